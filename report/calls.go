@@ -1,0 +1,140 @@
+package report
+
+import "time"
+
+// CaptureInfo describes the packets an analysis read and what it could not.
+type CaptureInfo struct {
+	Files   []string  `json:"files,omitempty"`
+	Live    string    `json:"interface,omitempty"` // live capture interface
+	Packets uint64    `json:"packets"`
+	Bytes   uint64    `json:"bytes"`
+	First   time.Time `json:"first,omitzero"`
+	Last    time.Time `json:"last,omitzero"`
+	// Vantage says from where the capture saw the traffic (e.g. "LAN side of
+	// the NAT: private addresses of phones are visible"), so verdicts do not
+	// claim what that point cannot see.
+	Vantage   string    `json:"vantage,omitempty"`
+	Anomalies []Anomaly `json:"anomalies,omitempty"`
+	// Counts of decoded packets by kind ("sip", "rtp", "rtcp", "other").
+	Counts []KeyValue `json:"counts,omitempty"`
+}
+
+// Anomaly is input that could not be read as it claimed to be, counted and
+// reported rather than silently dropped.
+type Anomaly struct {
+	Kind   string `json:"kind"` // e.g. "truncated-record", "malformed-sip"
+	Count  uint64 `json:"count"`
+	Detail string `json:"detail,omitempty"`
+	// Offsets are byte offsets in the file of the first occurrences.
+	Offsets []int64  `json:"offsets,omitempty"`
+	Frames  []uint64 `json:"frames,omitempty"`
+}
+
+// Verdict is a call's or stream's audio outcome.
+type Verdict string
+
+const (
+	VerdictTwoWay            Verdict = "two-way"
+	VerdictOneWay            Verdict = "one-way"
+	VerdictNoWay             Verdict = "no-way"
+	VerdictOnHold            Verdict = "on-hold"
+	VerdictNoMediaExpected   Verdict = "no-media-expected"
+	VerdictIncompleteCapture Verdict = "incomplete-capture"
+)
+
+// IsProblem reports whether the verdict means someone could not hear.
+func (v Verdict) IsProblem() bool { return v == VerdictOneWay || v == VerdictNoWay }
+
+// Party is one end of a call as SIP named it and as the packets showed it.
+type Party struct {
+	Role    string `json:"role"` // "caller" or "callee"
+	User    string `json:"user,omitempty"`
+	Host    string `json:"host,omitempty"`
+	Display string `json:"display,omitempty"`
+	// SignalAddr is where this party's SIP really came from (ip:port).
+	SignalAddr string `json:"signal_addr,omitempty"`
+	UserAgent  string `json:"user_agent,omitempty"`
+}
+
+// Call is one SIP dialog with its media.
+type Call struct {
+	ID      string    `json:"id"` // natdoc's short name, "C1", "C2", ...
+	CallID  string    `json:"call_id"`
+	FromTag string    `json:"from_tag,omitempty"`
+	ToTag   string    `json:"to_tag,omitempty"`
+	Caller  Party     `json:"caller"`
+	Callee  Party     `json:"callee"`
+	Start   time.Time `json:"start,omitzero"`
+	Answer  time.Time `json:"answer,omitzero"`
+	End     time.Time `json:"end,omitzero"`
+	// Status is the INVITE's final response code (0: none seen).
+	Status int `json:"status,omitempty"`
+	// State is how the dialog ended: "answered", "cancelled", "rejected",
+	// "in-progress", "ended".
+	State     string        `json:"state,omitempty"`
+	Transport string        `json:"transport,omitempty"`
+	Streams   []MediaStream `json:"streams,omitempty"`
+	Messages  []SIPMessage  `json:"messages,omitempty"`
+	Verdict   Verdict       `json:"verdict"`
+	// CannotHear names the party ("caller"/"callee") that hears nothing on a
+	// one-way call.
+	CannotHear string    `json:"cannot_hear,omitempty"`
+	Explain    string    `json:"explain,omitempty"`
+	Findings   []Finding `json:"findings,omitempty"`
+}
+
+// SIPMessage is one line of a call's ladder diagram.
+type SIPMessage struct {
+	Frame   uint64    `json:"frame"`
+	Time    time.Time `json:"time"`
+	Src     string    `json:"src"`
+	Dst     string    `json:"dst"`
+	Summary string    `json:"summary"` // "INVITE (SDP)", "200 OK", ...
+	HasSDP  bool      `json:"has_sdp,omitempty"`
+}
+
+// MediaDescription is what one party's SDP asked for one m= line.
+type MediaDescription struct {
+	Party     string   `json:"party"` // "caller" or "callee"
+	Frame     uint64   `json:"frame"`
+	Addr      string   `json:"addr"` // where it asked to receive RTP, ip:port
+	RTCPAddr  string   `json:"rtcp_addr,omitempty"`
+	Origin    string   `json:"origin,omitempty"` // o= address
+	Direction string   `json:"direction"`        // sendrecv, sendonly, recvonly, inactive
+	Proto     string   `json:"proto,omitempty"`  // RTP/AVP, RTP/SAVP, ...
+	Codecs    []string `json:"codecs,omitempty"`
+}
+
+// MediaStream is one m= line with its negotiation and the RTP that flowed.
+type MediaStream struct {
+	Index   int               `json:"index"`
+	Media   string            `json:"media"` // audio, video
+	Offer   *MediaDescription `json:"offer,omitempty"`
+	Answer  *MediaDescription `json:"answer,omitempty"`
+	Flows   []RTPFlow         `json:"flows,omitempty"`
+	Verdict Verdict           `json:"verdict"`
+}
+
+// RTPFlow is the RTP seen in one direction between two transport addresses.
+type RTPFlow struct {
+	// Direction is "caller->callee" or "callee->caller".
+	Direction    string    `json:"direction"`
+	Src          string    `json:"src"`
+	Dst          string    `json:"dst"`
+	SSRCs        []uint32  `json:"ssrcs,omitempty"`
+	PayloadTypes []uint8   `json:"payload_types,omitempty"`
+	Packets      uint64    `json:"packets"`
+	Bytes        uint64    `json:"bytes"`
+	Lost         int64     `json:"lost"`
+	JitterMs     float64   `json:"jitter_ms"`
+	MaxGapMs     float64   `json:"max_gap_ms"`
+	First        time.Time `json:"first,omitzero"`
+	Last         time.Time `json:"last,omitzero"`
+	FirstFrame   uint64    `json:"first_frame,omitempty"`
+	LastFrame    uint64    `json:"last_frame,omitempty"`
+	// MatchedSDP says the flow's destination is an address an SDP promised;
+	// false means it was bound to the call by heuristics (timing, SSRC,
+	// signalling source), as NATed media often must be.
+	MatchedSDP bool `json:"matched_sdp"`
+	RTCP       bool `json:"rtcp,omitempty"`
+}
