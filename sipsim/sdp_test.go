@@ -73,10 +73,10 @@ func TestAudioAddr(t *testing.T) {
 // FuzzAnchor: any body either fails cleanly or yields SDP that parses again
 // and points at the relay.
 func FuzzAnchor(f *testing.F) {
-	f.Add([]byte(offerPrivate))                                                                       // typical private offer with ICE and video
+	f.Add([]byte(offerPrivate))                                                                                   // typical private offer with ICE and video
 	f.Add([]byte("v=0\r\no=- 1 1 IN IP4 1.1.1.1\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\nm=audio 0 RTP/AVP 0\r\n")) // hold
-	f.Add([]byte("v=0\r\no=- 1 1 IN IP6 ::1\r\ns=-\r\nc=IN IP6 ::1\r\nt=0 0\r\nm=audio 5000/2 RTP/AVP 0\r\n"))      // port count
-	f.Add([]byte("v=0\r\nm=audio 99999 RTP/AVP 0\r\n"))                                               // out of range
+	f.Add([]byte("v=0\r\no=- 1 1 IN IP6 ::1\r\ns=-\r\nc=IN IP6 ::1\r\nt=0 0\r\nm=audio 5000/2 RTP/AVP 0\r\n"))    // port count
+	f.Add([]byte("v=0\r\nm=audio 99999 RTP/AVP 0\r\n"))                                                           // out of range
 	relayAddr := netip.MustParseAddr("198.51.100.7")
 	f.Fuzz(func(t *testing.T, body []byte) {
 		out, _, err := Anchor(body, relayAddr, 20000)
