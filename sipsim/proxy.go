@@ -3,6 +3,7 @@ package sipsim
 import (
 	"context"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -39,6 +40,21 @@ type CallRecord struct {
 	EndReason  string
 	Relay      *relay.SessionStats
 	Echo       *EchoStats
+}
+
+// sdpCarrier is a request or response that may carry SDP.
+type sdpCarrier interface {
+	Body() []byte
+	SetBody([]byte)
+	GetHeader(string) sip.Header
+}
+
+// isSDP: only application/sdp bodies are rewritten (RFC 3261 §20.15);
+// INFO, NOTIFY and other bodies pass untouched. Multipart bodies are not
+// anchored.
+func isSDP(m interface{ GetHeader(string) sip.Header }) bool {
+	ct := m.GetHeader("Content-Type")
+	return ct != nil && strings.HasPrefix(strings.ToLower(strings.TrimSpace(ct.Value())), "application/sdp")
 }
 
 func hasToTag(req *sip.Request) bool {
@@ -138,9 +154,9 @@ func (s *Server) newCall(req *sip.Request, src netip.AddrPort, b Binding) (*call
 // toward the callee it names leg B, toward the caller leg A, each at the
 // server address the receiving peer can reach. The sender's own SDP
 // address is remembered on its leg until its packets show the real one.
-func (s *Server) anchor(m sip.Message, c *call, fromCaller bool) error {
+func (s *Server) anchor(m sdpCarrier, c *call, fromCaller bool) error {
 	body := m.Body()
-	if len(body) == 0 || c.session == nil {
+	if len(body) == 0 || c.session == nil || !isSDP(m) {
 		return nil
 	}
 	sender, receiver, receiverAddr := c.session.A, c.session.B, c.calleeAddr
@@ -235,7 +251,7 @@ func (s *Server) cancelForwarded(fwd *sip.Request) {
 	c.SetDestination(fwd.Destination())
 	ctx, cancel := context.WithTimeout(context.Background(), cancelDrain)
 	defer cancel()
-	tx, err := s.client.TransactionRequest(ctx, c, func(*sipgo.Client, *sip.Request) error { return nil })
+	tx, err := s.client.TransactionRequest(ctx, c, s.fromListener)
 	if err != nil {
 		return
 	}
@@ -278,6 +294,7 @@ func (s *Server) relayResponse(req *sip.Request, res *sip.Response, tx sip.Serve
 // reach) and, on dialog-creating INVITEs, Record-Route toward both sides.
 func (s *Server) proxyOptions(dst netip.AddrPort, c *call, recordRoute bool) []sipgo.ClientRequestOption {
 	opts := []sipgo.ClientRequestOption{
+		s.fromListener,
 		sipgo.ClientRequestDecreaseMaxForward,
 		func(_ *sipgo.Client, r *sip.Request) error {
 			host, _ := s.addrFor(dst.Addr())
@@ -302,6 +319,16 @@ func (s *Server) proxyOptions(dst netip.AddrPort, c *call, recordRoute bool) []s
 		})
 	}
 	return opts
+}
+
+// fromListener pins UDP requests to the SIP socket the server listens on:
+// the phones' NATs only let in packets from the address they registered
+// with, and sipgo would otherwise open a new socket for an unknown peer.
+func (s *Server) fromListener(_ *sipgo.Client, r *sip.Request) error {
+	if r.Transport() == "UDP" && s.udpAddr != nil {
+		r.Laddr = sip.Addr{IP: s.udpAddr.IP, Port: s.udpAddr.Port}
+	}
+	return nil
 }
 
 func (s *Server) recordRoute(host, transport string) *sip.RecordRouteHeader {

@@ -118,6 +118,7 @@ type Server struct {
 
 	listenIP   netip.Addr
 	listenPort int
+	udpAddr    *net.UDPAddr
 
 	mu    sync.Mutex
 	calls map[string]*call
@@ -180,7 +181,7 @@ func (s *Server) Serve(ctx context.Context, udp net.PacketConn, tcp net.Listener
 	if !ok {
 		return errors.New("sipsim: serve: not a UDP socket")
 	}
-	s.listenIP, s.listenPort = la.AddrPort().Addr().Unmap(), la.Port
+	s.listenIP, s.listenPort, s.udpAddr = la.AddrPort().Addr().Unmap(), la.Port, la
 	if err := s.resolveAddrs(ctx); err != nil {
 		return err
 	}
@@ -545,7 +546,7 @@ func (s *Server) ping(b Binding) {
 	req.SetBody(nil)
 	req.SetTransport(b.Transport)
 	req.SetDestination(b.Source.String())
-	if err := s.client.WriteRequest(req, func(*sipgo.Client, *sip.Request) error { return nil }); err != nil {
+	if err := s.client.WriteRequest(req, s.fromListener); err != nil {
 		s.cfg.Log.Debug("keepalive", "user", b.User, "err", err)
 	}
 }
