@@ -116,6 +116,7 @@ func TestCallThroughRelay(t *testing.T) {
 	if ra.Received.Label != "bob" || rb.Received.Label != "alice" {
 		t.Errorf("labels %q %q", ra.Received.Label, rb.Received.Label)
 	}
+	waitFor(t, func() bool { _, e := ts.srv.Calls(); return len(e) == 1 })
 	_, ended := ts.srv.Calls()
 	if len(ended) != 1 || ended[0].Relay == nil {
 		t.Fatalf("ended calls %+v", ended)

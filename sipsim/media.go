@@ -99,29 +99,34 @@ type DirStats struct {
 
 // media sends PCMU frames and measures what arrives.
 type media struct {
-	recv      *net.UDPConn
-	send      *net.UDPConn // == recv when symmetric (RFC 4961)
-	comedia   bool         // answer to where media comes from
-	label     string
-	ssrc      uint32
+	recv    *net.UDPConn
+	send    *net.UDPConn // == recv when symmetric (RFC 4961)
+	comedia bool         // answer to where media comes from
+	label   string
+	ssrc    uint32
 
-	mu       sync.Mutex
-	remote   netip.AddrPort
-	latched  bool
-	rx       DirStats
-	frozen   *DirStats // received counts as reported to the peer
-	seq      seqCount
-	jitter   float64 // RFC 3550 A.8, in timestamp units
-	lastTr   int64   // previous transit time, timestamp units
-	haveTr   bool
-	peerRx   int64 // latest "received" count the peer put in its payload; -1 unknown
-	sent     atomic.Uint64
-	sentByte atomic.Uint64
+	mu        sync.Mutex
+	remote    netip.AddrPort
+	latched   bool
+	rx        DirStats
+	frozen    *DirStats // received counts as reported to the peer
+	seq       seqCount
+	jitter    float64 // RFC 3550 A.8, in timestamp units
+	lastTr    int64   // previous transit time, timestamp units
+	haveTr    bool
+	peerRx    int64 // latest "received" count the peer put in its payload; -1 unknown
+	firstSent chan struct{}
+	firstOnce sync.Once
+	sent      atomic.Uint64
+	sentByte  atomic.Uint64
 }
 
 func newMedia(recv, send *net.UDPConn, comedia bool, label string) *media {
-	return &media{recv: recv, send: send, comedia: comedia, label: label, ssrc: rand.Uint32(), peerRx: -1}
+	return &media{recv: recv, send: send, comedia: comedia, label: label, ssrc: rand.Uint32(), peerRx: -1, firstSent: make(chan struct{})}
 }
+
+// waitFirstSend waits until the first frame went out (or sending ended).
+func (m *media) waitFirstSend() { <-m.firstSent }
 
 func (m *media) setRemote(a netip.AddrPort) {
 	m.mu.Lock()
@@ -152,13 +157,16 @@ func (m *media) sendLoop(ctx context.Context, d time.Duration) {
 	payload := make([]byte, 0, frameSamples)
 	t := time.NewTicker(frameInterval)
 	defer t.Stop()
+	defer m.firstOnce.Do(func() { close(m.firstSent) })
 	end := time.Now().Add(d)
 	seq, ts := uint16(rand.Uint32()), rand.Uint32()
-	for time.Now().Before(end) {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+	for first := true; time.Now().Before(end); first = false {
+		if !first {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
 		}
 		m.mu.Lock()
 		to, rxCount := m.remote, uint32(m.rx.Packets)
@@ -178,6 +186,7 @@ func (m *media) sendLoop(ctx context.Context, d time.Duration) {
 			m.sent.Add(1)
 			m.sentByte.Add(uint64(n))
 		}
+		m.firstOnce.Do(func() { close(m.firstSent) })
 	}
 }
 

@@ -58,7 +58,7 @@ type PhoneConfig struct {
 	Symmetric bool
 	// Comedia: send to where the other side's media comes from instead of
 	// its SDP address (what servers and some softphones do).
-	Comedia bool
+	Comedia   bool
 	RTPPort   int
 	ListenUDP func(network, addr string) (*net.UDPConn, error)
 	// Label is put in every payload so the other side can name us.
@@ -394,12 +394,10 @@ func (p *Phone) Call(ctx context.Context, target string, d time.Duration) (*Call
 		m.closeSockets()
 		return res, fmt.Errorf("phone: call %s: %w", target, err)
 	}
-	if err := sess.Ack(ctx); err != nil {
-		p.cfg.Log.Debug("ack", "err", err)
-	}
 	remote, err := AudioAddr(sess.InviteResponse.Body())
 	if err != nil {
 		m.closeSockets()
+		sess.Ack(ctx)
 		sess.Bye(ctx)
 		return res, fmt.Errorf("phone: answer sdp: %w", err)
 	}
@@ -410,7 +408,15 @@ func (p *Phone) Call(ctx context.Context, target string, d time.Duration) (*Call
 	start := time.Now()
 	mctx, stopMedia := context.WithCancel(context.Background())
 	done := make(chan struct{})
+	// Media starts on the 200 OK, before the ACK, as phones do: our first
+	// packet opens our NAT toward the callee before its media can arrive
+	// (an unsolicited packet first would leave a conntrack entry that makes
+	// the NAT pick another port for our flow).
 	go func() { m.run(mctx, d); close(done) }()
+	m.waitFirstSend()
+	if err := sess.Ack(ctx); err != nil {
+		p.cfg.Log.Debug("ack", "err", err)
+	}
 	select {
 	case <-time.After(d + drainAfterMedia):
 	case <-ac.bye:
