@@ -15,6 +15,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 	"github.com/natdoc/natdoc/relay"
+	"github.com/natdoc/natdoc/report"
 )
 
 // Server defaults and limits, each with its reason.
@@ -589,4 +590,23 @@ func waitServing(ua *sipgo.UserAgent, conn net.PacketConn) error {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// EffectiveConfig is the configuration with defaults and resolved addresses.
+func (s *Server) EffectiveConfig() Config { return s.cfg }
+
+// Anomalies are the counts of dropped or refused input, for the summary.
+func (s *Server) Anomalies() []report.KeyValue {
+	c := &s.Counters
+	var out []report.KeyValue
+	for _, kv := range []struct {
+		k string
+		v uint64
+	}{{"malformed", c.Malformed.Load()}, {"oversize", c.Oversize.Load()}, {"rate-limited", c.RateLimited.Load()},
+		{"sdp-rejected", c.SDPRejected.Load()}, {"unknown-dialog", c.UnknownDialog.Load()}, {"forbidden", c.Forbidden.Load()}, {"relay-full", c.RelayFull.Load()}} {
+		if kv.v > 0 {
+			out = append(out, report.KeyValue{Key: kv.k, Value: strconv.FormatUint(kv.v, 10)})
+		}
+	}
+	return out
 }
