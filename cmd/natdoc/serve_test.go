@@ -23,8 +23,8 @@ func TestServeAndCallUsage(t *testing.T) {
 		{"serve", "--listen", "127.0.0.1:5060", "--rtp-ports", "10-20"},
 		{"serve", "--listen", "127.0.0.1:5060", "--allow", "not-a-cidr"},
 		{"serve", "--listen", "127.0.0.1:5060", "--users", "/nonexistent/users"},
-		{"call", "bob"},                                   // no --server
-		{"call", "--server", "127.0.0.1:5060"},            // neither target nor --answer
+		{"call", "bob"},                        // no --server
+		{"call", "--server", "127.0.0.1:5060"}, // neither target nor --answer
 		{"call", "--server", "127.0.0.1:5060", "--answer", "bob"},
 		{"call", "--server", "127.0.0.1:5060", "--sdp-addr", "stun", "bob"}, // no --stun
 		{"call", "--server", "127.0.0.1:5060", "--sdp-addr", "bogus", "bob"},
