@@ -92,7 +92,9 @@ func runBaresip(t *testing.T, fix bool) {
 	// baresip starts sending audio a few seconds into the call here.
 	time.Sleep((baresipCall + 2) * time.Second)
 	hangup(t, aHost)
-	waitFor(t, func() bool { return strings.Contains(alice.Log(), "EX=BareSip") && strings.Contains(bob.Log(), "EX=BareSip") })
+	waitFor(t, func() bool {
+		return strings.Contains(alice.Log(), "EX=BareSip") && strings.Contains(bob.Log(), "EX=BareSip")
+	})
 	alice.Stop()
 	bob.Stop()
 	// baresip says "incoming rtp ... established" once RTP arrives, and
@@ -154,4 +156,3 @@ func rtcpSummary(log string) (received, sent uint64, ok bool) {
 	sent, _ = strconv.ParseUint(m[2], 10, 64)
 	return received, sent, true
 }
-
