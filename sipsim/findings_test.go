@@ -93,7 +93,7 @@ func TestPayloadRoundTrip(t *testing.T) {
 // FuzzParsePayload: RTP payloads come from the network.
 func FuzzParsePayload(f *testing.F) {
 	f.Add(buildPayload(nil, "bob", 7, time.Unix(1, 0), toneFrame())) // a real payload
-	f.Add([]byte("NATDOC\xff"))                                       // label length beyond the data
+	f.Add([]byte("NATDOC\xff"))                                      // label length beyond the data
 	f.Add([]byte("NATDOC\x10short"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		label, _, _, ok := parsePayload(b)
