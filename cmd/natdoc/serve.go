@@ -37,6 +37,10 @@ type serveOptions struct {
 	Keepalive   time.Duration
 	IdleTimeout time.Duration
 	Duration    time.Duration
+	Rate        float64
+	MaxRegs     int
+	MaxCalls    int
+	Quiet       bool
 
 	listen           netip.AddrPort
 	local            netip.Addr
@@ -101,6 +105,10 @@ to standard output on exit (Ctrl-C), which frees every relay port.
 	f.DurationVar(&o.Keepalive, "keepalive", sipsim.DefaultKeepalive, "OPTIONS ping interval toward registered phones (below the NAT's UDP timeout)")
 	f.DurationVar(&o.IdleTimeout, "idle-timeout", relay.DefaultIdleTimeout, "close relay streams without packets for this long")
 	f.DurationVar(&o.Duration, "duration", 0, "stop after this long (0: until Ctrl-C)")
+	f.Float64Var(&o.Rate, "rate-limit", sipsim.DefaultRate, "SIP requests per second allowed per source IP (burst: twice that)")
+	f.IntVar(&o.MaxRegs, "max-registrations", sipsim.DefaultMaxBindings, "registered users kept at most")
+	f.BoolVar(&o.Quiet, "quiet", false, "do not print events as they happen (only the summary)")
+	f.IntVar(&o.MaxCalls, "max-calls", sipsim.DefaultMaxCalls, "calls in progress at most")
 	return cmd
 }
 
@@ -142,6 +150,9 @@ func (o *serveOptions) validate() error {
 			return usageErrorf("--users %s: %w", o.UsersFile, err)
 		}
 	}
+	if o.Rate <= 0 || o.MaxRegs <= 0 || o.MaxCalls <= 0 {
+		return usageErrorf("--rate-limit, --max-registrations and --max-calls must be positive")
+	}
 	if o.Keepalive < time.Second {
 		return usageErrorf("--keepalive %s: want at least 1s", o.Keepalive)
 	}
@@ -176,12 +187,15 @@ func runServe(ctx context.Context, a *app, o *serveOptions) error {
 	cfg := sipsim.Config{
 		PublicAddr: o.PublicAddr, LocalAddr: o.local, LAN: o.lan, Allow: o.allow, Users: o.users, Realm: o.Realm,
 		Open: o.Open, Fix: o.Fix, Keepalive: o.Keepalive, Echo: o.Echo, Log: a.log,
-		OnEvent: eventPrinter(a),
+		Rate: o.Rate, Burst: 2 * o.Rate, MaxBindings: o.MaxRegs, MaxCalls: o.MaxCalls,
+	}
+	if !o.Quiet {
+		cfg.OnEvent = eventPrinter(a)
 	}
 	var rl *relay.Relay
 	if o.Fix {
 		var err error
-		rl, err = relay.New(relay.Config{Bind: o.listen.Addr(), PortMin: o.portMin, PortMax: o.portMax, IdleTimeout: o.IdleTimeout, LatchAnySource: o.LatchAny})
+		rl, err = relay.New(relay.Config{Bind: o.listen.Addr(), PortMin: o.portMin, PortMax: o.portMax, IdleTimeout: o.IdleTimeout, LatchAnySource: o.LatchAny, MaxSessions: o.MaxCalls})
 		if err != nil {
 			return usageErrorf("%w", err)
 		}
