@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -114,7 +115,6 @@ type Server struct {
 	reg     *registrar
 	auth    *digestAuth
 	limiter *rateLimiter
-	parser  *sip.Parser
 	echo    *echoParty
 
 	listenIP   netip.Addr
@@ -168,7 +168,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("sipsim: fix mode needs a relay")
 	}
 	s := &Server{cfg: c, reg: newRegistrar(c.MaxBindings), calls: make(map[string]*call),
-		limiter: newRateLimiter(c.Rate, c.Burst, c.Now), parser: sip.NewParser()}
+		limiter: newRateLimiter(c.Rate, c.Burst, c.Now)}
 	if len(c.Users) > 0 {
 		s.auth = newDigestAuth(c.Realm, c.Users, c.Now)
 	}
@@ -190,7 +190,8 @@ func (s *Server) Serve(ctx context.Context, udp net.PacketConn, tcp net.Listener
 		return err
 	}
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent("natdoc"),
-		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerReadFilter(s.readFilter)))
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerReadFilter(s.readFilter),
+			sip.WithTransportLayerLogger(slog.New(parseErrorCounter{next: s.cfg.Log.Handler(), count: &s.Counters.Malformed}))))
 	if err != nil {
 		return fmt.Errorf("sipsim: user agent: %w", err)
 	}
@@ -340,12 +341,8 @@ func (s *Server) readFilter(p sip.TransportReadProps, data []byte) ([]byte, erro
 		s.Counters.RateLimited.Add(1)
 		return nil, nil
 	}
-	if p.Transport == "UDP" {
-		if _, err := s.parser.ParseSIP(data); err != nil {
-			s.Counters.Malformed.Add(1)
-			return nil, nil
-		}
-	}
+	// Unparsable messages are counted by parseErrorCounter when sipgo's
+	// parser rejects them: parsing twice would halve the request rate.
 	return data, nil
 }
 
@@ -609,4 +606,34 @@ func (s *Server) Anomalies() []report.KeyValue {
 		}
 	}
 	return out
+}
+
+// parseErrorCounter counts sipgo's "failed to parse" log records (its
+// parser rejected a datagram) and keeps the hostile bytes out of the log.
+type parseErrorCounter struct {
+	next  slog.Handler
+	count *atomic.Uint64
+}
+
+func (h parseErrorCounter) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelError || h.next.Enabled(ctx, l)
+}
+
+func (h parseErrorCounter) Handle(ctx context.Context, r slog.Record) error {
+	if strings.HasPrefix(r.Message, "failed to parse") {
+		h.count.Add(1)
+		return nil
+	}
+	if !h.next.Enabled(ctx, r.Level) {
+		return nil
+	}
+	return h.next.Handle(ctx, r)
+}
+
+func (h parseErrorCounter) WithAttrs(a []slog.Attr) slog.Handler {
+	return parseErrorCounter{next: h.next.WithAttrs(a), count: h.count}
+}
+
+func (h parseErrorCounter) WithGroup(g string) slog.Handler {
+	return parseErrorCounter{next: h.next.WithGroup(g), count: h.count}
 }
