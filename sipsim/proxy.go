@@ -19,6 +19,8 @@ type call struct {
 	callerTag              string
 	callerAddr, calleeAddr netip.AddrPort // where their SIP comes from (and goes to)
 	session                *relay.Session // nil without fix mode
+	invite                 *sip.Request   // as the caller sent it
+	ok                     *sip.Response  // the callee's 2xx, for BYEs at shutdown
 
 	mu            sync.Mutex
 	start, answer time.Time
@@ -122,7 +124,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 // newCall records a call; in fix mode it allocates its relay session.
 // A non-zero code is the response to reject it with.
 func (s *Server) newCall(req *sip.Request, src netip.AddrPort, b Binding) (*call, int) {
-	c := &call{id: req.CallID().Value(), callee: b.User, callerTag: fromTag(req),
+	c := &call{id: req.CallID().Value(), callee: b.User, callerTag: fromTag(req), invite: req.Clone(),
 		callerAddr: src, calleeAddr: b.Source, start: s.cfg.Now(), state: "ringing"}
 	if f := req.From(); f != nil {
 		c.caller = f.Address.User
@@ -279,7 +281,7 @@ func (s *Server) relayResponse(req *sip.Request, res *sip.Response, tx sip.Serve
 	switch {
 	case initial && res.IsSuccess():
 		c.mu.Lock()
-		c.answer, c.state = s.cfg.Now(), "answered"
+		c.answer, c.state, c.ok = s.cfg.Now(), "answered", res.Clone()
 		c.mu.Unlock()
 		s.event(Event{Kind: "call-answered", CallID: c.id, From: c.caller, To: c.callee})
 	case initial:
@@ -452,4 +454,61 @@ func (s *Server) Calls() (active, ended []CallRecord) {
 		active = append(active, s.record(c))
 	}
 	return active, ended
+}
+
+// byeTimeout bounds the BYEs sent at shutdown: phones answer in
+// milliseconds; the server must not hang on one that is gone.
+const byeTimeout = 2 * time.Second
+
+// hangUp ends an answered call on both sides with BYE (at shutdown), so the
+// phones do not keep sending media into a relay that is gone.
+func (s *Server) hangUp(c *call) {
+	c.mu.Lock()
+	ok, inv := c.ok, c.invite
+	c.mu.Unlock()
+	if ok == nil || inv == nil || ok.To() == nil || inv.From() == nil || inv.CSeq() == nil {
+		return
+	}
+	var wg sync.WaitGroup
+	if contact := ok.Contact(); contact != nil {
+		bye := sip.NewRequest(sip.BYE, *contact.Address.Clone())
+		bye.AppendHeader(sip.HeaderClone(inv.From()))
+		bye.AppendHeader(sip.HeaderClone(ok.To()))
+		// Above any CSeq the caller used in this dialog (RFC 3261 §12.2.1.1).
+		bye.AppendHeader(&sip.CSeqHeader{SeqNo: inv.CSeq().SeqNo + 1000, MethodName: sip.BYE})
+		wg.Add(1)
+		go func() { defer wg.Done(); s.sendBye(bye, inv, c, c.calleeAddr) }()
+	}
+	if contact := inv.Contact(); contact != nil {
+		to, from := ok.To(), inv.From()
+		bye := sip.NewRequest(sip.BYE, *contact.Address.Clone())
+		bye.AppendHeader(&sip.FromHeader{DisplayName: to.DisplayName, Address: to.Address, Params: to.Params.Clone()})
+		bye.AppendHeader(&sip.ToHeader{DisplayName: from.DisplayName, Address: from.Address, Params: from.Params.Clone()})
+		// The callee's CSeq space is unknown here: a high number is above it.
+		bye.AppendHeader(&sip.CSeqHeader{SeqNo: 1 << 30, MethodName: sip.BYE})
+		wg.Add(1)
+		go func() { defer wg.Done(); s.sendBye(bye, inv, c, c.callerAddr) }()
+	}
+	wg.Wait()
+}
+
+func (s *Server) sendBye(bye, inv *sip.Request, c *call, dst netip.AddrPort) {
+	bye.AppendHeader(sip.HeaderClone(inv.CallID()))
+	maxf := sip.MaxForwardsHeader(70)
+	bye.AppendHeader(&maxf)
+	bye.SetBody(nil)
+	bye.SetTransport(inv.Transport())
+	bye.SetDestination(dst.String())
+	ctx, cancel := context.WithTimeout(context.Background(), byeTimeout)
+	defer cancel()
+	tx, err := s.client.TransactionRequest(ctx, bye, s.proxyOptions(dst, c, false)...)
+	if err != nil {
+		return
+	}
+	defer tx.Terminate()
+	select {
+	case <-tx.Responses():
+	case <-tx.Done():
+	case <-ctx.Done():
+	}
 }

@@ -560,6 +560,12 @@ func (s *Server) shutdown() {
 		calls = append(calls, c)
 	}
 	s.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, c := range calls {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.hangUp(c) }()
+	}
+	wg.Wait()
 	for _, c := range calls {
 		s.endCall(c, "shutdown")
 	}
