@@ -68,8 +68,7 @@ func mustListen() *net.UDPConn {
 	if err != nil {
 		log.Fatal(err)
 	}
-	c.SetReadBuffer(8 << 20)
-	c.SetWriteBuffer(8 << 20)
+	forceBuffers(c, 32<<20)
 	return c
 }
 
@@ -303,6 +302,13 @@ func send(caller, callee *net.UDPConn, ports []callPorts, pps int, start time.Ti
 	}
 	const batch = 64
 	msgs := map[*ipv4.PacketConn][]ipv4.Message{}
+	for _, pc := range pcs {
+		msgs[pc] = make([]ipv4.Message, 0, batch)
+	}
+	bufSlices := make([][][]byte, len(streams)) // one reusable Buffers slice per stream
+	for i := range bufSlices {
+		bufSlices[i] = [][]byte{bufs[i]}
+	}
 	var sent uint64
 	seq := uint16(0)
 	for tick := start; ; tick = tick.Add(interval) {
@@ -318,7 +324,7 @@ func send(caller, callee *net.UDPConn, ports []callPorts, pps int, start time.Ti
 			binary.BigEndian.PutUint32(b[12:], s.call)
 			b[16] = s.dir
 			binary.BigEndian.PutUint64(b[17:], uint64(time.Now().UnixNano()))
-			msgs[s.conn] = append(msgs[s.conn], ipv4.Message{Buffers: [][]byte{b}, Addr: s.dst})
+			msgs[s.conn] = append(msgs[s.conn], ipv4.Message{Buffers: bufSlices[i], Addr: s.dst})
 			if len(msgs[s.conn]) == batch {
 				sent += flush(s.conn, msgs[s.conn], now >= from)
 				msgs[s.conn] = msgs[s.conn][:0]
