@@ -113,3 +113,20 @@ func isTransient(err error) bool {
 	return errors.Is(err, unix.ECONNREFUSED) || errors.Is(err, unix.EHOSTUNREACH) ||
 		errors.Is(err, unix.ENETUNREACH) || errors.Is(err, unix.ENOBUFS) || errors.Is(err, unix.ENOMEM)
 }
+
+// readFD is read for the poller: one non-blocking recvmmsg on fd.
+func (r *batchReader) readFD(fd int) (int, error) {
+	for i := range r.hdrs {
+		r.hdrs[i].hdr.Namelen = unix.SizeofSockaddrInet6
+		r.hdrs[i].hdr.Flags = 0
+		r.hdrs[i].n = 0
+	}
+	r.n, r.errno = 0, 0
+	if !r.recvmmsg(uintptr(fd)) {
+		return 0, nil // EAGAIN: nothing (left) to read
+	}
+	if r.errno != 0 {
+		return 0, r.errno
+	}
+	return r.n, nil
+}

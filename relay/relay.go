@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -69,6 +70,11 @@ type Config struct {
 	// ListenUDP opens the media sockets (test seam, e.g. a socket inside a
 	// network namespace); nil means net.ListenUDP.
 	ListenUDP func(network, addr string) (*net.UDPConn, error)
+	// Goroutines forces one goroutine per socket instead of the epoll
+	// event loops (Linux); other systems always use goroutines.
+	Goroutines bool
+	// Pollers is the number of event loops; 0 means GOMAXPROCS.
+	Pollers int
 }
 
 func (c *Config) withDefaults() Config {
@@ -99,6 +105,9 @@ type Relay struct {
 	cfg   Config
 	ports *portPool
 
+	pollers  []*poller
+	nextPoll atomic.Uint32
+
 	mu       sync.Mutex
 	sessions map[*Session]struct{}
 	closed   bool
@@ -117,6 +126,9 @@ func New(cfg Config) (*Relay, error) {
 		ports:    newPortPool(c.PortMin, c.PortMax),
 		sessions: make(map[*Session]struct{}),
 		done:     make(chan struct{}),
+	}
+	if !c.Goroutines {
+		r.pollers = startPollers(c.Pollers)
 	}
 	r.wg.Add(1)
 	go r.janitor()
@@ -244,7 +256,18 @@ func (r *Relay) Close() error {
 		s.Wait()
 	}
 	r.wg.Wait()
+	for _, p := range r.pollers {
+		p.stop()
+	}
 	return nil
+}
+
+// pickPoller spreads sessions over the event loops; nil without them.
+func (r *Relay) pickPoller() *poller {
+	if len(r.pollers) == 0 {
+		return nil
+	}
+	return r.pollers[int(r.nextPoll.Add(1))%len(r.pollers)]
 }
 
 // janitor closes sessions idle longer than IdleTimeout.

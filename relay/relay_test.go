@@ -91,7 +91,15 @@ func seqs(from, n int) []uint16 {
 }
 
 func TestForwardsBothWaysWithLatching(t *testing.T) {
-	r := newTestRelay(t, Config{})
+	for _, goroutines := range []bool{false, true} {
+		t.Run(map[bool]string{false: "event-loop", true: "goroutines"}[goroutines], func(t *testing.T) {
+			testForwardsBothWays(t, Config{Goroutines: goroutines})
+		})
+	}
+}
+
+func testForwardsBothWays(t *testing.T, cfg Config) {
+	r := newTestRelay(t, cfg)
 	s, err := r.Allocate(t.Context(), "call-1")
 	if err != nil {
 		t.Fatal(err)
@@ -321,11 +329,20 @@ func TestBadConfig(t *testing.T) {
 // TestNoAllocationPerPacket measures the whole path, sender to receiver
 // through the relay's goroutine: AllocsPerRun counts every goroutine's
 // allocations, and the test's own sockets calls do not allocate.
+// goroutinesForAllocTest is flipped by TestNoAllocationPerPacketGoroutines.
+var goroutinesForAllocTest bool
+
+func TestNoAllocationPerPacketGoroutines(t *testing.T) {
+	goroutinesForAllocTest = true
+	defer func() { goroutinesForAllocTest = false }()
+	TestNoAllocationPerPacket(t)
+}
+
 func TestNoAllocationPerPacket(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates")
 	}
-	r := newTestRelay(t, Config{})
+	r := newTestRelay(t, Config{Goroutines: goroutinesForAllocTest})
 	s, err := r.Allocate(t.Context(), "allocs")
 	if err != nil {
 		t.Fatal(err)

@@ -29,6 +29,7 @@ type Session struct {
 
 	mu        sync.Mutex // guards started and the close decision
 	started   bool
+	poller    *poller // nil: one goroutine per socket
 	closeOnce sync.Once
 	freeOnce  sync.Once
 	reason    atomic.Value // CloseReason
@@ -71,6 +72,14 @@ func (s *Session) start() {
 	for _, e := range s.endpoints() {
 		e.prepare(s.r.cfg.Batch)
 	}
+	if p := s.r.pickPoller(); p != nil {
+		// One event loop serves many sessions (Linux epoll): no goroutine
+		// wakes per packet.
+		if err := p.add(s); err == nil {
+			s.poller = p
+			return
+		}
+	}
 	for _, e := range s.endpoints() {
 		s.wg.Add(1)
 		go func() {
@@ -97,6 +106,10 @@ func (s *Session) closeWith(reason CloseReason) {
 		defer s.mu.Unlock()
 		s.reason.Store(reason)
 		close(s.done)
+		if s.poller != nil {
+			s.poller.remove(s) // the loop closes the sockets and frees the ports
+			return
+		}
 		for _, e := range s.endpoints() {
 			if e.conn != nil {
 				e.conn.Close()
@@ -264,6 +277,7 @@ type endpoint struct {
 
 	// Owned by this endpoint's forwarding goroutine.
 	reader      *batchReader
+	fd          int // the socket's descriptor, for the poller
 	writer      batchWriter
 	out         [][]byte
 	latched     netip.AddrPort
