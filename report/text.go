@@ -32,6 +32,7 @@ var textSections = []sectionRenderer{
 	textHost,
 	textCapture,
 	textCalls,
+	textCallDetail,
 	textCallTest,
 	textNAT,
 	textIGD,
