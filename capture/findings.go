@@ -57,14 +57,14 @@ func callFindings(cb *callBuild, streams []*streamState, facts []StreamFacts, v 
 				privateSDP[ev.Party] = true
 				fs = append(fs, report.Finding{
 					ID: "sdp-address-differs-from-signalling", Severity: report.SeverityInfo, Subject: subject,
-					Title: fmt.Sprintf("The %s's SDP address %s differs from where its SIP came from (%s): a NAT sits between it and the capture point", partyLabel(parties[ev.Party]), ip, sig.Addr()),
+					Title:    fmt.Sprintf("The %s's SDP address %s differs from where its SIP came from (%s): a NAT sits between it and the capture point", partyLabel(parties[ev.Party]), ip, sig.Addr()),
 					Evidence: []report.Evidence{{Text: "SDP c= against the IP source of the message", Frames: []uint64{ev.Frame}, Addrs: []string{m.Addr.String(), sig.String()}}},
 				})
 			}
 			if ev.SDP.OriginAddr.IsValid() && IsPrivate(ev.SDP.OriginAddr) && isPublic(ip) && IsPrivate(sig.Addr()) {
 				fs = append(fs, report.Finding{
 					ID: "sip-alg-suspected", Severity: algSeverity(problem), Subject: subject,
-					Title: "SDP c= was rewritten to a public address while o= keeps the private one: a SIP ALG on the path",
+					Title:    "SDP c= was rewritten to a public address while o= keeps the private one: a SIP ALG on the path",
 					Evidence: []report.Evidence{{Text: fmt.Sprintf("o= %s, c= %s in %s", ev.SDP.OriginAddr, ip, ev.Method), Frames: []uint64{ev.Frame}}},
 					Remedy:   remedyALG,
 				})
