@@ -112,10 +112,8 @@ func (b *binder) bind(f *rtpFlow) (binding, bool) {
 // bindHeuristic is the second pass for flows no SDP address names.
 func (b *binder) bindHeuristic(f *rtpFlow) (binding, bool) {
 	k := f.Key
-	if bd, ok := b.bySSRC[k.SSRC]; ok && !k.RTCP && k.SSRC != 0 {
-		bd.matched = false
-		return bd, true
-	}
+	// SSRC alone does not bind: relays and B2BUAs forward the same SSRC on
+	// legs whose signalling may not be in the capture.
 	// NAT: media comes from (or goes to) the public address the party's SIP
 	// came from, on a port no SDP named.
 	if p, ok := pick(b.byIP[k.Src.Addr()], f.First); ok {

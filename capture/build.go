@@ -144,6 +144,9 @@ func (cb *callBuild) report(id string, captureHasMedia bool) report.Call {
 			rc.Callee.UserAgent = d.CalleeUA
 		}
 	}
+	if rc.End.IsZero() && !(d.Status >= 200 && d.Status < 300) && !c.FailedAt.IsZero() {
+		rc.End = c.FailedAt
+	}
 	if rc.End.IsZero() {
 		rc.End = c.Last
 	}

@@ -45,6 +45,7 @@ type sipCall struct {
 	Seq       int
 	CallID    string
 	FromTag   string
+	AltTags   []string // From-tags of INVITEs retried after 401/407
 	Caller    report.Party
 	Callee    report.Party
 	CallerSig netip.AddrPort
@@ -54,6 +55,7 @@ type sipCall struct {
 	// StartSeen: the initial INVITE (no To-tag) is in the capture.
 	StartSeen bool
 	Status    int // final status of the initial INVITE
+	FailedAt  time.Time
 	Cancelled bool
 	ByeSeen   bool
 	Transport string
@@ -67,20 +69,22 @@ type sipCall struct {
 
 // callTable correlates SIP messages into calls.
 type callTable struct {
-	byID  map[string]*sipCall
+	// byID lists the calls of a Call-ID: a B2BUA may reuse one Call-ID on
+	// both of its legs, told apart by the caller's From-tag.
+	byID  map[string][]*sipCall
 	order []*sipCall
 	// maxMessages bounds the ladder of one call against floods.
 	maxMessages int
 }
 
 func newCallTable() *callTable {
-	return &callTable{byID: map[string]*sipCall{}, maxMessages: 2000}
+	return &callTable{byID: map[string][]*sipCall{}, maxMessages: 2000}
 }
 
 // sender says which party sent m: requests carry the sender's tag in From,
 // responses the requester's (RFC 3261 §8.2.6.2, §12.2.1.1).
 func (c *sipCall) sender(m *sipInfo) int {
-	fromCaller := m.FromTag == c.FromTag
+	fromCaller := c.hasTag(m.FromTag)
 	if m.Request == fromCaller {
 		return caller
 	}
@@ -89,7 +93,7 @@ func (c *sipCall) sender(m *sipInfo) int {
 
 // dialogTag is the callee's tag of the dialog m belongs to.
 func (c *sipCall) dialogTag(m *sipInfo) string {
-	if m.FromTag == c.FromTag {
+	if c.hasTag(m.FromTag) {
 		return m.ToTag
 	}
 	return m.FromTag
@@ -112,7 +116,7 @@ func (c *sipCall) dialog(tag string, create bool) *dialog {
 // add files one SIP message. It returns the call it belongs to, or nil for
 // messages outside any INVITE dialog (REGISTER, OPTIONS, ...).
 func (t *callTable) add(m *sipInfo, at time.Time, sdpInfo *sdpInfo, sdpErr error) *sipCall {
-	c := t.byID[m.CallID]
+	c := t.find(m)
 	if c == nil {
 		if !m.Request || m.Method != "INVITE" {
 			return nil
@@ -123,7 +127,7 @@ func (t *callTable) add(m *sipInfo, at time.Time, sdpInfo *sdpInfo, sdpErr error
 			Caller: report.Party{Role: "caller", User: m.FromUser, Host: m.FromHost, Display: m.FromName, SignalAddr: m.Src.String(), UserAgent: m.UserAgent},
 			Callee: report.Party{Role: "callee", User: m.ToUser, Host: m.ToHost},
 		}
-		t.byID[m.CallID] = c
+		t.byID[m.CallID] = append(t.byID[m.CallID], c)
 		t.order = append(t.order, c)
 	}
 	c.Last = at
@@ -147,6 +151,41 @@ func (t *callTable) add(m *sipInfo, at time.Time, sdpInfo *sdpInfo, sdpErr error
 		t.response(c, m, at, from, tag, sdpInfo)
 	}
 	return c
+}
+
+// find returns the call m belongs to: same Call-ID and the caller's tag in
+// From or To.
+func (t *callTable) find(m *sipInfo) *sipCall {
+	for _, c := range t.byID[m.CallID] {
+		if c.hasTag(m.FromTag) || (m.ToTag != "" && c.hasTag(m.ToTag)) {
+			return c
+		}
+	}
+	// An INVITE retried with credentials after 401/407 (RFC 3261 §22.2)
+	// continues the same call, even from a B2BUA that picks a new From-tag
+	// for the retry.
+	if m.Request && m.Method == "INVITE" && m.ToTag == "" {
+		for _, c := range t.byID[m.CallID] {
+			if c.CallerSig == m.Src && (c.Status == 401 || c.Status == 407) {
+				c.AltTags = append(c.AltTags, m.FromTag)
+				c.Status = 0
+				return c
+			}
+		}
+	}
+	return nil
+}
+
+func (c *sipCall) hasTag(tag string) bool {
+	if tag == c.FromTag {
+		return true
+	}
+	for _, t := range c.AltTags {
+		if t == tag {
+			return true
+		}
+	}
+	return false
 }
 
 func (t *callTable) request(c *sipCall, m *sipInfo, at time.Time, from int, tag string, s *sdpInfo) {
@@ -187,10 +226,10 @@ func (t *callTable) response(c *sipCall, m *sipInfo, at time.Time, from int, tag
 			c.Callee.SignalAddr = m.Src.String()
 			c.Callee.UserAgent = m.UserAgent
 		}
-		if m.Status >= 200 && (c.Status == 0 || c.Status < 200 || m.Status < 300) {
-			if c.Status < 200 || c.Status >= 300 {
-				c.Status = m.Status
-			}
+		// A 2xx is final for the call; a failure may be followed by a new
+		// INVITE with credentials (401/407, RFC 3261 §22.2).
+		if m.Status >= 200 && (c.Status < 200 || c.Status >= 300) {
+			c.Status = m.Status
 		}
 		if d != nil {
 			if m.Status > 100 && !d.CalleeSig.IsValid() {
@@ -205,8 +244,8 @@ func (t *callTable) response(c *sipCall, m *sipInfo, at time.Time, from int, tag
 				d.Status = m.Status
 			}
 		}
-		if m.Status >= 300 && c.End.IsZero() {
-			c.End = at
+		if m.Status >= 300 {
+			c.FailedAt = at
 		}
 	}
 	if s == nil {

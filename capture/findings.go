@@ -29,8 +29,10 @@ func callFindings(cb *callBuild, streams []*streamState, facts []StreamFacts, v 
 	subject := c.CallID
 	parties := [2]report.Party{c.Caller, c.Callee}
 
-	// Private SDP addresses seen from outside the party's NAT.
+	// Private SDP addresses seen from outside the party's NAT, or from
+	// inside it when a server's Via received= showed its public address.
 	privateSDP := [2]bool{}
+	publicAs := publicAddresses(c)
 	for _, ev := range c.timeline(cb.dlg) {
 		sig := sigs[ev.Party]
 		for _, m := range ev.SDP.Media {
@@ -38,8 +40,13 @@ func callFindings(cb *callBuild, streams []*streamState, facts []StreamFacts, v 
 			if !m.Addr.IsValid() || isHoldAddress(m.Addr) || privateSDP[ev.Party] {
 				continue
 			}
-			if unreachableFromOutside(ip, sig.Addr()) {
+			behindNAT := publicAs[ev.Party].IsValid() && IsPrivate(ip)
+			if unreachableFromOutside(ip, sig.Addr()) || behindNAT {
 				privateSDP[ev.Party] = true
+				seenAs := sig.String()
+				if behindNAT {
+					seenAs = publicAs[ev.Party].String() + " (the server's Via received=)"
+				}
 				sev := report.SeverityInfo
 				if problem && v.CannotHear == partyNames[ev.Party] {
 					sev = report.SeverityError
@@ -48,7 +55,7 @@ func callFindings(cb *callBuild, streams []*streamState, facts []StreamFacts, v 
 					ID: "sdp-private-address", Severity: sev, Subject: subject,
 					Title: fmt.Sprintf("The %s asks for media at its private address %s", partyLabel(parties[ev.Party]), m.Addr),
 					Evidence: []report.Evidence{{
-						Text:   fmt.Sprintf("SDP c= in %s names %s, but its SIP came from the public address %s: no one on the internet can send there", ev.Method, m.Addr, sig),
+						Text:   fmt.Sprintf("SDP c= in %s names %s, but its SIP reaches the server from the public address %s: no one on the internet can send there", ev.Method, m.Addr, seenAs),
 						Frames: []uint64{ev.Frame}, Addrs: []string{m.Addr.String(), sig.String()},
 					}},
 					Remedy: remedyPrivateSDP,
@@ -178,7 +185,7 @@ func signallingFindings(c *sipCall, subject string, problem bool) []report.Findi
 				Remedy:   "The server must reach this phone at its public address: enable NAT handling on the server (force_rport, rewrite_contact / fix_nated_contact) or STUN on the phone."})
 		}
 		if !m.Request || m.Via.Host == "" {
-			if !m.Request && (m.Via.Received != "" || (m.Via.RPort != "" && m.Via.RPort != "-")) {
+			if !m.Request && viaShowsNAT(m.Via) {
 				add("received"+m.Via.Received+m.Via.RPort, report.Finding{ID: "via-received-rport", Severity: report.SeverityInfo,
 					Title:    fmt.Sprintf("A server recorded where the request really came from (received=%s rport=%s): it saw the sender behind NAT", m.Via.Received, m.Via.RPort),
 					Evidence: []report.Evidence{{Text: m.Summary() + " top Via", Frames: []uint64{m.Frame}}}})
@@ -251,4 +258,41 @@ func contains(list []netip.AddrPort, a netip.AddrPort) bool {
 		}
 	}
 	return false
+}
+
+// viaShowsNAT: a server wrote received= (RFC 3261 §18.2.1) with an address
+// other than the sent-by, or rport= (RFC 3581) with another port: the
+// request reached it from somewhere else than the client believed.
+func viaShowsNAT(v via) bool {
+	if v.Received != "" && v.Received != v.Host {
+		return true
+	}
+	if v.RPort != "" && v.RPort != "-" {
+		port := v.Port
+		if port == 0 {
+			port = 5060
+		}
+		return v.RPort != fmt.Sprint(port)
+	}
+	return false
+}
+
+// publicAddresses returns, per party, the public address a server saw its
+// requests come from (Via received= in responses to it), if any.
+func publicAddresses(c *sipCall) [2]netip.Addr {
+	var out [2]netip.Addr
+	for _, m := range c.Infos {
+		if m.Request || m.Via.Received == "" {
+			continue
+		}
+		ip, err := netip.ParseAddr(m.Via.Received)
+		if err != nil || !isPublic(ip) {
+			continue
+		}
+		requester := other(c.sender(m))
+		if !out[requester].IsValid() {
+			out[requester] = ip
+		}
+	}
+	return out
 }

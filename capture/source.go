@@ -143,7 +143,10 @@ func (s *pcapSource) maxCaptured() uint32 {
 	return MaxRecordLen
 }
 
-func (s *pcapSource) plausible(h []byte) bool {
+// plausible checks a record header. strict adds a time check, used only
+// when hunting for the next record after garbage: ordinary files may jump in
+// time, but garbage rarely looks like a stamp within a day of the last one.
+func (s *pcapSource) plausible(h []byte, strict bool) bool {
 	incl := s.order.Uint32(h[8:12])
 	orig := s.order.Uint32(h[12:16])
 	frac := s.order.Uint32(h[4:8])
@@ -154,7 +157,7 @@ func (s *pcapSource) plausible(h []byte) bool {
 	if incl > s.maxCaptured() || incl > orig || frac >= limit || orig > 1<<20 {
 		return false
 	}
-	if s.records > 0 {
+	if strict && s.records > 0 {
 		sec := s.order.Uint32(h[0:4])
 		// Within a day of the previous record: garbage rarely looks like a
 		// time stamp that close.
@@ -180,7 +183,7 @@ func (s *pcapSource) Next() (Record, error) {
 			}
 			return Record{}, io.EOF
 		}
-		if !s.plausible(h) {
+		if !s.plausible(h, false) {
 			if err := s.resync(); err != nil {
 				return Record{}, err
 			}
@@ -193,6 +196,8 @@ func (s *pcapSource) Next() (Record, error) {
 				fmt.Sprintf("record claims %d bytes, file ends after %d", incl, len(full)-16))
 			return Record{}, io.EOF
 		}
+		// Peek may have moved the buffer: read the header from full, not h.
+		h = full[:16]
 		sec := s.order.Uint32(h[0:4])
 		frac := s.order.Uint32(h[4:8])
 		if !s.nanos {
@@ -229,7 +234,7 @@ func (s *pcapSource) resync() error {
 			s.sink.anomaly("garbage-between-records", start, s.records+1, fmt.Sprintf("%d bytes skipped to the end of file", skipped))
 			return io.EOF
 		}
-		if s.plausible(h) && s.nextAlsoPlausible(h) {
+		if s.plausible(h, true) && s.nextAlsoPlausible(h) {
 			s.sink.anomaly("garbage-between-records", start, s.records+1, fmt.Sprintf("bad record header, %d bytes skipped", skipped))
 			return nil
 		}
@@ -240,12 +245,12 @@ func (s *pcapSource) resync() error {
 // header too (or the file ends there), so resynchronisation does not lock on
 // to a few random bytes.
 func (s *pcapSource) nextAlsoPlausible(h []byte) bool {
-	incl := int(s.order.Uint32(h[8:12]))
+	incl := int(s.order.Uint32(h[8:12])) // read before Peek moves the buffer
 	b, err := s.br.Peek(16 + incl + 16)
 	if err != nil {
 		return len(b) == 16+incl // the record ends the file exactly
 	}
-	return s.plausible(b[16+incl:])
+	return s.plausible(b[16+incl:], true)
 }
 
 // ngSource reads pcapng through pcapgo.NgReader, which handles sections,

@@ -115,6 +115,12 @@ func (s *state) handleUDP(pkt *packet) {
 		s.handleSIPDatagram(pkt, "UDP")
 		return
 	}
+	// RTP runs on dynamic ports (RFC 3551 §8 recommends 1024-65535); below
+	// that live DNS, NetBIOS and NTP, whose first bytes can look like RTP.
+	if pkt.Src.Port() < 1024 || pkt.Dst.Port() < 1024 {
+		s.counts["other"]++
+		return
+	}
 	switch classifyMedia(b, &s.rtpHdr) {
 	case kindRTP:
 		s.counts["rtp"]++
