@@ -35,6 +35,9 @@ type binder struct {
 	byAddr map[netip.AddrPort][]promise
 	byIP   map[netip.Addr][]promise // signalling addresses of parties
 	bySSRC map[uint32]binding
+	// named lists, per dialog, the addresses each party's SDP named; it
+	// breaks ties when forks share the caller's offer.
+	named map[*dialog]*[2][]netip.AddrPort
 	// grace lets media run on after BYE and start a little before the SDP
 	// was seen (RTP often starts on 183 before the answer is captured).
 	grace time.Duration
@@ -45,6 +48,7 @@ func newBinder() *binder {
 		byAddr: map[netip.AddrPort][]promise{},
 		byIP:   map[netip.Addr][]promise{},
 		bySSRC: map[uint32]binding{},
+		named:  map[*dialog]*[2][]netip.AddrPort{},
 		grace:  10 * time.Second,
 	}
 }
@@ -59,11 +63,14 @@ func (b *binder) addCall(c *sipCall, captureEnd time.Time) {
 		}
 	}
 	for _, d := range c.reportDialogs() {
+		named := &[2][]netip.AddrPort{}
+		b.named[d] = named
 		for _, ev := range c.timeline(d) {
 			for i, m := range ev.SDP.Media {
 				if !m.Addr.IsValid() || isHoldAddress(m.Addr) {
 					continue
 				}
+				named[ev.Party] = append(named[ev.Party], m.Addr)
 				p := promise{call: c, dlg: d, party: ev.Party, mIndex: i, at: ev.Time, from: c.Start.Add(-b.grace), to: end}
 				b.byAddr[m.Addr] = append(b.byAddr[m.Addr], p)
 				if m.RTCP.IsValid() && m.RTCP != m.Addr {
@@ -97,10 +104,34 @@ func pick(ps []promise, first time.Time) (promise, bool) {
 	return best, found
 }
 
+// pickBySender is pick, preferring the dialog whose other party named the
+// flow's source: forks share the caller's offer, not their answers.
+func (b *binder) pickBySender(ps []promise, f *rtpFlow) (promise, bool) {
+	var matching []promise
+	for _, p := range ps {
+		if n := b.named[p.dlg]; n != nil && containsAddr(n[other(p.party)], f.Key.Src) {
+			matching = append(matching, p)
+		}
+	}
+	if p, ok := pick(matching, f.First); ok {
+		return p, true
+	}
+	return pick(ps, f.First)
+}
+
+func containsAddr(list []netip.AddrPort, a netip.AddrPort) bool {
+	for _, x := range list {
+		if x == a {
+			return true
+		}
+	}
+	return false
+}
+
 // bind finds the call of one flow.
 func (b *binder) bind(f *rtpFlow) (binding, bool) {
 	k := f.Key
-	if p, ok := pick(b.byAddr[k.Dst], f.First); ok {
+	if p, ok := b.pickBySender(b.byAddr[k.Dst], f); ok {
 		return b.remember(f, binding{call: p.call, dlg: p.dlg, mIndex: p.mIndex, sender: other(p.party), matched: true}), true
 	}
 	if p, ok := pick(b.byAddr[k.Src], f.First); ok {

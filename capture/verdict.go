@@ -63,10 +63,10 @@ func JudgeStream(s StreamFacts, c CallFacts) StreamVerdict {
 			return StreamVerdict{Verdict: report.VerdictTwoWay, Explain: "RTP flowed both ways"}
 		case !c.StartSeen || !c.BothSidesSignalling:
 			return StreamVerdict{Verdict: report.VerdictIncompleteCapture, Explain: incompleteReason(c)}
-		case ok[0]:
-			return oneWay(callee, s)
-		case ok[1]:
+		case ok[0]: // the caller's audio arrives, the callee's does not
 			return oneWay(caller, s)
+		case ok[1]:
+			return oneWay(callee, s)
 		default:
 			return StreamVerdict{Verdict: report.VerdictNoWay, Explain: noWayReason(s)}
 		}
