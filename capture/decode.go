@@ -33,6 +33,8 @@ type packet struct {
 	RST      bool
 	// Fragmented: the payload was reassembled from IP fragments.
 	Fragmented bool
+	// Truncated: the capture kept less than the packet (snap length).
+	Truncated bool
 }
 
 // decoder turns records into packets with gopacket's DecodingLayerParser,
@@ -57,6 +59,10 @@ type decoder struct {
 	parsers map[gopacket.LayerType]*gopacket.DecodingLayerParser
 	decoded []gopacket.LayerType
 
+	// sctpParts holds fragmented SCTP user messages (RFC 9260 §6.9) until
+	// their last chunk arrives.
+	sctpParts map[sctpKey][]byte
+
 	defrag4 *ip4defrag.IPv4Defragmenter
 	defrag6 *ip6defrag.IPv6Defragmenter
 	sink    anomalySink
@@ -64,7 +70,8 @@ type decoder struct {
 
 func newDecoder(sink anomalySink) *decoder {
 	d := &decoder{
-		parsers: make(map[gopacket.LayerType]*gopacket.DecodingLayerParser),
+		parsers:   make(map[gopacket.LayerType]*gopacket.DecodingLayerParser),
+		sctpParts: map[sctpKey][]byte{},
 		decoded: make([]gopacket.LayerType, 0, 16),
 		defrag4: ip4defrag.NewIPv4Defragmenter(),
 		defrag6: ip6defrag.NewIPv6Defragmenter(),
@@ -119,7 +126,7 @@ func (d *decoder) decode(rec Record, frame uint64, emit func(*packet)) {
 	// Errors past the link layer are ordinary (truncated snap length, a
 	// protocol we do not decode); what was decoded is still used.
 	_ = d.parser(first).DecodeLayers(rec.Data, &d.decoded)
-	pkt := packet{Frame: frame, Time: rec.Time, Offset: rec.Offset}
+	pkt := packet{Frame: frame, Time: rec.Time, Offset: rec.Offset, Truncated: len(rec.Data) < rec.WireLen}
 	var lastIP gopacket.LayerType
 	var transport gopacket.LayerType
 	fragment6 := false
@@ -186,11 +193,49 @@ func (d *decoder) emitSCTP(pkt *packet, emit func(*packet)) {
 	raw := append(append([]byte(nil), d.sctp.Contents...), d.sctp.Payload...)
 	p := gopacket.NewPacket(raw, layers.LayerTypeSCTP, gopacket.NoCopy)
 	for _, l := range p.Layers() {
-		if data, ok := l.(*layers.SCTPData); ok && len(data.Payload) > 0 {
-			pkt.Payload = data.Payload
+		data, ok := l.(*layers.SCTPData)
+		if !ok || len(data.Payload) == 0 {
+			continue
+		}
+		// The DATA chunk length excludes padding; gopacket's Payload may
+		// carry it, so cut at the chunk's own length.
+		payload := data.Payload
+		if n := int(data.ActualLength) - 16; n >= 0 && n < len(payload) {
+			payload = payload[:n]
+		}
+		k := sctpKey{pkt.Src, pkt.Dst, data.StreamId}
+		switch {
+		case data.BeginFragment && data.EndFragment:
+			pkt.Payload = payload
+			emit(pkt)
+		case data.BeginFragment:
+			d.sctpParts[k] = append([]byte(nil), payload...)
+		default:
+			buf, ok := d.sctpParts[k]
+			if !ok {
+				continue // middle of a message whose start is not captured
+			}
+			if len(buf)+len(payload) > maxTCPBuffer {
+				delete(d.sctpParts, k)
+				d.sink.anomaly("sip-message-too-large", pkt.Offset, pkt.Frame, "SCTP user message over 64 KiB")
+				continue
+			}
+			buf = append(buf, payload...)
+			if !data.EndFragment {
+				d.sctpParts[k] = buf
+				continue
+			}
+			delete(d.sctpParts, k)
+			pkt.Payload = buf
 			emit(pkt)
 		}
 	}
+}
+
+// sctpKey names one SCTP stream of one association direction.
+type sctpKey struct {
+	Src, Dst netip.AddrPort
+	Stream   uint16
 }
 
 // defragment4 reassembles IPv4 fragments (RFC 791). The defragmenter keeps

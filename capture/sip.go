@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"mime"
+	"mime/multipart"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -196,7 +198,7 @@ func infoFromMessage(msg sip.Message) (*sipInfo, error) {
 		info.UserAgent = h[0].Value()
 	}
 	if h := msg.GetHeaders("content-type"); len(h) > 0 {
-		info.BodyType = strings.ToLower(strings.TrimSpace(h[0].Value()))
+		info.BodyType = strings.TrimSpace(h[0].Value()) // MIME boundaries are case-sensitive
 	}
 	info.Body = msg.Body()
 	return info, nil
@@ -243,15 +245,46 @@ func (s *sipInfo) Summary() string {
 	return r
 }
 
-// hasSDP reports whether the body is SDP.
-func (s *sipInfo) hasSDP() bool {
+// sdpBody returns the SDP in the body, or nil. Multipart bodies (SIP-I
+// carries ISUP beside SDP, RFC 3204; RFC 5621) are opened with the standard
+// MIME reader.
+func (s *sipInfo) sdpBody() []byte {
 	if len(s.Body) == 0 {
-		return false
+		return nil
 	}
-	if strings.HasPrefix(s.BodyType, "application/sdp") {
-		return true
+	typ := strings.ToLower(s.BodyType)
+	switch {
+	case strings.HasPrefix(typ, "application/sdp"):
+		return s.Body
+	case strings.HasPrefix(typ, "multipart/"):
+		return sdpFromMultipart(s.BodyType, s.Body)
+	case s.BodyType == "" && bytes.HasPrefix(s.Body, []byte("v=0")):
+		return s.Body
 	}
-	// Multipart bodies (SIP-I with ISUP, RFC 3204) may carry SDP inside;
-	// a body that starts like SDP is taken as SDP.
-	return s.BodyType == "" && bytes.HasPrefix(s.Body, []byte("v=0"))
+	return nil
+}
+
+// maxMIMEParts bounds the parts read from one multipart body.
+const maxMIMEParts = 8
+
+func sdpFromMultipart(contentType string, body []byte) []byte {
+	_, params, err := mime.ParseMediaType(contentType)
+	if err != nil || params["boundary"] == "" {
+		return nil
+	}
+	r := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+	for i := 0; i < maxMIMEParts; i++ {
+		part, err := r.NextPart()
+		if err != nil {
+			return nil
+		}
+		if strings.HasPrefix(strings.ToLower(part.Header.Get("Content-Type")), "application/sdp") {
+			b, err := io.ReadAll(io.LimitReader(part, int64(len(body))))
+			if err != nil && len(b) == 0 {
+				return nil
+			}
+			return b
+		}
+	}
+	return nil
 }

@@ -159,6 +159,9 @@ func (s *state) handleSIPDatagram(pkt *packet, transport string) {
 		return
 	}
 	info.Transport = transport
+	if pkt.Truncated {
+		info.LengthMismatch = false // the capture cut the body, not an ALG
+	}
 	s.sip(pkt, info)
 }
 
@@ -169,8 +172,8 @@ func (s *state) sip(pkt *packet, info *sipInfo) {
 	info.Fragmented = pkt.Fragmented
 	var sd *sdpInfo
 	var sdErr error
-	if info.hasSDP() {
-		sd, sdErr = parseSDP(info.Body)
+	if body := info.sdpBody(); body != nil {
+		sd, sdErr = parseSDP(body)
 		if sdErr != nil {
 			s.anomaly("malformed-sdp", pkt.Offset, pkt.Frame, sdErr.Error())
 		}

@@ -35,23 +35,23 @@ type Kind string
 
 // Scenarios with known outcomes.
 const (
-	Normal        Kind = "normal"         // two-way, caller behind NAT with STUN (public SDP)
-	LeakCaller    Kind = "leak-caller"    // caller's SDP has its private address: caller cannot hear
-	LeakCallee    Kind = "leak-callee"    // callee behind NAT leaks its private address: callee cannot hear
-	NoWay         Kind = "no-way"         // answered, no RTP either way
-	Hold          Kind = "hold"           // two-way, then re-INVITE sendonly/recvonly (music on hold)
-	Inactive      Kind = "inactive"       // answered with a=inactive throughout: on hold
-	ReinviteMove  Kind = "reinvite-move"  // caller moves its media to a new port mid-call
-	EarlyMedia    Kind = "early-media"    // 183 with SDP and ringback before 200
-	Forked        Kind = "forked"         // two forks; one gives early media, the other answers
-	TCP           Kind = "tcp"            // SIP over TCP, INVITE split across segments
-	Fragmented    Kind = "fragmented"     // INVITE larger than the MTU, IPv4 fragments
-	VLAN          Kind = "vlan"           // every packet 802.1Q tagged
-	IPv6          Kind = "ipv6"           // signalling and media over IPv6
-	LossJitter    Kind = "loss-jitter"    // two-way, 2% loss caller->callee, jittered arrival
-	LANOneWay     Kind = "lan-one-way"    // captured on the caller's LAN: nothing comes back
-	Rejected      Kind = "rejected"       // 486 Busy Here: no media expected
-	Cancelled     Kind = "cancelled"      // CANCEL before answer
+	Normal       Kind = "normal"        // two-way, caller behind NAT with STUN (public SDP)
+	LeakCaller   Kind = "leak-caller"   // caller's SDP has its private address: caller cannot hear
+	LeakCallee   Kind = "leak-callee"   // callee behind NAT leaks its private address: callee cannot hear
+	NoWay        Kind = "no-way"        // answered, no RTP either way
+	Hold         Kind = "hold"          // two-way, then re-INVITE sendonly/recvonly (music on hold)
+	Inactive     Kind = "inactive"      // answered with a=inactive throughout: on hold
+	ReinviteMove Kind = "reinvite-move" // caller moves its media to a new port mid-call
+	EarlyMedia   Kind = "early-media"   // 183 with SDP and ringback before 200
+	Forked       Kind = "forked"        // two forks; one gives early media, the other answers
+	TCP          Kind = "tcp"           // SIP over TCP, INVITE split across segments
+	Fragmented   Kind = "fragmented"    // INVITE larger than the MTU, IPv4 fragments
+	VLAN         Kind = "vlan"          // every packet 802.1Q tagged
+	IPv6         Kind = "ipv6"          // signalling and media over IPv6
+	LossJitter   Kind = "loss-jitter"   // two-way, 2% loss caller->callee, jittered arrival
+	LANOneWay    Kind = "lan-one-way"   // captured on the caller's LAN: nothing comes back
+	Rejected     Kind = "rejected"      // 486 Busy Here: no media expected
+	Cancelled    Kind = "cancelled"     // CANCEL before answer
 )
 
 // Call is one call to generate.
