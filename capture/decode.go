@@ -72,10 +72,10 @@ func newDecoder(sink anomalySink) *decoder {
 	d := &decoder{
 		parsers:   make(map[gopacket.LayerType]*gopacket.DecodingLayerParser),
 		sctpParts: map[sctpKey][]byte{},
-		decoded: make([]gopacket.LayerType, 0, 16),
-		defrag4: ip4defrag.NewIPv4Defragmenter(),
-		defrag6: ip6defrag.NewIPv6Defragmenter(),
-		sink:    sink,
+		decoded:   make([]gopacket.LayerType, 0, 16),
+		defrag4:   ip4defrag.NewIPv4Defragmenter(),
+		defrag6:   ip6defrag.NewIPv6Defragmenter(),
+		sink:      sink,
 	}
 	return d
 }
