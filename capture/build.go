@@ -177,12 +177,14 @@ func (cb *callBuild) report(id string, captureHasMedia bool) report.Call {
 			if bf.bd.mIndex != i && len(streams) > 1 {
 				continue
 			}
-			ms.Flows = append(ms.Flows, flowReport(bf, sigs))
+			fr := flowReport(bf, sigs)
+			to := other(bf.bd.sender)
+			fr.Unreachable = unreachableFromOutside(bf.flow.Key.Dst.Addr(), sigs[to].Addr())
+			ms.Flows = append(ms.Flows, fr)
 			if bf.flow.Key.RTCP {
 				continue
 			}
-			to := other(bf.bd.sender)
-			if unreachableFromOutside(bf.flow.Key.Dst.Addr(), sigs[to].Addr()) {
+			if fr.Unreachable {
 				sf.Undeliverable[bf.bd.sender] += bf.flow.Packets
 			} else {
 				sf.Delivered[bf.bd.sender] += bf.flow.Packets
@@ -271,6 +273,7 @@ func flowReport(bf boundFlow, sigs [2]netip.AddrPort) report.RTPFlow {
 		Packets: f.Packets, Bytes: f.Bytes, First: f.First, Last: f.Last,
 		FirstFrame: f.FirstFrame, LastFrame: f.LastFrame, MatchedSDP: bf.bd.matched,
 		RTCP: f.Key.RTCP, MaxGapMs: float64(f.MaxGap().Microseconds()) / 1000,
+		Timeline: append([]uint32(nil), f.activity...), TimelineStepMs: f.step.Milliseconds(),
 	}
 	if !f.Key.RTCP {
 		r.Lost = f.Lost()

@@ -83,6 +83,10 @@ type rtpFlow struct {
 	clockRate   float64
 
 	maxGap time.Duration
+	// Activity: packets per step since First; the step doubles when the
+	// buckets run out, so the array never grows past its first allocation.
+	activity []uint32
+	step     time.Duration
 	// Frames of the first packets, kept as evidence.
 	sample [3]uint64
 }
@@ -127,12 +131,14 @@ func (f *rtpFlow) update(h *rtp.Header, size int, at time.Time, frame uint64) {
 	}
 	if f.Packets == 0 {
 		f.First, f.FirstFrame = at, frame
+		f.activity, f.step = make([]uint32, 0, activityBuckets), time.Second
 	} else if gap := at.Sub(f.Last); gap > f.maxGap {
 		f.maxGap = gap
 	}
 	f.Packets++
 	f.Bytes += uint64(size)
 	f.Last, f.LastFrame = at, frame
+	f.count(at)
 	if f.Key.RTCP {
 		return
 	}
@@ -196,3 +202,33 @@ func (f *rtpFlow) JitterMs() float64 { return f.jitter * 1000 }
 
 // MaxGap is the longest time between two packets.
 func (f *rtpFlow) MaxGap() time.Duration { return f.maxGap }
+
+// activityBuckets bounds a flow's timeline.
+const activityBuckets = 256
+
+// count adds one packet to the activity timeline without allocating.
+func (f *rtpFlow) count(at time.Time) {
+	d := at.Sub(f.First)
+	if d < 0 {
+		d = 0
+	}
+	i := int(d / f.step)
+	for i >= activityBuckets {
+		// Merge neighbours: twice the step, half the buckets.
+		n := len(f.activity)
+		for j := 0; j < n; j += 2 {
+			v := f.activity[j]
+			if j+1 < n {
+				v += f.activity[j+1]
+			}
+			f.activity[j/2] = v
+		}
+		f.activity = f.activity[:(n+1)/2]
+		f.step *= 2
+		i = int(d / f.step)
+	}
+	for len(f.activity) <= i {
+		f.activity = append(f.activity, 0)
+	}
+	f.activity[i]++
+}

@@ -50,6 +50,9 @@ func textCallDetail(r *Report, opt Options) string {
 			if !f.MatchedSDP {
 				match = "bound by heuristics"
 			}
+			if f.Unreachable {
+				match += "; sent to an unreachable private address"
+			}
 			fmt.Fprintf(&b, "    %s %-15s %s → %s  %d pkts, lost %d, jitter %.2f ms, max gap %.0f ms, frames %d-%d %s\n",
 				kind, f.Direction, f.Src, f.Dst, f.Packets, f.Lost, f.JitterMs, f.MaxGapMs, f.FirstFrame, f.LastFrame, styleDim.Render("("+match+")"))
 		}
