@@ -7,8 +7,6 @@ import (
 	"io"
 	"os"
 
-	"github.com/gopacket/gopacket/layers"
-
 	"github.com/natdoc/natdoc/report"
 )
 
@@ -89,107 +87,13 @@ func analyzeFile(ctx context.Context, s *state, name string, opt Options, base, 
 	return read, err
 }
 
-// batch carries records from the reading goroutine to the analysing one.
-// Records are copied into buf, so the reader's buffer can move on.
-type batch struct {
-	buf  []byte
-	recs []batchRecord
-}
-
-type batchRecord struct {
-	start, end int
-	rec        Record
-}
-
-const (
-	batchRecords = 512
-	batchBytes   = 1 << 20
-	batchesAhead = 4
-)
-
-// runPipeline reads in one goroutine and decodes and analyses in another,
-// so both cores work on a large file. Batches are recycled: no allocation
-// per packet.
-func runPipeline(ctx context.Context, src recordSource, s *state, progress func()) error {
-	full := make(chan *batch, batchesAhead)
-	free := make(chan *batch, batchesAhead+1)
-	for i := 0; i < batchesAhead+1; i++ {
-		free <- &batch{buf: make([]byte, 0, batchBytes+MaxRecordLen), recs: make([]batchRecord, 0, batchRecords)}
-	}
-	readErr := make(chan error, 1)
-	go func() {
-		defer close(full)
-		readErr <- readBatches(ctx, src, full, free, progress)
-	}()
-	d := newDecoder(&s.anomalies)
-	var frame uint64
-	emit := s.handle
-	for b := range full {
-		for i := range b.recs {
-			br := &b.recs[i]
-			rec := br.rec
-			rec.Data = b.buf[br.start:br.end]
-			frame++
-			s.account(rec)
-			d.decode(rec, frame, emit)
-		}
-		if n := len(b.recs); n > 0 {
-			d.flushFragments(b.recs[n-1].rec.Time)
-		}
-		b.buf, b.recs = b.buf[:0], b.recs[:0]
-		free <- b
-	}
-	return <-readErr
-}
-
-func readBatches(ctx context.Context, src recordSource, full, free chan *batch, progress func()) error {
-	b := <-free
-	n := 0
-	for {
-		rec, err := src.Next()
-		if err != nil {
-			full <- b
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			return err
-		}
-		start := len(b.buf)
-		b.buf = append(b.buf, rec.Data...)
-		rec.Data = nil
-		b.recs = append(b.recs, batchRecord{start: start, end: len(b.buf), rec: rec})
-		if len(b.recs) == batchRecords || len(b.buf) >= batchBytes {
-			full <- b
-			if n++; n%64 == 0 {
-				progress()
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-			}
-			b = <-free
-		}
-	}
-}
-
-// account counts a record for the capture summary.
-func (s *state) account(rec Record) {
-	s.packets++
-	s.bytes += uint64(len(rec.Data))
-	if s.first.IsZero() || rec.Time.Before(s.first) {
-		s.first = rec.Time
-	}
-	if rec.Time.After(s.last) {
-		s.last = rec.Time
-	}
-}
-
 // result finishes the analysis: binds media to calls and derives findings.
 func (s *state) result(files []string, live string) *Result {
 	calls, unbound := s.buildCalls()
 	r := &Result{
 		Capture: report.CaptureInfo{
 			Files: files, Live: live, Packets: s.packets, Bytes: s.bytes,
-			First: s.first, Last: s.last, Anomalies: s.list(), Counts: sortedKinds(s.counts),
+			First: s.first, Last: s.last, Anomalies: s.list(), Counts: s.counts.list(),
 		},
 		Calls: calls,
 	}
@@ -210,4 +114,3 @@ func (r *Result) Fill(rep *report.Report) {
 	rep.Verdict = r.Verdict
 }
 
-var _ = layers.LinkTypeEthernet

@@ -62,7 +62,7 @@ func (s *state) buildCalls() ([]report.Call, []*rtpFlow) {
 		}
 		unbound = append(unbound, f)
 	}
-	hasMedia := s.counts["rtp"] > 0
+	hasMedia := s.counts.rtp > 0
 	out := make([]report.Call, 0, len(builds))
 	for i, cb := range builds {
 		out = append(out, cb.report(fmt.Sprintf("C%d", i+1), hasMedia))

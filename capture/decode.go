@@ -58,6 +58,9 @@ type decoder struct {
 
 	parsers map[gopacket.LayerType]*gopacket.DecodingLayerParser
 	decoded []gopacket.LayerType
+	// pkt is reused for every record: handing a pointer to a local to the
+	// emit callback would move it to the heap once per packet.
+	pkt packet
 
 	// sctpParts holds fragmented SCTP user messages (RFC 9260 §6.9) until
 	// their last chunk arrives.
@@ -126,7 +129,8 @@ func (d *decoder) decode(rec Record, frame uint64, emit func(*packet)) {
 	// Errors past the link layer are ordinary (truncated snap length, a
 	// protocol we do not decode); what was decoded is still used.
 	_ = d.parser(first).DecodeLayers(rec.Data, &d.decoded)
-	pkt := packet{Frame: frame, Time: rec.Time, Offset: rec.Offset, Truncated: len(rec.Data) < rec.WireLen}
+	d.pkt = packet{Frame: frame, Time: rec.Time, Offset: rec.Offset, Truncated: len(rec.Data) < rec.WireLen}
+	pkt := &d.pkt
 	var lastIP gopacket.LayerType
 	var transport gopacket.LayerType
 	fragment6 := false
@@ -143,14 +147,14 @@ func (d *decoder) decode(rec Record, frame uint64, emit func(*packet)) {
 	switch lastIP {
 	case layers.LayerTypeIPv4:
 		if d.ip4.Flags&layers.IPv4MoreFragments != 0 || d.ip4.FragOffset != 0 {
-			d.defragment4(rec, &pkt, emit)
+			d.defragment4(rec, pkt, emit)
 			return
 		}
 		pkt.Src = netip.AddrPortFrom(addr4(d.ip4.SrcIP), 0)
 		pkt.Dst = netip.AddrPortFrom(addr4(d.ip4.DstIP), 0)
 	case layers.LayerTypeIPv6:
 		if fragment6 {
-			d.defragment6(rec, &pkt, emit)
+			d.defragment6(rec, pkt, emit)
 			return
 		}
 		pkt.Src = netip.AddrPortFrom(addr16(d.ip6.SrcIP), 0)
@@ -158,7 +162,7 @@ func (d *decoder) decode(rec Record, frame uint64, emit func(*packet)) {
 	default:
 		return
 	}
-	d.emitTransport(transport, &pkt, emit)
+	d.emitTransport(transport, pkt, emit)
 }
 
 func (d *decoder) emitTransport(transport gopacket.LayerType, pkt *packet, emit func(*packet)) {

@@ -125,7 +125,14 @@ func (f *rtpFlow) addPT(pt uint8) {
 func (f *rtpFlow) PayloadTypes() []uint8 { return append([]uint8(nil), f.payloadTypes[:f.nPT]...) }
 
 // update adds one packet. h is the parsed RTP header (ignored for RTCP).
-func (f *rtpFlow) update(h *rtp.Header, size int, at time.Time, frame uint64) {
+// rtpFields are the RTP header fields the statistics need.
+type rtpFields struct {
+	PT        uint8
+	Seq       uint16
+	Timestamp uint32
+}
+
+func (f *rtpFlow) update(h rtpFields, size int, at time.Time, frame uint64) {
 	if f.Packets < uint64(len(f.sample)) {
 		f.sample[f.Packets] = frame
 	}
@@ -142,8 +149,8 @@ func (f *rtpFlow) update(h *rtp.Header, size int, at time.Time, frame uint64) {
 	if f.Key.RTCP {
 		return
 	}
-	f.addPT(h.PayloadType)
-	f.updateSeq(h.SequenceNumber, f.Packets == 1)
+	f.addPT(h.PT)
+	f.updateSeq(h.Seq, f.Packets == 1)
 	f.updateJitter(h, at)
 }
 
@@ -162,9 +169,9 @@ func (f *rtpFlow) updateSeq(seq uint16, first bool) {
 	}
 }
 
-func (f *rtpFlow) updateJitter(h *rtp.Header, at time.Time) {
+func (f *rtpFlow) updateJitter(h rtpFields, at time.Time) {
 	if f.clockRate == 0 {
-		f.clockRate = staticClockRate(h.PayloadType)
+		f.clockRate = staticClockRate(h.PT)
 	}
 	arrival := float64(at.UnixNano()) / 1e9
 	transit := arrival - float64(h.Timestamp)/f.clockRate

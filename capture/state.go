@@ -1,13 +1,11 @@
 package capture
 
 import (
-	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"sort"
 	"time"
 
-	"github.com/pion/rtp"
 
 	"github.com/natdoc/natdoc/report"
 )
@@ -33,6 +31,10 @@ type anomalies struct {
 }
 
 func (a *anomalies) anomaly(kind string, offset int64, frame uint64, detail string) {
+	a.addAnomaly(kind, offset, frame, detail, true)
+}
+
+func (a *anomalies) addAnomaly(kind string, offset int64, frame uint64, detail string, withRef bool) {
 	if a.byKind == nil {
 		a.byKind = map[string]*report.Anomaly{}
 	}
@@ -43,7 +45,7 @@ func (a *anomalies) anomaly(kind string, offset int64, frame uint64, detail stri
 		a.order = append(a.order, kind)
 	}
 	r.Count++
-	if len(r.Offsets) < maxAnomalyRefs {
+	if withRef && len(r.Offsets) < maxAnomalyRefs {
 		r.Offsets = append(r.Offsets, offset)
 		r.Frames = append(r.Frames, frame)
 	}
@@ -56,6 +58,28 @@ func (a *anomalies) list() []report.Anomaly {
 	}
 	return out
 }
+
+// counters count decoded packets by kind for the capture summary (plain
+// fields: a map would hash a string per packet).
+type counters struct {
+	sip, rtp, rtcp, tls, other uint64
+}
+
+func (c counters) list() []report.KeyValue {
+	var kv []report.KeyValue
+	for _, x := range []struct {
+		k string
+		v uint64
+	}{{"other", c.other}, {"rtcp", c.rtcp}, {"rtp", c.rtp}, {"sip", c.sip}, {"tls", c.tls}} {
+		if x.v > 0 {
+			kv = append(kv, report.KeyValue{Key: x.k, Value: fmt.Sprint(x.v)})
+		}
+	}
+	return kv
+}
+
+// v4Key packs an IPv4 RTP stream's addresses, ports and SSRC.
+type v4Key [2]uint64
 
 // tcpKey names one direction of a TCP connection.
 type tcpKey struct{ Src, Dst netip.AddrPort }
@@ -75,9 +99,12 @@ type state struct {
 	anomalies
 	calls   *callTable
 	flows   map[flowKey]*rtpFlow
+	// fast indexes IPv4 RTP streams by a 16-byte key, which hashes much
+	// faster than flowKey; every stream is in flows too.
+	fast map[v4Key]*rtpFlow
 	tcp     map[tcpKey]*tcpStream
-	rtpHdr  rtp.Header
-	counts  map[string]uint64
+	frames  uint64 // records read so far, across files
+	counts  counters
 	tlsSeen []uint64 // frames of TLS on SIP ports
 	// SIP sources seen for calls, for flow binding.
 	packets uint64
@@ -90,8 +117,8 @@ func newState() *state {
 	return &state{
 		calls:  newCallTable(),
 		flows:  make(map[flowKey]*rtpFlow, 1024),
+		fast:   make(map[v4Key]*rtpFlow, 1024),
 		tcp:    map[tcpKey]*tcpStream{},
-		counts: map[string]uint64{},
 	}
 }
 
@@ -115,41 +142,9 @@ func (s *state) handleUDP(pkt *packet) {
 		s.handleSIPDatagram(pkt, "UDP")
 		return
 	}
-	// RTP runs on dynamic ports (RFC 3551 §8 recommends 1024-65535); below
-	// that live DNS, NetBIOS and NTP, whose first bytes can look like RTP.
-	if pkt.Src.Port() < 1024 || pkt.Dst.Port() < 1024 {
-		s.counts["other"]++
-		return
-	}
-	switch classifyMedia(b, &s.rtpHdr) {
-	case kindRTP:
-		s.counts["rtp"]++
-		s.media(pkt, flowKey{Src: pkt.Src, Dst: pkt.Dst, SSRC: s.rtpHdr.SSRC}, len(b))
-	case kindRTCP:
-		s.counts["rtcp"]++
-		ssrc := uint32(0)
-		if len(b) >= 8 {
-			ssrc = binary.BigEndian.Uint32(b[4:8])
-		}
-		s.media(pkt, flowKey{Src: pkt.Src, Dst: pkt.Dst, SSRC: ssrc, RTCP: true}, len(b))
-	default:
-		s.counts["other"]++
-	}
-}
-
-// media updates a stream's statistics: the hot path, free of allocations
-// once the stream exists.
-func (s *state) media(pkt *packet, k flowKey, size int) {
-	f := s.flows[k]
-	if f == nil {
-		if len(s.flows) >= maxFlows {
-			s.anomaly("too-many-media-flows", pkt.Offset, pkt.Frame, fmt.Sprintf("more than %d RTP/RTCP streams; later ones ignored", maxFlows))
-			return
-		}
-		f = &rtpFlow{Key: k}
-		s.flows[k] = f
-	}
-	f.update(&s.rtpHdr, size, pkt.Time, pkt.Frame)
+	// RTP and RTCP were split off by the reader (pipeline.go); the rest is
+	// other traffic.
+	s.counts.other++
 }
 
 func (s *state) handleSIPDatagram(pkt *packet, transport string) {
@@ -167,7 +162,7 @@ func (s *state) handleSIPDatagram(pkt *packet, transport string) {
 
 // sip files a parsed message with its call.
 func (s *state) sip(pkt *packet, info *sipInfo) {
-	s.counts["sip"]++
+	s.counts.sip++
 	info.Frame, info.Offset, info.Src, info.Dst = pkt.Frame, pkt.Offset, pkt.Src, pkt.Dst
 	info.Fragmented = pkt.Fragmented
 	var sd *sdpInfo
@@ -194,14 +189,14 @@ func (s *state) handleTCP(pkt *packet) {
 			return
 		}
 		if (isTLSPort(pkt.Src.Port()) || isTLSPort(pkt.Dst.Port())) && len(b) > 5 && b[0] >= 0x14 && b[0] <= 0x17 && b[1] == 3 {
-			s.counts["tls"]++
+			s.counts.tls++
 			if len(s.tlsSeen) < maxAnomalyRefs {
 				s.tlsSeen = append(s.tlsSeen, pkt.Frame)
 			}
 			return
 		}
 		if !looksLikeSIP(b) {
-			s.counts["other"]++
+			s.counts.other++
 			return
 		}
 		if len(s.tcp) >= maxTCPStreams {
