@@ -113,4 +113,3 @@ func (r *Result) Fill(rep *report.Report) {
 	rep.Remedies = append(rep.Remedies, r.Remedies...)
 	rep.Verdict = r.Verdict
 }
-

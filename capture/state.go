@@ -6,7 +6,6 @@ import (
 	"sort"
 	"time"
 
-
 	"github.com/natdoc/natdoc/report"
 )
 
@@ -97,11 +96,11 @@ type tcpStream struct {
 // owned by one goroutine.
 type state struct {
 	anomalies
-	calls   *callTable
-	flows   map[flowKey]*rtpFlow
+	calls *callTable
+	flows map[flowKey]*rtpFlow
 	// fast indexes IPv4 RTP streams by a 16-byte key, which hashes much
 	// faster than flowKey; every stream is in flows too.
-	fast map[v4Key]*rtpFlow
+	fast    map[v4Key]*rtpFlow
 	tcp     map[tcpKey]*tcpStream
 	frames  uint64 // records read so far, across files
 	counts  counters
@@ -115,10 +114,10 @@ type state struct {
 
 func newState() *state {
 	return &state{
-		calls:  newCallTable(),
-		flows:  make(map[flowKey]*rtpFlow, 1024),
-		fast:   make(map[v4Key]*rtpFlow, 1024),
-		tcp:    map[tcpKey]*tcpStream{},
+		calls: newCallTable(),
+		flows: make(map[flowKey]*rtpFlow, 1024),
+		fast:  make(map[v4Key]*rtpFlow, 1024),
+		tcp:   map[tcpKey]*tcpStream{},
 	}
 }
 
