@@ -92,6 +92,13 @@ func (d *decoder) parser(first gopacket.LayerType) *gopacket.DecodingLayerParser
 	p := gopacket.NewDecodingLayerParser(first,
 		&d.eth, &d.dot1q, &d.sll, &d.sll2, &d.loop, &d.ip4, &d.ip6, &d.ip6frag,
 		&d.udp, &d.tcp, &d.sctp, &d.gre, &d.erspan)
+	// The sparse container indexes decoders by layer type number, much
+	// cheaper per layer than the default map.
+	p.SetDecodingLayerContainer(gopacket.DecodingLayerSparse(nil))
+	for _, l := range []gopacket.DecodingLayer{&d.eth, &d.dot1q, &d.sll, &d.sll2, &d.loop, &d.ip4, &d.ip6, &d.ip6frag,
+		&d.udp, &d.tcp, &d.sctp, &d.gre, &d.erspan} {
+		p.AddDecodingLayer(l)
+	}
 	p.IgnoreUnsupported = true
 	d.parsers[first] = p
 	return p
