@@ -13,19 +13,27 @@ import (
 // NATDOC_REALPCAPS.
 func realPcapDir(t *testing.T) string {
 	t.Helper()
+	d := realPcapDirOrEmpty()
+	if d == "" {
+		t.Skip("../shared/realpcaps not present")
+	}
+	return d
+}
+
+func realPcapDirOrEmpty() string {
 	if d := os.Getenv("NATDOC_REALPCAPS"); d != "" {
 		return d
 	}
 	dir, err := os.Getwd()
 	if err != nil {
-		t.Fatal(err)
+		return ""
 	}
 	for ; ; dir = filepath.Dir(dir) {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
 			break
 		}
 		if filepath.Dir(dir) == dir {
-			t.Skip("module root not found")
+			return ""
 		}
 	}
 	for up := dir; ; up = filepath.Dir(up) {
@@ -34,11 +42,9 @@ func realPcapDir(t *testing.T) string {
 			return cand
 		}
 		if filepath.Dir(up) == up {
-			break
+			return ""
 		}
 	}
-	t.Skip("../shared/realpcaps not present")
-	return ""
 }
 
 func realPcap(t *testing.T, name string) *Result {
