@@ -75,6 +75,8 @@ type callTable struct {
 	order []*sipCall
 	// maxMessages bounds the ladder of one call against floods.
 	maxMessages int
+	// onEnd, when set, hears of calls as their signalling ends.
+	onEnd func(CallEnd)
 }
 
 func newCallTable() *callTable {
@@ -191,6 +193,9 @@ func (c *sipCall) hasTag(tag string) bool {
 func (t *callTable) request(c *sipCall, m *sipInfo, at time.Time, from int, tag string, s *sdpInfo) {
 	switch m.Method {
 	case "BYE":
+		if !c.ByeSeen && t.onEnd != nil {
+			t.onEnd(CallEnd{CallID: c.CallID, From: partyLabel(c.Caller), To: partyLabel(c.Callee), Status: c.Status, At: at})
+		}
 		c.ByeSeen = true
 		if c.End.IsZero() {
 			c.End = at
@@ -245,6 +250,9 @@ func (t *callTable) response(c *sipCall, m *sipInfo, at time.Time, from int, tag
 			}
 		}
 		if m.Status >= 300 {
+			if t.onEnd != nil && c.FailedAt.IsZero() && m.Status != 401 && m.Status != 407 {
+				t.onEnd(CallEnd{CallID: c.CallID, From: partyLabel(c.Caller), To: partyLabel(c.Callee), Status: m.Status, At: at})
+			}
 			c.FailedAt = at
 		}
 	}

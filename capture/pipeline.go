@@ -17,6 +17,10 @@ import (
 // compact events; the analyser keeps per-stream statistics and SIP state.
 // Events travel in recycled batches: nothing is allocated per packet.
 
+// errIdle is returned by a live source when no packet came for a while; the
+// pipeline then hands on what it holds, so calls are judged as they end.
+var errIdle = errors.New("no packet for a while")
+
 // eventKind says what an event carries.
 type eventKind uint8
 
@@ -125,6 +129,10 @@ func (p *producer) run(ctx context.Context, src recordSource, progress func()) e
 	var n uint64
 	for {
 		rec, err := src.Next()
+		if errors.Is(err, errIdle) {
+			p.flush() // a live link went quiet: let the analyser catch up
+			continue
+		}
 		if err != nil {
 			p.flush()
 			if errors.Is(err, io.EOF) {

@@ -121,15 +121,54 @@ func (p *progressBar) done() {
 	}
 }
 
-func newCaptureCmd(a *app) *cobra.Command {
-	return &cobra.Command{
-		Use:   "capture -i IF",
-		Short: "Watch live traffic on an interface and judge calls as they end",
-		Long: `The analyze pipeline on live traffic (AF_PACKET, Linux only).
+// captureOptions are the flags of natdoc capture.
+type captureOptions struct {
+	Interface string
+	WriteFile string
+	Duration  time.Duration
+}
 
-Not built yet (issue #5): it exits 3 without capturing anything.`,
-		RunE: notBuilt("natdoc capture", 5),
+func newCaptureCmd(a *app) *cobra.Command {
+	var opts captureOptions
+	cmd := &cobra.Command{
+		Use:   "capture -i IF [-w FILE.pcap] [--duration D]",
+		Short: "Watch live traffic on an interface and judge calls as they end",
+		Long: `The analyze pipeline on live traffic (AF_PACKET, Linux only, needs root or
+CAP_NET_RAW). Each call is announced on standard error as its signalling ends;
+the full report with every call's verdict follows on Ctrl-C or after --duration.
+
+  natdoc capture -i eth0 --duration 2m
+  natdoc capture -i eth0 -w calls.pcap     (also save the packets)`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runCapture(cmd, a, opts)
+		},
 	}
+	cmd.Flags().StringVarP(&opts.Interface, "interface", "i", "", "network interface to capture on (required)")
+	cmd.Flags().StringVarP(&opts.WriteFile, "write", "w", "", "also save the packets to this pcap `FILE`")
+	cmd.Flags().DurationVar(&opts.Duration, "duration", 0, "stop after this long (default: until Ctrl-C)")
+	_ = cmd.MarkFlagRequired("interface")
+	return cmd
+}
+
+func runCapture(cmd *cobra.Command, a *app, opts captureOptions) error {
+	rep := newReport("capture")
+	rep.Started = time.Now()
+	res, err := capture.Live(cmd.Context(), capture.LiveOptions{
+		Interface: opts.Interface, WriteFile: opts.WriteFile, Duration: opts.Duration,
+		OnCallEnd: func(e capture.CallEnd) {
+			fmt.Fprintf(a.stderr, "%s call ended: %s → %s (status %d) %s\n", e.At.Format("15:04:05"), e.From, e.To, e.Status, e.CallID)
+		},
+	})
+	if err != nil {
+		if errors.Is(err, capture.ErrLiveUnsupported) {
+			return cannotRunErrorf("capture: %w", err)
+		}
+		return cannotRunErrorf("%w", err)
+	}
+	res.Fill(rep)
+	rep.Finished = time.Now()
+	return a.emit(rep)
 }
 
 func hasCall(calls []report.Call, id string) bool {
