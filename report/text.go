@@ -39,6 +39,7 @@ var textSections = []sectionRenderer{
 	textHost,
 	textCapture,
 	textCalls,
+	textCallDetail,
 	textCallTest,
 	textNAT,
 	textIGD,
@@ -335,7 +336,7 @@ func packetsEachWay(c Call) string {
 	var fwd, back uint64
 	for _, s := range c.Streams {
 		for _, f := range s.Flows {
-			if f.RTCP {
+			if f.RTCP || f.Unreachable {
 				continue
 			}
 			if f.Direction == "caller->callee" {
