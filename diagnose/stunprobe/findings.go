@@ -229,7 +229,7 @@ func KeepAlive(l *LifetimeResult) time.Duration {
 	if l == nil || (l.Min == 0 && l.Max == 0) {
 		return 0
 	}
-	return max((l.Min/2).Truncate(time.Second), time.Second)
+	return max((l.Min / 2).Truncate(time.Second), time.Second)
 }
 
 func lifetimeShort(l *LifetimeResult) (report.Finding, bool) {

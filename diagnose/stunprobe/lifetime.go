@@ -155,4 +155,3 @@ func (p *probe) lifetimeTrial(ctx context.Context, srv ServerResult, idle time.D
 	}
 	return err == nil, true
 }
-

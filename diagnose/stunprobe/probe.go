@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"sync"
 	"time"
-
 )
 
 // DefaultServers are well-known public STUN servers for users' real runs

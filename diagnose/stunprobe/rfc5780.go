@@ -42,7 +42,9 @@ func (p *probe) mappedFrom(ctx context.Context, s *socket, dst netip.AddrPort, s
 func (p *probe) filtering(ctx context.Context, main *socket, srv ServerResult) FilteringResult {
 	var f FilteringResult
 	var wg sync.WaitGroup
-	wg.Go(func() { f.ChangeIPAndPort = p.changeTest(ctx, main, srv, ChangeRequest{ChangeIP: true, ChangePort: true}) })
+	wg.Go(func() {
+		f.ChangeIPAndPort = p.changeTest(ctx, main, srv, ChangeRequest{ChangeIP: true, ChangePort: true})
+	})
 	wg.Go(func() { f.ChangePort = p.changeTest(ctx, main, srv, ChangeRequest{ChangePort: true}) })
 	wg.Wait()
 	if f.ChangeIPAndPort == OutcomeNoAnswer || f.ChangePort == OutcomeNoAnswer {

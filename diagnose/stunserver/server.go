@@ -43,9 +43,9 @@ type Config struct {
 
 // Stats counts what the server did; safe to read while it runs.
 type Stats struct {
-	Received, Answered, Errors420                    atomic.Uint64
+	Received, Answered, Errors420                     atomic.Uint64
 	Malformed, NotBindingRequest, RateLimited, TooBig atomic.Uint64
-	AnsweredFromOther                                atomic.Uint64 // CHANGE-REQUEST honoured
+	AnsweredFromOther                                 atomic.Uint64 // CHANGE-REQUEST honoured
 }
 
 // socket index bits: which IP and which port a socket listens on.
