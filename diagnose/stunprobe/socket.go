@@ -202,10 +202,12 @@ func transact(ctx context.Context, s, via *socket, dst netip.AddrPort, req *stun
 		case <-window.C:
 			return ex, fmt.Errorf("stun: %s after %d tries in %s: %w", dst, ex.Sent, sched.Window, ErrTimeout)
 		case <-timer.C:
+			// Stamped before the write: the reader may see the answer
+			// before WriteTo returns on a fast path.
+			lastSend = time.Now()
 			if _, err := via.conn.WriteToUDPAddrPort(req.Raw, dst); err != nil {
 				return ex, fmt.Errorf("stun: send to %s: %w", dst, err)
 			}
-			lastSend = time.Now()
 			ex.Sent++
 			if ex.Sent < len(times) {
 				timer.Reset(times[ex.Sent] - time.Since(start))
