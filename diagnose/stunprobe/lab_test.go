@@ -28,9 +28,9 @@ const (
 	labPlainIP = "203.0.113.20"
 	// labPlainIP2 exists only because natlab.StartCoturn waits for port
 	// 3479, which coturn opens only with two addresses.
-	labPlainIP2 = "203.0.113.21"
-	labRouterWAN   = "203.0.113.1"
-	labPhone       = "192.168.1.10"
+	labPlainIP2  = "203.0.113.21"
+	labRouterWAN = "203.0.113.1"
+	labPhone     = "192.168.1.10"
 )
 
 type labServerKind string
@@ -214,6 +214,9 @@ func TestLabNoUDP(t *testing.T) {
 	phone, servers := labSetup(t, coturn, natlab.NATConfig{Mapping: natlab.EndpointIndependent, DropUDP: true})
 	res := runLabProbe(t, phone, stunprobe.Config{Servers: servers, TCP: true})
 	wantFinding(t, res, stunprobe.IDNoUDP, true)
+	if res.TCP == nil || !res.TCP.Answered() || res.TCP.Mapped.Addr().String() != labRouterWAN {
+		t.Errorf("TCP binding %+v, want an answer mapped to the router's WAN", res.TCP)
+	}
 	if n := stunprobe.NATReport(res); n.UDPBlocked != report.TriYes {
 		t.Errorf("udp blocked %q, want yes", n.UDPBlocked)
 	}
@@ -250,4 +253,6 @@ func TestLabBindingLifetime(t *testing.T) {
 	}
 }
 
-func itoa(n int) string { return netip.AddrPortFrom(netip.IPv4Unspecified(), uint16(n)).String()[len("0.0.0.0:"):] }
+func itoa(n int) string {
+	return netip.AddrPortFrom(netip.IPv4Unspecified(), uint16(n)).String()[len("0.0.0.0:"):]
+}

@@ -31,10 +31,11 @@ const (
 	// firstContactRTO is RFC 5389 §7.2.1's initial RTO for a path whose
 	// round trip we do not know yet.
 	firstContactRTO = 500 * time.Millisecond
-	// serverWindow bounds how long one server may stay silent: three sends
-	// (0, 0.5 s, 1.5 s) at the RFC's 500 ms initial RTO, enough for a
-	// server a continent away on a lossy path; RFC 5389's full 39.5 s
-	// would make a command with one dead server in its list unusable.
+	// serverWindow bounds how long one server may stay silent: four sends
+	// (0, 0.5, 1.5 and 2.5 s: the RFC's 500 ms initial RTO, doubled, capped
+	// at 1 s), enough for a server a continent away on a lossy path;
+	// RFC 5389's full 39.5 s would make a command with one dead server in
+	// its list unusable.
 	serverWindow = 3 * time.Second
 	// minRTO keeps retransmissions on a LAN-like path from flooding: below
 	// 50 ms the OS scheduler, not the network, dominates the round trip.

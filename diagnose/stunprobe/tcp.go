@@ -17,9 +17,17 @@ const maxTCPMessage = 1500
 // connection (RFC 5389 §7.2.2). NATs map TCP separately; VoIP over TCP or
 // TLS needs this address.
 func (p *probe) askTCP(ctx context.Context, servers []ServerResult) *ServerResult {
+	// Prefer a server that answered over UDP; with none (UDP blocked), the
+	// first one that resolved: a TCP answer then proves the network works.
 	srv := firstAnswer(servers)
-	if !srv.Answered() {
-		return &ServerResult{Err: "no server answered over UDP to try TCP with"}
+	for i := 0; !srv.Answered() && i < len(servers); i++ {
+		if servers[i].Addr.IsValid() {
+			srv = servers[i]
+			break
+		}
+	}
+	if !srv.Addr.IsValid() {
+		return &ServerResult{Err: "no server address to try TCP with"}
 	}
 	out := &ServerResult{Server: srv.Server, Addr: srv.Addr}
 	ctx, cancel := context.WithTimeout(ctx, serverWindow)
