@@ -68,9 +68,13 @@ func answeredServers(servers []ServerResult) []ServerResult {
 func serverEvidence(servers []ServerResult) []report.Evidence {
 	var ev []report.Evidence
 	for _, s := range servers {
-		text := fmt.Sprintf("%s (%s) saw this host as %s", s.Server, s.Addr, s.Mapped)
+		name := s.Server
+		if s.Addr.IsValid() && s.Addr.String() != s.Server {
+			name += " (" + s.Addr.String() + ")"
+		}
+		text := fmt.Sprintf("%s saw this host as %s", name, s.Mapped)
 		if !s.Answered() {
-			text = fmt.Sprintf("%s (%s): %s", s.Server, s.Addr, s.Err)
+			text = fmt.Sprintf("%s: %s", name, s.Err)
 		}
 		ev = append(ev, report.Evidence{Text: text, Addrs: nonZero(s.Addr, s.Mapped)})
 	}

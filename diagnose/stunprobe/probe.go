@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -105,6 +106,51 @@ type Config struct {
 // ErrNoServers: Config.Servers is empty.
 var ErrNoServers = errors.New("stunprobe: no STUN servers given")
 
+// ErrNoServerAddress: no server name resolved to an address of the
+// probe's family (no DNS, or only names of the other family), so nothing
+// could be asked and nothing about the NAT is known.
+var ErrNoServerAddress = errors.New("stunprobe: no STUN server address")
+
+// SplitServer splits "host", "host:port" or "[v6]:port" into host and port
+// (3478 when omitted), rejecting anything else.
+func splitServer(name string) (host, port string, err error) {
+	host, port, err = net.SplitHostPort(name)
+	if err != nil {
+		host, port = name, defaultPort
+		if strings.Contains(name, ":") {
+			if _, perr := netip.ParseAddr(name); perr != nil {
+				return "", "", fmt.Errorf("server %q: want HOST, HOST:PORT or [IPv6]:PORT", name)
+			}
+		}
+	}
+	if host == "" {
+		return "", "", fmt.Errorf("server %q: no host", name)
+	}
+	return host, port, nil
+}
+
+// ValidServer reports whether name is a usable server name, for commands
+// to check their arguments before anything is sent.
+func ValidServer(name string) error {
+	_, port, err := splitServer(name)
+	if err != nil {
+		return err
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
+		return fmt.Errorf("server %q: bad port %q", name, port)
+	}
+	return nil
+}
+
+func anyResolved(servers []ServerResult) bool {
+	for _, s := range servers {
+		if s.Addr.IsValid() {
+			return true
+		}
+	}
+	return false
+}
+
 func (c *Config) setDefaults() {
 	if c.Network == "" {
 		c.Network = "udp4"
@@ -165,6 +211,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	defer p.closeAll()
 	res := &Result{Network: cfg.Network}
 	res.Servers = p.resolveAll(ctx)
+	if !anyResolved(res.Servers) {
+		return nil, fmt.Errorf("%w: %s", ErrNoServerAddress, res.Servers[0].Err)
+	}
 	main, err := p.open(netip.AddrPortFrom(p.unspecified(), cfg.LocalPort))
 	if err != nil {
 		return nil, err
@@ -241,9 +290,9 @@ func (p *probe) resolveAll(ctx context.Context) []ServerResult {
 }
 
 func (p *probe) resolve(ctx context.Context, name string) (netip.AddrPort, error) {
-	host, port, err := net.SplitHostPort(name)
+	host, port, err := splitServer(name)
 	if err != nil {
-		host, port = name, defaultPort
+		return netip.AddrPort{}, err
 	}
 	n, err := strconv.ParseUint(port, 10, 16)
 	if err != nil || n == 0 {
