@@ -240,7 +240,12 @@ func lifetimeShort(l *LifetimeResult) (report.Finding, bool) {
 	if l == nil || l.Max == 0 || l.Max >= minSafeLifetime {
 		return report.Finding{}, false
 	}
-	var ev []report.Evidence
+	ev := []report.Evidence{{
+		Text: "RFC 5780 §4.6: a fresh mapping left idle, then reached from the server via RESPONSE-PORT",
+		Values: []report.KeyValue{
+			{Key: "alive after", Value: l.Min.String()}, {Key: "gone after", Value: l.Max.String()},
+		},
+	}}
 	for _, t := range l.Trials {
 		state := "gone"
 		if t.Alive {
