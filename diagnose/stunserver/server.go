@@ -134,7 +134,7 @@ func (s *Server) Addrs() []netip.AddrPort {
 }
 
 // RFC5780 reports whether the server has an alternate address.
-func (s *Server) RFC5780() bool { return s.conns[3] != nil }
+func (s *Server) RFC5780() bool { return s.cfg.Alternate.IsValid() }
 
 // Close closes the sockets; Serve returns.
 func (s *Server) Close() {
