@@ -219,20 +219,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	res.Local = netip.AddrPortFrom(p.localIP(res.Servers), main.local.Port())
-	p.askAll(ctx, main, res.Servers)
+	p.discover(ctx, main, res)
 	if cfg.TCP {
 		res.TCP = p.askTCP(ctx, res.Servers)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if srv, ok := rfc5780Server(res.Servers); ok {
-		res.RFC5780 = srv.Addr
-		p.rfc5780Tests(ctx, main, res, srv)
-	} else {
-		res.Mapping.Note = "no server returned OTHER-ADDRESS (RFC 5780); mapping judged across servers only"
-		res.Filtering.Note = "no server supports RFC 5780 CHANGE-REQUEST"
-		res.Hairpin = p.hairpin(ctx, main, firstAnswer(res.Servers), res.Local)
 	}
 	if cfg.Lifetime {
 		res.Lifetime = p.lifetime(ctx, res)
@@ -329,16 +318,42 @@ func (p *probe) localIP(servers []ServerResult) netip.Addr {
 	return p.unspecified()
 }
 
-// askAll sends a plain Binding request to every server from s at once.
-func (p *probe) askAll(ctx context.Context, s *socket, servers []ServerResult) {
-	var wg sync.WaitGroup
-	for i := range servers {
-		if !servers[i].Addr.IsValid() {
+// discover asks every server from the main socket at once and starts the
+// RFC 5780 tests with the first server that answers with a usable
+// OTHER-ADDRESS, without waiting for slower or dead servers: a dead server
+// in the list costs its own window, not the tests' time on top of it.
+func (p *probe) discover(ctx context.Context, main *socket, res *Result) {
+	done := make(chan int, len(res.Servers))
+	var asks sync.WaitGroup
+	for i := range res.Servers {
+		if !res.Servers[i].Addr.IsValid() {
 			continue
 		}
-		wg.Go(func() { p.ask(ctx, s, &servers[i], firstContact) })
+		asks.Go(func() {
+			p.ask(ctx, main, &res.Servers[i], firstContact)
+			done <- i
+		})
 	}
-	wg.Wait()
+	go func() { asks.Wait(); close(done) }()
+	var tests sync.WaitGroup
+	started := false
+	for i := range done {
+		srv, ok := rfc5780Server(res.Servers[i : i+1])
+		if started || !ok {
+			continue
+		}
+		started = true
+		res.RFC5780 = srv.Addr
+		// The tests write only Mapping, Filtering and Hairpin; this loop
+		// keeps reading only Servers.
+		tests.Go(func() { p.rfc5780Tests(ctx, main, res, srv) })
+	}
+	tests.Wait()
+	if !started {
+		res.Mapping.Note = "no server returned OTHER-ADDRESS (RFC 5780); mapping judged across servers only"
+		res.Filtering.Note = "no server supports RFC 5780 CHANGE-REQUEST"
+		res.Hairpin = p.hairpin(ctx, main, firstAnswer(res.Servers), res.Local)
+	}
 }
 
 func (p *probe) ask(ctx context.Context, s *socket, sr *ServerResult, sched retransmit) {

@@ -17,7 +17,7 @@ type Result struct {
 	Local   netip.AddrPort
 	Servers []ServerResult // in the order given, all asked from Local
 	// RFC5780 is the server used for the mapping and filtering tests (the
-	// first that returned a usable OTHER-ADDRESS); zero when none did.
+	// first to answer with a usable OTHER-ADDRESS); zero when none did.
 	RFC5780   netip.AddrPort
 	Mapping   MappingResult
 	Filtering FilteringResult
