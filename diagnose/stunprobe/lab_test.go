@@ -143,10 +143,14 @@ func wantFinding(t *testing.T, res *stunprobe.Result, id string, present bool) {
 
 var labKinds = []labServerKind{coturn, natdoc}
 
+// labLoss are the induced loss rates (percent of forwarded UDP dropped at
+// random, both ways) under which no verdict may change.
+var labLoss = []int{0, 1, 5}
+
 // Plain masquerade: endpoint-independent mapping, address-and-port-dependent
 // filtering, the local port kept; Linux does not hairpin without a rule.
 func TestLabMasquerade(t *testing.T) {
-	for _, loss := range []int{0, 5} {
+	for _, loss := range labLoss {
 		for _, kind := range labKinds {
 			t.Run(string(kind)+"/loss"+itoa(loss), func(t *testing.T) {
 				phone, servers := labSetup(t, kind, natlab.NATConfig{Mapping: natlab.EndpointIndependent, LossPercent: loss})
@@ -173,7 +177,7 @@ func TestLabMasquerade(t *testing.T) {
 
 // masquerade random: a new port per destination (symmetric NAT).
 func TestLabMasqueradeRandom(t *testing.T) {
-	for _, loss := range []int{0, 5} {
+	for _, loss := range labLoss {
 		for _, kind := range labKinds {
 			t.Run(string(kind)+"/loss"+itoa(loss), func(t *testing.T) {
 				phone, servers := labSetup(t, kind, natlab.NATConfig{Mapping: natlab.AddressAndPortDependent, LossPercent: loss})
@@ -193,19 +197,25 @@ func TestLabMasqueradeRandom(t *testing.T) {
 // A static port forward of UDP 5060 to the phone: from its port 5060 the
 // filtering is endpoint-independent (full cone), as the user's SIP port sees.
 func TestLabPortForward(t *testing.T) {
-	for _, kind := range labKinds {
-		t.Run(string(kind), func(t *testing.T) {
-			phone, servers := labSetup(t, kind, natlab.NATConfig{Mapping: natlab.EndpointIndependent,
-				Forwards: []natlab.Forward{{Proto: "udp", Ports: "5060", To: labPhone}}})
-			res := runLabProbe(t, phone, stunprobe.Config{Servers: servers, LocalPort: 5060})
-			wantBehaviour(t, "mapping", res.Mapping.Behaviour, report.BehaviourEndpointIndependent)
-			wantBehaviour(t, "filtering", res.Filtering.Behaviour, report.BehaviourEndpointIndependent)
-			if res.Local.Port() != 5060 || res.Servers[0].Mapped.Port() != 5060 {
-				t.Errorf("local %s mapped %s, want port 5060 both", res.Local, res.Servers[0].Mapped)
-			}
-			wantFinding(t, res, stunprobe.IDFilteringRestrictve, false)
-		})
+	for _, loss := range labLoss {
+		for _, kind := range labKinds {
+			t.Run(string(kind)+"/loss"+itoa(loss), func(t *testing.T) {
+				testPortForward(t, kind, loss)
+			})
+		}
 	}
+}
+
+func testPortForward(t *testing.T, kind labServerKind, loss int) {
+	phone, servers := labSetup(t, kind, natlab.NATConfig{Mapping: natlab.EndpointIndependent, LossPercent: loss,
+		Forwards: []natlab.Forward{{Proto: "udp", Ports: "5060", To: labPhone}}})
+	res := runLabProbe(t, phone, stunprobe.Config{Servers: servers, LocalPort: 5060})
+	wantBehaviour(t, "mapping", res.Mapping.Behaviour, report.BehaviourEndpointIndependent)
+	wantBehaviour(t, "filtering", res.Filtering.Behaviour, report.BehaviourEndpointIndependent)
+	if res.Local.Port() != 5060 || res.Servers[0].Mapped.Port() != 5060 {
+		t.Errorf("local %s mapped %s, want port 5060 both", res.Local, res.Servers[0].Mapped)
+	}
+	wantFinding(t, res, stunprobe.IDFilteringRestrictve, false)
 }
 
 // A router that drops all UDP: no-udp, and the TCP mapping shows the
