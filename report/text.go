@@ -366,38 +366,6 @@ func textCallTest(r *Report, _ Options) string {
 	return b.String()
 }
 
-func textNAT(r *Report, _ Options) string {
-	n := r.NAT
-	if n == nil {
-		return ""
-	}
-	var b strings.Builder
-	b.WriteString(heading("NAT behaviour"))
-	lifetime := ""
-	if n.LifetimeMax > 0 {
-		lifetime = fmt.Sprintf("between %s and %s", n.LifetimeMin, n.LifetimeMax)
-	}
-	b.WriteString(kvLines(
-		"local address", n.LocalAddr,
-		"public address", n.MappedAddr,
-		"mapping", string(n.Mapping),
-		"filtering", string(n.Filtering),
-		"old name (RFC 3489)", n.RFC3489Name,
-		"port preserved", string(n.PortPreserved),
-		"same mapping to all servers", string(n.MappingConsistent),
-		"hairpinning", string(n.Hairpinning),
-		"binding lifetime", lifetime,
-	))
-	for _, s := range n.Servers {
-		res := s.MappedAddr
-		if s.Error != "" {
-			res = styleWarning.Render(s.Error)
-		}
-		fmt.Fprintf(&b, "  %s %s → %s %s\n", styleDim.Render("server"), s.Server, res, styleDim.Render(s.RTT.Round(time.Microsecond).String()))
-	}
-	return b.String()
-}
-
 func textIGD(r *Report, _ Options) string {
 	g := r.IGD
 	if g == nil {
