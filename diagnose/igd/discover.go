@@ -298,3 +298,7 @@ func isPublic(a netip.Addr) bool {
 }
 
 var cgnat = netip.MustParsePrefix("100.64.0.0/10")
+
+// LocalAddrToward returns this host's address toward the IGD: the
+// internal client natdoc maps to.
+func LocalAddrToward(g *Gateway) netip.Addr { return localAddrToward(g.host) }
