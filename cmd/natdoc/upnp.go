@@ -569,4 +569,3 @@ func (p *progressBar) done() {
 		fmt.Fprint(p.w, "\r\033[K")
 	}
 }
-
