@@ -5,8 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"charm.land/lipgloss/v2"
-	"charm.land/lipgloss/v2/table"
 )
 
 func textIGD(r *Report, _ Options) string {
@@ -109,7 +107,7 @@ func igdMappingTable(ms []PortMapping) string {
 		}
 		rows = append(rows, []string{m.Protocol, fmt.Sprint(m.ExternalPort), fmt.Sprintf("%s:%d", m.InternalAddr, m.InternalPort), lease, m.Description, owner, state})
 	}
-	return table.New().Border(lipgloss.NormalBorder()).Headers("proto", "external", "internal", "lease", "description", "owner", "state").Rows(rows...).String()
+	return newTable("proto", "external", "internal", "lease", "description", "owner", "state").Rows(rows...).String()
 }
 
 func leaseString(d time.Duration) string {

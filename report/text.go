@@ -22,6 +22,13 @@ var (
 	styleGood    = lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("10"))
 )
 
+// newTable returns the house table: normal border, one space of padding.
+func newTable(headers ...string) *table.Table {
+	cell := lipgloss.NewStyle().Padding(0, 1)
+	return table.New().Border(lipgloss.NormalBorder()).Headers(headers...).
+		StyleFunc(func(row, col int) lipgloss.Style { return cell })
+}
+
 // sectionRenderer renders one part of the report as text, or "" when the
 // report has no such part. Each section lives in its own file.
 type sectionRenderer func(r *Report, opt Options) string
@@ -296,10 +303,7 @@ func textCalls(r *Report, _ Options) string {
 			packetsEachWay(c),
 		})
 	}
-	t := table.New().
-		Border(lipgloss.NormalBorder()).
-		Headers("call", "start", "parties", "duration", "verdict", "RTP pkts caller→callee / callee→caller").
-		Rows(rows...)
+	t := newTable("call", "start", "parties", "duration", "verdict", "RTP pkts caller→callee / callee→caller").Rows(rows...)
 	return heading("Calls") + t.String() + "\n"
 }
 
