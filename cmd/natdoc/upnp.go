@@ -347,7 +347,9 @@ Without --for the mappings stay (remove them with 'natdoc upnp unmap' or
 				}
 				rep.Verdict += " They were removed again."
 			} else {
-				s.Keep()
+				if err := s.Keep(); err != nil {
+					return cannotRunErrorf("%w", err)
+				}
 				rep.Verdict += " They stay until 'natdoc upnp unmap' or 'cleanup'."
 			}
 			rep.IGD.Notes = s.Notes()

@@ -175,7 +175,7 @@ func mappingFindings(ms []MappingResult) []report.Finding {
 			silent = append(silent, port)
 			silentEv = append(silentEv, report.Evidence{Text: fmt.Sprintf("%s/%s: %s", port, m.Proto, m.Verify.Err), Addrs: []string{m.Verify.Server.String()}})
 		}
-		if m.ReadBack != nil && m.ReadBack.Lease != m.Lease {
+		if m.ReadBack != nil && !sameLease(m.Lease, m.ReadBack.Lease) {
 			k := [2]time.Duration{m.Lease, m.ReadBack.Lease}
 			leases[k] = append(leases[k], port)
 		}
@@ -216,6 +216,18 @@ func mappingFindings(ms []MappingResult) []report.Finding {
 			Remedy: remedy})
 	}
 	return out
+}
+
+// leaseSlack: read-back reports the remaining lease (miniupnpd answers
+// 3599 s a second after granting 3600 s), so a slightly shorter value is
+// the same lease.
+const leaseSlack = 10 * time.Second
+
+func sameLease(asked, granted time.Duration) bool {
+	if asked == 0 || granted == 0 {
+		return asked == granted
+	}
+	return granted <= asked && asked-granted <= leaseSlack
 }
 
 func leaseText(d time.Duration) string {
@@ -276,7 +288,7 @@ func CleanupFindings(c *CleanupResult) []report.Finding {
 func PendingFinding(pending []JournalEntry, journalPath string) *report.Finding {
 	var stale []string
 	for _, e := range pending {
-		if e.PID == 0 || !processAlive(e.PID) {
+		if !e.Kept && (e.PID == 0 || !processAlive(e.PID)) {
 			stale = append(stale, fmt.Sprintf("%d/%s", e.ExternalPort, e.Proto))
 		}
 	}

@@ -27,7 +27,10 @@ type Journal struct {
 // JournalEntry is one line of the journal.
 type JournalEntry struct {
 	ID   string    `json:"id"`
-	Op   string    `json:"op"` // "add" or "done"
+	Op   string    `json:"op"` // "add", "keep" or "done"
+	// Kept: the user asked for the mapping to stay (`upnp map` without
+	// --for); it is no crash leftover, but unmap and cleanup remove it.
+	Kept bool `json:"kept,omitempty"`
 	Time time.Time `json:"time"`
 	PID  int       `json:"pid,omitempty"`
 	Via  string    `json:"via,omitempty"` // "upnp", "nat-pmp", "pcp"
@@ -125,6 +128,11 @@ func (j *Journal) recordDone(id string) error {
 	return j.append(JournalEntry{ID: id, Op: "done", Time: time.Now().UTC()})
 }
 
+// recordKeep marks id as left on the router on purpose.
+func (j *Journal) recordKeep(id string) error {
+	return j.append(JournalEntry{ID: id, Op: "keep", Time: time.Now().UTC()})
+}
+
 // Pending returns the mappings added and not yet confirmed removed, oldest
 // first, and how many lines were unreadable (a torn last line after a
 // crash, or a damaged file: counted, never fatal).
@@ -171,6 +179,10 @@ func readJournal(r io.Reader) (pending []JournalEntry, bad int, err error) {
 		case "done":
 			if i, ok := open[e.ID]; ok {
 				done[i] = true
+			}
+		case "keep":
+			if i, ok := open[e.ID]; ok {
+				adds[i].Kept = true
 			}
 		default:
 			bad++

@@ -158,3 +158,152 @@ func TestLabDiscover(t *testing.T) {
 	}
 	t.Logf("discover: %s; PCP %s; %+v", rep.Verdict, g.PCP, d)
 }
+
+func TestLabLimitsFindsConfiguredLimit(t *testing.T) {
+	t.Parallel()
+	n := newLabNet(t, capAllow)
+	before := n.routerTable(t)
+	rep, code, log := n.natdoc(t, "upnp", "limits", "--url", n.igd.RootURL, "--max", "40", "--port", "10000")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1 (limit found): %s", code, log)
+	}
+	l := rep.IGD.Limit
+	if l == nil || l.Accepted != 30 || l.Applied != 30 || !l.ReadBack || l.ErrorCode != 606 || l.Calls != 14 || !l.Reached || l.Removed != 30 {
+		t.Fatalf("limit %+v", l)
+	}
+	f := hasFinding(rep, FindingMappingLimit)
+	if f == nil || !strings.Contains(f.Title, "at most 30") {
+		t.Errorf("finding %+v", rep.Findings)
+	}
+	if f := hasFinding(rep, FindingLeaseRewritten); f != nil {
+		t.Errorf("miniupnpd keeps finite leases, yet: %+v", f)
+	}
+	if after := n.routerTable(t); after != before {
+		t.Errorf("router table changed:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	if p, _, _ := OpenJournal(n.journal()).Pending(); len(p) != 0 {
+		t.Errorf("journal still holds %d entries", len(p))
+	}
+	t.Logf("%s (lease: %s)", rep.Verdict, l.LeaseNote)
+}
+
+func TestLabVerifyProvesForwarding(t *testing.T) {
+	t.Parallel()
+	n := newLabNet(t, nil)
+	// The negative control: the router drops forwarded UDP to 10002, so
+	// that mapping exists on paper only and --verify must say so.
+	n.router.Nft(t, "add table inet natdoctest")
+	n.router.Nft(t, "add chain inet natdoctest blockin { type filter hook forward priority -10; policy accept; }")
+	n.router.Nft(t, "add rule inet natdoctest blockin iifname wan0 udp dport 10002 drop")
+	before := n.routerTable(t)
+	rep, code, log := n.natdoc(t, "upnp", "limits", "--url", n.igd.RootURL, "--max", "4", "--port", "10000",
+		"--verify", "--stun", n.stun.Primary.String())
+	if code != 1 {
+		t.Fatalf("exit %d, want 1: %s", code, log)
+	}
+	l := rep.IGD.Limit
+	if l.Accepted != 4 || l.Applied != 4 || l.Verified != 3 || l.Reached {
+		t.Fatalf("limit %+v", l)
+	}
+	for _, m := range rep.IGD.Mappings {
+		want := report.TriYes
+		if m.ExternalPort == 10002 {
+			want = report.TriNo
+		}
+		if m.Verified != want {
+			t.Errorf("mapping %d verified %q, want %q", m.ExternalPort, m.Verified, want)
+		}
+	}
+	f := hasFinding(rep, FindingNotForwarding)
+	if f == nil || !strings.Contains(f.Title, "10002") {
+		t.Errorf("findings %+v", rep.Findings)
+	}
+	if after := n.routerTable(t); after != before {
+		t.Errorf("router table changed:\n%s\n---\n%s", before, after)
+	}
+}
+
+func TestLabMapListUnmap(t *testing.T) {
+	t.Parallel()
+	n := newLabNet(t, nil)
+	before := n.routerTable(t)
+	rep, code, log := n.natdoc(t, "upnp", "map", "--url", n.igd.RootURL, "--sip", "5060", "--rtp", "10000-10003", "--lease", "30m")
+	if code != 0 {
+		t.Fatalf("map exit %d: %s %+v", code, log, rep.Findings)
+	}
+	if len(rep.IGD.Mappings) != 5 {
+		t.Fatalf("mappings %+v", rep.IGD.Mappings)
+	}
+	for _, m := range rep.IGD.Mappings {
+		if m.Applied != report.TriYes || m.LeaseGranted < 29*time.Minute || m.LeaseGranted > 30*time.Minute {
+			t.Errorf("mapping %+v", m)
+		}
+	}
+	if n.routerTable(t) == before {
+		t.Fatal("map left the router table unchanged")
+	}
+	rep, code, _ = n.natdoc(t, "upnp", "list", "--url", n.igd.RootURL)
+	mine := 0
+	for _, m := range rep.IGD.Mappings {
+		if m.ByNatdoc && m.ThisHost && m.InternalAddr == "192.168.1.10" {
+			mine++
+		}
+	}
+	if code != 0 || mine != 5 {
+		t.Errorf("list exit %d, %d natdoc mappings: %+v", code, mine, rep.IGD.Mappings)
+	}
+	// Remove the RTP ports first, then the rest.
+	rep, code, _ = n.natdoc(t, "upnp", "unmap", "--rtp", "10000-10003")
+	if code != 0 || rep.IGD.Cleanup.Removed != 4 {
+		t.Errorf("unmap rtp: exit %d %+v", code, rep.IGD.Cleanup)
+	}
+	rep, code, _ = n.natdoc(t, "upnp", "unmap")
+	if code != 0 || rep.IGD.Cleanup.Removed != 1 {
+		t.Errorf("unmap: exit %d %+v", code, rep.IGD.Cleanup)
+	}
+	if after := n.routerTable(t); after != before {
+		t.Errorf("router table changed:\n%s\n---\n%s", before, after)
+	}
+}
+
+func TestLabKilledMidwayThenCleanup(t *testing.T) {
+	t.Parallel()
+	n := newLabNet(t, nil)
+	before := n.routerTable(t)
+	j := OpenJournal(n.journal())
+	p := n.phone.Start(t, natdocBinary(t), "upnp", "limits", "--url", n.igd.RootURL, "--max", "500", "--port", "20000", "--journal", n.journal())
+	deadline := time.Now().Add(time.Minute)
+	for {
+		pending, _, _ := j.Pending()
+		if len(pending) >= 10 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("natdoc made no progress: %s", p.Log())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	p.Kill() // SIGKILL: no deferred cleanup runs
+	pending, _, _ := j.Pending()
+	if n.routerTable(t) == before || len(pending) < 10 {
+		t.Fatalf("want mappings left behind by the killed run, journal has %d", len(pending))
+	}
+	// The next run notices the leftovers...
+	rep, _, _ := n.natdoc(t, "upnp", "discover", "--url", n.igd.RootURL)
+	if hasFinding(rep, FindingJournalPending) == nil {
+		t.Errorf("discover did not report the leftovers: %+v", rep.Findings)
+	}
+	// ...and cleanup removes them all.
+	rep, code, log := n.natdoc(t, "upnp", "cleanup")
+	c := rep.IGD.Cleanup
+	if code != 0 || c.Removed+c.AlreadyGone != len(pending) || len(c.Failed) != 0 {
+		t.Fatalf("cleanup exit %d %+v: %s", code, c, log)
+	}
+	if after := n.routerTable(t); after != before {
+		t.Errorf("router table after cleanup differs:\n%s\n---\n%s", before, after)
+	}
+	if left, _, _ := j.Pending(); len(left) != 0 {
+		t.Errorf("journal still holds %d", len(left))
+	}
+	t.Logf("killed with %d mappings made; cleanup removed %d (already gone %d)", len(pending), c.Removed, c.AlreadyGone)
+}

@@ -209,8 +209,13 @@ func (s *Session) Close(ctx context.Context) (removed int, err error) {
 
 // Keep forgets the held mappings without removing them (`upnp map`
 // without --for): they stay in the journal for `unmap` and `cleanup`.
-func (s *Session) Keep() {
+func (s *Session) Keep() error {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []error
+	for _, h := range s.held {
+		errs = append(errs, s.journal.recordKeep(h.entryID))
+	}
 	s.held = nil
-	s.mu.Unlock()
+	return errors.Join(errs...)
 }

@@ -114,7 +114,11 @@ func leaseNote(ms []MappingResult) string {
 		if m.ReadBack == nil {
 			continue
 		}
-		k := fmt.Sprintf("asked %s, granted %s", leaseText(m.Lease), leaseText(m.ReadBack.Lease))
+		granted := m.ReadBack.Lease
+		if sameLease(m.Lease, granted) {
+			granted = m.Lease
+		}
+		k := fmt.Sprintf("asked %s, granted %s", leaseText(m.Lease), leaseText(granted))
 		if seen[k] == 0 {
 			order = append(order, k)
 		}
