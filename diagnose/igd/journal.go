@@ -26,11 +26,11 @@ type Journal struct {
 
 // JournalEntry is one line of the journal.
 type JournalEntry struct {
-	ID   string    `json:"id"`
-	Op   string    `json:"op"` // "add", "keep" or "done"
+	ID string `json:"id"`
+	Op string `json:"op"` // "add", "keep" or "done"
 	// Kept: the user asked for the mapping to stay (`upnp map` without
 	// --for); it is no crash leftover, but unmap and cleanup remove it.
-	Kept bool `json:"kept,omitempty"`
+	Kept bool      `json:"kept,omitempty"`
 	Time time.Time `json:"time"`
 	PID  int       `json:"pid,omitempty"`
 	Via  string    `json:"via,omitempty"` // "upnp", "nat-pmp", "pcp"
