@@ -73,6 +73,12 @@ type Gateway struct {
 	LastConnectionError string
 	ExternalIP          netip.Addr
 	ExternalIPError     string
+	// ExternalIPHidden: GetExternalIPAddress answered an empty or
+	// all-zeros address. miniupnpd does so when its WAN address is
+	// private or CGNAT ("private/reserved address ... is not suitable
+	// for external IP", miniupnpd 2.3.1 upnpsoap.c), i.e. behind
+	// another NAT; others do when the WAN is down.
+	ExternalIPHidden bool
 	// Err is why the device could not be used (description unreadable,
 	// no WAN connection service).
 	Err string
@@ -224,6 +230,8 @@ func loadGateway(ctx context.Context, hc *http.Client, r SSDPReply) Gateway {
 	switch {
 	case err != nil:
 		g.ExternalIPError = classify("GetExternalIPAddress", err).Error()
+	case strings.TrimSpace(ip) == "" || strings.TrimSpace(ip) == "0.0.0.0":
+		g.ExternalIPHidden = true
 	default:
 		if a, perr := netip.ParseAddr(strings.TrimSpace(ip)); perr == nil {
 			g.ExternalIP = a.Unmap()

@@ -67,6 +67,9 @@ func DiscoveryFindings(d *Discovery, stunMapped netip.Addr) []report.Finding {
 			Remedy: "Another NAT (carrier-grade NAT or a second router) or another WAN path sits between this router and the internet; " +
 				"mappings here may not be reachable. Ask the provider for a public address, or forward on the outer router too."})
 	}
+	if g != nil && g.ExternalIPHidden && !ext.IsValid() {
+		out = append(out, hiddenExternalFinding(g, stunMapped))
+	}
 	for _, x := range d.Gateways {
 		if x.LocationAdvertised != "" {
 			out = append(out, report.Finding{ID: FindingLocationElsewhere, Severity: report.SeverityInfo,
@@ -76,6 +79,23 @@ func DiscoveryFindings(d *Discovery, stunMapped netip.Addr) []report.Finding {
 		}
 	}
 	return out
+}
+
+// hiddenExternalFinding: the IGD is connected but will not name its
+// external address; with a public address seen by STUN that is another
+// NAT in front of it.
+func hiddenExternalFinding(g *Gateway, stunMapped netip.Addr) report.Finding {
+	f := report.Finding{ID: FindingDoubleNAT, Severity: report.SeverityWarning,
+		Title: "The router reports no external address: it is probably behind another NAT (or its WAN is down)",
+		Evidence: []report.Evidence{{Text: "GetExternalIPAddress answered an empty or 0.0.0.0 address",
+			Values: []report.KeyValue{{Key: "connection status", Value: g.Connection}, {Key: "IGD", Value: g.Location}}}},
+		Remedy: "Mappings on this router lead only to the next NAT. Put the upstream modem in bridge mode, forward the ports on the upstream router too, or use a relay (natdoc serve) on a public host."}
+	if stunMapped.IsValid() && isPublic(stunMapped) {
+		f.Severity = report.SeverityError
+		f.Title = fmt.Sprintf("Double NAT: the router has no public WAN address, while the internet sees %s", stunMapped)
+		f.Evidence = append(f.Evidence, report.Evidence{Text: "public address seen by the STUN server", Addrs: []string{stunMapped.String()}})
+	}
+	return f
 }
 
 func externalIP(d *Discovery) (netip.Addr, string) {

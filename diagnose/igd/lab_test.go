@@ -307,3 +307,63 @@ func TestLabKilledMidwayThenCleanup(t *testing.T) {
 	}
 	t.Logf("killed with %d mappings made; cleanup removed %d (already gone %d)", len(pending), c.Removed, c.AlreadyGone)
 }
+
+// doubleNAT builds phone → home router (miniupnpd) → ISP router (CGNAT
+// address space) → internet.
+func doubleNAT(t *testing.T, igdSTUN bool) *labNet {
+	lab := natlab.New(t)
+	srv := lab.PublicHost("stun", "203.0.113.10", "203.0.113.11")
+	outer := lab.Router("isp", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "100.64.0.1/24",
+		NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent}})
+	home := lab.Router("home", natlab.RouterConfig{WAN: "100.64.0.2", LAN: "192.168.1.1/24", Upstream: outer,
+		NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent}})
+	phone := home.LANHost("phone", "192.168.1.10")
+	stun := natlab.StartCoturn(t, srv)
+	cfg := natlab.MiniupnpdConfig{STUN: stun.Primary, NATPMP: true}
+	if !igdSTUN {
+		// Like most home routers: no STUN, so it knows only its WAN address.
+		cfg.Extra = []string{"ext_perform_stun=no"}
+	}
+	igd := natlab.StartMiniupnpd(t, home, cfg)
+	return &labNet{lab: lab, router: home, phone: phone, stun: stun, igd: igd, dir: t.TempDir()}
+}
+
+func TestLabDoubleNAT(t *testing.T) {
+	t.Parallel()
+	n := doubleNAT(t, false)
+	rep, code, log := n.natdoc(t, "upnp", "discover", "--url", n.igd.RootURL, "--stun", n.stun.Primary.String())
+	if code != 1 {
+		t.Fatalf("exit %d, want 1: %s %+v", code, log, rep.IGD)
+	}
+	f := hasFinding(rep, FindingDoubleNAT)
+	if f == nil || f.Severity != report.SeverityError || !strings.Contains(f.Title, "203.0.113.1") {
+		t.Fatalf("no double-NAT finding: %+v (devices %+v, stun %s)", rep.Findings, rep.IGD.Devices, rep.IGD.STUNMapped)
+	}
+}
+
+// With STUN, miniupnpd reports the outer public address, so addresses
+// cannot tell; a packet can: the mapping exists but nothing arrives.
+func TestLabDoubleNATCaughtByVerify(t *testing.T) {
+	t.Parallel()
+	n := doubleNAT(t, true)
+	before := n.routerTable(t)
+	rep, _, log := n.natdoc(t, "upnp", "map", "--url", n.igd.RootURL, "--sip", "5060", "--for", "1ms",
+		"--verify", "--stun", n.stun.Primary.String())
+	accepted := 0
+	for _, m := range rep.IGD.Mappings {
+		if m.Error == "" {
+			accepted++
+		}
+	}
+	switch {
+	case accepted == 0 && hasFinding(rep, FindingMappingRefused) != nil:
+		t.Logf("miniupnpd refused the mapping behind the outer NAT: %+v", rep.IGD.Mappings)
+	case accepted == 1 && hasFinding(rep, FindingNotForwarding) != nil:
+		t.Logf("mapping accepted, no packet arrived: %s", hasFinding(rep, FindingNotForwarding).Title)
+	default:
+		t.Fatalf("want a refused or non-forwarding mapping: %+v %+v %s", rep.IGD.Mappings, rep.Findings, log)
+	}
+	if after := n.routerTable(t); after != before {
+		t.Errorf("router table changed:\n%s\n---\n%s", before, after)
+	}
+}
