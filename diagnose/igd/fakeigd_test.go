@@ -49,6 +49,7 @@ func newFakeIGD(t *testing.T, service string) *fakeIGD {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/rootDesc.xml", f.serveRoot)
 	mux.HandleFunc("/ctl/IPConn", f.serveSOAP)
+	mux.HandleFunc("/soap.cgi", f.serveSOAP) // D-Link: /soap.cgi?service=WANIPConn1
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(f.srv.Close)
 	return f
