@@ -181,4 +181,3 @@ func TestLoopbackMirror(t *testing.T) {
 		t.Errorf("serve: %v", err)
 	}
 }
-
