@@ -2,7 +2,6 @@ package diagnose
 
 import (
 	"fmt"
-	"net/netip"
 	"strings"
 
 	"github.com/natdoc/natdoc/diagnose/hostinfo"
@@ -107,4 +106,3 @@ func dnsFindings(r *Result, s *sipserver.Result) []report.Finding {
 	return out
 }
 
-var _ = netip.Addr{}

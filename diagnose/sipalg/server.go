@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -23,6 +24,29 @@ type Mirror struct {
 	Limit RateLimit
 
 	limiter *limiter
+	stats   Stats
+}
+
+// Stats counts what the mirror did.
+type Stats struct {
+	Answered, Ignored, RateLimited atomic.Uint64
+}
+
+// Stats returns the mirror's counters.
+func (m *Mirror) Stats() *Stats { return &m.stats }
+
+func (m *Mirror) answer(raw []byte, from netip.AddrPort, transport string) []byte {
+	if !m.limiter.allow(from.Addr(), time.Now()) {
+		m.stats.RateLimited.Add(1)
+		return nil
+	}
+	resp := MirrorResponse(raw, from, transport)
+	if resp == nil {
+		m.stats.Ignored.Add(1)
+		return nil
+	}
+	m.stats.Answered.Add(1)
+	return resp
 }
 
 // RateLimit allows Burst requests per source address and Per period.
@@ -87,10 +111,7 @@ func (m *Mirror) serveUDP() error {
 			return fmt.Errorf("mirror: read udp: %w", err)
 		}
 		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
-		if !m.limiter.allow(from.Addr(), time.Now()) {
-			continue
-		}
-		if resp := MirrorResponse(buf[:n], from, "udp"); resp != nil {
+		if resp := m.answer(buf[:n], from, "udp"); resp != nil {
 			_, _ = m.UDP.WriteToUDPAddrPort(resp, from)
 		}
 	}
@@ -120,10 +141,7 @@ func (m *Mirror) serveConn(c net.Conn) {
 		if err != nil {
 			return
 		}
-		if !m.limiter.allow(from.Addr(), time.Now()) {
-			return
-		}
-		if resp := MirrorResponse(raw, from, "tcp"); resp != nil {
+		if resp := m.answer(raw, from, "tcp"); resp != nil {
 			if _, err := c.Write(resp); err != nil {
 				return
 			}
