@@ -166,7 +166,7 @@ func Verdict(r *Result, fs []report.Finding) string {
 		return lead + "expect two-way audio: SIP and RTP ports are forwarded to this host" + algClause(r) + "."
 	case has(IDHostPublic):
 		return lead + "expect two-way audio: this host has a public address, no NAT in between" + algClause(r) + "."
-	case ranAny(r):
+	case RanAny(r):
 		return lead + "no problem found by the checks that ran; see which ran below" + algClause(r) + "."
 	}
 	return lead + "not enough was checked to tell; give --stun, --mirror and --server."
@@ -179,7 +179,9 @@ func algClause(r *Result) string {
 	return ""
 }
 
-func ranAny(r *Result) bool {
+// RanAny reports whether any network check (beyond reading this host's
+// own configuration) ran.
+func RanAny(r *Result) bool {
 	for _, c := range r.Checks {
 		if c.Name != CheckHost && (c.Status == report.CheckPassed || c.Status == report.CheckProblem) {
 			return true
@@ -201,7 +203,7 @@ func Build(rep *report.Report, r *Result) {
 		pub, _ := PublicAddr(r)
 		rep.Host = r.Host.Report(pub)
 	}
-	rep.Checks = markProblems(r.Checks, fs)
+	rep.Checks = markProblems(r, fs)
 }
 
 // findingCheck says which check a finding comes from, for marking checks
@@ -214,16 +216,29 @@ var findingCheck = map[string]string{
 	IDServerNoRport: CheckServer, IDServerDNSPrivate: CheckServer, IDDynDNSStale: CheckServer,
 }
 
-func markProblems(cs []report.Check, fs []report.Finding) []report.Check {
-	out := append([]report.Check(nil), cs...)
-	for _, f := range fs {
-		if !f.Severity.IsProblem() {
-			continue
-		}
+func markProblems(r *Result, fs []report.Finding) []report.Check {
+	out := append([]report.Check(nil), r.Checks...)
+	mark := func(name string) {
 		for i := range out {
-			if out[i].Name == findingCheck[f.ID] && out[i].Status == report.CheckPassed {
+			if out[i].Name == name && out[i].Status == report.CheckPassed {
 				out[i].Status = report.CheckProblem
 			}
+		}
+	}
+	for _, f := range fs {
+		if f.Severity.IsProblem() {
+			mark(findingCheck[f.ID])
+		}
+	}
+	// The probes' own findings belong to their checks.
+	for _, f := range r.NATFind {
+		if f.Severity.IsProblem() {
+			mark(CheckNAT)
+		}
+	}
+	for _, f := range r.IGDFind {
+		if f.Severity.IsProblem() {
+			mark(CheckRouter)
 		}
 	}
 	return out

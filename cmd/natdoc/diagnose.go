@@ -60,7 +60,10 @@ run, never as passed. It talks only to the servers named here.`,
 			}
 			diagnose.Build(rep, res)
 			rep.Finished = time.Now()
-			return a.emit(rep)
+			if err := a.emit(rep); err != nil || diagnose.RanAny(res) {
+				return err
+			}
+			return cannotRunErrorf("diagnose: no network check could run (see Checks)")
 		},
 	}
 	f := cmd.Flags()
