@@ -169,6 +169,7 @@ input, 3 the check itself could not run.`,
 		newServeCmd(a),
 		newCallCmd(a),
 		newDiagnoseCmd(a),
+		newMirrorCmd(a),
 		newReportCmd(a),
 	)
 	return root
