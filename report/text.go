@@ -22,6 +22,13 @@ var (
 	styleGood    = lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("10"))
 )
 
+// newTable returns the house table: normal border, one space of padding.
+func newTable(headers ...string) *table.Table {
+	cell := lipgloss.NewStyle().Padding(0, 1)
+	return table.New().Border(lipgloss.NormalBorder()).Headers(headers...).
+		StyleFunc(func(row, col int) lipgloss.Style { return cell })
+}
+
 // sectionRenderer renders one part of the report as text, or "" when the
 // report has no such part. Each section lives in its own file.
 type sectionRenderer func(r *Report, opt Options) string
@@ -297,10 +304,7 @@ func textCalls(r *Report, _ Options) string {
 			packetsEachWay(c),
 		})
 	}
-	t := table.New().
-		Border(lipgloss.NormalBorder()).
-		Headers("call", "start", "parties", "duration", "verdict", "RTP pkts caller→callee / callee→caller").
-		Rows(rows...)
+	t := newTable("call", "start", "parties", "duration", "verdict", "RTP pkts caller→callee / callee→caller").Rows(rows...)
 	return heading("Calls") + t.String() + "\n"
 }
 
@@ -360,92 +364,6 @@ func textCallTest(r *Report, _ Options) string {
 	))
 	fmt.Fprintf(&b, "  %s %s\n", verdictStyle(c.Verdict).Render(string(c.Verdict)), c.Explain)
 	return b.String()
-}
-
-func textNAT(r *Report, _ Options) string {
-	n := r.NAT
-	if n == nil {
-		return ""
-	}
-	var b strings.Builder
-	b.WriteString(heading("NAT behaviour"))
-	lifetime := ""
-	if n.LifetimeMax > 0 {
-		lifetime = fmt.Sprintf("between %s and %s", n.LifetimeMin, n.LifetimeMax)
-	}
-	b.WriteString(kvLines(
-		"local address", n.LocalAddr,
-		"public address", n.MappedAddr,
-		"mapping", string(n.Mapping),
-		"filtering", string(n.Filtering),
-		"old name (RFC 3489)", n.RFC3489Name,
-		"port preserved", string(n.PortPreserved),
-		"same mapping to all servers", string(n.MappingConsistent),
-		"hairpinning", string(n.Hairpinning),
-		"binding lifetime", lifetime,
-	))
-	for _, s := range n.Servers {
-		res := s.MappedAddr
-		if s.Error != "" {
-			res = styleWarning.Render(s.Error)
-		}
-		fmt.Fprintf(&b, "  %s %s → %s %s\n", styleDim.Render("server"), s.Server, res, styleDim.Render(s.RTT.Round(time.Microsecond).String()))
-	}
-	return b.String()
-}
-
-func textIGD(r *Report, _ Options) string {
-	g := r.IGD
-	if g == nil {
-		return ""
-	}
-	var b strings.Builder
-	b.WriteString(heading("Router (UPnP IGD / NAT-PMP / PCP)"))
-	if len(g.Devices) == 0 {
-		b.WriteString("  no IGD answered\n")
-	}
-	for i, d := range g.Devices {
-		mark := "  "
-		if i == g.Chosen {
-			mark = styleGood.Render("* ")
-		}
-		fmt.Fprintf(&b, "%s%s %s %s\n", mark, d.FriendlyName, styleDim.Render(d.Location), d.Protocol)
-		b.WriteString(kvLines("external IP", d.ExternalIP, "connection", d.Connection, "services", strings.Join(d.Services, ", ")))
-	}
-	if g.ChosenReason != "" {
-		fmt.Fprintf(&b, "  %s\n", styleDim.Render("chosen: "+g.ChosenReason))
-	}
-	if len(g.Mappings) > 0 {
-		rows := make([][]string, 0, len(g.Mappings))
-		for _, m := range g.Mappings {
-			owner := ""
-			if m.ByNatdoc {
-				owner = "natdoc"
-			} else if m.ThisHost {
-				owner = "this host"
-			}
-			rows = append(rows, []string{m.Protocol, fmt.Sprint(m.ExternalPort), fmt.Sprintf("%s:%d", m.InternalAddr, m.InternalPort), m.LeaseGranted.String(), m.Description, owner})
-		}
-		b.WriteString(table.New().Border(lipgloss.NormalBorder()).Headers("proto", "external", "internal", "lease", "description", "owner").Rows(rows...).String() + "\n")
-	}
-	if l := g.Limit; l != nil {
-		b.WriteString(kvLines(
-			"mappings asked", fmt.Sprint(l.Asked),
-			"accepted", fmt.Sprint(l.Accepted),
-			"applied (read back)", fmt.Sprint(l.Applied),
-			"refused with", refusal(l),
-			"calls it carries", fmt.Sprint(l.Calls),
-			"leases", l.LeaseNote,
-		))
-	}
-	return b.String()
-}
-
-func refusal(l *MappingLimit) string {
-	if l.ErrorCode == 0 {
-		return ""
-	}
-	return fmt.Sprintf("%d %s", l.ErrorCode, l.ErrorText)
 }
 
 func textServe(r *Report, _ Options) string {

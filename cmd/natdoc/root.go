@@ -164,10 +164,12 @@ input, 3 the check itself could not run.`,
 		newAnalyzeCmd(a),
 		newCaptureCmd(a),
 		newStunCmd(a),
+		newStunServerCmd(a),
 		newUpnpCmd(a),
 		newServeCmd(a),
 		newCallCmd(a),
 		newDiagnoseCmd(a),
+		newMirrorCmd(a),
 		newReportCmd(a),
 	)
 	return root
