@@ -89,7 +89,7 @@ func analyzeFile(ctx context.Context, s *state, name string, opt Options, base, 
 
 // result finishes the analysis: binds media to calls and derives findings.
 func (s *state) result(files []string, live string) *Result {
-	calls, unbound := s.buildCalls()
+	calls := s.finishCalls()
 	r := &Result{
 		Capture: report.CaptureInfo{
 			Files: files, Live: live, Packets: s.packets, Bytes: s.bytes,
@@ -98,7 +98,7 @@ func (s *state) result(files []string, live string) *Result {
 		Calls: calls,
 	}
 	r.Capture.Vantage = vantage(calls)
-	r.Findings = captureFindings(s, unbound)
+	r.Findings = captureFindings(s)
 	r.Remedies = remedies(r)
 	r.Verdict = verdictSentence(calls)
 	return r

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/natdoc/natdoc/report"
 )
@@ -26,48 +27,161 @@ type callBuild struct {
 // a real stream, not a few stray packets that happen to parse as RTP.
 const minHeuristicPackets = 5
 
-// buildCalls binds every flow and turns calls into report.Calls.
-func (s *state) buildCalls() ([]report.Call, []*rtpFlow) {
+// Streaming: calls are judged and dropped once they have ended and gone
+// quiet, so memory follows the calls in progress, not the file's length.
+const (
+	// quietAfter is how long a call must be over (BYE or final failure),
+	// and a stream silent, before they are finalised: RTP may trail BYE.
+	quietAfter = 30 * time.Second
+	// orphanAfter drops unbound streams silent this long into a summary.
+	orphanAfter = 5 * time.Minute
+	// sweepEvery is how often, in capture time, finished calls are swept.
+	sweepEvery = 10 * time.Second
+)
+
+// doneCall is a finalised report call with its order key.
+type doneCall struct {
+	seq, dialog int
+	call        report.Call
+}
+
+// ended says whether the call's signalling is over.
+func (c *sipCall) ended() bool {
+	return c.ByeSeen || c.Cancelled || (!c.FailedAt.IsZero() && c.Status >= 300)
+}
+
+// sweep binds quiet streams and finalises the calls that ended at least
+// quietAfter before now; final does it for everything left.
+func (s *state) sweep(now time.Time, final bool) {
 	b := newBinder()
+	ending := map[*sipCall]bool{}
 	var builds []*callBuild
 	index := map[*dialog]*callBuild{}
 	for _, c := range s.calls.order {
-		b.addCall(c, s.last)
-		for _, d := range c.reportDialogs() {
-			cb := &callBuild{call: c, dlg: d}
-			builds = append(builds, cb)
-			index[d] = cb
-		}
-	}
-	flows := s.sortedFlows()
-	var unbound []*rtpFlow
-	var rest []*rtpFlow
-	for _, f := range flows {
-		if bd, ok := b.bind(f); ok {
-			if cb := index[bd.dlg]; cb != nil {
-				cb.flows = append(cb.flows, boundFlow{f, bd})
-				continue
+		b.addCall(c, now)
+		if final || (c.ended() && now.Sub(c.Last) >= quietAfter) {
+			ending[c] = true
+			for _, d := range c.reportDialogs() {
+				cb := &callBuild{call: c, dlg: d}
+				builds = append(builds, cb)
+				index[d] = cb
 			}
 		}
-		rest = append(rest, f)
+	}
+	if len(ending) == 0 && !final {
+		s.dropOrphans(now)
+		return
+	}
+	// Bind every stream; a call still receiving media is not finished.
+	type bound struct {
+		f  *rtpFlow
+		bd binding
+	}
+	var claimed []bound
+	var rest []*rtpFlow
+	for _, f := range s.sortedFlows() {
+		bd, ok := b.bind(f)
+		if !ok {
+			rest = append(rest, f)
+			continue
+		}
+		claimed = append(claimed, bound{f, bd})
 	}
 	for _, f := range rest {
 		if f.Packets >= minHeuristicPackets {
 			if bd, ok := b.bindHeuristic(f); ok {
-				if cb := index[bd.dlg]; cb != nil {
-					cb.flows = append(cb.flows, boundFlow{f, bd})
-					continue
-				}
+				claimed = append(claimed, bound{f, bd})
 			}
 		}
-		unbound = append(unbound, f)
+	}
+	if !final {
+		for _, x := range claimed {
+			if ending[x.bd.call] && now.Sub(x.f.Last) < quietAfter {
+				delete(ending, x.bd.call) // media still flowing: later
+			}
+		}
+	}
+	kept := builds[:0]
+	for _, cb := range builds {
+		if ending[cb.call] {
+			kept = append(kept, cb)
+		} else {
+			delete(index, cb.dlg)
+		}
+	}
+	builds = kept
+	for _, x := range claimed {
+		if cb := index[x.bd.dlg]; cb != nil {
+			cb.flows = append(cb.flows, boundFlow{x.f, x.bd})
+			s.dropFlow(x.f)
+		}
 	}
 	hasMedia := s.counts.rtp > 0
-	out := make([]report.Call, 0, len(builds))
-	for i, cb := range builds {
-		out = append(out, cb.report(fmt.Sprintf("C%d", i+1), hasMedia))
+	dialogIndex := map[*sipCall]int{}
+	for _, cb := range builds {
+		s.done = append(s.done, doneCall{seq: cb.call.Seq, dialog: dialogIndex[cb.call], call: cb.report("", hasMedia)})
+		dialogIndex[cb.call]++
 	}
-	return out, unbound
+	s.calls.remove(ending)
+	if final {
+		for _, f := range s.sortedFlows() {
+			s.orphan(f)
+		}
+	} else {
+		s.dropOrphans(now)
+	}
+}
+
+// dropFlow forgets a stream that went into a call's report.
+func (s *state) dropFlow(f *rtpFlow) {
+	delete(s.flows, f.Key)
+	if !f.Key.RTCP && f.Key.Src.Addr().Is4() && f.Key.Dst.Addr().Is4() {
+		delete(s.fast, fastKey(f.Key.Src, f.Key.Dst, f.Key.SSRC))
+	}
+}
+
+// dropOrphans moves streams silent for orphanAfter that no call claimed
+// into the orphan summary.
+func (s *state) dropOrphans(now time.Time) {
+	for _, f := range s.flows {
+		if now.Sub(f.Last) >= orphanAfter {
+			s.orphan(f)
+		}
+	}
+}
+
+// orphan records a stream that belongs to no call in the capture.
+func (s *state) orphan(f *rtpFlow) {
+	s.dropFlow(f)
+	if f.Key.RTCP || f.Packets < minHeuristicPackets {
+		return
+	}
+	s.orphanPackets += f.Packets
+	s.orphanStreams++
+	if len(s.orphans) < maxOrphanEvidence {
+		s.orphans = append(s.orphans, f)
+	}
+}
+
+// maxOrphanEvidence bounds the streams listed in media-without-signalling.
+const maxOrphanEvidence = 10
+
+// finishCalls finalises everything and returns the calls in order, named
+// C1, C2, ... by the order their INVITEs appeared.
+func (s *state) finishCalls() []report.Call {
+	s.sweep(s.last, true)
+	sort.SliceStable(s.done, func(i, j int) bool {
+		if s.done[i].seq != s.done[j].seq {
+			return s.done[i].seq < s.done[j].seq
+		}
+		return s.done[i].dialog < s.done[j].dialog
+	})
+	out := make([]report.Call, len(s.done))
+	for i, d := range s.done {
+		out[i] = d.call
+		out[i].ID = fmt.Sprintf("C%d", i+1)
+	}
+	return out
 }
 
 // streamState replays a dialog's offer/answer to find, per m= line, which

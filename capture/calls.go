@@ -77,6 +77,7 @@ type callTable struct {
 	maxMessages int
 	// onEnd, when set, hears of calls as their signalling ends.
 	onEnd func(CallEnd)
+	seq   int // calls created so far
 }
 
 func newCallTable() *callTable {
@@ -123,8 +124,9 @@ func (t *callTable) add(m *sipInfo, at time.Time, sdpInfo *sdpInfo, sdpErr error
 		if !m.Request || m.Method != "INVITE" {
 			return nil
 		}
+		t.seq++
 		c = &sipCall{
-			Seq: len(t.order) + 1, CallID: m.CallID, FromTag: m.FromTag, Start: at,
+			Seq: t.seq, CallID: m.CallID, FromTag: m.FromTag, Start: at,
 			StartSeen: m.ToTag == "", CallerSig: m.Src, Transport: m.Transport,
 			Caller: report.Party{Role: "caller", User: m.FromUser, Host: m.FromHost, Display: m.FromName, SignalAddr: m.Src.String(), UserAgent: m.UserAgent},
 			Callee: report.Party{Role: "callee", User: m.ToUser, Host: m.ToHost},
@@ -153,6 +155,34 @@ func (t *callTable) add(m *sipInfo, at time.Time, sdpInfo *sdpInfo, sdpErr error
 		t.response(c, m, at, from, tag, sdpInfo)
 	}
 	return c
+}
+
+// remove forgets finalised calls.
+func (t *callTable) remove(gone map[*sipCall]bool) {
+	if len(gone) == 0 {
+		return
+	}
+	kept := t.order[:0]
+	for _, c := range t.order {
+		if gone[c] {
+			list := t.byID[c.CallID]
+			for i, x := range list {
+				if x == c {
+					list = append(list[:i], list[i+1:]...)
+					break
+				}
+			}
+			if len(list) == 0 {
+				delete(t.byID, c.CallID)
+			} else {
+				t.byID[c.CallID] = list
+			}
+			continue
+		}
+		kept = append(kept, c)
+	}
+	clear(t.order[len(kept):])
+	t.order = kept
 }
 
 // find returns the call m belongs to: same Call-ID and the caller's tag in

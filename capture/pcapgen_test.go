@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/natdoc/natdoc/internal/pcapgen"
 	"github.com/natdoc/natdoc/report"
@@ -115,4 +116,26 @@ func TestGeneratedScenarios(t *testing.T) {
 	if len(res.Capture.Anomalies) != 0 {
 		t.Errorf("anomalies in a clean capture: %+v", res.Capture.Anomalies)
 	}
+}
+
+// TestStateFollowsActiveCalls checks the streaming promise: a long capture
+// of sequential calls keeps only the calls in progress, and still judges
+// every call.
+func TestStateFollowsActiveCalls(t *testing.T) {
+	var calls []pcapgen.Call
+	for i := 0; i < 60; i++ {
+		kind := pcapgen.Normal
+		if i%3 == 2 {
+			kind = pcapgen.LeakCaller
+		}
+		calls = append(calls, pcapgen.Call{Kind: kind, Start: time.Duration(i) * time.Minute, Media: 4 * time.Second})
+	}
+	path, truths := generate(t, calls, pcapgen.Options{Seed: 9})
+	s := analyzeState(t, path)
+	// Calls are swept at batch boundaries (1,024 packets, here about
+	// three calls), so a few finished calls wait for the next sweep.
+	if s.peakCalls > 8 || s.peakFlows > 16 {
+		t.Errorf("kept up to %d calls and %d streams at once; want at most 8 and 16 of 60", s.peakCalls, s.peakFlows)
+	}
+	checkTruth(t, s.result([]string{path}, ""), truths)
 }

@@ -66,8 +66,8 @@ type eventBatch struct {
 
 const (
 	batchEvents  = 1024
-	batchArena   = 1 << 20
-	batchesAhead = 8
+	batchArena   = 64 << 10
+	batchesAhead = 4
 )
 
 // readerStats is what the reading goroutine counts; merged at the end.
@@ -231,6 +231,7 @@ func fromFastKey(k v4Key) (src, dst netip.AddrPort, ssrc uint32) {
 
 // consume analyses one batch on the analysing goroutine.
 func (s *state) consume(b *eventBatch) {
+	defer s.maybeSweep(b)
 	for i := range b.events {
 		ev := &b.events[i]
 		switch ev.kind {
@@ -249,6 +250,23 @@ func (s *state) consume(b *eventBatch) {
 			}
 			s.handle(&pkt)
 		}
+	}
+}
+
+// maybeSweep finalises ended calls every sweepEvery of capture time.
+func (s *state) maybeSweep(b *eventBatch) {
+	if len(b.events) == 0 {
+		return
+	}
+	now := time.Unix(0, b.events[len(b.events)-1].at)
+	if s.lastSweep.IsZero() {
+		s.lastSweep = now
+	}
+	if now.Sub(s.lastSweep) >= sweepEvery {
+		s.lastSweep = now
+		s.peakCalls = max(s.peakCalls, len(s.calls.order))
+		s.peakFlows = max(s.peakFlows, len(s.flows))
+		s.sweep(now, false)
 	}
 }
 

@@ -100,11 +100,20 @@ type state struct {
 	flows map[flowKey]*rtpFlow
 	// fast indexes IPv4 RTP streams by a 16-byte key, which hashes much
 	// faster than flowKey; every stream is in flows too.
-	fast    map[v4Key]*rtpFlow
-	tcp     map[tcpKey]*tcpStream
-	frames  uint64 // records read so far, across files
-	counts  counters
-	tlsSeen []uint64 // frames of TLS on SIP ports
+	fast   map[v4Key]*rtpFlow
+	tcp    map[tcpKey]*tcpStream
+	frames uint64 // records read so far, across files
+	// Finalised calls, and streams no call claimed.
+	done          []doneCall
+	orphans       []*rtpFlow
+	orphanPackets uint64
+	orphanStreams int
+	lastSweep     time.Time
+	// High-water marks of the state kept, to show memory follows the calls
+	// in progress, not the length of the capture.
+	peakCalls, peakFlows int
+	counts               counters
+	tlsSeen              []uint64 // frames of TLS on SIP ports
 	// SIP sources seen for calls, for flow binding.
 	packets uint64
 	bytes   uint64

@@ -38,7 +38,7 @@ func vantage(calls []report.Call) string {
 }
 
 // captureFindings are the findings about the capture as a whole.
-func captureFindings(s *state, unbound []*rtpFlow) []report.Finding {
+func captureFindings(s *state) []report.Finding {
 	var fs []report.Finding
 	if n := s.counts.tls; n > 0 {
 		fs = append(fs, report.Finding{
@@ -49,23 +49,16 @@ func captureFindings(s *state, unbound []*rtpFlow) []report.Finding {
 		})
 	}
 	var orphan []report.Evidence
-	var orphanPackets uint64
-	for _, f := range unbound {
-		if f.Packets < minHeuristicPackets || f.Key.RTCP {
-			continue
-		}
-		orphanPackets += f.Packets
-		if len(orphan) < 10 {
-			orphan = append(orphan, report.Evidence{
-				Text:   fmt.Sprintf("%s → %s SSRC %#08x: %d packets", f.Key.Src, f.Key.Dst, f.Key.SSRC, f.Packets),
-				Frames: []uint64{f.FirstFrame, f.LastFrame}, Time: f.First,
-			})
-		}
+	for _, f := range s.orphans {
+		orphan = append(orphan, report.Evidence{
+			Text:   fmt.Sprintf("%s → %s SSRC %#08x: %d packets", f.Key.Src, f.Key.Dst, f.Key.SSRC, f.Packets),
+			Frames: []uint64{f.FirstFrame, f.LastFrame}, Time: f.First,
+		})
 	}
 	if len(orphan) > 0 {
 		fs = append(fs, report.Finding{
 			ID: "media-without-signalling", Severity: report.SeverityInfo,
-			Title:    fmt.Sprintf("%d RTP packets belong to no call in the capture (their SIP is missing or encrypted)", orphanPackets),
+			Title:    fmt.Sprintf("%d RTP packets in %d streams belong to no call in the capture (their SIP is missing or encrypted)", s.orphanPackets, s.orphanStreams),
 			Evidence: orphan,
 		})
 	}
