@@ -113,10 +113,10 @@ func (b *binder) pickBySender(ps []promise, f *rtpFlow) (promise, bool) {
 			matching = append(matching, p)
 		}
 	}
-	if p, ok := pick(matching, f.First); ok {
+	if p, ok := pick(matching, f.First()); ok {
 		return p, true
 	}
-	return pick(ps, f.First)
+	return pick(ps, f.First())
 }
 
 func containsAddr(list []netip.AddrPort, a netip.AddrPort) bool {
@@ -134,7 +134,7 @@ func (b *binder) bind(f *rtpFlow) (binding, bool) {
 	if p, ok := b.pickBySender(b.byAddr[k.Dst], f); ok {
 		return b.remember(f, binding{call: p.call, dlg: p.dlg, mIndex: p.mIndex, sender: other(p.party), matched: true}), true
 	}
-	if p, ok := pick(b.byAddr[k.Src], f.First); ok {
+	if p, ok := pick(b.byAddr[k.Src], f.First()); ok {
 		return b.remember(f, binding{call: p.call, dlg: p.dlg, mIndex: p.mIndex, sender: p.party}), true
 	}
 	return binding{}, false
@@ -147,10 +147,10 @@ func (b *binder) bindHeuristic(f *rtpFlow) (binding, bool) {
 	// legs whose signalling may not be in the capture.
 	// NAT: media comes from (or goes to) the public address the party's SIP
 	// came from, on a port no SDP named.
-	if p, ok := pick(b.byIP[k.Src.Addr()], f.First); ok {
+	if p, ok := pick(b.byIP[k.Src.Addr()], f.First()); ok {
 		return binding{call: p.call, dlg: p.dlg, sender: p.party}, true
 	}
-	if p, ok := pick(b.byIP[k.Dst.Addr()], f.First); ok {
+	if p, ok := pick(b.byIP[k.Dst.Addr()], f.First()); ok {
 		return binding{call: p.call, dlg: p.dlg, sender: other(p.party)}, true
 	}
 	return binding{}, false

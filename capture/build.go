@@ -96,7 +96,7 @@ func (s *state) sweep(now time.Time, final bool) {
 	}
 	if !final {
 		for _, x := range claimed {
-			if ending[x.bd.call] && now.Sub(x.f.Last) < quietAfter {
+			if ending[x.bd.call] && now.Sub(x.f.Last()) < quietAfter {
 				delete(ending, x.bd.call) // media still flowing: later
 			}
 		}
@@ -144,7 +144,7 @@ func (s *state) dropFlow(f *rtpFlow) {
 // into the orphan summary.
 func (s *state) dropOrphans(now time.Time) {
 	for _, f := range s.flows {
-		if now.Sub(f.Last) >= orphanAfter {
+		if now.Sub(f.Last()) >= orphanAfter {
 			s.orphan(f)
 		}
 	}
@@ -384,7 +384,7 @@ func flowReport(bf boundFlow, sigs [2]netip.AddrPort) report.RTPFlow {
 	r := report.RTPFlow{
 		Direction: dir, Src: f.Key.Src.String(), Dst: f.Key.Dst.String(),
 		SSRCs: []uint32{f.Key.SSRC}, PayloadTypes: f.PayloadTypes(),
-		Packets: f.Packets, Bytes: f.Bytes, First: f.First, Last: f.Last,
+		Packets: f.Packets, Bytes: f.Bytes, First: f.First(), Last: f.Last(),
 		FirstFrame: f.FirstFrame, LastFrame: f.LastFrame, MatchedSDP: bf.bd.matched,
 		RTCP: f.Key.RTCP, MaxGapMs: float64(f.MaxGap().Microseconds()) / 1000,
 		Timeline: append([]uint32(nil), f.activity...), TimelineStepMs: f.step.Milliseconds(),

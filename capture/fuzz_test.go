@@ -112,7 +112,7 @@ func FuzzRTP(f *testing.F) {
 		fl := &rtpFlow{}
 		for i := 0; i < 3; i++ {
 			if classifyMedia(b, &h) == kindRTP {
-				fl.update(rtpFields{PT: h.PayloadType, Seq: h.SequenceNumber + uint16(i), Timestamp: h.Timestamp}, len(b), time.Unix(int64(i), 0), uint64(i))
+				fl.update(rtpFields{PT: h.PayloadType, Seq: h.SequenceNumber + uint16(i), Timestamp: h.Timestamp}, len(b), int64(i)*1e9, uint64(i))
 			}
 		}
 		_ = fl.Lost()

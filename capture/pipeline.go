@@ -285,7 +285,7 @@ func (s *state) mediaEvent(ev *event) {
 			return
 		}
 	}
-	f.update(ev.rtp, int(ev.size), time.Unix(0, ev.at), ev.frame)
+	f.update(ev.rtp, int(ev.size), ev.at, ev.frame)
 }
 
 func (s *state) newFlow(ev *event) *rtpFlow {

@@ -63,8 +63,8 @@ type rtpFlow struct {
 	Key        flowKey
 	Packets    uint64
 	Bytes      uint64
-	First      time.Time
-	Last       time.Time
+	firstNs    int64 // Unix nanoseconds: cheaper than time.Time per packet
+	lastNs     int64
 	FirstFrame uint64
 	LastFrame  uint64
 
@@ -132,19 +132,23 @@ type rtpFields struct {
 	Timestamp uint32
 }
 
-func (f *rtpFlow) update(h rtpFields, size int, at time.Time, frame uint64) {
+// First and Last are the times of the first and last packet.
+func (f *rtpFlow) First() time.Time { return time.Unix(0, f.firstNs).UTC() }
+func (f *rtpFlow) Last() time.Time  { return time.Unix(0, f.lastNs).UTC() }
+
+func (f *rtpFlow) update(h rtpFields, size int, at int64, frame uint64) {
 	if f.Packets < uint64(len(f.sample)) {
 		f.sample[f.Packets] = frame
 	}
 	if f.Packets == 0 {
-		f.First, f.FirstFrame = at, frame
+		f.firstNs, f.FirstFrame = at, frame
 		f.activity, f.step = make([]uint32, 0, activityBuckets), time.Second
-	} else if gap := at.Sub(f.Last); gap > f.maxGap {
+	} else if gap := time.Duration(at - f.lastNs); gap > f.maxGap {
 		f.maxGap = gap
 	}
 	f.Packets++
 	f.Bytes += uint64(size)
-	f.Last, f.LastFrame = at, frame
+	f.lastNs, f.LastFrame = at, frame
 	f.count(at)
 	if f.Key.RTCP {
 		return
@@ -169,11 +173,11 @@ func (f *rtpFlow) updateSeq(seq uint16, first bool) {
 	}
 }
 
-func (f *rtpFlow) updateJitter(h rtpFields, at time.Time) {
+func (f *rtpFlow) updateJitter(h rtpFields, at int64) {
 	if f.clockRate == 0 {
 		f.clockRate = staticClockRate(h.PT)
 	}
-	arrival := float64(at.UnixNano()) / 1e9
+	arrival := float64(at) / 1e9
 	transit := arrival - float64(h.Timestamp)/f.clockRate
 	if f.haveTransit {
 		d := transit - f.lastTransit
@@ -214,8 +218,8 @@ func (f *rtpFlow) MaxGap() time.Duration { return f.maxGap }
 const activityBuckets = 256
 
 // count adds one packet to the activity timeline without allocating.
-func (f *rtpFlow) count(at time.Time) {
-	d := at.Sub(f.First)
+func (f *rtpFlow) count(at int64) {
+	d := time.Duration(at - f.firstNs)
 	if d < 0 {
 		d = 0
 	}

@@ -52,7 +52,7 @@ func captureFindings(s *state) []report.Finding {
 	for _, f := range s.orphans {
 		orphan = append(orphan, report.Evidence{
 			Text:   fmt.Sprintf("%s → %s SSRC %#08x: %d packets", f.Key.Src, f.Key.Dst, f.Key.SSRC, f.Packets),
-			Frames: []uint64{f.FirstFrame, f.LastFrame}, Time: f.First,
+			Frames: []uint64{f.FirstFrame, f.LastFrame}, Time: f.First(),
 		})
 	}
 	if len(orphan) > 0 {
