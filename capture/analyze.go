@@ -73,7 +73,8 @@ func analyzeFile(ctx context.Context, s *state, name string, opt Options, base, 
 		r = f
 	}
 	var read int64
-	src, err := openSource(countingReader{r, &read}, &s.anomalies)
+	rs := &readerStats{}
+	src, err := openSource(countingReader{r, &read}, &rs.anomalies)
 	if err != nil {
 		return read, fmt.Errorf("%w: %s: %v", ErrUnreadable, name, err)
 	}
@@ -82,7 +83,7 @@ func analyzeFile(ctx context.Context, s *state, name string, opt Options, base, 
 			opt.Progress(base+read, total)
 		}
 	}
-	err = runPipeline(ctx, src, s, progress)
+	err = runPipeline(ctx, src, rs, s, progress)
 	progress()
 	return read, err
 }

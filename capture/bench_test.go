@@ -46,7 +46,7 @@ func TestRTPPathAllocations(t *testing.T) {
 	// media); find an RTP record by decoding from the end.
 	s := newState()
 	p := &producer{full: make(chan *eventBatch, 1), free: make(chan *eventBatch, 1)}
-	p.dec = newDecoder(&p.stats.anomalies)
+	p.dec = newDecoder(&p.anomalies)
 	p.batch = &eventBatch{events: make([]event, 0, batchEvents), arena: make([]byte, 0, batchArena)}
 	var rtpRec []byte
 	for off := 24; off+16 <= len(data); {

@@ -37,11 +37,12 @@ func FuzzReadCapture(f *testing.F) {
 	f.Add([]byte{0x1f, 0x8b, 8, 0})                                              // gzip start
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s := newState()
-		src, err := openSource(bytes.NewReader(b), &s.anomalies)
+		rs := &readerStats{}
+		src, err := openSource(bytes.NewReader(b), &rs.anomalies)
 		if err != nil {
 			return
 		}
-		if err := runPipeline(context.Background(), src, s, func() {}); err != nil && !errors.Is(err, io.EOF) {
+		if err := runPipeline(context.Background(), src, rs, s, func() {}); err != nil && !errors.Is(err, io.EOF) {
 			return
 		}
 		_ = s.result(nil, "")

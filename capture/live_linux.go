@@ -43,7 +43,7 @@ func Live(ctx context.Context, opt LiveOptions) (*Result, error) {
 	}
 	s := newState()
 	s.calls.onEnd = opt.OnCallEnd
-	err = runPipeline(context.WithoutCancel(ctx), src, s, func() {})
+	err = runPipeline(context.WithoutCancel(ctx), src, &readerStats{}, s, func() {})
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
 	}

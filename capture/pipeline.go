@@ -88,9 +88,27 @@ func (r *readerStats) account(rec Record) {
 	}
 }
 
-// producer is the reading goroutine's state.
+// rawBatch carries records from the reading goroutine to the decoding one;
+// record bytes are copied into buf so the reader's buffer can move on.
+type rawBatch struct {
+	buf  []byte
+	recs []rawRecord
+	err  error // set on the last batch when reading failed
+}
+
+type rawRecord struct {
+	start, end int
+	rec        Record
+}
+
+const (
+	rawBatchRecords = 1024
+	rawBatchBytes   = 256 << 10
+)
+
+// producer is the decoding goroutine's state.
 type producer struct {
-	stats  readerStats
+	anomalies
 	dec    *decoder
 	hdr    rtp.Header
 	batch  *eventBatch
@@ -99,19 +117,31 @@ type producer struct {
 	frames uint64
 }
 
-// runPipeline reads src to the end (or until ctx ends) into s.
-func runPipeline(ctx context.Context, src recordSource, s *state, progress func()) error {
+// runPipeline reads src to the end (or until ctx ends) into s, in three
+// goroutines: reading (I/O and record framing), decoding (layers, fragments,
+// RTP classification) and analysing (this one). rs must be the statistics
+// src reports its anomalies to; only the reading goroutine touches it.
+func runPipeline(ctx context.Context, src recordSource, rs *readerStats, s *state, progress func()) error {
+	rawFull := make(chan *rawBatch, batchesAhead)
+	rawFree := make(chan *rawBatch, batchesAhead+1)
+	for i := 0; i < batchesAhead+1; i++ {
+		rawFree <- &rawBatch{buf: make([]byte, 0, rawBatchBytes+MaxRecordLen), recs: make([]rawRecord, 0, rawBatchRecords)}
+	}
 	full := make(chan *eventBatch, batchesAhead)
 	free := make(chan *eventBatch, batchesAhead+1)
 	for i := 0; i < batchesAhead+1; i++ {
 		free <- &eventBatch{events: make([]event, 0, batchEvents), arena: make([]byte, 0, batchArena+MaxRecordLen)}
 	}
+	go func() {
+		defer close(rawFull)
+		readRecords(ctx, src, rs, rawFull, rawFree, progress)
+	}()
 	p := &producer{full: full, free: free} // frames count per file, as Wireshark does
-	p.dec = newDecoder(&p.stats.anomalies)
+	p.dec = newDecoder(&p.anomalies)
 	done := make(chan error, 1)
 	go func() {
 		defer close(full)
-		done <- p.run(ctx, src, progress)
+		done <- p.run(rawFull, rawFree)
 	}()
 	for b := range full {
 		s.consume(b)
@@ -119,39 +149,83 @@ func runPipeline(ctx context.Context, src recordSource, s *state, progress func(
 		free <- b
 	}
 	err := <-done
-	s.merge(&p.stats, p.frames)
+	s.merge(rs, &p.anomalies, p.frames)
 	return err
 }
 
-func (p *producer) run(ctx context.Context, src recordSource, progress func()) error {
-	p.batch = <-p.free
-	emit := p.emit
+// readRecords is the reading goroutine: it copies records into batches.
+// An idle live source sends what it has at once.
+func readRecords(ctx context.Context, src recordSource, rs *readerStats, full, free chan *rawBatch, progress func()) {
+	b := <-free
 	var n uint64
+	send := func() {
+		full <- b
+		b = <-free
+		b.buf, b.recs, b.err = b.buf[:0], b.recs[:0], nil
+	}
 	for {
 		rec, err := src.Next()
 		if errors.Is(err, errIdle) {
-			p.flush() // a live link went quiet: let the analyser catch up
+			if len(b.recs) > 0 {
+				send()
+			}
 			continue
 		}
 		if err != nil {
-			p.flush()
-			if errors.Is(err, io.EOF) {
-				return nil
+			if !errors.Is(err, io.EOF) {
+				b.err = err
 			}
-			return err
+			full <- b
+			return
 		}
-		p.frames++
-		p.stats.account(rec)
-		p.dec.decode(rec, p.frames, emit)
-		if n++; n%65536 == 0 {
-			p.dec.flushFragments(rec.Time)
-			progress()
-			if ctx.Err() != nil {
-				p.flush()
-				return ctx.Err()
+		rs.account(rec)
+		start := len(b.buf)
+		b.buf = append(b.buf, rec.Data...)
+		rec.Data = nil
+		b.recs = append(b.recs, rawRecord{start: start, end: len(b.buf), rec: rec})
+		if len(b.recs) == cap(b.recs) || len(b.buf) >= rawBatchBytes {
+			send()
+			if n++; n%32 == 0 {
+				progress()
+				if err := ctx.Err(); err != nil {
+					b.err = err
+					full <- b
+					return
+				}
 			}
 		}
 	}
+}
+
+// run is the decoding goroutine.
+func (p *producer) run(in, recycle chan *rawBatch) error {
+	p.batch = <-p.free
+	emit := p.emit
+	var err error
+	for rb := range in {
+		for i := range rb.recs {
+			r := &rb.recs[i]
+			rec := r.rec
+			rec.Data = rb.buf[r.start:r.end]
+			p.frames++
+			p.dec.decode(rec, p.frames, emit)
+		}
+		if n := len(rb.recs); n > 0 {
+			p.dec.flushFragments(rb.recs[n-1].rec.Time)
+		}
+		if rb.err != nil {
+			err = rb.err
+		}
+		rb.buf, rb.recs, rb.err = rb.buf[:0], rb.recs[:0], nil
+		recycle <- rb
+		// Hand on what was decoded, so a live capture is judged as it
+		// goes; on a file the event batch is usually full already.
+		if len(p.batch.events) > cap(p.batch.events)/2 || len(in) == 0 {
+			p.flush()
+		}
+	}
+	p.flush()
+	return err
 }
 
 func (p *producer) flush() {
@@ -305,8 +379,10 @@ func (s *state) newFlow(ev *event) *rtpFlow {
 	return f
 }
 
-// merge adds what the reading goroutine counted.
-func (s *state) merge(r *readerStats, frames uint64) {
+// merge adds what the reading and decoding goroutines counted.
+func (s *state) merge(r *readerStats, dec *anomalies, frames uint64) {
+	s.mergeAnomalies(&r.anomalies)
+	s.mergeAnomalies(dec)
 	s.packets += r.packets
 	s.bytes += r.bytes
 	if !r.first.IsZero() && (s.first.IsZero() || r.first.Before(s.first)) {
@@ -315,6 +391,10 @@ func (s *state) merge(r *readerStats, frames uint64) {
 	if r.last.After(s.last) {
 		s.last = r.last
 	}
+	s.frames = frames
+}
+
+func (s *state) mergeAnomalies(r *anomalies) {
 	for _, k := range r.order {
 		a := r.byKind[k]
 		for i := uint64(0); i < a.Count; i++ {
@@ -325,5 +405,4 @@ func (s *state) merge(r *readerStats, frames uint64) {
 			s.addAnomaly(a.Kind, off, fr, a.Detail, int(i) < len(a.Offsets))
 		}
 	}
-	s.frames = frames
 }
