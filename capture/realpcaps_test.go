@@ -187,3 +187,28 @@ func TestRealCaptures(t *testing.T) {
 		})
 	}
 }
+
+// TestNATLabRecordings judges the calls recorded through real nftables NAT
+// in natlab (TestLabCalls -record-lab): baresip behind 203.0.113.1 calls
+// baresip at 203.0.113.10, captured at the callee.
+func TestNATLabRecordings(t *testing.T) {
+	oneWay := analyzePath(t, filepath.Join("..", "testdata", "natlab-one-way-private-sdp.pcap"))
+	checkCalls(t, oneWay, []wantCall{{verdict: report.VerdictOneWay, cannotHear: "caller", transport: "UDP",
+		pkts: [2]uint64{400, 400}, findings: []string{"one-way-audio", "sdp-private-address"}}})
+	var unreachable uint64
+	for _, s := range oneWay.Calls[0].Streams {
+		for _, f := range s.Flows {
+			if f.Unreachable && f.Dst == "192.168.1.10:10000" {
+				unreachable += f.Packets
+			}
+		}
+	}
+	if unreachable != 400 {
+		t.Errorf("%d packets to the leaked 192.168.1.10:10000 marked unreachable, want 400", unreachable)
+	}
+	fixed := analyzePath(t, filepath.Join("..", "testdata", "natlab-two-way-stun.pcap"))
+	checkCalls(t, fixed, []wantCall{{verdict: report.VerdictTwoWay, pkts: [2]uint64{400, 400}}})
+	if hasFinding(fixed.Calls[0], "sdp-private-address") {
+		t.Error("with STUN the SDP names the public mapping, yet a private address was reported")
+	}
+}
