@@ -66,7 +66,7 @@ func TestRTPPathAllocations(t *testing.T) {
 	step := func(frame uint64) {
 		p.dec.decode(rec, frame, p.emit)
 		s.consume(p.batch)
-		p.batch.events, p.batch.arena = p.batch.events[:0], p.batch.arena[:0]
+		p.batch.events, p.batch.infos, p.batch.arena = p.batch.events[:0], p.batch.infos[:0], p.batch.arena[:0]
 	}
 	step(1) // creates the stream
 	frame := uint64(2)

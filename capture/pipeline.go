@@ -30,24 +30,29 @@ const (
 	evPacket // any other transport payload, copied into the batch arena
 )
 
-// event is one decoded packet as the analyser needs it.
+// event is one decoded packet as the analyser needs it, kept to 64 bytes:
+// every RTP packet writes and reads one. Addresses of anything but IPv4 RTP
+// live in the batch's side table.
 type event struct {
 	kind   eventKind
-	fast   bool // key holds the IPv4 stream key; src/dst unset
+	fast   bool // key holds the IPv4 stream key; no side-table entry
 	proto  uint8
 	flags  uint8 // packet flags, see flag*
-	rtp    rtpFields
 	size   uint32
+	rtp    rtpFields
+	ssrc   uint32
+	info   uint32 // index into eventBatch.infos when !fast
 	frame  uint64
 	at     int64 // Unix nanoseconds
 	offset int64
 	key    v4Key
-	ssrc   uint32
-	src    netip.AddrPort
-	dst    netip.AddrPort
-	tcpSeq uint32
-	start  uint32 // payload in the batch arena (evPacket)
-	end    uint32
+}
+
+// packetInfo is the rest of an event that is not IPv4 RTP.
+type packetInfo struct {
+	src, dst   netip.AddrPort
+	tcpSeq     uint32
+	start, end uint32 // payload in the batch arena (evPacket)
 }
 
 const (
@@ -61,6 +66,7 @@ const (
 // eventBatch is a slice of events with the arena holding their payloads.
 type eventBatch struct {
 	events []event
+	infos  []packetInfo
 	arena  []byte
 }
 
@@ -102,7 +108,7 @@ type rawRecord struct {
 }
 
 const (
-	rawBatchRecords = 1024
+	rawBatchRecords = 4096
 	rawBatchBytes   = 256 << 10
 )
 
@@ -130,7 +136,7 @@ func runPipeline(ctx context.Context, src recordSource, rs *readerStats, s *stat
 	full := make(chan *eventBatch, batchesAhead)
 	free := make(chan *eventBatch, batchesAhead+1)
 	for i := 0; i < batchesAhead+1; i++ {
-		free <- &eventBatch{events: make([]event, 0, batchEvents), arena: make([]byte, 0, batchArena+MaxRecordLen)}
+		free <- &eventBatch{events: make([]event, 0, batchEvents), infos: make([]packetInfo, 0, 64), arena: make([]byte, 0, batchArena+MaxRecordLen)}
 	}
 	go func() {
 		defer close(rawFull)
@@ -145,7 +151,7 @@ func runPipeline(ctx context.Context, src recordSource, rs *readerStats, s *stat
 	}()
 	for b := range full {
 		s.consume(b)
-		b.events, b.arena = b.events[:0], b.arena[:0]
+		b.events, b.infos, b.arena = b.events[:0], b.infos[:0], b.arena[:0]
 		free <- b
 	}
 	err := <-done
@@ -162,6 +168,27 @@ func readRecords(ctx context.Context, src recordSource, rs *readerStats, full, f
 		full <- b
 		b = <-free
 		b.buf, b.recs, b.err = b.buf[:0], b.recs[:0], nil
+	}
+	if ps, ok := src.(*pcapSource); ok {
+		for {
+			more, err := ps.fillBatch(b, rs)
+			if errors.Is(err, io.EOF) {
+				full <- b
+				return
+			}
+			if !more {
+				break // hand over to the record-by-record reader
+			}
+			send()
+			if n++; n%32 == 0 {
+				progress()
+				if err := ctx.Err(); err != nil {
+					b.err = err
+					full <- b
+					return
+				}
+			}
+		}
 	}
 	for {
 		rec, err := src.Next()
@@ -257,17 +284,17 @@ func (p *producer) emit(pkt *packet) {
 			if ev.kind == evRTP && pkt.Src.Addr().Is4() && pkt.Dst.Addr().Is4() {
 				ev.fast, ev.key = true, fastKey(pkt.Src, pkt.Dst, ev.ssrc)
 			} else {
-				ev.src, ev.dst = pkt.Src, pkt.Dst
+				ev.info = uint32(len(b.infos))
+				b.infos = append(b.infos, packetInfo{src: pkt.Src, dst: pkt.Dst})
 			}
 			b.events = append(b.events, ev)
 			return
 		}
 	}
-	ev.kind, ev.src, ev.dst, ev.tcpSeq = evPacket, pkt.Src, pkt.Dst, pkt.Seq
-	ev.flags = packetFlags(pkt)
-	ev.start = uint32(len(b.arena))
+	ev.kind, ev.flags, ev.info = evPacket, packetFlags(pkt), uint32(len(b.infos))
+	start := uint32(len(b.arena))
 	b.arena = append(b.arena, pkt.Payload...)
-	ev.end = uint32(len(b.arena))
+	b.infos = append(b.infos, packetInfo{src: pkt.Src, dst: pkt.Dst, tcpSeq: pkt.Seq, start: start, end: uint32(len(b.arena))})
 	b.events = append(b.events, ev)
 }
 
@@ -311,14 +338,15 @@ func (s *state) consume(b *eventBatch) {
 		switch ev.kind {
 		case evRTP:
 			s.counts.rtp++
-			s.mediaEvent(ev)
+			s.mediaEvent(b, ev)
 		case evRTCP:
 			s.counts.rtcp++
-			s.mediaEvent(ev)
+			s.mediaEvent(b, ev)
 		case evPacket:
+			in := &b.infos[ev.info]
 			pkt := packet{
 				Frame: ev.frame, Time: time.Unix(0, ev.at).UTC(), Offset: ev.offset,
-				Src: ev.src, Dst: ev.dst, Proto: ev.proto, Payload: b.arena[ev.start:ev.end], Seq: ev.tcpSeq,
+				Src: in.src, Dst: in.dst, Proto: ev.proto, Payload: b.arena[in.start:in.end], Seq: in.tcpSeq,
 				SYN: ev.flags&flagSYN != 0, FIN: ev.flags&flagFIN != 0, RST: ev.flags&flagRST != 0,
 				Fragmented: ev.flags&flagFragmented != 0, Truncated: ev.flags&flagTruncated != 0,
 			}
@@ -346,15 +374,18 @@ func (s *state) maybeSweep(b *eventBatch) {
 
 // mediaEvent updates one stream: the hot path, free of allocations once
 // the stream exists.
-func (s *state) mediaEvent(ev *event) {
+func (s *state) mediaEvent(b *eventBatch, ev *event) {
 	var f *rtpFlow
+	var k flowKey
 	if ev.fast {
 		f = s.fast[ev.key]
 	} else {
-		f = s.flows[flowKey{Src: ev.src, Dst: ev.dst, SSRC: ev.ssrc, RTCP: ev.kind == evRTCP}]
+		in := &b.infos[ev.info]
+		k = flowKey{Src: in.src, Dst: in.dst, SSRC: ev.ssrc, RTCP: ev.kind == evRTCP}
+		f = s.flows[k]
 	}
 	if f == nil {
-		f = s.newFlow(ev)
+		f = s.newFlow(ev, k)
 		if f == nil {
 			return
 		}
@@ -362,12 +393,11 @@ func (s *state) mediaEvent(ev *event) {
 	f.update(ev.rtp, int(ev.size), ev.at, ev.frame)
 }
 
-func (s *state) newFlow(ev *event) *rtpFlow {
+func (s *state) newFlow(ev *event, k flowKey) *rtpFlow {
 	if len(s.flows) >= maxFlows {
 		s.anomaly("too-many-media-flows", ev.offset, ev.frame, "too many RTP/RTCP streams; later ones ignored")
 		return nil
 	}
-	k := flowKey{Src: ev.src, Dst: ev.dst, SSRC: ev.ssrc, RTCP: ev.kind == evRTCP}
 	if ev.fast {
 		k.Src, k.Dst, k.SSRC = fromFastKey(ev.key)
 	}

@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
@@ -100,6 +101,10 @@ type pcapSource struct {
 	records  uint64
 	sink     anomalySink
 	pending  int // bytes of the previous record still to discard
+	// Fast path state (fillBatch): bytes of a record cut at a block's end,
+	// and whether the record-by-record path has taken over.
+	carry []byte
+	slow  bool
 }
 
 func newPcapSource(br *bufio.Reader, sink anomalySink) (*pcapSource, error) {
@@ -299,4 +304,65 @@ func (s *ngSource) Next() (Record, error) {
 		}
 	}
 	return Record{Data: data, Time: ci.Timestamp, WireLen: ci.Length, LinkType: lt, Offset: s.read}, nil
+}
+
+// fillBatch is the fast path for well-formed files: it reads a block of
+// the file straight into the batch buffer and frames the records in place,
+// so record bytes are copied once (kernel to batch) instead of twice. On
+// the first implausible header it hands the rest of the block back to the
+// record-by-record reader, which resynchronises and reports anomalies.
+// It returns false once that slower path must take over.
+func (s *pcapSource) fillBatch(b *rawBatch, rs *readerStats) (more bool, err error) {
+	if s.slow {
+		return false, nil
+	}
+	b.buf = append(b.buf[:0], s.carry...)
+	n, rerr := io.ReadFull(s.br, b.buf[len(b.buf):cap(b.buf)])
+	b.buf = b.buf[:len(b.buf)+n]
+	pos := 0
+	for pos+16 <= len(b.buf) && len(b.recs) < cap(b.recs) {
+		h := b.buf[pos : pos+16]
+		if !s.plausible(h, false) {
+			s.toSlowPath(b.buf[pos:])
+			s.carry = s.carry[:0]
+			return false, nil
+		}
+		incl := int(s.order.Uint32(h[8:12]))
+		if pos+16+incl > len(b.buf) {
+			break // the record continues in the next block
+		}
+		frac := s.order.Uint32(h[4:8])
+		if !s.nanos {
+			frac *= 1000
+		}
+		rec := Record{
+			Time:     time.Unix(int64(s.order.Uint32(h[0:4])), int64(frac)).UTC(),
+			WireLen:  int(s.order.Uint32(h[12:16])),
+			LinkType: s.linkType,
+			Offset:   s.offset,
+			Data:     b.buf[pos+16 : pos+16+incl],
+		}
+		rs.account(rec)
+		rec.Data = nil
+		b.recs = append(b.recs, rawRecord{start: pos + 16, end: pos + 16 + incl, rec: rec})
+		s.records++
+		s.lastSec = s.order.Uint32(h[0:4])
+		pos += 16 + incl
+		s.offset += int64(16 + incl)
+	}
+	s.carry = append(s.carry[:0], b.buf[pos:]...)
+	if rerr != nil { // io.EOF or io.ErrUnexpectedEOF: the file ended
+		if len(s.carry) > 0 {
+			s.sink.anomaly("truncated-record", s.offset, s.records+1,
+				fmt.Sprintf("file ends %d bytes into a record", len(s.carry)))
+		}
+		return false, io.EOF
+	}
+	return true, nil
+}
+
+// toSlowPath puts unframed bytes back in front of the file for Next.
+func (s *pcapSource) toSlowPath(rest []byte) {
+	s.slow = true
+	s.br = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(append([]byte(nil), rest...)), s.br), readerBufferSize)
 }
