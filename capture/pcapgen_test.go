@@ -95,6 +95,9 @@ func checkTruth(t *testing.T, res *Result, truths []pcapgen.Truth) {
 		if lost != want.Lost {
 			t.Errorf("%s: lost per direction %v, want %v", name, lost, want.Lost)
 		}
+		if want.Transport != "" && got.Transport != want.Transport {
+			t.Errorf("%s: transport %s, want %s", name, got.Transport, want.Transport)
+		}
 		if want.Finding != "" && !hasFinding(got, want.Finding) {
 			t.Errorf("%s: finding %s missing; got %v", name, want.Finding, findingIDs(got))
 		}

@@ -90,6 +90,11 @@ type tcpStream struct {
 	started bool
 	buf     []byte
 	frame   uint64 // frame of the segment that started the buffered message
+	// SIP over WebSocket (RFC 7118): http is true until the upgrade's
+	// header block has passed; msg gathers a fragmented WebSocket message.
+	ws, http    bool
+	expectFirst bool // the stream's first sequence number is not known yet
+	msg         []byte
 }
 
 // state is everything the analysis keeps while packets stream past. It is
@@ -203,7 +208,8 @@ func (s *state) handleTCP(pkt *packet) {
 			}
 			return
 		}
-		if !looksLikeSIP(b) {
+		ws := isSIPWebSocketUpgrade(b)
+		if !ws && !looksLikeSIP(b) {
 			s.counts.other++
 			return
 		}
@@ -211,8 +217,14 @@ func (s *state) handleTCP(pkt *packet) {
 			s.anomaly("too-many-tcp-streams", pkt.Offset, pkt.Frame, "SIP over TCP stream ignored")
 			return
 		}
-		st = &tcpStream{next: pkt.Seq, started: true, frame: pkt.Frame}
+		st = &tcpStream{next: pkt.Seq, started: true, frame: pkt.Frame, ws: ws, http: ws}
 		s.tcp[k] = st
+		if ws { // the answer (101 Switching Protocols) comes the other way
+			s.tcp[tcpKey{pkt.Dst, pkt.Src}] = &tcpStream{ws: true, http: true, expectFirst: true}
+		}
+	}
+	if st.expectFirst {
+		st.next, st.expectFirst = pkt.Seq, false
 	}
 	if pkt.RST || pkt.FIN {
 		defer delete(s.tcp, k)
@@ -229,7 +241,10 @@ func (s *state) handleTCP(pkt *packet) {
 	case d > 0: // bytes missing: drop what was buffered, resume at a message start
 		s.anomaly("tcp-gap", pkt.Offset, pkt.Frame, "SIP over TCP: segment(s) missing from the capture")
 		st.buf = st.buf[:0]
-		if !looksLikeSIP(b) {
+		if st.ws || !looksLikeSIP(b) { // WebSocket frames cannot be resynchronised
+			if st.ws {
+				delete(s.tcp, k)
+			}
 			st.next = pkt.Seq + uint32(len(pkt.Payload))
 			return
 		}
@@ -250,6 +265,10 @@ func (s *state) handleTCP(pkt *packet) {
 // drainTCP parses every complete message buffered (several may share one
 // segment; one may span many).
 func (s *state) drainTCP(pkt *packet, st *tcpStream) {
+	if st.ws {
+		s.drainWebSocket(pkt, st)
+		return
+	}
 	for len(st.buf) > 0 {
 		info, used, need, err := parseSIPStream(st.buf)
 		if err != nil {

@@ -33,6 +33,7 @@ type callGen struct {
 	a, b    party
 	vlan    bool
 	tcp     bool
+	ws      bool // SIP over WebSocket on the TCP connection
 	sip     []wirePacket
 	sources []source
 	truths  []Truth
@@ -80,7 +81,8 @@ func newCallGen(i int, c Call, base time.Time, rng *rand.Rand) *callGen {
 			publicA: netip.MustParseAddr("203.0.113.1")}
 	}
 	g.vlan = c.Kind == VLAN
-	g.tcp = c.Kind == TCP
+	g.ws = c.Kind == WebSocket
+	g.tcp = c.Kind == TCP || g.ws
 	g.build()
 	g.sources = append(g.sources, &listSource{pkts: g.sip})
 	return g
@@ -92,12 +94,15 @@ func packetsFor(d time.Duration) int { return int(d / (20 * time.Millisecond)) }
 func (g *callGen) build() {
 	t := g.t0
 	n := packetsFor(g.c.Media)
-	truth := Truth{CallID: g.callID, Kind: g.c.Kind}
+	truth := Truth{CallID: g.callID, Kind: g.c.Kind, Transport: g.transport()}
 	offerDir, answerDir := "sendrecv", "sendrecv"
 	if g.c.Kind == Inactive {
 		offerDir, answerDir = "inactive", "inactive"
 	}
 	offer := g.sdp(g.a, offerDir, g.c.Kind == Fragmented)
+	if g.ws {
+		g.wsHandshake(t.Add(-20 * time.Millisecond))
+	}
 	g.request(t, "INVITE", g.a, g.b, "", offer)
 	g.response(t.Add(5*time.Millisecond), 100, "Trying", "INVITE", g.b, g.a, "", "")
 	answer := g.sdp(g.b, answerDir, false)
@@ -131,7 +136,7 @@ func (g *callGen) build() {
 		forkTag := g.toTag + "f"
 		g.response(t.Add(1200*time.Millisecond), 183, "Session Progress", "INVITE", fork, g.a, forkTag, g.sdp(fork, "sendrecv", false))
 		g.stream(fork.rtpSrc, g.a.sdp, t.Add(1300*time.Millisecond), 20, 0, 0)
-		g.truths = append(g.truths, Truth{CallID: g.callID, Kind: Forked, Verdict: report.VerdictNoMediaExpected, Packets: [2]uint64{0, 20}})
+		g.truths = append(g.truths, Truth{CallID: g.callID, Kind: Forked, Verdict: report.VerdictNoMediaExpected, Packets: [2]uint64{0, 20}, Transport: "UDP"})
 		defer func() { // the answered fork is reported first, in dialog order
 			g.truths[len(g.truths)-1], g.truths[len(g.truths)-2] = g.truths[len(g.truths)-2], g.truths[len(g.truths)-1]
 		}()
@@ -255,6 +260,9 @@ func (g *callGen) sdp(p party, dir string, padded bool) string {
 }
 
 func (g *callGen) transport() string {
+	if g.ws {
+		return "WS"
+	}
 	if g.tcp {
 		return "TCP"
 	}
@@ -316,8 +324,16 @@ func (g *callGen) finish(b *strings.Builder, at time.Time, from, to party, body 
 		g.sip = append(g.sip, p)
 		return
 	}
-	// SIP over TCP: the caller's connection carries everything; a long
-	// message is split across two segments (RFC 3261 §18.3 framing).
+	if g.ws {
+		msg = wsFrame(msg, from.sig == g.a.sig, g.rng.Uint32())
+	}
+	g.tcpSend(p, from, msg)
+}
+
+// tcpSend puts bytes on the caller's TCP connection; a long message is
+// split across two segments (RFC 3261 §18.3 framing must reassemble it).
+func (g *callGen) tcpSend(p wirePacket, from party, msg []byte) {
+	at := p.At
 	dir := 0
 	if from.sig != g.a.sig {
 		dir = 1
@@ -336,6 +352,46 @@ func (g *callGen) finish(b *strings.Builder, at time.Time, from, to party, body 
 	g.sip = append(g.sip, p)
 }
 
+// wsFrame wraps one SIP message in one WebSocket text frame (RFC 6455
+// §5.2; RFC 7118 §5: one SIP message per WebSocket message). Frames from
+// the client (the caller) are masked, as RFC 6455 §5.3 requires.
+func wsFrame(msg []byte, fromClient bool, key uint32) []byte {
+	var f []byte
+	f = append(f, 0x81) // FIN, text
+	maskBit := byte(0)
+	if fromClient {
+		maskBit = 0x80
+	}
+	switch n := len(msg); {
+	case n < 126:
+		f = append(f, maskBit|byte(n))
+	case n < 1<<16:
+		f = append(f, maskBit|126, byte(n>>8), byte(n))
+	default:
+		f = append(f, maskBit|127, 0, 0, 0, 0, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
+	if !fromClient {
+		return append(f, msg...)
+	}
+	mask := []byte{byte(key >> 24), byte(key >> 16), byte(key >> 8), byte(key)}
+	f = append(f, mask...)
+	for i, c := range msg {
+		f = append(f, c^mask[i%4])
+	}
+	return f
+}
+
+// wsHandshake opens the WebSocket connection (RFC 6455 §4, subprotocol
+// "sip" per RFC 7118 §4).
+func (g *callGen) wsHandshake(at time.Time) {
+	req := "GET / HTTP/1.1\r\nHost: " + hostOf(g.b.sig) + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: sip\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: sip\r\n\r\n"
+	g.tcpSend(wirePacket{At: at, Src: g.a.sig, Dst: g.b.sig, VLAN: g.vlan}, g.a, []byte(req))
+	g.tcpSend(wirePacket{At: at.Add(5 * time.Millisecond), Src: g.b.sig, Dst: g.a.sig, VLAN: g.vlan}, g.b, []byte(resp))
+}
+
 func hostOf(a netip.AddrPort) string {
 	if a.Addr().Is6() {
 		return "[" + a.Addr().String() + "]"
@@ -347,7 +403,7 @@ func hostOf(a netip.AddrPort) string {
 // standard test capture.
 func AllKinds() []Call {
 	kinds := []Kind{Normal, LeakCaller, LeakCallee, NoWay, Hold, Inactive, ReinviteMove, EarlyMedia,
-		Forked, TCP, Fragmented, VLAN, IPv6, LossJitter, LANOneWay, Rejected, Cancelled}
+		Forked, TCP, WebSocket, Fragmented, VLAN, IPv6, LossJitter, LANOneWay, Rejected, Cancelled}
 	calls := make([]Call, len(kinds))
 	for i, k := range kinds {
 		calls[i] = Call{Kind: k, Start: time.Duration(i) * 500 * time.Millisecond, Media: 4 * time.Second}

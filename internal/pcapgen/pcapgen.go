@@ -45,6 +45,7 @@ const (
 	EarlyMedia   Kind = "early-media"   // 183 with SDP and ringback before 200
 	Forked       Kind = "forked"        // two forks; one gives early media, the other answers
 	TCP          Kind = "tcp"           // SIP over TCP, INVITE split across segments
+	WebSocket    Kind = "websocket"     // SIP over WebSocket (RFC 7118) after an HTTP upgrade
 	Fragmented   Kind = "fragmented"    // INVITE larger than the MTU, IPv4 fragments
 	VLAN         Kind = "vlan"          // every packet 802.1Q tagged
 	IPv6         Kind = "ipv6"          // signalling and media over IPv6
@@ -76,6 +77,8 @@ type Truth struct {
 	Lost          [2]int64
 	// Finding is an ID the call's findings must include ("" for none).
 	Finding string
+	// Transport of the INVITE: "UDP", "TCP" or "WS".
+	Transport string
 }
 
 // Options shape the whole capture.
