@@ -196,7 +196,8 @@ func signallingFindings(c *sipCall, subject string, problem bool) []report.Findi
 		if err != nil {
 			continue
 		}
-		if IsPrivate(viaIP) && isPublic(src) {
+		privateVia := IsPrivate(viaIP) && isPublic(src)
+		if privateVia {
 			add("via-private"+m.Via.Host, report.Finding{ID: "via-private-address", Severity: report.SeverityInfo,
 				Title:    fmt.Sprintf("Via sent-by is the private address %s, but the request came from %s", viaIP, m.Src),
 				Evidence: []report.Evidence{{Text: m.Method + " top Via", Frames: []uint64{m.Frame}}}})
@@ -205,7 +206,9 @@ func signallingFindings(c *sipCall, subject string, problem bool) []report.Findi
 		if port == 0 {
 			port = 5060
 		}
-		if m.Transport == "UDP" && (viaIP != src || port != int(m.Src.Port())) {
+		// A private sent-by already says it; this rule catches the rest
+		// (a public sent-by with another port: a NAT that changed it).
+		if m.Transport == "UDP" && !privateVia && (viaIP != src || port != int(m.Src.Port())) {
 			add("via-mismatch"+m.Via.Host, report.Finding{ID: "via-source-mismatch", Severity: report.SeverityInfo,
 				Title:    fmt.Sprintf("Top Via says %s:%d but the request came from %s: a NAT (or a proxy not adding its Via) is in between", viaIP, port, m.Src),
 				Evidence: []report.Evidence{{Text: m.Method + " top Via sent-by against the IP/UDP source", Frames: []uint64{m.Frame}}}})
