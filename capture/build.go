@@ -119,8 +119,12 @@ func (s *state) sweep(now time.Time, final bool) {
 	hasMedia := s.counts.rtp > 0
 	dialogIndex := map[*sipCall]int{}
 	for _, cb := range builds {
-		s.done = append(s.done, doneCall{seq: cb.call.Seq, dialog: dialogIndex[cb.call], call: cb.report("", hasMedia)})
+		rc := cb.report("", hasMedia)
+		s.done = append(s.done, doneCall{seq: cb.call.Seq, dialog: dialogIndex[cb.call], call: rc})
 		dialogIndex[cb.call]++
+		if s.onJudged != nil {
+			s.onJudged(rc)
+		}
 	}
 	s.calls.remove(ending)
 	if final {

@@ -3,6 +3,8 @@ package capture
 import (
 	"errors"
 	"time"
+
+	"github.com/natdoc/natdoc/report"
 )
 
 // LiveOptions control a live capture (natdoc capture).
@@ -15,6 +17,9 @@ type LiveOptions struct {
 	// OnCallEnd is told about each call whose signalling ended (BYE, or a
 	// final failure), as it happens.
 	OnCallEnd func(CallEnd)
+	// OnCallJudged is given each call's verdict once the call has ended
+	// and its media has been quiet for 30 s (or when the capture stops).
+	OnCallJudged func(report.Call)
 }
 
 // CallEnd announces a call that ended during a live capture.

@@ -43,6 +43,7 @@ func Live(ctx context.Context, opt LiveOptions) (*Result, error) {
 	}
 	s := newState()
 	s.calls.onEnd = opt.OnCallEnd
+	s.onJudged = opt.OnCallJudged
 	err = runPipeline(context.WithoutCancel(ctx), src, &readerStats{}, s, func() {})
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, err

@@ -138,12 +138,14 @@ func TestLiveCapture(t *testing.T) {
 	}
 	done := make(chan outcome, 1)
 	ended := make(chan CallEnd, 4)
+	judged := make(chan report.Call, 4)
 	go func() {
 		var res *Result
 		var err error
 		inNetns(t, nsB, func() {
 			res, err = Live(ctx, LiveOptions{Interface: "vb", WriteFile: saved, Duration: 20 * time.Second,
-				OnCallEnd: func(e CallEnd) { ended <- e }})
+				OnCallEnd:    func(e CallEnd) { ended <- e },
+				OnCallJudged: func(c report.Call) { judged <- c }})
 		})
 		done <- outcome{res, err}
 	}()
@@ -181,6 +183,14 @@ func TestLiveCapture(t *testing.T) {
 	out := <-done
 	if out.err != nil {
 		t.Fatal(out.err)
+	}
+	select { // judged at the latest when the capture stopped
+	case c := <-judged:
+		if c.CallID != cid || c.Verdict != report.VerdictTwoWay {
+			t.Errorf("judged %s %s, want %s two-way", c.CallID, c.Verdict, cid)
+		}
+	default:
+		t.Error("no verdict was announced")
 	}
 	checkLiveCall(t, out.res)
 	checkLiveCall(t, analyzePath(t, saved))

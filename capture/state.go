@@ -117,6 +117,8 @@ type state struct {
 	// High-water marks of the state kept, to show memory follows the calls
 	// in progress, not the length of the capture.
 	peakCalls, peakFlows int
+	// onJudged, when set, hears each call's verdict as it is finalised.
+	onJudged func(report.Call)
 	counts               counters
 	tlsSeen              []uint64 // frames of TLS on SIP ports
 	// SIP sources seen for calls, for flow binding.

@@ -124,6 +124,10 @@ func runCapture(cmd *cobra.Command, a *app, opts captureOptions) error {
 		OnCallEnd: func(e capture.CallEnd) {
 			fmt.Fprintf(a.stderr, "%s call ended: %s → %s (status %d) %s\n", e.At.Format("15:04:05"), e.From, e.To, e.Status, e.CallID)
 		},
+		OnCallJudged: func(c report.Call) {
+			fmt.Fprintf(a.stderr, "%s judged: %s → %s: %s; %s (%s)\n", c.End.Format("15:04:05"),
+				partyOf(c.Caller), partyOf(c.Callee), c.Verdict, c.Explain, c.CallID)
+		},
 	})
 	if err != nil {
 		if errors.Is(err, capture.ErrLiveUnsupported) {
@@ -143,4 +147,11 @@ func hasCall(calls []report.Call, id string) bool {
 		}
 	}
 	return false
+}
+
+func partyOf(p report.Party) string {
+	if p.User != "" {
+		return p.User + "@" + p.Host
+	}
+	return p.Host
 }
