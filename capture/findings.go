@@ -33,6 +33,7 @@ func callFindings(cb *callBuild, streams []*streamState, facts []StreamFacts, v 
 	// inside it when a server's Via received= showed its public address.
 	privateSDP := [2]bool{}
 	publicAs := publicAddresses(c)
+	algSeen := false
 	for _, ev := range c.timeline(cb.dlg) {
 		sig := sigs[ev.Party]
 		for _, m := range ev.SDP.Media {
@@ -68,11 +69,12 @@ func callFindings(cb *callBuild, streams []*streamState, facts []StreamFacts, v 
 					Evidence: []report.Evidence{{Text: "SDP c= against the IP source of the message", Frames: []uint64{ev.Frame}, Addrs: []string{m.Addr.String(), sig.String()}}},
 				})
 			}
-			if ev.SDP.OriginAddr.IsValid() && IsPrivate(ev.SDP.OriginAddr) && isPublic(ip) && IsPrivate(sig.Addr()) {
+			if why := ALGSign(sig.Addr(), contactOfMsg(ev.Msg), ev.SDP.OriginAddr, ip); why != "" && !algSeen {
+				algSeen = true
 				fs = append(fs, report.Finding{
 					ID: "sip-alg-suspected", Severity: algSeverity(problem), Subject: subject,
-					Title:    "SDP c= was rewritten to a public address while o= keeps the private one: a SIP ALG on the path",
-					Evidence: []report.Evidence{{Text: fmt.Sprintf("o= %s, c= %s in %s", ev.SDP.OriginAddr, ip, ev.Method), Frames: []uint64{ev.Frame}}},
+					Title:    "A SIP ALG seems to rewrite this party's messages: " + why,
+					Evidence: []report.Evidence{{Text: fmt.Sprintf("%s: source %s, Contact %s, o= %s, c= %s", ev.Method, sig.Addr(), contactOfMsg(ev.Msg), ev.SDP.OriginAddr, ip), Frames: []uint64{ev.Frame}}},
 					Remedy:   remedyALG,
 				})
 			}
@@ -298,4 +300,31 @@ func publicAddresses(c *sipCall) [2]netip.Addr {
 		}
 	}
 	return out
+}
+
+func contactOfMsg(m *sipInfo) string {
+	if m == nil {
+		return ""
+	}
+	return m.Contact
+}
+
+// ALGSign reads one message seen from outside the sender's NAT (its SIP
+// comes from the public address sig) for the traces a SIP ALG leaves
+// (issue 5): the ALG rewrites Contact and c= to the NAT's public address
+// but keeps the private o= (a phone using STUN fixes c= but leaves its
+// private Contact), or it rewrites the headers but fails on the body
+// (Contact public, c= still private). It returns the reason, or "".
+func ALGSign(sig netip.Addr, contactHost string, origin, conn netip.Addr) string {
+	contact, err := netip.ParseAddr(contactHost)
+	if err != nil || !isPublic(sig) || !conn.IsValid() {
+		return ""
+	}
+	switch {
+	case contact == sig && conn == sig && origin.IsValid() && IsPrivate(origin):
+		return "Contact and SDP c= carry the NAT's public address while SDP o= keeps the private " + origin.String()
+	case contact == sig && IsPrivate(conn):
+		return "Contact was rewritten to the public address but SDP c= still names the private " + conn.String()
+	}
+	return ""
 }

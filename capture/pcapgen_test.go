@@ -98,6 +98,9 @@ func checkTruth(t *testing.T, res *Result, truths []pcapgen.Truth) {
 		if want.Transport != "" && got.Transport != want.Transport {
 			t.Errorf("%s: transport %s, want %s", name, got.Transport, want.Transport)
 		}
+		if want.Kind == pcapgen.Normal && (hasFinding(got, "sip-alg-suspected") || hasFinding(got, "sdp-private-address")) {
+			t.Errorf("%s: a STUN phone behind NAT was reported with %v", name, findingIDs(got))
+		}
 		if want.Finding != "" && !hasFinding(got, want.Finding) {
 			t.Errorf("%s: finding %s missing; got %v", name, want.Finding, findingIDs(got))
 		}

@@ -84,3 +84,29 @@ func TestIsPrivate(t *testing.T) {
 }
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+func TestALGSign(t *testing.T) {
+	pub, priv := mustAddr("203.0.113.1"), mustAddr("192.168.1.10")
+	tests := []struct {
+		name           string
+		sig            netip.Addr
+		contact        string
+		origin, conn   netip.Addr
+		wantSuspicious bool
+	}{
+		{"ALG rewrote Contact and c=, o= kept", pub, "203.0.113.1", priv, pub, true},
+		{"ALG rewrote headers, not the body", pub, "203.0.113.1", pub, priv, true},
+		{"STUN phone: c= public, Contact private", pub, "192.168.1.10", priv, pub, false},
+		{"phone leaking everything, no ALG", pub, "192.168.1.10", priv, priv, false},
+		{"public phone", pub, "203.0.113.1", pub, pub, false},
+		{"seen inside the LAN", priv, "192.168.1.10", priv, priv, false},
+		{"Contact is a name", pub, "phone.example", priv, pub, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := ALGSign(tt.sig, tt.contact, tt.origin, tt.conn); (got != "") != tt.wantSuspicious {
+				t.Errorf("ALGSign = %q, want suspicious %v", got, tt.wantSuspicious)
+			}
+		})
+	}
+}

@@ -20,6 +20,7 @@ type party struct {
 	rtpSrc  netip.AddrPort // where its RTP comes from as captured
 	natted  bool
 	publicA netip.Addr // its NAT's public address (for Via received=)
+	origin  string     // SDP o= address, when it differs from the usual
 }
 
 type callGen struct {
@@ -75,6 +76,10 @@ func newCallGen(i int, c Call, base time.Time, rng *rand.Rand) *callGen {
 			sdp: addrPort("2001:db8:1::10", rtpA), rtpSrc: addrPort("2001:db8:1::10", rtpA)}
 		g.b = party{user: "gw", sig: addrPort("2001:db8:2::20", 5060), local: "[2001:db8:2::20]",
 			sdp: addrPort("2001:db8:2::20", rtpB), rtpSrc: addrPort("2001:db8:2::20", rtpB)}
+	case SIPALG:
+		// The router's SIP ALG rewrote Via, Contact and c= to its public
+		// address and left o= alone (what many consumer routers do).
+		g.a.local, g.a.origin = "203.0.113.1", lanIP
 	case LANOneWay:
 		g.a = party{user: fmt.Sprintf("%d", 100+i), sig: addrPort(lanIP, 5060), local: lanIP,
 			sdp: addrPort(lanIP, rtpA), rtpSrc: addrPort(lanIP, rtpA), natted: true,
@@ -216,6 +221,9 @@ func (g *callGen) build() {
 		truth.Packets[0] += uint64(n)
 		truth.Packets[1] += uint64(n)
 		truth.Verdict = report.VerdictTwoWay
+		if g.c.Kind == SIPALG {
+			truth.Finding = "sip-alg-suspected"
+		}
 	}
 	g.cseq++
 	g.request(end.Add(100*time.Millisecond), "BYE", g.a, g.b, g.toTag, "")
@@ -242,7 +250,9 @@ func (g *callGen) sdp(p party, dir string, padded bool) string {
 		ipv = "IP6"
 	}
 	origin := p.sdp.Addr().String()
-	if p.natted {
+	if p.origin != "" {
+		origin = p.origin
+	} else if p.natted {
 		origin = strings.Trim(p.local, "[]")
 		if p.sdp.Addr().Is6() || !netip.MustParseAddr(origin).Is4() {
 			origin = p.sdp.Addr().String()
@@ -403,7 +413,7 @@ func hostOf(a netip.AddrPort) string {
 // standard test capture.
 func AllKinds() []Call {
 	kinds := []Kind{Normal, LeakCaller, LeakCallee, NoWay, Hold, Inactive, ReinviteMove, EarlyMedia,
-		Forked, TCP, WebSocket, Fragmented, VLAN, IPv6, LossJitter, LANOneWay, Rejected, Cancelled}
+		Forked, TCP, WebSocket, Fragmented, VLAN, IPv6, LossJitter, LANOneWay, Rejected, Cancelled, SIPALG}
 	calls := make([]Call, len(kinds))
 	for i, k := range kinds {
 		calls[i] = Call{Kind: k, Start: time.Duration(i) * 500 * time.Millisecond, Media: 4 * time.Second}

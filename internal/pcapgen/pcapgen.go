@@ -53,6 +53,7 @@ const (
 	LANOneWay    Kind = "lan-one-way"   // captured on the caller's LAN: nothing comes back
 	Rejected     Kind = "rejected"      // 486 Busy Here: no media expected
 	Cancelled    Kind = "cancelled"     // CANCEL before answer
+	SIPALG       Kind = "sip-alg"       // a router ALG rewrote Via, Contact and c= but not o=: two-way
 )
 
 // Call is one call to generate.
