@@ -59,7 +59,7 @@ module_path /usr/lib/baresip/modules
 // (192.168.1.10 behind 203.0.113.1) to a baresip phone on the internet
 // (203.0.113.10), captured with tcpdump at the internet phone. With stun,
 // the caller learns its public mapping from coturn and puts it in SDP.
-func labCall(t *testing.T, stun bool) string {
+func labCall(t *testing.T, stun, alg bool) string {
 	lab := natlab.New(t)
 	callee := lab.PublicHost("callee", "203.0.113.10")
 	// natlab's PublicHost routes via 203.0.113.2, but the core is .254
@@ -69,7 +69,7 @@ func labCall(t *testing.T, stun bool) string {
 		t.Fatalf("route: %v: %s", err, out)
 	}
 	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24",
-		NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent}})
+		NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent, SIPALG: alg}})
 	phone := r1.LANHost("phone", "192.168.1.10")
 	account := "<sip:100@192.168.1.10>;regint=0"
 	if stun {
@@ -111,15 +111,17 @@ func TestLabCalls(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		stun    bool
+		alg     bool
 		file    string
 		verdict report.Verdict
 		deaf    string
 	}{
-		{"leaked private address", false, "natlab-one-way-private-sdp.pcap", report.VerdictOneWay, "caller"},
-		{"fixed with STUN", true, "natlab-two-way-stun.pcap", report.VerdictTwoWay, ""},
+		{"leaked private address", false, false, "natlab-one-way-private-sdp.pcap", report.VerdictOneWay, "caller"},
+		{"fixed with STUN", true, false, "natlab-two-way-stun.pcap", report.VerdictTwoWay, ""},
+		{"rewritten by the kernel SIP ALG", false, true, "natlab-sip-alg.pcap", report.VerdictTwoWay, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			path := labCall(t, tc.stun)
+			path := labCall(t, tc.stun, tc.alg)
 			if dir := os.Getenv("NATDOC_KEEP_LAB"); dir != "" {
 				data, _ := os.ReadFile(path)
 				_ = os.WriteFile(filepath.Join(dir, tc.file), data, 0o644)
@@ -130,7 +132,7 @@ func TestLabCalls(t *testing.T) {
 			}
 			c := res.Calls[0]
 			pkts, _ := directionCounts(c)
-			t.Logf("%s: %s (%s) packets %v: %s", tc.name, c.Verdict, c.CannotHear, pkts, c.Explain)
+			t.Logf("%s: %s (%s) packets %v: %s; findings %v", tc.name, c.Verdict, c.CannotHear, pkts, c.Explain, findingIDs(c))
 			if c.Verdict != tc.verdict || c.CannotHear != tc.deaf {
 				t.Errorf("verdict %s (%q), want %s (%q)", c.Verdict, c.CannotHear, tc.verdict, tc.deaf)
 			}

@@ -212,3 +212,17 @@ func TestNATLabRecordings(t *testing.T) {
 		t.Error("with STUN the SDP names the public mapping, yet a private address was reported")
 	}
 }
+
+// TestNATLabSIPALG: the Linux SIP ALG (nf_nat_sip) rewrites Via, Contact,
+// o= and c= of the phone's INVITE to the NAT's public address, consistently:
+// seen from outside, the call looks like one from a public phone and works.
+// natdoc reports it two-way and claims no ALG it cannot see.
+func TestNATLabSIPALG(t *testing.T) {
+	res := analyzePath(t, filepath.Join("..", "testdata", "natlab-sip-alg.pcap"))
+	checkCalls(t, res, []wantCall{{verdict: report.VerdictTwoWay, pkts: [2]uint64{400, 399}}})
+	for _, id := range []string{"sip-alg-suspected", "sdp-private-address", "contact-private-address"} {
+		if hasFinding(res.Calls[0], id) {
+			t.Errorf("%s reported, but the rewritten messages show no private address", id)
+		}
+	}
+}
