@@ -87,6 +87,17 @@ func checkTruth(t *testing.T, res *Result, truths []pcapgen.Truth) {
 		if got.Verdict != want.Verdict || got.CannotHear != want.CannotHear {
 			t.Errorf("%s: verdict %s (cannot hear %q), want %s (%q); %s", name, got.Verdict, got.CannotHear, want.Verdict, want.CannotHear, got.Explain)
 		}
+		for _, st := range got.Streams {
+			for _, f := range st.Flows {
+				var sum uint64
+				for _, v := range f.Timeline {
+					sum += uint64(v)
+				}
+				if sum != f.Packets {
+					t.Errorf("%s: flow %s → %s timeline holds %d packets, the flow %d", name, f.Src, f.Dst, sum, f.Packets)
+				}
+			}
+		}
 		pkts, lost := directionCounts(got)
 		wantPkts := [2]uint64{want.Packets[0] + want.Undeliverable[0], want.Packets[1] + want.Undeliverable[1]}
 		if pkts != wantPkts {

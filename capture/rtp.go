@@ -85,8 +85,9 @@ type rtpFlow struct {
 	maxGap time.Duration
 	// Activity: packets per step since First; the step doubles when the
 	// buckets run out, so the array never grows past its first allocation.
-	activity []uint32
-	step     time.Duration
+	activity   []uint32
+	step       time.Duration
+	lastBucket int64 // start of the newest bucket, Unix nanoseconds
 	// Frames of the first packets, kept as evidence.
 	sample [3]uint64
 }
@@ -219,6 +220,11 @@ const activityBuckets = 256
 
 // count adds one packet to the activity timeline without allocating.
 func (f *rtpFlow) count(at int64) {
+	// Packets arrive in order: most land in the newest bucket.
+	if n := len(f.activity); n > 0 && at >= f.lastBucket && at-f.lastBucket < int64(f.step) {
+		f.activity[n-1]++
+		return
+	}
 	d := time.Duration(at - f.firstNs)
 	if d < 0 {
 		d = 0
@@ -242,4 +248,5 @@ func (f *rtpFlow) count(at int64) {
 		f.activity = append(f.activity, 0)
 	}
 	f.activity[i]++
+	f.lastBucket = f.firstNs + int64(len(f.activity)-1)*int64(f.step)
 }
