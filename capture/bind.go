@@ -28,13 +28,13 @@ type binding struct {
 
 // binder attaches RTP/RTCP flows to calls: first by the SDP addresses (the
 // promise), then by the sender's own SDP address (symmetric RTP sends from
-// the port it receives on), then by SSRC of flows already bound, and last,
-// for NATed media from an address no SDP named, by the signalling address
-// and timing.
+// the port it receives on), and last, for NATed media from an address no
+// SDP named, by the signalling address and timing. SSRC alone does not
+// bind: relays and B2BUAs forward one SSRC onto legs whose signalling may
+// be missing.
 type binder struct {
 	byAddr map[netip.AddrPort][]promise
 	byIP   map[netip.Addr][]promise // signalling addresses of parties
-	bySSRC map[uint32]binding
 	// named lists, per dialog, the addresses each party's SDP named; it
 	// breaks ties when forks share the caller's offer.
 	named map[*dialog]*[2][]netip.AddrPort
@@ -47,7 +47,6 @@ func newBinder() *binder {
 	return &binder{
 		byAddr: map[netip.AddrPort][]promise{},
 		byIP:   map[netip.Addr][]promise{},
-		bySSRC: map[uint32]binding{},
 		named:  map[*dialog]*[2][]netip.AddrPort{},
 		grace:  10 * time.Second,
 	}
@@ -132,10 +131,10 @@ func containsAddr(list []netip.AddrPort, a netip.AddrPort) bool {
 func (b *binder) bind(f *rtpFlow) (binding, bool) {
 	k := f.Key
 	if p, ok := b.pickBySender(b.byAddr[k.Dst], f); ok {
-		return b.remember(f, binding{call: p.call, dlg: p.dlg, mIndex: p.mIndex, sender: other(p.party), matched: true}), true
+		return binding{call: p.call, dlg: p.dlg, mIndex: p.mIndex, sender: other(p.party), matched: true}, true
 	}
 	if p, ok := pick(b.byAddr[k.Src], f.First()); ok {
-		return b.remember(f, binding{call: p.call, dlg: p.dlg, mIndex: p.mIndex, sender: p.party}), true
+		return binding{call: p.call, dlg: p.dlg, mIndex: p.mIndex, sender: p.party}, true
 	}
 	return binding{}, false
 }
@@ -154,11 +153,4 @@ func (b *binder) bindHeuristic(f *rtpFlow) (binding, bool) {
 		return binding{call: p.call, dlg: p.dlg, sender: other(p.party)}, true
 	}
 	return binding{}, false
-}
-
-func (b *binder) remember(f *rtpFlow, bd binding) binding {
-	if !f.Key.RTCP && f.Key.SSRC != 0 {
-		b.bySSRC[f.Key.SSRC] = bd
-	}
-	return bd
 }

@@ -402,20 +402,6 @@ func flowReport(bf boundFlow, sigs [2]netip.AddrPort) report.RTPFlow {
 
 func round2(v float64) float64 { return float64(int64(v*100+0.5)) / 100 }
 
-// sortedKinds returns map keys sorted, for stable output.
-func sortedKinds(m map[string]uint64) []report.KeyValue {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var kv []report.KeyValue
-	for _, k := range keys {
-		kv = append(kv, report.KeyValue{Key: k, Value: fmt.Sprint(m[k])})
-	}
-	return kv
-}
-
 func partyLabel(p report.Party) string {
 	name := p.User
 	if p.Host != "" {

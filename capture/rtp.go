@@ -88,8 +88,6 @@ type rtpFlow struct {
 	activity   []uint32
 	step       time.Duration
 	lastBucket int64 // start of the newest bucket, Unix nanoseconds
-	// Frames of the first packets, kept as evidence.
-	sample [3]uint64
 }
 
 // staticClockRate gives RFC 3551 §6 clock rates of static payload types.
@@ -138,9 +136,6 @@ func (f *rtpFlow) First() time.Time { return time.Unix(0, f.firstNs).UTC() }
 func (f *rtpFlow) Last() time.Time  { return time.Unix(0, f.lastNs).UTC() }
 
 func (f *rtpFlow) update(h rtpFields, size int, at int64, frame uint64) {
-	if f.Packets < uint64(len(f.sample)) {
-		f.sample[f.Packets] = frame
-	}
 	if f.Packets == 0 {
 		f.firstNs, f.FirstFrame = at, frame
 		f.activity, f.step = make([]uint32, 0, activityBuckets), time.Second

@@ -86,10 +86,9 @@ type tcpKey struct{ Src, Dst netip.AddrPort }
 // tcpStream buffers one direction of a SIP-over-TCP connection until whole
 // messages can be parsed (RFC 3261 §18.3: Content-Length frames them).
 type tcpStream struct {
-	next    uint32
-	started bool
-	buf     []byte
-	frame   uint64 // frame of the segment that started the buffered message
+	next  uint32
+	buf   []byte
+	frame uint64 // frame of the segment that started the buffered message
 	// SIP over WebSocket (RFC 7118): http is true until the upgrade's
 	// header block has passed; msg gathers a fragmented WebSocket message.
 	ws, http    bool
@@ -219,7 +218,7 @@ func (s *state) handleTCP(pkt *packet) {
 			s.anomaly("too-many-tcp-streams", pkt.Offset, pkt.Frame, "SIP over TCP stream ignored")
 			return
 		}
-		st = &tcpStream{next: pkt.Seq, started: true, frame: pkt.Frame, ws: ws, http: ws}
+		st = &tcpStream{next: pkt.Seq, frame: pkt.Frame, ws: ws, http: ws}
 		s.tcp[k] = st
 		if ws { // the answer (101 Switching Protocols) comes the other way
 			s.tcp[tcpKey{pkt.Dst, pkt.Src}] = &tcpStream{ws: true, http: true, expectFirst: true}
