@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/natdoc/natdoc/report"
 )
 
 // DefaultServers are well-known public STUN servers for users' real runs
@@ -350,7 +352,12 @@ func (p *probe) discover(ctx context.Context, main *socket, res *Result) {
 	}
 	tests.Wait()
 	if !started {
-		res.Mapping.Note = "no server returned OTHER-ADDRESS (RFC 5780); mapping judged across servers only"
+		// Seeing our own address needs no RFC 5780: there is no NAT.
+		if first := firstAnswer(res.Servers); first.Mapped == res.Local {
+			res.Mapping = MappingResult{Test1: first.Mapped, Behaviour: report.BehaviourNoNAT}
+		} else {
+			res.Mapping.Note = "no server returned OTHER-ADDRESS (RFC 5780); mapping judged across servers only"
+		}
 		res.Filtering.Note = "no server supports RFC 5780 CHANGE-REQUEST"
 		res.Hairpin = p.hairpin(ctx, main, firstAnswer(res.Servers), res.Local)
 	}
