@@ -129,3 +129,18 @@ func findingIDsOf(res *Result) []string {
 	}
 	return ids
 }
+
+// The positive hairpin case: a server that reports the mapped address as
+// 127.0.0.2 with the socket's port (as if a NAT translated the IP only).
+// Sending there reaches the main socket (bound to all addresses), which is
+// what a hairpinning NAT does.
+func TestHairpinDetected(t *testing.T) {
+	addr := startFake(t, func(f *fakeServer, from netip.AddrPort, req *stun.Message) {
+		mapped := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.2"), from.Port())
+		f.conn.WriteToUDPAddrPort(answer(t, req, mapped), from)
+	})
+	res := runFake(t, addr)
+	if res.Hairpin.Works != report.TriYes {
+		t.Errorf("hairpin %q (%s), want yes", res.Hairpin.Works, res.Hairpin.Note)
+	}
+}
