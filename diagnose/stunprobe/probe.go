@@ -221,6 +221,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	res.Local = netip.AddrPortFrom(p.localIP(res.Servers), main.local.Port())
+	p.cfg.Log.Info("asking STUN servers", "servers", len(res.Servers), "local", res.Local)
 	p.discover(ctx, main, res)
 	if cfg.TCP {
 		res.TCP = p.askTCP(ctx, res.Servers)
@@ -346,6 +347,7 @@ func (p *probe) discover(ctx context.Context, main *socket, res *Result) {
 		}
 		started = true
 		res.RFC5780 = srv.Addr
+		p.cfg.Log.Info("RFC 5780 mapping, filtering and hairpin tests", "server", srv.Server, "other", srv.Other)
 		// The tests write only Mapping, Filtering and Hairpin; this loop
 		// keeps reading only Servers.
 		tests.Go(func() { p.rfc5780Tests(ctx, main, res, srv) })
