@@ -40,6 +40,10 @@ const (
 	// RFC 5389's full 39.5 s would make a command with one dead server in
 	// its list unusable.
 	serverWindow = 3 * time.Second
+	// resolveTimeout bounds DNS for the server names: a system resolver
+	// that has not answered in 5 s (it retries its servers within that)
+	// is not going to, and the probe should say so rather than hang.
+	resolveTimeout = 5 * time.Second
 	// minRTO keeps retransmissions on a LAN-like path from flooding: below
 	// 50 ms the OS scheduler, not the network, dominates the round trip.
 	minRTO = 50 * time.Millisecond
@@ -266,18 +270,25 @@ func (p *probe) closeAll() {
 	p.sockets = nil
 }
 
-// resolveAll turns the named servers into addresses of the probe's family.
+// resolveAll turns the named servers into addresses of the probe's
+// family, all names at once, each bounded by resolveTimeout.
 func (p *probe) resolveAll(ctx context.Context) []ServerResult {
+	ctx, cancel := context.WithTimeout(ctx, resolveTimeout)
+	defer cancel()
 	out := make([]ServerResult, len(p.cfg.Servers))
+	var wg sync.WaitGroup
 	for i, name := range p.cfg.Servers {
 		out[i].Server = name
-		addr, err := p.resolve(ctx, name)
-		if err != nil {
-			out[i].Err = err.Error()
-			continue
-		}
-		out[i].Addr = addr
+		wg.Go(func() {
+			addr, err := p.resolve(ctx, name)
+			if err != nil {
+				out[i].Err = err.Error()
+				return
+			}
+			out[i].Addr = addr
+		})
 	}
+	wg.Wait()
 	return out
 }
 
