@@ -41,19 +41,7 @@ const (
 )
 
 // labNet makes every socket of the probe inside h's namespace.
-func labNet(cfg *stunprobe.Config, h *natlab.Host) {
-	cfg.ListenUDP = func(network string, laddr *net.UDPAddr) (c *net.UDPConn, err error) {
-		err = h.Do(func() error { c, err = net.ListenUDP(network, laddr); return err })
-		return c, err
-	}
-	cfg.DialUDP = func(network string, raddr *net.UDPAddr) (c *net.UDPConn, err error) {
-		err = h.Do(func() error { c, err = net.DialUDP(network, nil, raddr); return err })
-		return c, err
-	}
-	cfg.DialTCP = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		return h.DialTCP(network, addr, 2*time.Second)
-	}
-}
+func labNet(cfg *stunprobe.Config, h *natlab.Host) { cfg.Do = h.Do }
 
 // startServer runs an RFC 5780 server of the given kind on rfcHost's two
 // addresses and a plain one on plainHost, and returns the server list.
@@ -285,5 +273,20 @@ func BenchmarkLabDiscovery(b *testing.B) {
 			}
 			b.ReportMetric(total.Seconds()/float64(b.N), "s/discovery")
 		})
+	}
+}
+
+// The adapter natdoc diagnose uses: one call gives the section and the
+// findings, with the sockets in the namespace through Config.Do.
+func TestLabProber(t *testing.T) {
+	phone, servers := labSetup(t, natdoc, natlab.NATConfig{Mapping: natlab.AddressAndPortDependent})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	nat, findings, err := stunprobe.Prober{Config: stunprobe.Config{Servers: servers, Do: phone.Do}}.Probe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nat.Mapping != report.BehaviourAddressAndPortDependent || !slices.ContainsFunc(findings, func(f report.Finding) bool { return f.ID == stunprobe.IDMappingVaries }) {
+		t.Errorf("mapping %q findings %+v", nat.Mapping, findings)
 	}
 }

@@ -101,6 +101,11 @@ type Config struct {
 	// TCP also asks the first server for a mapping over TCP.
 	TCP bool
 
+	// Do, when set, creates every socket of the probe inside fn: the way
+	// to run it in another network namespace (natlab's Host.Do,
+	// diagnose/netenv's Env.Do). The socket seams below override it.
+	Do func(fn func() error) error
+
 	// Test seams, optional.
 	ListenUDP func(network string, laddr *net.UDPAddr) (*net.UDPConn, error)
 	DialUDP   func(network string, raddr *net.UDPAddr) (*net.UDPConn, error)
@@ -167,25 +172,45 @@ func (c *Config) setDefaults() {
 	if c.LifetimeResolution == 0 {
 		c.LifetimeResolution = 0.1
 	}
+	do := c.Do
+	if do == nil {
+		do = func(fn func() error) error { return fn() }
+	}
 	if c.ListenUDP == nil {
-		c.ListenUDP = net.ListenUDP
+		c.ListenUDP = func(network string, laddr *net.UDPAddr) (conn *net.UDPConn, err error) {
+			err = do(func() error { conn, err = net.ListenUDP(network, laddr); return err })
+			return conn, err
+		}
 	}
 	if c.DialUDP == nil {
-		c.DialUDP = func(network string, raddr *net.UDPAddr) (*net.UDPConn, error) {
-			return net.DialUDP(network, nil, raddr)
+		c.DialUDP = func(network string, raddr *net.UDPAddr) (conn *net.UDPConn, err error) {
+			err = do(func() error { conn, err = net.DialUDP(network, nil, raddr); return err })
+			return conn, err
 		}
 	}
 	if c.DialTCP == nil {
-		var d net.Dialer
-		c.DialTCP = d.DialContext
+		c.DialTCP = func(ctx context.Context, network, addr string) (conn net.Conn, err error) {
+			err = do(func() error {
+				var d net.Dialer
+				conn, err = d.DialContext(ctx, network, addr)
+				return err
+			})
+			return conn, err
+		}
 	}
 	if c.Resolve == nil {
+		resolver := net.DefaultResolver
+		if c.Do != nil {
+			// The Go resolver's own sockets, dialled inside Do, so names
+			// resolve as they would in that network.
+			resolver = &net.Resolver{PreferGo: true, Dial: c.DialTCP}
+		}
 		c.Resolve = func(ctx context.Context, network, host string) ([]netip.Addr, error) {
 			ipNet := "ip4"
 			if network == "udp6" {
 				ipNet = "ip6"
 			}
-			return net.DefaultResolver.LookupNetIP(ctx, ipNet, host)
+			return resolver.LookupNetIP(ctx, ipNet, host)
 		}
 	}
 	if c.Log == nil {
