@@ -144,3 +144,27 @@ func TestHairpinDetected(t *testing.T) {
 		t.Errorf("hairpin %q (%s), want yes", res.Hairpin.Works, res.Hairpin.Note)
 	}
 }
+
+// A server whose change-IP answers never arrive (as behind an
+// address-dependent filter) but whose change-port answers do, from the
+// primary IP and the alternate port: address-dependent filtering, judged
+// through the whole probe.
+func TestAddressDependentFilteringThroughProbe(t *testing.T) {
+	addr := startFake(t, func(f *fakeServer, from netip.AddrPort, req *stun.Message) {
+		altPort := f.other.LocalAddr().(*net.UDPAddr).AddrPort().Port()
+		other := &stun.OtherAddress{IP: net.IPv4(127, 0, 0, 2), Port: int(altPort)}
+		var c ChangeRequest
+		_ = c.GetFrom(req)
+		switch {
+		case c.ChangeIP: // dropped by the "filter"
+		case c.ChangePort:
+			f.other.WriteToUDPAddrPort(answer(t, req, from, other), from)
+		default:
+			f.conn.WriteToUDPAddrPort(answer(t, req, from, other), from)
+		}
+	})
+	res := runFake(t, addr)
+	if res.Filtering.Behaviour != report.BehaviourAddressDependent || !res.Filtering.ControlAfter {
+		t.Errorf("filtering %+v, want address-dependent after an answered control", res.Filtering)
+	}
+}
