@@ -277,7 +277,8 @@ func (p *probe) unspecified() netip.Addr {
 func (p *probe) open(laddr netip.AddrPort) (*socket, error) {
 	c, err := p.cfg.ListenUDP(p.cfg.Network, net.UDPAddrFromAddrPort(laddr))
 	if err != nil {
-		return nil, fmt.Errorf("stunprobe: listen %s %s: %w", p.cfg.Network, laddr, err)
+		// net's error already names the network and address.
+		return nil, fmt.Errorf("stunprobe: %w", err)
 	}
 	s := newSocket(c, &p.anomalies)
 	p.mu.Lock()
