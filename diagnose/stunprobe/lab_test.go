@@ -290,3 +290,30 @@ func TestLabProber(t *testing.T) {
 		t.Errorf("mapping %q findings %+v", nat.Mapping, findings)
 	}
 }
+
+// A router with "NAT loopback" for its forwarded SIP port: the probe must
+// see hairpinning work (the positive case of RFC 5780 §4.5).
+func TestLabHairpin(t *testing.T) {
+	natlab.Require(t)
+	lab := natlab.New(t)
+	rfcHost := lab.PublicHost("stun", labPrimaryIP, labAlternateIP)
+	plainHost := lab.PublicHost("stun2", labPlainIP, labPlainIP2)
+	r := lab.Router("r1", natlab.RouterConfig{WAN: labRouterWAN, LAN: "192.168.1.1/24", NAT: natlab.NATConfig{
+		Mapping: natlab.EndpointIndependent, Forwards: []natlab.Forward{{Proto: "udp", Ports: "5060", To: labPhone}}}})
+	// LAN traffic to the WAN address's forwarded port is sent back in, its
+	// source rewritten so the phone does not drop a packet from its own
+	// address as a martian.
+	r.Nft(t, `add rule ip natlab prerouting iifname "brlan" ip daddr `+labRouterWAN+` udp dport 5060 dnat to `+labPhone)
+	r.Nft(t, `add rule ip natlab postrouting oifname "brlan" ct status dnat ip saddr 192.168.1.0/24 masquerade`)
+	// With br_netfilter active (this kernel has it built in), the DNATed
+	// packet would be bridged straight back towards its ingress port and
+	// dropped, never routed; a home router routes it.
+	r.Sysctl(t, "net.bridge.bridge-nf-call-iptables", "0")
+	phone := r.LANHost("phone", labPhone)
+	servers := startServers(t, natdoc, rfcHost, plainHost)
+	res := runLabProbe(t, phone, stunprobe.Config{Servers: servers, LocalPort: 5060})
+	if res.Hairpin.Works != report.TriYes || res.Hairpin.From.Addr().String() != "192.168.1.1" {
+		t.Errorf("hairpin %+v, want yes, from the router's LAN address", res.Hairpin)
+	}
+	wantFinding(t, res, stunprobe.IDNoHairpin, false)
+}
