@@ -55,6 +55,8 @@ type Options struct {
 	// NAT and Router are optional; nil checks are reported as not run.
 	NAT    NATProber
 	Router RouterProber
+	// Lifetime asks the NAT probe for the binding lifetime (minutes).
+	Lifetime bool
 	// DNSServer sends every DNS query there (tests).
 	DNSServer string
 	Log       *slog.Logger
@@ -104,6 +106,9 @@ func Run(ctx context.Context, opt Options) *Result {
 	if opt.SIPPort == 0 {
 		opt.SIPPort = 5060
 	}
+	if opt.NAT == nil && len(opt.STUN) > 0 {
+		opt.NAT = NewSTUNProber(opt.STUN, opt.Lifetime, opt.Env, opt.DNSServer)
+	}
 	ctx, cancel := context.WithTimeout(ctx, opt.Timeout)
 	defer cancel()
 	res := &Result{SIPPort: opt.SIPPort, RTPLow: opt.RTPLow, RTPHigh: opt.RTPHigh}
@@ -116,9 +121,13 @@ func Run(ctx context.Context, opt Options) *Result {
 
 	stunAddrs, stunErr := resolveAll(ctx, opt.Env, opt.DNSServer, opt.STUN)
 	mirror, mirrorErr := resolveOne(ctx, opt.Env, opt.DNSServer, opt.Mirror)
-	towards := mirror
-	if !towards.IsValid() && len(stunAddrs) > 0 {
+	// Probe the path towards a STUN server when there is one (it answers
+	// the probe's Binding request, which marks the end of the path), else
+	// towards the mirror (it answers the OPTIONS the probe then carries).
+	towards, pathPayload := mirror, sipalg.BuildOptions(mirror)
+	if len(stunAddrs) > 0 {
 		towards = stunAddrs[0]
+		pathPayload = stun.MustBuild(stun.TransactionID, stun.BindingRequest).Raw
 	}
 
 	start := time.Now()
@@ -127,7 +136,7 @@ func Run(ctx context.Context, opt Options) *Result {
 	record(timed(CheckHost, start, err, "interfaces, addresses and default gateway"))
 
 	var wg sync.WaitGroup
-	wg.Go(func() { res.Path = runPath(ctx, opt, towards, record) })
+	wg.Go(func() { res.Path = runPath(ctx, opt, towards, pathPayload, record) })
 	wg.Go(func() { res.NAT, res.NATFind = runNAT(ctx, opt, record) })
 	wg.Go(func() { res.Router, res.IGDFind = runRouter(ctx, opt, record) })
 	wg.Go(func() { res.ALG = runALG(ctx, opt, mirror, mirrorErr, host, record) })
@@ -151,15 +160,12 @@ func notRun(name, why string) report.Check {
 	return report.Check{Name: name, Status: report.CheckNotRun, Detail: why}
 }
 
-func runPath(ctx context.Context, opt Options, towards netip.AddrPort, record func(report.Check)) *hostinfo.Path {
+func runPath(ctx context.Context, opt Options, towards netip.AddrPort, payload []byte, record func(report.Check)) *hostinfo.Path {
 	if !towards.IsValid() {
 		record(notRun(CheckPath, "no server to probe towards (give --stun or --mirror)"))
 		return nil
 	}
 	start := time.Now()
-	// The probe carries a STUN Binding request: the servers natdoc talks to
-	// understand it, so the probe that arrives is no garbage.
-	payload := stun.MustBuild(stun.TransactionID, stun.BindingRequest).Raw
 	p, err := hostinfo.PathHops(ctx, opt.Env, towards, payload, maxPathHops)
 	record(timed(CheckPath, start, err, "first routers towards "+towards.String()))
 	return p

@@ -128,7 +128,7 @@ func udpFindings(r *Result) []report.Finding {
 func PublicAddr(r *Result) (netip.Addr, string) {
 	if r.NAT != nil && r.NAT.MappedAddr != "" {
 		if ap, err := netip.ParseAddrPort(r.NAT.MappedAddr); err == nil {
-			return ap.Addr().Unmap(), "STUN"
+			return ap.Addr().Unmap(), "NAT probe (STUN)"
 		}
 	}
 	if r.Forward != nil {
@@ -186,15 +186,25 @@ func pathFindings(r *Result) []report.Finding {
 	if r.Path == nil {
 		return nil
 	}
+	// Two private routers that answered are evidence enough even when
+	// the rest of the path stays silent (routers that send no ICMP).
 	n, ok := r.Path.PrivateHopsBeforePublic()
-	if !ok || n < 2 {
+	if n < 2 {
 		return nil
+	}
+	atLeast := ""
+	if !ok {
+		atLeast = "at least "
 	}
 	var hops []string
 	for _, h := range r.Path.Hops[:n] {
 		hops = append(hops, h.Addr.String())
 	}
-	ev := []report.Evidence{{Text: fmt.Sprintf("routers on the way to %s: %s, then a public network", r.Path.Dest.Addr(), strings.Join(hops, " → ")), Addrs: hops}}
+	then := "then a public network"
+	if !ok {
+		then = "then no answer"
+	}
+	ev := []report.Evidence{{Text: fmt.Sprintf("routers on the way to %s (TTL-limited probes): %s, %s", r.Path.Dest.Addr(), strings.Join(hops, " → "), then), Addrs: hops}}
 	for _, h := range r.Path.Hops[1:n] {
 		if hostinfo.IsCGNAT(h.Addr) {
 			return []report.Finding{{ID: IDCGNAT, Severity: report.SeverityError,
@@ -204,13 +214,21 @@ func pathFindings(r *Result) []report.Finding {
 		}
 	}
 	return []report.Finding{{ID: IDDoubleNAT, Severity: report.SeverityWarning,
-		Title:    fmt.Sprintf("Double NAT: %d routers with private addresses before the internet", n),
+		Title:    fmt.Sprintf("Double NAT: %s%d routers with private addresses before the internet", atLeast, n),
 		Evidence: ev,
 		Remedy:   "Put the outer router (the provider's modem) in bridge mode, or forward the SIP and RTP ports on both routers (outer to the inner router's WAN address)"}}
 }
 
 func natFindings(r *Result) []report.Finding {
-	out := append([]report.Finding(nil), r.NATFind...)
+	var out []report.Finding
+	for _, f := range r.NATFind {
+		// The probe calls silence from its servers "no UDP"; diagnose
+		// decides that with the mirror's evidence too (NoUDP).
+		if f.ID == IDNoUDP {
+			continue
+		}
+		out = append(out, f)
+	}
 	n := r.NAT
 	if n == nil {
 		return out

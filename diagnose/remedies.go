@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/natdoc/natdoc/diagnose/stunprobe"
 	"github.com/natdoc/natdoc/report"
 )
 
@@ -60,7 +61,7 @@ func rankRemedies(r *Result, fs []report.Finding) []remedy {
 	}
 	rtp := "the RTP range"
 	if r.RTPLow > 0 {
-		rtp = fmt.Sprintf("%d-%d", r.RTPLow, r.RTPHigh)
+		rtp = fmt.Sprintf("the RTP range %d-%d", r.RTPLow, r.RTPHigh)
 	}
 	sip := r.SIPPort
 	var out []remedy
@@ -87,9 +88,26 @@ func rankRemedies(r *Result, fs []report.Finding) []remedy {
 	add(RemedyPublicIPv4, "Ask the provider for a public IPv4 address",
 		"Behind the provider's carrier-grade NAT nothing can be forwarded.", "the provider gives a public address", present(IDCGNAT))
 	forwardFixes := present(IDSIPPortNotForwarded, IDRTPNotForwarded, IDMappingVaries, IDUPnPLimit)
-	add(RemedyForwardPorts, fmt.Sprintf("Forward UDP %d and the RTP range %s to the phone or server", sip, rtp),
-		"A static forward makes inbound SIP and audio arrive whatever the NAT does with mappings; each device needs its own ports.",
-		fmt.Sprintf("UDP %d and %s are forwarded", sip, rtp), forwardFixes)
+	forwardPorts := func() {
+		add(RemedyForwardPorts, fmt.Sprintf("Forward UDP %d and %s to the phone or server", sip, rtp),
+			"A static forward makes inbound SIP and audio arrive whatever the NAT does with mappings; each device needs its own ports.",
+			fmt.Sprintf("UDP %d and %s are forwarded", sip, strings.TrimPrefix(rtp, "the RTP range ")), forwardFixes)
+	}
+	relay := func() {
+		add(RemedyRelay, "Relay the media: natdoc serve on a public host, or the SIP server's media relay",
+			"A relay on a public address receives both sides' audio and forwards it, so neither side needs a reachable address.",
+			"media goes through a relay (natdoc serve, or the server's media relay)",
+			present(IDMappingVaries, IDDoubleNAT, IDCGNAT, IDPublicMismatch, IDRTPNotForwarded))
+	}
+	// Forwarding found missing: forwarding is the fix. A NAT that maps
+	// per destination, with forwarding not known to be missing: a relay
+	// fixes it without touching the router (the seed's phones roam).
+	if has[IDMappingVaries] && !has[IDSIPPortNotForwarded] && !has[IDRTPNotForwarded] {
+		relay()
+		forwardPorts()
+	} else {
+		forwardPorts()
+	}
 	if natEndpointIndependent(r) {
 		add(RemedySTUN, "Configure STUN on the phones",
 			"This NAT keeps one public address and port per phone socket whatever the destination, so the address a phone learns by STUN is the one the other side must use.",
@@ -101,10 +119,9 @@ func rankRemedies(r *Result, fs []report.Finding) []remedy {
 	add(RemedyUPnPLimit, upnpLimitTitle(r),
 		"UPnP gives each call its RTP and RTCP ports; past the router's limit new calls get no mapping and no audio.",
 		"ports are forwarded by hand beyond the router's UPnP limit", present(IDUPnPLimit))
-	add(RemedyRelay, "Relay the media: natdoc serve on a public host, or the SIP server's media relay",
-		"A relay on a public address receives both sides' audio and forwards it, so neither side needs a reachable address.",
-		"media goes through a relay (natdoc serve, or the server's media relay)",
-		present(IDMappingVaries, IDDoubleNAT, IDCGNAT, IDPublicMismatch, IDRTPNotForwarded))
+	if !(has[IDMappingVaries] && !has[IDSIPPortNotForwarded] && !has[IDRTPNotForwarded]) {
+		relay()
+	}
 	add(RemedyVPN, "Use a VPN between the phones and the server",
 		"Inside a VPN no NAT sits between phones and server; it defeats every NAT behaviour found here.",
 		"calls run through a VPN", present(IDMappingVaries, IDCGNAT, IDDoubleNAT, IDPublicMismatch, IDSIPALGDrop))
@@ -123,6 +140,10 @@ func upnpLimitTitle(r *Result) string {
 	return "The router's UPnP mapping limit caps simultaneous calls: forward ports by hand beyond it"
 }
 
+// lanOnly are problems of calls inside this network, not of calls with the
+// internet, which the verdict is about; they still count for the exit code.
+var lanOnly = map[string]bool{stunprobe.IDNoHairpin: true}
+
 // Verdict is the one sentence shown first.
 func Verdict(r *Result, fs []report.Finding) string {
 	const lead = "Calls between this network and the internet: "
@@ -137,7 +158,7 @@ func Verdict(r *Result, fs []report.Finding) string {
 	}
 	problems := false
 	for _, f := range fs {
-		if f.Severity.IsProblem() {
+		if f.Severity.IsProblem() && !lanOnly[f.ID] {
 			problems = true
 		}
 	}
@@ -160,10 +181,10 @@ func Verdict(r *Result, fs []report.Finding) string {
 		return s + "."
 	case problems:
 		return lead + "problems found; see the findings below."
-	case has(IDSTUNWillHelp):
-		return lead + "two-way audio is within reach: the NAT keeps one public address per phone, so STUN on the phones will fix one-way audio."
 	case has(IDForwardWorks):
 		return lead + "expect two-way audio: SIP and RTP ports are forwarded to this host" + algClause(r) + "."
+	case has(IDSTUNWillHelp):
+		return lead + "two-way audio is within reach: the NAT keeps one public address per phone, so STUN on the phones will fix one-way audio."
 	case has(IDHostPublic):
 		return lead + "expect two-way audio: this host has a public address, no NAT in between" + algClause(r) + "."
 	case RanAny(r):

@@ -52,6 +52,7 @@ run, never as passed. It talks only to the servers named here.`,
 				return err
 			}
 			opt.Log = a.log
+			opt.Lifetime = o.Lifetime
 			rep := newReport("diagnose")
 			rep.Started = time.Now()
 			res := diagnose.Run(cmd.Context(), opt)
