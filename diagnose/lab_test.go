@@ -251,7 +251,9 @@ func sipResponder(t *testing.T, h *natlab.Host, addr string) {
 	}()
 }
 
-func itoa(n int) string { return strings.TrimPrefix(netip.AddrPortFrom(netip.IPv4Unspecified(), uint16(n)).String(), "0.0.0.0:") }
+func itoa(n int) string {
+	return strings.TrimPrefix(netip.AddrPortFrom(netip.IPv4Unspecified(), uint16(n)).String(), "0.0.0.0:")
+}
 
 // TestLabServerLeaksPrivateAddress: the SIP server sits behind its own NAT
 // with a port forward of 5060, and answers with its private address.

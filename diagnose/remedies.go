@@ -79,6 +79,9 @@ func rankRemedies(r *Result, fs []report.Finding) []remedy {
 	add(RemedyFixDNS, "Fix the SIP server's DNS name",
 		"Phones outside reach the server only by an address that points at this network's public address: a working dynamic-DNS client, or a public record.",
 		"the server's DNS name points at the current public address", present(IDDynDNSStale, IDServerDNSPrivate, IDServerUnresolved))
+	add(RemedyServerReachUDP, "Make the SIP server reachable over UDP",
+		"Check that the server runs and listens on its SIP port over UDP, and that the router in front of it forwards that port to it.",
+		"the SIP server answers over UDP", present(IDServerNoAnswer))
 	add(RemedyServerAddress, "Set the SIP server's main address to the public address or a dynamic-DNS name",
 		"The server puts its address into Contact and SDP; behind NAT it must announce the public one (often \"external address\", \"externip\", \"NAT address\" or \"public IP\"), and its SIP and RTP ports must be forwarded.",
 		"the SIP server's main address is set to the public address", present(IDServerPrivate))

@@ -105,4 +105,3 @@ func dnsFindings(r *Result, s *sipserver.Result) []report.Finding {
 	}
 	return out
 }
-
