@@ -366,60 +366,6 @@ func textCallTest(r *Report, _ Options) string {
 	return b.String()
 }
 
-func textIGD(r *Report, _ Options) string {
-	g := r.IGD
-	if g == nil {
-		return ""
-	}
-	var b strings.Builder
-	b.WriteString(heading("Router (UPnP IGD / NAT-PMP / PCP)"))
-	if len(g.Devices) == 0 {
-		b.WriteString("  no IGD answered\n")
-	}
-	for i, d := range g.Devices {
-		mark := "  "
-		if i == g.Chosen {
-			mark = styleGood.Render("* ")
-		}
-		fmt.Fprintf(&b, "%s%s %s %s\n", mark, d.FriendlyName, styleDim.Render(d.Location), d.Protocol)
-		b.WriteString(kvLines("external IP", d.ExternalIP, "connection", d.Connection, "services", strings.Join(d.Services, ", ")))
-	}
-	if g.ChosenReason != "" {
-		fmt.Fprintf(&b, "  %s\n", styleDim.Render("chosen: "+g.ChosenReason))
-	}
-	if len(g.Mappings) > 0 {
-		rows := make([][]string, 0, len(g.Mappings))
-		for _, m := range g.Mappings {
-			owner := ""
-			if m.ByNatdoc {
-				owner = "natdoc"
-			} else if m.ThisHost {
-				owner = "this host"
-			}
-			rows = append(rows, []string{m.Protocol, fmt.Sprint(m.ExternalPort), fmt.Sprintf("%s:%d", m.InternalAddr, m.InternalPort), m.LeaseGranted.String(), m.Description, owner})
-		}
-		b.WriteString(newTable("proto", "external", "internal", "lease", "description", "owner").Rows(rows...).String() + "\n")
-	}
-	if l := g.Limit; l != nil {
-		b.WriteString(kvLines(
-			"mappings asked", fmt.Sprint(l.Asked),
-			"accepted", fmt.Sprint(l.Accepted),
-			"applied (read back)", fmt.Sprint(l.Applied),
-			"refused with", refusal(l),
-			"calls it carries", fmt.Sprint(l.Calls),
-			"leases", l.LeaseNote,
-		))
-	}
-	return b.String()
-}
-
-func refusal(l *MappingLimit) string {
-	if l.ErrorCode == 0 {
-		return ""
-	}
-	return fmt.Sprintf("%d %s", l.ErrorCode, l.ErrorText)
-}
-
 func textServe(r *Report, _ Options) string {
 	s := r.Serve
 	if s == nil {

@@ -2,8 +2,6 @@ package main
 
 import (
 	"errors"
-	"fmt"
-	"os"
 	"time"
 
 	"github.com/natdoc/natdoc/capture"
@@ -49,7 +47,7 @@ func runAnalyze(cmd *cobra.Command, a *app, opts analyzeOptions) error {
 	rep.Started = time.Now()
 	copts := capture.Options{Files: opts.Files, Stdin: a.stdin}
 	if opts.Progress && isTerminal(a.stderr) {
-		bar := newProgressBar(a.stderr)
+		bar := newProgressBar(a.stderr, "reading", 50<<20) // small files finish before a bar helps
 		copts.Progress = bar.update
 		defer bar.done()
 	}
@@ -69,56 +67,6 @@ func runAnalyze(cmd *cobra.Command, a *app, opts analyzeOptions) error {
 		a.callID = opts.CallID
 	}
 	return a.emit(rep)
-}
-
-func isTerminal(w any) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
-
-// progressBar draws "[=====>    ] 45% 470 MB/1.0 GB" on standard error,
-// at most ten times a second.
-type progressBar struct {
-	w    *os.File
-	last time.Time
-	used bool
-}
-
-func newProgressBar(w any) *progressBar { return &progressBar{w: w.(*os.File)} }
-
-func (p *progressBar) update(read, total int64) {
-	if total < 50<<20 || time.Since(p.last) < 100*time.Millisecond {
-		return // small files finish before a bar helps
-	}
-	p.last, p.used = time.Now(), true
-	const width = 30
-	frac := float64(read) / float64(total)
-	if frac > 1 {
-		frac = 1
-	}
-	n := int(frac * width)
-	bar := make([]byte, width)
-	for i := range bar {
-		switch {
-		case i < n:
-			bar[i] = '='
-		case i == n:
-			bar[i] = '>'
-		default:
-			bar[i] = ' '
-		}
-	}
-	fmt.Fprintf(p.w, "\r[%s] %3.0f%% %d/%d MB", bar, frac*100, read>>20, total>>20)
-}
-
-func (p *progressBar) done() {
-	if p.used {
-		fmt.Fprint(p.w, "\r\033[K")
-	}
 }
 
 func newCaptureCmd(a *app) *cobra.Command {

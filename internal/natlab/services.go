@@ -119,7 +119,8 @@ type MiniupnpdConfig struct {
 	SecureMode bool
 	// HTTPPort defaults to 5000.
 	HTTPPort int
-	// Extra config lines appended verbatim.
+	// Extra config lines appended verbatim; a "key=value" line replaces
+	// the default line of that key (e.g. "ext_perform_stun=no").
 	Extra []string
 }
 
@@ -220,6 +221,24 @@ func miniupnpdConf(r *Router, cfg MiniupnpdConfig, leaseFile, table string) stri
 		lines = append(lines, "allow "+a)
 	}
 	lines = append(lines, "deny 0-65535 0.0.0.0/0 0-65535")
-	lines = append(lines, cfg.Extra...)
-	return strings.Join(lines, "\n") + "\n"
+	return strings.Join(overrideKeys(lines, cfg.Extra), "\n") + "\n"
+}
+
+// overrideKeys appends extra to lines, replacing a default "key=value"
+// line when extra sets the same key: miniupnpd takes the first value of
+// some keys (ext_perform_stun=no after =yes is ignored).
+func overrideKeys(lines, extra []string) []string {
+	for _, e := range extra {
+		key, _, isKV := strings.Cut(e, "=")
+		replaced := false
+		for i, l := range lines {
+			if k, _, ok := strings.Cut(l, "="); isKV && ok && k == key {
+				lines[i], replaced = e, true
+			}
+		}
+		if !replaced {
+			lines = append(lines, e)
+		}
+	}
+	return lines
 }
