@@ -14,6 +14,7 @@ import (
 
 	"github.com/natdoc/natdoc/diagnose/forward"
 	"github.com/natdoc/natdoc/diagnose/hostinfo"
+	"github.com/natdoc/natdoc/diagnose/igd"
 	"github.com/natdoc/natdoc/diagnose/netenv"
 	"github.com/natdoc/natdoc/diagnose/sipalg"
 	"github.com/natdoc/natdoc/diagnose/sipserver"
@@ -55,6 +56,12 @@ type Options struct {
 	// NAT and Router are optional; nil checks are reported as not run.
 	NAT    NATProber
 	Router RouterProber
+	// NoRouter skips the router check (no SSDP search).
+	NoRouter bool
+	// UPnPLimit > 0 measures the router's mapping limit up to that many
+	// mappings (added and removed again; journalled in Journal).
+	UPnPLimit int
+	Journal   *igd.Journal
 	// Lifetime asks the NAT probe for the binding lifetime (minutes).
 	Lifetime bool
 	// DNSServer sends every DNS query there (tests).
@@ -108,6 +115,15 @@ func Run(ctx context.Context, opt Options) *Result {
 	}
 	if opt.NAT == nil && len(opt.STUN) > 0 {
 		opt.NAT = NewSTUNProber(opt.STUN, opt.Lifetime, opt.Env, opt.DNSServer)
+	}
+	if opt.Router == nil && !opt.NoRouter {
+		p := NewIGDProber(opt.Env)
+		p.LimitMax, p.LimitStart, p.Journal = opt.UPnPLimit, uint16(opt.RTPLow), opt.Journal
+		if p.LimitStart == 0 {
+			p.LimitStart = 10000
+		}
+		p.Options.Log = opt.Log
+		opt.Router = p
 	}
 	ctx, cancel := context.WithTimeout(ctx, opt.Timeout)
 	defer cancel()

@@ -7,6 +7,7 @@ import (
 
 	"github.com/natdoc/natdoc/diagnose/forward"
 	"github.com/natdoc/natdoc/diagnose/hostinfo"
+	"github.com/natdoc/natdoc/diagnose/igd"
 	"github.com/natdoc/natdoc/diagnose/sipalg"
 	"github.com/natdoc/natdoc/report"
 )
@@ -47,7 +48,7 @@ func Findings(r *Result) []report.Finding {
 	out = append(out, publicFindings(r)...)
 	out = append(out, pathFindings(r)...)
 	out = append(out, natFindings(r)...)
-	out = append(out, r.IGDFind...)
+	out = append(out, routerFindings(r)...)
 	out = append(out, algFindings(r)...)
 	out = append(out, forwardFindings(r)...)
 	out = append(out, serverFindings(r)...)
@@ -383,4 +384,40 @@ func forwardFindings(r *Result) []report.Finding {
 			Remedy:   "Stop the softphone or server on this host and run diagnose again to check these ports"})
 	}
 	return out
+}
+
+// routerFindings passes the router probe's findings on, and compares the
+// router's own external address with the public address the other checks
+// saw (another NAT between them when they differ).
+func routerFindings(r *Result) []report.Finding {
+	var out []report.Finding
+	for _, f := range r.IGDFind {
+		// No IGD is a fact, not an audio problem: most SIP setups do not
+		// rely on UPnP, and diagnose cannot tell whether this one does.
+		if f.ID == igd.FindingNotFound {
+			f.Severity = report.SeverityInfo
+		}
+		out = append(out, f)
+	}
+	ext := routerExternalIP(r.Router)
+	pub, who := PublicAddr(r)
+	if ext.IsValid() && hostinfo.IsPublic(ext) && pub.IsValid() && ext != pub {
+		out = append(out, report.Finding{ID: igd.FindingExternalIPDiffers, Severity: report.SeverityWarning,
+			Title: fmt.Sprintf("The router says its external address is %s, but the internet sees %s", ext, pub),
+			Evidence: []report.Evidence{{Text: "external address reported by the router's IGD", Addrs: []string{ext.String()}},
+				{Text: "public address seen by the " + who, Addrs: []string{pub.String()}}},
+			Remedy: "Another NAT sits between this router and the internet; mappings and forwards on this router may not be reachable"})
+	}
+	return out
+}
+
+func routerExternalIP(g *report.IGDReport) netip.Addr {
+	if g == nil || g.Chosen < 0 || g.Chosen >= len(g.Devices) {
+		return netip.Addr{}
+	}
+	a, err := netip.ParseAddr(g.Devices[g.Chosen].ExternalIP)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return a.Unmap()
 }

@@ -343,12 +343,12 @@ func TestFindingsVerdictRemedies(t *testing.T) {
 
 func TestUPnPLimitRemedy(t *testing.T) {
 	r := result(func(r *Result) {
-		r.Router = &report.IGDReport{Limit: &report.MappingLimit{Accepted: 30}}
+		r.Router = &report.IGDReport{Limit: &report.MappingLimit{Accepted: 30, Calls: 14}}
 	})
 	fs := []report.Finding{{ID: IDUPnPLimit, Severity: report.SeverityWarning}}
 	rems := Remedies(r, fs)
 	i := slices.IndexFunc(rems, func(m report.Remedy) bool { return m.ID == RemedyUPnPLimit })
-	if i < 0 || !strings.Contains(rems[i].Title, "limit is 30") || !strings.Contains(rems[i].Title, "more than 15 simultaneous calls") {
+	if i < 0 || !strings.Contains(rems[i].Title, "limit is 30") || !strings.Contains(rems[i].Title, "more than 14 simultaneous calls") {
 		t.Errorf("remedies %+v", rems)
 	}
 }

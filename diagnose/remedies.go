@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/natdoc/natdoc/diagnose/igd"
 	"github.com/natdoc/natdoc/diagnose/stunprobe"
 	"github.com/natdoc/natdoc/report"
 )
@@ -87,7 +88,7 @@ func rankRemedies(r *Result, fs []report.Finding) []remedy {
 		"the SIP server's main address is set to the public address", present(IDServerPrivate))
 	add(RemedyBridgeOuter, "Remove the second NAT: bridge mode on the outer router, or forward on both",
 		"Port forwarding and UPnP on the inner router open nothing on the outer one.",
-		"the outer router is put in bridge mode", present(IDDoubleNAT, IDCGNAT))
+		"the outer router is put in bridge mode", present(IDDoubleNAT, IDCGNAT, igd.FindingExternalIPDiffers))
 	add(RemedyPublicIPv4, "Ask the provider for a public IPv4 address",
 		"Behind the provider's carrier-grade NAT nothing can be forwarded.", "the provider gives a public address", present(IDCGNAT))
 	forwardFixes := present(IDSIPPortNotForwarded, IDRTPNotForwarded, IDMappingVaries, IDUPnPLimit)
@@ -137,8 +138,11 @@ func natEndpointIndependent(r *Result) bool {
 
 func upnpLimitTitle(r *Result) string {
 	if r.Router != nil && r.Router.Limit != nil && r.Router.Limit.Accepted > 0 {
-		k := r.Router.Limit.Accepted
-		return fmt.Sprintf("The router's UPnP limit is %d mappings, so more than %d simultaneous calls need manual forwarding", k, k/2)
+		k, calls := r.Router.Limit.Accepted, r.Router.Limit.Calls
+		if calls == 0 {
+			calls = k / 2 // RTP and RTCP per call
+		}
+		return fmt.Sprintf("The router's UPnP limit is %d mappings, so more than %d simultaneous calls need manual forwarding", k, calls)
 	}
 	return "The router's UPnP mapping limit caps simultaneous calls: forward ports by hand beyond it"
 }
@@ -237,7 +241,7 @@ var findingCheck = map[string]string{
 	IDSIPPortNotForwarded: CheckForward, IDRTPNotForwarded: CheckForward,
 	IDDoubleNAT: CheckPath, IDCGNAT: CheckPath, IDMappingVaries: CheckNAT, IDUPnPLimit: CheckRouter,
 	IDServerUnresolved: CheckServer, IDServerNoAnswer: CheckServer, IDServerPrivate: CheckServer,
-	IDServerNoRport: CheckServer, IDServerDNSPrivate: CheckServer, IDDynDNSStale: CheckServer,
+	IDServerNoRport: CheckServer, igd.FindingExternalIPDiffers: CheckRouter, IDServerDNSPrivate: CheckServer, IDDynDNSStale: CheckServer,
 }
 
 func markProblems(r *Result, fs []report.Finding) []report.Check {
