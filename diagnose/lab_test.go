@@ -5,10 +5,13 @@ package diagnose
 import (
 	"context"
 	"net/netip"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/natdoc/natdoc/diagnose/igd"
 	"github.com/natdoc/natdoc/diagnose/netenv"
 	"github.com/natdoc/natdoc/diagnose/sipalg"
 	"github.com/natdoc/natdoc/internal/natlab"
@@ -312,5 +315,37 @@ func TestLabNATBehaviour(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestLabUPnPLimit: miniupnpd allows 30 external ports; diagnose finds the
+// limit, names it in the remedies, and leaves the router's table empty.
+func TestLabUPnPLimit(t *testing.T) {
+	t.Parallel()
+	lab := natlab.New(t)
+	pub := lab.PublicHost("stun", "203.0.113.10", "203.0.113.11")
+	r := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24"})
+	pc := r.LANHost("pc", "192.168.1.10")
+	stun := natlab.StartCoturn(t, pub)
+	natlab.StartMiniupnpd(t, r, natlab.MiniupnpdConfig{STUN: stun.Primary, Allow: []string{"10000-10029 192.168.1.0/24 1024-65535"}, NATPMP: true})
+	journal := igd.OpenJournal(filepath.Join(t.TempDir(), "journal.json"))
+	res, rep := runIn(t, pc, Options{STUN: []string{stun.Primary.String()}, RTPLow: 10000, RTPHigh: 10100, UPnPLimit: 40, Journal: journal, Timeout: 30 * time.Second})
+	if res.Router == nil || res.Router.Limit == nil {
+		t.Fatalf("no limit measured: %+v", res.Router)
+	}
+	if res.Router.Limit.Accepted != 30 {
+		t.Errorf("limit %d, want 30", res.Router.Limit.Accepted)
+	}
+	requireFindings(t, rep, []string{IDUPnPLimit}, []string{IDDoubleNAT, igd.FindingExternalIPDiffers})
+	i := slices.IndexFunc(rep.Remedies, func(m report.Remedy) bool { return m.ID == RemedyUPnPLimit })
+	if i < 0 || !strings.Contains(rep.Remedies[i].Title, "limit is 30 mappings") {
+		t.Errorf("remedies %v", rep.Remedies)
+	}
+	if !strings.Contains(rep.Verdict, "up to 14 simultaneous calls through UPnP") {
+		t.Errorf("verdict %q", rep.Verdict)
+	}
+	out, err := r.Run(context.Background(), "nft", "list", "table", "inet", "miniupnpd")
+	if err != nil || strings.Contains(string(out), "dnat to") {
+		t.Errorf("router table after diagnose (err %v):\n%s", err, out)
 	}
 }

@@ -149,7 +149,8 @@ func upnpLimitTitle(r *Result) string {
 
 // lanOnly are problems of calls inside this network, not of calls with the
 // internet, which the verdict is about; they still count for the exit code.
-var lanOnly = map[string]bool{stunprobe.IDNoHairpin: true}
+// An IGD's rewritten lease matters only to programs renewing mappings.
+var lanOnly = map[string]bool{stunprobe.IDNoHairpin: true, igd.FindingLeaseRewritten: true}
 
 // Verdict is the one sentence shown first.
 func Verdict(r *Result, fs []report.Finding) string {
@@ -163,15 +164,18 @@ func Verdict(r *Result, fs []report.Finding) string {
 		}
 		return false
 	}
-	problems := false
+	problems, onlyLimit := false, true
 	for _, f := range fs {
 		if f.Severity.IsProblem() && !lanOnly[f.ID] {
 			problems = true
+			onlyLimit = onlyLimit && f.ID == IDUPnPLimit
 		}
 	}
 	switch {
 	case has(IDNoUDP):
 		return lead + "no audio at all: UDP does not get through this network, unless UDP is allowed or calls run through a VPN."
+	case problems && onlyLimit && r.Router != nil && r.Router.Limit != nil:
+		return lead + fmt.Sprintf("two-way audio for up to %d simultaneous calls through UPnP; beyond that expect no audio unless the ports are forwarded by hand.", r.Router.Limit.Calls)
 	case problems && len(ranked) > 0:
 		outlook := "expect one-way audio"
 		if has(IDSIPALG) || has(IDSIPALGDrop) || has(IDServerNoAnswer) || has(IDServerUnresolved) {
