@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/natdoc/natdoc/diagnose"
+	"github.com/natdoc/natdoc/diagnose/igd"
 )
 
 // diagnoseOptions are natdoc diagnose's flags.
@@ -18,8 +19,10 @@ type diagnoseOptions struct {
 	Server   string
 	SIPPort  int
 	RTPPorts string
-	Lifetime bool
-	Timeout  time.Duration
+	Lifetime  bool
+	Timeout   time.Duration
+	UPnPLimit int
+	NoUPnP    bool
 }
 
 // lifetimeTimeout bounds a run with --lifetime: the binding-lifetime search
@@ -53,6 +56,13 @@ run, never as passed. It talks only to the servers named here.`,
 			}
 			opt.Log = a.log
 			opt.Lifetime = o.Lifetime
+			if opt.UPnPLimit > 0 {
+				path, err := igd.DefaultJournalPath()
+				if err != nil {
+					return cannotRunErrorf("upnp journal: %w", err)
+				}
+				opt.Journal = igd.OpenJournal(path)
+			}
 			rep := newReport("diagnose")
 			rep.Started = time.Now()
 			res := diagnose.Run(cmd.Context(), opt)
@@ -75,12 +85,21 @@ run, never as passed. It talks only to the servers named here.`,
 	f.StringVar(&o.RTPPorts, "rtp-ports", "", "the phones' RTP range `LO-HI`; given, its forwarding is checked")
 	f.BoolVar(&o.Lifetime, "lifetime", false, "also measure the NAT binding lifetime (takes minutes)")
 	f.DurationVar(&o.Timeout, "timeout", 0, "total deadline (default 10s, or 10m with --lifetime)")
+	f.IntVar(&o.UPnPLimit, "upnp-limit", 0, "also measure how many UDP mappings the router's UPnP/PCP/NAT-PMP accepts, up to `N` (adds and removes them; give a longer --timeout)")
+	f.BoolVar(&o.NoUPnP, "no-upnp", false, "do not search for the router's UPnP IGD, NAT-PMP or PCP")
 	return cmd
 }
 
 // options validates the flags.
 func (o diagnoseOptions) options(sipPortGiven bool) (diagnose.Options, error) {
-	opt := diagnose.Options{STUN: o.STUN, Mirror: o.Mirror, Server: o.Server, SIPPort: o.SIPPort, Timeout: o.Timeout}
+	opt := diagnose.Options{STUN: o.STUN, Mirror: o.Mirror, Server: o.Server, SIPPort: o.SIPPort, Timeout: o.Timeout,
+		UPnPLimit: o.UPnPLimit, NoRouter: o.NoUPnP}
+	if o.UPnPLimit < 0 || o.UPnPLimit > 1000 {
+		return opt, usageErrorf("--upnp-limit %d: want 0 to 1000", o.UPnPLimit)
+	}
+	if o.UPnPLimit > 0 && o.NoUPnP {
+		return opt, usageErrorf("--upnp-limit and --no-upnp disagree")
+	}
 	if o.SIPPort <= 0 || o.SIPPort > 65535 {
 		return opt, usageErrorf("--sip-port %d: want 1-65535", o.SIPPort)
 	}
