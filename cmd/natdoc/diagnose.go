@@ -14,11 +14,11 @@ import (
 
 // diagnoseOptions are natdoc diagnose's flags.
 type diagnoseOptions struct {
-	STUN     []string
-	Mirror   string
-	Server   string
-	SIPPort  int
-	RTPPorts string
+	STUN      []string
+	Mirror    string
+	Server    string
+	SIPPort   int
+	RTPPorts  string
 	Lifetime  bool
 	Timeout   time.Duration
 	UPnPLimit int
