@@ -10,6 +10,7 @@ import (
 
 	"github.com/natdoc/natdoc/diagnose"
 	"github.com/natdoc/natdoc/diagnose/igd"
+	"github.com/natdoc/natdoc/diagnose/stunprobe"
 )
 
 // diagnoseOptions are natdoc diagnose's flags.
@@ -23,6 +24,7 @@ type diagnoseOptions struct {
 	Timeout   time.Duration
 	UPnPLimit int
 	NoUPnP    bool
+	NoSTUN    bool
 }
 
 // lifetimeTimeout bounds a run with --lifetime: the binding-lifetime search
@@ -44,7 +46,8 @@ against a mirror outside (--mirror, a 'natdoc mirror' on a public host), port
 forwarding of --sip-port and --rtp-ports (RFC 5780 RESPONSE-PORT, needs an RFC
 5780 --stun server), and the SIP server (--server: DNS, OPTIONS, rport, private
 addresses in its answers). A check without what it needs is listed as not
-run, never as passed. It talks only to the servers named here.`,
+run, never as passed. It talks only to the servers named here and, without
+--stun, natdoc's default public STUN servers: ` + strings.Join(stunprobe.DefaultServers, ", ") + `.`,
 		Example: `  natdoc diagnose --stun stun.example.net:3478 --mirror mirror.example.net:5060
   natdoc diagnose --stun 203.0.113.10:3478 --sip-port 5060 --rtp-ports 10000-20000 --server sip.example.org
   natdoc diagnose --mirror 203.0.113.20:5060 --format html -o network.html`,
@@ -86,6 +89,7 @@ run, never as passed. It talks only to the servers named here.`,
 	f.BoolVar(&o.Lifetime, "lifetime", false, "also measure the NAT binding lifetime (takes minutes)")
 	f.DurationVar(&o.Timeout, "timeout", 0, "total deadline (default 10s, or 10m with --lifetime)")
 	f.IntVar(&o.UPnPLimit, "upnp-limit", 0, "also measure how many UDP mappings the router's UPnP/PCP/NAT-PMP accepts, up to `N` (adds and removes them; give a longer --timeout)")
+	f.BoolVar(&o.NoSTUN, "no-stun", false, "ask no STUN server (without --stun natdoc asks its default public servers)")
 	f.BoolVar(&o.NoUPnP, "no-upnp", false, "do not search for the router's UPnP IGD, NAT-PMP or PCP")
 	return cmd
 }
@@ -99,6 +103,16 @@ func (o diagnoseOptions) options(sipPortGiven bool) (diagnose.Options, error) {
 	}
 	if o.UPnPLimit > 0 && o.NoUPnP {
 		return opt, usageErrorf("--upnp-limit and --no-upnp disagree")
+	}
+	switch {
+	case o.NoSTUN && len(o.STUN) > 0:
+		return opt, usageErrorf("--stun and --no-stun disagree")
+	case o.NoSTUN:
+		opt.STUN = nil
+	case len(o.STUN) == 0:
+		// The documented defaults, for users' real runs; they support no
+		// RESPONSE-PORT, so the forwarding check needs an RFC 5780 --stun.
+		opt.STUN = stunprobe.DefaultServers
 	}
 	if o.SIPPort <= 0 || o.SIPPort > 65535 {
 		return opt, usageErrorf("--sip-port %d: want 1-65535", o.SIPPort)

@@ -52,7 +52,7 @@ func TestLabDiagnoseCommandSIPALG(t *testing.T) {
 	for _, format := range []string{"json", "html"} {
 		out := filepath.Join(dir, "diagnose."+format)
 		log, err := pc.Run(ctx, os.Args[0], "-test.run=^TestHelperNatdoc$", "--",
-			"diagnose", "--mirror", "203.0.113.20:5060", "--no-upnp", "--format", format, "-o", out)
+			"diagnose", "--mirror", "203.0.113.20:5060", "--no-upnp", "--no-stun", "--format", format, "-o", out)
 		var exit *exec.ExitError
 		if !errors.As(err, &exit) || exit.ExitCode() != exitProblems {
 			t.Fatalf("natdoc diagnose: %v, want exit %d; output:\n%s", err, exitProblems, log)

@@ -15,6 +15,7 @@ func TestDiagnoseUsageErrors(t *testing.T) {
 		{"diagnose", "--timeout", "10ms"},
 		{"diagnose", "--upnp-limit", "5", "--no-upnp"},
 		{"diagnose", "extra-arg"},
+		{"diagnose", "--stun", "203.0.113.10:3478", "--no-stun"},
 		{"mirror", "--listen", "not an address"},
 	} {
 		if code, _, errOut := run(t, args...); code != exitUsage {
@@ -33,7 +34,11 @@ func TestDiagnoseOptions(t *testing.T) {
 		t.Errorf("options %+v", opt)
 	}
 	o = diagnoseOptions{SIPPort: 5060, Lifetime: true}
-	if opt, _ := o.options(false); opt.CheckForwarding || opt.Timeout != lifetimeTimeout {
-		t.Errorf("options %+v", opt)
+	if opt, _ := o.options(false); opt.CheckForwarding || opt.Timeout != lifetimeTimeout || len(opt.STUN) == 0 {
+		t.Errorf("options %+v: want the default STUN servers", opt)
+	}
+	o = diagnoseOptions{SIPPort: 5060, NoSTUN: true}
+	if opt, _ := o.options(false); len(opt.STUN) != 0 {
+		t.Errorf("--no-stun still asks %v", opt.STUN)
 	}
 }
