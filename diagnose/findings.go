@@ -251,7 +251,9 @@ func natFindings(r *Result) []report.Finding {
 				Evidence: ev,
 				Remedy:   "Use a relay (natdoc serve, or the SIP server's media relay), forward the ports, or use a VPN"})
 		}
-	case n.Mapping == report.BehaviourEndpointIndependent:
+	case n.Mapping == report.BehaviourEndpointIndependent || (n.Mapping == report.BehaviourUnknown && n.MappingConsistent == report.TriYes):
+		// Without an RFC 5780 server, one public address:port seen by
+		// several servers from one socket is the same fact.
 		out = append(out, report.Finding{ID: IDSTUNWillHelp, Severity: report.SeverityInfo,
 			Title:    "The NAT keeps one public address per phone whatever the destination: STUN on the phones will fix one-way audio",
 			Evidence: ev,

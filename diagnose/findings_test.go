@@ -202,6 +202,15 @@ func TestFindingsVerdictRemedies(t *testing.T) {
 			noRemedy:    []string{RemedySTUN},
 		},
 		{
+			name: "consistent mapping across plain servers: stun will help",
+			r: result(func(r *Result) {
+				r.NAT = &report.NATReport{MappedAddr: "203.0.113.1:40000", MappingConsistent: report.TriYes, UDPBlocked: report.TriNo}
+				ran(CheckNAT)(r)
+			}),
+			want:    []string{IDSTUNWillHelp},
+			verdict: []string{"STUN on the phones will fix"},
+		},
+		{
 			name: "double nat from the path",
 			r: result(func(r *Result) {
 				r.Path = path("192.168.2.1", "192.168.1.1", "203.0.113.254")

@@ -133,7 +133,10 @@ func rankRemedies(r *Result, fs []report.Finding) []remedy {
 }
 
 func natEndpointIndependent(r *Result) bool {
-	return r.NAT != nil && r.NAT.Mapping == report.BehaviourEndpointIndependent && r.NAT.MappingConsistent != report.TriNo
+	if r.NAT == nil || r.NAT.MappingConsistent == report.TriNo {
+		return false
+	}
+	return r.NAT.Mapping == report.BehaviourEndpointIndependent || (r.NAT.Mapping == report.BehaviourUnknown && r.NAT.MappingConsistent == report.TriYes)
 }
 
 func upnpLimitTitle(r *Result) string {
