@@ -17,6 +17,13 @@ type STUNProber struct{ Config stunprobe.Config }
 // Probe runs the probe and converts its result.
 func (p STUNProber) Probe(ctx context.Context) (*report.NATReport, []report.Finding, error) {
 	r, err := stunprobe.Run(ctx, p.Config)
+	if err != nil && p.Config.LocalPort != 0 && ctx.Err() == nil {
+		// The SIP port may be held by a softphone on this host: probe
+		// from any port rather than not at all.
+		cfg := p.Config
+		cfg.LocalPort = 0
+		r, err = stunprobe.Run(ctx, cfg)
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -24,10 +31,8 @@ func (p STUNProber) Probe(ctx context.Context) (*report.NATReport, []report.Find
 }
 
 // NewSTUNProber builds the NAT probe for the named servers, with its
-// sockets and DNS going through env. The probe binds an ephemeral port:
-// the SIP port is held by the forwarding and ALG checks running at the
-// same time, and mapping behaviour does not depend on the local port on
-// the NATs natdoc knows (Linux masquerade, consumer routers).
+// sockets and DNS going through env, from an ephemeral port (set
+// Config.LocalPort for another).
 func NewSTUNProber(servers []string, lifetime bool, env netenv.Env, dns string) STUNProber {
 	return STUNProber{Config: stunprobe.Config{
 		Servers:   servers,

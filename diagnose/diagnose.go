@@ -114,7 +114,14 @@ func Run(ctx context.Context, opt Options) *Result {
 		opt.SIPPort = 5060
 	}
 	if opt.NAT == nil && len(opt.STUN) > 0 {
-		opt.NAT = NewSTUNProber(opt.STUN, opt.Lifetime, opt.Env, opt.DNSServer)
+		p := NewSTUNProber(opt.STUN, opt.Lifetime, opt.Env, opt.DNSServer)
+		// From the phones' SIP port, so the report shows what the NAT does
+		// with it (port preserved or not), unless the forwarding check
+		// needs that port as its target.
+		if !opt.CheckForwarding {
+			p.Config.LocalPort = uint16(opt.SIPPort)
+		}
+		opt.NAT = p
 	}
 	if opt.Router == nil && !opt.NoRouter {
 		p := NewIGDProber(opt.Env)
@@ -227,14 +234,10 @@ func runALG(ctx context.Context, opt Options, mirror netip.AddrPort, mirrorErr e
 	if rtp == 0 {
 		rtp = 10000
 	}
-	// The forwarding check holds the SIP port at the same time; the kernel
-	// ALG and most router ALGs act on the destination port 5060, so an
-	// ephemeral source port still shows them.
-	sipPort := opt.SIPPort
-	if opt.CheckForwarding {
-		sipPort = 0
-	}
-	res := sipalg.Test(ctx, sipalg.Config{Mirror: mirror, LocalAddr: host.PrimaryAddr(), SIPPort: sipPort, RTPPort: rtp, Env: opt.Env})
+	// The NAT probe or the forwarding check holds the SIP port at the same
+	// time; the kernel ALG and router ALGs act on the destination port
+	// 5060 (the mirror's), so an ephemeral source port still shows them.
+	res := sipalg.Test(ctx, sipalg.Config{Mirror: mirror, LocalAddr: host.PrimaryAddr(), SIPPort: 0, RTPPort: rtp, Env: opt.Env})
 	c := timed(CheckALG, start, nil, "INVITE to mirror "+mirror.String()+" over UDP and TCP")
 	if res.UDP.Outcome == sipalg.Failed && res.TCP.Outcome == sipalg.Failed {
 		c.Status, c.Detail = report.CheckFailed, "udp: "+res.UDP.Err+"; tcp: "+res.TCP.Err

@@ -113,8 +113,8 @@ func TestLabSIPALG(t *testing.T) {
 			if res.ALG == nil {
 				t.Fatal("the ALG test did not run")
 			}
-			if res.ALG.UDP.Source != netip.MustParseAddrPort("203.0.113.1:5060") {
-				t.Errorf("mirror saw UDP from %s, want the router's WAN with the port preserved", res.ALG.UDP.Source)
+			if res.ALG.UDP.Source != netip.AddrPortFrom(netip.MustParseAddr("203.0.113.1"), res.ALG.UDP.LocalAddr.Port()) {
+				t.Errorf("mirror saw UDP from %s, want the router's WAN with the port preserved (local %s)", res.ALG.UDP.Source, res.ALG.UDP.LocalAddr)
 			}
 			if alg {
 				requireFindings(t, rep, []string{IDSIPALG + "/UDP"}, []string{IDSIPALG + "/TCP", IDNoUDP})
@@ -299,6 +299,9 @@ func TestLabNATBehaviour(t *testing.T) {
 			res, rep := runIn(t, pc, Options{STUN: []string{stun.Primary.String()}})
 			if res.NAT == nil {
 				t.Fatal("the NAT probe did not run")
+			}
+			if res.NAT.LocalAddr != "192.168.1.10:5060" {
+				t.Errorf("NAT probe from %s, want the SIP port", res.NAT.LocalAddr)
 			}
 			if tc.mapping == natlab.EndpointIndependent {
 				requireFindings(t, rep, []string{IDSTUNWillHelp}, []string{IDMappingVaries, IDNoUDP})
