@@ -239,8 +239,13 @@ func runALG(ctx context.Context, opt Options, mirror netip.AddrPort, mirrorErr e
 	// 5060 (the mirror's), so an ephemeral source port still shows them.
 	res := sipalg.Test(ctx, sipalg.Config{Mirror: mirror, LocalAddr: host.PrimaryAddr(), SIPPort: 0, RTPPort: rtp, Env: opt.Env})
 	c := timed(CheckALG, start, nil, "INVITE to mirror "+mirror.String()+" over UDP and TCP")
-	if res.UDP.Outcome == sipalg.Failed && res.TCP.Outcome == sipalg.Failed {
+	switch {
+	case res.UDP.Outcome == sipalg.Failed && res.TCP.Outcome == sipalg.Failed:
 		c.Status, c.Detail = report.CheckFailed, "udp: "+res.UDP.Err+"; tcp: "+res.TCP.Err
+	case res.UDP.Outcome == sipalg.NoAnswer || res.TCP.Outcome == sipalg.NoAnswer:
+		// Half a test is no pass: whatever ate the request is the finding.
+		c.Status = report.CheckProblem
+		c.Detail += fmt.Sprintf("; udp: %s after %d sends, tcp: %s", res.UDP.Outcome, res.UDP.Attempts, res.TCP.Outcome)
 	}
 	record(c)
 	return res
