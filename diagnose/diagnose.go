@@ -163,7 +163,7 @@ func Run(ctx context.Context, opt Options) *Result {
 	wg.Go(func() { res.NAT, res.NATFind = runNAT(ctx, opt, record) })
 	wg.Go(func() { res.Router, res.IGDFind = runRouter(ctx, opt, record) })
 	wg.Go(func() { res.ALG = runALG(ctx, opt, mirror, mirrorErr, host, record) })
-	wg.Go(func() { res.Forward = runForward(ctx, opt, stunAddrs, stunErr, record) })
+	wg.Go(func() { res.Forward = runForward(ctx, opt, mirror, stunAddrs, stunErr, record) })
 	wg.Go(func() { res.Server = runServer(ctx, opt, host, record) })
 	wg.Wait()
 	res.STUNAnswered = stunAnswered(res)
@@ -251,22 +251,34 @@ func runALG(ctx context.Context, opt Options, mirror netip.AddrPort, mirrorErr e
 	return res
 }
 
-func runForward(ctx context.Context, opt Options, stunAddrs []netip.AddrPort, stunErr error, record func(report.Check)) *forward.Result {
-	switch {
-	case !opt.CheckForwarding:
+func runForward(ctx context.Context, opt Options, mirror netip.AddrPort, stunAddrs []netip.AddrPort, stunErr error, record func(report.Check)) *forward.Result {
+	if !opt.CheckForwarding {
 		record(notRun(CheckForward, "no --sip-port or --rtp-ports given"))
-		return nil
-	case stunErr != nil:
-		record(report.Check{Name: CheckForward, Status: report.CheckFailed, Detail: stunErr.Error()})
-		return nil
-	case len(stunAddrs) == 0:
-		record(notRun(CheckForward, "needs an RFC 5780 STUN server (--stun) for RESPONSE-PORT"))
 		return nil
 	}
 	start := time.Now()
 	ports := ForwardPorts(opt.SIPPort, opt.RTPLow, opt.RTPHigh)
-	res := forward.Check(ctx, forward.Config{STUN: stunAddrs[0], Ports: ports, Env: opt.Env})
-	c := timed(CheckForward, start, nil, fmt.Sprintf("RESPONSE-PORT via %s to UDP %v", stunAddrs[0], ports))
+	var res *forward.Result
+	var how string
+	// natdoc's own mirror first: it always supports the callback; public
+	// STUN servers rarely implement RESPONSE-PORT.
+	if mirror.IsValid() {
+		res = forward.CheckViaMirror(ctx, mirror, ports, opt.Env)
+		how = fmt.Sprintf("callback from mirror %s to UDP %v", mirror, ports)
+	}
+	if (res == nil || forwardNotRunReason(res) != "") && len(stunAddrs) > 0 {
+		res = forward.Check(ctx, forward.Config{STUN: stunAddrs[0], Ports: ports, Env: opt.Env})
+		how = fmt.Sprintf("RESPONSE-PORT via %s to UDP %v", stunAddrs[0], ports)
+	}
+	if res == nil {
+		why := "needs a natdoc mirror (--mirror) or an RFC 5780 STUN server (--stun)"
+		if stunErr != nil {
+			why = stunErr.Error()
+		}
+		record(report.Check{Name: CheckForward, Status: report.CheckFailed, Detail: why})
+		return nil
+	}
+	c := timed(CheckForward, start, nil, how)
 	if why := forwardNotRunReason(res); why != "" {
 		c.Status, c.Detail = report.CheckFailed, why
 	}

@@ -358,8 +358,12 @@ func forwardFindings(r *Result) []report.Finding {
 		pubAddr = public.Addr().String()
 	}
 	var out []report.Finding
+	method := fmt.Sprintf("the STUN server %s sent to %%s:%%s (RFC 5780 RESPONSE-PORT)", f.Server)
+	if f.Via == "mirror" {
+		method = fmt.Sprintf("the mirror %s sent a callback packet to %%s:%%s from a port no NAT binding expects", f.Server)
+	}
 	evFor := func(ports []string, what string) []report.Evidence {
-		return []report.Evidence{{Text: fmt.Sprintf("the STUN server %s sent to %s:%s (RFC 5780 RESPONSE-PORT); %s", f.Server, pubAddr, strings.Join(ports, ","), what),
+		return []report.Evidence{{Text: fmt.Sprintf(method, pubAddr, strings.Join(ports, ",")) + "; " + what,
 			Values: []report.KeyValue{{Key: "ports", Value: strings.Join(ports, ",")}}}}
 	}
 	if len(sipMissing) > 0 {

@@ -31,7 +31,11 @@ func startMirror(t *testing.T, h *natlab.Host, addr string) string {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- (&sipalg.Mirror{UDP: udp, TCP: tcp}).Serve(ctx) }()
+	cb, err := h.ListenUDP("udp4", strings.Split(addr, ":")[0]+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- (&sipalg.Mirror{UDP: udp, TCP: tcp, Callback: cb}).Serve(ctx) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -159,27 +163,37 @@ func TestLabNoUDP(t *testing.T) {
 }
 
 // TestLabPortForwarding: with UDP 5060 and 10000-10100 forwarded to the PC,
-// RESPONSE-PORT answers arrive; without the forward they do not.
+// unsolicited packets arrive; without the forward they do not. Both
+// methods: RFC 5780 RESPONSE-PORT (coturn) and the natdoc mirror's
+// callback.
 func TestLabPortForwarding(t *testing.T) {
 	t.Parallel()
-	for _, fwd := range []bool{true, false} {
-		name := map[bool]string{true: "forwarded", false: "not-forwarded"}[fwd]
-		t.Run(name, func(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		fwd  bool
+		via  string
+	}{{"stun-forwarded", true, "stun"}, {"stun-not-forwarded", false, "stun"}, {"mirror-forwarded", true, "mirror"}, {"mirror-not-forwarded", false, "mirror"}} {
+		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			lab := natlab.New(t)
 			pub := lab.PublicHost("stun", "203.0.113.10", "203.0.113.11")
 			nat := natlab.NATConfig{}
-			if fwd {
+			if tc.fwd {
 				nat.Forwards = []natlab.Forward{{Proto: "udp", Ports: "5060", To: "192.168.1.10"}, {Proto: "udp", Ports: "10000-10100", To: "192.168.1.10"}}
 			}
 			r := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24", NAT: nat})
 			pc := r.LANHost("pc", "192.168.1.10")
-			stun := natlab.StartCoturn(t, pub)
-			res, rep := runIn(t, pc, Options{STUN: []string{stun.Primary.String()}, SIPPort: 5060, RTPLow: 10000, RTPHigh: 10100, CheckForwarding: true})
-			if res.Forward == nil || len(res.Forward.Ports) != 4 {
+			opt := Options{SIPPort: 5060, RTPLow: 10000, RTPHigh: 10100, CheckForwarding: true, NoRouter: true}
+			if tc.via == "stun" {
+				opt.STUN = []string{natlab.StartCoturn(t, pub).Primary.String()}
+			} else {
+				opt.Mirror = startMirror(t, pub, "203.0.113.10:5060")
+			}
+			res, rep := runIn(t, pc, opt)
+			if res.Forward == nil || len(res.Forward.Ports) != 4 || res.Forward.Via != tc.via {
 				t.Fatalf("forward result %+v", res.Forward)
 			}
-			if fwd {
+			if tc.fwd {
 				requireFindings(t, rep, []string{IDForwardWorks}, []string{IDSIPPortNotForwarded, IDRTPNotForwarded, IDNoUDP})
 				if !strings.Contains(rep.Verdict, "expect two-way audio") || checkStatus(rep, CheckForward) != report.CheckPassed {
 					t.Errorf("verdict %q, forwarding check %q", rep.Verdict, checkStatus(rep, CheckForward))
