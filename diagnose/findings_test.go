@@ -279,6 +279,17 @@ func TestFindingsVerdictRemedies(t *testing.T) {
 			firstRemedy: RemedyFixDNS,
 		},
 		{
+			name: "server at our own public address, silent from inside",
+			r: result(func(r *Result) {
+				r.NAT = nat(report.BehaviourEndpointIndependent)
+				r.Server = &sipserver.Result{Target: "home.dyndns.org", IsName: true, Host: "home.dyndns.org", Port: 5060, Addrs: []netip.Addr{netip.MustParseAddr("203.0.113.1")},
+					Contacted: netip.MustParseAddrPort("203.0.113.1:5060"), Attempts: 4}
+				ran(CheckServer, CheckNAT)(r)
+			}),
+			want:   []string{IDServerNoAnswer},
+			absent: []string{IDDynDNSStale},
+		},
+		{
 			name: "name resolves to a private address",
 			r: result(func(r *Result) {
 				r.Server = &sipserver.Result{Target: "pbx.example.org", IsName: true, Host: "pbx.example.org", Port: 5060, Addrs: []netip.Addr{netip.MustParseAddr("192.168.1.5")},
