@@ -266,7 +266,9 @@ func runForward(ctx context.Context, opt Options, mirror netip.AddrPort, stunAdd
 		res = forward.CheckViaMirror(ctx, mirror, ports, opt.Env)
 		how = fmt.Sprintf("callback from mirror %s to UDP %v", mirror, ports)
 	}
-	if (res == nil || forwardNotRunReason(res) != "") && len(stunAddrs) > 0 {
+	// Fall back to RESPONSE-PORT only when the mirror cannot call back; a
+	// silent mirror means UDP silence, which STUN would only wait out again.
+	if (res == nil || allOutcomes(res, forward.Unsupported)) && len(stunAddrs) > 0 {
 		res = forward.Check(ctx, forward.Config{STUN: stunAddrs[0], Ports: ports, Env: opt.Env})
 		how = fmt.Sprintf("RESPONSE-PORT via %s to UDP %v", stunAddrs[0], ports)
 	}
@@ -284,6 +286,15 @@ func runForward(ctx context.Context, opt Options, mirror netip.AddrPort, stunAdd
 	}
 	record(c)
 	return res
+}
+
+func allOutcomes(res *forward.Result, o forward.Outcome) bool {
+	for _, p := range res.Ports {
+		if p.Outcome != o && p.Outcome != forward.PortBusy {
+			return false
+		}
+	}
+	return true
 }
 
 // forwardNotRunReason says why no port could be judged, or "".
@@ -343,7 +354,7 @@ func runServer(ctx context.Context, opt Options, host *hostinfo.Info, record fun
 
 func stunAnswered(res *Result) report.Tri {
 	t := report.TriUnknown
-	if res.Forward != nil {
+	if res.Forward != nil && res.Forward.Via == "stun" {
 		for _, p := range res.Forward.Ports {
 			switch p.Outcome {
 			case forward.ServerSilent:
