@@ -89,8 +89,8 @@ func NoUDP(r *Result) (bool, []report.Evidence) {
 		ev = append(ev, report.Evidence{Text: "the NAT probe got no UDP answer from any STUN server"})
 		udpSilent = true
 	}
-	if r.STUNAnswered == report.TriNo {
-		ev = append(ev, report.Evidence{Text: "no STUN server answered a Binding request over UDP (4 sends each)"})
+	if f := r.Forward; f != nil && f.Via == "stun" && r.STUNAnswered == report.TriNo {
+		ev = append(ev, report.Evidence{Text: fmt.Sprintf("the STUN server %s did not answer Binding requests over UDP (%d sends)", f.Server, f.Ports[0].Sends)})
 		udpSilent = true
 	}
 	if r.STUNAnswered == report.TriYes {
