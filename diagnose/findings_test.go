@@ -44,7 +44,7 @@ func algResult(udp, tcp sipalg.Outcome) *sipalg.Result {
 
 func forwardResult(sip, rtp forward.Outcome) *forward.Result {
 	pub := netip.MustParseAddrPort("203.0.113.1:40000")
-	return &forward.Result{Server: netip.MustParseAddrPort("203.0.113.10:3478"), Ports: []forward.PortResult{
+	return &forward.Result{Server: netip.MustParseAddrPort("203.0.113.10:3478"), Via: "stun", Ports: []forward.PortResult{
 		{Port: 5060, Outcome: sip, Public: pub}, {Port: 10000, Outcome: rtp, Public: pub}, {Port: 15000, Outcome: rtp, Public: pub}, {Port: 20000, Outcome: rtp, Public: pub}}}
 }
 
