@@ -242,10 +242,14 @@ func runALG(ctx context.Context, opt Options, mirror netip.AddrPort, mirrorErr e
 	switch {
 	case res.UDP.Outcome == sipalg.Failed && res.TCP.Outcome == sipalg.Failed:
 		c.Status, c.Detail = report.CheckFailed, "udp: "+res.UDP.Err+"; tcp: "+res.TCP.Err
-	case res.UDP.Outcome == sipalg.NoAnswer || res.TCP.Outcome == sipalg.NoAnswer:
+	case res.UDP.Outcome == sipalg.NoAnswer:
 		// Half a test is no pass: whatever ate the request is the finding.
 		c.Status = report.CheckProblem
-		c.Detail += fmt.Sprintf("; udp: %s after %d sends, tcp: %s", res.UDP.Outcome, res.UDP.Attempts, res.TCP.Outcome)
+		c.Detail += fmt.Sprintf("; udp: no answer after %d sends, tcp: %s", res.UDP.Attempts, res.TCP.Outcome)
+	case res.TCP.Outcome != sipalg.Unchanged && res.TCP.Outcome != sipalg.Rewritten:
+		// SIP over TCP is rarer and the mirror's firewall may close it:
+		// say so, without calling the UDP result into question.
+		c.Detail += fmt.Sprintf("; tcp: %s %s", res.TCP.Outcome, res.TCP.Err)
 	}
 	record(c)
 	return res
