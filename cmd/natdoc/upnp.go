@@ -531,8 +531,8 @@ already hold a mapping are skipped, never touched.`,
 
 func limitsVerdict(r *igd.LimitResult) string {
 	if r.Reached() {
-		return fmt.Sprintf("The router accepted %d %s mappings via %s, then refused (%d): at most %d simultaneous calls through UPnP; beyond that forward ports by hand.",
-			r.Accepted, r.Proto, r.Via, r.Refusal.ErrorCode, igd.CallsFor(r.Accepted))
+		return fmt.Sprintf("The router accepted %d %s mappings via %s, then refused (%d): at most %d simultaneous calls through %s; beyond that forward ports by hand.",
+			r.Accepted, r.Proto, r.Via, r.Refusal.ErrorCode, igd.CallsFor(r.Accepted), r.Via)
 	}
 	return fmt.Sprintf("The router accepted all %d %s mappings asked via %s (no limit reached): at least %d simultaneous calls.",
 		r.Accepted, r.Proto, r.Via, igd.CallsFor(r.Accepted))

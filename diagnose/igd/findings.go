@@ -258,6 +258,9 @@ func leaseText(d time.Duration) string {
 }
 
 func errorText(via string, code int, err string) string {
+	if code == 0 {
+		return err
+	}
 	if strings.HasPrefix(via, "upnp") {
 		if t := UPnPErrorText(code); t != "" {
 			return t

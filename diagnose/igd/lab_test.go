@@ -367,3 +367,37 @@ func TestLabDoubleNATCaughtByVerify(t *testing.T) {
 		t.Errorf("router table changed:\n%s\n---\n%s", before, after)
 	}
 }
+
+// NAT-PMP and PCP through miniupnpd: the same commands, the same promise
+// to leave the router as it was.
+func TestLabPCPLimit(t *testing.T) {
+	t.Parallel()
+	n := newLabNet(t, capAllow)
+	before := n.routerTable(t)
+	rep, code, log := n.natdoc(t, "upnp", "limits", "--url", n.igd.RootURL, "--via", "pcp", "--max", "40", "--port", "10000")
+	l := rep.IGD.Limit
+	if code != 1 || rep.IGD.Via != "pcp" || l == nil || l.Accepted != 30 || !l.Reached || l.ErrorCode != PCPCannotProvideExt || l.ReadBack || l.Removed != 30 {
+		t.Fatalf("exit %d via %q limit %+v: %s", code, rep.IGD.Via, l, log)
+	}
+	if after := n.routerTable(t); after != before {
+		t.Errorf("router table changed:\n%s\n---\n%s", before, after)
+	}
+}
+
+// NAT-PMP has no way to ask for "this port or nothing", and miniupnpd
+// 2.3.1 answers a refused port only after trying every other port of the
+// range (its log: "Failed to find available eport for NAT-PMP"), so the
+// NAT-PMP test stays below the limit and checks mapping and removal.
+func TestLabNATPMPMapAndRemove(t *testing.T) {
+	t.Parallel()
+	n := newLabNet(t, nil)
+	before := n.routerTable(t)
+	rep, code, log := n.natdoc(t, "upnp", "limits", "--url", n.igd.RootURL, "--via", "nat-pmp", "--max", "6", "--port", "10000")
+	l := rep.IGD.Limit
+	if code != 0 || rep.IGD.Via != "nat-pmp" || l == nil || l.Accepted != 6 || l.Reached || l.Removed != 6 {
+		t.Fatalf("exit %d via %q limit %+v: %s", code, rep.IGD.Via, l, log)
+	}
+	if after := n.routerTable(t); after != before {
+		t.Errorf("router table changed:\n%s\n---\n%s", before, after)
+	}
+}

@@ -181,7 +181,10 @@ func (s *Session) Release(ctx context.Context, m mapping) error {
 // leaving the router as it was is the point. It returns how many were
 // removed and the errors of the others.
 func (s *Session) Close(ctx context.Context) (removed int, err error) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), deleteTimeout)
+	s.mu.Lock()
+	budget := min(max(deleteTimeout, time.Duration(len(s.held))*deletePerMapping), deleteTimeoutMax)
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), budget)
 	defer cancel()
 	var errs []error
 	for {
