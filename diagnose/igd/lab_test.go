@@ -401,3 +401,33 @@ func TestLabNATPMPMapAndRemove(t *testing.T) {
 		t.Errorf("router table changed:\n%s\n---\n%s", before, after)
 	}
 }
+
+// SIGTERM (as Ctrl-C) in the middle of the limit test: natdoc removes what
+// it made before it exits.
+func TestLabTerminatedMidwayCleansUp(t *testing.T) {
+	t.Parallel()
+	n := newLabNet(t, nil)
+	before := n.routerTable(t)
+	j := OpenJournal(n.journal())
+	p := n.phone.Start(t, natdocBinary(t), "upnp", "limits", "--url", n.igd.RootURL, "--max", "500", "--port", "20000", "--journal", n.journal())
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if pending, _, _ := j.Pending(); len(pending) >= 10 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("natdoc made no progress: %s", p.Log())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	p.Stop() // SIGTERM to the process group; SIGKILL only after 3 s
+	if err := p.Wait(); err == nil || !strings.Contains(err.Error(), "exit status 3") {
+		t.Errorf("natdoc exit: %v (want 3: interrupted)\n%s", err, p.Log())
+	}
+	if after := n.routerTable(t); after != before {
+		t.Errorf("router table after SIGTERM differs:\n%s\n---\n%s\n%s", before, after, p.Log())
+	}
+	if left, _, _ := j.Pending(); len(left) != 0 {
+		t.Errorf("journal still holds %d", len(left))
+	}
+}
