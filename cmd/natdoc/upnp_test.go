@@ -122,3 +122,17 @@ func TestUpnpNoIGDExit3(t *testing.T) {
 		t.Errorf("discover without IGD: exit %d\n%s", code, out)
 	}
 }
+
+func TestProgressBar(t *testing.T) {
+	var b strings.Builder
+	newProgressBar(&b).update(3, 10) // not a terminal: silent
+	if b.Len() != 0 {
+		t.Errorf("progress on a pipe: %q", b.String())
+	}
+	p := &progressBar{w: &b, tty: true}
+	p.update(15, 30)
+	p.done()
+	if !strings.Contains(b.String(), "[###############...............] 15/30") || !strings.HasSuffix(b.String(), "\r\033[K") {
+		t.Errorf("bar %q", b.String())
+	}
+}

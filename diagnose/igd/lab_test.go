@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -429,5 +430,52 @@ func TestLabTerminatedMidwayCleansUp(t *testing.T) {
 	}
 	if left, _, _ := j.Pending(); len(left) != 0 {
 		t.Errorf("journal still holds %d", len(left))
+	}
+}
+
+// The library with its seams, as `natdoc diagnose` tests will use it: the
+// SSDP, PCP and STUN sockets are created inside the LAN namespace (h.Do)
+// and HTTP dials from there, while the test runs in the host namespace.
+func TestLabLibraryWithInjectedSockets(t *testing.T) {
+	t.Parallel()
+	n := newLabNet(t, capAllow)
+	before := n.routerTable(t)
+	opt := Options{
+		ListenPacket: func(network, address string) (net.PacketConn, error) {
+			var c net.PacketConn
+			err := n.phone.Do(func() error {
+				var err error
+				c, err = net.ListenPacket(network, address)
+				return err
+			})
+			return c, err
+		},
+		DialContext: func(ctx context.Context, network, address string) (net.Conn, error) {
+			return n.phone.DialTCP(network, address, httpTimeout)
+		},
+		SkipPMP: true, // go-nat-pmp makes its own socket: covered by the binary tests
+	}
+	ctx := context.Background()
+	d, err := Discover(ctx, opt) // real SSDP multicast, from the phone's namespace
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := d.Best()
+	if g == nil || g.ExternalIP.String() != "203.0.113.1" || LocalAddrToward(g).String() != "192.168.1.10" {
+		t.Fatalf("discovery %+v", d.Gateways)
+	}
+	s, err := NewSession(d, opt, ViaUPnP, OpenJournal(n.journal()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Limits(ctx, s, opt, LimitOptions{StartPort: 10026, Max: 10, Lease: time.Hour, VerifyServer: n.stun.Primary})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Accepted != 4 || res.Applied != 4 || res.Verified != 4 || res.Refusal == nil || res.Refusal.ErrorCode != ErrNotAuthorized {
+		t.Errorf("limits %+v refusal %+v", res, res.Refusal)
+	}
+	if after := n.routerTable(t); after != before {
+		t.Errorf("router table changed:\n%s\n---\n%s", before, after)
 	}
 }

@@ -205,9 +205,8 @@ func pcpExchange(ctx context.Context, opt *Options, gw netip.Addr, req []byte, o
 }
 
 // probePCP sends ANNOUNCE (§14.1) to see whether the gateway speaks PCP.
-func probePCP(ctx context.Context, opt *Options, gw netip.Addr) PMPProbe {
+func probePCP(ctx context.Context, opt *Options, gw, client netip.Addr) PMPProbe {
 	p := PMPProbe{Tried: true, Gateway: gw}
-	client := localAddrToward(gw)
 	r, err := pcpExchange(ctx, opt, gw, marshalPCPRequest(pcpOpAnnounce, 0, client, nil), pcpOpAnnounce, nil)
 	if err != nil {
 		p.Err = err.Error()

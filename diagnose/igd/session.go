@@ -57,16 +57,16 @@ func NewSession(d *Discovery, opt Options, via string, j *Journal) (*Session, er
 	g := d.Best()
 	switch {
 	case (via == ViaAuto || via == ViaUPnP) && g != nil:
-		s.client = localAddrToward(g.host)
+		s.client = LocalAddrToward(g)
 		if !s.client.IsValid() {
 			return nil, fmt.Errorf("upnp: no local address toward %v", g.host)
 		}
 		s.m, s.gateway = &upnpMapper{g: g, client: s.client}, g
 	case (via == ViaAuto || via == ViaPCP) && d.PCP.Answered:
-		s.client = localAddrToward(d.PCP.Gateway)
+		s.client = d.localToward(d.PCP.Gateway)
 		s.m = &pcpMapper{opt: &opt, gw: d.PCP.Gateway, client: s.client, nonce: newNonce()}
 	case (via == ViaAuto || via == ViaNATPMP) && d.NATPMP.Answered:
-		s.client = localAddrToward(d.NATPMP.Gateway)
+		s.client = d.localToward(d.NATPMP.Gateway)
 		s.m = &natpmpMapper{gw: d.NATPMP.Gateway}
 	default:
 		return nil, fmt.Errorf("%s: %w", via, ErrNoMapper)
