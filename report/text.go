@@ -39,6 +39,7 @@ var textSections = []sectionRenderer{
 	textHost,
 	textCapture,
 	textCalls,
+	textCallDetail,
 	textCallTest,
 	textNAT,
 	textIGD,
@@ -335,7 +336,7 @@ func packetsEachWay(c Call) string {
 	var fwd, back uint64
 	for _, s := range c.Streams {
 		for _, f := range s.Flows {
-			if f.RTCP {
+			if f.RTCP || f.Unreachable {
 				continue
 			}
 			if f.Direction == "caller->callee" {
@@ -362,38 +363,6 @@ func textCallTest(r *Report, _ Options) string {
 		"received", fmt.Sprintf("%d packets, %d lost, jitter %.1f ms", c.Received.Packets, c.Received.Lost, c.Received.JitterMs),
 	))
 	fmt.Fprintf(&b, "  %s %s\n", verdictStyle(c.Verdict).Render(string(c.Verdict)), c.Explain)
-	return b.String()
-}
-
-func textNAT(r *Report, _ Options) string {
-	n := r.NAT
-	if n == nil {
-		return ""
-	}
-	var b strings.Builder
-	b.WriteString(heading("NAT behaviour"))
-	lifetime := ""
-	if n.LifetimeMax > 0 {
-		lifetime = fmt.Sprintf("between %s and %s", n.LifetimeMin, n.LifetimeMax)
-	}
-	b.WriteString(kvLines(
-		"local address", n.LocalAddr,
-		"public address", n.MappedAddr,
-		"mapping", string(n.Mapping),
-		"filtering", string(n.Filtering),
-		"old name (RFC 3489)", n.RFC3489Name,
-		"port preserved", string(n.PortPreserved),
-		"same mapping to all servers", string(n.MappingConsistent),
-		"hairpinning", string(n.Hairpinning),
-		"binding lifetime", lifetime,
-	))
-	for _, s := range n.Servers {
-		res := s.MappedAddr
-		if s.Error != "" {
-			res = styleWarning.Render(s.Error)
-		}
-		fmt.Fprintf(&b, "  %s %s → %s %s\n", styleDim.Render("server"), s.Server, res, styleDim.Render(s.RTT.Round(time.Microsecond).String()))
-	}
 	return b.String()
 }
 

@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -497,8 +495,8 @@ already hold a mapping are skipped, never touched.`,
 			if err != nil {
 				return err
 			}
-			bar := newProgressBar(a.stderr)
-			lo.Progress = bar.update
+			bar := newProgressBar(a.stderr, "mapping", 0)
+			lo.Progress = func(done, max int) { bar.update(int64(done), int64(max)) }
 			res, err := igd.Limits(ctx, s, opt, lo)
 			bar.done()
 			if err != nil {
@@ -536,38 +534,4 @@ func limitsVerdict(r *igd.LimitResult) string {
 	}
 	return fmt.Sprintf("The router accepted all %d %s mappings asked via %s (no limit reached): at least %d simultaneous calls.",
 		r.Accepted, r.Proto, igd.ViaName(r.Via), igd.CallsFor(r.Accepted))
-}
-
-// progressBar draws "[#####.....] 12/64" on a terminal's stderr; on a
-// pipe it stays silent, so logs are not filled with carriage returns.
-type progressBar struct {
-	w   io.Writer
-	tty bool
-}
-
-func newProgressBar(w io.Writer) *progressBar {
-	f, ok := w.(*os.File)
-	tty := false
-	if ok {
-		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			tty = true
-		}
-	}
-	return &progressBar{w: w, tty: tty}
-}
-
-const progressWidth = 30
-
-func (p *progressBar) update(done, max int) {
-	if !p.tty || max <= 0 {
-		return
-	}
-	filled := min(done*progressWidth/max, progressWidth)
-	fmt.Fprintf(p.w, "\rmapping [%s%s] %d/%d", strings.Repeat("#", filled), strings.Repeat(".", progressWidth-filled), done, max)
-}
-
-func (p *progressBar) done() {
-	if p.tty {
-		fmt.Fprint(p.w, "\r\033[K")
-	}
 }

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/natdoc/natdoc/diagnose/sipalg"
+	"github.com/natdoc/natdoc/report"
+)
+
+func newMirrorCmd(a *app) *cobra.Command {
+	var listen string
+	cmd := &cobra.Command{
+		Use:   "mirror",
+		Short: "Answer SIP requests with the bytes received, for natdoc diagnose's SIP ALG test",
+		Long: `Runs the other end of natdoc diagnose's SIP ALG test on a host with a public
+address: every SIP request that arrives over UDP or TCP is answered with the
+exact bytes received (base64 in the body) and the source address seen, so the
+sender can tell what a router on the way rewrote. It answers SIP requests
+only (never ACK), rate-limits each source and answers at most about 1.5 times
+the bytes received. It runs until interrupted, then prints its counters.`,
+		Example: `  natdoc mirror --listen :5060
+  natdoc diagnose --mirror THIS-HOST:5060   (on the network under test)`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			udpAddr, err := net.ResolveUDPAddr("udp", listen)
+			if err != nil {
+				return usageErrorf("--listen %q: %w", listen, err)
+			}
+			udp, err := net.ListenUDP("udp", udpAddr)
+			if err != nil {
+				return cannotRunErrorf("mirror: listen udp %s: %w", listen, err)
+			}
+			tcp, err := net.Listen("tcp", listen)
+			if err != nil {
+				udp.Close()
+				return cannotRunErrorf("mirror: listen tcp %s: %w", listen, err)
+			}
+			a.log.Info("mirror listening", "udp", udp.LocalAddr(), "tcp", tcp.Addr())
+			fmt.Fprintf(a.stderr, "natdoc mirror: answering on %s (udp and tcp); Ctrl-C stops\n", udp.LocalAddr())
+			rep := newReport("mirror")
+			rep.Started = time.Now()
+			m := &sipalg.Mirror{UDP: udp, TCP: tcp}
+			if err := m.Serve(cmd.Context()); err != nil {
+				return cannotRunErrorf("%w", err)
+			}
+			rep.Finished = time.Now()
+			st := m.Stats()
+			rep.Verdict = fmt.Sprintf("Mirror stopped after answering %d requests.", st.Answered.Load())
+			rep.Checks = []report.Check{{Name: "mirror", Status: report.CheckPassed, Took: rep.Finished.Sub(rep.Started).Round(time.Second),
+				Detail: fmt.Sprintf("answered %d, ignored %d (not SIP requests), rate-limited %d", st.Answered.Load(), st.Ignored.Load(), st.RateLimited.Load())}}
+			return a.emit(rep)
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", ":5060", "`ADDR:PORT` to answer on, UDP and TCP")
+	return cmd
+}

@@ -1,0 +1,115 @@
+//go:build linux
+
+package relay
+
+import (
+	"encoding/binary"
+	"errors"
+	"net"
+	"net/netip"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// mmsghdr is struct mmsghdr from recvmmsg(2); Go pads it like C does.
+type mmsghdr struct {
+	hdr unix.Msghdr
+	n   uint32
+}
+
+// batchReader reads up to len(bufs) datagrams per recvmmsg(2) into buffers
+// and address storage it owns: the returned slices stay valid until the
+// next read. x/net's ReadBatch would allocate a net.UDPAddr per packet.
+type batchReader struct {
+	rc    syscall.RawConn
+	hdrs  []mmsghdr
+	iovs  []unix.Iovec
+	names []unix.RawSockaddrInet6 // large enough for sockaddr_in too
+	bufs  [][]byte
+
+	n      int
+	errno  syscall.Errno
+	readFn func(fd uintptr) bool // bound once: a method value per call would allocate
+}
+
+func newBatchReader(c *net.UDPConn, batch int) *batchReader {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	r := &batchReader{
+		rc:    rc,
+		hdrs:  make([]mmsghdr, batch),
+		iovs:  make([]unix.Iovec, batch),
+		names: make([]unix.RawSockaddrInet6, batch),
+		bufs:  make([][]byte, batch),
+	}
+	backing := make([]byte, batch*maxPacket)
+	for i := range batch {
+		r.bufs[i] = backing[i*maxPacket : (i+1)*maxPacket : (i+1)*maxPacket]
+		r.iovs[i].Base = &r.bufs[i][0]
+		r.iovs[i].SetLen(maxPacket)
+		r.hdrs[i].hdr.Iov = &r.iovs[i]
+		r.hdrs[i].hdr.SetIovlen(1)
+		r.hdrs[i].hdr.Name = (*byte)(unsafe.Pointer(&r.names[i]))
+	}
+	r.readFn = r.recvmmsg
+	return r
+}
+
+func (r *batchReader) recvmmsg(fd uintptr) bool {
+	n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])), uintptr(len(r.hdrs)), unix.MSG_DONTWAIT, 0, 0)
+	if errno == unix.EAGAIN || errno == unix.EINTR {
+		return false // let the runtime poller wait for readability
+	}
+	r.n, r.errno = int(n), errno
+	return true
+}
+
+// read blocks until at least one datagram arrived and returns how many.
+func (r *batchReader) read() (int, error) {
+	if r == nil {
+		return 0, net.ErrClosed
+	}
+	for i := range r.hdrs {
+		r.hdrs[i].hdr.Namelen = unix.SizeofSockaddrInet6
+		r.hdrs[i].hdr.Flags = 0
+		r.hdrs[i].n = 0
+	}
+	if err := r.rc.Read(r.readFn); err != nil {
+		return 0, err // net.ErrClosed after Close
+	}
+	if r.errno != 0 {
+		return 0, r.errno
+	}
+	return r.n, nil
+}
+
+// packet returns datagram i of the last read: its bytes, its source and
+// whether the kernel cut it (MSG_TRUNC: longer than maxPacket).
+func (r *batchReader) packet(i int) ([]byte, netip.AddrPort, bool) {
+	h := &r.hdrs[i]
+	truncated := h.hdr.Flags&unix.MSG_TRUNC != 0
+	return r.bufs[i][:h.n], sockaddrToAddrPort(&r.names[i]), truncated
+}
+
+func sockaddrToAddrPort(sa *unix.RawSockaddrInet6) netip.AddrPort {
+	port := binary.BigEndian.Uint16((*[2]byte)(unsafe.Pointer(&sa.Port))[:])
+	switch sa.Family {
+	case unix.AF_INET:
+		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+		return netip.AddrPortFrom(netip.AddrFrom4(sa4.Addr), port)
+	case unix.AF_INET6:
+		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), port)
+	}
+	return netip.AddrPort{}
+}
+
+// isTransient: errors after which the socket still works (ICMP errors
+// reported on the socket, e.g. ECONNREFUSED after sending to a closed port).
+func isTransient(err error) bool {
+	return errors.Is(err, unix.ECONNREFUSED) || errors.Is(err, unix.EHOSTUNREACH) ||
+		errors.Is(err, unix.ENETUNREACH) || errors.Is(err, unix.ENOBUFS) || errors.Is(err, unix.ENOMEM)
+}

@@ -1,0 +1,262 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Defaults, each with its reason.
+const (
+	// DefaultPortMin and DefaultPortMax: the RTP range the seed's server and
+	// most PBXes use (10000-20000), so port forwards users already have fit.
+	DefaultPortMin = 10000
+	DefaultPortMax = 20000
+	// DefaultIdleTimeout: a phone on hold may send no RTP but still sends
+	// RTCP every 5 s (RFC 3550 §6.2); 60 s of silence on all four sockets
+	// means the call is gone (BYE lost, phone crashed).
+	DefaultIdleTimeout = 60 * time.Second
+	// DefaultBatch: packets per recvmmsg/sendmmsg. 32 amortises the system
+	// call at 100k packets/s without holding packets back (a batch returns
+	// as soon as one packet is there).
+	DefaultBatch = 32
+	// DefaultMaxSessions bounds state: a flood of INVITEs cannot take every
+	// port of the range.
+	DefaultMaxSessions = 2000
+	// relatchSilence: a latched source silent this long may be replaced by
+	// a new one from the expected IP (the NAT rebinding after a timeout gives
+	// the phone a new public port).
+	relatchSilence = 2 * time.Second
+	// maxPacket: the largest datagram read; RTP over Ethernet stays far
+	// below, anything longer is truncated and counted as dropped.
+	maxPacket = 1500
+	// janitorInterval: how often idle sessions are looked for.
+	janitorInterval = time.Second
+)
+
+// Sentinel errors callers branch on.
+var (
+	ErrNoPorts      = errors.New("relay: no free port pair in range")
+	ErrTooManyCalls = errors.New("relay: session limit reached")
+	ErrClosed       = errors.New("relay: closed")
+)
+
+// Config configures a Relay. The zero value is usable: all interfaces,
+// ports 10000-20000, 60 s idle timeout.
+type Config struct {
+	// Bind is the local address the media sockets bind to. Invalid means
+	// 0.0.0.0 (IPv4, all interfaces).
+	Bind netip.Addr
+	// PortMin and PortMax bound the ports used (inclusive). RTP ports are
+	// even, RTCP is RTP+1.
+	PortMin, PortMax int
+	// IdleTimeout closes sessions that received no packet for this long.
+	IdleTimeout time.Duration
+	// LatchAnySource latches onto the first source whatever its IP. Off by
+	// default: only the IP the party's signalling came from may latch.
+	LatchAnySource bool
+	// Batch is the number of packets per batched read and write.
+	Batch int
+	// MaxSessions bounds concurrent sessions.
+	MaxSessions int
+	// Now is a test seam for the clock.
+	Now func() time.Time
+}
+
+func (c *Config) withDefaults() Config {
+	out := *c
+	if !out.Bind.IsValid() {
+		out.Bind = netip.IPv4Unspecified()
+	}
+	if out.PortMin == 0 && out.PortMax == 0 {
+		out.PortMin, out.PortMax = DefaultPortMin, DefaultPortMax
+	}
+	if out.IdleTimeout <= 0 {
+		out.IdleTimeout = DefaultIdleTimeout
+	}
+	if out.Batch <= 0 {
+		out.Batch = DefaultBatch
+	}
+	if out.MaxSessions <= 0 {
+		out.MaxSessions = DefaultMaxSessions
+	}
+	if out.Now == nil {
+		out.Now = time.Now
+	}
+	return out
+}
+
+// Relay allocates sessions from a port range and forwards their media.
+type Relay struct {
+	cfg   Config
+	ports *portPool
+
+	mu       sync.Mutex
+	sessions map[*Session]struct{}
+	closed   bool
+	done     chan struct{}
+	wg       sync.WaitGroup // janitor
+}
+
+// New validates cfg and starts a relay. Close it to free every port.
+func New(cfg Config) (*Relay, error) {
+	c := cfg.withDefaults()
+	if c.PortMin < 1 || c.PortMax > 65535 || c.PortMax-c.PortMin < 3 {
+		return nil, fmt.Errorf("relay: port range %d-%d: need at least two port pairs within 1-65535", c.PortMin, c.PortMax)
+	}
+	r := &Relay{
+		cfg:      c,
+		ports:    newPortPool(c.PortMin, c.PortMax),
+		sessions: make(map[*Session]struct{}),
+		done:     make(chan struct{}),
+	}
+	r.wg.Add(1)
+	go r.janitor()
+	return r, nil
+}
+
+// Config returns the effective configuration (defaults filled in).
+func (r *Relay) Config() Config { return r.cfg }
+
+// Allocate opens a session for callID: two legs (A faces the caller, B the
+// callee), each an RTP/RTCP port pair, forwarding from the moment it returns.
+func (r *Relay) Allocate(ctx context.Context, callID string) (*Session, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if len(r.sessions) >= r.cfg.MaxSessions {
+		r.mu.Unlock()
+		return nil, ErrTooManyCalls
+	}
+	s := newSession(r, callID)
+	r.sessions[s] = struct{}{}
+	r.mu.Unlock()
+
+	for _, leg := range []*Leg{s.A, s.B} {
+		if err := r.openLeg(leg); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("relay: allocate %q: %w", callID, err)
+		}
+	}
+	s.start()
+	return s, nil
+}
+
+// openLeg binds an RTP/RTCP pair from the pool, skipping ports something
+// else holds.
+func (r *Relay) openLeg(l *Leg) error {
+	for range r.ports.size() {
+		base, ok := r.ports.take()
+		if !ok {
+			return ErrNoPorts
+		}
+		rtp, err := r.listen(base)
+		if err != nil {
+			r.ports.put(base)
+			r.ports.markForeign(base)
+			continue
+		}
+		rtcp, err := r.listen(base + 1)
+		if err != nil {
+			rtp.Close()
+			r.ports.put(base)
+			r.ports.markForeign(base)
+			continue
+		}
+		l.base = base
+		l.rtp.conn, l.rtcp.conn = rtp, rtcp
+		return nil
+	}
+	return ErrNoPorts
+}
+
+func (r *Relay) listen(port int) (*net.UDPConn, error) {
+	network := "udp4"
+	if r.cfg.Bind.Is6() && !r.cfg.Bind.Is4In6() {
+		network = "udp6"
+	}
+	addr := net.JoinHostPort(r.cfg.Bind.String(), strconv.Itoa(port))
+	pc, err := (&net.ListenConfig{}).ListenPacket(context.Background(), network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return pc.(*net.UDPConn), nil
+}
+
+// release is called by a session once all its goroutines ended.
+func (r *Relay) release(s *Session) {
+	for _, l := range []*Leg{s.A, s.B} {
+		if l.base != 0 {
+			r.ports.put(l.base)
+		}
+	}
+	r.mu.Lock()
+	delete(r.sessions, s)
+	r.mu.Unlock()
+}
+
+// Sessions returns the sessions open now.
+func (r *Relay) Sessions() []*Session {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]*Session, 0, len(r.sessions))
+	for s := range r.sessions {
+		out = append(out, s)
+	}
+	return out
+}
+
+// FreePairs is the number of port pairs available for new legs.
+func (r *Relay) FreePairs() int { return r.ports.free() }
+
+// Close ends every session, waits for their goroutines and frees every port.
+func (r *Relay) Close() error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil
+	}
+	r.closed = true
+	close(r.done)
+	all := make([]*Session, 0, len(r.sessions))
+	for s := range r.sessions {
+		all = append(all, s)
+	}
+	r.mu.Unlock()
+	for _, s := range all {
+		s.Close()
+		s.Wait()
+	}
+	r.wg.Wait()
+	return nil
+}
+
+// janitor closes sessions idle longer than IdleTimeout.
+func (r *Relay) janitor() {
+	defer r.wg.Done()
+	t := time.NewTicker(janitorInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.done:
+			return
+		case <-t.C:
+			now := r.cfg.Now()
+			for _, s := range r.Sessions() {
+				if now.Sub(s.LastActivity()) > r.cfg.IdleTimeout {
+					s.closeWith(CloseIdle)
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,410 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// Every test here talks to 127.0.0.x only.
+
+// recvTimeout: loopback delivers in microseconds; a second means lost.
+const recvTimeout = time.Second
+
+var loopback = netip.MustParseAddr("127.0.0.1")
+
+func newTestRelay(t *testing.T, cfg Config) *Relay {
+	t.Helper()
+	if !cfg.Bind.IsValid() {
+		cfg.Bind = loopback
+	}
+	if cfg.PortMin == 0 {
+		cfg.PortMin, cfg.PortMax = 41000, 41999
+	}
+	r, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+func listen(t testing.TB, ip string) *net.UDPConn {
+	t.Helper()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.ParseIP(ip)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func addrOf(c *net.UDPConn) netip.AddrPort { return c.LocalAddr().(*net.UDPAddr).AddrPort() }
+
+func rtpPacket(seq uint16) []byte {
+	p := make([]byte, 172)
+	p[0] = 0x80
+	p[1] = 0 // PCMU
+	p[2], p[3] = byte(seq>>8), byte(seq)
+	return p
+}
+
+func send(t testing.TB, c *net.UDPConn, to netip.AddrPort, seqs ...uint16) {
+	t.Helper()
+	for _, s := range seqs {
+		if _, err := c.WriteToUDPAddrPort(rtpPacket(s), to); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// receive reads until want packets arrived or recvTimeout passed.
+func receive(t testing.TB, c *net.UDPConn, want int) (int, netip.AddrPort) {
+	t.Helper()
+	buf := make([]byte, 2048)
+	var from netip.AddrPort
+	got := 0
+	for got < want {
+		c.SetReadDeadline(time.Now().Add(recvTimeout))
+		_, src, err := c.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			break
+		}
+		from = src
+		got++
+	}
+	return got, from
+}
+
+func relayAddr(l *Leg) netip.AddrPort { return netip.AddrPortFrom(loopback, uint16(l.Port())) }
+
+func seqs(from, n int) []uint16 {
+	out := make([]uint16, n)
+	for i := range out {
+		out[i] = uint16(from + i)
+	}
+	return out
+}
+
+func TestForwardsBothWaysWithLatching(t *testing.T) {
+	r := newTestRelay(t, Config{})
+	s, err := r.Allocate(t.Context(), "call-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	caller, callee := listen(t, "127.0.0.1"), listen(t, "127.0.0.1")
+	s.A.Expect(loopback)
+	// The caller's SDP names a private address nobody can reach: the relay
+	// must learn the real one from the caller's packets.
+	s.A.SetSDPAddr(netip.MustParseAddrPort("192.0.2.1:4000"), netip.AddrPort{})
+	s.B.Expect(loopback)
+	s.B.SetSDPAddr(addrOf(callee), netip.AddrPort{})
+
+	send(t, caller, relayAddr(s.A), seqs(1, 10)...)
+	got, from := receive(t, callee, 10)
+	if got != 10 || from != relayAddr(s.B) {
+		t.Fatalf("callee got %d packets from %v, want 10 from %v", got, from, relayAddr(s.B))
+	}
+	send(t, callee, relayAddr(s.B), seqs(100, 7)...)
+	got, from = receive(t, caller, 7)
+	if got != 7 || from != relayAddr(s.A) {
+		t.Fatalf("caller got %d packets from %v, want 7 from %v", got, from, relayAddr(s.A))
+	}
+	st := s.Stats()
+	if st.A.RTP.Packets != 10 || st.A.RTP.Forwarded != 10 || st.B.RTP.Packets != 7 || st.B.RTP.Forwarded != 7 {
+		t.Errorf("counters: A %+v B %+v", st.A.RTP, st.B.RTP)
+	}
+	if st.A.Latched != addrOf(caller) || st.B.Latched != addrOf(callee) {
+		t.Errorf("latched A %v B %v, want %v %v", st.A.Latched, st.B.Latched, addrOf(caller), addrOf(callee))
+	}
+}
+
+func TestDropsUnexpectedSource(t *testing.T) {
+	r := newTestRelay(t, Config{})
+	s, err := r.Allocate(t.Context(), "call-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	phone, stranger, callee := listen(t, "127.0.0.2"), listen(t, "127.0.0.1"), listen(t, "127.0.0.1")
+	s.A.Expect(netip.MustParseAddr("127.0.0.2"))
+	s.B.Expect(loopback)
+	s.B.SetSDPAddr(addrOf(callee), netip.AddrPort{})
+
+	send(t, stranger, relayAddr(s.A), seqs(1, 5)...) // wrong IP: may not latch
+	send(t, phone, relayAddr(s.A), seqs(1, 3)...)
+	otherPort := listen(t, "127.0.0.2") // right IP, second port while the first is alive
+	send(t, otherPort, relayAddr(s.A), seqs(50, 2)...)
+	got, _ := receive(t, callee, 3)
+	if got != 3 {
+		t.Fatalf("callee got %d, want 3", got)
+	}
+	if extra, _ := receive(t, callee, 1); extra != 0 {
+		t.Fatalf("callee got %d packets from unlatched sources", extra)
+	}
+	st := s.A.Stats()
+	if st.RTP.Unexpected != 7 || st.RTP.Packets != 3 || st.Latched != addrOf(phone) {
+		t.Errorf("unexpected=%d packets=%d latched=%v", st.RTP.Unexpected, st.RTP.Packets, st.Latched)
+	}
+}
+
+func TestLatchAnySource(t *testing.T) {
+	r := newTestRelay(t, Config{LatchAnySource: true})
+	s, err := r.Allocate(t.Context(), "call-3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	phone, callee := listen(t, "127.0.0.3"), listen(t, "127.0.0.1")
+	s.B.SetSDPAddr(addrOf(callee), netip.AddrPort{})
+	send(t, phone, relayAddr(s.A), seqs(1, 4)...)
+	if got, _ := receive(t, callee, 4); got != 4 {
+		t.Fatalf("got %d, want 4", got)
+	}
+}
+
+func TestCountsNoDestinationAndLoss(t *testing.T) {
+	r := newTestRelay(t, Config{})
+	s, err := r.Allocate(t.Context(), "call-4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	phone := listen(t, "127.0.0.1")
+	s.A.Expect(loopback)
+	// Callee's address unknown yet; 1,2,3,6,7 arrive: 2 lost.
+	send(t, phone, relayAddr(s.A), 1, 2, 3, 6, 7)
+	waitFor(t, func() bool { return s.A.Stats().RTP.Packets == 5 })
+	st := s.A.Stats().RTP
+	if st.NoDestination != 5 || st.Lost != 2 || st.Forwarded != 0 {
+		t.Errorf("%+v", st)
+	}
+}
+
+func TestRTCPGoesToRTCPPort(t *testing.T) {
+	r := newTestRelay(t, Config{})
+	s, err := r.Allocate(t.Context(), "call-5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	phone, calleeRTP, calleeRTCP := listen(t, "127.0.0.1"), listen(t, "127.0.0.1"), listen(t, "127.0.0.1")
+	s.A.Expect(loopback)
+	s.B.Expect(loopback)
+	s.B.SetSDPAddr(addrOf(calleeRTP), addrOf(calleeRTCP))
+	rtcpAddr := netip.AddrPortFrom(loopback, uint16(s.A.Port()+1))
+	if _, err := phone.WriteToUDPAddrPort([]byte{0x81, 200, 0, 6, 1, 2, 3, 4}, rtcpAddr); err != nil {
+		t.Fatal(err)
+	}
+	got, from := receive(t, calleeRTCP, 1)
+	if got != 1 || from.Port() != uint16(s.B.Port()+1) {
+		t.Fatalf("rtcp: got %d from %v", got, from)
+	}
+	if st := s.A.Stats(); st.RTCP.Packets != 1 || st.RTP.Packets != 0 {
+		t.Errorf("%+v", st)
+	}
+}
+
+func TestPortExhaustionAndReuse(t *testing.T) {
+	r := newTestRelay(t, Config{PortMin: 41100, PortMax: 41103})
+	s, err := r.Allocate(t.Context(), "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Allocate(t.Context(), "b"); !errors.Is(err, ErrNoPorts) {
+		t.Fatalf("second allocate: %v, want ErrNoPorts", err)
+	}
+	if r.FreePairs() != 0 {
+		t.Fatalf("free pairs %d after failed allocate, want 0", r.FreePairs())
+	}
+	s.Close()
+	s.Wait()
+	if r.FreePairs() != 2 {
+		t.Fatalf("free pairs %d after close, want 2", r.FreePairs())
+	}
+	if _, err := r.Allocate(t.Context(), "c"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSkipsPortsHeldElsewhere(t *testing.T) {
+	squatter := listenPort(t, 41201) // RTCP port of the first pair
+	_ = squatter
+	r := newTestRelay(t, Config{PortMin: 41200, PortMax: 41203})
+	s, err := r.Allocate(t.Context(), "a")
+	if !errors.Is(err, ErrNoPorts) {
+		// Only one usable pair: one leg fits, the second does not.
+		t.Fatalf("allocate: %v (session %v), want ErrNoPorts", err, s)
+	}
+	if r.FreePairs() != 2 {
+		t.Fatalf("free pairs %d, want 2 (nothing leaked)", r.FreePairs())
+	}
+}
+
+func listenPort(t *testing.T, port int) *net.UDPConn {
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
+	if err != nil {
+		t.Skipf("port %d busy: %v", port, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestIdleTimeoutFreesPorts(t *testing.T) {
+	r := newTestRelay(t, Config{IdleTimeout: 100 * time.Millisecond, PortMin: 41300, PortMax: 41303})
+	s, err := r.Allocate(t.Context(), "idle")
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-s.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("idle session not closed")
+	}
+	s.Wait()
+	if s.Reason() != CloseIdle || r.FreePairs() != 2 {
+		t.Fatalf("reason %q free %d", s.Reason(), r.FreePairs())
+	}
+}
+
+func TestManySessionsNoLeaks(t *testing.T) {
+	r := newTestRelay(t, Config{PortMin: 41400, PortMax: 41499})
+	freeBefore, goBefore := r.FreePairs(), runtime.NumGoroutine()
+	phone, callee := listen(t, "127.0.0.1"), listen(t, "127.0.0.1")
+	for i := range 200 {
+		s, err := r.Allocate(context.Background(), "soak")
+		if err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+		s.A.Expect(loopback)
+		s.B.SetSDPAddr(addrOf(callee), netip.AddrPort{})
+		send(t, phone, relayAddr(s.A), 1)
+		if got, _ := receive(t, callee, 1); got != 1 {
+			t.Fatalf("call %d: not forwarded", i)
+		}
+		s.Close()
+		s.Wait()
+	}
+	if r.FreePairs() != freeBefore {
+		t.Errorf("free pairs %d, want %d", r.FreePairs(), freeBefore)
+	}
+	waitFor(t, func() bool { return runtime.NumGoroutine() <= goBefore })
+}
+
+func TestCloseFreesEverything(t *testing.T) {
+	r, err := New(Config{Bind: loopback, PortMin: 41500, PortMax: 41599})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if _, err := r.Allocate(t.Context(), "x"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.Close()
+	if r.FreePairs() != 50 || len(r.Sessions()) != 0 {
+		t.Fatalf("free %d sessions %d", r.FreePairs(), len(r.Sessions()))
+	}
+	if _, err := r.Allocate(t.Context(), "y"); !errors.Is(err, ErrClosed) {
+		t.Fatalf("allocate after close: %v", err)
+	}
+}
+
+func TestBadConfig(t *testing.T) {
+	for _, c := range []Config{{PortMin: 10, PortMax: 11}, {PortMin: 0, PortMax: 70000}, {PortMin: 20000, PortMax: 10000}} {
+		if _, err := New(c); err == nil {
+			t.Errorf("%+v accepted", c)
+		}
+	}
+}
+
+// TestNoAllocationPerPacket measures the whole path, sender to receiver
+// through the relay's goroutine: AllocsPerRun counts every goroutine's
+// allocations, and the test's own sockets calls do not allocate.
+func TestNoAllocationPerPacket(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	r := newTestRelay(t, Config{})
+	s, err := r.Allocate(t.Context(), "allocs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	phone, callee := listen(t, "127.0.0.1"), listen(t, "127.0.0.1")
+	s.A.Expect(loopback)
+	s.B.SetSDPAddr(addrOf(callee), netip.AddrPort{})
+	pkt, buf, to := rtpPacket(1), make([]byte, 2048), relayAddr(s.A)
+	callee.SetReadDeadline(time.Now().Add(time.Minute))
+	roundTrip := func() {
+		phone.WriteToUDPAddrPort(pkt, to)
+		callee.ReadFromUDPAddrPort(buf)
+	}
+	roundTrip() // latch
+	if avg := testing.AllocsPerRun(500, roundTrip); avg >= 0.5 {
+		t.Errorf("%.2f allocations per relayed packet, want 0", avg)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 5s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestSeqTracker(t *testing.T) {
+	tests := []struct {
+		name string
+		seqs []uint16
+		lost int64
+	}{
+		{"in order", []uint16{1, 2, 3}, 0},
+		{"gap", []uint16{1, 2, 5}, 2},
+		{"wrap", []uint16{65534, 65535, 0, 1}, 0},
+		{"wrap with gap", []uint16{65534, 1}, 2},
+		{"reorder", []uint16{1, 3, 2}, 0},
+		{"duplicate", []uint16{1, 2, 2, 3}, -1}, // RFC 3550 A.3: duplicates make loss negative
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var s seqTracker
+			var lost int64
+			for _, q := range tt.seqs {
+				lost = s.add(q)
+			}
+			if lost != tt.lost {
+				t.Errorf("lost %d, want %d", lost, tt.lost)
+			}
+		})
+	}
+}
+
+// BenchmarkForward pushes 172-byte RTP through one relayed stream on
+// loopback; the figure that matters is allocs/op (0) and ns/op per packet.
+func BenchmarkForward(b *testing.B) {
+	r, err := New(Config{Bind: loopback, PortMin: 41600, PortMax: 41699})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	s, err := r.Allocate(context.Background(), "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	phone, callee := listen(b, "127.0.0.1"), listen(b, "127.0.0.1")
+	callee.SetReadBuffer(4 << 20)
+	s.A.Expect(loopback)
+	s.B.SetSDPAddr(addrOf(callee), netip.AddrPort{})
+	pkt, buf, to := rtpPacket(1), make([]byte, 2048), relayAddr(s.A)
+	callee.SetReadDeadline(time.Now().Add(time.Hour))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		phone.WriteToUDPAddrPort(pkt, to)
+		callee.ReadFromUDPAddrPort(buf)
+	}
+}

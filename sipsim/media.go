@@ -1,0 +1,257 @@
+package sipsim
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// G.711 framing: 20 ms of PCMU at 8 kHz is 160 bytes (RFC 3551 §4.5.14).
+const (
+	pcmuPayloadType = 0
+	frameSamples    = 160
+	frameInterval   = 20 * time.Millisecond
+	rtpHeaderLen    = 12
+	// payloadMagic starts every natdoc payload so a receiver can tell
+	// natdoc media from anything else arriving on its port.
+	payloadMagic = "NATDOC"
+	maxLabel     = 16
+)
+
+// payload layout after the magic: label length (1), label (up to 16),
+// packets the sender has received so far (4), send time in unix ns (8);
+// the rest is a μ-law 400 Hz tone, so a human listening hears audio.
+func buildPayload(buf []byte, label string, rxCount uint32, sent time.Time, tone []byte) []byte {
+	buf = buf[:0]
+	buf = append(buf, payloadMagic...)
+	l := min(len(label), maxLabel)
+	buf = append(buf, byte(l))
+	buf = append(buf, label[:l]...)
+	buf = binary.BigEndian.AppendUint32(buf, rxCount)
+	buf = binary.BigEndian.AppendUint64(buf, uint64(sent.UnixNano()))
+	if n := frameSamples - len(buf); n > 0 {
+		buf = append(buf, tone[:n]...)
+	}
+	return buf
+}
+
+// parsePayload reads a natdoc payload; ok is false for anything else.
+func parsePayload(p []byte) (label string, rxCount uint32, sent time.Time, ok bool) {
+	if !bytes.HasPrefix(p, []byte(payloadMagic)) || len(p) < len(payloadMagic)+1 {
+		return "", 0, time.Time{}, false
+	}
+	p = p[len(payloadMagic):]
+	l := int(p[0])
+	if l > maxLabel || len(p) < 1+l+12 {
+		return "", 0, time.Time{}, false
+	}
+	label = string(p[1 : 1+l])
+	p = p[1+l:]
+	return label, binary.BigEndian.Uint32(p), time.Unix(0, int64(binary.BigEndian.Uint64(p[4:]))), true
+}
+
+// toneFrame is one 20 ms frame of a 400 Hz tone in μ-law.
+func toneFrame() []byte {
+	out := make([]byte, frameSamples)
+	for i := range out {
+		v := math.Sin(2*math.Pi*400*float64(i)/8000) * 8000
+		out[i] = linearToULaw(int16(v))
+	}
+	return out
+}
+
+// linearToULaw is G.711 μ-law encoding (ITU-T G.711 table 2).
+func linearToULaw(sample int16) byte {
+	const bias, clip = 0x84, 32635
+	s := int(sample)
+	sign := 0
+	if s < 0 {
+		s, sign = -s, 0x80
+	}
+	s = min(s, clip) + bias
+	exp := 7
+	for mask := 0x4000; s&mask == 0 && exp > 0; mask >>= 1 {
+		exp--
+	}
+	mant := (s >> (exp + 3)) & 0x0F
+	return ^byte(sign | exp<<4 | mant)
+}
+
+// DirStats counts one direction of a call as one phone saw it.
+type DirStats struct {
+	Packets  uint64
+	Bytes    uint64
+	Lost     int64
+	JitterMs float64
+	// Foreign counts packets that arrived but were not natdoc media.
+	Foreign uint64
+	From    netip.AddrPort // first source of received media
+	Label   string         // the sender's label from the payload
+}
+
+// media sends PCMU frames and measures what arrives.
+type media struct {
+	recv      *net.UDPConn
+	send      *net.UDPConn // == recv when symmetric
+	symmetric bool
+	label     string
+	ssrc      uint32
+
+	mu       sync.Mutex
+	remote   netip.AddrPort
+	latched  bool
+	rx       DirStats
+	seq      seqCount
+	jitter   float64 // RFC 3550 A.8, in timestamp units
+	lastTr   int64   // previous transit time, timestamp units
+	haveTr   bool
+	peerRx   int64 // latest "received" count the peer put in its payload; -1 unknown
+	sent     atomic.Uint64
+	sentByte atomic.Uint64
+}
+
+func newMedia(recv, send *net.UDPConn, symmetric bool, label string) *media {
+	return &media{recv: recv, send: send, symmetric: symmetric, label: label, ssrc: rand.Uint32(), peerRx: -1}
+}
+
+func (m *media) setRemote(a netip.AddrPort) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.latched {
+		m.remote = a
+	}
+}
+
+// run sends for d (or until ctx ends) while receiving; receiving goes on
+// until ctx ends.
+func (m *media) run(ctx context.Context, d time.Duration) {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); m.receive() }()
+	m.sendLoop(ctx, d)
+	<-ctx.Done()
+	m.recv.Close()
+	if m.send != m.recv {
+		m.send.Close()
+	}
+	wg.Wait()
+}
+
+func (m *media) sendLoop(ctx context.Context, d time.Duration) {
+	tone := toneFrame()
+	pkt := make([]byte, rtpHeaderLen, rtpHeaderLen+frameSamples)
+	payload := make([]byte, 0, frameSamples)
+	t := time.NewTicker(frameInterval)
+	defer t.Stop()
+	end := time.Now().Add(d)
+	seq, ts := uint16(rand.Uint32()), rand.Uint32()
+	for time.Now().Before(end) {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		m.mu.Lock()
+		to, rxCount := m.remote, uint32(m.rx.Packets)
+		m.mu.Unlock()
+		ts += frameSamples
+		if !to.IsValid() || to.Port() == 0 || to.Addr().IsUnspecified() {
+			continue // on hold or no address: RFC 3264 §8.4 says send nothing
+		}
+		seq++
+		pkt = pkt[:rtpHeaderLen]
+		pkt[0], pkt[1] = 0x80, pcmuPayloadType
+		binary.BigEndian.PutUint16(pkt[2:], seq)
+		binary.BigEndian.PutUint32(pkt[4:], ts)
+		binary.BigEndian.PutUint32(pkt[8:], m.ssrc)
+		pkt = append(pkt, buildPayload(payload, m.label, rxCount, time.Now(), tone)...)
+		if n, err := m.send.WriteToUDPAddrPort(pkt, to); err == nil {
+			m.sent.Add(1)
+			m.sentByte.Add(uint64(n))
+		}
+	}
+}
+
+func (m *media) receive() {
+	buf := make([]byte, 2048)
+	for {
+		n, src, err := m.recv.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue // ICMP errors reported on the socket
+		}
+		m.handle(buf[:n], netip.AddrPortFrom(src.Addr().Unmap(), src.Port()), time.Now())
+	}
+}
+
+func (m *media) handle(p []byte, src netip.AddrPort, now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(p) < rtpHeaderLen || p[0]>>6 != 2 {
+		m.rx.Foreign++
+		return
+	}
+	label, peerRx, _, ok := parsePayload(p[rtpHeaderLen:])
+	if !ok {
+		m.rx.Foreign++
+		return
+	}
+	if m.rx.Packets == 0 {
+		m.rx.From, m.rx.Label = src, label
+	}
+	if m.symmetric && !m.latched {
+		// Symmetric RTP (RFC 4961): answer to where media comes from.
+		m.remote, m.latched = src, true
+	}
+	m.rx.Packets++
+	m.rx.Bytes += uint64(len(p))
+	m.rx.Lost = m.seq.add(binary.BigEndian.Uint16(p[2:]))
+	m.peerRx = int64(peerRx)
+	// Interarrival jitter, RFC 3550 A.8, in 8 kHz timestamp units.
+	arrival := now.UnixNano() * 8000 / int64(time.Second)
+	transit := arrival - int64(binary.BigEndian.Uint32(p[4:]))
+	if m.haveTr {
+		d := math.Abs(float64(transit - m.lastTr))
+		m.jitter += (d - m.jitter) / 16
+	}
+	m.lastTr, m.haveTr = transit, true
+}
+
+func (m *media) stats() (sent, received DirStats, peerRx int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	rx := m.rx
+	rx.JitterMs = m.jitter / 8 // 8 timestamp units per ms
+	return DirStats{Packets: m.sent.Load(), Bytes: m.sentByte.Load(), Label: m.label}, rx, m.peerRx
+}
+
+// seqCount is loss from RTP sequence numbers (RFC 3550 A.3).
+type seqCount struct {
+	started      bool
+	base, cycles uint32
+	maxSeq       uint16
+	received     uint64
+}
+
+func (t *seqCount) add(seq uint16) int64 {
+	if !t.started {
+		t.started, t.base, t.maxSeq = true, uint32(seq), seq
+	} else if delta := seq - t.maxSeq; delta < 0x8000 && delta != 0 {
+		if seq < t.maxSeq {
+			t.cycles += 1 << 16
+		}
+		t.maxSeq = seq
+	}
+	t.received++
+	return int64(uint64(t.cycles)+uint64(t.maxSeq)-uint64(t.base)+1) - int64(t.received)
+}
