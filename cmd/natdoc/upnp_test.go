@@ -123,16 +123,16 @@ func TestUpnpNoIGDExit3(t *testing.T) {
 	}
 }
 
-func TestProgressBar(t *testing.T) {
+func TestUpnpProgressBar(t *testing.T) {
 	var b strings.Builder
-	newProgressBar(&b).update(3, 10) // not a terminal: silent
+	newProgressBar(&b, "mapping", 0).update(3, 10) // not a terminal: silent
 	if b.Len() != 0 {
 		t.Errorf("progress on a pipe: %q", b.String())
 	}
-	p := &progressBar{w: &b, tty: true}
-	p.update(15, 30)
+	p := &progressBar{w: &b, tty: true, label: "mapping"}
+	p.update(30, 30)
 	p.done()
-	if !strings.Contains(b.String(), "[###############...............] 15/30") || !strings.HasSuffix(b.String(), "\r\033[K") {
+	if !strings.Contains(b.String(), "mapping [") || !strings.Contains(b.String(), "30/30") || !strings.HasSuffix(b.String(), "\r\033[K") {
 		t.Errorf("bar %q", b.String())
 	}
 }
