@@ -166,14 +166,18 @@ func (s *Session) Release(ctx context.Context, m mapping) error {
 	if idx < 0 {
 		return errors.New("release: not a mapping of this session")
 	}
-	if err := m.Release(ctx); err != nil && !errors.Is(err, errNotOurs) {
-		return err
+	relErr := m.Release(ctx)
+	if relErr != nil && !errors.Is(relErr, errNotOurs) && !errors.Is(relErr, errAlreadyGone) {
+		return relErr
 	}
 	s.mu.Lock()
 	id := s.held[idx].entryID
 	s.held = append(s.held[:idx], s.held[idx+1:]...)
 	s.mu.Unlock()
-	return s.journal.recordDone(id)
+	if err := s.journal.recordDone(id); err != nil {
+		return err
+	}
+	return relErr // errNotOurs, errAlreadyGone: nothing of ours is left there
 }
 
 // Close releases every mapping the session still holds, newest first. It
@@ -195,7 +199,11 @@ func (s *Session) Close(ctx context.Context) (removed int, err error) {
 		}
 		h := s.held[len(s.held)-1]
 		s.mu.Unlock()
-		if e := s.Release(ctx, h.m); e != nil {
+		e := s.Release(ctx, h.m)
+		if errors.Is(e, errNotOurs) || errors.Is(e, errAlreadyGone) {
+			continue // nothing of ours there (someone else's mapping is left alone)
+		}
+		if e != nil {
 			errs = append(errs, e)
 			s.mu.Lock()
 			s.held = s.held[:len(s.held)-1] // stays in the journal for Cleanup
