@@ -36,6 +36,8 @@ type Options struct {
 	SearchTime time.Duration
 	// Log receives progress; default discards.
 	Log *slog.Logger
+
+	pcpPort uint16 // test seam: the PCP server port (default 5351)
 }
 
 func (o *Options) log() *slog.Logger {

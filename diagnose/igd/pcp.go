@@ -170,7 +170,11 @@ func pcpExchange(ctx context.Context, opt *Options, gw netip.Addr, req []byte, o
 	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { conn.SetReadDeadline(time.Now()) })
 	defer stop()
-	dst := net.UDPAddrFromAddrPort(netip.AddrPortFrom(gw, pcpPort))
+	port := uint16(pcpPort)
+	if opt.pcpPort != 0 {
+		port = opt.pcpPort
+	}
+	dst := net.UDPAddrFromAddrPort(netip.AddrPortFrom(gw, port))
 	buf := make([]byte, pcpMaxMessage+4)
 	wait := pmpTimeout
 	for try := 0; try < pmpTries; try++ {
