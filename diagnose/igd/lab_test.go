@@ -158,6 +158,20 @@ func TestLabDiscover(t *testing.T) {
 		t.Errorf("STUN mapped %q", g.STUNMapped)
 	}
 	t.Logf("discover: %s; PCP %s; %+v", rep.Verdict, g.PCP, d)
+
+	// The search bound to the LAN interface finds it too; an interface
+	// that does not exist is a check that could not run (exit 3).
+	rep, code, log = n.natdoc(t, "upnp", "discover", "-i", "eth0", "--no-pmp")
+	if code != 0 || len(rep.IGD.Devices) != 1 {
+		t.Errorf("-i eth0: exit %d %+v %s", code, rep.IGD, log)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := n.phone.Run(ctx, natdocBinary(t), "upnp", "discover", "-i", "nosuch0", "--journal", n.journal())
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 3 {
+		t.Errorf("-i nosuch0: %v, want exit 3", err)
+	}
 }
 
 func TestLabLimitsFindsConfiguredLimit(t *testing.T) {
