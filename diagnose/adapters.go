@@ -109,6 +109,14 @@ func (p IGDProber) Probe(ctx context.Context) (*report.IGDReport, []report.Findi
 			}
 		}
 		finds = igd.DiscoveryFindings(d, mapped)
+		if p.Journal != nil {
+			// Mappings an earlier, crashed natdoc run left behind.
+			if pending, _, err := p.Journal.Pending(); err == nil {
+				if f := igd.PendingFinding(pending, p.Journal.Path()); f != nil {
+					finds = append(finds, *f)
+				}
+			}
+		}
 		if p.LimitMax <= 0 || (d.Best() == nil && !d.PCP.Answered && !d.NATPMP.Answered) {
 			return nil
 		}

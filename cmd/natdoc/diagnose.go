@@ -59,12 +59,14 @@ run, never as passed. It talks only to the servers named here and, without
 			}
 			opt.Log = a.log
 			opt.Lifetime = o.Lifetime
-			if opt.UPnPLimit > 0 {
-				path, err := igd.DefaultJournalPath()
-				if err != nil {
-					return cannotRunErrorf("upnp journal: %w", err)
-				}
+			// The journal records the limit test's mappings, and shows
+			// mappings a crashed earlier run left behind.
+			path, err := igd.DefaultJournalPath()
+			switch {
+			case err == nil:
 				opt.Journal = igd.OpenJournal(path)
+			case opt.UPnPLimit > 0:
+				return cannotRunErrorf("upnp journal: %w", err)
 			}
 			rep := newReport("diagnose")
 			rep.Started = time.Now()
