@@ -361,6 +361,9 @@ func TestLabUPnPLimit(t *testing.T) {
 	if !strings.Contains(rep.Verdict, "up to 14 simultaneous calls through UPnP") {
 		t.Errorf("verdict %q", rep.Verdict)
 	}
+	if pending, _, err := journal.Pending(); err != nil || len(pending) != 0 {
+		t.Errorf("journal after diagnose: %d pending (%v)", len(pending), err)
+	}
 	out, err := r.Run(context.Background(), "nft", "list", "table", "inet", "miniupnpd")
 	if err != nil || strings.Contains(string(out), "dnat to") {
 		t.Errorf("router table after diagnose (err %v):\n%s", err, out)
