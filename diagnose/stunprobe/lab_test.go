@@ -22,13 +22,11 @@ import (
 const (
 	labPrimaryIP   = "203.0.113.10"
 	labAlternateIP = "203.0.113.11"
-	// The plain server sits in 203.0.113.0/24 too: natlab's publicGateway
-	// returns .2 where the core is .254, so 198.51.100.0/24 is not routed
-	// from a router's WAN yet (reported to the lead).
-	labPlainIP = "203.0.113.20"
+	// The plain server sits on the other public network, routed by the core.
+	labPlainIP = "198.51.100.20"
 	// labPlainIP2 exists only because natlab.StartCoturn waits for port
 	// 3479, which coturn opens only with two addresses.
-	labPlainIP2  = "203.0.113.21"
+	labPlainIP2  = "198.51.100.21"
 	labRouterWAN = "203.0.113.1"
 	labPhone     = "192.168.1.10"
 )
@@ -223,7 +221,7 @@ func TestLabNoUDP(t *testing.T) {
 // One server down: reported, not fatal, the other one's answers used.
 func TestLabServerUnreachable(t *testing.T) {
 	phone, servers := labSetup(t, natdoc, natlab.NATConfig{Mapping: natlab.EndpointIndependent})
-	servers = append(servers, "203.0.113.99:3478") // nobody there
+	servers = append(servers, "198.51.100.99:3478") // nobody there
 	res := runLabProbe(t, phone, stunprobe.Config{Servers: servers})
 	wantBehaviour(t, "mapping", res.Mapping.Behaviour, report.BehaviourEndpointIndependent)
 	wantFinding(t, res, stunprobe.IDServerUnreachable, true)
