@@ -14,6 +14,7 @@ import (
 
 	"github.com/natdoc/natdoc/diagnose/forward"
 	"github.com/natdoc/natdoc/diagnose/hostinfo"
+	"github.com/natdoc/natdoc/diagnose/igd"
 	"github.com/natdoc/natdoc/diagnose/netenv"
 	"github.com/natdoc/natdoc/diagnose/sipalg"
 	"github.com/natdoc/natdoc/diagnose/sipserver"
@@ -55,6 +56,14 @@ type Options struct {
 	// NAT and Router are optional; nil checks are reported as not run.
 	NAT    NATProber
 	Router RouterProber
+	// NoRouter skips the router check (no SSDP search).
+	NoRouter bool
+	// UPnPLimit > 0 measures the router's mapping limit up to that many
+	// mappings (added and removed again; journalled in Journal).
+	UPnPLimit int
+	Journal   *igd.Journal
+	// Lifetime asks the NAT probe for the binding lifetime (minutes).
+	Lifetime bool
 	// DNSServer sends every DNS query there (tests).
 	DNSServer string
 	Log       *slog.Logger
@@ -104,6 +113,25 @@ func Run(ctx context.Context, opt Options) *Result {
 	if opt.SIPPort == 0 {
 		opt.SIPPort = 5060
 	}
+	if opt.NAT == nil && len(opt.STUN) > 0 {
+		p := NewSTUNProber(opt.STUN, opt.Lifetime, opt.Env, opt.DNSServer)
+		// From the phones' SIP port, so the report shows what the NAT does
+		// with it (port preserved or not), unless the forwarding check
+		// needs that port as its target.
+		if !opt.CheckForwarding {
+			p.Config.LocalPort = uint16(opt.SIPPort)
+		}
+		opt.NAT = p
+	}
+	if opt.Router == nil && !opt.NoRouter {
+		p := NewIGDProber(opt.Env)
+		p.LimitMax, p.LimitStart, p.Journal = opt.UPnPLimit, uint16(opt.RTPLow), opt.Journal
+		if p.LimitStart == 0 {
+			p.LimitStart = 10000
+		}
+		p.Options.Log = opt.Log
+		opt.Router = p
+	}
 	ctx, cancel := context.WithTimeout(ctx, opt.Timeout)
 	defer cancel()
 	res := &Result{SIPPort: opt.SIPPort, RTPLow: opt.RTPLow, RTPHigh: opt.RTPHigh}
@@ -116,9 +144,13 @@ func Run(ctx context.Context, opt Options) *Result {
 
 	stunAddrs, stunErr := resolveAll(ctx, opt.Env, opt.DNSServer, opt.STUN)
 	mirror, mirrorErr := resolveOne(ctx, opt.Env, opt.DNSServer, opt.Mirror)
-	towards := mirror
-	if !towards.IsValid() && len(stunAddrs) > 0 {
+	// Probe the path towards a STUN server when there is one (it answers
+	// the probe's Binding request, which marks the end of the path), else
+	// towards the mirror (it answers the OPTIONS the probe then carries).
+	towards, pathPayload := mirror, sipalg.BuildOptions(mirror)
+	if len(stunAddrs) > 0 {
 		towards = stunAddrs[0]
+		pathPayload = stun.MustBuild(stun.TransactionID, stun.BindingRequest).Raw
 	}
 
 	start := time.Now()
@@ -127,11 +159,11 @@ func Run(ctx context.Context, opt Options) *Result {
 	record(timed(CheckHost, start, err, "interfaces, addresses and default gateway"))
 
 	var wg sync.WaitGroup
-	wg.Go(func() { res.Path = runPath(ctx, opt, towards, record) })
+	wg.Go(func() { res.Path = runPath(ctx, opt, towards, pathPayload, record) })
 	wg.Go(func() { res.NAT, res.NATFind = runNAT(ctx, opt, record) })
 	wg.Go(func() { res.Router, res.IGDFind = runRouter(ctx, opt, record) })
 	wg.Go(func() { res.ALG = runALG(ctx, opt, mirror, mirrorErr, host, record) })
-	wg.Go(func() { res.Forward = runForward(ctx, opt, stunAddrs, stunErr, record) })
+	wg.Go(func() { res.Forward = runForward(ctx, opt, mirror, stunAddrs, stunErr, record) })
 	wg.Go(func() { res.Server = runServer(ctx, opt, host, record) })
 	wg.Wait()
 	res.STUNAnswered = stunAnswered(res)
@@ -151,15 +183,12 @@ func notRun(name, why string) report.Check {
 	return report.Check{Name: name, Status: report.CheckNotRun, Detail: why}
 }
 
-func runPath(ctx context.Context, opt Options, towards netip.AddrPort, record func(report.Check)) *hostinfo.Path {
+func runPath(ctx context.Context, opt Options, towards netip.AddrPort, payload []byte, record func(report.Check)) *hostinfo.Path {
 	if !towards.IsValid() {
 		record(notRun(CheckPath, "no server to probe towards (give --stun or --mirror)"))
 		return nil
 	}
 	start := time.Now()
-	// The probe carries a STUN Binding request: the servers natdoc talks to
-	// understand it, so the probe that arrives is no garbage.
-	payload := stun.MustBuild(stun.TransactionID, stun.BindingRequest).Raw
 	p, err := hostinfo.PathHops(ctx, opt.Env, towards, payload, maxPathHops)
 	record(timed(CheckPath, start, err, "first routers towards "+towards.String()))
 	return p
@@ -205,43 +234,71 @@ func runALG(ctx context.Context, opt Options, mirror netip.AddrPort, mirrorErr e
 	if rtp == 0 {
 		rtp = 10000
 	}
-	// The forwarding check holds the SIP port at the same time; the kernel
-	// ALG and most router ALGs act on the destination port 5060, so an
-	// ephemeral source port still shows them.
-	sipPort := opt.SIPPort
-	if opt.CheckForwarding {
-		sipPort = 0
-	}
-	res := sipalg.Test(ctx, sipalg.Config{Mirror: mirror, LocalAddr: host.PrimaryAddr(), SIPPort: sipPort, RTPPort: rtp, Env: opt.Env})
+	// The NAT probe or the forwarding check holds the SIP port at the same
+	// time; the kernel ALG and router ALGs act on the destination port
+	// 5060 (the mirror's), so an ephemeral source port still shows them.
+	res := sipalg.Test(ctx, sipalg.Config{Mirror: mirror, LocalAddr: host.PrimaryAddr(), SIPPort: 0, RTPPort: rtp, Env: opt.Env})
 	c := timed(CheckALG, start, nil, "INVITE to mirror "+mirror.String()+" over UDP and TCP")
-	if res.UDP.Outcome == sipalg.Failed && res.TCP.Outcome == sipalg.Failed {
+	switch {
+	case res.UDP.Outcome == sipalg.Failed && res.TCP.Outcome == sipalg.Failed:
 		c.Status, c.Detail = report.CheckFailed, "udp: "+res.UDP.Err+"; tcp: "+res.TCP.Err
+	case res.UDP.Outcome == sipalg.NoAnswer:
+		// Half a test is no pass: whatever ate the request is the finding.
+		c.Status = report.CheckProblem
+		c.Detail += fmt.Sprintf("; udp: no answer after %d sends, tcp: %s", res.UDP.Attempts, res.TCP.Outcome)
+	case res.TCP.Outcome != sipalg.Unchanged && res.TCP.Outcome != sipalg.Rewritten:
+		// SIP over TCP is rarer and the mirror's firewall may close it:
+		// say so, without calling the UDP result into question.
+		c.Detail += fmt.Sprintf("; tcp: %s %s", res.TCP.Outcome, res.TCP.Err)
 	}
 	record(c)
 	return res
 }
 
-func runForward(ctx context.Context, opt Options, stunAddrs []netip.AddrPort, stunErr error, record func(report.Check)) *forward.Result {
-	switch {
-	case !opt.CheckForwarding:
+func runForward(ctx context.Context, opt Options, mirror netip.AddrPort, stunAddrs []netip.AddrPort, stunErr error, record func(report.Check)) *forward.Result {
+	if !opt.CheckForwarding {
 		record(notRun(CheckForward, "no --sip-port or --rtp-ports given"))
-		return nil
-	case stunErr != nil:
-		record(report.Check{Name: CheckForward, Status: report.CheckFailed, Detail: stunErr.Error()})
-		return nil
-	case len(stunAddrs) == 0:
-		record(notRun(CheckForward, "needs an RFC 5780 STUN server (--stun) for RESPONSE-PORT"))
 		return nil
 	}
 	start := time.Now()
 	ports := ForwardPorts(opt.SIPPort, opt.RTPLow, opt.RTPHigh)
-	res := forward.Check(ctx, forward.Config{STUN: stunAddrs[0], Ports: ports, Env: opt.Env})
-	c := timed(CheckForward, start, nil, fmt.Sprintf("RESPONSE-PORT via %s to UDP %v", stunAddrs[0], ports))
+	var res *forward.Result
+	var how string
+	// natdoc's own mirror first: it always supports the callback; public
+	// STUN servers rarely implement RESPONSE-PORT.
+	if mirror.IsValid() {
+		res = forward.CheckViaMirror(ctx, mirror, ports, opt.Env)
+		how = fmt.Sprintf("callback from mirror %s to UDP %v", mirror, ports)
+	}
+	// Fall back to RESPONSE-PORT only when the mirror cannot call back; a
+	// silent mirror means UDP silence, which STUN would only wait out again.
+	if (res == nil || allOutcomes(res, forward.Unsupported)) && len(stunAddrs) > 0 {
+		res = forward.Check(ctx, forward.Config{STUN: stunAddrs[0], Ports: ports, Env: opt.Env})
+		how = fmt.Sprintf("RESPONSE-PORT via %s to UDP %v", stunAddrs[0], ports)
+	}
+	if res == nil {
+		why := "needs a natdoc mirror (--mirror) or an RFC 5780 STUN server (--stun)"
+		if stunErr != nil {
+			why = stunErr.Error()
+		}
+		record(report.Check{Name: CheckForward, Status: report.CheckFailed, Detail: why})
+		return nil
+	}
+	c := timed(CheckForward, start, nil, how)
 	if why := forwardNotRunReason(res); why != "" {
 		c.Status, c.Detail = report.CheckFailed, why
 	}
 	record(c)
 	return res
+}
+
+func allOutcomes(res *forward.Result, o forward.Outcome) bool {
+	for _, p := range res.Ports {
+		if p.Outcome != o && p.Outcome != forward.PortBusy {
+			return false
+		}
+	}
+	return true
 }
 
 // forwardNotRunReason says why no port could be judged, or "".
@@ -301,7 +358,7 @@ func runServer(ctx context.Context, opt Options, host *hostinfo.Info, record fun
 
 func stunAnswered(res *Result) report.Tri {
 	t := report.TriUnknown
-	if res.Forward != nil {
+	if res.Forward != nil && res.Forward.Via == "stun" {
 		for _, p := range res.Forward.Ports {
 			switch p.Outcome {
 			case forward.ServerSilent:

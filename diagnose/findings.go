@@ -7,6 +7,7 @@ import (
 
 	"github.com/natdoc/natdoc/diagnose/forward"
 	"github.com/natdoc/natdoc/diagnose/hostinfo"
+	"github.com/natdoc/natdoc/diagnose/igd"
 	"github.com/natdoc/natdoc/diagnose/sipalg"
 	"github.com/natdoc/natdoc/report"
 )
@@ -47,7 +48,7 @@ func Findings(r *Result) []report.Finding {
 	out = append(out, publicFindings(r)...)
 	out = append(out, pathFindings(r)...)
 	out = append(out, natFindings(r)...)
-	out = append(out, r.IGDFind...)
+	out = append(out, routerFindings(r)...)
 	out = append(out, algFindings(r)...)
 	out = append(out, forwardFindings(r)...)
 	out = append(out, serverFindings(r)...)
@@ -88,8 +89,8 @@ func NoUDP(r *Result) (bool, []report.Evidence) {
 		ev = append(ev, report.Evidence{Text: "the NAT probe got no UDP answer from any STUN server"})
 		udpSilent = true
 	}
-	if r.STUNAnswered == report.TriNo {
-		ev = append(ev, report.Evidence{Text: "no STUN server answered a Binding request over UDP (4 sends each)"})
+	if f := r.Forward; f != nil && f.Via == "stun" && r.STUNAnswered == report.TriNo {
+		ev = append(ev, report.Evidence{Text: fmt.Sprintf("the STUN server %s did not answer Binding requests over UDP (%d sends)", f.Server, f.Ports[0].Sends)})
 		udpSilent = true
 	}
 	if r.STUNAnswered == report.TriYes {
@@ -128,7 +129,7 @@ func udpFindings(r *Result) []report.Finding {
 func PublicAddr(r *Result) (netip.Addr, string) {
 	if r.NAT != nil && r.NAT.MappedAddr != "" {
 		if ap, err := netip.ParseAddrPort(r.NAT.MappedAddr); err == nil {
-			return ap.Addr().Unmap(), "STUN"
+			return ap.Addr().Unmap(), "NAT probe (STUN)"
 		}
 	}
 	if r.Forward != nil {
@@ -186,15 +187,25 @@ func pathFindings(r *Result) []report.Finding {
 	if r.Path == nil {
 		return nil
 	}
+	// Two private routers that answered are evidence enough even when
+	// the rest of the path stays silent (routers that send no ICMP).
 	n, ok := r.Path.PrivateHopsBeforePublic()
-	if !ok || n < 2 {
+	if n < 2 {
 		return nil
+	}
+	atLeast := ""
+	if !ok {
+		atLeast = "at least "
 	}
 	var hops []string
 	for _, h := range r.Path.Hops[:n] {
 		hops = append(hops, h.Addr.String())
 	}
-	ev := []report.Evidence{{Text: fmt.Sprintf("routers on the way to %s: %s, then a public network", r.Path.Dest.Addr(), strings.Join(hops, " → ")), Addrs: hops}}
+	then := "then a public network"
+	if !ok {
+		then = "then no answer"
+	}
+	ev := []report.Evidence{{Text: fmt.Sprintf("routers on the way to %s (TTL-limited probes): %s, %s", r.Path.Dest.Addr(), strings.Join(hops, " → "), then), Addrs: hops}}
 	for _, h := range r.Path.Hops[1:n] {
 		if hostinfo.IsCGNAT(h.Addr) {
 			return []report.Finding{{ID: IDCGNAT, Severity: report.SeverityError,
@@ -204,13 +215,21 @@ func pathFindings(r *Result) []report.Finding {
 		}
 	}
 	return []report.Finding{{ID: IDDoubleNAT, Severity: report.SeverityWarning,
-		Title:    fmt.Sprintf("Double NAT: %d routers with private addresses before the internet", n),
+		Title:    fmt.Sprintf("Double NAT: %s%d routers with private addresses before the internet", atLeast, n),
 		Evidence: ev,
 		Remedy:   "Put the outer router (the provider's modem) in bridge mode, or forward the SIP and RTP ports on both routers (outer to the inner router's WAN address)"}}
 }
 
 func natFindings(r *Result) []report.Finding {
-	out := append([]report.Finding(nil), r.NATFind...)
+	var out []report.Finding
+	for _, f := range r.NATFind {
+		// The probe calls silence from its servers "no UDP"; diagnose
+		// decides that with the mirror's evidence too (NoUDP).
+		if f.ID == IDNoUDP {
+			continue
+		}
+		out = append(out, f)
+	}
 	n := r.NAT
 	if n == nil {
 		return out
@@ -232,7 +251,9 @@ func natFindings(r *Result) []report.Finding {
 				Evidence: ev,
 				Remedy:   "Use a relay (natdoc serve, or the SIP server's media relay), forward the ports, or use a VPN"})
 		}
-	case n.Mapping == report.BehaviourEndpointIndependent:
+	case n.Mapping == report.BehaviourEndpointIndependent || (n.Mapping == report.BehaviourUnknown && n.MappingConsistent == report.TriYes):
+		// Without an RFC 5780 server, one public address:port seen by
+		// several servers from one socket is the same fact.
 		out = append(out, report.Finding{ID: IDSTUNWillHelp, Severity: report.SeverityInfo,
 			Title:    "The NAT keeps one public address per phone whatever the destination: STUN on the phones will fix one-way audio",
 			Evidence: ev,
@@ -337,8 +358,12 @@ func forwardFindings(r *Result) []report.Finding {
 		pubAddr = public.Addr().String()
 	}
 	var out []report.Finding
+	method := fmt.Sprintf("the STUN server %s sent to %%s:%%s (RFC 5780 RESPONSE-PORT)", f.Server)
+	if f.Via == "mirror" {
+		method = fmt.Sprintf("the mirror %s sent a callback packet to %%s:%%s from a port no NAT binding expects", f.Server)
+	}
 	evFor := func(ports []string, what string) []report.Evidence {
-		return []report.Evidence{{Text: fmt.Sprintf("the STUN server %s sent to %s:%s (RFC 5780 RESPONSE-PORT); %s", f.Server, pubAddr, strings.Join(ports, ","), what),
+		return []report.Evidence{{Text: fmt.Sprintf(method, pubAddr, strings.Join(ports, ",")) + "; " + what,
 			Values: []report.KeyValue{{Key: "ports", Value: strings.Join(ports, ",")}}}}
 	}
 	if len(sipMissing) > 0 {
@@ -365,4 +390,40 @@ func forwardFindings(r *Result) []report.Finding {
 			Remedy:   "Stop the softphone or server on this host and run diagnose again to check these ports"})
 	}
 	return out
+}
+
+// routerFindings passes the router probe's findings on, and compares the
+// router's own external address with the public address the other checks
+// saw (another NAT between them when they differ).
+func routerFindings(r *Result) []report.Finding {
+	var out []report.Finding
+	for _, f := range r.IGDFind {
+		// No IGD is a fact, not an audio problem: most SIP setups do not
+		// rely on UPnP, and diagnose cannot tell whether this one does.
+		if f.ID == igd.FindingNotFound {
+			f.Severity = report.SeverityInfo
+		}
+		out = append(out, f)
+	}
+	ext := routerExternalIP(r.Router)
+	pub, who := PublicAddr(r)
+	if ext.IsValid() && hostinfo.IsPublic(ext) && pub.IsValid() && ext != pub {
+		out = append(out, report.Finding{ID: igd.FindingExternalIPDiffers, Severity: report.SeverityWarning,
+			Title: fmt.Sprintf("The router says its external address is %s, but the internet sees %s", ext, pub),
+			Evidence: []report.Evidence{{Text: "external address reported by the router's IGD", Addrs: []string{ext.String()}},
+				{Text: "public address seen by the " + who, Addrs: []string{pub.String()}}},
+			Remedy: "Another NAT sits between this router and the internet; mappings and forwards on this router may not be reachable"})
+	}
+	return out
+}
+
+func routerExternalIP(g *report.IGDReport) netip.Addr {
+	if g == nil || g.Chosen < 0 || g.Chosen >= len(g.Devices) {
+		return netip.Addr{}
+	}
+	a, err := netip.ParseAddr(g.Devices[g.Chosen].ExternalIP)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return a.Unmap()
 }

@@ -5,10 +5,13 @@ package diagnose
 import (
 	"context"
 	"net/netip"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/natdoc/natdoc/diagnose/igd"
 	"github.com/natdoc/natdoc/diagnose/netenv"
 	"github.com/natdoc/natdoc/diagnose/sipalg"
 	"github.com/natdoc/natdoc/internal/natlab"
@@ -28,7 +31,11 @@ func startMirror(t *testing.T, h *natlab.Host, addr string) string {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- (&sipalg.Mirror{UDP: udp, TCP: tcp}).Serve(ctx) }()
+	cb, err := h.ListenUDP("udp4", strings.Split(addr, ":")[0]+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- (&sipalg.Mirror{UDP: udp, TCP: tcp, Callback: cb}).Serve(ctx) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -110,8 +117,8 @@ func TestLabSIPALG(t *testing.T) {
 			if res.ALG == nil {
 				t.Fatal("the ALG test did not run")
 			}
-			if res.ALG.UDP.Source != netip.MustParseAddrPort("203.0.113.1:5060") {
-				t.Errorf("mirror saw UDP from %s, want the router's WAN with the port preserved", res.ALG.UDP.Source)
+			if res.ALG.UDP.Source != netip.AddrPortFrom(netip.MustParseAddr("203.0.113.1"), res.ALG.UDP.LocalAddr.Port()) {
+				t.Errorf("mirror saw UDP from %s, want the router's WAN with the port preserved (local %s)", res.ALG.UDP.Source, res.ALG.UDP.LocalAddr)
 			}
 			if alg {
 				requireFindings(t, rep, []string{IDSIPALG + "/UDP"}, []string{IDSIPALG + "/TCP", IDNoUDP})
@@ -156,30 +163,40 @@ func TestLabNoUDP(t *testing.T) {
 }
 
 // TestLabPortForwarding: with UDP 5060 and 10000-10100 forwarded to the PC,
-// RESPONSE-PORT answers arrive; without the forward they do not.
+// unsolicited packets arrive; without the forward they do not. Both
+// methods: RFC 5780 RESPONSE-PORT (coturn) and the natdoc mirror's
+// callback.
 func TestLabPortForwarding(t *testing.T) {
 	t.Parallel()
-	for _, fwd := range []bool{true, false} {
-		name := map[bool]string{true: "forwarded", false: "not-forwarded"}[fwd]
-		t.Run(name, func(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		fwd  bool
+		via  string
+	}{{"stun-forwarded", true, "stun"}, {"stun-not-forwarded", false, "stun"}, {"mirror-forwarded", true, "mirror"}, {"mirror-not-forwarded", false, "mirror"}} {
+		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			lab := natlab.New(t)
 			pub := lab.PublicHost("stun", "203.0.113.10", "203.0.113.11")
 			nat := natlab.NATConfig{}
-			if fwd {
+			if tc.fwd {
 				nat.Forwards = []natlab.Forward{{Proto: "udp", Ports: "5060", To: "192.168.1.10"}, {Proto: "udp", Ports: "10000-10100", To: "192.168.1.10"}}
 			}
 			r := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24", NAT: nat})
 			pc := r.LANHost("pc", "192.168.1.10")
-			stun := natlab.StartCoturn(t, pub)
-			res, rep := runIn(t, pc, Options{STUN: []string{stun.Primary.String()}, SIPPort: 5060, RTPLow: 10000, RTPHigh: 10100, CheckForwarding: true})
-			if res.Forward == nil || len(res.Forward.Ports) != 4 {
+			opt := Options{SIPPort: 5060, RTPLow: 10000, RTPHigh: 10100, CheckForwarding: true, NoRouter: true}
+			if tc.via == "stun" {
+				opt.STUN = []string{natlab.StartCoturn(t, pub).Primary.String()}
+			} else {
+				opt.Mirror = startMirror(t, pub, "203.0.113.10:5060")
+			}
+			res, rep := runIn(t, pc, opt)
+			if res.Forward == nil || len(res.Forward.Ports) != 4 || res.Forward.Via != tc.via {
 				t.Fatalf("forward result %+v", res.Forward)
 			}
-			if fwd {
+			if tc.fwd {
 				requireFindings(t, rep, []string{IDForwardWorks}, []string{IDSIPPortNotForwarded, IDRTPNotForwarded, IDNoUDP})
-				if rep.ProblemsFound() || !strings.Contains(rep.Verdict, "expect two-way audio") {
-					t.Errorf("verdict %q, problems %v", rep.Verdict, rep.ProblemsFound())
+				if !strings.Contains(rep.Verdict, "expect two-way audio") || checkStatus(rep, CheckForward) != report.CheckPassed {
+					t.Errorf("verdict %q, forwarding check %q", rep.Verdict, checkStatus(rep, CheckForward))
 				}
 			} else {
 				requireFindings(t, rep, []string{IDSIPPortNotForwarded, IDRTPNotForwarded}, []string{IDForwardWorks, IDNoUDP})
@@ -275,4 +292,80 @@ func TestLabServerLeaksPrivateAddress(t *testing.T) {
 		t.Errorf("verdict %q", rep.Verdict)
 	}
 
+}
+
+// TestLabNATBehaviour: behind plain masquerade (endpoint-independent
+// mapping) STUN on the phones will fix audio; behind masquerade random
+// (address-and-port-dependent) it will not: a relay or a VPN will.
+func TestLabNATBehaviour(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		mapping natlab.Mapping
+	}{{"eim", natlab.EndpointIndependent}, {"apdm", natlab.AddressAndPortDependent}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			lab := natlab.New(t)
+			pub := lab.PublicHost("stun", "203.0.113.10", "203.0.113.11")
+			r := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24", NAT: natlab.NATConfig{Mapping: tc.mapping}})
+			pc := r.LANHost("pc", "192.168.1.10")
+			stun := natlab.StartCoturn(t, pub)
+			res, rep := runIn(t, pc, Options{STUN: []string{stun.Primary.String()}})
+			if res.NAT == nil {
+				t.Fatal("the NAT probe did not run")
+			}
+			if res.NAT.LocalAddr != "192.168.1.10:5060" {
+				t.Errorf("NAT probe from %s, want the SIP port", res.NAT.LocalAddr)
+			}
+			if tc.mapping == natlab.EndpointIndependent {
+				requireFindings(t, rep, []string{IDSTUNWillHelp}, []string{IDMappingVaries, IDNoUDP})
+				if !strings.Contains(rep.Verdict, "STUN") || !slices.ContainsFunc(rep.Remedies, func(m report.Remedy) bool { return m.ID == RemedySTUN }) {
+					t.Errorf("verdict %q, remedies %v", rep.Verdict, rep.Remedies)
+				}
+			} else {
+				requireFindings(t, rep, []string{IDMappingVaries}, []string{IDSTUNWillHelp, IDNoUDP})
+				if !strings.Contains(rep.Verdict, "STUN will not fix it") || !strings.Contains(rep.Verdict, "relay") {
+					t.Errorf("verdict %q", rep.Verdict)
+				}
+				if slices.ContainsFunc(rep.Remedies, func(m report.Remedy) bool { return m.ID == RemedySTUN }) {
+					t.Errorf("STUN recommended on an address-and-port-dependent NAT: %v", rep.Remedies)
+				}
+			}
+		})
+	}
+}
+
+// TestLabUPnPLimit: miniupnpd allows 30 external ports; diagnose finds the
+// limit, names it in the remedies, and leaves the router's table empty.
+func TestLabUPnPLimit(t *testing.T) {
+	t.Parallel()
+	lab := natlab.New(t)
+	pub := lab.PublicHost("stun", "203.0.113.10", "203.0.113.11")
+	r := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24"})
+	pc := r.LANHost("pc", "192.168.1.10")
+	stun := natlab.StartCoturn(t, pub)
+	natlab.StartMiniupnpd(t, r, natlab.MiniupnpdConfig{STUN: stun.Primary, Allow: []string{"10000-10029 192.168.1.0/24 1024-65535"}, NATPMP: true})
+	journal := igd.OpenJournal(filepath.Join(t.TempDir(), "journal.json"))
+	res, rep := runIn(t, pc, Options{STUN: []string{stun.Primary.String()}, RTPLow: 10000, RTPHigh: 10100, UPnPLimit: 40, Journal: journal, Timeout: 30 * time.Second})
+	if res.Router == nil || res.Router.Limit == nil {
+		t.Fatalf("no limit measured: %+v", res.Router)
+	}
+	if res.Router.Limit.Accepted != 30 {
+		t.Errorf("limit %d, want 30", res.Router.Limit.Accepted)
+	}
+	requireFindings(t, rep, []string{IDUPnPLimit}, []string{IDDoubleNAT, igd.FindingExternalIPDiffers})
+	i := slices.IndexFunc(rep.Remedies, func(m report.Remedy) bool { return m.ID == RemedyUPnPLimit })
+	if i < 0 || !strings.Contains(rep.Remedies[i].Title, "limit is 30 mappings") {
+		t.Errorf("remedies %v", rep.Remedies)
+	}
+	if !strings.Contains(rep.Verdict, "up to 14 simultaneous calls through UPnP") {
+		t.Errorf("verdict %q", rep.Verdict)
+	}
+	if pending, _, err := journal.Pending(); err != nil || len(pending) != 0 {
+		t.Errorf("journal after diagnose: %d pending (%v)", len(pending), err)
+	}
+	out, err := r.Run(context.Background(), "nft", "list", "table", "inet", "miniupnpd")
+	if err != nil || strings.Contains(string(out), "dnat to") {
+		t.Errorf("router table after diagnose (err %v):\n%s", err, out)
+	}
 }

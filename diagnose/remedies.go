@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/natdoc/natdoc/diagnose/igd"
+	"github.com/natdoc/natdoc/diagnose/stunprobe"
 	"github.com/natdoc/natdoc/report"
 )
 
@@ -60,7 +62,7 @@ func rankRemedies(r *Result, fs []report.Finding) []remedy {
 	}
 	rtp := "the RTP range"
 	if r.RTPLow > 0 {
-		rtp = fmt.Sprintf("%d-%d", r.RTPLow, r.RTPHigh)
+		rtp = fmt.Sprintf("the RTP range %d-%d", r.RTPLow, r.RTPHigh)
 	}
 	sip := r.SIPPort
 	var out []remedy
@@ -78,18 +80,38 @@ func rankRemedies(r *Result, fs []report.Finding) []remedy {
 	add(RemedyFixDNS, "Fix the SIP server's DNS name",
 		"Phones outside reach the server only by an address that points at this network's public address: a working dynamic-DNS client, or a public record.",
 		"the server's DNS name points at the current public address", present(IDDynDNSStale, IDServerDNSPrivate, IDServerUnresolved))
+	add(RemedyServerReachUDP, "Make the SIP server reachable over UDP",
+		"Check that the server runs and listens on its SIP port over UDP, and that the router in front of it forwards that port to it.",
+		"the SIP server answers over UDP", present(IDServerNoAnswer))
 	add(RemedyServerAddress, "Set the SIP server's main address to the public address or a dynamic-DNS name",
 		"The server puts its address into Contact and SDP; behind NAT it must announce the public one (often \"external address\", \"externip\", \"NAT address\" or \"public IP\"), and its SIP and RTP ports must be forwarded.",
 		"the SIP server's main address is set to the public address", present(IDServerPrivate))
 	add(RemedyBridgeOuter, "Remove the second NAT: bridge mode on the outer router, or forward on both",
 		"Port forwarding and UPnP on the inner router open nothing on the outer one.",
-		"the outer router is put in bridge mode", present(IDDoubleNAT, IDCGNAT))
+		"the outer router is put in bridge mode", present(IDDoubleNAT, IDCGNAT, igd.FindingExternalIPDiffers))
 	add(RemedyPublicIPv4, "Ask the provider for a public IPv4 address",
 		"Behind the provider's carrier-grade NAT nothing can be forwarded.", "the provider gives a public address", present(IDCGNAT))
 	forwardFixes := present(IDSIPPortNotForwarded, IDRTPNotForwarded, IDMappingVaries, IDUPnPLimit)
-	add(RemedyForwardPorts, fmt.Sprintf("Forward UDP %d and the RTP range %s to the phone or server", sip, rtp),
-		"A static forward makes inbound SIP and audio arrive whatever the NAT does with mappings; each device needs its own ports.",
-		fmt.Sprintf("UDP %d and %s are forwarded", sip, rtp), forwardFixes)
+	forwardPorts := func() {
+		add(RemedyForwardPorts, fmt.Sprintf("Forward UDP %d and %s to the phone or server", sip, rtp),
+			"A static forward makes inbound SIP and audio arrive whatever the NAT does with mappings; each device needs its own ports.",
+			fmt.Sprintf("UDP %d and %s are forwarded", sip, strings.TrimPrefix(rtp, "the RTP range ")), forwardFixes)
+	}
+	relay := func() {
+		add(RemedyRelay, "Relay the media: natdoc serve on a public host, or the SIP server's media relay",
+			"A relay on a public address receives both sides' audio and forwards it, so neither side needs a reachable address.",
+			"media goes through a relay (natdoc serve, or the server's media relay)",
+			present(IDMappingVaries, IDDoubleNAT, IDCGNAT, IDPublicMismatch, IDRTPNotForwarded))
+	}
+	// Forwarding found missing: forwarding is the fix. A NAT that maps
+	// per destination, with forwarding not known to be missing: a relay
+	// fixes it without touching the router (the seed's phones roam).
+	if has[IDMappingVaries] && !has[IDSIPPortNotForwarded] && !has[IDRTPNotForwarded] {
+		relay()
+		forwardPorts()
+	} else {
+		forwardPorts()
+	}
 	if natEndpointIndependent(r) {
 		add(RemedySTUN, "Configure STUN on the phones",
 			"This NAT keeps one public address and port per phone socket whatever the destination, so the address a phone learns by STUN is the one the other side must use.",
@@ -101,10 +123,9 @@ func rankRemedies(r *Result, fs []report.Finding) []remedy {
 	add(RemedyUPnPLimit, upnpLimitTitle(r),
 		"UPnP gives each call its RTP and RTCP ports; past the router's limit new calls get no mapping and no audio.",
 		"ports are forwarded by hand beyond the router's UPnP limit", present(IDUPnPLimit))
-	add(RemedyRelay, "Relay the media: natdoc serve on a public host, or the SIP server's media relay",
-		"A relay on a public address receives both sides' audio and forwards it, so neither side needs a reachable address.",
-		"media goes through a relay (natdoc serve, or the server's media relay)",
-		present(IDMappingVaries, IDDoubleNAT, IDCGNAT, IDPublicMismatch, IDRTPNotForwarded))
+	if !(has[IDMappingVaries] && !has[IDSIPPortNotForwarded] && !has[IDRTPNotForwarded]) {
+		relay()
+	}
 	add(RemedyVPN, "Use a VPN between the phones and the server",
 		"Inside a VPN no NAT sits between phones and server; it defeats every NAT behaviour found here.",
 		"calls run through a VPN", present(IDMappingVaries, IDCGNAT, IDDoubleNAT, IDPublicMismatch, IDSIPALGDrop))
@@ -112,16 +133,27 @@ func rankRemedies(r *Result, fs []report.Finding) []remedy {
 }
 
 func natEndpointIndependent(r *Result) bool {
-	return r.NAT != nil && r.NAT.Mapping == report.BehaviourEndpointIndependent && r.NAT.MappingConsistent != report.TriNo
+	if r.NAT == nil || r.NAT.MappingConsistent == report.TriNo {
+		return false
+	}
+	return r.NAT.Mapping == report.BehaviourEndpointIndependent || (r.NAT.Mapping == report.BehaviourUnknown && r.NAT.MappingConsistent == report.TriYes)
 }
 
 func upnpLimitTitle(r *Result) string {
 	if r.Router != nil && r.Router.Limit != nil && r.Router.Limit.Accepted > 0 {
-		k := r.Router.Limit.Accepted
-		return fmt.Sprintf("The router's UPnP limit is %d mappings, so more than %d simultaneous calls need manual forwarding", k, k/2)
+		k, calls := r.Router.Limit.Accepted, r.Router.Limit.Calls
+		if calls == 0 {
+			calls = k / 2 // RTP and RTCP per call
+		}
+		return fmt.Sprintf("The router's UPnP limit is %d mappings, so more than %d simultaneous calls need manual forwarding", k, calls)
 	}
 	return "The router's UPnP mapping limit caps simultaneous calls: forward ports by hand beyond it"
 }
+
+// lanOnly are problems of calls inside this network, not of calls with the
+// internet, which the verdict is about; they still count for the exit code.
+// An IGD's rewritten lease matters only to programs renewing mappings.
+var lanOnly = map[string]bool{stunprobe.IDNoHairpin: true, igd.FindingLeaseRewritten: true}
 
 // Verdict is the one sentence shown first.
 func Verdict(r *Result, fs []report.Finding) string {
@@ -135,15 +167,18 @@ func Verdict(r *Result, fs []report.Finding) string {
 		}
 		return false
 	}
-	problems := false
+	problems, onlyLimit := false, true
 	for _, f := range fs {
-		if f.Severity.IsProblem() {
+		if f.Severity.IsProblem() && !lanOnly[f.ID] {
 			problems = true
+			onlyLimit = onlyLimit && f.ID == IDUPnPLimit
 		}
 	}
 	switch {
 	case has(IDNoUDP):
 		return lead + "no audio at all: UDP does not get through this network, unless UDP is allowed or calls run through a VPN."
+	case problems && onlyLimit && r.Router != nil && r.Router.Limit != nil:
+		return lead + fmt.Sprintf("two-way audio for up to %d simultaneous calls through UPnP; beyond that expect no audio unless the ports are forwarded by hand.", r.Router.Limit.Calls)
 	case problems && len(ranked) > 0:
 		outlook := "expect one-way audio"
 		if has(IDSIPALG) || has(IDSIPALGDrop) || has(IDServerNoAnswer) || has(IDServerUnresolved) {
@@ -160,10 +195,10 @@ func Verdict(r *Result, fs []report.Finding) string {
 		return s + "."
 	case problems:
 		return lead + "problems found; see the findings below."
-	case has(IDSTUNWillHelp):
-		return lead + "two-way audio is within reach: the NAT keeps one public address per phone, so STUN on the phones will fix one-way audio."
 	case has(IDForwardWorks):
 		return lead + "expect two-way audio: SIP and RTP ports are forwarded to this host" + algClause(r) + "."
+	case has(IDSTUNWillHelp):
+		return lead + "two-way audio is within reach: the NAT keeps one public address per phone, so STUN on the phones will fix one-way audio."
 	case has(IDHostPublic):
 		return lead + "expect two-way audio: this host has a public address, no NAT in between" + algClause(r) + "."
 	case RanAny(r):
@@ -213,7 +248,7 @@ var findingCheck = map[string]string{
 	IDSIPPortNotForwarded: CheckForward, IDRTPNotForwarded: CheckForward,
 	IDDoubleNAT: CheckPath, IDCGNAT: CheckPath, IDMappingVaries: CheckNAT, IDUPnPLimit: CheckRouter,
 	IDServerUnresolved: CheckServer, IDServerNoAnswer: CheckServer, IDServerPrivate: CheckServer,
-	IDServerNoRport: CheckServer, IDServerDNSPrivate: CheckServer, IDDynDNSStale: CheckServer,
+	IDServerNoRport: CheckServer, igd.FindingExternalIPDiffers: CheckRouter, IDServerDNSPrivate: CheckServer, IDDynDNSStale: CheckServer,
 }
 
 func markProblems(r *Result, fs []report.Finding) []report.Check {

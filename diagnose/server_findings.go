@@ -42,6 +42,17 @@ func serverFindings(r *Result) []report.Finding {
 	}
 	var out []report.Finding
 	out = append(out, dnsFindings(r, s)...)
+	if pub, _ := PublicAddr(r); !s.Answered && pub.IsValid() && s.Contacted.Addr() == pub {
+		// The server is in this network, reached through the router's own
+		// public address: that needs hairpinning (NAT loopback), so
+		// silence here says little about callers outside.
+		out = append(out, report.Finding{ID: IDServerNoAnswer, Severity: report.SeverityWarning, Subject: subject,
+			Title: "The SIP server is this network's own public address and did not answer from inside: the router does not hairpin, or the server is down",
+			Evidence: []report.Evidence{{Text: fmt.Sprintf("%d OPTIONS from %s to %s (this network's public address), no final answer", s.Attempts, s.LocalAddr, s.Contacted),
+				Addrs: []string{s.Contacted.String()}}},
+			Remedy: "Check the server from outside this network (or from its own LAN address); phones on this LAN should use the server's LAN address or a DNS name that resolves to it inside"})
+		return out
+	}
 	if !s.Answered {
 		out = append(out, report.Finding{ID: IDServerNoAnswer, Severity: report.SeverityError, Subject: subject,
 			Title: "The SIP server did not answer an OPTIONS request over UDP",

@@ -85,10 +85,10 @@ func igdMappingTable(ms []PortMapping) string {
 			owner = "this host"
 		}
 		lease := leaseString(m.LeaseGranted)
-		if m.Error != "" {
-			lease = ""
-		}
-		if m.LeaseAsked != 0 && m.LeaseGranted != m.LeaseAsked {
+		switch {
+		case m.Error != "" || (m.ByNatdoc && m.Applied == TriUnknown && m.LeaseGranted == 0):
+			lease = "" // refused, or not readable back
+		case m.LeaseAsked != 0 && m.LeaseGranted != m.LeaseAsked:
 			lease = leaseString(m.LeaseAsked) + " → " + lease
 		}
 		state := ""

@@ -374,6 +374,9 @@ func textServe(r *Report, _ Options) string {
 	var b strings.Builder
 	b.WriteString(heading("Server"))
 	b.WriteString(kvLines("listening", strings.Join(s.Listen, ", "), "main address", s.PublicAddr, "fix mode", fmt.Sprint(s.Fix), "registered", fmt.Sprint(s.Registered)))
+	for _, c := range s.Counters {
+		b.WriteString(kvLines(c.Key, c.Value))
+	}
 	for _, c := range s.Calls {
 		fmt.Fprintf(&b, "  %s → %s %s\n", c.From, c.To, styleDim.Render(c.CallID))
 		for _, l := range c.Legs {

@@ -9,17 +9,22 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/natdoc/natdoc/diagnose"
+	"github.com/natdoc/natdoc/diagnose/igd"
+	"github.com/natdoc/natdoc/diagnose/stunprobe"
 )
 
 // diagnoseOptions are natdoc diagnose's flags.
 type diagnoseOptions struct {
-	STUN     []string
-	Mirror   string
-	Server   string
-	SIPPort  int
-	RTPPorts string
-	Lifetime bool
-	Timeout  time.Duration
+	STUN      []string
+	Mirror    string
+	Server    string
+	SIPPort   int
+	RTPPorts  string
+	Lifetime  bool
+	Timeout   time.Duration
+	UPnPLimit int
+	NoUPnP    bool
+	NoSTUN    bool
 }
 
 // lifetimeTimeout bounds a run with --lifetime: the binding-lifetime search
@@ -41,7 +46,8 @@ against a mirror outside (--mirror, a 'natdoc mirror' on a public host), port
 forwarding of --sip-port and --rtp-ports (RFC 5780 RESPONSE-PORT, needs an RFC
 5780 --stun server), and the SIP server (--server: DNS, OPTIONS, rport, private
 addresses in its answers). A check without what it needs is listed as not
-run, never as passed. It talks only to the servers named here.`,
+run, never as passed. It talks only to the servers named here and, without
+--stun, natdoc's default public STUN servers: ` + strings.Join(stunprobe.DefaultServers, ", ") + `.`,
 		Example: `  natdoc diagnose --stun stun.example.net:3478 --mirror mirror.example.net:5060
   natdoc diagnose --stun 203.0.113.10:3478 --sip-port 5060 --rtp-ports 10000-20000 --server sip.example.org
   natdoc diagnose --mirror 203.0.113.20:5060 --format html -o network.html`,
@@ -52,6 +58,16 @@ run, never as passed. It talks only to the servers named here.`,
 				return err
 			}
 			opt.Log = a.log
+			opt.Lifetime = o.Lifetime
+			// The journal records the limit test's mappings, and shows
+			// mappings a crashed earlier run left behind.
+			path, err := igd.DefaultJournalPath()
+			switch {
+			case err == nil:
+				opt.Journal = igd.OpenJournal(path)
+			case opt.UPnPLimit > 0:
+				return cannotRunErrorf("upnp journal: %w", err)
+			}
 			rep := newReport("diagnose")
 			rep.Started = time.Now()
 			res := diagnose.Run(cmd.Context(), opt)
@@ -74,12 +90,32 @@ run, never as passed. It talks only to the servers named here.`,
 	f.StringVar(&o.RTPPorts, "rtp-ports", "", "the phones' RTP range `LO-HI`; given, its forwarding is checked")
 	f.BoolVar(&o.Lifetime, "lifetime", false, "also measure the NAT binding lifetime (takes minutes)")
 	f.DurationVar(&o.Timeout, "timeout", 0, "total deadline (default 10s, or 10m with --lifetime)")
+	f.IntVar(&o.UPnPLimit, "upnp-limit", 0, "also measure how many UDP mappings the router's UPnP/PCP/NAT-PMP accepts, up to `N` (adds and removes them; give a longer --timeout)")
+	f.BoolVar(&o.NoSTUN, "no-stun", false, "ask no STUN server (without --stun natdoc asks its default public servers)")
+	f.BoolVar(&o.NoUPnP, "no-upnp", false, "do not search for the router's UPnP IGD, NAT-PMP or PCP")
 	return cmd
 }
 
 // options validates the flags.
 func (o diagnoseOptions) options(sipPortGiven bool) (diagnose.Options, error) {
-	opt := diagnose.Options{STUN: o.STUN, Mirror: o.Mirror, Server: o.Server, SIPPort: o.SIPPort, Timeout: o.Timeout}
+	opt := diagnose.Options{STUN: o.STUN, Mirror: o.Mirror, Server: o.Server, SIPPort: o.SIPPort, Timeout: o.Timeout,
+		UPnPLimit: o.UPnPLimit, NoRouter: o.NoUPnP}
+	if o.UPnPLimit < 0 || o.UPnPLimit > 1000 {
+		return opt, usageErrorf("--upnp-limit %d: want 0 to 1000", o.UPnPLimit)
+	}
+	if o.UPnPLimit > 0 && o.NoUPnP {
+		return opt, usageErrorf("--upnp-limit and --no-upnp disagree")
+	}
+	switch {
+	case o.NoSTUN && len(o.STUN) > 0:
+		return opt, usageErrorf("--stun and --no-stun disagree")
+	case o.NoSTUN:
+		opt.STUN = nil
+	case len(o.STUN) == 0:
+		// The documented defaults, for users' real runs; they support no
+		// RESPONSE-PORT, so the forwarding check needs an RFC 5780 --stun.
+		opt.STUN = stunprobe.DefaultServers
+	}
 	if o.SIPPort <= 0 || o.SIPPort > 65535 {
 		return opt, usageErrorf("--sip-port %d: want 1-65535", o.SIPPort)
 	}

@@ -19,7 +19,9 @@ func newMirrorCmd(a *app) *cobra.Command {
 		Long: `Runs the other end of natdoc diagnose's SIP ALG test on a host with a public
 address: every SIP request that arrives over UDP or TCP is answered with the
 exact bytes received (base64 in the body) and the source address seen, so the
-sender can tell what a router on the way rewrote. It answers SIP requests
+sender can tell what a router on the way rewrote. On request it also sends
+one small UDP packet per port (at most 8) back to the requester's own address
+from another port, for diagnose's port-forwarding check. It answers SIP requests
 only (never ACK), rate-limits each source and answers at most about 1.5 times
 the bytes received. It runs until interrupted, then prints its counters.`,
 		Example: `  natdoc mirror --listen :5060
@@ -39,11 +41,19 @@ the bytes received. It runs until interrupted, then prints its counters.`,
 				udp.Close()
 				return cannotRunErrorf("mirror: listen tcp %s: %w", listen, err)
 			}
-			a.log.Info("mirror listening", "udp", udp.LocalAddr(), "tcp", tcp.Addr())
+			// Callbacks (port-forwarding checks) leave from a port of their
+			// own, so they match no binding the request opened.
+			callback, err := net.ListenUDP("udp", &net.UDPAddr{IP: udpAddr.IP})
+			if err != nil {
+				udp.Close()
+				tcp.Close()
+				return cannotRunErrorf("mirror: callback socket: %w", err)
+			}
+			a.log.Info("mirror listening", "udp", udp.LocalAddr(), "tcp", tcp.Addr(), "callbacks from", callback.LocalAddr())
 			fmt.Fprintf(a.stderr, "natdoc mirror: answering on %s (udp and tcp); Ctrl-C stops\n", udp.LocalAddr())
 			rep := newReport("mirror")
 			rep.Started = time.Now()
-			m := &sipalg.Mirror{UDP: udp, TCP: tcp}
+			m := &sipalg.Mirror{UDP: udp, TCP: tcp, Callback: callback}
 			if err := m.Serve(cmd.Context()); err != nil {
 				return cannotRunErrorf("%w", err)
 			}

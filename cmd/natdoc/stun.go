@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"syscall"
 	"time"
 
 	"github.com/natdoc/natdoc/diagnose/stunprobe"
@@ -86,6 +88,9 @@ func runStun(cmd *cobra.Command, a *app, o stunOptions) error {
 	rep := newReport("stun")
 	rep.Started = time.Now()
 	res, err := stunprobe.Run(cmd.Context(), cfg)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return cannotRunErrorf("stun: %w (a SIP phone or softphone on this host may hold the port: stop it, or give another --local-port)", err)
+	}
 	if err != nil {
 		return cannotRunErrorf("stun: %w", err)
 	}

@@ -331,7 +331,7 @@ Without --for the mappings stay (remove them with 'natdoc upnp unmap' or
 					accepted++
 				}
 			}
-			rep.Verdict = fmt.Sprintf("The router accepted %d of %d mappings via %s.", accepted, len(reqs), s.Via())
+			rep.Verdict = fmt.Sprintf("The router accepted %d of %d mappings via %s.", accepted, len(reqs), igd.ViaName(s.Via()))
 			if hold > 0 && ctx.Err() == nil {
 				fmt.Fprintf(a.stderr, "natdoc: holding %d mapping(s) for %s (Ctrl-C removes them now)\n", accepted, hold)
 				select {
@@ -529,9 +529,9 @@ already hold a mapping are skipped, never touched.`,
 
 func limitsVerdict(r *igd.LimitResult) string {
 	if r.Reached() {
-		return fmt.Sprintf("The router accepted %d %s mappings via %s, then refused (%d): at most %d simultaneous calls through UPnP; beyond that forward ports by hand.",
-			r.Accepted, r.Proto, r.Via, r.Refusal.ErrorCode, igd.CallsFor(r.Accepted))
+		return fmt.Sprintf("The router accepted %d %s mappings via %s, then refused (%d): at most %d simultaneous calls through %s; beyond that forward ports by hand.",
+			r.Accepted, r.Proto, igd.ViaName(r.Via), r.Refusal.ErrorCode, igd.CallsFor(r.Accepted), igd.ViaName(r.Via))
 	}
 	return fmt.Sprintf("The router accepted all %d %s mappings asked via %s (no limit reached): at least %d simultaneous calls.",
-		r.Accepted, r.Proto, r.Via, igd.CallsFor(r.Accepted))
+		r.Accepted, r.Proto, igd.ViaName(r.Via), igd.CallsFor(r.Accepted))
 }

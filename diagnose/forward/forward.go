@@ -70,12 +70,15 @@ type PortResult struct {
 // Result is the forwarding check.
 type Result struct {
 	Server netip.AddrPort
-	Ports  []PortResult
+	// Via is "stun" (RFC 5780 RESPONSE-PORT) or "mirror" (natdoc mirror
+	// callback).
+	Via   string
+	Ports []PortResult
 }
 
 // Check tests every port at once.
 func Check(ctx context.Context, cfg Config) *Result {
-	res := &Result{Server: cfg.STUN, Ports: make([]PortResult, len(cfg.Ports))}
+	res := &Result{Server: cfg.STUN, Via: "stun", Ports: make([]PortResult, len(cfg.Ports))}
 	var wg sync.WaitGroup
 	for i, p := range cfg.Ports {
 		wg.Go(func() { res.Ports[i] = checkPort(ctx, cfg, p) })

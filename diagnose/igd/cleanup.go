@@ -111,7 +111,11 @@ func releaseEntry(ctx context.Context, opt *Options, hc *http.Client, gateways m
 		if before == nil {
 			return true, nil
 		}
-		return false, releaseUPnP(ctx, g.wan, e.Proto, e.ExternalPort, client)
+		err = releaseUPnP(ctx, g.wan, e.Proto, e.ExternalPort, client)
+		if errors.Is(err, errAlreadyGone) {
+			return true, nil
+		}
+		return false, err
 	case "nat-pmp":
 		gw, perr := netip.ParseAddr(e.Gateway)
 		if perr != nil {

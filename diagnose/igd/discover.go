@@ -36,6 +36,8 @@ type Options struct {
 	SearchTime time.Duration
 	// Log receives progress; default discards.
 	Log *slog.Logger
+
+	pcpPort uint16 // test seam: the PCP server port (default 5351)
 }
 
 func (o *Options) log() *slog.Logger {
@@ -83,8 +85,9 @@ type Gateway struct {
 	// no WAN connection service).
 	Err string
 
-	wan  wanConnection
-	host netip.Addr // the IGD's address, from the URL we used
+	wan   wanConnection
+	host  netip.Addr // the IGD's address, from the URL we used
+	local netip.Addr // our address on the connection to it
 }
 
 // Version is 2 for a WANIPConnection:2 service, else 1.
@@ -161,7 +164,7 @@ func Discover(ctx context.Context, opt Options) (*Discovery, error) {
 		}
 		if gw.IsValid() {
 			d.NATPMP = probeNATPMP(gw)
-			d.PCP = probePCP(ctx, &opt, gw)
+			d.PCP = probePCP(ctx, &opt, gw, d.localToward(gw))
 		}
 	}
 	return d, ctx.Err()
@@ -205,11 +208,12 @@ func loadGateway(ctx context.Context, hc *http.Client, r SSDPReply) Gateway {
 	if a, err := netip.ParseAddr(loc.Hostname()); err == nil {
 		g.host = a.Unmap()
 	}
-	root, err := fetchRootDevice(ctx, hc, loc)
+	root, local, err := fetchRootDeviceFrom(ctx, hc, loc)
 	if err != nil {
 		g.Err = err.Error()
 		return g
 	}
+	g.local = local
 	dev := root.Device
 	g.FriendlyName, g.Manufacturer = sanitize(dev.FriendlyName, 80), sanitize(dev.Manufacturer, 80)
 	g.ModelName, g.ModelNumber = sanitize(dev.ModelName, 80), sanitize(dev.ModelNumber, 40)
@@ -309,4 +313,20 @@ var cgnat = netip.MustParsePrefix("100.64.0.0/10")
 
 // LocalAddrToward returns this host's address toward the IGD: the
 // internal client natdoc maps to.
-func LocalAddrToward(g *Gateway) netip.Addr { return localAddrToward(g.host) }
+func LocalAddrToward(g *Gateway) netip.Addr {
+	if g.local.IsValid() {
+		return g.local
+	}
+	return localAddrToward(g.host)
+}
+
+// localToward is our address toward gw: the one seen on the HTTP
+// connection to an IGD at that address, else the kernel's route choice.
+func (d *Discovery) localToward(gw netip.Addr) netip.Addr {
+	for i := range d.Gateways {
+		if g := &d.Gateways[i]; g.host == gw && g.local.IsValid() {
+			return g.local
+		}
+	}
+	return localAddrToward(gw)
+}

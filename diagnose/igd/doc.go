@@ -15,6 +15,16 @@
 // does not speak the legacy pre-2015 service types or IPv6 firewall control
 // (WANIPv6FirewallControl).
 //
-// Results are plain structs (Discovery, LimitResult, ...); Findings derives
-// report.Finding values from them with pure functions.
+// Results are plain structs (Discovery, LimitResult, CleanupResult, ...);
+// DiscoveryFindings, LimitFindings, MapFindings, CleanupFindings and
+// PendingFinding derive report.Finding values from them with pure
+// functions, and Report* fill report.IGDReport. A caller such as
+// `natdoc diagnose` needs three calls:
+//
+//	d, err := igd.Discover(ctx, igd.Options{})      // absence is a result
+//	findings := igd.DiscoveryFindings(d, stunPublicIP)
+//	section := igd.ReportDiscovery(d)
+//
+// Options carries the test seams (ListenPacket, DialContext, SSDPAddr) so
+// tests create every socket inside a network namespace.
 package igd

@@ -30,6 +30,7 @@ type fakeIGD struct {
 	// behaviours
 	limit          int                 // refuse with 728 beyond this many entries (0: no limit)
 	dropPorts      map[uint16]bool     // accept but do not store
+	rewriteClient  string              // store another internal client
 	leaseFor       func(uint32) uint32 // rewrite granted lease
 	faultNoText    bool                // faults carry only errorCode
 	onlyPermanent  bool                // refuse finite leases with 725
@@ -166,6 +167,9 @@ func (f *fakeIGD) act(action string, a map[string]string) ([]kv, int) {
 			lease = f.leaseFor(lease)
 		}
 		e := fakeEntry{proto: proto, client: a["NewInternalClient"], desc: a["NewPortMappingDescription"], ext: ext, in: port("NewInternalPort"), lease: lease}
+		if f.rewriteClient != "" {
+			e.client = f.rewriteClient
+		}
 		if i >= 0 {
 			f.table[i] = e
 		} else {

@@ -143,7 +143,7 @@ func LimitFindings(r *LimitResult) []report.Finding {
 			Title: fmt.Sprintf("The router accepts at most %d %s mappings from this host: enough for %d simultaneous calls", r.Accepted, r.Proto, CallsFor(r.Accepted)),
 			Evidence: []report.Evidence{{Text: fmt.Sprintf("mapping %d (external port %d) refused", r.Accepted+1, r.Refusal.ExternalPort),
 				Values: []report.KeyValue{{Key: "error", Value: fmt.Sprintf("%d %s", code, text)}, {Key: "accepted", Value: fmt.Sprint(r.Accepted)}, {Key: "via", Value: r.Via}}}},
-			Remedy: fmt.Sprintf("This router supports at most %d simultaneous calls through %s; beyond that %s", CallsFor(r.Accepted), r.Via, lowerFirst(remedyForwardByHand))})
+			Remedy: fmt.Sprintf("This router supports at most %d simultaneous calls through %s; beyond that %s", CallsFor(r.Accepted), ViaName(r.Via), lowerFirst(remedyForwardByHand))})
 	}
 	out = append(out, mappingFindings(r.Mappings)...)
 	if r.RemoveErr != "" {
@@ -258,6 +258,9 @@ func leaseText(d time.Duration) string {
 }
 
 func errorText(via string, code int, err string) string {
+	if code == 0 {
+		return err
+	}
 	if strings.HasPrefix(via, "upnp") {
 		if t := UPnPErrorText(code); t != "" {
 			return t
@@ -319,4 +322,17 @@ func PendingFinding(pending []JournalEntry, journalPath string) *report.Finding 
 		Title:    fmt.Sprintf("An earlier natdoc run left %d mapping(s) on the router", len(stale)),
 		Evidence: []report.Evidence{{Text: "journal " + journalPath + ": " + portList(stale)}},
 		Remedy:   "Run `natdoc upnp cleanup` to remove them (natdoc removes only mappings it made)."}
+}
+
+// ViaName names a mapping protocol for people.
+func ViaName(via string) string {
+	switch {
+	case strings.HasPrefix(via, "upnp-igd"):
+		return "UPnP IGD" + strings.TrimPrefix(via, "upnp-igd")
+	case via == ViaNATPMP:
+		return "NAT-PMP"
+	case via == ViaPCP:
+		return "PCP"
+	}
+	return via
 }

@@ -372,3 +372,61 @@ func TestSSDPSearchOnLoopbackRepointsLocation(t *testing.T) {
 		t.Errorf("findings %s", ids)
 	}
 }
+
+func TestMappingPointsElsewhere(t *testing.T) {
+	f := newFakeIGD(t, ig.URN_WANIPConnection_1)
+	f.rewriteClient = "192.168.1.254"
+	d, opt := discoverFake(t, f)
+	s, _ := newTestSession(t, d, opt)
+	ms := MapAll(context.Background(), s, opt, []Request{{Proto: "UDP", ExternalPort: 5060, InternalPort: 5060}}, netip.AddrPort{})
+	if !ms[0].Accepted || ms[0].ReadBackOK != No || ms[0].ReadBack == nil {
+		t.Fatalf("result %+v", ms[0])
+	}
+	fs := MapFindings(ms)
+	if len(fs) != 1 || fs[0].ID != FindingNotApplied || !strings.Contains(fs[0].Evidence[0].Addrs[0], "192.168.1.254") {
+		t.Errorf("findings %+v", fs)
+	}
+	// The entry now names another client: natdoc must not delete it.
+	n, err := s.Close(context.Background())
+	if n != 0 || err != nil || len(f.snapshot()) != 1 {
+		t.Errorf("close %d %v, table %+v", n, err, f.snapshot())
+	}
+}
+
+func TestSeveralIGDsChoosesPublicAndSaysWhy(t *testing.T) {
+	behind := newFakeIGD(t, ig.URN_WANIPConnection_2)
+	behind.externalIP = "10.0.0.2" // a second router behind the first
+	behind.status = "Connected"
+	main := newFakeIGD(t, ig.URN_WANIPConnection_1)
+	main.status = "Disconnected" // reports it, forwards anyway (quirk)
+	resp, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Close()
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			_, from, err := resp.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			for _, f := range []*fakeIGD{behind, main} {
+				resp.WriteTo([]byte("HTTP/1.1 200 OK\r\nST: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\nLOCATION: "+f.URL()+"\r\n\r\n"), from)
+			}
+		}
+	}()
+	d, err := Discover(context.Background(), Options{SSDPAddr: resp.LocalAddr().(*net.UDPAddr).AddrPort(), SkipPMP: true, SearchTime: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Gateways) != 2 || d.Best() == nil || d.Best().Location != main.URL() {
+		t.Fatalf("chose %d of %+v", d.Chosen, d.Gateways)
+	}
+	if !strings.Contains(d.ChosenReason, "best of 2") || !strings.Contains(d.ChosenReason, "public external address 203.0.113.7") || !strings.Contains(d.ChosenReason, "Disconnected") {
+		t.Errorf("reason %q", d.ChosenReason)
+	}
+	if fs := DiscoveryFindings(d, netip.Addr{}); len(fs) != 0 {
+		t.Errorf("findings %+v", fs)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -157,6 +158,20 @@ func TestLabDiscover(t *testing.T) {
 		t.Errorf("STUN mapped %q", g.STUNMapped)
 	}
 	t.Logf("discover: %s; PCP %s; %+v", rep.Verdict, g.PCP, d)
+
+	// The search bound to the LAN interface finds it too; an interface
+	// that does not exist is a check that could not run (exit 3).
+	rep, code, log = n.natdoc(t, "upnp", "discover", "-i", "eth0", "--no-pmp")
+	if code != 0 || len(rep.IGD.Devices) != 1 {
+		t.Errorf("-i eth0: exit %d %+v %s", code, rep.IGD, log)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := n.phone.Run(ctx, natdocBinary(t), "upnp", "discover", "-i", "nosuch0", "--journal", n.journal())
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 3 {
+		t.Errorf("-i nosuch0: %v, want exit 3", err)
+	}
 }
 
 func TestLabLimitsFindsConfiguredLimit(t *testing.T) {
@@ -362,6 +377,117 @@ func TestLabDoubleNATCaughtByVerify(t *testing.T) {
 		t.Logf("mapping accepted, no packet arrived: %s", hasFinding(rep, FindingNotForwarding).Title)
 	default:
 		t.Fatalf("want a refused or non-forwarding mapping: %+v %+v %s", rep.IGD.Mappings, rep.Findings, log)
+	}
+	if after := n.routerTable(t); after != before {
+		t.Errorf("router table changed:\n%s\n---\n%s", before, after)
+	}
+}
+
+// NAT-PMP and PCP through miniupnpd: the same commands, the same promise
+// to leave the router as it was.
+func TestLabPCPLimit(t *testing.T) {
+	t.Parallel()
+	n := newLabNet(t, capAllow)
+	before := n.routerTable(t)
+	rep, code, log := n.natdoc(t, "upnp", "limits", "--url", n.igd.RootURL, "--via", "pcp", "--max", "40", "--port", "10000")
+	l := rep.IGD.Limit
+	if code != 1 || rep.IGD.Via != "pcp" || l == nil || l.Accepted != 30 || !l.Reached || l.ErrorCode != PCPCannotProvideExt || l.ReadBack || l.Removed != 30 {
+		t.Fatalf("exit %d via %q limit %+v: %s", code, rep.IGD.Via, l, log)
+	}
+	if after := n.routerTable(t); after != before {
+		t.Errorf("router table changed:\n%s\n---\n%s", before, after)
+	}
+}
+
+// NAT-PMP has no way to ask for "this port or nothing", and miniupnpd
+// 2.3.1 answers a refused port only after trying every other port of the
+// range (its log: "Failed to find available eport for NAT-PMP"), so the
+// NAT-PMP test stays below the limit and checks mapping and removal.
+func TestLabNATPMPMapAndRemove(t *testing.T) {
+	t.Parallel()
+	n := newLabNet(t, nil)
+	before := n.routerTable(t)
+	rep, code, log := n.natdoc(t, "upnp", "limits", "--url", n.igd.RootURL, "--via", "nat-pmp", "--max", "6", "--port", "10000")
+	l := rep.IGD.Limit
+	if code != 0 || rep.IGD.Via != "nat-pmp" || l == nil || l.Accepted != 6 || l.Reached || l.Removed != 6 {
+		t.Fatalf("exit %d via %q limit %+v: %s", code, rep.IGD.Via, l, log)
+	}
+	if after := n.routerTable(t); after != before {
+		t.Errorf("router table changed:\n%s\n---\n%s", before, after)
+	}
+}
+
+// SIGTERM (as Ctrl-C) in the middle of the limit test: natdoc removes what
+// it made before it exits.
+func TestLabTerminatedMidwayCleansUp(t *testing.T) {
+	t.Parallel()
+	n := newLabNet(t, nil)
+	before := n.routerTable(t)
+	j := OpenJournal(n.journal())
+	p := n.phone.Start(t, natdocBinary(t), "upnp", "limits", "--url", n.igd.RootURL, "--max", "500", "--port", "20000", "--journal", n.journal())
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if pending, _, _ := j.Pending(); len(pending) >= 10 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("natdoc made no progress: %s", p.Log())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	p.Stop() // SIGTERM to the process group; SIGKILL only after 3 s
+	if err := p.Wait(); err == nil || !strings.Contains(err.Error(), "exit status 3") {
+		t.Errorf("natdoc exit: %v (want 3: interrupted)\n%s", err, p.Log())
+	}
+	if after := n.routerTable(t); after != before {
+		t.Errorf("router table after SIGTERM differs:\n%s\n---\n%s\n%s", before, after, p.Log())
+	}
+	if left, _, _ := j.Pending(); len(left) != 0 {
+		t.Errorf("journal still holds %d", len(left))
+	}
+}
+
+// The library with its seams, as `natdoc diagnose` tests will use it: the
+// SSDP, PCP and STUN sockets are created inside the LAN namespace (h.Do)
+// and HTTP dials from there, while the test runs in the host namespace.
+func TestLabLibraryWithInjectedSockets(t *testing.T) {
+	t.Parallel()
+	n := newLabNet(t, capAllow)
+	before := n.routerTable(t)
+	opt := Options{
+		ListenPacket: func(network, address string) (net.PacketConn, error) {
+			var c net.PacketConn
+			err := n.phone.Do(func() error {
+				var err error
+				c, err = net.ListenPacket(network, address)
+				return err
+			})
+			return c, err
+		},
+		DialContext: func(ctx context.Context, network, address string) (net.Conn, error) {
+			return n.phone.DialTCP(network, address, httpTimeout)
+		},
+		SkipPMP: true, // go-nat-pmp makes its own socket: covered by the binary tests
+	}
+	ctx := context.Background()
+	d, err := Discover(ctx, opt) // real SSDP multicast, from the phone's namespace
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := d.Best()
+	if g == nil || g.ExternalIP.String() != "203.0.113.1" || LocalAddrToward(g).String() != "192.168.1.10" {
+		t.Fatalf("discovery %+v", d.Gateways)
+	}
+	s, err := NewSession(d, opt, ViaUPnP, OpenJournal(n.journal()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Limits(ctx, s, opt, LimitOptions{StartPort: 10026, Max: 10, Lease: time.Hour, VerifyServer: n.stun.Primary})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Accepted != 4 || res.Applied != 4 || res.Verified != 4 || res.Refusal == nil || res.Refusal.ErrorCode != ErrNotAuthorized {
+		t.Errorf("limits %+v refusal %+v", res, res.Refusal)
 	}
 	if after := n.routerTable(t); after != before {
 		t.Errorf("router table changed:\n%s\n---\n%s", before, after)

@@ -121,13 +121,16 @@ func (m *upnpMapping) Release(ctx context.Context) error {
 // errNotOurs: the port now holds another client's mapping; natdoc leaves it.
 var errNotOurs = errors.New("mapping now belongs to someone else; left alone")
 
+// errAlreadyGone: the router no longer holds the mapping.
+var errAlreadyGone = errors.New("mapping already gone")
+
 func releaseUPnP(ctx context.Context, wan wanConnection, proto string, port uint16, client netip.Addr) error {
 	e, err := readBack(ctx, wan, proto, port)
 	if err != nil {
 		return fmt.Errorf("upnp: delete mapping %d/%s: %w", port, proto, err)
 	}
 	if e == nil {
-		return nil // already gone (lease expired, router rebooted)
+		return errAlreadyGone // lease expired, router rebooted, or never made
 	}
 	if !e.Mine(client) {
 		return fmt.Errorf("upnp: delete mapping %d/%s: %w (%s → %s:%d)", port, proto, errNotOurs, sanitize(e.Description, 40), e.InternalClient, e.InternalPort)

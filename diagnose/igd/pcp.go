@@ -24,6 +24,11 @@ const (
 	pcpHeaderLen  = 24
 	pcpMapLen     = 36
 	pcpMaxMessage = 1100 // §7: messages never exceed 1100 octets
+	// pcpOptPreferFailure (§13.2): fail rather than map another external
+	// port. natdoc asks for exact ports (SIP and RTP are configured by
+	// number), and without it miniupnpd 2.3.1 walks every port through its
+	// permission rules before answering, far beyond our timeout.
+	pcpOptPreferFailure = 2
 )
 
 // PCP result codes (RFC 6887 §7.4).
@@ -71,7 +76,7 @@ func pcpAddr16(a netip.Addr) [16]byte {
 // marshalPCPRequest encodes the common header (§7.1) and, for MAP, the
 // opcode payload.
 func marshalPCPRequest(op uint8, lifetime uint32, client netip.Addr, m *pcpMapRequest) []byte {
-	b := make([]byte, pcpHeaderLen, pcpHeaderLen+pcpMapLen)
+	b := make([]byte, pcpHeaderLen, pcpHeaderLen+pcpMapLen+4)
 	b[0], b[1] = pcpVersion, op
 	binary.BigEndian.PutUint32(b[4:8], lifetime)
 	c := pcpAddr16(client)
@@ -85,6 +90,9 @@ func marshalPCPRequest(op uint8, lifetime uint32, client netip.Addr, m *pcpMapRe
 		e := pcpAddr16(m.SuggestedExt.Addr())
 		copy(p[20:36], e[:])
 		b = append(b, p...)
+		if lifetime != 0 && m.SuggestedExt.Port() != 0 {
+			b = append(b, pcpOptPreferFailure, 0, 0, 0) // code, reserved, length 0
+		}
 	}
 	return b
 }
@@ -162,7 +170,11 @@ func pcpExchange(ctx context.Context, opt *Options, gw netip.Addr, req []byte, o
 	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { conn.SetReadDeadline(time.Now()) })
 	defer stop()
-	dst := net.UDPAddrFromAddrPort(netip.AddrPortFrom(gw, pcpPort))
+	port := uint16(pcpPort)
+	if opt.pcpPort != 0 {
+		port = opt.pcpPort
+	}
+	dst := net.UDPAddrFromAddrPort(netip.AddrPortFrom(gw, port))
 	buf := make([]byte, pcpMaxMessage+4)
 	wait := pmpTimeout
 	for try := 0; try < pmpTries; try++ {
@@ -197,9 +209,8 @@ func pcpExchange(ctx context.Context, opt *Options, gw netip.Addr, req []byte, o
 }
 
 // probePCP sends ANNOUNCE (§14.1) to see whether the gateway speaks PCP.
-func probePCP(ctx context.Context, opt *Options, gw netip.Addr) PMPProbe {
+func probePCP(ctx context.Context, opt *Options, gw, client netip.Addr) PMPProbe {
 	p := PMPProbe{Tried: true, Gateway: gw}
-	client := localAddrToward(gw)
 	r, err := pcpExchange(ctx, opt, gw, marshalPCPRequest(pcpOpAnnounce, 0, client, nil), pcpOpAnnounce, nil)
 	if err != nil {
 		p.Err = err.Error()

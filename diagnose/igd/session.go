@@ -57,16 +57,16 @@ func NewSession(d *Discovery, opt Options, via string, j *Journal) (*Session, er
 	g := d.Best()
 	switch {
 	case (via == ViaAuto || via == ViaUPnP) && g != nil:
-		s.client = localAddrToward(g.host)
+		s.client = LocalAddrToward(g)
 		if !s.client.IsValid() {
 			return nil, fmt.Errorf("upnp: no local address toward %v", g.host)
 		}
 		s.m, s.gateway = &upnpMapper{g: g, client: s.client}, g
 	case (via == ViaAuto || via == ViaPCP) && d.PCP.Answered:
-		s.client = localAddrToward(d.PCP.Gateway)
+		s.client = d.localToward(d.PCP.Gateway)
 		s.m = &pcpMapper{opt: &opt, gw: d.PCP.Gateway, client: s.client, nonce: newNonce()}
 	case (via == ViaAuto || via == ViaNATPMP) && d.NATPMP.Answered:
-		s.client = localAddrToward(d.NATPMP.Gateway)
+		s.client = d.localToward(d.NATPMP.Gateway)
 		s.m = &natpmpMapper{gw: d.NATPMP.Gateway}
 	default:
 		return nil, fmt.Errorf("%s: %w", via, ErrNoMapper)
@@ -166,14 +166,18 @@ func (s *Session) Release(ctx context.Context, m mapping) error {
 	if idx < 0 {
 		return errors.New("release: not a mapping of this session")
 	}
-	if err := m.Release(ctx); err != nil && !errors.Is(err, errNotOurs) {
-		return err
+	relErr := m.Release(ctx)
+	if relErr != nil && !errors.Is(relErr, errNotOurs) && !errors.Is(relErr, errAlreadyGone) {
+		return relErr
 	}
 	s.mu.Lock()
 	id := s.held[idx].entryID
 	s.held = append(s.held[:idx], s.held[idx+1:]...)
 	s.mu.Unlock()
-	return s.journal.recordDone(id)
+	if err := s.journal.recordDone(id); err != nil {
+		return err
+	}
+	return relErr // errNotOurs, errAlreadyGone: nothing of ours is left there
 }
 
 // Close releases every mapping the session still holds, newest first. It
@@ -181,7 +185,10 @@ func (s *Session) Release(ctx context.Context, m mapping) error {
 // leaving the router as it was is the point. It returns how many were
 // removed and the errors of the others.
 func (s *Session) Close(ctx context.Context) (removed int, err error) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), deleteTimeout)
+	s.mu.Lock()
+	budget := min(max(deleteTimeout, time.Duration(len(s.held))*deletePerMapping), deleteTimeoutMax)
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), budget)
 	defer cancel()
 	var errs []error
 	for {
@@ -192,7 +199,11 @@ func (s *Session) Close(ctx context.Context) (removed int, err error) {
 		}
 		h := s.held[len(s.held)-1]
 		s.mu.Unlock()
-		if e := s.Release(ctx, h.m); e != nil {
+		e := s.Release(ctx, h.m)
+		if errors.Is(e, errNotOurs) || errors.Is(e, errAlreadyGone) {
+			continue // nothing of ours there (someone else's mapping is left alone)
+		}
+		if e != nil {
 			errs = append(errs, e)
 			s.mu.Lock()
 			s.held = s.held[:len(s.held)-1] // stays in the journal for Cleanup

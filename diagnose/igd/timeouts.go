@@ -22,6 +22,11 @@ const (
 	// deleteTimeout bounds the removal of our mappings after the command's
 	// context was cancelled (Ctrl-C): cleanup gets its own budget.
 	deleteTimeout = 10 * time.Second
+	// deletePerMapping and deleteTimeoutMax scale that budget with the
+	// number of mappings (a NAT-PMP/PCP delete may need its retransmits),
+	// without letting a vanished router hold Ctrl-C for minutes.
+	deletePerMapping = 2 * time.Second
+	deleteTimeoutMax = time.Minute
 	// pmpTimeout is the first NAT-PMP/PCP retransmission interval
 	// (RFC 6886 §3.1 starts at 250 ms and doubles; we stop after three
 	// tries because the gateway is one hop away).

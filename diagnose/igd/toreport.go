@@ -79,6 +79,9 @@ func ReportMappings(ms []MappingResult, client netip.Addr) []report.PortMapping 
 		}
 		if m.ReadBack != nil {
 			pm.LeaseGranted = m.ReadBack.Lease
+			if sameLease(m.Lease, m.ReadBack.Lease) {
+				pm.LeaseGranted = m.Lease // the remaining lease, read a moment later
+			}
 		}
 		if m.Verify != nil {
 			pm.Verified = report.TriNo

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -200,23 +201,38 @@ func (c cappedBody) RoundTrip(r *http.Request) (*http.Response, error) {
 // fetchRootDevice loads and parses the root description at loc, like
 // goupnp.DeviceByURLCtx but through our bounded client.
 func fetchRootDevice(ctx context.Context, hc *http.Client, loc *url.URL) (*goupnp.RootDevice, error) {
+	root, _, err := fetchRootDeviceFrom(ctx, hc, loc)
+	return root, err
+}
+
+// fetchRootDeviceFrom also returns our address on the connection to the
+// IGD: the address it sees, so the internal client of our mappings. It
+// comes from the socket the (injectable) dialer made, so it is right on
+// multi-homed hosts and inside test namespaces alike.
+func fetchRootDeviceFrom(ctx context.Context, hc *http.Client, loc *url.URL) (*goupnp.RootDevice, netip.Addr, error) {
 	ctx, cancel := context.WithTimeout(ctx, httpTimeout)
 	defer cancel()
+	var local netip.Addr
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(ci httptrace.GotConnInfo) {
+		if ta, ok := ci.Conn.LocalAddr().(*net.TCPAddr); ok {
+			local = ta.AddrPort().Addr().Unmap()
+		}
+	}})
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, loc.String(), nil)
 	if err != nil {
-		return nil, fmt.Errorf("upnp: description %s: %w", loc, err)
+		return nil, local, fmt.Errorf("upnp: description %s: %w", loc, err)
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("upnp: description %s: %w", loc, err)
+		return nil, local, fmt.Errorf("upnp: description %s: %w", loc, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("upnp: description %s: HTTP %s", loc, sanitize(resp.Status, 60))
+		return nil, local, fmt.Errorf("upnp: description %s: HTTP %s", loc, sanitize(resp.Status, 60))
 	}
 	root, err := parseRootDevice(io.LimitReader(resp.Body, maxDescription))
 	if err != nil {
-		return nil, fmt.Errorf("upnp: description %s: %w", loc, err)
+		return nil, local, fmt.Errorf("upnp: description %s: %w", loc, err)
 	}
 	base := loc
 	if root.URLBaseStr != "" {
@@ -229,7 +245,7 @@ func fetchRootDevice(ctx context.Context, hc *http.Client, loc *url.URL) (*goupn
 		}
 	}
 	root.SetURLBase(base)
-	return root, nil
+	return root, local, nil
 }
 
 // parseRootDevice decodes a root description. Charsets other than UTF-8

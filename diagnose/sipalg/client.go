@@ -272,3 +272,12 @@ func BuildInvite(cfg Config, transport string, local netip.AddrPort, callID stri
 	fmt.Fprintf(&b, "Content-Length: %d\r\n\r\n%s", len(sdp), sdp)
 	return []byte(b.String())
 }
+
+// BuildOptions is a minimal OPTIONS to the mirror, which answers it: a
+// probe that carries it shows that it arrived.
+func BuildOptions(mirror netip.AddrPort) []byte {
+	id := newID()
+	return []byte(fmt.Sprintf("OPTIONS sip:mirror@%s SIP/2.0\r\nVia: SIP/2.0/UDP 0.0.0.0:9;branch=z9hG4bK-%s;rport\r\nMax-Forwards: 70\r\n"+
+		"From: <sip:natdoc@invalid>;tag=%s\r\nTo: <sip:mirror@%s>\r\nCall-ID: %s\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+		mirror, id, id[:8], mirror, id))
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/emiago/sipgo/sip"
@@ -170,6 +171,8 @@ type Echo struct {
 	// public address and port as the NAT mapped them).
 	Source    string
 	Transport string
+	// CallbacksSent are the ports the mirror sent callback packets to.
+	CallbacksSent []uint16
 }
 
 // DecodeEcho parses a mirror's response with sipgo's parser and decodes the
@@ -207,6 +210,13 @@ func DecodeEcho(raw []byte) (*Echo, error) {
 	}
 	if h := res.GetHeader(HeaderTransport); h != nil {
 		e.Transport = strings.TrimSpace(h.Value())
+	}
+	if h := res.GetHeader(HeaderCallbackSent); h != nil {
+		for _, f := range strings.Split(h.Value(), ",") {
+			if p, err := strconv.Atoi(strings.TrimSpace(f)); err == nil && p > 0 && p <= 65535 && len(e.CallbacksSent) < MaxCallbacks {
+				e.CallbacksSent = append(e.CallbacksSent, uint16(p))
+			}
+		}
 	}
 	return e, nil
 }

@@ -37,7 +37,11 @@ func FuzzMirrorResponse(f *testing.F) {
 	f.Add(BuildInvite(testCfg, "UDP", netip.MustParseAddrPort("192.168.1.10:5060"), "0123456789abcdef"))
 	f.Add([]byte("OPTIONS sip:a@b SIP/2.0\r\nv: SIP/2.0/UDP x\r\ni: y\r\n\r\n"))
 	f.Add([]byte("ACK sip:a@b SIP/2.0\r\n\r\n"))
+	f.Add([]byte("OPTIONS sip:a SIP/2.0\r\nCall-ID: x\r\nX-Natdoc-Callback: 1,2,3,4,5,6,7,8,9,10\r\n\r\n"))
 	f.Fuzz(func(t *testing.T, raw []byte) {
+		if ports, _ := CallbackRequest(raw); len(ports) > MaxCallbacks {
+			t.Fatalf("%d callbacks", len(ports))
+		}
 		resp := MirrorResponse(raw, netip.MustParseAddrPort("203.0.113.1:5060"), "udp")
 		if resp == nil {
 			return

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -22,6 +23,53 @@ const (
 	HeaderTransport = "X-Natdoc-Transport"
 )
 
+// HeaderCallback asks the mirror to send one small UDP packet to the
+// request's source address at each listed port ("5060,10000"), from
+// another socket: a packet no NAT binding expects, so it arrives only
+// through a port forward. HeaderCallbackSent in the answer lists the ports
+// the mirror did send to.
+const (
+	HeaderCallback     = "X-Natdoc-Callback"
+	HeaderCallbackSent = "X-Natdoc-Callback-Sent"
+)
+
+// MaxCallbacks bounds the packets one request can make the mirror send.
+const MaxCallbacks = 8
+
+// CallbackPayload is what the mirror sends to a callback port: the
+// request's Call-ID lets the client match it.
+func CallbackPayload(callID string, port uint16) []byte {
+	return fmt.Appendf(nil, "natdoc-callback %s %d", callID, port)
+}
+
+// CallbackRequest returns the ports a request asks to be called back on
+// and its Call-ID; nil when it asks for none or is no SIP request. Ports
+// beyond MaxCallbacks, duplicates and invalid ones are dropped.
+func CallbackRequest(raw []byte) (ports []uint16, callID string) {
+	if len(raw) > MaxMessage {
+		return nil, ""
+	}
+	if _, ok := requestMethod(raw); !ok {
+		return nil, ""
+	}
+	m := splitMessage(raw)
+	callID = m.first("Call-ID")
+	if callID == "" || len(callID) > 128 {
+		return nil, ""
+	}
+	for _, f := range strings.Split(m.first(HeaderCallback), ",") {
+		p, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || p <= 0 || p > 65535 || slices.Contains(ports, uint16(p)) {
+			continue
+		}
+		if len(ports) == MaxCallbacks {
+			break
+		}
+		ports = append(ports, uint16(p))
+	}
+	return ports, callID
+}
+
 // MaxMessage bounds a SIP message the mirror accepts and the client reads:
 // a UDP datagram cannot be larger, and an INVITE with SDP is a few KiB.
 const MaxMessage = 64 << 10
@@ -33,6 +81,12 @@ const MaxMessage = 64 << 10
 // From, To, Call-ID and CSeq so the sender can match it, and carries raw in
 // its body; OPTIONS get 200, every other method 488 so no session starts.
 func MirrorResponse(raw []byte, from netip.AddrPort, transport string) []byte {
+	return MirrorResponseCallbacks(raw, from, transport, nil)
+}
+
+// MirrorResponseCallbacks is MirrorResponse for a mirror that sent
+// callback packets to the listed ports (HeaderCallbackSent).
+func MirrorResponseCallbacks(raw []byte, from netip.AddrPort, transport string, sent []uint16) []byte {
 	if len(raw) == 0 || len(raw) > MaxMessage {
 		return nil
 	}
@@ -54,6 +108,13 @@ func MirrorResponse(raw []byte, from netip.AddrPort, transport string) []byte {
 		}
 	}
 	fmt.Fprintf(&b, "%s: %s\r\n%s: %s\r\n", HeaderSource, from, HeaderTransport, strings.ToLower(transport))
+	if len(sent) > 0 {
+		ps := make([]string, len(sent))
+		for i, p := range sent {
+			ps[i] = strconv.Itoa(int(p))
+		}
+		fmt.Fprintf(&b, "%s: %s\r\n", HeaderCallbackSent, strings.Join(ps, ","))
+	}
 	b.WriteString("Server: natdoc-mirror\r\n")
 	fmt.Fprintf(&b, "Content-Type: %s\r\nContent-Length: %d\r\n\r\n%s", EchoContentType, len(body), body)
 	return b.Bytes()

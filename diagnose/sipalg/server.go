@@ -19,6 +19,10 @@ import (
 type Mirror struct {
 	UDP *net.UDPConn
 	TCP net.Listener
+	// Callback, when set, sends the callback packets requests ask for
+	// (HeaderCallback), from its own port so that they match no NAT
+	// binding the request created.
+	Callback *net.UDPConn
 	// Limit is each source address's request budget; zero uses
 	// DefaultRateLimit.
 	Limit RateLimit
@@ -40,7 +44,8 @@ func (m *Mirror) answer(raw []byte, from netip.AddrPort, transport string) []byt
 		m.stats.RateLimited.Add(1)
 		return nil
 	}
-	resp := MirrorResponse(raw, from, transport)
+	sent := m.callBack(raw, from)
+	resp := MirrorResponseCallbacks(raw, from, transport, sent)
 	if resp == nil {
 		m.stats.Ignored.Add(1)
 		return nil
@@ -56,9 +61,10 @@ type RateLimit struct {
 }
 
 // DefaultRateLimit: a diagnose run sends a handful of requests with
-// retransmissions; 20 per 10 s leaves room for a few runs and nothing for a
-// flood.
-var DefaultRateLimit = RateLimit{Burst: 20, Per: 10 * time.Second}
+// retransmissions (ALG test over UDP and TCP, path probes, the callback
+// request): up to about 15; 40 per 10 s leaves room for two runs and
+// nothing for a flood.
+var DefaultRateLimit = RateLimit{Burst: 40, Per: 10 * time.Second}
 
 // tcpReadTimeout bounds one TCP connection: a client sends its request right
 // after connecting; a slow sender is no natdoc client.
@@ -78,6 +84,9 @@ func (m *Mirror) Serve(ctx context.Context) error {
 		}
 		if m.TCP != nil {
 			m.TCP.Close()
+		}
+		if m.Callback != nil {
+			m.Callback.Close()
 		}
 	}()
 	var wg sync.WaitGroup
@@ -147,6 +156,22 @@ func (m *Mirror) serveConn(c net.Conn) {
 			}
 		}
 	}
+}
+
+// callBack sends the packets a request asks for, only ever to the
+// request's own source address, and returns the ports it sent to.
+func (m *Mirror) callBack(raw []byte, from netip.AddrPort) []uint16 {
+	if m.Callback == nil {
+		return nil
+	}
+	ports, callID := CallbackRequest(raw)
+	var sent []uint16
+	for _, p := range ports {
+		if _, err := m.Callback.WriteToUDPAddrPort(CallbackPayload(callID, p), netip.AddrPortFrom(from.Addr(), p)); err == nil {
+			sent = append(sent, p)
+		}
+	}
+	return sent
 }
 
 // maxHeaderBytes bounds the header part of a message on a stream.

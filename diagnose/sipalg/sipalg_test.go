@@ -181,3 +181,56 @@ func TestLoopbackMirror(t *testing.T) {
 		t.Errorf("serve: %v", err)
 	}
 }
+
+func TestCallbackRequest(t *testing.T) {
+	req := "OPTIONS sip:m SIP/2.0\r\nCall-ID: abc\r\nX-Natdoc-Callback: 5060, 10000,5060,0,70000,x,1,2,3,4,5,6,7,8\r\nContent-Length: 0\r\n\r\n"
+	ports, id := CallbackRequest([]byte(req))
+	if id != "abc" || len(ports) != MaxCallbacks || ports[0] != 5060 || ports[1] != 10000 || ports[2] != 1 {
+		t.Errorf("ports %v id %q", ports, id)
+	}
+	if ports, _ := CallbackRequest([]byte("SIP/2.0 200 OK\r\nCall-ID: a\r\nX-Natdoc-Callback: 5060\r\n\r\n")); ports != nil {
+		t.Errorf("a response asked for callbacks: %v", ports)
+	}
+	resp := MirrorResponseCallbacks([]byte(req), netip.MustParseAddrPort("203.0.113.1:4000"), "udp", []uint16{5060, 10000})
+	echo, err := DecodeEcho(resp)
+	if err != nil || len(echo.CallbacksSent) != 2 || echo.CallbacksSent[1] != 10000 {
+		t.Errorf("echo %+v, %v", echo, err)
+	}
+}
+
+// TestLoopbackCallback: the mirror sends callbacks only to the requester's
+// address, from its callback socket.
+func TestLoopbackCallback(t *testing.T) {
+	udp, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go (&Mirror{UDP: udp, Callback: cb}).Serve(ctx)
+	target, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer target.Close()
+	port := target.LocalAddr().(*net.UDPAddr).Port
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	req := "OPTIONS sip:m SIP/2.0\r\nCall-ID: cb1\r\nX-Natdoc-Callback: " + strconv.Itoa(port) + "\r\nContent-Length: 0\r\n\r\n"
+	if _, err := c.WriteToUDPAddrPort([]byte(req), udp.LocalAddr().(*net.UDPAddr).AddrPort()); err != nil {
+		t.Fatal(err)
+	}
+	_ = target.SetReadDeadline(time.Now().Add(2 * time.Second))
+	buf := make([]byte, 256)
+	n, from, err := target.ReadFromUDPAddrPort(buf)
+	if err != nil || string(buf[:n]) != string(CallbackPayload("cb1", uint16(port))) || from != cb.LocalAddr().(*net.UDPAddr).AddrPort() {
+		t.Errorf("callback %q from %s: %v", buf[:n], from, err)
+	}
+}

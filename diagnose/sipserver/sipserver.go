@@ -304,13 +304,16 @@ func parseHostToken(tok string) (netip.Addr, bool) {
 	if a, err := netip.ParseAddr(tok); err == nil {
 		return a.Unmap(), true
 	}
-	// "192.168.1.5:5060"
 	if ap, err := netip.ParseAddrPort(tok); err == nil {
 		return ap.Addr().Unmap(), true
 	}
-	if i := strings.LastIndexByte(tok, ':'); i > 0 && strings.Count(tok, ":") == 1 {
-		if a, err := netip.ParseAddr(tok[:i]); err == nil {
-			return a, true
+	// "sip:10.0.0.10:5060" leaves ":10.0.0.10:5060": an IPv4 literal
+	// between colons.
+	for _, piece := range strings.Split(tok, ":") {
+		if strings.Count(piece, ".") == 3 {
+			if a, err := netip.ParseAddr(piece); err == nil {
+				return a, true
+			}
 		}
 	}
 	return netip.Addr{}, false

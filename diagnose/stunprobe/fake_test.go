@@ -129,3 +129,42 @@ func findingIDsOf(res *Result) []string {
 	}
 	return ids
 }
+
+// The positive hairpin case: a server that reports the mapped address as
+// 127.0.0.2 with the socket's port (as if a NAT translated the IP only).
+// Sending there reaches the main socket (bound to all addresses), which is
+// what a hairpinning NAT does.
+func TestHairpinDetected(t *testing.T) {
+	addr := startFake(t, func(f *fakeServer, from netip.AddrPort, req *stun.Message) {
+		mapped := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.2"), from.Port())
+		f.conn.WriteToUDPAddrPort(answer(t, req, mapped), from)
+	})
+	res := runFake(t, addr)
+	if res.Hairpin.Works != report.TriYes {
+		t.Errorf("hairpin %q (%s), want yes", res.Hairpin.Works, res.Hairpin.Note)
+	}
+}
+
+// A server whose change-IP answers never arrive (as behind an
+// address-dependent filter) but whose change-port answers do, from the
+// primary IP and the alternate port: address-dependent filtering, judged
+// through the whole probe.
+func TestAddressDependentFilteringThroughProbe(t *testing.T) {
+	addr := startFake(t, func(f *fakeServer, from netip.AddrPort, req *stun.Message) {
+		altPort := f.other.LocalAddr().(*net.UDPAddr).AddrPort().Port()
+		other := &stun.OtherAddress{IP: net.IPv4(127, 0, 0, 2), Port: int(altPort)}
+		var c ChangeRequest
+		_ = c.GetFrom(req)
+		switch {
+		case c.ChangeIP: // dropped by the "filter"
+		case c.ChangePort:
+			f.other.WriteToUDPAddrPort(answer(t, req, from, other), from)
+		default:
+			f.conn.WriteToUDPAddrPort(answer(t, req, from, other), from)
+		}
+	})
+	res := runFake(t, addr)
+	if res.Filtering.Behaviour != report.BehaviourAddressDependent || !res.Filtering.ControlAfter {
+		t.Errorf("filtering %+v, want address-dependent after an answered control", res.Filtering)
+	}
+}

@@ -291,7 +291,11 @@ func Verdict(r *Result) string {
 		(b == report.BehaviourUnknown && mappingConsistent(r.Servers) == report.TriNo):
 		return "STUN will not fix one-way audio on this network: the NAT gives every destination its own public port (symmetric NAT)."
 	case b == report.BehaviourEndpointIndependent || mappingConsistent(r.Servers) == report.TriYes:
-		return fmt.Sprintf("STUN can work on this network: the NAT keeps one public address (%s) for a local port whatever the destination.", public)
+		v := fmt.Sprintf("STUN can work on this network: the NAT keeps one public address (%s) for a local port whatever the destination.", public)
+		if _, short := lifetimeShort(r.Lifetime); short {
+			v += fmt.Sprintf(" Phones must send keep-alives at least every %s.", KeepAlive(r.Lifetime))
+		}
+		return v
 	default:
 		return fmt.Sprintf("Public address %s; how the NAT maps other destinations could not be measured (ask two or more servers, or one with RFC 5780).", public)
 	}

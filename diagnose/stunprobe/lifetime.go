@@ -81,6 +81,7 @@ func (p *probe) lifetimeServer(res *Result) (ServerResult, bool) {
 // found gone after d, trials with longer idle times are cancelled: they
 // cannot narrow the bracket.
 func (p *probe) lifetimeRound(ctx context.Context, srv ServerResult, idles []time.Duration) []LifetimeTrial {
+	p.cfg.Log.Info("binding lifetime: idle mappings in parallel", "idle", idles)
 	type done struct {
 		trial LifetimeTrial
 		ok    bool

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/natdoc/natdoc/report"
 )
 
 // DefaultServers are well-known public STUN servers for users' real runs
@@ -38,6 +40,10 @@ const (
 	// RFC 5389's full 39.5 s would make a command with one dead server in
 	// its list unusable.
 	serverWindow = 3 * time.Second
+	// resolveTimeout bounds DNS for the server names: a system resolver
+	// that has not answered in 5 s (it retries its servers within that)
+	// is not going to, and the probe should say so rather than hang.
+	resolveTimeout = 5 * time.Second
 	// minRTO keeps retransmissions on a LAN-like path from flooding: below
 	// 50 ms the OS scheduler, not the network, dominates the round trip.
 	minRTO = 50 * time.Millisecond
@@ -94,6 +100,11 @@ type Config struct {
 	LifetimeResolution float64
 	// TCP also asks the first server for a mapping over TCP.
 	TCP bool
+
+	// Do, when set, creates every socket of the probe inside fn: the way
+	// to run it in another network namespace (natlab's Host.Do,
+	// diagnose/netenv's Env.Do). The socket seams below override it.
+	Do func(fn func() error) error
 
 	// Test seams, optional.
 	ListenUDP func(network string, laddr *net.UDPAddr) (*net.UDPConn, error)
@@ -161,25 +172,45 @@ func (c *Config) setDefaults() {
 	if c.LifetimeResolution == 0 {
 		c.LifetimeResolution = 0.1
 	}
+	do := c.Do
+	if do == nil {
+		do = func(fn func() error) error { return fn() }
+	}
 	if c.ListenUDP == nil {
-		c.ListenUDP = net.ListenUDP
+		c.ListenUDP = func(network string, laddr *net.UDPAddr) (conn *net.UDPConn, err error) {
+			err = do(func() error { conn, err = net.ListenUDP(network, laddr); return err })
+			return conn, err
+		}
 	}
 	if c.DialUDP == nil {
-		c.DialUDP = func(network string, raddr *net.UDPAddr) (*net.UDPConn, error) {
-			return net.DialUDP(network, nil, raddr)
+		c.DialUDP = func(network string, raddr *net.UDPAddr) (conn *net.UDPConn, err error) {
+			err = do(func() error { conn, err = net.DialUDP(network, nil, raddr); return err })
+			return conn, err
 		}
 	}
 	if c.DialTCP == nil {
-		var d net.Dialer
-		c.DialTCP = d.DialContext
+		c.DialTCP = func(ctx context.Context, network, addr string) (conn net.Conn, err error) {
+			err = do(func() error {
+				var d net.Dialer
+				conn, err = d.DialContext(ctx, network, addr)
+				return err
+			})
+			return conn, err
+		}
 	}
 	if c.Resolve == nil {
+		resolver := net.DefaultResolver
+		if c.Do != nil {
+			// The Go resolver's own sockets, dialled inside Do, so names
+			// resolve as they would in that network.
+			resolver = &net.Resolver{PreferGo: true, Dial: c.DialTCP}
+		}
 		c.Resolve = func(ctx context.Context, network, host string) ([]netip.Addr, error) {
 			ipNet := "ip4"
 			if network == "udp6" {
 				ipNet = "ip6"
 			}
-			return net.DefaultResolver.LookupNetIP(ctx, ipNet, host)
+			return resolver.LookupNetIP(ctx, ipNet, host)
 		}
 	}
 	if c.Log == nil {
@@ -219,6 +250,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	res.Local = netip.AddrPortFrom(p.localIP(res.Servers), main.local.Port())
+	p.cfg.Log.Info("asking STUN servers", "servers", len(res.Servers), "local", res.Local)
 	p.discover(ctx, main, res)
 	if cfg.TCP {
 		res.TCP = p.askTCP(ctx, res.Servers)
@@ -245,7 +277,8 @@ func (p *probe) unspecified() netip.Addr {
 func (p *probe) open(laddr netip.AddrPort) (*socket, error) {
 	c, err := p.cfg.ListenUDP(p.cfg.Network, net.UDPAddrFromAddrPort(laddr))
 	if err != nil {
-		return nil, fmt.Errorf("stunprobe: listen %s %s: %w", p.cfg.Network, laddr, err)
+		// net's error already names the network and address.
+		return nil, fmt.Errorf("stunprobe: %w", err)
 	}
 	s := newSocket(c, &p.anomalies)
 	p.mu.Lock()
@@ -263,18 +296,25 @@ func (p *probe) closeAll() {
 	p.sockets = nil
 }
 
-// resolveAll turns the named servers into addresses of the probe's family.
+// resolveAll turns the named servers into addresses of the probe's
+// family, all names at once, each bounded by resolveTimeout.
 func (p *probe) resolveAll(ctx context.Context) []ServerResult {
+	ctx, cancel := context.WithTimeout(ctx, resolveTimeout)
+	defer cancel()
 	out := make([]ServerResult, len(p.cfg.Servers))
+	var wg sync.WaitGroup
 	for i, name := range p.cfg.Servers {
 		out[i].Server = name
-		addr, err := p.resolve(ctx, name)
-		if err != nil {
-			out[i].Err = err.Error()
-			continue
-		}
-		out[i].Addr = addr
+		wg.Go(func() {
+			addr, err := p.resolve(ctx, name)
+			if err != nil {
+				out[i].Err = err.Error()
+				return
+			}
+			out[i].Addr = addr
+		})
 	}
+	wg.Wait()
 	return out
 }
 
@@ -344,13 +384,19 @@ func (p *probe) discover(ctx context.Context, main *socket, res *Result) {
 		}
 		started = true
 		res.RFC5780 = srv.Addr
+		p.cfg.Log.Info("RFC 5780 mapping, filtering and hairpin tests", "server", srv.Server, "other", srv.Other)
 		// The tests write only Mapping, Filtering and Hairpin; this loop
 		// keeps reading only Servers.
 		tests.Go(func() { p.rfc5780Tests(ctx, main, res, srv) })
 	}
 	tests.Wait()
 	if !started {
-		res.Mapping.Note = "no server returned OTHER-ADDRESS (RFC 5780); mapping judged across servers only"
+		// Seeing our own address needs no RFC 5780: there is no NAT.
+		if first := firstAnswer(res.Servers); first.Mapped == res.Local {
+			res.Mapping = MappingResult{Test1: first.Mapped, Behaviour: report.BehaviourNoNAT}
+		} else {
+			res.Mapping.Note = "no server returned OTHER-ADDRESS (RFC 5780); mapping judged across servers only"
+		}
 		res.Filtering.Note = "no server supports RFC 5780 CHANGE-REQUEST"
 		res.Hairpin = p.hairpin(ctx, main, firstAnswer(res.Servers), res.Local)
 	}

@@ -2,6 +2,7 @@ package stunprobe
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"sync"
@@ -122,7 +123,9 @@ func (p *probe) hairpin(ctx context.Context, main *socket, srv ServerResult, loc
 		return HairpinResult{Note: "an unexpected message came back through the public address"}
 	case ctx.Err() != nil:
 		return HairpinResult{Note: "cancelled"}
-	default:
+	case errors.Is(err, ErrTimeout):
 		return HairpinResult{Works: report.TriNo}
+	default:
+		return HairpinResult{Note: err.Error()}
 	}
 }

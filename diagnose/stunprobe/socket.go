@@ -22,6 +22,10 @@ var ErrTimeout = errors.New("no answer")
 // anything longer is truncated and then rejected by the length check.
 const maxDatagram = 1500
 
+// readErrorPause is how long a socket's reader waits after a read error
+// before reading again: long enough not to spin, far below any RTO.
+const readErrorPause = 5 * time.Millisecond
+
 // retransmit is one RFC 5389 §7.2.1 retransmission schedule: send, wait
 // RTO, resend, double the RTO up to MaxRTO, and give up when Window has
 // passed since the first send.
@@ -100,13 +104,13 @@ func (s *socket) readLoop() {
 				return
 			default:
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				return
 			}
-			// ICMP errors surface as read errors on Linux; the waiting
-			// transaction times out and retransmits, which is the right
-			// reaction to a transient unreachable.
+			// Other read errors (an ICMP error reported on some systems)
+			// are transient: the waiting transaction retransmits. The
+			// pause keeps a persistent error from spinning a core.
+			time.Sleep(readErrorPause)
 			continue
 		}
 		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())

@@ -59,3 +59,30 @@ func TestProbeAgainstServerOnLoopback(t *testing.T) {
 		t.Errorf("server stats: answered %d, from the other address %d", srv.Stats.Answered.Load(), srv.Stats.AnsweredFromOther.Load())
 	}
 }
+
+// IPv6: a one-address server on ::1 answers plain STUN; the probe over
+// udp6 sees no NAT and knows it could not test filtering.
+func TestProbeIPv6OnLoopback(t *testing.T) {
+	var srv *stunserver.Server
+	for port := uint16(34880); port < 34900 && srv == nil; port++ {
+		srv, _ = stunserver.Listen(stunserver.Config{Primary: netip.AddrPortFrom(netip.IPv6Loopback(), port)})
+	}
+	if srv == nil {
+		t.Skip("no IPv6 loopback here")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { srv.Serve(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	res, err := stunprobe.Run(ctx, stunprobe.Config{Network: "udp6", Servers: []string{srv.Addrs()[0].String()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Servers[0].Answered() || !res.Servers[0].Mapped.Addr().Is6() || res.Filtering.Behaviour != report.BehaviourUnknown || res.Filtering.Note == "" ||
+		res.Mapping.Behaviour != report.BehaviourNoNAT {
+		t.Errorf("udp6 result %+v", res)
+	}
+	if n := stunprobe.NATReport(res); n.Network != "udp6" || n.MappedAddr == "" {
+		t.Errorf("report %+v", n)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/natdoc/natdoc/diagnose/stunprobe"
 	"github.com/pion/stun/v3"
@@ -19,6 +20,9 @@ import (
 // OTHER-ADDRESS, 24 bytes each) to a bare 20-byte request is 92 bytes,
 // so 5 lets every legitimate answer out and nothing bigger.
 const maxAmplification = 5
+
+// readErrorPause is the wait after a read error before reading again.
+const readErrorPause = 5 * time.Millisecond
 
 // maxDatagram is the read buffer; longer datagrams are truncated and then
 // fail the STUN length check.
@@ -168,6 +172,7 @@ func (s *Server) readLoop(idx int, c *net.UDPConn) {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
+			time.Sleep(readErrorPause) // transient; do not spin on a persistent one
 			continue
 		}
 		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())

@@ -40,7 +40,8 @@ func StartCoturn(t testing.TB, h *Host) *STUNServer {
 		"--log-file", filepath.Join(dir, "turn.log"), "--simple-log", "--no-stdout-log",
 		"--pidfile", filepath.Join(dir, "turn.pid")}
 	s := &STUNServer{Primary: netip.AddrPortFrom(addrs[0], 3478)}
-	listen := []netip.AddrPort{s.Primary, netip.AddrPortFrom(addrs[0], 3479)}
+	// coturn opens the alternate port only when it has two addresses.
+	listen := []netip.AddrPort{s.Primary}
 	for i, a := range addrs {
 		if i == 2 {
 			break
@@ -49,7 +50,7 @@ func StartCoturn(t testing.TB, h *Host) *STUNServer {
 	}
 	if len(addrs) > 1 {
 		s.Alternate = netip.AddrPortFrom(addrs[1], 3479)
-		listen = append(listen, netip.AddrPortFrom(addrs[1], 3478), s.Alternate)
+		listen = append(listen, netip.AddrPortFrom(addrs[0], 3479), netip.AddrPortFrom(addrs[1], 3478), s.Alternate)
 	}
 	s.Proc = h.Start(t, "turnserver", args...)
 	waitListening(t, h, "udp", listen...)
