@@ -70,8 +70,11 @@ type eventBatch struct {
 	arena  []byte
 }
 
+// Batch sizes keep a batch's data in the CPU cache between the goroutine
+// that writes it and the one that reads it: measured on the 1 GB benchmark,
+// 4,096-event batches were almost twice as slow as 512.
 const (
-	batchEvents  = 1024
+	batchEvents  = 512
 	batchArena   = 64 << 10
 	batchesAhead = 4
 )
@@ -108,7 +111,7 @@ type rawRecord struct {
 }
 
 const (
-	rawBatchRecords = 4096
+	rawBatchRecords = 2048
 	rawBatchBytes   = 256 << 10
 )
 
