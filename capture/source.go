@@ -105,6 +105,7 @@ type pcapSource struct {
 	// and whether the record-by-record path has taken over.
 	carry []byte
 	slow  bool
+	eof   bool // the file has been read to its end; only carry remains
 }
 
 func newPcapSource(br *bufio.Reader, sink anomalySink) (*pcapSource, error) {
@@ -317,8 +318,11 @@ func (s *pcapSource) fillBatch(b *rawBatch, rs *readerStats) (more bool, err err
 		return false, nil
 	}
 	b.buf = append(b.buf[:0], s.carry...)
-	n, rerr := io.ReadFull(s.br, b.buf[len(b.buf):cap(b.buf)])
-	b.buf = b.buf[:len(b.buf)+n]
+	if !s.eof {
+		n, rerr := io.ReadFull(s.br, b.buf[len(b.buf):cap(b.buf)])
+		b.buf = b.buf[:len(b.buf)+n]
+		s.eof = rerr != nil // io.EOF or io.ErrUnexpectedEOF: the file ended
+	}
 	pos := 0
 	for pos+16 <= len(b.buf) && len(b.recs) < cap(b.recs) {
 		h := b.buf[pos : pos+16]
@@ -350,13 +354,18 @@ func (s *pcapSource) fillBatch(b *rawBatch, rs *readerStats) (more bool, err err
 		pos += 16 + incl
 		s.offset += int64(16 + incl)
 	}
+	full := len(b.recs) == cap(b.recs)
 	s.carry = append(s.carry[:0], b.buf[pos:]...)
-	if rerr != nil { // io.EOF or io.ErrUnexpectedEOF: the file ended
+	if s.eof && !full {
 		if len(s.carry) > 0 {
 			s.sink.anomaly("truncated-record", s.offset, s.records+1,
 				fmt.Sprintf("file ends %d bytes into a record", len(s.carry)))
 		}
-		return false, io.EOF
+		if len(b.recs) == 0 {
+			return false, io.EOF
+		}
+		s.carry = s.carry[:0]
+		return true, nil // send these; the next call reports the end
 	}
 	return true, nil
 }
