@@ -7,7 +7,11 @@ require (
 	github.com/charmbracelet/colorprofile v0.4.3
 	github.com/charmbracelet/x/ansi v0.11.9
 	github.com/emiago/sipgo v1.7.3
+	github.com/gopacket/gopacket v1.7.7
+	github.com/huin/goupnp v1.3.1
 	github.com/icholy/digest v1.2.0
+	github.com/jackpal/go-nat-pmp v1.1.0
+	github.com/pion/rtp v1.10.6
 	github.com/pion/sdp/v3 v3.0.20
 	github.com/pion/stun/v3 v3.1.7
 	github.com/spf13/cobra v1.10.2

@@ -137,4 +137,12 @@ type RTPFlow struct {
 	// signalling source), as NATed media often must be.
 	MatchedSDP bool `json:"matched_sdp"`
 	RTCP       bool `json:"rtcp,omitempty"`
+	// Unreachable: the flow was sent to an address its receiver cannot be
+	// reached at from where the capture saw it (a private address of a
+	// party seen from outside its NAT): seen leaving, it never arrives.
+	Unreachable bool `json:"unreachable,omitempty"`
+	// Timeline counts packets per TimelineStepMs from First, so a report
+	// can show where media started and stopped.
+	Timeline       []uint32 `json:"timeline,omitempty"`
+	TimelineStepMs int64    `json:"timeline_step_ms,omitempty"`
 }

@@ -13,6 +13,31 @@ type IGDReport struct {
 	PCP          Tri           `json:"pcp,omitempty"`
 	Mappings     []PortMapping `json:"mappings,omitempty"`
 	Limit        *MappingLimit `json:"limit,omitempty"`
+
+	// Via is the protocol natdoc mapped with: "upnp-igd1", "upnp-igd2",
+	// "nat-pmp" or "pcp".
+	Via string `json:"via,omitempty"`
+	// Client is this host's LAN address, the mappings' internal client.
+	Client           string `json:"client,omitempty"`
+	NATPMPExternalIP string `json:"natpmp_external_ip,omitempty"`
+	// STUNMapped is the public address a STUN server saw (discover --stun).
+	STUNMapped string `json:"stun_mapped,omitempty"`
+	// SSDPMalformed counts datagrams that were no valid M-SEARCH reply.
+	SSDPMalformed int `json:"ssdp_malformed,omitempty"`
+	// Notes are router quirks met on the way ("retried with lease 0").
+	Notes   []string    `json:"notes,omitempty"`
+	Cleanup *IGDCleanup `json:"cleanup,omitempty"`
+	Journal string      `json:"journal,omitempty"` // path of the undo journal
+}
+
+// IGDCleanup is what natdoc did with the mappings in its journal.
+type IGDCleanup struct {
+	Pending     int      `json:"pending"`
+	Removed     int      `json:"removed"`
+	AlreadyGone int      `json:"already_gone"`
+	NotOurs     int      `json:"not_ours"` // port reused by someone else: left alone
+	InUse       int      `json:"in_use"`   // a running natdoc holds them
+	Failed      []string `json:"failed,omitempty"`
 }
 
 // IGDDevice is one Internet Gateway Device that answered.
@@ -25,6 +50,10 @@ type IGDDevice struct {
 	Connection   string   `json:"connection_status,omitempty"`
 	ExternalIP   string   `json:"external_ip,omitempty"`
 	Protocol     string   `json:"protocol,omitempty"` // "upnp-igd1", "upnp-igd2", "nat-pmp", "pcp"
+	// LocationAdvertised is the LOCATION the device sent when it pointed
+	// at another address and natdoc asked the replier instead.
+	LocationAdvertised string `json:"location_advertised,omitempty"`
+	Error              string `json:"error,omitempty"`
 }
 
 // PortMapping is one entry of the router's table, as read back.
@@ -41,13 +70,21 @@ type PortMapping struct {
 	ByNatdoc     bool          `json:"by_natdoc,omitempty"`
 	// Verified: an inbound packet really arrived through it (Tri: not tried).
 	Verified Tri `json:"verified,omitempty"`
+	// Applied: present on read-back as asked (Tri: not read back).
+	Applied Tri `json:"applied,omitempty"`
+	// Error is the router's refusal of a mapping natdoc asked for.
+	Error     string `json:"error,omitempty"`
+	ErrorCode int    `json:"error_code,omitempty"`
 }
 
 // MappingLimit is what `upnp limits` measured.
 type MappingLimit struct {
-	Asked     int    `json:"asked"`
-	Accepted  int    `json:"accepted"`
-	Applied   int    `json:"applied"` // present on read-back
+	Asked    int `json:"asked"`
+	Accepted int `json:"accepted"`
+	Applied  int `json:"applied"` // present on read-back
+	// ReadBack: the protocol could read mappings back (UPnP); without it
+	// Applied means nothing.
+	ReadBack  bool   `json:"read_back"`
 	Verified  int    `json:"verified,omitempty"`
 	ErrorCode int    `json:"error_code,omitempty"`
 	ErrorText string `json:"error_text,omitempty"`
@@ -55,4 +92,10 @@ type MappingLimit struct {
 	// (RTP+RTCP per call, after the SIP port).
 	Calls     int    `json:"calls"`
 	LeaseNote string `json:"lease_note,omitempty"`
+	// Reached: the router refused before natdoc's maximum, so Accepted is
+	// the router's limit (false: the limit is at least Accepted).
+	Reached   bool `json:"reached"`
+	Skipped   int  `json:"skipped,omitempty"`   // ports in use by others, untouched
+	Conflicts int  `json:"conflicts,omitempty"` // 718 answers
+	Removed   int  `json:"removed"`
 }

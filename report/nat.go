@@ -44,6 +44,48 @@ type NATReport struct {
 	LifetimeMax time.Duration      `json:"lifetime_max_ns,omitempty"`
 	Servers     []STUNServerResult `json:"servers,omitempty"`
 	Took        time.Duration      `json:"took_ns,omitempty"`
+
+	// Network is "udp4" or "udp6".
+	Network string `json:"network,omitempty"`
+	// RFC5780Server is the server the mapping and filtering tests used
+	// (one answering with OTHER-ADDRESS); empty: none could.
+	RFC5780Server string `json:"rfc5780_server,omitempty"`
+	// MappingTests and FilteringTests are the RFC 5780 §4.3/§4.4 steps,
+	// in order, with what each saw.
+	MappingTests   []NATTest `json:"mapping_tests,omitempty"`
+	FilteringTests []NATTest `json:"filtering_tests,omitempty"`
+	// MappingNote and FilteringNote say why a behaviour is unknown.
+	MappingNote   string `json:"mapping_note,omitempty"`
+	FilteringNote string `json:"filtering_note,omitempty"`
+	// HairpinFrom is the source of the packet that came back through the
+	// public address; HairpinNote says why hairpinning was not judged.
+	HairpinFrom string `json:"hairpin_from,omitempty"`
+	HairpinNote string `json:"hairpin_note,omitempty"`
+	// LifetimeTrials are the idle mappings probed (RFC 5780 §4.6);
+	// KeepAlive is the longest safe interval between keep-alives
+	// derived from the bracket.
+	LifetimeTrials []LifetimeTrial `json:"lifetime_trials,omitempty"`
+	LifetimeNote   string          `json:"lifetime_note,omitempty"`
+	KeepAlive      time.Duration   `json:"keepalive_ns,omitempty"`
+	// TCP is a Binding over TCP to the first server (nil: not tried).
+	TCP *STUNServerResult `json:"tcp,omitempty"`
+	// Anomalies counts answers that were not believed (bad FINGERPRINT,
+	// wrong source, unknown transaction, malformed).
+	Anomalies []Anomaly `json:"anomalies,omitempty"`
+}
+
+// NATTest is one step of an RFC 5780 test.
+type NATTest struct {
+	Name   string `json:"name"`             // "mapping test II: alternate IP"
+	To     string `json:"to,omitempty"`     // where the request went
+	Result string `json:"result"`           // mapped address or outcome
+	Detail string `json:"detail,omitempty"` // what it shows
+}
+
+// LifetimeTrial is one idle mapping probed from outside after Idle.
+type LifetimeTrial struct {
+	Idle  time.Duration `json:"idle_ns"`
+	Alive bool          `json:"alive"`
 }
 
 // STUNServerResult is what one STUN server answered.
@@ -56,4 +98,6 @@ type STUNServerResult struct {
 	RTT          time.Duration `json:"rtt_ns,omitempty"`
 	Software     string        `json:"software,omitempty"`
 	Error        string        `json:"error,omitempty"`
+	// Sent counts datagrams, retransmissions included (RFC 5389 §7.2.1).
+	Sent int `json:"sent,omitempty"`
 }

@@ -38,7 +38,7 @@ func sampleReport() *Report {
 		Filtering: BehaviourAddressAndPortDependent, RFC3489Name: "port restricted cone", PortPreserved: TriYes,
 		Servers: []STUNServerResult{{Server: "203.0.113.10:3478", MappedAddr: "203.0.113.1:5060", RTT: 1200 * time.Microsecond}}}
 	r.IGD = &IGDReport{Devices: []IGDDevice{{Location: "http://192.168.1.1:5000/rootDesc.xml", FriendlyName: "natlab router", ExternalIP: "203.0.113.1", Connection: "Connected", Protocol: "upnp-igd1"}},
-		Limit: &MappingLimit{Asked: 31, Accepted: 30, Applied: 30, ErrorCode: 606, ErrorText: "Action not authorized", Calls: 14}}
+		Limit: &MappingLimit{Asked: 31, Accepted: 30, Applied: 30, ReadBack: true, Reached: true, Removed: 30, ErrorCode: 606, ErrorText: "Action not authorized", Calls: 14}}
 	r.Add(Finding{ID: "upnp-mapping-limit", Severity: SeverityWarning, Title: "The router accepts only 30 UPnP mappings",
 		Evidence: []Evidence{{Text: "mapping 31 refused", Values: []KeyValue{{"error", "606"}}}}, Remedy: "Forward UDP 5060 and the RTP range by hand."})
 	r.Remedies = []Remedy{{ID: "stun", Title: "Configure STUN on the phones", Detail: "The NAT keeps one mapping per socket, so STUN-learned addresses work."}}

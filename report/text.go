@@ -39,6 +39,7 @@ var textSections = []sectionRenderer{
 	textHost,
 	textCapture,
 	textCalls,
+	textCallDetail,
 	textCallTest,
 	textNAT,
 	textIGD,
@@ -335,7 +336,7 @@ func packetsEachWay(c Call) string {
 	var fwd, back uint64
 	for _, s := range c.Streams {
 		for _, f := range s.Flows {
-			if f.RTCP {
+			if f.RTCP || f.Unreachable {
 				continue
 			}
 			if f.Direction == "caller->callee" {
@@ -365,92 +366,6 @@ func textCallTest(r *Report, _ Options) string {
 	return b.String()
 }
 
-func textNAT(r *Report, _ Options) string {
-	n := r.NAT
-	if n == nil {
-		return ""
-	}
-	var b strings.Builder
-	b.WriteString(heading("NAT behaviour"))
-	lifetime := ""
-	if n.LifetimeMax > 0 {
-		lifetime = fmt.Sprintf("between %s and %s", n.LifetimeMin, n.LifetimeMax)
-	}
-	b.WriteString(kvLines(
-		"local address", n.LocalAddr,
-		"public address", n.MappedAddr,
-		"mapping", string(n.Mapping),
-		"filtering", string(n.Filtering),
-		"old name (RFC 3489)", n.RFC3489Name,
-		"port preserved", string(n.PortPreserved),
-		"same mapping to all servers", string(n.MappingConsistent),
-		"hairpinning", string(n.Hairpinning),
-		"binding lifetime", lifetime,
-	))
-	for _, s := range n.Servers {
-		res := s.MappedAddr
-		if s.Error != "" {
-			res = styleWarning.Render(s.Error)
-		}
-		fmt.Fprintf(&b, "  %s %s → %s %s\n", styleDim.Render("server"), s.Server, res, styleDim.Render(s.RTT.Round(time.Microsecond).String()))
-	}
-	return b.String()
-}
-
-func textIGD(r *Report, _ Options) string {
-	g := r.IGD
-	if g == nil {
-		return ""
-	}
-	var b strings.Builder
-	b.WriteString(heading("Router (UPnP IGD / NAT-PMP / PCP)"))
-	if len(g.Devices) == 0 {
-		b.WriteString("  no IGD answered\n")
-	}
-	for i, d := range g.Devices {
-		mark := "  "
-		if i == g.Chosen {
-			mark = styleGood.Render("* ")
-		}
-		fmt.Fprintf(&b, "%s%s %s %s\n", mark, d.FriendlyName, styleDim.Render(d.Location), d.Protocol)
-		b.WriteString(kvLines("external IP", d.ExternalIP, "connection", d.Connection, "services", strings.Join(d.Services, ", ")))
-	}
-	if g.ChosenReason != "" {
-		fmt.Fprintf(&b, "  %s\n", styleDim.Render("chosen: "+g.ChosenReason))
-	}
-	if len(g.Mappings) > 0 {
-		rows := make([][]string, 0, len(g.Mappings))
-		for _, m := range g.Mappings {
-			owner := ""
-			if m.ByNatdoc {
-				owner = "natdoc"
-			} else if m.ThisHost {
-				owner = "this host"
-			}
-			rows = append(rows, []string{m.Protocol, fmt.Sprint(m.ExternalPort), fmt.Sprintf("%s:%d", m.InternalAddr, m.InternalPort), m.LeaseGranted.String(), m.Description, owner})
-		}
-		b.WriteString(newTable("proto", "external", "internal", "lease", "description", "owner").Rows(rows...).String() + "\n")
-	}
-	if l := g.Limit; l != nil {
-		b.WriteString(kvLines(
-			"mappings asked", fmt.Sprint(l.Asked),
-			"accepted", fmt.Sprint(l.Accepted),
-			"applied (read back)", fmt.Sprint(l.Applied),
-			"refused with", refusal(l),
-			"calls it carries", fmt.Sprint(l.Calls),
-			"leases", l.LeaseNote,
-		))
-	}
-	return b.String()
-}
-
-func refusal(l *MappingLimit) string {
-	if l.ErrorCode == 0 {
-		return ""
-	}
-	return fmt.Sprintf("%d %s", l.ErrorCode, l.ErrorText)
-}
-
 func textServe(r *Report, _ Options) string {
 	s := r.Serve
 	if s == nil {
@@ -459,6 +374,9 @@ func textServe(r *Report, _ Options) string {
 	var b strings.Builder
 	b.WriteString(heading("Server"))
 	b.WriteString(kvLines("listening", strings.Join(s.Listen, ", "), "main address", s.PublicAddr, "fix mode", fmt.Sprint(s.Fix), "registered", fmt.Sprint(s.Registered)))
+	for _, c := range s.Counters {
+		b.WriteString(kvLines(c.Key, c.Value))
+	}
 	for _, c := range s.Calls {
 		fmt.Fprintf(&b, "  %s → %s %s\n", c.From, c.To, styleDim.Render(c.CallID))
 		for _, l := range c.Legs {

@@ -98,6 +98,8 @@ type app struct {
 	stdout io.Writer
 	stderr io.Writer
 	log    *slog.Logger
+	// callID, when set by a command, limits call detail to one call.
+	callID string
 }
 
 // Main runs natdoc with args and returns the exit status.
@@ -162,10 +164,12 @@ input, 3 the check itself could not run.`,
 		newAnalyzeCmd(a),
 		newCaptureCmd(a),
 		newStunCmd(a),
+		newStunServerCmd(a),
 		newUpnpCmd(a),
 		newServeCmd(a),
 		newCallCmd(a),
 		newDiagnoseCmd(a),
+		newMirrorCmd(a),
 		newReportCmd(a),
 	)
 	return root
@@ -206,7 +210,7 @@ func (a *app) emit(rep *report.Report) error {
 	if err != nil {
 		return err
 	}
-	opt := report.Options{Format: f}
+	opt := report.Options{Format: f, CallID: a.callID}
 	if a.opts.NoColor {
 		opt.Color = report.ColorNever
 	}

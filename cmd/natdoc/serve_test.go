@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -9,12 +8,6 @@ import (
 
 	"github.com/natdoc/natdoc/report"
 )
-
-func runMain(args ...string) (int, string, string) {
-	var out, errb bytes.Buffer
-	code := Main(args, strings.NewReader(""), &out, &errb)
-	return code, out.String(), errb.String()
-}
 
 func TestServeAndCallUsage(t *testing.T) {
 	for _, args := range [][]string{
@@ -29,7 +22,7 @@ func TestServeAndCallUsage(t *testing.T) {
 		{"call", "--server", "127.0.0.1:5060", "--sdp-addr", "stun", "bob"}, // no --stun
 		{"call", "--server", "127.0.0.1:5060", "--sdp-addr", "bogus", "bob"},
 	} {
-		if code, _, stderr := runMain(args...); code != exitUsage {
+		if code, _, stderr := run(t, args...); code != exitUsage {
 			t.Errorf("%v: exit %d, want %d (%s)", args, code, exitUsage, stderr)
 		}
 	}
@@ -38,7 +31,7 @@ func TestServeAndCallUsage(t *testing.T) {
 // TestServeRefusesOpenPublic: a public main address without --users or
 // --allow is refused before anything listens for long.
 func TestServeRefusesOpenPublic(t *testing.T) {
-	code, _, stderr := runMain("serve", "--listen", "127.0.0.1:0", "--public-addr", "203.0.113.5", "--tcp=false")
+	code, _, stderr := run(t, "serve", "--listen", "127.0.0.1:0", "--public-addr", "203.0.113.5", "--tcp=false")
 	if code != exitUsage || !strings.Contains(stderr, "--users") {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -48,11 +41,11 @@ func TestServeRefusesOpenPublic(t *testing.T) {
 func TestCallEchoOverLoopback(t *testing.T) {
 	done := make(chan string)
 	go func() {
-		_, out, _ := runMain("serve", "--listen", "127.0.0.1:25060", "--rtp-ports", "44000-44099", "--duration", "4s", "--json", "--tcp=false")
+		_, out, _ := run(t, "serve", "--listen", "127.0.0.1:25060", "--rtp-ports", "44000-44099", "--duration", "4s", "--json", "--tcp=false")
 		done <- out
 	}()
 	waitUDP(t, "127.0.0.1:25060")
-	code, out, stderr := runMain("call", "--server", "127.0.0.1:25060", "--local-ip", "127.0.0.2", "--duration", "1s", "--json", "echo")
+	code, out, stderr := run(t, "call", "--server", "127.0.0.1:25060", "--local-ip", "127.0.0.2", "--duration", "1s", "--json", "echo")
 	if code != exitOK {
 		t.Fatalf("call exit %d: %s %s", code, out, stderr)
 	}

@@ -154,7 +154,9 @@ func publicGateway(a netip.Addr) (netip.Prefix, netip.Addr, error) {
 	for _, p := range []string{"203.0.113.0/24", "198.51.100.0/24"} {
 		pfx := netip.MustParsePrefix(p)
 		if pfx.Contains(a) {
-			return pfx, pfx.Addr().Next().Next(), nil
+			b := pfx.Addr().As4()
+			b[3] = 254 // the core's address on every public /24
+			return pfx, netip.AddrFrom4(b), nil
 		}
 	}
 	return netip.Prefix{}, netip.Addr{}, fmt.Errorf("%s is not in 203.0.113.0/24 or 198.51.100.0/24", a)

@@ -249,3 +249,20 @@ func TestLabCoturnAndMiniupnpd(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// The two public networks route to each other through the core (.254).
+func TestLabPublicNetworksRoute(t *testing.T) {
+	t.Parallel()
+	lab := New(t)
+	a := lab.PublicHost("a", "203.0.113.30")
+	b := lab.PublicHost("b", "198.51.100.30")
+	startEcho(t, b, "198.51.100.30:7000")
+	c, err := a.ListenUDP("udp4", "203.0.113.30:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if m := mappedVia(t, c, "198.51.100.30:7000"); m.Addr().String() != "203.0.113.30" {
+		t.Errorf("198.51.100.30 saw %s, want 203.0.113.30 (no NAT between public hosts)", m)
+	}
+}

@@ -113,6 +113,11 @@ func (l *Lab) Router(role string, cfg RouterConfig) *Router {
 	r.mustRun("ip", "addr", "add", lan.String(), "dev", "brlan")
 	r.mustRun("ip", "link", "set", "brlan", "up")
 	r.sysctl("net.ipv4.ip_forward", "1")
+	// br_netfilter is built into this kernel and on by default: it would
+	// pass frames bridged between two LAN ports through the nft forward
+	// chain, firewalling LAN-to-LAN traffic (and hairpinned, DNAT-ed
+	// packets) as no home router's switch does.
+	r.sysctl("net.bridge.bridge-nf-call-iptables", "0")
 	r.SetNAT(l.t, cfg.NAT)
 	return r
 }

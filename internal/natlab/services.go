@@ -40,7 +40,8 @@ func StartCoturn(t testing.TB, h *Host) *STUNServer {
 		"--log-file", filepath.Join(dir, "turn.log"), "--simple-log", "--no-stdout-log",
 		"--pidfile", filepath.Join(dir, "turn.pid")}
 	s := &STUNServer{Primary: netip.AddrPortFrom(addrs[0], 3478)}
-	listen := []netip.AddrPort{s.Primary, netip.AddrPortFrom(addrs[0], 3479)}
+	// coturn opens the alternate port only when it has two addresses.
+	listen := []netip.AddrPort{s.Primary}
 	for i, a := range addrs {
 		if i == 2 {
 			break
@@ -49,7 +50,7 @@ func StartCoturn(t testing.TB, h *Host) *STUNServer {
 	}
 	if len(addrs) > 1 {
 		s.Alternate = netip.AddrPortFrom(addrs[1], 3479)
-		listen = append(listen, netip.AddrPortFrom(addrs[1], 3478), s.Alternate)
+		listen = append(listen, netip.AddrPortFrom(addrs[0], 3479), netip.AddrPortFrom(addrs[1], 3478), s.Alternate)
 	}
 	s.Proc = h.Start(t, "turnserver", args...)
 	waitListening(t, h, "udp", listen...)
@@ -119,7 +120,8 @@ type MiniupnpdConfig struct {
 	SecureMode bool
 	// HTTPPort defaults to 5000.
 	HTTPPort int
-	// Extra config lines appended verbatim.
+	// Extra config lines appended verbatim; a "key=value" line replaces
+	// the default line of that key (e.g. "ext_perform_stun=no").
 	Extra []string
 }
 
@@ -220,6 +222,24 @@ func miniupnpdConf(r *Router, cfg MiniupnpdConfig, leaseFile, table string) stri
 		lines = append(lines, "allow "+a)
 	}
 	lines = append(lines, "deny 0-65535 0.0.0.0/0 0-65535")
-	lines = append(lines, cfg.Extra...)
-	return strings.Join(lines, "\n") + "\n"
+	return strings.Join(overrideKeys(lines, cfg.Extra), "\n") + "\n"
+}
+
+// overrideKeys appends extra to lines, replacing a default "key=value"
+// line when extra sets the same key: miniupnpd takes the first value of
+// some keys (ext_perform_stun=no after =yes is ignored).
+func overrideKeys(lines, extra []string) []string {
+	for _, e := range extra {
+		key, _, isKV := strings.Cut(e, "=")
+		replaced := false
+		for i, l := range lines {
+			if k, _, ok := strings.Cut(l, "="); isKV && ok && k == key {
+				lines[i], replaced = e, true
+			}
+		}
+		if !replaced {
+			lines = append(lines, e)
+		}
+	}
+	return lines
 }

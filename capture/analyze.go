@@ -1,0 +1,116 @@
+package capture
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/natdoc/natdoc/report"
+)
+
+// Options control an offline analysis.
+type Options struct {
+	// Files to read; "-" is Stdin.
+	Files []string
+	Stdin io.Reader
+	// Progress, when set, is called now and then with bytes read and the
+	// total size of the files (0 when unknown, e.g. standard input).
+	Progress func(read, total int64)
+}
+
+// ErrUnreadable marks input that is no capture at all (exit status 2).
+var ErrUnreadable = errors.New("unreadable capture")
+
+// Result is what an analysis found, ready to go into a report.
+type Result struct {
+	Capture  report.CaptureInfo
+	Calls    []report.Call
+	Findings []report.Finding
+	Remedies []report.Remedy
+	Verdict  string
+}
+
+// Analyze reads the files and judges every call in them.
+func Analyze(ctx context.Context, opt Options) (*Result, error) {
+	s := newState()
+	var total int64
+	for _, f := range opt.Files {
+		if f == "-" {
+			continue
+		}
+		st, err := os.Stat(f)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrUnreadable, err)
+		}
+		total += st.Size()
+	}
+	var done int64
+	for _, name := range opt.Files {
+		n, err := analyzeFile(ctx, s, name, opt, done, total)
+		done += n
+		if err != nil {
+			return nil, err
+		}
+	}
+	return s.result(opt.Files, ""), nil
+}
+
+func analyzeFile(ctx context.Context, s *state, name string, opt Options, base, total int64) (int64, error) {
+	var r io.Reader
+	if name == "-" {
+		if opt.Stdin == nil {
+			return 0, fmt.Errorf("%w: no standard input", ErrUnreadable)
+		}
+		r = opt.Stdin
+	} else {
+		f, err := os.Open(name)
+		if err != nil {
+			return 0, fmt.Errorf("%w: %v", ErrUnreadable, err)
+		}
+		defer f.Close()
+		r = f
+	}
+	var read int64
+	rs := &readerStats{}
+	src, err := openSource(countingReader{r, &read}, &rs.anomalies)
+	if err != nil {
+		return read, fmt.Errorf("%w: %s: %v", ErrUnreadable, name, err)
+	}
+	progress := func() {
+		if opt.Progress != nil {
+			opt.Progress(base+read, total)
+		}
+	}
+	err = runPipeline(ctx, src, rs, s, progress)
+	progress()
+	return read, err
+}
+
+// result finishes the analysis: binds media to calls and derives findings.
+func (s *state) result(files []string, live string) *Result {
+	calls := s.finishCalls()
+	r := &Result{
+		Capture: report.CaptureInfo{
+			Files: files, Live: live, Packets: s.packets, Bytes: s.bytes,
+			First: s.first, Last: s.last, Anomalies: s.list(), Counts: s.counts.list(),
+		},
+		Calls: calls,
+	}
+	r.Capture.Vantage = vantage(calls)
+	r.Findings = captureFindings(s)
+	r.Remedies = remedies(r)
+	r.Verdict = verdictSentence(calls)
+	return r
+}
+
+// Fill puts the result into a report.
+func (r *Result) Fill(rep *report.Report) {
+	c := r.Capture
+	rep.Capture = &c
+	rep.Calls = r.Calls
+	rep.Findings = append(rep.Findings, r.Findings...)
+	rep.Remedies = append(rep.Remedies, r.Remedies...)
+	rep.Verdict = r.Verdict
+}

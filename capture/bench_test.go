@@ -1,0 +1,84 @@
+package capture
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket/layers"
+	"github.com/natdoc/natdoc/internal/pcapgen"
+)
+
+// BenchmarkAnalyze measures the whole pipeline on a generated capture
+// (NATDOC_BENCH_PCAP names a bigger file, e.g. from bench/analyze.sh).
+func BenchmarkAnalyze(b *testing.B) {
+	path := os.Getenv("NATDOC_BENCH_PCAP")
+	if path == "" {
+		calls := make([]pcapgen.Call, 20)
+		for i := range calls {
+			calls[i] = pcapgen.Call{Kind: pcapgen.Normal, Start: time.Duration(i) * 500 * time.Millisecond, Media: 20 * time.Second}
+		}
+		path, _ = generate(b, calls, pcapgen.Options{Seed: 3})
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(st.Size())
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Analyze(context.Background(), Options{Files: []string{path}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestRTPPathAllocations guards the hot path: decoding a record and
+// updating an existing RTP stream allocates nothing.
+func TestRTPPathAllocations(t *testing.T) {
+	path, _ := generate(t, []pcapgen.Call{{Kind: pcapgen.Normal, Media: 2 * time.Second}}, pcapgen.Options{Seed: 5})
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The last record of the file is RTP (the BYE comes 100 ms after
+	// media); find an RTP record by decoding from the end.
+	s := newState()
+	p := &producer{full: make(chan *eventBatch, 1), free: make(chan *eventBatch, 1)}
+	p.dec = newDecoder(&p.anomalies)
+	p.batch = &eventBatch{events: make([]event, 0, batchEvents), arena: make([]byte, 0, batchArena)}
+	var rtpRec []byte
+	for off := 24; off+16 <= len(data); {
+		n := int(uint32(data[off+8]) | uint32(data[off+9])<<8 | uint32(data[off+10])<<16 | uint32(data[off+11])<<24)
+		rec := data[off+16 : off+16+n]
+		if len(rec) == 214 { // Ethernet+IPv4+UDP+RTP(172)
+			rtpRec = rec
+		}
+		off += 16 + n
+	}
+	if rtpRec == nil {
+		t.Fatal("no RTP record found")
+	}
+	rec := Record{Data: rtpRec, Time: time.Unix(1, 0), WireLen: len(rtpRec), LinkType: layers.LinkTypeEthernet}
+	// One packet through both stages: decode and classify, then the
+	// stream update.
+	step := func(frame uint64) {
+		p.dec.decode(rec, frame, p.emit)
+		s.consume(p.batch)
+		p.batch.events, p.batch.infos, p.batch.arena = p.batch.events[:0], p.batch.infos[:0], p.batch.arena[:0]
+	}
+	step(1) // creates the stream
+	frame := uint64(2)
+	allocs := testing.AllocsPerRun(1000, func() {
+		rec.Time = rec.Time.Add(20 * time.Millisecond)
+		step(frame)
+		frame++
+	})
+	if allocs != 0 {
+		t.Errorf("%.1f allocations per RTP packet, want 0", allocs)
+	}
+	if s.counts.rtp < 1000 {
+		t.Errorf("RTP not recognised: %d", s.counts.rtp)
+	}
+}

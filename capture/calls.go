@@ -1,0 +1,330 @@
+package capture
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/natdoc/natdoc/report"
+)
+
+// Parties of a call, also used to index per-direction arrays: a direction
+// is named by its sender (caller: caller->callee).
+const (
+	caller = 0
+	callee = 1
+)
+
+var partyNames = [2]string{"caller", "callee"}
+
+func other(p int) int { return 1 - p }
+
+// sdpEvent is one SDP body in a call, with who sent it.
+type sdpEvent struct {
+	Party  int
+	Frame  uint64
+	Time   time.Time
+	Src    netip.AddrPort // where the SIP message carrying it came from
+	SDP    *sdpInfo
+	Method string // carrying message, e.g. "INVITE", "200"
+	Msg    *sipInfo
+}
+
+// dialog is one early or confirmed dialog of an INVITE, named by the
+// callee's tag. Forking (RFC 3261 §12.1.2) creates one per To-tag.
+type dialog struct {
+	Tag       string
+	Status    int
+	Answered  time.Time
+	CalleeSig netip.AddrPort
+	CalleeUA  string
+	SDPs      []sdpEvent
+}
+
+// sipCall gathers every message of one Call-ID that began with an INVITE.
+type sipCall struct {
+	Seq       int
+	CallID    string
+	FromTag   string
+	AltTags   []string // From-tags of INVITEs retried after 401/407
+	Caller    report.Party
+	Callee    report.Party
+	CallerSig netip.AddrPort
+	Start     time.Time
+	End       time.Time
+	Last      time.Time
+	// StartSeen: the initial INVITE (no To-tag) is in the capture.
+	StartSeen bool
+	Status    int // final status of the initial INVITE
+	FailedAt  time.Time
+	Cancelled bool
+	ByeSeen   bool
+	Transport string
+	Offer     *sdpEvent // the initial INVITE's offer, shared by all forks
+	Dialogs   []*dialog
+	Messages  []report.SIPMessage
+	Infos     []*sipInfo // messages kept for NAT evidence (headers only)
+	SeenFrom  [2]bool    // signalling seen sent by each party
+	SDPErrors []uint64
+}
+
+// callTable correlates SIP messages into calls.
+type callTable struct {
+	// byID lists the calls of a Call-ID: a B2BUA may reuse one Call-ID on
+	// both of its legs, told apart by the caller's From-tag.
+	byID  map[string][]*sipCall
+	order []*sipCall
+	// maxMessages bounds the ladder of one call against floods.
+	maxMessages int
+	// onEnd, when set, hears of calls as their signalling ends.
+	onEnd func(CallEnd)
+	seq   int // calls created so far
+}
+
+func newCallTable() *callTable {
+	return &callTable{byID: map[string][]*sipCall{}, maxMessages: 2000}
+}
+
+// sender says which party sent m: requests carry the sender's tag in From,
+// responses the requester's (RFC 3261 §8.2.6.2, §12.2.1.1).
+func (c *sipCall) sender(m *sipInfo) int {
+	fromCaller := c.hasTag(m.FromTag)
+	if m.Request == fromCaller {
+		return caller
+	}
+	return callee
+}
+
+// dialogTag is the callee's tag of the dialog m belongs to.
+func (c *sipCall) dialogTag(m *sipInfo) string {
+	if c.hasTag(m.FromTag) {
+		return m.ToTag
+	}
+	return m.FromTag
+}
+
+func (c *sipCall) dialog(tag string, create bool) *dialog {
+	for _, d := range c.Dialogs {
+		if d.Tag == tag {
+			return d
+		}
+	}
+	if !create {
+		return nil
+	}
+	d := &dialog{Tag: tag}
+	c.Dialogs = append(c.Dialogs, d)
+	return d
+}
+
+// add files one SIP message. It returns the call it belongs to, or nil for
+// messages outside any INVITE dialog (REGISTER, OPTIONS, ...).
+func (t *callTable) add(m *sipInfo, at time.Time, sdpInfo *sdpInfo, sdpErr error) *sipCall {
+	c := t.find(m)
+	if c == nil {
+		if !m.Request || m.Method != "INVITE" {
+			return nil
+		}
+		t.seq++
+		c = &sipCall{
+			Seq: t.seq, CallID: m.CallID, FromTag: m.FromTag, Start: at,
+			StartSeen: m.ToTag == "", CallerSig: m.Src, Transport: m.Transport,
+			Caller: report.Party{Role: "caller", User: m.FromUser, Host: m.FromHost, Display: m.FromName, SignalAddr: m.Src.String(), UserAgent: m.UserAgent},
+			Callee: report.Party{Role: "callee", User: m.ToUser, Host: m.ToHost},
+		}
+		t.byID[m.CallID] = append(t.byID[m.CallID], c)
+		t.order = append(t.order, c)
+	}
+	c.Last = at
+	from := c.sender(m)
+	c.SeenFrom[from] = true
+	if len(c.Messages) < t.maxMessages {
+		c.Messages = append(c.Messages, report.SIPMessage{
+			Frame: m.Frame, Time: at, Src: m.Src.String(), Dst: m.Dst.String(),
+			Summary: m.Summary(), HasSDP: sdpInfo != nil,
+		})
+		c.Infos = append(c.Infos, m)
+	}
+	if sdpErr != nil {
+		c.SDPErrors = append(c.SDPErrors, m.Frame)
+	}
+	tag := c.dialogTag(m)
+	switch {
+	case m.Request:
+		t.request(c, m, at, from, tag, sdpInfo)
+	default:
+		t.response(c, m, at, from, tag, sdpInfo)
+	}
+	return c
+}
+
+// remove forgets finalised calls.
+func (t *callTable) remove(gone map[*sipCall]bool) {
+	if len(gone) == 0 {
+		return
+	}
+	kept := t.order[:0]
+	for _, c := range t.order {
+		if gone[c] {
+			list := t.byID[c.CallID]
+			for i, x := range list {
+				if x == c {
+					list = append(list[:i], list[i+1:]...)
+					break
+				}
+			}
+			if len(list) == 0 {
+				delete(t.byID, c.CallID)
+			} else {
+				t.byID[c.CallID] = list
+			}
+			continue
+		}
+		kept = append(kept, c)
+	}
+	clear(t.order[len(kept):])
+	t.order = kept
+}
+
+// find returns the call m belongs to: same Call-ID and the caller's tag in
+// From or To.
+func (t *callTable) find(m *sipInfo) *sipCall {
+	for _, c := range t.byID[m.CallID] {
+		if c.hasTag(m.FromTag) || (m.ToTag != "" && c.hasTag(m.ToTag)) {
+			return c
+		}
+	}
+	// An INVITE retried with credentials after 401/407 (RFC 3261 §22.2)
+	// continues the same call, even from a B2BUA that picks a new From-tag
+	// for the retry.
+	if m.Request && m.Method == "INVITE" && m.ToTag == "" {
+		for _, c := range t.byID[m.CallID] {
+			if c.CallerSig == m.Src && (c.Status == 401 || c.Status == 407) {
+				c.AltTags = append(c.AltTags, m.FromTag)
+				c.Status = 0
+				return c
+			}
+		}
+	}
+	return nil
+}
+
+func (c *sipCall) hasTag(tag string) bool {
+	if tag == c.FromTag {
+		return true
+	}
+	for _, t := range c.AltTags {
+		if t == tag {
+			return true
+		}
+	}
+	return false
+}
+
+func (t *callTable) request(c *sipCall, m *sipInfo, at time.Time, from int, tag string, s *sdpInfo) {
+	switch m.Method {
+	case "BYE":
+		if !c.ByeSeen && t.onEnd != nil {
+			t.onEnd(CallEnd{CallID: c.CallID, From: partyLabel(c.Caller), To: partyLabel(c.Callee), Status: c.Status, At: at})
+		}
+		c.ByeSeen = true
+		if c.End.IsZero() {
+			c.End = at
+		}
+	case "CANCEL":
+		c.Cancelled = true
+	}
+	if s == nil {
+		return
+	}
+	ev := sdpEvent{Party: from, Frame: m.Frame, Time: at, Src: m.Src, SDP: s, Method: m.Method, Msg: m}
+	if m.Method == "INVITE" && tag == "" && from == caller {
+		if c.Offer == nil {
+			c.Offer = &ev
+		}
+		return
+	}
+	if d := c.dialog(tag, tag != ""); d != nil {
+		d.SDPs = append(d.SDPs, ev)
+	} else if c.Offer == nil {
+		c.Offer = &ev
+	}
+}
+
+func (t *callTable) response(c *sipCall, m *sipInfo, at time.Time, from int, tag string, s *sdpInfo) {
+	isInitialInvite := m.Method == "INVITE" && from == callee
+	var d *dialog
+	if tag != "" {
+		d = c.dialog(tag, isInitialInvite)
+	}
+	if isInitialInvite {
+		if c.Callee.SignalAddr == "" && m.Status > 100 {
+			c.Callee.SignalAddr = m.Src.String()
+			c.Callee.UserAgent = m.UserAgent
+		}
+		// A 2xx is final for the call; a failure may be followed by a new
+		// INVITE with credentials (401/407, RFC 3261 §22.2).
+		if m.Status >= 200 && (c.Status < 200 || c.Status >= 300) {
+			c.Status = m.Status
+		}
+		if d != nil {
+			if m.Status > 100 && !d.CalleeSig.IsValid() {
+				d.CalleeSig, d.CalleeUA = m.Src, m.UserAgent
+			}
+			if m.Status >= 200 && m.Status < 300 && d.Status < 200 {
+				d.Status, d.Answered = m.Status, at
+			} else if m.Status >= 300 && d.Status < 200 {
+				d.Status = m.Status
+			}
+			if d.Status == 0 && m.Status > 100 {
+				d.Status = m.Status
+			}
+		}
+		if m.Status >= 300 {
+			if t.onEnd != nil && c.FailedAt.IsZero() && m.Status != 401 && m.Status != 407 {
+				t.onEnd(CallEnd{CallID: c.CallID, From: partyLabel(c.Caller), To: partyLabel(c.Callee), Status: m.Status, At: at})
+			}
+			c.FailedAt = at
+		}
+	}
+	if s == nil {
+		return
+	}
+	ev := sdpEvent{Party: from, Frame: m.Frame, Time: at, Src: m.Src, SDP: s, Method: m.Summary(), Msg: m}
+	if d == nil {
+		d = c.dialog(tag, true)
+	}
+	d.SDPs = append(d.SDPs, ev)
+}
+
+// reportDialogs lists the dialogs to report: every dialog that answered or
+// carried SDP, or one empty dialog when the INVITE got no such response.
+func (c *sipCall) reportDialogs() []*dialog {
+	var out []*dialog
+	for _, d := range c.Dialogs {
+		if (d.Status >= 200 && d.Status < 300) || len(d.SDPs) > 0 {
+			out = append(out, d)
+		}
+	}
+	if len(out) == 0 {
+		var best *dialog
+		for _, d := range c.Dialogs {
+			if best == nil || d.Status > best.Status {
+				best = d
+			}
+		}
+		if best == nil {
+			best = &dialog{}
+		}
+		out = append(out, best)
+	}
+	return out
+}
+
+// timeline returns all SDPs of a dialog in order, starting with the offer.
+func (c *sipCall) timeline(d *dialog) []sdpEvent {
+	var all []sdpEvent
+	if c.Offer != nil {
+		all = append(all, *c.Offer)
+	}
+	return append(all, d.SDPs...)
+}

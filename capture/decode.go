@@ -1,0 +1,332 @@
+package capture
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/ip4defrag"
+	"github.com/gopacket/gopacket/ip6defrag"
+	"github.com/gopacket/gopacket/layers"
+)
+
+// Transport protocols the decoder hands on.
+const (
+	protoUDP  = 17
+	protoTCP  = 6
+	protoSCTP = 132
+)
+
+// packet is one decoded transport payload. Payload points into the record's
+// buffer (or a reassembled fragment) and is valid only while it is handled.
+type packet struct {
+	Frame   uint64
+	Time    time.Time
+	Offset  int64
+	Src     netip.AddrPort
+	Dst     netip.AddrPort
+	Proto   uint8
+	Payload []byte
+	// TCP only.
+	Seq      uint32
+	SYN, FIN bool
+	RST      bool
+	// Fragmented: the payload was reassembled from IP fragments.
+	Fragmented bool
+	// Truncated: the capture kept less than the packet (snap length).
+	Truncated bool
+}
+
+// decoder turns records into packets with gopacket's DecodingLayerParser,
+// which decodes into the decoder's own layer structs without allocating.
+// Repeated layers (IP in IP, GRE/ERSPAN around a mirrored Ethernet frame)
+// decode into the same structs, so the innermost headers win, as wanted.
+type decoder struct {
+	eth     layers.Ethernet
+	dot1q   layers.Dot1Q
+	sll     layers.LinuxSLL
+	sll2    layers.LinuxSLL2
+	loop    layers.Loopback
+	ip4     layers.IPv4
+	ip6     layers.IPv6
+	ip6frag layers.IPv6Fragment
+	udp     layers.UDP
+	tcp     layers.TCP
+	sctp    layers.SCTP
+	gre     layers.GRE
+	erspan  layers.ERSPANII
+
+	parsers map[gopacket.LayerType]*gopacket.DecodingLayerParser
+	decoded []gopacket.LayerType
+	// pkt is reused for every record: handing a pointer to a local to the
+	// emit callback would move it to the heap once per packet.
+	pkt packet
+
+	// sctpParts holds fragmented SCTP user messages (RFC 9260 §6.9) until
+	// their last chunk arrives.
+	sctpParts map[sctpKey][]byte
+
+	defrag4 *ip4defrag.IPv4Defragmenter
+	defrag6 *ip6defrag.IPv6Defragmenter
+	sink    anomalySink
+}
+
+func newDecoder(sink anomalySink) *decoder {
+	d := &decoder{
+		parsers:   make(map[gopacket.LayerType]*gopacket.DecodingLayerParser),
+		sctpParts: map[sctpKey][]byte{},
+		decoded:   make([]gopacket.LayerType, 0, 16),
+		defrag4:   ip4defrag.NewIPv4Defragmenter(),
+		defrag6:   ip6defrag.NewIPv6Defragmenter(),
+		sink:      sink,
+	}
+	return d
+}
+
+// parser returns a DecodingLayerParser starting at first, sharing the
+// decoder's layer structs.
+func (d *decoder) parser(first gopacket.LayerType) *gopacket.DecodingLayerParser {
+	if p, ok := d.parsers[first]; ok {
+		return p
+	}
+	p := gopacket.NewDecodingLayerParser(first,
+		&d.eth, &d.dot1q, &d.sll, &d.sll2, &d.loop, &d.ip4, &d.ip6, &d.ip6frag,
+		&d.udp, &d.tcp, &d.sctp, &d.gre, &d.erspan)
+	// The sparse container indexes decoders by layer type number, much
+	// cheaper per layer than the default map.
+	p.SetDecodingLayerContainer(gopacket.DecodingLayerSparse(nil))
+	for _, l := range []gopacket.DecodingLayer{&d.eth, &d.dot1q, &d.sll, &d.sll2, &d.loop, &d.ip4, &d.ip6, &d.ip6frag,
+		&d.udp, &d.tcp, &d.sctp, &d.gre, &d.erspan} {
+		p.AddDecodingLayer(l)
+	}
+	p.IgnoreUnsupported = true
+	d.parsers[first] = p
+	return p
+}
+
+// firstLayer maps a link type to the layer decoding starts with.
+func firstLayer(lt layers.LinkType, data []byte) (gopacket.LayerType, bool) {
+	switch lt {
+	case layers.LinkTypeEthernet:
+		return layers.LayerTypeEthernet, true
+	case layers.LinkTypeLinuxSLL:
+		return layers.LayerTypeLinuxSLL, true
+	case layers.LinkTypeLinuxSLL2:
+		return layers.LayerTypeLinuxSLL2, true
+	case layers.LinkTypeNull, layers.LinkTypeLoop:
+		return layers.LayerTypeLoopback, true
+	case layers.LinkTypeRaw, layers.LinkTypeIPv4, layers.LinkTypeIPv6, 12 /* raw IP on OpenBSD */ :
+		if len(data) > 0 && data[0]>>4 == 6 {
+			return layers.LayerTypeIPv6, true
+		}
+		return layers.LayerTypeIPv4, true
+	}
+	return 0, false
+}
+
+// decode decodes one record and calls emit for its transport payload, if it
+// has one. Fragments are held until their datagram is complete.
+func (d *decoder) decode(rec Record, frame uint64, emit func(*packet)) {
+	first, ok := firstLayer(rec.LinkType, rec.Data)
+	if !ok {
+		d.sink.anomaly("unknown-link-type", rec.Offset, frame, rec.LinkType.String())
+		return
+	}
+	d.decoded = d.decoded[:0]
+	// Errors past the link layer are ordinary (truncated snap length, a
+	// protocol we do not decode); what was decoded is still used.
+	_ = d.parser(first).DecodeLayers(rec.Data, &d.decoded)
+	d.pkt = packet{Frame: frame, Time: rec.Time, Offset: rec.Offset, Truncated: len(rec.Data) < rec.WireLen}
+	pkt := &d.pkt
+	var lastIP gopacket.LayerType
+	var transport gopacket.LayerType
+	fragment6 := false
+	for _, t := range d.decoded {
+		switch t {
+		case layers.LayerTypeIPv4, layers.LayerTypeIPv6:
+			lastIP, transport, fragment6 = t, 0, false
+		case layers.LayerTypeIPv6Fragment:
+			fragment6 = true
+		case layers.LayerTypeUDP, layers.LayerTypeTCP, layers.LayerTypeSCTP:
+			transport = t
+		}
+	}
+	switch lastIP {
+	case layers.LayerTypeIPv4:
+		if d.ip4.Flags&layers.IPv4MoreFragments != 0 || d.ip4.FragOffset != 0 {
+			d.defragment4(rec, pkt, emit)
+			return
+		}
+		pkt.Src = netip.AddrPortFrom(addr4(d.ip4.SrcIP), 0)
+		pkt.Dst = netip.AddrPortFrom(addr4(d.ip4.DstIP), 0)
+	case layers.LayerTypeIPv6:
+		if fragment6 {
+			d.defragment6(rec, pkt, emit)
+			return
+		}
+		pkt.Src = netip.AddrPortFrom(addr16(d.ip6.SrcIP), 0)
+		pkt.Dst = netip.AddrPortFrom(addr16(d.ip6.DstIP), 0)
+	default:
+		return
+	}
+	d.emitTransport(transport, pkt, emit)
+}
+
+func (d *decoder) emitTransport(transport gopacket.LayerType, pkt *packet, emit func(*packet)) {
+	switch transport {
+	case layers.LayerTypeUDP:
+		pkt.Proto = protoUDP
+		pkt.Src = netip.AddrPortFrom(pkt.Src.Addr(), uint16(d.udp.SrcPort))
+		pkt.Dst = netip.AddrPortFrom(pkt.Dst.Addr(), uint16(d.udp.DstPort))
+		pkt.Payload = d.udp.Payload
+	case layers.LayerTypeTCP:
+		pkt.Proto = protoTCP
+		pkt.Src = netip.AddrPortFrom(pkt.Src.Addr(), uint16(d.tcp.SrcPort))
+		pkt.Dst = netip.AddrPortFrom(pkt.Dst.Addr(), uint16(d.tcp.DstPort))
+		pkt.Payload = d.tcp.Payload
+		pkt.Seq, pkt.SYN, pkt.FIN, pkt.RST = d.tcp.Seq, d.tcp.SYN, d.tcp.FIN, d.tcp.RST
+	case layers.LayerTypeSCTP:
+		pkt.Proto = protoSCTP
+		pkt.Src = netip.AddrPortFrom(pkt.Src.Addr(), uint16(d.sctp.SrcPort))
+		pkt.Dst = netip.AddrPortFrom(pkt.Dst.Addr(), uint16(d.sctp.DstPort))
+		d.emitSCTP(pkt, emit)
+		return
+	default:
+		return
+	}
+	emit(pkt)
+}
+
+// emitSCTP hands on each DATA chunk as its own payload (RFC 4168: SIP over
+// SCTP carries one message per chunk). SCTP is rare, so it takes gopacket's
+// slower, allocating path.
+func (d *decoder) emitSCTP(pkt *packet, emit func(*packet)) {
+	raw := append(append([]byte(nil), d.sctp.Contents...), d.sctp.Payload...)
+	p := gopacket.NewPacket(raw, layers.LayerTypeSCTP, gopacket.NoCopy)
+	for _, l := range p.Layers() {
+		data, ok := l.(*layers.SCTPData)
+		if !ok || len(data.Payload) == 0 {
+			continue
+		}
+		// The DATA chunk length excludes padding; gopacket's Payload may
+		// carry it, so cut at the chunk's own length.
+		payload := data.Payload
+		if n := int(data.ActualLength) - 16; n >= 0 && n < len(payload) {
+			payload = payload[:n]
+		}
+		k := sctpKey{pkt.Src, pkt.Dst, data.StreamId}
+		switch {
+		case data.BeginFragment && data.EndFragment:
+			pkt.Payload = payload
+			emit(pkt)
+		case data.BeginFragment:
+			d.sctpParts[k] = append([]byte(nil), payload...)
+		default:
+			buf, ok := d.sctpParts[k]
+			if !ok {
+				continue // middle of a message whose start is not captured
+			}
+			if len(buf)+len(payload) > maxTCPBuffer {
+				delete(d.sctpParts, k)
+				d.sink.anomaly("sip-message-too-large", pkt.Offset, pkt.Frame, "SCTP user message over 64 KiB")
+				continue
+			}
+			buf = append(buf, payload...)
+			if !data.EndFragment {
+				d.sctpParts[k] = buf
+				continue
+			}
+			delete(d.sctpParts, k)
+			pkt.Payload = buf
+			emit(pkt)
+		}
+	}
+}
+
+// sctpKey names one SCTP stream of one association direction.
+type sctpKey struct {
+	Src, Dst netip.AddrPort
+	Stream   uint16
+}
+
+// defragment4 reassembles IPv4 fragments (RFC 791). The defragmenter keeps
+// the fragments, so they are copied out of the record buffer first.
+func (d *decoder) defragment4(rec Record, pkt *packet, emit func(*packet)) {
+	raw := append(append([]byte(nil), d.ip4.Contents...), d.ip4.Payload...)
+	frag := &layers.IPv4{}
+	if err := frag.DecodeFromBytes(raw, gopacket.NilDecodeFeedback); err != nil {
+		d.sink.anomaly("malformed-ip-fragment", rec.Offset, pkt.Frame, err.Error())
+		return
+	}
+	whole, err := d.defrag4.DefragIPv4WithTimestamp(frag, rec.Time)
+	if err != nil {
+		d.sink.anomaly("bad-ip-fragment", rec.Offset, pkt.Frame, err.Error())
+		return
+	}
+	if whole == nil {
+		return // more fragments to come
+	}
+	pkt.Src = netip.AddrPortFrom(addr4(whole.SrcIP), 0)
+	pkt.Dst = netip.AddrPortFrom(addr4(whole.DstIP), 0)
+	pkt.Fragmented = true
+	d.decodeTransport(whole.Protocol, whole.Payload, pkt, emit)
+}
+
+func (d *decoder) defragment6(rec Record, pkt *packet, emit func(*packet)) {
+	ip := d.ip6
+	ip.Payload = nil
+	frag := d.ip6frag
+	payload := append([]byte(nil), d.ip6frag.Payload...)
+	frag.Payload = payload
+	frag.Contents = append([]byte(nil), d.ip6frag.Contents...)
+	whole := d.defrag6.DefragIPv6(&ip, &frag)
+	if whole == nil {
+		return
+	}
+	pkt.Src = netip.AddrPortFrom(addr16(whole.SrcIP), 0)
+	pkt.Dst = netip.AddrPortFrom(addr16(whole.DstIP), 0)
+	pkt.Fragmented = true
+	d.decodeTransport(whole.NextHeader, whole.Payload, pkt, emit)
+}
+
+// decodeTransport decodes a reassembled datagram's transport header.
+func (d *decoder) decodeTransport(proto layers.IPProtocol, payload []byte, pkt *packet, emit func(*packet)) {
+	var first gopacket.LayerType
+	switch proto {
+	case layers.IPProtocolUDP:
+		first = layers.LayerTypeUDP
+	case layers.IPProtocolTCP:
+		first = layers.LayerTypeTCP
+	case layers.IPProtocolSCTP:
+		first = layers.LayerTypeSCTP
+	default:
+		return
+	}
+	d.decoded = d.decoded[:0]
+	_ = d.parser(first).DecodeLayers(payload, &d.decoded)
+	if len(d.decoded) == 0 || d.decoded[0] != first {
+		d.sink.anomaly("malformed-reassembled-datagram", pkt.Offset, pkt.Frame, proto.String())
+		return
+	}
+	d.emitTransport(first, pkt, emit)
+}
+
+// flushFragments drops fragments older than the cutoff (RFC 791 suggests a
+// reassembly timeout of at most 15 s; 30 s covers slow captures).
+func (d *decoder) flushFragments(now time.Time) {
+	d.defrag4.DiscardOlderThan(now.Add(-30 * time.Second))
+}
+
+func addr4(b []byte) netip.Addr {
+	if len(b) != 4 {
+		return netip.Addr{}
+	}
+	return netip.AddrFrom4([4]byte(b))
+}
+
+func addr16(b []byte) netip.Addr {
+	if len(b) != 16 {
+		return netip.Addr{}
+	}
+	return netip.AddrFrom16([16]byte(b))
+}

@@ -1,0 +1,124 @@
+package capture
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket/layers"
+	"github.com/pion/rtp"
+)
+
+// seedCapture is a small valid pcap: the README's example capture.
+func seedCapture(f *testing.F) []byte {
+	data, err := os.ReadFile(filepath.Join("..", "testdata", "one-way-private-sdp.pcap"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	return data
+}
+
+// FuzzReadCapture feeds arbitrary bytes to the file reader and the whole
+// pipeline: it must end without panic, with anomalies counted.
+func FuzzReadCapture(f *testing.F) {
+	data := seedCapture(f)
+	f.Add(data[:4096]) // a valid start, cut mid-record
+	f.Add(data[:24])   // header only
+	bad := append([]byte(nil), data[:2048]...)
+	binary.LittleEndian.PutUint32(bad[24+8:], 1<<30) // a record claiming 1 GiB
+	f.Add(bad)
+	f.Add([]byte{0x0a, 0x0d, 0x0d, 0x0a, 0, 0, 0, 0x1c, 0x4d, 0x3c, 0x2b, 0x1a}) // pcapng start
+	f.Add([]byte{0x1f, 0x8b, 8, 0})                                              // gzip start
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s := newState()
+		rs := &readerStats{}
+		src, err := openSource(bytes.NewReader(b), &rs.anomalies)
+		if err != nil {
+			return
+		}
+		if err := runPipeline(context.Background(), src, rs, s, func() {}); err != nil && !errors.Is(err, io.EOF) {
+			return
+		}
+		_ = s.result(nil, "")
+	})
+}
+
+// FuzzDecode decodes arbitrary frames of every supported link type.
+func FuzzDecode(f *testing.F) {
+	data := seedCapture(f)
+	f.Add(uint16(layers.LinkTypeEthernet), data[40:40+214])
+	f.Add(uint16(layers.LinkTypeRaw), data[40+14:40+214])
+	f.Add(uint16(layers.LinkTypeLinuxSLL), []byte{0, 0, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0x45})
+	f.Fuzz(func(t *testing.T, lt uint16, b []byte) {
+		s := newState()
+		d := newDecoder(&s.anomalies)
+		d.decode(Record{Data: b, Time: time.Unix(1, 0), WireLen: len(b), LinkType: layers.LinkType(lt)}, 1, s.handle)
+	})
+}
+
+// FuzzSIP parses arbitrary SIP datagrams and streams and files them as
+// calls.
+func FuzzSIP(f *testing.F) {
+	f.Add([]byte("INVITE sip:200@10.0.0.2 SIP/2.0\r\nVia: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bK1;rport\r\nFrom: <sip:100@x>;tag=a\r\nTo: <sip:200@x>\r\nCall-ID: c1\r\nCSeq: 1 INVITE\r\nContact: <sip:100@192.168.1.10>\r\nContent-Type: application/sdp\r\nContent-Length: 4\r\n\r\nv=0\r\n"))
+	f.Add([]byte("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 1.2.3.4;received=5.6.7.8;rport=9\r\nFrom: <sip:a@b>;tag=a\r\nTo: <sip:b@c>;tag=b\r\nCall-ID: c1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"))
+	f.Add([]byte("BYE sip:x SIP/2.0\r\nContent-Type: multipart/mixed;boundary=X\r\nCall-ID: y\r\nContent-Length: 999\r\n\r\n--X\r\n"))
+	// SIP over WebSocket: the upgrade and a masked frame in one segment.
+	f.Add([]byte("GET / HTTP/1.1\r\nUpgrade: websocket\r\nSec-WebSocket-Protocol: sip\r\n\r\n\x81\x85\x01\x02\x03\x04RKSU!"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s := newState()
+		pkt := &packet{Frame: 1, Time: time.Unix(1, 0), Proto: protoUDP, Payload: b}
+		if looksLikeSIP(b) {
+			s.handleSIPDatagram(pkt, "UDP")
+		}
+		pkt.Proto, pkt.Seq = protoTCP, 1
+		s.handleTCP(pkt)
+		for len(b) > 0 {
+			_, used, need, err := parseSIPStream(b)
+			if err != nil || need || used <= 0 {
+				break
+			}
+			b = b[used:]
+		}
+		_ = s.result(nil, "")
+	})
+}
+
+// FuzzSDP analyses arbitrary SDP bodies.
+func FuzzSDP(f *testing.F) {
+	f.Add([]byte("v=0\r\no=- 1 1 IN IP4 192.168.1.10\r\ns=-\r\nc=IN IP4 192.168.1.10\r\nt=0 0\r\nm=audio 10000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\na=rtcp:10001 IN IP4 1.2.3.4\r\na=sendonly\r\n"))
+	f.Add([]byte("v=0\r\no=- 1 1 IN IP6 ::1\r\ns=-\r\nt=0 0\r\nm=audio 0 RTP/SAVP 8\r\nc=IN IP6 fd00::1\r\na=rtcp-mux\r\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		info, err := parseSDP(b)
+		if err != nil {
+			return
+		}
+		for _, m := range info.Media {
+			_ = sends(m.Direction) || receives(m.Direction) || isHoldAddress(m.Addr)
+		}
+	})
+}
+
+// FuzzRTP classifies arbitrary UDP payloads and feeds RTP into stream
+// statistics.
+func FuzzRTP(f *testing.F) {
+	f.Add([]byte{0x80, 0, 0, 1, 0, 0, 0, 160, 0, 0, 0, 1, 0xff, 0xff})
+	f.Add([]byte{0x80, 200, 0, 6, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
+	f.Add([]byte{0x9f, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 1, 0xbe, 0xde, 0, 1, 0x10, 0xaa, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var h rtp.Header
+		fl := &rtpFlow{}
+		for i := 0; i < 3; i++ {
+			if classifyMedia(b, &h) == kindRTP {
+				fl.update(rtpFields{PT: h.PayloadType, Seq: h.SequenceNumber + uint16(i), Timestamp: h.Timestamp}, len(b), int64(i)*1e9, uint64(i))
+			}
+		}
+		_ = fl.Lost()
+		_ = fl.JitterMs()
+	})
+}

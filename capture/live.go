@@ -1,0 +1,40 @@
+package capture
+
+import (
+	"errors"
+	"time"
+
+	"github.com/natdoc/natdoc/report"
+)
+
+// LiveOptions control a live capture (natdoc capture).
+type LiveOptions struct {
+	Interface string
+	// WriteFile, when set, also saves every packet to this pcap file.
+	WriteFile string
+	// Duration stops the capture after this long (0: until ctx ends).
+	Duration time.Duration
+	// OnCallEnd is told about each call whose signalling ended (BYE, or a
+	// final failure), as it happens.
+	OnCallEnd func(CallEnd)
+	// OnCallJudged is given each call's verdict once the call has ended
+	// and its media has been quiet for 30 s (or when the capture stops).
+	OnCallJudged func(report.Call)
+}
+
+// CallEnd announces a call that ended during a live capture.
+type CallEnd struct {
+	CallID string
+	From   string
+	To     string
+	Status int
+	At     time.Time
+}
+
+// ErrLiveUnsupported is returned where live capture is not built (it uses
+// Linux AF_PACKET).
+var ErrLiveUnsupported = errors.New("live capture needs Linux (AF_PACKET)")
+
+// livePollTimeout bounds how long a read waits for a packet, so Ctrl-C and
+// --duration are honoured within a tenth of a second on a quiet link.
+const livePollTimeout = 100 * time.Millisecond

@@ -1,0 +1,48 @@
+package capture
+
+import (
+	"net/netip"
+)
+
+// privatePrefixes are the ranges a NAT hides (issue 5): RFC 1918, RFC 6598
+// shared address space (carrier-grade NAT), link-local (RFC 3927),
+// loopback, the IETF protocol assignments 192.0.0.0/24 (RFC 6890, DS-Lite
+// B4 addresses live there), and IPv6 unique local (RFC 4193), link-local.
+var privatePrefixes = []netip.Prefix{
+	netip.MustParsePrefix("10.0.0.0/8"),
+	netip.MustParsePrefix("172.16.0.0/12"),
+	netip.MustParsePrefix("192.168.0.0/16"),
+	netip.MustParsePrefix("100.64.0.0/10"),
+	netip.MustParsePrefix("169.254.0.0/16"),
+	netip.MustParsePrefix("127.0.0.0/8"),
+	netip.MustParsePrefix("192.0.0.0/24"),
+	netip.MustParsePrefix("fc00::/7"),
+	netip.MustParsePrefix("fe80::/10"),
+	netip.MustParsePrefix("::1/128"),
+}
+
+// IsPrivate reports whether a is an address that cannot be reached from
+// the internet.
+func IsPrivate(a netip.Addr) bool {
+	a = a.Unmap()
+	for _, p := range privatePrefixes {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// isPublic: a valid, routable, non-private address.
+func isPublic(a netip.Addr) bool {
+	return a.IsValid() && !a.IsUnspecified() && !a.IsMulticast() && !IsPrivate(a)
+}
+
+// unreachableFromOutside says whether media sent to dst can reach a party
+// whose SIP was seen coming from sig: a private destination that is not the
+// party's own signalling address, while its signalling comes from a public
+// address (so the capture sees that party from outside its NAT), cannot be
+// routed to it.
+func unreachableFromOutside(dst netip.Addr, sig netip.Addr) bool {
+	return IsPrivate(dst) && isPublic(sig) && dst != sig
+}

@@ -1,0 +1,228 @@
+package capture
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/natdoc/natdoc/report"
+)
+
+// realPcapDir finds ../shared/realpcaps beside the repository (CI keeps
+// shared/ beside the clone; a git worktree may sit one level deeper), or
+// NATDOC_REALPCAPS.
+func realPcapDir(t *testing.T) string {
+	t.Helper()
+	d := realPcapDirOrEmpty()
+	if d == "" {
+		t.Skip("../shared/realpcaps not present")
+	}
+	return d
+}
+
+func realPcapDirOrEmpty() string {
+	if d := os.Getenv("NATDOC_REALPCAPS"); d != "" {
+		return d
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return ""
+	}
+	for ; ; dir = filepath.Dir(dir) {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		if filepath.Dir(dir) == dir {
+			return ""
+		}
+	}
+	for up := dir; ; up = filepath.Dir(up) {
+		cand := filepath.Join(filepath.Dir(up), "shared", "realpcaps")
+		if st, err := os.Stat(cand); err == nil && st.IsDir() {
+			return cand
+		}
+		if filepath.Dir(up) == up {
+			return ""
+		}
+	}
+}
+
+func realPcap(t *testing.T, name string) *Result {
+	t.Helper()
+	path := filepath.Join(realPcapDir(t), name)
+	if _, err := os.Stat(path); err != nil {
+		t.Skipf("%s not present", name)
+	}
+	return analyzePath(t, path)
+}
+
+// wantCall is what an engineer reading the packets (with tshark) sees.
+type wantCall struct {
+	verdict    report.Verdict
+	cannotHear string
+	transport  string
+	pkts       [2]uint64 // RTP packets caller->callee, callee->caller
+	findings   []string
+}
+
+func checkCalls(t *testing.T, res *Result, want []wantCall) {
+	t.Helper()
+	if len(res.Calls) != len(want) {
+		for _, c := range res.Calls {
+			t.Logf("%s %s %s", c.ID, c.CallID, c.Verdict)
+		}
+		t.Fatalf("got %d calls, want %d", len(res.Calls), len(want))
+	}
+	for i, w := range want {
+		c := res.Calls[i]
+		if c.Verdict != w.verdict || c.CannotHear != w.cannotHear {
+			t.Errorf("%s: verdict %s (%q), want %s (%q): %s", c.ID, c.Verdict, c.CannotHear, w.verdict, w.cannotHear, c.Explain)
+		}
+		if w.transport != "" && c.Transport != w.transport {
+			t.Errorf("%s: transport %s, want %s", c.ID, c.Transport, w.transport)
+		}
+		if pkts, _ := directionCounts(c); pkts != w.pkts {
+			t.Errorf("%s: RTP per direction %v, want %v", c.ID, pkts, w.pkts)
+		}
+		for _, id := range w.findings {
+			if !hasFinding(c, id) {
+				t.Errorf("%s: finding %s missing (have %v)", c.ID, id, findingIDs(c))
+			}
+		}
+	}
+}
+
+func captureFinding(res *Result, id string) *report.Finding {
+	for i := range res.Findings {
+		if res.Findings[i].ID == id {
+			return &res.Findings[i]
+		}
+	}
+	return nil
+}
+
+func TestRealCaptures(t *testing.T) {
+	tests := []struct {
+		file string
+		want []wantCall
+		// packets tshark counts in the file (capinfos).
+		packets uint64
+		check   func(t *testing.T, res *Result)
+	}{
+		// sipp offers recvonly, FreeSWITCH answers sendonly and streams
+		// G.722 one way: a negotiated one-way stream, not a fault.
+		{file: "drawmycall__sip-rtp-g722.pcap", packets: 433, want: []wantCall{
+			{verdict: report.VerdictOnHold, transport: "UDP", pkts: [2]uint64{0, 425}}}},
+		{file: "drawmycall__sip-rtp-lpc.pcap", packets: 103, want: []wantCall{
+			{verdict: report.VerdictOnHold, pkts: [2]uint64{0, 95}}}},
+		// The proxy's SDP names the media host 200.57.7.196/.204 leg: 891
+		// and 548 packets (tshark rtp,streams). The relay's other leg to
+		// 200.57.7.199 has no signalling in the file; the second INVITE
+		// gets no answer.
+		{file: "heplify__rtp_rtcp_sip_ipv4_udp.pcap", packets: 4269, want: []wantCall{
+			{verdict: report.VerdictTwoWay, pkts: [2]uint64{891, 548}},
+			{verdict: report.VerdictNoMediaExpected}},
+			check: func(t *testing.T, res *Result) {
+				if f := captureFinding(res, "media-without-signalling"); f == nil {
+					t.Error("the RTP leg without signalling is not reported")
+				}
+			}},
+		{file: "heplify__sip_ipv4_tcp.pcap", packets: 84, want: []wantCall{
+			{verdict: report.VerdictTwoWay, transport: "TCP", pkts: [2]uint64{24, 42}}}},
+		// SIP-I over SCTP, the INVITE split over two DATA chunks, 403.
+		{file: "heplify__sip_sctp.pcap", packets: 5, want: []wantCall{
+			{verdict: report.VerdictNoMediaExpected, transport: "SCTP"}},
+			check: func(t *testing.T, res *Result) {
+				if len(res.Calls[0].Streams) != 1 {
+					t.Error("the SDP inside the multipart body was not found")
+				}
+			}},
+		// ERSPAN mirror of a B2BUA: three Call-IDs, two legs each sharing
+		// the Call-ID; no RTP in the file, so audio cannot be judged. The
+		// remote party 180.173.83.248 announces its LAN 192.168.8.53.
+		{file: "heplify__erspan_sip_ipv4_udp.pcapng", packets: 140, want: []wantCall{
+			{verdict: report.VerdictIncompleteCapture},
+			{verdict: report.VerdictIncompleteCapture, findings: []string{"sdp-private-address", "contact-private-address", "via-private-address"}},
+			{verdict: report.VerdictIncompleteCapture, findings: []string{"sdp-private-address"}},
+			{verdict: report.VerdictIncompleteCapture},
+			{verdict: report.VerdictIncompleteCapture},
+			{verdict: report.VerdictIncompleteCapture},
+		}},
+		// A softphone at 192.168.1.2 behind a NAT (the providers answer
+		// with received=80.230.219.70): no INVITE is answered.
+		{file: "sngrep__aaa.pcap", packets: 691, want: []wantCall{
+			{verdict: report.VerdictNoMediaExpected, findings: []string{"via-received-rport"}},
+			{verdict: report.VerdictNoMediaExpected},
+			{verdict: report.VerdictNoMediaExpected},
+			{verdict: report.VerdictNoMediaExpected, pkts: [2]uint64{9, 0}, findings: []string{"sdp-private-address"}},
+		}},
+		{file: "sngrep__ipip.pcap", packets: 4, want: []wantCall{
+			{verdict: report.VerdictIncompleteCapture, transport: "TCP"}}},
+		// IPv6 fragments through a proxy; two forked early dialogs, one
+		// answered. No RTP in the file.
+		{file: "sngrep__ipv6frag.pcap", packets: 34, want: []wantCall{
+			{verdict: report.VerdictIncompleteCapture},
+			{verdict: report.VerdictNoMediaExpected}}},
+		// PBX B2BUA: both legs two-way (tshark: 1345 and 1346 packets).
+		{file: "voipshark__SIP-RTP-Normal_Call_two_parties.pcap", packets: 5651, want: []wantCall{
+			{verdict: report.VerdictTwoWay, pkts: [2]uint64{1345, 1346}},
+			{verdict: report.VerdictTwoWay, pkts: [2]uint64{1345, 1346}, findings: []string{"rtp-source-differs-from-sdp"}}}},
+		{file: "voipshark__SIP-SRTP-Normal_Call_two_parties.pcap", want: []wantCall{
+			{verdict: report.VerdictTwoWay, pkts: [2]uint64{1135, 1135}, findings: []string{"media-encrypted"}},
+			{verdict: report.VerdictTwoWay, pkts: [2]uint64{1135, 1135}, findings: []string{"media-encrypted"}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			res := realPcap(t, tt.file)
+			if tt.packets != 0 && res.Capture.Packets != tt.packets {
+				t.Errorf("read %d packets, want %d", res.Capture.Packets, tt.packets)
+			}
+			if len(res.Capture.Anomalies) != 0 {
+				t.Errorf("anomalies: %+v", res.Capture.Anomalies)
+			}
+			checkCalls(t, res, tt.want)
+			if tt.check != nil {
+				tt.check(t, res)
+			}
+		})
+	}
+}
+
+// TestNATLabRecordings judges the calls recorded through real nftables NAT
+// in natlab (TestLabCalls -record-lab): baresip behind 203.0.113.1 calls
+// baresip at 203.0.113.10, captured at the callee.
+func TestNATLabRecordings(t *testing.T) {
+	oneWay := analyzePath(t, filepath.Join("..", "testdata", "natlab-one-way-private-sdp.pcap"))
+	checkCalls(t, oneWay, []wantCall{{verdict: report.VerdictOneWay, cannotHear: "caller", transport: "UDP",
+		pkts: [2]uint64{400, 400}, findings: []string{"one-way-audio", "sdp-private-address"}}})
+	var unreachable uint64
+	for _, s := range oneWay.Calls[0].Streams {
+		for _, f := range s.Flows {
+			if f.Unreachable && f.Dst == "192.168.1.10:10000" {
+				unreachable += f.Packets
+			}
+		}
+	}
+	if unreachable != 400 {
+		t.Errorf("%d packets to the leaked 192.168.1.10:10000 marked unreachable, want 400", unreachable)
+	}
+	fixed := analyzePath(t, filepath.Join("..", "testdata", "natlab-two-way-stun.pcap"))
+	checkCalls(t, fixed, []wantCall{{verdict: report.VerdictTwoWay, pkts: [2]uint64{400, 400}}})
+	if hasFinding(fixed.Calls[0], "sdp-private-address") {
+		t.Error("with STUN the SDP names the public mapping, yet a private address was reported")
+	}
+}
+
+// TestNATLabSIPALG: the Linux SIP ALG (nf_nat_sip) rewrites Via, Contact,
+// o= and c= of the phone's INVITE to the NAT's public address, consistently:
+// seen from outside, the call looks like one from a public phone and works.
+// natdoc reports it two-way and claims no ALG it cannot see.
+func TestNATLabSIPALG(t *testing.T) {
+	res := analyzePath(t, filepath.Join("..", "testdata", "natlab-sip-alg.pcap"))
+	checkCalls(t, res, []wantCall{{verdict: report.VerdictTwoWay, pkts: [2]uint64{400, 399}}})
+	for _, id := range []string{"sip-alg-suspected", "sdp-private-address", "contact-private-address"} {
+		if hasFinding(res.Calls[0], id) {
+			t.Errorf("%s reported, but the rewritten messages show no private address", id)
+		}
+	}
+}

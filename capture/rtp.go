@@ -1,0 +1,247 @@
+package capture
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"time"
+
+	"github.com/pion/rtp"
+)
+
+// mediaKind classifies a UDP payload.
+type mediaKind uint8
+
+const (
+	notMedia mediaKind = iota
+	kindRTP
+	kindRTCP
+)
+
+// classifyMedia says whether a UDP payload looks like RTP or RTCP (RFC 3550
+// §5.1 and §6.4; RFC 5761 §4 for telling them apart when multiplexed). It
+// reads the header into h, which the caller reuses, so it does not allocate.
+func classifyMedia(b []byte, h *rtp.Header) mediaKind {
+	if len(b) < 8 || b[0]>>6 != 2 {
+		return notMedia
+	}
+	// RFC 5761 §4: RTCP packet types 192-223 collide with RTP payload types
+	// 64-95 with the marker bit; RTP avoids them, so they mean RTCP.
+	if b[1] >= 192 && b[1] <= 223 {
+		if b[1] < 200 || b[1] > 207 {
+			return notMedia
+		}
+		// RTCP length is in 32-bit words minus one (RFC 3550 §6.4.1).
+		if words := int(binary.BigEndian.Uint16(b[2:4])); (words+1)*4 > len(b) {
+			return notMedia
+		}
+		return kindRTCP
+	}
+	if len(b) < 12 {
+		return notMedia
+	}
+	pt := b[1] & 0x7f
+	if pt >= 72 && pt <= 76 {
+		return notMedia
+	}
+	if _, err := h.Unmarshal(b); err != nil {
+		return notMedia
+	}
+	return kindRTP
+}
+
+// flowKey names one RTP or RTCP stream: a transport 5-tuple (UDP implied)
+// and the SSRC, as Wireshark's RTP streams do.
+type flowKey struct {
+	Src, Dst netip.AddrPort
+	SSRC     uint32
+	RTCP     bool
+}
+
+// rtpFlow accumulates RFC 3550 statistics for one stream. Its update path
+// does not allocate.
+type rtpFlow struct {
+	Key        flowKey
+	Packets    uint64
+	Bytes      uint64
+	firstNs    int64 // Unix nanoseconds: cheaper than time.Time per packet
+	lastNs     int64
+	FirstFrame uint64
+	LastFrame  uint64
+
+	payloadTypes [4]uint8
+	nPT          int
+
+	// Sequence state (RFC 3550 Appendix A.1).
+	baseSeq uint32
+	maxSeq  uint16
+	cycles  uint32
+
+	// Interarrival jitter (RFC 3550 §6.4.1, Appendix A.8) in seconds.
+	jitter      float64
+	lastTransit float64
+	haveTransit bool
+	clockRate   float64
+
+	maxGap time.Duration
+	// Activity: packets per step since First; the step doubles when the
+	// buckets run out, so the array never grows past its first allocation.
+	activity   []uint32
+	step       time.Duration
+	lastBucket int64 // start of the newest bucket, Unix nanoseconds
+}
+
+// staticClockRate gives RFC 3551 §6 clock rates of static payload types.
+// Dynamic types default to 8 kHz (telephony) until SDP names them.
+func staticClockRate(pt uint8) float64 {
+	switch pt {
+	case 10, 11:
+		return 44100
+	case 14, 25, 26, 28, 31, 32, 33, 34:
+		return 90000
+	case 6:
+		return 16000
+	case 16:
+		return 11025
+	case 17:
+		return 22050
+	}
+	return 8000
+}
+
+func (f *rtpFlow) addPT(pt uint8) {
+	for i := 0; i < f.nPT; i++ {
+		if f.payloadTypes[i] == pt {
+			return
+		}
+	}
+	if f.nPT < len(f.payloadTypes) {
+		f.payloadTypes[f.nPT] = pt
+		f.nPT++
+	}
+}
+
+// PayloadTypes returns the distinct payload types seen (at most four).
+func (f *rtpFlow) PayloadTypes() []uint8 { return append([]uint8(nil), f.payloadTypes[:f.nPT]...) }
+
+// update adds one packet. h is the parsed RTP header (ignored for RTCP).
+// rtpFields are the RTP header fields the statistics need.
+type rtpFields struct {
+	PT        uint8
+	Seq       uint16
+	Timestamp uint32
+}
+
+// First and Last are the times of the first and last packet.
+func (f *rtpFlow) First() time.Time { return time.Unix(0, f.firstNs).UTC() }
+func (f *rtpFlow) Last() time.Time  { return time.Unix(0, f.lastNs).UTC() }
+
+func (f *rtpFlow) update(h rtpFields, size int, at int64, frame uint64) {
+	if f.Packets == 0 {
+		f.firstNs, f.FirstFrame = at, frame
+		f.activity, f.step = make([]uint32, 0, activityBuckets), time.Second
+	} else if gap := time.Duration(at - f.lastNs); gap > f.maxGap {
+		f.maxGap = gap
+	}
+	f.Packets++
+	f.Bytes += uint64(size)
+	f.lastNs, f.LastFrame = at, frame
+	f.count(at)
+	if f.Key.RTCP {
+		return
+	}
+	f.addPT(h.PT)
+	f.updateSeq(h.Seq, f.Packets == 1)
+	f.updateJitter(h, at)
+}
+
+func (f *rtpFlow) updateSeq(seq uint16, first bool) {
+	if first {
+		f.baseSeq, f.maxSeq = uint32(seq), seq
+		return
+	}
+	// A forward step of less than half the space is new; anything else is
+	// late or duplicated and leaves the maximum alone (RFC 3550 A.1).
+	if delta := seq - f.maxSeq; delta != 0 && delta < 0x8000 {
+		if seq < f.maxSeq {
+			f.cycles += 1 << 16
+		}
+		f.maxSeq = seq
+	}
+}
+
+func (f *rtpFlow) updateJitter(h rtpFields, at int64) {
+	if f.clockRate == 0 {
+		f.clockRate = staticClockRate(h.PT)
+	}
+	arrival := float64(at) / 1e9
+	transit := arrival - float64(h.Timestamp)/f.clockRate
+	if f.haveTransit {
+		d := transit - f.lastTransit
+		// The RTP timestamp wraps at 2^32 units; fold the difference back.
+		span := float64(1<<32) / f.clockRate
+		for d > span/2 {
+			d -= span
+		}
+		for d < -span/2 {
+			d += span
+		}
+		if d < 0 {
+			d = -d
+		}
+		f.jitter += (d - f.jitter) / 16
+	}
+	f.lastTransit, f.haveTransit = transit, true
+}
+
+// Expected is the number of packets the sequence numbers say were sent.
+func (f *rtpFlow) Expected() uint64 {
+	if f.Key.RTCP || f.Packets == 0 {
+		return f.Packets
+	}
+	return uint64(f.cycles) + uint64(f.maxSeq) - uint64(f.baseSeq) + 1
+}
+
+// Lost is expected minus received; negative with duplicates (RFC 3550 A.3).
+func (f *rtpFlow) Lost() int64 { return int64(f.Expected()) - int64(f.Packets) }
+
+// JitterMs is the final interarrival jitter in milliseconds.
+func (f *rtpFlow) JitterMs() float64 { return f.jitter * 1000 }
+
+// MaxGap is the longest time between two packets.
+func (f *rtpFlow) MaxGap() time.Duration { return f.maxGap }
+
+// activityBuckets bounds a flow's timeline.
+const activityBuckets = 256
+
+// count adds one packet to the activity timeline without allocating.
+func (f *rtpFlow) count(at int64) {
+	// Packets arrive in order: most land in the newest bucket.
+	if n := len(f.activity); n > 0 && at >= f.lastBucket && at-f.lastBucket < int64(f.step) {
+		f.activity[n-1]++
+		return
+	}
+	d := time.Duration(at - f.firstNs)
+	if d < 0 {
+		d = 0
+	}
+	i := int(d / f.step)
+	for i >= activityBuckets {
+		// Merge neighbours: twice the step, half the buckets.
+		n := len(f.activity)
+		for j := 0; j < n; j += 2 {
+			v := f.activity[j]
+			if j+1 < n {
+				v += f.activity[j+1]
+			}
+			f.activity[j/2] = v
+		}
+		f.activity = f.activity[:(n+1)/2]
+		f.step *= 2
+		i = int(d / f.step)
+	}
+	for len(f.activity) <= i {
+		f.activity = append(f.activity, 0)
+	}
+	f.activity[i]++
+	f.lastBucket = f.firstNs + int64(len(f.activity)-1)*int64(f.step)
+}

@@ -1,0 +1,163 @@
+package capture
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/pion/sdp/v3"
+)
+
+// sdpMedia is what one m= line asks for.
+type sdpMedia struct {
+	Media     string
+	Port      int
+	ConnAddr  string // the c= address as written (may be a name)
+	Addr      netip.AddrPort
+	RTCP      netip.AddrPort
+	Direction string
+	Proto     string
+	Codecs    []string
+	Rates     map[uint8]float64
+}
+
+// sdpInfo is one SDP body reduced to the facts natdoc judges.
+type sdpInfo struct {
+	Origin     string // o= unicast address
+	OriginAddr netip.Addr
+	SessConn   string
+	Media      []sdpMedia
+}
+
+// parseSDP reads an SDP body with pion/sdp. RFC 4566 §5.7: a media-level
+// c= overrides the session-level one; §6 direction attributes at media level
+// override session level, and sendrecv is the default (RFC 3264 §5.1).
+func parseSDP(body []byte) (*sdpInfo, error) {
+	var sd sdp.SessionDescription
+	if err := sd.Unmarshal(body); err != nil {
+		return nil, fmt.Errorf("sdp: %w", err)
+	}
+	info := &sdpInfo{Origin: sd.Origin.UnicastAddress}
+	info.OriginAddr, _ = netip.ParseAddr(sd.Origin.UnicastAddress)
+	sessDir := directionOf(sd.Attributes)
+	if sd.ConnectionInformation != nil && sd.ConnectionInformation.Address != nil {
+		info.SessConn = sd.ConnectionInformation.Address.Address
+	}
+	for _, md := range sd.MediaDescriptions {
+		m := sdpMedia{
+			Media:     md.MediaName.Media,
+			Port:      md.MediaName.Port.Value,
+			ConnAddr:  info.SessConn,
+			Direction: sessDir,
+			Proto:     strings.Join(md.MediaName.Protos, "/"),
+			Rates:     map[uint8]float64{},
+		}
+		if md.ConnectionInformation != nil && md.ConnectionInformation.Address != nil {
+			m.ConnAddr = md.ConnectionInformation.Address.Address
+		}
+		if d := directionOf(md.Attributes); d != "" {
+			m.Direction = d
+		}
+		if m.Direction == "" {
+			m.Direction = "sendrecv"
+		}
+		ip, _ := netip.ParseAddr(m.ConnAddr)
+		if m.Port > 0 && m.Port < 65536 && ip.IsValid() {
+			m.Addr = netip.AddrPortFrom(ip.Unmap(), uint16(m.Port))
+			// RFC 3605: a=rtcp gives port and maybe address; default is port+1.
+			m.RTCP = netip.AddrPortFrom(ip.Unmap(), uint16(m.Port+1))
+			if v, ok := md.Attribute("rtcp"); ok {
+				m.RTCP = rtcpAddr(v, ip.Unmap(), m.RTCP)
+			}
+			if _, ok := md.Attribute("rtcp-mux"); ok {
+				m.RTCP = m.Addr
+			}
+		}
+		m.Codecs, m.Rates = codecsOf(md)
+		info.Media = append(info.Media, m)
+	}
+	return info, nil
+}
+
+func directionOf(attrs []sdp.Attribute) string {
+	for _, a := range attrs {
+		switch a.Key {
+		case "sendrecv", "sendonly", "recvonly", "inactive":
+			return a.Key
+		}
+	}
+	return ""
+}
+
+// rtcpAddr reads "a=rtcp:PORT [IN IP4 ADDR]" (RFC 3605 §2.1).
+func rtcpAddr(v string, ip netip.Addr, def netip.AddrPort) netip.AddrPort {
+	fields := strings.Fields(v)
+	if len(fields) == 0 {
+		return def
+	}
+	port, err := strconv.Atoi(fields[0])
+	if err != nil || port <= 0 || port > 65535 {
+		return def
+	}
+	if len(fields) == 4 {
+		if a, err := netip.ParseAddr(fields[3]); err == nil {
+			ip = a.Unmap()
+		}
+	}
+	return netip.AddrPortFrom(ip, uint16(port))
+}
+
+// codecsOf lists "PT name/rate" per format and the clock rates, which the
+// RFC 3550 jitter needs.
+func codecsOf(md *sdp.MediaDescription) ([]string, map[uint8]float64) {
+	rates := map[uint8]float64{}
+	names := map[string]string{}
+	for _, a := range md.Attributes {
+		if a.Key != "rtpmap" {
+			continue
+		}
+		pt, rest, ok := strings.Cut(a.Value, " ")
+		if !ok {
+			continue
+		}
+		names[pt] = rest
+		if n, err := strconv.Atoi(pt); err == nil && n >= 0 && n < 128 {
+			parts := strings.Split(rest, "/")
+			if len(parts) >= 2 {
+				if r, err := strconv.ParseFloat(parts[1], 64); err == nil && r > 0 {
+					rates[uint8(n)] = r
+				}
+			}
+		}
+	}
+	var codecs []string
+	for _, f := range md.MediaName.Formats {
+		if n, ok := names[f]; ok {
+			codecs = append(codecs, f+" "+n)
+		} else if s, ok := staticCodecName[f]; ok {
+			codecs = append(codecs, f+" "+s)
+		} else {
+			codecs = append(codecs, f)
+		}
+	}
+	return codecs, rates
+}
+
+// staticCodecName names the RFC 3551 static payload types SDP may leave
+// without rtpmap.
+var staticCodecName = map[string]string{
+	"0": "PCMU/8000", "3": "GSM/8000", "4": "G723/8000", "7": "LPC/8000", "8": "PCMA/8000",
+	"9": "G722/8000", "13": "CN/8000", "18": "G729/8000",
+}
+
+// sends and receives say what a direction attribute allows its author
+// (RFC 3264 §5.1).
+func sends(dir string) bool    { return dir == "sendrecv" || dir == "sendonly" }
+func receives(dir string) bool { return dir == "sendrecv" || dir == "recvonly" }
+
+// isHoldAddress: c=0.0.0.0 is the RFC 2543 way of putting a call on hold,
+// still used by many phones (RFC 3264 §8.4).
+func isHoldAddress(a netip.AddrPort) bool {
+	return a.Addr().IsUnspecified() || !a.IsValid()
+}

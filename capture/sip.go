@@ -1,0 +1,290 @@
+package capture
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// sipParser is sipgo's parser; it is safe for concurrent use (read only).
+var sipParser = sip.NewParser()
+
+// sipMethods are the request methods whose start line marks a payload as
+// SIP (RFC 3261 §7.1 and the extensions seen in the field).
+var sipMethods = []string{"INVITE", "ACK", "BYE", "CANCEL", "REGISTER", "OPTIONS", "PRACK",
+	"SUBSCRIBE", "NOTIFY", "PUBLISH", "INFO", "REFER", "MESSAGE", "UPDATE"}
+
+// looksLikeSIP detects SIP by content, on any port: a start line that is a
+// SIP status line or a request line ending in SIP/2.0. It only routes the
+// payload to sipgo's parser; it parses nothing itself.
+func looksLikeSIP(b []byte) bool {
+	if len(b) < 12 || b[0] < 'A' || b[0] > 'Z' {
+		return false
+	}
+	if bytes.HasPrefix(b, []byte("SIP/2.0 ")) {
+		return true
+	}
+	line := b
+	if i := bytes.IndexByte(b[:min(len(b), 1024)], '\n'); i >= 0 {
+		line = b[:i]
+	} else {
+		return false
+	}
+	line = bytes.TrimRight(line, "\r")
+	if !bytes.HasSuffix(line, []byte(" SIP/2.0")) {
+		return false
+	}
+	for _, m := range sipMethods {
+		if len(line) > len(m) && string(line[:len(m)]) == m && line[len(m)] == ' ' {
+			return true
+		}
+	}
+	return false
+}
+
+// via is the top Via of a message, reduced to what NAT analysis needs.
+type via struct {
+	Host     string
+	Port     int
+	Received string
+	RPort    string // "" absent, "-" present without value
+	Count    int    // number of Via values in the message
+	Dup      bool   // two identical Via values
+}
+
+// sipInfo is one SIP message reduced to plain facts. It never keeps the
+// packet buffer.
+type sipInfo struct {
+	Frame     uint64
+	Offset    int64
+	Src, Dst  netip.AddrPort
+	Transport string
+	Request   bool
+	Method    string // request method, or the CSeq method of a response
+	Status    int
+	Reason    string
+	CallID    string
+	FromTag   string
+	ToTag     string
+	FromUser  string
+	FromHost  string
+	FromName  string
+	ToUser    string
+	ToHost    string
+	CSeq      uint32
+	Contact   string // host of the Contact URI
+	UserAgent string
+	Via       via
+	Body      []byte
+	BodyType  string
+	// LengthMismatch: Content-Length disagrees with the body carried, a
+	// classic trace of a SIP ALG that rewrote the body (issue 5).
+	LengthMismatch bool
+	Fragmented     bool
+}
+
+var errNotSIP = errors.New("not sip")
+
+// parseSIPDatagram parses one SIP message carried whole in a datagram (UDP,
+// SCTP DATA chunk).
+func parseSIPDatagram(payload []byte) (*sipInfo, error) {
+	data := append([]byte(nil), payload...) // sipgo may keep slices of it
+	msg, n, err := sipParser.Parse(data, false)
+	mismatch := false
+	switch {
+	case errors.Is(err, sip.ErrParseReadBodyIncomplete) && msg != nil:
+		mismatch = true // body shorter than Content-Length
+	case err != nil:
+		return nil, err
+	case n < len(data) && len(bytes.Trim(data[n:], "\r\n\x00 ")) > 0:
+		mismatch = true // body longer than Content-Length
+	}
+	info, err := infoFromMessage(msg)
+	if err != nil {
+		return nil, err
+	}
+	info.LengthMismatch = mismatch
+	return info, nil
+}
+
+// parseSIPStream parses the first message of a TCP byte stream. need is
+// true when the stream holds only part of a message so far.
+func parseSIPStream(data []byte) (info *sipInfo, used int, need bool, err error) {
+	// RFC 3261 §7.5: CRLF before a start line is keep-alive padding.
+	skip := 0
+	for skip+1 < len(data) && data[skip] == '\r' && data[skip+1] == '\n' {
+		skip += 2
+	}
+	if skip == len(data) {
+		return nil, skip, true, nil
+	}
+	rest := data[skip:]
+	if !looksLikeSIP(rest) {
+		if len(rest) < 1024 && bytes.IndexByte(rest, '\n') < 0 {
+			return nil, skip, true, nil
+		}
+		return nil, 0, false, errNotSIP
+	}
+	msg, n, err := sipParser.Parse(rest, true)
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, sip.ErrParseReadBodyIncomplete) || errors.Is(err, sip.ErrParseEOF) {
+		return nil, skip, true, nil
+	}
+	if err != nil {
+		return nil, 0, false, err
+	}
+	info, err = infoFromMessage(msg)
+	if err != nil {
+		return nil, 0, false, err
+	}
+	return info, skip + n, false, nil
+}
+
+// infoFromMessage reads the headers natdoc needs through sipgo's accessors.
+func infoFromMessage(msg sip.Message) (*sipInfo, error) {
+	info := &sipInfo{}
+	switch m := msg.(type) {
+	case *sip.Request:
+		info.Request = true
+		info.Method = string(m.Method)
+	case *sip.Response:
+		info.Status = m.StatusCode
+		info.Reason = m.Reason
+	default:
+		return nil, errNotSIP
+	}
+	cid := msg.CallID()
+	if cid == nil || string(*cid) == "" {
+		return nil, errors.New("sip: no Call-ID")
+	}
+	info.CallID = string(*cid)
+	if f := msg.From(); f != nil {
+		info.FromTag, _ = f.Params.Get("tag")
+		info.FromUser, info.FromHost, info.FromName = f.Address.User, f.Address.Host, f.DisplayName
+	}
+	if t := msg.To(); t != nil {
+		info.ToTag, _ = t.Params.Get("tag")
+		info.ToUser, info.ToHost = t.Address.User, t.Address.Host
+	}
+	if cs := msg.CSeq(); cs != nil {
+		info.CSeq = cs.SeqNo
+		if !info.Request {
+			info.Method = string(cs.MethodName)
+		}
+	}
+	if v := msg.Via(); v != nil {
+		info.Via.Host, info.Via.Port = v.Host, v.Port
+		info.Via.Received, _ = v.Params.Get("received")
+		if rp, ok := v.Params.Get("rport"); ok {
+			info.Via.RPort = rp
+			if rp == "" {
+				info.Via.RPort = "-"
+			}
+		}
+	}
+	info.Via.Count, info.Via.Dup = countVias(msg)
+	if c := contactOf(msg); c != nil {
+		info.Contact = c.Address.Host
+	}
+	if h := msg.GetHeaders("user-agent"); len(h) > 0 {
+		info.UserAgent = h[0].Value()
+	} else if h := msg.GetHeaders("server"); len(h) > 0 {
+		info.UserAgent = h[0].Value()
+	}
+	if h := msg.GetHeaders("content-type"); len(h) > 0 {
+		info.BodyType = strings.TrimSpace(h[0].Value()) // MIME boundaries are case-sensitive
+	}
+	info.Body = msg.Body()
+	return info, nil
+}
+
+func contactOf(msg sip.Message) *sip.ContactHeader {
+	switch m := msg.(type) {
+	case *sip.Request:
+		return m.Contact()
+	case *sip.Response:
+		return m.Contact()
+	}
+	return nil
+}
+
+// countVias counts Via values and spots exact duplicates, which an ALG that
+// adds its own Via (or a loop) leaves behind.
+func countVias(msg sip.Message) (int, bool) {
+	seen := map[string]bool{}
+	n, dup := 0, false
+	for _, h := range msg.GetHeaders("via") {
+		v := h.Value()
+		n++
+		if seen[v] {
+			dup = true
+		}
+		seen[v] = true
+	}
+	return n, dup
+}
+
+// Summary is the ladder-diagram label: "INVITE", "200 OK", "183 Session Progress".
+func (s *sipInfo) Summary() string {
+	if s.Request {
+		return s.Method
+	}
+	r := strconv.Itoa(s.Status)
+	if s.Reason != "" {
+		r += " " + s.Reason
+	}
+	if s.Method != "" && s.Method != "INVITE" {
+		r += " (" + s.Method + ")"
+	}
+	return r
+}
+
+// sdpBody returns the SDP in the body, or nil. Multipart bodies (SIP-I
+// carries ISUP beside SDP, RFC 3204; RFC 5621) are opened with the standard
+// MIME reader.
+func (s *sipInfo) sdpBody() []byte {
+	if len(s.Body) == 0 {
+		return nil
+	}
+	typ := strings.ToLower(s.BodyType)
+	switch {
+	case strings.HasPrefix(typ, "application/sdp"):
+		return s.Body
+	case strings.HasPrefix(typ, "multipart/"):
+		return sdpFromMultipart(s.BodyType, s.Body)
+	case s.BodyType == "" && bytes.HasPrefix(s.Body, []byte("v=0")):
+		return s.Body
+	}
+	return nil
+}
+
+// maxMIMEParts bounds the parts read from one multipart body.
+const maxMIMEParts = 8
+
+func sdpFromMultipart(contentType string, body []byte) []byte {
+	_, params, err := mime.ParseMediaType(contentType)
+	if err != nil || params["boundary"] == "" {
+		return nil
+	}
+	r := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+	for i := 0; i < maxMIMEParts; i++ {
+		part, err := r.NextPart()
+		if err != nil {
+			return nil
+		}
+		if strings.HasPrefix(strings.ToLower(part.Header.Get("Content-Type")), "application/sdp") {
+			b, err := io.ReadAll(io.LimitReader(part, int64(len(body))))
+			if err != nil && len(b) == 0 {
+				return nil
+			}
+			return b
+		}
+	}
+	return nil
+}

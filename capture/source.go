@@ -1,0 +1,377 @@
+package capture
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+)
+
+// MaxRecordLen bounds one captured packet. Larger records are rejected as
+// anomalies before anything is allocated for them (issue 5: a record length
+// larger than 256 KiB is hostile or corrupt; jumbo frames are 9 KiB and
+// Linux GRO captures stay below 64 KiB).
+const MaxRecordLen = 256 << 10
+
+// readerBufferSize holds the largest record plus its header, so one Peek
+// returns a whole record without copying (zero-copy reading).
+const readerBufferSize = MaxRecordLen + 64<<10
+
+// Record is one captured packet. Data is owned by the source and valid only
+// until the next call to Next.
+type Record struct {
+	Data     []byte
+	Time     time.Time
+	WireLen  int
+	LinkType layers.LinkType
+	// Offset is the byte offset of the record in the (decompressed) file.
+	Offset int64
+}
+
+// recordSource yields records one by one; io.EOF ends it.
+type recordSource interface {
+	Next() (Record, error)
+}
+
+// anomalySink receives what a source could not read.
+type anomalySink interface {
+	anomaly(kind string, offset int64, frame uint64, detail string)
+}
+
+// countingReader counts bytes read from the underlying (compressed) file so
+// a progress bar can compare them with the file size.
+type countingReader struct {
+	r io.Reader
+	n *int64
+}
+
+func (c countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	*c.n += int64(n)
+	return n, err
+}
+
+// openSource detects gzip, pcap and pcapng by their magic numbers.
+func openSource(r io.Reader, sink anomalySink) (recordSource, error) {
+	br := bufio.NewReaderSize(r, readerBufferSize)
+	magic, err := br.Peek(4)
+	if err != nil {
+		return nil, fmt.Errorf("read file header: %w", err)
+	}
+	if magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("gzip: %w", err)
+		}
+		br = bufio.NewReaderSize(zr, readerBufferSize)
+		if magic, err = br.Peek(4); err != nil {
+			return nil, fmt.Errorf("read file header inside gzip: %w", err)
+		}
+	}
+	switch {
+	case binary.BigEndian.Uint32(magic) == 0x0A0D0D0A:
+		return newNgSource(br, sink)
+	default:
+		return newPcapSource(br, sink)
+	}
+}
+
+// ErrNotCapture is returned for input that is neither pcap nor pcapng.
+var ErrNotCapture = errors.New("not a pcap or pcapng file")
+
+// pcapSource reads classic libpcap files of either byte order, with
+// microsecond or nanosecond stamps. It is written here rather than taken
+// from pcapgo.Reader because it must resynchronise after garbage between
+// records and report each bad record's offset, which pcapgo cannot.
+type pcapSource struct {
+	br       *bufio.Reader
+	order    binary.ByteOrder
+	nanos    bool
+	snaplen  uint32
+	linkType layers.LinkType
+	offset   int64
+	lastSec  uint32
+	records  uint64
+	sink     anomalySink
+	pending  int // bytes of the previous record still to discard
+	// Fast path state (fillBatch): bytes of a record cut at a block's end,
+	// and whether the record-by-record path has taken over.
+	carry []byte
+	slow  bool
+	eof   bool // the file has been read to its end; only carry remains
+}
+
+func newPcapSource(br *bufio.Reader, sink anomalySink) (*pcapSource, error) {
+	hdr, err := br.Peek(24)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNotCapture, err)
+	}
+	s := &pcapSource{br: br, sink: sink, offset: 24}
+	switch binary.LittleEndian.Uint32(hdr) {
+	case 0xa1b2c3d4:
+		s.order = binary.LittleEndian
+	case 0xa1b23c4d:
+		s.order, s.nanos = binary.LittleEndian, true
+	default:
+		switch binary.BigEndian.Uint32(hdr) {
+		case 0xa1b2c3d4:
+			s.order = binary.BigEndian
+		case 0xa1b23c4d:
+			s.order, s.nanos = binary.BigEndian, true
+		default:
+			return nil, ErrNotCapture
+		}
+	}
+	s.snaplen = s.order.Uint32(hdr[16:20])
+	// The upper bits of the link type field carry FCS information
+	// (pcap-savefile(5)); the link type is the low 16 bits.
+	s.linkType = layers.LinkType(s.order.Uint32(hdr[20:24]) & 0xffff)
+	if _, err := br.Discard(24); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// maxCaptured is the largest plausible record length in this file.
+func (s *pcapSource) maxCaptured() uint32 {
+	if s.snaplen == 0 || s.snaplen > MaxRecordLen {
+		return MaxRecordLen
+	}
+	// Some writers exceed their own snap length by a little (pcapgo notes
+	// this for tcpdump -s0 files); allow the 256 KiB ceiling regardless.
+	return MaxRecordLen
+}
+
+// plausible checks a record header. strict adds a time check, used only
+// when hunting for the next record after garbage: ordinary files may jump in
+// time, but garbage rarely looks like a stamp within a day of the last one.
+func (s *pcapSource) plausible(h []byte, strict bool) bool {
+	incl := s.order.Uint32(h[8:12])
+	orig := s.order.Uint32(h[12:16])
+	frac := s.order.Uint32(h[4:8])
+	limit := uint32(1_000_000)
+	if s.nanos {
+		limit = 1_000_000_000
+	}
+	if incl > s.maxCaptured() || incl > orig || frac >= limit || orig > 1<<20 {
+		return false
+	}
+	if strict && s.records > 0 {
+		sec := s.order.Uint32(h[0:4])
+		// Within a day of the previous record: garbage rarely looks like a
+		// time stamp that close.
+		if sec+86400 < s.lastSec || sec > s.lastSec+86400 {
+			return false
+		}
+	}
+	return true
+}
+
+// Next returns the next record. Data points into the reader's buffer.
+func (s *pcapSource) Next() (Record, error) {
+	if s.pending > 0 {
+		n, _ := s.br.Discard(s.pending)
+		s.offset += int64(n)
+		s.pending = 0
+	}
+	for {
+		h, err := s.br.Peek(16)
+		if err != nil {
+			if len(h) > 0 {
+				s.sink.anomaly("truncated-record", s.offset, s.records+1, "file ends inside a record header")
+			}
+			return Record{}, io.EOF
+		}
+		if !s.plausible(h, false) {
+			if err := s.resync(); err != nil {
+				return Record{}, err
+			}
+			continue
+		}
+		incl := int(s.order.Uint32(h[8:12]))
+		full, err := s.br.Peek(16 + incl)
+		if err != nil {
+			s.sink.anomaly("truncated-record", s.offset, s.records+1,
+				fmt.Sprintf("record claims %d bytes, file ends after %d", incl, len(full)-16))
+			return Record{}, io.EOF
+		}
+		// Peek may have moved the buffer: read the header from full, not h.
+		h = full[:16]
+		sec := s.order.Uint32(h[0:4])
+		frac := s.order.Uint32(h[4:8])
+		if !s.nanos {
+			frac *= 1000
+		}
+		s.lastSec = sec
+		s.records++
+		rec := Record{
+			Data:     full[16 : 16+incl],
+			Time:     time.Unix(int64(sec), int64(frac)).UTC(),
+			WireLen:  int(s.order.Uint32(h[12:16])),
+			LinkType: s.linkType,
+			Offset:   s.offset,
+		}
+		s.pending = 16 + incl
+		return rec, nil
+	}
+}
+
+// resync skips bytes until a plausible record header follows, counting the
+// skipped span as one anomaly at its start offset.
+func (s *pcapSource) resync() error {
+	start := s.offset
+	skipped := 0
+	for {
+		if _, err := s.br.Discard(1); err != nil {
+			s.sink.anomaly("garbage-between-records", start, s.records+1, fmt.Sprintf("%d bytes skipped to the end of file", skipped))
+			return io.EOF
+		}
+		s.offset++
+		skipped++
+		h, err := s.br.Peek(16)
+		if err != nil {
+			s.sink.anomaly("garbage-between-records", start, s.records+1, fmt.Sprintf("%d bytes skipped to the end of file", skipped))
+			return io.EOF
+		}
+		if s.plausible(h, true) && s.nextAlsoPlausible(h) {
+			s.sink.anomaly("garbage-between-records", start, s.records+1, fmt.Sprintf("bad record header, %d bytes skipped", skipped))
+			return nil
+		}
+	}
+}
+
+// nextAlsoPlausible checks that the record after h starts with a plausible
+// header too (or the file ends there), so resynchronisation does not lock on
+// to a few random bytes.
+func (s *pcapSource) nextAlsoPlausible(h []byte) bool {
+	incl := int(s.order.Uint32(h[8:12])) // read before Peek moves the buffer
+	b, err := s.br.Peek(16 + incl + 16)
+	if err != nil {
+		return len(b) == 16+incl // the record ends the file exactly
+	}
+	return s.plausible(b[16+incl:], true)
+}
+
+// ngSource reads pcapng through pcapgo.NgReader, which handles sections,
+// interfaces of different link types and both byte orders.
+type ngSource struct {
+	r      *pcapgo.NgReader
+	read   int64
+	frames uint64
+	sink   anomalySink
+	done   bool
+}
+
+func newNgSource(br *bufio.Reader, sink anomalySink) (*ngSource, error) {
+	s := &ngSource{sink: sink}
+	r, err := pcapgo.NewNgReader(countingReader{br, &s.read}, pcapgo.NgReaderOptions{WantMixedLinkType: true})
+	if err != nil {
+		return nil, fmt.Errorf("pcapng: %w", err)
+	}
+	s.r = r
+	return s, nil
+}
+
+func (s *ngSource) Next() (Record, error) {
+	if s.done {
+		return Record{}, io.EOF
+	}
+	data, ci, err := s.r.ZeroCopyReadPacketData()
+	if err != nil {
+		s.done = true
+		if errors.Is(err, io.EOF) {
+			return Record{}, io.EOF
+		}
+		// pcapgo cannot resynchronise inside pcapng; report where it stopped.
+		s.sink.anomaly("unreadable-block", s.read, s.frames+1, err.Error())
+		return Record{}, io.EOF
+	}
+	s.frames++
+	if len(data) > MaxRecordLen {
+		s.sink.anomaly("oversized-record", s.read, s.frames, fmt.Sprintf("%d bytes", len(data)))
+		data = nil
+	}
+	lt := s.r.LinkType()
+	if len(ci.AncillaryData) > 0 {
+		if l, ok := ci.AncillaryData[0].(layers.LinkType); ok {
+			lt = l
+		}
+	}
+	return Record{Data: data, Time: ci.Timestamp, WireLen: ci.Length, LinkType: lt, Offset: s.read}, nil
+}
+
+// fillBatch is the fast path for well-formed files: it reads a block of
+// the file straight into the batch buffer and frames the records in place,
+// so record bytes are copied once (kernel to batch) instead of twice. On
+// the first implausible header it hands the rest of the block back to the
+// record-by-record reader, which resynchronises and reports anomalies.
+// It returns false once that slower path must take over.
+func (s *pcapSource) fillBatch(b *rawBatch, rs *readerStats) (more bool, err error) {
+	if s.slow {
+		return false, nil
+	}
+	b.buf = append(b.buf[:0], s.carry...)
+	if !s.eof {
+		n, rerr := io.ReadFull(s.br, b.buf[len(b.buf):cap(b.buf)])
+		b.buf = b.buf[:len(b.buf)+n]
+		s.eof = rerr != nil // io.EOF or io.ErrUnexpectedEOF: the file ended
+	}
+	pos := 0
+	for pos+16 <= len(b.buf) && len(b.recs) < cap(b.recs) {
+		h := b.buf[pos : pos+16]
+		if !s.plausible(h, false) {
+			s.toSlowPath(b.buf[pos:])
+			s.carry = s.carry[:0]
+			return false, nil
+		}
+		incl := int(s.order.Uint32(h[8:12]))
+		if pos+16+incl > len(b.buf) {
+			break // the record continues in the next block
+		}
+		frac := s.order.Uint32(h[4:8])
+		if !s.nanos {
+			frac *= 1000
+		}
+		rec := Record{
+			Time:     time.Unix(int64(s.order.Uint32(h[0:4])), int64(frac)).UTC(),
+			WireLen:  int(s.order.Uint32(h[12:16])),
+			LinkType: s.linkType,
+			Offset:   s.offset,
+			Data:     b.buf[pos+16 : pos+16+incl],
+		}
+		rs.account(rec)
+		rec.Data = nil
+		b.recs = append(b.recs, rawRecord{start: pos + 16, end: pos + 16 + incl, rec: rec})
+		s.records++
+		s.lastSec = s.order.Uint32(h[0:4])
+		pos += 16 + incl
+		s.offset += int64(16 + incl)
+	}
+	full := len(b.recs) == cap(b.recs)
+	s.carry = append(s.carry[:0], b.buf[pos:]...)
+	if s.eof && !full {
+		if len(s.carry) > 0 {
+			s.sink.anomaly("truncated-record", s.offset, s.records+1,
+				fmt.Sprintf("file ends %d bytes into a record", len(s.carry)))
+		}
+		if len(b.recs) == 0 {
+			return false, io.EOF
+		}
+		s.carry = s.carry[:0]
+		return true, nil // send these; the next call reports the end
+	}
+	return true, nil
+}
+
+// toSlowPath puts unframed bytes back in front of the file for Next.
+func (s *pcapSource) toSlowPath(rest []byte) {
+	s.slow = true
+	s.br = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(append([]byte(nil), rest...)), s.br), readerBufferSize)
+}

@@ -1,0 +1,147 @@
+package capture
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/binary"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/natdoc/natdoc/internal/pcapgen"
+)
+
+// recordOffsets lists where each record header of a little-endian pcap
+// starts.
+func recordOffsets(data []byte) []int {
+	var offs []int
+	for off := 24; off+16 <= len(data); {
+		offs = append(offs, off)
+		off += 16 + int(binary.LittleEndian.Uint32(data[off+8:]))
+	}
+	return offs
+}
+
+func analyzeBytes(t *testing.T, data []byte) *Result {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "x.pcap")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Analyze(context.Background(), Options{Files: []string{path}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func anomalyCount(res *Result, kind string) uint64 {
+	for _, a := range res.Capture.Anomalies {
+		if a.Kind == kind {
+			return a.Count
+		}
+	}
+	return 0
+}
+
+// TestHostileFiles: garbage between records, a record claiming 1 GiB, a
+// truncated end, gzip and big-endian files are read as far as they can be,
+// with anomalies at their offsets, and the calls still judged.
+func TestHostileFiles(t *testing.T) {
+	clean, err := os.ReadFile(filepath.Join("..", "testdata", "one-way-private-sdp.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	offs := recordOffsets(clean)
+	mid := offs[len(offs)/2]
+	want := analyzeBytes(t, clean)
+
+	t.Run("garbage between records", func(t *testing.T) {
+		bad := append(append(append([]byte(nil), clean[:mid]...), bytes.Repeat([]byte{0xde, 0xad}, 37)...), clean[mid:]...)
+		res := analyzeBytes(t, bad)
+		if anomalyCount(res, "garbage-between-records") != 1 {
+			t.Errorf("anomalies %+v", res.Capture.Anomalies)
+		}
+		if res.Capture.Packets != want.Capture.Packets {
+			t.Errorf("read %d packets, want all %d", res.Capture.Packets, want.Capture.Packets)
+		}
+		if res.Capture.Anomalies[0].Offsets[0] != int64(mid) {
+			t.Errorf("anomaly at offset %d, want %d", res.Capture.Anomalies[0].Offsets[0], mid)
+		}
+	})
+	t.Run("record claiming 1 GiB", func(t *testing.T) {
+		bad := append([]byte(nil), clean...)
+		binary.LittleEndian.PutUint32(bad[mid+8:], 1<<30)
+		binary.LittleEndian.PutUint32(bad[mid+12:], 1<<30)
+		res := analyzeBytes(t, bad)
+		if anomalyCount(res, "garbage-between-records") == 0 {
+			t.Errorf("no anomaly: %+v", res.Capture.Anomalies)
+		}
+		if res.Capture.Packets < want.Capture.Packets-2 {
+			t.Errorf("read %d packets of %d", res.Capture.Packets, want.Capture.Packets)
+		}
+	})
+	t.Run("truncated", func(t *testing.T) {
+		res := analyzeBytes(t, clean[:len(clean)-50])
+		if anomalyCount(res, "truncated-record") != 1 || res.Capture.Packets != want.Capture.Packets-1 {
+			t.Errorf("packets %d, anomalies %+v", res.Capture.Packets, res.Capture.Anomalies)
+		}
+	})
+	t.Run("gzip", func(t *testing.T) {
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		zw.Write(clean)
+		zw.Close()
+		res := analyzeBytes(t, buf.Bytes())
+		if res.Capture.Packets != want.Capture.Packets || res.Verdict != want.Verdict {
+			t.Errorf("gzip: %d packets, %q", res.Capture.Packets, res.Verdict)
+		}
+	})
+	t.Run("big-endian nanoseconds", func(t *testing.T) {
+		res := analyzeBytes(t, toBigEndianNanos(clean))
+		if res.Capture.Packets != want.Capture.Packets || res.Verdict != want.Verdict || !res.Capture.First.Equal(want.Capture.First) {
+			t.Errorf("big-endian: %d packets, %q, first %v", res.Capture.Packets, res.Verdict, res.Capture.First)
+		}
+	})
+}
+
+// toBigEndianNanos rewrites a little-endian microsecond pcap as a
+// big-endian nanosecond one.
+func toBigEndianNanos(le []byte) []byte {
+	be := append([]byte(nil), le...)
+	binary.BigEndian.PutUint32(be[0:], 0xa1b23c4d)
+	for _, i := range []int{4, 6} {
+		binary.BigEndian.PutUint16(be[i:], binary.LittleEndian.Uint16(le[i:]))
+	}
+	for _, i := range []int{8, 12, 16, 20} {
+		binary.BigEndian.PutUint32(be[i:], binary.LittleEndian.Uint32(le[i:]))
+	}
+	for _, off := range recordOffsets(le) {
+		for k := 0; k < 4; k++ {
+			v := binary.LittleEndian.Uint32(le[off+4*k:])
+			if k == 1 {
+				v *= 1000
+			}
+			binary.BigEndian.PutUint32(be[off+4*k:], v)
+		}
+	}
+	return be
+}
+
+// TestEveryRecordRead reads generated files of many sizes, so record and
+// block boundaries fall everywhere, and checks no record is lost at the end.
+func TestEveryRecordRead(t *testing.T) {
+	for media := 5 * time.Second; media <= 40*time.Second; media += 1700 * time.Millisecond {
+		path, _ := generate(t, []pcapgen.Call{{Kind: pcapgen.Normal, Media: media}}, pcapgen.Options{Seed: int64(media)})
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := analyzePath(t, path)
+		if want := uint64(len(recordOffsets(data))); res.Capture.Packets != want || len(res.Capture.Anomalies) != 0 {
+			t.Errorf("%d bytes: read %d of %d records, anomalies %+v", len(data), res.Capture.Packets, want, res.Capture.Anomalies)
+		}
+	}
+}

@@ -1,0 +1,308 @@
+package capture
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"time"
+
+	"github.com/natdoc/natdoc/report"
+)
+
+// Bounds on state built from hostile input.
+const (
+	// maxFlows bounds the RTP/RTCP stream table; a capture of random UDP
+	// could otherwise grow it without limit.
+	maxFlows = 200_000
+	// maxTCPBuffer bounds one TCP stream's unparsed bytes (a SIP message is
+	// at most 64 KiB, sipgo's ParseMaxMessageLength).
+	maxTCPBuffer = 64 << 10
+	// maxTCPStreams bounds the SIP-over-TCP streams followed at once.
+	maxTCPStreams = 10_000
+	// maxAnomalyRefs is how many offsets and frames each anomaly keeps.
+	maxAnomalyRefs = 5
+)
+
+// anomalies counts unreadable input by kind, with the first offsets.
+type anomalies struct {
+	byKind map[string]*report.Anomaly
+	order  []string
+}
+
+func (a *anomalies) anomaly(kind string, offset int64, frame uint64, detail string) {
+	a.addAnomaly(kind, offset, frame, detail, true)
+}
+
+func (a *anomalies) addAnomaly(kind string, offset int64, frame uint64, detail string, withRef bool) {
+	if a.byKind == nil {
+		a.byKind = map[string]*report.Anomaly{}
+	}
+	r := a.byKind[kind]
+	if r == nil {
+		r = &report.Anomaly{Kind: kind, Detail: detail}
+		a.byKind[kind] = r
+		a.order = append(a.order, kind)
+	}
+	r.Count++
+	if withRef && len(r.Offsets) < maxAnomalyRefs {
+		r.Offsets = append(r.Offsets, offset)
+		r.Frames = append(r.Frames, frame)
+	}
+}
+
+func (a *anomalies) list() []report.Anomaly {
+	out := make([]report.Anomaly, 0, len(a.order))
+	for _, k := range a.order {
+		out = append(out, *a.byKind[k])
+	}
+	return out
+}
+
+// counters count decoded packets by kind for the capture summary (plain
+// fields: a map would hash a string per packet).
+type counters struct {
+	sip, rtp, rtcp, tls, other uint64
+}
+
+func (c counters) list() []report.KeyValue {
+	var kv []report.KeyValue
+	for _, x := range []struct {
+		k string
+		v uint64
+	}{{"other", c.other}, {"rtcp", c.rtcp}, {"rtp", c.rtp}, {"sip", c.sip}, {"tls", c.tls}} {
+		if x.v > 0 {
+			kv = append(kv, report.KeyValue{Key: x.k, Value: fmt.Sprint(x.v)})
+		}
+	}
+	return kv
+}
+
+// v4Key packs an IPv4 RTP stream's addresses, ports and SSRC.
+type v4Key [2]uint64
+
+// tcpKey names one direction of a TCP connection.
+type tcpKey struct{ Src, Dst netip.AddrPort }
+
+// tcpStream buffers one direction of a SIP-over-TCP connection until whole
+// messages can be parsed (RFC 3261 §18.3: Content-Length frames them).
+type tcpStream struct {
+	next  uint32
+	buf   []byte
+	frame uint64 // frame of the segment that started the buffered message
+	// SIP over WebSocket (RFC 7118): http is true until the upgrade's
+	// header block has passed; msg gathers a fragmented WebSocket message.
+	ws, http    bool
+	expectFirst bool // the stream's first sequence number is not known yet
+	msg         []byte
+}
+
+// state is everything the analysis keeps while packets stream past. It is
+// owned by one goroutine.
+type state struct {
+	anomalies
+	calls *callTable
+	flows map[flowKey]*rtpFlow
+	// fast indexes IPv4 RTP streams by a 16-byte key, which hashes much
+	// faster than flowKey; every stream is in flows too.
+	fast   map[v4Key]*rtpFlow
+	tcp    map[tcpKey]*tcpStream
+	frames uint64 // records read so far, across files
+	// Finalised calls, and streams no call claimed.
+	done          []doneCall
+	orphans       []*rtpFlow
+	orphanPackets uint64
+	orphanStreams int
+	lastSweep     time.Time
+	// High-water marks of the state kept, to show memory follows the calls
+	// in progress, not the length of the capture.
+	peakCalls, peakFlows int
+	// onJudged, when set, hears each call's verdict as it is finalised.
+	onJudged func(report.Call)
+	counts   counters
+	tlsSeen  []uint64 // frames of TLS on SIP ports
+	// SIP sources seen for calls, for flow binding.
+	packets uint64
+	bytes   uint64
+	first   time.Time
+	last    time.Time
+}
+
+func newState() *state {
+	return &state{
+		calls: newCallTable(),
+		flows: make(map[flowKey]*rtpFlow, 1024),
+		fast:  make(map[v4Key]*rtpFlow, 1024),
+		tcp:   map[tcpKey]*tcpStream{},
+	}
+}
+
+// handle analyses one decoded packet. It must not keep pkt.Payload.
+func (s *state) handle(pkt *packet) {
+	switch pkt.Proto {
+	case protoUDP:
+		s.handleUDP(pkt)
+	case protoTCP:
+		s.handleTCP(pkt)
+	case protoSCTP:
+		if looksLikeSIP(pkt.Payload) {
+			s.handleSIPDatagram(pkt, "SCTP")
+		}
+	}
+}
+
+func (s *state) handleUDP(pkt *packet) {
+	b := pkt.Payload
+	if len(b) > 0 && b[0] >= 'A' && b[0] <= 'Z' && looksLikeSIP(b) {
+		s.handleSIPDatagram(pkt, "UDP")
+		return
+	}
+	// RTP and RTCP were split off by the reader (pipeline.go); the rest is
+	// other traffic.
+	s.counts.other++
+}
+
+func (s *state) handleSIPDatagram(pkt *packet, transport string) {
+	info, err := parseSIPDatagram(pkt.Payload)
+	if err != nil {
+		s.anomaly("malformed-sip", pkt.Offset, pkt.Frame, err.Error())
+		return
+	}
+	info.Transport = transport
+	if pkt.Truncated {
+		info.LengthMismatch = false // the capture cut the body, not an ALG
+	}
+	s.sip(pkt, info)
+}
+
+// sip files a parsed message with its call.
+func (s *state) sip(pkt *packet, info *sipInfo) {
+	s.counts.sip++
+	info.Frame, info.Offset, info.Src, info.Dst = pkt.Frame, pkt.Offset, pkt.Src, pkt.Dst
+	info.Fragmented = pkt.Fragmented
+	var sd *sdpInfo
+	var sdErr error
+	if body := info.sdpBody(); body != nil {
+		sd, sdErr = parseSDP(body)
+		if sdErr != nil {
+			s.anomaly("malformed-sdp", pkt.Offset, pkt.Frame, sdErr.Error())
+		}
+	}
+	info.Body = nil // the SDP is kept parsed; drop the bytes
+	s.calls.add(info, pkt.Time, sd, sdErr)
+}
+
+// sipPorts are where SIP over TLS usually runs (RFC 3261 §26.2: 5061).
+func isTLSPort(p uint16) bool { return p == 5061 }
+
+func (s *state) handleTCP(pkt *packet) {
+	k := tcpKey{pkt.Src, pkt.Dst}
+	st := s.tcp[k]
+	b := pkt.Payload
+	if st == nil {
+		if len(b) == 0 {
+			return
+		}
+		if (isTLSPort(pkt.Src.Port()) || isTLSPort(pkt.Dst.Port())) && len(b) > 5 && b[0] >= 0x14 && b[0] <= 0x17 && b[1] == 3 {
+			s.counts.tls++
+			if len(s.tlsSeen) < maxAnomalyRefs {
+				s.tlsSeen = append(s.tlsSeen, pkt.Frame)
+			}
+			return
+		}
+		ws := isSIPWebSocketUpgrade(b)
+		if !ws && !looksLikeSIP(b) {
+			s.counts.other++
+			return
+		}
+		if len(s.tcp) >= maxTCPStreams {
+			s.anomaly("too-many-tcp-streams", pkt.Offset, pkt.Frame, "SIP over TCP stream ignored")
+			return
+		}
+		st = &tcpStream{next: pkt.Seq, frame: pkt.Frame, ws: ws, http: ws}
+		s.tcp[k] = st
+		if ws { // the answer (101 Switching Protocols) comes the other way
+			s.tcp[tcpKey{pkt.Dst, pkt.Src}] = &tcpStream{ws: true, http: true, expectFirst: true}
+		}
+	}
+	if st.expectFirst {
+		st.next, st.expectFirst = pkt.Seq, false
+	}
+	if pkt.RST || pkt.FIN {
+		defer delete(s.tcp, k)
+	}
+	if len(b) == 0 {
+		return
+	}
+	switch d := int32(pkt.Seq - st.next); {
+	case d < 0: // retransmission, maybe with new bytes at its end
+		if int(-d) >= len(b) {
+			return
+		}
+		b = b[-d:]
+	case d > 0: // bytes missing: drop what was buffered, resume at a message start
+		s.anomaly("tcp-gap", pkt.Offset, pkt.Frame, "SIP over TCP: segment(s) missing from the capture")
+		st.buf = st.buf[:0]
+		if st.ws || !looksLikeSIP(b) { // WebSocket frames cannot be resynchronised
+			if st.ws {
+				delete(s.tcp, k)
+			}
+			st.next = pkt.Seq + uint32(len(pkt.Payload))
+			return
+		}
+	}
+	st.next = pkt.Seq + uint32(len(pkt.Payload))
+	if len(st.buf) == 0 {
+		st.frame = pkt.Frame
+	}
+	if len(st.buf)+len(b) > maxTCPBuffer {
+		s.anomaly("sip-message-too-large", pkt.Offset, pkt.Frame, "SIP over TCP: more than 64 KiB without a complete message")
+		st.buf = st.buf[:0]
+		return
+	}
+	st.buf = append(st.buf, b...)
+	s.drainTCP(pkt, st)
+}
+
+// drainTCP parses every complete message buffered (several may share one
+// segment; one may span many).
+func (s *state) drainTCP(pkt *packet, st *tcpStream) {
+	if st.ws {
+		s.drainWebSocket(pkt, st)
+		return
+	}
+	for len(st.buf) > 0 {
+		info, used, need, err := parseSIPStream(st.buf)
+		if err != nil {
+			s.anomaly("malformed-sip", pkt.Offset, pkt.Frame, "SIP over TCP: "+err.Error())
+			st.buf = st.buf[:0]
+			return
+		}
+		if need {
+			if used > 0 {
+				st.buf = append(st.buf[:0], st.buf[used:]...)
+			}
+			return
+		}
+		info.Transport = "TCP"
+		// The ladder names the frame that completed the message, as
+		// Wireshark does for reassembled PDUs.
+		s.sip(pkt, info)
+		st.buf = append(st.buf[:0], st.buf[used:]...)
+		st.frame = pkt.Frame
+	}
+}
+
+// sortedFlows returns the streams in order of first packet.
+func (s *state) sortedFlows() []*rtpFlow {
+	out := make([]*rtpFlow, 0, len(s.flows))
+	for _, f := range s.flows {
+		out = append(out, f)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].FirstFrame != out[j].FirstFrame {
+			return out[i].FirstFrame < out[j].FirstFrame
+		}
+		return out[i].Key.RTCP && !out[j].Key.RTCP
+	})
+	return out
+}

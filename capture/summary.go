@@ -1,0 +1,169 @@
+package capture
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/natdoc/natdoc/report"
+)
+
+// vantage says from where the capture saw the calls, judged from the
+// signalling sources: a capture inside a LAN sees private sources, one on
+// the internet side of a NAT sees the NAT's public address.
+func vantage(calls []report.Call) string {
+	var priv, pub int
+	for _, c := range calls {
+		for _, p := range []report.Party{c.Caller, c.Callee} {
+			ap, err := netip.ParseAddrPort(p.SignalAddr)
+			if err != nil {
+				continue
+			}
+			if IsPrivate(ap.Addr()) {
+				priv++
+			} else {
+				pub++
+			}
+		}
+	}
+	switch {
+	case priv == 0 && pub == 0:
+		return "unknown: no call signalling in the capture"
+	case pub == 0:
+		return "inside a private network: every party's SIP comes from a private address, so NATs further out are not visible; RTP seen leaving is not proof that it arrived"
+	case priv == 0:
+		return "on the public side: every party's SIP comes from a public address (NATed phones appear as their NAT's mapping); packets sent to private addresses cannot arrive"
+	}
+	return "at a point that sees both private and public parties (a SIP server, a PBX or the NAT's own LAN side): private parties are seen before their NAT"
+}
+
+// captureFindings are the findings about the capture as a whole.
+func captureFindings(s *state) []report.Finding {
+	var fs []report.Finding
+	if n := s.counts.tls; n > 0 {
+		fs = append(fs, report.Finding{
+			ID: "signalling-encrypted", Severity: report.SeverityInfo,
+			Title:    fmt.Sprintf("%d packets of SIP over TLS (port 5061): the signalling is encrypted and cannot be read without the keys", n),
+			Evidence: []report.Evidence{{Text: "TLS records on port 5061", Frames: s.tlsSeen}},
+			Remedy:   "Capture on the phone or server where SIP is in clear text (or with its TLS keys), or temporarily use SIP over UDP/TCP while diagnosing; the media flows below are still judged.",
+		})
+	}
+	var orphan []report.Evidence
+	for _, f := range s.orphans {
+		orphan = append(orphan, report.Evidence{
+			Text:   fmt.Sprintf("%s → %s SSRC %#08x: %d packets", f.Key.Src, f.Key.Dst, f.Key.SSRC, f.Packets),
+			Frames: []uint64{f.FirstFrame, f.LastFrame}, Time: f.First(),
+		})
+	}
+	if len(orphan) > 0 {
+		fs = append(fs, report.Finding{
+			ID: "media-without-signalling", Severity: report.SeverityInfo,
+			Title:    fmt.Sprintf("%d RTP packets in %d streams belong to no call in the capture (their SIP is missing or encrypted)", s.orphanPackets, s.orphanStreams),
+			Evidence: orphan,
+		})
+	}
+	if len(s.order) > 0 {
+		var kinds []string
+		for _, a := range s.list() {
+			kinds = append(kinds, fmt.Sprintf("%d × %s", a.Count, a.Kind))
+		}
+		fs = append(fs, report.Finding{
+			ID: "capture-anomalies", Severity: report.SeverityInfo,
+			Title: "Parts of the input could not be read and were skipped: " + strings.Join(kinds, ", "),
+		})
+	}
+	return fs
+}
+
+// remedies ranks the remedies of all problem findings, most frequent first.
+func remedies(r *Result) []report.Remedy {
+	type agg struct {
+		rem   report.Remedy
+		count int
+	}
+	var list []*agg
+	byText := map[string]*agg{}
+	for _, c := range r.Calls {
+		for _, f := range c.Findings {
+			if !f.Severity.IsProblem() || f.Remedy == "" {
+				continue
+			}
+			a := byText[f.Remedy]
+			if a == nil {
+				a = &agg{rem: report.Remedy{ID: remedyID(f.Remedy), Title: remedyTitle(f.Remedy), Detail: f.Remedy}}
+				byText[f.Remedy] = a
+				list = append(list, a)
+			}
+			a.count++
+			if !containsString(a.rem.Fixes, f.ID) {
+				a.rem.Fixes = append(a.rem.Fixes, f.ID)
+			}
+		}
+	}
+	for i := 1; i < len(list); i++ { // stable insertion sort by count
+		for j := i; j > 0 && list[j].count > list[j-1].count; j-- {
+			list[j], list[j-1] = list[j-1], list[j]
+		}
+	}
+	out := make([]report.Remedy, 0, len(list))
+	for _, a := range list {
+		out = append(out, a.rem)
+	}
+	return out
+}
+
+func remedyID(text string) string {
+	switch text {
+	case remedyPrivateSDP:
+		return "announce-public-media-address"
+	case remedyALG:
+		return "disable-sip-alg"
+	case remedyNoMedia:
+		return "open-rtp-path"
+	}
+	return "other"
+}
+
+func remedyTitle(text string) string {
+	switch text {
+	case remedyPrivateSDP:
+		return "Make the phone announce a reachable media address (STUN), or let the server fix it (symmetric RTP / relay)"
+	case remedyALG:
+		return "Disable the router's SIP ALG"
+	case remedyNoMedia:
+		return "Open the RTP path (firewall, port forwarding) or relay media through the server"
+	}
+	return text
+}
+
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// verdictSentence is the report's one-line answer.
+func verdictSentence(calls []report.Call) string {
+	if len(calls) == 0 {
+		return "No SIP calls (INVITE dialogs) found in the capture."
+	}
+	counts := map[report.Verdict]int{}
+	for _, c := range calls {
+		counts[c.Verdict]++
+	}
+	var parts []string
+	for _, v := range []report.Verdict{report.VerdictOneWay, report.VerdictNoWay, report.VerdictTwoWay, report.VerdictOnHold, report.VerdictIncompleteCapture, report.VerdictNoMediaExpected} {
+		if n := counts[v]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, v))
+		}
+	}
+	problems := counts[report.VerdictOneWay] + counts[report.VerdictNoWay]
+	lead := fmt.Sprintf("%d call(s): ", len(calls))
+	if problems > 0 {
+		lead = fmt.Sprintf("%d of %d call(s) had audio problems: ", problems, len(calls))
+	}
+	return lead + strings.Join(parts, ", ") + "."
+}

@@ -1,0 +1,109 @@
+package capture
+
+import (
+	"context"
+	"net/netip"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/natdoc/natdoc/internal/pcapgen"
+)
+
+// tsharkStream is one line of `tshark -z rtp,streams`.
+type tsharkStream struct {
+	key     flowKey
+	packets uint64
+	lost    int64
+}
+
+// tsharkStreams runs tshark's RTP stream statistics with its RTP heuristic
+// on, as bench/analyze.sh does.
+func tsharkStreams(t *testing.T, path string) []tsharkStream {
+	t.Helper()
+	out, err := exec.Command("tshark", "-n", "-q", "-o", "rtp.heuristic_rtp:TRUE", "-z", "rtp,streams", "-r", path).Output()
+	if err != nil {
+		t.Fatalf("tshark: %v", err)
+	}
+	var streams []tsharkStream
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		// start end srcIP srcPort dstIP dstPort SSRC payload... pkts lost (pct) ...
+		if len(f) < 10 || !strings.HasPrefix(f[6], "0x") {
+			continue
+		}
+		src, err1 := netip.ParseAddrPort(joinHostPort(f[2], f[3]))
+		dst, err2 := netip.ParseAddrPort(joinHostPort(f[4], f[5]))
+		ssrc, err3 := strconv.ParseUint(f[6][2:], 16, 32)
+		if err1 != nil || err2 != nil || err3 != nil {
+			t.Fatalf("cannot read tshark line %q", line)
+		}
+		// The payload column may hold several words ("g711U", "g711A, CN");
+		// the packet count is the field before the "(x%)" loss pair.
+		i := len(f) - 1
+		for ; i > 7 && !strings.HasPrefix(f[i], "("); i-- {
+		}
+		pkts, err4 := strconv.ParseUint(f[i-2], 10, 64)
+		lost, err5 := strconv.ParseInt(f[i-1], 10, 64)
+		if err4 != nil || err5 != nil {
+			t.Fatalf("cannot read counts in %q", line)
+		}
+		streams = append(streams, tsharkStream{key: flowKey{Src: src, Dst: dst, SSRC: uint32(ssrc)}, packets: pkts, lost: lost})
+	}
+	return streams
+}
+
+func joinHostPort(host, port string) string {
+	if strings.Contains(host, ":") {
+		return "[" + host + "]:" + port
+	}
+	return host + ":" + port
+}
+
+// analyzeState runs the pipeline and returns its state with every stream.
+func analyzeState(t *testing.T, path string) *state {
+	t.Helper()
+	s := newState()
+	if _, err := analyzeFile(context.Background(), s, path, Options{}, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestRTPStreamsMatchTshark cross-checks per-stream packet and loss counts
+// with Wireshark's own RTP analysis on generated and real captures.
+func TestRTPStreamsMatchTshark(t *testing.T) {
+	if _, err := exec.LookPath("tshark"); err != nil {
+		t.Skip("tshark not installed")
+	}
+	gen, _ := generate(t, pcapgen.AllKinds(), pcapgen.Options{Seed: 11})
+	files := []string{gen, filepath.Join("..", "testdata", "one-way-private-sdp.pcap")}
+	if dir := realPcapDirOrEmpty(); dir != "" {
+		for _, f := range []string{"voipshark__SIP-RTP-Normal_Call_two_parties.pcap", "heplify__rtp_rtcp_sip_ipv4_udp.pcap",
+			"heplify__sip_ipv4_tcp.pcap", "drawmycall__sip-rtp-g722.pcap", "drawmycall__sip-rtp-lpc.pcap"} {
+			files = append(files, filepath.Join(dir, f))
+		}
+	}
+	for _, path := range files {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			s := analyzeState(t, path)
+			want := tsharkStreams(t, path)
+			if len(want) == 0 {
+				t.Fatal("tshark found no RTP streams")
+			}
+			for _, w := range want {
+				f := s.flows[w.key]
+				if f == nil {
+					t.Errorf("stream %s → %s SSRC %#x (%d packets in tshark) not found", w.key.Src, w.key.Dst, w.key.SSRC, w.packets)
+					continue
+				}
+				if f.Packets != w.packets || f.Lost() != w.lost {
+					t.Errorf("stream %s → %s SSRC %#x: %d packets, %d lost; tshark %d, %d",
+						w.key.Src, w.key.Dst, w.key.SSRC, f.Packets, f.Lost(), w.packets, w.lost)
+				}
+			}
+		})
+	}
+}

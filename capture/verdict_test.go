@@ -1,0 +1,112 @@
+package capture
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/natdoc/natdoc/report"
+)
+
+func TestJudgeStream(t *testing.T) {
+	full := CallFacts{MediaNegotiated: true, StartSeen: true, CaptureHasMedia: true, BothSidesSignalling: true}
+	both := [2]bool{true, true}
+	tests := []struct {
+		name       string
+		s          StreamFacts
+		c          CallFacts
+		want       report.Verdict
+		cannotHear string
+	}{
+		{"audio both ways", StreamFacts{Expected: both, Delivered: [2]uint64{100, 100}}, full, report.VerdictTwoWay, ""},
+		{"callee's audio never arrives", StreamFacts{Expected: both, Delivered: [2]uint64{100, 0}}, full, report.VerdictOneWay, "caller"},
+		{"caller's audio never arrives", StreamFacts{Expected: both, Delivered: [2]uint64{0, 100}}, full, report.VerdictOneWay, "callee"},
+		{"callee sends to the caller's private address", StreamFacts{Expected: both, Delivered: [2]uint64{100, 0}, Undeliverable: [2]uint64{0, 100}}, full, report.VerdictOneWay, "caller"},
+		{"nothing either way", StreamFacts{Expected: both}, full, report.VerdictNoWay, ""},
+		{"both sent only to private addresses", StreamFacts{Expected: both, Undeliverable: [2]uint64{5, 5}}, full, report.VerdictNoWay, ""},
+		{"inactive", StreamFacts{HeldAtEnd: true}, full, report.VerdictOnHold, ""},
+		{"hold with music", StreamFacts{Expected: [2]bool{true, false}, Delivered: [2]uint64{50, 0}, HeldAtEnd: true}, full, report.VerdictOnHold, ""},
+		{"hold, music missing", StreamFacts{Expected: [2]bool{true, false}, HeldAtEnd: true}, full, report.VerdictOnHold, ""},
+		{"announcement never arrives", StreamFacts{Expected: [2]bool{false, true}}, full, report.VerdictNoWay, "caller"},
+		{"never answered", StreamFacts{Expected: both}, CallFacts{CaptureHasMedia: true, StartSeen: true}, report.VerdictNoMediaExpected, ""},
+		{"capture filtered to signalling", StreamFacts{Expected: both}, CallFacts{MediaNegotiated: true, StartSeen: true, BothSidesSignalling: true}, report.VerdictIncompleteCapture, ""},
+		{"capture started mid-call", StreamFacts{Expected: both, Delivered: [2]uint64{10, 0}}, CallFacts{MediaNegotiated: true, CaptureHasMedia: true, BothSidesSignalling: true}, report.VerdictIncompleteCapture, ""},
+		{"one side's signalling invisible", StreamFacts{Expected: both, Delivered: [2]uint64{10, 0}}, CallFacts{MediaNegotiated: true, CaptureHasMedia: true, StartSeen: true}, report.VerdictIncompleteCapture, ""},
+		{"mid-call capture but both ways flow", StreamFacts{Expected: both, Delivered: [2]uint64{10, 10}}, CallFacts{MediaNegotiated: true, CaptureHasMedia: true}, report.VerdictTwoWay, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := JudgeStream(tt.s, tt.c)
+			if got.Verdict != tt.want || got.CannotHear != tt.cannotHear {
+				t.Errorf("JudgeStream = %s (%q), want %s (%q): %s", got.Verdict, got.CannotHear, tt.want, tt.cannotHear, got.Explain)
+			}
+			if got.Explain == "" {
+				t.Error("no explanation")
+			}
+		})
+	}
+}
+
+func TestJudgeCall(t *testing.T) {
+	two := StreamVerdict{Verdict: report.VerdictTwoWay}
+	one := StreamVerdict{Verdict: report.VerdictOneWay, CannotHear: "caller"}
+	none := StreamVerdict{Verdict: report.VerdictNoWay}
+	tests := []struct {
+		name    string
+		streams []StreamVerdict
+		media   []string
+		want    report.Verdict
+	}{
+		{"worst audio stream wins", []StreamVerdict{two, one}, []string{"audio", "audio"}, report.VerdictOneWay},
+		{"video ignored when audio exists", []StreamVerdict{two, none}, []string{"audio", "video"}, report.VerdictTwoWay},
+		{"no-way beats one-way", []StreamVerdict{one, none}, []string{"audio", "audio"}, report.VerdictNoWay},
+		{"no streams", nil, nil, report.VerdictNoMediaExpected},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := JudgeCall(tt.streams, tt.media); got.Verdict != tt.want {
+				t.Errorf("JudgeCall = %s, want %s", got.Verdict, tt.want)
+			}
+		})
+	}
+}
+
+func TestIsPrivate(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"10.1.2.3": true, "172.16.0.1": true, "172.32.0.1": false, "192.168.1.10": true,
+		"100.64.0.1": true, "100.128.0.1": false, "169.254.1.1": true, "127.0.0.1": true,
+		"192.0.0.2": true, "203.0.113.1": false, "8.8.8.8": false, "fd00::1": true,
+		"fe80::1": true, "2001:db8::1": false, "::ffff:192.168.1.1": true,
+	} {
+		if got := IsPrivate(mustAddr(addr)); got != want {
+			t.Errorf("IsPrivate(%s) = %v, want %v", addr, got, want)
+		}
+	}
+}
+
+func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+func TestALGSign(t *testing.T) {
+	pub, priv := mustAddr("203.0.113.1"), mustAddr("192.168.1.10")
+	tests := []struct {
+		name           string
+		sig            netip.Addr
+		contact        string
+		origin, conn   netip.Addr
+		wantSuspicious bool
+	}{
+		{"ALG rewrote Contact and c=, o= kept", pub, "203.0.113.1", priv, pub, true},
+		{"ALG rewrote headers, not the body", pub, "203.0.113.1", pub, priv, true},
+		{"STUN phone: c= public, Contact private", pub, "192.168.1.10", priv, pub, false},
+		{"phone leaking everything, no ALG", pub, "192.168.1.10", priv, priv, false},
+		{"public phone", pub, "203.0.113.1", pub, pub, false},
+		{"seen inside the LAN", priv, "192.168.1.10", priv, priv, false},
+		{"Contact is a name", pub, "phone.example", priv, pub, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := ALGSign(tt.sig, tt.contact, tt.origin, tt.conn); (got != "") != tt.wantSuspicious {
+				t.Errorf("ALGSign = %q, want suspicious %v", got, tt.wantSuspicious)
+			}
+		})
+	}
+}

@@ -1,0 +1,188 @@
+package forward
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/natdoc/natdoc/diagnose/sipalg"
+)
+
+// callbackWait is how long the ports wait for the mirror's callback after
+// its answer arrived: the callbacks leave the mirror just before the
+// answer, so one round trip suffices; 1 s covers jitter on a slow path.
+const callbackWait = time.Second
+
+// mirrorT1 is SIP's T1 (RFC 3261 §17.1.1.1) for the callback request's
+// retransmissions; giveUp bounds them.
+const mirrorT1 = 500 * time.Millisecond
+
+// CheckViaMirror tests the ports with a natdoc mirror's callback: an
+// OPTIONS from an ephemeral port asks the mirror (sipalg.HeaderCallback)
+// to send one packet from another port of its own to this network's public
+// address at each port. Like RESPONSE-PORT, those packets match no NAT
+// binding and arrive only through a forward.
+func CheckViaMirror(ctx context.Context, mirror netip.AddrPort, ports []int, env envListener) *Result {
+	res := &Result{Server: mirror, Via: "mirror", Ports: make([]PortResult, len(ports))}
+	targets := map[uint16]*net.UDPConn{}
+	for i, p := range ports {
+		res.Ports[i] = PortResult{Port: p}
+		c, err := env.ListenUDP("udp4", &net.UDPAddr{Port: p})
+		if err != nil {
+			res.Ports[i].Outcome, res.Ports[i].Err = PortBusy, err.Error()
+			continue
+		}
+		defer c.Close()
+		targets[uint16(p)] = c
+	}
+	if len(targets) == 0 {
+		return res
+	}
+	probe, err := env.ListenUDP("udp4", &net.UDPAddr{})
+	if err != nil {
+		setAll(res, Failed, err.Error())
+		return res
+	}
+	defer probe.Close()
+
+	callID := fmt.Sprintf("natdoc-fwd-%d", time.Now().UnixNano())
+	var want []string
+	for p := range targets {
+		want = append(want, fmt.Sprint(p))
+	}
+	req := callbackRequest(mirror, callID, strings.Join(want, ","))
+
+	ctx, cancel := context.WithTimeout(ctx, giveUp+callbackWait)
+	defer cancel()
+	arrived := listenCallbacks(ctx, targets, mirror.Addr(), callID)
+	echo, sends := askMirror(ctx, probe, mirror, req, callID)
+	for i := range res.Ports {
+		res.Ports[i].Sends = sends
+	}
+	switch {
+	case echo == nil:
+		setAll(res, ServerSilent, "the mirror did not answer the callback request")
+		return res
+	case len(echo.CallbacksSent) == 0:
+		setAll(res, Unsupported, "the mirror sends no callbacks (an older natdoc, or one without a callback socket)")
+		return res
+	}
+	public, _ := netip.ParseAddrPort(echo.Source)
+	time.Sleep(min(callbackWait, time.Until(deadlineOf(ctx))))
+	cancel()
+	got := arrived()
+	for i := range res.Ports {
+		p := &res.Ports[i]
+		if p.Outcome == PortBusy {
+			continue
+		}
+		p.Public = public
+		p.Outcome = NotReached
+		if got[uint16(p.Port)] {
+			p.Outcome = Reached
+		}
+	}
+	return res
+}
+
+// envListener is the part of netenv.Env the check needs.
+type envListener interface {
+	ListenUDP(network string, laddr *net.UDPAddr) (*net.UDPConn, error)
+}
+
+func deadlineOf(ctx context.Context) time.Time {
+	d, _ := ctx.Deadline()
+	return d
+}
+
+func setAll(res *Result, o Outcome, why string) {
+	for i := range res.Ports {
+		if res.Ports[i].Outcome != PortBusy {
+			res.Ports[i].Outcome, res.Ports[i].Err = o, why
+		}
+	}
+}
+
+func callbackRequest(mirror netip.AddrPort, callID, ports string) []byte {
+	return fmt.Appendf(nil, "OPTIONS sip:mirror@%s SIP/2.0\r\nVia: SIP/2.0/UDP 0.0.0.0:9;branch=z9hG4bK-%s;rport\r\nMax-Forwards: 70\r\n"+
+		"From: <sip:natdoc@invalid>;tag=fwd\r\nTo: <sip:mirror@%s>\r\nCall-ID: %s\r\nCSeq: 1 OPTIONS\r\n%s: %s\r\nContent-Length: 0\r\n\r\n",
+		mirror, callID, mirror, callID, sipalg.HeaderCallback, ports)
+}
+
+// askMirror sends the request with SIP retransmissions until the mirror's
+// echo for callID arrives.
+func askMirror(ctx context.Context, c *net.UDPConn, mirror netip.AddrPort, req []byte, callID string) (*sipalg.Echo, int) {
+	sends := 0
+	next, interval := time.Now(), mirrorT1
+	buf := make([]byte, sipalg.MaxMessage)
+	stop := time.Now().Add(giveUp)
+	for ctx.Err() == nil && time.Now().Before(stop) {
+		if !time.Now().Before(next) {
+			if _, err := c.WriteToUDPAddrPort(req, mirror); err != nil {
+				return nil, sends
+			}
+			sends++
+			next, interval = time.Now().Add(interval), interval*2
+		}
+		_ = c.SetReadDeadline(minTime(next, stop))
+		n, from, err := c.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				continue
+			}
+			return nil, sends
+		}
+		if from.Addr().Unmap() != mirror.Addr() {
+			continue
+		}
+		if echo, err := sipalg.DecodeEcho(buf[:n]); err == nil && echo.CallID == callID {
+			return echo, sends
+		}
+	}
+	return nil, sends
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// listenCallbacks reads every target until ctx ends and returns a function
+// that waits for the readers and tells which ports got their callback.
+func listenCallbacks(ctx context.Context, targets map[uint16]*net.UDPConn, from netip.Addr, callID string) func() map[uint16]bool {
+	var mu sync.Mutex
+	got := map[uint16]bool{}
+	var wg sync.WaitGroup
+	for port, c := range targets {
+		wg.Go(func() {
+			stop := context.AfterFunc(ctx, func() { _ = c.SetReadDeadline(time.Now()) })
+			defer stop()
+			want := string(sipalg.CallbackPayload(callID, port))
+			buf := make([]byte, 256)
+			for {
+				n, src, err := c.ReadFromUDPAddrPort(buf)
+				if err != nil {
+					return
+				}
+				if src.Addr().Unmap() == from && string(buf[:n]) == want {
+					mu.Lock()
+					got[port] = true
+					mu.Unlock()
+					return
+				}
+			}
+		})
+	}
+	return func() map[uint16]bool {
+		wg.Wait()
+		return got
+	}
+}

@@ -1,0 +1,30 @@
+// Package igd asks the router what it really forwards for SIP and RTP:
+// it finds UPnP Internet Gateway Devices (SSDP, or a known root description
+// URL), reads their connection status, external address and mapping table,
+// adds and removes port mappings over UPnP IGD v1/v2, NAT-PMP (RFC 6886) or
+// PCP (RFC 6887), measures how many mappings the router accepts and really
+// applies, and proves a mapping with an inbound STUN packet (RFC 5780
+// RESPONSE-PORT).
+//
+// Every mapping it adds is written to an undo journal first and removed from
+// it only after the router confirmed the delete, so a crash leaves a record
+// that Cleanup replays. It never deletes a mapping it did not make.
+//
+// It does not diagnose the NAT's mapping or filtering behaviour (that is
+// diagnose/stunprobe), does not keep mappings alive (no renewal loop), and
+// does not speak the legacy pre-2015 service types or IPv6 firewall control
+// (WANIPv6FirewallControl).
+//
+// Results are plain structs (Discovery, LimitResult, CleanupResult, ...);
+// DiscoveryFindings, LimitFindings, MapFindings, CleanupFindings and
+// PendingFinding derive report.Finding values from them with pure
+// functions, and Report* fill report.IGDReport. A caller such as
+// `natdoc diagnose` needs three calls:
+//
+//	d, err := igd.Discover(ctx, igd.Options{})      // absence is a result
+//	findings := igd.DiscoveryFindings(d, stunPublicIP)
+//	section := igd.ReportDiscovery(d)
+//
+// Options carries the test seams (ListenPacket, DialContext, SSDPAddr) so
+// tests create every socket inside a network namespace.
+package igd

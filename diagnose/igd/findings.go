@@ -1,0 +1,338 @@
+package igd
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/natdoc/natdoc/report"
+)
+
+// Finding IDs this package produces (stable: scripts match on them).
+const (
+	FindingNotFound          = "upnp-not-found"
+	FindingDoubleNAT         = "double-nat"
+	FindingExternalIPDiffers = "upnp-external-ip-differs"
+	FindingMappingLimit      = "upnp-mapping-limit"
+	FindingNotApplied        = "upnp-mapping-not-applied"
+	FindingNotForwarding     = "upnp-mapping-not-forwarding"
+	FindingLeaseRewritten    = "upnp-lease-rewritten"
+	FindingMappingRefused    = "upnp-mapping-refused"
+	FindingCleanupFailed     = "upnp-cleanup-failed"
+	FindingJournalPending    = "upnp-journal-pending"
+	FindingLocationElsewhere = "upnp-location-elsewhere"
+)
+
+const remedyForwardByHand = "Forward UDP 5060 and the RTP port range to the SIP server or phone by hand in the router's port-forwarding page."
+
+// DiscoveryFindings derives findings from what Discover found and,
+// optionally, the public address a STUN server saw (zero: not asked).
+func DiscoveryFindings(d *Discovery, stunMapped netip.Addr) []report.Finding {
+	var out []report.Finding
+	g := d.Best()
+	if g == nil && !d.NATPMP.Answered && !d.PCP.Answered {
+		f := report.Finding{ID: FindingNotFound, Severity: report.SeverityWarning,
+			Title:  "No UPnP IGD, NAT-PMP or PCP answered: nothing can open ports on this router automatically",
+			Remedy: "Enable UPnP IGD on the router if the SIP server relies on it; otherwise " + lowerFirst(remedyForwardByHand)}
+		ev := report.Evidence{Text: fmt.Sprintf("%d device(s) answered the search, none usable", len(d.Gateways))}
+		for _, x := range d.Gateways {
+			if x.Err != "" {
+				ev.Values = append(ev.Values, report.KeyValue{Key: x.Location, Value: x.Err})
+			}
+		}
+		f.Evidence = append(f.Evidence, ev)
+		return append(out, f)
+	}
+	ext, where := externalIP(d)
+	switch {
+	case ext.IsValid() && !isPublic(ext) && !ext.IsUnspecified():
+		f := report.Finding{ID: FindingDoubleNAT, Severity: report.SeverityError,
+			Title: fmt.Sprintf("Double NAT: the router's own external address %s is not public", ext),
+			Evidence: []report.Evidence{{Text: "external address reported by " + where, Addrs: []string{ext.String()},
+				Values: []report.KeyValue{{Key: "range", Value: addrRange(ext)}}}},
+			Remedy: "Mappings on this router lead only to the next NAT, not to the internet. Put the upstream modem in bridge mode, " +
+				"or forward the same ports on the upstream router too, or use a relay (natdoc serve) on a public host."}
+		if stunMapped.IsValid() {
+			f.Evidence = append(f.Evidence, report.Evidence{Text: "public address seen by the STUN server", Addrs: []string{stunMapped.String()}})
+		}
+		out = append(out, f)
+	case ext.IsValid() && stunMapped.IsValid() && ext != stunMapped:
+		out = append(out, report.Finding{ID: FindingExternalIPDiffers, Severity: report.SeverityWarning,
+			Title: fmt.Sprintf("The router says its external address is %s, but the internet sees %s", ext, stunMapped),
+			Evidence: []report.Evidence{
+				{Text: "external address reported by " + where, Addrs: []string{ext.String()}},
+				{Text: "public address seen by the STUN server", Addrs: []string{stunMapped.String()}}},
+			Remedy: "Another NAT (carrier-grade NAT or a second router) or another WAN path sits between this router and the internet; " +
+				"mappings here may not be reachable. Ask the provider for a public address, or forward on the outer router too."})
+	}
+	if g != nil && g.ExternalIPHidden && !ext.IsValid() {
+		out = append(out, hiddenExternalFinding(g, stunMapped))
+	}
+	for _, x := range d.Gateways {
+		if x.LocationAdvertised != "" {
+			out = append(out, report.Finding{ID: FindingLocationElsewhere, Severity: report.SeverityInfo,
+				Title:    "The IGD advertised its description at another address; natdoc asked the device that answered instead",
+				Subject:  x.Replier.String(),
+				Evidence: []report.Evidence{{Text: "LOCATION header and the address that sent it", Addrs: []string{x.LocationAdvertised, x.Replier.String()}}}})
+		}
+	}
+	return out
+}
+
+// hiddenExternalFinding: the IGD is connected but will not name its
+// external address; with a public address seen by STUN that is another
+// NAT in front of it.
+func hiddenExternalFinding(g *Gateway, stunMapped netip.Addr) report.Finding {
+	f := report.Finding{ID: FindingDoubleNAT, Severity: report.SeverityWarning,
+		Title: "The router reports no external address: it is probably behind another NAT (or its WAN is down)",
+		Evidence: []report.Evidence{{Text: "GetExternalIPAddress answered an empty or 0.0.0.0 address",
+			Values: []report.KeyValue{{Key: "connection status", Value: g.Connection}, {Key: "IGD", Value: g.Location}}}},
+		Remedy: "Mappings on this router lead only to the next NAT. Put the upstream modem in bridge mode, forward the ports on the upstream router too, or use a relay (natdoc serve) on a public host."}
+	if stunMapped.IsValid() && isPublic(stunMapped) {
+		f.Severity = report.SeverityError
+		f.Title = fmt.Sprintf("Double NAT: the router has no public WAN address, while the internet sees %s", stunMapped)
+		f.Evidence = append(f.Evidence, report.Evidence{Text: "public address seen by the STUN server", Addrs: []string{stunMapped.String()}})
+	}
+	return f
+}
+
+func externalIP(d *Discovery) (netip.Addr, string) {
+	if g := d.Best(); g != nil && g.ExternalIP.IsValid() {
+		return g.ExternalIP, "UPnP GetExternalIPAddress"
+	}
+	if d.PCP.Answered && d.PCP.ExternalIP.IsValid() {
+		return d.PCP.ExternalIP, "PCP"
+	}
+	if d.NATPMP.Answered && d.NATPMP.ExternalIP.IsValid() {
+		return d.NATPMP.ExternalIP, "NAT-PMP"
+	}
+	return netip.Addr{}, ""
+}
+
+func addrRange(a netip.Addr) string {
+	switch {
+	case cgnat.Contains(a):
+		return "100.64.0.0/10 (carrier-grade NAT, RFC 6598)"
+	case a.IsPrivate():
+		return "private (RFC 1918)"
+	case a.IsLoopback(), a.IsLinkLocalUnicast():
+		return "loopback or link-local"
+	}
+	return "not globally routable"
+}
+
+// CallsFor is how many simultaneous calls n mappings carry: one for the
+// SIP port, then RTP and RTCP for each call (RFC 3550 §11: RTCP on the
+// next port).
+func CallsFor(n int) int {
+	if n < 1 {
+		return 0
+	}
+	return (n - 1) / 2
+}
+
+// LimitFindings derives findings from the limit test.
+func LimitFindings(r *LimitResult) []report.Finding {
+	var out []report.Finding
+	if r.Refusal != nil {
+		code := r.Refusal.ErrorCode
+		text := errorText(r.Via, code, r.Refusal.Err)
+		out = append(out, report.Finding{ID: FindingMappingLimit, Severity: report.SeverityWarning,
+			Title: fmt.Sprintf("The router accepts at most %d %s mappings from this host: enough for %d simultaneous calls", r.Accepted, r.Proto, CallsFor(r.Accepted)),
+			Evidence: []report.Evidence{{Text: fmt.Sprintf("mapping %d (external port %d) refused", r.Accepted+1, r.Refusal.ExternalPort),
+				Values: []report.KeyValue{{Key: "error", Value: fmt.Sprintf("%d %s", code, text)}, {Key: "accepted", Value: fmt.Sprint(r.Accepted)}, {Key: "via", Value: r.Via}}}},
+			Remedy: fmt.Sprintf("This router supports at most %d simultaneous calls through %s; beyond that %s", CallsFor(r.Accepted), ViaName(r.Via), lowerFirst(remedyForwardByHand))})
+	}
+	out = append(out, mappingFindings(r.Mappings)...)
+	if r.RemoveErr != "" {
+		out = append(out, cleanupFailed(r.RemoveErr))
+	}
+	return out
+}
+
+// MapFindings derives findings from `upnp map`.
+func MapFindings(ms []MappingResult) []report.Finding {
+	out := mappingFindings(ms)
+	var refused []string
+	var ev []report.Evidence
+	for _, m := range ms {
+		if !m.Accepted {
+			refused = append(refused, fmt.Sprint(m.ExternalPort))
+			ev = append(ev, report.Evidence{Text: fmt.Sprintf("%d/%s", m.ExternalPort, m.Proto), Values: []report.KeyValue{{Key: "error", Value: m.Err}}})
+		}
+	}
+	if len(refused) > 0 {
+		out = append(out, report.Finding{ID: FindingMappingRefused, Severity: report.SeverityError,
+			Title:    fmt.Sprintf("The router refused %d of %d mappings (%s)", len(refused), len(ms), portList(refused)),
+			Evidence: ev, Remedy: remedyForwardByHand})
+	}
+	return out
+}
+
+// mappingFindings covers what every accepted mapping can show: absent on
+// read-back, no packet through it, lease rewritten.
+func mappingFindings(ms []MappingResult) []report.Finding {
+	var out []report.Finding
+	var absent, wrong, silent []string
+	var absentEv, silentEv []report.Evidence
+	leases := map[[2]time.Duration][]string{}
+	for _, m := range ms {
+		if !m.Accepted {
+			continue
+		}
+		port := fmt.Sprint(m.ExternalPort)
+		switch {
+		case m.ReadBackOK == No && m.ReadBack == nil:
+			absent = append(absent, port)
+		case m.ReadBackOK == No:
+			wrong = append(wrong, port)
+			absentEv = append(absentEv, report.Evidence{Text: fmt.Sprintf("%s/%s points elsewhere", port, m.Proto),
+				Addrs: []string{fmt.Sprintf("%s:%d", m.ReadBack.InternalClient, m.ReadBack.InternalPort)}})
+		}
+		if m.Verify != nil && !m.Verify.Arrived && !strings.Contains(m.Verify.Err, "RESPONSE-PORT") && !strings.HasPrefix(m.Verify.Err, "listen") {
+			silent = append(silent, port)
+			silentEv = append(silentEv, report.Evidence{Text: fmt.Sprintf("%s/%s: %s", port, m.Proto, m.Verify.Err), Addrs: []string{m.Verify.Server.String()}})
+		}
+		if m.ReadBack != nil && !sameLease(m.Lease, m.ReadBack.Lease) {
+			k := [2]time.Duration{m.Lease, m.ReadBack.Lease}
+			leases[k] = append(leases[k], port)
+		}
+	}
+	if len(absent)+len(wrong) > 0 {
+		ev := absentEv
+		if len(absent) > 0 {
+			ev = append([]report.Evidence{{Text: "accepted, then absent from GetSpecificPortMappingEntry: " + portList(absent)}}, ev...)
+		}
+		out = append(out, report.Finding{ID: FindingNotApplied, Severity: report.SeverityError,
+			Title:    fmt.Sprintf("The router accepted %d mapping(s) it did not apply", len(absent)+len(wrong)),
+			Evidence: ev,
+			Remedy:   "Do not rely on UPnP on this router: " + lowerFirst(remedyForwardByHand)})
+	}
+	if len(silent) > 0 {
+		out = append(out, report.Finding{ID: FindingNotForwarding, Severity: report.SeverityError,
+			Title:    fmt.Sprintf("%d mapping(s) exist on paper but let no packet in (%s)", len(silent), portList(silent)),
+			Evidence: silentEv,
+			Remedy:   "The router (or a NAT in front of it) does not forward these ports: " + lowerFirst(remedyForwardByHand)})
+	}
+	keys := make([][2]time.Duration, 0, len(leases))
+	for k := range leases {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i][1] < keys[j][1] })
+	for _, k := range keys {
+		asked, got := k[0], k[1]
+		sev := report.SeverityInfo
+		remedy := ""
+		if asked == 0 || (got != 0 && got < asked) {
+			sev = report.SeverityWarning
+			remedy = fmt.Sprintf("Renew UPnP mappings before %s, or forward the ports by hand so they do not expire.", got)
+		}
+		out = append(out, report.Finding{ID: FindingLeaseRewritten, Severity: sev,
+			Title: fmt.Sprintf("The router rewrote the lease: asked %s, granted %s", leaseText(asked), leaseText(got)),
+			Evidence: []report.Evidence{{Text: "GetSpecificPortMappingEntry NewLeaseDuration for ports " + portList(leases[k]),
+				Values: []report.KeyValue{{Key: "asked_s", Value: fmt.Sprint(int(asked.Seconds()))}, {Key: "granted_s", Value: fmt.Sprint(int(got.Seconds()))}}}},
+			Remedy: remedy})
+	}
+	return out
+}
+
+// leaseSlack: read-back reports the remaining lease (miniupnpd answers
+// 3599 s a second after granting 3600 s), so a slightly shorter value is
+// the same lease.
+const leaseSlack = 10 * time.Second
+
+func sameLease(asked, granted time.Duration) bool {
+	if asked == 0 || granted == 0 {
+		return asked == granted
+	}
+	return granted <= asked && asked-granted <= leaseSlack
+}
+
+func leaseText(d time.Duration) string {
+	if d == 0 {
+		return "permanent (0)"
+	}
+	return fmt.Sprintf("%d s", int(d.Seconds()))
+}
+
+func errorText(via string, code int, err string) string {
+	if code == 0 {
+		return err
+	}
+	if strings.HasPrefix(via, "upnp") {
+		if t := UPnPErrorText(code); t != "" {
+			return t
+		}
+	}
+	if via == "pcp" {
+		return pcpResultText(code)
+	}
+	return err
+}
+
+func portList(ports []string) string {
+	if len(ports) > 12 {
+		return strings.Join(ports[:12], ", ") + fmt.Sprintf(" and %d more", len(ports)-12)
+	}
+	return strings.Join(ports, ", ")
+}
+
+func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToLower(s[:1]) + s[1:]
+}
+
+func cleanupFailed(err string) report.Finding {
+	return report.Finding{ID: FindingCleanupFailed, Severity: report.SeverityError,
+		Title:    "natdoc could not remove all the mappings it made",
+		Evidence: []report.Evidence{{Text: err}},
+		Remedy:   "Run `natdoc upnp cleanup` when the router is reachable; the journal remembers them."}
+}
+
+// CleanupFindings derives findings from Cleanup.
+func CleanupFindings(c *CleanupResult) []report.Finding {
+	var out []report.Finding
+	if len(c.Failed) > 0 {
+		var errs []string
+		for _, f := range c.Failed {
+			errs = append(errs, fmt.Sprintf("%d/%s: %s", f.Entry.ExternalPort, f.Entry.Proto, f.Err))
+		}
+		out = append(out, cleanupFailed(strings.Join(errs, "; ")))
+	}
+	return out
+}
+
+// PendingFinding reports mappings a crashed natdoc left behind (nil when
+// there are none).
+func PendingFinding(pending []JournalEntry, journalPath string) *report.Finding {
+	var stale []string
+	for _, e := range pending {
+		if !e.Kept && (e.PID == 0 || !processAlive(e.PID)) {
+			stale = append(stale, fmt.Sprintf("%d/%s", e.ExternalPort, e.Proto))
+		}
+	}
+	if len(stale) == 0 {
+		return nil
+	}
+	return &report.Finding{ID: FindingJournalPending, Severity: report.SeverityWarning,
+		Title:    fmt.Sprintf("An earlier natdoc run left %d mapping(s) on the router", len(stale)),
+		Evidence: []report.Evidence{{Text: "journal " + journalPath + ": " + portList(stale)}},
+		Remedy:   "Run `natdoc upnp cleanup` to remove them (natdoc removes only mappings it made)."}
+}
+
+// ViaName names a mapping protocol for people.
+func ViaName(via string) string {
+	switch {
+	case strings.HasPrefix(via, "upnp-igd"):
+		return "UPnP IGD" + strings.TrimPrefix(via, "upnp-igd")
+	case via == ViaNATPMP:
+		return "NAT-PMP"
+	case via == ViaPCP:
+		return "PCP"
+	}
+	return via
+}

@@ -1,0 +1,422 @@
+package pcapgen
+
+import (
+	"fmt"
+	"math/rand"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/natdoc/natdoc/report"
+)
+
+// party is one end of a generated call: where the capture sees its SIP
+// and RTP come from, what it writes in its headers, and what its SDP says.
+type party struct {
+	user    string
+	sig     netip.AddrPort // SIP source as captured
+	local   string         // address it believes it has (Via, Contact)
+	sdp     netip.AddrPort // where its SDP asks for RTP
+	rtpSrc  netip.AddrPort // where its RTP comes from as captured
+	natted  bool
+	publicA netip.Addr // its NAT's public address (for Via received=)
+	origin  string     // SDP o= address, when it differs from the usual
+}
+
+type callGen struct {
+	i       int
+	c       Call
+	rng     *rand.Rand
+	t0      time.Time
+	callID  string
+	fromTag string
+	toTag   string
+	a, b    party
+	vlan    bool
+	tcp     bool
+	ws      bool // SIP over WebSocket on the TCP connection
+	sip     []wirePacket
+	sources []source
+	truths  []Truth
+	cseq    int
+	tcpSeq  [2]uint32
+}
+
+func addrPort(s string, port int) netip.AddrPort {
+	return netip.AddrPortFrom(netip.MustParseAddr(s), uint16(port))
+}
+
+// newCallGen lays out the call's parties and builds its packets.
+func newCallGen(i int, c Call, base time.Time, rng *rand.Rand) *callGen {
+	g := &callGen{i: i, c: c, rng: rng, t0: base.Add(c.Start), cseq: 1}
+	g.callID = fmt.Sprintf("%08x-%d@natdoc.test", rng.Uint32(), i)
+	g.fromTag = fmt.Sprintf("a%06x", rng.Uint32()&0xffffff)
+	g.toTag = fmt.Sprintf("b%06x", rng.Uint32()&0xffffff)
+	lanIP := fmt.Sprintf("192.168.%d.%d", 1+i/200%50, 10+i%200)
+	sipPort := 20000 + i%20000
+	rtpA := 10000 + 2*(i%5000)
+	rtpB := 30000 + 2*(i%10000)
+	g.a = party{user: fmt.Sprintf("%d", 100+i), sig: addrPort("203.0.113.1", sipPort), local: lanIP,
+		sdp: addrPort("203.0.113.1", rtpA), rtpSrc: addrPort("203.0.113.1", rtpA), natted: true,
+		publicA: netip.MustParseAddr("203.0.113.1")}
+	g.b = party{user: "gw", sig: addrPort("198.51.100.20", 5060), local: "198.51.100.20",
+		sdp: addrPort("198.51.100.20", rtpB), rtpSrc: addrPort("198.51.100.20", rtpB)}
+	switch c.Kind {
+	case LeakCaller:
+		g.a.sdp = addrPort(lanIP, rtpA)
+	case LeakCallee:
+		calleeLAN := fmt.Sprintf("10.0.0.%d", 10+i%200)
+		g.a = party{user: fmt.Sprintf("%d", 100+i), sig: addrPort("198.51.100.40", 5060), local: "198.51.100.40",
+			sdp: addrPort("198.51.100.40", rtpA), rtpSrc: addrPort("198.51.100.40", rtpA)}
+		g.b = party{user: "200", sig: addrPort("203.0.113.2", sipPort), local: calleeLAN,
+			sdp: addrPort(calleeLAN, rtpB), rtpSrc: addrPort("203.0.113.2", rtpB), natted: true,
+			publicA: netip.MustParseAddr("203.0.113.2")}
+	case IPv6:
+		g.a = party{user: fmt.Sprintf("%d", 100+i), sig: addrPort("2001:db8:1::10", 5060), local: "[2001:db8:1::10]",
+			sdp: addrPort("2001:db8:1::10", rtpA), rtpSrc: addrPort("2001:db8:1::10", rtpA)}
+		g.b = party{user: "gw", sig: addrPort("2001:db8:2::20", 5060), local: "[2001:db8:2::20]",
+			sdp: addrPort("2001:db8:2::20", rtpB), rtpSrc: addrPort("2001:db8:2::20", rtpB)}
+	case SIPALG:
+		// The router's SIP ALG rewrote Via, Contact and c= to its public
+		// address and left o= alone (what many consumer routers do).
+		g.a.local, g.a.origin = "203.0.113.1", lanIP
+	case LANOneWay:
+		g.a = party{user: fmt.Sprintf("%d", 100+i), sig: addrPort(lanIP, 5060), local: lanIP,
+			sdp: addrPort(lanIP, rtpA), rtpSrc: addrPort(lanIP, rtpA), natted: true,
+			publicA: netip.MustParseAddr("203.0.113.1")}
+	}
+	g.vlan = c.Kind == VLAN
+	g.ws = c.Kind == WebSocket
+	g.tcp = c.Kind == TCP || g.ws
+	g.build()
+	g.sources = append(g.sources, &listSource{pkts: g.sip})
+	return g
+}
+
+// packets per direction for a media duration at 20 ms.
+func packetsFor(d time.Duration) int { return int(d / (20 * time.Millisecond)) }
+
+func (g *callGen) build() {
+	t := g.t0
+	n := packetsFor(g.c.Media)
+	truth := Truth{CallID: g.callID, Kind: g.c.Kind, Transport: g.transport()}
+	offerDir, answerDir := "sendrecv", "sendrecv"
+	if g.c.Kind == Inactive {
+		offerDir, answerDir = "inactive", "inactive"
+	}
+	offer := g.sdp(g.a, offerDir, g.c.Kind == Fragmented)
+	if g.ws {
+		g.wsHandshake(t.Add(-20 * time.Millisecond))
+	}
+	g.request(t, "INVITE", g.a, g.b, "", offer)
+	g.response(t.Add(5*time.Millisecond), 100, "Trying", "INVITE", g.b, g.a, "", "")
+	answer := g.sdp(g.b, answerDir, false)
+	switch g.c.Kind {
+	case Rejected:
+		g.response(t.Add(time.Second), 486, "Busy Here", "INVITE", g.b, g.a, g.toTag, "")
+		g.request(t.Add(time.Second+5*time.Millisecond), "ACK", g.a, g.b, g.toTag, "")
+		truth.Verdict = report.VerdictNoMediaExpected
+		g.truths = append(g.truths, truth)
+		return
+	case Cancelled:
+		g.response(t.Add(time.Second), 180, "Ringing", "INVITE", g.b, g.a, g.toTag, "")
+		g.request(t.Add(3*time.Second), "CANCEL", g.a, g.b, "", "")
+		g.response(t.Add(3*time.Second+5*time.Millisecond), 200, "OK", "CANCEL", g.b, g.a, g.toTag, "")
+		g.response(t.Add(3*time.Second+6*time.Millisecond), 487, "Request Terminated", "INVITE", g.b, g.a, g.toTag, "")
+		g.request(t.Add(3*time.Second+10*time.Millisecond), "ACK", g.a, g.b, g.toTag, "")
+		truth.Verdict = report.VerdictNoMediaExpected
+		g.truths = append(g.truths, truth)
+		return
+	}
+	answerAt := t.Add(2 * time.Second)
+	g.response(t.Add(time.Second), 180, "Ringing", "INVITE", g.b, g.a, g.toTag, "")
+	switch g.c.Kind {
+	case EarlyMedia:
+		g.response(t.Add(1500*time.Millisecond), 183, "Session Progress", "INVITE", g.b, g.a, g.toTag, answer)
+		g.stream(g.b.rtpSrc, g.a.sdp, t.Add(1500*time.Millisecond+10*time.Millisecond), 25, 0, 0)
+		truth.Packets[1] += 25
+	case Forked:
+		fork := party{user: "gw2", sig: addrPort("198.51.100.21", 5060), local: "198.51.100.21",
+			sdp: addrPort("198.51.100.21", 40000+2*(g.i%10000)), rtpSrc: addrPort("198.51.100.21", 40000+2*(g.i%10000))}
+		forkTag := g.toTag + "f"
+		g.response(t.Add(1200*time.Millisecond), 183, "Session Progress", "INVITE", fork, g.a, forkTag, g.sdp(fork, "sendrecv", false))
+		g.stream(fork.rtpSrc, g.a.sdp, t.Add(1300*time.Millisecond), 20, 0, 0)
+		g.truths = append(g.truths, Truth{CallID: g.callID, Kind: Forked, Verdict: report.VerdictNoMediaExpected, Packets: [2]uint64{0, 20}, Transport: "UDP"})
+		defer func() { // the answered fork is reported first, in dialog order
+			g.truths[len(g.truths)-1], g.truths[len(g.truths)-2] = g.truths[len(g.truths)-2], g.truths[len(g.truths)-1]
+		}()
+	}
+	g.response(answerAt, 200, "OK", "INVITE", g.b, g.a, g.toTag, answer)
+	g.request(answerAt.Add(10*time.Millisecond), "ACK", g.a, g.b, g.toTag, "")
+	mediaAt := answerAt.Add(20 * time.Millisecond)
+	end := mediaAt.Add(g.c.Media)
+	switch g.c.Kind {
+	case NoWay:
+		truth.Verdict, truth.Finding = report.VerdictNoWay, "no-way-audio"
+	case Inactive:
+		truth.Verdict = report.VerdictOnHold
+	case LeakCaller:
+		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, n, 0, 0)
+		g.stream(g.b.rtpSrc, g.a.sdp, mediaAt, n, 0, 0)
+		truth.Packets[0], truth.Undeliverable[1] = uint64(n), uint64(n)
+		truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "caller", "sdp-private-address"
+	case LeakCallee:
+		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, n, 0, 0)
+		g.stream(g.b.rtpSrc, g.a.sdp, mediaAt, n, 0, 0)
+		truth.Packets[1], truth.Undeliverable[0] = uint64(n), uint64(n)
+		truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "callee", "sdp-private-address"
+	case LANOneWay:
+		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, n, 0, 0)
+		truth.Packets[0] = uint64(n)
+		truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "caller", "one-way-audio"
+	case Hold:
+		half := n / 2
+		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, n, 0, 0)
+		g.stream(g.b.rtpSrc, g.a.sdp, mediaAt, half, 0, 0)
+		holdAt := mediaAt.Add(time.Duration(half) * 20 * time.Millisecond)
+		g.cseq++
+		g.request(holdAt, "INVITE", g.a, g.b, g.toTag, g.sdp(g.a, "sendonly", false))
+		g.response(holdAt.Add(10*time.Millisecond), 200, "OK", "INVITE", g.b, g.a, g.toTag, g.sdp(g.b, "recvonly", false))
+		g.request(holdAt.Add(20*time.Millisecond), "ACK", g.a, g.b, g.toTag, "")
+		truth.Packets = [2]uint64{uint64(n), uint64(half)}
+		truth.Verdict = report.VerdictTwoWay
+	case ReinviteMove:
+		half := n / 2
+		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, half, 0, 0)
+		g.stream(g.b.rtpSrc, g.a.sdp, mediaAt, half, 0, 0)
+		moveAt := mediaAt.Add(time.Duration(half) * 20 * time.Millisecond)
+		moved := g.a
+		moved.sdp = netip.AddrPortFrom(g.a.sdp.Addr(), g.a.sdp.Port()+100)
+		moved.rtpSrc = netip.AddrPortFrom(g.a.rtpSrc.Addr(), g.a.rtpSrc.Port()+100)
+		g.cseq++
+		g.request(moveAt, "INVITE", moved, g.b, g.toTag, g.sdp(moved, "sendrecv", false))
+		g.response(moveAt.Add(10*time.Millisecond), 200, "OK", "INVITE", g.b, moved, g.toTag, answer)
+		g.request(moveAt.Add(20*time.Millisecond), "ACK", moved, g.b, g.toTag, "")
+		g.stream(moved.rtpSrc, g.b.sdp, moveAt.Add(30*time.Millisecond), n-half, 0, 0)
+		g.stream(g.b.rtpSrc, moved.sdp, moveAt.Add(30*time.Millisecond), n-half, 0, 0)
+		truth.Packets = [2]uint64{uint64(n), uint64(n)}
+		truth.Verdict = report.VerdictTwoWay
+	case LossJitter:
+		const every = 50
+		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, n, every, 4*time.Millisecond)
+		g.stream(g.b.rtpSrc, g.a.sdp, mediaAt, n, 0, 4*time.Millisecond)
+		dropped, lastKept := 0, -1
+		for k := 0; k < n; k++ {
+			if k%every == 7 {
+				dropped++
+			} else {
+				lastKept = k
+			}
+		}
+		lostInside := dropped
+		for k := lastKept + 1; k < n; k++ {
+			lostInside-- // drops after the last packet received are invisible
+		}
+		truth.Packets = [2]uint64{uint64(n - dropped), uint64(n)}
+		truth.Lost = [2]int64{int64(lostInside), 0}
+		truth.Verdict = report.VerdictTwoWay
+	default:
+		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, n, 0, 0)
+		g.stream(g.b.rtpSrc, g.a.sdp, mediaAt, n, 0, 0)
+		truth.Packets[0] += uint64(n)
+		truth.Packets[1] += uint64(n)
+		truth.Verdict = report.VerdictTwoWay
+		if g.c.Kind == SIPALG {
+			truth.Finding = "sip-alg-suspected"
+		}
+	}
+	g.cseq++
+	g.request(end.Add(100*time.Millisecond), "BYE", g.a, g.b, g.toTag, "")
+	g.response(end.Add(110*time.Millisecond), 200, "OK", "BYE", g.b, g.a, g.toTag, "")
+	g.truths = append(g.truths, truth)
+}
+
+func (g *callGen) stream(src, dst netip.AddrPort, at time.Time, n, dropEvery int, jitter time.Duration) {
+	payload := make([]byte, 160)
+	for k := range payload {
+		payload[k] = 0xff // PCMU silence
+	}
+	g.sources = append(g.sources, &rtpSource{
+		src: src, dst: dst, vlan: g.vlan, at: at, left: n,
+		seq: uint16(g.rng.Uint32()), ts: g.rng.Uint32(), ssrc: g.rng.Uint32(),
+		dropEvery: dropEvery, jitter: jitter, rng: rand.New(rand.NewSource(int64(g.rng.Uint32()))), payload: payload,
+	})
+}
+
+// sdp writes an RFC 4566 body asking for media at p.sdp.
+func (g *callGen) sdp(p party, dir string, padded bool) string {
+	ipv := "IP4"
+	if p.sdp.Addr().Is6() {
+		ipv = "IP6"
+	}
+	origin := p.sdp.Addr().String()
+	if p.origin != "" {
+		origin = p.origin
+	} else if p.natted {
+		origin = strings.Trim(p.local, "[]")
+		if p.sdp.Addr().Is6() || !netip.MustParseAddr(origin).Is4() {
+			origin = p.sdp.Addr().String()
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "v=0\r\no=%s %d 1 IN %s %s\r\ns=natdoc\r\nc=IN %s %s\r\nt=0 0\r\n", p.user, 1000+g.i, ipv, origin, ipv, p.sdp.Addr())
+	fmt.Fprintf(&b, "m=audio %d RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=ptime:20\r\na=%s\r\n", p.sdp.Port(), dir)
+	if padded { // big enough to need IP fragmentation on a 1500-byte MTU
+		for k := 0; k < 30; k++ {
+			fmt.Fprintf(&b, "a=x-natdoc-padding:%02d %s\r\n", k, strings.Repeat("p", 50))
+		}
+	}
+	return b.String()
+}
+
+func (g *callGen) transport() string {
+	if g.ws {
+		return "WS"
+	}
+	if g.tcp {
+		return "TCP"
+	}
+	return "UDP"
+}
+
+// request builds a request from `from` to `to`; toTag "" for the initial
+// INVITE and CANCEL.
+func (g *callGen) request(at time.Time, method string, from, to party, toTag, body string) {
+	cseq := g.cseq
+	if method == "ACK" || method == "CANCEL" {
+		cseq = g.cseq
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s sip:%s@%s SIP/2.0\r\n", method, to.user, hostOf(to.sig))
+	fmt.Fprintf(&b, "Via: SIP/2.0/%s %s:5060;branch=z9hG4bK%x;rport\r\n", g.transport(), from.local, g.rng.Uint32())
+	fmt.Fprintf(&b, "Max-Forwards: 70\r\nFrom: <sip:%s@natdoc.test>;tag=%s\r\n", g.a.user, g.fromTag)
+	if toTag != "" {
+		fmt.Fprintf(&b, "To: <sip:%s@natdoc.test>;tag=%s\r\n", g.b.user, toTag)
+	} else {
+		fmt.Fprintf(&b, "To: <sip:%s@natdoc.test>\r\n", g.b.user)
+	}
+	fmt.Fprintf(&b, "Call-ID: %s\r\nCSeq: %d %s\r\nContact: <sip:%s@%s:5060>\r\nUser-Agent: natdoc-pcapgen\r\n", g.callID, cseq, method, from.user, from.local)
+	g.finish(&b, at, from, to, body)
+}
+
+func (g *callGen) response(at time.Time, code int, reason, method string, from, to party, toTag, body string) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "SIP/2.0 %d %s\r\n", code, reason)
+	via := fmt.Sprintf("Via: SIP/2.0/%s %s:5060;branch=z9hG4bK%x", g.transport(), to.local, g.rng.Uint32())
+	if to.natted {
+		// The server answers to where the request really came from (RFC
+		// 3261 §18.2.1 received, RFC 3581 rport).
+		via += fmt.Sprintf(";received=%s;rport=%d", to.publicA, to.sig.Port())
+	}
+	b.WriteString(via + "\r\n")
+	fmt.Fprintf(&b, "From: <sip:%s@natdoc.test>;tag=%s\r\n", g.a.user, g.fromTag)
+	if toTag != "" {
+		fmt.Fprintf(&b, "To: <sip:%s@natdoc.test>;tag=%s\r\n", g.b.user, toTag)
+	} else {
+		fmt.Fprintf(&b, "To: <sip:%s@natdoc.test>\r\n", g.b.user)
+	}
+	fmt.Fprintf(&b, "Call-ID: %s\r\nCSeq: %d %s\r\nContact: <sip:%s@%s:5060>\r\nServer: natdoc-pcapgen\r\n", g.callID, g.cseq, method, from.user, from.local)
+	g.finish(&b, at, from, to, body)
+}
+
+func (g *callGen) finish(b *strings.Builder, at time.Time, from, to party, body string) {
+	if body != "" {
+		fmt.Fprintf(b, "Content-Type: application/sdp\r\n")
+	}
+	fmt.Fprintf(b, "Content-Length: %d\r\n\r\n%s", len(body), body)
+	msg := []byte(b.String())
+	p := wirePacket{At: at, Src: from.sig, Dst: to.sig, VLAN: g.vlan, ipID: uint16(g.rng.Uint32())}
+	if g.c.Kind == Fragmented && len(msg) > 1400 {
+		p.Fragment = 1480
+	}
+	if !g.tcp {
+		p.Payload = msg
+		g.sip = append(g.sip, p)
+		return
+	}
+	if g.ws {
+		msg = wsFrame(msg, from.sig == g.a.sig, g.rng.Uint32())
+	}
+	g.tcpSend(p, from, msg)
+}
+
+// tcpSend puts bytes on the caller's TCP connection; a long message is
+// split across two segments (RFC 3261 §18.3 framing must reassemble it).
+func (g *callGen) tcpSend(p wirePacket, from party, msg []byte) {
+	at := p.At
+	dir := 0
+	if from.sig != g.a.sig {
+		dir = 1
+	}
+	p.TCP = true
+	if len(msg) > 300 {
+		first := p
+		first.Payload, first.Seq = msg[:200], 1000+g.tcpSeq[dir]
+		g.sip = append(g.sip, first)
+		p.At = at.Add(time.Millisecond)
+		p.Payload, p.Seq = msg[200:], 1000+g.tcpSeq[dir]+200
+	} else {
+		p.Payload, p.Seq = msg, 1000+g.tcpSeq[dir]
+	}
+	g.tcpSeq[dir] += uint32(len(msg))
+	g.sip = append(g.sip, p)
+}
+
+// wsFrame wraps one SIP message in one WebSocket text frame (RFC 6455
+// §5.2; RFC 7118 §5: one SIP message per WebSocket message). Frames from
+// the client (the caller) are masked, as RFC 6455 §5.3 requires.
+func wsFrame(msg []byte, fromClient bool, key uint32) []byte {
+	var f []byte
+	f = append(f, 0x81) // FIN, text
+	maskBit := byte(0)
+	if fromClient {
+		maskBit = 0x80
+	}
+	switch n := len(msg); {
+	case n < 126:
+		f = append(f, maskBit|byte(n))
+	case n < 1<<16:
+		f = append(f, maskBit|126, byte(n>>8), byte(n))
+	default:
+		f = append(f, maskBit|127, 0, 0, 0, 0, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
+	if !fromClient {
+		return append(f, msg...)
+	}
+	mask := []byte{byte(key >> 24), byte(key >> 16), byte(key >> 8), byte(key)}
+	f = append(f, mask...)
+	for i, c := range msg {
+		f = append(f, c^mask[i%4])
+	}
+	return f
+}
+
+// wsHandshake opens the WebSocket connection (RFC 6455 §4, subprotocol
+// "sip" per RFC 7118 §4).
+func (g *callGen) wsHandshake(at time.Time) {
+	req := "GET / HTTP/1.1\r\nHost: " + hostOf(g.b.sig) + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: sip\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: sip\r\n\r\n"
+	g.tcpSend(wirePacket{At: at, Src: g.a.sig, Dst: g.b.sig, VLAN: g.vlan}, g.a, []byte(req))
+	g.tcpSend(wirePacket{At: at.Add(5 * time.Millisecond), Src: g.b.sig, Dst: g.a.sig, VLAN: g.vlan}, g.b, []byte(resp))
+}
+
+func hostOf(a netip.AddrPort) string {
+	if a.Addr().Is6() {
+		return "[" + a.Addr().String() + "]"
+	}
+	return a.Addr().String()
+}
+
+// AllKinds lists every scenario, one call each, spaced out in time: the
+// standard test capture.
+func AllKinds() []Call {
+	kinds := []Kind{Normal, LeakCaller, LeakCallee, NoWay, Hold, Inactive, ReinviteMove, EarlyMedia,
+		Forked, TCP, WebSocket, Fragmented, VLAN, IPv6, LossJitter, LANOneWay, Rejected, Cancelled, SIPALG}
+	calls := make([]Call, len(kinds))
+	for i, k := range kinds {
+		calls[i] = Call{Kind: k, Start: time.Duration(i) * 500 * time.Millisecond, Media: 4 * time.Second}
+	}
+	return calls
+}

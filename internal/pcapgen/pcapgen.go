@@ -1,0 +1,314 @@
+package pcapgen
+
+import (
+	"bufio"
+	"container/heap"
+	"fmt"
+	"io"
+	"math/rand"
+	"net/netip"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/natdoc/natdoc/report"
+)
+
+// Kind names a call scenario.
+type Kind string
+
+// Scenarios with known outcomes.
+const (
+	Normal       Kind = "normal"        // two-way, caller behind NAT with STUN (public SDP)
+	LeakCaller   Kind = "leak-caller"   // caller's SDP has its private address: caller cannot hear
+	LeakCallee   Kind = "leak-callee"   // callee behind NAT leaks its private address: callee cannot hear
+	NoWay        Kind = "no-way"        // answered, no RTP either way
+	Hold         Kind = "hold"          // two-way, then re-INVITE sendonly/recvonly (music on hold)
+	Inactive     Kind = "inactive"      // answered with a=inactive throughout: on hold
+	ReinviteMove Kind = "reinvite-move" // caller moves its media to a new port mid-call
+	EarlyMedia   Kind = "early-media"   // 183 with SDP and ringback before 200
+	Forked       Kind = "forked"        // two forks; one gives early media, the other answers
+	TCP          Kind = "tcp"           // SIP over TCP, INVITE split across segments
+	WebSocket    Kind = "websocket"     // SIP over WebSocket (RFC 7118) after an HTTP upgrade
+	Fragmented   Kind = "fragmented"    // INVITE larger than the MTU, IPv4 fragments
+	VLAN         Kind = "vlan"          // every packet 802.1Q tagged
+	IPv6         Kind = "ipv6"          // signalling and media over IPv6
+	LossJitter   Kind = "loss-jitter"   // two-way, 2% loss caller->callee, jittered arrival
+	LANOneWay    Kind = "lan-one-way"   // captured on the caller's LAN: nothing comes back
+	Rejected     Kind = "rejected"      // 486 Busy Here: no media expected
+	Cancelled    Kind = "cancelled"     // CANCEL before answer
+	SIPALG       Kind = "sip-alg"       // a router ALG rewrote Via, Contact and c= but not o=: two-way
+)
+
+// Call is one call to generate.
+type Call struct {
+	Kind Kind
+	// Start is the INVITE's offset from the capture start.
+	Start time.Duration
+	// Media is how long RTP flows after the answer (default 4 s).
+	Media time.Duration
+}
+
+// Truth is what a correct analysis must report for one dialog.
+type Truth struct {
+	CallID     string
+	Kind       Kind
+	Verdict    report.Verdict
+	CannotHear string
+	// Packets is the RTP seen per direction [caller->callee, callee->caller]
+	// that can arrive; Undeliverable the RTP sent to a private address.
+	Packets       [2]uint64
+	Undeliverable [2]uint64
+	Lost          [2]int64
+	// Finding is an ID the call's findings must include ("" for none).
+	Finding string
+	// Transport of the INVITE: "UDP", "TCP" or "WS".
+	Transport string
+}
+
+// Options shape the whole capture.
+type Options struct {
+	Seed int64
+	// Base is the capture's start time (default 2026-01-01T12:00:00Z).
+	Base time.Time
+	// Nanosecond writes nanosecond time stamps.
+	Nanosecond bool
+}
+
+// Write generates the calls into a pcap written to w and returns the truth
+// per dialog, in call order.
+func Write(w io.Writer, calls []Call, opt Options) ([]Truth, error) {
+	if opt.Base.IsZero() {
+		opt.Base = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	}
+	bw := bufio.NewWriterSize(w, 1<<20)
+	pw := pcapgo.NewWriterNanos(bw)
+	if !opt.Nanosecond {
+		pw = pcapgo.NewWriter(bw)
+	}
+	if err := pw.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+		return nil, fmt.Errorf("pcapgen: header: %w", err)
+	}
+	rng := rand.New(rand.NewSource(opt.Seed))
+	h := &sourceHeap{}
+	var truths []Truth
+	for i, c := range calls {
+		if c.Media == 0 {
+			c.Media = 4 * time.Second
+		}
+		g := newCallGen(i, c, opt.Base, rng)
+		truths = append(truths, g.truths...)
+		for _, s := range g.sources {
+			if s.ok() {
+				heap.Push(h, s)
+			}
+		}
+	}
+	buf := gopacket.NewSerializeBuffer()
+	for h.Len() > 0 {
+		s := (*h)[0]
+		pkts := s.emit()
+		for _, p := range pkts {
+			if err := writePacket(pw, buf, p); err != nil {
+				return nil, err
+			}
+		}
+		if s.ok() {
+			heap.Fix(h, 0)
+		} else {
+			heap.Pop(h)
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return nil, fmt.Errorf("pcapgen: flush: %w", err)
+	}
+	return truths, nil
+}
+
+// wirePacket is one packet to serialise.
+type wirePacket struct {
+	At       time.Time
+	Src, Dst netip.AddrPort
+	TCP      bool
+	Seq      uint32
+	VLAN     bool
+	Payload  []byte
+	// Fragment: split the IPv4 datagram into fragments of this many bytes.
+	Fragment int
+	ipID     uint16
+}
+
+// source yields packets in time order.
+type source interface {
+	next() time.Time
+	ok() bool
+	emit() []wirePacket
+}
+
+type sourceHeap []source
+
+func (h sourceHeap) Len() int           { return len(h) }
+func (h sourceHeap) Less(i, j int) bool { return h[i].next().Before(h[j].next()) }
+func (h sourceHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *sourceHeap) Push(x any)        { *h = append(*h, x.(source)) }
+func (h *sourceHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// listSource emits a fixed list (SIP messages).
+type listSource struct {
+	pkts []wirePacket
+}
+
+func (l *listSource) next() time.Time    { return l.pkts[0].At }
+func (l *listSource) ok() bool           { return len(l.pkts) > 0 }
+func (l *listSource) emit() []wirePacket { p := l.pkts[0]; l.pkts = l.pkts[1:]; return []wirePacket{p} }
+
+// rtpSource emits one RTP stream (PCMU, 20 ms) and an RTCP SR every 5 s.
+type rtpSource struct {
+	src, dst  netip.AddrPort
+	vlan      bool
+	at        time.Time
+	left      int
+	seq       uint16
+	ts        uint32
+	ssrc      uint32
+	i         int
+	dropEvery int // drop packet numbers with i%dropEvery == 7 (loss)
+	jitter    time.Duration
+	rng       *rand.Rand
+	payload   []byte
+}
+
+func (r *rtpSource) next() time.Time { return r.at }
+func (r *rtpSource) ok() bool        { return r.left > 0 }
+
+func (r *rtpSource) emit() []wirePacket {
+	var out []wirePacket
+	at := r.at
+	if r.jitter > 0 {
+		at = at.Add(time.Duration(r.rng.Int63n(int64(r.jitter))))
+	}
+	drop := r.dropEvery > 0 && r.i%r.dropEvery == 7
+	if !drop {
+		p := make([]byte, 12+len(r.payload))
+		p[0], p[1] = 0x80, 0
+		if r.i == 0 {
+			p[1] = 0x80 // marker on the first packet of a talkspurt
+		}
+		p[2], p[3] = byte(r.seq>>8), byte(r.seq)
+		p[4], p[5], p[6], p[7] = byte(r.ts>>24), byte(r.ts>>16), byte(r.ts>>8), byte(r.ts)
+		p[8], p[9], p[10], p[11] = byte(r.ssrc>>24), byte(r.ssrc>>16), byte(r.ssrc>>8), byte(r.ssrc)
+		copy(p[12:], r.payload)
+		out = append(out, wirePacket{At: at, Src: r.src, Dst: r.dst, VLAN: r.vlan, Payload: p})
+	}
+	if r.i%250 == 249 { // RTCP sender report every 5 s (RFC 3550 §6.4.1)
+		rtcpSrc := netip.AddrPortFrom(r.src.Addr(), r.src.Port()+1)
+		rtcpDst := netip.AddrPortFrom(r.dst.Addr(), r.dst.Port()+1)
+		sr := make([]byte, 28)
+		sr[0], sr[1], sr[2], sr[3] = 0x80, 200, 0, 6
+		sr[4], sr[5], sr[6], sr[7] = byte(r.ssrc>>24), byte(r.ssrc>>16), byte(r.ssrc>>8), byte(r.ssrc)
+		out = append(out, wirePacket{At: at.Add(time.Millisecond), Src: rtcpSrc, Dst: rtcpDst, VLAN: r.vlan, Payload: sr})
+	}
+	r.seq++
+	r.ts += 160
+	r.i++
+	r.left--
+	r.at = r.at.Add(20 * time.Millisecond)
+	return out
+}
+
+// writePacket serialises Ethernet [802.1Q] IPv4/IPv6 UDP/TCP.
+func writePacket(pw *pcapgo.Writer, buf gopacket.SerializeBuffer, p wirePacket) error {
+	opts := gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}
+	eth := &layers.Ethernet{SrcMAC: []byte{2, 0, 0, 0, 0, 1}, DstMAC: []byte{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4}
+	var ls []gopacket.SerializableLayer
+	ls = append(ls, eth)
+	if p.VLAN {
+		eth.EthernetType = layers.EthernetTypeDot1Q
+		ls = append(ls, &layers.Dot1Q{VLANIdentifier: 100, Type: layers.EthernetTypeIPv4})
+	}
+	var netLayer gopacket.NetworkLayer
+	if p.Src.Addr().Is6() {
+		if p.VLAN {
+			ls[1].(*layers.Dot1Q).Type = layers.EthernetTypeIPv6
+		} else {
+			eth.EthernetType = layers.EthernetTypeIPv6
+		}
+		ip := &layers.IPv6{Version: 6, HopLimit: 64, SrcIP: p.Src.Addr().AsSlice(), DstIP: p.Dst.Addr().AsSlice(), NextHeader: layers.IPProtocolUDP}
+		if p.TCP {
+			ip.NextHeader = layers.IPProtocolTCP
+		}
+		netLayer = ip
+		ls = append(ls, ip)
+	} else {
+		ip := &layers.IPv4{Version: 4, TTL: 64, SrcIP: p.Src.Addr().AsSlice(), DstIP: p.Dst.Addr().AsSlice(), Protocol: layers.IPProtocolUDP, Id: p.ipID}
+		if p.TCP {
+			ip.Protocol = layers.IPProtocolTCP
+		}
+		netLayer = ip
+		ls = append(ls, ip)
+	}
+	if p.TCP {
+		tcp := &layers.TCP{SrcPort: layers.TCPPort(p.Src.Port()), DstPort: layers.TCPPort(p.Dst.Port()), Seq: p.Seq, ACK: true, PSH: true, Window: 65535}
+		_ = tcp.SetNetworkLayerForChecksum(netLayer)
+		ls = append(ls, tcp)
+	} else {
+		udp := &layers.UDP{SrcPort: layers.UDPPort(p.Src.Port()), DstPort: layers.UDPPort(p.Dst.Port())}
+		_ = udp.SetNetworkLayerForChecksum(netLayer)
+		ls = append(ls, udp)
+	}
+	ls = append(ls, gopacket.Payload(p.Payload))
+	if err := gopacket.SerializeLayers(buf, opts, ls...); err != nil {
+		return fmt.Errorf("pcapgen: serialise: %w", err)
+	}
+	data := buf.Bytes()
+	if p.Fragment > 0 && !p.Src.Addr().Is6() {
+		return writeFragments(pw, data, p)
+	}
+	return pw.WritePacket(gopacket.CaptureInfo{Timestamp: p.At, CaptureLength: len(data), Length: len(data)}, data)
+}
+
+// writeFragments splits a serialised Ethernet/IPv4 frame into IPv4
+// fragments (RFC 791), offsets in 8-byte units.
+func writeFragments(pw *pcapgo.Writer, frame []byte, p wirePacket) error {
+	const ethLen, ipLen = 14, 20
+	ipHdr := frame[ethLen : ethLen+ipLen]
+	payload := frame[ethLen+ipLen:]
+	size := p.Fragment &^ 7
+	for off := 0; off < len(payload); off += size {
+		end := min(off+size, len(payload))
+		out := make([]byte, 0, ethLen+ipLen+end-off)
+		out = append(out, frame[:ethLen]...)
+		hdr := append([]byte(nil), ipHdr...)
+		total := ipLen + end - off
+		hdr[2], hdr[3] = byte(total>>8), byte(total)
+		flags := uint16(off / 8)
+		if end < len(payload) {
+			flags |= 0x2000 // more fragments
+		}
+		hdr[6], hdr[7] = byte(flags>>8), byte(flags)
+		hdr[10], hdr[11] = 0, 0
+		var sum uint32
+		for i := 0; i < ipLen; i += 2 {
+			sum += uint32(hdr[i])<<8 | uint32(hdr[i+1])
+		}
+		for sum > 0xffff {
+			sum = sum>>16 + sum&0xffff
+		}
+		cs := ^uint16(sum)
+		hdr[10], hdr[11] = byte(cs>>8), byte(cs)
+		out = append(out, hdr...)
+		out = append(out, payload[off:end]...)
+		at := p.At.Add(time.Duration(off/size) * time.Microsecond)
+		if err := pw.WritePacket(gopacket.CaptureInfo{Timestamp: at, CaptureLength: len(out), Length: len(out)}, out); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,151 @@
+package report
+
+import (
+	"fmt"
+	"html"
+	"html/template"
+	"strings"
+	"time"
+)
+
+func init() { RegisterHTMLSection(htmlCallDiagrams) }
+
+// maxHTMLCalls bounds the diagrams in one report: a capture of thousands
+// of calls gets the table for all and pictures for the problem calls first.
+const maxHTMLCalls = 50
+
+// htmlCallDiagrams draws, per call, an SVG ladder of its SIP messages and
+// a timeline of RTP packets per direction, so one can see at a glance
+// where media stopped.
+func htmlCallDiagrams(r *Report) template.HTML {
+	if len(r.Calls) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("<h2>Call diagrams</h2>\n")
+	shown := 0
+	for pass := 0; pass < 2 && shown < maxHTMLCalls; pass++ {
+		for _, c := range r.Calls {
+			if (pass == 0) != c.Verdict.IsProblem() || shown >= maxHTMLCalls {
+				continue
+			}
+			shown++
+			fmt.Fprintf(&b, "<h3 id=\"%s\">Call %s <small>%s</small> <span class=\"%s\">%s</span></h3>\n<p>%s</p>\n",
+				esc(c.ID), esc(c.ID), esc(c.CallID), esc(string(c.Verdict)), esc(verdictText(c)), esc(c.Explain))
+			b.WriteString(svgLadder(c))
+			b.WriteString(svgTimeline(c))
+		}
+	}
+	if shown < len(r.Calls) {
+		fmt.Fprintf(&b, "<p><small>%d more calls not drawn.</small></p>\n", len(r.Calls)-shown)
+	}
+	return template.HTML(b.String())
+}
+
+func esc(s string) string { return html.EscapeString(s) }
+
+// svgLadder draws one column per signalling address and one arrow per
+// message.
+func svgLadder(c Call) string {
+	cols := ladderColumns(c)
+	if len(cols) == 0 {
+		return ""
+	}
+	const colW, rowH, top, left = 220, 22, 40, 70
+	width := left + len(cols)*colW
+	height := top + len(c.Messages)*rowH + 10
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="monospace" font-size="11">`, width, height)
+	b.WriteString(`<defs><marker id="a" markerWidth="8" markerHeight="8" refX="8" refY="4" orient="auto"><path d="M0,0 L8,4 L0,8 z"/></marker></defs>`)
+	for i, a := range cols {
+		x := left + i*colW + colW/2
+		fmt.Fprintf(&b, `<text x="%d" y="20" text-anchor="middle" font-weight="bold">%s</text>`, x, esc(a))
+		fmt.Fprintf(&b, `<line x1="%d" y1="28" x2="%d" y2="%d" stroke="#999"/>`, x, x, height)
+	}
+	for i, m := range c.Messages {
+		y := top + i*rowH + rowH/2
+		x1 := left + indexOf(cols, m.Src)*colW + colW/2
+		x2 := left + indexOf(cols, m.Dst)*colW + colW/2
+		label := m.Summary
+		if m.HasSDP {
+			label += " (SDP)"
+		}
+		color := "#06c"
+		if strings.HasPrefix(m.Summary, "4") || strings.HasPrefix(m.Summary, "5") || strings.HasPrefix(m.Summary, "6") {
+			color = "#c00"
+		}
+		ts := ""
+		if !c.Start.IsZero() {
+			ts = fmt.Sprintf("%.3f", m.Time.Sub(c.Start).Seconds())
+		}
+		fmt.Fprintf(&b, `<text x="4" y="%d" fill="#666">%s #%d</text>`, y+4, ts, m.Frame)
+		fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" marker-end="url(#a)"/>`, x1, y, x2, y, color)
+		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle" fill="%s">%s</text>`, (x1+x2)/2, y-3, color, esc(label))
+	}
+	b.WriteString("</svg>\n")
+	return b.String()
+}
+
+// svgTimeline draws one lane per direction with a bar per time step whose
+// height is the RTP packet count, over the call's whole span.
+func svgTimeline(c Call) string {
+	start, end := c.Start, c.End
+	for _, s := range c.Streams {
+		for _, f := range s.Flows {
+			if start.IsZero() || f.First.Before(start) {
+				start = f.First
+			}
+			if f.Last.After(end) {
+				end = f.Last
+			}
+		}
+	}
+	span := end.Sub(start)
+	if span <= 0 {
+		return ""
+	}
+	const width, laneH, left = 800, 40, 130
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="11">`, left+width+10, 2*laneH+30)
+	for lane, dir := range []string{"caller->callee", "callee->caller"} {
+		y := lane * laneH
+		fmt.Fprintf(&b, `<text x="0" y="%d">%s</text><line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#ccc"/>`, y+laneH/2+4, dir, left, y+laneH-2, left+width, y+laneH-2)
+		for _, s := range c.Streams {
+			for _, f := range s.Flows {
+				if f.Direction != dir || f.RTCP || f.TimelineStepMs <= 0 {
+					continue
+				}
+				drawFlowBars(&b, f, start, span, left, width, y, laneH)
+			}
+		}
+	}
+	fmt.Fprintf(&b, `<text x="%d" y="%d">0 s</text><text x="%d" y="%d" text-anchor="end">%s</text>`, left, 2*laneH+20, left+width, 2*laneH+20, span.Round(time.Millisecond))
+	b.WriteString("</svg>\n")
+	return b.String()
+}
+
+func drawFlowBars(b *strings.Builder, f RTPFlow, start time.Time, span time.Duration, left, width, y, laneH int) {
+	step := time.Duration(f.TimelineStepMs) * time.Millisecond
+	var peak uint32
+	for _, v := range f.Timeline {
+		peak = max(peak, v)
+	}
+	if peak == 0 {
+		return
+	}
+	color := "#080"
+	if f.Unreachable {
+		color = "#c00" // sent, but to an address it cannot arrive at
+	}
+	for i, v := range f.Timeline {
+		if v == 0 {
+			continue
+		}
+		t0 := f.First.Add(time.Duration(i) * step).Sub(start)
+		x := left + int(float64(width)*float64(t0)/float64(span))
+		w := max(1, int(float64(width)*float64(step)/float64(span)))
+		h := max(1, int(float64(laneH-6)*float64(v)/float64(peak)))
+		fmt.Fprintf(b, `<rect x="%d" y="%d" width="%d" height="%d" fill="%s"><title>%d packets %s → %s</title></rect>`,
+			x, y+laneH-2-h, w, h, color, v, esc(f.Src), esc(f.Dst))
+	}
+}
