@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -39,13 +40,21 @@ func TestServeRefusesOpenPublic(t *testing.T) {
 
 // TestCallEchoOverLoopback runs serve and call as commands on 127.0.0.x.
 func TestCallEchoOverLoopback(t *testing.T) {
+	// A free port, not a fixed one: other worktrees run this test at the
+	// same time on this machine.
+	probe, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := probe.LocalAddr().String()
+	probe.Close()
 	done := make(chan string)
 	go func() {
-		_, out, _ := run(t, "serve", "--listen", "127.0.0.1:25060", "--rtp-ports", "44000-44099", "--duration", "4s", "--json", "--tcp=false")
+		_, out, _ := run(t, "serve", "--listen", addr, "--rtp-ports", "44000-44999", "--duration", "4s", "--json", "--tcp=false")
 		done <- out
 	}()
-	waitUDP(t, "127.0.0.1:25060")
-	code, out, stderr := run(t, "call", "--server", "127.0.0.1:25060", "--local-ip", "127.0.0.2", "--duration", "1s", "--json", "echo")
+	waitUDP(t, addr)
+	code, out, stderr := run(t, "call", "--server", addr, "--local-ip", "127.0.0.2", "--duration", "1s", "--json", "echo")
 	if code != exitOK {
 		t.Fatalf("call exit %d: %s %s", code, out, stderr)
 	}
