@@ -21,9 +21,19 @@
 // return to the pool. Counters (packets, bytes, RTP loss from sequence
 // numbers, drops by reason, last packet time) are kept per leg and direction.
 //
-// Hot path: one goroutine per socket reads batches of packets (recvmmsg on
-// Linux, with caller-owned buffers and address storage) and forwards them with
-// golang.org/x/net's WriteBatch (sendmmsg); no allocation per packet.
+// Hot path: on Linux, epoll event loops (one per GOMAXPROCS) serve the
+// sockets of all sessions: a ready socket is drained with recvmmsg into
+// buffers and address storage the endpoint owns, and what passes the
+// latching rule leaves with golang.org/x/net's WriteBatch (sendmmsg). With
+// thousands of calls each socket carries one packet per 20 ms, so a loop
+// avoids a goroutine wake-up per packet. Elsewhere (and with
+// Config.Goroutines) each socket has its own goroutine. No allocation per
+// packet either way (TestNoAllocationPerPacket).
+//
+// API: New(cfg) → r.Allocate(ctx, callID) → *Session with legs A and B;
+// Leg.Expect(signalling IP), Leg.SetSDPAddr(rtp, rtcp), Leg.Port() for the
+// SDP, Session.Stats() / Leg.Stats() for counters, Session.Close(),
+// r.Close() frees everything.
 //
 // What it does not do: no transcoding, no SRTP, no ICE/TURN, no jitter buffer,
 // no recording. It does not parse SIP or SDP; package sipsim does that.
