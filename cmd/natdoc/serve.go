@@ -41,6 +41,10 @@ type serveOptions struct {
 	MaxRegs     int
 	MaxCalls    int
 	Quiet       bool
+	UPnP        bool
+	UPnPURL     string
+	UPnPPairs   int
+	UPnPJournal string
 
 	listen           netip.AddrPort
 	local            netip.Addr
@@ -76,7 +80,10 @@ with neither, unless --open.
 
 Events go to standard error (JSON lines with --json); the summary report goes
 to standard output on exit (Ctrl-C), which frees every relay port.
---upnp (router port forwarding) is not built yet.`,
+--upnp asks the router to forward the SIP port and the first --upnp-rtp-pairs
+RTP/RTCP pairs (the relay then uses only those; many routers allow fewer than
+30 mappings) and removes them on exit; the router's external address becomes
+the main address unless --public-addr is given.`,
 		Example: `  natdoc serve --public-addr 203.0.113.10 --allow 192.168.1.0/24
   natdoc serve --public-addr voip.example.net --local-addr 192.168.1.2 --users users.txt
   natdoc serve --fix=false --allow 0.0.0.0/0 --open     # the broken deployment, for comparison`,
@@ -107,6 +114,10 @@ to standard output on exit (Ctrl-C), which frees every relay port.
 	f.DurationVar(&o.Duration, "duration", 0, "stop after this long (0: until Ctrl-C)")
 	f.Float64Var(&o.Rate, "rate-limit", sipsim.DefaultRate, "SIP requests per second allowed per source IP (burst: twice that)")
 	f.IntVar(&o.MaxRegs, "max-registrations", sipsim.DefaultMaxBindings, "registered users kept at most")
+	f.BoolVar(&o.UPnP, "upnp", false, "ask the router (UPnP IGD, PCP or NAT-PMP) to forward the SIP port and the first --upnp-rtp-pairs RTP pairs; removed on exit")
+	f.StringVar(&o.UPnPURL, "upnp-url", "", "the IGD's root description `URL` (skips SSDP discovery)")
+	f.IntVar(&o.UPnPPairs, "upnp-rtp-pairs", defaultUPnPPairs, "RTP/RTCP port pairs to forward with --upnp (the relay then uses only those)")
+	f.StringVar(&o.UPnPJournal, "upnp-journal", "", "journal `FILE` of mappings for `natdoc upnp cleanup` (default: natdoc's state directory)")
 	f.BoolVar(&o.Quiet, "quiet", false, "do not print events as they happen (only the summary)")
 	f.IntVar(&o.MaxCalls, "max-calls", sipsim.DefaultMaxCalls, "calls in progress at most")
 	return cmd
@@ -118,7 +129,7 @@ func (o *serveOptions) validate() error {
 		return usageErrorf("--listen %q: want IP:PORT", o.Listen)
 	}
 	o.listen = ap
-	if ap.Addr().IsUnspecified() && o.PublicAddr == "" {
+	if ap.Addr().IsUnspecified() && o.PublicAddr == "" && !o.UPnP {
 		return usageErrorf("--listen %s is every interface: give --public-addr (the address phones reach this host at)", o.Listen)
 	}
 	if o.LocalAddr != "" {
@@ -149,6 +160,9 @@ func (o *serveOptions) validate() error {
 		if o.users, err = sipsim.ReadUsers(f); err != nil {
 			return usageErrorf("--users %s: %w", o.UsersFile, err)
 		}
+	}
+	if o.UPnP && (o.UPnPPairs < 1 || o.UPnPPairs > 500) {
+		return usageErrorf("--upnp-rtp-pairs %d: want 1-500", o.UPnPPairs)
 	}
 	if o.Rate <= 0 || o.MaxRegs <= 0 || o.MaxCalls <= 0 {
 		return usageErrorf("--rate-limit, --max-registrations and --max-calls must be positive")
@@ -192,6 +206,25 @@ func runServe(ctx context.Context, a *app, o *serveOptions) error {
 	if !o.Quiet {
 		cfg.OnEvent = eventPrinter(a)
 	}
+	if o.UPnP {
+		fw, err := o.forwardPorts(ctx, a)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if n, err := fw.release(); err != nil {
+				fmt.Fprintf(a.stderr, "natdoc serve: removing UPnP mappings: %d removed, %v (run natdoc upnp cleanup)\n", n, err)
+			}
+		}()
+		rep.Add(fw.findings...)
+		if cfg.PublicAddr == "" {
+			cfg.PublicAddr = fw.external
+		}
+		if fw.pairs >= 2 {
+			o.portMax = o.portMin + 2*fw.pairs - 1
+		}
+		fmt.Fprintf(a.stderr, "natdoc serve: router forwards %s\n", strings.Join(fw.mapped, ", "))
+	}
 	var rl *relay.Relay
 	if o.Fix {
 		var err error
@@ -231,6 +264,9 @@ func runServe(ctx context.Context, a *app, o *serveOptions) error {
 	rep.Finished = time.Now()
 	rep.Serve = sipsim.ServeReport(listen, srv.EffectiveConfig(), o.RTPPorts, srv.Registrations(), calls)
 	rep.Add(sipsim.ServeFindings(calls, srv.Anomalies())...)
+	if o.UPnP && o.Fix {
+		rep.Serve.RTPPorts = fmt.Sprintf("%d-%d", o.portMin, o.portMax)
+	}
 	rep.Verdict = serveVerdict(rep.Serve)
 	return a.emit(rep)
 }
