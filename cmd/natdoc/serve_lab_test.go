@@ -106,3 +106,63 @@ func waitLog(t *testing.T, p *natlab.Proc, want string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// The broken row of the proof matrix, captured: natdoc serve --fix=false
+// on the internet, alice behind a real masquerade with her private address
+// in SDP calls bob; tcpdump at bob; natdoc analyze on that capture gives
+// the verdict the phones measured: one-way, the caller cannot hear.
+func TestLabAnalyzeBrokenRow(t *testing.T) {
+	natlab.Require(t)
+	lab := natlab.New(t)
+	srv := lab.PublicHost("sip", "203.0.113.10")
+	labGateway(t, srv, "203.0.113.254")
+	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24", NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent}})
+	labGateway(t, r1.Host, "203.0.113.254")
+	alice := r1.LANHost("alice", "192.168.1.10")
+	bob := lab.PublicHost("bob", "198.51.100.20")
+	labGateway(t, bob, "198.51.100.254")
+
+	dir := t.TempDir()
+	pcap := filepath.Join(dir, "bob.pcap")
+	helper := []string{"-test.run=^TestHelperNatdoc$", "--"}
+	serve := srv.Start(t, os.Args[0], append(helper, "serve", "--listen", "203.0.113.10:5060", "--fix=false", "--allow", "0.0.0.0/0",
+		"--tcp=false", "--echo=false")...)
+	waitLog(t, serve, "listening on")
+	dump := bob.Start(t, "tcpdump", "-i", "eth0", "-n", "-U", "-s", "0", "-w", pcap, "udp")
+	time.Sleep(500 * time.Millisecond) // tcpdump opens its socket
+	bobCall := bob.Start(t, os.Args[0], append(helper, "call", "--server", "203.0.113.10:5060", "--user", "bob", "--answer", "--wait", "30s",
+		"--local-ip", "198.51.100.20", "--sip-port", "5060", "--json", "-o", filepath.Join(dir, "bob.json"))...)
+	waitLog(t, bobCall, "waiting up to")
+	aliceCall := alice.Start(t, os.Args[0], append(helper, "call", "--server", "203.0.113.10:5060", "--user", "alice", "--local-ip", "192.168.1.10",
+		"--sip-port", "5060", "--duration", "2s", "--json", "-o", filepath.Join(dir, "alice.json"), "bob")...)
+	aliceCall.Wait()
+	bobCall.Wait()
+	time.Sleep(300 * time.Millisecond)
+	dump.Stop()
+	serve.Stop()
+
+	ra := loadReport(t, filepath.Join(dir, "alice.json"))
+	if ra.CallTest.Verdict != report.VerdictOneWay || ra.CallTest.CannotHear != "local" {
+		t.Fatalf("alice measured %s (%s)", ra.CallTest.Verdict, ra.CallTest.Explain)
+	}
+	code, out, stderr := run(t, "analyze", "--json", pcap)
+	if code != exitProblems {
+		t.Fatalf("analyze exit %d: %s", code, stderr)
+	}
+	var rep report.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, c := range rep.Calls {
+		if c.CallID == ra.CallTest.CallID {
+			found = true
+			if c.Verdict != report.VerdictOneWay || c.CannotHear != "caller" {
+				t.Errorf("analyze says %s, cannot hear %q (%s); the phones measured one-way, the caller cannot hear", c.Verdict, c.CannotHear, c.Explain)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("analyze did not find call %s in the capture: %+v", ra.CallTest.CallID, rep.Calls)
+	}
+}
