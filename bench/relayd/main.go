@@ -18,6 +18,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -30,11 +31,21 @@ func main() {
 	lo := flag.Int("port-min", 30000, "first media port")
 	hi := flag.Int("port-max", 40000, "last media port")
 	batch := flag.Int("batch", relay.DefaultBatch, "packets per recvmmsg/sendmmsg")
+	goroutines := flag.Bool("goroutines", false, "one goroutine per socket instead of the epoll event loops")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to `FILE`")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	if ap, err := netip.ParseAddrPort(*ctl); err != nil || !ap.Addr().IsLoopback() {
 		log.Fatalf("relayd: -ctl %q must be a loopback address", *ctl)
 	}
-	r, err := relay.New(relay.Config{Bind: netip.MustParseAddr(*bind), PortMin: *lo, PortMax: *hi, Batch: *batch, MaxSessions: 20000})
+	r, err := relay.New(relay.Config{Bind: netip.MustParseAddr(*bind), PortMin: *lo, PortMax: *hi, Batch: *batch, MaxSessions: 20000, Goroutines: *goroutines})
 	if err != nil {
 		log.Fatal(err)
 	}
