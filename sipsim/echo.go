@@ -153,3 +153,14 @@ func (e *echoParty) close() {
 }
 
 func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
+
+// active returns the echo calls in progress.
+func (e *echoParty) active() []CallRecord {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]CallRecord, 0, len(e.calls))
+	for _, ec := range e.calls {
+		out = append(out, ec.rec)
+	}
+	return out
+}

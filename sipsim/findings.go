@@ -144,3 +144,20 @@ func legFindings(c CallRecord, party string, st relay.LegStats) []report.Finding
 	}
 	return out
 }
+
+// StatusLine is the one-line live view of a running server: registrations,
+// calls in progress and, per relayed call, packets relayed each way.
+func StatusLine(registered int, active []CallRecord) string {
+	s := fmt.Sprintf("%d registered, %d calls", registered, len(active))
+	for i, c := range active {
+		if i == 3 {
+			s += fmt.Sprintf(" (+%d more)", len(active)-3)
+			break
+		}
+		s += fmt.Sprintf(" | %s→%s", c.Caller, c.Callee)
+		if c.Relay != nil {
+			s += fmt.Sprintf(" %d→ ←%d pkts", c.Relay.A.RTP.Forwarded, c.Relay.B.RTP.Forwarded)
+		}
+	}
+	return s
+}

@@ -132,3 +132,14 @@ func FuzzReadUsers(f *testing.F) {
 }
 
 func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }
+
+func TestStatusLine(t *testing.T) {
+	calls := []CallRecord{{Caller: "alice", Callee: "bob", Relay: &relay.SessionStats{A: relay.LegStats{RTP: relay.StreamStats{Forwarded: 10}}, B: relay.LegStats{RTP: relay.StreamStats{Forwarded: 7}}}}}
+	if got, want := StatusLine(2, calls), "2 registered, 1 calls | alice→bob 10→ ←7 pkts"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	many := make([]CallRecord, 5)
+	if got := StatusLine(0, many); !strings.Contains(got, "(+2 more)") {
+		t.Errorf("got %q", got)
+	}
+}

@@ -453,6 +453,9 @@ func (s *Server) Calls() (active, ended []CallRecord) {
 	for _, c := range live {
 		active = append(active, s.record(c))
 	}
+	if s.echo != nil {
+		active = append(active, s.echo.active()...)
+	}
 	return active, ended
 }
 

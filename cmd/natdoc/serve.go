@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -203,8 +204,12 @@ func runServe(ctx context.Context, a *app, o *serveOptions) error {
 		Open: o.Open, Fix: o.Fix, Keepalive: o.Keepalive, Echo: o.Echo, Log: a.log,
 		Rate: o.Rate, Burst: 2 * o.Rate, MaxBindings: o.MaxRegs, MaxCalls: o.MaxCalls,
 	}
+	var live *liveStatus
 	if !o.Quiet {
-		cfg.OnEvent = eventPrinter(a)
+		if isTerminal(a.stderr) && !a.opts.JSON {
+			live = &liveStatus{w: a.stderr}
+		}
+		cfg.OnEvent = eventPrinter(a, live)
 	}
 	if o.UPnP {
 		fw, err := o.forwardPorts(ctx, a)
@@ -253,6 +258,10 @@ func runServe(ctx context.Context, a *app, o *serveOptions) error {
 		listen = append(listen, "tcp "+o.listen.String())
 	}
 	fmt.Fprintf(a.stderr, "natdoc serve: listening on %s (fix mode %v); Ctrl-C ends and prints the summary\n", strings.Join(listen, ", "), o.Fix)
+	if live != nil {
+		stopLive := live.run(ctx, srv)
+		defer stopLive()
+	}
 	if err := srv.Serve(ctx, udp, tcp); err != nil {
 		if err == sipsim.ErrOpenOnPublic {
 			return usageErrorf("%w (give --users FILE, --allow CIDR, or --open)", err)
@@ -281,12 +290,16 @@ func serveVerdict(s *report.ServeReport) string {
 
 // eventPrinter shows server events on standard error as they happen: one
 // line each, or JSON lines with --json.
-func eventPrinter(a *app) func(sipsim.Event) {
+func eventPrinter(a *app, live *liveStatus) func(sipsim.Event) {
 	var mu sync.Mutex
 	enc := json.NewEncoder(a.stderr)
 	return func(e sipsim.Event) {
 		mu.Lock()
 		defer mu.Unlock()
+		if live != nil {
+			live.clear()
+			defer live.redraw()
+		}
 		if a.opts.JSON {
 			enc.Encode(e)
 			return
@@ -316,4 +329,55 @@ func listenUDP(network, addr string) (*net.UDPConn, error) {
 		return nil, err
 	}
 	return net.ListenUDP(network, ua)
+}
+
+// liveStatusInterval: the status line on a terminal refreshes this often.
+const liveStatusInterval = time.Second
+
+// liveStatus keeps one status line (registrations, calls, relayed packets
+// each way) at the bottom of a terminal; events print above it.
+type liveStatus struct {
+	w    io.Writer
+	mu   sync.Mutex
+	line string
+}
+
+func (l *liveStatus) run(ctx context.Context, srv *sipsim.Server) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(liveStatusInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				l.clear()
+				return
+			case <-t.C:
+				active, _ := srv.Calls()
+				l.set(sipsim.StatusLine(len(srv.Registrations()), active))
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+func (l *liveStatus) set(s string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.line = s
+	fmt.Fprint(l.w, "\r\x1b[K"+s)
+}
+
+func (l *liveStatus) clear() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fmt.Fprint(l.w, "\r\x1b[K")
+}
+
+func (l *liveStatus) redraw() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fmt.Fprint(l.w, "\r\x1b[K"+l.line)
 }
