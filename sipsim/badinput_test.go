@@ -57,6 +57,11 @@ func TestBadInputIsCountedNotFatal(t *testing.T) {
 	if ts.srv.Counters.Oversize.Load() != 1 || ts.srv.Counters.Malformed.Load() < 1 {
 		t.Errorf("oversize %d malformed %d", ts.srv.Counters.Oversize.Load(), ts.srv.Counters.Malformed.Load())
 	}
+	// Max-Forwards exhausted: 483 (RFC 3261 §16.3).
+	hops := strings.NewReplacer("Max-Forwards: 70", "Max-Forwards: 1", "bad-bob", "hops-bob", "z9hG4bK-bob", "z9hG4bK-hops").Replace(string(invite("bob", "")))
+	if got := rawSIP(t, ts.addr, []byte(hops)); !strings.Contains(got, "483") {
+		t.Errorf("Max-Forwards 1: %q, want 483", got)
+	}
 	// Absurd port count: refused with 488, relay ports back in the pool.
 	absurd := "v=0\r\no=- 1 1 IN IP4 127.0.0.5\r\ns=-\r\nc=IN IP4 127.0.0.5\r\nt=0 0\r\nm=audio 4000/65000 RTP/AVP 0\r\n"
 	if got := rawSIP(t, ts.addr, invite("bob", absurd)); !strings.Contains(got, "488") {

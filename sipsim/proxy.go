@@ -186,9 +186,17 @@ func (s *Server) forward(req, fwd *sip.Request, tx sip.ServerTransaction, c *cal
 		dst = c.callerAddr
 	}
 	fwd.SetDestination(dst.String())
+	initial := req.IsInvite() && !hasToTag(req)
+	if mf := req.MaxForwards(); mf != nil && mf.Val() <= 1 {
+		// RFC 3261 §16.3 step 3: a loop or an absurd path.
+		s.respond(tx, req, 483, "Too Many Hops")
+		if initial {
+			s.endCall(c, "too many hops")
+		}
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), forwardTimeout)
 	defer cancel()
-	initial := req.IsInvite() && !hasToTag(req)
 	clTx, err := s.client.TransactionRequest(ctx, fwd, s.proxyOptions(dst, c, initial)...)
 	if err != nil {
 		s.respond(tx, req, 503, "Service Unavailable")
