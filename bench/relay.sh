@@ -14,7 +14,9 @@ cd "$(dirname "$0")/.."
 CALLS=${*:-100 1000 1400}
 DURATION=${DURATION:-20s}
 OUT=$(mktemp -d)
-trap 'kill $(cat "$OUT"/*.pid 2>/dev/null) 2>/dev/null || true; rm -rf "$OUT"' EXIT
+cleanup() { kill $(cat "$OUT"/*.pid 2>/dev/null) 2>/dev/null || true; rm -rf "$OUT"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 go build -o "$OUT/relayd" ./bench/relayd
 go build -o "$OUT/relayload" ./bench/relayload

@@ -16,7 +16,9 @@ CALL_RATE=${CALL_RATE:-1250}
 DURATION=${DURATION:-30}
 TARGETS=${TARGETS:-natdoc kamailio}
 OUT=$(mktemp -d)
-trap 'kill $(cat "$OUT"/*.pid 2>/dev/null) 2>/dev/null || true; rm -rf "$OUT"' EXIT
+cleanup() { kill $(cat "$OUT"/*.pid 2>/dev/null) 2>/dev/null || true; rm -rf "$OUT"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 go build -o "$OUT/natdoc" ./cmd/natdoc
 SIPDIR=$(pwd)/bench/sip
 
