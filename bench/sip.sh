@@ -64,7 +64,7 @@ for TARGET in $TARGETS; do
 	start_server "$TARGET"
 	# Register "uas" from the port the UAS will answer on: natdoc sends to
 	# where a REGISTER came from (its NAT handling), Kamailio to the Contact.
-	(cd "$OUT" && sipp 127.0.0.1:5070 -sf "$SIPDIR/uas-register.xml" -i 127.0.0.1 -p 5090 -key uasaddr 127.0.0.1:5090 -m 1 -nostdin >/dev/null 2>&1 || true)
+	(cd "$OUT" && sipp 127.0.0.1:5070 -sf "$SIPDIR/uas-register.xml" -i 127.0.0.1 -p 5090 -key uasaddr 127.0.0.1:5090 -m 1 -nostdin -timeout 10s >/dev/null 2>&1 || true)
 	taskset -c 1 sipp -sf "$SIPDIR/uas.xml" -i 127.0.0.1 -p 5090 -nostdin -l 19000 >/dev/null 2>&1 &
 	echo $! >"$OUT/uas.pid"
 	sleep 0.5
