@@ -56,8 +56,10 @@ type decoder struct {
 	gre     layers.GRE
 	erspan  layers.ERSPANII
 
-	parsers map[gopacket.LayerType]*gopacket.DecodingLayerParser
-	decoded []gopacket.LayerType
+	parsers    map[gopacket.LayerType]*gopacket.DecodingLayerParser
+	lastFirst  gopacket.LayerType
+	lastParser *gopacket.DecodingLayerParser
+	decoded    []gopacket.LayerType
 	// pkt is reused for every record: handing a pointer to a local to the
 	// emit callback would move it to the heap once per packet.
 	pkt packet
@@ -86,7 +88,11 @@ func newDecoder(sink anomalySink) *decoder {
 // parser returns a DecodingLayerParser starting at first, sharing the
 // decoder's layer structs.
 func (d *decoder) parser(first gopacket.LayerType) *gopacket.DecodingLayerParser {
+	if first == d.lastFirst && d.lastParser != nil { // one link type per file, usually
+		return d.lastParser
+	}
 	if p, ok := d.parsers[first]; ok {
+		d.lastFirst, d.lastParser = first, p
 		return p
 	}
 	p := gopacket.NewDecodingLayerParser(first,

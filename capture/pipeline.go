@@ -82,18 +82,20 @@ const (
 // readerStats is what the reading goroutine counts; merged at the end.
 type readerStats struct {
 	anomalies
-	packets, bytes uint64
-	first, last    time.Time
+	packets, bytes  uint64
+	firstNs, lastNs int64 // Unix nanoseconds
+	haveFirst       bool
 }
 
 func (r *readerStats) account(rec Record) {
 	r.packets++
 	r.bytes += uint64(len(rec.Data))
-	if r.first.IsZero() || rec.Time.Before(r.first) {
-		r.first = rec.Time
+	t := rec.Time.UnixNano()
+	if !r.haveFirst || t < r.firstNs {
+		r.firstNs, r.haveFirst = t, true
 	}
-	if rec.Time.After(r.last) {
-		r.last = rec.Time
+	if t > r.lastNs {
+		r.lastNs = t
 	}
 }
 
@@ -418,11 +420,14 @@ func (s *state) merge(r *readerStats, dec *anomalies, frames uint64) {
 	s.mergeAnomalies(dec)
 	s.packets += r.packets
 	s.bytes += r.bytes
-	if !r.first.IsZero() && (s.first.IsZero() || r.first.Before(s.first)) {
-		s.first = r.first
-	}
-	if r.last.After(s.last) {
-		s.last = r.last
+	if r.haveFirst {
+		first, last := time.Unix(0, r.firstNs).UTC(), time.Unix(0, r.lastNs).UTC()
+		if s.first.IsZero() || first.Before(s.first) {
+			s.first = first
+		}
+		if last.After(s.last) {
+			s.last = last
+		}
 	}
 	s.frames = frames
 }
