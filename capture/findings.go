@@ -34,6 +34,7 @@ func callFindings(cb *callBuild, streams []*streamState, facts []StreamFacts, v 
 	privateSDP := [2]bool{}
 	publicAs := publicAddresses(c)
 	algSeen := false
+	differs := [2]bool{}
 	for _, ev := range c.timeline(cb.dlg) {
 		sig := sigs[ev.Party]
 		for _, m := range ev.SDP.Media {
@@ -61,11 +62,12 @@ func callFindings(cb *callBuild, streams []*streamState, facts []StreamFacts, v 
 					}},
 					Remedy: remedyPrivateSDP,
 				})
-			} else if IsPrivate(ip) && sig.IsValid() && IsPrivate(sig.Addr()) && ip != sig.Addr() && !privateSDP[ev.Party] {
-				privateSDP[ev.Party] = true
+			} else if sig.IsValid() && ip != sig.Addr() && !differs[ev.Party] && !isHoldAddress(m.Addr) {
+				differs[ev.Party] = true
 				fs = append(fs, report.Finding{
 					ID: "sdp-address-differs-from-signalling", Severity: report.SeverityInfo, Subject: subject,
-					Title:    fmt.Sprintf("The %s's SDP address %s differs from where its SIP came from (%s): a NAT sits between it and the capture point", partyLabel(parties[ev.Party]), ip, sig.Addr()),
+					Title: fmt.Sprintf("The %s asks for media at %s while its SIP came from %s: a separate media server or relay, or a NAT between it and the capture point",
+						partyLabel(parties[ev.Party]), ip, sig.Addr()),
 					Evidence: []report.Evidence{{Text: "SDP c= against the IP source of the message", Frames: []uint64{ev.Frame}, Addrs: []string{m.Addr.String(), sig.String()}}},
 				})
 			}
