@@ -120,6 +120,9 @@ const (
 // producer is the decoding goroutine's state.
 type producer struct {
 	anomalies
+	// hosts, when not empty, keeps only packets to or from these addresses
+	// (natdoc capture --host).
+	hosts  map[netip.Addr]bool
 	dec    *decoder
 	hdr    rtp.Header
 	batch  *eventBatch
@@ -147,7 +150,7 @@ func runPipeline(ctx context.Context, src recordSource, rs *readerStats, s *stat
 		defer close(rawFull)
 		readRecords(ctx, src, rs, rawFull, rawFree, progress)
 	}()
-	p := &producer{full: full, free: free} // frames count per file, as Wireshark does
+	p := &producer{full: full, free: free, hosts: s.hosts} // frames count per file, as Wireshark does
 	p.dec = newDecoder(&p.anomalies)
 	done := make(chan error, 1)
 	go func() {
@@ -270,6 +273,9 @@ func (p *producer) flush() {
 // emit turns a decoded packet into an event. RTP and RTCP on dynamic ports
 // become compact events; everything else carries a copy of its payload.
 func (p *producer) emit(pkt *packet) {
+	if len(p.hosts) > 0 && !p.hosts[pkt.Src.Addr()] && !p.hosts[pkt.Dst.Addr()] {
+		return
+	}
 	b := p.batch
 	if len(b.events) == cap(b.events) || len(b.arena) >= batchArena {
 		p.flush()
