@@ -66,6 +66,9 @@ type Config struct {
 	MaxSessions int
 	// Now is a test seam for the clock.
 	Now func() time.Time
+	// ListenUDP opens the media sockets (test seam, e.g. a socket inside a
+	// network namespace); nil means net.ListenUDP.
+	ListenUDP func(network, addr string) (*net.UDPConn, error)
 }
 
 func (c *Config) withDefaults() Config {
@@ -186,6 +189,9 @@ func (r *Relay) listen(port int) (*net.UDPConn, error) {
 		network = "udp6"
 	}
 	addr := net.JoinHostPort(r.cfg.Bind.String(), strconv.Itoa(port))
+	if r.cfg.ListenUDP != nil {
+		return r.cfg.ListenUDP(network, addr)
+	}
 	pc, err := (&net.ListenConfig{}).ListenPacket(context.Background(), network, addr)
 	if err != nil {
 		return nil, err

@@ -4,14 +4,23 @@ import "time"
 
 // CallTestReport is what a simulated phone measured on one call.
 type CallTestReport struct {
-	Local    string         `json:"local"`
-	Remote   string         `json:"remote"`
-	SDPAddr  string         `json:"sdp_addr,omitempty"`
-	Duration time.Duration  `json:"duration_ns"`
-	Sent     DirectionStats `json:"sent"`
-	Received DirectionStats `json:"received"`
-	Verdict  Verdict        `json:"verdict"`
-	Explain  string         `json:"explain,omitempty"`
+	Local   string `json:"local"`
+	Remote  string `json:"remote"`
+	CallID  string `json:"call_id,omitempty"`
+	Status  int    `json:"status,omitempty"` // final INVITE response code
+	SDPAddr string `json:"sdp_addr,omitempty"`
+	// RemoteSDP is where the other side's SDP asked for media.
+	RemoteSDP string `json:"remote_sdp,omitempty"`
+	// PeerReceived is how many of our packets the other phone reported
+	// (-1: it could not tell us).
+	PeerReceived int64 `json:"peer_received"`
+	// CannotHear is "local" (this phone) or "remote" on a one-way call.
+	CannotHear string         `json:"cannot_hear,omitempty"`
+	Duration   time.Duration  `json:"duration_ns"`
+	Sent       DirectionStats `json:"sent"`
+	Received   DirectionStats `json:"received"`
+	Verdict    Verdict        `json:"verdict"`
+	Explain    string         `json:"explain,omitempty"`
 }
 
 // DirectionStats counts one direction of a measured call.
@@ -25,12 +34,16 @@ type DirectionStats struct {
 
 // ServeReport summarises a `natdoc serve` run.
 type ServeReport struct {
-	Listen     []string      `json:"listen,omitempty"`
-	PublicAddr string        `json:"public_addr,omitempty"`
-	Fix        bool          `json:"fix"`
-	Registered int           `json:"registered"`
-	Calls      []RelayedCall `json:"calls,omitempty"`
-	Counters   []KeyValue    `json:"counters,omitempty"`
+	Listen     []string `json:"listen,omitempty"`
+	PublicAddr string   `json:"public_addr,omitempty"`
+	LocalAddr  string   `json:"local_addr,omitempty"`
+	RTPPorts   string   `json:"rtp_ports,omitempty"`
+	Fix        bool     `json:"fix"`
+	Registered int      `json:"registered"`
+	// Registrations are the phones registered at the end.
+	Registrations []Registration `json:"registrations,omitempty"`
+	Calls         []RelayedCall  `json:"calls,omitempty"`
+	Counters      []KeyValue     `json:"counters,omitempty"`
 }
 
 // RelayedCall is one call the server set up, with relay counters per leg.
@@ -40,7 +53,17 @@ type RelayedCall struct {
 	To     string     `json:"to"`
 	Start  time.Time  `json:"start,omitzero"`
 	End    time.Time  `json:"end,omitzero"`
+	State  string     `json:"state,omitempty"`
+	Ended  string     `json:"ended,omitempty"` // why: bye, cancelled, idle, shutdown, a response
 	Legs   []RelayLeg `json:"legs,omitempty"`
+}
+
+// Registration is one phone registered with `natdoc serve`.
+type Registration struct {
+	User    string `json:"user"`
+	Contact string `json:"contact"` // what the phone said
+	Source  string `json:"source"`  // where it really was (requests go here)
+	LAN     bool   `json:"lan,omitempty"`
 }
 
 // RelayLeg counts what the relay forwarded toward one party.
@@ -51,6 +74,11 @@ type RelayLeg struct {
 	Packets uint64 `json:"packets"`
 	Bytes   uint64 `json:"bytes"`
 	Dropped uint64 `json:"dropped,omitempty"`
+	// Received counts what the party sent to the relay; Lost is missing by
+	// RTP sequence; Unexpected came from a source that may not latch.
+	Received   uint64 `json:"received"`
+	Lost       int64  `json:"lost,omitempty"`
+	Unexpected uint64 `json:"unexpected,omitempty"`
 }
 
 // HostReport describes the host natdoc ran on.

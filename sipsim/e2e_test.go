@@ -116,6 +116,7 @@ func TestCallThroughRelay(t *testing.T) {
 	if ra.Received.Label != "bob" || rb.Received.Label != "alice" {
 		t.Errorf("labels %q %q", ra.Received.Label, rb.Received.Label)
 	}
+	waitFor(t, func() bool { _, e := ts.srv.Calls(); return len(e) == 1 })
 	_, ended := ts.srv.Calls()
 	if len(ended) != 1 || ended[0].Relay == nil {
 		t.Fatalf("ended calls %+v", ended)
@@ -223,4 +224,52 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// TestShutdownHangsUp: stopping the server ends answered calls with BYE to
+// both phones, and frees the relay.
+func TestShutdownHangsUp(t *testing.T) {
+	udp, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rl, err := relay.New(relay.Config{Bind: netip.MustParseAddr("127.0.0.1"), PortMin: 43400, PortMax: 43599})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rl.Close()
+	srv, err := New(Config{Fix: true, Relay: rl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); srv.Serve(ctx, udp, nil) }()
+	time.Sleep(50 * time.Millisecond)
+	alice := newTestPhone(t, "alice", "127.0.0.2", udp.LocalAddr().String(), SDPLocal)
+	bob := newTestPhone(t, "bob", "127.0.0.3", udp.LocalAddr().String(), SDPLocal)
+	for _, p := range []*Phone{alice, bob} {
+		if err := p.Register(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	go func() { time.Sleep(time.Second); stop() }()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	var rb *CallResult
+	go func() { defer wg.Done(); rb, _ = bob.Answer(t.Context(), 20*time.Second) }()
+	ra, err := alice.Call(t.Context(), "bob", 20*time.Second)
+	wg.Wait()
+	<-done
+	if err != nil || rb == nil {
+		t.Fatalf("call: %v", err)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Fatalf("calls lasted %v after shutdown at 1s: no BYE", took)
+	}
+	if ra.Received.Packets == 0 || rb.Received.Packets == 0 {
+		t.Errorf("no media before shutdown: %d / %d", ra.Received.Packets, rb.Received.Packets)
+	}
+	waitFor(t, func() bool { return rl.FreePairs() == 100 })
 }

@@ -104,7 +104,7 @@ func (e *echoParty) handle(req *sip.Request, tx sip.ServerTransaction) bool {
 	case sip.ACK:
 		ec.uas.ReadAck(req, tx)
 	case sip.INFO:
-		_, rx, _ := ec.media.stats()
+		rx := ec.media.freeze()
 		res := sip.NewResponseFromRequest(req, 200, "OK", statsBody(rx.Packets))
 		res.AppendHeader(sip.NewHeader("Content-Type", statsContentType))
 		e.s.send(tx, req, res)

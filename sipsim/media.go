@@ -99,28 +99,34 @@ type DirStats struct {
 
 // media sends PCMU frames and measures what arrives.
 type media struct {
-	recv      *net.UDPConn
-	send      *net.UDPConn // == recv when symmetric
-	symmetric bool
-	label     string
-	ssrc      uint32
+	recv    *net.UDPConn
+	send    *net.UDPConn // == recv when symmetric (RFC 4961)
+	comedia bool         // answer to where media comes from
+	label   string
+	ssrc    uint32
 
-	mu       sync.Mutex
-	remote   netip.AddrPort
-	latched  bool
-	rx       DirStats
-	seq      seqCount
-	jitter   float64 // RFC 3550 A.8, in timestamp units
-	lastTr   int64   // previous transit time, timestamp units
-	haveTr   bool
-	peerRx   int64 // latest "received" count the peer put in its payload; -1 unknown
-	sent     atomic.Uint64
-	sentByte atomic.Uint64
+	mu        sync.Mutex
+	remote    netip.AddrPort
+	latched   bool
+	rx        DirStats
+	frozen    *DirStats // received counts as reported to the peer
+	seq       seqCount
+	jitter    float64 // RFC 3550 A.8, in timestamp units
+	lastTr    int64   // previous transit time, timestamp units
+	haveTr    bool
+	peerRx    int64 // latest "received" count the peer put in its payload; -1 unknown
+	firstSent chan struct{}
+	firstOnce sync.Once
+	sent      atomic.Uint64
+	sentByte  atomic.Uint64
 }
 
-func newMedia(recv, send *net.UDPConn, symmetric bool, label string) *media {
-	return &media{recv: recv, send: send, symmetric: symmetric, label: label, ssrc: rand.Uint32(), peerRx: -1}
+func newMedia(recv, send *net.UDPConn, comedia bool, label string) *media {
+	return &media{recv: recv, send: send, comedia: comedia, label: label, ssrc: rand.Uint32(), peerRx: -1, firstSent: make(chan struct{})}
 }
+
+// waitFirstSend waits until the first frame went out (or sending ended).
+func (m *media) waitFirstSend() { <-m.firstSent }
 
 func (m *media) setRemote(a netip.AddrPort) {
 	m.mu.Lock()
@@ -151,13 +157,16 @@ func (m *media) sendLoop(ctx context.Context, d time.Duration) {
 	payload := make([]byte, 0, frameSamples)
 	t := time.NewTicker(frameInterval)
 	defer t.Stop()
+	defer m.firstOnce.Do(func() { close(m.firstSent) })
 	end := time.Now().Add(d)
 	seq, ts := uint16(rand.Uint32()), rand.Uint32()
-	for time.Now().Before(end) {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+	for first := true; time.Now().Before(end); first = false {
+		if !first {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
 		}
 		m.mu.Lock()
 		to, rxCount := m.remote, uint32(m.rx.Packets)
@@ -177,6 +186,7 @@ func (m *media) sendLoop(ctx context.Context, d time.Duration) {
 			m.sent.Add(1)
 			m.sentByte.Add(uint64(n))
 		}
+		m.firstOnce.Do(func() { close(m.firstSent) })
 	}
 }
 
@@ -209,8 +219,9 @@ func (m *media) handle(p []byte, src netip.AddrPort, now time.Time) {
 	if m.rx.Packets == 0 {
 		m.rx.From, m.rx.Label = src, label
 	}
-	if m.symmetric && !m.latched {
-		// Symmetric RTP (RFC 4961): answer to where media comes from.
+	if m.comedia && !m.latched {
+		// Comedia (RFC 4145 "active" media, as servers do): answer to
+		// where media comes from, not to the SDP address.
 		m.remote, m.latched = src, true
 	}
 	m.rx.Packets++
@@ -227,11 +238,27 @@ func (m *media) handle(p []byte, src netip.AddrPort, now time.Time) {
 	m.lastTr, m.haveTr = transit, true
 }
 
+// freeze fixes the received counts at the moment they are told to the
+// other phone, so both phones' reports describe the same window.
+func (m *media) freeze() DirStats {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.frozen == nil {
+		rx := m.rx
+		rx.JitterMs = m.jitter / 8
+		m.frozen = &rx
+	}
+	return *m.frozen
+}
+
 func (m *media) stats() (sent, received DirStats, peerRx int64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	rx := m.rx
 	rx.JitterMs = m.jitter / 8 // 8 timestamp units per ms
+	if m.frozen != nil {
+		rx = *m.frozen
+	}
 	return DirStats{Packets: m.sent.Load(), Bytes: m.sentByte.Load(), Label: m.label}, rx, m.peerRx
 }
 

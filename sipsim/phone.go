@@ -53,9 +53,12 @@ type PhoneConfig struct {
 	SDPMode SDPMode
 	SDPAddr netip.Addr     // for SDPExplicit
 	STUN    netip.AddrPort // for SDPSTUN
-	// Symmetric: send RTP from the port it receives on and answer to where
-	// media comes from (RFC 4961). Off: a separate sending socket.
+	// Symmetric: send RTP from the port it receives on (RFC 4961), as
+	// most phones do. Off: a separate sending socket.
 	Symmetric bool
+	// Comedia: send to where the other side's media comes from instead of
+	// its SDP address (what servers and some softphones do).
+	Comedia   bool
 	RTPPort   int
 	ListenUDP func(network, addr string) (*net.UDPConn, error)
 	// Label is put in every payload so the other side can name us.
@@ -241,7 +244,7 @@ func (p *Phone) routes() {
 			ac.peerRx = n
 			p.mu.Unlock()
 		}
-		_, rx, _ := ac.media.stats()
+		rx := ac.media.freeze()
 		res := sip.NewResponseFromRequest(req, 200, "OK", statsBody(rx.Packets))
 		res.AppendHeader(sip.NewHeader("Content-Type", statsContentType))
 		tx.Respond(res)
@@ -341,7 +344,7 @@ func (p *Phone) openMedia(ctx context.Context) (*media, netip.AddrPort, error) {
 			return nil, netip.AddrPort{}, fmt.Errorf("phone: rtp send socket: %w", err)
 		}
 	}
-	return newMedia(recv, send, p.cfg.Symmetric, p.cfg.Label), sdpAddr, nil
+	return newMedia(recv, send, p.cfg.Comedia, p.cfg.Label), sdpAddr, nil
 }
 
 // offerSDP is a plain PCMU offer or answer (RFC 3264, RFC 3551).
@@ -391,12 +394,10 @@ func (p *Phone) Call(ctx context.Context, target string, d time.Duration) (*Call
 		m.closeSockets()
 		return res, fmt.Errorf("phone: call %s: %w", target, err)
 	}
-	if err := sess.Ack(ctx); err != nil {
-		p.cfg.Log.Debug("ack", "err", err)
-	}
 	remote, err := AudioAddr(sess.InviteResponse.Body())
 	if err != nil {
 		m.closeSockets()
+		sess.Ack(ctx)
 		sess.Bye(ctx)
 		return res, fmt.Errorf("phone: answer sdp: %w", err)
 	}
@@ -407,7 +408,15 @@ func (p *Phone) Call(ctx context.Context, target string, d time.Duration) (*Call
 	start := time.Now()
 	mctx, stopMedia := context.WithCancel(context.Background())
 	done := make(chan struct{})
+	// Media starts on the 200 OK, before the ACK, as phones do: our first
+	// packet opens our NAT toward the callee before its media can arrive
+	// (an unsolicited packet first would leave a conntrack entry that makes
+	// the NAT pick another port for our flow).
 	go func() { m.run(mctx, d); close(done) }()
+	m.waitFirstSend()
+	if err := sess.Ack(ctx); err != nil {
+		p.cfg.Log.Debug("ack", "err", err)
+	}
 	select {
 	case <-time.After(d + drainAfterMedia):
 	case <-ac.bye:
@@ -522,7 +531,7 @@ func (p *Phone) exchangeStats(ctx context.Context, ac *activeCall, do func(conte
 		return
 	}
 	time.Sleep(drainAfterMedia)
-	_, rx, _ := ac.media.stats()
+	rx := ac.media.freeze()
 	req := sip.NewRequest(sip.INFO, *contact.Address.Clone())
 	req.SetBody(statsBody(rx.Packets))
 	req.AppendHeader(sip.NewHeader("Content-Type", statsContentType))

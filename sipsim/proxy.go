@@ -3,6 +3,7 @@ package sipsim
 import (
 	"context"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,6 +19,8 @@ type call struct {
 	callerTag              string
 	callerAddr, calleeAddr netip.AddrPort // where their SIP comes from (and goes to)
 	session                *relay.Session // nil without fix mode
+	invite                 *sip.Request   // as the caller sent it
+	ok                     *sip.Response  // the callee's 2xx, for BYEs at shutdown
 
 	mu            sync.Mutex
 	start, answer time.Time
@@ -39,6 +42,21 @@ type CallRecord struct {
 	EndReason  string
 	Relay      *relay.SessionStats
 	Echo       *EchoStats
+}
+
+// sdpCarrier is a request or response that may carry SDP.
+type sdpCarrier interface {
+	Body() []byte
+	SetBody([]byte)
+	GetHeader(string) sip.Header
+}
+
+// isSDP: only application/sdp bodies are rewritten (RFC 3261 §20.15);
+// INFO, NOTIFY and other bodies pass untouched. Multipart bodies are not
+// anchored.
+func isSDP(m interface{ GetHeader(string) sip.Header }) bool {
+	ct := m.GetHeader("Content-Type")
+	return ct != nil && strings.HasPrefix(strings.ToLower(strings.TrimSpace(ct.Value())), "application/sdp")
 }
 
 func hasToTag(req *sip.Request) bool {
@@ -106,7 +124,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 // newCall records a call; in fix mode it allocates its relay session.
 // A non-zero code is the response to reject it with.
 func (s *Server) newCall(req *sip.Request, src netip.AddrPort, b Binding) (*call, int) {
-	c := &call{id: req.CallID().Value(), callee: b.User, callerTag: fromTag(req),
+	c := &call{id: req.CallID().Value(), callee: b.User, callerTag: fromTag(req), invite: req.Clone(),
 		callerAddr: src, calleeAddr: b.Source, start: s.cfg.Now(), state: "ringing"}
 	if f := req.From(); f != nil {
 		c.caller = f.Address.User
@@ -138,9 +156,9 @@ func (s *Server) newCall(req *sip.Request, src netip.AddrPort, b Binding) (*call
 // toward the callee it names leg B, toward the caller leg A, each at the
 // server address the receiving peer can reach. The sender's own SDP
 // address is remembered on its leg until its packets show the real one.
-func (s *Server) anchor(m sip.Message, c *call, fromCaller bool) error {
+func (s *Server) anchor(m sdpCarrier, c *call, fromCaller bool) error {
 	body := m.Body()
-	if len(body) == 0 || c.session == nil {
+	if len(body) == 0 || c.session == nil || !isSDP(m) {
 		return nil
 	}
 	sender, receiver, receiverAddr := c.session.A, c.session.B, c.calleeAddr
@@ -235,7 +253,7 @@ func (s *Server) cancelForwarded(fwd *sip.Request) {
 	c.SetDestination(fwd.Destination())
 	ctx, cancel := context.WithTimeout(context.Background(), cancelDrain)
 	defer cancel()
-	tx, err := s.client.TransactionRequest(ctx, c, func(*sipgo.Client, *sip.Request) error { return nil })
+	tx, err := s.client.TransactionRequest(ctx, c, s.fromListener)
 	if err != nil {
 		return
 	}
@@ -263,7 +281,7 @@ func (s *Server) relayResponse(req *sip.Request, res *sip.Response, tx sip.Serve
 	switch {
 	case initial && res.IsSuccess():
 		c.mu.Lock()
-		c.answer, c.state = s.cfg.Now(), "answered"
+		c.answer, c.state, c.ok = s.cfg.Now(), "answered", res.Clone()
 		c.mu.Unlock()
 		s.event(Event{Kind: "call-answered", CallID: c.id, From: c.caller, To: c.callee})
 	case initial:
@@ -278,6 +296,7 @@ func (s *Server) relayResponse(req *sip.Request, res *sip.Response, tx sip.Serve
 // reach) and, on dialog-creating INVITEs, Record-Route toward both sides.
 func (s *Server) proxyOptions(dst netip.AddrPort, c *call, recordRoute bool) []sipgo.ClientRequestOption {
 	opts := []sipgo.ClientRequestOption{
+		s.fromListener,
 		sipgo.ClientRequestDecreaseMaxForward,
 		func(_ *sipgo.Client, r *sip.Request) error {
 			host, _ := s.addrFor(dst.Addr())
@@ -302,6 +321,16 @@ func (s *Server) proxyOptions(dst netip.AddrPort, c *call, recordRoute bool) []s
 		})
 	}
 	return opts
+}
+
+// fromListener pins UDP requests to the SIP socket the server listens on:
+// the phones' NATs only let in packets from the address they registered
+// with, and sipgo would otherwise open a new socket for an unknown peer.
+func (s *Server) fromListener(_ *sipgo.Client, r *sip.Request) error {
+	if r.Transport() == "UDP" && s.udpAddr != nil {
+		r.Laddr = sip.Addr{IP: s.udpAddr.IP, Port: s.udpAddr.Port}
+	}
+	return nil
 }
 
 func (s *Server) recordRoute(host, transport string) *sip.RecordRouteHeader {
@@ -425,4 +454,61 @@ func (s *Server) Calls() (active, ended []CallRecord) {
 		active = append(active, s.record(c))
 	}
 	return active, ended
+}
+
+// byeTimeout bounds the BYEs sent at shutdown: phones answer in
+// milliseconds; the server must not hang on one that is gone.
+const byeTimeout = 2 * time.Second
+
+// hangUp ends an answered call on both sides with BYE (at shutdown), so the
+// phones do not keep sending media into a relay that is gone.
+func (s *Server) hangUp(c *call) {
+	c.mu.Lock()
+	ok, inv := c.ok, c.invite
+	c.mu.Unlock()
+	if ok == nil || inv == nil || ok.To() == nil || inv.From() == nil || inv.CSeq() == nil {
+		return
+	}
+	var wg sync.WaitGroup
+	if contact := ok.Contact(); contact != nil {
+		bye := sip.NewRequest(sip.BYE, *contact.Address.Clone())
+		bye.AppendHeader(sip.HeaderClone(inv.From()))
+		bye.AppendHeader(sip.HeaderClone(ok.To()))
+		// Above any CSeq the caller used in this dialog (RFC 3261 §12.2.1.1).
+		bye.AppendHeader(&sip.CSeqHeader{SeqNo: inv.CSeq().SeqNo + 1000, MethodName: sip.BYE})
+		wg.Add(1)
+		go func() { defer wg.Done(); s.sendBye(bye, inv, c, c.calleeAddr) }()
+	}
+	if contact := inv.Contact(); contact != nil {
+		to, from := ok.To(), inv.From()
+		bye := sip.NewRequest(sip.BYE, *contact.Address.Clone())
+		bye.AppendHeader(&sip.FromHeader{DisplayName: to.DisplayName, Address: to.Address, Params: to.Params.Clone()})
+		bye.AppendHeader(&sip.ToHeader{DisplayName: from.DisplayName, Address: from.Address, Params: from.Params.Clone()})
+		// The callee's CSeq space is unknown here: a high number is above it.
+		bye.AppendHeader(&sip.CSeqHeader{SeqNo: 1 << 30, MethodName: sip.BYE})
+		wg.Add(1)
+		go func() { defer wg.Done(); s.sendBye(bye, inv, c, c.callerAddr) }()
+	}
+	wg.Wait()
+}
+
+func (s *Server) sendBye(bye, inv *sip.Request, c *call, dst netip.AddrPort) {
+	bye.AppendHeader(sip.HeaderClone(inv.CallID()))
+	maxf := sip.MaxForwardsHeader(70)
+	bye.AppendHeader(&maxf)
+	bye.SetBody(nil)
+	bye.SetTransport(inv.Transport())
+	bye.SetDestination(dst.String())
+	ctx, cancel := context.WithTimeout(context.Background(), byeTimeout)
+	defer cancel()
+	tx, err := s.client.TransactionRequest(ctx, bye, s.proxyOptions(dst, c, false)...)
+	if err != nil {
+		return
+	}
+	defer tx.Terminate()
+	select {
+	case <-tx.Responses():
+	case <-tx.Done():
+	case <-ctx.Done():
+	}
 }

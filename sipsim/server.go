@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 	"github.com/natdoc/natdoc/relay"
+	"github.com/natdoc/natdoc/report"
 )
 
 // Server defaults and limits, each with its reason.
@@ -113,11 +115,11 @@ type Server struct {
 	reg     *registrar
 	auth    *digestAuth
 	limiter *rateLimiter
-	parser  *sip.Parser
 	echo    *echoParty
 
 	listenIP   netip.Addr
 	listenPort int
+	udpAddr    *net.UDPAddr
 
 	mu    sync.Mutex
 	calls map[string]*call
@@ -166,7 +168,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("sipsim: fix mode needs a relay")
 	}
 	s := &Server{cfg: c, reg: newRegistrar(c.MaxBindings), calls: make(map[string]*call),
-		limiter: newRateLimiter(c.Rate, c.Burst, c.Now), parser: sip.NewParser()}
+		limiter: newRateLimiter(c.Rate, c.Burst, c.Now)}
 	if len(c.Users) > 0 {
 		s.auth = newDigestAuth(c.Realm, c.Users, c.Now)
 	}
@@ -180,7 +182,7 @@ func (s *Server) Serve(ctx context.Context, udp net.PacketConn, tcp net.Listener
 	if !ok {
 		return errors.New("sipsim: serve: not a UDP socket")
 	}
-	s.listenIP, s.listenPort = la.AddrPort().Addr().Unmap(), la.Port
+	s.listenIP, s.listenPort, s.udpAddr = la.AddrPort().Addr().Unmap(), la.Port, la
 	if err := s.resolveAddrs(ctx); err != nil {
 		return err
 	}
@@ -188,7 +190,8 @@ func (s *Server) Serve(ctx context.Context, udp net.PacketConn, tcp net.Listener
 		return err
 	}
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent("natdoc"),
-		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerReadFilter(s.readFilter)))
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerReadFilter(s.readFilter),
+			sip.WithTransportLayerLogger(slog.New(parseErrorCounter{next: s.cfg.Log.Handler(), count: &s.Counters.Malformed}))))
 	if err != nil {
 		return fmt.Errorf("sipsim: user agent: %w", err)
 	}
@@ -338,12 +341,8 @@ func (s *Server) readFilter(p sip.TransportReadProps, data []byte) ([]byte, erro
 		s.Counters.RateLimited.Add(1)
 		return nil, nil
 	}
-	if p.Transport == "UDP" {
-		if _, err := s.parser.ParseSIP(data); err != nil {
-			s.Counters.Malformed.Add(1)
-			return nil, nil
-		}
-	}
+	// Unparsable messages are counted by parseErrorCounter when sipgo's
+	// parser rejects them: parsing twice would halve the request rate.
 	return data, nil
 }
 
@@ -545,7 +544,7 @@ func (s *Server) ping(b Binding) {
 	req.SetBody(nil)
 	req.SetTransport(b.Transport)
 	req.SetDestination(b.Source.String())
-	if err := s.client.WriteRequest(req, func(*sipgo.Client, *sip.Request) error { return nil }); err != nil {
+	if err := s.client.WriteRequest(req, s.fromListener); err != nil {
 		s.cfg.Log.Debug("keepalive", "user", b.User, "err", err)
 	}
 }
@@ -561,6 +560,12 @@ func (s *Server) shutdown() {
 		calls = append(calls, c)
 	}
 	s.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, c := range calls {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.hangUp(c) }()
+	}
+	wg.Wait()
 	for _, c := range calls {
 		s.endCall(c, "shutdown")
 	}
@@ -588,4 +593,53 @@ func waitServing(ua *sipgo.UserAgent, conn net.PacketConn) error {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// EffectiveConfig is the configuration with defaults and resolved addresses.
+func (s *Server) EffectiveConfig() Config { return s.cfg }
+
+// Anomalies are the counts of dropped or refused input, for the summary.
+func (s *Server) Anomalies() []report.KeyValue {
+	c := &s.Counters
+	var out []report.KeyValue
+	for _, kv := range []struct {
+		k string
+		v uint64
+	}{{"malformed", c.Malformed.Load()}, {"oversize", c.Oversize.Load()}, {"rate-limited", c.RateLimited.Load()},
+		{"sdp-rejected", c.SDPRejected.Load()}, {"unknown-dialog", c.UnknownDialog.Load()}, {"forbidden", c.Forbidden.Load()}, {"relay-full", c.RelayFull.Load()}} {
+		if kv.v > 0 {
+			out = append(out, report.KeyValue{Key: kv.k, Value: strconv.FormatUint(kv.v, 10)})
+		}
+	}
+	return out
+}
+
+// parseErrorCounter counts sipgo's "failed to parse" log records (its
+// parser rejected a datagram) and keeps the hostile bytes out of the log.
+type parseErrorCounter struct {
+	next  slog.Handler
+	count *atomic.Uint64
+}
+
+func (h parseErrorCounter) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelError || h.next.Enabled(ctx, l)
+}
+
+func (h parseErrorCounter) Handle(ctx context.Context, r slog.Record) error {
+	if strings.HasPrefix(r.Message, "failed to parse") {
+		h.count.Add(1)
+		return nil
+	}
+	if !h.next.Enabled(ctx, r.Level) {
+		return nil
+	}
+	return h.next.Handle(ctx, r)
+}
+
+func (h parseErrorCounter) WithAttrs(a []slog.Attr) slog.Handler {
+	return parseErrorCounter{next: h.next.WithAttrs(a), count: h.count}
+}
+
+func (h parseErrorCounter) WithGroup(g string) slog.Handler {
+	return parseErrorCounter{next: h.next.WithGroup(g), count: h.count}
 }

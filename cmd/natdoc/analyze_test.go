@@ -12,15 +12,8 @@ import (
 
 const exampleCapture = "../../testdata/one-way-private-sdp.pcap"
 
-func runMain(t *testing.T, args ...string) (int, string, string) {
-	t.Helper()
-	var out, errOut bytes.Buffer
-	code := Main(args, strings.NewReader(""), &out, &errOut)
-	return code, out.String(), errOut.String()
-}
-
 func TestAnalyzeExampleExitsOneOnOneWay(t *testing.T) {
-	code, out, stderr := runMain(t, "analyze", "--no-color", exampleCapture)
+	code, out, stderr := run(t, "analyze", "--no-color", exampleCapture)
 	if code != exitProblems {
 		t.Fatalf("exit %d, want %d; stderr %s", code, exitProblems, stderr)
 	}
@@ -32,7 +25,7 @@ func TestAnalyzeExampleExitsOneOnOneWay(t *testing.T) {
 }
 
 func TestAnalyzeJSON(t *testing.T) {
-	code, out, _ := runMain(t, "analyze", "--json", exampleCapture)
+	code, out, _ := run(t, "analyze", "--json", exampleCapture)
 	if code != exitProblems {
 		t.Fatalf("exit %d", code)
 	}
@@ -46,24 +39,24 @@ func TestAnalyzeJSON(t *testing.T) {
 }
 
 func TestAnalyzeCallLadder(t *testing.T) {
-	_, out, _ := runMain(t, "analyze", "--no-color", "--call", "C2", exampleCapture)
+	_, out, _ := run(t, "analyze", "--no-color", "--call", "C2", exampleCapture)
 	for _, want := range []string{"INVITE (SDP)", "200 OK (SDP)", "BYE", "callee->caller", "unreachable private address"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("ladder output lacks %q:\n%s", want, out)
 		}
 	}
-	code, _, _ := runMain(t, "analyze", "--call", "C9", exampleCapture)
+	code, _, _ := run(t, "analyze", "--call", "C9", exampleCapture)
 	if code != exitUsage {
 		t.Errorf("unknown call: exit %d, want %d", code, exitUsage)
 	}
 }
 
 func TestAnalyzeUnreadableInput(t *testing.T) {
-	code, _, _ := runMain(t, "analyze", "analyze_test.go")
+	code, _, _ := run(t, "analyze", "analyze_test.go")
 	if code != exitUsage {
 		t.Errorf("not a capture: exit %d, want %d", code, exitUsage)
 	}
-	code, _, _ = runMain(t, "analyze", "/nonexistent.pcap")
+	code, _, _ = run(t, "analyze", "/nonexistent.pcap")
 	if code != exitUsage {
 		t.Errorf("missing file: exit %d, want %d", code, exitUsage)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -29,7 +30,7 @@ func TestStunUsageErrors(t *testing.T) {
 // natdoc stun-server and natdoc stun against each other on loopback: the
 // whole command path, --json included. No NAT on loopback, so no problem.
 func TestStunCommandsOnLoopback(t *testing.T) {
-	port := 34900 + time.Now().Nanosecond()%50*2
+	port := freePortPair(t)
 	primary := fmt.Sprintf("127.0.0.1:%d", port)
 	serverDone := make(chan string)
 	go func() {
@@ -52,4 +53,42 @@ func TestStunCommandsOnLoopback(t *testing.T) {
 	if !strings.HasPrefix(server, "exit 0") || !strings.Contains(server, `"answered"`) {
 		t.Errorf("stun-server run:\n%s", server)
 	}
+}
+
+// freePortPair finds P such that UDP P and P+1 are free on both 127.0.0.1
+// and 127.0.0.2 (the RFC 5780 server binds all four), rather than guessing
+// a port that a concurrent test or benchmark may hold.
+func freePortPair(t *testing.T) int {
+	t.Helper()
+	for try := 0; try < 50; try++ {
+		probe, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := probe.LocalAddr().(*net.UDPAddr).Port
+		probe.Close()
+		if port >= 65535 {
+			continue
+		}
+		free := true
+		var held []net.PacketConn
+		for _, addr := range []string{"127.0.0.1", "127.0.0.2"} {
+			for _, p := range []int{port, port + 1} {
+				c, err := net.ListenPacket("udp4", fmt.Sprintf("%s:%d", addr, p))
+				if err != nil {
+					free = false
+					continue
+				}
+				held = append(held, c)
+			}
+		}
+		for _, c := range held {
+			c.Close()
+		}
+		if free {
+			return port
+		}
+	}
+	t.Fatal("no free UDP port pair on 127.0.0.1 and 127.0.0.2")
+	return 0
 }

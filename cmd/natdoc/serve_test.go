@@ -1,0 +1,73 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/natdoc/natdoc/report"
+)
+
+func TestServeAndCallUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"serve", "--listen", "nonsense"},
+		{"serve", "--listen", "0.0.0.0:5060"}, // every interface without --public-addr
+		{"serve", "--listen", "127.0.0.1:5060", "--rtp-ports", "10-20"},
+		{"serve", "--listen", "127.0.0.1:5060", "--allow", "not-a-cidr"},
+		{"serve", "--listen", "127.0.0.1:5060", "--users", "/nonexistent/users"},
+		{"call", "bob"},                        // no --server
+		{"call", "--server", "127.0.0.1:5060"}, // neither target nor --answer
+		{"call", "--server", "127.0.0.1:5060", "--answer", "bob"},
+		{"call", "--server", "127.0.0.1:5060", "--sdp-addr", "stun", "bob"}, // no --stun
+		{"call", "--server", "127.0.0.1:5060", "--sdp-addr", "bogus", "bob"},
+	} {
+		if code, _, stderr := run(t, args...); code != exitUsage {
+			t.Errorf("%v: exit %d, want %d (%s)", args, code, exitUsage, stderr)
+		}
+	}
+}
+
+// TestServeRefusesOpenPublic: a public main address without --users or
+// --allow is refused before anything listens for long.
+func TestServeRefusesOpenPublic(t *testing.T) {
+	code, _, stderr := run(t, "serve", "--listen", "127.0.0.1:0", "--public-addr", "203.0.113.5", "--tcp=false")
+	if code != exitUsage || !strings.Contains(stderr, "--users") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+}
+
+// TestCallEchoOverLoopback runs serve and call as commands on 127.0.0.x.
+func TestCallEchoOverLoopback(t *testing.T) {
+	done := make(chan string)
+	go func() {
+		_, out, _ := run(t, "serve", "--listen", "127.0.0.1:25060", "--rtp-ports", "44000-44099", "--duration", "4s", "--json", "--tcp=false")
+		done <- out
+	}()
+	waitUDP(t, "127.0.0.1:25060")
+	code, out, stderr := run(t, "call", "--server", "127.0.0.1:25060", "--local-ip", "127.0.0.2", "--duration", "1s", "--json", "echo")
+	if code != exitOK {
+		t.Fatalf("call exit %d: %s %s", code, out, stderr)
+	}
+	var rep report.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || rep.CallTest == nil || rep.CallTest.Verdict != report.VerdictTwoWay {
+		t.Fatalf("call report %v: %s", err, out)
+	}
+	var srep report.Report
+	if err := json.Unmarshal([]byte(<-done), &srep); err != nil || srep.Serve == nil || len(srep.Serve.Calls) != 1 {
+		t.Fatalf("serve report %v %+v", err, srep.Serve)
+	}
+}
+
+// waitUDP waits until something answers on addr: a SIP OPTIONS gets a
+// response once serve is up.
+func waitUDP(t *testing.T, addr string) {
+	t.Helper()
+	for range 100 {
+		if sipAlive(addr) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("nothing answers SIP on %s", addr)
+}

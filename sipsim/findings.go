@@ -1,0 +1,146 @@
+package sipsim
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+
+	"github.com/natdoc/natdoc/relay"
+	"github.com/natdoc/natdoc/report"
+)
+
+// CallTestReport turns a phone's result into the report section.
+func CallTestReport(r *CallResult) *report.CallTestReport {
+	ct := &report.CallTestReport{
+		Local: r.Local, Remote: r.Remote, CallID: r.CallID, Status: r.Status,
+		SDPAddr: addrString(r.SDPAddr), RemoteSDP: addrString(r.RemoteSDP),
+		Duration: r.Duration, PeerReceived: r.PeerReceived, Verdict: r.Verdict, CannotHear: r.CannotHear, Explain: r.Explain,
+		Sent:     report.DirectionStats{Packets: r.Sent.Packets, Bytes: r.Sent.Bytes},
+		Received: report.DirectionStats{Packets: r.Received.Packets, Bytes: r.Received.Bytes, Lost: r.Received.Lost, JitterMs: r.Received.JitterMs, From: addrString(r.Received.From)},
+	}
+	return ct
+}
+
+func addrString(a netip.AddrPort) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
+// CallFindings derives the findings of one measured call.
+func CallFindings(r *CallResult) []report.Finding {
+	ev := []report.Evidence{{Text: "packet counts of this call", Values: []report.KeyValue{
+		{Key: "sent", Value: strconv.FormatUint(r.Sent.Packets, 10)},
+		{Key: "received", Value: strconv.FormatUint(r.Received.Packets, 10)},
+		{Key: "other side received", Value: strconv.FormatInt(r.PeerReceived, 10)},
+		{Key: "our SDP address", Value: addrString(r.SDPAddr)},
+		{Key: "their SDP address", Value: addrString(r.RemoteSDP)},
+	}}}
+	if r.Received.From.IsValid() && r.RemoteSDP.IsValid() && r.Received.From != r.RemoteSDP {
+		ev = append(ev, report.Evidence{Text: "media arrived from another address than the other side's SDP named",
+			Addrs: []string{r.Received.From.String(), r.RemoteSDP.String()}})
+	}
+	switch r.Verdict {
+	case report.VerdictTwoWay:
+		return []report.Finding{{ID: "two-way-audio", Severity: report.SeverityInfo, Title: "Audio flowed both ways", Subject: r.CallID, Evidence: ev}}
+	case report.VerdictOneWay:
+		who := "This phone cannot hear the other side"
+		remedy := "Media toward this phone is lost: its SDP address (" + addrString(r.SDPAddr) + ") is not reachable from the other side. Anchor media in a relay (natdoc serve, fix mode), use STUN on an endpoint-independent NAT, or forward the RTP ports to this phone and announce the public address."
+		if r.CannotHear == "remote" {
+			who = "The other side cannot hear this phone"
+			remedy = "Media from this phone is lost on the way: the other side's SDP address (" + addrString(r.RemoteSDP) + ") is not reachable from here. Anchor media in a relay (natdoc serve, fix mode) or fix the other side's NAT setup."
+		}
+		return []report.Finding{{ID: "one-way-audio", Severity: report.SeverityError, Title: who, Subject: r.CallID, Evidence: ev, Remedy: remedy}}
+	default:
+		return []report.Finding{{ID: "no-way-audio", Severity: report.SeverityError, Title: "No audio arrived either way", Subject: r.CallID, Evidence: ev,
+			Remedy: "Neither phone's media got through: check that UDP is not blocked, then anchor media in a relay (natdoc serve, fix mode)."}}
+	}
+}
+
+// ServeReport turns the server's state into the report section.
+func ServeReport(listen []string, cfg Config, rtpPorts string, regs []Binding, calls []CallRecord) *report.ServeReport {
+	sr := &report.ServeReport{Listen: listen, PublicAddr: cfg.PublicAddr, Fix: cfg.Fix, Registered: len(regs), RTPPorts: rtpPorts}
+	if cfg.LocalAddr.IsValid() {
+		sr.LocalAddr = cfg.LocalAddr.String()
+	}
+	for _, b := range regs {
+		c := b.Contact
+		sr.Registrations = append(sr.Registrations, report.Registration{User: b.User, Contact: c.String(), Source: b.Source.String(), LAN: b.LAN})
+	}
+	for _, c := range calls {
+		rc := report.RelayedCall{CallID: c.CallID, From: c.Caller, To: c.Callee, Start: c.Start, End: c.End, State: c.State, Ended: c.EndReason}
+		if c.Relay != nil {
+			rc.Legs = []report.RelayLeg{relayLeg(c.Caller, c.Relay.A, c.Relay.B), relayLeg(c.Callee, c.Relay.B, c.Relay.A)}
+		}
+		if c.Echo != nil {
+			rc.Legs = []report.RelayLeg{{Party: EchoUser, Packets: c.Echo.Sent.Packets, Received: c.Echo.Received.Packets, Lost: c.Echo.Received.Lost,
+				Latched: addrString(c.Echo.Received.From)}}
+		}
+		sr.Calls = append(sr.Calls, rc)
+	}
+	return sr
+}
+
+// relayLeg describes the leg facing party: what it sent (own) and what the
+// relay forwarded to it (from the other leg).
+func relayLeg(party string, own, other relay.LegStats) report.RelayLeg {
+	return report.RelayLeg{Party: party, Latched: addrString(own.Latched), SDPAddr: addrString(own.SDPAddr),
+		Packets: other.RTP.Forwarded, Bytes: other.RTP.Bytes, Dropped: other.RTP.NoDestination + other.RTP.SendErrors,
+		Received: own.RTP.Packets, Lost: own.RTP.Lost, Unexpected: own.RTP.Unexpected}
+}
+
+// ServeFindings derives findings from the calls the server relayed and its
+// anomaly counters.
+func ServeFindings(calls []CallRecord, anomalies []report.KeyValue) []report.Finding {
+	var out []report.Finding
+	for _, c := range calls {
+		if c.Relay == nil {
+			continue
+		}
+		for _, leg := range []struct {
+			party string
+			st    relay.LegStats
+		}{{c.Caller, c.Relay.A}, {c.Callee, c.Relay.B}} {
+			out = append(out, legFindings(c, leg.party, leg.st)...)
+		}
+	}
+	var anomalyCount uint64
+	for _, kv := range anomalies {
+		n, _ := strconv.ParseUint(kv.Value, 10, 64)
+		anomalyCount += n
+	}
+	if anomalyCount > 0 {
+		out = append(out, report.Finding{ID: "sip-input-rejected", Severity: report.SeverityInfo,
+			Title:    fmt.Sprintf("%d SIP messages were dropped as malformed, oversized or over the rate limit", anomalyCount),
+			Evidence: []report.Evidence{{Text: "counters", Values: anomalies}}})
+	}
+	return out
+}
+
+func legFindings(c CallRecord, party string, st relay.LegStats) []report.Finding {
+	var out []report.Finding
+	subject := c.CallID
+	if st.Latched.IsValid() && st.SDPAddr.IsValid() && st.Latched != st.SDPAddr {
+		out = append(out, report.Finding{ID: "media-latched-nat-address", Severity: report.SeverityInfo,
+			Title:   fmt.Sprintf("%s's SDP named %s, its media came from %s: the relay sent its audio there", party, st.SDPAddr, st.Latched),
+			Subject: subject, Evidence: []report.Evidence{{Text: "SDP address versus real media source", Addrs: []string{st.SDPAddr.String(), st.Latched.String()}}},
+			Remedy: "Without natdoc's relay this party needs STUN on an endpoint-independent NAT, a port forward with the public address in SDP, or a relay on its server."})
+	}
+	if c.Answer.IsZero() {
+		return out
+	}
+	if st.RTP.Packets == 0 {
+		out = append(out, report.Finding{ID: "relay-no-media-from-party", Severity: report.SeverityWarning,
+			Title:   fmt.Sprintf("%s sent no media to the relay on an answered call", party),
+			Subject: subject, Evidence: []report.Evidence{{Text: "relay leg counters", Values: []report.KeyValue{
+				{Key: "unexpected source packets", Value: strconv.FormatUint(st.RTP.Unexpected, 10)}, {Key: "expected source", Value: st.Expected.String()}}}},
+			Remedy: "The phone never sent RTP to the relay's address, or its media came from another IP than its SIP (see unexpected packets); check that UDP to the relay's port range is allowed out."})
+	}
+	if st.RTP.Unexpected > 0 {
+		out = append(out, report.Finding{ID: "relay-unexpected-source", Severity: report.SeverityInfo,
+			Title:   fmt.Sprintf("%d packets to %s's relay port came from a source that may not latch, and were dropped", st.RTP.Unexpected, party),
+			Subject: subject})
+	}
+	return out
+}
