@@ -35,6 +35,11 @@ type packet struct {
 	Fragmented bool
 	// Truncated: the capture kept less than the packet (snap length).
 	Truncated bool
+	// Raw, when set, is the whole record, handed on undecoded because its
+	// decoding needs state across packets (route mode).
+	Raw     []byte
+	RawLink layers.LinkType
+	WireLen int
 }
 
 // decoder turns records into packets with gopacket's DecodingLayerParser,
@@ -64,6 +69,10 @@ type decoder struct {
 	// emit callback would move it to the heap once per packet.
 	pkt packet
 
+	// route hands records that need state across packets (IP fragments,
+	// SCTP) on whole instead of decoding them, so several decoders can work
+	// in parallel while one owner keeps that state.
+	route bool
 	// sctpParts holds fragmented SCTP user messages (RFC 9260 §6.9) until
 	// their last chunk arrives.
 	sctpParts map[sctpKey][]byte
@@ -156,6 +165,12 @@ func (d *decoder) decode(rec Record, frame uint64, emit func(*packet)) {
 		case layers.LayerTypeUDP, layers.LayerTypeTCP, layers.LayerTypeSCTP:
 			transport = t
 		}
+	}
+	if d.route && (transport == layers.LayerTypeSCTP || fragment6 ||
+		(lastIP == layers.LayerTypeIPv4 && (d.ip4.Flags&layers.IPv4MoreFragments != 0 || d.ip4.FragOffset != 0))) {
+		pkt.Raw, pkt.RawLink, pkt.WireLen = rec.Data, rec.LinkType, rec.WireLen
+		emit(pkt)
+		return
 	}
 	switch lastIP {
 	case layers.LayerTypeIPv4:

@@ -120,6 +120,9 @@ type state struct {
 	onJudged func(report.Call)
 	// hosts limits the analysis to packets to or from these addresses.
 	hosts   map[netip.Addr]bool
+	// side decodes, on the analysing goroutine, the records the parallel
+	// decoders route to it (fragments, SCTP), keeping their state in order.
+	side    *producer
 	counts  counters
 	tlsSeen []uint64 // frames of TLS on SIP ports
 	// SIP sources seen for calls, for flow binding.
