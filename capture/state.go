@@ -119,7 +119,7 @@ type state struct {
 	// onJudged, when set, hears each call's verdict as it is finalised.
 	onJudged func(report.Call)
 	// hosts limits the analysis to packets to or from these addresses.
-	hosts   map[netip.Addr]bool
+	hosts map[netip.Addr]bool
 	// side decodes, on the analysing goroutine, the records the parallel
 	// decoders route to it (fragments, SCTP), keeping their state in order.
 	side    *producer
