@@ -146,7 +146,8 @@ func verdictFinding(cb *callBuild, facts []StreamFacts, v StreamVerdict, subject
 		}
 		return report.Finding{
 			ID: "one-way-audio", Severity: report.SeverityError, Subject: subject,
-			Title:    fmt.Sprintf("One-way audio: the %s cannot hear the %s", partyNames[deaf], partyNames[sender]),
+			Title: fmt.Sprintf("One-way audio: the %s cannot hear the %s",
+				partyLabel(partyOf(cb.call, deaf)), partyLabel(partyOf(cb.call, sender))),
 			Evidence: ev, Remedy: remedy,
 		}, true
 	case report.VerdictNoWay:
@@ -329,4 +330,12 @@ func ALGSign(sig netip.Addr, contactHost string, origin, conn netip.Addr) string
 		return "Contact was rewritten to the public address but SDP c= still names the private " + conn.String()
 	}
 	return ""
+}
+
+// partyOf returns the call's party by index (caller or callee).
+func partyOf(c *sipCall, p int) report.Party {
+	if p == caller {
+		return c.Caller
+	}
+	return c.Callee
 }
