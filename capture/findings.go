@@ -187,7 +187,7 @@ func signallingFindings(c *sipCall, subject string, problem bool) []report.Findi
 			add("contact"+m.Contact, report.Finding{ID: "contact-private-address", Severity: report.SeverityInfo,
 				Title:    fmt.Sprintf("Contact names the private address %s, but the message came from %s", ip, m.Src),
 				Evidence: []report.Evidence{{Text: m.Summary() + " Contact host", Frames: []uint64{m.Frame}, Addrs: []string{ip.String(), m.Src.String()}}},
-				Remedy:   "The server must reach this phone at its public address: enable NAT handling on the server (force_rport, rewrite_contact / fix_nated_contact) or STUN on the phone."})
+				Remedy:   contactRemedy(problem)})
 		}
 		if !m.Request || m.Via.Host == "" {
 			if !m.Request && viaShowsNAT(m.Via) {
@@ -338,4 +338,13 @@ func partyOf(c *sipCall, p int) report.Party {
 		return c.Caller
 	}
 	return c.Callee
+}
+
+// contactRemedy: a private Contact is only worth fixing when calls fail;
+// on a working call the server evidently handled it.
+func contactRemedy(problem bool) string {
+	if !problem {
+		return ""
+	}
+	return "The server must reach this phone at its public address: enable NAT handling on the server (force_rport, rewrite_contact / fix_nated_contact) or STUN on the phone."
 }
