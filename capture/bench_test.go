@@ -2,6 +2,7 @@ package capture
 
 import (
 	"context"
+	"net/netip"
 	"os"
 	"testing"
 	"time"
@@ -80,5 +81,26 @@ func TestRTPPathAllocations(t *testing.T) {
 	}
 	if s.counts.rtp < 1000 {
 		t.Errorf("RTP not recognised: %d", s.counts.rtp)
+	}
+}
+
+// TestHostFilter: with hosts set, only packets to or from them are analysed.
+func TestHostFilter(t *testing.T) {
+	p := &producer{hosts: map[netip.Addr]bool{netip.MustParseAddr("10.0.0.1"): true}}
+	p.batch = &eventBatch{events: make([]event, 0, batchEvents), arena: make([]byte, 0, batchArena)}
+	rtpPayload := []byte{0x80, 0, 0, 1, 0, 0, 0, 160, 0, 0, 0, 9, 0xff, 0xff}
+	for _, tc := range []struct {
+		src, dst string
+		kept     bool
+	}{
+		{"10.0.0.1:4000", "10.0.0.2:4000", true},
+		{"10.0.0.3:4000", "10.0.0.1:4000", true},
+		{"10.0.0.3:4000", "10.0.0.4:4000", false},
+	} {
+		before := len(p.batch.events)
+		p.emit(&packet{Src: netip.MustParseAddrPort(tc.src), Dst: netip.MustParseAddrPort(tc.dst), Proto: protoUDP, Payload: rtpPayload})
+		if kept := len(p.batch.events) > before; kept != tc.kept {
+			t.Errorf("%s → %s kept %v, want %v", tc.src, tc.dst, kept, tc.kept)
+		}
 	}
 }

@@ -266,7 +266,14 @@ func (cb *callBuild) report(id string, captureHasMedia bool) report.Call {
 		rc.End = c.FailedAt
 	}
 	if rc.End.IsZero() {
+		// No BYE in the capture: the call lasted at least as long as its
+		// signalling and its media.
 		rc.End = c.Last
+		for _, bf := range cb.flows {
+			if l := bf.flow.Last(); l.After(rc.End) {
+				rc.End = l
+			}
+		}
 	}
 	rc.State = callState(c, d)
 	events := c.timeline(d)

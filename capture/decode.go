@@ -35,6 +35,11 @@ type packet struct {
 	Fragmented bool
 	// Truncated: the capture kept less than the packet (snap length).
 	Truncated bool
+	// Raw, when set, is the whole record, handed on undecoded because its
+	// decoding needs state across packets (route mode).
+	Raw     []byte
+	RawLink layers.LinkType
+	WireLen int
 }
 
 // decoder turns records into packets with gopacket's DecodingLayerParser,
@@ -56,12 +61,18 @@ type decoder struct {
 	gre     layers.GRE
 	erspan  layers.ERSPANII
 
-	parsers map[gopacket.LayerType]*gopacket.DecodingLayerParser
-	decoded []gopacket.LayerType
+	parsers    map[gopacket.LayerType]*gopacket.DecodingLayerParser
+	lastFirst  gopacket.LayerType
+	lastParser *gopacket.DecodingLayerParser
+	decoded    []gopacket.LayerType
 	// pkt is reused for every record: handing a pointer to a local to the
 	// emit callback would move it to the heap once per packet.
 	pkt packet
 
+	// route hands records that need state across packets (IP fragments,
+	// SCTP) on whole instead of decoding them, so several decoders can work
+	// in parallel while one owner keeps that state.
+	route bool
 	// sctpParts holds fragmented SCTP user messages (RFC 9260 §6.9) until
 	// their last chunk arrives.
 	sctpParts map[sctpKey][]byte
@@ -86,7 +97,11 @@ func newDecoder(sink anomalySink) *decoder {
 // parser returns a DecodingLayerParser starting at first, sharing the
 // decoder's layer structs.
 func (d *decoder) parser(first gopacket.LayerType) *gopacket.DecodingLayerParser {
+	if first == d.lastFirst && d.lastParser != nil { // one link type per file, usually
+		return d.lastParser
+	}
 	if p, ok := d.parsers[first]; ok {
+		d.lastFirst, d.lastParser = first, p
 		return p
 	}
 	p := gopacket.NewDecodingLayerParser(first,
@@ -150,6 +165,12 @@ func (d *decoder) decode(rec Record, frame uint64, emit func(*packet)) {
 		case layers.LayerTypeUDP, layers.LayerTypeTCP, layers.LayerTypeSCTP:
 			transport = t
 		}
+	}
+	if d.route && (transport == layers.LayerTypeSCTP || fragment6 ||
+		(lastIP == layers.LayerTypeIPv4 && (d.ip4.Flags&layers.IPv4MoreFragments != 0 || d.ip4.FragOffset != 0))) {
+		pkt.Raw, pkt.RawLink, pkt.WireLen = rec.Data, rec.LinkType, rec.WireLen
+		emit(pkt)
+		return
 	}
 	switch lastIP {
 	case layers.LayerTypeIPv4:

@@ -3,16 +3,28 @@
 // whether audio flowed both ways, and if not, who could not hear whom and why.
 //
 // What it diagnoses: the SDP promises of each side (per m= line) against the
-// RTP and RTCP that really flowed; NAT evidence in SIP (private Contact, Via
-// sent-by against the packet's source, rport/received) and SDP (private c=,
-// c= against the signalling source); RTP arriving from an address its SDP
-// did not name (a NAT mapping); signs of a SIP ALG rewriting messages.
+// RTP and RTCP that really flowed; NAT evidence in SIP (private Contact and
+// Via, Via sent-by against the packet's source, a server's received/rport)
+// and SDP (private c=, c= against the signalling source); RTP arriving from
+// an address its SDP did not name (a NAT mapping); signs of a SIP ALG
+// rewriting messages. SIP is found by content on any port, over UDP, TCP
+// (reassembled), SCTP, WebSocket, inside IP-in-IP and GRE/ERSPAN, in IPv4
+// and IPv6 fragments.
 //
 // What it does not: it cannot read SIP over TLS or SRTP payloads (it says the
 // signalling is encrypted and still reports the media flows it sees), it does
 // not decode audio (silence sent as RTP counts as audio), and it judges only
 // from the capture point: a packet seen leaving is not proof it arrived, so
 // verdicts say where the capture was taken and what that point cannot see.
+//
+// How: three goroutines (pipeline.go). One reads records into batches (a
+// fast path frames classic pcap records in place), one decodes them with
+// gopacket's DecodingLayerParser and classifies RTP/RTCP into compact
+// events, one keeps the state: RTP statistics per stream (RFC 3550 loss and
+// jitter, without allocating per packet) and SIP calls (parsed by sipgo, SDP
+// by pion/sdp). Calls that ended and went quiet are judged and dropped as the
+// capture streams past, so memory follows the calls in progress, not the
+// file. Verdicts (verdict.go) and findings are pure functions of plain facts.
 //
 // Hostile input: every length read from a file or the wire is bounded before
 // use; malformed records, SIP, SDP and RTP are counted as anomalies with

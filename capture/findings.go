@@ -34,6 +34,7 @@ func callFindings(cb *callBuild, streams []*streamState, facts []StreamFacts, v 
 	privateSDP := [2]bool{}
 	publicAs := publicAddresses(c)
 	algSeen := false
+	differs := [2]bool{}
 	for _, ev := range c.timeline(cb.dlg) {
 		sig := sigs[ev.Party]
 		for _, m := range ev.SDP.Media {
@@ -61,11 +62,12 @@ func callFindings(cb *callBuild, streams []*streamState, facts []StreamFacts, v 
 					}},
 					Remedy: remedyPrivateSDP,
 				})
-			} else if IsPrivate(ip) && sig.IsValid() && IsPrivate(sig.Addr()) && ip != sig.Addr() && !privateSDP[ev.Party] {
-				privateSDP[ev.Party] = true
+			} else if sig.IsValid() && ip != sig.Addr() && !differs[ev.Party] && !isHoldAddress(m.Addr) {
+				differs[ev.Party] = true
 				fs = append(fs, report.Finding{
 					ID: "sdp-address-differs-from-signalling", Severity: report.SeverityInfo, Subject: subject,
-					Title:    fmt.Sprintf("The %s's SDP address %s differs from where its SIP came from (%s): a NAT sits between it and the capture point", partyLabel(parties[ev.Party]), ip, sig.Addr()),
+					Title: fmt.Sprintf("The %s asks for media at %s while its SIP came from %s: a separate media server or relay, or a NAT between it and the capture point",
+						partyLabel(parties[ev.Party]), ip, sig.Addr()),
 					Evidence: []report.Evidence{{Text: "SDP c= against the IP source of the message", Frames: []uint64{ev.Frame}, Addrs: []string{m.Addr.String(), sig.String()}}},
 				})
 			}
@@ -144,7 +146,8 @@ func verdictFinding(cb *callBuild, facts []StreamFacts, v StreamVerdict, subject
 		}
 		return report.Finding{
 			ID: "one-way-audio", Severity: report.SeverityError, Subject: subject,
-			Title:    fmt.Sprintf("One-way audio: the %s cannot hear the %s", partyNames[deaf], partyNames[sender]),
+			Title: fmt.Sprintf("One-way audio: the %s cannot hear the %s",
+				partyLabel(partyOf(cb.call, deaf)), partyLabel(partyOf(cb.call, sender))),
 			Evidence: ev, Remedy: remedy,
 		}, true
 	case report.VerdictNoWay:
@@ -184,7 +187,7 @@ func signallingFindings(c *sipCall, subject string, problem bool) []report.Findi
 			add("contact"+m.Contact, report.Finding{ID: "contact-private-address", Severity: report.SeverityInfo,
 				Title:    fmt.Sprintf("Contact names the private address %s, but the message came from %s", ip, m.Src),
 				Evidence: []report.Evidence{{Text: m.Summary() + " Contact host", Frames: []uint64{m.Frame}, Addrs: []string{ip.String(), m.Src.String()}}},
-				Remedy:   "The server must reach this phone at its public address: enable NAT handling on the server (force_rport, rewrite_contact / fix_nated_contact) or STUN on the phone."})
+				Remedy:   contactRemedy(problem)})
 		}
 		if !m.Request || m.Via.Host == "" {
 			if !m.Request && viaShowsNAT(m.Via) {
@@ -327,4 +330,21 @@ func ALGSign(sig netip.Addr, contactHost string, origin, conn netip.Addr) string
 		return "Contact was rewritten to the public address but SDP c= still names the private " + conn.String()
 	}
 	return ""
+}
+
+// partyOf returns the call's party by index (caller or callee).
+func partyOf(c *sipCall, p int) report.Party {
+	if p == caller {
+		return c.Caller
+	}
+	return c.Callee
+}
+
+// contactRemedy: a private Contact is only worth fixing when calls fail;
+// on a working call the server evidently handled it.
+func contactRemedy(problem bool) string {
+	if !problem {
+		return ""
+	}
+	return "The server must reach this phone at its public address: enable NAT handling on the server (force_rport, rewrite_contact / fix_nated_contact) or STUN on the phone."
 }

@@ -2,6 +2,7 @@ package capture
 
 import (
 	"errors"
+	"net/netip"
 	"time"
 
 	"github.com/natdoc/natdoc/report"
@@ -14,6 +15,9 @@ type LiveOptions struct {
 	WriteFile string
 	// Duration stops the capture after this long (0: until ctx ends).
 	Duration time.Duration
+	// Hosts, when not empty, keeps only packets to or from these addresses
+	// (a phone, the SIP server); -w still saves everything.
+	Hosts []netip.Addr
 	// OnCallEnd is told about each call whose signalling ended (BYE, or a
 	// final failure), as it happens.
 	OnCallEnd func(CallEnd)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"time"
 
@@ -44,6 +45,12 @@ func Live(ctx context.Context, opt LiveOptions) (*Result, error) {
 	s := newState()
 	s.calls.onEnd = opt.OnCallEnd
 	s.onJudged = opt.OnCallJudged
+	if len(opt.Hosts) > 0 {
+		s.hosts = map[netip.Addr]bool{}
+		for _, h := range opt.Hosts {
+			s.hosts[h.Unmap()] = true
+		}
+	}
 	err = runPipeline(context.WithoutCancel(ctx), src, &readerStats{}, s, func() {})
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, err

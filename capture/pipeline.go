@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/gopacket/gopacket/layers"
 	"github.com/pion/rtp"
 )
 
@@ -28,6 +29,7 @@ const (
 	evRTP eventKind = iota + 1
 	evRTCP
 	evPacket // any other transport payload, copied into the batch arena
+	evRaw    // a whole record the analyser decodes itself (fragments, SCTP)
 )
 
 // event is one decoded packet as the analyser needs it, kept to 64 bytes:
@@ -68,6 +70,7 @@ type eventBatch struct {
 	events []event
 	infos  []packetInfo
 	arena  []byte
+	last   bool // the last batch made of one raw batch
 }
 
 // Batch sizes keep a batch's data in the CPU cache between the goroutine
@@ -82,27 +85,31 @@ const (
 // readerStats is what the reading goroutine counts; merged at the end.
 type readerStats struct {
 	anomalies
-	packets, bytes uint64
-	first, last    time.Time
+	packets, bytes  uint64
+	firstNs, lastNs int64 // Unix nanoseconds
+	haveFirst       bool
 }
 
 func (r *readerStats) account(rec Record) {
 	r.packets++
 	r.bytes += uint64(len(rec.Data))
-	if r.first.IsZero() || rec.Time.Before(r.first) {
-		r.first = rec.Time
+	t := rec.Time.UnixNano()
+	if !r.haveFirst || t < r.firstNs {
+		r.firstNs, r.haveFirst = t, true
 	}
-	if rec.Time.After(r.last) {
-		r.last = rec.Time
+	if t > r.lastNs {
+		r.lastNs = t
 	}
 }
 
-// rawBatch carries records from the reading goroutine to the decoding one;
-// record bytes are copied into buf so the reader's buffer can move on.
+// rawBatch carries records from the reading goroutine to a decoding one;
+// record bytes are copied into buf (or read straight into it) so the
+// reader's buffer can move on.
 type rawBatch struct {
-	buf  []byte
-	recs []rawRecord
-	err  error // set on the last batch when reading failed
+	buf        []byte
+	recs       []rawRecord
+	firstFrame uint64 // frame number of recs[0]
+	err        error  // set on the last batch when reading failed
 }
 
 type rawRecord struct {
@@ -113,83 +120,147 @@ type rawRecord struct {
 const (
 	rawBatchRecords = 2048
 	rawBatchBytes   = 256 << 10
+	// decoders decode raw batches in parallel, taking turns, so the
+	// analyser can put their events back in order.
+	decoders = 2
 )
 
-// producer is the decoding goroutine's state.
+// producer is a decoding goroutine's state.
 type producer struct {
 	anomalies
+	// hosts, when not empty, keeps only packets to or from these addresses
+	// (natdoc capture --host).
+	hosts  map[netip.Addr]bool
 	dec    *decoder
 	hdr    rtp.Header
 	batch  *eventBatch
 	full   chan *eventBatch
 	free   chan *eventBatch
 	frames uint64
+	// sink, when set, takes full batches in place of the channels: the
+	// analyser's own decoder hands them straight to the analysis.
+	sink func(*eventBatch)
 }
 
-// runPipeline reads src to the end (or until ctx ends) into s, in three
-// goroutines: reading (I/O and record framing), decoding (layers, fragments,
-// RTP classification) and analysing (this one). rs must be the statistics
-// src reports its anomalies to; only the reading goroutine touches it.
+func newProducer(full, free chan *eventBatch, hosts map[netip.Addr]bool, route bool) *producer {
+	p := &producer{full: full, free: free, hosts: hosts}
+	p.dec = newDecoder(&p.anomalies)
+	p.dec.route = route
+	return p
+}
+
+// runPipeline reads src to the end (or until ctx ends) into s. Goroutines:
+// one reads (I/O and record framing), two decode (layers, RTP
+// classification) taking turns batch by batch, and this one analyses,
+// consuming the decoders' output in batch order. Decoding that needs
+// state across packets (IP fragments, SCTP user messages) is left to the
+// analyser, which sees every packet in order. rs must be the statistics src
+// reports its anomalies to; only the reading goroutine touches it.
 func runPipeline(ctx context.Context, src recordSource, rs *readerStats, s *state, progress func()) error {
-	rawFull := make(chan *rawBatch, batchesAhead)
-	rawFree := make(chan *rawBatch, batchesAhead+1)
-	for i := 0; i < batchesAhead+1; i++ {
+	var rawFull [decoders]chan *rawBatch
+	rawFree := make(chan *rawBatch, decoders*batchesAhead+1)
+	for i := range rawFull {
+		rawFull[i] = make(chan *rawBatch, batchesAhead)
+	}
+	for i := 0; i < decoders*batchesAhead+1; i++ {
 		rawFree <- &rawBatch{buf: make([]byte, 0, rawBatchBytes+MaxRecordLen), recs: make([]rawRecord, 0, rawBatchRecords)}
 	}
-	full := make(chan *eventBatch, batchesAhead)
-	free := make(chan *eventBatch, batchesAhead+1)
-	for i := 0; i < batchesAhead+1; i++ {
-		free <- &eventBatch{events: make([]event, 0, batchEvents), infos: make([]packetInfo, 0, 64), arena: make([]byte, 0, batchArena+MaxRecordLen)}
+	free := make(chan *eventBatch, decoders*(batchesAhead+1))
+	for i := 0; i < decoders*(batchesAhead+1); i++ {
+		free <- newEventBatch()
 	}
+	readErr := make(chan error, 1)
 	go func() {
-		defer close(rawFull)
-		readRecords(ctx, src, rs, rawFull, rawFree, progress)
+		readErr <- readRecords(ctx, src, rs, rawFull[:], rawFree, progress)
+		for _, c := range rawFull {
+			close(c)
+		}
 	}()
-	p := &producer{full: full, free: free} // frames count per file, as Wireshark does
-	p.dec = newDecoder(&p.anomalies)
-	done := make(chan error, 1)
-	go func() {
-		defer close(full)
-		done <- p.run(rawFull, rawFree)
-	}()
-	for b := range full {
-		s.consume(b)
-		b.events, b.infos, b.arena = b.events[:0], b.infos[:0], b.arena[:0]
-		free <- b
+	var outs [decoders]chan *eventBatch
+	var prods [decoders]*producer
+	for i := range outs {
+		outs[i] = make(chan *eventBatch, batchesAhead)
+		prods[i] = newProducer(outs[i], free, s.hosts, true)
+		go func(p *producer, in chan *rawBatch) {
+			defer close(p.full)
+			p.run(in, rawFree)
+		}(prods[i], rawFull[i])
 	}
-	err := <-done
-	s.merge(rs, &p.anomalies, p.frames)
+	// The analyser's own decoder handles what the decoders route to it.
+	s.side = newProducer(nil, nil, s.hosts, false)
+	s.side.batch = newEventBatch()
+	s.side.sink = s.consume
+	for k := 0; ; k = (k + 1) % decoders {
+		if !s.consumeRawBatch(outs[k], free) {
+			break
+		}
+	}
+	for _, c := range outs { // drain, so no decoder stays blocked
+		for range c {
+		}
+	}
+	err := <-readErr
+	s.merge(rs, nil, 0)
+	for _, p := range prods {
+		s.mergeAnomalies(&p.anomalies)
+	}
+	s.mergeAnomalies(&s.side.anomalies)
 	return err
 }
 
-// readRecords is the reading goroutine: it copies records into batches.
-// An idle live source sends what it has at once.
-func readRecords(ctx context.Context, src recordSource, rs *readerStats, full, free chan *rawBatch, progress func()) {
+func newEventBatch() *eventBatch {
+	return &eventBatch{events: make([]event, 0, batchEvents), infos: make([]packetInfo, 0, 64), arena: make([]byte, 0, batchArena+MaxRecordLen)}
+}
+
+// consumeRawBatch analyses the event batches one decoder made of one raw
+// batch, up to the one marked last. It reports false when the decoder is
+// done.
+func (s *state) consumeRawBatch(in, free chan *eventBatch) bool {
+	for {
+		b, ok := <-in
+		if !ok {
+			return false
+		}
+		s.consume(b)
+		last := b.last
+		b.events, b.infos, b.arena, b.last = b.events[:0], b.infos[:0], b.arena[:0], false
+		free <- b
+		if last {
+			return true
+		}
+	}
+}
+
+// readRecords is the reading goroutine: it fills raw batches and deals
+// them to the decoders in turn. An idle live source sends what it has.
+func readRecords(ctx context.Context, src recordSource, rs *readerStats, full []chan *rawBatch, free chan *rawBatch, progress func()) error {
+	var frames, sent uint64
 	b := <-free
-	var n uint64
+	b.firstFrame = 1
 	send := func() {
-		full <- b
+		frames += uint64(len(b.recs))
+		full[sent%uint64(len(full))] <- b
+		sent++
 		b = <-free
-		b.buf, b.recs, b.err = b.buf[:0], b.recs[:0], nil
+		b.buf, b.recs, b.err, b.firstFrame = b.buf[:0], b.recs[:0], nil, frames+1
+		if sent%32 == 0 {
+			progress()
+		}
 	}
 	if ps, ok := src.(*pcapSource); ok {
 		for {
 			more, err := ps.fillBatch(b, rs)
 			if errors.Is(err, io.EOF) {
-				full <- b
-				return
+				send()
+				return nil
 			}
 			if !more {
 				break // hand over to the record-by-record reader
 			}
 			send()
-			if n++; n%32 == 0 {
-				progress()
-				if err := ctx.Err(); err != nil {
-					b.err = err
-					full <- b
-					return
-				}
+			if err := ctx.Err(); err != nil {
+				send()
+				return err
 			}
 		}
 	}
@@ -202,11 +273,11 @@ func readRecords(ctx context.Context, src recordSource, rs *readerStats, full, f
 			continue
 		}
 		if err != nil {
+			send()
 			if !errors.Is(err, io.EOF) {
-				b.err = err
+				return err
 			}
-			full <- b
-			return
+			return nil
 		}
 		rs.account(rec)
 		start := len(b.buf)
@@ -215,54 +286,46 @@ func readRecords(ctx context.Context, src recordSource, rs *readerStats, full, f
 		b.recs = append(b.recs, rawRecord{start: start, end: len(b.buf), rec: rec})
 		if len(b.recs) == cap(b.recs) || len(b.buf) >= rawBatchBytes {
 			send()
-			if n++; n%32 == 0 {
-				progress()
-				if err := ctx.Err(); err != nil {
-					b.err = err
-					full <- b
-					return
-				}
+			if err := ctx.Err(); err != nil {
+				send()
+				return err
 			}
 		}
 	}
 }
 
-// run is the decoding goroutine.
-func (p *producer) run(in, recycle chan *rawBatch) error {
+// run is a decoding goroutine: every raw batch becomes one or more event
+// batches, the last of them marked so the analyser knows to switch.
+func (p *producer) run(in, recycle chan *rawBatch) {
 	p.batch = <-p.free
 	emit := p.emit
-	var err error
 	for rb := range in {
 		for i := range rb.recs {
 			r := &rb.recs[i]
 			rec := r.rec
 			rec.Data = rb.buf[r.start:r.end]
-			p.frames++
-			p.dec.decode(rec, p.frames, emit)
-		}
-		if n := len(rb.recs); n > 0 {
-			p.dec.flushFragments(rb.recs[n-1].rec.Time)
-		}
-		if rb.err != nil {
-			err = rb.err
+			p.dec.decode(rec, rb.firstFrame+uint64(i), emit)
 		}
 		rb.buf, rb.recs, rb.err = rb.buf[:0], rb.recs[:0], nil
 		recycle <- rb
-		// Hand on what was decoded, so a live capture is judged as it
-		// goes; on a file the event batch is usually full already.
-		if len(p.batch.events) > cap(p.batch.events)/2 || len(in) == 0 {
-			p.flush()
-		}
-	}
-	p.flush()
-	return err
-}
-
-func (p *producer) flush() {
-	if len(p.batch.events) > 0 {
+		p.batch.last = true
 		p.full <- p.batch
 		p.batch = <-p.free
 	}
+}
+
+func (p *producer) flush() {
+	if len(p.batch.events) == 0 {
+		return
+	}
+	if p.sink != nil {
+		p.sink(p.batch)
+		b := p.batch
+		b.events, b.infos, b.arena = b.events[:0], b.infos[:0], b.arena[:0]
+		return
+	}
+	p.full <- p.batch
+	p.batch = <-p.free
 }
 
 // emit turns a decoded packet into an event. RTP and RTCP on dynamic ports
@@ -272,6 +335,17 @@ func (p *producer) emit(pkt *packet) {
 	if len(b.events) == cap(b.events) || len(b.arena) >= batchArena {
 		p.flush()
 		b = p.batch
+	}
+	if pkt.Raw != nil { // a fragment or SCTP: the analyser decodes it
+		start := uint32(len(b.arena))
+		b.arena = append(b.arena, pkt.Raw...)
+		b.infos = append(b.infos, packetInfo{start: start, end: uint32(len(b.arena)), tcpSeq: uint32(pkt.RawLink)})
+		b.events = append(b.events, event{kind: evRaw, frame: pkt.Frame, at: pkt.Time.UnixNano(), offset: pkt.Offset,
+			info: uint32(len(b.infos) - 1), size: uint32(pkt.WireLen)})
+		return
+	}
+	if len(p.hosts) > 0 && !p.hosts[pkt.Src.Addr()] && !p.hosts[pkt.Dst.Addr()] {
+		return
 	}
 	ev := event{frame: pkt.Frame, at: pkt.Time.UnixNano(), offset: pkt.Offset, proto: pkt.Proto}
 	if pkt.Proto == protoUDP && pkt.Src.Port() >= 1024 && pkt.Dst.Port() >= 1024 && !looksLikeSIP(pkt.Payload) {
@@ -354,6 +428,12 @@ func (s *state) consume(b *eventBatch) {
 				Fragmented: ev.flags&flagFragmented != 0, Truncated: ev.flags&flagTruncated != 0,
 			}
 			s.handle(&pkt)
+		case evRaw:
+			in := &b.infos[ev.info]
+			rec := Record{Data: b.arena[in.start:in.end], Time: time.Unix(0, ev.at).UTC(), WireLen: int(ev.size),
+				LinkType: layers.LinkType(in.tcpSeq), Offset: ev.offset}
+			s.side.dec.decode(rec, ev.frame, s.side.emit)
+			s.side.flush()
 		}
 	}
 }
@@ -369,6 +449,9 @@ func (s *state) maybeSweep(b *eventBatch) {
 	}
 	if now.Sub(s.lastSweep) >= sweepEvery {
 		s.lastSweep = now
+		if s.side != nil {
+			s.side.dec.flushFragments(now)
+		}
 		s.peakCalls = max(s.peakCalls, len(s.calls.order))
 		s.peakFlows = max(s.peakFlows, len(s.flows))
 		s.sweep(now, false)
@@ -413,16 +496,18 @@ func (s *state) newFlow(ev *event, k flowKey) *rtpFlow {
 }
 
 // merge adds what the reading and decoding goroutines counted.
-func (s *state) merge(r *readerStats, dec *anomalies, frames uint64) {
+func (s *state) merge(r *readerStats, _ *anomalies, frames uint64) {
 	s.mergeAnomalies(&r.anomalies)
-	s.mergeAnomalies(dec)
 	s.packets += r.packets
 	s.bytes += r.bytes
-	if !r.first.IsZero() && (s.first.IsZero() || r.first.Before(s.first)) {
-		s.first = r.first
-	}
-	if r.last.After(s.last) {
-		s.last = r.last
+	if r.haveFirst {
+		first, last := time.Unix(0, r.firstNs).UTC(), time.Unix(0, r.lastNs).UTC()
+		if s.first.IsZero() || first.Before(s.first) {
+			s.first = first
+		}
+		if last.After(s.last) {
+			s.last = last
+		}
 	}
 	s.frames = frames
 }

@@ -118,8 +118,13 @@ type state struct {
 	peakCalls, peakFlows int
 	// onJudged, when set, hears each call's verdict as it is finalised.
 	onJudged func(report.Call)
-	counts   counters
-	tlsSeen  []uint64 // frames of TLS on SIP ports
+	// hosts limits the analysis to packets to or from these addresses.
+	hosts map[netip.Addr]bool
+	// side decodes, on the analysing goroutine, the records the parallel
+	// decoders route to it (fragments, SCTP), keeping their state in order.
+	side    *producer
+	counts  counters
+	tlsSeen []uint64 // frames of TLS on SIP ports
 	// SIP sources seen for calls, for flow binding.
 	packets uint64
 	bytes   uint64

@@ -197,7 +197,7 @@ func TestFindingsVerdictRemedies(t *testing.T) {
 			}),
 			want:        []string{IDMappingVaries},
 			absent:      []string{IDSTUNWillHelp},
-			verdict:     []string{"STUN will not fix it", "relay"},
+			verdict:     []string{"STUN will not fix it", "unless media goes through a relay (natdoc serve, or the server's media relay) or UDP 5060"},
 			firstRemedy: RemedyRelay,
 			noRemedy:    []string{RemedySTUN},
 		},

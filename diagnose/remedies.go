@@ -150,6 +150,11 @@ func upnpLimitTitle(r *Result) string {
 	return "The router's UPnP mapping limit caps simultaneous calls: forward ports by hand beyond it"
 }
 
+// alternativeRemedies each fix media reachability on their own; the verdict
+// joins two of them with "or". Others (disable the ALG, fix DNS) are needed
+// besides, and are joined with "and".
+var alternativeRemedies = map[string]bool{RemedyRelay: true, RemedyForwardPorts: true, RemedySTUN: true, RemedyServerNAT: true, RemedyVPN: true}
+
 // lanOnly are problems of calls inside this network, not of calls with the
 // internet, which the verdict is about; they still count for the exit code.
 // An IGD's rewritten lease matters only to programs renewing mappings.
@@ -185,10 +190,15 @@ func Verdict(r *Result, fs []report.Finding) string {
 			outlook = "expect failed calls or one-way audio"
 		}
 		unless := []string{ranked[0].unless}
+		joiner := " and "
 		if len(ranked) > 1 && ranked[1].ID != RemedyVPN {
 			unless = append(unless, ranked[1].unless)
+			if alternativeRemedies[ranked[0].ID] && alternativeRemedies[ranked[1].ID] {
+				// A relay or a port forward each fixes media alone.
+				joiner = " or "
+			}
 		}
-		s := lead + outlook + " unless " + strings.Join(unless, " and ")
+		s := lead + outlook + " unless " + strings.Join(unless, joiner)
 		if has(IDMappingVaries) {
 			s += " (STUN will not fix it on this NAT; a relay or a VPN will)"
 		}
@@ -260,20 +270,24 @@ func markProblems(r *Result, fs []report.Finding) []report.Check {
 			}
 		}
 	}
-	for _, f := range fs {
-		if f.Severity.IsProblem() {
-			mark(findingCheck[f.ID])
-		}
-	}
-	// The probes' own findings belong to their checks.
+	// The probes' own findings belong to their checks. Severity is taken
+	// from fs, where diagnose may have re-weighed them (no IGD is no
+	// problem for calls).
+	origin := map[string]string{}
 	for _, f := range r.NATFind {
-		if f.Severity.IsProblem() {
-			mark(CheckNAT)
-		}
+		origin[f.ID] = CheckNAT
 	}
 	for _, f := range r.IGDFind {
-		if f.Severity.IsProblem() {
-			mark(CheckRouter)
+		origin[f.ID] = CheckRouter
+	}
+	for _, f := range fs {
+		if !f.Severity.IsProblem() {
+			continue
+		}
+		if c, ok := findingCheck[f.ID]; ok {
+			mark(c)
+		} else if c, ok := origin[f.ID]; ok {
+			mark(c)
 		}
 	}
 	return out

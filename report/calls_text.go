@@ -53,8 +53,12 @@ func textCallDetail(r *Report, opt Options) string {
 			if f.Unreachable {
 				match += "; sent to an unreachable private address"
 			}
-			fmt.Fprintf(&b, "    %s %-15s %s → %s  %d pkts, lost %d, jitter %.2f ms, max gap %.0f ms, frames %d-%d %s\n",
-				kind, f.Direction, f.Src, f.Dst, f.Packets, f.Lost, f.JitterMs, f.MaxGapMs, f.FirstFrame, f.LastFrame, styleDim.Render("("+match+")"))
+			stats := fmt.Sprintf("%d pkts, lost %d, jitter %.2f ms, max gap %.0f ms", f.Packets, f.Lost, f.JitterMs, f.MaxGapMs)
+			if f.RTCP {
+				stats = fmt.Sprintf("%d pkts", f.Packets)
+			}
+			fmt.Fprintf(&b, "    %s %-15s %s → %s  %s, frames %d-%d %s\n",
+				kind, f.Direction, f.Src, f.Dst, stats, f.FirstFrame, f.LastFrame, styleDim.Render("("+match+")"))
 		}
 		if len(s.Flows) == 0 {
 			b.WriteString("    no RTP seen\n")

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"runtime/debug"
 	"time"
 
@@ -90,6 +91,7 @@ type captureOptions struct {
 	Interface string
 	WriteFile string
 	Duration  time.Duration
+	Hosts     []string
 }
 
 func newCaptureCmd(a *app) *cobra.Command {
@@ -111,6 +113,7 @@ the full report with every call's verdict follows on Ctrl-C or after --duration.
 	cmd.Flags().StringVarP(&opts.Interface, "interface", "i", "", "network interface to capture on (required)")
 	cmd.Flags().StringVarP(&opts.WriteFile, "write", "w", "", "also save the packets to this pcap `FILE`")
 	cmd.Flags().DurationVar(&opts.Duration, "duration", 0, "stop after this long (default: until Ctrl-C)")
+	cmd.Flags().StringSliceVar(&opts.Hosts, "host", nil, "analyse only packets to or from this `IP` (repeatable: a phone, the SIP server)")
 	_ = cmd.MarkFlagRequired("interface")
 	return cmd
 }
@@ -119,8 +122,16 @@ func runCapture(cmd *cobra.Command, a *app, opts captureOptions) error {
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(analyzeMemoryLimit))
 	rep := newReport("capture")
 	rep.Started = time.Now()
+	var hosts []netip.Addr
+	for _, h := range opts.Hosts {
+		a, err := netip.ParseAddr(h)
+		if err != nil {
+			return usageErrorf("--host %q: %w", h, err)
+		}
+		hosts = append(hosts, a)
+	}
 	res, err := capture.Live(cmd.Context(), capture.LiveOptions{
-		Interface: opts.Interface, WriteFile: opts.WriteFile, Duration: opts.Duration,
+		Interface: opts.Interface, WriteFile: opts.WriteFile, Duration: opts.Duration, Hosts: hosts,
 		OnCallEnd: func(e capture.CallEnd) {
 			fmt.Fprintf(a.stderr, "%s call ended: %s → %s (status %d) %s\n", e.At.Format("15:04:05"), e.From, e.To, e.Status, e.CallID)
 		},

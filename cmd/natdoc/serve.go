@@ -317,10 +317,15 @@ func eventPrinter(a *app, live *liveStatus) func(sipsim.Event) {
 	}
 }
 
+// sipgoLoggerOnce: sipgo's default logger is a process-wide global, and
+// serve and call may start in one process (tests, the echo demo).
+var sipgoLoggerOnce sync.Once
+
 // silenceSipgo sends sipgo's own logging to natdoc's logger (warn by
-// default), not to the process's default logger on standard error.
+// default), not to the process's default logger on standard error. The
+// first command's logger wins.
 func silenceSipgo(a *app) {
-	sip.SetDefaultLogger(a.log)
+	sipgoLoggerOnce.Do(func() { sip.SetDefaultLogger(a.log) })
 }
 
 func listenUDP(network, addr string) (*net.UDPConn, error) {
