@@ -76,12 +76,9 @@ func TestLabBaresip(t *testing.T) {
 func runBaresip(t *testing.T, fix bool) {
 	lab := natlab.New(t)
 	srvHost := lab.PublicHost("sip", serverIP)
-	fixGateway(t, srvHost, "203.0.113.254")
 	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24", NAT: eim})
-	fixGateway(t, r1.Host, "203.0.113.254")
 	aHost := r1.LANHost("alice", "192.168.1.10")
 	bHost := lab.PublicHost("bob", "198.51.100.20")
-	fixGateway(t, bHost, "198.51.100.254")
 	ls := startLabServer(t, srvHost, fix)
 
 	bobDir := baresipConfig(t, bHost, "bob", true)

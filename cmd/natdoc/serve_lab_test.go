@@ -15,15 +15,6 @@ import (
 	"github.com/natdoc/natdoc/report"
 )
 
-// labGateway points a public-side namespace at the core (.254); natlab's
-// own default route names .2 of the /24 (reported to the lead).
-func labGateway(t *testing.T, h *natlab.Host, core string) {
-	t.Helper()
-	if out, err := h.Run(context.Background(), "ip", "route", "replace", "default", "via", core); err != nil {
-		t.Fatalf("route: %v: %s", err, out)
-	}
-}
-
 func loadReport(t *testing.T, path string) *report.Report {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -46,12 +37,10 @@ func TestLabServeUPnP(t *testing.T) {
 	lab := natlab.New(t)
 	stun := natlab.StartCoturn(t, lab.PublicHost("stun", "203.0.113.20", "203.0.113.21"))
 	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24", NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent}})
-	labGateway(t, r1.Host, "203.0.113.254")
 	igd := natlab.StartMiniupnpd(t, r1, natlab.MiniupnpdConfig{STUN: stun.Primary})
 	srv := r1.LANHost("srv", "192.168.1.2")
 	alice := r1.LANHost("alice", "192.168.1.10")
 	bob := lab.PublicHost("bob", "198.51.100.20")
-	labGateway(t, bob, "198.51.100.254")
 
 	dir := t.TempDir()
 	helper := []string{"-test.run=^TestHelperNatdoc$", "--"}
@@ -115,12 +104,9 @@ func TestLabAnalyzeBrokenRow(t *testing.T) {
 	natlab.Require(t)
 	lab := natlab.New(t)
 	srv := lab.PublicHost("sip", "203.0.113.10")
-	labGateway(t, srv, "203.0.113.254")
 	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24", NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent}})
-	labGateway(t, r1.Host, "203.0.113.254")
 	alice := r1.LANHost("alice", "192.168.1.10")
 	bob := lab.PublicHost("bob", "198.51.100.20")
-	labGateway(t, bob, "198.51.100.254")
 
 	dir := t.TempDir()
 	pcap := filepath.Join(dir, "bob.pcap")
