@@ -60,7 +60,7 @@ func (e *endpoint) handleBatch(n int, now int64) {
 		c.packets++
 		c.bytes += uint64(len(b))
 		if e.isRTP && len(b) >= 12 && b[0]>>6 == 2 {
-			c.lost, c.lostSet = e.seq.add(uint16(b[2])<<8|uint16(b[3])), true
+			c.lost, c.lostSet = e.seq.Add(uint16(b[2])<<8|uint16(b[3])), true
 		}
 		if dst == nil {
 			c.noDest++

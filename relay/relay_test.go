@@ -373,33 +373,6 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 }
 
-func TestSeqTracker(t *testing.T) {
-	tests := []struct {
-		name string
-		seqs []uint16
-		lost int64
-	}{
-		{"in order", []uint16{1, 2, 3}, 0},
-		{"gap", []uint16{1, 2, 5}, 2},
-		{"wrap", []uint16{65534, 65535, 0, 1}, 0},
-		{"wrap with gap", []uint16{65534, 1}, 2},
-		{"reorder", []uint16{1, 3, 2}, 0},
-		{"duplicate", []uint16{1, 2, 2, 3}, -1}, // RFC 3550 A.3: duplicates make loss negative
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var s seqTracker
-			var lost int64
-			for _, q := range tt.seqs {
-				lost = s.add(q)
-			}
-			if lost != tt.lost {
-				t.Errorf("lost %d, want %d", lost, tt.lost)
-			}
-		})
-	}
-}
-
 // BenchmarkForward pushes 172-byte RTP through one relayed stream on
 // loopback; the figure that matters is allocs/op (0) and ns/op per packet.
 func BenchmarkForward(b *testing.B) {

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/natdoc/natdoc/internal/rtpseq"
 )
 
 // CloseReason says why a session ended.
@@ -282,7 +284,7 @@ type endpoint struct {
 	out         [][]byte
 	latched     netip.AddrPort
 	lastLatched int64
-	seq         seqTracker
+	seq         rtpseq.Tracker
 
 	packets, bytes, forwarded, unexpected, noDest, truncated, sendErrors atomic.Uint64
 	lost                                                                 atomic.Int64
@@ -347,28 +349,4 @@ func (e *endpoint) mayLatch(ip netip.Addr) bool {
 	}
 	want := e.leg.expect.Load()
 	return want != nil && *want == ip
-}
-
-// seqTracker counts RTP loss from sequence numbers (RFC 3550 A.1/A.3,
-// without the probation of new sources: the relay only sees latched ones).
-type seqTracker struct {
-	started  bool
-	base     uint32
-	maxSeq   uint16
-	cycles   uint32
-	received uint64
-}
-
-func (t *seqTracker) add(seq uint16) int64 {
-	if !t.started {
-		t.started, t.base, t.maxSeq = true, uint32(seq), seq
-	} else if delta := seq - t.maxSeq; delta < 0x8000 && delta != 0 {
-		if seq < t.maxSeq {
-			t.cycles += 1 << 16
-		}
-		t.maxSeq = seq
-	}
-	t.received++
-	expected := uint64(t.cycles) + uint64(t.maxSeq) - uint64(t.base) + 1
-	return int64(expected) - int64(t.received)
 }

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/natdoc/natdoc/internal/rtpseq"
 )
 
 // G.711 framing: 20 ms of PCMU at 8 kHz is 160 bytes (RFC 3551 §4.5.14).
@@ -110,7 +112,7 @@ type media struct {
 	latched   bool
 	rx        DirStats
 	frozen    *DirStats // received counts as reported to the peer
-	seq       seqCount
+	seq       rtpseq.Tracker
 	jitter    float64 // RFC 3550 A.8, in timestamp units
 	lastTr    int64   // previous transit time, timestamp units
 	haveTr    bool
@@ -226,7 +228,7 @@ func (m *media) handle(p []byte, src netip.AddrPort, now time.Time) {
 	}
 	m.rx.Packets++
 	m.rx.Bytes += uint64(len(p))
-	m.rx.Lost = m.seq.add(binary.BigEndian.Uint16(p[2:]))
+	m.rx.Lost = m.seq.Add(binary.BigEndian.Uint16(p[2:]))
 	m.peerRx = int64(peerRx)
 	// Interarrival jitter, RFC 3550 A.8, in 8 kHz timestamp units.
 	arrival := now.UnixNano() * 8000 / int64(time.Second)
@@ -260,25 +262,4 @@ func (m *media) stats() (sent, received DirStats, peerRx int64) {
 		rx = *m.frozen
 	}
 	return DirStats{Packets: m.sent.Load(), Bytes: m.sentByte.Load(), Label: m.label}, rx, m.peerRx
-}
-
-// seqCount is loss from RTP sequence numbers (RFC 3550 A.3).
-type seqCount struct {
-	started      bool
-	base, cycles uint32
-	maxSeq       uint16
-	received     uint64
-}
-
-func (t *seqCount) add(seq uint16) int64 {
-	if !t.started {
-		t.started, t.base, t.maxSeq = true, uint32(seq), seq
-	} else if delta := seq - t.maxSeq; delta < 0x8000 && delta != 0 {
-		if seq < t.maxSeq {
-			t.cycles += 1 << 16
-		}
-		t.maxSeq = seq
-	}
-	t.received++
-	return int64(uint64(t.cycles)+uint64(t.maxSeq)-uint64(t.base)+1) - int64(t.received)
 }
