@@ -40,6 +40,7 @@ type options struct {
 	pairs      int
 	profileDir string
 	jsonOut    string
+	relayCPU   int
 }
 
 // target is a relay under test: NAME,NG-ADDR,PID, or "direct" (no relay:
@@ -64,6 +65,7 @@ func main() {
 	flag.IntVar(&o.pairs, "pairs", 4, "generator socket pairs (calls share them; the relay still has its own ports per call)")
 	flag.StringVar(&o.profileDir, "profile", "", "`DIR` for CPU profiles of natdoc's relay (ngrelay) per load")
 	flag.StringVar(&o.jsonOut, "json", "", "also write every result to `FILE`")
+	flag.IntVar(&o.relayCPU, "relay-cpu", -1, "the `CORE` the relays are pinned to: its total busy time (every process, interrupts) is reported")
 	flag.Parse()
 	var err error
 	if o.targets, err = parseTargets(targets); err != nil {
@@ -146,6 +148,8 @@ type result struct {
 	WindowSec    float64 `json:"window_s"`
 	NominalSec   float64 `json:"nominal_window_s"`
 	GenCPUPct    float64 `json:"generator_cpu_pct"`
+	GenCPUusPkt  float64 `json:"generator_cpu_us_per_packet"`
+	CoreBusyPct  float64 `json:"relay_core_busy_pct"`
 	Stale        uint64  `json:"stale"`
 	SetupErr     string  `json:"setup_error,omitempty"`
 }
@@ -262,17 +266,18 @@ func measureOne(ctx context.Context, o *options, t target, calls int, runTag uin
 	var cpu0, cpu1 time.Duration
 	var gen0, gen1 time.Duration
 	var t0, t1 time.Time
+	var core0, core1 coreTimes
 	profile := o.profileDir != "" && t.Name == "natdoc" && cl != nil
 	onWindow := func(start bool) {
 		if start {
-			t0, cpu0, gen0 = time.Now(), procCPU(t.PID), selfCPU()
+			t0, cpu0, gen0, core0 = time.Now(), procCPU(t.PID), selfCPU(), readCore(o.relayCPU)
 			if profile {
 				file, _ := filepath.Abs(filepath.Join(o.profileDir, fmt.Sprintf("natdoc-%dcalls.pprof", calls)))
 				cl.Request(ctx, map[string]any{"command": "x-profile-start", "file": file})
 			}
 			return
 		}
-		t1, cpu1, gen1 = time.Now(), procCPU(t.PID), selfCPU()
+		t1, cpu1, gen1, core1 = time.Now(), procCPU(t.PID), selfCPU(), readCore(o.relayCPU)
 		if profile {
 			cl.Request(ctx, map[string]any{"command": "x-profile-stop"})
 		}
@@ -284,7 +289,9 @@ func measureOne(ctx context.Context, o *options, t target, calls int, runTag uin
 	time.Sleep(o.drain)
 	g.close()
 	g.rxWG.Wait()
-	return summarize(res, g, t1.Sub(t0), cpu1-cpu0, gen1-gen0, t.PID)
+	res = summarize(res, g, t1.Sub(t0), cpu1-cpu0, gen1-gen0, t.PID)
+	res.CoreBusyPct = core1.busyPct(core0)
+	return res
 }
 
 func summarize(res result, g *gen, window, cpu, genCPU time.Duration, pid int) result {
@@ -312,6 +319,9 @@ func summarize(res result, g *gen, window, cpu, genCPU time.Duration, pid int) r
 	}
 	if res.Received > 0 && pid > 0 {
 		res.CPUusPerPkt = float64(cpu.Microseconds()) / float64(res.Received)
+	}
+	if res.Received > 0 {
+		res.GenCPUusPkt = float64(genCPU.Microseconds()) / float64(res.Received)
 	}
 	res.P50us, res.P99us = h.quantile(0.50), h.quantile(0.99)
 	res.MaxUs = float64(h.max) / 1000
@@ -375,3 +385,41 @@ func procCPU(pid int) time.Duration {
 }
 
 func selfCPU() time.Duration { return procCPU(os.Getpid()) }
+
+// coreTimes is one core's line of /proc/stat, in USER_HZ ticks.
+type coreTimes struct{ busy, total int64 }
+
+// readCore reads core n's times; the zero value when n < 0 or unreadable.
+func readCore(n int) coreTimes {
+	if n < 0 {
+		return coreTimes{}
+	}
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return coreTimes{}
+	}
+	prefix := "cpu" + strconv.Itoa(n) + " "
+	for line := range strings.Lines(string(b)) {
+		if !strings.HasPrefix(line, prefix) {
+			continue
+		}
+		var c coreTimes
+		// user nice system idle iowait irq softirq steal ...
+		for i, f := range strings.Fields(line)[1:] {
+			v, _ := strconv.ParseInt(f, 10, 64)
+			c.total += v
+			if i != 3 && i != 4 {
+				c.busy += v
+			}
+		}
+		return c
+	}
+	return coreTimes{}
+}
+
+func (c coreTimes) busyPct(before coreTimes) float64 {
+	if c.total <= before.total {
+		return 0
+	}
+	return 100 * float64(c.busy-before.busy) / float64(c.total-before.total)
+}
