@@ -1,13 +1,3 @@
-// Package ng speaks the control protocol of rtpengine ("ng"): bencoded
-// dictionaries over UDP, each datagram "COOKIE SPACE DICT". The benchmarks
-// use it to set up relayed calls in rtpengine and, through the same
-// commands, in natdoc's relay (bench/cmd/ngrelay), so one load generator
-// drives both.
-//
-// Only what the benchmarks need: ping, offer, answer, delete, and a
-// bencode codec for byte strings, integers, lists and dictionaries. Replies
-// come from a local process but are still parsed as hostile input: lengths
-// and nesting are bounded before anything is allocated.
 package ng
 
 import (
