@@ -19,7 +19,7 @@
 #
 #   bench/relay.sh [--quick] [--profile DIR] [--no-nice] [-- RTPLOAD-FLAGS...]
 #
-# Relays and generator run at nice -10 (root) so that other users' jobs on
+# Relays and generator run at nice -20 (root) so that other users' jobs on
 # a shared machine take less of their cores; --no-nice runs them at the
 # default priority. The "core busy %" column shows how busy the relays' core
 # was in total (every process and interrupt), so contention stays visible.
@@ -32,7 +32,7 @@ cd "$(dirname "$0")/.."
 
 quick=0
 profile=""
-nice=(nice -n -10)
+nice=(nice -n -20)
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) quick=1 ;;

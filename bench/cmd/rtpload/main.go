@@ -150,6 +150,7 @@ type result struct {
 	GenCPUPct    float64 `json:"generator_cpu_pct"`
 	GenCPUusPkt  float64 `json:"generator_cpu_us_per_packet"`
 	CoreBusyPct  float64 `json:"relay_core_busy_pct"`
+	CoreSoftPct  float64 `json:"relay_core_softirq_pct"`
 	Stale        uint64  `json:"stale"`
 	SetupErr     string  `json:"setup_error,omitempty"`
 }
@@ -291,6 +292,7 @@ func measureOne(ctx context.Context, o *options, t target, calls int, runTag uin
 	g.rxWG.Wait()
 	res = summarize(res, g, t1.Sub(t0), cpu1-cpu0, gen1-gen0, t.PID)
 	res.CoreBusyPct = core1.busyPct(core0)
+	res.CoreSoftPct = core1.softirqPct(core0)
 	return res
 }
 
@@ -387,7 +389,7 @@ func procCPU(pid int) time.Duration {
 func selfCPU() time.Duration { return procCPU(os.Getpid()) }
 
 // coreTimes is one core's line of /proc/stat, in USER_HZ ticks.
-type coreTimes struct{ busy, total int64 }
+type coreTimes struct{ busy, total, softirq int64 }
 
 // readCore reads core n's times; the zero value when n < 0 or unreadable.
 func readCore(n int) coreTimes {
@@ -411,10 +413,24 @@ func readCore(n int) coreTimes {
 			if i != 3 && i != 4 {
 				c.busy += v
 			}
+			if i == 6 {
+				c.softirq += v
+			}
 		}
 		return c
 	}
 	return coreTimes{}
+}
+
+// softirqPct is the share of the core spent in softirq: on loopback, a
+// send delivers the packet into the receiving socket in softirq context on
+// the sender's core, which the kernel does not always charge to the
+// sending process's /proc/PID/stat.
+func (c coreTimes) softirqPct(before coreTimes) float64 {
+	if c.total <= before.total {
+		return 0
+	}
+	return 100 * float64(c.softirq-before.softirq) / float64(c.total-before.total)
 }
 
 func (c coreTimes) busyPct(before coreTimes) float64 {

@@ -13,14 +13,14 @@ import (
 func printTables(w io.Writer, o *options, fixed []result, steps map[string][]result) {
 	fmt.Fprintf(w, "\nRTP relay benchmark: 172-byte packets, 50/s per stream, both directions, %s window after %s warm-up, loopback\n\n", o.duration, o.warmup)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "calls\trelay\ttarget pps\tdelivered pps\tlost\tloss %\tp50 µs\tp99 µs\tmax µs\trelay CPU % core\tCPU µs/pkt\tcore busy %\tgen CPU µs/pkt\tgen lag ms\t")
+	fmt.Fprintln(tw, "calls\trelay\ttarget pps\tdelivered pps\tlost\tloss %\tp50 µs\tp99 µs\tmax µs\trelay CPU % core\tCPU µs/pkt\tcore busy %\tcore softirq %\tgen CPU µs/pkt\tgen lag ms\t")
 	for _, r := range fixed {
 		if r.SetupErr != "" {
-			fmt.Fprintf(tw, "%d\t%s\tsetup failed: %s\t\t\t\t\t\t\t\t\t\t\t\t\n", r.Calls, r.Relay, r.SetupErr)
+			fmt.Fprintf(tw, "%d\t%s\tsetup failed: %s\t\t\t\t\t\t\t\t\t\t\t\t\t\n", r.Calls, r.Relay, r.SetupErr)
 			continue
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%d\t%.0f\t%d\t%.3f\t%.0f\t%.0f\t%.0f\t%.1f\t%.2f\t%.0f\t%.2f\t%.1f\t\n",
-			r.Calls, r.Relay, r.TargetPPS, r.DeliveredPPS, r.Lost, r.LossPct, r.P50us, r.P99us, r.MaxUs, r.CPUPct, r.CPUusPerPkt, r.CoreBusyPct, r.GenCPUusPkt, r.GenLagMs)
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%.0f\t%d\t%.3f\t%.0f\t%.0f\t%.0f\t%.1f\t%.2f\t%.0f\t%.0f\t%.2f\t%.1f\t\n",
+			r.Calls, r.Relay, r.TargetPPS, r.DeliveredPPS, r.Lost, r.LossPct, r.P50us, r.P99us, r.MaxUs, r.CPUPct, r.CPUusPerPkt, r.CoreBusyPct, r.CoreSoftPct, r.GenCPUusPkt, r.GenLagMs)
 	}
 	tw.Flush()
 
@@ -47,15 +47,15 @@ func printTables(w io.Writer, o *options, fixed []result, steps map[string][]res
 	}
 	fmt.Fprintf(w, "\nStep-up (each relay until its first lossy step)\n\n")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "relay\tcalls\ttarget pps\tdelivered pps\tlost\tloss %\tp99 µs\trelay CPU % core\tCPU µs/pkt\tcore busy %\tgen lag ms\t")
+	fmt.Fprintln(tw, "relay\tcalls\ttarget pps\tdelivered pps\tlost\tloss %\tp99 µs\trelay CPU % core\tCPU µs/pkt\tcore busy %\tcore softirq %\tgen lag ms\t")
 	maxes := map[string]int{}
 	for _, name := range []string{"natdoc", "rtpengine"} {
 		for _, r := range steps[name] {
 			if r.SetupErr != "" {
-				fmt.Fprintf(tw, "%s\t%d\tsetup failed: %s\t\t\t\t\t\t\t\t\t\n", r.Relay, r.Calls, r.SetupErr)
+				fmt.Fprintf(tw, "%s\t%d\tsetup failed: %s\t\t\t\t\t\t\t\t\t\t\n", r.Relay, r.Calls, r.SetupErr)
 				continue
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%d\t%.3f\t%.0f\t%.1f\t%.2f\t%.0f\t%.1f\t\n", r.Relay, r.Calls, r.TargetPPS, r.DeliveredPPS, r.Lost, r.LossPct, r.P99us, r.CPUPct, r.CPUusPerPkt, r.CoreBusyPct, r.GenLagMs)
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%d\t%.3f\t%.0f\t%.1f\t%.2f\t%.0f\t%.0f\t%.1f\t\n", r.Relay, r.Calls, r.TargetPPS, r.DeliveredPPS, r.Lost, r.LossPct, r.P99us, r.CPUPct, r.CPUusPerPkt, r.CoreBusyPct, r.CoreSoftPct, r.GenLagMs)
 		}
 		maxes[name] = lossFreeMax(fixed, steps[name], name)
 	}
