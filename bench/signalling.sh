@@ -82,6 +82,10 @@ else
 	natdoc_src=$natdoc
 fi
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+# sipp writes files of its own (statistics, errors) into the current
+# directory when it aborts: keep them out of the source tree.
+repo=$PWD
+cd "$dir"
 
 # natdoc serve's protection limits are for phones on the internet: 200
 # requests/s per source IP, 10,000 registrations, 2,000 calls, an event
@@ -124,7 +128,7 @@ start_server() {
 	case $1 in
 	kamailio*)
 		rm -rf "$dir/kamailio.run" && mkdir -p "$dir/kamailio.run"
-		taskset -c 0 kamailio -f bench/kamailio/kamailio.cfg -l "udp:$kam_addr" -m 1024 -M 16 \
+		taskset -c 0 kamailio -f "$repo/bench/kamailio/kamailio.cfg" -l "udp:$kam_addr" -m 1024 -M 16 \
 			-DD -E -w "$dir/kamailio.run" -P "$dir/kamailio.run/pid" > "$dir/kamailio.log" 2>&1 &
 		server_pid=$!
 		target=$kam_addr
@@ -215,10 +219,10 @@ run_step() {
 		for k in $(seq 1 $callees); do
 			local ip=127.0.3.$k
 			[ $spread = 0 ] && ip=127.0.2.1
-			timeout 20 taskset -c 1 sipp "$target" -sf bench/sipp/register-uas.xml -key user "uas$k" -i "$ip" -p 5070 \
+			timeout 20 taskset -c 1 sipp "$target" -sf "$repo/bench/sipp/register-uas.xml" -key user "uas$k" -i "$ip" -p 5070 \
 				-m 1 -nostdin -timeout 10s -timeout_error > "$dir/$tag-reguas$k.out" 2>&1 ||
 				{ echo "registering callee uas$k at $server failed" >&2; stop_server; return 1; }
-			taskset -c 1 sipp -sf bench/sipp/uas.xml -i "$ip" -p 5070 -nostdin -timeout $((step + 30))s \
+			taskset -c 1 sipp -sf "$repo/bench/sipp/uas.xml" -i "$ip" -p 5070 -nostdin -timeout $((step + 30))s \
 				-trace_stat -stf "$dir/$tag-uas$k.csv" -fd 3600 -trace_err -error_file "$dir/$tag-uas$k.err" > "$dir/$tag-uas$k.out" 2>&1 &
 			sipp_pids+=($!)
 			statf+=("$dir/$tag-uas$k.csv")
@@ -226,7 +230,7 @@ run_step() {
 		sleep 0.5
 	fi
 	# -timeout: a step that is not held ends 10 s after its planned length.
-	local args=(-sf "bench/sipp/$xml.xml" -key prefix "$rate"
+	local args=(-sf "$repo/bench/sipp/$xml.xml" -key prefix "$rate"
 		-r "$cps" -m "$calls" -l 10000 -nostdin -timeout $((step + 10))s
 		-trace_stat -stf "$dir/$tag-uac.csv" -fd 3600 -trace_err -error_file "$dir/$tag-uac.err")
 	# The injection file gives each call its source address (field 0, used
