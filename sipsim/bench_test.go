@@ -9,7 +9,7 @@ import (
 )
 
 // BenchmarkRegister: one REGISTER (a new user each) and its 200 OK over
-// loopback through the whole server. bench/sip.sh measures rates with sipp.
+// loopback through the whole server. bench/signalling.sh measures rates with sipp against Kamailio.
 func BenchmarkRegister(b *testing.B) {
 	ts := startServerB(b)
 	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})

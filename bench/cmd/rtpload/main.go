@@ -1,0 +1,441 @@
+//go:build linux
+
+// Command rtpload is the RTP load generator of bench/relay.sh. It sets up
+// N calls in each relay under test through rtpengine's ng control protocol
+// (rtpengine itself, or natdoc's relay behind bench/cmd/ngrelay), sends
+// G.711-like RTP through them in both directions (172-byte packets, 50 per
+// second per stream), and measures per relay: delivered packets per second,
+// loss, added latency p50/p99 (send stamp in the payload against the
+// kernel's receive stamp) and the relay process's CPU time from
+// /proc/PID/stat. It prints a table with the ratios natdoc/rtpengine.
+//
+// Loopback only: every address it sends to is 127.0.0.1 (checked).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"net/netip"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/natdoc/natdoc/bench/internal/ng"
+)
+
+type options struct {
+	targets    []target
+	loads      []int
+	stepup     []int
+	warmup     time.Duration
+	duration   time.Duration
+	drain      time.Duration
+	pairs      int
+	profileDir string
+	jsonOut    string
+	relayCPU   int
+}
+
+// target is a relay under test: NAME,NG-ADDR,PID, or "direct" (no relay:
+// the generator's sockets send to each other, the floor of the method).
+type target struct {
+	Name string
+	NG   netip.AddrPort
+	PID  int
+}
+
+func (t target) direct() bool { return !t.NG.IsValid() }
+
+func main() {
+	var o options
+	var targets, loads, stepup string
+	flag.StringVar(&targets, "targets", "", "relays under test: `NAME,NG-ADDR,PID;...` (NAME direct alone: no relay)")
+	flag.StringVar(&loads, "loads", "100,1000", "fixed loads, in `CALLS` (each call: 2 streams of 50 packets/s)")
+	flag.StringVar(&stepup, "stepup", "1200,1400,1600,2000,2500,3000", "step-up loads in `CALLS`, per relay until the first loss")
+	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "traffic before the measurement window (latching, caches)")
+	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measurement window per load")
+	flag.DurationVar(&o.drain, "drain", time.Second, "wait for late packets after sending")
+	flag.IntVar(&o.pairs, "pairs", 4, "generator socket pairs (calls share them; the relay still has its own ports per call)")
+	flag.StringVar(&o.profileDir, "profile", "", "`DIR` for CPU profiles of natdoc's relay (ngrelay) per load")
+	flag.StringVar(&o.jsonOut, "json", "", "also write every result to `FILE`")
+	flag.IntVar(&o.relayCPU, "relay-cpu", -1, "the `CORE` the relays are pinned to: its total busy time (every process, interrupts) is reported")
+	flag.Parse()
+	var err error
+	if o.targets, err = parseTargets(targets); err != nil {
+		log.Fatalf("rtpload: %v", err)
+	}
+	if o.loads, err = parseInts(loads); err != nil {
+		log.Fatalf("rtpload: --loads: %v", err)
+	}
+	if o.stepup, err = parseInts(stepup); err != nil {
+		log.Fatalf("rtpload: --stepup: %v", err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, &o); err != nil {
+		log.Fatalf("rtpload: %v", err)
+	}
+}
+
+func parseTargets(s string) ([]target, error) {
+	var out []target
+	for _, part := range strings.Split(s, ";") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		f := strings.Split(part, ",")
+		if f[0] == "direct" && len(f) == 1 {
+			out = append(out, target{Name: "direct"})
+			continue
+		}
+		if len(f) != 3 {
+			return nil, fmt.Errorf("--targets %q: want NAME,NG-ADDR,PID", part)
+		}
+		ap, err := netip.ParseAddrPort(f[1])
+		if err != nil || !ap.Addr().IsLoopback() {
+			return nil, fmt.Errorf("--targets %q: the ng address must be on loopback", part)
+		}
+		pid, err := strconv.Atoi(f[2])
+		if err != nil || pid < 1 {
+			return nil, fmt.Errorf("--targets %q: bad PID", part)
+		}
+		out = append(out, target{Name: f[0], NG: ap, PID: pid})
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no --targets")
+	}
+	return out, nil
+}
+
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 1 || n > 10000 {
+			return nil, fmt.Errorf("%q: want 1-10000 calls", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// result is one relay at one load.
+type result struct {
+	Relay        string  `json:"relay"`
+	Calls        int     `json:"calls"`
+	TargetPPS    int     `json:"target_pps"`
+	Sent         uint64  `json:"sent"`
+	Received     uint64  `json:"received"`
+	Lost         uint64  `json:"lost"`
+	LossPct      float64 `json:"loss_pct"`
+	DeliveredPPS float64 `json:"delivered_pps"`
+	P50us        float64 `json:"p50_us"`
+	P99us        float64 `json:"p99_us"`
+	MaxUs        float64 `json:"max_us"`
+	CPUPct       float64 `json:"cpu_pct_of_core"`
+	CPUusPerPkt  float64 `json:"cpu_us_per_packet"`
+	GenLagMs     float64 `json:"generator_max_lag_ms"`
+	WindowSec    float64 `json:"window_s"`
+	NominalSec   float64 `json:"nominal_window_s"`
+	GenCPUPct    float64 `json:"generator_cpu_pct"`
+	GenCPUusPkt  float64 `json:"generator_cpu_us_per_packet"`
+	CoreBusyPct  float64 `json:"relay_core_busy_pct"`
+	CoreSoftPct  float64 `json:"relay_core_softirq_pct"`
+	Stale        uint64  `json:"stale"`
+	SetupErr     string  `json:"setup_error,omitempty"`
+}
+
+// genLimited: the generator's window took 2% longer than planned, so it
+// did not hold the asked rate on average and the step proves nothing
+// about the relay. (A single late tick on a busy machine, visible as
+// GenLagMs, only makes a burst.)
+func (r *result) genLimited() bool { return r.WindowSec > 1.02*r.NominalSec }
+
+func run(ctx context.Context, o *options) error {
+	var all []result
+	runTag := uint32(time.Now().UnixNano())
+	step := 0
+	measure := func(t target, calls int) result {
+		step++
+		r := measureOne(ctx, o, t, calls, runTag+uint32(step), step)
+		fmt.Fprintf(os.Stderr, "%-10s %5d calls: %s\n", t.Name, calls, r.short())
+		all = append(all, r)
+		return r
+	}
+	var fixed []result
+	for _, calls := range o.loads {
+		for _, t := range o.targets {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			fixed = append(fixed, measure(t, calls))
+		}
+	}
+	steps := map[string][]result{}
+	for _, t := range o.targets {
+		if t.direct() {
+			continue
+		}
+		for _, calls := range o.stepup {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			r := measure(t, calls)
+			steps[t.Name] = append(steps[t.Name], r)
+			if r.Lost > 0 || r.SetupErr != "" || r.genLimited() {
+				break
+			}
+		}
+	}
+	printTables(os.Stdout, o, fixed, steps)
+	if o.jsonOut != "" {
+		b, _ := json.MarshalIndent(all, "", "  ")
+		return os.WriteFile(o.jsonOut, b, 0o644)
+	}
+	return nil
+}
+
+func (r *result) short() string {
+	if r.SetupErr != "" {
+		return "setup failed: " + r.SetupErr
+	}
+	return fmt.Sprintf("%.0f pps delivered, loss %d (%.3f%%), p50 %.0f µs, p99 %.0f µs, relay CPU %.1f%%, %.2f µs/pkt, gen lag %.1f ms, gen CPU %.0f%%",
+		r.DeliveredPPS, r.Lost, r.LossPct, r.P50us, r.P99us, r.CPUPct, r.CPUusPerPkt, r.GenLagMs, r.GenCPUPct)
+}
+
+// call is one relayed call in a measurement.
+type call struct {
+	id, fromTag string
+}
+
+func measureOne(ctx context.Context, o *options, t target, calls int, runTag uint32, step int) result {
+	res := result{Relay: t.Name, Calls: calls, TargetPPS: calls * 2 * int(time.Second/packetInterval)}
+	g, err := newGen(runTag, o.pairs)
+	if err != nil {
+		res.SetupErr = err.Error()
+		return res
+	}
+	defer g.close()
+	var cl *ng.Client
+	var set []call
+	if !t.direct() {
+		if cl, err = ng.Dial(t.NG); err != nil {
+			res.SetupErr = err.Error()
+			return res
+		}
+		defer cl.Close()
+		defer func() { teardown(ctx, cl, set) }()
+	}
+	for i := range calls {
+		k := i % o.pairs
+		caller, callee := g.addr(2*k), g.addr(2*k+1)
+		toCaller, toCallee := caller, callee // direct: straight to each other
+		if cl != nil {
+			c := call{id: fmt.Sprintf("natdoc-bench-%x-%d-%d", runTag, step, i), fromTag: "caller"}
+			toCallee, toCaller, err = setupCall(ctx, cl, c, caller, callee)
+			if err != nil {
+				res.SetupErr = fmt.Sprintf("call %d: %v", i, err)
+				return res
+			}
+			set = append(set, c)
+		}
+		if !toCaller.Addr().IsLoopback() || !toCallee.Addr().IsLoopback() {
+			res.SetupErr = fmt.Sprintf("relay gave a non-loopback address (%s, %s): refusing to send", toCaller, toCallee)
+			return res
+		}
+		// Stream from the caller enters the relay's caller-facing leg and
+		// leaves toward the callee; and back.
+		g.addStream(2*k, toCaller)
+		g.addStream(2*k+1, toCallee)
+	}
+	perSec := uint32(time.Second / packetInterval)
+	g.winFirst = uint32(o.warmup/packetInterval) + 1
+	g.winLast = g.winFirst + uint32(o.duration/packetInterval)
+	g.rounds = g.winLast + perSec/5 // 200 ms after the window: its last packets are not the run's last
+	g.startReceivers()
+
+	var cpu0, cpu1 time.Duration
+	var gen0, gen1 time.Duration
+	var t0, t1 time.Time
+	var core0, core1 coreTimes
+	profile := o.profileDir != "" && t.Name == "natdoc" && cl != nil
+	onWindow := func(start bool) {
+		if start {
+			t0, cpu0, gen0, core0 = time.Now(), procCPU(t.PID), selfCPU(), readCore(o.relayCPU)
+			if profile {
+				file, _ := filepath.Abs(filepath.Join(o.profileDir, fmt.Sprintf("natdoc-%dcalls.pprof", calls)))
+				cl.Request(ctx, map[string]any{"command": "x-profile-start", "file": file})
+			}
+			return
+		}
+		t1, cpu1, gen1, core1 = time.Now(), procCPU(t.PID), selfCPU(), readCore(o.relayCPU)
+		if profile {
+			cl.Request(ctx, map[string]any{"command": "x-profile-stop"})
+		}
+	}
+	if err := g.send(onWindow); err != nil {
+		res.SetupErr = "send: " + err.Error()
+		return res
+	}
+	time.Sleep(o.drain)
+	g.close()
+	g.rxWG.Wait()
+	res = summarize(res, g, t1.Sub(t0), cpu1-cpu0, gen1-gen0, t.PID)
+	res.CoreBusyPct = core1.busyPct(core0)
+	res.CoreSoftPct = core1.softirqPct(core0)
+	return res
+}
+
+func summarize(res result, g *gen, window, cpu, genCPU time.Duration, pid int) result {
+	h := newHistogram()
+	for _, x := range g.hists {
+		h.merge(x)
+	}
+	for _, s := range g.streams {
+		sent, recv := s.sent.Load(), s.recv.Load()
+		res.Sent += sent
+		res.Received += recv
+		if recv < sent {
+			res.Lost += sent - recv
+		}
+	}
+	if res.Sent > 0 {
+		res.LossPct = 100 * float64(res.Lost) / float64(res.Sent)
+	}
+	if window > 0 {
+		res.DeliveredPPS = float64(res.Received) / window.Seconds()
+		res.GenCPUPct = 100 * genCPU.Seconds() / window.Seconds()
+		if pid > 0 {
+			res.CPUPct = 100 * cpu.Seconds() / window.Seconds()
+		}
+	}
+	if res.Received > 0 && pid > 0 {
+		res.CPUusPerPkt = float64(cpu.Microseconds()) / float64(res.Received)
+	}
+	if res.Received > 0 {
+		res.GenCPUusPkt = float64(genCPU.Microseconds()) / float64(res.Received)
+	}
+	res.P50us, res.P99us = h.quantile(0.50), h.quantile(0.99)
+	res.MaxUs = float64(h.max) / 1000
+	res.GenLagMs = float64(g.maxLag.Load()) / 1e6
+	res.WindowSec = window.Seconds()
+	res.NominalSec = (time.Duration(g.winLast-g.winFirst) * packetInterval).Seconds()
+	res.Stale = g.stale.Load()
+	return res
+}
+
+// setupCall: offer with the caller's SDP (the reply is what the callee is
+// told: the relay's callee-facing address), answer with the callee's.
+func setupCall(ctx context.Context, cl *ng.Client, c call, caller, callee netip.AddrPort) (toCallee, toCaller netip.AddrPort, err error) {
+	sdp, err := cl.Offer(ctx, c.id, c.fromTag, ng.AudioSDP(caller, 1))
+	if err != nil {
+		return
+	}
+	if toCallee, err = ng.MediaAddr(sdp); err != nil {
+		return
+	}
+	if sdp, err = cl.Answer(ctx, c.id, c.fromTag, "callee", ng.AudioSDP(callee, 2)); err != nil {
+		return
+	}
+	toCaller, err = ng.MediaAddr(sdp)
+	return
+}
+
+// teardown deletes every call, even after ctx ended (the relay's ports
+// must not stay taken).
+func teardown(ctx context.Context, cl *ng.Client, calls []call) {
+	bg := context.WithoutCancel(ctx)
+	for _, c := range calls {
+		cl.Delete(bg, c.id, c.fromTag)
+	}
+}
+
+// procCPU is user+system time of process pid, all its threads, from
+// /proc/PID/stat (fields 14 and 15, in USER_HZ = 100 ticks per second on
+// Linux).
+func procCPU(pid int) time.Duration {
+	if pid <= 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	// The command name (field 2) may hold spaces: fields count from ')'.
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * (time.Second / 100)
+}
+
+func selfCPU() time.Duration { return procCPU(os.Getpid()) }
+
+// coreTimes is one core's line of /proc/stat, in USER_HZ ticks.
+type coreTimes struct{ busy, total, softirq int64 }
+
+// readCore reads core n's times; the zero value when n < 0 or unreadable.
+func readCore(n int) coreTimes {
+	if n < 0 {
+		return coreTimes{}
+	}
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return coreTimes{}
+	}
+	prefix := "cpu" + strconv.Itoa(n) + " "
+	for line := range strings.Lines(string(b)) {
+		if !strings.HasPrefix(line, prefix) {
+			continue
+		}
+		var c coreTimes
+		// user nice system idle iowait irq softirq steal ...
+		for i, f := range strings.Fields(line)[1:] {
+			v, _ := strconv.ParseInt(f, 10, 64)
+			c.total += v
+			if i != 3 && i != 4 {
+				c.busy += v
+			}
+			if i == 6 {
+				c.softirq += v
+			}
+		}
+		return c
+	}
+	return coreTimes{}
+}
+
+// softirqPct is the share of the core spent in softirq: on loopback, a
+// send delivers the packet into the receiving socket in softirq context on
+// the sender's core, which the kernel does not always charge to the
+// sending process's /proc/PID/stat.
+func (c coreTimes) softirqPct(before coreTimes) float64 {
+	if c.total <= before.total {
+		return 0
+	}
+	return 100 * float64(c.softirq-before.softirq) / float64(c.total-before.total)
+}
+
+func (c coreTimes) busyPct(before coreTimes) float64 {
+	if c.total <= before.total {
+		return 0
+	}
+	return 100 * float64(c.busy-before.busy) / float64(c.total-before.total)
+}

@@ -1,0 +1,87 @@
+//go:build linux
+
+package main
+
+import (
+	"os"
+	"testing"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestHistogramQuantiles(t *testing.T) {
+	h := newHistogram()
+	for i := 1; i <= 100; i++ {
+		h.add(int64(i) * int64(time.Microsecond) * 10) // 10 µs .. 1 ms
+	}
+	for _, tc := range []struct {
+		q        float64
+		min, max float64 // µs: the bin's upper edge
+	}{{0.5, 500, 520}, {0.99, 990, 1010}, {0, 10, 11}} {
+		if got := h.quantile(tc.q); got < tc.min || got > tc.max {
+			t.Errorf("q%.2f = %.0f µs, want %.0f-%.0f", tc.q, got, tc.min, tc.max)
+		}
+	}
+	if h.max != int64(time.Millisecond) {
+		t.Errorf("max %d", h.max)
+	}
+	h.add(-5) // a stepped wall clock counts as 0, not a panic
+	h.add(int64(time.Hour))
+	if h.under != 1 || h.bins[len(h.bins)-1] != 1 {
+		t.Errorf("under %d, overflow %d", h.under, h.bins[len(h.bins)-1])
+	}
+}
+
+func TestBinsAreMonotonic(t *testing.T) {
+	prev := -1
+	for ns := int64(0); ns < int64(10*time.Second); ns += 997 * 1000 { // then the overflow bin
+		b := binOf(ns)
+		if b < prev {
+			t.Fatalf("bin of %d ns = %d, below %d", ns, b, prev)
+		}
+		if float64(ns)/1000 > upper(b) {
+			t.Fatalf("%d ns above its bin's upper edge %.0f µs", ns, upper(b))
+		}
+		prev = b
+	}
+}
+
+func TestParseTargetsLoopbackOnly(t *testing.T) {
+	if _, err := parseTargets("natdoc,192.0.2.1:2223,1"); err == nil {
+		t.Fatal("a non-loopback ng address was accepted")
+	}
+	ts, err := parseTargets("direct;rtpengine,127.0.8.1:2223,42")
+	if err != nil || len(ts) != 2 || !ts[0].direct() || ts[1].PID != 42 {
+		t.Fatalf("got %+v %v", ts, err)
+	}
+}
+
+func TestKernelStamp(t *testing.T) {
+	buf := make([]byte, 64)
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&buf[0]))
+	h.Level, h.Type = unix.SOL_SOCKET, unix.SCM_TIMESTAMPNS
+	h.SetLen(unix.CmsgLen(16))
+	ts := (*unix.Timespec)(unsafe.Pointer(&buf[unix.CmsgLen(0)]))
+	*ts = unix.NsecToTimespec(1_700_000_000_123_456_789)
+	if got := kernelStamp(buf[:unix.CmsgSpace(16)]); got != 1_700_000_000_123_456_789 {
+		t.Fatalf("got %d", got)
+	}
+	h.SetLen(1 << 20) // a length beyond the buffer: ignored, not a panic
+	if got := kernelStamp(buf); got != 0 {
+		t.Fatalf("bad length gave %d", got)
+	}
+}
+
+func TestProcCPU(t *testing.T) {
+	start := procCPU(os.Getpid())
+	for deadline := time.Now().Add(50 * time.Millisecond); time.Now().Before(deadline); {
+	}
+	if end := procCPU(os.Getpid()); end < start || end == 0 {
+		t.Fatalf("CPU time %v then %v", start, end)
+	}
+	if c := readCore(0); c.total == 0 {
+		t.Fatal("no cpu0 line in /proc/stat")
+	}
+}

@@ -1,0 +1,153 @@
+//go:build linux
+
+package main
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+)
+
+// printTables writes the fixed loads with ratios natdoc/rtpengine, and the
+// step-up with each relay's loss-free maximum.
+func printTables(w io.Writer, o *options, fixed []result, steps map[string][]result) {
+	fmt.Fprintf(w, "\nRTP relay benchmark: 172-byte packets, 50/s per stream, both directions, %s window after %s warm-up, loopback\n\n", o.duration, o.warmup)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "calls\trelay\ttarget pps\tdelivered pps\tlost\tloss %\tp50 µs\tp99 µs\tmax µs\trelay CPU % core\tCPU µs/pkt\tcore busy %\tcore softirq %\tgen CPU µs/pkt\tgen lag ms\t")
+	for _, r := range fixed {
+		if r.SetupErr != "" {
+			fmt.Fprintf(tw, "%d\t%s\tsetup failed: %s\t\t\t\t\t\t\t\t\t\t\t\t\t\n", r.Calls, r.Relay, r.SetupErr)
+			continue
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%.0f\t%d\t%.3f\t%.0f\t%.0f\t%.0f\t%.1f\t%.2f\t%.0f\t%.0f\t%.2f\t%.1f\t\n",
+			r.Calls, r.Relay, r.TargetPPS, r.DeliveredPPS, r.Lost, r.LossPct, r.P50us, r.P99us, r.MaxUs, r.CPUPct, r.CPUusPerPkt, r.CoreBusyPct, r.CoreSoftPct, r.GenCPUusPkt, r.GenLagMs)
+	}
+	tw.Flush()
+
+	fmt.Fprintf(w, "\nRatios natdoc/rtpengine (below 1 is better for natdoc, except delivered pps)\n\n")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "calls\tdelivered pps\tp50\tp99\tCPU µs/pkt\tverdict\t")
+	for _, calls := range o.loads {
+		n, re := find(fixed, "natdoc", calls), find(fixed, "rtpengine", calls)
+		if n == nil || re == nil || n.SetupErr != "" || re.SetupErr != "" {
+			continue
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t\n", calls, ratio(n.DeliveredPPS, re.DeliveredPPS), ratio(n.P50us, re.P50us),
+			ratio(n.P99us, re.P99us), ratio(n.CPUusPerPkt, re.CPUusPerPkt), verdict(n, re))
+	}
+	tw.Flush()
+	for _, r := range fixed {
+		if r.Relay == "direct" && r.SetupErr == "" {
+			fmt.Fprintf(w, "user-space floor at %d calls: the generator, without relay, spent %.2f µs of CPU per packet to send and receive it (batched sendmmsg/recvmmsg): what any relay pays per packet through the socket API here\n", r.Calls, r.GenCPUusPkt)
+		}
+	}
+
+	if len(steps) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nStep-up (each relay until its first lossy step)\n\n")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "relay\tcalls\ttarget pps\tdelivered pps\tlost\tloss %\tp99 µs\trelay CPU % core\tCPU µs/pkt\tcore busy %\tcore softirq %\tgen lag ms\t")
+	maxes := map[string]int{}
+	for _, name := range []string{"natdoc", "rtpengine"} {
+		for _, r := range steps[name] {
+			if r.SetupErr != "" {
+				fmt.Fprintf(tw, "%s\t%d\tsetup failed: %s\t\t\t\t\t\t\t\t\t\t\n", r.Relay, r.Calls, r.SetupErr)
+				continue
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%d\t%.3f\t%.0f\t%.1f\t%.2f\t%.0f\t%.0f\t%.1f\t\n", r.Relay, r.Calls, r.TargetPPS, r.DeliveredPPS, r.Lost, r.LossPct, r.P99us, r.CPUPct, r.CPUusPerPkt, r.CoreBusyPct, r.CoreSoftPct, r.GenLagMs)
+		}
+		maxes[name] = lossFreeMax(fixed, steps[name], name)
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	for _, name := range []string{"natdoc", "rtpengine"} {
+		if _, ok := steps[name]; !ok {
+			continue
+		}
+		fmt.Fprintf(w, "loss-free maximum %-10s %7d pps%s\n", name, maxes[name], limitNote(steps[name]))
+	}
+	if maxes["rtpengine"] > 0 && maxes["natdoc"] > 0 {
+		fmt.Fprintf(w, "ratio natdoc/rtpengine: %.2f\n", float64(maxes["natdoc"])/float64(maxes["rtpengine"]))
+	}
+}
+
+// lossFreeMax: the highest load measured without loss before the first
+// lossy step (fixed loads count too).
+func lossFreeMax(fixed, steps []result, name string) int {
+	best := 0
+	for _, r := range fixed {
+		if r.Relay == name && r.SetupErr == "" && r.Lost == 0 && !r.genLimited() {
+			best = max(best, r.TargetPPS)
+		}
+	}
+	for _, r := range steps {
+		if r.SetupErr != "" || r.Lost > 0 || r.genLimited() {
+			break
+		}
+		best = max(best, r.TargetPPS)
+	}
+	return best
+}
+
+func limitNote(steps []result) string {
+	if len(steps) == 0 {
+		return ""
+	}
+	last := steps[len(steps)-1]
+	switch {
+	case last.SetupErr != "":
+		return fmt.Sprintf(" (step-up ended at %d calls: setup failed)", last.Calls)
+	case last.genLimited():
+		return fmt.Sprintf(" (step-up ended at %d calls: the generator could not hold the rate, so the relay's limit is higher)", last.Calls)
+	case last.Lost > 0:
+		return fmt.Sprintf(" (first loss at %d pps: %.3f%%)", last.TargetPPS, last.LossPct)
+	}
+	return " (no loss at the highest step: the limit is higher)"
+}
+
+func find(rs []result, name string, calls int) *result {
+	for i := range rs {
+		if rs[i].Relay == name && rs[i].Calls == calls {
+			return &rs[i]
+		}
+	}
+	return nil
+}
+
+func ratio(a, b float64) string {
+	if b == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", a/b)
+}
+
+// verdict checks the targets at this load: CPU per packet at most
+// half of rtpengine's, no loss, lower p99.
+func verdict(n, re *result) string {
+	var miss []string
+	if re.CPUusPerPkt > 0 && n.CPUusPerPkt > re.CPUusPerPkt/2 {
+		miss = append(miss, "CPU/pkt > ½ rtpengine")
+	}
+	if n.Lost > 0 {
+		miss = append(miss, "loss")
+	}
+	if n.P99us >= re.P99us {
+		miss = append(miss, "p99 not lower")
+	}
+	if len(miss) == 0 {
+		return "targets met"
+	}
+	return "missed: " + join(miss)
+}
+
+func join(s []string) string {
+	out := ""
+	for i, x := range s {
+		if i > 0 {
+			out += ", "
+		}
+		out += x
+	}
+	return out
+}
