@@ -90,10 +90,9 @@ type readerStats struct {
 	haveFirst       bool
 }
 
-func (r *readerStats) account(rec Record) {
+func (r *readerStats) account(size int, t int64) {
 	r.packets++
-	r.bytes += uint64(len(rec.Data))
-	t := rec.Time.UnixNano()
+	r.bytes += uint64(size)
 	if !r.haveFirst || t < r.firstNs {
 		r.firstNs, r.haveFirst = t, true
 	}
@@ -113,8 +112,21 @@ type rawBatch struct {
 }
 
 type rawRecord struct {
-	start, end int
-	rec        Record
+	start, end uint32
+	linkType   layers.LinkType
+	wireLen    int
+	at         int64 // Unix nanoseconds
+	offset     int64
+}
+
+// record rebuilds the Record r was made of, its bytes in data.
+func (r *rawRecord) record(data []byte) Record {
+	return Record{Data: data[r.start:r.end], Time: time.Unix(0, r.at).UTC(), WireLen: r.wireLen, LinkType: r.linkType, Offset: r.offset}
+}
+
+// newRawRecord keeps what rec says besides its bytes, at data[start:end].
+func newRawRecord(rec Record, start, end int) rawRecord {
+	return rawRecord{start: uint32(start), end: uint32(end), linkType: rec.LinkType, wireLen: rec.WireLen, at: rec.Time.UnixNano(), offset: rec.Offset}
 }
 
 const (
@@ -279,11 +291,10 @@ func readRecords(ctx context.Context, src recordSource, rs *readerStats, full []
 			}
 			return nil
 		}
-		rs.account(rec)
+		rs.account(len(rec.Data), rec.Time.UnixNano())
 		start := len(b.buf)
 		b.buf = append(b.buf, rec.Data...)
-		rec.Data = nil
-		b.recs = append(b.recs, rawRecord{start: start, end: len(b.buf), rec: rec})
+		b.recs = append(b.recs, newRawRecord(rec, start, len(b.buf)))
 		if len(b.recs) == cap(b.recs) || len(b.buf) >= rawBatchBytes {
 			send()
 			if err := ctx.Err(); err != nil {
@@ -301,10 +312,7 @@ func (p *producer) run(in, recycle chan *rawBatch) {
 	emit := p.emit
 	for rb := range in {
 		for i := range rb.recs {
-			r := &rb.recs[i]
-			rec := r.rec
-			rec.Data = rb.buf[r.start:r.end]
-			p.dec.decode(rec, rb.firstFrame+uint64(i), emit)
+			p.dec.decode(rb.recs[i].record(rb.buf), rb.firstFrame+uint64(i), emit)
 		}
 		rb.buf, rb.recs, rb.err = rb.buf[:0], rb.recs[:0], nil
 		recycle <- rb
