@@ -127,6 +127,7 @@ func (s *state) sweep(now time.Time, final bool) {
 		}
 	}
 	s.calls.remove(ending)
+	s.forgetRtpmaps(ending)
 	if final {
 		for _, f := range s.sortedFlows() {
 			s.orphan(f)

@@ -496,6 +496,9 @@ func (s *state) newFlow(ev *event, k flowKey) *rtpFlow {
 		k.Src, k.Dst, k.SSRC = fromFastKey(ev.key)
 	}
 	f := &rtpFlow{Key: k}
+	if ev.kind == evRTP {
+		f.clockRate = s.clockRate(k.Src, k.Dst, ev.rtp.PT)
+	}
 	s.flows[k] = f
 	if ev.fast {
 		s.fast[ev.key] = f
