@@ -417,9 +417,11 @@ func fromFastKey(k v4Key) (src, dst netip.AddrPort, ssrc uint32) {
 
 // consume analyses one batch on the analysing goroutine.
 func (s *state) consume(b *eventBatch) {
-	defer s.maybeSweep(b)
 	for i := range b.events {
 		ev := &b.events[i]
+		if !s.sweepClock || ev.at-s.lastSweepNs >= int64(sweepEvery) {
+			s.sweepBefore(ev.at)
+		}
 		switch ev.kind {
 		case evRTP:
 			s.counts.rtp++
@@ -446,24 +448,24 @@ func (s *state) consume(b *eventBatch) {
 	}
 }
 
-// maybeSweep finalises ended calls every sweepEvery of capture time.
-func (s *state) maybeSweep(b *eventBatch) {
-	if len(b.events) == 0 {
+// sweepBefore finalises ended calls every sweepEvery of capture time. It
+// runs between two packets, before the first one at least sweepEvery after
+// the previous sweep, so which calls are judged when, with which packets,
+// depends on the packets' times alone and not on how the pipeline happened
+// to batch them.
+func (s *state) sweepBefore(at int64) {
+	if !s.sweepClock {
+		s.lastSweepNs, s.sweepClock = at, true
 		return
 	}
-	now := time.Unix(0, b.events[len(b.events)-1].at)
-	if s.lastSweep.IsZero() {
-		s.lastSweep = now
+	s.lastSweepNs = at
+	now := time.Unix(0, at)
+	if s.side != nil {
+		s.side.dec.flushFragments(now)
 	}
-	if now.Sub(s.lastSweep) >= sweepEvery {
-		s.lastSweep = now
-		if s.side != nil {
-			s.side.dec.flushFragments(now)
-		}
-		s.peakCalls = max(s.peakCalls, len(s.calls.order))
-		s.peakFlows = max(s.peakFlows, len(s.flows))
-		s.sweep(now, false)
-	}
+	s.peakCalls = max(s.peakCalls, len(s.calls.order))
+	s.peakFlows = max(s.peakFlows, len(s.flows))
+	s.sweep(now, false)
 }
 
 // mediaEvent updates one stream: the hot path, free of allocations once

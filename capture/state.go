@@ -114,7 +114,10 @@ type state struct {
 	orphans       []*rtpFlow
 	orphanPackets uint64
 	orphanStreams int
-	lastSweep     time.Time
+	// lastSweepNs is the capture time of the last sweep (sweepBefore);
+	// sweepClock says whether it is set yet.
+	lastSweepNs int64
+	sweepClock  bool
 	// High-water marks of the state kept, to show memory follows the calls
 	// in progress, not the length of the capture.
 	peakCalls, peakFlows int
