@@ -117,3 +117,25 @@ func TestJudgingIndependentOfBatches(t *testing.T) {
 		}
 	}
 }
+
+// TestQuietNeeded: a call last challenged for credentials waits for its
+// retry (same Call-ID, RFC 3261 §22.2) longer than a call that ended.
+func TestQuietNeeded(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		call sipCall
+		want time.Duration
+	}{
+		{"407 awaiting retry", sipCall{Status: 407}, challengeQuiet},
+		{"401 awaiting retry", sipCall{Status: 401}, challengeQuiet},
+		{"403 after the retry", sipCall{Status: 403}, quietAfter},
+		{"cancelled after a 407", sipCall{Status: 407, Cancelled: true}, quietAfter},
+		{"answered and hung up", sipCall{Status: 200, ByeSeen: true}, quietAfter},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.call.quietNeeded(); got != tc.want {
+				t.Errorf("quietNeeded = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
