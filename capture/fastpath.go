@@ -27,9 +27,33 @@ const (
 // when every length is consistent, so truncated and odd packets keep the
 // parser's handling.
 func (d *decoder) decodeFast(rec Record, frame uint64, emit func(*packet)) bool {
-	b := rec.Data
-	if len(b) < ethHeaderLen+ipv4MinHeader+udpHeaderLen {
+	u, ok := walkUDP4(rec.Data)
+	if !ok {
 		return false
+	}
+	d.pkt = packet{
+		Frame: frame, Time: rec.Time, Offset: rec.Offset, Truncated: len(rec.Data) < rec.WireLen,
+		Proto:   protoUDP,
+		Src:     netip.AddrPortFrom(netip.AddrFrom4(u.src), u.srcPort),
+		Dst:     netip.AddrPortFrom(netip.AddrFrom4(u.dst), u.dstPort),
+		Payload: u.payload,
+	}
+	emit(&d.pkt)
+	return true
+}
+
+// udp4 is what the fixed-offset walk finds.
+type udp4 struct {
+	src, dst         [4]byte
+	srcPort, dstPort uint16
+	payload          []byte
+}
+
+// walkUDP4 is the header walk of decodeFast; ok is false for anything it
+// does not cover.
+func walkUDP4(b []byte) (u udp4, ok bool) {
+	if len(b) < ethHeaderLen+ipv4MinHeader+udpHeaderLen {
+		return u, false
 	}
 	off := ethHeaderLen
 	etherType := binary.BigEndian.Uint16(b[12:14])
@@ -38,31 +62,64 @@ func (d *decoder) decodeFast(rec Record, frame uint64, emit func(*packet)) bool 
 		off += dot1qHeaderLen
 	}
 	if etherType != etherTypeIPv4 || len(b) < off+ipv4MinHeader+udpHeaderLen {
-		return false
+		return u, false
 	}
 	ip := b[off:]
 	// Version 4, IHL 5 (no options), protocol UDP, MF clear and fragment
 	// offset 0 (RFC 791 §3.1): the DF bit may be set.
 	if ip[0] != 0x45 || ip[9] != protoUDP || binary.BigEndian.Uint16(ip[6:8])&0x3fff != 0 {
-		return false
+		return u, false
 	}
 	total := int(binary.BigEndian.Uint16(ip[2:4]))
 	if total < ipv4MinHeader+udpHeaderLen || total > len(ip) {
-		return false // TSO zero length, truncated or bogus: the parser decides
+		return u, false // TSO zero length, truncated or bogus: the parser decides
 	}
 	udp := ip[ipv4MinHeader:total]
 	udpLen := int(binary.BigEndian.Uint16(udp[4:6]))
 	if udpLen < udpHeaderLen || udpLen > len(udp) {
+		return u, false
+	}
+	u.src, u.dst = [4]byte(ip[12:16]), [4]byte(ip[16:20])
+	u.srcPort, u.dstPort = binary.BigEndian.Uint16(udp[0:2]), binary.BigEndian.Uint16(udp[2:4])
+	u.payload = udp[udpHeaderLen:udpLen]
+	return u, true
+}
+
+// decodeRecord decodes one record of a raw batch. IPv4 RTP found by the
+// fixed-offset walk becomes an event at once, with no packet built in
+// between: that is nearly every packet of a VoIP capture. Everything else
+// takes the decoder (which walks again, then falls back to the parser).
+func (p *producer) decodeRecord(data []byte, r *rawRecord, frame uint64) {
+	if fastLinkType(r.linkType) && !p.dec.decodeFastDisabled && len(p.hosts) == 0 {
+		if u, ok := walkUDP4(data[r.start:r.end]); ok && p.rtpEvent(&u, r, frame) {
+			return
+		}
+	}
+	if p.emitFn == nil {
+		p.emitFn = p.emit
+	}
+	p.dec.decode(r.record(data), frame, p.emitFn)
+}
+
+// rtpEvent adds u as an RTP event, exactly as emit would, when it is RTP.
+func (p *producer) rtpEvent(u *udp4, r *rawRecord, frame uint64) bool {
+	if u.srcPort < 1024 || u.dstPort < 1024 || looksLikeSIP(u.payload) || classifyMedia(u.payload, &p.hdr) != kindRTP {
 		return false
 	}
-	d.pkt = packet{
-		Frame: frame, Time: rec.Time, Offset: rec.Offset, Truncated: len(rec.Data) < rec.WireLen,
-		Proto:   protoUDP,
-		Src:     netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip[12:16])), binary.BigEndian.Uint16(udp[0:2])),
-		Dst:     netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip[16:20])), binary.BigEndian.Uint16(udp[2:4])),
-		Payload: udp[udpHeaderLen:udpLen],
+	b := p.batch
+	if len(b.events) == cap(b.events) || len(b.arena) >= batchArena {
+		p.flush()
+		b = p.batch
 	}
-	emit(&d.pkt)
+	b.events = append(b.events, event{
+		kind: evRTP, fast: true, proto: protoUDP, size: uint32(len(u.payload)),
+		rtp:  rtpFields{PT: p.hdr.PayloadType, Seq: p.hdr.SequenceNumber, Timestamp: p.hdr.Timestamp},
+		ssrc: p.hdr.SSRC, frame: frame, at: r.at, offset: r.offset,
+		key: v4Key{
+			uint64(binary.BigEndian.Uint32(u.src[:]))<<32 | uint64(binary.BigEndian.Uint32(u.dst[:])),
+			uint64(u.srcPort)<<48 | uint64(u.dstPort)<<32 | uint64(p.hdr.SSRC),
+		},
+	})
 	return true
 }
 

@@ -130,3 +130,45 @@ func FuzzFastPath(f *testing.F) {
 		}
 	})
 }
+
+// TestRTPEventSameEitherWay: decodeRecord's direct RTP event equals the
+// one the decoder and emit make of the same record; non-RTP records take
+// the decoder.
+func TestRTPEventSameEitherWay(t *testing.T) {
+	rtpPayload := []byte{0x80, 0, 0x12, 0x34, 0, 0, 0x0a, 0xa0, 0xde, 0xad, 0xbe, 0xef, 0xff, 0xff}
+	for _, tc := range []struct {
+		name  string
+		frame []byte
+	}{
+		{"rtp", udpFrame(false, rtpPayload)},
+		{"rtp in vlan", udpFrame(true, rtpPayload)},
+		{"rtcp", udpFrame(false, []byte{0x81, 200, 0, 1, 0, 0, 0, 9})},
+		{"sip", udpFrame(false, []byte("OPTIONS sip:a@b SIP/2.0\r\n\r\n"))},
+		{"not media", udpFrame(false, []byte{1, 2, 3})},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got, want []event
+			for i, direct := range []bool{true, false} {
+				p := newProducer(nil, nil, nil, true)
+				p.batch = newEventBatch()
+				p.dec.decodeFastDisabled = !direct
+				rec := Record{Data: tc.frame, Time: time.Unix(7, 5), WireLen: len(tc.frame), LinkType: layers.LinkTypeEthernet, Offset: 99}
+				raw := newRawRecord(rec, 0, len(tc.frame))
+				p.decodeRecord(tc.frame, &raw, 3)
+				if i == 0 {
+					got = append(got, p.batch.events...)
+				} else {
+					want = append(want, p.batch.events...)
+				}
+			}
+			if len(got) != len(want) {
+				t.Fatalf("%d events, want %d", len(got), len(want))
+			}
+			for i := range got {
+				if got[i] != want[i] {
+					t.Errorf("event %d:\n got %+v\nwant %+v", i, got[i], want[i])
+				}
+			}
+		})
+	}
+}

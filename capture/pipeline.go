@@ -149,6 +149,8 @@ type producer struct {
 	full   chan *eventBatch
 	free   chan *eventBatch
 	frames uint64
+	// emitFn is p.emit, made once.
+	emitFn func(*packet)
 	// sink, when set, takes full batches in place of the channels: the
 	// analyser's own decoder hands them straight to the analysis.
 	sink func(*eventBatch)
@@ -309,10 +311,10 @@ func readRecords(ctx context.Context, src recordSource, rs *readerStats, full []
 // batches, the last of them marked so the analyser knows to switch.
 func (p *producer) run(in, recycle chan *rawBatch) {
 	p.batch = <-p.free
-	emit := p.emit
+	p.emitFn = p.emit // one method value, not one per record
 	for rb := range in {
 		for i := range rb.recs {
-			p.dec.decode(rb.recs[i].record(rb.buf), rb.firstFrame+uint64(i), emit)
+			p.decodeRecord(rb.buf, &rb.recs[i], rb.firstFrame+uint64(i))
 		}
 		rb.buf, rb.recs, rb.err = rb.buf[:0], rb.recs[:0], nil
 		recycle <- rb
