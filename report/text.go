@@ -299,8 +299,8 @@ func textCalls(r *Report, _ Options) string {
 			packetsEachWay(c),
 		})
 	}
-	t := newTable("", "call", "start", "parties", "duration", "verdict", "RTP pkts caller→callee / callee→caller").Rows(rows...)
-	return heading("Calls") + problemCallsLine(r.Calls) + t.String() + "\n"
+	t := plainTable([]string{"", "call", "start", "parties", "duration", "verdict", "RTP pkts caller→callee / callee→caller"}, rows)
+	return heading("Calls") + problemCallsLine(r.Calls) + t + "\n"
 }
 
 func partyName(p Party) string {
