@@ -85,8 +85,9 @@ func textCallFindings(b *strings.Builder, calls []Call) {
 			rest = append(rest, c)
 		}
 	}
+	remedies := map[string]string{} // remedy text → the call it was first given for
 	for _, c := range problem {
-		textCallFindingsOf(b, c, c.Findings)
+		textCallFindingsOf(b, c, c.Findings, remedies)
 	}
 	summaries, summarised := summariseInfo(rest)
 	for _, s := range summaries {
@@ -102,14 +103,16 @@ func textCallFindings(b *strings.Builder, calls []Call) {
 			}
 		}
 		if len(left) > 0 {
-			textCallFindingsOf(b, c, left)
+			textCallFindingsOf(b, c, left, remedies)
 		}
 	}
 }
 
 // textCallFindingsOf renders one call's heading and findings, most severe
-// first; a problem call's heading says its verdict.
-func textCallFindingsOf(b *strings.Builder, c Call, fs []Finding) {
+// first; a problem call's heading says its verdict. A remedy already given
+// for an earlier call is referred to, not repeated: a hundred one-way calls
+// of the same cause share one long remedy.
+func textCallFindingsOf(b *strings.Builder, c Call, fs []Finding, remedies map[string]string) {
 	head := "  " + styleTitle.Render("Call "+c.ID) + " " + styleDim.Render(c.CallID)
 	if CallHasProblem(c) {
 		head += " " + verdictStyle(c.Verdict).Render(verdictText(c))
@@ -118,6 +121,19 @@ func textCallFindingsOf(b *strings.Builder, c Call, fs []Finding) {
 	sorted := append([]Finding(nil), fs...)
 	SortFindings(sorted)
 	for _, f := range sorted {
+		first, seen := remedies[f.Remedy]
+		if f.Remedy == "" || !seen {
+			if f.Remedy != "" {
+				remedies[f.Remedy] = c.ID
+			}
+			textFinding(b, f)
+			continue
+		}
+		if first == c.ID {
+			f.Remedy = "" // given just above, for this call
+		} else {
+			f.Remedy = styleDim.Render("as for call " + first + " above")
+		}
 		textFinding(b, f)
 	}
 }

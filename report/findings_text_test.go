@@ -98,3 +98,23 @@ func TestListIDsAndProblemLine(t *testing.T) {
 		t.Errorf("no problem calls, got %q", got)
 	}
 }
+
+// TestTextRemedyGivenOnce: the same remedy on many calls' findings is
+// written out once and referred to after.
+func TestTextRemedyGivenOnce(t *testing.T) {
+	const fix = "Set a STUN server on the phone."
+	r := New("analyze", "test")
+	for _, id := range []string{"C1", "C2", "C3"} {
+		r.Calls = append(r.Calls, Call{ID: id, Verdict: VerdictOneWay, Findings: []Finding{
+			{ID: "one-way-audio", Severity: SeverityError, Title: "one-way " + id, Remedy: fix},
+			{ID: "sdp-private-address", Severity: SeverityError, Title: "private SDP " + id, Remedy: fix},
+		}})
+	}
+	plain := stripANSI(textFindings(r, Options{}))
+	if n := strings.Count(plain, fix); n != 1 {
+		t.Errorf("remedy written %d times, want once:\n%s", n, plain)
+	}
+	if n := strings.Count(plain, "fix: as for call C1 above"); n != 4 {
+		t.Errorf("%d references to C1's remedy, want 4 (two findings each of C2 and C3):\n%s", n, plain)
+	}
+}
