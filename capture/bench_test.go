@@ -62,22 +62,33 @@ func TestRTPPathAllocations(t *testing.T) {
 		t.Fatal("no RTP record found")
 	}
 	rec := Record{Data: rtpRec, Time: time.Unix(1, 0), WireLen: len(rtpRec), LinkType: layers.LinkTypeEthernet}
+	raw := newRawRecord(rec, 0, len(rtpRec))
 	// One packet through both stages: decode and classify, then the
-	// stream update.
-	step := func(frame uint64) {
-		p.dec.decode(rec, frame, p.emit)
-		s.consume(p.batch)
-		p.batch.events, p.batch.infos, p.batch.arena = p.batch.events[:0], p.batch.infos[:0], p.batch.arena[:0]
-	}
-	step(1) // creates the stream
-	frame := uint64(2)
-	allocs := testing.AllocsPerRun(1000, func() {
-		rec.Time = rec.Time.Add(20 * time.Millisecond)
-		step(frame)
-		frame++
-	})
-	if allocs != 0 {
-		t.Errorf("%.1f allocations per RTP packet, want 0", allocs)
+	// stream update; by the pipeline's path (decodeRecord: the
+	// fixed-offset walk straight to an event) and by the decoder's.
+	for _, path := range []struct {
+		name   string
+		decode func(frame uint64)
+	}{
+		{"decodeRecord", func(frame uint64) { p.decodeRecord(rtpRec, &raw, frame) }},
+		{"decoder", func(frame uint64) { p.dec.decode(rec, frame, p.emit) }},
+	} {
+		step := func(frame uint64) {
+			path.decode(frame)
+			s.consume(p.batch)
+			p.batch.events, p.batch.infos, p.batch.arena = p.batch.events[:0], p.batch.infos[:0], p.batch.arena[:0]
+		}
+		step(1) // creates the stream
+		frame := uint64(2)
+		allocs := testing.AllocsPerRun(1000, func() {
+			rec.Time = rec.Time.Add(20 * time.Millisecond)
+			raw.at = rec.Time.UnixNano()
+			step(frame)
+			frame++
+		})
+		if allocs != 0 {
+			t.Errorf("%s: %.1f allocations per RTP packet, want 0", path.name, allocs)
+		}
 	}
 	if s.counts.rtp < 1000 {
 		t.Errorf("RTP not recognised: %d", s.counts.rtp)

@@ -37,7 +37,22 @@ const (
 	orphanAfter = 5 * time.Minute
 	// sweepEvery is how often, in capture time, finished calls are swept.
 	sweepEvery = 10 * time.Second
+	// challengeQuiet is how long a call whose INVITE was last challenged
+	// for credentials (401/407) waits for the retry with the same Call-ID
+	// (RFC 3261 §22.2) before it is judged: a phone retries at once, a
+	// person typing a password takes longer (the sngrep "aaa" capture in
+	// shared/realpcaps retries 32 s and 51 s after the 407).
+	challengeQuiet = 5 * time.Minute
 )
+
+// quietNeeded is how long the call's signalling must be over before it is
+// judged.
+func (c *sipCall) quietNeeded() time.Duration {
+	if !c.ByeSeen && !c.Cancelled && (c.Status == 401 || c.Status == 407) {
+		return challengeQuiet
+	}
+	return quietAfter
+}
 
 // doneCall is a finalised report call with its order key.
 type doneCall struct {
@@ -59,7 +74,7 @@ func (s *state) sweep(now time.Time, final bool) {
 	index := map[*dialog]*callBuild{}
 	for _, c := range s.calls.order {
 		b.addCall(c, now)
-		if final || (c.ended() && now.Sub(c.Last) >= quietAfter) {
+		if final || (c.ended() && now.Sub(c.Last) >= c.quietNeeded()) {
 			ending[c] = true
 			for _, d := range c.reportDialogs() {
 				cb := &callBuild{call: c, dlg: d}
@@ -127,6 +142,7 @@ func (s *state) sweep(now time.Time, final bool) {
 		}
 	}
 	s.calls.remove(ending)
+	s.forgetRtpmaps(ending)
 	if final {
 		for _, f := range s.sortedFlows() {
 			s.orphan(f)

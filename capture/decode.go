@@ -73,6 +73,9 @@ type decoder struct {
 	// SCTP) on whole instead of decoding them, so several decoders can work
 	// in parallel while one owner keeps that state.
 	route bool
+	// decodeFastDisabled sends every record through the parser (tests
+	// compare the two paths).
+	decodeFastDisabled bool
 	// sctpParts holds fragmented SCTP user messages (RFC 9260 §6.9) until
 	// their last chunk arrives.
 	sctpParts map[sctpKey][]byte
@@ -142,6 +145,9 @@ func firstLayer(lt layers.LinkType, data []byte) (gopacket.LayerType, bool) {
 // decode decodes one record and calls emit for its transport payload, if it
 // has one. Fragments are held until their datagram is complete.
 func (d *decoder) decode(rec Record, frame uint64, emit func(*packet)) {
+	if !d.decodeFastDisabled && fastLinkType(rec.LinkType) && d.decodeFast(rec, frame, emit) {
+		return
+	}
 	first, ok := firstLayer(rec.LinkType, rec.Data)
 	if !ok {
 		d.sink.anomaly("unknown-link-type", rec.Offset, frame, rec.LinkType.String())

@@ -17,14 +17,20 @@
 // from the capture point: a packet seen leaving is not proof it arrived, so
 // verdicts say where the capture was taken and what that point cannot see.
 //
-// How: three goroutines (pipeline.go). One reads records into batches (a
-// fast path frames classic pcap records in place), one decodes them with
-// gopacket's DecodingLayerParser and classifies RTP/RTCP into compact
-// events, one keeps the state: RTP statistics per stream (RFC 3550 loss and
-// jitter, without allocating per packet) and SIP calls (parsed by sipgo, SDP
-// by pion/sdp). Calls that ended and went quiet are judged and dropped as the
-// capture streams past, so memory follows the calls in progress, not the
-// file. Verdicts (verdict.go) and findings are pure functions of plain facts.
+// How: goroutines in a pipeline (pipeline.go). One reads records into
+// batches (a fast path frames classic pcap records in place), two decode
+// them, taking turns by batch, and classify RTP/RTCP into compact events,
+// one keeps the state: RTP statistics per stream (RFC 3550 loss, and jitter
+// at the clock rate of the stream's SDP rtpmap, without allocating per
+// packet) and SIP calls (parsed by sipgo, SDP by pion/sdp). Decoding takes
+// a fixed-offset header walk for plain Ethernet(+802.1Q)/IPv4/UDP, nearly
+// every packet of a VoIP capture (fastpath.go), and gopacket's
+// DecodingLayerParser for everything else. Calls that ended and went quiet
+// for 30 s of capture time are judged and dropped as the capture streams
+// past, at moments set by the packets' times alone, so memory follows the
+// calls in progress, not the file, and the result does not depend on how
+// the pipeline batched the packets. Verdicts (verdict.go) and findings are
+// pure functions of plain facts.
 //
 // Hostile input: every length read from a file or the wire is bounded before
 // use; malformed records, SIP, SDP and RTP are counted as anomalies with

@@ -90,10 +90,9 @@ type readerStats struct {
 	haveFirst       bool
 }
 
-func (r *readerStats) account(rec Record) {
+func (r *readerStats) account(size int, t int64) {
 	r.packets++
-	r.bytes += uint64(len(rec.Data))
-	t := rec.Time.UnixNano()
+	r.bytes += uint64(size)
 	if !r.haveFirst || t < r.firstNs {
 		r.firstNs, r.haveFirst = t, true
 	}
@@ -113,8 +112,21 @@ type rawBatch struct {
 }
 
 type rawRecord struct {
-	start, end int
-	rec        Record
+	start, end uint32
+	linkType   layers.LinkType
+	wireLen    int
+	at         int64 // Unix nanoseconds
+	offset     int64
+}
+
+// record rebuilds the Record r was made of, its bytes in data.
+func (r *rawRecord) record(data []byte) Record {
+	return Record{Data: data[r.start:r.end], Time: time.Unix(0, r.at).UTC(), WireLen: r.wireLen, LinkType: r.linkType, Offset: r.offset}
+}
+
+// newRawRecord keeps what rec says besides its bytes, at data[start:end].
+func newRawRecord(rec Record, start, end int) rawRecord {
+	return rawRecord{start: uint32(start), end: uint32(end), linkType: rec.LinkType, wireLen: rec.WireLen, at: rec.Time.UnixNano(), offset: rec.Offset}
 }
 
 const (
@@ -137,6 +149,8 @@ type producer struct {
 	full   chan *eventBatch
 	free   chan *eventBatch
 	frames uint64
+	// emitFn is p.emit, made once.
+	emitFn func(*packet)
 	// sink, when set, takes full batches in place of the channels: the
 	// analyser's own decoder hands them straight to the analysis.
 	sink func(*eventBatch)
@@ -279,11 +293,10 @@ func readRecords(ctx context.Context, src recordSource, rs *readerStats, full []
 			}
 			return nil
 		}
-		rs.account(rec)
+		rs.account(len(rec.Data), rec.Time.UnixNano())
 		start := len(b.buf)
 		b.buf = append(b.buf, rec.Data...)
-		rec.Data = nil
-		b.recs = append(b.recs, rawRecord{start: start, end: len(b.buf), rec: rec})
+		b.recs = append(b.recs, newRawRecord(rec, start, len(b.buf)))
 		if len(b.recs) == cap(b.recs) || len(b.buf) >= rawBatchBytes {
 			send()
 			if err := ctx.Err(); err != nil {
@@ -298,13 +311,10 @@ func readRecords(ctx context.Context, src recordSource, rs *readerStats, full []
 // batches, the last of them marked so the analyser knows to switch.
 func (p *producer) run(in, recycle chan *rawBatch) {
 	p.batch = <-p.free
-	emit := p.emit
+	p.emitFn = p.emit // one method value, not one per record
 	for rb := range in {
 		for i := range rb.recs {
-			r := &rb.recs[i]
-			rec := r.rec
-			rec.Data = rb.buf[r.start:r.end]
-			p.dec.decode(rec, rb.firstFrame+uint64(i), emit)
+			p.decodeRecord(rb.buf, &rb.recs[i], rb.firstFrame+uint64(i))
 		}
 		rb.buf, rb.recs, rb.err = rb.buf[:0], rb.recs[:0], nil
 		recycle <- rb
@@ -409,9 +419,11 @@ func fromFastKey(k v4Key) (src, dst netip.AddrPort, ssrc uint32) {
 
 // consume analyses one batch on the analysing goroutine.
 func (s *state) consume(b *eventBatch) {
-	defer s.maybeSweep(b)
 	for i := range b.events {
 		ev := &b.events[i]
+		if !s.sweepClock || ev.at-s.lastSweepNs >= int64(sweepEvery) {
+			s.sweepBefore(ev.at)
+		}
 		switch ev.kind {
 		case evRTP:
 			s.counts.rtp++
@@ -438,24 +450,24 @@ func (s *state) consume(b *eventBatch) {
 	}
 }
 
-// maybeSweep finalises ended calls every sweepEvery of capture time.
-func (s *state) maybeSweep(b *eventBatch) {
-	if len(b.events) == 0 {
+// sweepBefore finalises ended calls every sweepEvery of capture time. It
+// runs between two packets, before the first one at least sweepEvery after
+// the previous sweep, so which calls are judged when, with which packets,
+// depends on the packets' times alone and not on how the pipeline happened
+// to batch them.
+func (s *state) sweepBefore(at int64) {
+	if !s.sweepClock {
+		s.lastSweepNs, s.sweepClock = at, true
 		return
 	}
-	now := time.Unix(0, b.events[len(b.events)-1].at)
-	if s.lastSweep.IsZero() {
-		s.lastSweep = now
+	s.lastSweepNs = at
+	now := time.Unix(0, at)
+	if s.side != nil {
+		s.side.dec.flushFragments(now)
 	}
-	if now.Sub(s.lastSweep) >= sweepEvery {
-		s.lastSweep = now
-		if s.side != nil {
-			s.side.dec.flushFragments(now)
-		}
-		s.peakCalls = max(s.peakCalls, len(s.calls.order))
-		s.peakFlows = max(s.peakFlows, len(s.flows))
-		s.sweep(now, false)
-	}
+	s.peakCalls = max(s.peakCalls, len(s.calls.order))
+	s.peakFlows = max(s.peakFlows, len(s.flows))
+	s.sweep(now, false)
 }
 
 // mediaEvent updates one stream: the hot path, free of allocations once
@@ -488,6 +500,9 @@ func (s *state) newFlow(ev *event, k flowKey) *rtpFlow {
 		k.Src, k.Dst, k.SSRC = fromFastKey(ev.key)
 	}
 	f := &rtpFlow{Key: k}
+	if ev.kind == evRTP {
+		f.clockRate = s.clockRate(k.Src, k.Dst, ev.rtp.PT)
+	}
 	s.flows[k] = f
 	if ev.fast {
 		s.fast[ev.key] = f

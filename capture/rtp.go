@@ -91,7 +91,8 @@ type rtpFlow struct {
 }
 
 // staticClockRate gives RFC 3551 §6 clock rates of static payload types.
-// Dynamic types default to 8 kHz (telephony) until SDP names them.
+// Dynamic types default to 8 kHz (telephony) when no SDP names them
+// (clockrate.go looks for the SDP's a=rtpmap first).
 func staticClockRate(pt uint8) float64 {
 	switch pt {
 	case 10, 11:

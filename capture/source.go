@@ -91,16 +91,18 @@ var ErrNotCapture = errors.New("not a pcap or pcapng file")
 // from pcapgo.Reader because it must resynchronise after garbage between
 // records and report each bad record's offset, which pcapgo cannot.
 type pcapSource struct {
-	br       *bufio.Reader
-	order    binary.ByteOrder
-	nanos    bool
-	snaplen  uint32
-	linkType layers.LinkType
-	offset   int64
-	lastSec  uint32
-	records  uint64
-	sink     anomalySink
-	pending  int // bytes of the previous record still to discard
+	br    *bufio.Reader
+	order binary.ByteOrder
+	// bigEndian is order as a bool: u32 inlines, an interface call does not.
+	bigEndian bool
+	nanos     bool
+	snaplen   uint32
+	linkType  layers.LinkType
+	offset    int64
+	lastSec   uint32
+	records   uint64
+	sink      anomalySink
+	pending   int // bytes of the previous record still to discard
 	// Fast path state (fillBatch): bytes of a record cut at a block's end,
 	// and whether the record-by-record path has taken over.
 	carry []byte
@@ -129,6 +131,7 @@ func newPcapSource(br *bufio.Reader, sink anomalySink) (*pcapSource, error) {
 			return nil, ErrNotCapture
 		}
 	}
+	s.bigEndian = s.order == binary.BigEndian
 	s.snaplen = s.order.Uint32(hdr[16:20])
 	// The upper bits of the link type field carry FCS information
 	// (pcap-savefile(5)); the link type is the low 16 bits.
@@ -137,6 +140,14 @@ func newPcapSource(br *bufio.Reader, sink anomalySink) (*pcapSource, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// u32 reads a record header field in the file's byte order.
+func (s *pcapSource) u32(b []byte) uint32 {
+	if s.bigEndian {
+		return binary.BigEndian.Uint32(b)
+	}
+	return binary.LittleEndian.Uint32(b)
 }
 
 // maxCaptured is the largest plausible record length in this file.
@@ -153,9 +164,9 @@ func (s *pcapSource) maxCaptured() uint32 {
 // when hunting for the next record after garbage: ordinary files may jump in
 // time, but garbage rarely looks like a stamp within a day of the last one.
 func (s *pcapSource) plausible(h []byte, strict bool) bool {
-	incl := s.order.Uint32(h[8:12])
-	orig := s.order.Uint32(h[12:16])
-	frac := s.order.Uint32(h[4:8])
+	incl := s.u32(h[8:12])
+	orig := s.u32(h[12:16])
+	frac := s.u32(h[4:8])
 	limit := uint32(1_000_000)
 	if s.nanos {
 		limit = 1_000_000_000
@@ -164,7 +175,7 @@ func (s *pcapSource) plausible(h []byte, strict bool) bool {
 		return false
 	}
 	if strict && s.records > 0 {
-		sec := s.order.Uint32(h[0:4])
+		sec := s.u32(h[0:4])
 		// Within a day of the previous record: garbage rarely looks like a
 		// time stamp that close.
 		if sec+86400 < s.lastSec || sec > s.lastSec+86400 {
@@ -195,7 +206,7 @@ func (s *pcapSource) Next() (Record, error) {
 			}
 			continue
 		}
-		incl := int(s.order.Uint32(h[8:12]))
+		incl := int(s.u32(h[8:12]))
 		full, err := s.br.Peek(16 + incl)
 		if err != nil {
 			s.sink.anomaly("truncated-record", s.offset, s.records+1,
@@ -204,8 +215,8 @@ func (s *pcapSource) Next() (Record, error) {
 		}
 		// Peek may have moved the buffer: read the header from full, not h.
 		h = full[:16]
-		sec := s.order.Uint32(h[0:4])
-		frac := s.order.Uint32(h[4:8])
+		sec := s.u32(h[0:4])
+		frac := s.u32(h[4:8])
 		if !s.nanos {
 			frac *= 1000
 		}
@@ -214,7 +225,7 @@ func (s *pcapSource) Next() (Record, error) {
 		rec := Record{
 			Data:     full[16 : 16+incl],
 			Time:     time.Unix(int64(sec), int64(frac)).UTC(),
-			WireLen:  int(s.order.Uint32(h[12:16])),
+			WireLen:  int(s.u32(h[12:16])),
 			LinkType: s.linkType,
 			Offset:   s.offset,
 		}
@@ -251,7 +262,7 @@ func (s *pcapSource) resync() error {
 // header too (or the file ends there), so resynchronisation does not lock on
 // to a few random bytes.
 func (s *pcapSource) nextAlsoPlausible(h []byte) bool {
-	incl := int(s.order.Uint32(h[8:12])) // read before Peek moves the buffer
+	incl := int(s.u32(h[8:12])) // read before Peek moves the buffer
 	b, err := s.br.Peek(16 + incl + 16)
 	if err != nil {
 		return len(b) == 16+incl // the record ends the file exactly
@@ -331,26 +342,22 @@ func (s *pcapSource) fillBatch(b *rawBatch, rs *readerStats) (more bool, err err
 			s.carry = s.carry[:0]
 			return false, nil
 		}
-		incl := int(s.order.Uint32(h[8:12]))
+		incl := int(s.u32(h[8:12]))
 		if pos+16+incl > len(b.buf) {
 			break // the record continues in the next block
 		}
-		frac := s.order.Uint32(h[4:8])
+		frac := s.u32(h[4:8])
 		if !s.nanos {
 			frac *= 1000
 		}
-		rec := Record{
-			Time:     time.Unix(int64(s.order.Uint32(h[0:4])), int64(frac)).UTC(),
-			WireLen:  int(s.order.Uint32(h[12:16])),
-			LinkType: s.linkType,
-			Offset:   s.offset,
-			Data:     b.buf[pos+16 : pos+16+incl],
-		}
-		rs.account(rec)
-		rec.Data = nil
-		b.recs = append(b.recs, rawRecord{start: pos + 16, end: pos + 16 + incl, rec: rec})
+		// plausible bounded frac below a second: this is time.Unix's
+		// instant without building a time.Time per record.
+		at := int64(s.u32(h[0:4]))*1e9 + int64(frac)
+		rs.account(incl, at)
+		b.recs = append(b.recs, rawRecord{start: uint32(pos + 16), end: uint32(pos + 16 + incl),
+			linkType: s.linkType, wireLen: int(s.u32(h[12:16])), at: at, offset: s.offset})
 		s.records++
-		s.lastSec = s.order.Uint32(h[0:4])
+		s.lastSec = s.u32(h[0:4])
 		pos += 16 + incl
 		s.offset += int64(16 + incl)
 	}

@@ -104,15 +104,20 @@ type state struct {
 	flows map[flowKey]*rtpFlow
 	// fast indexes IPv4 RTP streams by a 16-byte key, which hashes much
 	// faster than flowKey; every stream is in flows too.
-	fast   map[v4Key]*rtpFlow
-	tcp    map[tcpKey]*tcpStream
-	frames uint64 // records read so far, across files
+	fast map[v4Key]*rtpFlow
+	tcp  map[tcpKey]*tcpStream
+	// rtpmaps: clock rates from the SDP of calls in progress (clockrate.go).
+	rtpmaps map[netip.AddrPort]rtpmapEntry
+	frames  uint64 // records read so far, across files
 	// Finalised calls, and streams no call claimed.
 	done          []doneCall
 	orphans       []*rtpFlow
 	orphanPackets uint64
 	orphanStreams int
-	lastSweep     time.Time
+	// lastSweepNs is the capture time of the last sweep (sweepBefore);
+	// sweepClock says whether it is set yet.
+	lastSweepNs int64
+	sweepClock  bool
 	// High-water marks of the state kept, to show memory follows the calls
 	// in progress, not the length of the capture.
 	peakCalls, peakFlows int
@@ -138,6 +143,8 @@ func newState() *state {
 		flows: make(map[flowKey]*rtpFlow, 1024),
 		fast:  make(map[v4Key]*rtpFlow, 1024),
 		tcp:   map[tcpKey]*tcpStream{},
+
+		rtpmaps: map[netip.AddrPort]rtpmapEntry{},
 	}
 }
 
@@ -193,7 +200,8 @@ func (s *state) sip(pkt *packet, info *sipInfo) {
 		}
 	}
 	info.Body = nil // the SDP is kept parsed; drop the bytes
-	s.calls.add(info, pkt.Time, sd, sdErr)
+	c := s.calls.add(info, pkt.Time, sd, sdErr)
+	s.noteRtpmaps(sd, c)
 }
 
 // sipPorts are where SIP over TLS usually runs (RFC 3261 §26.2: 5061).

@@ -161,17 +161,7 @@ func textFindings(r *Report, _ Options) string {
 	for _, f := range fs {
 		textFinding(&b, f)
 	}
-	for _, c := range r.Calls {
-		if len(c.Findings) == 0 {
-			continue
-		}
-		fmt.Fprintf(&b, "  %s %s\n", styleTitle.Render("Call "+c.ID), styleDim.Render(c.CallID))
-		cf := append([]Finding(nil), c.Findings...)
-		SortFindings(cf)
-		for _, f := range cf {
-			textFinding(&b, f)
-		}
-	}
+	textCallFindings(&b, r.Calls) // findings_text.go
 	return b.String()
 }
 
@@ -295,7 +285,12 @@ func textCalls(r *Report, _ Options) string {
 	}
 	rows := make([][]string, 0, len(r.Calls))
 	for _, c := range r.Calls {
+		mark := ""
+		if CallHasProblem(c) {
+			mark = styleError.Render("!")
+		}
 		rows = append(rows, []string{
+			mark,
 			c.ID,
 			c.Start.UTC().Format("15:04:05"),
 			partyName(c.Caller) + " → " + partyName(c.Callee),
@@ -304,8 +299,8 @@ func textCalls(r *Report, _ Options) string {
 			packetsEachWay(c),
 		})
 	}
-	t := newTable("call", "start", "parties", "duration", "verdict", "RTP pkts caller→callee / callee→caller").Rows(rows...)
-	return heading("Calls") + t.String() + "\n"
+	t := plainTable([]string{"", "call", "start", "parties", "duration", "verdict", "RTP pkts caller→callee / callee→caller"}, rows)
+	return heading("Calls") + problemCallsLine(r.Calls) + t + "\n"
 }
 
 func partyName(p Party) string {

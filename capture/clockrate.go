@@ -1,0 +1,63 @@
+package capture
+
+import "net/netip"
+
+// RFC 3550 §6.4.1 and Appendix A.8 compute interarrival jitter in RTP
+// timestamp units, so a stream's jitter needs its payload type's clock rate.
+// Static types have theirs in RFC 3551 §6; dynamic ones (96-127: Opus at
+// 48 kHz, G.722.2, video at 90 kHz) only in the SDP's a=rtpmap. The rates
+// of the SDP of calls in progress are indexed by the address their author
+// receives media on, so a stream can take its rate when its first packet
+// arrives (the offer and answer come before the media they describe).
+
+// rtpmapEntry is one m= line's clock rates and the call it belongs to.
+type rtpmapEntry struct {
+	rates map[uint8]float64
+	call  *sipCall
+}
+
+// noteRtpmaps indexes the clock rates an SDP gives; a later SDP for the
+// same address replaces an earlier one (a re-INVITE may change codecs).
+func (s *state) noteRtpmaps(sd *sdpInfo, c *sipCall) {
+	if sd == nil || c == nil {
+		return
+	}
+	for _, m := range sd.Media {
+		if !m.Addr.IsValid() || len(m.Rates) == 0 {
+			continue
+		}
+		if _, ok := s.rtpmaps[m.Addr]; !ok && len(s.rtpmaps) >= maxFlows {
+			continue // bounded like the stream table
+		}
+		s.rtpmaps[m.Addr] = rtpmapEntry{rates: m.Rates, call: c}
+	}
+}
+
+// forgetRtpmaps drops the entries of finalised calls.
+func (s *state) forgetRtpmaps(gone map[*sipCall]bool) {
+	if len(gone) == 0 {
+		return
+	}
+	for a, e := range s.rtpmaps {
+		if gone[e.call] {
+			delete(s.rtpmaps, a)
+		}
+	}
+}
+
+// clockRate gives the rate of payload type pt in the stream k: the rtpmap
+// of the SDP that asked for media at the stream's destination, else at its
+// source (RFC 3264 §6.1: an answer keeps the offer's payload type numbers,
+// so both directions share them, which also covers media sent to a NAT
+// mapping the SDP never named), else RFC 3551's static rate, 8 kHz for an
+// unknown dynamic type.
+func (s *state) clockRate(src, dst netip.AddrPort, pt uint8) float64 {
+	for _, a := range [2]netip.AddrPort{dst, src} {
+		if e, ok := s.rtpmaps[a]; ok {
+			if r, ok := e.rates[pt]; ok {
+				return r
+			}
+		}
+	}
+	return staticClockRate(pt)
+}

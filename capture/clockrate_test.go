@@ -1,0 +1,71 @@
+package capture
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+)
+
+// TestJitterUsesRtpmapClockRate: a dynamic payload type's jitter is counted
+// at the clock rate its SDP gives (RFC 3550 A.8 works in timestamp units).
+// Opus at 48 kHz sent every 20 ms advances its timestamp by 960: perfectly
+// regular, so the jitter is zero; read at the 8 kHz default the same stream
+// would look 100 ms late on every packet.
+func TestJitterUsesRtpmapClockRate(t *testing.T) {
+	sd, err := parseSDP([]byte("v=0\r\no=- 1 1 IN IP4 203.0.113.5\r\ns=-\r\nc=IN IP4 203.0.113.5\r\nt=0 0\r\n" +
+		"m=audio 20000 RTP/AVP 96 0\r\na=rtpmap:96 opus/48000/2\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sdpAddr := netip.MustParseAddrPort("203.0.113.5:20000")
+	other := netip.MustParseAddrPort("198.51.100.7:30000")
+	nat := netip.MustParseAddrPort("198.51.100.200:41000")
+	for _, tc := range []struct {
+		name       string
+		src, dst   netip.AddrPort
+		pt         uint8
+		noted      bool
+		wantRate   float64
+		wantJitter float64 // ms
+	}{
+		{"to the SDP address", other, sdpAddr, 96, true, 48000, 0},
+		{"from the SDP address to a NAT mapping", sdpAddr, nat, 96, true, 48000, 0},
+		{"static type in the same SDP", other, sdpAddr, 0, true, 8000, -1},
+		{"no SDP seen: 8 kHz default", other, sdpAddr, 96, false, 8000, -1},
+		{"unrelated stream", other, nat, 96, true, 8000, -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newState()
+			c := &sipCall{}
+			if tc.noted {
+				s.noteRtpmaps(sd, c)
+			}
+			k := flowKey{Src: tc.src, Dst: tc.dst, SSRC: 1}
+			ev := &event{kind: evRTP, rtp: rtpFields{PT: tc.pt}, info: 0}
+			b := &eventBatch{infos: []packetInfo{{src: tc.src, dst: tc.dst}}}
+			start := time.Unix(1000, 0).UnixNano()
+			for i := range 50 {
+				ev.ssrc, ev.at, ev.frame = 1, start+int64(i)*int64(20*time.Millisecond), uint64(i+1)
+				ev.rtp.Seq, ev.rtp.Timestamp = uint16(i), uint32(i*960)
+				s.mediaEvent(b, ev)
+			}
+			f := s.flows[k]
+			if f == nil {
+				t.Fatal("no stream")
+			}
+			if f.clockRate != tc.wantRate {
+				t.Errorf("clock rate %v, want %v", f.clockRate, tc.wantRate)
+			}
+			if tc.wantJitter >= 0 && f.JitterMs() != tc.wantJitter {
+				t.Errorf("jitter %.3f ms, want %v", f.JitterMs(), tc.wantJitter)
+			}
+			if tc.wantJitter < 0 && f.JitterMs() < 50 {
+				t.Errorf("jitter %.3f ms: expected the 8 kHz misreading of a 48 kHz stream", f.JitterMs())
+			}
+			s.forgetRtpmaps(map[*sipCall]bool{c: true})
+			if len(s.rtpmaps) != 0 {
+				t.Errorf("%d rtpmap entries left after the call ended", len(s.rtpmaps))
+			}
+		})
+	}
+}

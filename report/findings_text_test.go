@@ -1,0 +1,120 @@
+package report
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// manyCallsReport: C1 one-way, C3 two-way with a warning, C2, C4, C5 fine;
+// every call has the same informational private-Contact finding, C2 also
+// one of its own.
+func manyCallsReport() *Report {
+	r := New("analyze", "test")
+	info := func(call string) Finding {
+		return Finding{ID: "contact-private-address", Severity: SeverityInfo, Title: "Contact of " + call + " is private"}
+	}
+	r.Calls = []Call{
+		{ID: "C1", CallID: "one", Verdict: VerdictOneWay, CannotHear: "caller", Findings: []Finding{info("C1"),
+			{ID: "sdp-private-address", Severity: SeverityError, Title: "SDP of C1 is private"}}},
+		{ID: "C2", CallID: "two", Verdict: VerdictTwoWay, Findings: []Finding{info("C2"),
+			{ID: "via-received-rport", Severity: SeverityInfo, Title: "received/rport on C2"}}},
+		{ID: "C3", CallID: "three", Verdict: VerdictTwoWay, Findings: []Finding{info("C3"),
+			{ID: "sip-alg-suspected", Severity: SeverityWarning, Title: "ALG on C3"}}},
+		{ID: "C4", CallID: "four", Verdict: VerdictTwoWay, Findings: []Finding{info("C4")}},
+		{ID: "C5", CallID: "five", Verdict: VerdictTwoWay, Findings: []Finding{info("C5")}},
+	}
+	return r
+}
+
+func TestTextSummarisesRepeatedInfoFindings(t *testing.T) {
+	out := textFindings(manyCallsReport(), Options{})
+	plain := stripANSI(out)
+	for _, want := range []string{
+		"Call C1 one one-way (caller cannot hear)",
+		"Contact of C1 is private", // a problem call keeps every finding
+		"Call C3 three two-way",
+		"Contact of C3 is private",
+		"[contact-private-address] in 3 calls without problems: C2, C4, C5 (--call ID for details)",
+		"e.g. C2: Contact of C2 is private",
+		"Call C2 two",
+		"received/rport on C2", // in one call only: not summarised
+	} {
+		if !strings.Contains(plain, want) {
+			t.Errorf("missing %q in:\n%s", want, plain)
+		}
+	}
+	for _, gone := range []string{"Contact of C4 is private", "Contact of C5 is private", "Call C4", "Call C5"} {
+		if strings.Contains(plain, gone) {
+			t.Errorf("%q should be summarised away:\n%s", gone, plain)
+		}
+	}
+	// Problem calls first, then the summary, then what is left.
+	order := []string{"Call C1", "Call C3", "in 3 calls without problems", "Call C2"}
+	last := -1
+	for _, s := range order {
+		i := strings.Index(plain, s)
+		if i < last {
+			t.Errorf("%q out of order in:\n%s", s, plain)
+		}
+		last = i
+	}
+	// JSON keeps every finding.
+	var buf bytes.Buffer
+	if err := Render(&buf, manyCallsReport(), Options{Format: FormatJSON}); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(buf.String(), `"contact-private-address"`); n != 5 {
+		t.Errorf("JSON has %d contact-private-address findings, want 5", n)
+	}
+}
+
+func TestTextNoSummaryBelowThreshold(t *testing.T) {
+	r := manyCallsReport()
+	r.Calls = r.Calls[:3] // C2 is the only call without problems
+	plain := stripANSI(textFindings(r, Options{}))
+	if strings.Contains(plain, "without problems") || !strings.Contains(plain, "Contact of C2 is private") {
+		t.Errorf("one call's info finding should be listed in full:\n%s", plain)
+	}
+}
+
+func TestListIDsAndProblemLine(t *testing.T) {
+	var calls []Call
+	var ids []string
+	for i := 1; i <= 25; i++ {
+		id := fmt.Sprintf("C%d", i)
+		ids = append(ids, id)
+		calls = append(calls, Call{ID: id, Verdict: VerdictNoWay})
+	}
+	if got := listIDs(ids); !strings.HasSuffix(got, "C19, C20, … +5") || !strings.HasPrefix(got, "C1, C2,") {
+		t.Errorf("listIDs = %q", got)
+	}
+	calls = append(calls, Call{ID: "C26", Verdict: VerdictTwoWay})
+	if got := stripANSI(problemCallsLine(calls)); !strings.HasPrefix(got, "25 of 26 calls with problems (marked !): C1, ") {
+		t.Errorf("problem line = %q", got)
+	}
+	if got := problemCallsLine(calls[25:]); got != "" {
+		t.Errorf("no problem calls, got %q", got)
+	}
+}
+
+// TestTextRemedyGivenOnce: the same remedy on many calls' findings is
+// written out once and referred to after.
+func TestTextRemedyGivenOnce(t *testing.T) {
+	const fix = "Set a STUN server on the phone."
+	r := New("analyze", "test")
+	for _, id := range []string{"C1", "C2", "C3"} {
+		r.Calls = append(r.Calls, Call{ID: id, Verdict: VerdictOneWay, Findings: []Finding{
+			{ID: "one-way-audio", Severity: SeverityError, Title: "one-way " + id, Remedy: fix},
+			{ID: "sdp-private-address", Severity: SeverityError, Title: "private SDP " + id, Remedy: fix},
+		}})
+	}
+	plain := stripANSI(textFindings(r, Options{}))
+	if n := strings.Count(plain, fix); n != 1 {
+		t.Errorf("remedy written %d times, want once:\n%s", n, plain)
+	}
+	if n := strings.Count(plain, "fix: as for call C1 above"); n != 4 {
+		t.Errorf("%d references to C1's remedy, want 4 (two findings each of C2 and C3):\n%s", n, plain)
+	}
+}
