@@ -278,7 +278,7 @@ func runRouter(ctx context.Context, opt Options, record func(report.Check)) (*re
 func runALG(ctx context.Context, opt Options, mirror netip.AddrPort, mirrorErr error, host *hostinfo.Info, record func(report.Check)) *sipalg.Result {
 	switch {
 	case opt.Mirror == "":
-		record(notRun(CheckALG, "no mirror given (--mirror HOST:PORT, a `natdoc mirror` outside this network); without one a SIP ALG cannot be seen"))
+		record(notRun(CheckALG, "no mirror given (--mirror HOST:PORT, a `natdoc mirror` or `natdoc serve` outside this network); without one a SIP ALG cannot be seen"))
 		return nil
 	case mirrorErr != nil:
 		record(report.Check{Name: CheckALG, Status: report.CheckFailed, Detail: mirrorErr.Error()})

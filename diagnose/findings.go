@@ -136,7 +136,12 @@ func PublicAddr(r *Result) (netip.Addr, string) {
 	if r.Forward != nil {
 		for _, p := range r.Forward.Ports {
 			if p.Public.IsValid() {
-				return p.Public.Addr(), "STUN server " + r.Forward.Server.String()
+				// The forwarding check asks a STUN server or the mirror.
+				who := "STUN server "
+				if r.Forward.Via == "mirror" {
+					who = "mirror "
+				}
+				return p.Public.Addr(), who + r.Forward.Server.String()
 			}
 		}
 	}
