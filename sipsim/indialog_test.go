@@ -319,5 +319,54 @@ func TestUpdateInDialog(t *testing.T) {
 	if active, _ := ts.srv.Calls(); len(active) != 1 || ts.relay.FreePairs() != 98 {
 		t.Fatalf("after UPDATE: calls %+v, free pairs %d", active, ts.relay.FreePairs())
 	}
+	updateFromCallee(t, ts, in.req, caller, callee, toCallee, toCaller)
 	hangUpDialog(t, ts, sess, callee)
+}
+
+// updateFromCallee: the callee sends an UPDATE back along the route set
+// the INVITE recorded; the server forwards it to the caller's real address
+// and anchors offer and answer at the same relay ports.
+func updateFromCallee(t *testing.T, ts *testServer, inv *sip.Request, caller, callee *testUA, toCallee, toCaller netip.AddrPort) {
+	t.Helper()
+	req := sip.NewRequest(sip.UPDATE, inv.Contact().Address)
+	from := &sip.FromHeader{Address: inv.To().Address, Params: sip.HeaderParams{{K: "tag", V: "callee-tag"}}}
+	to := &sip.ToHeader{Address: inv.From().Address, Params: inv.From().Params.Clone()}
+	req.AppendHeader(from)
+	req.AppendHeader(to)
+	req.AppendHeader(sip.HeaderClone(inv.CallID()))
+	req.AppendHeader(&sip.CSeqHeader{SeqNo: 1, MethodName: sip.UPDATE})
+	// The UAS's route set is the Record-Route list in order (RFC 3261
+	// §12.1.1).
+	for _, rr := range inv.GetHeaders("Record-Route") {
+		req.AppendHeader(sip.NewHeader("Route", rr.Value()))
+	}
+	req.AppendHeader(&callee.dua.ContactHDR)
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	req.SetBody(sdpBody(callee.addr.Addr().String(), 31000, "sendonly"))
+	req.SetDestination(ts.addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*uaStep)
+	defer cancel()
+	type result struct {
+		res *sip.Response
+		err error
+	}
+	done := make(chan result, 1)
+	go func() { res, err := callee.client.Do(ctx, req); done <- result{res, err} }()
+	in := caller.next(t, sip.UPDATE)
+	if got := mustAudio(t, in.req.Body(), "sendonly"); got != toCaller {
+		t.Errorf("UPDATE from the callee: caller sees media at %v, want the relay's %v", got, toCaller)
+	}
+	if src := in.req.Source(); !strings.HasPrefix(src, "127.0.0.1:") {
+		t.Errorf("UPDATE reached the caller from %s, not through the server", src)
+	}
+	if err := in.tx.Respond(sdpResponse(in.req, sdpBody(caller.addr.Addr().String(), 30000, "recvonly"))); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil || r.res.StatusCode != 200 {
+		t.Fatalf("UPDATE from the callee: %v %v", r.err, r.res)
+	}
+	if got := mustAudio(t, r.res.Body(), "recvonly"); got != toCallee {
+		t.Errorf("UPDATE from the callee: callee sees media at %v, want the relay's %v", got, toCallee)
+	}
 }
