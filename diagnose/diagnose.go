@@ -243,13 +243,17 @@ func runRTPNAT(ctx context.Context, opt Options, record func(report.Check)) *rep
 	return PortMapping(nat, err, opt.RTPLow)
 }
 
+// noAnswerNote: the probe ran and no STUN server answered from the port
+// (unlike a probe that failed here, e.g. the port is in use).
+const noAnswerNote = "no STUN server answered this port"
+
 // PortMapping keeps what the RTP port's probe says about mapping and port
 // preservation.
 func PortMapping(n *report.NATReport, err error, port int) *report.NATPortMapping {
 	m := &report.NATPortMapping{Local: fmt.Sprintf(":%d", port)}
 	switch {
 	case err != nil:
-		m.Note = err.Error()
+		m.Note = "probe failed: " + err.Error()
 	case n == nil:
 		m.Note = "no result"
 	default:
@@ -258,7 +262,7 @@ func PortMapping(n *report.NATReport, err error, port int) *report.NATPortMappin
 		}
 		m.Mapped, m.PortPreserved, m.Mapping = n.MappedAddr, n.PortPreserved, n.Mapping
 		if m.Mapped == "" {
-			m.Note = "no STUN server answered this port"
+			m.Note = noAnswerNote
 		}
 	}
 	return m

@@ -40,6 +40,9 @@ func rtpPortFindings(r *Result) []report.Finding {
 	}
 	f := report.Finding{ID: IDRTPPortMapping, Subject: portOf(m.Local), Evidence: ev}
 	switch {
+	case m.Mapped == "" && m.Note != noAnswerNote:
+		// The probe could not run here (the port is busy): no fact.
+		return nil
 	case m.Mapped == "":
 		f.Severity = report.SeverityWarning
 		f.Title = fmt.Sprintf("STUN answers reach the SIP port but not the RTP port %s: audio may not get out", portOf(m.Local))

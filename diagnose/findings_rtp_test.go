@@ -25,7 +25,8 @@ func TestRTPPortFindings(t *testing.T) {
 		{"same treatment", sip(yes, eim), rtp("203.0.113.1:10000", yes, eim), ""},
 		{"not probed", sip(yes, eim), nil, ""},
 		{"no sip result", &report.NATReport{}, rtp("203.0.113.1:10000", yes, eim), ""},
-		{"rtp port silent", sip(yes, eim), rtp("", "", ""), report.SeverityWarning},
+		{"rtp port silent", sip(yes, eim), &report.NATPortMapping{Local: "192.168.1.10:10000", Note: noAnswerNote}, report.SeverityWarning},
+		{"rtp probe failed here", sip(yes, eim), &report.NATPortMapping{Local: ":10000", Note: "probe failed: address already in use"}, ""},
 		{"rtp mapped per destination", sip(yes, eim), rtp("203.0.113.1:61234", no, apdm), report.SeverityError},
 		{"rtp port renumbered", sip(yes, eim), rtp("203.0.113.1:61234", no, eim), report.SeverityWarning},
 		{"rtp port renumbered, mapping unknown", sip(yes, ""), rtp("203.0.113.1:61234", no, ""), report.SeverityWarning},
@@ -60,7 +61,7 @@ func TestPortMapping(t *testing.T) {
 	if m := PortMapping(nil, errors.New("listen udp :10000: address already in use"), 10000); m.Local != ":10000" || m.Note == "" || m.Mapped != "" {
 		t.Errorf("error case %+v", m)
 	}
-	if m := PortMapping(&report.NATReport{LocalAddr: "192.168.1.10:10000"}, nil, 10000); m.Note == "" {
+	if m := PortMapping(&report.NATReport{LocalAddr: "192.168.1.10:10000"}, nil, 10000); m.Note != noAnswerNote {
 		t.Errorf("silent case %+v", m)
 	}
 }
