@@ -49,10 +49,10 @@ func TestAnswererRateLimit(t *testing.T) {
 // FuzzIsMirrorRequest: natdoc serve runs it on every datagram.
 func FuzzIsMirrorRequest(f *testing.F) {
 	f.Add([]byte("OPTIONS sip:mirror@203.0.113.10:5060 SIP/2.0\r\n\r\n")) // the path probe
-	f.Add([]byte("REGISTER sip:example.org SIP/2.0\r\n\r\n"))            // an ordinary request
-	f.Add([]byte("SIP/2.0 200 OK\r\n\r\n"))                              // a response
-	f.Add([]byte("\r\n\r\n"))                                            // a keep-alive
-	f.Add([]byte("INVITE sip:mirror@\xff\xfe SIP/2.0"))                  // no line end, bad bytes
+	f.Add([]byte("REGISTER sip:example.org SIP/2.0\r\n\r\n"))             // an ordinary request
+	f.Add([]byte("SIP/2.0 200 OK\r\n\r\n"))                               // a response
+	f.Add([]byte("\r\n\r\n"))                                             // a keep-alive
+	f.Add([]byte("INVITE sip:mirror@\xff\xfe SIP/2.0"))                   // no line end, bad bytes
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		_ = IsMirrorRequest(raw)
 	})
