@@ -12,12 +12,17 @@ import (
 )
 
 // STUNProber adapts stunprobe (natdoc stun's RFC 5780 probe) to NATProber.
-type STUNProber struct{ Config stunprobe.Config }
+type STUNProber struct {
+	Config stunprobe.Config
+	// ExactPort: probe only from Config.LocalPort (the RTP port probe: a
+	// result from another port would describe the wrong mapping).
+	ExactPort bool
+}
 
 // Probe runs the probe and converts its result.
 func (p STUNProber) Probe(ctx context.Context) (*report.NATReport, []report.Finding, error) {
 	r, err := stunprobe.Run(ctx, p.Config)
-	if err != nil && p.Config.LocalPort != 0 && ctx.Err() == nil {
+	if err != nil && p.Config.LocalPort != 0 && !p.ExactPort && ctx.Err() == nil {
 		// The SIP port may be held by a softphone on this host: probe
 		// from any port rather than not at all.
 		cfg := p.Config

@@ -54,7 +54,11 @@ type Options struct {
 	Timeout         time.Duration
 	Env             netenv.Env
 	// NAT and Router are optional; nil checks are reported as not run.
-	NAT    NATProber
+	NAT NATProber
+	// RTPNAT probes the NAT from the phones' first RTP port. Built from
+	// STUN when RTPLow is set and the forwarding check does not need the
+	// RTP ports as its target (a probe from them would open the NAT).
+	RTPNAT NATProber
 	Router RouterProber
 	// NoRouter skips the router check (no SSDP search).
 	NoRouter bool
@@ -77,6 +81,8 @@ type Result struct {
 	Path    *hostinfo.Path
 	NAT     *report.NATReport
 	NATFind []report.Finding
+	// RTPNAT is what the NAT did with the first RTP port (nil: not probed).
+	RTPNAT  *report.NATPortMapping
 	Router  *report.IGDReport
 	IGDFind []report.Finding
 	ALG     *sipalg.Result
@@ -94,6 +100,7 @@ const (
 	CheckHost    = "host"
 	CheckPath    = "path"
 	CheckNAT     = "nat"
+	CheckNATRTP  = "nat-rtp-port"
 	CheckRouter  = "router"
 	CheckALG     = "sip-alg"
 	CheckForward = "port-forwarding"
@@ -122,6 +129,11 @@ func Run(ctx context.Context, opt Options) *Result {
 			p.Config.LocalPort = uint16(opt.SIPPort)
 		}
 		opt.NAT = p
+	}
+	if opt.RTPNAT == nil && len(opt.STUN) > 0 && opt.RTPLow > 0 && !opt.CheckForwarding {
+		p := NewSTUNProber(opt.STUN, false, opt.Env, opt.DNSServer)
+		p.Config.LocalPort, p.ExactPort = uint16(opt.RTPLow), true
+		opt.RTPNAT = p
 	}
 	if opt.Router == nil && !opt.NoRouter {
 		p := NewIGDProber(opt.Env)
@@ -161,6 +173,7 @@ func Run(ctx context.Context, opt Options) *Result {
 	var wg sync.WaitGroup
 	wg.Go(func() { res.Path = runPath(ctx, opt, towards, pathPayload, record) })
 	wg.Go(func() { res.NAT, res.NATFind = runNAT(ctx, opt, record) })
+	wg.Go(func() { res.RTPNAT = runRTPNAT(ctx, opt, record) })
 	wg.Go(func() { res.Router, res.IGDFind = runRouter(ctx, opt, record) })
 	wg.Go(func() { res.ALG = runALG(ctx, opt, mirror, mirrorErr, host, record) })
 	wg.Go(func() { res.Forward = runForward(ctx, opt, mirror, stunAddrs, stunErr, record) })
@@ -209,6 +222,52 @@ func runNAT(ctx context.Context, opt Options, record func(report.Check)) (*repor
 	return nat, finds
 }
 
+// runRTPNAT repeats the NAT probe from the first RTP port: some NATs
+// preserve or map 5060 (or a SIP ALG's port) unlike the RTP range, and
+// audio is what the user hears. Without --rtp-ports nothing is recorded.
+func runRTPNAT(ctx context.Context, opt Options, record func(report.Check)) *report.NATPortMapping {
+	if opt.RTPLow == 0 {
+		return nil
+	}
+	if opt.RTPNAT == nil {
+		why := "no STUN server given (--stun)"
+		if opt.CheckForwarding {
+			why = "the port-forwarding check needs the RTP ports unopened"
+		}
+		record(notRun(CheckNATRTP, why))
+		return nil
+	}
+	start := time.Now()
+	nat, _, err := opt.RTPNAT.Probe(ctx)
+	record(timed(CheckNATRTP, start, err, fmt.Sprintf("mapping and port preservation from UDP %d", opt.RTPLow)))
+	return PortMapping(nat, err, opt.RTPLow)
+}
+
+// noAnswerNote: the probe ran and no STUN server answered from the port
+// (unlike a probe that failed here, e.g. the port is in use).
+const noAnswerNote = "no STUN server answered this port"
+
+// PortMapping keeps what the RTP port's probe says about mapping and port
+// preservation.
+func PortMapping(n *report.NATReport, err error, port int) *report.NATPortMapping {
+	m := &report.NATPortMapping{Local: fmt.Sprintf(":%d", port)}
+	switch {
+	case err != nil:
+		m.Note = "probe failed: " + err.Error()
+	case n == nil:
+		m.Note = "no result"
+	default:
+		if n.LocalAddr != "" {
+			m.Local = n.LocalAddr
+		}
+		m.Mapped, m.PortPreserved, m.Mapping = n.MappedAddr, n.PortPreserved, n.Mapping
+		if m.Mapped == "" {
+			m.Note = noAnswerNote
+		}
+	}
+	return m
+}
+
 func runRouter(ctx context.Context, opt Options, record func(report.Check)) (*report.IGDReport, []report.Finding) {
 	if opt.Router == nil {
 		record(notRun(CheckRouter, "no router probe available"))
@@ -223,7 +282,7 @@ func runRouter(ctx context.Context, opt Options, record func(report.Check)) (*re
 func runALG(ctx context.Context, opt Options, mirror netip.AddrPort, mirrorErr error, host *hostinfo.Info, record func(report.Check)) *sipalg.Result {
 	switch {
 	case opt.Mirror == "":
-		record(notRun(CheckALG, "no mirror given (--mirror HOST:PORT, a `natdoc mirror` outside this network); without one a SIP ALG cannot be seen"))
+		record(notRun(CheckALG, "no mirror given (--mirror HOST:PORT, a `natdoc mirror` or `natdoc serve` outside this network); without one a SIP ALG cannot be seen"))
 		return nil
 	case mirrorErr != nil:
 		record(report.Check{Name: CheckALG, Status: report.CheckFailed, Detail: mirrorErr.Error()})

@@ -48,6 +48,7 @@ func Findings(r *Result) []report.Finding {
 	out = append(out, publicFindings(r)...)
 	out = append(out, pathFindings(r)...)
 	out = append(out, natFindings(r)...)
+	out = append(out, rtpPortFindings(r)...)
 	out = append(out, routerFindings(r)...)
 	out = append(out, algFindings(r)...)
 	out = append(out, forwardFindings(r)...)
@@ -135,7 +136,12 @@ func PublicAddr(r *Result) (netip.Addr, string) {
 	if r.Forward != nil {
 		for _, p := range r.Forward.Ports {
 			if p.Public.IsValid() {
-				return p.Public.Addr(), "STUN server " + r.Forward.Server.String()
+				// The forwarding check asks a STUN server or the mirror.
+				who := "STUN server "
+				if r.Forward.Via == "mirror" {
+					who = "mirror "
+				}
+				return p.Public.Addr(), who + r.Forward.Server.String()
 			}
 		}
 	}
@@ -251,6 +257,9 @@ func natFindings(r *Result) []report.Finding {
 				Evidence: ev,
 				Remedy:   "Use a relay (natdoc serve, or the SIP server's media relay), forward the ports, or use a VPN"})
 		}
+	case rtpMapsPerDestination(r):
+		// STUN from the SIP port would promise what the RTP port does not
+		// get: rtpPortFindings says so.
 	case n.Mapping == report.BehaviourEndpointIndependent || (n.Mapping == report.BehaviourUnknown && n.MappingConsistent == report.TriYes):
 		// Without an RFC 5780 server, one public address:port seen by
 		// several servers from one socket is the same fact.

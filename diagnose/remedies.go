@@ -91,7 +91,7 @@ func rankRemedies(r *Result, fs []report.Finding) []remedy {
 		"the outer router is put in bridge mode", present(IDDoubleNAT, IDCGNAT, igd.FindingExternalIPDiffers))
 	add(RemedyPublicIPv4, "Ask the provider for a public IPv4 address",
 		"Behind the provider's carrier-grade NAT nothing can be forwarded.", "the provider gives a public address", present(IDCGNAT))
-	forwardFixes := present(IDSIPPortNotForwarded, IDRTPNotForwarded, IDMappingVaries, IDUPnPLimit)
+	forwardFixes := present(IDSIPPortNotForwarded, IDRTPNotForwarded, IDMappingVaries, IDUPnPLimit, IDRTPPortMapping)
 	forwardPorts := func() {
 		add(RemedyForwardPorts, fmt.Sprintf("Forward UDP %d and %s to the phone or server", sip, rtp),
 			"A static forward makes inbound SIP and audio arrive whatever the NAT does with mappings; each device needs its own ports.",
@@ -101,7 +101,7 @@ func rankRemedies(r *Result, fs []report.Finding) []remedy {
 		add(RemedyRelay, "Relay the media: natdoc serve on a public host, or the SIP server's media relay",
 			"A relay on a public address receives both sides' audio and forwards it, so neither side needs a reachable address.",
 			"media goes through a relay (natdoc serve, or the server's media relay)",
-			present(IDMappingVaries, IDDoubleNAT, IDCGNAT, IDPublicMismatch, IDRTPNotForwarded))
+			present(IDMappingVaries, IDDoubleNAT, IDCGNAT, IDPublicMismatch, IDRTPNotForwarded, IDRTPPortMapping))
 	}
 	// Forwarding found missing: forwarding is the fix. A NAT that maps
 	// per destination, with forwarding not known to be missing: a relay
@@ -133,7 +133,7 @@ func rankRemedies(r *Result, fs []report.Finding) []remedy {
 }
 
 func natEndpointIndependent(r *Result) bool {
-	if r.NAT == nil || r.NAT.MappingConsistent == report.TriNo {
+	if r.NAT == nil || r.NAT.MappingConsistent == report.TriNo || rtpMapsPerDestination(r) {
 		return false
 	}
 	return r.NAT.Mapping == report.BehaviourEndpointIndependent || (r.NAT.Mapping == report.BehaviourUnknown && r.NAT.MappingConsistent == report.TriYes)
@@ -243,6 +243,11 @@ func Build(rep *report.Report, r *Result) {
 	rep.Remedies = Remedies(r, fs)
 	rep.Verdict = Verdict(r, fs)
 	rep.NAT = r.NAT
+	if r.NAT != nil && r.RTPNAT != nil {
+		n := *r.NAT
+		n.RTPPort = r.RTPNAT
+		rep.NAT = &n
+	}
 	rep.IGD = r.Router
 	if r.Host != nil {
 		pub, _ := PublicAddr(r)
@@ -256,7 +261,7 @@ func Build(rep *report.Report, r *Result) {
 var findingCheck = map[string]string{
 	IDSIPALG: CheckALG, IDSIPALGDrop: CheckALG, IDMirrorUnreachable: CheckALG,
 	IDSIPPortNotForwarded: CheckForward, IDRTPNotForwarded: CheckForward,
-	IDDoubleNAT: CheckPath, IDCGNAT: CheckPath, IDMappingVaries: CheckNAT, IDUPnPLimit: CheckRouter,
+	IDDoubleNAT: CheckPath, IDCGNAT: CheckPath, IDMappingVaries: CheckNAT, IDUPnPLimit: CheckRouter, IDRTPPortMapping: CheckNATRTP,
 	IDServerUnresolved: CheckServer, IDServerNoAnswer: CheckServer, IDServerPrivate: CheckServer,
 	IDServerNoRport: CheckServer, igd.FindingExternalIPDiffers: CheckRouter, IDServerDNSPrivate: CheckServer, IDDynDNSStale: CheckServer,
 }

@@ -72,6 +72,21 @@ type NATReport struct {
 	// Anomalies counts answers that were not believed (bad FINGERPRINT,
 	// wrong source, unknown transaction, malformed).
 	Anomalies []Anomaly `json:"anomalies,omitempty"`
+	// RTPPort is the probe repeated from the phones' first RTP port
+	// (natdoc diagnose --rtp-ports): NATs may treat it unlike the SIP
+	// port. Nil: not probed.
+	RTPPort *NATPortMapping `json:"rtp_port,omitempty"`
+}
+
+// NATPortMapping is what the NAT did with one more local port.
+type NATPortMapping struct {
+	Local  string `json:"local"`
+	Mapped string `json:"mapped,omitempty"` // empty: no STUN answer
+	// PortPreserved: the public port equals the local one.
+	PortPreserved Tri       `json:"port_preserved,omitempty"`
+	Mapping       Behaviour `json:"mapping,omitempty"`
+	// Note says why the probe gave no mapping.
+	Note string `json:"note,omitempty"`
 }
 
 // NATTest is one step of an RFC 5780 test.

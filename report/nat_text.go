@@ -32,6 +32,7 @@ func textNAT(r *Report, _ Options) string {
 		"binding lifetime", lifetimeText(n),
 		"keep-alive at most every", durationText(n.KeepAlive),
 		"RFC 5780 server", n.RFC5780Server,
+		"from the RTP port", rtpPortText(n.RTPPort),
 		"took", durationText(n.Took.Round(time.Millisecond)),
 	))
 	for _, t := range n.MappingTests {
@@ -50,6 +51,25 @@ func textNAT(r *Report, _ Options) string {
 		fmt.Fprintf(&b, "  %s %s ×%d %s\n", styleWarning.Render("not believed"), a.Kind, a.Count, styleDim.Render(a.Detail))
 	}
 	return b.String()
+}
+
+// rtpPortText: "192.168.1.10:10000 -> 203.0.113.1:61234, port preserved
+// no, mapping address-and-port-dependent".
+func rtpPortText(m *NATPortMapping) string {
+	if m == nil {
+		return ""
+	}
+	if m.Mapped == "" {
+		return withNote(m.Local+" -> no answer", m.Note)
+	}
+	out := m.Local + " -> " + m.Mapped
+	if m.PortPreserved != TriUnknown {
+		out += ", port preserved " + string(m.PortPreserved)
+	}
+	if m.Mapping != BehaviourUnknown {
+		out += ", mapping " + string(m.Mapping)
+	}
+	return out
 }
 
 func withNote(value, note string) string {

@@ -125,7 +125,9 @@ func TestSoakManyShortCalls(t *testing.T) {
 	for range calls {
 		oneCall()
 	}
-	waitFor(t, func() bool { return ts.relay.FreePairs() == 100 })
+	// endCall frees the relay ports before it records the call: wait for
+	// both.
+	waitFor(t, func() bool { _, e := ts.srv.Calls(); return ts.relay.FreePairs() == 100 && len(e) >= calls+1 })
 	_, ended := ts.srv.Calls()
 	if len(ended) != calls+1 {
 		t.Errorf("%d calls recorded, want %d", len(ended), calls+1)

@@ -8,6 +8,10 @@
 //     anchors every call's audio in package relay by rewriting SDP, so the
 //     phones' private addresses in SDP stop mattering. With Fix false it
 //     forwards SDP untouched and so reproduces the broken deployment.
+//     With Config.Mirror it is also the mirror of natdoc diagnose's SIP ALG
+//     and port-forwarding checks (mirror.go): requests to sip:mirror@...
+//     are answered with the bytes received, before authentication, and
+//     never reach the registrar, the proxy or the relay.
 //   - Phone: the simulated phone behind `natdoc call`. It registers, calls
 //     or answers, sends G.711 RTP whose payload names the sender and counts
 //     what arrives in each direction (packets, loss, jitter), and gives the

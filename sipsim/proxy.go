@@ -205,7 +205,12 @@ func (s *Server) forward(req, fwd *sip.Request, tx sip.ServerTransaction, c *cal
 		}
 		return
 	}
-	tx.OnCancel(func(*sip.Request) { go s.cancelForwarded(fwd) })
+	if !tx.OnCancel(func(*sip.Request) { go s.cancelForwarded(fwd) }) && tx.Err() == sip.ErrTransactionCanceled {
+		// The CANCEL arrived while the INVITE was being forwarded, before
+		// the callback was in place (sipgo: "racy if not registered after
+		// transaction creation"): cancel downstream now.
+		go s.cancelForwarded(fwd)
+	}
 	final := false
 	for {
 		select {
@@ -292,6 +297,10 @@ func (s *Server) relayResponse(req *sip.Request, res *sip.Response, tx sip.Serve
 		c.answer, c.state, c.ok = s.cfg.Now(), "answered", res.Clone()
 		c.mu.Unlock()
 		s.event(Event{Kind: "call-answered", CallID: c.id, From: c.caller, To: c.callee})
+	case initial && res.StatusCode == sip.StatusRequestTerminated:
+		// The callee's 487 can overtake our own end of the cancelled
+		// transaction: the reason is the same.
+		s.endCall(c, "cancelled")
 	case initial:
 		s.endCall(c, res.Reason)
 	case req.Method == sip.BYE:

@@ -15,6 +15,7 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+	"github.com/natdoc/natdoc/diagnose/sipalg"
 	"github.com/natdoc/natdoc/relay"
 	"github.com/natdoc/natdoc/report"
 )
@@ -80,6 +81,10 @@ type Config struct {
 	Rate, Burst                       float64
 	// Echo enables the built-in "echo" user.
 	Echo bool
+	// Mirror, when set, answers natdoc diagnose's mirror requests
+	// (sip:mirror@..., see mirror.go) before authentication; the user
+	// "mirror" cannot register then.
+	Mirror *sipalg.Answerer
 	// ListenUDP opens media sockets for the echo user (test seam; default
 	// net.ListenUDP).
 	ListenUDP func(network, addr string) (*net.UDPConn, error)
@@ -92,7 +97,7 @@ type Config struct {
 // Event is one thing the server did, for live display and --json.
 type Event struct {
 	Time   time.Time `json:"time"`
-	Kind   string    `json:"kind"` // register, unregister, call-start, call-answered, call-end, reject, echo
+	Kind   string    `json:"kind"` // register, unregister, call-start, call-answered, call-end, reject, echo, mirror
 	User   string    `json:"user,omitempty"`
 	CallID string    `json:"call_id,omitempty"`
 	From   string    `json:"from,omitempty"`
@@ -105,7 +110,7 @@ type Event struct {
 type Counters struct {
 	Requests, Registers, Invites, NotFound, AuthChallenges, Forbidden   atomic.Uint64
 	Malformed, Oversize, RateLimited, Keepalives, UnknownDialog, Reject atomic.Uint64
-	SDPRejected, RelayFull                                              atomic.Uint64
+	SDPRejected, RelayFull, Mirror                                      atomic.Uint64
 }
 
 // Server is the registrar, proxy and (in fix mode) media anchor.
@@ -122,6 +127,7 @@ type Server struct {
 	listenIP   netip.Addr
 	listenPort int
 	udpAddr    *net.UDPAddr
+	sipConn    net.PacketConn
 
 	mu    sync.Mutex
 	calls map[string]*call
@@ -184,7 +190,7 @@ func (s *Server) Serve(ctx context.Context, udp net.PacketConn, tcp net.Listener
 	if !ok {
 		return errors.New("sipsim: serve: not a UDP socket")
 	}
-	s.listenIP, s.listenPort, s.udpAddr = la.AddrPort().Addr().Unmap(), la.Port, la
+	s.listenIP, s.listenPort, s.udpAddr, s.sipConn = la.AddrPort().Addr().Unmap(), la.Port, la, udp
 	if uc, ok := udp.(*net.UDPConn); ok {
 		growReadBuffer(uc, sipReadBuffer)
 	}
@@ -215,6 +221,12 @@ func (s *Server) Serve(ctx context.Context, udp net.PacketConn, tcp net.Listener
 
 	errc := make(chan error, 2)
 	go func() { errc <- s.srv.ServeUDP(udp) }()
+	if tcp != nil && s.cfg.Mirror != nil {
+		tcp = newMirrorListener(tcp, s.cfg.Mirror, func(from net.Addr) {
+			s.Counters.Mirror.Add(1)
+			s.mirrorEvent(from, "tcp")
+		})
+	}
 	if tcp != nil {
 		go func() { errc <- s.srv.ServeTCP(tcp) }()
 	}
@@ -342,6 +354,9 @@ func (s *Server) readFilter(p sip.TransportReadProps, data []byte) ([]byte, erro
 		s.Counters.Keepalives.Add(1)
 		return nil, nil
 	}
+	if s.mirrorUDP(sipTransportProps{transport: p.Transport, remote: p.RemoteAddr}, data) {
+		return nil, nil
+	}
 	if ip, ok := addrOf(p.RemoteAddr); ok && !s.limiter.allow(ip) {
 		s.Counters.RateLimited.Add(1)
 		return nil, nil
@@ -457,7 +472,7 @@ func (s *Server) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	user := to.Address.User
-	if (authUser != "" && authUser != user) || (s.cfg.Echo && user == EchoUser) {
+	if (authUser != "" && authUser != user) || (s.cfg.Echo && user == EchoUser) || (s.cfg.Mirror != nil && user == sipalg.MirrorUser) {
 		s.Counters.Forbidden.Add(1)
 		s.respond(tx, req, 403, "Forbidden")
 		return

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+	"github.com/natdoc/natdoc/diagnose/sipalg"
 	"github.com/natdoc/natdoc/relay"
 	"github.com/natdoc/natdoc/report"
 	"github.com/natdoc/natdoc/sipsim"
@@ -34,6 +35,7 @@ type serveOptions struct {
 	Open        bool
 	TCP         bool
 	Echo        bool
+	Mirror      bool
 	LatchAny    bool
 	Keepalive   time.Duration
 	IdleTimeout time.Duration
@@ -74,6 +76,10 @@ Peers whose source is in --lan (private ranges by default) are given
 --local-addr, everyone else --public-addr (an IP or a dynamic-DNS name).
 The built-in user "echo" answers every call with a tone and reports what it
 heard: one phone is enough to prove two-way audio.
+It is also the mirror for natdoc diagnose's SIP ALG and port-forwarding
+checks (natdoc diagnose --mirror THIS-HOST:PORT): requests to sip:mirror@...
+are answered with the bytes received, before authentication and rate-limited
+per source, and open nothing (--mirror=false turns this off).
 
 Authentication: digest from --users FILE (lines "user:password"), networks in
 --allow are trusted without it. On a public address natdoc refuses to start
@@ -109,6 +115,7 @@ the main address unless --public-addr is given.`,
 	f.BoolVar(&o.Open, "open", false, "allow serving a public address with neither --users nor --allow")
 	f.BoolVar(&o.TCP, "tcp", true, "also listen on TCP")
 	f.BoolVar(&o.Echo, "echo", true, `answer calls to the built-in user "echo"`)
+	f.BoolVar(&o.Mirror, "mirror", true, "answer natdoc diagnose's mirror requests (SIP ALG and port-forwarding checks)")
 	f.BoolVar(&o.LatchAny, "latch-any-source", false, "let media latch from any source IP, not only the phone's SIP source (phones with separate media gateways)")
 	f.DurationVar(&o.Keepalive, "keepalive", sipsim.DefaultKeepalive, "OPTIONS ping interval toward registered phones (below the NAT's UDP timeout)")
 	f.DurationVar(&o.IdleTimeout, "idle-timeout", relay.DefaultIdleTimeout, "close relay streams without packets for this long")
@@ -240,10 +247,6 @@ func runServe(ctx context.Context, a *app, o *serveOptions) error {
 		defer rl.Close()
 		cfg.Relay = rl
 	}
-	srv, err := sipsim.New(cfg)
-	if err != nil {
-		return usageErrorf("%w", err)
-	}
 	udp, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(o.listen))
 	if err != nil {
 		return cannotRunErrorf("listen udp %s: %w", o.listen, err)
@@ -257,7 +260,29 @@ func runServe(ctx context.Context, a *app, o *serveOptions) error {
 		}
 		listen = append(listen, "tcp "+o.listen.String())
 	}
-	fmt.Fprintf(a.stderr, "natdoc serve: listening on %s (fix mode %v); Ctrl-C ends and prints the summary\n", strings.Join(listen, ", "), o.Fix)
+	if o.Mirror {
+		// Callbacks (diagnose's port-forwarding check) leave from a port of
+		// their own, so they match no NAT binding the request opened.
+		callback, err := net.ListenUDP("udp", &net.UDPAddr{IP: o.listen.Addr().AsSlice()})
+		if err != nil {
+			udp.Close()
+			if tcp != nil {
+				tcp.Close()
+			}
+			return cannotRunErrorf("mirror: callback socket: %w", err)
+		}
+		defer callback.Close()
+		cfg.Mirror = sipalg.NewAnswerer(sipalg.DefaultRateLimit, callback)
+	}
+	srv, err := sipsim.New(cfg)
+	if err != nil {
+		udp.Close()
+		if tcp != nil {
+			tcp.Close()
+		}
+		return usageErrorf("%w", err)
+	}
+	fmt.Fprintf(a.stderr, "natdoc serve: listening on %s (fix mode %v, mirror %v); Ctrl-C ends and prints the summary\n", strings.Join(listen, ", "), o.Fix, o.Mirror)
 	if live != nil {
 		stopLive := live.run(ctx, srv)
 		defer stopLive()
