@@ -16,6 +16,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 	"github.com/natdoc/natdoc/diagnose/sipalg"
+	"github.com/natdoc/natdoc/internal/ratelimit"
 	"github.com/natdoc/natdoc/relay"
 	"github.com/natdoc/natdoc/report"
 )
@@ -121,7 +122,7 @@ type Server struct {
 	client  *sipgo.Client
 	reg     *registrar
 	auth    *digestAuth
-	limiter *rateLimiter
+	limiter *ratelimit.PerSource
 	echo    *echoParty
 
 	listenIP   netip.Addr
@@ -176,7 +177,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("sipsim: fix mode needs a relay")
 	}
 	s := &Server{cfg: c, reg: newRegistrar(c.MaxBindings), calls: make(map[string]*call),
-		limiter: newRateLimiter(c.Rate, c.Burst, c.Now)}
+		limiter: ratelimit.New(c.Rate, c.Burst, maxLimiterSources)}
 	if len(c.Users) > 0 {
 		s.auth = newDigestAuth(c.Realm, c.Users, c.Now)
 	}
@@ -357,7 +358,7 @@ func (s *Server) readFilter(p sip.TransportReadProps, data []byte) ([]byte, erro
 	if s.mirrorUDP(sipTransportProps{transport: p.Transport, remote: p.RemoteAddr}, data) {
 		return nil, nil
 	}
-	if ip, ok := addrOf(p.RemoteAddr); ok && !s.limiter.allow(ip) {
+	if ip, ok := addrOf(p.RemoteAddr); ok && !s.limiter.Allow(ip, s.cfg.Now()) {
 		s.Counters.RateLimited.Add(1)
 		return nil, nil
 	}

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/natdoc/natdoc/internal/ratelimit"
 )
 
 // Mirror answers SIP requests with what it received, over UDP and TCP.
@@ -27,7 +29,7 @@ type Mirror struct {
 	// DefaultRateLimit.
 	Limit RateLimit
 
-	limiter *limiter
+	limiter *ratelimit.PerSource
 	stats   Stats
 }
 
@@ -40,7 +42,7 @@ type Stats struct {
 func (m *Mirror) Stats() *Stats { return &m.stats }
 
 func (m *Mirror) answer(raw []byte, from netip.AddrPort, transport string) []byte {
-	if !m.limiter.allow(from.Addr(), time.Now()) {
+	if !m.limiter.Allow(from.Addr(), time.Now()) {
 		m.stats.RateLimited.Add(1)
 		return nil
 	}
@@ -221,43 +223,10 @@ func ReadStreamMessage(r *bufio.Reader) ([]byte, error) {
 	return append(msg, body...), nil
 }
 
-// limiter is a per-source token bucket with a bounded table.
-type limiter struct {
-	mu      sync.Mutex
-	cfg     RateLimit
-	buckets map[netip.Addr]*bucket
-}
-
-type bucket struct {
-	tokens float64
-	last   time.Time
-}
-
-// maxTrackedSources bounds the limiter's memory; when full it starts over,
-// which at worst gives a flood of new sources one burst each.
+// maxTrackedSources bounds the limiter's memory.
 const maxTrackedSources = 4096
 
-func newLimiter(cfg RateLimit) *limiter {
-	return &limiter{cfg: cfg, buckets: map[netip.Addr]*bucket{}}
-}
-
-func (l *limiter) allow(src netip.Addr, now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b, ok := l.buckets[src]
-	if !ok {
-		if len(l.buckets) >= maxTrackedSources {
-			clear(l.buckets)
-		}
-		b = &bucket{tokens: float64(l.cfg.Burst), last: now}
-		l.buckets[src] = b
-	}
-	rate := float64(l.cfg.Burst) / l.cfg.Per.Seconds()
-	b.tokens = min(float64(l.cfg.Burst), b.tokens+now.Sub(b.last).Seconds()*rate)
-	b.last = now
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
+// newLimiter turns a request budget into a per-source token bucket.
+func newLimiter(cfg RateLimit) *ratelimit.PerSource {
+	return ratelimit.New(float64(cfg.Burst)/cfg.Per.Seconds(), float64(cfg.Burst), maxTrackedSources)
 }

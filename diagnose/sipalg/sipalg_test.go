@@ -137,17 +137,17 @@ func TestLimiter(t *testing.T) {
 	src := netip.MustParseAddr("203.0.113.1")
 	now := time.Unix(1000, 0)
 	for i := 0; i < 3; i++ {
-		if !l.allow(src, now) {
+		if !l.Allow(src, now) {
 			t.Fatalf("request %d refused inside the burst", i)
 		}
 	}
-	if l.allow(src, now) {
+	if l.Allow(src, now) {
 		t.Error("4th request in the same instant allowed")
 	}
-	if !l.allow(src, now.Add(1100*time.Millisecond)) {
+	if !l.Allow(src, now.Add(1100*time.Millisecond)) {
 		t.Error("refilled token not granted")
 	}
-	if !l.allow(netip.MustParseAddr("203.0.113.2"), now) {
+	if !l.Allow(netip.MustParseAddr("203.0.113.2"), now) {
 		t.Error("another source refused")
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/natdoc/natdoc/diagnose/stunprobe"
+	"github.com/natdoc/natdoc/internal/ratelimit"
 	"github.com/pion/stun/v3"
 )
 
@@ -58,12 +59,16 @@ const (
 	altPort = 2
 )
 
+// maxTrackedSources bounds the rate limiter's memory: a flood of spoofed
+// sources can at worst make it forget, never grow it.
+const maxTrackedSources = 16384
+
 // Server answers STUN Binding requests.
 type Server struct {
 	cfg   Config
 	conns [4]*net.UDPConn // by altIP|altPort bits; only [0] without Alternate
 	addrs [4]netip.AddrPort
-	limit *limiter
+	limit *ratelimit.PerSource
 	Stats Stats
 	log   *slog.Logger
 }
@@ -92,7 +97,7 @@ func Listen(cfg Config) (*Server, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, limit: newLimiter(cfg.Rate, cfg.Burst), log: cfg.Log}
+	s := &Server{cfg: cfg, limit: ratelimit.New(cfg.Rate, float64(cfg.Burst), maxTrackedSources), log: cfg.Log}
 	n := 1
 	if cfg.Alternate.IsValid() {
 		n = 4
@@ -177,7 +182,7 @@ func (s *Server) readLoop(idx int, c *net.UDPConn) {
 		}
 		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
 		s.Stats.Received.Add(1)
-		if !s.limit.allow(from.Addr()) {
+		if !s.limit.Allow(from.Addr(), time.Now()) {
 			s.Stats.RateLimited.Add(1)
 			continue
 		}

@@ -3,16 +3,16 @@ package stunserver
 import (
 	"net/netip"
 	"testing"
-	"time"
 
 	"github.com/natdoc/natdoc/diagnose/stunprobe"
+	"github.com/natdoc/natdoc/internal/ratelimit"
 	"github.com/pion/stun/v3"
 )
 
 // testServer builds a server's answering logic without sockets: the
 // addresses are what Listen would have bound.
 func testServer(primary, alternate string) *Server {
-	s := &Server{limit: newLimiter(50, 100)}
+	s := &Server{limit: ratelimit.New(50, 100, maxTrackedSources)}
 	s.cfg.Primary = netip.MustParseAddrPort(primary)
 	if alternate != "" {
 		s.cfg.Alternate = netip.MustParseAddrPort(alternate)
@@ -112,38 +112,6 @@ func TestIPv6AnswerWithinAmplificationBound(t *testing.T) {
 	}
 	if len(ans.raw) > maxAmplification*len(req) {
 		t.Fatalf("%d-byte answer to %d-byte request", len(ans.raw), len(req))
-	}
-}
-
-func TestLimiter(t *testing.T) {
-	now := time.Unix(0, 0)
-	l := newLimiter(10, 3)
-	l.now = func() time.Time { return now }
-	ip := netip.MustParseAddr("198.51.100.7")
-	for i := range 3 {
-		if !l.allow(ip) {
-			t.Fatalf("request %d of the burst refused", i)
-		}
-	}
-	if l.allow(ip) {
-		t.Fatal("fourth request in a burst of 3 allowed")
-	}
-	if !l.allow(netip.MustParseAddr("198.51.100.8")) {
-		t.Fatal("another source suffers from the first one's limit")
-	}
-	now = now.Add(100 * time.Millisecond) // one token at 10/s
-	if !l.allow(ip) || l.allow(ip) {
-		t.Fatal("refill is not one token per 100 ms")
-	}
-}
-
-func TestLimiterMemoryBounded(t *testing.T) {
-	l := newLimiter(10, 3)
-	for i := range maxTrackedSources + 10 {
-		l.allow(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}))
-	}
-	if len(l.buckets) > maxTrackedSources {
-		t.Fatalf("%d sources tracked, bound %d", len(l.buckets), maxTrackedSources)
 	}
 }
 
