@@ -67,7 +67,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-"${nice[@]}" taskset -c 0 "$dir/ngrelay" --ng "$ng_natdoc" --ports 20000-29999 --max-sessions 2500 > "$dir/ngrelay.log" 2>&1 &
+"${nice[@]}" taskset -c 0 "$dir/ngrelay" --ng "$ng_natdoc" --ports 20000-29999 --max-sessions 2500 ${NGRELAY_FLAGS:-} > "$dir/ngrelay.log" 2>&1 &
 natdoc_pid=$!
 pids+=("$natdoc_pid")
 # rtpengine: user-space forwarding, no kernel table, no config file,

@@ -34,13 +34,14 @@ func main() {
 	ports := flag.String("ports", "20000-39999", "relay port range `LO-HI`")
 	maxSessions := flag.Int("max-sessions", 6000, "relay session limit")
 	batch := flag.Int("batch", 0, "packets per recvmmsg/sendmmsg (0: the relay's default)")
+	goroutines := flag.Bool("goroutines", false, "one goroutine per socket instead of the epoll event loops")
 	flag.Parse()
-	if err := run(*ngAddr, *ports, *maxSessions, *batch); err != nil {
+	if err := run(*ngAddr, *ports, *maxSessions, *batch, *goroutines); err != nil {
 		log.Fatalf("ngrelay: %v", err)
 	}
 }
 
-func run(ngAddr, ports string, maxSessions, batch int) error {
+func run(ngAddr, ports string, maxSessions, batch int, goroutines bool) error {
 	ap, err := netip.ParseAddrPort(ngAddr)
 	if err != nil || !ap.Addr().IsLoopback() {
 		return fmt.Errorf("--ng %q: want a loopback ADDR:PORT (benchmarks stay on loopback)", ngAddr)
@@ -51,7 +52,7 @@ func run(ngAddr, ports string, maxSessions, batch int) error {
 	if !ok || err1 != nil || err2 != nil {
 		return fmt.Errorf("--ports %q: want LO-HI", ports)
 	}
-	r, err := relay.New(relay.Config{Bind: ap.Addr(), PortMin: pmin, PortMax: pmax, MaxSessions: maxSessions, Batch: batch})
+	r, err := relay.New(relay.Config{Bind: ap.Addr(), PortMin: pmin, PortMax: pmax, MaxSessions: maxSessions, Batch: batch, Goroutines: goroutines})
 	if err != nil {
 		return err
 	}
