@@ -16,23 +16,7 @@ import (
 // lab has no DNS, and tests must not ask the host's resolver.
 func labDNS(t *testing.T, h *natlab.Host, addr string, a map[string]string, srv map[string]dnsmessage.SRVResource) {
 	t.Helper()
-	c, err := h.ListenUDP("udp4", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	go func() {
-		buf := make([]byte, 1500)
-		for {
-			n, from, err := c.ReadFromUDPAddrPort(buf)
-			if err != nil {
-				return
-			}
-			if resp := answerDNS(buf[:n], a, srv); resp != nil {
-				_, _ = c.WriteToUDPAddrPort(resp, from)
-			}
-		}
-	}()
+	natlab.ServeUDP(t, h, addr, func(req []byte, _ netip.AddrPort) []byte { return answerDNS(req, a, srv) })
 }
 
 func answerDNS(raw []byte, a map[string]string, srv map[string]dnsmessage.SRVResource) []byte {

@@ -236,36 +236,24 @@ func TestLabDoubleNAT(t *testing.T) {
 // it ignores rport (no rport value in the Via).
 func sipResponder(t *testing.T, h *natlab.Host, addr string) {
 	t.Helper()
-	c, err := h.ListenUDP("udp4", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	go func() {
-		buf := make([]byte, 65535)
-		for {
-			n, from, err := c.ReadFromUDPAddrPort(buf)
-			if err != nil {
-				return
+	natlab.ServeUDP(t, h, addr, func(raw []byte, _ netip.AddrPort) []byte {
+		req := string(raw)
+		var b strings.Builder
+		b.WriteString("SIP/2.0 200 OK\r\n")
+		for _, line := range strings.Split(req, "\r\n") {
+			name, _, _ := strings.Cut(line, ":")
+			switch strings.ToLower(name) {
+			case "via", "from", "call-id", "cseq":
+				b.WriteString(line + "\r\n")
+			case "to":
+				b.WriteString(line + ";tag=srv1\r\n")
 			}
-			req := string(buf[:n])
-			var b strings.Builder
-			b.WriteString("SIP/2.0 200 OK\r\n")
-			for _, line := range strings.Split(req, "\r\n") {
-				name, _, _ := strings.Cut(line, ":")
-				switch strings.ToLower(name) {
-				case "via", "from", "call-id", "cseq":
-					b.WriteString(line + "\r\n")
-				case "to":
-					b.WriteString(line + ";tag=srv1\r\n")
-				}
-			}
-			sdp := "v=0\r\no=- 1 1 IN IP4 10.0.0.10\r\ns=-\r\nc=IN IP4 10.0.0.10\r\nt=0 0\r\nm=audio 0 RTP/AVP 0\r\n"
-			b.WriteString("Contact: <sip:10.0.0.10:5060>\r\nServer: tiny-pbx\r\nContent-Type: application/sdp\r\n")
-			b.WriteString("Content-Length: " + itoa(len(sdp)) + "\r\n\r\n" + sdp)
-			_, _ = c.WriteToUDPAddrPort([]byte(b.String()), from)
 		}
-	}()
+		sdp := "v=0\r\no=- 1 1 IN IP4 10.0.0.10\r\ns=-\r\nc=IN IP4 10.0.0.10\r\nt=0 0\r\nm=audio 0 RTP/AVP 0\r\n"
+		b.WriteString("Contact: <sip:10.0.0.10:5060>\r\nServer: tiny-pbx\r\nContent-Type: application/sdp\r\n")
+		b.WriteString("Content-Length: " + itoa(len(sdp)) + "\r\n\r\n" + sdp)
+		return []byte(b.String())
+	})
 }
 
 func itoa(n int) string {

@@ -26,21 +26,7 @@ const echoTimeout = 2 * time.Second
 // the receiver, i.e. the NAT mapping.
 func startEcho(t *testing.T, h *Host, addr string) {
 	t.Helper()
-	c, err := h.ListenUDP("udp4", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	go func() {
-		buf := make([]byte, 1500)
-		for {
-			_, from, err := c.ReadFromUDPAddrPort(buf)
-			if err != nil {
-				return
-			}
-			_, _ = c.WriteToUDPAddrPort([]byte(from.String()), from)
-		}
-	}()
+	ServeUDP(t, h, addr, func(_ []byte, from netip.AddrPort) []byte { return []byte(from.String()) })
 }
 
 // mappedVia sends from c to dst and returns the source address dst saw.

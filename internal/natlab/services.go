@@ -5,6 +5,7 @@ package natlab
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -242,4 +243,29 @@ func overrideKeys(lines, extra []string) []string {
 		}
 	}
 	return lines
+}
+
+// ServeUDP answers UDP datagrams on addr inside h with answer's reply (nil:
+// no reply) until the test ends: the small servers tests need (echo, DNS, a
+// scripted SIP peer). answer runs on one goroutine and must not keep req.
+func ServeUDP(t testing.TB, h *Host, addr string, answer func(req []byte, from netip.AddrPort) []byte) netip.AddrPort {
+	t.Helper()
+	c, err := h.ListenUDP("udp4", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	go func() {
+		buf := make([]byte, 65535)
+		for {
+			n, from, err := c.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			if resp := answer(buf[:n], from); resp != nil {
+				_, _ = c.WriteToUDPAddrPort(resp, from)
+			}
+		}
+	}()
+	return c.LocalAddr().(*net.UDPAddr).AddrPort()
 }
