@@ -306,11 +306,19 @@ func runServe(ctx context.Context, a *app, o *serveOptions) error {
 }
 
 func serveVerdict(s *report.ServeReport) string {
-	mode := "fix mode (media relayed)"
+	mode := "in fix mode (media relayed)"
 	if !s.Fix {
 		mode = "without the fix (SDP forwarded untouched)"
 	}
-	return fmt.Sprintf("Served %d registered phones and %d calls %s.", s.Registered, len(s.Calls), mode)
+	return fmt.Sprintf("Served %s and %s %s.", count(s.Registered, "registered phone"), count(len(s.Calls), "call"), mode)
+}
+
+// count writes "1 call" or "3 calls".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // eventPrinter shows server events on standard error as they happen: one
