@@ -264,9 +264,16 @@ func (s *Server) cancelForwarded(fwd *sip.Request) {
 	c.SetBody(nil)
 	c.SetTransport(fwd.Transport())
 	c.SetDestination(fwd.Destination())
-	ctx, cancel := context.WithTimeout(context.Background(), cancelDrain)
+	s.requestAndWait(c, cancelDrain, s.fromListener)
+}
+
+// requestAndWait sends a request the server originates (CANCEL, BYE) in a
+// client transaction and waits for its first response, its end or timeout;
+// the answer itself does not matter to the caller.
+func (s *Server) requestAndWait(req *sip.Request, timeout time.Duration, opts ...sipgo.ClientRequestOption) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	tx, err := s.client.TransactionRequest(ctx, c, s.fromListener)
+	tx, err := s.client.TransactionRequest(ctx, req, opts...)
 	if err != nil {
 		return
 	}
@@ -519,16 +526,5 @@ func (s *Server) sendBye(bye, inv *sip.Request, c *call, dst netip.AddrPort) {
 	bye.SetBody(nil)
 	bye.SetTransport(inv.Transport())
 	bye.SetDestination(dst.String())
-	ctx, cancel := context.WithTimeout(context.Background(), byeTimeout)
-	defer cancel()
-	tx, err := s.client.TransactionRequest(ctx, bye, s.proxyOptions(dst, c, false)...)
-	if err != nil {
-		return
-	}
-	defer tx.Terminate()
-	select {
-	case <-tx.Responses():
-	case <-tx.Done():
-	case <-ctx.Done():
-	}
+	s.requestAndWait(bye, byeTimeout, s.proxyOptions(dst, c, false)...)
 }
