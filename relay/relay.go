@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"strconv"
@@ -75,6 +76,20 @@ type Config struct {
 	Goroutines bool
 	// Pollers is the number of event loops; 0 means GOMAXPROCS.
 	Pollers int
+
+	// KernelForward moves each stream into the kernel once both its ends
+	// latched: an nftables netdev ingress rule rewrites and forwards its
+	// packets (Linux, root, nft installed; IPv4). Where that cannot run the
+	// relay logs one warning and forwards in user space
+	// (KernelForwarding says why).
+	KernelForward bool
+	// NftCommand and IPCommand run nft and ip (test seam: a relay inside a
+	// network namespace runs them through `ip netns exec NS`); nil means
+	// ["nft"] and ["ip"].
+	NftCommand, IPCommand []string
+	// Log receives the relay's few log lines (kernel forwarding's warning,
+	// stale tables removed); nil means slog.Default().
+	Log *slog.Logger
 }
 
 func (c *Config) withDefaults() Config {
@@ -97,6 +112,9 @@ func (c *Config) withDefaults() Config {
 	if out.Now == nil {
 		out.Now = time.Now
 	}
+	if out.Log == nil {
+		out.Log = slog.Default()
+	}
 	return out
 }
 
@@ -107,6 +125,9 @@ type Relay struct {
 
 	pollers  []*poller
 	nextPoll atomic.Uint32
+
+	kfwd    *kernelForwarder // nil: user space only
+	kfwdErr error            // why kernel forwarding asked for is off
 
 	mu       sync.Mutex
 	sessions map[*Session]struct{}
@@ -130,6 +151,11 @@ func New(cfg Config) (*Relay, error) {
 	if !c.Goroutines {
 		r.pollers = startPollers(c.Pollers)
 	}
+	if c.KernelForward {
+		if r.kfwd, r.kfwdErr = startKernelForwarder(r); r.kfwdErr != nil {
+			c.Log.Warn("relay: kernel forwarding is off, forwarding in user space", "err", r.kfwdErr)
+		}
+	}
 	r.wg.Add(1)
 	go r.janitor()
 	return r, nil
@@ -137,6 +163,10 @@ func New(cfg Config) (*Relay, error) {
 
 // Config returns the effective configuration (defaults filled in).
 func (r *Relay) Config() Config { return r.cfg }
+
+// KernelForwarding reports whether streams move into the kernel; when
+// Config.KernelForward asked for it but it could not start, err says why.
+func (r *Relay) KernelForwarding() (on bool, err error) { return r.kfwd != nil, r.kfwdErr }
 
 // Allocate opens a session for callID: two legs (A faces the caller, B the
 // callee), each an RTP/RTCP port pair, forwarding from the moment it returns.
@@ -211,16 +241,25 @@ func (r *Relay) listen(port int) (*net.UDPConn, error) {
 	return pc.(*net.UDPConn), nil
 }
 
-// release is called by a session once all its goroutines ended.
-func (r *Relay) release(s *Session) {
-	for _, l := range []*Leg{s.A, s.B} {
-		if l.base != 0 {
-			r.ports.put(l.base)
+// release is called by a session once all its goroutines ended; done runs
+// once its ports are back (with kernel forwarding, after its rules went).
+func (r *Relay) release(s *Session, done func()) {
+	free := func() {
+		for _, l := range []*Leg{s.A, s.B} {
+			if l.base != 0 {
+				r.ports.put(l.base)
+			}
 		}
+		r.mu.Lock()
+		delete(r.sessions, s)
+		r.mu.Unlock()
+		s.kernelFinal()
+		done()
 	}
-	r.mu.Lock()
-	delete(r.sessions, s)
-	r.mu.Unlock()
+	if r.kfwd != nil && r.kfwd.forget(s, free) {
+		return
+	}
+	free()
 }
 
 // Sessions returns the sessions open now.
@@ -253,11 +292,16 @@ func (r *Relay) Close() error {
 	r.mu.Unlock()
 	for _, s := range all {
 		s.Close()
+	}
+	for _, s := range all {
 		s.Wait()
 	}
 	r.wg.Wait()
 	for _, p := range r.pollers {
 		p.stop()
+	}
+	if r.kfwd != nil {
+		r.kfwd.close()
 	}
 	return nil
 }

@@ -38,10 +38,17 @@ type Session struct {
 	done      chan struct{}
 	released  chan struct{}
 	wg        sync.WaitGroup
+
+	// Kernel forwarding (Config.KernelForward): touched once a socket
+	// latched (the forwarder may install rules), used once a rule was in,
+	// kernelDone closed after the last read of its counters.
+	kernelTouched, kernelUsed atomic.Bool
+	kernelDone                chan struct{}
+	kernelOnce                sync.Once
 }
 
 func newSession(r *Relay, callID string) *Session {
-	s := &Session{CallID: callID, r: r, created: r.cfg.Now(), done: make(chan struct{}), released: make(chan struct{})}
+	s := &Session{CallID: callID, r: r, created: r.cfg.Now(), done: make(chan struct{}), released: make(chan struct{}), kernelDone: make(chan struct{})}
 	s.A = &Leg{Name: "A", s: s}
 	s.B = &Leg{Name: "B", s: s}
 	s.A.rtp.init(s.A, true)
@@ -124,13 +131,17 @@ func (s *Session) closeWith(reason CloseReason) {
 	})
 }
 
-// free returns the ports to the pool, once.
+// free returns the ports to the pool, once (with kernel forwarding, after
+// the session's rules are gone, so a port is never reused while a rule for
+// it is still in).
 func (s *Session) free() {
 	s.freeOnce.Do(func() {
-		s.r.release(s)
-		close(s.released)
+		s.r.release(s, func() { close(s.released) })
 	})
 }
+
+// kernelFinal: the session's kernel counters were read for the last time.
+func (s *Session) kernelFinal() { s.kernelOnce.Do(func() { close(s.kernelDone) }) }
 
 // Done is closed when the session stops forwarding (Close or idle timeout).
 func (s *Session) Done() <-chan struct{} { return s.done }
@@ -167,8 +178,21 @@ type SessionStats struct {
 	B       LegStats    `json:"b"`
 }
 
-// Stats returns a snapshot of the session's counters.
+// Stats returns a snapshot of the session's counters. With kernel
+// forwarding the kernel's share is as of its last read (at most
+// kernelCounterInterval old); for a closed session Stats waits (briefly)
+// for the final read.
 func (s *Session) Stats() SessionStats {
+	select {
+	case <-s.done:
+		if s.kernelUsed.Load() {
+			select {
+			case <-s.kernelDone:
+			case <-time.After(kernelFinalWait):
+			}
+		}
+	default:
+	}
 	return SessionStats{CallID: s.CallID, Created: s.created, Reason: s.Reason(), A: s.A.Stats(), B: s.B.Stats()}
 }
 
@@ -244,6 +268,11 @@ type StreamStats struct {
 	// Lost is RTP packets missing by sequence number (RFC 3550 A.3).
 	Lost int64     `json:"lost"`
 	Last time.Time `json:"last,omitzero"`
+	// Kernel is how many of Packets (and of Forwarded) the kernel forwarded
+	// (Config.KernelForward). Those pass no sequence check: when it is not
+	// zero, Lost covers only the packets user space saw (LossNotMeasured).
+	Kernel          uint64 `json:"kernel,omitempty"`
+	LossNotMeasured bool   `json:"loss_not_measured,omitempty"`
 }
 
 // Stats returns the leg's counters.
@@ -289,9 +318,21 @@ type endpoint struct {
 	packets, bytes, forwarded, unexpected, noDest, truncated, sendErrors atomic.Uint64
 	lost                                                                 atomic.Int64
 	last                                                                 atomic.Int64 // unix nanoseconds
+
+	// Written by the kernel forwarder from nft's counters.
+	kernelPackets, kernelBytes atomic.Uint64
+	kernelSeen                 atomic.Int64 // unix nanoseconds of the last read that saw the counter grow
 }
 
 func (e *endpoint) init(l *Leg, isRTP bool) { e.leg, e.isRTP = l, isRTP }
+
+// port is the socket's port: the leg's base for RTP, base+1 for RTCP.
+func (e *endpoint) port() int {
+	if e.isRTP {
+		return e.leg.base
+	}
+	return e.leg.base + 1
+}
 
 func (e *endpoint) setSDP(a netip.AddrPort) {
 	if !a.IsValid() {
@@ -314,6 +355,12 @@ func (e *endpoint) stats() StreamStats {
 		Unexpected: e.unexpected.Load(), NoDestination: e.noDest.Load(), Truncated: e.truncated.Load(),
 		SendErrors: e.sendErrors.Load(), Lost: e.lost.Load(),
 	}
+	if k := e.kernelPackets.Load(); k > 0 {
+		st.Kernel, st.LossNotMeasured = k, true
+		st.Packets += k
+		st.Forwarded += k
+		st.Bytes += e.kernelBytes.Load()
+	}
 	if t := e.last.Load(); t != 0 {
 		st.Last = time.Unix(0, t)
 	}
@@ -331,7 +378,9 @@ func (e *endpoint) accept(src netip.AddrPort, now int64) bool {
 	if !e.mayLatch(src.Addr()) {
 		return false
 	}
-	if e.latched.IsValid() && now-e.lastLatched < int64(relatchSilence) {
+	// A stream forwarded in the kernel is alive as far as its counter
+	// shows (read every kernelCounterInterval).
+	if e.latched.IsValid() && now-max(e.lastLatched, e.kernelSeen.Load()) < int64(relatchSilence) {
 		// Another port of the expected IP while the latched one is alive:
 		// keep the first (a second phone behind the same NAT, or spoofing).
 		return false
@@ -340,6 +389,9 @@ func (e *endpoint) accept(src netip.AddrPort, now int64) bool {
 	pub := src
 	e.latchedPub.Store(&pub)
 	e.dest.Store(net.UDPAddrFromAddrPort(src)) // once per latch, not per packet
+	if k := e.leg.s.r.kfwd; k != nil {
+		k.latched(e.leg.s) // the kernel may take the stream (or its new source) over
+	}
 	return true
 }
 
