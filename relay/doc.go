@@ -30,6 +30,29 @@
 // Config.Goroutines) each socket has its own goroutine. No allocation per
 // packet either way (TestNoAllocationPerPacket).
 //
+// Kernel forwarding (Config.KernelForward, `natdoc serve --kernel-forward`;
+// Linux, root, nft): on this kind of machine a system call or wake-up costs
+// microseconds, so even perfectly batched user-space forwarding spends
+// several µs per packet. Once both parties of a stream have latched, the
+// relay installs, per direction, an nftables netdev ingress rule that
+// matches (party IP, party port, relay IP, leg port) through one verdict map
+// (a hash lookup whatever the number of calls), jumps to the stream's chain,
+// counts, rewrites source to the other leg's port and destination to the
+// other party, and hands the packet to the egress device (`fwd ip to NEXTHOP
+// device DEV`, next hop and device from the kernel's route). The relay's
+// socket then sees nothing of that stream; a packet from a new source still
+// reaches it, so re-latching works as before and replaces the rule. Rules are
+// applied in batches (one `nft -f -` per kernelBatchDelay, packets flow
+// through user space until then), counters are read back every
+// kernelCounterInterval (packets, bytes, last activity for the idle
+// timeout); RTP loss cannot be counted there and is reported as not
+// measured. Each relay owns one table, natdoc_relay_PID_N, removed on
+// Close; a table whose process is gone is removed by the next relay. Not
+// covered: IPv6 streams (they stay in user space), a party whose packets
+// arrive on another device than the route back to it (no ingress chain
+// there: user space), and the TTL (nft fwd does not decrement it; the relay
+// is an endpoint, as in user space).
+//
 // API: New(cfg) → r.Allocate(ctx, callID) → *Session with legs A and B;
 // Leg.Expect(signalling IP), Leg.SetSDPAddr(rtp, rtcp), Leg.Port() for the
 // SDP, Session.Stats() / Leg.Stats() for counters, Session.Close(),

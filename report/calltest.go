@@ -79,6 +79,11 @@ type RelayLeg struct {
 	Received   uint64 `json:"received"`
 	Lost       int64  `json:"lost,omitempty"`
 	Unexpected uint64 `json:"unexpected,omitempty"`
+	// Kernel of Received went through the kernel (natdoc serve
+	// --kernel-forward): no sequence check there, so Lost is then not
+	// measured for them (LossNotMeasured) rather than zero.
+	Kernel          uint64 `json:"kernel,omitempty"`
+	LossNotMeasured bool   `json:"loss_not_measured,omitempty"`
 }
 
 // HostReport describes the host natdoc ran on.

@@ -87,7 +87,8 @@ func ServeReport(listen []string, cfg Config, rtpPorts string, regs []Binding, c
 func relayLeg(party string, own, other relay.LegStats) report.RelayLeg {
 	return report.RelayLeg{Party: party, Latched: addrString(own.Latched), SDPAddr: addrString(own.SDPAddr),
 		Packets: other.RTP.Forwarded, Bytes: other.RTP.Bytes, Dropped: other.RTP.NoDestination + other.RTP.SendErrors,
-		Received: own.RTP.Packets, Lost: own.RTP.Lost, Unexpected: own.RTP.Unexpected}
+		Received: own.RTP.Packets, Lost: own.RTP.Lost, Unexpected: own.RTP.Unexpected,
+		Kernel: own.RTP.Kernel, LossNotMeasured: own.RTP.LossNotMeasured}
 }
 
 // ServeFindings derives findings from the calls the server relayed and its

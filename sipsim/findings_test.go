@@ -143,3 +143,15 @@ func TestStatusLine(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+func TestRelayLegKernelLossNotMeasured(t *testing.T) {
+	own := relay.LegStats{RTP: relay.StreamStats{Packets: 500, Lost: 0, Kernel: 480, LossNotMeasured: true}}
+	other := relay.LegStats{RTP: relay.StreamStats{Forwarded: 400, Kernel: 390, LossNotMeasured: true}}
+	got := relayLeg("alice", own, other)
+	if got.Received != 500 || got.Kernel != 480 || !got.LossNotMeasured || got.Packets != 400 {
+		t.Errorf("relayLeg = %+v: want 500 received, 480 of them in the kernel, loss not measured", got)
+	}
+	if got := relayLeg("bob", relay.LegStats{RTP: relay.StreamStats{Packets: 10, Lost: 2}}, other); got.LossNotMeasured || got.Lost != 2 {
+		t.Errorf("user-space leg: %+v, want loss 2 measured", got)
+	}
+}

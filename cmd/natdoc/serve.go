@@ -37,6 +37,7 @@ type serveOptions struct {
 	Echo        bool
 	Mirror      bool
 	LatchAny    bool
+	KernelFwd   bool
 	Keepalive   time.Duration
 	IdleTimeout time.Duration
 	Duration    time.Duration
@@ -90,7 +91,11 @@ to standard output on exit (Ctrl-C), which frees every relay port.
 --upnp asks the router to forward the SIP port and the first --upnp-rtp-pairs
 RTP/RTCP pairs (the relay then uses only those; many routers allow fewer than
 30 mappings) and removes them on exit; the router's external address becomes
-the main address unless --public-addr is given.`,
+the main address unless --public-addr is given.
+--kernel-forward moves each latched IPv4 stream into the kernel (an nftables
+netdev table named natdoc_relay_PID, removed on exit): packets no longer
+wake natdoc, counters are read from nft every second, and RTP loss is then
+not measured.`,
 		Example: `  natdoc serve --public-addr 203.0.113.10 --allow 192.168.1.0/24
   natdoc serve --public-addr voip.example.net --local-addr 192.168.1.2 --users users.txt
   natdoc serve --fix=false --allow 0.0.0.0/0 --open     # the broken deployment, for comparison`,
@@ -117,6 +122,7 @@ the main address unless --public-addr is given.`,
 	f.BoolVar(&o.Echo, "echo", true, `answer calls to the built-in user "echo"`)
 	f.BoolVar(&o.Mirror, "mirror", true, "answer natdoc diagnose's mirror requests (SIP ALG and port-forwarding checks)")
 	f.BoolVar(&o.LatchAny, "latch-any-source", false, "let media latch from any source IP, not only the phone's SIP source (phones with separate media gateways)")
+	f.BoolVar(&o.KernelFwd, "kernel-forward", false, "forward latched IPv4 media in the kernel (nftables; Linux, root); falls back to user space with a warning")
 	f.DurationVar(&o.Keepalive, "keepalive", sipsim.DefaultKeepalive, "OPTIONS ping interval toward registered phones (below the NAT's UDP timeout)")
 	f.DurationVar(&o.IdleTimeout, "idle-timeout", relay.DefaultIdleTimeout, "close relay streams without packets for this long")
 	f.DurationVar(&o.Duration, "duration", 0, "stop after this long (0: until Ctrl-C)")
@@ -240,7 +246,8 @@ func runServe(ctx context.Context, a *app, o *serveOptions) error {
 	var rl *relay.Relay
 	if o.Fix {
 		var err error
-		rl, err = relay.New(relay.Config{Bind: o.listen.Addr(), PortMin: o.portMin, PortMax: o.portMax, IdleTimeout: o.IdleTimeout, LatchAnySource: o.LatchAny, MaxSessions: o.MaxCalls})
+		rl, err = relay.New(relay.Config{Bind: o.listen.Addr(), PortMin: o.portMin, PortMax: o.portMax, IdleTimeout: o.IdleTimeout, LatchAnySource: o.LatchAny, MaxSessions: o.MaxCalls,
+			KernelForward: o.KernelFwd, Log: a.log})
 		if err != nil {
 			return usageErrorf("%w", err)
 		}

@@ -35,13 +35,14 @@ func main() {
 	maxSessions := flag.Int("max-sessions", 6000, "relay session limit")
 	batch := flag.Int("batch", 0, "packets per recvmmsg/sendmmsg (0: the relay's default)")
 	goroutines := flag.Bool("goroutines", false, "one goroutine per socket instead of the epoll event loops")
+	kernel := flag.Bool("kernel-forward", false, "move latched streams into the kernel (nftables; root)")
 	flag.Parse()
-	if err := run(*ngAddr, *ports, *maxSessions, *batch, *goroutines); err != nil {
+	if err := run(*ngAddr, *ports, *maxSessions, *batch, *goroutines, *kernel); err != nil {
 		log.Fatalf("ngrelay: %v", err)
 	}
 }
 
-func run(ngAddr, ports string, maxSessions, batch int, goroutines bool) error {
+func run(ngAddr, ports string, maxSessions, batch int, goroutines, kernel bool) error {
 	ap, err := netip.ParseAddrPort(ngAddr)
 	if err != nil || !ap.Addr().IsLoopback() {
 		return fmt.Errorf("--ng %q: want a loopback ADDR:PORT (benchmarks stay on loopback)", ngAddr)
@@ -52,11 +53,15 @@ func run(ngAddr, ports string, maxSessions, batch int, goroutines bool) error {
 	if !ok || err1 != nil || err2 != nil {
 		return fmt.Errorf("--ports %q: want LO-HI", ports)
 	}
-	r, err := relay.New(relay.Config{Bind: ap.Addr(), PortMin: pmin, PortMax: pmax, MaxSessions: maxSessions, Batch: batch, Goroutines: goroutines})
+	r, err := relay.New(relay.Config{Bind: ap.Addr(), PortMin: pmin, PortMax: pmax, MaxSessions: maxSessions, Batch: batch, Goroutines: goroutines, KernelForward: kernel})
 	if err != nil {
 		return err
 	}
 	defer r.Close()
+	kernelOn, _ := r.KernelForwarding()
+	if kernel && kernelOn {
+		log.Printf("ngrelay: kernel forwarding on")
+	}
 	conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(ap))
 	if err != nil {
 		return fmt.Errorf("ng listen: %w", err)
@@ -64,7 +69,7 @@ func run(ngAddr, ports string, maxSessions, batch int, goroutines bool) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() { <-ctx.Done(); conn.Close() }()
-	h := &handler{relay: r, media: ap.Addr(), calls: map[string]*relay.Session{}}
+	h := &handler{relay: r, media: ap.Addr(), calls: map[string]*relay.Session{}, kernel: kernelOn}
 	defer h.stopProfile()
 	buf := make([]byte, 65535)
 	for {
@@ -88,6 +93,7 @@ type handler struct {
 	media   netip.Addr
 	calls   map[string]*relay.Session
 	profile *os.File
+	kernel  bool
 }
 
 func fail(format string, a ...any) map[string]any {
@@ -112,7 +118,12 @@ func (h *handler) handle(ctx context.Context, cmd map[string]any) map[string]any
 		}
 		delete(h.calls, callID)
 		s.Close()
-		s.Wait()
+		if !h.kernel {
+			// With kernel forwarding the ports come back once the next nft
+			// batch removed the call's rules (tens of ms): waiting here
+			// would serialise a teardown of thousands of calls.
+			s.Wait()
+		}
 		return map[string]any{"result": "ok"}
 	case "x-profile-start":
 		file, _ := cmd["file"].(string)
