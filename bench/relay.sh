@@ -5,8 +5,12 @@
 # as its own process, bench/cmd/ngrelay, which exposes the relay API through
 # the subset of rtpengine's ng control protocol (offer/answer/delete) that the
 # load generator uses for both relays. rtpengine runs in user space
-# (--table=-1, no kernel module). Both relays are pinned to core 0, the load
-# generator (bench/cmd/rtpload) to core 1.
+# (--table=-1, no kernel module). A second ngrelay runs with
+# --kernel-forward (natdoc's opt-in nftables forwarding: "natdoc-kernel").
+# The relays are pinned to core 0, the load generator (bench/cmd/rtpload)
+# to core 1. A kernel-forwarding relay works in softirq on the sending
+# core, so every row also gets the whole machine's busy time per packet
+# less the "direct" row's ("added machine µs/pkt").
 #
 # For every load, fresh calls are set up in each relay (fresh call-ids),
 # G.711-like RTP (172-byte packets, 50/s per stream, both directions; a send
@@ -59,6 +63,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 # Addresses of their own in 127/8: nothing else on loopback collides.
 ng_natdoc=127.0.8.2:2224
+ng_kernel=127.0.8.3:2225
 ng_rtpengine=127.0.8.1:2223
 pids=()
 cleanup() {
@@ -70,6 +75,13 @@ trap cleanup EXIT INT TERM
 "${nice[@]}" taskset -c 0 "$dir/ngrelay" --ng "$ng_natdoc" --ports 20000-29999 --max-sessions 2500 ${NGRELAY_FLAGS:-} > "$dir/ngrelay.log" 2>&1 &
 natdoc_pid=$!
 pids+=("$natdoc_pid")
+# The same relay with --kernel-forward: latched streams go into an nftables
+# netdev table on lo (natdoc_relay_PID_1, removed when it exits; a killed
+# one's is removed at the next start). Its forwarding then happens in
+# softirq on the sending core (the generator's): see "added machine µs/pkt".
+"${nice[@]}" taskset -c 0 "$dir/ngrelay" --ng "$ng_kernel" --ports 50000-59999 --max-sessions 2500 --kernel-forward ${NGRELAY_FLAGS:-} > "$dir/ngrelay-kernel.log" 2>&1 &
+kernel_pid=$!
+pids+=("$kernel_pid")
 # rtpengine: user-space forwarding, no kernel table, no config file,
 # logging low (its per-call log lines would be measured otherwise).
 "${nice[@]}" taskset -c 0 rtpengine --config-file=none --foreground --log-stderr --table=-1 \
@@ -78,7 +90,7 @@ pids+=("$natdoc_pid")
 rtpengine_pid=$!
 pids+=("$rtpengine_pid")
 sleep 1
-kill -0 "$natdoc_pid" "$rtpengine_pid" || { echo "a relay did not start; see $dir/*.log" >&2; exit 3; }
+kill -0 "$natdoc_pid" "$kernel_pid" "$rtpengine_pid" || { echo "a relay did not start; see $dir/*.log" >&2; exit 3; }
 
 if [ $quick = 1 ]; then
 	args=(--warmup 1s --duration 4s --drain 500ms --loads 100,1000 --stepup 1500,2000,2500)
@@ -91,6 +103,6 @@ echo "load before the run: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min); relays
 # timeout: a hung relay must not hold the script; 15 min is three times the
 # full run.
 timeout --signal=INT 15m "${nice[@]}" taskset -c 1 "$dir/rtpload" --relay-cpu 0 \
-	--targets "direct;natdoc,$ng_natdoc,$natdoc_pid;rtpengine,$ng_rtpengine,$rtpengine_pid" \
+	--targets "direct;natdoc,$ng_natdoc,$natdoc_pid;natdoc-kernel,$ng_kernel,$kernel_pid;rtpengine,$ng_rtpengine,$rtpengine_pid" \
 	--json "$dir/results.json" "${args[@]}" "$@"
 echo "load after the run: $(cut -d' ' -f1-3 /proc/loadavg); results in $dir/results.json" >&2

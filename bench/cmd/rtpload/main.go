@@ -151,8 +151,17 @@ type result struct {
 	GenCPUusPkt  float64 `json:"generator_cpu_us_per_packet"`
 	CoreBusyPct  float64 `json:"relay_core_busy_pct"`
 	CoreSoftPct  float64 `json:"relay_core_softirq_pct"`
-	Stale        uint64  `json:"stale"`
-	SetupErr     string  `json:"setup_error,omitempty"`
+	// Whole machine (every core): a relay that forwards in the kernel does
+	// its work in softirq on the sending core, the generator's, which no
+	// process's CPU time shows. MachineUsPkt is all cores' busy time per
+	// delivered packet; AddedMachineUsPkt subtracts the "direct" row's at
+	// the same load (the generator's own sending and receiving), leaving
+	// what relaying cost the machine.
+	MachineBusyPct    float64 `json:"machine_busy_pct"`
+	MachineUsPkt      float64 `json:"machine_us_per_packet"`
+	AddedMachineUsPkt float64 `json:"added_machine_us_per_packet,omitempty"`
+	Stale             uint64  `json:"stale"`
+	SetupErr          string  `json:"setup_error,omitempty"`
 }
 
 // genLimited: the generator's window took 2% longer than planned, so it
@@ -181,6 +190,7 @@ func run(ctx context.Context, o *options) error {
 			fixed = append(fixed, measure(t, calls))
 		}
 	}
+	addMachineCPU(fixed)
 	steps := map[string][]result{}
 	for _, t := range o.targets {
 		if t.direct() {
@@ -267,18 +277,18 @@ func measureOne(ctx context.Context, o *options, t target, calls int, runTag uin
 	var cpu0, cpu1 time.Duration
 	var gen0, gen1 time.Duration
 	var t0, t1 time.Time
-	var core0, core1 coreTimes
+	var core0, core1, mach0, mach1 coreTimes
 	profile := o.profileDir != "" && t.Name == "natdoc" && cl != nil
 	onWindow := func(start bool) {
 		if start {
-			t0, cpu0, gen0, core0 = time.Now(), procCPU(t.PID), selfCPU(), readCore(o.relayCPU)
+			t0, cpu0, gen0, core0, mach0 = time.Now(), procCPU(t.PID), selfCPU(), readCore(o.relayCPU), readMachine()
 			if profile {
 				file, _ := filepath.Abs(filepath.Join(o.profileDir, fmt.Sprintf("natdoc-%dcalls.pprof", calls)))
 				cl.Request(ctx, map[string]any{"command": "x-profile-start", "file": file})
 			}
 			return
 		}
-		t1, cpu1, gen1, core1 = time.Now(), procCPU(t.PID), selfCPU(), readCore(o.relayCPU)
+		t1, cpu1, gen1, core1, mach1 = time.Now(), procCPU(t.PID), selfCPU(), readCore(o.relayCPU), readMachine()
 		if profile {
 			cl.Request(ctx, map[string]any{"command": "x-profile-stop"})
 		}
@@ -293,6 +303,11 @@ func measureOne(ctx context.Context, o *options, t target, calls int, runTag uin
 	res = summarize(res, g, t1.Sub(t0), cpu1-cpu0, gen1-gen0, t.PID)
 	res.CoreBusyPct = core1.busyPct(core0)
 	res.CoreSoftPct = core1.softirqPct(core0)
+	// USER_HZ is 100: ticks per second are percent of one core.
+	res.MachineBusyPct = float64(mach1.busy-mach0.busy) / max(t1.Sub(t0).Seconds(), 1e-9)
+	if res.Received > 0 {
+		res.MachineUsPkt = float64(mach1.busy-mach0.busy) * 1e4 / float64(res.Received) // a tick is 10 ms = 1e4 µs
+	}
 	return res
 }
 
@@ -360,8 +375,9 @@ func teardown(ctx context.Context, cl *ng.Client, calls []call) {
 	}
 }
 
-// procCPU is user+system time of process pid, all its threads, from
-// /proc/PID/stat (fields 14 and 15, in USER_HZ = 100 ticks per second on
+// procCPU is user+system time of process pid, all its threads, and of its
+// children it waited for (nft runs of a kernel-forwarding relay), from
+// /proc/PID/stat (fields 14-17, in USER_HZ = 100 ticks per second on
 // Linux).
 func procCPU(pid int) time.Duration {
 	if pid <= 0 {
@@ -378,12 +394,15 @@ func procCPU(pid int) time.Duration {
 		return 0
 	}
 	f := strings.Fields(s[i+1:])
-	if len(f) < 13 {
+	if len(f) < 15 {
 		return 0
 	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * (time.Second / 100)
+	var ticks int64
+	for _, field := range f[11:15] { // utime stime cutime cstime
+		v, _ := strconv.ParseInt(field, 10, 64)
+		ticks += v
+	}
+	return time.Duration(ticks) * (time.Second / 100)
 }
 
 func selfCPU() time.Duration { return procCPU(os.Getpid()) }
@@ -396,11 +415,17 @@ func readCore(n int) coreTimes {
 	if n < 0 {
 		return coreTimes{}
 	}
+	return readStat("cpu" + strconv.Itoa(n) + " ")
+}
+
+// readMachine reads the sum over all cores (the "cpu " line).
+func readMachine() coreTimes { return readStat("cpu ") }
+
+func readStat(prefix string) coreTimes {
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
 		return coreTimes{}
 	}
-	prefix := "cpu" + strconv.Itoa(n) + " "
 	for line := range strings.Lines(string(b)) {
 		if !strings.HasPrefix(line, prefix) {
 			continue
@@ -438,4 +463,17 @@ func (c coreTimes) busyPct(before coreTimes) float64 {
 		return 0
 	}
 	return 100 * float64(c.busy-before.busy) / float64(c.total-before.total)
+}
+
+// addMachineCPU fills AddedMachineUsPkt of every relay row that has a
+// "direct" row at the same load: the machine's busy time per packet with
+// the relay, less what the generator alone spent per packet.
+func addMachineCPU(rs []result) {
+	for i := range rs {
+		d := find(rs, "direct", rs[i].Calls)
+		if rs[i].Relay == "direct" || d == nil || d.SetupErr != "" || rs[i].SetupErr != "" || d.MachineUsPkt == 0 {
+			continue
+		}
+		rs[i].AddedMachineUsPkt = rs[i].MachineUsPkt - d.MachineUsPkt
+	}
 }

@@ -85,3 +85,28 @@ func TestProcCPU(t *testing.T) {
 		t.Fatal("no cpu0 line in /proc/stat")
 	}
 }
+
+func TestAddMachineCPU(t *testing.T) {
+	rs := []result{
+		{Relay: "direct", Calls: 100, MachineUsPkt: 5},
+		{Relay: "natdoc-kernel", Calls: 100, MachineUsPkt: 7.5},
+		{Relay: "rtpengine", Calls: 100, MachineUsPkt: 20},
+		{Relay: "rtpengine", Calls: 1000, MachineUsPkt: 20}, // no direct row at 1000 calls
+	}
+	addMachineCPU(rs)
+	for i, want := range []float64{0, 2.5, 15, 0} {
+		if rs[i].AddedMachineUsPkt != want {
+			t.Errorf("%s at %d calls: added %.2f, want %.2f", rs[i].Relay, rs[i].Calls, rs[i].AddedMachineUsPkt, want)
+		}
+	}
+}
+
+func TestProcCPUCountsChildren(t *testing.T) {
+	// This process's own stat line parses (fields through cstime).
+	if procCPU(os.Getpid()) < 0 || procCPU(-1) != 0 {
+		t.Error("procCPU")
+	}
+	if readMachine().total <= 0 {
+		t.Error("readMachine: no cpu line in /proc/stat")
+	}
+}

@@ -13,29 +13,35 @@ import (
 func printTables(w io.Writer, o *options, fixed []result, steps map[string][]result) {
 	fmt.Fprintf(w, "\nRTP relay benchmark: 172-byte packets, 50/s per stream, both directions, %s window after %s warm-up, loopback\n\n", o.duration, o.warmup)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "calls\trelay\ttarget pps\tdelivered pps\tlost\tloss %\tp50 µs\tp99 µs\tmax µs\trelay CPU % core\tCPU µs/pkt\tcore busy %\tcore softirq %\tgen CPU µs/pkt\tgen lag ms\t")
+	fmt.Fprintln(tw, "calls\trelay\ttarget pps\tdelivered pps\tlost\tloss %\tp50 µs\tp99 µs\tmax µs\trelay CPU % core\tCPU µs/pkt\tcore busy %\tcore softirq %\tmachine busy %\tmachine µs/pkt\tadded machine µs/pkt\tgen CPU µs/pkt\tgen lag ms\t")
 	for _, r := range fixed {
 		if r.SetupErr != "" {
-			fmt.Fprintf(tw, "%d\t%s\tsetup failed: %s\t\t\t\t\t\t\t\t\t\t\t\t\t\n", r.Calls, r.Relay, r.SetupErr)
+			fmt.Fprintf(tw, "%d\t%s\tsetup failed: %s\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\n", r.Calls, r.Relay, r.SetupErr)
 			continue
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%d\t%.0f\t%d\t%.3f\t%.0f\t%.0f\t%.0f\t%.1f\t%.2f\t%.0f\t%.0f\t%.2f\t%.1f\t\n",
-			r.Calls, r.Relay, r.TargetPPS, r.DeliveredPPS, r.Lost, r.LossPct, r.P50us, r.P99us, r.MaxUs, r.CPUPct, r.CPUusPerPkt, r.CoreBusyPct, r.CoreSoftPct, r.GenCPUusPkt, r.GenLagMs)
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%.0f\t%d\t%.3f\t%.0f\t%.0f\t%.0f\t%.1f\t%.2f\t%.0f\t%.0f\t%.0f\t%.2f\t%s\t%.2f\t%.1f\t\n",
+			r.Calls, r.Relay, r.TargetPPS, r.DeliveredPPS, r.Lost, r.LossPct, r.P50us, r.P99us, r.MaxUs, r.CPUPct, r.CPUusPerPkt, r.CoreBusyPct, r.CoreSoftPct,
+			r.MachineBusyPct, r.MachineUsPkt, added(r), r.GenCPUusPkt, r.GenLagMs)
 	}
 	tw.Flush()
 
-	fmt.Fprintf(w, "\nRatios natdoc/rtpengine (below 1 is better for natdoc, except delivered pps)\n\n")
+	fmt.Fprintf(w, "\nRatios to rtpengine (below 1 is better for natdoc, except delivered pps)\n\n")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "calls\tdelivered pps\tp50\tp99\tCPU µs/pkt\tverdict\t")
+	fmt.Fprintln(tw, "calls\trelay\tdelivered pps\tp50\tp99\tCPU µs/pkt\tadded machine µs/pkt\tverdict\t")
 	for _, calls := range o.loads {
-		n, re := find(fixed, "natdoc", calls), find(fixed, "rtpengine", calls)
-		if n == nil || re == nil || n.SetupErr != "" || re.SetupErr != "" {
-			continue
+		re := find(fixed, "rtpengine", calls)
+		for _, name := range relayNames(o) {
+			n := find(fixed, name, calls)
+			if name == "rtpengine" || n == nil || re == nil || n.SetupErr != "" || re.SetupErr != "" {
+				continue
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", calls, name, ratio(n.DeliveredPPS, re.DeliveredPPS), ratio(n.P50us, re.P50us),
+				ratio(n.P99us, re.P99us), ratio(n.CPUusPerPkt, re.CPUusPerPkt), ratio(n.AddedMachineUsPkt, re.AddedMachineUsPkt), verdict(n, re))
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t\n", calls, ratio(n.DeliveredPPS, re.DeliveredPPS), ratio(n.P50us, re.P50us),
-			ratio(n.P99us, re.P99us), ratio(n.CPUusPerPkt, re.CPUusPerPkt), verdict(n, re))
 	}
 	tw.Flush()
+	fmt.Fprintln(w, "\"added machine µs/pkt\": busy time of all cores (/proc/stat) per delivered packet, less the direct row's at the same load;")
+	fmt.Fprintln(w, "it includes softirq work on the generator's core (where a kernel-forwarding relay does its work) and anything else running on the machine.")
 	for _, r := range fixed {
 		if r.Relay == "direct" && r.SetupErr == "" {
 			fmt.Fprintf(w, "user-space floor at %d calls: the generator, without relay, spent %.2f µs of CPU per packet to send and receive it (batched sendmmsg/recvmmsg): what any relay pays per packet through the socket API here\n", r.Calls, r.GenCPUusPkt)
@@ -49,7 +55,7 @@ func printTables(w io.Writer, o *options, fixed []result, steps map[string][]res
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "relay\tcalls\ttarget pps\tdelivered pps\tlost\tloss %\tp99 µs\trelay CPU % core\tCPU µs/pkt\tcore busy %\tcore softirq %\tgen lag ms\t")
 	maxes := map[string]int{}
-	for _, name := range []string{"natdoc", "rtpengine"} {
+	for _, name := range relayNames(o) {
 		for _, r := range steps[name] {
 			if r.SetupErr != "" {
 				fmt.Fprintf(tw, "%s\t%d\tsetup failed: %s\t\t\t\t\t\t\t\t\t\t\n", r.Relay, r.Calls, r.SetupErr)
@@ -61,15 +67,35 @@ func printTables(w io.Writer, o *options, fixed []result, steps map[string][]res
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
-	for _, name := range []string{"natdoc", "rtpengine"} {
+	for _, name := range relayNames(o) {
 		if _, ok := steps[name]; !ok {
 			continue
 		}
-		fmt.Fprintf(w, "loss-free maximum %-10s %7d pps%s\n", name, maxes[name], limitNote(steps[name]))
+		fmt.Fprintf(w, "loss-free maximum %-14s %7d pps%s\n", name, maxes[name], limitNote(steps[name]))
 	}
-	if maxes["rtpengine"] > 0 && maxes["natdoc"] > 0 {
-		fmt.Fprintf(w, "ratio natdoc/rtpengine: %.2f\n", float64(maxes["natdoc"])/float64(maxes["rtpengine"]))
+	for _, name := range relayNames(o) {
+		if name != "rtpengine" && maxes["rtpengine"] > 0 && maxes[name] > 0 {
+			fmt.Fprintf(w, "ratio %s/rtpengine: %.2f\n", name, float64(maxes[name])/float64(maxes["rtpengine"]))
+		}
 	}
+}
+
+// relayNames: the relays under test (not "direct"), in --targets order.
+func relayNames(o *options) []string {
+	var out []string
+	for _, t := range o.targets {
+		if !t.direct() {
+			out = append(out, t.Name)
+		}
+	}
+	return out
+}
+
+func added(r result) string {
+	if r.AddedMachineUsPkt == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", r.AddedMachineUsPkt)
 }
 
 // lossFreeMax: the highest load measured without loss before the first
@@ -123,11 +149,16 @@ func ratio(a, b float64) string {
 }
 
 // verdict checks the targets at this load: CPU per packet at most
-// half of rtpengine's, no loss, lower p99.
+// half of rtpengine's (the process's, and the machine's added time when
+// measured: a kernel-forwarding relay's process spends almost nothing), no
+// loss, lower p99.
 func verdict(n, re *result) string {
 	var miss []string
 	if re.CPUusPerPkt > 0 && n.CPUusPerPkt > re.CPUusPerPkt/2 {
 		miss = append(miss, "CPU/pkt > ½ rtpengine")
+	}
+	if re.AddedMachineUsPkt > 0 && n.AddedMachineUsPkt > re.AddedMachineUsPkt/2 {
+		miss = append(miss, "added machine CPU/pkt > ½ rtpengine")
 	}
 	if n.Lost > 0 {
 		miss = append(miss, "loss")
