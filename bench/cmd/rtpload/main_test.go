@@ -4,6 +4,7 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"testing"
 	"time"
 	"unsafe"
@@ -102,9 +103,19 @@ func TestAddMachineCPU(t *testing.T) {
 }
 
 func TestProcCPUCountsChildren(t *testing.T) {
-	// This process's own stat line parses (fields through cstime).
-	if procCPU(os.Getpid()) < 0 || procCPU(-1) != 0 {
-		t.Error("procCPU")
+	// A waited-for child's CPU time shows in the parent's (cutime): a
+	// relay's nft runs count as the relay's.
+	before := procCPU(os.Getpid())
+	cmd := exec.Command("sh", "-c", "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done")
+	if err := cmd.Run(); err != nil {
+		t.Skipf("no sh: %v", err)
+	}
+	child := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	if child < 50*time.Millisecond {
+		t.Skipf("the child ran only %v: too short to see in 10 ms ticks", child)
+	}
+	if got := procCPU(os.Getpid()) - before; got < child-20*time.Millisecond {
+		t.Errorf("own CPU grew by %v, the child used %v", got, child)
 	}
 	if readMachine().total <= 0 {
 		t.Error("readMachine: no cpu line in /proc/stat")
