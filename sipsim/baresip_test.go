@@ -79,7 +79,7 @@ func runBaresip(t *testing.T, fix bool) {
 	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24", NAT: eim})
 	aHost := r1.LANHost("alice", "192.168.1.10")
 	bHost := lab.PublicHost("bob", "198.51.100.20")
-	ls := startLabServer(t, srvHost, fix)
+	ls := startLabServer(t, srvHost, fix, false)
 
 	bobDir := baresipConfig(t, bHost, "bob", true)
 	aliceDir := baresipConfig(t, aHost, "alice", false)

@@ -30,6 +30,7 @@ type labRow struct {
 	forward bool // A's SDP names r1's WAN and a forwarded RTP port
 	bNAT    bool // B behind its own NAT
 	fix     bool
+	kernel  bool // the relay forwards latched streams in the kernel (nftables)
 	aHears  bool // A hears B
 	bHears  bool // B hears A
 }
@@ -48,6 +49,7 @@ func TestLabProofMatrix(t *testing.T) {
 		{name: "apdm-local-fix", natA: apdm, sdpA: SDPLocal, fix: true, aHears: true, bHears: true},
 		{name: "forward-public-nofix", natA: forwards, sdpA: SDPExplicit, forward: true, aHears: true, bHears: true},
 		{name: "both-nat-local-fix", natA: eim, sdpA: SDPLocal, bNAT: true, fix: true, aHears: true, bHears: true},
+		{name: "apdm-local-fix-kernel", natA: apdm, sdpA: SDPLocal, fix: true, kernel: true, aHears: true, bHears: true},
 	}
 	for _, row := range rows {
 		t.Run(row.name, func(t *testing.T) {
@@ -62,15 +64,24 @@ type labServer struct {
 	relay *relay.Relay
 }
 
-func startLabServer(t *testing.T, h *natlab.Host, fix bool) *labServer {
+func startLabServer(t *testing.T, h *natlab.Host, fix, kernel bool) *labServer {
 	t.Helper()
 	ls := &labServer{}
 	cfg := Config{PublicAddr: serverIP, Fix: fix, Allow: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}, ListenUDP: h.ListenUDP}
 	var err error
 	if fix {
-		ls.relay, err = relay.New(relay.Config{Bind: netip.MustParseAddr(serverIP), PortMin: 10000, PortMax: 10999, ListenUDP: h.ListenUDP})
+		rcfg := relay.Config{Bind: netip.MustParseAddr(serverIP), PortMin: 10000, PortMax: 10999, ListenUDP: h.ListenUDP}
+		if kernel {
+			rcfg.KernelForward = true
+			rcfg.NftCommand = []string{"ip", "netns", "exec", h.Name(), "nft"}
+			rcfg.IPCommand = []string{"ip", "netns", "exec", h.Name(), "ip"}
+		}
+		ls.relay, err = relay.New(rcfg)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if on, err := ls.relay.KernelForwarding(); kernel && !on {
+			t.Fatalf("kernel forwarding off: %v", err)
 		}
 		cfg.Relay = ls.relay
 	}
@@ -122,7 +133,7 @@ func runLabRow(t *testing.T, row labRow) {
 	} else {
 		bHost = lab.PublicHost("bob", "198.51.100.20")
 	}
-	ls := startLabServer(t, srvHost, row.fix)
+	ls := startLabServer(t, srvHost, row.fix, row.kernel)
 
 	aCfg := PhoneConfig{SDPMode: row.sdpA}
 	switch {
@@ -186,6 +197,10 @@ func checkRelay(t *testing.T, ls *labServer, row labRow, ra, rb *CallResult) {
 	}
 	t.Logf("relay: A latched %v sdp %v fwd %d unexpected %d; B latched %v sdp %v fwd %d unexpected %d",
 		st.A.Latched, st.A.SDPAddr, st.A.RTP.Forwarded, st.A.RTP.Unexpected, st.B.Latched, st.B.SDPAddr, st.B.RTP.Forwarded, st.B.RTP.Unexpected)
+	if row.kernel && (st.A.RTP.Kernel == 0 || st.B.RTP.Kernel == 0 || !st.A.RTP.LossNotMeasured) {
+		t.Errorf("kernel forwarding: A %d, B %d packets in the kernel (loss not measured: %v); want both > 0",
+			st.A.RTP.Kernel, st.B.RTP.Kernel, st.A.RTP.LossNotMeasured)
+	}
 	// Leg A faces alice: what it forwarded is what bob could hear.
 	if st.A.RTP.Forwarded < rb.Received.Packets || st.B.RTP.Forwarded < ra.Received.Packets {
 		t.Errorf("relay forwarded A->B %d, B->A %d; phones received %d, %d", st.A.RTP.Forwarded, st.B.RTP.Forwarded, rb.Received.Packets, ra.Received.Packets)
