@@ -35,7 +35,7 @@
 // microseconds, so even perfectly batched user-space forwarding spends
 // several µs per packet. Once both parties of a stream have latched, the
 // relay installs, per direction, an nftables netdev ingress rule that
-// matches (party IP, party port, relay IP, leg port) through one verdict map
+// matches (party IP, party port, relay IP, leg port) through a verdict map
 // (a hash lookup whatever the number of calls), jumps to the stream's chain,
 // counts, rewrites source to the other leg's port and destination to the
 // other party, and hands the packet to the egress device (`fwd ip to NEXTHOP
@@ -47,11 +47,12 @@
 // kernelCounterInterval (packets, bytes, last activity for the idle
 // timeout); RTP loss cannot be counted there and is reported as not
 // measured. Each relay owns one table, natdoc_relay_PID_N, removed on
-// Close; a table whose process is gone is removed by the next relay. Not
-// covered: IPv6 streams (they stay in user space), a party whose packets
-// arrive on another device than the route back to it (no ingress chain
-// there: user space), and the TTL (nft fwd does not decrement it; the relay
-// is an endpoint, as in user space).
+// Close; a table whose process is gone is removed by the next relay. IPv4
+// and IPv6 (`fwd ip6`) alike; a stream between an IPv4 and an IPv6 party
+// stays in user space. Not covered: a party whose packets arrive on another
+// device than the route back to it (no ingress chain there: user space),
+// and the TTL (nft fwd does not decrement it; the relay is an endpoint, as
+// in user space).
 //
 // API: New(cfg) → r.Allocate(ctx, callID) → *Session with legs A and B;
 // Leg.Expect(signalling IP), Leg.SetSDPAddr(rtp, rtcp), Leg.Port() for the

@@ -24,6 +24,7 @@ import (
 const kernelWait = 5 * time.Second
 
 type kernelLab struct {
+	lab                       *natlab.Lab
 	relayHost, phoneA, phoneB *natlab.Host
 	nat                       *natlab.Router
 	relayIP                   netip.Addr
@@ -35,7 +36,7 @@ type kernelLab struct {
 func newKernelLab(t *testing.T) *kernelLab {
 	natlab.Require(t)
 	lab := natlab.New(t)
-	kl := &kernelLab{relayIP: netip.MustParseAddr("203.0.113.10")}
+	kl := &kernelLab{lab: lab, relayIP: netip.MustParseAddr("203.0.113.10")}
 	kl.relayHost = lab.PublicHost("relay", kl.relayIP.String())
 	kl.nat = lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24",
 		NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent}})
@@ -48,9 +49,11 @@ func (kl *kernelLab) inRelay(prog string) []string {
 	return []string{"ip", "netns", "exec", kl.relayHost.Name(), prog}
 }
 
-func (kl *kernelLab) newRelay(t *testing.T) *Relay {
+func (kl *kernelLab) newRelay(t *testing.T) *Relay { return kl.newRelayOn(t, kl.relayIP) }
+
+func (kl *kernelLab) newRelayOn(t *testing.T, bind netip.Addr) *Relay {
 	t.Helper()
-	r, err := New(Config{Bind: kl.relayIP, PortMin: 20000, PortMax: 20099, KernelForward: true,
+	r, err := New(Config{Bind: bind, PortMin: 20000, PortMax: 20099, KernelForward: true,
 		ListenUDP: kl.relayHost.ListenUDP, NftCommand: kl.inRelay("nft"), IPCommand: kl.inRelay("ip")})
 	if err != nil {
 		t.Fatal(err)
@@ -279,4 +282,64 @@ func TestKernelForwardHelperProcess(t *testing.T) {
 	fmt.Println("kernel forwarding:", on, err)
 	time.Sleep(time.Minute) // until killed
 
+}
+
+// TestKernelForwardLabIPv6: the same on IPv6 (fwd ip6), three hosts on one
+// link of the lab's public segment.
+func TestKernelForwardLabIPv6(t *testing.T) {
+	kl := newKernelLab(t)
+	phoneA := kl.phoneB // any two hosts on the public bridge; A needs no NAT here
+	phoneB := kl.lab.PublicHost("b6", "198.51.100.21")
+	relay6, a6, b6 := netip.MustParseAddr("2001:db8::10"), netip.MustParseAddr("2001:db8::30"), netip.MustParseAddr("2001:db8::20")
+	for h, a := range map[*natlab.Host]netip.Addr{kl.relayHost: relay6, phoneA: a6, phoneB: b6} {
+		// natlab turns IPv6 off in its namespaces; on here.
+		for _, dev := range []string{"all", "lo", "eth0"} {
+			h.Sysctl(t, "net.ipv6.conf."+dev+".disable_ipv6", "0")
+		}
+		// nodad: the address is usable at once (no duplicate detection wait).
+		if out, err := h.Run(context.Background(), "ip", "-6", "addr", "add", a.String()+"/64", "dev", "eth0", "nodad"); err != nil {
+			t.Skipf("no IPv6 in the lab: %v: %s", err, out)
+		}
+	}
+	r := kl.newRelayOn(t, relay6)
+	s, err := r.Allocate(t.Context(), "kfwd-6")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.A.Expect(a6)
+	s.B.Expect(b6)
+	listen6 := func(h *natlab.Host, ip netip.Addr) *net.UDPConn {
+		c, err := h.ListenUDP("udp6", netip.AddrPortFrom(ip, 0).String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	a, b := listen6(phoneA, a6), listen6(phoneB, b6)
+	s.B.SetSDPAddr(addrOf(b), netip.AddrPort{})
+	toA, toB := netip.AddrPortFrom(relay6, uint16(s.A.Port())), netip.AddrPortFrom(relay6, uint16(s.B.Port()))
+	if gotB, gotA := flow(t, a, b, toA, toB, 5, 1); gotB != 5 || gotA != 5 {
+		t.Fatalf("before kernel rules: B got %d, A got %d of 5", gotB, gotA)
+	}
+	waitKernel(t, s, a, b, toA, toB, 0, 0)
+	before := s.Stats()
+	const n = 30
+	if gotB, gotA := flow(t, a, b, toA, toB, n, 2000); gotB != n || gotA != n {
+		t.Fatalf("through kernel rules: B got %d, A got %d of %d", gotB, gotA, n)
+	}
+	deadline := time.Now().Add(kernelWait)
+	for time.Now().Before(deadline) && s.Stats().B.RTP.Kernel < before.B.RTP.Kernel+n {
+		time.Sleep(100 * time.Millisecond)
+	}
+	after := s.Stats()
+	if after.A.RTP.Kernel-before.A.RTP.Kernel != n || after.B.RTP.Kernel-before.B.RTP.Kernel != n {
+		t.Errorf("kernel counters grew by A %d, B %d; want %d each", after.A.RTP.Kernel-before.A.RTP.Kernel, after.B.RTP.Kernel-before.B.RTP.Kernel, n)
+	}
+	if got := after.B.RTP.Bytes - before.B.RTP.Bytes; got != n*172 {
+		t.Errorf("kernel bytes B grew by %d, want %d (payload bytes)", got, n*172)
+	}
+	if after.A.RTP.Packets-after.A.RTP.Kernel != before.A.RTP.Packets-before.A.RTP.Kernel {
+		t.Error("the relay's socket still saw packets after the IPv6 rule was in")
+	}
 }

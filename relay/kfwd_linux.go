@@ -41,9 +41,6 @@ const (
 	// kernelFinalWait bounds how long Stats of a closed session waits for
 	// the last read of its kernel counters.
 	kernelFinalWait = time.Second
-	// ipv4UDPHeaders: nft counts bytes of the whole IPv4 packet; the legs
-	// count UDP payload bytes (IPv4 header without options + UDP header).
-	ipv4UDPHeaders = 20 + 8
 	// maxKernelWarnings bounds the log lines for failed nft runs.
 	maxKernelWarnings = 5
 )
@@ -141,7 +138,7 @@ func startKernelForwarder(r *Relay) (*kernelForwarder, error) {
 	// this host) and the device of the bind address; devices toward other
 	// parties are added as their streams come.
 	devs := []string{"lo"}
-	if b := cfg.Bind; b.Is4() && !b.IsUnspecified() && !b.IsLoopback() {
+	if b := cfg.Bind; !b.IsUnspecified() && !b.IsLoopback() {
 		if rt, err := k.lookupRoute(ctx, b); err == nil && rt.dev != "lo" {
 			devs = append(devs, rt.dev)
 		}
@@ -454,7 +451,7 @@ func (k *kernelForwarder) plan(ctx context.Context, s *Session) (change, []strin
 		have := k.streams[e]
 		switch {
 		case !ok:
-			// Not both ends latched (or not IPv4, or no route): user space
+			// Not both ends latched (or families differ, or no route): user space
 			// keeps it. An installed stream stays: latches only move.
 		case have == nil:
 			k.nextID++
@@ -480,8 +477,8 @@ func (k *kernelForwarder) plan(ctx context.Context, s *Session) (change, []strin
 // ok is false when the stream stays in user space.
 func (k *kernelForwarder) spec(ctx context.Context, e *endpoint) (kernelSpec, string, bool) {
 	src, dst := e.latchedPub.Load(), e.peer.latchedPub.Load()
-	if src == nil || dst == nil || !src.Addr().Is4() || !dst.Addr().Is4() {
-		return kernelSpec{}, "", false // IPv6: user space (see doc.go)
+	if src == nil || dst == nil || src.Addr().Is6() != dst.Addr().Is6() {
+		return kernelSpec{}, "", false // one party on IPv4, the other on IPv6: user space translates
 	}
 	back, err := k.lookupRoute(ctx, src.Addr())
 	if err != nil {
@@ -495,8 +492,9 @@ func (k *kernelForwarder) spec(ctx context.Context, e *endpoint) (kernelSpec, st
 	// would pick the route's preferred source, and the party presumably
 	// sends to the address the relay answers from. If it does not, the
 	// rule does not match and user space keeps the stream.
-	localIP, outIP := k.r.cfg.Bind, k.r.cfg.Bind
-	if localIP.IsUnspecified() {
+	localIP, outIP := k.r.cfg.Bind.Unmap(), k.r.cfg.Bind.Unmap()
+	if localIP.IsUnspecified() || localIP.Is6() != src.Addr().Is6() {
+		// Bound to all addresses (or dual-stack "::" with an IPv4 party).
 		localIP, outIP = back.src, toDst.src
 	}
 	spec := kernelSpec{
@@ -541,8 +539,8 @@ func (k *kernelForwarder) readCounters(ctx context.Context) {
 			continue
 		}
 		payload := uint64(0)
-		if db > dp*ipv4UDPHeaders {
-			payload = db - dp*ipv4UDPHeaders
+		if h := st.spec.headerBytes(); db > dp*h {
+			payload = db - dp*h
 		}
 		st.e.kernelPackets.Add(dp)
 		st.e.kernelBytes.Add(payload)

@@ -24,9 +24,45 @@ type kernelSpec struct {
 	dev        string         // egress device
 }
 
+// valid: one family throughout (nft cannot translate between IPv4 and
+// IPv6), no zones (fwd names the device instead), a device name nft text
+// can hold.
 func (k kernelSpec) valid() bool {
-	return k.src.Addr().Is4() && k.local.Addr().Is4() && k.out.Addr().Is4() && k.dst.Addr().Is4() &&
-		k.nexthop.Is4() && validDevName(k.dev)
+	v6 := k.v6()
+	for _, a := range []netip.Addr{k.src.Addr(), k.local.Addr(), k.out.Addr(), k.dst.Addr(), k.nexthop} {
+		if !a.IsValid() || a.Is4In6() || a.Is6() != v6 || a.Zone() != "" {
+			return false
+		}
+	}
+	return validDevName(k.dev)
+}
+
+func (k kernelSpec) v6() bool { return k.src.Addr().Is6() }
+
+// family is nft's keyword for the spec's addresses.
+func (k kernelSpec) family() string {
+	if k.v6() {
+		return "ip6"
+	}
+	return "ip"
+}
+
+// streamMap is the verdict map of the spec's family.
+func (k kernelSpec) streamMap() string {
+	if k.v6() {
+		return "streams6"
+	}
+	return "streams"
+}
+
+// headerBytes: nft counts bytes of the whole IP packet; the legs count UDP
+// payload bytes (IP header without options or extension headers, UDP
+// header).
+func (k kernelSpec) headerBytes() uint64 {
+	if k.v6() {
+		return 40 + 8
+	}
+	return 20 + 8
 }
 
 // sameMatch: only the map element's key depends on it.
@@ -59,20 +95,22 @@ func (t *nftText) line(format string, a ...any) {
 func (t *nftText) String() string { return t.b.String() }
 func (t *nftText) empty() bool    { return t.b.Len() == 0 }
 
-// createTable: the table, the stream map and nothing else. The map is
-// keyed by the full match so the base chains stay one rule long whatever
-// the number of streams (a hash lookup per packet, not a linear walk).
+// createTable: the table and one stream map per family. A map is keyed by
+// the full match so the base chains stay two rules long whatever the
+// number of streams (a hash lookup per packet, not a linear walk).
 func (t *nftText) createTable() {
 	t.line("add table netdev %s", t.table)
 	t.line("add map netdev %s streams { type ipv4_addr . inet_service . ipv4_addr . inet_service : verdict ; }", t.table)
+	t.line("add map netdev %s streams6 { type ipv6_addr . inet_service . ipv6_addr . inet_service : verdict ; }", t.table)
 }
 
-// ingressChain hooks device dev: every UDP/IPv4 packet arriving there is
-// looked up in the stream map; no entry means the normal path (the relay's
-// socket in user space).
+// ingressChain hooks device dev: every UDP packet arriving there is looked
+// up in its family's stream map; no entry means the normal path (the
+// relay's socket in user space).
 func (t *nftText) ingressChain(chain, dev string) {
 	t.line(`add chain netdev %s %s { type filter hook ingress device "%s" priority 0 ; policy accept ; }`, t.table, chain, dev)
 	t.line("add rule netdev %s %s ip saddr . udp sport . ip daddr . udp dport vmap @streams", t.table, chain)
+	t.line("add rule netdev %s %s ip6 saddr . udp sport . ip6 daddr . udp dport vmap @streams6", t.table, chain)
 }
 
 func streamChain(id uint64) string   { return "s" + strconv.FormatUint(id, 10) }
@@ -82,20 +120,21 @@ func streamCounter(id uint64) string { return "c" + strconv.FormatUint(id, 10) }
 // device (nft fwd: neighbour output, the IP stack never sees it, so no
 // conntrack, no routing, no socket). The fwd address is the neighbour to
 // resolve, hence the next hop rather than the destination. nft fixes the
-// IPv4 and UDP checksums for each rewrite (the UDP one covers the
+// IP and UDP checksums for each rewrite (the UDP one covers the
 // addresses through its pseudo-header).
 func (t *nftText) streamRule(id uint64, k kernelSpec) {
-	t.line(`add rule netdev %s %s counter name "%s" ip saddr set %s udp sport set %d ip daddr set %s udp dport set %d fwd ip to %s device "%s"`,
-		t.table, streamChain(id), streamCounter(id), k.out.Addr(), k.out.Port(), k.dst.Addr(), k.dst.Port(), k.nexthop, k.dev)
+	f := k.family()
+	t.line(`add rule netdev %s %s counter name "%s" %s saddr set %s udp sport set %d %s daddr set %s udp dport set %d fwd %s to %s device "%s"`,
+		t.table, streamChain(id), streamCounter(id), f, k.out.Addr(), k.out.Port(), f, k.dst.Addr(), k.dst.Port(), f, k.nexthop, k.dev)
 }
 
 func (t *nftText) element(verb string, id uint64, k kernelSpec) {
 	if verb == "add" {
-		t.line("add element netdev %s streams { %s . %d . %s . %d : jump %s }", t.table,
+		t.line("add element netdev %s %s { %s . %d . %s . %d : jump %s }", t.table, k.streamMap(),
 			k.src.Addr(), k.src.Port(), k.local.Addr(), k.local.Port(), streamChain(id))
 		return
 	}
-	t.line("delete element netdev %s streams { %s . %d . %s . %d }", t.table,
+	t.line("delete element netdev %s %s { %s . %d . %s . %d }", t.table, k.streamMap(),
 		k.src.Addr(), k.src.Port(), k.local.Addr(), k.local.Port())
 }
 

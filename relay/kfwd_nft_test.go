@@ -15,6 +15,15 @@ var testSpec = kernelSpec{
 	dev:     "eth0",
 }
 
+var testSpec6 = kernelSpec{
+	src:     netip.MustParseAddrPort("[2001:db8::1]:40000"),
+	local:   netip.MustParseAddrPort("[2001:db8::10]:20000"),
+	out:     netip.MustParseAddrPort("[2001:db8::10]:20002"),
+	dst:     netip.MustParseAddrPort("[2001:db8:1::20]:7000"),
+	nexthop: netip.MustParseAddr("fe80::1"),
+	dev:     "eth0",
+}
+
 func TestNftText(t *testing.T) {
 	moved := testSpec
 	moved.src = netip.MustParseAddrPort("203.0.113.1:40002") // the party's NAT rebinding
@@ -28,10 +37,18 @@ func TestNftText(t *testing.T) {
 		{"table", func(t *nftText) { t.createTable() }, []string{
 			"add table netdev T",
 			"add map netdev T streams { type ipv4_addr . inet_service . ipv4_addr . inet_service : verdict ; }",
+			"add map netdev T streams6 { type ipv6_addr . inet_service . ipv6_addr . inet_service : verdict ; }",
 		}},
 		{"ingress chain", func(t *nftText) { t.ingressChain("in0", "eth0") }, []string{
 			`add chain netdev T in0 { type filter hook ingress device "eth0" priority 0 ; policy accept ; }`,
 			"add rule netdev T in0 ip saddr . udp sport . ip daddr . udp dport vmap @streams",
+			"add rule netdev T in0 ip6 saddr . udp sport . ip6 daddr . udp dport vmap @streams6",
+		}},
+		{"add IPv6 stream", func(t *nftText) { t.addStream(8, testSpec6) }, []string{
+			"add counter netdev T c8",
+			"add chain netdev T s8",
+			`add rule netdev T s8 counter name "c8" ip6 saddr set 2001:db8::10 udp sport set 20002 ip6 daddr set 2001:db8:1::20 udp dport set 7000 fwd ip6 to fe80::1 device "eth0"`,
+			"add element netdev T streams6 { 2001:db8::1 . 40000 . 2001:db8::10 . 20000 : jump s8 }",
 		}},
 		{"add stream", func(t *nftText) { t.addStream(7, testSpec) }, []string{
 			"add counter netdev T c7",
@@ -66,8 +83,12 @@ func TestNftText(t *testing.T) {
 }
 
 func TestKernelSpecValid(t *testing.T) {
-	v6 := testSpec
-	v6.dst = netip.MustParseAddrPort("[2001:db8::1]:7000")
+	mixed := testSpec
+	mixed.dst = netip.MustParseAddrPort("[2001:db8::1]:7000")
+	mapped := testSpec
+	mapped.dst = netip.MustParseAddrPort("[::ffff:198.51.100.20]:7000")
+	zoned := testSpec6
+	zoned.nexthop = netip.MustParseAddr("fe80::1%eth0")
 	odd := testSpec
 	odd.dev = `eth0" ; flush ruleset ; "`
 	long := testSpec
@@ -76,11 +97,14 @@ func TestKernelSpecValid(t *testing.T) {
 		k    kernelSpec
 		want bool
 	}{
-		"ipv4":                        {testSpec, true},
-		"ipv6 stays in user space":    {v6, false},
-		"device name with nft syntax": {odd, false},
-		"device name too long":        {long, false},
-		"zero":                        {kernelSpec{}, false},
+		"ipv4":                             {testSpec, true},
+		"ipv6":                             {testSpec6, true},
+		"ipv4 to ipv6 stays in user space": {mixed, false},
+		"v4-mapped address":                {mapped, false},
+		"zone":                             {zoned, false},
+		"device name with nft syntax":      {odd, false},
+		"device name too long":             {long, false},
+		"zero":                             {kernelSpec{}, false},
 	} {
 		if got := tc.k.valid(); got != tc.want {
 			t.Errorf("%s: valid() = %v, want %v", name, got, tc.want)

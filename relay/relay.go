@@ -79,7 +79,7 @@ type Config struct {
 
 	// KernelForward moves each stream into the kernel once both its ends
 	// latched: an nftables netdev ingress rule rewrites and forwards its
-	// packets (Linux, root, nft installed; IPv4). Where that cannot run the
+	// packets (Linux, root, nft installed; IPv4 and IPv6). Where that cannot run the
 	// relay logs one warning and forwards in user space
 	// (KernelForwarding says why).
 	KernelForward bool

@@ -92,7 +92,7 @@ to standard output on exit (Ctrl-C), which frees every relay port.
 RTP/RTCP pairs (the relay then uses only those; many routers allow fewer than
 30 mappings) and removes them on exit; the router's external address becomes
 the main address unless --public-addr is given.
---kernel-forward moves each latched IPv4 stream into the kernel (an nftables
+--kernel-forward moves each latched stream into the kernel (an nftables
 netdev table named natdoc_relay_PID, removed on exit): packets no longer
 wake natdoc, counters are read from nft every second, and RTP loss is then
 not measured.`,
@@ -122,7 +122,7 @@ not measured.`,
 	f.BoolVar(&o.Echo, "echo", true, `answer calls to the built-in user "echo"`)
 	f.BoolVar(&o.Mirror, "mirror", true, "answer natdoc diagnose's mirror requests (SIP ALG and port-forwarding checks)")
 	f.BoolVar(&o.LatchAny, "latch-any-source", false, "let media latch from any source IP, not only the phone's SIP source (phones with separate media gateways)")
-	f.BoolVar(&o.KernelFwd, "kernel-forward", false, "forward latched IPv4 media in the kernel (nftables; Linux, root); falls back to user space with a warning")
+	f.BoolVar(&o.KernelFwd, "kernel-forward", false, "forward latched media in the kernel (nftables; Linux, root); falls back to user space with a warning")
 	f.DurationVar(&o.Keepalive, "keepalive", sipsim.DefaultKeepalive, "OPTIONS ping interval toward registered phones (below the NAT's UDP timeout)")
 	f.DurationVar(&o.IdleTimeout, "idle-timeout", relay.DefaultIdleTimeout, "close relay streams without packets for this long")
 	f.DurationVar(&o.Duration, "duration", 0, "stop after this long (0: until Ctrl-C)")
