@@ -160,8 +160,15 @@ type result struct {
 	MachineBusyPct    float64 `json:"machine_busy_pct"`
 	MachineUsPkt      float64 `json:"machine_us_per_packet"`
 	AddedMachineUsPkt float64 `json:"added_machine_us_per_packet,omitempty"`
-	Stale             uint64  `json:"stale"`
-	SetupErr          string  `json:"setup_error,omitempty"`
+	// The same without other users' processes, which make the machine
+	// figure noisy on a shared machine: relay process + generator process
+	// + softirq time of every core (the part of the kernel's packet work
+	// no process is charged with), per packet, less the direct row's
+	// generator + softirq.
+	SoftirqUsPkt  float64 `json:"machine_softirq_us_per_packet"`
+	AddedOwnUsPkt float64 `json:"added_relay_gen_softirq_us_per_packet,omitempty"`
+	Stale         uint64  `json:"stale"`
+	SetupErr      string  `json:"setup_error,omitempty"`
 }
 
 // genLimited: the generator's window took 2% longer than planned, so it
@@ -307,6 +314,7 @@ func measureOne(ctx context.Context, o *options, t target, calls int, runTag uin
 	res.MachineBusyPct = float64(mach1.busy-mach0.busy) / max(t1.Sub(t0).Seconds(), 1e-9)
 	if res.Received > 0 {
 		res.MachineUsPkt = float64(mach1.busy-mach0.busy) * 1e4 / float64(res.Received) // a tick is 10 ms = 1e4 µs
+		res.SoftirqUsPkt = float64(mach1.softirq-mach0.softirq) * 1e4 / float64(res.Received)
 	}
 	return res
 }
@@ -475,5 +483,6 @@ func addMachineCPU(rs []result) {
 			continue
 		}
 		rs[i].AddedMachineUsPkt = rs[i].MachineUsPkt - d.MachineUsPkt
+		rs[i].AddedOwnUsPkt = rs[i].CPUusPerPkt + rs[i].GenCPUusPkt + rs[i].SoftirqUsPkt - d.GenCPUusPkt - d.SoftirqUsPkt
 	}
 }

@@ -89,15 +89,16 @@ func TestProcCPU(t *testing.T) {
 
 func TestAddMachineCPU(t *testing.T) {
 	rs := []result{
-		{Relay: "direct", Calls: 100, MachineUsPkt: 5},
-		{Relay: "natdoc-kernel", Calls: 100, MachineUsPkt: 7.5},
-		{Relay: "rtpengine", Calls: 100, MachineUsPkt: 20},
+		{Relay: "direct", Calls: 100, MachineUsPkt: 5, GenCPUusPkt: 4, SoftirqUsPkt: 0.5},
+		{Relay: "natdoc-kernel", Calls: 100, MachineUsPkt: 7.5, CPUusPerPkt: 0.25, GenCPUusPkt: 6, SoftirqUsPkt: 0.5},
+		{Relay: "rtpengine", Calls: 100, MachineUsPkt: 20, CPUusPerPkt: 9, GenCPUusPkt: 5, SoftirqUsPkt: 1.5},
 		{Relay: "rtpengine", Calls: 1000, MachineUsPkt: 20}, // no direct row at 1000 calls
 	}
 	addMachineCPU(rs)
-	for i, want := range []float64{0, 2.5, 15, 0} {
-		if rs[i].AddedMachineUsPkt != want {
-			t.Errorf("%s at %d calls: added %.2f, want %.2f", rs[i].Relay, rs[i].Calls, rs[i].AddedMachineUsPkt, want)
+	for i, want := range []struct{ machine, own float64 }{{0, 0}, {2.5, 2.25}, {15, 11}, {0, 0}} {
+		if rs[i].AddedMachineUsPkt != want.machine || rs[i].AddedOwnUsPkt != want.own {
+			t.Errorf("%s at %d calls: added machine %.2f, own %.2f; want %.2f, %.2f", rs[i].Relay, rs[i].Calls,
+				rs[i].AddedMachineUsPkt, rs[i].AddedOwnUsPkt, want.machine, want.own)
 		}
 	}
 }
