@@ -242,25 +242,40 @@ func TestKernelForwardLab(t *testing.T) {
 }
 
 // TestKernelForwardStaleTable: a relay killed with SIGKILL leaves its table;
-// the next relay in that namespace removes it.
+// the next relay in that namespace removes it, with kernel forwarding or
+// without (its ports would otherwise be taken by the dead one's rules).
 func TestKernelForwardStaleTable(t *testing.T) {
 	kl := newKernelLab(t)
-	p := kl.relayHost.Start(t, "env", kernelHelperEnv+"=1", os.Args[0], "-test.run=^TestKernelForwardHelperProcess$")
-	deadline := time.Now().Add(kernelWait)
-	for len(kl.relayTables(t)) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the helper relay made no table; its log:\n%s", p.Log())
+	for _, kernel := range []bool{true, false} {
+		p := kl.relayHost.Start(t, "env", kernelHelperEnv+"=1", os.Args[0], "-test.run=^TestKernelForwardHelperProcess$")
+		deadline := time.Now().Add(kernelWait)
+		for len(kl.relayTables(t)) == 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("the helper relay made no table; its log:\n%s", p.Log())
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	p.Kill()
-	if tables := kl.relayTables(t); len(tables) != 1 {
-		t.Fatalf("after SIGKILL: tables %v, want the dead relay's one", tables)
-	}
-	r := kl.newRelay(t)
-	tables := kl.relayTables(t)
-	if len(tables) != 1 || tables[0] != r.kfwd.table {
-		t.Errorf("after a new relay started: tables %v, want only its own %s", tables, r.kfwd.table)
+		p.Kill()
+		if tables := kl.relayTables(t); len(tables) != 1 {
+			t.Fatalf("after SIGKILL: tables %v, want the dead relay's one", tables)
+		}
+		if kernel {
+			r := kl.newRelay(t)
+			tables := kl.relayTables(t)
+			if len(tables) != 1 || tables[0] != r.kfwd.table {
+				t.Errorf("after a new relay started: tables %v, want only its own %s", tables, r.kfwd.table)
+			}
+			r.Close()
+			continue
+		}
+		r, err := New(Config{Bind: kl.relayIP, PortMin: 20000, PortMax: 20099, ListenUDP: kl.relayHost.ListenUDP, NftCommand: kl.inRelay("nft")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Close()
+		if tables := kl.relayTables(t); len(tables) != 0 {
+			t.Errorf("a user-space relay left the dead relay's table: %v", tables)
+		}
 	}
 }
 

@@ -48,6 +48,28 @@ const (
 // tableSeq numbers the relays of one process (tests run several).
 var tableSeq atomic.Uint32
 
+// removeStaleKernelTables is what a relay without kernel forwarding does at
+// start: a relay killed with kernel forwarding on left rules that would
+// take packets for ports this relay is about to use (the port pool starts
+// from the bottom of the range again). Best effort, silent where nft is
+// missing or not permitted.
+func removeStaleKernelTables(cfg Config) {
+	nft := cfg.NftCommand
+	if len(nft) == 0 {
+		nft = []string{"nft"}
+	}
+	if os.Geteuid() != 0 {
+		return
+	}
+	if _, err := exec.LookPath(nft[0]); err != nil {
+		return
+	}
+	k := &kernelForwarder{nft: nft, log: cfg.Log, table: "-"}
+	if err := k.removeStaleTables(context.Background()); err != nil {
+		cfg.Log.Debug("relay: looking for stale kernel forwarding tables", "err", err)
+	}
+}
+
 // kernelForwarder moves latched streams into the kernel: a netdev ingress
 // hook (nftables) rewrites and forwards them, so the relay's sockets see a
 // stream's packets only until both ends latched (and again after a party's
@@ -131,6 +153,7 @@ func startKernelForwarder(r *Relay) (*kernelForwarder, error) {
 	}
 	t := k.text()
 	t.createTable()
+	t.probeFwd()
 	if err := k.apply(ctx, t); err != nil {
 		return nil, err
 	}

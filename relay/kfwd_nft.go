@@ -104,6 +104,15 @@ func (t *nftText) createTable() {
 	t.line("add map netdev %s streams6 { type ipv6_addr . inet_service . ipv6_addr . inet_service : verdict ; }", t.table)
 }
 
+// probeFwd makes the kernel check, at start, that it has nft's fwd
+// expression (nf_dup/nft_fwd_netdev): a rule using it is added and removed
+// in the same transaction, which fails as a whole where it is missing.
+func (t *nftText) probeFwd() {
+	t.line("add chain netdev %s probe", t.table)
+	t.line(`add rule netdev %s probe ip daddr set 127.0.0.1 fwd ip to 127.0.0.1 device "lo"`, t.table)
+	t.line("delete chain netdev %s probe", t.table)
+}
+
 // ingressChain hooks device dev: every UDP packet arriving there is looked
 // up in its family's stream map; no entry means the normal path (the
 // relay's socket in user space).

@@ -16,6 +16,8 @@ func startKernelForwarder(*Relay) (*kernelForwarder, error) {
 	return nil, errors.New("kernel forwarding needs Linux nftables")
 }
 
+func removeStaleKernelTables(Config) {}
+
 func (*kernelForwarder) latched(*Session)             {}
 func (*kernelForwarder) forget(*Session, func()) bool { return false }
 func (*kernelForwarder) close()                       {}

@@ -155,6 +155,8 @@ func New(cfg Config) (*Relay, error) {
 		if r.kfwd, r.kfwdErr = startKernelForwarder(r); r.kfwdErr != nil {
 			c.Log.Warn("relay: kernel forwarding is off, forwarding in user space", "err", r.kfwdErr)
 		}
+	} else {
+		removeStaleKernelTables(c)
 	}
 	r.wg.Add(1)
 	go r.janitor()
