@@ -125,6 +125,7 @@ func waitKernel(t *testing.T, s *Session, a, b *net.UDPConn, toA, toB netip.Addr
 		if st.A.RTP.Kernel > aKernel && st.B.RTP.Kernel > bKernel {
 			drain(a)
 			drain(b)
+			settle(t, s)
 			return
 		}
 		send(t, a, toA, uint16(seq))
@@ -133,6 +134,24 @@ func waitKernel(t *testing.T, s *Session, a, b *net.UDPConn, toA, toB netip.Addr
 	}
 	st := s.Stats()
 	t.Fatalf("kernel did not take over within %v: A %+v, B %+v", kernelWait, st.A.RTP, st.B.RTP)
+}
+
+// settle waits until the kernel counters stop moving over more than one
+// read interval: the last packets sent may have passed the kernel after
+// its counters were read, and a snapshot taken next must hold them.
+func settle(t *testing.T, s *Session) {
+	t.Helper()
+	deadline := time.Now().Add(kernelWait)
+	prev := s.Stats()
+	for time.Now().Before(deadline) {
+		time.Sleep(kernelCounterInterval + 200*time.Millisecond)
+		cur := s.Stats()
+		if cur.A.RTP.Kernel == prev.A.RTP.Kernel && cur.B.RTP.Kernel == prev.B.RTP.Kernel {
+			return
+		}
+		prev = cur
+	}
+	t.Fatal("kernel counters did not settle")
 }
 
 func drain(c *net.UDPConn) {
