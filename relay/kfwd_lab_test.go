@@ -167,6 +167,12 @@ func drain(c *net.UDPConn) {
 func TestKernelForwardLab(t *testing.T) {
 	kl := newKernelLab(t)
 	r := kl.newRelay(t)
+	// Ingress chains from the start on lo and on the bind address's device.
+	for _, dev := range []string{`device "lo"`, `device "eth0"`} {
+		if out := kl.nft(t, "list", "table", "netdev", r.kfwd.table); !strings.Contains(out, dev) {
+			t.Errorf("no ingress chain with %s:\n%s", dev, out)
+		}
+	}
 	s, err := r.Allocate(t.Context(), "kfwd-1")
 	if err != nil {
 		t.Fatal(err)

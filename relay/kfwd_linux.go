@@ -162,8 +162,8 @@ func startKernelForwarder(r *Relay) (*kernelForwarder, error) {
 	// parties are added as their streams come.
 	devs := []string{"lo"}
 	if b := cfg.Bind; !b.IsUnspecified() && !b.IsLoopback() {
-		if rt, err := k.lookupRoute(ctx, b); err == nil && rt.dev != "lo" {
-			devs = append(devs, rt.dev)
+		if dev, err := k.addrDevice(ctx, b); err == nil {
+			devs = append(devs, dev)
 		}
 	}
 	if err := k.ensureDevices(ctx, devs); err != nil {
@@ -263,6 +263,19 @@ func (k *kernelForwarder) ensureDevices(ctx context.Context, devs []string) erro
 		k.devices[d] = true
 	}
 	return nil
+}
+
+// addrDevice names the device that holds local address a (ip addr show
+// to A; a route lookup of a local address only says lo).
+func (k *kernelForwarder) addrDevice(ctx context.Context, a netip.Addr) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, nftTimeout)
+	defer cancel()
+	argv := append(append([]string(nil), k.ip[1:]...), "-j", "addr", "show", "to", a.String())
+	out, err := exec.CommandContext(ctx, k.ip[0], argv...).Output()
+	if err != nil {
+		return "", fmt.Errorf("device of %s: %w", a, err)
+	}
+	return parseAddrDevice(out)
 }
 
 // lookupRoute asks the kernel (ip route get) how it reaches dst; cached.

@@ -288,3 +288,18 @@ func parseRoute(b []byte) (routeInfo, error) {
 	}
 	return r, nil
 }
+
+// parseAddrDevice reads `ip -j addr show to ADDR`: the interface holding
+// the address.
+func parseAddrDevice(b []byte) (string, error) {
+	var links []struct {
+		IfName string `json:"ifname"`
+	}
+	if err := json.Unmarshal(b, &links); err != nil {
+		return "", fmt.Errorf("parse ip addr show: %w", err)
+	}
+	if len(links) == 0 || !validDevName(links[0].IfName) {
+		return "", fmt.Errorf("parse ip addr show: no interface holds the address")
+	}
+	return links[0].IfName, nil
+}

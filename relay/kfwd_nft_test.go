@@ -182,3 +182,15 @@ func TestParseRoute(t *testing.T) {
 		t.Errorf("nexthop on link = %v", got)
 	}
 }
+
+func TestParseAddrDevice(t *testing.T) {
+	out := `[{"ifindex":4,"ifname":"eth0","flags":["BROADCAST","MULTICAST","UP","LOWER_UP"],"mtu":1400,"addr_info":[{"family":"inet","local":"192.0.2.2","prefixlen":24}]}]`
+	if dev, err := parseAddrDevice([]byte(out)); dev != "eth0" || err != nil {
+		t.Errorf("got %q, %v", dev, err)
+	}
+	for _, bad := range []string{`[]`, `[{"ifname":"a b"}]`, `x`} {
+		if dev, err := parseAddrDevice([]byte(bad)); err == nil {
+			t.Errorf("parseAddrDevice(%s) = %q, want an error", bad, dev)
+		}
+	}
+}

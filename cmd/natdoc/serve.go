@@ -253,6 +253,9 @@ func runServe(ctx context.Context, a *app, o *serveOptions) error {
 		}
 		defer rl.Close()
 		cfg.Relay = rl
+		if on, _ := rl.KernelForwarding(); on {
+			fmt.Fprintln(a.stderr, "natdoc serve: latched media is forwarded in the kernel (nftables); RTP loss is then not measured")
+		}
 	}
 	udp, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(o.listen))
 	if err != nil {
