@@ -21,7 +21,14 @@
 # 100,000 pps), then a step-up per relay until its first loss. "direct" is
 # the method's floor: the generator's sockets sending to each other.
 #
-#   bench/relay.sh [--quick] [--profile DIR] [--no-nice] [-- RTPLOAD-FLAGS...]
+#   bench/relay.sh [--quick] [--profile DIR] [--no-nice] [--rps] [-- RTPLOAD-FLAGS...]
+#
+# --rps runs everything in a network namespace of its own whose lo steers
+# received packets to core 0 (RPS), so the kernel's receive work for every
+# packet, and a kernel-forwarding relay's forwarding, runs on the relays'
+# core as a NIC's receive work would on a server, instead of on the
+# generator's (loopback receives on the sending core). The namespace is
+# removed at exit.
 #
 # Relays and generator run at nice -20 (root) so that other users' jobs on
 # a shared machine take less of their cores; --no-nice runs them at the
@@ -37,13 +44,15 @@ cd "$(dirname "$0")/.."
 quick=0
 profile=""
 nice=(nice -n -20)
+rps=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) quick=1 ;;
+	--rps) rps=1 ;;
 	--profile) profile=$2; shift ;;
 	--no-nice) nice=() ;;
 	--) shift; break ;; # the rest goes to rtpload (e.g. -- --loads 1000 --stepup "")
-	*) echo "usage: $0 [--quick] [--profile DIR] [--no-nice]" >&2; exit 2 ;;
+	*) echo "usage: $0 [--quick] [--profile DIR] [--no-nice] [--rps]" >&2; exit 2 ;;
 	esac
 	shift
 done
@@ -66,20 +75,30 @@ ng_natdoc=127.0.8.2:2224
 ng_kernel=127.0.8.3:2225
 ng_rtpengine=127.0.8.1:2223
 pids=()
+ns=""
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	[ -z "$ns" ] || ip netns del "$ns"
 }
 trap cleanup EXIT INT TERM
+in_ns=() # prefix that runs a program in the benchmark's namespace (--rps)
+if [ $rps = 1 ]; then
+	ns=natdoc-bench-$$
+	ip netns add "$ns"
+	ip -n "$ns" link set lo up
+	ip netns exec "$ns" sh -c 'echo 1 > /sys/class/net/lo/queues/rx-0/rps_cpus'
+	in_ns=(ip netns exec "$ns") # exec's the program: $! stays its PID
+fi
 
-"${nice[@]}" taskset -c 0 "$dir/ngrelay" --ng "$ng_natdoc" --ports 20000-29999 --max-sessions 2500 ${NGRELAY_FLAGS:-} > "$dir/ngrelay.log" 2>&1 &
+"${in_ns[@]}" "${nice[@]}" taskset -c 0 "$dir/ngrelay" --ng "$ng_natdoc" --ports 20000-29999 --max-sessions 2500 ${NGRELAY_FLAGS:-} > "$dir/ngrelay.log" 2>&1 &
 natdoc_pid=$!
 pids+=("$natdoc_pid")
 # The same relay with --kernel-forward: latched streams go into an nftables
 # netdev table on lo (natdoc_relay_PID_1, removed when it exits; a killed
 # one's is removed at the next start). Its forwarding then happens in
 # softirq on the sending core (the generator's): see "added machine µs/pkt".
-"${nice[@]}" taskset -c 0 "$dir/ngrelay" --ng "$ng_kernel" --ports 50000-59999 --max-sessions 2500 --kernel-forward ${NGRELAY_FLAGS:-} > "$dir/ngrelay-kernel.log" 2>&1 &
+"${in_ns[@]}" "${nice[@]}" taskset -c 0 "$dir/ngrelay" --ng "$ng_kernel" --ports 50000-59999 --max-sessions 2500 --kernel-forward ${NGRELAY_FLAGS:-} > "$dir/ngrelay-kernel.log" 2>&1 &
 kernel_pid=$!
 pids+=("$kernel_pid")
 # rtpengine: user-space forwarding, no kernel table, no config file,
@@ -87,7 +106,7 @@ pids+=("$kernel_pid")
 # freed at delete (its default keeps them 30 s, and the sockets of two
 # earlier step-up loads then exhaust the descriptor limit: "Ran out of
 # ports" at 2,000 calls).
-"${nice[@]}" taskset -c 0 rtpengine --config-file=none --foreground --log-stderr --table=-1 \
+"${in_ns[@]}" "${nice[@]}" taskset -c 0 rtpengine --config-file=none --foreground --log-stderr --table=-1 \
 	--interface=127.0.8.1 --listen-ng="$ng_rtpengine" --port-min=30000 --port-max=49999 \
 	--log-level=3 --delete-delay=0 --pidfile="$dir/rtpengine.pid" > "$dir/rtpengine.log" 2>&1 &
 rtpengine_pid=$!
@@ -102,10 +121,10 @@ else
 fi
 [ -n "$profile" ] && { mkdir -p "$profile"; args+=(--profile "$profile"); }
 
-echo "load before the run: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min); relays on core 0, generator on core 1" >&2
+echo "load before the run: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min); relays on core 0, generator on core 1$([ $rps = 1 ] && echo ", loopback receive steered to core 0 (--rps)")" >&2
 # timeout: a hung relay must not hold the script; 15 min is three times the
 # full run.
-timeout --signal=INT 15m "${nice[@]}" taskset -c 1 "$dir/rtpload" --relay-cpu 0 \
+timeout --signal=INT 15m "${in_ns[@]}" "${nice[@]}" taskset -c 1 "$dir/rtpload" --relay-cpu 0 \
 	--targets "direct;natdoc,$ng_natdoc,$natdoc_pid;natdoc-kernel,$ng_kernel,$kernel_pid;rtpengine,$ng_rtpengine,$rtpengine_pid" \
 	--json "$dir/results.json" "${args[@]}" "$@"
 echo "load after the run: $(cut -d' ' -f1-3 /proc/loadavg); results in $dir/results.json" >&2
