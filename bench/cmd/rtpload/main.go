@@ -165,7 +165,12 @@ type result struct {
 	// + softirq time of every core (the part of the kernel's packet work
 	// no process is charged with), per packet, less the direct row's
 	// generator + softirq.
-	SoftirqUsPkt  float64 `json:"machine_softirq_us_per_packet"`
+	SoftirqUsPkt float64 `json:"machine_softirq_us_per_packet"`
+	// BacklogDrops: packets the kernel dropped because a core's input
+	// backlog was full (/proc/net/softnet_stat, second column, all cores)
+	// during the window: loss that happened before any relay saw a packet
+	// (bench/relay.sh --rps moves every loopback receive to one core).
+	BacklogDrops  uint64  `json:"backlog_drops"`
 	AddedOwnUsPkt float64 `json:"added_relay_gen_softirq_us_per_packet,omitempty"`
 	Stale         uint64  `json:"stale"`
 	SetupErr      string  `json:"setup_error,omitempty"`
@@ -226,8 +231,8 @@ func (r *result) short() string {
 	if r.SetupErr != "" {
 		return "setup failed: " + r.SetupErr
 	}
-	return fmt.Sprintf("%.0f pps delivered, loss %d (%.3f%%), p50 %.0f µs, p99 %.0f µs, relay CPU %.1f%%, %.2f µs/pkt, gen lag %.1f ms, gen CPU %.0f%%",
-		r.DeliveredPPS, r.Lost, r.LossPct, r.P50us, r.P99us, r.CPUPct, r.CPUusPerPkt, r.GenLagMs, r.GenCPUPct)
+	return fmt.Sprintf("%.0f pps delivered, loss %d (%.3f%%, backlog drops %d), p50 %.0f µs, p99 %.0f µs, relay CPU %.1f%%, %.2f µs/pkt, gen lag %.1f ms, gen CPU %.0f%%",
+		r.DeliveredPPS, r.Lost, r.LossPct, r.BacklogDrops, r.P50us, r.P99us, r.CPUPct, r.CPUusPerPkt, r.GenLagMs, r.GenCPUPct)
 }
 
 // call is one relayed call in a measurement.
@@ -285,17 +290,18 @@ func measureOne(ctx context.Context, o *options, t target, calls int, runTag uin
 	var gen0, gen1 time.Duration
 	var t0, t1 time.Time
 	var core0, core1, mach0, mach1 coreTimes
+	var drops0, drops1 uint64
 	profile := o.profileDir != "" && t.Name == "natdoc" && cl != nil
 	onWindow := func(start bool) {
 		if start {
-			t0, cpu0, gen0, core0, mach0 = time.Now(), procCPU(t.PID), selfCPU(), readCore(o.relayCPU), readMachine()
+			t0, cpu0, gen0, core0, mach0, drops0 = time.Now(), procCPU(t.PID), selfCPU(), readCore(o.relayCPU), readMachine(), backlogDrops()
 			if profile {
 				file, _ := filepath.Abs(filepath.Join(o.profileDir, fmt.Sprintf("natdoc-%dcalls.pprof", calls)))
 				cl.Request(ctx, map[string]any{"command": "x-profile-start", "file": file})
 			}
 			return
 		}
-		t1, cpu1, gen1, core1, mach1 = time.Now(), procCPU(t.PID), selfCPU(), readCore(o.relayCPU), readMachine()
+		t1, cpu1, gen1, core1, mach1, drops1 = time.Now(), procCPU(t.PID), selfCPU(), readCore(o.relayCPU), readMachine(), backlogDrops()
 		if profile {
 			cl.Request(ctx, map[string]any{"command": "x-profile-stop"})
 		}
@@ -310,6 +316,9 @@ func measureOne(ctx context.Context, o *options, t target, calls int, runTag uin
 	res = summarize(res, g, t1.Sub(t0), cpu1-cpu0, gen1-gen0, t.PID)
 	res.CoreBusyPct = core1.busyPct(core0)
 	res.CoreSoftPct = core1.softirqPct(core0)
+	if drops1 >= drops0 {
+		res.BacklogDrops = drops1 - drops0
+	}
 	// USER_HZ is 100: ticks per second are percent of one core.
 	res.MachineBusyPct = float64(mach1.busy-mach0.busy) / max(t1.Sub(t0).Seconds(), 1e-9)
 	if res.Received > 0 {
@@ -485,4 +494,24 @@ func addMachineCPU(rs []result) {
 		rs[i].AddedMachineUsPkt = rs[i].MachineUsPkt - d.MachineUsPkt
 		rs[i].AddedOwnUsPkt = rs[i].CPUusPerPkt + rs[i].GenCPUusPkt + rs[i].SoftirqUsPkt - d.GenCPUusPkt - d.SoftirqUsPkt
 	}
+}
+
+// backlogDrops sums the "dropped" column of /proc/net/softnet_stat (hex,
+// one line per core): packets refused because the core's input backlog
+// (net.core.netdev_max_backlog) was full.
+func backlogDrops() uint64 {
+	b, err := os.ReadFile("/proc/net/softnet_stat")
+	if err != nil {
+		return 0
+	}
+	var sum uint64
+	for line := range strings.Lines(string(b)) {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		n, _ := strconv.ParseUint(f[1], 16, 64)
+		sum += n
+	}
+	return sum
 }

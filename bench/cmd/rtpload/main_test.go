@@ -122,3 +122,13 @@ func TestProcCPUCountsChildren(t *testing.T) {
 		t.Error("readMachine: no cpu line in /proc/stat")
 	}
 }
+
+func TestBacklogDropsReads(t *testing.T) {
+	if _, err := os.Stat("/proc/net/softnet_stat"); err != nil {
+		t.Skip("no /proc/net/softnet_stat")
+	}
+	a := backlogDrops()
+	if b := backlogDrops(); b < a {
+		t.Errorf("backlog drops went back from %d to %d", a, b)
+	}
+}

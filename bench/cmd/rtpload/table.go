@@ -56,15 +56,15 @@ func printTables(w io.Writer, o *options, fixed []result, steps map[string][]res
 	}
 	fmt.Fprintf(w, "\nStep-up (each relay until its first lossy step)\n\n")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "relay\tcalls\ttarget pps\tdelivered pps\tlost\tloss %\tp99 µs\trelay CPU % core\tCPU µs/pkt\tcore busy %\tcore softirq %\tgen lag ms\t")
+	fmt.Fprintln(tw, "relay\tcalls\ttarget pps\tdelivered pps\tlost\tloss %\tbacklog drops\tp99 µs\trelay CPU % core\tCPU µs/pkt\tcore busy %\tcore softirq %\tgen lag ms\t")
 	maxes := map[string]int{}
 	for _, name := range relayNames(o) {
 		for _, r := range steps[name] {
 			if r.SetupErr != "" {
-				fmt.Fprintf(tw, "%s\t%d\tsetup failed: %s\t\t\t\t\t\t\t\t\t\t\n", r.Relay, r.Calls, r.SetupErr)
+				fmt.Fprintf(tw, "%s\t%d\tsetup failed: %s\t\t\t\t\t\t\t\t\t\t\t\n", r.Relay, r.Calls, r.SetupErr)
 				continue
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%d\t%.3f\t%.0f\t%.1f\t%.2f\t%.0f\t%.0f\t%.1f\t\n", r.Relay, r.Calls, r.TargetPPS, r.DeliveredPPS, r.Lost, r.LossPct, r.P99us, r.CPUPct, r.CPUusPerPkt, r.CoreBusyPct, r.CoreSoftPct, r.GenLagMs)
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%d\t%.3f\t%d\t%.0f\t%.1f\t%.2f\t%.0f\t%.0f\t%.1f\t\n", r.Relay, r.Calls, r.TargetPPS, r.DeliveredPPS, r.Lost, r.LossPct, r.BacklogDrops, r.P99us, r.CPUPct, r.CPUusPerPkt, r.CoreBusyPct, r.CoreSoftPct, r.GenLagMs)
 		}
 		maxes[name] = lossFreeMax(fixed, steps[name], name)
 	}
