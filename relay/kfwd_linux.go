@@ -41,6 +41,9 @@ const (
 	// kernelFinalWait bounds how long Stats of a closed session waits for
 	// the last read of its kernel counters.
 	kernelFinalWait = time.Second
+	// maxRouteCache: route entries kept before expired ones are dropped
+	// (MaxSessions calls have at most twice as many parties).
+	maxRouteCache = 2 * DefaultMaxSessions
 	// maxKernelWarnings bounds the log lines for failed nft runs.
 	maxKernelWarnings = 5
 )
@@ -283,6 +286,14 @@ func (k *kernelForwarder) lookupRoute(ctx context.Context, dst netip.Addr) (rout
 	now := time.Now()
 	if c, ok := k.routes[dst]; ok && now.Sub(c.at) < routeCacheTTL {
 		return c.info, c.err
+	}
+	if len(k.routes) >= maxRouteCache {
+		// Bounded state: a long-running server meets many phones.
+		for a, c := range k.routes {
+			if now.Sub(c.at) >= routeCacheTTL {
+				delete(k.routes, a)
+			}
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, nftTimeout)
 	defer cancel()
