@@ -49,10 +49,12 @@
 // measured. Each relay owns one table, natdoc_relay_PID_N, removed on
 // Close; a table whose process is gone is removed by the next relay. IPv4
 // and IPv6 (`fwd ip6`) alike; a stream between an IPv4 and an IPv6 party
-// stays in user space. Not covered: a party whose packets arrive on another
-// device than the route back to it (no ingress chain there: user space),
-// and the TTL (nft fwd does not decrement it; the relay is an endpoint, as
-// in user space).
+// stays in user space. Differences from user space: a forwarded packet
+// keeps the TTL/hop limit and DSCP it arrived with, and it bypasses the
+// relay host's own netfilter hooks after ingress (conntrack, a firewall's
+// output rules, SNAT on the relay host itself). Not covered: a party whose
+// packets arrive on another device than the route back to it (no ingress
+// chain there: they stay in user space).
 //
 // API: New(cfg) → r.Allocate(ctx, callID) → *Session with legs A and B;
 // Leg.Expect(signalling IP), Leg.SetSDPAddr(rtp, rtcp), Leg.Port() for the
