@@ -36,8 +36,8 @@ func printTables(w io.Writer, o *options, fixed []result, steps map[string][]res
 				continue
 			}
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", calls, name, ratio(n.DeliveredPPS, re.DeliveredPPS), ratio(n.P50us, re.P50us),
-				ratio(n.P99us, re.P99us), ratio(n.CPUusPerPkt, re.CPUusPerPkt), ratio(n.AddedMachineUsPkt, re.AddedMachineUsPkt),
-				ratio(n.AddedOwnUsPkt, re.AddedOwnUsPkt), verdict(n, re))
+				ratio(n.P99us, re.P99us), ratio(n.CPUusPerPkt, re.CPUusPerPkt), ratioAdded(n.AddedMachineUsPkt, re.AddedMachineUsPkt),
+				ratioAdded(n.AddedOwnUsPkt, re.AddedOwnUsPkt), verdict(n, re))
 		}
 	}
 	tw.Flush()
@@ -142,6 +142,16 @@ func find(rs []result, name string, calls int) *result {
 		}
 	}
 	return nil
+}
+
+// ratioAdded: added costs are differences of two noisy measurements; a
+// ratio to rtpengine's is printed only where rtpengine's is clearly above
+// the noise (1 µs/pkt) and ours is not below zero.
+func ratioAdded(a, b float64) string {
+	if b < 1 || a < 0 {
+		return "-"
+	}
+	return ratio(a, b)
 }
 
 func ratio(a, b float64) string {
