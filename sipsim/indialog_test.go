@@ -88,6 +88,24 @@ func (u *testUA) register(t *testing.T, server string) {
 	}
 }
 
+// do sends a request outside any dialog state (the test built its headers).
+func (u *testUA) do(ctx context.Context, req *sip.Request) (*sip.Response, error) {
+	return u.client.Do(ctx, req)
+}
+
+type uaResult struct {
+	res *sip.Response
+	err error
+}
+
+// doAsync sends req with do in the background, so the test can play the
+// other side before the answer comes back.
+func doAsync(ctx context.Context, do func(context.Context, *sip.Request) (*sip.Response, error), req *sip.Request) <-chan uaResult {
+	done := make(chan uaResult, 1)
+	go func() { res, err := do(ctx, req); done <- uaResult{res, err} }()
+	return done
+}
+
 // next waits for the next request of method m, answering OPTIONS pings
 // and failing on anything else.
 func (u *testUA) next(t *testing.T, m sip.RequestMethod) uaRequest {
@@ -242,12 +260,7 @@ func reinvite(t *testing.T, method sip.RequestMethod, sess *sipgo.DialogClientSe
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*uaStep)
 	defer cancel()
-	type result struct {
-		res *sip.Response
-		err error
-	}
-	done := make(chan result, 1)
-	go func() { res, err := sess.Do(ctx, req); done <- result{res, err} }()
+	done := doAsync(ctx, sess.Do, req)
 	in := callee.next(t, method)
 	if got := mustAudio(t, in.req.Body(), direction); got != toCallee {
 		t.Errorf("%s %s: callee sees media at %v, want the relay's %v", method, direction, got, toCallee)
@@ -346,12 +359,7 @@ func updateFromCallee(t *testing.T, ts *testServer, inv *sip.Request, caller, ca
 	req.SetDestination(ts.addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*uaStep)
 	defer cancel()
-	type result struct {
-		res *sip.Response
-		err error
-	}
-	done := make(chan result, 1)
-	go func() { res, err := callee.client.Do(ctx, req); done <- result{res, err} }()
+	done := doAsync(ctx, callee.do, req)
 	in := caller.next(t, sip.UPDATE)
 	if got := mustAudio(t, in.req.Body(), "sendonly"); got != toCaller {
 		t.Errorf("UPDATE from the callee: caller sees media at %v, want the relay's %v", got, toCaller)
@@ -477,12 +485,7 @@ func prackThroughServer(t *testing.T, ts *testServer, inv *sip.Request, res *sip
 	prack.SetDestination(ts.addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*uaStep)
 	defer cancel()
-	type result struct {
-		res *sip.Response
-		err error
-	}
-	done := make(chan result, 1)
-	go func() { r, err := caller.client.Do(ctx, prack); done <- result{r, err} }()
+	done := doAsync(ctx, caller.do, prack)
 	got := callee.next(t, sip.PRACK)
 	if h := got.req.GetHeader("RAck"); h == nil || h.Value() != rack {
 		t.Errorf("PRACK reached the callee with RAck %v, want %q", h, rack)
