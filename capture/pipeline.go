@@ -499,7 +499,7 @@ func (s *state) newFlow(ev *event, k flowKey) *rtpFlow {
 	if ev.fast {
 		k.Src, k.Dst, k.SSRC = fromFastKey(ev.key)
 	}
-	f := &rtpFlow{Key: k}
+	f := &rtpFlow{Key: k, timeline: s.timelines}
 	if ev.kind == evRTP {
 		f.clockRate = s.clockRate(k.Src, k.Dst, ev.rtp.PT)
 	}

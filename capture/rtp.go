@@ -85,6 +85,9 @@ type rtpFlow struct {
 	maxGap time.Duration
 	// Activity: packets per step since First; the step doubles when the
 	// buckets run out, so the array never grows past its first allocation.
+	// Counted only when timeline is set (Options.Detail): only the
+	// detailed views draw it.
+	timeline   bool
 	activity   []uint32
 	step       time.Duration
 	lastBucket int64 // start of the newest bucket, Unix nanoseconds
@@ -139,14 +142,18 @@ func (f *rtpFlow) Last() time.Time  { return time.Unix(0, f.lastNs).UTC() }
 func (f *rtpFlow) update(h rtpFields, size int, at int64, frame uint64) {
 	if f.Packets == 0 {
 		f.firstNs, f.FirstFrame = at, frame
-		f.activity, f.step = make([]uint32, 0, activityBuckets), time.Second
+		if f.timeline {
+			f.activity, f.step = make([]uint32, 0, activityBuckets), time.Second
+		}
 	} else if gap := time.Duration(at - f.lastNs); gap > f.maxGap {
 		f.maxGap = gap
 	}
 	f.Packets++
 	f.Bytes += uint64(size)
 	f.lastNs, f.LastFrame = at, frame
-	f.count(at)
+	if f.timeline {
+		f.count(at)
+	}
 	if f.Key.RTCP {
 		return
 	}

@@ -127,9 +127,12 @@ type state struct {
 	hosts map[netip.Addr]bool
 	// side decodes, on the analysing goroutine, the records the parallel
 	// decoders route to it (fragments, SCTP), keeping their state in order.
-	side    *producer
-	counts  counters
-	tlsSeen []uint64 // frames of TLS on SIP ports
+	side   *producer
+	counts counters
+	// timelines: streams count packets per time step for the report's
+	// timeline (Options.Detail).
+	timelines bool
+	tlsSeen   []uint64 // frames of TLS on SIP ports
 	// SIP sources seen for calls, for flow binding.
 	packets uint64
 	bytes   uint64
@@ -146,6 +149,13 @@ func newState() *state {
 
 		rtpmaps: map[netip.AddrPort]rtpmapEntry{},
 	}
+}
+
+// setDetail says whether calls keep their SIP messages and streams their
+// packet timelines (Options.Detail).
+func (s *state) setDetail(on bool) {
+	s.timelines = on
+	s.calls.keepMessages = on
 }
 
 // handle analyses one decoded packet. It must not keep pkt.Payload.

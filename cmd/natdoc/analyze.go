@@ -62,7 +62,11 @@ func runAnalyze(cmd *cobra.Command, a *app, opts analyzeOptions) error {
 	defer debug.SetGCPercent(debug.SetGCPercent(analyzeGCPercent))
 	rep := newReport("analyze")
 	rep.Started = time.Now()
-	copts := capture.Options{Files: opts.Files, Stdin: a.stdin}
+	detail, err := a.wantsCallDetail(opts.CallID)
+	if err != nil {
+		return err
+	}
+	copts := capture.Options{Files: opts.Files, Stdin: a.stdin, Detail: detail}
 	if opts.Progress && isTerminal(a.stderr) {
 		bar := newProgressBar(a.stderr, "reading", 50<<20) // small files finish before a bar helps
 		copts.Progress = bar.update
@@ -118,8 +122,25 @@ the full report with every call's verdict follows on Ctrl-C or after --duration.
 	return cmd
 }
 
+// wantsCallDetail says whether the report will draw single calls: their
+// ladder diagram (--call, HTML) and RTP timelines (HTML), or carry the
+// full model (JSON). Only then does the analysis keep each call's SIP
+// messages and packet timelines; otherwise finished calls keep what the
+// calls table and findings need, and memory stays flat on long captures.
+func (a *app) wantsCallDetail(callID string) (bool, error) {
+	f, err := a.format()
+	if err != nil {
+		return false, err
+	}
+	return callID != "" || f == report.FormatJSON || f == report.FormatHTML, nil
+}
+
 func runCapture(cmd *cobra.Command, a *app, opts captureOptions) error {
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(analyzeMemoryLimit))
+	detail, err := a.wantsCallDetail("")
+	if err != nil {
+		return err
+	}
 	rep := newReport("capture")
 	rep.Started = time.Now()
 	var hosts []netip.Addr
@@ -131,7 +152,7 @@ func runCapture(cmd *cobra.Command, a *app, opts captureOptions) error {
 		hosts = append(hosts, a)
 	}
 	res, err := capture.Live(cmd.Context(), capture.LiveOptions{
-		Interface: opts.Interface, WriteFile: opts.WriteFile, Duration: opts.Duration, Hosts: hosts,
+		Interface: opts.Interface, WriteFile: opts.WriteFile, Duration: opts.Duration, Hosts: hosts, Detail: detail,
 		OnCallEnd: func(e capture.CallEnd) {
 			fmt.Fprintf(a.stderr, "%s call ended: %s → %s (status %d) %s\n", e.At.Format("15:04:05"), e.From, e.To, e.Status, e.CallID)
 		},
