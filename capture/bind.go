@@ -43,11 +43,13 @@ type binder struct {
 	grace time.Duration
 }
 
-func newBinder() *binder {
+// newBinder makes a binder for about calls calls (a size hint: each has
+// a dialog or two and two SDP addresses per party).
+func newBinder(calls int) *binder {
 	return &binder{
-		byAddr: map[netip.AddrPort][]promise{},
-		byIP:   map[netip.Addr][]promise{},
-		named:  map[*dialog]*[2][]netip.AddrPort{},
+		byAddr: make(map[netip.AddrPort][]promise, 4*calls),
+		byIP:   make(map[netip.Addr][]promise, 2*calls),
+		named:  make(map[*dialog]*[2][]netip.AddrPort, calls),
 		grace:  10 * time.Second,
 	}
 }

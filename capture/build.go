@@ -68,12 +68,10 @@ func (c *sipCall) ended() bool {
 // sweep binds quiet streams and finalises the calls that ended at least
 // quietAfter before now; final does it for everything left.
 func (s *state) sweep(now time.Time, final bool) {
-	b := newBinder()
 	ending := map[*sipCall]bool{}
 	var builds []*callBuild
 	index := map[*dialog]*callBuild{}
 	for _, c := range s.calls.order {
-		b.addCall(c, now)
 		if final || (c.ended() && now.Sub(c.Last) >= c.quietNeeded()) {
 			ending[c] = true
 			for _, d := range c.reportDialogs() {
@@ -86,6 +84,10 @@ func (s *state) sweep(now time.Time, final bool) {
 	if len(ending) == 0 && !final {
 		s.dropOrphans(now)
 		return
+	}
+	b := newBinder(len(s.calls.order))
+	for _, c := range s.calls.order {
+		b.addCall(c, now)
 	}
 	// Bind every stream; a call still receiving media is not finished.
 	type bound struct {
@@ -156,7 +158,11 @@ func (s *state) sweep(now time.Time, final bool) {
 func (s *state) dropFlow(f *rtpFlow) {
 	delete(s.flows, f.Key)
 	if !f.Key.RTCP && f.Key.Src.Addr().Is4() && f.Key.Dst.Addr().Is4() {
-		delete(s.fast, fastKey(f.Key.Src, f.Key.Dst, f.Key.SSRC))
+		k := fastKey(f.Key.Src, f.Key.Dst, f.Key.SSRC)
+		delete(s.fast, k)
+		if slot := &s.recent[recentSlot(k)]; slot.f == f {
+			*slot = recentFlow{}
+		}
 	}
 }
 

@@ -476,7 +476,12 @@ func (s *state) mediaEvent(b *eventBatch, ev *event) {
 	var f *rtpFlow
 	var k flowKey
 	if ev.fast {
-		f = s.fast[ev.key]
+		slot := &s.recent[recentSlot(ev.key)]
+		if slot.f != nil && slot.key == ev.key {
+			f = slot.f
+		} else if f = s.fast[ev.key]; f != nil {
+			slot.key, slot.f = ev.key, f
+		}
 	} else {
 		in := &b.infos[ev.info]
 		k = flowKey{Src: in.src, Dst: in.dst, SSRC: ev.ssrc, RTCP: ev.kind == evRTCP}
@@ -506,6 +511,7 @@ func (s *state) newFlow(ev *event, k flowKey) *rtpFlow {
 	s.flows[k] = f
 	if ev.fast {
 		s.fast[ev.key] = f
+		s.recent[recentSlot(ev.key)] = recentFlow{ev.key, f}
 	}
 	return f
 }

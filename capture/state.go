@@ -80,6 +80,22 @@ func (c counters) list() []report.KeyValue {
 // v4Key packs an IPv4 RTP stream's addresses, ports and SSRC.
 type v4Key [2]uint64
 
+// recentSlots is the size of the stream cache; a power of two well
+// above the streams of 100 calls in progress, so few share a slot.
+const recentSlots = 1024
+
+// recentFlow is one slot of the stream cache.
+type recentFlow struct {
+	key v4Key
+	f   *rtpFlow
+}
+
+// recentSlot picks a stream's cache slot from its SSRC (random by RFC 3550
+// §8.1) and ports.
+func recentSlot(k v4Key) uint32 {
+	return (uint32(k[1]) ^ uint32(k[1]>>32)) & (recentSlots - 1)
+}
+
 // tcpKey names one direction of a TCP connection.
 type tcpKey struct{ Src, Dst netip.AddrPort }
 
@@ -105,7 +121,10 @@ type state struct {
 	// fast indexes IPv4 RTP streams by a 16-byte key, which hashes much
 	// faster than flowKey; every stream is in flows too.
 	fast map[v4Key]*rtpFlow
-	tcp  map[tcpKey]*tcpStream
+	// recent caches fast's answers, one stream per slot: a slot index
+	// and a 16-byte compare per RTP packet instead of a map lookup.
+	recent *[recentSlots]recentFlow
+	tcp    map[tcpKey]*tcpStream
 	// rtpmaps: clock rates from the SDP of calls in progress (clockrate.go).
 	rtpmaps map[netip.AddrPort]rtpmapEntry
 	frames  uint64 // records read so far, across files
@@ -142,10 +161,11 @@ type state struct {
 
 func newState() *state {
 	return &state{
-		calls: newCallTable(),
-		flows: make(map[flowKey]*rtpFlow, 1024),
-		fast:  make(map[v4Key]*rtpFlow, 1024),
-		tcp:   map[tcpKey]*tcpStream{},
+		calls:  newCallTable(),
+		flows:  make(map[flowKey]*rtpFlow, 1024),
+		fast:   make(map[v4Key]*rtpFlow, 1024),
+		recent: new([recentSlots]recentFlow),
+		tcp:    map[tcpKey]*tcpStream{},
 
 		rtpmaps: map[netip.AddrPort]rtpmapEntry{},
 	}
