@@ -18,11 +18,13 @@ type Options struct {
 	// Progress, when set, is called now and then with bytes read and the
 	// total size of the files (0 when unknown, e.g. standard input).
 	Progress func(read, total int64)
-	// Detail keeps, for every call, what only a view of one call draws: its
-	// SIP messages (the ladder diagram) and each RTP flow's packet timeline
-	// (report.Call.Messages, report.RTPFlow.Timeline). Without it a
+	// Detail keeps, for every call, what only a view of one call (natdoc
+	// analyze --call, the HTML report) or the full JSON model shows: its
+	// SIP messages (the ladder diagram), its SDP media descriptions, its
+	// RTCP flows and each RTP flow's packet timeline. Without it a
 	// finished call keeps only what the calls table, verdicts and findings
-	// need, so memory follows the calls in progress, not the file's length.
+	// need (compact.go), about 3 KB, so memory follows the calls in
+	// progress far more than the file's length.
 	Detail bool
 }
 

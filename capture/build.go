@@ -137,6 +137,9 @@ func (s *state) sweep(now time.Time, final bool) {
 	dialogIndex := map[*sipCall]int{}
 	for _, cb := range builds {
 		rc := cb.report("", hasMedia)
+		if !s.detail {
+			rc = compactCall(rc)
+		}
 		s.done = append(s.done, doneCall{seq: cb.call.Seq, dialog: dialogIndex[cb.call], call: rc})
 		dialogIndex[cb.call]++
 		if s.onJudged != nil {

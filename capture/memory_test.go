@@ -8,13 +8,17 @@ import (
 	"time"
 
 	"github.com/natdoc/natdoc/internal/pcapgen"
+	"github.com/natdoc/natdoc/report"
 )
 
-// TestDetailAddsOnlyMessagesAndTimelines: without Options.Detail every
-// call is judged and reported as with it, minus the SIP message list and
-// the flows' packet timelines.
-func TestDetailAddsOnlyMessagesAndTimelines(t *testing.T) {
-	path, _ := generate(t, pcapgen.AllKinds(), pcapgen.Options{Seed: 1})
+// TestDetailAddsOnlyWhatCallViewsDraw: without Options.Detail every call
+// is judged and reported as with it, minus what only a call's own view
+// draws: the SIP message list, the SDP media descriptions, the RTCP flows
+// and the RTP flows' packet timelines.
+func TestDetailAddsOnlyWhatCallViewsDraw(t *testing.T) {
+	// Every scenario, and a call long enough to send RTCP (every 5 s).
+	calls := append(pcapgen.AllKinds(), pcapgen.Call{Kind: pcapgen.Normal, Start: time.Minute, Media: 12 * time.Second})
+	path, _ := generate(t, calls, pcapgen.Options{Seed: 1})
 	full, err := Analyze(context.Background(), Options{Files: []string{path}, Detail: true})
 	if err != nil {
 		t.Fatal(err)
@@ -23,21 +27,33 @@ func TestDetailAddsOnlyMessagesAndTimelines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var messages, timelines int
+	var messages, timelines, descriptions, rtcp int
 	for i := range full.Calls {
 		c := &full.Calls[i]
 		messages += len(c.Messages)
 		c.Messages = nil
 		for j := range c.Streams {
-			for k := range c.Streams[j].Flows {
-				f := &c.Streams[j].Flows[k]
-				timelines += len(f.Timeline)
-				f.Timeline, f.TimelineStepMs = nil, 0
+			s := &c.Streams[j]
+			if s.Offer != nil || s.Answer != nil {
+				descriptions++
 			}
+			s.Offer, s.Answer = nil, nil
+			var flows []report.RTPFlow
+			for _, f := range s.Flows {
+				timelines += len(f.Timeline)
+				if f.RTCP {
+					rtcp++
+					continue
+				}
+				f.Timeline, f.TimelineStepMs = nil, 0
+				flows = append(flows, f)
+			}
+			s.Flows = flows
 		}
 	}
-	if messages == 0 || timelines == 0 {
-		t.Fatalf("detailed analysis has %d messages and %d timeline steps; want some of each", messages, timelines)
+	if messages == 0 || timelines == 0 || descriptions == 0 || rtcp == 0 {
+		t.Fatalf("detailed analysis has %d messages, %d timeline steps, %d media descriptions and %d RTCP flows; want some of each",
+			messages, timelines, descriptions, rtcp)
 	}
 	if !reflect.DeepEqual(full, compact) {
 		t.Errorf("results differ beyond messages and timelines:\nfull    %+v\ncompact %+v", full.Calls, compact.Calls)
@@ -82,8 +98,8 @@ func retainedHeap(t *testing.T, n int, detail bool) (heap uint64, finished int) 
 
 // maxBytesPerFinishedCall bounds what a finished call keeps when the run
 // draws no single call: its row in the calls table, verdict, streams and
-// findings. Measured 3.8 KB (5.1 KB with the ladder and timelines of these
-// 2 s calls); the bound leaves room for allocator and runtime variation.
+// findings. Measured 3.0 KB (5.1 KB with the ladder, SDP, RTCP and
+// timelines of these 2 s calls); the bound leaves room for allocator and runtime variation.
 const maxBytesPerFinishedCall = 4 << 10
 
 // TestFinishedCallHeap holds memory flat as a capture grows: four times

@@ -504,7 +504,7 @@ func (s *state) newFlow(ev *event, k flowKey) *rtpFlow {
 	if ev.fast {
 		k.Src, k.Dst, k.SSRC = fromFastKey(ev.key)
 	}
-	f := &rtpFlow{Key: k, timeline: s.timelines}
+	f := &rtpFlow{Key: k, timeline: s.detail}
 	if ev.kind == evRTP {
 		f.clockRate = s.clockRate(k.Src, k.Dst, ev.rtp.PT)
 	}

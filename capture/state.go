@@ -148,10 +148,11 @@ type state struct {
 	// decoders route to it (fragments, SCTP), keeping their state in order.
 	side   *producer
 	counts counters
-	// timelines: streams count packets per time step for the report's
-	// timeline (Options.Detail).
-	timelines bool
-	tlsSeen   []uint64 // frames of TLS on SIP ports
+	// detail: calls list their SIP messages, streams count packets per
+	// time step for the report's timeline, and finished calls are kept
+	// whole, not compacted (Options.Detail).
+	detail  bool
+	tlsSeen []uint64 // frames of TLS on SIP ports
 	// SIP sources seen for calls, for flow binding.
 	packets uint64
 	bytes   uint64
@@ -174,7 +175,7 @@ func newState() *state {
 // setDetail says whether calls keep their SIP messages and streams their
 // packet timelines (Options.Detail).
 func (s *state) setDetail(on bool) {
-	s.timelines = on
+	s.detail = on
 	s.calls.keepMessages = on
 }
 

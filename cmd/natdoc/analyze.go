@@ -123,10 +123,10 @@ the full report with every call's verdict follows on Ctrl-C or after --duration.
 }
 
 // wantsCallDetail says whether the report will draw single calls: their
-// ladder diagram (--call, HTML) and RTP timelines (HTML), or carry the
-// full model (JSON). Only then does the analysis keep each call's SIP
-// messages and packet timelines; otherwise finished calls keep what the
-// calls table and findings need, and memory stays flat on long captures.
+// ladder diagram and SDP (--call, HTML) and RTP timelines (HTML), or carry
+// the full model (JSON). Only then does the analysis keep each call whole;
+// otherwise finished calls keep what the calls table and findings need,
+// and memory stays nearly flat on long captures.
 func (a *app) wantsCallDetail(callID string) (bool, error) {
 	f, err := a.format()
 	if err != nil {
