@@ -3,7 +3,6 @@ package capture
 import (
 	"fmt"
 	"net/netip"
-	"sort"
 	"strings"
 	"time"
 
@@ -85,7 +84,11 @@ func (s *state) sweep(now time.Time, final bool) {
 		s.dropOrphans(now)
 		return
 	}
-	b := newBinder(len(s.calls.order))
+	if s.binder == nil {
+		s.binder = newBinder()
+	}
+	b := s.binder
+	b.reset()
 	for _, c := range s.calls.order {
 		b.addCall(c, now)
 	}
@@ -94,7 +97,7 @@ func (s *state) sweep(now time.Time, final bool) {
 		f  *rtpFlow
 		bd binding
 	}
-	var claimed []bound
+	claimed := make([]bound, 0, len(s.flows))
 	var rest []*rtpFlow
 	for _, f := range s.sortedFlows() {
 		bd, ok := b.bind(f)
@@ -140,7 +143,7 @@ func (s *state) sweep(now time.Time, final bool) {
 		if !s.detail {
 			rc = compactCall(rc)
 		}
-		s.done = append(s.done, doneCall{seq: cb.call.Seq, dialog: dialogIndex[cb.call], call: rc})
+		s.done.add(doneCall{seq: cb.call.Seq, dialog: dialogIndex[cb.call], call: rc})
 		dialogIndex[cb.call]++
 		if s.onJudged != nil {
 			s.onJudged(rc)
@@ -199,18 +202,7 @@ const maxOrphanEvidence = 10
 // C1, C2, ... by the order their INVITEs appeared.
 func (s *state) finishCalls() []report.Call {
 	s.sweep(s.last, true)
-	sort.SliceStable(s.done, func(i, j int) bool {
-		if s.done[i].seq != s.done[j].seq {
-			return s.done[i].seq < s.done[j].seq
-		}
-		return s.done[i].dialog < s.done[j].dialog
-	})
-	out := make([]report.Call, len(s.done))
-	for i, d := range s.done {
-		out[i] = d.call
-		out[i].ID = fmt.Sprintf("C%d", i+1)
-	}
-	return out
+	return s.done.take()
 }
 
 // streamState replays a dialog's offer/answer to find, per m= line, which

@@ -86,14 +86,14 @@ func retainedHeap(t *testing.T, n int, detail bool) (heap uint64, finished int) 
 	if _, err := analyzeFile(context.Background(), s, path, Options{}, 0, 0); err != nil {
 		t.Fatal(err)
 	}
-	if len(s.done) < n/2 {
-		t.Fatalf("only %d of %d calls finished before the capture's end", len(s.done), n)
+	if s.done.len() < n/2 {
+		t.Fatalf("only %d of %d calls finished before the capture's end", s.done.len(), n)
 	}
 	var ms runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
 	runtime.KeepAlive(s)
-	return ms.HeapAlloc, len(s.done)
+	return ms.HeapAlloc, s.done.len()
 }
 
 // maxBytesPerFinishedCall bounds what a finished call keeps when the run

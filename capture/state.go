@@ -80,9 +80,11 @@ func (c counters) list() []report.KeyValue {
 // v4Key packs an IPv4 RTP stream's addresses, ports and SSRC.
 type v4Key [2]uint64
 
-// recentSlots is the size of the stream cache; a power of two well
-// above the streams of 100 calls in progress, so few share a slot.
-const recentSlots = 1024
+// recentSlots is the size of the stream cache (96 KB), a power of two
+// well above the 400 streams of 100 calls in progress: about one stream in
+// ten shares its slot (with 1,024 slots one in three did, and two streams
+// sharing one take turns missing).
+const recentSlots = 4096
 
 // recentFlow is one slot of the stream cache.
 type recentFlow struct {
@@ -129,7 +131,9 @@ type state struct {
 	rtpmaps map[netip.AddrPort]rtpmapEntry
 	frames  uint64 // records read so far, across files
 	// Finalised calls, and streams no call claimed.
-	done          []doneCall
+	done doneCalls
+	// binder matches streams to calls at each sweep, reusing its storage.
+	binder        *binder
 	orphans       []*rtpFlow
 	orphanPackets uint64
 	orphanStreams int
