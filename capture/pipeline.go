@@ -76,9 +76,14 @@ type eventBatch struct {
 // Batch sizes keep a batch's data in the CPU cache between the goroutine
 // that writes it and the one that reads it: measured on the 1 GB benchmark,
 // 4,096-event batches were almost twice as slow as 512.
+//
+// Buffers are sized for the usual packet, not the largest: a batch that
+// must take a larger one grows (append) and keeps that size, so memory is
+// not reserved up front for records that rarely come.
 const (
 	batchEvents  = 512
 	batchArena   = 64 << 10
+	arenaSlack   = 4 << 10 // a SIP message or two past batchArena
 	batchesAhead = 4
 )
 
@@ -177,7 +182,7 @@ func runPipeline(ctx context.Context, src recordSource, rs *readerStats, s *stat
 		rawFull[i] = make(chan *rawBatch, batchesAhead)
 	}
 	for i := 0; i < decoders*batchesAhead+1; i++ {
-		rawFree <- &rawBatch{buf: make([]byte, 0, rawBatchBytes+MaxRecordLen), recs: make([]rawRecord, 0, rawBatchRecords)}
+		rawFree <- &rawBatch{buf: make([]byte, 0, rawBatchBytes), recs: make([]rawRecord, 0, rawBatchRecords)}
 	}
 	free := make(chan *eventBatch, decoders*(batchesAhead+1))
 	for i := 0; i < decoders*(batchesAhead+1); i++ {
@@ -223,7 +228,7 @@ func runPipeline(ctx context.Context, src recordSource, rs *readerStats, s *stat
 }
 
 func newEventBatch() *eventBatch {
-	return &eventBatch{events: make([]event, 0, batchEvents), infos: make([]packetInfo, 0, 64), arena: make([]byte, 0, batchArena+MaxRecordLen)}
+	return &eventBatch{events: make([]event, 0, batchEvents), infos: make([]packetInfo, 0, 64), arena: make([]byte, 0, batchArena+arenaSlack)}
 }
 
 // consumeRawBatch analyses the event batches one decoder made of one raw

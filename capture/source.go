@@ -330,9 +330,17 @@ func (s *pcapSource) fillBatch(b *rawBatch, rs *readerStats) (more bool, err err
 	}
 	b.buf = append(b.buf[:0], s.carry...)
 	if !s.eof {
-		n, rerr := io.ReadFull(s.br, b.buf[len(b.buf):cap(b.buf)])
-		b.buf = b.buf[:len(b.buf)+n]
-		s.eof = rerr != nil // io.EOF or io.ErrUnexpectedEOF: the file ended
+		// Fill to rawBatchBytes, or to the end of a record that is larger
+		// than that; the buffer grows only for such a record.
+		limit := max(rawBatchBytes, s.recordEnd(b.buf))
+		if limit > cap(b.buf) {
+			b.buf = append(make([]byte, 0, limit), b.buf...)
+		}
+		if len(b.buf) < limit {
+			n, rerr := io.ReadFull(s.br, b.buf[len(b.buf):limit])
+			b.buf = b.buf[:len(b.buf)+n]
+			s.eof = rerr != nil // io.EOF or io.ErrUnexpectedEOF: the file ended
+		}
 	}
 	pos := 0
 	for pos+16 <= len(b.buf) && len(b.recs) < cap(b.recs) {
@@ -375,6 +383,16 @@ func (s *pcapSource) fillBatch(b *rawBatch, rs *readerStats) (more bool, err err
 		return true, nil // send these; the next call reports the end
 	}
 	return true, nil
+}
+
+// recordEnd is where the record starting buf ends (header included), or
+// 0 when its header is incomplete or implausible; plausible bounds it by
+// MaxRecordLen.
+func (s *pcapSource) recordEnd(buf []byte) int {
+	if len(buf) < 16 || !s.plausible(buf[:16], false) {
+		return 0
+	}
+	return 16 + int(s.u32(buf[8:12]))
 }
 
 // toSlowPath puts unframed bytes back in front of the file for Next.
