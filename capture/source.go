@@ -60,6 +60,7 @@ func (c countingReader) Read(p []byte) (int, error) {
 
 // openSource detects gzip, pcap and pcapng by their magic numbers.
 func openSource(r io.Reader, sink anomalySink) (recordSource, error) {
+	under := r
 	br := bufio.NewReaderSize(r, readerBufferSize)
 	magic, err := br.Peek(4)
 	if err != nil {
@@ -70,7 +71,7 @@ func openSource(r io.Reader, sink anomalySink) (recordSource, error) {
 		if err != nil {
 			return nil, fmt.Errorf("gzip: %w", err)
 		}
-		br = bufio.NewReaderSize(zr, readerBufferSize)
+		under, br = zr, bufio.NewReaderSize(zr, readerBufferSize)
 		if magic, err = br.Peek(4); err != nil {
 			return nil, fmt.Errorf("read file header inside gzip: %w", err)
 		}
@@ -79,7 +80,12 @@ func openSource(r io.Reader, sink anomalySink) (recordSource, error) {
 	case binary.BigEndian.Uint32(magic) == 0x0A0D0D0A:
 		return newNgSource(br, sink)
 	default:
-		return newPcapSource(br, sink)
+		s, err := newPcapSource(br, sink)
+		if err != nil {
+			return nil, err
+		}
+		s.under = under
+		return s, nil
 	}
 }
 
@@ -91,7 +97,11 @@ var ErrNotCapture = errors.New("not a pcap or pcapng file")
 // from pcapgo.Reader because it must resynchronise after garbage between
 // records and report each bad record's offset, which pcapgo cannot.
 type pcapSource struct {
-	br    *bufio.Reader
+	br *bufio.Reader
+	// under is what br reads from: once br's buffer is drained the fast
+	// path (fillBatch) reads straight from it into the batch, which
+	// bufio does only for reads of at least its own buffer's size.
+	under io.Reader
 	order binary.ByteOrder
 	// bigEndian is order as a bool: u32 inlines, an interface call does not.
 	bigEndian bool
@@ -337,7 +347,7 @@ func (s *pcapSource) fillBatch(b *rawBatch, rs *readerStats) (more bool, err err
 			b.buf = append(make([]byte, 0, limit), b.buf...)
 		}
 		if len(b.buf) < limit {
-			n, rerr := io.ReadFull(s.br, b.buf[len(b.buf):limit])
+			n, rerr := s.readFull(b.buf[len(b.buf):limit])
 			b.buf = b.buf[:len(b.buf)+n]
 			s.eof = rerr != nil // io.EOF or io.ErrUnexpectedEOF: the file ended
 		}
@@ -383,6 +393,20 @@ func (s *pcapSource) fillBatch(b *rawBatch, rs *readerStats) (more bool, err err
 		return true, nil // send these; the next call reports the end
 	}
 	return true, nil
+}
+
+// readFull fills p with what br still buffers, then from under directly
+// (one copy, kernel to batch, instead of two).
+func (s *pcapSource) readFull(p []byte) (int, error) {
+	if s.under == nil {
+		return io.ReadFull(s.br, p)
+	}
+	n := 0
+	if k := s.br.Buffered(); k > 0 {
+		n, _ = s.br.Read(p[:min(k, len(p))]) // no read from under: k bytes are buffered
+	}
+	m, err := io.ReadFull(s.under, p[n:])
+	return n + m, err
 }
 
 // recordEnd is where the record starting buf ends (header included), or
