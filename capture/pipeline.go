@@ -95,6 +95,19 @@ type readerStats struct {
 	haveFirst       bool
 }
 
+// accountBatch counts n records of bytes in all, stamped from first to
+// last, as n calls of account would.
+func (r *readerStats) accountBatch(n, bytes uint64, first, last int64) {
+	r.packets += n
+	r.bytes += bytes
+	if !r.haveFirst || first < r.firstNs {
+		r.firstNs, r.haveFirst = first, true
+	}
+	if last > r.lastNs {
+		r.lastNs = last
+	}
+}
+
 func (r *readerStats) account(size int, t int64) {
 	r.packets++
 	r.bytes += uint64(size)
