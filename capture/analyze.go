@@ -18,6 +18,14 @@ type Options struct {
 	// Progress, when set, is called now and then with bytes read and the
 	// total size of the files (0 when unknown, e.g. standard input).
 	Progress func(read, total int64)
+	// Detail keeps, for every call, what only a view of one call (natdoc
+	// analyze --call, the HTML report) or the full JSON model shows: its
+	// SIP messages (the ladder diagram), its SDP media descriptions, its
+	// RTCP flows and each RTP flow's packet timeline. Without it a
+	// finished call keeps only what the calls table, verdicts and findings
+	// need (compact.go), about 3 KB, so memory follows the calls in
+	// progress far more than the file's length.
+	Detail bool
 }
 
 // ErrUnreadable marks input that is no capture at all (exit status 2).
@@ -35,6 +43,7 @@ type Result struct {
 // Analyze reads the files and judges every call in them.
 func Analyze(ctx context.Context, opt Options) (*Result, error) {
 	s := newState()
+	s.setDetail(opt.Detail)
 	var total int64
 	for _, f := range opt.Files {
 		if f == "-" {

@@ -45,10 +45,6 @@ func TestRTPPathAllocations(t *testing.T) {
 	}
 	// The last record of the file is RTP (the BYE comes 100 ms after
 	// media); find an RTP record by decoding from the end.
-	s := newState()
-	p := &producer{full: make(chan *eventBatch, 1), free: make(chan *eventBatch, 1)}
-	p.dec = newDecoder(&p.anomalies)
-	p.batch = &eventBatch{events: make([]event, 0, batchEvents), arena: make([]byte, 0, batchArena)}
 	var rtpRec []byte
 	for off := 24; off+16 <= len(data); {
 		n := int(uint32(data[off+8]) | uint32(data[off+9])<<8 | uint32(data[off+10])<<16 | uint32(data[off+11])<<24)
@@ -61,6 +57,18 @@ func TestRTPPathAllocations(t *testing.T) {
 	if rtpRec == nil {
 		t.Fatal("no RTP record found")
 	}
+	// With and without the flows' packet timelines (Options.Detail).
+	for _, detail := range []bool{false, true} {
+		rtpPathAllocations(t, rtpRec, detail)
+	}
+}
+
+func rtpPathAllocations(t *testing.T, rtpRec []byte, detail bool) {
+	s := newState()
+	s.setDetail(detail)
+	p := &producer{full: make(chan *eventBatch, 1), free: make(chan *eventBatch, 1)}
+	p.dec = newDecoder(&p.anomalies)
+	p.batch = &eventBatch{events: make([]event, 0, batchEvents), arena: make([]byte, 0, batchArena)}
 	rec := Record{Data: rtpRec, Time: time.Unix(1, 0), WireLen: len(rtpRec), LinkType: layers.LinkTypeEthernet}
 	raw := newRawRecord(rec, 0, len(rtpRec))
 	// One packet through both stages: decode and classify, then the
@@ -87,11 +95,16 @@ func TestRTPPathAllocations(t *testing.T) {
 			frame++
 		})
 		if allocs != 0 {
-			t.Errorf("%s: %.1f allocations per RTP packet, want 0", path.name, allocs)
+			t.Errorf("%s (detail %v): %.1f allocations per RTP packet, want 0", path.name, detail, allocs)
 		}
 	}
 	if s.counts.rtp < 1000 {
 		t.Errorf("RTP not recognised: %d", s.counts.rtp)
+	}
+	for _, f := range s.flows {
+		if got := len(f.activity) > 0; got != detail {
+			t.Errorf("detail %v: stream keeps a timeline: %v", detail, got)
+		}
 	}
 }
 

@@ -15,7 +15,13 @@ type promise struct {
 	at     time.Time
 	from   time.Time
 	to     time.Time
+	next   int32 // the next promise of the same list (promiseList)
 }
+
+// promiseList chains promises in binder.promises in the order they were
+// made, by 1-based index (0: none), so building the index allocates
+// nothing once the binder has grown to the calls in progress.
+type promiseList struct{ head, tail int32 }
 
 // binding says where a media flow belongs.
 type binding struct {
@@ -31,25 +37,58 @@ type binding struct {
 // the port it receives on), and last, for NATed media from an address no
 // SDP named, by the signalling address and timing. SSRC alone does not
 // bind: relays and B2BUAs forward one SSRC onto legs whose signalling may
-// be missing.
+// be missing. One binder serves every sweep (reset), reusing its storage.
 type binder struct {
-	byAddr map[netip.AddrPort][]promise
-	byIP   map[netip.Addr][]promise // signalling addresses of parties
-	// named lists, per dialog, the addresses each party's SDP named; it
-	// breaks ties when forks share the caller's offer.
-	named map[*dialog]*[2][]netip.AddrPort
+	promises []promise
+	byAddr   map[netip.AddrPort]promiseList
+	byIP     map[netip.Addr]promiseList // signalling addresses of parties
+	// named holds, per dialog, the range of namedAddrs listing the
+	// addresses each party's SDP named; it breaks ties when forks share
+	// the caller's offer.
+	named      map[*dialog][2]int32
+	namedAddrs []partyAddr
 	// grace lets media run on after BYE and start a little before the SDP
 	// was seen (RTP often starts on 183 before the answer is captured).
 	grace time.Duration
 }
 
+// partyAddr is an address a party's SDP named.
+type partyAddr struct {
+	party int
+	addr  netip.AddrPort
+}
+
 func newBinder() *binder {
 	return &binder{
-		byAddr: map[netip.AddrPort][]promise{},
-		byIP:   map[netip.Addr][]promise{},
-		named:  map[*dialog]*[2][]netip.AddrPort{},
+		byAddr: map[netip.AddrPort]promiseList{},
+		byIP:   map[netip.Addr]promiseList{},
+		named:  map[*dialog][2]int32{},
 		grace:  10 * time.Second,
 	}
+}
+
+// reset empties the binder for the next sweep, keeping its storage; the
+// promises are zeroed so they hold no finished call alive.
+func (b *binder) reset() {
+	clear(b.promises)
+	b.promises = b.promises[:0]
+	b.namedAddrs = b.namedAddrs[:0]
+	clear(b.byAddr)
+	clear(b.byIP)
+	clear(b.named)
+}
+
+// push appends p to the list l and returns the list.
+func (b *binder) push(l promiseList, p promise) promiseList {
+	b.promises = append(b.promises, p)
+	i := int32(len(b.promises))
+	if l.head == 0 {
+		l.head = i
+	} else {
+		b.promises[l.tail-1].next = i
+	}
+	l.tail = i
+	return l
 }
 
 // addCall indexes every SDP address of every reported dialog of c.
@@ -62,42 +101,51 @@ func (b *binder) addCall(c *sipCall, captureEnd time.Time) {
 		}
 	}
 	for _, d := range c.reportDialogs() {
-		named := &[2][]netip.AddrPort{}
-		b.named[d] = named
-		for _, ev := range c.timeline(d) {
+		first := int32(len(b.namedAddrs))
+		index := func(ev *sdpEvent) {
 			for i, m := range ev.SDP.Media {
 				if !m.Addr.IsValid() || isHoldAddress(m.Addr) {
 					continue
 				}
-				named[ev.Party] = append(named[ev.Party], m.Addr)
+				b.namedAddrs = append(b.namedAddrs, partyAddr{ev.Party, m.Addr})
 				p := promise{call: c, dlg: d, party: ev.Party, mIndex: i, at: ev.Time, from: c.Start.Add(-b.grace), to: end}
-				b.byAddr[m.Addr] = append(b.byAddr[m.Addr], p)
+				b.byAddr[m.Addr] = b.push(b.byAddr[m.Addr], p)
 				if m.RTCP.IsValid() && m.RTCP != m.Addr {
-					b.byAddr[m.RTCP] = append(b.byAddr[m.RTCP], p)
+					b.byAddr[m.RTCP] = b.push(b.byAddr[m.RTCP], p)
 				}
 			}
 		}
-		sigs := []netip.AddrPort{c.CallerSig, d.CalleeSig}
-		for party, sig := range sigs {
+		// The dialog's SDP in order, the offer first (sipCall.timeline,
+		// without building the slice).
+		if c.Offer != nil {
+			index(c.Offer)
+		}
+		for i := range d.SDPs {
+			index(&d.SDPs[i])
+		}
+		b.named[d] = [2]int32{first, int32(len(b.namedAddrs))}
+		for party, sig := range [2]netip.AddrPort{c.CallerSig, d.CalleeSig} {
 			if sig.IsValid() {
 				p := promise{call: c, dlg: d, party: party, at: c.Start, from: c.Start.Add(-b.grace), to: end}
-				b.byIP[sig.Addr()] = append(b.byIP[sig.Addr()], p)
+				b.byIP[sig.Addr()] = b.push(b.byIP[sig.Addr()], p)
 			}
 		}
 	}
 }
 
 // pick chooses the promise in force when the flow began: within the call's
-// time window, the most recent one made before the flow started.
-func pick(ps []promise, first time.Time) (promise, bool) {
+// time window, the most recent one made before the flow started. Only
+// promises ok accepts count (nil: all).
+func (b *binder) pick(l promiseList, first time.Time, ok func(*promise) bool) (promise, bool) {
 	var best promise
 	found := false
-	for _, p := range ps {
-		if first.Before(p.from) || first.After(p.to) {
+	for i := l.head; i != 0; i = b.promises[i-1].next {
+		p := &b.promises[i-1]
+		if first.Before(p.from) || first.After(p.to) || (ok != nil && !ok(p)) {
 			continue
 		}
 		if !found || (p.at.After(best.at) && !p.at.After(first.Add(2*time.Second))) {
-			best, found = p, true
+			best, found = *p, true
 		}
 	}
 	return best, found
@@ -105,26 +153,23 @@ func pick(ps []promise, first time.Time) (promise, bool) {
 
 // pickBySender is pick, preferring the dialog whose other party named the
 // flow's source: forks share the caller's offer, not their answers.
-func (b *binder) pickBySender(ps []promise, f *rtpFlow) (promise, bool) {
-	var matching []promise
-	for _, p := range ps {
-		if n := b.named[p.dlg]; n != nil && containsAddr(n[other(p.party)], f.Key.Src) {
-			matching = append(matching, p)
+func (b *binder) pickBySender(l promiseList, f *rtpFlow) (promise, bool) {
+	namedSource := func(p *promise) bool {
+		r, ok := b.named[p.dlg]
+		if !ok {
+			return false
 		}
+		for _, n := range b.namedAddrs[r[0]:r[1]] {
+			if n.party == other(p.party) && n.addr == f.Key.Src {
+				return true
+			}
+		}
+		return false
 	}
-	if p, ok := pick(matching, f.First()); ok {
+	if p, ok := b.pick(l, f.First(), namedSource); ok {
 		return p, true
 	}
-	return pick(ps, f.First())
-}
-
-func containsAddr(list []netip.AddrPort, a netip.AddrPort) bool {
-	for _, x := range list {
-		if x == a {
-			return true
-		}
-	}
-	return false
+	return b.pick(l, f.First(), nil)
 }
 
 // bind finds the call of one flow.
@@ -133,7 +178,7 @@ func (b *binder) bind(f *rtpFlow) (binding, bool) {
 	if p, ok := b.pickBySender(b.byAddr[k.Dst], f); ok {
 		return binding{call: p.call, dlg: p.dlg, mIndex: p.mIndex, sender: other(p.party), matched: true}, true
 	}
-	if p, ok := pick(b.byAddr[k.Src], f.First()); ok {
+	if p, ok := b.pick(b.byAddr[k.Src], f.First(), nil); ok {
 		return binding{call: p.call, dlg: p.dlg, mIndex: p.mIndex, sender: p.party}, true
 	}
 	return binding{}, false
@@ -146,10 +191,10 @@ func (b *binder) bindHeuristic(f *rtpFlow) (binding, bool) {
 	// legs whose signalling may not be in the capture.
 	// NAT: media comes from (or goes to) the public address the party's SIP
 	// came from, on a port no SDP named.
-	if p, ok := pick(b.byIP[k.Src.Addr()], f.First()); ok {
+	if p, ok := b.pick(b.byIP[k.Src.Addr()], f.First(), nil); ok {
 		return binding{call: p.call, dlg: p.dlg, sender: p.party}, true
 	}
-	if p, ok := pick(b.byIP[k.Dst.Addr()], f.First()); ok {
+	if p, ok := b.pick(b.byIP[k.Dst.Addr()], f.First(), nil); ok {
 		return binding{call: p.call, dlg: p.dlg, sender: other(p.party)}, true
 	}
 	return binding{}, false

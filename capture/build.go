@@ -3,7 +3,6 @@ package capture
 import (
 	"fmt"
 	"net/netip"
-	"sort"
 	"strings"
 	"time"
 
@@ -68,12 +67,10 @@ func (c *sipCall) ended() bool {
 // sweep binds quiet streams and finalises the calls that ended at least
 // quietAfter before now; final does it for everything left.
 func (s *state) sweep(now time.Time, final bool) {
-	b := newBinder()
 	ending := map[*sipCall]bool{}
 	var builds []*callBuild
 	index := map[*dialog]*callBuild{}
 	for _, c := range s.calls.order {
-		b.addCall(c, now)
 		if final || (c.ended() && now.Sub(c.Last) >= c.quietNeeded()) {
 			ending[c] = true
 			for _, d := range c.reportDialogs() {
@@ -87,12 +84,20 @@ func (s *state) sweep(now time.Time, final bool) {
 		s.dropOrphans(now)
 		return
 	}
+	if s.binder == nil {
+		s.binder = newBinder()
+	}
+	b := s.binder
+	b.reset()
+	for _, c := range s.calls.order {
+		b.addCall(c, now)
+	}
 	// Bind every stream; a call still receiving media is not finished.
 	type bound struct {
 		f  *rtpFlow
 		bd binding
 	}
-	var claimed []bound
+	claimed := make([]bound, 0, len(s.flows))
 	var rest []*rtpFlow
 	for _, f := range s.sortedFlows() {
 		bd, ok := b.bind(f)
@@ -135,7 +140,10 @@ func (s *state) sweep(now time.Time, final bool) {
 	dialogIndex := map[*sipCall]int{}
 	for _, cb := range builds {
 		rc := cb.report("", hasMedia)
-		s.done = append(s.done, doneCall{seq: cb.call.Seq, dialog: dialogIndex[cb.call], call: rc})
+		if !s.detail {
+			rc = compactCall(rc)
+		}
+		s.done.add(doneCall{seq: cb.call.Seq, dialog: dialogIndex[cb.call], call: rc})
 		dialogIndex[cb.call]++
 		if s.onJudged != nil {
 			s.onJudged(rc)
@@ -156,7 +164,11 @@ func (s *state) sweep(now time.Time, final bool) {
 func (s *state) dropFlow(f *rtpFlow) {
 	delete(s.flows, f.Key)
 	if !f.Key.RTCP && f.Key.Src.Addr().Is4() && f.Key.Dst.Addr().Is4() {
-		delete(s.fast, fastKey(f.Key.Src, f.Key.Dst, f.Key.SSRC))
+		k := fastKey(f.Key.Src, f.Key.Dst, f.Key.SSRC)
+		delete(s.fast, k)
+		if slot := &s.recent[recentSlot(k)]; slot.f == f {
+			*slot = recentFlow{}
+		}
 	}
 }
 
@@ -190,18 +202,7 @@ const maxOrphanEvidence = 10
 // C1, C2, ... by the order their INVITEs appeared.
 func (s *state) finishCalls() []report.Call {
 	s.sweep(s.last, true)
-	sort.SliceStable(s.done, func(i, j int) bool {
-		if s.done[i].seq != s.done[j].seq {
-			return s.done[i].seq < s.done[j].seq
-		}
-		return s.done[i].dialog < s.done[j].dialog
-	})
-	out := make([]report.Call, len(s.done))
-	for i, d := range s.done {
-		out[i] = d.call
-		out[i].ID = fmt.Sprintf("C%d", i+1)
-	}
-	return out
+	return s.done.take()
 }
 
 // streamState replays a dialog's offer/answer to find, per m= line, which

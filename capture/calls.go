@@ -75,6 +75,8 @@ type callTable struct {
 	order []*sipCall
 	// maxMessages bounds the ladder of one call against floods.
 	maxMessages int
+	// keepMessages: calls list their messages for the ladder diagram.
+	keepMessages bool
 	// onEnd, when set, hears of calls as their signalling ends.
 	onEnd func(CallEnd)
 	seq   int // calls created so far
@@ -137,11 +139,13 @@ func (t *callTable) add(m *sipInfo, at time.Time, sdpInfo *sdpInfo, sdpErr error
 	c.Last = at
 	from := c.sender(m)
 	c.SeenFrom[from] = true
-	if len(c.Messages) < t.maxMessages {
-		c.Messages = append(c.Messages, report.SIPMessage{
-			Frame: m.Frame, Time: at, Src: m.Src.String(), Dst: m.Dst.String(),
-			Summary: m.Summary(), HasSDP: sdpInfo != nil,
-		})
+	if len(c.Infos) < t.maxMessages {
+		if t.keepMessages {
+			c.Messages = append(c.Messages, report.SIPMessage{
+				Frame: m.Frame, Time: at, Src: m.Src.String(), Dst: m.Dst.String(),
+				Summary: m.Summary(), HasSDP: sdpInfo != nil,
+			})
+		}
 		c.Infos = append(c.Infos, m)
 	}
 	if sdpErr != nil {

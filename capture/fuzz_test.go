@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -110,8 +111,21 @@ func FuzzRTP(f *testing.F) {
 	f.Add([]byte{0x80, 0, 0, 1, 0, 0, 0, 160, 0, 0, 0, 1, 0xff, 0xff})
 	f.Add([]byte{0x80, 200, 0, 6, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
 	f.Add([]byte{0x9f, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 1, 0xbe, 0xde, 0, 1, 0x10, 0xaa, 0, 0})
+	f.Add([]byte{0xa0, 0x08, 0, 1, 0, 0, 0, 160, 0, 0, 0, 1, 0xff, 0x01}) // padding bit
+	f.Add([]byte{0x81, 0x08, 0, 1, 0, 0, 0, 160, 0, 0, 0, 1, 0, 0, 0, 2}) // one CSRC
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var h rtp.Header
+		// classifyMedia reads plain headers itself: it must agree with
+		// pion's parser on every field of those.
+		if classifyMedia(b, &h) == kindRTP {
+			var want rtp.Header
+			if _, err := want.Unmarshal(b); err != nil {
+				t.Fatalf("classified as RTP, pion says %v", err)
+			}
+			if !reflect.DeepEqual(normalHeader(h), normalHeader(want)) {
+				t.Fatalf("header %+v, pion's %+v", h, want)
+			}
+		}
 		fl := &rtpFlow{}
 		for i := 0; i < 3; i++ {
 			if classifyMedia(b, &h) == kindRTP {
@@ -121,4 +135,15 @@ func FuzzRTP(f *testing.F) {
 		_ = fl.Lost()
 		_ = fl.JitterMs()
 	})
+}
+
+// normalHeader makes empty and nil slices compare equal.
+func normalHeader(h rtp.Header) rtp.Header {
+	if len(h.CSRC) == 0 {
+		h.CSRC = nil
+	}
+	if len(h.Extensions) == 0 {
+		h.Extensions = nil
+	}
+	return h
 }

@@ -24,6 +24,9 @@ type LiveOptions struct {
 	// OnCallJudged is given each call's verdict once the call has ended
 	// and its media has been quiet for 30 s (or when the capture stops).
 	OnCallJudged func(report.Call)
+	// Detail keeps every call's SIP messages and flow timelines, as
+	// Options.Detail does.
+	Detail bool
 }
 
 // CallEnd announces a call that ended during a live capture.

@@ -43,6 +43,7 @@ func Live(ctx context.Context, opt LiveOptions) (*Result, error) {
 		src.w = w
 	}
 	s := newState()
+	s.setDetail(opt.Detail)
 	s.calls.onEnd = opt.OnCallEnd
 	s.onJudged = opt.OnCallJudged
 	if len(opt.Hosts) > 0 {

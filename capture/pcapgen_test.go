@@ -29,7 +29,7 @@ func generate(t testing.TB, calls []pcapgen.Call, opt pcapgen.Options) (string, 
 
 func analyzePath(t testing.TB, path string) *Result {
 	t.Helper()
-	res, err := Analyze(context.Background(), Options{Files: []string{path}})
+	res, err := Analyze(context.Background(), Options{Files: []string{path}, Detail: true})
 	if err != nil {
 		t.Fatalf("analyze %s: %v", path, err)
 	}

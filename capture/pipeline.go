@@ -76,9 +76,14 @@ type eventBatch struct {
 // Batch sizes keep a batch's data in the CPU cache between the goroutine
 // that writes it and the one that reads it: measured on the 1 GB benchmark,
 // 4,096-event batches were almost twice as slow as 512.
+//
+// Buffers are sized for the usual packet, not the largest: a batch that
+// must take a larger one grows (append) and keeps that size, so memory is
+// not reserved up front for records that rarely come.
 const (
 	batchEvents  = 512
 	batchArena   = 64 << 10
+	arenaSlack   = 4 << 10 // a SIP message or two past batchArena
 	batchesAhead = 4
 )
 
@@ -88,6 +93,19 @@ type readerStats struct {
 	packets, bytes  uint64
 	firstNs, lastNs int64 // Unix nanoseconds
 	haveFirst       bool
+}
+
+// accountBatch counts n records of bytes in all, stamped from first to
+// last, as n calls of account would.
+func (r *readerStats) accountBatch(n, bytes uint64, first, last int64) {
+	r.packets += n
+	r.bytes += bytes
+	if !r.haveFirst || first < r.firstNs {
+		r.firstNs, r.haveFirst = first, true
+	}
+	if last > r.lastNs {
+		r.lastNs = last
+	}
 }
 
 func (r *readerStats) account(size int, t int64) {
@@ -177,7 +195,7 @@ func runPipeline(ctx context.Context, src recordSource, rs *readerStats, s *stat
 		rawFull[i] = make(chan *rawBatch, batchesAhead)
 	}
 	for i := 0; i < decoders*batchesAhead+1; i++ {
-		rawFree <- &rawBatch{buf: make([]byte, 0, rawBatchBytes+MaxRecordLen), recs: make([]rawRecord, 0, rawBatchRecords)}
+		rawFree <- &rawBatch{buf: make([]byte, 0, rawBatchBytes), recs: make([]rawRecord, 0, rawBatchRecords)}
 	}
 	free := make(chan *eventBatch, decoders*(batchesAhead+1))
 	for i := 0; i < decoders*(batchesAhead+1); i++ {
@@ -223,7 +241,7 @@ func runPipeline(ctx context.Context, src recordSource, rs *readerStats, s *stat
 }
 
 func newEventBatch() *eventBatch {
-	return &eventBatch{events: make([]event, 0, batchEvents), infos: make([]packetInfo, 0, 64), arena: make([]byte, 0, batchArena+MaxRecordLen)}
+	return &eventBatch{events: make([]event, 0, batchEvents), infos: make([]packetInfo, 0, 64), arena: make([]byte, 0, batchArena+arenaSlack)}
 }
 
 // consumeRawBatch analyses the event batches one decoder made of one raw
@@ -476,7 +494,12 @@ func (s *state) mediaEvent(b *eventBatch, ev *event) {
 	var f *rtpFlow
 	var k flowKey
 	if ev.fast {
-		f = s.fast[ev.key]
+		slot := &s.recent[recentSlot(ev.key)]
+		if slot.f != nil && slot.key == ev.key {
+			f = slot.f
+		} else if f = s.fast[ev.key]; f != nil {
+			slot.key, slot.f = ev.key, f
+		}
 	} else {
 		in := &b.infos[ev.info]
 		k = flowKey{Src: in.src, Dst: in.dst, SSRC: ev.ssrc, RTCP: ev.kind == evRTCP}
@@ -499,13 +522,14 @@ func (s *state) newFlow(ev *event, k flowKey) *rtpFlow {
 	if ev.fast {
 		k.Src, k.Dst, k.SSRC = fromFastKey(ev.key)
 	}
-	f := &rtpFlow{Key: k}
+	f := &rtpFlow{Key: k, timeline: s.detail}
 	if ev.kind == evRTP {
 		f.clockRate = s.clockRate(k.Src, k.Dst, ev.rtp.PT)
 	}
 	s.flows[k] = f
 	if ev.fast {
 		s.fast[ev.key] = f
+		s.recent[recentSlot(ev.key)] = recentFlow{ev.key, f}
 	}
 	return f
 }

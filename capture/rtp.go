@@ -43,10 +43,33 @@ func classifyMedia(b []byte, h *rtp.Header) mediaKind {
 	if pt >= 72 && pt <= 76 {
 		return notMedia
 	}
+	if b[0]&0x1f == 0 {
+		// No header extension and no CSRCs, as nearly every phone sends:
+		// the 12 fixed bytes are the whole header, and reading them here
+		// gives what pion's Unmarshal would (fuzz_test.go holds them
+		// equal) without its call per packet.
+		fixedHeader(b, h)
+		return kindRTP
+	}
 	if _, err := h.Unmarshal(b); err != nil {
 		return notMedia
 	}
 	return kindRTP
+}
+
+// fixedHeader reads an RTP header without extension or CSRCs (RFC 3550
+// §5.1) from b, at least 12 bytes, into h as rtp.Header.Unmarshal does.
+func fixedHeader(b []byte, h *rtp.Header) {
+	h.Version = b[0] >> 6
+	h.Padding = b[0]&0x20 != 0
+	h.Extension = false
+	h.CSRC = h.CSRC[:0]
+	h.Marker = b[1]&0x80 != 0
+	h.PayloadType = b[1] & 0x7f
+	h.SequenceNumber = binary.BigEndian.Uint16(b[2:4])
+	h.Timestamp = binary.BigEndian.Uint32(b[4:8])
+	h.SSRC = binary.BigEndian.Uint32(b[8:12])
+	h.Extensions = h.Extensions[:0]
 }
 
 // flowKey names one RTP or RTCP stream: a transport 5-tuple (UDP implied)
@@ -81,10 +104,14 @@ type rtpFlow struct {
 	lastTransit float64
 	haveTransit bool
 	clockRate   float64
+	span        float64 // seconds the timestamp takes to wrap (2^32 units)
 
 	maxGap time.Duration
 	// Activity: packets per step since First; the step doubles when the
 	// buckets run out, so the array never grows past its first allocation.
+	// Counted only when timeline is set (Options.Detail): only the
+	// detailed views draw it.
+	timeline   bool
 	activity   []uint32
 	step       time.Duration
 	lastBucket int64 // start of the newest bucket, Unix nanoseconds
@@ -139,14 +166,18 @@ func (f *rtpFlow) Last() time.Time  { return time.Unix(0, f.lastNs).UTC() }
 func (f *rtpFlow) update(h rtpFields, size int, at int64, frame uint64) {
 	if f.Packets == 0 {
 		f.firstNs, f.FirstFrame = at, frame
-		f.activity, f.step = make([]uint32, 0, activityBuckets), time.Second
+		if f.timeline {
+			f.activity, f.step = make([]uint32, 0, activityBuckets), time.Second
+		}
 	} else if gap := time.Duration(at - f.lastNs); gap > f.maxGap {
 		f.maxGap = gap
 	}
 	f.Packets++
 	f.Bytes += uint64(size)
 	f.lastNs, f.LastFrame = at, frame
-	f.count(at)
+	if f.timeline {
+		f.count(at)
+	}
 	if f.Key.RTCP {
 		return
 	}
@@ -171,15 +202,18 @@ func (f *rtpFlow) updateSeq(seq uint16, first bool) {
 }
 
 func (f *rtpFlow) updateJitter(h rtpFields, at int64) {
-	if f.clockRate == 0 {
-		f.clockRate = staticClockRate(h.PT)
+	if f.span == 0 {
+		if f.clockRate == 0 {
+			f.clockRate = staticClockRate(h.PT)
+		}
+		f.span = float64(1<<32) / f.clockRate
 	}
 	arrival := float64(at) / 1e9
 	transit := arrival - float64(h.Timestamp)/f.clockRate
 	if f.haveTransit {
 		d := transit - f.lastTransit
 		// The RTP timestamp wraps at 2^32 units; fold the difference back.
-		span := float64(1<<32) / f.clockRate
+		span := f.span
 		for d > span/2 {
 			d -= span
 		}

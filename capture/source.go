@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"time"
 
 	"github.com/gopacket/gopacket/layers"
@@ -60,6 +61,7 @@ func (c countingReader) Read(p []byte) (int, error) {
 
 // openSource detects gzip, pcap and pcapng by their magic numbers.
 func openSource(r io.Reader, sink anomalySink) (recordSource, error) {
+	under := r
 	br := bufio.NewReaderSize(r, readerBufferSize)
 	magic, err := br.Peek(4)
 	if err != nil {
@@ -70,7 +72,7 @@ func openSource(r io.Reader, sink anomalySink) (recordSource, error) {
 		if err != nil {
 			return nil, fmt.Errorf("gzip: %w", err)
 		}
-		br = bufio.NewReaderSize(zr, readerBufferSize)
+		under, br = zr, bufio.NewReaderSize(zr, readerBufferSize)
 		if magic, err = br.Peek(4); err != nil {
 			return nil, fmt.Errorf("read file header inside gzip: %w", err)
 		}
@@ -79,7 +81,12 @@ func openSource(r io.Reader, sink anomalySink) (recordSource, error) {
 	case binary.BigEndian.Uint32(magic) == 0x0A0D0D0A:
 		return newNgSource(br, sink)
 	default:
-		return newPcapSource(br, sink)
+		s, err := newPcapSource(br, sink)
+		if err != nil {
+			return nil, err
+		}
+		s.under = under
+		return s, nil
 	}
 }
 
@@ -91,7 +98,11 @@ var ErrNotCapture = errors.New("not a pcap or pcapng file")
 // from pcapgo.Reader because it must resynchronise after garbage between
 // records and report each bad record's offset, which pcapgo cannot.
 type pcapSource struct {
-	br    *bufio.Reader
+	br *bufio.Reader
+	// under is what br reads from: once br's buffer is drained the fast
+	// path (fillBatch) reads straight from it into the batch, which
+	// bufio does only for reads of at least its own buffer's size.
+	under io.Reader
 	order binary.ByteOrder
 	// bigEndian is order as a bool: u32 inlines, an interface call does not.
 	bigEndian bool
@@ -330,36 +341,23 @@ func (s *pcapSource) fillBatch(b *rawBatch, rs *readerStats) (more bool, err err
 	}
 	b.buf = append(b.buf[:0], s.carry...)
 	if !s.eof {
-		n, rerr := io.ReadFull(s.br, b.buf[len(b.buf):cap(b.buf)])
-		b.buf = b.buf[:len(b.buf)+n]
-		s.eof = rerr != nil // io.EOF or io.ErrUnexpectedEOF: the file ended
+		// Fill to rawBatchBytes, or to the end of a record that is larger
+		// than that; the buffer grows only for such a record.
+		limit := max(rawBatchBytes, s.recordEnd(b.buf))
+		if limit > cap(b.buf) {
+			b.buf = append(make([]byte, 0, limit), b.buf...)
+		}
+		if len(b.buf) < limit {
+			n, rerr := s.readFull(b.buf[len(b.buf):limit])
+			b.buf = b.buf[:len(b.buf)+n]
+			s.eof = rerr != nil // io.EOF or io.ErrUnexpectedEOF: the file ended
+		}
 	}
-	pos := 0
-	for pos+16 <= len(b.buf) && len(b.recs) < cap(b.recs) {
-		h := b.buf[pos : pos+16]
-		if !s.plausible(h, false) {
-			s.toSlowPath(b.buf[pos:])
-			s.carry = s.carry[:0]
-			return false, nil
-		}
-		incl := int(s.u32(h[8:12]))
-		if pos+16+incl > len(b.buf) {
-			break // the record continues in the next block
-		}
-		frac := s.u32(h[4:8])
-		if !s.nanos {
-			frac *= 1000
-		}
-		// plausible bounded frac below a second: this is time.Unix's
-		// instant without building a time.Time per record.
-		at := int64(s.u32(h[0:4]))*1e9 + int64(frac)
-		rs.account(incl, at)
-		b.recs = append(b.recs, rawRecord{start: uint32(pos + 16), end: uint32(pos + 16 + incl),
-			linkType: s.linkType, wireLen: int(s.u32(h[12:16])), at: at, offset: s.offset})
-		s.records++
-		s.lastSec = s.u32(h[0:4])
-		pos += 16 + incl
-		s.offset += int64(16 + incl)
+	pos, ok := s.frame(b, rs)
+	if !ok {
+		s.toSlowPath(b.buf[pos:])
+		s.carry = s.carry[:0]
+		return false, nil
 	}
 	full := len(b.recs) == cap(b.recs)
 	s.carry = append(s.carry[:0], b.buf[pos:]...)
@@ -375,6 +373,76 @@ func (s *pcapSource) fillBatch(b *rawBatch, rs *readerStats) (more bool, err err
 		return true, nil // send these; the next call reports the end
 	}
 	return true, nil
+}
+
+// frame appends the whole records at the start of b.buf to b.recs and
+// returns where the first incomplete one starts, or, with ok false, where
+// an implausible header is (the records before it are kept). The header
+// checks are plausible's, written out with the file's limits and the
+// reader's counters in locals: this loop runs once per packet.
+func (s *pcapSource) frame(b *rawBatch, rs *readerStats) (pos int, ok bool) {
+	buf, recs := b.buf, b.recs
+	offset, records, lastSec := s.offset, s.records, s.lastSec
+	maxIncl, fracLimit, fracScale := s.maxCaptured(), uint32(1_000_000), int64(1000)
+	if s.nanos {
+		fracLimit, fracScale = 1_000_000_000, 1
+	}
+	var bytes uint64
+	firstNs, lastNs := int64(math.MaxInt64), int64(math.MinInt64)
+	ok = true
+	for pos+16 <= len(buf) && len(recs) < cap(recs) {
+		h := buf[pos : pos+16 : pos+16]
+		sec, frac, incl, orig := s.u32(h[0:4]), s.u32(h[4:8]), s.u32(h[8:12]), s.u32(h[12:16])
+		if incl > maxIncl || incl > orig || frac >= fracLimit || orig > 1<<20 {
+			ok = false
+			break
+		}
+		end := pos + 16 + int(incl)
+		if end > len(buf) {
+			break // the record continues in the next block
+		}
+		// frac is below a second: this is time.Unix's instant without
+		// building a time.Time per record.
+		at := int64(sec)*1e9 + int64(frac)*fracScale
+		bytes += uint64(incl)
+		firstNs, lastNs = min(firstNs, at), max(lastNs, at)
+		recs = append(recs, rawRecord{start: uint32(pos + 16), end: uint32(end),
+			linkType: s.linkType, wireLen: int(orig), at: at, offset: offset})
+		records++
+		lastSec = sec
+		offset += int64(16 + incl)
+		pos = end
+	}
+	if n := uint64(len(recs) - len(b.recs)); n > 0 {
+		rs.accountBatch(n, bytes, firstNs, lastNs)
+	}
+	b.recs = recs
+	s.offset, s.records, s.lastSec = offset, records, lastSec
+	return pos, ok
+}
+
+// readFull fills p with what br still buffers, then from under directly
+// (one copy, kernel to batch, instead of two).
+func (s *pcapSource) readFull(p []byte) (int, error) {
+	if s.under == nil {
+		return io.ReadFull(s.br, p)
+	}
+	n := 0
+	if k := s.br.Buffered(); k > 0 {
+		n, _ = s.br.Read(p[:min(k, len(p))]) // no read from under: k bytes are buffered
+	}
+	m, err := io.ReadFull(s.under, p[n:])
+	return n + m, err
+}
+
+// recordEnd is where the record starting buf ends (header included), or
+// 0 when its header is incomplete or implausible; plausible bounds it by
+// MaxRecordLen.
+func (s *pcapSource) recordEnd(buf []byte) int {
+	if len(buf) < 16 || !s.plausible(buf[:16], false) {
+		return 0
+	}
+	return 16 + int(s.u32(buf[8:12]))
 }
 
 // toSlowPath puts unframed bytes back in front of the file for Next.

@@ -80,6 +80,24 @@ func (c counters) list() []report.KeyValue {
 // v4Key packs an IPv4 RTP stream's addresses, ports and SSRC.
 type v4Key [2]uint64
 
+// recentSlots is the size of the stream cache (96 KB), a power of two
+// well above the 400 streams of 100 calls in progress: about one stream in
+// ten shares its slot (with 1,024 slots one in three did, and two streams
+// sharing one take turns missing).
+const recentSlots = 4096
+
+// recentFlow is one slot of the stream cache.
+type recentFlow struct {
+	key v4Key
+	f   *rtpFlow
+}
+
+// recentSlot picks a stream's cache slot from its SSRC (random by RFC 3550
+// §8.1) and ports.
+func recentSlot(k v4Key) uint32 {
+	return (uint32(k[1]) ^ uint32(k[1]>>32)) & (recentSlots - 1)
+}
+
 // tcpKey names one direction of a TCP connection.
 type tcpKey struct{ Src, Dst netip.AddrPort }
 
@@ -105,12 +123,17 @@ type state struct {
 	// fast indexes IPv4 RTP streams by a 16-byte key, which hashes much
 	// faster than flowKey; every stream is in flows too.
 	fast map[v4Key]*rtpFlow
-	tcp  map[tcpKey]*tcpStream
+	// recent caches fast's answers, one stream per slot: a slot index
+	// and a 16-byte compare per RTP packet instead of a map lookup.
+	recent *[recentSlots]recentFlow
+	tcp    map[tcpKey]*tcpStream
 	// rtpmaps: clock rates from the SDP of calls in progress (clockrate.go).
 	rtpmaps map[netip.AddrPort]rtpmapEntry
 	frames  uint64 // records read so far, across files
 	// Finalised calls, and streams no call claimed.
-	done          []doneCall
+	done doneCalls
+	// binder matches streams to calls at each sweep, reusing its storage.
+	binder        *binder
 	orphans       []*rtpFlow
 	orphanPackets uint64
 	orphanStreams int
@@ -127,8 +150,12 @@ type state struct {
 	hosts map[netip.Addr]bool
 	// side decodes, on the analysing goroutine, the records the parallel
 	// decoders route to it (fragments, SCTP), keeping their state in order.
-	side    *producer
-	counts  counters
+	side   *producer
+	counts counters
+	// detail: calls list their SIP messages, streams count packets per
+	// time step for the report's timeline, and finished calls are kept
+	// whole, not compacted (Options.Detail).
+	detail  bool
 	tlsSeen []uint64 // frames of TLS on SIP ports
 	// SIP sources seen for calls, for flow binding.
 	packets uint64
@@ -139,13 +166,21 @@ type state struct {
 
 func newState() *state {
 	return &state{
-		calls: newCallTable(),
-		flows: make(map[flowKey]*rtpFlow, 1024),
-		fast:  make(map[v4Key]*rtpFlow, 1024),
-		tcp:   map[tcpKey]*tcpStream{},
+		calls:  newCallTable(),
+		flows:  make(map[flowKey]*rtpFlow, 1024),
+		fast:   make(map[v4Key]*rtpFlow, 1024),
+		recent: new([recentSlots]recentFlow),
+		tcp:    map[tcpKey]*tcpStream{},
 
 		rtpmaps: map[netip.AddrPort]rtpmapEntry{},
 	}
+}
+
+// setDetail says whether calls keep their SIP messages and streams their
+// packet timelines (Options.Detail).
+func (s *state) setDetail(on bool) {
+	s.detail = on
+	s.calls.keepMessages = on
 }
 
 // handle analyses one decoded packet. It must not keep pkt.Payload.

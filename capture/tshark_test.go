@@ -66,6 +66,7 @@ func joinHostPort(host, port string) string {
 func analyzeState(t *testing.T, path string) *state {
 	t.Helper()
 	s := newState()
+	s.setDetail(true)
 	if _, err := analyzeFile(context.Background(), s, path, Options{}, 0, 0); err != nil {
 		t.Fatal(err)
 	}

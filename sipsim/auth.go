@@ -88,7 +88,11 @@ func (a *digestAuth) nonceValid(n string) bool {
 
 // challenge builds the 401 (REGISTER) or 407 (other requests) response.
 func (a *digestAuth) challenge(req *sip.Request) *sip.Response {
-	chal := digest.Challenge{Realm: a.realm, Nonce: a.nonce(), Algorithm: "MD5"}
+	// qop=auth (RFC 2617 §3.2.1): the response then covers a client nonce and
+	// count, so a captured response is no precomputed answer to a replayed
+	// nonce. Phones that know no qop answer in RFC 2069 style; verify takes
+	// both.
+	chal := digest.Challenge{Realm: a.realm, Nonce: a.nonce(), Algorithm: "MD5", QOP: []string{"auth"}}
 	code, reason, header := 407, "Proxy Authentication Required", "Proxy-Authenticate"
 	if req.Method == sip.REGISTER {
 		code, reason, header = 401, "Unauthorized", "WWW-Authenticate"

@@ -61,7 +61,7 @@ func newTestUA(t *testing.T, user, ip string) *testUA {
 			<-tx.Done() // keep the transaction alive until the test answered
 		}
 	}
-	for _, m := range []sip.RequestMethod{sip.INVITE, sip.ACK, sip.BYE, sip.UPDATE, sip.CANCEL, sip.OPTIONS} {
+	for _, m := range []sip.RequestMethod{sip.INVITE, sip.ACK, sip.BYE, sip.UPDATE, sip.PRACK, sip.CANCEL, sip.OPTIONS} {
 		srv.OnRequest(m, hand)
 	}
 	go srv.ServeUDP(conn)
@@ -86,6 +86,24 @@ func (u *testUA) register(t *testing.T, server string) {
 	if err != nil || !res.IsSuccess() {
 		t.Fatalf("register %s: %v %v", u.user, err, res)
 	}
+}
+
+// do sends a request outside any dialog state (the test built its headers).
+func (u *testUA) do(ctx context.Context, req *sip.Request) (*sip.Response, error) {
+	return u.client.Do(ctx, req)
+}
+
+type uaResult struct {
+	res *sip.Response
+	err error
+}
+
+// doAsync sends req with do in the background, so the test can play the
+// other side before the answer comes back.
+func doAsync(ctx context.Context, do func(context.Context, *sip.Request) (*sip.Response, error), req *sip.Request) <-chan uaResult {
+	done := make(chan uaResult, 1)
+	go func() { res, err := do(ctx, req); done <- uaResult{res, err} }()
+	return done
 }
 
 // next waits for the next request of method m, answering OPTIONS pings
@@ -242,12 +260,7 @@ func reinvite(t *testing.T, method sip.RequestMethod, sess *sipgo.DialogClientSe
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*uaStep)
 	defer cancel()
-	type result struct {
-		res *sip.Response
-		err error
-	}
-	done := make(chan result, 1)
-	go func() { res, err := sess.Do(ctx, req); done <- result{res, err} }()
+	done := doAsync(ctx, sess.Do, req)
 	in := callee.next(t, method)
 	if got := mustAudio(t, in.req.Body(), direction); got != toCallee {
 		t.Errorf("%s %s: callee sees media at %v, want the relay's %v", method, direction, got, toCallee)
@@ -346,12 +359,7 @@ func updateFromCallee(t *testing.T, ts *testServer, inv *sip.Request, caller, ca
 	req.SetDestination(ts.addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*uaStep)
 	defer cancel()
-	type result struct {
-		res *sip.Response
-		err error
-	}
-	done := make(chan result, 1)
-	go func() { res, err := callee.client.Do(ctx, req); done <- result{res, err} }()
+	done := doAsync(ctx, callee.do, req)
 	in := caller.next(t, sip.UPDATE)
 	if got := mustAudio(t, in.req.Body(), "sendonly"); got != toCaller {
 		t.Errorf("UPDATE from the callee: caller sees media at %v, want the relay's %v", got, toCaller)
@@ -369,4 +377,147 @@ func updateFromCallee(t *testing.T, ts *testServer, inv *sip.Request, caller, ca
 	if got := mustAudio(t, r.res.Body(), "recvonly"); got != toCallee {
 		t.Errorf("UPDATE from the callee: callee sees media at %v, want the relay's %v", got, toCallee)
 	}
+}
+
+// TestPrackEarlyMedia: reliable provisional responses (RFC 3262). The
+// callee answers early with a 183 carrying SDP, Require: 100rel and an
+// RSeq; the caller acknowledges it with a PRACK routed by the Record-Route
+// set of the 183. The server forwards the PRACK to the callee's real
+// address with its RAck intact, anchors the early SDP at the relay, and
+// the callee's early media reaches the caller through the relay before the
+// call is answered.
+func TestPrackEarlyMedia(t *testing.T) {
+	ts := startServer(t, Config{Fix: true}, 44600)
+	caller, callee := newTestUA(t, "alice", "127.0.0.2"), newTestUA(t, "bob", "127.0.0.3")
+	callerMedia := listenMedia(t, "127.0.0.2:30000")
+	calleeMedia := listenMedia(t, "127.0.0.3:31000")
+	sess, in := startDialog(t, ts, caller, callee)
+	toCallee := mustAudio(t, in.req.Body(), "sendrecv")
+
+	early := make(chan *sip.Response, 1)
+	answered := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*uaStep)
+		defer cancel()
+		answered <- sess.WaitAnswer(ctx, sipgo.AnswerOptions{OnResponse: func(r *sip.Response) error {
+			if r.StatusCode == 183 {
+				early <- r
+			}
+			return nil
+		}})
+	}()
+	progress := sip.NewResponseFromRequest(in.req, 183, "Session Progress", sdpBody(callee.addr.Addr().String(), 31000, "sendrecv"))
+	progress.To().Params.Add("tag", "callee-tag")
+	progress.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	progress.AppendHeader(sip.NewHeader("Require", "100rel"))
+	progress.AppendHeader(sip.NewHeader("RSeq", "1"))
+	progress.AppendHeader(&callee.dua.ContactHDR)
+	if err := in.tx.Respond(progress); err != nil {
+		t.Fatal(err)
+	}
+	var got183 *sip.Response
+	select {
+	case got183 = <-early:
+	case <-time.After(uaStep):
+		t.Fatal("caller: no 183")
+	}
+	toCaller := mustAudio(t, got183.Body(), "sendrecv")
+	if toCaller.Addr().String() != "127.0.0.1" || toCaller == toCallee {
+		t.Fatalf("early SDP not anchored: caller sees %v, callee sees %v", toCaller, toCallee)
+	}
+	if h := got183.GetHeader("RSeq"); h == nil || h.Value() != "1" {
+		t.Errorf("183 reached the caller without its RSeq: %v", h)
+	}
+
+	prackThroughServer(t, ts, in.req, got183, caller, callee)
+
+	// Early media: the callee plays a ring-back tone before answering.
+	for seq := range 5 {
+		if _, err := calleeMedia.WriteToUDPAddrPort(rtpPacket(uint16(seq)), toCallee); err != nil {
+			t.Fatal(err)
+		}
+	}
+	buf := make([]byte, 1500)
+	callerMedia.SetReadDeadline(time.Now().Add(uaStep))
+	n, from, err := callerMedia.ReadFromUDPAddrPort(buf)
+	if err != nil {
+		t.Fatalf("early media did not reach the caller: %v", err)
+	}
+	if from != toCaller || n != len(rtpPacket(0)) {
+		t.Errorf("early media came from %v (%d bytes), want the relay's %v", from, n, toCaller)
+	}
+
+	ok := sdpResponse(in.req, nil)
+	ok.To().Params.Add("tag", "callee-tag")
+	ok.AppendHeader(&callee.dua.ContactHDR)
+	if err := in.tx.Respond(ok); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-answered; err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), uaStep)
+	defer cancel()
+	if err := sess.Ack(ctx); err != nil {
+		t.Fatal(err)
+	}
+	callee.next(t, sip.ACK)
+	hangUpDialog(t, ts, sess, callee)
+}
+
+// prackThroughServer sends the caller's PRACK for a reliable 183 along the
+// 183's route set (its Record-Route in reverse, RFC 3261 §12.1.2) and has
+// the callee answer it.
+func prackThroughServer(t *testing.T, ts *testServer, inv *sip.Request, res *sip.Response, caller, callee *testUA) {
+	t.Helper()
+	prack := sip.NewRequest(sip.PRACK, res.Contact().Address)
+	prack.AppendHeader(sip.HeaderClone(inv.From()))
+	prack.AppendHeader(sip.HeaderClone(res.To()))
+	prack.AppendHeader(sip.HeaderClone(inv.CallID()))
+	prack.AppendHeader(&sip.CSeqHeader{SeqNo: inv.CSeq().SeqNo + 1, MethodName: sip.PRACK})
+	rack := "1 " + itoa(uint64(inv.CSeq().SeqNo)) + " INVITE"
+	prack.AppendHeader(sip.NewHeader("RAck", rack))
+	rr := res.GetHeaders("Record-Route")
+	for i := len(rr) - 1; i >= 0; i-- {
+		prack.AppendHeader(sip.NewHeader("Route", rr[i].Value()))
+	}
+	prack.AppendHeader(&caller.dua.ContactHDR)
+	prack.SetDestination(ts.addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*uaStep)
+	defer cancel()
+	done := doAsync(ctx, caller.do, prack)
+	got := callee.next(t, sip.PRACK)
+	if h := got.req.GetHeader("RAck"); h == nil || h.Value() != rack {
+		t.Errorf("PRACK reached the callee with RAck %v, want %q", h, rack)
+	}
+	if src := got.req.Source(); !strings.HasPrefix(src, "127.0.0.1:") {
+		t.Errorf("PRACK reached the callee from %s, not through the server", src)
+	}
+	if err := got.tx.Respond(sip.NewResponseFromRequest(got.req, 200, "OK", nil)); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil || r.res.StatusCode != 200 {
+		t.Fatalf("PRACK: %v %v", r.err, r.res)
+	}
+}
+
+func listenMedia(t *testing.T, addr string) *net.UDPConn {
+	t.Helper()
+	c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.MustParseAddrPort(addr)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// rtpPacket: a minimal RTP header (version 2, PCMU) and 160 bytes of
+// payload, as a G.711 phone sends every 20 ms.
+func rtpPacket(seq uint16) []byte {
+	p := make([]byte, 12+160)
+	p[0], p[1] = 0x80, 0
+	p[2], p[3] = byte(seq>>8), byte(seq)
+	p[11] = 7 // SSRC
+	return p
 }

@@ -52,17 +52,23 @@ Exit status 1 when any call had one-way or no-way audio.`,
 // more often.
 const analyzeMemoryLimit = 40 << 20
 
-// analyzeGCPercent lets the heap grow by half its live size between
-// collections instead of doubling: the live state is small and mostly
-// long-lived, so collections stay cheap.
-const analyzeGCPercent = 50
+// analyzeGCPercent lets the heap grow by a quarter of its live size
+// between collections instead of doubling: the live state is small, mostly
+// long-lived and much of it pointer-free batch buffers, so collections stay
+// cheap. Measured on the 1.1 GB benchmark against 50: peak RSS 36 -> 31 MB
+// (4.4 GB, 4,000 calls: 51 -> 46 MB) for about 0.02 s more CPU.
+const analyzeGCPercent = 25
 
 func runAnalyze(cmd *cobra.Command, a *app, opts analyzeOptions) error {
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(analyzeMemoryLimit))
 	defer debug.SetGCPercent(debug.SetGCPercent(analyzeGCPercent))
 	rep := newReport("analyze")
 	rep.Started = time.Now()
-	copts := capture.Options{Files: opts.Files, Stdin: a.stdin}
+	detail, err := a.wantsCallDetail(opts.CallID)
+	if err != nil {
+		return err
+	}
+	copts := capture.Options{Files: opts.Files, Stdin: a.stdin, Detail: detail}
 	if opts.Progress && isTerminal(a.stderr) {
 		bar := newProgressBar(a.stderr, "reading", 50<<20) // small files finish before a bar helps
 		copts.Progress = bar.update
@@ -118,8 +124,25 @@ the full report with every call's verdict follows on Ctrl-C or after --duration.
 	return cmd
 }
 
+// wantsCallDetail says whether the report will draw single calls: their
+// ladder diagram and SDP (--call, HTML) and RTP timelines (HTML), or carry
+// the full model (JSON). Only then does the analysis keep each call whole;
+// otherwise finished calls keep what the calls table and findings need,
+// and memory stays nearly flat on long captures.
+func (a *app) wantsCallDetail(callID string) (bool, error) {
+	f, err := a.format()
+	if err != nil {
+		return false, err
+	}
+	return callID != "" || f == report.FormatJSON || f == report.FormatHTML, nil
+}
+
 func runCapture(cmd *cobra.Command, a *app, opts captureOptions) error {
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(analyzeMemoryLimit))
+	detail, err := a.wantsCallDetail("")
+	if err != nil {
+		return err
+	}
 	rep := newReport("capture")
 	rep.Started = time.Now()
 	var hosts []netip.Addr
@@ -131,7 +154,7 @@ func runCapture(cmd *cobra.Command, a *app, opts captureOptions) error {
 		hosts = append(hosts, a)
 	}
 	res, err := capture.Live(cmd.Context(), capture.LiveOptions{
-		Interface: opts.Interface, WriteFile: opts.WriteFile, Duration: opts.Duration, Hosts: hosts,
+		Interface: opts.Interface, WriteFile: opts.WriteFile, Duration: opts.Duration, Hosts: hosts, Detail: detail,
 		OnCallEnd: func(e capture.CallEnd) {
 			fmt.Fprintf(a.stderr, "%s call ended: %s → %s (status %d) %s\n", e.At.Format("15:04:05"), e.From, e.To, e.Status, e.CallID)
 		},

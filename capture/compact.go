@@ -1,0 +1,67 @@
+package capture
+
+import (
+	"strings"
+
+	"github.com/natdoc/natdoc/report"
+)
+
+// compactCall cuts a finished call down to what a report that draws no
+// single call shows (Options.Detail off): the calls table, the verdict,
+// the RTP packets each way and the findings. It drops the SDP media
+// descriptions and the RTCP flows, which only a call's detail view and
+// the HTML and JSON reports show, and copies what it keeps into exactly
+// sized slices and strings of its own: the SIP identifiers are substrings
+// of whole parsed header values, and appends leave spare capacity, which
+// would otherwise stay alive for as long as the report.
+func compactCall(c report.Call) report.Call {
+	callID := strings.Clone(c.CallID)
+	c.FromTag, c.ToTag = strings.Clone(c.FromTag), strings.Clone(c.ToTag)
+	c.Caller, c.Callee = cloneParty(c.Caller), cloneParty(c.Callee)
+	streams := make([]report.MediaStream, len(c.Streams))
+	for i, s := range c.Streams {
+		s.Offer, s.Answer = nil, nil
+		s.Flows = rtpFlowsOnly(s.Flows)
+		streams[i] = s
+	}
+	c.Streams = streams
+	findings := make([]report.Finding, len(c.Findings))
+	for i, f := range c.Findings {
+		if f.Subject == c.CallID {
+			f.Subject = callID
+		}
+		findings[i] = f
+	}
+	if len(findings) == 0 {
+		findings = nil
+	}
+	c.CallID, c.Findings = callID, findings
+	return c
+}
+
+// rtpFlowsOnly returns the flows that are not RTCP, in a slice of their
+// own (nil when there are none).
+func rtpFlowsOnly(flows []report.RTPFlow) []report.RTPFlow {
+	n := 0
+	for _, f := range flows {
+		if !f.RTCP {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]report.RTPFlow, 0, n)
+	for _, f := range flows {
+		if !f.RTCP {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func cloneParty(p report.Party) report.Party {
+	p.User, p.Host, p.Display = strings.Clone(p.User), strings.Clone(p.Host), strings.Clone(p.Display)
+	p.UserAgent = strings.Clone(p.UserAgent)
+	return p
+}
