@@ -194,3 +194,24 @@ func TestParseAddrDevice(t *testing.T) {
 		}
 	}
 }
+
+// FuzzKernelParsers: what nft and ip print is parsed without trusting it
+// (a different nft version, a truncated run): errors, never a panic.
+func FuzzKernelParsers(f *testing.F) {
+	f.Add([]byte(`{"nftables": [{"counter": {"family": "netdev", "name": "c1", "table": "T", "handle": 4, "packets": 12, "bytes": 2400}}]}`))
+	f.Add([]byte(`{"nftables": [{"table": {"family": "netdev", "name": "natdoc_relay_4242_1", "handle": 1}}]}`))
+	f.Add([]byte(`[{"dst":"198.51.100.20","gateway":"203.0.113.254","dev":"eth0","prefsrc":"203.0.113.10"}]`))
+	f.Add([]byte(`[{"ifindex":4,"ifname":"eth0"}]`))
+	f.Add([]byte(`{"nftables": [{"counter": {"name": "c18446744073709551616", "packets": -1}}]}`))
+	f.Add([]byte(`[{"dev":"","gateway":"::1%eth0"}]`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		parseCounters(b)
+		parseTables(b)
+		if r, err := parseRoute(b); err == nil && r.dev == "" {
+			t.Errorf("parseRoute accepted a route without device: %+v", r)
+		}
+		if dev, err := parseAddrDevice(b); err == nil && !validDevName(dev) {
+			t.Errorf("parseAddrDevice returned %q", dev)
+		}
+	})
+}
