@@ -88,7 +88,7 @@ func (s *state) sweep(now time.Time, final bool) {
 		s.binder = newBinder()
 	}
 	b := s.binder
-	b.reset()
+	defer b.reset() // hold no finished call alive until the next sweep
 	for _, c := range s.calls.order {
 		b.addCall(c, now)
 	}

@@ -34,7 +34,36 @@ func TestAnalyzeJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(rep.Calls) != 2 || rep.Calls[1].Verdict != report.VerdictOneWay || rep.Calls[1].CannotHear != "caller" {
-		t.Errorf("calls: %+v", rep.Calls)
+		t.Fatalf("calls: %+v", rep.Calls)
+	}
+	// JSON is the full model: the ladder, the SDP and the timelines too.
+	c := rep.Calls[1]
+	if len(c.Messages) == 0 || len(c.Streams) == 0 || c.Streams[0].Offer == nil || len(c.Streams[0].Flows) == 0 || len(c.Streams[0].Flows[0].Timeline) == 0 {
+		t.Errorf("JSON call lacks messages, SDP or timelines: %+v", c)
+	}
+}
+
+// TestAnalyzeDetailFollowsOutput: calls are kept whole only when the
+// report draws single calls or is the full model.
+func TestAnalyzeDetailFollowsOutput(t *testing.T) {
+	for _, tc := range []struct {
+		json   bool
+		format string
+		callID string
+		want   bool
+	}{
+		{format: "text", want: false},
+		{format: "markdown", want: false},
+		{format: "text", callID: "C2", want: true},
+		{format: "html", want: true},
+		{format: "json", want: true},
+		{json: true, format: "text", want: true},
+	} {
+		a := &app{opts: globalOptions{JSON: tc.json, Format: tc.format}}
+		got, err := a.wantsCallDetail(tc.callID)
+		if err != nil || got != tc.want {
+			t.Errorf("--json=%v --format %s --call %q: detail %v (%v), want %v", tc.json, tc.format, tc.callID, got, err, tc.want)
+		}
 	}
 }
 
