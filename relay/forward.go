@@ -4,8 +4,6 @@ import (
 	"errors"
 	"net"
 	"time"
-
-	"golang.org/x/net/ipv4"
 )
 
 // prepare builds the endpoint's reusable batch state before its goroutine
@@ -14,6 +12,7 @@ func (e *endpoint) prepare(batch int) {
 	e.reader = newBatchReader(e.conn, batch)
 	e.writer = newBatchWriter(e.conn, batch)
 	e.out = make([][]byte, batch)
+	e.fd = -1 // goroutine mode until a poller takes the socket
 }
 
 // forward is the hot loop: read a batch from this endpoint's party, keep
@@ -73,7 +72,7 @@ func (e *endpoint) handleBatch(n int, now int64) {
 	if out == 0 {
 		return
 	}
-	sent, err := e.peer.writer.write(e.out[:out], dst)
+	sent, err := e.peer.writer.send(e.peer.fd, e.out[:out], dst)
 	e.forwarded.Add(uint64(sent))
 	if err != nil {
 		e.sendErrors.Add(uint64(out - sent))
@@ -100,36 +99,4 @@ func (e *endpoint) publish(c *batchCounts, now int64) {
 	if c.lostSet {
 		e.lost.Store(c.lost)
 	}
-}
-
-// batchWriter sends a batch to one destination with sendmmsg (x/net
-// WriteBatch; one write per message where the OS lacks it). Its messages
-// are reused: no allocation per packet.
-type batchWriter struct {
-	pc   *ipv4.PacketConn // ipv4 and ipv6 share socket.Message; WriteBatch works for both families
-	msgs []ipv4.Message
-}
-
-func newBatchWriter(c *net.UDPConn, batch int) batchWriter {
-	w := batchWriter{pc: ipv4.NewPacketConn(c), msgs: make([]ipv4.Message, batch)}
-	for i := range w.msgs {
-		w.msgs[i].Buffers = make([][]byte, 1)
-	}
-	return w
-}
-
-func (w *batchWriter) write(bufs [][]byte, dst *net.UDPAddr) (int, error) {
-	for i, b := range bufs {
-		w.msgs[i].Buffers[0] = b
-		w.msgs[i].Addr = dst
-	}
-	sent := 0
-	for sent < len(bufs) {
-		n, err := w.pc.WriteBatch(w.msgs[sent:len(bufs)], 0)
-		if err != nil {
-			return sent, err
-		}
-		sent += n
-	}
-	return sent, nil
 }

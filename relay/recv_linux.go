@@ -59,8 +59,11 @@ func newBatchReader(c *net.UDPConn, batch int) *batchReader {
 	return r
 }
 
+// recvmmsg reads one batch without waiting (MSG_DONTWAIT). RawSyscall6: a
+// call that cannot block gains nothing from the runtime's
+// entersyscall/exitsyscall, which showed in profiles at 100k packets/s.
 func (r *batchReader) recvmmsg(fd uintptr) bool {
-	n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])), uintptr(len(r.hdrs)), unix.MSG_DONTWAIT, 0, 0)
+	n, _, errno := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])), uintptr(len(r.hdrs)), unix.MSG_DONTWAIT, 0, 0)
 	if errno == unix.EAGAIN || errno == unix.EINTR {
 		return false // let the runtime poller wait for readability
 	}

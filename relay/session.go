@@ -273,14 +273,14 @@ type endpoint struct {
 
 	// dest is where packets for this endpoint's party go: the latched
 	// source, else the SDP address. Read by the peer's goroutine.
-	dest       atomic.Pointer[net.UDPAddr]
+	dest       atomic.Pointer[destination]
 	sdp        atomic.Pointer[netip.AddrPort]
 	latchedPub atomic.Pointer[netip.AddrPort]
 
 	// Owned by this endpoint's forwarding goroutine.
 	reader      *batchReader
 	fd          int // the socket's descriptor, for the poller
-	writer      batchWriter
+	writer      *batchWriter
 	out         [][]byte
 	latched     netip.AddrPort
 	lastLatched int64
@@ -304,7 +304,7 @@ func (e *endpoint) setSDP(a netip.AddrPort) {
 	a = netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
 	e.sdp.Store(&a)
 	if e.latchedPub.Load() == nil {
-		e.dest.Store(net.UDPAddrFromAddrPort(a))
+		e.dest.Store(e.newDestination(a))
 	}
 }
 
@@ -339,8 +339,14 @@ func (e *endpoint) accept(src netip.AddrPort, now int64) bool {
 	e.latched, e.lastLatched = src, now
 	pub := src
 	e.latchedPub.Store(&pub)
-	e.dest.Store(net.UDPAddrFromAddrPort(src)) // once per latch, not per packet
+	e.dest.Store(e.newDestination(src)) // once per latch, not per packet
 	return true
+}
+
+// newDestination encodes a for this endpoint's socket family.
+func (e *endpoint) newDestination(a netip.AddrPort) *destination {
+	bind := e.leg.s.r.cfg.Bind
+	return newDestination(a, bind.Is6() && !bind.Is4In6())
 }
 
 func (e *endpoint) mayLatch(ip netip.Addr) bool {
