@@ -69,42 +69,61 @@ func newPoller() (*poller, error) {
 	return &poller{epfd: epfd, wakefd: wakefd, byFD: make(map[int32]*endpoint), done: make(chan struct{})}, nil
 }
 
-// add registers a started session's four sockets.
+// add takes over a started session's four sockets.
+//
+// The loop works on duplicates of the descriptors and closes the
+// net.UDPConns once the duplicates are registered: a UDPConn's descriptor
+// sits in the runtime's own epoll set (edge-triggered, readable and
+// writable), so every packet received and every send completion would also
+// wake that set and hand the scheduler events nobody waits for. Only the
+// duplicate remains, in this loop's epoll set.
 func (p *poller) add(s *Session) error {
 	eps := s.endpoints()
-	for _, e := range eps {
-		rc, err := e.conn.SyscallConn()
-		if err != nil {
-			return err
-		}
-		if err := rc.Control(func(fd uintptr) { e.fd = int(fd) }); err != nil {
-			return err
+	fds := make([]int, 0, len(eps))
+	undo := func() {
+		for _, fd := range fds {
+			unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, fd, nil)
+			unix.Close(fd)
 		}
 	}
-	p.mu.Lock()
 	for _, e := range eps {
+		fd, err := dupConnFD(e.conn)
+		if err != nil {
+			undo()
+			return err
+		}
+		// Level-triggered: a socket left with data is reported again.
+		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}
+		if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+			unix.Close(fd)
+			undo()
+			return err
+		}
+		fds = append(fds, fd)
+	}
+	p.mu.Lock()
+	for i, e := range eps {
+		e.fd = fds[i]
 		p.byFD[int32(e.fd)] = e
 	}
 	p.mu.Unlock()
-	for i, e := range eps {
-		// Level-triggered: a socket left with data is reported again.
-		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(e.fd)}
-		if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, e.fd, &ev); err != nil {
-			p.mu.Lock()
-			for _, e := range eps {
-				delete(p.byFD, int32(e.fd))
-			}
-			p.mu.Unlock()
-			for _, e := range eps[:i] {
-				unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, e.fd, nil)
-			}
-			for _, e := range eps {
-				e.fd = -1 // goroutine mode: writes go through the RawConn
-			}
-			return err
-		}
+	for _, e := range eps {
+		e.conn.Close() // the duplicate keeps the socket and its port
 	}
 	return nil
+}
+
+// dupConnFD returns a close-on-exec duplicate of c's descriptor.
+func dupConnFD(c *net.UDPConn) (int, error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	dup, derr := -1, error(nil)
+	if err := rc.Control(func(fd uintptr) { dup, derr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+		return -1, err
+	}
+	return dup, derr
 }
 
 // remove asks the loop to close a session's sockets and free its ports.
@@ -256,7 +275,7 @@ func (p *poller) closeSessions() {
 	for _, s := range closing {
 		for _, e := range s.endpoints() {
 			unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, e.fd, nil)
-			e.conn.Close()
+			unix.Close(e.fd)
 		}
 		s.free()
 	}
@@ -271,5 +290,3 @@ func (e *endpoint) pollRead(now int64) {
 	}
 	e.handleBatch(n, now)
 }
-
-var _ = net.ErrClosed
