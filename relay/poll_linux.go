@@ -146,6 +146,7 @@ func (p *poller) stop() {
 
 func (p *poller) loop() {
 	events := make([]unix.EpollEvent, maxEvents)
+	ready := make([]*endpoint, maxEvents)
 	w := p.newWaiter(events)
 	defer func() {
 		p.closeSessions()
@@ -157,7 +158,7 @@ func (p *poller) loop() {
 		if err != nil {
 			return
 		}
-		p.handle(events[:n])
+		p.handle(events[:n], ready)
 		p.closeSessions()
 		select {
 		case <-p.done:
@@ -167,21 +168,24 @@ func (p *poller) loop() {
 	}
 }
 
-// handle serves one epoll_wait's ready sockets.
-func (p *poller) handle(events []unix.EpollEvent) {
+// handle serves one epoll_wait's ready sockets. The endpoints are looked
+// up under one lock per round, not one per socket.
+func (p *poller) handle(events []unix.EpollEvent, ready []*endpoint) {
 	var drain [8]byte
+	ready = ready[:len(events)]
+	p.mu.Lock()
+	for i, ev := range events {
+		ready[i] = p.byFD[ev.Fd] // nil for the wake-up eventfd
+	}
+	p.mu.Unlock()
 	now := time.Now().UnixNano()
-	for _, ev := range events {
-		if int(ev.Fd) == p.wakefd {
-			unix.Read(p.wakefd, drain[:])
-			continue
-		}
-		p.mu.Lock()
-		e := p.byFD[ev.Fd]
-		p.mu.Unlock()
+	for i, e := range ready {
 		if e != nil {
 			e.pollRead(now)
+		} else if int(events[i].Fd) == p.wakefd {
+			unix.Read(p.wakefd, drain[:])
 		}
+		ready[i] = nil
 	}
 }
 

@@ -54,6 +54,7 @@ func newBatchReader(c *net.UDPConn, batch int) *batchReader {
 		r.hdrs[i].hdr.Iov = &r.iovs[i]
 		r.hdrs[i].hdr.SetIovlen(1)
 		r.hdrs[i].hdr.Name = (*byte)(unsafe.Pointer(&r.names[i]))
+		r.hdrs[i].hdr.Namelen = unix.SizeofSockaddrInet6
 	}
 	r.readFn = r.recvmmsg
 	return r
@@ -68,6 +69,9 @@ func (r *batchReader) recvmmsg(fd uintptr) bool {
 		return false // let the runtime poller wait for readability
 	}
 	r.n, r.errno = int(n), errno
+	if errno != 0 {
+		r.n = 0 // n is -1: the kernel filled no header
+	}
 	return true
 }
 
@@ -117,9 +121,11 @@ func isTransient(err error) bool {
 		errors.Is(err, unix.ENETUNREACH) || errors.Is(err, unix.ENOBUFS) || errors.Is(err, unix.ENOMEM)
 }
 
-// readFD is read for the poller: one non-blocking recvmmsg on fd.
+// readFD is read for the poller: one non-blocking recvmmsg on fd. Only
+// the headers the previous read filled are reset (the kernel writes no
+// others); at one packet per socket per wake-up that is one, not Batch.
 func (r *batchReader) readFD(fd int) (int, error) {
-	for i := range r.hdrs {
+	for i := range r.n {
 		r.hdrs[i].hdr.Namelen = unix.SizeofSockaddrInet6
 		r.hdrs[i].hdr.Flags = 0
 		r.hdrs[i].n = 0
