@@ -398,3 +398,44 @@ func BenchmarkForward(b *testing.B) {
 		callee.ReadFromUDPAddrPort(buf)
 	}
 }
+
+// TestOddDatagrams: an empty datagram is legal UDP and is relayed as one
+// (the send path must not index its first byte); one longer than maxPacket
+// is cut by the kernel, counted as truncated and not forwarded; a burst
+// longer than one batch arrives whole (the reader reuses its headers across
+// batches of different sizes).
+func TestOddDatagrams(t *testing.T) {
+	for _, goroutines := range []bool{false, true} {
+		t.Run(map[bool]string{false: "event-loop", true: "goroutines"}[goroutines], func(t *testing.T) {
+			r := newTestRelay(t, Config{Goroutines: goroutines})
+			s, err := r.Allocate(t.Context(), "odd")
+			if err != nil {
+				t.Fatal(err)
+			}
+			caller, callee := listen(t, "127.0.0.1"), listen(t, "127.0.0.1")
+			s.A.Expect(loopback)
+			s.B.SetSDPAddr(addrOf(callee), netip.AddrPort{})
+			to := relayAddr(s.A)
+			for _, size := range []int{0, maxPacket + 100} {
+				if _, err := caller.WriteToUDPAddrPort(make([]byte, size), to); err != nil {
+					t.Fatal(err)
+				}
+			}
+			burst := r.cfg.Batch + r.cfg.Batch/2
+			send(t, caller, to, seqs(1, burst)...)
+			buf := make([]byte, 2048)
+			callee.SetReadDeadline(time.Now().Add(recvTimeout))
+			n, _, err := callee.ReadFromUDPAddrPort(buf)
+			if err != nil || n != 0 {
+				t.Fatalf("first relayed datagram: %d bytes, %v; want the empty one", n, err)
+			}
+			if got, _ := receive(t, callee, burst); got != burst {
+				t.Fatalf("callee got %d of the %d-packet burst", got, burst)
+			}
+			waitFor(t, func() bool { return s.A.Stats().RTP.Forwarded == uint64(burst+1) })
+			if st := s.A.Stats().RTP; st.Truncated != 1 || st.Packets != uint64(burst+1) || st.SendErrors != 0 {
+				t.Errorf("counters %+v: want 1 truncated, %d accepted, no send errors", st, burst+1)
+			}
+		})
+	}
+}
