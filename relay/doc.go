@@ -22,10 +22,11 @@
 // numbers, drops by reason, last packet time) are kept per leg and direction.
 //
 // Hot path: on Linux, epoll event loops (one per GOMAXPROCS) serve the
-// sockets of all sessions: a ready socket is drained with recvmmsg into
-// buffers and address storage the endpoint owns, and what passes the
-// latching rule leaves with one sendmmsg whose message headers and
-// destination sockaddr were built in advance (per latch, not per packet).
+// sockets of all sessions: a ready socket is drained with recvmmsg into the
+// loop's buffers (shared by all its sockets: it serves one at a time, so a
+// session costs a few KB, not Batch buffers per socket), and what passes
+// the latching rule leaves with one sendmmsg whose destination sockaddr was
+// built in advance (per latch, not per packet).
 // The loop owns its descriptors, so it issues these non-blocking calls
 // directly (RawSyscall: no runtime syscall bookkeeping, no descriptor lock),
 // and it waits for its epoll descriptor through Go's netpoller instead of

@@ -7,12 +7,14 @@ import (
 )
 
 // prepare builds the endpoint's reusable batch state before its goroutine
-// starts (the peer's goroutine uses this endpoint's writer).
+// starts (the peer's goroutine uses this endpoint's writer). Goroutine mode
+// only: an event loop reads and writes one socket at a time, so its sockets
+// share the loop's buffers instead (Batch x 1,500 bytes per socket would be
+// 190 KB a session, and cold in the cache at every packet).
 func (e *endpoint) prepare(batch int) {
 	e.reader = newBatchReader(e.conn, batch)
 	e.writer = newBatchWriter(e.conn, batch)
 	e.out = make([][]byte, batch)
-	e.fd = -1 // goroutine mode until a poller takes the socket
 }
 
 // forward is the hot loop: read a batch from this endpoint's party, keep
@@ -30,7 +32,11 @@ func (e *endpoint) forward(now func() time.Time) error {
 			}
 			return err
 		}
-		e.handleBatch(n, now().UnixNano())
+		out, dst := e.filter(e.reader, n, now().UnixNano(), e.out)
+		if len(out) > 0 {
+			sent, err := e.peer.writer.write(out, dst)
+			e.countSent(len(out), sent, err)
+		}
 	}
 }
 
@@ -42,12 +48,15 @@ type batchCounts struct {
 	lostSet                                       bool
 }
 
-func (e *endpoint) handleBatch(n int, now int64) {
+// filter applies the latching rule and the counters to the n datagrams rd
+// holds and returns those to forward (in out's storage) and where to. The
+// caller sends them out of the peer's socket and reports with countSent.
+func (e *endpoint) filter(rd *batchReader, n int, now int64, out [][]byte) ([][]byte, *destination) {
 	var c batchCounts
 	dst := e.peer.dest.Load()
-	out := 0
+	k := 0
 	for i := range n {
-		b, src, truncated := e.reader.packet(i)
+		b, src, truncated := rd.packet(i)
 		switch {
 		case truncated:
 			c.truncated++
@@ -65,17 +74,18 @@ func (e *endpoint) handleBatch(n int, now int64) {
 			c.noDest++
 			continue
 		}
-		e.out[out] = b
-		out++
+		out[k] = b
+		k++
 	}
 	e.publish(&c, now)
-	if out == 0 {
-		return
-	}
-	sent, err := e.peer.writer.send(e.peer.fd, e.out[:out], dst)
+	return out[:k], dst
+}
+
+// countSent records the outcome of sending want packets.
+func (e *endpoint) countSent(want, sent int, err error) {
 	e.forwarded.Add(uint64(sent))
 	if err != nil {
-		e.sendErrors.Add(uint64(out - sent))
+		e.sendErrors.Add(uint64(want - sent))
 	}
 }
 

@@ -28,19 +28,25 @@ type poller struct {
 	epfd   int
 	wakefd int
 
+	// Batch state shared by all the loop's sockets: it serves one socket at
+	// a time, and a batch leaves before the next socket is read.
+	rd  *batchReader
+	wr  *batchWriter
+	out [][]byte
+
 	mu      sync.Mutex
 	byFD    map[int32]*endpoint
 	closing []*Session
 	done    chan struct{}
 }
 
-func startPollers(n int) []*poller {
+func startPollers(n, batch int) []*poller {
 	if n <= 0 {
 		n = runtime.GOMAXPROCS(0)
 	}
 	var out []*poller
 	for range n {
-		p, err := newPoller()
+		p, err := newPoller(batch)
 		if err != nil {
 			break // fall back to goroutines for the rest
 		}
@@ -50,7 +56,7 @@ func startPollers(n int) []*poller {
 	return out
 }
 
-func newPoller() (*poller, error) {
+func newPoller(batch int) (*poller, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, err
@@ -66,7 +72,11 @@ func newPoller() (*poller, error) {
 		unix.Close(wakefd)
 		return nil, err
 	}
-	return &poller{epfd: epfd, wakefd: wakefd, byFD: make(map[int32]*endpoint), done: make(chan struct{})}, nil
+	return &poller{
+		epfd: epfd, wakefd: wakefd,
+		rd: newBatchReader(nil, batch), wr: newBatchWriter(nil, batch), out: make([][]byte, batch),
+		byFD: make(map[int32]*endpoint), done: make(chan struct{}),
+	}, nil
 }
 
 // add takes over a started session's four sockets.
@@ -181,7 +191,7 @@ func (p *poller) handle(events []unix.EpollEvent, ready []*endpoint) {
 	now := time.Now().UnixNano()
 	for i, e := range ready {
 		if e != nil {
-			e.pollRead(now)
+			p.serve(e, now)
 		} else if int(events[i].Fd) == p.wakefd {
 			unix.Read(p.wakefd, drain[:])
 		}
@@ -285,12 +295,18 @@ func (p *poller) closeSessions() {
 	}
 }
 
-// pollRead reads what one ready socket holds (one batch; level-triggered
-// epoll brings the loop back for more) and forwards it.
-func (e *endpoint) pollRead(now int64) {
-	n, err := e.reader.readFD(e.fd)
+// serve reads what one ready socket holds (one batch; level-triggered
+// epoll brings the loop back for more) and forwards it out of the peer's
+// socket.
+func (p *poller) serve(e *endpoint, now int64) {
+	n, err := p.rd.readFD(e.fd)
 	if err != nil || n == 0 {
 		return
 	}
-	e.handleBatch(n, now)
+	out, dst := e.filter(p.rd, n, now, p.out)
+	if len(out) == 0 {
+		return
+	}
+	sent, err := p.wr.writeFD(e.peer.fd, out, dst)
+	e.countSent(len(out), sent, err)
 }

@@ -12,7 +12,7 @@ import (
 // blocking epoll_wait fallback costs sysmon wake-ups and context switches
 // (see waiter).
 func TestPollerWaitsInRuntimePoller(t *testing.T) {
-	p, err := newPoller()
+	p, err := newPoller(DefaultBatch)
 	if err != nil {
 		t.Skipf("epoll unavailable: %v", err)
 	}

@@ -35,9 +35,12 @@ type batchReader struct {
 }
 
 func newBatchReader(c *net.UDPConn, batch int) *batchReader {
-	rc, err := c.SyscallConn()
-	if err != nil {
-		return nil
+	var rc syscall.RawConn
+	if c != nil { // nil: the poller's reader, which only uses readFD
+		var err error
+		if rc, err = c.SyscallConn(); err != nil {
+			return nil
+		}
 	}
 	r := &batchReader{
 		rc:    rc,

@@ -128,7 +128,7 @@ func New(cfg Config) (*Relay, error) {
 		done:     make(chan struct{}),
 	}
 	if !c.Goroutines {
-		r.pollers = startPollers(c.Pollers)
+		r.pollers = startPollers(c.Pollers, c.Batch)
 	}
 	r.wg.Add(1)
 	go r.janitor()

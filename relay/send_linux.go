@@ -60,8 +60,10 @@ type batchWriter struct {
 func newBatchWriter(c *net.UDPConn, batch int) *batchWriter {
 	w := &batchWriter{hdrs: make([]mmsghdr, batch), iovs: make([]unix.Iovec, batch)}
 	w.writeFn = w.sendmmsg
-	if rc, err := c.SyscallConn(); err == nil {
-		w.rc = rc
+	if c != nil { // nil: the poller's writer, which only uses writeFD
+		if rc, err := c.SyscallConn(); err == nil {
+			w.rc = rc
+		}
 	}
 	for i := range w.hdrs {
 		w.hdrs[i].hdr.Iov = &w.iovs[i]
@@ -130,13 +132,4 @@ func (w *batchWriter) result() (int, error) {
 		return w.sent, w.errno
 	}
 	return w.sent, nil
-}
-
-// send writes bufs to dst: straight out of fd when the poller owns the
-// socket (fd >= 0), else through the RawConn.
-func (w *batchWriter) send(fd int, bufs [][]byte, dst *destination) (int, error) {
-	if fd >= 0 {
-		return w.writeFD(fd, bufs, dst)
-	}
-	return w.write(bufs, dst)
 }

@@ -23,9 +23,8 @@ type batchWriter struct {
 
 func newBatchWriter(c *net.UDPConn, _ int) *batchWriter { return &batchWriter{c: c} }
 
-// send writes bufs to dst; the descriptor is the poller's, which exists on
-// Linux only.
-func (w *batchWriter) send(_ int, bufs [][]byte, dst *destination) (int, error) {
+// write sends bufs to dst.
+func (w *batchWriter) write(bufs [][]byte, dst *destination) (int, error) {
 	for i, b := range bufs {
 		if _, err := w.c.WriteToUDPAddrPort(b, dst.addr); err != nil {
 			return i, err

@@ -71,9 +71,6 @@ func (s *Session) start() {
 	default:
 	}
 	s.started = true
-	for _, e := range s.endpoints() {
-		e.prepare(s.r.cfg.Batch)
-	}
 	if p := s.r.pickPoller(); p != nil {
 		// One event loop serves many sessions (Linux epoll): no goroutine
 		// wakes per packet.
@@ -81,6 +78,9 @@ func (s *Session) start() {
 			s.poller = p
 			return
 		}
+	}
+	for _, e := range s.endpoints() {
+		e.prepare(s.r.cfg.Batch)
 	}
 	for _, e := range s.endpoints() {
 		s.wg.Add(1)
@@ -277,11 +277,12 @@ type endpoint struct {
 	sdp        atomic.Pointer[netip.AddrPort]
 	latchedPub atomic.Pointer[netip.AddrPort]
 
-	// Owned by this endpoint's forwarding goroutine.
-	reader      *batchReader
-	fd          int // the socket's descriptor, for the poller
-	writer      *batchWriter
-	out         [][]byte
+	// Owned by this endpoint's forwarding goroutine (goroutine mode) or
+	// by its event loop.
+	reader      *batchReader // goroutine mode
+	fd          int          // the loop's descriptor of the socket (event-loop mode)
+	writer      *batchWriter // goroutine mode
+	out         [][]byte     // goroutine mode
 	latched     netip.AddrPort
 	lastLatched int64
 	seq         rtpseq.Tracker
