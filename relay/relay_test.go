@@ -122,6 +122,9 @@ func testForwardsBothWays(t *testing.T, cfg Config) {
 	if got != 7 || from != relayAddr(s.A) {
 		t.Fatalf("caller got %d packets from %v, want 7 from %v", got, from, relayAddr(s.A))
 	}
+	// Forwarded is counted after the send returns, which can be after the
+	// packet arrived.
+	waitFor(t, func() bool { st := s.Stats(); return st.A.RTP.Forwarded >= 10 && st.B.RTP.Forwarded >= 7 })
 	st := s.Stats()
 	if st.A.RTP.Packets != 10 || st.A.RTP.Forwarded != 10 || st.B.RTP.Packets != 7 || st.B.RTP.Forwarded != 7 {
 		t.Errorf("counters: A %+v B %+v", st.A.RTP, st.B.RTP)
