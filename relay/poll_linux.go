@@ -34,6 +34,12 @@ type poller struct {
 	wr  *batchWriter
 	out [][]byte
 
+	// more: sockets whose last read filled a whole batch, so they may hold
+	// more; with edge-triggered epoll nothing reports them again. Served
+	// once per round, after the round's ready sockets (no socket starves
+	// the others). Loop goroutine only.
+	more, moreNext []int32
+
 	mu      sync.Mutex
 	byFD    map[int32]*endpoint
 	closing []*Session
@@ -102,8 +108,11 @@ func (p *poller) add(s *Session) error {
 			undo()
 			return err
 		}
-		// Level-triggered: a socket left with data is reported again.
-		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}
+		// Edge-triggered: a socket is reported when a datagram arrives, not
+		// at every epoll_wait while it holds one (level-triggered would poll
+		// each served socket a second time). serve keeps what it could not
+		// read in one batch for the next round.
+		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLET, Fd: int32(fd)}
 		if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 			unix.Close(fd)
 			undo()
@@ -164,11 +173,12 @@ func (p *poller) loop() {
 		unix.Close(p.wakefd)
 	}()
 	for {
-		n, err := w.wait()
+		n, err := w.wait(len(p.more) > 0)
 		if err != nil {
 			return
 		}
 		p.handle(events[:n], ready)
+		p.serveMore(ready)
 		p.closeSessions()
 		select {
 		case <-p.done:
@@ -196,6 +206,33 @@ func (p *poller) handle(events []unix.EpollEvent, ready []*endpoint) {
 			unix.Read(p.wakefd, drain[:])
 		}
 		ready[i] = nil
+	}
+}
+
+// serveMore gives each socket left with a full batch one more read.
+func (p *poller) serveMore(ready []*endpoint) {
+	more := p.more
+	p.more, p.moreNext = p.moreNext[:0], more // serve appends to p.more
+	for len(more) > 0 {
+		chunk := more[:min(len(more), cap(ready))] // ready's storage: no allocation
+		more = more[len(chunk):]
+		ready = ready[:0]
+		p.mu.Lock()
+		for _, fd := range chunk {
+			// A socket closed since has no entry; a descriptor number reused
+			// by a new session meanwhile costs one extra read of that socket,
+			// served as its own.
+			if e := p.byFD[fd]; e != nil {
+				ready = append(ready, e)
+			}
+		}
+		p.mu.Unlock()
+		now := time.Now().UnixNano()
+		for i, e := range ready {
+			e.more = false
+			p.serve(e, now)
+			ready[i] = nil
+		}
 	}
 }
 
@@ -246,8 +283,16 @@ func (w *waiter) poll(fd uintptr) bool {
 	return w.n > 0 || w.errno != 0
 }
 
-// wait returns the number of ready events in w.events.
-func (w *waiter) wait() (int, error) {
+// wait returns the number of ready events in w.events; with busy, it
+// does not wait (sockets have data left from the last round).
+func (w *waiter) wait(busy bool) (int, error) {
+	if busy {
+		w.poll(uintptr(w.epfd))
+		if w.errno != 0 {
+			return 0, w.errno
+		}
+		return w.n, nil
+	}
 	if w.rc != nil {
 		if err := w.rc.Read(w.waitFn); err != nil {
 			return 0, err
@@ -295,11 +340,16 @@ func (p *poller) closeSessions() {
 	}
 }
 
-// serve reads what one ready socket holds (one batch; level-triggered
-// epoll brings the loop back for more) and forwards it out of the peer's
-// socket.
+// serve reads what one ready socket holds (one batch; a full one brings
+// the socket back next round) and forwards it out of the peer's socket.
 func (p *poller) serve(e *endpoint, now int64) {
 	n, err := p.rd.readFD(e.fd)
+	if (n == len(p.rd.hdrs) || (err != nil && isTransient(err))) && !e.more {
+		// Edge-triggered: nobody reports what is left; read it next round
+		// (once, however often the socket shows up in this one).
+		e.more = true
+		p.more = append(p.more, int32(e.fd))
+	}
 	if err != nil || n == 0 {
 		return
 	}

@@ -424,7 +424,7 @@ func TestOddDatagrams(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			burst := r.cfg.Batch + r.cfg.Batch/2
+			burst := 3*r.cfg.Batch + 5 // several full batches, then a partial one
 			send(t, caller, to, seqs(1, burst)...)
 			buf := make([]byte, 2048)
 			callee.SetReadDeadline(time.Now().Add(recvTimeout))

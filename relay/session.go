@@ -281,6 +281,7 @@ type endpoint struct {
 	// by its event loop.
 	reader      *batchReader // goroutine mode
 	fd          int          // the loop's descriptor of the socket (event-loop mode)
+	more        bool         // queued in the loop's poller.more
 	writer      *batchWriter // goroutine mode
 	out         [][]byte     // goroutine mode
 	latched     netip.AddrPort
