@@ -22,7 +22,8 @@
 // numbers, drops by reason, last packet time) are kept per leg and direction.
 //
 // Hot path: on Linux, epoll event loops (one per GOMAXPROCS) serve the
-// sockets of all sessions: a ready socket is drained with recvmmsg into the
+// sockets of all sessions (edge-triggered: a socket is reported when a
+// datagram arrives): a ready socket is drained with recvmmsg into the
 // loop's buffers (shared by all its sockets: it serves one at a time, so a
 // session costs a few KB, not Batch buffers per socket), and what passes
 // the latching rule leaves with one sendmmsg whose destination sockaddr was

@@ -442,3 +442,46 @@ func TestOddDatagrams(t *testing.T) {
 		})
 	}
 }
+
+// TestIPv6: a relay bound to ::1 relays between IPv6 parties (the send path
+// encodes sockaddr_in6 itself).
+func TestIPv6(t *testing.T) {
+	lo6 := netip.IPv6Loopback()
+	probe, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback})
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	probe.Close()
+	for _, goroutines := range []bool{false, true} {
+		t.Run(map[bool]string{false: "event-loop", true: "goroutines"}[goroutines], func(t *testing.T) {
+			r := newTestRelay(t, Config{Bind: lo6, Goroutines: goroutines})
+			s, err := r.Allocate(t.Context(), "v6")
+			if err != nil {
+				t.Fatal(err)
+			}
+			caller, callee := listen6(t), listen6(t)
+			s.A.Expect(lo6)
+			s.B.Expect(lo6)
+			s.B.SetSDPAddr(addrOf(callee), netip.AddrPort{})
+			toA, toB := netip.AddrPortFrom(lo6, uint16(s.A.Port())), netip.AddrPortFrom(lo6, uint16(s.B.Port()))
+			send(t, caller, toA, seqs(1, 5)...)
+			if got, from := receive(t, callee, 5); got != 5 || from != toB {
+				t.Fatalf("callee got %d packets from %v, want 5 from %v", got, from, toB)
+			}
+			send(t, callee, toB, seqs(1, 3)...)
+			if got, from := receive(t, caller, 3); got != 3 || from != toA {
+				t.Fatalf("caller got %d packets from %v, want 3 from %v", got, from, toA)
+			}
+		})
+	}
+}
+
+func listen6(t *testing.T) *net.UDPConn {
+	t.Helper()
+	c, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
