@@ -22,13 +22,22 @@
 // numbers, drops by reason, last packet time) are kept per leg and direction.
 //
 // Hot path: on Linux, epoll event loops (one per GOMAXPROCS) serve the
-// sockets of all sessions: a ready socket is drained with recvmmsg into
-// buffers and address storage the endpoint owns, and what passes the
-// latching rule leaves with golang.org/x/net's WriteBatch (sendmmsg). With
+// sockets of all sessions (edge-triggered: a socket is reported when a
+// datagram arrives): a ready socket is drained with recvmmsg into the
+// loop's buffers (shared by all its sockets: it serves one at a time, so a
+// session costs a few KB, not Batch buffers per socket), and what passes
+// the latching rule leaves with one sendmmsg whose destination sockaddr was
+// built in advance (per latch, not per packet).
+// The loop owns its descriptors, so it issues these non-blocking calls
+// directly (RawSyscall: no runtime syscall bookkeeping, no descriptor lock),
+// and it waits for its epoll descriptor through Go's netpoller instead of
+// blocking in epoll_wait (see waiter: a blocked system call costs sysmon
+// wake-ups and context switches, which are dear on a virtual machine). With
 // thousands of calls each socket carries one packet per 20 ms, so a loop
 // avoids a goroutine wake-up per packet. Elsewhere (and with
-// Config.Goroutines) each socket has its own goroutine. No allocation per
-// packet either way (TestNoAllocationPerPacket).
+// Config.Goroutines) each socket has its own goroutine, reading and writing
+// through its RawConn. No allocation per packet either way
+// (TestNoAllocationPerPacket).
 //
 // Kernel forwarding (Config.KernelForward, `natdoc serve --kernel-forward`;
 // Linux, root, nft): on this kind of machine a system call or wake-up costs

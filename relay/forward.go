@@ -4,12 +4,13 @@ import (
 	"errors"
 	"net"
 	"time"
-
-	"golang.org/x/net/ipv4"
 )
 
 // prepare builds the endpoint's reusable batch state before its goroutine
-// starts (the peer's goroutine uses this endpoint's writer).
+// starts (the peer's goroutine uses this endpoint's writer). Goroutine mode
+// only: an event loop reads and writes one socket at a time, so its sockets
+// share the loop's buffers instead (Batch x 1,500 bytes per socket would be
+// 190 KB a session, and cold in the cache at every packet).
 func (e *endpoint) prepare(batch int) {
 	e.reader = newBatchReader(e.conn, batch)
 	e.writer = newBatchWriter(e.conn, batch)
@@ -31,7 +32,11 @@ func (e *endpoint) forward(now func() time.Time) error {
 			}
 			return err
 		}
-		e.handleBatch(n, now().UnixNano())
+		out, dst := e.filter(e.reader, n, now().UnixNano(), e.out)
+		if len(out) > 0 {
+			sent, err := e.peer.writer.write(out, dst)
+			e.countSent(len(out), sent, err)
+		}
 	}
 }
 
@@ -43,12 +48,15 @@ type batchCounts struct {
 	lostSet                                       bool
 }
 
-func (e *endpoint) handleBatch(n int, now int64) {
+// filter applies the latching rule and the counters to the n datagrams rd
+// holds and returns those to forward (in out's storage) and where to. The
+// caller sends them out of the peer's socket and reports with countSent.
+func (e *endpoint) filter(rd *batchReader, n int, now int64, out [][]byte) ([][]byte, *destination) {
 	var c batchCounts
 	dst := e.peer.dest.Load()
-	out := 0
+	k := 0
 	for i := range n {
-		b, src, truncated := e.reader.packet(i)
+		b, src, truncated := rd.packet(i)
 		switch {
 		case truncated:
 			c.truncated++
@@ -66,17 +74,18 @@ func (e *endpoint) handleBatch(n int, now int64) {
 			c.noDest++
 			continue
 		}
-		e.out[out] = b
-		out++
+		out[k] = b
+		k++
 	}
 	e.publish(&c, now)
-	if out == 0 {
-		return
-	}
-	sent, err := e.peer.writer.write(e.out[:out], dst)
+	return out[:k], dst
+}
+
+// countSent records the outcome of sending want packets.
+func (e *endpoint) countSent(want, sent int, err error) {
 	e.forwarded.Add(uint64(sent))
 	if err != nil {
-		e.sendErrors.Add(uint64(out - sent))
+		e.sendErrors.Add(uint64(want - sent))
 	}
 }
 
@@ -100,36 +109,4 @@ func (e *endpoint) publish(c *batchCounts, now int64) {
 	if c.lostSet {
 		e.lost.Store(c.lost)
 	}
-}
-
-// batchWriter sends a batch to one destination with sendmmsg (x/net
-// WriteBatch; one write per message where the OS lacks it). Its messages
-// are reused: no allocation per packet.
-type batchWriter struct {
-	pc   *ipv4.PacketConn // ipv4 and ipv6 share socket.Message; WriteBatch works for both families
-	msgs []ipv4.Message
-}
-
-func newBatchWriter(c *net.UDPConn, batch int) batchWriter {
-	w := batchWriter{pc: ipv4.NewPacketConn(c), msgs: make([]ipv4.Message, batch)}
-	for i := range w.msgs {
-		w.msgs[i].Buffers = make([][]byte, 1)
-	}
-	return w
-}
-
-func (w *batchWriter) write(bufs [][]byte, dst *net.UDPAddr) (int, error) {
-	for i, b := range bufs {
-		w.msgs[i].Buffers[0] = b
-		w.msgs[i].Addr = dst
-	}
-	sent := 0
-	for sent < len(bufs) {
-		n, err := w.pc.WriteBatch(w.msgs[sent:len(bufs)], 0)
-		if err != nil {
-			return sent, err
-		}
-		sent += n
-	}
-	return sent, nil
 }

@@ -6,7 +6,7 @@ package relay
 // goroutine.
 type poller struct{}
 
-func startPollers(int) []*poller   { return nil }
-func (*poller) add(*Session) error { return nil }
-func (*poller) remove(*Session)    {}
-func (*poller) stop()              {}
+func startPollers(int, int) []*poller { return nil }
+func (*poller) add(*Session) error    { return nil }
+func (*poller) remove(*Session)       {}
+func (*poller) stop()                 {}

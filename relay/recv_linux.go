@@ -35,9 +35,12 @@ type batchReader struct {
 }
 
 func newBatchReader(c *net.UDPConn, batch int) *batchReader {
-	rc, err := c.SyscallConn()
-	if err != nil {
-		return nil
+	var rc syscall.RawConn
+	if c != nil { // nil: the poller's reader, which only uses readFD
+		var err error
+		if rc, err = c.SyscallConn(); err != nil {
+			return nil
+		}
 	}
 	r := &batchReader{
 		rc:    rc,
@@ -54,17 +57,24 @@ func newBatchReader(c *net.UDPConn, batch int) *batchReader {
 		r.hdrs[i].hdr.Iov = &r.iovs[i]
 		r.hdrs[i].hdr.SetIovlen(1)
 		r.hdrs[i].hdr.Name = (*byte)(unsafe.Pointer(&r.names[i]))
+		r.hdrs[i].hdr.Namelen = unix.SizeofSockaddrInet6
 	}
 	r.readFn = r.recvmmsg
 	return r
 }
 
+// recvmmsg reads one batch without waiting (MSG_DONTWAIT). RawSyscall6: a
+// call that cannot block gains nothing from the runtime's
+// entersyscall/exitsyscall, which showed in profiles at 100k packets/s.
 func (r *batchReader) recvmmsg(fd uintptr) bool {
-	n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])), uintptr(len(r.hdrs)), unix.MSG_DONTWAIT, 0, 0)
+	n, _, errno := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])), uintptr(len(r.hdrs)), unix.MSG_DONTWAIT, 0, 0)
 	if errno == unix.EAGAIN || errno == unix.EINTR {
 		return false // let the runtime poller wait for readability
 	}
 	r.n, r.errno = int(n), errno
+	if errno != 0 {
+		r.n = 0 // n is -1: the kernel filled no header
+	}
 	return true
 }
 
@@ -114,9 +124,11 @@ func isTransient(err error) bool {
 		errors.Is(err, unix.ENETUNREACH) || errors.Is(err, unix.ENOBUFS) || errors.Is(err, unix.ENOMEM)
 }
 
-// readFD is read for the poller: one non-blocking recvmmsg on fd.
+// readFD is read for the poller: one non-blocking recvmmsg on fd. Only
+// the headers the previous read filled are reset (the kernel writes no
+// others); at one packet per socket per wake-up that is one, not Batch.
 func (r *batchReader) readFD(fd int) (int, error) {
-	for i := range r.hdrs {
+	for i := range r.n {
 		r.hdrs[i].hdr.Namelen = unix.SizeofSockaddrInet6
 		r.hdrs[i].hdr.Flags = 0
 		r.hdrs[i].n = 0

@@ -149,7 +149,7 @@ func New(cfg Config) (*Relay, error) {
 		done:     make(chan struct{}),
 	}
 	if !c.Goroutines {
-		r.pollers = startPollers(c.Pollers)
+		r.pollers = startPollers(c.Pollers, c.Batch)
 	}
 	if c.KernelForward {
 		if r.kfwd, r.kfwdErr = startKernelForwarder(r); r.kfwdErr != nil {

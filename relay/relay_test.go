@@ -122,6 +122,9 @@ func testForwardsBothWays(t *testing.T, cfg Config) {
 	if got != 7 || from != relayAddr(s.A) {
 		t.Fatalf("caller got %d packets from %v, want 7 from %v", got, from, relayAddr(s.A))
 	}
+	// Forwarded is counted after the send returns, which can be after the
+	// packet arrived.
+	waitFor(t, func() bool { st := s.Stats(); return st.A.RTP.Forwarded >= 10 && st.B.RTP.Forwarded >= 7 })
 	st := s.Stats()
 	if st.A.RTP.Packets != 10 || st.A.RTP.Forwarded != 10 || st.B.RTP.Packets != 7 || st.B.RTP.Forwarded != 7 {
 		t.Errorf("counters: A %+v B %+v", st.A.RTP, st.B.RTP)
@@ -397,4 +400,88 @@ func BenchmarkForward(b *testing.B) {
 		phone.WriteToUDPAddrPort(pkt, to)
 		callee.ReadFromUDPAddrPort(buf)
 	}
+}
+
+// TestOddDatagrams: an empty datagram is legal UDP and is relayed as one
+// (the send path must not index its first byte); one longer than maxPacket
+// is cut by the kernel, counted as truncated and not forwarded; a burst
+// longer than one batch arrives whole (the reader reuses its headers across
+// batches of different sizes).
+func TestOddDatagrams(t *testing.T) {
+	for _, goroutines := range []bool{false, true} {
+		t.Run(map[bool]string{false: "event-loop", true: "goroutines"}[goroutines], func(t *testing.T) {
+			r := newTestRelay(t, Config{Goroutines: goroutines})
+			s, err := r.Allocate(t.Context(), "odd")
+			if err != nil {
+				t.Fatal(err)
+			}
+			caller, callee := listen(t, "127.0.0.1"), listen(t, "127.0.0.1")
+			s.A.Expect(loopback)
+			s.B.SetSDPAddr(addrOf(callee), netip.AddrPort{})
+			to := relayAddr(s.A)
+			for _, size := range []int{0, maxPacket + 100} {
+				if _, err := caller.WriteToUDPAddrPort(make([]byte, size), to); err != nil {
+					t.Fatal(err)
+				}
+			}
+			burst := 3*r.cfg.Batch + 5 // several full batches, then a partial one
+			send(t, caller, to, seqs(1, burst)...)
+			buf := make([]byte, 2048)
+			callee.SetReadDeadline(time.Now().Add(recvTimeout))
+			n, _, err := callee.ReadFromUDPAddrPort(buf)
+			if err != nil || n != 0 {
+				t.Fatalf("first relayed datagram: %d bytes, %v; want the empty one", n, err)
+			}
+			if got, _ := receive(t, callee, burst); got != burst {
+				t.Fatalf("callee got %d of the %d-packet burst", got, burst)
+			}
+			waitFor(t, func() bool { return s.A.Stats().RTP.Forwarded == uint64(burst+1) })
+			if st := s.A.Stats().RTP; st.Truncated != 1 || st.Packets != uint64(burst+1) || st.SendErrors != 0 {
+				t.Errorf("counters %+v: want 1 truncated, %d accepted, no send errors", st, burst+1)
+			}
+		})
+	}
+}
+
+// TestIPv6: a relay bound to ::1 relays between IPv6 parties (the send path
+// encodes sockaddr_in6 itself).
+func TestIPv6(t *testing.T) {
+	lo6 := netip.IPv6Loopback()
+	probe, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback})
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	probe.Close()
+	for _, goroutines := range []bool{false, true} {
+		t.Run(map[bool]string{false: "event-loop", true: "goroutines"}[goroutines], func(t *testing.T) {
+			r := newTestRelay(t, Config{Bind: lo6, Goroutines: goroutines})
+			s, err := r.Allocate(t.Context(), "v6")
+			if err != nil {
+				t.Fatal(err)
+			}
+			caller, callee := listen6(t), listen6(t)
+			s.A.Expect(lo6)
+			s.B.Expect(lo6)
+			s.B.SetSDPAddr(addrOf(callee), netip.AddrPort{})
+			toA, toB := netip.AddrPortFrom(lo6, uint16(s.A.Port())), netip.AddrPortFrom(lo6, uint16(s.B.Port()))
+			send(t, caller, toA, seqs(1, 5)...)
+			if got, from := receive(t, callee, 5); got != 5 || from != toB {
+				t.Fatalf("callee got %d packets from %v, want 5 from %v", got, from, toB)
+			}
+			send(t, callee, toB, seqs(1, 3)...)
+			if got, from := receive(t, caller, 3); got != 3 || from != toA {
+				t.Fatalf("caller got %d packets from %v, want 3 from %v", got, from, toA)
+			}
+		})
+	}
+}
+
+func listen6(t *testing.T) *net.UDPConn {
+	t.Helper()
+	c, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }

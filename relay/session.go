@@ -78,9 +78,6 @@ func (s *Session) start() {
 	default:
 	}
 	s.started = true
-	for _, e := range s.endpoints() {
-		e.prepare(s.r.cfg.Batch)
-	}
 	if p := s.r.pickPoller(); p != nil {
 		// One event loop serves many sessions (Linux epoll): no goroutine
 		// wakes per packet.
@@ -88,6 +85,9 @@ func (s *Session) start() {
 			s.poller = p
 			return
 		}
+	}
+	for _, e := range s.endpoints() {
+		e.prepare(s.r.cfg.Batch)
 	}
 	for _, e := range s.endpoints() {
 		s.wg.Add(1)
@@ -302,15 +302,17 @@ type endpoint struct {
 
 	// dest is where packets for this endpoint's party go: the latched
 	// source, else the SDP address. Read by the peer's goroutine.
-	dest       atomic.Pointer[net.UDPAddr]
+	dest       atomic.Pointer[destination]
 	sdp        atomic.Pointer[netip.AddrPort]
 	latchedPub atomic.Pointer[netip.AddrPort]
 
-	// Owned by this endpoint's forwarding goroutine.
-	reader      *batchReader
-	fd          int // the socket's descriptor, for the poller
-	writer      batchWriter
-	out         [][]byte
+	// Owned by this endpoint's forwarding goroutine (goroutine mode) or
+	// by its event loop.
+	reader      *batchReader // goroutine mode
+	fd          int          // the loop's descriptor of the socket (event-loop mode)
+	more        bool         // queued in the loop's poller.more
+	writer      *batchWriter // goroutine mode
+	out         [][]byte     // goroutine mode
 	latched     netip.AddrPort
 	lastLatched int64
 	seq         rtpseq.Tracker
@@ -345,7 +347,7 @@ func (e *endpoint) setSDP(a netip.AddrPort) {
 	a = netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
 	e.sdp.Store(&a)
 	if e.latchedPub.Load() == nil {
-		e.dest.Store(net.UDPAddrFromAddrPort(a))
+		e.dest.Store(e.newDestination(a))
 	}
 }
 
@@ -388,11 +390,17 @@ func (e *endpoint) accept(src netip.AddrPort, now int64) bool {
 	e.latched, e.lastLatched = src, now
 	pub := src
 	e.latchedPub.Store(&pub)
-	e.dest.Store(net.UDPAddrFromAddrPort(src)) // once per latch, not per packet
+	e.dest.Store(e.newDestination(src)) // once per latch, not per packet
 	if k := e.leg.s.r.kfwd; k != nil {
 		k.latched(e.leg.s) // the kernel may take the stream (or its new source) over
 	}
 	return true
+}
+
+// newDestination encodes a for this endpoint's socket family.
+func (e *endpoint) newDestination(a netip.AddrPort) *destination {
+	bind := e.leg.s.r.cfg.Bind
+	return newDestination(a, bind.Is6() && !bind.Is4In6())
 }
 
 func (e *endpoint) mayLatch(ip netip.Addr) bool {
