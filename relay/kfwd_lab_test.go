@@ -117,6 +117,25 @@ func flow(t *testing.T, a, b *net.UDPConn, toA, toB netip.AddrPort, n int, seq u
 
 // waitKernel waits until the kernel forwarded for both legs, sending a
 // packet each way every 20 ms meanwhile.
+// flowThroughKernel sends n packets each way once the kernel rules are in
+// and returns the session's counters before and after, the latter once the
+// kernel counters were read back (up to kernelWait).
+func flowThroughKernel(t *testing.T, s *Session, a, b *net.UDPConn, toA, toB netip.AddrPort, n int) (before, after SessionStats) {
+	t.Helper()
+	before = s.Stats()
+	if gotB, gotA := flow(t, a, b, toA, toB, n, 2000); gotB != n || gotA != n {
+		t.Fatalf("through kernel rules: B got %d, A got %d of %d", gotB, gotA, n)
+	}
+	counted := func() bool {
+		st := s.Stats()
+		return st.A.RTP.Kernel >= before.A.RTP.Kernel+uint64(n) && st.B.RTP.Kernel >= before.B.RTP.Kernel+uint64(n)
+	}
+	for deadline := time.Now().Add(kernelWait); time.Now().Before(deadline) && !counted(); {
+		time.Sleep(100 * time.Millisecond)
+	}
+	return before, s.Stats()
+}
+
 func waitKernel(t *testing.T, s *Session, a, b *net.UDPConn, toA, toB netip.AddrPort, aKernel, bKernel uint64) {
 	t.Helper()
 	deadline := time.Now().Add(kernelWait)
@@ -192,16 +211,8 @@ func TestKernelForwardLab(t *testing.T) {
 	waitKernel(t, s, a, b, toA, toB, 0, 0)
 
 	t.Run("media flows both ways through the kernel", func(t *testing.T) {
-		before := s.Stats()
 		const n = 50
-		if gotB, gotA := flow(t, a, b, toA, toB, n, 2000); gotB != n || gotA != n {
-			t.Fatalf("through kernel rules: B got %d, A got %d of %d", gotB, gotA, n)
-		}
-		deadline := time.Now().Add(kernelWait)
-		for time.Now().Before(deadline) && s.Stats().A.RTP.Kernel < before.A.RTP.Kernel+n {
-			time.Sleep(100 * time.Millisecond)
-		}
-		after := s.Stats()
+		before, after := flowThroughKernel(t, s, a, b, toA, toB, n)
 		userA := func(st SessionStats) uint64 { return st.A.RTP.Packets - st.A.RTP.Kernel }
 		userB := func(st SessionStats) uint64 { return st.B.RTP.Packets - st.B.RTP.Kernel }
 		if userA(after) != userA(before) || userB(after) != userB(before) {
@@ -363,16 +374,8 @@ func TestKernelForwardLabIPv6(t *testing.T) {
 		t.Fatalf("before kernel rules: B got %d, A got %d of 5", gotB, gotA)
 	}
 	waitKernel(t, s, a, b, toA, toB, 0, 0)
-	before := s.Stats()
 	const n = 30
-	if gotB, gotA := flow(t, a, b, toA, toB, n, 2000); gotB != n || gotA != n {
-		t.Fatalf("through kernel rules: B got %d, A got %d of %d", gotB, gotA, n)
-	}
-	deadline := time.Now().Add(kernelWait)
-	for time.Now().Before(deadline) && s.Stats().B.RTP.Kernel < before.B.RTP.Kernel+n {
-		time.Sleep(100 * time.Millisecond)
-	}
-	after := s.Stats()
+	before, after := flowThroughKernel(t, s, a, b, toA, toB, n)
 	if after.A.RTP.Kernel-before.A.RTP.Kernel != n || after.B.RTP.Kernel-before.B.RTP.Kernel != n {
 		t.Errorf("kernel counters grew by A %d, B %d; want %d each", after.A.RTP.Kernel-before.A.RTP.Kernel, after.B.RTP.Kernel-before.B.RTP.Kernel, n)
 	}
