@@ -18,7 +18,7 @@ import (
 func BenchmarkRelayAllocate(b *testing.B) {
 	for _, batch := range []int{32, 4} {
 		b.Run("batch"+strconv.Itoa(batch), func(b *testing.B) {
-			r, err := relay.New(relay.Config{Bind: netip.MustParseAddr("127.0.0.1"), PortMin: 43000, PortMax: 43999, Batch: batch})
+			r, err := relay.New(relay.Config{Bind: netip.MustParseAddr("127.0.0.1"), PortMin: 23000, PortMax: 23999, Batch: batch})
 			if err != nil {
 				b.Fatal(err)
 			}

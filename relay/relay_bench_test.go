@@ -87,7 +87,7 @@ func (c *benchCall) roundTrip(b *testing.B, pkt, buf []byte) {
 
 func newBenchRelay(b *testing.B) *relay.Relay {
 	b.Helper()
-	r, err := relay.New(relay.Config{Bind: netip.MustParseAddr("127.0.0.1"), PortMin: 42000, PortMax: 42999})
+	r, err := relay.New(relay.Config{Bind: netip.MustParseAddr("127.0.0.1"), PortMin: 22000, PortMax: 22999})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -23,7 +23,11 @@ func newTestRelay(t *testing.T, cfg Config) *Relay {
 		cfg.Bind = loopback
 	}
 	if cfg.PortMin == 0 {
-		cfg.PortMin, cfg.PortMax = 41000, 41999
+		// Fixed test ranges stay below the kernel's ephemeral ports
+		// (32768-60999 by default), where any socket bound to port 0 on
+		// the machine could take one; relay tests use 24xxx, sipsim 25xxx-
+		// 27xxx, cmd/natdoc 28xxx, so packages tested at once never meet.
+		cfg.PortMin, cfg.PortMax = 24000, 24999
 	}
 	r, err := New(cfg)
 	if err != nil {
@@ -217,7 +221,7 @@ func TestRTCPGoesToRTCPPort(t *testing.T) {
 }
 
 func TestPortExhaustionAndReuse(t *testing.T) {
-	r := newTestRelay(t, Config{PortMin: 41100, PortMax: 41103})
+	r := newTestRelay(t, Config{PortMin: 24100, PortMax: 24103})
 	s, err := r.Allocate(t.Context(), "a")
 	if err != nil {
 		t.Fatal(err)
@@ -239,9 +243,9 @@ func TestPortExhaustionAndReuse(t *testing.T) {
 }
 
 func TestSkipsPortsHeldElsewhere(t *testing.T) {
-	squatter := listenPort(t, 41201) // RTCP port of the first pair
+	squatter := listenPort(t, 24201) // RTCP port of the first pair
 	_ = squatter
-	r := newTestRelay(t, Config{PortMin: 41200, PortMax: 41203})
+	r := newTestRelay(t, Config{PortMin: 24200, PortMax: 24203})
 	s, err := r.Allocate(t.Context(), "a")
 	if !errors.Is(err, ErrNoPorts) {
 		// Only one usable pair: one leg fits, the second does not.
@@ -262,7 +266,7 @@ func listenPort(t *testing.T, port int) *net.UDPConn {
 }
 
 func TestIdleTimeoutFreesPorts(t *testing.T) {
-	r := newTestRelay(t, Config{IdleTimeout: 100 * time.Millisecond, PortMin: 41300, PortMax: 41303})
+	r := newTestRelay(t, Config{IdleTimeout: 100 * time.Millisecond, PortMin: 24300, PortMax: 24303})
 	s, err := r.Allocate(t.Context(), "idle")
 	if err != nil {
 		t.Fatal(err)
@@ -279,7 +283,7 @@ func TestIdleTimeoutFreesPorts(t *testing.T) {
 }
 
 func TestManySessionsNoLeaks(t *testing.T) {
-	r := newTestRelay(t, Config{PortMin: 41400, PortMax: 41499})
+	r := newTestRelay(t, Config{PortMin: 24400, PortMax: 24499})
 	freeBefore, goBefore := r.FreePairs(), runtime.NumGoroutine()
 	phone, callee := listen(t, "127.0.0.1"), listen(t, "127.0.0.1")
 	for i := range 200 {
@@ -303,7 +307,7 @@ func TestManySessionsNoLeaks(t *testing.T) {
 }
 
 func TestCloseFreesEverything(t *testing.T) {
-	r, err := New(Config{Bind: loopback, PortMin: 41500, PortMax: 41599})
+	r, err := New(Config{Bind: loopback, PortMin: 24500, PortMax: 24599})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -379,7 +383,7 @@ func waitFor(t *testing.T, cond func() bool) {
 // BenchmarkForward pushes 172-byte RTP through one relayed stream on
 // loopback; the figure that matters is allocs/op (0) and ns/op per packet.
 func BenchmarkForward(b *testing.B) {
-	r, err := New(Config{Bind: loopback, PortMin: 41600, PortMax: 41699})
+	r, err := New(Config{Bind: loopback, PortMin: 24600, PortMax: 24699})
 	if err != nil {
 		b.Fatal(err)
 	}

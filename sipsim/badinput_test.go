@@ -42,7 +42,7 @@ func invite(user, sdp string) []byte {
 }
 
 func TestBadInputIsCountedNotFatal(t *testing.T) {
-	ts := startServer(t, Config{Fix: true, MaxMessage: 2048}, 42800)
+	ts := startServer(t, Config{Fix: true, MaxMessage: 2048}, 25800)
 	bob := newTestPhone(t, "bob", "127.0.0.3", ts.addr, SDPLocal)
 	if err := bob.Register(t.Context()); err != nil {
 		t.Fatal(err)
@@ -77,7 +77,7 @@ func TestBadInputIsCountedNotFatal(t *testing.T) {
 }
 
 func TestRateLimitPerSource(t *testing.T) {
-	ts := startServer(t, Config{Rate: 5, Burst: 5}, 43000)
+	ts := startServer(t, Config{Rate: 5, Burst: 5}, 26000)
 	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 6)})
 	if err != nil {
 		t.Fatal(err)
@@ -97,7 +97,7 @@ func TestSoakManyShortCalls(t *testing.T) {
 	if testing.Short() {
 		t.Skip("soak")
 	}
-	ts := startServer(t, Config{Fix: true}, 43200)
+	ts := startServer(t, Config{Fix: true}, 26200)
 	alice := newTestPhone(t, "alice", "127.0.0.2", ts.addr, SDPLocal)
 	bob := newTestPhone(t, "bob", "127.0.0.3", ts.addr, SDPLocal)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -24,6 +24,9 @@ type testServer struct {
 	done  chan struct{}
 }
 
+// startServer runs a server on loopback; in fix mode its relay takes the
+// 200 ports from relayPorts, a range of the test's own below the kernel's
+// ephemeral ports (see newTestRelay in package relay for the plan).
 func startServer(t *testing.T, cfg Config, relayPorts int) *testServer {
 	t.Helper()
 	udp, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
@@ -100,7 +103,7 @@ func callPair(t *testing.T, a, b *Phone, target string) (*CallResult, *CallResul
 }
 
 func TestCallThroughRelay(t *testing.T) {
-	ts := startServer(t, Config{Fix: true, Echo: true}, 42000)
+	ts := startServer(t, Config{Fix: true, Echo: true}, 25000)
 	alice := newTestPhone(t, "alice", "127.0.0.2", ts.addr, SDPLocal)
 	bob := newTestPhone(t, "bob", "127.0.0.3", ts.addr, SDPLocal)
 	ra, rb := callPair(t, alice, bob, "bob")
@@ -145,7 +148,7 @@ func TestCallWithoutFixGoesDirect(t *testing.T) {
 }
 
 func TestEchoUser(t *testing.T) {
-	ts := startServer(t, Config{Fix: true, Echo: true}, 42200)
+	ts := startServer(t, Config{Fix: true, Echo: true}, 25200)
 	alice := newTestPhone(t, "alice", "127.0.0.2", ts.addr, SDPLocal)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -164,7 +167,7 @@ func TestEchoUser(t *testing.T) {
 }
 
 func TestUnknownUserIs404(t *testing.T) {
-	ts := startServer(t, Config{Fix: true}, 42400)
+	ts := startServer(t, Config{Fix: true}, 25400)
 	alice := newTestPhone(t, "alice", "127.0.0.2", ts.addr, SDPLocal)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -179,7 +182,7 @@ func TestUnknownUserIs404(t *testing.T) {
 
 func TestDigestAuth(t *testing.T) {
 	users := map[string]string{"alice": "secret-a", "bob": "secret-b"}
-	ts := startServer(t, Config{Fix: true, Users: users}, 42600)
+	ts := startServer(t, Config{Fix: true, Users: users}, 25600)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	wrong, err := NewPhone(PhoneConfig{User: "alice", Password: "nope", Server: ts.addr, LocalIP: netip.MustParseAddr("127.0.0.2"), Symmetric: true})
@@ -233,7 +236,7 @@ func TestShutdownHangsUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rl, err := relay.New(relay.Config{Bind: netip.MustParseAddr("127.0.0.1"), PortMin: 43400, PortMax: 43599})
+	rl, err := relay.New(relay.Config{Bind: netip.MustParseAddr("127.0.0.1"), PortMin: 26400, PortMax: 26599})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -181,7 +181,7 @@ func startDialog(t *testing.T, ts *testServer, caller, callee *testUA) (*sipgo.D
 // callee sees the CANCEL and its INVITE ends with 487, the caller gets 487,
 // and the relay ports go back to the pool.
 func TestCancelRingingCall(t *testing.T) {
-	ts := startServer(t, Config{Fix: true}, 44000)
+	ts := startServer(t, Config{Fix: true}, 27000)
 	caller, callee := newTestUA(t, "alice", "127.0.0.2"), newTestUA(t, "bob", "127.0.0.3")
 	sess, in := startDialog(t, ts, caller, callee)
 	if got := ts.relay.FreePairs(); got != 98 {
@@ -290,7 +290,7 @@ func reinvite(t *testing.T, method sip.RequestMethod, sess *sipgo.DialogClientSe
 // takes it off; in fix mode each SDP is anchored again at the same relay
 // ports and the call keeps its relay session.
 func TestReinviteHoldAndResume(t *testing.T) {
-	ts := startServer(t, Config{Fix: true}, 44200)
+	ts := startServer(t, Config{Fix: true}, 27200)
 	caller, callee := newTestUA(t, "alice", "127.0.0.2"), newTestUA(t, "bob", "127.0.0.3")
 	sess, in := startDialog(t, ts, caller, callee)
 	toCallee, toCaller := answerDialog(t, sess, caller, callee, in)
@@ -324,7 +324,7 @@ func hangUpDialog(t *testing.T, ts *testServer, sess *sipgo.DialogClientSession,
 // TestUpdateInDialog: an UPDATE with an SDP offer (RFC 3311) is forwarded
 // and both its offer and answer are anchored at the call's relay ports.
 func TestUpdateInDialog(t *testing.T) {
-	ts := startServer(t, Config{Fix: true}, 44400)
+	ts := startServer(t, Config{Fix: true}, 27400)
 	caller, callee := newTestUA(t, "alice", "127.0.0.2"), newTestUA(t, "bob", "127.0.0.3")
 	sess, in := startDialog(t, ts, caller, callee)
 	toCallee, toCaller := answerDialog(t, sess, caller, callee, in)
@@ -387,7 +387,7 @@ func updateFromCallee(t *testing.T, ts *testServer, inv *sip.Request, caller, ca
 // the callee's early media reaches the caller through the relay before the
 // call is answered.
 func TestPrackEarlyMedia(t *testing.T) {
-	ts := startServer(t, Config{Fix: true}, 44600)
+	ts := startServer(t, Config{Fix: true}, 27600)
 	caller, callee := newTestUA(t, "alice", "127.0.0.2"), newTestUA(t, "bob", "127.0.0.3")
 	callerMedia := listenMedia(t, "127.0.0.2:30000")
 	calleeMedia := listenMedia(t, "127.0.0.3:31000")

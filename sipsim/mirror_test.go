@@ -27,7 +27,7 @@ func startMirrorServer(t *testing.T, limit sipalg.RateLimit) (*Server, *relay.Re
 	if err != nil {
 		t.Fatal(err)
 	}
-	rl, err := relay.New(relay.Config{Bind: netip.MustParseAddr("127.0.0.1"), PortMin: 44800, PortMax: 44999})
+	rl, err := relay.New(relay.Config{Bind: netip.MustParseAddr("127.0.0.1"), PortMin: 27800, PortMax: 27999})
 	if err != nil {
 		t.Fatal(err)
 	}

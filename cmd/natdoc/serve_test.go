@@ -50,7 +50,7 @@ func TestCallEchoOverLoopback(t *testing.T) {
 	probe.Close()
 	done := make(chan string)
 	go func() {
-		_, out, _ := run(t, "serve", "--listen", addr, "--rtp-ports", "44000-44999", "--duration", "4s", "--json", "--tcp=false")
+		_, out, _ := run(t, "serve", "--listen", addr, "--rtp-ports", "28000-28999", "--duration", "4s", "--json", "--tcp=false")
 		done <- out
 	}()
 	waitUDP(t, addr)
