@@ -98,6 +98,16 @@ func (n *labNet) routerTable(t *testing.T) string {
 	return string(out)
 }
 
+// checkTableUnchanged: the router's mapping table must read as it did
+// before the test (natdoc undoes what it changed). extra is shown with a
+// difference (e.g. natdoc's log).
+func (n *labNet) checkTableUnchanged(t *testing.T, before, what string, extra ...string) {
+	t.Helper()
+	if after := n.routerTable(t); after != before {
+		t.Errorf("router table %s:\n%s\n---\n%s\n%s", what, before, after, strings.Join(extra, "\n"))
+	}
+}
+
 // natdoc runs the binary in the phone's namespace and returns its JSON
 // report and exit status.
 func (n *labNet) natdoc(t *testing.T, args ...string) (*report.Report, int, string) {
@@ -193,9 +203,7 @@ func TestLabLimitsFindsConfiguredLimit(t *testing.T) {
 	if f := hasFinding(rep, FindingLeaseRewritten); f != nil {
 		t.Errorf("miniupnpd keeps finite leases, yet: %+v", f)
 	}
-	if after := n.routerTable(t); after != before {
-		t.Errorf("router table changed:\nbefore:\n%s\nafter:\n%s", before, after)
-	}
+	n.checkTableUnchanged(t, before, "changed")
 	if p, _, _ := OpenJournal(n.journal()).Pending(); len(p) != 0 {
 		t.Errorf("journal still holds %d entries", len(p))
 	}
@@ -233,9 +241,7 @@ func TestLabVerifyProvesForwarding(t *testing.T) {
 	if f == nil || !strings.Contains(f.Title, "10002") {
 		t.Errorf("findings %+v", rep.Findings)
 	}
-	if after := n.routerTable(t); after != before {
-		t.Errorf("router table changed:\n%s\n---\n%s", before, after)
-	}
+	n.checkTableUnchanged(t, before, "changed")
 }
 
 func TestLabMapListUnmap(t *testing.T) {
@@ -276,9 +282,7 @@ func TestLabMapListUnmap(t *testing.T) {
 	if code != 0 || rep.IGD.Cleanup.Removed != 1 {
 		t.Errorf("unmap: exit %d %+v", code, rep.IGD.Cleanup)
 	}
-	if after := n.routerTable(t); after != before {
-		t.Errorf("router table changed:\n%s\n---\n%s", before, after)
-	}
+	n.checkTableUnchanged(t, before, "changed")
 }
 
 func TestLabKilledMidwayThenCleanup(t *testing.T) {
@@ -314,9 +318,7 @@ func TestLabKilledMidwayThenCleanup(t *testing.T) {
 	if code != 0 || c.Removed+c.AlreadyGone != len(pending) || len(c.Failed) != 0 {
 		t.Fatalf("cleanup exit %d %+v: %s", code, c, log)
 	}
-	if after := n.routerTable(t); after != before {
-		t.Errorf("router table after cleanup differs:\n%s\n---\n%s", before, after)
-	}
+	n.checkTableUnchanged(t, before, "after cleanup differs")
 	if left, _, _ := j.Pending(); len(left) != 0 {
 		t.Errorf("journal still holds %d", len(left))
 	}
@@ -378,9 +380,7 @@ func TestLabDoubleNATCaughtByVerify(t *testing.T) {
 	default:
 		t.Fatalf("want a refused or non-forwarding mapping: %+v %+v %s", rep.IGD.Mappings, rep.Findings, log)
 	}
-	if after := n.routerTable(t); after != before {
-		t.Errorf("router table changed:\n%s\n---\n%s", before, after)
-	}
+	n.checkTableUnchanged(t, before, "changed")
 }
 
 // NAT-PMP and PCP through miniupnpd: the same commands, the same promise
@@ -394,9 +394,7 @@ func TestLabPCPLimit(t *testing.T) {
 	if code != 1 || rep.IGD.Via != "pcp" || l == nil || l.Accepted != 30 || !l.Reached || l.ErrorCode != PCPCannotProvideExt || l.ReadBack || l.Removed != 30 {
 		t.Fatalf("exit %d via %q limit %+v: %s", code, rep.IGD.Via, l, log)
 	}
-	if after := n.routerTable(t); after != before {
-		t.Errorf("router table changed:\n%s\n---\n%s", before, after)
-	}
+	n.checkTableUnchanged(t, before, "changed")
 }
 
 // NAT-PMP has no way to ask for "this port or nothing", and miniupnpd
@@ -412,9 +410,7 @@ func TestLabNATPMPMapAndRemove(t *testing.T) {
 	if code != 0 || rep.IGD.Via != "nat-pmp" || l == nil || l.Accepted != 6 || l.Reached || l.Removed != 6 {
 		t.Fatalf("exit %d via %q limit %+v: %s", code, rep.IGD.Via, l, log)
 	}
-	if after := n.routerTable(t); after != before {
-		t.Errorf("router table changed:\n%s\n---\n%s", before, after)
-	}
+	n.checkTableUnchanged(t, before, "changed")
 }
 
 // SIGTERM (as Ctrl-C) in the middle of the limit test: natdoc removes what
@@ -439,9 +435,7 @@ func TestLabTerminatedMidwayCleansUp(t *testing.T) {
 	if err := p.Wait(); err == nil || !strings.Contains(err.Error(), "exit status 3") {
 		t.Errorf("natdoc exit: %v (want 3: interrupted)\n%s", err, p.Log())
 	}
-	if after := n.routerTable(t); after != before {
-		t.Errorf("router table after SIGTERM differs:\n%s\n---\n%s\n%s", before, after, p.Log())
-	}
+	n.checkTableUnchanged(t, before, "after SIGTERM differs", p.Log())
 	if left, _, _ := j.Pending(); len(left) != 0 {
 		t.Errorf("journal still holds %d", len(left))
 	}
@@ -489,7 +483,5 @@ func TestLabLibraryWithInjectedSockets(t *testing.T) {
 	if res.Accepted != 4 || res.Applied != 4 || res.Verified != 4 || res.Refusal == nil || res.Refusal.ErrorCode != ErrNotAuthorized {
 		t.Errorf("limits %+v refusal %+v", res, res.Refusal)
 	}
-	if after := n.routerTable(t); after != before {
-		t.Errorf("router table changed:\n%s\n---\n%s", before, after)
-	}
+	n.checkTableUnchanged(t, before, "changed")
 }
