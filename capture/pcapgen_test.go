@@ -54,7 +54,7 @@ func directionCounts(c report.Call) (pkts [2]uint64, lost [2]int64) {
 	return
 }
 
-func hasFinding(c report.Call, id string) bool {
+func hasFinding(c report.Call, id report.FindingID) bool {
 	for _, f := range c.Findings {
 		if f.ID == id {
 			return true
@@ -121,7 +121,7 @@ func checkTruth(t *testing.T, res *Result, truths []pcapgen.Truth) {
 func findingIDs(c report.Call) []string {
 	var ids []string
 	for _, f := range c.Findings {
-		ids = append(ids, f.ID)
+		ids = append(ids, string(f.ID))
 	}
 	return ids
 }

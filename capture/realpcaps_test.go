@@ -62,7 +62,7 @@ type wantCall struct {
 	cannotHear string
 	transport  string
 	pkts       [2]uint64 // RTP packets caller->callee, callee->caller
-	findings   []string
+	findings   []report.FindingID
 }
 
 func checkCalls(t *testing.T, res *Result, want []wantCall) {
@@ -92,7 +92,7 @@ func checkCalls(t *testing.T, res *Result, want []wantCall) {
 	}
 }
 
-func captureFinding(res *Result, id string) *report.Finding {
+func captureFinding(res *Result, id report.FindingID) *report.Finding {
 	for i := range res.Findings {
 		if res.Findings[i].ID == id {
 			return &res.Findings[i]
@@ -142,8 +142,8 @@ func TestRealCaptures(t *testing.T) {
 		// remote party 180.173.83.248 announces its LAN 192.168.8.53.
 		{file: "heplify__erspan_sip_ipv4_udp.pcapng", packets: 140, want: []wantCall{
 			{verdict: report.VerdictIncompleteCapture},
-			{verdict: report.VerdictIncompleteCapture, findings: []string{"sdp-private-address", "contact-private-address", "via-private-address"}},
-			{verdict: report.VerdictIncompleteCapture, findings: []string{"sdp-private-address"}},
+			{verdict: report.VerdictIncompleteCapture, findings: []report.FindingID{"sdp-private-address", "contact-private-address", "via-private-address"}},
+			{verdict: report.VerdictIncompleteCapture, findings: []report.FindingID{"sdp-private-address"}},
 			{verdict: report.VerdictIncompleteCapture},
 			{verdict: report.VerdictIncompleteCapture},
 			{verdict: report.VerdictIncompleteCapture},
@@ -151,10 +151,10 @@ func TestRealCaptures(t *testing.T) {
 		// A softphone at 192.168.1.2 behind a NAT (the providers answer
 		// with received=80.230.219.70): no INVITE is answered.
 		{file: "sngrep__aaa.pcap", packets: 691, want: []wantCall{
-			{verdict: report.VerdictNoMediaExpected, findings: []string{"via-received-rport"}},
+			{verdict: report.VerdictNoMediaExpected, findings: []report.FindingID{"via-received-rport"}},
 			{verdict: report.VerdictNoMediaExpected},
 			{verdict: report.VerdictNoMediaExpected},
-			{verdict: report.VerdictNoMediaExpected, pkts: [2]uint64{9, 0}, findings: []string{"sdp-private-address"}},
+			{verdict: report.VerdictNoMediaExpected, pkts: [2]uint64{9, 0}, findings: []report.FindingID{"sdp-private-address"}},
 		}},
 		{file: "sngrep__ipip.pcap", packets: 4, want: []wantCall{
 			{verdict: report.VerdictIncompleteCapture, transport: "TCP"}}},
@@ -166,10 +166,10 @@ func TestRealCaptures(t *testing.T) {
 		// PBX B2BUA: both legs two-way (tshark: 1345 and 1346 packets).
 		{file: "voipshark__SIP-RTP-Normal_Call_two_parties.pcap", packets: 5651, want: []wantCall{
 			{verdict: report.VerdictTwoWay, pkts: [2]uint64{1345, 1346}},
-			{verdict: report.VerdictTwoWay, pkts: [2]uint64{1345, 1346}, findings: []string{"rtp-source-differs-from-sdp"}}}},
+			{verdict: report.VerdictTwoWay, pkts: [2]uint64{1345, 1346}, findings: []report.FindingID{"rtp-source-differs-from-sdp"}}}},
 		{file: "voipshark__SIP-SRTP-Normal_Call_two_parties.pcap", want: []wantCall{
-			{verdict: report.VerdictTwoWay, pkts: [2]uint64{1135, 1135}, findings: []string{"media-encrypted"}},
-			{verdict: report.VerdictTwoWay, pkts: [2]uint64{1135, 1135}, findings: []string{"media-encrypted"}}}},
+			{verdict: report.VerdictTwoWay, pkts: [2]uint64{1135, 1135}, findings: []report.FindingID{"media-encrypted"}},
+			{verdict: report.VerdictTwoWay, pkts: [2]uint64{1135, 1135}, findings: []report.FindingID{"media-encrypted"}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -194,7 +194,7 @@ func TestRealCaptures(t *testing.T) {
 func TestNATLabRecordings(t *testing.T) {
 	oneWay := analyzePath(t, filepath.Join("..", "testdata", "natlab-one-way-private-sdp.pcap"))
 	checkCalls(t, oneWay, []wantCall{{verdict: report.VerdictOneWay, cannotHear: "caller", transport: "UDP",
-		pkts: [2]uint64{400, 400}, findings: []string{"one-way-audio", "sdp-private-address"}}})
+		pkts: [2]uint64{400, 400}, findings: []report.FindingID{"one-way-audio", "sdp-private-address"}}})
 	var unreachable uint64
 	for _, s := range oneWay.Calls[0].Streams {
 		for _, f := range s.Flows {
@@ -220,7 +220,7 @@ func TestNATLabRecordings(t *testing.T) {
 func TestNATLabSIPALG(t *testing.T) {
 	res := analyzePath(t, filepath.Join("..", "testdata", "natlab-sip-alg.pcap"))
 	checkCalls(t, res, []wantCall{{verdict: report.VerdictTwoWay, pkts: [2]uint64{400, 399}}})
-	for _, id := range []string{"sip-alg-suspected", "sdp-private-address", "contact-private-address"} {
+	for _, id := range []report.FindingID{"sip-alg-suspected", "sdp-private-address", "contact-private-address"} {
 		if hasFinding(res.Calls[0], id) {
 			t.Errorf("%s reported, but the rewritten messages show no private address", id)
 		}

@@ -3,6 +3,7 @@ package capture
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/natdoc/natdoc/report"
@@ -95,7 +96,7 @@ func remedies(r *Result) []report.Remedy {
 				list = append(list, a)
 			}
 			a.count++
-			if !containsString(a.rem.Fixes, f.ID) {
+			if !slices.Contains(a.rem.Fixes, f.ID) {
 				a.rem.Fixes = append(a.rem.Fixes, f.ID)
 			}
 		}
@@ -134,15 +135,6 @@ func remedyTitle(text string) string {
 		return "Open the RTP path (firewall, port forwarding) or relay media through the server"
 	}
 	return text
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // verdictSentence is the report's one-line answer.

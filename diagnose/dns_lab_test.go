@@ -10,6 +10,7 @@ import (
 	"golang.org/x/net/dns/dnsmessage"
 
 	"github.com/natdoc/natdoc/internal/natlab"
+	"github.com/natdoc/natdoc/report"
 )
 
 // labDNS answers A and SRV queries from a fixed zone over UDP inside h: the
@@ -69,18 +70,18 @@ func TestLabServerDNS(t *testing.T) {
 		if res.Server == nil || len(res.Server.SRV) != 1 || res.Server.Contacted != netip.MustParseAddrPort("203.0.113.2:5070") {
 			t.Fatalf("server %+v", res.Server)
 		}
-		requireFindings(t, rep, []string{IDServerReachable}, []string{IDServerUnresolved, IDDynDNSStale})
+		requireFindings(t, rep, []report.FindingID{IDServerReachable}, []report.FindingID{IDServerUnresolved, IDDynDNSStale})
 	})
 	t.Run("dyndns-stale", func(t *testing.T) {
 		_, rep := runIn(t, pc, Options{Server: "home.dyndns.org", Mirror: mirror, DNSServer: "203.0.113.53:53", NoRouter: true})
-		requireFindings(t, rep, []string{IDDynDNSStale, IDServerNoAnswer}, []string{IDServerUnresolved})
+		requireFindings(t, rep, []report.FindingID{IDDynDNSStale, IDServerNoAnswer}, []report.FindingID{IDServerUnresolved})
 		if rep.Remedies[0].ID != RemedyFixDNS {
 			t.Errorf("remedies %v", rep.Remedies)
 		}
 	})
 	t.Run("unresolved", func(t *testing.T) {
 		_, rep := runIn(t, pc, Options{Server: "nothing.example.org", DNSServer: "203.0.113.53:53", NoRouter: true})
-		requireFindings(t, rep, []string{IDServerUnresolved}, nil)
+		requireFindings(t, rep, []report.FindingID{IDServerUnresolved}, nil)
 	})
 
 }

@@ -15,29 +15,29 @@ import (
 // Finding IDs diagnose adds (the NAT and router probes bring their own).
 // They are stable: scripts match on them.
 const (
-	IDNoUDP               = "no-udp"
-	IDSIPALG              = "sip-alg-rewrite"
-	IDSIPALGDrop          = "sip-alg-drop"
-	IDMirrorUnreachable   = "mirror-unreachable"
-	IDSIPPortNotForwarded = "sip-port-not-forwarded"
-	IDRTPNotForwarded     = "rtp-ports-not-forwarded"
-	IDForwardWorks        = "port-forward-works"
-	IDForwardPortBusy     = "forward-port-busy"
-	IDDoubleNAT           = "double-nat"
-	IDCGNAT               = "carrier-grade-nat"
-	IDHostPublic          = "host-public-address"
-	IDPublicAddress       = "public-address"
-	IDPublicMismatch      = "public-address-varies"
-	IDMappingVaries       = "mapping-varies-by-destination"
-	IDSTUNWillHelp        = "stun-will-help"
-	IDServerUnresolved    = "sip-server-unresolved"
-	IDServerNoAnswer      = "sip-server-no-answer"
-	IDServerReachable     = "sip-server-reachable"
-	IDServerPrivate       = "sip-server-private-address"
-	IDServerNoRport       = "sip-server-no-rport"
-	IDServerDNSPrivate    = "sip-server-dns-private"
-	IDDynDNSStale         = "dyndns-stale"
-	IDUPnPLimit           = "upnp-mapping-limit"
+	IDNoUDP               report.FindingID = "no-udp"
+	IDSIPALG              report.FindingID = "sip-alg-rewrite"
+	IDSIPALGDrop          report.FindingID = "sip-alg-drop"
+	IDMirrorUnreachable   report.FindingID = "mirror-unreachable"
+	IDSIPPortNotForwarded report.FindingID = "sip-port-not-forwarded"
+	IDRTPNotForwarded     report.FindingID = "rtp-ports-not-forwarded"
+	IDForwardWorks        report.FindingID = "port-forward-works"
+	IDForwardPortBusy     report.FindingID = "forward-port-busy"
+	IDDoubleNAT           report.FindingID = "double-nat"
+	IDCGNAT               report.FindingID = "carrier-grade-nat"
+	IDHostPublic          report.FindingID = "host-public-address"
+	IDPublicAddress       report.FindingID = "public-address"
+	IDPublicMismatch      report.FindingID = "public-address-varies"
+	IDMappingVaries       report.FindingID = "mapping-varies-by-destination"
+	IDSTUNWillHelp        report.FindingID = "stun-will-help"
+	IDServerUnresolved    report.FindingID = "sip-server-unresolved"
+	IDServerNoAnswer      report.FindingID = "sip-server-no-answer"
+	IDServerReachable     report.FindingID = "sip-server-reachable"
+	IDServerPrivate       report.FindingID = "sip-server-private-address"
+	IDServerNoRport       report.FindingID = "sip-server-no-rport"
+	IDServerDNSPrivate    report.FindingID = "sip-server-dns-private"
+	IDDynDNSStale         report.FindingID = "dyndns-stale"
+	IDUPnPLimit           report.FindingID = "upnp-mapping-limit"
 )
 
 // Findings derives every finding from the facts, problems first in the
@@ -65,7 +65,7 @@ func dedupe(fs []report.Finding) []report.Finding {
 	var out []report.Finding
 	index := map[string]int{}
 	for _, f := range fs {
-		key := f.ID + "\x00" + f.Subject
+		key := string(f.ID) + "\x00" + f.Subject
 		if i, ok := index[key]; ok {
 			out[i].Evidence = append(out[i].Evidence, f.Evidence...)
 			if f.Severity.Rank() < out[i].Severity.Rank() {
@@ -240,7 +240,7 @@ func natFindings(r *Result) []report.Finding {
 	if n == nil {
 		return out
 	}
-	has := func(id string) bool {
+	has := func(id report.FindingID) bool {
 		for _, f := range out {
 			if f.ID == id {
 				return true

@@ -11,7 +11,7 @@ import (
 // port. Routers special-case 5060 (a SIP ALG, a static rule, a port-keeping
 // policy for "known" ports), so a SIP-port probe alone can promise audio
 // that the RTP port does not get.
-const IDRTPPortMapping = "rtp-port-mapping-differs"
+const IDRTPPortMapping report.FindingID = "rtp-port-mapping-differs"
 
 func isDependent(b report.Behaviour) bool {
 	return b == report.BehaviourAddressDependent || b == report.BehaviourAddressAndPortDependent

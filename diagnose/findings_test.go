@@ -79,8 +79,8 @@ func ran(names ...string) func(r *Result) {
 	}
 }
 
-func ids(fs []report.Finding) []string {
-	var out []string
+func ids(fs []report.Finding) []report.FindingID {
+	var out []report.FindingID
 	for _, f := range fs {
 		out = append(out, f.ID)
 	}
@@ -91,7 +91,7 @@ func TestFindingsVerdictRemedies(t *testing.T) {
 	for _, tc := range []struct {
 		name         string
 		r            *Result
-		want, absent []string
+		want, absent []report.FindingID
 		verdict      []string // substrings
 		firstRemedy  string
 		noRemedy     []string
@@ -99,7 +99,7 @@ func TestFindingsVerdictRemedies(t *testing.T) {
 		{
 			name:    "nothing ran",
 			r:       result(func(r *Result) {}),
-			absent:  []string{IDNoUDP, IDSIPALG},
+			absent:  []report.FindingID{IDNoUDP, IDSIPALG},
 			verdict: []string{"not enough was checked"},
 		},
 		{
@@ -108,8 +108,8 @@ func TestFindingsVerdictRemedies(t *testing.T) {
 				r.ALG = algResult(sipalg.Rewritten, sipalg.Unchanged)
 				ran(CheckALG)(r)
 			}),
-			want:        []string{IDSIPALG, IDPublicAddress},
-			absent:      []string{IDSIPALGDrop, IDNoUDP},
+			want:        []report.FindingID{IDSIPALG, IDPublicAddress},
+			absent:      []report.FindingID{IDSIPALGDrop, IDNoUDP},
 			verdict:     []string{"failed calls or one-way audio", "SIP ALG is disabled"},
 			firstRemedy: RemedyDisableALG,
 		},
@@ -120,8 +120,8 @@ func TestFindingsVerdictRemedies(t *testing.T) {
 				r.STUNAnswered = report.TriYes
 				ran(CheckALG)(r)
 			}),
-			want:        []string{IDSIPALGDrop},
-			absent:      []string{IDNoUDP, IDSIPALG},
+			want:        []report.FindingID{IDSIPALGDrop},
+			absent:      []report.FindingID{IDNoUDP, IDSIPALG},
 			firstRemedy: RemedyDisableALG,
 		},
 		{
@@ -132,8 +132,8 @@ func TestFindingsVerdictRemedies(t *testing.T) {
 				r.STUNAnswered = report.TriNo
 				ran(CheckALG)(r)
 			}),
-			want:        []string{IDNoUDP},
-			absent:      []string{IDSIPALGDrop, IDSIPPortNotForwarded},
+			want:        []report.FindingID{IDNoUDP},
+			absent:      []report.FindingID{IDSIPALGDrop, IDSIPPortNotForwarded},
 			verdict:     []string{"no audio at all", "UDP"},
 			firstRemedy: RemedyAllowUDP,
 		},
@@ -143,8 +143,8 @@ func TestFindingsVerdictRemedies(t *testing.T) {
 				r.ALG = algResult(sipalg.NoAnswer, sipalg.NoAnswer)
 				ran(CheckALG)(r)
 			}),
-			want:   []string{IDMirrorUnreachable},
-			absent: []string{IDNoUDP, IDSIPALGDrop},
+			want:   []report.FindingID{IDMirrorUnreachable},
+			absent: []report.FindingID{IDNoUDP, IDSIPALGDrop},
 		},
 		{
 			name: "forwarding missing",
@@ -152,8 +152,8 @@ func TestFindingsVerdictRemedies(t *testing.T) {
 				r.Forward = forwardResult(forward.NotReached, forward.NotReached)
 				ran(CheckForward)(r)
 			}),
-			want:        []string{IDSIPPortNotForwarded, IDRTPNotForwarded},
-			absent:      []string{IDForwardWorks},
+			want:        []report.FindingID{IDSIPPortNotForwarded, IDRTPNotForwarded},
+			absent:      []report.FindingID{IDForwardWorks},
 			verdict:     []string{"one-way audio unless UDP 5060 and 10000-20000 are forwarded"},
 			firstRemedy: RemedyForwardPorts,
 		},
@@ -164,8 +164,8 @@ func TestFindingsVerdictRemedies(t *testing.T) {
 				r.ALG = algResult(sipalg.Unchanged, sipalg.Unchanged)
 				ran(CheckForward, CheckALG)(r)
 			}),
-			want:    []string{IDForwardWorks},
-			absent:  []string{IDSIPPortNotForwarded, IDRTPNotForwarded, IDSIPALG},
+			want:    []report.FindingID{IDForwardWorks},
+			absent:  []report.FindingID{IDSIPPortNotForwarded, IDRTPNotForwarded, IDSIPALG},
 			verdict: []string{"expect two-way audio", "no SIP ALG was seen"},
 		},
 		{
@@ -174,8 +174,8 @@ func TestFindingsVerdictRemedies(t *testing.T) {
 				r.Forward = forwardResult(forward.Reached, forward.NotReached)
 				ran(CheckForward)(r)
 			}),
-			want:        []string{IDForwardWorks, IDRTPNotForwarded},
-			absent:      []string{IDSIPPortNotForwarded},
+			want:        []report.FindingID{IDForwardWorks, IDRTPNotForwarded},
+			absent:      []report.FindingID{IDSIPPortNotForwarded},
 			firstRemedy: RemedyForwardPorts,
 		},
 		{
@@ -184,8 +184,8 @@ func TestFindingsVerdictRemedies(t *testing.T) {
 				r.NAT = nat(report.BehaviourEndpointIndependent)
 				ran(CheckNAT)(r)
 			}),
-			want:        []string{IDSTUNWillHelp},
-			absent:      []string{IDMappingVaries},
+			want:        []report.FindingID{IDSTUNWillHelp},
+			absent:      []report.FindingID{IDMappingVaries},
 			verdict:     []string{"STUN on the phones will fix"},
 			firstRemedy: "",
 		},
@@ -195,8 +195,8 @@ func TestFindingsVerdictRemedies(t *testing.T) {
 				r.NAT = nat(report.BehaviourAddressAndPortDependent)
 				ran(CheckNAT)(r)
 			}),
-			want:        []string{IDMappingVaries},
-			absent:      []string{IDSTUNWillHelp},
+			want:        []report.FindingID{IDMappingVaries},
+			absent:      []report.FindingID{IDSTUNWillHelp},
 			verdict:     []string{"STUN will not fix it", "unless media goes through a relay (natdoc serve, or the server's media relay) or UDP 5060"},
 			firstRemedy: RemedyRelay,
 			noRemedy:    []string{RemedySTUN},
@@ -207,7 +207,7 @@ func TestFindingsVerdictRemedies(t *testing.T) {
 				r.NAT = &report.NATReport{MappedAddr: "203.0.113.1:40000", MappingConsistent: report.TriYes, UDPBlocked: report.TriNo}
 				ran(CheckNAT)(r)
 			}),
-			want:    []string{IDSTUNWillHelp},
+			want:    []report.FindingID{IDSTUNWillHelp},
 			verdict: []string{"STUN on the phones will fix"},
 		},
 		{
@@ -216,7 +216,7 @@ func TestFindingsVerdictRemedies(t *testing.T) {
 				r.Path = path("192.168.2.1", "192.168.1.1", "203.0.113.254")
 				ran(CheckPath)(r)
 			}),
-			want:        []string{IDDoubleNAT},
+			want:        []report.FindingID{IDDoubleNAT},
 			firstRemedy: RemedyBridgeOuter,
 		},
 		{
@@ -225,7 +225,7 @@ func TestFindingsVerdictRemedies(t *testing.T) {
 				r.Path = path("192.168.2.1", "192.168.1.1", "", "")
 				ran(CheckPath)(r)
 			}),
-			want: []string{IDDoubleNAT},
+			want: []report.FindingID{IDDoubleNAT},
 		},
 		{
 			name: "single nat path is fine",
@@ -233,7 +233,7 @@ func TestFindingsVerdictRemedies(t *testing.T) {
 				r.Path = path("192.168.1.1", "203.0.113.254")
 				ran(CheckPath)(r)
 			}),
-			absent: []string{IDDoubleNAT, IDCGNAT},
+			absent: []report.FindingID{IDDoubleNAT, IDCGNAT},
 		},
 		{
 			name: "carrier-grade nat",
@@ -241,8 +241,8 @@ func TestFindingsVerdictRemedies(t *testing.T) {
 				r.Path = path("192.168.1.1", "100.64.0.1", "198.51.100.254")
 				ran(CheckPath)(r)
 			}),
-			want:   []string{IDCGNAT},
-			absent: []string{IDDoubleNAT},
+			want:   []report.FindingID{IDCGNAT},
+			absent: []report.FindingID{IDDoubleNAT},
 		},
 		{
 			name: "server leaks its private address and ignores rport",
@@ -252,7 +252,7 @@ func TestFindingsVerdictRemedies(t *testing.T) {
 					Leaks: []sipserver.Leak{{Where: "Contact", Value: "<sip:10.0.0.10:5060>", Addr: netip.MustParseAddr("10.0.0.10")}}}
 				ran(CheckServer)(r)
 			}),
-			want:        []string{IDServerReachable, IDServerPrivate, IDServerNoRport},
+			want:        []report.FindingID{IDServerReachable, IDServerPrivate, IDServerNoRport},
 			verdict:     []string{"main address is set to the public address"},
 			firstRemedy: RemedyServerAddress,
 		},
@@ -263,8 +263,8 @@ func TestFindingsVerdictRemedies(t *testing.T) {
 					Contacted: netip.MustParseAddrPort("198.51.100.5:5060"), Attempts: 4}
 				ran(CheckServer)(r)
 			}),
-			want:    []string{IDServerNoAnswer},
-			absent:  []string{IDServerReachable},
+			want:    []report.FindingID{IDServerNoAnswer},
+			absent:  []report.FindingID{IDServerReachable},
 			verdict: []string{"failed calls"},
 		},
 		{
@@ -275,7 +275,7 @@ func TestFindingsVerdictRemedies(t *testing.T) {
 					Contacted: netip.MustParseAddrPort("198.51.100.77:5060"), Attempts: 4}
 				ran(CheckServer, CheckNAT)(r)
 			}),
-			want:        []string{IDDynDNSStale, IDServerNoAnswer},
+			want:        []report.FindingID{IDDynDNSStale, IDServerNoAnswer},
 			firstRemedy: RemedyFixDNS,
 		},
 		{
@@ -286,8 +286,8 @@ func TestFindingsVerdictRemedies(t *testing.T) {
 					Contacted: netip.MustParseAddrPort("203.0.113.1:5060"), Attempts: 4}
 				ran(CheckServer, CheckNAT)(r)
 			}),
-			want:   []string{IDServerNoAnswer},
-			absent: []string{IDDynDNSStale},
+			want:   []report.FindingID{IDServerNoAnswer},
+			absent: []report.FindingID{IDDynDNSStale},
 		},
 		{
 			name: "name resolves to a private address",
@@ -296,8 +296,8 @@ func TestFindingsVerdictRemedies(t *testing.T) {
 					Contacted: netip.MustParseAddrPort("192.168.1.5:5060"), Answered: true, Status: 200, Rport: 5060}
 				ran(CheckServer)(r)
 			}),
-			want:   []string{IDServerDNSPrivate},
-			absent: []string{IDServerNoRport},
+			want:   []report.FindingID{IDServerDNSPrivate},
+			absent: []report.FindingID{IDServerNoRport},
 		},
 		{
 			name: "host holds the public address",
@@ -307,8 +307,8 @@ func TestFindingsVerdictRemedies(t *testing.T) {
 				r.ALG.UDP.Source = netip.MustParseAddrPort("203.0.113.50:5060")
 				ran(CheckALG)(r)
 			}),
-			want:    []string{IDHostPublic},
-			absent:  []string{IDPublicAddress},
+			want:    []report.FindingID{IDHostPublic},
+			absent:  []report.FindingID{IDPublicAddress},
 			verdict: []string{"this host has a public address"},
 		},
 		{
@@ -318,7 +318,7 @@ func TestFindingsVerdictRemedies(t *testing.T) {
 				r.IGDFind = []report.Finding{{ID: IDUPnPLimit, Severity: report.SeverityWarning, Title: "limit"}}
 				ran(CheckRouter)(r)
 			}),
-			want: []string{IDUPnPLimit},
+			want: []report.FindingID{IDUPnPLimit},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

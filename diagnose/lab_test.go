@@ -61,12 +61,12 @@ func runIn(t *testing.T, h *natlab.Host, opt Options) (*Result, *report.Report) 
 func findingIDs(rep *report.Report) []string {
 	var ids []string
 	for _, f := range rep.Findings {
-		ids = append(ids, f.ID+"/"+f.Subject)
+		ids = append(ids, string(f.ID)+"/"+f.Subject)
 	}
 	return ids
 }
 
-func hasFinding(rep *report.Report, id, subject string) bool {
+func hasFinding(rep *report.Report, id report.FindingID, subject string) bool {
 	for _, f := range rep.Findings {
 		if f.ID == id && (subject == "" || f.Subject == subject) {
 			return true
@@ -84,17 +84,17 @@ func checkStatus(rep *report.Report, name string) report.CheckStatus {
 	return ""
 }
 
-func requireFindings(t *testing.T, rep *report.Report, want, notWant []string) {
+func requireFindings(t *testing.T, rep *report.Report, want, notWant []report.FindingID) {
 	t.Helper()
 	for _, id := range want {
-		id, subject, _ := strings.Cut(id, "/")
-		if !hasFinding(rep, id, subject) {
+		id, subject, _ := strings.Cut(string(id), "/")
+		if !hasFinding(rep, report.FindingID(id), subject) {
 			t.Errorf("finding %s/%s missing; have %v", id, subject, findingIDs(rep))
 		}
 	}
 	for _, id := range notWant {
-		id, subject, _ := strings.Cut(id, "/")
-		if hasFinding(rep, id, subject) {
+		id, subject, _ := strings.Cut(string(id), "/")
+		if hasFinding(rep, report.FindingID(id), subject) {
 			t.Errorf("finding %s/%s present; have %v", id, subject, findingIDs(rep))
 		}
 	}
@@ -121,7 +121,7 @@ func TestLabSIPALG(t *testing.T) {
 				t.Errorf("mirror saw UDP from %s, want the router's WAN with the port preserved (local %s)", res.ALG.UDP.Source, res.ALG.UDP.LocalAddr)
 			}
 			if alg {
-				requireFindings(t, rep, []string{IDSIPALG + "/UDP"}, []string{IDSIPALG + "/TCP", IDNoUDP})
+				requireFindings(t, rep, []report.FindingID{IDSIPALG + "/UDP"}, []report.FindingID{IDSIPALG + "/TCP", IDNoUDP})
 				rw := res.ALG.UDP.Rewrites
 				if !rw.Via || !rw.Contact || !rw.SDP {
 					t.Errorf("rewrites %+v: want Via, Contact and SDP", rw)
@@ -133,7 +133,7 @@ func TestLabSIPALG(t *testing.T) {
 					t.Errorf("sip-alg check %q", checkStatus(rep, CheckALG))
 				}
 			} else {
-				requireFindings(t, rep, []string{IDPublicAddress}, []string{IDSIPALG, IDSIPALGDrop, IDNoUDP})
+				requireFindings(t, rep, []report.FindingID{IDPublicAddress}, []report.FindingID{IDSIPALG, IDSIPALGDrop, IDNoUDP})
 				if res.ALG.UDP.Outcome != sipalg.Unchanged || res.ALG.TCP.Outcome != sipalg.Unchanged {
 					t.Errorf("udp %s, tcp %s: want both unchanged", res.ALG.UDP.Outcome, res.ALG.TCP.Outcome)
 				}
@@ -156,7 +156,7 @@ func TestLabNoUDP(t *testing.T) {
 	stun := natlab.StartCoturn(t, pub)
 	mirror := startMirror(t, pub, "203.0.113.10:5060")
 	_, rep := runIn(t, pc, Options{Mirror: mirror, STUN: []string{stun.Primary.String()}, SIPPort: 5060, CheckForwarding: true})
-	requireFindings(t, rep, []string{IDNoUDP}, []string{IDSIPALG, IDSIPALGDrop, IDSIPPortNotForwarded})
+	requireFindings(t, rep, []report.FindingID{IDNoUDP}, []report.FindingID{IDSIPALG, IDSIPALGDrop, IDSIPPortNotForwarded})
 	if !strings.Contains(rep.Verdict, "UDP does not get through") || rep.Remedies[0].ID != RemedyAllowUDP {
 		t.Errorf("verdict %q, remedies %v", rep.Verdict, rep.Remedies)
 	}
@@ -194,12 +194,12 @@ func TestLabPortForwarding(t *testing.T) {
 				t.Fatalf("forward result %+v", res.Forward)
 			}
 			if tc.fwd {
-				requireFindings(t, rep, []string{IDForwardWorks}, []string{IDSIPPortNotForwarded, IDRTPNotForwarded, IDNoUDP})
+				requireFindings(t, rep, []report.FindingID{IDForwardWorks}, []report.FindingID{IDSIPPortNotForwarded, IDRTPNotForwarded, IDNoUDP})
 				if !strings.Contains(rep.Verdict, "expect two-way audio") || checkStatus(rep, CheckForward) != report.CheckPassed {
 					t.Errorf("verdict %q, forwarding check %q", rep.Verdict, checkStatus(rep, CheckForward))
 				}
 			} else {
-				requireFindings(t, rep, []string{IDSIPPortNotForwarded, IDRTPNotForwarded}, []string{IDForwardWorks, IDNoUDP})
+				requireFindings(t, rep, []report.FindingID{IDSIPPortNotForwarded, IDRTPNotForwarded}, []report.FindingID{IDForwardWorks, IDNoUDP})
 				if !strings.Contains(rep.Verdict, "UDP 5060 and 10000-10100 are forwarded") || rep.Remedies[0].ID != RemedyForwardPorts {
 					t.Errorf("verdict %q, remedies %v", rep.Verdict, rep.Remedies)
 				}
@@ -219,7 +219,7 @@ func TestLabDoubleNAT(t *testing.T) {
 	pc := inner.LANHost("pc", "192.168.2.10")
 	mirror := startMirror(t, pub, "203.0.113.20:5060")
 	res, rep := runIn(t, pc, Options{Mirror: mirror})
-	requireFindings(t, rep, []string{IDDoubleNAT}, []string{IDSIPALG, IDNoUDP})
+	requireFindings(t, rep, []report.FindingID{IDDoubleNAT}, []report.FindingID{IDSIPALG, IDNoUDP})
 	if res.Path == nil || len(res.Path.Hops) < 2 || res.Path.Hops[0].Addr != netip.MustParseAddr("192.168.2.1") || res.Path.Hops[1].Addr != netip.MustParseAddr("192.168.1.1") {
 		t.Errorf("path %+v", res.Path)
 	}
@@ -272,7 +272,7 @@ func TestLabServerLeaksPrivateAddress(t *testing.T) {
 	pbx := office.LANHost("pbx", "10.0.0.10")
 	sipResponder(t, pbx, "10.0.0.10:5060")
 	res, rep := runIn(t, pc, Options{Server: "203.0.113.2"})
-	requireFindings(t, rep, []string{IDServerReachable, IDServerPrivate, IDServerNoRport}, []string{IDServerNoAnswer})
+	requireFindings(t, rep, []report.FindingID{IDServerReachable, IDServerPrivate, IDServerNoRport}, []report.FindingID{IDServerNoAnswer})
 	if res.Server == nil || res.Server.Contacted != netip.MustParseAddrPort("203.0.113.2:5060") {
 		t.Fatalf("server result %+v", res.Server)
 	}
@@ -306,12 +306,12 @@ func TestLabNATBehaviour(t *testing.T) {
 				t.Errorf("NAT probe from %s, want the SIP port", res.NAT.LocalAddr)
 			}
 			if tc.mapping == natlab.EndpointIndependent {
-				requireFindings(t, rep, []string{IDSTUNWillHelp}, []string{IDMappingVaries, IDNoUDP})
+				requireFindings(t, rep, []report.FindingID{IDSTUNWillHelp}, []report.FindingID{IDMappingVaries, IDNoUDP})
 				if !strings.Contains(rep.Verdict, "STUN") || !slices.ContainsFunc(rep.Remedies, func(m report.Remedy) bool { return m.ID == RemedySTUN }) {
 					t.Errorf("verdict %q, remedies %v", rep.Verdict, rep.Remedies)
 				}
 			} else {
-				requireFindings(t, rep, []string{IDMappingVaries}, []string{IDSTUNWillHelp, IDNoUDP})
+				requireFindings(t, rep, []report.FindingID{IDMappingVaries}, []report.FindingID{IDSTUNWillHelp, IDNoUDP})
 				if !strings.Contains(rep.Verdict, "STUN will not fix it") || !strings.Contains(rep.Verdict, "relay") {
 					t.Errorf("verdict %q", rep.Verdict)
 				}
@@ -341,7 +341,7 @@ func TestLabUPnPLimit(t *testing.T) {
 	if res.Router.Limit.Accepted != 30 {
 		t.Errorf("limit %d, want 30", res.Router.Limit.Accepted)
 	}
-	requireFindings(t, rep, []string{IDUPnPLimit}, []string{IDDoubleNAT, igd.FindingExternalIPDiffers})
+	requireFindings(t, rep, []report.FindingID{IDUPnPLimit}, []report.FindingID{IDDoubleNAT, igd.FindingExternalIPDiffers})
 	i := slices.IndexFunc(rep.Remedies, func(m report.Remedy) bool { return m.ID == RemedyUPnPLimit })
 	if i < 0 || !strings.Contains(rep.Remedies[i].Title, "limit is 30 mappings") {
 		t.Errorf("remedies %v", rep.Remedies)

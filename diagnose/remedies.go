@@ -47,12 +47,12 @@ func Remedies(r *Result, fs []report.Finding) []report.Remedy {
 }
 
 func rankRemedies(r *Result, fs []report.Finding) []remedy {
-	has := map[string]bool{}
+	has := map[report.FindingID]bool{}
 	for _, f := range fs {
 		has[f.ID] = true
 	}
-	present := func(ids ...string) []string {
-		var out []string
+	present := func(ids ...report.FindingID) []report.FindingID {
+		var out []report.FindingID
 		for _, id := range ids {
 			if has[id] {
 				out = append(out, id)
@@ -66,7 +66,7 @@ func rankRemedies(r *Result, fs []report.Finding) []remedy {
 	}
 	sip := r.SIPPort
 	var out []remedy
-	add := func(id, title, detail, unless string, fixes []string) {
+	add := func(id, title, detail, unless string, fixes []report.FindingID) {
 		if len(fixes) > 0 {
 			out = append(out, remedy{report.Remedy{ID: id, Title: title, Detail: detail, Fixes: fixes}, unless})
 		}
@@ -158,13 +158,13 @@ var alternativeRemedies = map[string]bool{RemedyRelay: true, RemedyForwardPorts:
 // lanOnly are problems of calls inside this network, not of calls with the
 // internet, which the verdict is about; they still count for the exit code.
 // An IGD's rewritten lease matters only to programs renewing mappings.
-var lanOnly = map[string]bool{stunprobe.IDNoHairpin: true, igd.FindingLeaseRewritten: true}
+var lanOnly = map[report.FindingID]bool{stunprobe.IDNoHairpin: true, igd.FindingLeaseRewritten: true}
 
 // Verdict is the one sentence shown first.
 func Verdict(r *Result, fs []report.Finding) string {
 	const lead = "Calls between this network and the internet: "
 	ranked := rankRemedies(r, fs)
-	has := func(id string) bool {
+	has := func(id report.FindingID) bool {
 		for _, f := range fs {
 			if f.ID == id {
 				return true
@@ -258,7 +258,7 @@ func Build(rep *report.Report, r *Result) {
 
 // findingCheck says which check a finding comes from, for marking checks
 // that found problems.
-var findingCheck = map[string]string{
+var findingCheck = map[report.FindingID]string{
 	IDSIPALG: CheckALG, IDSIPALGDrop: CheckALG, IDMirrorUnreachable: CheckALG,
 	IDSIPPortNotForwarded: CheckForward, IDRTPNotForwarded: CheckForward,
 	IDDoubleNAT: CheckPath, IDCGNAT: CheckPath, IDMappingVaries: CheckNAT, IDUPnPLimit: CheckRouter, IDRTPPortMapping: CheckNATRTP,
@@ -278,7 +278,7 @@ func markProblems(r *Result, fs []report.Finding) []report.Check {
 	// The probes' own findings belong to their checks. Severity is taken
 	// from fs, where diagnose may have re-weighed them (no IGD is no
 	// problem for calls).
-	origin := map[string]string{}
+	origin := map[report.FindingID]string{}
 	for _, f := range r.NATFind {
 		origin[f.ID] = CheckNAT
 	}

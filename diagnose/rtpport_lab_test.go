@@ -45,7 +45,7 @@ func TestLabRTPPortMapping(t *testing.T) {
 				if m.PortPreserved != report.TriNo || m.Mapping != report.BehaviourAddressAndPortDependent {
 					t.Errorf("RTP port: preserved %q mapping %q, want no and address-and-port-dependent", m.PortPreserved, m.Mapping)
 				}
-				requireFindings(t, rep, []string{IDRTPPortMapping + "/10000"}, []string{IDSTUNWillHelp})
+				requireFindings(t, rep, []report.FindingID{IDRTPPortMapping + "/10000"}, []report.FindingID{IDSTUNWillHelp})
 				if checkStatus(rep, CheckNATRTP) != report.CheckProblem {
 					t.Errorf("check %s: %q", CheckNATRTP, checkStatus(rep, CheckNATRTP))
 				}
@@ -53,7 +53,7 @@ func TestLabRTPPortMapping(t *testing.T) {
 				if m.PortPreserved != report.TriYes || m.Mapping != report.BehaviourEndpointIndependent {
 					t.Errorf("RTP port: preserved %q mapping %q, want yes and endpoint-independent", m.PortPreserved, m.Mapping)
 				}
-				requireFindings(t, rep, []string{IDSTUNWillHelp}, []string{IDRTPPortMapping})
+				requireFindings(t, rep, []report.FindingID{IDSTUNWillHelp}, []report.FindingID{IDRTPPortMapping})
 			}
 		})
 	}

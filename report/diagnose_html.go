@@ -22,10 +22,10 @@ type pictureNode struct {
 // Findings that place the problem on the router (or the network's
 // firewall), on the outer router, or on the SIP server.
 var (
-	routerProblemIDs = []string{"sip-alg-rewrite", "sip-alg-drop", "sip-port-not-forwarded", "rtp-ports-not-forwarded",
+	routerProblemIDs = []FindingID{"sip-alg-rewrite", "sip-alg-drop", "sip-port-not-forwarded", "rtp-ports-not-forwarded",
 		"mapping-varies-by-destination", "no-udp", "upnp-mapping-limit", "no-hairpin"}
-	outerProblemIDs  = []string{"double-nat", "carrier-grade-nat"}
-	serverProblemIDs = []string{"sip-server-private-address", "sip-server-no-answer", "sip-server-no-rport",
+	outerProblemIDs  = []FindingID{"double-nat", "carrier-grade-nat"}
+	serverProblemIDs = []FindingID{"sip-server-private-address", "sip-server-no-answer", "sip-server-no-rport",
 		"sip-server-unresolved", "sip-server-dns-private", "dyndns-stale"}
 )
 
@@ -59,16 +59,16 @@ func diagnosePicture(r *Report) template.HTML {
 }
 
 func pictureNodes(r *Report) []pictureNode {
-	found := map[string]Finding{}
+	found := map[FindingID]Finding{}
 	for _, f := range r.Findings {
 		if _, ok := found[f.ID]; !ok {
 			found[f.ID] = f
 		}
 	}
-	problemIn := func(ids []string) (bool, string) {
+	problemIn := func(ids []FindingID) (bool, string) {
 		for _, id := range ids {
 			if f, ok := found[id]; ok && f.Severity.IsProblem() {
-				return true, id
+				return true, string(id)
 			}
 		}
 		return false, ""
@@ -131,7 +131,7 @@ func publicLabel(r *Report) string {
 
 func serverSubject(r *Report) (string, bool) {
 	for _, f := range r.Findings {
-		if strings.HasPrefix(f.ID, "sip-server-") || f.ID == "dyndns-stale" {
+		if strings.HasPrefix(string(f.ID), "sip-server-") || f.ID == "dyndns-stale" {
 			return f.Subject, true
 		}
 	}

@@ -36,15 +36,15 @@ func CallHasProblem(c Call) bool {
 // infoSummary is one informational finding ID shared by calls without
 // problems.
 type infoSummary struct {
-	id      string
+	id      FindingID
 	example Finding // the first call's, to show what it says
 	calls   []string
 }
 
 // summariseInfo finds the informational finding IDs that at least
 // summariseAt of calls share, in order of first appearance.
-func summariseInfo(calls []Call) (list []*infoSummary, byID map[string]*infoSummary) {
-	all := map[string]*infoSummary{}
+func summariseInfo(calls []Call) (list []*infoSummary, byID map[FindingID]*infoSummary) {
+	all := map[FindingID]*infoSummary{}
 	var order []*infoSummary
 	for _, c := range calls {
 		for _, f := range c.Findings {
@@ -62,7 +62,7 @@ func summariseInfo(calls []Call) (list []*infoSummary, byID map[string]*infoSumm
 			}
 		}
 	}
-	byID = map[string]*infoSummary{}
+	byID = map[FindingID]*infoSummary{}
 	for _, s := range order {
 		if len(s.calls) >= summariseAt {
 			list = append(list, s)
@@ -92,7 +92,7 @@ func textCallFindings(b *strings.Builder, calls []Call) {
 	summaries, summarised := summariseInfo(rest)
 	for _, s := range summaries {
 		fmt.Fprintf(b, "  %s %s in %d calls without problems: %s %s\n", severityLabel(SeverityInfo),
-			styleDim.Render("["+s.id+"]"), len(s.calls), listIDs(s.calls), styleDim.Render("(--call ID for details)"))
+			styleDim.Render("["+string(s.id)+"]"), len(s.calls), listIDs(s.calls), styleDim.Render("(--call ID for details)"))
 		fmt.Fprintf(b, "        - e.g. %s: %s\n", s.calls[0], s.example.Title)
 	}
 	for _, c := range rest {

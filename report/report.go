@@ -93,13 +93,18 @@ func (s Severity) Rank() int {
 	}
 }
 
+// FindingID names a kind of finding. It is a public interface: scripts match
+// on it, so an ID is defined once, as a constant of this type, in the package
+// that makes the finding, and is never renamed.
+type FindingID string
+
 // Finding is one diagnosed fact with the evidence behind it and what to do.
 type Finding struct {
 	// ID is stable across versions (e.g. "sdp-private-address",
 	// "one-way-audio", "mapping-varies-by-destination"); scripts match on it.
-	ID       string   `json:"id"`
-	Severity Severity `json:"severity"`
-	Title    string   `json:"title"`
+	ID       FindingID `json:"id"`
+	Severity Severity  `json:"severity"`
+	Title    string    `json:"title"`
 	// Subject says what the finding is about: a call ("C3"), a party, a
 	// server address, a router. Empty for network-wide findings.
 	Subject  string     `json:"subject,omitempty"`
@@ -128,10 +133,10 @@ type KeyValue struct {
 
 // Remedy is one thing to change, with the findings it addresses.
 type Remedy struct {
-	ID     string   `json:"id"`
-	Title  string   `json:"title"`
-	Detail string   `json:"detail,omitempty"`
-	Fixes  []string `json:"fixes,omitempty"` // finding IDs
+	ID     string      `json:"id"`
+	Title  string      `json:"title"`
+	Detail string      `json:"detail,omitempty"`
+	Fixes  []FindingID `json:"fixes,omitempty"`
 }
 
 // Check records whether one part of a composite command ran.

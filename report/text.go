@@ -113,7 +113,7 @@ func SortFindings(fs []Finding) {
 }
 
 func textFinding(b *strings.Builder, f Finding) {
-	fmt.Fprintf(b, "  %s %s %s\n", severityLabel(f.Severity), f.Title, styleDim.Render("["+f.ID+"]"))
+	fmt.Fprintf(b, "  %s %s %s\n", severityLabel(f.Severity), f.Title, styleDim.Render("["+string(f.ID)+"]"))
 	for _, e := range f.Evidence {
 		fmt.Fprintf(b, "        - %s%s\n", e.Text, evidenceRefs(e))
 	}

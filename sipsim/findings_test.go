@@ -50,7 +50,7 @@ func TestCallFindings(t *testing.T) {
 		r := &CallResult{Verdict: tt.verdict, CannotHear: tt.who, SDPAddr: netip.MustParseAddrPort("192.168.1.10:4000"),
 			RemoteSDP: netip.MustParseAddrPort("198.51.100.20:5000"), Received: DirStats{From: netip.MustParseAddrPort("198.51.100.20:5000")}}
 		f := CallFindings(r)
-		if len(f) != 1 || f[0].ID != tt.id || f[0].Severity.IsProblem() != tt.problem {
+		if len(f) != 1 || string(f[0].ID) != tt.id || f[0].Severity.IsProblem() != tt.problem {
 			t.Errorf("%s/%s: %+v", tt.verdict, tt.who, f)
 		}
 		if tt.problem && f[0].Remedy == "" {
@@ -64,11 +64,11 @@ func TestServeFindings(t *testing.T) {
 		RTP: relay.StreamStats{Packets: 100}}
 	silent := relay.LegStats{Expected: netip.MustParseAddr("198.51.100.20"), RTP: relay.StreamStats{Unexpected: 7}}
 	calls := []CallRecord{{CallID: "c1", Caller: "alice", Callee: "bob", Answer: time.Now(), Relay: &relay.SessionStats{A: latched, B: silent}}}
-	got := map[string]bool{}
+	got := map[report.FindingID]bool{}
 	for _, f := range ServeFindings(calls, []report.KeyValue{{Key: "malformed", Value: "3"}}) {
 		got[f.ID] = true
 	}
-	for _, id := range []string{"media-latched-nat-address", "relay-no-media-from-party", "relay-unexpected-source", "sip-input-rejected"} {
+	for _, id := range []report.FindingID{"media-latched-nat-address", "relay-no-media-from-party", "relay-unexpected-source", "sip-input-rejected"} {
 		if !got[id] {
 			t.Errorf("missing %s in %v", id, got)
 		}

@@ -73,7 +73,7 @@ func TestLabDiagnoseCommandSIPALG(t *testing.T) {
 		}
 		var ids []string
 		for _, f := range rep.Findings {
-			ids = append(ids, f.ID+"/"+f.Subject)
+			ids = append(ids, string(f.ID)+"/"+f.Subject)
 		}
 		if !slices.Contains(ids, "sip-alg-rewrite/UDP") || slices.Contains(ids, "sip-alg-rewrite/TCP") {
 			t.Errorf("findings %v: want the ALG over UDP only", ids)

@@ -62,7 +62,7 @@ func TestLabServeUPnP(t *testing.T) {
 		t.Errorf("alice: %s; bob: %s\nserve log:\n%s", ra.CallTest.Explain, rb.CallTest.Explain, serve.Log())
 	}
 	rs := loadReport(t, filepath.Join(dir, "serve.json"))
-	ids := map[string]bool{}
+	ids := map[report.FindingID]bool{}
 	for _, f := range rs.Findings {
 		ids[f.ID] = true
 	}

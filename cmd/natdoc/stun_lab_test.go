@@ -65,7 +65,7 @@ func TestLabStunCommandSymmetricNAT(t *testing.T) {
 	}
 	var ids []string
 	for _, f := range rep.Findings {
-		ids = append(ids, f.ID)
+		ids = append(ids, string(f.ID))
 	}
 	if !slices.Contains(ids, "mapping-varies-by-destination") {
 		t.Errorf("findings %v, want mapping-varies-by-destination", ids)

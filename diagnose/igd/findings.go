@@ -12,17 +12,17 @@ import (
 
 // Finding IDs this package produces (stable: scripts match on them).
 const (
-	FindingNotFound          = "upnp-not-found"
-	FindingDoubleNAT         = "double-nat"
-	FindingExternalIPDiffers = "upnp-external-ip-differs"
-	FindingMappingLimit      = "upnp-mapping-limit"
-	FindingNotApplied        = "upnp-mapping-not-applied"
-	FindingNotForwarding     = "upnp-mapping-not-forwarding"
-	FindingLeaseRewritten    = "upnp-lease-rewritten"
-	FindingMappingRefused    = "upnp-mapping-refused"
-	FindingCleanupFailed     = "upnp-cleanup-failed"
-	FindingJournalPending    = "upnp-journal-pending"
-	FindingLocationElsewhere = "upnp-location-elsewhere"
+	FindingNotFound          report.FindingID = "upnp-not-found"
+	FindingDoubleNAT         report.FindingID = "double-nat"
+	FindingExternalIPDiffers report.FindingID = "upnp-external-ip-differs"
+	FindingMappingLimit      report.FindingID = "upnp-mapping-limit"
+	FindingNotApplied        report.FindingID = "upnp-mapping-not-applied"
+	FindingNotForwarding     report.FindingID = "upnp-mapping-not-forwarding"
+	FindingLeaseRewritten    report.FindingID = "upnp-lease-rewritten"
+	FindingMappingRefused    report.FindingID = "upnp-mapping-refused"
+	FindingCleanupFailed     report.FindingID = "upnp-cleanup-failed"
+	FindingJournalPending    report.FindingID = "upnp-journal-pending"
+	FindingLocationElsewhere report.FindingID = "upnp-location-elsewhere"
 )
 
 const remedyForwardByHand = "Forward UDP 5060 and the RTP port range to the SIP server or phone by hand in the router's port-forwarding page."

@@ -23,7 +23,7 @@ func TestDiscoveryFindings(t *testing.T) {
 		name     string
 		d        Discovery
 		stun     netip.Addr
-		want     string
+		want     report.FindingID
 		severity report.Severity
 	}{
 		{"nothing answered", Discovery{Chosen: -1}, netip.Addr{}, FindingNotFound, report.SeverityWarning},
@@ -83,7 +83,7 @@ func TestLeaseFindings(t *testing.T) {
 	for _, tc := range []struct {
 		name         string
 		asked, got   time.Duration
-		want         string
+		want         report.FindingID
 		wantSeverity report.Severity
 	}{
 		{"same", time.Hour, time.Hour, "", ""},

@@ -120,7 +120,7 @@ func TestLimitsSilentlyDroppedAndLeaseRewritten(t *testing.T) {
 func findingIDs(fs []report.Finding) string {
 	var ids []string
 	for _, f := range fs {
-		ids = append(ids, f.ID)
+		ids = append(ids, string(f.ID))
 	}
 	return strings.Join(ids, ",")
 }

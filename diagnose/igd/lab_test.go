@@ -136,7 +136,7 @@ func (n *labNet) natdoc(t *testing.T, args ...string) (*report.Report, int, stri
 	return &rep, code, string(combined)
 }
 
-func hasFinding(r *report.Report, id string) *report.Finding {
+func hasFinding(r *report.Report, id report.FindingID) *report.Finding {
 	for i := range r.Findings {
 		if r.Findings[i].ID == id {
 			return &r.Findings[i]

@@ -122,8 +122,8 @@ func hasAnomaly(res *Result, kind string) bool {
 	return false
 }
 
-func findingIDsOf(res *Result) []string {
-	var ids []string
+func findingIDsOf(res *Result) []report.FindingID {
+	var ids []report.FindingID
 	for _, f := range Findings(res) {
 		ids = append(ids, f.ID)
 	}

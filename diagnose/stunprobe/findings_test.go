@@ -26,10 +26,10 @@ func TestFindings(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		result func() *Result
-		want   []string
+		want   []report.FindingID
 	}{
-		{"nothing answered", func() *Result { return &Result{Local: local, Servers: []ServerResult{dead, dead}} }, []string{IDNoUDP}},
-		{"home router: EIM, APDF", eimApdf, []string{IDFilteringRestrictve}},
+		{"nothing answered", func() *Result { return &Result{Local: local, Servers: []ServerResult{dead, dead}} }, []report.FindingID{IDNoUDP}},
+		{"home router: EIM, APDF", eimApdf, []report.FindingID{IDFilteringRestrictve}},
 		{"full cone", func() *Result {
 			r := eimApdf()
 			r.Filtering = FilteringResult{ChangeIPAndPort: OutcomeAnswered, Behaviour: report.BehaviourEndpointIndependent}
@@ -40,25 +40,25 @@ func TestFindings(t *testing.T) {
 			r.Servers[1] = srvBDiffers
 			r.Mapping = MappingResult{Test1: public1, Test2: public2, Test3: public3, Behaviour: report.BehaviourAddressAndPortDependent}
 			return r
-		}, []string{IDMappingVaries, IDFilteringRestrictve}},
+		}, []report.FindingID{IDMappingVaries, IDFilteringRestrictve}},
 		{"symmetric by server comparison only", func() *Result {
 			return &Result{Local: local, Servers: []ServerResult{srvB, srvBDiffers}}
-		}, []string{IDMappingVaries}},
+		}, []report.FindingID{IDMappingVaries}},
 		{"RFC 5780 says EIM, servers differ", func() *Result {
 			r := eimApdf()
 			r.Servers[1] = srvBDiffers
 			return r
-		}, []string{IDServersDisagree, IDFilteringRestrictve}},
+		}, []report.FindingID{IDServersDisagree, IDFilteringRestrictve}},
 		{"one server down", func() *Result {
 			r := eimApdf()
 			r.Servers = append(r.Servers, dead)
 			return r
-		}, []string{IDServerUnreachable, IDFilteringRestrictve}},
+		}, []report.FindingID{IDServerUnreachable, IDFilteringRestrictve}},
 		{"port changed", func() *Result {
 			r := eimApdf()
 			r.Servers[0].Mapped, r.Servers[1].Mapped = public2, public2
 			return r
-		}, []string{IDFilteringRestrictve, IDPortNotPreserved}},
+		}, []report.FindingID{IDFilteringRestrictve, IDPortNotPreserved}},
 		{"no NAT: the port question does not arise", func() *Result {
 			a := srvA
 			a.Mapped = local
@@ -68,20 +68,20 @@ func TestFindings(t *testing.T) {
 			r := eimApdf()
 			r.Lifetime = &LifetimeResult{Min: 30 * s, Max: 45 * s}
 			return r
-		}, []string{IDFilteringRestrictve, IDLifetimeShort}},
+		}, []report.FindingID{IDFilteringRestrictve, IDLifetimeShort}},
 		{"lifetime RFC 4787 compliant", func() *Result {
 			r := eimApdf()
 			r.Lifetime = &LifetimeResult{Min: 150 * s, Max: 180 * s}
 			return r
-		}, []string{IDFilteringRestrictve}},
+		}, []report.FindingID{IDFilteringRestrictve}},
 		{"no hairpin", func() *Result {
 			r := eimApdf()
 			r.Hairpin = HairpinResult{Works: report.TriNo}
 			return r
-		}, []string{IDFilteringRestrictve, IDNoHairpin}},
+		}, []report.FindingID{IDFilteringRestrictve, IDNoHairpin}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var got []string
+			var got []report.FindingID
 			for _, f := range Findings(tc.result()) {
 				got = append(got, f.ID)
 				if f.Title == "" || f.Remedy == "" || f.Severity == "" || len(f.Evidence) == 0 {

@@ -105,8 +105,8 @@ func runLabProbe(t testing.TB, phone *natlab.Host, cfg stunprobe.Config) *stunpr
 	return res
 }
 
-func findingIDs(res *stunprobe.Result) []string {
-	var ids []string
+func findingIDs(res *stunprobe.Result) []report.FindingID {
+	var ids []report.FindingID
 	for _, f := range stunprobe.Findings(res) {
 		ids = append(ids, f.ID)
 	}
@@ -120,7 +120,7 @@ func wantBehaviour(t *testing.T, what string, got, want report.Behaviour) {
 	}
 }
 
-func wantFinding(t *testing.T, res *stunprobe.Result, id string, present bool) {
+func wantFinding(t *testing.T, res *stunprobe.Result, id report.FindingID, present bool) {
 	t.Helper()
 	if slices.Contains(findingIDs(res), id) != present {
 		t.Errorf("finding %s present = %t, want %t (findings %v)", id, !present, present, findingIDs(res))

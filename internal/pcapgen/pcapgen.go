@@ -63,7 +63,7 @@ type Truth struct {
 	Undeliverable [2]uint64
 	Lost          [2]int64
 	// Finding is an ID the call's findings must include ("" for none).
-	Finding string
+	Finding report.FindingID
 	// Transport of the INVITE: "UDP", "TCP" or "WS".
 	Transport string
 }
