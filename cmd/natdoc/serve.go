@@ -15,9 +15,9 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 	"github.com/natdoc/natdoc/diagnose/sipalg"
+	"github.com/natdoc/natdoc/proxy"
 	"github.com/natdoc/natdoc/relay"
 	"github.com/natdoc/natdoc/report"
-	"github.com/natdoc/natdoc/sipsim"
 	"github.com/spf13/cobra"
 )
 
@@ -123,17 +123,17 @@ not measured.`,
 	f.BoolVar(&o.Mirror, "mirror", true, "answer natdoc diagnose's mirror requests (SIP ALG and port-forwarding checks)")
 	f.BoolVar(&o.LatchAny, "latch-any-source", false, "let media latch from any source IP, not only the phone's SIP source (phones with separate media gateways)")
 	f.BoolVar(&o.KernelFwd, "kernel-forward", false, "forward latched media in the kernel (nftables; Linux, root); falls back to user space with a warning")
-	f.DurationVar(&o.Keepalive, "keepalive", sipsim.DefaultKeepalive, "OPTIONS ping interval toward registered phones (below the NAT's UDP timeout)")
+	f.DurationVar(&o.Keepalive, "keepalive", proxy.DefaultKeepalive, "OPTIONS ping interval toward registered phones (below the NAT's UDP timeout)")
 	f.DurationVar(&o.IdleTimeout, "idle-timeout", relay.DefaultIdleTimeout, "close relay streams without packets for this long")
 	f.DurationVar(&o.Duration, "duration", 0, "stop after this long (0: until Ctrl-C)")
-	f.Float64Var(&o.Rate, "rate-limit", sipsim.DefaultRate, "SIP requests per second allowed per source IP (burst: twice that)")
-	f.IntVar(&o.MaxRegs, "max-registrations", sipsim.DefaultMaxBindings, "registered users kept at most")
+	f.Float64Var(&o.Rate, "rate-limit", proxy.DefaultRate, "SIP requests per second allowed per source IP (burst: twice that)")
+	f.IntVar(&o.MaxRegs, "max-registrations", proxy.DefaultMaxBindings, "registered users kept at most")
 	f.BoolVar(&o.UPnP, "upnp", false, "ask the router (UPnP IGD, PCP or NAT-PMP) to forward the SIP port and the first --upnp-rtp-pairs RTP pairs; removed on exit")
 	f.StringVar(&o.UPnPURL, "upnp-url", "", "the IGD's root description `URL` (skips SSDP discovery)")
 	f.IntVar(&o.UPnPPairs, "upnp-rtp-pairs", defaultUPnPPairs, "RTP/RTCP port pairs to forward with --upnp (the relay then uses only those)")
 	f.StringVar(&o.UPnPJournal, "upnp-journal", "", "journal `FILE` of mappings for `natdoc upnp cleanup` (default: natdoc's state directory)")
 	f.BoolVar(&o.Quiet, "quiet", false, "do not print events as they happen (only the summary)")
-	f.IntVar(&o.MaxCalls, "max-calls", sipsim.DefaultMaxCalls, "calls in progress at most")
+	f.IntVar(&o.MaxCalls, "max-calls", proxy.DefaultMaxCalls, "calls in progress at most")
 	return cmd
 }
 
@@ -171,7 +171,7 @@ func (o *serveOptions) validate() error {
 			return usageErrorf("--users: %w", err)
 		}
 		defer f.Close()
-		if o.users, err = sipsim.ReadUsers(f); err != nil {
+		if o.users, err = proxy.ReadUsers(f); err != nil {
 			return usageErrorf("--users %s: %w", o.UsersFile, err)
 		}
 	}
@@ -212,7 +212,7 @@ func runServe(ctx context.Context, a *app, o *serveOptions) error {
 		ctx, cancel = context.WithTimeout(ctx, o.Duration)
 		defer cancel()
 	}
-	cfg := sipsim.Config{
+	cfg := proxy.Config{
 		PublicAddr: o.PublicAddr, LocalAddr: o.local, LAN: o.lan, Allow: o.allow, Users: o.users, Realm: o.Realm,
 		Open: o.Open, Fix: o.Fix, Keepalive: o.Keepalive, Echo: o.Echo, Log: a.log,
 		Rate: o.Rate, Burst: 2 * o.Rate, MaxBindings: o.MaxRegs, MaxCalls: o.MaxCalls,
@@ -284,7 +284,7 @@ func runServe(ctx context.Context, a *app, o *serveOptions) error {
 		defer callback.Close()
 		cfg.Mirror = sipalg.NewAnswerer(sipalg.DefaultRateLimit, callback)
 	}
-	srv, err := sipsim.New(cfg)
+	srv, err := proxy.New(cfg)
 	if err != nil {
 		udp.Close()
 		if tcp != nil {
@@ -298,7 +298,7 @@ func runServe(ctx context.Context, a *app, o *serveOptions) error {
 		defer stopLive()
 	}
 	if err := srv.Serve(ctx, udp, tcp); err != nil {
-		if err == sipsim.ErrOpenOnPublic {
+		if err == proxy.ErrOpenOnPublic {
 			return usageErrorf("%w (give --users FILE, --allow CIDR, or --open)", err)
 		}
 		return cannotRunErrorf("%w", err)
@@ -306,8 +306,8 @@ func runServe(ctx context.Context, a *app, o *serveOptions) error {
 	active, ended := srv.Calls()
 	calls := append(ended, active...)
 	rep.Finished = time.Now()
-	rep.Serve = sipsim.ServeReport(listen, srv.EffectiveConfig(), o.RTPPorts, srv.Registrations(), calls)
-	rep.Add(sipsim.ServeFindings(calls, srv.Anomalies())...)
+	rep.Serve = proxy.ServeReport(listen, srv.EffectiveConfig(), o.RTPPorts, srv.Registrations(), calls)
+	rep.Add(proxy.ServeFindings(calls, srv.Anomalies())...)
 	if o.UPnP && o.Fix {
 		rep.Serve.RTPPorts = fmt.Sprintf("%d-%d", o.portMin, o.portMax)
 	}
@@ -333,10 +333,10 @@ func count(n int, noun string) string {
 
 // eventPrinter shows server events on standard error as they happen: one
 // line each, or JSON lines with --json.
-func eventPrinter(a *app, live *liveStatus) func(sipsim.Event) {
+func eventPrinter(a *app, live *liveStatus) func(proxy.Event) {
 	var mu sync.Mutex
 	enc := json.NewEncoder(a.stderr)
-	return func(e sipsim.Event) {
+	return func(e proxy.Event) {
 		mu.Lock()
 		defer mu.Unlock()
 		if live != nil {
@@ -390,7 +390,7 @@ type liveStatus struct {
 	line string
 }
 
-func (l *liveStatus) run(ctx context.Context, srv *sipsim.Server) (stop func()) {
+func (l *liveStatus) run(ctx context.Context, srv *proxy.Server) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -404,7 +404,7 @@ func (l *liveStatus) run(ctx context.Context, srv *sipsim.Server) (stop func()) 
 				return
 			case <-t.C:
 				active, _ := srv.Calls()
-				l.set(sipsim.StatusLine(len(srv.Registrations()), active))
+				l.set(proxy.StatusLine(len(srv.Registrations()), active))
 			}
 		}
 	}()

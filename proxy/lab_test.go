@@ -1,0 +1,219 @@
+//go:build linux
+
+package proxy
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/natdoc/natdoc/internal/natlab"
+	"github.com/natdoc/natdoc/phone"
+	"github.com/natdoc/natdoc/relay"
+	"github.com/natdoc/natdoc/report"
+)
+
+// The proof matrix of issue #6: real namespaces, real nftables NAT, real
+// coturn. phone.Phone A (alice) sits behind router r1; phone B (bob) is on the
+// public side or behind its own router r2; the server is on the public side.
+
+const (
+	serverIP   = "203.0.113.10"
+	labCallDur = 2 * time.Second
+)
+
+type labRow struct {
+	name    string
+	natA    natlab.NATConfig
+	sdpA    phone.SDPMode
+	forward bool // A's SDP names r1's WAN and a forwarded RTP port
+	bNAT    bool // B behind its own NAT
+	fix     bool
+	kernel  bool // the relay forwards latched streams in the kernel (nftables)
+	aHears  bool // A hears B
+	bHears  bool // B hears A
+}
+
+var eim = natlab.NATConfig{Mapping: natlab.EndpointIndependent}
+var apdm = natlab.NATConfig{Mapping: natlab.AddressAndPortDependent}
+
+func TestLabProofMatrix(t *testing.T) {
+	natlab.Require(t)
+	forwards := natlab.NATConfig{Mapping: natlab.EndpointIndependent, Forwards: []natlab.Forward{
+		{Proto: "udp", Ports: "5060", To: "192.168.1.10"}, {Proto: "udp", Ports: "10000-10100", To: "192.168.1.10"}}}
+	rows := []labRow{
+		{name: "eim-local-nofix", natA: eim, sdpA: phone.SDPLocal, aHears: false, bHears: true},
+		{name: "eim-stun-nofix", natA: eim, sdpA: phone.SDPSTUN, aHears: true, bHears: true},
+		{name: "apdm-stun-nofix", natA: apdm, sdpA: phone.SDPSTUN, aHears: false, bHears: true},
+		{name: "apdm-local-fix", natA: apdm, sdpA: phone.SDPLocal, fix: true, aHears: true, bHears: true},
+		{name: "forward-public-nofix", natA: forwards, sdpA: phone.SDPExplicit, forward: true, aHears: true, bHears: true},
+		{name: "both-nat-local-fix", natA: eim, sdpA: phone.SDPLocal, bNAT: true, fix: true, aHears: true, bHears: true},
+		{name: "apdm-local-fix-kernel", natA: apdm, sdpA: phone.SDPLocal, fix: true, kernel: true, aHears: true, bHears: true},
+	}
+	for _, row := range rows {
+		t.Run(row.name, func(t *testing.T) {
+			t.Parallel()
+			runLabRow(t, row)
+		})
+	}
+}
+
+type labServer struct {
+	srv   *Server
+	relay *relay.Relay
+}
+
+func startLabServer(t *testing.T, h *natlab.Host, fix, kernel bool) *labServer {
+	t.Helper()
+	ls := &labServer{}
+	cfg := Config{PublicAddr: serverIP, Fix: fix, Allow: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}, ListenUDP: h.ListenUDP}
+	var err error
+	if fix {
+		rcfg := relay.Config{Bind: netip.MustParseAddr(serverIP), PortMin: 10000, PortMax: 10999, ListenUDP: h.ListenUDP}
+		if kernel {
+			rcfg.KernelForward = true
+			rcfg.NftCommand = []string{"ip", "netns", "exec", h.Name(), "nft"}
+			rcfg.IPCommand = []string{"ip", "netns", "exec", h.Name(), "ip"}
+		}
+		ls.relay, err = relay.New(rcfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if on, err := ls.relay.KernelForwarding(); kernel && !on {
+			t.Fatalf("kernel forwarding off: %v", err)
+		}
+		cfg.Relay = ls.relay
+	}
+	if ls.srv, err = New(cfg); err != nil {
+		t.Fatal(err)
+	}
+	udp, err := h.ListenUDP("udp4", serverIP+":5060")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); ls.srv.Serve(ctx, udp, nil) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		if ls.relay != nil {
+			ls.relay.Close()
+		}
+	})
+	return ls
+}
+
+func labPhone(t *testing.T, h *natlab.Host, user string, cfg phone.Config) *phone.Phone {
+	t.Helper()
+	conn, err := h.ListenUDP("udp4", netip.AddrPortFrom(h.Addr(), 5060).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.User, cfg.Server, cfg.Conn, cfg.LocalIP, cfg.ListenUDP = user, serverIP+":5060", conn, h.Addr(), h.ListenUDP
+	cfg.Symmetric = true
+	p, err := phone.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return p
+}
+
+func runLabRow(t *testing.T, row labRow) {
+	lab := natlab.New(t)
+	srvHost := lab.PublicHost("sip", serverIP)
+	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24", NAT: row.natA})
+	aHost := r1.LANHost("alice", "192.168.1.10")
+	var bHost *natlab.Host
+	if row.bNAT {
+		r2 := lab.Router("r2", natlab.RouterConfig{WAN: "198.51.100.2", LAN: "192.168.2.1/24", NAT: eim})
+		bHost = r2.LANHost("bob", "192.168.2.20")
+	} else {
+		bHost = lab.PublicHost("bob", "198.51.100.20")
+	}
+	ls := startLabServer(t, srvHost, row.fix, row.kernel)
+
+	aCfg := phone.Config{SDPMode: row.sdpA}
+	switch {
+	case row.sdpA == phone.SDPSTUN:
+		stunHost := lab.PublicHost("stun", "203.0.113.20", "203.0.113.21")
+		aCfg.STUN = natlab.StartCoturn(t, stunHost).Primary
+	case row.forward:
+		aCfg.SDPAddr, aCfg.RTPPort = netip.MustParseAddr("203.0.113.1"), 10010
+	}
+	alice := labPhone(t, aHost, "alice", aCfg)
+	bob := labPhone(t, bHost, "bob", phone.Config{SDPMode: phone.SDPLocal})
+	ra, rb := callPair(t, alice, bob, "bob")
+	t.Logf("alice: sent %d received %d from %v (%s)", ra.Sent.Packets, ra.Received.Packets, ra.Received.From, ra.Explain)
+	t.Logf("bob:   sent %d received %d from %v (%s)", rb.Sent.Packets, rb.Received.Packets, rb.Received.From, rb.Explain)
+
+	checkHears(t, "alice", ra, rb, row.aHears)
+	checkHears(t, "bob", rb, ra, row.bHears)
+	want := report.VerdictTwoWay
+	if !row.aHears || !row.bHears {
+		want = report.VerdictOneWay
+	}
+	if ra.Verdict != want || rb.Verdict != want {
+		t.Errorf("verdicts alice %s bob %s, want %s", ra.Verdict, rb.Verdict, want)
+	}
+	if want == report.VerdictOneWay && (ra.CannotHear != "local" || rb.CannotHear != "remote") {
+		t.Errorf("cannot hear: alice says %q, bob says %q; want local/remote", ra.CannotHear, rb.CannotHear)
+	}
+	checkRelay(t, ls, row, ra, rb)
+}
+
+// checkHears: hearing means at least half of what the other side sent
+// arrived (the first packets may die before a NAT opened); not hearing
+// means nothing at all.
+func checkHears(t *testing.T, who string, me, peer *phone.CallResult, wantHears bool) {
+	t.Helper()
+	if wantHears && me.Received.Packets < peer.Sent.Packets/2 {
+		t.Errorf("%s heard %d of %d packets, want at least half", who, me.Received.Packets, peer.Sent.Packets)
+	}
+	if !wantHears && me.Received.Packets != 0 {
+		t.Errorf("%s heard %d packets, want none", who, me.Received.Packets)
+	}
+	if peer.PeerReceived != int64(me.Received.Packets) {
+		t.Errorf("%s's count %d reached the other phone as %d", who, me.Received.Packets, peer.PeerReceived)
+	}
+}
+
+func checkRelay(t *testing.T, ls *labServer, row labRow, ra, rb *phone.CallResult) {
+	t.Helper()
+	waitFor(t, func() bool { _, e := ls.srv.Calls(); return len(e) == 1 })
+	_, ended := ls.srv.Calls()
+	rec := ended[0]
+	if !row.fix {
+		if rec.Relay != nil {
+			t.Errorf("--fix=false call went through the relay: %+v", rec.Relay)
+		}
+		return
+	}
+	st := rec.Relay
+	if st == nil {
+		t.Fatal("fix mode call has no relay session")
+	}
+	t.Logf("relay: A latched %v sdp %v fwd %d unexpected %d; B latched %v sdp %v fwd %d unexpected %d",
+		st.A.Latched, st.A.SDPAddr, st.A.RTP.Forwarded, st.A.RTP.Unexpected, st.B.Latched, st.B.SDPAddr, st.B.RTP.Forwarded, st.B.RTP.Unexpected)
+	if row.kernel && (st.A.RTP.Kernel == 0 || st.B.RTP.Kernel == 0 || !st.A.RTP.LossNotMeasured) {
+		t.Errorf("kernel forwarding: A %d, B %d packets in the kernel (loss not measured: %v); want both > 0",
+			st.A.RTP.Kernel, st.B.RTP.Kernel, st.A.RTP.LossNotMeasured)
+	}
+	// Leg A faces alice: what it forwarded is what bob could hear.
+	if st.A.RTP.Forwarded < rb.Received.Packets || st.B.RTP.Forwarded < ra.Received.Packets {
+		t.Errorf("relay forwarded A->B %d, B->A %d; phones received %d, %d", st.A.RTP.Forwarded, st.B.RTP.Forwarded, rb.Received.Packets, ra.Received.Packets)
+	}
+	if st.A.RTP.Packets > ra.Sent.Packets || st.B.RTP.Packets > rb.Sent.Packets {
+		t.Errorf("relay counted more than was sent: %d > %d or %d > %d", st.A.RTP.Packets, ra.Sent.Packets, st.B.RTP.Packets, rb.Sent.Packets)
+	}
+	// Latching learned alice's public (NAT) address although her SDP said
+	// 192.168.1.10.
+	if st.A.Latched.Addr() != netip.MustParseAddr("203.0.113.1") || st.A.SDPAddr.Addr() != netip.MustParseAddr("192.168.1.10") {
+		t.Errorf("leg A latched %v (sdp %v), want 203.0.113.1 (sdp 192.168.1.10)", st.A.Latched, st.A.SDPAddr)
+	}
+	waitFor(t, func() bool { return ls.relay.FreePairs() == 500 }) // ports return once the loop closed them
+	_ = net.IPv4len
+}
