@@ -1,12 +1,16 @@
 package proxy
 
 import (
+	"context"
+	"fmt"
 	"net/netip"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+	"github.com/natdoc/natdoc/diagnose/sipalg"
 )
 
 // Registration limits, each with its reason.
@@ -91,11 +95,119 @@ func (r *registrar) expire(now time.Time) []Binding {
 	return out
 }
 
-func (r *registrar) count() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.bindings)
+func (s *Server) onRegister(req *sip.Request, tx sip.ServerTransaction) {
+	s.Counters.Requests.Add(1)
+	s.Counters.Registers.Add(1)
+	src := sourceOf(req)
+	authUser, ok := s.authorize(req, tx, src)
+	if !ok {
+		return
+	}
+	to := req.To()
+	if to == nil || to.Address.User == "" {
+		s.respond(tx, req, 400, "Bad Request: no user in To")
+		return
+	}
+	user := to.Address.User
+	if (authUser != "" && authUser != user) || (s.cfg.Echo && user == EchoUser) || (s.cfg.Mirror != nil && user == sipalg.MirrorUser) {
+		s.Counters.Forbidden.Add(1)
+		s.respond(tx, req, 403, "Forbidden")
+		return
+	}
+	contact := req.Contact()
+	if contact == nil {
+		s.respond(tx, req, 200, "OK") // a query (RFC 3261 §10.2.3)
+		return
+	}
+	exp, ok := requestedExpiry(req, contact)
+	if !ok {
+		s.respond(tx, req, 400, "Bad Request: expires")
+		return
+	}
+	if exp == 0 || contact.Address.Wildcard {
+		s.reg.remove(user)
+		s.respond(tx, req, 200, "OK")
+		s.event(Event{Kind: "unregister", User: user, Addr: src.String()})
+		return
+	}
+	if exp < minExpires {
+		res := sip.NewResponseFromRequest(req, 423, "Interval Too Brief", nil)
+		res.AppendHeader(sip.NewHeader("Min-Expires", strconv.Itoa(int(minExpires.Seconds()))))
+		s.send(tx, req, res)
+		return
+	}
+	exp = min(exp, maxExpires)
+	b := &Binding{User: user, Contact: *contact.Address.Clone(), Source: src, Transport: req.Transport(),
+		Expires: s.cfg.Now().Add(exp), LAN: s.inLAN(src.Addr())}
+	if h := req.GetHeader("User-Agent"); h != nil {
+		b.UserAgent = h.Value()
+	}
+	if !s.reg.put(b) {
+		s.respond(tx, req, 503, "Service Unavailable: registration table full")
+		return
+	}
+	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
+	c := contact.Clone()
+	c.Params.Add("expires", strconv.Itoa(int(exp.Seconds())))
+	res.AppendHeader(c)
+	s.send(tx, req, res)
+	s.event(Event{Kind: "register", User: user, Addr: src.String(), Detail: contactDetail(contact.Address, src)})
 }
+
+// contactDetail says whether the Contact differs from the real source,
+// the first sign of a NATed phone.
+func contactDetail(c sip.Uri, src netip.AddrPort) string {
+	port := c.Port
+	if port == 0 {
+		port = 5060
+	}
+	if c.Host == src.Addr().String() && port == int(src.Port()) {
+		return "contact matches source"
+	}
+	return fmt.Sprintf("contact %s:%d differs from source %s: behind NAT, requests go to the source", c.Host, port, src)
+}
+
+// keepalive pings every registered phone from the SIP socket so its NAT
+// binding stays open, and drops expired bindings.
+func (s *Server) keepalive(ctx context.Context) {
+	t := time.NewTicker(s.cfg.Keepalive)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			for _, b := range s.reg.expire(s.cfg.Now()) {
+				s.ping(b)
+			}
+		}
+	}
+}
+
+// ping sends an out-of-dialog OPTIONS without a transaction: the answer
+// does not matter, the packet through the NAT does.
+func (s *Server) ping(b Binding) {
+	req := sip.NewRequest(sip.OPTIONS, b.Contact)
+	host, _ := s.addrFor(b.Source.Addr())
+	req.AppendHeader(&sip.ViaHeader{ProtocolName: "SIP", ProtocolVersion: "2.0", Transport: b.Transport, Host: host, Port: s.listenPort,
+		Params: sip.HeaderParams{{K: "branch", V: sip.GenerateBranchN(16)}, {K: "rport", V: ""}}})
+	from := &sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: "natdoc", Host: host}, Params: sip.HeaderParams{{K: "tag", V: sip.GenerateTagN(10)}}}
+	to := &sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: b.User, Host: host}}
+	callID := sip.CallIDHeader(sip.GenerateTagN(16))
+	maxf := sip.MaxForwardsHeader(70)
+	for _, h := range []sip.Header{from, to, &callID, &sip.CSeqHeader{SeqNo: 1, MethodName: sip.OPTIONS}, &maxf} {
+		req.AppendHeader(h)
+	}
+	req.SetBody(nil)
+	req.SetTransport(b.Transport)
+	req.SetDestination(b.Source.String())
+	if err := s.client.WriteRequest(req, s.fromListener); err != nil {
+		s.cfg.Log.Debug("keepalive", "user", b.User, "err", err)
+	}
+}
+
+// Registrations returns the live bindings.
+func (s *Server) Registrations() []Binding { return s.reg.expire(s.cfg.Now()) }
 
 // requestedExpiry reads the expiry a REGISTER asks for: the Contact's
 // expires parameter, else the Expires header, else the default (RFC 3261
