@@ -37,18 +37,18 @@ func TestCallFindings(t *testing.T) {
 	for _, tt := range []struct {
 		verdict report.Verdict
 		who     string
-		id      string
+		id      report.FindingID
 		problem bool
 	}{
-		{report.VerdictTwoWay, "", "two-way-audio", false},
-		{report.VerdictOneWay, "local", "one-way-audio", true},
-		{report.VerdictOneWay, "remote", "one-way-audio", true},
-		{report.VerdictNoWay, "", "no-way-audio", true},
+		{report.VerdictTwoWay, "", IDTwoWayAudio, false},
+		{report.VerdictOneWay, "local", IDOneWayAudio, true},
+		{report.VerdictOneWay, "remote", IDOneWayAudio, true},
+		{report.VerdictNoWay, "", IDNoWayAudio, true},
 	} {
 		r := &CallResult{Verdict: tt.verdict, CannotHear: tt.who, SDPAddr: netip.MustParseAddrPort("192.168.1.10:4000"),
 			RemoteSDP: netip.MustParseAddrPort("198.51.100.20:5000"), Received: sipcall.DirStats{From: netip.MustParseAddrPort("198.51.100.20:5000")}}
 		f := CallFindings(r)
-		if len(f) != 1 || string(f[0].ID) != tt.id || f[0].Severity.IsProblem() != tt.problem {
+		if len(f) != 1 || f[0].ID != tt.id || f[0].Severity.IsProblem() != tt.problem {
 			t.Errorf("%s/%s: %+v", tt.verdict, tt.who, f)
 		}
 		if tt.problem && f[0].Remedy == "" {

@@ -9,6 +9,14 @@ import (
 	"github.com/natdoc/natdoc/report"
 )
 
+// Finding IDs of a serve run (stable: scripts match on them).
+const (
+	IDMediaLatchedNATAddress report.FindingID = "media-latched-nat-address"
+	IDRelayNoMediaFromParty  report.FindingID = "relay-no-media-from-party"
+	IDRelayUnexpectedSource  report.FindingID = "relay-unexpected-source"
+	IDSIPInputRejected       report.FindingID = "sip-input-rejected"
+)
+
 // ServeReport turns the server's state into the report section.
 func ServeReport(listen []string, cfg Config, rtpPorts string, regs []Binding, calls []CallRecord) *report.ServeReport {
 	sr := &report.ServeReport{Listen: listen, PublicAddr: cfg.PublicAddr, Fix: cfg.Fix, Registered: len(regs), RTPPorts: rtpPorts}
@@ -63,7 +71,7 @@ func ServeFindings(calls []CallRecord, anomalies []report.KeyValue) []report.Fin
 		anomalyCount += n
 	}
 	if anomalyCount > 0 {
-		out = append(out, report.Finding{ID: "sip-input-rejected", Severity: report.SeverityInfo,
+		out = append(out, report.Finding{ID: IDSIPInputRejected, Severity: report.SeverityInfo,
 			Title:    fmt.Sprintf("%d SIP messages were dropped as malformed, oversized or over the rate limit", anomalyCount),
 			Evidence: []report.Evidence{{Text: "counters", Values: anomalies}}})
 	}
@@ -74,7 +82,7 @@ func legFindings(c CallRecord, party string, st relay.LegStats) []report.Finding
 	var out []report.Finding
 	subject := c.CallID
 	if st.Latched.IsValid() && st.SDPAddr.IsValid() && st.Latched != st.SDPAddr {
-		out = append(out, report.Finding{ID: "media-latched-nat-address", Severity: report.SeverityInfo,
+		out = append(out, report.Finding{ID: IDMediaLatchedNATAddress, Severity: report.SeverityInfo,
 			Title:   fmt.Sprintf("%s's SDP named %s, its media came from %s: the relay sent its audio there", party, st.SDPAddr, st.Latched),
 			Subject: subject, Evidence: []report.Evidence{{Text: "SDP address versus real media source", Addrs: []string{st.SDPAddr.String(), st.Latched.String()}}},
 			Remedy: "Without natdoc's relay this party needs STUN on an endpoint-independent NAT, a port forward with the public address in SDP, or a relay on its server."})
@@ -83,14 +91,14 @@ func legFindings(c CallRecord, party string, st relay.LegStats) []report.Finding
 		return out
 	}
 	if st.RTP.Packets == 0 {
-		out = append(out, report.Finding{ID: "relay-no-media-from-party", Severity: report.SeverityWarning,
+		out = append(out, report.Finding{ID: IDRelayNoMediaFromParty, Severity: report.SeverityWarning,
 			Title:   fmt.Sprintf("%s sent no media to the relay on an answered call", party),
 			Subject: subject, Evidence: []report.Evidence{{Text: "relay leg counters", Values: []report.KeyValue{
 				{Key: "unexpected source packets", Value: strconv.FormatUint(st.RTP.Unexpected, 10)}, {Key: "expected source", Value: st.Expected.String()}}}},
 			Remedy: "The phone never sent RTP to the relay's address, or its media came from another IP than its SIP (see unexpected packets); check that UDP to the relay's port range is allowed out."})
 	}
 	if st.RTP.Unexpected > 0 {
-		out = append(out, report.Finding{ID: "relay-unexpected-source", Severity: report.SeverityInfo,
+		out = append(out, report.Finding{ID: IDRelayUnexpectedSource, Severity: report.SeverityInfo,
 			Title:   fmt.Sprintf("%d packets to %s's relay port came from a source that may not latch, and were dropped", st.RTP.Unexpected, party),
 			Subject: subject})
 	}

@@ -19,7 +19,7 @@ func TestServeFindings(t *testing.T) {
 	for _, f := range ServeFindings(calls, []report.KeyValue{{Key: "malformed", Value: "3"}}) {
 		got[f.ID] = true
 	}
-	for _, id := range []report.FindingID{"media-latched-nat-address", "relay-no-media-from-party", "relay-unexpected-source", "sip-input-rejected"} {
+	for _, id := range []report.FindingID{IDMediaLatchedNATAddress, IDRelayNoMediaFromParty, IDRelayUnexpectedSource, IDSIPInputRejected} {
 		if !got[id] {
 			t.Errorf("missing %s in %v", id, got)
 		}
