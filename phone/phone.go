@@ -340,27 +340,16 @@ var sdpContentType = sip.NewHeader("Content-Type", "application/sdp")
 // Call calls target (a user name or sip: URI), sends audio for d, then
 // exchanges counts with the other phone and hangs up.
 func (p *Phone) Call(ctx context.Context, target string, d time.Duration) (*CallResult, error) {
-	uri := p.serverURI(target)
-	if strings.HasPrefix(target, "sip:") {
-		if err := sip.ParseUri(target, &uri); err != nil {
-			return nil, fmt.Errorf("phone: target %q: %w", target, err)
-		}
+	uri, err := p.targetURI(target)
+	if err != nil {
+		return nil, err
 	}
 	m, sdpAddr, err := p.openMedia(ctx)
 	if err != nil {
 		return nil, err
 	}
 	res := &CallResult{Local: p.cfg.User, Remote: uri.User, SDPAddr: sdpAddr, PeerReceived: -1}
-	from := &sip.FromHeader{Address: p.serverURI(p.cfg.User), Params: sip.HeaderParams{{K: "tag", V: sip.GenerateTagN(16)}}}
-	from.Address.Port = 0
-	inv := sip.NewRequest(sip.INVITE, uri)
-	inv.SetBody(sipcall.Offer(sdpAddr))
-	inv.AppendHeader(sdpContentType)
-	inv.AppendHeader(from)
-	// The server is the outbound proxy whatever the URI's host: the phone
-	// never resolves or contacts another domain.
-	inv.SetDestination(p.serverAddr)
-	sess, err := p.dua.WriteInvite(ctx, inv)
+	sess, err := p.dua.WriteInvite(ctx, p.invite(uri, sdpAddr))
 	if err != nil {
 		m.CloseSockets()
 		return nil, fmt.Errorf("phone: invite %s: %w", target, err)
@@ -387,13 +376,11 @@ func (p *Phone) Call(ctx context.Context, target string, d time.Duration) (*Call
 	defer p.untrack(res.CallID)
 	m.SetRemote(remote.RTP)
 	start := time.Now()
-	mctx, stopMedia := context.WithCancel(context.Background())
-	done := make(chan struct{})
 	// Media starts on the 200 OK, before the ACK, as phones do: our first
 	// packet opens our NAT toward the callee before its media can arrive
 	// (an unsolicited packet first would leave a conntrack entry that makes
 	// the NAT pick another port for our flow).
-	go func() { m.Run(mctx, d); close(done) }()
+	stopMedia := runMedia(m, d)
 	m.WaitFirstSend()
 	if err := sess.Ack(ctx); err != nil {
 		p.cfg.Log.Debug("ack", "err", err)
@@ -404,17 +391,60 @@ func (p *Phone) Call(ctx context.Context, target string, d time.Duration) (*Call
 	case <-ctx.Done():
 	}
 	if !isClosed(ac.bye) {
-		p.exchangeStats(ctx, ac, func(c context.Context, r *sip.Request) (*sip.Response, error) { return sess.Do(c, r) },
-			sess.InviteResponse.Contact())
-		byeCtx, cancel := context.WithTimeout(context.Background(), statsTimeout)
-		sess.Bye(byeCtx)
-		cancel()
+		p.hangUp(ctx, ac, sess, sess.InviteResponse.Contact())
 	}
 	stopMedia()
-	<-done
 	res.Duration = time.Since(start)
 	p.finish(res, ac)
 	return res, nil
+}
+
+// targetURI reads a user name (at the server) or a sip: URI.
+func (p *Phone) targetURI(target string) (sip.Uri, error) {
+	uri := p.serverURI(target)
+	if strings.HasPrefix(target, "sip:") {
+		if err := sip.ParseUri(target, &uri); err != nil {
+			return uri, fmt.Errorf("phone: target %q: %w", target, err)
+		}
+	}
+	return uri, nil
+}
+
+// invite is the INVITE to uri offering audio at sdpAddr.
+func (p *Phone) invite(uri sip.Uri, sdpAddr netip.AddrPort) *sip.Request {
+	from := &sip.FromHeader{Address: p.serverURI(p.cfg.User), Params: sip.HeaderParams{{K: "tag", V: sip.GenerateTagN(16)}}}
+	from.Address.Port = 0
+	inv := sip.NewRequest(sip.INVITE, uri)
+	inv.SetBody(sipcall.Offer(sdpAddr))
+	inv.AppendHeader(sdpContentType)
+	inv.AppendHeader(from)
+	// The server is the outbound proxy whatever the URI's host: the phone
+	// never resolves or contacts another domain.
+	inv.SetDestination(p.serverAddr)
+	return inv
+}
+
+// runMedia sends and receives on m for at most d in the background; stop
+// ends it and waits until its sockets are closed.
+func runMedia(m *sipcall.Stream, d time.Duration) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { m.Run(ctx, d); close(done) }()
+	return func() { cancel(); <-done }
+}
+
+// dialog is what ending a call needs of either side's sipgo session.
+type dialog interface {
+	Do(ctx context.Context, req *sip.Request) (*sip.Response, error)
+	Bye(ctx context.Context) error
+}
+
+// hangUp exchanges counts with the other phone and sends BYE.
+func (p *Phone) hangUp(ctx context.Context, ac *activeCall, d dialog, contact *sip.ContactHeader) {
+	p.exchangeStats(ctx, ac, d.Do, contact)
+	byeCtx, cancel := context.WithTimeout(context.Background(), statsTimeout)
+	defer cancel()
+	d.Bye(byeCtx)
 }
 
 // Answer waits for one call, answers it, sends audio until the caller
@@ -431,22 +461,9 @@ func (p *Phone) Answer(ctx context.Context, maxDuration time.Duration) (*CallRes
 	if f := in.req.From(); f != nil {
 		res.Remote = f.Address.User
 	}
-	offer, err := sipcall.AudioAddr(in.req.Body())
+	sess, m, err := p.accept(ctx, in, res)
 	if err != nil {
-		in.tx.Respond(sip.NewResponseFromRequest(in.req, 488, "Not Acceptable Here", nil))
-		return res, fmt.Errorf("phone: offer sdp: %w", err)
-	}
-	res.RemoteSDP = offer.RTP
-	m, sdpAddr, err := p.openMedia(ctx)
-	if err != nil {
-		in.tx.Respond(sip.NewResponseFromRequest(in.req, 500, "Server Internal Error", nil))
 		return res, err
-	}
-	res.SDPAddr = sdpAddr
-	sess, err := p.dua.ReadInvite(in.req, in.tx)
-	if err != nil {
-		m.CloseSockets()
-		return res, fmt.Errorf("phone: %w", err)
 	}
 	defer sess.Close()
 	ac := p.track(res.CallID, m)
@@ -454,31 +471,47 @@ func (p *Phone) Answer(ctx context.Context, maxDuration time.Duration) (*CallRes
 	p.mu.Lock()
 	ac.uas = sess
 	p.mu.Unlock()
-	if err := sess.RespondSDP(sipcall.Offer(sdpAddr)); err != nil {
+	if err := sess.RespondSDP(sipcall.Offer(res.SDPAddr)); err != nil {
 		m.CloseSockets()
 		return res, fmt.Errorf("phone: answer: %w", err)
 	}
 	res.Status = 200
-	m.SetRemote(offer.RTP)
+	m.SetRemote(res.RemoteSDP)
 	start := time.Now()
-	mctx, stopMedia := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { m.Run(mctx, maxDuration); close(done) }()
+	stopMedia := runMedia(m, maxDuration)
 	select {
 	case <-ac.bye:
 	case <-time.After(maxDuration + drainAfterMedia):
-		p.exchangeStats(ctx, ac, func(c context.Context, r *sip.Request) (*sip.Response, error) { return sess.Do(c, r) },
-			in.req.Contact())
-		byeCtx, cancel := context.WithTimeout(context.Background(), statsTimeout)
-		sess.Bye(byeCtx)
-		cancel()
+		p.hangUp(ctx, ac, sess, in.req.Contact())
 	case <-ctx.Done():
 	}
 	stopMedia()
-	<-done
 	res.Duration = time.Since(start)
 	p.finish(res, ac)
 	return res, nil
+}
+
+// accept reads an incoming INVITE's offer, opens the media and takes the
+// dialog; it answers the INVITE itself when it cannot.
+func (p *Phone) accept(ctx context.Context, in *incomingCall, res *CallResult) (*sipgo.DialogServerSession, *sipcall.Stream, error) {
+	offer, err := sipcall.AudioAddr(in.req.Body())
+	if err != nil {
+		in.tx.Respond(sip.NewResponseFromRequest(in.req, 488, "Not Acceptable Here", nil))
+		return nil, nil, fmt.Errorf("phone: offer sdp: %w", err)
+	}
+	res.RemoteSDP = offer.RTP
+	m, sdpAddr, err := p.openMedia(ctx)
+	if err != nil {
+		in.tx.Respond(sip.NewResponseFromRequest(in.req, 500, "Server Internal Error", nil))
+		return nil, nil, err
+	}
+	res.SDPAddr = sdpAddr
+	sess, err := p.dua.ReadInvite(in.req, in.tx)
+	if err != nil {
+		m.CloseSockets()
+		return nil, nil, fmt.Errorf("phone: %w", err)
+	}
+	return sess, m, nil
 }
 
 func (p *Phone) track(id string, m *sipcall.Stream) *activeCall {

@@ -185,20 +185,14 @@ func (s *Server) forward(req, fwd *sip.Request, tx sip.ServerTransaction, c *cal
 	initial := req.IsInvite() && !sipcall.HasToTag(req)
 	if mf := req.MaxForwards(); mf != nil && mf.Val() <= 1 {
 		// RFC 3261 §16.3 step 3: a loop or an absurd path.
-		s.respond(tx, req, 483, "Too Many Hops")
-		if initial {
-			s.endCall(c, "too many hops")
-		}
+		s.refuse(tx, req, c, initial, 483, "Too Many Hops", "too many hops")
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), forwardTimeout)
 	defer cancel()
 	clTx, err := s.client.TransactionRequest(ctx, fwd, s.proxyOptions(dst, c, initial)...)
 	if err != nil {
-		s.respond(tx, req, 503, "Service Unavailable")
-		if initial {
-			s.endCall(c, "forward failed")
-		}
+		s.refuse(tx, req, c, initial, 503, "Service Unavailable", "forward failed")
 		return
 	}
 	if !tx.OnCancel(func(*sip.Request) { go s.cancelForwarded(fwd) }) && tx.Err() == sip.ErrTransactionCanceled {
@@ -207,25 +201,32 @@ func (s *Server) forward(req, fwd *sip.Request, tx sip.ServerTransaction, c *cal
 		// transaction creation"): cancel downstream now.
 		go s.cancelForwarded(fwd)
 	}
-	final := false
+	s.relayResponses(req, tx, clTx, c, fromCaller, initial)
+}
+
+// refuse answers req itself; on an initial INVITE the call ends with why.
+func (s *Server) refuse(tx sip.ServerTransaction, req *sip.Request, c *call, initial bool, code int, reason, why string) {
+	s.respond(tx, req, code, reason)
+	if initial {
+		s.endCall(c, why)
+	}
+}
+
+// relayResponses passes the forwarded request's responses upstream until
+// the final one, a timeout or a cancel.
+func (s *Server) relayResponses(req *sip.Request, tx sip.ServerTransaction, clTx sip.ClientTransaction, c *call, fromCaller, initial bool) {
 	for {
 		select {
 		case res, more := <-clTx.Responses():
 			if !more {
 				return
 			}
-			final = s.relayResponse(req, res, tx, c, fromCaller, initial)
-			if final {
+			if s.relayResponse(req, res, tx, c, fromCaller, initial) {
 				clTx.Terminate()
 				return
 			}
 		case <-clTx.Done():
-			if !final {
-				s.respond(tx, req, 408, "Request Timeout")
-				if initial {
-					s.endCall(c, "no answer")
-				}
-			}
+			s.refuse(tx, req, c, initial, 408, "Request Timeout", "no answer")
 			return
 		case <-tx.Done():
 			// Cancelled: let the client transaction see the callee's 487.

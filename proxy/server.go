@@ -191,6 +191,10 @@ func New(cfg Config) (*Server, error) {
 // Serve answers SIP on udp (and tcp when not nil) until ctx ends, then
 // ends relayed media and returns. It closes udp and tcp.
 func (s *Server) Serve(ctx context.Context, udp net.PacketConn, tcp net.Listener) error {
+	defer udp.Close()
+	if tcp != nil {
+		defer tcp.Close()
+	}
 	la, ok := udp.LocalAddr().(*net.UDPAddr)
 	if !ok {
 		return errors.New("serve: not a UDP socket")
@@ -205,25 +209,29 @@ func (s *Server) Serve(ctx context.Context, udp net.PacketConn, tcp net.Listener
 	if err := s.checkSafe(); err != nil {
 		return err
 	}
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent("natdoc"),
-		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerReadFilter(s.readFilter),
-			sip.WithTransportLayerLogger(slog.New(parseErrorCounter{next: s.cfg.Log.Handler(), count: &s.Counters.Malformed}))))
-	if err != nil {
-		return fmt.Errorf("serve: user agent: %w", err)
+	if err := s.newUA(); err != nil {
+		return err
 	}
-	s.ua = ua
-	defer ua.Close()
-	if s.srv, err = sipgo.NewServer(ua, sipgo.WithServerLogger(s.cfg.Log)); err != nil {
-		return fmt.Errorf("serve: server: %w", err)
+	defer s.ua.Close()
+	errc := s.serveConns(udp, tcp)
+	if err := sipcall.WaitServing(s.ua, udp); err != nil {
+		return err
 	}
-	if s.client, err = sipgo.NewClient(ua, sipgo.WithClientHostname(s.cfg.PublicAddr), sipgo.WithClientPort(s.listenPort)); err != nil {
-		return fmt.Errorf("serve: client: %w", err)
+	go s.keepalive(ctx)
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
 	}
-	if s.cfg.Echo {
-		s.echo = newEchoParty(s)
+	s.shutdown()
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		return fmt.Errorf("serve: %w", err)
 	}
-	s.routes()
+	return nil
+}
 
+// serveConns starts sipgo's read loops; the channel gets their errors.
+func (s *Server) serveConns(udp net.PacketConn, tcp net.Listener) <-chan error {
 	errc := make(chan error, 2)
 	go func() { errc <- s.srv.ServeUDP(udp) }()
 	if tcp != nil && s.cfg.Mirror != nil {
@@ -235,23 +243,29 @@ func (s *Server) Serve(ctx context.Context, udp net.PacketConn, tcp net.Listener
 	if tcp != nil {
 		go func() { errc <- s.srv.ServeTCP(tcp) }()
 	}
-	if err := sipcall.WaitServing(ua, udp); err != nil {
-		udp.Close()
-		return err
+	return errc
+}
+
+// newUA builds sipgo's user agent, server and client and the routes.
+func (s *Server) newUA() error {
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent("natdoc"),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerReadFilter(s.readFilter),
+			sip.WithTransportLayerLogger(slog.New(parseErrorCounter{next: s.cfg.Log.Handler(), count: &s.Counters.Malformed}))))
+	if err != nil {
+		return fmt.Errorf("serve: user agent: %w", err)
 	}
-	go s.keepalive(ctx)
-	select {
-	case <-ctx.Done():
-	case err = <-errc:
+	s.ua = ua
+	if s.srv, err = sipgo.NewServer(ua, sipgo.WithServerLogger(s.cfg.Log)); err == nil {
+		s.client, err = sipgo.NewClient(ua, sipgo.WithClientHostname(s.cfg.PublicAddr), sipgo.WithClientPort(s.listenPort))
 	}
-	s.shutdown()
-	udp.Close()
-	if tcp != nil {
-		tcp.Close()
-	}
-	if err != nil && !errors.Is(err, net.ErrClosed) {
+	if err != nil {
+		ua.Close()
 		return fmt.Errorf("serve: %w", err)
 	}
+	if s.cfg.Echo {
+		s.echo = newEchoParty(s)
+	}
+	s.routes()
 	return nil
 }
 

@@ -129,50 +129,12 @@ func runCall(ctx context.Context, a *app, o *callOptions) error {
 	silenceSipgo(a)
 	rep := newReport("call")
 	rep.Started = time.Now()
-	cfg := phone.Config{User: o.User, Password: o.Password, Server: o.Server, LocalIP: o.local, SDPMode: o.mode,
-		SDPAddr: o.explicit, STUN: o.stun, Symmetric: o.Symmetric, Comedia: o.Comedia, RTPPort: o.RTPPort, Log: a.log}
-	if o.SIPPort != 0 {
-		ip := o.local
-		if !ip.IsValid() {
-			ip = netip.IPv4Unspecified()
-		}
-		conn, err := listenUDP("udp4", netip.AddrPortFrom(ip, uint16(o.SIPPort)).String())
-		if err != nil {
-			return cannotRunErrorf("sip port %d: %w", o.SIPPort, err)
-		}
-		cfg.Conn = conn
-	}
-	p, err := phone.New(cfg)
-	if err != nil {
+	opt := phone.RunOptions{Config: phone.Config{User: o.User, Password: o.Password, Server: o.Server, LocalIP: o.local, SDPMode: o.mode,
+		SDPAddr: o.explicit, STUN: o.stun, Symmetric: o.Symmetric, Comedia: o.Comedia, RTPPort: o.RTPPort, Log: a.log},
+		SIPPort: o.SIPPort, Register: o.Register, Target: o.Target, Answer: o.Answer, Duration: o.Duration, Wait: o.Wait,
+		Notify: func(msg string) { fmt.Fprintln(a.stderr, "natdoc call: "+msg) }}
+	if err := phone.Run(ctx, opt, rep); err != nil {
 		return cannotRunErrorf("%w", err)
 	}
-	defer p.Close()
-	if o.Register || o.Answer {
-		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err := p.Register(rctx)
-		cancel()
-		if err != nil {
-			return cannotRunErrorf("%w", err)
-		}
-		fmt.Fprintf(a.stderr, "natdoc call: registered %s at %s from %s\n", o.User, o.Server, p.Addr())
-	}
-	var res *phone.CallResult
-	if o.Answer {
-		fmt.Fprintf(a.stderr, "natdoc call: waiting up to %s for a call\n", o.Wait)
-		wctx, cancel := context.WithTimeout(ctx, o.Wait)
-		res, err = p.Answer(wctx, o.Duration+o.Wait)
-		cancel()
-	} else {
-		cctx, cancel := context.WithTimeout(ctx, o.Duration+time.Minute)
-		res, err = p.Call(cctx, o.Target, o.Duration)
-		cancel()
-	}
-	if err != nil {
-		return cannotRunErrorf("%w", err)
-	}
-	rep.Finished = time.Now()
-	rep.CallTest = phone.CallTestReport(res)
-	rep.Add(phone.CallFindings(res)...)
-	rep.Verdict = res.Explain
 	return a.emit(rep)
 }

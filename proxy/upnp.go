@@ -1,4 +1,4 @@
-package main
+package proxy
 
 import (
 	"context"
@@ -10,7 +10,8 @@ import (
 	"github.com/natdoc/natdoc/report"
 )
 
-// UPnP forwarding for `natdoc serve --upnp`, as the seed's server does.
+// UPnP forwarding for `natdoc serve --upnp`: the router forwards the SIP
+// port and the first RTP pairs of the range to this host while it runs.
 const (
 	// upnpLease: mappings outlive no crash by long; a clean exit removes
 	// them at once, `natdoc upnp cleanup` after a crash (journal).
@@ -18,10 +19,24 @@ const (
 	// upnpReleaseTimeout bounds removing the mappings on exit: one HTTP
 	// round trip per mapping on a LAN.
 	upnpReleaseTimeout = 15 * time.Second
-	// defaultUPnPPairs: 10 RTP/RTCP pairs (5 relayed calls with both legs
+	// DefaultUPnPPairs: 10 RTP/RTCP pairs (5 relayed calls with both legs
 	// outside) plus SIP stay under the ~30 mappings many routers allow.
-	defaultUPnPPairs = 10
+	DefaultUPnPPairs = 10
 )
+
+// Finding IDs of the router forwarding (stable: scripts match on them).
+const IDUPnPForwarded report.FindingID = "upnp-forwarded"
+
+// UPnPOptions: which router to ask and how many RTP pairs.
+type UPnPOptions struct {
+	// URL is the IGD's root description (skips SSDP discovery).
+	URL string
+	// Pairs of RTP/RTCP ports forwarded from the start of the range.
+	Pairs int
+	// Journal records every mapping for `natdoc upnp cleanup` (default:
+	// natdoc's state directory).
+	Journal string
+}
 
 // upnpForward is what --upnp set up.
 type upnpForward struct {
@@ -32,24 +47,24 @@ type upnpForward struct {
 	mapped   []string
 }
 
-// forwardPorts maps the SIP port and up to o.UPnPPairs RTP pairs. A router
-// refusing some RTP pairs is a finding, not an error: the relay then uses
-// the pairs it got.
-func (o *serveOptions) forwardPorts(ctx context.Context, a *app) (*upnpForward, error) {
-	opt := igd.Options{URL: o.UPnPURL, Log: a.log}
+// forwardPorts maps the SIP port and up to o.UPnP.Pairs RTP pairs. A
+// router refusing some RTP pairs is a finding, not an error: the relay then
+// uses the pairs it got.
+func forwardPorts(ctx context.Context, o Options) (*upnpForward, error) {
+	opt := igd.Options{URL: o.UPnP.URL, Log: o.Log}
 	d, err := igd.Discover(ctx, opt)
 	if err != nil {
-		return nil, cannotRunErrorf("--upnp: %w", err)
+		return nil, fmt.Errorf("upnp: %w", err)
 	}
-	path := o.UPnPJournal
+	path := o.UPnP.Journal
 	if path == "" {
 		if path, err = igd.DefaultJournalPath(); err != nil {
-			return nil, cannotRunErrorf("--upnp: %w", err)
+			return nil, fmt.Errorf("upnp: %w", err)
 		}
 	}
 	s, err := igd.NewSession(d, opt, igd.ViaAuto, igd.OpenJournal(path))
 	if err != nil {
-		return nil, cannotRunErrorf("--upnp: %w", err)
+		return nil, fmt.Errorf("upnp: %w", err)
 	}
 	f := &upnpForward{session: s}
 	sip := []string{"UDP"}
@@ -57,17 +72,17 @@ func (o *serveOptions) forwardPorts(ctx context.Context, a *app) (*upnpForward, 
 		sip = append(sip, "TCP")
 	}
 	for _, proto := range sip {
-		m, err := s.Map(ctx, igd.Request{Proto: proto, ExternalPort: o.listen.Port(), InternalPort: o.listen.Port(), Lease: upnpLease})
+		m, err := s.Map(ctx, igd.Request{Proto: proto, ExternalPort: o.Listen.Port(), InternalPort: o.Listen.Port(), Lease: upnpLease})
 		if err != nil {
 			f.release()
-			return nil, cannotRunErrorf("--upnp: forward SIP %d/%s: %w", o.listen.Port(), proto, err)
+			return nil, fmt.Errorf("upnp: forward SIP %d/%s: %w", o.Listen.Port(), proto, err)
 		}
 		f.external = m.External().Addr().String()
-		f.mapped = append(f.mapped, fmt.Sprintf("%d/%s", o.listen.Port(), proto))
+		f.mapped = append(f.mapped, fmt.Sprintf("%d/%s", o.Listen.Port(), proto))
 	}
-	for i := range o.UPnPPairs {
-		base := uint16(o.portMin + 2*i)
-		if int(base)+1 > o.portMax {
+	for i := range o.UPnP.Pairs {
+		base := uint16(o.PortMin + 2*i)
+		if int(base)+1 > o.PortMax {
 			break
 		}
 		if err := f.mapPair(ctx, base); err != nil {
@@ -76,7 +91,7 @@ func (o *serveOptions) forwardPorts(ctx context.Context, a *app) (*upnpForward, 
 		}
 		f.pairs++
 	}
-	f.findings = append(f.findings, report.Finding{ID: "upnp-forwarded", Severity: report.SeverityInfo,
+	f.findings = append(f.findings, report.Finding{ID: IDUPnPForwarded, Severity: report.SeverityInfo,
 		Title:  fmt.Sprintf("The router forwards %d ports to this server via %s; they are removed on exit", len(f.mapped), s.Via()),
 		Remedy: "", Evidence: []report.Evidence{{Text: "forwarded ports", Values: []report.KeyValue{{Key: "ports", Value: strings.Join(f.mapped, ", ")}, {Key: "external address", Value: f.external}}}}})
 	return f, nil
@@ -95,7 +110,7 @@ func (f *upnpForward) mapPair(ctx context.Context, base uint16) error {
 // limitFinding: the router stopped taking mappings; the relay is limited
 // to what was forwarded.
 func limitFinding(held int, port uint16, err error, pairs int) report.Finding {
-	return report.Finding{ID: "upnp-mapping-limit", Severity: report.SeverityWarning,
+	return report.Finding{ID: igd.FindingMappingLimit, Severity: report.SeverityWarning,
 		Title:    fmt.Sprintf("The router refused mapping %d/UDP after %d mappings: the relay uses the %d RTP pairs it got", port, held, pairs),
 		Evidence: []report.Evidence{{Text: err.Error(), Values: []report.KeyValue{{Key: "UPnP error", Value: fmt.Sprint(igd.ErrorCode(err))}}}},
 		Remedy:   "Many routers allow fewer than 30 UPnP mappings. Forward UDP 5060 and the RTP range to this host by hand, and run natdoc serve without --upnp."}
@@ -106,4 +121,11 @@ func (f *upnpForward) release() (int, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), upnpReleaseTimeout)
 	defer cancel()
 	return f.session.Close(ctx)
+}
+
+// releaseAndReport removes the mappings and says so when some are left.
+func (f *upnpForward) releaseAndReport(o Options) {
+	if n, err := f.release(); err != nil {
+		o.Notify(fmt.Sprintf("removing UPnP mappings: %d removed, %v (run natdoc upnp cleanup)", n, err))
+	}
 }
