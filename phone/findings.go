@@ -12,6 +12,10 @@ const (
 	IDTwoWayAudio report.FindingID = "two-way-audio"
 	IDOneWayAudio report.FindingID = "one-way-audio"
 	IDNoWayAudio  report.FindingID = "no-way-audio"
+	// IDEchoMedia says how the echo user of natdoc serve sent its audio on
+	// a call to it: the same result means something else with the relay
+	// than without it.
+	IDEchoMedia report.FindingID = "echo-media"
 )
 
 // CallTestReport turns a phone's result into the report section.
@@ -39,6 +43,17 @@ func CallFindings(r *CallResult) []report.Finding {
 		ev = append(ev, report.Evidence{Text: "media arrived from another address than the other side's SDP named",
 			Addrs: []string{r.Received.From.String(), r.RemoteSDP.String()}})
 	}
+	out := verdictFindings(r, ev)
+	if b := echoBehaviour(r.EchoMedia); b != "" {
+		out = append(out, report.Finding{ID: IDEchoMedia, Severity: report.SeverityInfo, Subject: r.CallID,
+			Title:    "On this call " + b,
+			Evidence: []report.Evidence{{Text: "the echo's answer", Values: []report.KeyValue{{Key: sipcall.EchoMediaHeader, Value: r.EchoMedia}}}}})
+	}
+	return out
+}
+
+// verdictFindings is the finding of the call's audio verdict.
+func verdictFindings(r *CallResult, ev []report.Evidence) []report.Finding {
 	switch r.Verdict {
 	case report.VerdictTwoWay:
 		return []report.Finding{{ID: IDTwoWayAudio, Severity: report.SeverityInfo, Title: "Audio flowed both ways", Subject: r.CallID, Evidence: ev}}

@@ -56,3 +56,24 @@ func TestCallFindings(t *testing.T) {
 		}
 	}
 }
+
+// TestCallFindingsEcho: a call to natdoc serve's echo user says how the echo
+// sent its audio; an unknown value from the network says nothing.
+func TestCallFindingsEcho(t *testing.T) {
+	for _, tt := range []struct {
+		via  string
+		want bool
+	}{{sipcall.EchoViaRelay, true}, {sipcall.EchoToSDP, true}, {"", false}} {
+		r := &CallResult{Verdict: report.VerdictTwoWay, EchoMedia: tt.via}
+		var got bool
+		for _, f := range CallFindings(r) {
+			got = got || f.ID == IDEchoMedia
+		}
+		if got != tt.want || (echoBehaviour(tt.via) != "") != tt.want {
+			t.Errorf("via %q: echo finding %v, want %v", tt.via, got, tt.want)
+		}
+	}
+	if echoBehaviour("<script>") != "" {
+		t.Error("an unknown header value was taken")
+	}
+}

@@ -82,6 +82,9 @@ type CallResult struct {
 	CannotHear   string // "local" (this phone) or "remote"
 	Explain      string
 	Duration     time.Duration
+	// EchoMedia is how natdoc serve's echo user sent its audio on a call to
+	// it (sipcall.EchoViaRelay, sipcall.EchoToSDP); empty for other peers.
+	EchoMedia string
 }
 
 // Phone is a simulated SIP phone.
@@ -372,6 +375,9 @@ func (p *Phone) Call(ctx context.Context, target string, d time.Duration) (*Call
 		return res, fmt.Errorf("phone: answer sdp: %w", err)
 	}
 	res.RemoteSDP = remote.RTP
+	if h := sess.InviteResponse.GetHeader(sipcall.EchoMediaHeader); h != nil && echoBehaviour(h.Value()) != "" {
+		res.EchoMedia = h.Value()
+	}
 	ac := p.track(res.CallID, m)
 	defer p.untrack(res.CallID)
 	m.SetRemote(remote.RTP)
@@ -572,6 +578,21 @@ func (p *Phone) finish(res *CallResult, ac *activeCall) {
 		res.PeerReceived = payloadPeerRx
 	}
 	res.Verdict, res.CannotHear, res.Explain = Judge(res.Received.Packets, res.PeerReceived, res.Sent.Packets)
+	if b := echoBehaviour(res.EchoMedia); b != "" {
+		res.Explain += "; " + b
+	}
+}
+
+// echoBehaviour says how natdoc serve's echo user sent its audio, in
+// words; "" for anything else.
+func echoBehaviour(via string) string {
+	switch via {
+	case sipcall.EchoViaRelay:
+		return "the echo's audio went through the server's relay, which sends to where this phone's media really comes from"
+	case sipcall.EchoToSDP:
+		return "the echo sent its audio to the address in this phone's SDP, as a NAT-unaware phone does"
+	}
+	return ""
 }
 
 // Judge gives a call's audio verdict from one phone's view: what it

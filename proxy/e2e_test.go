@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/natdoc/natdoc/internal/sipcall"
 	"github.com/natdoc/natdoc/phone"
 	"github.com/natdoc/natdoc/relay"
 	"github.com/natdoc/natdoc/report"
@@ -148,22 +150,44 @@ func TestCallWithoutFixGoesDirect(t *testing.T) {
 	}
 }
 
+// TestEchoUser: with the fix the echo's media goes through the relay (its
+// summary line has the caller's latched and SDP addresses); without it the
+// echo sends to the caller's SDP address from a port of the RTP range. The
+// phone's report says which.
 func TestEchoUser(t *testing.T) {
-	ts := startServer(t, Config{Fix: true, Echo: true}, 25200)
-	alice := newTestPhone(t, "alice", "127.0.0.2", ts.addr, phone.SDPLocal)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	r, err := alice.Call(ctx, EchoUser, callDuration)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.Verdict != report.VerdictTwoWay || r.Received.Label != EchoUser {
-		t.Fatalf("%s %q: %s", r.Verdict, r.Received.Label, r.Explain)
-	}
-	waitFor(t, func() bool { _, e := ts.srv.Calls(); return len(e) == 1 && e[0].Echo != nil })
-	_, ended := ts.srv.Calls()
-	if ended[0].Echo.Received.Packets == 0 {
-		t.Errorf("echo heard nothing: %+v", ended[0].Echo)
+	for _, tt := range []struct {
+		fix bool
+		via string
+	}{{true, sipcall.EchoViaRelay}, {false, sipcall.EchoToSDP}} {
+		t.Run(fmt.Sprintf("fix=%v", tt.fix), func(t *testing.T) {
+			ts := startServer(t, Config{Fix: tt.fix, Echo: true, PortMin: 25300, PortMax: 25399}, 25200)
+			alice := newTestPhone(t, "alice", "127.0.0.2", ts.addr, phone.SDPLocal)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			r, err := alice.Call(ctx, EchoUser, callDuration)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Verdict != report.VerdictTwoWay || r.Received.Label != EchoUser || r.EchoMedia != tt.via || !strings.Contains(r.Explain, "echo") {
+				t.Fatalf("%s %q via %q: %s", r.Verdict, r.Received.Label, r.EchoMedia, r.Explain)
+			}
+			waitFor(t, func() bool { _, e := ts.srv.Calls(); return len(e) == 1 && e[0].Echo != nil })
+			_, ended := ts.srv.Calls()
+			if ended[0].Echo.Received.Packets == 0 || ended[0].Echo.Via != tt.via {
+				t.Errorf("echo heard nothing or says %q: %+v", ended[0].Echo.Via, ended[0].Echo)
+			}
+			sr := ServeReport(nil, ts.srv.EffectiveConfig(), "", nil, ended)
+			leg := sr.Calls[0].Legs[0]
+			if leg.Latched == "" || leg.SDPAddr == "" {
+				t.Errorf("summary line without latched or SDP address: %+v", sr.Calls[0].Legs)
+			}
+			if tt.fix && (ended[0].Relay == nil || len(sr.Calls[0].Legs) != 2) {
+				t.Errorf("fix mode echo call not relayed: %+v", ended[0])
+			}
+			if port := ended[0].CalleeAddr.Port(); !tt.fix && (port < 25300 || port > 25399) {
+				t.Errorf("echo media on port %d, outside the RTP range 25300-25399", port)
+			}
+		})
 	}
 }
 

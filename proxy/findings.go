@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"fmt"
+	"net/netip"
 	"strconv"
 
 	"github.com/natdoc/natdoc/internal/sipcall"
@@ -15,6 +16,9 @@ const (
 	IDRelayNoMediaFromParty  report.FindingID = "relay-no-media-from-party"
 	IDRelayUnexpectedSource  report.FindingID = "relay-unexpected-source"
 	IDSIPInputRejected       report.FindingID = "sip-input-rejected"
+	// IDLANPhoneGivenPublicAddr: a LAN phone told to send its media to the
+	// router's public address sent nothing (no hairpin NAT).
+	IDLANPhoneGivenPublicAddr report.FindingID = "lan-phone-given-public-address"
 )
 
 // ServeReport turns the server's state into the report section.
@@ -32,9 +36,11 @@ func ServeReport(listen []string, cfg Config, rtpPorts string, regs []Binding, c
 		if c.Relay != nil {
 			rc.Legs = []report.RelayLeg{relayLeg(c.Caller, c.Relay.A, c.Relay.B), relayLeg(c.Callee, c.Relay.B, c.Relay.A)}
 		}
-		if c.Echo != nil {
+		if c.Echo != nil && c.Relay == nil {
+			// No relay (--fix=false): what the echo itself sent to the
+			// caller's SDP address and heard, and from where.
 			rc.Legs = []report.RelayLeg{{Party: EchoUser, Packets: c.Echo.Sent.Packets, Received: c.Echo.Received.Packets, Lost: c.Echo.Received.Lost,
-				Latched: sipcall.AddrString(c.Echo.Received.From)}}
+				Latched: sipcall.AddrString(c.Echo.Received.From), SDPAddr: sipcall.AddrString(c.Echo.SentTo)}}
 		}
 		sr.Calls = append(sr.Calls, rc)
 	}
@@ -51,18 +57,18 @@ func relayLeg(party string, own, other relay.LegStats) report.RelayLeg {
 }
 
 // ServeFindings derives findings from the calls the server relayed and its
-// anomaly counters.
-func ServeFindings(calls []CallRecord, anomalies []report.KeyValue) []report.Finding {
+// anomaly counters; server is the server's own address (its --listen IP).
+func ServeFindings(calls []CallRecord, anomalies []report.KeyValue, server netip.Addr) []report.Finding {
 	var out []report.Finding
 	for _, c := range calls {
 		if c.Relay == nil {
 			continue
 		}
-		for _, leg := range []struct {
-			party string
-			st    relay.LegStats
-		}{{c.Caller, c.Relay.A}, {c.Callee, c.Relay.B}} {
-			out = append(out, legFindings(c, leg.party, leg.st)...)
+		for _, p := range []party{
+			{name: c.Caller, signalling: c.CallerAddr, given: c.CallerMedia, st: c.Relay.A},
+			{name: c.Callee, signalling: c.CalleeAddr, given: c.CalleeMedia, st: c.Relay.B},
+		} {
+			out = append(out, legFindings(c, p, server)...)
 		}
 	}
 	var anomalyCount uint64
@@ -78,31 +84,55 @@ func ServeFindings(calls []CallRecord, anomalies []report.KeyValue) []report.Fin
 	return out
 }
 
-func legFindings(c CallRecord, party string, st relay.LegStats) []report.Finding {
+// party is one side of a relayed call as its leg saw it.
+type party struct {
+	name       string
+	signalling netip.AddrPort // where its SIP came from
+	given      netip.Addr     // the server address its SDP named
+	st         relay.LegStats
+}
+
+func legFindings(c CallRecord, p party, server netip.Addr) []report.Finding {
 	var out []report.Finding
-	subject := c.CallID
+	st := p.st
 	if st.Latched.IsValid() && st.SDPAddr.IsValid() && st.Latched != st.SDPAddr {
 		out = append(out, report.Finding{ID: IDMediaLatchedNATAddress, Severity: report.SeverityInfo,
-			Title:   fmt.Sprintf("%s's SDP named %s, its media came from %s: the relay sent its audio there", party, st.SDPAddr, st.Latched),
-			Subject: subject, Evidence: []report.Evidence{{Text: "SDP address versus real media source", Addrs: []string{st.SDPAddr.String(), st.Latched.String()}}},
+			Title:   fmt.Sprintf("%s's SDP named %s, its media came from %s: the relay sent its audio there", p.name, st.SDPAddr, st.Latched),
+			Subject: c.CallID, Evidence: []report.Evidence{{Text: "SDP address versus real media source", Addrs: []string{st.SDPAddr.String(), st.Latched.String()}}},
 			Remedy: "Without natdoc's relay this party needs STUN on an endpoint-independent NAT, a port forward with the public address in SDP, or a relay on its server."})
 	}
 	if c.Answer.IsZero() {
 		return out
 	}
 	if st.RTP.Packets == 0 {
-		out = append(out, report.Finding{ID: IDRelayNoMediaFromParty, Severity: report.SeverityWarning,
-			Title:   fmt.Sprintf("%s sent no media to the relay on an answered call", party),
-			Subject: subject, Evidence: []report.Evidence{{Text: "relay leg counters", Values: []report.KeyValue{
-				{Key: "unexpected source packets", Value: strconv.FormatUint(st.RTP.Unexpected, 10)}, {Key: "expected source", Value: st.Expected.String()}}}},
-			Remedy: "The phone never sent RTP to the relay's address, or its media came from another IP than its SIP (see unexpected packets); check that UDP to the relay's port range is allowed out."})
+		out = append(out, noMediaFinding(c, p, server))
 	}
 	if st.RTP.Unexpected > 0 {
 		out = append(out, report.Finding{ID: IDRelayUnexpectedSource, Severity: report.SeverityInfo,
-			Title:   fmt.Sprintf("%d packets to %s's relay port came from a source that may not latch, and were dropped", st.RTP.Unexpected, party),
-			Subject: subject})
+			Title:   fmt.Sprintf("%d packets to %s's relay port came from a source that may not latch, and were dropped", st.RTP.Unexpected, p.name),
+			Subject: c.CallID})
 	}
 	return out
+}
+
+// noMediaFinding says why a party's media never reached the relay. A
+// phone on the server's own private network that was given the router's
+// public address sends there; unless the router loops packets to its own
+// public address back in (hairpin NAT, "NAT loopback"), they vanish.
+func noMediaFinding(c CallRecord, p party, server netip.Addr) report.Finding {
+	ev := []report.Evidence{{Text: "relay leg counters", Values: []report.KeyValue{
+		{Key: "unexpected source packets", Value: strconv.FormatUint(p.st.RTP.Unexpected, 10)}, {Key: "expected source", Value: p.st.Expected.String()},
+		{Key: "server address in its SDP", Value: p.given.String()}}}}
+	src := p.signalling.Addr()
+	if src.IsPrivate() && p.given.IsValid() && isPublic(p.given) && server.IsPrivate() {
+		return report.Finding{ID: IDLANPhoneGivenPublicAddr, Severity: report.SeverityWarning, Subject: c.CallID, Evidence: ev,
+			Title: fmt.Sprintf("%s, on the LAN at %s, sent no media: it was told to send to the public address %s, and the router does not pass packets for its own public address back into the LAN (no hairpin NAT)",
+				p.name, src, p.given),
+			Remedy: fmt.Sprintf("Give LAN phones this server's own LAN address: run natdoc serve with --local-addr %s (the default when --listen is that address) and a --lan that includes %s. Or turn on the router's NAT loopback (also called NAT reflection or hairpinning).", server, src)}
+	}
+	return report.Finding{ID: IDRelayNoMediaFromParty, Severity: report.SeverityWarning, Subject: c.CallID, Evidence: ev,
+		Title:  fmt.Sprintf("%s sent no media to the relay on an answered call", p.name),
+		Remedy: "The phone never sent RTP to the relay's address, or its media came from another IP than its SIP (see unexpected packets); check that UDP to the relay's port range is allowed out."}
 }
 
 // StatusLine is the one-line live view of a running server: registrations,

@@ -16,7 +16,7 @@ func TestServeFindings(t *testing.T) {
 	silent := relay.LegStats{Expected: netip.MustParseAddr("198.51.100.20"), RTP: relay.StreamStats{Unexpected: 7}}
 	calls := []CallRecord{{CallID: "c1", Caller: "alice", Callee: "bob", Answer: time.Now(), Relay: &relay.SessionStats{A: latched, B: silent}}}
 	got := map[report.FindingID]bool{}
-	for _, f := range ServeFindings(calls, []report.KeyValue{{Key: "malformed", Value: "3"}}) {
+	for _, f := range ServeFindings(calls, []report.KeyValue{{Key: "malformed", Value: "3"}}, netip.MustParseAddr("203.0.113.10")) {
 		got[f.ID] = true
 	}
 	for _, id := range []report.FindingID{IDMediaLatchedNATAddress, IDRelayNoMediaFromParty, IDRelayUnexpectedSource, IDSIPInputRejected} {
@@ -24,8 +24,36 @@ func TestServeFindings(t *testing.T) {
 			t.Errorf("missing %s in %v", id, got)
 		}
 	}
-	if len(ServeFindings(nil, nil)) != 0 {
+	if len(ServeFindings(nil, nil, netip.Addr{})) != 0 {
 		t.Error("findings from nothing")
+	}
+}
+
+// TestNoMediaFinding: a party that sent nothing gets the hairpin finding
+// only when it is on a private network, was given a public address, and
+// the server itself is on a private network (behind the same router).
+func TestNoMediaFinding(t *testing.T) {
+	lan, outside := netip.MustParseAddrPort("192.168.1.10:5060"), netip.MustParseAddrPort("198.51.100.20:5060")
+	public, private := netip.MustParseAddr("203.0.113.1"), netip.MustParseAddr("192.168.1.2")
+	for _, tt := range []struct {
+		name       string
+		signalling netip.AddrPort
+		given      netip.Addr
+		server     netip.Addr
+		want       report.FindingID
+	}{
+		{"lan phone given the public address", lan, public, private, IDLANPhoneGivenPublicAddr},
+		{"lan phone given the lan address", lan, private, private, IDRelayNoMediaFromParty},
+		{"outside phone", outside, public, private, IDRelayNoMediaFromParty},
+		{"server on a public address", lan, public, public, IDRelayNoMediaFromParty},
+		{"address unknown", lan, netip.Addr{}, private, IDRelayNoMediaFromParty},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := noMediaFinding(CallRecord{CallID: "c1"}, party{name: "alice", signalling: tt.signalling, given: tt.given}, tt.server)
+			if f.ID != tt.want || f.Remedy == "" || !f.Severity.IsProblem() {
+				t.Errorf("got %s (%s), want %s", f.ID, f.Title, tt.want)
+			}
+		})
 	}
 }
 

@@ -4,12 +4,14 @@ package proxy
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/natdoc/natdoc/internal/natlab"
+	"github.com/natdoc/natdoc/internal/sipcall"
 	"github.com/natdoc/natdoc/phone"
 	"github.com/natdoc/natdoc/relay"
 	"github.com/natdoc/natdoc/report"
@@ -58,6 +60,47 @@ func TestLabProofMatrix(t *testing.T) {
 			runLabRow(t, row)
 		})
 	}
+	// One phone is enough: the echo user gives the same before/after as
+	// two phones (alice behind `masquerade random` with her private address
+	// in SDP cannot hear without the fix, hears with it).
+	for _, fix := range []bool{false, true} {
+		t.Run(fmt.Sprintf("apdm-local-echo-fix=%v", fix), func(t *testing.T) {
+			t.Parallel()
+			runEchoRow(t, fix)
+		})
+	}
+}
+
+func runEchoRow(t *testing.T, fix bool) {
+	lab := natlab.New(t)
+	srvHost := lab.PublicHost("sip", serverIP)
+	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24", NAT: apdm})
+	ls := startLabServer(t, srvHost, fix, false)
+	alice := labPhone(t, r1.LANHost("alice", "192.168.1.10"), "alice", phone.Config{SDPMode: phone.SDPLocal})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := alice.Register(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r, err := alice.Call(ctx, EchoUser, labCallDur)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("alice: sent %d received %d, the echo heard %d (%s)", r.Sent.Packets, r.Received.Packets, r.PeerReceived, r.Explain)
+	wantVia, wantVerdict := sipcall.EchoToSDP, report.VerdictOneWay
+	if fix {
+		wantVia, wantVerdict = sipcall.EchoViaRelay, report.VerdictTwoWay
+	}
+	if r.Verdict != wantVerdict || r.EchoMedia != wantVia || r.PeerReceived < int64(r.Sent.Packets/2) {
+		t.Errorf("alice measured %s with the echo %q (it heard %d of %d), want %s with %q", r.Verdict, r.EchoMedia, r.PeerReceived, r.Sent.Packets, wantVerdict, wantVia)
+	}
+	if !fix && (r.CannotHear != "local" || r.Received.Packets != 0) {
+		t.Errorf("without the fix alice heard %d packets (cannot hear: %q); the echo sends to her private SDP address", r.Received.Packets, r.CannotHear)
+	}
+	if fix && r.Received.Packets < r.Sent.Packets/2 {
+		t.Errorf("with the fix alice heard %d of about %d packets", r.Received.Packets, r.Sent.Packets)
+	}
+	waitFor(t, func() bool { _, e := ls.srv.Calls(); return len(e) == 1 })
 }
 
 type labServer struct {
@@ -68,7 +111,7 @@ type labServer struct {
 func startLabServer(t *testing.T, h *natlab.Host, fix, kernel bool) *labServer {
 	t.Helper()
 	ls := &labServer{}
-	cfg := Config{PublicAddr: serverIP, Fix: fix, Allow: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}, ListenUDP: h.ListenUDP}
+	cfg := Config{PublicAddr: serverIP, Fix: fix, Echo: true, PortMin: 11000, PortMax: 11999, Allow: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}, ListenUDP: h.ListenUDP}
 	var err error
 	if fix {
 		rcfg := relay.Config{Bind: netip.MustParseAddr(serverIP), PortMin: 10000, PortMax: 10999, ListenUDP: h.ListenUDP}

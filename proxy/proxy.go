@@ -19,6 +19,8 @@ type call struct {
 	caller, callee         string
 	callerTag              string
 	callerAddr, calleeAddr netip.AddrPort // where their SIP comes from (and goes to)
+	callerMedia            netip.Addr     // the server address in the SDP toward the caller (fix mode)
+	calleeMedia            netip.Addr     // and toward the callee
 	session                *relay.Session // nil without fix mode
 	invite                 *sip.Request   // as the caller sent it
 	ok                     *sip.Response  // the callee's 2xx, for BYEs at shutdown
@@ -41,8 +43,11 @@ type CallRecord struct {
 	End        time.Time
 	State      string
 	EndReason  string
-	Relay      *relay.SessionStats
-	Echo       *EchoStats
+	// CallerMedia and CalleeMedia are the server addresses each party was
+	// told to send its media to (fix mode): the main or the additional one.
+	CallerMedia, CalleeMedia netip.Addr
+	Relay                    *relay.SessionStats
+	Echo                     *EchoStats
 }
 
 // sdpCarrier is a request or response that may carry SDP.
@@ -141,11 +146,24 @@ func (s *Server) newCall(req *sip.Request, src netip.AddrPort, b Binding) (*call
 			s.mu.Unlock()
 			return nil, 503
 		}
-		sess.A.Expect(src.Addr())
-		sess.B.Expect(b.Source.Addr())
+		_, c.callerMedia = s.prepareLeg(sess.A, src.Addr())
+		_, c.calleeMedia = s.prepareLeg(sess.B, b.Source.Addr())
 		c.session = sess
 	}
 	return c, 0
+}
+
+// prepareLeg sets up the relay leg facing the party whose signalling comes
+// from ip and returns the server address that party gets in SDP. A party
+// that reaches this server behind a router through the router's port
+// forwards must send first (Leg.AwaitLatch).
+func (s *Server) prepareLeg(l *relay.Leg, ip netip.Addr) (string, netip.Addr) {
+	l.Expect(ip)
+	host, addr := s.addrFor(ip)
+	if s.behindNAT() && addr == s.publicIP() {
+		l.AwaitLatch()
+	}
+	return host, addr
 }
 
 // anchor rewrites the SDP in m (if any) so media goes through the relay:
@@ -166,13 +184,19 @@ func (s *Server) anchor(m sdpCarrier, c *call, fromCaller bool) error {
 	if err != nil {
 		return err
 	}
-	if orig.Inactive {
-		sender.SetSDPAddr(netip.AddrPort{}, netip.AddrPort{})
-	} else {
-		sender.SetSDPAddr(orig.RTP, orig.RTCP)
-	}
+	setSDPAddr(sender, orig)
 	m.SetBody(out)
 	return nil
+}
+
+// setSDPAddr tells a leg where its party's SDP asks to receive; a stream
+// on hold receives nothing.
+func setSDPAddr(l *relay.Leg, m sipcall.MediaAddr) {
+	if m.Inactive {
+		l.SetSDPAddr(netip.AddrPort{}, netip.AddrPort{})
+		return
+	}
+	l.SetSDPAddr(m.RTP, m.RTCP)
 }
 
 // forward relays a request statefully and its responses back.
@@ -440,21 +464,27 @@ func (s *Server) endCall(c *call, reason string) {
 			st := c.session.Stats()
 			rec.Relay = &st
 		}
-		s.mu.Lock()
-		if len(s.ended) >= maxEndedCalls {
-			s.ended = s.ended[1:]
-		}
-		s.ended = append(s.ended, rec)
-		s.mu.Unlock()
+		s.keepEnded(rec)
 		s.event(Event{Kind: "call-end", CallID: c.id, From: c.caller, To: c.callee, Detail: reason})
 	})
+}
+
+// keepEnded keeps an ended call's record for the summary, the latest
+// maxEndedCalls.
+func (s *Server) keepEnded(rec CallRecord) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.ended) >= maxEndedCalls {
+		s.ended = s.ended[1:]
+	}
+	s.ended = append(s.ended, rec)
 }
 
 func (s *Server) record(c *call) CallRecord {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	r := CallRecord{CallID: c.id, Caller: c.caller, Callee: c.callee, CallerAddr: c.callerAddr, CalleeAddr: c.calleeAddr,
-		Start: c.start, Answer: c.answer, State: c.state}
+		CallerMedia: c.callerMedia, CalleeMedia: c.calleeMedia, Start: c.start, Answer: c.answer, State: c.state}
 	if c.session != nil {
 		st := c.session.Stats()
 		r.Relay = &st

@@ -98,6 +98,8 @@ func Run(ctx context.Context, o Options, rep *report.Report) error {
 		}
 		o.Notify("router forwards " + strings.Join(fw.mapped, ", "))
 	}
+	cfg.LocalAddr = o.lanAddr(cfg.PublicAddr)
+	cfg.PortMin, cfg.PortMax = o.PortMin, o.PortMax
 	if o.Fix {
 		rl, err := o.newRelay()
 		if err != nil {
@@ -122,6 +124,32 @@ func (o *Options) serverConfig() Config {
 	return Config{PublicAddr: o.PublicAddr, LocalAddr: o.LocalAddr, LAN: o.LAN, Allow: o.Allow, Users: o.Users, Realm: o.Realm,
 		Open: o.Open, Fix: o.Fix, Keepalive: o.Keepalive, Echo: o.Echo, Log: o.Log, OnEvent: o.OnEvent,
 		Rate: o.Rate, Burst: 2 * o.Rate, MaxBindings: o.MaxBindings, MaxCalls: o.MaxCalls}
+}
+
+// lanAddr is the additional address: the one given, else a private
+// --listen address when the main address is another one. Phones on the
+// LAN cannot use the router's public address unless the router loops
+// packets for it back in (hairpin NAT), which many do not; this host's own
+// private address always works for them.
+func (o *Options) lanAddr(main string) netip.Addr {
+	listen := o.Listen.Addr()
+	if o.LocalAddr.IsValid() || !listen.IsPrivate() || main == "" || main == listen.String() {
+		return o.LocalAddr
+	}
+	who := "phones on private networks"
+	if len(o.LAN) > 0 {
+		who = "phones in " + prefixList(o.LAN)
+	}
+	o.Notify(fmt.Sprintf("%s get %s (this host's --listen address) as the server's address, all others %s", who, listen, main))
+	return listen
+}
+
+func prefixList(ps []netip.Prefix) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+	}
+	return strings.Join(s, ", ")
 }
 
 func (o *Options) newRelay() (*relay.Relay, error) {
@@ -187,7 +215,7 @@ func (s *Server) fill(rep *report.Report, listen []string, o Options) {
 	calls := append(ended, active...)
 	rep.Finished = time.Now()
 	rep.Serve = ServeReport(listen, s.EffectiveConfig(), fmt.Sprintf("%d-%d", o.PortMin, o.PortMax), s.Registrations(), calls)
-	rep.Add(ServeFindings(calls, s.Anomalies())...)
+	rep.Add(ServeFindings(calls, s.Anomalies(), s.ownIP())...)
 	rep.Verdict = serveVerdict(rep.Serve)
 }
 

@@ -79,6 +79,9 @@ type Config struct {
 	// Fix anchors media in Relay (required then). False forwards SDP as is.
 	Fix   bool
 	Relay *relay.Relay
+	// PortMin and PortMax are the RTP range (the ports a router forwards
+	// here): without a relay the echo user takes its media port from it.
+	PortMin, PortMax int
 	// Keepalive is the OPTIONS ping interval toward registered phones.
 	Keepalive time.Duration
 	// Limits.
@@ -133,6 +136,9 @@ type Server struct {
 	listenPort int
 	udpAddr    *net.UDPAddr
 	sipConn    net.PacketConn
+	// mainIP is the main address's IP put in SDP: cfg.PublicIP at start,
+	// then whatever SetPublicIP says (a dynamic-DNS name that moved).
+	mainIP atomic.Pointer[netip.Addr]
 
 	mu    sync.Mutex
 	calls map[string]*call
@@ -292,7 +298,41 @@ func (s *Server) resolveAddrs(ctx context.Context) error {
 			c.PublicIP = ips[0].Unmap()
 		}
 	}
+	s.SetPublicIP(c.PublicIP)
 	return nil
+}
+
+// SetPublicIP changes the main address's IP that SDP carries from now on
+// (the name in Via and Record-Route stays).
+func (s *Server) SetPublicIP(ip netip.Addr) {
+	ip = ip.Unmap()
+	s.mainIP.Store(&ip)
+}
+
+// publicIP is the main address's IP in use.
+func (s *Server) publicIP() netip.Addr {
+	if p := s.mainIP.Load(); p != nil {
+		return *p
+	}
+	return s.cfg.PublicIP
+}
+
+// ownIP is the server's own address: the listen IP, or the additional
+// (LAN) address when it listens on every interface.
+func (s *Server) ownIP() netip.Addr {
+	if s.listenIP.IsUnspecified() {
+		return s.cfg.LocalAddr
+	}
+	return s.listenIP
+}
+
+// behindNAT: the server sits on a private network and its main address is
+// a public one (a router's), so peers outside reach it through port
+// forwards.
+func (s *Server) behindNAT() bool {
+	own := s.ownIP()
+	main := s.publicIP()
+	return own.IsValid() && own.IsPrivate() && main.IsValid() && main != own && isPublic(main)
 }
 
 // checkSafe refuses an open registrar/proxy on a public address.
@@ -300,7 +340,7 @@ func (s *Server) checkSafe() error {
 	if len(s.cfg.Allow) > 0 || len(s.cfg.Users) > 0 || s.cfg.Open {
 		return nil
 	}
-	for _, ip := range []netip.Addr{s.listenIP, s.cfg.PublicIP} {
+	for _, ip := range []netip.Addr{s.listenIP, s.publicIP()} {
 		if isPublic(ip) {
 			return ErrOpenOnPublic
 		}
@@ -435,7 +475,7 @@ func (s *Server) addrFor(ip netip.Addr) (host string, addr netip.Addr) {
 	if s.cfg.LocalAddr.IsValid() && s.inLAN(ip) {
 		return s.cfg.LocalAddr.String(), s.cfg.LocalAddr
 	}
-	return s.cfg.PublicAddr, s.cfg.PublicIP
+	return s.cfg.PublicAddr, s.publicIP()
 }
 
 // isOurs reports whether a Route URI names this server.
@@ -448,7 +488,7 @@ func (s *Server) isOurs(u sip.Uri) bool {
 		return false
 	}
 	switch u.Host {
-	case s.cfg.PublicAddr, s.cfg.PublicIP.String(), s.listenIP.String():
+	case s.cfg.PublicAddr, s.cfg.PublicIP.String(), s.publicIP().String(), s.listenIP.String():
 		return true
 	}
 	return s.cfg.LocalAddr.IsValid() && u.Host == s.cfg.LocalAddr.String()
@@ -499,8 +539,13 @@ func (s *Server) shutdown() {
 	}
 }
 
-// EffectiveConfig is the configuration with defaults and resolved addresses.
-func (s *Server) EffectiveConfig() Config { return s.cfg }
+// EffectiveConfig is the configuration with defaults and resolved
+// addresses (PublicIP: the one in use now).
+func (s *Server) EffectiveConfig() Config {
+	c := s.cfg
+	c.PublicIP = s.publicIP()
+	return c
+}
 
 // Anomalies are the counts of dropped or refused input, for the summary.
 func (s *Server) Anomalies() []report.KeyValue {

@@ -31,6 +31,21 @@ func WaitServing(ua *sipgo.UserAgent, conn net.PacketConn) error {
 	}
 }
 
+// EchoMediaHeader in the 200 OK of natdoc serve's echo user says how the
+// echo sends its audio, so the calling phone can report which behaviour
+// its result shows.
+const EchoMediaHeader = "X-Natdoc-Echo-Media"
+
+// Values of EchoMediaHeader.
+const (
+	// EchoViaRelay: through the server's relay, which sends to where the
+	// caller's media really comes from (natdoc serve's fix mode).
+	EchoViaRelay = "relay"
+	// EchoToSDP: to the address in the caller's SDP, as a NAT-unaware
+	// phone does (natdoc serve --fix=false).
+	EchoToSDP = "sdp-address"
+)
+
 // HasToTag reports whether req belongs to a dialog (RFC 3261 §12.2).
 func HasToTag(req *sip.Request) bool {
 	to := req.To()
