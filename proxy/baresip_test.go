@@ -4,12 +4,8 @@ package proxy
 
 import (
 	"fmt"
-	"os"
+	"net/netip"
 	"os/exec"
-	"path/filepath"
-	"regexp"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -18,47 +14,9 @@ import (
 
 // Real phones: two baresip instances (alice behind a NAT with her private
 // address in SDP, bob on the public side) register with the server and call
-// through it. Settings per LAB-NOTES: ausine tone source at 48 kHz stereo,
-// PCMU only, fixed RTP ports, no RTCP mux; the player writes what it hears
-// to a WAV file (aufile), and rtcpsummary prints baresip's own RTP counts.
+// through it (natlab.StartBaresip has their settings).
 
 const baresipCall = 4 // seconds of call
-
-func baresipConfig(t *testing.T, h *natlab.Host, user string, autoAnswer bool) string {
-	t.Helper()
-	dir := t.TempDir()
-	conf := fmt.Sprintf(`poll_method		epoll
-sip_listen		%s:5060
-audio_player		aufile,%s
-audio_source		ausine,440
-audio_alert		aufile,/dev/null
-ausrc_srate		48000
-auplay_srate		48000
-ausrc_channels		2
-auplay_channels		2
-rtp_ports		10000-10020
-rtcp_mux		no
-module_path		/usr/lib/baresip/modules
-module			g711.so
-module			ausine.so
-module			aufile.so
-module			account.so
-module			menu.so
-module			rtcpsummary.so
-module			cons.so
-cons_listen		%s:5555
-`, h.Addr(), filepath.Join(dir, "heard.wav"), h.Addr())
-	acct := fmt.Sprintf("<sip:%s@%s:5060>;regint=600;audio_codecs=PCMU", user, serverIP)
-	if autoAnswer {
-		acct += ";answermode=auto"
-	}
-	for name, body := range map[string]string{"config": conf, "accounts": acct + "\n", "contacts": ""} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
 
 func TestLabBaresip(t *testing.T) {
 	natlab.Require(t)
@@ -81,31 +39,27 @@ func runBaresip(t *testing.T, fix bool) {
 	bHost := lab.PublicHost("bob", "198.51.100.20")
 	ls := startLabServer(t, srvHost, fix, false)
 
-	bobDir := baresipConfig(t, bHost, "bob", true)
-	aliceDir := baresipConfig(t, aHost, "alice", false)
-	bob := bHost.Start(t, "baresip", "-f", bobDir, "-t", strconv.Itoa(baresipCall+8))
+	registrar := netip.MustParseAddrPort(serverIP + ":5060")
+	bob := natlab.StartBaresip(t, bHost, natlab.BaresipConfig{User: "bob", Registrar: registrar, AutoAnswer: true, Seconds: baresipCall + 8})
 	waitFor(t, func() bool { _, ok := ls.srv.reg.lookup("bob", time.Now()); return ok })
-	alice := aHost.Start(t, "baresip", "-f", aliceDir, "-t", strconv.Itoa(baresipCall+8), "-e", "/dial sip:bob@"+serverIP)
+	alice := natlab.StartBaresip(t, aHost, natlab.BaresipConfig{User: "alice", Registrar: registrar, Seconds: baresipCall + 8, Dial: "sip:bob@" + serverIP})
 	// baresip starts sending audio a few seconds into the call here.
 	time.Sleep((baresipCall + 2) * time.Second)
-	hangup(t, aHost)
-	waitFor(t, func() bool {
-		return strings.Contains(alice.Log(), "EX=BareSip") && strings.Contains(bob.Log(), "EX=BareSip")
-	})
-	alice.Stop()
-	bob.Stop()
+	alice.Command(t, "/hangup")
+	waitFor(t, func() bool { return alice.Ended() > 0 && bob.Ended() > 0 })
+	alice.Proc.Stop()
+	bob.Proc.Stop()
 	// baresip says "incoming rtp ... established" once RTP arrives, and
 	// rtcpsummary prints its RTP counts if any RTCP arrived.
-	aliceHeard := strings.Contains(alice.Log(), "incoming rtp for 'audio' established")
-	bobHeard := strings.Contains(bob.Log(), "incoming rtp for 'audio' established")
-	aRx, aTx, aOK := rtcpSummary(alice.Log())
-	bRx, bTx, bOK := rtcpSummary(bob.Log())
+	aliceHeard, bobHeard := alice.HeardRTP(), bob.HeardRTP()
+	aRx, aTx, aOK := counts(alice)
+	bRx, bTx, bOK := counts(bob)
 	t.Logf("baresip alice: heard=%v summary=%v received %d sent %d; bob: heard=%v summary=%v received %d sent %d", aliceHeard, aOK, aRx, aTx, bobHeard, bOK, bRx, bTx)
 	if !bobHeard || !bOK || bRx < 50 {
-		t.Errorf("bob did not hear alice (received %d)\nbob:\n%s", bRx, bob.Log())
+		t.Errorf("bob did not hear alice (received %d)\nbob:\n%s", bRx, bob.Proc.Log())
 	}
 	if fix && (!aliceHeard || !aOK || aRx < 50) {
-		t.Errorf("fix mode: alice did not hear bob (received %d)\nalice:\n%s", aRx, alice.Log())
+		t.Errorf("fix mode: alice did not hear bob (received %d)\nalice:\n%s", aRx, alice.Proc.Log())
 	}
 	if !fix && (aliceHeard || aRx != 0) {
 		t.Errorf("without fix: alice (private SDP behind NAT) heard bob (%d packets)", aRx)
@@ -126,30 +80,12 @@ func runBaresip(t *testing.T, fix bool) {
 	}
 }
 
-// hangup sends "/hangup" to baresip's cons module (UDP, inside the
-// phone's namespace).
-func hangup(t *testing.T, h *natlab.Host) {
-	t.Helper()
-	c, err := h.DialUDP("udp4", h.Addr().String()+":5555")
-	if err != nil {
-		t.Fatal(err)
+// counts reads the phone's one call: RTP received and sent, and whether
+// rtcpsummary printed them.
+func counts(b *natlab.Baresip) (received, sent uint64, ok bool) {
+	calls := b.Calls()
+	if len(calls) == 0 {
+		return 0, 0, false
 	}
-	defer c.Close()
-	if _, err := c.Write([]byte("/hangup\n")); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// rtcpSummary reads baresip's rtcpsummary line: PR packets received, PS
-// packets sent.
-var summaryRE = regexp.MustCompile(`EX=BareSip;.*?PR=(\d+);PS=(\d+);`)
-
-func rtcpSummary(log string) (received, sent uint64, ok bool) {
-	m := summaryRE.FindStringSubmatch(log)
-	if m == nil {
-		return 0, 0, false // "ERROR=No RTCP stats collected": no RTCP arrived
-	}
-	received, _ = strconv.ParseUint(m[1], 10, 64)
-	sent, _ = strconv.ParseUint(m[2], 10, 64)
-	return received, sent, true
+	return calls[0].Received, calls[0].Sent, true
 }
