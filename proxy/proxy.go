@@ -154,16 +154,11 @@ func (s *Server) newCall(req *sip.Request, src netip.AddrPort, b Binding) (*call
 }
 
 // prepareLeg sets up the relay leg facing the party whose signalling comes
-// from ip and returns the server address that party gets in SDP. A party
-// that reaches this server behind a router through the router's port
-// forwards must send first (Leg.AwaitLatch).
+// from ip (only media from that IP may latch) and returns the server
+// address that party gets in SDP.
 func (s *Server) prepareLeg(l *relay.Leg, ip netip.Addr) (string, netip.Addr) {
 	l.Expect(ip)
-	host, addr := s.addrFor(ip)
-	if s.behindNAT() && addr == s.publicIP() {
-		l.AwaitLatch()
-	}
-	return host, addr
+	return s.addrFor(ip)
 }
 
 // anchor rewrites the SDP in m (if any) so media goes through the relay:

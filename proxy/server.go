@@ -326,15 +326,6 @@ func (s *Server) ownIP() netip.Addr {
 	return s.listenIP
 }
 
-// behindNAT: the server sits on a private network and its main address is
-// a public one (a router's), so peers outside reach it through port
-// forwards.
-func (s *Server) behindNAT() bool {
-	own := s.ownIP()
-	main := s.publicIP()
-	return own.IsValid() && own.IsPrivate() && main.IsValid() && main != own && isPublic(main)
-}
-
 // checkSafe refuses an open registrar/proxy on a public address.
 func (s *Server) checkSafe() error {
 	if len(s.cfg.Allow) > 0 || len(s.cfg.Users) > 0 || s.cfg.Open {

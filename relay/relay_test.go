@@ -138,35 +138,6 @@ func testForwardsBothWays(t *testing.T, cfg Config) {
 	}
 }
 
-// TestAwaitLatch: a leg told to await its party's packets sends nothing to
-// the SDP address before they came, then answers to where they came from.
-func TestAwaitLatch(t *testing.T) {
-	r := newTestRelay(t, Config{})
-	s, err := r.Allocate(t.Context(), "call-await")
-	if err != nil {
-		t.Fatal(err)
-	}
-	caller, callee := listen(t, "127.0.0.1"), listen(t, "127.0.0.1")
-	s.A.Expect(loopback)
-	s.A.SetSDPAddr(addrOf(caller), netip.AddrPort{})
-	s.B.Expect(loopback)
-	s.B.AwaitLatch()
-	s.B.SetSDPAddr(addrOf(callee), netip.AddrPort{})
-	send(t, caller, relayAddr(s.A), seqs(1, 5)...)
-	if got, _ := receive(t, callee, 1); got != 0 {
-		t.Fatalf("callee got %d packets before it sent any", got)
-	}
-	waitFor(t, func() bool { return s.Stats().A.RTP.NoDestination == 5 })
-	send(t, callee, relayAddr(s.B), seqs(100, 3)...)
-	if got, _ := receive(t, caller, 3); got != 3 {
-		t.Fatalf("caller got %d of the callee's 3 packets", got)
-	}
-	send(t, caller, relayAddr(s.A), seqs(6, 4)...)
-	if got, from := receive(t, callee, 4); got != 4 || from != relayAddr(s.B) {
-		t.Fatalf("after latching the callee got %d packets from %v, want 4 from %v", got, from, relayAddr(s.B))
-	}
-}
-
 func TestDropsUnexpectedSource(t *testing.T) {
 	r := newTestRelay(t, Config{})
 	s, err := r.Allocate(t.Context(), "call-2")

@@ -202,9 +202,8 @@ type Leg struct {
 	s    *Session
 	base int
 
-	rtp, rtcp  endpoint
-	expect     atomic.Pointer[netip.Addr]
-	awaitLatch atomic.Bool
+	rtp, rtcp endpoint
+	expect    atomic.Pointer[netip.Addr]
 }
 
 // Port is the leg's RTP port (RTCP is Port+1): put it in the SDP sent to
@@ -223,17 +222,6 @@ func (l *Leg) Expect(ip netip.Addr) {
 	ip = ip.Unmap()
 	l.expect.Store(&ip)
 }
-
-// AwaitLatch makes the leg send nothing to its party before the party's
-// own packets latched, instead of sending to its SDP address meanwhile.
-// Call it before SetSDPAddr for a party whose media reaches the relay
-// through a port forward: on a router that gives connections from inside a
-// new random source port (address-and-port-dependent mapping, `masquerade
-// random`), a first packet from the relay opens a mapping on another port,
-// and the forwarded packets of the party then clash with that mapping's
-// conntrack entry and never arrive. Sent first by the party, the forward's
-// entry carries the relay's answers back from the forwarded port.
-func (l *Leg) AwaitLatch() { l.awaitLatch.Store(true) }
 
 // SetSDPAddr records where the party's SDP asked to receive RTP (and RTCP;
 // an invalid rtcp means RTP port+1, RFC 3550 §11). Media goes there until
@@ -358,7 +346,7 @@ func (e *endpoint) setSDP(a netip.AddrPort) {
 	}
 	a = netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
 	e.sdp.Store(&a)
-	if e.latchedPub.Load() == nil && !e.leg.awaitLatch.Load() {
+	if e.latchedPub.Load() == nil {
 		e.dest.Store(e.newDestination(a))
 	}
 }
