@@ -318,7 +318,7 @@ func (p *Phone) openMedia(ctx context.Context) (*sipcall.Stream, netip.AddrPort,
 	sdpAddr := local
 	switch p.cfg.SDPMode {
 	case SDPSTUN:
-		mapped, err := stunMapped(ctx, recv, p.cfg.STUN)
+		mapped, err := sipcall.STUNMapped(ctx, recv, p.cfg.STUN)
 		if err != nil {
 			recv.Close()
 			return nil, netip.AddrPort{}, fmt.Errorf("phone: --sdp-addr stun: %w", err)

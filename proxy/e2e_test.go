@@ -301,3 +301,26 @@ func TestShutdownHangsUp(t *testing.T) {
 	}
 	waitFor(t, func() bool { return rl.FreePairs() == 100 })
 }
+
+// TestSetPublicIPChangesSDP: once the main address moved (a dynamic-DNS
+// name that now points elsewhere), SDP toward peers outside the LAN names
+// the new address.
+func TestSetPublicIPChangesSDP(t *testing.T) {
+	// The phone on 127.0.0.2 counts as outside: the LAN is 10.0.0.0/8.
+	ts := startServer(t, Config{Fix: true, Echo: true, PublicAddr: "voip.example.net", PublicIP: netip.MustParseAddr("127.0.0.1"),
+		LAN: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}, 25600)
+	alice := newTestPhone(t, "alice", "127.0.0.2", ts.addr, phone.SDPLocal)
+	ts.srv.SetPublicIP(netip.MustParseAddr("127.0.0.9"))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	r, err := alice.Call(ctx, EchoUser, 200*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.RemoteSDP.Addr() != netip.MustParseAddr("127.0.0.9") {
+		t.Errorf("the echo's SDP named %v, want the new main address 127.0.0.9", r.RemoteSDP)
+	}
+	if got := ts.srv.EffectiveConfig().PublicIP; got != netip.MustParseAddr("127.0.0.9") {
+		t.Errorf("effective main address %v", got)
+	}
+}

@@ -50,6 +50,21 @@ type Options struct {
 	// UPnP, when set, asks the router to forward the SIP port and RTP pairs.
 	UPnP *UPnPOptions
 
+	// Behind a router (a private Listen address, a public main address)
+	// the start-up checks compare the main address with the router's
+	// public address, asked of the router (RouterCheck: UPnP IGD, NAT-PMP)
+	// or of STUN, and MirrorCheck, a natdoc mirror outside, proves that the
+	// SIP port and a sample of the RTP range arrive here.
+	RouterCheck bool
+	STUN        netip.AddrPort
+	MirrorCheck netip.AddrPort
+	// AddrCheckInterval: how often the main address is resolved again and
+	// compared with the router's public address while serving (0: never).
+	AddrCheckInterval time.Duration
+	// Resolve looks up a main address given as a name (test seam; default:
+	// the system's resolver, IPv4).
+	Resolve func(ctx context.Context, host string) ([]netip.Addr, error)
+
 	Log *slog.Logger
 	// Notify receives one line per step of the start-up (where it listens,
 	// what the router forwards), for a human.
@@ -83,12 +98,14 @@ func Run(ctx context.Context, o Options, rep *report.Report) error {
 		defer cancel()
 	}
 	cfg := o.serverConfig()
+	dep := &deployment{o: &o, rep: rep}
 	if o.UPnP != nil {
 		fw, err := forwardPorts(ctx, o)
 		if err != nil {
 			return err
 		}
 		defer fw.releaseAndReport(o)
+		dep.fw = fw
 		rep.Add(fw.findings...)
 		if cfg.PublicAddr == "" {
 			cfg.PublicAddr = fw.external
@@ -100,6 +117,9 @@ func Run(ctx context.Context, o Options, rep *report.Report) error {
 	}
 	cfg.LocalAddr = o.lanAddr(cfg.PublicAddr)
 	cfg.PortMin, cfg.PortMax = o.PortMin, o.PortMax
+	if err := dep.check(ctx, &cfg); err != nil {
+		return err
+	}
 	if o.Fix {
 		rl, err := o.newRelay()
 		if err != nil {
@@ -108,7 +128,7 @@ func Run(ctx context.Context, o Options, rep *report.Report) error {
 		defer rl.Close()
 		cfg.Relay = rl
 	}
-	return serve(ctx, o, cfg, rep)
+	return serve(ctx, o, cfg, rep, dep.watch)
 }
 
 func (o *Options) defaults() {
@@ -118,6 +138,27 @@ func (o *Options) defaults() {
 	if o.Notify == nil {
 		o.Notify = func(string) {}
 	}
+	if o.Resolve == nil {
+		o.Resolve = lookupIPv4
+	}
+}
+
+// resolver resolves the main address: a literal IP is itself.
+func (o *Options) resolver() func(ctx context.Context, host string) ([]netip.Addr, error) {
+	return func(ctx context.Context, host string) ([]netip.Addr, error) {
+		if ip, err := netip.ParseAddr(host); err == nil {
+			return []netip.Addr{ip.Unmap()}, nil
+		}
+		return o.Resolve(ctx, host)
+	}
+}
+
+func lookupIPv4(ctx context.Context, host string) ([]netip.Addr, error) {
+	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip4", host)
+	for i := range ips {
+		ips[i] = ips[i].Unmap()
+	}
+	return ips, err
 }
 
 func (o *Options) serverConfig() Config {
@@ -164,8 +205,9 @@ func (o *Options) newRelay() (*relay.Relay, error) {
 	return rl, nil
 }
 
-// serve opens the listeners and runs the server until ctx ends.
-func serve(ctx context.Context, o Options, cfg Config, rep *report.Report) error {
+// serve opens the listeners and runs the server until ctx ends; watch, when
+// set, re-checks the main address meanwhile.
+func serve(ctx context.Context, o Options, cfg Config, rep *report.Report, watch *addrWatch) error {
 	udp, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(o.Listen))
 	if err != nil {
 		return fmt.Errorf("listen udp %s: %w", o.Listen, err)
@@ -199,6 +241,11 @@ func serve(ctx context.Context, o Options, cfg Config, rep *report.Report) error
 		stop := srv.reportStatus(ctx, o.Status)
 		defer stop()
 	}
+	if watch != nil && o.AddrCheckInterval > 0 && (!watch.literal || len(watch.sources) > 0) {
+		wctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go watch.run(wctx, srv, o.AddrCheckInterval)
+	}
 	if err := srv.Serve(ctx, udp, tcp); err != nil {
 		if errors.Is(err, ErrOpenOnPublic) {
 			return &ConfigError{err}
@@ -206,6 +253,9 @@ func serve(ctx context.Context, o Options, cfg Config, rep *report.Report) error
 		return err
 	}
 	srv.fill(rep, listen, o)
+	if watch != nil {
+		rep.Add(watch.findings()...)
+	}
 	return nil
 }
 

@@ -40,11 +40,12 @@ type UPnPOptions struct {
 
 // upnpForward is what --upnp set up.
 type upnpForward struct {
-	session  *igd.Session
-	external string // the router's external IP, the default main address
-	pairs    int    // RTP/RTCP pairs forwarded from the start of --rtp-ports
-	findings []report.Finding
-	mapped   []string
+	session   *igd.Session
+	discovery *igd.Discovery
+	external  string // the router's external IP, the default main address
+	pairs     int    // RTP/RTCP pairs forwarded from the start of --rtp-ports
+	findings  []report.Finding
+	mapped    []string
 }
 
 // forwardPorts maps the SIP port and up to o.UPnP.Pairs RTP pairs. A
@@ -66,7 +67,7 @@ func forwardPorts(ctx context.Context, o Options) (*upnpForward, error) {
 	if err != nil {
 		return nil, fmt.Errorf("upnp: %w", err)
 	}
-	f := &upnpForward{session: s}
+	f := &upnpForward{session: s, discovery: d}
 	sip := []string{"UDP"}
 	if o.TCP {
 		sip = append(sip, "TCP")

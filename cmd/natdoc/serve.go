@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"os"
 	"sync"
@@ -46,6 +47,10 @@ type serveOptions struct {
 	UPnPURL     string
 	UPnPPairs   int
 	UPnPJournal string
+	RouterCheck bool
+	STUN        string
+	MirrorCheck string
+	AddrCheck   time.Duration
 
 	run proxy.Options // what validate made of the flags
 }
@@ -69,7 +74,19 @@ broken deployment for a before/after comparison.
 Peers whose source is in --lan (private ranges by default) are given
 --local-addr, everyone else --public-addr (an IP or a dynamic-DNS name).
 The built-in user "echo" answers every call with a tone and reports what it
-heard: one phone is enough to prove two-way audio.
+heard: one phone is enough to prove two-way audio. Its media goes through
+the relay like every call's; with --fix=false it sends to the caller's SDP
+address, as a phone that knows nothing of NAT does.
+
+Behind a router (a private --listen address, --public-addr the router's
+public address or a dynamic-DNS name): LAN phones get the --listen address
+unless --local-addr says otherwise (most routers do not pass packets for
+their own public address back into the LAN). At start natdoc asks the
+router (UPnP IGD, NAT-PMP; or --stun) for its public address and compares
+--public-addr, and with --mirror-check HOST:PORT a natdoc mirror outside
+proves that the SIP port and a sample of the RTP range arrive here. A name
+is resolved again every --public-addr-check; when it no longer points at
+the router, natdoc warns and puts the router's address in SDP.
 It is also the mirror for natdoc diagnose's SIP ALG and port-forwarding
 checks (natdoc diagnose --mirror THIS-HOST:PORT): requests to sip:mirror@...
 are answered with the bytes received, before authentication and rate-limited
@@ -90,7 +107,8 @@ netdev table named natdoc_relay_PID, removed on exit): packets no longer
 wake natdoc, counters are read from nft every second, and RTP loss is then
 not measured.`,
 		Example: `  natdoc serve --public-addr 203.0.113.10 --allow 192.168.1.0/24
-  natdoc serve --public-addr voip.example.net --local-addr 192.168.1.2 --users users.txt
+  natdoc serve --listen 192.168.1.2:5060 --public-addr voip.example.net --users users.txt --mirror-check mirror.example.org:5060
+  natdoc serve --listen 192.168.1.2:5060 --upnp --users users.txt
   natdoc serve --fix=false --allow 0.0.0.0/0 --open     # the broken deployment, for comparison`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -129,6 +147,10 @@ func (o *serveOptions) flags(f *pflag.FlagSet) {
 	f.StringVar(&o.UPnPURL, "upnp-url", "", "the IGD's root description `URL` (skips SSDP discovery)")
 	f.IntVar(&o.UPnPPairs, "upnp-rtp-pairs", proxy.DefaultUPnPPairs, "RTP/RTCP port pairs to forward with --upnp (the relay then uses only those)")
 	f.StringVar(&o.UPnPJournal, "upnp-journal", "", "journal `FILE` of mappings for `natdoc upnp cleanup` (default: natdoc's state directory)")
+	f.BoolVar(&o.RouterCheck, "router-check", true, "behind a router: ask it (UPnP IGD, NAT-PMP) for its public address at start and compare --public-addr")
+	f.StringVar(&o.STUN, "stun", "", "STUN server `HOST:PORT` to learn the router's public address from (at start and every --public-addr-check)")
+	f.StringVar(&o.MirrorCheck, "mirror-check", "", "a natdoc mirror outside, `HOST:PORT`: prove at start that the SIP port and a sample of the RTP range sent to the public address arrive here")
+	f.DurationVar(&o.AddrCheck, "public-addr-check", proxy.DefaultAddrCheckInterval, "how often to resolve --public-addr again and compare it with the router's public address (0: never)")
 	f.BoolVar(&o.Quiet, "quiet", false, "do not print events as they happen (only the summary)")
 	f.IntVar(&o.MaxCalls, "max-calls", proxy.DefaultMaxCalls, "calls in progress at most")
 }
@@ -157,6 +179,9 @@ func (o *serveOptions) validate() error {
 			return usageErrorf("--upnp-rtp-pairs %d: want 1-500", o.UPnPPairs)
 		}
 		r.UPnP = &proxy.UPnPOptions{URL: o.UPnPURL, Pairs: o.UPnPPairs, Journal: o.UPnPJournal}
+	}
+	if err := o.validateChecks(r); err != nil {
+		return err
 	}
 	if o.Rate <= 0 || o.MaxRegs <= 0 || o.MaxCalls <= 0 {
 		return usageErrorf("--rate-limit, --max-registrations and --max-calls must be positive")
@@ -187,6 +212,33 @@ func (o *serveOptions) validateAddrs(r *proxy.Options) error {
 	}
 	r.Allow, err = parsePrefixes("--allow", o.Allow)
 	return err
+}
+
+// validateChecks reads the flags of the start-up and address checks.
+func (o *serveOptions) validateChecks(r *proxy.Options) error {
+	r.RouterCheck, r.AddrCheckInterval = o.RouterCheck, o.AddrCheck
+	if o.AddrCheck < 0 || (o.AddrCheck > 0 && o.AddrCheck < 10*time.Second) {
+		return usageErrorf("--public-addr-check %s: want 0 (never) or at least 10s", o.AddrCheck)
+	}
+	var err error
+	if r.STUN, err = udpAddrFlag("--stun", o.STUN); err != nil {
+		return err
+	}
+	r.MirrorCheck, err = udpAddrFlag("--mirror-check", o.MirrorCheck)
+	return err
+}
+
+// udpAddrFlag reads HOST:PORT (IPv4); empty is no address.
+func udpAddrFlag(flag, v string) (netip.AddrPort, error) {
+	if v == "" {
+		return netip.AddrPort{}, nil
+	}
+	ua, err := net.ResolveUDPAddr("udp4", v)
+	if err != nil || ua.Port == 0 {
+		return netip.AddrPort{}, usageErrorf("%s %q: want HOST:PORT", flag, v)
+	}
+	ap := ua.AddrPort()
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
 }
 
 func readUsersFile(path string) (map[string]string, error) {

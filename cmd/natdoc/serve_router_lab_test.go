@@ -31,6 +31,8 @@ const (
 	serverLAN     = "192.168.1.2"
 	lanPhoneIP    = "192.168.1.10"
 	outPhoneIP    = "198.51.100.20"
+	mirrorAddr    = "203.0.113.30:5060"
+	stunAddr      = "203.0.113.20:3478"
 	matrixRTP     = "20000-20099"
 	baresipTalk   = 6 * time.Second
 	matrixEchoFor = "2s"
@@ -60,18 +62,21 @@ func TestLabServeBehindRouter(t *testing.T) {
 	}
 }
 
-// routerLab is one cell's network.
+// routerLab is one cell's network: the router with the server and a
+// phone on its LAN, a phone, a STUN server and a natdoc mirror outside.
 type routerLab struct {
 	srv, lan, out *natlab.Host
 	igd           *natlab.IGD // nil when forwarded by hand
 	dir           string
 }
 
-func newRouterLab(t *testing.T, c routerCell) *routerLab {
+func newRouterLab(t *testing.T, c routerCell, forwards ...natlab.Forward) *routerLab {
 	lab := natlab.New(t)
 	stun := natlab.StartCoturn(t, lab.PublicHost("stun", "203.0.113.20", "203.0.113.21"))
-	nat := natlab.NATConfig{Mapping: c.nat}
-	if !c.upnp {
+	mirror := lab.PublicHost("mirror", strings.TrimSuffix(mirrorAddr, ":5060"))
+	mirror.Start(t, os.Args[0], append(helperArgs, "mirror", "--listen", mirrorAddr)...)
+	nat := natlab.NATConfig{Mapping: c.nat, Forwards: forwards}
+	if !c.upnp && forwards == nil {
 		nat.Forwards = []natlab.Forward{{Proto: "udp", Ports: "5060", To: serverLAN}, {Proto: "udp", Ports: matrixRTP, To: serverLAN}}
 	}
 	r1 := lab.Router("r1", natlab.RouterConfig{WAN: routerWAN, LAN: "192.168.1.1/24", NAT: nat})
@@ -82,20 +87,25 @@ func newRouterLab(t *testing.T, c routerCell) *routerLab {
 	return rl
 }
 
-func (rl *routerLab) serveArgs() []string {
-	args := []string{"serve", "--listen", serverLAN + ":5060", "--public-addr", routerWAN, "--rtp-ports", matrixRTP,
+// serveArgs: forwarded by hand, serve learns the router's public address
+// from STUN and proves the forwards with the mirror; with --upnp it asks
+// the router for both.
+func (rl *routerLab) serveArgs(publicAddr string, extra ...string) []string {
+	args := []string{"serve", "--listen", serverLAN + ":5060", "--public-addr", publicAddr, "--rtp-ports", matrixRTP,
 		"--allow", "0.0.0.0/0", "--tcp=false", "--json", "-o", filepath.Join(rl.dir, "serve.json")}
 	if rl.igd != nil {
 		args = append(args, "--upnp", "--upnp-url", rl.igd.RootURL, "--upnp-rtp-pairs", "8", "--upnp-journal", filepath.Join(rl.dir, "journal.jsonl"))
+	} else {
+		args = append(args, "--stun", stunAddr, "--mirror-check", mirrorAddr)
 	}
-	return args
+	return append(args, extra...)
 }
 
 var helperArgs = []string{"-test.run=^TestHelperNatdoc$", "--"}
 
 func runRouterCell(t *testing.T, c routerCell) {
 	rl := newRouterLab(t, c)
-	serve := rl.srv.Start(t, os.Args[0], append(helperArgs, rl.serveArgs()...)...)
+	serve := rl.srv.Start(t, os.Args[0], append(helperArgs, rl.serveArgs(routerWAN)...)...)
 	waitLog(t, serve, "listening on")
 	// LAN phones are given the server's own address without being told.
 	if !strings.Contains(serve.Log(), "get "+serverLAN) {
@@ -202,6 +212,21 @@ func (rl *routerLab) checkServeReport(t *testing.T, serve *natlab.Proc) {
 			t.Errorf("serve finding %s: %s", f.ID, f.Title)
 		}
 	}
+	checks := checkStatus(rs)
+	for _, name := range []string{"router-address", "port-forwarding"} {
+		if checks[name].Status != report.CheckPassed {
+			t.Errorf("start-up check %s: %s (%s)", name, checks[name].Status, checks[name].Detail)
+		}
+		t.Logf("start-up check %s: %s", name, checks[name].Detail)
+	}
+}
+
+func checkStatus(r *report.Report) map[string]report.Check {
+	out := map[string]report.Check{}
+	for _, c := range r.Checks {
+		out[c.Name] = c
+	}
+	return out
 }
 
 // checkUPnPTableEmpty: nothing natdoc mapped is left on the router.
@@ -219,4 +244,44 @@ func checkUPnPTableEmpty(t *testing.T, rl *routerLab) {
 		}
 	}
 	t.Logf("upnpc -l after SIGTERM:\n%s", out)
+}
+
+// TestLabServeBehindRouterMisconfigured: the mistakes a new user makes
+// there, each named by serve: the router forwards only UDP 5060, not the
+// RTP range; --public-addr is not the router's public address; and --lan
+// leaves the LAN phone out, so it is given the public address, which the
+// router does not loop back (no hairpin NAT).
+func TestLabServeBehindRouterMisconfigured(t *testing.T) {
+	natlab.Require(t)
+	rl := newRouterLab(t, routerCell{nat: natlab.EndpointIndependent}, natlab.Forward{Proto: "udp", Ports: "5060", To: serverLAN})
+	serve := rl.srv.Start(t, os.Args[0], append(helperArgs, rl.serveArgs("203.0.113.99", "--lan", "10.0.0.0/8")...)...)
+	waitLog(t, serve, "listening on")
+	out := filepath.Join(rl.dir, "carol.json")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	log, err := rl.lan.Run(ctx, os.Args[0], append(helperArgs, "call", "--server", serverLAN+":5060", "--user", "carol",
+		"--local-ip", lanPhoneIP, "--duration", "1s", "--json", "-o", out, "echo")...)
+	if r := loadReport(t, out); r.CallTest.Verdict == report.VerdictTwoWay {
+		t.Errorf("the LAN phone given a public address heard the echo: %s\n%s %v", r.CallTest.Explain, log, err)
+	}
+	if !serve.Terminate(serveStopGrace) {
+		t.Fatal("serve did not exit after SIGTERM")
+	}
+	rs := loadReport(t, filepath.Join(rl.dir, "serve.json"))
+	ids := map[report.FindingID]string{}
+	for _, f := range rs.Findings {
+		ids[f.ID] = f.Title
+	}
+	for _, id := range []report.FindingID{"serve-port-not-forwarded", "public-addr-not-router", "lan-phone-given-public-address"} {
+		if ids[id] == "" {
+			t.Errorf("no %s finding; findings: %v\nserve log:\n%s", id, ids, serve.Log())
+		}
+		t.Logf("%s: %s", id, ids[id])
+	}
+	checks := checkStatus(rs)
+	for _, name := range []string{"router-address", "port-forwarding"} {
+		if checks[name].Status != report.CheckProblem {
+			t.Errorf("start-up check %s: %s (%s), want a problem", name, checks[name].Status, checks[name].Detail)
+		}
+	}
 }

@@ -11,6 +11,8 @@
 //   - The end-of-call count exchange (an INFO whose body and answer say
 //     "received=N").
 //   - Waiting until sipgo serves a socket.
+//   - A STUN Binding client (RFC 5389): the phone's public RTP address for
+//     its SDP, the router's public address for the server.
 //
 // It is no SIP server and no phone: it opens no socket of its own and holds
 // no dialog. It does not transcode, does not play or record sound, and

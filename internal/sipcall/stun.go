@@ -1,4 +1,4 @@
-package phone
+package sipcall
 
 import (
 	"context"
@@ -19,11 +19,11 @@ var stunRetransmits = []time.Duration{500 * time.Millisecond, time.Second, 2 * t
 // ErrNoSTUNAnswer: the STUN server never answered.
 var ErrNoSTUNAnswer = errors.New("stun: no answer")
 
-// stunMapped asks server what public address conn's packets come from
-// (RFC 5389 Binding), on the very socket the RTP will use, so the answer is
-// the NAT mapping for that socket. It must run before anything else reads
-// conn.
-func stunMapped(ctx context.Context, conn *net.UDPConn, server netip.AddrPort) (netip.AddrPort, error) {
+// STUNMapped asks server what public address conn's packets come from
+// (RFC 5389 Binding): on a phone's RTP socket, the NAT mapping for that
+// socket; on any socket, the router's public address. It must run before
+// anything else reads conn.
+func STUNMapped(ctx context.Context, conn *net.UDPConn, server netip.AddrPort) (netip.AddrPort, error) {
 	msg := stun.MustBuild(stun.TransactionID, stun.BindingRequest)
 	buf := make([]byte, 1500)
 	defer conn.SetReadDeadline(time.Time{})
