@@ -180,20 +180,6 @@ func (w *addrWatch) check(ctx context.Context, srv *Server) addrDecision {
 	return d
 }
 
-// run checks every interval until ctx ends.
-func (w *addrWatch) run(ctx context.Context, srv *Server, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			w.check(ctx, srv)
-		}
-	}
-}
-
 // findings reports what the checks saw.
 func (w *addrWatch) findings() []report.Finding {
 	w.mu.Lock()

@@ -170,18 +170,11 @@ func contactDetail(c sip.Uri, src netip.AddrPort) string {
 // keepalive pings every registered phone from the SIP socket so its NAT
 // binding stays open, and drops expired bindings.
 func (s *Server) keepalive(ctx context.Context) {
-	t := time.NewTicker(s.cfg.Keepalive)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			for _, b := range s.reg.expire(s.cfg.Now()) {
-				s.ping(b)
-			}
+	every(ctx, s.cfg.Keepalive, func() {
+		for _, b := range s.reg.expire(s.cfg.Now()) {
+			s.ping(b)
 		}
-	}
+	})
 }
 
 // ping sends an out-of-dialog OPTIONS without a transaction: the answer

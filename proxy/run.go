@@ -244,7 +244,7 @@ func serve(ctx context.Context, o Options, cfg Config, rep *report.Report, watch
 	if watch != nil && o.AddrCheckInterval > 0 && (!watch.literal || len(watch.sources) > 0) {
 		wctx, cancel := context.WithCancel(ctx)
 		defer cancel()
-		go watch.run(wctx, srv, o.AddrCheckInterval)
+		go every(wctx, o.AddrCheckInterval, func() { watch.check(wctx, srv) })
 	}
 	if err := srv.Serve(ctx, udp, tcp); err != nil {
 		if errors.Is(err, ErrOpenOnPublic) {
@@ -276,19 +276,26 @@ func (s *Server) reportStatus(ctx context.Context, status func(string)) (stop fu
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		t := time.NewTicker(StatusInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				active, _ := s.Calls()
-				status(StatusLine(len(s.Registrations()), active))
-			}
-		}
+		every(ctx, StatusInterval, func() {
+			active, _ := s.Calls()
+			status(StatusLine(len(s.Registrations()), active))
+		})
 	}()
 	return func() { cancel(); <-done }
+}
+
+// every calls fn every d until ctx ends.
+func every(ctx context.Context, d time.Duration, fn func()) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			fn()
+		}
+	}
 }
 
 func serveVerdict(s *report.ServeReport) string {
