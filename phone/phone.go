@@ -374,10 +374,7 @@ func (p *Phone) Call(ctx context.Context, target string, d time.Duration) (*Call
 		sess.Bye(ctx)
 		return res, fmt.Errorf("phone: answer sdp: %w", err)
 	}
-	res.RemoteSDP = remote.RTP
-	if h := sess.InviteResponse.GetHeader(sipcall.EchoMediaHeader); h != nil && echoBehaviour(h.Value()) != "" {
-		res.EchoMedia = h.Value()
-	}
+	res.RemoteSDP, res.EchoMedia = remote.RTP, echoMedia(sess.InviteResponse)
 	ac := p.track(res.CallID, m)
 	defer p.untrack(res.CallID)
 	m.SetRemote(remote.RTP)
@@ -581,6 +578,15 @@ func (p *Phone) finish(res *CallResult, ac *activeCall) {
 	if b := echoBehaviour(res.EchoMedia); b != "" {
 		res.Explain += "; " + b
 	}
+}
+
+// echoMedia reads how natdoc serve's echo user says it sends its audio;
+// "" for other answers and for values natdoc does not know.
+func echoMedia(ok *sip.Response) string {
+	if h := ok.GetHeader(sipcall.EchoMediaHeader); h != nil && echoBehaviour(h.Value()) != "" {
+		return h.Value()
+	}
+	return ""
 }
 
 // echoBehaviour says how natdoc serve's echo user sent its audio, in

@@ -55,12 +55,8 @@ type serveOptions struct {
 	run proxy.Options // what validate made of the flags
 }
 
-func newServeCmd(a *app) *cobra.Command {
-	var o serveOptions
-	cmd := &cobra.Command{
-		Use:   "serve",
-		Short: "Run a SIP server with an RTP relay that anchors media (fix mode)",
-		Long: `A temporary SIP registrar and proxy with an RTP relay, so that phones behind
+// serveLong is natdoc serve's help text.
+const serveLong = `A temporary SIP registrar and proxy with an RTP relay, so that phones behind
 NAT hear each other.
 
 The registrar sends requests to where a phone's REGISTER really came from
@@ -105,7 +101,14 @@ the main address unless --public-addr is given.
 --kernel-forward moves each latched stream into the kernel (an nftables
 netdev table named natdoc_relay_PID, removed on exit): packets no longer
 wake natdoc, counters are read from nft every second, and RTP loss is then
-not measured.`,
+not measured.`
+
+func newServeCmd(a *app) *cobra.Command {
+	var o serveOptions
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run a SIP server with an RTP relay that anchors media (fix mode)",
+		Long:  serveLong,
 		Example: `  natdoc serve --public-addr 203.0.113.10 --allow 192.168.1.0/24
   natdoc serve --listen 192.168.1.2:5060 --public-addr voip.example.net --users users.txt --mirror-check mirror.example.org:5060
   natdoc serve --listen 192.168.1.2:5060 --upnp --users users.txt
