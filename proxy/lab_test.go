@@ -260,3 +260,27 @@ func checkRelay(t *testing.T, ls *labServer, row labRow, ra, rb *phone.CallResul
 	waitFor(t, func() bool { return ls.relay.FreePairs() == 500 }) // ports return once the loop closed them
 	_ = net.IPv4len
 }
+
+// TestLabRouterAddrSources: from a LAN host, NAT-PMP (a real miniupnpd)
+// and STUN (a real coturn) both give the router's public address.
+func TestLabRouterAddrSources(t *testing.T) {
+	natlab.Require(t)
+	lab := natlab.New(t)
+	stun := natlab.StartCoturn(t, lab.PublicHost("stun", "203.0.113.20", "203.0.113.21"))
+	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24", NAT: apdm})
+	natlab.StartMiniupnpd(t, r1, natlab.MiniupnpdConfig{STUN: stun.Primary, NATPMP: true})
+	srv := r1.LANHost("srv", "192.168.1.2")
+	for _, src := range []addrSource{natpmpSource(r1.LANAddr()), stunSource(stun.Primary, srv.Addr())} {
+		var got netip.Addr
+		// Both make their socket in the calling goroutine: inside Do it
+		// belongs to the LAN host.
+		err := srv.Do(func() error {
+			var err error
+			got, err = src.ask(t.Context())
+			return err
+		})
+		if err != nil || got != r1.WAN() {
+			t.Errorf("%s: %v %v, want the router's %v", src.via, got, err, r1.WAN())
+		}
+	}
+}

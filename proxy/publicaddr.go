@@ -142,8 +142,10 @@ type addrWatch struct {
 	notify  func(string)
 	now     func() time.Time
 
-	mu       sync.Mutex
-	current  netip.Addr
+	mu      sync.Mutex
+	current netip.Addr
+	via     string // which source gave the router's address last
+
 	mismatch []string // one line per check that found one
 	changes  []string // one line per change of the advertised address
 }
@@ -157,6 +159,7 @@ func (w *addrWatch) check(ctx context.Context, srv *Server) addrDecision {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	d := decideAddr(w.literal, resolved, router, w.current)
+	w.via = via
 	at := w.now().Format("15:04:05")
 	if d.Mismatch {
 		line := fmt.Sprintf("%s: %s points at %s, the router's public address is %s (%s)", at, w.host, addrList(resolved), router, via)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/natdoc/natdoc/diagnose/forward"
+	"github.com/natdoc/natdoc/diagnose/hostinfo"
 	"github.com/natdoc/natdoc/diagnose/igd"
 	"github.com/natdoc/natdoc/diagnose/netenv"
 	"github.com/natdoc/natdoc/report"
@@ -101,7 +102,10 @@ func (d *deployment) addrSources(ctx context.Context) []addrSource {
 	case d.fw != nil:
 		disc = d.fw.discovery
 	case d.o.RouterCheck:
-		disc, _ = igd.Discover(ctx, igd.Options{Log: d.o.Log})
+		// The default gateway is asked for NAT-PMP and PCP even when no
+		// UPnP IGD answers the search.
+		info, _ := hostinfo.Gather(ctx, netenv.Env{}, netip.AddrPort{})
+		disc, _ = igd.Discover(ctx, igd.Options{Gateway: info.Gateway, Log: d.o.Log})
 	}
 	var out []addrSource
 	if g := disc.Best(); g != nil && g.ExternalIP.IsValid() {
@@ -122,15 +126,15 @@ func (d *deployment) routerAddressCheck(start time.Time, dec addrDecision, mirro
 	w := d.watch
 	c := report.Check{Name: CheckRouterAddress, Took: time.Since(start).Round(time.Millisecond)}
 	var via []string
-	for _, s := range w.sources {
-		via = append(via, s.via)
+	if w.via != "" {
+		via = append(via, w.via)
 	}
 	switch {
 	case len(w.mismatch) > 0:
 		c.Status, c.Detail = report.CheckProblem, w.mismatch[0]
-	case len(w.sources) == 0 && !mirrorSaw.IsValid():
-		c.Status, c.Detail = report.CheckNotRun, "no way to ask the router for its public address: no UPnP IGD or NAT-PMP answered; give --stun HOST:PORT or --mirror-check HOST:PORT"
-	case len(w.sources) == 0 && dec.Advertise != mirrorSaw:
+	case w.via == "" && !mirrorSaw.IsValid():
+		c.Status, c.Detail = report.CheckNotRun, "nothing told the router's public address (no UPnP IGD, NAT-PMP or STUN server answered); give --stun HOST:PORT or --mirror-check HOST:PORT"
+	case w.via == "" && dec.Advertise != mirrorSaw:
 		c.Status, c.Detail = report.CheckProblem, fmt.Sprintf("the mirror saw this network as %s, the main address is %s", mirrorSaw, dec.Advertise)
 		w.mismatch = append(w.mismatch, fmt.Sprintf("%s: %s points at %s, the mirror saw this network as %s", time.Now().Format("15:04:05"), w.host, dec.Advertise, mirrorSaw))
 	default:
