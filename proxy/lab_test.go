@@ -17,8 +17,8 @@ import (
 	"github.com/natdoc/natdoc/report"
 )
 
-// The proof matrix of issue #6: real namespaces, real nftables NAT, real
-// coturn. phone.Phone A (alice) sits behind router r1; phone B (bob) is on the
+// The proof matrix: real namespaces, real nftables NAT, real coturn.
+// Phone A (alice) sits behind router r1; phone B (bob) is on the
 // public side or behind its own router r2; the server is on the public side.
 
 const (

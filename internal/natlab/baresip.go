@@ -39,8 +39,8 @@ type Baresip struct {
 // the phone's address).
 const baresipConsPort = 5555
 
-// StartBaresip runs baresip on h as a phone without a sound card, per
-// LAB-NOTES: a 440 Hz tone from ausine (48 kHz stereo), PCMU only, fixed
+// StartBaresip runs baresip on h as a phone without a sound card: a
+// 440 Hz tone from ausine (it needs 48 kHz stereo), PCMU only, fixed
 // RTP ports, no RTCP mux, what it hears written to a WAV file, and
 // rtcpsummary printing its own RTP counts when a call ends. Its SIP port is
 // 5060 on the host's address; baresip puts that address in its SDP.
