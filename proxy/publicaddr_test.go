@@ -129,6 +129,7 @@ func TestLANAddrDefault(t *testing.T) {
 		{"public listen: none", public, netip.Addr{}, "203.0.113.10", netip.Addr{}},
 		{"no main address: none", private, netip.Addr{}, "", netip.Addr{}},
 		{"main is the listen address: none", private, netip.Addr{}, "192.168.1.2", netip.Addr{}},
+		{"every interface: none, and said", netip.MustParseAddrPort("0.0.0.0:5060"), netip.Addr{}, "203.0.113.1", netip.Addr{}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var said string
@@ -136,7 +137,7 @@ func TestLANAddrDefault(t *testing.T) {
 			if got := o.lanAddr(tt.main); got != tt.want {
 				t.Errorf("got %v, want %v", got, tt.want)
 			}
-			if (said != "") != (tt.want.IsValid() && !tt.local.IsValid()) {
+			if (said != "") != (!tt.local.IsValid() && (tt.want.IsValid() || tt.listen.Addr().IsUnspecified())) {
 				t.Errorf("start-up note %q", said)
 			}
 		})

@@ -174,6 +174,9 @@ func (o *Options) serverConfig() Config {
 // private address always works for them.
 func (o *Options) lanAddr(main string) netip.Addr {
 	listen := o.Listen.Addr()
+	if !o.LocalAddr.IsValid() && listen.IsUnspecified() && main != "" {
+		o.Notify(fmt.Sprintf("listening on every interface: phones on the LAN get %s too, which reaches this host only if the router loops packets for it back in (NAT loopback); --local-addr gives them this host's LAN address", main))
+	}
 	if o.LocalAddr.IsValid() || !listen.IsPrivate() || main == "" || main == listen.String() {
 		return o.LocalAddr
 	}
