@@ -63,19 +63,20 @@ func TestLabProofMatrix(t *testing.T) {
 	// One phone is enough: the echo user gives the same before/after as
 	// two phones (alice behind `masquerade random` with her private address
 	// in SDP cannot hear without the fix, hears with it).
-	for _, fix := range []bool{false, true} {
-		t.Run(fmt.Sprintf("apdm-local-echo-fix=%v", fix), func(t *testing.T) {
+	// Kernel forwarding on: the echo still works.
+	for _, row := range []struct{ fix, kernel bool }{{false, false}, {true, false}, {true, true}} {
+		t.Run(fmt.Sprintf("apdm-local-echo-fix=%v-kernel=%v", row.fix, row.kernel), func(t *testing.T) {
 			t.Parallel()
-			runEchoRow(t, fix)
+			runEchoRow(t, row.fix, row.kernel)
 		})
 	}
 }
 
-func runEchoRow(t *testing.T, fix bool) {
+func runEchoRow(t *testing.T, fix, kernel bool) {
 	lab := natlab.New(t)
 	srvHost := lab.PublicHost("sip", serverIP)
 	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24", NAT: apdm})
-	ls := startLabServer(t, srvHost, fix, false)
+	ls := startLabServer(t, srvHost, fix, kernel)
 	alice := labPhone(t, r1.LANHost("alice", "192.168.1.10"), "alice", phone.Config{SDPMode: phone.SDPLocal})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -101,6 +102,11 @@ func runEchoRow(t *testing.T, fix bool) {
 		t.Errorf("with the fix alice heard %d of about %d packets", r.Received.Packets, r.Sent.Packets)
 	}
 	waitFor(t, func() bool { _, e := ls.srv.Calls(); return len(e) == 1 })
+	// The echo's leg is on the server itself, which the kernel cannot
+	// forward to: with kernel forwarding on, its streams stay in user space.
+	if _, e := ls.srv.Calls(); kernel && (e[0].Relay == nil || e[0].Relay.A.RTP.Kernel != 0 || e[0].Relay.B.RTP.Kernel != 0) {
+		t.Errorf("echo call with kernel forwarding: %+v", e[0].Relay)
+	}
 }
 
 type labServer struct {
