@@ -150,7 +150,7 @@ func (p *probe) lifetimeTrial(ctx context.Context, srv ServerResult, idle time.D
 	if err != nil {
 		return false, false
 	}
-	_, err = transact(ctx, x, y, srv.Addr, req, negativePath(srv.RTT), fromExactly(srv.Addr))
+	_, err = exchangeOn(ctx, x, y, srv.Addr, req, negativePath(srv.RTT), fromExactly(srv.Addr))
 	if ctx.Err() != nil {
 		return false, false
 	}

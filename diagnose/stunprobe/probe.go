@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/natdoc/natdoc/internal/transact"
 	"github.com/natdoc/natdoc/report"
 )
 
@@ -65,20 +66,20 @@ const (
 // knownPath is the schedule for a server whose round trip rtt is measured:
 // RTO = 3·RTT, RFC 6298's first estimate (SRTT + 4·RTTVAR with RTTVAR =
 // RTT/2), as RFC 5389 §7.2.1 allows.
-func knownPath(rtt time.Duration) retransmit {
-	return retransmit{InitialRTO: clampDuration(3*rtt, minRTO, knownPathMaxRTO), MaxRTO: knownPathMaxRTO, Window: serverWindow}
+func knownPath(rtt time.Duration) transact.Schedule {
+	return transact.Schedule{RTO: clampDuration(3*rtt, minRTO, knownPathMaxRTO), MaxRTO: knownPathMaxRTO, Window: serverWindow}
 }
 
 // negativePath is the schedule of a test whose silence is a result.
-func negativePath(rtt time.Duration) retransmit {
-	return retransmit{
-		InitialRTO: clampDuration(3*rtt, minRTO, negativeMaxRTO),
-		MaxRTO:     negativeMaxRTO,
-		Window:     max(negativeWindow, negativeRTTs*rtt),
+func negativePath(rtt time.Duration) transact.Schedule {
+	return transact.Schedule{
+		RTO:    clampDuration(3*rtt, minRTO, negativeMaxRTO),
+		MaxRTO: negativeMaxRTO,
+		Window: max(negativeWindow, negativeRTTs*rtt),
 	}
 }
 
-var firstContact = retransmit{InitialRTO: firstContactRTO, MaxRTO: 2 * firstContactRTO, Window: serverWindow}
+var firstContact = transact.Schedule{RTO: firstContactRTO, MaxRTO: 2 * firstContactRTO, Window: serverWindow}
 
 func clampDuration(d, lo, hi time.Duration) time.Duration { return min(max(d, lo), hi) }
 
@@ -402,13 +403,13 @@ func (p *probe) discover(ctx context.Context, main *socket, res *Result) {
 	}
 }
 
-func (p *probe) ask(ctx context.Context, s *socket, sr *ServerResult, sched retransmit) {
+func (p *probe) ask(ctx context.Context, s *socket, sr *ServerResult, sched transact.Schedule) {
 	req, err := newBindingRequest()
 	if err != nil {
 		sr.Err = err.Error()
 		return
 	}
-	ex, err := transact(ctx, s, nil, sr.Addr, req, sched, fromExactly(sr.Addr))
+	ex, err := exchangeOn(ctx, s, nil, sr.Addr, req, sched, fromExactly(sr.Addr))
 	sr.Sent = ex.Sent
 	if err != nil {
 		sr.Err = err.Error()
