@@ -146,7 +146,7 @@ func (p *probe) lifetimeTrial(ctx context.Context, srv ServerResult, idle time.D
 		return false, false
 	}
 	defer y.Close()
-	req, err := newBindingRequest(ResponsePort(first.Mapped.Port()))
+	req, err := NewBindingRequest(ResponsePort(first.Mapped.Port()))
 	if err != nil {
 		return false, false
 	}

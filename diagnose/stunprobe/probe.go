@@ -404,7 +404,7 @@ func (p *probe) discover(ctx context.Context, main *socket, res *Result) {
 }
 
 func (p *probe) ask(ctx context.Context, s *socket, sr *ServerResult, sched transact.Schedule) {
-	req, err := newBindingRequest()
+	req, err := NewBindingRequest()
 	if err != nil {
 		sr.Err = err.Error()
 		return

@@ -64,7 +64,7 @@ func (p *probe) filtering(ctx context.Context, main *socket, srv ServerResult) F
 // server sends RESPONSE-ORIGIN, by that too (a one-address server can
 // answer a CHANGE-REQUEST from its only address and fake an open filter).
 func (p *probe) changeTest(ctx context.Context, s *socket, srv ServerResult, change ChangeRequest) Outcome {
-	req, err := newBindingRequest(change)
+	req, err := NewBindingRequest(change)
 	if err != nil {
 		return OutcomeError
 	}
@@ -113,7 +113,7 @@ func (p *probe) hairpin(ctx context.Context, main *socket, srv ServerResult, loc
 		return HairpinResult{Note: err.Error()}
 	}
 	defer other.Close()
-	req, err := newBindingRequest()
+	req, err := NewBindingRequest()
 	if err != nil {
 		return HairpinResult{Note: err.Error()}
 	}

@@ -56,7 +56,7 @@ func (p *probe) askTCP(ctx context.Context, servers []ServerResult) *ServerResul
 }
 
 func tcpRoundTrip(c net.Conn) (Response, error) {
-	req, err := newBindingRequest()
+	req, err := NewBindingRequest()
 	if err != nil {
 		return Response{}, err
 	}
