@@ -123,7 +123,7 @@ func releaseEntry(ctx context.Context, opt *Options, hc *http.Client, gateways m
 		}
 		// NAT-PMP keys mappings by our address and internal port, so
 		// this can only remove our own (RFC 6886 §3.4).
-		return false, releaseNATPMP(gw, e.Proto, e.InternalPort)
+		return false, releaseNATPMP(opt.Env, gw, e.Proto, e.InternalPort)
 	case "pcp":
 		gw, err1 := netip.ParseAddr(e.Gateway)
 		client, err2 := netip.ParseAddr(e.InternalClient)

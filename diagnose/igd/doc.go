@@ -25,6 +25,7 @@
 //	findings := igd.DiscoveryFindings(d, stunPublicIP)
 //	section := igd.ReportDiscovery(d)
 //
-// Options carries the test seams (ListenPacket, DialContext, SSDPAddr) so
-// tests create every socket inside a network namespace.
+// Every socket (SSDP, HTTP, NAT-PMP, PCP, STUN) comes from Options.Env
+// (diagnose/netenv), so tests create them inside a network namespace;
+// SSDPAddr points the search at loopback for tests without one.
 package igd

@@ -191,7 +191,7 @@ func mappingFindings(ms []MappingResult) []report.Finding {
 			absentEv = append(absentEv, report.Evidence{Text: fmt.Sprintf("%s/%s points elsewhere", port, m.Proto),
 				Addrs: []string{fmt.Sprintf("%s:%d", m.ReadBack.InternalClient, m.ReadBack.InternalPort)}})
 		}
-		if m.Verify != nil && !m.Verify.Arrived && !strings.Contains(m.Verify.Err, "RESPONSE-PORT") && !strings.HasPrefix(m.Verify.Err, "listen") {
+		if m.Verify != nil && m.Verify.Told() && !m.Verify.Arrived {
 			silent = append(silent, port)
 			silentEv = append(silentEv, report.Evidence{Text: fmt.Sprintf("%s/%s: %s", port, m.Proto, m.Verify.Err), Addrs: []string{m.Verify.Server.String()}})
 		}

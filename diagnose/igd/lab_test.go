@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/natdoc/natdoc/diagnose/netenv"
 	"github.com/natdoc/natdoc/internal/natlab"
 	"github.com/natdoc/natdoc/report"
 )
@@ -441,28 +441,16 @@ func TestLabTerminatedMidwayCleansUp(t *testing.T) {
 	}
 }
 
-// The library with its seams, as `natdoc diagnose` tests will use it: the
-// SSDP, PCP and STUN sockets are created inside the LAN namespace (h.Do)
-// and HTTP dials from there, while the test runs in the host namespace.
+// The library with its seam, as `natdoc diagnose` uses it: the SSDP, HTTP,
+// NAT-PMP, PCP and STUN sockets are created inside the LAN namespace (h.Do),
+// while the test runs in the host namespace.
 func TestLabLibraryWithInjectedSockets(t *testing.T) {
 	t.Parallel()
 	n := newLabNet(t, capAllow)
 	before := n.routerTable(t)
-	opt := Options{
-		ListenPacket: func(network, address string) (net.PacketConn, error) {
-			var c net.PacketConn
-			err := n.phone.Do(func() error {
-				var err error
-				c, err = net.ListenPacket(network, address)
-				return err
-			})
-			return c, err
-		},
-		DialContext: func(ctx context.Context, network, address string) (net.Conn, error) {
-			return n.phone.DialTCP(network, address, httpTimeout)
-		},
-		SkipPMP: true, // go-nat-pmp makes its own socket: covered by the binary tests
-	}
+	// Every socket, go-nat-pmp's included, is made inside the phone's
+	// namespace through the one seam.
+	opt := Options{Env: netenv.Env{Do: n.phone.Do}}
 	ctx := context.Background()
 	d, err := Discover(ctx, opt) // real SSDP multicast, from the phone's namespace
 	if err != nil {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	natpmp "github.com/jackpal/go-nat-pmp"
+
+	"github.com/natdoc/natdoc/diagnose/netenv"
 )
 
 // Description is what natdoc writes into every UPnP mapping, so users
@@ -190,7 +192,10 @@ func List(ctx context.Context, g *Gateway) ([]Entry, error) {
 
 // --- NAT-PMP (RFC 6886) ---
 
-type natpmpMapper struct{ gw netip.Addr }
+type natpmpMapper struct {
+	env netenv.Env
+	gw  netip.Addr
+}
 
 func (n *natpmpMapper) via() string { return "nat-pmp" }
 
@@ -204,13 +209,21 @@ func (n *natpmpMapper) add(_ context.Context, r Request, _ JournalEntry) (mappin
 	if lease == 0 {
 		lease = 2 * time.Hour // RFC 6886 §3.3 recommends 7200 s; it has no permanent leases
 	}
-	c := natpmp.NewClientWithTimeout(n.gw.AsSlice(), natpmpTimeout)
-	res, err := c.AddPortMapping(strings.ToLower(r.Proto), int(r.InternalPort), int(r.ExternalPort), int(lease/time.Second))
+	var res *natpmp.AddPortMappingResult
+	var ext *natpmp.GetExternalAddressResult
+	err := n.env.Run(func() error {
+		c := natpmp.NewClientWithTimeout(n.gw.AsSlice(), natpmpTimeout)
+		var err error
+		if res, err = c.AddPortMapping(strings.ToLower(r.Proto), int(r.InternalPort), int(r.ExternalPort), int(lease/time.Second)); err != nil {
+			return err
+		}
+		ext, _ = c.GetExternalAddress()
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("nat-pmp: add mapping %d/%s: %w", r.ExternalPort, r.Proto, err)
 	}
-	ext, _ := c.GetExternalAddress()
-	m := &pmpMapping{gw: n.gw, proto: r.Proto, in: r.InternalPort,
+	m := &pmpMapping{env: n.env, gw: n.gw, proto: r.Proto, in: r.InternalPort,
 		until: time.Now().Add(time.Duration(res.PortMappingLifetimeInSeconds) * time.Second)}
 	if ext != nil {
 		m.ext = netip.AddrPortFrom(netip.AddrFrom4(ext.ExternalIPAddress), res.MappedExternalPort)
@@ -221,10 +234,11 @@ func (n *natpmpMapper) add(_ context.Context, r Request, _ JournalEntry) (mappin
 }
 
 func (n *natpmpMapper) uncertain(r Request) mapping {
-	return &pmpMapping{gw: n.gw, proto: r.Proto, in: r.InternalPort}
+	return &pmpMapping{env: n.env, gw: n.gw, proto: r.Proto, in: r.InternalPort}
 }
 
 type pmpMapping struct {
+	env   netenv.Env
 	gw    netip.Addr
 	proto string
 	in    uint16
@@ -238,11 +252,14 @@ func (m *pmpMapping) Internal() netip.AddrPort { return netip.AddrPortFrom(netip
 func (m *pmpMapping) GoodUntil() time.Time     { return m.until }
 
 // Release sends a mapping request with lifetime 0 (RFC 6886 §3.4).
-func (m *pmpMapping) Release(context.Context) error { return releaseNATPMP(m.gw, m.proto, m.in) }
+func (m *pmpMapping) Release(context.Context) error { return releaseNATPMP(m.env, m.gw, m.proto, m.in) }
 
-func releaseNATPMP(gw netip.Addr, proto string, internalPort uint16) error {
-	c := natpmp.NewClientWithTimeout(gw.AsSlice(), natpmpTimeout)
-	if _, err := c.AddPortMapping(strings.ToLower(proto), int(internalPort), 0, 0); err != nil {
+func releaseNATPMP(env netenv.Env, gw netip.Addr, proto string, internalPort uint16) error {
+	err := env.Run(func() error {
+		_, err := natpmp.NewClientWithTimeout(gw.AsSlice(), natpmpTimeout).AddPortMapping(strings.ToLower(proto), int(internalPort), 0, 0)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("nat-pmp: delete mapping of internal port %d/%s: %w", internalPort, proto, err)
 	}
 	return nil

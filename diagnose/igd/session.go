@@ -67,7 +67,7 @@ func NewSession(d *Discovery, opt Options, via string, j *Journal) (*Session, er
 		s.m = &pcpMapper{opt: &opt, gw: d.PCP.Gateway, client: s.client, nonce: newNonce()}
 	case (via == ViaAuto || via == ViaNATPMP) && d.NATPMP.Answered:
 		s.client = d.localToward(d.NATPMP.Gateway)
-		s.m = &natpmpMapper{gw: d.NATPMP.Gateway}
+		s.m = &natpmpMapper{env: opt.Env, gw: d.NATPMP.Gateway}
 	default:
 		return nil, fmt.Errorf("%s: %w", via, ErrNoMapper)
 	}

@@ -84,11 +84,11 @@ func ReportMappings(ms []MappingResult, client netip.Addr) []report.PortMapping 
 			}
 		}
 		if m.Verify != nil {
-			pm.Verified = report.TriNo
-			if m.Verify.Arrived {
+			switch {
+			case m.Verify.Arrived:
 				pm.Verified = report.TriYes
-			} else if strings.Contains(m.Verify.Err, "RESPONSE-PORT") || strings.HasPrefix(m.Verify.Err, "listen") {
-				pm.Verified = report.TriUnknown
+			case m.Verify.Told():
+				pm.Verified = report.TriNo
 			}
 		}
 		out = append(out, pm)

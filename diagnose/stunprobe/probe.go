@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/natdoc/natdoc/diagnose/netenv"
 	"github.com/natdoc/natdoc/internal/transact"
 	"github.com/natdoc/natdoc/report"
 )
@@ -102,16 +103,12 @@ type Config struct {
 	// TCP also asks the first server for a mapping over TCP.
 	TCP bool
 
-	// Do, when set, creates every socket of the probe inside fn: the way
-	// to run it in another network namespace (natlab's Host.Do,
-	// diagnose/netenv's Env.Do). The socket seams below override it.
-	Do func(fn func() error) error
-
-	// Test seams, optional.
-	ListenUDP func(network string, laddr *net.UDPAddr) (*net.UDPConn, error)
-	DialUDP   func(network string, raddr *net.UDPAddr) (*net.UDPConn, error)
-	DialTCP   func(ctx context.Context, network, addr string) (net.Conn, error)
-	Resolve   func(ctx context.Context, network, host string) ([]netip.Addr, error)
+	// Env makes every socket of the probe, its DNS queries' included: the
+	// way to run it in another network namespace (natlab's Host.Do). The
+	// zero value uses the host's own network.
+	Env netenv.Env
+	// DNSServer, when set, receives every DNS query (tests).
+	DNSServer string
 	Log       *slog.Logger
 }
 
@@ -172,47 +169,6 @@ func (c *Config) setDefaults() {
 	}
 	if c.LifetimeResolution == 0 {
 		c.LifetimeResolution = 0.1
-	}
-	do := c.Do
-	if do == nil {
-		do = func(fn func() error) error { return fn() }
-	}
-	if c.ListenUDP == nil {
-		c.ListenUDP = func(network string, laddr *net.UDPAddr) (conn *net.UDPConn, err error) {
-			err = do(func() error { conn, err = net.ListenUDP(network, laddr); return err })
-			return conn, err
-		}
-	}
-	if c.DialUDP == nil {
-		c.DialUDP = func(network string, raddr *net.UDPAddr) (conn *net.UDPConn, err error) {
-			err = do(func() error { conn, err = net.DialUDP(network, nil, raddr); return err })
-			return conn, err
-		}
-	}
-	if c.DialTCP == nil {
-		c.DialTCP = func(ctx context.Context, network, addr string) (conn net.Conn, err error) {
-			err = do(func() error {
-				var d net.Dialer
-				conn, err = d.DialContext(ctx, network, addr)
-				return err
-			})
-			return conn, err
-		}
-	}
-	if c.Resolve == nil {
-		resolver := net.DefaultResolver
-		if c.Do != nil {
-			// The Go resolver's own sockets, dialled inside Do, so names
-			// resolve as they would in that network.
-			resolver = &net.Resolver{PreferGo: true, Dial: c.DialTCP}
-		}
-		c.Resolve = func(ctx context.Context, network, host string) ([]netip.Addr, error) {
-			ipNet := "ip4"
-			if network == "udp6" {
-				ipNet = "ip6"
-			}
-			return resolver.LookupNetIP(ctx, ipNet, host)
-		}
 	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
@@ -276,7 +232,7 @@ func (p *probe) unspecified() netip.Addr {
 
 // open makes a probe socket; it is closed when Run returns.
 func (p *probe) open(laddr netip.AddrPort) (*socket, error) {
-	c, err := p.cfg.ListenUDP(p.cfg.Network, net.UDPAddrFromAddrPort(laddr))
+	c, err := p.cfg.Env.ListenUDP(p.cfg.Network, net.UDPAddrFromAddrPort(laddr))
 	if err != nil {
 		// net's error already names the network and address.
 		return nil, fmt.Errorf("stunprobe: %w", err)
@@ -334,7 +290,11 @@ func (p *probe) resolve(ctx context.Context, name string) (netip.AddrPort, error
 		}
 		return netip.AddrPortFrom(ip, uint16(n)), nil
 	}
-	ips, err := p.cfg.Resolve(ctx, p.cfg.Network, host)
+	ipNet := "ip4"
+	if p.cfg.Network == "udp6" {
+		ipNet = "ip6"
+	}
+	ips, err := p.cfg.Env.Resolver(p.cfg.DNSServer).LookupNetIP(ctx, ipNet, host)
 	if err != nil || len(ips) == 0 {
 		return netip.AddrPort{}, fmt.Errorf("resolve %s: no %s address (%v)", host, p.cfg.Network, err)
 	}
@@ -348,13 +308,9 @@ func (p *probe) localIP(servers []ServerResult) netip.Addr {
 		if !s.Addr.IsValid() {
 			continue
 		}
-		c, err := p.cfg.DialUDP(p.cfg.Network, net.UDPAddrFromAddrPort(s.Addr))
-		if err != nil {
-			continue
+		if ip, err := p.cfg.Env.SourceAddr(p.cfg.Network, s.Addr); err == nil {
+			return ip
 		}
-		ip := c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap()
-		c.Close()
-		return ip
 	}
 	return p.unspecified()
 }
