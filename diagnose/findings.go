@@ -23,7 +23,6 @@ const (
 	IDRTPNotForwarded     report.FindingID = "rtp-ports-not-forwarded"
 	IDForwardWorks        report.FindingID = "port-forward-works"
 	IDForwardPortBusy     report.FindingID = "forward-port-busy"
-	IDDoubleNAT           report.FindingID = "double-nat"
 	IDCGNAT               report.FindingID = "carrier-grade-nat"
 	IDHostPublic          report.FindingID = "host-public-address"
 	IDPublicAddress       report.FindingID = "public-address"
@@ -37,7 +36,9 @@ const (
 	IDServerNoRport       report.FindingID = "sip-server-no-rport"
 	IDServerDNSPrivate    report.FindingID = "sip-server-dns-private"
 	IDDynDNSStale         report.FindingID = "dyndns-stale"
-	IDUPnPLimit           report.FindingID = "upnp-mapping-limit"
+	// IDDoubleNAT is the router probe's ID: the path check finds the same
+	// problem, and Findings merges the two.
+	IDDoubleNAT = igd.FindingDoubleNAT
 )
 
 // Findings derives every finding from the facts, problems first in the

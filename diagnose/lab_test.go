@@ -341,7 +341,7 @@ func TestLabUPnPLimit(t *testing.T) {
 	if res.Router.Limit.Accepted != 30 {
 		t.Errorf("limit %d, want 30", res.Router.Limit.Accepted)
 	}
-	requireFindings(t, rep, []report.FindingID{IDUPnPLimit}, []report.FindingID{IDDoubleNAT, igd.FindingExternalIPDiffers})
+	requireFindings(t, rep, []report.FindingID{igd.FindingMappingLimit}, []report.FindingID{IDDoubleNAT, igd.FindingExternalIPDiffers})
 	i := slices.IndexFunc(rep.Remedies, func(m report.Remedy) bool { return m.ID == RemedyUPnPLimit })
 	if i < 0 || !strings.Contains(rep.Remedies[i].Title, "limit is 30 mappings") {
 		t.Errorf("remedies %v", rep.Remedies)

@@ -91,7 +91,7 @@ func rankRemedies(r *Result, fs []report.Finding) []remedy {
 		"the outer router is put in bridge mode", present(IDDoubleNAT, IDCGNAT, igd.FindingExternalIPDiffers))
 	add(RemedyPublicIPv4, "Ask the provider for a public IPv4 address",
 		"Behind the provider's carrier-grade NAT nothing can be forwarded.", "the provider gives a public address", present(IDCGNAT))
-	forwardFixes := present(IDSIPPortNotForwarded, IDRTPNotForwarded, IDMappingVaries, IDUPnPLimit, IDRTPPortMapping)
+	forwardFixes := present(IDSIPPortNotForwarded, IDRTPNotForwarded, IDMappingVaries, igd.FindingMappingLimit, IDRTPPortMapping)
 	forwardPorts := func() {
 		add(RemedyForwardPorts, fmt.Sprintf("Forward UDP %d and %s to the phone or server", sip, rtp),
 			"A static forward makes inbound SIP and audio arrive whatever the NAT does with mappings; each device needs its own ports.",
@@ -122,7 +122,7 @@ func rankRemedies(r *Result, fs []report.Finding) []remedy {
 		"the server's NAT handling is on", present(IDServerNoRport))
 	add(RemedyUPnPLimit, upnpLimitTitle(r),
 		"UPnP gives each call its RTP and RTCP ports; past the router's limit new calls get no mapping and no audio.",
-		"ports are forwarded by hand beyond the router's UPnP limit", present(IDUPnPLimit))
+		"ports are forwarded by hand beyond the router's UPnP limit", present(igd.FindingMappingLimit))
 	if !(has[IDMappingVaries] && !has[IDSIPPortNotForwarded] && !has[IDRTPNotForwarded]) {
 		relay()
 	}
@@ -176,7 +176,7 @@ func Verdict(r *Result, fs []report.Finding) string {
 	for _, f := range fs {
 		if f.Severity.IsProblem() && !lanOnly[f.ID] {
 			problems = true
-			onlyLimit = onlyLimit && f.ID == IDUPnPLimit
+			onlyLimit = onlyLimit && f.ID == igd.FindingMappingLimit
 		}
 	}
 	switch {
@@ -261,7 +261,7 @@ func Build(rep *report.Report, r *Result) {
 var findingCheck = map[report.FindingID]string{
 	IDSIPALG: CheckALG, IDSIPALGDrop: CheckALG, IDMirrorUnreachable: CheckALG,
 	IDSIPPortNotForwarded: CheckForward, IDRTPNotForwarded: CheckForward,
-	IDDoubleNAT: CheckPath, IDCGNAT: CheckPath, IDMappingVaries: CheckNAT, IDUPnPLimit: CheckRouter, IDRTPPortMapping: CheckNATRTP,
+	IDDoubleNAT: CheckPath, IDCGNAT: CheckPath, IDMappingVaries: CheckNAT, igd.FindingMappingLimit: CheckRouter, IDRTPPortMapping: CheckNATRTP,
 	IDServerUnresolved: CheckServer, IDServerNoAnswer: CheckServer, IDServerPrivate: CheckServer,
 	IDServerNoRport: CheckServer, igd.FindingExternalIPDiffers: CheckRouter, IDServerDNSPrivate: CheckServer, IDDynDNSStale: CheckServer,
 }

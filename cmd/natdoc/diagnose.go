@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -129,7 +127,7 @@ func (o diagnoseOptions) options(sipPortGiven bool) (diagnose.Options, error) {
 		if err != nil {
 			return opt, usageErrorf("--rtp-ports: %w", err)
 		}
-		opt.RTPLow, opt.RTPHigh = lo, hi
+		opt.RTPLow, opt.RTPHigh = int(lo), int(hi)
 	}
 	opt.CheckForwarding = sipPortGiven || o.RTPPorts != ""
 	if opt.Timeout == 0 {
@@ -142,18 +140,4 @@ func (o diagnoseOptions) options(sipPortGiven bool) (diagnose.Options, error) {
 		return opt, usageErrorf("--timeout %s: want at least 1s", opt.Timeout)
 	}
 	return opt, nil
-}
-
-// parsePortRange reads "LO-HI" (or one port).
-func parsePortRange(s string) (int, int, error) {
-	loS, hiS, found := strings.Cut(s, "-")
-	if !found {
-		hiS = loS
-	}
-	lo, err1 := strconv.Atoi(strings.TrimSpace(loS))
-	hi, err2 := strconv.Atoi(strings.TrimSpace(hiS))
-	if err1 != nil || err2 != nil || lo <= 0 || hi > 65535 || lo > hi {
-		return 0, 0, fmt.Errorf("%q: want LO-HI with 1 <= LO <= HI <= 65535", s)
-	}
-	return lo, hi, nil
 }

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -157,14 +156,11 @@ func (o *serveOptions) validate() error {
 	if o.allow, err = parsePrefixes("--allow", o.Allow); err != nil {
 		return err
 	}
-	lo, hi, ok := strings.Cut(o.RTPPorts, "-")
-	o.portMin, err = strconv.Atoi(lo)
-	if err == nil && ok {
-		o.portMax, err = strconv.Atoi(hi)
-	}
-	if err != nil || !ok || o.portMin < 1024 || o.portMax > 65535 || o.portMax-o.portMin < 3 {
+	lo, hi, err := parsePortRange(o.RTPPorts)
+	if err != nil || lo < 1024 || hi-lo < 3 {
 		return usageErrorf("--rtp-ports %q: want LO-HI within 1024-65535, at least 4 ports", o.RTPPorts)
 	}
+	o.portMin, o.portMax = int(lo), int(hi)
 	if o.UsersFile != "" {
 		f, err := os.Open(o.UsersFile)
 		if err != nil {

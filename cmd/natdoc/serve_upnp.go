@@ -76,7 +76,7 @@ func (o *serveOptions) forwardPorts(ctx context.Context, a *app) (*upnpForward, 
 		}
 		f.pairs++
 	}
-	f.findings = append(f.findings, report.Finding{ID: "upnp-forwarded", Severity: report.SeverityInfo,
+	f.findings = append(f.findings, report.Finding{ID: igd.FindingForwarded, Severity: report.SeverityInfo,
 		Title:  fmt.Sprintf("The router forwards %d ports to this server via %s; they are removed on exit", len(f.mapped), s.Via()),
 		Remedy: "", Evidence: []report.Evidence{{Text: "forwarded ports", Values: []report.KeyValue{{Key: "ports", Value: strings.Join(f.mapped, ", ")}, {Key: "external address", Value: f.external}}}}})
 	return f, nil
@@ -95,7 +95,7 @@ func (f *upnpForward) mapPair(ctx context.Context, base uint16) error {
 // limitFinding: the router stopped taking mappings; the relay is limited
 // to what was forwarded.
 func limitFinding(held int, port uint16, err error, pairs int) report.Finding {
-	return report.Finding{ID: "upnp-mapping-limit", Severity: report.SeverityWarning,
+	return report.Finding{ID: igd.FindingMappingLimit, Severity: report.SeverityWarning,
 		Title:    fmt.Sprintf("The router refused mapping %d/UDP after %d mappings: the relay uses the %d RTP pairs it got", port, held, pairs),
 		Evidence: []report.Evidence{{Text: err.Error(), Values: []report.KeyValue{{Key: "UPnP error", Value: fmt.Sprint(igd.ErrorCode(err))}}}},
 		Remedy:   "Many routers allow fewer than 30 UPnP mappings. Forward UDP 5060 and the RTP range to this host by hand, and run natdoc serve without --upnp."}

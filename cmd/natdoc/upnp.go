@@ -253,7 +253,7 @@ func (p *portFlags) ports() ([]uint16, string, error) {
 		ports = append(ports, p.SIP)
 	}
 	if p.RTP != "" {
-		lo, hi, err := parseRange(p.RTP)
+		lo, hi, err := rtpRange(p.RTP)
 		if err != nil {
 			return nil, "", usageErrorf("--rtp: %w", err)
 		}
@@ -267,20 +267,13 @@ func (p *portFlags) ports() ([]uint16, string, error) {
 // maxRange caps --rtp so a typo does not ask the router for 60000 mappings.
 const maxRange = 1024
 
-func parseRange(s string) (uint16, uint16, error) {
-	a, b, found := strings.Cut(s, "-")
-	if !found {
-		b = a
+// rtpRange reads --rtp: a port range of at most maxRange ports.
+func rtpRange(s string) (uint16, uint16, error) {
+	lo, hi, err := parsePortRange(s)
+	if err == nil && hi-lo >= maxRange {
+		err = fmt.Errorf("%q spans more than %d ports", s, maxRange)
 	}
-	lo, err1 := strconv.ParseUint(strings.TrimSpace(a), 10, 16)
-	hi, err2 := strconv.ParseUint(strings.TrimSpace(b), 10, 16)
-	if err1 != nil || err2 != nil || lo == 0 || hi < lo {
-		return 0, 0, fmt.Errorf("%q is no port range like 10000-10019", s)
-	}
-	if hi-lo >= maxRange {
-		return 0, 0, fmt.Errorf("%q spans more than %d ports", s, maxRange)
-	}
-	return uint16(lo), uint16(hi), nil
+	return lo, hi, err
 }
 
 func newUpnpMapCmd(a *app, o *upnpOptions) *cobra.Command {

@@ -23,6 +23,7 @@ const (
 	FindingCleanupFailed     report.FindingID = "upnp-cleanup-failed"
 	FindingJournalPending    report.FindingID = "upnp-journal-pending"
 	FindingLocationElsewhere report.FindingID = "upnp-location-elsewhere"
+	FindingForwarded         report.FindingID = "upnp-forwarded"
 )
 
 const remedyForwardByHand = "Forward UDP 5060 and the RTP port range to the SIP server or phone by hand in the router's port-forwarding page."

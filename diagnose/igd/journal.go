@@ -2,8 +2,6 @@ package igd
 
 import (
 	"bufio"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +11,8 @@ import (
 	"runtime"
 	"sync"
 	"time"
+
+	"github.com/natdoc/natdoc/internal/transact"
 )
 
 // Journal is the undo log of mappings natdoc made. Each mapping is
@@ -80,12 +80,6 @@ func OpenJournal(path string) *Journal { return &Journal{path: path} }
 // Path is the journal's file.
 func (j *Journal) Path() string { return j.path }
 
-func newID() string {
-	var b [8]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
 // append writes one line and syncs it: the "add" must be on disk before
 // the router is asked.
 func (j *Journal) append(e JournalEntry) error {
@@ -119,7 +113,7 @@ func (j *Journal) append(e JournalEntry) error {
 
 // recordAdd writes the intent to add e and returns it with its ID.
 func (j *Journal) recordAdd(e JournalEntry) (JournalEntry, error) {
-	e.ID, e.Op, e.Time, e.PID = newID(), "add", time.Now().UTC(), os.Getpid()
+	e.ID, e.Op, e.Time, e.PID = transact.NewID(), "add", time.Now().UTC(), os.Getpid()
 	return e, j.append(e)
 }
 

@@ -146,7 +146,7 @@ func TestLabMasquerade(t *testing.T) {
 					t.Errorf("mapped %s, want the router's WAN with port %d", n.MappedAddr, res.Local.Port())
 				}
 				wantFinding(t, res, stunprobe.IDMappingVaries, false)
-				wantFinding(t, res, stunprobe.IDFilteringRestrictve, true)
+				wantFinding(t, res, stunprobe.IDFilteringRestrictive, true)
 				wantFinding(t, res, stunprobe.IDPortNotPreserved, false)
 				if res.Hairpin.Works != report.TriNo {
 					t.Errorf("hairpin %q (%s), want no: Linux masquerade does not hairpin", res.Hairpin.Works, res.Hairpin.Note)
@@ -196,7 +196,7 @@ func testPortForward(t *testing.T, kind labServerKind, loss int) {
 	if res.Local.Port() != 5060 || res.Servers[0].Mapped.Port() != 5060 {
 		t.Errorf("local %s mapped %s, want port 5060 both", res.Local, res.Servers[0].Mapped)
 	}
-	wantFinding(t, res, stunprobe.IDFilteringRestrictve, false)
+	wantFinding(t, res, stunprobe.IDFilteringRestrictive, false)
 }
 
 // A router that drops all UDP: no-udp, and the TCP mapping shows the
