@@ -26,6 +26,7 @@ func MapAll(ctx context.Context, s *Session, opt Options, reqs []Request, verify
 
 // CleanupResult is what Cleanup did with each pending journal entry.
 type CleanupResult struct {
+	JournalPath string
 	Pending     int
 	Removed     []JournalEntry
 	AlreadyGone []JournalEntry // not on the router any more
@@ -50,7 +51,7 @@ func Cleanup(ctx context.Context, opt Options, j *Journal, match func(JournalEnt
 	if err != nil {
 		return nil, err
 	}
-	res := &CleanupResult{BadLines: bad}
+	res := &CleanupResult{JournalPath: j.Path(), BadLines: bad}
 	hc := opt.httpClient()
 	gateways := map[string]*Gateway{} // location → loaded once
 	for _, e := range pending {
