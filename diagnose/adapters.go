@@ -50,9 +50,11 @@ type IGDProber struct {
 	Options igd.Options
 	// STUN, when valid, tells the public address for the double-NAT check.
 	STUN netip.AddrPort
-	// LimitMax > 0 runs the limit test from LimitStart up to that many.
+	// LimitMax > 0 runs the limit test from LimitStart up to that many;
+	// LimitRTP is the phones' RTP range its advice is about.
 	LimitMax   int
 	LimitStart uint16
+	LimitRTP   igd.PortRange
 	Journal    *igd.Journal
 }
 
@@ -94,7 +96,7 @@ func (p IGDProber) Probe(ctx context.Context) (*report.IGDReport, []report.Findi
 	if start == 0 {
 		start = 10000
 	}
-	res, err := igd.Limits(ctx, s, p.Options, igd.LimitOptions{Max: p.LimitMax, StartPort: start})
+	res, err := igd.Limits(ctx, s, p.Options, igd.LimitOptions{Max: p.LimitMax, StartPort: start, RTP: p.LimitRTP})
 	if res != nil {
 		rep.Limit = igd.ReportLimit(res)
 		rep.Notes = append(rep.Notes, res.Notes...)

@@ -138,6 +138,7 @@ func Run(ctx context.Context, opt Options) *Result {
 	if opt.Router == nil && !opt.NoRouter {
 		p := NewIGDProber(opt.Env)
 		p.LimitMax, p.LimitStart, p.Journal = opt.UPnPLimit, uint16(opt.RTPLow), opt.Journal
+		p.LimitRTP = igd.PortRange{Lo: uint16(opt.RTPLow), Hi: uint16(opt.RTPHigh)}
 		if p.LimitStart == 0 {
 			p.LimitStart = 10000
 		}

@@ -91,7 +91,7 @@ func rankRemedies(r *Result, fs []report.Finding) []remedy {
 		"the outer router is put in bridge mode", present(IDDoubleNAT, IDCGNAT, igd.FindingExternalIPDiffers))
 	add(RemedyPublicIPv4, "Ask the provider for a public IPv4 address",
 		"Behind the provider's carrier-grade NAT nothing can be forwarded.", "the provider gives a public address", present(IDCGNAT))
-	forwardFixes := present(IDSIPPortNotForwarded, IDRTPNotForwarded, IDMappingVaries, igd.FindingMappingLimit, IDRTPPortMapping)
+	forwardFixes := present(IDSIPPortNotForwarded, IDRTPNotForwarded, IDMappingVaries, igd.FindingMappingLimit, igd.FindingPortsRestricted, IDRTPPortMapping)
 	forwardPorts := func() {
 		add(RemedyForwardPorts, fmt.Sprintf("Forward UDP %d and %s to the phone or server", sip, rtp),
 			"A static forward makes inbound SIP and audio arrive whatever the NAT does with mappings; each device needs its own ports.",
@@ -122,7 +122,7 @@ func rankRemedies(r *Result, fs []report.Finding) []remedy {
 		"the server's NAT handling is on", present(IDServerNoRport))
 	add(RemedyUPnPLimit, upnpLimitTitle(r),
 		"UPnP gives each call its RTP and RTCP ports; past the router's limit new calls get no mapping and no audio.",
-		"ports are forwarded by hand beyond the router's UPnP limit", present(igd.FindingMappingLimit))
+		"ports are forwarded by hand beyond the router's UPnP limit", present(igd.FindingMappingLimit, igd.FindingPortsRestricted))
 	if !(has[IDMappingVaries] && !has[IDSIPPortNotForwarded] && !has[IDRTPNotForwarded]) {
 		relay()
 	}
@@ -140,14 +140,22 @@ func natEndpointIndependent(r *Result) bool {
 }
 
 func upnpLimitTitle(r *Result) string {
-	if r.Router != nil && r.Router.Limit != nil && r.Router.Limit.Accepted > 0 {
-		k, calls := r.Router.Limit.Accepted, r.Router.Limit.Calls
-		if calls == 0 {
-			calls = k / 2 // RTP and RTCP per call
-		}
-		return fmt.Sprintf("The router's UPnP limit is %d mappings, so more than %d simultaneous calls need manual forwarding", k, calls)
+	if r.Router == nil || r.Router.Limit == nil {
+		return "The router's UPnP mapping limit caps simultaneous calls: forward ports by hand beyond it"
 	}
-	return "The router's UPnP mapping limit caps simultaneous calls: forward ports by hand beyond it"
+	l := r.Router.Limit
+	if len(l.Allowed) > 0 && l.Accepted > 0 {
+		return fmt.Sprintf("The router's UPnP rules allow only ports %s (%d mappings), so more than %d simultaneous calls, or RTP ports outside them, need manual forwarding",
+			strings.Join(l.Allowed, ", "), l.Accepted, l.Calls)
+	}
+	if l.Accepted > 0 {
+		calls := l.Calls
+		if calls == 0 {
+			calls = l.Accepted / 2 // RTP and RTCP per call
+		}
+		return fmt.Sprintf("The router's UPnP limit is %d mappings, so more than %d simultaneous calls need manual forwarding", l.Accepted, calls)
+	}
+	return "The router's UPnP rules refuse the ports calls need: forward them by hand"
 }
 
 // alternativeRemedies each fix media reachability on their own; the verdict
@@ -176,13 +184,13 @@ func Verdict(r *Result, fs []report.Finding) string {
 	for _, f := range fs {
 		if f.Severity.IsProblem() && !lanOnly[f.ID] {
 			problems = true
-			onlyLimit = onlyLimit && f.ID == igd.FindingMappingLimit
+			onlyLimit = onlyLimit && (f.ID == igd.FindingMappingLimit || f.ID == igd.FindingPortsRestricted)
 		}
 	}
 	switch {
 	case has(IDNoUDP):
 		return lead + "no audio at all: UDP does not get through this network, unless UDP is allowed or calls run through a VPN."
-	case problems && onlyLimit && r.Router != nil && r.Router.Limit != nil:
+	case problems && onlyLimit && r.Router != nil && r.Router.Limit != nil && r.Router.Limit.Accepted > 0:
 		return lead + fmt.Sprintf("two-way audio for up to %d simultaneous calls through UPnP; beyond that expect no audio unless the ports are forwarded by hand.", r.Router.Limit.Calls)
 	case problems && len(ranked) > 0:
 		outlook := "expect one-way audio"
@@ -261,7 +269,7 @@ func Build(rep *report.Report, r *Result) {
 var findingCheck = map[report.FindingID]string{
 	IDSIPALG: CheckALG, IDSIPALGDrop: CheckALG, IDMirrorUnreachable: CheckALG,
 	IDSIPPortNotForwarded: CheckForward, IDRTPNotForwarded: CheckForward,
-	IDDoubleNAT: CheckPath, IDCGNAT: CheckPath, IDMappingVaries: CheckNAT, igd.FindingMappingLimit: CheckRouter, IDRTPPortMapping: CheckNATRTP,
+	IDDoubleNAT: CheckPath, IDCGNAT: CheckPath, IDMappingVaries: CheckNAT, igd.FindingMappingLimit: CheckRouter, igd.FindingPortsRestricted: CheckRouter, IDRTPPortMapping: CheckNATRTP,
 	IDServerUnresolved: CheckServer, IDServerNoAnswer: CheckServer, IDServerPrivate: CheckServer,
 	IDServerNoRport: CheckServer, igd.FindingExternalIPDiffers: CheckRouter, IDServerDNSPrivate: CheckServer, IDDynDNSStale: CheckServer,
 }

@@ -55,6 +55,8 @@ func textIGD(r *Report, _ Options) string {
 			"applied (read back)", applied,
 			"verified by a packet", verified,
 			"limit", limit,
+			"limited by", l.Cause,
+			"ports its rules allow", strings.Join(l.Allowed, ", "),
 			"refused with", refusal(l),
 			"calls it carries", fmt.Sprint(l.Calls),
 			"leases", l.LeaseNote,

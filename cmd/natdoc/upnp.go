@@ -349,6 +349,7 @@ func newUpnpLimitsCmd(a *app, o *upnpOptions) *cobra.Command {
 		lo       igd.LimitOptions
 		proto    string
 		start    uint16
+		rtp      string
 		verify   bool
 		stunAddr string
 	)
@@ -358,7 +359,13 @@ func newUpnpLimitsCmd(a *app, o *upnpOptions) *cobra.Command {
 		Long: `Adds mappings one by one (external port = internal port, from --port up) until
 the router refuses or --max is reached, reads each back, optionally proves each
 with an inbound packet, and removes them all again (also on Ctrl-C). Ports that
-already hold a mapping are skipped, never touched.`,
+already hold a mapping are skipped, never touched.
+
+A refusal of one port by the router's rules (UPnP 606, PCP NOT_AUTHORIZED, ...)
+is no limit: natdoc then finds the port ranges the rules allow, with few
+requests (the router's own choice where it offers one: IGDv2
+AddAnyPortMapping, PCP, NAT-PMP), maps there, and says what that means for the
+SIP server's RTP range (--rtp-ports).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			started := time.Now()
@@ -370,6 +377,13 @@ already hold a mapping are skipped, never touched.`,
 				return usageErrorf("--max %d: want 1 to %d", lo.Max, maxRange)
 			}
 			lo.StartPort = start
+			if rtp != "" {
+				l, h, err := parsePortRange(rtp)
+				if err != nil {
+					return usageErrorf("--rtp-ports: %w", err)
+				}
+				lo.RTP = igd.PortRange{Lo: l, Hi: h}
+			}
 			var err error
 			if lo.VerifyServer, err = verifyServer(cmd.Context(), verify, stunAddr); err != nil {
 				return err
@@ -396,6 +410,7 @@ already hold a mapping are skipped, never touched.`,
 	cmd.Flags().IntVar(&lo.Max, "max", 64, "stop after this many accepted mappings")
 	cmd.Flags().StringVar(&proto, "proto", "udp", "transport: udp or tcp")
 	cmd.Flags().Uint16Var(&start, "port", 10000, "first external `port` to try")
+	cmd.Flags().StringVar(&rtp, "rtp-ports", "", "the SIP server's RTP range `LO-HI`, for the advice when the router's rules refuse ports (default: --max ports from --port)")
 	cmd.Flags().DurationVar(&lo.Lease, "lease", time.Hour, "lease to ask for (a finite lease expires even if natdoc is killed)")
 	cmd.Flags().BoolVar(&verify, "verify", false, "prove each mapping with an inbound packet (needs --stun)")
 	cmd.Flags().StringVar(&stunAddr, "stun", "", "RFC 5780 STUN `server` supporting RESPONSE-PORT, for --verify")

@@ -291,12 +291,23 @@ func (r *LimitsResult) Report(rep *report.Report) {
 
 // LimitsVerdict is the one-sentence summary of the limit test.
 func LimitsVerdict(r *LimitResult) string {
-	if r.Reached() {
-		return fmt.Sprintf("The router accepted %d %s mappings via %s, then refused (%d): at most %d simultaneous calls through %s; beyond that forward ports by hand.",
-			r.Accepted, r.Proto, ViaName(r.Via), r.Refusal.ErrorCode, CallsFor(r.Accepted), ViaName(r.Via))
+	via := ViaName(r.Via)
+	rules := ""
+	if r.Restricted && len(r.Allowed) > 0 {
+		rules = fmt.Sprintf("The router's rules allow only ports %s. ", rangesText(r.Allowed))
 	}
-	return fmt.Sprintf("The router accepted all %d %s mappings asked via %s (no limit reached): at least %d simultaneous calls.",
-		r.Accepted, r.Proto, ViaName(r.Via), CallsFor(r.Accepted))
+	switch {
+	case r.Restricted && len(r.Allowed) == 0:
+		return fmt.Sprintf("The router's rules refused every %s port natdoc asked for via %s: UPnP opens nothing here; forward ports by hand.", r.Proto, via)
+	case r.Cause == CausePermission:
+		return rules + fmt.Sprintf("It accepted all %d %s mappings there via %s: at most %d simultaneous calls through %s.",
+			r.Accepted, r.Proto, via, CallsFor(r.Accepted), via)
+	case r.Reached():
+		return rules + fmt.Sprintf("The router accepted %d %s mappings via %s, then refused (%d %s): at most %d simultaneous calls through %s; beyond that forward ports by hand.",
+			r.Accepted, r.Proto, via, r.Refusal.ErrorCode, errorText(r.Via, r.Refusal.ErrorCode, r.Refusal.Err), CallsFor(r.Accepted), via)
+	}
+	return rules + fmt.Sprintf("The router accepted all %d %s mappings asked via %s (no limit reached): at least %d simultaneous calls.",
+		r.Accepted, r.Proto, via, CallsFor(r.Accepted))
 }
 
 // Cleanup runs `upnp cleanup` and `unmap`: the journal's mappings that

@@ -324,6 +324,14 @@ func LocalAddrToward(g *Gateway) netip.Addr {
 	return localAddrToward(g.env, g.host)
 }
 
+// upnpAt is the chosen UPnP IGD when it is the device at gw, else nil.
+func (d *Discovery) upnpAt(gw netip.Addr) *Gateway {
+	if g := d.Best(); g != nil && g.host == gw {
+		return g
+	}
+	return nil
+}
+
 // localToward is our address toward gw: the one seen on the HTTP
 // connection to an IGD at that address, else the kernel's route choice.
 func (d *Discovery) localToward(gw netip.Addr) netip.Addr {

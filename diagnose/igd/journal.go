@@ -27,7 +27,7 @@ type Journal struct {
 // JournalEntry is one line of the journal.
 type JournalEntry struct {
 	ID string `json:"id"`
-	Op string `json:"op"` // "add", "keep" or "done"
+	Op string `json:"op"` // "add", "port", "keep" or "done"
 	// Kept: the user asked for the mapping to stay (`upnp map` without
 	// --for); it is no crash leftover, but unmap and cleanup remove it.
 	Kept bool      `json:"kept,omitempty"`
@@ -39,10 +39,14 @@ type JournalEntry struct {
 	Service  string `json:"service,omitempty"`
 	// NAT-PMP and PCP: the gateway, and PCP's nonce (RFC 6887 §11.1: a
 	// delete must repeat it).
-	Gateway        string `json:"gateway,omitempty"`
-	Nonce          string `json:"nonce,omitempty"`
-	Proto          string `json:"proto,omitempty"`
-	ExternalPort   uint16 `json:"external_port,omitempty"`
+	Gateway      string `json:"gateway,omitempty"`
+	Nonce        string `json:"nonce,omitempty"`
+	Proto        string `json:"proto,omitempty"`
+	ExternalPort uint16 `json:"external_port,omitempty"`
+	// AnyPort: the router chose the external port (UPnP
+	// AddAnyPortMapping); ExternalPort is the one asked until a "port"
+	// line names the one granted.
+	AnyPort        bool   `json:"any_port,omitempty"`
 	InternalClient string `json:"internal_client,omitempty"`
 	InternalPort   uint16 `json:"internal_port,omitempty"`
 }
@@ -122,6 +126,11 @@ func (j *Journal) recordDone(id string) error {
 	return j.append(JournalEntry{ID: id, Op: "done", Time: time.Now().UTC()})
 }
 
+// recordPort names the external port the router chose for id.
+func (j *Journal) recordPort(id string, port uint16) error {
+	return j.append(JournalEntry{ID: id, Op: "port", Time: time.Now().UTC(), ExternalPort: port})
+}
+
 // recordKeep marks id as left on the router on purpose.
 func (j *Journal) recordKeep(id string) error {
 	return j.append(JournalEntry{ID: id, Op: "keep", Time: time.Now().UTC()})
@@ -177,6 +186,10 @@ func readJournal(r io.Reader) (pending []JournalEntry, bad int, err error) {
 		case "keep":
 			if i, ok := open[e.ID]; ok {
 				adds[i].Kept = true
+			}
+		case "port":
+			if i, ok := open[e.ID]; ok && e.ExternalPort != 0 {
+				adds[i].ExternalPort, adds[i].AnyPort = e.ExternalPort, false
 			}
 		default:
 			bad++

@@ -75,13 +75,19 @@ var capAllow = []string{"10000-10029 192.168.1.0/24 1024-65535"}
 
 func newLabNet(t *testing.T, allow []string) *labNet {
 	t.Helper()
+	return newLabNetWith(t, allow)
+}
+
+// newLabNetWith adds extra miniupnpd configuration lines.
+func newLabNetWith(t *testing.T, allow []string, extra ...string) *labNet {
+	t.Helper()
 	lab := natlab.New(t)
 	srv := lab.PublicHost("stun", "203.0.113.10", "203.0.113.11")
 	r := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24",
 		NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent}})
 	phone := r.LANHost("phone", "192.168.1.10")
 	stun := natlab.StartCoturn(t, srv)
-	igd := natlab.StartMiniupnpd(t, r, natlab.MiniupnpdConfig{STUN: stun.Primary, Allow: allow, NATPMP: true})
+	igd := natlab.StartMiniupnpd(t, r, natlab.MiniupnpdConfig{STUN: stun.Primary, Allow: allow, NATPMP: true, Quiet: true, Extra: extra})
 	return &labNet{lab: lab, router: r, phone: phone, stun: stun, igd: igd, dir: t.TempDir()}
 }
 
@@ -192,12 +198,15 @@ func TestLabLimitsFindsConfiguredLimit(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("exit %d, want 1 (limit found): %s", code, log)
 	}
+	// Ports 10000-10029 are all the rules allow: that is the limit, and
+	// its cause is the rules, not a full table.
 	l := rep.IGD.Limit
-	if l == nil || l.Accepted != 30 || l.Applied != 30 || !l.ReadBack || l.ErrorCode != 606 || l.Calls != 14 || !l.Reached || l.Removed != 30 {
+	if l == nil || l.Accepted != 30 || l.Applied != 30 || !l.ReadBack || l.ErrorCode != 606 || l.Calls != 14 || !l.Reached || l.Removed != 30 ||
+		l.Cause != string(CausePermission) || len(l.Allowed) != 1 || l.Allowed[0] != "10000-10029" {
 		t.Fatalf("limit %+v", l)
 	}
-	f := hasFinding(rep, FindingMappingLimit)
-	if f == nil || !strings.Contains(f.Title, "at most 30") {
+	f := hasFinding(rep, FindingPortsRestricted)
+	if f == nil || !strings.Contains(f.Title, "only ports 10000-10029") || !strings.Contains(f.Title, "14 simultaneous calls") || hasFinding(rep, FindingMappingLimit) != nil {
 		t.Errorf("finding %+v", rep.Findings)
 	}
 	if f := hasFinding(rep, FindingLeaseRewritten); f != nil {
@@ -391,7 +400,10 @@ func TestLabPCPLimit(t *testing.T) {
 	before := n.routerTable(t)
 	rep, code, log := n.natdoc(t, "upnp", "limits", "--url", n.igd.RootURL, "--via", "pcp", "--max", "40", "--port", "10000")
 	l := rep.IGD.Limit
-	if code != 1 || rep.IGD.Via != "pcp" || l == nil || l.Accepted != 30 || !l.Reached || l.ErrorCode != PCPCannotProvideExt || l.ReadBack || l.Removed != 30 {
+	// 10030 cannot be provided; asked to choose, the gateway finds no
+	// free port its rules allow: 10000-10029 are all natdoc gets.
+	if code != 1 || rep.IGD.Via != "pcp" || l == nil || l.Accepted != 30 || !l.Reached || l.ErrorCode != PCPNoResources || l.ReadBack || l.Removed != 30 ||
+		l.Cause != string(CausePermission) || len(l.Allowed) != 1 || l.Allowed[0] != "10000-10029" {
 		t.Fatalf("exit %d via %q limit %+v: %s", code, rep.IGD.Via, l, log)
 	}
 	n.checkTableUnchanged(t, before, "changed")
@@ -464,11 +476,14 @@ func TestLabLibraryWithInjectedSockets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// 10030 is refused by the rules: natdoc finds 10000-10029 and maps
+	// the rest of its ten below 10026.
 	res, err := Limits(ctx, s, opt, LimitOptions{StartPort: 10026, Max: 10, Lease: time.Hour, VerifyServer: n.stun.Primary})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Accepted != 4 || res.Applied != 4 || res.Verified != 4 || res.Refusal == nil || res.Refusal.ErrorCode != ErrNotAuthorized {
+	if res.Accepted != 10 || res.Applied != 10 || res.Verified != 10 || res.Mappings[4].ErrorCode != ErrNotAuthorized ||
+		!res.Restricted || len(res.Allowed) != 1 || res.Allowed[0] != (PortRange{10000, 10029}) || res.Reached() {
 		t.Errorf("limits %+v refusal %+v", res, res.Refusal)
 	}
 	n.checkTableUnchanged(t, before, "changed")

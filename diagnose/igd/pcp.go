@@ -27,8 +27,7 @@ const (
 	pcpMaxMessage = 1100 // §7: messages never exceed 1100 octets
 	// pcpOptPreferFailure (§13.2): fail rather than map another external
 	// port. natdoc asks for exact ports (SIP and RTP are configured by
-	// number), and without it miniupnpd 2.3.1 walks every port through its
-	// permission rules before answering, far beyond our timeout.
+	// number) unless it lets the router choose (Request.AnyPort).
 	pcpOptPreferFailure = 2
 )
 
@@ -64,6 +63,9 @@ type pcpMapRequest struct {
 	SuggestedExt netip.AddrPort // zero: no suggestion
 	Lifetime     uint32
 	Client       netip.Addr // our address as the gateway sees it
+	// AnyPort leaves PREFER_FAILURE out, so the server may map another
+	// external port than SuggestedExt.
+	AnyPort bool
 }
 
 func pcpAddr16(a netip.Addr) [16]byte {
@@ -91,7 +93,7 @@ func marshalPCPRequest(op uint8, lifetime uint32, client netip.Addr, m *pcpMapRe
 		e := pcpAddr16(m.SuggestedExt.Addr())
 		copy(p[20:36], e[:])
 		b = append(b, p...)
-		if lifetime != 0 && m.SuggestedExt.Port() != 0 {
+		if lifetime != 0 && m.SuggestedExt.Port() != 0 && !m.AnyPort {
 			b = append(b, pcpOptPreferFailure, 0, 0, 0) // code, reserved, length 0
 		}
 	}
