@@ -300,14 +300,15 @@ func ServeUDP(t testing.TB, h *Host, addr string, answer func(req []byte, from n
 	return c.LocalAddr().(*net.UDPAddr).AddrPort()
 }
 
-// upnpcEntry matches one mapping line of `upnpc -l`:
-// " 0 UDP 10000->192.168.1.10:10000 'natdoc' ” 3599".
+// upnpcEntry matches one mapping line of `upnpc -l`: index, protocol,
+// external->client:internal, description and remote host in quotes, lease.
 var upnpcEntry = regexp.MustCompile(`^\s*\d+\s+(UDP|TCP)\s+(\d+->[0-9.]+:\d+)\s+'([^']*)'\s+'([^']*)'`)
 
 // Mappings lists the IGD's port mappings as miniupnpc's `upnpc -l` shows
 // them from h (a host on the router's LAN), without the index and the
-// remaining lease, which change with time: "UDP 10000->192.168.1.10:10000
-// 'natdoc' ”". It is how a user checks the router's table is as before.
+// remaining lease, which change with time: protocol, the mapping,
+// description and remote host. It is how a user checks the router's
+// table is as before.
 func (igd *IGD) Mappings(t testing.TB, h *Host) []string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
