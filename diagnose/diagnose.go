@@ -132,7 +132,7 @@ func Run(ctx context.Context, opt Options) *Result {
 	}
 	if opt.RTPNAT == nil && len(opt.STUN) > 0 && opt.RTPLow > 0 && !opt.CheckForwarding {
 		p := NewSTUNProber(opt.STUN, false, opt.Env, opt.DNSServer)
-		p.Config.LocalPort, p.ExactPort = uint16(opt.RTPLow), true
+		p.Config.LocalPort, p.ExactPort, p.Config.MappingOnly = uint16(opt.RTPLow), true, true
 		opt.RTPNAT = p
 	}
 	if opt.Router == nil && !opt.NoRouter {

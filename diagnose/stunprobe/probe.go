@@ -102,6 +102,12 @@ type Config struct {
 	LifetimeResolution float64
 	// TCP also asks the first server for a mapping over TCP.
 	TCP bool
+	// MappingOnly asks only how the NAT maps this socket: every server's
+	// Binding answer and the RFC 5780 mapping tests (§4.3), without the
+	// filtering and hairpin tests (§4.4, §4.5); Lifetime and TCP are
+	// ignored. A second probe from another port (the RTP port beside the
+	// SIP port) needs no more.
+	MappingOnly bool
 
 	// Env makes every socket of the probe, its DNS queries' included: the
 	// way to run it in another network namespace (natlab's Host.Do). The
@@ -209,10 +215,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res.Local = netip.AddrPortFrom(p.localIP(res.Servers), main.local.Port())
 	p.cfg.Log.Info("asking STUN servers", "servers", len(res.Servers), "local", res.Local)
 	p.discover(ctx, main, res)
-	if cfg.TCP {
+	if cfg.TCP && !cfg.MappingOnly {
 		res.TCP = p.askTCP(ctx, res.Servers)
 	}
-	if cfg.Lifetime {
+	if cfg.Lifetime && !cfg.MappingOnly {
 		res.Lifetime = p.lifetime(ctx, res)
 	}
 	if err := ctx.Err(); err != nil {
@@ -355,7 +361,13 @@ func (p *probe) discover(ctx context.Context, main *socket, res *Result) {
 			res.Mapping.Note = "no server returned OTHER-ADDRESS (RFC 5780); mapping judged across servers only"
 		}
 		res.Filtering.Note = "no server supports RFC 5780 CHANGE-REQUEST"
-		res.Hairpin = p.hairpin(ctx, main, firstAnswer(res.Servers), res.Local)
+		if !p.cfg.MappingOnly {
+			res.Hairpin = p.hairpin(ctx, main, firstAnswer(res.Servers), res.Local)
+		}
+	}
+	if p.cfg.MappingOnly {
+		res.Filtering.Note = "not tested: mapping only"
+		res.Hairpin.Note = "not tested: mapping only"
 	}
 }
 
@@ -409,6 +421,10 @@ func firstAnswer(servers []ServerResult) ServerResult {
 // then the mapping tests II and III (§4.3), which open the NAT's filter
 // toward the alternate address.
 func (p *probe) rfc5780Tests(ctx context.Context, main *socket, res *Result, srv ServerResult) {
+	if p.cfg.MappingOnly {
+		res.Mapping = p.mapping(ctx, main, srv, res.Local)
+		return
+	}
 	var wg sync.WaitGroup
 	wg.Go(func() { res.Filtering = p.filtering(ctx, main, srv) })
 	wg.Go(func() { res.Hairpin = p.hairpin(ctx, main, srv, res.Local) })
