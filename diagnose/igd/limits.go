@@ -3,7 +3,6 @@ package igd
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/netip"
 	"time"
 )
@@ -156,27 +155,21 @@ func Limits(ctx context.Context, s *Session, opt Options, lo LimitOptions) (res 
 
 // limiter is one limit test's state.
 type limiter struct {
-	s   *Session
-	opt Options
-	lo  LimitOptions
-	res *LimitResult
-	// occupied: external ports of other mappings; ownInternal: internal
-	// ports this host's other mappings use (a request for one would take
-	// that mapping over).
-	occupied, ownInternal map[uint16]bool
-	known                 map[uint16]portState
-	held                  map[uint16]bool
-	permission            *MappingResult // the last refusal by the rules
-	end                   *MappingResult // the refusal that ended the test
+	*portAsker
+	opt        Options
+	lo         LimitOptions
+	res        *LimitResult
+	known      map[uint16]portState
+	permission *MappingResult // the last refusal by the rules
+	end        *MappingResult // the refusal that ended the test
 }
 
 func newLimiter(ctx context.Context, s *Session, opt Options, lo LimitOptions, res *LimitResult) (*limiter, error) {
-	occupied, own, err := occupiedPorts(ctx, s, res.Proto)
+	a, err := newPortAsker(ctx, s, res.Proto, lo.Lease)
 	if err != nil {
 		return nil, err
 	}
-	return &limiter{s: s, opt: opt, lo: lo, res: res, occupied: occupied, ownInternal: own,
-		known: map[uint16]portState{}, held: map[uint16]bool{}}, nil
+	return &limiter{portAsker: a, opt: opt, lo: lo, res: res, known: map[uint16]portState{}}, nil
 }
 
 // fill maps the ports of ranges in order and holds them, until Max are
@@ -249,9 +242,6 @@ func (l *limiter) book(mr MappingResult) {
 	}
 }
 
-// skip: a port natdoc must not ask for.
-func (l *limiter) skip(p uint16) bool { return l.occupied[p] || l.held[p] || l.ownInternal[p] }
-
 func (l *limiter) noteSkipped(p uint16) {
 	if !l.occupied[p] {
 		return
@@ -266,11 +256,11 @@ func (l *limiter) noteSkipped(p uint16) {
 
 // search finds the ranges the router's rules allow.
 func (l *limiter) search(ctx context.Context) []PortRange {
-	ps := &portSearch{p: l, known: l.known, skip: l.skip}
-	ranges := ps.run(ctx)
-	l.res.SearchRequests = ps.requests
-	if ps.end != nil && ctx.Err() == nil {
-		l.end = ps.end
+	ranges, requests, end := l.portAsker.search(ctx, l.known)
+	l.res.SearchRequests = requests
+	l.res.Restricted = l.res.Restricted || l.restricted
+	if end != nil && ctx.Err() == nil {
+		l.end = end
 	}
 	return ranges
 }
@@ -322,67 +312,6 @@ func (l *limiter) freeAllowed() int {
 	return n
 }
 
-// try is the search's exact question: map port, release it at once.
-func (l *limiter) try(ctx context.Context, port uint16) (portState, *MappingResult) {
-	mr, m := l.probe(ctx, Request{Proto: l.res.Proto, ExternalPort: port, InternalPort: port, Lease: l.lo.Lease})
-	switch {
-	case m != nil:
-		return portAllowed, nil
-	case mr.Refusal == RefusalPermission:
-		l.res.Restricted = true
-		return portRefused, nil
-	case mr.Refusal == RefusalPortTaken:
-		return portTaken, nil
-	}
-	return portUnknown, &mr
-}
-
-// pick lets the router choose. AddAnyPortMapping may answer with a port
-// this host already maps and take that mapping over (UPnP lets a client
-// overwrite its own), so it is used only while natdoc holds nothing and
-// this host has no other mapping.
-func (l *limiter) pick(ctx context.Context, port uint16) (uint16, bool, *MappingResult) {
-	switch {
-	case l.ownInternal[port]:
-		return 0, false, nil
-	case l.s.gateway != nil && (len(l.held) > 0 || len(l.ownInternal) > 0 || !canPickPort(l.s.gateway)):
-		return 0, false, nil
-	}
-	mr, m := l.probe(ctx, Request{Proto: l.res.Proto, ExternalPort: port, InternalPort: port, Lease: l.lo.Lease, AnyPort: true})
-	switch {
-	case m != nil:
-		return m.External().Port(), true, nil
-	case mr.Refusal == RefusalPermission, mr.Refusal == RefusalPortTaken:
-		return 0, false, nil // nothing near: the exact question says more
-	}
-	return 0, false, &mr
-}
-
-func (l *limiter) walksUp() bool { return l.s.gateway == nil }
-
-// probe asks for r and releases the mapping at once (it returns it
-// released, nil when refused).
-func (l *limiter) probe(ctx context.Context, r Request) (MappingResult, mapping) {
-	mr := MappingResult{Request: r, Via: l.s.Via()}
-	m, err := l.s.Map(ctx, r)
-	if err != nil {
-		mr.Err, mr.ErrorCode = err.Error(), RefusalCode(err)
-		mr.Refusal = refine(ctx, l.s, r, ClassifyRefusal(mr.Via, mr.ErrorCode))
-		return mr, nil
-	}
-	if rerr := l.s.Release(ctx, m); rerr != nil && !errors.Is(rerr, errAlreadyGone) {
-		// Still held: Close tries again.
-		l.s.note(fmt.Sprintf("could not release probe mapping %d at once: %v", m.External().Port(), rerr))
-	}
-	return mr, m
-}
-
-// canPickPort: the gateway's WAN service offers AddAnyPortMapping.
-func canPickPort(g *Gateway) bool {
-	_, ok := g.wan.(anyPortAdder)
-	return ok
-}
-
 // refine tells a port another client holds from a port the rules refuse
 // when a router answers 718 for both (IGDv1 miniupnpd, and the spec's
 // "conflict" reads either way): only a mapping on read-back is a holder.
@@ -395,37 +324,6 @@ func refine(ctx context.Context, s *Session, r Request, ref Refusal) Refusal {
 		return RefusalPermission
 	}
 	return ref
-}
-
-// occupiedPorts lists the external ports of proto already in a UPnP
-// router's table, and the internal ports this host's other mappings use:
-// re-adding one of our own host's mappings would silently overwrite it
-// (miniupnpd does), and deleting it afterwards would destroy what the user
-// had. A PCP or NAT-PMP session reads the table too when the router also
-// speaks UPnP; without it natdoc cannot list.
-func occupiedPorts(ctx context.Context, s *Session, proto string) (ext, ownInternal map[uint16]bool, err error) {
-	ext, ownInternal = map[uint16]bool{}, map[uint16]bool{}
-	g := s.gateway
-	if g == nil {
-		g = s.listGateway
-	}
-	if g == nil {
-		return ext, ownInternal, nil
-	}
-	table, err := List(ctx, g)
-	if err != nil {
-		return nil, nil, fmt.Errorf("limits: read the table first: %w", err)
-	}
-	for _, e := range table {
-		if e.Proto != proto {
-			continue
-		}
-		ext[e.ExternalPort] = true
-		if e.InternalClient == s.Client().String() {
-			ownInternal[e.InternalPort] = true
-		}
-	}
-	return ext, ownInternal, nil
 }
 
 // attempt adds one mapping, reads it back and optionally verifies it.
