@@ -22,6 +22,8 @@ type portAsker struct {
 	occupied, ownInternal, held map[uint16]bool
 	// restricted: the router's rules refused a port.
 	restricted bool
+	// noPick: the router found no port when asked to choose.
+	noPick bool
 }
 
 func newPortAsker(ctx context.Context, s *Session, proto string, lease time.Duration) (*portAsker, error) {
@@ -60,22 +62,25 @@ func (a *portAsker) try(ctx context.Context, port uint16) (portState, *MappingRe
 // pick lets the router choose. AddAnyPortMapping may answer with a port
 // this host already maps and take that mapping over (UPnP lets a client
 // overwrite its own), so it is used only while natdoc holds nothing and
-// this host has no other mapping.
-func (a *portAsker) pick(ctx context.Context, port uint16) (uint16, bool, *MappingResult) {
+// this host has no other mapping. A router that finds no port for the
+// request (UPnP 728, PCP NO_RESOURCES: its rules may bind the internal
+// port too) is not asked to choose again; exact questions follow.
+func (a *portAsker) pick(ctx context.Context, port uint16) (got uint16, ok, asked bool, end *MappingResult) {
 	switch {
-	case a.ownInternal[port]:
-		return 0, false, nil
+	case a.noPick || a.ownInternal[port]:
+		return 0, false, false, nil
 	case a.s.gateway != nil && (len(a.held) > 0 || len(a.ownInternal) > 0 || !canPickPort(a.s.gateway)):
-		return 0, false, nil
+		return 0, false, false, nil
 	}
 	mr, m := a.probe(ctx, Request{Proto: a.proto, ExternalPort: port, InternalPort: port, Lease: a.lease, AnyPort: true})
 	switch {
 	case m != nil:
-		return m.External().Port(), true, nil
-	case mr.Refusal == RefusalPermission, mr.Refusal == RefusalPortTaken:
-		return 0, false, nil // nothing near: the exact question says more
+		return m.External().Port(), true, true, nil
+	case mr.Refusal == RefusalPermission, mr.Refusal == RefusalPortTaken, mr.Refusal == RefusalTableFull:
+		a.noPick = mr.Refusal == RefusalTableFull
+		return 0, false, true, nil
 	}
-	return 0, false, &mr
+	return 0, false, true, &mr
 }
 
 func (a *portAsker) walksUp() bool { return a.s.gateway == nil }

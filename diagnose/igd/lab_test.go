@@ -400,9 +400,9 @@ func TestLabPCPLimit(t *testing.T) {
 	before := n.routerTable(t)
 	rep, code, log := n.natdoc(t, "upnp", "limits", "--url", n.igd.RootURL, "--via", "pcp", "--max", "40", "--port", "10000")
 	l := rep.IGD.Limit
-	// 10030 cannot be provided; asked to choose, the gateway finds no
-	// free port its rules allow: 10000-10029 are all natdoc gets.
-	if code != 1 || rep.IGD.Via != "pcp" || l == nil || l.Accepted != 30 || !l.Reached || l.ErrorCode != PCPNoResources || l.ReadBack || l.Removed != 30 ||
+	// 10030 cannot be provided, and the search finds no other port the
+	// rules allow: 10000-10029 are all natdoc gets.
+	if code != 1 || rep.IGD.Via != "pcp" || l == nil || l.Accepted != 30 || !l.Reached || l.ErrorCode != PCPCannotProvideExt || l.ReadBack || l.Removed != 30 ||
 		l.Cause != string(CausePermission) || len(l.Allowed) != 1 || l.Allowed[0] != "10000-10029" {
 		t.Fatalf("exit %d via %q limit %+v: %s", code, rep.IGD.Via, l, log)
 	}

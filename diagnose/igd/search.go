@@ -15,8 +15,8 @@ type portProber interface {
 	try(ctx context.Context, port uint16) (st portState, end *MappingResult)
 	// pick lets the router choose a port near port (IGDv2
 	// AddAnyPortMapping, PCP or NAT-PMP without a fixed port); ok is false
-	// when it cannot or would not.
-	pick(ctx context.Context, port uint16) (got uint16, ok bool, end *MappingResult)
+	// when it cannot or would not, asked when it sent a request anyway.
+	pick(ctx context.Context, port uint16) (got uint16, ok, asked bool, end *MappingResult)
 	// walksUp: the router's choice is the next port up that it allows
 	// (PCP, NAT-PMP), not the nearest either way (AddAnyPortMapping).
 	walksUp() bool
@@ -84,8 +84,10 @@ func (s *portSearch) seed(ctx context.Context, port uint16) {
 	if s.known[port] != portUnknown || s.skip(port) {
 		return
 	}
-	s.requests++
-	got, ok, end := s.p.pick(ctx, port)
+	got, ok, asked, end := s.p.pick(ctx, port)
+	if asked {
+		s.requests++
+	}
 	switch {
 	case end != nil:
 		s.end = end
@@ -95,7 +97,6 @@ func (s *portSearch) seed(ctx context.Context, port uint16) {
 			s.passedOver(port, got)
 		}
 	default:
-		s.requests--
 		s.ask(ctx, port)
 	}
 }

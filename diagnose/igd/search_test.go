@@ -35,27 +35,27 @@ func (f *rulesProber) try(_ context.Context, p uint16) (portState, *MappingResul
 	return portRefused, nil
 }
 
-func (f *rulesProber) pick(_ context.Context, p uint16) (uint16, bool, *MappingResult) {
+func (f *rulesProber) pick(_ context.Context, p uint16) (uint16, bool, bool, *MappingResult) {
 	if f.mode == "" {
-		return 0, false, nil
+		return 0, false, false, nil
 	}
 	f.asked++
 	free := func(q int) bool { return q >= 1 && q <= 65535 && f.allows(uint16(q)) && !f.taken[uint16(q)] }
 	for d := 0; d < 65536; d++ {
 		if f.mode == "walk" {
 			if q := (int(p)+d-1)%65535 + 1; free(q) {
-				return uint16(q), true, nil
+				return uint16(q), true, true, nil
 			}
 			continue
 		}
 		if free(int(p) - d) {
-			return uint16(int(p) - d), true, nil
+			return uint16(int(p) - d), true, true, nil
 		}
 		if free(int(p) + d) {
-			return uint16(int(p) + d), true, nil
+			return uint16(int(p) + d), true, true, nil
 		}
 	}
-	return 0, false, &MappingResult{Refusal: RefusalTableFull, ErrorCode: ErrNoPortMapsAvailable}
+	return 0, false, true, &MappingResult{Refusal: RefusalTableFull, ErrorCode: ErrNoPortMapsAvailable}
 }
 
 func (f *rulesProber) walksUp() bool { return f.mode == "walk" }
