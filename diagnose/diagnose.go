@@ -107,10 +107,8 @@ const (
 	CheckServer  = "sip-server"
 )
 
-// Run performs every check the options allow, concurrently, and returns the
-// facts. A check that cannot run is recorded in Result.Checks, not returned
-// as an error.
-func Run(ctx context.Context, opt Options) *Result {
+// setDefaults fills what the options leave out, the probes included.
+func (opt *Options) setDefaults() {
 	if opt.Timeout == 0 {
 		opt.Timeout = DefaultTimeout
 	}
@@ -145,6 +143,13 @@ func Run(ctx context.Context, opt Options) *Result {
 		p.Options.Log = opt.Log
 		opt.Router = p
 	}
+}
+
+// Run performs every check the options allow, concurrently, and returns the
+// facts. A check that cannot run is recorded in Result.Checks, not returned
+// as an error.
+func Run(ctx context.Context, opt Options) *Result {
+	opt.setDefaults()
 	ctx, cancel := context.WithTimeout(ctx, opt.Timeout)
 	defer cancel()
 	res := &Result{SIPPort: opt.SIPPort, RTPLow: opt.RTPLow, RTPHigh: opt.RTPHigh}

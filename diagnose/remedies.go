@@ -46,31 +46,42 @@ func Remedies(r *Result, fs []report.Finding) []report.Remedy {
 	return out
 }
 
+// remedyList collects remedies in rank order, each with the findings it
+// fixes; one without findings is left out.
+type remedyList struct {
+	has map[report.FindingID]bool
+	out []remedy
+}
+
+func (l *remedyList) present(ids ...report.FindingID) []report.FindingID {
+	var out []report.FindingID
+	for _, id := range ids {
+		if l.has[id] {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func (l *remedyList) add(id, title, detail, unless string, fixes []report.FindingID) {
+	if len(fixes) > 0 {
+		l.out = append(l.out, remedy{report.Remedy{ID: id, Title: title, Detail: detail, Fixes: fixes}, unless})
+	}
+}
+
 func rankRemedies(r *Result, fs []report.Finding) []remedy {
-	has := map[report.FindingID]bool{}
+	l := &remedyList{has: map[report.FindingID]bool{}}
 	for _, f := range fs {
-		has[f.ID] = true
+		l.has[f.ID] = true
 	}
-	present := func(ids ...report.FindingID) []report.FindingID {
-		var out []report.FindingID
-		for _, id := range ids {
-			if has[id] {
-				out = append(out, id)
-			}
-		}
-		return out
-	}
-	rtp := "the RTP range"
-	if r.RTPLow > 0 {
-		rtp = fmt.Sprintf("the RTP range %d-%d", r.RTPLow, r.RTPHigh)
-	}
-	sip := r.SIPPort
-	var out []remedy
-	add := func(id, title, detail, unless string, fixes []report.FindingID) {
-		if len(fixes) > 0 {
-			out = append(out, remedy{report.Remedy{ID: id, Title: title, Detail: detail, Fixes: fixes}, unless})
-		}
-	}
+	l.networkRemedies()
+	l.mediaRemedies(r)
+	return l.out
+}
+
+// networkRemedies: what must change before any media remedy can work.
+func (l *remedyList) networkRemedies() {
+	add, present := l.add, l.present
 	add(RemedyAllowUDP, "Allow UDP through this network's firewall, or use a VPN",
 		"SIP over UDP and every RTP packet need UDP; with UDP blocked no other remedy helps. A VPN that runs over TCP/443 carries calls through such networks.",
 		"UDP is allowed (or calls run through a VPN)", present(IDNoUDP))
@@ -91,6 +102,17 @@ func rankRemedies(r *Result, fs []report.Finding) []remedy {
 		"the outer router is put in bridge mode", present(IDDoubleNAT, IDCGNAT, igd.FindingExternalIPDiffers))
 	add(RemedyPublicIPv4, "Ask the provider for a public IPv4 address",
 		"Behind the provider's carrier-grade NAT nothing can be forwarded.", "the provider gives a public address", present(IDCGNAT))
+}
+
+// mediaRemedies: what makes the audio arrive, in the order that fits the
+// NAT found.
+func (l *remedyList) mediaRemedies(r *Result) {
+	add, present, has := l.add, l.present, l.has
+	rtp := "the RTP range"
+	if r.RTPLow > 0 {
+		rtp = fmt.Sprintf("the RTP range %d-%d", r.RTPLow, r.RTPHigh)
+	}
+	sip := r.SIPPort
 	forwardFixes := present(IDSIPPortNotForwarded, IDRTPNotForwarded, IDMappingVaries, igd.FindingMappingLimit, igd.FindingPortsRestricted, IDRTPPortMapping)
 	forwardPorts := func() {
 		add(RemedyForwardPorts, fmt.Sprintf("Forward UDP %d and %s to the phone or server", sip, rtp),
@@ -129,7 +151,6 @@ func rankRemedies(r *Result, fs []report.Finding) []remedy {
 	add(RemedyVPN, "Use a VPN between the phones and the server",
 		"Inside a VPN no NAT sits between phones and server; it defeats every NAT behaviour found here.",
 		"calls run through a VPN", present(IDMappingVaries, IDCGNAT, IDDoubleNAT, IDPublicMismatch, IDSIPALGDrop))
-	return out
 }
 
 func natEndpointIndependent(r *Result) bool {

@@ -344,15 +344,39 @@ func (o *upnpOptions) runCleanup(ctx context.Context, a *app, command string, ma
 	return emitUPnP(a, command, started, res)
 }
 
+// limitsFlags are `upnp limits`' own flags.
+type limitsFlags struct {
+	lo       igd.LimitOptions
+	proto    string
+	rtp      string
+	verify   bool
+	stunAddr string
+}
+
+// options validates the flags into the package's options.
+func (f *limitsFlags) options(ctx context.Context) (igd.LimitOptions, error) {
+	lo := f.lo
+	lo.Proto = strings.ToUpper(f.proto)
+	if lo.Proto != "UDP" && lo.Proto != "TCP" {
+		return lo, usageErrorf("--proto %q: want udp or tcp", f.proto)
+	}
+	if lo.Max < 1 || lo.Max > maxRange {
+		return lo, usageErrorf("--max %d: want 1 to %d", lo.Max, maxRange)
+	}
+	if f.rtp != "" {
+		l, h, err := parsePortRange(f.rtp)
+		if err != nil {
+			return lo, usageErrorf("--rtp-ports: %w", err)
+		}
+		lo.RTP = igd.PortRange{Lo: l, Hi: h}
+	}
+	var err error
+	lo.VerifyServer, err = verifyServer(ctx, f.verify, f.stunAddr)
+	return lo, err
+}
+
 func newUpnpLimitsCmd(a *app, o *upnpOptions) *cobra.Command {
-	var (
-		lo       igd.LimitOptions
-		proto    string
-		start    uint16
-		rtp      string
-		verify   bool
-		stunAddr string
-	)
+	var lf limitsFlags
 	cmd := &cobra.Command{
 		Use:   "limits [--max N] [--proto udp] [--verify --stun SERVER]",
 		Short: "Measure how many mappings the router accepts and really applies",
@@ -369,23 +393,8 @@ SIP server's RTP range (--rtp-ports).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			started := time.Now()
-			lo.Proto = strings.ToUpper(proto)
-			if lo.Proto != "UDP" && lo.Proto != "TCP" {
-				return usageErrorf("--proto %q: want udp or tcp", proto)
-			}
-			if lo.Max < 1 || lo.Max > maxRange {
-				return usageErrorf("--max %d: want 1 to %d", lo.Max, maxRange)
-			}
-			lo.StartPort = start
-			if rtp != "" {
-				l, h, err := parsePortRange(rtp)
-				if err != nil {
-					return usageErrorf("--rtp-ports: %w", err)
-				}
-				lo.RTP = igd.PortRange{Lo: l, Hi: h}
-			}
-			var err error
-			if lo.VerifyServer, err = verifyServer(cmd.Context(), verify, stunAddr); err != nil {
+			lo, err := lf.options(cmd.Context())
+			if err != nil {
 				return err
 			}
 			c, err := o.command(a, true)
@@ -400,19 +409,19 @@ SIP server's RTP range (--rtp-ports).`,
 				return cannotRunErrorf("%w", err)
 			}
 			warnLeftBehind(a, &res.Found)
-			err = emitUPnP(a, "upnp limits", started, res)
-			if res.Limit.Interrupted && err == nil {
-				return cannotRunErrorf("interrupted")
+			if err := emitUPnP(a, "upnp limits", started, res); err != nil || !res.Limit.Interrupted {
+				return err
 			}
-			return err
+			return cannotRunErrorf("interrupted")
 		},
 	}
-	cmd.Flags().IntVar(&lo.Max, "max", 64, "stop after this many accepted mappings")
-	cmd.Flags().StringVar(&proto, "proto", "udp", "transport: udp or tcp")
-	cmd.Flags().Uint16Var(&start, "port", 10000, "first external `port` to try")
-	cmd.Flags().StringVar(&rtp, "rtp-ports", "", "the SIP server's RTP range `LO-HI`, for the advice when the router's rules refuse ports (default: --max ports from --port)")
-	cmd.Flags().DurationVar(&lo.Lease, "lease", time.Hour, "lease to ask for (a finite lease expires even if natdoc is killed)")
-	cmd.Flags().BoolVar(&verify, "verify", false, "prove each mapping with an inbound packet (needs --stun)")
-	cmd.Flags().StringVar(&stunAddr, "stun", "", "RFC 5780 STUN `server` supporting RESPONSE-PORT, for --verify")
+	f := cmd.Flags()
+	f.IntVar(&lf.lo.Max, "max", 64, "stop after this many accepted mappings")
+	f.StringVar(&lf.proto, "proto", "udp", "transport: udp or tcp")
+	f.Uint16Var(&lf.lo.StartPort, "port", 10000, "first external `port` to try")
+	f.StringVar(&lf.rtp, "rtp-ports", "", "the SIP server's RTP range `LO-HI`, for the advice when the router's rules refuse ports (default: --max ports from --port)")
+	f.DurationVar(&lf.lo.Lease, "lease", time.Hour, "lease to ask for (a finite lease expires even if natdoc is killed)")
+	f.BoolVar(&lf.verify, "verify", false, "prove each mapping with an inbound packet (needs --stun)")
+	f.StringVar(&lf.stunAddr, "stun", "", "RFC 5780 STUN `server` supporting RESPONSE-PORT, for --verify")
 	return cmd
 }

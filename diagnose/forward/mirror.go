@@ -29,17 +29,8 @@ var mirrorSchedule = transact.Schedule{RTO: 500 * time.Millisecond, Window: stun
 // binding and arrive only through a forward.
 func CheckViaMirror(ctx context.Context, mirror netip.AddrPort, ports []int, env envListener) *Result {
 	res := &Result{Server: mirror, Via: "mirror", Ports: make([]PortResult, len(ports))}
-	targets := map[uint16]*net.UDPConn{}
-	for i, p := range ports {
-		res.Ports[i] = PortResult{Port: p}
-		c, err := env.ListenUDP("udp4", &net.UDPAddr{Port: p})
-		if err != nil {
-			res.Ports[i].Outcome, res.Ports[i].Err = PortBusy, err.Error()
-			continue
-		}
-		defer c.Close()
-		targets[uint16(p)] = c
-	}
+	targets, closeTargets := listenTargets(res, ports, env)
+	defer closeTargets()
 	if len(targets) == 0 {
 		return res
 	}
@@ -75,7 +66,32 @@ func CheckViaMirror(ctx context.Context, mirror netip.AddrPort, ports []int, env
 	public, _ := netip.ParseAddrPort(echo.Source)
 	time.Sleep(min(callbackWait, time.Until(deadlineOf(ctx))))
 	cancel()
-	got := arrived()
+	markArrivals(res, public, arrived())
+	return res
+}
+
+// listenTargets binds every port to check; a port another program holds
+// is PortBusy.
+func listenTargets(res *Result, ports []int, env envListener) (map[uint16]*net.UDPConn, func()) {
+	targets := map[uint16]*net.UDPConn{}
+	for i, p := range ports {
+		res.Ports[i] = PortResult{Port: p}
+		c, err := env.ListenUDP("udp4", &net.UDPAddr{Port: p})
+		if err != nil {
+			res.Ports[i].Outcome, res.Ports[i].Err = PortBusy, err.Error()
+			continue
+		}
+		targets[uint16(p)] = c
+	}
+	return targets, func() {
+		for _, c := range targets {
+			c.Close()
+		}
+	}
+}
+
+// markArrivals judges every checked port by whether its callback arrived.
+func markArrivals(res *Result, public netip.AddrPort, got map[uint16]bool) {
 	for i := range res.Ports {
 		p := &res.Ports[i]
 		if p.Outcome == PortBusy {
@@ -87,7 +103,6 @@ func CheckViaMirror(ctx context.Context, mirror netip.AddrPort, ports []int, env
 			p.Outcome = Reached
 		}
 	}
-	return res
 }
 
 // envListener is the part of netenv.Env the check needs.

@@ -3,6 +3,7 @@ package igd
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -229,9 +230,13 @@ func MapFindings(ms []MappingResult) []report.Finding {
 		}
 	}
 	if len(refused) > 0 {
+		remedy := remedyForwardByHand
+		if slices.ContainsFunc(ms, func(m MappingResult) bool { return m.Refusal == RefusalPermission }) {
+			remedy = "The router's UPnP rules refuse these ports; `natdoc upnp limits --rtp-ports LO-HI` finds the ports they allow. Otherwise " + lowerFirst(remedyForwardByHand)
+		}
 		out = append(out, report.Finding{ID: FindingMappingRefused, Severity: report.SeverityError,
 			Title:    fmt.Sprintf("The router refused %d of %d mappings (%s)", len(refused), len(ms), portList(refused)),
-			Evidence: ev, Remedy: remedyForwardByHand})
+			Evidence: ev, Remedy: remedy})
 	}
 	return out
 }
@@ -281,6 +286,13 @@ func mappingFindings(ms []MappingResult) []report.Finding {
 			Evidence: silentEv,
 			Remedy:   "The router (or a NAT in front of it) does not forward these ports: " + lowerFirst(remedyForwardByHand)})
 	}
+	return append(out, leaseFindings(leases)...)
+}
+
+// leaseFindings: one finding per lease rewrite (asked, granted) seen,
+// shortest granted first.
+func leaseFindings(leases map[[2]time.Duration][]string) []report.Finding {
+	var out []report.Finding
 	keys := make([][2]time.Duration, 0, len(leases))
 	for k := range leases {
 		keys = append(keys, k)
