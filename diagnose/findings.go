@@ -338,13 +338,9 @@ func firstNonEmpty(s ...string) string {
 	return ""
 }
 
-func forwardFindings(r *Result) []report.Finding {
-	f := r.Forward
-	if f == nil {
-		return nil
-	}
-	var sipMissing, rtpMissing, reached, busy []string
-	var public netip.AddrPort
+// sortForwardPorts sorts the checked ports by outcome, and finds the
+// public address the checks saw.
+func sortForwardPorts(f *forward.Result, sipPort int) (sipMissing, rtpMissing, reached, busy []string, public netip.AddrPort) {
 	for _, p := range f.Ports {
 		if p.Public.IsValid() {
 			public = p.Public
@@ -354,7 +350,7 @@ func forwardFindings(r *Result) []report.Finding {
 		case forward.Reached:
 			reached = append(reached, port)
 		case forward.NotReached:
-			if p.Port == r.SIPPort {
+			if p.Port == sipPort {
 				sipMissing = append(sipMissing, port)
 			} else {
 				rtpMissing = append(rtpMissing, port)
@@ -363,6 +359,15 @@ func forwardFindings(r *Result) []report.Finding {
 			busy = append(busy, port)
 		}
 	}
+	return sipMissing, rtpMissing, reached, busy, public
+}
+
+func forwardFindings(r *Result) []report.Finding {
+	f := r.Forward
+	if f == nil {
+		return nil
+	}
+	sipMissing, rtpMissing, reached, busy, public := sortForwardPorts(f, r.SIPPort)
 	pubAddr := "the public address"
 	if public.IsValid() {
 		pubAddr = public.Addr().String()
