@@ -67,6 +67,17 @@ type mapping interface {
 	renew(ctx context.Context) error
 }
 
+// again asks mp for r once more at the external port it granted: a
+// renewal, which restarts the lease.
+func again(ctx context.Context, mp mapper, r Request, ext uint16) (time.Time, error) {
+	r.ExternalPort, r.AnyPort = ext, false
+	got, err := mp.add(ctx, r, JournalEntry{})
+	if err != nil {
+		return time.Time{}, err
+	}
+	return got.GoodUntil(), nil
+}
+
 // mapper adds mappings through one protocol.
 type mapper interface {
 	via() string
@@ -142,11 +153,9 @@ type upnpMapping struct {
 }
 
 func (m *upnpMapping) renew(ctx context.Context) error {
-	r := m.req
-	r.ExternalPort, r.AnyPort = m.ext.Port(), false
-	got, err := m.u.add(ctx, r, JournalEntry{})
+	until, err := again(ctx, m.u, m.req, m.ext.Port())
 	if err == nil {
-		m.until = got.GoodUntil()
+		m.until = until
 	}
 	return err
 }
@@ -296,11 +305,9 @@ func (m *pmpMapping) Internal() netip.AddrPort { return netip.AddrPortFrom(netip
 func (m *pmpMapping) GoodUntil() time.Time     { return m.until }
 
 func (m *pmpMapping) renew(ctx context.Context) error {
-	r := m.req
-	r.ExternalPort = m.ext.Port()
-	got, err := m.n.add(ctx, r, JournalEntry{})
+	until, err := again(ctx, m.n, m.req, m.ext.Port())
 	if err == nil {
-		m.until = got.GoodUntil()
+		m.until = until
 	}
 	return err
 }
@@ -379,11 +386,9 @@ func (m *pcpMapping) External() netip.AddrPort { return m.ext }
 func (m *pcpMapping) Internal() netip.AddrPort { return netip.AddrPortFrom(m.p.client, m.in) }
 func (m *pcpMapping) GoodUntil() time.Time     { return m.until }
 func (m *pcpMapping) renew(ctx context.Context) error {
-	r := m.req
-	r.ExternalPort, r.AnyPort = m.ext.Port(), false
-	got, err := m.p.add(ctx, r, JournalEntry{})
+	until, err := again(ctx, m.p, m.req, m.ext.Port())
 	if err == nil {
-		m.until = got.GoodUntil()
+		m.until = until
 	}
 	return err
 }
