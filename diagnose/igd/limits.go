@@ -144,13 +144,28 @@ func Limits(ctx context.Context, s *Session, opt Options, lo LimitOptions) (res 
 		return res, err
 	}
 	l.fill(ctx, []PortRange{{lo.StartPort, searchHigh}}, true)
-	if l.permission != nil && l.end == nil && res.Accepted < lo.Max && ctx.Err() == nil && s.Via() != ViaNATPMP {
-		// A NAT-PMP gateway already walked past what its rules refuse.
+	// Search, fill, and search again while that finds more: a fill that
+	// meets a gap inside a range the search read as one tells the next
+	// search where to look.
+	for round := 0; round < maxSearchRounds && l.searchMore(ctx); round++ {
+		before := res.Accepted
 		ranges := l.search(ctx)
 		l.fill(ctx, rangeFrom(ranges, lo.StartPort), false)
+		if res.Accepted == before {
+			break
+		}
 	}
 	l.finish(ctx)
 	return res, nil
+}
+
+// maxSearchRounds bounds the search-and-fill rounds of one limit test.
+const maxSearchRounds = 3
+
+// searchMore: the rules refused a port and nothing else ended the test. A
+// NAT-PMP gateway already walked past what its rules refuse.
+func (l *limiter) searchMore(ctx context.Context) bool {
+	return l.permission != nil && l.end == nil && l.res.Accepted < l.lo.Max && ctx.Err() == nil && l.s.Via() != ViaNATPMP
 }
 
 // limiter is one limit test's state.
@@ -172,12 +187,18 @@ func newLimiter(ctx context.Context, s *Session, opt Options, lo LimitOptions, r
 	return &limiter{portAsker: a, opt: opt, lo: lo, res: res, known: map[uint16]portState{}}, nil
 }
 
+// maxRefusedRun: in a range the search found, this many refused ports in
+// a row mean the range was read wider than it is (a gap between two ranges
+// the binary search could not see); the fill moves on to the next range.
+const maxRefusedRun = 8
+
 // fill maps the ports of ranges in order and holds them, until Max are
 // accepted, a refusal ends the test or the ranges run out;
 // stopAtPermission ends it at the first port the rules refuse too.
 func (l *limiter) fill(ctx context.Context, ranges []PortRange, stopAtPermission bool) {
 	for _, r := range ranges {
-		for p := int(r.Lo); p <= int(r.Hi); p++ {
+		refusedRun := 0
+		for p := int(r.Lo); p <= int(r.Hi) && refusedRun < maxRefusedRun; p++ {
 			if l.res.Accepted >= l.lo.Max || l.end != nil {
 				return
 			}
@@ -189,8 +210,13 @@ func (l *limiter) fill(ctx context.Context, ranges []PortRange, stopAtPermission
 				l.noteSkipped(uint16(p))
 				continue
 			}
-			if l.fillOne(ctx, uint16(p)) == RefusalPermission && stopAtPermission {
+			switch ref := l.fillOne(ctx, uint16(p)); {
+			case ref == RefusalPermission && stopAtPermission:
 				return
+			case ref == RefusalPermission:
+				refusedRun++
+			default:
+				refusedRun = 0
 			}
 		}
 	}
@@ -257,7 +283,7 @@ func (l *limiter) noteSkipped(p uint16) {
 // search finds the ranges the router's rules allow.
 func (l *limiter) search(ctx context.Context) []PortRange {
 	ranges, requests, end := l.portAsker.search(ctx, l.known)
-	l.res.SearchRequests = requests
+	l.res.SearchRequests += requests
 	l.res.Restricted = l.res.Restricted || l.restricted
 	if end != nil && ctx.Err() == nil {
 		l.end = end

@@ -91,6 +91,9 @@ func (s *portSearch) seed(ctx context.Context, port uint16) {
 	switch {
 	case end != nil:
 		s.end = end
+	case ok && got < searchLow:
+		// A system port: no use to SIP or RTP, and outside the search.
+		s.passedOver(port, port)
 	case ok:
 		s.known[got] = portAllowed
 		if got != port {
@@ -109,6 +112,9 @@ func (s *portSearch) passedOver(port, got uint16) {
 	edge := int(got) - 1
 	if !s.p.walksUp() && got < port {
 		edge = int(got) + 1
+	}
+	if got == port {
+		edge = int(port) // only the asked port is known
 	}
 	for _, q := range []int{int(port), edge} {
 		if q >= searchLow && q <= searchHigh && !s.skip(uint16(q)) && s.known[uint16(q)] == portUnknown {
