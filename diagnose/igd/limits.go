@@ -303,8 +303,10 @@ func (l *limiter) finish(ctx context.Context) {
 	switch {
 	case r.Accepted >= r.Max || r.Interrupted:
 		r.Cause = CauseNone
-	case l.end == nil:
+	case l.end == nil && l.permission != nil:
 		r.Cause, r.Refusal = CausePermission, l.permission
+	case l.end == nil:
+		r.Cause = CauseNone // the port space ran out first
 	default:
 		r.Refusal = l.end
 		r.Cause = causeOf(l.end.Refusal, r.Restricted && l.freeAllowed() == 0)
