@@ -14,7 +14,7 @@ import (
 
 // serve --upnp's forwarding against miniupnpd whose rules refuse the
 // server's RTP range: the pairs go to a range they allow, the mappings
-// outlive their 4 s lease because they are renewed, and Close leaves the
+// outlive their 6 s lease because they are renewed, and Close leaves the
 // table as it was.
 func TestLabForwardForServer(t *testing.T) {
 	t.Parallel()
@@ -24,7 +24,7 @@ func TestLabForwardForServer(t *testing.T) {
 	defer cancel()
 	opt := Options{Env: netenv.Env{Do: n.phone.Do}, URL: n.igd.RootURL}
 	f, err := ForwardForServer(ctx, opt, ServerForward{SIPPort: 5060, RTP: PortRange{20000, 20099}, Pairs: 4,
-		Lease: 4 * time.Second, Journal: OpenJournal(n.journal())})
+		Lease: 6 * time.Second, Journal: OpenJournal(n.journal())})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,10 +38,10 @@ func TestLabForwardForServer(t *testing.T) {
 	if !ids[string(FindingRTPMoved)] || !ids[string(FindingForwarded)] || ids[string(FindingMappingLimit)] {
 		t.Errorf("findings %+v", f.Findings)
 	}
-	time.Sleep(7 * time.Second) // well past the lease: alive only if renewed
+	time.Sleep(10 * time.Second) // well past the lease: alive only if renewed
 	live := n.igd.Mappings(t, n.phone)
 	if len(live) != len(listed)+9 || !slices.ContainsFunc(live, func(s string) bool { return strings.Contains(s, "40007->192.168.1.10:40007") }) {
-		t.Errorf("after 7 s of 4 s leases: %q", live)
+		t.Errorf("after 10 s of 6 s leases: %q", live)
 	}
 	if k, err := f.Renewals(); k < 2 || err != nil {
 		t.Errorf("%d renewals, last error %v", k, err)
