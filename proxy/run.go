@@ -100,7 +100,7 @@ func Run(ctx context.Context, o Options, rep *report.Report) error {
 	cfg := o.serverConfig()
 	dep := &deployment{o: &o, rep: rep}
 	if o.UPnP != nil {
-		fw, err := forwardPorts(ctx, o)
+		fw, err := forwardPorts(ctx, &o)
 		if err != nil {
 			return err
 		}
@@ -109,9 +109,6 @@ func Run(ctx context.Context, o Options, rep *report.Report) error {
 		rep.Add(fw.findings...)
 		if cfg.PublicAddr == "" {
 			cfg.PublicAddr = fw.external
-		}
-		if fw.pairs >= 2 {
-			o.PortMax = o.PortMin + 2*fw.pairs - 1
 		}
 		o.Notify("router forwards " + strings.Join(fw.mapped, ", "))
 	}

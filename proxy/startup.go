@@ -157,10 +157,10 @@ func (d *deployment) forwardingFromUPnP() {
 		Detail: "forwarded by hand: natdoc cannot read the router's port-forwarding page; --mirror-check HOST:PORT (a natdoc mirror outside) proves it"}
 	if f := d.fw; f != nil {
 		c.Status = report.CheckPassed
-		c.Detail = fmt.Sprintf("the router forwards %s via %s", strings.Join(f.mapped, ", "), f.session.Via())
-		if f.pairs < d.o.UPnP.Pairs {
+		c.Detail = fmt.Sprintf("the router forwards %s via %s", strings.Join(f.mapped, ", "), f.fw.Via)
+		if f.fw.Pairs < d.o.UPnP.Pairs {
 			c.Status = report.CheckProblem
-			c.Detail += fmt.Sprintf("; %d of the %d RTP pairs asked for", f.pairs, d.o.UPnP.Pairs)
+			c.Detail += fmt.Sprintf("; %d of the %d RTP pairs asked for", f.fw.Pairs, d.o.UPnP.Pairs)
 		}
 	}
 	d.rep.Checks = append(d.rep.Checks, c)

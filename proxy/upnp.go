@@ -3,7 +3,6 @@ package proxy
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/natdoc/natdoc/diagnose/igd"
@@ -11,27 +10,22 @@ import (
 )
 
 // UPnP forwarding for `natdoc serve --upnp`: the router forwards the SIP
-// port and the first RTP pairs of the range to this host while it runs.
+// port and RTP pairs to this host while it runs.
 const (
-	// upnpLease: mappings outlive no crash by long; a clean exit removes
-	// them at once, `natdoc upnp cleanup` after a crash (journal).
-	upnpLease = 2 * time.Hour
-	// upnpReleaseTimeout bounds removing the mappings on exit: one HTTP
-	// round trip per mapping on a LAN.
-	upnpReleaseTimeout = 15 * time.Second
+	// upnpLease: the mappings are renewed at half of it while serve runs,
+	// so those of a killed server expire within it (`natdoc upnp
+	// cleanup` removes them at once, from the journal).
+	upnpLease = 30 * time.Minute
 	// DefaultUPnPPairs: 10 RTP/RTCP pairs (5 relayed calls with both legs
 	// outside) plus SIP stay under the ~30 mappings many routers allow.
 	DefaultUPnPPairs = 10
 )
 
-// Finding IDs of the router forwarding (stable: scripts match on them).
-const IDUPnPForwarded report.FindingID = "upnp-forwarded"
-
 // UPnPOptions: which router to ask and how many RTP pairs.
 type UPnPOptions struct {
 	// URL is the IGD's root description (skips SSDP discovery).
 	URL string
-	// Pairs of RTP/RTCP ports forwarded from the start of the range.
+	// Pairs of RTP/RTCP ports forwarded.
 	Pairs int
 	// Journal records every mapping for `natdoc upnp cleanup` (default:
 	// natdoc's state directory).
@@ -40,93 +34,44 @@ type UPnPOptions struct {
 
 // upnpForward is what --upnp set up.
 type upnpForward struct {
-	session   *igd.Session
+	fw        *igd.Forwarding
 	discovery *igd.Discovery
 	external  string // the router's external IP, the default main address
-	pairs     int    // RTP/RTCP pairs forwarded from the start of --rtp-ports
 	findings  []report.Finding
 	mapped    []string
 }
 
-// forwardPorts maps the SIP port and up to o.UPnP.Pairs RTP pairs. A
-// router refusing some RTP pairs is a finding, not an error: the relay then
-// uses the pairs it got.
-func forwardPorts(ctx context.Context, o Options) (*upnpForward, error) {
-	opt := igd.Options{URL: o.UPnP.URL, Log: o.Log}
-	d, err := igd.Discover(ctx, opt)
-	if err != nil {
-		return nil, fmt.Errorf("upnp: %w", err)
-	}
+// forwardPorts asks the router for the SIP port and o.UPnP.Pairs RTP pairs
+// (igd.ForwardForServer). When the router's rules refuse the --rtp-ports
+// range, the pairs lie in a range they allow: the relay's range moves
+// there (o.PortMin, o.PortMax), and the user is told.
+func forwardPorts(ctx context.Context, o *Options) (*upnpForward, error) {
 	path := o.UPnP.Journal
 	if path == "" {
+		var err error
 		if path, err = igd.DefaultJournalPath(); err != nil {
 			return nil, fmt.Errorf("upnp: %w", err)
 		}
 	}
-	s, err := igd.NewSession(d, opt, igd.ViaAuto, igd.OpenJournal(path))
+	fw, err := igd.ForwardForServer(ctx, igd.Options{URL: o.UPnP.URL, Log: o.Log}, igd.ServerForward{
+		SIPPort: o.Listen.Port(), TCP: o.TCP, RTP: igd.PortRange{Lo: uint16(o.PortMin), Hi: uint16(o.PortMax)},
+		Pairs: o.UPnP.Pairs, Lease: upnpLease, Journal: igd.OpenJournal(path)})
 	if err != nil {
 		return nil, fmt.Errorf("upnp: %w", err)
 	}
-	f := &upnpForward{session: s, discovery: d}
-	sip := []string{"UDP"}
-	if o.TCP {
-		sip = append(sip, "TCP")
+	if fw.Moved {
+		o.Notify(fmt.Sprintf("the router's rules refuse RTP ports %d-%d; relaying on %s instead", o.PortMin, o.PortMax, fw.RTP))
 	}
-	for _, proto := range sip {
-		m, err := s.Map(ctx, igd.Request{Proto: proto, ExternalPort: o.Listen.Port(), InternalPort: o.Listen.Port(), Lease: upnpLease})
-		if err != nil {
-			f.release()
-			return nil, fmt.Errorf("upnp: forward SIP %d/%s: %w", o.Listen.Port(), proto, err)
-		}
-		f.external = m.External().Addr().String()
-		f.mapped = append(f.mapped, fmt.Sprintf("%d/%s", o.Listen.Port(), proto))
+	if fw.Pairs > 0 {
+		o.PortMin, o.PortMax = int(fw.RTP.Lo), int(fw.RTP.Hi)
 	}
-	for i := range o.UPnP.Pairs {
-		base := uint16(o.PortMin + 2*i)
-		if int(base)+1 > o.PortMax {
-			break
-		}
-		if err := f.mapPair(ctx, base); err != nil {
-			f.findings = append(f.findings, limitFinding(len(f.mapped), base, err, i))
-			break
-		}
-		f.pairs++
-	}
-	f.findings = append(f.findings, report.Finding{ID: IDUPnPForwarded, Severity: report.SeverityInfo,
-		Title:  fmt.Sprintf("The router forwards %d ports to this server via %s; they are removed on exit", len(f.mapped), s.Via()),
-		Remedy: "", Evidence: []report.Evidence{{Text: "forwarded ports", Values: []report.KeyValue{{Key: "ports", Value: strings.Join(f.mapped, ", ")}, {Key: "external address", Value: f.external}}}}})
-	return f, nil
+	return &upnpForward{fw: fw, discovery: fw.Discovery, external: fw.External.String(), findings: fw.Findings, mapped: fw.Mapped}, nil
 }
 
-func (f *upnpForward) mapPair(ctx context.Context, base uint16) error {
-	for _, p := range []uint16{base, base + 1} {
-		if _, err := f.session.Map(ctx, igd.Request{Proto: "UDP", ExternalPort: p, InternalPort: p, Lease: upnpLease}); err != nil {
-			return err
-		}
-		f.mapped = append(f.mapped, fmt.Sprintf("%d/UDP", p))
-	}
-	return nil
-}
-
-// limitFinding: the router stopped taking mappings; the relay is limited
-// to what was forwarded.
-func limitFinding(held int, port uint16, err error, pairs int) report.Finding {
-	return report.Finding{ID: igd.FindingMappingLimit, Severity: report.SeverityWarning,
-		Title:    fmt.Sprintf("The router refused mapping %d/UDP after %d mappings: the relay uses the %d RTP pairs it got", port, held, pairs),
-		Evidence: []report.Evidence{{Text: err.Error(), Values: []report.KeyValue{{Key: "UPnP error", Value: fmt.Sprint(igd.ErrorCode(err))}}}},
-		Remedy:   "Many routers allow fewer than 30 UPnP mappings. Forward UDP 5060 and the RTP range to this host by hand, and run natdoc serve without --upnp."}
-}
-
-// release removes every mapping, also after Ctrl-C (its own context).
-func (f *upnpForward) release() (int, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), upnpReleaseTimeout)
-	defer cancel()
-	return f.session.Close(ctx)
-}
-
-// releaseAndReport removes the mappings and says so when some are left.
+// releaseAndReport stops the renewals, removes every mapping (also after
+// Ctrl-C) and says so when some are left.
 func (f *upnpForward) releaseAndReport(o Options) {
-	if n, err := f.release(); err != nil {
+	if n, err := f.fw.Close(); err != nil {
 		o.Notify(fmt.Sprintf("removing UPnP mappings: %d removed, %v (run natdoc upnp cleanup)", n, err))
 	}
 }

@@ -171,7 +171,7 @@ func (o *serveOptions) validate() error {
 	if err != nil || lo < 1024 || hi-lo < 3 {
 		return usageErrorf("--rtp-ports %q: want LO-HI within 1024-65535, at least 4 ports", o.RTPPorts)
 	}
-	r.PortMin, r.PortMax = lo, hi
+	r.PortMin, r.PortMax = int(lo), int(hi)
 	if o.UsersFile != "" {
 		if r.Users, err = readUsersFile(o.UsersFile); err != nil {
 			return err

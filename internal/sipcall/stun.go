@@ -8,13 +8,14 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/natdoc/natdoc/internal/transact"
 	"github.com/pion/stun/v3"
 )
 
-// stunRetransmits: RFC 5389 §7.2.1 starts at RTO 500 ms and doubles; three
+// stunSchedule: RFC 5389 §7.2.1 starts at RTO 500 ms and doubles; three
 // tries (0.5 + 1 + 2 s) ride out a lost packet or two without making a
 // phone wait long for its call.
-var stunRetransmits = []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second}
+var stunSchedule = transact.Schedule{RTO: 500 * time.Millisecond, Sends: 3}
 
 // ErrNoSTUNAnswer: the STUN server never answered.
 var ErrNoSTUNAnswer = errors.New("stun: no answer")
@@ -25,32 +26,17 @@ var ErrNoSTUNAnswer = errors.New("stun: no answer")
 // anything else reads conn.
 func STUNMapped(ctx context.Context, conn *net.UDPConn, server netip.AddrPort) (netip.AddrPort, error) {
 	msg := stun.MustBuild(stun.TransactionID, stun.BindingRequest)
-	buf := make([]byte, 1500)
-	defer conn.SetReadDeadline(time.Time{})
-	for _, rto := range stunRetransmits {
-		if _, err := conn.WriteToUDPAddrPort(msg.Raw, server); err != nil {
-			return netip.AddrPort{}, fmt.Errorf("stun: send to %s: %w", server, err)
-		}
-		deadline := time.Now().Add(rto)
-		for {
-			if err := ctx.Err(); err != nil {
-				return netip.AddrPort{}, err
-			}
-			conn.SetReadDeadline(deadline)
-			n, _, err := conn.ReadFromUDPAddrPort(buf)
-			if err != nil {
-				var ne net.Error
-				if errors.As(err, &ne) && ne.Timeout() {
-					break
-				}
-				return netip.AddrPort{}, fmt.Errorf("stun: read: %w", err)
-			}
-			if a, ok := parseBindingResponse(buf[:n], msg.TransactionID); ok {
-				return a, nil
-			}
-		}
+	accept := func(d transact.Datagram) (netip.AddrPort, bool) {
+		return parseBindingResponse(d.Data, msg.TransactionID)
 	}
-	return netip.AddrPort{}, fmt.Errorf("%w from %s", ErrNoSTUNAnswer, server)
+	mapped, _, err := transact.UDP(ctx, stunSchedule, conn, server, msg.Raw, accept)
+	switch {
+	case errors.Is(err, transact.ErrNoAnswer):
+		return netip.AddrPort{}, fmt.Errorf("%w from %s", ErrNoSTUNAnswer, server)
+	case err != nil:
+		return netip.AddrPort{}, fmt.Errorf("stun: binding with %s: %w", server, err)
+	}
+	return mapped, nil
 }
 
 func parseBindingResponse(b []byte, id [stun.TransactionIDSize]byte) (netip.AddrPort, bool) {
