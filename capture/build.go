@@ -64,91 +64,23 @@ func (c *sipCall) ended() bool {
 	return c.ByeSeen || c.Cancelled || (!c.FailedAt.IsZero() && c.Status >= 300)
 }
 
-// sweep binds quiet streams and finalises the calls that ended at least
-// quietAfter before now; final does it for everything left.
+// sweep finalises the calls that ended at least quietAfter before now
+// (final: every call left): it binds the capture's streams to calls,
+// holds back calls whose media still flows, judges the rest into their
+// report entries and forgets them.
 func (s *state) sweep(now time.Time, final bool) {
-	ending := map[*sipCall]bool{}
-	var builds []*callBuild
-	index := map[*dialog]*callBuild{}
-	for _, c := range s.calls.order {
-		if final || (c.ended() && now.Sub(c.Last) >= c.quietNeeded()) {
-			ending[c] = true
-			for _, d := range c.reportDialogs() {
-				cb := &callBuild{call: c, dlg: d}
-				builds = append(builds, cb)
-				index[d] = cb
-			}
-		}
-	}
+	ending, builds := s.endingCalls(now, final)
 	if len(ending) == 0 && !final {
 		s.dropOrphans(now)
 		return
 	}
-	if s.binder == nil {
-		s.binder = newBinder()
-	}
-	b := s.binder
-	defer b.reset() // hold no finished call alive until the next sweep
-	for _, c := range s.calls.order {
-		b.addCall(c, now)
-	}
-	// Bind every stream; a call still receiving media is not finished.
-	type bound struct {
-		f  *rtpFlow
-		bd binding
-	}
-	claimed := make([]bound, 0, len(s.flows))
-	var rest []*rtpFlow
-	for _, f := range s.sortedFlows() {
-		bd, ok := b.bind(f)
-		if !ok {
-			rest = append(rest, f)
-			continue
-		}
-		claimed = append(claimed, bound{f, bd})
-	}
-	for _, f := range rest {
-		if f.Packets >= minHeuristicPackets {
-			if bd, ok := b.bindHeuristic(f); ok {
-				claimed = append(claimed, bound{f, bd})
-			}
-		}
-	}
+	claimed := s.bindMedia(now)
+	defer s.binder.reset() // hold no finished call alive until the next sweep
 	if !final {
-		for _, x := range claimed {
-			if ending[x.bd.call] && now.Sub(x.f.Last()) < quietAfter {
-				delete(ending, x.bd.call) // media still flowing: later
-			}
-		}
+		holdCallsWithMedia(ending, claimed, now)
 	}
-	kept := builds[:0]
-	for _, cb := range builds {
-		if ending[cb.call] {
-			kept = append(kept, cb)
-		} else {
-			delete(index, cb.dlg)
-		}
-	}
-	builds = kept
-	for _, x := range claimed {
-		if cb := index[x.bd.dlg]; cb != nil {
-			cb.flows = append(cb.flows, boundFlow{x.f, x.bd})
-			s.dropFlow(x.f)
-		}
-	}
-	hasMedia := s.counts.rtp > 0
-	dialogIndex := map[*sipCall]int{}
-	for _, cb := range builds {
-		rc := cb.report("", hasMedia)
-		if !s.detail {
-			rc = compactCall(rc)
-		}
-		s.done.add(doneCall{seq: cb.call.Seq, dialog: dialogIndex[cb.call], call: rc})
-		dialogIndex[cb.call]++
-		if s.onJudged != nil {
-			s.onJudged(rc)
-		}
-	}
+	builds = s.attachMedia(builds, ending, claimed)
+	s.judge(builds)
 	s.calls.remove(ending)
 	s.forgetRtpmaps(ending)
 	if final {
@@ -157,6 +89,100 @@ func (s *state) sweep(now time.Time, final bool) {
 		}
 	} else {
 		s.dropOrphans(now)
+	}
+}
+
+// endingCalls lists the calls whose signalling ended long enough ago (all
+// of them when final), and one build per dialog of theirs to report.
+func (s *state) endingCalls(now time.Time, final bool) (map[*sipCall]bool, []*callBuild) {
+	ending := map[*sipCall]bool{}
+	var builds []*callBuild
+	for _, c := range s.calls.order {
+		if final || (c.ended() && now.Sub(c.Last) >= c.quietNeeded()) {
+			ending[c] = true
+			for _, d := range c.reportDialogs() {
+				builds = append(builds, &callBuild{call: c, dlg: d})
+			}
+		}
+	}
+	return ending, builds
+}
+
+// bindMedia binds every stream of the capture to the call it belongs to,
+// by SDP address first and, for streams no SDP names, by heuristics.
+func (s *state) bindMedia(now time.Time) []boundFlow {
+	if s.binder == nil {
+		s.binder = newBinder()
+	}
+	b := s.binder
+	for _, c := range s.calls.order {
+		b.addCall(c, now)
+	}
+	claimed := make([]boundFlow, 0, len(s.flows))
+	var rest []*rtpFlow
+	for _, f := range s.sortedFlows() {
+		bd, ok := b.bind(f)
+		if !ok {
+			rest = append(rest, f)
+			continue
+		}
+		claimed = append(claimed, boundFlow{f, bd})
+	}
+	for _, f := range rest {
+		if f.Packets >= minHeuristicPackets {
+			if bd, ok := b.bindHeuristic(f); ok {
+				claimed = append(claimed, boundFlow{f, bd})
+			}
+		}
+	}
+	return claimed
+}
+
+// holdCallsWithMedia takes back from ending the calls a stream still
+// flowed to within quietAfter of now: they are judged at a later sweep.
+func holdCallsWithMedia(ending map[*sipCall]bool, claimed []boundFlow, now time.Time) {
+	for _, x := range claimed {
+		if ending[x.bd.call] && now.Sub(x.flow.Last()) < quietAfter {
+			delete(ending, x.bd.call)
+		}
+	}
+}
+
+// attachMedia keeps the builds of calls still ending and gives each the
+// streams bound to its dialog, which leave the stream table.
+func (s *state) attachMedia(builds []*callBuild, ending map[*sipCall]bool, claimed []boundFlow) []*callBuild {
+	kept := builds[:0]
+	index := map[*dialog]*callBuild{}
+	for _, cb := range builds {
+		if ending[cb.call] {
+			kept = append(kept, cb)
+			index[cb.dlg] = cb
+		}
+	}
+	for _, x := range claimed {
+		if cb := index[x.bd.dlg]; cb != nil {
+			cb.flows = append(cb.flows, x)
+			s.dropFlow(x.flow)
+		}
+	}
+	return kept
+}
+
+// judge turns each build into its report entry, compacted unless the
+// output draws single calls, and files it in order.
+func (s *state) judge(builds []*callBuild) {
+	hasMedia := s.counts.rtp > 0
+	dialogIndex := map[*sipCall]int{}
+	for _, cb := range builds {
+		rc := cb.report(hasMedia)
+		if !s.detail {
+			rc = compactCall(rc)
+		}
+		s.done.add(doneCall{seq: cb.call.Seq, dialog: dialogIndex[cb.call], call: rc})
+		dialogIndex[cb.call]++
+		if s.onJudged != nil {
+			s.onJudged(rc)
+		}
 	}
 }
 
@@ -262,11 +288,38 @@ func (st *streamState) evaluate() {
 	st.held = !(fwd && back)
 }
 
-// report builds the report.Call of one dialog.
-func (cb *callBuild) report(id string, captureHasMedia bool) report.Call {
+// report builds the report.Call of one dialog: its identity and timing,
+// then its streams judged one by one, then the call's verdict and findings.
+func (cb *callBuild) report(captureHasMedia bool) report.Call {
+	rc := cb.callHeader()
+	streams := replay(cb.call.timeline(cb.dlg))
+	facts := cb.callFacts(captureHasMedia)
+	sigs := [2]netip.AddrPort{cb.call.CallerSig, cb.dlg.CalleeSig}
+	var verdicts []StreamVerdict
+	var media []string
+	var allFacts []StreamFacts
+	for i, st := range streams {
+		ms, sf := cb.streamReport(i, st, len(streams), sigs)
+		facts.MediaNegotiated = facts.Answered && st.latest[caller] != nil && st.latest[callee] != nil
+		v := JudgeStream(sf, facts)
+		ms.Verdict = v.Verdict
+		rc.Streams = append(rc.Streams, ms)
+		verdicts = append(verdicts, v)
+		media = append(media, st.media)
+		allFacts = append(allFacts, sf)
+	}
+	v := JudgeCall(verdicts, media, facts)
+	rc.Verdict, rc.CannotHear, rc.Explain = v.Verdict, v.CannotHear, v.Explain
+	rc.Findings = callFindings(cb, streams, allFacts, v, sigs)
+	return rc
+}
+
+// callHeader fills what identifies the dialog: tags, parties, status,
+// state and its start, answer and end times.
+func (cb *callBuild) callHeader() report.Call {
 	c, d := cb.call, cb.dlg
 	rc := report.Call{
-		ID: id, CallID: c.CallID, FromTag: c.FromTag, ToTag: d.Tag,
+		CallID: c.CallID, FromTag: c.FromTag, ToTag: d.Tag,
 		Caller: c.Caller, Callee: c.Callee, Start: c.Start, Answer: d.Answered, End: c.End,
 		Status: c.Status, Transport: c.Transport, Messages: c.Messages,
 	}
@@ -279,7 +332,7 @@ func (cb *callBuild) report(id string, captureHasMedia bool) report.Call {
 			rc.Callee.UserAgent = d.CalleeUA
 		}
 	}
-	if rc.End.IsZero() && !(d.Status >= 200 && d.Status < 300) && !c.FailedAt.IsZero() {
+	if rc.End.IsZero() && !d.answered() && !c.FailedAt.IsZero() {
 		rc.End = c.FailedAt
 	}
 	if rc.End.IsZero() {
@@ -293,82 +346,50 @@ func (cb *callBuild) report(id string, captureHasMedia bool) report.Call {
 		}
 	}
 	rc.State = callState(c, d)
-	events := c.timeline(d)
-	streams := replay(events)
-	answered := d.Status >= 200 && d.Status < 300
-	facts := CallFacts{
-		StartSeen:           c.StartSeen,
-		CaptureHasMedia:     captureHasMedia,
-		BothSidesSignalling: c.SeenFrom[caller] && c.SeenFrom[callee],
-	}
-	sigs := [2]netip.AddrPort{c.CallerSig, d.CalleeSig}
-	var verdicts []StreamVerdict
-	var media []string
-	var allFacts []StreamFacts
-	for i, st := range streams {
-		ms := report.MediaStream{Index: i, Media: st.media}
-		ms.Offer = describe(st.latest[caller], st.latestEv[caller])
-		ms.Answer = describe(st.latest[callee], st.latestEv[callee])
-		sf := StreamFacts{Expected: st.expected, HeldAtEnd: st.held}
-		if !answered {
-			// Before an answer only early media from the callee is
-			// expected, and it need not come (RFC 3960 §3).
-			sf.Expected = [2]bool{}
-		}
-		for _, bf := range cb.flows {
-			if bf.bd.mIndex != i && len(streams) > 1 {
-				continue
-			}
-			fr := flowReport(bf, sigs)
-			to := other(bf.bd.sender)
-			fr.Unreachable = unreachableFromOutside(bf.flow.Key.Dst.Addr(), sigs[to].Addr())
-			ms.Flows = append(ms.Flows, fr)
-			if bf.flow.Key.RTCP {
-				continue
-			}
-			if fr.Unreachable {
-				sf.Undeliverable[bf.bd.sender] += bf.flow.Packets
-			} else {
-				sf.Delivered[bf.bd.sender] += bf.flow.Packets
-			}
-		}
-		facts.MediaNegotiated = answered && st.latest[caller] != nil && st.latest[callee] != nil
-		v := JudgeStream(sf, facts)
-		if !answered {
-			v = StreamVerdict{Verdict: report.VerdictNoMediaExpected, Explain: notAnsweredReason(c, d)}
-		}
-		ms.Verdict = v.Verdict
-		rc.Streams = append(rc.Streams, ms)
-		verdicts = append(verdicts, v)
-		media = append(media, st.media)
-		allFacts = append(allFacts, sf)
-	}
-	v := JudgeCall(verdicts, media)
-	if len(streams) == 0 || !answered {
-		v = StreamVerdict{Verdict: report.VerdictNoMediaExpected, Explain: notAnsweredReason(c, d)}
-		if answered {
-			v.Explain = "the call was answered but no SDP offer/answer was seen"
-			if !c.StartSeen {
-				v = StreamVerdict{Verdict: report.VerdictIncompleteCapture, Explain: incompleteReason(facts)}
-			}
-		}
-	}
-	rc.Verdict, rc.CannotHear, rc.Explain = v.Verdict, v.CannotHear, v.Explain
-	rc.Findings = callFindings(cb, streams, allFacts, v, sigs)
 	return rc
 }
 
-func notAnsweredReason(c *sipCall, d *dialog) string {
-	switch {
-	case c.Cancelled:
-		return "the caller cancelled before an answer"
-	case d.Status >= 300:
-		return fmt.Sprintf("the call was rejected (%d)", d.Status)
-	case c.Status >= 300:
-		return fmt.Sprintf("the call was rejected (%d)", c.Status)
+// callFacts are the call-wide facts the verdict rules read.
+func (cb *callBuild) callFacts(captureHasMedia bool) CallFacts {
+	c, d := cb.call, cb.dlg
+	return CallFacts{
+		StartSeen:           c.StartSeen,
+		CaptureHasMedia:     captureHasMedia,
+		BothSidesSignalling: c.SeenFrom[caller] && c.SeenFrom[callee],
+		Answered:            d.answered(),
+		Setup:               SetupFacts{Cancelled: c.Cancelled, DialogStatus: d.Status, CallStatus: c.Status},
 	}
-	return "no answer (2xx) to the INVITE was seen"
 }
+
+// streamReport describes the i-th m= line of n and gathers the flows bound
+// to it into the facts its verdict is derived from.
+func (cb *callBuild) streamReport(i int, st *streamState, n int, sigs [2]netip.AddrPort) (report.MediaStream, StreamFacts) {
+	ms := report.MediaStream{Index: i, Media: st.media}
+	ms.Offer = describe(st.latest[caller], st.latestEv[caller])
+	ms.Answer = describe(st.latest[callee], st.latestEv[callee])
+	sf := StreamFacts{Expected: st.expected, HeldAtEnd: st.held}
+	for _, bf := range cb.flows {
+		if bf.bd.mIndex != i && n > 1 {
+			continue
+		}
+		fr := flowReport(bf, sigs)
+		to := other(bf.bd.sender)
+		fr.Unreachable = unreachableFromOutside(bf.flow.Key.Dst.Addr(), sigs[to].Addr())
+		ms.Flows = append(ms.Flows, fr)
+		if bf.flow.Key.RTCP {
+			continue
+		}
+		if fr.Unreachable {
+			sf.Undeliverable[bf.bd.sender] += bf.flow.Packets
+		} else {
+			sf.Delivered[bf.bd.sender] += bf.flow.Packets
+		}
+	}
+	return ms, sf
+}
+
+// answered says whether the dialog's INVITE got a 2xx.
+func (d *dialog) answered() bool { return d.Status >= 200 && d.Status < 300 }
 
 func callState(c *sipCall, d *dialog) string {
 	switch {

@@ -34,6 +34,20 @@ type CallFacts struct {
 	// BothSidesSignalling: messages from both parties were seen, so the
 	// capture point sees both directions of the path.
 	BothSidesSignalling bool
+	// Answered: the INVITE of this dialog got a 2xx.
+	Answered bool
+	// Setup says how a call that was not answered ended.
+	Setup SetupFacts
+}
+
+// SetupFacts are what the signalling showed of a call that was never
+// answered.
+type SetupFacts struct {
+	// Cancelled: the caller sent CANCEL.
+	Cancelled bool
+	// DialogStatus is the final status on this dialog (0: none), CallStatus
+	// the final status of the INVITE on any dialog.
+	DialogStatus, CallStatus int
 }
 
 // StreamVerdict is the outcome of one stream, with who cannot hear.
@@ -47,6 +61,9 @@ type StreamVerdict struct {
 // JudgeStream derives a stream's verdict. It is pure: the same facts give
 // the same verdict, and each case is table-tested.
 func JudgeStream(s StreamFacts, c CallFacts) StreamVerdict {
+	if !c.Answered {
+		return notAnswered(c.Setup)
+	}
 	if !c.MediaNegotiated {
 		return StreamVerdict{Verdict: report.VerdictNoMediaExpected, Explain: "no SDP answer: the call never set up media"}
 	}
@@ -92,7 +109,7 @@ func JudgeStream(s StreamFacts, c CallFacts) StreamVerdict {
 
 func oneWay(deaf int, s StreamFacts) StreamVerdict {
 	sender := other(deaf)
-	why := fmt.Sprintf("RTP from the %s never reached the %s", partyNames[sender], partyNames[deaf])
+	var why string
 	if s.Undeliverable[sender] > 0 {
 		why = fmt.Sprintf("the %s sent %d RTP packets to an address the %s cannot be reached at", partyNames[sender], s.Undeliverable[sender], partyNames[deaf])
 	} else {
@@ -132,8 +149,37 @@ func verdictRank(v report.Verdict) int {
 	return 5
 }
 
-// JudgeCall combines stream verdicts (audio streams when there are any).
-func JudgeCall(streams []StreamVerdict, media []string) StreamVerdict {
+// notAnswered is the verdict of a dialog the INVITE got no 2xx on: no media
+// is expected, and the explanation says how its setup ended.
+func notAnswered(s SetupFacts) StreamVerdict {
+	return StreamVerdict{Verdict: report.VerdictNoMediaExpected, Explain: notAnsweredReason(s)}
+}
+
+func notAnsweredReason(s SetupFacts) string {
+	switch {
+	case s.Cancelled:
+		return "the caller cancelled before an answer"
+	case s.DialogStatus >= 300:
+		return fmt.Sprintf("the call was rejected (%d)", s.DialogStatus)
+	case s.CallStatus >= 300:
+		return fmt.Sprintf("the call was rejected (%d)", s.CallStatus)
+	}
+	return "no answer (2xx) to the INVITE was seen"
+}
+
+// JudgeCall combines stream verdicts (audio streams when there are any)
+// into the call's. A call that was not answered, or answered without any
+// SDP seen, is judged from the call facts alone.
+func JudgeCall(streams []StreamVerdict, media []string, c CallFacts) StreamVerdict {
+	if !c.Answered {
+		return notAnswered(c.Setup)
+	}
+	if len(streams) == 0 {
+		if !c.StartSeen {
+			return StreamVerdict{Verdict: report.VerdictIncompleteCapture, Explain: incompleteReason(c)}
+		}
+		return StreamVerdict{Verdict: report.VerdictNoMediaExpected, Explain: "the call was answered but no SDP offer/answer was seen"}
+	}
 	best := StreamVerdict{Verdict: report.VerdictNoMediaExpected, Explain: "no media stream was negotiated"}
 	hasAudio := false
 	for _, m := range media {

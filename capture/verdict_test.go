@@ -8,7 +8,7 @@ import (
 )
 
 func TestJudgeStream(t *testing.T) {
-	full := CallFacts{MediaNegotiated: true, StartSeen: true, CaptureHasMedia: true, BothSidesSignalling: true}
+	full := CallFacts{Answered: true, MediaNegotiated: true, StartSeen: true, CaptureHasMedia: true, BothSidesSignalling: true}
 	both := [2]bool{true, true}
 	tests := []struct {
 		name       string
@@ -28,10 +28,13 @@ func TestJudgeStream(t *testing.T) {
 		{"hold, music missing", StreamFacts{Expected: [2]bool{true, false}, HeldAtEnd: true}, full, report.VerdictOnHold, ""},
 		{"announcement never arrives", StreamFacts{Expected: [2]bool{false, true}}, full, report.VerdictNoWay, "caller"},
 		{"never answered", StreamFacts{Expected: both}, CallFacts{CaptureHasMedia: true, StartSeen: true}, report.VerdictNoMediaExpected, ""},
-		{"capture filtered to signalling", StreamFacts{Expected: both}, CallFacts{MediaNegotiated: true, StartSeen: true, BothSidesSignalling: true}, report.VerdictIncompleteCapture, ""},
-		{"capture started mid-call", StreamFacts{Expected: both, Delivered: [2]uint64{10, 0}}, CallFacts{MediaNegotiated: true, CaptureHasMedia: true, BothSidesSignalling: true}, report.VerdictIncompleteCapture, ""},
-		{"one side's signalling invisible", StreamFacts{Expected: both, Delivered: [2]uint64{10, 0}}, CallFacts{MediaNegotiated: true, CaptureHasMedia: true, StartSeen: true}, report.VerdictIncompleteCapture, ""},
-		{"mid-call capture but both ways flow", StreamFacts{Expected: both, Delivered: [2]uint64{10, 10}}, CallFacts{MediaNegotiated: true, CaptureHasMedia: true}, report.VerdictTwoWay, ""},
+		{"answered, SDP answer missing", StreamFacts{Expected: both}, CallFacts{Answered: true, StartSeen: true, CaptureHasMedia: true, BothSidesSignalling: true}, report.VerdictNoMediaExpected, ""},
+		{"cancelled", StreamFacts{Expected: both}, CallFacts{CaptureHasMedia: true, StartSeen: true, Setup: SetupFacts{Cancelled: true}}, report.VerdictNoMediaExpected, ""},
+		{"rejected", StreamFacts{Expected: both}, CallFacts{CaptureHasMedia: true, StartSeen: true, Setup: SetupFacts{DialogStatus: 486, CallStatus: 486}}, report.VerdictNoMediaExpected, ""},
+		{"capture filtered to signalling", StreamFacts{Expected: both}, CallFacts{Answered: true, MediaNegotiated: true, StartSeen: true, BothSidesSignalling: true}, report.VerdictIncompleteCapture, ""},
+		{"capture started mid-call", StreamFacts{Expected: both, Delivered: [2]uint64{10, 0}}, CallFacts{Answered: true, MediaNegotiated: true, CaptureHasMedia: true, BothSidesSignalling: true}, report.VerdictIncompleteCapture, ""},
+		{"one side's signalling invisible", StreamFacts{Expected: both, Delivered: [2]uint64{10, 0}}, CallFacts{Answered: true, MediaNegotiated: true, CaptureHasMedia: true, StartSeen: true}, report.VerdictIncompleteCapture, ""},
+		{"mid-call capture but both ways flow", StreamFacts{Expected: both, Delivered: [2]uint64{10, 10}}, CallFacts{Answered: true, MediaNegotiated: true, CaptureHasMedia: true}, report.VerdictTwoWay, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -50,21 +53,30 @@ func TestJudgeCall(t *testing.T) {
 	two := StreamVerdict{Verdict: report.VerdictTwoWay}
 	one := StreamVerdict{Verdict: report.VerdictOneWay, CannotHear: "caller"}
 	none := StreamVerdict{Verdict: report.VerdictNoWay}
+	answered := CallFacts{Answered: true, StartSeen: true}
 	tests := []struct {
 		name    string
 		streams []StreamVerdict
 		media   []string
+		facts   CallFacts
 		want    report.Verdict
 	}{
-		{"worst audio stream wins", []StreamVerdict{two, one}, []string{"audio", "audio"}, report.VerdictOneWay},
-		{"video ignored when audio exists", []StreamVerdict{two, none}, []string{"audio", "video"}, report.VerdictTwoWay},
-		{"no-way beats one-way", []StreamVerdict{one, none}, []string{"audio", "audio"}, report.VerdictNoWay},
-		{"no streams", nil, nil, report.VerdictNoMediaExpected},
+		{"worst audio stream wins", []StreamVerdict{two, one}, []string{"audio", "audio"}, answered, report.VerdictOneWay},
+		{"video ignored when audio exists", []StreamVerdict{two, none}, []string{"audio", "video"}, answered, report.VerdictTwoWay},
+		{"no-way beats one-way", []StreamVerdict{one, none}, []string{"audio", "audio"}, answered, report.VerdictNoWay},
+		{"answered without SDP", nil, nil, answered, report.VerdictNoMediaExpected},
+		{"answered without SDP, capture started mid-call", nil, nil, CallFacts{Answered: true}, report.VerdictIncompleteCapture},
+		{"not answered", nil, nil, CallFacts{StartSeen: true}, report.VerdictNoMediaExpected},
+		{"not answered, with an offer", []StreamVerdict{{Verdict: report.VerdictNoMediaExpected}}, []string{"audio"}, CallFacts{StartSeen: true, Setup: SetupFacts{CallStatus: 480}}, report.VerdictNoMediaExpected},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := JudgeCall(tt.streams, tt.media); got.Verdict != tt.want {
+			got := JudgeCall(tt.streams, tt.media, tt.facts)
+			if got.Verdict != tt.want {
 				t.Errorf("JudgeCall = %s, want %s", got.Verdict, tt.want)
+			}
+			if got.Explain == "" && tt.streams == nil {
+				t.Error("no explanation")
 			}
 		})
 	}
