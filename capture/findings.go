@@ -24,14 +24,29 @@ const (
 // model; it only reads plain data.
 func callFindings(cb *callBuild, streams []*streamState, facts []StreamFacts, v StreamVerdict, sigs [2]netip.AddrPort) []report.Finding {
 	c := cb.call
-	var fs []report.Finding
 	problem := v.Verdict.IsProblem()
 	subject := c.CallID
-	parties := [2]report.Party{c.Caller, c.Callee}
+	fs, privateSDP := sdpFindings(cb, v, sigs)
+	fs = append(fs, signallingFindings(c, subject, problem)...)
+	fs = append(fs, mediaSourceFindings(cb, streams, subject)...)
+	if f, ok := verdictFinding(cb, facts, v, subject, privateSDP, sigs); ok {
+		fs = append([]report.Finding{f}, fs...)
+	}
+	if f, ok := encryptedMediaFinding(streams, subject); ok {
+		fs = append(fs, f)
+	}
+	return fs
+}
 
-	// Private SDP addresses seen from outside the party's NAT, or from
-	// inside it when a server's Via received= showed its public address.
-	privateSDP := [2]bool{}
+// sdpFindings reads each party's SDP: private addresses seen from outside
+// the party's NAT (or from inside it when a server's Via received= showed
+// its public address), media addresses other than the signalling source,
+// and the traces of a SIP ALG. privateSDP says which parties leaked one.
+func sdpFindings(cb *callBuild, v StreamVerdict, sigs [2]netip.AddrPort) (fs []report.Finding, privateSDP [2]bool) {
+	c := cb.call
+	subject := c.CallID
+	problem := v.Verdict.IsProblem()
+	parties := [2]report.Party{c.Caller, c.Callee}
 	publicAs := publicAddresses(c)
 	algSeen := false
 	differs := [2]bool{}
@@ -82,21 +97,21 @@ func callFindings(cb *callBuild, streams []*streamState, facts []StreamFacts, v 
 			}
 		}
 	}
-	fs = append(fs, signallingFindings(c, subject, problem)...)
-	fs = append(fs, mediaSourceFindings(cb, streams, subject)...)
-	if f, ok := verdictFinding(cb, facts, v, subject, privateSDP, sigs); ok {
-		fs = append([]report.Finding{f}, fs...)
-	}
+	return fs, privateSDP
+}
+
+// encryptedMediaFinding says when a stream is SRTP: its headers are judged,
+// its audio cannot be.
+func encryptedMediaFinding(streams []*streamState, subject string) (report.Finding, bool) {
 	for _, st := range streams {
 		for p := 0; p < 2; p++ {
 			if m := st.latest[p]; m != nil && strings.Contains(m.Proto, "SAVP") {
-				fs = append(fs, report.Finding{ID: "media-encrypted", Severity: report.SeverityInfo, Subject: subject,
-					Title: "Media is SRTP (" + m.Proto + "): natdoc judges the RTP headers, not the audio"})
-				return fs
+				return report.Finding{ID: "media-encrypted", Severity: report.SeverityInfo, Subject: subject,
+					Title: "Media is SRTP (" + m.Proto + "): natdoc judges the RTP headers, not the audio"}, true
 			}
 		}
 	}
-	return fs
+	return report.Finding{}, false
 }
 
 func algSeverity(problem bool) report.Severity {

@@ -247,29 +247,8 @@ func (s *state) handleTCP(pkt *packet) {
 	st := s.tcp[k]
 	b := pkt.Payload
 	if st == nil {
-		if len(b) == 0 {
+		if st = s.openTCPStream(pkt, k); st == nil {
 			return
-		}
-		if (isTLSPort(pkt.Src.Port()) || isTLSPort(pkt.Dst.Port())) && len(b) > 5 && b[0] >= 0x14 && b[0] <= 0x17 && b[1] == 3 {
-			s.counts.tls++
-			if len(s.tlsSeen) < maxAnomalyRefs {
-				s.tlsSeen = append(s.tlsSeen, pkt.Frame)
-			}
-			return
-		}
-		ws := isSIPWebSocketUpgrade(b)
-		if !ws && !looksLikeSIP(b) {
-			s.counts.other++
-			return
-		}
-		if len(s.tcp) >= maxTCPStreams {
-			s.anomaly("too-many-tcp-streams", pkt.Offset, pkt.Frame, "SIP over TCP stream ignored")
-			return
-		}
-		st = &tcpStream{next: pkt.Seq, frame: pkt.Frame, ws: ws, http: ws}
-		s.tcp[k] = st
-		if ws { // the answer (101 Switching Protocols) comes the other way
-			s.tcp[tcpKey{pkt.Dst, pkt.Src}] = &tcpStream{ws: true, http: true, expectFirst: true}
 		}
 	}
 	if st.expectFirst {
@@ -309,6 +288,38 @@ func (s *state) handleTCP(pkt *packet) {
 	}
 	st.buf = append(st.buf, b...)
 	s.drainTCP(pkt, st)
+}
+
+// openTCPStream starts following a TCP connection whose first payload
+// seen is SIP or a WebSocket upgrade; it counts TLS and other traffic and
+// returns nil for them.
+func (s *state) openTCPStream(pkt *packet, k tcpKey) *tcpStream {
+	b := pkt.Payload
+	if len(b) == 0 {
+		return nil
+	}
+	if (isTLSPort(pkt.Src.Port()) || isTLSPort(pkt.Dst.Port())) && len(b) > 5 && b[0] >= 0x14 && b[0] <= 0x17 && b[1] == 3 {
+		s.counts.tls++
+		if len(s.tlsSeen) < maxAnomalyRefs {
+			s.tlsSeen = append(s.tlsSeen, pkt.Frame)
+		}
+		return nil
+	}
+	ws := isSIPWebSocketUpgrade(b)
+	if !ws && !looksLikeSIP(b) {
+		s.counts.other++
+		return nil
+	}
+	if len(s.tcp) >= maxTCPStreams {
+		s.anomaly("too-many-tcp-streams", pkt.Offset, pkt.Frame, "SIP over TCP stream ignored")
+		return nil
+	}
+	st := &tcpStream{next: pkt.Seq, frame: pkt.Frame, ws: ws, http: ws}
+	s.tcp[k] = st
+	if ws { // the answer (101 Switching Protocols) comes the other way
+		s.tcp[tcpKey{pkt.Dst, pkt.Src}] = &tcpStream{ws: true, http: true, expectFirst: true}
+	}
+	return st
 }
 
 // drainTCP parses every complete message buffered (several may share one
