@@ -8,6 +8,41 @@ import (
 	"github.com/natdoc/natdoc/report"
 )
 
+// Finding IDs made by capture. Scripts match on them: they are never
+// renamed, and each is referred to by its constant.
+const (
+	// IDSDPPrivateAddress: an SDP names a private media address the other party cannot reach.
+	IDSDPPrivateAddress report.FindingID = "sdp-private-address"
+	// IDSDPAddressDiffers: an SDP names a media address other than its SIP's source.
+	IDSDPAddressDiffers report.FindingID = "sdp-address-differs-from-signalling"
+	// IDSIPALGSuspected: messages carry the traces of a SIP ALG.
+	IDSIPALGSuspected report.FindingID = "sip-alg-suspected"
+	// IDMediaEncrypted: a stream is SRTP.
+	IDMediaEncrypted report.FindingID = "media-encrypted"
+	// IDOneWayAudio: one party's audio never reached the other.
+	IDOneWayAudio report.FindingID = "one-way-audio"
+	// IDNoWayAudio: no audio reached either party.
+	IDNoWayAudio report.FindingID = "no-way-audio"
+	// IDIncompleteCapture: the capture cannot judge a call's audio.
+	IDIncompleteCapture report.FindingID = "incomplete-capture"
+	// IDContactPrivateAddress: a Contact names a private address while the message came from a public one.
+	IDContactPrivateAddress report.FindingID = "contact-private-address"
+	// IDViaReceivedRport: a server's received=/rport= shows it saw the sender behind NAT.
+	IDViaReceivedRport report.FindingID = "via-received-rport"
+	// IDViaPrivateAddress: a Via sent-by is private while the request came from a public address.
+	IDViaPrivateAddress report.FindingID = "via-private-address"
+	// IDViaSourceMismatch: a Via sent-by differs from the request's source.
+	IDViaSourceMismatch report.FindingID = "via-source-mismatch"
+	// IDRTPSourceDiffers: RTP comes from an address no SDP of its sender named.
+	IDRTPSourceDiffers report.FindingID = "rtp-source-differs-from-sdp"
+	// IDSignallingEncrypted: SIP over TLS that cannot be read.
+	IDSignallingEncrypted report.FindingID = "signalling-encrypted"
+	// IDMediaWithoutSignalling: RTP that belongs to no call in the capture.
+	IDMediaWithoutSignalling report.FindingID = "media-without-signalling"
+	// IDCaptureAnomalies: parts of the input could not be read.
+	IDCaptureAnomalies report.FindingID = "capture-anomalies"
+)
+
 // Remedies in the user's words (issue 5), shared by findings.
 const (
 	remedyPrivateSDP = "On the phone that puts its private address in SDP, set a STUN server (or turn on its NAT traversal / ICE), " +
@@ -69,7 +104,7 @@ func sdpFindings(cb *callBuild, v StreamVerdict, sigs [2]netip.AddrPort) (fs []r
 					sev = report.SeverityError
 				}
 				fs = append(fs, report.Finding{
-					ID: "sdp-private-address", Severity: sev, Subject: subject,
+					ID: IDSDPPrivateAddress, Severity: sev, Subject: subject,
 					Title: fmt.Sprintf("The %s asks for media at its private address %s", partyLabel(parties[ev.Party]), m.Addr),
 					Evidence: []report.Evidence{{
 						Text:   fmt.Sprintf("SDP c= in %s names %s, but its SIP reaches the server from the public address %s: no one on the internet can send there", ev.Method, m.Addr, seenAs),
@@ -80,7 +115,7 @@ func sdpFindings(cb *callBuild, v StreamVerdict, sigs [2]netip.AddrPort) (fs []r
 			} else if sig.IsValid() && ip != sig.Addr() && !differs[ev.Party] && !isHoldAddress(m.Addr) {
 				differs[ev.Party] = true
 				fs = append(fs, report.Finding{
-					ID: "sdp-address-differs-from-signalling", Severity: report.SeverityInfo, Subject: subject,
+					ID: IDSDPAddressDiffers, Severity: report.SeverityInfo, Subject: subject,
 					Title: fmt.Sprintf("The %s asks for media at %s while its SIP came from %s: a separate media server or relay, or a NAT between it and the capture point",
 						partyLabel(parties[ev.Party]), ip, sig.Addr()),
 					Evidence: []report.Evidence{{Text: "SDP c= against the IP source of the message", Frames: []uint64{ev.Frame}, Addrs: []string{m.Addr.String(), sig.String()}}},
@@ -89,7 +124,7 @@ func sdpFindings(cb *callBuild, v StreamVerdict, sigs [2]netip.AddrPort) (fs []r
 			if why := ALGSign(sig.Addr(), contactOfMsg(ev.Msg), ev.SDP.OriginAddr, ip); why != "" && !algSeen {
 				algSeen = true
 				fs = append(fs, report.Finding{
-					ID: "sip-alg-suspected", Severity: algSeverity(problem), Subject: subject,
+					ID: IDSIPALGSuspected, Severity: algSeverity(problem), Subject: subject,
 					Title:    "A SIP ALG seems to rewrite this party's messages: " + why,
 					Evidence: []report.Evidence{{Text: fmt.Sprintf("%s: source %s, Contact %s, o= %s, c= %s", ev.Method, sig.Addr(), contactOfMsg(ev.Msg), ev.SDP.OriginAddr, ip), Frames: []uint64{ev.Frame}}},
 					Remedy:   remedyALG,
@@ -106,7 +141,7 @@ func encryptedMediaFinding(streams []*streamState, subject string) (report.Findi
 	for _, st := range streams {
 		for p := 0; p < 2; p++ {
 			if m := st.latest[p]; m != nil && strings.Contains(m.Proto, "SAVP") {
-				return report.Finding{ID: "media-encrypted", Severity: report.SeverityInfo, Subject: subject,
+				return report.Finding{ID: IDMediaEncrypted, Severity: report.SeverityInfo, Subject: subject,
 					Title: "Media is SRTP (" + m.Proto + "): natdoc judges the RTP headers, not the audio"}, true
 			}
 		}
@@ -160,7 +195,7 @@ func verdictFinding(cb *callBuild, facts []StreamFacts, v StreamVerdict, subject
 			remedy = remedyPrivateSDP
 		}
 		return report.Finding{
-			ID: "one-way-audio", Severity: report.SeverityError, Subject: subject,
+			ID: IDOneWayAudio, Severity: report.SeverityError, Subject: subject,
 			Title: fmt.Sprintf("One-way audio: the %s cannot hear the %s",
 				partyLabel(partyOf(cb.call, deaf)), partyLabel(partyOf(cb.call, sender))),
 			Evidence: ev, Remedy: remedy,
@@ -172,12 +207,12 @@ func verdictFinding(cb *callBuild, facts []StreamFacts, v StreamVerdict, subject
 			remedy = remedyPrivateSDP
 		}
 		return report.Finding{
-			ID: "no-way-audio", Severity: report.SeverityError, Subject: subject,
+			ID: IDNoWayAudio, Severity: report.SeverityError, Subject: subject,
 			Title:    "No audio either way: the call was answered but no RTP arrived in either direction",
 			Evidence: ev, Remedy: remedy,
 		}, true
 	case report.VerdictIncompleteCapture:
-		return report.Finding{ID: "incomplete-capture", Severity: report.SeverityInfo, Subject: subject,
+		return report.Finding{ID: IDIncompleteCapture, Severity: report.SeverityInfo, Subject: subject,
 			Title: "This capture cannot judge the audio of this call", Evidence: []report.Evidence{{Text: v.Explain, Values: counts}}}, true
 	}
 	return report.Finding{}, false
@@ -199,14 +234,14 @@ func signallingFindings(c *sipCall, subject string, problem bool) []report.Findi
 	for _, m := range c.Infos {
 		src := m.Src.Addr()
 		if ip, err := netip.ParseAddr(m.Contact); err == nil && IsPrivate(ip) && isPublic(src) {
-			add("contact"+m.Contact, report.Finding{ID: "contact-private-address", Severity: report.SeverityInfo,
+			add("contact"+m.Contact, report.Finding{ID: IDContactPrivateAddress, Severity: report.SeverityInfo,
 				Title:    fmt.Sprintf("Contact names the private address %s, but the message came from %s", ip, m.Src),
 				Evidence: []report.Evidence{{Text: m.Summary() + " Contact host", Frames: []uint64{m.Frame}, Addrs: []string{ip.String(), m.Src.String()}}},
 				Remedy:   contactRemedy(problem)})
 		}
 		if !m.Request || m.Via.Host == "" {
 			if !m.Request && viaShowsNAT(m.Via) {
-				add("received"+m.Via.Received+m.Via.RPort, report.Finding{ID: "via-received-rport", Severity: report.SeverityInfo,
+				add("received"+m.Via.Received+m.Via.RPort, report.Finding{ID: IDViaReceivedRport, Severity: report.SeverityInfo,
 					Title:    fmt.Sprintf("A server recorded where the request really came from (received=%s rport=%s): it saw the sender behind NAT", m.Via.Received, m.Via.RPort),
 					Evidence: []report.Evidence{{Text: m.Summary() + " top Via", Frames: []uint64{m.Frame}}}})
 			}
@@ -218,7 +253,7 @@ func signallingFindings(c *sipCall, subject string, problem bool) []report.Findi
 		}
 		privateVia := IsPrivate(viaIP) && isPublic(src)
 		if privateVia {
-			add("via-private"+m.Via.Host, report.Finding{ID: "via-private-address", Severity: report.SeverityInfo,
+			add("via-private"+m.Via.Host, report.Finding{ID: IDViaPrivateAddress, Severity: report.SeverityInfo,
 				Title:    fmt.Sprintf("Via sent-by is the private address %s, but the request came from %s", viaIP, m.Src),
 				Evidence: []report.Evidence{{Text: m.Method + " top Via", Frames: []uint64{m.Frame}}}})
 		}
@@ -229,17 +264,17 @@ func signallingFindings(c *sipCall, subject string, problem bool) []report.Findi
 		// A private sent-by already says it; this rule catches the rest
 		// (a public sent-by with another port: a NAT that changed it).
 		if m.Transport == "UDP" && !privateVia && (viaIP != src || port != int(m.Src.Port())) {
-			add("via-mismatch"+m.Via.Host, report.Finding{ID: "via-source-mismatch", Severity: report.SeverityInfo,
+			add("via-mismatch"+m.Via.Host, report.Finding{ID: IDViaSourceMismatch, Severity: report.SeverityInfo,
 				Title:    fmt.Sprintf("Top Via says %s:%d but the request came from %s: a NAT (or a proxy not adding its Via) is in between", viaIP, port, m.Src),
 				Evidence: []report.Evidence{{Text: m.Method + " top Via sent-by against the IP/UDP source", Frames: []uint64{m.Frame}}}})
 		}
 		if m.LengthMismatch {
-			add("clen", report.Finding{ID: "sip-alg-suspected", Severity: algSeverity(problem),
+			add("clen", report.Finding{ID: IDSIPALGSuspected, Severity: algSeverity(problem),
 				Title:    "Content-Length does not match the body: something (often a SIP ALG) rewrote the message",
 				Evidence: []report.Evidence{{Text: m.Summary(), Frames: []uint64{m.Frame}}}, Remedy: remedyALG})
 		}
 		if m.Via.Dup {
-			add("dupvia", report.Finding{ID: "sip-alg-suspected", Severity: algSeverity(problem),
+			add("dupvia", report.Finding{ID: IDSIPALGSuspected, Severity: algSeverity(problem),
 				Title:    "The message carries the same Via twice: a SIP ALG or a loop rewrote it",
 				Evidence: []report.Evidence{{Text: m.Summary(), Frames: []uint64{m.Frame}}}, Remedy: remedyALG})
 		}
@@ -266,7 +301,7 @@ func mediaSourceFindings(cb *callBuild, streams []*streamState, subject string) 
 			continue
 		}
 		seen[f.Key.Src] = true
-		fs = append(fs, report.Finding{ID: "rtp-source-differs-from-sdp", Severity: report.SeverityInfo, Subject: subject,
+		fs = append(fs, report.Finding{ID: IDRTPSourceDiffers, Severity: report.SeverityInfo, Subject: subject,
 			Title: fmt.Sprintf("RTP from the %s comes from %s, not from %s its SDP named: a NAT mapping (or a relay)", partyNames[bf.bd.sender], f.Key.Src, joinAddrs(named)),
 			Evidence: []report.Evidence{{Text: fmt.Sprintf("%d packets %s → %s", f.Packets, f.Key.Src, f.Key.Dst),
 				Frames: []uint64{f.FirstFrame}, Addrs: []string{f.Key.Src.String()}}}})

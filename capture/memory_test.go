@@ -1,12 +1,12 @@
-package capture
+package capture_test
 
 import (
 	"context"
 	"reflect"
-	"runtime"
 	"testing"
 	"time"
 
+	"github.com/natdoc/natdoc/capture"
 	"github.com/natdoc/natdoc/internal/pcapgen"
 	"github.com/natdoc/natdoc/report"
 )
@@ -19,11 +19,11 @@ func TestDetailAddsOnlyWhatCallViewsDraw(t *testing.T) {
 	// Every scenario, and a call long enough to send RTCP (every 5 s).
 	calls := append(pcapgen.AllKinds(), pcapgen.Call{Kind: pcapgen.Normal, Start: time.Minute, Media: 12 * time.Second})
 	path, _ := generate(t, calls, pcapgen.Options{Seed: 1})
-	full, err := Analyze(context.Background(), Options{Files: []string{path}, Detail: true})
+	full, err := capture.Analyze(context.Background(), capture.Options{Files: []string{path}, Detail: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	compact, err := Analyze(context.Background(), Options{Files: []string{path}})
+	compact, err := capture.Analyze(context.Background(), capture.Options{Files: []string{path}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,19 +81,11 @@ func sequentialCalls(n int) []pcapgen.Call {
 func retainedHeap(t *testing.T, n int, detail bool) (heap uint64, finished int) {
 	t.Helper()
 	path, _ := generate(t, sequentialCalls(n), pcapgen.Options{Seed: 4})
-	s := newState()
-	s.setDetail(detail)
-	if _, err := analyzeFile(context.Background(), s, path, Options{}, 0, 0); err != nil {
-		t.Fatal(err)
+	heap, finished = capture.RetainedHeap(t, path, detail)
+	if finished < n/2 {
+		t.Fatalf("only %d of %d calls finished before the capture's end", finished, n)
 	}
-	if s.done.len() < n/2 {
-		t.Fatalf("only %d of %d calls finished before the capture's end", s.done.len(), n)
-	}
-	var ms runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&ms)
-	runtime.KeepAlive(s)
-	return ms.HeapAlloc, s.done.len()
+	return heap, finished
 }
 
 // maxBytesPerFinishedCall bounds what a finished call keeps when the run

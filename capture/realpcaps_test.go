@@ -123,7 +123,7 @@ func TestRealCaptures(t *testing.T) {
 			{verdict: report.VerdictTwoWay, pkts: [2]uint64{891, 548}},
 			{verdict: report.VerdictNoMediaExpected}},
 			check: func(t *testing.T, res *Result) {
-				if f := captureFinding(res, "media-without-signalling"); f == nil {
+				if f := captureFinding(res, IDMediaWithoutSignalling); f == nil {
 					t.Error("the RTP leg without signalling is not reported")
 				}
 			}},
@@ -142,8 +142,8 @@ func TestRealCaptures(t *testing.T) {
 		// remote party 180.173.83.248 announces its LAN 192.168.8.53.
 		{file: "heplify__erspan_sip_ipv4_udp.pcapng", packets: 140, want: []wantCall{
 			{verdict: report.VerdictIncompleteCapture},
-			{verdict: report.VerdictIncompleteCapture, findings: []report.FindingID{"sdp-private-address", "contact-private-address", "via-private-address"}},
-			{verdict: report.VerdictIncompleteCapture, findings: []report.FindingID{"sdp-private-address"}},
+			{verdict: report.VerdictIncompleteCapture, findings: []report.FindingID{IDSDPPrivateAddress, IDContactPrivateAddress, IDViaPrivateAddress}},
+			{verdict: report.VerdictIncompleteCapture, findings: []report.FindingID{IDSDPPrivateAddress}},
 			{verdict: report.VerdictIncompleteCapture},
 			{verdict: report.VerdictIncompleteCapture},
 			{verdict: report.VerdictIncompleteCapture},
@@ -151,10 +151,10 @@ func TestRealCaptures(t *testing.T) {
 		// A softphone at 192.168.1.2 behind a NAT (the providers answer
 		// with received=80.230.219.70): no INVITE is answered.
 		{file: "sngrep__aaa.pcap", packets: 691, want: []wantCall{
-			{verdict: report.VerdictNoMediaExpected, findings: []report.FindingID{"via-received-rport"}},
+			{verdict: report.VerdictNoMediaExpected, findings: []report.FindingID{IDViaReceivedRport}},
 			{verdict: report.VerdictNoMediaExpected},
 			{verdict: report.VerdictNoMediaExpected},
-			{verdict: report.VerdictNoMediaExpected, pkts: [2]uint64{9, 0}, findings: []report.FindingID{"sdp-private-address"}},
+			{verdict: report.VerdictNoMediaExpected, pkts: [2]uint64{9, 0}, findings: []report.FindingID{IDSDPPrivateAddress}},
 		}},
 		{file: "sngrep__ipip.pcap", packets: 4, want: []wantCall{
 			{verdict: report.VerdictIncompleteCapture, transport: "TCP"}}},
@@ -166,10 +166,10 @@ func TestRealCaptures(t *testing.T) {
 		// PBX B2BUA: both legs two-way (tshark: 1345 and 1346 packets).
 		{file: "voipshark__SIP-RTP-Normal_Call_two_parties.pcap", packets: 5651, want: []wantCall{
 			{verdict: report.VerdictTwoWay, pkts: [2]uint64{1345, 1346}},
-			{verdict: report.VerdictTwoWay, pkts: [2]uint64{1345, 1346}, findings: []report.FindingID{"rtp-source-differs-from-sdp"}}}},
+			{verdict: report.VerdictTwoWay, pkts: [2]uint64{1345, 1346}, findings: []report.FindingID{IDRTPSourceDiffers}}}},
 		{file: "voipshark__SIP-SRTP-Normal_Call_two_parties.pcap", want: []wantCall{
-			{verdict: report.VerdictTwoWay, pkts: [2]uint64{1135, 1135}, findings: []report.FindingID{"media-encrypted"}},
-			{verdict: report.VerdictTwoWay, pkts: [2]uint64{1135, 1135}, findings: []report.FindingID{"media-encrypted"}}}},
+			{verdict: report.VerdictTwoWay, pkts: [2]uint64{1135, 1135}, findings: []report.FindingID{IDMediaEncrypted}},
+			{verdict: report.VerdictTwoWay, pkts: [2]uint64{1135, 1135}, findings: []report.FindingID{IDMediaEncrypted}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -194,7 +194,7 @@ func TestRealCaptures(t *testing.T) {
 func TestNATLabRecordings(t *testing.T) {
 	oneWay := analyzePath(t, filepath.Join("..", "testdata", "natlab-one-way-private-sdp.pcap"))
 	checkCalls(t, oneWay, []wantCall{{verdict: report.VerdictOneWay, cannotHear: "caller", transport: "UDP",
-		pkts: [2]uint64{400, 400}, findings: []report.FindingID{"one-way-audio", "sdp-private-address"}}})
+		pkts: [2]uint64{400, 400}, findings: []report.FindingID{IDOneWayAudio, IDSDPPrivateAddress}}})
 	var unreachable uint64
 	for _, s := range oneWay.Calls[0].Streams {
 		for _, f := range s.Flows {
@@ -208,7 +208,7 @@ func TestNATLabRecordings(t *testing.T) {
 	}
 	fixed := analyzePath(t, filepath.Join("..", "testdata", "natlab-two-way-stun.pcap"))
 	checkCalls(t, fixed, []wantCall{{verdict: report.VerdictTwoWay, pkts: [2]uint64{400, 400}}})
-	if hasFinding(fixed.Calls[0], "sdp-private-address") {
+	if hasFinding(fixed.Calls[0], IDSDPPrivateAddress) {
 		t.Error("with STUN the SDP names the public mapping, yet a private address was reported")
 	}
 }
@@ -220,7 +220,7 @@ func TestNATLabRecordings(t *testing.T) {
 func TestNATLabSIPALG(t *testing.T) {
 	res := analyzePath(t, filepath.Join("..", "testdata", "natlab-sip-alg.pcap"))
 	checkCalls(t, res, []wantCall{{verdict: report.VerdictTwoWay, pkts: [2]uint64{400, 399}}})
-	for _, id := range []report.FindingID{"sip-alg-suspected", "sdp-private-address", "contact-private-address"} {
+	for _, id := range []report.FindingID{IDSIPALGSuspected, IDSDPPrivateAddress, IDContactPrivateAddress} {
 		if hasFinding(res.Calls[0], id) {
 			t.Errorf("%s reported, but the rewritten messages show no private address", id)
 		}

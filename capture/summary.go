@@ -43,7 +43,7 @@ func captureFindings(s *state) []report.Finding {
 	var fs []report.Finding
 	if n := s.counts.tls; n > 0 {
 		fs = append(fs, report.Finding{
-			ID: "signalling-encrypted", Severity: report.SeverityInfo,
+			ID: IDSignallingEncrypted, Severity: report.SeverityInfo,
 			Title:    fmt.Sprintf("%d packets of SIP over TLS (port 5061): the signalling is encrypted and cannot be read without the keys", n),
 			Evidence: []report.Evidence{{Text: "TLS records on port 5061", Frames: s.tlsSeen}},
 			Remedy:   "Capture on the phone or server where SIP is in clear text (or with its TLS keys), or temporarily use SIP over UDP/TCP while diagnosing; the media flows below are still judged.",
@@ -58,7 +58,7 @@ func captureFindings(s *state) []report.Finding {
 	}
 	if len(orphan) > 0 {
 		fs = append(fs, report.Finding{
-			ID: "media-without-signalling", Severity: report.SeverityInfo,
+			ID: IDMediaWithoutSignalling, Severity: report.SeverityInfo,
 			Title:    fmt.Sprintf("%d RTP packets in %d streams belong to no call in the capture (their SIP is missing or encrypted)", s.orphanPackets, s.orphanStreams),
 			Evidence: orphan,
 		})
@@ -69,7 +69,7 @@ func captureFindings(s *state) []report.Finding {
 			kinds = append(kinds, fmt.Sprintf("%d × %s", a.Count, a.Kind))
 		}
 		fs = append(fs, report.Finding{
-			ID: "capture-anomalies", Severity: report.SeverityInfo,
+			ID: IDCaptureAnomalies, Severity: report.SeverityInfo,
 			Title: "Parts of the input could not be read and were skipped: " + strings.Join(kinds, ", "),
 		})
 	}

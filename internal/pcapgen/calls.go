@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/natdoc/natdoc/capture"
 	"github.com/natdoc/natdoc/report"
 )
 
@@ -152,23 +153,23 @@ func (g *callGen) build() {
 	end := mediaAt.Add(g.c.Media)
 	switch g.c.Kind {
 	case NoWay:
-		truth.Verdict, truth.Finding = report.VerdictNoWay, "no-way-audio"
+		truth.Verdict, truth.Finding = report.VerdictNoWay, capture.IDNoWayAudio
 	case Inactive:
 		truth.Verdict = report.VerdictOnHold
 	case LeakCaller:
 		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, n, 0, 0)
 		g.stream(g.b.rtpSrc, g.a.sdp, mediaAt, n, 0, 0)
 		truth.Packets[0], truth.Undeliverable[1] = uint64(n), uint64(n)
-		truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "caller", "sdp-private-address"
+		truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "caller", capture.IDSDPPrivateAddress
 	case LeakCallee:
 		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, n, 0, 0)
 		g.stream(g.b.rtpSrc, g.a.sdp, mediaAt, n, 0, 0)
 		truth.Packets[1], truth.Undeliverable[0] = uint64(n), uint64(n)
-		truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "callee", "sdp-private-address"
+		truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "callee", capture.IDSDPPrivateAddress
 	case LANOneWay:
 		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, n, 0, 0)
 		truth.Packets[0] = uint64(n)
-		truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "caller", "one-way-audio"
+		truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "caller", capture.IDOneWayAudio
 	case Hold:
 		half := n / 2
 		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, n, 0, 0)
@@ -222,7 +223,7 @@ func (g *callGen) build() {
 		truth.Packets[1] += uint64(n)
 		truth.Verdict = report.VerdictTwoWay
 		if g.c.Kind == SIPALG {
-			truth.Finding = "sip-alg-suspected"
+			truth.Finding = capture.IDSIPALGSuspected
 		}
 	}
 	g.cseq++

@@ -1,0 +1,61 @@
+package capture
+
+import (
+	"context"
+	"net/netip"
+	"runtime"
+	"testing"
+)
+
+// Hooks for the tests of package capture_test. Those tests generate
+// captures with internal/pcapgen, which refers to capture's finding IDs, so
+// tests inside package capture cannot import it.
+var (
+	AnalyzePath        = analyzePath
+	DirectionCounts    = directionCounts
+	HasFinding         = hasFinding
+	FindingIDs         = findingIDs
+	RecordOffsets      = recordOffsets
+	AnalyseInBatches   = analyseInBatches
+	RTPPathAllocations = rtpPathAllocations
+	RealPcapDirOrEmpty = realPcapDirOrEmpty
+)
+
+// BatchEvents is the pipeline's event batch size.
+const BatchEvents = batchEvents
+
+// AnalyzeWithPeaks analyses path and returns the result with the most calls
+// and streams the analysis kept at once.
+func AnalyzeWithPeaks(t testing.TB, path string) (res *Result, peakCalls, peakFlows int) {
+	s := analyzeState(t, path)
+	return s.result([]string{path}, ""), s.peakCalls, s.peakFlows
+}
+
+// StreamCounts analyses path and returns a lookup of every stream's packets
+// and RFC 3550 loss, before any call claimed it.
+func StreamCounts(t testing.TB, path string) func(src, dst netip.AddrPort, ssrc uint32) (packets uint64, lost int64, ok bool) {
+	s := analyzeState(t, path)
+	return func(src, dst netip.AddrPort, ssrc uint32) (uint64, int64, bool) {
+		f := s.flows[flowKey{Src: src, Dst: dst, SSRC: ssrc}]
+		if f == nil {
+			return 0, 0, false
+		}
+		return f.Packets, f.Lost(), true
+	}
+}
+
+// RetainedHeap analyses path up to its last packet and returns the live
+// heap then, with the analysis state alive, and how many calls finished.
+func RetainedHeap(t testing.TB, path string, detail bool) (heap uint64, finished int) {
+	t.Helper()
+	s := newState()
+	s.setDetail(detail)
+	if _, err := analyzeFile(context.Background(), s, path, Options{}, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	runtime.KeepAlive(s)
+	return ms.HeapAlloc, s.done.len()
+}
