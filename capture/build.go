@@ -15,11 +15,13 @@ type boundFlow struct {
 	bd   binding
 }
 
-// callBuild collects one reported dialog's pieces.
+// callBuild collects one reported call's pieces: the dialog it is and
+// the early dialogs of its other forks, each with the streams bound to it.
 type callBuild struct {
 	call  *sipCall
 	dlg   *dialog
 	flows []boundFlow
+	early []*callBuild
 }
 
 // minHeuristicPackets: a flow bound without any SDP address must look like
@@ -55,8 +57,8 @@ func (c *sipCall) quietNeeded() time.Duration {
 
 // doneCall is a finalised report call with its order key.
 type doneCall struct {
-	seq, dialog int
-	call        report.Call
+	seq  int
+	call report.Call
 }
 
 // ended says whether the call's signalling is over.
@@ -80,7 +82,7 @@ func (s *state) sweep(now time.Time, final bool) {
 		holdCallsWithMedia(ending, claimed, now)
 	}
 	builds = s.attachMedia(builds, ending, claimed)
-	s.judge(builds)
+	s.judge(builds, now)
 	s.calls.remove(ending)
 	s.forgetRtpmaps(ending)
 	if final {
@@ -100,9 +102,12 @@ func (s *state) endingCalls(now time.Time, final bool) (map[*sipCall]bool, []*ca
 	for _, c := range s.calls.order {
 		if final || (c.ended() && now.Sub(c.Last) >= c.quietNeeded()) {
 			ending[c] = true
-			for _, d := range c.reportDialogs() {
-				builds = append(builds, &callBuild{call: c, dlg: d})
+			main, early := c.dialogs()
+			cb := &callBuild{call: c, dlg: main}
+			for _, d := range early {
+				cb.early = append(cb.early, &callBuild{call: c, dlg: d})
 			}
+			builds = append(builds, cb)
 		}
 	}
 	return ending, builds
@@ -157,6 +162,9 @@ func (s *state) attachMedia(builds []*callBuild, ending map[*sipCall]bool, claim
 		if ending[cb.call] {
 			kept = append(kept, cb)
 			index[cb.dlg] = cb
+			for _, e := range cb.early {
+				index[e.dlg] = e
+			}
 		}
 	}
 	for _, x := range claimed {
@@ -170,16 +178,14 @@ func (s *state) attachMedia(builds []*callBuild, ending map[*sipCall]bool, claim
 
 // judge turns each build into its report entry, compacted unless the
 // output draws single calls, and files it in order.
-func (s *state) judge(builds []*callBuild) {
+func (s *state) judge(builds []*callBuild, now time.Time) {
 	hasMedia := s.counts.rtp > 0
-	dialogIndex := map[*sipCall]int{}
 	for _, cb := range builds {
-		rc := cb.report(hasMedia)
+		rc := cb.report(hasMedia, now)
 		if !s.detail {
 			rc = compactCall(rc)
 		}
-		s.done.add(doneCall{seq: cb.call.Seq, dialog: dialogIndex[cb.call], call: rc})
-		dialogIndex[cb.call]++
+		s.done.add(doneCall{seq: cb.call.Seq, call: rc})
 		if s.onJudged != nil {
 			s.onJudged(rc)
 		}
@@ -290,10 +296,10 @@ func (st *streamState) evaluate() {
 
 // report builds the report.Call of one dialog: its identity and timing,
 // then its streams judged one by one, then the call's verdict and findings.
-func (cb *callBuild) report(captureHasMedia bool) report.Call {
+func (cb *callBuild) report(captureHasMedia bool, now time.Time) report.Call {
 	rc := cb.callHeader()
 	streams := replay(cb.call.timeline(cb.dlg))
-	facts := cb.callFacts(captureHasMedia)
+	facts := cb.callFacts(captureHasMedia, now)
 	sigs := [2]netip.AddrPort{cb.call.CallerSig, cb.dlg.CalleeSig}
 	var verdicts []StreamVerdict
 	var media []string
@@ -310,7 +316,15 @@ func (cb *callBuild) report(captureHasMedia bool) report.Call {
 	}
 	v := JudgeCall(verdicts, media, facts)
 	rc.Verdict, rc.CannotHear, rc.Explain = v.Verdict, v.CannotHear, v.Explain
+	if v.Verdict == report.VerdictNotAnswered {
+		na := v.NotAnswered
+		rc.NotAnswered = &na
+	}
+	rc.EarlyDialogs = cb.earlyDialogs()
 	rc.Findings = callFindings(cb, streams, allFacts, v, sigs)
+	if f, ok := setupFinding(cb, facts.Setup, v); ok {
+		rc.Findings = append([]report.Finding{f}, rc.Findings...)
+	}
 	return rc
 }
 
@@ -349,15 +363,17 @@ func (cb *callBuild) callHeader() report.Call {
 	return rc
 }
 
-// callFacts are the call-wide facts the verdict rules read.
-func (cb *callBuild) callFacts(captureHasMedia bool) CallFacts {
+// callFacts are the call-wide facts the verdict rules read, at now.
+func (cb *callBuild) callFacts(captureHasMedia bool, now time.Time) CallFacts {
 	c, d := cb.call, cb.dlg
+	setup := c.setup.facts(now)
+	setup.Cancelled, setup.DialogStatus, setup.CallStatus = c.Cancelled, d.Status, c.Status
 	return CallFacts{
 		StartSeen:           c.StartSeen,
 		CaptureHasMedia:     captureHasMedia,
 		BothSidesSignalling: c.SeenFrom[caller] && c.SeenFrom[callee],
 		Answered:            d.answered(),
-		Setup:               SetupFacts{Cancelled: c.Cancelled, DialogStatus: d.Status, CallStatus: c.Status},
+		Setup:               setup,
 	}
 }
 
@@ -386,6 +402,27 @@ func (cb *callBuild) streamReport(i int, st *streamState, n int, sigs [2]netip.A
 		}
 	}
 	return ms, sf
+}
+
+// earlyDialogs describes the forks that answered only provisionally, with
+// their early media.
+func (cb *callBuild) earlyDialogs() []report.EarlyDialog {
+	var out []report.EarlyDialog
+	for _, e := range cb.early {
+		ed := report.EarlyDialog{ToTag: e.dlg.Tag, Status: e.dlg.Status, UserAgent: e.dlg.CalleeUA}
+		if e.dlg.CalleeSig.IsValid() {
+			ed.SignalAddr = e.dlg.CalleeSig.String()
+		}
+		sigs := [2]netip.AddrPort{cb.call.CallerSig, e.dlg.CalleeSig}
+		streams := replay(cb.call.timeline(e.dlg))
+		for i, st := range streams {
+			ms, _ := e.streamReport(i, st, len(streams), sigs)
+			ms.Verdict = report.VerdictNotAnswered
+			ed.Streams = append(ed.Streams, ms)
+		}
+		out = append(out, ed)
+	}
+	return out
 }
 
 // answered says whether the dialog's INVITE got a 2xx.

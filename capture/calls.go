@@ -65,6 +65,62 @@ type sipCall struct {
 	Infos     []*sipInfo // messages kept for NAT evidence (headers only)
 	SeenFrom  [2]bool    // signalling seen sent by each party
 	SDPErrors []uint64
+	setup     setupTrack
+}
+
+// setupTrack follows the INVITE transaction that sets the call up: the
+// last INVITE without a To-tag (a retry after 401/407 starts a new one).
+type setupTrack struct {
+	cseq       uint32
+	sentAt     time.Time // its first transmission
+	firstFrame uint64
+	lastFrame  uint64    // its last retransmission
+	lastSentAt time.Time // when it was sent last
+	sent       int       // transmissions seen
+	responded  bool
+	rang       bool
+	endedAt    time.Time // CANCEL or final response, whichever came first
+	src, dst   netip.AddrPort
+}
+
+// invite files a transmission of the setup INVITE.
+func (t *setupTrack) invite(m *sipInfo, at time.Time) {
+	if t.sent > 0 && m.CSeq == t.cseq {
+		t.sent++
+		t.lastFrame, t.lastSentAt = m.Frame, at
+		return
+	}
+	*t = setupTrack{cseq: m.CSeq, sentAt: at, lastSentAt: at, firstFrame: m.Frame, lastFrame: m.Frame, sent: 1, src: m.Src, dst: m.Dst}
+}
+
+// response files a response to an INVITE.
+func (t *setupTrack) response(m *sipInfo, at time.Time) {
+	if m.CSeq != t.cseq {
+		return
+	}
+	t.responded = true
+	if m.Status >= 180 && m.Status < 190 {
+		t.rang = true
+	}
+	if m.Status >= 200 && t.endedAt.IsZero() {
+		t.endedAt = at
+	}
+}
+
+// facts are the setup's facts for the verdict rules, judged at now. An
+// INVITE no one answered gives up at Timer B (RFC 3261 §17.1.1.2).
+func (t *setupTrack) facts(now time.Time) SetupFacts {
+	end := t.endedAt
+	if end.IsZero() {
+		end = now
+		if !t.responded && end.Sub(t.sentAt) > inviteTimeout {
+			end = t.sentAt.Add(inviteTimeout)
+		}
+	}
+	return SetupFacts{
+		Responded: t.responded, Rang: t.rang, Sent: t.sent, Waited: end.Sub(t.sentAt),
+		PublicToPrivate: isPublic(t.src.Addr()) && IsPrivate(t.dst.Addr()),
+	}
 }
 
 // callTable correlates SIP messages into calls.
@@ -236,6 +292,13 @@ func (t *callTable) request(c *sipCall, m *sipInfo, at time.Time, from int, tag 
 		}
 	case "CANCEL":
 		c.Cancelled = true
+		if c.setup.endedAt.IsZero() {
+			c.setup.endedAt = at
+		}
+	case "INVITE":
+		if tag == "" && from == caller {
+			c.setup.invite(m, at)
+		}
 	}
 	if s == nil {
 		return
@@ -261,6 +324,7 @@ func (t *callTable) response(c *sipCall, m *sipInfo, at time.Time, from int, tag
 		d = c.dialog(tag, isInitialInvite)
 	}
 	if isInitialInvite {
+		c.setup.response(m, at)
 		if c.Callee.SignalAddr == "" && m.Status > 100 {
 			c.Callee.SignalAddr = m.Src.String()
 			c.Callee.UserAgent = m.UserAgent
@@ -300,28 +364,37 @@ func (t *callTable) response(c *sipCall, m *sipInfo, at time.Time, from int, tag
 	d.SDPs = append(d.SDPs, ev)
 }
 
-// reportDialogs lists the dialogs to report: every dialog that answered or
-// carried SDP, or one empty dialog when the INVITE got no such response.
-func (c *sipCall) reportDialogs() []*dialog {
-	var out []*dialog
+// dialogs splits the call's dialogs (one per To-tag, RFC 3261 §12.1) into
+// the one the call is, and the early dialogs of forks that ended without
+// it: the first answered dialog, or when none answered the dialog that got
+// the setup's final response, else the one that got furthest (SDP, then
+// the highest status). A call without any response gets an empty dialog.
+func (c *sipCall) dialogs() (main *dialog, early []*dialog) {
+	rank := func(d *dialog) int {
+		switch {
+		case d.answered():
+			return 4
+		case d.Status >= 300 && d.Status == c.Status:
+			return 3
+		case len(d.SDPs) > 0:
+			return 2
+		}
+		return 1
+	}
 	for _, d := range c.Dialogs {
-		if (d.Status >= 200 && d.Status < 300) || len(d.SDPs) > 0 {
-			out = append(out, d)
+		if main == nil || rank(d) > rank(main) || (rank(d) == rank(main) && rank(d) < 4 && d.Status > main.Status) {
+			main = d
 		}
 	}
-	if len(out) == 0 {
-		var best *dialog
-		for _, d := range c.Dialogs {
-			if best == nil || d.Status > best.Status {
-				best = d
-			}
-		}
-		if best == nil {
-			best = &dialog{}
-		}
-		out = append(out, best)
+	if main == nil {
+		return &dialog{}, nil
 	}
-	return out
+	for _, d := range c.Dialogs {
+		if d != main && (d.Status > 100 || len(d.SDPs) > 0) {
+			early = append(early, d)
+		}
+	}
+	return main, early
 }
 
 // timeline returns all SDPs of a dialog in order, starting with the offer.

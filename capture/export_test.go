@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"runtime"
 	"testing"
+
+	"github.com/natdoc/natdoc/report"
 )
 
 // Hooks for the tests of package capture_test. Those tests generate
@@ -31,16 +33,38 @@ func AnalyzeWithPeaks(t testing.TB, path string) (res *Result, peakCalls, peakFl
 	return s.result([]string{path}, ""), s.peakCalls, s.peakFlows
 }
 
-// StreamCounts analyses path and returns a lookup of every stream's packets
-// and RFC 3550 loss, before any call claimed it.
+// StreamCounts analyses path and returns a lookup of every RTP stream's
+// packets and RFC 3550 loss: those the calls claimed and those left over.
 func StreamCounts(t testing.TB, path string) func(src, dst netip.AddrPort, ssrc uint32) (packets uint64, lost int64, ok bool) {
 	s := analyzeState(t, path)
-	return func(src, dst netip.AddrPort, ssrc uint32) (uint64, int64, bool) {
-		f := s.flows[flowKey{Src: src, Dst: dst, SSRC: ssrc}]
-		if f == nil {
-			return 0, 0, false
+	type count struct {
+		packets uint64
+		lost    int64
+	}
+	counts := map[flowKey]count{}
+	for k, f := range s.flows {
+		counts[k] = count{f.Packets, f.Lost()}
+	}
+	add := func(streams []report.MediaStream) {
+		for _, st := range streams {
+			for _, f := range st.Flows {
+				k := flowKey{Src: netip.MustParseAddrPort(f.Src), Dst: netip.MustParseAddrPort(f.Dst), SSRC: f.SSRCs[0], RTCP: f.RTCP}
+				counts[k] = count{f.Packets, f.Lost}
+			}
 		}
-		return f.Packets, f.Lost(), true
+	}
+	for _, c := range s.result([]string{path}, "").Calls {
+		add(c.Streams)
+		for _, l := range c.Legs {
+			add(l.Streams)
+		}
+		for _, e := range c.EarlyDialogs {
+			add(e.Streams)
+		}
+	}
+	return func(src, dst netip.AddrPort, ssrc uint32) (uint64, int64, bool) {
+		c, ok := counts[flowKey{Src: src, Dst: dst, SSRC: ssrc}]
+		return c.packets, c.lost, ok
 	}
 }
 

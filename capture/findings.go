@@ -41,6 +41,14 @@ const (
 	IDMediaWithoutSignalling report.FindingID = "media-without-signalling"
 	// IDCaptureAnomalies: parts of the input could not be read.
 	IDCaptureAnomalies report.FindingID = "capture-anomalies"
+	// IDRequestToPrivate: a request sent from a public address to a
+	// private one got no response.
+	IDRequestToPrivate report.FindingID = "request-to-private-address"
+	// IDRequestUnanswered: a request was retransmitted without any
+	// response.
+	IDRequestUnanswered report.FindingID = "request-unanswered"
+	// IDCalleeNeverRang: the setup ended without the callee ever ringing.
+	IDCalleeNeverRang report.FindingID = "callee-never-rang"
 )
 
 // Remedies in the user's words (issue 5), shared by findings.
@@ -51,9 +59,62 @@ const (
 		"and forward UDP 5060 and its RTP port range to it."
 	remedyNoMedia = "RTP from this side never appeared: allow outbound UDP for the RTP port range on its firewall, forward UDP 5060 and the RTP range " +
 		"to the phone or server behind the NAT, or use the server's RTP relay."
+	remedyUnreachableContact = "On the SIP server, route to the address a phone's REGISTER really came from, not the private Contact it wrote: " +
+		"Kamailio nathelper fix_nated_register() (and fix_nated_contact() for dialogs) with NAT keepalives (nat_bflag, sipping_from), " +
+		"Asterisk PJSIP rewrite_contact=yes and force_rport=yes (chan_sip nat=force_rport,comedia), miniSIPServer's NAT traversal options. " +
+		"On the phone: set a STUN server, use SIP outbound (RFC 5626), and send NAT keep-alives more often than the router's UDP timeout (15-30 s)."
+	remedyUnanswered = "Nothing answered this request: check that the destination is up and reachable on its SIP port (firewall, port forwarding for UDP 5060 " +
+		"on its router) and that it is the address the phone really registered from."
+	remedyNeverRang = "The callee was never alerted: its registration may point at an address it cannot be reached at (look for register-contact-not-fixed " +
+		"or request-to-private-address), its NAT's mapping for the SIP port may have expired (send keep-alives more often than the router's UDP timeout), " +
+		"or it is offline."
 	remedyALG = "Disable the router's SIP ALG (often called \"SIP ALG\", \"SIP helper\", \"SIP passthrough\" or \"SIP fixup\"); " +
 		"let the phone (STUN) or the server (rport, comedia) handle NAT instead."
 )
+
+// setupFinding is the finding of a setup that failed for a reason NAT
+// often causes (SetupProblem), with the INVITE's transmissions as
+// evidence.
+func setupFinding(cb *callBuild, s SetupFacts, v StreamVerdict) (report.Finding, bool) {
+	id, sev := SetupProblem(s, v)
+	if id == "" {
+		return report.Finding{}, false
+	}
+	t := &cb.call.setup
+	f := report.Finding{ID: id, Severity: sev, Subject: cb.call.CallID}
+	text := fmt.Sprintf("INVITE %s → %s sent once", t.src, t.dst)
+	if t.sent > 1 {
+		text = fmt.Sprintf("INVITE %s → %s sent %d times over %s", t.src, t.dst, t.sent, roundWait(t.lastSentAt.Sub(t.sentAt)))
+	}
+	sent := report.Evidence{
+		Text:   text,
+		Frames: uniqueFrames(t.firstFrame, t.lastFrame), Addrs: []string{t.dst.String()}, Time: t.sentAt,
+	}
+	switch id {
+	case IDRequestToPrivate:
+		f.Title = fmt.Sprintf("The INVITE was sent from the public address %s to the private address %s and never answered: no one on the internet can reach it",
+			t.src.Addr(), t.dst.Addr())
+		f.Evidence = []report.Evidence{sent}
+		f.Remedy = remedyUnreachableContact
+	case IDRequestUnanswered:
+		f.Title = fmt.Sprintf("Nothing answered the INVITE to %s", t.dst)
+		f.Evidence = []report.Evidence{sent}
+		f.Remedy = remedyUnanswered
+	case IDCalleeNeverRang:
+		f.Title = fmt.Sprintf("The callee never rang: no 180/183 came in the %s the setup lasted", roundWait(s.Waited))
+		f.Evidence = []report.Evidence{sent, {Text: v.Explain}}
+		f.Remedy = remedyNeverRang
+	}
+	return f, true
+}
+
+// uniqueFrames lists a and b, once when they are the same frame.
+func uniqueFrames(a, b uint64) []uint64 {
+	if a == b {
+		return []uint64{a}
+	}
+	return []uint64{a, b}
+}
 
 // callFindings derives the findings of one reported dialog from the call
 // model; it only reads plain data.

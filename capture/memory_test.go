@@ -27,36 +27,52 @@ func TestDetailAddsOnlyWhatCallViewsDraw(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var messages, timelines, descriptions, rtcp int
+	var n detailCounts
 	for i := range full.Calls {
 		c := &full.Calls[i]
-		messages += len(c.Messages)
+		n.messages += len(c.Messages)
 		c.Messages = nil
-		for j := range c.Streams {
-			s := &c.Streams[j]
-			if s.Offer != nil || s.Answer != nil {
-				descriptions++
-			}
-			s.Offer, s.Answer = nil, nil
-			var flows []report.RTPFlow
-			for _, f := range s.Flows {
-				timelines += len(f.Timeline)
-				if f.RTCP {
-					rtcp++
-					continue
-				}
-				f.Timeline, f.TimelineStepMs = nil, 0
-				flows = append(flows, f)
-			}
-			s.Flows = flows
+		n.strip(c.Streams)
+		for j := range c.Legs {
+			n.strip(c.Legs[j].Streams)
+		}
+		for j := range c.EarlyDialogs {
+			n.strip(c.EarlyDialogs[j].Streams)
 		}
 	}
+	messages, timelines, descriptions, rtcp := n.messages, n.timelines, n.descriptions, n.rtcp
 	if messages == 0 || timelines == 0 || descriptions == 0 || rtcp == 0 {
 		t.Fatalf("detailed analysis has %d messages, %d timeline steps, %d media descriptions and %d RTCP flows; want some of each",
 			messages, timelines, descriptions, rtcp)
 	}
 	if !reflect.DeepEqual(full, compact) {
 		t.Errorf("results differ beyond messages and timelines:\nfull    %+v\ncompact %+v", full.Calls, compact.Calls)
+	}
+}
+
+// detailCounts counts what only the detailed views draw.
+type detailCounts struct{ messages, timelines, descriptions, rtcp int }
+
+// strip removes from streams, in place, what only the detailed views draw,
+// counting it.
+func (n *detailCounts) strip(streams []report.MediaStream) {
+	for j := range streams {
+		s := &streams[j]
+		if s.Offer != nil || s.Answer != nil {
+			n.descriptions++
+		}
+		s.Offer, s.Answer = nil, nil
+		var flows []report.RTPFlow
+		for _, f := range s.Flows {
+			n.timelines += len(f.Timeline)
+			if f.RTCP {
+				n.rtcp++
+				continue
+			}
+			f.Timeline, f.TimelineStepMs = nil, 0
+			flows = append(flows, f)
+		}
+		s.Flows = flows
 	}
 }
 

@@ -70,6 +70,12 @@ func checkTruth(t *testing.T, res *capture.Result, truths []pcapgen.Truth) {
 		if lost != want.Lost {
 			t.Errorf("%s: lost per direction %v, want %v", name, lost, want.Lost)
 		}
+		if n, pkts := earlyMedia(got); n != want.EarlyDialogs || pkts != want.EarlyPackets {
+			t.Errorf("%s: %d early dialogs with %d RTP packets, want %d with %d", name, n, pkts, want.EarlyDialogs, want.EarlyPackets)
+		}
+		if want.NotAnswered != "" && (got.NotAnswered == nil || got.NotAnswered.Reason != want.NotAnswered) {
+			t.Errorf("%s: not answered %+v, want reason %s", name, got.NotAnswered, want.NotAnswered)
+		}
 		if want.Transport != "" && got.Transport != want.Transport {
 			t.Errorf("%s: transport %s, want %s", name, got.Transport, want.Transport)
 		}
@@ -80,6 +86,20 @@ func checkTruth(t *testing.T, res *capture.Result, truths []pcapgen.Truth) {
 			t.Errorf("%s: finding %s missing; got %v", name, want.Finding, capture.FindingIDs(got))
 		}
 	}
+}
+
+// earlyMedia counts a call's early dialogs and the RTP packets they sent.
+func earlyMedia(c report.Call) (n int, pkts uint64) {
+	for _, e := range c.EarlyDialogs {
+		for _, s := range e.Streams {
+			for _, f := range s.Flows {
+				if !f.RTCP {
+					pkts += f.Packets
+				}
+			}
+		}
+	}
+	return len(c.EarlyDialogs), pkts
 }
 
 func TestGeneratedScenarios(t *testing.T) {

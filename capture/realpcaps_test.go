@@ -63,6 +63,9 @@ type wantCall struct {
 	transport  string
 	pkts       [2]uint64 // RTP packets caller->callee, callee->caller
 	findings   []report.FindingID
+	// notAnswered is the reason of a not-answered verdict, with status.
+	notAnswered string
+	status      int
 }
 
 func checkCalls(t *testing.T, res *Result, want []wantCall) {
@@ -77,6 +80,9 @@ func checkCalls(t *testing.T, res *Result, want []wantCall) {
 		c := res.Calls[i]
 		if c.Verdict != w.verdict || c.CannotHear != w.cannotHear {
 			t.Errorf("%s: verdict %s (%q), want %s (%q): %s", c.ID, c.Verdict, c.CannotHear, w.verdict, w.cannotHear, c.Explain)
+		}
+		if w.notAnswered != "" && (c.NotAnswered == nil || c.NotAnswered.Reason != w.notAnswered || c.NotAnswered.Status != w.status) {
+			t.Errorf("%s: not answered %+v, want %s %d", c.ID, c.NotAnswered, w.notAnswered, w.status)
 		}
 		if w.transport != "" && c.Transport != w.transport {
 			t.Errorf("%s: transport %s, want %s", c.ID, c.Transport, w.transport)
@@ -118,10 +124,10 @@ func TestRealCaptures(t *testing.T) {
 		// The proxy's SDP names the media host 200.57.7.196/.204 leg: 891
 		// and 548 packets (tshark rtp,streams). The relay's other leg to
 		// 200.57.7.199 has no signalling in the file; the second INVITE
-		// gets no answer.
+		// rings (100, 180) when the capture ends 10 s later.
 		{file: "heplify__rtp_rtcp_sip_ipv4_udp.pcap", packets: 4269, want: []wantCall{
 			{verdict: report.VerdictTwoWay, pkts: [2]uint64{891, 548}},
-			{verdict: report.VerdictNoMediaExpected}},
+			{verdict: report.VerdictIncompleteCapture}},
 			check: func(t *testing.T, res *Result) {
 				if f := captureFinding(res, IDMediaWithoutSignalling); f == nil {
 					t.Error("the RTP leg without signalling is not reported")
@@ -131,7 +137,7 @@ func TestRealCaptures(t *testing.T) {
 			{verdict: report.VerdictTwoWay, transport: "TCP", pkts: [2]uint64{24, 42}}}},
 		// SIP-I over SCTP, the INVITE split over two DATA chunks, 403.
 		{file: "heplify__sip_sctp.pcap", packets: 5, want: []wantCall{
-			{verdict: report.VerdictNoMediaExpected, transport: "SCTP"}},
+			{verdict: report.VerdictNotAnswered, transport: "SCTP", notAnswered: report.NotAnsweredRejected, status: 403}},
 			check: func(t *testing.T, res *Result) {
 				if len(res.Calls[0].Streams) != 1 {
 					t.Error("the SDP inside the multipart body was not found")
@@ -149,20 +155,22 @@ func TestRealCaptures(t *testing.T) {
 			{verdict: report.VerdictIncompleteCapture},
 		}},
 		// A softphone at 192.168.1.2 behind a NAT (the providers answer
-		// with received=80.230.219.70): no INVITE is answered.
+		// with received=80.230.219.70): no INVITE is answered. C1: only
+		// 100 Trying, the caller cancels after 34 s (the callee never
+		// rang), 408 follows. C2, C3: 407, the retry with credentials
+		// rejected 403. C4: 407, retry, 183 with early media, 480.
 		{file: "sngrep__aaa.pcap", packets: 691, want: []wantCall{
-			{verdict: report.VerdictNoMediaExpected, findings: []report.FindingID{IDViaReceivedRport}},
-			{verdict: report.VerdictNoMediaExpected},
-			{verdict: report.VerdictNoMediaExpected},
-			{verdict: report.VerdictNoMediaExpected, pkts: [2]uint64{9, 0}, findings: []report.FindingID{IDSDPPrivateAddress}},
+			{verdict: report.VerdictNotAnswered, notAnswered: report.NotAnsweredCancelled, status: 408, findings: []report.FindingID{IDCalleeNeverRang, IDViaReceivedRport}},
+			{verdict: report.VerdictNotAnswered, notAnswered: report.NotAnsweredRejected, status: 403},
+			{verdict: report.VerdictNotAnswered, notAnswered: report.NotAnsweredRejected, status: 403},
+			{verdict: report.VerdictNotAnswered, notAnswered: report.NotAnsweredRejected, status: 480, pkts: [2]uint64{9, 0}, findings: []report.FindingID{IDSDPPrivateAddress}},
 		}},
 		{file: "sngrep__ipip.pcap", packets: 4, want: []wantCall{
 			{verdict: report.VerdictIncompleteCapture, transport: "TCP"}}},
 		// IPv6 fragments through a proxy; two forked early dialogs, one
 		// answered. No RTP in the file.
 		{file: "sngrep__ipv6frag.pcap", packets: 34, want: []wantCall{
-			{verdict: report.VerdictIncompleteCapture},
-			{verdict: report.VerdictNoMediaExpected}}},
+			{verdict: report.VerdictIncompleteCapture}}},
 		// PBX B2BUA: both legs two-way (tshark: 1345 and 1346 packets).
 		{file: "voipshark__SIP-RTP-Normal_Call_two_parties.pcap", packets: 5651, want: []wantCall{
 			{verdict: report.VerdictTwoWay, pkts: [2]uint64{1345, 1346}},

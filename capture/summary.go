@@ -121,6 +121,12 @@ func remedyID(text string) string {
 		return "disable-sip-alg"
 	case remedyNoMedia:
 		return "open-rtp-path"
+	case remedyUnreachableContact:
+		return "fix-nated-registration"
+	case remedyUnanswered:
+		return "reach-the-destination"
+	case remedyNeverRang:
+		return "keep-the-callee-reachable"
 	}
 	return "other"
 }
@@ -133,6 +139,12 @@ func remedyTitle(text string) string {
 		return "Disable the router's SIP ALG"
 	case remedyNoMedia:
 		return "Open the RTP path (firewall, port forwarding) or relay media through the server"
+	case remedyUnreachableContact:
+		return "Let the SIP server reach phones behind NAT at the address they register from (fix the Contact, keep the NAT open)"
+	case remedyUnanswered:
+		return "Make the SIP destination reachable"
+	case remedyNeverRang:
+		return "Keep the callee reachable (registration, NAT keep-alives)"
 	}
 	return text
 }
@@ -147,7 +159,8 @@ func verdictSentence(calls []report.Call) string {
 		counts[c.Verdict]++
 	}
 	var parts []string
-	for _, v := range []report.Verdict{report.VerdictOneWay, report.VerdictNoWay, report.VerdictTwoWay, report.VerdictOnHold, report.VerdictIncompleteCapture, report.VerdictNoMediaExpected} {
+	for _, v := range []report.Verdict{report.VerdictOneWay, report.VerdictNoWay, report.VerdictTwoWay, report.VerdictOnHold,
+		report.VerdictOneWayNegotiated, report.VerdictNotAnswered, report.VerdictIncompleteCapture, report.VerdictNoMediaExpected} {
 		if n := counts[v]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, v))
 		}

@@ -2,6 +2,7 @@ package capture
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/natdoc/natdoc/report"
 )
@@ -40,15 +41,39 @@ type CallFacts struct {
 	Setup SetupFacts
 }
 
-// SetupFacts are what the signalling showed of a call that was never
-// answered.
+// SetupFacts are what the signalling showed of a call's setup (its last
+// INVITE transaction without a To-tag).
 type SetupFacts struct {
 	// Cancelled: the caller sent CANCEL.
 	Cancelled bool
 	// DialogStatus is the final status on this dialog (0: none), CallStatus
 	// the final status of the INVITE on any dialog.
 	DialogStatus, CallStatus int
+	// Responded: any response to the INVITE was seen.
+	Responded bool
+	// Rang: a 18x (ringing, session progress) came.
+	Rang bool
+	// Sent counts the INVITE's transmissions (1 + retransmissions).
+	Sent int
+	// Waited is how long the setup lasted: from the INVITE to the CANCEL or
+	// the final response, or to the end of the capture.
+	Waited time.Duration
+	// PublicToPrivate: the INVITE went from a public address to a private
+	// one (a server sending to the private Contact a phone registered from
+	// behind its NAT).
+	PublicToPrivate bool
 }
+
+// Timing of call setup.
+const (
+	// inviteTimeout is how long an INVITE client transaction waits for a
+	// final response (Timer B = 64*T1, RFC 3261 §17.1.1.2).
+	inviteTimeout = 32 * time.Second
+	// neverRangAfter: a reachable phone rings within a second or two; a
+	// setup that ends after this long without any 18x means the callee
+	// was never alerted.
+	neverRangAfter = 5 * time.Second
+)
 
 // StreamVerdict is the outcome of one stream, with who cannot hear.
 type StreamVerdict struct {
@@ -56,6 +81,8 @@ type StreamVerdict struct {
 	// CannotHear is the party that hears nothing on a one-way stream.
 	CannotHear string
 	Explain    string
+	// NotAnswered says how the setup ended (verdict not-answered).
+	NotAnswered report.NotAnswered
 }
 
 // JudgeStream derives a stream's verdict. It is pure: the same facts give
@@ -143,28 +170,90 @@ func verdictRank(v report.Verdict) int {
 		return 2
 	case report.VerdictTwoWay:
 		return 3
-	case report.VerdictOnHold:
+	case report.VerdictOnHold, report.VerdictOneWayNegotiated:
 		return 4
 	}
 	return 5
 }
 
 // notAnswered is the verdict of a dialog the INVITE got no 2xx on: no media
-// is expected, and the explanation says how its setup ended.
+// is expected, and the reason says how its setup ended. A setup the capture
+// ended in the middle of is incomplete, not unanswered.
 func notAnswered(s SetupFacts) StreamVerdict {
-	return StreamVerdict{Verdict: report.VerdictNoMediaExpected, Explain: notAnsweredReason(s)}
-}
-
-func notAnsweredReason(s SetupFacts) string {
+	// The INVITE's final status ends the setup; a dialog's own status
+	// may be an earlier challenge (401/407) on another To-tag.
+	status := s.CallStatus
+	if status < 300 {
+		status = s.DialogStatus
+	}
+	na := report.NotAnswered{Rang: s.Rang}
+	if status >= 300 {
+		na.Status = status
+	}
+	var explain string
+	wait := roundWait(s.Waited)
 	switch {
 	case s.Cancelled:
-		return "the caller cancelled before an answer"
-	case s.DialogStatus >= 300:
-		return fmt.Sprintf("the call was rejected (%d)", s.DialogStatus)
-	case s.CallStatus >= 300:
-		return fmt.Sprintf("the call was rejected (%d)", s.CallStatus)
+		na.Reason = report.NotAnsweredCancelled
+		explain = fmt.Sprintf("the caller hung up after %s %s", wait, ringingText(s))
+	case status == 408:
+		na.Reason = report.NotAnsweredTimedOut
+		explain = fmt.Sprintf("the call timed out (408) after %s %s", wait, ringingText(s))
+	case status >= 300:
+		na.Reason = report.NotAnsweredRejected
+		explain = fmt.Sprintf("the call was rejected (%d)", status)
+	case !s.Responded && (s.Sent > 1 || s.Waited >= inviteTimeout):
+		na.Reason = report.NotAnsweredUnreachable
+		explain = fmt.Sprintf("the INVITE got no response at all (sent %d times over %s)", s.Sent, wait)
+	case s.Responded && s.Waited >= inviteTimeout:
+		na.Reason = report.NotAnsweredTimedOut
+		explain = fmt.Sprintf("no final response came in %s %s", wait, ringingText(s))
+	default:
+		return StreamVerdict{Verdict: report.VerdictIncompleteCapture,
+			Explain: fmt.Sprintf("the capture ended %s after the INVITE %s, before the setup did", wait, ringingText(s))}
 	}
-	return "no answer (2xx) to the INVITE was seen"
+	return StreamVerdict{Verdict: report.VerdictNotAnswered, Explain: explain, NotAnswered: na}
+}
+
+// ringingText says how far the callee got: ringing, only 100 Trying, or
+// not even that.
+func ringingText(s SetupFacts) string {
+	switch {
+	case s.Rang:
+		return "while it rang"
+	case s.Responded:
+		return "without the callee ever ringing (no 180/183)"
+	}
+	return "without any response"
+}
+
+func roundWait(d time.Duration) time.Duration {
+	if d >= 10*time.Second {
+		return d.Round(time.Second)
+	}
+	return d.Round(100 * time.Millisecond)
+}
+
+// SetupProblem says which finding, if any, a call setup that was not
+// answered deserves, and how grave it is: silence toward a private address
+// from a public one (a server that stored the private Contact of a phone
+// behind NAT), an INVITE nobody answered, or a callee never alerted. A
+// rejection or a caller hanging up while it rang is no fault.
+func SetupProblem(s SetupFacts, v StreamVerdict) (report.FindingID, report.Severity) {
+	if v.Verdict != report.VerdictNotAnswered {
+		return "", ""
+	}
+	switch na := v.NotAnswered; {
+	case na.Reason == report.NotAnsweredUnreachable && s.PublicToPrivate:
+		return IDRequestToPrivate, report.SeverityError
+	case na.Reason == report.NotAnsweredUnreachable:
+		return IDRequestUnanswered, report.SeverityWarning
+	case na.Rang || s.Waited < neverRangAfter:
+		return "", ""
+	case na.Reason == report.NotAnsweredCancelled, na.Reason == report.NotAnsweredTimedOut, na.Status == 480:
+		return IDCalleeNeverRang, report.SeverityWarning
+	}
+	return "", ""
 }
 
 // JudgeCall combines stream verdicts (audio streams when there are any)

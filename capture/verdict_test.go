@@ -3,6 +3,7 @@ package capture
 import (
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/natdoc/natdoc/report"
 )
@@ -27,10 +28,10 @@ func TestJudgeStream(t *testing.T) {
 		{"hold with music", StreamFacts{Expected: [2]bool{true, false}, Delivered: [2]uint64{50, 0}, HeldAtEnd: true}, full, report.VerdictOnHold, ""},
 		{"hold, music missing", StreamFacts{Expected: [2]bool{true, false}, HeldAtEnd: true}, full, report.VerdictOnHold, ""},
 		{"announcement never arrives", StreamFacts{Expected: [2]bool{false, true}}, full, report.VerdictNoWay, "caller"},
-		{"never answered", StreamFacts{Expected: both}, CallFacts{CaptureHasMedia: true, StartSeen: true}, report.VerdictNoMediaExpected, ""},
+		{"never answered, capture ended at once", StreamFacts{Expected: both}, CallFacts{CaptureHasMedia: true, StartSeen: true}, report.VerdictIncompleteCapture, ""},
 		{"answered, SDP answer missing", StreamFacts{Expected: both}, CallFacts{Answered: true, StartSeen: true, CaptureHasMedia: true, BothSidesSignalling: true}, report.VerdictNoMediaExpected, ""},
-		{"cancelled", StreamFacts{Expected: both}, CallFacts{CaptureHasMedia: true, StartSeen: true, Setup: SetupFacts{Cancelled: true}}, report.VerdictNoMediaExpected, ""},
-		{"rejected", StreamFacts{Expected: both}, CallFacts{CaptureHasMedia: true, StartSeen: true, Setup: SetupFacts{DialogStatus: 486, CallStatus: 486}}, report.VerdictNoMediaExpected, ""},
+		{"cancelled", StreamFacts{Expected: both}, CallFacts{CaptureHasMedia: true, StartSeen: true, Setup: SetupFacts{Cancelled: true}}, report.VerdictNotAnswered, ""},
+		{"rejected", StreamFacts{Expected: both}, CallFacts{CaptureHasMedia: true, StartSeen: true, Setup: SetupFacts{DialogStatus: 486, CallStatus: 486}}, report.VerdictNotAnswered, ""},
 		{"capture filtered to signalling", StreamFacts{Expected: both}, CallFacts{Answered: true, MediaNegotiated: true, StartSeen: true, BothSidesSignalling: true}, report.VerdictIncompleteCapture, ""},
 		{"capture started mid-call", StreamFacts{Expected: both, Delivered: [2]uint64{10, 0}}, CallFacts{Answered: true, MediaNegotiated: true, CaptureHasMedia: true, BothSidesSignalling: true}, report.VerdictIncompleteCapture, ""},
 		{"one side's signalling invisible", StreamFacts{Expected: both, Delivered: [2]uint64{10, 0}}, CallFacts{Answered: true, MediaNegotiated: true, CaptureHasMedia: true, StartSeen: true}, report.VerdictIncompleteCapture, ""},
@@ -66,8 +67,8 @@ func TestJudgeCall(t *testing.T) {
 		{"no-way beats one-way", []StreamVerdict{one, none}, []string{"audio", "audio"}, answered, report.VerdictNoWay},
 		{"answered without SDP", nil, nil, answered, report.VerdictNoMediaExpected},
 		{"answered without SDP, capture started mid-call", nil, nil, CallFacts{Answered: true}, report.VerdictIncompleteCapture},
-		{"not answered", nil, nil, CallFacts{StartSeen: true}, report.VerdictNoMediaExpected},
-		{"not answered, with an offer", []StreamVerdict{{Verdict: report.VerdictNoMediaExpected}}, []string{"audio"}, CallFacts{StartSeen: true, Setup: SetupFacts{CallStatus: 480}}, report.VerdictNoMediaExpected},
+		{"not answered, capture ended at once", nil, nil, CallFacts{StartSeen: true}, report.VerdictIncompleteCapture},
+		{"not answered, with an offer", []StreamVerdict{{Verdict: report.VerdictNotAnswered}}, []string{"audio"}, CallFacts{StartSeen: true, Setup: SetupFacts{CallStatus: 480}}, report.VerdictNotAnswered},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -77,6 +78,50 @@ func TestJudgeCall(t *testing.T) {
 			}
 			if got.Explain == "" && tt.streams == nil {
 				t.Error("no explanation")
+			}
+		})
+	}
+}
+
+// TestNotAnswered: how a setup without a 2xx ended, and which of those
+// endings are the NAT's classic "incoming calls never ring" problem.
+func TestNotAnswered(t *testing.T) {
+	const s = time.Second
+	tests := []struct {
+		name     string
+		setup    SetupFacts
+		verdict  report.Verdict
+		reason   string
+		status   int
+		finding  report.FindingID
+		severity report.Severity
+	}{
+		{"busy", SetupFacts{Responded: true, Rang: true, CallStatus: 486, Sent: 1, Waited: 4 * s}, report.VerdictNotAnswered, report.NotAnsweredRejected, 486, "", ""},
+		{"retry after 407 rejected", SetupFacts{Responded: true, CallStatus: 403, DialogStatus: 407, Sent: 1, Waited: s}, report.VerdictNotAnswered, report.NotAnsweredRejected, 403, "", ""},
+		{"caller hung up while it rang", SetupFacts{Cancelled: true, Responded: true, Rang: true, CallStatus: 487, Sent: 1, Waited: 20 * s}, report.VerdictNotAnswered, report.NotAnsweredCancelled, 487, "", ""},
+		{"caller hung up at once", SetupFacts{Cancelled: true, Responded: true, Sent: 1, Waited: 2 * s}, report.VerdictNotAnswered, report.NotAnsweredCancelled, 0, "", ""},
+		{"caller gave up, never rang", SetupFacts{Cancelled: true, Responded: true, Sent: 3, Waited: 34 * s}, report.VerdictNotAnswered, report.NotAnsweredCancelled, 0, IDCalleeNeverRang, report.SeverityWarning},
+		{"408 after 100 Trying", SetupFacts{Responded: true, CallStatus: 408, Sent: 1, Waited: 32 * s}, report.VerdictNotAnswered, report.NotAnsweredTimedOut, 408, IDCalleeNeverRang, report.SeverityWarning},
+		{"480 after silence", SetupFacts{Responded: true, CallStatus: 480, Sent: 1, Waited: 30 * s}, report.VerdictNotAnswered, report.NotAnsweredRejected, 480, IDCalleeNeverRang, report.SeverityWarning},
+		{"480 after ringing", SetupFacts{Responded: true, Rang: true, CallStatus: 480, Sent: 1, Waited: 30 * s}, report.VerdictNotAnswered, report.NotAnsweredRejected, 480, "", ""},
+		{"provisional only, past Timer B", SetupFacts{Responded: true, Sent: 1, Waited: 40 * s}, report.VerdictNotAnswered, report.NotAnsweredTimedOut, 0, IDCalleeNeverRang, report.SeverityWarning},
+		{"no response, retransmitted", SetupFacts{Sent: 7, Waited: 32 * s}, report.VerdictNotAnswered, report.NotAnsweredUnreachable, 0, IDRequestUnanswered, report.SeverityWarning},
+		{"no response, public to private", SetupFacts{Sent: 7, Waited: 32 * s, PublicToPrivate: true}, report.VerdictNotAnswered, report.NotAnsweredUnreachable, 0, IDRequestToPrivate, report.SeverityError},
+		{"capture ended at the INVITE", SetupFacts{Sent: 1, Waited: 300 * time.Millisecond}, report.VerdictIncompleteCapture, "", 0, "", ""},
+		{"capture ended while ringing", SetupFacts{Responded: true, Rang: true, Sent: 1, Waited: 8 * s}, report.VerdictIncompleteCapture, "", 0, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := JudgeCall(nil, nil, CallFacts{StartSeen: true, Setup: tt.setup})
+			if v.Verdict != tt.verdict || v.NotAnswered.Reason != tt.reason || v.NotAnswered.Status != tt.status {
+				t.Errorf("JudgeCall = %s %+v, want %s %s %d: %s", v.Verdict, v.NotAnswered, tt.verdict, tt.reason, tt.status, v.Explain)
+			}
+			if v.Explain == "" {
+				t.Error("no explanation")
+			}
+			id, sev := SetupProblem(tt.setup, v)
+			if id != tt.finding || sev != tt.severity {
+				t.Errorf("SetupProblem = %q %q, want %q %q", id, sev, tt.finding, tt.severity)
 			}
 		})
 	}

@@ -314,8 +314,11 @@ func partyName(p Party) string {
 }
 
 func verdictText(c Call) string {
-	if c.Verdict == VerdictOneWay && c.CannotHear != "" {
+	switch {
+	case c.Verdict == VerdictOneWay && c.CannotHear != "":
 		return fmt.Sprintf("one-way (%s cannot hear)", c.CannotHear)
+	case c.Verdict == VerdictNotAnswered && c.NotAnswered != nil:
+		return notAnsweredText(*c.NotAnswered)
 	}
 	return string(c.Verdict)
 }

@@ -109,24 +109,14 @@ func (g *callGen) build() {
 	if g.ws {
 		g.wsHandshake(t.Add(-20 * time.Millisecond))
 	}
+	if g.c.Kind == Unanswered || g.c.Kind == ToPrivateContact {
+		g.unanswered(t, offer, truth)
+		return
+	}
 	g.request(t, "INVITE", g.a, g.b, "", offer)
 	g.response(t.Add(5*time.Millisecond), 100, "Trying", "INVITE", g.b, g.a, "", "")
 	answer := g.sdp(g.b, answerDir, false)
-	switch g.c.Kind {
-	case Rejected:
-		g.response(t.Add(time.Second), 486, "Busy Here", "INVITE", g.b, g.a, g.toTag, "")
-		g.request(t.Add(time.Second+5*time.Millisecond), "ACK", g.a, g.b, g.toTag, "")
-		truth.Verdict = report.VerdictNoMediaExpected
-		g.truths = append(g.truths, truth)
-		return
-	case Cancelled:
-		g.response(t.Add(time.Second), 180, "Ringing", "INVITE", g.b, g.a, g.toTag, "")
-		g.request(t.Add(3*time.Second), "CANCEL", g.a, g.b, "", "")
-		g.response(t.Add(3*time.Second+5*time.Millisecond), 200, "OK", "CANCEL", g.b, g.a, g.toTag, "")
-		g.response(t.Add(3*time.Second+6*time.Millisecond), 487, "Request Terminated", "INVITE", g.b, g.a, g.toTag, "")
-		g.request(t.Add(3*time.Second+10*time.Millisecond), "ACK", g.a, g.b, g.toTag, "")
-		truth.Verdict = report.VerdictNoMediaExpected
-		g.truths = append(g.truths, truth)
+	if g.failedSetup(t, truth) {
 		return
 	}
 	answerAt := t.Add(2 * time.Second)
@@ -142,10 +132,7 @@ func (g *callGen) build() {
 		forkTag := g.toTag + "f"
 		g.response(t.Add(1200*time.Millisecond), 183, "Session Progress", "INVITE", fork, g.a, forkTag, g.sdp(fork, "sendrecv", false))
 		g.stream(fork.rtpSrc, g.a.sdp, t.Add(1300*time.Millisecond), 20, 0, 0)
-		g.truths = append(g.truths, Truth{CallID: g.callID, Kind: Forked, Verdict: report.VerdictNoMediaExpected, Packets: [2]uint64{0, 20}, Transport: "UDP"})
-		defer func() { // the answered fork is reported first, in dialog order
-			g.truths[len(g.truths)-1], g.truths[len(g.truths)-2] = g.truths[len(g.truths)-2], g.truths[len(g.truths)-1]
-		}()
+		truth.EarlyDialogs, truth.EarlyPackets = 1, 20
 	}
 	g.response(answerAt, 200, "OK", "INVITE", g.b, g.a, g.toTag, answer)
 	g.request(answerAt.Add(10*time.Millisecond), "ACK", g.a, g.b, g.toTag, "")
@@ -230,6 +217,77 @@ func (g *callGen) build() {
 	g.request(end.Add(100*time.Millisecond), "BYE", g.a, g.b, g.toTag, "")
 	g.response(end.Add(110*time.Millisecond), 200, "OK", "BYE", g.b, g.a, g.toTag, "")
 	g.truths = append(g.truths, truth)
+}
+
+// failedSetup ends a setup that got a 100 Trying without an answer, for
+// the scenarios that have one, and says whether it did.
+func (g *callGen) failedSetup(t time.Time, truth Truth) bool {
+	truth.Verdict = report.VerdictNotAnswered
+	switch g.c.Kind {
+	case Rejected:
+		g.response(t.Add(time.Second), 486, "Busy Here", "INVITE", g.b, g.a, g.toTag, "")
+		g.request(t.Add(time.Second+5*time.Millisecond), "ACK", g.a, g.b, g.toTag, "")
+		truth.NotAnswered = report.NotAnsweredRejected
+	case Cancelled, NeverRang:
+		cancelAt := 3 * time.Second
+		truth.NotAnswered = report.NotAnsweredCancelled
+		if g.c.Kind == Cancelled {
+			g.response(t.Add(time.Second), 180, "Ringing", "INVITE", g.b, g.a, g.toTag, "")
+		} else {
+			cancelAt = 12 * time.Second
+			truth.Finding = capture.IDCalleeNeverRang
+		}
+		g.request(t.Add(cancelAt), "CANCEL", g.a, g.b, "", "")
+		g.response(t.Add(cancelAt+5*time.Millisecond), 200, "OK", "CANCEL", g.b, g.a, g.toTag, "")
+		g.response(t.Add(cancelAt+6*time.Millisecond), 487, "Request Terminated", "INVITE", g.b, g.a, g.toTag, "")
+		g.request(t.Add(cancelAt+10*time.Millisecond), "ACK", g.a, g.b, g.toTag, "")
+	case TimedOut:
+		g.response(t.Add(32*time.Second), 408, "Request Timeout", "INVITE", g.b, g.a, g.toTag, "")
+		g.request(t.Add(32*time.Second+5*time.Millisecond), "ACK", g.a, g.b, g.toTag, "")
+		truth.NotAnswered, truth.Finding = report.NotAnsweredTimedOut, capture.IDCalleeNeverRang
+	default:
+		return false
+	}
+	g.truths = append(g.truths, truth)
+	return true
+}
+
+// unanswered sends an INVITE no one answers, retransmitted on RFC 3261
+// §17.1.1.2's schedule (T1 = 500 ms doubling) until Timer B (32 s). For
+// ToPrivateContact the sender is the server, at 198.51.100.20, and the
+// destination the private Contact the phone registered from behind its
+// NAT a minute before; the server echoed that Contact in its 200 OK.
+func (g *callGen) unanswered(t time.Time, offer string, truth Truth) {
+	from, to := g.a, g.b
+	truth.Verdict, truth.NotAnswered, truth.Finding = report.VerdictNotAnswered, report.NotAnsweredUnreachable, capture.IDRequestUnanswered
+	if g.c.Kind == ToPrivateContact {
+		phone := g.a
+		g.register(t.Add(-time.Minute), phone, g.b)
+		from, to = g.b, party{user: phone.user, sig: netip.AddrPortFrom(netip.MustParseAddr(phone.local), 5060), local: phone.local}
+		g.a, g.b = from, to // the server calls the phone
+		offer = g.sdp(from, "sendrecv", false)
+		truth.Finding = capture.IDRequestToPrivate
+	}
+	for k, at := 0, time.Duration(0); at < 32*time.Second; k, at = k+1, at+(500*time.Millisecond)<<k {
+		g.request(t.Add(at), "INVITE", from, to, "", offer)
+	}
+	g.truths = append(g.truths, truth)
+}
+
+// register has phone register at registrar with its private Contact,
+// answered 200 with that Contact echoed: a registrar that did not fix it.
+func (g *callGen) register(at time.Time, phone, registrar party) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "REGISTER sip:%s SIP/2.0\r\n", hostOf(registrar.sig))
+	fmt.Fprintf(&b, "Via: SIP/2.0/UDP %s:5060;branch=z9hG4bK%x;rport\r\n", phone.local, g.rng.Uint32())
+	fmt.Fprintf(&b, "From: <sip:%s@natdoc.test>;tag=r%s\r\nTo: <sip:%s@natdoc.test>\r\n", phone.user, g.fromTag, phone.user)
+	fmt.Fprintf(&b, "Call-ID: reg-%s\r\nCSeq: 1 REGISTER\r\nContact: <sip:%s@%s:5060>\r\nExpires: 3600\r\n", g.callID, phone.user, phone.local)
+	g.finish(&b, at, phone, registrar, "")
+	b.Reset()
+	fmt.Fprintf(&b, "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP %s:5060;branch=z9hG4bK%x;received=%s;rport=%d\r\n", phone.local, g.rng.Uint32(), phone.publicA, phone.sig.Port())
+	fmt.Fprintf(&b, "From: <sip:%s@natdoc.test>;tag=r%s\r\nTo: <sip:%s@natdoc.test>;tag=reg\r\n", phone.user, g.fromTag, phone.user)
+	fmt.Fprintf(&b, "Call-ID: reg-%s\r\nCSeq: 1 REGISTER\r\nContact: <sip:%s@%s:5060>;expires=3600\r\n", g.callID, phone.user, phone.local)
+	g.finish(&b, at.Add(20*time.Millisecond), registrar, phone, "")
 }
 
 func (g *callGen) stream(src, dst netip.AddrPort, at time.Time, n, dropEvery int, jitter time.Duration) {
@@ -414,7 +472,8 @@ func hostOf(a netip.AddrPort) string {
 // standard test capture.
 func AllKinds() []Call {
 	kinds := []Kind{Normal, LeakCaller, LeakCallee, NoWay, Hold, Inactive, ReinviteMove, EarlyMedia,
-		Forked, TCP, WebSocket, Fragmented, VLAN, IPv6, LossJitter, LANOneWay, Rejected, Cancelled, SIPALG}
+		Forked, TCP, WebSocket, Fragmented, VLAN, IPv6, LossJitter, LANOneWay, Rejected, Cancelled, SIPALG,
+		Unanswered, ToPrivateContact, NeverRang, TimedOut}
 	calls := make([]Call, len(kinds))
 	for i, k := range kinds {
 		calls[i] = Call{Kind: k, Start: time.Duration(i) * 500 * time.Millisecond, Media: 4 * time.Second}

@@ -40,6 +40,11 @@ const (
 	Rejected     Kind = "rejected"      // 486 Busy Here: no media expected
 	Cancelled    Kind = "cancelled"     // CANCEL before answer
 	SIPALG       Kind = "sip-alg"       // a router ALG rewrote Via, Contact and c= but not o=: two-way
+	// Calls that never connect.
+	Unanswered       Kind = "unanswered"         // INVITE retransmitted, no response at all
+	ToPrivateContact Kind = "to-private-contact" // the server INVITEs the private Contact a NATed phone registered: no response
+	NeverRang        Kind = "never-rang"         // 100 Trying only, the caller cancels after 12 s
+	TimedOut         Kind = "timed-out"          // 100 Trying only, then 408 after 32 s
 )
 
 // Call is one call to generate.
@@ -64,6 +69,13 @@ type Truth struct {
 	Lost          [2]int64
 	// Finding is an ID the call's findings must include ("" for none).
 	Finding report.FindingID
+	// NotAnswered is the reason of a not-answered verdict.
+	NotAnswered string
+	// EarlyDialogs counts the forks that answered only provisionally, and
+	// EarlyPackets the early media they sent: part of the call, never
+	// calls of their own.
+	EarlyDialogs int
+	EarlyPackets uint64
 	// Transport of the INVITE: "UDP", "TCP" or "WS".
 	Transport string
 }
