@@ -22,6 +22,32 @@ type callBuild struct {
 	dlg   *dialog
 	flows []boundFlow
 	early []*callBuild
+	// roles names the intermediary ("proxy", "b2bua") at the caller's or
+	// the callee's end of this leg; "" for the call's own caller and
+	// callee.
+	roles [2]string
+}
+
+// parties are the leg's two ends as the report names them.
+func (cb *callBuild) parties() [2]report.Party {
+	c, d := cb.call, cb.dlg
+	p := [2]report.Party{c.Caller, c.Callee}
+	if d.CalleeSig.IsValid() {
+		p[callee].SignalAddr = d.CalleeSig.String()
+		if d.CalleeUA != "" {
+			p[callee].UserAgent = d.CalleeUA
+		}
+	}
+	sigs := [2]netip.AddrPort{c.CallerSig, d.CalleeSig}
+	if !sigs[callee].IsValid() && c.setup.sent > 0 {
+		sigs[callee] = c.setup.dst
+	}
+	for i, role := range cb.roles {
+		if role != "" {
+			p[i] = intermediary(role, sigs[i])
+		}
+	}
+	return p
 }
 
 // minHeuristicPackets: a flow bound without any SDP address must look like
@@ -61,9 +87,12 @@ type doneCall struct {
 	call report.Call
 }
 
-// ended says whether the call's signalling is over.
-func (c *sipCall) ended() bool {
-	return c.ByeSeen || c.Cancelled || (!c.FailedAt.IsZero() && c.Status >= 300)
+// ended says whether the call's signalling is over by now: a BYE, a
+// CANCEL, a final failure, or an INVITE nobody answered whose client
+// transaction gave up (Timer B).
+func (c *sipCall) ended(now time.Time) bool {
+	return c.ByeSeen || c.Cancelled || (!c.FailedAt.IsZero() && c.Status >= 300) ||
+		(c.setup.sent > 0 && !c.setup.responded && now.Sub(c.setup.lastSentAt) >= inviteTimeout)
 }
 
 // sweep finalises the calls that ended at least quietAfter before now
@@ -71,7 +100,7 @@ func (c *sipCall) ended() bool {
 // holds back calls whose media still flows, judges the rest into their
 // report entries and forgets them.
 func (s *state) sweep(now time.Time, final bool) {
-	ending, builds := s.endingCalls(now, final)
+	ending, groups := s.endingCalls(now, final)
 	if len(ending) == 0 && !final {
 		s.dropOrphans(now)
 		return
@@ -81,8 +110,8 @@ func (s *state) sweep(now time.Time, final bool) {
 	if !final {
 		holdCallsWithMedia(ending, claimed, now)
 	}
-	builds = s.attachMedia(builds, ending, claimed)
-	s.judge(builds, now)
+	groups = s.attachMedia(groups, ending, claimed)
+	s.judge(groups, now)
 	s.calls.remove(ending)
 	s.forgetRtpmaps(ending)
 	if final {
@@ -94,23 +123,21 @@ func (s *state) sweep(now time.Time, final bool) {
 	}
 }
 
-// endingCalls lists the calls whose signalling ended long enough ago (all
-// of them when final), and one build per dialog of theirs to report.
-func (s *state) endingCalls(now time.Time, final bool) (map[*sipCall]bool, []*callBuild) {
+// endingCalls lists the legs of the calls whose signalling ended long
+// enough ago (every call when final), and one build per call to report.
+func (s *state) endingCalls(now time.Time, final bool) (map[*sipCall]bool, []*groupBuild) {
 	ending := map[*sipCall]bool{}
-	var builds []*callBuild
+	var groups []*groupBuild
 	for _, c := range s.calls.order {
-		if final || (c.ended() && now.Sub(c.Last) >= c.quietNeeded()) {
-			ending[c] = true
-			main, early := c.dialogs()
-			cb := &callBuild{call: c, dlg: main}
-			for _, d := range early {
-				cb.early = append(cb.early, &callBuild{call: c, dlg: d})
-			}
-			builds = append(builds, cb)
+		if c.group.legs[0] != c || !(final || c.group.over(now)) {
+			continue // each call once, at its first leg
 		}
+		for _, leg := range c.group.legs {
+			ending[leg] = true
+		}
+		groups = append(groups, newGroupBuild(c.group))
 	}
-	return ending, builds
+	return ending, groups
 }
 
 // bindMedia binds every stream of the capture to the call it belongs to,
@@ -148,19 +175,25 @@ func (s *state) bindMedia(now time.Time) []boundFlow {
 func holdCallsWithMedia(ending map[*sipCall]bool, claimed []boundFlow, now time.Time) {
 	for _, x := range claimed {
 		if ending[x.bd.call] && now.Sub(x.flow.Last()) < quietAfter {
-			delete(ending, x.bd.call)
+			for _, leg := range x.bd.call.group.legs {
+				delete(ending, leg)
+			}
 		}
 	}
 }
 
-// attachMedia keeps the builds of calls still ending and gives each the
-// streams bound to its dialog, which leave the stream table.
-func (s *state) attachMedia(builds []*callBuild, ending map[*sipCall]bool, claimed []boundFlow) []*callBuild {
-	kept := builds[:0]
+// attachMedia keeps the builds of calls still ending and gives each leg
+// (and each early dialog) the streams bound to its dialog, which leave the
+// stream table.
+func (s *state) attachMedia(groups []*groupBuild, ending map[*sipCall]bool, claimed []boundFlow) []*groupBuild {
+	kept := groups[:0]
 	index := map[*dialog]*callBuild{}
-	for _, cb := range builds {
-		if ending[cb.call] {
-			kept = append(kept, cb)
+	for _, g := range groups {
+		if !ending[g.legs[0].call] {
+			continue
+		}
+		kept = append(kept, g)
+		for _, cb := range g.legs {
 			index[cb.dlg] = cb
 			for _, e := range cb.early {
 				index[e.dlg] = e
@@ -173,19 +206,22 @@ func (s *state) attachMedia(builds []*callBuild, ending map[*sipCall]bool, claim
 			s.dropFlow(x.flow)
 		}
 	}
+	for _, g := range kept {
+		g.shareFlows()
+	}
 	return kept
 }
 
-// judge turns each build into its report entry, compacted unless the
+// judge turns each call into its report entry, compacted unless the
 // output draws single calls, and files it in order.
-func (s *state) judge(builds []*callBuild, now time.Time) {
+func (s *state) judge(groups []*groupBuild, now time.Time) {
 	hasMedia := s.counts.rtp > 0
-	for _, cb := range builds {
-		rc := cb.report(hasMedia, now)
+	for _, g := range groups {
+		rc := g.report(hasMedia, now)
 		if !s.detail {
 			rc = compactCall(rc)
 		}
-		s.done.add(doneCall{seq: cb.call.Seq, call: rc})
+		s.done.add(doneCall{seq: g.legs[0].call.Seq, call: rc})
 		if s.onJudged != nil {
 			s.onJudged(rc)
 		}
@@ -332,19 +368,14 @@ func (cb *callBuild) report(captureHasMedia bool, now time.Time) report.Call {
 // state and its start, answer and end times.
 func (cb *callBuild) callHeader() report.Call {
 	c, d := cb.call, cb.dlg
+	parties := cb.parties()
 	rc := report.Call{
 		CallID: c.CallID, FromTag: c.FromTag, ToTag: d.Tag,
-		Caller: c.Caller, Callee: c.Callee, Start: c.Start, Answer: d.Answered, End: c.End,
+		Caller: parties[caller], Callee: parties[callee], Start: c.Start, Answer: d.Answered, End: c.End,
 		Status: c.Status, Transport: c.Transport, Messages: c.Messages,
 	}
 	if d.Status != 0 {
 		rc.Status = d.Status
-	}
-	if d.CalleeSig.IsValid() {
-		rc.Callee.SignalAddr = d.CalleeSig.String()
-		if d.CalleeUA != "" {
-			rc.Callee.UserAgent = d.CalleeUA
-		}
 	}
 	if rc.End.IsZero() && !d.answered() && !c.FailedAt.IsZero() {
 		rc.End = c.FailedAt

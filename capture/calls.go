@@ -66,6 +66,16 @@ type sipCall struct {
 	SeenFrom  [2]bool    // signalling seen sent by each party
 	SDPErrors []uint64
 	setup     setupTrack
+	// hop is where the leg's first INVITE went: from the caller's side
+	// to the callee's (legs.go).
+	hop [2]netip.Addr
+	// group is the call this leg is part of; upstream the leg it
+	// continues (nil for the caller's own), linkRole how ("proxy",
+	// "b2bua").
+	group    *callGroup
+	upstream *sipCall
+	linkRole string
+	ruriUser string // user of the first INVITE's Request-URI
 }
 
 // setupTrack follows the INVITE transaction that sets the call up: the
@@ -182,15 +192,7 @@ func (t *callTable) add(m *sipInfo, at time.Time, sdpInfo *sdpInfo, sdpErr error
 		if !m.Request || m.Method != "INVITE" {
 			return nil
 		}
-		t.seq++
-		c = &sipCall{
-			Seq: t.seq, CallID: m.CallID, FromTag: m.FromTag, Start: at,
-			StartSeen: m.ToTag == "", CallerSig: m.Src, Transport: m.Transport,
-			Caller: report.Party{Role: "caller", User: m.FromUser, Host: m.FromHost, Display: m.FromName, SignalAddr: m.Src.String(), UserAgent: m.UserAgent},
-			Callee: report.Party{Role: "callee", User: m.ToUser, Host: m.ToHost},
-		}
-		t.byID[m.CallID] = append(t.byID[m.CallID], c)
-		t.order = append(t.order, c)
+		c = t.newCall(m, at)
 	}
 	c.Last = at
 	from := c.sender(m)
@@ -217,6 +219,24 @@ func (t *callTable) add(m *sipInfo, at time.Time, sdpInfo *sdpInfo, sdpErr error
 	return c
 }
 
+// newCall starts a leg at an INVITE no leg holds yet, and links it to the
+// call it continues.
+func (t *callTable) newCall(m *sipInfo, at time.Time) *sipCall {
+	t.seq++
+	c := &sipCall{
+		Seq: t.seq, CallID: m.CallID, FromTag: m.FromTag, Start: at,
+		StartSeen: m.ToTag == "", CallerSig: m.Src, Transport: m.Transport,
+		Caller:   report.Party{Role: "caller", User: m.FromUser, Host: m.FromHost, Display: m.FromName, SignalAddr: m.Src.String(), UserAgent: m.UserAgent},
+		Callee:   report.Party{Role: "callee", User: m.ToUser, Host: m.ToHost},
+		hop:      [2]netip.Addr{m.Src.Addr(), m.Dst.Addr()},
+		ruriUser: m.RURIUser,
+	}
+	t.link(c, m, at)
+	t.byID[m.CallID] = append(t.byID[m.CallID], c)
+	t.order = append(t.order, c)
+	return c
+}
+
 // remove forgets finalised calls.
 func (t *callTable) remove(gone map[*sipCall]bool) {
 	if len(gone) == 0 {
@@ -237,6 +257,7 @@ func (t *callTable) remove(gone map[*sipCall]bool) {
 			} else {
 				t.byID[c.CallID] = list
 			}
+			c.group, c.upstream = nil, nil // let the finished call go
 			continue
 		}
 		kept = append(kept, c)
@@ -245,13 +266,32 @@ func (t *callTable) remove(gone map[*sipCall]bool) {
 	t.order = kept
 }
 
-// find returns the call m belongs to: same Call-ID and the caller's tag in
-// From or To.
+// find returns the leg m belongs to: same Call-ID, the caller's tag in
+// From or To, and the same hop. An INVITE without a To-tag on a new hop is
+// a new leg (a proxy forwarding it); other messages on an unknown hop
+// (a request to a Contact address other than the signalling source) go to
+// a leg they share an address with.
 func (t *callTable) find(m *sipInfo) *sipCall {
+	var shares, any *sipCall
 	for _, c := range t.byID[m.CallID] {
-		if c.hasTag(m.FromTag) || (m.ToTag != "" && c.hasTag(m.ToTag)) {
+		if !c.hasTag(m.FromTag) && (m.ToTag == "" || !c.hasTag(m.ToTag)) {
+			continue
+		}
+		if c.onHop(m.Src.Addr(), m.Dst.Addr()) {
 			return c
 		}
+		if shares == nil && c.touches(m.Src.Addr(), m.Dst.Addr()) {
+			shares = c
+		}
+		if any == nil {
+			any = c
+		}
+	}
+	if any != nil && !(m.Request && m.Method == "INVITE" && m.ToTag == "") {
+		if shares != nil {
+			return shares
+		}
+		return any
 	}
 	// An INVITE retried with credentials after 401/407 (RFC 3261 §22.2)
 	// continues the same call, even from a B2BUA that picks a new From-tag

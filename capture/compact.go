@@ -19,6 +19,16 @@ func compactCall(c report.Call) report.Call {
 	c.FromTag, c.ToTag = strings.Clone(c.FromTag), strings.Clone(c.ToTag)
 	c.Caller, c.Callee = cloneParty(c.Caller), cloneParty(c.Callee)
 	c.Streams = compactStreams(c.Streams)
+	if len(c.Legs) > 0 {
+		legs := make([]report.CallLeg, len(c.Legs))
+		for i, l := range c.Legs {
+			l.CallID, l.FromTag, l.ToTag = strings.Clone(l.CallID), strings.Clone(l.FromTag), strings.Clone(l.ToTag)
+			l.Caller, l.Callee = cloneParty(l.Caller), cloneParty(l.Callee)
+			l.Streams = compactStreams(l.Streams)
+			legs[i] = l
+		}
+		c.Legs = legs
+	}
 	if len(c.EarlyDialogs) > 0 {
 		early := make([]report.EarlyDialog, len(c.EarlyDialogs))
 		for i, e := range c.EarlyDialogs {

@@ -142,7 +142,7 @@ func sdpFindings(cb *callBuild, v StreamVerdict, sigs [2]netip.AddrPort) (fs []r
 	c := cb.call
 	subject := c.CallID
 	problem := v.Verdict.IsProblem()
-	parties := [2]report.Party{c.Caller, c.Callee}
+	parties := cb.parties()
 	publicAs := publicAddresses(c)
 	algSeen := false
 	differs := [2]bool{}
@@ -258,7 +258,7 @@ func verdictFinding(cb *callBuild, facts []StreamFacts, v StreamVerdict, subject
 		return report.Finding{
 			ID: IDOneWayAudio, Severity: report.SeverityError, Subject: subject,
 			Title: fmt.Sprintf("One-way audio: the %s cannot hear the %s",
-				partyLabel(partyOf(cb.call, deaf)), partyLabel(partyOf(cb.call, sender))),
+				partyLabel(cb.parties()[deaf]), partyLabel(cb.parties()[sender])),
 			Evidence: ev, Remedy: remedy,
 		}, true
 	case report.VerdictNoWay:
@@ -441,14 +441,6 @@ func ALGSign(sig netip.Addr, contactHost string, origin, conn netip.Addr) string
 		return "Contact was rewritten to the public address but SDP c= still names the private " + conn.String()
 	}
 	return ""
-}
-
-// partyOf returns the call's party by index (caller or callee).
-func partyOf(c *sipCall, p int) report.Party {
-	if p == caller {
-		return c.Caller
-	}
-	return c.Callee
 }
 
 // contactRemedy: a private Contact is only worth fixing when calls fail;

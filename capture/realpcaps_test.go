@@ -66,6 +66,8 @@ type wantCall struct {
 	// notAnswered is the reason of a not-answered verdict, with status.
 	notAnswered string
 	status      int
+	// legs counts the hops of a call seen at a proxy or B2BUA (0: one).
+	legs int
 }
 
 func checkCalls(t *testing.T, res *Result, want []wantCall) {
@@ -83,6 +85,9 @@ func checkCalls(t *testing.T, res *Result, want []wantCall) {
 		}
 		if w.notAnswered != "" && (c.NotAnswered == nil || c.NotAnswered.Reason != w.notAnswered || c.NotAnswered.Status != w.status) {
 			t.Errorf("%s: not answered %+v, want %s %d", c.ID, c.NotAnswered, w.notAnswered, w.status)
+		}
+		if len(c.Legs) != w.legs {
+			t.Errorf("%s: %d legs, want %d", c.ID, len(c.Legs), w.legs)
 		}
 		if w.transport != "" && c.Transport != w.transport {
 			t.Errorf("%s: transport %s, want %s", c.ID, c.Transport, w.transport)
@@ -143,16 +148,18 @@ func TestRealCaptures(t *testing.T) {
 					t.Error("the SDP inside the multipart body was not found")
 				}
 			}},
-		// ERSPAN mirror of a B2BUA: three Call-IDs, two legs each sharing
-		// the Call-ID; no RTP in the file, so audio cannot be judged. The
-		// remote party 180.173.83.248 announces its LAN 192.168.8.53.
+		// ERSPAN mirror at an SBC (192.168.1.222 inside, 101.231.48.19
+		// outside) between a PBX (192.168.1.191) and phones behind a NAT
+		// at 180.173.83.248 (LAN 192.168.8.x). C1: the PBX calls
+		// 20008909 through the SBC, which keeps the Call-ID with tags of
+		// its own (two legs); a hold re-INVITE (c=0.0.0.0), a refused
+		// REFER, BYE. C2: 20008909 calls 20008910 through the SBC to the
+		// PBX, and the PBX, a B2BUA, calls 20008910 back out through the
+		// SBC 10 ms later with a new Call-ID (four legs). No RTP in the
+		// file, so audio cannot be judged.
 		{file: "heplify__erspan_sip_ipv4_udp.pcapng", packets: 140, want: []wantCall{
-			{verdict: report.VerdictIncompleteCapture},
-			{verdict: report.VerdictIncompleteCapture, findings: []report.FindingID{IDSDPPrivateAddress, IDContactPrivateAddress, IDViaPrivateAddress}},
-			{verdict: report.VerdictIncompleteCapture, findings: []report.FindingID{IDSDPPrivateAddress}},
-			{verdict: report.VerdictIncompleteCapture},
-			{verdict: report.VerdictIncompleteCapture},
-			{verdict: report.VerdictIncompleteCapture},
+			{verdict: report.VerdictIncompleteCapture, legs: 2, findings: []report.FindingID{IDSDPPrivateAddress, IDContactPrivateAddress, IDViaPrivateAddress}},
+			{verdict: report.VerdictIncompleteCapture, legs: 4, findings: []report.FindingID{IDSDPPrivateAddress}},
 		}},
 		// A softphone at 192.168.1.2 behind a NAT (the providers answer
 		// with received=80.230.219.70): no INVITE is answered. C1: only
@@ -167,17 +174,19 @@ func TestRealCaptures(t *testing.T) {
 		}},
 		{file: "sngrep__ipip.pcap", packets: 4, want: []wantCall{
 			{verdict: report.VerdictIncompleteCapture, transport: "TCP"}}},
-		// IPv6 fragments through a proxy; two forked early dialogs, one
-		// answered. No RTP in the file.
+		// IPv6 fragments, captured at a proxy (…3519) that anchors media
+		// at a relay (…4334): one call, two legs (UAC → proxy, proxy →
+		// UAS), each with its own SDP; two forked early dialogs (183,
+		// PRACK, UPDATE), one answered. No RTP in the file.
 		{file: "sngrep__ipv6frag.pcap", packets: 34, want: []wantCall{
-			{verdict: report.VerdictIncompleteCapture}}},
-		// PBX B2BUA: both legs two-way (tshark: 1345 and 1346 packets).
+			{verdict: report.VerdictIncompleteCapture, legs: 2}}},
+		// PBX B2BUA (192.168.20.130): the phone at .132 calls 2222, the
+		// PBX calls 2222 at .1 83 ms later with a new Call-ID. One call,
+		// two legs, both two-way (tshark: 1345 and 1346 packets each).
 		{file: "voipshark__SIP-RTP-Normal_Call_two_parties.pcap", packets: 5651, want: []wantCall{
-			{verdict: report.VerdictTwoWay, pkts: [2]uint64{1345, 1346}},
-			{verdict: report.VerdictTwoWay, pkts: [2]uint64{1345, 1346}, findings: []report.FindingID{IDRTPSourceDiffers}}}},
+			{verdict: report.VerdictTwoWay, legs: 2, pkts: [2]uint64{1345, 1346}, findings: []report.FindingID{IDRTPSourceDiffers}}}},
 		{file: "voipshark__SIP-SRTP-Normal_Call_two_parties.pcap", want: []wantCall{
-			{verdict: report.VerdictTwoWay, pkts: [2]uint64{1135, 1135}, findings: []report.FindingID{IDMediaEncrypted}},
-			{verdict: report.VerdictTwoWay, pkts: [2]uint64{1135, 1135}, findings: []report.FindingID{IDMediaEncrypted}}}},
+			{verdict: report.VerdictTwoWay, legs: 2, pkts: [2]uint64{1135, 1135}, findings: []report.FindingID{IDMediaEncrypted}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {

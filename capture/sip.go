@@ -84,6 +84,14 @@ type sipInfo struct {
 	Via       via
 	Body      []byte
 	BodyType  string
+	// RURIUser is the user of a request's Request-URI.
+	RURIUser string
+	// LinkUsers are the users a B2BUA passes on from its other leg
+	// (P-Asserted-Identity, Diversion, History-Info, Remote-Party-ID), and
+	// LinkValues the X- headers where some put the other leg's Call-ID:
+	// read from INVITEs only.
+	LinkUsers  []string
+	LinkValues []string
 	// LengthMismatch: Content-Length disagrees with the body carried, a
 	// classic trace of a SIP ALG that rewrote the body (issue 5).
 	LengthMismatch bool
@@ -153,6 +161,10 @@ func infoFromMessage(msg sip.Message) (*sipInfo, error) {
 	case *sip.Request:
 		info.Request = true
 		info.Method = string(m.Method)
+		info.RURIUser = m.Recipient.User
+		if m.Method == sip.INVITE {
+			info.LinkUsers, info.LinkValues = linkHints(m)
+		}
 	case *sip.Response:
 		info.Status = m.StatusCode
 		info.Reason = m.Reason
@@ -202,6 +214,34 @@ func infoFromMessage(msg sip.Message) (*sipInfo, error) {
 	}
 	info.Body = msg.Body()
 	return info, nil
+}
+
+// Bounds on what linkHints keeps of one INVITE.
+const (
+	maxLinkHints     = 4
+	maxLinkValueSize = 256
+)
+
+// linkHints reads what ties a B2BUA's outbound INVITE to its inbound leg:
+// the users of the identity headers it passes on, and X- header values
+// (where some B2BUAs put the other leg's Call-ID).
+func linkHints(msg *sip.Request) (users, values []string) {
+	for _, name := range []string{"p-asserted-identity", "diversion", "history-info", "remote-party-id"} {
+		for _, h := range msg.GetHeaders(name) {
+			var uri sip.Uri
+			if _, err := sip.ParseAddressValue(h.Value(), &uri, nil); err == nil && uri.User != "" && len(users) < maxLinkHints {
+				users = append(users, uri.User)
+			}
+		}
+	}
+	for _, h := range msg.Headers() {
+		name := h.Name()
+		if len(name) > 2 && (name[0] == 'x' || name[0] == 'X') && name[1] == '-' && len(values) < maxLinkHints {
+			v := h.Value()
+			values = append(values, v[:min(len(v), maxLinkValueSize)])
+		}
+	}
+	return users, values
 }
 
 func contactOf(msg sip.Message) *sip.ContactHeader {

@@ -285,3 +285,24 @@ func JudgeCall(streams []StreamVerdict, media []string, c CallFacts) StreamVerdi
 	}
 	return best
 }
+
+// LegOutcome is what JudgeLegs reads of one leg of a call.
+type LegOutcome struct {
+	Verdict report.Verdict
+	// Answered: the leg's INVITE got a 2xx.
+	Answered bool
+}
+
+// JudgeLegs picks the leg whose verdict is the call's: among the legs
+// that were answered the worst (a one-way hop makes the call one-way),
+// the first of equals; when none was answered, the caller's own leg, whose
+// ending is what the caller lived through.
+func JudgeLegs(legs []LegOutcome) int {
+	best := -1
+	for i, l := range legs {
+		if l.Answered && (best < 0 || verdictRank(l.Verdict) < verdictRank(legs[best].Verdict)) {
+			best = i
+		}
+	}
+	return max(best, 0)
+}
