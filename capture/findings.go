@@ -257,8 +257,7 @@ func verdictFinding(cb *callBuild, facts []StreamFacts, v StreamVerdict, subject
 		}
 		return report.Finding{
 			ID: IDOneWayAudio, Severity: report.SeverityError, Subject: subject,
-			Title: fmt.Sprintf("One-way audio: the %s cannot hear the %s",
-				partyLabel(cb.parties()[deaf]), partyLabel(cb.parties()[sender])),
+			Title: oneWayTitle(cb.parties(), deaf, sender),
 			Evidence: ev, Remedy: remedy,
 		}, true
 	case report.VerdictNoWay:
@@ -277,6 +276,18 @@ func verdictFinding(cb *callBuild, facts []StreamFacts, v StreamVerdict, subject
 			Title: "This capture cannot judge the audio of this call", Evidence: []report.Evidence{{Text: v.Explain, Values: counts}}}, true
 	}
 	return report.Finding{}, false
+}
+
+// oneWayTitle says who cannot hear whom; on a leg that starts or ends at
+// a proxy or B2BUA it says which hop fails.
+func oneWayTitle(parties [2]report.Party, deaf, sender int) string {
+	if parties[sender].Role != partyNames[sender] {
+		return fmt.Sprintf("One-way audio: the %s cannot hear: media from the %s does not reach it", partyLabel(parties[deaf]), partyLabel(parties[sender]))
+	}
+	if parties[deaf].Role != partyNames[deaf] {
+		return fmt.Sprintf("One-way audio: the %s's media does not reach the %s, so the %s cannot hear", partyLabel(parties[sender]), partyLabel(parties[deaf]), partyNames[deaf])
+	}
+	return fmt.Sprintf("One-way audio: the %s cannot hear the %s", partyLabel(parties[deaf]), partyLabel(parties[sender]))
 }
 
 // signallingFindings reads NAT traces in SIP headers, as proxies do (RFC

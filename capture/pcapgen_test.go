@@ -70,6 +70,9 @@ func checkTruth(t *testing.T, res *capture.Result, truths []pcapgen.Truth) {
 		if lost != want.Lost {
 			t.Errorf("%s: lost per direction %v, want %v", name, lost, want.Lost)
 		}
+		if len(got.Legs) != want.Legs {
+			t.Errorf("%s: %d legs, want %d", name, len(got.Legs), want.Legs)
+		}
 		if n, pkts := earlyMedia(got); n != want.EarlyDialogs || pkts != want.EarlyPackets {
 			t.Errorf("%s: %d early dialogs with %d RTP packets, want %d with %d", name, n, pkts, want.EarlyDialogs, want.EarlyPackets)
 		}

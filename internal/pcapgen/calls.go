@@ -109,8 +109,12 @@ func (g *callGen) build() {
 	if g.ws {
 		g.wsHandshake(t.Add(-20 * time.Millisecond))
 	}
-	if g.c.Kind == Unanswered || g.c.Kind == ToPrivateContact {
+	switch g.c.Kind {
+	case Unanswered, ToPrivateContact:
 		g.unanswered(t, offer, truth)
+		return
+	case Proxy, ProxyLeakCallee, B2BUA:
+		g.proxied(t, truth)
 		return
 	}
 	g.request(t, "INVITE", g.a, g.b, "", offer)
@@ -473,7 +477,7 @@ func hostOf(a netip.AddrPort) string {
 func AllKinds() []Call {
 	kinds := []Kind{Normal, LeakCaller, LeakCallee, NoWay, Hold, Inactive, ReinviteMove, EarlyMedia,
 		Forked, TCP, WebSocket, Fragmented, VLAN, IPv6, LossJitter, LANOneWay, Rejected, Cancelled, SIPALG,
-		Unanswered, ToPrivateContact, NeverRang, TimedOut}
+		Unanswered, ToPrivateContact, NeverRang, TimedOut, Proxy, ProxyLeakCallee, B2BUA}
 	calls := make([]Call, len(kinds))
 	for i, k := range kinds {
 		calls[i] = Call{Kind: k, Start: time.Duration(i) * 500 * time.Millisecond, Media: 4 * time.Second}

@@ -45,6 +45,10 @@ const (
 	ToPrivateContact Kind = "to-private-contact" // the server INVITEs the private Contact a NATed phone registered: no response
 	NeverRang        Kind = "never-rang"         // 100 Trying only, the caller cancels after 12 s
 	TimedOut         Kind = "timed-out"          // 100 Trying only, then 408 after 32 s
+	// Calls through a proxy or B2BUA, captured on its host: two legs.
+	Proxy           Kind = "proxy"             // a proxy anchoring media at its relay: one call, two legs, two-way
+	ProxyLeakCallee Kind = "proxy-leak-callee" // the same, the callee behind NAT leaks its private address: one-way on leg 2
+	B2BUA           Kind = "b2bua"             // a B2BUA: the second leg has its own Call-ID and tags
 )
 
 // Call is one call to generate.
@@ -76,6 +80,8 @@ type Truth struct {
 	// calls of their own.
 	EarlyDialogs int
 	EarlyPackets uint64
+	// Legs counts the hops of a call seen at a proxy or B2BUA (0: one).
+	Legs int
 	// Transport of the INVITE: "UDP", "TCP" or "WS".
 	Transport string
 }
