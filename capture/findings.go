@@ -257,7 +257,7 @@ func verdictFinding(cb *callBuild, facts []StreamFacts, v StreamVerdict, subject
 		}
 		return report.Finding{
 			ID: IDOneWayAudio, Severity: report.SeverityError, Subject: subject,
-			Title: oneWayTitle(cb.parties(), deaf, sender),
+			Title:    oneWayTitle(cb.parties(), deaf, sender),
 			Evidence: ev, Remedy: remedy,
 		}, true
 	case report.VerdictNoWay:
