@@ -108,7 +108,7 @@ func (s *state) result(files []string, live string) *Result {
 		Calls: calls,
 	}
 	r.Capture.Vantage = vantage(calls)
-	r.Findings = captureFindings(s)
+	r.Findings = append(captureFindings(s), s.regs.findings(s.last)...)
 	r.Remedies = remedies(r)
 	r.Verdict = verdictSentence(calls)
 	return r

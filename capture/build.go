@@ -26,6 +26,9 @@ type callBuild struct {
 	// the callee's end of this leg; "" for the call's own caller and
 	// callee.
 	roles [2]string
+	// regs are the registrations seen, for the REGISTER behind a request
+	// sent to a Contact.
+	regs *registrations
 }
 
 // parties are the leg's two ends as the report names them.
@@ -135,7 +138,7 @@ func (s *state) endingCalls(now time.Time, final bool) (map[*sipCall]bool, []*gr
 		for _, leg := range c.group.legs {
 			ending[leg] = true
 		}
-		groups = append(groups, newGroupBuild(c.group))
+		groups = append(groups, newGroupBuild(c.group, s.regs))
 	}
 	return ending, groups
 }

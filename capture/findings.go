@@ -49,6 +49,12 @@ const (
 	IDRequestUnanswered report.FindingID = "request-unanswered"
 	// IDCalleeNeverRang: the setup ended without the callee ever ringing.
 	IDCalleeNeverRang report.FindingID = "callee-never-rang"
+	// IDRegisterContactNotFixed: a registrar stored the private Contact of
+	// a phone it saw behind NAT.
+	IDRegisterContactNotFixed report.FindingID = "register-contact-not-fixed"
+	// IDRegistrationOutlivesNAT: a phone behind NAT stayed silent toward
+	// its registrar longer than NATs keep an idle mapping.
+	IDRegistrationOutlivesNAT report.FindingID = "registration-outlives-nat"
 )
 
 // Remedies in the user's words (issue 5), shared by findings.
@@ -68,6 +74,8 @@ const (
 	remedyNeverRang = "The callee was never alerted: its registration may point at an address it cannot be reached at (look for register-contact-not-fixed " +
 		"or request-to-private-address), its NAT's mapping for the SIP port may have expired (send keep-alives more often than the router's UDP timeout), " +
 		"or it is offline."
+	remedyKeepAlive = "Keep the NAT mapping of the phone's SIP port open: have the phone send keep-alives (CRLF, OPTIONS or STUN) every 15-30 s " +
+		"or re-register more often than the router's UDP timeout, or have the server ping it (Kamailio nathelper sipping, Asterisk PJSIP qualify_frequency)."
 	remedyALG = "Disable the router's SIP ALG (often called \"SIP ALG\", \"SIP helper\", \"SIP passthrough\" or \"SIP fixup\"); " +
 		"let the phone (STUN) or the server (rport, comedia) handle NAT instead."
 )
@@ -95,6 +103,13 @@ func setupFinding(cb *callBuild, s SetupFacts, v StreamVerdict) (report.Finding,
 		f.Title = fmt.Sprintf("The INVITE was sent from the public address %s to the private address %s and never answered: no one on the internet can reach it",
 			t.src.Addr(), t.dst.Addr())
 		f.Evidence = []report.Evidence{sent}
+		if reg := cb.regs.contactOwner(t.dst); reg != nil {
+			f.Title += fmt.Sprintf(" (the Contact %s registered from %s)", reg.contact, reg.src)
+			f.Evidence = append(f.Evidence, reg.registerEvidence())
+			if reg.echoed {
+				f.Evidence = append(f.Evidence, report.Evidence{Text: "the registrar's 200 OK echoed that Contact unchanged: it did not fix it", Frames: []uint64{reg.okFrame}})
+			}
+		}
 		f.Remedy = remedyUnreachableContact
 	case IDRequestUnanswered:
 		f.Title = fmt.Sprintf("Nothing answered the INVITE to %s", t.dst)

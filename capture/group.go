@@ -25,11 +25,11 @@ func (g *callGroup) over(now time.Time) bool {
 
 // newGroupBuild prepares the report of a call: each leg's dialog and the
 // early dialogs of its other forks.
-func newGroupBuild(g *callGroup) *groupBuild {
+func newGroupBuild(g *callGroup, regs *registrations) *groupBuild {
 	gb := &groupBuild{}
 	for _, c := range g.legs {
 		main, early := c.dialogs()
-		cb := &callBuild{call: c, dlg: main}
+		cb := &callBuild{call: c, dlg: main, regs: regs}
 		for _, d := range early {
 			cb.early = append(cb.early, &callBuild{call: c, dlg: d})
 		}

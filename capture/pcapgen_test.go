@@ -3,6 +3,8 @@ package capture_test
 import (
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -111,6 +113,20 @@ func TestGeneratedScenarios(t *testing.T) {
 	checkTruth(t, res, truths)
 	if len(res.Capture.Anomalies) != 0 {
 		t.Errorf("anomalies in a clean capture: %+v", res.Capture.Anomalies)
+	}
+	// The to-private-contact phone's registration: its Contact echoed
+	// unfixed, then two minutes of silence; the INVITE names it.
+	for _, id := range []report.FindingID{capture.IDRegisterContactNotFixed, capture.IDRegistrationOutlivesNAT} {
+		if !slices.ContainsFunc(res.Findings, func(f report.Finding) bool { return f.ID == id }) {
+			t.Errorf("capture finding %s missing", id)
+		}
+	}
+	for _, c := range res.Calls {
+		for _, f := range c.Findings {
+			if f.ID == capture.IDRequestToPrivate && !strings.Contains(f.Evidence[len(f.Evidence)-1].Text, "echoed") {
+				t.Errorf("%s does not show the REGISTER behind it: %+v", f.ID, f.Evidence)
+			}
+		}
 	}
 }
 

@@ -171,7 +171,17 @@ func TestRealCaptures(t *testing.T) {
 			{verdict: report.VerdictNotAnswered, notAnswered: report.NotAnsweredRejected, status: 403},
 			{verdict: report.VerdictNotAnswered, notAnswered: report.NotAnsweredRejected, status: 403},
 			{verdict: report.VerdictNotAnswered, notAnswered: report.NotAnsweredRejected, status: 480, pkts: [2]uint64{9, 0}, findings: []report.FindingID{IDSDPPrivateAddress}},
-		}},
+		},
+			// The registrar's 200 OKs echo Contact 192.168.1.2 while its Via
+			// received= shows 80.230.219.70; the phone, registered for 1200
+			// s, sends nothing to it from 968 s to 1255 s.
+			check: func(t *testing.T, res *Result) {
+				for _, id := range []report.FindingID{IDRegisterContactNotFixed, IDRegistrationOutlivesNAT} {
+					if captureFinding(res, id) == nil {
+						t.Errorf("%s missing", id)
+					}
+				}
+			}},
 		{file: "sngrep__ipip.pcap", packets: 4, want: []wantCall{
 			{verdict: report.VerdictIncompleteCapture, transport: "TCP"}}},
 		// IPv6 fragments, captured at a proxy (…3519) that anchors media

@@ -49,6 +49,16 @@ func looksLikeSIP(b []byte) bool {
 	return false
 }
 
+// contactBinding is one Contact of a registrar's answer.
+type contactBinding struct {
+	Addr netip.AddrPort
+	// Fixed: the registrar marked it with the address the REGISTER came
+	// from (a received= parameter, Kamailio's fix_nated_register, or an
+	// alias= URI parameter, its add_contact_alias).
+	Fixed   bool
+	Expires int // its expires parameter (-1: none)
+}
+
 // via is the top Via of a message, reduced to what NAT analysis needs.
 type via struct {
 	Host     string
@@ -80,6 +90,15 @@ type sipInfo struct {
 	ToHost    string
 	CSeq      uint32
 	Contact   string // host of the Contact URI
+	// ContactAddr is the first Contact's IP address and port (port 5060
+	// when none is written), when its host is an IP address.
+	ContactAddr netip.AddrPort
+	// Expires is the Expires header in seconds (-1: none), or the first
+	// Contact's expires parameter when it has one.
+	Expires int
+	// Contacts lists every Contact of a REGISTER's answer: the bindings
+	// the registrar holds (RFC 3261 §10.3).
+	Contacts  []contactBinding
 	UserAgent string
 	Via       via
 	Body      []byte
@@ -201,8 +220,26 @@ func infoFromMessage(msg sip.Message) (*sipInfo, error) {
 		}
 	}
 	info.Via.Count, info.Via.Dup = countVias(msg)
+	info.Expires = -1
+	if h := msg.GetHeaders("expires"); len(h) > 0 {
+		if n, err := strconv.Atoi(strings.TrimSpace(h[0].Value())); err == nil {
+			info.Expires = n
+		}
+	}
 	if c := contactOf(msg); c != nil {
 		info.Contact = c.Address.Host
+		b := bindingOf(c)
+		info.ContactAddr = b.Addr
+		if b.Expires >= 0 {
+			info.Expires = b.Expires
+		}
+	}
+	if !info.Request && info.Method == "REGISTER" {
+		for _, h := range msg.GetHeaders("contact") {
+			if c, ok := h.(*sip.ContactHeader); ok && len(info.Contacts) < maxLinkHints {
+				info.Contacts = append(info.Contacts, bindingOf(c))
+			}
+		}
 	}
 	if h := msg.GetHeaders("user-agent"); len(h) > 0 {
 		info.UserAgent = h[0].Value()
@@ -242,6 +279,25 @@ func linkHints(msg *sip.Request) (users, values []string) {
 		}
 	}
 	return users, values
+}
+
+// bindingOf reads a Contact's address, expiry and NAT marks.
+func bindingOf(c *sip.ContactHeader) contactBinding {
+	b := contactBinding{Expires: -1}
+	if ip, err := netip.ParseAddr(strings.Trim(c.Address.Host, "[]")); err == nil {
+		port := c.Address.Port
+		if port <= 0 || port > 65535 {
+			port = 5060
+		}
+		b.Addr = netip.AddrPortFrom(ip.Unmap(), uint16(port))
+	}
+	if v, ok := c.Params.Get("expires"); ok {
+		if n, err := strconv.Atoi(v); err == nil {
+			b.Expires = n
+		}
+	}
+	b.Fixed = c.Params.Has("received") || c.Address.UriParams.Has("alias")
+	return b
 }
 
 func contactOf(msg sip.Message) *sip.ContactHeader {

@@ -119,6 +119,8 @@ type tcpStream struct {
 type state struct {
 	anomalies
 	calls *callTable
+	// regs follows the registrations (register.go).
+	regs  *registrations
 	flows map[flowKey]*rtpFlow
 	// fast indexes IPv4 RTP streams by a 16-byte key, which hashes much
 	// faster than flowKey; every stream is in flows too.
@@ -167,6 +169,7 @@ type state struct {
 func newState() *state {
 	return &state{
 		calls:  newCallTable(),
+		regs:   newRegistrations(),
 		flows:  make(map[flowKey]*rtpFlow, 1024),
 		fast:   make(map[v4Key]*rtpFlow, 1024),
 		recent: new([recentSlots]recentFlow),
@@ -204,8 +207,10 @@ func (s *state) handleUDP(pkt *packet) {
 		return
 	}
 	// RTP and RTCP were split off by the reader (pipeline.go); the rest is
-	// other traffic.
+	// other traffic, among it the keep-alives (CRLF, STUN) a phone sends
+	// its registrar.
 	s.counts.other++
+	s.regs.activity(pkt.Src, pkt.Dst, pkt.Frame, pkt.Time)
 }
 
 func (s *state) handleSIPDatagram(pkt *packet, transport string) {
@@ -235,6 +240,7 @@ func (s *state) sip(pkt *packet, info *sipInfo) {
 		}
 	}
 	info.Body = nil // the SDP is kept parsed; drop the bytes
+	s.regs.sip(info, pkt.Time)
 	c := s.calls.add(info, pkt.Time, sd, sdErr)
 	s.noteRtpmaps(sd, c)
 }

@@ -84,8 +84,12 @@ func remedies(r *Result) []report.Remedy {
 	}
 	var list []*agg
 	byText := map[string]*agg{}
+	all := [][]report.Finding{r.Findings}
 	for _, c := range r.Calls {
-		for _, f := range c.Findings {
+		all = append(all, c.Findings)
+	}
+	for _, findings := range all {
+		for _, f := range findings {
 			if !f.Severity.IsProblem() || f.Remedy == "" {
 				continue
 			}
@@ -127,6 +131,8 @@ func remedyID(text string) string {
 		return "reach-the-destination"
 	case remedyNeverRang:
 		return "keep-the-callee-reachable"
+	case remedyKeepAlive:
+		return "keep-the-nat-open"
 	}
 	return "other"
 }
@@ -145,6 +151,8 @@ func remedyTitle(text string) string {
 		return "Make the SIP destination reachable"
 	case remedyNeverRang:
 		return "Keep the callee reachable (registration, NAT keep-alives)"
+	case remedyKeepAlive:
+		return "Send NAT keep-alives more often than the router's UDP timeout"
 	}
 	return text
 }

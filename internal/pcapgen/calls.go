@@ -260,13 +260,14 @@ func (g *callGen) failedSetup(t time.Time, truth Truth) bool {
 // §17.1.1.2's schedule (T1 = 500 ms doubling) until Timer B (32 s). For
 // ToPrivateContact the sender is the server, at 198.51.100.20, and the
 // destination the private Contact the phone registered from behind its
-// NAT a minute before; the server echoed that Contact in its 200 OK.
+// NAT three minutes before, silent since; the server echoed that Contact
+// in its 200 OK.
 func (g *callGen) unanswered(t time.Time, offer string, truth Truth) {
 	from, to := g.a, g.b
 	truth.Verdict, truth.NotAnswered, truth.Finding = report.VerdictNotAnswered, report.NotAnsweredUnreachable, capture.IDRequestUnanswered
 	if g.c.Kind == ToPrivateContact {
 		phone := g.a
-		g.register(t.Add(-time.Minute), phone, g.b)
+		g.register(t.Add(-3*time.Minute), phone, g.b)
 		from, to = g.b, party{user: phone.user, sig: netip.AddrPortFrom(netip.MustParseAddr(phone.local), 5060), local: phone.local}
 		g.a, g.b = from, to // the server calls the phone
 		offer = g.sdp(from, "sendrecv", false)
