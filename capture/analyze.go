@@ -109,6 +109,7 @@ func (s *state) result(files []string, live string) *Result {
 	}
 	r.Capture.Vantage = vantage(calls)
 	r.Findings = append(captureFindings(s), s.regs.findings(s.last)...)
+	r.Findings = append(r.Findings, s.toPrivate.findings(s.regs)...)
 	r.Remedies = remedies(r)
 	r.Verdict = verdictSentence(calls)
 	return r

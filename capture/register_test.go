@@ -64,3 +64,24 @@ func TestRegistrations(t *testing.T) {
 		})
 	}
 }
+
+// TestPrivateRequests: requests from a public to a private address that
+// nothing answers give one finding per destination; answered ones none.
+func TestPrivateRequests(t *testing.T) {
+	server := netip.MustParseAddrPort("198.51.100.20:5060")
+	lan := netip.MustParseAddrPort("192.168.1.10:5060")
+	other := netip.MustParseAddrPort("192.168.1.11:5060")
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	var p privateRequests
+	for i := 0; i < 3; i++ { // OPTIONS retransmitted, never answered
+		p.sip(&sipInfo{Request: true, Method: "OPTIONS", CallID: "ka1", CSeq: 1, Src: server, Dst: lan, Frame: uint64(1 + i)}, t0.Add(time.Duration(i)*time.Second))
+	}
+	p.sip(&sipInfo{Request: true, Method: "NOTIFY", CallID: "n1", CSeq: 7, Src: server, Dst: lan, Frame: 10}, t0)
+	p.sip(&sipInfo{Request: true, Method: "OPTIONS", CallID: "ka2", CSeq: 1, Src: server, Dst: other, Frame: 20}, t0)
+	p.sip(&sipInfo{Method: "OPTIONS", Status: 200, CallID: "ka2", CSeq: 1, Src: other, Dst: server, Frame: 21}, t0)
+	p.sip(&sipInfo{Request: true, Method: "INVITE", CallID: "call", CSeq: 1, Src: server, Dst: other, Frame: 30}, t0)
+	fs := p.findings(nil)
+	if len(fs) != 1 || fs[0].ID != IDRequestToPrivate || len(fs[0].Evidence) != 2 || fs[0].Evidence[0].Frames[1] != 3 {
+		t.Fatalf("findings %+v, want one for %s with the OPTIONS (frames 1-3) and the NOTIFY", fs, lan)
+	}
+}

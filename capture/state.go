@@ -119,9 +119,11 @@ type tcpStream struct {
 type state struct {
 	anomalies
 	calls *callTable
-	// regs follows the registrations (register.go).
-	regs  *registrations
-	flows map[flowKey]*rtpFlow
+	// regs follows the registrations (register.go), toPrivate the
+	// requests sent from public to private addresses (requests.go).
+	regs      *registrations
+	toPrivate privateRequests
+	flows     map[flowKey]*rtpFlow
 	// fast indexes IPv4 RTP streams by a 16-byte key, which hashes much
 	// faster than flowKey; every stream is in flows too.
 	fast map[v4Key]*rtpFlow
@@ -241,6 +243,7 @@ func (s *state) sip(pkt *packet, info *sipInfo) {
 	}
 	info.Body = nil // the SDP is kept parsed; drop the bytes
 	s.regs.sip(info, pkt.Time)
+	s.toPrivate.sip(info, pkt.Time)
 	c := s.calls.add(info, pkt.Time, sd, sdErr)
 	s.noteRtpmaps(sd, c)
 }
