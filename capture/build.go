@@ -276,63 +276,6 @@ func (s *state) finishCalls() []report.Call {
 	return s.done.take()
 }
 
-// streamState replays a dialog's offer/answer to find, per m= line, which
-// directions were ever expected and whether the end state is a hold.
-type streamState struct {
-	media    string
-	expected [2]bool
-	held     bool
-	latest   [2]*sdpMedia
-	latestEv [2]*sdpEvent
-	all      [2][]netip.AddrPort // every address each party named
-}
-
-func replay(events []sdpEvent) []*streamState {
-	var streams []*streamState
-	for ei := range events {
-		ev := &events[ei]
-		for i := range ev.SDP.Media {
-			for len(streams) <= i {
-				streams = append(streams, &streamState{})
-			}
-			st := streams[i]
-			m := &ev.SDP.Media[i]
-			if st.media == "" {
-				st.media = m.Media
-			}
-			st.latest[ev.Party], st.latestEv[ev.Party] = m, ev
-			if m.Addr.IsValid() && !isHoldAddress(m.Addr) {
-				st.all[ev.Party] = append(st.all[ev.Party], m.Addr)
-			}
-			st.evaluate()
-		}
-	}
-	return streams
-}
-
-// evaluate applies RFC 3264 §5.1/§6.1 to the latest pair: a direction flows
-// when its sender may send, its receiver may receive, neither side
-// rejected the stream (port 0) or held it with c=0.0.0.0 (RFC 3264 §8.4).
-func (st *streamState) evaluate() {
-	a, b := st.latest[caller], st.latest[callee]
-	if a == nil || b == nil {
-		return
-	}
-	if a.Port == 0 || b.Port == 0 {
-		st.held = false
-		return
-	}
-	if isHoldAddress(a.Addr) || isHoldAddress(b.Addr) {
-		st.held = true
-		return
-	}
-	fwd := sends(a.Direction) && receives(b.Direction)
-	back := sends(b.Direction) && receives(a.Direction)
-	st.expected[0] = st.expected[0] || fwd
-	st.expected[1] = st.expected[1] || back
-	st.held = !(fwd && back)
-}
-
 // report builds the report.Call of one dialog: its identity and timing,
 // then its streams judged one by one, then the call's verdict and findings.
 func (cb *callBuild) report(captureHasMedia bool, now time.Time) report.Call {
@@ -343,8 +286,8 @@ func (cb *callBuild) report(captureHasMedia bool, now time.Time) report.Call {
 	var verdicts []StreamVerdict
 	var media []string
 	var allFacts []StreamFacts
-	for i, st := range streams {
-		ms, sf := cb.streamReport(i, st, len(streams), sigs)
+	for _, st := range streams {
+		ms, sf := cb.streamReport(st, streams, sigs)
 		facts.MediaNegotiated = facts.Answered && st.latest[caller] != nil && st.latest[callee] != nil
 		v := JudgeStream(sf, facts)
 		ms.Verdict = v.Verdict
@@ -411,15 +354,15 @@ func (cb *callBuild) callFacts(captureHasMedia bool, now time.Time) CallFacts {
 	}
 }
 
-// streamReport describes the i-th m= line of n and gathers the flows bound
-// to it into the facts its verdict is derived from.
-func (cb *callBuild) streamReport(i int, st *streamState, n int, sigs [2]netip.AddrPort) (report.MediaStream, StreamFacts) {
-	ms := report.MediaStream{Index: i, Media: st.media}
+// streamReport describes one stream of the dialog and gathers the flows
+// it carries into the facts its verdict is derived from.
+func (cb *callBuild) streamReport(st *streamState, streams []*streamState, sigs [2]netip.AddrPort) (report.MediaStream, StreamFacts) {
+	ms := report.MediaStream{Index: st.index, Media: st.media}
 	ms.Offer = describe(st.latest[caller], st.latestEv[caller])
 	ms.Answer = describe(st.latest[callee], st.latestEv[callee])
-	sf := StreamFacts{Expected: st.expected, HeldAtEnd: st.held}
+	sf := st.facts()
 	for _, bf := range cb.flows {
-		if bf.bd.mIndex != i && n > 1 {
+		if !st.carries(bf, streams) {
 			continue
 		}
 		fr := flowReport(bf, sigs)
@@ -449,8 +392,8 @@ func (cb *callBuild) earlyDialogs() []report.EarlyDialog {
 		}
 		sigs := [2]netip.AddrPort{cb.call.CallerSig, e.dlg.CalleeSig}
 		streams := replay(cb.call.timeline(e.dlg))
-		for i, st := range streams {
-			ms, _ := e.streamReport(i, st, len(streams), sigs)
+		for _, st := range streams {
+			ms, _ := e.streamReport(st, streams, sigs)
 			ms.Verdict = report.VerdictNotAnswered
 			ed.Streams = append(ed.Streams, ms)
 		}
@@ -506,7 +449,7 @@ func flowReport(bf boundFlow, sigs [2]netip.AddrPort) report.RTPFlow {
 		SSRCs: []uint32{f.Key.SSRC}, PayloadTypes: f.PayloadTypes(),
 		Packets: f.Packets, Bytes: f.Bytes, First: f.First(), Last: f.Last(),
 		FirstFrame: f.FirstFrame, LastFrame: f.LastFrame, MatchedSDP: bf.bd.matched,
-		RTCP: f.Key.RTCP, MaxGapMs: float64(f.MaxGap().Microseconds()) / 1000,
+		RTCP: f.Key.RTCP, UDPTL: f.udptl, MaxGapMs: float64(f.MaxGap().Microseconds()) / 1000,
 		Timeline: append([]uint32(nil), f.activity...), TimelineStepMs: f.step.Milliseconds(),
 	}
 	if !f.Key.RTCP {

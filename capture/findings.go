@@ -379,11 +379,11 @@ func mediaSourceFindings(cb *callBuild, streams []*streamState, subject string) 
 		if f.Key.RTCP || seen[f.Key.Src] {
 			continue
 		}
-		i := bf.bd.mIndex
-		if i >= len(streams) {
+		st := streamOf(bf, streams)
+		if st == nil {
 			continue
 		}
-		named := streams[i].all[bf.bd.sender]
+		named := st.all[bf.bd.sender]
 		if len(named) == 0 || contains(named, f.Key.Src) {
 			continue
 		}

@@ -121,11 +121,12 @@ func TestRealCaptures(t *testing.T) {
 		check   func(t *testing.T, res *Result)
 	}{
 		// sipp offers recvonly, FreeSWITCH answers sendonly and streams
-		// G.722 one way: a negotiated one-way stream, not a fault.
+		// G.722 one way from the start: a negotiated one-way call (an
+		// announcement), not a hold and not a fault.
 		{file: "drawmycall__sip-rtp-g722.pcap", packets: 433, want: []wantCall{
-			{verdict: report.VerdictOnHold, transport: "UDP", pkts: [2]uint64{0, 425}}}},
+			{verdict: report.VerdictOneWayNegotiated, transport: "UDP", pkts: [2]uint64{0, 425}}}},
 		{file: "drawmycall__sip-rtp-lpc.pcap", packets: 103, want: []wantCall{
-			{verdict: report.VerdictOnHold, pkts: [2]uint64{0, 95}}}},
+			{verdict: report.VerdictOneWayNegotiated, pkts: [2]uint64{0, 95}}}},
 		// The proxy's SDP names the media host 200.57.7.196/.204 leg: 891
 		// and 548 packets (tshark rtp,streams). The relay's other leg to
 		// 200.57.7.199 has no signalling in the file; the second INVITE

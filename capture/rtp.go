@@ -107,6 +107,9 @@ type rtpFlow struct {
 	span        float64 // seconds the timestamp takes to wrap (2^32 units)
 
 	maxGap time.Duration
+	// udptl: a T.38 fax stream (UDPTL, no RTP header): counted, its
+	// 16-bit sequence number followed for loss, no jitter.
+	udptl bool
 	// Activity: packets per step since First; the step doubles when the
 	// buckets run out, so the array never grows past its first allocation.
 	// Counted only when timeline is set (Options.Detail): only the
@@ -179,6 +182,10 @@ func (f *rtpFlow) update(h rtpFields, size int, at int64, frame uint64) {
 		f.count(at)
 	}
 	if f.Key.RTCP {
+		return
+	}
+	if f.udptl {
+		f.updateSeq(h.Seq, f.Packets == 1)
 		return
 	}
 	f.addPT(h.PT)

@@ -61,7 +61,7 @@ func (a *anomalies) list() []report.Anomaly {
 // counters count decoded packets by kind for the capture summary (plain
 // fields: a map would hash a string per packet).
 type counters struct {
-	sip, rtp, rtcp, tls, other uint64
+	sip, rtp, rtcp, udptl, tls, other uint64
 }
 
 func (c counters) list() []report.KeyValue {
@@ -69,7 +69,7 @@ func (c counters) list() []report.KeyValue {
 	for _, x := range []struct {
 		k string
 		v uint64
-	}{{"other", c.other}, {"rtcp", c.rtcp}, {"rtp", c.rtp}, {"sip", c.sip}, {"tls", c.tls}} {
+	}{{"other", c.other}, {"rtcp", c.rtcp}, {"rtp", c.rtp}, {"sip", c.sip}, {"tls", c.tls}, {"udptl", c.udptl}} {
 		if x.v > 0 {
 			kv = append(kv, report.KeyValue{Key: x.k, Value: fmt.Sprint(x.v)})
 		}
@@ -209,10 +209,49 @@ func (s *state) handleUDP(pkt *packet) {
 		return
 	}
 	// RTP and RTCP were split off by the reader (pipeline.go); the rest is
-	// other traffic, among it the keep-alives (CRLF, STUN) a phone sends
-	// its registrar.
+	// T.38 fax to or from an address an SDP named for it, or other
+	// traffic, among it the keep-alives (CRLF, STUN) a phone sends its
+	// registrar.
+	if s.isUDPTL(pkt) {
+		s.udptlPacket(pkt)
+		return
+	}
 	s.counts.other++
 	s.regs.activity(pkt.Src, pkt.Dst, pkt.Frame, pkt.Time)
+}
+
+// isUDPTL says whether a UDP packet goes to or comes from an address an
+// SDP of a call in progress offered T.38 fax on.
+func (s *state) isUDPTL(pkt *packet) bool {
+	if len(s.rtpmaps) == 0 {
+		return false
+	}
+	if e, ok := s.rtpmaps[pkt.Dst]; ok && e.udptl {
+		return true
+	}
+	e, ok := s.rtpmaps[pkt.Src]
+	return ok && e.udptl
+}
+
+// udptlPacket counts a T.38 packet (ITU-T T.38 §9.1: the UDPTL header
+// starts with a 16-bit sequence number) in its stream.
+func (s *state) udptlPacket(pkt *packet) {
+	s.counts.udptl++
+	k := flowKey{Src: pkt.Src, Dst: pkt.Dst}
+	f := s.flows[k]
+	if f == nil {
+		if len(s.flows) >= maxFlows {
+			s.anomaly("too-many-media-flows", pkt.Offset, pkt.Frame, "too many RTP/RTCP streams; later ones ignored")
+			return
+		}
+		f = &rtpFlow{Key: k, timeline: s.detail, udptl: true}
+		s.flows[k] = f
+	}
+	var seq uint16
+	if len(pkt.Payload) >= 2 {
+		seq = uint16(pkt.Payload[0])<<8 | uint16(pkt.Payload[1])
+	}
+	f.update(rtpFields{Seq: seq}, len(pkt.Payload), pkt.Time.UnixNano(), pkt.Frame)
 }
 
 func (s *state) handleSIPDatagram(pkt *packet, transport string) {

@@ -21,6 +21,9 @@ type StreamFacts struct {
 	Undeliverable [2]uint64
 	// HeldAtEnd: the last offer/answer put the stream on hold.
 	HeldAtEnd bool
+	// Declined: the answer set the stream's port to 0 and it never carried
+	// media (RFC 3264 §6).
+	Declined bool
 }
 
 // CallFacts are the call-wide facts verdicts depend on.
@@ -94,6 +97,9 @@ func JudgeStream(s StreamFacts, c CallFacts) StreamVerdict {
 	if !c.MediaNegotiated {
 		return StreamVerdict{Verdict: report.VerdictNoMediaExpected, Explain: "no SDP answer: the call never set up media"}
 	}
+	if s.Declined {
+		return StreamVerdict{Verdict: report.VerdictNoMediaExpected, Explain: "the stream was declined (port 0)"}
+	}
 	if !s.Expected[0] && !s.Expected[1] {
 		return StreamVerdict{Verdict: report.VerdictOnHold, Explain: "media negotiated inactive (hold): no audio expected, not a fault"}
 	}
@@ -115,14 +121,15 @@ func JudgeStream(s StreamFacts, c CallFacts) StreamVerdict {
 			return StreamVerdict{Verdict: report.VerdictNoWay, Explain: noWayReason(s)}
 		}
 	}
-	// One direction negotiated (sendonly/recvonly): a hold or an
-	// announcement; judge only the direction that was asked for.
+	// Only one direction was ever negotiated (sendonly/recvonly from the
+	// start); judge only the direction that was asked for.
 	dir := 0
 	if s.Expected[1] {
 		dir = 1
 	}
 	if ok[dir] {
-		return StreamVerdict{Verdict: report.VerdictOnHold, Explain: fmt.Sprintf("media negotiated one way only (%s sends), and it flowed: hold or announcement, not a fault", partyNames[dir])}
+		return StreamVerdict{Verdict: report.VerdictOneWayNegotiated,
+			Explain: fmt.Sprintf("media was negotiated one way only (the %s sends: an announcement, paging or monitoring), and it flowed so: not a fault", partyNames[dir])}
 	}
 	if !c.StartSeen || !c.BothSidesSignalling {
 		return StreamVerdict{Verdict: report.VerdictIncompleteCapture, Explain: incompleteReason(c)}
@@ -270,13 +277,16 @@ func JudgeCall(streams []StreamVerdict, media []string, c CallFacts) StreamVerdi
 		return StreamVerdict{Verdict: report.VerdictNoMediaExpected, Explain: "the call was answered but no SDP offer/answer was seen"}
 	}
 	best := StreamVerdict{Verdict: report.VerdictNoMediaExpected, Explain: "no media stream was negotiated"}
+	// Audio and fax (T.38, m=image) are what a call is for; video and
+	// the rest count only when there is neither.
+	judged := func(m string) bool { return m == "audio" || m == "image" }
 	hasAudio := false
 	for _, m := range media {
-		hasAudio = hasAudio || m == "audio"
+		hasAudio = hasAudio || judged(m)
 	}
 	first := true
 	for i, s := range streams {
-		if hasAudio && i < len(media) && media[i] != "audio" {
+		if hasAudio && i < len(media) && !judged(media[i]) {
 			continue
 		}
 		if first || verdictRank(s.Verdict) < verdictRank(best.Verdict) {

@@ -117,6 +117,9 @@ func (g *callGen) build() {
 		g.proxied(t, truth)
 		return
 	}
+	if g.negotiated(t, offer, truth) {
+		return
+	}
 	g.request(t, "INVITE", g.a, g.b, "", offer)
 	g.response(t.Add(5*time.Millisecond), 100, "Trying", "INVITE", g.b, g.a, "", "")
 	answer := g.sdp(g.b, answerDir, false)
@@ -478,7 +481,7 @@ func hostOf(a netip.AddrPort) string {
 func AllKinds() []Call {
 	kinds := []Kind{Normal, LeakCaller, LeakCallee, NoWay, Hold, Inactive, ReinviteMove, EarlyMedia,
 		Forked, TCP, WebSocket, Fragmented, VLAN, IPv6, LossJitter, LANOneWay, Rejected, Cancelled, SIPALG,
-		Unanswered, ToPrivateContact, NeverRang, TimedOut, Proxy, ProxyLeakCallee, B2BUA}
+		Unanswered, ToPrivateContact, NeverRang, TimedOut, Proxy, ProxyLeakCallee, B2BUA, Announcement, Fax, FaxOneWay}
 	calls := make([]Call, len(kinds))
 	for i, k := range kinds {
 		calls[i] = Call{Kind: k, Start: time.Duration(i) * 500 * time.Millisecond, Media: 4 * time.Second}

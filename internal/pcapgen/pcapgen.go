@@ -49,6 +49,10 @@ const (
 	Proxy           Kind = "proxy"             // a proxy anchoring media at its relay: one call, two legs, two-way
 	ProxyLeakCallee Kind = "proxy-leak-callee" // the same, the callee behind NAT leaks its private address: one-way on leg 2
 	B2BUA           Kind = "b2bua"             // a B2BUA: the second leg has its own Call-ID and tags
+	// What the SDP negotiated.
+	Announcement Kind = "announcement" // recvonly offer, sendonly answer, RTP one way: one-way-negotiated
+	Fax          Kind = "fax"          // audio, then a re-INVITE to T.38 (m=image udptl), fax both ways
+	FaxOneWay    Kind = "fax-one-way"  // the same, the caller's T.38 never appears: a one-way fax
 )
 
 // Call is one call to generate.
@@ -201,6 +205,7 @@ type rtpSource struct {
 	jitter    time.Duration
 	rng       *rand.Rand
 	payload   []byte
+	udptl     bool // T.38: a 16-bit sequence number and the payload, no RTCP
 }
 
 func (r *rtpSource) next() time.Time { return r.at }
@@ -213,6 +218,11 @@ func (r *rtpSource) emit() []wirePacket {
 		at = at.Add(time.Duration(r.rng.Int63n(int64(r.jitter))))
 	}
 	drop := r.dropEvery > 0 && r.i%r.dropEvery == 7
+	if r.udptl {
+		p := append([]byte{byte(r.i >> 8), byte(r.i)}, r.payload...)
+		out = append(out, wirePacket{At: at, Src: r.src, Dst: r.dst, VLAN: r.vlan, Payload: p})
+		drop = true
+	}
 	if !drop {
 		p := make([]byte, 12+len(r.payload))
 		p[0], p[1] = 0x80, 0
@@ -225,7 +235,7 @@ func (r *rtpSource) emit() []wirePacket {
 		copy(p[12:], r.payload)
 		out = append(out, wirePacket{At: at, Src: r.src, Dst: r.dst, VLAN: r.vlan, Payload: p})
 	}
-	if r.i%250 == 249 { // RTCP sender report every 5 s (RFC 3550 §6.4.1)
+	if r.i%250 == 249 && !r.udptl { // RTCP sender report every 5 s (RFC 3550 §6.4.1)
 		rtcpSrc := netip.AddrPortFrom(r.src.Addr(), r.src.Port()+1)
 		rtcpDst := netip.AddrPortFrom(r.dst.Addr(), r.dst.Port()+1)
 		sr := make([]byte, 28)
