@@ -111,8 +111,10 @@ func TestGeneratedScenarios(t *testing.T) {
 	path, truths := generate(t, pcapgen.AllKinds(), pcapgen.Options{Seed: 1})
 	res := capture.AnalyzePath(t, path)
 	checkTruth(t, res, truths)
-	if len(res.Capture.Anomalies) != 0 {
-		t.Errorf("anomalies in a clean capture: %+v", res.Capture.Anomalies)
+	// The bad-header call's INVITE carries a Contact sipgo cannot parse:
+	// reported once, the call judged all the same.
+	if a := res.Capture.Anomalies; len(a) != 1 || a[0].Kind != "malformed-sip-header" || a[0].Count != 1 {
+		t.Errorf("anomalies %+v, want one malformed-sip-header", a)
 	}
 	// The to-private-contact phone's registration: its Contact echoed
 	// unfixed, then two minutes of silence; the INVITE names it.

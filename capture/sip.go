@@ -13,8 +13,67 @@ import (
 	"github.com/emiago/sipgo/sip"
 )
 
-// sipParser is sipgo's parser; it is safe for concurrent use (read only).
-var sipParser = sip.NewParser()
+// sipReader parses SIP with sipgo and keeps a message whose one header
+// sipgo cannot parse (an IPv6 host without brackets in a Via or Contact, a
+// malformed From): that header stays unparsed and is reported, the rest of
+// the message (method or status, Call-ID, CSeq, tags, body) is read. A
+// Request-URI sipgo refuses is replaced for the parse and reported the
+// same way. One reader serves one goroutine.
+type sipReader struct {
+	parser *sip.Parser
+	// bad collects the headers of the message being parsed that had to be
+	// kept unparsed.
+	bad []string
+}
+
+// errCommaDetected is how sipgo's header parsers say a header holds more
+// than one value; it is not a failure.
+const errCommaDetected = "comma detected"
+
+func newSIPReader() *sipReader {
+	r := &sipReader{}
+	parsers := map[string]sip.HeaderParser{}
+	for name, parse := range sip.DefaultHeadersParser() {
+		parsers[name] = func(hname []byte, text string) (sip.Header, error) {
+			h, err := parse(hname, text)
+			if err == nil || (h != nil && err.Error() == errCommaDetected) {
+				return h, err
+			}
+			r.bad = append(r.bad, string(hname)+": "+text[:min(len(text), 80)])
+			return sip.NewHeader(string(hname), text), nil
+		}
+	}
+	r.parser = sip.NewParser(sip.WithHeadersParsers(parsers))
+	return r
+}
+
+// parse runs sipgo on data; when the start line's Request-URI is what it
+// refuses, it parses again with a placeholder URI.
+func (r *sipReader) parse(data []byte, stream bool) (sip.Message, int, error) {
+	r.bad = r.bad[:0]
+	msg, n, err := r.parser.Parse(data, stream)
+	if err == nil || msg != nil {
+		return msg, n, err
+	}
+	end := bytes.IndexByte(data, '\n')
+	if end < 0 {
+		return msg, n, err
+	}
+	line := bytes.Fields(data[:end])
+	if len(line) != 3 || !bytes.Equal(line[2], []byte("SIP/2.0")) || bytes.HasPrefix(line[0], []byte("SIP/")) {
+		return msg, n, err
+	}
+	fixed := make([]byte, 0, len(data))
+	fixed = append(fixed, line[0]...)
+	fixed = append(fixed, " sip:invalid.invalid SIP/2.0\r\n"...)
+	fixed = append(fixed, data[end+1:]...)
+	msg, n2, err2 := r.parser.Parse(fixed, stream)
+	if err2 != nil && msg == nil {
+		return msg, n, err
+	}
+	r.bad = append(r.bad, "Request-URI: "+string(line[1][:min(len(line[1]), 80)]))
+	return msg, n2 - len(fixed) + len(data), err2
+}
 
 // sipMethods are the request methods whose start line marks a payload as
 // SIP (RFC 3261 §7.1 and the extensions seen in the field).
@@ -111,6 +170,9 @@ type sipInfo struct {
 	// read from INVITEs only.
 	LinkUsers  []string
 	LinkValues []string
+	// BadHeaders are the headers that could not be parsed and were left
+	// out ("via: SIP/2.0/UDP fd00::1:5060"), reported as anomalies.
+	BadHeaders []string
 	// LengthMismatch: Content-Length disagrees with the body carried, a
 	// classic trace of a SIP ALG that rewrote the body (issue 5).
 	LengthMismatch bool
@@ -121,9 +183,9 @@ var errNotSIP = errors.New("not sip")
 
 // parseSIPDatagram parses one SIP message carried whole in a datagram (UDP,
 // SCTP DATA chunk).
-func parseSIPDatagram(payload []byte) (*sipInfo, error) {
+func (r *sipReader) parseSIPDatagram(payload []byte) (*sipInfo, error) {
 	data := append([]byte(nil), payload...) // sipgo may keep slices of it
-	msg, n, err := sipParser.Parse(data, false)
+	msg, n, err := r.parse(data, false)
 	mismatch := false
 	switch {
 	case errors.Is(err, sip.ErrParseReadBodyIncomplete) && msg != nil:
@@ -138,12 +200,57 @@ func parseSIPDatagram(payload []byte) (*sipInfo, error) {
 		return nil, err
 	}
 	info.LengthMismatch = mismatch
+	r.keepBad(info, data)
 	return info, nil
+}
+
+// keepBad notes on info the headers that had to stay unparsed, and reads
+// the dialog tags from From and To by hand when those were among them.
+func (r *sipReader) keepBad(info *sipInfo, data []byte) {
+	if len(r.bad) == 0 {
+		return
+	}
+	info.BadHeaders = append([]string(nil), r.bad...)
+	if info.FromTag == "" {
+		info.FromTag = tagOf(data, "from", "f")
+	}
+	if info.ToTag == "" {
+		info.ToTag = tagOf(data, "to", "t")
+	}
+}
+
+// tagOf reads the tag parameter (RFC 3261 §19.3) of the header named name
+// or short in the message's header block: the last resort for a From or To
+// that sipgo could not parse.
+func tagOf(data []byte, name, short string) string {
+	head, _, _ := bytes.Cut(data, []byte("\r\n\r\n"))
+	for _, line := range bytes.Split(head, []byte("\n")) {
+		key, value, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			continue
+		}
+		key = bytes.TrimSpace(key)
+		if !bytes.EqualFold(key, []byte(name)) && !bytes.EqualFold(key, []byte(short)) {
+			continue
+		}
+		if i := bytes.LastIndexByte(value, '>'); i >= 0 {
+			value = value[i:]
+		}
+		_, tag, found := bytes.Cut(value, []byte(";tag="))
+		if !found {
+			return ""
+		}
+		if i := bytes.IndexAny(tag, "; \r\t"); i >= 0 {
+			tag = tag[:i]
+		}
+		return string(tag)
+	}
+	return ""
 }
 
 // parseSIPStream parses the first message of a TCP byte stream. need is
 // true when the stream holds only part of a message so far.
-func parseSIPStream(data []byte) (info *sipInfo, used int, need bool, err error) {
+func (r *sipReader) parseSIPStream(data []byte) (info *sipInfo, used int, need bool, err error) {
 	// RFC 3261 §7.5: CRLF before a start line is keep-alive padding.
 	skip := 0
 	for skip+1 < len(data) && data[skip] == '\r' && data[skip+1] == '\n' {
@@ -159,7 +266,7 @@ func parseSIPStream(data []byte) (info *sipInfo, used int, need bool, err error)
 		}
 		return nil, 0, false, errNotSIP
 	}
-	msg, n, err := sipParser.Parse(rest, true)
+	msg, n, err := r.parse(rest, true)
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, sip.ErrParseReadBodyIncomplete) || errors.Is(err, sip.ErrParseEOF) {
 		return nil, skip, true, nil
 	}
@@ -170,6 +277,7 @@ func parseSIPStream(data []byte) (info *sipInfo, used int, need bool, err error)
 	if err != nil {
 		return nil, 0, false, err
 	}
+	r.keepBad(info, rest[:n])
 	return info, skip + n, false, nil
 }
 

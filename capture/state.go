@@ -123,7 +123,9 @@ type state struct {
 	// requests sent from public to private addresses (requests.go).
 	regs      *registrations
 	toPrivate privateRequests
-	flows     map[flowKey]*rtpFlow
+	// sipr parses SIP, tolerating a header it cannot read.
+	sipr  *sipReader
+	flows map[flowKey]*rtpFlow
 	// fast indexes IPv4 RTP streams by a 16-byte key, which hashes much
 	// faster than flowKey; every stream is in flows too.
 	fast map[v4Key]*rtpFlow
@@ -172,6 +174,7 @@ func newState() *state {
 	return &state{
 		calls:  newCallTable(),
 		regs:   newRegistrations(),
+		sipr:   newSIPReader(),
 		flows:  make(map[flowKey]*rtpFlow, 1024),
 		fast:   make(map[v4Key]*rtpFlow, 1024),
 		recent: new([recentSlots]recentFlow),
@@ -255,7 +258,7 @@ func (s *state) udptlPacket(pkt *packet) {
 }
 
 func (s *state) handleSIPDatagram(pkt *packet, transport string) {
-	info, err := parseSIPDatagram(pkt.Payload)
+	info, err := s.sipr.parseSIPDatagram(pkt.Payload)
 	if err != nil {
 		s.anomaly("malformed-sip", pkt.Offset, pkt.Frame, err.Error())
 		return
@@ -271,6 +274,9 @@ func (s *state) handleSIPDatagram(pkt *packet, transport string) {
 func (s *state) sip(pkt *packet, info *sipInfo) {
 	s.counts.sip++
 	info.Frame, info.Offset, info.Src, info.Dst = pkt.Frame, pkt.Offset, pkt.Src, pkt.Dst
+	for _, h := range info.BadHeaders {
+		s.anomaly("malformed-sip-header", pkt.Offset, pkt.Frame, "SIP header kept unparsed, the message read without it: "+h)
+	}
 	info.Fragmented = pkt.Fragmented
 	var sd *sdpInfo
 	var sdErr error
@@ -378,7 +384,7 @@ func (s *state) drainTCP(pkt *packet, st *tcpStream) {
 		return
 	}
 	for len(st.buf) > 0 {
-		info, used, need, err := parseSIPStream(st.buf)
+		info, used, need, err := s.sipr.parseSIPStream(st.buf)
 		if err != nil {
 			s.anomaly("malformed-sip", pkt.Offset, pkt.Frame, "SIP over TCP: "+err.Error())
 			st.buf = st.buf[:0]

@@ -362,7 +362,11 @@ func (g *callGen) request(at time.Time, method string, from, to party, toTag, bo
 	} else {
 		fmt.Fprintf(&b, "To: <sip:%s@natdoc.test>\r\n", g.b.user)
 	}
-	fmt.Fprintf(&b, "Call-ID: %s\r\nCSeq: %d %s\r\nContact: <sip:%s@%s:5060>\r\nUser-Agent: natdoc-pcapgen\r\n", g.callID, cseq, method, from.user, from.local)
+	contact := fmt.Sprintf("<sip:%s@%s:5060>", from.user, from.local)
+	if g.c.Kind == BadHeader && method == "INVITE" {
+		contact = fmt.Sprintf("<sip:%s@[fd00::%d>", from.user, g.i) // unclosed IPv6 bracket
+	}
+	fmt.Fprintf(&b, "Call-ID: %s\r\nCSeq: %d %s\r\nContact: %s\r\nUser-Agent: natdoc-pcapgen\r\n", g.callID, cseq, method, contact)
 	g.finish(&b, at, from, to, body)
 }
 
@@ -481,7 +485,7 @@ func hostOf(a netip.AddrPort) string {
 func AllKinds() []Call {
 	kinds := []Kind{Normal, LeakCaller, LeakCallee, NoWay, Hold, Inactive, ReinviteMove, EarlyMedia,
 		Forked, TCP, WebSocket, Fragmented, VLAN, IPv6, LossJitter, LANOneWay, Rejected, Cancelled, SIPALG,
-		Unanswered, ToPrivateContact, NeverRang, TimedOut, Proxy, ProxyLeakCallee, B2BUA, Announcement, Fax, FaxOneWay}
+		Unanswered, ToPrivateContact, NeverRang, TimedOut, Proxy, ProxyLeakCallee, B2BUA, Announcement, Fax, FaxOneWay, BadHeader}
 	calls := make([]Call, len(kinds))
 	for i, k := range kinds {
 		calls[i] = Call{Kind: k, Start: time.Duration(i) * 500 * time.Millisecond, Media: 4 * time.Second}

@@ -53,6 +53,8 @@ const (
 	Announcement Kind = "announcement" // recvonly offer, sendonly answer, RTP one way: one-way-negotiated
 	Fax          Kind = "fax"          // audio, then a re-INVITE to T.38 (m=image udptl), fax both ways
 	FaxOneWay    Kind = "fax-one-way"  // the same, the caller's T.38 never appears: a one-way fax
+	// Messy input.
+	BadHeader Kind = "bad-header" // the INVITE's Contact cannot be parsed: the call is judged all the same (two-way)
 )
 
 // Call is one call to generate.
