@@ -74,7 +74,7 @@ func RetainedHeap(t testing.TB, path string, detail bool) (heap uint64, finished
 	t.Helper()
 	s := newState()
 	s.setDetail(detail)
-	if _, err := analyzeFile(context.Background(), s, path, Options{}, 0, 0); err != nil {
+	if err := analyzeFiles(context.Background(), s, Options{Files: []string{path}}, 0); err != nil {
 		t.Fatal(err)
 	}
 	var ms runtime.MemStats

@@ -21,7 +21,7 @@ func analyzeState(t testing.TB, path string) *state {
 	t.Helper()
 	s := newState()
 	s.setDetail(true)
-	if _, err := analyzeFile(context.Background(), s, path, Options{}, 0, 0); err != nil {
+	if err := analyzeFiles(context.Background(), s, Options{Files: []string{path}}, 0); err != nil {
 		t.Fatal(err)
 	}
 	return s

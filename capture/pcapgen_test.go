@@ -1,8 +1,10 @@
 package capture_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -167,5 +169,32 @@ func TestEveryRecordRead(t *testing.T) {
 		if want := uint64(len(capture.RecordOffsets(data))); res.Capture.Packets != want || len(res.Capture.Anomalies) != 0 {
 			t.Errorf("%d bytes: read %d of %d records, anomalies %+v", len(data), res.Capture.Packets, want, res.Capture.Anomalies)
 		}
+	}
+}
+
+// TestDuplicatesCountedOnce: every packet captured twice (a SPAN port
+// mirroring both directions), or the whole file given twice, gives the
+// same calls and counts as the capture once, and says how many copies it
+// dropped.
+func TestDuplicatesCountedOnce(t *testing.T) {
+	path, truths := generate(t, pcapgen.AllKinds(), pcapgen.Options{Seed: 1})
+	once := capture.AnalyzePath(t, path)
+	spanned, _ := generate(t, pcapgen.AllKinds(), pcapgen.Options{Seed: 1, Duplicated: true})
+	twice, err := capture.Analyze(context.Background(), capture.Options{Files: []string{path, path}, Detail: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, res := range map[string]*capture.Result{"SPAN copies": capture.AnalyzePath(t, spanned), "the file twice": twice} {
+		t.Run(name, func(t *testing.T) {
+			checkTruth(t, res, truths)
+			// Fragments are counted once reassembled: a copied datagram of
+			// two fragments is one duplicate, not two.
+			if half := res.Capture.Packets / 2; res.Capture.Duplicates > half || res.Capture.Duplicates < half-4 {
+				t.Errorf("%d duplicates of %d packets, want half", res.Capture.Duplicates, res.Capture.Packets)
+			}
+			if !reflect.DeepEqual(res.Capture.Counts, once.Capture.Counts) {
+				t.Errorf("counts %v, want %v as once", res.Capture.Counts, once.Capture.Counts)
+			}
+		})
 	}
 }

@@ -62,6 +62,7 @@ func (a *anomalies) list() []report.Anomaly {
 // fields: a map would hash a string per packet).
 type counters struct {
 	sip, rtp, rtcp, udptl, tls, other uint64
+	duplicates                        uint64 // copies dropped (dedup.go)
 }
 
 func (c counters) list() []report.KeyValue {
@@ -124,7 +125,9 @@ type state struct {
 	regs      *registrations
 	toPrivate privateRequests
 	// sipr parses SIP, tolerating a header it cannot read.
-	sipr  *sipReader
+	sipr *sipReader
+	// dedup drops captured copies of packets (dedup.go).
+	dedup dedup
 	flows map[flowKey]*rtpFlow
 	// fast indexes IPv4 RTP streams by a 16-byte key, which hashes much
 	// faster than flowKey; every stream is in flows too.
@@ -175,6 +178,7 @@ func newState() *state {
 		calls:  newCallTable(),
 		regs:   newRegistrations(),
 		sipr:   newSIPReader(),
+		dedup:  newDedup(),
 		flows:  make(map[flowKey]*rtpFlow, 1024),
 		fast:   make(map[v4Key]*rtpFlow, 1024),
 		recent: new([recentSlots]recentFlow),

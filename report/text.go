@@ -239,11 +239,16 @@ func textCapture(r *Report, _ Options) string {
 	for _, kv := range c.Counts {
 		counts = append(counts, kv.Key+" "+kv.Value)
 	}
+	dups := ""
+	if c.Duplicates > 0 {
+		dups = fmt.Sprintf("%d captured copies of packets already seen, counted once", c.Duplicates)
+	}
 	b.WriteString(kvLines(
 		"files", strings.Join(c.Files, ", "),
 		"interface", c.Live,
 		"packets", fmt.Sprintf("%d (%d bytes)", c.Packets, c.Bytes),
 		"decoded", strings.Join(counts, ", "),
+		"duplicates", dups,
 		"time", span,
 		"seen from", c.Vantage,
 	))

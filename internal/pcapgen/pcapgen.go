@@ -99,6 +99,10 @@ type Options struct {
 	Base time.Time
 	// Nanosecond writes nanosecond time stamps.
 	Nanosecond bool
+	// Duplicated writes every packet twice, the copy 10 µs later, as a
+	// SPAN port that mirrors both directions of a switch port delivers
+	// them; the truth is unchanged (copies must be counted once).
+	Duplicated bool
 }
 
 // Write generates the calls into a pcap written to w and returns the truth
@@ -137,6 +141,12 @@ func Write(w io.Writer, calls []Call, opt Options) ([]Truth, error) {
 		for _, p := range pkts {
 			if err := writePacket(pw, buf, p); err != nil {
 				return nil, err
+			}
+			if opt.Duplicated {
+				p.At = p.At.Add(10 * time.Microsecond)
+				if err := writePacket(pw, buf, p); err != nil {
+					return nil, err
+				}
 			}
 		}
 		if s.ok() {
