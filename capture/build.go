@@ -29,6 +29,9 @@ type callBuild struct {
 	// regs are the registrations seen, for the REGISTER behind a request
 	// sent to a Contact.
 	regs *registrations
+	// unproven marks the flows sent to a NAT port nothing shows is
+	// forwarded (JudgeDelivery), for the findings.
+	unproven map[*rtpFlow]bool
 }
 
 // parties are the leg's two ends as the report names them.
@@ -361,23 +364,37 @@ func (cb *callBuild) streamReport(st *streamState, streams []*streamState, sigs 
 	ms.Offer = describe(st.latest[caller], st.latestEv[caller])
 	ms.Answer = describe(st.latest[callee], st.latestEv[callee])
 	sf := st.facts()
+	views := cb.views(sigs, st, streams)
+	dirs := newDeliveries()
 	for _, bf := range cb.flows {
 		if !st.carries(bf, streams) {
 			continue
 		}
 		fr := flowReport(bf, sigs)
-		to := other(bf.bd.sender)
+		delivered, proof, doubt := cb.delivery(bf, sigs, views)
+		to, from := other(bf.bd.sender), bf.bd.sender
 		fr.Unreachable = unreachableFromOutside(bf.flow.Key.Dst.Addr(), sigs[to].Addr())
+		fr.Unproven = !delivered && !fr.Unreachable
 		ms.Flows = append(ms.Flows, fr)
 		if bf.flow.Key.RTCP {
 			continue
 		}
-		if fr.Unreachable {
-			sf.Undeliverable[bf.bd.sender] += bf.flow.Packets
-		} else {
-			sf.Delivered[bf.bd.sender] += bf.flow.Packets
+		dirs.add(from, bf.flow.Packets, delivered, proof, doubt)
+		switch {
+		case fr.Unreachable:
+			sf.Undeliverable[from] += bf.flow.Packets
+		case fr.Unproven:
+			sf.Unproven[from] += bf.flow.Packets
+			sf.Doubt[from] = doubt
+			if cb.unproven == nil {
+				cb.unproven = map[*rtpFlow]bool{}
+			}
+			cb.unproven[bf.flow] = true
+		default:
+			sf.Delivered[from] += bf.flow.Packets
 		}
 	}
+	ms.Delivery = dirs.list()
 	return ms, sf
 }
 

@@ -74,6 +74,9 @@ const (
 	remedyNeverRang = "The callee was never alerted: its registration may point at an address it cannot be reached at (look for register-contact-not-fixed " +
 		"or request-to-private-address), its NAT's mapping for the SIP port may have expired (send keep-alives more often than the router's UDP timeout), " +
 		"or it is offline."
+	remedyUnmappedPort = "Send media to where the phone's media really comes from: symmetric RTP on the server, PBX or SBC " +
+		"(\"comedia\", RFC 4961; Asterisk rtp_symmetric=yes, Kamailio rtpengine with the SDP rewritten to the source) or its RTP relay; " +
+		"disable the router's SIP ALG when it rewrites the SDP port; or give the phone a NAT that keeps its ports (endpoint-independent mapping) or forward its RTP ports."
 	remedyKeepAlive = "Keep the NAT mapping of the phone's SIP port open: have the phone send keep-alives (CRLF, OPTIONS or STUN) every 15-30 s " +
 		"or re-register more often than the router's UDP timeout, or have the server ping it (Kamailio nathelper sipping, Asterisk PJSIP qualify_frequency)."
 	remedyALG = "Disable the router's SIP ALG (often called \"SIP ALG\", \"SIP helper\", \"SIP passthrough\" or \"SIP fixup\"); " +
@@ -240,6 +243,7 @@ func verdictFinding(cb *callBuild, facts []StreamFacts, v StreamVerdict, subject
 		for i := 0; i < 2; i++ {
 			sum.Delivered[i] += f.Delivered[i]
 			sum.Undeliverable[i] += f.Undeliverable[i]
+			sum.Unproven[i] += f.Unproven[i]
 		}
 	}
 	counts := []report.KeyValue{
@@ -253,8 +257,11 @@ func verdictFinding(cb *callBuild, facts []StreamFacts, v StreamVerdict, subject
 		}
 		to := other(bf.bd.sender)
 		text := fmt.Sprintf("%s RTP %s → %s: %d packets", partyNames[bf.bd.sender], bf.flow.Key.Src, bf.flow.Key.Dst, bf.flow.Packets)
-		if unreachableFromOutside(bf.flow.Key.Dst.Addr(), sigs[to].Addr()) {
+		switch {
+		case unreachableFromOutside(bf.flow.Key.Dst.Addr(), sigs[to].Addr()):
 			text += fmt.Sprintf(", sent to the %s's private address: they cannot arrive", partyNames[to])
+		case cb.unproven[bf.flow]:
+			text += fmt.Sprintf(", sent to a port of the %s's NAT nothing shows is forwarded: likely lost", partyNames[to])
 		}
 		ev = append(ev, report.Evidence{Text: text, Frames: []uint64{bf.flow.FirstFrame, bf.flow.LastFrame}, Time: bf.flow.First()})
 	}
@@ -267,8 +274,11 @@ func verdictFinding(cb *callBuild, facts []StreamFacts, v StreamVerdict, subject
 		sender := other(deaf)
 		ev = append([]report.Evidence{{Text: v.Explain, Values: counts}}, ev...)
 		remedy := remedyNoMedia
-		if privateSDP[deaf] {
+		switch {
+		case privateSDP[deaf]:
 			remedy = remedyPrivateSDP
+		case sum.Unproven[sender] > 0:
+			remedy = remedyUnmappedPort
 		}
 		return report.Finding{
 			ID: IDOneWayAudio, Severity: report.SeverityError, Subject: subject,

@@ -133,6 +133,8 @@ func remedyID(text string) string {
 		return "keep-the-callee-reachable"
 	case remedyKeepAlive:
 		return "keep-the-nat-open"
+	case remedyUnmappedPort:
+		return "send-media-to-its-source"
 	}
 	return "other"
 }
@@ -153,6 +155,8 @@ func remedyTitle(text string) string {
 		return "Keep the callee reachable (registration, NAT keep-alives)"
 	case remedyKeepAlive:
 		return "Send NAT keep-alives more often than the router's UDP timeout"
+	case remedyUnmappedPort:
+		return "Send media to where it really comes from (symmetric RTP), or stop the NAT changing its port"
 	}
 	return text
 }

@@ -19,6 +19,11 @@ type StreamFacts struct {
 	// Undeliverable counts RTP packets seen sent to an address the
 	// receiver cannot be reached at (its private address, from outside).
 	Undeliverable [2]uint64
+	// Unproven counts RTP packets seen sent to the receiver's NAT on a
+	// port its own media does not leave from (JudgeDelivery), Doubt says
+	// why, per direction.
+	Unproven [2]uint64
+	Doubt    [2]string
 	// HeldAtEnd: the last offer/answer put the stream on hold.
 	HeldAtEnd bool
 	// Declined: the answer set the stream's port to 0 and it never carried
@@ -144,17 +149,20 @@ func JudgeStream(s StreamFacts, c CallFacts) StreamVerdict {
 func oneWay(deaf int, s StreamFacts) StreamVerdict {
 	sender := other(deaf)
 	var why string
-	if s.Undeliverable[sender] > 0 {
+	switch {
+	case s.Undeliverable[sender] > 0:
 		why = fmt.Sprintf("the %s sent %d RTP packets to an address the %s cannot be reached at", partyNames[sender], s.Undeliverable[sender], partyNames[deaf])
-	} else {
+	case s.Unproven[sender] > 0:
+		why = fmt.Sprintf("the %s's %d RTP packets are unproven and likely lost: %s", partyNames[sender], s.Unproven[sender], s.Doubt[sender])
+	default:
 		why = fmt.Sprintf("no RTP from the %s to the %s was seen", partyNames[sender], partyNames[deaf])
 	}
 	return StreamVerdict{Verdict: report.VerdictOneWay, CannotHear: partyNames[deaf], Explain: why}
 }
 
 func noWayReason(s StreamFacts) string {
-	if s.Undeliverable[0]+s.Undeliverable[1] > 0 {
-		return "RTP was sent, but only to addresses the receivers cannot be reached at"
+	if s.Undeliverable[0]+s.Undeliverable[1]+s.Unproven[0]+s.Unproven[1] > 0 {
+		return "RTP was sent, but only to addresses the receivers cannot be reached at, or to NAT ports nothing shows are forwarded"
 	}
 	return "no RTP was seen in either direction"
 }
@@ -315,4 +323,49 @@ func JudgeLegs(legs []LegOutcome) int {
 		}
 	}
 	return max(best, 0)
+}
+
+// DeliveryFacts are what the capture shows about the way of one media flow
+// to its receiver, from where the capture was taken.
+type DeliveryFacts struct {
+	// Unreachable: sent to a private address of a receiver seen from
+	// outside its NAT.
+	Unreachable bool
+	// ReceiverNATed: the receiver's own messages show a NAT between it and
+	// the capture point (a private Contact, Via or o= behind a public
+	// source, or a server's Via received=).
+	ReceiverNATed bool
+	// ToReceiverNAT: sent to the public address the receiver's NAT was
+	// seen at.
+	ToReceiverNAT bool
+	// ReceiverSendsFrom: something in the capture comes from the address
+	// sent to (the receiver's media, its RTCP): the NAT maps it.
+	ReceiverSendsFrom bool
+	// ReceiverSendsOtherPort: the receiver's media leaves its NAT from
+	// another port of the same address.
+	ReceiverSendsOtherPort bool
+	// SenderInside: the capture sees the sender's private address, so the
+	// flow has yet to pass the sender's NAT toward a public receiver.
+	SenderInside bool
+}
+
+// JudgeDelivery says whether a flow seen in the capture reached its
+// receiver, and how the capture shows it (report.Proof*). Media seen
+// leaving toward a NAT's public address is delivered only if that NAT maps
+// the address: proven when the receiver's own packets come from it; likely
+// lost when the receiver's media leaves from another port and nothing
+// comes from the one sent to (symmetric NAT, a SIP ALG that rewrote the
+// SDP port, a STUN mapping made toward another server). doubt says why.
+func JudgeDelivery(d DeliveryFacts) (delivered bool, proof, doubt string) {
+	switch {
+	case d.Unreachable:
+		return false, "", "sent to a private address the receiver cannot be reached at from here"
+	case d.ReceiverNATed && d.ToReceiverNAT && d.ReceiverSendsFrom:
+		return true, report.ProofInferred, ""
+	case d.ReceiverNATed && d.ToReceiverNAT && d.ReceiverSendsOtherPort:
+		return false, "", "sent to a port of the receiver's NAT its own media does not leave from"
+	case d.ReceiverNATed || d.SenderInside:
+		return true, report.ProofSeenLeaving, ""
+	}
+	return true, report.ProofSeenArriving, ""
 }

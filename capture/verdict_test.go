@@ -169,3 +169,33 @@ func TestALGSign(t *testing.T) {
 		})
 	}
 }
+
+// TestJudgeDelivery: what a flow seen at the capture point proves about
+// its arrival.
+func TestJudgeDelivery(t *testing.T) {
+	tests := []struct {
+		name      string
+		d         DeliveryFacts
+		delivered bool
+		proof     string
+	}{
+		{"to a public phone, seen after the sender's NAT", DeliveryFacts{}, true, report.ProofSeenArriving},
+		{"to a public phone, seen on the sender's LAN", DeliveryFacts{SenderInside: true}, true, report.ProofSeenLeaving},
+		{"to a private address from outside", DeliveryFacts{Unreachable: true, ReceiverNATed: true}, false, ""},
+		{"to the NAT port the receiver's media leaves from", DeliveryFacts{ReceiverNATed: true, ToReceiverNAT: true, ReceiverSendsFrom: true}, true, report.ProofInferred},
+		{"to a NAT port the receiver's media does not use", DeliveryFacts{ReceiverNATed: true, ToReceiverNAT: true, ReceiverSendsOtherPort: true}, false, ""},
+		{"to the receiver's NAT, receiver silent", DeliveryFacts{ReceiverNATed: true, ToReceiverNAT: true}, true, report.ProofSeenLeaving},
+		{"to a NAT port, but the port is seen forwarded", DeliveryFacts{ReceiverNATed: true, ToReceiverNAT: true, ReceiverSendsFrom: true, ReceiverSendsOtherPort: true}, true, report.ProofInferred},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			delivered, proof, doubt := JudgeDelivery(tt.d)
+			if delivered != tt.delivered || proof != tt.proof {
+				t.Errorf("JudgeDelivery = %v %q, want %v %q", delivered, proof, tt.delivered, tt.proof)
+			}
+			if !delivered && doubt == "" {
+				t.Error("no doubt given")
+			}
+		})
+	}
+}

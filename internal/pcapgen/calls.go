@@ -77,10 +77,17 @@ func newCallGen(i int, c Call, base time.Time, rng *rand.Rand) *callGen {
 			sdp: addrPort("2001:db8:1::10", rtpA), rtpSrc: addrPort("2001:db8:1::10", rtpA)}
 		g.b = party{user: "gw", sig: addrPort("2001:db8:2::20", 5060), local: "[2001:db8:2::20]",
 			sdp: addrPort("2001:db8:2::20", rtpB), rtpSrc: addrPort("2001:db8:2::20", rtpB)}
-	case SIPALG:
+	case SIPALG, ALGPortChanged:
 		// The router's SIP ALG rewrote Via, Contact and c= to its public
 		// address and left o= alone (what many consumer routers do).
 		g.a.local, g.a.origin = "203.0.113.1", lanIP
+		if c.Kind == ALGPortChanged {
+			g.a.rtpSrc = addrPort("203.0.113.1", rtpA+1000) // the NAT did not keep the port the ALG wrote
+		}
+	case NATPortChanged:
+		// A symmetric NAT: the STUN mapping in SDP is not the one toward
+		// the far end.
+		g.a.rtpSrc = addrPort("203.0.113.1", rtpA+1000)
 	case LANOneWay:
 		g.a = party{user: fmt.Sprintf("%d", 100+i), sig: addrPort(lanIP, 5060), local: lanIP,
 			sdp: addrPort(lanIP, rtpA), rtpSrc: addrPort(lanIP, rtpA), natted: true,
@@ -210,6 +217,11 @@ func (g *callGen) build() {
 		truth.Packets = [2]uint64{uint64(n - dropped), uint64(n)}
 		truth.Lost = [2]int64{int64(lostInside), 0}
 		truth.Verdict = report.VerdictTwoWay
+	case NATPortChanged, ALGPortChanged:
+		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, n, 0, 0)
+		g.stream(g.b.rtpSrc, g.a.sdp, mediaAt, n, 0, 0)
+		truth.Packets[0], truth.Unproven[1] = uint64(n), uint64(n)
+		truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "caller", capture.IDOneWayAudio
 	default:
 		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, n, 0, 0)
 		g.stream(g.b.rtpSrc, g.a.sdp, mediaAt, n, 0, 0)
@@ -485,7 +497,7 @@ func hostOf(a netip.AddrPort) string {
 func AllKinds() []Call {
 	kinds := []Kind{Normal, LeakCaller, LeakCallee, NoWay, Hold, Inactive, ReinviteMove, EarlyMedia,
 		Forked, TCP, WebSocket, Fragmented, VLAN, IPv6, LossJitter, LANOneWay, Rejected, Cancelled, SIPALG,
-		Unanswered, ToPrivateContact, NeverRang, TimedOut, Proxy, ProxyLeakCallee, B2BUA, Announcement, Fax, FaxOneWay, BadHeader}
+		Unanswered, ToPrivateContact, NeverRang, TimedOut, Proxy, ProxyLeakCallee, B2BUA, Announcement, Fax, FaxOneWay, BadHeader, NATPortChanged, ALGPortChanged}
 	calls := make([]Call, len(kinds))
 	for i, k := range kinds {
 		calls[i] = Call{Kind: k, Start: time.Duration(i) * 500 * time.Millisecond, Media: 4 * time.Second}

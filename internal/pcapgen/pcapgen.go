@@ -55,6 +55,9 @@ const (
 	FaxOneWay    Kind = "fax-one-way"  // the same, the caller's T.38 never appears: a one-way fax
 	// Messy input.
 	BadHeader Kind = "bad-header" // the INVITE's Contact cannot be parsed: the call is judged all the same (two-way)
+	// What the capture point proves.
+	NATPortChanged Kind = "nat-port-changed" // the caller's SDP names its STUN mapping, its NAT sends from another port: the far end's RTP to the SDP port is unproven, likely lost
+	ALGPortChanged Kind = "alg-port-changed" // the same with a SIP ALG's traces (Contact and c= public, o= private)
 )
 
 // Call is one call to generate.
@@ -76,7 +79,9 @@ type Truth struct {
 	// that can arrive; Undeliverable the RTP sent to a private address.
 	Packets       [2]uint64
 	Undeliverable [2]uint64
-	Lost          [2]int64
+	// Unproven is the RTP sent to a NAT port nothing shows is forwarded.
+	Unproven [2]uint64
+	Lost     [2]int64
 	// Finding is an ID the call's findings must include ("" for none).
 	Finding report.FindingID
 	// NotAnswered is the reason of a not-answered verdict.
