@@ -429,8 +429,10 @@ func (c *sipCall) dialogs() (main *dialog, early []*dialog) {
 	if main == nil {
 		return &dialog{}, nil
 	}
+	// A fork that answered provisionally (or with SDP); a dialog ended by a
+	// final failure is an earlier attempt (a 401/407 challenge), no fork.
 	for _, d := range c.Dialogs {
-		if d != main && (d.Status > 100 || len(d.SDPs) > 0) {
+		if d != main && d.Status < 300 && (d.Status > 100 || len(d.SDPs) > 0) {
 			early = append(early, d)
 		}
 	}

@@ -124,6 +124,15 @@ func TestLabCalls(t *testing.T) {
 			c := res.Calls[0]
 			pkts, _ := directionCounts(c)
 			t.Logf("%s: %s (%s) packets %v: %s; findings %v", tc.name, c.Verdict, c.CannotHear, pkts, c.Explain, findingIDs(c))
+			if tc.stun && natChangedPort(c) {
+				// The callee's first RTP can reach the router before the
+				// caller's leaves; Linux masquerade then gives the caller's
+				// media another port than its STUN mapping, and the callee's
+				// RTP to the SDP port is lost. The packets show it; natdoc
+				// must say so, not two-way.
+				t.Logf("the NAT gave the caller's media another port than its STUN mapping")
+				tc.verdict, tc.deaf = report.VerdictOneWay, "caller"
+			}
 			if c.Verdict != tc.verdict || c.CannotHear != tc.deaf {
 				t.Errorf("verdict %s (%q), want %s (%q)", c.Verdict, c.CannotHear, tc.verdict, tc.deaf)
 			}
@@ -138,4 +147,20 @@ func TestLabCalls(t *testing.T) {
 			}
 		})
 	}
+}
+
+// natChangedPort says whether the caller's RTP left its NAT from another
+// port than its SDP named.
+func natChangedPort(c report.Call) bool {
+	for _, s := range c.Streams {
+		if s.Offer == nil {
+			continue
+		}
+		for _, f := range s.Flows {
+			if f.Direction == "caller->callee" && !f.RTCP && f.Src != s.Offer.Addr {
+				return true
+			}
+		}
+	}
+	return false
 }
