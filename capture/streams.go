@@ -18,7 +18,7 @@ type streamState struct {
 	declined bool // the latest answer set the port to 0 (RFC 3264 §6)
 	latest   [2]*sdpMedia
 	latestEv [2]*sdpEvent
-	all      [2][]netip.AddrPort // every address each party named
+	all      [2][]netip.AddrPort // every address each party named, once
 }
 
 // replay builds the streams of a dialog from its SDP in order.
@@ -36,7 +36,9 @@ func replay(events []sdpEvent) []*streamState {
 				streams = append(streams, st)
 			}
 			st.latest[ev.Party], st.latestEv[ev.Party] = m, ev
-			if m.Addr.IsValid() && !isHoldAddress(m.Addr) {
+			// Each address once: session timers re-send the same SDP every
+			// few minutes, and a finding lists these addresses.
+			if m.Addr.IsValid() && !isHoldAddress(m.Addr) && !contains(st.all[ev.Party], m.Addr) {
 				st.all[ev.Party] = append(st.all[ev.Party], m.Addr)
 			}
 			st.evaluate()

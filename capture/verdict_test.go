@@ -199,3 +199,18 @@ func TestJudgeDelivery(t *testing.T) {
 		})
 	}
 }
+
+// TestReplayNamesEachAddressOnce: a session timer re-sending the same SDP
+// a hundred times leaves each address once in what findings list.
+func TestReplayNamesEachAddressOnce(t *testing.T) {
+	a := &sdpInfo{Media: []sdpMedia{{Media: "audio", Port: 4000, Addr: netip.MustParseAddrPort("192.0.2.1:4000"), Direction: "sendrecv"}}}
+	b := &sdpInfo{Media: []sdpMedia{{Media: "audio", Port: 5000, Addr: netip.MustParseAddrPort("198.51.100.2:5000"), Direction: "sendrecv"}}}
+	var events []sdpEvent
+	for i := 0; i < 100; i++ {
+		events = append(events, sdpEvent{Party: caller, SDP: a}, sdpEvent{Party: callee, SDP: b})
+	}
+	st := replay(events)
+	if len(st) != 1 || len(st[0].all[caller]) != 1 || len(st[0].all[callee]) != 1 {
+		t.Errorf("streams %d, addresses %v", len(st), st[0].all)
+	}
+}
