@@ -254,3 +254,26 @@ func TestNATLabSIPALG(t *testing.T) {
 		}
 	}
 }
+
+// TestNATLabKamailioRecordings judges the real-network captures made with
+// Kamailio (TestLabInboundToUnfixedRegistration, TestLabProxyTwoLegs
+// -record-lab).
+func TestNATLabKamailioRecordings(t *testing.T) {
+	server := analyzePath(t, filepath.Join("..", "testdata", "natlab-inbound-unfixed-server.pcap"))
+	checkCalls(t, server, []wantCall{{verdict: report.VerdictNotAnswered, notAnswered: report.NotAnsweredTimedOut, status: 408, legs: 2,
+		findings: []report.FindingID{IDRequestToPrivate, IDCalleeNeverRang}}})
+	phone := analyzePath(t, filepath.Join("..", "testdata", "natlab-inbound-unfixed-phone.pcap"))
+	checkCalls(t, phone, nil)
+	for name, res := range map[string]*Result{"server": server, "phone": phone} {
+		if captureFinding(res, IDRegisterContactNotFixed) == nil {
+			t.Errorf("%s side: %s missing", name, IDRegisterContactNotFixed)
+		}
+	}
+	proxy := analyzePath(t, filepath.Join("..", "testdata", "natlab-proxy-two-legs.pcap"))
+	checkCalls(t, proxy, []wantCall{{verdict: report.VerdictTwoWay, legs: 2, pkts: [2]uint64{374, 375}}})
+	for i, l := range proxy.Calls[0].Legs {
+		if l.Verdict != report.VerdictTwoWay || l.Streams[0].Offer.Addr == proxy.Calls[0].Legs[1-i].Streams[0].Offer.Addr {
+			t.Errorf("leg %d: %s, offer %s: each leg must have its own SDP and be two-way", i+1, l.Verdict, l.Streams[0].Offer.Addr)
+		}
+	}
+}
