@@ -250,21 +250,7 @@ func verdictFinding(cb *callBuild, facts []StreamFacts, v StreamVerdict, subject
 		{Key: "caller->callee", Value: fmt.Sprint(sum.Delivered[0])},
 		{Key: "callee->caller", Value: fmt.Sprint(sum.Delivered[1])},
 	}
-	var ev []report.Evidence
-	for _, bf := range cb.flows {
-		if bf.flow.Key.RTCP {
-			continue
-		}
-		to := other(bf.bd.sender)
-		text := fmt.Sprintf("%s RTP %s → %s: %d packets", partyNames[bf.bd.sender], bf.flow.Key.Src, bf.flow.Key.Dst, bf.flow.Packets)
-		switch {
-		case unreachableFromOutside(bf.flow.Key.Dst.Addr(), sigs[to].Addr()):
-			text += fmt.Sprintf(", sent to the %s's private address: they cannot arrive", partyNames[to])
-		case cb.unproven[bf.flow]:
-			text += fmt.Sprintf(", sent to a port of the %s's NAT nothing shows is forwarded: likely lost", partyNames[to])
-		}
-		ev = append(ev, report.Evidence{Text: text, Frames: []uint64{bf.flow.FirstFrame, bf.flow.LastFrame}, Time: bf.flow.First()})
-	}
+	ev := cb.flowEvidence(sigs)
 	switch v.Verdict {
 	case report.VerdictOneWay:
 		deaf := caller
@@ -301,6 +287,27 @@ func verdictFinding(cb *callBuild, facts []StreamFacts, v StreamVerdict, subject
 			Title: "This capture cannot judge the audio of this call", Evidence: []report.Evidence{{Text: v.Explain, Values: counts}}}, true
 	}
 	return report.Finding{}, false
+}
+
+// flowEvidence describes each RTP flow of the leg, and why the ones that
+// cannot or likely do not arrive are lost.
+func (cb *callBuild) flowEvidence(sigs [2]netip.AddrPort) []report.Evidence {
+	var ev []report.Evidence
+	for _, bf := range cb.flows {
+		if bf.flow.Key.RTCP {
+			continue
+		}
+		to := other(bf.bd.sender)
+		text := fmt.Sprintf("%s RTP %s → %s: %d packets", partyNames[bf.bd.sender], bf.flow.Key.Src, bf.flow.Key.Dst, bf.flow.Packets)
+		switch {
+		case unreachableFromOutside(bf.flow.Key.Dst.Addr(), sigs[to].Addr()):
+			text += fmt.Sprintf(", sent to the %s's private address: they cannot arrive", partyNames[to])
+		case cb.unproven[bf.flow]:
+			text += fmt.Sprintf(", sent to a port of the %s's NAT nothing shows is forwarded: likely lost", partyNames[to])
+		}
+		ev = append(ev, report.Evidence{Text: text, Frames: []uint64{bf.flow.FirstFrame, bf.flow.LastFrame}, Time: bf.flow.First()})
+	}
+	return ev
 }
 
 // oneWayTitle says who cannot hear whom; on a leg that starts or ends at

@@ -303,6 +303,24 @@ func infoFromMessage(msg sip.Message) (*sipInfo, error) {
 		return nil, errors.New("sip: no Call-ID")
 	}
 	info.CallID = string(*cid)
+	info.readDialog(msg)
+	info.readVia(msg)
+	info.readContacts(msg)
+	if h := msg.GetHeaders("user-agent"); len(h) > 0 {
+		info.UserAgent = h[0].Value()
+	} else if h := msg.GetHeaders("server"); len(h) > 0 {
+		info.UserAgent = h[0].Value()
+	}
+	if h := msg.GetHeaders("content-type"); len(h) > 0 {
+		info.BodyType = strings.TrimSpace(h[0].Value()) // MIME boundaries are case-sensitive
+	}
+	info.Body = msg.Body()
+	return info, nil
+}
+
+// readDialog reads From, To and CSeq: the tags and users that place the
+// message in its dialog, and a response's method.
+func (info *sipInfo) readDialog(msg sip.Message) {
 	if f := msg.From(); f != nil {
 		info.FromTag, _ = f.Params.Get("tag")
 		info.FromUser, info.FromHost, info.FromName = f.Address.User, f.Address.Host, f.DisplayName
@@ -317,6 +335,11 @@ func infoFromMessage(msg sip.Message) (*sipInfo, error) {
 			info.Method = string(cs.MethodName)
 		}
 	}
+}
+
+// readVia reads the top Via (RFC 3261 §18.2.1 received, RFC 3581 rport)
+// and counts the Via values.
+func (info *sipInfo) readVia(msg sip.Message) {
 	if v := msg.Via(); v != nil {
 		info.Via.Host, info.Via.Port = v.Host, v.Port
 		info.Via.Received, _ = v.Params.Get("received")
@@ -328,6 +351,11 @@ func infoFromMessage(msg sip.Message) (*sipInfo, error) {
 		}
 	}
 	info.Via.Count, info.Via.Dup = countVias(msg)
+}
+
+// readContacts reads the Contact, the expiry asked or granted, and every
+// binding a registrar's answer lists.
+func (info *sipInfo) readContacts(msg sip.Message) {
 	info.Expires = -1
 	if h := msg.GetHeaders("expires"); len(h) > 0 {
 		if n, err := strconv.Atoi(strings.TrimSpace(h[0].Value())); err == nil {
@@ -349,16 +377,6 @@ func infoFromMessage(msg sip.Message) (*sipInfo, error) {
 			}
 		}
 	}
-	if h := msg.GetHeaders("user-agent"); len(h) > 0 {
-		info.UserAgent = h[0].Value()
-	} else if h := msg.GetHeaders("server"); len(h) > 0 {
-		info.UserAgent = h[0].Value()
-	}
-	if h := msg.GetHeaders("content-type"); len(h) > 0 {
-		info.BodyType = strings.TrimSpace(h[0].Value()) // MIME boundaries are case-sensitive
-	}
-	info.Body = msg.Body()
-	return info, nil
 }
 
 // Bounds on what linkHints keeps of one INVITE.

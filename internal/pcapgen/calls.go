@@ -106,7 +106,6 @@ func packetsFor(d time.Duration) int { return int(d / (20 * time.Millisecond)) }
 
 func (g *callGen) build() {
 	t := g.t0
-	n := packetsFor(g.c.Media)
 	truth := Truth{CallID: g.callID, Kind: g.c.Kind, Transport: g.transport()}
 	offerDir, answerDir := "sendrecv", "sendrecv"
 	if g.c.Kind == Inactive {
@@ -135,6 +134,23 @@ func (g *callGen) build() {
 	}
 	answerAt := t.Add(2 * time.Second)
 	g.response(t.Add(time.Second), 180, "Ringing", "INVITE", g.b, g.a, g.toTag, "")
+	g.early(t, answer, &truth)
+	g.response(answerAt, 200, "OK", "INVITE", g.b, g.a, g.toTag, answer)
+	g.request(answerAt.Add(10*time.Millisecond), "ACK", g.a, g.b, g.toTag, "")
+	mediaAt := answerAt.Add(20 * time.Millisecond)
+	end := mediaAt.Add(g.c.Media)
+	if !g.midCall(mediaAt, answer, &truth) {
+		g.media(mediaAt, &truth)
+	}
+	g.cseq++
+	g.request(end.Add(100*time.Millisecond), "BYE", g.a, g.b, g.toTag, "")
+	g.response(end.Add(110*time.Millisecond), 200, "OK", "BYE", g.b, g.a, g.toTag, "")
+	g.truths = append(g.truths, truth)
+}
+
+// early sends what comes before the answer: early media on a 183, or a
+// second fork's 183 with its early media.
+func (g *callGen) early(t time.Time, answer string, truth *Truth) {
 	switch g.c.Kind {
 	case EarlyMedia:
 		g.response(t.Add(1500*time.Millisecond), 183, "Session Progress", "INVITE", g.b, g.a, g.toTag, answer)
@@ -148,31 +164,55 @@ func (g *callGen) build() {
 		g.stream(fork.rtpSrc, g.a.sdp, t.Add(1300*time.Millisecond), 20, 0, 0)
 		truth.EarlyDialogs, truth.EarlyPackets = 1, 20
 	}
-	g.response(answerAt, 200, "OK", "INVITE", g.b, g.a, g.toTag, answer)
-	g.request(answerAt.Add(10*time.Millisecond), "ACK", g.a, g.b, g.toTag, "")
-	mediaAt := answerAt.Add(20 * time.Millisecond)
-	end := mediaAt.Add(g.c.Media)
+}
+
+// media sends the RTP of an answered call that nothing changes mid-call,
+// and sets the truth its kind leads to.
+func (g *callGen) media(mediaAt time.Time, truth *Truth) {
+	n := packetsFor(g.c.Media)
+	both := func() {
+		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, n, 0, 0)
+		g.stream(g.b.rtpSrc, g.a.sdp, mediaAt, n, 0, 0)
+	}
 	switch g.c.Kind {
 	case NoWay:
 		truth.Verdict, truth.Finding = report.VerdictNoWay, capture.IDNoWayAudio
 	case Inactive:
 		truth.Verdict = report.VerdictOnHold
 	case LeakCaller:
-		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, n, 0, 0)
-		g.stream(g.b.rtpSrc, g.a.sdp, mediaAt, n, 0, 0)
+		both()
 		truth.Packets[0], truth.Undeliverable[1] = uint64(n), uint64(n)
 		truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "caller", capture.IDSDPPrivateAddress
 	case LeakCallee:
-		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, n, 0, 0)
-		g.stream(g.b.rtpSrc, g.a.sdp, mediaAt, n, 0, 0)
+		both()
 		truth.Packets[1], truth.Undeliverable[0] = uint64(n), uint64(n)
 		truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "callee", capture.IDSDPPrivateAddress
 	case LANOneWay:
 		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, n, 0, 0)
 		truth.Packets[0] = uint64(n)
 		truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "caller", capture.IDOneWayAudio
+	case NATPortChanged, ALGPortChanged:
+		both()
+		truth.Packets[0], truth.Unproven[1] = uint64(n), uint64(n)
+		truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "caller", capture.IDOneWayAudio
+	default:
+		both()
+		truth.Packets[0] += uint64(n)
+		truth.Packets[1] += uint64(n)
+		truth.Verdict = report.VerdictTwoWay
+		if g.c.Kind == SIPALG {
+			truth.Finding = capture.IDSIPALGSuspected
+		}
+	}
+}
+
+// midCall builds the calls something changes during: a hold, a media move,
+// loss and jitter. It reports whether the kind was one of them.
+func (g *callGen) midCall(mediaAt time.Time, answer string, truth *Truth) bool {
+	n := packetsFor(g.c.Media)
+	half := n / 2
+	switch g.c.Kind {
 	case Hold:
-		half := n / 2
 		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, n, 0, 0)
 		g.stream(g.b.rtpSrc, g.a.sdp, mediaAt, half, 0, 0)
 		holdAt := mediaAt.Add(time.Duration(half) * 20 * time.Millisecond)
@@ -181,9 +221,7 @@ func (g *callGen) build() {
 		g.response(holdAt.Add(10*time.Millisecond), 200, "OK", "INVITE", g.b, g.a, g.toTag, g.sdp(g.b, "recvonly", false))
 		g.request(holdAt.Add(20*time.Millisecond), "ACK", g.a, g.b, g.toTag, "")
 		truth.Packets = [2]uint64{uint64(n), uint64(half)}
-		truth.Verdict = report.VerdictTwoWay
 	case ReinviteMove:
-		half := n / 2
 		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, half, 0, 0)
 		g.stream(g.b.rtpSrc, g.a.sdp, mediaAt, half, 0, 0)
 		moveAt := mediaAt.Add(time.Duration(half) * 20 * time.Millisecond)
@@ -197,45 +235,35 @@ func (g *callGen) build() {
 		g.stream(moved.rtpSrc, g.b.sdp, moveAt.Add(30*time.Millisecond), n-half, 0, 0)
 		g.stream(g.b.rtpSrc, moved.sdp, moveAt.Add(30*time.Millisecond), n-half, 0, 0)
 		truth.Packets = [2]uint64{uint64(n), uint64(n)}
-		truth.Verdict = report.VerdictTwoWay
 	case LossJitter:
-		const every = 50
-		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, n, every, 4*time.Millisecond)
-		g.stream(g.b.rtpSrc, g.a.sdp, mediaAt, n, 0, 4*time.Millisecond)
-		dropped, lastKept := 0, -1
-		for k := 0; k < n; k++ {
-			if k%every == 7 {
-				dropped++
-			} else {
-				lastKept = k
-			}
-		}
-		lostInside := dropped
-		for k := lastKept + 1; k < n; k++ {
-			lostInside-- // drops after the last packet received are invisible
-		}
-		truth.Packets = [2]uint64{uint64(n - dropped), uint64(n)}
-		truth.Lost = [2]int64{int64(lostInside), 0}
-		truth.Verdict = report.VerdictTwoWay
-	case NATPortChanged, ALGPortChanged:
-		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, n, 0, 0)
-		g.stream(g.b.rtpSrc, g.a.sdp, mediaAt, n, 0, 0)
-		truth.Packets[0], truth.Unproven[1] = uint64(n), uint64(n)
-		truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "caller", capture.IDOneWayAudio
+		g.lossJitter(mediaAt, truth)
 	default:
-		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, n, 0, 0)
-		g.stream(g.b.rtpSrc, g.a.sdp, mediaAt, n, 0, 0)
-		truth.Packets[0] += uint64(n)
-		truth.Packets[1] += uint64(n)
-		truth.Verdict = report.VerdictTwoWay
-		if g.c.Kind == SIPALG {
-			truth.Finding = capture.IDSIPALGSuspected
+		return false
+	}
+	truth.Verdict = report.VerdictTwoWay
+	return true
+}
+
+// lossJitter sends 2% loss caller->callee, both ways jittered.
+func (g *callGen) lossJitter(mediaAt time.Time, truth *Truth) {
+	const every = 50
+	n := packetsFor(g.c.Media)
+	g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, n, every, 4*time.Millisecond)
+	g.stream(g.b.rtpSrc, g.a.sdp, mediaAt, n, 0, 4*time.Millisecond)
+	dropped, lastKept := 0, -1
+	for k := 0; k < n; k++ {
+		if k%every == 7 {
+			dropped++
+		} else {
+			lastKept = k
 		}
 	}
-	g.cseq++
-	g.request(end.Add(100*time.Millisecond), "BYE", g.a, g.b, g.toTag, "")
-	g.response(end.Add(110*time.Millisecond), 200, "OK", "BYE", g.b, g.a, g.toTag, "")
-	g.truths = append(g.truths, truth)
+	lostInside := dropped
+	for k := lastKept + 1; k < n; k++ {
+		lostInside-- // drops after the last packet received are invisible
+	}
+	truth.Packets = [2]uint64{uint64(n - dropped), uint64(n)}
+	truth.Lost = [2]int64{int64(lostInside), 0}
 }
 
 // failedSetup ends a setup that got a 100 Trying without an answer, for
