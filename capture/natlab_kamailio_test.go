@@ -132,6 +132,22 @@ func labPhone(t *testing.T, h *natlab.Host, listen, account string, seconds int,
 	return h.Start(t, "baresip", args...)
 }
 
+// endLabCall waits up to timeout for the calling phone to finish, then
+// stops the callee and, once its last packets are written, the captures.
+func endLabCall(t *testing.T, calling *natlab.Proc, timeout time.Duration, callee *natlab.Proc, dumps ...*natlab.Proc) {
+	t.Helper()
+	select {
+	case <-calling.Done():
+	case <-time.After(timeout):
+		t.Fatal("the calling phone did not finish")
+	}
+	callee.Stop()
+	time.Sleep(300 * time.Millisecond)
+	for _, d := range dumps {
+		d.Stop()
+	}
+}
+
 // recordLabFile keeps a lab capture in testdata with -record-lab.
 func recordLabFile(t *testing.T, path, name string) {
 	t.Helper()
@@ -173,16 +189,7 @@ func TestLabInboundToUnfixedRegistration(t *testing.T) {
 	callee := labPhone(t, phone, "192.168.1.10:5060", "<sip:200@203.0.113.20>;regint=600;answermode=auto", 45, "")
 	time.Sleep(2 * time.Second) // the REGISTER and its 200 OK
 	calling := labPhone(t, caller, "203.0.113.10:5060", "<sip:100@203.0.113.20>;regint=0", 38, "sip:200@203.0.113.20")
-	select {
-	case <-calling.Done():
-	case <-time.After(60 * time.Second):
-		t.Fatal("the calling phone did not finish")
-	}
-	callee.Stop()
-	time.Sleep(300 * time.Millisecond)
-	for _, d := range dumps {
-		d.Stop()
-	}
+	endLabCall(t, calling, 60*time.Second, callee, dumps...)
 	t.Run("server side", func(t *testing.T) {
 		res := analyzePath(t, serverPcap)
 		if len(res.Calls) != 1 {
@@ -226,14 +233,7 @@ func TestLabProxyTwoLegs(t *testing.T) {
 	bob := labPhone(t, b, "203.0.113.11:5060", "<sip:200@203.0.113.20>;regint=600;answermode=auto", 14, "")
 	time.Sleep(2 * time.Second)
 	alice := labPhone(t, a, "203.0.113.10:5060", "<sip:100@203.0.113.20>;regint=0", 8, "sip:200@203.0.113.20")
-	select {
-	case <-alice.Done():
-	case <-time.After(30 * time.Second):
-		t.Fatal("the calling phone did not finish")
-	}
-	bob.Stop()
-	time.Sleep(300 * time.Millisecond)
-	dump.Stop()
+	endLabCall(t, alice, 30*time.Second, bob, dump)
 	res := analyzePath(t, pcap)
 	if len(res.Calls) != 1 {
 		t.Fatalf("%d calls, want 1", len(res.Calls))

@@ -82,14 +82,7 @@ func labCall(t *testing.T, stun, alg bool) string {
 	time.Sleep(500 * time.Millisecond)
 	phoneDir := baresipConfig(t, "192.168.1.10:5060", account, stun)
 	caller := phone.Start(t, "baresip", "-f", phoneDir, "-t", "8", "-e", "/dial sip:200@203.0.113.10")
-	select {
-	case <-caller.Done():
-	case <-time.After(20 * time.Second):
-		t.Fatal("the calling phone did not finish")
-	}
-	b.Stop()
-	time.Sleep(300 * time.Millisecond)
-	dump.Stop()
+	endLabCall(t, caller, 20*time.Second, b, dump)
 	t.Logf("caller log:\n%s", caller.Log())
 	return pcap
 }
