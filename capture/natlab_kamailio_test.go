@@ -5,6 +5,7 @@ package capture
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -120,16 +121,18 @@ func waitUDP(t *testing.T, h *natlab.Host, addr string) {
 	t.Fatalf("nothing listens on udp %s in %s", addr, h.Name())
 }
 
-// labPhone starts a baresip phone on h; a registering account answers
-// calls by itself.
-func labPhone(t *testing.T, h *natlab.Host, listen, account string, seconds int, dial string) *natlab.Proc {
+// startCapture runs tcpdump on h's eth0 writing UDP to path, and waits
+// until it captures: a packet sent before would be missing.
+func startCapture(t *testing.T, h *natlab.Host, path string) *natlab.Proc {
 	t.Helper()
-	dir := baresipConfig(t, listen, account, false)
-	args := []string{"-f", dir, "-t", fmt.Sprint(seconds)}
-	if dial != "" {
-		args = append(args, "-e", "/dial "+dial)
+	p := h.Start(t, "tcpdump", "-i", "eth0", "-n", "-U", "-s", "0", "-w", path, "udp")
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if strings.Contains(p.Log(), "listening on") {
+			return p
+		}
 	}
-	return h.Start(t, "baresip", args...)
+	t.Fatalf("tcpdump in %s did not start: %s", h.Name(), p.Log())
+	return nil
 }
 
 // endLabCall waits up to timeout for the calling phone to finish, then
@@ -181,15 +184,12 @@ func TestLabInboundToUnfixedRegistration(t *testing.T) {
 	startKamailio(t, server, "203.0.113.20", false)
 	serverPcap := filepath.Join(t.TempDir(), "server.pcap")
 	phonePcap := filepath.Join(t.TempDir(), "phone.pcap")
-	dumps := []*natlab.Proc{
-		server.Start(t, "tcpdump", "-i", "eth0", "-n", "-U", "-s", "0", "-w", serverPcap, "udp"),
-		phone.Start(t, "tcpdump", "-i", "eth0", "-n", "-U", "-s", "0", "-w", phonePcap, "udp"),
-	}
-	time.Sleep(500 * time.Millisecond) // tcpdump opens its sockets
-	callee := labPhone(t, phone, "192.168.1.10:5060", "<sip:200@203.0.113.20>;regint=600;answermode=auto", 45, "")
+	dumps := []*natlab.Proc{startCapture(t, server, serverPcap), startCapture(t, phone, phonePcap)}
+	registrar := netip.MustParseAddrPort("203.0.113.20:5060")
+	callee := natlab.StartBaresip(t, phone, natlab.BaresipConfig{User: "200", Registrar: registrar, AutoAnswer: true, Seconds: 45})
 	time.Sleep(2 * time.Second) // the REGISTER and its 200 OK
-	calling := labPhone(t, caller, "203.0.113.10:5060", "<sip:100@203.0.113.20>;regint=0", 38, "sip:200@203.0.113.20")
-	endLabCall(t, calling, 60*time.Second, callee, dumps...)
+	calling := natlab.StartBaresip(t, caller, natlab.BaresipConfig{User: "100", Registrar: registrar, Seconds: 38, Dial: "sip:200@203.0.113.20"})
+	endLabCall(t, calling.Proc, 60*time.Second, callee.Proc, dumps...)
 	t.Run("server side", func(t *testing.T) {
 		res := analyzePath(t, serverPcap)
 		if len(res.Calls) != 1 {
@@ -228,12 +228,12 @@ func TestLabProxyTwoLegs(t *testing.T) {
 	b := lab.PublicHost("bob", "203.0.113.11")
 	startKamailio(t, server, "203.0.113.20", true)
 	pcap := filepath.Join(t.TempDir(), "proxy.pcap")
-	dump := server.Start(t, "tcpdump", "-i", "eth0", "-n", "-U", "-s", "0", "-w", pcap, "udp")
-	time.Sleep(500 * time.Millisecond)
-	bob := labPhone(t, b, "203.0.113.11:5060", "<sip:200@203.0.113.20>;regint=600;answermode=auto", 14, "")
+	dump := startCapture(t, server, pcap)
+	registrar := netip.MustParseAddrPort("203.0.113.20:5060")
+	bob := natlab.StartBaresip(t, b, natlab.BaresipConfig{User: "200", Registrar: registrar, AutoAnswer: true, Seconds: 14})
 	time.Sleep(2 * time.Second)
-	alice := labPhone(t, a, "203.0.113.10:5060", "<sip:100@203.0.113.20>;regint=0", 8, "sip:200@203.0.113.20")
-	endLabCall(t, alice, 30*time.Second, bob, dump)
+	alice := natlab.StartBaresip(t, a, natlab.BaresipConfig{User: "100", Registrar: registrar, Seconds: 8, Dial: "sip:200@203.0.113.20"})
+	endLabCall(t, alice.Proc, 30*time.Second, bob.Proc, dump)
 	res := analyzePath(t, pcap)
 	if len(res.Calls) != 1 {
 		t.Fatalf("%d calls, want 1", len(res.Calls))
