@@ -30,8 +30,13 @@ func newDedup() dedup {
 }
 
 // duplicate says whether pkt is a copy of a packet seen within dupWindow,
-// and remembers it.
+// and remembers it. A TCP segment without payload is never one: a host
+// sends the same ACK twice (duplicate ACKs, RFC 5681), and those segments
+// carry nothing analysed but their flags.
 func (d *dedup) duplicate(pkt *packet) bool {
+	if pkt.Proto == protoTCP && len(pkt.Payload) == 0 {
+		return false
+	}
 	var h maphash.Hash
 	h.SetSeed(d.seed)
 	var hdr [40]byte
@@ -43,6 +48,7 @@ func (d *dedup) duplicate(pkt *packet) bool {
 	binary.BigEndian.PutUint32(hdr[36:], pkt.Seq)
 	h.Write(hdr[:])
 	h.WriteByte(pkt.Proto)
+	h.WriteByte(packetFlags(pkt))
 	h.Write(pkt.Payload)
 	sum := h.Sum64()
 	at := pkt.Time.UnixNano()

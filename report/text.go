@@ -241,7 +241,7 @@ func textCapture(r *Report, _ Options) string {
 	}
 	dups := ""
 	if c.Duplicates > 0 {
-		dups = fmt.Sprintf("%d captured copies of packets already seen, counted once", c.Duplicates)
+		dups = fmt.Sprintf("%d packets identical to one just seen (copies from a SPAN or ERSPAN port, merged captures, a packet sent twice), counted once", c.Duplicates)
 	}
 	b.WriteString(kvLines(
 		"files", strings.Join(c.Files, ", "),
