@@ -130,7 +130,7 @@ func verdictFinding(cb *callBuild, facts []StreamFacts, v StreamVerdict, subject
 		if unreachableFromOutside(bf.flow.Key.Dst.Addr(), sigs[to].Addr()) {
 			text += fmt.Sprintf(", sent to the %s's private address: they cannot arrive", partyNames[to])
 		}
-		ev = append(ev, report.Evidence{Text: text, Frames: []uint64{bf.flow.FirstFrame, bf.flow.LastFrame}, Time: bf.flow.First()})
+		ev = append(ev, report.Evidence{Text: text, FrameRanges: bf.flow.frameRange(), Time: bf.flow.First()})
 	}
 	switch v.Verdict {
 	case report.VerdictOneWay:

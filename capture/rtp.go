@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/natdoc/natdoc/report"
 	"github.com/pion/rtp"
 )
 
@@ -279,4 +280,9 @@ func (f *rtpFlow) count(at int64) {
 	}
 	f.activity[i]++
 	f.lastBucket = f.firstNs + int64(len(f.activity)-1)*int64(f.step)
+}
+
+// frameRange names the stream's packets by its first and last frame.
+func (f *rtpFlow) frameRange() []report.FrameRange {
+	return []report.FrameRange{{First: f.FirstFrame, Last: f.LastFrame}}
 }

@@ -39,7 +39,7 @@ func textCallDetail(r *Report, opt Options) string {
 			if md == nil {
 				continue
 			}
-			fmt.Fprintf(&b, "    %-6s SDP (frame %d) receive at %s, %s, %s %s\n", md.Party, md.Frame, md.Addr, md.Direction, md.Proto, styleDim.Render(strings.Join(md.Codecs, ", ")))
+			fmt.Fprintf(&b, "    %-6s SDP (frame %d) %sreceive at %s, %s, %s %s\n", md.Party, md.Frame, hang, md.Addr, md.Direction, md.Proto, styleDim.Render(strings.Join(md.Codecs, ", ")))
 		}
 		for _, f := range s.Flows {
 			kind := "RTP "

@@ -44,7 +44,7 @@ var htmlPage = template.Must(template.New("page").Funcs(template.FuncMap{
 	"party":       partyName,
 	"duration":    callDuration,
 	"eachWay":     packetsEachWay,
-	"frames":      joinFrames,
+	"frames":      evidenceFrames,
 }).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>natdoc {{.R.Command}}</title>
 <style>
@@ -60,9 +60,9 @@ pre{background:#f6f6f6;padding:1em;overflow:auto}small{color:#666}
 {{end}}</table>{{end}}
 {{.Extra}}
 {{if .R.Findings}}<h2>Findings</h2><ul>{{range .R.Findings}}<li><span class="{{.Severity}}">{{.Severity}}</span> {{.Title}} <code>{{.ID}}</code>
-<ul>{{range .Evidence}}<li>{{.Text}}{{with .Frames}} <small>frames {{frames .}}</small>{{end}}</li>{{end}}{{with .Remedy}}<li><em>Fix:</em> {{.}}</li>{{end}}</ul></li>{{end}}</ul>{{end}}
+<ul>{{range .Evidence}}<li>{{.Text}}{{with frames .}} <small>frames {{.}}</small>{{end}}</li>{{end}}{{with .Remedy}}<li><em>Fix:</em> {{.}}</li>{{end}}</ul></li>{{end}}</ul>{{end}}
 {{range .R.Calls}}{{if .Findings}}<h3>Call {{.ID}} <small>{{.CallID}}</small></h3><ul>{{range .Findings}}<li><span class="{{.Severity}}">{{.Severity}}</span> {{.Title}} <code>{{.ID}}</code>
-<ul>{{range .Evidence}}<li>{{.Text}}{{with .Frames}} <small>frames {{frames .}}</small>{{end}}</li>{{end}}{{with .Remedy}}<li><em>Fix:</em> {{.}}</li>{{end}}</ul></li>{{end}}</ul>{{end}}{{end}}
+<ul>{{range .Evidence}}<li>{{.Text}}{{with frames .}} <small>frames {{.}}</small>{{end}}</li>{{end}}{{with .Remedy}}<li><em>Fix:</em> {{.}}</li>{{end}}</ul></li>{{end}}</ul>{{end}}{{end}}
 {{if .R.Remedies}}<h2>Remedies</h2><ol>{{range .R.Remedies}}<li><strong>{{.Title}}</strong> {{.Detail}}</li>{{end}}</ol>{{end}}
 <h2>Full text report</h2><pre>{{.Plain}}</pre>
 </body></html>

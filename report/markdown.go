@@ -31,7 +31,7 @@ func RenderMarkdown(w io.Writer, r *Report) error {
 		}
 	}
 	if rest.Len() > 0 {
-		b.WriteString("## Details\n\n```\n" + stripANSI(rest.String()) + "```\n\n")
+		b.WriteString("## Details\n\n```\n" + stripANSI(finishText(rest.String(), DefaultWidth)) + "```\n\n")
 	}
 	writeMDFindings(&b, "## Findings", r.Findings)
 	for _, c := range r.Calls {
