@@ -107,3 +107,20 @@ func TestAnalyzeStdinAndHTML(t *testing.T) {
 }
 
 func readFile(p string) ([]byte, error) { return os.ReadFile(p) }
+
+// TestAnalyzeWidth: a pipe gets 80 columns, --width another width.
+func TestAnalyzeWidth(t *testing.T) {
+	_, out, _ := run(t, "analyze", "--no-color", exampleCapture)
+	for _, line := range strings.Split(out, "\n") {
+		if n := len([]rune(line)); n > report.DefaultWidth {
+			t.Errorf("piped output has a line of %d columns:\n%s", n, line)
+		}
+	}
+	_, wide, _ := run(t, "analyze", "--no-color", "--width", "200", exampleCapture)
+	if !strings.Contains(wide, "RTP pkts caller→callee / callee→caller") || !strings.Contains(wide, "one-way (caller cannot hear) │") {
+		t.Errorf("--width 200 still abbreviates the calls table:\n%s", wide)
+	}
+	if code, _, _ := run(t, "analyze", "--width", "-3", exampleCapture); code != exitUsage {
+		t.Errorf("--width -3: exit %d, want %d", code, exitUsage)
+	}
+}
