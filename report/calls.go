@@ -118,20 +118,20 @@ type MediaStream struct {
 // RTPFlow is the RTP seen in one direction between two transport addresses.
 type RTPFlow struct {
 	// Direction is "caller->callee" or "callee->caller".
-	Direction    string    `json:"direction"`
-	Src          string    `json:"src"`
-	Dst          string    `json:"dst"`
-	SSRCs        []uint32  `json:"ssrcs,omitempty"`
-	PayloadTypes []uint8   `json:"payload_types,omitempty"`
-	Packets      uint64    `json:"packets"`
-	Bytes        uint64    `json:"bytes"`
-	Lost         int64     `json:"lost"`
-	JitterMs     float64   `json:"jitter_ms"`
-	MaxGapMs     float64   `json:"max_gap_ms"`
-	First        time.Time `json:"first,omitzero"`
-	Last         time.Time `json:"last,omitzero"`
-	FirstFrame   uint64    `json:"first_frame,omitempty"`
-	LastFrame    uint64    `json:"last_frame,omitempty"`
+	Direction    string       `json:"direction"`
+	Src          string       `json:"src"`
+	Dst          string       `json:"dst"`
+	SSRCs        []uint32     `json:"ssrcs,omitempty"`
+	PayloadTypes PayloadTypes `json:"payload_types,omitempty"`
+	Packets      uint64       `json:"packets"`
+	Bytes        uint64       `json:"bytes"`
+	Lost         int64        `json:"lost"`
+	JitterMs     float64      `json:"jitter_ms"`
+	MaxGapMs     float64      `json:"max_gap_ms"`
+	First        time.Time    `json:"first,omitzero"`
+	Last         time.Time    `json:"last,omitzero"`
+	FirstFrame   uint64       `json:"first_frame,omitempty"`
+	LastFrame    uint64       `json:"last_frame,omitempty"`
 	// MatchedSDP says the flow's destination is an address an SDP promised;
 	// false means it was bound to the call by heuristics (timing, SSRC,
 	// signalling source), as NATed media often must be.

@@ -81,6 +81,8 @@ func RenderJSON(w io.Writer, r *Report) error {
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	// "caller->callee", not "caller-\u003ecallee": the output is no HTML.
+	enc.SetEscapeHTML(false)
 	return enc.Encode(r)
 }
 

@@ -27,7 +27,7 @@ func sampleReport() *Report {
 		Callee: Party{Role: "callee", User: "200", Host: "pbx.example.org"}, Start: t0, Answer: t0.Add(2 * time.Second), End: t0.Add(32 * time.Second),
 		Status: 200, State: "ended", Verdict: VerdictOneWay, CannotHear: "caller",
 		Streams: []MediaStream{{Index: 0, Media: "audio", Verdict: VerdictOneWay, Flows: []RTPFlow{
-			{Direction: "caller->callee", Src: "203.0.113.1:10000", Dst: "198.51.100.20:20000", Packets: 1500},
+			{Direction: "caller->callee", Src: "203.0.113.1:10000", Dst: "198.51.100.20:20000", Packets: 1500, PayloadTypes: PayloadTypes{0, 101}},
 		}}},
 		Findings: []Finding{{ID: "sdp-private-address", Severity: SeverityError, Title: "Caller's SDP asks for audio at private address 192.168.1.10:10000",
 			Evidence: []Evidence{{Text: "INVITE c=IN IP4 192.168.1.10", Frames: []uint64{1}}},

@@ -5,8 +5,9 @@ import (
 )
 
 // SchemaVersion names the JSON shape of Report. Bump it on any change that
-// renames or removes a field; adding optional fields keeps it.
-const SchemaVersion = "natdoc.report/v1"
+// renames or removes a field or changes its type, and say what changed in
+// json.go; adding optional fields keeps it.
+const SchemaVersion = "natdoc.report/v2"
 
 // Report is the one result every natdoc command produces. Sections a
 // command does not fill stay nil or empty and are omitted from JSON.
