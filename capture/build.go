@@ -420,6 +420,8 @@ func flowReport(bf boundFlow, sigs [2]netip.AddrPort) report.RTPFlow {
 	if !f.Key.RTCP {
 		r.Lost = f.Lost()
 		r.JitterMs = round2(f.JitterMs())
+		r.Quality = f.qualityReport()
+		r.MaxGapMs = float64(f.q.MaxDelta().Microseconds()) / 1000
 	}
 	return r
 }

@@ -12,8 +12,9 @@ import "net/netip"
 
 // rtpmapEntry is one m= line's clock rates and the call it belongs to.
 type rtpmapEntry struct {
-	rates map[uint8]float64
-	call  *sipCall
+	rates  map[uint8]float64
+	codecs []string // "PT name/rate", for the quality figures (quality.go)
+	call   *sipCall
 }
 
 // noteRtpmaps indexes the clock rates an SDP gives; a later SDP for the
@@ -29,7 +30,7 @@ func (s *state) noteRtpmaps(sd *sdpInfo, c *sipCall) {
 		if _, ok := s.rtpmaps[m.Addr]; !ok && len(s.rtpmaps) >= maxFlows {
 			continue // bounded like the stream table
 		}
-		s.rtpmaps[m.Addr] = rtpmapEntry{rates: m.Rates, call: c}
+		s.rtpmaps[m.Addr] = rtpmapEntry{rates: m.Rates, codecs: m.Codecs, call: c}
 	}
 }
 

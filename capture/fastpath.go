@@ -113,7 +113,7 @@ func (p *producer) rtpEvent(u *udp4, r *rawRecord, frame uint64) bool {
 	}
 	b.events = append(b.events, event{
 		kind: evRTP, fast: true, proto: protoUDP, size: uint32(len(u.payload)),
-		rtp:  rtpFields{PT: p.hdr.PayloadType, Seq: p.hdr.SequenceNumber, Timestamp: p.hdr.Timestamp},
+		rtp:  rtpFieldsOf(&p.hdr, u.payload),
 		ssrc: p.hdr.SSRC, frame: frame, at: r.at, offset: r.offset,
 		key: v4Key{
 			uint64(binary.BigEndian.Uint32(u.src[:]))<<32 | uint64(binary.BigEndian.Uint32(u.dst[:])),

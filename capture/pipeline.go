@@ -380,7 +380,7 @@ func (p *producer) emit(pkt *packet) {
 		switch classifyMedia(pkt.Payload, &p.hdr) {
 		case kindRTP:
 			ev.kind, ev.ssrc = evRTP, p.hdr.SSRC
-			ev.rtp = rtpFields{PT: p.hdr.PayloadType, Seq: p.hdr.SequenceNumber, Timestamp: p.hdr.Timestamp}
+			ev.rtp = rtpFieldsOf(&p.hdr, pkt.Payload)
 		case kindRTCP:
 			ev.kind, ev.ssrc = evRTCP, binary.BigEndian.Uint32(pkt.Payload[4:8])
 		}
@@ -525,6 +525,7 @@ func (s *state) newFlow(ev *event, k flowKey) *rtpFlow {
 	f := &rtpFlow{Key: k, timeline: s.detail}
 	if ev.kind == evRTP {
 		f.clockRate = s.clockRate(k.Src, k.Dst, ev.rtp.PT)
+		s.describeFlow(f, ev.rtp.PT)
 	}
 	s.flows[k] = f
 	if ev.fast {

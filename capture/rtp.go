@@ -116,6 +116,8 @@ type rtpFlow struct {
 	activity   []uint32
 	step       time.Duration
 	lastBucket int64 // start of the newest bucket, Unix nanoseconds
+
+	q flowQuality // quality.go
 }
 
 // staticClockRate gives RFC 3551 §6 clock rates of static payload types.
@@ -155,7 +157,10 @@ func (f *rtpFlow) PayloadTypes() []uint8 { return append([]uint8(nil), f.payload
 // update adds one packet. h is the parsed RTP header (ignored for RTCP).
 // rtpFields are the RTP header fields the statistics need.
 type rtpFields struct {
-	PT        uint8
+	PT uint8
+	// Info holds the marker bit (infoMarker) and the payload's level
+	// (levelCode, 0 when not measured) in the byte the struct would pad.
+	Info      uint8
 	Seq       uint16
 	Timestamp uint32
 }
@@ -165,6 +170,7 @@ func (f *rtpFlow) First() time.Time { return time.Unix(0, f.firstNs).UTC() }
 func (f *rtpFlow) Last() time.Time  { return time.Unix(0, f.lastNs).UTC() }
 
 func (f *rtpFlow) update(h rtpFields, size int, at int64, frame uint64) {
+	prevNs := f.lastNs
 	if f.Packets == 0 {
 		f.firstNs, f.FirstFrame = at, frame
 		if f.timeline {
@@ -183,8 +189,13 @@ func (f *rtpFlow) update(h rtpFields, size int, at int64, frame uint64) {
 		return
 	}
 	f.addPT(h.PT)
+	f.q.sequence(h.Seq, f.Packets == 1)
 	f.updateSeq(h.Seq, f.Packets == 1)
-	f.updateJitter(h, at)
+	if !f.q.isEvent(h.PT) {
+		f.updateJitter(h, at)
+	}
+	f.q.sample(f, h, at, prevNs)
+	f.q.addLevel(h)
 }
 
 func (f *rtpFlow) updateSeq(seq uint16, first bool) {

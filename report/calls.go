@@ -145,4 +145,6 @@ type RTPFlow struct {
 	// can show where media started and stopped.
 	Timeline       []uint32 `json:"timeline,omitempty"`
 	TimelineStepMs int64    `json:"timeline_step_ms,omitempty"`
+	// Quality: codec, loss, order, jitter, MOS and audio level (RTP only).
+	Quality *StreamQuality `json:"quality,omitempty"`
 }

@@ -2,6 +2,7 @@ package pcapgen
 
 import (
 	"fmt"
+	"math"
 	"math/rand"
 	"net/netip"
 	"strings"
@@ -232,10 +233,7 @@ func (g *callGen) build() {
 }
 
 func (g *callGen) stream(src, dst netip.AddrPort, at time.Time, n, dropEvery int, jitter time.Duration) {
-	payload := make([]byte, 160)
-	for k := range payload {
-		payload[k] = 0xff // PCMU silence
-	}
+	payload := ToneULaw(160)
 	g.sources = append(g.sources, &rtpSource{
 		src: src, dst: dst, vlan: g.vlan, at: at, left: n,
 		seq: uint16(g.rng.Uint32()), ts: g.rng.Uint32(), ssrc: g.rng.Uint32(),
@@ -419,4 +417,30 @@ func AllKinds() []Call {
 		calls[i] = Call{Kind: k, Start: time.Duration(i) * 500 * time.Millisecond, Media: 4 * time.Second}
 	}
 	return calls
+}
+
+// ToneULaw is n samples of a 1 kHz tone at about -21 dBov in µ-law
+// (G.711), so generated calls carry audio and not silence.
+func ToneULaw(n int) []byte {
+	out := make([]byte, n)
+	for k := range out {
+		out[k] = ulaw(int(4000 * math.Sin(2*math.Pi*float64(k)/8)))
+	}
+	return out
+}
+
+// ulaw encodes a 16-bit linear sample (G.711 §3): the magnitude plus the
+// bias 0x84 is cut into 8 segments of 16 steps; the byte is sent inverted.
+func ulaw(sample int) byte {
+	sign := byte(0)
+	if sample < 0 {
+		sign, sample = 0x80, -sample
+	}
+	sample = min(sample, 32635) + 0x84
+	seg := 0
+	for v := sample >> 8; v > 0 && seg < 7; v >>= 1 {
+		seg++
+	}
+	step := (sample >> (seg + 3)) & 0x0f
+	return ^(sign | byte(seg)<<4 | byte(step))
 }

@@ -1,0 +1,135 @@
+package capture
+
+import (
+	"math"
+	"testing"
+
+	"github.com/natdoc/natdoc/internal/pcapgen"
+)
+
+func TestSequenceCountsLateAndDuplicates(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		seqs       []uint16
+		late, dups uint64
+	}{
+		{"in order", []uint16{1, 2, 3, 4}, 0, 0},
+		{"swapped pair", []uint16{1, 3, 2, 4}, 1, 0},
+		{"duplicate", []uint16{1, 2, 2, 3}, 0, 1},
+		{"late duplicate", []uint16{1, 3, 2, 2, 4}, 1, 1},
+		{"over the wrap", []uint16{65534, 0, 65535, 1, 0}, 1, 1},
+		{"late beyond the window", []uint16{1, 400, 2}, 1, 0},
+		{"gap then old duplicate", []uint16{1, 2, 200, 2}, 0, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var f rtpFlow
+			for i, s := range tc.seqs {
+				f.update(rtpFields{Seq: s, Timestamp: uint32(i) * 160}, 172, int64(i)*20e6, uint64(i+1))
+			}
+			if f.q.late != tc.late || f.q.duplicates != tc.dups {
+				t.Errorf("late %d, duplicates %d; want %d, %d", f.q.late, f.q.duplicates, tc.late, tc.dups)
+			}
+		})
+	}
+}
+
+// TestRegularPackets: gaps before a talk spurt and comfort noise are the
+// sender's, not the network's; telephone events have no clock.
+func TestRegularPackets(t *testing.T) {
+	var f rtpFlow
+	f.q.eventPT = 101 + 1
+	at := int64(0)
+	send := func(pt uint8, marker bool, ts uint32, gapMs int64) {
+		at += gapMs * 1e6
+		h := rtpFields{PT: pt, Seq: uint16(f.Packets + 1), Timestamp: ts}
+		if marker {
+			h.Info = infoMarker
+		}
+		f.update(h, 172, at, f.Packets+1)
+	}
+	send(0, false, 0, 0)
+	send(0, false, 160, 20)
+	send(0, true, 8160, 1000) // talk spurt after a second of silence
+	send(0, false, 8320, 30)  // a late packet: 10 ms of jitter
+	send(101, false, 8480, 20)
+	send(13, false, 8480, 20)
+	send(0, false, 8640, 500) // after comfort noise
+	if got := f.q.MaxDelta().Milliseconds(); got != 30 {
+		t.Errorf("max delta %d ms, want 30 (the 1 s and 500 ms gaps are silence)", got)
+	}
+	if f.q.regular != 2 {
+		t.Errorf("%d regular packets, want 2", f.q.regular)
+	}
+}
+
+func TestG711Level(t *testing.T) {
+	silence := make([]byte, 160)
+	for i := range silence {
+		silence[i] = 0xff // µ-law zero
+	}
+	if c := payloadLevel(ptPCMU, silence); c.dBov() > silentDBov {
+		t.Errorf("µ-law silence measured at %.0f dBov", c.dBov())
+	}
+	// 0x80 and 0x00 are µ-law's extremes, ±32124: a full-scale square wave.
+	loud := make([]byte, 160)
+	for i := range loud {
+		loud[i] = byte(i%2) << 7
+	}
+	if c := payloadLevel(ptPCMU, loud); c.dBov() < -1 {
+		t.Errorf("full-scale µ-law measured at %.0f dBov", c.dBov())
+	}
+	// A-law 0xd5 is +8 (the smallest step), 0x55 -8.
+	quiet := make([]byte, 160)
+	for i := range quiet {
+		quiet[i] = 0xd5 ^ byte(i%2)<<7
+	}
+	if c := payloadLevel(ptPCMA, quiet); c.dBov() > silentDBov {
+		t.Errorf("A-law ±8 measured at %.0f dBov, want silence", c.dBov())
+	}
+	if c := payloadLevel(ptCN, []byte{70}); c.dBov() != -70 {
+		t.Errorf("comfort noise at -70 dBov read as %.0f", c.dBov())
+	}
+	if c := payloadLevel(18, loud); c != 0 {
+		t.Errorf("G.729 payload measured: %d", c)
+	}
+	for b := range 256 {
+		if u, a := ulawMagnitude(byte(b)), alawMagnitude(byte(b)); u > 32124 || a > 32256 {
+			t.Errorf("byte %#x decodes past G.711's range: µ %d, A %d", b, u, a)
+		}
+	}
+}
+
+// TestEModel checks the simplified E-model against its known points: a
+// clean G.711 call scores about 4.4, G.729 about 4.1, and loss lowers both.
+func TestEModel(t *testing.T) {
+	for _, tc := range []struct {
+		codec          string
+		loss, jitter   float64
+		wantR, wantMOS float64
+	}{
+		{"PCMU/8000", 0, 0, 93.0, 4.41},
+		{"PCMA/8000", 1, 5, 89.1, 4.32},
+		{"PCMU/8000", 10, 20, 64.9, 3.35},
+		{"G729/8000", 0, 0, 82.0, 4.10},
+	} {
+		r, mos, ok := eModel(tc.codec, tc.loss, tc.jitter)
+		if !ok || math.Abs(r-tc.wantR) > 0.1 || math.Abs(mos-tc.wantMOS) > 0.01 {
+			t.Errorf("eModel(%s, %.0f%%, %.0f ms) = R %.1f MOS %.2f (%v), want %.1f %.2f", tc.codec, tc.loss, tc.jitter, r, mos, ok, tc.wantR, tc.wantMOS)
+		}
+	}
+	if _, _, ok := eModel("opus/48000", 0, 0); ok {
+		t.Error("a MOS for a codec without known impairment")
+	}
+	if mosOf(-5) != 1 || mosOf(120) != 4.5 {
+		t.Error("MOS outside 1..4.5")
+	}
+}
+
+// TestGeneratedToneLevel: pcapgen's tone, encoded by pcapgen and decoded
+// here, measures where a 4000-peak sine should: -21 dBov.
+func TestGeneratedToneLevel(t *testing.T) {
+	tone := pcapgen.ToneULaw(160)
+	if c := payloadLevel(ptPCMU, tone); c.dBov() < -23 || c.dBov() > -19 {
+		t.Errorf("tone at %.0f dBov, want about -21", c.dBov())
+	}
+}
