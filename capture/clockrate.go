@@ -14,6 +14,7 @@ import "net/netip"
 type rtpmapEntry struct {
 	rates  map[uint8]float64
 	codecs []string // "PT name/rate", for the quality figures (quality.go)
+	proto  string   // RTP/AVP, RTP/SAVP, ...
 	call   *sipCall
 }
 
@@ -30,7 +31,7 @@ func (s *state) noteRtpmaps(sd *sdpInfo, c *sipCall) {
 		if _, ok := s.rtpmaps[m.Addr]; !ok && len(s.rtpmaps) >= maxFlows {
 			continue // bounded like the stream table
 		}
-		s.rtpmaps[m.Addr] = rtpmapEntry{rates: m.Rates, codecs: m.Codecs, call: c}
+		s.rtpmaps[m.Addr] = rtpmapEntry{rates: m.Rates, codecs: m.Codecs, proto: m.Proto, call: c}
 	}
 }
 

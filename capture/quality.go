@@ -46,6 +46,9 @@ type flowQuality struct {
 	// codec names the payload type of the stream's first packet
 	// ("PCMU/8000"), from the SDP or RFC 3551's static types.
 	codec string
+	// encrypted: the SDP asked for SRTP (RTP/SAVP, RFC 3711), whose
+	// payload is no audio to measure.
+	encrypted bool
 
 	level levelStats
 }
@@ -62,7 +65,7 @@ type levelStats struct {
 
 // addLevel counts a packet's level; telephone events carry no audio.
 func (q *flowQuality) addLevel(h rtpFields) {
-	if !q.isEvent(h.PT) {
+	if !q.isEvent(h.PT) && !q.encrypted {
 		q.level.add(h.PT, h.level())
 	}
 }
@@ -196,6 +199,7 @@ func (s *state) describeFlow(f *rtpFlow, pt uint8) {
 		if !ok {
 			continue
 		}
+		f.q.encrypted = strings.Contains(e.proto, "SAVP")
 		for _, c := range e.codecs {
 			num, name, _ := strings.Cut(c, " ")
 			n, err := strconv.Atoi(num)

@@ -26,6 +26,7 @@ const (
 	colDuration
 	colVerdict
 	colRTP
+	colQuality
 	numCallsCols
 )
 
@@ -38,6 +39,7 @@ var callsHeaders = [numCallsCols][2]string{
 	colDuration: {"duration", "duration"},
 	colVerdict:  {"verdict", "verdict"},
 	colRTP:      {"RTP pkts caller→callee / callee→caller", "RTP →/←"},
+	colQuality:  {"MOS caller→callee / callee→caller", "MOS →/←"},
 }
 
 // callsLayout is what fitting has changed so far.
@@ -51,6 +53,7 @@ var fitSteps = []func(*callsLayout){
 	func(l *callsLayout) { l.short = true },
 	func(l *callsLayout) { l.dropped[colDuration] = true },
 	func(l *callsLayout) { l.dropped[colStart] = true },
+	func(l *callsLayout) { l.dropped[colQuality] = true },
 	func(l *callsLayout) { l.dropped[colRTP] = true },
 }
 
@@ -102,6 +105,8 @@ func newCallsRow(c Call) callsRow {
 	set(colVerdict, style.Render(verdictText(c)), style.Render(shortVerdict(c)))
 	rtp := packetsEachWay(c)
 	set(colRTP, rtp, rtp)
+	quality := qualityEachWay(c)
+	set(colQuality, quality, quality)
 	row.caller, row.callee = c.Caller, c.Callee
 	return row
 }
@@ -203,6 +208,9 @@ func callsLegend(rows []callsRow, l callsLayout, width int) string {
 	if !l.dropped[colRTP] {
 		notes = append(notes, "RTP →/←: RTP packets caller→callee / callee→caller")
 	}
+	if !l.dropped[colQuality] {
+		notes = append(notes, "MOS →/←: estimated listening quality each way (1-4.5)")
+	}
 	for _, row := range rows {
 		if row.cells[colVerdict][0] != row.cells[colVerdict][1] {
 			notes = append(notes, "one-way (X): X cannot hear")
@@ -213,7 +221,7 @@ func callsLegend(rows []callsRow, l callsLayout, width int) string {
 	for _, c := range []struct {
 		col  callsCol
 		name string
-	}{{colStart, "start"}, {colDuration, "duration"}, {colRTP, "RTP packets"}} {
+	}{{colStart, "start"}, {colDuration, "duration"}, {colQuality, "MOS"}, {colRTP, "RTP packets"}} {
 		if l.dropped[c.col] {
 			gone = append(gone, c.name)
 		}

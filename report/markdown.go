@@ -15,12 +15,14 @@ func RenderMarkdown(w io.Writer, r *Report) error {
 		fmt.Fprintf(&b, "**%s**\n\n", mdEscape(r.Verdict))
 	}
 	if len(r.Calls) > 0 {
-		b.WriteString("## Calls\n\n| call | start | parties | duration | verdict | RTP caller→callee / callee→caller |\n|---|---|---|---|---|---|\n")
+		b.WriteString("## Calls\n\n| call | start | parties | duration | verdict | RTP caller→callee / callee→caller | MOS caller→callee / callee→caller |\n|---|---|---|---|---|---|---|\n")
 		for _, c := range r.Calls {
-			fmt.Fprintf(&b, "| %s | %s | %s → %s | %s | %s | %s |\n", c.ID, c.Start.UTC().Format("15:04:05"),
-				mdEscape(partyName(c.Caller)), mdEscape(partyName(c.Callee)), callDuration(c), verdictText(c), packetsEachWay(c))
+			fmt.Fprintf(&b, "| %s | %s | %s → %s | %s | %s | %s | %s |\n", c.ID, c.Start.UTC().Format("15:04:05"),
+				mdEscape(partyName(c.Caller)), mdEscape(partyName(c.Callee)), callDuration(c), verdictText(c), packetsEachWay(c),
+				stripANSI(qualityEachWay(c)))
 		}
 		b.WriteString("\n")
+		writeMDStreams(&b, r.Calls) // quality_markdown.go
 	}
 	// The remaining sections are the plain text report's, fenced, so that
 	// nothing is lost between formats.

@@ -1,0 +1,103 @@
+package report
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Directions of a call's media, as RTPFlow.Direction names them.
+const (
+	dirForward = "caller->callee"
+	dirBack    = "callee->caller"
+)
+
+// mainFlow is the RTP flow that carried a direction's audio: the one with
+// the most packets that could arrive (nil when there is none).
+func mainFlow(c Call, dir string) *RTPFlow {
+	var best *RTPFlow
+	for i := range c.Streams {
+		for j := range c.Streams[i].Flows {
+			f := &c.Streams[i].Flows[j]
+			if f.RTCP || f.Unreachable || f.Direction != dir || f.Quality == nil {
+				continue
+			}
+			if best == nil || f.Packets > best.Packets {
+				best = f
+			}
+		}
+	}
+	return best
+}
+
+// qualityCell is one direction's quality in the calls table: the MOS, or
+// "silent" for audio that carries nothing to hear.
+func qualityCell(f *RTPFlow) string {
+	switch {
+	case f == nil:
+		return "-"
+	case f.Quality.Level != nil && f.Quality.Level.Silent:
+		return styleWarning.Render("silent")
+	case f.Quality.MOS == 0:
+		return "-"
+	}
+	s := fmt.Sprintf("%.1f", f.Quality.MOS)
+	if f.Quality.MOS < poorMOS {
+		return styleError.Render(s)
+	}
+	return s
+}
+
+// poorMOS: below it a listener notices (G.107 Annex B: "many users
+// dissatisfied" below R 60, MOS 3.1; "some" below R 70, MOS 3.6).
+const poorMOS = 3.6
+
+// qualityEachWay is the calls table's quality column: MOS (or "silent")
+// caller→callee / callee→caller.
+func qualityEachWay(c Call) string {
+	return qualityCell(mainFlow(c, dirForward)) + " / " + qualityCell(mainFlow(c, dirBack))
+}
+
+// textFlow writes one RTP or RTCP flow of a call's detail view: where it
+// went, then its quality figures, each line wrapped at the width.
+func textFlow(b *strings.Builder, f RTPFlow) {
+	kind := "RTP "
+	if f.RTCP {
+		kind = "RTCP"
+	}
+	match := "SDP address"
+	if !f.MatchedSDP {
+		match = "bound by heuristics"
+	}
+	if f.Unreachable {
+		match += "; sent to an unreachable private address"
+	}
+	fmt.Fprintf(b, "    %s %-14s %s%s → %s %s\n", kind, f.Direction, hang, f.Src, f.Dst, styleDim.Render("("+match+")"))
+	frames := frameList(nil, []FrameRange{{f.FirstFrame, f.LastFrame}})
+	if f.RTCP || f.Quality == nil {
+		fmt.Fprintf(b, "         %s%d packets, frames %s\n", hang, f.Packets, frames)
+		return
+	}
+	q := f.Quality
+	fmt.Fprintf(b, "         %s%s, %d packets, lost %d of %d (%.1f%%), %d late, %d duplicated, frames %s\n",
+		hang, orDash(q.Codec), f.Packets, f.Lost, q.Expected, q.LossPct, q.OutOfOrder, q.Duplicates, frames)
+	mos := "MOS not estimated for this codec"
+	if q.MOS > 0 {
+		mos = fmt.Sprintf("MOS %.2f (R %.1f)", q.MOS, q.RFactor)
+	}
+	fmt.Fprintf(b, "         %sjitter %.2f ms mean, %.2f ms max; max gap %.0f ms; %s\n", hang, q.JitterMeanMs, q.JitterMaxMs, f.MaxGapMs, mos)
+	if l := q.Level; l != nil {
+		fmt.Fprintf(b, "         %s%s\n", hang, levelText(l))
+	}
+}
+
+// levelText says how loud a stream was.
+func levelText(l *AudioLevel) string {
+	s := fmt.Sprintf("audio level %.0f dBov mean, %.0f dBov peak; %d of %d measured packets above %.0f dBov", l.MeanDBov, l.PeakDBov, l.Active, l.Packets, l.SilentDBov)
+	if l.ComfortNoise > 0 {
+		s += fmt.Sprintf(", %d comfort noise", l.ComfortNoise)
+	}
+	if l.Silent {
+		s += styleWarning.Render(": silence for the whole call")
+	}
+	return s
+}
