@@ -2,9 +2,11 @@ package capture
 
 import (
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/natdoc/natdoc/internal/pcapgen"
+	"github.com/natdoc/natdoc/report"
 )
 
 func TestSequenceCountsLateAndDuplicates(t *testing.T) {
@@ -131,5 +133,37 @@ func TestGeneratedToneLevel(t *testing.T) {
 	tone := pcapgen.ToneULaw(160)
 	if c := payloadLevel(ptPCMU, tone); c.dBov() < -23 || c.dBov() > -19 {
 		t.Errorf("tone at %.0f dBov, want about -21", c.dBov())
+	}
+}
+
+func TestQualityFindings(t *testing.T) {
+	flow := func(dir string, mos float64, silent, unreachable bool) report.RTPFlow {
+		q := &report.StreamQuality{Codec: "PCMU/8000", MOS: mos, LossPct: 9, JitterMeanMs: 30}
+		if silent {
+			q.Level = &report.AudioLevel{Packets: 400, MeanDBov: -90, PeakDBov: -80, SilentDBov: silentDBov, Silent: true}
+		}
+		return report.RTPFlow{Direction: dir, Src: "192.0.2.1:4000", Dst: "192.0.2.2:4000", Packets: 400, Quality: q, Unreachable: unreachable}
+	}
+	for _, tc := range []struct {
+		name  string
+		flows []report.RTPFlow
+		want  []report.FindingID
+	}{
+		{"fine", []report.RTPFlow{flow("caller->callee", 4.4, false, false), flow("callee->caller", 4.4, false, false)}, nil},
+		{"callee muted", []report.RTPFlow{flow("caller->callee", 4.4, false, false), flow("callee->caller", 4.4, true, false)}, []report.FindingID{IDSilentAudio}},
+		{"poor one way", []report.RTPFlow{flow("caller->callee", 3.2, false, false)}, []report.FindingID{IDPoorAudioQuality}},
+		{"silence that never arrives is the verdict's business", []report.RTPFlow{flow("callee->caller", 4.4, true, true)}, nil},
+		{"no MOS for the codec", []report.RTPFlow{flow("caller->callee", 0, false, false)}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := report.Call{CallID: "x", Streams: []report.MediaStream{{Flows: tc.flows}}}
+			var got []report.FindingID
+			for _, f := range qualityFindings(c) {
+				got = append(got, f.ID)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("findings %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

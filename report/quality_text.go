@@ -11,9 +11,10 @@ const (
 	dirBack    = "callee->caller"
 )
 
-// mainFlow is the RTP flow that carried a direction's audio: the one with
-// the most packets that could arrive (nil when there is none).
-func mainFlow(c Call, dir string) *RTPFlow {
+// MainFlow is the RTP flow that carried a direction's audio
+// ("caller->callee" or "callee->caller"): the one with the most packets
+// that could arrive (nil when there is none).
+func MainFlow(c Call, dir string) *RTPFlow {
 	var best *RTPFlow
 	for i := range c.Streams {
 		for j := range c.Streams[i].Flows {
@@ -41,20 +42,20 @@ func qualityCell(f *RTPFlow) string {
 		return "-"
 	}
 	s := fmt.Sprintf("%.1f", f.Quality.MOS)
-	if f.Quality.MOS < poorMOS {
+	if f.Quality.MOS < PoorMOS {
 		return styleError.Render(s)
 	}
 	return s
 }
 
-// poorMOS: below it a listener notices (G.107 Annex B: "many users
-// dissatisfied" below R 60, MOS 3.1; "some" below R 70, MOS 3.6).
-const poorMOS = 3.6
+// PoorMOS: below it many listeners notice (G.107 Annex B: "some users
+// dissatisfied" below R 70, MOS 3.6).
+const PoorMOS = 3.6
 
 // qualityEachWay is the calls table's quality column: MOS (or "silent")
 // caller→callee / callee→caller.
 func qualityEachWay(c Call) string {
-	return qualityCell(mainFlow(c, dirForward)) + " / " + qualityCell(mainFlow(c, dirBack))
+	return qualityCell(MainFlow(c, dirForward)) + " / " + qualityCell(MainFlow(c, dirBack))
 }
 
 // textFlow writes one RTP or RTCP flow of a call's detail view: where it

@@ -222,8 +222,15 @@ func (g *callGen) build() {
 		truth.Packets[0] += uint64(n)
 		truth.Packets[1] += uint64(n)
 		truth.Verdict = report.VerdictTwoWay
-		if g.c.Kind == SIPALG {
+		switch g.c.Kind {
+		case SIPALG:
 			truth.Finding = "sip-alg-suspected"
+		case Muted:
+			silence := g.sources[len(g.sources)-1].(*rtpSource).payload
+			for k := range silence {
+				silence[k] = 0xff // µ-law zero
+			}
+			truth.Finding = "silent-audio"
 		}
 	}
 	g.cseq++
@@ -411,7 +418,7 @@ func hostOf(a netip.AddrPort) string {
 // standard test capture.
 func AllKinds() []Call {
 	kinds := []Kind{Normal, LeakCaller, LeakCallee, NoWay, Hold, Inactive, ReinviteMove, EarlyMedia,
-		Forked, TCP, WebSocket, Fragmented, VLAN, IPv6, LossJitter, LANOneWay, Rejected, Cancelled, SIPALG}
+		Forked, TCP, WebSocket, Fragmented, VLAN, IPv6, LossJitter, LANOneWay, Rejected, Cancelled, SIPALG, Muted}
 	calls := make([]Call, len(kinds))
 	for i, k := range kinds {
 		calls[i] = Call{Kind: k, Start: time.Duration(i) * 500 * time.Millisecond, Media: 4 * time.Second}

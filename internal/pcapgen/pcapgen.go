@@ -40,6 +40,7 @@ const (
 	Rejected     Kind = "rejected"      // 486 Busy Here: no media expected
 	Cancelled    Kind = "cancelled"     // CANCEL before answer
 	SIPALG       Kind = "sip-alg"       // a router ALG rewrote Via, Contact and c= but not o=: two-way
+	Muted        Kind = "muted"         // two-way, but the callee's microphone is muted: its RTP is silence
 )
 
 // Call is one call to generate.
