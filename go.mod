@@ -12,6 +12,7 @@ require (
 	github.com/huin/goupnp v1.3.1
 	github.com/icholy/digest v1.2.0
 	github.com/jackpal/go-nat-pmp v1.1.0
+	github.com/pion/rtcp v1.2.20
 	github.com/pion/rtp v1.10.6
 	github.com/pion/sdp/v3 v3.0.20
 	github.com/pion/stun/v3 v3.1.7

@@ -355,6 +355,7 @@ func (cb *callBuild) report(id string, captureHasMedia bool) report.Call {
 	}
 	rc.Verdict, rc.CannotHear, rc.Explain = v.Verdict, v.CannotHear, v.Explain
 	rc.Findings = callFindings(cb, streams, allFacts, v, sigs)
+	addRTCPViews(cb, &rc)                                     // rtcp_report.go
 	rc.Findings = append(rc.Findings, qualityFindings(rc)...) // quality_findings.go
 	return rc
 }

@@ -390,7 +390,13 @@ func (p *producer) emit(pkt *packet) {
 				ev.fast, ev.key = true, fastKey(pkt.Src, pkt.Dst, ev.ssrc)
 			} else {
 				ev.info = uint32(len(b.infos))
-				b.infos = append(b.infos, packetInfo{src: pkt.Src, dst: pkt.Dst})
+				in := packetInfo{src: pkt.Src, dst: pkt.Dst}
+				if ev.kind == evRTCP { // its reports are read (rtcp.go)
+					in.start = uint32(len(b.arena))
+					b.arena = append(b.arena, pkt.Payload...)
+					in.end = uint32(len(b.arena))
+				}
+				b.infos = append(b.infos, in)
 			}
 			b.events = append(b.events, ev)
 			return
@@ -512,6 +518,10 @@ func (s *state) mediaEvent(b *eventBatch, ev *event) {
 		}
 	}
 	f.update(ev.rtp, int(ev.size), ev.at, ev.frame)
+	if ev.kind == evRTCP {
+		in := &b.infos[ev.info]
+		s.rtcpPacket(f, b.arena[in.start:in.end], ev.at, ev.offset, ev.frame)
+	}
 }
 
 func (s *state) newFlow(ev *event, k flowKey) *rtpFlow {

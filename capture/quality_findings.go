@@ -2,6 +2,7 @@ package capture
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/natdoc/natdoc/report"
 )
@@ -14,6 +15,10 @@ const (
 	// IDPoorAudioQuality: loss and jitter put a direction's estimated MOS
 	// below report.PoorMOS.
 	IDPoorAudioQuality report.FindingID = "poor-audio-quality"
+	// IDReceiverHeardNothing: a receiver's RTCP says it received nothing
+	// of a stream the capture saw leaving for it, on a call whose verdict
+	// (from where the capture saw it) is not already one-way or no-way.
+	IDReceiverHeardNothing report.FindingID = "rtcp-receiver-heard-nothing"
 )
 
 const (
@@ -24,11 +29,13 @@ const (
 )
 
 // qualityFindings derives a call's quality findings from its report entry
-// alone: silence on a direction that delivered its packets, and poor
-// quality. Neither changes the verdict: they are the other reasons a
-// listener hears nothing or little.
+// alone: silence on a direction that delivered its packets, poor quality,
+// and RTCP that says a stream never arrived. None changes the verdict:
+// the first two are the other reasons a listener hears nothing or little,
+// the last is evidence for a one-way verdict or, where the capture saw the
+// packets leave and could not see them arrive, a finding of its own.
 func qualityFindings(c report.Call) []report.Finding {
-	var fs []report.Finding
+	fs := rtcpFindings(c)
 	for i, dir := range [2]string{"caller->callee", "callee->caller"} {
 		f := report.MainFlow(c, dir)
 		if f == nil {
@@ -59,4 +66,48 @@ func qualityFindings(c report.Call) []report.Finding {
 		}
 	}
 	return fs
+}
+
+// Verdict findings the RTCP evidence joins (made in findings.go).
+var verdictFindingIDs = []report.FindingID{"one-way-audio", "no-way-audio"}
+
+// rtcpFindings adds, for every stream whose receiver's RTCP mentions none
+// of its packets, that fact as evidence to the call's one-way or no-way
+// finding in c.Findings (which it changes), or returns a finding of its
+// own when the call has none.
+func rtcpFindings(c report.Call) []report.Finding {
+	var verdict *report.Finding
+	for i := range c.Findings {
+		if slices.Contains(verdictFindingIDs, c.Findings[i].ID) {
+			verdict = &c.Findings[i]
+		}
+	}
+	var own []report.Finding
+	for _, s := range c.Streams {
+		for _, f := range s.Flows {
+			v := f.Reports
+			if f.RTCP || v == nil || !v.ReceiverHeardNothing || v.ReceiverRTCP == nil {
+				continue
+			}
+			sender, receiver := "caller", "callee"
+			if f.Direction == "callee->caller" {
+				sender, receiver = receiver, sender
+			}
+			r := v.ReceiverRTCP
+			ev := report.Evidence{
+				Text: fmt.Sprintf("the %s's RTCP from %s (SR/RR packets: %d) mentions none of the %d packets the %s sent from %s to %s: the %s received nothing",
+					receiver, r.From, r.Reports, f.Packets, sender, f.Src, f.Dst, receiver),
+				FrameRanges: []report.FrameRange{{First: r.FirstFrame, Last: r.LastFrame}, {First: f.FirstFrame, Last: f.LastFrame}},
+			}
+			if verdict != nil {
+				verdict.Evidence = append(verdict.Evidence, ev)
+				continue
+			}
+			own = append(own, report.Finding{ID: IDReceiverHeardNothing, Severity: report.SeverityWarning, Subject: c.CallID,
+				Title: fmt.Sprintf("The %s's RTCP says it received nothing from the %s, although the capture saw %d packets leave for it: "+
+					"they are lost beyond the capture point", receiver, sender, f.Packets),
+				Evidence: []report.Evidence{ev}, Remedy: remedyNoMedia})
+		}
+	}
+	return own
 }

@@ -2,7 +2,9 @@ package capture
 
 import (
 	"math"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/natdoc/natdoc/internal/pcapgen"
@@ -165,5 +167,30 @@ func TestQualityFindings(t *testing.T) {
 				t.Errorf("findings %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestRTCPConfirmsOneWay: in the baresip call recorded through a real NAT,
+// the caller's RTCP reports on the callee's stream never: it received
+// none of it, which joins the one-way finding as evidence; the callee's
+// reports on the caller's stream are read beside the capture's figures.
+func TestRTCPConfirmsOneWay(t *testing.T) {
+	res := analyzePath(t, filepath.Join("..", "testdata", "natlab-one-way-private-sdp.pcap"))
+	c := res.Calls[0]
+	var oneWay *report.Finding
+	for i := range c.Findings {
+		if c.Findings[i].ID == "one-way-audio" {
+			oneWay = &c.Findings[i]
+		}
+	}
+	if oneWay == nil || !strings.Contains(oneWay.Evidence[len(oneWay.Evidence)-1].Text, "the caller received nothing") {
+		t.Fatalf("one-way finding lacks the RTCP evidence: %+v", oneWay)
+	}
+	back, fwd := report.MainFlow(c, "callee->caller"), report.MainFlow(c, "caller->callee")
+	if back != nil {
+		t.Errorf("the callee's stream to a private address counted as delivered: %+v", back)
+	}
+	if fwd == nil || fwd.Reports == nil || fwd.Reports.Receiver == nil || fwd.Reports.Receiver.CumulativeLost != 0 || fwd.Reports.SenderReports == 0 {
+		t.Errorf("caller->callee RTCP view: %+v", fwd)
 	}
 }

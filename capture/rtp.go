@@ -117,7 +117,8 @@ type rtpFlow struct {
 	step       time.Duration
 	lastBucket int64 // start of the newest bucket, Unix nanoseconds
 
-	q flowQuality // quality.go
+	q    flowQuality // quality.go
+	rtcp *rtcpState  // what an RTCP stream reported (rtcp.go)
 }
 
 // staticClockRate gives RFC 3551 §6 clock rates of static payload types.

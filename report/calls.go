@@ -147,4 +147,6 @@ type RTPFlow struct {
 	TimelineStepMs int64    `json:"timeline_step_ms,omitempty"`
 	// Quality: codec, loss, order, jitter, MOS and audio level (RTP only).
 	Quality *StreamQuality `json:"quality,omitempty"`
+	// Reports is what the sender's and the receiver's RTCP said about it.
+	Reports *RTCPView `json:"rtcp_reports,omitempty"`
 }

@@ -44,3 +44,53 @@ type AudioLevel struct {
 	// Silent: the whole stream carried only silence or comfort noise.
 	Silent bool `json:"silent,omitempty"`
 }
+
+// RTCPView is what the parties' own RTCP (RFC 3550 §6.4) said about one
+// RTP stream, to set beside what the capture measured.
+type RTCPView struct {
+	// SenderReports are the stream's sender's own reports about it;
+	// SenderPackets is the packet count of the last one.
+	SenderReports int    `json:"sender_reports,omitempty"`
+	SenderPackets uint32 `json:"sender_packets,omitempty"`
+	// Receiver sums up the receiver's reception reports about the stream.
+	Receiver *ReceptionSummary `json:"receiver,omitempty"`
+	// ReceiverHeardNothing: the receiver sent RTCP while the stream
+	// flowed, but none of its reports mentions the stream: it received
+	// none of it. ReceiverRTCP names those reports.
+	ReceiverHeardNothing bool          `json:"receiver_heard_nothing,omitempty"`
+	ReceiverRTCP         *RTCPReporter `json:"receiver_rtcp,omitempty"`
+}
+
+// RTCPReporter is where a party's RTCP came from and how much of it.
+type RTCPReporter struct {
+	From       string `json:"from"`
+	Reports    int    `json:"reports"`
+	FirstFrame uint64 `json:"first_frame"`
+	LastFrame  uint64 `json:"last_frame"`
+}
+
+// ReceptionSummary is a receiver's reception report blocks about one
+// stream: the last one's figures and the worst seen.
+type ReceptionSummary struct {
+	RTCPReporter
+	CumulativeLost     int64   `json:"cumulative_lost"`
+	FractionLostPct    float64 `json:"fraction_lost_pct"`
+	MaxFractionLostPct float64 `json:"max_fraction_lost_pct"`
+	JitterMs           float64 `json:"jitter_ms"`
+	MaxJitterMs        float64 `json:"max_jitter_ms"`
+	// HighestSeq is the extended highest sequence number received.
+	HighestSeq uint32 `json:"highest_seq"`
+	// XR holds the receiver's RTCP XR VoIP metrics (RFC 3611 §4.7).
+	XR *XRVoIPMetrics `json:"xr,omitempty"`
+}
+
+// XRVoIPMetrics is a receiver's own quality estimate. Values the receiver
+// left unavailable (127) are zero.
+type XRVoIPMetrics struct {
+	LossRatePct    float64 `json:"loss_rate_pct"`
+	DiscardRatePct float64 `json:"discard_rate_pct"`
+	RoundTripMs    int     `json:"round_trip_ms,omitempty"`
+	RFactor        int     `json:"r_factor,omitempty"`
+	MOSLQ          float64 `json:"mos_lq,omitempty"`
+	MOSCQ          float64 `json:"mos_cq,omitempty"`
+}

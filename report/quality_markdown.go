@@ -56,7 +56,7 @@ func writeMDStreams(b *strings.Builder, calls []Call) {
 }
 
 // streamHeaders are the columns of a per-stream quality table.
-var streamHeaders = []string{"direction", "from → to", "codec", "packets", "lost", "late", "dup", "jitter mean / max ms", "max gap ms", "MOS", "level dBov mean / peak"}
+var streamHeaders = []string{"direction", "from → to", "codec", "packets", "lost", "late", "dup", "jitter mean / max ms", "max gap ms", "MOS", "level dBov mean / peak", "RTCP"}
 
 // streamRows are a call's RTP flows as rows under streamHeaders.
 func streamRows(c Call) [][]string {
@@ -83,7 +83,7 @@ func streamRows(c Call) [][]string {
 			}
 			rows = append(rows, []string{strings.Replace(f.Direction, "->", "→", 1), f.Src + " → " + to, orDash(q.Codec), fmt.Sprint(f.Packets),
 				fmt.Sprintf("%d (%.1f%%)", f.Lost, q.LossPct), fmt.Sprint(q.OutOfOrder), fmt.Sprint(q.Duplicates),
-				fmt.Sprintf("%.2f / %.2f", q.JitterMeanMs, q.JitterMaxMs), fmt.Sprintf("%.0f", f.MaxGapMs), mos, level})
+				fmt.Sprintf("%.2f / %.2f", q.JitterMeanMs, q.JitterMaxMs), fmt.Sprintf("%.0f", f.MaxGapMs), mos, level, strings.TrimPrefix(stripANSI(rtcpText(f.Reports)), "RTCP: ")})
 		}
 	}
 	return rows

@@ -89,6 +89,9 @@ func textFlow(b *strings.Builder, f RTPFlow) {
 	if l := q.Level; l != nil {
 		fmt.Fprintf(b, "         %s%s\n", hang, levelText(l))
 	}
+	if s := rtcpText(f.Reports); s != "" {
+		fmt.Fprintf(b, "         %s%s\n", hang, s)
+	}
 }
 
 // levelText says how loud a stream was.
@@ -101,4 +104,45 @@ func levelText(l *AudioLevel) string {
 		s += styleWarning.Render(": silence for the whole call")
 	}
 	return s
+}
+
+// rtcpText says what the RTCP of a stream's two ends reported about it
+// ("" when neither sent RTCP).
+func rtcpText(v *RTCPView) string {
+	if v == nil {
+		return ""
+	}
+	var parts []string
+	if v.SenderReports > 0 {
+		parts = append(parts, fmt.Sprintf("sender's %s: %d packets sent", plural(v.SenderReports, "report"), v.SenderPackets))
+	}
+	if r := v.Receiver; r != nil {
+		s := fmt.Sprintf("receiver's %s (from %s, frames %s): lost %d, %.1f%% lately (worst %.1f%%), jitter %.2f ms (max %.2f)",
+			plural(r.Reports, "report"), r.From, frameList(nil, []FrameRange{{r.FirstFrame, r.LastFrame}}), r.CumulativeLost,
+			r.FractionLostPct, r.MaxFractionLostPct, r.JitterMs, r.MaxJitterMs)
+		if x := r.XR; x != nil {
+			s += fmt.Sprintf("; XR: loss %.1f%%, discarded %.1f%%", x.LossRatePct, x.DiscardRatePct)
+			if x.MOSLQ > 0 {
+				s += fmt.Sprintf(", MOS-LQ %.1f", x.MOSLQ)
+			}
+			if x.RoundTripMs > 0 {
+				s += fmt.Sprintf(", round trip %d ms", x.RoundTripMs)
+			}
+		}
+		parts = append(parts, s)
+	}
+	if v.ReceiverHeardNothing && v.ReceiverRTCP != nil {
+		r := v.ReceiverRTCP
+		parts = append(parts, styleError.Render(fmt.Sprintf("the receiver's %s (from %s, frames %s) mention none of these packets: it received nothing",
+			plural(r.Reports, "RTCP report"), r.From, frameList(nil, []FrameRange{{r.FirstFrame, r.LastFrame}}))))
+	}
+	return "RTCP: " + strings.Join(parts, "; ")
+}
+
+// plural writes "1 report", "2 reports".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
