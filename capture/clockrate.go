@@ -15,6 +15,7 @@ type rtpmapEntry struct {
 	rates  map[uint8]float64
 	codecs []string // "PT name/rate", for the quality figures (quality.go)
 	proto  string   // RTP/AVP, RTP/SAVP, ...
+	crypto []string // a=crypto values, for SDES-SRTP (srtp.go)
 	call   *sipCall
 }
 
@@ -31,7 +32,7 @@ func (s *state) noteRtpmaps(sd *sdpInfo, c *sipCall) {
 		if _, ok := s.rtpmaps[m.Addr]; !ok && len(s.rtpmaps) >= maxFlows {
 			continue // bounded like the stream table
 		}
-		s.rtpmaps[m.Addr] = rtpmapEntry{rates: m.Rates, codecs: m.Codecs, proto: m.Proto, call: c}
+		s.rtpmaps[m.Addr] = rtpmapEntry{rates: m.Rates, codecs: m.Codecs, proto: m.Proto, crypto: m.Crypto, call: c}
 	}
 }
 

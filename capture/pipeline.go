@@ -63,6 +63,9 @@ const (
 	flagRST
 	flagFragmented
 	flagTruncated
+	// flagSampled: an RTP event whose whole packet is in the arena, at
+	// ev.info when fast, else at its info's start (srtp.go).
+	flagSampled
 )
 
 // eventBatch is a slice of events with the arena holding their payloads.
@@ -386,12 +389,19 @@ func (p *producer) emit(pkt *packet) {
 		}
 		if ev.kind != 0 {
 			ev.size = uint32(len(pkt.Payload))
+			if ev.kind == evRTP && sampled(ev.rtp.Seq) {
+				ev.flags = flagSampled
+			}
 			if ev.kind == evRTP && pkt.Src.Addr().Is4() && pkt.Dst.Addr().Is4() {
 				ev.fast, ev.key = true, fastKey(pkt.Src, pkt.Dst, ev.ssrc)
+				if ev.flags == flagSampled {
+					ev.info = uint32(len(b.arena))
+					b.arena = append(b.arena, pkt.Payload...)
+				}
 			} else {
 				ev.info = uint32(len(b.infos))
 				in := packetInfo{src: pkt.Src, dst: pkt.Dst}
-				if ev.kind == evRTCP { // its reports are read (rtcp.go)
+				if ev.kind == evRTCP || sampled(ev.rtp.Seq) { // reports are read (rtcp.go), samples decrypted (srtp.go)
 					in.start = uint32(len(b.arena))
 					b.arena = append(b.arena, pkt.Payload...)
 					in.end = uint32(len(b.arena))
@@ -518,10 +528,22 @@ func (s *state) mediaEvent(b *eventBatch, ev *event) {
 		}
 	}
 	f.update(ev.rtp, int(ev.size), ev.at, ev.frame)
-	if ev.kind == evRTCP {
+	switch {
+	case ev.kind == evRTCP:
 		in := &b.infos[ev.info]
 		s.rtcpPacket(f, b.arena[in.start:in.end], ev.at, ev.offset, ev.frame)
+	case ev.flags == flagSampled && f.srtp != nil:
+		f.srtp.sample(sampledPacket(b, ev), &f.q)
 	}
+}
+
+// sampledPacket is the copy of a sampled RTP packet in the batch arena.
+func sampledPacket(b *eventBatch, ev *event) []byte {
+	if ev.fast {
+		return b.arena[ev.info : ev.info+ev.size]
+	}
+	in := &b.infos[ev.info]
+	return b.arena[in.start:in.end]
 }
 
 func (s *state) newFlow(ev *event, k flowKey) *rtpFlow {

@@ -57,6 +57,7 @@ type flowQuality struct {
 type levelStats struct {
 	packets    uint64 // packets whose level was measured
 	unmeasured uint64 // audio packets of other codecs or headers
+	sampled    bool   // only decrypted samples were measured (srtp.go)
 	active     uint64 // of them, louder than silentDBov
 	comfort    uint64 // comfort-noise packets
 	power      float64
@@ -200,6 +201,9 @@ func (s *state) describeFlow(f *rtpFlow, pt uint8) {
 			continue
 		}
 		f.q.encrypted = strings.Contains(e.proto, "SAVP")
+		if f.q.encrypted {
+			f.srtp = s.newSRTPCheck(f)
+		}
 		for _, c := range e.codecs {
 			num, name, _ := strings.Cut(c, " ")
 			n, err := strconv.Atoi(num)
@@ -233,6 +237,7 @@ func (f *rtpFlow) qualityReport() *report.StreamQuality {
 		r.RFactor, r.MOS = round1(rf), round2(mos)
 	}
 	r.Level = q.level.report()
+	r.SRTP = f.srtp.report()
 	return r
 }
 
@@ -255,6 +260,7 @@ func (l *levelStats) report() *report.AudioLevel {
 	}
 	// Every audio packet measured, none louder than silence: the packets
 	// flow but carry nothing to hear.
-	a.Silent = l.active == 0 && l.packets >= minSilentPackets && l.unmeasured == 0
+	enough := l.packets >= minSilentPackets || (l.sampled && l.packets >= minSilentPackets/5)
+	a.Silent = l.active == 0 && enough && l.unmeasured == 0
 	return a
 }

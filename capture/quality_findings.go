@@ -19,11 +19,20 @@ const (
 	// of a stream the capture saw leaving for it, on a call whose verdict
 	// (from where the capture saw it) is not already one-way or no-way.
 	IDReceiverHeardNothing report.FindingID = "rtcp-receiver-heard-nothing"
+	// IDSRTPAuthFailed: no sampled packet of an SDES-SRTP stream
+	// authenticates with any key of the call's SDP.
+	IDSRTPAuthFailed report.FindingID = "srtp-authentication-failed"
 )
+
+// minSRTPChecked: this many samples must fail before the keys are called
+// wrong.
+const minSRTPChecked = 3
 
 const (
 	remedySilent = "Check the sending phone's microphone and audio device: the mute button, a headset that is unplugged or muted, " +
 		"the input device the softphone uses, the operating system's microphone permission. The network delivered its packets."
+	remedySRTPKeys = "The media is not encrypted with the key its SDP announced: a B2BUA or SBC that re-writes a=crypto without re-encrypting, " +
+		"or a phone that re-keys without a new offer. Check the SRTP settings of both ends and of any SBC between them."
 	remedyPoorQuality = "Loss and jitter arise between the sender and the capture point: look for a congested uplink (give RTP priority, " +
 		"DSCP EF, on the router and the LAN), Wi-Fi with a weak signal, or a duplex mismatch; a capture nearer the sender narrows it down."
 )
@@ -55,6 +64,12 @@ func qualityFindings(c report.Call) []report.Finding {
 				Evidence: []report.Evidence{ev, {Text: fmt.Sprintf("%d of %d packets measured, none louder than %.0f dBov; %d comfort noise",
 					l.Packets, f.Packets, l.SilentDBov, l.ComfortNoise)}},
 				Remedy: remedySilent})
+		}
+		if x := q.SRTP; x != nil && x.Authenticated == 0 && x.Checked >= minSRTPChecked {
+			fs = append(fs, report.Finding{ID: IDSRTPAuthFailed, Severity: report.SeverityWarning, Subject: c.CallID,
+				Title: fmt.Sprintf("SRTP from the %s fails authentication with every key in the call's SDP (%d packets checked): "+
+					"the %s must discard it and hears nothing, although the packets arrive", sender, x.Checked, listener),
+				Evidence: []report.Evidence{ev}, Remedy: remedySRTPKeys})
 		}
 		if q.MOS > 0 && q.MOS < report.PoorMOS {
 			ev.Values = []report.KeyValue{{Key: "MOS", Value: fmt.Sprintf("%.2f", q.MOS)}, {Key: "loss", Value: fmt.Sprintf("%.1f%%", q.LossPct)},

@@ -9,6 +9,8 @@ import (
 
 	"github.com/natdoc/natdoc/internal/pcapgen"
 	"github.com/natdoc/natdoc/report"
+	"github.com/pion/rtp"
+	"github.com/pion/srtp/v3"
 )
 
 func TestSequenceCountsLateAndDuplicates(t *testing.T) {
@@ -192,5 +194,85 @@ func TestRTCPConfirmsOneWay(t *testing.T) {
 	}
 	if fwd == nil || fwd.Reports == nil || fwd.Reports.Receiver == nil || fwd.Reports.Receiver.CumulativeLost != 0 || fwd.Reports.SenderReports == 0 {
 		t.Errorf("caller->callee RTCP view: %+v", fwd)
+	}
+}
+
+func TestParseCrypto(t *testing.T) {
+	for _, tc := range []struct {
+		line  string
+		ok    bool
+		suite string
+	}{
+		{"1 AES_CM_128_HMAC_SHA1_80 inline:D2YmkapsLg7GhQkROWl3wLJxRXuRBhnHYVjq4nsO", true, "AES_CM_128_HMAC_SHA1_80"},
+		{"1 AES_256_CM_HMAC_SHA1_80 inline:R+USwMt3d0q/xyfdSq9aK+vrdTf0x6n6SOcC4E6AZmL5vqEzRofmJm7xWsV9Eg==", true, "AES_256_CM_HMAC_SHA1_80"},
+		{"1 AES_CM_128_HMAC_SHA1_32 inline:D2YmkapsLg7GhQkROWl3wLJxRXuRBhnHYVjq4nsO|2^20", true, "AES_CM_128_HMAC_SHA1_32"},
+		{"1 AES_CM_128_HMAC_SHA1_80 inline:D2YmkapsLg7GhQkROWl3wLJxRXuRBhnHYVjq4nsO|2^20|1:4", false, ""}, // MKI
+		{"1 F8_128_HMAC_SHA1_80 inline:D2YmkapsLg7GhQkROWl3wLJxRXuRBhnHYVjq4nsO", false, ""},
+		{"1 AES_CM_128_HMAC_SHA1_80 inline:c2hvcnQ=", false, ""}, // too short
+		{"1 AES_CM_128_HMAC_SHA1_80", false, ""},
+		{"", false, ""},
+	} {
+		k, ok := parseCrypto(tc.line)
+		if ok != tc.ok || k.suite != tc.suite {
+			t.Errorf("parseCrypto(%q) = %q, %v", tc.line, k.suite, ok)
+		}
+	}
+}
+
+// TestSRTPCheck: a packet encrypted with one key authenticates with it
+// and not with another, and its audio is measured once decrypted.
+func TestSRTPCheck(t *testing.T) {
+	good, _ := parseCrypto("1 AES_CM_128_HMAC_SHA1_80 inline:D2YmkapsLg7GhQkROWl3wLJxRXuRBhnHYVjq4nsO")
+	wrong, _ := parseCrypto("1 AES_CM_128_HMAC_SHA1_80 inline:oFDqZSB4m17urfnVpfws4X4v2HHt8IGX/3BO4L8L")
+	enc, err := srtp.CreateContext(good.key, good.salt, good.profile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	packet := func(seq uint16) []byte {
+		p := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: seq, Timestamp: uint32(seq) * 160, SSRC: 7},
+			Payload: pcapgen.ToneULaw(160)}
+		raw, _ := p.Marshal()
+		out, err := enc.EncryptRTP(nil, raw, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		keys []sdesKey
+		want uint64
+	}{{"right key among others", []sdesKey{wrong, good}, 4}, {"wrong key", []sdesKey{wrong}, 0}} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &srtpCheck{keys: tc.keys}
+			var q flowQuality
+			for seq := uint16(16); seq <= 64; seq += 16 {
+				c.sample(packet(seq), &q)
+			}
+			if c.checked != 4 || c.authenticated != tc.want {
+				t.Errorf("checked %d, authenticated %d; want 4, %d", c.checked, c.authenticated, tc.want)
+			}
+			if tc.want > 0 && (q.level.packets != 4 || q.level.active != 4) {
+				t.Errorf("decrypted tone not measured: %+v", q.level)
+			}
+		})
+	}
+}
+
+// TestSRTPRealCapture: the voipshark SDES-SRTP call decrypts with the keys
+// of its SDP, every sampled packet, with audio in it.
+func TestSRTPRealCapture(t *testing.T) {
+	res := realPcap(t, "voipshark__SIP-SRTP-Normal_Call_two_parties.pcap")
+	for _, c := range res.Calls {
+		for _, dir := range []string{"caller->callee", "callee->caller"} {
+			f := report.MainFlow(c, dir)
+			if f == nil || f.Quality.SRTP == nil || f.Quality.SRTP.Authenticated == 0 || f.Quality.SRTP.Authenticated != f.Quality.SRTP.Checked {
+				t.Errorf("%s %s: SRTP check %+v", c.ID, dir, f)
+				continue
+			}
+			if l := f.Quality.Level; l == nil || l.Silent || l.Active == 0 {
+				t.Errorf("%s %s: decrypted audio level %+v", c.ID, dir, l)
+			}
+		}
 	}
 }

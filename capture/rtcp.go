@@ -56,28 +56,25 @@ type reportedSource struct {
 // fields, and only the report types are parsed: an SDES or APP packet a
 // parser finds fault with (pion/rtcp rejects some that Wireshark reads)
 // does not cost the reports beside it. A report that does not parse is
-// counted as an anomaly, except in an SRTP session, whose SRTCP
-// (RFC 3711 §3.4) is encrypted past its first eight bytes.
+// counted as an anomaly. In an SRTP session RTCP is SRTCP (RFC 3711
+// §3.4), encrypted past its first eight bytes, and is not read at all.
 func (s *state) rtcpPacket(f *rtpFlow, data []byte, at int64, offset int64, frame uint64) {
 	if f.rtcp == nil {
+		if s.inSRTPSession(f) {
+			return // SRTCP: its reports are encrypted; nothing to read
+		}
 		f.rtcp = &rtcpState{}
 	}
 	for len(data) >= 4 {
 		n := (int(binary.BigEndian.Uint16(data[2:4])) + 1) * 4
 		if n > len(data) {
-			s.rtcpAnomaly(f, offset, frame, "RTCP packet longer than its datagram")
+			s.anomaly("malformed-rtcp", offset, frame, "RTCP packet longer than its datagram")
 			return
 		}
 		if err := f.rtcp.report(data[:n], data[1], at, frame); err != nil {
-			s.rtcpAnomaly(f, offset, frame, "RTCP report that does not parse: "+err.Error())
+			s.anomaly("malformed-rtcp", offset, frame, "RTCP report that does not parse: "+err.Error())
 		}
 		data = data[n:]
-	}
-}
-
-func (s *state) rtcpAnomaly(f *rtpFlow, offset int64, frame uint64, detail string) {
-	if !s.inSRTPSession(f) {
-		s.anomaly("malformed-rtcp", offset, frame, detail)
 	}
 }
 

@@ -119,6 +119,7 @@ type rtpFlow struct {
 
 	q    flowQuality // quality.go
 	rtcp *rtcpState  // what an RTCP stream reported (rtcp.go)
+	srtp *srtpCheck  // decrypts samples of SDES-SRTP (srtp.go)
 }
 
 // staticClockRate gives RFC 3551 §6 clock rates of static payload types.

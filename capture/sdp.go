@@ -20,6 +20,7 @@ type sdpMedia struct {
 	Proto     string
 	Codecs    []string
 	Rates     map[uint8]float64
+	Crypto    []string // a=crypto values (srtp.go)
 }
 
 // sdpInfo is one SDP body reduced to the facts natdoc judges.
@@ -75,6 +76,7 @@ func parseSDP(body []byte) (*sdpInfo, error) {
 			}
 		}
 		m.Codecs, m.Rates = codecsOf(md)
+		m.Crypto = cryptoOf(md)
 		info.Media = append(info.Media, m)
 	}
 	return info, nil

@@ -28,6 +28,8 @@ type StreamQuality struct {
 	MOS     float64 `json:"mos,omitempty"`
 	// Level is the audio level of G.711 and comfort-noise packets.
 	Level *AudioLevel `json:"level,omitempty"`
+	// SRTP: a sample of the packets decrypted with the SDP's keys.
+	SRTP *SRTPCheck `json:"srtp,omitempty"`
 }
 
 // AudioLevel is the loudness of a stream's audio, in dBov (0 dBov: a
@@ -93,4 +95,14 @@ type XRVoIPMetrics struct {
 	RFactor        int     `json:"r_factor,omitempty"`
 	MOSLQ          float64 `json:"mos_lq,omitempty"`
 	MOSCQ          float64 `json:"mos_cq,omitempty"`
+}
+
+// SRTPCheck is what decrypting a sample of an SDES-SRTP stream with the
+// keys of its SDP showed.
+type SRTPCheck struct {
+	// Suite is the crypto suite of the key that authenticated ("" when
+	// none did).
+	Suite         string `json:"suite,omitempty"`
+	Checked       uint64 `json:"checked"`
+	Authenticated uint64 `json:"authenticated"`
 }

@@ -89,6 +89,9 @@ func textFlow(b *strings.Builder, f RTPFlow) {
 	if l := q.Level; l != nil {
 		fmt.Fprintf(b, "         %s%s\n", hang, levelText(l))
 	}
+	if x := q.SRTP; x != nil {
+		fmt.Fprintf(b, "         %s%s\n", hang, srtpText(x))
+	}
 	if s := rtcpText(f.Reports); s != "" {
 		fmt.Fprintf(b, "         %s%s\n", hang, s)
 	}
@@ -145,4 +148,12 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// srtpText says how the decrypted sample of an SRTP stream fared.
+func srtpText(x *SRTPCheck) string {
+	if x.Authenticated == 0 {
+		return styleError.Render(fmt.Sprintf("SRTP: none of %d sampled packets authenticates with the SDP's keys", x.Checked))
+	}
+	return fmt.Sprintf("SRTP %s: %d of %d sampled packets authenticate with the SDP's key", x.Suite, x.Authenticated, x.Checked)
 }
