@@ -26,6 +26,8 @@ type Options struct {
 	// need (compact.go), about 3 KB, so memory follows the calls in
 	// progress far more than the file's length.
 	Detail bool
+	// Filter, when set, selects the calls reported (filter.go).
+	Filter *CallFilter
 }
 
 // ErrUnreadable marks input that is no capture at all (exit status 2).
@@ -44,6 +46,7 @@ type Result struct {
 func Analyze(ctx context.Context, opt Options) (*Result, error) {
 	s := newState()
 	s.setDetail(opt.Detail)
+	s.filter = opt.Filter
 	var total int64
 	for _, f := range opt.Files {
 		if f == "-" {

@@ -57,6 +57,7 @@ func (c *sipCall) quietNeeded() time.Duration {
 type doneCall struct {
 	seq, dialog int
 	call        report.Call
+	filtered    bool // left out by the CallFilter; named, not reported
 }
 
 // ended says whether the call's signalling is over.
@@ -140,12 +141,16 @@ func (s *state) sweep(now time.Time, final bool) {
 	dialogIndex := map[*sipCall]int{}
 	for _, cb := range builds {
 		rc := cb.report("", hasMedia)
+		selected := s.filter.Match(rc) // filter.go: after judging, so verdicts stay
 		if !s.detail {
 			rc = compactCall(rc)
 		}
-		s.done.add(doneCall{seq: cb.call.Seq, dialog: dialogIndex[cb.call], call: rc})
+		if !selected {
+			rc = report.Call{} // only its place in the numbering is kept
+		}
+		s.done.add(doneCall{seq: cb.call.Seq, dialog: dialogIndex[cb.call], call: rc, filtered: !selected})
 		dialogIndex[cb.call]++
-		if s.onJudged != nil {
+		if s.onJudged != nil && selected {
 			s.onJudged(rc)
 		}
 	}

@@ -146,6 +146,8 @@ type state struct {
 	peakCalls, peakFlows int
 	// onJudged, when set, hears each call's verdict as it is finalised.
 	onJudged func(report.Call)
+	// filter selects the calls reported (filter.go).
+	filter *CallFilter
 	// hosts limits the analysis to packets to or from these addresses.
 	hosts map[netip.Addr]bool
 	// side decodes, on the analysing goroutine, the records the parallel

@@ -17,6 +17,7 @@ type analyzeOptions struct {
 	Files    []string
 	CallID   string
 	Progress bool
+	filterFlags
 }
 
 func newAnalyzeCmd(a *app) *cobra.Command {
@@ -32,6 +33,10 @@ every call a verdict with the packets that prove it and the remedy.
   tcpdump -i eth0 -w - | natdoc analyze -
   natdoc analyze --call C2 call.pcap         (ladder diagram of one call)
   natdoc analyze --format html -o report.html call.pcap
+  natdoc analyze --verdict one-way --host 192.168.1.10 busy.pcap
+
+Filters select calls after they are judged, so a verdict never depends on
+them; calls keep the names (C7) they have without filters.
 
 Exit status 1 when any call had one-way or no-way audio.`,
 		Args: cobra.MinimumNArgs(1),
@@ -42,6 +47,7 @@ Exit status 1 when any call had one-way or no-way audio.`,
 	}
 	cmd.Flags().StringVar(&opts.CallID, "call", "", "show one call in detail (natdoc ID like C2, or the SIP Call-ID) with its ladder diagram")
 	cmd.Flags().BoolVar(&opts.Progress, "progress", true, "show a progress bar on standard error when it is a terminal")
+	opts.filterFlags.add(cmd)
 	return cmd
 }
 
@@ -64,7 +70,11 @@ func runAnalyze(cmd *cobra.Command, a *app, opts analyzeOptions) error {
 	if err != nil {
 		return err
 	}
-	copts := capture.Options{Files: opts.Files, Stdin: a.stdin, Detail: detail}
+	filter, err := opts.filterFlags.filter()
+	if err != nil {
+		return err
+	}
+	copts := capture.Options{Files: opts.Files, Stdin: a.stdin, Detail: detail, Filter: filter}
 	if opts.Progress && isTerminal(a.stderr) {
 		bar := newProgressBar(a.stderr, "reading", 50<<20) // small files finish before a bar helps
 		copts.Progress = bar.update

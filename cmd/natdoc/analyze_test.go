@@ -124,3 +124,24 @@ func TestAnalyzeWidth(t *testing.T) {
 		t.Errorf("--width -3: exit %d, want %d", code, exitUsage)
 	}
 }
+
+// TestAnalyzeFilters: filters select calls by their judged verdict, keep
+// their names, and refuse what they cannot read.
+func TestAnalyzeFilters(t *testing.T) {
+	_, out, _ := run(t, "analyze", "--json", "--verdict", "problem", exampleCapture)
+	var rep report.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Calls) != 1 || rep.Calls[0].ID != "C2" || rep.Calls[0].Verdict != report.VerdictOneWay {
+		t.Errorf("--verdict problem: %+v", rep.Calls)
+	}
+	if code, out, _ := run(t, "analyze", "--no-color", "--verdict", "two-way", exampleCapture); code != exitOK || strings.Contains(out, "C2") {
+		t.Errorf("--verdict two-way: exit %d (the one-way call is left out, so no problem is found):\n%s", code, out)
+	}
+	for _, bad := range [][]string{{"--verdict", "loud"}, {"--host", "pbx"}, {"--since", "yesterday"}} {
+		if code, _, _ := run(t, append(append([]string{"analyze"}, bad...), exampleCapture)...); code != exitUsage {
+			t.Errorf("%v: exit %d, want %d", bad, code, exitUsage)
+		}
+	}
+}
