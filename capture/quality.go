@@ -66,7 +66,7 @@ type levelStats struct {
 
 // addLevel counts a packet's level; telephone events carry no audio.
 func (q *flowQuality) addLevel(h rtpFields) {
-	if !q.isEvent(h.PT) && !q.encrypted {
+	if levelMeasured(h.Seq) && !q.isEvent(h.PT) && !q.encrypted {
 		q.level.add(h.PT, h.level())
 	}
 }
@@ -82,7 +82,7 @@ func (l *levelStats) add(pt uint8, c levelCode) {
 	} else if c.dBov() > silentDBov {
 		l.active++
 	}
-	l.power += math.Pow(10, c.dBov()/10)
+	l.power += levelPower[c]
 	if l.loudest == 0 || c < l.loudest {
 		l.loudest = c
 	}
@@ -116,6 +116,14 @@ func (q *flowQuality) sequence(seq uint16, first bool) {
 
 // shift moves the window n numbers forward.
 func (q *flowQuality) shift(n int) {
+	if n == 1 { // the usual next packet
+		w := &q.seen
+		w[3] = w[3]<<1 | w[2]>>63
+		w[2] = w[2]<<1 | w[1]>>63
+		w[1] = w[1]<<1 | w[0]>>63
+		w[0] <<= 1
+		return
+	}
 	if n >= 256 {
 		q.seen = [4]uint64{}
 		return
@@ -140,8 +148,9 @@ func isComfortNoise(pt uint8) bool { return pt == ptCN || pt == ptCNReserved }
 // regular; f holds the running jitter after this packet, prevNs the
 // previous packet's time.
 func (q *flowQuality) sample(f *rtpFlow, h rtpFields, at, prevNs int64) {
-	defer func() { q.prevPT, q.prevTS = h.PT, h.Timestamp }()
-	if f.Packets == 1 || h.marker() || isComfortNoise(h.PT) || isComfortNoise(q.prevPT) || int32(h.Timestamp-q.prevTS) < 0 {
+	prevPT, prevTS := q.prevPT, q.prevTS
+	q.prevPT, q.prevTS = h.PT, h.Timestamp
+	if f.Packets == 1 || h.marker() || isComfortNoise(h.PT) || isComfortNoise(prevPT) || int32(h.Timestamp-prevTS) < 0 {
 		return
 	}
 	q.maxDelta = max(q.maxDelta, at-prevNs)
@@ -182,7 +191,7 @@ func rtpFieldsOf(hdr *rtp.Header, b []byte) rtpFields {
 	}
 	// The level is measured on plain headers (no CSRC, extension or
 	// padding), as nearly every phone sends them.
-	if b[0]&0x3f == 0 && len(b) > 12 {
+	if levelMeasured(hdr.SequenceNumber) && b[0]&0x3f == 0 && len(b) > 12 {
 		f.Info |= uint8(payloadLevel(hdr.PayloadType, b[12:]))
 	}
 	return f
@@ -243,9 +252,10 @@ func (f *rtpFlow) qualityReport() *report.StreamQuality {
 
 func round1(v float64) float64 { return math.Round(v*10) / 10 }
 
-// minSilentPackets: a stream must carry this many measured packets (a
-// second of 20 ms packets) before it is called silent.
-const minSilentPackets = 50
+// minSilentPackets: a stream must carry this many measured packets (with
+// one in levelEvery measured, two seconds of 20 ms packets) before it is
+// called silent.
+const minSilentPackets = 25
 
 // report is the level summary, nil when no packet was measured.
 func (l *levelStats) report() *report.AudioLevel {
@@ -260,7 +270,7 @@ func (l *levelStats) report() *report.AudioLevel {
 	}
 	// Every audio packet measured, none louder than silence: the packets
 	// flow but carry nothing to hear.
-	enough := l.packets >= minSilentPackets || (l.sampled && l.packets >= minSilentPackets/5)
+	enough := l.packets >= minSilentPackets || (l.sampled && l.packets >= minSilentPackets/2)
 	a.Silent = l.active == 0 && enough && l.unmeasured == 0
 	return a
 }

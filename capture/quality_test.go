@@ -276,3 +276,15 @@ func TestSRTPRealCapture(t *testing.T) {
 		}
 	}
 }
+
+// TestCodeOfPower: the table search gives what the logarithm gives.
+func TestCodeOfPower(t *testing.T) {
+	for db := 5.0; db >= -140; db -= 0.37 {
+		if got, want := codeOfPower(math.Pow(10, db/10)), codeOf(db); got != want {
+			t.Errorf("%.2f dBov: code %d, want %d", db, got, want)
+		}
+	}
+	if codeOfPower(0) != 127 {
+		t.Error("digital silence is not the quietest code")
+	}
+}

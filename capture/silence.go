@@ -24,12 +24,20 @@ const (
 // muted microphone sends digital silence (below -70 dBov).
 const silentDBov = -55
 
-// levelStep is every how many samples the level is measured: every third
-// sample of a 20 ms packet (54 of 160) gives the power within a fraction
-// of a dB and keeps the cost per packet low. Three is prime to the periods
-// of the usual test tones (1 kHz: 8 samples, 2 kHz: 4, 400 Hz: 20), which
-// a step of 4 would sample only at their zero crossings.
-const levelStep = 3
+// levelEvery: the level is measured on the packets whose sequence number
+// is a multiple of it. A quarter of a call's packets tell silence from
+// speech as well as all of them do, for a quarter of the cost.
+const levelEvery = 4
+
+// levelMeasured says whether a packet's level is measured.
+func levelMeasured(seq uint16) bool { return seq&(levelEvery-1) == 0 }
+
+// levelStep is every how many samples the level is measured: every
+// seventh sample of a 20 ms packet (23 of 160) gives the power within
+// about a dB and keeps the cost per packet low. Seven is prime to the
+// periods of the usual test tones (1 kHz: 8 samples, 2 kHz: 4, 400 Hz:
+// 20), which a step of 4 would sample only at their zero crossings.
+const levelStep = 7
 
 // g711Power is the squared linear value of every G.711 byte, µ-law [0]
 // and A-law [1], on the 16-bit scale (ITU-T G.711 §3 and §4).
@@ -103,8 +111,32 @@ func payloadLevel(pt uint8, payload []byte) levelCode {
 		sum += uint64(table[payload[i]])
 		n++
 	}
-	if sum == 0 {
-		return codeOf(-200)
+	return codeOfPower(float64(sum) / float64(n) / (32768 * 32768))
+}
+
+// levelPower is the linear power (relative to full scale) each level code
+// stands for; levelBounds[i] the power above which a level rounds to code
+// i+1 or louder. They turn a level into a code by search instead of a
+// logarithm per packet, the costliest step of the measurement.
+var levelPower, levelBounds = func() (p, b [128]float64) {
+	for c := 1; c < 128; c++ {
+		p[c] = math.Pow(10, -float64(c-1)/10)
+		b[c] = math.Pow(10, -(float64(c-1)+0.5)/10)
 	}
-	return codeOf(10 * math.Log10(float64(sum)/float64(n)/(32768*32768)))
+	return p, b
+}()
+
+// codeOfPower is codeOf(10·log10(power)) without the logarithm.
+func codeOfPower(power float64) levelCode {
+	// The loudest code whose lower bound the power reaches; 127 below all.
+	lo, hi := 1, 127
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if power >= levelBounds[mid] {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return levelCode(lo)
 }
