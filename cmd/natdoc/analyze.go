@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"runtime/debug"
 	"time"
 
@@ -17,6 +18,8 @@ type analyzeOptions struct {
 	Files    []string
 	CallID   string
 	Progress bool
+	// WriteFile receives the packets of the calls shown (-w).
+	WriteFile string
 	filterFlags
 }
 
@@ -34,6 +37,7 @@ every call a verdict with the packets that prove it and the remedy.
   natdoc analyze --call C2 call.pcap         (ladder diagram of one call)
   natdoc analyze --format html -o report.html call.pcap
   natdoc analyze --verdict one-way --host 192.168.1.10 busy.pcap
+  natdoc analyze --call C2 -w c2.pcap busy.pcap   (hand one call on)
 
 Filters select calls after they are judged, so a verdict never depends on
 them; calls keep the names (C7) they have without filters.
@@ -47,6 +51,7 @@ Exit status 1 when any call had one-way or no-way audio.`,
 	}
 	cmd.Flags().StringVar(&opts.CallID, "call", "", "show one call in detail (natdoc ID like C2, or the SIP Call-ID) with its ladder diagram")
 	cmd.Flags().BoolVar(&opts.Progress, "progress", true, "show a progress bar on standard error when it is a terminal")
+	cmd.Flags().StringVarP(&opts.WriteFile, "write", "w", "", "write the packets of the calls shown (--call, filters) to this pcap `FILE`: SIP, RTP, RTCP, fragments")
 	opts.filterFlags.add(cmd)
 	return cmd
 }
@@ -69,6 +74,12 @@ func runAnalyze(cmd *cobra.Command, a *app, opts analyzeOptions) error {
 	detail, err := a.wantsCallDetail(opts.CallID)
 	if err != nil {
 		return err
+	}
+	if opts.WriteFile != "" {
+		if len(opts.Files) != 1 || opts.Files[0] == "-" {
+			return usageErrorf("-w: give exactly one capture file (standard input cannot be read twice)")
+		}
+		detail = true // the calls' messages say which frames are theirs
 	}
 	filter, err := opts.filterFlags.filter()
 	if err != nil {
@@ -95,7 +106,38 @@ func runAnalyze(cmd *cobra.Command, a *app, opts analyzeOptions) error {
 		}
 		a.callID = opts.CallID
 	}
+	if opts.WriteFile != "" {
+		if err := writeCalls(cmd, a, opts, rep.Calls); err != nil {
+			return err
+		}
+	}
 	return a.emit(rep)
+}
+
+// writeCalls saves the packets of the calls shown: the one of --call, or
+// all that passed the filters.
+func writeCalls(cmd *cobra.Command, a *app, opts analyzeOptions, calls []report.Call) error {
+	if opts.CallID != "" {
+		for _, c := range calls {
+			if c.ID == opts.CallID || c.CallID == opts.CallID {
+				calls = []report.Call{c}
+				break
+			}
+		}
+	}
+	out, err := os.Create(opts.WriteFile)
+	if err != nil {
+		return usageErrorf("-w: %w", err)
+	}
+	n, err := capture.WriteCalls(cmd.Context(), opts.Files[0], calls, out)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return cannotRunErrorf("-w %s: %w", opts.WriteFile, err)
+	}
+	fmt.Fprintf(a.stderr, "wrote %d packets of %d call(s) to %s\n", n, len(calls), opts.WriteFile)
+	return nil
 }
 
 // captureOptions are the flags of natdoc capture.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -143,5 +144,25 @@ func TestAnalyzeFilters(t *testing.T) {
 		if code, _, _ := run(t, append(append([]string{"analyze"}, bad...), exampleCapture)...); code != exitUsage {
 			t.Errorf("%v: exit %d, want %d", bad, code, exitUsage)
 		}
+	}
+}
+
+// TestAnalyzeWriteCall: -w saves the call shown, which reads back alike.
+func TestAnalyzeWriteCall(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "c2.pcap")
+	code, _, errOut := run(t, "analyze", "--call", "C2", "-w", out, exampleCapture)
+	if code != exitProblems || !strings.Contains(errOut, "wrote 307 packets of 1 call(s)") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	_, again, _ := run(t, "analyze", "--json", out)
+	var rep report.Report
+	if err := json.Unmarshal([]byte(again), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Calls) != 1 || rep.Calls[0].Verdict != report.VerdictOneWay || rep.Calls[0].CallID != "0abf105b-1@natdoc.test" {
+		t.Errorf("written file: %+v", rep.Calls)
+	}
+	if code, _, _ := run(t, "analyze", "-w", out, "-"); code != exitUsage {
+		t.Errorf("-w with standard input: exit %d, want %d", code, exitUsage)
 	}
 }
