@@ -58,41 +58,30 @@ func Analyze(ctx context.Context, opt Options) (*Result, error) {
 		}
 		total += st.Size()
 	}
-	var done int64
-	for _, name := range opt.Files {
-		n, err := analyzeFile(ctx, s, name, opt, done, total)
-		done += n
-		if err != nil {
-			return nil, err
-		}
+	if _, err := analyzeFiles(ctx, s, opt.Files, opt, total); err != nil {
+		return nil, err
 	}
 	return s.result(opt.Files, ""), nil
 }
 
-func analyzeFile(ctx context.Context, s *state, name string, opt Options, base, total int64) (int64, error) {
-	var r io.Reader
-	if name == "-" {
-		if opt.Stdin == nil {
-			return 0, fmt.Errorf("%w: no standard input", ErrUnreadable)
-		}
-		r = opt.Stdin
-	} else {
-		f, err := os.Open(name)
-		if err != nil {
-			return 0, fmt.Errorf("%w: %v", ErrUnreadable, err)
-		}
-		defer f.Close()
-		r = f
-	}
+// analyzeFile reads one capture into s.
+func analyzeFile(ctx context.Context, s *state, name string, opt Options, _, total int64) (int64, error) {
+	return analyzeFiles(ctx, s, []string{name}, opt, total)
+}
+
+// analyzeFiles reads the files into s as one capture (merge.go) and
+// returns the bytes read.
+func analyzeFiles(ctx context.Context, s *state, names []string, opt Options, total int64) (int64, error) {
 	var read int64
 	rs := &readerStats{}
-	src, err := openSource(countingReader{r, &read}, &rs.anomalies)
+	src, closeAll, err := openInputs(names, opt.Stdin, &read, rs)
 	if err != nil {
-		return read, fmt.Errorf("%w: %s: %v", ErrUnreadable, name, err)
+		return read, err
 	}
+	defer closeAll()
 	progress := func() {
 		if opt.Progress != nil {
-			opt.Progress(base+read, total)
+			opt.Progress(read, total)
 		}
 	}
 	err = runPipeline(ctx, src, rs, s, progress)
@@ -107,6 +96,7 @@ func (s *state) result(files []string, live string) *Result {
 		Capture: report.CaptureInfo{
 			Files: files, Live: live, Packets: s.packets, Bytes: s.bytes,
 			First: s.first, Last: s.last, Anomalies: s.list(), Counts: s.counts.list(),
+			Comments: s.comments.list, CommentsLeftOut: s.comments.leftOut,
 		},
 		Calls: calls,
 	}

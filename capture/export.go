@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
+	"slices"
 	"time"
 
 	"github.com/gopacket/gopacket"
@@ -124,22 +124,20 @@ func inSpans(spans []timeSpan, at time.Time) bool {
 	return false
 }
 
-// WriteCalls writes the packets of calls from the capture file path into
-// a pcap at w and returns how many it wrote.
-func WriteCalls(ctx context.Context, path string, calls []report.Call, w io.Writer) (uint64, error) {
-	if path == "-" {
+// WriteCalls writes the packets of calls from the capture files paths
+// (merged as Analyze merges them) into a pcap at w and returns how many
+// it wrote.
+func WriteCalls(ctx context.Context, paths []string, calls []report.Call, w io.Writer) (uint64, error) {
+	if slices.Contains(paths, "-") {
 		return 0, ErrNeedsFile
 	}
-	f, err := os.Open(path)
+	var anoms anomalies
+	var read int64
+	src, closeAll, err := openInputs(paths, nil, &read, &anoms)
 	if err != nil {
 		return 0, fmt.Errorf("write calls: %w", err)
 	}
-	defer f.Close()
-	var anoms anomalies
-	src, err := openSource(f, &anoms)
-	if err != nil {
-		return 0, fmt.Errorf("write calls: %s: %w", path, err)
-	}
+	defer closeAll()
 	ex := &exporter{sel: newExportSelector(calls), dec: newDecoder(&anoms), bw: bufio.NewWriterSize(w, 1<<20)}
 	for frame := uint64(1); ; frame++ {
 		if frame%4096 == 0 {
@@ -152,7 +150,7 @@ func WriteCalls(ctx context.Context, path string, calls []report.Call, w io.Writ
 			break
 		}
 		if err != nil {
-			return ex.written, fmt.Errorf("write calls: %s: %w", path, err)
+			return ex.written, fmt.Errorf("write calls: %w", err)
 		}
 		if err := ex.record(rec, frame); err != nil {
 			return ex.written, err

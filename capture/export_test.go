@@ -34,7 +34,7 @@ func TestWriteCallsJudgedAlike(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, err := WriteCalls(context.Background(), path, []report.Call{c}, f); err != nil {
+				if _, err := WriteCalls(context.Background(), []string{path}, []report.Call{c}, f); err != nil {
 					t.Fatal(err)
 				}
 				f.Close()
@@ -91,7 +91,7 @@ func TestWriteCallsOpensInTshark(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := WriteCalls(context.Background(), path, all.Calls[1:], f)
+	n, err := WriteCalls(context.Background(), []string{path}, all.Calls[1:], f)
 	f.Close()
 	if err != nil || n != 307 { // 7 SIP messages, 150 RTP packets each way
 		t.Fatalf("wrote %d packets (%v), want 307", n, err)
@@ -103,7 +103,7 @@ func TestWriteCallsOpensInTshark(t *testing.T) {
 	if lines := strings.Count(string(got), "\n"); lines != 307 {
 		t.Errorf("tshark reads %d packets, want 307", lines)
 	}
-	if _, err := WriteCalls(context.Background(), "-", all.Calls, f); !errors.Is(err, ErrNeedsFile) {
+	if _, err := WriteCalls(context.Background(), []string{"-"}, all.Calls, f); !errors.Is(err, ErrNeedsFile) {
 		t.Errorf("standard input: %v", err)
 	}
 }

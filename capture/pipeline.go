@@ -93,6 +93,7 @@ const (
 // readerStats is what the reading goroutine counts; merged at the end.
 type readerStats struct {
 	anomalies
+	comments        captureComments
 	packets, bytes  uint64
 	firstNs, lastNs int64 // Unix nanoseconds
 	haveFirst       bool
@@ -315,6 +316,9 @@ func readRecords(ctx context.Context, src recordSource, rs *readerStats, full []
 			return nil
 		}
 		rs.account(len(rec.Data), rec.Time.UnixNano())
+		if rec.Comments != nil || rec.SectionComment != "" {
+			rs.comments.add(rec, b.firstFrame+uint64(len(b.recs))) // comments.go
+		}
 		start := len(b.buf)
 		b.buf = append(b.buf, rec.Data...)
 		b.recs = append(b.recs, newRawRecord(rec, start, len(b.buf)))
@@ -570,6 +574,7 @@ func (s *state) newFlow(ev *event, k flowKey) *rtpFlow {
 // merge adds what the reading and decoding goroutines counted.
 func (s *state) merge(r *readerStats, _ *anomalies, frames uint64) {
 	s.mergeAnomalies(&r.anomalies)
+	s.comments.merge(&r.comments)
 	s.packets += r.packets
 	s.bytes += r.bytes
 	if r.haveFirst {

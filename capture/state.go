@@ -152,8 +152,9 @@ type state struct {
 	hosts map[netip.Addr]bool
 	// side decodes, on the analysing goroutine, the records the parallel
 	// decoders route to it (fragments, SCTP), keeping their state in order.
-	side   *producer
-	counts counters
+	side     *producer
+	counts   counters
+	comments captureComments // pcapng comments (comments.go)
 	// detail: calls list their SIP messages, streams count packets per
 	// time step for the report's timeline, and finished calls are kept
 	// whole, not compacted (Options.Detail).

@@ -17,6 +17,17 @@ type CaptureInfo struct {
 	Anomalies []Anomaly `json:"anomalies,omitempty"`
 	// Counts of decoded packets by kind ("sip", "rtp", "rtcp", "other").
 	Counts []KeyValue `json:"counts,omitempty"`
+	// Comments are the capture's pcapng section and packet comments: the
+	// capturer's notes. CommentsLeftOut counts those past the first 100.
+	Comments        []CaptureComment `json:"comments,omitempty"`
+	CommentsLeftOut uint64           `json:"comments_left_out,omitempty"`
+}
+
+// CaptureComment is one pcapng comment: on a packet (Frame), or on a whole
+// file's section (Frame 0).
+type CaptureComment struct {
+	Frame uint64 `json:"frame,omitempty"`
+	Text  string `json:"text"`
 }
 
 // Anomaly is input that could not be read as it claimed to be, counted and

@@ -22,6 +22,7 @@ func sampleReport() *Report {
 	r.Capture = &CaptureInfo{Files: []string{"trace.pcap"}, Packets: 3012, Bytes: 612345, First: t0, Last: t0.Add(65 * time.Second),
 		Vantage:   "LAN side of the NAT (private addresses visible)",
 		Counts:    []KeyValue{{"sip", "14"}, {"rtp", "2990"}},
+		Comments:  []CaptureComment{{Text: "taken on the phone's LAN, ticket 4711"}, {Frame: 20, Text: "no audio from here on"}},
 		Anomalies: []Anomaly{{Kind: "truncated-record", Count: 1, Detail: "file ends inside a record", Offsets: []int64{612001}}}}
 	oneWay := Call{ID: "C1", CallID: "a84b4c76e66710", Caller: Party{Role: "caller", User: "100", Host: "pbx.example.org"},
 		Callee: Party{Role: "callee", User: "200", Host: "pbx.example.org"}, Start: t0, Answer: t0.Add(2 * time.Second), End: t0.Add(32 * time.Second),

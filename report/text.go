@@ -248,6 +248,16 @@ func textCapture(r *Report, _ Options) string {
 		"time", span,
 		"seen from", c.Vantage,
 	))
+	for _, cm := range c.Comments {
+		where := "capture"
+		if cm.Frame > 0 {
+			where = fmt.Sprintf("frame %d", cm.Frame)
+		}
+		fmt.Fprintf(&b, "  %s %s%s\n", styleDim.Render("comment ("+where+"):"), hang, cm.Text)
+	}
+	if c.CommentsLeftOut > 0 {
+		fmt.Fprintf(&b, "  %s\n", styleDim.Render(fmt.Sprintf("%d more comments not kept", c.CommentsLeftOut)))
+	}
 	for _, a := range c.Anomalies {
 		fmt.Fprintf(&b, "  %s %s%d × %s %s\n", styleWarning.Render("anomaly"), hang, a.Count, a.Kind, styleDim.Render(a.Detail+offsetsText(a.Offsets)))
 	}

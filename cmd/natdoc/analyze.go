@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"github.com/natdoc/natdoc/capture"
@@ -28,7 +29,9 @@ func newAnalyzeCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "analyze FILE...",
 		Short: "Find one-way and no-way audio in pcap/pcapng captures",
-		Long: `Reads pcap or pcapng captures (also .gz, and - for standard input), groups SIP
+		Long: `Reads pcap or pcapng captures (also .gz, and - for standard input; several
+files are merged in time order, as mergecap does, and frames are numbered in
+that order; pcapng comments are shown), groups SIP
 into calls, matches each SDP promise with the RTP that really flowed, and gives
 every call a verdict with the packets that prove it and the remedy.
 
@@ -76,8 +79,8 @@ func runAnalyze(cmd *cobra.Command, a *app, opts analyzeOptions) error {
 		return err
 	}
 	if opts.WriteFile != "" {
-		if len(opts.Files) != 1 || opts.Files[0] == "-" {
-			return usageErrorf("-w: give exactly one capture file (standard input cannot be read twice)")
+		if slices.Contains(opts.Files, "-") {
+			return usageErrorf("-w: give capture files (standard input cannot be read twice)")
 		}
 		detail = true // the calls' messages say which frames are theirs
 	}
@@ -129,7 +132,7 @@ func writeCalls(cmd *cobra.Command, a *app, opts analyzeOptions, calls []report.
 	if err != nil {
 		return usageErrorf("-w: %w", err)
 	}
-	n, err := capture.WriteCalls(cmd.Context(), opts.Files[0], calls, out)
+	n, err := capture.WriteCalls(cmd.Context(), opts.Files, calls, out)
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}
