@@ -29,11 +29,12 @@ func newAnalyzeCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "analyze FILE...",
 		Short: "Find one-way and no-way audio in pcap/pcapng captures",
-		Long: `Reads pcap or pcapng captures (also .gz, and - for standard input; several
-files are merged in time order, as mergecap does, and frames are numbered in
-that order; pcapng comments are shown), groups SIP
+		Long: `Reads pcap or pcapng captures (also .gz, and - for standard input), groups SIP
 into calls, matches each SDP promise with the RTP that really flowed, and gives
-every call a verdict with the packets that prove it and the remedy.
+every call a verdict with the packets that prove it and the remedy, with each
+stream's quality (loss, jitter, MOS, audio level, RTCP). Several files are
+merged in time order, as mergecap does, frames numbered in that order; pcapng
+comments are shown.
 
   natdoc analyze call.pcap
   tcpdump -i eth0 -w - | natdoc analyze -
