@@ -15,15 +15,7 @@ import (
 // file reach the report with their frames, control characters removed.
 func TestPcapngComments(t *testing.T) {
 	src := filepath.Join("..", "testdata", "one-way-private-sdp.pcap")
-	in, err := os.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	r, err := pcapgo.NewReader(in)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := pcapReader(t, src)
 	path := filepath.Join(t.TempDir(), "commented.pcapng")
 	out, err := os.Create(path)
 	if err != nil {

@@ -10,19 +10,26 @@ import (
 	"github.com/natdoc/natdoc/internal/pcapgen"
 )
 
-// splitCapture writes the records of path alternately, in runs of n, into
-// two files that overlap in time all along.
-func splitCapture(t *testing.T, path string, n int) [2]string {
+// pcapReader opens a classic pcap file for the test's life.
+func pcapReader(t *testing.T, path string) *pcapgo.Reader {
 	t.Helper()
 	in, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer in.Close()
+	t.Cleanup(func() { in.Close() })
 	r, err := pcapgo.NewReader(in)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return r
+}
+
+// splitCapture writes the records of path alternately, in runs of n, into
+// two files that overlap in time all along.
+func splitCapture(t *testing.T, path string, n int) [2]string {
+	t.Helper()
+	r := pcapReader(t, path)
 	var out [2]string
 	var ws [2]*pcapgo.Writer
 	for i := range out {
