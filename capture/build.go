@@ -140,19 +140,8 @@ func (s *state) sweep(now time.Time, final bool) {
 	hasMedia := s.counts.rtp > 0
 	dialogIndex := map[*sipCall]int{}
 	for _, cb := range builds {
-		rc := cb.report("", hasMedia)
-		selected := s.filter.Match(rc) // filter.go: after judging, so verdicts stay
-		if !s.detail {
-			rc = compactCall(rc)
-		}
-		if !selected {
-			rc = report.Call{} // only its place in the numbering is kept
-		}
-		s.done.add(doneCall{seq: cb.call.Seq, dialog: dialogIndex[cb.call], call: rc, filtered: !selected})
+		s.keepJudged(cb.report("", hasMedia), cb.call.Seq, dialogIndex[cb.call]) // filter.go
 		dialogIndex[cb.call]++
-		if s.onJudged != nil && selected {
-			s.onJudged(rc)
-		}
 	}
 	s.calls.remove(ending)
 	s.forgetRtpmaps(ending)

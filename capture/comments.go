@@ -78,3 +78,12 @@ func cleanComment(s string) string {
 	}
 	return b.String()
 }
+
+// record counts a record the reader took and keeps its comments; frame is
+// its frame number.
+func (r *readerStats) record(rec Record, frame uint64) {
+	r.account(len(rec.Data), rec.Time.UnixNano())
+	if rec.Comments != nil || rec.SectionComment != "" {
+		r.comments.add(rec, frame)
+	}
+}

@@ -76,3 +76,21 @@ func hostMatches(c report.Call, hosts []netip.Addr) bool {
 	}
 	return false
 }
+
+// keepJudged files a judged call under its order key (seq, dialog): whole
+// or compacted as the output needs, or, when the filter leaves it out,
+// only its place in the numbering. The filter sees the call as judged,
+// so it never changes a verdict.
+func (s *state) keepJudged(rc report.Call, seq, dialog int) {
+	selected := s.filter.Match(rc)
+	if !s.detail {
+		rc = compactCall(rc)
+	}
+	if !selected {
+		rc = report.Call{}
+	}
+	s.done.add(doneCall{seq: seq, dialog: dialog, call: rc, filtered: !selected})
+	if s.onJudged != nil && selected {
+		s.onJudged(rc)
+	}
+}

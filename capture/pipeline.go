@@ -315,10 +315,7 @@ func readRecords(ctx context.Context, src recordSource, rs *readerStats, full []
 			}
 			return nil
 		}
-		rs.account(len(rec.Data), rec.Time.UnixNano())
-		if rec.Comments != nil || rec.SectionComment != "" {
-			rs.comments.add(rec, b.firstFrame+uint64(len(b.recs))) // comments.go
-		}
+		rs.record(rec, b.firstFrame+uint64(len(b.recs))) // comments.go
 		start := len(b.buf)
 		b.buf = append(b.buf, rec.Data...)
 		b.recs = append(b.recs, newRawRecord(rec, start, len(b.buf)))

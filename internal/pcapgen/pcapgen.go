@@ -3,6 +3,7 @@ package pcapgen
 import (
 	"bufio"
 	"container/heap"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"math/rand"
@@ -100,6 +101,7 @@ func Write(w io.Writer, calls []Call, opt Options) ([]Truth, error) {
 			c.Media = 4 * time.Second
 		}
 		g := newCallGen(i, c, opt.Base, rng)
+		pairReports(g.sources)
 		truths = append(truths, g.truths...)
 		for _, s := range g.sources {
 			if s.ok() {
@@ -184,6 +186,27 @@ type rtpSource struct {
 	jitter    time.Duration
 	rng       *rand.Rand
 	payload   []byte
+	// reports is the stream this one's sender receives, which its sender
+	// reports describe (RFC 3550 §6.4.1); nil when nothing arrives.
+	reports *rtpSource
+}
+
+// pairReports gives each stream of a call the stream its sender receives:
+// the one sent to the address it sends from (symmetric RTP). A stream sent
+// to an address its receiver does not send from (a leaked private
+// address) arrives nowhere, and no report mentions it.
+func pairReports(sources []source) {
+	for _, a := range sources {
+		x, ok := a.(*rtpSource)
+		if !ok {
+			continue
+		}
+		for _, b := range sources {
+			if y, ok := b.(*rtpSource); ok && y != x && y.dst == x.src {
+				x.reports = y
+			}
+		}
+	}
 }
 
 func (r *rtpSource) next() time.Time { return r.at }
@@ -211,10 +234,7 @@ func (r *rtpSource) emit() []wirePacket {
 	if r.i%250 == 249 { // RTCP sender report every 5 s (RFC 3550 §6.4.1)
 		rtcpSrc := netip.AddrPortFrom(r.src.Addr(), r.src.Port()+1)
 		rtcpDst := netip.AddrPortFrom(r.dst.Addr(), r.dst.Port()+1)
-		sr := make([]byte, 28)
-		sr[0], sr[1], sr[2], sr[3] = 0x80, 200, 0, 6
-		sr[4], sr[5], sr[6], sr[7] = byte(r.ssrc>>24), byte(r.ssrc>>16), byte(r.ssrc>>8), byte(r.ssrc)
-		out = append(out, wirePacket{At: at.Add(time.Millisecond), Src: rtcpSrc, Dst: rtcpDst, VLAN: r.vlan, Payload: sr})
+		out = append(out, wirePacket{At: at.Add(time.Millisecond), Src: rtcpSrc, Dst: rtcpDst, VLAN: r.vlan, Payload: r.senderReport()})
 	}
 	r.seq++
 	r.ts += 160
@@ -312,4 +332,20 @@ func writeFragments(pw *pcapgo.Writer, frame []byte, p wirePacket) error {
 		}
 	}
 	return nil
+}
+
+// senderReport is an RTCP SR (RFC 3550 §6.4.1) with a reception report
+// block about the stream its sender receives, when one arrives.
+func (r *rtpSource) senderReport() []byte {
+	sr := make([]byte, 28, 52)
+	sr[0], sr[1], sr[2], sr[3] = 0x80, 200, 0, 6
+	binary.BigEndian.PutUint32(sr[4:8], r.ssrc)
+	if r.reports == nil {
+		return sr
+	}
+	sr[0], sr[3] = 0x81, 12 // one block; 52 bytes
+	block := make([]byte, 24)
+	binary.BigEndian.PutUint32(block[0:4], r.reports.ssrc)
+	binary.BigEndian.PutUint32(block[8:12], uint32(r.reports.seq)) // extended highest sequence number
+	return append(sr, block...)
 }
