@@ -9,6 +9,7 @@ import (
 
 	"github.com/natdoc/natdoc/internal/pcapgen"
 	"github.com/natdoc/natdoc/report"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
 )
@@ -286,5 +287,39 @@ func TestCodeOfPower(t *testing.T) {
 	}
 	if codeOfPower(0) != 127 {
 		t.Error("digital silence is not the quietest code")
+	}
+}
+
+// TestRTCPReports: a compound packet's SR, RR and XR VoIP metrics are
+// read, an SDES pion/rtcp would refuse does not cost them, and a report
+// cut short is an anomaly.
+func TestRTCPReports(t *testing.T) {
+	sr := &rtcp.SenderReport{SSRC: 1, PacketCount: 250, Reports: []rtcp.ReceptionReport{
+		{SSRC: 2, FractionLost: 64, TotalLost: 0xfffffe, LastSequenceNumber: 1000, Jitter: 80}}}
+	xr := &rtcp.ExtendedReport{SenderSSRC: 1, Reports: []rtcp.ReportBlock{&rtcp.VoIPMetricsReportBlock{SSRC: 2, LossRate: 13, RoundTripDelay: 40, RFactor: 80, MOSLQ: 41, MOSCQ: 127}}}
+	raw, err := rtcp.Marshal([]rtcp.Packet{sr, xr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	oddSDES := []byte{0x81, 202, 0, 1, 0, 0, 0, 9} // an SDES chunk with no end
+	s := newState()
+	f := &rtpFlow{Key: flowKey{RTCP: true}}
+	s.rtcpPacket(f, append(raw, oddSDES...), 1e9, 0, 7)
+	st := f.rtcp
+	if st == nil || st.srReports != 1 || st.srPackets != 250 || len(st.sources) != 1 {
+		t.Fatalf("state %+v", st)
+	}
+	src := st.sources[0]
+	if src.cumulativeLost != -2 || src.fractionLost != 64 || src.jitter != 80 || src.xr == nil || src.xr.MOSLQ != 41 {
+		t.Errorf("source %+v", src)
+	}
+	stream := &rtpFlow{Key: flowKey{SSRC: 2}, clockRate: 8000}
+	sum := receptionSummary(f, &src, stream)
+	if sum.JitterMs != 10 || sum.FractionLostPct != 25 || sum.XR.MOSLQ != 4.1 || sum.XR.MOSCQ != 0 || sum.XR.RoundTripMs != 40 {
+		t.Errorf("summary %+v %+v", sum, sum.XR)
+	}
+	s.rtcpPacket(f, raw[:20], 2e9, 100, 8)
+	if a := s.list(); len(a) != 1 || a[0].Kind != "malformed-rtcp" {
+		t.Errorf("anomalies %+v", a)
 	}
 }
