@@ -163,7 +163,9 @@ func fitCalls(rows []callsRow, width int) (callsLayout, int) {
 		switch {
 		case w[colParties][v] <= budget:
 			return l, w[colParties][v]
-		case budget >= minParties || step == len(fitSteps):
+		case (budget >= minParties && l.short) || step == len(fitSteps):
+			// Names are cut only once the headers are short: a header
+			// is cheaper to abbreviate than a party.
 			return l, max(budget, leastParties)
 		}
 		fitSteps[step](&l)

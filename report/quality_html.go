@@ -16,6 +16,7 @@ func htmlCallDetails(r *Report) template.HTML {
 	}
 	var b strings.Builder
 	b.WriteString("<h2>Calls in detail</h2>\n")
+	fixes := newRemedyNotes(r.Remedies)
 	for _, c := range calls {
 		fmt.Fprintf(&b, "<h3 id=\"call-%s\">Call %s <small>%s</small> <span class=\"%s\">%s</span></h3>\n",
 			esc(c.ID), esc(c.ID), esc(c.CallID), esc(string(c.Verdict)), esc(verdictText(c)))
@@ -23,7 +24,7 @@ func htmlCallDetails(r *Report) template.HTML {
 			fmt.Fprintf(&b, "<p>%s</p>\n", esc(c.Explain))
 		}
 		htmlStreams(&b, c)
-		htmlCallFindings(&b, c)
+		htmlCallFindings(&b, c, fixes)
 	}
 	if n := len(r.Calls) - len(calls); n > 0 {
 		fmt.Fprintf(&b, "<p><small>%d more calls not shown in detail (the JSON report has all).</small></p>\n", n)
@@ -58,8 +59,9 @@ func htmlStreams(b *strings.Builder, c Call) {
 	b.WriteString("</table>\n")
 }
 
-// htmlCallFindings lists a call's findings, most severe first.
-func htmlCallFindings(b *strings.Builder, c Call) {
+// htmlCallFindings lists a call's findings, most severe first; each
+// remedy is written once (remedyNotes).
+func htmlCallFindings(b *strings.Builder, c Call, fixes *remedyNotes) {
 	if len(c.Findings) == 0 {
 		return
 	}
@@ -75,8 +77,8 @@ func htmlCallFindings(b *strings.Builder, c Call) {
 			}
 			b.WriteString("</li>")
 		}
-		if f.Remedy != "" {
-			fmt.Fprintf(b, "<li class=\"fix\"><em>Fix:</em> %s</li>", esc(f.Remedy))
+		if fix := stripANSI(fixes.fix(f.Remedy, c.ID)); fix != "" {
+			fmt.Fprintf(b, "<li class=\"fix\"><em>Fix:</em> %s</li>", esc(fix))
 		}
 		b.WriteString("</ul></li>\n")
 	}
