@@ -35,9 +35,10 @@ func RenderMarkdown(w io.Writer, r *Report) error {
 	if rest.Len() > 0 {
 		b.WriteString("## Details\n\n```\n" + stripANSI(finishText(rest.String(), DefaultWidth)) + "```\n\n")
 	}
-	writeMDFindings(&b, "## Findings", r.Findings)
+	fixes := newRemedyNotes(r.Remedies) // each remedy written once
+	writeMDFindings(&b, "## Findings", r.Findings, fixes, "")
 	for _, c := range r.Calls {
-		writeMDFindings(&b, "### Call "+c.ID+" ("+mdEscape(c.CallID)+")", c.Findings)
+		writeMDFindings(&b, "### Call "+c.ID+" ("+mdEscape(c.CallID)+")", c.Findings, fixes, c.ID)
 	}
 	if len(r.Remedies) > 0 {
 		b.WriteString("## Remedies\n\n")
@@ -50,7 +51,7 @@ func RenderMarkdown(w io.Writer, r *Report) error {
 	return err
 }
 
-func writeMDFindings(b *strings.Builder, title string, fs []Finding) {
+func writeMDFindings(b *strings.Builder, title string, fs []Finding, fixes *remedyNotes, call string) {
 	if len(fs) == 0 {
 		return
 	}
@@ -62,8 +63,8 @@ func writeMDFindings(b *strings.Builder, title string, fs []Finding) {
 		for _, e := range f.Evidence {
 			fmt.Fprintf(b, "  - %s%s\n", mdEscape(e.Text), stripANSI(evidenceRefs(e)))
 		}
-		if f.Remedy != "" {
-			fmt.Fprintf(b, "  - *Fix:* %s\n", mdEscape(f.Remedy))
+		if fix := stripANSI(fixes.fix(f.Remedy, call)); fix != "" {
+			fmt.Fprintf(b, "  - *Fix:* %s\n", mdEscape(fix))
 		}
 	}
 	b.WriteString("\n")
