@@ -137,12 +137,16 @@ type RTPFlow struct {
 	Packets      uint64       `json:"packets"`
 	Bytes        uint64       `json:"bytes"`
 	Lost         int64        `json:"lost"`
-	JitterMs     float64      `json:"jitter_ms"`
-	MaxGapMs     float64      `json:"max_gap_ms"`
-	First        time.Time    `json:"first,omitzero"`
-	Last         time.Time    `json:"last,omitzero"`
-	FirstFrame   uint64       `json:"first_frame,omitempty"`
-	LastFrame    uint64       `json:"last_frame,omitempty"`
+	// JitterMs is the RFC 3550 interarrival jitter after the last packet,
+	// what the receiver's RTCP would report; Quality has its mean and
+	// maximum. MaxGapMs is the longest time between packets of one talk
+	// spurt (Wireshark's "max delta").
+	JitterMs   float64   `json:"jitter_ms"`
+	MaxGapMs   float64   `json:"max_gap_ms"`
+	First      time.Time `json:"first,omitzero"`
+	Last       time.Time `json:"last,omitzero"`
+	FirstFrame uint64    `json:"first_frame,omitempty"`
+	LastFrame  uint64    `json:"last_frame,omitempty"`
 	// MatchedSDP says the flow's destination is an address an SDP promised;
 	// false means it was bound to the call by heuristics (timing, SSRC,
 	// signalling source), as NATed media often must be.
