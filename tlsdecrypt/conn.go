@@ -40,6 +40,9 @@ type Status struct {
 	Version uint16
 	// Suite is the negotiated cipher suite's IANA name.
 	Suite string
+	// EncryptThenMAC (RFC 7366) and ExtendedMasterSecret (RFC 7627) were
+	// negotiated (TLS 1.2).
+	EncryptThenMAC, ExtendedMasterSecret bool
 	// ClientRandom (hex) names the session in a key log.
 	ClientRandom string
 	// Decrypting: keys were found and records verified under them.
@@ -266,6 +269,7 @@ func (c *Conn) serverHello(side int, body []byte) {
 	c.serverRandom = append([]byte(nil), hello.random[:]...)
 	c.status.Version, c.status.Suite = hello.version, suiteName(hello.suite)
 	c.suite, c.ems, c.etm = suites[hello.suite], hello.ems, hello.etm
+	c.status.EncryptThenMAC, c.status.ExtendedMasterSecret = hello.etm && c.suite != nil && c.suite.kind == cipherCBC, hello.ems
 	switch {
 	case hello.version != 0x0303 && hello.version != 0x0304:
 		c.fail(fmt.Sprintf("%s is not decrypted (TLS 1.2 and 1.3 are)", VersionName(hello.version)))
