@@ -42,6 +42,17 @@ type CallEnd struct {
 // Linux AF_PACKET).
 var ErrLiveUnsupported = errors.New("live capture needs Linux (AF_PACKET)")
 
+// setHosts limits the analysis to packets to or from hosts (none: all).
+func (s *state) setHosts(hosts []netip.Addr) {
+	if len(hosts) == 0 {
+		return
+	}
+	s.hosts = map[netip.Addr]bool{}
+	for _, h := range hosts {
+		s.hosts[h.Unmap()] = true
+	}
+}
+
 // livePollTimeout bounds how long a read waits for a packet, so Ctrl-C and
 // --duration are honoured within a tenth of a second on a quiet link.
 const livePollTimeout = 100 * time.Millisecond

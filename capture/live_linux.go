@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"time"
 
@@ -46,12 +45,7 @@ func Live(ctx context.Context, opt LiveOptions) (*Result, error) {
 	s.setDetail(opt.Detail)
 	s.calls.onEnd = opt.OnCallEnd
 	s.onJudged = opt.OnCallJudged
-	if len(opt.Hosts) > 0 {
-		s.hosts = map[netip.Addr]bool{}
-		for _, h := range opt.Hosts {
-			s.hosts[h.Unmap()] = true
-		}
-	}
+	s.setHosts(opt.Hosts)
 	err = runPipeline(context.WithoutCancel(ctx), src, &readerStats{}, s, func() {})
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, err

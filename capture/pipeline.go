@@ -63,6 +63,7 @@ const (
 	flagRST
 	flagFragmented
 	flagTruncated
+	flagWhole
 )
 
 // eventBatch is a slice of events with the arena holding their payloads.
@@ -408,7 +409,7 @@ func packetFlags(pkt *packet) uint8 {
 	for _, x := range []struct {
 		on   bool
 		flag uint8
-	}{{pkt.SYN, flagSYN}, {pkt.FIN, flagFIN}, {pkt.RST, flagRST}, {pkt.Fragmented, flagFragmented}, {pkt.Truncated, flagTruncated}} {
+	}{{pkt.SYN, flagSYN}, {pkt.FIN, flagFIN}, {pkt.RST, flagRST}, {pkt.Fragmented, flagFragmented}, {pkt.Truncated, flagTruncated}, {pkt.Whole, flagWhole}} {
 		if x.on {
 			f |= x.flag
 		}
@@ -456,6 +457,7 @@ func (s *state) consume(b *eventBatch) {
 				Src: in.src, Dst: in.dst, Proto: ev.proto, Payload: b.arena[in.start:in.end], Seq: in.tcpSeq,
 				SYN: ev.flags&flagSYN != 0, FIN: ev.flags&flagFIN != 0, RST: ev.flags&flagRST != 0,
 				Fragmented: ev.flags&flagFragmented != 0, Truncated: ev.flags&flagTruncated != 0,
+				Whole: ev.flags&flagWhole != 0,
 			}
 			s.handle(&pkt)
 		case evRaw:

@@ -189,6 +189,12 @@ func (s *state) handle(pkt *packet) {
 	case protoUDP:
 		s.handleUDP(pkt)
 	case protoTCP:
+		if pkt.Whole {
+			if looksLikeSIP(pkt.Payload) {
+				s.handleSIPDatagram(pkt, "TCP")
+			}
+			return
+		}
 		s.handleTCP(pkt)
 	case protoSCTP:
 		if looksLikeSIP(pkt.Payload) {

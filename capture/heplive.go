@@ -1,0 +1,263 @@
+package capture
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/natdoc/natdoc/hep"
+)
+
+// HEPOptions control a capture fed by HEP agents (natdoc capture --hep):
+// SIP servers and capture agents send every message they handle, and the
+// same pipeline as a live capture judges the calls.
+type HEPOptions struct {
+	// Duration, Hosts, OnCallEnd, OnCallJudged and Detail work as for a
+	// live capture; Interface and WriteFile are not used.
+	LiveOptions
+	// Listen is the address HEP arrives on, over UDP and over TCP (HEPv3
+	// framed by its length).
+	Listen string
+	// UDP and TCP, when set, are used instead of listening on Listen (a
+	// test's sockets inside a lab namespace). ListenHEP closes them.
+	UDP net.PacketConn
+	TCP net.Listener
+}
+
+// Bounds of the HEP receiver.
+const (
+	// hepQueue is how many received packets wait for the pipeline; past
+	// it the receivers stop reading and the kernel's socket buffer queues.
+	hepQueue = 1024
+	// hepReadBuffer is the UDP socket buffer asked for: a burst of a
+	// busy server's traffic while the pipeline sweeps.
+	hepReadBuffer = 4 << 20
+	// maxHEPConns bounds TCP connections from agents.
+	maxHEPConns = 256
+)
+
+// ListenHEP receives HEP until ctx ends or opt.Duration passes and judges
+// the calls in it.
+func ListenHEP(ctx context.Context, opt HEPOptions) (*Result, error) {
+	src, err := newHEPSource(ctx, opt)
+	if err != nil {
+		return nil, err
+	}
+	defer src.close()
+	s := newState()
+	s.setDetail(opt.Detail)
+	s.calls.onEnd = opt.OnCallEnd
+	s.onJudged = opt.OnCallJudged
+	s.setHosts(opt.Hosts)
+	rs := &readerStats{}
+	src.sink = &rs.anomalies
+	err = runPipeline(context.WithoutCancel(ctx), src, rs, s, func() {})
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	return s.result(nil, "HEP on "+src.addr()), nil
+}
+
+// hepSource hands the pipeline one received HEP packet per record. Its
+// receivers copy packets into buffers from a fixed pool, so nothing is
+// allocated per packet once the pool's buffers have grown to the sizes
+// seen.
+type hepSource struct {
+	ctx      context.Context
+	deadline time.Time
+	udp      net.PacketConn
+	tcp      net.Listener
+	msgs     chan []byte
+	free     chan []byte
+	notes    chan string // receiver troubles, reported as anomalies
+	quit     chan struct{}
+	wg       sync.WaitGroup
+	sink     anomalySink
+	last     []byte // handed out by the previous Next
+	received int64
+	timer    *time.Timer
+	// lastIdle is when the pipeline last handed on its batch; pending is
+	// a record read when a flush was due, returned by the next call.
+	lastIdle   time.Time
+	pending    Record
+	hasPending bool
+}
+
+func newHEPSource(ctx context.Context, opt HEPOptions) (*hepSource, error) {
+	s := &hepSource{ctx: ctx, udp: opt.UDP, tcp: opt.TCP, msgs: make(chan []byte, hepQueue), free: make(chan []byte, hepQueue+1),
+		notes: make(chan string, 16), quit: make(chan struct{}), timer: time.NewTimer(livePollTimeout)}
+	if opt.Duration > 0 {
+		s.deadline = time.Now().Add(opt.Duration)
+	}
+	var err error
+	if s.udp == nil {
+		if s.udp, err = net.ListenPacket("udp", opt.Listen); err != nil {
+			return nil, fmt.Errorf("hep: listen udp %s: %w", opt.Listen, err)
+		}
+	}
+	if s.tcp == nil {
+		if s.tcp, err = net.Listen("tcp", s.udp.LocalAddr().String()); err != nil {
+			s.udp.Close()
+			return nil, fmt.Errorf("hep: listen tcp %s: %w", opt.Listen, err)
+		}
+	}
+	if u, ok := s.udp.(*net.UDPConn); ok {
+		_ = u.SetReadBuffer(hepReadBuffer)
+	}
+	for i := 0; i < hepQueue+1; i++ {
+		s.free <- make([]byte, 0, 2048)
+	}
+	s.wg.Add(2)
+	go s.readUDP()
+	go s.acceptTCP()
+	return s, nil
+}
+
+func (s *hepSource) addr() string { return s.udp.LocalAddr().String() }
+
+// close stops the receivers and waits for them.
+func (s *hepSource) close() {
+	close(s.quit)
+	s.udp.Close()
+	s.tcp.Close()
+	s.wg.Wait()
+}
+
+// deliver queues a packet, copied into a pool buffer; false when closing.
+func (s *hepSource) deliver(b []byte) bool {
+	var buf []byte
+	select {
+	case buf = <-s.free:
+	case <-s.quit:
+		return false
+	}
+	select {
+	case s.msgs <- append(buf[:0], b...):
+		return true
+	case <-s.quit:
+		return false
+	}
+}
+
+func (s *hepSource) note(msg string) {
+	select {
+	case s.notes <- msg:
+	default: // the pipeline hears of the first ones
+	}
+}
+
+func (s *hepSource) readUDP() {
+	defer s.wg.Done()
+	buf := make([]byte, 0xffff)
+	for {
+		n, _, err := s.udp.ReadFrom(buf)
+		if err != nil {
+			select {
+			case <-s.quit:
+				return
+			default:
+			}
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				continue
+			}
+			s.note("HEP over UDP: " + err.Error())
+			return
+		}
+		if !s.deliver(buf[:n]) {
+			return
+		}
+	}
+}
+
+func (s *hepSource) acceptTCP() {
+	defer s.wg.Done()
+	var conns sync.WaitGroup
+	defer conns.Wait()
+	limit := make(chan struct{}, maxHEPConns)
+	for {
+		c, err := s.tcp.Accept()
+		if err != nil {
+			return // closed
+		}
+		select {
+		case limit <- struct{}{}:
+		default:
+			s.note("HEP over TCP: more than 256 agents connected; connection refused")
+			c.Close()
+			continue
+		}
+		conns.Add(1)
+		go func() {
+			defer conns.Done()
+			defer func() { <-limit }()
+			s.readTCP(c)
+		}()
+	}
+}
+
+// readTCP reads HEPv3 packets framed on one agent's connection; a stream
+// that stops being HEP is dropped (there is no way to find the next
+// packet).
+func (s *hepSource) readTCP(c net.Conn) {
+	defer c.Close()
+	go func() { <-s.quit; c.Close() }()
+	r := hep.NewStreamReader(c)
+	for {
+		b, err := r.Next()
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				s.note(fmt.Sprintf("HEP over TCP from %s: %v; connection dropped", c.RemoteAddr(), err))
+			}
+			return
+		}
+		if !s.deliver(b) {
+			return
+		}
+	}
+}
+
+// Next returns the next received packet as a record, valid until the next
+// call; a quiet spell returns errIdle so calls are judged as they end.
+func (s *hepSource) Next() (Record, error) {
+	if s.hasPending { // its buffer is still s.last
+		s.hasPending = false
+		return s.pending, nil
+	}
+	if s.last != nil {
+		s.free <- s.last
+		s.last = nil
+	}
+	for {
+		if s.ctx.Err() != nil || (!s.deadline.IsZero() && time.Now().After(s.deadline)) {
+			return Record{}, io.EOF
+		}
+		select {
+		case b := <-s.msgs:
+			s.last = b
+			s.received += int64(len(b))
+			now := time.Now()
+			rec := Record{Data: b, Time: now, WireLen: len(b), LinkType: linkTypeHEP, Offset: s.received}
+			if now.Sub(s.lastIdle) > livePollTimeout { // a steady trickle still flushes
+				s.lastIdle, s.pending, s.hasPending = now, rec, true
+				return Record{}, errIdle
+			}
+			return rec, nil
+		case msg := <-s.notes:
+			s.sink.anomaly("hep-receiver", s.received, 0, msg)
+		case <-s.ctx.Done():
+		case <-s.timerC():
+			s.lastIdle = time.Now()
+			return Record{}, errIdle
+		}
+	}
+}
+
+// timerC rearms the idle timer.
+func (s *hepSource) timerC() <-chan time.Time {
+	s.timer.Reset(livePollTimeout)
+	return s.timer.C
+}
