@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/natdoc/natdoc/report"
+	"github.com/natdoc/natdoc/tlsdecrypt"
 )
 
 // Options control an offline analysis.
@@ -26,6 +27,9 @@ type Options struct {
 	// need (compact.go), about 3 KB, so memory follows the calls in
 	// progress far more than the file's length.
 	Detail bool
+	// TLSKeys, when set, decrypts SIP over TLS: sessions on port 5061 and
+	// any other whose ClientHello the key log names.
+	TLSKeys *tlsdecrypt.Keys
 }
 
 // ErrUnreadable marks input that is no capture at all (exit status 2).
@@ -44,6 +48,7 @@ type Result struct {
 func Analyze(ctx context.Context, opt Options) (*Result, error) {
 	s := newState()
 	s.setDetail(opt.Detail)
+	s.tlsKeys = opt.TLSKeys
 	var total int64
 	for _, f := range opt.Files {
 		if f == "-" {
@@ -108,7 +113,7 @@ func (s *state) result(files []string, live string) *Result {
 		Calls: calls,
 	}
 	r.Capture.Vantage = vantage(calls)
-	r.Findings = captureFindings(s)
+	r.Findings = append(captureFindings(s), tlsFindings(s)...)
 	r.Remedies = remedies(r)
 	r.Verdict = verdictSentence(calls)
 	return r

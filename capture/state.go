@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/natdoc/natdoc/report"
+	"github.com/natdoc/natdoc/tlsdecrypt"
 )
 
 // Bounds on state built from hostile input.
@@ -112,6 +113,10 @@ type tcpStream struct {
 	ws, http    bool
 	expectFirst bool // the stream's first sequence number is not known yet
 	msg         []byte
+	// tls, when set, is the TLS session this stream is one side of
+	// (tlsSide): its bytes are decrypted before SIP is parsed (tls.go).
+	tls     *tlsSession
+	tlsSide int
 }
 
 // state is everything the analysis keeps while packets stream past. It is
@@ -157,6 +162,11 @@ type state struct {
 	// whole, not compacted (Options.Detail).
 	detail  bool
 	tlsSeen []uint64 // frames of TLS on SIP ports
+	// tlsKeys, when set, decrypts SIP over TLS (Options.TLSKeys);
+	// tlsSessions are the sessions followed, for the report.
+	tlsKeys     *tlsdecrypt.Keys
+	tlsSessions []*tlsSession
+	tlsUnlisted int
 	// SIP sources seen for calls, for flow binding.
 	packets uint64
 	bytes   uint64
@@ -253,29 +263,8 @@ func (s *state) handleTCP(pkt *packet) {
 	st := s.tcp[k]
 	b := pkt.Payload
 	if st == nil {
-		if len(b) == 0 {
+		if st = s.openTCPStream(k, pkt); st == nil {
 			return
-		}
-		if (isTLSPort(pkt.Src.Port()) || isTLSPort(pkt.Dst.Port())) && len(b) > 5 && b[0] >= 0x14 && b[0] <= 0x17 && b[1] == 3 {
-			s.counts.tls++
-			if len(s.tlsSeen) < maxAnomalyRefs {
-				s.tlsSeen = append(s.tlsSeen, pkt.Frame)
-			}
-			return
-		}
-		ws := isSIPWebSocketUpgrade(b)
-		if !ws && !looksLikeSIP(b) {
-			s.counts.other++
-			return
-		}
-		if len(s.tcp) >= maxTCPStreams {
-			s.anomaly("too-many-tcp-streams", pkt.Offset, pkt.Frame, "SIP over TCP stream ignored")
-			return
-		}
-		st = &tcpStream{next: pkt.Seq, frame: pkt.Frame, ws: ws, http: ws}
-		s.tcp[k] = st
-		if ws { // the answer (101 Switching Protocols) comes the other way
-			s.tcp[tcpKey{pkt.Dst, pkt.Src}] = &tcpStream{ws: true, http: true, expectFirst: true}
 		}
 	}
 	if st.expectFirst {
@@ -296,6 +285,9 @@ func (s *state) handleTCP(pkt *packet) {
 	case d > 0: // bytes missing: drop what was buffered, resume at a message start
 		s.anomaly("tcp-gap", pkt.Offset, pkt.Frame, "SIP over TCP: segment(s) missing from the capture")
 		st.buf = st.buf[:0]
+		if st.tls != nil {
+			st.tls.conn.Gap()
+		}
 		if st.ws || !looksLikeSIP(b) { // WebSocket frames cannot be resynchronised
 			if st.ws {
 				delete(s.tcp, k)
@@ -308,6 +300,10 @@ func (s *state) handleTCP(pkt *packet) {
 	if len(st.buf) == 0 {
 		st.frame = pkt.Frame
 	}
+	if st.tls != nil {
+		s.feedTLS(pkt, st, b)
+		return
+	}
 	if len(st.buf)+len(b) > maxTCPBuffer {
 		s.anomaly("sip-message-too-large", pkt.Offset, pkt.Frame, "SIP over TCP: more than 64 KiB without a complete message")
 		st.buf = st.buf[:0]
@@ -315,6 +311,44 @@ func (s *state) handleTCP(pkt *packet) {
 	}
 	st.buf = append(st.buf, b...)
 	s.drainTCP(pkt, st)
+}
+
+// openTCPStream starts following a TCP stream that carries SIP, SIP over
+// WebSocket, or TLS that keys may open; other streams are counted and
+// left (nil).
+func (s *state) openTCPStream(k tcpKey, pkt *packet) *tcpStream {
+	b := pkt.Payload
+	if len(b) == 0 {
+		return nil
+	}
+	if s.tlsKeys != nil {
+		if st := s.tlsStart(k, pkt); st != nil {
+			s.tcp[k] = st
+			return st
+		}
+	}
+	if (isTLSPort(pkt.Src.Port()) || isTLSPort(pkt.Dst.Port())) && len(b) > 5 && b[0] >= 0x14 && b[0] <= 0x17 && b[1] == 3 {
+		s.counts.tls++
+		if len(s.tlsSeen) < maxAnomalyRefs {
+			s.tlsSeen = append(s.tlsSeen, pkt.Frame)
+		}
+		return nil
+	}
+	ws := isSIPWebSocketUpgrade(b)
+	if !ws && !looksLikeSIP(b) {
+		s.counts.other++
+		return nil
+	}
+	if len(s.tcp) >= maxTCPStreams {
+		s.anomaly("too-many-tcp-streams", pkt.Offset, pkt.Frame, "SIP over TCP stream ignored")
+		return nil
+	}
+	st := &tcpStream{next: pkt.Seq, frame: pkt.Frame, ws: ws, http: ws}
+	s.tcp[k] = st
+	if ws { // the answer (101 Switching Protocols) comes the other way
+		s.tcp[tcpKey{pkt.Dst, pkt.Src}] = &tcpStream{ws: true, http: true, expectFirst: true}
+	}
+	return st
 }
 
 // drainTCP parses every complete message buffered (several may share one
@@ -338,6 +372,9 @@ func (s *state) drainTCP(pkt *packet, st *tcpStream) {
 			return
 		}
 		info.Transport = "TCP"
+		if st.tls != nil {
+			info.Transport = "TLS"
+		}
 		// The ladder names the frame that completed the message, as
 		// Wireshark does for reassembled PDUs.
 		s.sip(pkt, info)

@@ -132,6 +132,12 @@ func (c *Conn) Feed(side int, data []byte, out func([]byte)) {
 	}
 }
 
+// Gap says bytes of the connection are missing from the capture: records
+// cannot be found again, so the rest of the session is not read.
+func (c *Conn) Gap() {
+	c.fail("TCP segments are missing from the capture: the rest of the session cannot be read")
+}
+
 // fail records why nothing more can be decrypted.
 func (c *Conn) fail(problem string) {
 	if c.status.Problem == "" {

@@ -154,3 +154,12 @@ func (k *Keys) ReadRSAKey(data []byte) error {
 func (k *Keys) Empty() bool {
 	return k == nil || (len(k.sessions) == 0 && len(k.premasters) == 0 && len(k.rsa) == 0)
 }
+
+// Has reports whether the key log names a session by this client random.
+func (k *Keys) Has(clientRandom []byte) bool {
+	if k == nil || len(clientRandom) != 32 {
+		return false
+	}
+	_, ok := k.sessions[[32]byte(clientRandom)]
+	return ok
+}
