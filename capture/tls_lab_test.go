@@ -203,4 +203,3 @@ func analyzeWith(t *testing.T, path string, keys *tlsdecrypt.Keys) *Result {
 func hasCaptureFinding(fs []report.Finding, id report.FindingID) bool {
 	return hasFinding(report.Call{Findings: fs}, id)
 }
-
