@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/natdoc/natdoc/hep"
 	"github.com/natdoc/natdoc/report"
 	"github.com/natdoc/natdoc/tlsdecrypt"
 )
@@ -30,6 +31,9 @@ type Options struct {
 	// TLSKeys, when set, decrypts SIP over TLS: sessions on port 5061 and
 	// any other whose ClientHello the key log names.
 	TLSKeys *tlsdecrypt.Keys
+	// HEPOut, when set, is sent every SIP message read and each call's
+	// verdict and findings (natdoc analyze --hep-out).
+	HEPOut *hep.Sender
 }
 
 // ErrUnreadable marks input that is no capture at all (exit status 2).
@@ -49,6 +53,9 @@ func Analyze(ctx context.Context, opt Options) (*Result, error) {
 	s := newState()
 	s.setDetail(opt.Detail)
 	s.tlsKeys = opt.TLSKeys
+	if opt.HEPOut != nil {
+		s.hepOut = opt.HEPOut
+	}
 	var total int64
 	for _, f := range opt.Files {
 		if f == "-" {

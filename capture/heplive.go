@@ -49,10 +49,7 @@ func ListenHEP(ctx context.Context, opt HEPOptions) (*Result, error) {
 	}
 	defer src.close()
 	s := newState()
-	s.setDetail(opt.Detail)
-	s.calls.onEnd = opt.OnCallEnd
-	s.onJudged = opt.OnCallJudged
-	s.setHosts(opt.Hosts)
+	s.setLive(opt.LiveOptions)
 	rs := &readerStats{}
 	src.sink = &rs.anomalies
 	err = runPipeline(context.WithoutCancel(ctx), src, rs, s, func() {})

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/natdoc/natdoc/hep"
 	"github.com/natdoc/natdoc/report"
 )
 
@@ -27,6 +28,9 @@ type LiveOptions struct {
 	// Detail keeps every call's SIP messages and flow timelines, as
 	// Options.Detail does.
 	Detail bool
+	// HEPOut, when set, is sent every SIP message seen and each call's
+	// verdict (natdoc capture --hep-out).
+	HEPOut *hep.Sender
 }
 
 // CallEnd announces a call that ended during a live capture.
@@ -41,6 +45,17 @@ type CallEnd struct {
 // ErrLiveUnsupported is returned where live capture is not built (it uses
 // Linux AF_PACKET).
 var ErrLiveUnsupported = errors.New("live capture needs Linux (AF_PACKET)")
+
+// setLive applies what every live capture shares to a new state.
+func (s *state) setLive(opt LiveOptions) {
+	s.setDetail(opt.Detail)
+	s.calls.onEnd = opt.OnCallEnd
+	s.onJudged = opt.OnCallJudged
+	s.setHosts(opt.Hosts)
+	if opt.HEPOut != nil {
+		s.hepOut = opt.HEPOut
+	}
+}
 
 // setHosts limits the analysis to packets to or from hosts (none: all).
 func (s *state) setHosts(hosts []netip.Addr) {

@@ -42,10 +42,7 @@ func Live(ctx context.Context, opt LiveOptions) (*Result, error) {
 		src.w = w
 	}
 	s := newState()
-	s.setDetail(opt.Detail)
-	s.calls.onEnd = opt.OnCallEnd
-	s.onJudged = opt.OnCallJudged
-	s.setHosts(opt.Hosts)
+	s.setLive(opt)
 	err = runPipeline(context.WithoutCancel(ctx), src, &readerStats{}, s, func() {})
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, err

@@ -151,6 +151,9 @@ type state struct {
 	peakCalls, peakFlows int
 	// onJudged, when set, hears each call's verdict as it is finalised.
 	onJudged func(report.Call)
+	// hepOut, when set, gets a copy of every SIP message and each call's
+	// verdict (--hep-out, hepout.go).
+	hepOut hepSender
 	// hosts limits the analysis to packets to or from these addresses.
 	hosts map[netip.Addr]bool
 	// side decodes, on the analysing goroutine, the records the parallel
@@ -231,6 +234,7 @@ func (s *state) handleSIPDatagram(pkt *packet, transport string) {
 		return
 	}
 	info.Transport = transport
+	s.hepOutSIP(pkt, pkt.Payload, transport, info.CallID)
 	if pkt.Truncated {
 		info.LengthMismatch = false // the capture cut the body, not an ALG
 	}
@@ -375,6 +379,7 @@ func (s *state) drainTCP(pkt *packet, st *tcpStream) {
 		if st.tls != nil {
 			info.Transport = "TLS"
 		}
+		s.hepOutSIP(pkt, st.buf[:used], info.Transport, info.CallID)
 		// The ladder names the frame that completed the message, as
 		// Wireshark does for reassembled PDUs.
 		s.sip(pkt, info)
