@@ -31,6 +31,11 @@ type LiveOptions struct {
 	// HEPOut, when set, is sent every SIP message seen and each call's
 	// verdict (natdoc capture --hep-out).
 	HEPOut *hep.Sender
+	// OnSIP hears of each SIP message read, and OnAnomaly of each piece
+	// of input rejected (natdoc capture --metrics). OnAnomaly is called
+	// from several goroutines.
+	OnSIP     func(request bool, method string, status int)
+	OnAnomaly func(kind string)
 }
 
 // CallEnd announces a call that ended during a live capture.
@@ -52,6 +57,7 @@ func (s *state) setLive(opt LiveOptions) {
 	s.calls.onEnd = opt.OnCallEnd
 	s.onJudged = opt.OnCallJudged
 	s.setHosts(opt.Hosts)
+	s.onSIP, s.anomalies.observe = opt.OnSIP, opt.OnAnomaly
 	if opt.HEPOut != nil {
 		s.hepOut = opt.HEPOut
 	}

@@ -190,6 +190,7 @@ func newProducer(full, free chan *eventBatch, hosts map[netip.Addr]bool, route b
 // analyser, which sees every packet in order. rs must be the statistics src
 // reports its anomalies to; only the reading goroutine touches it.
 func runPipeline(ctx context.Context, src recordSource, rs *readerStats, s *state, progress func()) error {
+	rs.anomalies.observe = s.anomalies.observe
 	var rawFull [decoders]chan *rawBatch
 	rawFree := make(chan *rawBatch, decoders*batchesAhead+1)
 	for i := range rawFull {
@@ -214,6 +215,7 @@ func runPipeline(ctx context.Context, src recordSource, rs *readerStats, s *stat
 	for i := range outs {
 		outs[i] = make(chan *eventBatch, batchesAhead)
 		prods[i] = newProducer(outs[i], free, s.hosts, true)
+		prods[i].anomalies.observe = s.anomalies.observe
 		go func(p *producer, in chan *rawBatch) {
 			defer close(p.full)
 			p.run(in, rawFree)
@@ -221,6 +223,7 @@ func runPipeline(ctx context.Context, src recordSource, rs *readerStats, s *stat
 	}
 	// The analyser's own decoder handles what the decoders route to it.
 	s.side = newProducer(nil, nil, s.hosts, false)
+	s.side.anomalies.observe = s.anomalies.observe
 	s.side.batch = newEventBatch()
 	s.side.sink = s.consume
 	for k := 0; ; k = (k + 1) % decoders {

@@ -28,9 +28,15 @@ const (
 type anomalies struct {
 	byKind map[string]*report.Anomaly
 	order  []string
+	// observe, when set, hears each anomaly as it happens (natdoc capture
+	// --metrics); it is called from every goroutine that counts them.
+	observe func(kind string)
 }
 
 func (a *anomalies) anomaly(kind string, offset int64, frame uint64, detail string) {
+	if a.observe != nil {
+		a.observe(kind)
+	}
 	a.addAnomaly(kind, offset, frame, detail, true)
 }
 
@@ -151,6 +157,8 @@ type state struct {
 	peakCalls, peakFlows int
 	// onJudged, when set, hears each call's verdict as it is finalised.
 	onJudged func(report.Call)
+	// onSIP, when set, hears of each SIP message read (LiveOptions.OnSIP).
+	onSIP func(request bool, method string, status int)
 	// hepOut, when set, gets a copy of every SIP message and each call's
 	// verdict (--hep-out, hepout.go).
 	hepOut hepSender
@@ -244,6 +252,9 @@ func (s *state) handleSIPDatagram(pkt *packet, transport string) {
 // sip files a parsed message with its call.
 func (s *state) sip(pkt *packet, info *sipInfo) {
 	s.counts.sip++
+	if s.onSIP != nil {
+		s.onSIP(info.Request, info.Method, info.Status)
+	}
 	info.Frame, info.Offset, info.Src, info.Dst = pkt.Frame, pkt.Offset, pkt.Src, pkt.Dst
 	info.Fragmented = pkt.Fragmented
 	var sd *sdpInfo

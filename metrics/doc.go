@@ -2,8 +2,8 @@
 // ecosystem's own client library, on a /metrics endpoint for natdoc serve
 // and natdoc capture: calls judged by verdict, findings by ID, SIP requests
 // by method and responses by class, registrations, relay sessions, ports in
-// use, packets, bytes and loss relayed per direction, HEP packets received,
-// rejected input by reason, and the Go process metrics.
+// use, packets, bytes and loss relayed per direction, rejected input by
+// reason, and the Go process metrics.
 //
 // Names follow Prometheus conventions: the natdoc_ prefix, _total for
 // counters, base units (bytes). Every label value comes from a bounded

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -31,7 +30,6 @@ type Metrics struct {
 	sipRequests  *prometheus.CounterVec
 	sipResponses *prometheus.CounterVec
 	rejected     *prometheus.CounterVec
-	hepPackets   *prometheus.CounterVec
 
 	findingIDs, reasons *boundedSet
 }
@@ -50,7 +48,6 @@ func New() *Metrics {
 	m.sipRequests = counter("sip_requests_total", "SIP requests seen or handled, by method.", "method")
 	m.sipResponses = counter("sip_responses_total", "SIP responses seen or handled, by status class.", "class")
 	m.rejected = counter("rejected_input_total", "Input rejected as malformed, oversized or not allowed, by reason.", "reason")
-	m.hepPackets = counter("hep_packets_total", "HEP packets received, by payload type.", "payload")
 	for _, v := range []report.Verdict{report.VerdictTwoWay, report.VerdictOneWay, report.VerdictNoWay, report.VerdictOnHold,
 		report.VerdictNoMediaExpected, report.VerdictIncompleteCapture} {
 		m.callsJudged.WithLabelValues(string(v)) // present at zero from the start
@@ -96,19 +93,6 @@ func (m *Metrics) Rejected(reason string, n uint64) {
 		return
 	}
 	m.rejected.WithLabelValues(m.reasons.label(reason)).Add(float64(n))
-}
-
-// HEPPacket counts a received HEP packet by its payload type's name.
-func (m *Metrics) HEPPacket(payload string) {
-	if m == nil {
-		return
-	}
-	switch payload = strings.ToLower(payload); payload {
-	case "sip", "rtp", "rtcp", "qos", "rtcp-xr", "log", "dns":
-	default:
-		payload = "other"
-	}
-	m.hepPackets.WithLabelValues(payload).Inc()
 }
 
 // Handler serves the registry in the Prometheus text (or protobuf, when

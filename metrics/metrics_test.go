@@ -28,8 +28,6 @@ func sample() *Metrics {
 		m.SIPResponse(st)
 	}
 	m.Rejected("malformed-sip", 3)
-	m.HEPPacket("SIP")
-	m.HEPPacket("type-77")
 	var rc RelayCounter
 	rc.Closed(relay.SessionStats{A: relay.LegStats{RTP: relay.StreamStats{Packets: 500, Bytes: 86000, Lost: 2}},
 		B: relay.LegStats{RTP: relay.StreamStats{Packets: 498, Bytes: 85656}}})
@@ -66,7 +64,6 @@ func TestScrape(t *testing.T) {
 		`natdoc_sip_responses_total{class="2xx"} 2`,
 		`natdoc_sip_responses_total{class="other"} 1`,
 		`natdoc_rejected_input_total{reason="malformed-sip"} 3`,
-		`natdoc_hep_packets_total{payload="other"} 1`,
 		`natdoc_relay_packets_total{direction="caller_to_callee"} 510`,
 		`natdoc_relay_bytes_total{direction="callee_to_caller"} 85656`,
 		`natdoc_relay_lost_packets_total{direction="caller_to_callee"} 2`,
@@ -137,7 +134,6 @@ func TestNilMetrics(t *testing.T) {
 	m.SIPRequest("INVITE")
 	m.SIPResponse(200)
 	m.Rejected("x", 1)
-	m.HEPPacket("SIP")
 	m.WatchRelay(nil)
 	m.WatchRegistrations(nil)
 }

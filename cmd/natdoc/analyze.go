@@ -17,6 +17,8 @@ type analyzeOptions struct {
 	Files    []string
 	CallID   string
 	Progress bool
+	TLS      tlsKeyFlags
+	HEPOut   hepOutFlags
 }
 
 func newAnalyzeCmd(a *app) *cobra.Command {
@@ -32,6 +34,11 @@ every call a verdict with the packets that prove it and the remedy.
   tcpdump -i eth0 -w - | natdoc analyze -
   natdoc analyze --call C2 call.pcap         (ladder diagram of one call)
   natdoc analyze --format html -o report.html call.pcap
+  natdoc analyze --tls-keylog keys.log tls.pcap (SIP over TLS, read with the keys)
+  natdoc analyze --hep-out homer:9060 call.pcap (the calls and verdicts into HOMER)
+
+Captures of HEP traffic (UDP 9060) are unwrapped: the SIP inside is
+analysed as if captured where the HEP agent saw it.
 
 Exit status 1 when any call had one-way or no-way audio.`,
 		Args: cobra.MinimumNArgs(1),
@@ -42,6 +49,8 @@ Exit status 1 when any call had one-way or no-way audio.`,
 	}
 	cmd.Flags().StringVar(&opts.CallID, "call", "", "show one call in detail (natdoc ID like C2, or the SIP Call-ID) with its ladder diagram")
 	cmd.Flags().BoolVar(&opts.Progress, "progress", true, "show a progress bar on standard error when it is a terminal")
+	opts.TLS.register(cmd.Flags())
+	opts.HEPOut.register(cmd.Flags())
 	return cmd
 }
 
@@ -64,7 +73,16 @@ func runAnalyze(cmd *cobra.Command, a *app, opts analyzeOptions) error {
 	if err != nil {
 		return err
 	}
-	copts := capture.Options{Files: opts.Files, Stdin: a.stdin, Detail: detail}
+	keys, err := opts.TLS.load()
+	if err != nil {
+		return err
+	}
+	sender, err := opts.HEPOut.dial()
+	if err != nil {
+		return err
+	}
+	defer closeHEPOut(a.stderr, sender)
+	copts := capture.Options{Files: opts.Files, Stdin: a.stdin, Detail: detail, TLSKeys: keys, HEPOut: sender}
 	if opts.Progress && isTerminal(a.stderr) {
 		bar := newProgressBar(a.stderr, "reading", 50<<20) // small files finish before a bar helps
 		copts.Progress = bar.update
@@ -91,32 +109,47 @@ func runAnalyze(cmd *cobra.Command, a *app, opts analyzeOptions) error {
 // captureOptions are the flags of natdoc capture.
 type captureOptions struct {
 	Interface string
+	HEP       string
 	WriteFile string
 	Duration  time.Duration
 	Hosts     []string
+	HEPOut    hepOutFlags
+	Metrics   string
 }
 
 func newCaptureCmd(a *app) *cobra.Command {
 	var opts captureOptions
 	cmd := &cobra.Command{
-		Use:   "capture -i IF [-w FILE.pcap] [--duration D]",
+		Use:   "capture (-i IF | --hep ADDR:PORT) [-w FILE.pcap] [--duration D]",
 		Short: "Watch live traffic on an interface and judge calls as they end",
 		Long: `The analyze pipeline on live traffic (AF_PACKET, Linux only, needs root or
 CAP_NET_RAW). Each call is announced on standard error as its signalling ends;
 the full report with every call's verdict follows on Ctrl-C or after --duration.
 
   natdoc capture -i eth0 --duration 2m
-  natdoc capture -i eth0 -w calls.pcap     (also save the packets)`,
+  natdoc capture -i eth0 -w calls.pcap     (also save the packets)
+  natdoc capture --hep 0.0.0.0:9060        (judge what Kamailio, OpenSIPS, Asterisk,
+                                            FreeSWITCH or heplify send as HEP)
+  natdoc capture --hep :9060 --metrics :9464 --hep-out homer:9060
+
+--hep receives HEPv3 and HEPv2 over UDP and HEPv3 over TCP on the same port.
+Where only SIP arrives (HEP rarely carries RTP), verdicts say that audio
+cannot be judged; the signalling findings stand.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runCapture(cmd, a, opts)
 		},
 	}
-	cmd.Flags().StringVarP(&opts.Interface, "interface", "i", "", "network interface to capture on (required)")
+	cmd.Flags().StringVarP(&opts.Interface, "interface", "i", "", "network interface to capture on")
+	cmd.Flags().StringVar(&opts.HEP, "hep", "", "receive HEP from SIP servers and capture agents on this `ADDR:PORT` (UDP and TCP) instead of capturing")
+	cmd.Flags().StringVar(&opts.Metrics, "metrics", "", "serve Prometheus metrics on `ADDR:PORT`/metrics while capturing")
+	opts.HEPOut.register(cmd.Flags())
 	cmd.Flags().StringVarP(&opts.WriteFile, "write", "w", "", "also save the packets to this pcap `FILE`")
 	cmd.Flags().DurationVar(&opts.Duration, "duration", 0, "stop after this long (default: until Ctrl-C)")
 	cmd.Flags().StringSliceVar(&opts.Hosts, "host", nil, "analyse only packets to or from this `IP` (repeatable: a phone, the SIP server)")
-	_ = cmd.MarkFlagRequired("interface")
+	cmd.MarkFlagsOneRequired("interface", "hep")
+	cmd.MarkFlagsMutuallyExclusive("interface", "hep")
+	cmd.MarkFlagsMutuallyExclusive("write", "hep")
 	return cmd
 }
 
@@ -149,16 +182,33 @@ func runCapture(cmd *cobra.Command, a *app, opts captureOptions) error {
 		}
 		hosts = append(hosts, a)
 	}
-	res, err := capture.Live(cmd.Context(), capture.LiveOptions{
+	sender, err := opts.HEPOut.dial()
+	if err != nil {
+		return err
+	}
+	defer closeHEPOut(a.stderr, sender)
+	m, stopMetrics, err := startMetrics(cmd.Context(), a.stderr, opts.Metrics)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
+	onJudged, onSIP, onAnomaly := observeCapture(m, func(c report.Call) {
+		fmt.Fprintf(a.stderr, "%s judged: %s → %s: %s; %s (%s)\n", c.End.Format("15:04:05"),
+			partyOf(c.Caller), partyOf(c.Callee), c.Verdict, c.Explain, c.CallID)
+	})
+	live := capture.LiveOptions{
 		Interface: opts.Interface, WriteFile: opts.WriteFile, Duration: opts.Duration, Hosts: hosts, Detail: detail,
 		OnCallEnd: func(e capture.CallEnd) {
 			fmt.Fprintf(a.stderr, "%s call ended: %s → %s (status %d) %s\n", e.At.Format("15:04:05"), e.From, e.To, e.Status, e.CallID)
 		},
-		OnCallJudged: func(c report.Call) {
-			fmt.Fprintf(a.stderr, "%s judged: %s → %s: %s; %s (%s)\n", c.End.Format("15:04:05"),
-				partyOf(c.Caller), partyOf(c.Callee), c.Verdict, c.Explain, c.CallID)
-		},
-	})
+		OnCallJudged: onJudged, OnSIP: onSIP, OnAnomaly: onAnomaly, HEPOut: sender,
+	}
+	var res *capture.Result
+	if opts.HEP != "" {
+		res, err = capture.ListenHEP(cmd.Context(), capture.HEPOptions{LiveOptions: live, Listen: opts.HEP})
+	} else {
+		res, err = capture.Live(cmd.Context(), live)
+	}
 	if err != nil {
 		if errors.Is(err, capture.ErrLiveUnsupported) {
 			return cannotRunErrorf("capture: %w", err)
