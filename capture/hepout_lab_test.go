@@ -50,20 +50,8 @@ func TestLabHEPOutToSipcapture(t *testing.T) {
 		"type=100 cid=4242",
 		`HEPDATA {"source":"natdoc","call_id":"` + c.CallID + `","verdict":"one-way","cannot_hear":"caller"`,
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		log := collector.Log()
-		missing := ""
-		for _, w := range want {
-			if !strings.Contains(log, w) {
-				missing = w
-			}
-		}
-		if n := strings.Count(log, "type=1 "); missing == "" && uint64(n) == sent-1 {
-			return
-		} else if time.Now().After(deadline) {
-			t.Fatalf("sipcapture logged %d SIP packets of %d sent; missing %q:\n%s", n, sent-1, missing, log)
-		}
-		time.Sleep(100 * time.Millisecond)
+	collector.WaitLog(t, 5*time.Second, want...)
+	if n := strings.Count(collector.Log(), "type=1 "); uint64(n) != sent-1 {
+		t.Errorf("sipcapture logged %d SIP packets of %d sent", n, sent-1)
 	}
 }

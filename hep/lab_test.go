@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -15,9 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/natdoc/natdoc/internal/natlab"
 )
 
@@ -81,22 +78,8 @@ func collect(c *net.UDPConn, stop chan struct{}) (get func() [][]byte) {
 // payload" lines, the truth the HEP copies are held to.
 func sipOnWire(t *testing.T, path string) []string {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []string
-	for {
-		data, _, err := r.ReadPacketData()
-		if err != nil {
-			break
-		}
-		p := gopacket.NewPacket(data, r.LinkType(), gopacket.Default)
+	for _, p := range natlab.ReadPcap(t, path) {
 		ip, _ := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
 		udp, _ := p.Layer(layers.LayerTypeUDP).(*layers.UDP)
 		if ip == nil || udp == nil || (udp.SrcPort != 5060 && udp.DstPort != 5060) {
@@ -210,22 +193,5 @@ func TestLabKamailioSipcapture(t *testing.T) {
 		"src=2001:db8::1:5060 dst=2001:db8::2:5062",
 		"Call-ID: v6@192.168.1.10",
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		log := collector.Log()
-		missing := ""
-		for _, w := range want {
-			if !strings.Contains(log, w) {
-				missing = w
-				break
-			}
-		}
-		if missing == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("sipcapture did not log %q:\n%s", missing, log)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	collector.WaitLog(t, 5*time.Second, want...)
 }

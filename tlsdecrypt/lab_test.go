@@ -14,9 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/natdoc/natdoc/internal/natlab"
 )
 
@@ -79,24 +77,11 @@ func writeFile(t *testing.T, path string, b []byte) {
 // retransmitted bytes by sequence number.
 func tcpChunks(t *testing.T, path string) []chunk {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []chunk
 	var next [2]uint32
 	var clientPort layers.TCPPort
-	for {
-		data, _, err := r.ReadPacketData()
-		if err != nil {
-			break
-		}
-		tcp, _ := gopacket.NewPacket(data, r.LinkType(), gopacket.Default).Layer(layers.LayerTypeTCP).(*layers.TCP)
+	for _, p := range natlab.ReadPcap(t, path) {
+		tcp, _ := p.Layer(layers.LayerTypeTCP).(*layers.TCP)
 		if tcp == nil {
 			continue
 		}

@@ -13,10 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/natdoc/natdoc/hep"
+	"github.com/natdoc/natdoc/internal/natlab"
 	"github.com/natdoc/natdoc/report"
 )
 
@@ -37,27 +36,13 @@ func freePort(t *testing.T) string {
 // that copies media would.
 func replayAsHEP(t *testing.T, path, addr string) int {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
 	s, err := hep.Dial("udp", addr, hep.SenderOptions{CaptureID: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 	n := 0
-	for {
-		data, ci, err := r.ReadPacketData()
-		if err != nil {
-			break
-		}
-		p := gopacket.NewPacket(data, r.LinkType(), gopacket.Default)
+	for _, p := range natlab.ReadPcap(t, path) {
 		ip, _ := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
 		udp, _ := p.Layer(layers.LayerTypeUDP).(*layers.UDP)
 		if ip == nil || udp == nil {
@@ -69,7 +54,7 @@ func replayAsHEP(t *testing.T, path, addr string) int {
 		}
 		src := netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip.SrcIP.To4())), uint16(udp.SrcPort))
 		dst := netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip.DstIP.To4())), uint16(udp.DstPort))
-		s.Send(&hep.Packet{Proto: 17, Src: src, Dst: dst, Time: ci.Timestamp, Type: typ, Payload: udp.Payload})
+		s.Send(&hep.Packet{Proto: 17, Src: src, Dst: dst, Time: p.Time, Type: typ, Payload: udp.Payload})
 		n++
 		if n%100 == 0 {
 			time.Sleep(time.Millisecond) // loopback's socket buffer is not a queue for a whole file
