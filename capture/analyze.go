@@ -54,7 +54,7 @@ func Analyze(ctx context.Context, opt Options) (*Result, error) {
 	s.setDetail(opt.Detail)
 	s.tlsKeys = opt.TLSKeys
 	if opt.HEPOut != nil {
-		s.hepOut = opt.HEPOut
+		s.setHEPOut(opt.HEPOut)
 	}
 	var total int64
 	for _, f := range opt.Files {

@@ -148,7 +148,6 @@ func (s *state) sweep(now time.Time, final bool) {
 		if s.onJudged != nil {
 			s.onJudged(rc)
 		}
-		s.hepOutVerdict(rc)
 	}
 	s.calls.remove(ending)
 	s.forgetRtpmaps(ending)

@@ -9,6 +9,19 @@ import (
 	"github.com/natdoc/natdoc/report"
 )
 
+// setHEPOut sends copies of the SIP read and each judged call's verdict to
+// out, after whatever else hears of judged calls.
+func (s *state) setHEPOut(out hepSender) {
+	s.hepOut = out
+	judged := s.onJudged
+	s.onJudged = func(c report.Call) {
+		if judged != nil {
+			judged(c)
+		}
+		s.hepOutVerdict(c)
+	}
+}
+
 // hepOutSIP copies a SIP message natdoc read to the HEP collector
 // (--hep-out), with the addresses and time it was seen at.
 func (s *state) hepOutSIP(pkt *packet, msg []byte, transport string, callID string) {

@@ -59,7 +59,7 @@ func (s *state) setLive(opt LiveOptions) {
 	s.setHosts(opt.Hosts)
 	s.onSIP, s.anomalies.observe = opt.OnSIP, opt.OnAnomaly
 	if opt.HEPOut != nil {
-		s.hepOut = opt.HEPOut
+		s.setHEPOut(opt.HEPOut)
 	}
 }
 
