@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"os/exec"
 	"sort"
 	"strings"
 	"testing"
@@ -96,6 +97,13 @@ func TestCaptureHEPMatchesAnalyze(t *testing.T) {
 	scrape := httpGet(t, "http://"+metricsAddr+"/metrics")
 	if !strings.Contains(scrape, `natdoc_sip_requests_total{method="INVITE"} 2`) {
 		t.Errorf("metrics during the capture:\n%s", scrape)
+	}
+	if _, err := exec.LookPath("promtool"); err == nil {
+		check := exec.Command("promtool", "check", "metrics")
+		check.Stdin = strings.NewReader(scrape)
+		if out, err := check.CombinedOutput(); err != nil {
+			t.Errorf("promtool check metrics: %v\n%s", err, out)
+		}
 	}
 	res := <-done
 	var live report.Report

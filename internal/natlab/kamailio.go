@@ -17,8 +17,10 @@ import (
 type KamailioProxy struct {
 	// Listen is the proxy's SIP address (UDP).
 	Listen netip.AddrPort
-	// HEPTo is where siptrace sends HEP (UDP); zero means no tracing.
-	HEPTo netip.AddrPort
+	// HEPTo is where siptrace sends HEP (UDP, or TCP with HEPOverTCP);
+	// zero means no tracing.
+	HEPTo      netip.AddrPort
+	HEPOverTCP bool
 	// HEPVersion is siptrace's hep_version: 1, 2 or 3 (default 3).
 	HEPVersion int
 	// CaptureID is the capture agent ID siptrace stamps (default 1).
@@ -48,6 +50,9 @@ func StartKamailioProxy(t testing.TB, h *Host, cfg KamailioProxy) *Proc {
 	var b strings.Builder
 	fmt.Fprintf(&b, "#!KAMAILIO\ndebug=1\nlog_stderror=yes\nchildren=2\nauto_aliases=no\ndns=no\nrev_dns=no\n")
 	fmt.Fprintf(&b, "listen=udp:%s\nmpath=%q\n", cfg.Listen, kamailioModules)
+	if cfg.HEPOverTCP { // Kamailio sends over TCP only from a TCP listening socket
+		fmt.Fprintf(&b, "listen=tcp:%s\n", cfg.Listen)
+	}
 	for _, m := range []string{"kex", "corex", "tm", "sl", "rr", "pv", "maxfwd", "textops", "siputils"} {
 		fmt.Fprintf(&b, "loadmodule \"%s.so\"\n", m)
 	}
@@ -56,7 +61,7 @@ func StartKamailioProxy(t testing.TB, h *Host, cfg KamailioProxy) *Proc {
 		for _, p := range []string{
 			`"trace_on", 1`, `"trace_mode", 1`, `"trace_to_database", 0`, `"hep_mode_on", 1`,
 			fmt.Sprintf(`"hep_version", %d`, version), fmt.Sprintf(`"hep_capture_id", %d`, captureID),
-			fmt.Sprintf(`"duplicate_uri", "sip:%s"`, cfg.HEPTo),
+			fmt.Sprintf(`"duplicate_uri", "sip:%s%s"`, cfg.HEPTo, map[bool]string{true: ";transport=tcp"}[cfg.HEPOverTCP]),
 		} {
 			fmt.Fprintf(&b, "modparam(\"siptrace\", %s)\n", p)
 		}
