@@ -242,8 +242,16 @@ func (s *hepSource) acceptTCP() {
 // that stops being HEP is dropped (there is no way to find the next
 // packet).
 func (s *hepSource) readTCP(c net.Conn) {
+	done := make(chan struct{})
+	defer close(done)
 	defer c.Close()
-	go func() { <-s.quit; c.Close() }()
+	go func() { // unblock the read when the capture stops
+		select {
+		case <-s.quit:
+			c.Close()
+		case <-done:
+		}
+	}()
 	r := hep.NewStreamReader(c)
 	for {
 		b, err := r.Next()
