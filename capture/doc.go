@@ -1,6 +1,7 @@
 // Package capture reads packets (pcap, pcapng, gzip, standard input, live
-// AF_PACKET on Linux), finds SIP calls in them and judges, for every call,
-// whether audio flowed both ways, and if not, who could not hear whom and why.
+// AF_PACKET on Linux, HEP from SIP servers and capture agents), finds SIP
+// calls in them and judges, for every call, whether audio flowed both ways,
+// and if not, who could not hear whom and why.
 //
 // What it diagnoses: the SDP promises of each side (per m= line) against the
 // RTP and RTCP that really flowed; NAT evidence in SIP (private Contact and
@@ -9,10 +10,13 @@
 // an address its SDP did not name (a NAT mapping); signs of a SIP ALG
 // rewriting messages. SIP is found by content on any port, over UDP, TCP
 // (reassembled), SCTP, WebSocket, inside IP-in-IP and GRE/ERSPAN, in IPv4
-// and IPv6 fragments.
+// and IPv6 fragments, unwrapped from HEP (hep.go: UDP 9060 in captures, or
+// received with ListenHEP), and over TLS when the session's keys are given
+// (tls.go).
 //
-// What it does not: it cannot read SIP over TLS or SRTP payloads (it says the
-// signalling is encrypted and still reports the media flows it sees), it does
+// What it does not: it cannot read SIP over TLS without the keys, or SRTP
+// payloads (it says the signalling is encrypted and still reports the media
+// flows it sees), it does
 // not decode audio (silence sent as RTP counts as audio), and it judges only
 // from the capture point: a packet seen leaving is not proof it arrived, so
 // verdicts say where the capture was taken and what that point cannot see.
