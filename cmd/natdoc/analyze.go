@@ -166,8 +166,18 @@ func (a *app) wantsCallDetail(callID string) (bool, error) {
 	return callID != "" || f == report.FormatJSON || f == report.FormatHTML, nil
 }
 
+// hepGCPercent is the Go default for capture --hep: a busy HEP feed is all
+// short-lived SIP parsing garbage, and at analyze's 25 the collector took
+// a third more CPU per message (30,000 messages/s offered on one core:
+// 31 against 21 µs of CPU per message read) for 0.6 times the memory.
+const hepGCPercent = 100
+
 func runCapture(cmd *cobra.Command, a *app, opts captureOptions) error {
-	defer debug.SetGCPercent(debug.SetGCPercent(analyzeGCPercent))
+	gc := analyzeGCPercent
+	if opts.HEP != "" {
+		gc = hepGCPercent
+	}
+	defer debug.SetGCPercent(debug.SetGCPercent(gc))
 	detail, err := a.wantsCallDetail("")
 	if err != nil {
 		return err
