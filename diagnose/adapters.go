@@ -2,7 +2,6 @@ package diagnose
 
 import (
 	"context"
-	"net"
 	"net/netip"
 
 	"github.com/natdoc/natdoc/diagnose/igd"
@@ -39,28 +38,7 @@ func (p STUNProber) Probe(ctx context.Context) (*report.NATReport, []report.Find
 // sockets and DNS going through env, from an ephemeral port (set
 // Config.LocalPort for another).
 func NewSTUNProber(servers []string, lifetime bool, env netenv.Env, dns string) STUNProber {
-	return STUNProber{Config: stunprobe.Config{
-		Servers:   servers,
-		Lifetime:  lifetime,
-		ListenUDP: env.ListenUDP,
-		DialUDP: func(network string, raddr *net.UDPAddr) (*net.UDPConn, error) {
-			var c *net.UDPConn
-			err := env.Run(func() error {
-				var err error
-				c, err = net.DialUDP(network, nil, raddr)
-				return err
-			})
-			return c, err
-		},
-		DialTCP: env.DialContext,
-		Resolve: func(ctx context.Context, network, host string) ([]netip.Addr, error) {
-			ipNet := "ip4"
-			if network == "udp6" {
-				ipNet = "ip6"
-			}
-			return env.Resolver(dns).LookupNetIP(ctx, ipNet, host)
-		},
-	}}
+	return STUNProber{Config: stunprobe.Config{Servers: servers, Lifetime: lifetime, Env: env, DNSServer: dns}}
 }
 
 // IGDProber adapts the igd package (natdoc upnp) to RouterProber: it
@@ -70,76 +48,59 @@ func NewSTUNProber(servers []string, lifetime bool, env netenv.Env, dns string) 
 // before Probe returns, also when ctx ends).
 type IGDProber struct {
 	Options igd.Options
-	Env     netenv.Env
 	// STUN, when valid, tells the public address for the double-NAT check.
 	STUN netip.AddrPort
-	// LimitMax > 0 runs the limit test from LimitStart up to that many.
+	// LimitMax > 0 runs the limit test from LimitStart up to that many;
+	// LimitRTP is the phones' RTP range its advice is about.
 	LimitMax   int
 	LimitStart uint16
+	LimitRTP   igd.PortRange
 	Journal    *igd.Journal
 }
 
-// NewIGDProber wires the igd package's sockets through env.
+// NewIGDProber makes the igd package's sockets through env.
 func NewIGDProber(env netenv.Env) IGDProber {
-	return IGDProber{Env: env, Options: igd.Options{
-		ListenPacket: func(network, address string) (net.PacketConn, error) {
-			var c net.PacketConn
-			err := env.Run(func() error {
-				var err error
-				c, err = net.ListenPacket(network, address)
-				return err
-			})
-			return c, err
-		},
-		DialContext: env.DialContext,
-	}}
+	return IGDProber{Options: igd.Options{Env: env}}
 }
 
-// Probe runs discovery (and the limit test). The igd package finds its
-// local address with an unseamed UDP connect, so the calls run inside
-// env.Run, which puts the calling thread in the right network.
+// Probe runs discovery (and the limit test).
 func (p IGDProber) Probe(ctx context.Context) (*report.IGDReport, []report.Finding, error) {
-	var rep *report.IGDReport
-	var finds []report.Finding
-	err := p.Env.Run(func() error {
-		d, err := igd.Discover(ctx, p.Options)
-		if err != nil {
-			return err
+	d, err := igd.Discover(ctx, p.Options)
+	if err != nil {
+		return nil, nil, err
+	}
+	rep := igd.ReportDiscovery(d)
+	var mapped netip.Addr
+	if p.STUN.IsValid() {
+		if m, err := igd.MappedAddress(ctx, p.Options, p.STUN); err == nil {
+			mapped = m.Addr()
 		}
-		rep = igd.ReportDiscovery(d)
-		var mapped netip.Addr
-		if p.STUN.IsValid() {
-			if m, err := igd.MappedAddress(ctx, p.Options, p.STUN); err == nil {
-				mapped = m.Addr()
+	}
+	finds := igd.DiscoveryFindings(d, mapped)
+	if p.Journal != nil {
+		// Mappings an earlier, crashed natdoc run left behind.
+		if pending, _, err := p.Journal.Pending(); err == nil {
+			if f := igd.PendingFinding(pending, p.Journal.Path()); f != nil {
+				finds = append(finds, *f)
 			}
 		}
-		finds = igd.DiscoveryFindings(d, mapped)
-		if p.Journal != nil {
-			// Mappings an earlier, crashed natdoc run left behind.
-			if pending, _, err := p.Journal.Pending(); err == nil {
-				if f := igd.PendingFinding(pending, p.Journal.Path()); f != nil {
-					finds = append(finds, *f)
-				}
-			}
-		}
-		if p.LimitMax <= 0 || (d.Best() == nil && !d.PCP.Answered && !d.NATPMP.Answered) {
-			return nil
-		}
-		s, err := igd.NewSession(d, p.Options, igd.ViaAuto, p.Journal)
-		if err != nil {
-			return err
-		}
-		start := p.LimitStart
-		if start == 0 {
-			start = 10000
-		}
-		res, err := igd.Limits(ctx, s, p.Options, igd.LimitOptions{Max: p.LimitMax, StartPort: start})
-		if res != nil {
-			rep.Limit = igd.ReportLimit(res)
-			rep.Notes = append(rep.Notes, res.Notes...)
-			finds = append(finds, igd.LimitFindings(res)...)
-		}
-		return err
-	})
+	}
+	if p.LimitMax <= 0 || (d.Best() == nil && !d.PCP.Answered && !d.NATPMP.Answered) {
+		return rep, finds, nil
+	}
+	s, err := igd.NewSession(d, p.Options, igd.ViaAuto, p.Journal)
+	if err != nil {
+		return rep, finds, err
+	}
+	start := p.LimitStart
+	if start == 0 {
+		start = 10000
+	}
+	res, err := igd.Limits(ctx, s, p.Options, igd.LimitOptions{Max: p.LimitMax, StartPort: start, RTP: p.LimitRTP})
+	if res != nil {
+		rep.Limit = igd.ReportLimit(res)
+		rep.Notes = append(rep.Notes, res.Notes...)
+		finds = append(finds, igd.LimitFindings(res)...)
+	}
 	return rep, finds, err
 }

@@ -107,10 +107,8 @@ const (
 	CheckServer  = "sip-server"
 )
 
-// Run performs every check the options allow, concurrently, and returns the
-// facts. A check that cannot run is recorded in Result.Checks, not returned
-// as an error.
-func Run(ctx context.Context, opt Options) *Result {
+// setDefaults fills what the options leave out, the probes included.
+func (opt *Options) setDefaults() {
 	if opt.Timeout == 0 {
 		opt.Timeout = DefaultTimeout
 	}
@@ -132,18 +130,26 @@ func Run(ctx context.Context, opt Options) *Result {
 	}
 	if opt.RTPNAT == nil && len(opt.STUN) > 0 && opt.RTPLow > 0 && !opt.CheckForwarding {
 		p := NewSTUNProber(opt.STUN, false, opt.Env, opt.DNSServer)
-		p.Config.LocalPort, p.ExactPort = uint16(opt.RTPLow), true
+		p.Config.LocalPort, p.ExactPort, p.Config.MappingOnly = uint16(opt.RTPLow), true, true
 		opt.RTPNAT = p
 	}
 	if opt.Router == nil && !opt.NoRouter {
 		p := NewIGDProber(opt.Env)
 		p.LimitMax, p.LimitStart, p.Journal = opt.UPnPLimit, uint16(opt.RTPLow), opt.Journal
+		p.LimitRTP = igd.PortRange{Lo: uint16(opt.RTPLow), Hi: uint16(opt.RTPHigh)}
 		if p.LimitStart == 0 {
 			p.LimitStart = 10000
 		}
 		p.Options.Log = opt.Log
 		opt.Router = p
 	}
+}
+
+// Run performs every check the options allow, concurrently, and returns the
+// facts. A check that cannot run is recorded in Result.Checks, not returned
+// as an error.
+func Run(ctx context.Context, opt Options) *Result {
+	opt.setDefaults()
 	ctx, cancel := context.WithTimeout(ctx, opt.Timeout)
 	defer cancel()
 	res := &Result{SIPPort: opt.SIPPort, RTPLow: opt.RTPLow, RTPHigh: opt.RTPHigh}

@@ -23,7 +23,6 @@ const (
 	IDRTPNotForwarded     report.FindingID = "rtp-ports-not-forwarded"
 	IDForwardWorks        report.FindingID = "port-forward-works"
 	IDForwardPortBusy     report.FindingID = "forward-port-busy"
-	IDDoubleNAT           report.FindingID = "double-nat"
 	IDCGNAT               report.FindingID = "carrier-grade-nat"
 	IDHostPublic          report.FindingID = "host-public-address"
 	IDPublicAddress       report.FindingID = "public-address"
@@ -37,7 +36,9 @@ const (
 	IDServerNoRport       report.FindingID = "sip-server-no-rport"
 	IDServerDNSPrivate    report.FindingID = "sip-server-dns-private"
 	IDDynDNSStale         report.FindingID = "dyndns-stale"
-	IDUPnPLimit           report.FindingID = "upnp-mapping-limit"
+	// IDDoubleNAT is the router probe's ID: the path check finds the same
+	// problem, and Findings merges the two.
+	IDDoubleNAT = igd.FindingDoubleNAT
 )
 
 // Findings derives every finding from the facts, problems first in the
@@ -337,13 +338,9 @@ func firstNonEmpty(s ...string) string {
 	return ""
 }
 
-func forwardFindings(r *Result) []report.Finding {
-	f := r.Forward
-	if f == nil {
-		return nil
-	}
-	var sipMissing, rtpMissing, reached, busy []string
-	var public netip.AddrPort
+// sortForwardPorts sorts the checked ports by outcome, and finds the
+// public address the checks saw.
+func sortForwardPorts(f *forward.Result, sipPort int) (sipMissing, rtpMissing, reached, busy []string, public netip.AddrPort) {
 	for _, p := range f.Ports {
 		if p.Public.IsValid() {
 			public = p.Public
@@ -353,7 +350,7 @@ func forwardFindings(r *Result) []report.Finding {
 		case forward.Reached:
 			reached = append(reached, port)
 		case forward.NotReached:
-			if p.Port == r.SIPPort {
+			if p.Port == sipPort {
 				sipMissing = append(sipMissing, port)
 			} else {
 				rtpMissing = append(rtpMissing, port)
@@ -362,6 +359,15 @@ func forwardFindings(r *Result) []report.Finding {
 			busy = append(busy, port)
 		}
 	}
+	return sipMissing, rtpMissing, reached, busy, public
+}
+
+func forwardFindings(r *Result) []report.Finding {
+	f := r.Forward
+	if f == nil {
+		return nil
+	}
+	sipMissing, rtpMissing, reached, busy, public := sortForwardPorts(f, r.SIPPort)
 	pubAddr := "the public address"
 	if public.IsValid() {
 		pubAddr = public.Addr().String()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/natdoc/natdoc/diagnose/forward"
 	"github.com/natdoc/natdoc/diagnose/hostinfo"
+	"github.com/natdoc/natdoc/diagnose/igd"
 	"github.com/natdoc/natdoc/diagnose/sipalg"
 	"github.com/natdoc/natdoc/diagnose/sipserver"
 	"github.com/natdoc/natdoc/report"
@@ -315,10 +316,10 @@ func TestFindingsVerdictRemedies(t *testing.T) {
 			name: "upnp limit from the router probe",
 			r: result(func(r *Result) {
 				r.Router = &report.IGDReport{Limit: &report.MappingLimit{Asked: 31, Accepted: 30, Calls: 14}}
-				r.IGDFind = []report.Finding{{ID: IDUPnPLimit, Severity: report.SeverityWarning, Title: "limit"}}
+				r.IGDFind = []report.Finding{{ID: igd.FindingMappingLimit, Severity: report.SeverityWarning, Title: "limit"}}
 				ran(CheckRouter)(r)
 			}),
-			want: []report.FindingID{IDUPnPLimit},
+			want: []report.FindingID{igd.FindingMappingLimit},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -365,7 +366,7 @@ func TestUPnPLimitRemedy(t *testing.T) {
 	r := result(func(r *Result) {
 		r.Router = &report.IGDReport{Limit: &report.MappingLimit{Accepted: 30, Calls: 14}}
 	})
-	fs := []report.Finding{{ID: IDUPnPLimit, Severity: report.SeverityWarning}}
+	fs := []report.Finding{{ID: igd.FindingMappingLimit, Severity: report.SeverityWarning}}
 	rems := Remedies(r, fs)
 	i := slices.IndexFunc(rems, func(m report.Remedy) bool { return m.ID == RemedyUPnPLimit })
 	if i < 0 || !strings.Contains(rems[i].Title, "limit is 30") || !strings.Contains(rems[i].Title, "more than 14 simultaneous calls") {

@@ -46,31 +46,42 @@ func Remedies(r *Result, fs []report.Finding) []report.Remedy {
 	return out
 }
 
+// remedyList collects remedies in rank order, each with the findings it
+// fixes; one without findings is left out.
+type remedyList struct {
+	has map[report.FindingID]bool
+	out []remedy
+}
+
+func (l *remedyList) present(ids ...report.FindingID) []report.FindingID {
+	var out []report.FindingID
+	for _, id := range ids {
+		if l.has[id] {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func (l *remedyList) add(id, title, detail, unless string, fixes []report.FindingID) {
+	if len(fixes) > 0 {
+		l.out = append(l.out, remedy{report.Remedy{ID: id, Title: title, Detail: detail, Fixes: fixes}, unless})
+	}
+}
+
 func rankRemedies(r *Result, fs []report.Finding) []remedy {
-	has := map[report.FindingID]bool{}
+	l := &remedyList{has: map[report.FindingID]bool{}}
 	for _, f := range fs {
-		has[f.ID] = true
+		l.has[f.ID] = true
 	}
-	present := func(ids ...report.FindingID) []report.FindingID {
-		var out []report.FindingID
-		for _, id := range ids {
-			if has[id] {
-				out = append(out, id)
-			}
-		}
-		return out
-	}
-	rtp := "the RTP range"
-	if r.RTPLow > 0 {
-		rtp = fmt.Sprintf("the RTP range %d-%d", r.RTPLow, r.RTPHigh)
-	}
-	sip := r.SIPPort
-	var out []remedy
-	add := func(id, title, detail, unless string, fixes []report.FindingID) {
-		if len(fixes) > 0 {
-			out = append(out, remedy{report.Remedy{ID: id, Title: title, Detail: detail, Fixes: fixes}, unless})
-		}
-	}
+	l.networkRemedies()
+	l.mediaRemedies(r)
+	return l.out
+}
+
+// networkRemedies: what must change before any media remedy can work.
+func (l *remedyList) networkRemedies() {
+	add, present := l.add, l.present
 	add(RemedyAllowUDP, "Allow UDP through this network's firewall, or use a VPN",
 		"SIP over UDP and every RTP packet need UDP; with UDP blocked no other remedy helps. A VPN that runs over TCP/443 carries calls through such networks.",
 		"UDP is allowed (or calls run through a VPN)", present(IDNoUDP))
@@ -91,7 +102,18 @@ func rankRemedies(r *Result, fs []report.Finding) []remedy {
 		"the outer router is put in bridge mode", present(IDDoubleNAT, IDCGNAT, igd.FindingExternalIPDiffers))
 	add(RemedyPublicIPv4, "Ask the provider for a public IPv4 address",
 		"Behind the provider's carrier-grade NAT nothing can be forwarded.", "the provider gives a public address", present(IDCGNAT))
-	forwardFixes := present(IDSIPPortNotForwarded, IDRTPNotForwarded, IDMappingVaries, IDUPnPLimit, IDRTPPortMapping)
+}
+
+// mediaRemedies: what makes the audio arrive, in the order that fits the
+// NAT found.
+func (l *remedyList) mediaRemedies(r *Result) {
+	add, present, has := l.add, l.present, l.has
+	rtp := "the RTP range"
+	if r.RTPLow > 0 {
+		rtp = fmt.Sprintf("the RTP range %d-%d", r.RTPLow, r.RTPHigh)
+	}
+	sip := r.SIPPort
+	forwardFixes := present(IDSIPPortNotForwarded, IDRTPNotForwarded, IDMappingVaries, igd.FindingMappingLimit, igd.FindingPortsRestricted, IDRTPPortMapping)
 	forwardPorts := func() {
 		add(RemedyForwardPorts, fmt.Sprintf("Forward UDP %d and %s to the phone or server", sip, rtp),
 			"A static forward makes inbound SIP and audio arrive whatever the NAT does with mappings; each device needs its own ports.",
@@ -122,14 +144,13 @@ func rankRemedies(r *Result, fs []report.Finding) []remedy {
 		"the server's NAT handling is on", present(IDServerNoRport))
 	add(RemedyUPnPLimit, upnpLimitTitle(r),
 		"UPnP gives each call its RTP and RTCP ports; past the router's limit new calls get no mapping and no audio.",
-		"ports are forwarded by hand beyond the router's UPnP limit", present(IDUPnPLimit))
+		"ports are forwarded by hand beyond the router's UPnP limit", present(igd.FindingMappingLimit, igd.FindingPortsRestricted))
 	if !(has[IDMappingVaries] && !has[IDSIPPortNotForwarded] && !has[IDRTPNotForwarded]) {
 		relay()
 	}
 	add(RemedyVPN, "Use a VPN between the phones and the server",
 		"Inside a VPN no NAT sits between phones and server; it defeats every NAT behaviour found here.",
 		"calls run through a VPN", present(IDMappingVaries, IDCGNAT, IDDoubleNAT, IDPublicMismatch, IDSIPALGDrop))
-	return out
 }
 
 func natEndpointIndependent(r *Result) bool {
@@ -140,14 +161,22 @@ func natEndpointIndependent(r *Result) bool {
 }
 
 func upnpLimitTitle(r *Result) string {
-	if r.Router != nil && r.Router.Limit != nil && r.Router.Limit.Accepted > 0 {
-		k, calls := r.Router.Limit.Accepted, r.Router.Limit.Calls
-		if calls == 0 {
-			calls = k / 2 // RTP and RTCP per call
-		}
-		return fmt.Sprintf("The router's UPnP limit is %d mappings, so more than %d simultaneous calls need manual forwarding", k, calls)
+	if r.Router == nil || r.Router.Limit == nil {
+		return "The router's UPnP mapping limit caps simultaneous calls: forward ports by hand beyond it"
 	}
-	return "The router's UPnP mapping limit caps simultaneous calls: forward ports by hand beyond it"
+	l := r.Router.Limit
+	if len(l.Allowed) > 0 && l.Accepted > 0 {
+		return fmt.Sprintf("The router's UPnP rules allow only ports %s (%d mappings), so more than %d simultaneous calls, or RTP ports outside them, need manual forwarding",
+			strings.Join(l.Allowed, ", "), l.Accepted, l.Calls)
+	}
+	if l.Accepted > 0 {
+		calls := l.Calls
+		if calls == 0 {
+			calls = l.Accepted / 2 // RTP and RTCP per call
+		}
+		return fmt.Sprintf("The router's UPnP limit is %d mappings, so more than %d simultaneous calls need manual forwarding", l.Accepted, calls)
+	}
+	return "The router's UPnP rules refuse the ports calls need: forward them by hand"
 }
 
 // alternativeRemedies each fix media reachability on their own; the verdict
@@ -176,13 +205,13 @@ func Verdict(r *Result, fs []report.Finding) string {
 	for _, f := range fs {
 		if f.Severity.IsProblem() && !lanOnly[f.ID] {
 			problems = true
-			onlyLimit = onlyLimit && f.ID == IDUPnPLimit
+			onlyLimit = onlyLimit && (f.ID == igd.FindingMappingLimit || f.ID == igd.FindingPortsRestricted)
 		}
 	}
 	switch {
 	case has(IDNoUDP):
 		return lead + "no audio at all: UDP does not get through this network, unless UDP is allowed or calls run through a VPN."
-	case problems && onlyLimit && r.Router != nil && r.Router.Limit != nil:
+	case problems && onlyLimit && r.Router != nil && r.Router.Limit != nil && r.Router.Limit.Accepted > 0:
 		return lead + fmt.Sprintf("two-way audio for up to %d simultaneous calls through UPnP; beyond that expect no audio unless the ports are forwarded by hand.", r.Router.Limit.Calls)
 	case problems && len(ranked) > 0:
 		outlook := "expect one-way audio"
@@ -261,7 +290,7 @@ func Build(rep *report.Report, r *Result) {
 var findingCheck = map[report.FindingID]string{
 	IDSIPALG: CheckALG, IDSIPALGDrop: CheckALG, IDMirrorUnreachable: CheckALG,
 	IDSIPPortNotForwarded: CheckForward, IDRTPNotForwarded: CheckForward,
-	IDDoubleNAT: CheckPath, IDCGNAT: CheckPath, IDMappingVaries: CheckNAT, IDUPnPLimit: CheckRouter, IDRTPPortMapping: CheckNATRTP,
+	IDDoubleNAT: CheckPath, IDCGNAT: CheckPath, IDMappingVaries: CheckNAT, igd.FindingMappingLimit: CheckRouter, igd.FindingPortsRestricted: CheckRouter, IDRTPPortMapping: CheckNATRTP,
 	IDServerUnresolved: CheckServer, IDServerNoAnswer: CheckServer, IDServerPrivate: CheckServer,
 	IDServerNoRport: CheckServer, igd.FindingExternalIPDiffers: CheckRouter, IDServerDNSPrivate: CheckServer, IDDynDNSStale: CheckServer,
 }

@@ -71,5 +71,5 @@
 // r.Close() frees everything.
 //
 // What it does not do: no transcoding, no SRTP, no ICE/TURN, no jitter buffer,
-// no recording. It does not parse SIP or SDP; package sipsim does that.
+// no recording. It does not parse SIP or SDP; package proxy does that.
 package relay

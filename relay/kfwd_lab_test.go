@@ -255,10 +255,10 @@ func TestKernelForwardLab(t *testing.T) {
 		}
 		before := s.Stats()
 		waitKernel(t, s, a2, b, toA, toB, before.A.RTP.Kernel, before.B.RTP.Kernel)
-		// Until nft has swapped the rules, B's packets still follow the old
-		// rule to the old source; a loaded machine runs nft late enough for
-		// some to arrive there. The new rules are in now (A's new source was
-		// forwarded in the kernel), so from here on the old source gets none.
+		// Until the re-latch reached the kernel, B's packets still took
+		// the old rule to the old source. A's counter grew through the new
+		// rule, installed in one transaction with B's new destination: from
+		// here on nothing may go to the old source.
 		drain(a)
 		if gotB, gotA := flow(t, a2, b, toA, toB, 20, 4000); gotB != 20 || gotA != 20 {
 			t.Fatalf("after re-latch: B got %d, A (new port) got %d of 20", gotB, gotA)

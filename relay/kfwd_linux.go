@@ -532,7 +532,10 @@ func (k *kernelForwarder) spec(ctx context.Context, e *endpoint) (kernelSpec, st
 		return kernelSpec{}, "", false
 	}
 	toDst, err := k.lookupRoute(ctx, dst.Addr())
-	if err != nil {
+	if err != nil || back.local || toDst.local {
+		// A party on this host itself (natdoc serve's echo user) is no
+		// neighbour to `fwd` a packet to: the kernel's fwd to its own
+		// address never reaches the socket. User space keeps the stream.
 		return kernelSpec{}, "", false
 	}
 	// A relay bound to one address sends from it; bound to all, the kernel

@@ -248,6 +248,7 @@ type routeInfo struct {
 	dev     string
 	gateway netip.Addr // invalid: on-link (or local)
 	src     netip.Addr // preferred source address
+	local   bool       // the address is this host's own
 }
 
 // nexthop is the neighbour a packet for dst is handed to.
@@ -261,6 +262,7 @@ func (r routeInfo) nexthop(dst netip.Addr) netip.Addr {
 // parseRoute reads `ip -j route get ADDR`.
 func parseRoute(b []byte) (routeInfo, error) {
 	var routes []struct {
+		Type    string `json:"type"`
 		Dev     string `json:"dev"`
 		Gateway string `json:"gateway"`
 		PrefSrc string `json:"prefsrc"`
@@ -271,7 +273,7 @@ func parseRoute(b []byte) (routeInfo, error) {
 	if len(routes) == 0 || routes[0].Dev == "" {
 		return routeInfo{}, fmt.Errorf("parse ip route get: no route")
 	}
-	r := routeInfo{dev: routes[0].Dev}
+	r := routeInfo{dev: routes[0].Dev, local: routes[0].Type == "local"}
 	if routes[0].Gateway != "" {
 		gw, err := netip.ParseAddr(routes[0].Gateway)
 		if err != nil {

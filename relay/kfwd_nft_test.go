@@ -160,7 +160,7 @@ func TestParseRoute(t *testing.T) {
 		{"on link", `[{"dst":"203.0.113.1","dev":"eth0","prefsrc":"203.0.113.10","flags":[],"uid":0,"cache":[]}]`,
 			routeInfo{dev: "eth0", src: netip.MustParseAddr("203.0.113.10")}, false},
 		{"local", `[{"type":"local","dst":"127.0.0.1","dev":"lo","prefsrc":"127.0.0.1","flags":[],"uid":0,"cache":["local"]}]`,
-			routeInfo{dev: "lo", src: netip.MustParseAddr("127.0.0.1")}, false},
+			routeInfo{dev: "lo", src: netip.MustParseAddr("127.0.0.1"), local: true}, false},
 		{"empty", `[]`, routeInfo{}, true},
 		{"bad gateway", `[{"dev":"eth0","gateway":"x"}]`, routeInfo{}, true},
 		{"not json", `RTNETLINK answers: Network is unreachable`, routeInfo{}, true},

@@ -15,8 +15,8 @@ import (
 
 // Defaults, each with its reason.
 const (
-	// DefaultPortMin and DefaultPortMax: the RTP range the seed's server and
-	// most PBXes use (10000-20000), so port forwards users already have fit.
+	// DefaultPortMin and DefaultPortMax: the RTP range most PBXes use
+	// (10000-20000), so port forwards users already have fit.
 	DefaultPortMin = 10000
 	DefaultPortMax = 20000
 	// DefaultIdleTimeout: a phone on hold may send no RTP but still sends

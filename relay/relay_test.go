@@ -25,7 +25,7 @@ func newTestRelay(t *testing.T, cfg Config) *Relay {
 	if cfg.PortMin == 0 {
 		// Fixed test ranges stay below the kernel's ephemeral ports
 		// (32768-60999 by default), where any socket bound to port 0 on
-		// the machine could take one; relay tests use 24xxx, sipsim 25xxx-
+		// the machine could take one; relay tests use 24xxx, proxy 25xxx-
 		// 27xxx, cmd/natdoc 28xxx, so packages tested at once never meet.
 		cfg.PortMin, cfg.PortMax = 24000, 24999
 	}

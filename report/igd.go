@@ -98,4 +98,14 @@ type MappingLimit struct {
 	Skipped   int  `json:"skipped,omitempty"`   // ports in use by others, untouched
 	Conflicts int  `json:"conflicts,omitempty"` // 718 answers
 	Removed   int  `json:"removed"`
+	// Cause is what limits the mappings: "table-size", "permission-rules"
+	// (the router's rules allow only Allowed), "lease-policy", "other";
+	// empty when the limit was not reached.
+	Cause string `json:"cause,omitempty"`
+	// Allowed are the port ranges the router's rules allow, as found
+	// ("40000-40100"); empty when no port was refused by them.
+	Allowed []string `json:"allowed,omitempty"`
+	// SearchRequests counts the mappings asked (and released at once) to
+	// find Allowed.
+	SearchRequests int `json:"search_requests,omitempty"`
 }

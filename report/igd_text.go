@@ -36,30 +36,8 @@ func textIGD(r *Report, _ Options) string {
 	if len(g.Mappings) > 0 {
 		b.WriteString(igdMappingTable(g.Mappings) + "\n")
 	}
-	if l := g.Limit; l != nil {
-		applied := fmt.Sprint(l.Applied)
-		if !l.ReadBack {
-			applied = "not readable via this protocol"
-		}
-		verified := ""
-		if l.Verified > 0 {
-			verified = fmt.Sprint(l.Verified)
-		}
-		limit := "not reached"
-		if l.Reached {
-			limit = fmt.Sprintf("%d mappings", l.Accepted)
-		}
-		b.WriteString(kvLines(
-			"mappings asked", fmt.Sprint(l.Asked),
-			"accepted", fmt.Sprint(l.Accepted),
-			"applied (read back)", applied,
-			"verified by a packet", verified,
-			"limit", limit,
-			"refused with", refusal(l),
-			"calls it carries", fmt.Sprint(l.Calls),
-			"leases", l.LeaseNote,
-			"removed again", fmt.Sprint(l.Removed),
-		))
+	if g.Limit != nil {
+		b.WriteString(limitLines(g.Limit))
 	}
 	if c := g.Cleanup; c != nil {
 		b.WriteString(kvLines("in journal", fmt.Sprint(c.Pending), "removed", fmt.Sprint(c.Removed),
@@ -73,6 +51,35 @@ func textIGD(r *Report, _ Options) string {
 		fmt.Fprintf(&b, "  %s\n", styleDim.Render("journal: "+g.Journal))
 	}
 	return b.String()
+}
+
+// limitLines renders what `upnp limits` measured.
+func limitLines(l *MappingLimit) string {
+	applied := fmt.Sprint(l.Applied)
+	if !l.ReadBack {
+		applied = "not readable via this protocol"
+	}
+	verified := ""
+	if l.Verified > 0 {
+		verified = fmt.Sprint(l.Verified)
+	}
+	limit := "not reached"
+	if l.Reached {
+		limit = fmt.Sprintf("%d mappings", l.Accepted)
+	}
+	return kvLines(
+		"mappings asked", fmt.Sprint(l.Asked),
+		"accepted", fmt.Sprint(l.Accepted),
+		"applied (read back)", applied,
+		"verified by a packet", verified,
+		"limit", limit,
+		"limited by", l.Cause,
+		"ports its rules allow", strings.Join(l.Allowed, ", "),
+		"refused with", refusal(l),
+		"calls it carries", fmt.Sprint(l.Calls),
+		"leases", l.LeaseNote,
+		"removed again", fmt.Sprint(l.Removed),
+	)
 }
 
 func igdMappingTable(ms []PortMapping) string {

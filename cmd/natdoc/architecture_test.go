@@ -56,7 +56,11 @@ type tableRow struct {
 	imports []string
 }
 
-var backticked = regexp.MustCompile("`([^`]+)`")
+var (
+	backticked = regexp.MustCompile("`([^`]+)`")
+	// A note on an import, "(`--upnp`)", names no package.
+	parenthesised = regexp.MustCompile(`\([^)]*\)`)
+)
 
 // architectureTable reads the package table: the rows under "## Packages"
 // whose first cell names one package.
@@ -85,7 +89,8 @@ func architectureTable(t *testing.T) []tableRow {
 			t.Fatalf("docs/ARCHITECTURE.md: a row names one package and ends with its imports: %q", line)
 		}
 		var imports []string
-		for _, m := range backticked.FindAllStringSubmatch(cells[len(cells)-1], -1) {
+		last := parenthesised.ReplaceAllString(cells[len(cells)-1], "")
+		for _, m := range backticked.FindAllStringSubmatch(last, -1) {
 			imports = append(imports, m[1])
 		}
 		slices.Sort(imports)

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/natdoc/natdoc/sipsim"
+	"github.com/natdoc/natdoc/phone"
 	"github.com/spf13/cobra"
 )
 
@@ -29,7 +29,7 @@ type callOptions struct {
 	SIPPort   int
 	RTPPort   int
 
-	mode     sipsim.SDPMode
+	mode     phone.SDPMode
 	explicit netip.Addr
 	stun     netip.AddrPort
 	local    netip.Addr
@@ -97,9 +97,9 @@ func (o *callOptions) validate() error {
 	}
 	switch o.SDPAddr {
 	case "local":
-		o.mode = sipsim.SDPLocal
+		o.mode = phone.SDPLocal
 	case "stun":
-		o.mode = sipsim.SDPSTUN
+		o.mode = phone.SDPSTUN
 		ap, err := netip.ParseAddrPort(o.STUN)
 		if err != nil {
 			return usageErrorf("--sdp-addr stun needs --stun IP:PORT (got %q)", o.STUN)
@@ -110,7 +110,7 @@ func (o *callOptions) validate() error {
 		if err != nil {
 			return usageErrorf("--sdp-addr %q: want local, stun or an IP", o.SDPAddr)
 		}
-		o.mode, o.explicit = sipsim.SDPExplicit, ip
+		o.mode, o.explicit = phone.SDPExplicit, ip
 	}
 	if o.LocalIP != "" {
 		ip, err := netip.ParseAddr(o.LocalIP)
@@ -129,50 +129,12 @@ func runCall(ctx context.Context, a *app, o *callOptions) error {
 	silenceSipgo(a)
 	rep := newReport("call")
 	rep.Started = time.Now()
-	cfg := sipsim.PhoneConfig{User: o.User, Password: o.Password, Server: o.Server, LocalIP: o.local, SDPMode: o.mode,
-		SDPAddr: o.explicit, STUN: o.stun, Symmetric: o.Symmetric, Comedia: o.Comedia, RTPPort: o.RTPPort, Log: a.log}
-	if o.SIPPort != 0 {
-		ip := o.local
-		if !ip.IsValid() {
-			ip = netip.IPv4Unspecified()
-		}
-		conn, err := listenUDP("udp4", netip.AddrPortFrom(ip, uint16(o.SIPPort)).String())
-		if err != nil {
-			return cannotRunErrorf("sip port %d: %w", o.SIPPort, err)
-		}
-		cfg.Conn = conn
-	}
-	phone, err := sipsim.NewPhone(cfg)
-	if err != nil {
+	opt := phone.RunOptions{Config: phone.Config{User: o.User, Password: o.Password, Server: o.Server, LocalIP: o.local, SDPMode: o.mode,
+		SDPAddr: o.explicit, STUN: o.stun, Symmetric: o.Symmetric, Comedia: o.Comedia, RTPPort: o.RTPPort, Log: a.log},
+		SIPPort: o.SIPPort, Register: o.Register, Target: o.Target, Answer: o.Answer, Duration: o.Duration, Wait: o.Wait,
+		Notify: func(msg string) { fmt.Fprintln(a.stderr, "natdoc call: "+msg) }}
+	if err := phone.Run(ctx, opt, rep); err != nil {
 		return cannotRunErrorf("%w", err)
 	}
-	defer phone.Close()
-	if o.Register || o.Answer {
-		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err := phone.Register(rctx)
-		cancel()
-		if err != nil {
-			return cannotRunErrorf("%w", err)
-		}
-		fmt.Fprintf(a.stderr, "natdoc call: registered %s at %s from %s\n", o.User, o.Server, phone.Addr())
-	}
-	var res *sipsim.CallResult
-	if o.Answer {
-		fmt.Fprintf(a.stderr, "natdoc call: waiting up to %s for a call\n", o.Wait)
-		wctx, cancel := context.WithTimeout(ctx, o.Wait)
-		res, err = phone.Answer(wctx, o.Duration+o.Wait)
-		cancel()
-	} else {
-		cctx, cancel := context.WithTimeout(ctx, o.Duration+time.Minute)
-		res, err = phone.Call(cctx, o.Target, o.Duration)
-		cancel()
-	}
-	if err != nil {
-		return cannotRunErrorf("%w", err)
-	}
-	rep.Finished = time.Now()
-	rep.CallTest = sipsim.CallTestReport(res)
-	rep.Add(sipsim.CallFindings(res)...)
-	rep.Verdict = res.Explain
 	return a.emit(rep)
 }

@@ -1,8 +1,7 @@
 package main
 
 import (
-	"fmt"
-	"strconv"
+	"context"
 	"strings"
 	"time"
 
@@ -58,28 +57,7 @@ run, never as passed. It talks only to the servers named here and, without
 				return err
 			}
 			opt.Log = a.log
-			opt.Lifetime = o.Lifetime
-			// The journal records the limit test's mappings, and shows
-			// mappings a crashed earlier run left behind.
-			path, err := igd.DefaultJournalPath()
-			switch {
-			case err == nil:
-				opt.Journal = igd.OpenJournal(path)
-			case opt.UPnPLimit > 0:
-				return cannotRunErrorf("upnp journal: %w", err)
-			}
-			rep := newReport("diagnose")
-			rep.Started = time.Now()
-			res := diagnose.Run(cmd.Context(), opt)
-			if err := cmd.Context().Err(); err != nil {
-				return cannotRunErrorf("diagnose interrupted: %w", err)
-			}
-			diagnose.Build(rep, res)
-			rep.Finished = time.Now()
-			if err := a.emit(rep); err != nil || diagnose.RanAny(res) {
-				return err
-			}
-			return cannotRunErrorf("diagnose: no network check could run (see Checks)")
+			return runDiagnose(cmd.Context(), a, opt)
 		},
 	}
 	f := cmd.Flags()
@@ -96,10 +74,35 @@ run, never as passed. It talks only to the servers named here and, without
 	return cmd
 }
 
+// runDiagnose runs every check and writes the report.
+func runDiagnose(ctx context.Context, a *app, opt diagnose.Options) error {
+	// The journal records the limit test's mappings, and shows mappings a
+	// crashed earlier run left behind.
+	path, err := igd.DefaultJournalPath()
+	switch {
+	case err == nil:
+		opt.Journal = igd.OpenJournal(path)
+	case opt.UPnPLimit > 0:
+		return cannotRunErrorf("upnp journal: %w", err)
+	}
+	rep := newReport("diagnose")
+	rep.Started = time.Now()
+	res := diagnose.Run(ctx, opt)
+	if err := ctx.Err(); err != nil {
+		return cannotRunErrorf("diagnose interrupted: %w", err)
+	}
+	diagnose.Build(rep, res)
+	rep.Finished = time.Now()
+	if err := a.emit(rep); err != nil || diagnose.RanAny(res) {
+		return err
+	}
+	return cannotRunErrorf("diagnose: no network check could run (see Checks)")
+}
+
 // options validates the flags.
 func (o diagnoseOptions) options(sipPortGiven bool) (diagnose.Options, error) {
 	opt := diagnose.Options{STUN: o.STUN, Mirror: o.Mirror, Server: o.Server, SIPPort: o.SIPPort, Timeout: o.Timeout,
-		UPnPLimit: o.UPnPLimit, NoRouter: o.NoUPnP}
+		UPnPLimit: o.UPnPLimit, NoRouter: o.NoUPnP, Lifetime: o.Lifetime}
 	if o.UPnPLimit < 0 || o.UPnPLimit > 1000 {
 		return opt, usageErrorf("--upnp-limit %d: want 0 to 1000", o.UPnPLimit)
 	}
@@ -129,7 +132,7 @@ func (o diagnoseOptions) options(sipPortGiven bool) (diagnose.Options, error) {
 		if err != nil {
 			return opt, usageErrorf("--rtp-ports: %w", err)
 		}
-		opt.RTPLow, opt.RTPHigh = lo, hi
+		opt.RTPLow, opt.RTPHigh = int(lo), int(hi)
 	}
 	opt.CheckForwarding = sipPortGiven || o.RTPPorts != ""
 	if opt.Timeout == 0 {
@@ -142,18 +145,4 @@ func (o diagnoseOptions) options(sipPortGiven bool) (diagnose.Options, error) {
 		return opt, usageErrorf("--timeout %s: want at least 1s", opt.Timeout)
 	}
 	return opt, nil
-}
-
-// parsePortRange reads "LO-HI" (or one port).
-func parsePortRange(s string) (int, int, error) {
-	loS, hiS, found := strings.Cut(s, "-")
-	if !found {
-		hiS = loS
-	}
-	lo, err1 := strconv.Atoi(strings.TrimSpace(loS))
-	hi, err2 := strconv.Atoi(strings.TrimSpace(hiS))
-	if err1 != nil || err2 != nil || lo <= 0 || hi > 65535 || lo > hi {
-		return 0, 0, fmt.Errorf("%q: want LO-HI with 1 <= LO <= HI <= 65535", s)
-	}
-	return lo, hi, nil
 }

@@ -31,9 +31,7 @@ import (
 // constants, with how many IDs each spells as strings: a count may only fall,
 // and a package that reaches zero must leave the list.
 var pendingLiterals = map[string]int{
-	"capture":    17,
-	"sipsim":     7,
-	"cmd/natdoc": 2,
+	"capture": 17,
 }
 
 // pendingDuplicates are ID strings still defined as constants in more than
@@ -42,7 +40,6 @@ var pendingDuplicates = map[string]bool{
 	"double-nat":                    true,
 	"mapping-varies-by-destination": true,
 	"no-udp":                        true,
-	"upnp-mapping-limit":            true,
 }
 
 // oracles spell finding IDs on purpose: internal/pcapgen writes the truth

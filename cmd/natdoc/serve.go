@@ -3,22 +3,20 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/netip"
 	"os"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
-	"github.com/natdoc/natdoc/diagnose/sipalg"
+	"github.com/natdoc/natdoc/proxy"
 	"github.com/natdoc/natdoc/relay"
-	"github.com/natdoc/natdoc/report"
-	"github.com/natdoc/natdoc/sipsim"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // serveOptions are the flags of `natdoc serve`.
@@ -49,20 +47,16 @@ type serveOptions struct {
 	UPnPURL     string
 	UPnPPairs   int
 	UPnPJournal string
+	RouterCheck bool
+	STUN        string
+	MirrorCheck string
+	AddrCheck   time.Duration
 
-	listen           netip.AddrPort
-	local            netip.Addr
-	lan, allow       []netip.Prefix
-	portMin, portMax int
-	users            map[string]string
+	run proxy.Options // what validate made of the flags
 }
 
-func newServeCmd(a *app) *cobra.Command {
-	var o serveOptions
-	cmd := &cobra.Command{
-		Use:   "serve",
-		Short: "Run a SIP server with an RTP relay that anchors media (fix mode)",
-		Long: `A temporary SIP registrar and proxy with an RTP relay, so that phones behind
+// serveLong is natdoc serve's help text.
+const serveLong = `A temporary SIP registrar and proxy with an RTP relay, so that phones behind
 NAT hear each other.
 
 The registrar sends requests to where a phone's REGISTER really came from
@@ -76,7 +70,19 @@ broken deployment for a before/after comparison.
 Peers whose source is in --lan (private ranges by default) are given
 --local-addr, everyone else --public-addr (an IP or a dynamic-DNS name).
 The built-in user "echo" answers every call with a tone and reports what it
-heard: one phone is enough to prove two-way audio.
+heard: one phone is enough to prove two-way audio. Its media goes through
+the relay like every call's; with --fix=false it sends to the caller's SDP
+address, as a phone that knows nothing of NAT does.
+
+Behind a router (a private --listen address, --public-addr the router's
+public address or a dynamic-DNS name): LAN phones get the --listen address
+unless --local-addr says otherwise (most routers do not pass packets for
+their own public address back into the LAN). At start natdoc asks the
+router (UPnP IGD, NAT-PMP; or --stun) for its public address and compares
+--public-addr, and with --mirror-check HOST:PORT a natdoc mirror outside
+proves that the SIP port and a sample of the RTP range arrive here. A name
+is resolved again every --public-addr-check; when it no longer points at
+the router, natdoc warns and puts the router's address in SDP.
 It is also the mirror for natdoc diagnose's SIP ALG and port-forwarding
 checks (natdoc diagnose --mirror THIS-HOST:PORT): requests to sip:mirror@...
 are answered with the bytes received, before authentication and rate-limited
@@ -95,9 +101,17 @@ the main address unless --public-addr is given.
 --kernel-forward moves each latched stream into the kernel (an nftables
 netdev table named natdoc_relay_PID, removed on exit): packets no longer
 wake natdoc, counters are read from nft every second, and RTP loss is then
-not measured.`,
+not measured.`
+
+func newServeCmd(a *app) *cobra.Command {
+	var o serveOptions
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run a SIP server with an RTP relay that anchors media (fix mode)",
+		Long:  serveLong,
 		Example: `  natdoc serve --public-addr 203.0.113.10 --allow 192.168.1.0/24
-  natdoc serve --public-addr voip.example.net --local-addr 192.168.1.2 --users users.txt
+  natdoc serve --listen 192.168.1.2:5060 --public-addr voip.example.net --users users.txt --mirror-check mirror.example.org:5060
+  natdoc serve --listen 192.168.1.2:5060 --upnp --users users.txt
   natdoc serve --fix=false --allow 0.0.0.0/0 --open     # the broken deployment, for comparison`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -107,7 +121,11 @@ not measured.`,
 			return runServe(cmd.Context(), a, &o)
 		},
 	}
-	f := cmd.Flags()
+	o.flags(cmd.Flags())
+	return cmd
+}
+
+func (o *serveOptions) flags(f *pflag.FlagSet) {
 	f.StringVar(&o.Listen, "listen", "0.0.0.0:5060", "SIP `ADDR:PORT` (UDP, and TCP unless --tcp=false)")
 	f.StringVar(&o.PublicAddr, "public-addr", "", "the main address (`IP or NAME`) given to peers outside the LAN; default: the --listen address")
 	f.StringVar(&o.LocalAddr, "local-addr", "", "the additional address (`IP`) given to peers in --lan")
@@ -123,60 +141,50 @@ not measured.`,
 	f.BoolVar(&o.Mirror, "mirror", true, "answer natdoc diagnose's mirror requests (SIP ALG and port-forwarding checks)")
 	f.BoolVar(&o.LatchAny, "latch-any-source", false, "let media latch from any source IP, not only the phone's SIP source (phones with separate media gateways)")
 	f.BoolVar(&o.KernelFwd, "kernel-forward", false, "forward latched media in the kernel (nftables; Linux, root); falls back to user space with a warning")
-	f.DurationVar(&o.Keepalive, "keepalive", sipsim.DefaultKeepalive, "OPTIONS ping interval toward registered phones (below the NAT's UDP timeout)")
+	f.DurationVar(&o.Keepalive, "keepalive", proxy.DefaultKeepalive, "OPTIONS ping interval toward registered phones (below the NAT's UDP timeout)")
 	f.DurationVar(&o.IdleTimeout, "idle-timeout", relay.DefaultIdleTimeout, "close relay streams without packets for this long")
 	f.DurationVar(&o.Duration, "duration", 0, "stop after this long (0: until Ctrl-C)")
-	f.Float64Var(&o.Rate, "rate-limit", sipsim.DefaultRate, "SIP requests per second allowed per source IP (burst: twice that)")
-	f.IntVar(&o.MaxRegs, "max-registrations", sipsim.DefaultMaxBindings, "registered users kept at most")
+	f.Float64Var(&o.Rate, "rate-limit", proxy.DefaultRate, "SIP requests per second allowed per source IP (burst: twice that)")
+	f.IntVar(&o.MaxRegs, "max-registrations", proxy.DefaultMaxBindings, "registered users kept at most")
 	f.BoolVar(&o.UPnP, "upnp", false, "ask the router (UPnP IGD, PCP or NAT-PMP) to forward the SIP port and the first --upnp-rtp-pairs RTP pairs; removed on exit")
 	f.StringVar(&o.UPnPURL, "upnp-url", "", "the IGD's root description `URL` (skips SSDP discovery)")
-	f.IntVar(&o.UPnPPairs, "upnp-rtp-pairs", defaultUPnPPairs, "RTP/RTCP port pairs to forward with --upnp (the relay then uses only those)")
+	f.IntVar(&o.UPnPPairs, "upnp-rtp-pairs", proxy.DefaultUPnPPairs, "RTP/RTCP port pairs to forward with --upnp (the relay then uses only those)")
 	f.StringVar(&o.UPnPJournal, "upnp-journal", "", "journal `FILE` of mappings for `natdoc upnp cleanup` (default: natdoc's state directory)")
+	f.BoolVar(&o.RouterCheck, "router-check", true, "behind a router: ask it (UPnP IGD, NAT-PMP) for its public address at start and compare --public-addr")
+	f.StringVar(&o.STUN, "stun", "", "STUN server `HOST:PORT` to learn the router's public address from (at start and every --public-addr-check)")
+	f.StringVar(&o.MirrorCheck, "mirror-check", "", "a natdoc mirror outside, `HOST:PORT`: prove at start that the SIP port and a sample of the RTP range sent to the public address arrive here")
+	f.DurationVar(&o.AddrCheck, "public-addr-check", proxy.DefaultAddrCheckInterval, "how often to resolve --public-addr again and compare it with the router's public address (0: never)")
 	f.BoolVar(&o.Quiet, "quiet", false, "do not print events as they happen (only the summary)")
-	f.IntVar(&o.MaxCalls, "max-calls", sipsim.DefaultMaxCalls, "calls in progress at most")
-	return cmd
+	f.IntVar(&o.MaxCalls, "max-calls", proxy.DefaultMaxCalls, "calls in progress at most")
 }
 
+// validate checks the flags and turns them into the run's options.
 func (o *serveOptions) validate() error {
-	ap, err := netip.ParseAddrPort(o.Listen)
-	if err != nil {
-		return usageErrorf("--listen %q: want IP:PORT", o.Listen)
-	}
-	o.listen = ap
-	if ap.Addr().IsUnspecified() && o.PublicAddr == "" && !o.UPnP {
-		return usageErrorf("--listen %s is every interface: give --public-addr (the address phones reach this host at)", o.Listen)
-	}
-	if o.LocalAddr != "" {
-		if o.local, err = netip.ParseAddr(o.LocalAddr); err != nil {
-			return usageErrorf("--local-addr %q: want an IP", o.LocalAddr)
-		}
-	}
-	if o.lan, err = parsePrefixes("--lan", o.LAN); err != nil {
+	r := &o.run
+	*r = proxy.Options{PublicAddr: o.PublicAddr, TCP: o.TCP, Realm: o.Realm, Open: o.Open, Fix: o.Fix, Echo: o.Echo, Mirror: o.Mirror,
+		LatchAnySource: o.LatchAny, KernelForward: o.KernelFwd, IdleTimeout: o.IdleTimeout, Keepalive: o.Keepalive,
+		Rate: o.Rate, MaxBindings: o.MaxRegs, MaxCalls: o.MaxCalls, Duration: o.Duration}
+	if err := o.validateAddrs(r); err != nil {
 		return err
 	}
-	if o.allow, err = parsePrefixes("--allow", o.Allow); err != nil {
-		return err
-	}
-	lo, hi, ok := strings.Cut(o.RTPPorts, "-")
-	o.portMin, err = strconv.Atoi(lo)
-	if err == nil && ok {
-		o.portMax, err = strconv.Atoi(hi)
-	}
-	if err != nil || !ok || o.portMin < 1024 || o.portMax > 65535 || o.portMax-o.portMin < 3 {
+	lo, hi, err := parsePortRange(o.RTPPorts)
+	if err != nil || lo < 1024 || hi-lo < 3 {
 		return usageErrorf("--rtp-ports %q: want LO-HI within 1024-65535, at least 4 ports", o.RTPPorts)
 	}
+	r.PortMin, r.PortMax = int(lo), int(hi)
 	if o.UsersFile != "" {
-		f, err := os.Open(o.UsersFile)
-		if err != nil {
-			return usageErrorf("--users: %w", err)
-		}
-		defer f.Close()
-		if o.users, err = sipsim.ReadUsers(f); err != nil {
-			return usageErrorf("--users %s: %w", o.UsersFile, err)
+		if r.Users, err = readUsersFile(o.UsersFile); err != nil {
+			return err
 		}
 	}
-	if o.UPnP && (o.UPnPPairs < 1 || o.UPnPPairs > 500) {
-		return usageErrorf("--upnp-rtp-pairs %d: want 1-500", o.UPnPPairs)
+	if o.UPnP {
+		if o.UPnPPairs < 1 || o.UPnPPairs > 500 {
+			return usageErrorf("--upnp-rtp-pairs %d: want 1-500", o.UPnPPairs)
+		}
+		r.UPnP = &proxy.UPnPOptions{URL: o.UPnPURL, Pairs: o.UPnPPairs, Journal: o.UPnPJournal}
+	}
+	if err := o.validateChecks(r); err != nil {
+		return err
 	}
 	if o.Rate <= 0 || o.MaxRegs <= 0 || o.MaxCalls <= 0 {
 		return usageErrorf("--rate-limit, --max-registrations and --max-calls must be positive")
@@ -185,6 +193,68 @@ func (o *serveOptions) validate() error {
 		return usageErrorf("--keepalive %s: want at least 1s", o.Keepalive)
 	}
 	return nil
+}
+
+// validateAddrs reads --listen, --local-addr, --lan and --allow.
+func (o *serveOptions) validateAddrs(r *proxy.Options) error {
+	ap, err := netip.ParseAddrPort(o.Listen)
+	if err != nil {
+		return usageErrorf("--listen %q: want IP:PORT", o.Listen)
+	}
+	r.Listen = ap
+	if ap.Addr().IsUnspecified() && o.PublicAddr == "" && !o.UPnP {
+		return usageErrorf("--listen %s is every interface: give --public-addr (the address phones reach this host at)", o.Listen)
+	}
+	if o.LocalAddr != "" {
+		if r.LocalAddr, err = netip.ParseAddr(o.LocalAddr); err != nil {
+			return usageErrorf("--local-addr %q: want an IP", o.LocalAddr)
+		}
+	}
+	if r.LAN, err = parsePrefixes("--lan", o.LAN); err != nil {
+		return err
+	}
+	r.Allow, err = parsePrefixes("--allow", o.Allow)
+	return err
+}
+
+// validateChecks reads the flags of the start-up and address checks.
+func (o *serveOptions) validateChecks(r *proxy.Options) error {
+	r.RouterCheck, r.AddrCheckInterval = o.RouterCheck, o.AddrCheck
+	if o.AddrCheck < 0 || (o.AddrCheck > 0 && o.AddrCheck < 10*time.Second) {
+		return usageErrorf("--public-addr-check %s: want 0 (never) or at least 10s", o.AddrCheck)
+	}
+	var err error
+	if r.STUN, err = udpAddrFlag("--stun", o.STUN); err != nil {
+		return err
+	}
+	r.MirrorCheck, err = udpAddrFlag("--mirror-check", o.MirrorCheck)
+	return err
+}
+
+// udpAddrFlag reads HOST:PORT (IPv4); empty is no address.
+func udpAddrFlag(flag, v string) (netip.AddrPort, error) {
+	if v == "" {
+		return netip.AddrPort{}, nil
+	}
+	ua, err := net.ResolveUDPAddr("udp4", v)
+	if err != nil || ua.Port == 0 {
+		return netip.AddrPort{}, usageErrorf("%s %q: want HOST:PORT", flag, v)
+	}
+	ap := ua.AddrPort()
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
+}
+
+func readUsersFile(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, usageErrorf("--users: %w", err)
+	}
+	defer f.Close()
+	users, err := proxy.ReadUsers(f)
+	if err != nil {
+		return nil, usageErrorf("--users %s: %w", path, err)
+	}
+	return users, nil
 }
 
 func parsePrefixes(flag string, in []string) ([]netip.Prefix, error) {
@@ -207,142 +277,39 @@ func runServe(ctx context.Context, a *app, o *serveOptions) error {
 	rep := newReport("serve")
 	rep.Started = time.Now()
 	silenceSipgo(a)
-	if o.Duration > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, o.Duration)
-		defer cancel()
-	}
-	cfg := sipsim.Config{
-		PublicAddr: o.PublicAddr, LocalAddr: o.local, LAN: o.lan, Allow: o.allow, Users: o.users, Realm: o.Realm,
-		Open: o.Open, Fix: o.Fix, Keepalive: o.Keepalive, Echo: o.Echo, Log: a.log,
-		Rate: o.Rate, Burst: 2 * o.Rate, MaxBindings: o.MaxRegs, MaxCalls: o.MaxCalls,
-	}
+	opt := o.run
+	opt.Log = a.log
 	var live *liveStatus
+	if !o.Quiet && isTerminal(a.stderr) && !a.opts.JSON {
+		live = &liveStatus{w: a.stderr}
+		opt.Status = live.set
+		defer live.clear()
+	}
+	opt.Notify = func(msg string) { live.above(func() { fmt.Fprintln(a.stderr, "natdoc serve: "+msg) }) }
 	if !o.Quiet {
-		if isTerminal(a.stderr) && !a.opts.JSON {
-			live = &liveStatus{w: a.stderr}
-		}
-		cfg.OnEvent = eventPrinter(a, live)
+		opt.OnEvent = eventPrinter(a, live)
 	}
-	if o.UPnP {
-		fw, err := o.forwardPorts(ctx, a)
-		if err != nil {
-			return err
-		}
-		defer func() {
-			if n, err := fw.release(); err != nil {
-				fmt.Fprintf(a.stderr, "natdoc serve: removing UPnP mappings: %d removed, %v (run natdoc upnp cleanup)\n", n, err)
-			}
-		}()
-		rep.Add(fw.findings...)
-		if cfg.PublicAddr == "" {
-			cfg.PublicAddr = fw.external
-		}
-		if fw.pairs >= 2 {
-			o.portMax = o.portMin + 2*fw.pairs - 1
-		}
-		fmt.Fprintf(a.stderr, "natdoc serve: router forwards %s\n", strings.Join(fw.mapped, ", "))
-	}
-	var rl *relay.Relay
-	if o.Fix {
-		var err error
-		rl, err = relay.New(relay.Config{Bind: o.listen.Addr(), PortMin: o.portMin, PortMax: o.portMax, IdleTimeout: o.IdleTimeout, LatchAnySource: o.LatchAny, MaxSessions: o.MaxCalls,
-			KernelForward: o.KernelFwd, Log: a.log})
-		if err != nil {
-			return usageErrorf("%w", err)
-		}
-		defer rl.Close()
-		cfg.Relay = rl
-		if on, _ := rl.KernelForwarding(); on {
-			fmt.Fprintln(a.stderr, "natdoc serve: latched media is forwarded in the kernel (nftables); RTP loss is then not measured")
-		}
-	}
-	udp, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(o.listen))
-	if err != nil {
-		return cannotRunErrorf("listen udp %s: %w", o.listen, err)
-	}
-	listen := []string{"udp " + o.listen.String()}
-	var tcp net.Listener
-	if o.TCP {
-		if tcp, err = net.Listen("tcp", o.listen.String()); err != nil {
-			udp.Close()
-			return cannotRunErrorf("listen tcp %s: %w", o.listen, err)
-		}
-		listen = append(listen, "tcp "+o.listen.String())
-	}
-	if o.Mirror {
-		// Callbacks (diagnose's port-forwarding check) leave from a port of
-		// their own, so they match no NAT binding the request opened.
-		callback, err := net.ListenUDP("udp", &net.UDPAddr{IP: o.listen.Addr().AsSlice()})
-		if err != nil {
-			udp.Close()
-			if tcp != nil {
-				tcp.Close()
-			}
-			return cannotRunErrorf("mirror: callback socket: %w", err)
-		}
-		defer callback.Close()
-		cfg.Mirror = sipalg.NewAnswerer(sipalg.DefaultRateLimit, callback)
-	}
-	srv, err := sipsim.New(cfg)
-	if err != nil {
-		udp.Close()
-		if tcp != nil {
-			tcp.Close()
-		}
+	err := proxy.Run(ctx, opt, rep)
+	var ce *proxy.ConfigError
+	switch {
+	case errors.Is(err, proxy.ErrOpenOnPublic):
+		return usageErrorf("%w (give --users FILE, --allow CIDR, or --open)", err)
+	case errors.As(err, &ce):
 		return usageErrorf("%w", err)
-	}
-	fmt.Fprintf(a.stderr, "natdoc serve: listening on %s (fix mode %v, mirror %v); Ctrl-C ends and prints the summary\n", strings.Join(listen, ", "), o.Fix, o.Mirror)
-	if live != nil {
-		stopLive := live.run(ctx, srv)
-		defer stopLive()
-	}
-	if err := srv.Serve(ctx, udp, tcp); err != nil {
-		if err == sipsim.ErrOpenOnPublic {
-			return usageErrorf("%w (give --users FILE, --allow CIDR, or --open)", err)
-		}
+	case err != nil:
 		return cannotRunErrorf("%w", err)
 	}
-	active, ended := srv.Calls()
-	calls := append(ended, active...)
-	rep.Finished = time.Now()
-	rep.Serve = sipsim.ServeReport(listen, srv.EffectiveConfig(), o.RTPPorts, srv.Registrations(), calls)
-	rep.Add(sipsim.ServeFindings(calls, srv.Anomalies())...)
-	if o.UPnP && o.Fix {
-		rep.Serve.RTPPorts = fmt.Sprintf("%d-%d", o.portMin, o.portMax)
-	}
-	rep.Verdict = serveVerdict(rep.Serve)
 	return a.emit(rep)
-}
-
-func serveVerdict(s *report.ServeReport) string {
-	mode := "in fix mode (media relayed)"
-	if !s.Fix {
-		mode = "without the fix (SDP forwarded untouched)"
-	}
-	return fmt.Sprintf("Served %s and %s %s.", count(s.Registered, "registered phone"), count(len(s.Calls), "call"), mode)
-}
-
-// count writes "1 call" or "3 calls".
-func count(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // eventPrinter shows server events on standard error as they happen: one
 // line each, or JSON lines with --json.
-func eventPrinter(a *app, live *liveStatus) func(sipsim.Event) {
+func eventPrinter(a *app, live *liveStatus) func(proxy.Event) {
 	var mu sync.Mutex
 	enc := json.NewEncoder(a.stderr)
-	return func(e sipsim.Event) {
+	return func(e proxy.Event) {
 		mu.Lock()
 		defer mu.Unlock()
-		if live != nil {
-			live.clear()
-			defer live.redraw()
-		}
 		if a.opts.JSON {
 			enc.Encode(e)
 			return
@@ -356,7 +323,7 @@ func eventPrinter(a *app, live *liveStatus) func(sipsim.Event) {
 		if e.Detail != "" {
 			line += "  " + e.Detail
 		}
-		fmt.Fprintln(a.stderr, line)
+		live.above(func() { fmt.Fprintln(a.stderr, line) })
 	}
 }
 
@@ -371,44 +338,12 @@ func silenceSipgo(a *app) {
 	sipgoLoggerOnce.Do(func() { sip.SetDefaultLogger(a.log) })
 }
 
-func listenUDP(network, addr string) (*net.UDPConn, error) {
-	ua, err := net.ResolveUDPAddr(network, addr)
-	if err != nil {
-		return nil, err
-	}
-	return net.ListenUDP(network, ua)
-}
-
-// liveStatusInterval: the status line on a terminal refreshes this often.
-const liveStatusInterval = time.Second
-
 // liveStatus keeps one status line (registrations, calls, relayed packets
 // each way) at the bottom of a terminal; events print above it.
 type liveStatus struct {
 	w    io.Writer
 	mu   sync.Mutex
 	line string
-}
-
-func (l *liveStatus) run(ctx context.Context, srv *sipsim.Server) (stop func()) {
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(liveStatusInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				l.clear()
-				return
-			case <-t.C:
-				active, _ := srv.Calls()
-				l.set(sipsim.StatusLine(len(srv.Registrations()), active))
-			}
-		}
-	}()
-	return func() { cancel(); <-done }
 }
 
 func (l *liveStatus) set(s string) {
@@ -424,8 +359,16 @@ func (l *liveStatus) clear() {
 	fmt.Fprint(l.w, "\r\x1b[K")
 }
 
-func (l *liveStatus) redraw() {
+// above prints with print above the status line; without one (nil) it
+// just prints.
+func (l *liveStatus) above(print func()) {
+	if l == nil {
+		print()
+		return
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	fmt.Fprint(l.w, "\r\x1b[K")
+	print()
 	fmt.Fprint(l.w, "\r\x1b[K"+l.line)
 }

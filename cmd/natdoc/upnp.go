@@ -56,64 +56,57 @@ natdoc never deletes a mapping it did not make.`,
 	return cmd
 }
 
-// library turns the shared flags into the package's options.
-func (o *upnpOptions) library(a *app) (igd.Options, error) {
-	opt := igd.Options{URL: o.URL, Interface: o.Interface, SkipPMP: o.NoPMP, Log: a.log}
+// command turns the shared flags into the package's command. needJournal:
+// the command maps (a journal it cannot open is a check that cannot run);
+// otherwise the journal only shows what a crashed run left.
+func (o *upnpOptions) command(a *app, needJournal bool) (igd.Command, error) {
+	c := igd.Command{Options: igd.Options{URL: o.URL, Interface: o.Interface, SkipPMP: o.NoPMP, Log: a.log}, Via: o.Via}
 	if o.Gateway != "" {
 		gw, err := netip.ParseAddr(o.Gateway)
 		if err != nil {
-			return opt, usageErrorf("--gateway: %w", err)
+			return c, usageErrorf("--gateway: %w", err)
 		}
-		opt.Gateway = gw
+		c.Options.Gateway = gw
 	}
 	switch o.Via {
 	case igd.ViaAuto, igd.ViaUPnP, igd.ViaNATPMP, igd.ViaPCP:
 	default:
-		return opt, usageErrorf("--via %q: want auto, upnp, nat-pmp or pcp", o.Via)
+		return c, usageErrorf("--via %q: want auto, upnp, nat-pmp or pcp", o.Via)
 	}
 	if o.Via == igd.ViaUPnP {
-		opt.SkipPMP = true
+		c.Options.SkipPMP = true
 	}
-	return opt, nil
-}
-
-func (o *upnpOptions) journal() (*igd.Journal, error) {
 	path := o.Journal
 	if path == "" {
 		p, err := igd.DefaultJournalPath()
-		if err != nil {
-			return nil, cannotRunErrorf("%w", err)
+		if err != nil && needJournal {
+			return c, cannotRunErrorf("%w", err)
 		}
 		path = p
 	}
-	return igd.OpenJournal(path), nil
+	if path != "" {
+		c.Journal = igd.OpenJournal(path)
+	}
+	return c, nil
 }
 
-// discover runs discovery and starts the report; it also reports mappings
-// an earlier, crashed run left behind.
-func (o *upnpOptions) discover(ctx context.Context, a *app, command string) (*igd.Discovery, igd.Options, *report.Report, error) {
-	opt, err := o.library(a)
-	if err != nil {
-		return nil, opt, nil, err
-	}
+// upnpReporter is what every subcommand's result does.
+type upnpReporter interface{ Report(rep *report.Report) }
+
+// emitUPnP writes a subcommand's report; started is when it began.
+func emitUPnP(a *app, command string, started time.Time, res upnpReporter) error {
 	rep := newReport(command)
-	rep.Started = time.Now()
-	a.log.Info("searching for IGDs", "url", o.URL, "interface", o.Interface)
-	d, err := igd.Discover(ctx, opt)
-	if err != nil {
-		return nil, opt, nil, cannotRunErrorf("upnp: %w", err)
+	rep.Started = started
+	res.Report(rep)
+	rep.Finished = time.Now()
+	return a.emit(rep)
+}
+
+// warnLeftBehind tells the user at once about mappings a crashed run left.
+func warnLeftBehind(a *app, f *igd.Found) {
+	if lb := f.LeftBehind(); lb != nil {
+		fmt.Fprintf(a.stderr, "natdoc: %s; run 'natdoc upnp cleanup'\n", lb.Title)
 	}
-	rep.IGD = igd.ReportDiscovery(d)
-	if j, jerr := o.journal(); jerr == nil {
-		rep.IGD.Journal = j.Path()
-		if pending, _, perr := j.Pending(); perr == nil {
-			if f := igd.PendingFinding(pending, j.Path()); f != nil {
-				rep.Add(*f)
-				fmt.Fprintf(a.stderr, "natdoc: %s; run 'natdoc upnp cleanup'\n", f.Title)
-			}
-		}
-	}
-	return d, opt, rep, nil
 }
 
 func newUpnpDiscoverCmd(a *app, o *upnpOptions) *cobra.Command {
@@ -123,76 +116,27 @@ func newUpnpDiscoverCmd(a *app, o *upnpOptions) *cobra.Command {
 		Short: "List every IGD that answers, and whether NAT-PMP/PCP answer too",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var server netip.AddrPort
-			if stunServer != "" {
-				s, err := resolveServer(cmd.Context(), stunServer)
-				if err != nil {
-					return err
-				}
-				server = s
-			}
-			d, opt, rep, err := o.discover(cmd.Context(), a, "upnp discover")
+			started := time.Now()
+			c, err := o.command(a, false)
 			if err != nil {
 				return err
 			}
-			var mapped netip.Addr
-			if server.IsValid() {
-				m, err := igd.MappedAddress(cmd.Context(), opt, server)
-				if err != nil {
-					rep.Checks = append(rep.Checks, report.Check{Name: "stun " + server.String(), Status: report.CheckFailed, Detail: err.Error()})
-				} else {
-					mapped = m.Addr()
-					rep.IGD.STUNMapped = m.String()
+			var server netip.AddrPort
+			if stunServer != "" {
+				if server, err = resolveServer(cmd.Context(), stunServer); err != nil {
+					return err
 				}
 			}
-			rep.Add(igd.DiscoveryFindings(d, mapped)...)
-			rep.Verdict = discoverVerdict(d)
-			rep.Finished = time.Now()
-			return a.emit(rep)
+			res, err := c.Discover(cmd.Context(), server)
+			if err != nil {
+				return cannotRunErrorf("%w", err)
+			}
+			warnLeftBehind(a, &res.Found)
+			return emitUPnP(a, "upnp discover", started, res)
 		},
 	}
 	cmd.Flags().StringVar(&stunServer, "stun", "", "compare the external address with what this STUN `server` (host:port) sees")
 	return cmd
-}
-
-func discoverVerdict(d *igd.Discovery) string {
-	g := d.Best()
-	switch {
-	case g != nil:
-		return fmt.Sprintf("UPnP IGD found: %s (%s), external address %s.", orUnknown(g.FriendlyName), g.Service, orUnknown(g.ExternalIP.String()))
-	case d.PCP.Answered:
-		return "No UPnP IGD, but the gateway speaks PCP."
-	case d.NATPMP.Answered:
-		return "No UPnP IGD, but the gateway speaks NAT-PMP."
-	}
-	return "No UPnP IGD, NAT-PMP or PCP answered."
-}
-
-func orUnknown(s string) string {
-	if s == "" || s == "invalid IP" {
-		return "unknown"
-	}
-	return s
-}
-
-// session discovers and opens a mapping session, or fails with exit 3
-// when nothing can map.
-func (o *upnpOptions) session(ctx context.Context, a *app, command string) (*igd.Session, *igd.Discovery, igd.Options, *report.Report, error) {
-	d, opt, rep, err := o.discover(ctx, a, command)
-	if err != nil {
-		return nil, nil, opt, nil, err
-	}
-	j, err := o.journal()
-	if err != nil {
-		return nil, nil, opt, nil, err
-	}
-	s, err := igd.NewSession(d, opt, o.Via, j)
-	if err != nil {
-		return nil, nil, opt, nil, cannotRunErrorf("%w (%s)", err, discoverVerdict(d))
-	}
-	rep.IGD.Via, rep.IGD.Client = s.Via(), s.Client().String()
-	a.log.Info("mapping", "via", s.Via(), "client", s.Client())
-	return s, d, opt, rep, nil
 }
 
 func newUpnpListCmd(a *app, o *upnpOptions) *cobra.Command {
@@ -201,30 +145,17 @@ func newUpnpListCmd(a *app, o *upnpOptions) *cobra.Command {
 		Short: "Show the router's port-mapping table, marking this host's entries",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			d, _, rep, err := o.discover(cmd.Context(), a, "upnp list")
+			started := time.Now()
+			c, err := o.command(a, false)
 			if err != nil {
 				return err
 			}
-			g := d.Best()
-			if g == nil {
-				return cannotRunErrorf("upnp list: %s", discoverVerdict(d))
-			}
-			entries, err := igd.List(cmd.Context(), g)
+			res, err := c.List(cmd.Context())
 			if err != nil {
 				return cannotRunErrorf("%w", err)
 			}
-			client := igd.LocalAddrToward(g)
-			rep.IGD.Client = client.String()
-			rep.IGD.Mappings = igd.ReportTable(entries, client)
-			mine := 0
-			for _, m := range rep.IGD.Mappings {
-				if m.ThisHost {
-					mine++
-				}
-			}
-			rep.Verdict = fmt.Sprintf("%d mapping(s) on %s, %d for this host (%s).", len(entries), orUnknown(g.FriendlyName), mine, client)
-			rep.Finished = time.Now()
-			return a.emit(rep)
+			warnLeftBehind(a, &res.Found)
+			return emitUPnP(a, "upnp list", started, res)
 		},
 	}
 }
@@ -253,7 +184,7 @@ func (p *portFlags) ports() ([]uint16, string, error) {
 		ports = append(ports, p.SIP)
 	}
 	if p.RTP != "" {
-		lo, hi, err := parseRange(p.RTP)
+		lo, hi, err := rtpRange(p.RTP)
 		if err != nil {
 			return nil, "", usageErrorf("--rtp: %w", err)
 		}
@@ -267,20 +198,13 @@ func (p *portFlags) ports() ([]uint16, string, error) {
 // maxRange caps --rtp so a typo does not ask the router for 60000 mappings.
 const maxRange = 1024
 
-func parseRange(s string) (uint16, uint16, error) {
-	a, b, found := strings.Cut(s, "-")
-	if !found {
-		b = a
+// rtpRange reads --rtp: a port range of at most maxRange ports.
+func rtpRange(s string) (uint16, uint16, error) {
+	lo, hi, err := parsePortRange(s)
+	if err == nil && hi-lo >= maxRange {
+		err = fmt.Errorf("%q spans more than %d ports", s, maxRange)
 	}
-	lo, err1 := strconv.ParseUint(strings.TrimSpace(a), 10, 16)
-	hi, err2 := strconv.ParseUint(strings.TrimSpace(b), 10, 16)
-	if err1 != nil || err2 != nil || lo == 0 || hi < lo {
-		return 0, 0, fmt.Errorf("%q is no port range like 10000-10019", s)
-	}
-	if hi-lo >= maxRange {
-		return 0, 0, fmt.Errorf("%q spans more than %d ports", s, maxRange)
-	}
-	return uint16(lo), uint16(hi), nil
+	return lo, hi, err
 }
 
 func newUpnpMapCmd(a *app, o *upnpOptions) *cobra.Command {
@@ -302,6 +226,7 @@ Without --for the mappings stay (remove them with 'natdoc upnp unmap' or
 'cleanup'); with --for D they are removed after D, on Ctrl-C or SIGTERM.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			started := time.Now()
 			ports, proto, err := pf.ports()
 			if err != nil {
 				return err
@@ -309,50 +234,25 @@ Without --for the mappings stay (remove them with 'natdoc upnp unmap' or
 			if len(ports) == 0 {
 				return usageErrorf("map: give --sip and/or --rtp")
 			}
-			server, err := verifyServer(cmd.Context(), verify, stunAddr)
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			s, _, opt, rep, err := o.session(ctx, a, "upnp map")
-			if err != nil {
-				return err
-			}
-			reqs := make([]igd.Request, 0, len(ports))
+			mo := igd.MapOptions{Hold: hold, Holding: func(n int) {
+				fmt.Fprintf(a.stderr, "natdoc: holding %d mapping(s) for %s (Ctrl-C removes them now)\n", n, hold)
+			}}
 			for _, p := range ports {
-				reqs = append(reqs, igd.Request{Proto: proto, ExternalPort: p, InternalPort: p, Lease: lease})
+				mo.Requests = append(mo.Requests, igd.Request{Proto: proto, ExternalPort: p, InternalPort: p, Lease: lease})
 			}
-			results := igd.MapAll(ctx, s, opt, reqs, server)
-			rep.IGD.Mappings = igd.ReportMappings(results, s.Client())
-			rep.Add(igd.MapFindings(results)...)
-			accepted := 0
-			for _, r := range results {
-				if r.Accepted {
-					accepted++
-				}
+			if mo.Verify, err = verifyServer(cmd.Context(), verify, stunAddr); err != nil {
+				return err
 			}
-			rep.Verdict = fmt.Sprintf("The router accepted %d of %d mappings via %s.", accepted, len(reqs), igd.ViaName(s.Via()))
-			if hold > 0 && ctx.Err() == nil {
-				fmt.Fprintf(a.stderr, "natdoc: holding %d mapping(s) for %s (Ctrl-C removes them now)\n", accepted, hold)
-				select {
-				case <-ctx.Done():
-				case <-time.After(hold):
-				}
+			c, err := o.command(a, true)
+			if err != nil {
+				return err
 			}
-			if hold > 0 || ctx.Err() != nil {
-				if _, err := s.Close(ctx); err != nil {
-					rep.Add(igd.CleanupFindings(&igd.CleanupResult{Failed: []igd.CleanupFailure{{Err: err.Error()}}})...)
-				}
-				rep.Verdict += " They were removed again."
-			} else {
-				if err := s.Keep(); err != nil {
-					return cannotRunErrorf("%w", err)
-				}
-				rep.Verdict += " They stay until 'natdoc upnp unmap' or 'cleanup'."
+			res, err := c.Map(cmd.Context(), mo)
+			if err != nil {
+				return cannotRunErrorf("%w", err)
 			}
-			rep.IGD.Notes = s.Notes()
-			rep.Finished = time.Now()
-			return a.emit(rep)
+			warnLeftBehind(a, &res.Found)
+			return emitUPnP(a, "upnp map", started, res)
 		},
 	}
 	pf.add(cmd)
@@ -432,106 +332,96 @@ func newUpnpCleanupCmd(a *app, o *upnpOptions) *cobra.Command {
 }
 
 func (o *upnpOptions) runCleanup(ctx context.Context, a *app, command string, match func(igd.JournalEntry) bool) error {
-	opt, err := o.library(a)
+	started := time.Now()
+	c, err := o.command(a, true)
 	if err != nil {
 		return err
 	}
-	j, err := o.journal()
-	if err != nil {
-		return err
-	}
-	rep := newReport(command)
-	rep.Started = time.Now()
-	res, err := igd.Cleanup(ctx, opt, j, match)
+	res, err := c.Cleanup(ctx, match)
 	if err != nil {
 		return cannotRunErrorf("%w", err)
 	}
-	rep.IGD = &report.IGDReport{Chosen: -1, Journal: j.Path(), Cleanup: igd.ReportCleanup(res)}
-	rep.Add(igd.CleanupFindings(res)...)
-	c := rep.IGD.Cleanup
-	switch {
-	case c.Pending == 0:
-		rep.Verdict = "The journal holds no mappings: nothing to remove."
-	default:
-		rep.Verdict = fmt.Sprintf("Removed %d mapping(s) natdoc had made; %d were already gone, %d now belong to someone else (left alone), %d failed, %d held by a running natdoc.",
-			c.Removed, c.AlreadyGone, c.NotOurs, len(c.Failed), c.InUse)
+	return emitUPnP(a, command, started, res)
+}
+
+// limitsFlags are `upnp limits`' own flags.
+type limitsFlags struct {
+	lo       igd.LimitOptions
+	proto    string
+	rtp      string
+	verify   bool
+	stunAddr string
+}
+
+// options validates the flags into the package's options.
+func (f *limitsFlags) options(ctx context.Context) (igd.LimitOptions, error) {
+	lo := f.lo
+	lo.Proto = strings.ToUpper(f.proto)
+	if lo.Proto != "UDP" && lo.Proto != "TCP" {
+		return lo, usageErrorf("--proto %q: want udp or tcp", f.proto)
 	}
-	rep.Finished = time.Now()
-	return a.emit(rep)
+	if lo.Max < 1 || lo.Max > maxRange {
+		return lo, usageErrorf("--max %d: want 1 to %d", lo.Max, maxRange)
+	}
+	if f.rtp != "" {
+		l, h, err := parsePortRange(f.rtp)
+		if err != nil {
+			return lo, usageErrorf("--rtp-ports: %w", err)
+		}
+		lo.RTP = igd.PortRange{Lo: l, Hi: h}
+	}
+	var err error
+	lo.VerifyServer, err = verifyServer(ctx, f.verify, f.stunAddr)
+	return lo, err
 }
 
 func newUpnpLimitsCmd(a *app, o *upnpOptions) *cobra.Command {
-	var (
-		lo       igd.LimitOptions
-		proto    string
-		start    uint16
-		verify   bool
-		stunAddr string
-	)
+	var lf limitsFlags
 	cmd := &cobra.Command{
 		Use:   "limits [--max N] [--proto udp] [--verify --stun SERVER]",
 		Short: "Measure how many mappings the router accepts and really applies",
 		Long: `Adds mappings one by one (external port = internal port, from --port up) until
 the router refuses or --max is reached, reads each back, optionally proves each
 with an inbound packet, and removes them all again (also on Ctrl-C). Ports that
-already hold a mapping are skipped, never touched.`,
+already hold a mapping are skipped, never touched.
+
+A refusal of one port by the router's rules (UPnP 606, PCP NOT_AUTHORIZED, ...)
+is no limit: natdoc then finds the port ranges the rules allow, with few
+requests (the router's own choice where it offers one: IGDv2
+AddAnyPortMapping, PCP, NAT-PMP), maps there, and says what that means for the
+SIP server's RTP range (--rtp-ports).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			lo.Proto = strings.ToUpper(proto)
-			if lo.Proto != "UDP" && lo.Proto != "TCP" {
-				return usageErrorf("--proto %q: want udp or tcp", proto)
-			}
-			if lo.Max < 1 || lo.Max > maxRange {
-				return usageErrorf("--max %d: want 1 to %d", lo.Max, maxRange)
-			}
-			lo.StartPort = start
-			server, err := verifyServer(cmd.Context(), verify, stunAddr)
+			started := time.Now()
+			lo, err := lf.options(cmd.Context())
 			if err != nil {
 				return err
 			}
-			lo.VerifyServer = server
-			ctx := cmd.Context()
-			s, _, opt, rep, err := o.session(ctx, a, "upnp limits")
+			c, err := o.command(a, true)
 			if err != nil {
 				return err
 			}
 			bar := newProgressBar(a.stderr, "mapping", 0)
 			lo.Progress = func(done, max int) { bar.update(int64(done), int64(max)) }
-			res, err := igd.Limits(ctx, s, opt, lo)
+			res, err := c.Limits(cmd.Context(), lo)
 			bar.done()
 			if err != nil {
 				return cannotRunErrorf("%w", err)
 			}
-			rep.IGD.Limit = igd.ReportLimit(res)
-			rep.IGD.Mappings = igd.ReportMappings(res.Mappings, s.Client())
-			rep.IGD.Notes = res.Notes
-			rep.Add(igd.LimitFindings(res)...)
-			rep.Verdict = limitsVerdict(res)
-			rep.Finished = time.Now()
-			if res.Interrupted {
-				rep.Checks = append(rep.Checks, report.Check{Name: "upnp limits", Status: report.CheckFailed, Detail: "interrupted; mappings removed"})
+			warnLeftBehind(a, &res.Found)
+			if err := emitUPnP(a, "upnp limits", started, res); err != nil || !res.Limit.Interrupted {
+				return err
 			}
-			err = a.emit(rep)
-			if res.Interrupted && err == nil {
-				return cannotRunErrorf("interrupted")
-			}
-			return err
+			return cannotRunErrorf("interrupted")
 		},
 	}
-	cmd.Flags().IntVar(&lo.Max, "max", 64, "stop after this many accepted mappings")
-	cmd.Flags().StringVar(&proto, "proto", "udp", "transport: udp or tcp")
-	cmd.Flags().Uint16Var(&start, "port", 10000, "first external `port` to try")
-	cmd.Flags().DurationVar(&lo.Lease, "lease", time.Hour, "lease to ask for (a finite lease expires even if natdoc is killed)")
-	cmd.Flags().BoolVar(&verify, "verify", false, "prove each mapping with an inbound packet (needs --stun)")
-	cmd.Flags().StringVar(&stunAddr, "stun", "", "RFC 5780 STUN `server` supporting RESPONSE-PORT, for --verify")
+	f := cmd.Flags()
+	f.IntVar(&lf.lo.Max, "max", 64, "stop after this many accepted mappings")
+	f.StringVar(&lf.proto, "proto", "udp", "transport: udp or tcp")
+	f.Uint16Var(&lf.lo.StartPort, "port", 10000, "first external `port` to try")
+	f.StringVar(&lf.rtp, "rtp-ports", "", "the SIP server's RTP range `LO-HI`, for the advice when the router's rules refuse ports (default: --max ports from --port)")
+	f.DurationVar(&lf.lo.Lease, "lease", time.Hour, "lease to ask for (a finite lease expires even if natdoc is killed)")
+	f.BoolVar(&lf.verify, "verify", false, "prove each mapping with an inbound packet (needs --stun)")
+	f.StringVar(&lf.stunAddr, "stun", "", "RFC 5780 STUN `server` supporting RESPONSE-PORT, for --verify")
 	return cmd
-}
-
-func limitsVerdict(r *igd.LimitResult) string {
-	if r.Reached() {
-		return fmt.Sprintf("The router accepted %d %s mappings via %s, then refused (%d): at most %d simultaneous calls through %s; beyond that forward ports by hand.",
-			r.Accepted, r.Proto, igd.ViaName(r.Via), r.Refusal.ErrorCode, igd.CallsFor(r.Accepted), igd.ViaName(r.Via))
-	}
-	return fmt.Sprintf("The router accepted all %d %s mappings asked via %s (no limit reached): at least %d simultaneous calls.",
-		r.Accepted, r.Proto, igd.ViaName(r.Via), igd.CallsFor(r.Accepted))
 }

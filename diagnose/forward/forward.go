@@ -6,28 +6,20 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"sync"
 	"time"
 
 	"github.com/pion/stun/v3"
 
 	"github.com/natdoc/natdoc/diagnose/netenv"
+	"github.com/natdoc/natdoc/diagnose/stunprobe"
+	"github.com/natdoc/natdoc/internal/transact"
 )
 
-// attrResponsePort is RESPONSE-PORT (RFC 5780 §7.5); pion/stun has no type
-// for it. It is comprehension-required, so a server without RFC 5780 answers
-// 420 Unknown Attribute instead of silently answering to the wrong port.
-const attrResponsePort stun.AttrType = 0x0027
-
-// Timeouts. RFC 5389 §7.2.1 retransmits from RTO = 500 ms doubling; four
-// sends (0, 0.5, 1.5, 3.5 s) survive a lost packet each way and keep the
-// whole check within diagnose's 10 s.
-const (
-	rto      = 500 * time.Millisecond
-	maxSends = 4
-	giveUp   = 5 * time.Second
-)
+// stunSchedule: RFC 5389 §7.2.1 retransmits from RTO = 500 ms doubling;
+// four sends (0, 0.5, 1.5, 3.5 s) survive a lost packet each way, and the
+// wait for a late answer ends at 5 s, within diagnose's 10 s.
+var stunSchedule = transact.Schedule{RTO: 500 * time.Millisecond, Sends: 4, Window: 5 * time.Second}
 
 // Outcome of one port's check.
 type Outcome string
@@ -88,55 +80,52 @@ func Check(ctx context.Context, cfg Config) *Result {
 }
 
 func checkPort(ctx context.Context, cfg Config, port int) PortResult {
-	pr := PortResult{Port: port}
 	target, err := cfg.Env.ListenUDP("udp4", &net.UDPAddr{Port: port})
 	if err != nil {
-		pr.Outcome, pr.Err = PortBusy, err.Error()
-		return pr
+		return PortResult{Port: port, Outcome: PortBusy, Err: err.Error()}
 	}
 	defer target.Close()
-	probe, err := cfg.Env.ListenUDP("udp4", &net.UDPAddr{})
+	return Probe(ctx, cfg.Env, cfg.STUN, target, uint16(port), true)
+}
+
+// Probe is the RESPONSE-PORT test of one port (RFC 5780 §7.5): from a
+// fresh ephemeral socket it asks server to answer to this network's public
+// address at externalPort, and waits for that answer on target, the socket
+// bound to the forward's (or mapping's) internal port. The answer matches
+// no NAT binding, so it arrives only through a forward. With control, a
+// plain Binding request goes first, so that silence means "not forwarded"
+// rather than "server down"; without it, silence is NotReached.
+func Probe(ctx context.Context, env netenv.Env, server netip.AddrPort, target *net.UDPConn, externalPort uint16, control bool) PortResult {
+	pr := PortResult{Port: target.LocalAddr().(*net.UDPAddr).Port}
+	probe, err := env.ListenUDP("udp4", &net.UDPAddr{})
 	if err != nil {
 		pr.Outcome, pr.Err = Failed, err.Error()
 		return pr
 	}
 	defer probe.Close()
-
-	// A plain Binding request first: it proves the server answers over UDP,
-	// so that silence later means "not forwarded", not "server down".
-	plain, err := stun.Build(stun.TransactionID, stun.BindingRequest, stun.Fingerprint)
-	if err != nil {
-		pr.Outcome, pr.Err = Failed, err.Error()
-		return pr
+	if control {
+		a, sends, err := binding(ctx, probe, nil, server, 0)
+		pr.Sends += sends
+		if err != nil || !a.resp.Success {
+			pr.Outcome, pr.Err = ServerSilent, errorText(a.resp, err)
+			return pr
+		}
+		pr.Public = a.resp.Mapped
 	}
-	resp, _, sends := transact(ctx, probe, nil, cfg.STUN, plain)
-	pr.Sends += sends
-	if resp == nil {
-		pr.Outcome = ServerSilent
-		return pr
-	}
-	if resp.Type != stun.BindingSuccess {
-		pr.Outcome, pr.Err = ServerSilent, fmt.Sprintf("server answered %s", resp.Type)
-		return pr
-	}
-	pr.Public = mapped(resp)
-
-	req, err := stun.Build(stun.TransactionID, stun.BindingRequest, responsePort(port), stun.Fingerprint)
-	if err != nil {
-		pr.Outcome, pr.Err = Failed, err.Error()
-		return pr
-	}
-	resp, viaTarget, sends := transact(ctx, probe, target, cfg.STUN, req)
+	a, sends, err := binding(ctx, probe, target, server, externalPort)
 	pr.Sends += sends
 	switch {
-	case resp == nil:
+	case errors.Is(err, transact.ErrNoAnswer):
 		pr.Outcome = NotReached
-	case viaTarget && resp.Type == stun.BindingSuccess:
+	case err != nil:
+		pr.Outcome, pr.Err = Failed, err.Error()
+	case a.onTarget && a.resp.Success:
 		pr.Outcome = Reached
-	case resp.Type == stun.BindingError:
-		var code stun.ErrorCodeAttribute
-		_ = code.GetFrom(resp)
-		pr.Outcome, pr.Err = Unsupported, fmt.Sprintf("server refused RESPONSE-PORT: %d %s", code.Code, code.Reason)
+		if !pr.Public.IsValid() {
+			pr.Public = a.resp.Mapped
+		}
+	case !a.resp.Success:
+		pr.Outcome, pr.Err = Unsupported, fmt.Sprintf("server refused RESPONSE-PORT: %d %s", a.resp.ErrorCode, a.resp.ErrorReason)
 	default:
 		// A success on the probe socket: the server ignored RESPONSE-PORT.
 		pr.Outcome, pr.Err = Unsupported, "server ignored RESPONSE-PORT and answered the sender"
@@ -144,102 +133,65 @@ func checkPort(ctx context.Context, cfg Config, port int) PortResult {
 	return pr
 }
 
-func responsePort(port int) stun.RawAttribute {
-	// 16-bit port then 16 bits of padding (RFC 5780 §7.5).
-	return stun.RawAttribute{Type: attrResponsePort, Value: []byte{byte(port >> 8), byte(port), 0, 0}}
+func errorText(r stunprobe.Response, err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	return fmt.Sprintf("server answered error %d %s", r.ErrorCode, r.ErrorReason)
 }
 
-func mapped(m *stun.Message) netip.AddrPort {
-	var xor stun.XORMappedAddress
-	if err := xor.GetFrom(m); err == nil {
-		if a, ok := netip.AddrFromSlice(xor.IP); ok {
-			return netip.AddrPortFrom(a.Unmap(), uint16(xor.Port))
-		}
+// MappedAddress is the public address this network's packets to server
+// come from: one plain Binding request from a fresh socket.
+func MappedAddress(ctx context.Context, env netenv.Env, server netip.AddrPort) (netip.AddrPort, error) {
+	conn, err := env.ListenUDP("udp4", &net.UDPAddr{})
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("stun: listen: %w", err)
 	}
-	var ma stun.MappedAddress
-	if err := ma.GetFrom(m); err == nil {
-		if a, ok := netip.AddrFromSlice(ma.IP); ok {
-			return netip.AddrPortFrom(a.Unmap(), uint16(ma.Port))
-		}
+	defer conn.Close()
+	a, _, err := binding(ctx, conn, nil, server, 0)
+	switch {
+	case err != nil:
+		return netip.AddrPort{}, fmt.Errorf("stun: %v: %w", server, err)
+	case !a.resp.Success:
+		return netip.AddrPort{}, fmt.Errorf("stun: %v: error response %d %s", server, a.resp.ErrorCode, a.resp.ErrorReason)
 	}
-	return netip.AddrPort{}
+	return a.resp.Mapped, nil
 }
 
-// transact sends req from probe with RFC 5389 retransmissions and waits for
-// the answer with req's transaction ID from server on probe or, when given,
-// on target. It reports on which socket the answer came.
-func transact(ctx context.Context, probe, target *net.UDPConn, server netip.AddrPort, req *stun.Message) (*stun.Message, bool, int) {
-	ctx, cancel := context.WithTimeout(ctx, giveUp)
-	defer cancel()
-	type answer struct {
-		m        *stun.Message
-		onTarget bool
+// answer is a Binding response and whether it came to the target socket.
+type answer struct {
+	resp     stunprobe.Response
+	onTarget bool
+}
+
+// binding sends a Binding request from probe to server (with
+// RESPONSE-PORT when port is not 0) and waits for its answer on probe and,
+// when given, on target.
+func binding(ctx context.Context, probe, target *net.UDPConn, server netip.AddrPort, port uint16) (answer, int, error) {
+	setters := []stun.Setter{}
+	if port != 0 {
+		setters = append(setters, stunprobe.ResponsePort(port))
 	}
-	got := make(chan answer, 2)
-	readers := []*net.UDPConn{probe}
+	req, err := stunprobe.NewBindingRequest(setters...)
+	if err != nil {
+		return answer{}, 0, err
+	}
+	var also []*net.UDPConn
 	if target != nil {
-		readers = append(readers, target)
+		also = append(also, target)
 	}
-	var wg sync.WaitGroup
-	for _, c := range readers {
-		wg.Go(func() {
-			if m := await(ctx, c, server, req.TransactionID); m != nil {
-				got <- answer{m, c == target}
-			}
-		})
-	}
-	defer wg.Wait()
-	defer cancel()
-	sends := 0
-	interval := rto
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	for {
-		select {
-		case a := <-got:
-			return a.m, a.onTarget, sends
-		case <-ctx.Done():
-			return nil, false, sends
-		case <-timer.C:
-			if sends == maxSends {
-				continue // wait out giveUp for a late answer
-			}
-			if _, err := probe.WriteToUDPAddrPort(req.Raw, server); err != nil {
-				return nil, false, sends
-			}
-			sends++
-			timer.Reset(interval)
-			interval *= 2
+	a, st, err := transact.UDP(ctx, stunSchedule, probe, server, req.Raw, func(d transact.Datagram) (answer, bool) {
+		// The answer to RESPONSE-PORT comes from the server's address
+		// (RFC 5780 §7.5 keeps the source); another port would be
+		// OTHER-ADDRESS, which we did not ask for.
+		if d.From.Addr() != server.Addr() {
+			return answer{}, false
 		}
-	}
-}
-
-// await reads c until a STUN message from server with transaction id
-// arrives, or ctx ends. Anything else is ignored.
-func await(ctx context.Context, c *net.UDPConn, server netip.AddrPort, id [stun.TransactionIDSize]byte) *stun.Message {
-	_ = c.SetReadDeadline(time.Time{}) // an earlier transaction may have set one
-	stop := context.AfterFunc(ctx, func() { _ = c.SetReadDeadline(time.Now()) })
-	defer stop()
-	buf := make([]byte, 1500)
-	for ctx.Err() == nil {
-		n, from, err := c.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			continue
+		r, err := stunprobe.ParseResponse(d.Data)
+		if err != nil || r.TransactionID != req.TransactionID {
+			return answer{}, false
 		}
-		// The answer to RESPONSE-PORT comes from the server's address (RFC
-		// 5780 §7.5 keeps the source); a different port would be OTHER-
-		// ADDRESS, which we did not ask for.
-		if from.Addr().Unmap() != server.Addr() {
-			continue
-		}
-		m := &stun.Message{Raw: append([]byte(nil), buf[:n]...)}
-		if err := m.Decode(); err != nil || m.TransactionID != id {
-			continue
-		}
-		return m
-	}
-	return nil
+		return answer{resp: r, onTarget: d.On == 1}, true
+	}, also...)
+	return a, st.Sends, err
 }

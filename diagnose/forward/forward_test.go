@@ -9,15 +9,16 @@ import (
 
 	"github.com/pion/stun/v3"
 
+	"github.com/natdoc/natdoc/diagnose/stunprobe"
 	"github.com/natdoc/natdoc/diagnose/stunserver"
 )
 
 func TestResponsePortAttribute(t *testing.T) {
-	m, err := stun.Build(stun.TransactionID, stun.BindingRequest, responsePort(5060))
+	m, err := stunprobe.NewBindingRequest(stunprobe.ResponsePort(5060))
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := m.Get(attrResponsePort)
+	v, err := m.Get(stun.AttrResponsePort)
 	if err != nil || len(v) != 4 || v[0] != 0x13 || v[1] != 0xc4 || v[2] != 0 || v[3] != 0 {
 		t.Errorf("RESPONSE-PORT value %x (%v), want 13c40000", v, err)
 	}
@@ -90,14 +91,14 @@ func TestUnsupportedAndSilentServers(t *testing.T) {
 	}{
 		{"ignores RESPONSE-PORT", success, Unsupported},
 		{"420 unknown attribute", func(req *stun.Message) *stun.Message {
-			if req.Contains(attrResponsePort) {
+			if req.Contains(stun.AttrResponsePort) {
 				return stun.MustBuild(stun.NewTransactionIDSetter(req.TransactionID), stun.BindingError, stun.CodeUnknownAttribute)
 			}
 			return success(req)
 		}, Unsupported},
 		{"silent", func(*stun.Message) *stun.Message { return nil }, ServerSilent},
 		{"answers plain requests only", func(req *stun.Message) *stun.Message {
-			if req.Contains(attrResponsePort) {
+			if req.Contains(stun.AttrResponsePort) {
 				return nil // as if the answer to the port were dropped
 			}
 			return success(req)

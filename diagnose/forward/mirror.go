@@ -2,16 +2,15 @@ package forward
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/natdoc/natdoc/diagnose/sipalg"
+	"github.com/natdoc/natdoc/internal/transact"
 )
 
 // callbackWait is how long the ports wait for the mirror's callback after
@@ -19,9 +18,9 @@ import (
 // answer, so one round trip suffices; 1 s covers jitter on a slow path.
 const callbackWait = time.Second
 
-// mirrorT1 is SIP's T1 (RFC 3261 §17.1.1.1) for the callback request's
-// retransmissions; giveUp bounds them.
-const mirrorT1 = 500 * time.Millisecond
+// mirrorSchedule: SIP's T1 (RFC 3261 §17.1.1.1) doubling for the callback
+// request's retransmissions, for as long as the RESPONSE-PORT check waits.
+var mirrorSchedule = transact.Schedule{RTO: 500 * time.Millisecond, Window: stunSchedule.Window}
 
 // CheckViaMirror tests the ports with a natdoc mirror's callback: an
 // OPTIONS from an ephemeral port asks the mirror (sipalg.HeaderCallback)
@@ -30,17 +29,8 @@ const mirrorT1 = 500 * time.Millisecond
 // binding and arrive only through a forward.
 func CheckViaMirror(ctx context.Context, mirror netip.AddrPort, ports []int, env envListener) *Result {
 	res := &Result{Server: mirror, Via: "mirror", Ports: make([]PortResult, len(ports))}
-	targets := map[uint16]*net.UDPConn{}
-	for i, p := range ports {
-		res.Ports[i] = PortResult{Port: p}
-		c, err := env.ListenUDP("udp4", &net.UDPAddr{Port: p})
-		if err != nil {
-			res.Ports[i].Outcome, res.Ports[i].Err = PortBusy, err.Error()
-			continue
-		}
-		defer c.Close()
-		targets[uint16(p)] = c
-	}
+	targets, closeTargets := listenTargets(res, ports, env)
+	defer closeTargets()
 	if len(targets) == 0 {
 		return res
 	}
@@ -51,14 +41,14 @@ func CheckViaMirror(ctx context.Context, mirror netip.AddrPort, ports []int, env
 	}
 	defer probe.Close()
 
-	callID := fmt.Sprintf("natdoc-fwd-%d", time.Now().UnixNano())
+	callID := "natdoc-fwd-" + transact.NewID()
 	var want []string
 	for p := range targets {
 		want = append(want, fmt.Sprint(p))
 	}
 	req := callbackRequest(mirror, callID, strings.Join(want, ","))
 
-	ctx, cancel := context.WithTimeout(ctx, giveUp+callbackWait)
+	ctx, cancel := context.WithTimeout(ctx, mirrorSchedule.GiveUp()+callbackWait)
 	defer cancel()
 	arrived := listenCallbacks(ctx, targets, mirror.Addr(), callID)
 	echo, sends := askMirror(ctx, probe, mirror, req, callID)
@@ -76,7 +66,32 @@ func CheckViaMirror(ctx context.Context, mirror netip.AddrPort, ports []int, env
 	public, _ := netip.ParseAddrPort(echo.Source)
 	time.Sleep(min(callbackWait, time.Until(deadlineOf(ctx))))
 	cancel()
-	got := arrived()
+	markArrivals(res, public, arrived())
+	return res
+}
+
+// listenTargets binds every port to check; a port another program holds
+// is PortBusy.
+func listenTargets(res *Result, ports []int, env envListener) (map[uint16]*net.UDPConn, func()) {
+	targets := map[uint16]*net.UDPConn{}
+	for i, p := range ports {
+		res.Ports[i] = PortResult{Port: p}
+		c, err := env.ListenUDP("udp4", &net.UDPAddr{Port: p})
+		if err != nil {
+			res.Ports[i].Outcome, res.Ports[i].Err = PortBusy, err.Error()
+			continue
+		}
+		targets[uint16(p)] = c
+	}
+	return targets, func() {
+		for _, c := range targets {
+			c.Close()
+		}
+	}
+}
+
+// markArrivals judges every checked port by whether its callback arrived.
+func markArrivals(res *Result, public netip.AddrPort, got map[uint16]bool) {
 	for i := range res.Ports {
 		p := &res.Ports[i]
 		if p.Outcome == PortBusy {
@@ -88,7 +103,6 @@ func CheckViaMirror(ctx context.Context, mirror netip.AddrPort, ports []int, env
 			p.Outcome = Reached
 		}
 	}
-	return res
 }
 
 // envListener is the part of netenv.Env the check needs.
@@ -118,41 +132,14 @@ func callbackRequest(mirror netip.AddrPort, callID, ports string) []byte {
 // askMirror sends the request with SIP retransmissions until the mirror's
 // echo for callID arrives.
 func askMirror(ctx context.Context, c *net.UDPConn, mirror netip.AddrPort, req []byte, callID string) (*sipalg.Echo, int) {
-	sends := 0
-	next, interval := time.Now(), mirrorT1
-	buf := make([]byte, sipalg.MaxMessage)
-	stop := time.Now().Add(giveUp)
-	for ctx.Err() == nil && time.Now().Before(stop) {
-		if !time.Now().Before(next) {
-			if _, err := c.WriteToUDPAddrPort(req, mirror); err != nil {
-				return nil, sends
-			}
-			sends++
-			next, interval = time.Now().Add(interval), interval*2
+	echo, st, _ := transact.UDP(ctx, mirrorSchedule, c, mirror, req, func(d transact.Datagram) (*sipalg.Echo, bool) {
+		if d.From.Addr() != mirror.Addr() {
+			return nil, false
 		}
-		_ = c.SetReadDeadline(minTime(next, stop))
-		n, from, err := c.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				continue
-			}
-			return nil, sends
-		}
-		if from.Addr().Unmap() != mirror.Addr() {
-			continue
-		}
-		if echo, err := sipalg.DecodeEcho(buf[:n]); err == nil && echo.CallID == callID {
-			return echo, sends
-		}
-	}
-	return nil, sends
-}
-
-func minTime(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
+		echo, err := sipalg.DecodeEcho(d.Data)
+		return echo, err == nil && echo.CallID == callID
+	})
+	return echo, st.Sends
 }
 
 // listenCallbacks reads every target until ctx ends and returns a function

@@ -26,6 +26,7 @@ func MapAll(ctx context.Context, s *Session, opt Options, reqs []Request, verify
 
 // CleanupResult is what Cleanup did with each pending journal entry.
 type CleanupResult struct {
+	JournalPath string
 	Pending     int
 	Removed     []JournalEntry
 	AlreadyGone []JournalEntry // not on the router any more
@@ -50,9 +51,10 @@ func Cleanup(ctx context.Context, opt Options, j *Journal, match func(JournalEnt
 	if err != nil {
 		return nil, err
 	}
-	res := &CleanupResult{BadLines: bad}
+	res := &CleanupResult{JournalPath: j.Path(), BadLines: bad}
 	hc := opt.httpClient()
 	gateways := map[string]*Gateway{} // location → loaded once
+	claimed := claimedPorts(pending)
 	for _, e := range pending {
 		if match != nil && !match(e) {
 			continue
@@ -65,7 +67,7 @@ func Cleanup(ctx context.Context, opt Options, j *Journal, match func(JournalEnt
 		if ctx.Err() != nil {
 			return res, ctx.Err()
 		}
-		gone, err := releaseEntry(ctx, &opt, hc, gateways, e)
+		gone, err := releaseEntry(ctx, &opt, hc, gateways, claimed, e)
 		switch {
 		case errors.Is(err, errNotOurs):
 			res.NotOurs = append(res.NotOurs, e)
@@ -88,7 +90,7 @@ func Cleanup(ctx context.Context, opt Options, j *Journal, match func(JournalEnt
 
 // releaseEntry removes one journaled mapping; gone reports it was no
 // longer there.
-func releaseEntry(ctx context.Context, opt *Options, hc *http.Client, gateways map[string]*Gateway, e JournalEntry) (gone bool, err error) {
+func releaseEntry(ctx context.Context, opt *Options, hc *http.Client, gateways map[string]*Gateway, claimed map[string]bool, e JournalEntry) (gone bool, err error) {
 	switch e.Via {
 	case "upnp":
 		g, ok := gateways[e.Location]
@@ -103,6 +105,9 @@ func releaseEntry(ctx context.Context, opt *Options, hc *http.Client, gateways m
 		client, perr := netip.ParseAddr(e.InternalClient)
 		if perr != nil {
 			return false, fmt.Errorf("journal: internal client %q: %w", e.InternalClient, perr)
+		}
+		if e.AnyPort {
+			return releasePicked(ctx, g, client, claimed, e)
 		}
 		before, err := readBack(ctx, g.wan, e.Proto, e.ExternalPort)
 		if err != nil {
@@ -123,7 +128,7 @@ func releaseEntry(ctx context.Context, opt *Options, hc *http.Client, gateways m
 		}
 		// NAT-PMP keys mappings by our address and internal port, so
 		// this can only remove our own (RFC 6886 §3.4).
-		return false, releaseNATPMP(gw, e.Proto, e.InternalPort)
+		return false, releaseNATPMP(opt.Env, gw, e.Proto, e.InternalPort)
 	case "pcp":
 		gw, err1 := netip.ParseAddr(e.Gateway)
 		client, err2 := netip.ParseAddr(e.InternalClient)
@@ -134,6 +139,40 @@ func releaseEntry(ctx context.Context, opt *Options, hc *http.Client, gateways m
 		return false, releasePCP(ctx, opt, gw, client, [12]byte(nb), e.Proto, e.InternalPort)
 	}
 	return false, fmt.Errorf("journal: unknown protocol %q", e.Via)
+}
+
+// claimedPorts are the external ports pending UPnP entries name
+// ("UDP/10000"): a mapping whose port the router chose is looked for
+// among the others.
+func claimedPorts(pending []JournalEntry) map[string]bool {
+	out := map[string]bool{}
+	for _, e := range pending {
+		if e.Via == "upnp" && !e.AnyPort {
+			out[fmt.Sprintf("%s/%d", e.Proto, e.ExternalPort)] = true
+		}
+	}
+	return out
+}
+
+// releasePicked removes a mapping whose external port the router chose
+// and a crash kept from the journal: natdoc's mapping to the same internal
+// client and port whose external port no other entry names.
+func releasePicked(ctx context.Context, g *Gateway, client netip.Addr, claimed map[string]bool, e JournalEntry) (gone bool, err error) {
+	table, err := List(ctx, g)
+	if err != nil {
+		return false, err
+	}
+	gone = true
+	for _, t := range table {
+		if !t.Mine(client) || t.InternalPort != e.InternalPort || t.Proto != e.Proto || claimed[fmt.Sprintf("%s/%d", t.Proto, t.ExternalPort)] {
+			continue
+		}
+		if err := releaseUPnP(ctx, g.wan, t.Proto, t.ExternalPort, client); err != nil && !errors.Is(err, errAlreadyGone) {
+			return false, err
+		}
+		gone = false
+	}
+	return gone, nil
 }
 
 // loadGatewayService loads the IGD at location and selects the service

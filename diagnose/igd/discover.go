@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/natdoc/natdoc/diagnose/netenv"
 )
 
 // Options are the knobs and test seams of every operation. The zero value
@@ -25,11 +27,10 @@ type Options struct {
 	// SkipPMP: do not probe NAT-PMP and PCP.
 	SkipPMP bool
 
-	// ListenPacket creates UDP sockets (SSDP, PCP, STUN). Tests create
-	// them inside a network namespace. Default net.ListenPacket.
-	ListenPacket func(network, address string) (net.PacketConn, error)
-	// DialContext dials the IGD's HTTP server. Default net.Dialer.
-	DialContext func(ctx context.Context, network, address string) (net.Conn, error)
+	// Env makes every socket (SSDP, HTTP, NAT-PMP, PCP, STUN); tests
+	// create them inside a network namespace. The zero value uses the
+	// host's own network.
+	Env netenv.Env
 	// SSDPAddr overrides the multicast group, for tests on loopback.
 	SSDPAddr netip.AddrPort
 	// SearchTime is how long SSDP listens; default ssdpSearchTime.
@@ -47,11 +48,9 @@ func (o *Options) log() *slog.Logger {
 	return o.Log
 }
 
-func (o *Options) listenPacket(network, address string) (net.PacketConn, error) {
-	if o.ListenPacket != nil {
-		return o.ListenPacket(network, address)
-	}
-	return net.ListenPacket(network, address)
+// listenUDP opens an IPv4 socket on an ephemeral port.
+func (o *Options) listenUDP() (*net.UDPConn, error) {
+	return o.Env.ListenUDP("udp4", &net.UDPAddr{})
 }
 
 // Gateway is one IGD that answered, as natdoc saw it.
@@ -88,6 +87,7 @@ type Gateway struct {
 	wan   wanConnection
 	host  netip.Addr // the IGD's address, from the URL we used
 	local netip.Addr // our address on the connection to it
+	env   netenv.Env // where to ask the kernel for another local address
 }
 
 // Version is 2 for a WANIPConnection:2 service, else 1.
@@ -104,6 +104,7 @@ func (g *Gateway) Usable() bool { return g.wan != nil }
 // Discovery is what Discover found.
 type Discovery struct {
 	Gateways     []Gateway
+	env          netenv.Env
 	Chosen       int // index in Gateways, -1 when none is usable
 	ChosenReason string
 	// SSDPMalformed counts datagrams that were no valid M-SEARCH reply.
@@ -136,7 +137,7 @@ func (d *Discovery) Best() *Gateway {
 // result (Chosen -1), not an error; errors are for a search that could not
 // run at all.
 func Discover(ctx context.Context, opt Options) (*Discovery, error) {
-	d := &Discovery{Chosen: -1}
+	d := &Discovery{Chosen: -1, env: opt.Env}
 	var locs []SSDPReply
 	if opt.URL != "" {
 		locs = []SSDPReply{{Location: opt.URL}}
@@ -151,7 +152,9 @@ func Discover(ctx context.Context, opt Options) (*Discovery, error) {
 	}
 	hc := opt.httpClient()
 	for _, r := range locs {
-		d.Gateways = append(d.Gateways, loadGateway(ctx, hc, r))
+		g := loadGateway(ctx, hc, r)
+		g.env = opt.Env
+		d.Gateways = append(d.Gateways, g)
 	}
 	d.Chosen, d.ChosenReason = chooseGateway(d.Gateways)
 	if !opt.SkipPMP {
@@ -163,22 +166,23 @@ func Discover(ctx context.Context, opt Options) (*Discovery, error) {
 			gw = d.Gateways[0].host
 		}
 		if gw.IsValid() {
-			d.NATPMP = probeNATPMP(gw)
+			d.NATPMP = probeNATPMP(opt.Env, gw)
 			d.PCP = probePCP(ctx, &opt, gw, d.localToward(gw))
 		}
 	}
 	return d, ctx.Err()
 }
 
-// ssdp runs the M-SEARCH on a socket from opt.ListenPacket.
+// ssdp runs the M-SEARCH on a socket from opt.Env.
 func (o *Options) ssdp(ctx context.Context) ([]SSDPReply, int, error) {
-	conn, err := o.listenPacket("udp4", ":0")
+	conn, err := o.listenUDP()
 	if err != nil {
 		return nil, 0, fmt.Errorf("ssdp: listen: %w", err)
 	}
 	defer conn.Close()
 	if o.Interface != "" {
-		if err := setMulticastInterface(conn, o.Interface); err != nil {
+		// The interface list is the network's: look it up there.
+		if err := o.Env.Run(func() error { return setMulticastInterface(conn, o.Interface) }); err != nil {
 			return nil, 0, fmt.Errorf("ssdp: interface %s: %w", o.Interface, err)
 		}
 	}
@@ -317,7 +321,15 @@ func LocalAddrToward(g *Gateway) netip.Addr {
 	if g.local.IsValid() {
 		return g.local
 	}
-	return localAddrToward(g.host)
+	return localAddrToward(g.env, g.host)
+}
+
+// upnpAt is the chosen UPnP IGD when it is the device at gw, else nil.
+func (d *Discovery) upnpAt(gw netip.Addr) *Gateway {
+	if g := d.Best(); g != nil && g.host == gw {
+		return g
+	}
+	return nil
 }
 
 // localToward is our address toward gw: the one seen on the HTTP
@@ -328,5 +340,5 @@ func (d *Discovery) localToward(gw netip.Addr) netip.Addr {
 			return g.local
 		}
 	}
-	return localAddrToward(gw)
+	return localAddrToward(d.env, gw)
 }

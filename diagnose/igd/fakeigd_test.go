@@ -3,6 +3,7 @@ package igd
 import (
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -37,6 +38,20 @@ type fakeIGD struct {
 	endOfTableCode int                 // error at end of GetGeneric (default 713)
 	hook           func(action string) // called before each action
 	rootXML        string              // overrides the description
+	allowed        []PortRange         // permission rules: others refused with 606 (nil: all)
+}
+
+// allows applies the permission rules.
+func (f *fakeIGD) allows(p uint16) bool {
+	if f.allowed == nil {
+		return true
+	}
+	for _, r := range f.allowed {
+		if r.Contains(p) {
+			return true
+		}
+	}
+	return false
 }
 
 type fakeEntry struct {
@@ -153,6 +168,9 @@ func (f *fakeIGD) act(action string, a map[string]string) ([]kv, int) {
 		if f.onlyPermanent && lease != 0 {
 			return nil, 725
 		}
+		if !f.allows(ext) {
+			return nil, 606
+		}
 		i := find(proto, ext)
 		if i >= 0 && f.table[i].client != a["NewInternalClient"] {
 			return nil, 718
@@ -176,6 +194,8 @@ func (f *fakeIGD) act(action string, a map[string]string) ([]kv, int) {
 			f.table = append(f.table, e)
 		}
 		return nil, 0
+	case "AddAnyPortMapping":
+		return f.addAny(a)
 	case "DeletePortMapping":
 		i := find(a["NewProtocol"], port("NewExternalPort"))
 		if i < 0 {
@@ -204,6 +224,25 @@ func (f *fakeIGD) act(action string, a map[string]string) ([]kv, int) {
 			{"NewInternalClient", e.client}, {"NewEnabled", "1"}, {"NewPortMappingDescription", e.desc}, {"NewLeaseDuration", fmt.Sprint(e.lease)}}, 0
 	}
 	return nil, 401
+}
+
+// addAny places the mapping on the allowed port nearest the one asked
+// that no other client holds, as miniupnpd does.
+func (f *fakeIGD) addAny(a map[string]string) ([]kv, int) {
+	want, _ := strconv.Atoi(a["NewExternalPort"])
+	for d := 0; d < 65536; d++ {
+		for _, p := range []int{want - d, want + d} {
+			if p < 1 || p > 65535 || !f.allows(uint16(p)) {
+				continue
+			}
+			args := maps.Clone(a)
+			args["NewExternalPort"] = fmt.Sprint(p)
+			if _, code := f.act("AddPortMapping", args); code == 0 {
+				return []kv{{"NewReservedPort", fmt.Sprint(p)}}, 0
+			}
+		}
+	}
+	return nil, 728
 }
 
 func (f *fakeIGD) snapshot() []fakeEntry {

@@ -3,6 +3,7 @@ package igd
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -23,6 +24,9 @@ const (
 	FindingCleanupFailed     report.FindingID = "upnp-cleanup-failed"
 	FindingJournalPending    report.FindingID = "upnp-journal-pending"
 	FindingLocationElsewhere report.FindingID = "upnp-location-elsewhere"
+	FindingForwarded         report.FindingID = "upnp-forwarded"
+	FindingPortsRestricted   report.FindingID = "upnp-ports-restricted"
+	FindingRTPMoved          report.FindingID = "upnp-rtp-moved"
 )
 
 const remedyForwardByHand = "Forward UDP 5060 and the RTP port range to the SIP server or phone by hand in the router's port-forwarding page."
@@ -136,20 +140,82 @@ func CallsFor(n int) int {
 // LimitFindings derives findings from the limit test.
 func LimitFindings(r *LimitResult) []report.Finding {
 	var out []report.Finding
-	if r.Refusal != nil {
-		code := r.Refusal.ErrorCode
-		text := errorText(r.Via, code, r.Refusal.Err)
-		out = append(out, report.Finding{ID: FindingMappingLimit, Severity: report.SeverityWarning,
-			Title: fmt.Sprintf("The router accepts at most %d %s mappings from this host: enough for %d simultaneous calls", r.Accepted, r.Proto, CallsFor(r.Accepted)),
-			Evidence: []report.Evidence{{Text: fmt.Sprintf("mapping %d (external port %d) refused", r.Accepted+1, r.Refusal.ExternalPort),
-				Values: []report.KeyValue{{Key: "error", Value: fmt.Sprintf("%d %s", code, text)}, {Key: "accepted", Value: fmt.Sprint(r.Accepted)}, {Key: "via", Value: r.Via}}}},
-			Remedy: fmt.Sprintf("This router supports at most %d simultaneous calls through %s; beyond that %s", CallsFor(r.Accepted), ViaName(r.Via), lowerFirst(remedyForwardByHand))})
+	if f := limitFinding(r); f != nil {
+		out = append(out, *f)
+	}
+	if f := restrictedFinding(r); f != nil {
+		out = append(out, *f)
 	}
 	out = append(out, mappingFindings(r.Mappings)...)
 	if r.RemoveErr != "" {
 		out = append(out, cleanupFailed(r.RemoveErr))
 	}
 	return out
+}
+
+// limitFinding: the router stopped accepting mappings for another reason
+// than its port rules (those are restrictedFinding's).
+func limitFinding(r *LimitResult) *report.Finding {
+	if r.Refusal == nil || r.Cause == CauseNone || r.Cause == CausePermission {
+		return nil
+	}
+	code := r.Refusal.ErrorCode
+	calls := CallsFor(r.Accepted)
+	title := fmt.Sprintf("The router accepts at most %d %s mappings from this host (its table is full): enough for %d simultaneous calls", r.Accepted, r.Proto, calls)
+	switch r.Cause {
+	case CauseLease:
+		title = fmt.Sprintf("The router stopped after %d %s mappings: it refuses the lease natdoc asked for (%s)", r.Accepted, r.Proto, errorText(r.Via, code, r.Refusal.Err))
+	case CauseOther:
+		title = fmt.Sprintf("The router refused mapping %d after accepting %d %s mappings: enough for %d simultaneous calls", r.Accepted+1, r.Accepted, r.Proto, calls)
+	}
+	return &report.Finding{ID: FindingMappingLimit, Severity: report.SeverityWarning, Title: title,
+		Evidence: []report.Evidence{{Text: fmt.Sprintf("mapping %d (external port %d) refused", r.Accepted+1, r.Refusal.ExternalPort),
+			Values: []report.KeyValue{{Key: "error", Value: fmt.Sprintf("%d %s", code, errorText(r.Via, code, r.Refusal.Err))},
+				{Key: "accepted", Value: fmt.Sprint(r.Accepted)}, {Key: "via", Value: r.Via}, {Key: "cause", Value: string(r.Cause)}}}},
+		Remedy: fmt.Sprintf("This router supports at most %d simultaneous calls through %s; beyond that %s", calls, ViaName(r.Via), lowerFirst(remedyForwardByHand))}
+}
+
+// restrictedFinding: the router's rules allow only some ports, which is
+// not a limit on how many mappings it takes: where they are decides
+// whether the SIP server's RTP range can use UPnP at all.
+func restrictedFinding(r *LimitResult) *report.Finding {
+	if !r.Restricted {
+		return nil
+	}
+	f := report.Finding{ID: FindingPortsRestricted, Severity: report.SeverityWarning, Remedy: rtpAdvice(r.RTP, r.Allowed)}
+	ev := report.Evidence{Text: fmt.Sprintf("%d request(s) to find the allowed ports, released at once", r.SearchRequests),
+		Values: []report.KeyValue{{Key: "via", Value: r.Via}}}
+	if p := r.firstPermissionRefusal(); p != nil {
+		ev.Values = append(ev.Values, report.KeyValue{Key: "refused", Value: fmt.Sprintf("%d (%d %s)", p.ExternalPort, p.ErrorCode, errorText(r.Via, p.ErrorCode, p.Err))})
+	}
+	f.Evidence = []report.Evidence{ev}
+	switch {
+	case len(r.Allowed) == 0:
+		f.Severity = report.SeverityError
+		f.Title = fmt.Sprintf("The router's UPnP rules refused every port natdoc asked for across %d-%d: UPnP opens nothing for SIP or RTP here", searchLow, searchHigh)
+		return &f
+	case r.Cause == CausePermission:
+		f.Title = fmt.Sprintf("The router's UPnP rules allow only ports %s, and %d %s mappings there: enough for %d simultaneous calls",
+			rangesText(r.Allowed), r.Accepted, r.Proto, CallsFor(r.Accepted))
+	default:
+		f.Title = fmt.Sprintf("The router's UPnP rules allow only ports %s (natdoc mapped %d %s ports there)", rangesText(r.Allowed), r.Accepted, r.Proto)
+	}
+	ev.Values = append(ev.Values, report.KeyValue{Key: "allowed", Value: rangesText(r.Allowed)}, report.KeyValue{Key: "accepted", Value: fmt.Sprint(r.Accepted)})
+	f.Evidence = []report.Evidence{ev}
+	if f.Remedy == "" {
+		f.Severity = report.SeverityInfo // the server's RTP range is allowed
+	}
+	return &f
+}
+
+// firstPermissionRefusal is the first port the router's rules refused.
+func (r *LimitResult) firstPermissionRefusal() *MappingResult {
+	for i := range r.Mappings {
+		if r.Mappings[i].Refusal == RefusalPermission {
+			return &r.Mappings[i]
+		}
+	}
+	return nil
 }
 
 // MapFindings derives findings from `upnp map`.
@@ -164,9 +230,13 @@ func MapFindings(ms []MappingResult) []report.Finding {
 		}
 	}
 	if len(refused) > 0 {
+		remedy := remedyForwardByHand
+		if slices.ContainsFunc(ms, func(m MappingResult) bool { return m.Refusal == RefusalPermission }) {
+			remedy = "The router's UPnP rules refuse these ports; `natdoc upnp limits --rtp-ports LO-HI` finds the ports they allow. Otherwise " + lowerFirst(remedyForwardByHand)
+		}
 		out = append(out, report.Finding{ID: FindingMappingRefused, Severity: report.SeverityError,
 			Title:    fmt.Sprintf("The router refused %d of %d mappings (%s)", len(refused), len(ms), portList(refused)),
-			Evidence: ev, Remedy: remedyForwardByHand})
+			Evidence: ev, Remedy: remedy})
 	}
 	return out
 }
@@ -191,12 +261,12 @@ func mappingFindings(ms []MappingResult) []report.Finding {
 			absentEv = append(absentEv, report.Evidence{Text: fmt.Sprintf("%s/%s points elsewhere", port, m.Proto),
 				Addrs: []string{fmt.Sprintf("%s:%d", m.ReadBack.InternalClient, m.ReadBack.InternalPort)}})
 		}
-		if m.Verify != nil && !m.Verify.Arrived && !strings.Contains(m.Verify.Err, "RESPONSE-PORT") && !strings.HasPrefix(m.Verify.Err, "listen") {
+		if m.Verify != nil && m.Verify.Told() && !m.Verify.Arrived {
 			silent = append(silent, port)
 			silentEv = append(silentEv, report.Evidence{Text: fmt.Sprintf("%s/%s: %s", port, m.Proto, m.Verify.Err), Addrs: []string{m.Verify.Server.String()}})
 		}
-		if m.ReadBack != nil && !sameLease(m.Lease, m.ReadBack.Lease) {
-			k := [2]time.Duration{m.Lease, m.ReadBack.Lease}
+		if asked, granted, ok := m.leases(); ok && !sameLease(asked, granted) {
+			k := [2]time.Duration{asked, granted}
 			leases[k] = append(leases[k], port)
 		}
 	}
@@ -216,6 +286,13 @@ func mappingFindings(ms []MappingResult) []report.Finding {
 			Evidence: silentEv,
 			Remedy:   "The router (or a NAT in front of it) does not forward these ports: " + lowerFirst(remedyForwardByHand)})
 	}
+	return append(out, leaseFindings(leases)...)
+}
+
+// leaseFindings: one finding per lease rewrite (asked, granted) seen,
+// shortest granted first.
+func leaseFindings(leases map[[2]time.Duration][]string) []report.Finding {
+	var out []report.Finding
 	keys := make([][2]time.Duration, 0, len(leases))
 	for k := range leases {
 		keys = append(keys, k)
@@ -231,11 +308,28 @@ func mappingFindings(ms []MappingResult) []report.Finding {
 		}
 		out = append(out, report.Finding{ID: FindingLeaseRewritten, Severity: sev,
 			Title: fmt.Sprintf("The router rewrote the lease: asked %s, granted %s", leaseText(asked), leaseText(got)),
-			Evidence: []report.Evidence{{Text: "GetSpecificPortMappingEntry NewLeaseDuration for ports " + portList(leases[k]),
+			Evidence: []report.Evidence{{Text: "lease the router granted (UPnP read-back, PCP or NAT-PMP answer) for ports " + portList(leases[k]),
 				Values: []report.KeyValue{{Key: "asked_s", Value: fmt.Sprint(int(asked.Seconds()))}, {Key: "granted_s", Value: fmt.Sprint(int(got.Seconds()))}}}},
 			Remedy: remedy})
 	}
 	return out
+}
+
+// leases are the lease asked and the one granted, when the router said:
+// UPnP on read-back, PCP and NAT-PMP in their answer. PCP and NAT-PMP have
+// no permanent mappings, so natdoc asks them for pmpDefaultLease instead.
+func (m MappingResult) leases() (asked, granted time.Duration, ok bool) {
+	asked = m.Lease
+	switch {
+	case m.ReadBack != nil:
+		return asked, m.ReadBack.Lease, true
+	case m.Granted != 0:
+		if asked == 0 {
+			asked = pmpDefaultLease
+		}
+		return asked, m.Granted, true
+	}
+	return 0, 0, false
 }
 
 // leaseSlack: read-back reports the remaining lease (miniupnpd answers
@@ -261,13 +355,8 @@ func errorText(via string, code int, err string) string {
 	if code == 0 {
 		return err
 	}
-	if strings.HasPrefix(via, "upnp") {
-		if t := UPnPErrorText(code); t != "" {
-			return t
-		}
-	}
-	if via == "pcp" {
-		return pcpResultText(code)
+	if t := RefusalText(via, code); t != "" {
+		return t
 	}
 	return err
 }

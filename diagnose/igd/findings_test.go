@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/natdoc/natdoc/diagnose/forward"
 	"github.com/natdoc/natdoc/report"
 )
 
@@ -110,10 +111,10 @@ func TestLeaseFindings(t *testing.T) {
 
 func TestNotForwardingIgnoresInconclusiveVerify(t *testing.T) {
 	ms := []MappingResult{
-		{Request: Request{Proto: "UDP", ExternalPort: 1}, Accepted: true, Verify: &VerifyResult{Err: "server 203.0.113.10:3478 does not honour RESPONSE-PORT: 420"}},
-		{Request: Request{Proto: "UDP", ExternalPort: 2}, Accepted: true, Verify: &VerifyResult{Err: "listen on internal port 2: address in use"}},
-		{Request: Request{Proto: "UDP", ExternalPort: 3}, Accepted: true, Verify: &VerifyResult{Err: "no packet arrived at internal port 3 after 3 tries"}},
-		{Request: Request{Proto: "UDP", ExternalPort: 4}, Accepted: true, Verify: &VerifyResult{Arrived: true}},
+		{Request: Request{Proto: "UDP", ExternalPort: 1}, Accepted: true, Verify: &VerifyResult{Outcome: forward.Unsupported, Err: "server refused RESPONSE-PORT: 420"}},
+		{Request: Request{Proto: "UDP", ExternalPort: 2}, Accepted: true, Verify: &VerifyResult{Outcome: forward.PortBusy, Err: "listen on internal port 2: address in use"}},
+		{Request: Request{Proto: "UDP", ExternalPort: 3}, Accepted: true, Verify: &VerifyResult{Outcome: forward.NotReached, Err: "no packet arrived at internal port 3 after 3 tries"}},
+		{Request: Request{Proto: "UDP", ExternalPort: 4}, Accepted: true, Verify: &VerifyResult{Outcome: forward.Reached, Arrived: true}},
 	}
 	fs := mappingFindings(ms)
 	if len(fs) != 1 || fs[0].ID != FindingNotForwarding || !strings.Contains(fs[0].Title, "(3)") {

@@ -194,6 +194,8 @@ func FuzzReadJournal(f *testing.F) {
 {"id":"b","op":"add","via":"pcp","gateway":"192.168.1.1","nonce":"000102030405060708090a0b","proto":"UDP","internal_port":10000}
 {"id":"c","op":"add","via":"nat-pmp","gateway":"192.168.1.1","proto":"TCP","internal_port":1}
 {"id":"c","op":"keep"}
+{"id":"e","op":"add","via":"upnp","location":"http://192.168.1.1:5000/rootDesc.xml","proto":"UDP","external_port":10000,"any_port":true,"internal_port":10000}
+{"id":"e","op":"port","external_port":40000}
 {"id":"d","op":"add","via":"upnp","loc`))
 	f.Add([]byte(strings.Repeat("x", maxJournalLine+10) + "\n{}"))
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -2,8 +2,6 @@ package igd
 
 import (
 	"bufio"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +11,8 @@ import (
 	"runtime"
 	"sync"
 	"time"
+
+	"github.com/natdoc/natdoc/internal/transact"
 )
 
 // Journal is the undo log of mappings natdoc made. Each mapping is
@@ -27,7 +27,7 @@ type Journal struct {
 // JournalEntry is one line of the journal.
 type JournalEntry struct {
 	ID string `json:"id"`
-	Op string `json:"op"` // "add", "keep" or "done"
+	Op string `json:"op"` // "add", "port", "keep" or "done"
 	// Kept: the user asked for the mapping to stay (`upnp map` without
 	// --for); it is no crash leftover, but unmap and cleanup remove it.
 	Kept bool      `json:"kept,omitempty"`
@@ -39,10 +39,14 @@ type JournalEntry struct {
 	Service  string `json:"service,omitempty"`
 	// NAT-PMP and PCP: the gateway, and PCP's nonce (RFC 6887 §11.1: a
 	// delete must repeat it).
-	Gateway        string `json:"gateway,omitempty"`
-	Nonce          string `json:"nonce,omitempty"`
-	Proto          string `json:"proto,omitempty"`
-	ExternalPort   uint16 `json:"external_port,omitempty"`
+	Gateway      string `json:"gateway,omitempty"`
+	Nonce        string `json:"nonce,omitempty"`
+	Proto        string `json:"proto,omitempty"`
+	ExternalPort uint16 `json:"external_port,omitempty"`
+	// AnyPort: the router chose the external port (UPnP
+	// AddAnyPortMapping); ExternalPort is the one asked until a "port"
+	// line names the one granted.
+	AnyPort        bool   `json:"any_port,omitempty"`
 	InternalClient string `json:"internal_client,omitempty"`
 	InternalPort   uint16 `json:"internal_port,omitempty"`
 }
@@ -80,12 +84,6 @@ func OpenJournal(path string) *Journal { return &Journal{path: path} }
 // Path is the journal's file.
 func (j *Journal) Path() string { return j.path }
 
-func newID() string {
-	var b [8]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
 // append writes one line and syncs it: the "add" must be on disk before
 // the router is asked.
 func (j *Journal) append(e JournalEntry) error {
@@ -119,13 +117,18 @@ func (j *Journal) append(e JournalEntry) error {
 
 // recordAdd writes the intent to add e and returns it with its ID.
 func (j *Journal) recordAdd(e JournalEntry) (JournalEntry, error) {
-	e.ID, e.Op, e.Time, e.PID = newID(), "add", time.Now().UTC(), os.Getpid()
+	e.ID, e.Op, e.Time, e.PID = transact.NewID(), "add", time.Now().UTC(), os.Getpid()
 	return e, j.append(e)
 }
 
 // recordDone marks id as removed (or never made).
 func (j *Journal) recordDone(id string) error {
 	return j.append(JournalEntry{ID: id, Op: "done", Time: time.Now().UTC()})
+}
+
+// recordPort names the external port the router chose for id.
+func (j *Journal) recordPort(id string, port uint16) error {
+	return j.append(JournalEntry{ID: id, Op: "port", Time: time.Now().UTC(), ExternalPort: port})
 }
 
 // recordKeep marks id as left on the router on purpose.
@@ -183,6 +186,10 @@ func readJournal(r io.Reader) (pending []JournalEntry, bad int, err error) {
 		case "keep":
 			if i, ok := open[e.ID]; ok {
 				adds[i].Kept = true
+			}
+		case "port":
+			if i, ok := open[e.ID]; ok && e.ExternalPort != 0 {
+				adds[i].ExternalPort, adds[i].AnyPort = e.ExternalPort, false
 			}
 		default:
 			bad++

@@ -69,3 +69,21 @@ func TestDefaultJournalPath(t *testing.T) {
 		t.Errorf("default: %s", p)
 	}
 }
+
+// A mapping whose port the router chose (AddAnyPortMapping) is journalled
+// with the port asked, then the port granted.
+func TestJournalChosenPort(t *testing.T) {
+	j := OpenJournal(filepath.Join(t.TempDir(), "j.jsonl"))
+	e, err := j.recordAdd(JournalEntry{Via: "upnp", Location: "http://192.168.1.1:5000/rootDesc.xml", Proto: "UDP",
+		InternalClient: "192.168.1.10", ExternalPort: 10000, InternalPort: 10000, AnyPort: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := mustPending(t, j); len(p) != 1 || !p[0].AnyPort || p[0].ExternalPort != 10000 {
+		t.Fatalf("before the answer: %+v", p)
+	}
+	j.recordPort(e.ID, 40000)
+	if p := mustPending(t, j); len(p) != 1 || p[0].AnyPort || p[0].ExternalPort != 40000 {
+		t.Fatalf("after the answer: %+v", p)
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/natdoc/natdoc/diagnose/netenv"
 	"github.com/natdoc/natdoc/internal/natlab"
 	"github.com/natdoc/natdoc/report"
 )
@@ -75,13 +75,19 @@ var capAllow = []string{"10000-10029 192.168.1.0/24 1024-65535"}
 
 func newLabNet(t *testing.T, allow []string) *labNet {
 	t.Helper()
+	return newLabNetWith(t, allow)
+}
+
+// newLabNetWith adds extra miniupnpd configuration lines.
+func newLabNetWith(t *testing.T, allow []string, extra ...string) *labNet {
+	t.Helper()
 	lab := natlab.New(t)
 	srv := lab.PublicHost("stun", "203.0.113.10", "203.0.113.11")
 	r := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24",
 		NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent}})
 	phone := r.LANHost("phone", "192.168.1.10")
 	stun := natlab.StartCoturn(t, srv)
-	igd := natlab.StartMiniupnpd(t, r, natlab.MiniupnpdConfig{STUN: stun.Primary, Allow: allow, NATPMP: true})
+	igd := natlab.StartMiniupnpd(t, r, natlab.MiniupnpdConfig{STUN: stun.Primary, Allow: allow, NATPMP: true, Quiet: true, Extra: extra})
 	return &labNet{lab: lab, router: r, phone: phone, stun: stun, igd: igd, dir: t.TempDir()}
 }
 
@@ -192,12 +198,15 @@ func TestLabLimitsFindsConfiguredLimit(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("exit %d, want 1 (limit found): %s", code, log)
 	}
+	// Ports 10000-10029 are all the rules allow: that is the limit, and
+	// its cause is the rules, not a full table.
 	l := rep.IGD.Limit
-	if l == nil || l.Accepted != 30 || l.Applied != 30 || !l.ReadBack || l.ErrorCode != 606 || l.Calls != 14 || !l.Reached || l.Removed != 30 {
+	if l == nil || l.Accepted != 30 || l.Applied != 30 || !l.ReadBack || l.ErrorCode != 606 || l.Calls != 14 || !l.Reached || l.Removed != 30 ||
+		l.Cause != string(CausePermission) || len(l.Allowed) != 1 || l.Allowed[0] != "10000-10029" {
 		t.Fatalf("limit %+v", l)
 	}
-	f := hasFinding(rep, FindingMappingLimit)
-	if f == nil || !strings.Contains(f.Title, "at most 30") {
+	f := hasFinding(rep, FindingPortsRestricted)
+	if f == nil || !strings.Contains(f.Title, "only ports 10000-10029") || !strings.Contains(f.Title, "14 simultaneous calls") || hasFinding(rep, FindingMappingLimit) != nil {
 		t.Errorf("finding %+v", rep.Findings)
 	}
 	if f := hasFinding(rep, FindingLeaseRewritten); f != nil {
@@ -391,7 +400,10 @@ func TestLabPCPLimit(t *testing.T) {
 	before := n.routerTable(t)
 	rep, code, log := n.natdoc(t, "upnp", "limits", "--url", n.igd.RootURL, "--via", "pcp", "--max", "40", "--port", "10000")
 	l := rep.IGD.Limit
-	if code != 1 || rep.IGD.Via != "pcp" || l == nil || l.Accepted != 30 || !l.Reached || l.ErrorCode != PCPCannotProvideExt || l.ReadBack || l.Removed != 30 {
+	// 10030 cannot be provided, and the search finds no other port the
+	// rules allow: 10000-10029 are all natdoc gets.
+	if code != 1 || rep.IGD.Via != "pcp" || l == nil || l.Accepted != 30 || !l.Reached || l.ErrorCode != PCPCannotProvideExt || l.ReadBack || l.Removed != 30 ||
+		l.Cause != string(CausePermission) || len(l.Allowed) != 1 || l.Allowed[0] != "10000-10029" {
 		t.Fatalf("exit %d via %q limit %+v: %s", code, rep.IGD.Via, l, log)
 	}
 	n.checkTableUnchanged(t, before, "changed")
@@ -441,28 +453,16 @@ func TestLabTerminatedMidwayCleansUp(t *testing.T) {
 	}
 }
 
-// The library with its seams, as `natdoc diagnose` tests will use it: the
-// SSDP, PCP and STUN sockets are created inside the LAN namespace (h.Do)
-// and HTTP dials from there, while the test runs in the host namespace.
+// The library with its seam, as `natdoc diagnose` uses it: the SSDP, HTTP,
+// NAT-PMP, PCP and STUN sockets are created inside the LAN namespace (h.Do),
+// while the test runs in the host namespace.
 func TestLabLibraryWithInjectedSockets(t *testing.T) {
 	t.Parallel()
 	n := newLabNet(t, capAllow)
 	before := n.routerTable(t)
-	opt := Options{
-		ListenPacket: func(network, address string) (net.PacketConn, error) {
-			var c net.PacketConn
-			err := n.phone.Do(func() error {
-				var err error
-				c, err = net.ListenPacket(network, address)
-				return err
-			})
-			return c, err
-		},
-		DialContext: func(ctx context.Context, network, address string) (net.Conn, error) {
-			return n.phone.DialTCP(network, address, httpTimeout)
-		},
-		SkipPMP: true, // go-nat-pmp makes its own socket: covered by the binary tests
-	}
+	// Every socket, go-nat-pmp's included, is made inside the phone's
+	// namespace through the one seam.
+	opt := Options{Env: netenv.Env{Do: n.phone.Do}}
 	ctx := context.Background()
 	d, err := Discover(ctx, opt) // real SSDP multicast, from the phone's namespace
 	if err != nil {
@@ -476,11 +476,14 @@ func TestLabLibraryWithInjectedSockets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// 10030 is refused by the rules: natdoc finds 10000-10029 and maps
+	// the rest of its ten below 10026.
 	res, err := Limits(ctx, s, opt, LimitOptions{StartPort: 10026, Max: 10, Lease: time.Hour, VerifyServer: n.stun.Primary})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Accepted != 4 || res.Applied != 4 || res.Verified != 4 || res.Refusal == nil || res.Refusal.ErrorCode != ErrNotAuthorized {
+	if res.Accepted != 10 || res.Applied != 10 || res.Verified != 10 || res.Mappings[4].ErrorCode != ErrNotAuthorized ||
+		!res.Restricted || len(res.Allowed) != 1 || res.Allowed[0] != (PortRange{10000, 10029}) || res.Reached() {
 		t.Errorf("limits %+v refusal %+v", res, res.Refusal)
 	}
 	n.checkTableUnchanged(t, before, "changed")

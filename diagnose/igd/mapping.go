@@ -10,7 +10,14 @@ import (
 	"time"
 
 	natpmp "github.com/jackpal/go-nat-pmp"
+
+	"github.com/natdoc/natdoc/diagnose/netenv"
 )
+
+// pmpDefaultLease is what natdoc asks NAT-PMP and PCP for when a request
+// asks for a permanent mapping, which they do not have: RFC 6886 §3.3
+// recommends 7200 s.
+const pmpDefaultLease = 2 * time.Hour
 
 // Description is what natdoc writes into every UPnP mapping, so users
 // recognise them in the router's table, and what cleanup checks before it
@@ -24,6 +31,10 @@ type Request struct {
 	InternalPort uint16
 	// Lease asked; 0 asks for a permanent mapping (UPnP only).
 	Lease time.Duration
+	// AnyPort lets the router choose the external port when it will not
+	// give ExternalPort (UPnP IGDv2 AddAnyPortMapping, PCP without
+	// PREFER_FAILURE; a NAT-PMP gateway always may).
+	AnyPort bool
 }
 
 // Entry is one row of the router's table as read back.
@@ -51,6 +62,20 @@ type mapping interface {
 	Internal() netip.AddrPort
 	GoodUntil() time.Time // zero: permanent
 	Release(ctx context.Context) error
+	// renew asks for the same mapping again (same external port), which
+	// extends its lease.
+	renew(ctx context.Context) error
+}
+
+// again asks mp for r once more at the external port it granted: a
+// renewal, which restarts the lease.
+func again(ctx context.Context, mp mapper, r Request, ext uint16) (time.Time, error) {
+	r.ExternalPort, r.AnyPort = ext, false
+	got, err := mp.add(ctx, r, JournalEntry{})
+	if err != nil {
+		return time.Time{}, err
+	}
+	return got.GoodUntil(), nil
 }
 
 // mapper adds mappings through one protocol.
@@ -76,35 +101,63 @@ type upnpMapper struct {
 func (u *upnpMapper) via() string { return fmt.Sprintf("upnp-igd%d", u.g.Version()) }
 
 func (u *upnpMapper) journalFields(r Request) JournalEntry {
+	_, canPick := u.g.wan.(anyPortAdder)
 	return JournalEntry{Via: "upnp", Location: u.g.Location, Service: u.g.wan.GetServiceClient().Service.ServiceType,
-		Proto: upnpProtocol(r.Proto), ExternalPort: r.ExternalPort, InternalClient: u.client.String(), InternalPort: r.InternalPort}
+		Proto: upnpProtocol(r.Proto), ExternalPort: r.ExternalPort, InternalClient: u.client.String(), InternalPort: r.InternalPort,
+		AnyPort: r.AnyPort && canPick}
 }
 
 func (u *upnpMapper) add(ctx context.Context, r Request, _ JournalEntry) (mapping, error) {
 	lease := uint32(r.Lease / time.Second)
-	err := classify("AddPortMapping", u.g.wan.AddPortMappingCtx(ctx, "", r.ExternalPort, upnpProtocol(r.Proto), r.InternalPort, u.client.String(), true, Description, lease))
-	if err != nil {
+	ext, action := r.ExternalPort, "AddPortMapping"
+	var err error
+	if adder, ok := u.g.wan.(anyPortAdder); ok && r.AnyPort {
+		action = "AddAnyPortMapping"
+		ext, err = adder.AddAnyPortMappingCtx(ctx, "", r.ExternalPort, upnpProtocol(r.Proto), r.InternalPort, u.client.String(), true, Description, lease)
+	} else {
+		err = u.g.wan.AddPortMappingCtx(ctx, "", r.ExternalPort, upnpProtocol(r.Proto), r.InternalPort, u.client.String(), true, Description, lease)
+	}
+	if err = classify(action, err); err != nil {
 		return nil, fmt.Errorf("upnp: add mapping %d/%s: %w", r.ExternalPort, upnpProtocol(r.Proto), err)
 	}
-	m := &upnpMapping{wan: u.g.wan, ext: netip.AddrPortFrom(u.g.ExternalIP, r.ExternalPort),
-		in: netip.AddrPortFrom(u.client, r.InternalPort), proto: upnpProtocol(r.Proto), version: u.g.Version()}
+	if ext == 0 {
+		return nil, fmt.Errorf("upnp: add mapping %d/%s: %s granted port 0", r.ExternalPort, upnpProtocol(r.Proto), action)
+	}
+	m := u.uncertain(r).(*upnpMapping)
+	m.ext, m.req = netip.AddrPortFrom(u.g.ExternalIP, ext), r
 	if lease > 0 {
 		m.until = time.Now().Add(r.Lease)
 	}
 	return m, nil
 }
 
+// anyPortAdder is IGDv2's WANIPConnection:2, which lets the router choose
+// the external port.
+type anyPortAdder interface {
+	AddAnyPortMappingCtx(ctx context.Context, remoteHost string, externalPort uint16, protocol string, internalPort uint16, internalClient string, enabled bool, description string, leaseSeconds uint32) (uint16, error)
+}
+
 func (u *upnpMapper) uncertain(r Request) mapping {
-	return &upnpMapping{wan: u.g.wan, ext: netip.AddrPortFrom(u.g.ExternalIP, r.ExternalPort),
-		in: netip.AddrPortFrom(u.client, r.InternalPort), proto: upnpProtocol(r.Proto), version: u.g.Version()}
+	return &upnpMapping{u: u, wan: u.g.wan, ext: netip.AddrPortFrom(u.g.ExternalIP, r.ExternalPort),
+		in: netip.AddrPortFrom(u.client, r.InternalPort), proto: upnpProtocol(r.Proto), version: u.g.Version(), req: r}
 }
 
 type upnpMapping struct {
+	u       *upnpMapper
 	wan     wanConnection
 	ext, in netip.AddrPort
 	proto   string
 	until   time.Time
 	version int
+	req     Request
+}
+
+func (m *upnpMapping) renew(ctx context.Context) error {
+	until, err := again(ctx, m.u, m.req, m.ext.Port())
+	if err == nil {
+		m.until = until
+	}
+	return err
 }
 
 func (m *upnpMapping) Via() string              { return fmt.Sprintf("upnp-igd%d", m.version) }
@@ -190,7 +243,10 @@ func List(ctx context.Context, g *Gateway) ([]Entry, error) {
 
 // --- NAT-PMP (RFC 6886) ---
 
-type natpmpMapper struct{ gw netip.Addr }
+type natpmpMapper struct {
+	env netenv.Env
+	gw  netip.Addr
+}
 
 func (n *natpmpMapper) via() string { return "nat-pmp" }
 
@@ -202,15 +258,23 @@ func (n *natpmpMapper) journalFields(r Request) JournalEntry {
 func (n *natpmpMapper) add(_ context.Context, r Request, _ JournalEntry) (mapping, error) {
 	lease := r.Lease
 	if lease == 0 {
-		lease = 2 * time.Hour // RFC 6886 §3.3 recommends 7200 s; it has no permanent leases
+		lease = pmpDefaultLease // NAT-PMP has no permanent leases
 	}
-	c := natpmp.NewClientWithTimeout(n.gw.AsSlice(), natpmpTimeout)
-	res, err := c.AddPortMapping(strings.ToLower(r.Proto), int(r.InternalPort), int(r.ExternalPort), int(lease/time.Second))
+	var res *natpmp.AddPortMappingResult
+	var ext *natpmp.GetExternalAddressResult
+	err := n.env.Run(func() error {
+		c := natpmp.NewClientWithTimeout(n.gw.AsSlice(), natpmpTimeout)
+		var err error
+		if res, err = c.AddPortMapping(strings.ToLower(r.Proto), int(r.InternalPort), int(r.ExternalPort), int(lease/time.Second)); err != nil {
+			return asNATPMPError(err)
+		}
+		ext, _ = c.GetExternalAddress()
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("nat-pmp: add mapping %d/%s: %w", r.ExternalPort, r.Proto, err)
 	}
-	ext, _ := c.GetExternalAddress()
-	m := &pmpMapping{gw: n.gw, proto: r.Proto, in: r.InternalPort,
+	m := &pmpMapping{n: n, req: r, env: n.env, gw: n.gw, proto: r.Proto, in: r.InternalPort,
 		until: time.Now().Add(time.Duration(res.PortMappingLifetimeInSeconds) * time.Second)}
 	if ext != nil {
 		m.ext = netip.AddrPortFrom(netip.AddrFrom4(ext.ExternalIPAddress), res.MappedExternalPort)
@@ -221,10 +285,13 @@ func (n *natpmpMapper) add(_ context.Context, r Request, _ JournalEntry) (mappin
 }
 
 func (n *natpmpMapper) uncertain(r Request) mapping {
-	return &pmpMapping{gw: n.gw, proto: r.Proto, in: r.InternalPort}
+	return &pmpMapping{n: n, req: r, env: n.env, gw: n.gw, proto: r.Proto, in: r.InternalPort}
 }
 
 type pmpMapping struct {
+	n     *natpmpMapper
+	req   Request
+	env   netenv.Env
 	gw    netip.Addr
 	proto string
 	in    uint16
@@ -237,12 +304,23 @@ func (m *pmpMapping) External() netip.AddrPort { return m.ext }
 func (m *pmpMapping) Internal() netip.AddrPort { return netip.AddrPortFrom(netip.Addr{}, m.in) }
 func (m *pmpMapping) GoodUntil() time.Time     { return m.until }
 
-// Release sends a mapping request with lifetime 0 (RFC 6886 §3.4).
-func (m *pmpMapping) Release(context.Context) error { return releaseNATPMP(m.gw, m.proto, m.in) }
+func (m *pmpMapping) renew(ctx context.Context) error {
+	until, err := again(ctx, m.n, m.req, m.ext.Port())
+	if err == nil {
+		m.until = until
+	}
+	return err
+}
 
-func releaseNATPMP(gw netip.Addr, proto string, internalPort uint16) error {
-	c := natpmp.NewClientWithTimeout(gw.AsSlice(), natpmpTimeout)
-	if _, err := c.AddPortMapping(strings.ToLower(proto), int(internalPort), 0, 0); err != nil {
+// Release sends a mapping request with lifetime 0 (RFC 6886 §3.4).
+func (m *pmpMapping) Release(context.Context) error { return releaseNATPMP(m.env, m.gw, m.proto, m.in) }
+
+func releaseNATPMP(env netenv.Env, gw netip.Addr, proto string, internalPort uint16) error {
+	err := env.Run(func() error {
+		_, err := natpmp.NewClientWithTimeout(gw.AsSlice(), natpmpTimeout).AddPortMapping(strings.ToLower(proto), int(internalPort), 0, 0)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("nat-pmp: delete mapping of internal port %d/%s: %w", internalPort, proto, err)
 	}
 	return nil
@@ -274,10 +352,11 @@ func ianaProto(p string) uint8 {
 func (p *pcpMapper) add(ctx context.Context, r Request, _ JournalEntry) (mapping, error) {
 	lease := r.Lease
 	if lease == 0 {
-		lease = 2 * time.Hour // PCP has no permanent mappings (§11.1)
+		lease = pmpDefaultLease // PCP has no permanent mappings (§11.1)
 	}
 	req := &pcpMapRequest{Nonce: p.nonce, Protocol: ianaProto(r.Proto), InternalPort: r.InternalPort,
-		SuggestedExt: netip.AddrPortFrom(netip.Addr{}, r.ExternalPort), Lifetime: uint32(lease / time.Second), Client: p.client}
+		SuggestedExt: netip.AddrPortFrom(netip.Addr{}, r.ExternalPort), Lifetime: uint32(lease / time.Second), Client: p.client,
+		AnyPort: r.AnyPort}
 	resp, err := pcpExchange(ctx, p.opt, p.gw, marshalPCPRequest(pcpOpMap, req.Lifetime, p.client, req), pcpOpMap, &p.nonce)
 	if err == nil && resp.ResultCode != PCPSuccess {
 		err = &PCPError{Code: int(resp.ResultCode)}
@@ -285,16 +364,17 @@ func (p *pcpMapper) add(ctx context.Context, r Request, _ JournalEntry) (mapping
 	if err != nil {
 		return nil, fmt.Errorf("pcp: add mapping %d/%s: %w", r.ExternalPort, r.Proto, err)
 	}
-	return &pcpMapping{p: p, proto: r.Proto, in: r.InternalPort, ext: resp.External,
+	return &pcpMapping{p: p, req: r, proto: r.Proto, in: r.InternalPort, ext: resp.External,
 		until: time.Now().Add(time.Duration(resp.Lifetime) * time.Second)}, nil
 }
 
 func (p *pcpMapper) uncertain(r Request) mapping {
-	return &pcpMapping{p: p, proto: r.Proto, in: r.InternalPort}
+	return &pcpMapping{p: p, req: r, proto: r.Proto, in: r.InternalPort}
 }
 
 type pcpMapping struct {
 	p     *pcpMapper
+	req   Request
 	proto string
 	in    uint16
 	ext   netip.AddrPort
@@ -305,6 +385,14 @@ func (m *pcpMapping) Via() string              { return "pcp" }
 func (m *pcpMapping) External() netip.AddrPort { return m.ext }
 func (m *pcpMapping) Internal() netip.AddrPort { return netip.AddrPortFrom(m.p.client, m.in) }
 func (m *pcpMapping) GoodUntil() time.Time     { return m.until }
+func (m *pcpMapping) renew(ctx context.Context) error {
+	until, err := again(ctx, m.p, m.req, m.ext.Port())
+	if err == nil {
+		m.until = until
+	}
+	return err
+}
+
 func (m *pcpMapping) Release(ctx context.Context) error {
 	return releasePCP(ctx, m.p.opt, m.p.gw, m.p.client, m.p.nonce, m.proto, m.in)
 }

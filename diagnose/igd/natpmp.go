@@ -5,6 +5,8 @@ import (
 	"time"
 
 	natpmp "github.com/jackpal/go-nat-pmp"
+
+	"github.com/natdoc/natdoc/diagnose/netenv"
 )
 
 // natpmpTimeout is the whole budget of one NAT-PMP call in go-nat-pmp
@@ -21,12 +23,16 @@ const natpmpTimeout = 2 * time.Second
 // NAT-PMP only when nothing else answers.
 
 // probeNATPMP asks the gateway for its external address (RFC 6886 §3.2).
-// go-nat-pmp creates its socket inside the call, so a test must run this
-// on a thread inside the namespace.
-func probeNATPMP(gw netip.Addr) PMPProbe {
+// go-nat-pmp creates its socket inside the call, so the call runs inside
+// env (the thread is in env's network while it does).
+func probeNATPMP(env netenv.Env, gw netip.Addr) PMPProbe {
 	p := PMPProbe{Tried: true, Gateway: gw}
-	c := natpmp.NewClientWithTimeout(gw.AsSlice(), natpmpTimeout)
-	r, err := c.GetExternalAddress()
+	var r *natpmp.GetExternalAddressResult
+	err := env.Run(func() error {
+		var err error
+		r, err = natpmp.NewClientWithTimeout(gw.AsSlice(), natpmpTimeout).GetExternalAddress()
+		return err
+	})
 	if err != nil {
 		p.Err = err.Error()
 		return p

@@ -6,9 +6,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
-	"time"
+
+	"github.com/natdoc/natdoc/diagnose/netenv"
+	"github.com/natdoc/natdoc/internal/transact"
 )
 
 // A minimal PCP client (RFC 6887): ANNOUNCE to see whether the gateway
@@ -26,8 +27,7 @@ const (
 	pcpMaxMessage = 1100 // §7: messages never exceed 1100 octets
 	// pcpOptPreferFailure (§13.2): fail rather than map another external
 	// port. natdoc asks for exact ports (SIP and RTP are configured by
-	// number), and without it miniupnpd 2.3.1 walks every port through its
-	// permission rules before answering, far beyond our timeout.
+	// number) unless it lets the router choose (Request.AnyPort).
 	pcpOptPreferFailure = 2
 )
 
@@ -63,6 +63,9 @@ type pcpMapRequest struct {
 	SuggestedExt netip.AddrPort // zero: no suggestion
 	Lifetime     uint32
 	Client       netip.Addr // our address as the gateway sees it
+	// AnyPort leaves PREFER_FAILURE out, so the server may map another
+	// external port than SuggestedExt.
+	AnyPort bool
 }
 
 func pcpAddr16(a netip.Addr) [16]byte {
@@ -90,7 +93,7 @@ func marshalPCPRequest(op uint8, lifetime uint32, client netip.Addr, m *pcpMapRe
 		e := pcpAddr16(m.SuggestedExt.Addr())
 		copy(p[20:36], e[:])
 		b = append(b, p...)
-		if lifetime != 0 && m.SuggestedExt.Port() != 0 {
+		if lifetime != 0 && m.SuggestedExt.Port() != 0 && !m.AnyPort {
 			b = append(b, pcpOptPreferFailure, 0, 0, 0) // code, reserved, length 0
 		}
 	}
@@ -160,52 +163,37 @@ func parsePCPResponse(b []byte) (pcpResponse, error) {
 }
 
 // pcpExchange sends req to gw and waits for a response matching op (and
-// nonce, for MAP), retransmitting per RFC 6887 §8.1.1 from pmpTimeout,
-// doubling, pmpTries times.
+// nonce, for MAP), retransmitting per RFC 6887 §8.1.1 (pcpSchedule).
 func pcpExchange(ctx context.Context, opt *Options, gw netip.Addr, req []byte, op uint8, nonce *[12]byte) (pcpResponse, error) {
-	conn, err := opt.listenPacket("udp4", ":0")
+	conn, err := opt.listenUDP()
 	if err != nil {
 		return pcpResponse{}, fmt.Errorf("pcp: listen: %w", err)
 	}
 	defer conn.Close()
-	stop := context.AfterFunc(ctx, func() { conn.SetReadDeadline(time.Now()) })
-	defer stop()
 	port := uint16(pcpPort)
 	if opt.pcpPort != 0 {
 		port = opt.pcpPort
 	}
-	dst := net.UDPAddrFromAddrPort(netip.AddrPortFrom(gw, port))
-	buf := make([]byte, pcpMaxMessage+4)
-	wait := pmpTimeout
-	for try := 0; try < pmpTries; try++ {
-		if _, err := conn.WriteTo(req, dst); err != nil {
-			return pcpResponse{}, fmt.Errorf("pcp: send to %v: %w", dst, err)
+	dst := netip.AddrPortFrom(gw, port)
+	r, _, err := transact.UDP(ctx, pcpSchedule, conn, dst, req, func(d transact.Datagram) (pcpResponse, bool) {
+		if d.From.Addr() != gw {
+			return pcpResponse{}, false // §8.3: only the server we asked
 		}
-		deadline := time.Now().Add(wait)
-		wait *= 2
-		for {
-			conn.SetReadDeadline(deadline)
-			n, from, err := conn.ReadFrom(buf)
-			if ctx.Err() != nil {
-				return pcpResponse{}, ctx.Err()
-			}
-			if err != nil {
-				break // timeout: retransmit
-			}
-			if ua, ok := from.(*net.UDPAddr); !ok || ua.AddrPort().Addr().Unmap() != gw {
-				continue // §8.3: only the server we asked
-			}
-			r, err := parsePCPResponse(buf[:n])
-			if err != nil {
-				continue
-			}
-			if r.Version == pcpVersion && (r.Opcode != op || (nonce != nil && r.ResultCode == PCPSuccess && r.Nonce != *nonce)) {
-				continue
-			}
-			return r, nil
+		r, err := parsePCPResponse(d.Data)
+		if err != nil || (r.Version == pcpVersion && (r.Opcode != op || (nonce != nil && r.ResultCode == PCPSuccess && r.Nonce != *nonce))) {
+			return pcpResponse{}, false
 		}
+		return r, true
+	})
+	switch {
+	case ctx.Err() != nil:
+		return pcpResponse{}, ctx.Err()
+	case errors.Is(err, transact.ErrNoAnswer):
+		return pcpResponse{}, fmt.Errorf("pcp: no answer from %v after %d tries", gw, pcpSchedule.Sends)
+	case err != nil:
+		return pcpResponse{}, fmt.Errorf("pcp: %v: %w", dst, err)
 	}
-	return pcpResponse{}, fmt.Errorf("pcp: no answer from %v after %d tries", gw, pmpTries)
+	return r, nil
 }
 
 // probePCP sends ANNOUNCE (§14.1) to see whether the gateway speaks PCP.
@@ -237,12 +225,11 @@ func newNonce() [12]byte {
 }
 
 // localAddrToward returns the source address the kernel would use to
-// reach dst. A UDP "connect" sends nothing.
-func localAddrToward(dst netip.Addr) netip.Addr {
-	c, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(dst, 9)))
+// reach dst (zero when there is no route).
+func localAddrToward(env netenv.Env, dst netip.Addr) netip.Addr {
+	a, err := env.SourceAddr("udp4", netip.AddrPortFrom(dst, 9))
 	if err != nil {
 		return netip.Addr{}
 	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap()
+	return a
 }

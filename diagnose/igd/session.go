@@ -15,8 +15,11 @@ type Session struct {
 	m       mapper
 	journal *Journal
 	gateway *Gateway // UPnP only: for read-back
-	client  netip.Addr
-	log     func(msg string, args ...any)
+	// listGateway is the UPnP IGD on the same router, when a PCP or
+	// NAT-PMP session has one: its table shows what natdoc must not touch.
+	listGateway *Gateway
+	client      netip.Addr
+	log         func(msg string, args ...any)
 
 	mu    sync.Mutex
 	held  []held
@@ -63,11 +66,11 @@ func NewSession(d *Discovery, opt Options, via string, j *Journal) (*Session, er
 		}
 		s.m, s.gateway = &upnpMapper{g: g, client: s.client}, g
 	case (via == ViaAuto || via == ViaPCP) && d.PCP.Answered:
-		s.client = d.localToward(d.PCP.Gateway)
+		s.client, s.listGateway = d.localToward(d.PCP.Gateway), d.upnpAt(d.PCP.Gateway)
 		s.m = &pcpMapper{opt: &opt, gw: d.PCP.Gateway, client: s.client, nonce: newNonce()}
 	case (via == ViaAuto || via == ViaNATPMP) && d.NATPMP.Answered:
-		s.client = d.localToward(d.NATPMP.Gateway)
-		s.m = &natpmpMapper{gw: d.NATPMP.Gateway}
+		s.client, s.listGateway = d.localToward(d.NATPMP.Gateway), d.upnpAt(d.NATPMP.Gateway)
+		s.m = &natpmpMapper{env: opt.Env, gw: d.NATPMP.Gateway}
 	default:
 		return nil, fmt.Errorf("%s: %w", via, ErrNoMapper)
 	}
@@ -89,11 +92,18 @@ func (s *Session) Map(ctx context.Context, r Request) (mapping, error) {
 			m, err = s.m.add(ctx, *retry, entry)
 		}
 	}
+	if err == nil && entry.AnyPort {
+		err = s.journal.recordPort(entry.ID, m.External().Port())
+		if err != nil {
+			// Without the port on disk a crash could not undo it.
+			m.Release(ctx)
+			m = nil
+		}
+	}
 	if err != nil {
 		// A refusal made nothing. Any other error (timeout) may have made
 		// the mapping anyway: keep the entry for Cleanup, which checks.
-		var pe *PCPError
-		if ErrorCode(err) != 0 || errors.As(err, &pe) {
+		if RefusalCode(err) != 0 {
 			s.journal.recordDone(entry.ID)
 		} else {
 			s.mu.Lock()
@@ -216,6 +226,36 @@ func (s *Session) Close(ctx context.Context) (removed int, err error) {
 		s.journal.Compact()
 	}
 	return removed, errors.Join(errs...)
+}
+
+// Renew asks again for every mapping the session holds, with the same
+// external ports, so their leases start over (serve --upnp runs it before
+// they run out).
+func (s *Session) Renew(ctx context.Context) error {
+	s.mu.Lock()
+	hs := append([]held(nil), s.held...)
+	s.mu.Unlock()
+	var errs []error
+	for _, h := range hs {
+		if err := h.m.renew(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// NextExpiry is when the first held mapping's lease runs out (zero: none
+// does).
+func (s *Session) NextExpiry() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var first time.Time
+	for _, h := range s.held {
+		if u := h.m.GoodUntil(); !u.IsZero() && (first.IsZero() || u.Before(first)) {
+			first = u
+		}
+	}
+	return first
 }
 
 // Keep forgets the held mappings without removing them (`upnp map`

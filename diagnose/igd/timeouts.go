@@ -1,6 +1,10 @@
 package igd
 
-import "time"
+import (
+	"time"
+
+	"github.com/natdoc/natdoc/internal/transact"
+)
 
 // Timeouts for network waits. The router is one hop away on the LAN, so
 // anything slower than these is a router that will not answer.
@@ -27,17 +31,12 @@ const (
 	// without letting a vanished router hold Ctrl-C for minutes.
 	deletePerMapping = 2 * time.Second
 	deleteTimeoutMax = time.Minute
-	// pmpTimeout is the first NAT-PMP/PCP retransmission interval
-	// (RFC 6886 §3.1 starts at 250 ms and doubles; we stop after three
-	// tries because the gateway is one hop away).
-	pmpTimeout = 250 * time.Millisecond
-	pmpTries   = 3
-	// stunRTO is the STUN retransmission timeout for --verify; RFC 5389
-	// §7.2.1 recommends 500 ms; on a LAN plus one internet path, a reply
-	// within 3 retransmissions or none at all.
-	stunRTO   = 500 * time.Millisecond
-	stunTries = 3
 )
+
+// pcpSchedule retransmits PCP requests from 250 ms, doubling (RFC 6887
+// §8.1.1, as RFC 6886 §3.1 does for NAT-PMP); three tries, because the
+// gateway is one hop away.
+var pcpSchedule = transact.Schedule{RTO: 250 * time.Millisecond, Sends: 3}
 
 // Size bounds for hostile input: nothing from the network or a file is
 // allocated by its own claimed length.

@@ -77,18 +77,18 @@ func ReportMappings(ms []MappingResult, client netip.Addr) []report.PortMapping 
 		if !m.Accepted {
 			pm.Error = m.Err
 		}
-		if m.ReadBack != nil {
-			pm.LeaseGranted = m.ReadBack.Lease
-			if sameLease(m.Lease, m.ReadBack.Lease) {
-				pm.LeaseGranted = m.Lease // the remaining lease, read a moment later
+		if asked, granted, ok := m.leases(); ok {
+			pm.LeaseGranted = granted
+			if sameLease(asked, granted) {
+				pm.LeaseGranted = asked // the remaining lease, read a moment later
 			}
 		}
 		if m.Verify != nil {
-			pm.Verified = report.TriNo
-			if m.Verify.Arrived {
+			switch {
+			case m.Verify.Arrived:
 				pm.Verified = report.TriYes
-			} else if strings.Contains(m.Verify.Err, "RESPONSE-PORT") || strings.HasPrefix(m.Verify.Err, "listen") {
-				pm.Verified = report.TriUnknown
+			case m.Verify.Told():
+				pm.Verified = report.TriNo
 			}
 		}
 		out = append(out, pm)
@@ -99,7 +99,11 @@ func ReportMappings(ms []MappingResult, client netip.Addr) []report.PortMapping 
 // ReportLimit converts the limit test.
 func ReportLimit(r *LimitResult) *report.MappingLimit {
 	l := &report.MappingLimit{Asked: r.Asked, Accepted: r.Accepted, Applied: r.Applied, Verified: r.Verified,
-		Calls: CallsFor(r.Accepted), Reached: r.Reached(), Skipped: len(r.Skipped), Conflicts: r.Conflicts, Removed: r.Removed}
+		Calls: CallsFor(r.Accepted), Reached: r.Reached(), Skipped: len(r.Skipped), Conflicts: r.Conflicts, Removed: r.Removed,
+		Cause: string(r.Cause), SearchRequests: r.SearchRequests}
+	for _, a := range r.Allowed {
+		l.Allowed = append(l.Allowed, a.String())
+	}
 	l.ReadBack = r.ReadBack
 	if r.Refusal != nil {
 		l.ErrorCode = r.Refusal.ErrorCode
@@ -114,14 +118,14 @@ func leaseNote(ms []MappingResult) string {
 	seen := map[string]int{}
 	var order []string
 	for _, m := range ms {
-		if m.ReadBack == nil {
+		asked, granted, ok := m.leases()
+		if !ok {
 			continue
 		}
-		granted := m.ReadBack.Lease
-		if sameLease(m.Lease, granted) {
-			granted = m.Lease
+		if sameLease(asked, granted) {
+			granted = asked
 		}
-		k := fmt.Sprintf("asked %s, granted %s", leaseText(m.Lease), leaseText(granted))
+		k := fmt.Sprintf("asked %s, granted %s", leaseText(asked), leaseText(granted))
 		if seen[k] == 0 {
 			order = append(order, k)
 		}

@@ -158,12 +158,8 @@ func sanitize(s string, max int) string {
 // redirects elsewhere is not the LAN router) and dial goes through the
 // injected dialer.
 func (o *Options) httpClient() *http.Client {
-	dial := o.DialContext
-	if dial == nil {
-		dial = (&net.Dialer{Timeout: httpTimeout}).DialContext
-	}
 	tr := &http.Transport{
-		DialContext:            dial,
+		DialContext:            o.Env.DialContext,
 		ResponseHeaderTimeout:  httpTimeout,
 		MaxResponseHeaderBytes: 64 << 10,
 		IdleConnTimeout:        httpTimeout,

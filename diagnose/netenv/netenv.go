@@ -3,6 +3,7 @@ package netenv
 import (
 	"context"
 	"net"
+	"net/netip"
 )
 
 // Env creates sockets. The zero value uses the calling process's network.
@@ -32,6 +33,22 @@ func (e Env) ListenUDP(network string, laddr *net.UDPAddr) (*net.UDPConn, error)
 		return err
 	})
 	return c, err
+}
+
+// SourceAddr is the local address the kernel would send from toward dst
+// (network "udp4" or "udp6"): connecting a UDP socket sends nothing.
+func (e Env) SourceAddr(network string, dst netip.AddrPort) (netip.Addr, error) {
+	var a netip.Addr
+	err := e.do(func() error {
+		c, err := net.DialUDP(network, nil, net.UDPAddrFromAddrPort(dst))
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		a = c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap()
+		return nil
+	})
+	return a, err
 }
 
 // DialContext connects like net.Dialer.DialContext. The connect runs inside

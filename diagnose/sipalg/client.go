@@ -3,18 +3,16 @@ package sipalg
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/natdoc/natdoc/diagnose/netenv"
+	"github.com/natdoc/natdoc/internal/transact"
 )
 
 // Config says what to send where.
@@ -84,6 +82,8 @@ const (
 	tcpTimeout = 5 * time.Second
 )
 
+var udpSchedule = transact.Schedule{RTO: sipT1, Window: udpGiveUp}
+
 // Test runs the UDP and TCP tests at once.
 func Test(ctx context.Context, cfg Config) *Result {
 	res := &Result{Mirror: cfg.Mirror}
@@ -104,49 +104,26 @@ func testUDP(ctx context.Context, cfg Config) TransportResult {
 	defer c.Close()
 	tr.PortFallback = fallback
 	tr.LocalAddr = netip.AddrPortFrom(cfg.LocalAddr, uint16(c.LocalAddr().(*net.UDPAddr).Port))
-	callID := newID()
+	callID := transact.NewID()
 	tr.Sent = BuildInvite(cfg, "UDP", tr.LocalAddr, callID)
-
-	ctx, cancel := context.WithTimeout(ctx, udpGiveUp)
-	defer cancel()
-	start := time.Now()
-	buf := make([]byte, MaxMessage)
-	next := start
-	interval := sipT1
-	for ctx.Err() == nil {
-		if !time.Now().Before(next) {
-			if _, err := c.WriteToUDPAddrPort(tr.Sent, cfg.Mirror); err != nil {
-				tr.Outcome, tr.Err = Failed, fmt.Sprintf("send: %v", err)
-				return tr
-			}
-			tr.Attempts++
-			next = time.Now().Add(interval)
-			interval *= 2
-		}
-		deadline := next
-		if d, _ := ctx.Deadline(); d.Before(deadline) {
-			deadline = d
-		}
-		_ = c.SetReadDeadline(deadline)
-		n, from, err := c.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				continue
-			}
-			tr.Outcome, tr.Err = Failed, fmt.Sprintf("receive: %v", err)
-			return tr
-		}
-		if from.Addr().Unmap() != cfg.Mirror.Addr() {
+	echo, st, err := transact.UDP(ctx, udpSchedule, c, cfg.Mirror, tr.Sent, func(d transact.Datagram) (*Echo, bool) {
+		if d.From.Addr() != cfg.Mirror.Addr() {
 			tr.Anomalies++ // not from the mirror: ignore, keep waiting
-			continue
+			return nil, false
 		}
-		if echo, ok := matchEcho(buf[:n], callID, &tr); ok {
-			tr.RTT = time.Since(start)
-			finish(&tr, echo)
-			return tr
-		}
+		return matchEcho(d.Data, callID, &tr)
+	})
+	tr.Attempts = st.Sends
+	switch {
+	case errors.Is(err, transact.ErrNoAnswer) || ctx.Err() != nil:
+		tr.Outcome = NoAnswer
+		return tr
+	case err != nil:
+		tr.Outcome, tr.Err = Failed, err.Error()
+		return tr
 	}
-	tr.Outcome = NoAnswer
+	tr.RTT = time.Since(st.First)
+	finish(&tr, echo)
 	return tr
 }
 
@@ -184,7 +161,7 @@ func testTCP(ctx context.Context, cfg Config) TransportResult {
 	defer stop()
 	local, _ := netip.ParseAddrPort(c.LocalAddr().String())
 	tr.LocalAddr = netip.AddrPortFrom(cfg.LocalAddr, local.Port())
-	callID := newID()
+	callID := transact.NewID()
 	tr.Sent = BuildInvite(cfg, "TCP", tr.LocalAddr, callID)
 	tr.Attempts = 1
 	if _, err := c.Write(tr.Sent); err != nil {
@@ -230,12 +207,6 @@ func finish(tr *TransportResult, echo *Echo) {
 	}
 }
 
-func newID() string {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
 // BuildInvite writes the INVITE a phone behind NAT sends: its private
 // address in Via, Contact, SDP o= and c=, its RTP port in m=audio. The
 // request goes to the mirror, which answers 488, so no call starts.
@@ -276,7 +247,7 @@ func BuildInvite(cfg Config, transport string, local netip.AddrPort, callID stri
 // BuildOptions is a minimal OPTIONS to the mirror, which answers it: a
 // probe that carries it shows that it arrived.
 func BuildOptions(mirror netip.AddrPort) []byte {
-	id := newID()
+	id := transact.NewID()
 	return []byte(fmt.Sprintf("OPTIONS sip:mirror@%s SIP/2.0\r\nVia: SIP/2.0/UDP 0.0.0.0:9;branch=z9hG4bK-%s;rport\r\nMax-Forwards: 70\r\n"+
 		"From: <sip:natdoc@invalid>;tag=%s\r\nTo: <sip:mirror@%s>\r\nCall-ID: %s\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
 		mirror, id, id[:8], mirror, id))

@@ -225,21 +225,3 @@ func (m message) first(name string) string {
 	}
 	return ""
 }
-
-// parseSource reads the mirror's X-Natdoc-Source header.
-func parseSource(m message) netip.AddrPort {
-	ap, err := netip.ParseAddrPort(m.first(HeaderSource))
-	if err != nil {
-		return netip.AddrPort{}
-	}
-	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-}
-
-// contentLength reads Content-Length; -1 when absent or malformed.
-func contentLength(m message) int {
-	n, err := strconv.Atoi(m.first("Content-Length"))
-	if err != nil || n < 0 {
-		return -1
-	}
-	return n
-}

@@ -7,8 +7,10 @@
 // server behind NAT without its public "main address" set: phones outside
 // then send their audio nowhere).
 //
-// It does not register, authenticate or place calls, and it cannot tell
-// what the server does for other clients. NAPTR records are not looked up
+// It checks a remote server from the outside; it is not the SIP server
+// natdoc runs itself (package proxy, behind natdoc serve). It does not
+// register, authenticate or place calls, and it cannot tell what the
+// server does for other clients. NAPTR records are not looked up
 // (the standard resolver has no NAPTR query); SRV covers nearly every
 // deployment.
 package sipserver

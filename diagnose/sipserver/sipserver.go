@@ -2,13 +2,10 @@ package sipserver
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +13,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/natdoc/natdoc/diagnose/netenv"
+	"github.com/natdoc/natdoc/internal/transact"
 )
 
 // Config names the server.
@@ -83,6 +81,8 @@ const (
 	optionsGiveUp = 5 * time.Second
 	dnsTimeout    = 3 * time.Second
 )
+
+var optionsSchedule = transact.Schedule{RTO: sipT1, Window: optionsGiveUp}
 
 // Check resolves the server and pings it.
 func Check(ctx context.Context, cfg Config) *Result {
@@ -184,51 +184,27 @@ func ping(ctx context.Context, cfg Config, res *Result) {
 	defer c.Close()
 	local := netip.AddrPortFrom(cfg.LocalAddr, uint16(c.LocalAddr().(*net.UDPAddr).Port))
 	res.LocalAddr = local
-	callID := newID()
+	callID := transact.NewID()
 	req := buildOptions(dst, local, callID)
-
-	ctx, cancel := context.WithTimeout(ctx, optionsGiveUp)
-	defer cancel()
-	start := time.Now()
-	next, interval := start, sipT1
-	buf := make([]byte, 65535)
-	for ctx.Err() == nil {
-		if !time.Now().Before(next) {
-			if _, err := c.WriteToUDPAddrPort(req, dst); err != nil {
-				res.Err = fmt.Sprintf("send: %v", err)
-				return
-			}
-			res.Attempts++
-			next, interval = time.Now().Add(interval), interval*2
+	resp, st, err := transact.UDP(ctx, optionsSchedule, c, dst, req, func(d transact.Datagram) (*sip.Response, bool) {
+		if d.From.Addr() != dst.Addr() {
+			return nil, false
 		}
-		deadline := next
-		if d, _ := ctx.Deadline(); d.Before(deadline) {
-			deadline = d
-		}
-		_ = c.SetReadDeadline(deadline)
-		n, from, err := c.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				continue
-			}
-			res.Err = fmt.Sprintf("receive: %v", err)
-			return
-		}
-		if from.Addr().Unmap() != dst.Addr() {
-			continue
-		}
-		resp, ok := parseResponse(buf[:n], callID)
-		if !ok {
-			continue
-		}
-		if resp.StatusCode < 200 { // provisional: keep waiting for the final answer
-			continue
-		}
-		res.RTT = time.Since(start)
-		res.Answered = true
-		Inspect(resp, res)
+		resp, ok := parseResponse(d.Data, callID)
+		// A provisional answer: keep waiting for the final one.
+		return resp, ok && resp.StatusCode >= 200
+	})
+	res.Attempts = st.Sends
+	switch {
+	case errors.Is(err, transact.ErrNoAnswer) || ctx.Err() != nil:
+		return
+	case err != nil:
+		res.Err = err.Error()
 		return
 	}
+	res.RTT = time.Since(st.First)
+	res.Answered = true
+	Inspect(resp, res)
 }
 
 func parseResponse(raw []byte, callID string) (*sip.Response, bool) {
@@ -322,12 +298,6 @@ func parseHostToken(tok string) (netip.Addr, bool) {
 var cgnat = netip.MustParsePrefix("100.64.0.0/10")
 
 func isCGNAT(a netip.Addr) bool { return cgnat.Contains(a) }
-
-func newID() string {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
 
 // buildOptions is an out-of-dialog OPTIONS as a phone sends it to check its
 // server (RFC 3261 §11), with rport (RFC 3581).

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/natdoc/natdoc/internal/transact"
 	"github.com/natdoc/natdoc/report"
 )
 
@@ -165,7 +166,7 @@ func TestRetransmitSchedules(t *testing.T) {
 	ms := time.Millisecond
 	for _, tc := range []struct {
 		name  string
-		sched retransmit
+		sched transact.Schedule
 		want  []time.Duration
 	}{
 		{"first contact: RFC 5389 500 ms doubling", firstContact, []time.Duration{0, 500 * ms, 1500 * ms, 2500 * ms}},
@@ -174,7 +175,7 @@ func TestRetransmitSchedules(t *testing.T) {
 		{"known slow path", knownPath(100 * ms), []time.Duration{0, 300 * ms, 800 * ms, 1300 * ms, 1800 * ms, 2300 * ms, 2800 * ms}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := tc.sched.sendTimes(); !slices.Equal(got, tc.want) {
+			if got := tc.sched.SendTimes(); !slices.Equal(got, tc.want) {
 				t.Errorf("send times %v, want %v", got, tc.want)
 			}
 		})

@@ -10,14 +10,14 @@ import (
 
 // Stable finding IDs (scripts match on them).
 const (
-	IDNoUDP               report.FindingID = "no-udp"
-	IDServerUnreachable   report.FindingID = "stun-server-unreachable"
-	IDMappingVaries       report.FindingID = "mapping-varies-by-destination"
-	IDServersDisagree     report.FindingID = "stun-servers-disagree"
-	IDFilteringRestrictve report.FindingID = "filtering-restrictive"
-	IDPortNotPreserved    report.FindingID = "port-not-preserved"
-	IDLifetimeShort       report.FindingID = "binding-lifetime-short"
-	IDNoHairpin           report.FindingID = "no-hairpin"
+	IDNoUDP                report.FindingID = "no-udp"
+	IDServerUnreachable    report.FindingID = "stun-server-unreachable"
+	IDMappingVaries        report.FindingID = "mapping-varies-by-destination"
+	IDServersDisagree      report.FindingID = "stun-servers-disagree"
+	IDFilteringRestrictive report.FindingID = "filtering-restrictive"
+	IDPortNotPreserved     report.FindingID = "port-not-preserved"
+	IDLifetimeShort        report.FindingID = "binding-lifetime-short"
+	IDNoHairpin            report.FindingID = "no-hairpin"
 )
 
 // minSafeLifetime is RFC 4787 REQ-5: a NAT's UDP mapping timer must not
@@ -198,7 +198,7 @@ func filteringRestrictive(r *Result) (report.Finding, bool) {
 	}
 	title += ")"
 	return report.Finding{
-		ID:       IDFilteringRestrictve,
+		ID:       IDFilteringRestrictive,
 		Severity: report.SeverityInfo,
 		Title:    title,
 		Evidence: []report.Evidence{

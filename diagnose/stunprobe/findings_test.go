@@ -29,7 +29,7 @@ func TestFindings(t *testing.T) {
 		want   []report.FindingID
 	}{
 		{"nothing answered", func() *Result { return &Result{Local: local, Servers: []ServerResult{dead, dead}} }, []report.FindingID{IDNoUDP}},
-		{"home router: EIM, APDF", eimApdf, []report.FindingID{IDFilteringRestrictve}},
+		{"home router: EIM, APDF", eimApdf, []report.FindingID{IDFilteringRestrictive}},
 		{"full cone", func() *Result {
 			r := eimApdf()
 			r.Filtering = FilteringResult{ChangeIPAndPort: OutcomeAnswered, Behaviour: report.BehaviourEndpointIndependent}
@@ -40,7 +40,7 @@ func TestFindings(t *testing.T) {
 			r.Servers[1] = srvBDiffers
 			r.Mapping = MappingResult{Test1: public1, Test2: public2, Test3: public3, Behaviour: report.BehaviourAddressAndPortDependent}
 			return r
-		}, []report.FindingID{IDMappingVaries, IDFilteringRestrictve}},
+		}, []report.FindingID{IDMappingVaries, IDFilteringRestrictive}},
 		{"symmetric by server comparison only", func() *Result {
 			return &Result{Local: local, Servers: []ServerResult{srvB, srvBDiffers}}
 		}, []report.FindingID{IDMappingVaries}},
@@ -48,17 +48,17 @@ func TestFindings(t *testing.T) {
 			r := eimApdf()
 			r.Servers[1] = srvBDiffers
 			return r
-		}, []report.FindingID{IDServersDisagree, IDFilteringRestrictve}},
+		}, []report.FindingID{IDServersDisagree, IDFilteringRestrictive}},
 		{"one server down", func() *Result {
 			r := eimApdf()
 			r.Servers = append(r.Servers, dead)
 			return r
-		}, []report.FindingID{IDServerUnreachable, IDFilteringRestrictve}},
+		}, []report.FindingID{IDServerUnreachable, IDFilteringRestrictive}},
 		{"port changed", func() *Result {
 			r := eimApdf()
 			r.Servers[0].Mapped, r.Servers[1].Mapped = public2, public2
 			return r
-		}, []report.FindingID{IDFilteringRestrictve, IDPortNotPreserved}},
+		}, []report.FindingID{IDFilteringRestrictive, IDPortNotPreserved}},
 		{"no NAT: the port question does not arise", func() *Result {
 			a := srvA
 			a.Mapped = local
@@ -68,17 +68,17 @@ func TestFindings(t *testing.T) {
 			r := eimApdf()
 			r.Lifetime = &LifetimeResult{Min: 30 * s, Max: 45 * s}
 			return r
-		}, []report.FindingID{IDFilteringRestrictve, IDLifetimeShort}},
+		}, []report.FindingID{IDFilteringRestrictive, IDLifetimeShort}},
 		{"lifetime RFC 4787 compliant", func() *Result {
 			r := eimApdf()
 			r.Lifetime = &LifetimeResult{Min: 150 * s, Max: 180 * s}
 			return r
-		}, []report.FindingID{IDFilteringRestrictve}},
+		}, []report.FindingID{IDFilteringRestrictive}},
 		{"no hairpin", func() *Result {
 			r := eimApdf()
 			r.Hairpin = HairpinResult{Works: report.TriNo}
 			return r
-		}, []report.FindingID{IDFilteringRestrictve, IDNoHairpin}},
+		}, []report.FindingID{IDFilteringRestrictive, IDNoHairpin}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var got []report.FindingID

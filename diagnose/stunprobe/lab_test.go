@@ -4,12 +4,12 @@ package stunprobe_test
 
 import (
 	"context"
-	"net"
 	"net/netip"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/natdoc/natdoc/diagnose/netenv"
 	"github.com/natdoc/natdoc/diagnose/stunprobe"
 	"github.com/natdoc/natdoc/diagnose/stunserver"
 	"github.com/natdoc/natdoc/internal/natlab"
@@ -39,7 +39,7 @@ const (
 )
 
 // labNet makes every socket of the probe inside h's namespace.
-func labNet(cfg *stunprobe.Config, h *natlab.Host) { cfg.Do = h.Do }
+func labNet(cfg *stunprobe.Config, h *natlab.Host) { cfg.Env = netenv.Env{Do: h.Do} }
 
 // startServer runs an RFC 5780 server of the given kind on rfcHost's two
 // addresses and a plain one on plainHost, and returns the server list.
@@ -62,12 +62,7 @@ func startServers(t testing.TB, kind labServerKind, rfcHost, plainHost *natlab.H
 func startNatdocServer(t testing.TB, h *natlab.Host, primary, alternate netip.AddrPort) *stunserver.Server {
 	t.Helper()
 	srv, err := stunserver.Listen(stunserver.Config{
-		Primary: primary, Alternate: alternate,
-		ListenUDP: func(network string, laddr *net.UDPAddr) (c *net.UDPConn, err error) {
-			err = h.Do(func() error { c, err = net.ListenUDP(network, laddr); return err })
-			return c, err
-		},
-	})
+		Primary: primary, Alternate: alternate, Env: netenv.Env{Do: h.Do}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +146,7 @@ func TestLabMasquerade(t *testing.T) {
 					t.Errorf("mapped %s, want the router's WAN with port %d", n.MappedAddr, res.Local.Port())
 				}
 				wantFinding(t, res, stunprobe.IDMappingVaries, false)
-				wantFinding(t, res, stunprobe.IDFilteringRestrictve, true)
+				wantFinding(t, res, stunprobe.IDFilteringRestrictive, true)
 				wantFinding(t, res, stunprobe.IDPortNotPreserved, false)
 				if res.Hairpin.Works != report.TriNo {
 					t.Errorf("hairpin %q (%s), want no: Linux masquerade does not hairpin", res.Hairpin.Works, res.Hairpin.Note)
@@ -201,7 +196,7 @@ func testPortForward(t *testing.T, kind labServerKind, loss int) {
 	if res.Local.Port() != 5060 || res.Servers[0].Mapped.Port() != 5060 {
 		t.Errorf("local %s mapped %s, want port 5060 both", res.Local, res.Servers[0].Mapped)
 	}
-	wantFinding(t, res, stunprobe.IDFilteringRestrictve, false)
+	wantFinding(t, res, stunprobe.IDFilteringRestrictive, false)
 }
 
 // A router that drops all UDP: no-udp, and the TCP mapping shows the
@@ -280,7 +275,7 @@ func TestLabProber(t *testing.T) {
 	phone, servers := labSetup(t, natdoc, natlab.NATConfig{Mapping: natlab.AddressAndPortDependent})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	nat, findings, err := stunprobe.Prober{Config: stunprobe.Config{Servers: servers, Do: phone.Do}}.Probe(ctx)
+	nat, findings, err := stunprobe.Prober{Config: stunprobe.Config{Servers: servers, Env: netenv.Env{Do: phone.Do}}}.Probe(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

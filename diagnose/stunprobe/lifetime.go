@@ -146,11 +146,11 @@ func (p *probe) lifetimeTrial(ctx context.Context, srv ServerResult, idle time.D
 		return false, false
 	}
 	defer y.Close()
-	req, err := newBindingRequest(ResponsePort(first.Mapped.Port()))
+	req, err := NewBindingRequest(ResponsePort(first.Mapped.Port()))
 	if err != nil {
 		return false, false
 	}
-	_, err = transact(ctx, x, y, srv.Addr, req, negativePath(srv.RTT), fromExactly(srv.Addr))
+	_, err = exchangeOn(ctx, x, y, srv.Addr, req, negativePath(srv.RTT), fromExactly(srv.Addr))
 	if ctx.Err() != nil {
 		return false, false
 	}

@@ -184,10 +184,10 @@ func printable(s string) string {
 	return b.String()
 }
 
-// newBindingRequest builds a Binding request with a fresh transaction ID,
+// NewBindingRequest builds a Binding request with a fresh transaction ID,
 // the given extra attributes and a FINGERPRINT (RFC 5389 §7.1: it lets the
 // server and us tell STUN from other traffic on a multiplexed port).
-func newBindingRequest(extra ...stun.Setter) (*stun.Message, error) {
+func NewBindingRequest(extra ...stun.Setter) (*stun.Message, error) {
 	setters := append([]stun.Setter{stun.TransactionID, stun.BindingRequest}, extra...)
 	setters = append(setters, stun.Fingerprint)
 	m, err := stun.Build(setters...)

@@ -124,7 +124,7 @@ func TestRFC5780Attributes(t *testing.T) {
 		t.Errorf("SOFTWARE keeps a terminal escape: %q", r.Software)
 	}
 
-	req, err := newBindingRequest(ChangeRequest{ChangeIP: true, ChangePort: true}, ResponsePort(5060))
+	req, err := NewBindingRequest(ChangeRequest{ChangeIP: true, ChangePort: true}, ResponsePort(5060))
 	if err != nil {
 		t.Fatal(err)
 	}

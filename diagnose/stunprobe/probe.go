@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/natdoc/natdoc/diagnose/netenv"
+	"github.com/natdoc/natdoc/internal/transact"
 	"github.com/natdoc/natdoc/report"
 )
 
@@ -65,20 +67,20 @@ const (
 // knownPath is the schedule for a server whose round trip rtt is measured:
 // RTO = 3·RTT, RFC 6298's first estimate (SRTT + 4·RTTVAR with RTTVAR =
 // RTT/2), as RFC 5389 §7.2.1 allows.
-func knownPath(rtt time.Duration) retransmit {
-	return retransmit{InitialRTO: clampDuration(3*rtt, minRTO, knownPathMaxRTO), MaxRTO: knownPathMaxRTO, Window: serverWindow}
+func knownPath(rtt time.Duration) transact.Schedule {
+	return transact.Schedule{RTO: clampDuration(3*rtt, minRTO, knownPathMaxRTO), MaxRTO: knownPathMaxRTO, Window: serverWindow}
 }
 
 // negativePath is the schedule of a test whose silence is a result.
-func negativePath(rtt time.Duration) retransmit {
-	return retransmit{
-		InitialRTO: clampDuration(3*rtt, minRTO, negativeMaxRTO),
-		MaxRTO:     negativeMaxRTO,
-		Window:     max(negativeWindow, negativeRTTs*rtt),
+func negativePath(rtt time.Duration) transact.Schedule {
+	return transact.Schedule{
+		RTO:    clampDuration(3*rtt, minRTO, negativeMaxRTO),
+		MaxRTO: negativeMaxRTO,
+		Window: max(negativeWindow, negativeRTTs*rtt),
 	}
 }
 
-var firstContact = retransmit{InitialRTO: firstContactRTO, MaxRTO: 2 * firstContactRTO, Window: serverWindow}
+var firstContact = transact.Schedule{RTO: firstContactRTO, MaxRTO: 2 * firstContactRTO, Window: serverWindow}
 
 func clampDuration(d, lo, hi time.Duration) time.Duration { return min(max(d, lo), hi) }
 
@@ -100,17 +102,19 @@ type Config struct {
 	LifetimeResolution float64
 	// TCP also asks the first server for a mapping over TCP.
 	TCP bool
+	// MappingOnly asks only how the NAT maps this socket: every server's
+	// Binding answer and the RFC 5780 mapping tests (§4.3), without the
+	// filtering and hairpin tests (§4.4, §4.5); Lifetime and TCP are
+	// ignored. A second probe from another port (the RTP port beside the
+	// SIP port) needs no more.
+	MappingOnly bool
 
-	// Do, when set, creates every socket of the probe inside fn: the way
-	// to run it in another network namespace (natlab's Host.Do,
-	// diagnose/netenv's Env.Do). The socket seams below override it.
-	Do func(fn func() error) error
-
-	// Test seams, optional.
-	ListenUDP func(network string, laddr *net.UDPAddr) (*net.UDPConn, error)
-	DialUDP   func(network string, raddr *net.UDPAddr) (*net.UDPConn, error)
-	DialTCP   func(ctx context.Context, network, addr string) (net.Conn, error)
-	Resolve   func(ctx context.Context, network, host string) ([]netip.Addr, error)
+	// Env makes every socket of the probe, its DNS queries' included: the
+	// way to run it in another network namespace (natlab's Host.Do). The
+	// zero value uses the host's own network.
+	Env netenv.Env
+	// DNSServer, when set, receives every DNS query (tests).
+	DNSServer string
 	Log       *slog.Logger
 }
 
@@ -172,47 +176,6 @@ func (c *Config) setDefaults() {
 	if c.LifetimeResolution == 0 {
 		c.LifetimeResolution = 0.1
 	}
-	do := c.Do
-	if do == nil {
-		do = func(fn func() error) error { return fn() }
-	}
-	if c.ListenUDP == nil {
-		c.ListenUDP = func(network string, laddr *net.UDPAddr) (conn *net.UDPConn, err error) {
-			err = do(func() error { conn, err = net.ListenUDP(network, laddr); return err })
-			return conn, err
-		}
-	}
-	if c.DialUDP == nil {
-		c.DialUDP = func(network string, raddr *net.UDPAddr) (conn *net.UDPConn, err error) {
-			err = do(func() error { conn, err = net.DialUDP(network, nil, raddr); return err })
-			return conn, err
-		}
-	}
-	if c.DialTCP == nil {
-		c.DialTCP = func(ctx context.Context, network, addr string) (conn net.Conn, err error) {
-			err = do(func() error {
-				var d net.Dialer
-				conn, err = d.DialContext(ctx, network, addr)
-				return err
-			})
-			return conn, err
-		}
-	}
-	if c.Resolve == nil {
-		resolver := net.DefaultResolver
-		if c.Do != nil {
-			// The Go resolver's own sockets, dialled inside Do, so names
-			// resolve as they would in that network.
-			resolver = &net.Resolver{PreferGo: true, Dial: c.DialTCP}
-		}
-		c.Resolve = func(ctx context.Context, network, host string) ([]netip.Addr, error) {
-			ipNet := "ip4"
-			if network == "udp6" {
-				ipNet = "ip6"
-			}
-			return resolver.LookupNetIP(ctx, ipNet, host)
-		}
-	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
@@ -252,10 +215,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res.Local = netip.AddrPortFrom(p.localIP(res.Servers), main.local.Port())
 	p.cfg.Log.Info("asking STUN servers", "servers", len(res.Servers), "local", res.Local)
 	p.discover(ctx, main, res)
-	if cfg.TCP {
+	if cfg.TCP && !cfg.MappingOnly {
 		res.TCP = p.askTCP(ctx, res.Servers)
 	}
-	if cfg.Lifetime {
+	if cfg.Lifetime && !cfg.MappingOnly {
 		res.Lifetime = p.lifetime(ctx, res)
 	}
 	if err := ctx.Err(); err != nil {
@@ -275,7 +238,7 @@ func (p *probe) unspecified() netip.Addr {
 
 // open makes a probe socket; it is closed when Run returns.
 func (p *probe) open(laddr netip.AddrPort) (*socket, error) {
-	c, err := p.cfg.ListenUDP(p.cfg.Network, net.UDPAddrFromAddrPort(laddr))
+	c, err := p.cfg.Env.ListenUDP(p.cfg.Network, net.UDPAddrFromAddrPort(laddr))
 	if err != nil {
 		// net's error already names the network and address.
 		return nil, fmt.Errorf("stunprobe: %w", err)
@@ -333,7 +296,11 @@ func (p *probe) resolve(ctx context.Context, name string) (netip.AddrPort, error
 		}
 		return netip.AddrPortFrom(ip, uint16(n)), nil
 	}
-	ips, err := p.cfg.Resolve(ctx, p.cfg.Network, host)
+	ipNet := "ip4"
+	if p.cfg.Network == "udp6" {
+		ipNet = "ip6"
+	}
+	ips, err := p.cfg.Env.Resolver(p.cfg.DNSServer).LookupNetIP(ctx, ipNet, host)
 	if err != nil || len(ips) == 0 {
 		return netip.AddrPort{}, fmt.Errorf("resolve %s: no %s address (%v)", host, p.cfg.Network, err)
 	}
@@ -347,13 +314,9 @@ func (p *probe) localIP(servers []ServerResult) netip.Addr {
 		if !s.Addr.IsValid() {
 			continue
 		}
-		c, err := p.cfg.DialUDP(p.cfg.Network, net.UDPAddrFromAddrPort(s.Addr))
-		if err != nil {
-			continue
+		if ip, err := p.cfg.Env.SourceAddr(p.cfg.Network, s.Addr); err == nil {
+			return ip
 		}
-		ip := c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap()
-		c.Close()
-		return ip
 	}
 	return p.unspecified()
 }
@@ -398,17 +361,23 @@ func (p *probe) discover(ctx context.Context, main *socket, res *Result) {
 			res.Mapping.Note = "no server returned OTHER-ADDRESS (RFC 5780); mapping judged across servers only"
 		}
 		res.Filtering.Note = "no server supports RFC 5780 CHANGE-REQUEST"
-		res.Hairpin = p.hairpin(ctx, main, firstAnswer(res.Servers), res.Local)
+		if !p.cfg.MappingOnly {
+			res.Hairpin = p.hairpin(ctx, main, firstAnswer(res.Servers), res.Local)
+		}
+	}
+	if p.cfg.MappingOnly {
+		res.Filtering.Note = "not tested: mapping only"
+		res.Hairpin.Note = "not tested: mapping only"
 	}
 }
 
-func (p *probe) ask(ctx context.Context, s *socket, sr *ServerResult, sched retransmit) {
-	req, err := newBindingRequest()
+func (p *probe) ask(ctx context.Context, s *socket, sr *ServerResult, sched transact.Schedule) {
+	req, err := NewBindingRequest()
 	if err != nil {
 		sr.Err = err.Error()
 		return
 	}
-	ex, err := transact(ctx, s, nil, sr.Addr, req, sched, fromExactly(sr.Addr))
+	ex, err := exchangeOn(ctx, s, nil, sr.Addr, req, sched, fromExactly(sr.Addr))
 	sr.Sent = ex.Sent
 	if err != nil {
 		sr.Err = err.Error()
@@ -452,6 +421,10 @@ func firstAnswer(servers []ServerResult) ServerResult {
 // then the mapping tests II and III (§4.3), which open the NAT's filter
 // toward the alternate address.
 func (p *probe) rfc5780Tests(ctx context.Context, main *socket, res *Result, srv ServerResult) {
+	if p.cfg.MappingOnly {
+		res.Mapping = p.mapping(ctx, main, srv, res.Local)
+		return
+	}
 	var wg sync.WaitGroup
 	wg.Go(func() { res.Filtering = p.filtering(ctx, main, srv) })
 	wg.Go(func() { res.Hairpin = p.hairpin(ctx, main, srv, res.Local) })

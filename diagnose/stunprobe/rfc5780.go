@@ -7,8 +7,10 @@ import (
 	"net/netip"
 	"sync"
 
-	"github.com/natdoc/natdoc/report"
 	"github.com/pion/stun/v3"
+
+	"github.com/natdoc/natdoc/internal/transact"
+	"github.com/natdoc/natdoc/report"
 )
 
 // anySource accepts an answer from anywhere; the caller judges the source.
@@ -30,7 +32,7 @@ func (p *probe) mapping(ctx context.Context, main *socket, srv ServerResult, loc
 }
 
 // mappedFrom asks dst for the mapped address; zero when it does not answer.
-func (p *probe) mappedFrom(ctx context.Context, s *socket, dst netip.AddrPort, sched retransmit) netip.AddrPort {
+func (p *probe) mappedFrom(ctx context.Context, s *socket, dst netip.AddrPort, sched transact.Schedule) netip.AddrPort {
 	sr := ServerResult{Addr: dst}
 	p.ask(ctx, s, &sr, sched)
 	return sr.Mapped
@@ -62,11 +64,11 @@ func (p *probe) filtering(ctx context.Context, main *socket, srv ServerResult) F
 // server sends RESPONSE-ORIGIN, by that too (a one-address server can
 // answer a CHANGE-REQUEST from its only address and fake an open filter).
 func (p *probe) changeTest(ctx context.Context, s *socket, srv ServerResult, change ChangeRequest) Outcome {
-	req, err := newBindingRequest(change)
+	req, err := NewBindingRequest(change)
 	if err != nil {
 		return OutcomeError
 	}
-	ex, err := transact(ctx, s, nil, srv.Addr, req, negativePath(srv.RTT), anySource)
+	ex, err := exchangeOn(ctx, s, nil, srv.Addr, req, negativePath(srv.RTT), anySource)
 	if err != nil {
 		if ctx.Err() != nil {
 			return OutcomeNotRun
@@ -111,11 +113,11 @@ func (p *probe) hairpin(ctx context.Context, main *socket, srv ServerResult, loc
 		return HairpinResult{Note: err.Error()}
 	}
 	defer other.Close()
-	req, err := newBindingRequest()
+	req, err := NewBindingRequest()
 	if err != nil {
 		return HairpinResult{Note: err.Error()}
 	}
-	ex, err := transact(ctx, main, other, srv.Mapped, req, negativePath(srv.RTT), anySource)
+	ex, err := exchangeOn(ctx, main, other, srv.Mapped, req, negativePath(srv.RTT), anySource)
 	switch {
 	case err == nil && ex.Arrival.Msg.Type == stun.BindingRequest:
 		return HairpinResult{Works: report.TriYes, From: ex.Arrival.From}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/pion/stun/v3"
+
+	"github.com/natdoc/natdoc/internal/transact"
 )
 
 // ErrTimeout: no acceptable answer arrived within the retransmission
@@ -25,28 +27,6 @@ const maxDatagram = 1500
 // readErrorPause is how long a socket's reader waits after a read error
 // before reading again: long enough not to spin, far below any RTO.
 const readErrorPause = 5 * time.Millisecond
-
-// retransmit is one RFC 5389 §7.2.1 retransmission schedule: send, wait
-// RTO, resend, double the RTO up to MaxRTO, and give up when Window has
-// passed since the first send.
-type retransmit struct {
-	InitialRTO time.Duration
-	MaxRTO     time.Duration
-	Window     time.Duration
-}
-
-// sendTimes lists the offsets at which the schedule sends (pure, tested).
-func (r retransmit) sendTimes() []time.Duration {
-	var ts []time.Duration
-	rto := r.InitialRTO
-	for t := time.Duration(0); t < r.Window && rto > 0; t += rto {
-		ts = append(ts, t)
-		if len(ts) > 1 {
-			rto = min(2*rto, r.MaxRTO)
-		}
-	}
-	return ts
-}
 
 // arrival is one datagram that decoded as STUN on a probe socket.
 type arrival struct {
@@ -182,47 +162,35 @@ type exchange struct {
 	RTT     time.Duration // from the last send before the answer
 }
 
-// transact sends req to dst on s (or on via, when the answer is expected on
-// another socket, as with RESPONSE-PORT) following the schedule, and waits
-// on s for an answer judge accepts.
-func transact(ctx context.Context, s, via *socket, dst netip.AddrPort, req *stun.Message, sched retransmit, judge verdictFunc) (exchange, error) {
+// exchangeOn sends req to dst on s (or on via, when the answer is expected
+// on another socket, as with RESPONSE-PORT) following the schedule, and
+// waits on s for an answer judge accepts.
+func exchangeOn(ctx context.Context, s, via *socket, dst netip.AddrPort, req *stun.Message, sched transact.Schedule, judge verdictFunc) (exchange, error) {
 	if via == nil {
 		via = s
 	}
 	ch, unregister := s.register(req.TransactionID)
 	defer unregister()
-	times := sched.sendTimes()
-	start := time.Now()
-	var ex exchange
-	var lastSend time.Time
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	window := time.NewTimer(sched.Window)
-	defer window.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return ex, ctx.Err()
-		case <-window.C:
-			return ex, fmt.Errorf("stun: %s after %d tries in %s: %w", dst, ex.Sent, sched.Window, ErrTimeout)
-		case <-timer.C:
-			// Stamped before the write: the reader may see the answer
-			// before WriteTo returns on a fast path.
-			lastSend = time.Now()
-			if _, err := via.conn.WriteToUDPAddrPort(req.Raw, dst); err != nil {
-				return ex, fmt.Errorf("stun: send to %s: %w", dst, err)
-			}
-			ex.Sent++
-			if ex.Sent < len(times) {
-				timer.Reset(times[ex.Sent] - time.Since(start))
-			}
-		case a := <-ch:
-			if err := judge(a); err != nil {
-				s.anomalies.add("unexpected-source", err.Error())
-				continue
-			}
-			ex.Arrival, ex.RTT = a, a.At.Sub(lastSend)
-			return ex, nil
-		}
+	send := func() error {
+		_, err := via.conn.WriteToUDPAddrPort(req.Raw, dst)
+		return err
 	}
+	a, st, err := transact.Run(ctx, sched, send, ch, func(a arrival) (arrival, bool) {
+		if err := judge(a); err != nil {
+			s.anomalies.add("unexpected-source", err.Error())
+			return a, false
+		}
+		return a, true
+	})
+	ex := exchange{Sent: st.Sends}
+	switch {
+	case ctx.Err() != nil:
+		return ex, ctx.Err()
+	case errors.Is(err, transact.ErrNoAnswer):
+		return ex, fmt.Errorf("stun: %s after %d tries in %s: %w", dst, ex.Sent, sched.GiveUp(), ErrTimeout)
+	case err != nil:
+		return ex, fmt.Errorf("stun: %s: %w", dst, err)
+	}
+	ex.Arrival, ex.RTT = a, a.At.Sub(st.Last)
+	return ex, nil
 }

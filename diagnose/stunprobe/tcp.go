@@ -37,7 +37,7 @@ func (p *probe) askTCP(ctx context.Context, servers []ServerResult) *ServerResul
 		network = "tcp6"
 	}
 	start := time.Now()
-	c, err := p.cfg.DialTCP(ctx, network, srv.Addr.String())
+	c, err := p.cfg.Env.DialContext(ctx, network, srv.Addr.String())
 	if err != nil {
 		out.Err = fmt.Sprintf("tcp connect: %v", err)
 		return out
@@ -56,7 +56,7 @@ func (p *probe) askTCP(ctx context.Context, servers []ServerResult) *ServerResul
 }
 
 func tcpRoundTrip(c net.Conn) (Response, error) {
-	req, err := newBindingRequest()
+	req, err := NewBindingRequest()
 	if err != nil {
 		return Response{}, err
 	}

@@ -86,3 +86,25 @@ func TestProbeIPv6OnLoopback(t *testing.T) {
 		t.Errorf("report %+v", n)
 	}
 }
+
+// Mapping only (diagnose's probe from the RTP port): the mapping tests,
+// and nothing of filtering, hairpinning or lifetime.
+func TestMappingOnlyAgainstServerOnLoopback(t *testing.T) {
+	srv := startLoopback(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := stunprobe.Run(ctx, stunprobe.Config{Servers: []string{srv.Addrs()[0].String()}, MappingOnly: true, Lifetime: true, TCP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Mapping.Behaviour != report.BehaviourNoNAT || res.Mapping.Test1 != res.Local {
+		t.Errorf("mapping %+v, want no-nat", res.Mapping)
+	}
+	if res.Filtering.ChangeIPAndPort != stunprobe.OutcomeNotRun || res.Filtering.Behaviour != report.BehaviourUnknown ||
+		res.Hairpin.Works != report.TriUnknown || res.Lifetime != nil || res.TCP != nil {
+		t.Errorf("tests beyond the mapping ran: filtering %+v hairpin %+v lifetime %v tcp %v", res.Filtering, res.Hairpin, res.Lifetime, res.TCP)
+	}
+	if n := srv.Stats.Answered.Load(); n > 3 || srv.Stats.AnsweredFromOther.Load() != 0 {
+		t.Errorf("server answered %d (%d from the other address), want the Binding and mapping tests II and III only", n, srv.Stats.AnsweredFromOther.Load())
+	}
+}

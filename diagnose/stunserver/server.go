@@ -11,9 +11,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pion/stun/v3"
+
+	"github.com/natdoc/natdoc/diagnose/netenv"
 	"github.com/natdoc/natdoc/diagnose/stunprobe"
 	"github.com/natdoc/natdoc/internal/ratelimit"
-	"github.com/pion/stun/v3"
 )
 
 // maxAmplification bounds an answer's size against its request's: an
@@ -42,8 +44,10 @@ type Config struct {
 	Rate  float64
 	Burst int
 
-	ListenUDP func(network string, laddr *net.UDPAddr) (*net.UDPConn, error) // test seam
-	Log       *slog.Logger
+	// Env makes the sockets (tests: inside a lab namespace); the zero
+	// value uses the host's own network.
+	Env netenv.Env
+	Log *slog.Logger
 }
 
 // Stats counts what the server did; safe to read while it runs.
@@ -91,9 +95,6 @@ func Listen(cfg Config) (*Server, error) {
 	if cfg.Burst <= 0 {
 		cfg.Burst = 100
 	}
-	if cfg.ListenUDP == nil {
-		cfg.ListenUDP = net.ListenUDP
-	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
@@ -108,7 +109,7 @@ func Listen(cfg Config) (*Server, error) {
 	}
 	for i := range n {
 		s.addrs[i] = s.addrOf(i)
-		c, err := cfg.ListenUDP(network, net.UDPAddrFromAddrPort(s.addrs[i]))
+		c, err := cfg.Env.ListenUDP(network, net.UDPAddrFromAddrPort(s.addrs[i]))
 		if err != nil {
 			s.Close()
 			return nil, fmt.Errorf("stunserver: listen %s: %w", s.addrs[i], err)

@@ -209,18 +209,25 @@ func (h *Host) Start(t testing.TB, name string, args ...string) *Proc {
 }
 
 // Stop ends the process (SIGTERM, then SIGKILL) and waits for it.
-func (p *Proc) Stop() {
+func (p *Proc) Stop() { p.Terminate(stopGrace) }
+
+// Terminate sends SIGTERM and gives the process grace to exit by itself
+// (as a service manager does) before SIGKILL; it reports whether it exited
+// by itself.
+func (p *Proc) Terminate(grace time.Duration) bool {
 	select {
 	case <-p.done:
-		return
+		return true
 	default:
 	}
 	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
 	select {
 	case <-p.done:
-	case <-time.After(stopGrace):
+		return true
+	case <-time.After(grace):
 		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 		<-p.done
+		return false
 	}
 }
 

@@ -208,11 +208,15 @@ func natRuleset(cfg NATConfig) string {
 	}
 	b.WriteString("  }\n")
 	b.WriteString("  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n")
+	// Only traffic from the LAN is translated: the router's own packets
+	// already leave from its WAN address, and a home router does not give
+	// them random ports (miniupnpd's STUN self-test would otherwise see a
+	// symmetric NAT in front of itself and refuse to forward anything).
 	switch cfg.Mapping {
 	case EndpointIndependent:
-		b.WriteString("    oifname \"wan0\" masquerade\n")
+		b.WriteString("    iifname \"brlan\" oifname \"wan0\" masquerade\n")
 	case AddressAndPortDependent:
-		b.WriteString("    oifname \"wan0\" masquerade random\n")
+		b.WriteString("    iifname \"brlan\" oifname \"wan0\" masquerade random\n")
 	}
 	b.WriteString("  }\n")
 	b.WriteString("  chain filter_forward {\n    type filter hook forward priority filter; policy drop;\n")

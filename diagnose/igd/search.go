@@ -1,0 +1,176 @@
+package igd
+
+import "context"
+
+// maxSearchRequests bounds the mappings the search for allowed ports asks
+// for (each is released at once): about 20 seeds and a binary search of
+// two boundaries per range found.
+const maxSearchRequests = 96
+
+// portProber asks the router about single ports for the search; every
+// mapping it makes is released before it returns.
+type portProber interface {
+	// try asks for port exactly. A non-nil end is a refusal that ends the
+	// search (full table, lease policy, a timeout).
+	try(ctx context.Context, port uint16) (st portState, end *MappingResult)
+	// pick lets the router choose a port near port (IGDv2
+	// AddAnyPortMapping, PCP or NAT-PMP without a fixed port); ok is false
+	// when it cannot or would not, asked when it sent a request anyway.
+	pick(ctx context.Context, port uint16) (got uint16, ok, asked bool, end *MappingResult)
+	// walksUp: the router's choice is the next port up that it allows
+	// (PCP, NAT-PMP), not the nearest either way (AddAnyPortMapping).
+	walksUp() bool
+}
+
+// portSearch finds the ranges the router's rules allow with few
+// requests: seeds spread across the port space (the router's own choice
+// where it can make one, exact ports elsewhere), then a binary search for
+// each range's ends.
+type portSearch struct {
+	p     portProber
+	known map[uint16]portState
+	// skip: ports natdoc must not ask for (another mapping holds them,
+	// or natdoc holds them itself).
+	skip     func(uint16) bool
+	requests int
+	end      *MappingResult
+}
+
+func (s *portSearch) spent(ctx context.Context) bool {
+	return s.end != nil || ctx.Err() != nil || s.requests >= maxSearchRequests
+}
+
+// ask tries one port and records the answer.
+func (s *portSearch) ask(ctx context.Context, port uint16) portState {
+	if st, ok := s.known[port]; ok && st != portUnknown {
+		return st
+	}
+	if s.skip(port) {
+		s.known[port] = portTaken
+		return portTaken
+	}
+	s.requests++
+	st, end := s.p.try(ctx, port)
+	if end != nil {
+		s.end = end
+		return portUnknown
+	}
+	s.known[port] = st
+	return st
+}
+
+// run seeds and widens until every allowed port found lies in a range
+// with both ends found, or the budget is spent.
+func (s *portSearch) run(ctx context.Context) []PortRange {
+	for _, port := range spreadPorts() {
+		if s.spent(ctx) {
+			break
+		}
+		s.seed(ctx, port)
+	}
+	for !s.spent(ctx) {
+		lo, hi, ok := s.openEnd()
+		if !ok {
+			break
+		}
+		s.bisect(ctx, lo, hi)
+	}
+	return allowedRanges(s.known)
+}
+
+// seed learns about one spread port: the router's choice near it, or the
+// port itself.
+func (s *portSearch) seed(ctx context.Context, port uint16) {
+	if s.known[port] != portUnknown || s.skip(port) {
+		return
+	}
+	got, ok, asked, end := s.p.pick(ctx, port)
+	if asked {
+		s.requests++
+	}
+	switch {
+	case end != nil:
+		s.end = end
+	case ok && got < searchLow:
+		// A system port: no use to SIP or RTP, and outside the search.
+		s.passedOver(port, port)
+	case ok:
+		s.known[got] = portAllowed
+		if got != port {
+			s.passedOver(port, got)
+		}
+	default:
+		s.ask(ctx, port)
+	}
+}
+
+// passedOver records what a router's choice of got for port says: the
+// ports between were refused, so the asked port and got's neighbour on
+// its side are known refused (a walker went up, perhaps round past
+// 65535). Ports another client holds are left as they are.
+func (s *portSearch) passedOver(port, got uint16) {
+	edge := int(got) - 1
+	if !s.p.walksUp() && got < port {
+		edge = int(got) + 1
+	}
+	if got == port {
+		edge = int(port) // only the asked port is known
+	}
+	for _, q := range []int{int(port), edge} {
+		if q >= searchLow && q <= searchHigh && !s.skip(uint16(q)) && s.known[uint16(q)] == portUnknown {
+			s.known[uint16(q)] = portRefused
+		}
+	}
+}
+
+// openEnd finds an allowed port whose range is not closed on one side:
+// it returns the allowed port and the nearest port known refused (or just
+// outside searchLow-searchHigh) on that side.
+func (s *portSearch) openEnd() (allowed, refused int, ok bool) {
+	for _, r := range allowedRanges(s.known) {
+		below := int(r.Lo) - 1
+		if below >= searchLow && s.known[uint16(below)] != portRefused {
+			return int(r.Lo), s.nearestRefused(int(r.Lo), -1), true
+		}
+		above := int(r.Hi) + 1
+		if above <= searchHigh && s.known[uint16(above)] != portRefused {
+			return int(r.Hi), s.nearestRefused(int(r.Hi), +1), true
+		}
+	}
+	return 0, 0, false
+}
+
+func (s *portSearch) nearestRefused(from, dir int) int {
+	for p := from + dir; p >= searchLow && p <= searchHigh; p += dir {
+		if s.known[uint16(p)] == portRefused {
+			return p
+		}
+	}
+	if dir < 0 {
+		return searchLow - 1
+	}
+	return searchHigh + 1
+}
+
+// bisect narrows the boundary between an allowed and a refused port
+// until they are neighbours. Outside searchLow-searchHigh the boundary is
+// the search's own; it is marked refused there.
+func (s *portSearch) bisect(ctx context.Context, allowed, refused int) {
+	for !s.spent(ctx) {
+		if d := allowed - refused; d == 1 || d == -1 {
+			break
+		}
+		mid := (allowed + refused) / 2
+		switch s.ask(ctx, uint16(mid)) {
+		case portAllowed, portTaken:
+			allowed = mid
+		case portRefused:
+			refused = mid
+		default:
+			return
+		}
+	}
+	if refused >= searchLow && refused <= searchHigh && s.end == nil && ctx.Err() == nil {
+		s.known[uint16(refused)] = portRefused
+	}
+}

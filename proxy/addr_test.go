@@ -1,0 +1,65 @@
+package proxy
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+func TestAddrForPeer(t *testing.T) {
+	s := &Server{cfg: Config{PublicAddr: "voip.example.net", PublicIP: netip.MustParseAddr("203.0.113.10"),
+		LocalAddr: netip.MustParseAddr("192.168.1.2"), LAN: []netip.Prefix{netip.MustParsePrefix("192.168.1.0/24")}}, listenPort: 5060,
+		listenIP: netip.MustParseAddr("0.0.0.0")}
+	for _, tt := range []struct {
+		peer, host, ip string
+	}{
+		{"192.168.1.50", "192.168.1.2", "192.168.1.2"},        // in --lan: the additional address
+		{"10.0.0.5", "voip.example.net", "203.0.113.10"},      // private but not in --lan: main address
+		{"198.51.100.20", "voip.example.net", "203.0.113.10"}, // outside
+	} {
+		host, ip := s.addrFor(netip.MustParseAddr(tt.peer))
+		if host != tt.host || ip.String() != tt.ip {
+			t.Errorf("%s: got %s %s, want %s %s", tt.peer, host, ip, tt.host, tt.ip)
+		}
+	}
+	for _, tt := range []struct {
+		uri  sip.Uri
+		ours bool
+	}{
+		{sip.Uri{Host: "voip.example.net"}, true}, // port 5060 implied
+		{sip.Uri{Host: "192.168.1.2", Port: 5060}, true},
+		{sip.Uri{Host: "203.0.113.10", Port: 5080}, false},
+		{sip.Uri{Host: "pbx.example.org", Port: 5060}, false},
+	} {
+		if got := s.isOurs(tt.uri); got != tt.ours {
+			t.Errorf("isOurs(%v) = %v", tt.uri, got)
+		}
+	}
+	// Without --lan, private and loopback peers count as LAN.
+	s.cfg.LAN = nil
+	if host, _ := s.addrFor(netip.MustParseAddr("10.0.0.5")); host != "192.168.1.2" {
+		t.Errorf("private peer without --lan got %s", host)
+	}
+}
+
+func TestCheckSafe(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		listen string
+		cfg    Config
+		ok     bool
+	}{
+		{"private, open", "192.168.1.2", Config{PublicIP: netip.MustParseAddr("192.168.1.2")}, true},
+		{"public, open", "203.0.113.10", Config{PublicIP: netip.MustParseAddr("203.0.113.10")}, false},
+		{"all interfaces, open", "0.0.0.0", Config{PublicIP: netip.MustParseAddr("192.168.1.2")}, false},
+		{"public with users", "203.0.113.10", Config{PublicIP: netip.MustParseAddr("203.0.113.10"), Users: map[string]string{"a": "b"}}, true},
+		{"public with allow", "203.0.113.10", Config{PublicIP: netip.MustParseAddr("203.0.113.10"), Allow: []netip.Prefix{netip.MustParsePrefix("192.168.1.0/24")}}, true},
+		{"public, --open", "203.0.113.10", Config{PublicIP: netip.MustParseAddr("203.0.113.10"), Open: true}, true},
+	} {
+		s := &Server{cfg: tt.cfg, listenIP: netip.MustParseAddr(tt.listen)}
+		if err := s.checkSafe(); (err == nil) != tt.ok {
+			t.Errorf("%s: %v", tt.name, err)
+		}
+	}
+}

@@ -1,0 +1,315 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/natdoc/natdoc/diagnose/sipalg"
+	"github.com/natdoc/natdoc/relay"
+	"github.com/natdoc/natdoc/report"
+)
+
+// Options are everything a `natdoc serve` run is told: the server's
+// addresses and policy, the relay's ports, and what to set up around it.
+type Options struct {
+	// Listen is the SIP address (UDP, and TCP when TCP is set).
+	Listen netip.AddrPort
+	TCP    bool
+	// PublicAddr is the main address (IP or DNS name) for peers outside
+	// the LAN; empty means the Listen address (or, with UPnP, the router's
+	// external address). LocalAddr is the additional address for peers in
+	// LAN (private ranges when LAN is empty).
+	PublicAddr string
+	LocalAddr  netip.Addr
+	LAN        []netip.Prefix
+	// Allow, Users, Realm and Open: who may register and call (Config).
+	Allow []netip.Prefix
+	Users map[string]string
+	Realm string
+	Open  bool
+	// Fix anchors media in a relay on ports PortMin-PortMax.
+	Fix              bool
+	PortMin, PortMax int
+	LatchAnySource   bool
+	KernelForward    bool
+	IdleTimeout      time.Duration
+	// Echo and Mirror enable the built-in echo user and the diagnose mirror.
+	Echo, Mirror bool
+	Keepalive    time.Duration
+	Rate         float64
+	MaxBindings  int
+	MaxCalls     int
+	// Duration ends the run after this long (0: when ctx ends).
+	Duration time.Duration
+	// UPnP, when set, asks the router to forward the SIP port and RTP pairs.
+	UPnP *UPnPOptions
+
+	// Behind a router (a private Listen address, a public main address)
+	// the start-up checks compare the main address with the router's
+	// public address, asked of the router (RouterCheck: UPnP IGD, NAT-PMP)
+	// or of STUN, and MirrorCheck, a natdoc mirror outside, proves that the
+	// SIP port and a sample of the RTP range arrive here.
+	RouterCheck bool
+	STUN        netip.AddrPort
+	MirrorCheck netip.AddrPort
+	// AddrCheckInterval: how often the main address is resolved again and
+	// compared with the router's public address while serving (0: never).
+	AddrCheckInterval time.Duration
+	// Resolve looks up a main address given as a name (test seam; default:
+	// the system's resolver, IPv4).
+	Resolve func(ctx context.Context, host string) ([]netip.Addr, error)
+
+	Log *slog.Logger
+	// Notify receives one line per step of the start-up (where it listens,
+	// what the router forwards), for a human.
+	Notify func(msg string)
+	// OnEvent receives registrations and call state changes.
+	OnEvent func(Event)
+	// Status, when set, receives a one-line summary (registrations, calls,
+	// packets relayed) every StatusInterval while the server runs.
+	Status func(line string)
+}
+
+// StatusInterval: how often Options.Status is called.
+const StatusInterval = time.Second
+
+// ConfigError is a run refused because of what it was told (bad addresses,
+// an unusable port range, an open server on a public address), not because
+// the network failed.
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// Run sets up what o asks (router forwarding, relay, listeners), serves
+// until ctx ends or o.Duration passed, undoes it all and fills rep with the
+// run's summary and findings.
+func Run(ctx context.Context, o Options, rep *report.Report) error {
+	o.defaults()
+	if o.Duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.Duration)
+		defer cancel()
+	}
+	cfg := o.serverConfig()
+	dep := &deployment{o: &o, rep: rep}
+	if o.UPnP != nil {
+		fw, err := forwardPorts(ctx, &o)
+		if err != nil {
+			return err
+		}
+		defer fw.releaseAndReport(o)
+		dep.fw = fw
+		rep.Add(fw.findings...)
+		if cfg.PublicAddr == "" {
+			cfg.PublicAddr = fw.external
+		}
+		o.Notify("router forwards " + strings.Join(fw.mapped, ", "))
+	}
+	cfg.LocalAddr = o.lanAddr(cfg.PublicAddr)
+	cfg.PortMin, cfg.PortMax = o.PortMin, o.PortMax
+	if err := dep.check(ctx, &cfg); err != nil {
+		return err
+	}
+	if o.Fix {
+		rl, err := o.newRelay()
+		if err != nil {
+			return err
+		}
+		defer rl.Close()
+		cfg.Relay = rl
+	}
+	return serve(ctx, o, cfg, rep, dep.watch)
+}
+
+func (o *Options) defaults() {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Notify == nil {
+		o.Notify = func(string) {}
+	}
+	if o.Resolve == nil {
+		o.Resolve = lookupIPv4
+	}
+}
+
+// resolver resolves the main address: a literal IP is itself.
+func (o *Options) resolver() func(ctx context.Context, host string) ([]netip.Addr, error) {
+	return func(ctx context.Context, host string) ([]netip.Addr, error) {
+		if ip, err := netip.ParseAddr(host); err == nil {
+			return []netip.Addr{ip.Unmap()}, nil
+		}
+		return o.Resolve(ctx, host)
+	}
+}
+
+func lookupIPv4(ctx context.Context, host string) ([]netip.Addr, error) {
+	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip4", host)
+	for i := range ips {
+		ips[i] = ips[i].Unmap()
+	}
+	return ips, err
+}
+
+func (o *Options) serverConfig() Config {
+	return Config{PublicAddr: o.PublicAddr, LocalAddr: o.LocalAddr, LAN: o.LAN, Allow: o.Allow, Users: o.Users, Realm: o.Realm,
+		Open: o.Open, Fix: o.Fix, Keepalive: o.Keepalive, Echo: o.Echo, Log: o.Log, OnEvent: o.OnEvent,
+		Rate: o.Rate, Burst: 2 * o.Rate, MaxBindings: o.MaxBindings, MaxCalls: o.MaxCalls}
+}
+
+// lanAddr is the additional address: the one given, else a private
+// --listen address when the main address is another one. Phones on the
+// LAN cannot use the router's public address unless the router loops
+// packets for it back in (hairpin NAT), which many do not; this host's own
+// private address always works for them.
+func (o *Options) lanAddr(main string) netip.Addr {
+	listen := o.Listen.Addr()
+	if !o.LocalAddr.IsValid() && listen.IsUnspecified() && main != "" {
+		o.Notify(fmt.Sprintf("listening on every interface: phones on the LAN get %s too, which reaches this host only if the router loops packets for it back in (NAT loopback); --local-addr gives them this host's LAN address", main))
+	}
+	if o.LocalAddr.IsValid() || !listen.IsPrivate() || main == "" || main == listen.String() {
+		return o.LocalAddr
+	}
+	who := "phones on private networks"
+	if len(o.LAN) > 0 {
+		who = "phones in " + prefixList(o.LAN)
+	}
+	o.Notify(fmt.Sprintf("%s get %s (this host's --listen address) as the server's address, all others %s", who, listen, main))
+	return listen
+}
+
+func prefixList(ps []netip.Prefix) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+	}
+	return strings.Join(s, ", ")
+}
+
+func (o *Options) newRelay() (*relay.Relay, error) {
+	rl, err := relay.New(relay.Config{Bind: o.Listen.Addr(), PortMin: o.PortMin, PortMax: o.PortMax, IdleTimeout: o.IdleTimeout,
+		LatchAnySource: o.LatchAnySource, MaxSessions: o.MaxCalls, KernelForward: o.KernelForward, Log: o.Log})
+	if err != nil {
+		return nil, &ConfigError{err}
+	}
+	if on, _ := rl.KernelForwarding(); on {
+		o.Notify("latched media is forwarded in the kernel (nftables); RTP loss is then not measured")
+	}
+	return rl, nil
+}
+
+// serve opens the listeners and runs the server until ctx ends; watch, when
+// set, re-checks the main address meanwhile.
+func serve(ctx context.Context, o Options, cfg Config, rep *report.Report, watch *addrWatch) error {
+	udp, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(o.Listen))
+	if err != nil {
+		return fmt.Errorf("listen udp %s: %w", o.Listen, err)
+	}
+	defer udp.Close() // Serve closes it too; this covers the error paths
+	listen := []string{"udp " + o.Listen.String()}
+	var tcp net.Listener
+	if o.TCP {
+		if tcp, err = net.Listen("tcp", o.Listen.String()); err != nil {
+			return fmt.Errorf("listen tcp %s: %w", o.Listen, err)
+		}
+		defer tcp.Close()
+		listen = append(listen, "tcp "+o.Listen.String())
+	}
+	if o.Mirror {
+		// Callbacks (diagnose's port-forwarding check) leave from a port of
+		// their own, so they match no NAT binding the request opened.
+		callback, err := net.ListenUDP("udp", &net.UDPAddr{IP: o.Listen.Addr().AsSlice()})
+		if err != nil {
+			return fmt.Errorf("mirror: callback socket: %w", err)
+		}
+		defer callback.Close()
+		cfg.Mirror = sipalg.NewAnswerer(sipalg.DefaultRateLimit, callback)
+	}
+	srv, err := New(cfg)
+	if err != nil {
+		return &ConfigError{err}
+	}
+	o.Notify(fmt.Sprintf("listening on %s (fix mode %v, mirror %v); Ctrl-C ends and prints the summary", strings.Join(listen, ", "), o.Fix, o.Mirror))
+	if o.Status != nil {
+		stop := srv.reportStatus(ctx, o.Status)
+		defer stop()
+	}
+	if watch != nil && o.AddrCheckInterval > 0 && (!watch.literal || len(watch.sources) > 0) {
+		wctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go every(wctx, o.AddrCheckInterval, func() { watch.check(wctx, srv) })
+	}
+	if err := srv.Serve(ctx, udp, tcp); err != nil {
+		if errors.Is(err, ErrOpenOnPublic) {
+			return &ConfigError{err}
+		}
+		return err
+	}
+	srv.fill(rep, listen, o)
+	if watch != nil {
+		rep.Add(watch.findings()...)
+	}
+	return nil
+}
+
+// fill writes the run's summary, findings and verdict into rep.
+func (s *Server) fill(rep *report.Report, listen []string, o Options) {
+	active, ended := s.Calls()
+	calls := append(ended, active...)
+	rep.Finished = time.Now()
+	rep.Serve = ServeReport(listen, s.EffectiveConfig(), fmt.Sprintf("%d-%d", o.PortMin, o.PortMax), s.Registrations(), calls)
+	rep.Add(ServeFindings(calls, s.Anomalies(), s.ownIP())...)
+	rep.Verdict = serveVerdict(rep.Serve)
+}
+
+// reportStatus calls status with StatusLine every StatusInterval until ctx
+// ends or stop is called.
+func (s *Server) reportStatus(ctx context.Context, status func(string)) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		every(ctx, StatusInterval, func() {
+			active, _ := s.Calls()
+			status(StatusLine(len(s.Registrations()), active))
+		})
+	}()
+	return func() { cancel(); <-done }
+}
+
+// every calls fn every d until ctx ends.
+func every(ctx context.Context, d time.Duration, fn func()) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			fn()
+		}
+	}
+}
+
+func serveVerdict(s *report.ServeReport) string {
+	mode := "in fix mode (media relayed)"
+	if !s.Fix {
+		mode = "without the fix (SDP forwarded untouched)"
+	}
+	return fmt.Sprintf("Served %s and %s %s.", count(s.Registered, "registered phone"), count(len(s.Calls), "call"), mode)
+}
+
+// count writes "1 call" or "3 calls".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}

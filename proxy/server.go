@@ -1,0 +1,585 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+	"github.com/natdoc/natdoc/diagnose/sipalg"
+	"github.com/natdoc/natdoc/internal/ratelimit"
+	"github.com/natdoc/natdoc/internal/sipcall"
+	"github.com/natdoc/natdoc/relay"
+	"github.com/natdoc/natdoc/report"
+)
+
+// Server defaults and limits, each with its reason.
+const (
+	// DefaultKeepalive: below the 30 s UDP binding lifetime of Linux
+	// conntrack and many home routers, so the NAT keeps the phone reachable.
+	DefaultKeepalive = 20 * time.Second
+	// DefaultMaxMessage: SIP over UDP must fit the path MTU unless it
+	// switches to TCP (RFC 3261 §18.1.1); 8 KiB covers any real INVITE.
+	DefaultMaxMessage = 8 << 10
+	// DefaultRate and DefaultBurst: requests per second per source IP. A
+	// phone sends a handful per call; a flood is cut without state growing.
+	DefaultRate  = 200
+	DefaultBurst = 400
+	// DefaultMaxBindings and DefaultMaxCalls bound the server's state.
+	DefaultMaxBindings = 10000
+	DefaultMaxCalls    = 2000
+	// forwardTimeout: Timer B (64*T1, RFC 3261 §17.1.1.2) plus ringing
+	// time; an INVITE nobody answers in three minutes is abandoned.
+	forwardTimeout = 3 * time.Minute
+	// cancelDrain: how long a cancelled INVITE's client transaction may
+	// take to see the callee's 487 (Timer B).
+	cancelDrain = 32 * time.Second
+	// sipReadBuffer: 4 MiB queues about a second of requests at 10,000/s.
+	sipReadBuffer = 4 << 20
+	// maxEndedCalls kept for the summary.
+	maxEndedCalls = 1000
+	// maxLimiterSources bounds the rate limiter's table: a spoofed-source
+	// flood resets it rather than growing it.
+	maxLimiterSources = 65536
+	// EchoUser is the built-in test party.
+	EchoUser = "echo"
+)
+
+// ErrOpenOnPublic: the server would be an open registrar/proxy on a public
+// address.
+var ErrOpenOnPublic = errors.New("serve: refusing to serve a public address without --users or --allow")
+
+// Config configures a Server.
+type Config struct {
+	// PublicAddr is the main address (IP or DNS name) given to peers
+	// outside the LAN in Record-Route and Via; PublicIP is its IP, used in
+	// SDP (resolved from PublicAddr when empty).
+	PublicAddr string
+	PublicIP   netip.Addr
+	// LocalAddr is the additional address given to peers whose source is
+	// in LAN (private ranges when LAN is empty).
+	LocalAddr netip.Addr
+	LAN       []netip.Prefix
+	// Allow lists networks trusted without authentication; Users holds
+	// user:password for digest authentication of REGISTER and INVITE.
+	Allow []netip.Prefix
+	Users map[string]string
+	Realm string
+	// Open allows serving with neither Allow nor Users on a public address.
+	Open bool
+	// Fix anchors media in Relay (required then). False forwards SDP as is.
+	Fix   bool
+	Relay *relay.Relay
+	// PortMin and PortMax are the RTP range (the ports a router forwards
+	// here): without a relay the echo user takes its media port from it.
+	PortMin, PortMax int
+	// Keepalive is the OPTIONS ping interval toward registered phones.
+	Keepalive time.Duration
+	// Limits.
+	MaxMessage, MaxBindings, MaxCalls int
+	Rate, Burst                       float64
+	// Echo enables the built-in "echo" user.
+	Echo bool
+	// Mirror, when set, answers natdoc diagnose's mirror requests
+	// (sip:mirror@..., see mirror.go) before authentication; the user
+	// "mirror" cannot register then.
+	Mirror *sipalg.Answerer
+	// ListenUDP opens media sockets for the echo user (test seam; default
+	// net.ListenUDP).
+	ListenUDP func(network, addr string) (*net.UDPConn, error)
+	Log       *slog.Logger
+	// OnEvent receives registrations and call state changes as they happen.
+	OnEvent func(Event)
+	Now     func() time.Time
+}
+
+// Event is one thing the server did, for live display and --json.
+type Event struct {
+	Time   time.Time `json:"time"`
+	Kind   string    `json:"kind"` // register, unregister, call-start, call-answered, call-end, reject, echo, mirror
+	User   string    `json:"user,omitempty"`
+	CallID string    `json:"call_id,omitempty"`
+	From   string    `json:"from,omitempty"`
+	To     string    `json:"to,omitempty"`
+	Addr   string    `json:"addr,omitempty"`
+	Detail string    `json:"detail,omitempty"`
+}
+
+// Counters are the server's anomaly and traffic counts.
+type Counters struct {
+	Requests, Registers, Invites, NotFound, AuthChallenges, Forbidden   atomic.Uint64
+	Malformed, Oversize, RateLimited, Keepalives, UnknownDialog, Reject atomic.Uint64
+	SDPRejected, RelayFull, Mirror                                      atomic.Uint64
+}
+
+// Server is the registrar, proxy and (in fix mode) media anchor.
+type Server struct {
+	cfg     Config
+	ua      *sipgo.UserAgent
+	srv     *sipgo.Server
+	client  *sipgo.Client
+	reg     *registrar
+	auth    *digestAuth
+	limiter *ratelimit.PerSource
+	echo    *echoParty
+
+	listenIP   netip.Addr
+	listenPort int
+	udpAddr    *net.UDPAddr
+	sipConn    net.PacketConn
+	// mainIP is the main address's IP put in SDP: cfg.PublicIP at start,
+	// then whatever SetPublicIP says (a dynamic-DNS name that moved).
+	mainIP atomic.Pointer[netip.Addr]
+
+	mu    sync.Mutex
+	calls map[string]*call
+	ended []CallRecord
+
+	Counters Counters
+}
+
+// New checks cfg and builds a server; Serve runs it.
+func New(cfg Config) (*Server, error) {
+	c := cfg
+	if c.Keepalive <= 0 {
+		c.Keepalive = DefaultKeepalive
+	}
+	if c.MaxMessage <= 0 {
+		c.MaxMessage = DefaultMaxMessage
+	}
+	if c.MaxBindings <= 0 {
+		c.MaxBindings = DefaultMaxBindings
+	}
+	if c.MaxCalls <= 0 {
+		c.MaxCalls = DefaultMaxCalls
+	}
+	if c.Rate <= 0 {
+		c.Rate, c.Burst = DefaultRate, DefaultBurst
+	}
+	if c.Realm == "" {
+		c.Realm = "natdoc"
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	if c.ListenUDP == nil {
+		c.ListenUDP = func(network, addr string) (*net.UDPConn, error) {
+			ua, err := net.ResolveUDPAddr(network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return net.ListenUDP(network, ua)
+		}
+	}
+	if c.Fix && c.Relay == nil {
+		return nil, errors.New("serve: fix mode needs a relay")
+	}
+	s := &Server{cfg: c, reg: newRegistrar(c.MaxBindings), calls: make(map[string]*call),
+		limiter: ratelimit.New(c.Rate, c.Burst, maxLimiterSources)}
+	if len(c.Users) > 0 {
+		s.auth = newDigestAuth(c.Realm, c.Users, c.Now)
+	}
+	return s, nil
+}
+
+// Serve answers SIP on udp (and tcp when not nil) until ctx ends, then
+// ends relayed media and returns. It closes udp and tcp.
+func (s *Server) Serve(ctx context.Context, udp net.PacketConn, tcp net.Listener) error {
+	defer udp.Close()
+	if tcp != nil {
+		defer tcp.Close()
+	}
+	la, ok := udp.LocalAddr().(*net.UDPAddr)
+	if !ok {
+		return errors.New("serve: not a UDP socket")
+	}
+	s.listenIP, s.listenPort, s.udpAddr, s.sipConn = la.AddrPort().Addr().Unmap(), la.Port, la, udp
+	if uc, ok := udp.(*net.UDPConn); ok {
+		growReadBuffer(uc, sipReadBuffer)
+	}
+	if err := s.resolveAddrs(ctx); err != nil {
+		return err
+	}
+	if err := s.checkSafe(); err != nil {
+		return err
+	}
+	if err := s.newUA(); err != nil {
+		return err
+	}
+	defer s.ua.Close()
+	errc := s.serveConns(udp, tcp)
+	if err := sipcall.WaitServing(s.ua, udp); err != nil {
+		return err
+	}
+	go s.keepalive(ctx)
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	s.shutdown()
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
+
+// serveConns starts sipgo's read loops; the channel gets their errors.
+func (s *Server) serveConns(udp net.PacketConn, tcp net.Listener) <-chan error {
+	errc := make(chan error, 2)
+	go func() { errc <- s.srv.ServeUDP(udp) }()
+	if tcp != nil && s.cfg.Mirror != nil {
+		tcp = newMirrorListener(tcp, s.cfg.Mirror, func(from net.Addr) {
+			s.Counters.Mirror.Add(1)
+			s.mirrorEvent(from, "tcp")
+		})
+	}
+	if tcp != nil {
+		go func() { errc <- s.srv.ServeTCP(tcp) }()
+	}
+	return errc
+}
+
+// newUA builds sipgo's user agent, server and client and the routes.
+func (s *Server) newUA() error {
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent("natdoc"),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerReadFilter(s.readFilter),
+			sip.WithTransportLayerLogger(slog.New(parseErrorCounter{next: s.cfg.Log.Handler(), count: &s.Counters.Malformed}))))
+	if err != nil {
+		return fmt.Errorf("serve: user agent: %w", err)
+	}
+	s.ua = ua
+	if s.srv, err = sipgo.NewServer(ua, sipgo.WithServerLogger(s.cfg.Log)); err == nil {
+		s.client, err = sipgo.NewClient(ua, sipgo.WithClientHostname(s.cfg.PublicAddr), sipgo.WithClientPort(s.listenPort))
+	}
+	if err != nil {
+		ua.Close()
+		return fmt.Errorf("serve: %w", err)
+	}
+	if s.cfg.Echo {
+		s.echo = newEchoParty(s)
+	}
+	s.routes()
+	return nil
+}
+
+// resolveAddrs fills PublicAddr/PublicIP from each other or the listen IP.
+func (s *Server) resolveAddrs(ctx context.Context) error {
+	c := &s.cfg
+	if c.PublicAddr == "" && c.PublicIP.IsValid() {
+		c.PublicAddr = c.PublicIP.String()
+	}
+	if c.PublicAddr == "" {
+		if s.listenIP.IsUnspecified() {
+			return errors.New("serve: listening on all interfaces: give the main address (--public-addr)")
+		}
+		c.PublicAddr, c.PublicIP = s.listenIP.String(), s.listenIP
+	}
+	if !c.PublicIP.IsValid() {
+		if ip, err := netip.ParseAddr(c.PublicAddr); err == nil {
+			c.PublicIP = ip
+		} else {
+			ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip4", c.PublicAddr)
+			if err != nil || len(ips) == 0 {
+				return fmt.Errorf("serve: resolve main address %q: %w", c.PublicAddr, err)
+			}
+			c.PublicIP = ips[0].Unmap()
+		}
+	}
+	s.SetPublicIP(c.PublicIP)
+	return nil
+}
+
+// SetPublicIP changes the main address's IP that SDP carries from now on
+// (the name in Via and Record-Route stays).
+func (s *Server) SetPublicIP(ip netip.Addr) {
+	ip = ip.Unmap()
+	s.mainIP.Store(&ip)
+}
+
+// publicIP is the main address's IP in use.
+func (s *Server) publicIP() netip.Addr {
+	if p := s.mainIP.Load(); p != nil {
+		return *p
+	}
+	return s.cfg.PublicIP
+}
+
+// ownIP is the server's own address: the listen IP, or the additional
+// (LAN) address when it listens on every interface.
+func (s *Server) ownIP() netip.Addr {
+	if s.listenIP.IsUnspecified() {
+		return s.cfg.LocalAddr
+	}
+	return s.listenIP
+}
+
+// checkSafe refuses an open registrar/proxy on a public address.
+func (s *Server) checkSafe() error {
+	if len(s.cfg.Allow) > 0 || len(s.cfg.Users) > 0 || s.cfg.Open {
+		return nil
+	}
+	for _, ip := range []netip.Addr{s.listenIP, s.publicIP()} {
+		if isPublic(ip) {
+			return ErrOpenOnPublic
+		}
+	}
+	return nil
+}
+
+func isPublic(ip netip.Addr) bool {
+	return ip.IsValid() && (ip.IsUnspecified() || (ip.IsGlobalUnicast() && !ip.IsPrivate()))
+}
+
+func (s *Server) routes() {
+	s.srv.OnRegister(s.onRegister)
+	s.srv.OnInvite(s.onInvite)
+	s.srv.OnAck(s.onAck)
+	s.srv.OnBye(s.inDialog)
+	s.srv.OnCancel(func(req *sip.Request, tx sip.ServerTransaction) {
+		// A CANCEL matching a transaction is answered by sipgo; this one
+		// matched nothing (RFC 3261 §9.2).
+		s.respond(tx, req, 481, "Call/Transaction Does Not Exist")
+	})
+	s.srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) {
+		if sipcall.HasToTag(req) {
+			s.inDialog(req, tx)
+			return
+		}
+		s.respond(tx, req, 200, "OK")
+	})
+	for _, m := range []sip.RequestMethod{sip.UPDATE, sip.PRACK, sip.INFO, sip.NOTIFY, sip.REFER} {
+		s.srv.OnRequest(m, s.inDialog)
+	}
+	s.srv.OnNoRoute(func(req *sip.Request, tx sip.ServerTransaction) {
+		s.respond(tx, req, 405, "Method Not Allowed")
+	})
+}
+
+func (s *Server) event(e Event) {
+	e.Time = s.cfg.Now()
+	s.cfg.Log.Info("sip "+e.Kind, "user", e.User, "call", e.CallID, "from", e.From, "to", e.To, "addr", e.Addr, "detail", e.Detail)
+	if s.cfg.OnEvent != nil {
+		s.cfg.OnEvent(e)
+	}
+}
+
+// respond answers req at its real source (symmetric response routing, as
+// RFC 3581 §4 does for rport, applied always: phones behind NAT often
+// forget rport).
+func (s *Server) respond(tx sip.ServerTransaction, req *sip.Request, code int, reason string) {
+	res := sip.NewResponseFromRequest(req, code, reason, nil)
+	s.send(tx, req, res)
+}
+
+func (s *Server) send(tx sip.ServerTransaction, req *sip.Request, res *sip.Response) {
+	res.SetDestination(req.Source())
+	if err := tx.Respond(res); err != nil {
+		s.cfg.Log.Debug("sip respond", "err", err)
+	}
+}
+
+// readFilter runs on every datagram before sipgo parses it: oversize,
+// floods and unparsable messages are dropped and counted here, so they
+// never reach a handler (and never end sipgo's read loop: it stops on a
+// filter error, so this never returns one).
+func (s *Server) readFilter(p sip.TransportReadProps, data []byte) ([]byte, error) {
+	if len(data) > s.cfg.MaxMessage {
+		s.Counters.Oversize.Add(1)
+		return nil, nil
+	}
+	if isCRLFKeepalive(data) {
+		s.Counters.Keepalives.Add(1)
+		return nil, nil
+	}
+	if s.mirrorUDP(sipTransportProps{transport: p.Transport, remote: p.RemoteAddr}, data) {
+		return nil, nil
+	}
+	if ip, ok := addrOf(p.RemoteAddr); ok && !s.limiter.Allow(ip, s.cfg.Now()) {
+		s.Counters.RateLimited.Add(1)
+		return nil, nil
+	}
+	// Unparsable messages are counted by parseErrorCounter when sipgo's
+	// parser rejects them: parsing twice would halve the request rate.
+	return data, nil
+}
+
+func isCRLFKeepalive(b []byte) bool {
+	for _, c := range b {
+		if c != '\r' && c != '\n' {
+			return false
+		}
+	}
+	return true
+}
+
+func addrOf(a net.Addr) (netip.Addr, bool) {
+	switch v := a.(type) {
+	case *net.UDPAddr:
+		return v.AddrPort().Addr().Unmap(), true
+	case *net.TCPAddr:
+		return v.AddrPort().Addr().Unmap(), true
+	}
+	return netip.Addr{}, false
+}
+
+func sourceOf(req *sip.Request) netip.AddrPort {
+	ap, err := netip.ParseAddrPort(req.Source())
+	if err != nil {
+		return netip.AddrPort{}
+	}
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
+func inPrefixes(ip netip.Addr, ps []netip.Prefix) bool {
+	for _, p := range ps {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// inLAN: the peer gets the additional (local) address.
+func (s *Server) inLAN(ip netip.Addr) bool {
+	if len(s.cfg.LAN) > 0 {
+		return inPrefixes(ip, s.cfg.LAN)
+	}
+	return ip.IsPrivate() || ip.IsLoopback()
+}
+
+// addrFor picks the server's address a peer at ip can reach: the
+// additional address for LAN peers, the main one for everyone else.
+func (s *Server) addrFor(ip netip.Addr) (host string, addr netip.Addr) {
+	if s.cfg.LocalAddr.IsValid() && s.inLAN(ip) {
+		return s.cfg.LocalAddr.String(), s.cfg.LocalAddr
+	}
+	return s.cfg.PublicAddr, s.publicIP()
+}
+
+// isOurs reports whether a Route URI names this server.
+func (s *Server) isOurs(u sip.Uri) bool {
+	port := u.Port
+	if port == 0 {
+		port = 5060
+	}
+	if port != s.listenPort {
+		return false
+	}
+	switch u.Host {
+	case s.cfg.PublicAddr, s.cfg.PublicIP.String(), s.publicIP().String(), s.listenIP.String():
+		return true
+	}
+	return s.cfg.LocalAddr.IsValid() && u.Host == s.cfg.LocalAddr.String()
+}
+
+// authorize lets trusted networks in, checks digest credentials otherwise,
+// and answers the challenge or 403 itself. It returns the authenticated
+// user ("" when trusted by network).
+func (s *Server) authorize(req *sip.Request, tx sip.ServerTransaction, src netip.AddrPort) (string, bool) {
+	if inPrefixes(src.Addr(), s.cfg.Allow) {
+		return "", true
+	}
+	if s.auth == nil {
+		if len(s.cfg.Allow) == 0 {
+			return "", true // open: only allowed on private addresses or with Open
+		}
+		s.Counters.Forbidden.Add(1)
+		s.respond(tx, req, 403, "Forbidden")
+		return "", false
+	}
+	if u := s.auth.verify(req); u != "" {
+		return u, true
+	}
+	s.Counters.AuthChallenges.Add(1)
+	s.send(tx, req, s.auth.challenge(req))
+	return "", false
+}
+
+// shutdown ends every call's media and frees its relay ports.
+func (s *Server) shutdown() {
+	s.mu.Lock()
+	calls := make([]*call, 0, len(s.calls))
+	for _, c := range s.calls {
+		calls = append(calls, c)
+	}
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, c := range calls {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.hangUp(c) }()
+	}
+	wg.Wait()
+	for _, c := range calls {
+		s.endCall(c, "shutdown")
+	}
+	if s.echo != nil {
+		s.echo.close()
+	}
+}
+
+// EffectiveConfig is the configuration with defaults and resolved
+// addresses (PublicIP: the one in use now).
+func (s *Server) EffectiveConfig() Config {
+	c := s.cfg
+	c.PublicIP = s.publicIP()
+	return c
+}
+
+// Anomalies are the counts of dropped or refused input, for the summary.
+func (s *Server) Anomalies() []report.KeyValue {
+	c := &s.Counters
+	var out []report.KeyValue
+	for _, kv := range []struct {
+		k string
+		v uint64
+	}{{"malformed", c.Malformed.Load()}, {"oversize", c.Oversize.Load()}, {"rate-limited", c.RateLimited.Load()},
+		{"sdp-rejected", c.SDPRejected.Load()}, {"unknown-dialog", c.UnknownDialog.Load()}, {"forbidden", c.Forbidden.Load()}, {"relay-full", c.RelayFull.Load()}} {
+		if kv.v > 0 {
+			out = append(out, report.KeyValue{Key: kv.k, Value: strconv.FormatUint(kv.v, 10)})
+		}
+	}
+	return out
+}
+
+// parseErrorCounter counts sipgo's "failed to parse" log records (its
+// parser rejected a datagram) and keeps the hostile bytes out of the log.
+type parseErrorCounter struct {
+	next  slog.Handler
+	count *atomic.Uint64
+}
+
+func (h parseErrorCounter) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelError || h.next.Enabled(ctx, l)
+}
+
+func (h parseErrorCounter) Handle(ctx context.Context, r slog.Record) error {
+	if strings.HasPrefix(r.Message, "failed to parse") {
+		h.count.Add(1)
+		return nil
+	}
+	if !h.next.Enabled(ctx, r.Level) {
+		return nil
+	}
+	return h.next.Handle(ctx, r)
+}
+
+func (h parseErrorCounter) WithAttrs(a []slog.Attr) slog.Handler {
+	return parseErrorCounter{next: h.next.WithAttrs(a), count: h.count}
+}
+
+func (h parseErrorCounter) WithGroup(g string) slog.Handler {
+	return parseErrorCounter{next: h.next.WithGroup(g), count: h.count}
+}
