@@ -84,7 +84,7 @@ func qualityFindings(c report.Call) []report.Finding {
 }
 
 // Verdict findings the RTCP evidence joins (made in findings.go).
-var verdictFindingIDs = []report.FindingID{IDOneWayAudio, IDNoWayAudio}
+var verdictFindingIDs = []report.FindingID{report.IDOneWayAudio, report.IDNoWayAudio}
 
 // rtcpFindings adds, for every stream whose receiver's RTCP mentions none
 // of its packets, that fact as evidence to the call's one-way or no-way

@@ -182,7 +182,7 @@ func TestRTCPConfirmsOneWay(t *testing.T) {
 	c := res.Calls[0]
 	var oneWay *report.Finding
 	for i := range c.Findings {
-		if c.Findings[i].ID == IDOneWayAudio {
+		if c.Findings[i].ID == report.IDOneWayAudio {
 			oneWay = &c.Findings[i]
 		}
 	}

@@ -45,6 +45,15 @@ type Anomaly struct {
 	Frames  []uint64 `json:"frames,omitempty"`
 }
 
+// The audio findings of a call's verdict. Both capture (judging packets)
+// and phone (measuring a call it made) make them, so they are defined here,
+// in the model both share.
+const (
+	IDTwoWayAudio FindingID = "two-way-audio"
+	IDOneWayAudio FindingID = "one-way-audio"
+	IDNoWayAudio  FindingID = "no-way-audio"
+)
+
 // Verdict is a call's or stream's audio outcome.
 type Verdict string
 

@@ -40,7 +40,7 @@ func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
 // cannotRunError is a check that could not run (no network, no IGD when one
-// was required, a command not built yet): exit 3.
+// was required): exit 3.
 type cannotRunError struct{ err error }
 
 func (e cannotRunError) Error() string { return e.err.Error() }
@@ -257,11 +257,4 @@ func (a *app) textWidth(w io.Writer) int {
 // newReport starts a report for the named command.
 func newReport(command string) *report.Report {
 	return report.New(command, versionString())
-}
-
-// notBuilt is the honest answer of a command whose issue is not done yet.
-func notBuilt(name string, issue int) func(*cobra.Command, []string) error {
-	return func(*cobra.Command, []string) error {
-		return cannotRunErrorf("%s is not built yet (issue #%d); nothing was checked", name, issue)
-	}
 }

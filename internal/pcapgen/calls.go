@@ -177,7 +177,7 @@ func (g *callGen) media(mediaAt time.Time, truth *Truth) {
 	}
 	switch g.c.Kind {
 	case NoWay:
-		truth.Verdict, truth.Finding = report.VerdictNoWay, capture.IDNoWayAudio
+		truth.Verdict, truth.Finding = report.VerdictNoWay, report.IDNoWayAudio
 	case Inactive:
 		truth.Verdict = report.VerdictOnHold
 	case LeakCaller:
@@ -191,11 +191,11 @@ func (g *callGen) media(mediaAt time.Time, truth *Truth) {
 	case LANOneWay:
 		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, n, 0, 0)
 		truth.Packets[0] = uint64(n)
-		truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "caller", capture.IDOneWayAudio
+		truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "caller", report.IDOneWayAudio
 	case NATPortChanged, ALGPortChanged:
 		both()
 		truth.Packets[0], truth.Unproven[1] = uint64(n), uint64(n)
-		truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "caller", capture.IDOneWayAudio
+		truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "caller", report.IDOneWayAudio
 	default:
 		both()
 		truth.Packets[0] += uint64(n)
