@@ -19,8 +19,9 @@ import (
 // kamailioConfig is a plain, NAT-unaware registrar and proxy (usrloc in
 // memory, record_route, lookup, t_relay): it stores the Contact a phone
 // writes, private or not, and never pings it. With rtpengine it anchors
-// the media of every call at its relay, as an SBC does.
-func kamailioConfig(rtpengine bool) string {
+// the media of every call at its relay, as an SBC does. trace, when set,
+// is its siptrace configuration (natlab.KamailioProxy.Siptrace).
+func kamailioConfig(rtpengine bool, trace string) string {
 	mods := []string{"kex", "corex", "tm", "sl", "rr", "pv", "maxfwd", "usrloc", "registrar", "textops", "siputils"}
 	media, reply := "", ""
 	if rtpengine {
@@ -44,6 +45,7 @@ onreply_route[MEDIA] {
 	for _, m := range mods {
 		fmt.Fprintf(&b, "loadmodule \"%s.so\"\n", m)
 	}
+	b.WriteString(trace)
 	b.WriteString("modparam(\"usrloc\", \"db_mode\", 0)\nmodparam(\"rr\", \"enable_full_lr\", 1)\n")
 	if rtpengine {
 		b.WriteString("modparam(\"rtpengine\", \"rtpengine_sock\", \"udp:127.0.0.1:2223\")\n")
@@ -91,17 +93,25 @@ request_route {
 }
 
 // startKamailio runs Kamailio on h at addr:5060 (and rtpengine beside it
-// with relay ports 30000-30100 on addr) and waits until it listens.
-func startKamailio(t *testing.T, h *natlab.Host, addr string, rtpengine bool) {
+// with relay ports 30000-30100 on addr) and waits until it listens. With
+// hepTo set, both copy what they see there as HEP, as production servers
+// feed HOMER: Kamailio every SIP message (siptrace), rtpengine the RTCP
+// it relays, as JSON reports (--homer).
+func startKamailio(t *testing.T, h *natlab.Host, addr string, rtpengine bool, hepTo netip.AddrPort) {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "kamailio.cfg")
-	if err := os.WriteFile(cfg, []byte(kamailioConfig(rtpengine)), 0o644); err != nil {
+	trace, homer := "", []string{}
+	if hepTo.IsValid() {
+		trace = natlab.KamailioProxy{HEPTo: hepTo, CaptureID: 7}.Siptrace()
+		homer = []string{"--homer=" + hepTo.String(), "--homer-id=8"}
+	}
+	if err := os.WriteFile(cfg, []byte(kamailioConfig(rtpengine, trace)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if rtpengine {
-		h.Start(t, "rtpengine", "--config-file=none", "-f", "-E", "--table=-1", "--interface="+addr,
-			"--listen-ng=127.0.0.1:2223", "--port-min=30000", "--port-max=30100", "--log-level=5")
+		h.Start(t, "rtpengine", append([]string{"--config-file=none", "-f", "-E", "--table=-1", "--interface=" + addr,
+			"--listen-ng=127.0.0.1:2223", "--port-min=30000", "--port-max=30100", "--log-level=5"}, homer...)...)
 		waitUDP(t, h, "127.0.0.1:2223")
 	}
 	h.Start(t, "kamailio", "-f", cfg, "-l", "udp:"+addr+":5060", "-m", "64", "-M", "8", "-DD", "-E",
@@ -167,7 +177,7 @@ func TestLabInboundToUnfixedRegistration(t *testing.T) {
 	caller := lab.PublicHost("caller", "203.0.113.10")
 	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24", NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent}})
 	phone := r1.LANHost("phone", "192.168.1.10")
-	startKamailio(t, server, "203.0.113.20", false)
+	startKamailio(t, server, "203.0.113.20", false, netip.AddrPort{})
 	serverPcap := filepath.Join(t.TempDir(), "server.pcap")
 	phonePcap := filepath.Join(t.TempDir(), "phone.pcap")
 	dumps := []*natlab.Proc{server.StartTcpdump(t, serverPcap, "udp"), phone.StartTcpdump(t, phonePcap, "udp")}
@@ -212,7 +222,7 @@ func TestLabProxyTwoLegs(t *testing.T) {
 	server := lab.PublicHost("server", "203.0.113.20")
 	a := lab.PublicHost("alice", "203.0.113.10")
 	b := lab.PublicHost("bob", "203.0.113.11")
-	startKamailio(t, server, "203.0.113.20", true)
+	startKamailio(t, server, "203.0.113.20", true, netip.AddrPort{})
 	pcap := filepath.Join(t.TempDir(), "proxy.pcap")
 	dump := server.StartTcpdump(t, pcap, "udp")
 	registrar := netip.MustParseAddrPort("203.0.113.20:5060")

@@ -21,6 +21,9 @@
 //     for natdoc diagnose's SIP ALG and port-forwarding checks before
 //     authentication, and never reach the registrar, proxy or relay.
 //   - Findings and the report section of a run (findings.go).
+//   - What it tells the tools operators run (observe.go): Prometheus
+//     metrics and a HEP copy of every SIP message it reads or sends, with
+//     each ended call's outcome, seen on its sockets below sipgo.
 //
 // It is not a check of someone else's SIP server (that is package
 // diagnose/sipserver) and not a phone (package phone). What it does not

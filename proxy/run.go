@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/natdoc/natdoc/diagnose/sipalg"
+	"github.com/natdoc/natdoc/hep"
+	"github.com/natdoc/natdoc/metrics"
 	"github.com/natdoc/natdoc/relay"
 	"github.com/natdoc/natdoc/report"
 )
@@ -74,6 +76,14 @@ type Options struct {
 	// Status, when set, receives a one-line summary (registrations, calls,
 	// packets relayed) every StatusInterval while the server runs.
 	Status func(line string)
+	// Metrics, when set, exports the relay's sessions, ports and packets,
+	// the registered contacts, SIP requests and responses, rejected input
+	// and the findings of ended calls (serve --metrics, observe.go).
+	Metrics *metrics.Metrics
+	// HEPOut, when set, gets a copy of every SIP message the server reads
+	// or sends, and each ended call's outcome as a JSON log (serve
+	// --hep-out).
+	HEPOut *hep.Sender
 }
 
 // StatusInterval: how often Options.Status is called.
@@ -194,14 +204,21 @@ func prefixList(ps []netip.Prefix) string {
 }
 
 func (o *Options) newRelay() (*relay.Relay, error) {
-	rl, err := relay.New(relay.Config{Bind: o.Listen.Addr(), PortMin: o.PortMin, PortMax: o.PortMax, IdleTimeout: o.IdleTimeout,
-		LatchAnySource: o.LatchAnySource, MaxSessions: o.MaxCalls, KernelForward: o.KernelForward, Log: o.Log})
+	cfg := relay.Config{Bind: o.Listen.Addr(), PortMin: o.PortMin, PortMax: o.PortMax, IdleTimeout: o.IdleTimeout,
+		LatchAnySource: o.LatchAnySource, MaxSessions: o.MaxCalls, KernelForward: o.KernelForward, Log: o.Log}
+	var closed metrics.RelayCounter
+	if o.Metrics != nil {
+		cfg.OnRelease = closed.Closed
+	}
+	rl, err := relay.New(cfg)
 	if err != nil {
 		return nil, &ConfigError{err}
 	}
 	if on, _ := rl.KernelForwarding(); on {
 		o.Notify("latched media is forwarded in the kernel (nftables); RTP loss is then not measured")
 	}
+	open := metrics.OpenSessions(rl)
+	o.Metrics.WatchRelay(func() metrics.RelayTotals { return closed.Totals(open) })
 	return rl, nil
 }
 
@@ -222,6 +239,11 @@ func serve(ctx context.Context, o Options, cfg Config, rep *report.Report, watch
 		defer tcp.Close()
 		listen = append(listen, "tcp "+o.Listen.String())
 	}
+	obs := newObserver(o.Metrics, o.HEPOut)
+	defer obs.hep.close()
+	sipUDP, tcp := obs.wrap(udp, tcp, sipAddr(o.Listen, cfg.PublicIP))
+	var srv *Server
+	cfg.OnEvent = obs.onEvent(cfg.OnEvent, func() *Server { return srv })
 	if o.Mirror {
 		// Callbacks (diagnose's port-forwarding check) leave from a port of
 		// their own, so they match no NAT binding the request opened.
@@ -232,10 +254,12 @@ func serve(ctx context.Context, o Options, cfg Config, rep *report.Report, watch
 		defer callback.Close()
 		cfg.Mirror = sipalg.NewAnswerer(sipalg.DefaultRateLimit, callback)
 	}
-	srv, err := New(cfg)
+	srv, err = New(cfg)
 	if err != nil {
 		return &ConfigError{err}
 	}
+	stopRejected := obs.watch(ctx, srv)
+	defer stopRejected()
 	o.Notify(fmt.Sprintf("listening on %s (fix mode %v, mirror %v); Ctrl-C ends and prints the summary", strings.Join(listen, ", "), o.Fix, o.Mirror))
 	if o.Status != nil {
 		stop := srv.reportStatus(ctx, o.Status)
@@ -246,7 +270,7 @@ func serve(ctx context.Context, o Options, cfg Config, rep *report.Report, watch
 		defer cancel()
 		go every(wctx, o.AddrCheckInterval, func() { watch.check(wctx, srv) })
 	}
-	if err := srv.Serve(ctx, udp, tcp); err != nil {
+	if err := srv.Serve(ctx, sipUDP, tcp); err != nil {
 		if errors.Is(err, ErrOpenOnPublic) {
 			return &ConfigError{err}
 		}

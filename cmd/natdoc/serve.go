@@ -51,6 +51,8 @@ type serveOptions struct {
 	STUN        string
 	MirrorCheck string
 	AddrCheck   time.Duration
+	Metrics     string
+	HEPOut      hepOutFlags
 
 	run proxy.Options // what validate made of the flags
 }
@@ -98,6 +100,12 @@ to standard output on exit (Ctrl-C), which frees every relay port.
 RTP/RTCP pairs (the relay then uses only those; many routers allow fewer than
 30 mappings) and removes them on exit; the router's external address becomes
 the main address unless --public-addr is given.
+--metrics ADDR:PORT serves Prometheus metrics (relay sessions, ports in use,
+packets, bytes and loss per direction, registered contacts, SIP requests
+received by method and responses sent by class, rejected input, findings of
+ended calls). --hep-out HOST:PORT copies every SIP message the server reads
+or sends to a HEP collector (HOMER) and, when a call ends, its outcome as a
+JSON log on its Call-ID.
 --kernel-forward moves each latched stream into the kernel (an nftables
 netdev table named natdoc_relay_PID, removed on exit): packets no longer
 wake natdoc, counters are read from nft every second, and RTP loss is then
@@ -156,6 +164,8 @@ func (o *serveOptions) flags(f *pflag.FlagSet) {
 	f.DurationVar(&o.AddrCheck, "public-addr-check", proxy.DefaultAddrCheckInterval, "how often to resolve --public-addr again and compare it with the router's public address (0: never)")
 	f.BoolVar(&o.Quiet, "quiet", false, "do not print events as they happen (only the summary)")
 	f.IntVar(&o.MaxCalls, "max-calls", proxy.DefaultMaxCalls, "calls in progress at most")
+	f.StringVar(&o.Metrics, "metrics", "", "serve Prometheus metrics on `ADDR:PORT`/metrics: relay sessions, ports, packets and loss, registrations, SIP requests and responses, rejected input, findings")
+	o.HEPOut.register(f)
 }
 
 // validate checks the flags and turns them into the run's options.
@@ -289,7 +299,18 @@ func runServe(ctx context.Context, a *app, o *serveOptions) error {
 	if !o.Quiet {
 		opt.OnEvent = eventPrinter(a, live)
 	}
-	err := proxy.Run(ctx, opt, rep)
+	sender, err := o.HEPOut.dial()
+	if err != nil {
+		return err
+	}
+	defer closeHEPOut(a.stderr, sender)
+	m, stopMetrics, err := startMetrics(ctx, a.stderr, o.Metrics)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
+	opt.HEPOut, opt.Metrics = sender, m
+	err = proxy.Run(ctx, opt, rep)
 	var ce *proxy.ConfigError
 	switch {
 	case errors.Is(err, proxy.ErrOpenOnPublic):
