@@ -141,11 +141,7 @@ func TestLabHEPRTCPFromRtpengine(t *testing.T) {
 	startKamailio(t, server, "203.0.113.20", true, hepCollector)
 	pcap := filepath.Join(t.TempDir(), "server.pcap")
 	dump := server.StartTcpdump(t, pcap, "udp and not port 9060")
-	registrar := netip.MustParseAddrPort("203.0.113.20:5060")
-	bob := natlab.StartBaresip(t, b, natlab.BaresipConfig{User: "200", Registrar: registrar, AutoAnswer: true, Seconds: 24})
-	time.Sleep(2 * time.Second)
-	alice := natlab.StartBaresip(t, a, natlab.BaresipConfig{User: "100", Registrar: registrar, Seconds: 18, Dial: "sip:200@203.0.113.20"})
-	endLabCall(t, alice.Proc, 40*time.Second, bob.Proc, dump)
+	baresipCall(t, netip.MustParseAddrPort("203.0.113.20:5060"), a, b, 18*time.Second, dump)
 	time.Sleep(time.Second) // the last HEP on its way
 	cancel()
 	res := <-live

@@ -131,6 +131,19 @@ func waitUDP(t *testing.T, h *natlab.Host, addr string) {
 	t.Fatalf("nothing listens on udp %s in %s", addr, h.Name())
 }
 
+// baresipCall has a baresip phone (user 100) on caller call one (user
+// 200, answering) on callee, both registered at registrar, for talk
+// (endLabCall ends it).
+func baresipCall(t *testing.T, registrar netip.AddrPort, caller, callee *natlab.Host, talk time.Duration, dumps ...*natlab.Proc) {
+	t.Helper()
+	secs := int(talk / time.Second)
+	answering := natlab.StartBaresip(t, callee, natlab.BaresipConfig{User: "200", Registrar: registrar, AutoAnswer: true, Seconds: secs + 6})
+	time.Sleep(2 * time.Second) // the REGISTER and its 200 OK
+	calling := natlab.StartBaresip(t, caller, natlab.BaresipConfig{User: "100", Registrar: registrar, Seconds: secs,
+		Dial: "sip:200@" + registrar.Addr().String()})
+	endLabCall(t, calling.Proc, talk+22*time.Second, answering.Proc, dumps...)
+}
+
 // endLabCall waits up to timeout for the calling phone to finish, then
 // stops the callee and, once its last packets are written, the captures.
 func endLabCall(t *testing.T, calling *natlab.Proc, timeout time.Duration, callee *natlab.Proc, dumps ...*natlab.Proc) {
@@ -181,11 +194,7 @@ func TestLabInboundToUnfixedRegistration(t *testing.T) {
 	serverPcap := filepath.Join(t.TempDir(), "server.pcap")
 	phonePcap := filepath.Join(t.TempDir(), "phone.pcap")
 	dumps := []*natlab.Proc{server.StartTcpdump(t, serverPcap, "udp"), phone.StartTcpdump(t, phonePcap, "udp")}
-	registrar := netip.MustParseAddrPort("203.0.113.20:5060")
-	callee := natlab.StartBaresip(t, phone, natlab.BaresipConfig{User: "200", Registrar: registrar, AutoAnswer: true, Seconds: 45})
-	time.Sleep(2 * time.Second) // the REGISTER and its 200 OK
-	calling := natlab.StartBaresip(t, caller, natlab.BaresipConfig{User: "100", Registrar: registrar, Seconds: 38, Dial: "sip:200@203.0.113.20"})
-	endLabCall(t, calling.Proc, 60*time.Second, callee.Proc, dumps...)
+	baresipCall(t, netip.MustParseAddrPort("203.0.113.20:5060"), caller, phone, 38*time.Second, dumps...)
 	t.Run("server side", func(t *testing.T) {
 		res := analyzePath(t, serverPcap)
 		if len(res.Calls) != 1 {
@@ -225,11 +234,7 @@ func TestLabProxyTwoLegs(t *testing.T) {
 	startKamailio(t, server, "203.0.113.20", true, netip.AddrPort{})
 	pcap := filepath.Join(t.TempDir(), "proxy.pcap")
 	dump := server.StartTcpdump(t, pcap, "udp")
-	registrar := netip.MustParseAddrPort("203.0.113.20:5060")
-	bob := natlab.StartBaresip(t, b, natlab.BaresipConfig{User: "200", Registrar: registrar, AutoAnswer: true, Seconds: 14})
-	time.Sleep(2 * time.Second)
-	alice := natlab.StartBaresip(t, a, natlab.BaresipConfig{User: "100", Registrar: registrar, Seconds: 8, Dial: "sip:200@203.0.113.20"})
-	endLabCall(t, alice.Proc, 30*time.Second, bob.Proc, dump)
+	baresipCall(t, netip.MustParseAddrPort("203.0.113.20:5060"), a, b, 8*time.Second, dump)
 	res := analyzePath(t, pcap)
 	if len(res.Calls) != 1 {
 		t.Fatalf("%d calls, want 1", len(res.Calls))

@@ -44,8 +44,11 @@ func TestLabServeMetricsAndHEP(t *testing.T) {
 		"--echo=false", "--metrics", "203.0.113.10:9464", "--hep-out", "203.0.113.9:9060", "--hep-id", "4243", "--hep-password", "natdoc",
 		"--json", "-o", filepath.Join(dir, "serve.json"))...)
 	waitLog(t, serve, "listening on")
-	placeLabCall(t, helper, dir, alice, bob)
-	callID := loadReport(t, filepath.Join(dir, "alice.json")).CallTest.CallID
+	ra := placeLabCall(t, helper, dir, alice, bob)
+	if ra.CallTest.Verdict != report.VerdictTwoWay {
+		t.Fatalf("alice measured %s (%s) through the relay", ra.CallTest.Verdict, ra.CallTest.Explain)
+	}
+	callID := ra.CallTest.CallID
 
 	checkPromtool(t, srv, "http://203.0.113.10:9464/metrics")
 	prom.Query(t, `natdoc_sip_requests_total{method="INVITE"}`, func(v string) bool { return v != "0" })
@@ -74,22 +77,6 @@ func TestLabServeMetricsAndHEP(t *testing.T) {
 	}
 	if want := strconv.FormatUint(rc.Legs[1].Received, 10); toCaller != want {
 		t.Errorf("Prometheus: %s packets callee→caller, the serve report %s", toCaller, want)
-	}
-}
-
-// placeLabCall has alice (behind the NAT) call bob through the server at
-// 203.0.113.10 for two seconds; their reports go to dir.
-func placeLabCall(t *testing.T, helper []string, dir string, alice, bob *natlab.Host) {
-	t.Helper()
-	bobCall := bob.Start(t, os.Args[0], append(helper, "call", "--server", "203.0.113.10:5060", "--user", "bob", "--answer", "--wait", "30s",
-		"--local-ip", "198.51.100.20", "--sip-port", "5060", "--json", "-o", filepath.Join(dir, "bob.json"))...)
-	waitLog(t, bobCall, "waiting up to")
-	aliceCall := alice.Start(t, os.Args[0], append(helper, "call", "--server", "203.0.113.10:5060", "--user", "alice", "--local-ip", "192.168.1.10",
-		"--sip-port", "5060", "--duration", "2s", "--json", "-o", filepath.Join(dir, "alice.json"), "bob")...)
-	aliceCall.Wait()
-	bobCall.Wait()
-	if ra := loadReport(t, filepath.Join(dir, "alice.json")); ra.CallTest.Verdict != report.VerdictTwoWay {
-		t.Fatalf("alice measured %s (%s) through the relay", ra.CallTest.Verdict, ra.CallTest.Explain)
 	}
 }
 
