@@ -86,6 +86,21 @@ func receive(t testing.TB, c *net.UDPConn, want int) (int, netip.AddrPort) {
 
 func relayAddr(l *Leg) netip.AddrPort { return netip.AddrPortFrom(loopback, uint16(l.Port())) }
 
+// openSession allocates a session between two loopback parties; the
+// callee's SDP names its socket, the caller's address is latched.
+func openSession(t *testing.T, r *Relay, callID string) (s *Session, caller, callee *net.UDPConn) {
+	t.Helper()
+	s, err := r.Allocate(t.Context(), callID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caller, callee = listen(t, "127.0.0.1"), listen(t, "127.0.0.1")
+	s.A.Expect(loopback)
+	s.B.Expect(loopback)
+	s.B.SetSDPAddr(addrOf(callee), netip.AddrPort{})
+	return s, caller, callee
+}
+
 func seqs(from, n int) []uint16 {
 	out := make([]uint16, n)
 	for i := range out {
@@ -504,14 +519,7 @@ func TestOnReleaseHearsFinalCounters(t *testing.T) {
 		}
 		released <- st
 	}})
-	s, err := r.Allocate(t.Context(), "closed")
-	if err != nil {
-		t.Fatal(err)
-	}
-	caller, callee := listen(t, "127.0.0.1"), listen(t, "127.0.0.1")
-	s.A.Expect(loopback)
-	s.B.Expect(loopback)
-	s.B.SetSDPAddr(addrOf(callee), netip.AddrPort{})
+	s, caller, callee := openSession(t, r, "closed")
 	send(t, caller, relayAddr(s.A), seqs(1, 5)...)
 	if got, _ := receive(t, callee, 5); got != 5 {
 		t.Fatalf("callee got %d packets", got)
