@@ -20,6 +20,7 @@ var (
 	RTPPathAllocations = rtpPathAllocations
 	RealPcapDirOrEmpty = realPcapDirOrEmpty
 	PcapReader         = pcapReader
+	VerdictLines       = verdictLines
 )
 
 // BatchEvents is the pipeline's event batch size.
