@@ -76,6 +76,7 @@ type sipCall struct {
 	upstream *sipCall
 	linkRole string
 	ruriUser string // user of the first INVITE's Request-URI
+	vias     int    // Via headers of the first INVITE
 }
 
 // setupTrack follows the INVITE transaction that sets the call up: the
@@ -252,7 +253,7 @@ func (t *callTable) newCall(m *sipInfo, at time.Time) *sipCall {
 		Caller:   report.Party{Role: "caller", User: m.FromUser, Host: m.FromHost, Display: m.FromName, SignalAddr: m.Src.String(), UserAgent: m.UserAgent},
 		Callee:   report.Party{Role: "callee", User: m.ToUser, Host: m.ToHost},
 		hop:      [2]netip.Addr{m.Src.Addr(), m.Dst.Addr()},
-		ruriUser: m.RURIUser,
+		ruriUser: m.RURIUser, vias: m.Via.Count,
 	}
 	t.link(c, m, at)
 	t.byID[m.CallID] = append(t.byID[m.CallID], c)

@@ -59,9 +59,10 @@ func firstLine(p hep.Packet) string {
 // it, with the time it was seen at or restamped in the new order) gives the verdicts and
 // findings the feed in order gives, without anomalies. The calls are real
 // ones through proxies: Kamailio relaying a phone behind NAT, Kamailio
-// with rtpengine (two legs, RTCP as JSON).
+// with rtpengine (two legs, RTCP as JSON), and an INVITE to a private
+// address retransmitted until the proxy's 408.
 func TestHEPOutOfOrder(t *testing.T) {
-	for _, name := range []string{"natlab-kamailio-hep-proxy.pcap", "natlab-proxy-two-legs.pcap"} {
+	for _, name := range []string{"natlab-kamailio-hep-proxy.pcap", "natlab-proxy-two-legs.pcap", "natlab-inbound-unfixed-server.pcap"} {
 		t.Run(name, func(t *testing.T) {
 			pkts := hepPackets(t, filepath.Join("..", "testdata", name))
 			want := strings.Join(capture.VerdictLines(capture.AnalyzePath(t, writeHEPFeed(t, pkts)).Calls), "\n")
