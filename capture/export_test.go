@@ -21,6 +21,7 @@ var (
 	RealPcapDirOrEmpty = realPcapDirOrEmpty
 	PcapReader         = pcapReader
 	VerdictLines       = verdictLines
+	LoopbackHEPSockets = loopbackHEPSockets
 )
 
 // BatchEvents is the pipeline's event batch size.

@@ -78,14 +78,7 @@ func TestListenHEPUDPAndTCP(t *testing.T) {
 // capture ends (Ctrl-C, --duration) are judged, even when the pipeline had
 // not taken them yet.
 func TestHEPSourceHandsOutWhatCameBeforeTheEnd(t *testing.T) {
-	udp, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tcp, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	udp, tcp := loopbackHEPSockets(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	src, err := newHEPSource(ctx, HEPOptions{UDP: udp, TCP: tcp})
 	if err != nil {
@@ -115,4 +108,20 @@ func TestHEPSourceHandsOutWhatCameBeforeTheEnd(t *testing.T) {
 	if strings.Join(got, ",") != "first,second" {
 		t.Errorf("handed out %q after the end, want both packets received before it", got)
 	}
+}
+
+// loopbackHEPSockets are a UDP socket and a TCP listener on 127.0.0.1 for
+// ListenHEP, which closes them.
+func loopbackHEPSockets(t testing.TB) (net.PacketConn, net.Listener) {
+	t.Helper()
+	udp, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tcp, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		udp.Close()
+		t.Fatal(err)
+	}
+	return udp, tcp
 }

@@ -152,14 +152,7 @@ func checkKamailioReordered(t *testing.T, feed [][]byte) {
 // them all.
 func listenHEPLoopback(t *testing.T, feed [][]byte) *capture.Result {
 	t.Helper()
-	udp, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tcp, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	udp, tcp := capture.LoopbackHEPSockets(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan *capture.Result, 1)
