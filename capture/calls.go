@@ -197,11 +197,12 @@ func (c *sipCall) dialog(tag string, create bool) *dialog {
 // response held until the request it answers arrives (reorder.go).
 func (t *callTable) add(m *sipInfo, at time.Time, sdpInfo *sdpInfo, sdpErr error) *sipCall {
 	t.advance(at)
+	x := heldMessage{m: m, at: at, sdp: sdpInfo, sdpErr: sdpErr}
 	c, onHop := t.find(m)
-	if !onHop && t.hold(heldMessage{m: m, at: at, sdp: sdpInfo, sdpErr: sdpErr}) {
+	if !onHop && t.hold(x) {
 		return nil
 	}
-	return t.file(c, heldMessage{m: m, at: at, sdp: sdpInfo, sdpErr: sdpErr})
+	return t.file(c, x)
 }
 
 // file files x with c, the leg find chose (nil: a new leg if x is an

@@ -112,20 +112,22 @@ func (c *sipCall) linkGuessed() bool {
 }
 
 // precedes says whether the new leg c comes before o, a leg of its Call-ID
-// whose link is a guess: through proxies (same tags) c's INVITE has fewer
-// Via headers, since a proxy adds one to a request it forwards (RFC 3261
-// §16.6 step 8); through an SBC that keeps the Call-ID, c's INVITE went
-// where o's came from; else, when o is the call's first leg, c's INVITE
-// was sent first.
+// whose link is a guess: not if o's INVITE went where c's comes from (c
+// continues o); yes if c's went where o's came from. Else, through
+// proxies (same tags), if c's INVITE has fewer Via headers, since a proxy
+// adds one to a request it forwards (RFC 3261 §16.6 step 8); and when o
+// is the call's first leg, if c's INVITE was sent first.
 func (c *sipCall) precedes(o *sipCall) bool {
 	if o == c || o.CallID != c.CallID || !o.linkGuessed() {
 		return false
 	}
 	switch {
+	case o.hop[1] == c.hop[0]:
+		return false
+	case o.hop[0] == c.hop[1]:
+		return true
 	case o.hasTag(c.FromTag):
 		return c.vias > 0 && c.vias < o.vias
-	case o.hop[0] == c.hop[1]:
-		return o.hop[1] != c.hop[0]
 	}
 	return o.upstream == nil && c.Start.Before(o.Start)
 }
@@ -142,9 +144,9 @@ func (t *callTable) ledTo(c *sipCall) *sipCall {
 
 // linkBefore files the new leg c in down's call just before down: it
 // continues a leg before that (down's guess, when none fits), if any, and
-// down and the legs whose link
-// was a guess and whose INVITE came from where c's went continue c. The
-// call's first leg gives the call its place in the report.
+// down, and the legs whose link was a guess and whose INVITE came from
+// where c's went, continue c. The call's first leg gives the call its
+// place in the report.
 func (c *sipCall) linkBefore(down *sipCall) {
 	g := down.group
 	pos := slices.Index(g.legs, down)

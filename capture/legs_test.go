@@ -79,6 +79,10 @@ func TestLegsIndependentOfOrder(t *testing.T) {
 			legInvite("198.51.100.1", "198.51.100.2", 1, "sbc"),
 			legInvite("198.51.100.2", "203.0.113.9", 2, "sbc"),
 		}, "seq 1 192.0.2.1>198.51.100.1; 198.51.100.1>198.51.100.2 after 192.0.2.1>198.51.100.1 b2bua; 198.51.100.2>203.0.113.9 after 198.51.100.1>198.51.100.2 proxy"},
+		{"an SBC keeping the Call-ID and tags, with Via headers of its own", []*sipInfo{
+			legInvite("192.0.2.1", "198.51.100.1", 2, "a"),
+			legInvite("198.51.100.1", "203.0.113.9", 1, "a"),
+		}, "seq 1 192.0.2.1>198.51.100.1; 198.51.100.1>203.0.113.9 after 192.0.2.1>198.51.100.1 proxy"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, order := range permutations(len(tc.legs)) {
