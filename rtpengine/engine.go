@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"maps"
 	"math"
+	"net/netip"
 	"slices"
 	"sync"
 	"time"
@@ -53,6 +54,10 @@ func (e *Engine) Request(ctx context.Context, cmd map[string]any) (map[string]an
 	}
 	return r, err
 }
+
+// LocalAddr is this host's address toward the engine (where the engine
+// reaches a party on this host).
+func (e *Engine) LocalAddr() netip.Addr { return e.client.LocalAddr().Addr() }
 
 // Begin records a call anchored here; End its end.
 func (e *Engine) Begin(callID string) {

@@ -93,6 +93,16 @@ func New(addr netip.AddrPort, o Options) (*Client, error) {
 // Addr is the engine's ng address.
 func (c *Client) Addr() netip.AddrPort { return c.addr }
 
+// LocalAddr is this host's address and port toward the engine.
+func (c *Client) LocalAddr() netip.AddrPort {
+	a, _ := c.conn.LocalAddr().(*net.UDPAddr)
+	if a == nil {
+		return netip.AddrPort{}
+	}
+	ap := a.AddrPort()
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
 // Close closes the socket; requests in flight end with an error.
 func (c *Client) Close() error {
 	err := c.conn.Close()
