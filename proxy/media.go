@@ -176,10 +176,10 @@ func (c *relayCall) rewrite(_ context.Context, m sdpMsg) ([]byte, error) {
 }
 
 func (c *relayCall) given() (caller, callee netip.Addr) { return c.callerGiven, c.calleeGiven }
-func (c *relayCall) hostAddr() netip.Addr             { return c.m.s.loopbackOwn() }
-func (c *relayCall) engine() string                   { return "" }
-func (c *relayCall) refresh()                         {}
-func (c *relayCall) close()                           { c.sess.Close() }
+func (c *relayCall) hostAddr() netip.Addr               { return c.m.s.loopbackOwn() }
+func (c *relayCall) engine() string                     { return "" }
+func (c *relayCall) refresh()                           {}
+func (c *relayCall) close()                             { c.sess.Close() }
 
 func (c *relayCall) stats() *relay.SessionStats {
 	st := c.sess.Stats()
