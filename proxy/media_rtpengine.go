@@ -65,10 +65,13 @@ func (c *engineCall) rewrite(ctx context.Context, msg sdpMsg) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, ok := reply["sdp"].(string)
-	given, gerr := sipcall.AudioAddr([]byte(out))
-	if !ok || gerr != nil {
-		return nil, engineFailure(fmt.Errorf("rtpengine %s: its SDP for call %s: %w", c.engine(), c.id, errors.Join(ng.ErrBencode, gerr)))
+	out, _ := reply["sdp"].(string)
+	if out == "" {
+		return nil, engineFailure(fmt.Errorf("rtpengine %s: %w: reply without sdp", c.engine(), ng.ErrBencode))
+	}
+	given, err := sipcall.AudioAddr([]byte(out))
+	if err != nil {
+		return nil, engineFailure(fmt.Errorf("rtpengine %s: %w: its sdp: %w", c.engine(), ng.ErrBencode, err))
 	}
 	c.note(msg, orig.RTP, given.RTP.Addr())
 	return []byte(out), nil

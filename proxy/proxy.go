@@ -20,14 +20,22 @@ type call struct {
 	caller, callee         string
 	callerTag              string
 	callerAddr, calleeAddr netip.AddrPort // where their SIP comes from (and goes to)
-	media                  mediaCall      // nil without fix mode
 	invite                 *sip.Request   // as the caller sent it
 	ok                     *sip.Response  // the callee's 2xx, for BYEs at shutdown
 
 	mu            sync.Mutex
+	media         mediaCall // nil without fix mode
 	start, answer time.Time
 	state         string
 	endOnce       sync.Once
+}
+
+// anchor is the call's media anchoring (nil without fix mode), set once
+// the call is in the server's table.
+func (c *call) anchor() mediaCall {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.media
 }
 
 // CallRecord is a call as the summary reports it.
@@ -152,7 +160,9 @@ func (s *Server) newCall(req *sip.Request, src netip.AddrPort, b Binding) (*call
 			s.mu.Unlock()
 			return nil, err
 		}
+		c.mu.Lock()
 		c.media = mc
+		c.mu.Unlock()
 	}
 	return c, nil
 }
@@ -166,7 +176,8 @@ const mediaTimeout = 5 * time.Second
 // answers: a response answers an offer when its request had SDP.
 func (s *Server) anchor(m sdpCarrier, req *sip.Request, c *call, fromCaller bool) error {
 	body := m.Body()
-	if len(body) == 0 || c.media == nil || !isSDP(m) {
+	mc := c.anchor()
+	if len(body) == 0 || mc == nil || !isSDP(m) {
 		return nil
 	}
 	msg := sdpMsg{body: body, fromCaller: fromCaller}
@@ -179,7 +190,7 @@ func (s *Server) anchor(m sdpCarrier, req *sip.Request, c *call, fromCaller bool
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), mediaTimeout)
 	defer cancel()
-	out, err := c.media.rewrite(ctx, msg)
+	out, err := mc.rewrite(ctx, msg)
 	if err != nil {
 		if asMediaError(err).code == 488 {
 			s.Counters.SDPRejected.Add(1)
@@ -469,8 +480,8 @@ func (s *Server) endCall(c *call, reason string) {
 		s.mu.Lock()
 		delete(s.calls, c.id)
 		s.mu.Unlock()
-		if c.media != nil {
-			c.media.close() // before the record: the final counts
+		if mc := c.anchor(); mc != nil {
+			mc.close() // before the record: the final counts
 		}
 		rec := s.record(c)
 		rec.End, rec.EndReason = s.cfg.Now(), reason

@@ -372,11 +372,30 @@ func textServe(r *Report, _ Options) string {
 	for _, c := range s.Counters {
 		b.WriteString(kvLines(c.Key, c.Value))
 	}
+	for _, e := range s.Engines {
+		b.WriteString(textEngine(e))
+	}
 	for _, c := range s.Calls {
 		fmt.Fprintf(&b, "  %s → %s %s\n", c.From, c.To, styleDim.Render(c.CallID))
+		if c.Engine != "" {
+			fmt.Fprintf(&b, "      media on rtpengine %s\n", c.Engine)
+		}
 		for _, l := range c.Legs {
 			fmt.Fprintf(&b, "      to %-8s %d packets (latched %s, SDP %s)\n", l.Party, l.Packets, l.Latched, l.SDPAddr)
 		}
 	}
 	return b.String()
+}
+
+// textEngine is one rtpengine's line: state, calls, its own figures.
+func textEngine(e MediaEngine) string {
+	state := "up"
+	if !e.Up {
+		state = "down: " + e.LastError
+	}
+	line := fmt.Sprintf("%d calls (%d active), %d failed requests, %d outages", e.Calls, e.Active, e.Failures, e.Outages)
+	for _, kv := range e.Stats {
+		line += ", " + kv.Key + " " + kv.Value
+	}
+	return kvLines("rtpengine "+e.Address, state+"; "+line)
 }

@@ -139,14 +139,15 @@ func (p *Pool) check(ctx context.Context, stats bool) {
 	for _, e := range p.engines {
 		wg.Go(func() {
 			err := e.client.Ping(ctx)
-			if err == nil && stats {
-				var st ng.EngineStats
-				if st, err = e.client.Statistics(ctx); err == nil {
-					e.setStats(st)
-				}
-			}
 			if ctx.Err() == nil {
 				e.observe(err)
+			}
+			if err == nil && stats {
+				// Figures only: an engine that does not give them still
+				// relays.
+				if st, err := e.client.Statistics(ctx); err == nil {
+					e.setStats(st)
+				}
 			}
 		})
 	}
