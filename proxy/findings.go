@@ -190,7 +190,7 @@ func EngineFindings(sts []rtpengine.Status) []report.Finding {
 		for _, o := range st.Outages {
 			sev, lost := report.SeverityInfo, "it had no call in progress"
 			if len(o.Calls) > 0 {
-				sev, lost = report.SeverityWarning, fmt.Sprintf("%d calls in progress had their media there and lost it", len(o.Calls))
+				sev, lost = report.SeverityWarning, count(len(o.Calls), "call")+" in progress lost the media it had there"
 			}
 			until := "until the end of the run"
 			if !o.End.IsZero() {

@@ -195,7 +195,7 @@ func (c *engineCall) engine() string {
 // engine that is down is not asked (its calls are in its outage).
 func (c *engineCall) close() {
 	c.mu.Lock()
-	eng, closed := c.eng, c.closed
+	eng, closed, tag := c.eng, c.closed, c.callerTag
 	c.closed = true
 	c.mu.Unlock()
 	if eng == nil || closed {
@@ -207,15 +207,13 @@ func (c *engineCall) close() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), mediaTimeout)
 	defer cancel()
-	r, err := eng.Request(ctx, map[string]any{"command": "delete", "call-id": c.id})
+	// With the from-tag the reply carries the call's final counts.
+	r, err := eng.Request(ctx, map[string]any{"command": "delete", "call-id": c.id, "from-tag": tag})
 	if err != nil {
 		c.m.s.cfg.Log.Debug("rtpengine delete", "call", c.id, "err", err)
 		return
 	}
-	counts := ng.ReadCallStats(r)
-	c.mu.Lock()
-	c.counts = &counts
-	c.mu.Unlock()
+	c.keep(ng.ReadCallStats(r))
 }
 
 // refresh queries the call's counts in the background, one query at a
@@ -235,13 +233,24 @@ func (c *engineCall) refresh() {
 		if err != nil {
 			return
 		}
-		counts := ng.ReadCallStats(r)
 		c.mu.Lock()
-		if !c.closed {
-			c.counts = &counts
-		}
+		closed := c.closed
 		c.mu.Unlock()
+		if !closed {
+			c.keep(ng.ReadCallStats(r))
+		}
 	}()
+}
+
+// keep stores counts that name the call's parties (a reply without them
+// leaves the last ones).
+func (c *engineCall) keep(counts ng.CallStats) {
+	if len(counts.Parties) == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.counts = &counts
 }
 
 // stats are the engine's counts as the relay's: leg A is the caller's

@@ -521,12 +521,13 @@ func (s *Server) Calls() (active, ended []CallRecord) {
 		live = append(live, c)
 	}
 	ended = append(ended, s.ended...)
+	echo := s.echo // set when Serve starts, maybe after this caller started
 	s.mu.Unlock()
 	for _, c := range live {
 		active = append(active, s.record(c))
 	}
-	if s.echo != nil {
-		active = append(active, s.echo.active()...)
+	if echo != nil {
+		active = append(active, echo.active()...)
 	}
 	return active, ended
 }

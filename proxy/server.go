@@ -279,7 +279,10 @@ func (s *Server) newUA() error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	if s.cfg.Echo {
-		s.echo = newEchoParty(s)
+		echo := newEchoParty(s)
+		s.mu.Lock()
+		s.echo = echo
+		s.mu.Unlock()
 	}
 	s.routes()
 	return nil
