@@ -329,6 +329,9 @@ func (s *Server) fill(rep *report.Report, listen []string, o Options) {
 		rep.Serve.Media = s.media.kind()
 	}
 	if s.cfg.Engines != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), engineFinalCheck)
+		s.cfg.Engines.Check(ctx) // their figures as of now
+		cancel()
 		sts := s.engineStatuses()
 		rep.Serve.Engines = EngineReport(sts)
 		rep.Add(EngineFindings(sts)...)
@@ -347,6 +350,10 @@ func (s *Server) reportStatus(ctx context.Context, status func(string)) (stop fu
 	}()
 	return func() { cancel(); <-done }
 }
+
+// engineFinalCheck bounds the engines' last ping and statistics for the
+// report: one ng schedule.
+const engineFinalCheck = 2 * time.Second
 
 // statusLine is the live line: registrations, the first calls in
 // progress with their packets each way (an engine's calls are queried

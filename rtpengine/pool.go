@@ -132,6 +132,10 @@ func (p *Pool) loop(ctx context.Context) {
 	}
 }
 
+// Check pings every engine now and asks for its statistics (the
+// figures of a report at the end of a run).
+func (p *Pool) Check(ctx context.Context) { p.check(ctx, true) }
+
 // check pings every engine at once (and asks for statistics when stats),
 // and marks each up or down by its answer.
 func (p *Pool) check(ctx context.Context, stats bool) {
