@@ -52,13 +52,13 @@ type ServeReport struct {
 
 // RelayedCall is one call the server set up, with relay counters per leg.
 type RelayedCall struct {
-	CallID string     `json:"call_id"`
-	From   string     `json:"from"`
-	To     string     `json:"to"`
-	Start  time.Time  `json:"start,omitzero"`
-	End    time.Time  `json:"end,omitzero"`
-	State  string     `json:"state,omitempty"`
-	Ended  string     `json:"ended,omitempty"` // why: bye, cancelled, idle, shutdown, a response
+	CallID string    `json:"call_id"`
+	From   string    `json:"from"`
+	To     string    `json:"to"`
+	Start  time.Time `json:"start,omitzero"`
+	End    time.Time `json:"end,omitzero"`
+	State  string    `json:"state,omitempty"`
+	Ended  string    `json:"ended,omitempty"` // why: bye, cancelled, idle, shutdown, a response
 	// Engine is the rtpengine that had the call's media.
 	Engine string     `json:"engine,omitempty"`
 	Legs   []RelayLeg `json:"legs,omitempty"`
