@@ -369,6 +369,9 @@ func textServe(r *Report, _ Options) string {
 	var b strings.Builder
 	b.WriteString(heading("Server"))
 	b.WriteString(kvLines("listening", strings.Join(s.Listen, ", "), "main address", s.PublicAddr, "fix mode", fmt.Sprint(s.Fix), "registered", fmt.Sprint(s.Registered)))
+	if s.Media != "" {
+		b.WriteString(kvLines("media", s.Media))
+	}
 	for _, c := range s.Counters {
 		b.WriteString(kvLines(c.Key, c.Value))
 	}
