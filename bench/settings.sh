@@ -12,7 +12,8 @@
 #   machine's, not the server's.
 # - net.core.rmem_max/wmem_max: the most a socket may ask for with
 #   SO_RCVBUF (natdoc serve asks for 4 MiB; Kamailio probes up to its
-#   maxbuffer).
+#   maxbuffer; sipp sets 64 KiB, doubled by the kernel, unless given
+#   -buff_size, which signalling.sh gives it).
 # - net.core.netdev_max_backlog: loopback delivers every packet through the
 #   per-core backlog; 1,000 (the default) drops a burst of a 20 ms tick at
 #   50,000 packets/s.

@@ -120,11 +120,16 @@ fi
 # (other tests, other benchmarks) collides with them.
 kam_addr=127.0.9.1:5060
 nat_addr=127.0.9.2:5060
-rtpe_ng=127.0.9.5:2223
+rtpe_ip=127.0.12.5
+rtpe_ng=$rtpe_ip:2223
 for a in $kam_addr $nat_addr $rtpe_ng; do
 	if ss -Hulnp "src $a" | grep -q .; then echo "$a/udp is taken" >&2; exit 3; fi
 done
 
+# sipp sets its sockets' buffers itself, to 64 KiB unless told (-buff_size):
+# a load generator that misses 20 ms of core time would drop the server's
+# answers, and the step would fail for the generator's sake.
+sipp_buf=(-buff_size 4194304)
 server_pid=""
 rtpe_pid=""
 sipp_pids=()
@@ -150,7 +155,7 @@ bench_apply_settings
 # start_rtpengine: a fresh rtpengine on core 0 with the SIP server, user
 # space, logging low, calls freed at delete (its default keeps them 30 s).
 start_rtpengine() {
-	taskset -c 0 rtpengine --config-file=none --foreground --log-stderr --table=-1 --interface=127.0.9.5 \
+	taskset -c 0 rtpengine --config-file=none --foreground --log-stderr --table=-1 --interface=$rtpe_ip \
 		--listen-ng=$rtpe_ng --port-min=30000 --port-max=49999 --log-level=3 --delete-delay=0 > "$dir/rtpengine.log" 2>&1 &
 	rtpe_pid=$!
 	sleep 0.5
@@ -230,10 +235,10 @@ tree_cpu() {
 # the address it will answer on, and starts it answering (for SECONDS).
 register_callee() {
 	local user=$1 ip=$2 tag=$3 seconds=$4
-	timeout 20 taskset -c 1 sipp "$target" -sf "$repo/bench/sipp/register-uas.xml" -key user "$user" -i "$ip" -p 5070 \
+	timeout 20 taskset -c 1 sipp "$target" "${sipp_buf[@]}" -sf "$repo/bench/sipp/register-uas.xml" -key user "$user" -i "$ip" -p 5070 \
 		-m 1 -nostdin -timeout 10s -timeout_error > "$dir/$tag-reg$user.out" 2>&1 ||
 		{ echo "registering callee $user at $target failed; see $dir/$tag-reg$user.out" >&2; return 1; }
-	taskset -c 1 sipp -sf "$repo/bench/sipp/uas.xml" -i "$ip" -p 5070 -nostdin -timeout "${seconds}s" \
+	taskset -c 1 sipp "${sipp_buf[@]}" -sf "$repo/bench/sipp/uas.xml" -i "$ip" -p 5070 -nostdin -timeout "${seconds}s" \
 		-trace_stat -stf "$dir/$tag-$user.csv" -fd 3600 -trace_err -error_file "$dir/$tag-$user.err" > "$dir/$tag-$user.out" 2>&1 &
 	sipp_pids+=($!)
 }
@@ -251,7 +256,7 @@ warm_up() {
 		wargs+=(-inf "$dir/$tag-warm.csv")
 		sleep 0.3
 	fi
-	timeout $((warm + 20)) taskset -c 1 sipp "$target" -sf "$repo/bench/sipp/$xml.xml" -key prefix "w$cps" -r "$wcps" -m $((wcps * warm)) \
+	timeout $((warm + 20)) taskset -c 1 sipp "$target" "${sipp_buf[@]}" -sf "$repo/bench/sipp/$xml.xml" -key prefix "w$cps" -r "$wcps" -m $((wcps * warm)) \
 		-l 10000 -nostdin -timeout $((warm + 10))s "${wargs[@]}" > "$dir/$tag-warm.out" 2>&1 || true
 }
 
@@ -315,7 +320,7 @@ run_step() {
 	read -r rb0 bl0 < <(bench_udp_drops)
 	c0=$(tree_cpu "$server_pid")
 	t0=$(date +%s.%N)
-	timeout $((step + 40)) taskset -c 1 sipp "$target" "${args[@]}" > "$dir/$tag-uac.out" 2>&1 || true
+	timeout $((step + 40)) taskset -c 1 sipp "$target" "${sipp_buf[@]}" "${args[@]}" > "$dir/$tag-uac.out" 2>&1 || true
 	t1=$(date +%s.%N)
 	c1=$(tree_cpu "$server_pid")
 	read -r rb1 bl1 < <(bench_udp_drops)
