@@ -2,7 +2,7 @@
 # Benchmark `natdoc serve` against Kamailio as SIP registrar and proxy, with
 # sipp, in the same run, on loopback.
 #
-#   bench/signalling.sh [--quick] [--natdoc BIN] [--step SECONDS]
+#   bench/signalling.sh [--quick] [--natdoc BIN] [--step SECONDS] [--warm SECONDS] [--no-nice]
 #
 # natdoc is this tree's ./cmd/natdoc, or, while that is still the stub, the
 # serve branch's (built from `git archive serve`), or --natdoc BIN.
@@ -54,6 +54,10 @@
 # harness: sipp -t ui with 200 sockets, or 34 callee processes on one core,
 # could not hold 2,500 calls/s even against Kamailio here).
 #
+# Servers, rtpengine and sipp run at nice -20 (root) so that other users'
+# jobs on a shared machine take less of their cores; --no-nice runs them at
+# the default priority. The load average is printed before and after.
+#
 # Bounded: sipp stops after rate x step calls or its own timeout, servers
 # are killed at the end and on Ctrl-C; about 8-10 minutes (--quick: 10 s
 # steps, about 5 minutes).
@@ -64,13 +68,15 @@ quick=0
 step=30
 warm=5
 natdoc=""
+nice=(nice -n -20)
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) quick=1; step=10; warm=3 ;;
 	--natdoc) natdoc=$2; shift ;;
 	--step) step=$2; shift ;;
 	--warm) warm=$2; shift ;;
-	*) echo "usage: $0 [--quick] [--natdoc BIN] [--step SECONDS] [--warm SECONDS]" >&2; exit 2 ;;
+	--no-nice) nice=() ;;
+	*) echo "usage: $0 [--quick] [--natdoc BIN] [--step SECONDS] [--warm SECONDS] [--no-nice]" >&2; exit 2 ;;
 	esac
 	shift
 done
@@ -155,7 +161,7 @@ bench_apply_settings
 # start_rtpengine: a fresh rtpengine on core 0 with the SIP server, user
 # space, logging low, calls freed at delete (its default keeps them 30 s).
 start_rtpengine() {
-	taskset -c 0 rtpengine --config-file=none --foreground --log-stderr --table=-1 --interface=$rtpe_ip \
+	"${nice[@]}" taskset -c 0 rtpengine --config-file=none --foreground --log-stderr --table=-1 --interface=$rtpe_ip \
 		--listen-ng=$rtpe_ng --port-min=30000 --port-max=49999 --log-level=3 --delete-delay=0 > "$dir/rtpengine.log" 2>&1 &
 	rtpe_pid=$!
 	sleep 0.5
@@ -174,7 +180,7 @@ start_server() {
 	case $1 in
 	kamailio*)
 		rm -rf "$dir/kamailio.run" && mkdir -p "$dir/kamailio.run"
-		taskset -c 0 kamailio -f "$repo/bench/kamailio/kamailio.cfg" "${kam_media[@]}" -l "udp:$kam_addr" -m 1024 -M 16 \
+		"${nice[@]}" taskset -c 0 kamailio -f "$repo/bench/kamailio/kamailio.cfg" "${kam_media[@]}" -l "udp:$kam_addr" -m 1024 -M 16 \
 			-DD -E -w "$dir/kamailio.run" -P "$dir/kamailio.run/pid" > "$dir/kamailio.log" 2>&1 &
 		server_pid=$!
 		target=$kam_addr
@@ -185,7 +191,7 @@ start_server() {
 		# gets a relay session (four sockets) and its SDP rewritten.
 		fix=true
 		[[ $1 == natdoc-proxy* ]] && fix=false
-		taskset -c 0 "$natdoc" serve --listen "$nat_addr" --allow 127.0.0.0/8 --tcp=false --fix=$fix \
+		"${nice[@]}" taskset -c 0 "$natdoc" serve --listen "$nat_addr" --allow 127.0.0.0/8 --tcp=false --fix=$fix \
 			--echo=false --keepalive 1h --rtp-ports 40000-49999 "${nat_media[@]}" "${natdoc_limits[@]}" > "$dir/natdoc.out" 2>> "$dir/natdoc.log" &
 		server_pid=$!
 		target=$nat_addr
@@ -235,10 +241,10 @@ tree_cpu() {
 # the address it will answer on, and starts it answering (for SECONDS).
 register_callee() {
 	local user=$1 ip=$2 tag=$3 seconds=$4
-	timeout 20 taskset -c 1 sipp "$target" "${sipp_buf[@]}" -sf "$repo/bench/sipp/register-uas.xml" -key user "$user" -i "$ip" -p 5070 \
+	timeout 20 "${nice[@]}" taskset -c 1 sipp "$target" "${sipp_buf[@]}" -sf "$repo/bench/sipp/register-uas.xml" -key user "$user" -i "$ip" -p 5070 \
 		-m 1 -nostdin -timeout 10s -timeout_error > "$dir/$tag-reg$user.out" 2>&1 ||
 		{ echo "registering callee $user at $target failed; see $dir/$tag-reg$user.out" >&2; return 1; }
-	taskset -c 1 sipp "${sipp_buf[@]}" -sf "$repo/bench/sipp/uas.xml" -i "$ip" -p 5070 -nostdin -timeout "${seconds}s" \
+	"${nice[@]}" taskset -c 1 sipp "${sipp_buf[@]}" -sf "$repo/bench/sipp/uas.xml" -i "$ip" -p 5070 -nostdin -timeout "${seconds}s" \
 		-trace_stat -stf "$dir/$tag-$user.csv" -fd 3600 -trace_err -error_file "$dir/$tag-$user.err" > "$dir/$tag-$user.out" 2>&1 &
 	sipp_pids+=($!)
 }
@@ -256,7 +262,7 @@ warm_up() {
 		wargs+=(-inf "$dir/$tag-warm.csv")
 		sleep 0.3
 	fi
-	timeout $((warm + 20)) taskset -c 1 sipp "$target" "${sipp_buf[@]}" -sf "$repo/bench/sipp/$xml.xml" -key prefix "w$cps" -r "$wcps" -m $((wcps * warm)) \
+	timeout $((warm + 20)) "${nice[@]}" taskset -c 1 sipp "$target" "${sipp_buf[@]}" -sf "$repo/bench/sipp/$xml.xml" -key prefix "w$cps" -r "$wcps" -m $((wcps * warm)) \
 		-l 10000 -nostdin -timeout $((warm + 10))s "${wargs[@]}" > "$dir/$tag-warm.out" 2>&1 || true
 }
 
@@ -320,7 +326,7 @@ run_step() {
 	read -r rb0 bl0 < <(bench_udp_drops)
 	c0=$(tree_cpu "$server_pid")
 	t0=$(date +%s.%N)
-	timeout $((step + 40)) taskset -c 1 sipp "$target" "${sipp_buf[@]}" "${args[@]}" > "$dir/$tag-uac.out" 2>&1 || true
+	timeout $((step + 40)) "${nice[@]}" taskset -c 1 sipp "$target" "${sipp_buf[@]}" "${args[@]}" > "$dir/$tag-uac.out" 2>&1 || true
 	t1=$(date +%s.%N)
 	c1=$(tree_cpu "$server_pid")
 	read -r rb1 bl1 < <(bench_udp_drops)
@@ -394,7 +400,7 @@ read -r -a scenarios <<< "${SCENARIOS:-register regunreg calls}"
 
 settings=$(bench_print_settings)
 echo "$settings" >&2
-echo "servers (and rtpengine) on core 0, sipp on core 1; natdoc from $natdoc_src; $warm s warm-up + $step s per step" >&2
+echo "servers (and rtpengine) on core 0, sipp on core 1, ${nice[*]:-default priority}; natdoc from $natdoc_src; $warm s warm-up + $step s per step" >&2
 declare -A best
 for server in "${servers[@]}"; do
 	for scen in "${scenarios[@]}"; do

@@ -53,27 +53,27 @@ func TestLabServeRtpengine(t *testing.T) {
 	if !serve.Terminate(serveStopGrace) {
 		t.Errorf("serve did not exit within %s of SIGTERM", serveStopGrace)
 	}
-	checkEngineReport(t, loadReport(t, filepath.Join(dir, "serve.json")), e1.NG, e2.NG)
+	checkEngineReport(t, loadReport(t, filepath.Join(dir, "serve.json")), 3, e1.NG, e2.NG)
 }
 
-// checkEngineReport: media on rtpengine, both engines up and listed,
-// every call on one of them with counts for both parties.
-func checkEngineReport(t *testing.T, r *report.Report, engines ...netip.AddrPort) {
+// checkEngineReport: media on rtpengine, the engines up and listed,
+// every one of the calls on one of them with counts for both parties.
+func checkEngineReport(t *testing.T, r *report.Report, calls int, engines ...netip.AddrPort) {
 	t.Helper()
 	s := r.Serve
-	if s == nil || s.Media != "rtpengine" || len(s.Engines) != len(engines) || len(s.Calls) != 3 {
+	if s == nil || s.Media != "rtpengine" || len(s.Engines) != len(engines) || len(s.Calls) != calls {
 		t.Fatalf("serve report: %+v", s)
 	}
-	calls := uint64(0)
+	taken := uint64(0)
 	for _, e := range s.Engines {
-		calls += e.Calls
+		taken += e.Calls
 		t.Logf("engine %s: up %v, %d calls, stats %v", e.Address, e.Up, e.Calls, e.Stats)
 		if !e.Up || e.Failures != 0 {
 			t.Errorf("engine %+v", e)
 		}
 	}
-	if calls != 3 {
-		t.Errorf("engines took %d calls, want 3", calls)
+	if taken != uint64(calls) {
+		t.Errorf("engines took %d calls, want %d", taken, calls)
 	}
 	for _, c := range s.Calls {
 		if c.Engine == "" || len(c.Legs) != 2 {
@@ -89,6 +89,45 @@ func checkEngineReport(t *testing.T, r *report.Report, engines ...netip.AddrPort
 	for _, f := range r.Findings {
 		if f.Severity.IsProblem() {
 			t.Errorf("serve finding %s: %s", f.ID, f.Title)
+		}
+	}
+}
+
+// TestLabServeRtpengineBehindRouter: serve and rtpengine on a LAN PC
+// behind the router (masquerade random, UDP 5060 and rtpengine's ports
+// forwarded by hand). rtpengine has a LAN interface and one that
+// advertises the router's public address; with main=pub,local=priv natdoc
+// gives the LAN phone the LAN one (direction=), which it can reach, and the
+// phone outside the public one: both call each other two-way. Told the
+// public address, the LAN phone would send its audio nowhere (the router
+// does not loop packets for its own address back in).
+func TestLabServeRtpengineBehindRouter(t *testing.T) {
+	natlab.Require(t)
+	const engineRTP = "30000-30099"
+	rl := newRouterLab(t, routerCell{nat: natlab.AddressAndPortDependent},
+		natlab.Forward{Proto: "udp", Ports: "5060", To: serverLAN}, natlab.Forward{Proto: "udp", Ports: engineRTP, To: serverLAN})
+	eng := natlab.StartRtpengine(t, rl.srv, natlab.RtpengineConfig{PortMin: 30000, PortMax: 30099,
+		NG: netip.MustParseAddrPort(serverLAN + ":2223"), Interfaces: []string{"priv/" + serverLAN, "pub/" + serverLAN + "!" + routerWAN}})
+	serve := rl.srv.Start(t, os.Args[0], append(helperArgs, "serve", "--listen", serverLAN+":5060", "--public-addr", routerWAN,
+		"--allow", "0.0.0.0/0", "--tcp=false", "--router-check=false", "--media", "rtpengine=udp:"+eng.NG.String()+",main=pub,local=priv",
+		"--json", "-o", filepath.Join(rl.dir, "serve.json"))...)
+	waitLog(t, serve, "listening on")
+	alice := natlab.StartBaresip(t, rl.lan, natlab.BaresipConfig{User: "alice", Registrar: netip.MustParseAddrPort(serverLAN + ":5060"), AutoAnswer: true})
+	bob := natlab.StartBaresip(t, rl.out, natlab.BaresipConfig{User: "bob", Registrar: netip.MustParseAddrPort(routerWAN + ":5060"), AutoAnswer: true})
+	waitLog(t, serve, `"user":"alice"`)
+	waitLog(t, serve, `"user":"bob"`)
+	baresipCall(t, "alice calls bob", alice, bob, "sip:bob@"+serverLAN)
+	baresipCall(t, "bob calls alice", bob, alice, "sip:alice@"+routerWAN)
+	if !serve.Terminate(serveStopGrace) {
+		t.Errorf("serve did not exit within %s of SIGTERM", serveStopGrace)
+	}
+	r := loadReport(t, filepath.Join(rl.dir, "serve.json"))
+	checkEngineReport(t, r, 2, eng.NG)
+	// Alice (on the LAN) latched at her own address, bob at the router's
+	// mapping of his: each was given the engine address it could reach.
+	for _, c := range r.Serve.Calls {
+		for _, l := range c.Legs {
+			t.Logf("%s -> %s: %s latched %s (SDP %s), got %d packets", c.From, c.To, l.Party, l.Latched, l.SDPAddr, l.Packets)
 		}
 	}
 }
