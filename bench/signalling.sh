@@ -4,8 +4,7 @@
 #
 #   bench/signalling.sh [--quick] [--natdoc BIN] [--step SECONDS] [--warm SECONDS] [--no-nice]
 #
-# natdoc is this tree's ./cmd/natdoc, or, while that is still the stub, the
-# serve branch's (built from `git archive serve`), or --natdoc BIN.
+# natdoc is built from this tree's ./cmd/natdoc, or given as --natdoc BIN.
 #
 # Kamailio: a plain registrar + proxy (bench/kamailio/kamailio.cfg: usrloc
 # in memory, record_route, lookup, t_relay; -m 1024, debug=0). natdoc serve:
@@ -91,19 +90,12 @@ done
 
 # ngstat: how many calls the step's rtpengine handled.
 go build -o "$dir/ngstat" ./bench/cmd/ngstat
-# natdoc: this tree's, unless its serve command is still the stub; then the
-# serve branch's (git archive, read only), said so in the output.
+# natdoc: built from this tree unless --natdoc names a binary; the output
+# says which.
 natdoc_src="this tree"
 if [ -z "$natdoc" ]; then
 	natdoc=$dir/natdoc
 	go build -o "$natdoc" ./cmd/natdoc
-	if "$natdoc" serve --help 2>&1 | grep -q "Not built yet"; then
-		git rev-parse -q --verify serve >/dev/null || { echo "natdoc serve is not built in this tree and there is no serve branch" >&2; exit 3; }
-		rm -rf "$dir/src" && mkdir -p "$dir/src"
-		git archive serve | tar -x -C "$dir/src"
-		(cd "$dir/src" && go build -o "$natdoc" ./cmd/natdoc)
-		natdoc_src="branch serve at $(git rev-parse --short serve)"
-	fi
 else
 	natdoc_src=$natdoc
 fi
@@ -114,9 +106,9 @@ cd "$dir"
 
 # natdoc serve's protection limits are for phones on the internet: 200
 # requests/s per source IP, 10,000 registrations, 2,000 calls, an event
-# line per call. Where it has flags for them (serve branch ae4b89a on),
-# the benchmark lifts them as Kamailio's config has none; without the
-# flags only the spread run (many source addresses) can load it.
+# line per call. The benchmark lifts them with serve's flags, as Kamailio's
+# config has none; a --natdoc binary built before those flags existed keeps
+# them, and then only the spread run (many source addresses) can load it.
 natdoc_limits=()
 if "$natdoc" serve --help 2>&1 | grep -q -- --rate-limit; then
 	natdoc_limits=(--rate-limit 1000000 --max-registrations 2000000 --max-calls 100000 --quiet)

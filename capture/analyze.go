@@ -26,6 +26,8 @@ type Options struct {
 	// need (compact.go), about 3 KB, so memory follows the calls in
 	// progress far more than the file's length.
 	Detail bool
+	// Filter, when set, selects the calls reported (filter.go).
+	Filter *CallFilter
 }
 
 // ErrUnreadable marks input that is no capture at all (exit status 2).
@@ -40,10 +42,12 @@ type Result struct {
 	Verdict  string
 }
 
-// Analyze reads the files and judges every call in them.
+// Analyze reads the files and judges every call in them. Several files
+// are merged by time (merge.go), as one capture.
 func Analyze(ctx context.Context, opt Options) (*Result, error) {
 	s := newState()
 	s.setDetail(opt.Detail)
+	s.filter = opt.Filter
 	var total int64
 	for _, f := range opt.Files {
 		if f == "-" {
@@ -55,46 +59,30 @@ func Analyze(ctx context.Context, opt Options) (*Result, error) {
 		}
 		total += st.Size()
 	}
-	var done int64
-	for _, name := range opt.Files {
-		n, err := analyzeFile(ctx, s, name, opt, done, total)
-		done += n
-		if err != nil {
-			return nil, err
-		}
+	if err := analyzeFiles(ctx, s, opt, total); err != nil {
+		return nil, err
 	}
 	return s.result(opt.Files, ""), nil
 }
 
-func analyzeFile(ctx context.Context, s *state, name string, opt Options, base, total int64) (int64, error) {
-	var r io.Reader
-	if name == "-" {
-		if opt.Stdin == nil {
-			return 0, fmt.Errorf("%w: no standard input", ErrUnreadable)
-		}
-		r = opt.Stdin
-	} else {
-		f, err := os.Open(name)
-		if err != nil {
-			return 0, fmt.Errorf("%w: %v", ErrUnreadable, err)
-		}
-		defer f.Close()
-		r = f
-	}
+// analyzeFiles reads the files into s as one capture, their records
+// merged in time order (merge.go).
+func analyzeFiles(ctx context.Context, s *state, opt Options, total int64) error {
 	var read int64
 	rs := &readerStats{}
-	src, err := openSource(countingReader{r, &read}, &rs.anomalies)
+	src, closeAll, err := openInputs(opt.Files, opt.Stdin, &read, rs)
 	if err != nil {
-		return read, fmt.Errorf("%w: %s: %v", ErrUnreadable, name, err)
+		return err
 	}
+	defer closeAll()
 	progress := func() {
 		if opt.Progress != nil {
-			opt.Progress(base+read, total)
+			opt.Progress(read, total)
 		}
 	}
 	err = runPipeline(ctx, src, rs, s, progress)
 	progress()
-	return read, err
+	return err
 }
 
 // result finishes the analysis: binds media to calls and derives findings.
@@ -103,12 +91,14 @@ func (s *state) result(files []string, live string) *Result {
 	r := &Result{
 		Capture: report.CaptureInfo{
 			Files: files, Live: live, Packets: s.packets, Bytes: s.bytes,
-			First: s.first, Last: s.last, Anomalies: s.list(), Counts: s.counts.list(),
+			First: s.first, Last: s.last, Anomalies: s.list(), Counts: s.counts.list(), Duplicates: s.counts.duplicates,
+			Comments: s.comments.list, CommentsLeftOut: s.comments.leftOut,
 		},
 		Calls: calls,
 	}
 	r.Capture.Vantage = vantage(calls)
-	r.Findings = captureFindings(s)
+	r.Findings = append(captureFindings(s), s.regs.findings(s.last)...)
+	r.Findings = append(r.Findings, s.toPrivate.findings(s.regs)...)
 	r.Remedies = remedies(r)
 	r.Verdict = verdictSentence(calls)
 	return r

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/natdoc/natdoc/report"
 	"github.com/pion/rtp"
 )
 
@@ -107,6 +108,14 @@ type rtpFlow struct {
 	span        float64 // seconds the timestamp takes to wrap (2^32 units)
 
 	maxGap time.Duration
+	// udptl: a T.38 fax stream (UDPTL, no RTP header): counted, its
+	// 16-bit sequence number followed for loss, no jitter.
+	udptl bool
+	// The last packet's sequence number, timestamp and size, to know a
+	// captured copy of it (dedup.go).
+	lastSeq  uint16
+	lastTS   uint32
+	lastSize int
 	// Activity: packets per step since First; the step doubles when the
 	// buckets run out, so the array never grows past its first allocation.
 	// Counted only when timeline is set (Options.Detail): only the
@@ -115,6 +124,10 @@ type rtpFlow struct {
 	activity   []uint32
 	step       time.Duration
 	lastBucket int64 // start of the newest bucket, Unix nanoseconds
+
+	q    flowQuality // quality.go
+	rtcp *rtcpState  // what an RTCP stream reported (rtcp.go)
+	srtp *srtpCheck  // decrypts samples of SDES-SRTP (srtp.go)
 }
 
 // staticClockRate gives RFC 3551 §6 clock rates of static payload types.
@@ -154,7 +167,10 @@ func (f *rtpFlow) PayloadTypes() []uint8 { return append([]uint8(nil), f.payload
 // update adds one packet. h is the parsed RTP header (ignored for RTCP).
 // rtpFields are the RTP header fields the statistics need.
 type rtpFields struct {
-	PT        uint8
+	PT uint8
+	// Info holds the marker bit (infoMarker) and the payload's level
+	// (levelCode, 0 when not measured) in the byte the struct would pad.
+	Info      uint8
 	Seq       uint16
 	Timestamp uint32
 }
@@ -163,7 +179,22 @@ type rtpFields struct {
 func (f *rtpFlow) First() time.Time { return time.Unix(0, f.firstNs).UTC() }
 func (f *rtpFlow) Last() time.Time  { return time.Unix(0, f.lastNs).UTC() }
 
+// isDuplicate says whether a packet is a captured copy of the one before
+// it: RTP with the same sequence number and timestamp, RTCP of the same
+// size within dupWindow (RTCP is sent seconds apart, RFC 3550 §6.2).
+func (f *rtpFlow) isDuplicate(h rtpFields, size int, at int64) bool {
+	if f.Packets == 0 {
+		return false
+	}
+	if f.Key.RTCP {
+		return size == f.lastSize && at-f.lastNs < int64(dupWindow)
+	}
+	return h.Seq == f.lastSeq && h.Timestamp == f.lastTS && size == f.lastSize
+}
+
 func (f *rtpFlow) update(h rtpFields, size int, at int64, frame uint64) {
+	prevNs := f.lastNs
+	f.lastSeq, f.lastTS, f.lastSize = h.Seq, h.Timestamp, size
 	if f.Packets == 0 {
 		f.firstNs, f.FirstFrame = at, frame
 		if f.timeline {
@@ -181,9 +212,18 @@ func (f *rtpFlow) update(h rtpFields, size int, at int64, frame uint64) {
 	if f.Key.RTCP {
 		return
 	}
+	if f.udptl {
+		f.updateSeq(h.Seq, f.Packets == 1)
+		return
+	}
 	f.addPT(h.PT)
+	f.q.sequence(h.Seq, f.Packets == 1)
 	f.updateSeq(h.Seq, f.Packets == 1)
-	f.updateJitter(h, at)
+	if !f.q.isEvent(h.PT) {
+		f.updateJitter(h, at)
+	}
+	f.q.sample(f, h, at, prevNs)
+	f.q.addLevel(h)
 }
 
 func (f *rtpFlow) updateSeq(seq uint16, first bool) {
@@ -279,4 +319,9 @@ func (f *rtpFlow) count(at int64) {
 	}
 	f.activity[i]++
 	f.lastBucket = f.firstNs + int64(len(f.activity)-1)*int64(f.step)
+}
+
+// frameRange names the stream's packets by its first and last frame.
+func (f *rtpFlow) frameRange() []report.FrameRange {
+	return []report.FrameRange{{First: f.FirstFrame, Last: f.LastFrame}}
 }

@@ -15,8 +15,8 @@ func TestServeTextShowsEngines(t *testing.T) {
 		Legs: []RelayLeg{{Party: "alice", Packets: 100, Latched: "203.0.113.1:4000", SDPAddr: "192.168.1.10:4000"}}}}}
 	text := stripANSI(RenderText(r, Options{}))
 	for _, want := range []string{
-		"media:", "rtpengine udp:10.0.0.5:2223,weight=2: up; 12 calls (1 active), 0 failed requests, 0 outages, packets/s 150",
-		"rtpengine udp:10.0.0.6:2223: down: ng: ping to 10.0.0.6:2223: no reply; 3 calls (0 active), 2 failed requests, 1 outages",
+		"media:      rtpengine", "rtpengine udp:10.0.0.5:2223,weight=2 up", "12 calls (1 active), 0 failed requests, 0 outages", "packets/s 150",
+		"rtpengine udp:10.0.0.6:2223 down: ng: ping to 10.0.0.6:2223: no reply", "3 calls (0 active), 2 failed requests, 1 outages",
 		"media on rtpengine 10.0.0.5:2223", "to alice    100 packets (latched 203.0.113.1:4000, SDP 192.168.1.10:4000)",
 	} {
 		if !strings.Contains(text, want) {
