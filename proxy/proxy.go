@@ -255,6 +255,12 @@ func (s *Server) relayResponses(req *sip.Request, tx sip.ServerTransaction, clTx
 			}
 		case <-clTx.Done():
 			s.refuse(tx, req, c, initial, 408, "Request Timeout", "no answer")
+			if req.Method == sip.BYE {
+				// RFC 3261 §15.1.1: a BYE without answer ends the session
+				// all the same; its media must not hold relay ports or an
+				// engine's call until they idle out.
+				s.endCall(c, "bye: no answer")
+			}
 			return
 		case <-tx.Done():
 			// Cancelled: let the client transaction see the callee's 487.
