@@ -3,15 +3,13 @@ package proxy
 import (
 	"context"
 	"errors"
-	"net"
-	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/emiago/sipgo"
 	"github.com/natdoc/natdoc/internal/ng"
+	"github.com/natdoc/natdoc/internal/ng/ngtest"
 	"github.com/natdoc/natdoc/phone"
 	"github.com/natdoc/natdoc/rtpengine"
 )
@@ -19,35 +17,6 @@ import (
 // An engine that answers its pings but answers offers badly: the INVITE
 // is refused with a status that says why, in time, and never forwarded.
 // (The engines that work are real rtpengines, in the lab tests.)
-
-// badEngine answers ping with pong and offers with offer(cookie).
-func badEngine(t *testing.T, offer func(cookie string) []byte) netip.AddrPort {
-	t.Helper()
-	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		buf := make([]byte, 65535)
-		for {
-			n, from, err := conn.ReadFromUDPAddrPort(buf)
-			if err != nil {
-				return
-			}
-			cookie, cmd, _ := ng.Parse(buf[:n])
-			out := ng.Reply(cookie, map[string]any{"result": "pong"})
-			if cmd["command"] != "ping" {
-				out = offer(cookie)
-			}
-			if out != nil {
-				conn.WriteToUDPAddrPort(out, from)
-			}
-		}
-	})
-	t.Cleanup(func() { conn.Close(); wg.Wait() })
-	return conn.LocalAddr().(*net.UDPAddr).AddrPort()
-}
 
 func TestEngineFailureRefusesInvite(t *testing.T) {
 	for _, tc := range []struct {
@@ -66,8 +35,8 @@ func TestEngineFailureRefusesInvite(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			engine := badEngine(t, tc.offer)
-			pool, err := rtpengine.New(t.Context(), rtpengine.Config{Engines: []rtpengine.EngineConfig{{Addr: engine, Weight: 1}}, PingInterval: time.Hour})
+			engine := ngtest.Start(t, ngtest.Pong(func(cookie string, _ map[string]any) []byte { return tc.offer(cookie) }))
+			pool, err := rtpengine.New(t.Context(), rtpengine.Config{Engines: []rtpengine.EngineConfig{{Addr: engine.Addr(), Weight: 1}}, PingInterval: time.Hour})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -3,57 +3,42 @@ package rtpengine
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/natdoc/natdoc/internal/ng"
+	"github.com/natdoc/natdoc/internal/ng/ngtest"
 	"github.com/natdoc/natdoc/internal/transact"
 )
 
 // fakeEngine answers ping and statistics on loopback until silenced.
 type fakeEngine struct {
-	conn   *net.UDPConn
+	*ngtest.Engine
 	silent atomic.Bool
 }
 
 func startFake(t *testing.T) *fakeEngine {
 	t.Helper()
-	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fakeEngine{conn: conn}
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		buf := make([]byte, 65535)
-		for {
-			n, from, err := conn.ReadFromUDPAddrPort(buf)
-			if err != nil {
-				return
-			}
-			cookie, cmd, err := ng.Parse(buf[:n])
-			if err != nil || f.silent.Load() {
-				continue
-			}
-			reply := map[string]any{"result": "ok"}
-			switch cmd["command"] {
-			case "ping":
-				reply["result"] = "pong"
-			case "statistics":
-				reply["statistics"] = map[string]any{"currentstatistics": map[string]any{"sessionsown": int64(7)}}
-			}
-			conn.WriteToUDPAddrPort(ng.Reply(cookie, reply), from)
+	f := &fakeEngine{}
+	f.Engine = ngtest.Start(t, func(cookie string, cmd map[string]any) []byte {
+		if cmd == nil || f.silent.Load() {
+			return nil
 		}
+		reply := map[string]any{"result": "ok"}
+		switch cmd["command"] {
+		case "ping":
+			reply["result"] = "pong"
+		case "statistics":
+			reply["statistics"] = map[string]any{"currentstatistics": map[string]any{"sessionsown": int64(7)}}
+		}
+		return ng.Reply(cookie, reply)
 	})
-	t.Cleanup(func() { conn.Close(); wg.Wait() })
 	return f
 }
 
-func (f *fakeEngine) addr() netip.AddrPort { return f.conn.LocalAddr().(*net.UDPAddr).AddrPort() }
+func (f *fakeEngine) addr() netip.AddrPort { return f.Addr() }
 
 var fastSchedule = transact.Schedule{RTO: 30 * time.Millisecond, Sends: 2, Window: 100 * time.Millisecond}
 

@@ -112,12 +112,7 @@ func TestLabServeRtpengineBehindRouter(t *testing.T) {
 		"--allow", "0.0.0.0/0", "--tcp=false", "--router-check=false", "--media", "rtpengine=udp:"+eng.NG.String()+",main=pub,local=priv",
 		"--json", "-o", filepath.Join(rl.dir, "serve.json"))...)
 	waitLog(t, serve, "listening on")
-	alice := natlab.StartBaresip(t, rl.lan, natlab.BaresipConfig{User: "alice", Registrar: netip.MustParseAddrPort(serverLAN + ":5060"), AutoAnswer: true})
-	bob := natlab.StartBaresip(t, rl.out, natlab.BaresipConfig{User: "bob", Registrar: netip.MustParseAddrPort(routerWAN + ":5060"), AutoAnswer: true})
-	waitLog(t, serve, `"user":"alice"`)
-	waitLog(t, serve, `"user":"bob"`)
-	baresipCall(t, "alice calls bob", alice, bob, "sip:bob@"+serverLAN)
-	baresipCall(t, "bob calls alice", bob, alice, "sip:alice@"+routerWAN)
+	rl.baresipCalls(t, serve)
 	if !serve.Terminate(serveStopGrace) {
 		t.Errorf("serve did not exit within %s of SIGTERM", serveStopGrace)
 	}

@@ -1,4 +1,4 @@
-package ng
+package ng_test
 
 import (
 	"context"
@@ -11,50 +11,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/natdoc/natdoc/internal/ng"
+	"github.com/natdoc/natdoc/internal/ng/ngtest"
 	"github.com/natdoc/natdoc/internal/transact"
 )
 
 // fastSchedule keeps the no-reply cases short: three sends in 300 ms.
 var fastSchedule = transact.Schedule{RTO: 50 * time.Millisecond, Sends: 3, Window: 300 * time.Millisecond}
 
-// fakeEngine answers ng datagrams on loopback with answer(cookie, cmd),
-// which returns the raw datagram to send (nil: stay silent).
-type fakeEngine struct {
-	conn     *net.UDPConn
-	received atomic.Int32
-}
-
-func startFake(t *testing.T, answer func(cookie string, cmd map[string]any) []byte) *fakeEngine {
+func newClient(t *testing.T, addr netip.AddrPort) *ng.Client {
 	t.Helper()
-	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fakeEngine{conn: conn}
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		buf := make([]byte, maxMessage)
-		for {
-			n, from, err := conn.ReadFromUDPAddrPort(buf)
-			if err != nil {
-				return
-			}
-			f.received.Add(1)
-			cookie, cmd, _ := Parse(buf[:n])
-			if out := answer(cookie, cmd); out != nil {
-				conn.WriteToUDPAddrPort(out, from)
-			}
-		}
-	})
-	t.Cleanup(func() { conn.Close(); wg.Wait() })
-	return f
-}
-
-func (f *fakeEngine) addr() netip.AddrPort { return f.conn.LocalAddr().(*net.UDPAddr).AddrPort() }
-
-func newClient(t *testing.T, addr netip.AddrPort) *Client {
-	t.Helper()
-	c, err := New(addr, Options{Schedule: fastSchedule})
+	c, err := ng.New(addr, ng.Options{Schedule: fastSchedule})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,16 +30,16 @@ func newClient(t *testing.T, addr netip.AddrPort) *Client {
 }
 
 func TestClientAnswers(t *testing.T) {
-	f := startFake(t, func(cookie string, cmd map[string]any) []byte {
+	f := ngtest.Start(t, func(cookie string, cmd map[string]any) []byte {
 		switch cmd["command"] {
 		case "ping":
-			return Reply(cookie, map[string]any{"result": "pong"})
+			return ng.Reply(cookie, map[string]any{"result": "pong"})
 		case "offer":
-			return Reply(cookie, map[string]any{"result": "ok", "sdp": "v=0 for " + cmd["call-id"].(string)})
+			return ng.Reply(cookie, map[string]any{"result": "ok", "sdp": "v=0 for " + cmd["call-id"].(string)})
 		}
-		return Reply(cookie, map[string]any{"result": "error", "error-reason": "Unknown call-id"})
+		return ng.Reply(cookie, map[string]any{"result": "error", "error-reason": "Unknown call-id"})
 	})
-	c := newClient(t, f.addr())
+	c := newClient(t, f.Addr())
 	ctx := t.Context()
 	if err := c.Ping(ctx); err != nil {
 		t.Fatal(err)
@@ -90,8 +57,8 @@ func TestClientAnswers(t *testing.T) {
 	}
 	wg.Wait()
 	_, err := c.Delete(ctx, "gone", "ft")
-	if !errors.Is(err, ErrFailed) || !strings.Contains(err.Error(), "Unknown call-id") || !strings.Contains(err.Error(), "delete") {
-		t.Errorf("delete of an unknown call: %v, want ErrFailed with the engine's reason", err)
+	if !errors.Is(err, ng.ErrFailed) || !strings.Contains(err.Error(), "Unknown call-id") || !strings.Contains(err.Error(), "delete") {
+		t.Errorf("delete of an unknown call: %v, want ng.ErrFailed with the engine's reason", err)
 	}
 }
 
@@ -105,16 +72,16 @@ func TestClientBadReplies(t *testing.T) {
 		want   error
 		within time.Duration
 	}{
-		{"garbage after the cookie", func(c string, _ map[string]any) []byte { return []byte(c + " d6:result") }, ErrBencode, 100 * time.Millisecond},
-		{"a list, not a dictionary", func(c string, _ map[string]any) []byte { return []byte(c + " l2:oke") }, ErrBencode, 100 * time.Millisecond},
-		{"no result key", func(c string, _ map[string]any) []byte { return Reply(c, map[string]any{"sdp": "x"}) }, ErrBencode, 100 * time.Millisecond},
-		{"silent", func(string, map[string]any) []byte { return nil }, ErrNoReply, time.Second},
-		{"no cookie at all", func(string, map[string]any) []byte { return []byte("garbage") }, ErrNoReply, time.Second},
-		{"another request's cookie", func(c string, _ map[string]any) []byte { return Reply(c+"x", map[string]any{"result": "pong"}) }, ErrNoReply, time.Second},
+		{"garbage after the cookie", func(c string, _ map[string]any) []byte { return []byte(c + " d6:result") }, ng.ErrBencode, 100 * time.Millisecond},
+		{"a list, not a dictionary", func(c string, _ map[string]any) []byte { return []byte(c + " l2:oke") }, ng.ErrBencode, 100 * time.Millisecond},
+		{"no result key", func(c string, _ map[string]any) []byte { return ng.Reply(c, map[string]any{"sdp": "x"}) }, ng.ErrBencode, 100 * time.Millisecond},
+		{"silent", func(string, map[string]any) []byte { return nil }, ng.ErrNoReply, time.Second},
+		{"no cookie at all", func(string, map[string]any) []byte { return []byte("garbage") }, ng.ErrNoReply, time.Second},
+		{"another request's cookie", func(c string, _ map[string]any) []byte { return ng.Reply(c+"x", map[string]any{"result": "pong"}) }, ng.ErrNoReply, time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := startFake(t, tc.answer)
-			c := newClient(t, f.addr())
+			f := ngtest.Start(t, tc.answer)
+			c := newClient(t, f.Addr())
 			start := time.Now()
 			err := c.Ping(t.Context())
 			if !errors.Is(err, tc.want) {
@@ -123,22 +90,22 @@ func TestClientBadReplies(t *testing.T) {
 			if took := time.Since(start); took > tc.within {
 				t.Errorf("took %s, want under %s", took, tc.within)
 			}
-			t.Logf("%v (malformed %d, stray %d, sent %d)", err, c.Malformed.Load(), c.Stray.Load(), f.received.Load())
+			t.Logf("%v (malformed %d, stray %d, sent %d)", err, c.Malformed.Load(), c.Stray.Load(), f.Received.Load())
 		})
 	}
 }
 
 func TestClientLateReplyRetransmits(t *testing.T) {
 	var n atomic.Int32
-	f := startFake(t, func(c string, _ map[string]any) []byte {
+	f := ngtest.Start(t, func(c string, _ map[string]any) []byte {
 		if n.Add(1) < 3 {
 			return nil // the first two sends are lost
 		}
-		return Reply(c, map[string]any{"result": "pong"})
+		return ng.Reply(c, map[string]any{"result": "pong"})
 	})
-	c := newClient(t, f.addr())
-	if err := c.Ping(t.Context()); err != nil || f.received.Load() != 3 {
-		t.Fatalf("ping: %v after %d sends, want an answer to the third", err, f.received.Load())
+	c := newClient(t, f.Addr())
+	if err := c.Ping(t.Context()); err != nil || f.Received.Load() != 3 {
+		t.Fatalf("ping: %v after %d sends, want an answer to the third", err, f.Received.Load())
 	}
 }
 
@@ -154,7 +121,7 @@ func TestClientRefused(t *testing.T) {
 	c := newClient(t, addr)
 	start := time.Now()
 	err = c.Ping(t.Context())
-	if !errors.Is(err, ErrRefused) {
+	if !errors.Is(err, ng.ErrRefused) {
 		t.Fatalf("got %v, want ErrRefused", err)
 	}
 	if took := time.Since(start); took > 200*time.Millisecond {
@@ -163,8 +130,8 @@ func TestClientRefused(t *testing.T) {
 }
 
 func TestClientContextEnds(t *testing.T) {
-	f := startFake(t, func(string, map[string]any) []byte { return nil })
-	c, err := New(f.addr(), Options{}) // the default 2 s schedule
+	f := ngtest.Start(t, func(string, map[string]any) []byte { return nil })
+	c, err := ng.New(f.Addr(), ng.Options{}) // the default 2 s schedule
 	if err != nil {
 		t.Fatal(err)
 	}

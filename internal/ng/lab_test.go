@@ -1,6 +1,6 @@
 //go:build linux
 
-package ng
+package ng_test
 
 import (
 	"errors"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/natdoc/natdoc/internal/natlab"
+	"github.com/natdoc/natdoc/internal/ng"
 )
 
 // TestLabRealEngine drives a real rtpengine (user space) in a lab
@@ -21,7 +22,7 @@ func TestLabRealEngine(t *testing.T) {
 	lab := natlab.New(t)
 	h := lab.PublicHost("rtpe", "203.0.113.30")
 	eng := natlab.StartRtpengine(t, h, natlab.RtpengineConfig{})
-	c, err := New(eng.NG, Options{Dial: func(a netip.AddrPort) (*net.UDPConn, error) { return h.DialUDP("udp4", a.String()) },
+	c, err := ng.New(eng.NG, ng.Options{Dial: func(a netip.AddrPort) (*net.UDPConn, error) { return h.DialUDP("udp4", a.String()) },
 		Schedule: fastSchedule})
 	if err != nil {
 		t.Fatal(err)
@@ -43,21 +44,21 @@ func TestLabRealEngine(t *testing.T) {
 	defer callee.Close()
 	callerAddr, calleeAddr := caller.LocalAddr().(*net.UDPAddr).AddrPort(), callee.LocalAddr().(*net.UDPAddr).AddrPort()
 	id := "natdoc-ng-lab-" + time.Now().Format("150405.000")
-	offer, err := c.Request(ctx, map[string]any{"command": "offer", "call-id": id, "from-tag": "a", "sdp": AudioSDP(callerAddr, 1),
+	offer, err := c.Request(ctx, map[string]any{"command": "offer", "call-id": id, "from-tag": "a", "sdp": ng.AudioSDP(callerAddr, 1),
 		"received-from": []any{"IP4", callerAddr.Addr().String()}, "flags": []any{"trust-address"},
 		"replace": []any{"origin", "session-connection"}, "ICE": "remove"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	toCallee, err := MediaAddr(offer["sdp"].(string))
+	toCallee, err := ng.MediaAddr(offer["sdp"].(string))
 	if err != nil {
 		t.Fatal(err)
 	}
-	answer, err := c.Answer(ctx, id, "a", "b", AudioSDP(calleeAddr, 2))
+	answer, err := c.Answer(ctx, id, "a", "b", ng.AudioSDP(calleeAddr, 2))
 	if err != nil {
 		t.Fatal(err)
 	}
-	toCaller, err := MediaAddr(answer)
+	toCaller, err := ng.MediaAddr(answer)
 	if err != nil || toCaller.Addr() != h.Addr() || toCallee.Addr() != h.Addr() {
 		t.Fatalf("engine addresses %v %v (%v), want %v", toCaller, toCallee, err, h.Addr())
 	}
@@ -87,16 +88,16 @@ func TestLabRealEngine(t *testing.T) {
 	if err != nil || final.RTP.Packets < 20 {
 		t.Errorf("delete: %+v %v", final.RTP, err)
 	}
-	if _, err := c.Offer(ctx, id+"-bad", "a", "not an sdp"); !errors.Is(err, ErrFailed) {
+	if _, err := c.Offer(ctx, id+"-bad", "a", "not an sdp"); !errors.Is(err, ng.ErrFailed) {
 		t.Errorf("offer of a bad SDP: %v, want ErrFailed", err)
 	}
 	eng.Proc.Pause()
-	if err := c.Ping(ctx); !errors.Is(err, ErrNoReply) {
+	if err := c.Ping(ctx); !errors.Is(err, ng.ErrNoReply) {
 		t.Errorf("ping of a paused engine: %v, want ErrNoReply", err)
 	}
 	eng.Proc.Resume()
 	eng.Proc.Kill()
-	if err := c.Ping(ctx); !errors.Is(err, ErrRefused) {
+	if err := c.Ping(ctx); !errors.Is(err, ng.ErrRefused) {
 		t.Errorf("ping of a killed engine: %v, want ErrRefused", err)
 	}
 }
