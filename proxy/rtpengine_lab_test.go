@@ -53,6 +53,9 @@ func TestLabRtpengineFailover(t *testing.T) {
 		return first.Engine != ""
 	})
 	time.Sleep(time.Second)
+	// The live line asks the engine for the call's counts (query).
+	waitFor(t, func() bool { return strings.Contains(ls.srv.statusLine(), "pkts") })
+	t.Logf("live: %s", ls.srv.statusLine())
 	victim := slices.IndexFunc(engines, func(e *natlab.Rtpengine) bool { return e.NG.String() == first.Engine })
 	survivor := engines[1-victim].NG.String()
 	engines[victim].Proc.Kill()
@@ -74,6 +77,11 @@ func TestLabRtpengineFailover(t *testing.T) {
 		if rec.Engine != survivor || ra.Verdict != report.VerdictTwoWay || rb.Verdict != report.VerdictTwoWay {
 			t.Errorf("call %d after the kill: on %q (%s/%s), want two-way on %s", i+2, rec.Engine, ra.Verdict, rb.Verdict, survivor)
 		}
+	}
+	// The live line shows both engines, the killed one down.
+	line := ls.srv.statusLine()
+	if !strings.Contains(line, "rtpengine "+first.Engine+" DOWN") || !strings.Contains(line, "rtpengine "+survivor+" up") {
+		t.Errorf("status line %q", line)
 	}
 	fs := EngineFindings(ls.srv.engineStatuses())
 	if len(fs) != 1 || fs[0].ID != IDMediaEngineDown || fs[0].Severity != report.SeverityWarning ||
