@@ -7,7 +7,9 @@ import (
 	"io"
 	"os"
 
+	"github.com/natdoc/natdoc/hep"
 	"github.com/natdoc/natdoc/report"
+	"github.com/natdoc/natdoc/tlsdecrypt"
 )
 
 // Options control an offline analysis.
@@ -28,6 +30,12 @@ type Options struct {
 	Detail bool
 	// Filter, when set, selects the calls reported (filter.go).
 	Filter *CallFilter
+	// TLSKeys, when set, decrypts SIP over TLS: sessions on port 5061 and
+	// any other whose ClientHello the key log names.
+	TLSKeys *tlsdecrypt.Keys
+	// HEPOut, when set, is sent every SIP message read and each call's
+	// verdict and findings (natdoc analyze --hep-out).
+	HEPOut *hep.Sender
 }
 
 // ErrUnreadable marks input that is no capture at all (exit status 2).
@@ -48,6 +56,10 @@ func Analyze(ctx context.Context, opt Options) (*Result, error) {
 	s := newState()
 	s.setDetail(opt.Detail)
 	s.filter = opt.Filter
+	s.tlsKeys = opt.TLSKeys
+	if opt.HEPOut != nil {
+		s.setHEPOut(opt.HEPOut)
+	}
 	var total int64
 	for _, f := range opt.Files {
 		if f == "-" {
@@ -97,7 +109,8 @@ func (s *state) result(files []string, live string) *Result {
 		Calls: calls,
 	}
 	r.Capture.Vantage = vantage(calls)
-	r.Findings = append(captureFindings(s), s.regs.findings(s.last)...)
+	r.Findings = append(captureFindings(s), tlsFindings(s)...)
+	r.Findings = append(r.Findings, s.regs.findings(s.last)...)
 	r.Findings = append(r.Findings, s.toPrivate.findings(s.regs)...)
 	r.Remedies = remedies(r)
 	r.Verdict = verdictSentence(calls)
