@@ -4,6 +4,7 @@ package capture
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"path/filepath"
@@ -142,7 +143,8 @@ func TestLabHEPRTCPFromRtpengine(t *testing.T) {
 	c, want := res.res.Calls[0], fromPcap.Calls[0]
 	t.Logf("HEP: %s (%s), %d legs, counts %v; capture: %s", c.Verdict, c.Explain, len(c.Legs), res.res.Capture.Counts, want.Verdict)
 	if c.Verdict != report.VerdictTwoWay || want.Verdict != report.VerdictTwoWay || len(c.Legs) != 2 {
-		t.Fatalf("HEP %s with %d legs, capture %s: want two-way, two legs, from both", c.Verdict, len(c.Legs), want.Verdict)
+		legs, _ := json.MarshalIndent(c.Legs, "", " ")
+		t.Fatalf("HEP %s with %d legs, capture %s: want two-way, two legs, from both; the legs from HEP:\n%s", c.Verdict, len(c.Legs), want.Verdict, legs)
 	}
 	for i, l := range c.Legs {
 		for _, d := range l.Streams[0].Delivery {
