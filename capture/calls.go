@@ -252,7 +252,7 @@ func (t *callTable) newCall(m *sipInfo, at time.Time) *sipCall {
 		Seq: t.seq, CallID: m.CallID, FromTag: m.FromTag, Start: at,
 		StartSeen: m.ToTag == "", CallerSig: m.Src, Transport: m.Transport,
 		Caller:   report.Party{Role: "caller", User: m.FromUser, Host: m.FromHost, Display: m.FromName, SignalAddr: m.Src.String(), UserAgent: m.UserAgent},
-		Callee:   report.Party{Role: "callee", User: m.ToUser, Host: m.ToHost},
+		Callee:   report.Party{Role: "callee", User: m.ToUser, Host: m.ToHost, Dialed: dialedUser(m)},
 		hop:      [2]netip.Addr{m.Src.Addr(), m.Dst.Addr()},
 		ruriUser: m.RURIUser, vias: m.Via.Count,
 	}
@@ -260,6 +260,14 @@ func (t *callTable) newCall(m *sipInfo, at time.Time) *sipCall {
 	t.byID[m.CallID] = append(t.byID[m.CallID], c)
 	t.order = append(t.order, c)
 	return c
+}
+
+// dialedUser is the INVITE's Request-URI user when To names someone else.
+func dialedUser(m *sipInfo) string {
+	if m.RURIUser == m.ToUser {
+		return ""
+	}
+	return m.RURIUser
 }
 
 // remove forgets finalised calls.
