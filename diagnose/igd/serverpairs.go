@@ -365,11 +365,18 @@ func (f *Forwarding) ReleasePairs(ctx context.Context, bases ...uint16) error {
 	return errors.Join(errs...)
 }
 
-// Stats are the RTP pairs forwarded now and so far.
-func (f *Forwarding) Stats() PairStats {
+// Bases are the base ports of the pairs forwarded now, lowest first.
+func (f *Forwarding) Bases() []uint16 {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	bases := slices.Sorted(maps.Keys(f.pairs))
+	return slices.Sorted(maps.Keys(f.pairs))
+}
+
+// Stats are the RTP pairs forwarded now and so far.
+func (f *Forwarding) Stats() PairStats {
+	bases := f.Bases()
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	var ranges []PortRange
 	for _, b := range bases {
 		if n := len(ranges); n > 0 && ranges[n-1].Hi+1 == b {
