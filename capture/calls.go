@@ -76,6 +76,7 @@ type sipCall struct {
 	upstream *sipCall
 	linkRole string
 	ruriUser string // user of the first INVITE's Request-URI
+	vias     int    // Via headers of the first INVITE
 }
 
 // setupTrack follows the INVITE transaction that sets the call up: the
@@ -145,7 +146,14 @@ type callTable struct {
 	keepMessages bool
 	// onEnd, when set, hears of calls as their signalling ends.
 	onEnd func(CallEnd)
+	// onSDP, when set, hears of each SDP as it is filed with a call
+	// (clock rates, clockrate.go).
+	onSDP func(*sdpInfo, *sipCall)
 	seq   int // calls created so far
+	// held are responses waiting for the request they answer, latest
+	// the latest message time seen (reorder.go).
+	held   []heldMessage
+	latest time.Time
 }
 
 func newCallTable() *callTable {
@@ -185,14 +193,28 @@ func (c *sipCall) dialog(tag string, create bool) *dialog {
 }
 
 // add files one SIP message. It returns the call it belongs to, or nil for
-// messages outside any INVITE dialog (REGISTER, OPTIONS, ...).
+// messages outside any INVITE dialog (REGISTER, OPTIONS, ...) and for a
+// response held until the request it answers arrives (reorder.go).
 func (t *callTable) add(m *sipInfo, at time.Time, sdpInfo *sdpInfo, sdpErr error) *sipCall {
-	c := t.find(m)
+	t.advance(at)
+	x := heldMessage{m: m, at: at, sdp: sdpInfo, sdpErr: sdpErr}
+	c, onHop := t.find(m)
+	if !onHop && t.hold(x) {
+		return nil
+	}
+	return t.file(c, x)
+}
+
+// file files x with c, the leg find chose (nil: a new leg if x is an
+// INVITE, else no call).
+func (t *callTable) file(c *sipCall, x heldMessage) *sipCall {
+	m, at, sdpInfo := x.m, x.at, x.sdp
 	if c == nil {
 		if !m.Request || m.Method != "INVITE" {
 			return nil
 		}
 		c = t.newCall(m, at)
+		defer t.replay(m.CallID)
 	}
 	c.Last = at
 	from := c.sender(m)
@@ -206,7 +228,7 @@ func (t *callTable) add(m *sipInfo, at time.Time, sdpInfo *sdpInfo, sdpErr error
 		}
 		c.Infos = append(c.Infos, m)
 	}
-	if sdpErr != nil {
+	if x.sdpErr != nil {
 		c.SDPErrors = append(c.SDPErrors, m.Frame)
 	}
 	tag := c.dialogTag(m)
@@ -215,6 +237,9 @@ func (t *callTable) add(m *sipInfo, at time.Time, sdpInfo *sdpInfo, sdpErr error
 		t.request(c, m, at, from, tag, sdpInfo)
 	default:
 		t.response(c, m, at, from, tag, sdpInfo)
+	}
+	if sdpInfo != nil && t.onSDP != nil {
+		t.onSDP(sdpInfo, c)
 	}
 	return c
 }
@@ -229,7 +254,7 @@ func (t *callTable) newCall(m *sipInfo, at time.Time) *sipCall {
 		Caller:   report.Party{Role: "caller", User: m.FromUser, Host: m.FromHost, Display: m.FromName, SignalAddr: m.Src.String(), UserAgent: m.UserAgent},
 		Callee:   report.Party{Role: "callee", User: m.ToUser, Host: m.ToHost},
 		hop:      [2]netip.Addr{m.Src.Addr(), m.Dst.Addr()},
-		ruriUser: m.RURIUser,
+		ruriUser: m.RURIUser, vias: m.Via.Count,
 	}
 	t.link(c, m, at)
 	t.byID[m.CallID] = append(t.byID[m.CallID], c)
@@ -267,18 +292,19 @@ func (t *callTable) remove(gone map[*sipCall]bool) {
 }
 
 // find returns the leg m belongs to: same Call-ID, the caller's tag in
-// From or To, and the same hop. An INVITE without a To-tag on a new hop is
-// a new leg (a proxy forwarding it); other messages on an unknown hop
-// (a request to a Contact address other than the signalling source) go to
-// a leg they share an address with.
-func (t *callTable) find(m *sipInfo) *sipCall {
+// From or To, and the same hop (onHop). An INVITE without a To-tag on a
+// new hop is a new leg (a proxy forwarding it); other messages on an
+// unknown hop (a request to a Contact address other than the signalling
+// source, or a response whose request is not filed yet) go to a leg they
+// share an address with, and onHop is false.
+func (t *callTable) find(m *sipInfo) (c *sipCall, onHop bool) {
 	var shares, any *sipCall
 	for _, c := range t.byID[m.CallID] {
 		if !c.hasTag(m.FromTag) && (m.ToTag == "" || !c.hasTag(m.ToTag)) {
 			continue
 		}
 		if c.onHop(m.Src.Addr(), m.Dst.Addr()) {
-			return c
+			return c, true
 		}
 		if shares == nil && c.touches(m.Src.Addr(), m.Dst.Addr()) {
 			shares = c
@@ -289,9 +315,9 @@ func (t *callTable) find(m *sipInfo) *sipCall {
 	}
 	if any != nil && !(m.Request && m.Method == "INVITE" && m.ToTag == "") {
 		if shares != nil {
-			return shares
+			return shares, false
 		}
-		return any
+		return any, false
 	}
 	// An INVITE retried with credentials after 401/407 (RFC 3261 §22.2)
 	// continues the same call, even from a B2BUA that picks a new From-tag
@@ -301,11 +327,11 @@ func (t *callTable) find(m *sipInfo) *sipCall {
 			if c.CallerSig == m.Src && (c.Status == 401 || c.Status == 407) {
 				c.AltTags = append(c.AltTags, m.FromTag)
 				c.Status = 0
-				return c
+				return c, true
 			}
 		}
 	}
-	return nil
+	return nil, false
 }
 
 func (c *sipCall) hasTag(tag string) bool {

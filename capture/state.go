@@ -201,7 +201,7 @@ type state struct {
 }
 
 func newState() *state {
-	return &state{
+	s := &state{
 		calls:  newCallTable(),
 		regs:   newRegistrations(),
 		sipr:   newSIPReader(),
@@ -213,6 +213,8 @@ func newState() *state {
 
 		rtpmaps: map[netip.AddrPort]rtpmapEntry{},
 	}
+	s.calls.onSDP = s.noteRtpmaps
+	return s
 }
 
 // setDetail says whether calls keep their SIP messages and streams their
@@ -330,8 +332,7 @@ func (s *state) sip(pkt *packet, info *sipInfo) {
 	info.Body = nil // the SDP is kept parsed; drop the bytes
 	s.regs.sip(info, pkt.Time)
 	s.toPrivate.sip(info, pkt.Time)
-	c := s.calls.add(info, pkt.Time, sd, sdErr)
-	s.noteRtpmaps(sd, c)
+	s.calls.add(info, pkt.Time, sd, sdErr)
 }
 
 // sipPorts are where SIP over TLS usually runs (RFC 3261 §26.2: 5061).
