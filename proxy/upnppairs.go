@@ -41,10 +41,6 @@ const (
 	// least twice per idle-release time, so a pair goes back within 1.5
 	// of it); growth does not wait for it (calls wake it).
 	upnpCheckEvery = 5 * time.Second
-	// upnpGrowRounds bounds the rounds of one growth: each round adds at
-	// least one pair, and those LAN legs held are few (they take the
-	// range's pairs the router does not forward first).
-	upnpGrowRounds = 4
 	// upnpRouterTimeout bounds one round of growth or release: a search
 	// of the ranges the rules allow takes up to ~100 requests.
 	upnpRouterTimeout = time.Minute
@@ -55,6 +51,7 @@ type pairRouter interface {
 	AddPairs(ctx context.Context, n int) ([]uint16, error)
 	ReleasePairs(ctx context.Context, bases ...uint16) error
 	Stats() igd.PairStats
+	SkipBusy(busy func(base uint16) bool)
 }
 
 // pairDemand keeps the router's forwarded RTP pairs in step with the
@@ -97,6 +94,9 @@ func startPairDemand(fw pairRouter, bases []uint16, rl *relay.Relay, o *Options)
 			return nil, err
 		}
 	}
+	// A pair a LAN leg holds, forwarded, would serve nobody outside until
+	// its call ends.
+	fw.SkipBusy(func(b uint16) bool { return rl.InUse(int(b)) })
 	d.tellLimit()
 	ctx, cancel := context.WithCancel(context.Background())
 	d.stop = cancel
@@ -178,29 +178,15 @@ func (d *pairDemand) balance(ctx context.Context) {
 	}
 }
 
-// grow has the router forward pairs until n more are free for legs
-// facing outside. A pair it forwards may be one a LAN leg holds, which
-// serves nobody outside until that call ends: then it asks again, at most
-// upnpGrowRounds times.
 func (d *pairDemand) grow(ctx context.Context, n int) {
-	target := d.rl.FreeForwarded() + n
-	var added []uint16
-	var err error
-	for range upnpGrowRounds {
-		var bases []uint16
-		bases, err = d.fw.AddPairs(ctx, target-d.rl.FreeForwarded())
-		for _, b := range bases {
-			if err := d.rl.AddForwarded(int(b)); err != nil {
-				d.log.Warn("upnp: forwarded pair the relay cannot take", "pair", b, "err", err)
-			}
-		}
-		added = append(added, bases...)
-		if err != nil || len(bases) == 0 || d.rl.FreeForwarded() >= target {
-			break
+	bases, err := d.fw.AddPairs(ctx, n)
+	for _, b := range bases {
+		if err := d.rl.AddForwarded(int(b)); err != nil {
+			d.log.Warn("upnp: forwarded pair the relay cannot take", "pair", b, "err", err)
 		}
 	}
-	if len(added) > 0 {
-		d.event("upnp-forward", fmt.Sprintf("the router forwards %s more (%s)", pairCount(len(added)), d.summary()))
+	if len(bases) > 0 {
+		d.event("upnp-forward", fmt.Sprintf("the router forwards %s more (%s)", pairCount(len(bases)), d.summary()))
 	}
 	if err != nil && ctx.Err() == nil {
 		d.log.Warn("upnp: forwarding more RTP pairs", "err", err)

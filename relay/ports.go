@@ -180,6 +180,13 @@ func (p *portPool) freeForwarded() int {
 	return p.fwd - p.fwdUsed
 }
 
+func (p *portPool) inUse(base int) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	i := p.lookup(base)
+	return i >= 0 && p.slots[i].used
+}
+
 // forward adds base as a pair the router forwards.
 func (p *portPool) forward(base int, now time.Time) error {
 	if base%2 != 0 || base < 1024 || base > 65534 {

@@ -311,6 +311,9 @@ func (r *Relay) FreeForwarded() int { return r.ports.freeForwarded() }
 // base (even) and base+1 to this host: legs facing outside may take it.
 func (r *Relay) AddForwarded(base int) error { return r.ports.forward(base, r.cfg.Now()) }
 
+// InUse: a leg holds the pair at base now.
+func (r *Relay) InUse(base int) bool { return r.ports.inUse(base) }
+
 // RemoveForwarded takes the pair at base off the forwarded ones before the
 // router stops forwarding it; false when a leg holds it now.
 func (r *Relay) RemoveForwarded(base int) bool { return r.ports.unforward(base) }

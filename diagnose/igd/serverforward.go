@@ -69,7 +69,8 @@ type Forwarding struct {
 	grow   growth
 
 	mu    sync.Mutex
-	pairs map[uint16][2]mapping // forwarded RTP pairs by even base port
+	pairs map[uint16][2]mapping  // forwarded RTP pairs by even base port
+	busy  func(base uint16) bool // SkipBusy
 	limit *PairLimit
 	found []report.Finding // findings of AddPairs, start included
 	// limitsNoted: causes of a limit already told in found.

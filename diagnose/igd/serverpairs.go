@@ -113,17 +113,18 @@ func (f *Forwarding) mayGrow() bool {
 // nextBase is the first free pair of the ranges; when there is none and
 // the rules refused a port, it looks for the ranges they allow first.
 func (f *Forwarding) nextBase(ctx context.Context) (uint16, bool) {
-	if b, ok := f.firstFree(); ok {
+	b, ok, busy := f.firstFree()
+	if ok {
 		return b, true
 	}
 	if f.grow.permission != nil && !f.grow.searched {
 		f.widen(ctx)
-		if b, ok := f.firstFree(); ok {
+		if b, ok, busy = f.firstFree(); ok {
 			return b, true
 		}
 	}
-	if ctx.Err() != nil {
-		return 0, false
+	if ctx.Err() != nil || busy {
+		return 0, false // pairs the server uses may be free later: no limit
 	}
 	cause := CauseRTPRange
 	if f.grow.permission != nil {
@@ -133,17 +134,34 @@ func (f *Forwarding) nextBase(ctx context.Context) (uint16, bool) {
 	return 0, false
 }
 
-func (f *Forwarding) firstFree() (uint16, bool) {
+// firstFree is the first free pair of the ranges; busy: pairs the server
+// uses now (SkipBusy) were passed over.
+func (f *Forwarding) firstFree() (base uint16, ok, busy bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, r := range f.grow.ranges {
 		for b := int(max(evenFrom(r.Lo), searchLow)); b+1 <= int(r.Hi); b += 2 {
-			if f.freeLocked(uint16(b)) {
-				return uint16(b), true
+			if !f.freeLocked(uint16(b)) {
+				continue
 			}
+			if f.busy != nil && f.busy(uint16(b)) {
+				busy = true
+				continue
+			}
+			return uint16(b), true, busy
 		}
 	}
-	return 0, false
+	return 0, false, busy
+}
+
+// SkipBusy names the pairs the server uses without the router forwarding
+// them (a relay leg facing the LAN holds one): AddPairs passes over them,
+// as forwarding one would serve nobody outside until its call ends.
+// busy runs with the Forwarding's lock held: it must not call back.
+func (f *Forwarding) SkipBusy(busy func(base uint16) bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.busy = busy
 }
 
 // freeLocked: natdoc neither holds the pair nor learned that the rules

@@ -211,6 +211,32 @@ func TestForwardPairsCap(t *testing.T) {
 	}
 }
 
+// Pairs the server uses without forwarding are passed over; when only
+// those are left, growth stops without a limit, and goes on once they are
+// free.
+func TestForwardPairsSkipBusy(t *testing.T) {
+	f := newFakeIGD(t, ig.URN_WANIPConnection_1)
+	fw, _ := forwardFake(t, f, ServerForward{RTP: PortRange{20000, 20007}, Pairs: 1})
+	busy := map[uint16]bool{20002: true, 20006: true}
+	var mu sync.Mutex
+	fw.SkipBusy(func(b uint16) bool { mu.Lock(); defer mu.Unlock(); return busy[b] })
+	if added, err := fw.AddPairs(context.Background(), 3); err != nil || !slices.Equal(added, []uint16{20004}) {
+		t.Fatalf("added %v, %v; want 20004 only", added, err)
+	}
+	if l := fw.Stats().Limit; l != nil {
+		t.Errorf("limit %+v while pairs are only busy", l)
+	}
+	mu.Lock()
+	clear(busy)
+	mu.Unlock()
+	if added, _ := fw.AddPairs(context.Background(), 3); !slices.Equal(added, []uint16{20002, 20006}) {
+		t.Errorf("once free, added %v", added)
+	}
+	if l := fw.Stats().Limit; l == nil || l.Cause != CauseRTPRange {
+		t.Errorf("every pair forwarded: limit %+v", l)
+	}
+}
+
 // Renewals, growth and releases at once (leases of 2 s, renewed every
 // second): a released pair is never re-created by a renewal running
 // beside it, and Close leaves nothing.
