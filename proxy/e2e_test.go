@@ -37,7 +37,8 @@ func startServer(t *testing.T, cfg Config, relayPorts int) *testServer {
 		t.Fatal(err)
 	}
 	ts := &testServer{addr: udp.LocalAddr().String(), done: make(chan struct{})}
-	if cfg.Fix && cfg.Engines == nil {
+	ts.relay = cfg.Relay
+	if cfg.Fix && cfg.Engines == nil && cfg.Relay == nil {
 		ts.relay, err = relay.New(relay.Config{Bind: netip.MustParseAddr("127.0.0.1"), PortMin: relayPorts, PortMax: relayPorts + 199})
 		if err != nil {
 			t.Fatal(err)
@@ -64,6 +65,20 @@ func startServer(t *testing.T, cfg Config, relayPorts int) *testServer {
 	})
 	time.Sleep(50 * time.Millisecond) // let sipgo's read loop start
 	return ts
+}
+
+// registeredPhones are alice (127.0.0.2) and bob (127.0.0.3), registered
+// at server.
+func registeredPhones(ctx context.Context, t *testing.T, server string) (alice, bob *phone.Phone) {
+	t.Helper()
+	alice = newTestPhone(t, "alice", "127.0.0.2", server, phone.SDPLocal)
+	bob = newTestPhone(t, "bob", "127.0.0.3", server, phone.SDPLocal)
+	for _, p := range []*phone.Phone{alice, bob} {
+		if err := p.Register(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return alice, bob
 }
 
 func newTestPhone(t *testing.T, user, ip, server string, mode phone.SDPMode) *phone.Phone {

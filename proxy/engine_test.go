@@ -10,7 +10,6 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/natdoc/natdoc/internal/ng"
 	"github.com/natdoc/natdoc/internal/ng/ngtest"
-	"github.com/natdoc/natdoc/phone"
 	"github.com/natdoc/natdoc/rtpengine"
 )
 
@@ -42,15 +41,9 @@ func TestEngineFailureRefusesInvite(t *testing.T) {
 			}
 			defer pool.Close()
 			ts := startServer(t, Config{Fix: true, Engines: pool}, 0)
-			alice := newTestPhone(t, "alice", "127.0.0.2", ts.addr, phone.SDPLocal)
-			bob := newTestPhone(t, "bob", "127.0.0.3", ts.addr, phone.SDPLocal)
 			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 			defer cancel()
-			for _, p := range []*phone.Phone{alice, bob} {
-				if err := p.Register(ctx); err != nil {
-					t.Fatal(err)
-				}
-			}
+			alice, _ := registeredPhones(ctx, t, ts.addr)
 			start := time.Now()
 			_, err = alice.Call(ctx, "bob", time.Second)
 			took := time.Since(start)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"time"
 
 	"github.com/emiago/sipgo/sip"
 	"github.com/natdoc/natdoc/internal/sipcall"
@@ -70,6 +71,9 @@ type mediaError struct {
 	code   int
 	reason string
 	err    error
+	// retryAfter, when set, goes out as Retry-After (RFC 3261 §20.33):
+	// when the anchor may have room again.
+	retryAfter time.Duration
 }
 
 func (e *mediaError) Error() string { return e.err.Error() }
@@ -88,6 +92,9 @@ func (s *Server) refuseMedia(tx sip.ServerTransaction, req *sip.Request, err err
 	res := sip.NewResponseFromRequest(req, me.code, me.reason, nil)
 	if me.code != 488 {
 		res.AppendHeader(sip.NewHeader("Warning", fmt.Sprintf("399 natdoc %q", sanitizeWarning(me.err.Error()))))
+	}
+	if me.retryAfter > 0 {
+		res.AppendHeader(sip.NewHeader("Retry-After", fmt.Sprint(int(me.retryAfter/time.Second))))
 	}
 	s.send(tx, req, res)
 }
@@ -120,6 +127,9 @@ func sanitizeWarning(s string) string {
 type relayMedia struct {
 	s  *Server
 	rl *relay.Relay
+	// pairs, with serve --upnp, has the router forward pairs as calls
+	// need them; legs facing outside take only those.
+	pairs *pairDemand
 }
 
 func (m *relayMedia) kind() string { return "relay" }
@@ -134,15 +144,52 @@ type relayCall struct {
 }
 
 func (m *relayMedia) open(callID string, caller, callee mediaParty) (mediaCall, error) {
-	sess, err := m.rl.Allocate(context.Background(), callID)
+	sess, err := m.allocate(callID, m.reach(caller), m.reach(callee))
 	if err != nil {
 		m.s.Counters.RelayFull.Add(1)
-		return nil, &mediaError{code: 503, reason: "Service Unavailable", err: err}
+		me := &mediaError{code: 503, reason: "Service Unavailable", err: err}
+		if errors.Is(err, relay.ErrNoForwardedPorts) {
+			me.retryAfter = upnpRetryAfter
+		}
+		return nil, me
 	}
 	c := &relayCall{m: m, sess: sess}
 	c.callerIP, c.callerGiven = m.prepare(sess.A, caller)
 	c.calleeIP, c.calleeGiven = m.prepare(sess.B, callee)
 	return c, nil
+}
+
+// allocate opens the call's relay session. With pairs forwarded on
+// demand, its legs facing outside wait (briefly) for the router first,
+// and once more when another call took the pairs meanwhile; the call
+// wakes the background growth either way.
+func (m *relayMedia) allocate(callID string, a, b relay.Reach) (*relay.Session, error) {
+	ctx := context.Background()
+	if m.pairs == nil {
+		return m.rl.AllocateReach(ctx, callID, a, b)
+	}
+	defer m.pairs.nudge()
+	outside := 0
+	for _, r := range []relay.Reach{a, b} {
+		if r == relay.ReachOutside {
+			outside++
+		}
+	}
+	ready := outside == 0 || m.pairs.need(ctx, outside)
+	sess, err := m.rl.AllocateReach(ctx, callID, a, b)
+	if ready && errors.Is(err, relay.ErrNoForwardedPorts) && m.pairs.need(ctx, outside) {
+		sess, err = m.rl.AllocateReach(ctx, callID, a, b)
+	}
+	return sess, err
+}
+
+// reach says who sends to p's leg: this host and phones given the LAN
+// address reach the relay directly, everyone else through the router.
+func (m *relayMedia) reach(p mediaParty) relay.Reach {
+	if p.onHost || m.s.givenLocal(p.sig.Addr()) {
+		return relay.ReachLAN
+	}
+	return relay.ReachOutside
 }
 
 // prepare sets up the leg facing p: only media from p's IP may latch, and

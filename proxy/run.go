@@ -137,13 +137,17 @@ func Run(ctx context.Context, o Options, rep *report.Report) error {
 		return err
 	}
 	if o.Fix {
-		stop, err := o.startMedia(ctx, &cfg)
+		stop, err := o.startMedia(ctx, &cfg, dep.fw)
 		if err != nil {
 			return err
 		}
 		defer stop()
 	}
-	return serve(ctx, o, cfg, rep, dep.watch)
+	err := serve(ctx, o, cfg, rep, dep.watch)
+	if dep.fw != nil {
+		rep.Add(dep.fw.laterFindings()...)
+	}
+	return err
 }
 
 func (o *Options) defaults() {
@@ -211,16 +215,25 @@ func prefixList(ps []netip.Prefix) string {
 	return strings.Join(s, ", ")
 }
 
-// startMedia starts what anchors media: the built-in relay, or the pool
+// startMedia starts what anchors media: the built-in relay (whose pairs
+// the router forwards as calls need them, with fw on demand), or the pool
 // of rtpengines (at least one must answer its first ping).
-func (o *Options) startMedia(ctx context.Context, cfg *Config) (stop func(), err error) {
+func (o *Options) startMedia(ctx context.Context, cfg *Config, fw *upnpForward) (stop func(), err error) {
 	if len(o.Engines) == 0 {
-		rl, err := o.newRelay()
+		onDemand := fw != nil && fw.onDemand
+		rl, err := o.newRelay(onDemand)
 		if err != nil {
 			return nil, err
 		}
 		cfg.Relay = rl
-		return func() { rl.Close() }, nil
+		if !onDemand {
+			return func() { rl.Close() }, nil
+		}
+		if cfg.pairs, err = startPairDemand(fw.fw, fw.fw.Bases(), rl, o); err != nil {
+			rl.Close()
+			return nil, err
+		}
+		return func() { cfg.pairs.close(); rl.Close() }, nil
 	}
 	pool, err := rtpengine.New(ctx, rtpengine.Config{Engines: o.Engines, Dial: o.EngineDial, PingInterval: o.EngineCheck,
 		Log: o.Log, OnChange: o.engineEvent})
@@ -254,9 +267,10 @@ func (o *Options) engineEvent(e *rtpengine.Engine, up bool) {
 	o.OnEvent(ev)
 }
 
-func (o *Options) newRelay() (*relay.Relay, error) {
+func (o *Options) newRelay(routerForwards bool) (*relay.Relay, error) {
 	cfg := relay.Config{Bind: o.Listen.Addr(), PortMin: o.PortMin, PortMax: o.PortMax, IdleTimeout: o.IdleTimeout,
-		LatchAnySource: o.LatchAnySource, MaxSessions: o.MaxCalls, KernelForward: o.KernelForward, Log: o.Log}
+		LatchAnySource: o.LatchAnySource, MaxSessions: o.MaxCalls, KernelForward: o.KernelForward, Log: o.Log,
+		RouterForwards: routerForwards}
 	var closed metrics.RelayCounter
 	if o.Metrics != nil {
 		cfg.OnRelease = closed.Closed

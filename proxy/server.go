@@ -82,6 +82,9 @@ type Config struct {
 	Fix     bool
 	Relay   *relay.Relay
 	Engines *rtpengine.Pool
+	// pairs, with serve --upnp, forwards the relay's pairs as calls need
+	// them (Run sets it up).
+	pairs *pairDemand
 	// PortMin and PortMax are the RTP range (the ports a router forwards
 	// here): without a relay the echo user takes its media port from it.
 	PortMin, PortMax int
@@ -196,7 +199,7 @@ func New(cfg Config) (*Server, error) {
 	case c.Fix && c.Engines != nil:
 		s.media = &engineMedia{s: s, pool: c.Engines}
 	case c.Fix:
-		s.media = &relayMedia{s: s, rl: c.Relay}
+		s.media = &relayMedia{s: s, rl: c.Relay, pairs: c.pairs}
 	}
 	if len(c.Users) > 0 {
 		s.auth = newDigestAuth(c.Realm, c.Users, c.Now)
@@ -473,10 +476,13 @@ func (s *Server) inLAN(ip netip.Addr) bool {
 	return ip.IsPrivate() || ip.IsLoopback()
 }
 
+// givenLocal: a peer at ip is given the additional (LAN) address.
+func (s *Server) givenLocal(ip netip.Addr) bool { return s.cfg.LocalAddr.IsValid() && s.inLAN(ip) }
+
 // addrFor picks the server's address a peer at ip can reach: the
 // additional address for LAN peers, the main one for everyone else.
 func (s *Server) addrFor(ip netip.Addr) (host string, addr netip.Addr) {
-	if s.cfg.LocalAddr.IsValid() && s.inLAN(ip) {
+	if s.givenLocal(ip) {
 		return s.cfg.LocalAddr.String(), s.cfg.LocalAddr
 	}
 	return s.cfg.PublicAddr, s.publicIP()

@@ -158,9 +158,12 @@ func (d *deployment) forwardingFromUPnP() {
 	if f := d.fw; f != nil {
 		c.Status = report.CheckPassed
 		c.Detail = fmt.Sprintf("the router forwards %s via %s", strings.Join(f.mapped, ", "), f.fw.Via)
-		if f.fw.Pairs < d.o.UPnP.Pairs {
+		if f.fw.Pairs < f.asked {
 			c.Status = report.CheckProblem
-			c.Detail += fmt.Sprintf("; %d of the %d RTP pairs asked for", f.fw.Pairs, d.o.UPnP.Pairs)
+			c.Detail += fmt.Sprintf("; %d of the %d RTP pairs asked for", f.fw.Pairs, f.asked)
+		}
+		if f.onDemand {
+			c.Detail += "; more RTP pairs as calls need them"
 		}
 	}
 	d.rep.Checks = append(d.rep.Checks, c)
@@ -173,7 +176,11 @@ func (d *deployment) forwardingFromUPnP() {
 // It runs before serve takes the ports.
 func (d *deployment) mirrorCheck(ctx context.Context) netip.Addr {
 	start := time.Now()
-	ports := forwardSample(int(d.o.Listen.Port()), d.o.PortMin, d.o.PortMax)
+	lo, hi := d.o.PortMin, d.o.PortMax
+	if d.fw != nil && d.fw.onDemand {
+		lo, hi = int(d.fw.fw.RTP.Lo), int(d.fw.fw.RTP.Hi) // the rest is forwarded as calls need it
+	}
+	ports := forwardSample(int(d.o.Listen.Port()), lo, hi)
 	res := forward.CheckViaMirror(ctx, d.o.MirrorCheck, ports, localEnv{d.o.Listen.Addr()})
 	c := report.Check{Name: CheckForwarding, Took: time.Since(start).Round(time.Millisecond)}
 	var reached, missing, other []string
@@ -227,7 +234,7 @@ func notForwardedFinding(o *Options, missing []string, public netip.Addr) report
 func forwardSample(sip, lo, hi int) []int {
 	ports := []int{sip}
 	for _, p := range []int{lo, lo + 1, lo + (hi-lo)/2&^1, hi} {
-		if p >= lo && p <= hi && !slices.Contains(ports, p) && len(ports) < maxMirrorPorts {
+		if lo > 0 && p >= lo && p <= hi && !slices.Contains(ports, p) && len(ports) < maxMirrorPorts {
 			ports = append(ports, p)
 		}
 	}

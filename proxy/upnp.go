@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"time"
@@ -10,23 +11,37 @@ import (
 )
 
 // UPnP forwarding for `natdoc serve --upnp`: the router forwards the SIP
-// port and RTP pairs to this host while it runs.
+// port and, with the built-in relay, RTP pairs as calls need them.
 const (
 	// upnpLease: the mappings are renewed at half of it while serve runs,
 	// so those of a killed server expire within it (`natdoc upnp
 	// cleanup` removes them at once, from the journal).
 	upnpLease = 30 * time.Minute
-	// DefaultUPnPPairs: 10 RTP/RTCP pairs (5 relayed calls with both legs
-	// outside) plus SIP stay under the ~30 mappings many routers allow.
+	// DefaultUPnPPairs: without the relay (--fix=false) nothing knows when
+	// calls start, so this many pairs are forwarded at start: 10 RTP/RTCP
+	// pairs plus SIP stay under the ~30 mappings many routers allow.
 	DefaultUPnPPairs = 10
+	// DefaultUPnPIdleRelease: a forwarded pair beyond the spare that no
+	// call used for this long goes back to the router. Calls in a busy
+	// spell end and start within a minute or two, so their pairs are
+	// reused rather than asked for again; a table shared with other
+	// devices gets its entries back within minutes of the spell's end.
+	DefaultUPnPIdleRelease = 2 * time.Minute
 )
 
 // UPnPOptions: which router to ask and how many RTP pairs.
 type UPnPOptions struct {
 	// URL is the IGD's root description (skips SSDP discovery).
 	URL string
-	// Pairs of RTP/RTCP ports forwarded.
+	// Pairs: with the built-in relay, the most RTP/RTCP pairs forwarded
+	// at once (0: as many as calls need, up to what the router accepts);
+	// with --fix=false, the pairs forwarded at start (0:
+	// DefaultUPnPPairs). With rtpengine only the SIP port is forwarded.
 	Pairs int
+	// IdleRelease: how long a forwarded pair beyond the spare stays
+	// unused before it goes back to the router (0:
+	// DefaultUPnPIdleRelease).
+	IdleRelease time.Duration
 	// Journal records every mapping for `natdoc upnp cleanup` (default:
 	// natdoc's state directory).
 	Journal string
@@ -39,12 +54,18 @@ type upnpForward struct {
 	external  string // the router's external IP, the default main address
 	findings  []report.Finding
 	mapped    []string
+	// onDemand: the relay's pairs are forwarded as calls need them
+	// (pairDemand); asked is what the start asked for.
+	onDemand bool
+	asked    int
 }
 
-// forwardPorts asks the router for the SIP port and o.UPnP.Pairs RTP pairs
-// (igd.ForwardForServer). When the router's rules refuse the --rtp-ports
-// range, the pairs lie in a range they allow: the relay's range moves
-// there (o.PortMin, o.PortMax), and the user is told.
+// forwardPorts asks the router for the SIP port and RTP pairs
+// (igd.ForwardForServer): with the built-in relay a few spare pairs,
+// more later as calls need them; with --fix=false a fixed set, in whose
+// range the server then takes its ports (o.PortMin, o.PortMax); with
+// rtpengine none. When the router's rules refuse the --rtp-ports range,
+// the pairs lie in a range they allow, and the user is told.
 func forwardPorts(ctx context.Context, o *Options) (*upnpForward, error) {
 	path := o.UPnP.Journal
 	if path == "" {
@@ -53,19 +74,44 @@ func forwardPorts(ctx context.Context, o *Options) (*upnpForward, error) {
 			return nil, fmt.Errorf("upnp: %w", err)
 		}
 	}
-	fw, err := igd.ForwardForServer(ctx, igd.Options{URL: o.UPnP.URL, Log: o.Log}, igd.ServerForward{
-		SIPPort: o.Listen.Port(), TCP: o.TCP, RTP: igd.PortRange{Lo: uint16(o.PortMin), Hi: uint16(o.PortMax)},
-		Pairs: o.UPnP.Pairs, Lease: upnpLease, Journal: igd.OpenJournal(path)})
+	sf := igd.ServerForward{SIPPort: o.Listen.Port(), TCP: o.TCP, RTP: igd.PortRange{Lo: uint16(o.PortMin), Hi: uint16(o.PortMax)},
+		Lease: upnpLease, Journal: igd.OpenJournal(path)}
+	f := &upnpForward{}
+	switch {
+	case len(o.Engines) > 0:
+		// The engine's ports are its own: SIP only.
+	case o.Fix:
+		f.onDemand, sf.MaxPairs = true, o.UPnP.Pairs
+		sf.Pairs = upnpSparePairs
+		if sf.MaxPairs > 0 {
+			sf.Pairs = min(sf.Pairs, sf.MaxPairs)
+		}
+	default:
+		sf.Pairs = cmp.Or(o.UPnP.Pairs, DefaultUPnPPairs)
+	}
+	f.asked = sf.Pairs
+	fw, err := igd.ForwardForServer(ctx, igd.Options{URL: o.UPnP.URL, Log: o.Log}, sf)
 	if err != nil {
 		return nil, fmt.Errorf("upnp: %w", err)
 	}
 	if fw.Moved {
-		o.Notify(fmt.Sprintf("the router's rules refuse RTP ports %d-%d; relaying on %s instead", o.PortMin, o.PortMax, fw.RTP))
+		o.Notify(fmt.Sprintf("the router's rules refuse RTP ports %d-%d; RTP pairs are forwarded from %s instead", o.PortMin, o.PortMax, fw.RTP))
 	}
-	if fw.Pairs > 0 {
+	if fw.Pairs > 0 && !f.onDemand {
 		o.PortMin, o.PortMax = int(fw.RTP.Lo), int(fw.RTP.Hi)
 	}
-	return &upnpForward{fw: fw, discovery: fw.Discovery, external: fw.External.String(), findings: fw.Findings, mapped: fw.Mapped}, nil
+	f.fw, f.discovery, f.external, f.findings, f.mapped = fw, fw.Discovery, fw.External.String(), fw.Findings, fw.Mapped
+	return f, nil
+}
+
+// laterFindings: what the forwarding learned while serving, and with
+// pairs forwarded on demand, how many it took.
+func (f *upnpForward) laterFindings() []report.Finding {
+	out := f.fw.LaterFindings()
+	if f.onDemand {
+		out = append(out, f.fw.PairsFinding())
+	}
+	return out
 }
 
 // releaseAndReport stops the renewals, removes every mapping (also after

@@ -46,6 +46,9 @@ var (
 	ErrNoPorts      = errors.New("relay: no free port pair in range")
 	ErrTooManyCalls = errors.New("relay: session limit reached")
 	ErrClosed       = errors.New("relay: closed")
+	// ErrNoForwardedPorts: a leg facing outside found no free pair the
+	// router forwards (Config.RouterForwards).
+	ErrNoForwardedPorts = errors.New("relay: no free port pair the router forwards")
 )
 
 // Config configures a Relay. The zero value is usable: all interfaces,
@@ -57,6 +60,11 @@ type Config struct {
 	// PortMin and PortMax bound the ports used (inclusive). RTP ports are
 	// even, RTCP is RTP+1.
 	PortMin, PortMax int
+	// RouterForwards: a router forwards only some pairs to this host
+	// (natdoc serve --upnp), given with AddForwarded, perhaps outside
+	// PortMin-PortMax. Legs facing outside take only those; legs facing
+	// the LAN take the range's other pairs first.
+	RouterForwards bool
 	// IdleTimeout closes sessions that received no packet for this long.
 	IdleTimeout time.Duration
 	// LatchAnySource latches onto the first source whatever its IP. Off by
@@ -148,7 +156,7 @@ func New(cfg Config) (*Relay, error) {
 	}
 	r := &Relay{
 		cfg:      c,
-		ports:    newPortPool(c.PortMin, c.PortMax),
+		ports:    newPortPool(c.PortMin, c.PortMax, c.RouterForwards),
 		sessions: make(map[*Session]struct{}),
 		done:     make(chan struct{}),
 	}
@@ -177,6 +185,14 @@ func (r *Relay) KernelForwarding() (on bool, err error) { return r.kfwd != nil, 
 // Allocate opens a session for callID: two legs (A faces the caller, B the
 // callee), each an RTP/RTCP port pair, forwarding from the moment it returns.
 func (r *Relay) Allocate(ctx context.Context, callID string) (*Session, error) {
+	return r.AllocateReach(ctx, callID, ReachAny, ReachAny)
+}
+
+// AllocateReach is Allocate with each leg's pair chosen for who sends to
+// it: a and b are the reach of the caller's and the callee's leg. With
+// RouterForwards, a leg facing outside gets only a forwarded pair
+// (ErrNoForwardedPorts when none is free).
+func (r *Relay) AllocateReach(ctx context.Context, callID string, a, b Reach) (*Session, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -193,8 +209,8 @@ func (r *Relay) Allocate(ctx context.Context, callID string) (*Session, error) {
 	r.sessions[s] = struct{}{}
 	r.mu.Unlock()
 
-	for _, leg := range []*Leg{s.A, s.B} {
-		if err := r.openLeg(leg); err != nil {
+	for i, leg := range []*Leg{s.A, s.B} {
+		if err := r.openLeg(leg, [2]Reach{a, b}[i]); err != nil {
 			s.Close()
 			return nil, fmt.Errorf("relay: allocate %q: %w", callID, err)
 		}
@@ -205,22 +221,25 @@ func (r *Relay) Allocate(ctx context.Context, callID string) (*Session, error) {
 
 // openLeg binds an RTP/RTCP pair from the pool, skipping ports something
 // else holds.
-func (r *Relay) openLeg(l *Leg) error {
+func (r *Relay) openLeg(l *Leg, reach Reach) error {
 	for range r.ports.size() {
-		base, ok := r.ports.take()
+		base, ok := r.ports.take(reach)
 		if !ok {
+			if reach == ReachOutside && r.cfg.RouterForwards {
+				return ErrNoForwardedPorts
+			}
 			return ErrNoPorts
 		}
 		rtp, err := r.listen(base)
 		if err != nil {
-			r.ports.put(base)
+			r.ports.put(base, r.cfg.Now())
 			r.ports.markForeign(base)
 			continue
 		}
 		rtcp, err := r.listen(base + 1)
 		if err != nil {
 			rtp.Close()
-			r.ports.put(base)
+			r.ports.put(base, r.cfg.Now())
 			r.ports.markForeign(base)
 			continue
 		}
@@ -253,7 +272,7 @@ func (r *Relay) release(s *Session, done func()) {
 	free := func() {
 		for _, l := range []*Leg{s.A, s.B} {
 			if l.base != 0 {
-				r.ports.put(l.base)
+				r.ports.put(l.base, r.cfg.Now())
 			}
 		}
 		r.mu.Lock()
@@ -284,6 +303,26 @@ func (r *Relay) Sessions() []*Session {
 
 // FreePairs is the number of port pairs available for new legs.
 func (r *Relay) FreePairs() int { return r.ports.free() }
+
+// FreeForwarded is the number of free pairs the router forwards.
+func (r *Relay) FreeForwarded() int { return r.ports.freeForwarded() }
+
+// AddForwarded tells the relay that the router now forwards the pair at
+// base (even) and base+1 to this host: legs facing outside may take it.
+func (r *Relay) AddForwarded(base int) error { return r.ports.forward(base, r.cfg.Now()) }
+
+// InUse: a leg holds the pair at base now.
+func (r *Relay) InUse(base int) bool { return r.ports.inUse(base) }
+
+// RemoveForwarded takes the pair at base off the forwarded ones before the
+// router stops forwarding it; false when a leg holds it now.
+func (r *Relay) RemoveForwarded(base int) bool { return r.ports.unforward(base) }
+
+// IdleForwarded lists the free forwarded pairs no leg held for at least
+// idle, longest idle first.
+func (r *Relay) IdleForwarded(idle time.Duration) []int {
+	return r.ports.idleForwarded(r.cfg.Now().Add(-idle))
+}
 
 // Close ends every session, waits for their goroutines and frees every port.
 func (r *Relay) Close() error {

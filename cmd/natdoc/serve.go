@@ -49,6 +49,7 @@ type serveOptions struct {
 	UPnP        bool
 	UPnPURL     string
 	UPnPPairs   int
+	UPnPIdle    time.Duration
 	UPnPJournal string
 	RouterCheck bool
 	STUN        string
@@ -99,10 +100,17 @@ with neither, unless --open.
 
 Events go to standard error (JSON lines with --json); the summary report goes
 to standard output on exit (Ctrl-C), which frees every relay port.
---upnp asks the router to forward the SIP port and the first --upnp-rtp-pairs
-RTP/RTCP pairs (the relay then uses only those; many routers allow fewer than
-30 mappings) and removes them on exit; the router's external address becomes
-the main address unless --public-addr is given.
+--upnp asks the router to forward the SIP port and RTP/RTCP pairs for the
+relay, and removes them on exit; the router's external address becomes the
+main address unless --public-addr is given. The pairs follow the calls: four
+spare pairs are forwarded ahead (so an INVITE rarely waits for the router),
+more as calls take them, and pairs beyond the spare that no call used for
+--upnp-idle-release go back. Only legs facing phones outside the LAN use
+forwarded pairs. When the router accepts no more mappings (its table is full,
+or its rules allow no more ports) new calls get the pairs there are, a call
+finding none gets 503 with Retry-After, and natdoc says to forward the RTP
+range by hand. --upnp-rtp-pairs caps the pairs forwarded at once (with
+--fix=false: the pairs forwarded at start, default 10).
 --metrics ADDR:PORT serves Prometheus metrics (relay sessions, ports in use,
 packets, bytes and loss per direction, registered contacts, SIP requests
 received by method and responses sent by class, rejected input, findings of
@@ -171,9 +179,10 @@ func (o *serveOptions) flags(f *pflag.FlagSet) {
 	f.DurationVar(&o.Duration, "duration", 0, "stop after this long (0: until Ctrl-C)")
 	f.Float64Var(&o.Rate, "rate-limit", proxy.DefaultRate, "SIP requests per second allowed per source IP (burst: twice that)")
 	f.IntVar(&o.MaxRegs, "max-registrations", proxy.DefaultMaxBindings, "registered users kept at most")
-	f.BoolVar(&o.UPnP, "upnp", false, "ask the router (UPnP IGD, PCP or NAT-PMP) to forward the SIP port and the first --upnp-rtp-pairs RTP pairs; removed on exit")
+	f.BoolVar(&o.UPnP, "upnp", false, "ask the router (UPnP IGD, PCP or NAT-PMP) to forward the SIP port and the relay's RTP pairs as calls need them; removed on exit")
 	f.StringVar(&o.UPnPURL, "upnp-url", "", "the IGD's root description `URL` (skips SSDP discovery)")
-	f.IntVar(&o.UPnPPairs, "upnp-rtp-pairs", proxy.DefaultUPnPPairs, "RTP/RTCP port pairs to forward with --upnp (the relay then uses only those)")
+	f.IntVar(&o.UPnPPairs, "upnp-rtp-pairs", 0, "with --upnp, the most RTP/RTCP pairs forwarded at once (0: as many as calls need, up to what the router accepts); with --fix=false, the pairs forwarded at start (0: 10)")
+	f.DurationVar(&o.UPnPIdle, "upnp-idle-release", proxy.DefaultUPnPIdleRelease, "with --upnp, give a forwarded RTP pair beyond the spare back to the router after no call used it for this long")
 	f.StringVar(&o.UPnPJournal, "upnp-journal", "", "journal `FILE` of mappings for `natdoc upnp cleanup` (default: natdoc's state directory)")
 	f.BoolVar(&o.RouterCheck, "router-check", true, "behind a router: ask it (UPnP IGD, NAT-PMP) for its public address at start and compare --public-addr")
 	f.StringVar(&o.STUN, "stun", "", "STUN server `HOST:PORT` to learn the router's public address from (at start and every --public-addr-check)")
@@ -205,10 +214,13 @@ func (o *serveOptions) validate() error {
 		}
 	}
 	if o.UPnP {
-		if o.UPnPPairs < 1 || o.UPnPPairs > 500 {
-			return usageErrorf("--upnp-rtp-pairs %d: want 1-500", o.UPnPPairs)
+		if o.UPnPPairs < 0 || o.UPnPPairs > 30000 {
+			return usageErrorf("--upnp-rtp-pairs %d: want 0 (no cap) to 30000", o.UPnPPairs)
 		}
-		r.UPnP = &proxy.UPnPOptions{URL: o.UPnPURL, Pairs: o.UPnPPairs, Journal: o.UPnPJournal}
+		if o.UPnPIdle < time.Second {
+			return usageErrorf("--upnp-idle-release %s: want at least 1s", o.UPnPIdle)
+		}
+		r.UPnP = &proxy.UPnPOptions{URL: o.UPnPURL, Pairs: o.UPnPPairs, IdleRelease: o.UPnPIdle, Journal: o.UPnPJournal}
 	}
 	if err := o.validateChecks(r); err != nil {
 		return err
@@ -252,10 +264,7 @@ func (o *serveOptions) validateMedia(r *proxy.Options) error {
 	case o.KernelFwd:
 		return usageErrorf("--kernel-forward is the built-in relay's; rtpengine forwards in its own kernel module when it has one")
 	}
-	if r.UPnP != nil {
-		r.UPnP.Pairs = 0 // the engine's ports are its own; --upnp forwards SIP only
-	}
-	return nil
+	return nil // with --upnp the engine's ports stay its own: natdoc forwards SIP only
 }
 
 // validateAddrs reads --listen, --local-addr, --lan and --allow.

@@ -3,96 +3,270 @@
 package main
 
 import (
+	"bytes"
+	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/natdoc/natdoc/diagnose/igd"
 	"github.com/natdoc/natdoc/internal/natlab"
 	"github.com/natdoc/natdoc/report"
 )
 
-// serveUPnPRun is natdoc serve --upnp on a LAN host behind a real router
-// with miniupnpd, whose permission lines are allow (nil: any port), and a
-// call through it from a LAN phone (alice) to a phone on the internet
-// (bob).
-type serveUPnPRun struct {
-	alice, bob, serve *report.Report
-	// before and after list the router's mappings (upnpc -l) before
-	// serve started and after it ended.
-	before, after []string
-	log           string
+// upnpLab is natdoc serve --upnp on a LAN host (srv) behind a real router
+// with miniupnpd, whose permission lines are allow (nil: any port), with
+// phones on the LAN (alice) and on the internet (bob).
+type upnpLab struct {
+	srv, alice, bob *natlab.Host
+	igd             *natlab.IGD
+	dir             string
+	// before lists the router's mappings (upnpc -l) before serve started.
+	before []string
 }
 
-func runServeUPnP(t *testing.T, allow []string) serveUPnPRun {
+func newUPnPLab(t *testing.T, allow []string) *upnpLab {
 	natlab.Require(t)
 	lab := natlab.New(t)
 	stun := natlab.StartCoturn(t, lab.PublicHost("stun", "203.0.113.20", "203.0.113.21"))
 	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24", NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent}})
-	igd := natlab.StartMiniupnpd(t, r1, natlab.MiniupnpdConfig{STUN: stun.Primary, Allow: allow, Quiet: allow != nil})
-	srv := r1.LANHost("srv", "192.168.1.2")
-	alice := r1.LANHost("alice", "192.168.1.10")
-	bob := lab.PublicHost("bob", "198.51.100.20")
-
-	var run serveUPnPRun
-	run.before = igd.Mappings(t, srv)
-	dir := t.TempDir()
-	helper := []string{"-test.run=^TestHelperNatdoc$", "--"}
-	serve := srv.Start(t, os.Args[0], append(helper, "serve", "--listen", "192.168.1.2:5060", "--local-addr", "192.168.1.2", "--lan", "192.168.1.0/24",
-		"--upnp", "--upnp-url", igd.RootURL, "--upnp-rtp-pairs", "4", "--upnp-journal", filepath.Join(dir, "journal.jsonl"),
-		"--rtp-ports", "20000-20099", "--allow", "0.0.0.0/0", "--tcp=false", "--echo=false", "--json", "-o", filepath.Join(dir, "serve.json"))...)
-	waitLog(t, serve, "listening on")
-	bobCall := bob.Start(t, os.Args[0], append(helper, "call", "--server", "203.0.113.1:5060", "--user", "bob", "--answer", "--wait", "30s",
-		"--local-ip", "198.51.100.20", "--sip-port", "5060", "--json", "-o", filepath.Join(dir, "bob.json"))...)
-	waitLog(t, bobCall, "waiting up to")
-	aliceCall := alice.Start(t, os.Args[0], append(helper, "call", "--server", "192.168.1.2:5060", "--user", "alice", "--local-ip", "192.168.1.10",
-		"--duration", "2s", "--json", "-o", filepath.Join(dir, "alice.json"), "bob")...)
-	aliceCall.Wait()
-	bobCall.Wait()
-	serve.Stop()
-	run.log = serve.Log()
-	run.alice, run.bob = loadReport(t, filepath.Join(dir, "alice.json")), loadReport(t, filepath.Join(dir, "bob.json"))
-	run.serve = loadReport(t, filepath.Join(dir, "serve.json"))
-	run.after = igd.Mappings(t, srv)
-	return run
+	l := &upnpLab{igd: natlab.StartMiniupnpd(t, r1, natlab.MiniupnpdConfig{STUN: stun.Primary, Allow: allow, Quiet: allow != nil}),
+		srv: r1.LANHost("srv", "192.168.1.2"), alice: r1.LANHost("alice", "192.168.1.10"), bob: lab.PublicHost("bob", "198.51.100.20"), dir: t.TempDir()}
+	l.before = l.igd.Mappings(t, l.srv)
+	return l
 }
 
-// check: both phones hear each other, the relay used rtp, the findings
-// include want, and the router's table is as it was.
-func (run serveUPnPRun) check(t *testing.T, rtp string, want ...report.FindingID) {
+// serve starts natdoc serve --upnp with the relay on 20000-20099.
+func (l *upnpLab) serve(t *testing.T, extra ...string) *natlab.Proc {
+	args := append([]string{"serve", "--listen", "192.168.1.2:5060", "--local-addr", "192.168.1.2", "--lan", "192.168.1.0/24",
+		"--upnp", "--upnp-url", l.igd.RootURL, "--upnp-journal", filepath.Join(l.dir, "journal.jsonl"),
+		"--rtp-ports", "20000-20099", "--allow", "0.0.0.0/0", "--tcp=false", "--echo=false", "--json", "-o", filepath.Join(l.dir, "serve.json")}, extra...)
+	p := l.srv.Start(t, os.Args[0], append(helperArgs, args...)...)
+	waitLog(t, p, "listening on")
+	return p
+}
+
+// upnpCall is one call from alice<i> on the LAN to bob<i> outside, each a
+// natdoc call process of its own.
+type upnpCall struct {
+	i              int
+	caller, callee *natlab.Proc
+}
+
+// startCall has bob<i> wait for a call and alice<i> call it, sending
+// audio for talk.
+func (l *upnpLab) startCall(t *testing.T, serve *natlab.Proc, i int, talk time.Duration) upnpCall {
+	bob := fmt.Sprintf("bob%d", i)
+	c := upnpCall{i: i}
+	c.callee = l.bob.Start(t, os.Args[0], append(helperArgs, "call", "--server", "203.0.113.1:5060", "--user", bob, "--answer", "--wait", "60s",
+		"--local-ip", "198.51.100.20", "--json", "-o", filepath.Join(l.dir, bob+".json"))...)
+	waitLog(t, serve, `"user":"`+bob+`"`)
+	alice := fmt.Sprintf("alice%d", i)
+	c.caller = l.alice.Start(t, os.Args[0], append(helperArgs, "call", "--server", "192.168.1.2:5060", "--user", alice, "--local-ip", "192.168.1.10",
+		"--duration", talk.String(), "--json", "-o", filepath.Join(l.dir, alice+".json"), bob)...)
+	return c
+}
+
+// checkTwoWay: both phones of c heard each other, and bob's media went to
+// the router's address on a port within forwarded.
+func (l *upnpLab) checkTwoWay(t *testing.T, c upnpCall, forwarded igd.PortRange) {
 	t.Helper()
-	if run.alice.CallTest.Verdict != report.VerdictTwoWay || run.bob.CallTest.Verdict != report.VerdictTwoWay {
-		t.Errorf("alice: %s; bob: %s\nserve log:\n%s", run.alice.CallTest.Explain, run.bob.CallTest.Explain, run.log)
+	c.caller.Wait()
+	c.callee.Wait()
+	a := loadReport(t, filepath.Join(l.dir, fmt.Sprintf("alice%d.json", c.i)))
+	b := loadReport(t, filepath.Join(l.dir, fmt.Sprintf("bob%d.json", c.i)))
+	if a.CallTest.Verdict != report.VerdictTwoWay || b.CallTest.Verdict != report.VerdictTwoWay {
+		t.Errorf("call %d: alice: %s; bob: %s", c.i, a.CallTest.Explain, b.CallTest.Explain)
 	}
-	rs := run.serve
-	for _, id := range want {
-		if !slices.ContainsFunc(rs.Findings, func(f report.Finding) bool { return f.ID == id }) {
-			t.Errorf("no finding %s: %+v", id, rs.Findings)
+	to, err := netip.ParseAddrPort(b.CallTest.RemoteSDP)
+	if err != nil || to.Addr() != netip.MustParseAddr("203.0.113.1") || !forwarded.Contains(to.Port()) {
+		t.Errorf("call %d: bob sent to %q, want 203.0.113.1 on a forwarded pair in %s", c.i, b.CallTest.RemoteSDP, forwarded)
+	}
+}
+
+// rtpMapped counts the router's UDP mappings to srv other than SIP's.
+func (l *upnpLab) rtpMapped(t *testing.T) int {
+	n := 0
+	for _, e := range l.igd.Mappings(t, l.srv) {
+		if strings.HasPrefix(e, "UDP ") && strings.Contains(e, "->192.168.1.2:") && !strings.HasPrefix(e, "UDP 5060->") {
+			n++
 		}
 	}
-	if rs.Serve.PublicAddr != "203.0.113.1" || rs.Serve.RTPPorts != rtp {
-		t.Errorf("serve report: main address %q rtp %q, want rtp %s", rs.Serve.PublicAddr, rs.Serve.RTPPorts, rtp)
-	}
-	if len(rs.Serve.Calls) != 1 || len(rs.Serve.Calls[0].Legs) != 2 || rs.Serve.Calls[0].Legs[1].Packets == 0 {
-		t.Errorf("relayed calls: %+v", rs.Serve.Calls)
-	}
-	if !slices.Equal(run.before, run.after) {
-		t.Errorf("upnpc -l before serve %q, after %q", run.before, run.after)
+	return n
+}
+
+// waitMapped polls the router's table until want RTP ports are mapped.
+func (l *upnpLab) waitMapped(t *testing.T, want int, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for n := l.rtpMapped(t); n != want; n = l.rtpMapped(t) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the router maps %d RTP ports after %s, want %d: %q", n, within, want, l.igd.Mappings(t, l.srv))
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 
-// natdoc serve --upnp forwards SIP and a few RTP pairs from its range; a
-// phone on the internet and one on the LAN hear each other, and on exit
-// the mappings are gone.
+// stop ends serve with SIGTERM, as a service manager does, and checks
+// that the router's table is as it was; it returns serve's report.
+func (l *upnpLab) stop(t *testing.T, serve *natlab.Proc) *report.Report {
+	t.Helper()
+	if !serve.Terminate(serveStopGrace) {
+		t.Errorf("serve did not exit within %s of SIGTERM", serveStopGrace)
+	}
+	if after := l.igd.Mappings(t, l.srv); !slices.Equal(l.before, after) {
+		t.Errorf("upnpc -l before serve %q, after %q", l.before, after)
+	}
+	return loadReport(t, filepath.Join(l.dir, "serve.json"))
+}
+
+func waitLogCount(t *testing.T, p *natlab.Proc, want string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for strings.Count(p.Log(), want) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%q %d times in log, want %d:\n%s", want, strings.Count(p.Log(), want), n, p.Log())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func finding(r *report.Report, id report.FindingID) *report.Finding {
+	for i := range r.Findings {
+		if r.Findings[i].ID == id {
+			return &r.Findings[i]
+		}
+	}
+	return nil
+}
+
+func evidence(f *report.Finding, key string) string {
+	for _, e := range f.Evidence {
+		for _, kv := range e.Values {
+			if kv.Key == key {
+				return kv.Value
+			}
+		}
+	}
+	return ""
+}
+
+// natdoc serve --upnp forwards SIP and a few spare RTP pairs from its
+// range; a phone on the internet and one on the LAN hear each other, and
+// on exit the mappings are gone.
 func TestLabServeUPnP(t *testing.T) {
-	runServeUPnP(t, nil).check(t, "20000-20007", igd.FindingForwarded)
+	l := newUPnPLab(t, nil)
+	serve := l.serve(t)
+	c := l.startCall(t, serve, 1, 2*time.Second)
+	l.checkTwoWay(t, c, igd.PortRange{Lo: 20000, Hi: 20007})
+	rs := l.stop(t, serve)
+	if finding(rs, igd.FindingForwarded) == nil || rs.Serve.PublicAddr != "203.0.113.1" || rs.Serve.RTPPorts != "20000-20099" {
+		t.Errorf("serve report: main address %q, rtp %q, findings %+v", rs.Serve.PublicAddr, rs.Serve.RTPPorts, rs.Findings)
+	}
 }
 
 // The router's rules refuse the relay's range 20000-20099 and allow
-// 40000-40100: serve --upnp relays there instead, says so, and the call
-// works the same.
+// 40000-40100: serve --upnp forwards pairs there instead, says so, and the
+// phone outside sends there; the LAN phone's leg stays in the range.
 func TestLabServeUPnPRulesMoveRTP(t *testing.T) {
-	run := runServeUPnP(t, []string{"5060 192.168.1.0/24 5060", "40000-40100 192.168.1.0/24 40000-40100"})
-	run.check(t, "40000-40007", igd.FindingForwarded, igd.FindingRTPMoved)
+	l := newUPnPLab(t, []string{"5060 192.168.1.0/24 5060", "40000-40100 192.168.1.0/24 40000-40100"})
+	serve := l.serve(t)
+	c := l.startCall(t, serve, 1, 2*time.Second)
+	l.checkTwoWay(t, c, igd.PortRange{Lo: 40000, Hi: 40100})
+	rs := l.stop(t, serve)
+	if finding(rs, igd.FindingRTPMoved) == nil {
+		t.Errorf("no finding %s: %+v", igd.FindingRTPMoved, rs.Findings)
+	}
+}
+
+// More calls at once than the spare pairs: the router's table grows as
+// the calls take pairs, every call is two-way, and once they end the
+// pairs beyond the spare go back after --upnp-idle-release.
+func TestLabServeUPnPPairsFollowCalls(t *testing.T) {
+	const calls, spare = 7, 4
+	l := newUPnPLab(t, nil)
+	serve := l.serve(t, "--upnp-idle-release", "2s")
+	l.waitMapped(t, 2*spare, 10*time.Second)
+	var cs []upnpCall
+	for i := range calls {
+		cs = append(cs, l.startCall(t, serve, i+1, 8*time.Second))
+	}
+	waitLogCount(t, serve, `"kind":"call-answered"`, calls)
+	if n := l.rtpMapped(t); n < 2*calls {
+		t.Errorf("with %d calls up the router maps %d RTP ports, want at least %d", calls, n, 2*calls)
+	}
+	for _, c := range cs {
+		l.checkTwoWay(t, c, igd.PortRange{Lo: 20000, Hi: 20099})
+	}
+	l.waitMapped(t, 2*spare, 20*time.Second)
+	if !strings.Contains(serve.Log(), `"kind":"upnp-release"`) {
+		t.Errorf("no upnp-release event:\n%s", serve.Log())
+	}
+	rs := l.stop(t, serve)
+	f := finding(rs, igd.FindingRTPPairs)
+	if f == nil {
+		t.Fatalf("no finding %s: %+v", igd.FindingRTPPairs, rs.Findings)
+	}
+	peak, _ := strconv.Atoi(evidence(f, "most at once"))
+	released, _ := strconv.Atoi(evidence(f, "released"))
+	// No more than the calls and the spare: pairs LAN legs held were not
+	// forwarded for nobody.
+	if peak < calls || peak > calls+spare || released < peak-spare {
+		t.Errorf("%s", f.Title)
+	}
+	t.Log(f.Title)
+}
+
+// The router's rules allow five RTP pairs (40000-40009): five calls at
+// once take them, the router refuses a sixth pair, the sixth call gets
+// 503 with Retry-After, and serve says to forward the range by hand.
+func TestLabServeUPnPPairsAtRouterLimit(t *testing.T) {
+	const allowed = 5
+	l := newUPnPLab(t, []string{"5060 192.168.1.0/24 5060", "40000-40009 192.168.1.0/24 40000-40009"})
+	serve := l.serve(t, "--upnp-idle-release", "2s")
+	var cs []upnpCall
+	for i := range allowed {
+		cs = append(cs, l.startCall(t, serve, i+1, 10*time.Second))
+	}
+	waitLogCount(t, serve, `"kind":"call-answered"`, allowed)
+	pcap := filepath.Join(l.dir, "alice.pcap")
+	dump := l.alice.StartTcpdump(t, pcap, "udp", "port", "5060")
+	last := l.startCall(t, serve, allowed+1, time.Second)
+	if err := last.caller.Wait(); err == nil || !strings.Contains(last.caller.Log(), "503") {
+		t.Errorf("the call beyond the router's limit: %v\n%s", err, last.caller.Log())
+	}
+	dump.Stop()
+	last.callee.Stop()
+	refusal := sipResponse(t, pcap, "SIP/2.0 503")
+	if !bytes.Contains(refusal, []byte("Retry-After: 30")) || !bytes.Contains(refusal, []byte("router forwards")) {
+		t.Errorf("the 503 on the wire:\n%s", refusal)
+	}
+	for _, c := range cs {
+		l.checkTwoWay(t, c, igd.PortRange{Lo: 40000, Hi: 40009})
+	}
+	rs := l.stop(t, serve)
+	f := finding(rs, igd.FindingMappingLimit)
+	if f == nil || evidence(f, "cause") != string(igd.CausePermission) || !strings.Contains(f.Remedy, "by hand") {
+		t.Fatalf("finding %s: %+v\nall: %+v", igd.FindingMappingLimit, f, rs.Findings)
+	}
+	t.Log(f.Title)
+}
+
+// sipResponse is the first SIP message in the capture at path that starts
+// with start.
+func sipResponse(t *testing.T, path, start string) []byte {
+	t.Helper()
+	for _, p := range natlab.ReadPcap(t, path) {
+		// The UDP payload: gopacket's SIP layer keeps only the body.
+		if tl := p.TransportLayer(); tl != nil && bytes.HasPrefix(tl.LayerPayload(), []byte(start)) {
+			return tl.LayerPayload()
+		}
+	}
+	t.Fatalf("no %q in the capture", start)
+	return nil
 }

@@ -91,9 +91,7 @@ func (a *portAsker) probe(ctx context.Context, r Request) (MappingResult, mappin
 	mr := MappingResult{Request: r, Via: a.s.Via()}
 	m, err := a.s.Map(ctx, r)
 	if err != nil {
-		mr.Err, mr.ErrorCode = err.Error(), RefusalCode(err)
-		mr.Refusal = refine(ctx, a.s, r, ClassifyRefusal(mr.Via, mr.ErrorCode))
-		return mr, nil
+		return refusalOf(ctx, a.s, r, err), nil
 	}
 	if rerr := a.s.Release(ctx, m); rerr != nil && !errors.Is(rerr, errAlreadyGone) {
 		// Still held: Close tries again.

@@ -27,6 +27,8 @@ const (
 	FindingForwarded         report.FindingID = "upnp-forwarded"
 	FindingPortsRestricted   report.FindingID = "upnp-ports-restricted"
 	FindingRTPMoved          report.FindingID = "upnp-rtp-moved"
+	FindingRTPPairs          report.FindingID = "upnp-rtp-pairs"
+	FindingRTPPairsUsedUp    report.FindingID = "upnp-rtp-pairs-used-up"
 )
 
 const remedyForwardByHand = "Forward UDP 5060 and the RTP port range to the SIP server or phone by hand in the router's port-forwarding page."

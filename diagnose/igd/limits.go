@@ -359,9 +359,7 @@ func attempt(ctx context.Context, s *Session, opt Options, r Request, verify net
 	mr := MappingResult{Request: r, Via: s.Via()}
 	m, err := s.Map(ctx, r)
 	if err != nil {
-		mr.Err, mr.ErrorCode = err.Error(), RefusalCode(err)
-		mr.Refusal = refine(ctx, s, r, ClassifyRefusal(mr.Via, mr.ErrorCode))
-		return mr
+		return refusalOf(ctx, s, r, err)
 	}
 	mr.Accepted, mr.External = true, m.External()
 	if u := m.GoodUntil(); !u.IsZero() && s.gateway == nil {

@@ -21,6 +21,9 @@ type Session struct {
 	client      netip.Addr
 	log         func(msg string, args ...any)
 
+	// op serialises the renewal of one held mapping with its release, so
+	// a renewal never re-creates a mapping just deleted.
+	op    sync.Mutex
 	mu    sync.Mutex
 	held  []held
 	notes []string // quirks met on the way (lease retries)
@@ -165,15 +168,9 @@ func (s *Session) ReadBack(ctx context.Context, proto string, port uint16) (*Ent
 
 // Release removes one held mapping and marks it done in the journal.
 func (s *Session) Release(ctx context.Context, m mapping) error {
-	s.mu.Lock()
-	idx := -1
-	for i, h := range s.held {
-		if h.m == m {
-			idx = i
-		}
-	}
-	s.mu.Unlock()
-	if idx < 0 {
+	s.op.Lock()
+	defer s.op.Unlock()
+	if s.indexOf(m) < 0 {
 		return errors.New("release: not a mapping of this session")
 	}
 	relErr := m.Release(ctx)
@@ -181,6 +178,7 @@ func (s *Session) Release(ctx context.Context, m mapping) error {
 		return relErr
 	}
 	s.mu.Lock()
+	idx := s.indexLocked(m)
 	id := s.held[idx].entryID
 	s.held = append(s.held[:idx], s.held[idx+1:]...)
 	s.mu.Unlock()
@@ -188,6 +186,22 @@ func (s *Session) Release(ctx context.Context, m mapping) error {
 		return err
 	}
 	return relErr // errNotOurs, errAlreadyGone: nothing of ours is left there
+}
+
+// indexOf is m's place in held, -1 when the session does not hold it.
+func (s *Session) indexOf(m mapping) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.indexLocked(m)
+}
+
+func (s *Session) indexLocked(m mapping) int {
+	for i, h := range s.held {
+		if h.m == m {
+			return i
+		}
+	}
+	return -1
 }
 
 // Close releases every mapping the session still holds, newest first. It
@@ -230,18 +244,27 @@ func (s *Session) Close(ctx context.Context) (removed int, err error) {
 
 // Renew asks again for every mapping the session holds, with the same
 // external ports, so their leases start over (serve --upnp runs it before
-// they run out).
+// they run out). A mapping released meanwhile is not asked for again.
 func (s *Session) Renew(ctx context.Context) error {
 	s.mu.Lock()
 	hs := append([]held(nil), s.held...)
 	s.mu.Unlock()
 	var errs []error
 	for _, h := range hs {
-		if err := h.m.renew(ctx); err != nil {
+		if err := s.renewOne(ctx, h.m); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func (s *Session) renewOne(ctx context.Context, m mapping) error {
+	s.op.Lock()
+	defer s.op.Unlock()
+	if s.indexOf(m) < 0 {
+		return nil
+	}
+	return m.renew(ctx)
 }
 
 // NextExpiry is when the first held mapping's lease runs out (zero: none
