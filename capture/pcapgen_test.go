@@ -218,3 +218,33 @@ func TestDuplicatesCountedOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestSignallingOnlyScenarios: every scenario captured without its media
+// (a capture filtered to SIP) is judged as far as signalling shows.
+func TestSignallingOnlyScenarios(t *testing.T) {
+	path, truths := generate(t, pcapgen.AllKinds(), pcapgen.Options{Seed: 1, SignallingOnly: true})
+	checkTruth(t, capture.AnalyzePath(t, path), truths)
+}
+
+// TestSignallingHeavyCaptures checks the verdicts on smaller instances of
+// the captures bench/analyze.sh --signalling generates: the signalling mix
+// (complete, cancelled and rejected calls, re-INVITEs, SIP over TCP) and a
+// flood of INVITEs nobody answers, analysed as the calls table sees them (no detail).
+func TestSignallingHeavyCaptures(t *testing.T) {
+	for name, calls := range map[string][]pcapgen.Call{
+		"mix":        pcapgen.SignallingMix(2000, 40, 20*time.Second),
+		"unanswered": pcapgen.UnansweredFlood(1000, 50),
+	} {
+		t.Run(name, func(t *testing.T) {
+			path, truths := generate(t, calls, pcapgen.Options{Seed: 18, SignallingOnly: true})
+			res, err := capture.Analyze(context.Background(), capture.Options{Files: []string{path}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkTruth(t, res, truths)
+			if len(res.Capture.Anomalies) > 0 {
+				t.Errorf("anomalies %+v", res.Capture.Anomalies)
+			}
+		})
+	}
+}
