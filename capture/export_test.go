@@ -33,6 +33,13 @@ func AnalyzeWithPeaks(t testing.TB, path string) (res *Result, peakCalls, peakFl
 	return s.result([]string{path}, ""), s.peakCalls, s.peakFlows
 }
 
+// SIPReads analyses path and returns how many SIP messages the fast path
+// read and how many sipgo parsed.
+func SIPReads(t testing.TB, path string) (fast, full uint64) {
+	s := analyzeState(t, path)
+	return s.sipr.fastReads, s.sipr.fullReads
+}
+
 // StreamCounts analyses path and returns a lookup of every RTP stream's
 // packets and RFC 3550 loss: those the calls claimed and those left over.
 func StreamCounts(t testing.TB, path string) func(src, dst netip.AddrPort, ssrc uint32) (packets uint64, lost int64, ok bool) {

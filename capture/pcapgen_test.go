@@ -220,10 +220,15 @@ func TestDuplicatesCountedOnce(t *testing.T) {
 }
 
 // TestSignallingOnlyScenarios: every scenario captured without its media
-// (a capture filtered to SIP) is judged as far as signalling shows.
+// (a capture filtered to SIP) is judged as far as signalling shows. Every
+// SIP message but the one with a header sipgo alone can report takes the
+// fast path.
 func TestSignallingOnlyScenarios(t *testing.T) {
 	path, truths := generate(t, pcapgen.AllKinds(), pcapgen.Options{Seed: 1, SignallingOnly: true})
 	checkTruth(t, capture.AnalyzePath(t, path), truths)
+	if fast, full := capture.SIPReads(t, path); full != 1 || fast < 200 {
+		t.Errorf("the fast path read %d SIP messages, sipgo %d; want all but the bad-header INVITE on the fast path", fast, full)
+	}
 }
 
 // TestSignallingHeavyCaptures checks the verdicts on smaller instances of
