@@ -26,6 +26,8 @@ type Options struct {
 	// need (compact.go), about 3 KB, so memory follows the calls in
 	// progress far more than the file's length.
 	Detail bool
+	// Filter, when set, selects the calls reported (filter.go).
+	Filter *CallFilter
 }
 
 // ErrUnreadable marks input that is no capture at all (exit status 2).
@@ -45,6 +47,7 @@ type Result struct {
 func Analyze(ctx context.Context, opt Options) (*Result, error) {
 	s := newState()
 	s.setDetail(opt.Detail)
+	s.filter = opt.Filter
 	var total int64
 	for _, f := range opt.Files {
 		if f == "-" {
@@ -62,55 +65,24 @@ func Analyze(ctx context.Context, opt Options) (*Result, error) {
 	return s.result(opt.Files, ""), nil
 }
 
-// analyzeFiles opens every file and runs the pipeline over their records
-// in time order.
+// analyzeFiles reads the files into s as one capture, their records
+// merged in time order (merge.go).
 func analyzeFiles(ctx context.Context, s *state, opt Options, total int64) error {
 	var read int64
 	rs := &readerStats{}
-	srcs := make([]recordSource, 0, len(opt.Files))
-	for _, name := range opt.Files {
-		r, closeFile, err := openInput(name, opt)
-		if err != nil {
-			return err
-		}
-		defer closeFile()
-		src, err := openSource(countingReader{r, &read}, &rs.anomalies)
-		if err != nil {
-			return fmt.Errorf("%w: %s: %v", ErrUnreadable, name, err)
-		}
-		srcs = append(srcs, src)
+	src, closeAll, err := openInputs(opt.Files, opt.Stdin, &read, rs)
+	if err != nil {
+		return err
 	}
-	src := srcs[0]
-	if len(srcs) > 1 {
-		merged, err := newMergedSource(srcs)
-		if err != nil {
-			return fmt.Errorf("analyze: %w", err)
-		}
-		src = merged
-	}
+	defer closeAll()
 	progress := func() {
 		if opt.Progress != nil {
 			opt.Progress(read, total)
 		}
 	}
-	err := runPipeline(ctx, src, rs, s, progress)
+	err = runPipeline(ctx, src, rs, s, progress)
 	progress()
 	return err
-}
-
-// openInput opens a file, or standard input for "-".
-func openInput(name string, opt Options) (io.Reader, func(), error) {
-	if name == "-" {
-		if opt.Stdin == nil {
-			return nil, nil, fmt.Errorf("%w: no standard input", ErrUnreadable)
-		}
-		return opt.Stdin, func() {}, nil
-	}
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %v", ErrUnreadable, err)
-	}
-	return f, func() { f.Close() }, nil
 }
 
 // result finishes the analysis: binds media to calls and derives findings.
@@ -120,6 +92,7 @@ func (s *state) result(files []string, live string) *Result {
 		Capture: report.CaptureInfo{
 			Files: files, Live: live, Packets: s.packets, Bytes: s.bytes,
 			First: s.first, Last: s.last, Anomalies: s.list(), Counts: s.counts.list(), Duplicates: s.counts.duplicates,
+			Comments: s.comments.list, CommentsLeftOut: s.comments.leftOut,
 		},
 		Calls: calls,
 	}

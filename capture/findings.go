@@ -301,7 +301,7 @@ func (cb *callBuild) flowEvidence(sigs [2]netip.AddrPort) []report.Evidence {
 		case cb.unproven[bf.flow]:
 			text += fmt.Sprintf(", sent to a port of the %s's NAT nothing shows is forwarded: likely lost", partyNames[to])
 		}
-		ev = append(ev, report.Evidence{Text: text, Frames: []uint64{bf.flow.FirstFrame, bf.flow.LastFrame}, Time: bf.flow.First()})
+		ev = append(ev, report.Evidence{Text: text, FrameRanges: bf.flow.frameRange(), Time: bf.flow.First()})
 	}
 	return ev
 }

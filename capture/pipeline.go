@@ -63,6 +63,9 @@ const (
 	flagRST
 	flagFragmented
 	flagTruncated
+	// flagSampled: an RTP event whose whole packet is in the arena, at
+	// ev.info when fast, else at its info's start (srtp.go).
+	flagSampled
 )
 
 // eventBatch is a slice of events with the arena holding their payloads.
@@ -90,6 +93,7 @@ const (
 // readerStats is what the reading goroutine counts; merged at the end.
 type readerStats struct {
 	anomalies
+	comments        captureComments
 	packets, bytes  uint64
 	firstNs, lastNs int64 // Unix nanoseconds
 	haveFirst       bool
@@ -311,7 +315,7 @@ func readRecords(ctx context.Context, src recordSource, rs *readerStats, full []
 			}
 			return nil
 		}
-		rs.account(len(rec.Data), rec.Time.UnixNano())
+		rs.record(rec, b.firstFrame+uint64(len(b.recs))) // comments.go
 		start := len(b.buf)
 		b.buf = append(b.buf, rec.Data...)
 		b.recs = append(b.recs, newRawRecord(rec, start, len(b.buf)))
@@ -380,17 +384,30 @@ func (p *producer) emit(pkt *packet) {
 		switch classifyMedia(pkt.Payload, &p.hdr) {
 		case kindRTP:
 			ev.kind, ev.ssrc = evRTP, p.hdr.SSRC
-			ev.rtp = rtpFields{PT: p.hdr.PayloadType, Seq: p.hdr.SequenceNumber, Timestamp: p.hdr.Timestamp}
+			ev.rtp = rtpFieldsOf(&p.hdr, pkt.Payload)
 		case kindRTCP:
 			ev.kind, ev.ssrc = evRTCP, binary.BigEndian.Uint32(pkt.Payload[4:8])
 		}
 		if ev.kind != 0 {
 			ev.size = uint32(len(pkt.Payload))
+			if ev.kind == evRTP && sampled(ev.rtp.Seq) {
+				ev.flags = flagSampled
+			}
 			if ev.kind == evRTP && pkt.Src.Addr().Is4() && pkt.Dst.Addr().Is4() {
 				ev.fast, ev.key = true, fastKey(pkt.Src, pkt.Dst, ev.ssrc)
+				if ev.flags == flagSampled {
+					ev.info = uint32(len(b.arena))
+					b.arena = append(b.arena, pkt.Payload...)
+				}
 			} else {
 				ev.info = uint32(len(b.infos))
-				b.infos = append(b.infos, packetInfo{src: pkt.Src, dst: pkt.Dst})
+				in := packetInfo{src: pkt.Src, dst: pkt.Dst}
+				if ev.kind == evRTCP || sampled(ev.rtp.Seq) { // reports are read (rtcp.go), samples decrypted (srtp.go)
+					in.start = uint32(len(b.arena))
+					b.arena = append(b.arena, pkt.Payload...)
+					in.end = uint32(len(b.arena))
+				}
+				b.infos = append(b.infos, in)
 			}
 			b.events = append(b.events, ev)
 			return
@@ -521,6 +538,22 @@ func (s *state) mediaEvent(b *eventBatch, ev *event) {
 		s.counts.rtcp++
 	}
 	f.update(ev.rtp, int(ev.size), ev.at, ev.frame)
+	switch {
+	case ev.kind == evRTCP:
+		in := &b.infos[ev.info]
+		s.rtcpPacket(f, b.arena[in.start:in.end], ev.at, ev.offset, ev.frame)
+	case ev.flags == flagSampled && f.srtp != nil:
+		f.srtp.sample(sampledPacket(b, ev), &f.q)
+	}
+}
+
+// sampledPacket is the copy of a sampled RTP packet in the batch arena.
+func sampledPacket(b *eventBatch, ev *event) []byte {
+	if ev.fast {
+		return b.arena[ev.info : ev.info+ev.size]
+	}
+	in := &b.infos[ev.info]
+	return b.arena[in.start:in.end]
 }
 
 func (s *state) newFlow(ev *event, k flowKey) *rtpFlow {
@@ -534,6 +567,7 @@ func (s *state) newFlow(ev *event, k flowKey) *rtpFlow {
 	f := &rtpFlow{Key: k, timeline: s.detail}
 	if ev.kind == evRTP {
 		f.clockRate = s.clockRate(k.Src, k.Dst, ev.rtp.PT)
+		s.describeFlow(f, ev.rtp.PT)
 	}
 	s.flows[k] = f
 	if ev.fast {
@@ -546,6 +580,7 @@ func (s *state) newFlow(ev *event, k flowKey) *rtpFlow {
 // merge adds what the reading and decoding goroutines counted.
 func (s *state) merge(r *readerStats, _ *anomalies, frames uint64) {
 	s.mergeAnomalies(&r.anomalies)
+	s.comments.merge(&r.comments)
 	s.packets += r.packets
 	s.bytes += r.bytes
 	if r.haveFirst {

@@ -155,12 +155,18 @@ type state struct {
 	peakCalls, peakFlows int
 	// onJudged, when set, hears each call's verdict as it is finalised.
 	onJudged func(report.Call)
+	// flowDone, when set, hears each stream as the analysis lets it go,
+	// with its figures (tests hold them to tshark's).
+	flowDone func(*rtpFlow)
+	// filter selects the calls reported (filter.go).
+	filter *CallFilter
 	// hosts limits the analysis to packets to or from these addresses.
 	hosts map[netip.Addr]bool
 	// side decodes, on the analysing goroutine, the records the parallel
 	// decoders route to it (fragments, SCTP), keeping their state in order.
-	side   *producer
-	counts counters
+	side     *producer
+	counts   counters
+	comments captureComments // pcapng comments (comments.go)
 	// detail: calls list their SIP messages, streams count packets per
 	// time step for the report's timeline, and finished calls are kept
 	// whole, not compacted (Options.Detail).

@@ -52,8 +52,8 @@ func captureFindings(s *state) []report.Finding {
 	var orphan []report.Evidence
 	for _, f := range s.orphans {
 		orphan = append(orphan, report.Evidence{
-			Text:   fmt.Sprintf("%s → %s SSRC %#08x: %d packets", f.Key.Src, f.Key.Dst, f.Key.SSRC, f.Packets),
-			Frames: []uint64{f.FirstFrame, f.LastFrame}, Time: f.First(),
+			Text:        fmt.Sprintf("%s → %s SSRC %#08x: %d packets", f.Key.Src, f.Key.Dst, f.Key.SSRC, f.Packets),
+			FrameRanges: f.frameRange(), Time: f.First(),
 		})
 	}
 	if len(orphan) > 0 {

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"github.com/natdoc/natdoc/capture"
@@ -17,6 +19,9 @@ type analyzeOptions struct {
 	Files    []string
 	CallID   string
 	Progress bool
+	// WriteFile receives the packets of the calls shown (-w).
+	WriteFile string
+	filterFlags
 }
 
 func newAnalyzeCmd(a *app) *cobra.Command {
@@ -27,14 +32,21 @@ func newAnalyzeCmd(a *app) *cobra.Command {
 		Long: `Reads pcap or pcapng captures (also .gz, and - for standard input), groups SIP
 into calls (a call through a proxy or B2BUA is one call of several legs),
 matches each SDP promise with the RTP that really flowed, and gives every call
-a verdict with the packets that prove it and the remedy. Several files are
-merged by time; packets captured twice are counted once.
+a verdict with the packets that prove it and the remedy, with each stream's
+quality (loss, jitter, MOS, audio level, RTCP). Several files are merged in
+time order, as mergecap does, frames numbered in that order; packets captured
+twice are counted once; pcapng comments are shown.
 
   natdoc analyze call.pcap
   tcpdump -i eth0 -w - | natdoc analyze -
   natdoc analyze --call C2 call.pcap         (ladder diagram of one call)
   natdoc analyze --format html -o report.html call.pcap
   natdoc analyze lan-side.pcap wan-side.pcap (two captures as one)
+  natdoc analyze --verdict one-way --host 192.168.1.10 busy.pcap
+  natdoc analyze --call C2 -w c2.pcap busy.pcap   (hand one call on)
+
+Filters select calls after they are judged, so a verdict never depends on
+them; calls keep the names (C7) they have without filters.
 
 Verdicts: two-way, one-way, no-way, on-hold, one-way-negotiated, not-answered
 (rejected, cancelled, timed-out, unreachable), no-media-expected,
@@ -49,6 +61,8 @@ registrar that stored a private Contact).`,
 	}
 	cmd.Flags().StringVar(&opts.CallID, "call", "", "show one call in detail (natdoc ID like C2, or the SIP Call-ID) with its ladder diagram")
 	cmd.Flags().BoolVar(&opts.Progress, "progress", true, "show a progress bar on standard error when it is a terminal")
+	cmd.Flags().StringVarP(&opts.WriteFile, "write", "w", "", "write the packets of the calls shown (--call, filters) to this pcap `FILE`: SIP, RTP, RTCP, fragments")
+	opts.filterFlags.add(cmd)
 	return cmd
 }
 
@@ -71,7 +85,17 @@ func runAnalyze(cmd *cobra.Command, a *app, opts analyzeOptions) error {
 	if err != nil {
 		return err
 	}
-	copts := capture.Options{Files: opts.Files, Stdin: a.stdin, Detail: detail}
+	if opts.WriteFile != "" {
+		if slices.Contains(opts.Files, "-") {
+			return usageErrorf("-w: give capture files (standard input cannot be read twice)")
+		}
+		detail = true // the calls' messages say which frames are theirs
+	}
+	filter, err := opts.filterFlags.filter()
+	if err != nil {
+		return err
+	}
+	copts := capture.Options{Files: opts.Files, Stdin: a.stdin, Detail: detail, Filter: filter}
 	if opts.Progress && isTerminal(a.stderr) {
 		bar := newProgressBar(a.stderr, "reading", 50<<20) // small files finish before a bar helps
 		copts.Progress = bar.update
@@ -92,7 +116,38 @@ func runAnalyze(cmd *cobra.Command, a *app, opts analyzeOptions) error {
 		}
 		a.callID = opts.CallID
 	}
+	if opts.WriteFile != "" {
+		if err := writeCalls(cmd, a, opts, rep.Calls); err != nil {
+			return err
+		}
+	}
 	return a.emit(rep)
+}
+
+// writeCalls saves the packets of the calls shown: the one of --call, or
+// all that passed the filters.
+func writeCalls(cmd *cobra.Command, a *app, opts analyzeOptions, calls []report.Call) error {
+	if opts.CallID != "" {
+		for _, c := range calls {
+			if c.ID == opts.CallID || c.CallID == opts.CallID {
+				calls = []report.Call{c}
+				break
+			}
+		}
+	}
+	out, err := os.Create(opts.WriteFile)
+	if err != nil {
+		return usageErrorf("-w: %w", err)
+	}
+	n, err := capture.WriteCalls(cmd.Context(), opts.Files, calls, out)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return cannotRunErrorf("-w %s: %w", opts.WriteFile, err)
+	}
+	fmt.Fprintf(a.stderr, "wrote %d packets of %d call(s) to %s\n", n, len(calls), opts.WriteFile)
+	return nil
 }
 
 // captureOptions are the flags of natdoc capture.

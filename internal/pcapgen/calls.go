@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/natdoc/natdoc/capture"
+	"github.com/natdoc/natdoc/internal/g711"
 	"github.com/natdoc/natdoc/report"
 )
 
@@ -41,6 +42,9 @@ type callGen struct {
 	sources []source
 	truths  []Truth
 	cseq    int
+	// lastStream is the RTP stream made last (also when the capture
+	// leaves media out).
+	lastStream *rtpSource
 }
 
 func addrPort(s string, port int) netip.AddrPort {
@@ -206,8 +210,15 @@ func (g *callGen) media(mediaAt time.Time, truth *Truth) {
 		truth.Packets[0] += uint64(n)
 		truth.Packets[1] += uint64(n)
 		truth.Verdict = report.VerdictTwoWay
-		if g.c.Kind == SIPALG {
+		switch g.c.Kind {
+		case SIPALG:
 			truth.Finding = capture.IDSIPALGSuspected
+		case Muted:
+			silence := g.lastStream.payload
+			for k := range silence {
+				silence[k] = 0xff // µ-law zero
+			}
+			truth.Finding = capture.IDSilentAudio
 		}
 	}
 }
@@ -345,15 +356,13 @@ func (g *callGen) register(at time.Time, phone, registrar party) {
 }
 
 func (g *callGen) stream(src, dst netip.AddrPort, at time.Time, n, dropEvery int, jitter time.Duration) {
-	payload := make([]byte, 160)
-	for k := range payload {
-		payload[k] = 0xff // PCMU silence
-	}
+	payload := ToneULaw(160)
 	r := &rtpSource{
 		src: src, dst: dst, vlan: g.vlan, at: at, left: n,
 		seq: uint16(g.rng.Uint32()), ts: g.rng.Uint32(), ssrc: g.rng.Uint32(),
 		dropEvery: dropEvery, jitter: jitter, rng: rand.New(rand.NewSource(int64(g.rng.Uint32()))), payload: payload,
 	}
+	g.lastStream = r
 	if !g.sc.noMedia {
 		g.sources = append(g.sources, r)
 	}
@@ -532,10 +541,15 @@ func hostOf(a netip.AddrPort) string {
 func AllKinds() []Call {
 	kinds := []Kind{Normal, LeakCaller, LeakCallee, NoWay, Hold, Inactive, ReinviteMove, EarlyMedia,
 		Forked, TCP, WebSocket, Fragmented, VLAN, IPv6, LossJitter, LANOneWay, Rejected, Cancelled, SIPALG,
-		Unanswered, ToPrivateContact, NeverRang, TimedOut, Proxy, ProxyLeakCallee, B2BUA, Announcement, Fax, FaxOneWay, BadHeader, NATPortChanged, ALGPortChanged}
+		Unanswered, ToPrivateContact, NeverRang, TimedOut, Proxy, ProxyLeakCallee, B2BUA, Announcement, Fax, FaxOneWay, BadHeader, NATPortChanged, ALGPortChanged,
+		Muted}
 	calls := make([]Call, len(kinds))
 	for i, k := range kinds {
 		calls[i] = Call{Kind: k, Start: time.Duration(i) * 500 * time.Millisecond, Media: 4 * time.Second}
 	}
 	return calls
 }
+
+// ToneULaw is n samples of a 1 kHz tone at about -21 dBov in µ-law
+// (G.711), so generated calls carry audio and not silence.
+func ToneULaw(n int) []byte { return g711.ULawTone(n, 1000, 4000) }

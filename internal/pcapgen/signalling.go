@@ -3,6 +3,7 @@ package pcapgen
 import (
 	"time"
 
+	"github.com/natdoc/natdoc/capture"
 	"github.com/natdoc/natdoc/report"
 )
 
@@ -57,7 +58,7 @@ func SignallingOnlyTruth(t Truth) Truth {
 		t.Verdict, t.CannotHear = report.VerdictIncompleteCapture, ""
 	}
 	switch t.Finding {
-	case report.IDOneWayAudio, report.IDNoWayAudio:
+	case report.IDOneWayAudio, report.IDNoWayAudio, capture.IDSilentAudio:
 		t.Finding = ""
 	}
 	t.Packets, t.Undeliverable, t.Unproven, t.Lost = [2]uint64{}, [2]uint64{}, [2]uint64{}, [2]int64{}
