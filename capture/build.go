@@ -153,6 +153,9 @@ func (s *state) bindMedia(now time.Time) []boundFlow {
 	if s.binder == nil {
 		s.binder = newBinder()
 	}
+	if len(s.flows) == 0 {
+		return nil // a capture of signalling alone: nothing to bind
+	}
 	b := s.binder
 	for _, c := range s.calls.order {
 		b.addCall(c, now)
@@ -363,14 +366,18 @@ func (cb *callBuild) streamReport(st *streamState, streams []*streamState, sigs 
 	ms.Offer = describe(st.latest[caller], st.latestEv[caller])
 	ms.Answer = describe(st.latest[callee], st.latestEv[callee])
 	sf := st.facts()
-	views := cb.views(sigs, st, streams)
+	var views *[2]partyView // made for the first flow the stream carries
 	dirs := newDeliveries()
 	for _, bf := range cb.flows {
 		if !st.carries(bf, streams) {
 			continue
 		}
+		if views == nil {
+			v := cb.views(sigs, st, streams)
+			views = &v
+		}
 		fr := flowReport(bf, sigs)
-		delivered, proof, doubt := cb.delivery(bf, sigs, views)
+		delivered, proof, doubt := cb.delivery(bf, sigs, *views)
 		to, from := other(bf.bd.sender), bf.bd.sender
 		fr.Unreachable = unreachableFromOutside(bf.flow.Key.Dst.Addr(), sigs[to].Addr())
 		fr.Unproven = !delivered && !fr.Unreachable
