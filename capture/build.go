@@ -87,9 +87,9 @@ func (c *sipCall) quietNeeded() time.Duration {
 	return quietAfter
 }
 
-// doneCall is a finalised report call with its order key.
+// doneCall is a finalised report call with its number (callGroup).
 type doneCall struct {
-	seq      int
+	number   int
 	call     report.Call
 	filtered bool // left out by the CallFilter; named, not reported
 }
@@ -227,7 +227,7 @@ func (s *state) attachMedia(groups []*groupBuild, ending map[*sipCall]bool, clai
 func (s *state) judge(groups []*groupBuild, now time.Time) {
 	hasMedia := s.counts.rtp > 0
 	for _, g := range groups {
-		s.keepJudged(g.report(hasMedia, now), g.legs[0].call.Seq) // filter.go
+		s.keepJudged(g.report(hasMedia, now), g.legs[0].call.group.number) // filter.go
 	}
 }
 
@@ -276,6 +276,9 @@ const maxOrphanEvidence = 10
 // C1, C2, ... by the order their INVITEs appeared.
 func (s *state) finishCalls() []report.Call {
 	s.sweep(s.last, true)
+	if s.ordered != nil {
+		s.ordered.flush()
+	}
 	return s.done.take()
 }
 

@@ -145,7 +145,9 @@ type callTable struct {
 	keepMessages bool
 	// onEnd, when set, hears of calls as their signalling ends.
 	onEnd func(CallEnd)
-	seq   int // calls created so far
+	seq   int // legs created so far
+	// groups counts the calls (groups of legs) created so far.
+	groups int
 }
 
 func newCallTable() *callTable {

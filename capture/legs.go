@@ -25,6 +25,9 @@ const b2buaLinkWindow = time.Minute
 // callGroup is one call as reported: its legs in the order they started.
 type callGroup struct {
 	legs []*sipCall
+	// number names the call in the report (C1, C2, ...): calls are
+	// numbered in the order their first INVITE appeared.
+	number int
 }
 
 // onHop says whether a message between a and b travels this leg's hop.
@@ -49,7 +52,8 @@ func (t *callTable) link(c *sipCall, m *sipInfo, at time.Time) {
 	if up, role := t.upstreamOf(c, m, at); up != nil {
 		c.upstream, c.linkRole, c.group = up, role, up.group
 	} else {
-		c.group = &callGroup{}
+		t.groups++
+		c.group = &callGroup{number: t.groups}
 	}
 	c.group.legs = append(c.group.legs, c)
 }
@@ -75,12 +79,17 @@ func (t *callTable) upstreamOf(c *sipCall, m *sipInfo, at time.Time) (*sipCall, 
 		}
 		return best, roleB2BUA
 	}
+	// Without an X- header naming a Call-ID, only a call whose INVITE went
+	// to the new INVITE's source can be linked: test that first, cheaply,
+	// for the hundreds of calls a busy trunk starts in b2buaLinkWindow.
+	src, named := m.Src.Addr(), len(m.LinkValues) > 0
+	oldest := at.Add(-b2buaLinkWindow)
 	for i := len(t.order) - 1; i >= 0; i-- {
 		o := t.order[i]
-		if at.Sub(o.Start) > b2buaLinkWindow {
+		if o.Start.Before(oldest) {
 			break
 		}
-		if o != c && o.group != nil && o.inSetup() && b2buaLinks(o, m) {
+		if (named || o.hop[1] == src) && o != c && o.group != nil && o.inSetup() && b2buaLinks(o, m) {
 			return o, roleB2BUA
 		}
 	}

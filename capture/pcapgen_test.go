@@ -253,3 +253,38 @@ func TestSignallingHeavyCaptures(t *testing.T) {
 		})
 	}
 }
+
+// TestStreamedCallsAsKept: calls handed on as they are judged
+// (Options.OnCall) are the calls a kept analysis reports, in the same
+// order, and the summary is the same; with a filter too.
+func TestStreamedCallsAsKept(t *testing.T) {
+	calls := append(pcapgen.AllKinds(), pcapgen.SignallingMix(300, 40, 20*time.Second)...)
+	for i := range calls[len(pcapgen.AllKinds()):] {
+		calls[len(pcapgen.AllKinds())+i].Start += time.Minute
+	}
+	path, _ := generate(t, calls, pcapgen.Options{Seed: 2})
+	for name, filter := range map[string]*capture.CallFilter{"all": nil, "filtered": {Verdicts: []report.Verdict{report.VerdictNotAnswered, report.VerdictOneWay}}} {
+		t.Run(name, func(t *testing.T) {
+			kept, err := capture.Analyze(context.Background(), capture.Options{Files: []string{path}, Filter: filter})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var streamed []report.Call
+			res, err := capture.Analyze(context.Background(), capture.Options{Files: []string{path}, Filter: filter,
+				OnCall: func(c report.Call) error { streamed = append(streamed, c); return nil }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Calls) != 0 || len(streamed) != len(kept.Calls) || len(streamed) < 40 {
+				t.Fatalf("streamed %d calls and kept %d; a kept analysis has %d", len(streamed), len(res.Calls), len(kept.Calls))
+			}
+			if !reflect.DeepEqual(streamed, kept.Calls) {
+				t.Error("streamed calls differ from the kept ones")
+			}
+			res.Calls = kept.Calls
+			if !reflect.DeepEqual(res, kept) {
+				t.Errorf("summary differs:\nstreamed %+v\nkept     %+v", res, kept)
+			}
+		})
+	}
+}

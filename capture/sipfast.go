@@ -175,19 +175,19 @@ func (h *fastHeaders) header(line string, raw []byte) bool {
 	info := h.info
 	key := headerKey(name)
 	switch key {
-	case "call-id", "i":
+	case "call-id":
 		if value == "" {
 			return false
 		}
 		info.CallID, h.haveCallID = value, true
-	case "from", "f":
+	case "from":
 		a, ok := parsePlainAddr(value, false)
 		if !ok {
 			return false
 		}
 		info.FromTag, info.FromUser, info.FromHost, info.FromName = a.param("tag"), a.uri.user, a.uri.host, a.display
 		h.haveFrom = true
-	case "to", "t":
+	case "to":
 		a, ok := parsePlainAddr(value, false)
 		if !ok {
 			return false
@@ -196,21 +196,21 @@ func (h *fastHeaders) header(line string, raw []byte) bool {
 		h.haveTo = true
 	case "cseq":
 		return h.cseq(value)
-	case "via", "v":
+	case "via":
 		return h.via(value)
-	case "contact", "m":
+	case "contact":
 		a, ok := parsePlainAddr(value, true)
 		if !ok {
 			return false
 		}
 		h.sc.contacts = append(h.sc.contacts, a)
-	case "content-length", "l":
+	case "content-length":
 		n, err := strconv.ParseUint(value, 10, 32)
 		if err != nil {
 			return false
 		}
 		h.contentLength = int(n)
-	case "content-type", "c":
+	case "content-type":
 		if value == "" {
 			return false
 		}
@@ -221,7 +221,7 @@ func (h *fastHeaders) header(line string, raw []byte) bool {
 		if _, err := strconv.ParseUint(value, 10, 32); err != nil {
 			return false
 		}
-	case "route", "record-route", "refer-to", "referred-by":
+	case "route":
 		return h.sipgoChecks(raw)
 	default:
 		h.other(key, name, value)
@@ -379,8 +379,9 @@ func (h *fastHeaders) linkHints() {
 	}
 }
 
-// headerKey names, in lower case, a header natdoc reads, whatever the
-// case it is written in; "" for any other header.
+// headerKey names, in lower case and long form (RFC 3261 §7.3.3), a
+// header natdoc reads, whatever the case it is written in; "route" stands
+// for every header only sipgo checks; "" for any other header.
 func headerKey(name string) string {
 	var buf [20]byte
 	if len(name) > len(buf) {
@@ -393,20 +394,43 @@ func headerKey(name string) string {
 		}
 		buf[i] = c
 	}
-	return knownHeaders[string(buf[:len(name)])]
-}
-
-// knownHeaders maps the lower-case names (and compact forms, RFC 3261
-// §7.3.3) of the headers natdoc reads to themselves.
-var knownHeaders = map[string]string{}
-
-func init() {
-	for _, k := range []string{"call-id", "i", "from", "f", "to", "t", "cseq", "via", "v", "contact", "m",
-		"content-length", "l", "content-type", "c", "max-forwards", "route", "record-route",
-		"refer-to", "referred-by", "expires", "user-agent", "server",
-		"p-asserted-identity", "diversion", "history-info", "remote-party-id"} {
-		knownHeaders[k] = k
+	switch string(buf[:len(name)]) { // compiled to compares, no allocation
+	case "call-id", "i":
+		return "call-id"
+	case "from", "f":
+		return "from"
+	case "to", "t":
+		return "to"
+	case "cseq":
+		return "cseq"
+	case "via", "v":
+		return "via"
+	case "contact", "m":
+		return "contact"
+	case "content-length", "l":
+		return "content-length"
+	case "content-type", "c":
+		return "content-type"
+	case "max-forwards":
+		return "max-forwards"
+	case "route", "record-route", "refer-to", "referred-by":
+		return "route"
+	case "expires":
+		return "expires"
+	case "user-agent":
+		return "user-agent"
+	case "server":
+		return "server"
+	case "p-asserted-identity":
+		return linkIdentityHeaders[0]
+	case "diversion":
+		return linkIdentityHeaders[1]
+	case "history-info":
+		return linkIdentityHeaders[2]
+	case "remote-party-id":
+		return linkIdentityHeaders[3]
 	}
+	return ""
 }
 
 // trimSP trims spaces and tabs, the only white space a plain header block

@@ -155,6 +155,10 @@ type state struct {
 	peakCalls, peakFlows int
 	// onJudged, when set, hears each call's verdict as it is finalised.
 	onJudged func(report.Call)
+	// ordered, when set, takes the judged calls in place of done
+	// (Options.OnCall); tally keeps what the summary needs of them.
+	ordered *orderedCalls
+	tally   callTally
 	// flowDone, when set, hears each stream as the analysis lets it go,
 	// with its figures (tests hold them to tshark's).
 	flowDone func(*rtpFlow)
