@@ -7,7 +7,9 @@ import (
 	"io"
 	"os"
 
+	"github.com/natdoc/natdoc/hep"
 	"github.com/natdoc/natdoc/report"
+	"github.com/natdoc/natdoc/tlsdecrypt"
 )
 
 // Options control an offline analysis.
@@ -33,6 +35,12 @@ type Options struct {
 	// stream.go), and no call is kept: Result.Calls stays empty and memory
 	// follows the calls in progress. An error ends the analysis with it.
 	OnCall func(report.Call) error
+	// TLSKeys, when set, decrypts SIP over TLS: sessions on port 5061 and
+	// any other whose ClientHello the key log names.
+	TLSKeys *tlsdecrypt.Keys
+	// HEPOut, when set, is sent every SIP message read and each call's
+	// verdict and findings (natdoc analyze --hep-out).
+	HEPOut *hep.Sender
 }
 
 // ErrUnreadable marks input that is no capture at all (exit status 2).
@@ -58,6 +66,10 @@ func Analyze(ctx context.Context, opt Options) (*Result, error) {
 	s := newState()
 	s.setDetail(opt.Detail)
 	s.filter = opt.Filter
+	s.tlsKeys = opt.TLSKeys
+	if opt.HEPOut != nil {
+		s.setHEPOut(opt.HEPOut)
+	}
 	var total int64
 	for _, f := range opt.Files {
 		if f == "-" {
@@ -122,7 +134,8 @@ func (s *state) result(files []string, live string) *Result {
 	}
 	t := &s.tally
 	r.Capture.Vantage = vantage(t.private, t.public)
-	r.Findings = append(captureFindings(s), s.regs.findings(s.last)...)
+	r.Findings = append(captureFindings(s), tlsFindings(s)...)
+	r.Findings = append(r.Findings, s.regs.findings(s.last)...)
 	r.Findings = append(r.Findings, s.toPrivate.findings(s.regs)...)
 	r.Remedies = remedies(r.Findings, &t.remedies)
 	r.Verdict = verdictSentence(t.calls, t.verdicts)

@@ -38,7 +38,9 @@ func (d *decoder) decodeFast(rec Record, frame uint64, emit func(*packet)) bool 
 		Dst:     netip.AddrPortFrom(netip.AddrFrom4(u.dst), u.dstPort),
 		Payload: u.payload,
 	}
-	emit(&d.pkt)
+	if !d.unwrapHEP(&d.pkt, emit) {
+		emit(&d.pkt)
+	}
 	return true
 }
 

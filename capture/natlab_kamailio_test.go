@@ -121,20 +121,6 @@ func waitUDP(t *testing.T, h *natlab.Host, addr string) {
 	t.Fatalf("nothing listens on udp %s in %s", addr, h.Name())
 }
 
-// startCapture runs tcpdump on h's eth0 writing UDP to path, and waits
-// until it captures: a packet sent before would be missing.
-func startCapture(t *testing.T, h *natlab.Host, path string) *natlab.Proc {
-	t.Helper()
-	p := h.Start(t, "tcpdump", "-i", "eth0", "-n", "-U", "-s", "0", "-w", path, "udp")
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if strings.Contains(p.Log(), "listening on") {
-			return p
-		}
-	}
-	t.Fatalf("tcpdump in %s did not start: %s", h.Name(), p.Log())
-	return nil
-}
-
 // endLabCall waits up to timeout for the calling phone to finish, then
 // stops the callee and, once its last packets are written, the captures.
 func endLabCall(t *testing.T, calling *natlab.Proc, timeout time.Duration, callee *natlab.Proc, dumps ...*natlab.Proc) {
@@ -184,7 +170,7 @@ func TestLabInboundToUnfixedRegistration(t *testing.T) {
 	startKamailio(t, server, "203.0.113.20", false)
 	serverPcap := filepath.Join(t.TempDir(), "server.pcap")
 	phonePcap := filepath.Join(t.TempDir(), "phone.pcap")
-	dumps := []*natlab.Proc{startCapture(t, server, serverPcap), startCapture(t, phone, phonePcap)}
+	dumps := []*natlab.Proc{server.StartTcpdump(t, serverPcap, "udp"), phone.StartTcpdump(t, phonePcap, "udp")}
 	registrar := netip.MustParseAddrPort("203.0.113.20:5060")
 	callee := natlab.StartBaresip(t, phone, natlab.BaresipConfig{User: "200", Registrar: registrar, AutoAnswer: true, Seconds: 45})
 	time.Sleep(2 * time.Second) // the REGISTER and its 200 OK
@@ -228,7 +214,7 @@ func TestLabProxyTwoLegs(t *testing.T) {
 	b := lab.PublicHost("bob", "203.0.113.11")
 	startKamailio(t, server, "203.0.113.20", true)
 	pcap := filepath.Join(t.TempDir(), "proxy.pcap")
-	dump := startCapture(t, server, pcap)
+	dump := server.StartTcpdump(t, pcap, "udp")
 	registrar := netip.MustParseAddrPort("203.0.113.20:5060")
 	bob := natlab.StartBaresip(t, b, natlab.BaresipConfig{User: "200", Registrar: registrar, AutoAnswer: true, Seconds: 14})
 	time.Sleep(2 * time.Second)

@@ -66,6 +66,7 @@ const (
 	// flagSampled: an RTP event whose whole packet is in the arena, at
 	// ev.info when fast, else at its info's start (srtp.go).
 	flagSampled
+	flagWhole
 )
 
 // eventBatch is a slice of events with the arena holding their payloads.
@@ -193,6 +194,7 @@ func newProducer(full, free chan *eventBatch, hosts map[netip.Addr]bool, route b
 // analyser, which sees every packet in order. rs must be the statistics src
 // reports its anomalies to; only the reading goroutine touches it.
 func runPipeline(ctx context.Context, src recordSource, rs *readerStats, s *state, progress func()) error {
+	rs.anomalies.observe = s.anomalies.observe
 	var rawFull [decoders]chan *rawBatch
 	rawFree := make(chan *rawBatch, decoders*batchesAhead+1)
 	for i := range rawFull {
@@ -217,6 +219,7 @@ func runPipeline(ctx context.Context, src recordSource, rs *readerStats, s *stat
 	for i := range outs {
 		outs[i] = make(chan *eventBatch, batchesAhead)
 		prods[i] = newProducer(outs[i], free, s.hosts, true)
+		prods[i].anomalies.observe = s.anomalies.observe
 		go func(p *producer, in chan *rawBatch) {
 			defer close(p.full)
 			p.run(in, rawFree)
@@ -224,6 +227,7 @@ func runPipeline(ctx context.Context, src recordSource, rs *readerStats, s *stat
 	}
 	// The analyser's own decoder handles what the decoders route to it.
 	s.side = newProducer(nil, nil, s.hosts, false)
+	s.side.anomalies.observe = s.anomalies.observe
 	s.side.batch = newEventBatch()
 	s.side.sink = s.consume
 	for k := 0; ; k = (k + 1) % decoders {
@@ -425,7 +429,7 @@ func packetFlags(pkt *packet) uint8 {
 	for _, x := range []struct {
 		on   bool
 		flag uint8
-	}{{pkt.SYN, flagSYN}, {pkt.FIN, flagFIN}, {pkt.RST, flagRST}, {pkt.Fragmented, flagFragmented}, {pkt.Truncated, flagTruncated}} {
+	}{{pkt.SYN, flagSYN}, {pkt.FIN, flagFIN}, {pkt.RST, flagRST}, {pkt.Fragmented, flagFragmented}, {pkt.Truncated, flagTruncated}, {pkt.Whole, flagWhole}} {
 		if x.on {
 			f |= x.flag
 		}
@@ -469,6 +473,7 @@ func (s *state) consume(b *eventBatch) {
 				Src: in.src, Dst: in.dst, Proto: ev.proto, Payload: b.arena[in.start:in.end], Seq: in.tcpSeq,
 				SYN: ev.flags&flagSYN != 0, FIN: ev.flags&flagFIN != 0, RST: ev.flags&flagRST != 0,
 				Fragmented: ev.flags&flagFragmented != 0, Truncated: ev.flags&flagTruncated != 0,
+				Whole: ev.flags&flagWhole != 0,
 			}
 			if s.dedup.duplicate(&pkt) {
 				s.counts.duplicates++

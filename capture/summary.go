@@ -26,7 +26,7 @@ func vantage(private, public int) string {
 // captureFindings are the findings about the capture as a whole.
 func captureFindings(s *state) []report.Finding {
 	var fs []report.Finding
-	if n := s.counts.tls; n > 0 {
+	if n := s.counts.tls; n > 0 && s.tlsKeys == nil {
 		fs = append(fs, report.Finding{
 			ID: IDSignallingEncrypted, Severity: report.SeverityInfo,
 			Title:    fmt.Sprintf("%d packets of SIP over TLS (port 5061): the signalling is encrypted and cannot be read without the keys", n),

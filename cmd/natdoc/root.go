@@ -74,7 +74,7 @@ func exitCode(err error) int {
 // it returns as plain errors.
 func isCobraUsageError(err error) bool {
 	msg := err.Error()
-	for _, prefix := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "flag needs an argument", "invalid argument", "accepts ", "requires at least", "requires at most", "required flag", "if any flags in the group"} {
+	for _, prefix := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "flag needs an argument", "invalid argument", "accepts ", "requires at least", "requires at most", "required flag", "if any flags in the group", "at least one of the flags"} {
 		if strings.HasPrefix(msg, prefix) {
 			return true
 		}

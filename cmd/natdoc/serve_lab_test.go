@@ -56,8 +56,7 @@ func TestLabAnalyzeBrokenRow(t *testing.T) {
 	serve := srv.Start(t, os.Args[0], append(helper, "serve", "--listen", "203.0.113.10:5060", "--fix=false", "--allow", "0.0.0.0/0",
 		"--tcp=false", "--echo=false")...)
 	waitLog(t, serve, "listening on")
-	dump := bob.Start(t, "tcpdump", "-i", "eth0", "-n", "-U", "-s", "0", "-w", pcap, "udp")
-	time.Sleep(500 * time.Millisecond) // tcpdump opens its socket
+	dump := bob.StartTcpdump(t, pcap, "udp")
 	bobCall := bob.Start(t, os.Args[0], append(helper, "call", "--server", "203.0.113.10:5060", "--user", "bob", "--answer", "--wait", "30s",
 		"--local-ip", "198.51.100.20", "--sip-port", "5060", "--json", "-o", filepath.Join(dir, "bob.json"))...)
 	waitLog(t, bobCall, "waiting up to")

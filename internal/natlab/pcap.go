@@ -1,0 +1,54 @@
+package natlab
+
+import (
+	"os"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/pcapgo"
+)
+
+// Packet is one packet of a capture a test recorded, decoded by gopacket.
+type Packet struct {
+	gopacket.Packet
+	Time time.Time
+}
+
+// ReadPcap decodes every packet of a classic pcap file (what tcpdump -w
+// writes), for tests that hold natdoc's reading to gopacket's.
+func ReadPcap(t testing.TB, path string) []Packet {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := pcapgo.NewReader(f)
+	if err != nil {
+		t.Fatalf("natlab: %s: %v", path, err)
+	}
+	var out []Packet
+	for {
+		data, ci, err := r.ReadPacketData()
+		if err != nil {
+			return out
+		}
+		out = append(out, Packet{gopacket.NewPacket(data, r.LinkType(), gopacket.Default), ci.Timestamp})
+	}
+}
+
+// tcpdumpStartTimeout bounds how long tcpdump may take to open its
+// interface; a loaded machine takes seconds.
+const tcpdumpStartTimeout = 10 * time.Second
+
+// StartTcpdump records the packets on h's eth0 that match filter into
+// path (every byte, written as they come), and returns once tcpdump
+// listens: a capture started and slept on misses the first packets when
+// the machine is loaded. Stop the process to finish the file.
+func (h *Host) StartTcpdump(t testing.TB, path string, filter ...string) *Proc {
+	t.Helper()
+	p := h.Start(t, "tcpdump", append([]string{"-i", "eth0", "-n", "-U", "--immediate-mode", "-s", "0", "-w", path}, filter...)...)
+	p.WaitLog(t, tcpdumpStartTimeout, "listening on")
+	return p
+}
