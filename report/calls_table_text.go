@@ -48,6 +48,15 @@ type callsLayout struct {
 	dropped [numCallsCols]bool
 }
 
+// variant is the index of the headers and cells in use: 1 for the short
+// ones.
+func (l callsLayout) variant() int {
+	if l.short {
+		return 1
+	}
+	return 0
+}
+
 // fitSteps are tried in order until the table fits.
 var fitSteps = []func(*callsLayout){
 	func(l *callsLayout) { l.short = true },
@@ -86,7 +95,7 @@ func textCalls(r *Report, opt Options) string {
 	}
 	width := textWidth(opt)
 	layout, parties := fitCalls(rows, width)
-	return heading("Calls") + problemCallsLine(r.Calls) + renderCalls(rows, layout, parties) + "\n" + callsLegend(rows, layout, width)
+	return heading("Calls") + problemCallsLine(newFindingsDigest(0, r.Calls)) + renderCalls(rows, layout, parties) + "\n" + callsLegend(rows, layout, width)
 }
 
 func newCallsRow(c Call) callsRow {
@@ -191,10 +200,7 @@ func fitCalls(rows []callsRow, width int) (callsLayout, int) {
 }
 
 func renderCalls(rows []callsRow, l callsLayout, parties int) string {
-	v := 0
-	if l.short {
-		v = 1
-	}
+	v := l.variant()
 	var headers []string
 	for col := range numCallsCols {
 		if !l.dropped[col] {
