@@ -2,6 +2,7 @@ package capture
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/natdoc/natdoc/report"
@@ -76,6 +77,7 @@ type sipCall struct {
 	upstream *sipCall
 	linkRole string
 	ruriUser string // user of the first INVITE's Request-URI
+	lastSDP  lastSDP
 }
 
 // setupTrack follows the INVITE transaction that sets the call up: the
@@ -148,10 +150,13 @@ type callTable struct {
 	seq   int // legs created so far
 	// groups counts the calls (groups of legs) created so far.
 	groups int
+	// byHop lists the legs by the address their first INVITE went to,
+	// in order: where a B2BUA's outbound leg may come from (legs.go).
+	byHop map[netip.Addr][]*sipCall
 }
 
 func newCallTable() *callTable {
-	return &callTable{byID: map[string][]*sipCall{}, maxMessages: 2000}
+	return &callTable{byID: map[string][]*sipCall{}, byHop: map[netip.Addr][]*sipCall{}, maxMessages: 2000}
 }
 
 // sender says which party sent m: requests carry the sender's tag in From,
@@ -186,10 +191,10 @@ func (c *sipCall) dialog(tag string, create bool) *dialog {
 	return d
 }
 
-// add files one SIP message. It returns the call it belongs to, or nil for
-// messages outside any INVITE dialog (REGISTER, OPTIONS, ...).
-func (t *callTable) add(m *sipInfo, at time.Time, sdpInfo *sdpInfo, sdpErr error) *sipCall {
-	c := t.find(m)
+// add files one SIP message with the leg find returned for it (nil for
+// none). It returns the call it belongs to, or nil for messages outside
+// any INVITE dialog (REGISTER, OPTIONS, ...).
+func (t *callTable) add(m *sipInfo, at time.Time, c *sipCall, sdpInfo *sdpInfo, sdpErr error) *sipCall {
 	if c == nil {
 		if !m.Request || m.Method != "INVITE" {
 			return nil
@@ -199,13 +204,13 @@ func (t *callTable) add(m *sipInfo, at time.Time, sdpInfo *sdpInfo, sdpErr error
 	c.Last = at
 	from := c.sender(m)
 	c.SeenFrom[from] = true
-	if len(c.Infos) < t.maxMessages {
-		if t.keepMessages {
-			c.Messages = append(c.Messages, report.SIPMessage{
-				Frame: m.Frame, Time: at, Src: m.Src.String(), Dst: m.Dst.String(),
-				Summary: m.Summary(), HasSDP: sdpInfo != nil,
-			})
-		}
+	if t.keepMessages && len(c.Messages) < t.maxMessages {
+		c.Messages = append(c.Messages, report.SIPMessage{
+			Frame: m.Frame, Time: at, Src: m.Src.String(), Dst: m.Dst.String(),
+			Summary: m.Summary(), HasSDP: sdpInfo != nil,
+		})
+	}
+	if len(c.Infos) < t.maxMessages && !repeatsEvidence(c.Infos, m) {
 		c.Infos = append(c.Infos, m)
 	}
 	if sdpErr != nil {
@@ -219,6 +224,22 @@ func (t *callTable) add(m *sipInfo, at time.Time, sdpInfo *sdpInfo, sdpErr error
 		t.response(c, m, at, from, tag, sdpInfo)
 	}
 	return c
+}
+
+// repeatsEvidence says whether one of the last messages kept for NAT
+// evidence says all m says (a retransmission, the same response to it):
+// the findings and views read the first message of each kind, so a call
+// whose INVITE is resent until Timer B keeps one, not seven.
+func repeatsEvidence(kept []*sipInfo, m *sipInfo) bool {
+	for i := len(kept) - 1; i >= 0 && i >= len(kept)-4; i-- {
+		k := kept[i]
+		if k.Request == m.Request && k.Method == m.Method && k.Status == m.Status && k.Reason == m.Reason &&
+			k.CSeq == m.CSeq && k.Src == m.Src && k.Dst == m.Dst && k.Contact == m.Contact && k.Via == m.Via &&
+			k.FromTag == m.FromTag && k.Transport == m.Transport && k.LengthMismatch == m.LengthMismatch {
+			return true
+		}
+	}
+	return false
 }
 
 // newCall starts a leg at an INVITE no leg holds yet, and links it to the
@@ -235,6 +256,7 @@ func (t *callTable) newCall(m *sipInfo, at time.Time) *sipCall {
 	}
 	t.link(c, m, at)
 	t.byID[m.CallID] = append(t.byID[m.CallID], c)
+	t.byHop[c.hop[1]] = append(t.byHop[c.hop[1]], c)
 	t.order = append(t.order, c)
 	return c
 }
@@ -245,20 +267,11 @@ func (t *callTable) remove(gone map[*sipCall]bool) {
 		return
 	}
 	kept := t.order[:0]
+	hops := map[netip.Addr]bool{}
 	for _, c := range t.order {
 		if gone[c] {
-			list := t.byID[c.CallID]
-			for i, x := range list {
-				if x == c {
-					list = append(list[:i], list[i+1:]...)
-					break
-				}
-			}
-			if len(list) == 0 {
-				delete(t.byID, c.CallID)
-			} else {
-				t.byID[c.CallID] = list
-			}
+			removeLeg(t.byID, c.CallID, c)
+			hops[c.hop[1]] = true
 			c.group, c.upstream = nil, nil // let the finished call go
 			continue
 		}
@@ -266,6 +279,30 @@ func (t *callTable) remove(gone map[*sipCall]bool) {
 	}
 	clear(t.order[len(kept):])
 	t.order = kept
+	for hop := range hops {
+		list := slices.DeleteFunc(t.byHop[hop], func(c *sipCall) bool { return gone[c] })
+		if len(list) == 0 {
+			delete(t.byHop, hop)
+		} else {
+			t.byHop[hop] = list
+		}
+	}
+}
+
+// removeLeg takes c out of index[key].
+func removeLeg[K comparable](index map[K][]*sipCall, key K, c *sipCall) {
+	list := index[key]
+	for i, x := range list {
+		if x == c {
+			list = append(list[:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(index, key)
+	} else {
+		index[key] = list
+	}
 }
 
 // find returns the leg m belongs to: same Call-ID, the caller's tag in

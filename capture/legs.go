@@ -79,17 +79,20 @@ func (t *callTable) upstreamOf(c *sipCall, m *sipInfo, at time.Time) (*sipCall, 
 		}
 		return best, roleB2BUA
 	}
-	// Without an X- header naming a Call-ID, only a call whose INVITE went
-	// to the new INVITE's source can be linked: test that first, cheaply,
-	// for the hundreds of calls a busy trunk starts in b2buaLinkWindow.
-	src, named := m.Src.Addr(), len(m.LinkValues) > 0
+	// Without an X- header naming a Call-ID only a leg whose INVITE went to
+	// the new INVITE's source can be linked: a busy trunk starts thousands
+	// of calls in b2buaLinkWindow.
+	candidates := t.byHop[m.Src.Addr()]
+	if len(m.LinkValues) > 0 {
+		candidates = t.order
+	}
 	oldest := at.Add(-b2buaLinkWindow)
-	for i := len(t.order) - 1; i >= 0; i-- {
-		o := t.order[i]
+	for i := len(candidates) - 1; i >= 0; i-- {
+		o := candidates[i]
 		if o.Start.Before(oldest) {
 			break
 		}
-		if (named || o.hop[1] == src) && o != c && o.group != nil && o.inSetup() && b2buaLinks(o, m) {
+		if o != c && o.group != nil && o.inSetup() && b2buaLinks(o, m) {
 			return o, roleB2BUA
 		}
 	}

@@ -29,7 +29,7 @@ func parsePlainURI(s string) (plainURI, bool) {
 	}
 	if at := strings.IndexByte(rest, '@'); at >= 0 {
 		u.user, rest = rest[:at], rest[at+1:]
-		if !plainChars(u.user, userChars) {
+		if !plainChars(u.user, userClass) {
 			return u, false
 		}
 	}
@@ -53,7 +53,7 @@ func plainHostPort(s string, via bool) (host string, port int, ok bool) {
 		host, portText, hasPort, ok = plainIPv6(s, via)
 	} else {
 		host, portText, hasPort = strings.Cut(s, ":")
-		ok = plainChars(host, hostChars)
+		ok = plainChars(host, hostClass)
 	}
 	switch {
 	case !ok:
@@ -73,7 +73,7 @@ func plainHostPort(s string, via bool) (host string, port int, ok bool) {
 // around what net.ParseIP takes for IPv6.
 func plainIPv6(s string, via bool) (host, port string, hasPort, ok bool) {
 	end := strings.IndexByte(s, ']')
-	if end < 2 || (!via && end >= 42) || !plainChars(s[1:end], ipv6Chars) {
+	if end < 2 || (!via && end >= 42) || !plainChars(s[1:end], ipv6Class) {
 		return "", "", false, false
 	}
 	host = s[:end+1]
@@ -98,7 +98,7 @@ func plainIPv6(s string, via bool) (host, port string, hasPort, ok bool) {
 func plainURIParams(s string) bool {
 	for p := range strings.SplitSeq(s, ";") {
 		name, value, hasValue := strings.Cut(p, "=")
-		if !plainChars(name, paramChars) || (hasValue && !plainChars(value, paramChars)) {
+		if !plainChars(name, paramClass) || (hasValue && !plainChars(value, paramClass)) {
 			return false
 		}
 	}
@@ -252,15 +252,40 @@ const (
 	paramChars = "-_.!~*'()&+$/%#:|`^{}"
 )
 
-// plainChars says whether s is non-empty and made of letters, digits and
-// the extra characters.
-func plainChars(s, extra string) bool {
+// charClass is a set of bytes, looked up in one step: the checks below
+// run over every URI, parameter and host of every message.
+type charClass [256]bool
+
+func newCharClass(extra string) *charClass {
+	var c charClass
+	for b := 'a'; b <= 'z'; b++ {
+		c[b] = true
+	}
+	for b := 'A'; b <= 'Z'; b++ {
+		c[b] = true
+	}
+	for b := '0'; b <= '9'; b++ {
+		c[b] = true
+	}
+	for i := 0; i < len(extra); i++ {
+		c[extra[i]] = true
+	}
+	return &c
+}
+
+var (
+	userClass  = newCharClass(userChars)
+	hostClass  = newCharClass(hostChars)
+	ipv6Class  = newCharClass(ipv6Chars)
+	paramClass = newCharClass(paramChars)
+)
+
+// plainChars says whether s is non-empty and made of bytes of class.
+func plainChars(s string, class *charClass) bool {
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9') || strings.IndexByte(extra, c) >= 0 {
-			continue
+		if !class[s[i]] {
+			return false
 		}
-		return false
 	}
 	return s != ""
 }

@@ -323,10 +323,12 @@ func (s *state) sip(pkt *packet, info *sipInfo) {
 		s.anomaly("malformed-sip-header", pkt.Offset, pkt.Frame, "SIP header kept unparsed, the message read without it: "+h)
 	}
 	info.Fragmented = pkt.Fragmented
+	c := s.calls.find(info)
 	var sd *sdpInfo
 	var sdErr error
-	if body := info.sdpBody(); body != nil {
-		sd, sdErr = parseSDP(body)
+	body := info.sdpBody()
+	if body != nil {
+		sd, sdErr = c.sdpOf(body)
 		if sdErr != nil {
 			s.anomaly("malformed-sdp", pkt.Offset, pkt.Frame, sdErr.Error())
 		}
@@ -334,7 +336,10 @@ func (s *state) sip(pkt *packet, info *sipInfo) {
 	info.Body = nil // the SDP is kept parsed; drop the bytes
 	s.regs.sip(info, pkt.Time)
 	s.toPrivate.sip(info, pkt.Time)
-	c := s.calls.add(info, pkt.Time, sd, sdErr)
+	c = s.calls.add(info, pkt.Time, c, sd, sdErr)
+	if c != nil && body != nil {
+		c.keepSDP(body, sd, sdErr)
+	}
 	s.noteRtpmaps(sd, c)
 }
 
