@@ -40,7 +40,7 @@
 // them, taking turns by batch, and classify RTP/RTCP into compact events,
 // one keeps the state: RTP statistics per stream (RFC 3550 loss, and jitter
 // at the clock rate of the stream's SDP rtpmap, without allocating per
-// packet) and SIP calls (parsed by sipgo, SDP by pion/sdp). Decoding takes
+// packet) and SIP calls (parsed by sipgo or its fast path, SDP by pion/sdp). Decoding takes
 // a fixed-offset header walk for plain Ethernet(+802.1Q)/IPv4/UDP, nearly
 // every packet of a VoIP capture (fastpath.go), and gopacket's
 // DecodingLayerParser for everything else. Calls that ended and went quiet
