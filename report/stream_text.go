@@ -2,8 +2,10 @@ package report
 
 import (
 	"io"
+	"os"
 	"strings"
 
+	"github.com/charmbracelet/colorprofile"
 	"github.com/charmbracelet/x/ansi"
 )
 
@@ -33,6 +35,7 @@ type textStream struct {
 	// Once streaming: the layout, the shown columns' widths, the calls'
 	// digest, and one row per verdict for the legend.
 	streaming bool
+	styled    bool // rows carry styles: the output keeps them
 	layout    callsLayout
 	widths    []int
 	parties   int
@@ -42,7 +45,11 @@ type textStream struct {
 }
 
 func newTextStream(w io.Writer, opt Options) *textStream {
-	return &textStream{w: w, opt: opt}
+	styled := opt.Color == ColorAlways
+	if opt.Color == ColorAuto {
+		styled = colorprofile.Detect(w, os.Environ()) != colorprofile.NoTTY
+	}
+	return &textStream{w: w, opt: opt, styled: styled}
 }
 
 func (s *textStream) Begin(r *Report) error {
@@ -65,9 +72,14 @@ func (s *textStream) Call(c Call) error {
 	return s.start()
 }
 
-// flush writes the rows gathered.
+// flush writes the rows gathered; plain rows need no styles stripped.
 func (s *textStream) flush() error {
-	err := writeStyled(s.w, s.out.String(), s.opt.Color)
+	var err error
+	if text := s.out.String(); !s.styled && strings.IndexByte(text, '\x1b') < 0 {
+		_, err = io.WriteString(s.w, text)
+	} else {
+		err = writeStyled(s.w, text, s.opt.Color)
+	}
 	s.out.Reset()
 	return err
 }
@@ -113,7 +125,7 @@ func (s *textStream) start() error {
 
 // row writes one call's row and digests the call.
 func (s *textStream) row(c Call) {
-	r := newCallsRow(c)
+	r := newCallsRowStyled(c, s.styled)
 	v := s.layout.variant()
 	var cells []string
 	for col := range numCallsCols {
