@@ -183,6 +183,18 @@ type sipInfo struct {
 	// classic trace of a SIP ALG that rewrote the body (issue 5).
 	LengthMismatch bool
 	Fragmented     bool
+	// contactIP, viaIP and receivedIP are Contact, Via.Host and
+	// Via.Received read as addresses (invalid when they are names), once
+	// for the several rules that compare them (addresses).
+	contactIP, viaIP, receivedIP netip.Addr
+}
+
+// addresses reads the message's Contact, Via sent-by and received as
+// addresses.
+func (s *sipInfo) addresses() {
+	s.contactIP, _ = netip.ParseAddr(s.Contact)
+	s.viaIP, _ = netip.ParseAddr(s.Via.Host)
+	s.receivedIP, _ = netip.ParseAddr(s.Via.Received)
 }
 
 var errNotSIP = errors.New("not sip")

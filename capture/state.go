@@ -319,6 +319,7 @@ func (s *state) sip(pkt *packet, info *sipInfo) {
 		s.onSIP(info.Request, info.Method, info.Status)
 	}
 	info.Frame, info.Offset, info.Src, info.Dst = pkt.Frame, pkt.Offset, pkt.Src, pkt.Dst
+	info.addresses()
 	for _, h := range info.BadHeaders {
 		s.anomaly("malformed-sip-header", pkt.Offset, pkt.Frame, "SIP header kept unparsed, the message read without it: "+h)
 	}
