@@ -28,17 +28,18 @@ type heldCall struct {
 	selected bool // the filter kept it: it is handed on
 }
 
-// heldCalls is a min-heap of held calls by number.
-type heldCalls []heldCall
+// heldCalls is a min-heap of held calls by number (pointers: a call is
+// too big to copy at every swap).
+type heldCalls []*heldCall
 
 func (h heldCalls) Len() int           { return len(h) }
 func (h heldCalls) Less(i, j int) bool { return h[i].number < h[j].number }
 func (h heldCalls) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *heldCalls) Push(x any)        { *h = append(*h, x.(heldCall)) }
+func (h *heldCalls) Push(x any)        { *h = append(*h, x.(*heldCall)) }
 func (h *heldCalls) Pop() any {
 	old := *h
 	x := old[len(old)-1]
-	old[len(old)-1] = heldCall{}
+	old[len(old)-1] = nil
 	*h = old[:len(old)-1]
 	return x
 }
@@ -63,29 +64,35 @@ func newOrderedCalls(sink func(report.Call) error, stop func()) *orderedCalls {
 // filter kept it (a call left out only takes its place in the order).
 func (o *orderedCalls) add(number int, c report.Call, selected bool) {
 	if number < o.next { // a later call had to go first
-		o.handOn(heldCall{number, c, selected})
+		o.handOn(c, selected)
 		return
 	}
-	heap.Push(&o.held, heldCall{number, c, selected})
+	if number == o.next && len(o.held) == 0 { // the common case: in order
+		o.next++
+		o.handOn(c, selected)
+		return
+	}
+	heap.Push(&o.held, &heldCall{number, c, selected})
 	for len(o.held) > 0 && (o.held[0].number == o.next || len(o.held) > o.limit) {
-		h := heap.Pop(&o.held).(heldCall)
+		h := heap.Pop(&o.held).(*heldCall)
 		o.next = h.number + 1
-		o.handOn(h)
+		o.handOn(h.call, h.selected)
 	}
 }
 
 // flush hands on every call still held, in order.
 func (o *orderedCalls) flush() {
 	for len(o.held) > 0 {
-		o.handOn(heap.Pop(&o.held).(heldCall))
+		h := heap.Pop(&o.held).(*heldCall)
+		o.handOn(h.call, h.selected)
 	}
 }
 
-func (o *orderedCalls) handOn(h heldCall) {
-	if !h.selected || o.err != nil {
+func (o *orderedCalls) handOn(c report.Call, selected bool) {
+	if !selected || o.err != nil {
 		return
 	}
-	if o.err = o.sink(h.call); o.err != nil && o.stop != nil {
+	if o.err = o.sink(c); o.err != nil && o.stop != nil {
 		o.stop()
 	}
 }
