@@ -95,12 +95,17 @@ func RetainedHeapStreamed(t testing.TB, path string) (heap uint64, finished int)
 	if err := analyzeFiles(context.Background(), s, Options{Files: []string{path}}, 0); err != nil {
 		t.Fatal(err)
 	}
+	return liveHeap(s, cw), finished
+}
+
+// liveHeap is the live heap after a collection, with what it is given
+// kept alive until then.
+func liveHeap(alive ...any) uint64 {
 	var ms runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
-	runtime.KeepAlive(s)
-	runtime.KeepAlive(cw)
-	return ms.HeapAlloc, finished
+	runtime.KeepAlive(alive)
+	return ms.HeapAlloc
 }
 
 func RetainedHeap(t testing.TB, path string, detail bool) (heap uint64, finished int) {
@@ -110,9 +115,5 @@ func RetainedHeap(t testing.TB, path string, detail bool) (heap uint64, finished
 	if err := analyzeFiles(context.Background(), s, Options{Files: []string{path}}, 0); err != nil {
 		t.Fatal(err)
 	}
-	var ms runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&ms)
-	runtime.KeepAlive(s)
-	return ms.HeapAlloc, s.done.len()
+	return liveHeap(s), s.done.len()
 }

@@ -147,21 +147,27 @@ type remedyCount struct {
 
 func (t *remedyTally) add(findings []report.Finding) {
 	for _, f := range findings {
-		if !f.Severity.IsProblem() || f.Remedy == "" {
-			continue
+		if f.Severity.IsProblem() && f.Remedy != "" {
+			t.note(f.Remedy, 1, f.ID)
 		}
-		if t.byText == nil {
-			t.byText = map[string]*remedyCount{}
-		}
-		rc := t.byText[f.Remedy]
-		if rc == nil {
-			rc = &remedyCount{text: f.Remedy}
-			t.byText[f.Remedy] = rc
-			t.list = append(t.list, rc)
-		}
-		rc.count++
-		if !slices.Contains(rc.fixes, f.ID) {
-			rc.fixes = append(rc.fixes, f.ID)
+	}
+}
+
+// note counts n more findings fixed by the remedy text, of the IDs ids.
+func (t *remedyTally) note(text string, n int, ids ...report.FindingID) {
+	if t.byText == nil {
+		t.byText = map[string]*remedyCount{}
+	}
+	rc := t.byText[text]
+	if rc == nil {
+		rc = &remedyCount{text: text}
+		t.byText[text] = rc
+		t.list = append(t.list, rc)
+	}
+	rc.count += n
+	for _, id := range ids {
+		if !slices.Contains(rc.fixes, id) {
+			rc.fixes = append(rc.fixes, id)
 		}
 	}
 }
@@ -172,21 +178,7 @@ func rank(first, then *remedyTally) []report.Remedy {
 	var all remedyTally
 	for _, src := range []*remedyTally{first, then} {
 		for _, rc := range src.list {
-			if all.byText == nil {
-				all.byText = map[string]*remedyCount{}
-			}
-			m := all.byText[rc.text]
-			if m == nil {
-				m = &remedyCount{text: rc.text}
-				all.byText[rc.text] = m
-				all.list = append(all.list, m)
-			}
-			m.count += rc.count
-			for _, id := range rc.fixes {
-				if !slices.Contains(m.fixes, id) {
-					m.fixes = append(m.fixes, id)
-				}
-			}
+			all.note(rc.text, rc.count, rc.fixes...)
 		}
 	}
 	slices.SortStableFunc(all.list, func(a, b *remedyCount) int { return b.count - a.count })
