@@ -32,6 +32,9 @@ type callBuild struct {
 	// unproven marks the flows sent to a NAT port nothing shows is
 	// forwarded (JudgeDelivery), for the findings.
 	unproven map[*rtpFlow]bool
+	// farRTCP is the RTCP bound to the call's other legs: what the far
+	// parties report of a stream relayed to them (rtcp_report.go).
+	farRTCP []*rtcpState
 }
 
 // parties are the leg's two ends as the report names them.
@@ -371,6 +374,7 @@ func (cb *callBuild) streamReport(st *streamState, streams []*streamState, sigs 
 	sf := st.facts()
 	var views *[2]partyView // made for the first flow the stream carries
 	dirs := newDeliveries()
+	var carried []boundFlow
 	for _, bf := range cb.flows {
 		if !st.carries(bf, streams) {
 			continue
@@ -379,6 +383,7 @@ func (cb *callBuild) streamReport(st *streamState, streams []*streamState, sigs 
 			v := cb.views(sigs, st, streams)
 			views = &v
 		}
+		carried = append(carried, bf)
 		fr := flowReport(bf, sigs)
 		delivered, proof, doubt := cb.delivery(bf, sigs, *views)
 		to, from := other(bf.bd.sender), bf.bd.sender
@@ -402,6 +407,10 @@ func (cb *callBuild) streamReport(st *streamState, streams []*streamState, sigs 
 		default:
 			sf.Delivered[from] += bf.flow.Packets
 		}
+	}
+	sf.Reported = reportedDirections(carried, cb.dlg.Answered, cb.farRTCP) // rtcp_report.go
+	if sf.noRTP() {
+		reportedDeliveries(&dirs, sf.Reported)
 	}
 	ms.Delivery = dirs.list()
 	return ms, sf

@@ -24,7 +24,9 @@
 // SIP is found by content on any port, over UDP, TCP (reassembled), SCTP,
 // WebSocket, inside IP-in-IP and GRE/ERSPAN, in IPv4 and IPv6 fragments,
 // unwrapped from HEP (hep.go: UDP 9060 in captures, or received with
-// ListenHEP), and over TLS when the session's keys are given (tls.go); a
+// ListenHEP; RTCP reports sent as JSON are read as RTCP and judge the
+// streams a feed carries no RTP of), and over TLS when the session's keys
+// are given (tls.go); a
 // header sipgo cannot parse costs only that header; copies of a packet
 // (SPAN, ERSPAN, overlapping files, merged by time) are counted once.
 //

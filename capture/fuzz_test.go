@@ -170,6 +170,12 @@ func FuzzHEPRecord(f *testing.F) {
 	p.Proto, p.Type = 6, hep.TypeRTP
 	tcpRTP, _ := hep.AppendV3(nil, &p)
 	f.Add(tcpRTP) // a SIP payload labelled RTP over TCP
+	p.Proto, p.Type = 17, hep.TypeRTCPJSON
+	p.Payload = []byte(`{"sender_information":{"packets":250,"octets":43000},"ssrc":7,"type":200,"report_count":1,` +
+		`"report_blocks":[{"source_ssrc":9,"fraction_lost":0,"packets_lost":0,"highest_seq_no":1000,"ia_jitter":8,"lsr":0,"dlsr":0}]}`)
+	rtcpJSON, _ := hep.AppendV3(nil, &p)
+	f.Add(rtcpJSON)                    // an RTCP sender report as HEP agents send it
+	f.Add(rtcpJSON[:len(rtcpJSON)-20]) // its JSON cut short
 	f.Fuzz(func(t *testing.T, b []byte) {
 		// The analyser's own decoder path: decode, emit into a batch, analyse.
 		s := newState()

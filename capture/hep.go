@@ -32,8 +32,10 @@ func (d *decoder) unwrapHEP(pkt *packet, emit func(*packet)) bool {
 // captured where the HEP agent saw it: its addresses, ports, transport and
 // time stamp. SIP and RTP are analysed like captured packets; a SIP
 // message traced over TCP or TLS is whole (agents trace messages, not
-// segments). Other payloads (RTCP and QoS reports as JSON, logs) are
-// counted as not used.
+// segments). RTCP reports sent as JSON (hep_rtcp.go) are analysed as the
+// RTCP packets they describe, which is what verdicts go on when the feed
+// carries no RTP. Other payloads (QoS summaries, logs) are counted as not
+// used.
 func (d *decoder) decodeHEP(b []byte, pkt *packet, emit func(*packet)) {
 	h := &d.hep
 	if _, err := hep.Decode(b, h); err != nil {
@@ -44,7 +46,7 @@ func (d *decoder) decodeHEP(b []byte, pkt *packet, emit func(*packet)) {
 		return
 	}
 	switch h.Type {
-	case hep.TypeSIP, hep.TypeRTP:
+	case hep.TypeSIP, hep.TypeRTP, hep.TypeRTCPJSON:
 	default:
 		d.sink.anomaly("hep-payload-not-used", pkt.Offset, pkt.Frame,
 			fmt.Sprintf("HEP %s payloads are not used for verdicts", h.Type))
@@ -58,6 +60,14 @@ func (d *decoder) decodeHEP(b []byte, pkt *packet, emit func(*packet)) {
 			return
 		}
 		d.hepBuf = payload
+	}
+	if h.Type == hep.TypeRTCPJSON {
+		bin, err := rtcpFromJSON(payload)
+		if err != nil {
+			d.sink.anomaly("malformed-hep-rtcp", pkt.Offset, pkt.Frame, err.Error())
+			return
+		}
+		payload, h.Proto = bin, protoUDP
 	}
 	pkt.Src, pkt.Dst, pkt.Payload = h.Src, h.Dst, payload
 	if !h.Time.IsZero() { // HEPv1 has none: the packet's own time stands

@@ -104,3 +104,79 @@ func receptionSummary(rtcpFlow *rtpFlow, src *reportedSource, stream *rtpFlow) *
 	}
 	return r
 }
+
+// reportedDirections gathers what the RTCP a stream's parties sent said
+// about each direction (StreamFacts.Reported): a party's RTCP speaks as the
+// sender of its own direction (its sender reports, or receiver reports
+// only) and as the receiver of the other (its reception blocks). Reports
+// count for a receiver only when it reported heardNothingAfter past the
+// answer, so one sent before the media began says nothing. On a leg of a
+// call through a relay, the far party's RTCP (far) reporting a stream by
+// its SSRC shows it arrived; its silence proves nothing about this leg.
+func reportedDirections(flows []boundFlow, answered time.Time, far []*rtcpState) [2]ReportedDirection {
+	var r [2]ReportedDirection
+	var ssrc [2]uint32
+	var hasSSRC [2]bool
+	var states [2][]*rtcpState
+	for _, bf := range flows {
+		st := bf.flow.rtcp
+		if !bf.flow.Key.RTCP || st == nil || st.reports == 0 {
+			continue
+		}
+		p := bf.bd.sender
+		states[p] = append(states[p], st)
+		r[p].SenderReported = true
+		if !answered.IsZero() && st.lastNs-answered.UnixNano() >= int64(heardNothingAfter) {
+			r[other(p)].ReceiverReported = true
+		}
+		if st.srReports > 0 {
+			r[p].SenderSR, r[p].SenderSent, ssrc[p], hasSSRC[p] = true, uint64(st.srPackets), st.srSSRC, true
+		}
+	}
+	for d := range 2 {
+		recv := other(d)
+		for _, st := range states[recv] {
+			for _, src := range st.sources {
+				// Without the sender's SSRC any block about a source
+				// other than the receiver's own stream is about it.
+				about := src.ssrc == ssrc[d]
+				if !hasSSRC[d] {
+					about = !hasSSRC[recv] || src.ssrc != ssrc[recv]
+				}
+				r[d].ReceiverGot = r[d].ReceiverGot || (about && src.blocks > 0)
+			}
+		}
+		if hasSSRC[d] && !r[d].ReceiverGot && reportsOn(far, ssrc[d]) {
+			r[d].ReceiverGot = true
+		}
+	}
+	return r
+}
+
+// reportsOn says whether any of states has a reception block about ssrc.
+func reportsOn(states []*rtcpState, ssrc uint32) bool {
+	for _, st := range states {
+		for _, src := range st.sources {
+			if src.ssrc == ssrc && src.blocks > 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// reportedDeliveries adds to dirs the directions the reports settle, for
+// a stream the capture holds no RTP of.
+func reportedDeliveries(dirs *deliveries, r [2]ReportedDirection) {
+	for d := range 2 {
+		known, arrived := r[d].outcome()
+		if !known {
+			continue
+		}
+		doubt := ""
+		if !arrived {
+			doubt = reportedLoss(r[d], d)
+		}
+		dirs.add(d, r[d].SenderSent, arrived, report.ProofRTCPReported, doubt)
+	}
+}

@@ -65,7 +65,16 @@ func (m *Metrics) CallJudged(c report.Call) {
 		return
 	}
 	m.callsJudged.WithLabelValues(verdictLabel(c.Verdict)).Inc()
-	for _, f := range c.Findings {
+	m.Findings(c.Findings)
+}
+
+// Findings counts findings made about a call (natdoc serve's about the
+// calls it relayed, which it does not judge).
+func (m *Metrics) Findings(fs []report.Finding) {
+	if m == nil {
+		return
+	}
+	for _, f := range fs {
 		m.findings.WithLabelValues(m.findingIDs.label(string(f.ID))).Inc()
 	}
 }

@@ -32,7 +32,7 @@ func sample() *Metrics {
 	rc.Closed(relay.SessionStats{A: relay.LegStats{RTP: relay.StreamStats{Packets: 500, Bytes: 86000, Lost: 2}},
 		B: relay.LegStats{RTP: relay.StreamStats{Packets: 498, Bytes: 85656}}})
 	open := []relay.SessionStats{{A: relay.LegStats{RTP: relay.StreamStats{Packets: 10, Bytes: 1720}}}}
-	m.WatchRelay(func() RelayTotals { return rc.Totals(open) })
+	m.WatchRelay(func() RelayTotals { return rc.Totals(func() []relay.SessionStats { return open }) })
 	m.WatchRegistrations(func() int { return 7 })
 	return m
 }
@@ -155,5 +155,26 @@ func TestServe(t *testing.T) {
 	cancel()
 	if err := wait(); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestRelayCountersNeverFall: a session released between the read of the
+// open sessions and of the closed totals is briefly in neither; the
+// counters hold their value instead of dipping, and catch up.
+func TestRelayCountersNeverFall(t *testing.T) {
+	var rc RelayCounter
+	call := relay.SessionStats{A: relay.LegStats{RTP: relay.StreamStats{Packets: 100, Bytes: 17200, Lost: 1}}}
+	open := []relay.SessionStats{call}
+	if got := rc.Totals(func() []relay.SessionStats { return open }); got.Packets[0] != 100 || got.Sessions != 1 {
+		t.Fatalf("open call: %+v", got)
+	}
+	// Released while the scrape runs: not in the closed totals read
+	// first, no longer open when the sessions are read.
+	got := rc.Totals(func() []relay.SessionStats { rc.Closed(call); return nil })
+	if got.Packets[0] != 100 || got.Bytes[0] != 17200 || got.Lost[0] != 1 || got.Sessions != 0 {
+		t.Errorf("during the release: %+v, want the counters held and no session", got)
+	}
+	if got := rc.Totals(func() []relay.SessionStats { return nil }); got.Packets[0] != 100 {
+		t.Errorf("after it: %+v", got)
 	}
 }

@@ -25,25 +25,52 @@ type RelayTotals struct {
 type RelayCounter struct {
 	mu     sync.Mutex
 	closed RelayTotals
+	// last is what Totals returned before: a session released between
+	// reading the open sessions and the closed totals is briefly in
+	// neither, and a counter must not dip for it.
+	last RelayTotals
 }
 
-// Closed adds a session's final counters.
+// Closed adds a session's final counters (relay.Config.OnRelease).
 func (r *RelayCounter) Closed(s relay.SessionStats) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	addSession(&r.closed, s)
 }
 
-// Totals adds the sessions still open to the closed ones.
-func (r *RelayCounter) Totals(open []relay.SessionStats) RelayTotals {
+// Totals adds the sessions still open, read by open, to the closed ones.
+// The closed totals are read first: a session that closes meanwhile is
+// missed once rather than counted twice.
+func (r *RelayCounter) Totals(open func() []relay.SessionStats) RelayTotals {
 	r.mu.Lock()
 	t := r.closed
 	r.mu.Unlock()
-	t.Sessions, t.PortsInUse = len(open), 4*len(open) // two legs of an RTP and an RTCP port
-	for _, s := range open {
+	sessions := open()
+	t.Sessions, t.PortsInUse = len(sessions), 4*len(sessions) // two legs of an RTP and an RTCP port
+	for _, s := range sessions {
 		addSession(&t, s)
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := range 2 {
+		t.Packets[i] = max(t.Packets[i], r.last.Packets[i])
+		t.Bytes[i] = max(t.Bytes[i], r.last.Bytes[i])
+		t.Lost[i] = max(t.Lost[i], r.last.Lost[i])
+	}
+	r.last = t
 	return t
+}
+
+// OpenSessions reads the counters of a relay's sessions in progress.
+func OpenSessions(rl *relay.Relay) func() []relay.SessionStats {
+	return func() []relay.SessionStats {
+		open := rl.Sessions()
+		out := make([]relay.SessionStats, len(open))
+		for i, s := range open {
+			out[i] = s.Stats()
+		}
+		return out
+	}
 }
 
 func addSession(t *RelayTotals, s relay.SessionStats) {

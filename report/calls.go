@@ -230,6 +230,9 @@ const (
 	// ProofInferred: sent to the public address of the receiver's NAT, on
 	// the port the receiver's own media leaves from: the mapping exists.
 	ProofInferred = "inferred"
+	// ProofRTCPReported: the capture holds none of the stream's RTP (a
+	// HEP feed of SIP and RTCP), and the receiver's RTCP reports it.
+	ProofRTCPReported = "rtcp-reported"
 )
 
 // Delivery is one direction of a media stream: the packets seen and

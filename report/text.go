@@ -360,15 +360,41 @@ func textServe(r *Report, _ Options) string {
 	}
 	var b strings.Builder
 	b.WriteString(heading("Server"))
-	b.WriteString(kvLines("listening", strings.Join(s.Listen, ", "), "main address", s.PublicAddr, "fix mode", fmt.Sprint(s.Fix), "registered", fmt.Sprint(s.Registered)))
+	b.WriteString(kvLines("listening", strings.Join(s.Listen, ", "), "main address", s.PublicAddr, "fix mode", fmt.Sprint(s.Fix),
+		"media", s.Media, "registered", fmt.Sprint(s.Registered)))
 	for _, c := range s.Counters {
 		b.WriteString(kvLines(c.Key, c.Value))
 	}
+	for _, e := range s.Engines {
+		b.WriteString(textEngine(e))
+	}
 	for _, c := range s.Calls {
 		fmt.Fprintf(&b, "  %s → %s %s\n", c.From, c.To, styleDim.Render(c.CallID))
+		if c.Engine != "" {
+			fmt.Fprintf(&b, "      media on rtpengine %s\n", c.Engine)
+		}
 		for _, l := range c.Legs {
 			fmt.Fprintf(&b, "      to %-8s %d packets (latched %s, SDP %s)\n", l.Party, l.Packets, l.Latched, l.SDPAddr)
 		}
+	}
+	return b.String()
+}
+
+// textEngine is one rtpengine: its state, its calls, its own figures.
+func textEngine(e MediaEngine) string {
+	state := "up"
+	if !e.Up {
+		state = "down: " + e.LastError
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "  rtpengine %s %s\n", e.Address, state)
+	fmt.Fprintf(&b, "      %d calls (%d active), %d failed requests, %d outages\n", e.Calls, e.Active, e.Failures, e.Outages)
+	if len(e.Stats) > 0 {
+		figures := make([]string, len(e.Stats))
+		for i, kv := range e.Stats {
+			figures[i] = kv.Key + " " + kv.Value
+		}
+		fmt.Fprintf(&b, "      %s\n", strings.Join(figures, ", "))
 	}
 	return b.String()
 }

@@ -221,6 +221,7 @@ func (p *Proc) Terminate(grace time.Duration) bool {
 	default:
 	}
 	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGCONT) // a paused one too
 	select {
 	case <-p.done:
 		return true

@@ -40,13 +40,6 @@ const kamailioModules = "/usr/lib/x86_64-linux-gnu/kamailio/modules/"
 // and out is copied, replies and retransmissions included).
 func StartKamailioProxy(t testing.TB, h *Host, cfg KamailioProxy) *Proc {
 	t.Helper()
-	version, captureID := cfg.HEPVersion, cfg.CaptureID
-	if version == 0 {
-		version = 3
-	}
-	if captureID == 0 {
-		captureID = 1
-	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "#!KAMAILIO\ndebug=1\nlog_stderror=yes\nchildren=2\nauto_aliases=no\ndns=no\nrev_dns=no\n")
 	fmt.Fprintf(&b, "listen=udp:%s\nmpath=%q\n", cfg.Listen, kamailioModules)
@@ -57,20 +50,36 @@ func StartKamailioProxy(t testing.TB, h *Host, cfg KamailioProxy) *Proc {
 		fmt.Fprintf(&b, "loadmodule \"%s.so\"\n", m)
 	}
 	if cfg.HEPTo.IsValid() {
-		fmt.Fprintf(&b, "loadmodule \"siptrace.so\"\n")
-		for _, p := range []string{
-			`"trace_on", 1`, `"trace_mode", 1`, `"trace_to_database", 0`, `"hep_mode_on", 1`,
-			fmt.Sprintf(`"hep_version", %d`, version), fmt.Sprintf(`"hep_capture_id", %d`, captureID),
-			fmt.Sprintf(`"duplicate_uri", "sip:%s%s"`, cfg.HEPTo, map[bool]string{true: ";transport=tcp"}[cfg.HEPOverTCP]),
-		} {
-			fmt.Fprintf(&b, "modparam(\"siptrace\", %s)\n", p)
-		}
-		if cfg.AuthKey != "" {
-			fmt.Fprintf(&b, "modparam(\"siptrace\", \"auth_key\", %q)\n", cfg.AuthKey)
-		}
+		b.WriteString(cfg.Siptrace())
 	}
 	b.WriteString(kamailioProxyRoute)
 	return startKamailio(t, h, b.String(), "udp", cfg.Listen)
+}
+
+// Siptrace is the configuration that loads siptrace and copies every SIP
+// message Kamailio receives and sends to HEPTo as HEP (the fields of cfg
+// other than Listen), for any Kamailio configuration.
+func (cfg KamailioProxy) Siptrace() string {
+	version, captureID := cfg.HEPVersion, cfg.CaptureID
+	if version == 0 {
+		version = 3
+	}
+	if captureID == 0 {
+		captureID = 1
+	}
+	var b strings.Builder
+	b.WriteString("loadmodule \"siptrace.so\"\n")
+	for _, p := range []string{
+		`"trace_on", 1`, `"trace_mode", 1`, `"trace_to_database", 0`, `"hep_mode_on", 1`,
+		fmt.Sprintf(`"hep_version", %d`, version), fmt.Sprintf(`"hep_capture_id", %d`, captureID),
+		fmt.Sprintf(`"duplicate_uri", "sip:%s%s"`, cfg.HEPTo, map[bool]string{true: ";transport=tcp"}[cfg.HEPOverTCP]),
+	} {
+		fmt.Fprintf(&b, "modparam(\"siptrace\", %s)\n", p)
+	}
+	if cfg.AuthKey != "" {
+		fmt.Fprintf(&b, "modparam(\"siptrace\", \"auth_key\", %q)\n", cfg.AuthKey)
+	}
+	return b.String()
 }
 
 // kamailioProxyRoute relays by Request-URI; in-dialog requests follow the
