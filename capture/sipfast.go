@@ -208,20 +208,8 @@ func (h *fastHeaders) header(line string, raw []byte) bool {
 			return false
 		}
 		info.CallID, h.haveCallID = value, true
-	case "from":
-		a, ok := parsePlainAddr(value, false)
-		if !ok {
-			return false
-		}
-		info.FromTag, info.FromUser, info.FromHost, info.FromName = a.param("tag"), a.uri.user, a.uri.host, a.display
-		h.haveFrom = true
-	case "to":
-		a, ok := parsePlainAddr(value, false)
-		if !ok {
-			return false
-		}
-		info.ToTag, info.ToUser, info.ToHost = a.param("tag"), a.uri.user, a.uri.host
-		h.haveTo = true
+	case "from", "to":
+		return h.party(key, value)
 	case "cseq":
 		return h.cseq(value)
 	case "via":
@@ -253,6 +241,23 @@ func (h *fastHeaders) header(line string, raw []byte) bool {
 		return h.sipgoChecks(raw)
 	default:
 		h.other(key, name, value)
+	}
+	return true
+}
+
+// party reads a From or To header.
+func (h *fastHeaders) party(key, value string) bool {
+	a, ok := parsePlainAddr(value, false)
+	if !ok {
+		return false
+	}
+	info := h.info
+	if key == "from" {
+		info.FromTag, info.FromUser, info.FromHost, info.FromName = a.param("tag"), a.uri.user, a.uri.host, a.display
+		h.haveFrom = true
+	} else {
+		info.ToTag, info.ToUser, info.ToHost = a.param("tag"), a.uri.user, a.uri.host
+		h.haveTo = true
 	}
 	return true
 }
