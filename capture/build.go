@@ -106,10 +106,15 @@ func (c *sipCall) ended(now time.Time) bool {
 }
 
 // sweep finalises the calls that ended at least quietAfter before now
-// (final: every call left): it binds the capture's streams to calls,
+// (final: every call left): it files the responses whose wait for their
+// request is over (reorder.go), binds the capture's streams to calls,
 // holds back calls whose media still flows, judges the rest into their
 // report entries and forgets them.
 func (s *state) sweep(now time.Time, final bool) {
+	s.calls.advance(now)
+	if final {
+		s.calls.release(true)
+	}
 	ending, groups := s.endingCalls(now, final)
 	if len(ending) == 0 && !final {
 		s.dropOrphans(now)

@@ -77,6 +77,7 @@ type sipCall struct {
 	upstream *sipCall
 	linkRole string
 	ruriUser string // user of the first INVITE's Request-URI
+	vias     int    // Via headers of the first INVITE
 	lastSDP  lastSDP
 }
 
@@ -147,12 +148,19 @@ type callTable struct {
 	keepMessages bool
 	// onEnd, when set, hears of calls as their signalling ends.
 	onEnd func(CallEnd)
+	// onSDP, when set, hears of each SDP as it is filed with a call
+	// (clock rates, clockrate.go).
+	onSDP func(*sdpInfo, *sipCall)
 	seq   int // legs created so far
 	// groups counts the calls (groups of legs) created so far.
 	groups int
 	// byHop lists the legs by the address their first INVITE went to,
 	// in order: where a B2BUA's outbound leg may come from (legs.go).
 	byHop map[netip.Addr][]*sipCall
+	// held are responses waiting for the request they answer, latest
+	// the latest message time seen (reorder.go).
+	held   []heldMessage
+	latest time.Time
 }
 
 func newCallTable() *callTable {
@@ -191,15 +199,29 @@ func (c *sipCall) dialog(tag string, create bool) *dialog {
 	return d
 }
 
-// add files one SIP message with the leg find returned for it (nil for
-// none). It returns the call it belongs to, or nil for messages outside
-// any INVITE dialog (REGISTER, OPTIONS, ...).
-func (t *callTable) add(m *sipInfo, at time.Time, c *sipCall, sdpInfo *sdpInfo, sdpErr error) *sipCall {
+// add files one SIP message. It returns the call it belongs to, or nil for
+// messages outside any INVITE dialog (REGISTER, OPTIONS, ...) and for a
+// response held until the request it answers arrives (reorder.go).
+func (t *callTable) add(m *sipInfo, at time.Time, sdpInfo *sdpInfo, sdpErr error) *sipCall {
+	t.advance(at)
+	x := heldMessage{m: m, at: at, sdp: sdpInfo, sdpErr: sdpErr}
+	c, onHop := t.find(m)
+	if !onHop && t.hold(x) {
+		return nil
+	}
+	return t.file(c, x)
+}
+
+// file files x with c, the leg find chose (nil: a new leg if x is an
+// INVITE, else no call).
+func (t *callTable) file(c *sipCall, x heldMessage) *sipCall {
+	m, at, sdpInfo := x.m, x.at, x.sdp
 	if c == nil {
 		if !m.Request || m.Method != "INVITE" {
 			return nil
 		}
 		c = t.newCall(m, at)
+		defer t.replay(m.CallID)
 	}
 	c.Last = at
 	from := c.sender(m)
@@ -213,7 +235,7 @@ func (t *callTable) add(m *sipInfo, at time.Time, c *sipCall, sdpInfo *sdpInfo, 
 	if len(c.Infos) < t.maxMessages && !repeatsEvidence(c.Infos, m) {
 		c.Infos = append(c.Infos, m)
 	}
-	if sdpErr != nil {
+	if x.sdpErr != nil {
 		c.SDPErrors = append(c.SDPErrors, m.Frame)
 	}
 	tag := c.dialogTag(m)
@@ -222,6 +244,9 @@ func (t *callTable) add(m *sipInfo, at time.Time, c *sipCall, sdpInfo *sdpInfo, 
 		t.request(c, m, at, from, tag, sdpInfo)
 	default:
 		t.response(c, m, at, from, tag, sdpInfo)
+	}
+	if sdpInfo != nil && t.onSDP != nil {
+		t.onSDP(sdpInfo, c)
 	}
 	return c
 }
@@ -250,15 +275,23 @@ func (t *callTable) newCall(m *sipInfo, at time.Time) *sipCall {
 		Seq: t.seq, CallID: m.CallID, FromTag: m.FromTag, Start: at,
 		StartSeen: m.ToTag == "", CallerSig: m.Src, Transport: m.Transport,
 		Caller:   report.Party{Role: "caller", User: m.FromUser, Host: m.FromHost, Display: m.FromName, SignalAddr: m.Src.String(), UserAgent: m.UserAgent},
-		Callee:   report.Party{Role: "callee", User: m.ToUser, Host: m.ToHost},
+		Callee:   report.Party{Role: "callee", User: m.ToUser, Host: m.ToHost, Dialed: dialedUser(m)},
 		hop:      [2]netip.Addr{m.Src.Addr(), m.Dst.Addr()},
-		ruriUser: m.RURIUser,
+		ruriUser: m.RURIUser, vias: m.Via.Count,
 	}
 	t.link(c, m, at)
 	t.byID[m.CallID] = append(t.byID[m.CallID], c)
 	t.byHop[c.hop[1]] = append(t.byHop[c.hop[1]], c)
 	t.order = append(t.order, c)
 	return c
+}
+
+// dialedUser is the INVITE's Request-URI user when To names someone else.
+func dialedUser(m *sipInfo) string {
+	if m.RURIUser == m.ToUser {
+		return ""
+	}
+	return m.RURIUser
 }
 
 // remove forgets finalised calls.
@@ -306,18 +339,19 @@ func removeLeg[K comparable](index map[K][]*sipCall, key K, c *sipCall) {
 }
 
 // find returns the leg m belongs to: same Call-ID, the caller's tag in
-// From or To, and the same hop. An INVITE without a To-tag on a new hop is
-// a new leg (a proxy forwarding it); other messages on an unknown hop
-// (a request to a Contact address other than the signalling source) go to
-// a leg they share an address with.
-func (t *callTable) find(m *sipInfo) *sipCall {
+// From or To, and the same hop (onHop). An INVITE without a To-tag on a
+// new hop is a new leg (a proxy forwarding it); other messages on an
+// unknown hop (a request to a Contact address other than the signalling
+// source, or a response whose request is not filed yet) go to a leg they
+// share an address with, and onHop is false.
+func (t *callTable) find(m *sipInfo) (c *sipCall, onHop bool) {
 	var shares, any *sipCall
 	for _, c := range t.byID[m.CallID] {
 		if !c.hasTag(m.FromTag) && (m.ToTag == "" || !c.hasTag(m.ToTag)) {
 			continue
 		}
 		if c.onHop(m.Src.Addr(), m.Dst.Addr()) {
-			return c
+			return c, true
 		}
 		if shares == nil && c.touches(m.Src.Addr(), m.Dst.Addr()) {
 			shares = c
@@ -328,9 +362,9 @@ func (t *callTable) find(m *sipInfo) *sipCall {
 	}
 	if any != nil && !(m.Request && m.Method == "INVITE" && m.ToTag == "") {
 		if shares != nil {
-			return shares
+			return shares, false
 		}
-		return any
+		return any, false
 	}
 	// An INVITE retried with credentials after 401/407 (RFC 3261 §22.2)
 	// continues the same call, even from a B2BUA that picks a new From-tag
@@ -340,11 +374,11 @@ func (t *callTable) find(m *sipInfo) *sipCall {
 			if c.CallerSig == m.Src && (c.Status == 401 || c.Status == 407) {
 				c.AltTags = append(c.AltTags, m.FromTag)
 				c.Status = 0
-				return c
+				return c, true
 			}
 		}
 	}
-	return nil
+	return nil, false
 }
 
 func (c *sipCall) hasTag(tag string) bool {

@@ -89,7 +89,7 @@ func rtpFlowsOnly(flows []report.RTPFlow) []report.RTPFlow {
 }
 
 func cloneParty(p report.Party) report.Party {
-	p.User, p.Host, p.Display = strings.Clone(p.User), strings.Clone(p.Host), strings.Clone(p.Display)
+	p.User, p.Host, p.Display, p.Dialed = strings.Clone(p.User), strings.Clone(p.Host), strings.Clone(p.Display), strings.Clone(p.Dialed)
 	p.UserAgent = strings.Clone(p.UserAgent)
 	return p
 }

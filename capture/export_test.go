@@ -23,6 +23,8 @@ var (
 	RTPPathAllocations = rtpPathAllocations
 	RealPcapDirOrEmpty = realPcapDirOrEmpty
 	PcapReader         = pcapReader
+	VerdictLines       = verdictLines
+	LoopbackHEPSockets = loopbackHEPSockets
 )
 
 // BatchEvents is the pipeline's event batch size.

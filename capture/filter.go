@@ -20,8 +20,8 @@ type CallFilter struct {
 	// Hosts: a party's SIP source or SDP address, or an end of one of
 	// its RTP/RTCP streams, is one of these.
 	Hosts []netip.Addr
-	// User: the caller's or callee's user part or display name contains
-	// this, ignoring case.
+	// User: the caller's or callee's user part or display name, or the
+	// user the INVITE's Request-URI dialled, contains this, ignoring case.
 	User string
 	// CallID is the SIP Call-ID of any of the call's legs.
 	CallID string
@@ -64,9 +64,9 @@ func callIDMatches(c report.Call, id string) bool {
 
 func userMatches(c report.Call, user string) bool {
 	user = strings.ToLower(user)
-	names := []string{c.Caller.User, c.Callee.User, c.Caller.Display, c.Callee.Display}
+	names := []string{c.Caller.User, c.Callee.User, c.Callee.Dialed, c.Caller.Display, c.Callee.Display}
 	for _, l := range c.Legs {
-		names = append(names, l.Caller.User, l.Callee.User, l.Caller.Display, l.Callee.Display)
+		names = append(names, l.Caller.User, l.Callee.User, l.Callee.Dialed, l.Caller.Display, l.Callee.Display)
 	}
 	for _, s := range names {
 		if s != "" && strings.Contains(strings.ToLower(s), user) {

@@ -15,7 +15,7 @@ import (
 func TestCallFilterMatch(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	c := report.Call{CallID: "abc@x", Verdict: report.VerdictOneWay, Start: t0, End: t0.Add(time.Minute),
-		Caller: report.Party{User: "Alice", SignalAddr: "203.0.113.1:5060"}, Callee: report.Party{User: "100", Display: "Front Desk"},
+		Caller: report.Party{User: "Alice", SignalAddr: "203.0.113.1:5060"}, Callee: report.Party{User: "100", Display: "Front Desk", Dialed: "4711"},
 		Streams: []report.MediaStream{{Offer: &report.MediaDescription{Addr: "192.168.1.10:10000"},
 			Flows: []report.RTPFlow{{Src: "198.51.100.20:30000", Dst: "192.168.1.10:10000"}}}}}
 	for _, tc := range []struct {
@@ -31,6 +31,7 @@ func TestCallFilterMatch(t *testing.T) {
 		{"user, any case", &capture.CallFilter{User: "alic"}, true},
 		{"display name", &capture.CallFilter{User: "desk"}, true},
 		{"other user", &capture.CallFilter{User: "bob"}, false},
+		{"dialled Request-URI user", &capture.CallFilter{User: "4711"}, true},
 		{"call-id", &capture.CallFilter{CallID: "abc@x"}, true},
 		{"other call-id", &capture.CallFilter{CallID: "abc"}, false},
 		{"verdict", &capture.CallFilter{Verdicts: []report.Verdict{report.VerdictNoWay, report.VerdictOneWay}}, true},

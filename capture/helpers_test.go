@@ -2,7 +2,10 @@ package capture
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"sort"
+	"strings"
 	"testing"
 
 	"github.com/gopacket/gopacket/pcapgo"
@@ -78,3 +81,19 @@ func pcapReader(t *testing.T, path string) *pcapgo.Reader {
 	}
 	return r
 }
+
+// verdictLines summarises calls for comparison: parties, verdict, who
+// cannot hear, the explanation and the finding IDs.
+func verdictLines(calls []report.Call) []string {
+	var out []string
+	for _, c := range calls {
+		ids := findingIDs(c)
+		sort.Strings(ids)
+		out = append(out, fmt.Sprintf("%s %s→%s %s (%s) %s; %s", c.CallID, partyKey(c.Caller), partyKey(c.Callee),
+			c.Verdict, c.CannotHear, c.Explain, strings.Join(ids, ",")))
+	}
+	sort.Strings(out)
+	return out
+}
+
+func partyKey(p report.Party) string { return p.User + "@" + p.Host }

@@ -75,14 +75,7 @@ func BenchmarkHEPCalls(b *testing.B) {
 func BenchmarkListenHEP(b *testing.B) {
 	recs := hepRecords(b, 5_000)
 	for b.Loop() {
-		udp, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		tcp, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
+		udp, tcp := loopbackHEPSockets(b)
 		ctx, cancel := context.WithCancel(context.Background())
 		var sips atomic.Int64
 		done := make(chan *Result, 1)

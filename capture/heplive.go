@@ -83,6 +83,10 @@ type hepSource struct {
 	lastIdle   time.Time
 	pending    Record
 	hasPending bool
+	// left is how many received batches are still handed out once the
+	// capture ends (-1: it has not ended): what came before the end is
+	// judged, what comes after is not waited for.
+	left int
 }
 
 // hepBatch is received packets back to back in buf, ends[i] closing the
@@ -114,7 +118,7 @@ const (
 
 func newHEPSource(ctx context.Context, opt HEPOptions) (*hepSource, error) {
 	s := &hepSource{ctx: ctx, udp: opt.UDP, tcp: opt.TCP, full: make(chan *hepBatch, hepBatches), free: make(chan *hepBatch, hepBatches),
-		notes: make(chan string, 16), quit: make(chan struct{}), timer: time.NewTimer(livePollTimeout)}
+		notes: make(chan string, 16), quit: make(chan struct{}), timer: time.NewTimer(livePollTimeout), left: -1}
 	if opt.Duration > 0 {
 		s.deadline = time.Now().Add(opt.Duration)
 	}
@@ -287,8 +291,13 @@ func (s *hepSource) Next() (Record, error) {
 			s.free <- s.cur
 			s.cur = nil
 		}
-		if s.ctx.Err() != nil || (!s.deadline.IsZero() && time.Now().After(s.deadline)) {
-			return Record{}, io.EOF
+		if s.ended() {
+			if s.left == 0 {
+				return Record{}, io.EOF
+			}
+			s.left--
+			s.cur, s.next = <-s.full, 0
+			continue
 		}
 		select {
 		case b := <-s.full:
@@ -301,6 +310,15 @@ func (s *hepSource) Next() (Record, error) {
 			return Record{}, errIdle
 		}
 	}
+}
+
+// ended says whether the capture is over (ctx done or Duration passed),
+// counting, the first time, the received batches still to hand out.
+func (s *hepSource) ended() bool {
+	if s.left < 0 && (s.ctx.Err() != nil || (!s.deadline.IsZero() && time.Now().After(s.deadline))) {
+		s.left = len(s.full)
+	}
+	return s.left >= 0
 }
 
 // record hands out the current batch's next packet; on a steady trickle

@@ -2,7 +2,10 @@ package capture
 
 import (
 	"context"
+	"errors"
+	"io"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -69,4 +72,56 @@ func TestListenHEPUDPAndTCP(t *testing.T) {
 	if !found {
 		t.Errorf("the garbage TCP agent left no anomaly: %+v", res.Capture.Anomalies)
 	}
+}
+
+// TestHEPSourceHandsOutWhatCameBeforeTheEnd: packets received before the
+// capture ends (Ctrl-C, --duration) are judged, even when the pipeline had
+// not taken them yet.
+func TestHEPSourceHandsOutWhatCameBeforeTheEnd(t *testing.T) {
+	udp, tcp := loopbackHEPSockets(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	src, err := newHEPSource(ctx, HEPOptions{UDP: udp, TCP: tcp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.close()
+	for _, p := range [][]byte{[]byte("first"), []byte("second")} {
+		b := src.batch()
+		b.add(p)
+		src.deliver(b)
+	}
+	cancel()
+	var got []string
+	for {
+		rec, err := src.Next()
+		if errors.Is(err, errIdle) {
+			continue
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, string(rec.Data))
+	}
+	if strings.Join(got, ",") != "first,second" {
+		t.Errorf("handed out %q after the end, want both packets received before it", got)
+	}
+}
+
+// loopbackHEPSockets are a UDP socket and a TCP listener on 127.0.0.1 for
+// ListenHEP, which closes them.
+func loopbackHEPSockets(t testing.TB) (net.PacketConn, net.Listener) {
+	t.Helper()
+	udp, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tcp, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		udp.Close()
+		t.Fatal(err)
+	}
+	return udp, tcp
 }

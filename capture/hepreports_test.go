@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -88,20 +89,19 @@ func rtcpAsJSON(t *testing.T, b []byte) []byte {
 // capture of that HEP traffic (UDP to port 9060).
 func hepFeed(t *testing.T, path string) string {
 	t.Helper()
-	out := filepath.Join(t.TempDir(), "hep.pcap")
-	f, err := os.Create(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w := pcapgo.NewWriterNanos(f)
-	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
-		t.Fatal(err)
-	}
+	return writeHEPFeed(t, hepPackets(t, path))
+}
+
+// hepPackets are the HEP packets an agent sends for the SIP and RTCP in
+// path, in its order. HEP copies in path (UDP to port 9060: a capture at a
+// tracing proxy holds them) are left out.
+func hepPackets(t *testing.T, path string) []hep.Packet {
+	t.Helper()
+	var out []hep.Packet
 	for _, p := range natlab.ReadPcap(t, path) {
 		ip, _ := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
 		udp, _ := p.Layer(layers.LayerTypeUDP).(*layers.UDP)
-		if ip == nil || udp == nil || len(udp.Payload) < 8 {
+		if ip == nil || udp == nil || len(udp.Payload) < 8 || udp.DstPort == 9060 {
 			continue
 		}
 		h := hep.Packet{Proto: 17, Src: netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip.SrcIP.To4())), uint16(udp.SrcPort)),
@@ -114,13 +114,40 @@ func hepFeed(t *testing.T, path string) string {
 		default:
 			continue // RTP: what HEP feeds rarely carry
 		}
-		writeHEPPacket(t, w, &h)
+		out = append(out, h)
 	}
 	return out
 }
 
-// writeHEPPacket writes one HEP packet from an agent to a collector.
-func writeHEPPacket(t *testing.T, w *pcapgo.Writer, h *hep.Packet) {
+// writeHEPFeed writes pkts, in their order, as a capture of HEP traffic at
+// a collector: the i-th arrives at the i-th earliest of their time stamps,
+// so the capture's own times go forward whatever the agents stamped.
+func writeHEPFeed(t *testing.T, pkts []hep.Packet) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "hep.pcap")
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := pcapgo.NewWriterNanos(f)
+	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+		t.Fatal(err)
+	}
+	arrivals := make([]time.Time, len(pkts))
+	for i := range pkts {
+		arrivals[i] = pkts[i].Time
+	}
+	slices.SortFunc(arrivals, time.Time.Compare)
+	for i := range pkts {
+		writeHEPPacket(t, w, &pkts[i], arrivals[i])
+	}
+	return out
+}
+
+// writeHEPPacket writes one HEP packet from an agent to a collector,
+// arriving at.
+func writeHEPPacket(t *testing.T, w *pcapgo.Writer, h *hep.Packet, at time.Time) {
 	t.Helper()
 	payload, err := hep.AppendV3(nil, h)
 	if err != nil {
@@ -134,7 +161,7 @@ func writeHEPPacket(t *testing.T, w *pcapgo.Writer, h *hep.Packet) {
 	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, eth, ip, udp, gopacket.Payload(payload)); err != nil {
 		t.Fatal(err)
 	}
-	ci := gopacket.CaptureInfo{Timestamp: h.Time, CaptureLength: len(buf.Bytes()), Length: len(buf.Bytes())}
+	ci := gopacket.CaptureInfo{Timestamp: at, CaptureLength: len(buf.Bytes()), Length: len(buf.Bytes())}
 	if err := w.WritePacket(ci, buf.Bytes()); err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package capture
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 )
@@ -48,7 +49,14 @@ func (c *sipCall) inSetup() bool {
 }
 
 // link files a new leg in the call it continues, or in a group of its own.
+// HEP copies out of order can bring a leg's INVITE after the INVITE of a
+// leg it leads to; then it goes before that leg, which continues it, so
+// a call's legs and links do not depend on the order the copies came in.
 func (t *callTable) link(c *sipCall, m *sipInfo, at time.Time) {
+	if down := t.ledTo(c); down != nil {
+		c.linkBefore(down)
+		return
+	}
 	if up, role := t.upstreamOf(c, m, at); up != nil {
 		c.upstream, c.linkRole, c.group = up, role, up.group
 	} else {
@@ -64,20 +72,8 @@ func (t *callTable) link(c *sipCall, m *sipInfo, at time.Time) {
 // address a call still in setup arrived at, for the same user, shortly
 // after; or one that names the other leg's Call-ID in a header.
 func (t *callTable) upstreamOf(c *sipCall, m *sipInfo, at time.Time) (*sipCall, string) {
-	var best *sipCall
-	for _, o := range t.byID[m.CallID] {
-		if o == c {
-			continue
-		}
-		if best == nil || o.hop[1] == m.Src.Addr() {
-			best = o
-		}
-	}
-	if best != nil {
-		if best.hasTag(m.FromTag) {
-			return best, roleProxy
-		}
-		return best, roleB2BUA
+	if best := c.continues(t.byID[m.CallID]); best != nil {
+		return best, roleBetween(best, c)
 	}
 	// Without an X- header naming a Call-ID only a leg whose INVITE went to
 	// the new INVITE's source can be linked: a busy trunk starts thousands
@@ -97,6 +93,89 @@ func (t *callTable) upstreamOf(c *sipCall, m *sipInfo, at time.Time) (*sipCall, 
 		}
 	}
 	return nil, ""
+}
+
+// continues picks, among legs of c's Call-ID, the one c continues: the
+// last whose INVITE went where c's comes from, else the first.
+func (c *sipCall) continues(legs []*sipCall) *sipCall {
+	var best *sipCall
+	for _, o := range legs {
+		if o != c && o.CallID == c.CallID && (best == nil || o.hop[1] == c.hop[0]) {
+			best = o
+		}
+	}
+	return best
+}
+
+// roleBetween is what the intermediary between leg up and leg down is: a
+// proxy keeps the caller's tag, a B2BUA does not.
+func roleBetween(up, down *sipCall) string {
+	if up.hasTag(down.FromTag) {
+		return roleProxy
+	}
+	return roleB2BUA
+}
+
+// linkGuessed: the leg is its call's first, or continues a leg whose
+// INVITE went elsewhere than where its own came from (the best guess when
+// its true upstream was not seen yet).
+func (c *sipCall) linkGuessed() bool {
+	return c.upstream == nil || c.upstream.hop[1] != c.hop[0]
+}
+
+// precedes says whether the new leg c comes before o, a leg of its Call-ID
+// whose link is a guess: not if o's INVITE went where c's comes from (c
+// continues o); yes if c's went where o's came from. Else, through
+// proxies (same tags), if c's INVITE has fewer Via headers, since a proxy
+// adds one to a request it forwards (RFC 3261 §16.6 step 8); and when o
+// is the call's first leg, if c's INVITE was sent first.
+func (c *sipCall) precedes(o *sipCall) bool {
+	if o == c || o.CallID != c.CallID || !o.linkGuessed() {
+		return false
+	}
+	switch {
+	case o.hop[1] == c.hop[0]:
+		return false
+	case o.hop[0] == c.hop[1]:
+		return true
+	case o.hasTag(c.FromTag):
+		return c.vias > 0 && c.vias < o.vias
+	}
+	return o.upstream == nil && c.Start.Before(o.Start)
+}
+
+// ledTo is the first leg the new leg c precedes, if any.
+func (t *callTable) ledTo(c *sipCall) *sipCall {
+	for _, o := range t.byID[c.CallID] {
+		if c.precedes(o) {
+			return o
+		}
+	}
+	return nil
+}
+
+// linkBefore files the new leg c in down's call just before down: it
+// continues a leg before that (down's guess, when none fits), if any, and
+// down, and the legs whose link was a guess and whose INVITE came from
+// where c's went, continue c. The call's first leg gives the call its
+// place in the report.
+func (c *sipCall) linkBefore(down *sipCall) {
+	g := down.group
+	pos := slices.Index(g.legs, down)
+	c.group = g
+	if pos == 0 {
+		c.Seq, down.Seq = down.Seq, c.Seq
+	} else if up := c.continues(g.legs[:pos]); up != nil {
+		c.upstream, c.linkRole = up, roleBetween(up, c)
+	} else {
+		c.upstream, c.linkRole = down.upstream, down.linkRole
+	}
+	g.legs = slices.Insert(g.legs, pos, c)
+	for _, o := range g.legs[pos+1:] {
+		if o == down || (o.CallID == c.CallID && o.hop[0] == c.hop[1] && o.linkGuessed()) {
+			o.upstream, o.linkRole = c, roleBetween(c, o)
+		}
+	}
 }
 
 // b2buaLinks says whether m, a new INVITE with another Call-ID, continues

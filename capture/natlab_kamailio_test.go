@@ -160,8 +160,22 @@ func endLabCall(t *testing.T, calling *natlab.Proc, timeout time.Duration, calle
 	}
 }
 
-// recordLabFile keeps a lab capture in testdata with -record-lab.
+// recordLabFile keeps a lab capture in testdata with -record-lab (and in
+// NATDOC_KEEP_LAB).
 func recordLabFile(t *testing.T, path, name string) {
+	t.Helper()
+	data := keepLabFile(t, path, name)
+	if *recordLab && !t.Failed() {
+		if err := os.WriteFile(filepath.Join("..", "testdata", name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// keepLabFile copies a lab capture to the directory NATDOC_KEEP_LAB names,
+// if any, and returns its bytes: captures of what shows only now and then
+// are kept by hand.
+func keepLabFile(t *testing.T, path, name string) []byte {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -170,11 +184,7 @@ func recordLabFile(t *testing.T, path, name string) {
 	if dir := os.Getenv("NATDOC_KEEP_LAB"); dir != "" {
 		_ = os.WriteFile(filepath.Join(dir, name), data, 0o644)
 	}
-	if *recordLab && !t.Failed() {
-		if err := os.WriteFile(filepath.Join("..", "testdata", name), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	return data
 }
 
 // TestLabInboundToUnfixedRegistration: the second classic NAT complaint,

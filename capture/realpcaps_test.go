@@ -277,3 +277,20 @@ func TestNATLabKamailioRecordings(t *testing.T) {
 		}
 	}
 }
+
+// TestDialledUserFromRealCapture: an INVITE whose Request-URI dials a
+// number (08019200028) while its To names a user (mcr) is found by the
+// number.
+func TestDialledUserFromRealCapture(t *testing.T) {
+	res := realPcap(t, "sngrep__ipv6frag.pcap")
+	if len(res.Calls) == 0 {
+		t.Fatal("no calls")
+	}
+	c := res.Calls[0]
+	if c.Callee.User != "mcr" || c.Callee.Dialed != "08019200028" {
+		t.Fatalf("callee %+v: want user mcr, dialled 08019200028", c.Callee)
+	}
+	if !(&CallFilter{User: "0801920"}).Match(c) {
+		t.Error("--user with the dialled number does not select the call")
+	}
+}

@@ -266,11 +266,14 @@ type lastSDP struct {
 	err  error
 }
 
-// sdpOf parses body, or returns what the call's last SDP body, the same,
-// parsed to. c may be nil (a message of no call yet).
-func (c *sipCall) sdpOf(body []byte) (*sdpInfo, error) {
-	if c != nil && c.lastSDP.body != "" && c.lastSDP.body == string(body) {
-		return c.lastSDP.info, c.lastSDP.err
+// sdpOf parses body, the SDP of a message with this Call-ID, or returns
+// what it parsed to when a leg of the call last carried the same body.
+// It looks the legs up without find, which may change a leg.
+func (t *callTable) sdpOf(callID string, body []byte) (*sdpInfo, error) {
+	for _, c := range t.byID[callID] {
+		if c.lastSDP.body != "" && c.lastSDP.body == string(body) {
+			return c.lastSDP.info, c.lastSDP.err
+		}
 	}
 	return parseSDP(body)
 }

@@ -205,7 +205,7 @@ type state struct {
 }
 
 func newState() *state {
-	return &state{
+	s := &state{
 		calls:  newCallTable(),
 		regs:   newRegistrations(),
 		sipr:   newSIPReader(),
@@ -217,6 +217,8 @@ func newState() *state {
 
 		rtpmaps: map[netip.AddrPort]rtpmapEntry{},
 	}
+	s.calls.onSDP = s.noteRtpmaps
+	return s
 }
 
 // setDetail says whether calls keep their SIP messages and streams their
@@ -324,12 +326,11 @@ func (s *state) sip(pkt *packet, info *sipInfo) {
 		s.anomaly("malformed-sip-header", pkt.Offset, pkt.Frame, "SIP header kept unparsed, the message read without it: "+h)
 	}
 	info.Fragmented = pkt.Fragmented
-	c := s.calls.find(info)
 	var sd *sdpInfo
 	var sdErr error
 	body := info.sdpBody()
 	if body != nil {
-		sd, sdErr = c.sdpOf(body)
+		sd, sdErr = s.calls.sdpOf(info.CallID, body)
 		if sdErr != nil {
 			s.anomaly("malformed-sdp", pkt.Offset, pkt.Frame, sdErr.Error())
 		}
@@ -337,11 +338,9 @@ func (s *state) sip(pkt *packet, info *sipInfo) {
 	info.Body = nil // the SDP is kept parsed; drop the bytes
 	s.regs.sip(info, pkt.Time)
 	s.toPrivate.sip(info, pkt.Time)
-	c = s.calls.add(info, pkt.Time, c, sd, sdErr)
-	if c != nil && body != nil {
+	if c := s.calls.add(info, pkt.Time, sd, sdErr); c != nil && body != nil {
 		c.keepSDP(body, sd, sdErr)
 	}
-	s.noteRtpmaps(sd, c)
 }
 
 // sipPorts are where SIP over TLS usually runs (RFC 3261 §26.2: 5061).

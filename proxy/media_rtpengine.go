@@ -10,6 +10,7 @@ import (
 
 	"github.com/natdoc/natdoc/internal/ng"
 	"github.com/natdoc/natdoc/internal/sipcall"
+	"github.com/natdoc/natdoc/metrics"
 	"github.com/natdoc/natdoc/relay"
 	"github.com/natdoc/natdoc/rtpengine"
 )
@@ -21,6 +22,9 @@ import (
 type engineMedia struct {
 	s    *Server
 	pool *rtpengine.Pool
+
+	inProgress sync.Map // *engineCall -> struct{}: calls not yet closed
+	closed     metrics.RelayCounter
 }
 
 func (m *engineMedia) kind() string { return "rtpengine" }
@@ -42,7 +46,30 @@ type engineCall struct {
 }
 
 func (m *engineMedia) open(callID string, caller, callee mediaParty) (mediaCall, error) {
-	return &engineCall{m: m, id: callID, caller: caller, callee: callee}, nil
+	c := &engineCall{m: m, id: callID, caller: caller, callee: callee}
+	m.inProgress.Store(c, struct{}{})
+	return c, nil
+}
+
+// totals are the engines' counts as natdoc_relay_* metrics: the calls in
+// progress with their latest counts, each asked for fresh ones for the
+// next scrape (an engine call's counts come from a query, so a scrape
+// sees them one scrape late), and the closed calls' final counts.
+func (m *engineMedia) totals() metrics.RelayTotals {
+	return m.closed.Totals(func() []relay.SessionStats {
+		var out []relay.SessionStats
+		m.inProgress.Range(func(k, _ any) bool {
+			c := k.(*engineCall)
+			c.refresh()
+			if st := c.stats(); st != nil {
+				out = append(out, *st)
+			} else {
+				out = append(out, relay.SessionStats{CallID: c.id})
+			}
+			return true
+		})
+		return out
+	})
 }
 
 // rewrite sends the SDP to the call's engine (the first message picks
@@ -198,7 +225,11 @@ func (c *engineCall) close() {
 	eng, closed, tag := c.eng, c.closed, c.callerTag
 	c.closed = true
 	c.mu.Unlock()
-	if eng == nil || closed {
+	if closed {
+		return
+	}
+	defer c.m.counted(c)
+	if eng == nil {
 		return
 	}
 	defer eng.End(c.id)
@@ -214,6 +245,14 @@ func (c *engineCall) close() {
 		return
 	}
 	c.keep(ng.ReadCallStats(r))
+}
+
+// counted moves a closed call's last counts to the closed totals.
+func (m *engineMedia) counted(c *engineCall) {
+	m.inProgress.Delete(c)
+	if st := c.stats(); st != nil {
+		m.closed.Closed(*st)
+	}
 }
 
 // refresh queries the call's counts in the background, one query at a

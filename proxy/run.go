@@ -309,6 +309,9 @@ func serve(ctx context.Context, o Options, cfg Config, rep *report.Report, watch
 	if err != nil {
 		return &ConfigError{err}
 	}
+	if em, ok := srv.media.(*engineMedia); ok {
+		o.Metrics.WatchRelay(em.totals)
+	}
 	stopRejected := obs.watch(ctx, srv)
 	defer stopRejected()
 	mode := fmt.Sprint(o.Fix)

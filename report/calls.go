@@ -112,6 +112,10 @@ type Party struct {
 	User    string `json:"user,omitempty"`
 	Host    string `json:"host,omitempty"`
 	Display string `json:"display,omitempty"`
+	// Dialed is the user part of the INVITE's Request-URI when it differs
+	// from User (the callee's To): the number really dialled, after a
+	// forward, a hunt group or a proxy's rewrite.
+	Dialed string `json:"dialed,omitempty"`
 	// SignalAddr is where this party's SIP really came from (ip:port).
 	SignalAddr string `json:"signal_addr,omitempty"`
 	UserAgent  string `json:"user_agent,omitempty"`

@@ -24,7 +24,7 @@ type filterFlags struct {
 func (f *filterFlags) add(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringSliceVar(&f.hosts, "host", nil, "only calls with a party (SIP or media) at this `IP` (repeatable)")
-	fl.StringVar(&f.user, "user", "", "only calls whose caller or callee user or name contains this `TEXT`")
+	fl.StringVar(&f.user, "user", "", "only calls whose caller or callee user or name, or the dialled Request-URI user, contains this `TEXT`")
 	fl.StringVar(&f.callID, "call-id", "", "only the call with this SIP `Call-ID`")
 	fl.StringVar(&f.since, "since", "", "only calls still going at this capture `TIME` (RFC 3339 or \"2006-01-02 15:04:05\", UTC) or later")
 	fl.StringVar(&f.until, "until", "", "only calls that started at this capture `TIME` or before")

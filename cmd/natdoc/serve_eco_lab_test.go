@@ -86,6 +86,35 @@ func checkPromtool(t *testing.T, h *natlab.Host, url string) {
 	if _, err := exec.LookPath("promtool"); err != nil {
 		t.Fatal("promtool is not installed (.ci/run installs Debian's prometheus)")
 	}
+	body := scrapeMetrics(t, h, url)
+	check := exec.Command("promtool", "check", "metrics")
+	check.Stdin = strings.NewReader(body)
+	if out, err := check.CombinedOutput(); err != nil {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+	for _, series := range []string{"natdoc_relay_packets_total", "natdoc_registered_contacts", "natdoc_sip_responses_total", "process_resident_memory_bytes"} {
+		if !strings.Contains(body, series) {
+			t.Errorf("the endpoint has no %s", series)
+		}
+	}
+}
+
+// metricValue is the value of the sample named series (with its labels,
+// as the exposition writes them) in body, or -1.
+func metricValue(body, series string) float64 {
+	for _, line := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+				return f
+			}
+		}
+	}
+	return -1
+}
+
+// scrapeMetrics reads url from inside h.
+func scrapeMetrics(t *testing.T, h *natlab.Host, url string) string {
+	t.Helper()
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			return h.DialTCP(network, addr, time.Second)
@@ -99,14 +128,5 @@ func checkPromtool(t *testing.T, h *natlab.Host, url string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	check := exec.Command("promtool", "check", "metrics")
-	check.Stdin = strings.NewReader(string(body))
-	if out, err := check.CombinedOutput(); err != nil {
-		t.Errorf("promtool check metrics: %v\n%s", err, out)
-	}
-	for _, series := range []string{"natdoc_relay_packets_total", "natdoc_registered_contacts", "natdoc_sip_responses_total", "process_resident_memory_bytes"} {
-		if !strings.Contains(string(body), series) {
-			t.Errorf("the endpoint has no %s", series)
-		}
-	}
+	return string(body)
 }

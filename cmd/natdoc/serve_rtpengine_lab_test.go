@@ -31,7 +31,7 @@ func TestLabServeRtpengine(t *testing.T) {
 	dir := t.TempDir()
 	serve := srv.Start(t, os.Args[0], append(helperArgs, "serve", "--listen", "203.0.113.10:5060", "--allow", "0.0.0.0/0", "--tcp=false",
 		"--media", "rtpengine=udp:"+e1.NG.String(), "--media", "rtpengine=udp:"+e2.NG.String()+",weight=2",
-		"--json", "-o", filepath.Join(dir, "serve.json"))...)
+		"--metrics", "203.0.113.10:9464", "--json", "-o", filepath.Join(dir, "serve.json"))...)
 	waitLog(t, serve, "listening on")
 	registrar := netip.MustParseAddrPort("203.0.113.10:5060")
 	alice := natlab.StartBaresip(t, aHost, natlab.BaresipConfig{User: "alice", Registrar: registrar, AutoAnswer: true})
@@ -50,10 +50,36 @@ func TestLabServeRtpengine(t *testing.T) {
 	if r := loadReport(t, out); r.CallTest.Verdict != report.VerdictTwoWay {
 		t.Errorf("carol -> echo through rtpengine: %s", r.CallTest.Explain)
 	}
+	metrics := scrapeMetrics(t, srv, "http://203.0.113.10:9464/metrics")
 	if !serve.Terminate(serveStopGrace) {
 		t.Errorf("serve did not exit within %s of SIGTERM", serveStopGrace)
 	}
-	checkEngineReport(t, loadReport(t, filepath.Join(dir, "serve.json")), 3, e1.NG, e2.NG)
+	r := loadReport(t, filepath.Join(dir, "serve.json"))
+	checkEngineReport(t, r, 3, e1.NG, e2.NG)
+	checkEngineMetrics(t, metrics, r)
+}
+
+// checkEngineMetrics: after the calls ended, the relay metrics count no
+// call in progress and, per direction, at least the RTP the engines
+// counted for the calls (the metrics add RTCP).
+func checkEngineMetrics(t *testing.T, metrics string, r *report.Report) {
+	t.Helper()
+	var rtp [2]uint64
+	for _, c := range r.Serve.Calls {
+		for i, l := range c.Legs {
+			rtp[i%2] += l.Received
+		}
+	}
+	if v := metricValue(metrics, "natdoc_relay_sessions"); v != 0 {
+		t.Errorf("natdoc_relay_sessions %v after the calls ended, want 0", v)
+	}
+	for i, dir := range []string{"caller_to_callee", "callee_to_caller"} {
+		v := metricValue(metrics, `natdoc_relay_packets_total{direction="`+dir+`"}`)
+		t.Logf("natdoc_relay_packets_total %s: %v (the calls' RTP: %d)", dir, v, rtp[i])
+		if v < float64(rtp[i]) || v <= 0 {
+			t.Errorf("natdoc_relay_packets_total{direction=%q} %v, want at least the %d RTP packets the engines counted", dir, v, rtp[i])
+		}
+	}
 }
 
 // checkEngineReport: media on rtpengine, the engines up and listed,
