@@ -30,6 +30,11 @@ type Options struct {
 	Detail bool
 	// Filter, when set, selects the calls reported (filter.go).
 	Filter *CallFilter
+	// OnCall, when set, is given every call reported as soon as it and
+	// the calls numbered before it are judged, in order (C1, C2, ...;
+	// stream.go), and no call is kept: Result.Calls stays empty and memory
+	// follows the calls in progress. An error ends the analysis with it.
+	OnCall func(report.Call) error
 	// TLSKeys, when set, decrypts SIP over TLS: sessions on port 5061 and
 	// any other whose ClientHello the key log names.
 	TLSKeys *tlsdecrypt.Keys
@@ -43,11 +48,16 @@ var ErrUnreadable = errors.New("unreadable capture")
 
 // Result is what an analysis found, ready to go into a report.
 type Result struct {
-	Capture  report.CaptureInfo
+	Capture report.CaptureInfo
+	// Calls are the calls reported, unless Options.OnCall took them.
 	Calls    []report.Call
 	Findings []report.Finding
 	Remedies []report.Remedy
 	Verdict  string
+	// CallCount counts the calls reported; CallProblems says whether any
+	// had a finding of warning or error.
+	CallCount    int
+	CallProblems bool
 }
 
 // Analyze reads the files and judges every call in them. Several files
@@ -71,10 +81,24 @@ func Analyze(ctx context.Context, opt Options) (*Result, error) {
 		}
 		total += st.Size()
 	}
-	if err := analyzeFiles(ctx, s, opt, total); err != nil {
+	if opt.OnCall != nil {
+		var stop context.CancelFunc
+		ctx, stop = context.WithCancel(ctx)
+		defer stop()
+		s.ordered = newOrderedCalls(opt.OnCall, stop)
+	}
+	err := analyzeFiles(ctx, s, opt, total)
+	if s.ordered != nil && s.ordered.err != nil {
+		return nil, s.ordered.err
+	}
+	if err != nil {
 		return nil, err
 	}
-	return s.result(opt.Files, ""), nil
+	res := s.result(opt.Files, "")
+	if s.ordered != nil && s.ordered.err != nil {
+		return nil, s.ordered.err
+	}
+	return res, nil
 }
 
 // analyzeFiles reads the files into s as one capture, their records
@@ -108,12 +132,14 @@ func (s *state) result(files []string, live string) *Result {
 		},
 		Calls: calls,
 	}
-	r.Capture.Vantage = vantage(calls)
+	t := &s.tally
+	r.Capture.Vantage = vantage(t.private, t.public)
 	r.Findings = append(captureFindings(s), tlsFindings(s)...)
 	r.Findings = append(r.Findings, s.regs.findings(s.last)...)
 	r.Findings = append(r.Findings, s.toPrivate.findings(s.regs)...)
-	r.Remedies = remedies(r)
-	r.Verdict = verdictSentence(calls)
+	r.Remedies = remedies(r.Findings, &t.remedies)
+	r.Verdict = verdictSentence(t.calls, t.verdicts)
+	r.CallCount, r.CallProblems = t.calls, t.problems
 	return r
 }
 

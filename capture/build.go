@@ -90,9 +90,9 @@ func (c *sipCall) quietNeeded() time.Duration {
 	return quietAfter
 }
 
-// doneCall is a finalised report call with its order key.
+// doneCall is a finalised report call with its number (callGroup).
 type doneCall struct {
-	seq      int
+	number   int
 	call     report.Call
 	filtered bool // left out by the CallFilter; named, not reported
 }
@@ -160,6 +160,9 @@ func (s *state) endingCalls(now time.Time, final bool) (map[*sipCall]bool, []*gr
 func (s *state) bindMedia(now time.Time) []boundFlow {
 	if s.binder == nil {
 		s.binder = newBinder()
+	}
+	if len(s.flows) == 0 {
+		return nil // a capture of signalling alone: nothing to bind
 	}
 	b := s.binder
 	for _, c := range s.calls.order {
@@ -232,7 +235,7 @@ func (s *state) attachMedia(groups []*groupBuild, ending map[*sipCall]bool, clai
 func (s *state) judge(groups []*groupBuild, now time.Time) {
 	hasMedia := s.counts.rtp > 0
 	for _, g := range groups {
-		s.keepJudged(g.report(hasMedia, now), g.legs[0].call.Seq) // filter.go
+		s.keepJudged(g.report(hasMedia, now), g.legs[0].call.group.number) // filter.go
 	}
 }
 
@@ -281,6 +284,9 @@ const maxOrphanEvidence = 10
 // C1, C2, ... by the order their INVITEs appeared.
 func (s *state) finishCalls() []report.Call {
 	s.sweep(s.last, true)
+	if s.ordered != nil {
+		s.ordered.flush()
+	}
 	return s.done.take()
 }
 
@@ -371,16 +377,20 @@ func (cb *callBuild) streamReport(st *streamState, streams []*streamState, sigs 
 	ms.Offer = describe(st.latest[caller], st.latestEv[caller])
 	ms.Answer = describe(st.latest[callee], st.latestEv[callee])
 	sf := st.facts()
-	views := cb.views(sigs, st, streams)
+	var views *[2]partyView // made for the first flow the stream carries
 	dirs := newDeliveries()
 	var carried []boundFlow
 	for _, bf := range cb.flows {
 		if !st.carries(bf, streams) {
 			continue
 		}
+		if views == nil {
+			v := cb.views(sigs, st, streams)
+			views = &v
+		}
 		carried = append(carried, bf)
 		fr := flowReport(bf, sigs)
-		delivered, proof, doubt := cb.delivery(bf, sigs, views)
+		delivered, proof, doubt := cb.delivery(bf, sigs, *views)
 		to, from := other(bf.bd.sender), bf.bd.sender
 		fr.Unreachable = unreachableFromOutside(bf.flow.Key.Dst.Addr(), sigs[to].Addr())
 		fr.Unproven = !delivered && !fr.Unreachable

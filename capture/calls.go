@@ -2,6 +2,7 @@ package capture
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/natdoc/natdoc/report"
@@ -77,6 +78,7 @@ type sipCall struct {
 	linkRole string
 	ruriUser string // user of the first INVITE's Request-URI
 	vias     int    // Via headers of the first INVITE
+	lastSDP  lastSDP
 }
 
 // setupTrack follows the INVITE transaction that sets the call up: the
@@ -149,7 +151,12 @@ type callTable struct {
 	// onSDP, when set, hears of each SDP as it is filed with a call
 	// (clock rates, clockrate.go).
 	onSDP func(*sdpInfo, *sipCall)
-	seq   int // calls created so far
+	seq   int // legs created so far
+	// groups counts the calls (groups of legs) created so far.
+	groups int
+	// byHop lists the legs by the address their first INVITE went to,
+	// in order: where a B2BUA's outbound leg may come from (legs.go).
+	byHop map[netip.Addr][]*sipCall
 	// held are responses waiting for the request they answer, latest
 	// the latest message time seen (reorder.go).
 	held   []heldMessage
@@ -157,7 +164,7 @@ type callTable struct {
 }
 
 func newCallTable() *callTable {
-	return &callTable{byID: map[string][]*sipCall{}, maxMessages: 2000}
+	return &callTable{byID: map[string][]*sipCall{}, byHop: map[netip.Addr][]*sipCall{}, maxMessages: 2000}
 }
 
 // sender says which party sent m: requests carry the sender's tag in From,
@@ -219,13 +226,13 @@ func (t *callTable) file(c *sipCall, x heldMessage) *sipCall {
 	c.Last = at
 	from := c.sender(m)
 	c.SeenFrom[from] = true
-	if len(c.Infos) < t.maxMessages {
-		if t.keepMessages {
-			c.Messages = append(c.Messages, report.SIPMessage{
-				Frame: m.Frame, Time: at, Src: m.Src.String(), Dst: m.Dst.String(),
-				Summary: m.Summary(), HasSDP: sdpInfo != nil,
-			})
-		}
+	if t.keepMessages && len(c.Messages) < t.maxMessages {
+		c.Messages = append(c.Messages, report.SIPMessage{
+			Frame: m.Frame, Time: at, Src: m.Src.String(), Dst: m.Dst.String(),
+			Summary: m.Summary(), HasSDP: sdpInfo != nil,
+		})
+	}
+	if len(c.Infos) < t.maxMessages && !repeatsEvidence(c.Infos, m) {
 		c.Infos = append(c.Infos, m)
 	}
 	if x.sdpErr != nil {
@@ -244,6 +251,22 @@ func (t *callTable) file(c *sipCall, x heldMessage) *sipCall {
 	return c
 }
 
+// repeatsEvidence says whether one of the last messages kept for NAT
+// evidence says all m says (a retransmission, the same response to it):
+// the findings and views read the first message of each kind, so a call
+// whose INVITE is resent until Timer B keeps one, not seven.
+func repeatsEvidence(kept []*sipInfo, m *sipInfo) bool {
+	for i := len(kept) - 1; i >= 0 && i >= len(kept)-4; i-- {
+		k := kept[i]
+		if k.Request == m.Request && k.Method == m.Method && k.Status == m.Status && k.Reason == m.Reason &&
+			k.CSeq == m.CSeq && k.Src == m.Src && k.Dst == m.Dst && k.Contact == m.Contact && k.Via == m.Via &&
+			k.FromTag == m.FromTag && k.Transport == m.Transport && k.LengthMismatch == m.LengthMismatch {
+			return true
+		}
+	}
+	return false
+}
+
 // newCall starts a leg at an INVITE no leg holds yet, and links it to the
 // call it continues.
 func (t *callTable) newCall(m *sipInfo, at time.Time) *sipCall {
@@ -258,6 +281,7 @@ func (t *callTable) newCall(m *sipInfo, at time.Time) *sipCall {
 	}
 	t.link(c, m, at)
 	t.byID[m.CallID] = append(t.byID[m.CallID], c)
+	t.byHop[c.hop[1]] = append(t.byHop[c.hop[1]], c)
 	t.order = append(t.order, c)
 	return c
 }
@@ -276,20 +300,11 @@ func (t *callTable) remove(gone map[*sipCall]bool) {
 		return
 	}
 	kept := t.order[:0]
+	hops := map[netip.Addr]bool{}
 	for _, c := range t.order {
 		if gone[c] {
-			list := t.byID[c.CallID]
-			for i, x := range list {
-				if x == c {
-					list = append(list[:i], list[i+1:]...)
-					break
-				}
-			}
-			if len(list) == 0 {
-				delete(t.byID, c.CallID)
-			} else {
-				t.byID[c.CallID] = list
-			}
+			removeLeg(t.byID, c.CallID, c)
+			hops[c.hop[1]] = true
 			c.group, c.upstream = nil, nil // let the finished call go
 			continue
 		}
@@ -297,6 +312,30 @@ func (t *callTable) remove(gone map[*sipCall]bool) {
 	}
 	clear(t.order[len(kept):])
 	t.order = kept
+	for hop := range hops {
+		list := slices.DeleteFunc(t.byHop[hop], func(c *sipCall) bool { return gone[c] })
+		if len(list) == 0 {
+			delete(t.byHop, hop)
+		} else {
+			t.byHop[hop] = list
+		}
+	}
+}
+
+// removeLeg takes c out of index[key].
+func removeLeg[K comparable](index map[K][]*sipCall, key K, c *sipCall) {
+	list := index[key]
+	for i, x := range list {
+		if x == c {
+			list = append(list[:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(index, key)
+	} else {
+		index[key] = list
+	}
 }
 
 // find returns the leg m belongs to: same Call-ID, the caller's tag in

@@ -42,20 +42,22 @@
 // them, taking turns by batch, and classify RTP/RTCP into compact events,
 // one keeps the state: RTP statistics per stream (RFC 3550 loss, and jitter
 // at the clock rate of the stream's SDP rtpmap, without allocating per
-// packet) and SIP calls (parsed by sipgo, SDP by pion/sdp). Decoding takes
+// packet) and SIP calls (parsed by sipgo or its fast path, SDP by pion/sdp). Decoding takes
 // a fixed-offset header walk for plain Ethernet(+802.1Q)/IPv4/UDP, nearly
 // every packet of a VoIP capture (fastpath.go), and gopacket's
 // DecodingLayerParser for everything else. Calls that ended and went quiet
 // for 30 s of capture time are judged and dropped as the capture streams
 // past, at moments set by the packets' times alone, and the result does not
-// depend on how the pipeline batched the packets. What a judged call keeps
-// is its report entry: compacted (compact.go) to the calls table row,
-// verdict, RTP counts and findings, about 3 KB, unless Options.Detail asks
-// for the ladder, SDP, RTCP flows and timelines that only a single call's
-// view, HTML or JSON show. Memory so follows the calls in progress plus the
-// report being built, not the file's size; the report itself, which lists
-// every call, is the part that grows. Verdicts (verdict.go) and findings
-// are pure functions of plain facts.
+// depend on how the pipeline batched the packets. A judged call is handed
+// on in order (Options.OnCall, stream.go) and not kept, what the summary
+// needs of it tallied, so memory follows the calls in progress, not the
+// file's size; kept (Result.Calls), a call is compacted (compact.go) to the
+// calls table row, verdict, RTP counts and findings, about 3.5 KB, unless
+// Options.Detail asks for the ladder, SDP, RTCP flows and timelines that
+// only a single call's view, HTML or JSON show. SIP messages in the plain
+// form nearly all are in take a fast path (sipfast.go) held equal to sipgo
+// by a fuzz target. Verdicts (verdict.go) and findings are pure functions
+// of plain facts.
 //
 // Hostile input: every length read from a file or the wire is bounded before
 // use; malformed records, SIP, SDP and RTP are counted as anomalies with

@@ -1,7 +1,6 @@
 package capture
 
 import (
-	"fmt"
 	"sort"
 
 	"github.com/natdoc/natdoc/report"
@@ -33,27 +32,25 @@ func (d *doneCalls) len() int { return d.n }
 // at returns the i-th call added.
 func (d *doneCalls) at(i int) *doneCall { return &d.chunks[i/doneChunk][i%doneChunk] }
 
-// take returns the calls in order of their INVITEs, named
-// C1, C2, ..., and empties d. A chunk is let go once all its calls are
-// copied out, so the calls are not held twice over.
+// take returns the calls in order of their numbers (C1, C2, ...) and
+// empties d. A chunk is let go once all its calls are copied out, so the
+// calls are not held twice over.
 func (d *doneCalls) take() []report.Call {
 	order := make([]int32, d.n)
 	for i := range order {
 		order[i] = int32(i)
 	}
-	sort.SliceStable(order, func(i, j int) bool {
-		return d.at(int(order[i])).seq < d.at(int(order[j])).seq
+	sort.Slice(order, func(i, j int) bool {
+		return d.at(int(order[i])).number < d.at(int(order[j])).number
 	})
 	left := make([]int, len(d.chunks))
 	for i := range left {
 		left[i] = len(d.chunks[i])
 	}
 	out := make([]report.Call, 0, d.n)
-	for i, k := range order {
+	for _, k := range order {
 		if dc := d.at(int(k)); !dc.filtered {
-			call := dc.call
-			call.ID = fmt.Sprintf("C%d", i+1)
-			out = append(out, call)
+			out = append(out, dc.call)
 		}
 		c := int(k) / doneChunk
 		if left[c]--; left[c] == 0 {

@@ -2,9 +2,12 @@ package capture
 
 import (
 	"context"
+	"io"
 	"net/netip"
 	"runtime"
 	"testing"
+
+	"github.com/natdoc/natdoc/report"
 )
 
 // Hooks for the tests of package capture_test. Those tests generate
@@ -32,6 +35,13 @@ const BatchEvents = batchEvents
 func AnalyzeWithPeaks(t testing.TB, path string) (res *Result, peakCalls, peakFlows int) {
 	s := analyzeState(t, path)
 	return s.result([]string{path}, ""), s.peakCalls, s.peakFlows
+}
+
+// SIPReads analyses path and returns how many SIP messages the fast path
+// read and how many sipgo parsed.
+func SIPReads(t testing.TB, path string) (fast, full uint64) {
+	s := analyzeState(t, path)
+	return s.sipr.fastReads, s.sipr.fullReads
 }
 
 // StreamStats are one RTP stream's figures as the analysis counted them.
@@ -69,6 +79,37 @@ func StreamCounts(t testing.TB, path string) func(src, dst netip.AddrPort, ssrc 
 
 // RetainedHeap analyses path up to its last packet and returns the live
 // heap then, with the analysis state alive, and how many calls finished.
+// RetainedHeapStreamed is RetainedHeap for an analysis whose calls go, as
+// they are judged, to the text report written to io.Discard (natdoc
+// analyze's text output): its live heap with the report's writer, and
+// how many calls went to it.
+func RetainedHeapStreamed(t testing.TB, path string) (heap uint64, finished int) {
+	t.Helper()
+	s := newState()
+	cw, err := report.NewCallWriter(io.Discard, report.Options{Format: report.FormatText})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cw.Begin(report.New("analyze", "test")); err != nil {
+		t.Fatal(err)
+	}
+	s.ordered = newOrderedCalls(func(c report.Call) error { finished++; return cw.Call(c) }, nil)
+	if err := analyzeFiles(context.Background(), s, Options{Files: []string{path}}, 0); err != nil {
+		t.Fatal(err)
+	}
+	return liveHeap(s, cw), finished
+}
+
+// liveHeap is the live heap after a collection, with what it is given
+// kept alive until then.
+func liveHeap(alive ...any) uint64 {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	runtime.KeepAlive(alive)
+	return ms.HeapAlloc
+}
+
 func RetainedHeap(t testing.TB, path string, detail bool) (heap uint64, finished int) {
 	t.Helper()
 	s := newState()
@@ -76,9 +117,5 @@ func RetainedHeap(t testing.TB, path string, detail bool) (heap uint64, finished
 	if err := analyzeFiles(context.Background(), s, Options{Files: []string{path}}, 0); err != nil {
 		t.Fatal(err)
 	}
-	var ms runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&ms)
-	runtime.KeepAlive(s)
-	return ms.HeapAlloc, s.done.len()
+	return liveHeap(s), s.done.len()
 }

@@ -3,6 +3,7 @@ package capture
 import (
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -111,19 +112,27 @@ func streamAddrs(addrs []string, streams []report.MediaStream) []string {
 	return addrs
 }
 
-// keepJudged files a judged call under its order key: whole or
-// compacted as the output needs, or, when the filter leaves it out, only
-// its place in the numbering. The filter sees the call as judged, so it
-// never changes a verdict.
-func (s *state) keepJudged(rc report.Call, seq int) {
+// keepJudged files a judged call under its number: whole or compacted as
+// the output needs, or, when the filter leaves it out, only its place in
+// the numbering; with a sink (Options.OnCall) it goes there, in order,
+// instead of being kept. The filter sees the call as judged, so it never
+// changes a verdict.
+func (s *state) keepJudged(rc report.Call, number int) {
 	selected := s.filter.Match(rc)
 	if !s.detail {
 		rc = compactCall(rc)
 	}
+	rc.ID = "C" + strconv.Itoa(number)
 	if !selected {
 		rc = report.Call{}
+	} else {
+		s.tally.add(&rc)
 	}
-	s.done.add(doneCall{seq: seq, call: rc, filtered: !selected})
+	if s.ordered != nil {
+		s.ordered.add(number, rc, selected)
+	} else {
+		s.done.add(doneCall{number: number, call: rc, filtered: !selected})
+	}
 	if s.onJudged != nil && selected {
 		s.onJudged(rc)
 	}

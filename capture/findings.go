@@ -3,6 +3,7 @@ package capture
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/natdoc/natdoc/report"
@@ -321,65 +322,88 @@ func oneWayTitle(parties [2]report.Party, deaf, sender int) string {
 // signallingFindings reads NAT traces in SIP headers, as proxies do (RFC
 // 3261 §18.2.1 received, RFC 3581 rport).
 func signallingFindings(c *sipCall, subject string, problem bool) []report.Finding {
-	var fs []report.Finding
-	seen := map[string]bool{}
-	add := func(key string, f report.Finding) {
-		if seen[key] {
-			return
-		}
-		seen[key] = true
-		f.Subject = subject
-		fs = append(fs, f)
-	}
+	fs := findingSet{subject: subject}
 	for _, m := range c.Infos {
 		src := m.Src.Addr()
-		if ip, err := netip.ParseAddr(m.Contact); err == nil && IsPrivate(ip) && isPublic(src) {
-			add("contact"+m.Contact, report.Finding{ID: IDContactPrivateAddress, Severity: report.SeverityInfo,
+		if ip := m.contactIP; ip.IsValid() && IsPrivate(ip) && isPublic(src) && fs.once(findingKey{"contact", m.Contact, ""}) {
+			fs.add(report.Finding{ID: IDContactPrivateAddress, Severity: report.SeverityInfo,
 				Title:    fmt.Sprintf("Contact names the private address %s, but the message came from %s", ip, m.Src),
 				Evidence: []report.Evidence{{Text: m.Summary() + " Contact host", Frames: []uint64{m.Frame}, Addrs: []string{ip.String(), m.Src.String()}}},
 				Remedy:   contactRemedy(problem)})
 		}
 		if !m.Request || m.Via.Host == "" {
-			if !m.Request && viaShowsNAT(m.Via) {
-				add("received"+m.Via.Received+m.Via.RPort, report.Finding{ID: IDViaReceivedRport, Severity: report.SeverityInfo,
+			if !m.Request && viaShowsNAT(m.Via) && fs.once(findingKey{"received", m.Via.Received, m.Via.RPort}) {
+				fs.add(report.Finding{ID: IDViaReceivedRport, Severity: report.SeverityInfo,
 					Title:    fmt.Sprintf("A server recorded where the request really came from (received=%s rport=%s): it saw the sender behind NAT", m.Via.Received, m.Via.RPort),
 					Evidence: []report.Evidence{{Text: m.Summary() + " top Via", Frames: []uint64{m.Frame}}}})
 			}
 			continue
 		}
-		viaIP, err := netip.ParseAddr(m.Via.Host)
-		if err != nil {
-			continue
-		}
-		privateVia := IsPrivate(viaIP) && isPublic(src)
-		if privateVia {
-			add("via-private"+m.Via.Host, report.Finding{ID: IDViaPrivateAddress, Severity: report.SeverityInfo,
-				Title:    fmt.Sprintf("Via sent-by is the private address %s, but the request came from %s", viaIP, m.Src),
-				Evidence: []report.Evidence{{Text: m.Method + " top Via", Frames: []uint64{m.Frame}}}})
-		}
-		port := m.Via.Port
-		if port == 0 {
-			port = 5060
-		}
-		// A private sent-by already says it; this rule catches the rest
-		// (a public sent-by with another port: a NAT that changed it).
-		if m.Transport == "UDP" && !privateVia && (viaIP != src || port != int(m.Src.Port())) {
-			add("via-mismatch"+m.Via.Host, report.Finding{ID: IDViaSourceMismatch, Severity: report.SeverityInfo,
-				Title:    fmt.Sprintf("Top Via says %s:%d but the request came from %s: a NAT (or a proxy not adding its Via) is in between", viaIP, port, m.Src),
-				Evidence: []report.Evidence{{Text: m.Method + " top Via sent-by against the IP/UDP source", Frames: []uint64{m.Frame}}}})
-		}
-		if m.LengthMismatch {
-			add("clen", report.Finding{ID: IDSIPALGSuspected, Severity: algSeverity(problem),
-				Title:    "Content-Length does not match the body: something (often a SIP ALG) rewrote the message",
-				Evidence: []report.Evidence{{Text: m.Summary(), Frames: []uint64{m.Frame}}}, Remedy: remedyALG})
-		}
-		if m.Via.Dup {
-			add("dupvia", report.Finding{ID: IDSIPALGSuspected, Severity: algSeverity(problem),
-				Title:    "The message carries the same Via twice: a SIP ALG or a loop rewrote it",
-				Evidence: []report.Evidence{{Text: m.Summary(), Frames: []uint64{m.Frame}}}, Remedy: remedyALG})
-		}
+		fs.requestFindings(m, problem)
 	}
-	return fs
+	return fs.list
+}
+
+// findingSet gathers a call's findings, each kind once.
+type findingSet struct {
+	subject string
+	seen    []findingKey // a call has a few: a list beats a map
+	list    []report.Finding
+}
+
+// findingKey names a finding of a call: its kind and what sets it apart.
+type findingKey struct{ kind, a, b string }
+
+// once says whether the finding named key is new, and notes it: callers
+// check it before they build the finding.
+func (fs *findingSet) once(key findingKey) bool {
+	if slices.Contains(fs.seen, key) {
+		return false
+	}
+	fs.seen = append(fs.seen, key)
+	return true
+}
+
+func (fs *findingSet) add(f report.Finding) {
+	f.Subject = fs.subject
+	fs.list = append(fs.list, f)
+}
+
+// requestFindings reads a request's top Via against its source, and the
+// traces of an ALG in it.
+func (fs *findingSet) requestFindings(m *sipInfo, problem bool) {
+	src := m.Src.Addr()
+	viaIP := m.viaIP
+	if !viaIP.IsValid() {
+		return
+	}
+	privateVia := IsPrivate(viaIP) && isPublic(src)
+	if privateVia && fs.once(findingKey{"via-private", m.Via.Host, ""}) {
+		fs.add(report.Finding{ID: IDViaPrivateAddress, Severity: report.SeverityInfo,
+			Title:    fmt.Sprintf("Via sent-by is the private address %s, but the request came from %s", viaIP, m.Src),
+			Evidence: []report.Evidence{{Text: m.Method + " top Via", Frames: []uint64{m.Frame}}}})
+	}
+	port := m.Via.Port
+	if port == 0 {
+		port = 5060
+	}
+	// A private sent-by already says it; this rule catches the rest
+	// (a public sent-by with another port: a NAT that changed it).
+	if m.Transport == "UDP" && !privateVia && (viaIP != src || port != int(m.Src.Port())) && fs.once(findingKey{"via-mismatch", m.Via.Host, ""}) {
+		fs.add(report.Finding{ID: IDViaSourceMismatch, Severity: report.SeverityInfo,
+			Title:    fmt.Sprintf("Top Via says %s:%d but the request came from %s: a NAT (or a proxy not adding its Via) is in between", viaIP, port, m.Src),
+			Evidence: []report.Evidence{{Text: m.Method + " top Via sent-by against the IP/UDP source", Frames: []uint64{m.Frame}}}})
+	}
+	if m.LengthMismatch && fs.once(findingKey{kind: "clen"}) {
+		fs.add(report.Finding{ID: IDSIPALGSuspected, Severity: algSeverity(problem),
+			Title:    "Content-Length does not match the body: something (often a SIP ALG) rewrote the message",
+			Evidence: []report.Evidence{{Text: m.Summary(), Frames: []uint64{m.Frame}}}, Remedy: remedyALG})
+	}
+	if m.Via.Dup && fs.once(findingKey{kind: "dupvia"}) {
+		fs.add(report.Finding{ID: IDSIPALGSuspected, Severity: algSeverity(problem),
+			Title:    "The message carries the same Via twice: a SIP ALG or a loop rewrote it",
+			Evidence: []report.Evidence{{Text: m.Summary(), Frames: []uint64{m.Frame}}}, Remedy: remedyALG})
+	}
 }
 
 // mediaSourceFindings: RTP that arrives from an address other than the
@@ -443,8 +467,8 @@ func publicAddresses(c *sipCall) [2]netip.Addr {
 		if m.Request || m.Via.Received == "" {
 			continue
 		}
-		ip, err := netip.ParseAddr(m.Via.Received)
-		if err != nil || !isPublic(ip) {
+		ip := m.receivedIP
+		if !ip.IsValid() || !isPublic(ip) {
 			continue
 		}
 		requester := other(c.sender(m))

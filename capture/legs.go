@@ -26,6 +26,9 @@ const b2buaLinkWindow = time.Minute
 // callGroup is one call as reported: its legs in the order they started.
 type callGroup struct {
 	legs []*sipCall
+	// number names the call in the report (C1, C2, ...): calls are
+	// numbered in the order their first INVITE appeared.
+	number int
 }
 
 // onHop says whether a message between a and b travels this leg's hop.
@@ -57,7 +60,8 @@ func (t *callTable) link(c *sipCall, m *sipInfo, at time.Time) {
 	if up, role := t.upstreamOf(c, m, at); up != nil {
 		c.upstream, c.linkRole, c.group = up, role, up.group
 	} else {
-		c.group = &callGroup{}
+		t.groups++
+		c.group = &callGroup{number: t.groups}
 	}
 	c.group.legs = append(c.group.legs, c)
 }
@@ -71,9 +75,17 @@ func (t *callTable) upstreamOf(c *sipCall, m *sipInfo, at time.Time) (*sipCall, 
 	if best := c.continues(t.byID[m.CallID]); best != nil {
 		return best, roleBetween(best, c)
 	}
-	for i := len(t.order) - 1; i >= 0; i-- {
-		o := t.order[i]
-		if at.Sub(o.Start) > b2buaLinkWindow {
+	// Without an X- header naming a Call-ID only a leg whose INVITE went to
+	// the new INVITE's source can be linked: a busy trunk starts thousands
+	// of calls in b2buaLinkWindow.
+	candidates := t.byHop[m.Src.Addr()]
+	if len(m.LinkValues) > 0 {
+		candidates = t.order
+	}
+	oldest := at.Add(-b2buaLinkWindow)
+	for i := len(candidates) - 1; i >= 0; i-- {
+		o := candidates[i]
+		if o.Start.Before(oldest) {
 			break
 		}
 		if o != c && o.group != nil && o.inSetup() && b2buaLinks(o, m) {

@@ -135,3 +135,34 @@ func TestFinishedCallHeap(t *testing.T) {
 		t.Errorf("with detail a call keeps %.0f bytes, no more than without (%.0f): the measurement is broken", detailed, compact)
 	}
 }
+
+// maxBytesPerStreamedCall bounds what a finished call leaves behind when
+// the report is written as the calls are judged (natdoc analyze's text
+// output): its row is written and only counts stay. The slope is measured
+// past the text report's first 1,000 calls, which it holds to lay its
+// table out.
+const maxBytesPerStreamedCall = 1 << 10
+
+// TestStreamedCallHeap: with the text report streamed, four times the
+// calls cost at most maxBytesPerStreamedCall per extra finished call.
+func TestStreamedCallHeap(t *testing.T) {
+	if testing.Short() {
+		t.Skip("generates and analyses 7,500 calls")
+	}
+	const n = 1500
+	heap := func(calls int) (uint64, int) {
+		path, _ := generate(t, pcapgen.SignallingMix(calls, 40, 20*time.Second), pcapgen.Options{Seed: 4, SignallingOnly: true})
+		h, finished := capture.RetainedHeapStreamed(t, path)
+		if finished < calls*9/10 {
+			t.Fatalf("only %d of %d calls finished before the capture's end", finished, calls)
+		}
+		return h, finished
+	}
+	small, smallDone := heap(n)
+	big, bigDone := heap(4 * n)
+	perCall := (float64(big) - float64(small)) / float64(bigDone-smallDone)
+	t.Logf("retained heap: %d bytes after %d calls, %d after %d: %.0f bytes per finished call", small, smallDone, big, bigDone, perCall)
+	if perCall > maxBytesPerStreamedCall {
+		t.Errorf("a finished call leaves %.0f bytes, want at most %d", perCall, maxBytesPerStreamedCall)
+	}
+}

@@ -218,3 +218,73 @@ func TestDuplicatesCountedOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestSignallingOnlyScenarios: every scenario captured without its media
+// (a capture filtered to SIP) is judged as far as signalling shows. Every
+// SIP message but the one with a header sipgo alone can report takes the
+// fast path.
+func TestSignallingOnlyScenarios(t *testing.T) {
+	path, truths := generate(t, pcapgen.AllKinds(), pcapgen.Options{Seed: 1, SignallingOnly: true})
+	checkTruth(t, capture.AnalyzePath(t, path), truths)
+	if fast, full := capture.SIPReads(t, path); full != 1 || fast < 200 {
+		t.Errorf("the fast path read %d SIP messages, sipgo %d; want all but the bad-header INVITE on the fast path", fast, full)
+	}
+}
+
+// TestSignallingHeavyCaptures checks the verdicts on smaller instances of
+// the captures bench/analyze.sh --signalling generates: the signalling mix
+// (complete, cancelled and rejected calls, re-INVITEs, SIP over TCP) and a
+// flood of INVITEs nobody answers, analysed as the calls table sees them (no detail).
+func TestSignallingHeavyCaptures(t *testing.T) {
+	for name, calls := range map[string][]pcapgen.Call{
+		"mix":        pcapgen.SignallingMix(2000, 40, 20*time.Second),
+		"unanswered": pcapgen.UnansweredFlood(1000, 50),
+	} {
+		t.Run(name, func(t *testing.T) {
+			path, truths := generate(t, calls, pcapgen.Options{Seed: 18, SignallingOnly: true})
+			res, err := capture.Analyze(context.Background(), capture.Options{Files: []string{path}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkTruth(t, res, truths)
+			if len(res.Capture.Anomalies) > 0 {
+				t.Errorf("anomalies %+v", res.Capture.Anomalies)
+			}
+		})
+	}
+}
+
+// TestStreamedCallsAsKept: calls handed on as they are judged
+// (Options.OnCall) are the calls a kept analysis reports, in the same
+// order, and the summary is the same; with a filter too.
+func TestStreamedCallsAsKept(t *testing.T) {
+	calls := append(pcapgen.AllKinds(), pcapgen.SignallingMix(300, 40, 20*time.Second)...)
+	for i := range calls[len(pcapgen.AllKinds()):] {
+		calls[len(pcapgen.AllKinds())+i].Start += time.Minute
+	}
+	path, _ := generate(t, calls, pcapgen.Options{Seed: 2})
+	for name, filter := range map[string]*capture.CallFilter{"all": nil, "filtered": {Verdicts: []report.Verdict{report.VerdictNotAnswered, report.VerdictOneWay}}} {
+		t.Run(name, func(t *testing.T) {
+			kept, err := capture.Analyze(context.Background(), capture.Options{Files: []string{path}, Filter: filter})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var streamed []report.Call
+			res, err := capture.Analyze(context.Background(), capture.Options{Files: []string{path}, Filter: filter,
+				OnCall: func(c report.Call) error { streamed = append(streamed, c); return nil }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Calls) != 0 || len(streamed) != len(kept.Calls) || len(streamed) < 40 {
+				t.Fatalf("streamed %d calls and kept %d; a kept analysis has %d", len(streamed), len(res.Calls), len(kept.Calls))
+			}
+			if !reflect.DeepEqual(streamed, kept.Calls) {
+				t.Error("streamed calls differ from the kept ones")
+			}
+			res.Calls = kept.Calls
+			if !reflect.DeepEqual(res, kept) {
+				t.Errorf("summary differs:\nstreamed %+v\nkept     %+v", res, kept)
+			}
+		})
+	}
+}

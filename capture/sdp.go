@@ -255,3 +255,32 @@ func receives(dir string) bool { return dir == "sendrecv" || dir == "recvonly" }
 func isHoldAddress(a netip.AddrPort) bool {
 	return a.Addr().IsUnspecified() || !a.IsValid()
 }
+
+// lastSDP is the last SDP body a call carried with what parseSDP made
+// of it: a retransmitted INVITE, and a 200 OK resent until its ACK, carry
+// the same body, parsed once. A parsed SDP is never changed after
+// parseSDP, so messages may share it.
+type lastSDP struct {
+	body string
+	info *sdpInfo
+	err  error
+}
+
+// sdpOf parses body, the SDP of a message with this Call-ID, or returns
+// what it parsed to when a leg of the call last carried the same body.
+// It looks the legs up without find, which may change a leg.
+func (t *callTable) sdpOf(callID string, body []byte) (*sdpInfo, error) {
+	for _, c := range t.byID[callID] {
+		if c.lastSDP.body != "" && c.lastSDP.body == string(body) {
+			return c.lastSDP.info, c.lastSDP.err
+		}
+	}
+	return parseSDP(body)
+}
+
+// keepSDP remembers the call's last SDP body.
+func (c *sipCall) keepSDP(body []byte, info *sdpInfo, err error) {
+	if c.lastSDP.body != string(body) {
+		c.lastSDP = lastSDP{string(body), info, err}
+	}
+}

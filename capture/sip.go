@@ -18,12 +18,18 @@ import (
 // malformed From): that header stays unparsed and is reported, the rest of
 // the message (method or status, Call-ID, CSeq, tags, body) is read. A
 // Request-URI sipgo refuses is replaced for the parse and reported the
-// same way. One reader serves one goroutine.
+// same way. Messages in the plain form most are written in take the fast
+// path (sipfast.go) instead. One reader serves one goroutine.
 type sipReader struct {
 	parser *sip.Parser
 	// bad collects the headers of the message being parsed that had to be
 	// kept unparsed.
 	bad []string
+	// fast is the fast path's scratch space.
+	fast fastScratch
+	// fastReads and fullReads count the messages the fast path read and
+	// those sipgo parsed.
+	fastReads, fullReads uint64
 }
 
 // errCommaDetected is how sipgo's header parsers say a header holds more
@@ -177,6 +183,18 @@ type sipInfo struct {
 	// classic trace of a SIP ALG that rewrote the body (issue 5).
 	LengthMismatch bool
 	Fragmented     bool
+	// contactIP, viaIP and receivedIP are Contact, Via.Host and
+	// Via.Received read as addresses (invalid when they are names), once
+	// for the several rules that compare them (addresses).
+	contactIP, viaIP, receivedIP netip.Addr
+}
+
+// addresses reads the message's Contact, Via sent-by and received as
+// addresses.
+func (s *sipInfo) addresses() {
+	s.contactIP, _ = netip.ParseAddr(s.Contact)
+	s.viaIP, _ = netip.ParseAddr(s.Via.Host)
+	s.receivedIP, _ = netip.ParseAddr(s.Via.Received)
 }
 
 var errNotSIP = errors.New("not sip")
@@ -184,6 +202,19 @@ var errNotSIP = errors.New("not sip")
 // parseSIPDatagram parses one SIP message carried whole in a datagram (UDP,
 // SCTP DATA chunk).
 func (r *sipReader) parseSIPDatagram(payload []byte) (*sipInfo, error) {
+	if info, ok := r.fastDatagram(payload); ok {
+		r.fastReads++
+		return info, nil
+	}
+	info, err := r.parseSIPDatagramFully(payload)
+	if err == nil {
+		r.fullReads++
+	}
+	return info, err
+}
+
+// parseSIPDatagramFully parses a datagram with sipgo.
+func (r *sipReader) parseSIPDatagramFully(payload []byte) (*sipInfo, error) {
 	data := append([]byte(nil), payload...) // sipgo may keep slices of it
 	msg, n, err := r.parse(data, false)
 	mismatch := false
@@ -266,9 +297,27 @@ func (r *sipReader) parseSIPStream(data []byte) (info *sipInfo, used int, need b
 		}
 		return nil, 0, false, errNotSIP
 	}
-	msg, n, err := r.parse(rest, true)
-	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, sip.ErrParseReadBodyIncomplete) || errors.Is(err, sip.ErrParseEOF) {
+	if info, n, ok := r.fastStream(rest); ok {
+		r.fastReads++
+		return info, skip + n, false, nil
+	}
+	info, n, need, err := r.parseSIPStreamFully(rest)
+	switch {
+	case need:
 		return nil, skip, true, nil
+	case err != nil:
+		return nil, 0, false, err
+	}
+	r.fullReads++
+	return info, skip + n, false, nil
+}
+
+// parseSIPStreamFully parses with sipgo the message at the start of
+// data, which starts with a start line.
+func (r *sipReader) parseSIPStreamFully(data []byte) (info *sipInfo, used int, need bool, err error) {
+	msg, n, err := r.parse(data, true)
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, sip.ErrParseReadBodyIncomplete) || errors.Is(err, sip.ErrParseEOF) {
+		return nil, 0, true, nil
 	}
 	if err != nil {
 		return nil, 0, false, err
@@ -277,8 +326,8 @@ func (r *sipReader) parseSIPStream(data []byte) (info *sipInfo, used int, need b
 	if err != nil {
 		return nil, 0, false, err
 	}
-	r.keepBad(info, rest[:n])
-	return info, skip + n, false, nil
+	r.keepBad(info, data[:n])
+	return info, n, false, nil
 }
 
 // infoFromMessage reads the headers natdoc needs through sipgo's accessors.
@@ -409,20 +458,26 @@ func linkHints(msg *sip.Request) (users, values []string) {
 
 // bindingOf reads a Contact's address, expiry and NAT marks.
 func bindingOf(c *sip.ContactHeader) contactBinding {
-	b := contactBinding{Expires: -1}
-	if ip, err := netip.ParseAddr(strings.Trim(c.Address.Host, "[]")); err == nil {
-		port := c.Address.Port
+	expires, hasExpires := c.Params.Get("expires")
+	fixed := c.Params.Has("received") || c.Address.UriParams.Has("alias")
+	return newBinding(c.Address.Host, c.Address.Port, expires, hasExpires, fixed)
+}
+
+// newBinding makes a binding of a Contact's host and port (5060 when none
+// is written), its expires parameter and whether the registrar marked it.
+func newBinding(host string, port int, expires string, hasExpires, fixed bool) contactBinding {
+	b := contactBinding{Expires: -1, Fixed: fixed}
+	if ip, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
 		if port <= 0 || port > 65535 {
 			port = 5060
 		}
 		b.Addr = netip.AddrPortFrom(ip.Unmap(), uint16(port))
 	}
-	if v, ok := c.Params.Get("expires"); ok {
-		if n, err := strconv.Atoi(v); err == nil {
+	if hasExpires {
+		if n, err := strconv.Atoi(expires); err == nil {
 			b.Expires = n
 		}
 	}
-	b.Fixed = c.Params.Has("received") || c.Address.UriParams.Has("alias")
 	return b
 }
 

@@ -166,6 +166,10 @@ type state struct {
 	peakCalls, peakFlows int
 	// onJudged, when set, hears each call's verdict as it is finalised.
 	onJudged func(report.Call)
+	// ordered, when set, takes the judged calls in place of done
+	// (Options.OnCall); tally keeps what the summary needs of them.
+	ordered *orderedCalls
+	tally   callTally
 	// flowDone, when set, hears each stream as the analysis lets it go,
 	// with its figures (tests hold them to tshark's).
 	flowDone func(*rtpFlow)
@@ -317,14 +321,16 @@ func (s *state) sip(pkt *packet, info *sipInfo) {
 		s.onSIP(info.Request, info.Method, info.Status)
 	}
 	info.Frame, info.Offset, info.Src, info.Dst = pkt.Frame, pkt.Offset, pkt.Src, pkt.Dst
+	info.addresses()
 	for _, h := range info.BadHeaders {
 		s.anomaly("malformed-sip-header", pkt.Offset, pkt.Frame, "SIP header kept unparsed, the message read without it: "+h)
 	}
 	info.Fragmented = pkt.Fragmented
 	var sd *sdpInfo
 	var sdErr error
-	if body := info.sdpBody(); body != nil {
-		sd, sdErr = parseSDP(body)
+	body := info.sdpBody()
+	if body != nil {
+		sd, sdErr = s.calls.sdpOf(info.CallID, body)
 		if sdErr != nil {
 			s.anomaly("malformed-sdp", pkt.Offset, pkt.Frame, sdErr.Error())
 		}
@@ -332,7 +338,9 @@ func (s *state) sip(pkt *packet, info *sipInfo) {
 	info.Body = nil // the SDP is kept parsed; drop the bytes
 	s.regs.sip(info, pkt.Time)
 	s.toPrivate.sip(info, pkt.Time)
-	s.calls.add(info, pkt.Time, sd, sdErr)
+	if c := s.calls.add(info, pkt.Time, sd, sdErr); c != nil && body != nil {
+		c.keepSDP(body, sd, sdErr)
+	}
 }
 
 // sipPorts are where SIP over TLS usually runs (RFC 3261 §26.2: 5061).

@@ -2,37 +2,22 @@ package capture
 
 import (
 	"fmt"
-	"net/netip"
-	"slices"
 	"strings"
 
 	"github.com/natdoc/natdoc/report"
 )
 
 // vantage says from where the capture saw the calls, judged from the
-// signalling sources: a capture inside a LAN sees private sources, one on
-// the internet side of a NAT sees the NAT's public address.
-func vantage(calls []report.Call) string {
-	var priv, pub int
-	for _, c := range calls {
-		for _, p := range []report.Party{c.Caller, c.Callee} {
-			ap, err := netip.ParseAddrPort(p.SignalAddr)
-			if err != nil {
-				continue
-			}
-			if IsPrivate(ap.Addr()) {
-				priv++
-			} else {
-				pub++
-			}
-		}
-	}
+// signalling sources of their parties (private and public counts them): a
+// capture inside a LAN sees private sources, one on the internet side of a
+// NAT sees the NAT's public address.
+func vantage(private, public int) string {
 	switch {
-	case priv == 0 && pub == 0:
+	case private == 0 && public == 0:
 		return "unknown: no call signalling in the capture"
-	case pub == 0:
+	case public == 0:
 		return "inside a private network: every party's SIP comes from a private address, so NATs further out are not visible; RTP seen leaving is not proof that it arrived"
-	case priv == 0:
+	case private == 0:
 		return "on the public side: every party's SIP comes from a public address (NATed phones appear as their NAT's mapping); packets sent to private addresses cannot arrive"
 	}
 	return "at a point that sees both private and public parties (a SIP server, a PBX or the NAT's own LAN side): private parties are seen before their NAT"
@@ -76,45 +61,13 @@ func captureFindings(s *state) []report.Finding {
 	return fs
 }
 
-// remedies ranks the remedies of all problem findings, most frequent first.
-func remedies(r *Result) []report.Remedy {
-	type agg struct {
-		rem   report.Remedy
-		count int
-	}
-	var list []*agg
-	byText := map[string]*agg{}
-	all := [][]report.Finding{r.Findings}
-	for _, c := range r.Calls {
-		all = append(all, c.Findings)
-	}
-	for _, findings := range all {
-		for _, f := range findings {
-			if !f.Severity.IsProblem() || f.Remedy == "" {
-				continue
-			}
-			a := byText[f.Remedy]
-			if a == nil {
-				a = &agg{rem: report.Remedy{ID: remedyID(f.Remedy), Title: remedyTitle(f.Remedy), Detail: f.Remedy}}
-				byText[f.Remedy] = a
-				list = append(list, a)
-			}
-			a.count++
-			if !slices.Contains(a.rem.Fixes, f.ID) {
-				a.rem.Fixes = append(a.rem.Fixes, f.ID)
-			}
-		}
-	}
-	for i := 1; i < len(list); i++ { // stable insertion sort by count
-		for j := i; j > 0 && list[j].count > list[j-1].count; j-- {
-			list[j], list[j-1] = list[j-1], list[j]
-		}
-	}
-	out := make([]report.Remedy, 0, len(list))
-	for _, a := range list {
-		out = append(out, a.rem)
-	}
-	return out
+// remedies ranks the remedies of all problem findings, most frequent
+// first: the capture's findings, then the calls' (tallied as they were
+// judged).
+func remedies(captureFindings []report.Finding, calls *remedyTally) []report.Remedy {
+	var own remedyTally
+	own.add(captureFindings)
+	return rank(&own, calls)
 }
 
 func remedyID(text string) string {
@@ -161,14 +114,11 @@ func remedyTitle(text string) string {
 	return text
 }
 
-// verdictSentence is the report's one-line answer.
-func verdictSentence(calls []report.Call) string {
-	if len(calls) == 0 {
+// verdictSentence is the report's one-line answer, from the number of
+// calls and how many had each verdict.
+func verdictSentence(calls int, counts map[report.Verdict]int) string {
+	if calls == 0 {
 		return "No SIP calls (INVITE dialogs) found in the capture."
-	}
-	counts := map[report.Verdict]int{}
-	for _, c := range calls {
-		counts[c.Verdict]++
 	}
 	var parts []string
 	for _, v := range []report.Verdict{report.VerdictOneWay, report.VerdictNoWay, report.VerdictTwoWay, report.VerdictOnHold,
@@ -178,9 +128,9 @@ func verdictSentence(calls []report.Call) string {
 		}
 	}
 	problems := counts[report.VerdictOneWay] + counts[report.VerdictNoWay]
-	lead := fmt.Sprintf("%d call(s): ", len(calls))
+	lead := fmt.Sprintf("%d call(s): ", calls)
 	if problems > 0 {
-		lead = fmt.Sprintf("%d of %d call(s) had audio problems: ", problems, len(calls))
+		lead = fmt.Sprintf("%d of %d call(s) had audio problems: ", problems, calls)
 	}
 	return lead + strings.Join(parts, ", ") + "."
 }

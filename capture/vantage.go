@@ -29,7 +29,7 @@ func (cb *callBuild) views(sigs [2]netip.AddrPort, st *streamState, streams []*s
 		// The sender's own Contact, and its Via when it is the requester
 		// (a response carries the requester's).
 		p := c.sender(m)
-		if isPublic(m.Src.Addr()) && (privateHost(m.Contact) || (m.Request && privateHost(m.Via.Host))) {
+		if isPublic(m.Src.Addr()) && (privateAddr(m.contactIP) || (m.Request && privateAddr(m.viaIP))) {
 			v[p].nated = true
 		}
 		if m.LengthMismatch || m.Via.Dup {
@@ -55,10 +55,7 @@ func (cb *callBuild) views(sigs [2]netip.AddrPort, st *streamState, streams []*s
 	return v
 }
 
-func privateHost(host string) bool {
-	ip, err := netip.ParseAddr(host)
-	return err == nil && IsPrivate(ip)
-}
+func privateAddr(ip netip.Addr) bool { return ip.IsValid() && IsPrivate(ip) }
 
 // delivery judges one flow's way to its receiver (JudgeDelivery) from
 // what the leg shows, and says why when it doubts it.

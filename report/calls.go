@@ -17,6 +17,10 @@ type CaptureInfo struct {
 	Anomalies []Anomaly `json:"anomalies,omitempty"`
 	// Counts of decoded packets by kind ("sip", "rtp", "rtcp", "other").
 	Counts []KeyValue `json:"counts,omitempty"`
+	// CallsLeftOut counts calls judged and counted in the summary but
+	// left out of a report that keeps its calls (natdoc analyze
+	// --max-calls).
+	CallsLeftOut int `json:"calls_left_out,omitempty"`
 	// Duplicates counts packets dropped because an identical copy was
 	// already seen (a SPAN port copying both directions, ERSPAN beside the
 	// plain copy, overlapping captures, a file given twice).

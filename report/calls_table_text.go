@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strings"
 
+	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 )
 
@@ -48,6 +49,15 @@ type callsLayout struct {
 	dropped [numCallsCols]bool
 }
 
+// variant is the index of the headers and cells in use: 1 for the short
+// ones.
+func (l callsLayout) variant() int {
+	if l.short {
+		return 1
+	}
+	return 0
+}
+
 // fitSteps are tried in order until the table fits.
 var fitSteps = []func(*callsLayout){
 	func(l *callsLayout) { l.short = true },
@@ -86,14 +96,25 @@ func textCalls(r *Report, opt Options) string {
 	}
 	width := textWidth(opt)
 	layout, parties := fitCalls(rows, width)
-	return heading("Calls") + problemCallsLine(r.Calls) + renderCalls(rows, layout, parties) + "\n" + callsLegend(rows, layout, width)
+	return heading("Calls") + problemCallsLine(newFindingsDigest(0, r.Calls)) + renderCalls(rows, layout, parties) + "\n" + callsLegend(rows, layout, width)
 }
 
-func newCallsRow(c Call) callsRow {
+func newCallsRow(c Call) callsRow { return newCallsRowStyled(c, true) }
+
+// newCallsRowStyled makes a call's row, its mark and verdict styled
+// unless the output is plain (no terminal, NO_COLOR): a streamed table
+// of 50,000 rows spent a tenth of its time styling what the writer strips.
+func newCallsRowStyled(c Call, styled bool) callsRow {
 	var row callsRow
+	paint := func(style lipgloss.Style, s string) string {
+		if !styled {
+			return s
+		}
+		return style.Render(s)
+	}
 	mark := ""
 	if CallHasProblem(c) {
-		mark = styleError.Render("!")
+		mark = paint(styleError, "!")
 	}
 	set := func(col callsCol, full, short string) { row.cells[col] = [2]string{full, short} }
 	set(colMark, mark, mark)
@@ -103,7 +124,7 @@ func newCallsRow(c Call) callsRow {
 	dur := callDuration(c)
 	set(colDuration, dur, dur)
 	style := verdictStyle(c.Verdict)
-	set(colVerdict, style.Render(verdictText(c)), style.Render(shortVerdict(c)))
+	set(colVerdict, paint(style, verdictText(c)), paint(style, shortVerdict(c)))
 	rtp := packetsEachWay(c)
 	set(colRTP, rtp, rtp)
 	quality := qualityEachWay(c)
@@ -191,10 +212,7 @@ func fitCalls(rows []callsRow, width int) (callsLayout, int) {
 }
 
 func renderCalls(rows []callsRow, l callsLayout, parties int) string {
-	v := 0
-	if l.short {
-		v = 1
-	}
+	v := l.variant()
 	var headers []string
 	for col := range numCallsCols {
 		if !l.dropped[col] {

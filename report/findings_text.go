@@ -34,76 +34,167 @@ func CallHasProblem(c Call) bool {
 	return false
 }
 
-// infoSummary is one informational finding ID shared by calls without
-// problems.
-type infoSummary struct {
-	id      FindingID
-	example Finding // the first call's, to show what it says
-	calls   []string
+// findingsDigest is what the findings section needs of the calls, taken
+// one call at a time (add), so a report written as the calls come keeps
+// no call: the problem calls kept whole (up to limit; past it their
+// findings are counted by ID), each informational finding ID with the
+// calls it came in, and the findings of the first summariseAt-1 calls of
+// an ID, which are listed call by call when no more calls share it.
+type findingsDigest struct {
+	limit int // problem calls kept whole; 0: all
+	calls int
+	// problem lists the problem calls with findings, kept whole;
+	// problemMore counts the findings of those past limit by ID.
+	problem     []Call
+	problemMore []*idSummary
+	// problems counts the problem calls, problemIDs names the first
+	// summaryIDs of them (problemCallsLine).
+	problems   int
+	problemIDs []string
+	info       []*idSummary
+	infoByID   map[FindingID]*idSummary
+	kept       []keptFinding
 }
 
-// summariseInfo finds the informational finding IDs that at least
-// summariseAt of calls share, in order of first appearance.
-func summariseInfo(calls []Call) (list []*infoSummary, byID map[FindingID]*infoSummary) {
-	all := map[FindingID]*infoSummary{}
-	var order []*infoSummary
+// idSummary is one finding ID shared by calls: how many, the first
+// summaryIDs of them, and the first call's finding to show what it says.
+type idSummary struct {
+	id       FindingID
+	example  Finding
+	calls    int
+	ids      []string
+	lastCall string
+}
+
+// note counts call id for the ID, once per call.
+func (s *idSummary) note(id string) {
+	if s.calls > 0 && s.lastCall == id {
+		return
+	}
+	s.calls++
+	s.lastCall = id
+	if len(s.ids) < summaryIDs {
+		s.ids = append(s.ids, id)
+	}
+}
+
+// keptFinding is a finding of a call without problems that may be listed
+// under the call: seq orders the calls, index the call's findings.
+type keptFinding struct {
+	seq, index int
+	call       Call // what the call's heading needs
+	f          Finding
+}
+
+// findingsHeadOf is c without what its findings' heading does not need.
+func findingsHeadOf(c Call) Call {
+	return Call{ID: c.ID, CallID: c.CallID, Verdict: c.Verdict, CannotHear: c.CannotHear, NotAnswered: c.NotAnswered, Findings: c.Findings}
+}
+
+// newFindingsDigest digests calls (limit: problem calls kept whole, 0 for
+// all).
+func newFindingsDigest(limit int, calls []Call) *findingsDigest {
+	d := &findingsDigest{limit: limit, infoByID: map[FindingID]*idSummary{}}
 	for _, c := range calls {
+		d.add(c)
+	}
+	return d
+}
+
+func (d *findingsDigest) add(c Call) {
+	d.calls++
+	problem := CallHasProblem(c)
+	if problem {
+		d.problems++
+		if len(d.problemIDs) < summaryIDs {
+			d.problemIDs = append(d.problemIDs, c.ID)
+		}
+	}
+	switch {
+	case len(c.Findings) == 0:
+	case problem && (d.limit == 0 || len(d.problem) < d.limit):
+		d.problem = append(d.problem, findingsHeadOf(c))
+	case problem:
 		for _, f := range c.Findings {
-			if f.Severity != SeverityInfo {
-				continue
-			}
-			s := all[f.ID]
-			if s == nil {
-				s = &infoSummary{id: f.ID, example: f}
-				all[f.ID] = s
-				order = append(order, s)
-			}
-			if n := len(s.calls); n == 0 || s.calls[n-1] != c.ID { // once per call
-				s.calls = append(s.calls, c.ID)
-			}
+			d.problemMore = noteIn(d.problemMore, f, c.ID)
 		}
+	default:
+		d.addInfo(c)
 	}
-	byID = map[FindingID]*infoSummary{}
-	for _, s := range order {
-		if len(s.calls) >= summariseAt {
-			list = append(list, s)
-			byID[s.id] = s
-		}
-	}
-	return list, byID
 }
 
-// textCallFindings renders the calls' findings: problem calls first with
-// everything, then the summaries, then what is left of the other calls.
-func textCallFindings(b *strings.Builder, calls []Call, fixes *remedyNotes) {
-	var problem, rest []Call
-	for _, c := range calls {
-		switch {
-		case len(c.Findings) == 0:
-		case CallHasProblem(c):
-			problem = append(problem, c)
-		default:
-			rest = append(rest, c)
+// addInfo digests the findings of a call without problems.
+func (d *findingsDigest) addInfo(c Call) {
+	head := Call{}
+	for i, f := range c.Findings {
+		s := d.infoByID[f.ID]
+		if f.Severity == SeverityInfo {
+			if s == nil {
+				s = &idSummary{id: f.ID, example: f}
+				d.infoByID[f.ID] = s
+				d.info = append(d.info, s)
+			}
+			s.note(c.ID)
+		}
+		if f.Severity != SeverityInfo || s.calls < summariseAt {
+			if head.ID == "" {
+				head = findingsHeadOf(c)
+				head.Findings = nil
+			}
+			d.kept = append(d.kept, keptFinding{seq: d.calls, index: i, call: head, f: f})
 		}
 	}
-	for _, c := range problem {
+}
+
+// noteIn notes call id under f's ID in list, adding the ID when new.
+func noteIn(list []*idSummary, f Finding, id string) []*idSummary {
+	for _, s := range list {
+		if s.id == f.ID {
+			s.note(id)
+			return list
+		}
+	}
+	s := &idSummary{id: f.ID, example: f}
+	s.note(id)
+	return append(list, s)
+}
+
+func (d *findingsDigest) hasFindings() bool {
+	return len(d.problem) > 0 || len(d.problemMore) > 0 || len(d.info) > 0 || len(d.kept) > 0
+}
+
+// render writes the calls' findings: problem calls first with everything
+// (past the limit, counted by ID), then the summaries of informational
+// findings calls without problems share, then what is left of those calls
+// call by call.
+func (d *findingsDigest) render(b *strings.Builder, fixes *remedyNotes) {
+	for _, c := range d.problem {
 		textCallFindingsOf(b, c, c.Findings, fixes)
 	}
-	summaries, summarised := summariseInfo(rest)
-	for _, s := range summaries {
-		fmt.Fprintf(b, "  %s %s%s in %d calls without problems: %s %s\n", severityLabel(SeverityInfo), hang,
-			styleDim.Render("["+string(s.id)+"]"), len(s.calls), listIDs(s.calls), styleDim.Render("(--call ID for details)"))
-		fmt.Fprintf(b, "        - %se.g. %s: %s\n", hang, s.calls[0], s.example.Title)
+	for _, s := range d.problemMore {
+		fmt.Fprintf(b, "  %s %s%s in %d more calls with problems: %s %s\n", severityLabel(s.example.Severity), hang,
+			styleDim.Render("["+string(s.id)+"]"), s.calls, listIDs(s.ids, s.calls), styleDim.Render("(--call ID for details)"))
+		fmt.Fprintf(b, "        - %se.g. %s: %s\n", hang, s.ids[0], s.example.Title)
 	}
-	for _, c := range rest {
+	for _, s := range d.info {
+		if s.calls < summariseAt {
+			continue
+		}
+		fmt.Fprintf(b, "  %s %s%s in %d calls without problems: %s %s\n", severityLabel(SeverityInfo), hang,
+			styleDim.Render("["+string(s.id)+"]"), s.calls, listIDs(s.ids, s.calls), styleDim.Render("(--call ID for details)"))
+		fmt.Fprintf(b, "        - %se.g. %s: %s\n", hang, s.ids[0], s.example.Title)
+	}
+	for i := 0; i < len(d.kept); {
+		head, seq := d.kept[i].call, d.kept[i].seq
 		var left []Finding
-		for _, f := range c.Findings {
-			if summarised[f.ID] == nil || f.Severity != SeverityInfo {
-				left = append(left, f)
+		for ; i < len(d.kept) && d.kept[i].seq == seq; i++ {
+			k := d.kept[i]
+			if s := d.infoByID[k.f.ID]; k.f.Severity != SeverityInfo || s.calls < summariseAt {
+				left = append(left, k.f)
 			}
 		}
 		if len(left) > 0 {
-			textCallFindingsOf(b, c, left, fixes)
+			textCallFindingsOf(b, head, left, fixes)
 		}
 	}
 }
@@ -188,25 +279,21 @@ func visibleRemedies(r *Report, opt Options) []Remedy {
 	return out
 }
 
-// listIDs names up to summaryIDs call IDs and counts the rest.
-func listIDs(ids []string) string {
-	if len(ids) <= summaryIDs {
+// listIDs names the call IDs in ids, the first of total, and counts
+// the rest.
+func listIDs(ids []string, total int) string {
+	if total <= len(ids) {
 		return strings.Join(ids, ", ")
 	}
-	return strings.Join(ids[:summaryIDs], ", ") + fmt.Sprintf(", … +%d", len(ids)-summaryIDs)
+	return strings.Join(ids, ", ") + fmt.Sprintf(", … +%d", total-len(ids))
 }
 
-// problemCallsLine names the problem calls above the calls table, so they
-// can be found in a table of a thousand rows ("" when there are none).
-func problemCallsLine(calls []Call) string {
-	var ids []string
-	for _, c := range calls {
-		if CallHasProblem(c) {
-			ids = append(ids, c.ID)
-		}
-	}
-	if len(ids) == 0 {
+// problemCallsLine names the problem calls above the calls table (below
+// it in a streamed report), so they can be found in a table of a thousand
+// rows ("" when there are none).
+func problemCallsLine(d *findingsDigest) string {
+	if d.problems == 0 {
 		return ""
 	}
-	return hang + styleError.Render(fmt.Sprintf("%d of %d calls with problems (marked !): ", len(ids), len(calls))) + listIDs(ids) + "\n"
+	return hang + styleError.Render(fmt.Sprintf("%d of %d calls with problems (marked !): ", d.problems, d.calls)) + listIDs(d.problemIDs, d.problems) + "\n"
 }

@@ -87,14 +87,14 @@ func TestListIDsAndProblemLine(t *testing.T) {
 		ids = append(ids, id)
 		calls = append(calls, Call{ID: id, Verdict: VerdictNoWay})
 	}
-	if got := listIDs(ids); !strings.HasSuffix(got, "C19, C20, … +5") || !strings.HasPrefix(got, "C1, C2,") {
+	if got := listIDs(ids[:summaryIDs], len(ids)); !strings.HasSuffix(got, "C19, C20, … +5") || !strings.HasPrefix(got, "C1, C2,") {
 		t.Errorf("listIDs = %q", got)
 	}
 	calls = append(calls, Call{ID: "C26", Verdict: VerdictTwoWay})
-	if got := plainText(problemCallsLine(calls)); !strings.HasPrefix(got, "25 of 26 calls with problems (marked !): C1, ") {
+	if got := plainText(problemCallsLine(newFindingsDigest(0, calls))); !strings.HasPrefix(got, "25 of 26 calls with problems (marked !): C1, ") {
 		t.Errorf("problem line = %q", got)
 	}
-	if got := problemCallsLine(calls[25:]); got != "" {
+	if got := problemCallsLine(newFindingsDigest(0, calls[25:])); got != "" {
 		t.Errorf("no problem calls, got %q", got)
 	}
 }

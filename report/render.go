@@ -15,8 +15,11 @@ import (
 type Format string
 
 const (
-	FormatText     Format = "text"
-	FormatJSON     Format = "json"
+	FormatText Format = "text"
+	FormatJSON Format = "json"
+	// FormatJSONL is JSON Lines: one object per call, then the report
+	// without its calls (report.NewCallWriter).
+	FormatJSONL    Format = "jsonl"
 	FormatMarkdown Format = "markdown"
 	FormatHTML     Format = "html"
 )
@@ -27,12 +30,12 @@ var ErrUnknownFormat = errors.New("unknown format")
 // ParseFormat validates a --format value.
 func ParseFormat(s string) (Format, error) {
 	switch f := Format(strings.ToLower(s)); f {
-	case FormatText, FormatJSON, FormatMarkdown, FormatHTML:
+	case FormatText, FormatJSON, FormatJSONL, FormatMarkdown, FormatHTML:
 		return f, nil
 	case "md":
 		return FormatMarkdown, nil
 	}
-	return "", fmt.Errorf("%w %q (want text, json, markdown or html)", ErrUnknownFormat, s)
+	return "", fmt.Errorf("%w %q (want text, json, jsonl, markdown or html)", ErrUnknownFormat, s)
 }
 
 // ColorMode decides whether text output carries ANSI styling.
@@ -64,6 +67,8 @@ func Render(w io.Writer, r *Report, opt Options) error {
 	switch opt.Format {
 	case FormatJSON:
 		return RenderJSON(w, r)
+	case FormatJSONL:
+		return RenderJSONL(w, r)
 	case FormatMarkdown:
 		return RenderMarkdown(w, r)
 	case FormatHTML:

@@ -30,40 +30,49 @@ func plainTable(headers []string, rows [][]string) string {
 		}
 	}
 	var b strings.Builder
-	border := func(left, mid, right string) {
-		b.WriteString(left)
-		for i, w := range widths {
-			if i > 0 {
-				b.WriteString(mid)
-			}
-			b.WriteString(strings.Repeat("─", w+2))
-		}
-		b.WriteString(right + "\n")
-	}
-	line := func(cells []string, cw []int) {
-		for i, w := range widths {
-			b.WriteString("│ ")
-			cell, width := "", 0
-			if i < len(cells) {
-				cell, width = cells[i], cw[i]
-			}
-			b.WriteString(cell)
-			b.WriteString(strings.Repeat(" ", w-width+1))
-		}
-		b.WriteString("│\n")
-	}
-	border("┌", "┬", "┐")
+	b.WriteString(tableBorder(widths, "┌", "┬", "┐"))
 	headerWidths := make([]int, len(headers))
 	for i, h := range headers {
 		headerWidths[i] = cellWidth(h)
 	}
-	line(headers, headerWidths)
-	border("├", "┼", "┤")
+	b.WriteString(tableLine(headers, headerWidths, widths))
+	b.WriteString(tableBorder(widths, "├", "┼", "┤"))
 	for r, row := range rows {
-		line(row, cellWidths[r])
+		b.WriteString(tableLine(row, cellWidths[r], widths))
 	}
-	border("└", "┴", "┘")
+	b.WriteString(tableBorder(widths, "└", "┴", "┘"))
 	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// tableBorder is a border line of a plain table with these column widths.
+func tableBorder(widths []int, left, mid, right string) string {
+	var b strings.Builder
+	b.WriteString(left)
+	for i, w := range widths {
+		if i > 0 {
+			b.WriteString(mid)
+		}
+		b.WriteString(strings.Repeat("─", w+2))
+	}
+	b.WriteString(right + "\n")
+	return b.String()
+}
+
+// tableLine is one line of a plain table: cells of the measured widths cw
+// in columns of widths.
+func tableLine(cells []string, cw, widths []int) string {
+	var b strings.Builder
+	for i, w := range widths {
+		b.WriteString("│ ")
+		cell, width := "", 0
+		if i < len(cells) {
+			cell, width = cells[i], cw[i]
+		}
+		b.WriteString(cell)
+		b.WriteString(strings.Repeat(" ", max(w-width, 0)+1))
+	}
+	b.WriteString("│\n")
+	return b.String()
 }
 
 // cellWidth is a cell's width on a terminal: its length when it is plain

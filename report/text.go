@@ -154,7 +154,8 @@ func textFindings(r *Report, opt Options) string {
 	} else {
 		fs = append(fs, r.Findings...)
 	}
-	if len(fs) == 0 && !anyCallFindings(calls) {
+	digest := newFindingsDigest(0, calls)
+	if len(fs) == 0 && !digest.hasFindings() {
 		return ""
 	}
 	var b strings.Builder
@@ -164,17 +165,8 @@ func textFindings(r *Report, opt Options) string {
 	for _, f := range fs {
 		textFinding(&b, f, fixes.fix(f.Remedy, ""))
 	}
-	textCallFindings(&b, calls, fixes) // findings_text.go
+	digest.render(&b, fixes) // findings_text.go
 	return b.String()
-}
-
-func anyCallFindings(calls []Call) bool {
-	for _, c := range calls {
-		if len(c.Findings) > 0 {
-			return true
-		}
-	}
-	return false
 }
 
 func textRemedies(r *Report, opt Options) string {
@@ -262,6 +254,9 @@ func textCapture(r *Report, _ Options) string {
 			where = fmt.Sprintf("frame %d", cm.Frame)
 		}
 		fmt.Fprintf(&b, "  %s %s%s\n", styleDim.Render("comment ("+where+"):"), hang, cm.Text)
+	}
+	if c.CallsLeftOut > 0 {
+		fmt.Fprintf(&b, "  %s\n", styleDim.Render(fmt.Sprintf("%d more calls judged and counted, not shown (--max-calls; narrow with --host, --user, --verdict)", c.CallsLeftOut)))
 	}
 	if c.CommentsLeftOut > 0 {
 		fmt.Fprintf(&b, "  %s\n", styleDim.Render(fmt.Sprintf("%d more comments not kept", c.CommentsLeftOut)))

@@ -59,6 +59,7 @@ func TestAnalyzeDetailFollowsOutput(t *testing.T) {
 		{format: "text", callID: "C2", want: true},
 		{format: "html", want: true},
 		{format: "json", want: true},
+		{format: "jsonl", want: true},
 		{json: true, format: "text", want: true},
 	} {
 		a := &app{opts: globalOptions{JSON: tc.json, Format: tc.format}}
@@ -165,5 +166,39 @@ func TestAnalyzeWriteCall(t *testing.T) {
 	}
 	if code, _, _ := run(t, "analyze", "-w", out, "-"); code != exitUsage {
 		t.Errorf("-w with standard input: exit %d, want %d", code, exitUsage)
+	}
+}
+
+// TestAnalyzeJSONLines: one object per call, then the report without its
+// calls.
+func TestAnalyzeJSONLines(t *testing.T) {
+	code, out, _ := run(t, "analyze", "--format", "jsonl", exampleCapture)
+	if code != exitProblems {
+		t.Fatalf("exit %d", code)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("%d lines, want 2 calls and the summary:\n%s", len(lines), out)
+	}
+	var c report.Call
+	var rep report.Report
+	if err := json.Unmarshal([]byte(lines[1]), &c); err != nil || c.ID != "C2" || c.Verdict != report.VerdictOneWay || len(c.Messages) == 0 {
+		t.Errorf("second line: %v %+v", err, c)
+	}
+	if err := json.Unmarshal([]byte(lines[2]), &rep); err != nil || rep.Schema != report.SchemaVersion || len(rep.Calls) != 0 || rep.Capture == nil {
+		t.Errorf("summary line: %v %+v", err, rep)
+	}
+}
+
+// TestAnalyzeMaxCalls: a report that keeps its calls holds at most
+// --max-calls of them (and the one --call names), and says how many it
+// left out; its summary counts them all.
+func TestAnalyzeMaxCalls(t *testing.T) {
+	_, out, _ := run(t, "analyze", "--no-color", "--format", "markdown", "--max-calls", "1", exampleCapture)
+	if !strings.Contains(out, "1 more calls judged and counted, not shown") || !strings.Contains(out, "1 of 2 call(s) had audio problems") {
+		t.Errorf("markdown with --max-calls 1:\n%s", out)
+	}
+	if code, out, _ := run(t, "analyze", "--no-color", "--max-calls", "1", "--call", "C2", exampleCapture); code != exitProblems || !strings.Contains(out, "INVITE (SDP)") {
+		t.Errorf("--call C2 past --max-calls: exit %d\n%s", code, out)
 	}
 }

@@ -216,22 +216,12 @@ func (a *app) emit(rep *report.Report) error {
 	if err != nil {
 		return err
 	}
-	opt := report.Options{Format: f, CallID: a.callID}
-	if a.opts.NoColor {
-		opt.Color = report.ColorNever
+	w, closeOutput, err := a.output()
+	if err != nil {
+		return err
 	}
-	w := a.stdout
-	if a.opts.Output != "" && a.opts.Output != "-" {
-		file, err := os.Create(a.opts.Output)
-		if err != nil {
-			return usageErrorf("output: %w", err)
-		}
-		defer file.Close()
-		w = file
-		// A file is no terminal: lipgloss.Fprint already strips styles.
-	}
-	opt.Width = a.textWidth(w)
-	if err := report.Render(w, rep, opt); err != nil {
+	defer closeOutput()
+	if err := report.Render(w, rep, a.renderOptions(f, w)); err != nil {
 		return cannotRunErrorf("write report: %w", err)
 	}
 	if rep.ProblemsFound() {
@@ -240,8 +230,28 @@ func (a *app) emit(rep *report.Report) error {
 	return nil
 }
 
-// textWidth is the width the text report is laid out for: --width, else
-// the terminal's when w is one, else report.DefaultWidth (pipes, files).
+// output opens where the report goes: -o FILE, or standard output. A
+// file is no terminal: lipgloss.Fprint strips styles for it.
+func (a *app) output() (io.Writer, func(), error) {
+	if a.opts.Output == "" || a.opts.Output == "-" {
+		return a.stdout, func() {}, nil
+	}
+	file, err := os.Create(a.opts.Output)
+	if err != nil {
+		return nil, nil, usageErrorf("output: %w", err)
+	}
+	return file, func() { file.Close() }, nil
+}
+
+// renderOptions are the report's options for format f written to w.
+func (a *app) renderOptions(f report.Format, w io.Writer) report.Options {
+	opt := report.Options{Format: f, CallID: a.callID, Width: a.textWidth(w)}
+	if a.opts.NoColor {
+		opt.Color = report.ColorNever
+	}
+	return opt
+}
+
 func (a *app) textWidth(w io.Writer) int {
 	if a.opts.Width > 0 {
 		return a.opts.Width

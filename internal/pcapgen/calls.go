@@ -28,6 +28,7 @@ type party struct {
 type callGen struct {
 	i       int
 	c       Call
+	sc      *scene
 	rng     *rand.Rand
 	t0      time.Time
 	callID  string
@@ -41,7 +42,9 @@ type callGen struct {
 	sources []source
 	truths  []Truth
 	cseq    int
-	tcpSeq  [2]uint32
+	// lastStream is the RTP stream made last (also when the capture
+	// leaves media out).
+	lastStream *rtpSource
 }
 
 func addrPort(s string, port int) netip.AddrPort {
@@ -49,8 +52,9 @@ func addrPort(s string, port int) netip.AddrPort {
 }
 
 // newCallGen lays out the call's parties and builds its packets.
-func newCallGen(i int, c Call, base time.Time, rng *rand.Rand) *callGen {
-	g := &callGen{i: i, c: c, rng: rng, t0: base.Add(c.Start), cseq: 1}
+func newCallGen(i int, c Call, sc *scene) *callGen {
+	rng := sc.rng
+	g := &callGen{i: i, c: c, sc: sc, rng: rng, t0: sc.base.Add(c.Start), cseq: 1}
 	g.callID = fmt.Sprintf("%08x-%d@natdoc.test", rng.Uint32(), i)
 	g.fromTag = fmt.Sprintf("a%06x", rng.Uint32()&0xffffff)
 	g.toTag = fmt.Sprintf("b%06x", rng.Uint32()&0xffffff)
@@ -99,6 +103,11 @@ func newCallGen(i int, c Call, base time.Time, rng *rand.Rand) *callGen {
 	g.tcp = c.Kind == TCP || g.ws
 	g.build()
 	g.sources = append(g.sources, &listSource{pkts: g.sip})
+	if sc.noMedia {
+		for i := range g.truths {
+			g.truths[i] = SignallingOnlyTruth(g.truths[i])
+		}
+	}
 	return g
 }
 
@@ -205,7 +214,7 @@ func (g *callGen) media(mediaAt time.Time, truth *Truth) {
 		case SIPALG:
 			truth.Finding = capture.IDSIPALGSuspected
 		case Muted:
-			silence := g.sources[len(g.sources)-1].(*rtpSource).payload
+			silence := g.lastStream.payload
 			for k := range silence {
 				silence[k] = 0xff // µ-law zero
 			}
@@ -348,11 +357,15 @@ func (g *callGen) register(at time.Time, phone, registrar party) {
 
 func (g *callGen) stream(src, dst netip.AddrPort, at time.Time, n, dropEvery int, jitter time.Duration) {
 	payload := ToneULaw(160)
-	g.sources = append(g.sources, &rtpSource{
+	r := &rtpSource{
 		src: src, dst: dst, vlan: g.vlan, at: at, left: n,
 		seq: uint16(g.rng.Uint32()), ts: g.rng.Uint32(), ssrc: g.rng.Uint32(),
 		dropEvery: dropEvery, jitter: jitter, rng: rand.New(rand.NewSource(int64(g.rng.Uint32()))), payload: payload,
-	})
+	}
+	g.lastStream = r
+	if !g.sc.noMedia {
+		g.sources = append(g.sources, r)
+	}
 }
 
 // sdp writes an RFC 4566 body asking for media at p.sdp.
@@ -453,28 +466,26 @@ func (g *callGen) finish(b *strings.Builder, at time.Time, from, to party, body 
 	if g.ws {
 		msg = wsFrame(msg, from.sig == g.a.sig, g.rng.Uint32())
 	}
-	g.tcpSend(p, from, msg)
+	g.tcpSend(p, msg)
 }
 
 // tcpSend puts bytes on the caller's TCP connection; a long message is
 // split across two segments (RFC 3261 §18.3 framing must reassemble it).
-func (g *callGen) tcpSend(p wirePacket, from party, msg []byte) {
+func (g *callGen) tcpSend(p wirePacket, msg []byte) {
 	at := p.At
-	dir := 0
-	if from.sig != g.a.sig {
-		dir = 1
-	}
+	conn := [2]netip.AddrPort{p.Src, p.Dst}
+	sent := g.sc.tcpSent[conn]
 	p.TCP = true
 	if len(msg) > 300 {
 		first := p
-		first.Payload, first.Seq = msg[:200], 1000+g.tcpSeq[dir]
+		first.Payload, first.Seq = msg[:200], 1000+sent
 		g.sip = append(g.sip, first)
 		p.At = at.Add(time.Millisecond)
-		p.Payload, p.Seq = msg[200:], 1000+g.tcpSeq[dir]+200
+		p.Payload, p.Seq = msg[200:], 1000+sent+200
 	} else {
-		p.Payload, p.Seq = msg, 1000+g.tcpSeq[dir]
+		p.Payload, p.Seq = msg, 1000+sent
 	}
-	g.tcpSeq[dir] += uint32(len(msg))
+	g.sc.tcpSent[conn] = sent + uint32(len(msg))
 	g.sip = append(g.sip, p)
 }
 
@@ -514,8 +525,8 @@ func (g *callGen) wsHandshake(at time.Time) {
 		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: sip\r\nSec-WebSocket-Version: 13\r\n\r\n"
 	resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
 		"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: sip\r\n\r\n"
-	g.tcpSend(wirePacket{At: at, Src: g.a.sig, Dst: g.b.sig, VLAN: g.vlan}, g.a, []byte(req))
-	g.tcpSend(wirePacket{At: at.Add(5 * time.Millisecond), Src: g.b.sig, Dst: g.a.sig, VLAN: g.vlan}, g.b, []byte(resp))
+	g.tcpSend(wirePacket{At: at, Src: g.a.sig, Dst: g.b.sig, VLAN: g.vlan}, []byte(req))
+	g.tcpSend(wirePacket{At: at.Add(5 * time.Millisecond), Src: g.b.sig, Dst: g.a.sig, VLAN: g.vlan}, []byte(resp))
 }
 
 func hostOf(a netip.AddrPort) string {

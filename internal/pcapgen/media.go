@@ -76,6 +76,9 @@ func (g *callGen) negotiated(t time.Time, offer string, truth Truth) bool {
 // faxStream sends n UDPTL packets (ITU-T T.38 §9.1: a 16-bit sequence
 // number, then the IFP) every 20 ms.
 func (g *callGen) faxStream(src, dst netip.AddrPort, at time.Time, n int) {
+	if g.sc.noMedia {
+		return
+	}
 	g.sources = append(g.sources, &rtpSource{src: src, dst: dst, vlan: g.vlan, at: at, left: n, udptl: true,
 		payload: []byte{0x06, 0x12, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00}})
 }

@@ -110,10 +110,30 @@ type Options struct {
 	// SPAN port that mirrors both directions of a switch port delivers
 	// them; the truth is unchanged (copies must be counted once).
 	Duplicated bool
+	// SignallingOnly leaves out every RTP, RTCP and T.38 packet, as a
+	// capture taken on an SBC or proxy and filtered to SIP; the truth says
+	// what such a capture can show (SignallingOnlyTruth).
+	SignallingOnly bool
+}
+
+// buildLead is how long before its Start a call's first packet may come
+// (the to-private-contact scenario's REGISTER, three minutes earlier).
+const buildLead = 4 * time.Minute
+
+// scene is what the calls of one capture share while they are built.
+type scene struct {
+	base    time.Time
+	rng     *rand.Rand
+	noMedia bool
+	// tcpSent counts the bytes sent so far on each direction of a TCP
+	// connection: a phone keeps its connection across calls, so a later
+	// call on the same addresses continues the sequence numbers.
+	tcpSent map[[2]netip.AddrPort]uint32
 }
 
 // Write generates the calls into a pcap written to w and returns the truth
-// per dialog, in call order.
+// per dialog, in call order. Calls are built as the capture reaches them,
+// so memory follows the calls in progress, not the number of calls.
 func Write(w io.Writer, calls []Call, opt Options) ([]Truth, error) {
 	if opt.Base.IsZero() {
 		opt.Base = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
@@ -126,27 +146,11 @@ func Write(w io.Writer, calls []Call, opt Options) ([]Truth, error) {
 	if err := pw.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
 		return nil, fmt.Errorf("pcapgen: header: %w", err)
 	}
-	rng := rand.New(rand.NewSource(opt.Seed))
-	h := &sourceHeap{}
-	var truths []Truth
-	for i, c := range calls {
-		if c.Media == 0 {
-			c.Media = 4 * time.Second
-		}
-		g := newCallGen(i, c, opt.Base, rng)
-		pairReports(g.sources)
-		truths = append(truths, g.truths...)
-		for _, s := range g.sources {
-			if s.ok() {
-				heap.Push(h, s)
-			}
-		}
-	}
+	sc := &scene{base: opt.Base, rng: rand.New(rand.NewSource(opt.Seed)), noMedia: opt.SignallingOnly, tcpSent: map[[2]netip.AddrPort]uint32{}}
+	b := newBuilder(calls, sc)
 	buf := gopacket.NewSerializeBuffer()
-	for h.Len() > 0 {
-		s := (*h)[0]
-		pkts := s.emit()
-		for _, p := range pkts {
+	for b.fill() {
+		for _, p := range b.next() {
 			if err := writePacket(pw, buf, p); err != nil {
 				return nil, err
 			}
@@ -157,16 +161,71 @@ func Write(w io.Writer, calls []Call, opt Options) ([]Truth, error) {
 				}
 			}
 		}
-		if s.ok() {
-			heap.Fix(h, 0)
-		} else {
-			heap.Pop(h)
-		}
 	}
 	if err := bw.Flush(); err != nil {
 		return nil, fmt.Errorf("pcapgen: flush: %w", err)
 	}
-	return truths, nil
+	return b.truths, nil
+}
+
+// builder builds calls in order as the packets written reach them and
+// yields their packets in time order.
+type builder struct {
+	calls []Call
+	sc    *scene
+	// earliest[i] is the earliest Start of calls[i:].
+	earliest []time.Duration
+	built    int
+	h        sourceHeap
+	truths   []Truth
+}
+
+func newBuilder(calls []Call, sc *scene) *builder {
+	b := &builder{calls: calls, sc: sc, earliest: make([]time.Duration, len(calls))}
+	for i := len(calls) - 1; i >= 0; i-- {
+		b.earliest[i] = calls[i].Start
+		if i+1 < len(calls) {
+			b.earliest[i] = min(b.earliest[i], b.earliest[i+1])
+		}
+	}
+	return b
+}
+
+// fill builds every call that may have a packet before the next one due
+// (a call not built yet starts at least buildLead after it) and reports
+// whether any packet is left.
+func (b *builder) fill() bool {
+	for b.built < len(b.calls) {
+		if b.h.Len() > 0 && b.sc.base.Add(b.earliest[b.built]-buildLead).After(b.h[0].next()) {
+			break
+		}
+		c := b.calls[b.built]
+		if c.Media == 0 {
+			c.Media = 4 * time.Second
+		}
+		g := newCallGen(b.built, c, b.sc)
+		pairReports(g.sources)
+		b.truths = append(b.truths, g.truths...)
+		for _, s := range g.sources {
+			if s.ok() {
+				heap.Push(&b.h, s)
+			}
+		}
+		b.built++
+	}
+	return b.h.Len() > 0
+}
+
+// next yields the packets of the source due first.
+func (b *builder) next() []wirePacket {
+	s := b.h[0]
+	pkts := s.emit()
+	if s.ok() {
+		heap.Fix(&b.h, 0)
+	} else {
+		heap.Pop(&b.h)
+	}
+	return pkts
 }
 
 // wirePacket is one packet to serialise.
