@@ -78,7 +78,7 @@ func ServeFindings(calls []CallRecord, anomalies []report.KeyValue, server netip
 	}
 	if anomalyCount > 0 {
 		out = append(out, report.Finding{ID: IDSIPInputRejected, Severity: report.SeverityInfo,
-			Title:    fmt.Sprintf("%d SIP messages were dropped as malformed, oversized or over the rate limit", anomalyCount),
+			Title:    fmt.Sprintf("%d SIP messages were dropped or refused as malformed, invalid, stray, oversized or over the rate limit", anomalyCount),
 			Evidence: []report.Evidence{{Text: "counters", Values: anomalies}}})
 	}
 	return out
