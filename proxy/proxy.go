@@ -103,9 +103,9 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.event(Event{Kind: "reject", To: user, Addr: src.String(), Detail: "404: not registered here"})
 		return
 	}
-	c, code := s.newCall(req, src, b)
-	if code != 0 {
-		s.respond(tx, req, code, "Service Unavailable")
+	c, why := s.newCall(req, src, b)
+	if why != "" {
+		s.refuseBusy(tx, req, why)
 		return
 	}
 	fwd := req.Clone()
@@ -123,17 +123,21 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 }
 
 // newCall records a call; in fix mode it allocates its relay session.
-// A non-zero code is the response to reject it with.
-func (s *Server) newCall(req *sip.Request, src netip.AddrPort, b Binding) (*call, int) {
+// A non-empty why says why it cannot be taken now.
+func (s *Server) newCall(req *sip.Request, src netip.AddrPort, b Binding) (*call, string) {
 	c := &call{id: req.CallID().Value(), callee: b.User, callerTag: fromTag(req), invite: req.Clone(),
 		callerAddr: src, calleeAddr: b.Source, start: s.cfg.Now(), state: "ringing"}
 	if f := req.From(); f != nil {
 		c.caller = f.Address.User
 	}
 	s.mu.Lock()
-	if _, dup := s.calls[c.id]; dup || len(s.calls) >= s.cfg.MaxCalls {
+	if _, dup := s.calls[c.id]; dup {
 		s.mu.Unlock()
-		return nil, 503
+		return nil, "a call with this Call-ID is in progress"
+	}
+	if len(s.calls) >= s.cfg.MaxCalls {
+		s.mu.Unlock()
+		return nil, "too many calls in progress"
 	}
 	s.calls[c.id] = c
 	s.mu.Unlock()
@@ -144,13 +148,45 @@ func (s *Server) newCall(req *sip.Request, src netip.AddrPort, b Binding) (*call
 			s.mu.Lock()
 			delete(s.calls, c.id)
 			s.mu.Unlock()
-			return nil, 503
+			return nil, "no relay ports free"
 		}
 		_, c.callerMedia = s.prepareLeg(sess.A, src.Addr())
 		_, c.calleeMedia = s.prepareLeg(sess.B, b.Source.Addr())
 		c.session = sess
+		go s.watchMedia(c)
 	}
-	return c, 0
+	return c, ""
+}
+
+// endMediaTimeout is the end reason of a call whose media stopped.
+const endMediaTimeout = "media timeout"
+
+// watchMedia ends the call once the relay closed its session for
+// silence: a phone that is gone sends no BYE, so the server hangs up for
+// it (a BYE to both, the one still there stops sending) and reports the
+// call with the side that fell silent.
+func (s *Server) watchMedia(c *call) {
+	<-c.session.Done()
+	if c.session.Reason() != relay.CloseIdle {
+		return
+	}
+	s.hangUp(c)
+	s.endCall(c, endMediaTimeout)
+}
+
+// retryAfter: seconds a caller refused for lack of relay ports or call
+// slots is asked to wait (RFC 3261 §21.5.4, §20.33); calls end at
+// human pace, so a retry sooner than this would find the same.
+const retryAfter = "30"
+
+// refuseBusy answers 503 with Retry-After: the server is full now, the
+// calls in progress are not touched.
+func (s *Server) refuseBusy(tx sip.ServerTransaction, req *sip.Request, why string) {
+	res := sip.NewResponseFromRequest(req, 503, "Service Unavailable", nil)
+	res.AppendHeader(sip.NewHeader("Retry-After", retryAfter))
+	res.AppendHeader(sip.NewHeader("Warning", `399 natdoc "`+why+`"`))
+	s.send(tx, req, res)
+	s.event(Event{Kind: "reject", To: req.Recipient.User, Addr: sourceOf(req).String(), Detail: "503: " + why})
 }
 
 // prepareLeg sets up the relay leg facing the party whose signalling comes

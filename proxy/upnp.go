@@ -53,9 +53,11 @@ func forwardPorts(ctx context.Context, o *Options) (*upnpForward, error) {
 			return nil, fmt.Errorf("upnp: %w", err)
 		}
 	}
+	journal := igd.OpenJournal(path)
+	removeLeftovers(ctx, o, journal)
 	fw, err := igd.ForwardForServer(ctx, igd.Options{URL: o.UPnP.URL, Log: o.Log}, igd.ServerForward{
 		SIPPort: o.Listen.Port(), TCP: o.TCP, RTP: igd.PortRange{Lo: uint16(o.PortMin), Hi: uint16(o.PortMax)},
-		Pairs: o.UPnP.Pairs, Lease: upnpLease, Journal: igd.OpenJournal(path)})
+		Pairs: o.UPnP.Pairs, Lease: upnpLease, Journal: journal})
 	if err != nil {
 		return nil, fmt.Errorf("upnp: %w", err)
 	}
@@ -66,6 +68,20 @@ func forwardPorts(ctx context.Context, o *Options) (*upnpForward, error) {
 		o.PortMin, o.PortMax = int(fw.RTP.Lo), int(fw.RTP.Hi)
 	}
 	return &upnpForward{fw: fw, discovery: fw.Discovery, external: fw.External.String(), findings: fw.Findings, mapped: fw.Mapped}, nil
+}
+
+// removeLeftovers removes the mappings an earlier natdoc that is gone
+// (killed, crashed, the power cut) left on the router, as `natdoc upnp
+// cleanup` would: they would otherwise hold ports until their lease ends.
+// Mappings a user asked to keep, and those of a natdoc still running, stay.
+func removeLeftovers(ctx context.Context, o *Options, j *igd.Journal) {
+	res, err := igd.Cleanup(ctx, igd.Options{URL: o.UPnP.URL, Log: o.Log}, j, func(e igd.JournalEntry) bool { return !e.Kept })
+	switch {
+	case err != nil:
+		o.Notify(fmt.Sprintf("reading the UPnP journal %s: %v", j.Path(), err))
+	case len(res.Removed) > 0 || len(res.Failed) > 0:
+		o.Notify(fmt.Sprintf("removed %d UPnP mappings an earlier natdoc left on the router (%d could not be removed)", len(res.Removed), len(res.Failed)))
+	}
 }
 
 // releaseAndReport stops the renewals, removes every mapping (also after
