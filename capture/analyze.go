@@ -40,7 +40,8 @@ type Result struct {
 	Verdict  string
 }
 
-// Analyze reads the files and judges every call in them.
+// Analyze reads the files and judges every call in them. Several files
+// are merged by time (merge.go), as one capture.
 func Analyze(ctx context.Context, opt Options) (*Result, error) {
 	s := newState()
 	s.setDetail(opt.Detail)
@@ -55,46 +56,61 @@ func Analyze(ctx context.Context, opt Options) (*Result, error) {
 		}
 		total += st.Size()
 	}
-	var done int64
-	for _, name := range opt.Files {
-		n, err := analyzeFile(ctx, s, name, opt, done, total)
-		done += n
-		if err != nil {
-			return nil, err
-		}
+	if err := analyzeFiles(ctx, s, opt, total); err != nil {
+		return nil, err
 	}
 	return s.result(opt.Files, ""), nil
 }
 
-func analyzeFile(ctx context.Context, s *state, name string, opt Options, base, total int64) (int64, error) {
-	var r io.Reader
-	if name == "-" {
-		if opt.Stdin == nil {
-			return 0, fmt.Errorf("%w: no standard input", ErrUnreadable)
-		}
-		r = opt.Stdin
-	} else {
-		f, err := os.Open(name)
-		if err != nil {
-			return 0, fmt.Errorf("%w: %v", ErrUnreadable, err)
-		}
-		defer f.Close()
-		r = f
-	}
+// analyzeFiles opens every file and runs the pipeline over their records
+// in time order.
+func analyzeFiles(ctx context.Context, s *state, opt Options, total int64) error {
 	var read int64
 	rs := &readerStats{}
-	src, err := openSource(countingReader{r, &read}, &rs.anomalies)
-	if err != nil {
-		return read, fmt.Errorf("%w: %s: %v", ErrUnreadable, name, err)
+	srcs := make([]recordSource, 0, len(opt.Files))
+	for _, name := range opt.Files {
+		r, closeFile, err := openInput(name, opt)
+		if err != nil {
+			return err
+		}
+		defer closeFile()
+		src, err := openSource(countingReader{r, &read}, &rs.anomalies)
+		if err != nil {
+			return fmt.Errorf("%w: %s: %v", ErrUnreadable, name, err)
+		}
+		srcs = append(srcs, src)
+	}
+	src := srcs[0]
+	if len(srcs) > 1 {
+		merged, err := newMergedSource(srcs)
+		if err != nil {
+			return fmt.Errorf("analyze: %w", err)
+		}
+		src = merged
 	}
 	progress := func() {
 		if opt.Progress != nil {
-			opt.Progress(base+read, total)
+			opt.Progress(read, total)
 		}
 	}
-	err = runPipeline(ctx, src, rs, s, progress)
+	err := runPipeline(ctx, src, rs, s, progress)
 	progress()
-	return read, err
+	return err
+}
+
+// openInput opens a file, or standard input for "-".
+func openInput(name string, opt Options) (io.Reader, func(), error) {
+	if name == "-" {
+		if opt.Stdin == nil {
+			return nil, nil, fmt.Errorf("%w: no standard input", ErrUnreadable)
+		}
+		return opt.Stdin, func() {}, nil
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", ErrUnreadable, err)
+	}
+	return f, func() { f.Close() }, nil
 }
 
 // result finishes the analysis: binds media to calls and derives findings.
@@ -103,12 +119,13 @@ func (s *state) result(files []string, live string) *Result {
 	r := &Result{
 		Capture: report.CaptureInfo{
 			Files: files, Live: live, Packets: s.packets, Bytes: s.bytes,
-			First: s.first, Last: s.last, Anomalies: s.list(), Counts: s.counts.list(),
+			First: s.first, Last: s.last, Anomalies: s.list(), Counts: s.counts.list(), Duplicates: s.counts.duplicates,
 		},
 		Calls: calls,
 	}
 	r.Capture.Vantage = vantage(calls)
-	r.Findings = captureFindings(s)
+	r.Findings = append(captureFindings(s), s.regs.findings(s.last)...)
+	r.Findings = append(r.Findings, s.toPrivate.findings(s.regs)...)
 	r.Remedies = remedies(r)
 	r.Verdict = verdictSentence(calls)
 	return r

@@ -100,7 +100,8 @@ func (b *binder) addCall(c *sipCall, captureEnd time.Time) {
 			end = c.End.Add(b.grace)
 		}
 	}
-	for _, d := range c.reportDialogs() {
+	main, early := c.dialogs()
+	for _, d := range append([]*dialog{main}, early...) {
 		first := int32(len(b.namedAddrs))
 		index := func(ev *sdpEvent) {
 			for i, m := range ev.SDP.Media {

@@ -15,11 +15,45 @@ type boundFlow struct {
 	bd   binding
 }
 
-// callBuild collects one reported dialog's pieces.
+// callBuild collects one reported call's pieces: the dialog it is and
+// the early dialogs of its other forks, each with the streams bound to it.
 type callBuild struct {
 	call  *sipCall
 	dlg   *dialog
 	flows []boundFlow
+	early []*callBuild
+	// roles names the intermediary ("proxy", "b2bua") at the caller's or
+	// the callee's end of this leg; "" for the call's own caller and
+	// callee.
+	roles [2]string
+	// regs are the registrations seen, for the REGISTER behind a request
+	// sent to a Contact.
+	regs *registrations
+	// unproven marks the flows sent to a NAT port nothing shows is
+	// forwarded (JudgeDelivery), for the findings.
+	unproven map[*rtpFlow]bool
+}
+
+// parties are the leg's two ends as the report names them.
+func (cb *callBuild) parties() [2]report.Party {
+	c, d := cb.call, cb.dlg
+	p := [2]report.Party{c.Caller, c.Callee}
+	if d.CalleeSig.IsValid() {
+		p[callee].SignalAddr = d.CalleeSig.String()
+		if d.CalleeUA != "" {
+			p[callee].UserAgent = d.CalleeUA
+		}
+	}
+	sigs := [2]netip.AddrPort{c.CallerSig, d.CalleeSig}
+	if !sigs[callee].IsValid() && c.setup.sent > 0 {
+		sigs[callee] = c.setup.dst
+	}
+	for i, role := range cb.roles {
+		if role != "" {
+			p[i] = intermediary(role, sigs[i])
+		}
+	}
+	return p
 }
 
 // minHeuristicPackets: a flow bound without any SDP address must look like
@@ -55,100 +89,35 @@ func (c *sipCall) quietNeeded() time.Duration {
 
 // doneCall is a finalised report call with its order key.
 type doneCall struct {
-	seq, dialog int
-	call        report.Call
+	seq  int
+	call report.Call
 }
 
-// ended says whether the call's signalling is over.
-func (c *sipCall) ended() bool {
-	return c.ByeSeen || c.Cancelled || (!c.FailedAt.IsZero() && c.Status >= 300)
+// ended says whether the call's signalling is over by now: a BYE, a
+// CANCEL, a final failure, or an INVITE nobody answered whose client
+// transaction gave up (Timer B).
+func (c *sipCall) ended(now time.Time) bool {
+	return c.ByeSeen || c.Cancelled || (!c.FailedAt.IsZero() && c.Status >= 300) ||
+		(c.setup.sent > 0 && !c.setup.responded && now.Sub(c.setup.lastSentAt) >= inviteTimeout)
 }
 
-// sweep binds quiet streams and finalises the calls that ended at least
-// quietAfter before now; final does it for everything left.
+// sweep finalises the calls that ended at least quietAfter before now
+// (final: every call left): it binds the capture's streams to calls,
+// holds back calls whose media still flows, judges the rest into their
+// report entries and forgets them.
 func (s *state) sweep(now time.Time, final bool) {
-	ending := map[*sipCall]bool{}
-	var builds []*callBuild
-	index := map[*dialog]*callBuild{}
-	for _, c := range s.calls.order {
-		if final || (c.ended() && now.Sub(c.Last) >= c.quietNeeded()) {
-			ending[c] = true
-			for _, d := range c.reportDialogs() {
-				cb := &callBuild{call: c, dlg: d}
-				builds = append(builds, cb)
-				index[d] = cb
-			}
-		}
-	}
+	ending, groups := s.endingCalls(now, final)
 	if len(ending) == 0 && !final {
 		s.dropOrphans(now)
 		return
 	}
-	if s.binder == nil {
-		s.binder = newBinder()
-	}
-	b := s.binder
-	defer b.reset() // hold no finished call alive until the next sweep
-	for _, c := range s.calls.order {
-		b.addCall(c, now)
-	}
-	// Bind every stream; a call still receiving media is not finished.
-	type bound struct {
-		f  *rtpFlow
-		bd binding
-	}
-	claimed := make([]bound, 0, len(s.flows))
-	var rest []*rtpFlow
-	for _, f := range s.sortedFlows() {
-		bd, ok := b.bind(f)
-		if !ok {
-			rest = append(rest, f)
-			continue
-		}
-		claimed = append(claimed, bound{f, bd})
-	}
-	for _, f := range rest {
-		if f.Packets >= minHeuristicPackets {
-			if bd, ok := b.bindHeuristic(f); ok {
-				claimed = append(claimed, bound{f, bd})
-			}
-		}
-	}
+	claimed := s.bindMedia(now)
+	defer s.binder.reset() // hold no finished call alive until the next sweep
 	if !final {
-		for _, x := range claimed {
-			if ending[x.bd.call] && now.Sub(x.f.Last()) < quietAfter {
-				delete(ending, x.bd.call) // media still flowing: later
-			}
-		}
+		holdCallsWithMedia(ending, claimed, now)
 	}
-	kept := builds[:0]
-	for _, cb := range builds {
-		if ending[cb.call] {
-			kept = append(kept, cb)
-		} else {
-			delete(index, cb.dlg)
-		}
-	}
-	builds = kept
-	for _, x := range claimed {
-		if cb := index[x.bd.dlg]; cb != nil {
-			cb.flows = append(cb.flows, boundFlow{x.f, x.bd})
-			s.dropFlow(x.f)
-		}
-	}
-	hasMedia := s.counts.rtp > 0
-	dialogIndex := map[*sipCall]int{}
-	for _, cb := range builds {
-		rc := cb.report("", hasMedia)
-		if !s.detail {
-			rc = compactCall(rc)
-		}
-		s.done.add(doneCall{seq: cb.call.Seq, dialog: dialogIndex[cb.call], call: rc})
-		dialogIndex[cb.call]++
-		if s.onJudged != nil {
-			s.onJudged(rc)
-		}
-	}
+	groups = s.attachMedia(groups, ending, claimed)
+	s.judge(groups, now)
 	s.calls.remove(ending)
 	s.forgetRtpmaps(ending)
 	if final {
@@ -157,6 +126,111 @@ func (s *state) sweep(now time.Time, final bool) {
 		}
 	} else {
 		s.dropOrphans(now)
+	}
+}
+
+// endingCalls lists the legs of the calls whose signalling ended long
+// enough ago (every call when final), and one build per call to report.
+func (s *state) endingCalls(now time.Time, final bool) (map[*sipCall]bool, []*groupBuild) {
+	ending := map[*sipCall]bool{}
+	var groups []*groupBuild
+	for _, c := range s.calls.order {
+		if c.group.legs[0] != c || !(final || c.group.over(now)) {
+			continue // each call once, at its first leg
+		}
+		for _, leg := range c.group.legs {
+			ending[leg] = true
+		}
+		groups = append(groups, newGroupBuild(c.group, s.regs))
+	}
+	return ending, groups
+}
+
+// bindMedia binds every stream of the capture to the call it belongs to,
+// by SDP address first and, for streams no SDP names, by heuristics.
+func (s *state) bindMedia(now time.Time) []boundFlow {
+	if s.binder == nil {
+		s.binder = newBinder()
+	}
+	b := s.binder
+	for _, c := range s.calls.order {
+		b.addCall(c, now)
+	}
+	claimed := make([]boundFlow, 0, len(s.flows))
+	var rest []*rtpFlow
+	for _, f := range s.sortedFlows() {
+		bd, ok := b.bind(f)
+		if !ok {
+			rest = append(rest, f)
+			continue
+		}
+		claimed = append(claimed, boundFlow{f, bd})
+	}
+	for _, f := range rest {
+		if f.Packets >= minHeuristicPackets {
+			if bd, ok := b.bindHeuristic(f); ok {
+				claimed = append(claimed, boundFlow{f, bd})
+			}
+		}
+	}
+	return claimed
+}
+
+// holdCallsWithMedia takes back from ending the calls a stream still
+// flowed to within quietAfter of now: they are judged at a later sweep.
+func holdCallsWithMedia(ending map[*sipCall]bool, claimed []boundFlow, now time.Time) {
+	for _, x := range claimed {
+		if ending[x.bd.call] && now.Sub(x.flow.Last()) < quietAfter {
+			for _, leg := range x.bd.call.group.legs {
+				delete(ending, leg)
+			}
+		}
+	}
+}
+
+// attachMedia keeps the builds of calls still ending and gives each leg
+// (and each early dialog) the streams bound to its dialog, which leave the
+// stream table.
+func (s *state) attachMedia(groups []*groupBuild, ending map[*sipCall]bool, claimed []boundFlow) []*groupBuild {
+	kept := groups[:0]
+	index := map[*dialog]*callBuild{}
+	for _, g := range groups {
+		if !ending[g.legs[0].call] {
+			continue
+		}
+		kept = append(kept, g)
+		for _, cb := range g.legs {
+			index[cb.dlg] = cb
+			for _, e := range cb.early {
+				index[e.dlg] = e
+			}
+		}
+	}
+	for _, x := range claimed {
+		if cb := index[x.bd.dlg]; cb != nil {
+			cb.flows = append(cb.flows, x)
+			s.dropFlow(x.flow)
+		}
+	}
+	for _, g := range kept {
+		g.shareFlows()
+	}
+	return kept
+}
+
+// judge turns each call into its report entry, compacted unless the
+// output draws single calls, and files it in order.
+func (s *state) judge(groups []*groupBuild, now time.Time) {
+	hasMedia := s.counts.rtp > 0
+	for _, g := range groups {
+		rc := g.report(hasMedia, now)
+		if !s.detail {
+			rc = compactCall(rc)
+		}
+		s.done.add(doneCall{seq: g.legs[0].call.Seq, call: rc})
+		if s.onJudged != nil {
+			s.onJudged(rc)
+		}
 	}
 }
 
@@ -205,81 +279,54 @@ func (s *state) finishCalls() []report.Call {
 	return s.done.take()
 }
 
-// streamState replays a dialog's offer/answer to find, per m= line, which
-// directions were ever expected and whether the end state is a hold.
-type streamState struct {
-	media    string
-	expected [2]bool
-	held     bool
-	latest   [2]*sdpMedia
-	latestEv [2]*sdpEvent
-	all      [2][]netip.AddrPort // every address each party named
+// report builds the report.Call of one dialog: its identity and timing,
+// then its streams judged one by one, then the call's verdict and findings.
+func (cb *callBuild) report(captureHasMedia bool, now time.Time) report.Call {
+	rc := cb.callHeader()
+	streams := replay(cb.call.timeline(cb.dlg))
+	facts := cb.callFacts(captureHasMedia, now)
+	sigs := [2]netip.AddrPort{cb.call.CallerSig, cb.dlg.CalleeSig}
+	var verdicts []StreamVerdict
+	var media []string
+	var allFacts []StreamFacts
+	for _, st := range streams {
+		ms, sf := cb.streamReport(st, streams, sigs)
+		facts.MediaNegotiated = facts.Answered && st.latest[caller] != nil && st.latest[callee] != nil
+		v := JudgeStream(sf, facts)
+		ms.Verdict = v.Verdict
+		rc.Streams = append(rc.Streams, ms)
+		verdicts = append(verdicts, v)
+		media = append(media, st.media)
+		allFacts = append(allFacts, sf)
+	}
+	v := JudgeCall(verdicts, media, facts)
+	rc.Verdict, rc.CannotHear, rc.Explain = v.Verdict, v.CannotHear, v.Explain
+	if v.Verdict == report.VerdictNotAnswered {
+		na := v.NotAnswered
+		rc.NotAnswered = &na
+	}
+	rc.EarlyDialogs = cb.earlyDialogs()
+	rc.Findings = callFindings(cb, streams, allFacts, v, sigs)
+	if f, ok := setupFinding(cb, facts.Setup, v); ok {
+		rc.Findings = append([]report.Finding{f}, rc.Findings...)
+	}
+	return rc
 }
 
-func replay(events []sdpEvent) []*streamState {
-	var streams []*streamState
-	for ei := range events {
-		ev := &events[ei]
-		for i := range ev.SDP.Media {
-			for len(streams) <= i {
-				streams = append(streams, &streamState{})
-			}
-			st := streams[i]
-			m := &ev.SDP.Media[i]
-			if st.media == "" {
-				st.media = m.Media
-			}
-			st.latest[ev.Party], st.latestEv[ev.Party] = m, ev
-			if m.Addr.IsValid() && !isHoldAddress(m.Addr) {
-				st.all[ev.Party] = append(st.all[ev.Party], m.Addr)
-			}
-			st.evaluate()
-		}
-	}
-	return streams
-}
-
-// evaluate applies RFC 3264 §5.1/§6.1 to the latest pair: a direction flows
-// when its sender may send, its receiver may receive, neither side
-// rejected the stream (port 0) or held it with c=0.0.0.0 (RFC 3264 §8.4).
-func (st *streamState) evaluate() {
-	a, b := st.latest[caller], st.latest[callee]
-	if a == nil || b == nil {
-		return
-	}
-	if a.Port == 0 || b.Port == 0 {
-		st.held = false
-		return
-	}
-	if isHoldAddress(a.Addr) || isHoldAddress(b.Addr) {
-		st.held = true
-		return
-	}
-	fwd := sends(a.Direction) && receives(b.Direction)
-	back := sends(b.Direction) && receives(a.Direction)
-	st.expected[0] = st.expected[0] || fwd
-	st.expected[1] = st.expected[1] || back
-	st.held = !(fwd && back)
-}
-
-// report builds the report.Call of one dialog.
-func (cb *callBuild) report(id string, captureHasMedia bool) report.Call {
+// callHeader fills what identifies the dialog: tags, parties, status,
+// state and its start, answer and end times.
+func (cb *callBuild) callHeader() report.Call {
 	c, d := cb.call, cb.dlg
+	parties := cb.parties()
 	rc := report.Call{
-		ID: id, CallID: c.CallID, FromTag: c.FromTag, ToTag: d.Tag,
-		Caller: c.Caller, Callee: c.Callee, Start: c.Start, Answer: d.Answered, End: c.End,
+		CallID: c.CallID, FromTag: c.FromTag, ToTag: d.Tag,
+		Caller: parties[caller], Callee: parties[callee], Start: c.Start, Answer: d.Answered, End: c.End,
 		Status: c.Status, Transport: c.Transport, Messages: c.Messages,
 	}
 	if d.Status != 0 {
 		rc.Status = d.Status
 	}
-	if d.CalleeSig.IsValid() {
-		rc.Callee.SignalAddr = d.CalleeSig.String()
-		if d.CalleeUA != "" {
-			rc.Callee.UserAgent = d.CalleeUA
-		}
-	}
-	if rc.End.IsZero() && !(d.Status >= 200 && d.Status < 300) && !c.FailedAt.IsZero() {
+	if rc.End.IsZero() && !d.answered() && !c.FailedAt.IsZero() {
 		rc.End = c.FailedAt
 	}
 	if rc.End.IsZero() {
@@ -293,82 +340,87 @@ func (cb *callBuild) report(id string, captureHasMedia bool) report.Call {
 		}
 	}
 	rc.State = callState(c, d)
-	events := c.timeline(d)
-	streams := replay(events)
-	answered := d.Status >= 200 && d.Status < 300
-	facts := CallFacts{
-		StartSeen:           c.StartSeen,
-		CaptureHasMedia:     captureHasMedia,
-		BothSidesSignalling: c.SeenFrom[caller] && c.SeenFrom[callee],
-	}
-	sigs := [2]netip.AddrPort{c.CallerSig, d.CalleeSig}
-	var verdicts []StreamVerdict
-	var media []string
-	var allFacts []StreamFacts
-	for i, st := range streams {
-		ms := report.MediaStream{Index: i, Media: st.media}
-		ms.Offer = describe(st.latest[caller], st.latestEv[caller])
-		ms.Answer = describe(st.latest[callee], st.latestEv[callee])
-		sf := StreamFacts{Expected: st.expected, HeldAtEnd: st.held}
-		if !answered {
-			// Before an answer only early media from the callee is
-			// expected, and it need not come (RFC 3960 §3).
-			sf.Expected = [2]bool{}
-		}
-		for _, bf := range cb.flows {
-			if bf.bd.mIndex != i && len(streams) > 1 {
-				continue
-			}
-			fr := flowReport(bf, sigs)
-			to := other(bf.bd.sender)
-			fr.Unreachable = unreachableFromOutside(bf.flow.Key.Dst.Addr(), sigs[to].Addr())
-			ms.Flows = append(ms.Flows, fr)
-			if bf.flow.Key.RTCP {
-				continue
-			}
-			if fr.Unreachable {
-				sf.Undeliverable[bf.bd.sender] += bf.flow.Packets
-			} else {
-				sf.Delivered[bf.bd.sender] += bf.flow.Packets
-			}
-		}
-		facts.MediaNegotiated = answered && st.latest[caller] != nil && st.latest[callee] != nil
-		v := JudgeStream(sf, facts)
-		if !answered {
-			v = StreamVerdict{Verdict: report.VerdictNoMediaExpected, Explain: notAnsweredReason(c, d)}
-		}
-		ms.Verdict = v.Verdict
-		rc.Streams = append(rc.Streams, ms)
-		verdicts = append(verdicts, v)
-		media = append(media, st.media)
-		allFacts = append(allFacts, sf)
-	}
-	v := JudgeCall(verdicts, media)
-	if len(streams) == 0 || !answered {
-		v = StreamVerdict{Verdict: report.VerdictNoMediaExpected, Explain: notAnsweredReason(c, d)}
-		if answered {
-			v.Explain = "the call was answered but no SDP offer/answer was seen"
-			if !c.StartSeen {
-				v = StreamVerdict{Verdict: report.VerdictIncompleteCapture, Explain: incompleteReason(facts)}
-			}
-		}
-	}
-	rc.Verdict, rc.CannotHear, rc.Explain = v.Verdict, v.CannotHear, v.Explain
-	rc.Findings = callFindings(cb, streams, allFacts, v, sigs)
 	return rc
 }
 
-func notAnsweredReason(c *sipCall, d *dialog) string {
-	switch {
-	case c.Cancelled:
-		return "the caller cancelled before an answer"
-	case d.Status >= 300:
-		return fmt.Sprintf("the call was rejected (%d)", d.Status)
-	case c.Status >= 300:
-		return fmt.Sprintf("the call was rejected (%d)", c.Status)
+// callFacts are the call-wide facts the verdict rules read, at now.
+func (cb *callBuild) callFacts(captureHasMedia bool, now time.Time) CallFacts {
+	c, d := cb.call, cb.dlg
+	setup := c.setup.facts(now)
+	setup.Cancelled, setup.DialogStatus, setup.CallStatus = c.Cancelled, d.Status, c.Status
+	return CallFacts{
+		StartSeen:           c.StartSeen,
+		CaptureHasMedia:     captureHasMedia,
+		BothSidesSignalling: c.SeenFrom[caller] && c.SeenFrom[callee],
+		Answered:            d.answered(),
+		Setup:               setup,
 	}
-	return "no answer (2xx) to the INVITE was seen"
 }
+
+// streamReport describes one stream of the dialog and gathers the flows
+// it carries into the facts its verdict is derived from.
+func (cb *callBuild) streamReport(st *streamState, streams []*streamState, sigs [2]netip.AddrPort) (report.MediaStream, StreamFacts) {
+	ms := report.MediaStream{Index: st.index, Media: st.media}
+	ms.Offer = describe(st.latest[caller], st.latestEv[caller])
+	ms.Answer = describe(st.latest[callee], st.latestEv[callee])
+	sf := st.facts()
+	views := cb.views(sigs, st, streams)
+	dirs := newDeliveries()
+	for _, bf := range cb.flows {
+		if !st.carries(bf, streams) {
+			continue
+		}
+		fr := flowReport(bf, sigs)
+		delivered, proof, doubt := cb.delivery(bf, sigs, views)
+		to, from := other(bf.bd.sender), bf.bd.sender
+		fr.Unreachable = unreachableFromOutside(bf.flow.Key.Dst.Addr(), sigs[to].Addr())
+		fr.Unproven = !delivered && !fr.Unreachable
+		ms.Flows = append(ms.Flows, fr)
+		if bf.flow.Key.RTCP {
+			continue
+		}
+		dirs.add(from, bf.flow.Packets, delivered, proof, doubt)
+		switch {
+		case fr.Unreachable:
+			sf.Undeliverable[from] += bf.flow.Packets
+		case fr.Unproven:
+			sf.Unproven[from] += bf.flow.Packets
+			sf.Doubt[from] = doubt
+			if cb.unproven == nil {
+				cb.unproven = map[*rtpFlow]bool{}
+			}
+			cb.unproven[bf.flow] = true
+		default:
+			sf.Delivered[from] += bf.flow.Packets
+		}
+	}
+	ms.Delivery = dirs.list()
+	return ms, sf
+}
+
+// earlyDialogs describes the forks that answered only provisionally, with
+// their early media.
+func (cb *callBuild) earlyDialogs() []report.EarlyDialog {
+	var out []report.EarlyDialog
+	for _, e := range cb.early {
+		ed := report.EarlyDialog{ToTag: e.dlg.Tag, Status: e.dlg.Status, UserAgent: e.dlg.CalleeUA}
+		if e.dlg.CalleeSig.IsValid() {
+			ed.SignalAddr = e.dlg.CalleeSig.String()
+		}
+		sigs := [2]netip.AddrPort{cb.call.CallerSig, e.dlg.CalleeSig}
+		streams := replay(cb.call.timeline(e.dlg))
+		for _, st := range streams {
+			ms, _ := e.streamReport(st, streams, sigs)
+			ms.Verdict = report.VerdictNotAnswered
+			ed.Streams = append(ed.Streams, ms)
+		}
+		out = append(out, ed)
+	}
+	return out
+}
+
+// answered says whether the dialog's INVITE got a 2xx.
+func (d *dialog) answered() bool { return d.Status >= 200 && d.Status < 300 }
 
 func callState(c *sipCall, d *dialog) string {
 	switch {
@@ -414,7 +466,7 @@ func flowReport(bf boundFlow, sigs [2]netip.AddrPort) report.RTPFlow {
 		SSRCs: []uint32{f.Key.SSRC}, PayloadTypes: f.PayloadTypes(),
 		Packets: f.Packets, Bytes: f.Bytes, First: f.First(), Last: f.Last(),
 		FirstFrame: f.FirstFrame, LastFrame: f.LastFrame, MatchedSDP: bf.bd.matched,
-		RTCP: f.Key.RTCP, MaxGapMs: float64(f.MaxGap().Microseconds()) / 1000,
+		RTCP: f.Key.RTCP, UDPTL: f.udptl, MaxGapMs: float64(f.MaxGap().Microseconds()) / 1000,
 		Timeline: append([]uint32(nil), f.activity...), TimelineStepMs: f.step.Milliseconds(),
 	}
 	if !f.Key.RTCP {

@@ -65,6 +65,72 @@ type sipCall struct {
 	Infos     []*sipInfo // messages kept for NAT evidence (headers only)
 	SeenFrom  [2]bool    // signalling seen sent by each party
 	SDPErrors []uint64
+	setup     setupTrack
+	// hop is where the leg's first INVITE went: from the caller's side
+	// to the callee's (legs.go).
+	hop [2]netip.Addr
+	// group is the call this leg is part of; upstream the leg it
+	// continues (nil for the caller's own), linkRole how ("proxy",
+	// "b2bua").
+	group    *callGroup
+	upstream *sipCall
+	linkRole string
+	ruriUser string // user of the first INVITE's Request-URI
+}
+
+// setupTrack follows the INVITE transaction that sets the call up: the
+// last INVITE without a To-tag (a retry after 401/407 starts a new one).
+type setupTrack struct {
+	cseq       uint32
+	sentAt     time.Time // its first transmission
+	firstFrame uint64
+	lastFrame  uint64    // its last retransmission
+	lastSentAt time.Time // when it was sent last
+	sent       int       // transmissions seen
+	responded  bool
+	rang       bool
+	endedAt    time.Time // CANCEL or final response, whichever came first
+	src, dst   netip.AddrPort
+}
+
+// invite files a transmission of the setup INVITE.
+func (t *setupTrack) invite(m *sipInfo, at time.Time) {
+	if t.sent > 0 && m.CSeq == t.cseq {
+		t.sent++
+		t.lastFrame, t.lastSentAt = m.Frame, at
+		return
+	}
+	*t = setupTrack{cseq: m.CSeq, sentAt: at, lastSentAt: at, firstFrame: m.Frame, lastFrame: m.Frame, sent: 1, src: m.Src, dst: m.Dst}
+}
+
+// response files a response to an INVITE.
+func (t *setupTrack) response(m *sipInfo, at time.Time) {
+	if m.CSeq != t.cseq {
+		return
+	}
+	t.responded = true
+	if m.Status >= 180 && m.Status < 190 {
+		t.rang = true
+	}
+	if m.Status >= 200 && t.endedAt.IsZero() {
+		t.endedAt = at
+	}
+}
+
+// facts are the setup's facts for the verdict rules, judged at now. An
+// INVITE no one answered gives up at Timer B (RFC 3261 §17.1.1.2).
+func (t *setupTrack) facts(now time.Time) SetupFacts {
+	end := t.endedAt
+	if end.IsZero() {
+		end = now
+		if !t.responded && end.Sub(t.sentAt) > inviteTimeout {
+			end = t.sentAt.Add(inviteTimeout)
+		}
+	}
+	return SetupFacts{
+		Responded: t.responded, Rang: t.rang, Sent: t.sent, Waited: end.Sub(t.sentAt),
+		PublicToPrivate: isPublic(t.src.Addr()) && IsPrivate(t.dst.Addr()),
+	}
 }
 
 // callTable correlates SIP messages into calls.
@@ -126,15 +192,7 @@ func (t *callTable) add(m *sipInfo, at time.Time, sdpInfo *sdpInfo, sdpErr error
 		if !m.Request || m.Method != "INVITE" {
 			return nil
 		}
-		t.seq++
-		c = &sipCall{
-			Seq: t.seq, CallID: m.CallID, FromTag: m.FromTag, Start: at,
-			StartSeen: m.ToTag == "", CallerSig: m.Src, Transport: m.Transport,
-			Caller: report.Party{Role: "caller", User: m.FromUser, Host: m.FromHost, Display: m.FromName, SignalAddr: m.Src.String(), UserAgent: m.UserAgent},
-			Callee: report.Party{Role: "callee", User: m.ToUser, Host: m.ToHost},
-		}
-		t.byID[m.CallID] = append(t.byID[m.CallID], c)
-		t.order = append(t.order, c)
+		c = t.newCall(m, at)
 	}
 	c.Last = at
 	from := c.sender(m)
@@ -161,6 +219,24 @@ func (t *callTable) add(m *sipInfo, at time.Time, sdpInfo *sdpInfo, sdpErr error
 	return c
 }
 
+// newCall starts a leg at an INVITE no leg holds yet, and links it to the
+// call it continues.
+func (t *callTable) newCall(m *sipInfo, at time.Time) *sipCall {
+	t.seq++
+	c := &sipCall{
+		Seq: t.seq, CallID: m.CallID, FromTag: m.FromTag, Start: at,
+		StartSeen: m.ToTag == "", CallerSig: m.Src, Transport: m.Transport,
+		Caller:   report.Party{Role: "caller", User: m.FromUser, Host: m.FromHost, Display: m.FromName, SignalAddr: m.Src.String(), UserAgent: m.UserAgent},
+		Callee:   report.Party{Role: "callee", User: m.ToUser, Host: m.ToHost},
+		hop:      [2]netip.Addr{m.Src.Addr(), m.Dst.Addr()},
+		ruriUser: m.RURIUser,
+	}
+	t.link(c, m, at)
+	t.byID[m.CallID] = append(t.byID[m.CallID], c)
+	t.order = append(t.order, c)
+	return c
+}
+
 // remove forgets finalised calls.
 func (t *callTable) remove(gone map[*sipCall]bool) {
 	if len(gone) == 0 {
@@ -181,6 +257,7 @@ func (t *callTable) remove(gone map[*sipCall]bool) {
 			} else {
 				t.byID[c.CallID] = list
 			}
+			c.group, c.upstream = nil, nil // let the finished call go
 			continue
 		}
 		kept = append(kept, c)
@@ -189,13 +266,32 @@ func (t *callTable) remove(gone map[*sipCall]bool) {
 	t.order = kept
 }
 
-// find returns the call m belongs to: same Call-ID and the caller's tag in
-// From or To.
+// find returns the leg m belongs to: same Call-ID, the caller's tag in
+// From or To, and the same hop. An INVITE without a To-tag on a new hop is
+// a new leg (a proxy forwarding it); other messages on an unknown hop
+// (a request to a Contact address other than the signalling source) go to
+// a leg they share an address with.
 func (t *callTable) find(m *sipInfo) *sipCall {
+	var shares, any *sipCall
 	for _, c := range t.byID[m.CallID] {
-		if c.hasTag(m.FromTag) || (m.ToTag != "" && c.hasTag(m.ToTag)) {
+		if !c.hasTag(m.FromTag) && (m.ToTag == "" || !c.hasTag(m.ToTag)) {
+			continue
+		}
+		if c.onHop(m.Src.Addr(), m.Dst.Addr()) {
 			return c
 		}
+		if shares == nil && c.touches(m.Src.Addr(), m.Dst.Addr()) {
+			shares = c
+		}
+		if any == nil {
+			any = c
+		}
+	}
+	if any != nil && !(m.Request && m.Method == "INVITE" && m.ToTag == "") {
+		if shares != nil {
+			return shares
+		}
+		return any
 	}
 	// An INVITE retried with credentials after 401/407 (RFC 3261 §22.2)
 	// continues the same call, even from a B2BUA that picks a new From-tag
@@ -236,6 +332,13 @@ func (t *callTable) request(c *sipCall, m *sipInfo, at time.Time, from int, tag 
 		}
 	case "CANCEL":
 		c.Cancelled = true
+		if c.setup.endedAt.IsZero() {
+			c.setup.endedAt = at
+		}
+	case "INVITE":
+		if tag == "" && from == caller {
+			c.setup.invite(m, at)
+		}
 	}
 	if s == nil {
 		return
@@ -261,6 +364,7 @@ func (t *callTable) response(c *sipCall, m *sipInfo, at time.Time, from int, tag
 		d = c.dialog(tag, isInitialInvite)
 	}
 	if isInitialInvite {
+		c.setup.response(m, at)
 		if c.Callee.SignalAddr == "" && m.Status > 100 {
 			c.Callee.SignalAddr = m.Src.String()
 			c.Callee.UserAgent = m.UserAgent
@@ -300,28 +404,39 @@ func (t *callTable) response(c *sipCall, m *sipInfo, at time.Time, from int, tag
 	d.SDPs = append(d.SDPs, ev)
 }
 
-// reportDialogs lists the dialogs to report: every dialog that answered or
-// carried SDP, or one empty dialog when the INVITE got no such response.
-func (c *sipCall) reportDialogs() []*dialog {
-	var out []*dialog
+// dialogs splits the call's dialogs (one per To-tag, RFC 3261 §12.1) into
+// the one the call is, and the early dialogs of forks that ended without
+// it: the first answered dialog, or when none answered the dialog that got
+// the setup's final response, else the one that got furthest (SDP, then
+// the highest status). A call without any response gets an empty dialog.
+func (c *sipCall) dialogs() (main *dialog, early []*dialog) {
+	rank := func(d *dialog) int {
+		switch {
+		case d.answered():
+			return 4
+		case d.Status >= 300 && d.Status == c.Status:
+			return 3
+		case len(d.SDPs) > 0:
+			return 2
+		}
+		return 1
+	}
 	for _, d := range c.Dialogs {
-		if (d.Status >= 200 && d.Status < 300) || len(d.SDPs) > 0 {
-			out = append(out, d)
+		if main == nil || rank(d) > rank(main) || (rank(d) == rank(main) && rank(d) < 4 && d.Status > main.Status) {
+			main = d
 		}
 	}
-	if len(out) == 0 {
-		var best *dialog
-		for _, d := range c.Dialogs {
-			if best == nil || d.Status > best.Status {
-				best = d
-			}
-		}
-		if best == nil {
-			best = &dialog{}
-		}
-		out = append(out, best)
+	if main == nil {
+		return &dialog{}, nil
 	}
-	return out
+	// A fork that answered provisionally (or with SDP); a dialog ended by a
+	// final failure is an earlier attempt (a 401/407 challenge), no fork.
+	for _, d := range c.Dialogs {
+		if d != main && d.Status < 300 && (d.Status > 100 || len(d.SDPs) > 0) {
+			early = append(early, d)
+		}
+	}
+	return main, early
 }
 
 // timeline returns all SDPs of a dialog in order, starting with the offer.

@@ -14,6 +14,8 @@ import "net/netip"
 type rtpmapEntry struct {
 	rates map[uint8]float64
 	call  *sipCall
+	// udptl: the address receives T.38 fax (UDPTL), not RTP.
+	udptl bool
 }
 
 // noteRtpmaps indexes the clock rates an SDP gives; a later SDP for the
@@ -23,13 +25,13 @@ func (s *state) noteRtpmaps(sd *sdpInfo, c *sipCall) {
 		return
 	}
 	for _, m := range sd.Media {
-		if !m.Addr.IsValid() || len(m.Rates) == 0 {
+		if !m.Addr.IsValid() || (len(m.Rates) == 0 && !m.UDPTL) {
 			continue
 		}
 		if _, ok := s.rtpmaps[m.Addr]; !ok && len(s.rtpmaps) >= maxFlows {
 			continue // bounded like the stream table
 		}
-		s.rtpmaps[m.Addr] = rtpmapEntry{rates: m.Rates, call: c}
+		s.rtpmaps[m.Addr] = rtpmapEntry{rates: m.Rates, call: c, udptl: m.UDPTL}
 	}
 }
 

@@ -18,13 +18,26 @@ func compactCall(c report.Call) report.Call {
 	callID := strings.Clone(c.CallID)
 	c.FromTag, c.ToTag = strings.Clone(c.FromTag), strings.Clone(c.ToTag)
 	c.Caller, c.Callee = cloneParty(c.Caller), cloneParty(c.Callee)
-	streams := make([]report.MediaStream, len(c.Streams))
-	for i, s := range c.Streams {
-		s.Offer, s.Answer = nil, nil
-		s.Flows = rtpFlowsOnly(s.Flows)
-		streams[i] = s
+	c.Streams = compactStreams(c.Streams)
+	if len(c.Legs) > 0 {
+		legs := make([]report.CallLeg, len(c.Legs))
+		for i, l := range c.Legs {
+			l.CallID, l.FromTag, l.ToTag = strings.Clone(l.CallID), strings.Clone(l.FromTag), strings.Clone(l.ToTag)
+			l.Caller, l.Callee = cloneParty(l.Caller), cloneParty(l.Callee)
+			l.Streams = compactStreams(l.Streams)
+			legs[i] = l
+		}
+		c.Legs = legs
 	}
-	c.Streams = streams
+	if len(c.EarlyDialogs) > 0 {
+		early := make([]report.EarlyDialog, len(c.EarlyDialogs))
+		for i, e := range c.EarlyDialogs {
+			e.ToTag, e.UserAgent = strings.Clone(e.ToTag), strings.Clone(e.UserAgent)
+			e.Streams = compactStreams(e.Streams)
+			early[i] = e
+		}
+		c.EarlyDialogs = early
+	}
 	findings := make([]report.Finding, len(c.Findings))
 	for i, f := range c.Findings {
 		if f.Subject == c.CallID {
@@ -37,6 +50,21 @@ func compactCall(c report.Call) report.Call {
 	}
 	c.CallID, c.Findings = callID, findings
 	return c
+}
+
+// compactStreams copies streams without their SDP descriptions and RTCP
+// flows (nil when there are none).
+func compactStreams(in []report.MediaStream) []report.MediaStream {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make([]report.MediaStream, len(in))
+	for i, s := range in {
+		s.Offer, s.Answer = nil, nil
+		s.Flows = rtpFlowsOnly(s.Flows)
+		out[i] = s
+	}
+	return out
 }
 
 // rtpFlowsOnly returns the flows that are not RTCP, in a slice of their

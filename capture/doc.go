@@ -2,14 +2,25 @@
 // AF_PACKET on Linux), finds SIP calls in them and judges, for every call,
 // whether audio flowed both ways, and if not, who could not hear whom and why.
 //
-// What it diagnoses: the SDP promises of each side (per m= line) against the
-// RTP and RTCP that really flowed; NAT evidence in SIP (private Contact and
-// Via, Via sent-by against the packet's source, a server's received/rport)
-// and SDP (private c=, c= against the signalling source); RTP arriving from
-// an address its SDP did not name (a NAT mapping); signs of a SIP ALG
-// rewriting messages. SIP is found by content on any port, over UDP, TCP
-// (reassembled), SCTP, WebSocket, inside IP-in-IP and GRE/ERSPAN, in IPv4
-// and IPv6 fragments.
+// What it diagnoses: the SDP promises of each side (per m= line, audio,
+// video, T.38 fax) against the RTP, RTCP and UDPTL that really flowed, per
+// direction and from where the capture point can see it (JudgeDelivery:
+// seen arriving, seen leaving, or inferred from the receiver's own NAT
+// mapping; media sent to a NAT port the receiver does not use is likely
+// lost); NAT evidence in SIP (private Contact and Via, Via sent-by against
+// the packet's source, a server's received/rport) and SDP (private c=, c=
+// against the signalling source); RTP arriving from an address its SDP did
+// not name (a NAT mapping); signs of a SIP ALG rewriting messages; calls
+// that never connect (rejected, cancelled, timed out, unreachable) and the
+// NAT causes behind "incoming calls never ring": requests sent to a private
+// address, registrars that stored a private Contact, registrations silent
+// longer than NATs keep a mapping. A call seen at a proxy, SBC or B2BUA is
+// one call of several legs (legs.go), each judged on its own; the forks of
+// an INVITE that did not answer are its early dialogs. SIP is found by
+// content on any port, over UDP, TCP (reassembled), SCTP, WebSocket, inside
+// IP-in-IP and GRE/ERSPAN, in IPv4 and IPv6 fragments; a header sipgo
+// cannot parse costs only that header; copies of a packet (SPAN, ERSPAN,
+// overlapping files, merged by time) are counted once.
 //
 // What it does not: it cannot read SIP over TLS or SRTP payloads (it says the
 // signalling is encrypted and still reports the media flows it sees), it does

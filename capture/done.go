@@ -33,7 +33,7 @@ func (d *doneCalls) len() int { return d.n }
 // at returns the i-th call added.
 func (d *doneCalls) at(i int) *doneCall { return &d.chunks[i/doneChunk][i%doneChunk] }
 
-// take returns the calls in order of their INVITEs, then dialogs, named
+// take returns the calls in order of their INVITEs, named
 // C1, C2, ..., and empties d. A chunk is let go once all its calls are
 // copied out, so the calls are not held twice over.
 func (d *doneCalls) take() []report.Call {
@@ -42,11 +42,7 @@ func (d *doneCalls) take() []report.Call {
 		order[i] = int32(i)
 	}
 	sort.SliceStable(order, func(i, j int) bool {
-		a, b := d.at(int(order[i])), d.at(int(order[j]))
-		if a.seq != b.seq {
-			return a.seq < b.seq
-		}
-		return a.dialog < b.dialog
+		return d.at(int(order[i])).seq < d.at(int(order[j])).seq
 	})
 	left := make([]int, len(d.chunks))
 	for i := range left {

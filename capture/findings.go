@@ -8,6 +8,55 @@ import (
 	"github.com/natdoc/natdoc/report"
 )
 
+// Finding IDs made by capture. Scripts match on them: they are never
+// renamed, and each is referred to by its constant.
+const (
+	// IDSDPPrivateAddress: an SDP names a private media address the other party cannot reach.
+	IDSDPPrivateAddress report.FindingID = "sdp-private-address"
+	// IDSDPAddressDiffers: an SDP names a media address other than its SIP's source.
+	IDSDPAddressDiffers report.FindingID = "sdp-address-differs-from-signalling"
+	// IDSIPALGSuspected: messages carry the traces of a SIP ALG.
+	IDSIPALGSuspected report.FindingID = "sip-alg-suspected"
+	// IDMediaEncrypted: a stream is SRTP.
+	IDMediaEncrypted report.FindingID = "media-encrypted"
+	// IDOneWayAudio: one party's audio never reached the other.
+	IDOneWayAudio report.FindingID = "one-way-audio"
+	// IDNoWayAudio: no audio reached either party.
+	IDNoWayAudio report.FindingID = "no-way-audio"
+	// IDIncompleteCapture: the capture cannot judge a call's audio.
+	IDIncompleteCapture report.FindingID = "incomplete-capture"
+	// IDContactPrivateAddress: a Contact names a private address while the message came from a public one.
+	IDContactPrivateAddress report.FindingID = "contact-private-address"
+	// IDViaReceivedRport: a server's received=/rport= shows it saw the sender behind NAT.
+	IDViaReceivedRport report.FindingID = "via-received-rport"
+	// IDViaPrivateAddress: a Via sent-by is private while the request came from a public address.
+	IDViaPrivateAddress report.FindingID = "via-private-address"
+	// IDViaSourceMismatch: a Via sent-by differs from the request's source.
+	IDViaSourceMismatch report.FindingID = "via-source-mismatch"
+	// IDRTPSourceDiffers: RTP comes from an address no SDP of its sender named.
+	IDRTPSourceDiffers report.FindingID = "rtp-source-differs-from-sdp"
+	// IDSignallingEncrypted: SIP over TLS that cannot be read.
+	IDSignallingEncrypted report.FindingID = "signalling-encrypted"
+	// IDMediaWithoutSignalling: RTP that belongs to no call in the capture.
+	IDMediaWithoutSignalling report.FindingID = "media-without-signalling"
+	// IDCaptureAnomalies: parts of the input could not be read.
+	IDCaptureAnomalies report.FindingID = "capture-anomalies"
+	// IDRequestToPrivate: a request sent from a public address to a
+	// private one got no response.
+	IDRequestToPrivate report.FindingID = "request-to-private-address"
+	// IDRequestUnanswered: a request was retransmitted without any
+	// response.
+	IDRequestUnanswered report.FindingID = "request-unanswered"
+	// IDCalleeNeverRang: the setup ended without the callee ever ringing.
+	IDCalleeNeverRang report.FindingID = "callee-never-rang"
+	// IDRegisterContactNotFixed: a registrar stored the private Contact of
+	// a phone it saw behind NAT.
+	IDRegisterContactNotFixed report.FindingID = "register-contact-not-fixed"
+	// IDRegistrationOutlivesNAT: a phone behind NAT stayed silent toward
+	// its registrar longer than NATs keep an idle mapping.
+	IDRegistrationOutlivesNAT report.FindingID = "registration-outlives-nat"
+)
+
 // Remedies in the user's words (issue 5), shared by findings.
 const (
 	remedyPrivateSDP = "On the phone that puts its private address in SDP, set a STUN server (or turn on its NAT traversal / ICE), " +
@@ -16,22 +65,102 @@ const (
 		"and forward UDP 5060 and its RTP port range to it."
 	remedyNoMedia = "RTP from this side never appeared: allow outbound UDP for the RTP port range on its firewall, forward UDP 5060 and the RTP range " +
 		"to the phone or server behind the NAT, or use the server's RTP relay."
+	remedyUnreachableContact = "On the SIP server, route to the address a phone's REGISTER really came from, not the private Contact it wrote: " +
+		"Kamailio nathelper fix_nated_register() (and fix_nated_contact() for dialogs) with NAT keepalives (nat_bflag, sipping_from), " +
+		"Asterisk PJSIP rewrite_contact=yes and force_rport=yes (chan_sip nat=force_rport,comedia), miniSIPServer's NAT traversal options. " +
+		"On the phone: set a STUN server, use SIP outbound (RFC 5626), and send NAT keep-alives more often than the router's UDP timeout (15-30 s)."
+	remedyUnanswered = "Nothing answered this request: check that the destination is up and reachable on its SIP port (firewall, port forwarding for UDP 5060 " +
+		"on its router) and that it is the address the phone really registered from."
+	remedyNeverRang = "The callee was never alerted: its registration may point at an address it cannot be reached at (look for register-contact-not-fixed " +
+		"or request-to-private-address), its NAT's mapping for the SIP port may have expired (send keep-alives more often than the router's UDP timeout), " +
+		"or it is offline."
+	remedyUnmappedPort = "Send media to where the phone's media really comes from: symmetric RTP on the server, PBX or SBC " +
+		"(\"comedia\", RFC 4961; Asterisk rtp_symmetric=yes, Kamailio rtpengine with the SDP rewritten to the source) or its RTP relay; " +
+		"disable the router's SIP ALG when it rewrites the SDP port; or give the phone a NAT that keeps its ports (endpoint-independent mapping) or forward its RTP ports."
+	remedyKeepAlive = "Keep the NAT mapping of the phone's SIP port open: have the phone send keep-alives (CRLF, OPTIONS or STUN) every 15-30 s " +
+		"or re-register more often than the router's UDP timeout, or have the server ping it (Kamailio nathelper sipping, Asterisk PJSIP qualify_frequency)."
 	remedyALG = "Disable the router's SIP ALG (often called \"SIP ALG\", \"SIP helper\", \"SIP passthrough\" or \"SIP fixup\"); " +
 		"let the phone (STUN) or the server (rport, comedia) handle NAT instead."
 )
+
+// setupFinding is the finding of a setup that failed for a reason NAT
+// often causes (SetupProblem), with the INVITE's transmissions as
+// evidence.
+func setupFinding(cb *callBuild, s SetupFacts, v StreamVerdict) (report.Finding, bool) {
+	id, sev := SetupProblem(s, v)
+	if id == "" {
+		return report.Finding{}, false
+	}
+	t := &cb.call.setup
+	f := report.Finding{ID: id, Severity: sev, Subject: cb.call.CallID}
+	text := fmt.Sprintf("INVITE %s → %s sent once", t.src, t.dst)
+	if t.sent > 1 {
+		text = fmt.Sprintf("INVITE %s → %s sent %d times over %s", t.src, t.dst, t.sent, roundWait(t.lastSentAt.Sub(t.sentAt)))
+	}
+	sent := report.Evidence{
+		Text:   text,
+		Frames: uniqueFrames(t.firstFrame, t.lastFrame), Addrs: []string{t.dst.String()}, Time: t.sentAt,
+	}
+	switch id {
+	case IDRequestToPrivate:
+		f.Title = fmt.Sprintf("The INVITE was sent from the public address %s to the private address %s and never answered: no one on the internet can reach it",
+			t.src.Addr(), t.dst.Addr())
+		f.Evidence = []report.Evidence{sent}
+		if reg := cb.regs.contactOwner(t.dst); reg != nil {
+			f.Title += fmt.Sprintf(" (the Contact %s registered from %s)", reg.contact, reg.src)
+			f.Evidence = append(f.Evidence, reg.registerEvidence())
+			if reg.echoed {
+				f.Evidence = append(f.Evidence, report.Evidence{Text: "the registrar's 200 OK echoed that Contact unchanged: it did not fix it", Frames: []uint64{reg.okFrame}})
+			}
+		}
+		f.Remedy = remedyUnreachableContact
+	case IDRequestUnanswered:
+		f.Title = fmt.Sprintf("Nothing answered the INVITE to %s", t.dst)
+		f.Evidence = []report.Evidence{sent}
+		f.Remedy = remedyUnanswered
+	case IDCalleeNeverRang:
+		f.Title = fmt.Sprintf("The callee never rang: no 180/183 came in the %s the setup lasted", roundWait(s.Waited))
+		f.Evidence = []report.Evidence{sent, {Text: v.Explain}}
+		f.Remedy = remedyNeverRang
+	}
+	return f, true
+}
+
+// uniqueFrames lists a and b, once when they are the same frame.
+func uniqueFrames(a, b uint64) []uint64 {
+	if a == b {
+		return []uint64{a}
+	}
+	return []uint64{a, b}
+}
 
 // callFindings derives the findings of one reported dialog from the call
 // model; it only reads plain data.
 func callFindings(cb *callBuild, streams []*streamState, facts []StreamFacts, v StreamVerdict, sigs [2]netip.AddrPort) []report.Finding {
 	c := cb.call
-	var fs []report.Finding
 	problem := v.Verdict.IsProblem()
 	subject := c.CallID
-	parties := [2]report.Party{c.Caller, c.Callee}
+	fs, privateSDP := sdpFindings(cb, v, sigs)
+	fs = append(fs, signallingFindings(c, subject, problem)...)
+	fs = append(fs, mediaSourceFindings(cb, streams, subject)...)
+	if f, ok := verdictFinding(cb, facts, v, subject, privateSDP, sigs); ok {
+		fs = append([]report.Finding{f}, fs...)
+	}
+	if f, ok := encryptedMediaFinding(streams, subject); ok {
+		fs = append(fs, f)
+	}
+	return fs
+}
 
-	// Private SDP addresses seen from outside the party's NAT, or from
-	// inside it when a server's Via received= showed its public address.
-	privateSDP := [2]bool{}
+// sdpFindings reads each party's SDP: private addresses seen from outside
+// the party's NAT (or from inside it when a server's Via received= showed
+// its public address), media addresses other than the signalling source,
+// and the traces of a SIP ALG. privateSDP says which parties leaked one.
+func sdpFindings(cb *callBuild, v StreamVerdict, sigs [2]netip.AddrPort) (fs []report.Finding, privateSDP [2]bool) {
+	c := cb.call
+	subject := c.CallID
+	problem := v.Verdict.IsProblem()
+	parties := cb.parties()
 	publicAs := publicAddresses(c)
 	algSeen := false
 	differs := [2]bool{}
@@ -54,7 +183,7 @@ func callFindings(cb *callBuild, streams []*streamState, facts []StreamFacts, v 
 					sev = report.SeverityError
 				}
 				fs = append(fs, report.Finding{
-					ID: "sdp-private-address", Severity: sev, Subject: subject,
+					ID: IDSDPPrivateAddress, Severity: sev, Subject: subject,
 					Title: fmt.Sprintf("The %s asks for media at its private address %s", partyLabel(parties[ev.Party]), m.Addr),
 					Evidence: []report.Evidence{{
 						Text:   fmt.Sprintf("SDP c= in %s names %s, but its SIP reaches the server from the public address %s: no one on the internet can send there", ev.Method, m.Addr, seenAs),
@@ -65,7 +194,7 @@ func callFindings(cb *callBuild, streams []*streamState, facts []StreamFacts, v 
 			} else if sig.IsValid() && ip != sig.Addr() && !differs[ev.Party] && !isHoldAddress(m.Addr) {
 				differs[ev.Party] = true
 				fs = append(fs, report.Finding{
-					ID: "sdp-address-differs-from-signalling", Severity: report.SeverityInfo, Subject: subject,
+					ID: IDSDPAddressDiffers, Severity: report.SeverityInfo, Subject: subject,
 					Title: fmt.Sprintf("The %s asks for media at %s while its SIP came from %s: a separate media server or relay, or a NAT between it and the capture point",
 						partyLabel(parties[ev.Party]), ip, sig.Addr()),
 					Evidence: []report.Evidence{{Text: "SDP c= against the IP source of the message", Frames: []uint64{ev.Frame}, Addrs: []string{m.Addr.String(), sig.String()}}},
@@ -74,7 +203,7 @@ func callFindings(cb *callBuild, streams []*streamState, facts []StreamFacts, v 
 			if why := ALGSign(sig.Addr(), contactOfMsg(ev.Msg), ev.SDP.OriginAddr, ip); why != "" && !algSeen {
 				algSeen = true
 				fs = append(fs, report.Finding{
-					ID: "sip-alg-suspected", Severity: algSeverity(problem), Subject: subject,
+					ID: IDSIPALGSuspected, Severity: algSeverity(problem), Subject: subject,
 					Title:    "A SIP ALG seems to rewrite this party's messages: " + why,
 					Evidence: []report.Evidence{{Text: fmt.Sprintf("%s: source %s, Contact %s, o= %s, c= %s", ev.Method, sig.Addr(), contactOfMsg(ev.Msg), ev.SDP.OriginAddr, ip), Frames: []uint64{ev.Frame}}},
 					Remedy:   remedyALG,
@@ -82,21 +211,21 @@ func callFindings(cb *callBuild, streams []*streamState, facts []StreamFacts, v 
 			}
 		}
 	}
-	fs = append(fs, signallingFindings(c, subject, problem)...)
-	fs = append(fs, mediaSourceFindings(cb, streams, subject)...)
-	if f, ok := verdictFinding(cb, facts, v, subject, privateSDP, sigs); ok {
-		fs = append([]report.Finding{f}, fs...)
-	}
+	return fs, privateSDP
+}
+
+// encryptedMediaFinding says when a stream is SRTP: its headers are judged,
+// its audio cannot be.
+func encryptedMediaFinding(streams []*streamState, subject string) (report.Finding, bool) {
 	for _, st := range streams {
 		for p := 0; p < 2; p++ {
 			if m := st.latest[p]; m != nil && strings.Contains(m.Proto, "SAVP") {
-				fs = append(fs, report.Finding{ID: "media-encrypted", Severity: report.SeverityInfo, Subject: subject,
-					Title: "Media is SRTP (" + m.Proto + "): natdoc judges the RTP headers, not the audio"})
-				return fs
+				return report.Finding{ID: IDMediaEncrypted, Severity: report.SeverityInfo, Subject: subject,
+					Title: "Media is SRTP (" + m.Proto + "): natdoc judges the RTP headers, not the audio"}, true
 			}
 		}
 	}
-	return fs
+	return report.Finding{}, false
 }
 
 func algSeverity(problem bool) report.Severity {
@@ -114,24 +243,14 @@ func verdictFinding(cb *callBuild, facts []StreamFacts, v StreamVerdict, subject
 		for i := 0; i < 2; i++ {
 			sum.Delivered[i] += f.Delivered[i]
 			sum.Undeliverable[i] += f.Undeliverable[i]
+			sum.Unproven[i] += f.Unproven[i]
 		}
 	}
 	counts := []report.KeyValue{
 		{Key: "caller->callee", Value: fmt.Sprint(sum.Delivered[0])},
 		{Key: "callee->caller", Value: fmt.Sprint(sum.Delivered[1])},
 	}
-	var ev []report.Evidence
-	for _, bf := range cb.flows {
-		if bf.flow.Key.RTCP {
-			continue
-		}
-		to := other(bf.bd.sender)
-		text := fmt.Sprintf("%s RTP %s → %s: %d packets", partyNames[bf.bd.sender], bf.flow.Key.Src, bf.flow.Key.Dst, bf.flow.Packets)
-		if unreachableFromOutside(bf.flow.Key.Dst.Addr(), sigs[to].Addr()) {
-			text += fmt.Sprintf(", sent to the %s's private address: they cannot arrive", partyNames[to])
-		}
-		ev = append(ev, report.Evidence{Text: text, Frames: []uint64{bf.flow.FirstFrame, bf.flow.LastFrame}, Time: bf.flow.First()})
-	}
+	ev := cb.flowEvidence(sigs)
 	switch v.Verdict {
 	case report.VerdictOneWay:
 		deaf := caller
@@ -141,13 +260,15 @@ func verdictFinding(cb *callBuild, facts []StreamFacts, v StreamVerdict, subject
 		sender := other(deaf)
 		ev = append([]report.Evidence{{Text: v.Explain, Values: counts}}, ev...)
 		remedy := remedyNoMedia
-		if privateSDP[deaf] {
+		switch {
+		case privateSDP[deaf]:
 			remedy = remedyPrivateSDP
+		case sum.Unproven[sender] > 0:
+			remedy = remedyUnmappedPort
 		}
 		return report.Finding{
-			ID: "one-way-audio", Severity: report.SeverityError, Subject: subject,
-			Title: fmt.Sprintf("One-way audio: the %s cannot hear the %s",
-				partyLabel(partyOf(cb.call, deaf)), partyLabel(partyOf(cb.call, sender))),
+			ID: IDOneWayAudio, Severity: report.SeverityError, Subject: subject,
+			Title:    oneWayTitle(cb.parties(), deaf, sender),
 			Evidence: ev, Remedy: remedy,
 		}, true
 	case report.VerdictNoWay:
@@ -157,15 +278,48 @@ func verdictFinding(cb *callBuild, facts []StreamFacts, v StreamVerdict, subject
 			remedy = remedyPrivateSDP
 		}
 		return report.Finding{
-			ID: "no-way-audio", Severity: report.SeverityError, Subject: subject,
+			ID: IDNoWayAudio, Severity: report.SeverityError, Subject: subject,
 			Title:    "No audio either way: the call was answered but no RTP arrived in either direction",
 			Evidence: ev, Remedy: remedy,
 		}, true
 	case report.VerdictIncompleteCapture:
-		return report.Finding{ID: "incomplete-capture", Severity: report.SeverityInfo, Subject: subject,
+		return report.Finding{ID: IDIncompleteCapture, Severity: report.SeverityInfo, Subject: subject,
 			Title: "This capture cannot judge the audio of this call", Evidence: []report.Evidence{{Text: v.Explain, Values: counts}}}, true
 	}
 	return report.Finding{}, false
+}
+
+// flowEvidence describes each RTP flow of the leg, and why the ones that
+// cannot or likely do not arrive are lost.
+func (cb *callBuild) flowEvidence(sigs [2]netip.AddrPort) []report.Evidence {
+	var ev []report.Evidence
+	for _, bf := range cb.flows {
+		if bf.flow.Key.RTCP {
+			continue
+		}
+		to := other(bf.bd.sender)
+		text := fmt.Sprintf("%s RTP %s → %s: %d packets", partyNames[bf.bd.sender], bf.flow.Key.Src, bf.flow.Key.Dst, bf.flow.Packets)
+		switch {
+		case unreachableFromOutside(bf.flow.Key.Dst.Addr(), sigs[to].Addr()):
+			text += fmt.Sprintf(", sent to the %s's private address: they cannot arrive", partyNames[to])
+		case cb.unproven[bf.flow]:
+			text += fmt.Sprintf(", sent to a port of the %s's NAT nothing shows is forwarded: likely lost", partyNames[to])
+		}
+		ev = append(ev, report.Evidence{Text: text, Frames: []uint64{bf.flow.FirstFrame, bf.flow.LastFrame}, Time: bf.flow.First()})
+	}
+	return ev
+}
+
+// oneWayTitle says who cannot hear whom; on a leg that starts or ends at
+// a proxy or B2BUA it says which hop fails.
+func oneWayTitle(parties [2]report.Party, deaf, sender int) string {
+	if parties[sender].Role != partyNames[sender] {
+		return fmt.Sprintf("One-way audio: the %s cannot hear: media from the %s does not reach it", partyLabel(parties[deaf]), partyLabel(parties[sender]))
+	}
+	if parties[deaf].Role != partyNames[deaf] {
+		return fmt.Sprintf("One-way audio: the %s's media does not reach the %s, so the %s cannot hear", partyLabel(parties[sender]), partyLabel(parties[deaf]), partyNames[deaf])
+	}
+	return fmt.Sprintf("One-way audio: the %s cannot hear the %s", partyLabel(parties[deaf]), partyLabel(parties[sender]))
 }
 
 // signallingFindings reads NAT traces in SIP headers, as proxies do (RFC
@@ -184,14 +338,14 @@ func signallingFindings(c *sipCall, subject string, problem bool) []report.Findi
 	for _, m := range c.Infos {
 		src := m.Src.Addr()
 		if ip, err := netip.ParseAddr(m.Contact); err == nil && IsPrivate(ip) && isPublic(src) {
-			add("contact"+m.Contact, report.Finding{ID: "contact-private-address", Severity: report.SeverityInfo,
+			add("contact"+m.Contact, report.Finding{ID: IDContactPrivateAddress, Severity: report.SeverityInfo,
 				Title:    fmt.Sprintf("Contact names the private address %s, but the message came from %s", ip, m.Src),
 				Evidence: []report.Evidence{{Text: m.Summary() + " Contact host", Frames: []uint64{m.Frame}, Addrs: []string{ip.String(), m.Src.String()}}},
 				Remedy:   contactRemedy(problem)})
 		}
 		if !m.Request || m.Via.Host == "" {
 			if !m.Request && viaShowsNAT(m.Via) {
-				add("received"+m.Via.Received+m.Via.RPort, report.Finding{ID: "via-received-rport", Severity: report.SeverityInfo,
+				add("received"+m.Via.Received+m.Via.RPort, report.Finding{ID: IDViaReceivedRport, Severity: report.SeverityInfo,
 					Title:    fmt.Sprintf("A server recorded where the request really came from (received=%s rport=%s): it saw the sender behind NAT", m.Via.Received, m.Via.RPort),
 					Evidence: []report.Evidence{{Text: m.Summary() + " top Via", Frames: []uint64{m.Frame}}}})
 			}
@@ -203,7 +357,7 @@ func signallingFindings(c *sipCall, subject string, problem bool) []report.Findi
 		}
 		privateVia := IsPrivate(viaIP) && isPublic(src)
 		if privateVia {
-			add("via-private"+m.Via.Host, report.Finding{ID: "via-private-address", Severity: report.SeverityInfo,
+			add("via-private"+m.Via.Host, report.Finding{ID: IDViaPrivateAddress, Severity: report.SeverityInfo,
 				Title:    fmt.Sprintf("Via sent-by is the private address %s, but the request came from %s", viaIP, m.Src),
 				Evidence: []report.Evidence{{Text: m.Method + " top Via", Frames: []uint64{m.Frame}}}})
 		}
@@ -214,17 +368,17 @@ func signallingFindings(c *sipCall, subject string, problem bool) []report.Findi
 		// A private sent-by already says it; this rule catches the rest
 		// (a public sent-by with another port: a NAT that changed it).
 		if m.Transport == "UDP" && !privateVia && (viaIP != src || port != int(m.Src.Port())) {
-			add("via-mismatch"+m.Via.Host, report.Finding{ID: "via-source-mismatch", Severity: report.SeverityInfo,
+			add("via-mismatch"+m.Via.Host, report.Finding{ID: IDViaSourceMismatch, Severity: report.SeverityInfo,
 				Title:    fmt.Sprintf("Top Via says %s:%d but the request came from %s: a NAT (or a proxy not adding its Via) is in between", viaIP, port, m.Src),
 				Evidence: []report.Evidence{{Text: m.Method + " top Via sent-by against the IP/UDP source", Frames: []uint64{m.Frame}}}})
 		}
 		if m.LengthMismatch {
-			add("clen", report.Finding{ID: "sip-alg-suspected", Severity: algSeverity(problem),
+			add("clen", report.Finding{ID: IDSIPALGSuspected, Severity: algSeverity(problem),
 				Title:    "Content-Length does not match the body: something (often a SIP ALG) rewrote the message",
 				Evidence: []report.Evidence{{Text: m.Summary(), Frames: []uint64{m.Frame}}}, Remedy: remedyALG})
 		}
 		if m.Via.Dup {
-			add("dupvia", report.Finding{ID: "sip-alg-suspected", Severity: algSeverity(problem),
+			add("dupvia", report.Finding{ID: IDSIPALGSuspected, Severity: algSeverity(problem),
 				Title:    "The message carries the same Via twice: a SIP ALG or a loop rewrote it",
 				Evidence: []report.Evidence{{Text: m.Summary(), Frames: []uint64{m.Frame}}}, Remedy: remedyALG})
 		}
@@ -242,16 +396,16 @@ func mediaSourceFindings(cb *callBuild, streams []*streamState, subject string) 
 		if f.Key.RTCP || seen[f.Key.Src] {
 			continue
 		}
-		i := bf.bd.mIndex
-		if i >= len(streams) {
+		st := streamOf(bf, streams)
+		if st == nil {
 			continue
 		}
-		named := streams[i].all[bf.bd.sender]
+		named := st.all[bf.bd.sender]
 		if len(named) == 0 || contains(named, f.Key.Src) {
 			continue
 		}
 		seen[f.Key.Src] = true
-		fs = append(fs, report.Finding{ID: "rtp-source-differs-from-sdp", Severity: report.SeverityInfo, Subject: subject,
+		fs = append(fs, report.Finding{ID: IDRTPSourceDiffers, Severity: report.SeverityInfo, Subject: subject,
 			Title: fmt.Sprintf("RTP from the %s comes from %s, not from %s its SDP named: a NAT mapping (or a relay)", partyNames[bf.bd.sender], f.Key.Src, joinAddrs(named)),
 			Evidence: []report.Evidence{{Text: fmt.Sprintf("%d packets %s → %s", f.Packets, f.Key.Src, f.Key.Dst),
 				Frames: []uint64{f.FirstFrame}, Addrs: []string{f.Key.Src.String()}}}})
@@ -330,14 +484,6 @@ func ALGSign(sig netip.Addr, contactHost string, origin, conn netip.Addr) string
 		return "Contact was rewritten to the public address but SDP c= still names the private " + conn.String()
 	}
 	return ""
-}
-
-// partyOf returns the call's party by index (caller or callee).
-func partyOf(c *sipCall, p int) report.Party {
-	if p == caller {
-		return c.Caller
-	}
-	return c.Callee
 }
 
 // contactRemedy: a private Contact is only worth fixing when calls fail;

@@ -1,12 +1,12 @@
-package capture
+package capture_test
 
 import (
 	"context"
 	"reflect"
-	"runtime"
 	"testing"
 	"time"
 
+	"github.com/natdoc/natdoc/capture"
 	"github.com/natdoc/natdoc/internal/pcapgen"
 	"github.com/natdoc/natdoc/report"
 )
@@ -19,44 +19,60 @@ func TestDetailAddsOnlyWhatCallViewsDraw(t *testing.T) {
 	// Every scenario, and a call long enough to send RTCP (every 5 s).
 	calls := append(pcapgen.AllKinds(), pcapgen.Call{Kind: pcapgen.Normal, Start: time.Minute, Media: 12 * time.Second})
 	path, _ := generate(t, calls, pcapgen.Options{Seed: 1})
-	full, err := Analyze(context.Background(), Options{Files: []string{path}, Detail: true})
+	full, err := capture.Analyze(context.Background(), capture.Options{Files: []string{path}, Detail: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	compact, err := Analyze(context.Background(), Options{Files: []string{path}})
+	compact, err := capture.Analyze(context.Background(), capture.Options{Files: []string{path}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var messages, timelines, descriptions, rtcp int
+	var n detailCounts
 	for i := range full.Calls {
 		c := &full.Calls[i]
-		messages += len(c.Messages)
+		n.messages += len(c.Messages)
 		c.Messages = nil
-		for j := range c.Streams {
-			s := &c.Streams[j]
-			if s.Offer != nil || s.Answer != nil {
-				descriptions++
-			}
-			s.Offer, s.Answer = nil, nil
-			var flows []report.RTPFlow
-			for _, f := range s.Flows {
-				timelines += len(f.Timeline)
-				if f.RTCP {
-					rtcp++
-					continue
-				}
-				f.Timeline, f.TimelineStepMs = nil, 0
-				flows = append(flows, f)
-			}
-			s.Flows = flows
+		n.strip(c.Streams)
+		for j := range c.Legs {
+			n.strip(c.Legs[j].Streams)
+		}
+		for j := range c.EarlyDialogs {
+			n.strip(c.EarlyDialogs[j].Streams)
 		}
 	}
+	messages, timelines, descriptions, rtcp := n.messages, n.timelines, n.descriptions, n.rtcp
 	if messages == 0 || timelines == 0 || descriptions == 0 || rtcp == 0 {
 		t.Fatalf("detailed analysis has %d messages, %d timeline steps, %d media descriptions and %d RTCP flows; want some of each",
 			messages, timelines, descriptions, rtcp)
 	}
 	if !reflect.DeepEqual(full, compact) {
 		t.Errorf("results differ beyond messages and timelines:\nfull    %+v\ncompact %+v", full.Calls, compact.Calls)
+	}
+}
+
+// detailCounts counts what only the detailed views draw.
+type detailCounts struct{ messages, timelines, descriptions, rtcp int }
+
+// strip removes from streams, in place, what only the detailed views draw,
+// counting it.
+func (n *detailCounts) strip(streams []report.MediaStream) {
+	for j := range streams {
+		s := &streams[j]
+		if s.Offer != nil || s.Answer != nil {
+			n.descriptions++
+		}
+		s.Offer, s.Answer = nil, nil
+		var flows []report.RTPFlow
+		for _, f := range s.Flows {
+			n.timelines += len(f.Timeline)
+			if f.RTCP {
+				n.rtcp++
+				continue
+			}
+			f.Timeline, f.TimelineStepMs = nil, 0
+			flows = append(flows, f)
+		}
+		s.Flows = flows
 	}
 }
 
@@ -81,19 +97,11 @@ func sequentialCalls(n int) []pcapgen.Call {
 func retainedHeap(t *testing.T, n int, detail bool) (heap uint64, finished int) {
 	t.Helper()
 	path, _ := generate(t, sequentialCalls(n), pcapgen.Options{Seed: 4})
-	s := newState()
-	s.setDetail(detail)
-	if _, err := analyzeFile(context.Background(), s, path, Options{}, 0, 0); err != nil {
-		t.Fatal(err)
+	heap, finished = capture.RetainedHeap(t, path, detail)
+	if finished < n/2 {
+		t.Fatalf("only %d of %d calls finished before the capture's end", finished, n)
 	}
-	if s.done.len() < n/2 {
-		t.Fatalf("only %d of %d calls finished before the capture's end", s.done.len(), n)
-	}
-	var ms runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&ms)
-	runtime.KeepAlive(s)
-	return ms.HeapAlloc, s.done.len()
+	return heap, finished
 }
 
 // maxBytesPerFinishedCall bounds what a finished call keeps when the run

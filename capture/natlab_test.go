@@ -75,21 +75,13 @@ func labCall(t *testing.T, stun, alg bool) string {
 		account += fmt.Sprintf(";medianat=stun;stunserver=stun:%s", srv.Primary)
 	}
 	pcap := filepath.Join(t.TempDir(), "call.pcap")
-	dump := callee.Start(t, "tcpdump", "-i", "eth0", "-n", "-U", "-s", "0", "-w", pcap, "udp")
-	time.Sleep(500 * time.Millisecond) // tcpdump opens its socket
+	dump := startCapture(t, callee, pcap)
 	calleeDir := baresipConfig(t, "203.0.113.10:5060", "<sip:200@203.0.113.10>;regint=0;answermode=auto", false)
 	b := callee.Start(t, "baresip", "-f", calleeDir, "-t", "12")
 	time.Sleep(500 * time.Millisecond)
 	phoneDir := baresipConfig(t, "192.168.1.10:5060", account, stun)
 	caller := phone.Start(t, "baresip", "-f", phoneDir, "-t", "8", "-e", "/dial sip:200@203.0.113.10")
-	select {
-	case <-caller.Done():
-	case <-time.After(20 * time.Second):
-		t.Fatal("the calling phone did not finish")
-	}
-	b.Stop()
-	time.Sleep(300 * time.Millisecond)
-	dump.Stop()
+	endLabCall(t, caller, 20*time.Second, b, dump)
 	t.Logf("caller log:\n%s", caller.Log())
 	return pcap
 }
@@ -124,6 +116,15 @@ func TestLabCalls(t *testing.T) {
 			c := res.Calls[0]
 			pkts, _ := directionCounts(c)
 			t.Logf("%s: %s (%s) packets %v: %s; findings %v", tc.name, c.Verdict, c.CannotHear, pkts, c.Explain, findingIDs(c))
+			if tc.stun && natChangedPort(c) {
+				// The callee's first RTP can reach the router before the
+				// caller's leaves; Linux masquerade then gives the caller's
+				// media another port than its STUN mapping, and the callee's
+				// RTP to the SDP port is lost. The packets show it; natdoc
+				// must say so, not two-way.
+				t.Logf("the NAT gave the caller's media another port than its STUN mapping")
+				tc.verdict, tc.deaf = report.VerdictOneWay, "caller"
+			}
 			if c.Verdict != tc.verdict || c.CannotHear != tc.deaf {
 				t.Errorf("verdict %s (%q), want %s (%q)", c.Verdict, c.CannotHear, tc.verdict, tc.deaf)
 			}
@@ -138,4 +139,20 @@ func TestLabCalls(t *testing.T) {
 			}
 		})
 	}
+}
+
+// natChangedPort says whether the caller's RTP left its NAT from another
+// port than its SDP named.
+func natChangedPort(c report.Call) bool {
+	for _, s := range c.Streams {
+		if s.Offer == nil {
+			continue
+		}
+		for _, f := range s.Flows {
+			if f.Direction == "caller->callee" && !f.RTCP && f.Src != s.Offer.Addr {
+				return true
+			}
+		}
+	}
+	return false
 }

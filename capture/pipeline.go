@@ -443,11 +443,7 @@ func (s *state) consume(b *eventBatch) {
 			s.sweepBefore(ev.at)
 		}
 		switch ev.kind {
-		case evRTP:
-			s.counts.rtp++
-			s.mediaEvent(b, ev)
-		case evRTCP:
-			s.counts.rtcp++
+		case evRTP, evRTCP:
 			s.mediaEvent(b, ev)
 		case evPacket:
 			in := &b.infos[ev.info]
@@ -456,6 +452,10 @@ func (s *state) consume(b *eventBatch) {
 				Src: in.src, Dst: in.dst, Proto: ev.proto, Payload: b.arena[in.start:in.end], Seq: in.tcpSeq,
 				SYN: ev.flags&flagSYN != 0, FIN: ev.flags&flagFIN != 0, RST: ev.flags&flagRST != 0,
 				Fragmented: ev.flags&flagFragmented != 0, Truncated: ev.flags&flagTruncated != 0,
+			}
+			if s.dedup.duplicate(&pkt) {
+				s.counts.duplicates++
+				continue
 			}
 			s.handle(&pkt)
 		case evRaw:
@@ -510,6 +510,15 @@ func (s *state) mediaEvent(b *eventBatch, ev *event) {
 		if f == nil {
 			return
 		}
+	}
+	if f.isDuplicate(ev.rtp, int(ev.size), ev.at) {
+		s.counts.duplicates++
+		return
+	}
+	if ev.kind == evRTP {
+		s.counts.rtp++
+	} else {
+		s.counts.rtcp++
 	}
 	f.update(ev.rtp, int(ev.size), ev.at, ev.frame)
 }

@@ -63,6 +63,11 @@ type wantCall struct {
 	transport  string
 	pkts       [2]uint64 // RTP packets caller->callee, callee->caller
 	findings   []report.FindingID
+	// notAnswered is the reason of a not-answered verdict, with status.
+	notAnswered string
+	status      int
+	// legs counts the hops of a call seen at a proxy or B2BUA (0: one).
+	legs int
 }
 
 func checkCalls(t *testing.T, res *Result, want []wantCall) {
@@ -77,6 +82,12 @@ func checkCalls(t *testing.T, res *Result, want []wantCall) {
 		c := res.Calls[i]
 		if c.Verdict != w.verdict || c.CannotHear != w.cannotHear {
 			t.Errorf("%s: verdict %s (%q), want %s (%q): %s", c.ID, c.Verdict, c.CannotHear, w.verdict, w.cannotHear, c.Explain)
+		}
+		if w.notAnswered != "" && (c.NotAnswered == nil || c.NotAnswered.Reason != w.notAnswered || c.NotAnswered.Status != w.status) {
+			t.Errorf("%s: not answered %+v, want %s %d", c.ID, c.NotAnswered, w.notAnswered, w.status)
+		}
+		if len(c.Legs) != w.legs {
+			t.Errorf("%s: %d legs, want %d", c.ID, len(c.Legs), w.legs)
 		}
 		if w.transport != "" && c.Transport != w.transport {
 			t.Errorf("%s: transport %s, want %s", c.ID, c.Transport, w.transport)
@@ -110,20 +121,21 @@ func TestRealCaptures(t *testing.T) {
 		check   func(t *testing.T, res *Result)
 	}{
 		// sipp offers recvonly, FreeSWITCH answers sendonly and streams
-		// G.722 one way: a negotiated one-way stream, not a fault.
+		// G.722 one way from the start: a negotiated one-way call (an
+		// announcement), not a hold and not a fault.
 		{file: "drawmycall__sip-rtp-g722.pcap", packets: 433, want: []wantCall{
-			{verdict: report.VerdictOnHold, transport: "UDP", pkts: [2]uint64{0, 425}}}},
+			{verdict: report.VerdictOneWayNegotiated, transport: "UDP", pkts: [2]uint64{0, 425}}}},
 		{file: "drawmycall__sip-rtp-lpc.pcap", packets: 103, want: []wantCall{
-			{verdict: report.VerdictOnHold, pkts: [2]uint64{0, 95}}}},
+			{verdict: report.VerdictOneWayNegotiated, pkts: [2]uint64{0, 95}}}},
 		// The proxy's SDP names the media host 200.57.7.196/.204 leg: 891
 		// and 548 packets (tshark rtp,streams). The relay's other leg to
 		// 200.57.7.199 has no signalling in the file; the second INVITE
-		// gets no answer.
+		// rings (100, 180) when the capture ends 10 s later.
 		{file: "heplify__rtp_rtcp_sip_ipv4_udp.pcap", packets: 4269, want: []wantCall{
 			{verdict: report.VerdictTwoWay, pkts: [2]uint64{891, 548}},
-			{verdict: report.VerdictNoMediaExpected}},
+			{verdict: report.VerdictIncompleteCapture}},
 			check: func(t *testing.T, res *Result) {
-				if f := captureFinding(res, "media-without-signalling"); f == nil {
+				if f := captureFinding(res, IDMediaWithoutSignalling); f == nil {
 					t.Error("the RTP leg without signalling is not reported")
 				}
 			}},
@@ -131,45 +143,61 @@ func TestRealCaptures(t *testing.T) {
 			{verdict: report.VerdictTwoWay, transport: "TCP", pkts: [2]uint64{24, 42}}}},
 		// SIP-I over SCTP, the INVITE split over two DATA chunks, 403.
 		{file: "heplify__sip_sctp.pcap", packets: 5, want: []wantCall{
-			{verdict: report.VerdictNoMediaExpected, transport: "SCTP"}},
+			{verdict: report.VerdictNotAnswered, transport: "SCTP", notAnswered: report.NotAnsweredRejected, status: 403}},
 			check: func(t *testing.T, res *Result) {
 				if len(res.Calls[0].Streams) != 1 {
 					t.Error("the SDP inside the multipart body was not found")
 				}
 			}},
-		// ERSPAN mirror of a B2BUA: three Call-IDs, two legs each sharing
-		// the Call-ID; no RTP in the file, so audio cannot be judged. The
-		// remote party 180.173.83.248 announces its LAN 192.168.8.53.
+		// ERSPAN mirror at an SBC (192.168.1.222 inside, 101.231.48.19
+		// outside) between a PBX (192.168.1.191) and phones behind a NAT
+		// at 180.173.83.248 (LAN 192.168.8.x). C1: the PBX calls
+		// 20008909 through the SBC, which keeps the Call-ID with tags of
+		// its own (two legs); a hold re-INVITE (c=0.0.0.0), a refused
+		// REFER, BYE. C2: 20008909 calls 20008910 through the SBC to the
+		// PBX, and the PBX, a B2BUA, calls 20008910 back out through the
+		// SBC 10 ms later with a new Call-ID (four legs). No RTP in the
+		// file, so audio cannot be judged.
 		{file: "heplify__erspan_sip_ipv4_udp.pcapng", packets: 140, want: []wantCall{
-			{verdict: report.VerdictIncompleteCapture},
-			{verdict: report.VerdictIncompleteCapture, findings: []report.FindingID{"sdp-private-address", "contact-private-address", "via-private-address"}},
-			{verdict: report.VerdictIncompleteCapture, findings: []report.FindingID{"sdp-private-address"}},
-			{verdict: report.VerdictIncompleteCapture},
-			{verdict: report.VerdictIncompleteCapture},
-			{verdict: report.VerdictIncompleteCapture},
+			{verdict: report.VerdictIncompleteCapture, legs: 2, findings: []report.FindingID{IDSDPPrivateAddress, IDContactPrivateAddress, IDViaPrivateAddress}},
+			{verdict: report.VerdictIncompleteCapture, legs: 4, findings: []report.FindingID{IDSDPPrivateAddress}},
 		}},
 		// A softphone at 192.168.1.2 behind a NAT (the providers answer
-		// with received=80.230.219.70): no INVITE is answered.
+		// with received=80.230.219.70): no INVITE is answered. C1: only
+		// 100 Trying, the caller cancels after 34 s (the callee never
+		// rang), 408 follows. C2, C3: 407, the retry with credentials
+		// rejected 403. C4: 407, retry, 183 with early media, 480.
 		{file: "sngrep__aaa.pcap", packets: 691, want: []wantCall{
-			{verdict: report.VerdictNoMediaExpected, findings: []report.FindingID{"via-received-rport"}},
-			{verdict: report.VerdictNoMediaExpected},
-			{verdict: report.VerdictNoMediaExpected},
-			{verdict: report.VerdictNoMediaExpected, pkts: [2]uint64{9, 0}, findings: []report.FindingID{"sdp-private-address"}},
-		}},
+			{verdict: report.VerdictNotAnswered, notAnswered: report.NotAnsweredCancelled, status: 408, findings: []report.FindingID{IDCalleeNeverRang, IDViaReceivedRport}},
+			{verdict: report.VerdictNotAnswered, notAnswered: report.NotAnsweredRejected, status: 403},
+			{verdict: report.VerdictNotAnswered, notAnswered: report.NotAnsweredRejected, status: 403},
+			{verdict: report.VerdictNotAnswered, notAnswered: report.NotAnsweredRejected, status: 480, pkts: [2]uint64{9, 0}, findings: []report.FindingID{IDSDPPrivateAddress}},
+		},
+			// The registrar's 200 OKs echo Contact 192.168.1.2 while its Via
+			// received= shows 80.230.219.70; the phone, registered for 1200
+			// s, sends nothing to it from 968 s to 1255 s.
+			check: func(t *testing.T, res *Result) {
+				for _, id := range []report.FindingID{IDRegisterContactNotFixed, IDRegistrationOutlivesNAT} {
+					if captureFinding(res, id) == nil {
+						t.Errorf("%s missing", id)
+					}
+				}
+			}},
 		{file: "sngrep__ipip.pcap", packets: 4, want: []wantCall{
 			{verdict: report.VerdictIncompleteCapture, transport: "TCP"}}},
-		// IPv6 fragments through a proxy; two forked early dialogs, one
-		// answered. No RTP in the file.
+		// IPv6 fragments, captured at a proxy (…3519) that anchors media
+		// at a relay (…4334): one call, two legs (UAC → proxy, proxy →
+		// UAS), each with its own SDP; two forked early dialogs (183,
+		// PRACK, UPDATE), one answered. No RTP in the file.
 		{file: "sngrep__ipv6frag.pcap", packets: 34, want: []wantCall{
-			{verdict: report.VerdictIncompleteCapture},
-			{verdict: report.VerdictNoMediaExpected}}},
-		// PBX B2BUA: both legs two-way (tshark: 1345 and 1346 packets).
+			{verdict: report.VerdictIncompleteCapture, legs: 2}}},
+		// PBX B2BUA (192.168.20.130): the phone at .132 calls 2222, the
+		// PBX calls 2222 at .1 83 ms later with a new Call-ID. One call,
+		// two legs, both two-way (tshark: 1345 and 1346 packets each).
 		{file: "voipshark__SIP-RTP-Normal_Call_two_parties.pcap", packets: 5651, want: []wantCall{
-			{verdict: report.VerdictTwoWay, pkts: [2]uint64{1345, 1346}},
-			{verdict: report.VerdictTwoWay, pkts: [2]uint64{1345, 1346}, findings: []report.FindingID{"rtp-source-differs-from-sdp"}}}},
+			{verdict: report.VerdictTwoWay, legs: 2, pkts: [2]uint64{1345, 1346}, findings: []report.FindingID{IDRTPSourceDiffers}}}},
 		{file: "voipshark__SIP-SRTP-Normal_Call_two_parties.pcap", want: []wantCall{
-			{verdict: report.VerdictTwoWay, pkts: [2]uint64{1135, 1135}, findings: []report.FindingID{"media-encrypted"}},
-			{verdict: report.VerdictTwoWay, pkts: [2]uint64{1135, 1135}, findings: []report.FindingID{"media-encrypted"}}}},
+			{verdict: report.VerdictTwoWay, legs: 2, pkts: [2]uint64{1135, 1135}, findings: []report.FindingID{IDMediaEncrypted}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -194,7 +222,7 @@ func TestRealCaptures(t *testing.T) {
 func TestNATLabRecordings(t *testing.T) {
 	oneWay := analyzePath(t, filepath.Join("..", "testdata", "natlab-one-way-private-sdp.pcap"))
 	checkCalls(t, oneWay, []wantCall{{verdict: report.VerdictOneWay, cannotHear: "caller", transport: "UDP",
-		pkts: [2]uint64{400, 400}, findings: []report.FindingID{"one-way-audio", "sdp-private-address"}}})
+		pkts: [2]uint64{400, 400}, findings: []report.FindingID{IDOneWayAudio, IDSDPPrivateAddress}}})
 	var unreachable uint64
 	for _, s := range oneWay.Calls[0].Streams {
 		for _, f := range s.Flows {
@@ -208,7 +236,7 @@ func TestNATLabRecordings(t *testing.T) {
 	}
 	fixed := analyzePath(t, filepath.Join("..", "testdata", "natlab-two-way-stun.pcap"))
 	checkCalls(t, fixed, []wantCall{{verdict: report.VerdictTwoWay, pkts: [2]uint64{400, 400}}})
-	if hasFinding(fixed.Calls[0], "sdp-private-address") {
+	if hasFinding(fixed.Calls[0], IDSDPPrivateAddress) {
 		t.Error("with STUN the SDP names the public mapping, yet a private address was reported")
 	}
 }
@@ -220,9 +248,32 @@ func TestNATLabRecordings(t *testing.T) {
 func TestNATLabSIPALG(t *testing.T) {
 	res := analyzePath(t, filepath.Join("..", "testdata", "natlab-sip-alg.pcap"))
 	checkCalls(t, res, []wantCall{{verdict: report.VerdictTwoWay, pkts: [2]uint64{400, 399}}})
-	for _, id := range []report.FindingID{"sip-alg-suspected", "sdp-private-address", "contact-private-address"} {
+	for _, id := range []report.FindingID{IDSIPALGSuspected, IDSDPPrivateAddress, IDContactPrivateAddress} {
 		if hasFinding(res.Calls[0], id) {
 			t.Errorf("%s reported, but the rewritten messages show no private address", id)
+		}
+	}
+}
+
+// TestNATLabKamailioRecordings judges the real-network captures made with
+// Kamailio (TestLabInboundToUnfixedRegistration, TestLabProxyTwoLegs
+// -record-lab).
+func TestNATLabKamailioRecordings(t *testing.T) {
+	server := analyzePath(t, filepath.Join("..", "testdata", "natlab-inbound-unfixed-server.pcap"))
+	checkCalls(t, server, []wantCall{{verdict: report.VerdictNotAnswered, notAnswered: report.NotAnsweredTimedOut, status: 408, legs: 2,
+		findings: []report.FindingID{IDRequestToPrivate, IDCalleeNeverRang}}})
+	phone := analyzePath(t, filepath.Join("..", "testdata", "natlab-inbound-unfixed-phone.pcap"))
+	checkCalls(t, phone, nil)
+	for name, res := range map[string]*Result{"server": server, "phone": phone} {
+		if captureFinding(res, IDRegisterContactNotFixed) == nil {
+			t.Errorf("%s side: %s missing", name, IDRegisterContactNotFixed)
+		}
+	}
+	proxy := analyzePath(t, filepath.Join("..", "testdata", "natlab-proxy-two-legs.pcap"))
+	checkCalls(t, proxy, []wantCall{{verdict: report.VerdictTwoWay, legs: 2, pkts: [2]uint64{374, 375}}})
+	for i, l := range proxy.Calls[0].Legs {
+		if l.Verdict != report.VerdictTwoWay || l.Streams[0].Offer.Addr == proxy.Calls[0].Legs[1-i].Streams[0].Offer.Addr {
+			t.Errorf("leg %d: %s, offer %s: each leg must have its own SDP and be two-way", i+1, l.Verdict, l.Streams[0].Offer.Addr)
 		}
 	}
 }

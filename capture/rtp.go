@@ -107,6 +107,14 @@ type rtpFlow struct {
 	span        float64 // seconds the timestamp takes to wrap (2^32 units)
 
 	maxGap time.Duration
+	// udptl: a T.38 fax stream (UDPTL, no RTP header): counted, its
+	// 16-bit sequence number followed for loss, no jitter.
+	udptl bool
+	// The last packet's sequence number, timestamp and size, to know a
+	// captured copy of it (dedup.go).
+	lastSeq  uint16
+	lastTS   uint32
+	lastSize int
 	// Activity: packets per step since First; the step doubles when the
 	// buckets run out, so the array never grows past its first allocation.
 	// Counted only when timeline is set (Options.Detail): only the
@@ -163,7 +171,21 @@ type rtpFields struct {
 func (f *rtpFlow) First() time.Time { return time.Unix(0, f.firstNs).UTC() }
 func (f *rtpFlow) Last() time.Time  { return time.Unix(0, f.lastNs).UTC() }
 
+// isDuplicate says whether a packet is a captured copy of the one before
+// it: RTP with the same sequence number and timestamp, RTCP of the same
+// size within dupWindow (RTCP is sent seconds apart, RFC 3550 §6.2).
+func (f *rtpFlow) isDuplicate(h rtpFields, size int, at int64) bool {
+	if f.Packets == 0 {
+		return false
+	}
+	if f.Key.RTCP {
+		return size == f.lastSize && at-f.lastNs < int64(dupWindow)
+	}
+	return h.Seq == f.lastSeq && h.Timestamp == f.lastTS && size == f.lastSize
+}
+
 func (f *rtpFlow) update(h rtpFields, size int, at int64, frame uint64) {
+	f.lastSeq, f.lastTS, f.lastSize = h.Seq, h.Timestamp, size
 	if f.Packets == 0 {
 		f.firstNs, f.FirstFrame = at, frame
 		if f.timeline {
@@ -179,6 +201,10 @@ func (f *rtpFlow) update(h rtpFields, size int, at int64, frame uint64) {
 		f.count(at)
 	}
 	if f.Key.RTCP {
+		return
+	}
+	if f.udptl {
+		f.updateSeq(h.Seq, f.Packets == 1)
 		return
 	}
 	f.addPT(h.PT)

@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -20,6 +21,9 @@ type sdpMedia struct {
 	Proto     string
 	Codecs    []string
 	Rates     map[uint8]float64
+	// UDPTL: a T.38 fax stream (m=image <port> udptl t38, ITU-T T.38
+	// Annex D), whose packets carry no RTP header.
+	UDPTL bool
 }
 
 // sdpInfo is one SDP body reduced to the facts natdoc judges.
@@ -30,14 +34,101 @@ type sdpInfo struct {
 	Media      []sdpMedia
 }
 
-// parseSDP reads an SDP body with pion/sdp. RFC 4566 §5.7: a media-level
-// c= overrides the session-level one; §6 direction attributes at media level
-// override session level, and sendrecv is the default (RFC 3264 §5.1).
+// parseSDP reads an SDP body with pion/sdp. Where pion refuses a line
+// that RFC 8866 allows (m=image udptl t38 for T.38 fax, a line type it does
+// not know), a tolerant reading of the lines natdoc needs takes over, so a
+// valid SDP is never lost: only a body without a single readable m= line
+// is an error. RFC 4566 §5.7: a media-level c= overrides the session-level
+// one; §6 direction attributes at media level override session level, and
+// sendrecv is the default (RFC 3264 §5.1).
 func parseSDP(body []byte) (*sdpInfo, error) {
 	var sd sdp.SessionDescription
 	if err := sd.Unmarshal(body); err != nil {
-		return nil, fmt.Errorf("sdp: %w", err)
+		tolerant, terr := readSDPTolerantly(body)
+		if terr != nil {
+			return nil, fmt.Errorf("sdp: %w", err)
+		}
+		sd = *tolerant
 	}
+	return describeSession(&sd), nil
+}
+
+// readSDPTolerantly reads the o=, c=, m= and a= lines of an SDP body into
+// pion's model, skipping lines it cannot read (RFC 8866 §5: each line is
+// <type>=<value>). It fails only when no m= line can be read.
+func readSDPTolerantly(body []byte) (*sdp.SessionDescription, error) {
+	sd := &sdp.SessionDescription{}
+	var md *sdp.MediaDescription
+	for _, line := range strings.Split(string(body), "\n") {
+		line = strings.TrimRight(line, "\r")
+		if len(line) < 2 || line[1] != '=' {
+			continue
+		}
+		value := line[2:]
+		switch line[0] {
+		case 'o':
+			if f := strings.Fields(value); len(f) == 6 {
+				sd.Origin = sdp.Origin{Username: f[0], NetworkType: f[3], AddressType: f[4], UnicastAddress: f[5]}
+			}
+		case 'c':
+			if ci := connectionOf(value); ci != nil {
+				if md != nil {
+					md.ConnectionInformation = ci
+				} else {
+					sd.ConnectionInformation = ci
+				}
+			}
+		case 'm':
+			md = mediaLineOf(value)
+			if md != nil {
+				sd.MediaDescriptions = append(sd.MediaDescriptions, md)
+			}
+		case 'a':
+			key, val, _ := strings.Cut(value, ":")
+			attr := sdp.Attribute{Key: key, Value: val}
+			if md != nil {
+				md.Attributes = append(md.Attributes, attr)
+			} else if len(sd.MediaDescriptions) == 0 {
+				sd.Attributes = append(sd.Attributes, attr)
+			}
+		}
+	}
+	if len(sd.MediaDescriptions) == 0 {
+		return nil, errors.New("sdp: no readable m= line")
+	}
+	return sd, nil
+}
+
+// connectionOf reads "IN IP4 203.0.113.1" (RFC 8866 §5.7; a TTL or count
+// after a slash is dropped).
+func connectionOf(v string) *sdp.ConnectionInformation {
+	f := strings.Fields(v)
+	if len(f) != 3 {
+		return nil
+	}
+	addr, _, _ := strings.Cut(f[2], "/")
+	return &sdp.ConnectionInformation{NetworkType: f[0], AddressType: f[1], Address: &sdp.Address{Address: addr}}
+}
+
+// mediaLineOf reads "<media> <port>[/<count>] <proto> <fmt>..." (RFC 8866
+// §5.14), or nil when the port is no number.
+func mediaLineOf(v string) *sdp.MediaDescription {
+	f := strings.Fields(v)
+	if len(f) < 3 {
+		return nil
+	}
+	portText, _, _ := strings.Cut(f[1], "/")
+	port, err := strconv.Atoi(portText)
+	if err != nil || port < 0 || port > 65535 {
+		return nil
+	}
+	return &sdp.MediaDescription{MediaName: sdp.MediaName{
+		Media: f[0], Port: sdp.RangedPort{Value: port}, Protos: strings.Split(f[2], "/"), Formats: f[3:],
+	}}
+}
+
+// describeSession reduces a parsed SDP to the facts natdoc judges.
+func describeSession(sd *sdp.SessionDescription) *sdpInfo {
 	info := &sdpInfo{Origin: sd.Origin.UnicastAddress}
 	info.OriginAddr, _ = netip.ParseAddr(sd.Origin.UnicastAddress)
 	sessDir := directionOf(sd.Attributes)
@@ -75,9 +166,10 @@ func parseSDP(body []byte) (*sdpInfo, error) {
 			}
 		}
 		m.Codecs, m.Rates = codecsOf(md)
+		m.UDPTL = strings.EqualFold(m.Proto, "udptl") || strings.EqualFold(m.Proto, "UDP/UDPTL")
 		info.Media = append(info.Media, m)
 	}
-	return info, nil
+	return info
 }
 
 func directionOf(attrs []sdp.Attribute) string {

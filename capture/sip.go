@@ -13,8 +13,67 @@ import (
 	"github.com/emiago/sipgo/sip"
 )
 
-// sipParser is sipgo's parser; it is safe for concurrent use (read only).
-var sipParser = sip.NewParser()
+// sipReader parses SIP with sipgo and keeps a message whose one header
+// sipgo cannot parse (an IPv6 host without brackets in a Via or Contact, a
+// malformed From): that header stays unparsed and is reported, the rest of
+// the message (method or status, Call-ID, CSeq, tags, body) is read. A
+// Request-URI sipgo refuses is replaced for the parse and reported the
+// same way. One reader serves one goroutine.
+type sipReader struct {
+	parser *sip.Parser
+	// bad collects the headers of the message being parsed that had to be
+	// kept unparsed.
+	bad []string
+}
+
+// errCommaDetected is how sipgo's header parsers say a header holds more
+// than one value; it is not a failure.
+const errCommaDetected = "comma detected"
+
+func newSIPReader() *sipReader {
+	r := &sipReader{}
+	parsers := map[string]sip.HeaderParser{}
+	for name, parse := range sip.DefaultHeadersParser() {
+		parsers[name] = func(hname []byte, text string) (sip.Header, error) {
+			h, err := parse(hname, text)
+			if err == nil || (h != nil && err.Error() == errCommaDetected) {
+				return h, err
+			}
+			r.bad = append(r.bad, string(hname)+": "+text[:min(len(text), 80)])
+			return sip.NewHeader(string(hname), text), nil
+		}
+	}
+	r.parser = sip.NewParser(sip.WithHeadersParsers(parsers))
+	return r
+}
+
+// parse runs sipgo on data; when the start line's Request-URI is what it
+// refuses, it parses again with a placeholder URI.
+func (r *sipReader) parse(data []byte, stream bool) (sip.Message, int, error) {
+	r.bad = r.bad[:0]
+	msg, n, err := r.parser.Parse(data, stream)
+	if err == nil || msg != nil {
+		return msg, n, err
+	}
+	end := bytes.IndexByte(data, '\n')
+	if end < 0 {
+		return msg, n, err
+	}
+	line := bytes.Fields(data[:end])
+	if len(line) != 3 || !bytes.Equal(line[2], []byte("SIP/2.0")) || bytes.HasPrefix(line[0], []byte("SIP/")) {
+		return msg, n, err
+	}
+	fixed := make([]byte, 0, len(data))
+	fixed = append(fixed, line[0]...)
+	fixed = append(fixed, " sip:invalid.invalid SIP/2.0\r\n"...)
+	fixed = append(fixed, data[end+1:]...)
+	msg, n2, err2 := r.parser.Parse(fixed, stream)
+	if err2 != nil && msg == nil {
+		return msg, n, err
+	}
+	r.bad = append(r.bad, "Request-URI: "+string(line[1][:min(len(line[1]), 80)]))
+	return msg, n2 - len(fixed) + len(data), err2
+}
 
 // sipMethods are the request methods whose start line marks a payload as
 // SIP (RFC 3261 §7.1 and the extensions seen in the field).
@@ -49,6 +108,16 @@ func looksLikeSIP(b []byte) bool {
 	return false
 }
 
+// contactBinding is one Contact of a registrar's answer.
+type contactBinding struct {
+	Addr netip.AddrPort
+	// Fixed: the registrar marked it with the address the REGISTER came
+	// from (a received= parameter, Kamailio's fix_nated_register, or an
+	// alias= URI parameter, its add_contact_alias).
+	Fixed   bool
+	Expires int // its expires parameter (-1: none)
+}
+
 // via is the top Via of a message, reduced to what NAT analysis needs.
 type via struct {
 	Host     string
@@ -80,10 +149,30 @@ type sipInfo struct {
 	ToHost    string
 	CSeq      uint32
 	Contact   string // host of the Contact URI
+	// ContactAddr is the first Contact's IP address and port (port 5060
+	// when none is written), when its host is an IP address.
+	ContactAddr netip.AddrPort
+	// Expires is the Expires header in seconds (-1: none), or the first
+	// Contact's expires parameter when it has one.
+	Expires int
+	// Contacts lists every Contact of a REGISTER's answer: the bindings
+	// the registrar holds (RFC 3261 §10.3).
+	Contacts  []contactBinding
 	UserAgent string
 	Via       via
 	Body      []byte
 	BodyType  string
+	// RURIUser is the user of a request's Request-URI.
+	RURIUser string
+	// LinkUsers are the users a B2BUA passes on from its other leg
+	// (P-Asserted-Identity, Diversion, History-Info, Remote-Party-ID), and
+	// LinkValues the X- headers where some put the other leg's Call-ID:
+	// read from INVITEs only.
+	LinkUsers  []string
+	LinkValues []string
+	// BadHeaders are the headers that could not be parsed and were left
+	// out ("via: SIP/2.0/UDP fd00::1:5060"), reported as anomalies.
+	BadHeaders []string
 	// LengthMismatch: Content-Length disagrees with the body carried, a
 	// classic trace of a SIP ALG that rewrote the body (issue 5).
 	LengthMismatch bool
@@ -94,9 +183,9 @@ var errNotSIP = errors.New("not sip")
 
 // parseSIPDatagram parses one SIP message carried whole in a datagram (UDP,
 // SCTP DATA chunk).
-func parseSIPDatagram(payload []byte) (*sipInfo, error) {
+func (r *sipReader) parseSIPDatagram(payload []byte) (*sipInfo, error) {
 	data := append([]byte(nil), payload...) // sipgo may keep slices of it
-	msg, n, err := sipParser.Parse(data, false)
+	msg, n, err := r.parse(data, false)
 	mismatch := false
 	switch {
 	case errors.Is(err, sip.ErrParseReadBodyIncomplete) && msg != nil:
@@ -111,12 +200,57 @@ func parseSIPDatagram(payload []byte) (*sipInfo, error) {
 		return nil, err
 	}
 	info.LengthMismatch = mismatch
+	r.keepBad(info, data)
 	return info, nil
+}
+
+// keepBad notes on info the headers that had to stay unparsed, and reads
+// the dialog tags from From and To by hand when those were among them.
+func (r *sipReader) keepBad(info *sipInfo, data []byte) {
+	if len(r.bad) == 0 {
+		return
+	}
+	info.BadHeaders = append([]string(nil), r.bad...)
+	if info.FromTag == "" {
+		info.FromTag = tagOf(data, "from", "f")
+	}
+	if info.ToTag == "" {
+		info.ToTag = tagOf(data, "to", "t")
+	}
+}
+
+// tagOf reads the tag parameter (RFC 3261 §19.3) of the header named name
+// or short in the message's header block: the last resort for a From or To
+// that sipgo could not parse.
+func tagOf(data []byte, name, short string) string {
+	head, _, _ := bytes.Cut(data, []byte("\r\n\r\n"))
+	for _, line := range bytes.Split(head, []byte("\n")) {
+		key, value, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			continue
+		}
+		key = bytes.TrimSpace(key)
+		if !bytes.EqualFold(key, []byte(name)) && !bytes.EqualFold(key, []byte(short)) {
+			continue
+		}
+		if i := bytes.LastIndexByte(value, '>'); i >= 0 {
+			value = value[i:]
+		}
+		_, tag, found := bytes.Cut(value, []byte(";tag="))
+		if !found {
+			return ""
+		}
+		if i := bytes.IndexAny(tag, "; \r\t"); i >= 0 {
+			tag = tag[:i]
+		}
+		return string(tag)
+	}
+	return ""
 }
 
 // parseSIPStream parses the first message of a TCP byte stream. need is
 // true when the stream holds only part of a message so far.
-func parseSIPStream(data []byte) (info *sipInfo, used int, need bool, err error) {
+func (r *sipReader) parseSIPStream(data []byte) (info *sipInfo, used int, need bool, err error) {
 	// RFC 3261 §7.5: CRLF before a start line is keep-alive padding.
 	skip := 0
 	for skip+1 < len(data) && data[skip] == '\r' && data[skip+1] == '\n' {
@@ -132,7 +266,7 @@ func parseSIPStream(data []byte) (info *sipInfo, used int, need bool, err error)
 		}
 		return nil, 0, false, errNotSIP
 	}
-	msg, n, err := sipParser.Parse(rest, true)
+	msg, n, err := r.parse(rest, true)
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, sip.ErrParseReadBodyIncomplete) || errors.Is(err, sip.ErrParseEOF) {
 		return nil, skip, true, nil
 	}
@@ -143,6 +277,7 @@ func parseSIPStream(data []byte) (info *sipInfo, used int, need bool, err error)
 	if err != nil {
 		return nil, 0, false, err
 	}
+	r.keepBad(info, rest[:n])
 	return info, skip + n, false, nil
 }
 
@@ -153,6 +288,10 @@ func infoFromMessage(msg sip.Message) (*sipInfo, error) {
 	case *sip.Request:
 		info.Request = true
 		info.Method = string(m.Method)
+		info.RURIUser = m.Recipient.User
+		if m.Method == sip.INVITE {
+			info.LinkUsers, info.LinkValues = linkHints(m)
+		}
 	case *sip.Response:
 		info.Status = m.StatusCode
 		info.Reason = m.Reason
@@ -164,6 +303,24 @@ func infoFromMessage(msg sip.Message) (*sipInfo, error) {
 		return nil, errors.New("sip: no Call-ID")
 	}
 	info.CallID = string(*cid)
+	info.readDialog(msg)
+	info.readVia(msg)
+	info.readContacts(msg)
+	if h := msg.GetHeaders("user-agent"); len(h) > 0 {
+		info.UserAgent = h[0].Value()
+	} else if h := msg.GetHeaders("server"); len(h) > 0 {
+		info.UserAgent = h[0].Value()
+	}
+	if h := msg.GetHeaders("content-type"); len(h) > 0 {
+		info.BodyType = strings.TrimSpace(h[0].Value()) // MIME boundaries are case-sensitive
+	}
+	info.Body = msg.Body()
+	return info, nil
+}
+
+// readDialog reads From, To and CSeq: the tags and users that place the
+// message in its dialog, and a response's method.
+func (info *sipInfo) readDialog(msg sip.Message) {
 	if f := msg.From(); f != nil {
 		info.FromTag, _ = f.Params.Get("tag")
 		info.FromUser, info.FromHost, info.FromName = f.Address.User, f.Address.Host, f.DisplayName
@@ -178,6 +335,11 @@ func infoFromMessage(msg sip.Message) (*sipInfo, error) {
 			info.Method = string(cs.MethodName)
 		}
 	}
+}
+
+// readVia reads the top Via (RFC 3261 §18.2.1 received, RFC 3581 rport)
+// and counts the Via values.
+func (info *sipInfo) readVia(msg sip.Message) {
 	if v := msg.Via(); v != nil {
 		info.Via.Host, info.Via.Port = v.Host, v.Port
 		info.Via.Received, _ = v.Params.Get("received")
@@ -189,19 +351,79 @@ func infoFromMessage(msg sip.Message) (*sipInfo, error) {
 		}
 	}
 	info.Via.Count, info.Via.Dup = countVias(msg)
+}
+
+// readContacts reads the Contact, the expiry asked or granted, and every
+// binding a registrar's answer lists.
+func (info *sipInfo) readContacts(msg sip.Message) {
+	info.Expires = -1
+	if h := msg.GetHeaders("expires"); len(h) > 0 {
+		if n, err := strconv.Atoi(strings.TrimSpace(h[0].Value())); err == nil {
+			info.Expires = n
+		}
+	}
 	if c := contactOf(msg); c != nil {
 		info.Contact = c.Address.Host
+		b := bindingOf(c)
+		info.ContactAddr = b.Addr
+		if b.Expires >= 0 {
+			info.Expires = b.Expires
+		}
 	}
-	if h := msg.GetHeaders("user-agent"); len(h) > 0 {
-		info.UserAgent = h[0].Value()
-	} else if h := msg.GetHeaders("server"); len(h) > 0 {
-		info.UserAgent = h[0].Value()
+	if !info.Request && info.Method == "REGISTER" {
+		for _, h := range msg.GetHeaders("contact") {
+			if c, ok := h.(*sip.ContactHeader); ok && len(info.Contacts) < maxLinkHints {
+				info.Contacts = append(info.Contacts, bindingOf(c))
+			}
+		}
 	}
-	if h := msg.GetHeaders("content-type"); len(h) > 0 {
-		info.BodyType = strings.TrimSpace(h[0].Value()) // MIME boundaries are case-sensitive
+}
+
+// Bounds on what linkHints keeps of one INVITE.
+const (
+	maxLinkHints     = 4
+	maxLinkValueSize = 256
+)
+
+// linkHints reads what ties a B2BUA's outbound INVITE to its inbound leg:
+// the users of the identity headers it passes on, and X- header values
+// (where some B2BUAs put the other leg's Call-ID).
+func linkHints(msg *sip.Request) (users, values []string) {
+	for _, name := range []string{"p-asserted-identity", "diversion", "history-info", "remote-party-id"} {
+		for _, h := range msg.GetHeaders(name) {
+			var uri sip.Uri
+			if _, err := sip.ParseAddressValue(h.Value(), &uri, nil); err == nil && uri.User != "" && len(users) < maxLinkHints {
+				users = append(users, uri.User)
+			}
+		}
 	}
-	info.Body = msg.Body()
-	return info, nil
+	for _, h := range msg.Headers() {
+		name := h.Name()
+		if len(name) > 2 && (name[0] == 'x' || name[0] == 'X') && name[1] == '-' && len(values) < maxLinkHints {
+			v := h.Value()
+			values = append(values, v[:min(len(v), maxLinkValueSize)])
+		}
+	}
+	return users, values
+}
+
+// bindingOf reads a Contact's address, expiry and NAT marks.
+func bindingOf(c *sip.ContactHeader) contactBinding {
+	b := contactBinding{Expires: -1}
+	if ip, err := netip.ParseAddr(strings.Trim(c.Address.Host, "[]")); err == nil {
+		port := c.Address.Port
+		if port <= 0 || port > 65535 {
+			port = 5060
+		}
+		b.Addr = netip.AddrPortFrom(ip.Unmap(), uint16(port))
+	}
+	if v, ok := c.Params.Get("expires"); ok {
+		if n, err := strconv.Atoi(v); err == nil {
+			b.Expires = n
+		}
+	}
+	b.Fixed = c.Params.Has("received") || c.Address.UriParams.Has("alias")
+	return b
 }
 
 func contactOf(msg sip.Message) *sip.ContactHeader {

@@ -8,9 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
-
-	"github.com/natdoc/natdoc/internal/pcapgen"
 )
 
 // recordOffsets lists where each record header of a little-endian pcap
@@ -128,22 +125,6 @@ func toBigEndianNanos(le []byte) []byte {
 		}
 	}
 	return be
-}
-
-// TestEveryRecordRead reads generated files of many sizes, so record and
-// block boundaries fall everywhere, and checks no record is lost at the end.
-func TestEveryRecordRead(t *testing.T) {
-	for media := 5 * time.Second; media <= 40*time.Second; media += 1700 * time.Millisecond {
-		path, _ := generate(t, []pcapgen.Call{{Kind: pcapgen.Normal, Media: media}}, pcapgen.Options{Seed: int64(media)})
-		data, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res := analyzePath(t, path)
-		if want := uint64(len(recordOffsets(data))); res.Capture.Packets != want || len(res.Capture.Anomalies) != 0 {
-			t.Errorf("%d bytes: read %d of %d records, anomalies %+v", len(data), res.Capture.Packets, want, res.Capture.Anomalies)
-		}
-	}
 }
 
 // TestRecordsLargerThanABatch: a batch reads rawBatchBytes of the file and

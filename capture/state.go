@@ -61,7 +61,8 @@ func (a *anomalies) list() []report.Anomaly {
 // counters count decoded packets by kind for the capture summary (plain
 // fields: a map would hash a string per packet).
 type counters struct {
-	sip, rtp, rtcp, tls, other uint64
+	sip, rtp, rtcp, udptl, tls, other uint64
+	duplicates                        uint64 // copies dropped (dedup.go)
 }
 
 func (c counters) list() []report.KeyValue {
@@ -69,7 +70,7 @@ func (c counters) list() []report.KeyValue {
 	for _, x := range []struct {
 		k string
 		v uint64
-	}{{"other", c.other}, {"rtcp", c.rtcp}, {"rtp", c.rtp}, {"sip", c.sip}, {"tls", c.tls}} {
+	}{{"other", c.other}, {"rtcp", c.rtcp}, {"rtp", c.rtp}, {"sip", c.sip}, {"tls", c.tls}, {"udptl", c.udptl}} {
 		if x.v > 0 {
 			kv = append(kv, report.KeyValue{Key: x.k, Value: fmt.Sprint(x.v)})
 		}
@@ -119,6 +120,14 @@ type tcpStream struct {
 type state struct {
 	anomalies
 	calls *callTable
+	// regs follows the registrations (register.go), toPrivate the
+	// requests sent from public to private addresses (requests.go).
+	regs      *registrations
+	toPrivate privateRequests
+	// sipr parses SIP, tolerating a header it cannot read.
+	sipr *sipReader
+	// dedup drops captured copies of packets (dedup.go).
+	dedup dedup
 	flows map[flowKey]*rtpFlow
 	// fast indexes IPv4 RTP streams by a 16-byte key, which hashes much
 	// faster than flowKey; every stream is in flows too.
@@ -167,6 +176,9 @@ type state struct {
 func newState() *state {
 	return &state{
 		calls:  newCallTable(),
+		regs:   newRegistrations(),
+		sipr:   newSIPReader(),
+		dedup:  newDedup(),
 		flows:  make(map[flowKey]*rtpFlow, 1024),
 		fast:   make(map[v4Key]*rtpFlow, 1024),
 		recent: new([recentSlots]recentFlow),
@@ -204,12 +216,53 @@ func (s *state) handleUDP(pkt *packet) {
 		return
 	}
 	// RTP and RTCP were split off by the reader (pipeline.go); the rest is
-	// other traffic.
+	// T.38 fax to or from an address an SDP named for it, or other
+	// traffic, among it the keep-alives (CRLF, STUN) a phone sends its
+	// registrar.
+	if s.isUDPTL(pkt) {
+		s.udptlPacket(pkt)
+		return
+	}
 	s.counts.other++
+	s.regs.activity(pkt.Src, pkt.Dst, pkt.Frame, pkt.Time)
+}
+
+// isUDPTL says whether a UDP packet goes to or comes from an address an
+// SDP of a call in progress offered T.38 fax on.
+func (s *state) isUDPTL(pkt *packet) bool {
+	if len(s.rtpmaps) == 0 {
+		return false
+	}
+	if e, ok := s.rtpmaps[pkt.Dst]; ok && e.udptl {
+		return true
+	}
+	e, ok := s.rtpmaps[pkt.Src]
+	return ok && e.udptl
+}
+
+// udptlPacket counts a T.38 packet (ITU-T T.38 §9.1: the UDPTL header
+// starts with a 16-bit sequence number) in its stream.
+func (s *state) udptlPacket(pkt *packet) {
+	s.counts.udptl++
+	k := flowKey{Src: pkt.Src, Dst: pkt.Dst}
+	f := s.flows[k]
+	if f == nil {
+		if len(s.flows) >= maxFlows {
+			s.anomaly("too-many-media-flows", pkt.Offset, pkt.Frame, "too many RTP/RTCP streams; later ones ignored")
+			return
+		}
+		f = &rtpFlow{Key: k, timeline: s.detail, udptl: true}
+		s.flows[k] = f
+	}
+	var seq uint16
+	if len(pkt.Payload) >= 2 {
+		seq = uint16(pkt.Payload[0])<<8 | uint16(pkt.Payload[1])
+	}
+	f.update(rtpFields{Seq: seq}, len(pkt.Payload), pkt.Time.UnixNano(), pkt.Frame)
 }
 
 func (s *state) handleSIPDatagram(pkt *packet, transport string) {
-	info, err := parseSIPDatagram(pkt.Payload)
+	info, err := s.sipr.parseSIPDatagram(pkt.Payload)
 	if err != nil {
 		s.anomaly("malformed-sip", pkt.Offset, pkt.Frame, err.Error())
 		return
@@ -225,6 +278,9 @@ func (s *state) handleSIPDatagram(pkt *packet, transport string) {
 func (s *state) sip(pkt *packet, info *sipInfo) {
 	s.counts.sip++
 	info.Frame, info.Offset, info.Src, info.Dst = pkt.Frame, pkt.Offset, pkt.Src, pkt.Dst
+	for _, h := range info.BadHeaders {
+		s.anomaly("malformed-sip-header", pkt.Offset, pkt.Frame, "SIP header kept unparsed, the message read without it: "+h)
+	}
 	info.Fragmented = pkt.Fragmented
 	var sd *sdpInfo
 	var sdErr error
@@ -235,6 +291,8 @@ func (s *state) sip(pkt *packet, info *sipInfo) {
 		}
 	}
 	info.Body = nil // the SDP is kept parsed; drop the bytes
+	s.regs.sip(info, pkt.Time)
+	s.toPrivate.sip(info, pkt.Time)
 	c := s.calls.add(info, pkt.Time, sd, sdErr)
 	s.noteRtpmaps(sd, c)
 }
@@ -247,29 +305,8 @@ func (s *state) handleTCP(pkt *packet) {
 	st := s.tcp[k]
 	b := pkt.Payload
 	if st == nil {
-		if len(b) == 0 {
+		if st = s.openTCPStream(pkt, k); st == nil {
 			return
-		}
-		if (isTLSPort(pkt.Src.Port()) || isTLSPort(pkt.Dst.Port())) && len(b) > 5 && b[0] >= 0x14 && b[0] <= 0x17 && b[1] == 3 {
-			s.counts.tls++
-			if len(s.tlsSeen) < maxAnomalyRefs {
-				s.tlsSeen = append(s.tlsSeen, pkt.Frame)
-			}
-			return
-		}
-		ws := isSIPWebSocketUpgrade(b)
-		if !ws && !looksLikeSIP(b) {
-			s.counts.other++
-			return
-		}
-		if len(s.tcp) >= maxTCPStreams {
-			s.anomaly("too-many-tcp-streams", pkt.Offset, pkt.Frame, "SIP over TCP stream ignored")
-			return
-		}
-		st = &tcpStream{next: pkt.Seq, frame: pkt.Frame, ws: ws, http: ws}
-		s.tcp[k] = st
-		if ws { // the answer (101 Switching Protocols) comes the other way
-			s.tcp[tcpKey{pkt.Dst, pkt.Src}] = &tcpStream{ws: true, http: true, expectFirst: true}
 		}
 	}
 	if st.expectFirst {
@@ -311,6 +348,38 @@ func (s *state) handleTCP(pkt *packet) {
 	s.drainTCP(pkt, st)
 }
 
+// openTCPStream starts following a TCP connection whose first payload
+// seen is SIP or a WebSocket upgrade; it counts TLS and other traffic and
+// returns nil for them.
+func (s *state) openTCPStream(pkt *packet, k tcpKey) *tcpStream {
+	b := pkt.Payload
+	if len(b) == 0 {
+		return nil
+	}
+	if (isTLSPort(pkt.Src.Port()) || isTLSPort(pkt.Dst.Port())) && len(b) > 5 && b[0] >= 0x14 && b[0] <= 0x17 && b[1] == 3 {
+		s.counts.tls++
+		if len(s.tlsSeen) < maxAnomalyRefs {
+			s.tlsSeen = append(s.tlsSeen, pkt.Frame)
+		}
+		return nil
+	}
+	ws := isSIPWebSocketUpgrade(b)
+	if !ws && !looksLikeSIP(b) {
+		s.counts.other++
+		return nil
+	}
+	if len(s.tcp) >= maxTCPStreams {
+		s.anomaly("too-many-tcp-streams", pkt.Offset, pkt.Frame, "SIP over TCP stream ignored")
+		return nil
+	}
+	st := &tcpStream{next: pkt.Seq, frame: pkt.Frame, ws: ws, http: ws}
+	s.tcp[k] = st
+	if ws { // the answer (101 Switching Protocols) comes the other way
+		s.tcp[tcpKey{pkt.Dst, pkt.Src}] = &tcpStream{ws: true, http: true, expectFirst: true}
+	}
+	return st
+}
+
 // drainTCP parses every complete message buffered (several may share one
 // segment; one may span many).
 func (s *state) drainTCP(pkt *packet, st *tcpStream) {
@@ -319,7 +388,7 @@ func (s *state) drainTCP(pkt *packet, st *tcpStream) {
 		return
 	}
 	for len(st.buf) > 0 {
-		info, used, need, err := parseSIPStream(st.buf)
+		info, used, need, err := s.sipr.parseSIPStream(st.buf)
 		if err != nil {
 			s.anomaly("malformed-sip", pkt.Offset, pkt.Frame, "SIP over TCP: "+err.Error())
 			st.buf = st.buf[:0]

@@ -43,7 +43,7 @@ func captureFindings(s *state) []report.Finding {
 	var fs []report.Finding
 	if n := s.counts.tls; n > 0 {
 		fs = append(fs, report.Finding{
-			ID: "signalling-encrypted", Severity: report.SeverityInfo,
+			ID: IDSignallingEncrypted, Severity: report.SeverityInfo,
 			Title:    fmt.Sprintf("%d packets of SIP over TLS (port 5061): the signalling is encrypted and cannot be read without the keys", n),
 			Evidence: []report.Evidence{{Text: "TLS records on port 5061", Frames: s.tlsSeen}},
 			Remedy:   "Capture on the phone or server where SIP is in clear text (or with its TLS keys), or temporarily use SIP over UDP/TCP while diagnosing; the media flows below are still judged.",
@@ -58,7 +58,7 @@ func captureFindings(s *state) []report.Finding {
 	}
 	if len(orphan) > 0 {
 		fs = append(fs, report.Finding{
-			ID: "media-without-signalling", Severity: report.SeverityInfo,
+			ID: IDMediaWithoutSignalling, Severity: report.SeverityInfo,
 			Title:    fmt.Sprintf("%d RTP packets in %d streams belong to no call in the capture (their SIP is missing or encrypted)", s.orphanPackets, s.orphanStreams),
 			Evidence: orphan,
 		})
@@ -69,7 +69,7 @@ func captureFindings(s *state) []report.Finding {
 			kinds = append(kinds, fmt.Sprintf("%d × %s", a.Count, a.Kind))
 		}
 		fs = append(fs, report.Finding{
-			ID: "capture-anomalies", Severity: report.SeverityInfo,
+			ID: IDCaptureAnomalies, Severity: report.SeverityInfo,
 			Title: "Parts of the input could not be read and were skipped: " + strings.Join(kinds, ", "),
 		})
 	}
@@ -84,8 +84,12 @@ func remedies(r *Result) []report.Remedy {
 	}
 	var list []*agg
 	byText := map[string]*agg{}
+	all := [][]report.Finding{r.Findings}
 	for _, c := range r.Calls {
-		for _, f := range c.Findings {
+		all = append(all, c.Findings)
+	}
+	for _, findings := range all {
+		for _, f := range findings {
 			if !f.Severity.IsProblem() || f.Remedy == "" {
 				continue
 			}
@@ -121,6 +125,16 @@ func remedyID(text string) string {
 		return "disable-sip-alg"
 	case remedyNoMedia:
 		return "open-rtp-path"
+	case remedyUnreachableContact:
+		return "fix-nated-registration"
+	case remedyUnanswered:
+		return "reach-the-destination"
+	case remedyNeverRang:
+		return "keep-the-callee-reachable"
+	case remedyKeepAlive:
+		return "keep-the-nat-open"
+	case remedyUnmappedPort:
+		return "send-media-to-its-source"
 	}
 	return "other"
 }
@@ -133,6 +147,16 @@ func remedyTitle(text string) string {
 		return "Disable the router's SIP ALG"
 	case remedyNoMedia:
 		return "Open the RTP path (firewall, port forwarding) or relay media through the server"
+	case remedyUnreachableContact:
+		return "Let the SIP server reach phones behind NAT at the address they register from (fix the Contact, keep the NAT open)"
+	case remedyUnanswered:
+		return "Make the SIP destination reachable"
+	case remedyNeverRang:
+		return "Keep the callee reachable (registration, NAT keep-alives)"
+	case remedyKeepAlive:
+		return "Send NAT keep-alives more often than the router's UDP timeout"
+	case remedyUnmappedPort:
+		return "Send media to where it really comes from (symmetric RTP), or stop the NAT changing its port"
 	}
 	return text
 }
@@ -147,7 +171,8 @@ func verdictSentence(calls []report.Call) string {
 		counts[c.Verdict]++
 	}
 	var parts []string
-	for _, v := range []report.Verdict{report.VerdictOneWay, report.VerdictNoWay, report.VerdictTwoWay, report.VerdictOnHold, report.VerdictIncompleteCapture, report.VerdictNoMediaExpected} {
+	for _, v := range []report.Verdict{report.VerdictOneWay, report.VerdictNoWay, report.VerdictTwoWay, report.VerdictOnHold,
+		report.VerdictOneWayNegotiated, report.VerdictNotAnswered, report.VerdictIncompleteCapture, report.VerdictNoMediaExpected} {
 		if n := counts[v]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, v))
 		}

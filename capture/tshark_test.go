@@ -1,7 +1,6 @@
-package capture
+package capture_test
 
 import (
-	"context"
 	"net/netip"
 	"os/exec"
 	"path/filepath"
@@ -9,14 +8,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/natdoc/natdoc/capture"
 	"github.com/natdoc/natdoc/internal/pcapgen"
 )
 
 // tsharkStream is one line of `tshark -z rtp,streams`.
 type tsharkStream struct {
-	key     flowKey
-	packets uint64
-	lost    int64
+	src, dst netip.AddrPort
+	ssrc     uint32
+	packets  uint64
+	lost     int64
 }
 
 // tsharkStreams runs tshark's RTP stream statistics with its RTP heuristic
@@ -50,7 +51,7 @@ func tsharkStreams(t *testing.T, path string) []tsharkStream {
 		if err4 != nil || err5 != nil {
 			t.Fatalf("cannot read counts in %q", line)
 		}
-		streams = append(streams, tsharkStream{key: flowKey{Src: src, Dst: dst, SSRC: uint32(ssrc)}, packets: pkts, lost: lost})
+		streams = append(streams, tsharkStream{src: src, dst: dst, ssrc: uint32(ssrc), packets: pkts, lost: lost})
 	}
 	return streams
 }
@@ -62,17 +63,6 @@ func joinHostPort(host, port string) string {
 	return host + ":" + port
 }
 
-// analyzeState runs the pipeline and returns its state with every stream.
-func analyzeState(t *testing.T, path string) *state {
-	t.Helper()
-	s := newState()
-	s.setDetail(true)
-	if _, err := analyzeFile(context.Background(), s, path, Options{}, 0, 0); err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 // TestRTPStreamsMatchTshark cross-checks per-stream packet and loss counts
 // with Wireshark's own RTP analysis on generated and real captures.
 func TestRTPStreamsMatchTshark(t *testing.T) {
@@ -81,7 +71,7 @@ func TestRTPStreamsMatchTshark(t *testing.T) {
 	}
 	gen, _ := generate(t, pcapgen.AllKinds(), pcapgen.Options{Seed: 11})
 	files := []string{gen, filepath.Join("..", "testdata", "one-way-private-sdp.pcap")}
-	if dir := realPcapDirOrEmpty(); dir != "" {
+	if dir := capture.RealPcapDirOrEmpty(); dir != "" {
 		for _, f := range []string{"voipshark__SIP-RTP-Normal_Call_two_parties.pcap", "heplify__rtp_rtcp_sip_ipv4_udp.pcap",
 			"heplify__sip_ipv4_tcp.pcap", "drawmycall__sip-rtp-g722.pcap", "drawmycall__sip-rtp-lpc.pcap"} {
 			files = append(files, filepath.Join(dir, f))
@@ -89,20 +79,20 @@ func TestRTPStreamsMatchTshark(t *testing.T) {
 	}
 	for _, path := range files {
 		t.Run(filepath.Base(path), func(t *testing.T) {
-			s := analyzeState(t, path)
+			streams := capture.StreamCounts(t, path)
 			want := tsharkStreams(t, path)
 			if len(want) == 0 {
 				t.Fatal("tshark found no RTP streams")
 			}
 			for _, w := range want {
-				f := s.flows[w.key]
-				if f == nil {
-					t.Errorf("stream %s → %s SSRC %#x (%d packets in tshark) not found", w.key.Src, w.key.Dst, w.key.SSRC, w.packets)
+				pkts, lost, ok := streams(w.src, w.dst, w.ssrc)
+				if !ok {
+					t.Errorf("stream %s → %s SSRC %#x (%d packets in tshark) not found", w.src, w.dst, w.ssrc, w.packets)
 					continue
 				}
-				if f.Packets != w.packets || f.Lost() != w.lost {
+				if pkts != w.packets || lost != w.lost {
 					t.Errorf("stream %s → %s SSRC %#x: %d packets, %d lost; tshark %d, %d",
-						w.key.Src, w.key.Dst, w.key.SSRC, f.Packets, f.Lost(), w.packets, w.lost)
+						w.src, w.dst, w.ssrc, pkts, lost, w.packets, w.lost)
 				}
 			}
 		})

@@ -2,6 +2,7 @@ package capture
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/natdoc/natdoc/report"
 )
@@ -18,8 +19,16 @@ type StreamFacts struct {
 	// Undeliverable counts RTP packets seen sent to an address the
 	// receiver cannot be reached at (its private address, from outside).
 	Undeliverable [2]uint64
+	// Unproven counts RTP packets seen sent to the receiver's NAT on a
+	// port its own media does not leave from (JudgeDelivery), Doubt says
+	// why, per direction.
+	Unproven [2]uint64
+	Doubt    [2]string
 	// HeldAtEnd: the last offer/answer put the stream on hold.
 	HeldAtEnd bool
+	// Declined: the answer set the stream's port to 0 and it never carried
+	// media (RFC 3264 §6).
+	Declined bool
 }
 
 // CallFacts are the call-wide facts verdicts depend on.
@@ -34,7 +43,45 @@ type CallFacts struct {
 	// BothSidesSignalling: messages from both parties were seen, so the
 	// capture point sees both directions of the path.
 	BothSidesSignalling bool
+	// Answered: the INVITE of this dialog got a 2xx.
+	Answered bool
+	// Setup says how a call that was not answered ended.
+	Setup SetupFacts
 }
+
+// SetupFacts are what the signalling showed of a call's setup (its last
+// INVITE transaction without a To-tag).
+type SetupFacts struct {
+	// Cancelled: the caller sent CANCEL.
+	Cancelled bool
+	// DialogStatus is the final status on this dialog (0: none), CallStatus
+	// the final status of the INVITE on any dialog.
+	DialogStatus, CallStatus int
+	// Responded: any response to the INVITE was seen.
+	Responded bool
+	// Rang: a 18x (ringing, session progress) came.
+	Rang bool
+	// Sent counts the INVITE's transmissions (1 + retransmissions).
+	Sent int
+	// Waited is how long the setup lasted: from the INVITE to the CANCEL or
+	// the final response, or to the end of the capture.
+	Waited time.Duration
+	// PublicToPrivate: the INVITE went from a public address to a private
+	// one (a server sending to the private Contact a phone registered from
+	// behind its NAT).
+	PublicToPrivate bool
+}
+
+// Timing of call setup.
+const (
+	// inviteTimeout is how long an INVITE client transaction waits for a
+	// final response (Timer B = 64*T1, RFC 3261 §17.1.1.2).
+	inviteTimeout = 32 * time.Second
+	// neverRangAfter: a reachable phone rings within a second or two; a
+	// setup that ends after this long without any 18x means the callee
+	// was never alerted.
+	neverRangAfter = 5 * time.Second
+)
 
 // StreamVerdict is the outcome of one stream, with who cannot hear.
 type StreamVerdict struct {
@@ -42,13 +89,21 @@ type StreamVerdict struct {
 	// CannotHear is the party that hears nothing on a one-way stream.
 	CannotHear string
 	Explain    string
+	// NotAnswered says how the setup ended (verdict not-answered).
+	NotAnswered report.NotAnswered
 }
 
 // JudgeStream derives a stream's verdict. It is pure: the same facts give
 // the same verdict, and each case is table-tested.
 func JudgeStream(s StreamFacts, c CallFacts) StreamVerdict {
+	if !c.Answered {
+		return notAnswered(c.Setup)
+	}
 	if !c.MediaNegotiated {
 		return StreamVerdict{Verdict: report.VerdictNoMediaExpected, Explain: "no SDP answer: the call never set up media"}
+	}
+	if s.Declined {
+		return StreamVerdict{Verdict: report.VerdictNoMediaExpected, Explain: "the stream was declined (port 0)"}
 	}
 	if !s.Expected[0] && !s.Expected[1] {
 		return StreamVerdict{Verdict: report.VerdictOnHold, Explain: "media negotiated inactive (hold): no audio expected, not a fault"}
@@ -71,14 +126,15 @@ func JudgeStream(s StreamFacts, c CallFacts) StreamVerdict {
 			return StreamVerdict{Verdict: report.VerdictNoWay, Explain: noWayReason(s)}
 		}
 	}
-	// One direction negotiated (sendonly/recvonly): a hold or an
-	// announcement; judge only the direction that was asked for.
+	// Only one direction was ever negotiated (sendonly/recvonly from the
+	// start); judge only the direction that was asked for.
 	dir := 0
 	if s.Expected[1] {
 		dir = 1
 	}
 	if ok[dir] {
-		return StreamVerdict{Verdict: report.VerdictOnHold, Explain: fmt.Sprintf("media negotiated one way only (%s sends), and it flowed: hold or announcement, not a fault", partyNames[dir])}
+		return StreamVerdict{Verdict: report.VerdictOneWayNegotiated,
+			Explain: fmt.Sprintf("media was negotiated one way only (the %s sends: an announcement, paging or monitoring), and it flowed so: not a fault", partyNames[dir])}
 	}
 	if !c.StartSeen || !c.BothSidesSignalling {
 		return StreamVerdict{Verdict: report.VerdictIncompleteCapture, Explain: incompleteReason(c)}
@@ -92,18 +148,21 @@ func JudgeStream(s StreamFacts, c CallFacts) StreamVerdict {
 
 func oneWay(deaf int, s StreamFacts) StreamVerdict {
 	sender := other(deaf)
-	why := fmt.Sprintf("RTP from the %s never reached the %s", partyNames[sender], partyNames[deaf])
-	if s.Undeliverable[sender] > 0 {
+	var why string
+	switch {
+	case s.Undeliverable[sender] > 0:
 		why = fmt.Sprintf("the %s sent %d RTP packets to an address the %s cannot be reached at", partyNames[sender], s.Undeliverable[sender], partyNames[deaf])
-	} else {
+	case s.Unproven[sender] > 0:
+		why = fmt.Sprintf("the %s's %d RTP packets are unproven and likely lost: %s", partyNames[sender], s.Unproven[sender], s.Doubt[sender])
+	default:
 		why = fmt.Sprintf("no RTP from the %s to the %s was seen", partyNames[sender], partyNames[deaf])
 	}
 	return StreamVerdict{Verdict: report.VerdictOneWay, CannotHear: partyNames[deaf], Explain: why}
 }
 
 func noWayReason(s StreamFacts) string {
-	if s.Undeliverable[0]+s.Undeliverable[1] > 0 {
-		return "RTP was sent, but only to addresses the receivers cannot be reached at"
+	if s.Undeliverable[0]+s.Undeliverable[1]+s.Unproven[0]+s.Unproven[1] > 0 {
+		return "RTP was sent, but only to addresses the receivers cannot be reached at, or to NAT ports nothing shows are forwarded"
 	}
 	return "no RTP was seen in either direction"
 }
@@ -126,22 +185,116 @@ func verdictRank(v report.Verdict) int {
 		return 2
 	case report.VerdictTwoWay:
 		return 3
-	case report.VerdictOnHold:
+	case report.VerdictOnHold, report.VerdictOneWayNegotiated:
 		return 4
 	}
 	return 5
 }
 
-// JudgeCall combines stream verdicts (audio streams when there are any).
-func JudgeCall(streams []StreamVerdict, media []string) StreamVerdict {
+// notAnswered is the verdict of a dialog the INVITE got no 2xx on: no media
+// is expected, and the reason says how its setup ended. A setup the capture
+// ended in the middle of is incomplete, not unanswered.
+func notAnswered(s SetupFacts) StreamVerdict {
+	// The INVITE's final status ends the setup; a dialog's own status
+	// may be an earlier challenge (401/407) on another To-tag.
+	status := s.CallStatus
+	if status < 300 {
+		status = s.DialogStatus
+	}
+	na := report.NotAnswered{Rang: s.Rang}
+	if status >= 300 {
+		na.Status = status
+	}
+	var explain string
+	wait := roundWait(s.Waited)
+	switch {
+	case s.Cancelled:
+		na.Reason = report.NotAnsweredCancelled
+		explain = fmt.Sprintf("the caller hung up after %s %s", wait, ringingText(s))
+	case status == 408:
+		na.Reason = report.NotAnsweredTimedOut
+		explain = fmt.Sprintf("the call timed out (408) after %s %s", wait, ringingText(s))
+	case status >= 300:
+		na.Reason = report.NotAnsweredRejected
+		explain = fmt.Sprintf("the call was rejected (%d)", status)
+	case !s.Responded && (s.Sent > 1 || s.Waited >= inviteTimeout):
+		na.Reason = report.NotAnsweredUnreachable
+		explain = fmt.Sprintf("the INVITE got no response at all (sent %d times over %s)", s.Sent, wait)
+	case s.Responded && s.Waited >= inviteTimeout:
+		na.Reason = report.NotAnsweredTimedOut
+		explain = fmt.Sprintf("no final response came in %s %s", wait, ringingText(s))
+	default:
+		return StreamVerdict{Verdict: report.VerdictIncompleteCapture,
+			Explain: fmt.Sprintf("the capture ended %s after the INVITE %s, before the setup did", wait, ringingText(s))}
+	}
+	return StreamVerdict{Verdict: report.VerdictNotAnswered, Explain: explain, NotAnswered: na}
+}
+
+// ringingText says how far the callee got: ringing, only 100 Trying, or
+// not even that.
+func ringingText(s SetupFacts) string {
+	switch {
+	case s.Rang:
+		return "while it rang"
+	case s.Responded:
+		return "without the callee ever ringing (no 180/183)"
+	}
+	return "without any response"
+}
+
+func roundWait(d time.Duration) time.Duration {
+	if d >= 10*time.Second {
+		return d.Round(time.Second)
+	}
+	return d.Round(100 * time.Millisecond)
+}
+
+// SetupProblem says which finding, if any, a call setup that was not
+// answered deserves, and how grave it is: silence toward a private address
+// from a public one (a server that stored the private Contact of a phone
+// behind NAT), an INVITE nobody answered, or a callee never alerted. A
+// rejection or a caller hanging up while it rang is no fault.
+func SetupProblem(s SetupFacts, v StreamVerdict) (report.FindingID, report.Severity) {
+	if v.Verdict != report.VerdictNotAnswered {
+		return "", ""
+	}
+	switch na := v.NotAnswered; {
+	case na.Reason == report.NotAnsweredUnreachable && s.PublicToPrivate:
+		return IDRequestToPrivate, report.SeverityError
+	case na.Reason == report.NotAnsweredUnreachable:
+		return IDRequestUnanswered, report.SeverityWarning
+	case na.Rang || s.Waited < neverRangAfter:
+		return "", ""
+	case na.Reason == report.NotAnsweredCancelled, na.Reason == report.NotAnsweredTimedOut, na.Status == 480:
+		return IDCalleeNeverRang, report.SeverityWarning
+	}
+	return "", ""
+}
+
+// JudgeCall combines stream verdicts (audio streams when there are any)
+// into the call's. A call that was not answered, or answered without any
+// SDP seen, is judged from the call facts alone.
+func JudgeCall(streams []StreamVerdict, media []string, c CallFacts) StreamVerdict {
+	if !c.Answered {
+		return notAnswered(c.Setup)
+	}
+	if len(streams) == 0 {
+		if !c.StartSeen {
+			return StreamVerdict{Verdict: report.VerdictIncompleteCapture, Explain: incompleteReason(c)}
+		}
+		return StreamVerdict{Verdict: report.VerdictNoMediaExpected, Explain: "the call was answered but no SDP offer/answer was seen"}
+	}
 	best := StreamVerdict{Verdict: report.VerdictNoMediaExpected, Explain: "no media stream was negotiated"}
+	// Audio and fax (T.38, m=image) are what a call is for; video and
+	// the rest count only when there is neither.
+	judged := func(m string) bool { return m == "audio" || m == "image" }
 	hasAudio := false
 	for _, m := range media {
-		hasAudio = hasAudio || m == "audio"
+		hasAudio = hasAudio || judged(m)
 	}
 	first := true
 	for i, s := range streams {
-		if hasAudio && i < len(media) && media[i] != "audio" {
+		if hasAudio && i < len(media) && !judged(media[i]) {
 			continue
 		}
 		if first || verdictRank(s.Verdict) < verdictRank(best.Verdict) {
@@ -149,4 +302,70 @@ func JudgeCall(streams []StreamVerdict, media []string) StreamVerdict {
 		}
 	}
 	return best
+}
+
+// LegOutcome is what JudgeLegs reads of one leg of a call.
+type LegOutcome struct {
+	Verdict report.Verdict
+	// Answered: the leg's INVITE got a 2xx.
+	Answered bool
+}
+
+// JudgeLegs picks the leg whose verdict is the call's: among the legs
+// that were answered the worst (a one-way hop makes the call one-way),
+// the first of equals; when none was answered, the caller's own leg, whose
+// ending is what the caller lived through.
+func JudgeLegs(legs []LegOutcome) int {
+	best := -1
+	for i, l := range legs {
+		if l.Answered && (best < 0 || verdictRank(l.Verdict) < verdictRank(legs[best].Verdict)) {
+			best = i
+		}
+	}
+	return max(best, 0)
+}
+
+// DeliveryFacts are what the capture shows about the way of one media flow
+// to its receiver, from where the capture was taken.
+type DeliveryFacts struct {
+	// Unreachable: sent to a private address of a receiver seen from
+	// outside its NAT.
+	Unreachable bool
+	// ReceiverNATed: the receiver's own messages show a NAT between it and
+	// the capture point (a private Contact, Via or o= behind a public
+	// source, or a server's Via received=).
+	ReceiverNATed bool
+	// ToReceiverNAT: sent to the public address the receiver's NAT was
+	// seen at.
+	ToReceiverNAT bool
+	// ReceiverSendsFrom: something in the capture comes from the address
+	// sent to (the receiver's media, its RTCP): the NAT maps it.
+	ReceiverSendsFrom bool
+	// ReceiverSendsOtherPort: the receiver's media leaves its NAT from
+	// another port of the same address.
+	ReceiverSendsOtherPort bool
+	// SenderInside: the capture sees the sender's private address, so the
+	// flow has yet to pass the sender's NAT toward a public receiver.
+	SenderInside bool
+}
+
+// JudgeDelivery says whether a flow seen in the capture reached its
+// receiver, and how the capture shows it (report.Proof*). Media seen
+// leaving toward a NAT's public address is delivered only if that NAT maps
+// the address: proven when the receiver's own packets come from it; likely
+// lost when the receiver's media leaves from another port and nothing
+// comes from the one sent to (symmetric NAT, a SIP ALG that rewrote the
+// SDP port, a STUN mapping made toward another server). doubt says why.
+func JudgeDelivery(d DeliveryFacts) (delivered bool, proof, doubt string) {
+	switch {
+	case d.Unreachable:
+		return false, "", "sent to a private address the receiver cannot be reached at from here"
+	case d.ReceiverNATed && d.ToReceiverNAT && d.ReceiverSendsFrom:
+		return true, report.ProofInferred, ""
+	case d.ReceiverNATed && d.ToReceiverNAT && d.ReceiverSendsOtherPort:
+		return false, "", "sent to a port of the receiver's NAT its own media does not leave from"
+	case d.ReceiverNATed || d.SenderInside:
+		return true, report.ProofSeenLeaving, ""
+	}
+	return true, report.ProofSeenArriving, ""
 }

@@ -3,12 +3,13 @@ package capture
 import (
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/natdoc/natdoc/report"
 )
 
 func TestJudgeStream(t *testing.T) {
-	full := CallFacts{MediaNegotiated: true, StartSeen: true, CaptureHasMedia: true, BothSidesSignalling: true}
+	full := CallFacts{Answered: true, MediaNegotiated: true, StartSeen: true, CaptureHasMedia: true, BothSidesSignalling: true}
 	both := [2]bool{true, true}
 	tests := []struct {
 		name       string
@@ -24,14 +25,19 @@ func TestJudgeStream(t *testing.T) {
 		{"nothing either way", StreamFacts{Expected: both}, full, report.VerdictNoWay, ""},
 		{"both sent only to private addresses", StreamFacts{Expected: both, Undeliverable: [2]uint64{5, 5}}, full, report.VerdictNoWay, ""},
 		{"inactive", StreamFacts{HeldAtEnd: true}, full, report.VerdictOnHold, ""},
-		{"hold with music", StreamFacts{Expected: [2]bool{true, false}, Delivered: [2]uint64{50, 0}, HeldAtEnd: true}, full, report.VerdictOnHold, ""},
-		{"hold, music missing", StreamFacts{Expected: [2]bool{true, false}, HeldAtEnd: true}, full, report.VerdictOnHold, ""},
+		{"announcement: one way from the start, and it flows", StreamFacts{Expected: [2]bool{true, false}, Delivered: [2]uint64{50, 0}, HeldAtEnd: true}, full, report.VerdictOneWayNegotiated, ""},
+		{"held from the start, nothing flows", StreamFacts{Expected: [2]bool{true, false}, HeldAtEnd: true}, full, report.VerdictOnHold, ""},
+		{"hold after the call was up, music flows", StreamFacts{Expected: both, Delivered: [2]uint64{50, 30}, HeldAtEnd: true}, full, report.VerdictTwoWay, ""},
+		{"stream declined (port 0)", StreamFacts{Declined: true}, full, report.VerdictNoMediaExpected, ""},
 		{"announcement never arrives", StreamFacts{Expected: [2]bool{false, true}}, full, report.VerdictNoWay, "caller"},
-		{"never answered", StreamFacts{Expected: both}, CallFacts{CaptureHasMedia: true, StartSeen: true}, report.VerdictNoMediaExpected, ""},
-		{"capture filtered to signalling", StreamFacts{Expected: both}, CallFacts{MediaNegotiated: true, StartSeen: true, BothSidesSignalling: true}, report.VerdictIncompleteCapture, ""},
-		{"capture started mid-call", StreamFacts{Expected: both, Delivered: [2]uint64{10, 0}}, CallFacts{MediaNegotiated: true, CaptureHasMedia: true, BothSidesSignalling: true}, report.VerdictIncompleteCapture, ""},
-		{"one side's signalling invisible", StreamFacts{Expected: both, Delivered: [2]uint64{10, 0}}, CallFacts{MediaNegotiated: true, CaptureHasMedia: true, StartSeen: true}, report.VerdictIncompleteCapture, ""},
-		{"mid-call capture but both ways flow", StreamFacts{Expected: both, Delivered: [2]uint64{10, 10}}, CallFacts{MediaNegotiated: true, CaptureHasMedia: true}, report.VerdictTwoWay, ""},
+		{"never answered, capture ended at once", StreamFacts{Expected: both}, CallFacts{CaptureHasMedia: true, StartSeen: true}, report.VerdictIncompleteCapture, ""},
+		{"answered, SDP answer missing", StreamFacts{Expected: both}, CallFacts{Answered: true, StartSeen: true, CaptureHasMedia: true, BothSidesSignalling: true}, report.VerdictNoMediaExpected, ""},
+		{"cancelled", StreamFacts{Expected: both}, CallFacts{CaptureHasMedia: true, StartSeen: true, Setup: SetupFacts{Cancelled: true}}, report.VerdictNotAnswered, ""},
+		{"rejected", StreamFacts{Expected: both}, CallFacts{CaptureHasMedia: true, StartSeen: true, Setup: SetupFacts{DialogStatus: 486, CallStatus: 486}}, report.VerdictNotAnswered, ""},
+		{"capture filtered to signalling", StreamFacts{Expected: both}, CallFacts{Answered: true, MediaNegotiated: true, StartSeen: true, BothSidesSignalling: true}, report.VerdictIncompleteCapture, ""},
+		{"capture started mid-call", StreamFacts{Expected: both, Delivered: [2]uint64{10, 0}}, CallFacts{Answered: true, MediaNegotiated: true, CaptureHasMedia: true, BothSidesSignalling: true}, report.VerdictIncompleteCapture, ""},
+		{"one side's signalling invisible", StreamFacts{Expected: both, Delivered: [2]uint64{10, 0}}, CallFacts{Answered: true, MediaNegotiated: true, CaptureHasMedia: true, StartSeen: true}, report.VerdictIncompleteCapture, ""},
+		{"mid-call capture but both ways flow", StreamFacts{Expected: both, Delivered: [2]uint64{10, 10}}, CallFacts{Answered: true, MediaNegotiated: true, CaptureHasMedia: true}, report.VerdictTwoWay, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -50,21 +56,74 @@ func TestJudgeCall(t *testing.T) {
 	two := StreamVerdict{Verdict: report.VerdictTwoWay}
 	one := StreamVerdict{Verdict: report.VerdictOneWay, CannotHear: "caller"}
 	none := StreamVerdict{Verdict: report.VerdictNoWay}
+	answered := CallFacts{Answered: true, StartSeen: true}
 	tests := []struct {
 		name    string
 		streams []StreamVerdict
 		media   []string
+		facts   CallFacts
 		want    report.Verdict
 	}{
-		{"worst audio stream wins", []StreamVerdict{two, one}, []string{"audio", "audio"}, report.VerdictOneWay},
-		{"video ignored when audio exists", []StreamVerdict{two, none}, []string{"audio", "video"}, report.VerdictTwoWay},
-		{"no-way beats one-way", []StreamVerdict{one, none}, []string{"audio", "audio"}, report.VerdictNoWay},
-		{"no streams", nil, nil, report.VerdictNoMediaExpected},
+		{"worst audio stream wins", []StreamVerdict{two, one}, []string{"audio", "audio"}, answered, report.VerdictOneWay},
+		{"video ignored when audio exists", []StreamVerdict{two, none}, []string{"audio", "video"}, answered, report.VerdictTwoWay},
+		{"no-way beats one-way", []StreamVerdict{one, none}, []string{"audio", "audio"}, answered, report.VerdictNoWay},
+		{"answered without SDP", nil, nil, answered, report.VerdictNoMediaExpected},
+		{"answered without SDP, capture started mid-call", nil, nil, CallFacts{Answered: true}, report.VerdictIncompleteCapture},
+		{"not answered, capture ended at once", nil, nil, CallFacts{StartSeen: true}, report.VerdictIncompleteCapture},
+		{"not answered, with an offer", []StreamVerdict{{Verdict: report.VerdictNotAnswered}}, []string{"audio"}, CallFacts{StartSeen: true, Setup: SetupFacts{CallStatus: 480}}, report.VerdictNotAnswered},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := JudgeCall(tt.streams, tt.media); got.Verdict != tt.want {
+			got := JudgeCall(tt.streams, tt.media, tt.facts)
+			if got.Verdict != tt.want {
 				t.Errorf("JudgeCall = %s, want %s", got.Verdict, tt.want)
+			}
+			if got.Explain == "" && tt.streams == nil {
+				t.Error("no explanation")
+			}
+		})
+	}
+}
+
+// TestNotAnswered: how a setup without a 2xx ended, and which of those
+// endings are the NAT's classic "incoming calls never ring" problem.
+func TestNotAnswered(t *testing.T) {
+	const s = time.Second
+	tests := []struct {
+		name     string
+		setup    SetupFacts
+		verdict  report.Verdict
+		reason   string
+		status   int
+		finding  report.FindingID
+		severity report.Severity
+	}{
+		{"busy", SetupFacts{Responded: true, Rang: true, CallStatus: 486, Sent: 1, Waited: 4 * s}, report.VerdictNotAnswered, report.NotAnsweredRejected, 486, "", ""},
+		{"retry after 407 rejected", SetupFacts{Responded: true, CallStatus: 403, DialogStatus: 407, Sent: 1, Waited: s}, report.VerdictNotAnswered, report.NotAnsweredRejected, 403, "", ""},
+		{"caller hung up while it rang", SetupFacts{Cancelled: true, Responded: true, Rang: true, CallStatus: 487, Sent: 1, Waited: 20 * s}, report.VerdictNotAnswered, report.NotAnsweredCancelled, 487, "", ""},
+		{"caller hung up at once", SetupFacts{Cancelled: true, Responded: true, Sent: 1, Waited: 2 * s}, report.VerdictNotAnswered, report.NotAnsweredCancelled, 0, "", ""},
+		{"caller gave up, never rang", SetupFacts{Cancelled: true, Responded: true, Sent: 3, Waited: 34 * s}, report.VerdictNotAnswered, report.NotAnsweredCancelled, 0, IDCalleeNeverRang, report.SeverityWarning},
+		{"408 after 100 Trying", SetupFacts{Responded: true, CallStatus: 408, Sent: 1, Waited: 32 * s}, report.VerdictNotAnswered, report.NotAnsweredTimedOut, 408, IDCalleeNeverRang, report.SeverityWarning},
+		{"480 after silence", SetupFacts{Responded: true, CallStatus: 480, Sent: 1, Waited: 30 * s}, report.VerdictNotAnswered, report.NotAnsweredRejected, 480, IDCalleeNeverRang, report.SeverityWarning},
+		{"480 after ringing", SetupFacts{Responded: true, Rang: true, CallStatus: 480, Sent: 1, Waited: 30 * s}, report.VerdictNotAnswered, report.NotAnsweredRejected, 480, "", ""},
+		{"provisional only, past Timer B", SetupFacts{Responded: true, Sent: 1, Waited: 40 * s}, report.VerdictNotAnswered, report.NotAnsweredTimedOut, 0, IDCalleeNeverRang, report.SeverityWarning},
+		{"no response, retransmitted", SetupFacts{Sent: 7, Waited: 32 * s}, report.VerdictNotAnswered, report.NotAnsweredUnreachable, 0, IDRequestUnanswered, report.SeverityWarning},
+		{"no response, public to private", SetupFacts{Sent: 7, Waited: 32 * s, PublicToPrivate: true}, report.VerdictNotAnswered, report.NotAnsweredUnreachable, 0, IDRequestToPrivate, report.SeverityError},
+		{"capture ended at the INVITE", SetupFacts{Sent: 1, Waited: 300 * time.Millisecond}, report.VerdictIncompleteCapture, "", 0, "", ""},
+		{"capture ended while ringing", SetupFacts{Responded: true, Rang: true, Sent: 1, Waited: 8 * s}, report.VerdictIncompleteCapture, "", 0, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := JudgeCall(nil, nil, CallFacts{StartSeen: true, Setup: tt.setup})
+			if v.Verdict != tt.verdict || v.NotAnswered.Reason != tt.reason || v.NotAnswered.Status != tt.status {
+				t.Errorf("JudgeCall = %s %+v, want %s %s %d: %s", v.Verdict, v.NotAnswered, tt.verdict, tt.reason, tt.status, v.Explain)
+			}
+			if v.Explain == "" {
+				t.Error("no explanation")
+			}
+			id, sev := SetupProblem(tt.setup, v)
+			if id != tt.finding || sev != tt.severity {
+				t.Errorf("SetupProblem = %q %q, want %q %q", id, sev, tt.finding, tt.severity)
 			}
 		})
 	}
@@ -108,5 +167,50 @@ func TestALGSign(t *testing.T) {
 				t.Errorf("ALGSign = %q, want suspicious %v", got, tt.wantSuspicious)
 			}
 		})
+	}
+}
+
+// TestJudgeDelivery: what a flow seen at the capture point proves about
+// its arrival.
+func TestJudgeDelivery(t *testing.T) {
+	tests := []struct {
+		name      string
+		d         DeliveryFacts
+		delivered bool
+		proof     string
+	}{
+		{"to a public phone, seen after the sender's NAT", DeliveryFacts{}, true, report.ProofSeenArriving},
+		{"to a public phone, seen on the sender's LAN", DeliveryFacts{SenderInside: true}, true, report.ProofSeenLeaving},
+		{"to a private address from outside", DeliveryFacts{Unreachable: true, ReceiverNATed: true}, false, ""},
+		{"to the NAT port the receiver's media leaves from", DeliveryFacts{ReceiverNATed: true, ToReceiverNAT: true, ReceiverSendsFrom: true}, true, report.ProofInferred},
+		{"to a NAT port the receiver's media does not use", DeliveryFacts{ReceiverNATed: true, ToReceiverNAT: true, ReceiverSendsOtherPort: true}, false, ""},
+		{"to the receiver's NAT, receiver silent", DeliveryFacts{ReceiverNATed: true, ToReceiverNAT: true}, true, report.ProofSeenLeaving},
+		{"to a NAT port, but the port is seen forwarded", DeliveryFacts{ReceiverNATed: true, ToReceiverNAT: true, ReceiverSendsFrom: true, ReceiverSendsOtherPort: true}, true, report.ProofInferred},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			delivered, proof, doubt := JudgeDelivery(tt.d)
+			if delivered != tt.delivered || proof != tt.proof {
+				t.Errorf("JudgeDelivery = %v %q, want %v %q", delivered, proof, tt.delivered, tt.proof)
+			}
+			if !delivered && doubt == "" {
+				t.Error("no doubt given")
+			}
+		})
+	}
+}
+
+// TestReplayNamesEachAddressOnce: a session timer re-sending the same SDP
+// a hundred times leaves each address once in what findings list.
+func TestReplayNamesEachAddressOnce(t *testing.T) {
+	a := &sdpInfo{Media: []sdpMedia{{Media: "audio", Port: 4000, Addr: netip.MustParseAddrPort("192.0.2.1:4000"), Direction: "sendrecv"}}}
+	b := &sdpInfo{Media: []sdpMedia{{Media: "audio", Port: 5000, Addr: netip.MustParseAddrPort("198.51.100.2:5000"), Direction: "sendrecv"}}}
+	var events []sdpEvent
+	for i := 0; i < 100; i++ {
+		events = append(events, sdpEvent{Party: caller, SDP: a}, sdpEvent{Party: callee, SDP: b})
+	}
+	st := replay(events)
+	if len(st) != 1 || len(st[0].all[caller]) != 1 || len(st[0].all[callee]) != 1 {
+		t.Errorf("streams %d, addresses %v", len(st), st[0].all)
 	}
 }

@@ -62,7 +62,7 @@ func (s *state) drainWebSocket(pkt *packet, st *tcpStream) {
 			}
 			if fin && len(st.msg) > 0 {
 				if looksLikeSIP(st.msg) {
-					if info, err := parseSIPDatagram(st.msg); err != nil {
+					if info, err := s.sipr.parseSIPDatagram(st.msg); err != nil {
 						s.anomaly("malformed-sip", pkt.Offset, pkt.Frame, "SIP over WebSocket: "+err.Error())
 					} else {
 						info.Transport = "WS"

@@ -17,6 +17,10 @@ type CaptureInfo struct {
 	Anomalies []Anomaly `json:"anomalies,omitempty"`
 	// Counts of decoded packets by kind ("sip", "rtp", "rtcp", "other").
 	Counts []KeyValue `json:"counts,omitempty"`
+	// Duplicates counts packets dropped because an identical copy was
+	// already seen (a SPAN port copying both directions, ERSPAN beside the
+	// plain copy, overlapping captures, a file given twice).
+	Duplicates uint64 `json:"duplicates,omitempty"`
 }
 
 // Anomaly is input that could not be read as it claimed to be, counted and
@@ -34,13 +38,46 @@ type Anomaly struct {
 type Verdict string
 
 const (
-	VerdictTwoWay            Verdict = "two-way"
-	VerdictOneWay            Verdict = "one-way"
-	VerdictNoWay             Verdict = "no-way"
-	VerdictOnHold            Verdict = "on-hold"
+	VerdictTwoWay Verdict = "two-way"
+	VerdictOneWay Verdict = "one-way"
+	VerdictNoWay  Verdict = "no-way"
+	// VerdictOnHold: a call put on hold after it was up (re-INVITE or
+	// UPDATE with sendonly, inactive or c=0.0.0.0).
+	VerdictOnHold Verdict = "on-hold"
+	// VerdictOneWayNegotiated: the SDP asked for media one way only from
+	// the start (announcements, paging, monitoring), and it flowed so.
+	VerdictOneWayNegotiated Verdict = "one-way-negotiated"
+	// VerdictNotAnswered: the INVITE got no 2xx; Call.NotAnswered says how
+	// its setup ended.
+	VerdictNotAnswered Verdict = "not-answered"
+	// VerdictNoMediaExpected: answered, but no media stream was negotiated
+	// (or no SDP seen).
 	VerdictNoMediaExpected   Verdict = "no-media-expected"
 	VerdictIncompleteCapture Verdict = "incomplete-capture"
 )
+
+// Reasons a call was not answered (NotAnswered.Reason).
+const (
+	// NotAnsweredRejected: a final response 3xx-6xx (other than 408)
+	// ended the setup; NotAnswered.Status has the code.
+	NotAnsweredRejected = "rejected"
+	// NotAnsweredCancelled: the caller sent CANCEL; NotAnswered.Rang says
+	// whether the callee was ringing by then.
+	NotAnsweredCancelled = "cancelled"
+	// NotAnsweredTimedOut: 408, or no final response within the INVITE's
+	// timeout (64*T1, RFC 3261 §17.1.1.2) after provisional responses.
+	NotAnsweredTimedOut = "timed-out"
+	// NotAnsweredUnreachable: no response to the INVITE at all.
+	NotAnsweredUnreachable = "unreachable"
+)
+
+// NotAnswered says how the setup of a call that got no 2xx ended.
+type NotAnswered struct {
+	Reason string `json:"reason"`           // see NotAnswered* constants
+	Status int    `json:"status,omitempty"` // final response code, if any
+	// Rang: a 18x (ringing, session progress) came before the end.
+	Rang bool `json:"rang"`
+}
 
 // IsProblem reports whether the verdict means someone could not hear.
 func (v Verdict) IsProblem() bool { return v == VerdictOneWay || v == VerdictNoWay }
@@ -81,6 +118,46 @@ type Call struct {
 	CannotHear string    `json:"cannot_hear,omitempty"`
 	Explain    string    `json:"explain,omitempty"`
 	Findings   []Finding `json:"findings,omitempty"`
+	// NotAnswered is set for verdict not-answered.
+	NotAnswered *NotAnswered `json:"not_answered,omitempty"`
+	// Legs lists the hops of the call when the capture saw more than one
+	// (a proxy's or a B2BUA's legs), in order from the caller outwards,
+	// each judged on its own; Streams is then the leg that decided the
+	// call's verdict. Empty for a call seen on one hop.
+	Legs []CallLeg `json:"legs,omitempty"`
+	// EarlyDialogs are the forks (other To-tags) that answered only
+	// provisionally and ended when another was answered or the call
+	// failed; they are part of this call, never calls of their own.
+	EarlyDialogs []EarlyDialog `json:"early_dialogs,omitempty"`
+}
+
+// CallLeg is one hop of a call between two signalling parties in the
+// capture, with its own dialog, SDP offer/answer and media. Party roles are
+// "caller", "callee", or "proxy"/"b2bua" for the intermediary a hop starts
+// or ends at.
+type CallLeg struct {
+	CallID     string        `json:"call_id"`
+	FromTag    string        `json:"from_tag,omitempty"`
+	ToTag      string        `json:"to_tag,omitempty"`
+	Caller     Party         `json:"caller"`
+	Callee     Party         `json:"callee"`
+	Status     int           `json:"status,omitempty"`
+	State      string        `json:"state,omitempty"`
+	Streams    []MediaStream `json:"streams,omitempty"`
+	Verdict    Verdict       `json:"verdict"`
+	CannotHear string        `json:"cannot_hear,omitempty"`
+	Explain    string        `json:"explain,omitempty"`
+	// NotAnswered is set for verdict not-answered.
+	NotAnswered *NotAnswered `json:"not_answered,omitempty"`
+}
+
+// EarlyDialog is a fork of a call that sent provisional responses only.
+type EarlyDialog struct {
+	ToTag      string        `json:"to_tag"`
+	Status     int           `json:"status"` // its last provisional or final status
+	SignalAddr string        `json:"signal_addr,omitempty"`
+	UserAgent  string        `json:"user_agent,omitempty"`
+	Streams    []MediaStream `json:"streams,omitempty"` // early media, if any
 }
 
 // SIPMessage is one line of a call's ladder diagram.
@@ -113,6 +190,35 @@ type MediaStream struct {
 	Answer  *MediaDescription `json:"answer,omitempty"`
 	Flows   []RTPFlow         `json:"flows,omitempty"`
 	Verdict Verdict           `json:"verdict"`
+	// Delivery says, per direction, whether its media reached the
+	// receiver and how the capture shows it.
+	Delivery []Delivery `json:"delivery,omitempty"`
+}
+
+// How a direction's delivery was established (Delivery.Proof).
+const (
+	// ProofSeenArriving: seen where the receiver gets it (no NAT between
+	// the capture point and the receiver).
+	ProofSeenArriving = "seen-arriving"
+	// ProofSeenLeaving: seen leaving toward the receiver; nothing beyond
+	// the capture point is visible, and nothing says it was lost.
+	ProofSeenLeaving = "seen-leaving"
+	// ProofInferred: sent to the public address of the receiver's NAT, on
+	// the port the receiver's own media leaves from: the mapping exists.
+	ProofInferred = "inferred"
+)
+
+// Delivery is one direction of a media stream: the packets seen and
+// whether, from this capture point, they reached their receiver.
+type Delivery struct {
+	Direction string `json:"direction"` // "caller->callee", "callee->caller"
+	Packets   uint64 `json:"packets"`
+	Delivered bool   `json:"delivered"`
+	// Proof is how delivery was established (Proof* constants); empty when
+	// the direction is not delivered.
+	Proof string `json:"proof,omitempty"`
+	// Doubt says why packets seen are not counted as delivered.
+	Doubt string `json:"doubt,omitempty"`
 }
 
 // RTPFlow is the RTP seen in one direction between two transport addresses.
@@ -141,6 +247,12 @@ type RTPFlow struct {
 	// reached at from where the capture saw it (a private address of a
 	// party seen from outside its NAT): seen leaving, it never arrives.
 	Unreachable bool `json:"unreachable,omitempty"`
+	// Unproven: sent to the receiver's NAT on a port its own media does not
+	// leave from, with nothing in the capture showing the NAT forwards it:
+	// likely lost.
+	Unproven bool `json:"unproven,omitempty"`
+	// UDPTL: a T.38 fax stream (its packets carry no RTP header).
+	UDPTL bool `json:"udptl,omitempty"`
 	// Timeline counts packets per TimelineStepMs from First, so a report
 	// can show where media started and stopped.
 	Timeline       []uint32 `json:"timeline,omitempty"`

@@ -63,9 +63,79 @@ func textCallDetail(r *Report, opt Options) string {
 		if len(s.Flows) == 0 {
 			b.WriteString("    no RTP seen\n")
 		}
+		for _, d := range s.Delivery {
+			b.WriteString("    " + deliveryLine(d) + "\n")
+		}
 	}
+	b.WriteString(legLines(*c))
 	b.WriteString("\n" + Ladder(*c))
 	return b.String()
+}
+
+// deliveryLine says whether one direction arrived and how the capture
+// shows it.
+func deliveryLine(d Delivery) string {
+	if !d.Delivered {
+		return fmt.Sprintf("%-15s %d pkts not delivered: %s", d.Direction, d.Packets, d.Doubt)
+	}
+	return fmt.Sprintf("%-15s %d pkts delivered %s", d.Direction, d.Packets, styleDim.Render("("+d.Proof+")"))
+}
+
+// legLines lists the hops of a call seen at a proxy or B2BUA, each with
+// its own verdict, and the forks that answered only provisionally.
+func legLines(c Call) string {
+	var b strings.Builder
+	if len(c.Legs) > 0 {
+		b.WriteString("\n  " + styleTitle.Render("legs") + "\n")
+	}
+	for i, l := range c.Legs {
+		fmt.Fprintf(&b, "    %d. %s → %s: %s %s\n", i+1, partyLabel(l.Caller), partyLabel(l.Callee),
+			verdictStyle(l.Verdict).Render(verdictText(Call{Verdict: l.Verdict, CannotHear: l.CannotHear, NotAnswered: l.NotAnswered})),
+			styleDim.Render(l.Explain+" ("+l.CallID+")"))
+	}
+	if len(c.EarlyDialogs) > 0 {
+		b.WriteString("\n  " + styleTitle.Render("early dialogs (forks that did not answer)") + "\n")
+	}
+	for _, e := range c.EarlyDialogs {
+		var pkts uint64
+		for _, s := range e.Streams {
+			for _, f := range s.Flows {
+				if !f.RTCP {
+					pkts += f.Packets
+				}
+			}
+		}
+		fmt.Fprintf(&b, "    To-tag %s: %d from %s, %d RTP packets of early media\n", e.ToTag, e.Status, e.SignalAddr, pkts)
+	}
+	return b.String()
+}
+
+// partyLabel names a party by its role and identity: "proxy
+// 198.51.100.20", "caller 100@example.org".
+func partyLabel(p Party) string {
+	name := partyName(p)
+	if name == "" {
+		name = p.SignalAddr
+	}
+	if p.Role == "" {
+		return name
+	}
+	return p.Role + " " + name
+}
+
+// notAnsweredText is the verdict column of a call that was not answered:
+// "not-answered (rejected 486)", "not-answered (cancelled, rang)".
+func notAnsweredText(na NotAnswered) string {
+	detail := na.Reason
+	switch {
+	case na.Reason == NotAnsweredRejected && na.Status != 0:
+		detail += fmt.Sprintf(" %d", na.Status)
+	case na.Reason == NotAnsweredCancelled && na.Rang:
+		detail += ", rang"
+	case na.Reason == NotAnsweredCancelled:
+		detail += ", never rang"
+	}
+	return string(VerdictNotAnswered) + " (" + detail + ")"
 }
 
 func partyLine(p Party) string {
@@ -79,7 +149,9 @@ func partyLine(p Party) string {
 	return s
 }
 
-// ladderColumns lists the signalling endpoints in order of appearance.
+// ladderColumns lists the signalling endpoints in order of appearance:
+// every hop of the call (caller, proxies, B2BUAs, callee) is a column, as
+// sngrep draws it.
 func ladderColumns(c Call) []string {
 	var cols []string
 	seen := map[string]bool{}
@@ -94,6 +166,69 @@ func ladderColumns(c Call) []string {
 	return cols
 }
 
+// ladderRoles names the columns whose address is a party of the call or
+// of one of its legs: "caller", "callee", "proxy", "b2bua".
+func ladderRoles(c Call) map[string]string {
+	roles := map[string]string{}
+	note := func(p Party) {
+		if p.SignalAddr != "" && p.Role != "" && roles[p.SignalAddr] == "" {
+			roles[p.SignalAddr] = p.Role
+		}
+	}
+	note(c.Caller)
+	note(c.Callee)
+	for _, l := range c.Legs {
+		note(l.Caller)
+		note(l.Callee)
+	}
+	return roles
+}
+
+// wrapAddr splits an address into lines of at most width characters,
+// breaking after a ':' or '.' where it can (an IPv6 address with its port
+// is up to 47 characters), so column headers never run into each other.
+func wrapAddr(a string, width int) []string {
+	var lines []string
+	for len(a) > width {
+		cut := strings.LastIndexAny(a[:width], ":.")
+		if cut <= 0 {
+			cut = width - 1
+		}
+		lines = append(lines, a[:cut+1])
+		a = a[cut+1:]
+	}
+	return append(lines, a)
+}
+
+// ladderColWidth is the text ladder's distance between two columns.
+const ladderColWidth = 30
+
+// ladderHeader is the text ladder's header block: each column's role, and
+// its address wrapped to the column.
+func ladderHeader(cols []string, roles map[string]string, left int) string {
+	wrapped := make([][]string, len(cols))
+	height := 0
+	for i, a := range cols {
+		wrapped[i] = wrapAddr(a, ladderColWidth-2)
+		if r := roles[a]; r != "" {
+			wrapped[i] = append([]string{r}, wrapped[i]...)
+		}
+		height = max(height, len(wrapped[i]))
+	}
+	var b strings.Builder
+	for row := 0; row < height; row++ {
+		line := []byte(strings.Repeat(" ", left+len(cols)*ladderColWidth))
+		for i, w := range wrapped {
+			if row < len(w) {
+				pos := max(0, left+i*ladderColWidth-len(w[row])/2)
+				copy(line[pos:], w[row])
+			}
+		}
+		b.WriteString(strings.TrimRight(string(line), " ") + "\n")
+	}
+	return b.String()
+}
+
 // Ladder draws the SIP messages of a call as a text ladder diagram, one
 // column per signalling address.
 func Ladder(c Call) string {
@@ -101,18 +236,10 @@ func Ladder(c Call) string {
 	if len(cols) == 0 {
 		return ""
 	}
-	const colWidth = 30
+	const colWidth = ladderColWidth
 	const left = 18
 	var b strings.Builder
-	header := []byte(strings.Repeat(" ", left+len(cols)*colWidth))
-	for i, a := range cols {
-		pos := left + i*colWidth - len(a)/2
-		if pos < 0 {
-			pos = 0
-		}
-		copy(header[pos:], a)
-	}
-	b.WriteString(strings.TrimRight(string(header), " ") + "\n")
+	b.WriteString(ladderHeader(cols, ladderRoles(c), left))
 	for _, m := range c.Messages {
 		line := []byte(strings.Repeat(" ", left+len(cols)*colWidth))
 		for i := range cols {

@@ -32,6 +32,7 @@ func htmlCallDiagrams(r *Report) template.HTML {
 			shown++
 			fmt.Fprintf(&b, "<h3 id=\"%s\">Call %s <small>%s</small> <span class=\"%s\">%s</span></h3>\n<p>%s</p>\n",
 				esc(c.ID), esc(c.ID), esc(c.CallID), esc(string(c.Verdict)), esc(verdictText(c)), esc(c.Explain))
+			b.WriteString(htmlLegs(c))
 			b.WriteString(svgLadder(c))
 			b.WriteString(svgTimeline(c))
 		}
@@ -44,6 +45,23 @@ func htmlCallDiagrams(r *Report) template.HTML {
 
 func esc(s string) string { return html.EscapeString(s) }
 
+// htmlLegs lists the hops of a call seen at a proxy or B2BUA, each with
+// its verdict.
+func htmlLegs(c Call) string {
+	if len(c.Legs) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("<ol class=\"legs\">\n")
+	for _, l := range c.Legs {
+		v := verdictText(Call{Verdict: l.Verdict, CannotHear: l.CannotHear, NotAnswered: l.NotAnswered})
+		fmt.Fprintf(&b, "<li>%s → %s: <span class=\"%s\">%s</span> <small>%s</small></li>\n",
+			esc(partyLabel(l.Caller)), esc(partyLabel(l.Callee)), esc(string(l.Verdict)), esc(v), esc(l.Explain))
+	}
+	b.WriteString("</ol>\n")
+	return b.String()
+}
+
 // svgLadder draws one column per signalling address and one arrow per
 // message.
 func svgLadder(c Call) string {
@@ -51,7 +69,20 @@ func svgLadder(c Call) string {
 	if len(cols) == 0 {
 		return ""
 	}
-	const colW, rowH, top, left = 220, 22, 40, 70
+	// A header line holds 30 characters of 11 px monospace (about 6.6 px
+	// each); longer addresses (IPv6) wrap onto more lines.
+	const colW, rowH, left, lineH, headChars = 220, 22, 70, 13, 30
+	roles := ladderRoles(c)
+	heads := make([][]string, len(cols))
+	lines := 1
+	for i, a := range cols {
+		heads[i] = wrapAddr(a, headChars)
+		if r := roles[a]; r != "" {
+			heads[i] = append([]string{r}, heads[i]...)
+		}
+		lines = max(lines, len(heads[i]))
+	}
+	top := 20 + lines*lineH
 	width := left + len(cols)*colW
 	height := top + len(c.Messages)*rowH + 10
 	var b strings.Builder
@@ -59,8 +90,12 @@ func svgLadder(c Call) string {
 	b.WriteString(`<defs><marker id="a" markerWidth="8" markerHeight="8" refX="8" refY="4" orient="auto"><path d="M0,0 L8,4 L0,8 z"/></marker></defs>`)
 	for i, a := range cols {
 		x := left + i*colW + colW/2
-		fmt.Fprintf(&b, `<text x="%d" y="20" text-anchor="middle" font-weight="bold">%s</text>`, x, esc(a))
-		fmt.Fprintf(&b, `<line x1="%d" y1="28" x2="%d" y2="%d" stroke="#999"/>`, x, x, height)
+		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle" font-weight="bold"><title>%s</title>`, x, 16, esc(a))
+		for k, line := range heads[i] {
+			fmt.Fprintf(&b, `<tspan x="%d" dy="%d">%s</tspan>`, x, min(k, 1)*lineH, esc(line))
+		}
+		b.WriteString(`</text>`)
+		fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#999"/>`, x, top-8, x, height)
 	}
 	for i, m := range c.Messages {
 		y := top + i*rowH + rowH/2

@@ -239,11 +239,16 @@ func textCapture(r *Report, _ Options) string {
 	for _, kv := range c.Counts {
 		counts = append(counts, kv.Key+" "+kv.Value)
 	}
+	dups := ""
+	if c.Duplicates > 0 {
+		dups = fmt.Sprintf("%d packets identical to one just seen (copies from a SPAN or ERSPAN port, merged captures, a packet sent twice), counted once", c.Duplicates)
+	}
 	b.WriteString(kvLines(
 		"files", strings.Join(c.Files, ", "),
 		"interface", c.Live,
 		"packets", fmt.Sprintf("%d (%d bytes)", c.Packets, c.Bytes),
 		"decoded", strings.Join(counts, ", "),
+		"duplicates", dups,
 		"time", span,
 		"seen from", c.Vantage,
 	))
@@ -314,8 +319,11 @@ func partyName(p Party) string {
 }
 
 func verdictText(c Call) string {
-	if c.Verdict == VerdictOneWay && c.CannotHear != "" {
+	switch {
+	case c.Verdict == VerdictOneWay && c.CannotHear != "":
 		return fmt.Sprintf("one-way (%s cannot hear)", c.CannotHear)
+	case c.Verdict == VerdictNotAnswered && c.NotAnswered != nil:
+		return notAnsweredText(*c.NotAnswered)
 	}
 	return string(c.Verdict)
 }

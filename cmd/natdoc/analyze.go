@@ -25,15 +25,22 @@ func newAnalyzeCmd(a *app) *cobra.Command {
 		Use:   "analyze FILE...",
 		Short: "Find one-way and no-way audio in pcap/pcapng captures",
 		Long: `Reads pcap or pcapng captures (also .gz, and - for standard input), groups SIP
-into calls, matches each SDP promise with the RTP that really flowed, and gives
-every call a verdict with the packets that prove it and the remedy.
+into calls (a call through a proxy or B2BUA is one call of several legs),
+matches each SDP promise with the RTP that really flowed, and gives every call
+a verdict with the packets that prove it and the remedy. Several files are
+merged by time; packets captured twice are counted once.
 
   natdoc analyze call.pcap
   tcpdump -i eth0 -w - | natdoc analyze -
   natdoc analyze --call C2 call.pcap         (ladder diagram of one call)
   natdoc analyze --format html -o report.html call.pcap
+  natdoc analyze lan-side.pcap wan-side.pcap (two captures as one)
 
-Exit status 1 when any call had one-way or no-way audio.`,
+Verdicts: two-way, one-way, no-way, on-hold, one-way-negotiated, not-answered
+(rejected, cancelled, timed-out, unreachable), no-media-expected,
+incomplete-capture. Exit status 1 when any call had one-way or no-way audio,
+or a finding of warning or error (a call that never rang because of NAT, a
+registrar that stored a private Contact).`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Files = args

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/natdoc/natdoc/capture"
 	"github.com/natdoc/natdoc/report"
 )
 
@@ -17,7 +18,7 @@ func TestAnalyzeExampleExitsOneOnOneWay(t *testing.T) {
 	if code != exitProblems {
 		t.Fatalf("exit %d, want %d; stderr %s", code, exitProblems, stderr)
 	}
-	for _, want := range []string{"one-way (caller cannot hear)", "sdp-private-address", "192.168.1.11:10002", "150 / 0"} {
+	for _, want := range []string{"one-way (caller cannot hear)", string(capture.IDSDPPrivateAddress), "192.168.1.11:10002", "150 / 0"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

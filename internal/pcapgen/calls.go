@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/natdoc/natdoc/capture"
 	"github.com/natdoc/natdoc/report"
 )
 
@@ -76,10 +77,17 @@ func newCallGen(i int, c Call, base time.Time, rng *rand.Rand) *callGen {
 			sdp: addrPort("2001:db8:1::10", rtpA), rtpSrc: addrPort("2001:db8:1::10", rtpA)}
 		g.b = party{user: "gw", sig: addrPort("2001:db8:2::20", 5060), local: "[2001:db8:2::20]",
 			sdp: addrPort("2001:db8:2::20", rtpB), rtpSrc: addrPort("2001:db8:2::20", rtpB)}
-	case SIPALG:
+	case SIPALG, ALGPortChanged:
 		// The router's SIP ALG rewrote Via, Contact and c= to its public
 		// address and left o= alone (what many consumer routers do).
 		g.a.local, g.a.origin = "203.0.113.1", lanIP
+		if c.Kind == ALGPortChanged {
+			g.a.rtpSrc = addrPort("203.0.113.1", rtpA+1000) // the NAT did not keep the port the ALG wrote
+		}
+	case NATPortChanged:
+		// A symmetric NAT: the STUN mapping in SDP is not the one toward
+		// the far end.
+		g.a.rtpSrc = addrPort("203.0.113.1", rtpA+1000)
 	case LANOneWay:
 		g.a = party{user: fmt.Sprintf("%d", 100+i), sig: addrPort(lanIP, 5060), local: lanIP,
 			sdp: addrPort(lanIP, rtpA), rtpSrc: addrPort(lanIP, rtpA), natted: true,
@@ -98,7 +106,6 @@ func packetsFor(d time.Duration) int { return int(d / (20 * time.Millisecond)) }
 
 func (g *callGen) build() {
 	t := g.t0
-	n := packetsFor(g.c.Media)
 	truth := Truth{CallID: g.callID, Kind: g.c.Kind, Transport: g.transport()}
 	offerDir, answerDir := "sendrecv", "sendrecv"
 	if g.c.Kind == Inactive {
@@ -108,28 +115,42 @@ func (g *callGen) build() {
 	if g.ws {
 		g.wsHandshake(t.Add(-20 * time.Millisecond))
 	}
+	switch g.c.Kind {
+	case Unanswered, ToPrivateContact:
+		g.unanswered(t, offer, truth)
+		return
+	case Proxy, ProxyLeakCallee, B2BUA:
+		g.proxied(t, truth)
+		return
+	}
+	if g.negotiated(t, offer, truth) {
+		return
+	}
 	g.request(t, "INVITE", g.a, g.b, "", offer)
 	g.response(t.Add(5*time.Millisecond), 100, "Trying", "INVITE", g.b, g.a, "", "")
 	answer := g.sdp(g.b, answerDir, false)
-	switch g.c.Kind {
-	case Rejected:
-		g.response(t.Add(time.Second), 486, "Busy Here", "INVITE", g.b, g.a, g.toTag, "")
-		g.request(t.Add(time.Second+5*time.Millisecond), "ACK", g.a, g.b, g.toTag, "")
-		truth.Verdict = report.VerdictNoMediaExpected
-		g.truths = append(g.truths, truth)
-		return
-	case Cancelled:
-		g.response(t.Add(time.Second), 180, "Ringing", "INVITE", g.b, g.a, g.toTag, "")
-		g.request(t.Add(3*time.Second), "CANCEL", g.a, g.b, "", "")
-		g.response(t.Add(3*time.Second+5*time.Millisecond), 200, "OK", "CANCEL", g.b, g.a, g.toTag, "")
-		g.response(t.Add(3*time.Second+6*time.Millisecond), 487, "Request Terminated", "INVITE", g.b, g.a, g.toTag, "")
-		g.request(t.Add(3*time.Second+10*time.Millisecond), "ACK", g.a, g.b, g.toTag, "")
-		truth.Verdict = report.VerdictNoMediaExpected
-		g.truths = append(g.truths, truth)
+	if g.failedSetup(t, truth) {
 		return
 	}
 	answerAt := t.Add(2 * time.Second)
 	g.response(t.Add(time.Second), 180, "Ringing", "INVITE", g.b, g.a, g.toTag, "")
+	g.early(t, answer, &truth)
+	g.response(answerAt, 200, "OK", "INVITE", g.b, g.a, g.toTag, answer)
+	g.request(answerAt.Add(10*time.Millisecond), "ACK", g.a, g.b, g.toTag, "")
+	mediaAt := answerAt.Add(20 * time.Millisecond)
+	end := mediaAt.Add(g.c.Media)
+	if !g.midCall(mediaAt, answer, &truth) {
+		g.media(mediaAt, &truth)
+	}
+	g.cseq++
+	g.request(end.Add(100*time.Millisecond), "BYE", g.a, g.b, g.toTag, "")
+	g.response(end.Add(110*time.Millisecond), 200, "OK", "BYE", g.b, g.a, g.toTag, "")
+	g.truths = append(g.truths, truth)
+}
+
+// early sends what comes before the answer: early media on a 183, or a
+// second fork's 183 with its early media.
+func (g *callGen) early(t time.Time, answer string, truth *Truth) {
 	switch g.c.Kind {
 	case EarlyMedia:
 		g.response(t.Add(1500*time.Millisecond), 183, "Session Progress", "INVITE", g.b, g.a, g.toTag, answer)
@@ -141,36 +162,57 @@ func (g *callGen) build() {
 		forkTag := g.toTag + "f"
 		g.response(t.Add(1200*time.Millisecond), 183, "Session Progress", "INVITE", fork, g.a, forkTag, g.sdp(fork, "sendrecv", false))
 		g.stream(fork.rtpSrc, g.a.sdp, t.Add(1300*time.Millisecond), 20, 0, 0)
-		g.truths = append(g.truths, Truth{CallID: g.callID, Kind: Forked, Verdict: report.VerdictNoMediaExpected, Packets: [2]uint64{0, 20}, Transport: "UDP"})
-		defer func() { // the answered fork is reported first, in dialog order
-			g.truths[len(g.truths)-1], g.truths[len(g.truths)-2] = g.truths[len(g.truths)-2], g.truths[len(g.truths)-1]
-		}()
+		truth.EarlyDialogs, truth.EarlyPackets = 1, 20
 	}
-	g.response(answerAt, 200, "OK", "INVITE", g.b, g.a, g.toTag, answer)
-	g.request(answerAt.Add(10*time.Millisecond), "ACK", g.a, g.b, g.toTag, "")
-	mediaAt := answerAt.Add(20 * time.Millisecond)
-	end := mediaAt.Add(g.c.Media)
+}
+
+// media sends the RTP of an answered call that nothing changes mid-call,
+// and sets the truth its kind leads to.
+func (g *callGen) media(mediaAt time.Time, truth *Truth) {
+	n := packetsFor(g.c.Media)
+	both := func() {
+		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, n, 0, 0)
+		g.stream(g.b.rtpSrc, g.a.sdp, mediaAt, n, 0, 0)
+	}
 	switch g.c.Kind {
 	case NoWay:
-		truth.Verdict, truth.Finding = report.VerdictNoWay, "no-way-audio"
+		truth.Verdict, truth.Finding = report.VerdictNoWay, capture.IDNoWayAudio
 	case Inactive:
 		truth.Verdict = report.VerdictOnHold
 	case LeakCaller:
-		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, n, 0, 0)
-		g.stream(g.b.rtpSrc, g.a.sdp, mediaAt, n, 0, 0)
+		both()
 		truth.Packets[0], truth.Undeliverable[1] = uint64(n), uint64(n)
-		truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "caller", "sdp-private-address"
+		truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "caller", capture.IDSDPPrivateAddress
 	case LeakCallee:
-		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, n, 0, 0)
-		g.stream(g.b.rtpSrc, g.a.sdp, mediaAt, n, 0, 0)
+		both()
 		truth.Packets[1], truth.Undeliverable[0] = uint64(n), uint64(n)
-		truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "callee", "sdp-private-address"
+		truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "callee", capture.IDSDPPrivateAddress
 	case LANOneWay:
 		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, n, 0, 0)
 		truth.Packets[0] = uint64(n)
-		truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "caller", "one-way-audio"
+		truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "caller", capture.IDOneWayAudio
+	case NATPortChanged, ALGPortChanged:
+		both()
+		truth.Packets[0], truth.Unproven[1] = uint64(n), uint64(n)
+		truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "caller", capture.IDOneWayAudio
+	default:
+		both()
+		truth.Packets[0] += uint64(n)
+		truth.Packets[1] += uint64(n)
+		truth.Verdict = report.VerdictTwoWay
+		if g.c.Kind == SIPALG {
+			truth.Finding = capture.IDSIPALGSuspected
+		}
+	}
+}
+
+// midCall builds the calls something changes during: a hold, a media move,
+// loss and jitter. It reports whether the kind was one of them.
+func (g *callGen) midCall(mediaAt time.Time, answer string, truth *Truth) bool {
+	n := packetsFor(g.c.Media)
+	half := n / 2
+	switch g.c.Kind {
 	case Hold:
-		half := n / 2
 		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, n, 0, 0)
 		g.stream(g.b.rtpSrc, g.a.sdp, mediaAt, half, 0, 0)
 		holdAt := mediaAt.Add(time.Duration(half) * 20 * time.Millisecond)
@@ -179,9 +221,7 @@ func (g *callGen) build() {
 		g.response(holdAt.Add(10*time.Millisecond), 200, "OK", "INVITE", g.b, g.a, g.toTag, g.sdp(g.b, "recvonly", false))
 		g.request(holdAt.Add(20*time.Millisecond), "ACK", g.a, g.b, g.toTag, "")
 		truth.Packets = [2]uint64{uint64(n), uint64(half)}
-		truth.Verdict = report.VerdictTwoWay
 	case ReinviteMove:
-		half := n / 2
 		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, half, 0, 0)
 		g.stream(g.b.rtpSrc, g.a.sdp, mediaAt, half, 0, 0)
 		moveAt := mediaAt.Add(time.Duration(half) * 20 * time.Millisecond)
@@ -195,40 +235,107 @@ func (g *callGen) build() {
 		g.stream(moved.rtpSrc, g.b.sdp, moveAt.Add(30*time.Millisecond), n-half, 0, 0)
 		g.stream(g.b.rtpSrc, moved.sdp, moveAt.Add(30*time.Millisecond), n-half, 0, 0)
 		truth.Packets = [2]uint64{uint64(n), uint64(n)}
-		truth.Verdict = report.VerdictTwoWay
 	case LossJitter:
-		const every = 50
-		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, n, every, 4*time.Millisecond)
-		g.stream(g.b.rtpSrc, g.a.sdp, mediaAt, n, 0, 4*time.Millisecond)
-		dropped, lastKept := 0, -1
-		for k := 0; k < n; k++ {
-			if k%every == 7 {
-				dropped++
-			} else {
-				lastKept = k
-			}
-		}
-		lostInside := dropped
-		for k := lastKept + 1; k < n; k++ {
-			lostInside-- // drops after the last packet received are invisible
-		}
-		truth.Packets = [2]uint64{uint64(n - dropped), uint64(n)}
-		truth.Lost = [2]int64{int64(lostInside), 0}
-		truth.Verdict = report.VerdictTwoWay
+		g.lossJitter(mediaAt, truth)
 	default:
-		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, n, 0, 0)
-		g.stream(g.b.rtpSrc, g.a.sdp, mediaAt, n, 0, 0)
-		truth.Packets[0] += uint64(n)
-		truth.Packets[1] += uint64(n)
-		truth.Verdict = report.VerdictTwoWay
-		if g.c.Kind == SIPALG {
-			truth.Finding = "sip-alg-suspected"
+		return false
+	}
+	truth.Verdict = report.VerdictTwoWay
+	return true
+}
+
+// lossJitter sends 2% loss caller->callee, both ways jittered.
+func (g *callGen) lossJitter(mediaAt time.Time, truth *Truth) {
+	const every = 50
+	n := packetsFor(g.c.Media)
+	g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, n, every, 4*time.Millisecond)
+	g.stream(g.b.rtpSrc, g.a.sdp, mediaAt, n, 0, 4*time.Millisecond)
+	dropped, lastKept := 0, -1
+	for k := 0; k < n; k++ {
+		if k%every == 7 {
+			dropped++
+		} else {
+			lastKept = k
 		}
 	}
-	g.cseq++
-	g.request(end.Add(100*time.Millisecond), "BYE", g.a, g.b, g.toTag, "")
-	g.response(end.Add(110*time.Millisecond), 200, "OK", "BYE", g.b, g.a, g.toTag, "")
+	lostInside := dropped
+	for k := lastKept + 1; k < n; k++ {
+		lostInside-- // drops after the last packet received are invisible
+	}
+	truth.Packets = [2]uint64{uint64(n - dropped), uint64(n)}
+	truth.Lost = [2]int64{int64(lostInside), 0}
+}
+
+// failedSetup ends a setup that got a 100 Trying without an answer, for
+// the scenarios that have one, and says whether it did.
+func (g *callGen) failedSetup(t time.Time, truth Truth) bool {
+	truth.Verdict = report.VerdictNotAnswered
+	switch g.c.Kind {
+	case Rejected:
+		g.response(t.Add(time.Second), 486, "Busy Here", "INVITE", g.b, g.a, g.toTag, "")
+		g.request(t.Add(time.Second+5*time.Millisecond), "ACK", g.a, g.b, g.toTag, "")
+		truth.NotAnswered = report.NotAnsweredRejected
+	case Cancelled, NeverRang:
+		cancelAt := 3 * time.Second
+		truth.NotAnswered = report.NotAnsweredCancelled
+		if g.c.Kind == Cancelled {
+			g.response(t.Add(time.Second), 180, "Ringing", "INVITE", g.b, g.a, g.toTag, "")
+		} else {
+			cancelAt = 12 * time.Second
+			truth.Finding = capture.IDCalleeNeverRang
+		}
+		g.request(t.Add(cancelAt), "CANCEL", g.a, g.b, "", "")
+		g.response(t.Add(cancelAt+5*time.Millisecond), 200, "OK", "CANCEL", g.b, g.a, g.toTag, "")
+		g.response(t.Add(cancelAt+6*time.Millisecond), 487, "Request Terminated", "INVITE", g.b, g.a, g.toTag, "")
+		g.request(t.Add(cancelAt+10*time.Millisecond), "ACK", g.a, g.b, g.toTag, "")
+	case TimedOut:
+		g.response(t.Add(32*time.Second), 408, "Request Timeout", "INVITE", g.b, g.a, g.toTag, "")
+		g.request(t.Add(32*time.Second+5*time.Millisecond), "ACK", g.a, g.b, g.toTag, "")
+		truth.NotAnswered, truth.Finding = report.NotAnsweredTimedOut, capture.IDCalleeNeverRang
+	default:
+		return false
+	}
 	g.truths = append(g.truths, truth)
+	return true
+}
+
+// unanswered sends an INVITE no one answers, retransmitted on RFC 3261
+// §17.1.1.2's schedule (T1 = 500 ms doubling) until Timer B (32 s). For
+// ToPrivateContact the sender is the server, at 198.51.100.20, and the
+// destination the private Contact the phone registered from behind its
+// NAT three minutes before, silent since; the server echoed that Contact
+// in its 200 OK.
+func (g *callGen) unanswered(t time.Time, offer string, truth Truth) {
+	from, to := g.a, g.b
+	truth.Verdict, truth.NotAnswered, truth.Finding = report.VerdictNotAnswered, report.NotAnsweredUnreachable, capture.IDRequestUnanswered
+	if g.c.Kind == ToPrivateContact {
+		phone := g.a
+		g.register(t.Add(-3*time.Minute), phone, g.b)
+		from, to = g.b, party{user: phone.user, sig: netip.AddrPortFrom(netip.MustParseAddr(phone.local), 5060), local: phone.local}
+		g.a, g.b = from, to // the server calls the phone
+		offer = g.sdp(from, "sendrecv", false)
+		truth.Finding = capture.IDRequestToPrivate
+	}
+	for k, at := 0, time.Duration(0); at < 32*time.Second; k, at = k+1, at+(500*time.Millisecond)<<k {
+		g.request(t.Add(at), "INVITE", from, to, "", offer)
+	}
+	g.truths = append(g.truths, truth)
+}
+
+// register has phone register at registrar with its private Contact,
+// answered 200 with that Contact echoed: a registrar that did not fix it.
+func (g *callGen) register(at time.Time, phone, registrar party) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "REGISTER sip:%s SIP/2.0\r\n", hostOf(registrar.sig))
+	fmt.Fprintf(&b, "Via: SIP/2.0/UDP %s:5060;branch=z9hG4bK%x;rport\r\n", phone.local, g.rng.Uint32())
+	fmt.Fprintf(&b, "From: <sip:%s@natdoc.test>;tag=r%s\r\nTo: <sip:%s@natdoc.test>\r\n", phone.user, g.fromTag, phone.user)
+	fmt.Fprintf(&b, "Call-ID: reg-%s\r\nCSeq: 1 REGISTER\r\nContact: <sip:%s@%s:5060>\r\nExpires: 3600\r\n", g.callID, phone.user, phone.local)
+	g.finish(&b, at, phone, registrar, "")
+	b.Reset()
+	fmt.Fprintf(&b, "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP %s:5060;branch=z9hG4bK%x;received=%s;rport=%d\r\n", phone.local, g.rng.Uint32(), phone.publicA, phone.sig.Port())
+	fmt.Fprintf(&b, "From: <sip:%s@natdoc.test>;tag=r%s\r\nTo: <sip:%s@natdoc.test>;tag=reg\r\n", phone.user, g.fromTag, phone.user)
+	fmt.Fprintf(&b, "Call-ID: reg-%s\r\nCSeq: 1 REGISTER\r\nContact: <sip:%s@%s:5060>;expires=3600\r\n", g.callID, phone.user, phone.local)
+	g.finish(&b, at.Add(20*time.Millisecond), registrar, phone, "")
 }
 
 func (g *callGen) stream(src, dst netip.AddrPort, at time.Time, n, dropEvery int, jitter time.Duration) {
@@ -295,7 +402,11 @@ func (g *callGen) request(at time.Time, method string, from, to party, toTag, bo
 	} else {
 		fmt.Fprintf(&b, "To: <sip:%s@natdoc.test>\r\n", g.b.user)
 	}
-	fmt.Fprintf(&b, "Call-ID: %s\r\nCSeq: %d %s\r\nContact: <sip:%s@%s:5060>\r\nUser-Agent: natdoc-pcapgen\r\n", g.callID, cseq, method, from.user, from.local)
+	contact := fmt.Sprintf("<sip:%s@%s:5060>", from.user, from.local)
+	if g.c.Kind == BadHeader && method == "INVITE" {
+		contact = fmt.Sprintf("<sip:%s@[fd00::%d>", from.user, g.i) // unclosed IPv6 bracket
+	}
+	fmt.Fprintf(&b, "Call-ID: %s\r\nCSeq: %d %s\r\nContact: %s\r\nUser-Agent: natdoc-pcapgen\r\n", g.callID, cseq, method, contact)
 	g.finish(&b, at, from, to, body)
 }
 
@@ -413,7 +524,8 @@ func hostOf(a netip.AddrPort) string {
 // standard test capture.
 func AllKinds() []Call {
 	kinds := []Kind{Normal, LeakCaller, LeakCallee, NoWay, Hold, Inactive, ReinviteMove, EarlyMedia,
-		Forked, TCP, WebSocket, Fragmented, VLAN, IPv6, LossJitter, LANOneWay, Rejected, Cancelled, SIPALG}
+		Forked, TCP, WebSocket, Fragmented, VLAN, IPv6, LossJitter, LANOneWay, Rejected, Cancelled, SIPALG,
+		Unanswered, ToPrivateContact, NeverRang, TimedOut, Proxy, ProxyLeakCallee, B2BUA, Announcement, Fax, FaxOneWay, BadHeader, NATPortChanged, ALGPortChanged}
 	calls := make([]Call, len(kinds))
 	for i, k := range kinds {
 		calls[i] = Call{Kind: k, Start: time.Duration(i) * 500 * time.Millisecond, Media: 4 * time.Second}

@@ -10,6 +10,7 @@
 // documentation ranges; nothing is ever sent anywhere: the packets exist
 // only in the file.
 //
-// What it does not do: it does not model retransmissions, SIP timers or
-// codecs other than PCMU at 20 ms.
+// Retransmissions and SIP timers are modelled only where a scenario is about
+// them (an INVITE nobody answers is resent on RFC 3261's schedule until Timer
+// B); media is PCMU at 20 ms.
 package pcapgen

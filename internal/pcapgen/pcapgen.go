@@ -40,6 +40,24 @@ const (
 	Rejected     Kind = "rejected"      // 486 Busy Here: no media expected
 	Cancelled    Kind = "cancelled"     // CANCEL before answer
 	SIPALG       Kind = "sip-alg"       // a router ALG rewrote Via, Contact and c= but not o=: two-way
+	// Calls that never connect.
+	Unanswered       Kind = "unanswered"         // INVITE retransmitted, no response at all
+	ToPrivateContact Kind = "to-private-contact" // the server INVITEs the private Contact a NATed phone registered: no response
+	NeverRang        Kind = "never-rang"         // 100 Trying only, the caller cancels after 12 s
+	TimedOut         Kind = "timed-out"          // 100 Trying only, then 408 after 32 s
+	// Calls through a proxy or B2BUA, captured on its host: two legs.
+	Proxy           Kind = "proxy"             // a proxy anchoring media at its relay: one call, two legs, two-way
+	ProxyLeakCallee Kind = "proxy-leak-callee" // the same, the callee behind NAT leaks its private address: one-way on leg 2
+	B2BUA           Kind = "b2bua"             // a B2BUA: the second leg has its own Call-ID and tags
+	// What the SDP negotiated.
+	Announcement Kind = "announcement" // recvonly offer, sendonly answer, RTP one way: one-way-negotiated
+	Fax          Kind = "fax"          // audio, then a re-INVITE to T.38 (m=image udptl), fax both ways
+	FaxOneWay    Kind = "fax-one-way"  // the same, the caller's T.38 never appears: a one-way fax
+	// Messy input.
+	BadHeader Kind = "bad-header" // the INVITE's Contact cannot be parsed: the call is judged all the same (two-way)
+	// What the capture point proves.
+	NATPortChanged Kind = "nat-port-changed" // the caller's SDP names its STUN mapping, its NAT sends from another port: the far end's RTP to the SDP port is unproven, likely lost
+	ALGPortChanged Kind = "alg-port-changed" // the same with a SIP ALG's traces (Contact and c= public, o= private)
 )
 
 // Call is one call to generate.
@@ -61,9 +79,20 @@ type Truth struct {
 	// that can arrive; Undeliverable the RTP sent to a private address.
 	Packets       [2]uint64
 	Undeliverable [2]uint64
-	Lost          [2]int64
+	// Unproven is the RTP sent to a NAT port nothing shows is forwarded.
+	Unproven [2]uint64
+	Lost     [2]int64
 	// Finding is an ID the call's findings must include ("" for none).
 	Finding report.FindingID
+	// NotAnswered is the reason of a not-answered verdict.
+	NotAnswered string
+	// EarlyDialogs counts the forks that answered only provisionally, and
+	// EarlyPackets the early media they sent: part of the call, never
+	// calls of their own.
+	EarlyDialogs int
+	EarlyPackets uint64
+	// Legs counts the hops of a call seen at a proxy or B2BUA (0: one).
+	Legs int
 	// Transport of the INVITE: "UDP", "TCP" or "WS".
 	Transport string
 }
@@ -75,6 +104,10 @@ type Options struct {
 	Base time.Time
 	// Nanosecond writes nanosecond time stamps.
 	Nanosecond bool
+	// Duplicated writes every packet twice, the copy 10 µs later, as a
+	// SPAN port that mirrors both directions of a switch port delivers
+	// them; the truth is unchanged (copies must be counted once).
+	Duplicated bool
 }
 
 // Write generates the calls into a pcap written to w and returns the truth
@@ -113,6 +146,12 @@ func Write(w io.Writer, calls []Call, opt Options) ([]Truth, error) {
 		for _, p := range pkts {
 			if err := writePacket(pw, buf, p); err != nil {
 				return nil, err
+			}
+			if opt.Duplicated {
+				p.At = p.At.Add(10 * time.Microsecond)
+				if err := writePacket(pw, buf, p); err != nil {
+					return nil, err
+				}
 			}
 		}
 		if s.ok() {
@@ -183,6 +222,7 @@ type rtpSource struct {
 	jitter    time.Duration
 	rng       *rand.Rand
 	payload   []byte
+	udptl     bool // T.38: a 16-bit sequence number and the payload, no RTCP
 }
 
 func (r *rtpSource) next() time.Time { return r.at }
@@ -195,6 +235,11 @@ func (r *rtpSource) emit() []wirePacket {
 		at = at.Add(time.Duration(r.rng.Int63n(int64(r.jitter))))
 	}
 	drop := r.dropEvery > 0 && r.i%r.dropEvery == 7
+	if r.udptl {
+		p := append([]byte{byte(r.i >> 8), byte(r.i)}, r.payload...)
+		out = append(out, wirePacket{At: at, Src: r.src, Dst: r.dst, VLAN: r.vlan, Payload: p})
+		drop = true
+	}
 	if !drop {
 		p := make([]byte, 12+len(r.payload))
 		p[0], p[1] = 0x80, 0
@@ -207,7 +252,7 @@ func (r *rtpSource) emit() []wirePacket {
 		copy(p[12:], r.payload)
 		out = append(out, wirePacket{At: at, Src: r.src, Dst: r.dst, VLAN: r.vlan, Payload: p})
 	}
-	if r.i%250 == 249 { // RTCP sender report every 5 s (RFC 3550 §6.4.1)
+	if r.i%250 == 249 && !r.udptl { // RTCP sender report every 5 s (RFC 3550 §6.4.1)
 		rtcpSrc := netip.AddrPortFrom(r.src.Addr(), r.src.Port()+1)
 		rtcpDst := netip.AddrPortFrom(r.dst.Addr(), r.dst.Port()+1)
 		sr := make([]byte, 28)

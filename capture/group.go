@@ -1,0 +1,176 @@
+package capture
+
+import (
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/natdoc/natdoc/report"
+)
+
+// groupBuild collects the legs of one call to report.
+type groupBuild struct {
+	legs []*callBuild
+}
+
+// over says whether every leg of the call has ended and gone quiet by now.
+func (g *callGroup) over(now time.Time) bool {
+	for _, c := range g.legs {
+		if !c.ended(now) || now.Sub(c.Last) < c.quietNeeded() {
+			return false
+		}
+	}
+	return true
+}
+
+// newGroupBuild prepares the report of a call: each leg's dialog and the
+// early dialogs of its other forks.
+func newGroupBuild(g *callGroup, regs *registrations) *groupBuild {
+	gb := &groupBuild{}
+	for _, c := range g.legs {
+		main, early := c.dialogs()
+		cb := &callBuild{call: c, dlg: main, regs: regs}
+		for _, d := range early {
+			cb.early = append(cb.early, &callBuild{call: c, dlg: d})
+		}
+		gb.legs = append(gb.legs, cb)
+	}
+	for _, cb := range gb.legs {
+		if up := cb.call.upstream; up != nil {
+			cb.roles[caller] = cb.call.linkRole
+			for _, o := range gb.legs {
+				if o.call == up {
+					o.roles[callee] = cb.call.linkRole
+				}
+			}
+		}
+	}
+	return gb
+}
+
+// shareFlows gives each leg the streams bound to another leg of the call
+// that its own SDP names: through a proxy that does not anchor media, every
+// leg negotiates the same addresses and sees the same RTP.
+func (g *groupBuild) shareFlows() {
+	if len(g.legs) < 2 {
+		return
+	}
+	for _, cb := range g.legs {
+		for _, o := range g.legs {
+			if o == cb {
+				continue
+			}
+			for _, bf := range o.flows {
+				if !cb.hasFlow(bf.flow) {
+					if bd, ok := cb.names(bf.flow); ok {
+						cb.flows = append(cb.flows, boundFlow{bf.flow, bd})
+					}
+				}
+			}
+		}
+	}
+}
+
+func (cb *callBuild) hasFlow(f *rtpFlow) bool {
+	for _, bf := range cb.flows {
+		if bf.flow == f {
+			return true
+		}
+	}
+	return false
+}
+
+// names binds f to this leg when the leg's SDP names its destination (the
+// receiver's promise) or its source (symmetric RTP).
+func (cb *callBuild) names(f *rtpFlow) (binding, bool) {
+	var bySrc binding
+	found := false
+	for _, ev := range cb.call.timeline(cb.dlg) {
+		for i, m := range ev.SDP.Media {
+			switch {
+			case m.Addr == f.Key.Dst || (f.Key.RTCP && m.RTCP == f.Key.Dst):
+				return binding{call: cb.call, dlg: cb.dlg, mIndex: i, sender: other(ev.Party), matched: true}, true
+			case !found && (m.Addr == f.Key.Src || (f.Key.RTCP && m.RTCP == f.Key.Src)):
+				bySrc, found = binding{call: cb.call, dlg: cb.dlg, mIndex: i, sender: ev.Party}, true
+			}
+		}
+	}
+	return bySrc, found
+}
+
+// report builds the call: a call seen on one hop is its leg; a call with
+// several legs takes its identity from the caller's leg, its callee from
+// the leg that reached the callee, and its verdict and streams from the
+// leg JudgeLegs picks, and lists every leg.
+func (g *groupBuild) report(captureHasMedia bool, now time.Time) report.Call {
+	if len(g.legs) == 1 {
+		return g.legs[0].report(captureHasMedia, now)
+	}
+	calls := make([]report.Call, len(g.legs))
+	outcomes := make([]LegOutcome, len(g.legs))
+	for i, cb := range g.legs {
+		calls[i] = cb.report(captureHasMedia, now)
+		outcomes[i] = LegOutcome{Verdict: calls[i].Verdict, Answered: cb.dlg.answered()}
+	}
+	return mergeLegs(calls, JudgeLegs(outcomes), g.calleeLeg())
+}
+
+// calleeLeg is the leg that reached the call's callee: the last answered
+// leg no other leg continues, or the last leg.
+func (g *groupBuild) calleeLeg() int {
+	for i := len(g.legs) - 1; i >= 0; i-- {
+		if cb := g.legs[i]; cb.dlg.answered() && cb.roles[callee] == "" {
+			return i
+		}
+	}
+	return len(g.legs) - 1
+}
+
+// mergeLegs makes one call of its legs' reports; k is the leg that decides
+// the verdict, last the one that reached the callee.
+func mergeLegs(legs []report.Call, k, last int) report.Call {
+	rc := legs[0]
+	rc.Callee = legs[last].Callee
+	rc.Streams = legs[k].Streams
+	rc.Verdict, rc.CannotHear, rc.Explain, rc.NotAnswered = legs[k].Verdict, legs[k].CannotHear, legs[k].Explain, legs[k].NotAnswered
+	if k > 0 {
+		rc.Explain = "on the leg " + legLabel(legs[k]) + ": " + rc.Explain
+	}
+	rc.Findings, rc.Messages, rc.EarlyDialogs = nil, nil, nil
+	seen := map[[2]string]bool{}
+	for _, l := range legs {
+		rc.Legs = append(rc.Legs, report.CallLeg{
+			CallID: l.CallID, FromTag: l.FromTag, ToTag: l.ToTag, Caller: l.Caller, Callee: l.Callee,
+			Status: l.Status, State: l.State, Streams: l.Streams,
+			Verdict: l.Verdict, CannotHear: l.CannotHear, Explain: l.Explain, NotAnswered: l.NotAnswered,
+		})
+		if l.End.After(rc.End) {
+			rc.End = l.End
+		}
+		for _, f := range l.Findings {
+			if key := [2]string{string(f.ID), f.Title}; !seen[key] {
+				seen[key] = true
+				rc.Findings = append(rc.Findings, f)
+			}
+		}
+		rc.Messages = append(rc.Messages, l.Messages...)
+		rc.EarlyDialogs = append(rc.EarlyDialogs, l.EarlyDialogs...)
+	}
+	slices.SortStableFunc(rc.Messages, func(a, b report.SIPMessage) int { return int(int64(a.Frame) - int64(b.Frame)) })
+	return rc
+}
+
+// legLabel names a leg by its two ends.
+func legLabel(c report.Call) string {
+	return partyLabel(c.Caller) + " → " + partyLabel(c.Callee)
+}
+
+// intermediary is the party a leg starts or ends at when that is a proxy
+// or a B2BUA: named by its address, not by the user it relays for.
+func intermediary(role string, sig netip.AddrPort) report.Party {
+	p := report.Party{Role: role}
+	if sig.IsValid() {
+		p.Host, p.SignalAddr = sig.Addr().String(), sig.String()
+	}
+	return p
+}

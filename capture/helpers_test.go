@@ -1,0 +1,63 @@
+package capture
+
+import (
+	"context"
+	"testing"
+
+	"github.com/natdoc/natdoc/report"
+)
+
+func analyzePath(t testing.TB, path string) *Result {
+	t.Helper()
+	res, err := Analyze(context.Background(), Options{Files: []string{path}, Detail: true})
+	if err != nil {
+		t.Fatalf("analyze %s: %v", path, err)
+	}
+	return res
+}
+
+// analyzeState runs the pipeline and returns its state with every stream.
+func analyzeState(t testing.TB, path string) *state {
+	t.Helper()
+	s := newState()
+	s.setDetail(true)
+	if err := analyzeFiles(context.Background(), s, Options{Files: []string{path}}, 0); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// directionCounts sums RTP (not RTCP) packets and loss per direction.
+func directionCounts(c report.Call) (pkts [2]uint64, lost [2]int64) {
+	for _, s := range c.Streams {
+		for _, f := range s.Flows {
+			if f.RTCP {
+				continue
+			}
+			d := 0
+			if f.Direction == "callee->caller" {
+				d = 1
+			}
+			pkts[d] += f.Packets
+			lost[d] += f.Lost
+		}
+	}
+	return
+}
+
+func hasFinding(c report.Call, id report.FindingID) bool {
+	for _, f := range c.Findings {
+		if f.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+func findingIDs(c report.Call) []string {
+	var ids []string
+	for _, f := range c.Findings {
+		ids = append(ids, string(f.ID))
+	}
+	return ids
+}

@@ -1,0 +1,254 @@
+//go:build linux
+
+package capture
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/natdoc/natdoc/internal/natlab"
+	"github.com/natdoc/natdoc/report"
+)
+
+// kamailioConfig is a plain, NAT-unaware registrar and proxy (usrloc in
+// memory, record_route, lookup, t_relay): it stores the Contact a phone
+// writes, private or not, and never pings it. With rtpengine it anchors
+// the media of every call at its relay, as an SBC does.
+func kamailioConfig(rtpengine bool) string {
+	mods := []string{"kex", "corex", "tm", "sl", "rr", "pv", "maxfwd", "usrloc", "registrar", "textops", "siputils"}
+	media, reply := "", ""
+	if rtpengine {
+		mods = append(mods, "rtpengine")
+		media = `	if (has_body("application/sdp") || is_method("BYE|CANCEL")) {
+		rtpengine_manage("replace-origin replace-session-connection");
+	}
+	t_on_reply("MEDIA");
+`
+		reply = `
+onreply_route[MEDIA] {
+	if (has_body("application/sdp")) {
+		rtpengine_manage("replace-origin replace-session-connection");
+	}
+}
+`
+	}
+	var b strings.Builder
+	b.WriteString("#!KAMAILIO\ndebug=2\nlog_stderror=yes\nchildren=2\ntcp_children=1\nauto_aliases=no\ndns=no\nrev_dns=no\n")
+	b.WriteString("mpath=\"/usr/lib/x86_64-linux-gnu/kamailio/modules/\"\n")
+	for _, m := range mods {
+		fmt.Fprintf(&b, "loadmodule \"%s.so\"\n", m)
+	}
+	b.WriteString("modparam(\"usrloc\", \"db_mode\", 0)\nmodparam(\"rr\", \"enable_full_lr\", 1)\n")
+	if rtpengine {
+		b.WriteString("modparam(\"rtpengine\", \"rtpengine_sock\", \"udp:127.0.0.1:2223\")\n")
+	}
+	fmt.Fprintf(&b, `
+request_route {
+	if (!mf_process_maxfwd_header("10")) {
+		sl_send_reply("483", "Too Many Hops");
+		exit;
+	}
+%s	if (has_totag()) {
+		if (loose_route()) {
+			t_relay();
+			exit;
+		}
+		if (is_method("ACK") && t_check_trans()) {
+			t_relay();
+		}
+		exit;
+	}
+	if (is_method("CANCEL")) {
+		if (t_check_trans()) {
+			t_relay();
+		}
+		exit;
+	}
+	t_check_trans();
+	if (is_method("REGISTER")) {
+		if (!save("location")) {
+			sl_reply_error();
+		}
+		exit;
+	}
+	if (is_method("INVITE")) {
+		record_route();
+	}
+	if (!lookup("location")) {
+		sl_send_reply("404", "Not Found");
+		exit;
+	}
+	t_relay();
+}
+%s`, media, reply)
+	return b.String()
+}
+
+// startKamailio runs Kamailio on h at addr:5060 (and rtpengine beside it
+// with relay ports 30000-30100 on addr) and waits until it listens.
+func startKamailio(t *testing.T, h *natlab.Host, addr string, rtpengine bool) {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "kamailio.cfg")
+	if err := os.WriteFile(cfg, []byte(kamailioConfig(rtpengine)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if rtpengine {
+		h.Start(t, "rtpengine", "--config-file=none", "-f", "-E", "--table=-1", "--interface="+addr,
+			"--listen-ng=127.0.0.1:2223", "--port-min=30000", "--port-max=30100", "--log-level=5")
+		waitUDP(t, h, "127.0.0.1:2223")
+	}
+	h.Start(t, "kamailio", "-f", cfg, "-l", "udp:"+addr+":5060", "-m", "64", "-M", "8", "-DD", "-E",
+		"-w", dir, "-P", filepath.Join(dir, "kamailio.pid"))
+	waitUDP(t, h, addr+":5060")
+}
+
+// waitUDP waits until something in h listens on the UDP address.
+func waitUDP(t *testing.T, h *natlab.Host, addr string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		out, _ := h.Run(context.Background(), "ss", "-Hnlu")
+		if strings.Contains(string(out), addr) {
+			return
+		}
+	}
+	t.Fatalf("nothing listens on udp %s in %s", addr, h.Name())
+}
+
+// startCapture runs tcpdump on h's eth0 writing UDP to path, and waits
+// until it captures: a packet sent before would be missing.
+func startCapture(t *testing.T, h *natlab.Host, path string) *natlab.Proc {
+	t.Helper()
+	p := h.Start(t, "tcpdump", "-i", "eth0", "-n", "-U", "-s", "0", "-w", path, "udp")
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if strings.Contains(p.Log(), "listening on") {
+			return p
+		}
+	}
+	t.Fatalf("tcpdump in %s did not start: %s", h.Name(), p.Log())
+	return nil
+}
+
+// endLabCall waits up to timeout for the calling phone to finish, then
+// stops the callee and, once its last packets are written, the captures.
+func endLabCall(t *testing.T, calling *natlab.Proc, timeout time.Duration, callee *natlab.Proc, dumps ...*natlab.Proc) {
+	t.Helper()
+	select {
+	case <-calling.Done():
+	case <-time.After(timeout):
+		t.Fatal("the calling phone did not finish")
+	}
+	callee.Stop()
+	time.Sleep(300 * time.Millisecond)
+	for _, d := range dumps {
+		d.Stop()
+	}
+}
+
+// recordLabFile keeps a lab capture in testdata with -record-lab.
+func recordLabFile(t *testing.T, path, name string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dir := os.Getenv("NATDOC_KEEP_LAB"); dir != "" {
+		_ = os.WriteFile(filepath.Join(dir, name), data, 0o644)
+	}
+	if *recordLab && !t.Failed() {
+		if err := os.WriteFile(filepath.Join("..", "testdata", name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestLabInboundToUnfixedRegistration: the second classic NAT complaint,
+// "incoming calls never ring", with real phones. baresip at 192.168.1.10
+// behind a real nftables NAT registers at Kamailio without NAT handling,
+// which stores the private Contact; a call to it from the internet is
+// forwarded to 192.168.1.10, where nothing on the internet can reach.
+// Captured on the server and on the phone's LAN, each must show it.
+func TestLabInboundToUnfixedRegistration(t *testing.T) {
+	natlab.Require(t)
+	lab := natlab.New(t)
+	server := lab.PublicHost("server", "203.0.113.20")
+	caller := lab.PublicHost("caller", "203.0.113.10")
+	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24", NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent}})
+	phone := r1.LANHost("phone", "192.168.1.10")
+	startKamailio(t, server, "203.0.113.20", false)
+	serverPcap := filepath.Join(t.TempDir(), "server.pcap")
+	phonePcap := filepath.Join(t.TempDir(), "phone.pcap")
+	dumps := []*natlab.Proc{startCapture(t, server, serverPcap), startCapture(t, phone, phonePcap)}
+	registrar := netip.MustParseAddrPort("203.0.113.20:5060")
+	callee := natlab.StartBaresip(t, phone, natlab.BaresipConfig{User: "200", Registrar: registrar, AutoAnswer: true, Seconds: 45})
+	time.Sleep(2 * time.Second) // the REGISTER and its 200 OK
+	calling := natlab.StartBaresip(t, caller, natlab.BaresipConfig{User: "100", Registrar: registrar, Seconds: 38, Dial: "sip:200@203.0.113.20"})
+	endLabCall(t, calling.Proc, 60*time.Second, callee.Proc, dumps...)
+	t.Run("server side", func(t *testing.T) {
+		res := analyzePath(t, serverPcap)
+		if len(res.Calls) != 1 {
+			t.Fatalf("%d calls, want 1", len(res.Calls))
+		}
+		c := res.Calls[0]
+		t.Logf("%s %+v: %s; legs %d, findings %v", c.Verdict, c.NotAnswered, c.Explain, len(c.Legs), findingIDs(c))
+		if c.Verdict != report.VerdictNotAnswered || len(c.Legs) != 2 || !hasFinding(c, IDRequestToPrivate) {
+			t.Errorf("want a not-answered call of two legs, the second an INVITE to 192.168.1.10 nobody answers")
+		}
+		if captureFinding(res, IDRegisterContactNotFixed) == nil {
+			t.Errorf("%s missing: %v", IDRegisterContactNotFixed, res.Findings)
+		}
+		recordLabFile(t, serverPcap, "natlab-inbound-unfixed-server.pcap")
+	})
+	t.Run("phone side", func(t *testing.T) {
+		res := analyzePath(t, phonePcap)
+		if len(res.Calls) != 0 {
+			t.Errorf("%d calls: the INVITE must never reach the phone", len(res.Calls))
+		}
+		if captureFinding(res, IDRegisterContactNotFixed) == nil {
+			t.Errorf("%s missing: %v", IDRegisterContactNotFixed, res.Findings)
+		}
+		recordLabFile(t, phonePcap, "natlab-inbound-unfixed-phone.pcap")
+	})
+}
+
+// TestLabProxyTwoLegs: a call between two baresip phones through Kamailio
+// with rtpengine anchoring the media, captured on the proxy host: one
+// call, two legs, each with its own SDP and RTP, both two-way.
+func TestLabProxyTwoLegs(t *testing.T) {
+	natlab.Require(t)
+	lab := natlab.New(t)
+	server := lab.PublicHost("server", "203.0.113.20")
+	a := lab.PublicHost("alice", "203.0.113.10")
+	b := lab.PublicHost("bob", "203.0.113.11")
+	startKamailio(t, server, "203.0.113.20", true)
+	pcap := filepath.Join(t.TempDir(), "proxy.pcap")
+	dump := startCapture(t, server, pcap)
+	registrar := netip.MustParseAddrPort("203.0.113.20:5060")
+	bob := natlab.StartBaresip(t, b, natlab.BaresipConfig{User: "200", Registrar: registrar, AutoAnswer: true, Seconds: 14})
+	time.Sleep(2 * time.Second)
+	alice := natlab.StartBaresip(t, a, natlab.BaresipConfig{User: "100", Registrar: registrar, Seconds: 8, Dial: "sip:200@203.0.113.20"})
+	endLabCall(t, alice.Proc, 30*time.Second, bob.Proc, dump)
+	res := analyzePath(t, pcap)
+	if len(res.Calls) != 1 {
+		t.Fatalf("%d calls, want 1", len(res.Calls))
+	}
+	c := res.Calls[0]
+	t.Logf("%s: %s; findings %v", c.Verdict, c.Explain, findingIDs(c))
+	if c.Verdict != report.VerdictTwoWay || len(c.Legs) != 2 {
+		t.Fatalf("verdict %s with %d legs, want two-way with 2", c.Verdict, len(c.Legs))
+	}
+	for i, l := range c.Legs {
+		pkts, _ := directionCounts(report.Call{Streams: l.Streams})
+		t.Logf("leg %d %s → %s: %s, RTP %v", i+1, l.Caller.SignalAddr, l.Callee.SignalAddr, l.Verdict, pkts)
+		if l.Verdict != report.VerdictTwoWay || pkts[0] < 100 || pkts[1] < 100 {
+			t.Errorf("leg %d: %s with RTP %v, want two-way", i+1, l.Verdict, pkts)
+		}
+	}
+	recordLabFile(t, pcap, "natlab-proxy-two-legs.pcap")
+}

@@ -1,0 +1,239 @@
+package capture
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"time"
+
+	"github.com/natdoc/natdoc/report"
+)
+
+// A phone behind NAT is reachable for incoming calls only while its
+// registrar stores the address its REGISTER really came from and the NAT
+// keeps that mapping open. The registrations tracker follows each binding
+// (RFC 3261 §10) a capture shows: the Contact a phone registered, where its
+// REGISTER came from, what the registrar's 200 OK echoed, and every packet
+// between the phone's SIP address and the registrar, to find the longest
+// silence while it was registered.
+
+// natUDPTimeout is how long a NAT commonly keeps an idle UDP mapping: 30 s
+// to a few minutes (Linux conntrack: 30 s unreplied, 120 s once replies
+// flowed). A registration silent longer than this may be unreachable.
+const natUDPTimeout = 120 * time.Second
+
+// maxRegistrations bounds the bindings followed at once.
+const maxRegistrations = 10_000
+
+// registration is one binding: a Contact a phone registered at a registrar.
+type registration struct {
+	aor       string
+	contact   netip.AddrPort // the Contact as the phone wrote it
+	src       netip.AddrPort // where its REGISTER came from, as captured
+	registrar netip.AddrPort
+	frame     uint64 // the last REGISTER
+	// publicAs is the public address the registrar saw the REGISTER come
+	// from: its source if public, or the Via received= of its answer.
+	publicAs netip.Addr
+	// The last 200 OK: when, for how long, and whether it echoed the
+	// private Contact unchanged (no received= or alias: not fixed).
+	okFrame uint64
+	okAt    time.Time
+	expires time.Duration
+	echoed  bool
+	// Activity between src and the registrar while registered: the last
+	// packet, and the longest silence seen (frames around it).
+	lastAt            time.Time
+	lastFrame         uint64
+	gap               time.Duration
+	gapFrom, gapTo    uint64
+	gapOpen           bool // the longest silence ran to the capture's end
+	gapStart, gapStop time.Time
+}
+
+type regKey struct {
+	src, registrar, contact netip.AddrPort
+}
+
+// registrations follows the bindings of a capture.
+type registrations struct {
+	byKey map[regKey]*registration
+	// byPair finds a binding from any packet between a phone's SIP
+	// address and its registrar; byContact from a request sent to the
+	// Contact.
+	byPair    map[[2]netip.AddrPort]*registration
+	byContact map[netip.AddrPort]*registration
+	dropped   uint64
+}
+
+func newRegistrations() *registrations {
+	return &registrations{byKey: map[regKey]*registration{}, byPair: map[[2]netip.AddrPort]*registration{}, byContact: map[netip.AddrPort]*registration{}}
+}
+
+// pair orders two addresses so a packet either way finds the same entry.
+func pair(a, b netip.AddrPort) [2]netip.AddrPort {
+	if b.Compare(a) < 0 {
+		a, b = b, a
+	}
+	return [2]netip.AddrPort{a, b}
+}
+
+// sip files one SIP message: a REGISTER, its answer, or any other message
+// between a registered phone and its registrar.
+func (r *registrations) sip(m *sipInfo, at time.Time) {
+	switch {
+	case m.Request && m.Method == "REGISTER":
+		r.register(m, at)
+	case !m.Request && m.Method == "REGISTER":
+		r.answer(m, at)
+	}
+	r.activity(m.Src, m.Dst, m.Frame, at)
+}
+
+func (r *registrations) register(m *sipInfo, at time.Time) {
+	if !m.ContactAddr.IsValid() || m.Expires == 0 {
+		return // a query or a removal
+	}
+	k := regKey{m.Src, m.Dst, m.ContactAddr}
+	reg := r.byKey[k]
+	if reg == nil {
+		if len(r.byKey) >= maxRegistrations {
+			r.dropped++
+			return
+		}
+		reg = &registration{aor: m.ToUser, contact: m.ContactAddr, src: m.Src, registrar: m.Dst, lastAt: at, lastFrame: m.Frame}
+		r.byKey[k] = reg
+	}
+	reg.frame = m.Frame
+	if isPublic(m.Src.Addr()) {
+		reg.publicAs = m.Src.Addr()
+	}
+	r.byPair[pair(m.Src, m.Dst)] = reg
+	r.byContact[m.ContactAddr] = reg
+}
+
+func (r *registrations) answer(m *sipInfo, at time.Time) {
+	reg := r.byPair[pair(m.Src, m.Dst)]
+	if reg == nil || m.Status < 200 || m.Status >= 300 {
+		return
+	}
+	if ip, err := netip.ParseAddr(m.Via.Received); err == nil && isPublic(ip) {
+		reg.publicAs = ip
+	}
+	reg.okFrame, reg.okAt, reg.echoed = m.Frame, at, false
+	reg.expires = time.Duration(m.Expires) * time.Second
+	for _, c := range m.Contacts {
+		if c.Addr.Addr() != reg.contact.Addr() {
+			continue
+		}
+		reg.echoed = !c.Fixed
+		if c.Expires >= 0 {
+			reg.expires = time.Duration(c.Expires) * time.Second
+		}
+	}
+}
+
+// activity notes a packet between a and b; a silence while the phone was
+// registered is measured against the longest so far.
+func (r *registrations) activity(a, b netip.AddrPort, frame uint64, at time.Time) {
+	reg := r.byPair[pair(a, b)]
+	if reg == nil {
+		return
+	}
+	if reg.registeredAt(reg.lastAt) {
+		reg.noteGap(reg.lastAt, at, reg.lastFrame, frame, false)
+	}
+	reg.lastAt, reg.lastFrame = at, frame
+}
+
+// registeredAt says whether the binding was valid at t.
+func (g *registration) registeredAt(t time.Time) bool {
+	return !g.okAt.IsZero() && !t.Before(g.okAt) && t.Sub(g.okAt) < g.expires
+}
+
+func (g *registration) noteGap(from, to time.Time, fromFrame, toFrame uint64, open bool) {
+	if end := g.okAt.Add(g.expires); to.After(end) {
+		to = end // the binding expired first: silence after it costs nothing
+	}
+	if d := to.Sub(from); d > g.gap {
+		g.gap, g.gapFrom, g.gapTo, g.gapOpen, g.gapStart, g.gapStop = d, fromFrame, toFrame, open, from, to
+	}
+}
+
+// contactOwner returns the binding that registered the Contact dst, if
+// the capture shows one.
+func (r *registrations) contactOwner(dst netip.AddrPort) *registration {
+	if r == nil {
+		return nil
+	}
+	return r.byContact[dst]
+}
+
+// behindNAT says whether the phone wrote a private Contact while the
+// registrar saw it from a public address.
+func (g *registration) behindNAT() bool {
+	return IsPrivate(g.contact.Addr()) && g.publicAs.IsValid()
+}
+
+// findings are the capture-wide findings about registrations, each
+// Contact once, in the order of their REGISTERs.
+func (r *registrations) findings(captureEnd time.Time) []report.Finding {
+	regs := make([]*registration, 0, len(r.byKey))
+	for _, g := range r.byKey {
+		regs = append(regs, g)
+	}
+	sort.Slice(regs, func(i, j int) bool { return regs[i].frame < regs[j].frame })
+	var fs []report.Finding
+	seen := map[netip.AddrPort]bool{}
+	for _, g := range regs {
+		if !g.behindNAT() || seen[g.contact] {
+			continue
+		}
+		seen[g.contact] = true
+		if g.echoed {
+			fs = append(fs, g.notFixedFinding())
+		}
+		if g.registeredAt(g.lastAt) {
+			g.noteGap(g.lastAt, captureEnd, g.lastFrame, 0, true)
+		}
+		if g.gap > natUDPTimeout {
+			fs = append(fs, g.outlivesFinding())
+		}
+	}
+	return fs
+}
+
+func (g *registration) registerEvidence() report.Evidence {
+	return report.Evidence{
+		Text:   fmt.Sprintf("REGISTER from %s (seen by the registrar from %s) with Contact %s", g.src, g.publicAs, g.contact),
+		Frames: []uint64{g.frame}, Addrs: []string{g.contact.String(), g.src.String()},
+	}
+}
+
+func (g *registration) notFixedFinding() report.Finding {
+	return report.Finding{
+		ID: IDRegisterContactNotFixed, Severity: report.SeverityWarning, Subject: g.aor,
+		Title: fmt.Sprintf("The registrar %s stored the private Contact %s of a phone behind NAT: calls to it will be sent where no one can reach them", g.registrar.Addr(), g.contact),
+		Evidence: []report.Evidence{g.registerEvidence(), {
+			Text:   fmt.Sprintf("200 OK echoes Contact %s unchanged (no received= or alias): the registrar did not note the address the REGISTER came from", g.contact),
+			Frames: []uint64{g.okFrame},
+		}},
+		Remedy: remedyUnreachableContact,
+	}
+}
+
+func (g *registration) outlivesFinding() report.Finding {
+	silence := fmt.Sprintf("no packet between %s and the registrar %s for %s", g.src, g.registrar, g.gap.Round(time.Second))
+	frames := uniqueFrames(g.gapFrom, g.gapTo)
+	if g.gapOpen {
+		silence += " up to the end of the capture"
+		frames = []uint64{g.gapFrom}
+	}
+	return report.Finding{
+		ID: IDRegistrationOutlivesNAT, Severity: report.SeverityWarning, Subject: g.aor,
+		Title: fmt.Sprintf("The phone behind NAT registered for %s and then sent nothing for %s: longer than NATs keep an idle UDP mapping (30 s to a few minutes), so incoming calls may never reach it",
+			g.expires.Round(time.Second), g.gap.Round(time.Second)),
+		Evidence: []report.Evidence{g.registerEvidence(), {Text: silence, Frames: frames, Time: g.gapStart}},
+		Remedy:   remedyKeepAlive,
+	}
+}

@@ -1,0 +1,87 @@
+package capture
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/natdoc/natdoc/report"
+)
+
+// TestRegistrations: a phone behind NAT registers a private Contact; what
+// the registrar's 200 OK echoes and how long the phone then stays silent
+// decide the findings.
+func TestRegistrations(t *testing.T) {
+	phone := netip.MustParseAddrPort("203.0.113.1:40000") // as the registrar sees it
+	lanPhone := netip.MustParseAddrPort("192.168.1.10:5060")
+	registrar := netip.MustParseAddrPort("198.51.100.20:5060")
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	contact := netip.MustParseAddrPort("192.168.1.10:5060")
+	tests := []struct {
+		name      string
+		src       netip.AddrPort // the REGISTER's source as captured
+		received  string         // Via received= in the 200 OK
+		fixed     bool           // the 200 OK marks the Contact (received=, alias)
+		public    bool           // the Contact is public (a STUN phone)
+		keepalive time.Duration  // packets this often after the 200 OK (0: none)
+		end       time.Duration  // capture end after the REGISTER
+		want      []report.FindingID
+	}{
+		{"server side, not fixed, silent", phone, "", false, false, 0, 10 * time.Minute, []report.FindingID{IDRegisterContactNotFixed, IDRegistrationOutlivesNAT}},
+		{"server side, fixed, keep-alives", phone, "", true, false, 20 * time.Second, 10 * time.Minute, nil},
+		{"server side, fixed, silent", phone, "", true, false, 0, 10 * time.Minute, []report.FindingID{IDRegistrationOutlivesNAT}},
+		{"server side, not fixed, capture too short to show silence", phone, "", false, false, 0, time.Minute, []report.FindingID{IDRegisterContactNotFixed}},
+		{"phone's LAN, received= shows the NAT", lanPhone, "203.0.113.1", false, false, 25 * time.Second, 10 * time.Minute, []report.FindingID{IDRegisterContactNotFixed}},
+		{"phone's LAN, no sign of a NAT", lanPhone, "", false, false, 0, 10 * time.Minute, nil},
+		{"public Contact", phone, "", false, true, 0, 10 * time.Minute, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRegistrations()
+			c := contact
+			if tt.public {
+				c = phone
+			}
+			frame := uint64(1)
+			r.sip(&sipInfo{Request: true, Method: "REGISTER", Src: tt.src, Dst: registrar, ContactAddr: c, Expires: 3600, Frame: frame, ToUser: "100"}, t0)
+			frame++
+			r.sip(&sipInfo{Method: "REGISTER", Status: 200, Src: registrar, Dst: tt.src, Expires: 3600, Frame: frame,
+				Via: via{Received: tt.received}, Contacts: []contactBinding{{Addr: c, Fixed: tt.fixed, Expires: 3600}}}, t0.Add(20*time.Millisecond))
+			for at := tt.keepalive; tt.keepalive > 0 && at < tt.end; at += tt.keepalive {
+				frame++
+				r.activity(tt.src, registrar, frame, t0.Add(at))
+			}
+			var got []report.FindingID
+			for _, f := range r.findings(t0.Add(tt.end)) {
+				got = append(got, f.ID)
+				if len(f.Evidence) == 0 || f.Evidence[0].Frames[0] != 1 {
+					t.Errorf("%s: evidence does not name the REGISTER: %+v", f.ID, f.Evidence)
+				}
+			}
+			if len(got) != len(tt.want) || (len(got) > 0 && got[0] != tt.want[0]) || (len(got) > 1 && got[1] != tt.want[1]) {
+				t.Errorf("findings %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestPrivateRequests: requests from a public to a private address that
+// nothing answers give one finding per destination; answered ones none.
+func TestPrivateRequests(t *testing.T) {
+	server := netip.MustParseAddrPort("198.51.100.20:5060")
+	lan := netip.MustParseAddrPort("192.168.1.10:5060")
+	other := netip.MustParseAddrPort("192.168.1.11:5060")
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	var p privateRequests
+	for i := 0; i < 3; i++ { // OPTIONS retransmitted, never answered
+		p.sip(&sipInfo{Request: true, Method: "OPTIONS", CallID: "ka1", CSeq: 1, Src: server, Dst: lan, Frame: uint64(1 + i)}, t0.Add(time.Duration(i)*time.Second))
+	}
+	p.sip(&sipInfo{Request: true, Method: "NOTIFY", CallID: "n1", CSeq: 7, Src: server, Dst: lan, Frame: 10}, t0)
+	p.sip(&sipInfo{Request: true, Method: "OPTIONS", CallID: "ka2", CSeq: 1, Src: server, Dst: other, Frame: 20}, t0)
+	p.sip(&sipInfo{Method: "OPTIONS", Status: 200, CallID: "ka2", CSeq: 1, Src: other, Dst: server, Frame: 21}, t0)
+	p.sip(&sipInfo{Request: true, Method: "INVITE", CallID: "call", CSeq: 1, Src: server, Dst: other, Frame: 30}, t0)
+	fs := p.findings(nil)
+	if len(fs) != 1 || fs[0].ID != IDRequestToPrivate || len(fs[0].Evidence) != 2 || fs[0].Evidence[0].Frames[1] != 3 {
+		t.Fatalf("findings %+v, want one for %s with the OPTIONS (frames 1-3) and the NOTIFY", fs, lan)
+	}
+}

@@ -1,0 +1,110 @@
+package capture
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"time"
+
+	"github.com/natdoc/natdoc/report"
+)
+
+// Requests a server sends from its public address to a private one (to the
+// private Contact of a phone behind NAT: OPTIONS keep-alives, NOTIFY,
+// MESSAGE, an in-dialog BYE) go nowhere. Those the capture shows without
+// any response become one finding per destination. INVITEs that start a
+// call are judged with their call (setupFinding).
+
+// maxPendingRequests bounds the requests to private addresses followed at
+// once.
+const maxPendingRequests = 10_000
+
+type requestKey struct {
+	callID string
+	cseq   uint32
+	method string
+}
+
+// pendingRequest is a request from a public to a private address not yet
+// answered.
+type pendingRequest struct {
+	method     string
+	src, dst   netip.AddrPort
+	firstFrame uint64
+	lastFrame  uint64
+	sent       int
+	firstAt    time.Time
+	lastAt     time.Time
+}
+
+// privateRequests follows the requests sent from public to private
+// addresses until their response.
+type privateRequests struct {
+	pending map[requestKey]*pendingRequest
+	dropped uint64
+}
+
+func (p *privateRequests) sip(m *sipInfo, at time.Time) {
+	k := requestKey{m.CallID, m.CSeq, m.Method}
+	if !m.Request {
+		delete(p.pending, k) // answered
+		return
+	}
+	if m.Method == "ACK" || (m.Method == "INVITE" && m.ToTag == "") || !isPublic(m.Src.Addr()) || !IsPrivate(m.Dst.Addr()) {
+		return
+	}
+	if r := p.pending[k]; r != nil {
+		r.sent++
+		r.lastFrame, r.lastAt = m.Frame, at
+		return
+	}
+	if p.pending == nil {
+		p.pending = map[requestKey]*pendingRequest{}
+	}
+	if len(p.pending) >= maxPendingRequests {
+		p.dropped++
+		return
+	}
+	p.pending[k] = &pendingRequest{method: m.Method, src: m.Src, dst: m.Dst, firstFrame: m.Frame, lastFrame: m.Frame, sent: 1, firstAt: at, lastAt: at}
+}
+
+// findings lists, per private destination, the requests that got no
+// response, with the REGISTER that put the address there when the capture
+// holds it.
+func (p *privateRequests) findings(regs *registrations) []report.Finding {
+	byDst := map[netip.AddrPort][]*pendingRequest{}
+	for _, r := range p.pending {
+		byDst[r.dst] = append(byDst[r.dst], r)
+	}
+	dsts := make([]netip.AddrPort, 0, len(byDst))
+	for d, list := range byDst {
+		sort.Slice(list, func(i, j int) bool { return list[i].firstFrame < list[j].firstFrame })
+		dsts = append(dsts, d)
+	}
+	sort.Slice(dsts, func(i, j int) bool { return byDst[dsts[i]][0].firstFrame < byDst[dsts[j]][0].firstFrame })
+	var fs []report.Finding
+	for _, d := range dsts {
+		list := byDst[d]
+		first := list[0]
+		f := report.Finding{
+			ID: IDRequestToPrivate, Severity: report.SeverityError,
+			Title: fmt.Sprintf("%d request(s) sent from the public address %s to the private address %s got no response: no one on the internet can reach it",
+				len(list), first.src.Addr(), d),
+			Remedy: remedyUnreachableContact,
+		}
+		for i, r := range list {
+			if i == maxAnomalyRefs {
+				break
+			}
+			f.Evidence = append(f.Evidence, report.Evidence{
+				Text:   fmt.Sprintf("%s %s → %s sent %d time(s), never answered", r.method, r.src, r.dst, r.sent),
+				Frames: uniqueFrames(r.firstFrame, r.lastFrame), Time: r.firstAt,
+			})
+		}
+		if reg := regs.contactOwner(d); reg != nil {
+			f.Evidence = append(f.Evidence, reg.registerEvidence())
+		}
+		fs = append(fs, f)
+	}
+	return fs
+}

@@ -1,0 +1,48 @@
+package capture
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestTolerantSIP: one header sipgo cannot parse costs that header, not
+// the message: method or status, Call-ID, CSeq, tags and body are read,
+// and the bad header is reported.
+func TestTolerantSIP(t *testing.T) {
+	const rest = "Max-Forwards: 70\r\nCall-ID: c1@x\r\nCSeq: 1 INVITE\r\nContent-Type: application/sdp\r\nContent-Length: 4\r\n\r\nv=0\r\n"
+	const from = "From: <sip:100@example.org>;tag=a1\r\n"
+	const to = "To: <sip:200@example.org>\r\n"
+	tests := []struct {
+		name    string
+		msg     string
+		bad     string // the header reported, "" for none
+		fromTag string
+	}{
+		{"clean", "INVITE sip:200@192.0.2.2 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1\r\n" + from + to + "Contact: <sip:100@192.0.2.1>\r\n" + rest, "", "a1"},
+		{"Via with an unclosed IPv6 bracket", "INVITE sip:200@192.0.2.2 SIP/2.0\r\nVia: SIP/2.0/UDP [fd00::1:5060;branch=z9hG4bK1;rport\r\n" + from + to + rest, "via", "a1"},
+		{"Contact that is no URI", "INVITE sip:200@192.0.2.2 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1\r\n" + from + to + "Contact: <sip:100@[fd00::1>\r\n" + rest, "contact", "a1"},
+		{"From without its closing bracket", "INVITE sip:200@192.0.2.2 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1\r\nFrom: \"A\" <sip:100@example.org;tag=a1\r\n" + to + rest, "from", ""},
+		{"Request-URI sipgo refuses", "INVITE sip:200@[fd00::2 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1\r\n" + from + to + rest, "Request-URI", "a1"},
+	}
+	r := newSIPReader()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			info, err := r.parseSIPDatagram([]byte(tt.msg))
+			if err != nil {
+				t.Fatalf("message lost: %v", err)
+			}
+			if info.Method != "INVITE" || info.CallID != "c1@x" || info.CSeq != 1 || info.sdpBody() == nil {
+				t.Errorf("read %s %q CSeq %d body %q", info.Method, info.CallID, info.CSeq, info.Body)
+			}
+			if tt.fromTag != "" && info.FromTag != tt.fromTag {
+				t.Errorf("From tag %q, want %q", info.FromTag, tt.fromTag)
+			}
+			switch {
+			case tt.bad == "" && len(info.BadHeaders) > 0:
+				t.Errorf("bad headers %v in a clean message", info.BadHeaders)
+			case tt.bad != "" && (len(info.BadHeaders) != 1 || !strings.HasPrefix(info.BadHeaders[0], tt.bad)):
+				t.Errorf("bad headers %v, want %s", info.BadHeaders, tt.bad)
+			}
+		})
+	}
+}

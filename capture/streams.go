@@ -1,0 +1,104 @@
+package capture
+
+import "net/netip"
+
+// streamState replays a dialog's offer/answer for one m= line: which
+// directions were ever expected (a direction never expected means the SDP
+// asked for one-way media from the start, not a hold of a call that was
+// up), and whether the end state is a hold. When a re-INVITE changes what an m=
+// line carries (audio to T.38 fax, RFC 6913's m=image), the new kind is a
+// stream of its own, so a fax that flows one way is judged apart from the
+// audio before it.
+type streamState struct {
+	index    int // the m= line
+	media    string
+	udptl    bool
+	expected [2]bool
+	held     bool
+	declined bool // the latest answer set the port to 0 (RFC 3264 §6)
+	latest   [2]*sdpMedia
+	latestEv [2]*sdpEvent
+	all      [2][]netip.AddrPort // every address each party named, once
+}
+
+// replay builds the streams of a dialog from its SDP in order.
+func replay(events []sdpEvent) []*streamState {
+	var streams []*streamState
+	current := map[int]*streamState{} // the stream each m= line carries now
+	for ei := range events {
+		ev := &events[ei]
+		for i := range ev.SDP.Media {
+			m := &ev.SDP.Media[i]
+			st := current[i]
+			if st == nil || (st.media != m.Media && m.Port != 0) {
+				st = &streamState{index: i, media: m.Media, udptl: m.UDPTL}
+				current[i] = st
+				streams = append(streams, st)
+			}
+			st.latest[ev.Party], st.latestEv[ev.Party] = m, ev
+			// Each address once: session timers re-send the same SDP every
+			// few minutes, and a finding lists these addresses.
+			if m.Addr.IsValid() && !isHoldAddress(m.Addr) && !contains(st.all[ev.Party], m.Addr) {
+				st.all[ev.Party] = append(st.all[ev.Party], m.Addr)
+			}
+			st.evaluate()
+		}
+	}
+	return streams
+}
+
+// evaluate applies RFC 3264 §5.1/§6.1 to the latest pair: a direction flows
+// when its sender may send, its receiver may receive, neither side
+// rejected the stream (port 0) or held it with c=0.0.0.0 (RFC 3264 §8.4).
+func (st *streamState) evaluate() {
+	a, b := st.latest[caller], st.latest[callee]
+	if a == nil || b == nil || a.Media != b.Media {
+		return
+	}
+	var dirs [2]bool
+	st.declined = a.Port == 0 || b.Port == 0
+	switch {
+	case st.declined:
+		st.held = false
+	case isHoldAddress(a.Addr) || isHoldAddress(b.Addr):
+		st.held = true
+	default:
+		dirs = [2]bool{sends(a.Direction) && receives(b.Direction), sends(b.Direction) && receives(a.Direction)}
+		st.held = !(dirs[0] && dirs[1])
+	}
+	st.expected[0] = st.expected[0] || dirs[0]
+	st.expected[1] = st.expected[1] || dirs[1]
+}
+
+// facts are the stream's negotiation facts for JudgeStream.
+func (st *streamState) facts() StreamFacts {
+	return StreamFacts{Expected: st.expected, HeldAtEnd: st.held, Declined: st.declined && st.expected == [2]bool{}}
+}
+
+// carries says whether a flow bound to m= line mIndex belongs to this
+// stream: the line matches (any line when the dialog has one stream), and
+// so does the kind of packets (UDPTL or RTP) when the line changed kind.
+func (st *streamState) carries(bf boundFlow, streams []*streamState) bool {
+	if len(streams) == 1 {
+		return true
+	}
+	if bf.bd.mIndex != st.index {
+		return false
+	}
+	for _, o := range streams {
+		if o != st && o.index == st.index {
+			return bf.flow.udptl == st.udptl // the line changed kind
+		}
+	}
+	return true
+}
+
+// streamOf returns the stream a flow belongs to, or nil.
+func streamOf(bf boundFlow, streams []*streamState) *streamState {
+	for _, st := range streams {
+		if st.carries(bf, streams) {
+			return st
+		}
+	}
+	return nil
+}

@@ -1,0 +1,142 @@
+package capture
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/natdoc/natdoc/report"
+)
+
+// partyView is what the capture shows of one party of a leg: whether a NAT
+// sits between it and the capture point, where its media came from, and
+// whether its messages carry the traces of a SIP ALG.
+type partyView struct {
+	nated   bool
+	sources []netip.AddrPort // every address its media (RTP, RTCP, T.38) came from
+	alg     bool
+}
+
+// views reads both parties of the leg from its messages, and from the
+// media of stream st.
+func (cb *callBuild) views(sigs [2]netip.AddrPort, st *streamState, streams []*streamState) [2]partyView {
+	c := cb.call
+	var v [2]partyView
+	received := publicAddresses(c)
+	for p := range v {
+		v[p].nated = received[p].IsValid() && received[p] != sigs[p].Addr()
+	}
+	for _, m := range c.Infos {
+		// The sender's own Contact, and its Via when it is the requester
+		// (a response carries the requester's).
+		p := c.sender(m)
+		if isPublic(m.Src.Addr()) && (privateHost(m.Contact) || (m.Request && privateHost(m.Via.Host))) {
+			v[p].nated = true
+		}
+		if m.LengthMismatch || m.Via.Dup {
+			v[p].alg = true
+		}
+	}
+	for _, ev := range c.timeline(cb.dlg) {
+		sig := sigs[ev.Party].Addr()
+		if isPublic(sig) && ev.SDP.OriginAddr.IsValid() && IsPrivate(ev.SDP.OriginAddr) {
+			v[ev.Party].nated = true
+		}
+		for _, m := range ev.SDP.Media {
+			if ALGSign(sig, contactOfMsg(ev.Msg), ev.SDP.OriginAddr, m.Addr.Addr()) != "" {
+				v[ev.Party].alg = true
+			}
+		}
+	}
+	for _, bf := range cb.flows {
+		if st.carries(bf, streams) {
+			v[bf.bd.sender].sources = append(v[bf.bd.sender].sources, bf.flow.Key.Src)
+		}
+	}
+	return v
+}
+
+func privateHost(host string) bool {
+	ip, err := netip.ParseAddr(host)
+	return err == nil && IsPrivate(ip)
+}
+
+// delivery judges one flow's way to its receiver (JudgeDelivery) from
+// what the leg shows, and says why when it doubts it.
+func (cb *callBuild) delivery(bf boundFlow, sigs [2]netip.AddrPort, v [2]partyView) (delivered bool, proof, doubt string) {
+	f := bf.flow
+	to := other(bf.bd.sender)
+	dst := f.Key.Dst
+	d := DeliveryFacts{
+		Unreachable:   unreachableFromOutside(dst.Addr(), sigs[to].Addr()),
+		ReceiverNATed: v[to].nated,
+		SenderInside:  IsPrivate(f.Key.Src.Addr()) && isPublic(dst.Addr()),
+		ToReceiverNAT: dst.Addr() == sigs[to].Addr(),
+	}
+	var other netip.AddrPort
+	for _, src := range v[to].sources {
+		if src.Addr() == dst.Addr() {
+			d.ToReceiverNAT = true
+			if src.Port() != dst.Port() && !other.IsValid() {
+				other = src
+			}
+		}
+	}
+	for _, x := range cb.flows {
+		d.ReceiverSendsFrom = d.ReceiverSendsFrom || x.flow.Key.Src == dst
+	}
+	d.ReceiverSendsOtherPort = other.IsValid()
+	delivered, proof, doubt = JudgeDelivery(d)
+	if !delivered && !d.Unreachable {
+		doubt = fmt.Sprintf("sent to %s, but the %s's own media leaves its NAT from %s and nothing in the capture comes from %s: nothing shows the NAT forwards that port to it",
+			dst, partyNames[to], other, dst)
+		if v[to].alg {
+			doubt += " (the SIP ALG traces in its messages are a common cause: an ALG rewrote the SDP to a port the NAT then did not use)"
+		}
+	}
+	return delivered, proof, doubt
+}
+
+// proofRank orders how well a delivery is shown.
+func proofRank(p string) int {
+	switch p {
+	case report.ProofSeenArriving:
+		return 3
+	case report.ProofInferred:
+		return 2
+	case report.ProofSeenLeaving:
+		return 1
+	}
+	return 0
+}
+
+// deliveries sums a stream's flows per direction.
+type deliveries [2]report.Delivery
+
+func newDeliveries() deliveries {
+	return deliveries{{Direction: "caller->callee"}, {Direction: "callee->caller"}}
+}
+
+func (d *deliveries) add(sender int, packets uint64, delivered bool, proof, doubt string) {
+	x := &d[sender]
+	x.Packets += packets
+	if delivered {
+		x.Delivered = true
+		if proofRank(proof) > proofRank(x.Proof) {
+			x.Proof = proof
+		}
+		x.Doubt = ""
+	} else if !x.Delivered && x.Doubt == "" {
+		x.Doubt = doubt
+	}
+}
+
+// list returns the directions that had packets or were delivered.
+func (d *deliveries) list() []report.Delivery {
+	var out []report.Delivery
+	for _, x := range d {
+		if x.Packets > 0 {
+			out = append(out, x)
+		}
+	}
+	return out
+}

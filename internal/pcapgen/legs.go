@@ -1,0 +1,92 @@
+package pcapgen
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/natdoc/natdoc/capture"
+	"github.com/natdoc/natdoc/report"
+)
+
+// The proxy scenes are captured on the proxy host (198.51.100.20), which
+// anchors media at its relay: the caller (behind NAT, STUN) talks to the
+// proxy, the proxy to the callee (198.51.100.30, or behind NAT at
+// 203.0.113.2 when it leaks its private address), each hop with its own
+// SDP and RTP.
+
+// legIdentity is what names one leg in its headers.
+type legIdentity struct {
+	callID, fromTag, toTag string
+	a, b                   party
+}
+
+// onLeg runs fn with the generator's headers set for leg l.
+func (g *callGen) onLeg(l legIdentity, fn func()) {
+	saved := legIdentity{g.callID, g.fromTag, g.toTag, g.a, g.b}
+	g.callID, g.fromTag, g.toTag, g.a, g.b = l.callID, l.fromTag, l.toTag, l.a, l.b
+	fn()
+	g.callID, g.fromTag, g.toTag, g.a, g.b = saved.callID, saved.fromTag, saved.toTag, saved.a, saved.b
+}
+
+// proxied builds a call through the proxy: one Call-ID on both legs for a
+// proxy, a new Call-ID and tags on the second leg for a B2BUA.
+func (g *callGen) proxied(t time.Time, truth Truth) {
+	n := packetsFor(g.c.Media)
+	relayPort := 40000 + 4*(g.i%5000)
+	proxy := party{user: "proxy", sig: addrPort("198.51.100.20", 5060), local: "198.51.100.20"}
+	relayA, relayB := proxy, proxy
+	relayA.sdp, relayA.rtpSrc = addrPort("198.51.100.20", relayPort), addrPort("198.51.100.20", relayPort)
+	relayB.sdp, relayB.rtpSrc = addrPort("198.51.100.20", relayPort+2), addrPort("198.51.100.20", relayPort+2)
+	callee := party{user: "200", sig: addrPort("198.51.100.30", 5060), local: "198.51.100.30",
+		sdp: addrPort("198.51.100.30", 30000+2*(g.i%10000)), rtpSrc: addrPort("198.51.100.30", 30000+2*(g.i%10000))}
+	if g.c.Kind == ProxyLeakCallee {
+		lan := fmt.Sprintf("10.0.0.%d", 10+g.i%200)
+		callee = party{user: "200", sig: addrPort("203.0.113.2", 20000+g.i%20000), local: lan, natted: true,
+			publicA: netip.MustParseAddr("203.0.113.2"), sdp: addrPort(lan, 30000+2*(g.i%10000)), rtpSrc: addrPort("203.0.113.2", 30000+2*(g.i%10000))}
+	}
+	leg1 := legIdentity{g.callID, g.fromTag, g.toTag, g.a, relayA}
+	leg2 := legIdentity{g.callID, g.fromTag, g.toTag + "2", relayB, callee}
+	if g.c.Kind == B2BUA {
+		leg2.callID, leg2.fromTag = fmt.Sprintf("b2b-%08x-%d@natdoc.test", g.rng.Uint32(), g.i), fmt.Sprintf("c%06x", g.rng.Uint32()&0xffffff)
+	}
+	leg2.a.user = g.a.user // the caller's identity passes on in From
+	answerAt := t.Add(2 * time.Second)
+	g.onLeg(leg1, func() {
+		g.request(t, "INVITE", g.a, g.b, "", g.sdp(g.a, "sendrecv", false))
+		g.response(t.Add(5*time.Millisecond), 100, "Trying", "INVITE", g.b, g.a, "", "")
+	})
+	g.onLeg(leg2, func() {
+		g.request(t.Add(50*time.Millisecond), "INVITE", g.a, g.b, "", g.sdp(g.a, "sendrecv", false))
+		g.response(t.Add(time.Second), 180, "Ringing", "INVITE", g.b, g.a, g.toTag, "")
+		g.response(answerAt, 200, "OK", "INVITE", g.b, g.a, g.toTag, g.sdp(g.b, "sendrecv", false))
+		g.request(answerAt.Add(15*time.Millisecond), "ACK", g.a, g.b, g.toTag, "")
+	})
+	g.onLeg(leg1, func() {
+		g.response(t.Add(time.Second+time.Millisecond), 180, "Ringing", "INVITE", g.b, g.a, g.toTag, "")
+		g.response(answerAt.Add(5*time.Millisecond), 200, "OK", "INVITE", g.b, g.a, g.toTag, g.sdp(g.b, "sendrecv", false))
+		g.request(answerAt.Add(10*time.Millisecond), "ACK", g.a, g.b, g.toTag, "")
+	})
+	mediaAt := answerAt.Add(20 * time.Millisecond)
+	g.stream(g.a.rtpSrc, relayA.sdp, mediaAt, n, 0, 0)
+	g.stream(relayA.rtpSrc, g.a.sdp, mediaAt, n, 0, 0)
+	g.stream(relayB.rtpSrc, callee.sdp, mediaAt, n, 0, 0)
+	g.stream(callee.rtpSrc, relayB.sdp, mediaAt, n, 0, 0)
+	end := mediaAt.Add(g.c.Media)
+	g.onLeg(leg1, func() {
+		g.request(end.Add(100*time.Millisecond), "BYE", g.a, g.b, g.toTag, "")
+		g.response(end.Add(105*time.Millisecond), 200, "OK", "BYE", g.b, g.a, g.toTag, "")
+	})
+	g.onLeg(leg2, func() {
+		g.request(end.Add(110*time.Millisecond), "BYE", g.a, g.b, g.toTag, "")
+		g.response(end.Add(115*time.Millisecond), 200, "OK", "BYE", g.b, g.a, g.toTag, "")
+	})
+	truth.Legs, truth.Verdict, truth.Packets = 2, report.VerdictTwoWay, [2]uint64{uint64(n), uint64(n)}
+	if g.c.Kind == ProxyLeakCallee {
+		// The proxy's relay sends to the callee's private address: on the
+		// second leg the callee cannot hear, and so cannot the call.
+		truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "callee", capture.IDSDPPrivateAddress
+		truth.Packets, truth.Undeliverable = [2]uint64{0, uint64(n)}, [2]uint64{uint64(n), 0}
+	}
+	g.truths = append(g.truths, truth)
+}
