@@ -155,6 +155,9 @@ func (s *Server) newCall(req *sip.Request, src netip.AddrPort, b Binding) (*call
 		c.session = sess
 		go s.watchMedia(c)
 	}
+	s.mu.Lock()
+	s.callsStarted++
+	s.mu.Unlock()
 	return c, ""
 }
 
@@ -487,6 +490,8 @@ func (s *Server) endCall(c *call, reason string) {
 	c.endOnce.Do(func() {
 		s.mu.Lock()
 		delete(s.calls, c.id)
+		s.callsEnded++
+		s.endedBy[endKind(reason)]++
 		s.mu.Unlock()
 		rec := s.record(c)
 		rec.End, rec.EndReason = s.cfg.Now(), reason

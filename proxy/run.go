@@ -74,6 +74,10 @@ type Options struct {
 	// Status, when set, receives a one-line summary (registrations, calls,
 	// packets relayed) every StatusInterval while the server runs.
 	Status func(line string)
+	// Stats, when set, receives the server's figures (Server.Stats) every
+	// StatsEvery while it runs, and once more after it stopped serving.
+	Stats      func(Stats)
+	StatsEvery time.Duration
 }
 
 // StatusInterval: how often Options.Status is called.
@@ -237,20 +241,16 @@ func serve(ctx context.Context, o Options, cfg Config, rep *report.Report, watch
 		return &ConfigError{err}
 	}
 	o.Notify(fmt.Sprintf("listening on %s (fix mode %v, mirror %v); Ctrl-C ends and prints the summary", strings.Join(listen, ", "), o.Fix, o.Mirror))
-	if o.Status != nil {
-		stop := srv.reportStatus(ctx, o.Status)
-		defer stop()
-	}
-	if watch != nil && o.AddrCheckInterval > 0 && (!watch.literal || len(watch.sources) > 0) {
-		wctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		go every(wctx, o.AddrCheckInterval, func() { watch.check(wctx, srv) })
-	}
+	stop := srv.startTickers(ctx, o, watch)
+	defer stop()
 	if err := srv.Serve(ctx, udp, tcp); err != nil {
 		if errors.Is(err, ErrOpenOnPublic) {
 			return &ConfigError{err}
 		}
 		return err
+	}
+	if o.Stats != nil {
+		o.Stats(srv.Stats())
 	}
 	srv.fill(rep, listen, o)
 	if watch != nil {
@@ -259,12 +259,35 @@ func serve(ctx context.Context, o Options, cfg Config, rep *report.Report, watch
 	return nil
 }
 
+// startTickers runs what serve does every so often while it serves: the
+// live status line, the stats, the main address check. stop ends them.
+func (s *Server) startTickers(ctx context.Context, o Options, watch *addrWatch) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	var stopStatus func()
+	if o.Status != nil {
+		stopStatus = s.reportStatus(ctx, o.Status)
+	}
+	if o.Stats != nil && o.StatsEvery > 0 {
+		go every(ctx, o.StatsEvery, func() { o.Stats(s.Stats()) })
+	}
+	if watch != nil && o.AddrCheckInterval > 0 && (!watch.literal || len(watch.sources) > 0) {
+		go every(ctx, o.AddrCheckInterval, func() { watch.check(ctx, s) })
+	}
+	return func() {
+		cancel()
+		if stopStatus != nil {
+			stopStatus()
+		}
+	}
+}
+
 // fill writes the run's summary, findings and verdict into rep.
 func (s *Server) fill(rep *report.Report, listen []string, o Options) {
 	active, ended := s.Calls()
 	calls := append(ended, active...)
 	rep.Finished = time.Now()
 	rep.Serve = ServeReport(listen, s.EffectiveConfig(), fmt.Sprintf("%d-%d", o.PortMin, o.PortMax), s.Registrations(), calls)
+	rep.Serve.Counters = s.callCounters()
 	rep.Add(ServeFindings(calls, s.Anomalies(), s.ownIP())...)
 	rep.Verdict = serveVerdict(rep.Serve)
 }

@@ -147,6 +147,10 @@ type Server struct {
 	mu    sync.Mutex
 	calls map[string]*call
 	ended []CallRecord
+	// callsStarted and callsEnded count every call, endedBy by endKind:
+	// the summary keeps only the latest maxEndedCalls records.
+	callsStarted, callsEnded uint64
+	endedBy                  map[string]uint64
 
 	Counters Counters
 }
@@ -190,7 +194,7 @@ func New(cfg Config) (*Server, error) {
 	if c.Fix && c.Relay == nil {
 		return nil, errors.New("serve: fix mode needs a relay")
 	}
-	s := &Server{cfg: c, reg: newRegistrar(c.MaxBindings), calls: make(map[string]*call),
+	s := &Server{cfg: c, reg: newRegistrar(c.MaxBindings), calls: make(map[string]*call), endedBy: make(map[string]uint64),
 		limiter: ratelimit.New(c.Rate, c.Burst, maxLimiterSources)}
 	if len(c.Users) > 0 {
 		s.auth = newDigestAuth(c.Realm, c.Users, c.Now)

@@ -51,6 +51,7 @@ type serveOptions struct {
 	STUN        string
 	MirrorCheck string
 	AddrCheck   time.Duration
+	StatsEvery  time.Duration
 
 	run proxy.Options // what validate made of the flags
 }
@@ -156,6 +157,7 @@ func (o *serveOptions) flags(f *pflag.FlagSet) {
 	f.DurationVar(&o.AddrCheck, "public-addr-check", proxy.DefaultAddrCheckInterval, "how often to resolve --public-addr again and compare it with the router's public address (0: never)")
 	f.BoolVar(&o.Quiet, "quiet", false, "do not print events as they happen (only the summary)")
 	f.IntVar(&o.MaxCalls, "max-calls", proxy.DefaultMaxCalls, "calls in progress at most")
+	f.DurationVar(&o.StatsEvery, "stats-every", 0, "write the server's figures (calls started and ended, relay ports free, goroutines, heap, open files) as a JSON line to standard error this often, and once at exit (0: never)")
 }
 
 // validate checks the flags and turns them into the run's options.
@@ -192,6 +194,10 @@ func (o *serveOptions) validate() error {
 	if o.Keepalive < time.Second {
 		return usageErrorf("--keepalive %s: want at least 1s", o.Keepalive)
 	}
+	if o.StatsEvery < 0 || (o.StatsEvery > 0 && o.StatsEvery < time.Second) {
+		return usageErrorf("--stats-every %s: want 0 (never) or at least 1s", o.StatsEvery)
+	}
+	r.StatsEvery = o.StatsEvery
 	return nil
 }
 
@@ -289,6 +295,9 @@ func runServe(ctx context.Context, a *app, o *serveOptions) error {
 	if !o.Quiet {
 		opt.OnEvent = eventPrinter(a, live)
 	}
+	if o.StatsEvery > 0 {
+		opt.Stats = statsPrinter(a, live)
+	}
 	err := proxy.Run(ctx, opt, rep)
 	var ce *proxy.ConfigError
 	switch {
@@ -325,6 +334,13 @@ func eventPrinter(a *app, live *liveStatus) func(proxy.Event) {
 		}
 		live.above(func() { fmt.Fprintln(a.stderr, line) })
 	}
+}
+
+// statsPrinter writes the server's figures to standard error as one JSON
+// line each (for scripts, as events are with --json).
+func statsPrinter(a *app, live *liveStatus) func(proxy.Stats) {
+	enc := json.NewEncoder(a.stderr)
+	return func(st proxy.Stats) { live.above(func() { enc.Encode(st) }) }
 }
 
 // sipgoLoggerOnce: sipgo's default logger is a process-wide global, and
