@@ -26,6 +26,8 @@ type Options struct {
 	// need (compact.go), about 3 KB, so memory follows the calls in
 	// progress far more than the file's length.
 	Detail bool
+	// Limits bound the state kept (zero: the defaults).
+	Limits Limits
 }
 
 // ErrUnreadable marks input that is no capture at all (exit status 2).
@@ -45,6 +47,7 @@ type Result struct {
 func Analyze(ctx context.Context, opt Options) (*Result, error) {
 	s := newState()
 	s.setDetail(opt.Detail)
+	s.setLimits(opt.Limits)
 	var total int64
 	for _, f := range opt.Files {
 		if f == "-" {

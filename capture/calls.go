@@ -146,10 +146,14 @@ type callTable struct {
 	// onEnd, when set, hears of calls as their signalling ends.
 	onEnd func(CallEnd)
 	seq   int // calls created so far
+	// maxCalls bounds the calls in progress (Limits.Calls).
+	maxCalls int
+	// links indexes calls in setup for B2BUA linking (legs.go).
+	links map[linkKey][]*sipCall
 }
 
 func newCallTable() *callTable {
-	return &callTable{byID: map[string][]*sipCall{}, maxMessages: 2000}
+	return &callTable{byID: map[string][]*sipCall{}, maxMessages: 2000, maxCalls: DefaultMaxCalls, links: map[linkKey][]*sipCall{}}
 }
 
 // sender says which party sent m: requests carry the sender's tag in From,
@@ -185,12 +189,17 @@ func (c *sipCall) dialog(tag string, create bool) *dialog {
 }
 
 // add files one SIP message. It returns the call it belongs to, or nil for
-// messages outside any INVITE dialog (REGISTER, OPTIONS, ...).
-func (t *callTable) add(m *sipInfo, at time.Time, sdpInfo *sdpInfo, sdpErr error) *sipCall {
-	c := t.find(m)
+// messages outside any INVITE dialog (REGISTER, OPTIONS, ...); followed is
+// false when the message starts a call that the limit on calls in
+// progress turns away.
+func (t *callTable) add(m *sipInfo, at time.Time, sdpInfo *sdpInfo, sdpErr error) (c *sipCall, followed bool) {
+	c = t.find(m)
 	if c == nil {
 		if !m.Request || m.Method != "INVITE" {
-			return nil
+			return nil, true
+		}
+		if len(t.order) >= t.maxCalls {
+			return nil, false
 		}
 		c = t.newCall(m, at)
 	}
@@ -216,7 +225,7 @@ func (t *callTable) add(m *sipInfo, at time.Time, sdpInfo *sdpInfo, sdpErr error
 	default:
 		t.response(c, m, at, from, tag, sdpInfo)
 	}
-	return c
+	return c, true
 }
 
 // newCall starts a leg at an INVITE no leg holds yet, and links it to the
@@ -234,6 +243,7 @@ func (t *callTable) newCall(m *sipInfo, at time.Time) *sipCall {
 	t.link(c, m, at)
 	t.byID[m.CallID] = append(t.byID[m.CallID], c)
 	t.order = append(t.order, c)
+	t.indexLinks(c)
 	return c
 }
 
@@ -257,6 +267,7 @@ func (t *callTable) remove(gone map[*sipCall]bool) {
 			} else {
 				t.byID[c.CallID] = list
 			}
+			t.unindexLinks(c)
 			c.group, c.upstream = nil, nil // let the finished call go
 			continue
 		}

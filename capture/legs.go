@@ -2,6 +2,7 @@ package capture
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 )
@@ -75,16 +76,98 @@ func (t *callTable) upstreamOf(c *sipCall, m *sipInfo, at time.Time) (*sipCall, 
 		}
 		return best, roleB2BUA
 	}
-	for i := len(t.order) - 1; i >= 0; i-- {
-		o := t.order[i]
-		if at.Sub(o.Start) > b2buaLinkWindow {
-			break
-		}
-		if o != c && o.group != nil && o.inSetup() && b2buaLinks(o, m) {
-			return o, roleB2BUA
+	var link *sipCall
+	consider := func(o *sipCall) {
+		if o != c && o.group != nil && at.Sub(o.Start) <= b2buaLinkWindow && o.inSetup() && b2buaLinks(o, m) && (link == nil || o.Seq > link.Seq) {
+			link = o
 		}
 	}
+	for _, u := range append([]string{m.ToUser, m.RURIUser, m.FromUser}, m.LinkUsers...) {
+		for _, o := range t.links[linkKey{m.Src.Addr(), u}] {
+			consider(o)
+		}
+	}
+	for _, v := range m.LinkValues {
+		for _, id := range linkTokens(v) {
+			for _, o := range t.byID[id] {
+				consider(o)
+			}
+		}
+	}
+	if link != nil {
+		return link, roleB2BUA
+	}
 	return nil, ""
+}
+
+// linkKey indexes the calls a B2BUA's outbound leg may continue: the
+// address the call's INVITE went to (the B2BUA) and one of its users.
+// Scanning every call of the last b2buaLinkWindow instead cost a pass per
+// INVITE, quadratic in a flood of calls that never end.
+type linkKey struct {
+	hop  netip.Addr
+	user string
+}
+
+// maxLinkCandidates bounds the calls indexed under one key: a B2BUA
+// rarely has more calls in setup for one user; a flood for one user keeps
+// only the latest.
+const maxLinkCandidates = 64
+
+// indexLinks files a new leg under the keys b2buaLinks can match it by.
+func (t *callTable) indexLinks(c *sipCall) {
+	for _, k := range c.linkKeys() {
+		list := append(t.links[k], c)
+		if len(list) > maxLinkCandidates {
+			list = append(list[:0], list[len(list)-maxLinkCandidates:]...)
+		}
+		t.links[k] = list
+	}
+}
+
+// unindexLinks forgets a finished leg.
+func (t *callTable) unindexLinks(c *sipCall) {
+	for _, k := range c.linkKeys() {
+		list := t.links[k]
+		for i, x := range list {
+			if x == c {
+				list = append(list[:i], list[i+1:]...)
+				break
+			}
+		}
+		if len(list) == 0 {
+			delete(t.links, k)
+		} else {
+			t.links[k] = list
+		}
+	}
+}
+
+// linkKeys are the distinct keys of c's users at the address its INVITE
+// went to.
+func (c *sipCall) linkKeys() []linkKey {
+	var keys []linkKey
+	for _, u := range []string{c.Callee.User, c.ruriUser, c.Caller.User} {
+		k := linkKey{c.hop[1], u}
+		if u != "" && !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// linkTokens are the candidate Call-IDs in a header value that names the
+// other leg's Call-ID: the value, and its parts between separators.
+func linkTokens(v string) []string {
+	out := []string{v}
+	for _, f := range strings.FieldsFunc(v, func(r rune) bool {
+		return r == ';' || r == ',' || r == ' ' || r == '<' || r == '>' || r == '"' || r == '='
+	}) {
+		if f != v {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // b2buaLinks says whether m, a new INVITE with another Call-ID, continues
@@ -95,7 +178,7 @@ func (t *callTable) upstreamOf(c *sipCall, m *sipInfo, at time.Time) (*sipCall, 
 // Remote-Party-ID).
 func b2buaLinks(o *sipCall, m *sipInfo) bool {
 	for _, v := range m.LinkValues {
-		if strings.Contains(v, o.CallID) {
+		if slices.Contains(linkTokens(v), o.CallID) {
 			return true
 		}
 	}

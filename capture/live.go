@@ -27,6 +27,8 @@ type LiveOptions struct {
 	// Detail keeps every call's SIP messages and flow timelines, as
 	// Options.Detail does.
 	Detail bool
+	// Limits bound the state kept (zero: the defaults).
+	Limits Limits
 }
 
 // CallEnd announces a call that ended during a live capture.

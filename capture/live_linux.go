@@ -44,6 +44,7 @@ func Live(ctx context.Context, opt LiveOptions) (*Result, error) {
 	}
 	s := newState()
 	s.setDetail(opt.Detail)
+	s.setLimits(opt.Limits)
 	s.calls.onEnd = opt.OnCallEnd
 	s.onJudged = opt.OnCallJudged
 	if len(opt.Hosts) > 0 {

@@ -220,6 +220,7 @@ func runPipeline(ctx context.Context, src recordSource, rs *readerStats, s *stat
 	}
 	// The analyser's own decoder handles what the decoders route to it.
 	s.side = newProducer(nil, nil, s.hosts, false)
+	s.side.dec.maxFragments = s.limits.Fragments
 	s.side.batch = newEventBatch()
 	s.side.sink = s.consume
 	for k := 0; ; k = (k + 1) % decoders {
@@ -524,7 +525,7 @@ func (s *state) mediaEvent(b *eventBatch, ev *event) {
 }
 
 func (s *state) newFlow(ev *event, k flowKey) *rtpFlow {
-	if len(s.flows) >= maxFlows {
+	if len(s.flows) >= s.limits.Streams {
 		s.anomaly("too-many-media-flows", ev.offset, ev.frame, "too many RTP/RTCP streams; later ones ignored")
 		return nil
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/natdoc/natdoc/capture"
 	"github.com/natdoc/natdoc/report"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // analyzeOptions are the flags of natdoc analyze.
@@ -17,6 +18,7 @@ type analyzeOptions struct {
 	Files    []string
 	CallID   string
 	Progress bool
+	Limits   capture.Limits
 }
 
 func newAnalyzeCmd(a *app) *cobra.Command {
@@ -49,7 +51,18 @@ registrar that stored a private Contact).`,
 	}
 	cmd.Flags().StringVar(&opts.CallID, "call", "", "show one call in detail (natdoc ID like C2, or the SIP Call-ID) with its ladder diagram")
 	cmd.Flags().BoolVar(&opts.Progress, "progress", true, "show a progress bar on standard error when it is a terminal")
+	limitFlags(cmd.Flags(), &opts.Limits)
 	return cmd
+}
+
+// limitFlags are the bounds on the state analyze and capture keep, so
+// that memory stays bounded whatever the input; what they turn away is
+// counted in the report's anomalies.
+func limitFlags(f *pflag.FlagSet, l *capture.Limits) {
+	f.IntVar(&l.Calls, "max-calls", capture.DefaultMaxCalls, "calls in progress followed at once; more are counted as calls-not-followed")
+	f.IntVar(&l.Streams, "max-streams", capture.DefaultMaxStreams, "RTP/RTCP streams followed at once; more are counted as too-many-media-flows")
+	f.IntVar(&l.TCPStreams, "max-tcp-streams", capture.DefaultMaxTCPStreams, "SIP-over-TCP connections followed at once; more are counted as too-many-tcp-streams")
+	f.IntVar(&l.Fragments, "max-fragments", capture.DefaultMaxFragments, "IP fragments held for reassembly; at the limit those held are dropped and counted as ip-fragments-dropped")
 }
 
 // analyzeGCPercent lets the heap grow by a quarter of its live size
@@ -71,7 +84,7 @@ func runAnalyze(cmd *cobra.Command, a *app, opts analyzeOptions) error {
 	if err != nil {
 		return err
 	}
-	copts := capture.Options{Files: opts.Files, Stdin: a.stdin, Detail: detail}
+	copts := capture.Options{Files: opts.Files, Stdin: a.stdin, Detail: detail, Limits: opts.Limits}
 	if opts.Progress && isTerminal(a.stderr) {
 		bar := newProgressBar(a.stderr, "reading", 50<<20) // small files finish before a bar helps
 		copts.Progress = bar.update
@@ -101,6 +114,7 @@ type captureOptions struct {
 	WriteFile string
 	Duration  time.Duration
 	Hosts     []string
+	Limits    capture.Limits
 }
 
 func newCaptureCmd(a *app) *cobra.Command {
@@ -123,6 +137,7 @@ the full report with every call's verdict follows on Ctrl-C or after --duration.
 	cmd.Flags().StringVarP(&opts.WriteFile, "write", "w", "", "also save the packets to this pcap `FILE`")
 	cmd.Flags().DurationVar(&opts.Duration, "duration", 0, "stop after this long (default: until Ctrl-C)")
 	cmd.Flags().StringSliceVar(&opts.Hosts, "host", nil, "analyse only packets to or from this `IP` (repeatable: a phone, the SIP server)")
+	limitFlags(cmd.Flags(), &opts.Limits)
 	_ = cmd.MarkFlagRequired("interface")
 	return cmd
 }
@@ -157,7 +172,7 @@ func runCapture(cmd *cobra.Command, a *app, opts captureOptions) error {
 		hosts = append(hosts, a)
 	}
 	res, err := capture.Live(cmd.Context(), capture.LiveOptions{
-		Interface: opts.Interface, WriteFile: opts.WriteFile, Duration: opts.Duration, Hosts: hosts, Detail: detail,
+		Interface: opts.Interface, WriteFile: opts.WriteFile, Duration: opts.Duration, Hosts: hosts, Detail: detail, Limits: opts.Limits,
 		OnCallEnd: func(e capture.CallEnd) {
 			fmt.Fprintf(a.stderr, "%s call ended: %s → %s (status %d) %s\n", e.At.Format("15:04:05"), e.From, e.To, e.Status, e.CallID)
 		},
