@@ -36,19 +36,9 @@ func startFaultServer(t *testing.T, h *natlab.Host, rc relay.Config) *labServer 
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Config{PublicAddr: serverIP, Fix: true, Relay: rl, Allow: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}, ListenUDP: h.ListenUDP})
-	if err != nil {
-		t.Fatal(err)
-	}
-	udp, err := h.ListenUDP("udp4", serverIP+":5060")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); srv.Serve(ctx, udp, nil) }()
-	t.Cleanup(func() { cancel(); <-done; rl.Close() })
-	return &labServer{srv: srv, relay: rl}
+	ls := &labServer{relay: rl}
+	serveLab(t, h, ls, Config{PublicAddr: serverIP, Fix: true, Relay: rl, Allow: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}, ListenUDP: h.ListenUDP})
+	return ls
 }
 
 // faultLab is a lab with the server, alice behind r1 and bob outside,

@@ -135,6 +135,15 @@ func startLabServer(t *testing.T, h *natlab.Host, fix, kernel bool) *labServer {
 		}
 		cfg.Relay = ls.relay
 	}
+	serveLab(t, h, ls, cfg)
+	return ls
+}
+
+// serveLab runs a server with cfg on h at serverIP:5060 until the test
+// ends, then closes ls.relay (if any).
+func serveLab(t *testing.T, h *natlab.Host, ls *labServer, cfg Config) {
+	t.Helper()
+	var err error
 	if ls.srv, err = New(cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +161,6 @@ func startLabServer(t *testing.T, h *natlab.Host, fix, kernel bool) *labServer {
 			ls.relay.Close()
 		}
 	})
-	return ls
 }
 
 func labPhone(t *testing.T, h *natlab.Host, user string, cfg phone.Config) *phone.Phone {

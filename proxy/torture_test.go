@@ -171,22 +171,7 @@ func (ts *tortureServer) ping(t *testing.T) bool {
 // first answer (0: none within 500 ms).
 func sendFrom(t *testing.T, ip, server string, msg []byte) int {
 	t.Helper()
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.ParseIP(ip)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	dst, _ := net.ResolveUDPAddr("udp4", server)
-	if _, err := c.WriteToUDP(msg, dst); err != nil {
-		t.Fatal(err)
-	}
-	c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
-	buf := make([]byte, 65536)
-	n, _, err := c.ReadFromUDP(buf)
-	if err != nil {
-		return 0
-	}
-	return statusCode(string(buf[:n]))
+	return statusCode(exchangeUDP(t, ip, server, msg))
 }
 
 func statusCode(msg string) int {
