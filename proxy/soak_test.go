@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -216,7 +215,6 @@ func settle(t *testing.T, srv *Server, base soakStats, slack uint64) soakStats {
 	t.Helper()
 	deadline := time.Now().Add(40 * time.Second)
 	for {
-		runtime.GC()
 		st := srv.Stats()
 		now := soakStats{goroutines: st.Goroutines, files: st.OpenFiles, heap: st.HeapBytes}
 		quiet := st.CallsActive == 0 && st.RelaySessions == 0
