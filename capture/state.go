@@ -146,6 +146,9 @@ type tcpStream struct {
 	ws, http    bool
 	expectFirst bool // the stream's first sequence number is not known yet
 	msg         []byte
+	// skipping: a message grew past maxTCPBuffer; its rest is skipped up
+	// to a segment that starts a new message.
+	skipping bool
 }
 
 // state is everything the analysis keeps while packets stream past. It is
@@ -381,12 +384,16 @@ func (s *state) handleTCP(pkt *packet) {
 		}
 	}
 	st.next = pkt.Seq + uint32(len(pkt.Payload))
+	if st.skipping && (st.ws || !looksLikeSIP(b)) {
+		return
+	}
+	st.skipping = false
 	if len(st.buf) == 0 {
 		st.frame = pkt.Frame
 	}
 	if len(st.buf)+len(b) > maxTCPBuffer {
-		s.anomaly("sip-message-too-large", pkt.Offset, pkt.Frame, "SIP over TCP: more than 64 KiB without a complete message")
-		st.buf = st.buf[:0]
+		s.anomaly("sip-message-too-large", pkt.Offset, pkt.Frame, "SIP over TCP: more than 64 KiB without a complete message; its rest skipped up to the next message")
+		st.buf, st.skipping = st.buf[:0], true
 		return
 	}
 	st.buf = append(st.buf, b...)
