@@ -73,11 +73,15 @@ func newFaultLab(t *testing.T, nat natlab.NATConfig, rc relay.Config) *faultLab 
 func (f *faultLab) call(t *testing.T, ctx context.Context, d time.Duration, at func()) (ra, rb *phone.CallResult) {
 	t.Helper()
 	var wg sync.WaitGroup
+	var errA, errB error
 	wg.Add(2)
-	go func() { defer wg.Done(); rb, _ = f.bob.Answer(ctx, d+10*time.Second) }()
-	go func() { defer wg.Done(); ra, _ = f.alice.Call(ctx, "bob", d) }()
+	go func() { defer wg.Done(); rb, errB = f.bob.Answer(ctx, d+10*time.Second) }()
+	go func() { defer wg.Done(); ra, errA = f.alice.Call(ctx, "bob", d) }()
 	at()
 	wg.Wait()
+	if errA != nil || errB != nil {
+		t.Logf("alice: %v; bob: %v", errA, errB)
+	}
 	return ra, rb
 }
 
