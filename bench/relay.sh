@@ -28,15 +28,20 @@
 # packet, and a kernel-forwarding relay's forwarding, runs on the relays'
 # core as a NIC's receive work would on a server, instead of on the
 # generator's (loopback receives on the sending core). The namespace is
-# removed at exit. It raises net.core.netdev_max_backlog to 10,000 for the
-# run (a tick's burst must fit the steered backlog) and restores it at exit.
+# removed at exit; a tick's burst then crosses cores through the per-core
+# backlog, which bench/settings.sh raises for every run.
+#
+# The system settings a result depends on (socket buffer defaults and
+# limits, the backlog, open files; bench/settings.sh says why each) are set
+# for the run, printed, and restored at exit.
 #
 # Relays and generator run at nice -20 (root) so that other users' jobs on
 # a shared machine take less of their cores; --no-nice runs them at the
 # default priority. The "core busy %" column shows how busy the relays' core
 # was in total (every process and interrupt), so contention stays visible.
 #
-# Bounded: at most a few thousand calls, about 5 minutes (--quick: about 2);
+# Bounded: at most a few thousand calls, about 5 minutes (--quick: about 2,
+# each load still 2 s of warm-up before 4 s measured);
 # everything stops by itself, and on Ctrl-C. Needs root only for the large
 # generator socket buffers (SO_RCVBUFFORCE; without root it falls back).
 set -euo pipefail
@@ -58,6 +63,7 @@ while [ $# -gt 0 ]; do
 	shift
 done
 
+source bench/settings.sh
 dir=${BENCH_DIR:-/tmp/natdoc-bench}/relay
 mkdir -p "$dir"
 command -v rtpengine >/dev/null || { echo "rtpengine not installed (apt-get install rtpengine-daemon)" >&2; exit 3; }
@@ -68,8 +74,7 @@ go build -o "$dir/ngrelay" ./bench/cmd/ngrelay
 go build -o "$dir/rtpload" ./bench/cmd/rtpload
 
 # 4 sockets per call in each relay (RTP+RTCP per leg): 3,000 calls take
-# 12,000 descriptors. The hard limit here is 20,000.
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+# 12,000 descriptors (bench_apply_settings raises the open-files limit).
 
 # Addresses of their own in 127/8: nothing else on loopback collides.
 ng_natdoc=127.0.8.2:2224
@@ -77,26 +82,20 @@ ng_kernel=127.0.8.3:2225
 ng_rtpengine=127.0.8.1:2223
 pids=()
 ns=""
-backlog_was=""
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 	[ -z "$ns" ] || ip netns del "$ns"
-	[ -z "$backlog_was" ] || sysctl -q -w net.core.netdev_max_backlog="$backlog_was"
+	bench_restore_settings
 }
 trap cleanup EXIT INT TERM
+bench_apply_settings
 in_ns=() # prefix that runs a program in the benchmark's namespace (--rps)
 if [ $rps = 1 ]; then
 	ns=natdoc-bench-$$
 	ip netns add "$ns"
 	ip -n "$ns" link set lo up
 	ip netns exec "$ns" sh -c 'echo 1 > /sys/class/net/lo/queues/rx-0/rps_cpus'
-	# Steered packets queue in core 0's backlog, and the generator sends a
-	# 20 ms tick as one burst (5,000 packets at 250,000 pps): with the
-	# default 1,000 the backlog, not a relay, drops them. The setting is
-	# global (not per namespace); the old value is restored at exit.
-	backlog_was=$(sysctl -n net.core.netdev_max_backlog)
-	sysctl -q -w net.core.netdev_max_backlog=10000
 	in_ns=(ip netns exec "$ns") # exec's the program: $! stays its PID
 fi
 
@@ -124,13 +123,14 @@ sleep 1
 kill -0 "$natdoc_pid" "$kernel_pid" "$rtpengine_pid" || { echo "a relay did not start; see $dir/*.log" >&2; exit 3; }
 
 if [ $quick = 1 ]; then
-	args=(--warmup 1s --duration 4s --drain 500ms --loads 100,1000 --stepup 1500,2000,2500)
+	args=(--warmup 2s --duration 4s --drain 500ms --loads 100,1000 --stepup 1500,2000,2500)
 else
 	args=(--warmup 2s --duration 10s --drain 1s --loads 100,1000 --stepup 1200,1400,1600,2000,2500)
 fi
 [ -n "$profile" ] && { mkdir -p "$profile"; args+=(--profile "$profile"); }
 
-echo "load before the run: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min); relays on core 0, generator on core 1$([ $rps = 1 ] && echo ", loopback receive steered to core 0 (--rps)")" >&2
+bench_print_settings >&2
+echo "relays on core 0, generator on core 1$([ $rps = 1 ] && echo ", loopback receive steered to core 0 (--rps)")" >&2
 # timeout: a hung relay must not hold the script; 15 min is three times the
 # full run.
 timeout --signal=INT 15m "${in_ns[@]}" "${nice[@]}" taskset -c 1 "$dir/rtpload" --relay-cpu 0 \

@@ -21,17 +21,18 @@
 # Checks, after a warm-up of 100 short calls and again after the load,
 # each time once the server is quiet (no call in progress, every relay
 # port free, 40 s for finished SIP transactions to expire, RFC 3261 Timer
-# J): open files and threads of the process (/proc/PID), goroutines and
-# live heap (serve's --stats-every lines), resident memory. Then serve is
-# stopped and its summary (--json) must count every call started and
-# ended once, by kind: bye, cancelled, rejected (the 480s). Each sipp caller
-# must report all its calls successful. The script exits 1 when a check
-# fails.
+# J) and the Go runtime has collected garbage since (it does so at least
+# every 2 minutes): goroutines, open files and the live heap as of that
+# collection from serve's --metrics, threads and resident memory from
+# /proc/PID. Then serve is stopped; its metrics and its summary (--json)
+# must count every call started and ended once, by kind: bye, cancelled,
+# rejected (the 480s). Each sipp caller must report all its calls
+# successful. The script exits 1 when a check fails.
 #
 # natdoc serve's protection limits are lifted (--rate-limit, --max-calls)
 # since all callers share one address. Bounded: every sipp stops after its
 # -m calls or its own timeout; servers and sipps are stopped at the end and
-# on Ctrl-C. About 6 minutes (--quick: about 2).
+# on Ctrl-C. About 8 minutes (--quick: about 4).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,8 +47,8 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
-for c in sipp jq bc; do
-	command -v $c >/dev/null || { echo "$c not installed (apt-get install sip-tester jq bc)" >&2; exit 3; }
+for c in sipp jq bc curl; do
+	command -v $c >/dev/null || { echo "$c not installed (apt-get install sip-tester jq bc curl)" >&2; exit 3; }
 done
 
 dir=${BENCH_DIR:-/tmp/natdoc-bench}/soak
@@ -63,25 +64,32 @@ cd "$dir"
 # One second of G.711 u-law silence, looped by rtp_stream.
 head -c 8000 /dev/zero | tr '\0' '\377' > soak-audio.ulaw
 
-server=127.0.9.4:5060 callee_ip=127.0.9.5 caller_ip=127.0.9.6
+server=127.0.9.4:5060 metrics=127.0.9.4:9464 callee_ip=127.0.9.5 caller_ip=127.0.9.6
 rtp_lo=40000 rtp_hi=49999
 pairs=$(( (rtp_hi - rtp_lo + 1) / 2 ))
 if ss -Hulnp "src $server" | grep -q .; then echo "$server/udp is taken" >&2; exit 3; fi
+if ss -Htlnp "src $metrics" | grep -q .; then echo "$metrics/tcp is taken" >&2; exit 3; fi
 
-serve_pid="" pids=()
+serve_pid="" watch_pid="" pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	if [ -n "$watch_pid" ]; then kill "$watch_pid" 2>/dev/null || true; wait "$watch_pid" 2>/dev/null || true; fi
 	if [ -n "$serve_pid" ]; then kill "$serve_pid" 2>/dev/null || true; wait "$serve_pid" 2>/dev/null || true; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 "$natdoc" serve --listen "$server" --allow 127.0.0.0/8 --tcp=false --echo=false --mirror=false --rtp-ports "$rtp_lo-$rtp_hi" \
-	--rate-limit 1000000 --max-calls 100000 --quiet --stats-every 2s --json -o serve.json > serve.out 2> stats.jsonl &
+	--rate-limit 1000000 --max-calls 100000 --quiet --metrics "$metrics" --json -o serve.json > serve.out 2> serve.err &
 serve_pid=$!
 sleep 1.5
-kill -0 "$serve_pid" 2>/dev/null || { echo "natdoc serve did not start; see $dir/stats.jsonl" >&2; exit 3; }
+kill -0 "$serve_pid" 2>/dev/null || { echo "natdoc serve did not start; see $dir/serve.err" >&2; exit 3; }
+
+# scrape: serve's metrics now, in scrape.txt. metric NAME: one value of it
+# (NAME with its labels, as the scrape writes them; 0 when absent).
+scrape() { curl -sf "http://$metrics/metrics" > scrape.txt; }
+metric() { awk -v n="$1" 'index($0, n " ") == 1 { v = $NF } END { printf "%.0f\n", v }' scrape.txt; }
 
 sc=$repo/bench/sipp/soak
 # callee USER PORT SCENARIO MEDIA-PORT PAUSE-MS
@@ -108,12 +116,14 @@ caller() {
 	callers+=("$1:$4:$!")
 }
 
-# quiet: wait until no call is in progress and every relay pair is free,
+# quiet: wait until no call is in progress and every relay port is free,
 # then 40 s more (finished SIP transactions expire, Timer J).
 quiet() {
 	local deadline=$((SECONDS + 300))
 	while [ $SECONDS -lt $deadline ]; do
-		if grep '^{' stats.jsonl | tail -n 1 | jq -e --argjson p "$pairs" 'select(.kind == "stats") | .calls_active == 0 and .relay_sessions == 0 and .relay_free_pairs == $p' >/dev/null 2>&1; then
+		scrape
+		if [ "$(metric natdoc_calls_active)" = 0 ] && [ "$(metric natdoc_relay_sessions)" = 0 ] &&
+			[ "$(metric natdoc_relay_ports_free)" = $((2 * pairs)) ]; then
 			sleep 40
 			return 0
 		fi
@@ -123,14 +133,28 @@ quiet() {
 	return 1
 }
 
-# sample: one line of figures: open files, threads, RSS kB (from /proc), goroutines, heap bytes (last stats line).
+# sample: one line of figures once the runtime collected garbage after
+# now: open files, threads, RSS kB, goroutines, live heap bytes.
 sample() {
-	sleep 2.5 # one more stats line
-	local fds threads rss
-	fds=$(ls "/proc/$serve_pid/fd" | wc -l)
-	threads=$(awk '/^Threads:/ {print $2}' "/proc/$serve_pid/status")
-	rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$serve_pid/status")
-	echo "$fds $threads $rss $(grep '^{' stats.jsonl | tail -n 1 | jq -r '"\(.goroutines) \(.heap_bytes)"')"
+	local since deadline=$((SECONDS + 150))
+	since=$(date +%s)
+	scrape
+	while [ "$(metric go_memstats_last_gc_time_seconds)" -lt "$since" ]; do
+		[ $SECONDS -lt $deadline ] || { echo "no garbage collection within 150 s" >&2; return 1; }
+		sleep 5
+		scrape
+	done
+	echo "$(metric process_open_fds) $(awk '/^Threads:/ {print $2}' "/proc/$serve_pid/status")" \
+		"$(awk '/^VmRSS:/ {print $2}' "/proc/$serve_pid/status") $(metric go_goroutines) $(metric go_gc_heap_live_bytes)"
+}
+
+# watch_active: the calls in progress every 2 s, in active.log, while the
+# load runs.
+watch_active() {
+	while :; do
+		{ curl -sf "http://$metrics/metrics" || true; } | awk '$1 == "natdoc_calls_active" { print $2 }' >> active.log
+		sleep 2
+	done
 }
 
 wait_callers() {
@@ -164,11 +188,19 @@ caller long uac-talk answer $n_long "$(rate $n_long)" 40000 5082
 caller reinvite uac-reinvite answer $n_reinv "$(rate $n_reinv)" 5000 5083
 caller cancel uac-cancel ring $n_cancel "$(rate $n_cancel)" 1000 5084
 caller noanswer uac-noanswer noanswer $n_noans "$(rate $n_noans)" 0 5085
+watch_active &
+watch_pid=$!
 wait_callers || fail=1
 load_s=$((SECONDS - t0))
+kill "$watch_pid"
+wait "$watch_pid" 2>/dev/null || true
+watch_pid=""
 quiet
 read -r fd1 th1 rss1 go1 heap1 < <(sample)
-peak=$(grep '^{' stats.jsonl | jq -s '[.[] | select(.kind == "stats") | .calls_active] | max')
+peak=$(sort -n active.log | tail -n 1)
+scrape
+m_started=$(metric natdoc_calls_started_total)
+m_ended=$(awk '/^natdoc_calls_ended_total/ { s += $NF } END { printf "%.0f\n", s }' scrape.txt)
 kill "$serve_pid"
 wait "$serve_pid" || true
 serve_pid=""
@@ -187,6 +219,7 @@ check() { # NAME OK-EXPRESSION DETAIL
 echo
 echo "natdoc serve soak: $total calls ($calls after a warm-up of 100) in ${load_s} s, $(echo "scale=1; $calls / $load_s" | bc) calls/s, peak $peak calls at once"
 check "every call started and ended once" "${started:-0} == $total && ${ended:-0} == $total" "started ${started:-?}, ended ${ended:-?}, want $total"
+check "the metrics count the same" "$m_started == $total && $m_ended == $total" "started $m_started, ended $m_ended"
 check "ended by kind" "${bye:-0} == $want_bye && ${cancelled:-0} == $n_cancel && ${rejected:-0} == $n_noans" "bye ${bye:-0}/$want_bye, cancelled ${cancelled:-0}/$n_cancel, rejected ${rejected:-0}/$n_noans"
 check "open files back (relay ports freed)" "$fd1 <= $fd0" "$fd0 after warm-up, $fd1 after the load"
 check "goroutines back" "$go1 <= $go0 + 5" "$go0 -> $go1"
@@ -194,5 +227,5 @@ check "goroutines back" "$go1 <= $go0 + 5" "$go0 -> $go1"
 check "live heap back" "$heap1 <= $heap0 + 1000 * 2560 + 1048576" "$((heap0 / 1024)) KiB -> $((heap1 / 1024)) KiB"
 check "threads" "$th1 <= $th0 + 4" "$th0 -> $th1"
 printf '  %-34s %-8s %s\n' "resident memory" "-" "$rss0 kB -> $rss1 kB"
-echo "(figures once quiet: no call in progress, all $pairs relay pairs free, 40 s after the last call; files in $dir)"
+echo "(figures once quiet: no call in progress, all $((2 * pairs)) relay ports free, 40 s after the last call, then a collection; files in $dir)"
 exit $fail

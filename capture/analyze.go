@@ -7,7 +7,9 @@ import (
 	"io"
 	"os"
 
+	"github.com/natdoc/natdoc/hep"
 	"github.com/natdoc/natdoc/report"
+	"github.com/natdoc/natdoc/tlsdecrypt"
 )
 
 // Options control an offline analysis.
@@ -28,6 +30,14 @@ type Options struct {
 	Detail bool
 	// Limits bound the state kept (zero: the defaults).
 	Limits Limits
+	// Filter, when set, selects the calls reported (filter.go).
+	Filter *CallFilter
+	// TLSKeys, when set, decrypts SIP over TLS: sessions on port 5061 and
+	// any other whose ClientHello the key log names.
+	TLSKeys *tlsdecrypt.Keys
+	// HEPOut, when set, is sent every SIP message read and each call's
+	// verdict and findings (natdoc analyze --hep-out).
+	HEPOut *hep.Sender
 }
 
 // ErrUnreadable marks input that is no capture at all (exit status 2).
@@ -48,6 +58,11 @@ func Analyze(ctx context.Context, opt Options) (*Result, error) {
 	s := newState()
 	s.setDetail(opt.Detail)
 	s.setLimits(opt.Limits)
+	s.filter = opt.Filter
+	s.tlsKeys = opt.TLSKeys
+	if opt.HEPOut != nil {
+		s.setHEPOut(opt.HEPOut)
+	}
 	var total int64
 	for _, f := range opt.Files {
 		if f == "-" {
@@ -65,55 +80,24 @@ func Analyze(ctx context.Context, opt Options) (*Result, error) {
 	return s.result(opt.Files, ""), nil
 }
 
-// analyzeFiles opens every file and runs the pipeline over their records
-// in time order.
+// analyzeFiles reads the files into s as one capture, their records
+// merged in time order (merge.go).
 func analyzeFiles(ctx context.Context, s *state, opt Options, total int64) error {
 	var read int64
 	rs := &readerStats{}
-	srcs := make([]recordSource, 0, len(opt.Files))
-	for _, name := range opt.Files {
-		r, closeFile, err := openInput(name, opt)
-		if err != nil {
-			return err
-		}
-		defer closeFile()
-		src, err := openSource(countingReader{r, &read}, &rs.anomalies)
-		if err != nil {
-			return fmt.Errorf("%w: %s: %v", ErrUnreadable, name, err)
-		}
-		srcs = append(srcs, src)
+	src, closeAll, err := openInputs(opt.Files, opt.Stdin, &read, rs)
+	if err != nil {
+		return err
 	}
-	src := srcs[0]
-	if len(srcs) > 1 {
-		merged, err := newMergedSource(srcs)
-		if err != nil {
-			return fmt.Errorf("analyze: %w", err)
-		}
-		src = merged
-	}
+	defer closeAll()
 	progress := func() {
 		if opt.Progress != nil {
 			opt.Progress(read, total)
 		}
 	}
-	err := runPipeline(ctx, src, rs, s, progress)
+	err = runPipeline(ctx, src, rs, s, progress)
 	progress()
 	return err
-}
-
-// openInput opens a file, or standard input for "-".
-func openInput(name string, opt Options) (io.Reader, func(), error) {
-	if name == "-" {
-		if opt.Stdin == nil {
-			return nil, nil, fmt.Errorf("%w: no standard input", ErrUnreadable)
-		}
-		return opt.Stdin, func() {}, nil
-	}
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %v", ErrUnreadable, err)
-	}
-	return f, func() { f.Close() }, nil
 }
 
 // result finishes the analysis: binds media to calls and derives findings.
@@ -123,11 +107,13 @@ func (s *state) result(files []string, live string) *Result {
 		Capture: report.CaptureInfo{
 			Files: files, Live: live, Packets: s.packets, Bytes: s.bytes,
 			First: s.first, Last: s.last, Anomalies: s.list(), Counts: s.counts.list(), Duplicates: s.counts.duplicates,
+			Comments: s.comments.list, CommentsLeftOut: s.comments.leftOut,
 		},
 		Calls: calls,
 	}
 	r.Capture.Vantage = vantage(calls)
-	r.Findings = append(captureFindings(s), s.regs.findings(s.last)...)
+	r.Findings = append(captureFindings(s), tlsFindings(s)...)
+	r.Findings = append(r.Findings, s.regs.findings(s.last)...)
 	r.Findings = append(r.Findings, s.toPrivate.findings(s.regs)...)
 	r.Remedies = remedies(r)
 	r.Verdict = verdictSentence(calls)

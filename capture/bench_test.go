@@ -56,8 +56,14 @@ func TestRTPPathAllocations(t *testing.T) {
 	if rtpRec == nil {
 		t.Fatal("no RTP record found")
 	}
-	// With and without the flows' packet timelines (Options.Detail).
-	for _, detail := range []bool{false, true} {
-		capture.RTPPathAllocations(t, rtpRec, detail)
+	// With and without the flows' packet timelines (Options.Detail); with
+	// a sequence number whose packet is sampled whole and level-measured
+	// (srtp.go, silence.go) and one that is neither.
+	for _, seq := range []uint16{16, 17} {
+		rec := append([]byte(nil), rtpRec...)
+		rec[44], rec[45] = byte(seq>>8), byte(seq) // Ethernet 14 + IPv4 20 + UDP 8 + 2
+		for _, detail := range []bool{false, true} {
+			capture.RTPPathAllocations(t, rec, detail)
+		}
 	}
 }

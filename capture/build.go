@@ -32,6 +32,9 @@ type callBuild struct {
 	// unproven marks the flows sent to a NAT port nothing shows is
 	// forwarded (JudgeDelivery), for the findings.
 	unproven map[*rtpFlow]bool
+	// farRTCP is the RTCP bound to the call's other legs: what the far
+	// parties report of a stream relayed to them (rtcp_report.go).
+	farRTCP []*rtcpState
 }
 
 // parties are the leg's two ends as the report names them.
@@ -89,8 +92,9 @@ func (c *sipCall) quietNeeded() time.Duration {
 
 // doneCall is a finalised report call with its order key.
 type doneCall struct {
-	seq  int
-	call report.Call
+	seq      int
+	call     report.Call
+	filtered bool // left out by the CallFilter; named, not reported
 }
 
 // ended says whether the call's signalling is over by now: a BYE, a
@@ -223,19 +227,15 @@ func (s *state) attachMedia(groups []*groupBuild, ending map[*sipCall]bool, clai
 func (s *state) judge(groups []*groupBuild, now time.Time) {
 	hasMedia := s.counts.rtp > 0
 	for _, g := range groups {
-		rc := g.report(hasMedia, now)
-		if !s.detail {
-			rc = compactCall(rc)
-		}
-		s.done.add(doneCall{seq: g.legs[0].call.Seq, call: rc})
-		if s.onJudged != nil {
-			s.onJudged(rc)
-		}
+		s.keepJudged(g.report(hasMedia, now), g.legs[0].call.Seq) // filter.go
 	}
 }
 
 // dropFlow forgets a stream that went into a call's report.
 func (s *state) dropFlow(f *rtpFlow) {
+	if s.flowDone != nil {
+		s.flowDone(f)
+	}
 	delete(s.flows, f.Key)
 	if !f.Key.RTCP && f.Key.Src.Addr().Is4() && f.Key.Dst.Addr().Is4() {
 		k := fastKey(f.Key.Src, f.Key.Dst, f.Key.SSRC)
@@ -310,6 +310,8 @@ func (cb *callBuild) report(captureHasMedia bool, now time.Time) report.Call {
 	if f, ok := setupFinding(cb, facts.Setup, v); ok {
 		rc.Findings = append([]report.Finding{f}, rc.Findings...)
 	}
+	addRTCPViews(cb, &rc)                                     // rtcp_report.go
+	rc.Findings = append(rc.Findings, qualityFindings(rc)...) // quality_findings.go
 	return rc
 }
 
@@ -366,10 +368,12 @@ func (cb *callBuild) streamReport(st *streamState, streams []*streamState, sigs 
 	sf := st.facts()
 	views := cb.views(sigs, st, streams)
 	dirs := newDeliveries()
+	var carried []boundFlow
 	for _, bf := range cb.flows {
 		if !st.carries(bf, streams) {
 			continue
 		}
+		carried = append(carried, bf)
 		fr := flowReport(bf, sigs)
 		delivered, proof, doubt := cb.delivery(bf, sigs, views)
 		to, from := other(bf.bd.sender), bf.bd.sender
@@ -393,6 +397,10 @@ func (cb *callBuild) streamReport(st *streamState, streams []*streamState, sigs 
 		default:
 			sf.Delivered[from] += bf.flow.Packets
 		}
+	}
+	sf.Reported = reportedDirections(carried, cb.dlg.Answered, cb.farRTCP) // rtcp_report.go
+	if sf.noRTP() {
+		reportedDeliveries(&dirs, sf.Reported)
 	}
 	ms.Delivery = dirs.list()
 	return ms, sf
@@ -472,6 +480,10 @@ func flowReport(bf boundFlow, sigs [2]netip.AddrPort) report.RTPFlow {
 	if !f.Key.RTCP {
 		r.Lost = f.Lost()
 		r.JitterMs = round2(f.JitterMs())
+	}
+	if !f.Key.RTCP && !f.udptl { // T.38 has no RTP timing or audio to judge
+		r.Quality = f.qualityReport()
+		r.MaxGapMs = float64(f.q.MaxDelta().Microseconds()) / 1000
 	}
 	return r
 }

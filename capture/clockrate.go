@@ -12,8 +12,11 @@ import "net/netip"
 
 // rtpmapEntry is one m= line's clock rates and the call it belongs to.
 type rtpmapEntry struct {
-	rates map[uint8]float64
-	call  *sipCall
+	rates  map[uint8]float64
+	codecs []string // "PT name/rate", for the quality figures (quality.go)
+	proto  string   // RTP/AVP, RTP/SAVP, ...
+	crypto []string // a=crypto values, for SDES-SRTP (srtp.go)
+	call   *sipCall
 	// udptl: the address receives T.38 fax (UDPTL), not RTP.
 	udptl bool
 }
@@ -31,7 +34,7 @@ func (s *state) noteRtpmaps(sd *sdpInfo, c *sipCall) {
 		if _, ok := s.rtpmaps[m.Addr]; !ok && len(s.rtpmaps) >= s.limits.Streams {
 			continue // bounded like the stream table
 		}
-		s.rtpmaps[m.Addr] = rtpmapEntry{rates: m.Rates, call: c, udptl: m.UDPTL}
+		s.rtpmaps[m.Addr] = rtpmapEntry{rates: m.Rates, codecs: m.Codecs, proto: m.Proto, crypto: m.Crypto, call: c, udptl: m.UDPTL}
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/gopacket/gopacket/ip4defrag"
 	"github.com/gopacket/gopacket/ip6defrag"
 	"github.com/gopacket/gopacket/layers"
+	"github.com/natdoc/natdoc/hep"
 )
 
 // Transport protocols the decoder hands on.
@@ -35,6 +36,9 @@ type packet struct {
 	Fragmented bool
 	// Truncated: the capture kept less than the packet (snap length).
 	Truncated bool
+	// Whole: the payload is one whole message, though carried over TCP
+	// (unwrapped from HEP, whose agents trace messages, not segments).
+	Whole bool
 	// Raw, when set, is the whole record, handed on undecoded because its
 	// decoding needs state across packets (route mode).
 	Raw     []byte
@@ -87,6 +91,11 @@ type decoder struct {
 	frags        fragHold
 	maxFragments int
 	sink         anomalySink
+
+	// hep is reused to unwrap HEP packets (hep.go); hepBuf holds an
+	// inflated payload.
+	hep    hep.Packet
+	hepBuf []byte
 }
 
 func newDecoder(sink anomalySink) *decoder {
@@ -151,6 +160,11 @@ func firstLayer(lt layers.LinkType, data []byte) (gopacket.LayerType, bool) {
 // decode decodes one record and calls emit for its transport payload, if it
 // has one. Fragments are held until their datagram is complete.
 func (d *decoder) decode(rec Record, frame uint64, emit func(*packet)) {
+	if rec.LinkType == linkTypeHEP {
+		d.pkt = packet{Frame: frame, Time: rec.Time, Offset: rec.Offset}
+		d.decodeHEP(rec.Data, &d.pkt, emit)
+		return
+	}
 	if !d.decodeFastDisabled && fastLinkType(rec.LinkType) && d.decodeFast(rec, frame, emit) {
 		return
 	}
@@ -212,6 +226,9 @@ func (d *decoder) emitTransport(transport gopacket.LayerType, pkt *packet, emit 
 		pkt.Src = netip.AddrPortFrom(pkt.Src.Addr(), uint16(d.udp.SrcPort))
 		pkt.Dst = netip.AddrPortFrom(pkt.Dst.Addr(), uint16(d.udp.DstPort))
 		pkt.Payload = d.udp.Payload
+		if d.unwrapHEP(pkt, emit) {
+			return
+		}
 	case layers.LayerTypeTCP:
 		pkt.Proto = protoTCP
 		pkt.Src = netip.AddrPortFrom(pkt.Src.Addr(), uint16(d.tcp.SrcPort))

@@ -1,6 +1,7 @@
 // Package capture reads packets (pcap, pcapng, gzip, standard input, live
-// AF_PACKET on Linux), finds SIP calls in them and judges, for every call,
-// whether audio flowed both ways, and if not, who could not hear whom and why.
+// AF_PACKET on Linux, HEP from SIP servers and capture agents), finds SIP
+// calls in them and judges, for every call, whether audio flowed both ways,
+// and if not, who could not hear whom and why.
 //
 // What it diagnoses: the SDP promises of each side (per m= line, audio,
 // video, T.38 fax) against the RTP, RTCP and UDPTL that really flowed, per
@@ -16,17 +17,25 @@
 // address, registrars that stored a private Contact, registrations silent
 // longer than NATs keep a mapping. A call seen at a proxy, SBC or B2BUA is
 // one call of several legs (legs.go), each judged on its own; the forks of
-// an INVITE that did not answer are its early dialogs. SIP is found by
-// content on any port, over UDP, TCP (reassembled), SCTP, WebSocket, inside
-// IP-in-IP and GRE/ERSPAN, in IPv4 and IPv6 fragments; a header sipgo
-// cannot parse costs only that header; copies of a packet (SPAN, ERSPAN,
-// overlapping files, merged by time) are counted once.
+// an INVITE that did not answer are its early dialogs. Each RTP stream's
+// quality (quality.go: loss, order, jitter, MOS), what the parties' RTCP
+// reported about it (rtcp.go), and G.711 audio that carries only silence
+// (silence.go), also in SDES-SRTP decrypted with the SDP's keys (srtp.go).
+// SIP is found by content on any port, over UDP, TCP (reassembled), SCTP,
+// WebSocket, inside IP-in-IP and GRE/ERSPAN, in IPv4 and IPv6 fragments,
+// unwrapped from HEP (hep.go: UDP 9060 in captures, or received with
+// ListenHEP; RTCP reports sent as JSON are read as RTCP and judge the
+// streams a feed carries no RTP of), and over TLS when the session's keys
+// are given (tls.go); a
+// header sipgo cannot parse costs only that header; copies of a packet
+// (SPAN, ERSPAN, overlapping files, merged by time) are counted once.
 //
-// What it does not: it cannot read SIP over TLS or SRTP payloads (it says the
-// signalling is encrypted and still reports the media flows it sees), it does
-// not decode audio (silence sent as RTP counts as audio), and it judges only
-// from the capture point: a packet seen leaving is not proof it arrived, so
-// verdicts say where the capture was taken and what that point cannot see.
+// What it does not: it cannot read SIP over TLS without the keys, or
+// DTLS-SRTP payloads (it says the signalling is encrypted and still reports
+// the media flows it sees); it measures the level of G.711 audio only; and
+// it judges only from the capture point: a packet seen leaving is not proof
+// it arrived, so verdicts say where the capture was taken and what that
+// point cannot see.
 //
 // How: goroutines in a pipeline (pipeline.go). One reads records into
 // batches (a fast path frames classic pcap records in place), two decode

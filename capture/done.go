@@ -48,10 +48,13 @@ func (d *doneCalls) take() []report.Call {
 	for i := range left {
 		left[i] = len(d.chunks[i])
 	}
-	out := make([]report.Call, d.n)
+	out := make([]report.Call, 0, d.n)
 	for i, k := range order {
-		out[i] = d.at(int(k)).call
-		out[i].ID = fmt.Sprintf("C%d", i+1)
+		if dc := d.at(int(k)); !dc.filtered {
+			call := dc.call
+			call.ID = fmt.Sprintf("C%d", i+1)
+			out = append(out, call)
+		}
 		c := int(k) / doneChunk
 		if left[c]--; left[c] == 0 {
 			d.chunks[c] = nil

@@ -5,8 +5,6 @@ import (
 	"net/netip"
 	"runtime"
 	"testing"
-
-	"github.com/natdoc/natdoc/report"
 )
 
 // Hooks for the tests of package capture_test. Those tests generate
@@ -21,6 +19,7 @@ var (
 	AnalyseInBatches   = analyseInBatches
 	RTPPathAllocations = rtpPathAllocations
 	RealPcapDirOrEmpty = realPcapDirOrEmpty
+	PcapReader         = pcapReader
 )
 
 // BatchEvents is the pipeline's event batch size.
@@ -33,38 +32,36 @@ func AnalyzeWithPeaks(t testing.TB, path string) (res *Result, peakCalls, peakFl
 	return s.result([]string{path}, ""), s.peakCalls, s.peakFlows
 }
 
+// StreamStats are one RTP stream's figures as the analysis counted them.
+type StreamStats struct {
+	Packets uint64
+	Lost    int64 // RFC 3550 A.3
+	// MaxDeltaMs, JitterMeanMs and JitterMaxMs unrounded (quality.go).
+	MaxDeltaMs, JitterMeanMs, JitterMaxMs float64
+}
+
 // StreamCounts analyses path and returns a lookup of every RTP stream's
-// packets and RFC 3550 loss: those the calls claimed and those left over.
-func StreamCounts(t testing.TB, path string) func(src, dst netip.AddrPort, ssrc uint32) (packets uint64, lost int64, ok bool) {
-	s := analyzeState(t, path)
-	type count struct {
-		packets uint64
-		lost    int64
+// figures: those the calls claimed and those left over.
+func StreamCounts(t testing.TB, path string) func(src, dst netip.AddrPort, ssrc uint32) (StreamStats, bool) {
+	t.Helper()
+	s := newState()
+	s.setDetail(true)
+	flows := map[flowKey]*rtpFlow{}
+	s.flowDone = func(f *rtpFlow) { flows[f.Key] = f }
+	if err := analyzeFiles(context.Background(), s, Options{Files: []string{path}}, 0); err != nil {
+		t.Fatal(err)
 	}
-	counts := map[flowKey]count{}
+	s.finishCalls()
 	for k, f := range s.flows {
-		counts[k] = count{f.Packets, f.Lost()}
+		flows[k] = f
 	}
-	add := func(streams []report.MediaStream) {
-		for _, st := range streams {
-			for _, f := range st.Flows {
-				k := flowKey{Src: netip.MustParseAddrPort(f.Src), Dst: netip.MustParseAddrPort(f.Dst), SSRC: f.SSRCs[0], RTCP: f.RTCP}
-				counts[k] = count{f.Packets, f.Lost}
-			}
+	return func(src, dst netip.AddrPort, ssrc uint32) (StreamStats, bool) {
+		f := flows[flowKey{Src: src, Dst: dst, SSRC: ssrc}]
+		if f == nil {
+			return StreamStats{}, false
 		}
-	}
-	for _, c := range s.result([]string{path}, "").Calls {
-		add(c.Streams)
-		for _, l := range c.Legs {
-			add(l.Streams)
-		}
-		for _, e := range c.EarlyDialogs {
-			add(e.Streams)
-		}
-	}
-	return func(src, dst netip.AddrPort, ssrc uint32) (uint64, int64, bool) {
-		c, ok := counts[flowKey{Src: src, Dst: dst, SSRC: ssrc}]
-		return c.packets, c.lost, ok
+		return StreamStats{Packets: f.Packets, Lost: f.Lost(), MaxDeltaMs: float64(f.q.MaxDelta().Nanoseconds()) / 1e6,
+			JitterMeanMs: f.q.JitterMeanMs(), JitterMaxMs: f.q.JitterMaxMs()}, true
 	}
 }
 

@@ -38,7 +38,9 @@ func (d *decoder) decodeFast(rec Record, frame uint64, emit func(*packet)) bool 
 		Dst:     netip.AddrPortFrom(netip.AddrFrom4(u.dst), u.dstPort),
 		Payload: u.payload,
 	}
-	emit(&d.pkt)
+	if !d.unwrapHEP(&d.pkt, emit) {
+		emit(&d.pkt)
+	}
 	return true
 }
 
@@ -111,15 +113,20 @@ func (p *producer) rtpEvent(u *udp4, r *rawRecord, frame uint64) bool {
 		p.flush()
 		b = p.batch
 	}
-	b.events = append(b.events, event{
+	ev := event{
 		kind: evRTP, fast: true, proto: protoUDP, size: uint32(len(u.payload)),
-		rtp:  rtpFields{PT: p.hdr.PayloadType, Seq: p.hdr.SequenceNumber, Timestamp: p.hdr.Timestamp},
+		rtp:  rtpFieldsOf(&p.hdr, u.payload),
 		ssrc: p.hdr.SSRC, frame: frame, at: r.at, offset: r.offset,
 		key: v4Key{
 			uint64(binary.BigEndian.Uint32(u.src[:]))<<32 | uint64(binary.BigEndian.Uint32(u.dst[:])),
 			uint64(u.srcPort)<<48 | uint64(u.dstPort)<<32 | uint64(p.hdr.SSRC),
 		},
-	})
+	}
+	if sampled(ev.rtp.Seq) { // srtp.go
+		ev.flags, ev.info = flagSampled, uint32(len(b.arena))
+		b.arena = append(b.arena, u.payload...)
+	}
+	b.events = append(b.events, ev)
 	return true
 }
 

@@ -19,10 +19,6 @@ const (
 	IDSIPALGSuspected report.FindingID = "sip-alg-suspected"
 	// IDMediaEncrypted: a stream is SRTP.
 	IDMediaEncrypted report.FindingID = "media-encrypted"
-	// IDOneWayAudio: one party's audio never reached the other.
-	IDOneWayAudio report.FindingID = "one-way-audio"
-	// IDNoWayAudio: no audio reached either party.
-	IDNoWayAudio report.FindingID = "no-way-audio"
 	// IDIncompleteCapture: the capture cannot judge a call's audio.
 	IDIncompleteCapture report.FindingID = "incomplete-capture"
 	// IDContactPrivateAddress: a Contact names a private address while the message came from a public one.
@@ -267,7 +263,7 @@ func verdictFinding(cb *callBuild, facts []StreamFacts, v StreamVerdict, subject
 			remedy = remedyUnmappedPort
 		}
 		return report.Finding{
-			ID: IDOneWayAudio, Severity: report.SeverityError, Subject: subject,
+			ID: report.IDOneWayAudio, Severity: report.SeverityError, Subject: subject,
 			Title:    oneWayTitle(cb.parties(), deaf, sender),
 			Evidence: ev, Remedy: remedy,
 		}, true
@@ -278,7 +274,7 @@ func verdictFinding(cb *callBuild, facts []StreamFacts, v StreamVerdict, subject
 			remedy = remedyPrivateSDP
 		}
 		return report.Finding{
-			ID: IDNoWayAudio, Severity: report.SeverityError, Subject: subject,
+			ID: report.IDNoWayAudio, Severity: report.SeverityError, Subject: subject,
 			Title:    "No audio either way: the call was answered but no RTP arrived in either direction",
 			Evidence: ev, Remedy: remedy,
 		}, true
@@ -305,7 +301,7 @@ func (cb *callBuild) flowEvidence(sigs [2]netip.AddrPort) []report.Evidence {
 		case cb.unproven[bf.flow]:
 			text += fmt.Sprintf(", sent to a port of the %s's NAT nothing shows is forwarded: likely lost", partyNames[to])
 		}
-		ev = append(ev, report.Evidence{Text: text, Frames: []uint64{bf.flow.FirstFrame, bf.flow.LastFrame}, Time: bf.flow.First()})
+		ev = append(ev, report.Evidence{Text: text, FrameRanges: bf.flow.frameRange(), Time: bf.flow.First()})
 	}
 	return ev
 }

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/gopacket/gopacket/layers"
+	"github.com/natdoc/natdoc/hep"
+	"github.com/natdoc/natdoc/internal/hepgen"
 	"github.com/pion/rtp"
 )
 
@@ -148,4 +150,39 @@ func normalHeader(h rtp.Header) rtp.Header {
 		h.Extensions = nil
 	}
 	return h
+}
+
+// FuzzHEPRecord feeds arbitrary bytes as received HEP packets (natdoc
+// capture --hep) through the whole pipeline: malformed HEP is an anomaly,
+// never a panic.
+func FuzzHEPRecord(f *testing.F) {
+	for _, p := range hepgen.Call(1, time.Unix(1_800_000_000, 0)) {
+		b, err := hep.AppendV3(nil, &p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)            // a SIP message of a call, as Kamailio's siptrace sends it
+		f.Add(b[:len(b)/2]) // cut in the middle
+	}
+	p := hepgen.Call(2, time.Unix(1_800_000_000, 0))[0]
+	v2, _ := hep.AppendV2(nil, &p)
+	f.Add(v2) // HEPv2
+	p.Proto, p.Type = 6, hep.TypeRTP
+	tcpRTP, _ := hep.AppendV3(nil, &p)
+	f.Add(tcpRTP) // a SIP payload labelled RTP over TCP
+	p.Proto, p.Type = 17, hep.TypeRTCPJSON
+	p.Payload = []byte(`{"sender_information":{"packets":250,"octets":43000},"ssrc":7,"type":200,"report_count":1,` +
+		`"report_blocks":[{"source_ssrc":9,"fraction_lost":0,"packets_lost":0,"highest_seq_no":1000,"ia_jitter":8,"lsr":0,"dlsr":0}]}`)
+	rtcpJSON, _ := hep.AppendV3(nil, &p)
+	f.Add(rtcpJSON)                    // an RTCP sender report as HEP agents send it
+	f.Add(rtcpJSON[:len(rtcpJSON)-20]) // its JSON cut short
+	f.Fuzz(func(t *testing.T, b []byte) {
+		// The analyser's own decoder path: decode, emit into a batch, analyse.
+		s := newState()
+		p := newProducer(nil, nil, nil, false)
+		p.batch, p.sink = newEventBatch(), s.consume
+		p.dec.decode(Record{Data: b, Time: time.Unix(1_800_000_000, 0), WireLen: len(b), LinkType: linkTypeHEP}, 1, p.emit)
+		p.flush()
+		_ = s.result(nil, "")
+	})
 }

@@ -108,6 +108,7 @@ func (g *groupBuild) report(captureHasMedia bool, now time.Time) report.Call {
 	}
 	calls := make([]report.Call, len(g.legs))
 	outcomes := make([]LegOutcome, len(g.legs))
+	g.shareRTCP()
 	for i, cb := range g.legs {
 		calls[i] = cb.report(captureHasMedia, now)
 		outcomes[i] = LegOutcome{Verdict: calls[i].Verdict, Answered: cb.dlg.answered()}
@@ -173,4 +174,23 @@ func intermediary(role string, sig netip.AddrPort) report.Party {
 		p.Host, p.SignalAddr = sig.Addr().String(), sig.String()
 	}
 	return p
+}
+
+// shareRTCP gives each leg the RTCP of the call's other legs: a relay that
+// anchors media passes the streams' SSRCs on, so the far party's report
+// about a stream shows it crossed every hop (rtcp_report.go).
+func (g *groupBuild) shareRTCP() {
+	for _, cb := range g.legs {
+		cb.farRTCP = cb.farRTCP[:0]
+		for _, o := range g.legs {
+			if o == cb {
+				continue
+			}
+			for _, bf := range o.flows {
+				if st := bf.flow.rtcp; bf.flow.Key.RTCP && st != nil && !cb.hasFlow(bf.flow) {
+					cb.farRTCP = append(cb.farRTCP, st)
+				}
+			}
+		}
+	}
 }

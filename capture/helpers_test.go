@@ -2,8 +2,10 @@ package capture
 
 import (
 	"context"
+	"os"
 	"testing"
 
+	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/natdoc/natdoc/report"
 )
 
@@ -60,4 +62,19 @@ func findingIDs(c report.Call) []string {
 		ids = append(ids, string(f.ID))
 	}
 	return ids
+}
+
+// pcapReader opens a classic pcap file for the test's life.
+func pcapReader(t *testing.T, path string) *pcapgo.Reader {
+	t.Helper()
+	in, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { in.Close() })
+	r, err := pcapgo.NewReader(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/natdoc/natdoc/hep"
 	"github.com/natdoc/natdoc/report"
 )
 
@@ -29,6 +30,14 @@ type LiveOptions struct {
 	Detail bool
 	// Limits bound the state kept (zero: the defaults).
 	Limits Limits
+	// HEPOut, when set, is sent every SIP message seen and each call's
+	// verdict (natdoc capture --hep-out).
+	HEPOut *hep.Sender
+	// OnSIP hears of each SIP message read, and OnAnomaly of each piece
+	// of input rejected (natdoc capture --metrics). OnAnomaly is called
+	// from several goroutines.
+	OnSIP     func(request bool, method string, status int)
+	OnAnomaly func(kind string)
 }
 
 // CallEnd announces a call that ended during a live capture.
@@ -43,6 +52,30 @@ type CallEnd struct {
 // ErrLiveUnsupported is returned where live capture is not built (it uses
 // Linux AF_PACKET).
 var ErrLiveUnsupported = errors.New("live capture needs Linux (AF_PACKET)")
+
+// setLive applies what every live capture shares to a new state.
+func (s *state) setLive(opt LiveOptions) {
+	s.setDetail(opt.Detail)
+	s.setLimits(opt.Limits)
+	s.calls.onEnd = opt.OnCallEnd
+	s.onJudged = opt.OnCallJudged
+	s.setHosts(opt.Hosts)
+	s.onSIP, s.anomalies.observe = opt.OnSIP, opt.OnAnomaly
+	if opt.HEPOut != nil {
+		s.setHEPOut(opt.HEPOut)
+	}
+}
+
+// setHosts limits the analysis to packets to or from hosts (none: all).
+func (s *state) setHosts(hosts []netip.Addr) {
+	if len(hosts) == 0 {
+		return
+	}
+	s.hosts = map[netip.Addr]bool{}
+	for _, h := range hosts {
+		s.hosts[h.Unmap()] = true
+	}
+}
 
 // livePollTimeout bounds how long a read waits for a packet, so Ctrl-C and
 // --duration are honoured within a tenth of a second on a quiet link.

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"time"
 
@@ -43,16 +42,7 @@ func Live(ctx context.Context, opt LiveOptions) (*Result, error) {
 		src.w = w
 	}
 	s := newState()
-	s.setDetail(opt.Detail)
-	s.setLimits(opt.Limits)
-	s.calls.onEnd = opt.OnCallEnd
-	s.onJudged = opt.OnCallJudged
-	if len(opt.Hosts) > 0 {
-		s.hosts = map[netip.Addr]bool{}
-		for _, h := range opt.Hosts {
-			s.hosts[h.Unmap()] = true
-		}
-	}
+	s.setLive(opt)
 	err = runPipeline(context.WithoutCancel(ctx), src, &readerStats{}, s, func() {})
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, err

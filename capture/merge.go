@@ -2,72 +2,104 @@ package capture
 
 import (
 	"errors"
+	"fmt"
 	"io"
+	"os"
 )
 
-// Several captures given at once (two ends of a link, overlapping
-// captures, the same file twice) are read as mergecap would: one stream
-// of records in time order, so copies of one packet arrive side by side
-// and the duplicate filter (dedup.go) can drop them, and calls spanning
-// the files are seen whole. Frame numbers count the merged stream.
+// Several captures of one problem (the phone's LAN and the server's side,
+// or a capture rotated into files) are read as one: their records merged
+// in time order, as mergecap writes them, files that overlap in time
+// interleaved. Frames are numbered in that order, so a frame number in the
+// report is the frame in `mergecap -w merged.pcap FILES...`, and a second
+// pass (WriteCalls) meets the records in the same order. Records of equal
+// time keep the order of the files given.
 
-// mergedSource yields the records of several sources in time order; on a
-// tie, the source given first goes first.
-type mergedSource struct {
-	srcs  []recordSource
-	heads []*Record // each source's next record, copied (nil: exhausted)
-	last  []byte    // the buffer of the record returned last, reused
-}
-
-func newMergedSource(srcs []recordSource) (*mergedSource, error) {
-	m := &mergedSource{srcs: srcs, heads: make([]*Record, len(srcs))}
-	for i := range srcs {
-		if err := m.fill(i); err != nil {
-			return nil, err
+// openInputs opens the named captures ("-" is stdin) as one source,
+// counting the bytes read into read; closeAll closes the files.
+func openInputs(names []string, stdin io.Reader, read *int64, sink anomalySink) (src recordSource, closeAll func(), err error) {
+	var files []*os.File
+	closeAll = func() {
+		for _, f := range files {
+			f.Close()
 		}
 	}
-	return m, nil
+	var srcs []recordSource
+	for _, name := range names {
+		var r io.Reader
+		if name == "-" {
+			if stdin == nil {
+				closeAll()
+				return nil, nil, fmt.Errorf("%w: no standard input", ErrUnreadable)
+			}
+			r = stdin
+		} else {
+			f, err := os.Open(name)
+			if err != nil {
+				closeAll()
+				return nil, nil, fmt.Errorf("%w: %v", ErrUnreadable, err)
+			}
+			files = append(files, f)
+			r = f
+		}
+		s, err := openSource(countingReader{r, read}, sink)
+		if err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("%w: %s: %v", ErrUnreadable, name, err)
+		}
+		srcs = append(srcs, s)
+	}
+	if len(srcs) == 1 {
+		return srcs[0], closeAll, nil
+	}
+	return &mergedSource{srcs: srcs, heads: make([]Record, len(srcs)), have: make([]bool, len(srcs)), next: -1}, closeAll, nil
 }
 
-// fill reads source i's next record into its head, copying its bytes: a
-// source's Data is valid only until its next Next.
-func (m *mergedSource) fill(i int) error {
-	rec, err := m.srcs[i].Next()
-	if errors.Is(err, io.EOF) {
-		m.heads[i] = nil
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	head := m.heads[i]
-	if head == nil {
-		head = &Record{}
-		m.heads[i] = head
-	}
-	data := append(head.Data[:0], rec.Data...)
-	*head = rec
-	head.Data = data
-	return nil
+// mergedSource yields its sources' records in time order. A record's
+// bytes belong to its source until that source's next Next, so a source
+// is advanced only when the caller comes back for the record after the
+// one it took from it.
+type mergedSource struct {
+	srcs  []recordSource
+	heads []Record
+	have  []bool
+	next  int // the source whose head was handed out last (-1: none)
+	err   error
 }
 
-// Next returns the earliest head. Its Data is valid until the next call.
 func (m *mergedSource) Next() (Record, error) {
+	if m.next < 0 { // first call: read every head
+		for i := range m.srcs {
+			m.advance(i)
+		}
+	} else {
+		m.advance(m.next)
+	}
+	if m.err != nil {
+		return Record{}, m.err
+	}
 	best := -1
-	for i, h := range m.heads {
-		if h != nil && (best < 0 || h.Time.Before(m.heads[best].Time)) {
+	for i, ok := range m.have {
+		if ok && (best < 0 || m.heads[i].Time.Before(m.heads[best].Time)) {
 			best = i
 		}
 	}
 	if best < 0 {
 		return Record{}, io.EOF
 	}
-	rec := *m.heads[best]
-	// Swap buffers: the record handed out keeps its bytes while the head
-	// is refilled.
-	m.last, m.heads[best].Data = rec.Data, m.last
-	if err := m.fill(best); err != nil {
-		return Record{}, err
+	m.next = best
+	return m.heads[best], nil
+}
+
+// advance reads source i's next record into its head.
+func (m *mergedSource) advance(i int) {
+	rec, err := m.srcs[i].Next()
+	switch {
+	case errors.Is(err, io.EOF):
+		m.have[i] = false
+	case err != nil:
+		m.have[i], m.err = false, err
+	default:
+		m.heads[i], m.have[i] = rec, true
 	}
-	return rec, nil
 }

@@ -19,8 +19,9 @@ import (
 // kamailioConfig is a plain, NAT-unaware registrar and proxy (usrloc in
 // memory, record_route, lookup, t_relay): it stores the Contact a phone
 // writes, private or not, and never pings it. With rtpengine it anchors
-// the media of every call at its relay, as an SBC does.
-func kamailioConfig(rtpengine bool) string {
+// the media of every call at its relay, as an SBC does. trace, when set,
+// is its siptrace configuration (natlab.KamailioProxy.Siptrace).
+func kamailioConfig(rtpengine bool, trace string) string {
 	mods := []string{"kex", "corex", "tm", "sl", "rr", "pv", "maxfwd", "usrloc", "registrar", "textops", "siputils"}
 	media, reply := "", ""
 	if rtpengine {
@@ -44,6 +45,7 @@ onreply_route[MEDIA] {
 	for _, m := range mods {
 		fmt.Fprintf(&b, "loadmodule \"%s.so\"\n", m)
 	}
+	b.WriteString(trace)
 	b.WriteString("modparam(\"usrloc\", \"db_mode\", 0)\nmodparam(\"rr\", \"enable_full_lr\", 1)\n")
 	if rtpengine {
 		b.WriteString("modparam(\"rtpengine\", \"rtpengine_sock\", \"udp:127.0.0.1:2223\")\n")
@@ -91,17 +93,25 @@ request_route {
 }
 
 // startKamailio runs Kamailio on h at addr:5060 (and rtpengine beside it
-// with relay ports 30000-30100 on addr) and waits until it listens.
-func startKamailio(t *testing.T, h *natlab.Host, addr string, rtpengine bool) {
+// with relay ports 30000-30100 on addr) and waits until it listens. With
+// hepTo set, both copy what they see there as HEP, as production servers
+// feed HOMER: Kamailio every SIP message (siptrace), rtpengine the RTCP
+// it relays, as JSON reports (--homer).
+func startKamailio(t *testing.T, h *natlab.Host, addr string, rtpengine bool, hepTo netip.AddrPort) {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "kamailio.cfg")
-	if err := os.WriteFile(cfg, []byte(kamailioConfig(rtpengine)), 0o644); err != nil {
+	trace, homer := "", []string{}
+	if hepTo.IsValid() {
+		trace = natlab.KamailioProxy{HEPTo: hepTo, CaptureID: 7}.Siptrace()
+		homer = []string{"--homer=" + hepTo.String(), "--homer-id=8"}
+	}
+	if err := os.WriteFile(cfg, []byte(kamailioConfig(rtpengine, trace)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if rtpengine {
-		h.Start(t, "rtpengine", "--config-file=none", "-f", "-E", "--table=-1", "--interface="+addr,
-			"--listen-ng=127.0.0.1:2223", "--port-min=30000", "--port-max=30100", "--log-level=5")
+		h.Start(t, "rtpengine", append([]string{"--config-file=none", "-f", "-E", "--table=-1", "--interface=" + addr,
+			"--listen-ng=127.0.0.1:2223", "--port-min=30000", "--port-max=30100", "--log-level=5"}, homer...)...)
 		waitUDP(t, h, "127.0.0.1:2223")
 	}
 	h.Start(t, "kamailio", "-f", cfg, "-l", "udp:"+addr+":5060", "-m", "64", "-M", "8", "-DD", "-E",
@@ -121,18 +131,17 @@ func waitUDP(t *testing.T, h *natlab.Host, addr string) {
 	t.Fatalf("nothing listens on udp %s in %s", addr, h.Name())
 }
 
-// startCapture runs tcpdump on h's eth0 writing UDP to path, and waits
-// until it captures: a packet sent before would be missing.
-func startCapture(t *testing.T, h *natlab.Host, path string) *natlab.Proc {
+// baresipCall has a baresip phone (user 100) on caller call one (user
+// 200, answering) on callee, both registered at registrar, for talk
+// (endLabCall ends it).
+func baresipCall(t *testing.T, registrar netip.AddrPort, caller, callee *natlab.Host, talk time.Duration, dumps ...*natlab.Proc) {
 	t.Helper()
-	p := h.Start(t, "tcpdump", "-i", "eth0", "-n", "-U", "-s", "0", "-w", path, "udp")
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if strings.Contains(p.Log(), "listening on") {
-			return p
-		}
-	}
-	t.Fatalf("tcpdump in %s did not start: %s", h.Name(), p.Log())
-	return nil
+	secs := int(talk / time.Second)
+	answering := natlab.StartBaresip(t, callee, natlab.BaresipConfig{User: "200", Registrar: registrar, AutoAnswer: true, Seconds: secs + 6})
+	time.Sleep(2 * time.Second) // the REGISTER and its 200 OK
+	calling := natlab.StartBaresip(t, caller, natlab.BaresipConfig{User: "100", Registrar: registrar, Seconds: secs,
+		Dial: "sip:200@" + registrar.Addr().String()})
+	endLabCall(t, calling.Proc, talk+22*time.Second, answering.Proc, dumps...)
 }
 
 // endLabCall waits up to timeout for the calling phone to finish, then
@@ -181,15 +190,11 @@ func TestLabInboundToUnfixedRegistration(t *testing.T) {
 	caller := lab.PublicHost("caller", "203.0.113.10")
 	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24", NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent}})
 	phone := r1.LANHost("phone", "192.168.1.10")
-	startKamailio(t, server, "203.0.113.20", false)
+	startKamailio(t, server, "203.0.113.20", false, netip.AddrPort{})
 	serverPcap := filepath.Join(t.TempDir(), "server.pcap")
 	phonePcap := filepath.Join(t.TempDir(), "phone.pcap")
-	dumps := []*natlab.Proc{startCapture(t, server, serverPcap), startCapture(t, phone, phonePcap)}
-	registrar := netip.MustParseAddrPort("203.0.113.20:5060")
-	callee := natlab.StartBaresip(t, phone, natlab.BaresipConfig{User: "200", Registrar: registrar, AutoAnswer: true, Seconds: 45})
-	time.Sleep(2 * time.Second) // the REGISTER and its 200 OK
-	calling := natlab.StartBaresip(t, caller, natlab.BaresipConfig{User: "100", Registrar: registrar, Seconds: 38, Dial: "sip:200@203.0.113.20"})
-	endLabCall(t, calling.Proc, 60*time.Second, callee.Proc, dumps...)
+	dumps := []*natlab.Proc{server.StartTcpdump(t, serverPcap, "udp"), phone.StartTcpdump(t, phonePcap, "udp")}
+	baresipCall(t, netip.MustParseAddrPort("203.0.113.20:5060"), caller, phone, 38*time.Second, dumps...)
 	t.Run("server side", func(t *testing.T) {
 		res := analyzePath(t, serverPcap)
 		if len(res.Calls) != 1 {
@@ -226,14 +231,10 @@ func TestLabProxyTwoLegs(t *testing.T) {
 	server := lab.PublicHost("server", "203.0.113.20")
 	a := lab.PublicHost("alice", "203.0.113.10")
 	b := lab.PublicHost("bob", "203.0.113.11")
-	startKamailio(t, server, "203.0.113.20", true)
+	startKamailio(t, server, "203.0.113.20", true, netip.AddrPort{})
 	pcap := filepath.Join(t.TempDir(), "proxy.pcap")
-	dump := startCapture(t, server, pcap)
-	registrar := netip.MustParseAddrPort("203.0.113.20:5060")
-	bob := natlab.StartBaresip(t, b, natlab.BaresipConfig{User: "200", Registrar: registrar, AutoAnswer: true, Seconds: 14})
-	time.Sleep(2 * time.Second)
-	alice := natlab.StartBaresip(t, a, natlab.BaresipConfig{User: "100", Registrar: registrar, Seconds: 8, Dial: "sip:200@203.0.113.20"})
-	endLabCall(t, alice.Proc, 30*time.Second, bob.Proc, dump)
+	dump := server.StartTcpdump(t, pcap, "udp")
+	baresipCall(t, netip.MustParseAddrPort("203.0.113.20:5060"), a, b, 8*time.Second, dump)
 	res := analyzePath(t, pcap)
 	if len(res.Calls) != 1 {
 		t.Fatalf("%d calls, want 1", len(res.Calls))

@@ -75,7 +75,7 @@ func labCall(t *testing.T, stun, alg bool) string {
 		account += fmt.Sprintf(";medianat=stun;stunserver=stun:%s", srv.Primary)
 	}
 	pcap := filepath.Join(t.TempDir(), "call.pcap")
-	dump := startCapture(t, callee, pcap)
+	dump := callee.StartTcpdump(t, pcap, "udp")
 	calleeDir := baresipConfig(t, "203.0.113.10:5060", "<sip:200@203.0.113.10>;regint=0;answermode=auto", false)
 	b := callee.Start(t, "baresip", "-f", calleeDir, "-t", "12")
 	time.Sleep(500 * time.Millisecond)

@@ -63,6 +63,10 @@ const (
 	flagRST
 	flagFragmented
 	flagTruncated
+	// flagSampled: an RTP event whose whole packet is in the arena, at
+	// ev.info when fast, else at its info's start (srtp.go).
+	flagSampled
+	flagWhole
 )
 
 // eventBatch is a slice of events with the arena holding their payloads.
@@ -90,6 +94,7 @@ const (
 // readerStats is what the reading goroutine counts; merged at the end.
 type readerStats struct {
 	anomalies
+	comments        captureComments
 	packets, bytes  uint64
 	firstNs, lastNs int64 // Unix nanoseconds
 	haveFirst       bool
@@ -189,6 +194,7 @@ func newProducer(full, free chan *eventBatch, hosts map[netip.Addr]bool, route b
 // analyser, which sees every packet in order. rs must be the statistics src
 // reports its anomalies to; only the reading goroutine touches it.
 func runPipeline(ctx context.Context, src recordSource, rs *readerStats, s *state, progress func()) error {
+	rs.anomalies.observe = s.anomalies.observe
 	var rawFull [decoders]chan *rawBatch
 	rawFree := make(chan *rawBatch, decoders*batchesAhead+1)
 	for i := range rawFull {
@@ -213,6 +219,7 @@ func runPipeline(ctx context.Context, src recordSource, rs *readerStats, s *stat
 	for i := range outs {
 		outs[i] = make(chan *eventBatch, batchesAhead)
 		prods[i] = newProducer(outs[i], free, s.hosts, true)
+		prods[i].anomalies.observe = s.anomalies.observe
 		go func(p *producer, in chan *rawBatch) {
 			defer close(p.full)
 			p.run(in, rawFree)
@@ -221,6 +228,7 @@ func runPipeline(ctx context.Context, src recordSource, rs *readerStats, s *stat
 	// The analyser's own decoder handles what the decoders route to it.
 	s.side = newProducer(nil, nil, s.hosts, false)
 	s.side.dec.maxFragments = s.limits.Fragments
+	s.side.anomalies.observe = s.anomalies.observe
 	s.side.batch = newEventBatch()
 	s.side.sink = s.consume
 	for k := 0; ; k = (k + 1) % decoders {
@@ -312,7 +320,7 @@ func readRecords(ctx context.Context, src recordSource, rs *readerStats, full []
 			}
 			return nil
 		}
-		rs.account(len(rec.Data), rec.Time.UnixNano())
+		rs.record(rec, b.firstFrame+uint64(len(b.recs))) // comments.go
 		start := len(b.buf)
 		b.buf = append(b.buf, rec.Data...)
 		b.recs = append(b.recs, newRawRecord(rec, start, len(b.buf)))
@@ -381,17 +389,30 @@ func (p *producer) emit(pkt *packet) {
 		switch classifyMedia(pkt.Payload, &p.hdr) {
 		case kindRTP:
 			ev.kind, ev.ssrc = evRTP, p.hdr.SSRC
-			ev.rtp = rtpFields{PT: p.hdr.PayloadType, Seq: p.hdr.SequenceNumber, Timestamp: p.hdr.Timestamp}
+			ev.rtp = rtpFieldsOf(&p.hdr, pkt.Payload)
 		case kindRTCP:
 			ev.kind, ev.ssrc = evRTCP, binary.BigEndian.Uint32(pkt.Payload[4:8])
 		}
 		if ev.kind != 0 {
 			ev.size = uint32(len(pkt.Payload))
+			if ev.kind == evRTP && sampled(ev.rtp.Seq) {
+				ev.flags = flagSampled
+			}
 			if ev.kind == evRTP && pkt.Src.Addr().Is4() && pkt.Dst.Addr().Is4() {
 				ev.fast, ev.key = true, fastKey(pkt.Src, pkt.Dst, ev.ssrc)
+				if ev.flags == flagSampled {
+					ev.info = uint32(len(b.arena))
+					b.arena = append(b.arena, pkt.Payload...)
+				}
 			} else {
 				ev.info = uint32(len(b.infos))
-				b.infos = append(b.infos, packetInfo{src: pkt.Src, dst: pkt.Dst})
+				in := packetInfo{src: pkt.Src, dst: pkt.Dst}
+				if ev.kind == evRTCP || sampled(ev.rtp.Seq) { // reports are read (rtcp.go), samples decrypted (srtp.go)
+					in.start = uint32(len(b.arena))
+					b.arena = append(b.arena, pkt.Payload...)
+					in.end = uint32(len(b.arena))
+				}
+				b.infos = append(b.infos, in)
 			}
 			b.events = append(b.events, ev)
 			return
@@ -409,7 +430,7 @@ func packetFlags(pkt *packet) uint8 {
 	for _, x := range []struct {
 		on   bool
 		flag uint8
-	}{{pkt.SYN, flagSYN}, {pkt.FIN, flagFIN}, {pkt.RST, flagRST}, {pkt.Fragmented, flagFragmented}, {pkt.Truncated, flagTruncated}} {
+	}{{pkt.SYN, flagSYN}, {pkt.FIN, flagFIN}, {pkt.RST, flagRST}, {pkt.Fragmented, flagFragmented}, {pkt.Truncated, flagTruncated}, {pkt.Whole, flagWhole}} {
 		if x.on {
 			f |= x.flag
 		}
@@ -453,6 +474,7 @@ func (s *state) consume(b *eventBatch) {
 				Src: in.src, Dst: in.dst, Proto: ev.proto, Payload: b.arena[in.start:in.end], Seq: in.tcpSeq,
 				SYN: ev.flags&flagSYN != 0, FIN: ev.flags&flagFIN != 0, RST: ev.flags&flagRST != 0,
 				Fragmented: ev.flags&flagFragmented != 0, Truncated: ev.flags&flagTruncated != 0,
+				Whole: ev.flags&flagWhole != 0,
 			}
 			if s.dedup.duplicate(&pkt) {
 				s.counts.duplicates++
@@ -522,6 +544,22 @@ func (s *state) mediaEvent(b *eventBatch, ev *event) {
 		s.counts.rtcp++
 	}
 	f.update(ev.rtp, int(ev.size), ev.at, ev.frame)
+	switch {
+	case ev.kind == evRTCP:
+		in := &b.infos[ev.info]
+		s.rtcpPacket(f, b.arena[in.start:in.end], ev.at, ev.offset, ev.frame)
+	case ev.flags == flagSampled && f.srtp != nil:
+		f.srtp.sample(sampledPacket(b, ev), &f.q)
+	}
+}
+
+// sampledPacket is the copy of a sampled RTP packet in the batch arena.
+func sampledPacket(b *eventBatch, ev *event) []byte {
+	if ev.fast {
+		return b.arena[ev.info : ev.info+ev.size]
+	}
+	in := &b.infos[ev.info]
+	return b.arena[in.start:in.end]
 }
 
 func (s *state) newFlow(ev *event, k flowKey) *rtpFlow {
@@ -535,6 +573,7 @@ func (s *state) newFlow(ev *event, k flowKey) *rtpFlow {
 	f := &rtpFlow{Key: k, timeline: s.detail}
 	if ev.kind == evRTP {
 		f.clockRate = s.clockRate(k.Src, k.Dst, ev.rtp.PT)
+		s.describeFlow(f, ev.rtp.PT)
 	}
 	s.flows[k] = f
 	if ev.fast {
@@ -547,6 +586,7 @@ func (s *state) newFlow(ev *event, k flowKey) *rtpFlow {
 // merge adds what the reading and decoding goroutines counted.
 func (s *state) merge(r *readerStats, _ *anomalies, frames uint64) {
 	s.mergeAnomalies(&r.anomalies)
+	s.comments.merge(&r.comments)
 	s.packets += r.packets
 	s.bytes += r.bytes
 	if r.haveFirst {

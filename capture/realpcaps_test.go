@@ -222,7 +222,7 @@ func TestRealCaptures(t *testing.T) {
 func TestNATLabRecordings(t *testing.T) {
 	oneWay := analyzePath(t, filepath.Join("..", "testdata", "natlab-one-way-private-sdp.pcap"))
 	checkCalls(t, oneWay, []wantCall{{verdict: report.VerdictOneWay, cannotHear: "caller", transport: "UDP",
-		pkts: [2]uint64{400, 400}, findings: []report.FindingID{IDOneWayAudio, IDSDPPrivateAddress}}})
+		pkts: [2]uint64{400, 400}, findings: []report.FindingID{report.IDOneWayAudio, IDSDPPrivateAddress}}})
 	var unreachable uint64
 	for _, s := range oneWay.Calls[0].Streams {
 		for _, f := range s.Flows {

@@ -49,6 +49,9 @@ type registration struct {
 	gapFrom, gapTo    uint64
 	gapOpen           bool // the longest silence ran to the capture's end
 	gapStart, gapStop time.Time
+	// removing: the phone asked to remove its bindings (Expires 0); the
+	// answer ends the binding and leaves what earlier answers showed.
+	removing bool
 }
 
 type regKey struct {
@@ -91,8 +94,14 @@ func (r *registrations) sip(m *sipInfo, at time.Time) {
 }
 
 func (r *registrations) register(m *sipInfo, at time.Time) {
-	if !m.ContactAddr.IsValid() || m.Expires == 0 {
-		return // a query or a removal
+	if m.Expires == 0 { // a removal (RFC 3261 §10.2.2)
+		if reg := r.byPair[pair(m.Src, m.Dst)]; reg != nil {
+			reg.removing = true
+		}
+		return
+	}
+	if !m.ContactAddr.IsValid() {
+		return // a query
 	}
 	k := regKey{m.Src, m.Dst, m.ContactAddr}
 	reg := r.byKey[k]
@@ -115,6 +124,11 @@ func (r *registrations) register(m *sipInfo, at time.Time) {
 func (r *registrations) answer(m *sipInfo, at time.Time) {
 	reg := r.byPair[pair(m.Src, m.Dst)]
 	if reg == nil || m.Status < 200 || m.Status >= 300 {
+		return
+	}
+	if reg.removing {
+		reg.removing = false
+		reg.endAt(at)
 		return
 	}
 	if ip, err := netip.ParseAddr(m.Via.Received); err == nil && isPublic(ip) {
@@ -144,6 +158,14 @@ func (r *registrations) activity(a, b netip.AddrPort, frame uint64, at time.Time
 		reg.noteGap(reg.lastAt, at, reg.lastFrame, frame, false)
 	}
 	reg.lastAt, reg.lastFrame = at, frame
+}
+
+// endAt ends the binding at t, when the registrar confirmed its removal:
+// silence after it costs nothing.
+func (g *registration) endAt(t time.Time) {
+	if !g.okAt.IsZero() && t.Sub(g.okAt) < g.expires {
+		g.expires = max(t.Sub(g.okAt), 0)
+	}
 }
 
 // registeredAt says whether the binding was valid at t.

@@ -25,15 +25,20 @@ func TestRegistrations(t *testing.T) {
 		public    bool           // the Contact is public (a STUN phone)
 		keepalive time.Duration  // packets this often after the 200 OK (0: none)
 		end       time.Duration  // capture end after the REGISTER
+		removeAt  time.Duration  // the phone removes its binding then (0: never)
 		want      []report.FindingID
 	}{
-		{"server side, not fixed, silent", phone, "", false, false, 0, 10 * time.Minute, []report.FindingID{IDRegisterContactNotFixed, IDRegistrationOutlivesNAT}},
-		{"server side, fixed, keep-alives", phone, "", true, false, 20 * time.Second, 10 * time.Minute, nil},
-		{"server side, fixed, silent", phone, "", true, false, 0, 10 * time.Minute, []report.FindingID{IDRegistrationOutlivesNAT}},
-		{"server side, not fixed, capture too short to show silence", phone, "", false, false, 0, time.Minute, []report.FindingID{IDRegisterContactNotFixed}},
-		{"phone's LAN, received= shows the NAT", lanPhone, "203.0.113.1", false, false, 25 * time.Second, 10 * time.Minute, []report.FindingID{IDRegisterContactNotFixed}},
-		{"phone's LAN, no sign of a NAT", lanPhone, "", false, false, 0, 10 * time.Minute, nil},
-		{"public Contact", phone, "", false, true, 0, 10 * time.Minute, nil},
+		{"server side, not fixed, silent", phone, "", false, false, 0, 10 * time.Minute, 0, []report.FindingID{IDRegisterContactNotFixed, IDRegistrationOutlivesNAT}},
+		{"server side, fixed, keep-alives", phone, "", true, false, 20 * time.Second, 10 * time.Minute, 0, nil},
+		{"server side, fixed, silent", phone, "", true, false, 0, 10 * time.Minute, 0, []report.FindingID{IDRegistrationOutlivesNAT}},
+		{"server side, not fixed, capture too short to show silence", phone, "", false, false, 0, time.Minute, 0, []report.FindingID{IDRegisterContactNotFixed}},
+		{"phone's LAN, received= shows the NAT", lanPhone, "203.0.113.1", false, false, 25 * time.Second, 10 * time.Minute, 0, []report.FindingID{IDRegisterContactNotFixed}},
+		{"phone's LAN, no sign of a NAT", lanPhone, "", false, false, 0, 10 * time.Minute, 0, nil},
+		{"public Contact", phone, "", false, true, 0, 10 * time.Minute, 0, nil},
+		// The phone leaves (baresip unregisters on exit): what the
+		// registrar stored stays a finding; the silence after it does not.
+		{"server side, not fixed, removed after 40 s", phone, "", false, false, 0, 10 * time.Minute, 40 * time.Second, []report.FindingID{IDRegisterContactNotFixed}},
+		{"phone's LAN, not fixed, removed", lanPhone, "203.0.113.1", false, false, 0, 10 * time.Minute, 40 * time.Second, []report.FindingID{IDRegisterContactNotFixed}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -50,6 +55,10 @@ func TestRegistrations(t *testing.T) {
 			for at := tt.keepalive; tt.keepalive > 0 && at < tt.end; at += tt.keepalive {
 				frame++
 				r.activity(tt.src, registrar, frame, t0.Add(at))
+			}
+			if tt.removeAt > 0 {
+				r.sip(&sipInfo{Request: true, Method: "REGISTER", Src: tt.src, Dst: registrar, ContactAddr: c, Expires: 0, Frame: frame + 1, ToUser: "100"}, t0.Add(tt.removeAt))
+				r.sip(&sipInfo{Method: "REGISTER", Status: 200, Src: registrar, Dst: tt.src, Expires: -1, Frame: frame + 2}, t0.Add(tt.removeAt+time.Millisecond))
 			}
 			var got []report.FindingID
 			for _, f := range r.findings(t0.Add(tt.end)) {

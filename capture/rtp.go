@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/natdoc/natdoc/report"
 	"github.com/pion/rtp"
 )
 
@@ -123,6 +124,10 @@ type rtpFlow struct {
 	activity   []uint32
 	step       time.Duration
 	lastBucket int64 // start of the newest bucket, Unix nanoseconds
+
+	q    flowQuality // quality.go
+	rtcp *rtcpState  // what an RTCP stream reported (rtcp.go)
+	srtp *srtpCheck  // decrypts samples of SDES-SRTP (srtp.go)
 }
 
 // staticClockRate gives RFC 3551 §6 clock rates of static payload types.
@@ -162,7 +167,10 @@ func (f *rtpFlow) PayloadTypes() []uint8 { return append([]uint8(nil), f.payload
 // update adds one packet. h is the parsed RTP header (ignored for RTCP).
 // rtpFields are the RTP header fields the statistics need.
 type rtpFields struct {
-	PT        uint8
+	PT uint8
+	// Info holds the marker bit (infoMarker) and the payload's level
+	// (levelCode, 0 when not measured) in the byte the struct would pad.
+	Info      uint8
 	Seq       uint16
 	Timestamp uint32
 }
@@ -185,6 +193,7 @@ func (f *rtpFlow) isDuplicate(h rtpFields, size int, at int64) bool {
 }
 
 func (f *rtpFlow) update(h rtpFields, size int, at int64, frame uint64) {
+	prevNs := f.lastNs
 	f.lastSeq, f.lastTS, f.lastSize = h.Seq, h.Timestamp, size
 	if f.Packets == 0 {
 		f.firstNs, f.FirstFrame = at, frame
@@ -208,8 +217,13 @@ func (f *rtpFlow) update(h rtpFields, size int, at int64, frame uint64) {
 		return
 	}
 	f.addPT(h.PT)
+	f.q.sequence(h.Seq, f.Packets == 1)
 	f.updateSeq(h.Seq, f.Packets == 1)
-	f.updateJitter(h, at)
+	if !f.q.isEvent(h.PT) {
+		f.updateJitter(h, at)
+	}
+	f.q.sample(f, h, at, prevNs)
+	f.q.addLevel(h)
 }
 
 func (f *rtpFlow) updateSeq(seq uint16, first bool) {
@@ -305,4 +319,9 @@ func (f *rtpFlow) count(at int64) {
 	}
 	f.activity[i]++
 	f.lastBucket = f.firstNs + int64(len(f.activity)-1)*int64(f.step)
+}
+
+// frameRange names the stream's packets by its first and last frame.
+func (f *rtpFlow) frameRange() []report.FrameRange {
+	return []report.FrameRange{{First: f.FirstFrame, Last: f.LastFrame}}
 }

@@ -21,6 +21,7 @@ type sdpMedia struct {
 	Proto     string
 	Codecs    []string
 	Rates     map[uint8]float64
+	Crypto    []string // a=crypto values (srtp.go)
 	// UDPTL: a T.38 fax stream (m=image <port> udptl t38, ITU-T T.38
 	// Annex D), whose packets carry no RTP header.
 	UDPTL bool
@@ -167,6 +168,7 @@ func describeSession(sd *sdp.SessionDescription) *sdpInfo {
 		}
 		m.Codecs, m.Rates = codecsOf(md)
 		m.UDPTL = strings.EqualFold(m.Proto, "udptl") || strings.EqualFold(m.Proto, "UDP/UDPTL")
+		m.Crypto = cryptoOf(md)
 		info.Media = append(info.Media, m)
 	}
 	return info

@@ -34,6 +34,10 @@ type Record struct {
 	LinkType layers.LinkType
 	// Offset is the byte offset of the record in the (decompressed) file.
 	Offset int64
+	// Comments are the record's pcapng packet comments, SectionComment its
+	// section's comment on the section's first record (comments.go).
+	Comments       []string
+	SectionComment string
 }
 
 // recordSource yields records one by one; io.EOF ends it.
@@ -289,6 +293,8 @@ type ngSource struct {
 	frames uint64
 	sink   anomalySink
 	done   bool
+	// section is the section comment not yet handed on.
+	section string
 }
 
 func newNgSource(br *bufio.Reader, sink anomalySink) (*ngSource, error) {
@@ -298,6 +304,7 @@ func newNgSource(br *bufio.Reader, sink anomalySink) (*ngSource, error) {
 		return nil, fmt.Errorf("pcapng: %w", err)
 	}
 	s.r = r
+	s.section = r.SectionInfo().Comment
 	return s, nil
 }
 
@@ -305,7 +312,7 @@ func (s *ngSource) Next() (Record, error) {
 	if s.done {
 		return Record{}, io.EOF
 	}
-	data, ci, err := s.r.ZeroCopyReadPacketData()
+	data, ci, opts, err := s.r.ZeroCopyReadPacketDataWithOptions()
 	if err != nil {
 		s.done = true
 		if errors.Is(err, io.EOF) {
@@ -326,7 +333,10 @@ func (s *ngSource) Next() (Record, error) {
 			lt = l
 		}
 	}
-	return Record{Data: data, Time: ci.Timestamp, WireLen: ci.Length, LinkType: lt, Offset: s.read}, nil
+	rec := Record{Data: data, Time: ci.Timestamp, WireLen: ci.Length, LinkType: lt, Offset: s.read,
+		Comments: opts.Comments, SectionComment: s.section}
+	s.section = ""
+	return rec, nil
 }
 
 // fillBatch is the fast path for well-formed files: it reads a block of

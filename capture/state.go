@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/natdoc/natdoc/report"
+	"github.com/natdoc/natdoc/tlsdecrypt"
 )
 
 // Bounds on state built from hostile input.
@@ -60,9 +61,15 @@ func (l Limits) withDefaults() Limits {
 type anomalies struct {
 	byKind map[string]*report.Anomaly
 	order  []string
+	// observe, when set, hears each anomaly as it happens (natdoc capture
+	// --metrics); it is called from every goroutine that counts them.
+	observe func(kind string)
 }
 
 func (a *anomalies) anomaly(kind string, offset int64, frame uint64, detail string) {
+	if a.observe != nil {
+		a.observe(kind)
+	}
 	a.addAnomaly(kind, offset, frame, detail, true)
 }
 
@@ -149,6 +156,10 @@ type tcpStream struct {
 	// skipping: a message grew past maxTCPBuffer; its rest is skipped up
 	// to a segment that starts a new message.
 	skipping bool
+	// tls, when set, is the TLS session this stream is one side of
+	// (tlsSide): its bytes are decrypted before SIP is parsed (tls.go).
+	tls     *tlsSession
+	tlsSide int
 }
 
 // state is everything the analysis keeps while packets stream past. It is
@@ -191,12 +202,23 @@ type state struct {
 	peakCalls, peakFlows int
 	// onJudged, when set, hears each call's verdict as it is finalised.
 	onJudged func(report.Call)
+	// flowDone, when set, hears each stream as the analysis lets it go,
+	// with its figures (tests hold them to tshark's).
+	flowDone func(*rtpFlow)
+	// filter selects the calls reported (filter.go).
+	filter *CallFilter
+	// onSIP, when set, hears of each SIP message read (LiveOptions.OnSIP).
+	onSIP func(request bool, method string, status int)
+	// hepOut, when set, gets a copy of every SIP message and each call's
+	// verdict (--hep-out, hepout.go).
+	hepOut hepSender
 	// hosts limits the analysis to packets to or from these addresses.
 	hosts map[netip.Addr]bool
 	// side decodes, on the analysing goroutine, the records the parallel
 	// decoders route to it (fragments, SCTP), keeping their state in order.
-	side   *producer
-	counts counters
+	side     *producer
+	counts   counters
+	comments captureComments // pcapng comments (comments.go)
 	// limits bound the state kept (Options.Limits).
 	limits Limits
 	// detail: calls list their SIP messages, streams count packets per
@@ -204,6 +226,11 @@ type state struct {
 	// whole, not compacted (Options.Detail).
 	detail  bool
 	tlsSeen []uint64 // frames of TLS on SIP ports
+	// tlsKeys, when set, decrypts SIP over TLS (Options.TLSKeys);
+	// tlsSessions are the sessions followed, for the report.
+	tlsKeys     *tlsdecrypt.Keys
+	tlsSessions []*tlsSession
+	tlsUnlisted int
 	// SIP sources seen for calls, for flow binding.
 	packets uint64
 	bytes   uint64
@@ -246,6 +273,12 @@ func (s *state) handle(pkt *packet) {
 	case protoUDP:
 		s.handleUDP(pkt)
 	case protoTCP:
+		if pkt.Whole {
+			if looksLikeSIP(pkt.Payload) {
+				s.handleSIPDatagram(pkt, "TCP")
+			}
+			return
+		}
 		s.handleTCP(pkt)
 	case protoSCTP:
 		if looksLikeSIP(pkt.Payload) {
@@ -313,6 +346,7 @@ func (s *state) handleSIPDatagram(pkt *packet, transport string) {
 		return
 	}
 	info.Transport = transport
+	s.hepOutSIP(pkt, pkt.Payload, transport, info.CallID)
 	if pkt.Truncated {
 		info.LengthMismatch = false // the capture cut the body, not an ALG
 	}
@@ -322,6 +356,9 @@ func (s *state) handleSIPDatagram(pkt *packet, transport string) {
 // sip files a parsed message with its call.
 func (s *state) sip(pkt *packet, info *sipInfo) {
 	s.counts.sip++
+	if s.onSIP != nil {
+		s.onSIP(info.Request, info.Method, info.Status)
+	}
 	info.Frame, info.Offset, info.Src, info.Dst = pkt.Frame, pkt.Offset, pkt.Src, pkt.Dst
 	for _, h := range info.BadHeaders {
 		s.anomaly("malformed-sip-header", pkt.Offset, pkt.Frame, "SIP header kept unparsed, the message read without it: "+h)
@@ -375,6 +412,9 @@ func (s *state) handleTCP(pkt *packet) {
 	case d > 0: // bytes missing: drop what was buffered, resume at a message start
 		s.anomaly("tcp-gap", pkt.Offset, pkt.Frame, "SIP over TCP: segment(s) missing from the capture")
 		st.buf = st.buf[:0]
+		if st.tls != nil {
+			st.tls.conn.Gap()
+		}
 		if st.ws || !looksLikeSIP(b) { // WebSocket frames cannot be resynchronised
 			if st.ws {
 				delete(s.tcp, k)
@@ -391,6 +431,10 @@ func (s *state) handleTCP(pkt *packet) {
 	if len(st.buf) == 0 {
 		st.frame = pkt.Frame
 	}
+	if st.tls != nil {
+		s.feedTLS(pkt, st, b)
+		return
+	}
 	if len(st.buf)+len(b) > maxTCPBuffer {
 		s.anomaly("sip-message-too-large", pkt.Offset, pkt.Frame, "SIP over TCP: more than 64 KiB without a complete message; its rest skipped up to the next message")
 		st.buf, st.skipping = st.buf[:0], true
@@ -401,12 +445,18 @@ func (s *state) handleTCP(pkt *packet) {
 }
 
 // openTCPStream starts following a TCP connection whose first payload
-// seen is SIP or a WebSocket upgrade; it counts TLS and other traffic and
-// returns nil for them.
+// seen is SIP, a WebSocket upgrade, or TLS that keys may open; it counts
+// other TLS and other traffic and returns nil for them.
 func (s *state) openTCPStream(pkt *packet, k tcpKey) *tcpStream {
 	b := pkt.Payload
 	if len(b) == 0 {
 		return nil
+	}
+	if s.tlsKeys != nil {
+		if st := s.tlsStart(k, pkt); st != nil {
+			s.tcp[k] = st
+			return st
+		}
 	}
 	if (isTLSPort(pkt.Src.Port()) || isTLSPort(pkt.Dst.Port())) && len(b) > 5 && b[0] >= 0x14 && b[0] <= 0x17 && b[1] == 3 {
 		s.counts.tls++
@@ -453,6 +503,10 @@ func (s *state) drainTCP(pkt *packet, st *tcpStream) {
 			return
 		}
 		info.Transport = "TCP"
+		if st.tls != nil {
+			info.Transport = "TLS"
+		}
+		s.hepOutSIP(pkt, st.buf[:used], info.Transport, info.CallID)
 		// The ladder names the frame that completed the message, as
 		// Wireshark does for reassembled PDUs.
 		s.sip(pkt, info)

@@ -41,7 +41,7 @@ func vantage(calls []report.Call) string {
 // captureFindings are the findings about the capture as a whole.
 func captureFindings(s *state) []report.Finding {
 	var fs []report.Finding
-	if n := s.counts.tls; n > 0 {
+	if n := s.counts.tls; n > 0 && s.tlsKeys == nil {
 		fs = append(fs, report.Finding{
 			ID: IDSignallingEncrypted, Severity: report.SeverityInfo,
 			Title:    fmt.Sprintf("%d packets of SIP over TLS (port 5061): the signalling is encrypted and cannot be read without the keys", n),
@@ -52,8 +52,8 @@ func captureFindings(s *state) []report.Finding {
 	var orphan []report.Evidence
 	for _, f := range s.orphans {
 		orphan = append(orphan, report.Evidence{
-			Text:   fmt.Sprintf("%s → %s SSRC %#08x: %d packets", f.Key.Src, f.Key.Dst, f.Key.SSRC, f.Packets),
-			Frames: []uint64{f.FirstFrame, f.LastFrame}, Time: f.First(),
+			Text:        fmt.Sprintf("%s → %s SSRC %#08x: %d packets", f.Key.Src, f.Key.Dst, f.Key.SSRC, f.Packets),
+			FrameRanges: f.frameRange(), Time: f.First(),
 		})
 	}
 	if len(orphan) > 0 {

@@ -103,8 +103,8 @@ func proofRank(p string) int {
 		return 3
 	case report.ProofInferred:
 		return 2
-	case report.ProofSeenLeaving:
-		return 1
+	case report.ProofSeenLeaving, report.ProofRTCPReported:
+		return 1 // never compared: reports count only where no RTP was seen
 	}
 	return 0
 }
@@ -130,11 +130,12 @@ func (d *deliveries) add(sender int, packets uint64, delivered bool, proof, doub
 	}
 }
 
-// list returns the directions that had packets or were delivered.
+// list returns the directions that had packets, were delivered, or are
+// known not to be.
 func (d *deliveries) list() []report.Delivery {
 	var out []report.Delivery
 	for _, x := range d {
-		if x.Packets > 0 {
+		if x.Packets > 0 || x.Delivered || x.Doubt != "" {
 			out = append(out, x)
 		}
 	}

@@ -2,6 +2,7 @@ package capture
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/natdoc/natdoc/report"
@@ -29,6 +30,20 @@ type StreamFacts struct {
 	// Declined: the answer set the stream's port to 0 and it never carried
 	// media (RFC 3264 §6).
 	Declined bool
+	// Reported is what the parties' RTCP said about each direction; it
+	// decides when the capture holds none of the stream's RTP (a HEP feed
+	// of SIP and RTCP reports, JudgeReported).
+	Reported [2]ReportedDirection
+}
+
+// noRTP: not one RTP packet of the stream was seen, either way.
+func (s StreamFacts) noRTP() bool {
+	for d := range 2 {
+		if s.Delivered[d]+s.Undeliverable[d]+s.Unproven[d] > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // CallFacts are the call-wide facts verdicts depend on.
@@ -108,6 +123,11 @@ func JudgeStream(s StreamFacts, c CallFacts) StreamVerdict {
 	if !s.Expected[0] && !s.Expected[1] {
 		return StreamVerdict{Verdict: report.VerdictOnHold, Explain: "media negotiated inactive (hold): no audio expected, not a fault"}
 	}
+	if s.noRTP() {
+		if v, ok := JudgeReported(s); ok {
+			return v
+		}
+	}
 	if !c.CaptureHasMedia {
 		return StreamVerdict{Verdict: report.VerdictIncompleteCapture, Explain: "the capture holds no RTP at all (filtered to signalling?): audio cannot be judged"}
 	}
@@ -144,6 +164,99 @@ func JudgeStream(s StreamFacts, c CallFacts) StreamVerdict {
 	}
 	return StreamVerdict{Verdict: report.VerdictNoWay, CannotHear: partyNames[other(dir)],
 		Explain: fmt.Sprintf("only %s was to send and no RTP from it arrived", partyNames[dir])}
+}
+
+// ReportedDirection is what the parties' RTCP (RFC 3550 §6.4) said about
+// one direction of a stream.
+type ReportedDirection struct {
+	// SenderReported: the sender's RTCP was seen. SenderSR: some of it
+	// were sender reports, which a party sends while it sends RTP, receiver
+	// reports only when it sends none (RFC 3550 §6.4); SenderSent is the
+	// packet count of the last one.
+	SenderReported bool
+	SenderSR       bool
+	SenderSent     uint64
+	// ReceiverReported: the receiver's RTCP was seen while the call was
+	// up; ReceiverGot: a reception report block in it is about the
+	// sender's stream, so some of it arrived.
+	ReceiverReported bool
+	ReceiverGot      bool
+}
+
+// outcome says whether the reports settle the direction, and whether its
+// media arrived: the receiver reporting on the stream proves it; the
+// sender saying it sent nothing, or sending while the receiver's reports
+// never mention it, disproves it. Anything less leaves it open.
+func (d ReportedDirection) outcome() (known, arrived bool) {
+	switch {
+	case d.ReceiverGot:
+		return true, true
+	case d.SenderReported && !d.SenderSR:
+		return true, false
+	case d.ReceiverReported && d.SenderSR:
+		return true, false
+	}
+	return false, false
+}
+
+// said says whether any report touched the direction.
+func (d ReportedDirection) said() bool { return d.SenderReported || d.ReceiverReported }
+
+// JudgeReported judges a stream the capture saw no RTP of from what the
+// parties' RTCP reports say about each direction (ok false when no report
+// says anything). A direction no report settles cannot be judged, and the
+// verdict says which.
+func JudgeReported(s StreamFacts) (v StreamVerdict, ok bool) {
+	r := s.Reported
+	if !r[0].said() && !r[1].said() {
+		return StreamVerdict{}, false
+	}
+	var open []string
+	arrived := [2]bool{}
+	for d := range 2 {
+		known, got := r[d].outcome()
+		arrived[d] = got
+		if s.Expected[d] && !known {
+			open = append(open, partyNames[d]+" → "+partyNames[other(d)])
+		}
+	}
+	if len(open) > 0 {
+		return StreamVerdict{Verdict: report.VerdictIncompleteCapture, Explain: fmt.Sprintf(
+			"the capture holds no RTP, and no RTCP report settles %s: that media cannot be judged", strings.Join(open, " or "))}, true
+	}
+	switch {
+	case s.Expected[0] && s.Expected[1] && arrived[0] && arrived[1]:
+		return StreamVerdict{Verdict: report.VerdictTwoWay, Explain: "each party's RTCP reports the other's RTP arriving (the capture holds no RTP)"}, true
+	case s.Expected[0] && s.Expected[1] && (arrived[0] || arrived[1]):
+		deaf := caller
+		if arrived[1] {
+			deaf = callee
+		}
+		return StreamVerdict{Verdict: report.VerdictOneWay, CannotHear: partyNames[deaf], Explain: reportedLoss(r[other(deaf)], other(deaf))}, true
+	case s.Expected[0] != s.Expected[1]:
+		dir := 0
+		if s.Expected[1] {
+			dir = 1
+		}
+		if arrived[dir] {
+			return StreamVerdict{Verdict: report.VerdictOneWayNegotiated, Explain: fmt.Sprintf(
+				"media was negotiated one way only, and the %s's RTCP reports it arriving (the capture holds no RTP)", partyNames[other(dir)])}, true
+		}
+		return StreamVerdict{Verdict: report.VerdictNoWay, CannotHear: partyNames[other(dir)], Explain: reportedLoss(r[dir], dir)}, true
+	}
+	return StreamVerdict{Verdict: report.VerdictNoWay, Explain: reportedLoss(r[0], caller) + "; " + reportedLoss(r[1], callee)}, true
+}
+
+// reportedLoss says why the reports show sender's media not arriving.
+func reportedLoss(d ReportedDirection, sender int) string {
+	if !d.SenderSR {
+		return fmt.Sprintf("the %s's RTCP says it sent no RTP (receiver reports only)", partyNames[sender])
+	}
+	sent := "sent RTP"
+	if d.SenderSent > 0 {
+		sent = fmt.Sprintf("sent %d RTP packets", d.SenderSent)
+	}
+	return fmt.Sprintf("the %s's sender reports say it %s, and the %s's RTCP never reports receiving any", partyNames[sender], sent, partyNames[other(sender)])
 }
 
 func oneWay(deaf int, s StreamFacts) StreamVerdict {

@@ -52,6 +52,64 @@ func TestJudgeStream(t *testing.T) {
 	}
 }
 
+// TestJudgeReported: with no RTP in the capture (a HEP feed of SIP and
+// RTCP reports), what each party's RTCP says about each direction decides,
+// and a direction no report settles leaves the stream unjudged.
+func TestJudgeReported(t *testing.T) {
+	both := [2]bool{true, true}
+	sent := func(n uint64) ReportedDirection {
+		return ReportedDirection{SenderReported: true, SenderSR: true, SenderSent: n}
+	}
+	heard := ReportedDirection{SenderReported: true, SenderSR: true, SenderSent: 250, ReceiverReported: true, ReceiverGot: true}
+	deafReceiver := ReportedDirection{SenderReported: true, SenderSR: true, SenderSent: 250, ReceiverReported: true}
+	silentSender := ReportedDirection{SenderReported: true, ReceiverReported: true} // receiver reports only
+	noSignalling := CallFacts{Answered: true, MediaNegotiated: true, StartSeen: true, BothSidesSignalling: true}
+	tests := []struct {
+		name       string
+		expected   [2]bool
+		r          [2]ReportedDirection
+		ok         bool
+		want       report.Verdict
+		cannotHear string
+	}{
+		{"no reports: not for this rule", both, [2]ReportedDirection{}, false, "", ""},
+		{"each receiver reports the other's stream", both, [2]ReportedDirection{heard, heard}, true, report.VerdictTwoWay, ""},
+		{"the caller's reports never mention the callee's stream", both, [2]ReportedDirection{heard, deafReceiver}, true, report.VerdictOneWay, "caller"},
+		{"the callee's reports never mention the caller's stream", both, [2]ReportedDirection{deafReceiver, heard}, true, report.VerdictOneWay, "callee"},
+		{"the callee sends receiver reports only: it sends no RTP", both, [2]ReportedDirection{heard, silentSender}, true, report.VerdictOneWay, "caller"},
+		{"neither receiver hears the other", both, [2]ReportedDirection{deafReceiver, deafReceiver}, true, report.VerdictNoWay, ""},
+		{"a receiver's reports are enough without the sender's", both, [2]ReportedDirection{{ReceiverReported: true, ReceiverGot: true}, heard}, true, report.VerdictTwoWay, ""},
+		{"only the senders' reports: arrival unknown", both, [2]ReportedDirection{sent(250), sent(250)}, true, report.VerdictIncompleteCapture, ""},
+		{"one direction settled, the other not", both, [2]ReportedDirection{heard, sent(250)}, true, report.VerdictIncompleteCapture, ""},
+		{"announcement reported arriving", [2]bool{false, true}, [2]ReportedDirection{{}, heard}, true, report.VerdictOneWayNegotiated, ""},
+		{"announcement never reported", [2]bool{false, true}, [2]ReportedDirection{{}, deafReceiver}, true, report.VerdictNoWay, "caller"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := StreamFacts{Expected: tt.expected, Reported: tt.r}
+			got, ok := JudgeReported(s)
+			if ok != tt.ok || got.Verdict != tt.want || got.CannotHear != tt.cannotHear {
+				t.Errorf("JudgeReported = %s (%q) %v, want %s (%q) %v: %s", got.Verdict, got.CannotHear, ok, tt.want, tt.cannotHear, tt.ok, got.Explain)
+			}
+			if ok && got.Explain == "" {
+				t.Error("no explanation")
+			}
+			// JudgeStream takes the reports when the capture has no RTP,
+			// and says the stream cannot be judged without them.
+			stream := JudgeStream(s, noSignalling)
+			if want := tt.want; !tt.ok && stream.Verdict != report.VerdictIncompleteCapture || tt.ok && stream.Verdict != want {
+				t.Errorf("JudgeStream = %s: %s", stream.Verdict, stream.Explain)
+			}
+		})
+	}
+	// RTP seen in the capture outweighs the reports.
+	s := StreamFacts{Expected: both, Delivered: [2]uint64{100, 0}, Reported: [2]ReportedDirection{heard, heard}}
+	full := CallFacts{Answered: true, MediaNegotiated: true, StartSeen: true, CaptureHasMedia: true, BothSidesSignalling: true}
+	if got := JudgeStream(s, full); got.Verdict != report.VerdictOneWay {
+		t.Errorf("with RTP seen one way: %s", got.Verdict)
+	}
+}
+
 func TestJudgeCall(t *testing.T) {
 	two := StreamVerdict{Verdict: report.VerdictTwoWay}
 	one := StreamVerdict{Verdict: report.VerdictOneWay, CannotHear: "caller"}

@@ -66,6 +66,7 @@ func (s *state) drainWebSocket(pkt *packet, st *tcpStream) {
 						s.anomaly("malformed-sip", pkt.Offset, pkt.Frame, "SIP over WebSocket: "+err.Error())
 					} else {
 						info.Transport = "WS"
+						s.hepOutSIP(pkt, st.msg, "TCP", info.CallID)
 						s.sip(pkt, info)
 					}
 				}

@@ -9,13 +9,13 @@ import (
 	"github.com/natdoc/natdoc/diagnose/hostinfo"
 	"github.com/natdoc/natdoc/diagnose/igd"
 	"github.com/natdoc/natdoc/diagnose/sipalg"
+	"github.com/natdoc/natdoc/diagnose/stunprobe"
 	"github.com/natdoc/natdoc/report"
 )
 
 // Finding IDs diagnose adds (the NAT and router probes bring their own).
 // They are stable: scripts match on them.
 const (
-	IDNoUDP               report.FindingID = "no-udp"
 	IDSIPALG              report.FindingID = "sip-alg-rewrite"
 	IDSIPALGDrop          report.FindingID = "sip-alg-drop"
 	IDMirrorUnreachable   report.FindingID = "mirror-unreachable"
@@ -27,7 +27,6 @@ const (
 	IDHostPublic          report.FindingID = "host-public-address"
 	IDPublicAddress       report.FindingID = "public-address"
 	IDPublicMismatch      report.FindingID = "public-address-varies"
-	IDMappingVaries       report.FindingID = "mapping-varies-by-destination"
 	IDSTUNWillHelp        report.FindingID = "stun-will-help"
 	IDServerUnresolved    report.FindingID = "sip-server-unresolved"
 	IDServerNoAnswer      report.FindingID = "sip-server-no-answer"
@@ -36,9 +35,6 @@ const (
 	IDServerNoRport       report.FindingID = "sip-server-no-rport"
 	IDServerDNSPrivate    report.FindingID = "sip-server-dns-private"
 	IDDynDNSStale         report.FindingID = "dyndns-stale"
-	// IDDoubleNAT is the router probe's ID: the path check finds the same
-	// problem, and Findings merges the two.
-	IDDoubleNAT = igd.FindingDoubleNAT
 )
 
 // Findings derives every finding from the facts, problems first in the
@@ -118,7 +114,7 @@ func NoUDP(r *Result) (bool, []report.Evidence) {
 
 func udpFindings(r *Result) []report.Finding {
 	if ok, ev := NoUDP(r); ok {
-		return []report.Finding{{ID: IDNoUDP, Severity: report.SeverityError,
+		return []report.Finding{{ID: stunprobe.IDNoUDP, Severity: report.SeverityError,
 			Title:    "UDP does not get through this network: SIP over UDP and all RTP audio are blocked",
 			Evidence: ev,
 			Remedy:   "Allow outgoing UDP on the firewall (SIP 5060 and the RTP range), or carry calls in a VPN"}}
@@ -221,7 +217,7 @@ func pathFindings(r *Result) []report.Finding {
 				Remedy:   "Ask the provider for a public IPv4 address (or use IPv6), or use a relay (natdoc serve on a public host) or a VPN"}}
 		}
 	}
-	return []report.Finding{{ID: IDDoubleNAT, Severity: report.SeverityWarning,
+	return []report.Finding{{ID: igd.FindingDoubleNAT, Severity: report.SeverityWarning,
 		Title:    fmt.Sprintf("Double NAT: %s%d routers with private addresses before the internet", atLeast, n),
 		Evidence: ev,
 		Remedy:   "Put the outer router (the provider's modem) in bridge mode, or forward the SIP and RTP ports on both routers (outer to the inner router's WAN address)"}}
@@ -232,7 +228,7 @@ func natFindings(r *Result) []report.Finding {
 	for _, f := range r.NATFind {
 		// The probe calls silence from its servers "no UDP"; diagnose
 		// decides that with the mirror's evidence too (NoUDP).
-		if f.ID == IDNoUDP {
+		if f.ID == stunprobe.IDNoUDP {
 			continue
 		}
 		out = append(out, f)
@@ -252,8 +248,8 @@ func natFindings(r *Result) []report.Finding {
 	ev := []report.Evidence{{Text: "RFC 5780 mapping test", Values: []report.KeyValue{{Key: "mapping", Value: string(n.Mapping)}, {Key: "filtering", Value: string(n.Filtering)}, {Key: "rfc3489", Value: n.RFC3489Name}}}}
 	switch {
 	case n.Mapping == report.BehaviourAddressDependent || n.Mapping == report.BehaviourAddressAndPortDependent || n.MappingConsistent == report.TriNo:
-		if !has(IDMappingVaries) {
-			out = append(out, report.Finding{ID: IDMappingVaries, Severity: report.SeverityError,
+		if !has(stunprobe.IDMappingVaries) {
+			out = append(out, report.Finding{ID: stunprobe.IDMappingVaries, Severity: report.SeverityError,
 				Title:    "The NAT gives a new public port for every destination: STUN will not fix one-way audio here",
 				Evidence: ev,
 				Remedy:   "Use a relay (natdoc serve, or the SIP server's media relay), forward the ports, or use a VPN"})

@@ -12,6 +12,7 @@ import (
 	"github.com/natdoc/natdoc/diagnose/igd"
 	"github.com/natdoc/natdoc/diagnose/sipalg"
 	"github.com/natdoc/natdoc/diagnose/sipserver"
+	"github.com/natdoc/natdoc/diagnose/stunprobe"
 	"github.com/natdoc/natdoc/report"
 )
 
@@ -100,7 +101,7 @@ func TestFindingsVerdictRemedies(t *testing.T) {
 		{
 			name:    "nothing ran",
 			r:       result(func(r *Result) {}),
-			absent:  []report.FindingID{IDNoUDP, IDSIPALG},
+			absent:  []report.FindingID{stunprobe.IDNoUDP, IDSIPALG},
 			verdict: []string{"not enough was checked"},
 		},
 		{
@@ -110,7 +111,7 @@ func TestFindingsVerdictRemedies(t *testing.T) {
 				ran(CheckALG)(r)
 			}),
 			want:        []report.FindingID{IDSIPALG, IDPublicAddress},
-			absent:      []report.FindingID{IDSIPALGDrop, IDNoUDP},
+			absent:      []report.FindingID{IDSIPALGDrop, stunprobe.IDNoUDP},
 			verdict:     []string{"failed calls or one-way audio", "SIP ALG is disabled"},
 			firstRemedy: RemedyDisableALG,
 		},
@@ -122,7 +123,7 @@ func TestFindingsVerdictRemedies(t *testing.T) {
 				ran(CheckALG)(r)
 			}),
 			want:        []report.FindingID{IDSIPALGDrop},
-			absent:      []report.FindingID{IDNoUDP, IDSIPALG},
+			absent:      []report.FindingID{stunprobe.IDNoUDP, IDSIPALG},
 			firstRemedy: RemedyDisableALG,
 		},
 		{
@@ -133,7 +134,7 @@ func TestFindingsVerdictRemedies(t *testing.T) {
 				r.STUNAnswered = report.TriNo
 				ran(CheckALG)(r)
 			}),
-			want:        []report.FindingID{IDNoUDP},
+			want:        []report.FindingID{stunprobe.IDNoUDP},
 			absent:      []report.FindingID{IDSIPALGDrop, IDSIPPortNotForwarded},
 			verdict:     []string{"no audio at all", "UDP"},
 			firstRemedy: RemedyAllowUDP,
@@ -145,7 +146,7 @@ func TestFindingsVerdictRemedies(t *testing.T) {
 				ran(CheckALG)(r)
 			}),
 			want:   []report.FindingID{IDMirrorUnreachable},
-			absent: []report.FindingID{IDNoUDP, IDSIPALGDrop},
+			absent: []report.FindingID{stunprobe.IDNoUDP, IDSIPALGDrop},
 		},
 		{
 			name: "forwarding missing",
@@ -186,7 +187,7 @@ func TestFindingsVerdictRemedies(t *testing.T) {
 				ran(CheckNAT)(r)
 			}),
 			want:        []report.FindingID{IDSTUNWillHelp},
-			absent:      []report.FindingID{IDMappingVaries},
+			absent:      []report.FindingID{stunprobe.IDMappingVaries},
 			verdict:     []string{"STUN on the phones will fix"},
 			firstRemedy: "",
 		},
@@ -196,7 +197,7 @@ func TestFindingsVerdictRemedies(t *testing.T) {
 				r.NAT = nat(report.BehaviourAddressAndPortDependent)
 				ran(CheckNAT)(r)
 			}),
-			want:        []report.FindingID{IDMappingVaries},
+			want:        []report.FindingID{stunprobe.IDMappingVaries},
 			absent:      []report.FindingID{IDSTUNWillHelp},
 			verdict:     []string{"STUN will not fix it", "unless media goes through a relay (natdoc serve, or the server's media relay) or UDP 5060"},
 			firstRemedy: RemedyRelay,
@@ -217,7 +218,7 @@ func TestFindingsVerdictRemedies(t *testing.T) {
 				r.Path = path("192.168.2.1", "192.168.1.1", "203.0.113.254")
 				ran(CheckPath)(r)
 			}),
-			want:        []report.FindingID{IDDoubleNAT},
+			want:        []report.FindingID{igd.FindingDoubleNAT},
 			firstRemedy: RemedyBridgeOuter,
 		},
 		{
@@ -226,7 +227,7 @@ func TestFindingsVerdictRemedies(t *testing.T) {
 				r.Path = path("192.168.2.1", "192.168.1.1", "", "")
 				ran(CheckPath)(r)
 			}),
-			want: []report.FindingID{IDDoubleNAT},
+			want: []report.FindingID{igd.FindingDoubleNAT},
 		},
 		{
 			name: "single nat path is fine",
@@ -234,7 +235,7 @@ func TestFindingsVerdictRemedies(t *testing.T) {
 				r.Path = path("192.168.1.1", "203.0.113.254")
 				ran(CheckPath)(r)
 			}),
-			absent: []report.FindingID{IDDoubleNAT, IDCGNAT},
+			absent: []report.FindingID{igd.FindingDoubleNAT, IDCGNAT},
 		},
 		{
 			name: "carrier-grade nat",
@@ -243,7 +244,7 @@ func TestFindingsVerdictRemedies(t *testing.T) {
 				ran(CheckPath)(r)
 			}),
 			want:   []report.FindingID{IDCGNAT},
-			absent: []report.FindingID{IDDoubleNAT},
+			absent: []report.FindingID{igd.FindingDoubleNAT},
 		},
 		{
 			name: "server leaks its private address and ignores rport",

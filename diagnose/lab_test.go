@@ -14,6 +14,7 @@ import (
 	"github.com/natdoc/natdoc/diagnose/igd"
 	"github.com/natdoc/natdoc/diagnose/netenv"
 	"github.com/natdoc/natdoc/diagnose/sipalg"
+	"github.com/natdoc/natdoc/diagnose/stunprobe"
 	"github.com/natdoc/natdoc/internal/natlab"
 	"github.com/natdoc/natdoc/report"
 )
@@ -121,7 +122,7 @@ func TestLabSIPALG(t *testing.T) {
 				t.Errorf("mirror saw UDP from %s, want the router's WAN with the port preserved (local %s)", res.ALG.UDP.Source, res.ALG.UDP.LocalAddr)
 			}
 			if alg {
-				requireFindings(t, rep, []report.FindingID{IDSIPALG + "/UDP"}, []report.FindingID{IDSIPALG + "/TCP", IDNoUDP})
+				requireFindings(t, rep, []report.FindingID{IDSIPALG + "/UDP"}, []report.FindingID{IDSIPALG + "/TCP", stunprobe.IDNoUDP})
 				rw := res.ALG.UDP.Rewrites
 				if !rw.Via || !rw.Contact || !rw.SDP {
 					t.Errorf("rewrites %+v: want Via, Contact and SDP", rw)
@@ -133,7 +134,7 @@ func TestLabSIPALG(t *testing.T) {
 					t.Errorf("sip-alg check %q", checkStatus(rep, CheckALG))
 				}
 			} else {
-				requireFindings(t, rep, []report.FindingID{IDPublicAddress}, []report.FindingID{IDSIPALG, IDSIPALGDrop, IDNoUDP})
+				requireFindings(t, rep, []report.FindingID{IDPublicAddress}, []report.FindingID{IDSIPALG, IDSIPALGDrop, stunprobe.IDNoUDP})
 				if res.ALG.UDP.Outcome != sipalg.Unchanged || res.ALG.TCP.Outcome != sipalg.Unchanged {
 					t.Errorf("udp %s, tcp %s: want both unchanged", res.ALG.UDP.Outcome, res.ALG.TCP.Outcome)
 				}
@@ -156,7 +157,7 @@ func TestLabNoUDP(t *testing.T) {
 	stun := natlab.StartCoturn(t, pub)
 	mirror := startMirror(t, pub, "203.0.113.10:5060")
 	_, rep := runIn(t, pc, Options{Mirror: mirror, STUN: []string{stun.Primary.String()}, SIPPort: 5060, CheckForwarding: true})
-	requireFindings(t, rep, []report.FindingID{IDNoUDP}, []report.FindingID{IDSIPALG, IDSIPALGDrop, IDSIPPortNotForwarded})
+	requireFindings(t, rep, []report.FindingID{stunprobe.IDNoUDP}, []report.FindingID{IDSIPALG, IDSIPALGDrop, IDSIPPortNotForwarded})
 	if !strings.Contains(rep.Verdict, "UDP does not get through") || rep.Remedies[0].ID != RemedyAllowUDP {
 		t.Errorf("verdict %q, remedies %v", rep.Verdict, rep.Remedies)
 	}
@@ -194,12 +195,12 @@ func TestLabPortForwarding(t *testing.T) {
 				t.Fatalf("forward result %+v", res.Forward)
 			}
 			if tc.fwd {
-				requireFindings(t, rep, []report.FindingID{IDForwardWorks}, []report.FindingID{IDSIPPortNotForwarded, IDRTPNotForwarded, IDNoUDP})
+				requireFindings(t, rep, []report.FindingID{IDForwardWorks}, []report.FindingID{IDSIPPortNotForwarded, IDRTPNotForwarded, stunprobe.IDNoUDP})
 				if !strings.Contains(rep.Verdict, "expect two-way audio") || checkStatus(rep, CheckForward) != report.CheckPassed {
 					t.Errorf("verdict %q, forwarding check %q", rep.Verdict, checkStatus(rep, CheckForward))
 				}
 			} else {
-				requireFindings(t, rep, []report.FindingID{IDSIPPortNotForwarded, IDRTPNotForwarded}, []report.FindingID{IDForwardWorks, IDNoUDP})
+				requireFindings(t, rep, []report.FindingID{IDSIPPortNotForwarded, IDRTPNotForwarded}, []report.FindingID{IDForwardWorks, stunprobe.IDNoUDP})
 				if !strings.Contains(rep.Verdict, "UDP 5060 and 10000-10100 are forwarded") || rep.Remedies[0].ID != RemedyForwardPorts {
 					t.Errorf("verdict %q, remedies %v", rep.Verdict, rep.Remedies)
 				}
@@ -219,7 +220,7 @@ func TestLabDoubleNAT(t *testing.T) {
 	pc := inner.LANHost("pc", "192.168.2.10")
 	mirror := startMirror(t, pub, "203.0.113.20:5060")
 	res, rep := runIn(t, pc, Options{Mirror: mirror})
-	requireFindings(t, rep, []report.FindingID{IDDoubleNAT}, []report.FindingID{IDSIPALG, IDNoUDP})
+	requireFindings(t, rep, []report.FindingID{igd.FindingDoubleNAT}, []report.FindingID{IDSIPALG, stunprobe.IDNoUDP})
 	if res.Path == nil || len(res.Path.Hops) < 2 || res.Path.Hops[0].Addr != netip.MustParseAddr("192.168.2.1") || res.Path.Hops[1].Addr != netip.MustParseAddr("192.168.1.1") {
 		t.Errorf("path %+v", res.Path)
 	}
@@ -306,12 +307,12 @@ func TestLabNATBehaviour(t *testing.T) {
 				t.Errorf("NAT probe from %s, want the SIP port", res.NAT.LocalAddr)
 			}
 			if tc.mapping == natlab.EndpointIndependent {
-				requireFindings(t, rep, []report.FindingID{IDSTUNWillHelp}, []report.FindingID{IDMappingVaries, IDNoUDP})
+				requireFindings(t, rep, []report.FindingID{IDSTUNWillHelp}, []report.FindingID{stunprobe.IDMappingVaries, stunprobe.IDNoUDP})
 				if !strings.Contains(rep.Verdict, "STUN") || !slices.ContainsFunc(rep.Remedies, func(m report.Remedy) bool { return m.ID == RemedySTUN }) {
 					t.Errorf("verdict %q, remedies %v", rep.Verdict, rep.Remedies)
 				}
 			} else {
-				requireFindings(t, rep, []report.FindingID{IDMappingVaries}, []report.FindingID{IDSTUNWillHelp, IDNoUDP})
+				requireFindings(t, rep, []report.FindingID{stunprobe.IDMappingVaries}, []report.FindingID{IDSTUNWillHelp, stunprobe.IDNoUDP})
 				if !strings.Contains(rep.Verdict, "STUN will not fix it") || !strings.Contains(rep.Verdict, "relay") {
 					t.Errorf("verdict %q", rep.Verdict)
 				}
@@ -343,7 +344,7 @@ func TestLabUPnPLimit(t *testing.T) {
 	}
 	// The rules allow only 10000-10029: that, not a full table, is the
 	// limit, and the phones' RTP range 10000-10100 reaches beyond it.
-	requireFindings(t, rep, []report.FindingID{igd.FindingPortsRestricted}, []report.FindingID{igd.FindingMappingLimit, IDDoubleNAT, igd.FindingExternalIPDiffers})
+	requireFindings(t, rep, []report.FindingID{igd.FindingPortsRestricted}, []report.FindingID{igd.FindingMappingLimit, igd.FindingDoubleNAT, igd.FindingExternalIPDiffers})
 	i := slices.IndexFunc(rep.Remedies, func(m report.Remedy) bool { return m.ID == RemedyUPnPLimit })
 	if i < 0 || !strings.Contains(rep.Remedies[i].Title, "allow only ports 10000-10029 (30 mappings)") {
 		t.Errorf("remedies %v", rep.Remedies)

@@ -84,7 +84,7 @@ func (l *remedyList) networkRemedies() {
 	add, present := l.add, l.present
 	add(RemedyAllowUDP, "Allow UDP through this network's firewall, or use a VPN",
 		"SIP over UDP and every RTP packet need UDP; with UDP blocked no other remedy helps. A VPN that runs over TCP/443 carries calls through such networks.",
-		"UDP is allowed (or calls run through a VPN)", present(IDNoUDP))
+		"UDP is allowed (or calls run through a VPN)", present(stunprobe.IDNoUDP))
 	add(RemedyDisableALG, "Disable the router's SIP ALG",
 		"The ALG rewrites or drops SIP on its way out; phones and servers that handle NAT themselves then break. Look for \"SIP ALG\", \"SIP helper\" or \"SIP passthrough\" in the router's settings.",
 		"the router's SIP ALG is disabled", present(IDSIPALG, IDSIPALGDrop))
@@ -99,7 +99,7 @@ func (l *remedyList) networkRemedies() {
 		"the SIP server's main address is set to the public address", present(IDServerPrivate))
 	add(RemedyBridgeOuter, "Remove the second NAT: bridge mode on the outer router, or forward on both",
 		"Port forwarding and UPnP on the inner router open nothing on the outer one.",
-		"the outer router is put in bridge mode", present(IDDoubleNAT, IDCGNAT, igd.FindingExternalIPDiffers))
+		"the outer router is put in bridge mode", present(igd.FindingDoubleNAT, IDCGNAT, igd.FindingExternalIPDiffers))
 	add(RemedyPublicIPv4, "Ask the provider for a public IPv4 address",
 		"Behind the provider's carrier-grade NAT nothing can be forwarded.", "the provider gives a public address", present(IDCGNAT))
 }
@@ -113,7 +113,7 @@ func (l *remedyList) mediaRemedies(r *Result) {
 		rtp = fmt.Sprintf("the RTP range %d-%d", r.RTPLow, r.RTPHigh)
 	}
 	sip := r.SIPPort
-	forwardFixes := present(IDSIPPortNotForwarded, IDRTPNotForwarded, IDMappingVaries, igd.FindingMappingLimit, igd.FindingPortsRestricted, IDRTPPortMapping)
+	forwardFixes := present(IDSIPPortNotForwarded, IDRTPNotForwarded, stunprobe.IDMappingVaries, igd.FindingMappingLimit, igd.FindingPortsRestricted, IDRTPPortMapping)
 	forwardPorts := func() {
 		add(RemedyForwardPorts, fmt.Sprintf("Forward UDP %d and %s to the phone or server", sip, rtp),
 			"A static forward makes inbound SIP and audio arrive whatever the NAT does with mappings; each device needs its own ports.",
@@ -123,12 +123,12 @@ func (l *remedyList) mediaRemedies(r *Result) {
 		add(RemedyRelay, "Relay the media: natdoc serve on a public host, or the SIP server's media relay",
 			"A relay on a public address receives both sides' audio and forwards it, so neither side needs a reachable address.",
 			"media goes through a relay (natdoc serve, or the server's media relay)",
-			present(IDMappingVaries, IDDoubleNAT, IDCGNAT, IDPublicMismatch, IDRTPNotForwarded, IDRTPPortMapping))
+			present(stunprobe.IDMappingVaries, igd.FindingDoubleNAT, IDCGNAT, IDPublicMismatch, IDRTPNotForwarded, IDRTPPortMapping))
 	}
 	// Forwarding found missing: forwarding is the fix. A NAT that maps
 	// per destination, with forwarding not known to be missing: a relay
 	// fixes it without touching the router (the seed's phones roam).
-	if has[IDMappingVaries] && !has[IDSIPPortNotForwarded] && !has[IDRTPNotForwarded] {
+	if has[stunprobe.IDMappingVaries] && !has[IDSIPPortNotForwarded] && !has[IDRTPNotForwarded] {
 		relay()
 		forwardPorts()
 	} else {
@@ -145,12 +145,12 @@ func (l *remedyList) mediaRemedies(r *Result) {
 	add(RemedyUPnPLimit, upnpLimitTitle(r),
 		"UPnP gives each call its RTP and RTCP ports; past the router's limit new calls get no mapping and no audio.",
 		"ports are forwarded by hand beyond the router's UPnP limit", present(igd.FindingMappingLimit, igd.FindingPortsRestricted))
-	if !(has[IDMappingVaries] && !has[IDSIPPortNotForwarded] && !has[IDRTPNotForwarded]) {
+	if !(has[stunprobe.IDMappingVaries] && !has[IDSIPPortNotForwarded] && !has[IDRTPNotForwarded]) {
 		relay()
 	}
 	add(RemedyVPN, "Use a VPN between the phones and the server",
 		"Inside a VPN no NAT sits between phones and server; it defeats every NAT behaviour found here.",
-		"calls run through a VPN", present(IDMappingVaries, IDCGNAT, IDDoubleNAT, IDPublicMismatch, IDSIPALGDrop))
+		"calls run through a VPN", present(stunprobe.IDMappingVaries, IDCGNAT, igd.FindingDoubleNAT, IDPublicMismatch, IDSIPALGDrop))
 }
 
 func natEndpointIndependent(r *Result) bool {
@@ -209,7 +209,7 @@ func Verdict(r *Result, fs []report.Finding) string {
 		}
 	}
 	switch {
-	case has(IDNoUDP):
+	case has(stunprobe.IDNoUDP):
 		return lead + "no audio at all: UDP does not get through this network, unless UDP is allowed or calls run through a VPN."
 	case problems && onlyLimit && r.Router != nil && r.Router.Limit != nil && r.Router.Limit.Accepted > 0:
 		return lead + fmt.Sprintf("two-way audio for up to %d simultaneous calls through UPnP; beyond that expect no audio unless the ports are forwarded by hand.", r.Router.Limit.Calls)
@@ -228,7 +228,7 @@ func Verdict(r *Result, fs []report.Finding) string {
 			}
 		}
 		s := lead + outlook + " unless " + strings.Join(unless, joiner)
-		if has(IDMappingVaries) {
+		if has(stunprobe.IDMappingVaries) {
 			s += " (STUN will not fix it on this NAT; a relay or a VPN will)"
 		}
 		return s + "."
@@ -290,7 +290,7 @@ func Build(rep *report.Report, r *Result) {
 var findingCheck = map[report.FindingID]string{
 	IDSIPALG: CheckALG, IDSIPALGDrop: CheckALG, IDMirrorUnreachable: CheckALG,
 	IDSIPPortNotForwarded: CheckForward, IDRTPNotForwarded: CheckForward,
-	IDDoubleNAT: CheckPath, IDCGNAT: CheckPath, IDMappingVaries: CheckNAT, igd.FindingMappingLimit: CheckRouter, igd.FindingPortsRestricted: CheckRouter, IDRTPPortMapping: CheckNATRTP,
+	igd.FindingDoubleNAT: CheckPath, IDCGNAT: CheckPath, stunprobe.IDMappingVaries: CheckNAT, igd.FindingMappingLimit: CheckRouter, igd.FindingPortsRestricted: CheckRouter, IDRTPPortMapping: CheckNATRTP,
 	IDServerUnresolved: CheckServer, IDServerNoAnswer: CheckServer, IDServerPrivate: CheckServer,
 	IDServerNoRport: CheckServer, igd.FindingExternalIPDiffers: CheckRouter, IDServerDNSPrivate: CheckServer, IDDynDNSStale: CheckServer,
 }

@@ -9,9 +9,6 @@ import (
 
 // Finding IDs of a measured call (stable: scripts match on them).
 const (
-	IDTwoWayAudio report.FindingID = "two-way-audio"
-	IDOneWayAudio report.FindingID = "one-way-audio"
-	IDNoWayAudio  report.FindingID = "no-way-audio"
 	// IDEchoMedia says how the echo user of natdoc serve sent its audio on
 	// a call to it: the same result means something else with the relay
 	// than without it.
@@ -56,7 +53,7 @@ func CallFindings(r *CallResult) []report.Finding {
 func verdictFindings(r *CallResult, ev []report.Evidence) []report.Finding {
 	switch r.Verdict {
 	case report.VerdictTwoWay:
-		return []report.Finding{{ID: IDTwoWayAudio, Severity: report.SeverityInfo, Title: "Audio flowed both ways", Subject: r.CallID, Evidence: ev}}
+		return []report.Finding{{ID: report.IDTwoWayAudio, Severity: report.SeverityInfo, Title: "Audio flowed both ways", Subject: r.CallID, Evidence: ev}}
 	case report.VerdictOneWay:
 		who := "This phone cannot hear the other side"
 		remedy := "Media toward this phone is lost: its SDP address (" + sipcall.AddrString(r.SDPAddr) + ") is not reachable from the other side. Anchor media in a relay (natdoc serve, fix mode), use STUN on an endpoint-independent NAT, or forward the RTP ports to this phone and announce the public address."
@@ -64,9 +61,9 @@ func verdictFindings(r *CallResult, ev []report.Evidence) []report.Finding {
 			who = "The other side cannot hear this phone"
 			remedy = "Media from this phone is lost on the way: the other side's SDP address (" + sipcall.AddrString(r.RemoteSDP) + ") is not reachable from here. Anchor media in a relay (natdoc serve, fix mode) or fix the other side's NAT setup."
 		}
-		return []report.Finding{{ID: IDOneWayAudio, Severity: report.SeverityError, Title: who, Subject: r.CallID, Evidence: ev, Remedy: remedy}}
+		return []report.Finding{{ID: report.IDOneWayAudio, Severity: report.SeverityError, Title: who, Subject: r.CallID, Evidence: ev, Remedy: remedy}}
 	default:
-		return []report.Finding{{ID: IDNoWayAudio, Severity: report.SeverityError, Title: "No audio arrived either way", Subject: r.CallID, Evidence: ev,
+		return []report.Finding{{ID: report.IDNoWayAudio, Severity: report.SeverityError, Title: "No audio arrived either way", Subject: r.CallID, Evidence: ev,
 			Remedy: "Neither phone's media got through: check that UDP is not blocked, then anchor media in a relay (natdoc serve, fix mode)."}}
 	}
 }

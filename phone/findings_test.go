@@ -40,10 +40,10 @@ func TestCallFindings(t *testing.T) {
 		id      report.FindingID
 		problem bool
 	}{
-		{report.VerdictTwoWay, "", IDTwoWayAudio, false},
-		{report.VerdictOneWay, "local", IDOneWayAudio, true},
-		{report.VerdictOneWay, "remote", IDOneWayAudio, true},
-		{report.VerdictNoWay, "", IDNoWayAudio, true},
+		{report.VerdictTwoWay, "", report.IDTwoWayAudio, false},
+		{report.VerdictOneWay, "local", report.IDOneWayAudio, true},
+		{report.VerdictOneWay, "remote", report.IDOneWayAudio, true},
+		{report.VerdictNoWay, "", report.IDNoWayAudio, true},
 	} {
 		r := &CallResult{Verdict: tt.verdict, CannotHear: tt.who, SDPAddr: netip.MustParseAddrPort("192.168.1.10:4000"),
 			RemoteSDP: netip.MustParseAddrPort("198.51.100.20:5000"), Received: sipcall.DirStats{From: netip.MustParseAddrPort("198.51.100.20:5000")}}

@@ -23,21 +23,26 @@ func TestLabBaresip(t *testing.T) {
 	if _, err := exec.LookPath("baresip"); err != nil {
 		t.Skip("baresip not installed")
 	}
-	for _, fix := range []bool{true, false} {
-		t.Run(fmt.Sprintf("fix=%v", fix), func(t *testing.T) {
+	// Media in natdoc's relay, in a real rtpengine (alice behind
+	// `masquerade random` there: the symmetric NAT), and without the fix.
+	for _, row := range []struct {
+		fix, engine bool
+		nat         natlab.NATConfig
+	}{{true, false, eim}, {false, false, eim}, {true, true, apdm}} {
+		t.Run(fmt.Sprintf("fix=%v-rtpengine=%v", row.fix, row.engine), func(t *testing.T) {
 			t.Parallel()
-			runBaresip(t, fix)
+			runBaresip(t, row.fix, row.engine, row.nat)
 		})
 	}
 }
 
-func runBaresip(t *testing.T, fix bool) {
+func runBaresip(t *testing.T, fix, engine bool, nat natlab.NATConfig) {
 	lab := natlab.New(t)
 	srvHost := lab.PublicHost("sip", serverIP)
-	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24", NAT: eim})
+	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24", NAT: nat})
 	aHost := r1.LANHost("alice", "192.168.1.10")
 	bHost := lab.PublicHost("bob", "198.51.100.20")
-	ls := startLabServer(t, srvHost, fix, false)
+	ls := startLabServerWith(t, srvHost, fix, false, engine)
 
 	registrar := netip.MustParseAddrPort(serverIP + ":5060")
 	bob := natlab.StartBaresip(t, bHost, natlab.BaresipConfig{User: "bob", Registrar: registrar, AutoAnswer: true, Seconds: baresipCall + 8})
@@ -74,6 +79,14 @@ func runBaresip(t *testing.T, fix bool) {
 			st.A.Latched, st.A.SDPAddr, st.A.RTP.Packets, st.A.RTP.Forwarded, st.B.RTP.Packets, st.B.RTP.Forwarded)
 		if st.A.RTP.Forwarded < bRx || st.B.RTP.Forwarded < aRx || st.A.RTP.Packets < aTx || st.B.RTP.Packets < bTx {
 			t.Errorf("relay counters disagree with baresip: A %+v B %+v", st.A.RTP, st.B.RTP)
+		}
+		// Alice's SDP named her private address; the media came from the
+		// router's: natdoc's relay and rtpengine both latched there.
+		if st.A.Latched.Addr() != netip.MustParseAddr("203.0.113.1") || st.A.SDPAddr.Addr() != aHost.Addr() {
+			t.Errorf("alice's leg latched %v (SDP %v), want the router's 203.0.113.1 (SDP %v)", st.A.Latched, st.A.SDPAddr, aHost.Addr())
+		}
+		if engine != (ended[0].Engine != "") {
+			t.Errorf("the call's engine %q with rtpengine %v", ended[0].Engine, engine)
 		}
 	} else if st != nil {
 		t.Errorf("--fix=false used the relay")

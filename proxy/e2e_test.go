@@ -37,7 +37,7 @@ func startServer(t *testing.T, cfg Config, relayPorts int) *testServer {
 		t.Fatal(err)
 	}
 	ts := &testServer{addr: udp.LocalAddr().String(), done: make(chan struct{})}
-	if cfg.Fix {
+	if cfg.Fix && cfg.Engines == nil {
 		ts.relay, err = relay.New(relay.Config{Bind: netip.MustParseAddr("127.0.0.1"), PortMin: relayPorts, PortMax: relayPorts + 199})
 		if err != nil {
 			t.Fatal(err)

@@ -13,7 +13,6 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 	"github.com/natdoc/natdoc/internal/sipcall"
-	"github.com/natdoc/natdoc/relay"
 )
 
 // echoMaxDuration caps an echo call whose BYE never comes.
@@ -39,11 +38,11 @@ type echoParty struct {
 }
 
 type echoCall struct {
-	uas     *sipgo.DialogServerSession
-	media   *sipcall.Stream
-	session *relay.Session // fix mode
-	cancel  context.CancelFunc
-	rec     CallRecord
+	uas    *sipgo.DialogServerSession
+	media  *sipcall.Stream
+	anchor mediaCall // fix mode
+	cancel context.CancelFunc
+	rec    CallRecord
 }
 
 // EchoStats is what the echo user sent and heard on one call.
@@ -60,12 +59,12 @@ func newEchoParty(s *Server) *echoParty { return &echoParty{s: s, calls: make(ma
 
 // echoMedia is the echo's side of one call.
 type echoMedia struct {
-	conn    *net.UDPConn
-	answer  netip.AddrPort // what its SDP answer names
-	session *relay.Session // fix mode
-	via     string
-	remote  netip.AddrPort // where the stream sends
-	given   netip.Addr     // the server address the caller was given
+	conn   *net.UDPConn
+	answer []byte    // the SDP answer the caller gets
+	anchor mediaCall // fix mode
+	via    string
+	remote netip.AddrPort // where the stream sends
+	given  netip.Addr     // the server address the caller was given
 }
 
 func (e *echoParty) answer(req *sip.Request, tx sip.ServerTransaction, src netip.AddrPort) {
@@ -76,25 +75,24 @@ func (e *echoParty) answer(req *sip.Request, tx sip.ServerTransaction, src netip
 		return
 	}
 	id := req.CallID().Value()
-	em, err := e.openMedia(id, src, offer)
-	if err != nil {
-		s.cfg.Log.Debug("echo media", "call", id, "err", err)
-		s.respond(tx, req, 503, "Service Unavailable")
-		return
-	}
 	host, _ := s.addrFor(src.Addr())
 	dua := &sipgo.DialogUA{Client: s.client, ContactHDR: sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: EchoUser, Host: host, Port: s.listenPort}}}
 	sess, err := dua.ReadInvite(req, tx)
 	if err != nil {
-		em.close()
 		s.respond(tx, req, 400, "Bad Request")
+		return
+	}
+	em, err := e.openMedia(id, src, offer, sess.InviteRequest)
+	if err != nil {
+		s.cfg.Log.Debug("echo media", "call", id, "err", err)
+		s.refuseMedia(tx, req, err)
 		return
 	}
 	m := sipcall.NewStream(em.conn, em.conn, false, EchoUser)
 	m.SetRemote(em.remote)
 	ctx, cancel := context.WithTimeout(context.Background(), echoMaxDuration)
 	now := s.cfg.Now()
-	ec := &echoCall{uas: sess, media: m, session: em.session, cancel: cancel, rec: CallRecord{CallID: id, Callee: EchoUser, CallerAddr: src,
+	ec := &echoCall{uas: sess, media: m, anchor: em.anchor, cancel: cancel, rec: CallRecord{CallID: id, Callee: EchoUser, CallerAddr: src,
 		CalleeAddr: em.conn.LocalAddr().(*net.UDPAddr).AddrPort(), CallerMedia: em.given, Start: now, Answer: now, State: "answered",
 		Echo: &EchoStats{Via: em.via, SentTo: em.remote}}}
 	if f := req.From(); f != nil {
@@ -103,7 +101,7 @@ func (e *echoParty) answer(req *sip.Request, tx sip.ServerTransaction, src netip
 	e.mu.Lock()
 	e.calls[id] = ec
 	e.mu.Unlock()
-	res := sip.NewSDPResponseFromRequest(sess.InviteRequest, sipcall.Offer(em.answer))
+	res := sip.NewSDPResponseFromRequest(sess.InviteRequest, em.answer)
 	res.AppendHeader(sip.NewHeader(sipcall.EchoMediaHeader, em.via))
 	if err := sess.WriteResponse(res); err != nil {
 		s.cfg.Log.Debug("echo answer", "call", id, "err", err)
@@ -121,45 +119,56 @@ func (e *echoParty) answer(req *sip.Request, tx sip.ServerTransaction, src netip
 	}()
 }
 
-// openMedia opens the echo's media for a call from src offering offer.
-func (e *echoParty) openMedia(id string, src netip.AddrPort, offer sipcall.MediaAddr) (*echoMedia, error) {
+// openMedia opens the echo's media for a call from src offering offer;
+// inv is the INVITE as the echo's dialog holds it (its To tag set).
+func (e *echoParty) openMedia(id string, src netip.AddrPort, offer sipcall.MediaAddr, inv *sip.Request) (*echoMedia, error) {
 	s := e.s
-	if s.cfg.Fix {
-		return e.relayMedia(id, src, offer)
+	if s.media != nil {
+		return e.anchoredMedia(id, src, inv)
 	}
 	_, given := s.addrFor(src.Addr())
 	conn, err := e.listenInRange()
 	if err != nil {
-		return nil, err
+		return nil, busyError(err)
 	}
 	port := conn.LocalAddr().(*net.UDPAddr).Port
-	return &echoMedia{conn: conn, answer: netip.AddrPortFrom(given, uint16(port)), via: sipcall.EchoToSDP, remote: offer.RTP, given: given}, nil
+	return &echoMedia{conn: conn, answer: sipcall.Offer(netip.AddrPortFrom(given, uint16(port))), via: sipcall.EchoToSDP,
+		remote: offer.RTP, given: given}, nil
 }
 
-// relayMedia anchors an echo call in the relay: leg A faces the caller as
-// on any call, leg B the echo's own socket on this host.
-func (e *echoParty) relayMedia(id string, src netip.AddrPort, offer sipcall.MediaAddr) (*echoMedia, error) {
+// anchoredMedia anchors an echo call as any call: the caller is one party,
+// the echo's own socket on this host the other. The caller's offer,
+// rewritten, tells the echo where to send; the echo's answer, rewritten,
+// is what the caller gets.
+func (e *echoParty) anchoredMedia(id string, src netip.AddrPort, inv *sip.Request) (*echoMedia, error) {
 	s := e.s
-	own := s.listenIP
-	if own.IsUnspecified() {
-		own = netip.MustParseAddr("127.0.0.1")
-	}
-	conn, err := s.cfg.ListenUDP("udp4", netip.AddrPortFrom(own, 0).String())
+	mc, err := s.media.open(id, mediaParty{sig: src}, mediaParty{onHost: true})
 	if err != nil {
 		return nil, err
 	}
-	sess, err := s.cfg.Relay.Allocate(context.Background(), id)
+	ctx, cancel := context.WithTimeout(context.Background(), mediaTimeout)
+	defer cancel()
+	callerTag, echoTag := fromTag(inv), toTag(inv)
+	em := &echoMedia{anchor: mc, via: sipcall.EchoViaRelay}
+	toEcho, err := mc.rewrite(ctx, sdpMsg{body: inv.Body(), fromCaller: true, senderTag: callerTag})
+	var remote sipcall.MediaAddr
+	if err == nil {
+		remote, err = sipcall.AudioAddr(toEcho)
+	}
+	if err == nil {
+		em.conn, err = s.cfg.ListenUDP("udp4", netip.AddrPortFrom(mc.hostAddr(), 0).String())
+	}
+	if err == nil {
+		mine := sipcall.Offer(em.conn.LocalAddr().(*net.UDPAddr).AddrPort())
+		em.answer, err = mc.rewrite(ctx, sdpMsg{body: mine, answer: true, senderTag: echoTag, receiverTag: callerTag})
+	}
 	if err != nil {
-		conn.Close()
-		s.Counters.RelayFull.Add(1)
+		em.close()
 		return nil, err
 	}
-	_, given := s.prepareLeg(sess.A, src.Addr())
-	setSDPAddr(sess.A, offer)
-	sess.B.Expect(own)
-	sess.B.SetSDPAddr(conn.LocalAddr().(*net.UDPAddr).AddrPort(), netip.AddrPort{})
-	return &echoMedia{conn: conn, answer: netip.AddrPortFrom(given, uint16(sess.A.Port())), session: sess, via: sipcall.EchoViaRelay,
-		remote: netip.AddrPortFrom(own, uint16(sess.B.Port())), given: given}, nil
+	em.remote = remote.RTP
+	em.given, _ = mc.given()
+	return em, nil
 }
 
 // listenInRange opens the echo's socket on a free port of the RTP range
@@ -181,9 +190,11 @@ func (e *echoParty) listenInRange() (*net.UDPConn, error) {
 }
 
 func (em *echoMedia) close() {
-	em.conn.Close()
-	if em.session != nil {
-		em.session.Close()
+	if em.conn != nil {
+		em.conn.Close()
+	}
+	if em.anchor != nil {
+		em.anchor.close()
 	}
 }
 
@@ -229,10 +240,9 @@ func (e *echoParty) finish(id, reason string) {
 	sent, rx, _ := ec.media.Stats()
 	ec.rec.End, ec.rec.EndReason = e.s.cfg.Now(), reason
 	ec.rec.Echo = &EchoStats{Sent: sent, Received: rx, Via: ec.rec.Echo.Via, SentTo: ec.rec.Echo.SentTo}
-	if ec.session != nil {
-		ec.session.Close()
-		st := ec.session.Stats()
-		ec.rec.Relay = &st
+	if ec.anchor != nil {
+		ec.anchor.close()
+		ec.rec.Relay, ec.rec.Engine = ec.anchor.stats(), ec.anchor.engine()
 	}
 	e.s.keepEnded(ec.rec)
 	e.s.event(Event{Kind: "call-end", CallID: id, From: ec.rec.Caller, To: EchoUser,
@@ -257,9 +267,8 @@ func (e *echoParty) active() []CallRecord {
 	out := make([]CallRecord, 0, len(e.calls))
 	for _, ec := range e.calls {
 		rec := ec.rec
-		if ec.session != nil {
-			st := ec.session.Stats()
-			rec.Relay = &st
+		if ec.anchor != nil {
+			rec.Relay, rec.Engine = ec.anchor.stats(), ec.anchor.engine()
 		}
 		out = append(out, rec)
 	}

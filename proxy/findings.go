@@ -9,6 +9,7 @@ import (
 	"github.com/natdoc/natdoc/internal/sipcall"
 	"github.com/natdoc/natdoc/relay"
 	"github.com/natdoc/natdoc/report"
+	"github.com/natdoc/natdoc/rtpengine"
 )
 
 // Finding IDs of a serve run (stable: scripts match on them).
@@ -36,7 +37,8 @@ func ServeReport(listen []string, cfg Config, rtpPorts string, regs []Binding, c
 		sr.Registrations = append(sr.Registrations, report.Registration{User: b.User, Contact: c.String(), Source: b.Source.String(), LAN: b.LAN})
 	}
 	for _, c := range calls {
-		rc := report.RelayedCall{CallID: c.CallID, From: c.Caller, To: c.Callee, Start: c.Start, End: c.End, State: c.State, Ended: c.EndReason}
+		rc := report.RelayedCall{CallID: c.CallID, From: c.Caller, To: c.Callee, Start: c.Start, End: c.End, State: c.State, Ended: c.EndReason,
+			Engine: c.Engine}
 		if c.Relay != nil {
 			rc.Legs = []report.RelayLeg{relayLeg(c.Caller, c.Relay.A, c.Relay.B), relayLeg(c.Callee, c.Relay.B, c.Relay.A)}
 		}
@@ -164,18 +166,97 @@ func noMediaFinding(c CallRecord, p party, server netip.Addr) report.Finding {
 		Remedy: "The phone never sent RTP to the relay's address, or its media came from another IP than its SIP (see unexpected packets); check that UDP to the relay's port range is allowed out."}
 }
 
+// statusCalls: calls shown on the live status line.
+const statusCalls = 3
+
 // StatusLine is the one-line live view of a running server: registrations,
 // calls in progress and, per relayed call, packets relayed each way.
 func StatusLine(registered int, active []CallRecord) string {
 	s := fmt.Sprintf("%d registered, %d calls", registered, len(active))
 	for i, c := range active {
-		if i == 3 {
-			s += fmt.Sprintf(" (+%d more)", len(active)-3)
+		if i == statusCalls {
+			s += fmt.Sprintf(" (+%d more)", len(active)-statusCalls)
 			break
 		}
 		s += fmt.Sprintf(" | %s→%s", c.Caller, c.Callee)
 		if c.Relay != nil {
 			s += fmt.Sprintf(" %d→ ←%d pkts", c.Relay.A.RTP.Forwarded, c.Relay.B.RTP.Forwarded)
+		}
+	}
+	return s
+}
+
+// IDMediaEngineDown: an rtpengine stopped answering during the run.
+const IDMediaEngineDown report.FindingID = "media-engine-down"
+
+// EngineReport describes the rtpengines of a run for the report.
+func EngineReport(sts []rtpengine.Status) []report.MediaEngine {
+	out := make([]report.MediaEngine, 0, len(sts))
+	for _, st := range sts {
+		e := report.MediaEngine{Address: st.Config.String(), Weight: st.Config.Weight, Up: st.Up, Calls: st.Calls, Active: st.Active,
+			Failures: st.Failures, Outages: len(st.Outages)}
+		if !st.Up {
+			e.LastError = st.LastError
+		}
+		if !st.StatsAt.IsZero() {
+			x := st.Stats
+			e.Stats = []report.KeyValue{{Key: "sessions", Value: fmt.Sprint(x.Sessions)}, {Key: "packets/s", Value: fmt.Sprint(x.PacketRate)},
+				{Key: "relayed packets", Value: fmt.Sprint(x.RelayedPackets)}, {Key: "one-way streams", Value: fmt.Sprint(x.OneWay)},
+				{Key: "no-way streams", Value: fmt.Sprint(x.NoWay)}}
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// EngineFindings reports every outage of an engine: new calls went to the
+// others, but the calls it had in progress could not move, their media
+// went through it.
+func EngineFindings(sts []rtpengine.Status) []report.Finding {
+	var out []report.Finding
+	for _, st := range sts {
+		for _, o := range st.Outages {
+			sev, lost := report.SeverityInfo, "it had no call in progress"
+			if len(o.Calls) > 0 {
+				sev, lost = report.SeverityWarning, count(len(o.Calls), "call")+" in progress lost the media it had there"
+			}
+			until := "until the end of the run"
+			if !o.End.IsZero() {
+				until = "for " + o.End.Sub(o.Start).Round(time.Second).String()
+			}
+			out = append(out, report.Finding{ID: IDMediaEngineDown, Severity: sev,
+				Title:    fmt.Sprintf("rtpengine %s stopped answering at %s %s; %s", st.Config.Addr, o.Start.Format("15:04:05"), until, lost),
+				Evidence: []report.Evidence{{Text: "why: " + o.Reason, Values: callIDs(o.Calls)}},
+				Remedy: "New calls went to the engines that answered. A call's media cannot move to another engine mid-call: " +
+					"run rtpengine under a supervisor that restarts it, and give natdoc serve several engines (--media rtpengine=... more than once)."})
+		}
+	}
+	return out
+}
+
+func callIDs(ids []string) []report.KeyValue {
+	out := make([]report.KeyValue, 0, len(ids))
+	for i, id := range ids {
+		if i == 20 {
+			out = append(out, report.KeyValue{Key: "more", Value: strconv.Itoa(len(ids) - 20)})
+			break
+		}
+		out = append(out, report.KeyValue{Key: "call", Value: id})
+	}
+	return out
+}
+
+// engineStatus is the engines' part of the live status line.
+func engineStatus(sts []rtpengine.Status) string {
+	s := ""
+	for _, st := range sts {
+		state := "up"
+		if !st.Up {
+			state = "DOWN"
+		}
+		s += fmt.Sprintf(" | rtpengine %s %s %d calls", st.Config.Addr, state, st.Active)
+		if !st.StatsAt.IsZero() {
+			s += fmt.Sprintf(" %d pkt/s", st.Stats.PacketRate)
 		}
 	}
 	return s

@@ -15,6 +15,7 @@ import (
 	"github.com/natdoc/natdoc/phone"
 	"github.com/natdoc/natdoc/relay"
 	"github.com/natdoc/natdoc/report"
+	"github.com/natdoc/natdoc/rtpengine"
 )
 
 // The proof matrix: real namespaces, real nftables NAT, real coturn.
@@ -34,6 +35,7 @@ type labRow struct {
 	bNAT    bool // B behind its own NAT
 	fix     bool
 	kernel  bool // the relay forwards latched streams in the kernel (nftables)
+	engine  bool // media on a real rtpengine instead of natdoc's relay
 	aHears  bool // A hears B
 	bHears  bool // B hears A
 }
@@ -53,6 +55,8 @@ func TestLabProofMatrix(t *testing.T) {
 		{name: "forward-public-nofix", natA: forwards, sdpA: phone.SDPExplicit, forward: true, aHears: true, bHears: true},
 		{name: "both-nat-local-fix", natA: eim, sdpA: phone.SDPLocal, bNAT: true, fix: true, aHears: true, bHears: true},
 		{name: "apdm-local-fix-kernel", natA: apdm, sdpA: phone.SDPLocal, fix: true, kernel: true, aHears: true, bHears: true},
+		{name: "apdm-local-fix-rtpengine", natA: apdm, sdpA: phone.SDPLocal, fix: true, engine: true, aHears: true, bHears: true},
+		{name: "both-nat-local-fix-rtpengine", natA: eim, sdpA: phone.SDPLocal, bNAT: true, fix: true, engine: true, aHears: true, bHears: true},
 	}
 	for _, row := range rows {
 		t.Run(row.name, func(t *testing.T) {
@@ -64,19 +68,19 @@ func TestLabProofMatrix(t *testing.T) {
 	// two phones (alice behind `masquerade random` with her private address
 	// in SDP cannot hear without the fix, hears with it).
 	// Kernel forwarding on: the echo still works.
-	for _, row := range []struct{ fix, kernel bool }{{false, false}, {true, false}, {true, true}} {
-		t.Run(fmt.Sprintf("apdm-local-echo-fix=%v-kernel=%v", row.fix, row.kernel), func(t *testing.T) {
+	for _, row := range []struct{ fix, kernel, engine bool }{{false, false, false}, {true, false, false}, {true, true, false}, {true, false, true}} {
+		t.Run(fmt.Sprintf("apdm-local-echo-fix=%v-kernel=%v-rtpengine=%v", row.fix, row.kernel, row.engine), func(t *testing.T) {
 			t.Parallel()
-			runEchoRow(t, row.fix, row.kernel)
+			runEchoRow(t, row.fix, row.kernel, row.engine)
 		})
 	}
 }
 
-func runEchoRow(t *testing.T, fix, kernel bool) {
+func runEchoRow(t *testing.T, fix, kernel, engine bool) {
 	lab := natlab.New(t)
 	srvHost := lab.PublicHost("sip", serverIP)
 	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24", NAT: apdm})
-	ls := startLabServer(t, srvHost, fix, kernel)
+	ls := startLabServerWith(t, srvHost, fix, kernel, engine)
 	alice := labPhone(t, r1.LANHost("alice", "192.168.1.10"), "alice", phone.Config{SDPMode: phone.SDPLocal})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -107,11 +111,47 @@ func runEchoRow(t *testing.T, fix, kernel bool) {
 	if _, e := ls.srv.Calls(); kernel && (e[0].Relay == nil || e[0].Relay.A.RTP.Kernel != 0 || e[0].Relay.B.RTP.Kernel != 0) {
 		t.Errorf("echo call with kernel forwarding: %+v", e[0].Relay)
 	}
+	if _, e := ls.srv.Calls(); engine && (e[0].Engine == "" || e[0].Relay == nil || e[0].Relay.A.RTP.Packets < uint64(r.Sent.Packets/2)) {
+		t.Errorf("echo call on rtpengine: engine %q, counts %+v", e[0].Engine, e[0].Relay)
+	}
 }
 
 type labServer struct {
-	srv   *Server
-	relay *relay.Relay
+	srv    *Server
+	relay  *relay.Relay
+	engine *natlab.Rtpengine // media on rtpengine
+}
+
+// startLabServerWith is startLabServer or, with engine, the server with
+// media on a real rtpengine on the same host.
+func startLabServerWith(t *testing.T, h *natlab.Host, fix, kernel, engine bool) *labServer {
+	t.Helper()
+	if !engine {
+		return startLabServer(t, h, fix, kernel)
+	}
+	eng := natlab.StartRtpengine(t, h, natlab.RtpengineConfig{})
+	ls := startEngineServer(t, h, eng.NG)
+	ls.engine = eng
+	return ls
+}
+
+// startEngineServer runs the server on h with media on the rtpengines
+// at engines (weight 1 each), pinged every 200 ms.
+func startEngineServer(t *testing.T, h *natlab.Host, engines ...netip.AddrPort) *labServer {
+	t.Helper()
+	ecs := make([]rtpengine.EngineConfig, 0, len(engines))
+	for _, e := range engines {
+		ecs = append(ecs, rtpengine.EngineConfig{Addr: e, Weight: 1})
+	}
+	pool, err := rtpengine.New(t.Context(), rtpengine.Config{Engines: ecs, PingInterval: 200 * time.Millisecond,
+		Dial: func(a netip.AddrPort) (*net.UDPConn, error) { return h.DialUDP("udp4", a.String()) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close) // after the server stopped: cleanups run last first
+	cfg := Config{PublicAddr: serverIP, Fix: true, Echo: true, Allow: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")},
+		ListenUDP: h.ListenUDP, Engines: pool}
+	return serveLab(t, h, &labServer{}, cfg)
 }
 
 func startLabServer(t *testing.T, h *natlab.Host, fix, kernel bool) *labServer {
@@ -135,13 +175,12 @@ func startLabServer(t *testing.T, h *natlab.Host, fix, kernel bool) *labServer {
 		}
 		cfg.Relay = ls.relay
 	}
-	serveLab(t, h, ls, cfg)
-	return ls
+	return serveLab(t, h, ls, cfg)
 }
 
-// serveLab runs a server with cfg on h at serverIP:5060 until the test
-// ends, then closes ls.relay (if any).
-func serveLab(t *testing.T, h *natlab.Host, ls *labServer, cfg Config) {
+// serveLab runs a server with cfg on h's serverIP:5060 until the test
+// ends.
+func serveLab(t *testing.T, h *natlab.Host, ls *labServer, cfg Config) *labServer {
 	t.Helper()
 	var err error
 	if ls.srv, err = New(cfg); err != nil {
@@ -161,6 +200,7 @@ func serveLab(t *testing.T, h *natlab.Host, ls *labServer, cfg Config) {
 			ls.relay.Close()
 		}
 	})
+	return ls
 }
 
 func labPhone(t *testing.T, h *natlab.Host, user string, cfg phone.Config) *phone.Phone {
@@ -191,7 +231,7 @@ func runLabRow(t *testing.T, row labRow) {
 	} else {
 		bHost = lab.PublicHost("bob", "198.51.100.20")
 	}
-	ls := startLabServer(t, srvHost, row.fix, row.kernel)
+	ls := startLabServerWith(t, srvHost, row.fix, row.kernel, row.engine)
 
 	aCfg := phone.Config{SDPMode: row.sdpA}
 	switch {
@@ -271,7 +311,12 @@ func checkRelay(t *testing.T, ls *labServer, row labRow, ra, rb *phone.CallResul
 	if st.A.Latched.Addr() != netip.MustParseAddr("203.0.113.1") || st.A.SDPAddr.Addr() != netip.MustParseAddr("192.168.1.10") {
 		t.Errorf("leg A latched %v (sdp %v), want 203.0.113.1 (sdp 192.168.1.10)", st.A.Latched, st.A.SDPAddr)
 	}
-	waitFor(t, func() bool { return ls.relay.FreePairs() == 500 }) // ports return once the loop closed them
+	if row.engine && rec.Engine != ls.engine.NG.String() {
+		t.Errorf("call's engine %q, want %v", rec.Engine, ls.engine.NG)
+	}
+	if ls.relay != nil {
+		waitFor(t, func() bool { return ls.relay.FreePairs() == 500 }) // ports return once the loop closed them
+	}
 	_ = net.IPv4len
 }
 

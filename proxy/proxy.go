@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"strings"
 	"sync"
@@ -19,16 +20,22 @@ type call struct {
 	caller, callee         string
 	callerTag              string
 	callerAddr, calleeAddr netip.AddrPort // where their SIP comes from (and goes to)
-	callerMedia            netip.Addr     // the server address in the SDP toward the caller (fix mode)
-	calleeMedia            netip.Addr     // and toward the callee
-	session                *relay.Session // nil without fix mode
 	invite                 *sip.Request   // as the caller sent it
 	ok                     *sip.Response  // the callee's 2xx, for BYEs at shutdown
 
 	mu            sync.Mutex
+	media         mediaCall // nil without fix mode
 	start, answer time.Time
 	state         string
 	endOnce       sync.Once
+}
+
+// anchor is the call's media anchoring (nil without fix mode), set once
+// the call is in the server's table.
+func (c *call) anchor() mediaCall {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.media
 }
 
 // CallRecord is a call as the summary reports it.
@@ -46,8 +53,11 @@ type CallRecord struct {
 	// CallerMedia and CalleeMedia are the server addresses each party was
 	// told to send its media to (fix mode): the main or the additional one.
 	CallerMedia, CalleeMedia netip.Addr
-	Relay                    *relay.SessionStats
-	Echo                     *EchoStats
+	// Relay are the media counts per party (natdoc's relay, or as an
+	// rtpengine reported them); Engine the rtpengine that had the media.
+	Relay  *relay.SessionStats
+	Engine string
+	Echo   *EchoStats
 }
 
 // sdpCarrier is a request or response that may carry SDP.
@@ -69,6 +79,14 @@ func fromTag(m interface{ From() *sip.FromHeader }) string {
 	if f := m.From(); f != nil {
 		t, _ := f.Params.Get("tag")
 		return t
+	}
+	return ""
+}
+
+func toTag(m interface{ To() *sip.ToHeader }) string {
+	if t := m.To(); t != nil {
+		v, _ := t.Params.Get("tag")
+		return v
 	}
 	return ""
 }
@@ -103,28 +121,25 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.event(Event{Kind: "reject", To: user, Addr: src.String(), Detail: "404: not registered here"})
 		return
 	}
-	c, why := s.newCall(req, src, b)
-	if why != "" {
-		s.refuseBusy(tx, req, why)
+	c, err := s.newCall(req, src, b)
+	if err != nil {
+		s.refuseMedia(tx, req, err)
 		return
 	}
 	fwd := req.Clone()
 	fwd.Recipient = *b.Contact.Clone()
-	if s.cfg.Fix {
-		if err := s.anchor(fwd, c, true); err != nil {
-			s.Counters.SDPRejected.Add(1)
-			s.respond(tx, req, 488, "Not Acceptable Here")
-			s.endCall(c, "sdp: "+err.Error())
-			return
-		}
+	if err := s.anchor(fwd, req, c, true); err != nil {
+		s.refuseMedia(tx, req, err)
+		s.endCall(c, "media: "+err.Error())
+		return
 	}
 	s.event(Event{Kind: "call-start", CallID: c.id, From: c.caller, To: c.callee, Addr: src.String()})
 	s.forward(req, fwd, tx, c, true)
 }
 
-// newCall records a call; in fix mode it allocates its relay session.
-// A non-empty why says why it cannot be taken now.
-func (s *Server) newCall(req *sip.Request, src netip.AddrPort, b Binding) (*call, string) {
+// newCall records a call; in fix mode it opens its media anchoring. An
+// error is a *mediaError, with the response to reject it with.
+func (s *Server) newCall(req *sip.Request, src netip.AddrPort, b Binding) (*call, error) {
 	c := &call{id: req.CallID().Value(), callee: b.User, callerTag: fromTag(req), invite: req.Clone(),
 		callerAddr: src, calleeAddr: b.Source, start: s.cfg.Now(), state: "ringing"}
 	if f := req.From(); f != nil {
@@ -133,104 +148,88 @@ func (s *Server) newCall(req *sip.Request, src netip.AddrPort, b Binding) (*call
 	s.mu.Lock()
 	if _, dup := s.calls[c.id]; dup {
 		s.mu.Unlock()
-		return nil, "a call with this Call-ID is in progress"
+		return nil, busyError(errors.New("a call with this Call-ID is in progress"))
 	}
 	if len(s.calls) >= s.cfg.MaxCalls {
 		s.mu.Unlock()
-		return nil, "too many calls in progress"
+		return nil, busyError(errors.New("too many calls in progress"))
 	}
 	s.calls[c.id] = c
 	s.mu.Unlock()
-	if s.cfg.Fix {
-		sess, err := s.cfg.Relay.Allocate(context.Background(), c.id)
+	if s.media != nil {
+		mc, err := s.media.open(c.id, mediaParty{sig: src}, mediaParty{sig: b.Source})
 		if err != nil {
-			s.Counters.RelayFull.Add(1)
 			s.mu.Lock()
 			delete(s.calls, c.id)
 			s.mu.Unlock()
-			return nil, "no relay ports free"
+			return nil, err
 		}
-		_, c.callerMedia = s.prepareLeg(sess.A, src.Addr())
-		_, c.calleeMedia = s.prepareLeg(sess.B, b.Source.Addr())
-		c.session = sess
-		go s.watchMedia(c)
+		c.mu.Lock()
+		c.media = mc
+		c.mu.Unlock()
+		if done := mc.done(); done != nil {
+			go s.watchMedia(c, mc, done)
+		}
 	}
 	s.mu.Lock()
 	s.callsStarted++
 	s.mu.Unlock()
-	return c, ""
+	return c, nil
 }
 
 // endMediaTimeout is the end reason of a call whose media stopped.
 const endMediaTimeout = "media timeout"
 
-// watchMedia ends the call once the relay closed its session for
-// silence: a phone that is gone sends no BYE, so the server hangs up for
-// it (a BYE to both, the one still there stops sending) and reports the
-// call with the side that fell silent.
-func (s *Server) watchMedia(c *call) {
-	<-c.session.Done()
-	if c.session.Reason() != relay.CloseIdle {
+// watchMedia ends the call once its anchor closed the media for silence
+// (done closed, mc silent): a phone that is gone sends no BYE, so the
+// server hangs up for it (a BYE to both, the one still there stops
+// sending) and reports the call with the side that fell silent.
+func (s *Server) watchMedia(c *call, mc mediaCall, done <-chan struct{}) {
+	<-done
+	if !mc.silent() {
 		return
 	}
 	s.hangUp(c)
 	s.endCall(c, endMediaTimeout)
 }
 
-// retryAfter: seconds a caller refused for lack of relay ports or call
-// slots is asked to wait (RFC 3261 §21.5.4, §20.33); calls end at
-// human pace, so a retry sooner than this would find the same.
-const retryAfter = "30"
+// mediaTimeout bounds the anchoring of one SDP: two engines' ng
+// schedules (2 s each) when the first one dies on this very request.
+const mediaTimeout = 5 * time.Second
 
-// refuseBusy answers 503 with Retry-After: the server is full now, the
-// calls in progress are not touched.
-func (s *Server) refuseBusy(tx sip.ServerTransaction, req *sip.Request, why string) {
-	res := sip.NewResponseFromRequest(req, 503, "Service Unavailable", nil)
-	res.AppendHeader(sip.NewHeader("Retry-After", retryAfter))
-	res.AppendHeader(sip.NewHeader("Warning", `399 natdoc "`+why+`"`))
-	s.send(tx, req, res)
-	s.event(Event{Kind: "reject", To: req.Recipient.User, Addr: sourceOf(req).String(), Detail: "503: " + why})
-}
-
-// prepareLeg sets up the relay leg facing the party whose signalling comes
-// from ip (only media from that IP may latch) and returns the server
-// address that party gets in SDP.
-func (s *Server) prepareLeg(l *relay.Leg, ip netip.Addr) (string, netip.Addr) {
-	l.Expect(ip)
-	return s.addrFor(ip)
-}
-
-// anchor rewrites the SDP in m (if any) so media goes through the relay:
-// toward the callee it names leg B, toward the caller leg A, each at the
-// server address the receiving peer can reach. The sender's own SDP
-// address is remembered on its leg until its packets show the real one.
-func (s *Server) anchor(m sdpCarrier, c *call, fromCaller bool) error {
+// anchor rewrites the SDP in m (if any) so media goes through the anchor,
+// each party given an address it can reach. req is the request m is or
+// answers: a response answers an offer when its request had SDP.
+func (s *Server) anchor(m sdpCarrier, req *sip.Request, c *call, fromCaller bool) error {
 	body := m.Body()
-	if len(body) == 0 || c.session == nil || !isSDP(m) {
+	mc := c.anchor()
+	if len(body) == 0 || mc == nil || !isSDP(m) {
 		return nil
 	}
-	sender, receiver, receiverAddr := c.session.A, c.session.B, c.calleeAddr
-	if !fromCaller {
-		sender, receiver, receiverAddr = c.session.B, c.session.A, c.callerAddr
+	msg := sdpMsg{body: body, fromCaller: fromCaller}
+	if res, ok := m.(*sip.Response); ok {
+		msg.answer = len(req.Body()) > 0 && isSDP(req)
+		msg.senderTag, msg.receiverTag = toTag(res), fromTag(res)
+	} else {
+		msg.answer = req.Method == sip.ACK || req.Method == sip.PRACK
+		msg.senderTag, msg.receiverTag = fromTag(req), toTag(req)
 	}
-	_, ip := s.addrFor(receiverAddr.Addr())
-	out, orig, err := Anchor(body, ip, receiver.Port())
+	ctx, cancel := context.WithTimeout(context.Background(), mediaTimeout)
+	defer cancel()
+	out, err := mc.rewrite(ctx, msg)
 	if err != nil {
+		switch me := asMediaError(err); {
+		case me.busy: // an engine out of ports
+			s.Counters.RelayFull.Add(1)
+		case me.code == 488:
+			s.Counters.SDPRejected.Add(1)
+		default:
+			s.Counters.MediaFailed.Add(1)
+		}
 		return err
 	}
-	setSDPAddr(sender, orig)
 	m.SetBody(out)
 	return nil
-}
-
-// setSDPAddr tells a leg where its party's SDP asks to receive; a stream
-// on hold receives nothing.
-func setSDPAddr(l *relay.Leg, m sipcall.MediaAddr) {
-	if m.Inactive {
-		l.SetSDPAddr(netip.AddrPort{}, netip.AddrPort{})
-		return
-	}
-	l.SetSDPAddr(m.RTP, m.RTCP)
 }
 
 // forward relays a request statefully and its responses back.
@@ -285,6 +284,12 @@ func (s *Server) relayResponses(req *sip.Request, tx sip.ServerTransaction, clTx
 			}
 		case <-clTx.Done():
 			s.refuse(tx, req, c, initial, 408, "Request Timeout", "no answer")
+			if req.Method == sip.BYE {
+				// RFC 3261 §15.1.1: a BYE without answer ends the session
+				// all the same; its media must not hold relay ports or an
+				// engine's call until they idle out.
+				s.endCall(c, "bye: no answer")
+			}
 			return
 		case <-tx.Done():
 			// Cancelled: let the client transaction see the callee's 487.
@@ -344,9 +349,9 @@ func (s *Server) requestAndWait(req *sip.Request, timeout time.Duration, opts ..
 // final.
 func (s *Server) relayResponse(req *sip.Request, res *sip.Response, tx sip.ServerTransaction, c *call, fromCaller, initial bool) bool {
 	res.RemoveHeader("Via") // ours, the top one (RFC 3261 §16.7 step 3)
-	if s.cfg.Fix && (res.IsSuccess() || res.StatusCode == 183 || res.StatusCode == 180) {
-		if err := s.anchor(res, c, !fromCaller); err != nil {
-			s.Counters.SDPRejected.Add(1)
+	if res.IsSuccess() || res.StatusCode == 183 || res.StatusCode == 180 {
+		if err := s.anchor(res, req, c, !fromCaller); err != nil && s.refuseAnchorFailure(req, res, tx, c, initial, err) {
+			return true
 		}
 	}
 	s.send(tx, req, res)
@@ -367,6 +372,30 @@ func (s *Server) relayResponse(req *sip.Request, res *sip.Response, tx sip.Serve
 		s.endCall(c, res.Reason)
 	case req.Method == sip.BYE:
 		s.endCall(c, "bye")
+	}
+	return true
+}
+
+// refuseAnchorFailure handles a response whose SDP the anchor could not
+// take, and reports whether it answered the transaction itself. A body it
+// cannot read passes untouched (counted). When the anchor itself failed
+// (an engine without reply or refusing), a provisional response goes on
+// without its SDP (no early media around the anchor; the final answer
+// decides), and a final one is replaced by the failure's status: the
+// callee, whose 2xx is then never acknowledged, ends its side by itself
+// (RFC 3261 §13.3.1.4).
+func (s *Server) refuseAnchorFailure(req *sip.Request, res *sip.Response, tx sip.ServerTransaction, c *call, initial bool, err error) bool {
+	if asMediaError(err).code == 488 {
+		return false
+	}
+	if res.IsProvisional() {
+		res.SetBody(nil)
+		res.RemoveHeader("Content-Type")
+		return false
+	}
+	s.refuseMedia(tx, req, err)
+	if initial {
+		s.endCall(c, "media: "+err.Error())
 	}
 	return true
 }
@@ -445,12 +474,9 @@ func (s *Server) inDialog(req *sip.Request, tx sip.ServerTransaction) {
 	fromCaller := fromTag(req) == c.callerTag
 	fwd := req.Clone()
 	s.stripOwnRoutes(fwd)
-	if s.cfg.Fix {
-		if err := s.anchor(fwd, c, fromCaller); err != nil {
-			s.Counters.SDPRejected.Add(1)
-			s.respond(tx, req, 488, "Not Acceptable Here")
-			return
-		}
+	if err := s.anchor(fwd, req, c, fromCaller); err != nil {
+		s.refuseMedia(tx, req, err)
+		return
 	}
 	if req.Method == sip.BYE {
 		s.event(Event{Kind: "bye", CallID: c.id, Addr: sourceOf(req).String()})
@@ -476,9 +502,7 @@ func (s *Server) onAck(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	fwd := req.Clone()
 	s.stripOwnRoutes(fwd)
-	if s.cfg.Fix {
-		s.anchor(fwd, c, fromCaller) // late-offer answer; an ACK cannot be refused
-	}
+	s.anchor(fwd, req, c, fromCaller) // late-offer answer; an ACK cannot be refused
 	fwd.SetDestination(dst.String())
 	if err := s.client.WriteRequest(fwd, s.proxyOptions(dst, c, false)...); err != nil {
 		s.cfg.Log.Debug("forward ACK", "err", err)
@@ -493,13 +517,11 @@ func (s *Server) endCall(c *call, reason string) {
 		s.callsEnded++
 		s.endedBy[endKind(reason)]++
 		s.mu.Unlock()
+		if mc := c.anchor(); mc != nil {
+			mc.close() // before the record: the final counts
+		}
 		rec := s.record(c)
 		rec.End, rec.EndReason = s.cfg.Now(), reason
-		if c.session != nil {
-			c.session.Close()
-			st := c.session.Stats()
-			rec.Relay = &st
-		}
 		s.keepEnded(rec)
 		s.event(Event{Kind: "call-end", CallID: c.id, From: c.caller, To: c.callee, Detail: reason})
 	})
@@ -520,10 +542,10 @@ func (s *Server) record(c *call) CallRecord {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	r := CallRecord{CallID: c.id, Caller: c.caller, Callee: c.callee, CallerAddr: c.callerAddr, CalleeAddr: c.calleeAddr,
-		CallerMedia: c.callerMedia, CalleeMedia: c.calleeMedia, Start: c.start, Answer: c.answer, State: c.state}
-	if c.session != nil {
-		st := c.session.Stats()
-		r.Relay = &st
+		Start: c.start, Answer: c.answer, State: c.state}
+	if c.media != nil {
+		r.CallerMedia, r.CalleeMedia = c.media.given()
+		r.Relay, r.Engine = c.media.stats(), c.media.engine()
 	}
 	return r
 }
@@ -536,12 +558,13 @@ func (s *Server) Calls() (active, ended []CallRecord) {
 		live = append(live, c)
 	}
 	ended = append(ended, s.ended...)
+	echo := s.echo // set when Serve starts, maybe after this caller started
 	s.mu.Unlock()
 	for _, c := range live {
 		active = append(active, s.record(c))
 	}
-	if s.echo != nil {
-		active = append(active, s.echo.active()...)
+	if echo != nil {
+		active = append(active, echo.active()...)
 	}
 	return active, ended
 }

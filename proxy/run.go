@@ -7,12 +7,16 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/natdoc/natdoc/diagnose/sipalg"
+	"github.com/natdoc/natdoc/hep"
+	"github.com/natdoc/natdoc/metrics"
 	"github.com/natdoc/natdoc/relay"
 	"github.com/natdoc/natdoc/report"
+	"github.com/natdoc/natdoc/rtpengine"
 )
 
 // Options are everything a `natdoc serve` run is told: the server's
@@ -39,6 +43,13 @@ type Options struct {
 	LatchAnySource   bool
 	KernelForward    bool
 	IdleTimeout      time.Duration
+	// Engines, when set, anchors media in these rtpengines instead of the
+	// built-in relay (fix mode); EngineDial opens their sockets and
+	// EngineCheck is how often they are pinged (test seams; defaults
+	// net.DialUDP and rtpengine.DefaultPingInterval).
+	Engines     []rtpengine.EngineConfig
+	EngineDial  func(netip.AddrPort) (*net.UDPConn, error)
+	EngineCheck time.Duration
 	// Echo and Mirror enable the built-in echo user and the diagnose mirror.
 	Echo, Mirror bool
 	Keepalive    time.Duration
@@ -74,10 +85,14 @@ type Options struct {
 	// Status, when set, receives a one-line summary (registrations, calls,
 	// packets relayed) every StatusInterval while the server runs.
 	Status func(line string)
-	// Stats, when set, receives the server's figures (Server.Stats) every
-	// StatsEvery while it runs, and once more after it stopped serving.
-	Stats      func(Stats)
-	StatsEvery time.Duration
+	// Metrics, when set, exports the relay's sessions, ports and packets,
+	// the registered contacts, SIP requests and responses, rejected input
+	// and the findings of ended calls (serve --metrics, observe.go).
+	Metrics *metrics.Metrics
+	// HEPOut, when set, gets a copy of every SIP message the server reads
+	// or sends, and each ended call's outcome as a JSON log (serve
+	// --hep-out).
+	HEPOut *hep.Sender
 }
 
 // StatusInterval: how often Options.Status is called.
@@ -122,12 +137,11 @@ func Run(ctx context.Context, o Options, rep *report.Report) error {
 		return err
 	}
 	if o.Fix {
-		rl, err := o.newRelay()
+		stop, err := o.startMedia(ctx, &cfg)
 		if err != nil {
 			return err
 		}
-		defer rl.Close()
-		cfg.Relay = rl
+		defer stop()
 	}
 	return serve(ctx, o, cfg, rep, dep.watch)
 }
@@ -197,16 +211,76 @@ func prefixList(ps []netip.Prefix) string {
 	return strings.Join(s, ", ")
 }
 
+// startMedia starts what anchors media: the built-in relay, or the pool
+// of rtpengines (at least one must answer its first ping).
+func (o *Options) startMedia(ctx context.Context, cfg *Config) (stop func(), err error) {
+	if len(o.Engines) == 0 {
+		rl, err := o.newRelay()
+		if err != nil {
+			return nil, err
+		}
+		cfg.Relay = rl
+		return func() { rl.Close() }, nil
+	}
+	pool, err := rtpengine.New(ctx, rtpengine.Config{Engines: o.Engines, Dial: o.EngineDial, PingInterval: o.EngineCheck,
+		Log: o.Log, OnChange: o.engineEvent})
+	if err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
+	}
+	for _, e := range pool.Engines() {
+		st := e.Status()
+		state := "answers"
+		if !st.Up {
+			state = "does not answer yet (" + st.LastError + "); calls go to the others until it does"
+		}
+		o.Notify(fmt.Sprintf("media on rtpengine %s (weight %d): %s", e.Config.Addr, e.Config.Weight, state))
+	}
+	cfg.Engines = pool
+	return pool.Close, nil
+}
+
+// engineEvent tells the events' reader that an engine went down or came
+// back.
+func (o *Options) engineEvent(e *rtpengine.Engine, up bool) {
+	if o.OnEvent == nil {
+		return
+	}
+	st := e.Status()
+	ev := Event{Time: time.Now(), Kind: "engine-up", Addr: e.Config.Addr.String(), Detail: "answers again; new calls go to it"}
+	if !up {
+		ev.Kind = "engine-down"
+		ev.Detail = fmt.Sprintf("does not answer (%s): %d calls in progress there lose their media, new calls go to the others", st.LastError, st.Active)
+	}
+	o.OnEvent(ev)
+}
+
 func (o *Options) newRelay() (*relay.Relay, error) {
-	rl, err := relay.New(relay.Config{Bind: o.Listen.Addr(), PortMin: o.PortMin, PortMax: o.PortMax, IdleTimeout: o.IdleTimeout,
-		LatchAnySource: o.LatchAnySource, MaxSessions: o.MaxCalls, KernelForward: o.KernelForward, Log: o.Log})
+	cfg := relay.Config{Bind: o.Listen.Addr(), PortMin: o.PortMin, PortMax: o.PortMax, IdleTimeout: o.IdleTimeout,
+		LatchAnySource: o.LatchAnySource, MaxSessions: o.MaxCalls, KernelForward: o.KernelForward, Log: o.Log}
+	var closed metrics.RelayCounter
+	if o.Metrics != nil {
+		cfg.OnRelease = closed.Closed
+	}
+	rl, err := relay.New(cfg)
 	if err != nil {
 		return nil, &ConfigError{err}
 	}
 	if on, _ := rl.KernelForwarding(); on {
 		o.Notify("latched media is forwarded in the kernel (nftables); RTP loss is then not measured")
 	}
+	exportRelay(o.Metrics, rl, &closed)
 	return rl, nil
+}
+
+// exportRelay exports rl's figures to m; closed holds the counts of the
+// sessions rl released (its OnRelease).
+func exportRelay(m *metrics.Metrics, rl *relay.Relay, closed *metrics.RelayCounter) {
+	open := metrics.OpenSessions(rl)
+	m.WatchRelay(func() metrics.RelayTotals {
+		t := closed.Totals(open)
+		t.PortsFree = 2 * rl.FreePairs() // an RTP and an RTCP port each
+		return t
+	})
 }
 
 // serve opens the listeners and runs the server until ctx ends; watch, when
@@ -226,6 +300,11 @@ func serve(ctx context.Context, o Options, cfg Config, rep *report.Report, watch
 		defer tcp.Close()
 		listen = append(listen, "tcp "+o.Listen.String())
 	}
+	obs := newObserver(o.Metrics, o.HEPOut)
+	defer obs.hep.close()
+	sipUDP, tcp := obs.wrap(udp, tcp, sipAddr(o.Listen, cfg.PublicIP))
+	var srv *Server
+	cfg.OnEvent = obs.onEvent(cfg.OnEvent, func() *Server { return srv })
 	if o.Mirror {
 		// Callbacks (diagnose's port-forwarding check) leave from a port of
 		// their own, so they match no NAT binding the request opened.
@@ -236,21 +315,22 @@ func serve(ctx context.Context, o Options, cfg Config, rep *report.Report, watch
 		defer callback.Close()
 		cfg.Mirror = sipalg.NewAnswerer(sipalg.DefaultRateLimit, callback)
 	}
-	srv, err := New(cfg)
+	srv, err = New(cfg)
 	if err != nil {
 		return &ConfigError{err}
 	}
-	o.Notify(fmt.Sprintf("listening on %s (fix mode %v, mirror %v); Ctrl-C ends and prints the summary", strings.Join(listen, ", "), o.Fix, o.Mirror))
-	stop := srv.startTickers(ctx, o, watch)
+	mode := fmt.Sprint(o.Fix)
+	if o.Fix && len(o.Engines) > 0 {
+		mode = "on rtpengine"
+	}
+	o.Notify(fmt.Sprintf("listening on %s (fix mode %s, mirror %v); Ctrl-C ends and prints the summary", strings.Join(listen, ", "), mode, o.Mirror))
+	stop := srv.startTickers(ctx, o, obs, watch)
 	defer stop()
-	if err := srv.Serve(ctx, udp, tcp); err != nil {
+	if err := srv.Serve(ctx, sipUDP, tcp); err != nil {
 		if errors.Is(err, ErrOpenOnPublic) {
 			return &ConfigError{err}
 		}
 		return err
-	}
-	if o.Stats != nil {
-		o.Stats(srv.Stats())
 	}
 	srv.fill(rep, listen, o)
 	if watch != nil {
@@ -260,24 +340,22 @@ func serve(ctx context.Context, o Options, cfg Config, rep *report.Report, watch
 }
 
 // startTickers runs what serve does every so often while it serves: the
-// live status line, the stats, the main address check. stop ends them.
-func (s *Server) startTickers(ctx context.Context, o Options, watch *addrWatch) (stop func()) {
+// metrics' counters, the live status line, the main address check. stop
+// ends them.
+func (s *Server) startTickers(ctx context.Context, o Options, obs *observer, watch *addrWatch) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
-	var stopStatus func()
+	stopObserver := obs.watch(ctx, s)
+	stopStatus := func() {}
 	if o.Status != nil {
 		stopStatus = s.reportStatus(ctx, o.Status)
-	}
-	if o.Stats != nil && o.StatsEvery > 0 {
-		go every(ctx, o.StatsEvery, func() { o.Stats(s.Stats()) })
 	}
 	if watch != nil && o.AddrCheckInterval > 0 && (!watch.literal || len(watch.sources) > 0) {
 		go every(ctx, o.AddrCheckInterval, func() { watch.check(ctx, s) })
 	}
 	return func() {
 		cancel()
-		if stopStatus != nil {
-			stopStatus()
-		}
+		stopStatus()
+		stopObserver()
 	}
 }
 
@@ -286,9 +364,24 @@ func (s *Server) fill(rep *report.Report, listen []string, o Options) {
 	active, ended := s.Calls()
 	calls := append(ended, active...)
 	rep.Finished = time.Now()
-	rep.Serve = ServeReport(listen, s.EffectiveConfig(), fmt.Sprintf("%d-%d", o.PortMin, o.PortMax), s.Registrations(), calls)
+	ports := fmt.Sprintf("%d-%d", o.PortMin, o.PortMax)
+	if s.cfg.Engines != nil {
+		ports = "" // the engines' own
+	}
+	rep.Serve = ServeReport(listen, s.EffectiveConfig(), ports, s.Registrations(), calls)
 	rep.Serve.Counters = s.callCounters()
 	rep.Add(ServeFindings(calls, s.Anomalies(), s.ownIP())...)
+	if s.media != nil {
+		rep.Serve.Media = s.media.kind()
+	}
+	if s.cfg.Engines != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), engineFinalCheck)
+		s.cfg.Engines.Check(ctx) // their figures as of now
+		cancel()
+		sts := s.engineStatuses()
+		rep.Serve.Engines = EngineReport(sts)
+		rep.Add(EngineFindings(sts)...)
+	}
 	rep.Verdict = serveVerdict(rep.Serve)
 }
 
@@ -299,12 +392,42 @@ func (s *Server) reportStatus(ctx context.Context, status func(string)) (stop fu
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		every(ctx, StatusInterval, func() {
-			active, _ := s.Calls()
-			status(StatusLine(len(s.Registrations()), active))
-		})
+		every(ctx, StatusInterval, func() { status(s.statusLine()) })
 	}()
 	return func() { cancel(); <-done }
+}
+
+// engineFinalCheck bounds the engines' last ping and statistics for the
+// report: one ng schedule.
+const engineFinalCheck = 2 * time.Second
+
+// statusLine is the live line: registrations, the first calls in
+// progress with their packets each way (an engine's calls are queried
+// for the next line), and each engine's state.
+func (s *Server) statusLine() string {
+	active, _ := s.Calls()
+	slices.SortFunc(active, func(a, b CallRecord) int { return a.Start.Compare(b.Start) })
+	for i, rec := range active {
+		if i == statusCalls {
+			break
+		}
+		if c := s.lookupCall(rec.CallID); c != nil && c.anchor() != nil {
+			c.anchor().refresh()
+		}
+	}
+	line := StatusLine(len(s.Registrations()), active)
+	if s.cfg.Engines != nil {
+		line += engineStatus(s.engineStatuses())
+	}
+	return line
+}
+
+func (s *Server) engineStatuses() []rtpengine.Status {
+	var out []rtpengine.Status
+	for _, e := range s.cfg.Engines.Engines() {
+		out = append(out, e.Status())
+	}
+	return out
 }
 
 // every calls fn every d until ctx ends.

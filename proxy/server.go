@@ -20,6 +20,7 @@ import (
 	"github.com/natdoc/natdoc/internal/sipcall"
 	"github.com/natdoc/natdoc/relay"
 	"github.com/natdoc/natdoc/report"
+	"github.com/natdoc/natdoc/rtpengine"
 )
 
 // Server defaults and limits, each with its reason.
@@ -76,9 +77,11 @@ type Config struct {
 	Realm string
 	// Open allows serving with neither Allow nor Users on a public address.
 	Open bool
-	// Fix anchors media in Relay (required then). False forwards SDP as is.
-	Fix   bool
-	Relay *relay.Relay
+	// Fix anchors media in Relay or, when Engines is set, in rtpengine
+	// (one of them is required then). False forwards SDP as is.
+	Fix     bool
+	Relay   *relay.Relay
+	Engines *rtpengine.Pool
 	// PortMin and PortMax are the RTP range (the ports a router forwards
 	// here): without a relay the echo user takes its media port from it.
 	PortMin, PortMax int
@@ -118,7 +121,7 @@ type Event struct {
 type Counters struct {
 	Requests, Registers, Invites, NotFound, AuthChallenges, Forbidden   atomic.Uint64
 	Malformed, Oversize, RateLimited, Keepalives, UnknownDialog, Reject atomic.Uint64
-	SDPRejected, RelayFull, Mirror                                      atomic.Uint64
+	SDPRejected, RelayFull, MediaFailed, Mirror                         atomic.Uint64
 	// Invalid: parsed, but against RFC 3261's rules for every request
 	// (answered 400/416/420/501/505, see admitted). StrayResponses:
 	// responses that match no transaction, dropped.
@@ -135,6 +138,7 @@ type Server struct {
 	auth    *digestAuth
 	limiter *ratelimit.PerSource
 	echo    *echoParty
+	media   media // nil without fix mode
 
 	listenIP   netip.Addr
 	listenPort int
@@ -191,11 +195,17 @@ func New(cfg Config) (*Server, error) {
 			return net.ListenUDP(network, ua)
 		}
 	}
-	if c.Fix && c.Relay == nil {
-		return nil, errors.New("serve: fix mode needs a relay")
+	if c.Fix && c.Relay == nil && c.Engines == nil {
+		return nil, errors.New("serve: fix mode needs a relay or rtpengine")
 	}
 	s := &Server{cfg: c, reg: newRegistrar(c.MaxBindings), calls: make(map[string]*call), endedBy: make(map[string]uint64),
 		limiter: ratelimit.New(c.Rate, c.Burst, maxLimiterSources)}
+	switch {
+	case c.Fix && c.Engines != nil:
+		s.media = &engineMedia{s: s, pool: c.Engines}
+	case c.Fix:
+		s.media = &relayMedia{s: s, rl: c.Relay}
+	}
 	if len(c.Users) > 0 {
 		s.auth = newDigestAuth(c.Realm, c.Users, c.Now)
 	}
@@ -280,7 +290,10 @@ func (s *Server) newUA() error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	if s.cfg.Echo {
-		s.echo = newEchoParty(s)
+		echo := newEchoParty(s)
+		s.mu.Lock()
+		s.echo = echo
+		s.mu.Unlock()
 	}
 	s.routes()
 	return nil
@@ -586,7 +599,8 @@ func (s *Server) Anomalies() []report.KeyValue {
 		k string
 		v uint64
 	}{{"malformed", c.Malformed.Load()}, {"invalid", c.Invalid.Load()}, {"stray-response", c.StrayResponses.Load()}, {"oversize", c.Oversize.Load()}, {"rate-limited", c.RateLimited.Load()},
-		{"sdp-rejected", c.SDPRejected.Load()}, {"unknown-dialog", c.UnknownDialog.Load()}, {"forbidden", c.Forbidden.Load()}, {"relay-full", c.RelayFull.Load()}} {
+		{"sdp-rejected", c.SDPRejected.Load()}, {"unknown-dialog", c.UnknownDialog.Load()}, {"forbidden", c.Forbidden.Load()}, {"relay-full", c.RelayFull.Load()},
+		{"media-failed", c.MediaFailed.Load()}} {
 		if kv.v > 0 {
 			out = append(out, report.KeyValue{Key: kv.k, Value: strconv.FormatUint(kv.v, 10)})
 		}

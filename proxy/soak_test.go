@@ -11,11 +11,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/natdoc/natdoc/internal/natlab"
+	"github.com/natdoc/natdoc/metrics"
 	"github.com/natdoc/natdoc/relay"
 )
 
@@ -59,17 +61,18 @@ var soakCallees = []soakCallee{
 // with audio both ways through the relay, re-INVITEs, cancelled calls and
 // calls nobody answers. Every call ends and is counted once by kind, the
 // relay's ports return, and goroutines, heap and open files come back to
-// their level after a warm-up.
+// their level after a warm-up. The figures are read as serve --metrics
+// exports them.
 func TestSoakMixed(t *testing.T) {
 	if testing.Short() {
 		t.Skip("soak")
 	}
 	requireSipp(t)
-	ts := startSoakServer(t)
+	ts, m := startSoakServer(t)
 	dir := soakDir(t)
 	startCallees(t, ts.addr, dir)
 	runLoads(t, ts.addr, dir, []soakLoad{{scenario: "uac-talk", callee: "answer", calls: 10, rate: 10, pause: 500 * time.Millisecond}})
-	base := settle(t, ts.srv, soakStats{}, 0)
+	base := settle(t, m, soakStats{}, 0)
 	loads := []soakLoad{
 		{scenario: "uac-talk", callee: "answer", calls: 150, rate: 15, pause: time.Second},
 		{scenario: "uac-talk", callee: "answer", calls: 40, rate: 4, pause: 8 * time.Second},
@@ -79,16 +82,17 @@ func TestSoakMixed(t *testing.T) {
 	}
 	runLoads(t, ts.addr, dir, loads)
 	start := time.Now()
-	after := settle(t, ts.srv, base, soakHeapSlack)
+	after := settle(t, m, base, soakHeapSlack)
 	t.Logf("settled %v after the load", time.Since(start).Round(time.Second))
-	st := ts.srv.Stats()
-	t.Logf("after warm-up %+v; after the load %+v; stats %+v", base, after, st)
-	want := map[string]uint64{"bye": 10 + 150 + 40 + 40, "cancelled": 35, "rejected": 35}
-	if st.CallsStarted != 310 || st.CallsEnded != 310 || st.CallsActive != 0 || fmt.Sprint(st.Ended) != fmt.Sprint(want) {
-		t.Errorf("calls started %d, ended %d, active %d, ended by kind %v; want 310, 310, 0, %v", st.CallsStarted, st.CallsEnded, st.CallsActive, st.Ended, want)
+	fig := scrapeFigures(t, m)
+	t.Logf("after warm-up %+v; after the load %+v; metrics %v", base, after, fig)
+	ended := fig[`natdoc_calls_ended_total{end="bye"}`] + fig[`natdoc_calls_ended_total{end="cancelled"}`] + fig[`natdoc_calls_ended_total{end="rejected"}`]
+	if fig["natdoc_calls_started_total"] != 310 || ended != 310 || fig["natdoc_calls_active"] != 0 ||
+		fig[`natdoc_calls_ended_total{end="bye"}`] != 10+150+40+40 || fig[`natdoc_calls_ended_total{end="cancelled"}`] != 35 {
+		t.Errorf("calls: %v; want 310 started, 310 ended (bye 240, cancelled 35, rejected 35), none active", fig)
 	}
-	if st.RelaySessions != 0 || st.RelayFreePairs != 200 {
-		t.Errorf("relay: %d sessions open, %d of 200 pairs free", st.RelaySessions, st.RelayFreePairs)
+	if fig["natdoc_relay_sessions"] != 0 || fig["natdoc_relay_ports_free"] != 400 {
+		t.Errorf("relay: %v sessions open, %v of 400 ports free", fig["natdoc_relay_sessions"], fig["natdoc_relay_ports_free"])
 	}
 	if after.goroutines > base.goroutines+5 || after.files > base.files || after.heap > base.heap+soakHeapSlack {
 		t.Errorf("leak: after warm-up %+v, after the load %+v", base, after)
@@ -105,25 +109,31 @@ func requireSipp(t *testing.T) {
 	}
 }
 
-func startSoakServer(t *testing.T) *testServer {
+// startSoakServer runs a server in fix mode on loopback with its figures
+// in m, wired as serve --metrics wires them.
+func startSoakServer(t *testing.T) (*testServer, *metrics.Metrics) {
 	t.Helper()
 	udp, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 8, 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rl, err := relay.New(relay.Config{Bind: netip.MustParseAddr("127.0.8.1"), PortMin: 26600, PortMax: 26999})
+	m := metrics.New()
+	var closed metrics.RelayCounter
+	rl, err := relay.New(relay.Config{Bind: netip.MustParseAddr("127.0.8.1"), PortMin: 26600, PortMax: 26999, OnRelease: closed.Closed})
 	if err != nil {
 		t.Fatal(err)
 	}
+	exportRelay(m, rl, &closed)
 	srv, err := New(Config{Fix: true, Relay: rl, Rate: 1e6, Burst: 1e6, Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ts := &testServer{srv: srv, relay: rl, addr: udp.LocalAddr().String(), done: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
+	stopWatch := newObserver(m, nil).watch(ctx, srv)
 	go func() { defer close(ts.done); srv.Serve(ctx, udp, nil) }()
-	t.Cleanup(func() { cancel(); <-ts.done; rl.Close() })
-	return ts
+	t.Cleanup(func() { cancel(); <-ts.done; stopWatch(); rl.Close() })
+	return ts, m
 }
 
 // soakDir is the directory sipp runs in: the scenarios' audio file and
@@ -211,16 +221,43 @@ type soakStats struct {
 // (after a collection) no more than base's and slack, or until 40 s
 // passed (sipgo keeps finished transactions, with their messages, for up
 // to 32 s: RFC 3261 Timer J). It returns the figures then.
-func settle(t *testing.T, srv *Server, base soakStats, slack uint64) soakStats {
+func settle(t *testing.T, m *metrics.Metrics, base soakStats, slack uint64) soakStats {
 	t.Helper()
 	deadline := time.Now().Add(40 * time.Second)
 	for {
-		st := srv.Stats()
-		now := soakStats{goroutines: st.Goroutines, files: st.OpenFiles, heap: st.HeapBytes}
-		quiet := st.CallsActive == 0 && st.RelaySessions == 0
+		runtime.GC() // go_gc_heap_live_bytes is the heap this collection marked
+		fig := scrapeFigures(t, m)
+		now := soakStats{goroutines: int(fig["go_goroutines"]), files: int(fig["process_open_fds"]), heap: uint64(fig["go_gc_heap_live_bytes"])}
+		quiet := fig["natdoc_calls_active"] == 0 && fig["natdoc_relay_sessions"] == 0
 		if quiet && (base.goroutines == 0 || now.goroutines <= base.goroutines+5 && now.heap <= base.heap+slack) || time.Now().After(deadline) {
 			return now
 		}
 		time.Sleep(time.Second)
 	}
+}
+
+// scrapeFigures reads m's gauges and counters by name, with the labels
+// in braces when a metric has any (natdoc_calls_ended_total{end="bye"}).
+func scrapeFigures(t *testing.T, m *metrics.Metrics) map[string]float64 {
+	t.Helper()
+	mfs, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		for _, mt := range mf.GetMetric() {
+			key := mf.GetName()
+			if lp := mt.GetLabel(); len(lp) > 0 {
+				key += fmt.Sprintf("{%s=%q}", lp[0].GetName(), lp[0].GetValue())
+			}
+			switch {
+			case mt.Gauge != nil:
+				out[key] = mt.GetGauge().GetValue()
+			case mt.Counter != nil:
+				out[key] = mt.GetCounter().GetValue()
+			}
+		}
+	}
+	return out
 }

@@ -1,44 +1,19 @@
 package proxy
 
 import (
-	"os"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
+	"github.com/natdoc/natdoc/metrics"
 	"github.com/natdoc/natdoc/report"
 )
 
-// Stats is a snapshot of a running server, for monitoring and for the
-// soak benchmark's leak checks: what it holds now and what it did so far.
-type Stats struct {
-	Time time.Time `json:"time"`
-	Kind string    `json:"kind"` // "stats", beside the events of serve --json
-	// Registered phones and calls in progress now; calls started and
-	// ended since the start, and how the ended ones ended.
-	Registered   int               `json:"registered"`
-	CallsActive  int               `json:"calls_active"`
-	CallsStarted uint64            `json:"calls_started"`
-	CallsEnded   uint64            `json:"calls_ended"`
-	Ended        map[string]uint64 `json:"ended,omitempty"`
-	// RelaySessions open and port pairs free (fix mode).
-	RelaySessions  int `json:"relay_sessions"`
-	RelayFreePairs int `json:"relay_free_pairs"`
-	// The process: goroutines, live heap (after a collection: Stats forces
-	// one, a few milliseconds for a server's heap, so that garbage not yet
-	// collected does not read as a leak), open file descriptors (-1 where
-	// the system does not say).
-	Goroutines int    `json:"goroutines"`
-	HeapBytes  uint64 `json:"heap_bytes"`
-	OpenFiles  int    `json:"open_files"`
-}
-
-// endKinds are the buckets of Stats.Ended: why calls end, with any other
+// endKinds are the kinds ended calls are counted by (the summary's
+// counters, natdoc_calls_ended_total): why calls end, with any other
 // final response (its reason phrase comes from the network, so it is not
 // a key) counted as rejected.
-var endKinds = []string{"bye", "cancelled", "no answer", endMediaTimeout, "shutdown", "forward failed", "too many hops", "sdp"}
+var endKinds = []string{"bye", "cancelled", "no answer", endMediaTimeout, "shutdown", "forward failed", "too many hops", "media"}
 
 func endKind(reason string) string {
 	for _, k := range endKinds {
@@ -49,32 +24,16 @@ func endKind(reason string) string {
 	return "rejected"
 }
 
-// Stats reads the server's figures now.
-func (s *Server) Stats() Stats {
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	st := Stats{Time: s.cfg.Now(), Kind: "stats", Registered: len(s.Registrations()), Goroutines: runtime.NumGoroutine(),
-		HeapBytes: ms.HeapAlloc, OpenFiles: openFiles(), Ended: map[string]uint64{}}
+// callTotals are the server's calls for the metrics: in progress,
+// started, and ended by kind.
+func (s *Server) callTotals() metrics.CallTotals {
 	s.mu.Lock()
-	st.CallsActive, st.CallsStarted, st.CallsEnded = len(s.calls), s.callsStarted, s.callsEnded
+	defer s.mu.Unlock()
+	t := metrics.CallTotals{Active: len(s.calls), Started: s.callsStarted, Ended: make(map[string]uint64, len(s.endedBy))}
 	for k, v := range s.endedBy {
-		st.Ended[k] = v
+		t.Ended[k] = v
 	}
-	s.mu.Unlock()
-	if r := s.cfg.Relay; r != nil {
-		st.RelaySessions, st.RelayFreePairs = len(r.Sessions()), r.FreePairs()
-	}
-	return st
-}
-
-// openFiles counts the process's open descriptors (Linux), else -1.
-func openFiles() int {
-	fds, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		return -1
-	}
-	return len(fds) - 1 // the directory being read
+	return t
 }
 
 // callCounters are the summary's call counts: started, ended, and ended

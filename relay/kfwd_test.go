@@ -3,7 +3,6 @@ package relay
 import (
 	"bytes"
 	"log/slog"
-	"net/netip"
 	"strings"
 	"testing"
 )
@@ -22,14 +21,7 @@ func TestKernelForwardFallback(t *testing.T) {
 	if n := strings.Count(logs.String(), "kernel forwarding is off"); n != 1 {
 		t.Errorf("want one warning, got %d:\n%s", n, logs.String())
 	}
-	s, err := r.Allocate(t.Context(), "fallback")
-	if err != nil {
-		t.Fatal(err)
-	}
-	caller, callee := listen(t, "127.0.0.1"), listen(t, "127.0.0.1")
-	s.A.Expect(loopback)
-	s.B.Expect(loopback)
-	s.B.SetSDPAddr(addrOf(callee), netip.AddrPort{})
+	s, caller, callee := openSession(t, r, "fallback")
 	send(t, caller, relayAddr(s.A), seqs(1, 10)...)
 	if got, _ := receive(t, callee, 10); got != 10 {
 		t.Fatalf("callee got %d of 10", got)

@@ -90,6 +90,10 @@ type Config struct {
 	// Log receives the relay's few log lines (kernel forwarding's warning,
 	// stale tables removed); nil means slog.Default().
 	Log *slog.Logger
+	// OnRelease, when set, is called once per session with its final
+	// counters, after its ports went back to the pool and it left
+	// Sessions (natdoc serve --metrics keeps closed sessions' totals).
+	OnRelease func(SessionStats)
 }
 
 func (c *Config) withDefaults() Config {
@@ -256,6 +260,9 @@ func (r *Relay) release(s *Session, done func()) {
 		delete(r.sessions, s)
 		r.mu.Unlock()
 		s.kernelFinal()
+		if r.cfg.OnRelease != nil {
+			r.cfg.OnRelease(s.Stats())
+		}
 		done()
 	}
 	if r.kfwd != nil && r.kfwd.forget(s, free) {

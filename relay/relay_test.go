@@ -86,6 +86,21 @@ func receive(t testing.TB, c *net.UDPConn, want int) (int, netip.AddrPort) {
 
 func relayAddr(l *Leg) netip.AddrPort { return netip.AddrPortFrom(loopback, uint16(l.Port())) }
 
+// openSession allocates a session between two loopback parties; the
+// callee's SDP names its socket, the caller's address is latched.
+func openSession(t *testing.T, r *Relay, callID string) (s *Session, caller, callee *net.UDPConn) {
+	t.Helper()
+	s, err := r.Allocate(t.Context(), callID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caller, callee = listen(t, "127.0.0.1"), listen(t, "127.0.0.1")
+	s.A.Expect(loopback)
+	s.B.Expect(loopback)
+	s.B.SetSDPAddr(addrOf(callee), netip.AddrPort{})
+	return s, caller, callee
+}
+
 func seqs(from, n int) []uint16 {
 	out := make([]uint16, n)
 	for i := range out {
@@ -519,4 +534,41 @@ func listen6(t *testing.T) *net.UDPConn {
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// TestOnReleaseHearsFinalCounters: every session's final counters reach
+// OnRelease once, after it left Sessions, whether it was closed, timed
+// out or ended with the relay.
+func TestOnReleaseHearsFinalCounters(t *testing.T) {
+	released := make(chan SessionStats, 4)
+	var r *Relay
+	r = newTestRelay(t, Config{PortMin: 24600, PortMax: 24699, OnRelease: func(st SessionStats) {
+		for _, s := range r.Sessions() {
+			if s.CallID == st.CallID {
+				t.Errorf("%s still in Sessions when released", st.CallID)
+			}
+		}
+		released <- st
+	}})
+	s, caller, callee := openSession(t, r, "closed")
+	send(t, caller, relayAddr(s.A), seqs(1, 5)...)
+	if got, _ := receive(t, callee, 5); got != 5 {
+		t.Fatalf("callee got %d packets", got)
+	}
+	waitFor(t, func() bool { return s.Stats().A.RTP.Packets == 5 })
+	s.Close()
+	s.Wait()
+	if st := <-released; st.CallID != "closed" || st.A.RTP.Packets != 5 {
+		t.Errorf("released %+v, want call closed with 5 packets from A", st)
+	}
+	if _, err := r.Allocate(t.Context(), "with-relay"); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	if st := <-released; st.CallID != "with-relay" {
+		t.Errorf("released %q, want with-relay", st.CallID)
+	}
+	if len(released) != 0 {
+		t.Errorf("%d more releases", len(released))
+	}
 }

@@ -21,6 +21,17 @@ type CaptureInfo struct {
 	// already seen (a SPAN port copying both directions, ERSPAN beside the
 	// plain copy, overlapping captures, a file given twice).
 	Duplicates uint64 `json:"duplicates,omitempty"`
+	// Comments are the capture's pcapng section and packet comments: the
+	// capturer's notes. CommentsLeftOut counts those past the first 100.
+	Comments        []CaptureComment `json:"comments,omitempty"`
+	CommentsLeftOut uint64           `json:"comments_left_out,omitempty"`
+}
+
+// CaptureComment is one pcapng comment: on a packet (Frame), or on a whole
+// file's section (Frame 0).
+type CaptureComment struct {
+	Frame uint64 `json:"frame,omitempty"`
+	Text  string `json:"text"`
 }
 
 // Anomaly is input that could not be read as it claimed to be, counted and
@@ -33,6 +44,15 @@ type Anomaly struct {
 	Offsets []int64  `json:"offsets,omitempty"`
 	Frames  []uint64 `json:"frames,omitempty"`
 }
+
+// The audio findings of a call's verdict. Both capture (judging packets)
+// and phone (measuring a call it made) make them, so they are defined here,
+// in the model both share.
+const (
+	IDTwoWayAudio FindingID = "two-way-audio"
+	IDOneWayAudio FindingID = "one-way-audio"
+	IDNoWayAudio  FindingID = "no-way-audio"
+)
 
 // Verdict is a call's or stream's audio outcome.
 type Verdict string
@@ -206,6 +226,9 @@ const (
 	// ProofInferred: sent to the public address of the receiver's NAT, on
 	// the port the receiver's own media leaves from: the mapping exists.
 	ProofInferred = "inferred"
+	// ProofRTCPReported: the capture holds none of the stream's RTP (a
+	// HEP feed of SIP and RTCP), and the receiver's RTCP reports it.
+	ProofRTCPReported = "rtcp-reported"
 )
 
 // Delivery is one direction of a media stream: the packets seen and
@@ -224,20 +247,24 @@ type Delivery struct {
 // RTPFlow is the RTP seen in one direction between two transport addresses.
 type RTPFlow struct {
 	// Direction is "caller->callee" or "callee->caller".
-	Direction    string    `json:"direction"`
-	Src          string    `json:"src"`
-	Dst          string    `json:"dst"`
-	SSRCs        []uint32  `json:"ssrcs,omitempty"`
-	PayloadTypes []uint8   `json:"payload_types,omitempty"`
-	Packets      uint64    `json:"packets"`
-	Bytes        uint64    `json:"bytes"`
-	Lost         int64     `json:"lost"`
-	JitterMs     float64   `json:"jitter_ms"`
-	MaxGapMs     float64   `json:"max_gap_ms"`
-	First        time.Time `json:"first,omitzero"`
-	Last         time.Time `json:"last,omitzero"`
-	FirstFrame   uint64    `json:"first_frame,omitempty"`
-	LastFrame    uint64    `json:"last_frame,omitempty"`
+	Direction    string       `json:"direction"`
+	Src          string       `json:"src"`
+	Dst          string       `json:"dst"`
+	SSRCs        []uint32     `json:"ssrcs,omitempty"`
+	PayloadTypes PayloadTypes `json:"payload_types,omitempty"`
+	Packets      uint64       `json:"packets"`
+	Bytes        uint64       `json:"bytes"`
+	Lost         int64        `json:"lost"`
+	// JitterMs is the RFC 3550 interarrival jitter after the last packet,
+	// what the receiver's RTCP would report; Quality has its mean and
+	// maximum. MaxGapMs is the longest time between packets of one talk
+	// spurt (Wireshark's "max delta").
+	JitterMs   float64   `json:"jitter_ms"`
+	MaxGapMs   float64   `json:"max_gap_ms"`
+	First      time.Time `json:"first,omitzero"`
+	Last       time.Time `json:"last,omitzero"`
+	FirstFrame uint64    `json:"first_frame,omitempty"`
+	LastFrame  uint64    `json:"last_frame,omitempty"`
 	// MatchedSDP says the flow's destination is an address an SDP promised;
 	// false means it was bound to the call by heuristics (timing, SSRC,
 	// signalling source), as NATed media often must be.
@@ -257,4 +284,8 @@ type RTPFlow struct {
 	// can show where media started and stopped.
 	Timeline       []uint32 `json:"timeline,omitempty"`
 	TimelineStepMs int64    `json:"timeline_step_ms,omitempty"`
+	// Quality: codec, loss, order, jitter, MOS and audio level (RTP only).
+	Quality *StreamQuality `json:"quality,omitempty"`
+	// Reports is what the sender's and the receiver's RTCP said about it.
+	Reports *RTCPView `json:"rtcp_reports,omitempty"`
 }

@@ -39,26 +39,10 @@ func textCallDetail(r *Report, opt Options) string {
 			if md == nil {
 				continue
 			}
-			fmt.Fprintf(&b, "    %-6s SDP (frame %d) receive at %s, %s, %s %s\n", md.Party, md.Frame, md.Addr, md.Direction, md.Proto, styleDim.Render(strings.Join(md.Codecs, ", ")))
+			fmt.Fprintf(&b, "    %-6s SDP (frame %d) %sreceive at %s, %s, %s %s\n", md.Party, md.Frame, hang, md.Addr, md.Direction, md.Proto, styleDim.Render(strings.Join(md.Codecs, ", ")))
 		}
 		for _, f := range s.Flows {
-			kind := "RTP "
-			if f.RTCP {
-				kind = "RTCP"
-			}
-			match := "SDP address"
-			if !f.MatchedSDP {
-				match = "bound by heuristics"
-			}
-			if f.Unreachable {
-				match += "; sent to an unreachable private address"
-			}
-			stats := fmt.Sprintf("%d pkts, lost %d, jitter %.2f ms, max gap %.0f ms", f.Packets, f.Lost, f.JitterMs, f.MaxGapMs)
-			if f.RTCP {
-				stats = fmt.Sprintf("%d pkts", f.Packets)
-			}
-			fmt.Fprintf(&b, "    %s %-15s %s → %s  %s, frames %d-%d %s\n",
-				kind, f.Direction, f.Src, f.Dst, stats, f.FirstFrame, f.LastFrame, styleDim.Render("("+match+")"))
+			textFlow(&b, f) // quality_text.go
 		}
 		if len(s.Flows) == 0 {
 			b.WriteString("    no RTP seen\n")

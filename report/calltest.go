@@ -39,7 +39,11 @@ type ServeReport struct {
 	LocalAddr  string   `json:"local_addr,omitempty"`
 	RTPPorts   string   `json:"rtp_ports,omitempty"`
 	Fix        bool     `json:"fix"`
-	Registered int      `json:"registered"`
+	// Media is where fix mode anchored media: "relay" (natdoc's own) or
+	// "rtpengine" (then Engines says which and how they did).
+	Media      string        `json:"media,omitempty"`
+	Engines    []MediaEngine `json:"engines,omitempty"`
+	Registered int           `json:"registered"`
 	// Registrations are the phones registered at the end.
 	Registrations []Registration `json:"registrations,omitempty"`
 	Calls         []RelayedCall  `json:"calls,omitempty"`
@@ -48,14 +52,34 @@ type ServeReport struct {
 
 // RelayedCall is one call the server set up, with relay counters per leg.
 type RelayedCall struct {
-	CallID string     `json:"call_id"`
-	From   string     `json:"from"`
-	To     string     `json:"to"`
-	Start  time.Time  `json:"start,omitzero"`
-	End    time.Time  `json:"end,omitzero"`
-	State  string     `json:"state,omitempty"`
-	Ended  string     `json:"ended,omitempty"` // why: bye, cancelled, idle, shutdown, a response
+	CallID string    `json:"call_id"`
+	From   string    `json:"from"`
+	To     string    `json:"to"`
+	Start  time.Time `json:"start,omitzero"`
+	End    time.Time `json:"end,omitzero"`
+	State  string    `json:"state,omitempty"`
+	Ended  string    `json:"ended,omitempty"` // why: bye, cancelled, idle, shutdown, a response
+	// Engine is the rtpengine that had the call's media.
+	Engine string     `json:"engine,omitempty"`
 	Legs   []RelayLeg `json:"legs,omitempty"`
+}
+
+// MediaEngine is one rtpengine natdoc serve anchored media in.
+type MediaEngine struct {
+	Address string `json:"address"` // its ng control address
+	Weight  int    `json:"weight"`
+	Up      bool   `json:"up"` // at the end of the run
+	// Calls anchored there in all, Active at the end; Failures are
+	// requests that got no reply or an error; Outages, times it stopped
+	// answering.
+	Calls     uint64 `json:"calls"`
+	Active    int    `json:"active,omitempty"`
+	Failures  uint64 `json:"failures,omitempty"`
+	Outages   int    `json:"outages,omitempty"`
+	LastError string `json:"last_error,omitempty"`
+	// Stats are its own figures (ng statistics): sessions, packet rate,
+	// packets relayed since it started, one-way and no-way streams.
+	Stats []KeyValue `json:"stats,omitempty"`
 }
 
 // Registration is one phone registered with `natdoc serve`.

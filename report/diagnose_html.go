@@ -3,14 +3,39 @@ package report
 import (
 	"fmt"
 	"html/template"
+	"slices"
 	"strings"
 )
 
 // The network picture of natdoc diagnose: this host, its router(s), the
 // public side and the SIP server, with the element where a problem sits
-// drawn in red. Finding IDs are matched as strings: report imports no
-// other natdoc package.
+// drawn in red.
 func init() { RegisterHTMLSection(diagnosePicture) }
+
+// NetworkPicture says which findings place a problem on which element of
+// the network picture in diagnose's HTML report. The package that makes
+// those findings registers it, so report names no finding ID.
+type NetworkPicture struct {
+	// Router: a problem on this network's router or firewall.
+	Router []FindingID
+	// SecondRouter and ProviderNAT: a NAT beyond the router, the user's own
+	// second router or the provider's carrier-grade NAT.
+	SecondRouter, ProviderNAT []FindingID
+	// Server: a problem at the SIP server.
+	Server []FindingID
+	// ServerNamed: findings whose Subject names the SIP server; the server
+	// is drawn when one of them is present, problem or not.
+	ServerNamed []FindingID
+	// PublicAddress: findings whose first evidence address is this
+	// network's public address, drawn when no STUN mapping gave one.
+	PublicAddress []FindingID
+}
+
+var picture NetworkPicture
+
+// RegisterNetworkPicture sets the findings behind diagnose's network
+// picture. Without it the picture is drawn with no element marked.
+func RegisterNetworkPicture(p NetworkPicture) { picture = p }
 
 // pictureNode is one box of the picture.
 type pictureNode struct {
@@ -18,16 +43,6 @@ type pictureNode struct {
 	Problem      bool
 	Note         string
 }
-
-// Findings that place the problem on the router (or the network's
-// firewall), on the outer router, or on the SIP server.
-var (
-	routerProblemIDs = []FindingID{"sip-alg-rewrite", "sip-alg-drop", "sip-port-not-forwarded", "rtp-ports-not-forwarded",
-		"mapping-varies-by-destination", "no-udp", "upnp-mapping-limit", "no-hairpin"}
-	outerProblemIDs  = []FindingID{"double-nat", "carrier-grade-nat"}
-	serverProblemIDs = []FindingID{"sip-server-private-address", "sip-server-no-answer", "sip-server-no-rport",
-		"sip-server-unresolved", "sip-server-dns-private", "dyndns-stale"}
-)
 
 func diagnosePicture(r *Report) template.HTML {
 	if r.Command != "diagnose" || len(r.Checks) == 0 {
@@ -59,15 +74,10 @@ func diagnosePicture(r *Report) template.HTML {
 }
 
 func pictureNodes(r *Report) []pictureNode {
-	found := map[FindingID]Finding{}
-	for _, f := range r.Findings {
-		if _, ok := found[f.ID]; !ok {
-			found[f.ID] = f
-		}
-	}
+	problems := problemFindings(r)
 	problemIn := func(ids []FindingID) (bool, string) {
 		for _, id := range ids {
-			if f, ok := found[id]; ok && f.Severity.IsProblem() {
+			if problems[id] {
 				return true, string(id)
 			}
 		}
@@ -82,24 +92,35 @@ func pictureNodes(r *Report) []pictureNode {
 	if r.Host != nil && r.Host.Gateway != "" {
 		router.Label, _, _ = strings.Cut(r.Host.Gateway, " ")
 	}
-	router.Problem, router.Note = problemIn(routerProblemIDs)
+	router.Problem, router.Note = problemIn(picture.Router)
 	if r.Host == nil || r.Host.PublicAddress != TriYes {
 		nodes = append(nodes, router)
 	}
-	if outer, id := problemIn(outerProblemIDs); outer {
-		title := "second router"
-		if id == "carrier-grade-nat" {
-			title = "provider's NAT"
-		}
-		nodes = append(nodes, pictureNode{Title: title, Label: "private WAN", Problem: true, Note: id})
+	if outer, id := problemIn(picture.SecondRouter); outer {
+		nodes = append(nodes, pictureNode{Title: "second router", Label: "private WAN", Problem: true, Note: id})
+	} else if outer, id := problemIn(picture.ProviderNAT); outer {
+		nodes = append(nodes, pictureNode{Title: "provider's NAT", Label: "private WAN", Problem: true, Note: id})
 	}
 	nodes = append(nodes, pictureNode{Title: "internet", Label: publicLabel(r)})
 	if subject, ok := serverSubject(r); ok {
 		srv := pictureNode{Title: "SIP server", Label: subject}
-		srv.Problem, srv.Note = problemIn(serverProblemIDs)
+		srv.Problem, srv.Note = problemIn(picture.Server)
 		nodes = append(nodes, srv)
 	}
 	return nodes
+}
+
+// problemFindings is the set of IDs whose first finding in r is a problem.
+func problemFindings(r *Report) map[FindingID]bool {
+	problems := map[FindingID]bool{}
+	seen := map[FindingID]bool{}
+	for _, f := range r.Findings {
+		if !seen[f.ID] {
+			seen[f.ID] = true
+			problems[f.ID] = f.Severity.IsProblem()
+		}
+	}
+	return problems
 }
 
 func hostLabel(r *Report) string {
@@ -122,7 +143,7 @@ func publicLabel(r *Report) string {
 		return addr
 	}
 	for _, f := range r.Findings {
-		if (f.ID == "public-address" || f.ID == "host-public-address") && len(f.Evidence) > 0 && len(f.Evidence[0].Addrs) > 0 {
+		if slices.Contains(picture.PublicAddress, f.ID) && len(f.Evidence) > 0 && len(f.Evidence[0].Addrs) > 0 {
 			return f.Evidence[0].Addrs[0]
 		}
 	}
@@ -131,7 +152,7 @@ func publicLabel(r *Report) string {
 
 func serverSubject(r *Report) (string, bool) {
 	for _, f := range r.Findings {
-		if strings.HasPrefix(string(f.ID), "sip-server-") || f.ID == "dyndns-stale" {
+		if slices.Contains(picture.ServerNamed, f.ID) {
 			return f.Subject, true
 		}
 	}

@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -74,7 +75,7 @@ func summariseInfo(calls []Call) (list []*infoSummary, byID map[FindingID]*infoS
 
 // textCallFindings renders the calls' findings: problem calls first with
 // everything, then the summaries, then what is left of the other calls.
-func textCallFindings(b *strings.Builder, calls []Call) {
+func textCallFindings(b *strings.Builder, calls []Call, fixes *remedyNotes) {
 	var problem, rest []Call
 	for _, c := range calls {
 		switch {
@@ -85,15 +86,14 @@ func textCallFindings(b *strings.Builder, calls []Call) {
 			rest = append(rest, c)
 		}
 	}
-	remedies := map[string]string{} // remedy text → the call it was first given for
 	for _, c := range problem {
-		textCallFindingsOf(b, c, c.Findings, remedies)
+		textCallFindingsOf(b, c, c.Findings, fixes)
 	}
 	summaries, summarised := summariseInfo(rest)
 	for _, s := range summaries {
-		fmt.Fprintf(b, "  %s %s in %d calls without problems: %s %s\n", severityLabel(SeverityInfo),
+		fmt.Fprintf(b, "  %s %s%s in %d calls without problems: %s %s\n", severityLabel(SeverityInfo), hang,
 			styleDim.Render("["+string(s.id)+"]"), len(s.calls), listIDs(s.calls), styleDim.Render("(--call ID for details)"))
-		fmt.Fprintf(b, "        - e.g. %s: %s\n", s.calls[0], s.example.Title)
+		fmt.Fprintf(b, "        - %se.g. %s: %s\n", hang, s.calls[0], s.example.Title)
 	}
 	for _, c := range rest {
 		var left []Finding
@@ -103,17 +103,15 @@ func textCallFindings(b *strings.Builder, calls []Call) {
 			}
 		}
 		if len(left) > 0 {
-			textCallFindingsOf(b, c, left, remedies)
+			textCallFindingsOf(b, c, left, fixes)
 		}
 	}
 }
 
 // textCallFindingsOf renders one call's heading and findings, most severe
-// first; a problem call's heading says its verdict. A remedy already given
-// for an earlier call is referred to, not repeated: a hundred one-way calls
-// of the same cause share one long remedy.
-func textCallFindingsOf(b *strings.Builder, c Call, fs []Finding, remedies map[string]string) {
-	head := "  " + styleTitle.Render("Call "+c.ID) + " " + styleDim.Render(c.CallID)
+// first; a problem call's heading says its verdict.
+func textCallFindingsOf(b *strings.Builder, c Call, fs []Finding, fixes *remedyNotes) {
+	head := "  " + hang + styleTitle.Render("Call "+c.ID) + " " + styleDim.Render(c.CallID)
 	if CallHasProblem(c) {
 		head += " " + verdictStyle(c.Verdict).Render(verdictText(c))
 	}
@@ -121,21 +119,73 @@ func textCallFindingsOf(b *strings.Builder, c Call, fs []Finding, remedies map[s
 	sorted := append([]Finding(nil), fs...)
 	SortFindings(sorted)
 	for _, f := range sorted {
-		first, seen := remedies[f.Remedy]
-		if f.Remedy == "" || !seen {
-			if f.Remedy != "" {
-				remedies[f.Remedy] = c.ID
-			}
-			textFinding(b, f)
-			continue
-		}
-		if first == c.ID {
-			f.Remedy = "" // given just above, for this call
-		} else {
-			f.Remedy = styleDim.Render("as for call " + first + " above")
-		}
-		textFinding(b, f)
+		textFinding(b, f, fixes.fix(f.Remedy, c.ID))
 	}
+}
+
+// remedyNotes makes sure a report gives each remedy once. A remedy that is
+// also in the report's ranked list is referred to by its number there; any
+// other is written out the first time and referred to after: a hundred
+// one-way calls of the same cause share one long remedy.
+type remedyNotes struct {
+	ref map[string]string // remedy text → what to write instead
+	// given: remedy text → the call it was written out for ("" for none).
+	given map[string]string
+}
+
+func newRemedyNotes(ranked []Remedy) *remedyNotes {
+	n := &remedyNotes{ref: map[string]string{}, given: map[string]string{}}
+	for i, m := range ranked {
+		if m.Detail != "" {
+			n.ref[m.Detail] = styleDim.Render(fmt.Sprintf("remedy %d below: ", i+1)) + m.Title
+		}
+	}
+	return n
+}
+
+// fix says what to print after "fix:" for remedy text given in call
+// (empty for a report-wide finding): the text, a reference, or "" when
+// nothing is to be printed.
+func (n *remedyNotes) fix(text, call string) string {
+	if text == "" {
+		return ""
+	}
+	if ref, ok := n.ref[text]; ok {
+		return ref
+	}
+	first, seen := n.given[text]
+	switch {
+	case !seen:
+		n.given[text] = call
+		return text
+	case first == call:
+		return "" // given just above
+	case first == "":
+		return styleDim.Render("as above")
+	}
+	return styleDim.Render("as for call " + first + " above")
+}
+
+// visibleRemedies are the ranked remedies the text report lists: all of
+// them, or with --call those that fix one of that call's findings.
+func visibleRemedies(r *Report, opt Options) []Remedy {
+	if opt.CallID == "" {
+		return r.Remedies
+	}
+	c := r.FindCall(opt.CallID)
+	if c == nil {
+		return nil
+	}
+	var out []Remedy
+	for _, m := range r.Remedies {
+		for _, f := range c.Findings {
+			if slices.Contains(m.Fixes, f.ID) {
+				out = append(out, m)
+				break
+			}
+		}
+	}
+	return out
 }
 
 // listIDs names up to summaryIDs call IDs and counts the rest.
@@ -158,5 +208,5 @@ func problemCallsLine(calls []Call) string {
 	if len(ids) == 0 {
 		return ""
 	}
-	return styleError.Render(fmt.Sprintf("%d of %d calls with problems (marked !): ", len(ids), len(calls))) + listIDs(ids) + "\n"
+	return hang + styleError.Render(fmt.Sprintf("%d of %d calls with problems (marked !): ", len(ids), len(calls))) + listIDs(ids) + "\n"
 }

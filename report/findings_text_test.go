@@ -30,7 +30,7 @@ func manyCallsReport() *Report {
 
 func TestTextSummarisesRepeatedInfoFindings(t *testing.T) {
 	out := textFindings(manyCallsReport(), Options{})
-	plain := stripANSI(out)
+	plain := plainText(out)
 	for _, want := range []string{
 		"Call C1 one one-way (caller cannot hear)",
 		"Contact of C1 is private", // a problem call keeps every finding
@@ -73,7 +73,7 @@ func TestTextSummarisesRepeatedInfoFindings(t *testing.T) {
 func TestTextNoSummaryBelowThreshold(t *testing.T) {
 	r := manyCallsReport()
 	r.Calls = r.Calls[:3] // C2 is the only call without problems
-	plain := stripANSI(textFindings(r, Options{}))
+	plain := plainText(textFindings(r, Options{}))
 	if strings.Contains(plain, "without problems") || !strings.Contains(plain, "Contact of C2 is private") {
 		t.Errorf("one call's info finding should be listed in full:\n%s", plain)
 	}
@@ -91,7 +91,7 @@ func TestListIDsAndProblemLine(t *testing.T) {
 		t.Errorf("listIDs = %q", got)
 	}
 	calls = append(calls, Call{ID: "C26", Verdict: VerdictTwoWay})
-	if got := stripANSI(problemCallsLine(calls)); !strings.HasPrefix(got, "25 of 26 calls with problems (marked !): C1, ") {
+	if got := plainText(problemCallsLine(calls)); !strings.HasPrefix(got, "25 of 26 calls with problems (marked !): C1, ") {
 		t.Errorf("problem line = %q", got)
 	}
 	if got := problemCallsLine(calls[25:]); got != "" {
@@ -110,11 +110,81 @@ func TestTextRemedyGivenOnce(t *testing.T) {
 			{ID: "sdp-private-address", Severity: SeverityError, Title: "private SDP " + id, Remedy: fix},
 		}})
 	}
-	plain := stripANSI(textFindings(r, Options{}))
+	plain := plainText(textFindings(r, Options{}))
 	if n := strings.Count(plain, fix); n != 1 {
 		t.Errorf("remedy written %d times, want once:\n%s", n, plain)
 	}
 	if n := strings.Count(plain, "fix: as for call C1 above"); n != 4 {
 		t.Errorf("%d references to C1's remedy, want 4 (two findings each of C2 and C3):\n%s", n, plain)
+	}
+}
+
+// plainText is rendered text as a reader sees it, unwrapped and unstyled.
+func plainText(s string) string { return stripANSI(finishText(s, 1<<20)) }
+
+// TestTextCallShowsOnlyItsFindings: --call prints that call's findings and
+// the remedies for them, nothing about other calls.
+func TestTextCallShowsOnlyItsFindings(t *testing.T) {
+	r := manyCallsReport()
+	r.Add(Finding{ID: "capture-wide", Severity: SeverityWarning, Title: "something about the whole capture"})
+	r.Remedies = []Remedy{{ID: "r1", Title: "for C3", Fixes: []FindingID{"sip-alg-suspected"}}, {ID: "r2", Title: "for C1", Fixes: []FindingID{"sdp-private-address"}}}
+	plain := plainText(RenderText(r, Options{CallID: "C1"}))
+	for _, want := range []string{"SDP of C1 is private", "Contact of C1 is private", "1. for C1"} {
+		if !strings.Contains(plain, want) {
+			t.Errorf("missing %q in:\n%s", want, plain)
+		}
+	}
+	for _, gone := range []string{"Call C3", "ALG on C3", "without problems", "whole capture", "for C3"} {
+		if strings.Contains(plain, gone) {
+			t.Errorf("--call C1 shows %q:\n%s", gone, plain)
+		}
+	}
+}
+
+// TestTextRemedyInListNotRepeated: a finding whose remedy is one of the
+// ranked remedies points to it instead of writing it out a second time.
+func TestTextRemedyInListNotRepeated(t *testing.T) {
+	const fix = "Set a STUN server on the phone."
+	r := New("analyze", "test")
+	r.Calls = []Call{{ID: "C1", Verdict: VerdictOneWay, Findings: []Finding{{ID: "one-way-audio", Severity: SeverityError, Title: "t", Remedy: fix}}}}
+	r.Remedies = []Remedy{{ID: "stun", Title: "Use STUN", Detail: fix, Fixes: []FindingID{"one-way-audio"}}}
+	plain := plainText(RenderText(r, Options{}))
+	if n := strings.Count(plain, fix); n != 1 {
+		t.Errorf("remedy written %d times, want once:\n%s", n, plain)
+	}
+	if !strings.Contains(plain, "fix: remedy 1 below: Use STUN") {
+		t.Errorf("no reference to remedy 1:\n%s", plain)
+	}
+}
+
+func TestFrameList(t *testing.T) {
+	for _, tc := range []struct {
+		frames []uint64
+		ranges []FrameRange
+		want   string
+	}{
+		{[]uint64{9, 3, 7}, nil, "3,7,9"},
+		{[]uint64{3, 4, 5, 7}, nil, "3-5,7"},
+		{nil, []FrameRange{{313, 612}}, "313-612"},
+		{[]uint64{1}, []FrameRange{{313, 612}, {8, 9}}, "1,8-9,313-612"},
+		{[]uint64{1, 3, 5, 7, 9, 11, 13, 15, 17, 19}, nil, "1,3,5,7,9,11,13,15,… +2 more"},
+	} {
+		if got := frameList(tc.frames, tc.ranges); got != tc.want {
+			t.Errorf("frameList(%v, %v) = %q, want %q", tc.frames, tc.ranges, got, tc.want)
+		}
+	}
+}
+
+func TestWrapNeverCutsWords(t *testing.T) {
+	text := "  ERROR " + hang + "One-way audio: the caller 101@natdoc.test cannot hear the callee gw@natdoc.test, see https://example.org/a-very-long-path-that-is-one-word-and-wider-than-the-line"
+	out := finishText(text, 40)
+	words := strings.Fields(strings.ReplaceAll(text, hang, ""))
+	if got := strings.Fields(out); strings.Join(got, " ") != strings.Join(words, " ") {
+		t.Errorf("words changed:\n%s", out)
+	}
+	for _, line := range strings.Split(out, "\n")[1:] {
+		if !strings.HasPrefix(line, "        ") {
+			t.Errorf("continuation %q not indented under the title", line)
+		}
 	}
 }

@@ -3,45 +3,12 @@ package report
 import (
 	"fmt"
 	"html"
-	"html/template"
 	"strings"
 	"time"
 )
 
-func init() { RegisterHTMLSection(htmlCallDiagrams) }
-
-// maxHTMLCalls bounds the diagrams in one report: a capture of thousands
-// of calls gets the table for all and pictures for the problem calls first.
-const maxHTMLCalls = 50
-
-// htmlCallDiagrams draws, per call, an SVG ladder of its SIP messages and
-// a timeline of RTP packets per direction, so one can see at a glance
-// where media stopped.
-func htmlCallDiagrams(r *Report) template.HTML {
-	if len(r.Calls) == 0 {
-		return ""
-	}
-	var b strings.Builder
-	b.WriteString("<h2>Call diagrams</h2>\n")
-	shown := 0
-	for pass := 0; pass < 2 && shown < maxHTMLCalls; pass++ {
-		for _, c := range r.Calls {
-			if (pass == 0) != c.Verdict.IsProblem() || shown >= maxHTMLCalls {
-				continue
-			}
-			shown++
-			fmt.Fprintf(&b, "<h3 id=\"%s\">Call %s <small>%s</small> <span class=\"%s\">%s</span></h3>\n<p>%s</p>\n",
-				esc(c.ID), esc(c.ID), esc(c.CallID), esc(string(c.Verdict)), esc(verdictText(c)), esc(c.Explain))
-			b.WriteString(htmlLegs(c))
-			b.WriteString(svgLadder(c))
-			b.WriteString(svgTimeline(c))
-		}
-	}
-	if shown < len(r.Calls) {
-		fmt.Fprintf(&b, "<p><small>%d more calls not drawn.</small></p>\n", len(r.Calls)-shown)
-	}
-	return template.HTML(b.String())
-}
+// The drawings of one call in the HTML report (quality_html.go places
+// them): its legs, its SIP ladder and its RTP timeline each way.
 
 func esc(s string) string { return html.EscapeString(s) }
 
@@ -127,7 +94,7 @@ func svgTimeline(c Call) string {
 	start, end := c.Start, c.End
 	for _, s := range c.Streams {
 		for _, f := range s.Flows {
-			if start.IsZero() || f.First.Before(start) {
+			if !f.First.IsZero() && (start.IsZero() || f.First.Before(start)) {
 				start = f.First
 			}
 			if f.Last.After(end) {
@@ -142,30 +109,30 @@ func svgTimeline(c Call) string {
 	const width, laneH, left = 800, 40, 130
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="11">`, left+width+10, 2*laneH+30)
+	timeAxis(&b, span, left, width, 2, laneH) // timeline_axis.go
 	for lane, dir := range []string{"caller->callee", "callee->caller"} {
 		y := lane * laneH
 		fmt.Fprintf(&b, `<text x="0" y="%d">%s</text><line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#ccc"/>`, y+laneH/2+4, dir, left, y+laneH-2, left+width, y+laneH-2)
+		peak := lanePeakRate(c, dir)
+		rateScale(&b, peak, left, width, y)
 		for _, s := range c.Streams {
 			for _, f := range s.Flows {
 				if f.Direction != dir || f.RTCP || f.TimelineStepMs <= 0 {
 					continue
 				}
-				drawFlowBars(&b, f, start, span, left, width, y, laneH)
+				drawFlowBars(&b, f, start, span, left, width, y, laneH, peak)
 			}
 		}
 	}
-	fmt.Fprintf(&b, `<text x="%d" y="%d">0 s</text><text x="%d" y="%d" text-anchor="end">%s</text>`, left, 2*laneH+20, left+width, 2*laneH+20, span.Round(time.Millisecond))
 	b.WriteString("</svg>\n")
 	return b.String()
 }
 
-func drawFlowBars(b *strings.Builder, f RTPFlow, start time.Time, span time.Duration, left, width, y, laneH int) {
+// drawFlowBars draws a flow's packets per step as bars scaled to the
+// lane's peak rate (packets per second).
+func drawFlowBars(b *strings.Builder, f RTPFlow, start time.Time, span time.Duration, left, width, y, laneH int, peakRate float64) {
 	step := time.Duration(f.TimelineStepMs) * time.Millisecond
-	var peak uint32
-	for _, v := range f.Timeline {
-		peak = max(peak, v)
-	}
-	if peak == 0 {
+	if peakRate <= 0 {
 		return
 	}
 	color := "#080"
@@ -179,7 +146,7 @@ func drawFlowBars(b *strings.Builder, f RTPFlow, start time.Time, span time.Dura
 		t0 := f.First.Add(time.Duration(i) * step).Sub(start)
 		x := left + int(float64(width)*float64(t0)/float64(span))
 		w := max(1, int(float64(width)*float64(step)/float64(span)))
-		h := max(1, int(float64(laneH-6)*float64(v)/float64(peak)))
+		h := max(1, int(float64(laneH-6)*float64(v)/step.Seconds()/peakRate))
 		fmt.Fprintf(b, `<rect x="%d" y="%d" width="%d" height="%d" fill="%s"><title>%d packets %s → %s</title></rect>`,
 			x, y+laneH-2-h, w, h, color, v, esc(f.Src), esc(f.Dst))
 	}

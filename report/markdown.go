@@ -15,12 +15,14 @@ func RenderMarkdown(w io.Writer, r *Report) error {
 		fmt.Fprintf(&b, "**%s**\n\n", mdEscape(r.Verdict))
 	}
 	if len(r.Calls) > 0 {
-		b.WriteString("## Calls\n\n| call | start | parties | duration | verdict | RTP caller→callee / callee→caller |\n|---|---|---|---|---|---|\n")
+		b.WriteString("## Calls\n\n| call | start | parties | duration | verdict | RTP caller→callee / callee→caller | MOS caller→callee / callee→caller |\n|---|---|---|---|---|---|---|\n")
 		for _, c := range r.Calls {
-			fmt.Fprintf(&b, "| %s | %s | %s → %s | %s | %s | %s |\n", c.ID, c.Start.UTC().Format("15:04:05"),
-				mdEscape(partyName(c.Caller)), mdEscape(partyName(c.Callee)), callDuration(c), verdictText(c), packetsEachWay(c))
+			fmt.Fprintf(&b, "| %s | %s | %s → %s | %s | %s | %s | %s |\n", c.ID, c.Start.UTC().Format("15:04:05"),
+				mdEscape(partyName(c.Caller)), mdEscape(partyName(c.Callee)), callDuration(c), verdictText(c), packetsEachWay(c),
+				stripANSI(qualityEachWay(c)))
 		}
 		b.WriteString("\n")
+		writeMDStreams(&b, r.Calls) // quality_markdown.go
 	}
 	// The remaining sections are the plain text report's, fenced, so that
 	// nothing is lost between formats.
@@ -31,11 +33,12 @@ func RenderMarkdown(w io.Writer, r *Report) error {
 		}
 	}
 	if rest.Len() > 0 {
-		b.WriteString("## Details\n\n```\n" + stripANSI(rest.String()) + "```\n\n")
+		b.WriteString("## Details\n\n```\n" + stripANSI(finishText(rest.String(), DefaultWidth)) + "```\n\n")
 	}
-	writeMDFindings(&b, "## Findings", r.Findings)
+	fixes := newRemedyNotes(r.Remedies) // each remedy written once
+	writeMDFindings(&b, "## Findings", r.Findings, fixes, "")
 	for _, c := range r.Calls {
-		writeMDFindings(&b, "### Call "+c.ID+" ("+mdEscape(c.CallID)+")", c.Findings)
+		writeMDFindings(&b, "### Call "+c.ID+" ("+mdEscape(c.CallID)+")", c.Findings, fixes, c.ID)
 	}
 	if len(r.Remedies) > 0 {
 		b.WriteString("## Remedies\n\n")
@@ -48,7 +51,7 @@ func RenderMarkdown(w io.Writer, r *Report) error {
 	return err
 }
 
-func writeMDFindings(b *strings.Builder, title string, fs []Finding) {
+func writeMDFindings(b *strings.Builder, title string, fs []Finding, fixes *remedyNotes, call string) {
 	if len(fs) == 0 {
 		return
 	}
@@ -60,8 +63,8 @@ func writeMDFindings(b *strings.Builder, title string, fs []Finding) {
 		for _, e := range f.Evidence {
 			fmt.Fprintf(b, "  - %s%s\n", mdEscape(e.Text), stripANSI(evidenceRefs(e)))
 		}
-		if f.Remedy != "" {
-			fmt.Fprintf(b, "  - *Fix:* %s\n", mdEscape(f.Remedy))
+		if fix := stripANSI(fixes.fix(f.Remedy, call)); fix != "" {
+			fmt.Fprintf(b, "  - *Fix:* %s\n", mdEscape(fix))
 		}
 	}
 	b.WriteString("\n")

@@ -53,6 +53,10 @@ type Options struct {
 	// CallID limits call detail (ladder diagram) to one call, by natdoc ID
 	// ("C2") or SIP Call-ID.
 	CallID string
+	// Width is the text report's width in columns (0: DefaultWidth). The
+	// calls table drops and abbreviates columns to fit it and prose wraps
+	// at word boundaries.
+	Width int
 }
 
 // Render writes r to w in the chosen format.
@@ -77,6 +81,8 @@ func RenderJSON(w io.Writer, r *Report) error {
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	// "caller->callee", not "caller-\u003ecallee": the output is no HTML.
+	enc.SetEscapeHTML(false)
 	return enc.Encode(r)
 }
 

@@ -22,12 +22,19 @@ func sampleReport() *Report {
 	r.Capture = &CaptureInfo{Files: []string{"trace.pcap"}, Packets: 3012, Bytes: 612345, First: t0, Last: t0.Add(65 * time.Second),
 		Vantage:   "LAN side of the NAT (private addresses visible)",
 		Counts:    []KeyValue{{"sip", "14"}, {"rtp", "2990"}},
+		Comments:  []CaptureComment{{Text: "taken on the phone's LAN, ticket 4711"}, {Frame: 20, Text: "no audio from here on"}},
 		Anomalies: []Anomaly{{Kind: "truncated-record", Count: 1, Detail: "file ends inside a record", Offsets: []int64{612001}}}}
 	oneWay := Call{ID: "C1", CallID: "a84b4c76e66710", Caller: Party{Role: "caller", User: "100", Host: "pbx.example.org"},
 		Callee: Party{Role: "callee", User: "200", Host: "pbx.example.org"}, Start: t0, Answer: t0.Add(2 * time.Second), End: t0.Add(32 * time.Second),
 		Status: 200, State: "ended", Verdict: VerdictOneWay, CannotHear: "caller",
 		Streams: []MediaStream{{Index: 0, Media: "audio", Verdict: VerdictOneWay, Flows: []RTPFlow{
-			{Direction: "caller->callee", Src: "203.0.113.1:10000", Dst: "198.51.100.20:20000", Packets: 1500},
+			{Direction: "caller->callee", Src: "203.0.113.1:10000", Dst: "198.51.100.20:20000", Packets: 1500, Lost: 12, PayloadTypes: PayloadTypes{0, 101},
+				FirstFrame: 20, LastFrame: 3011, MaxGapMs: 40,
+				Quality: &StreamQuality{Codec: "PCMU/8000", Expected: 1512, LossPct: 0.79, OutOfOrder: 2, Duplicates: 1,
+					JitterMeanMs: 1.25, JitterMaxMs: 4.5, RFactor: 88.1, MOS: 4.29,
+					Level: &AudioLevel{Packets: 1500, Active: 0, MeanDBov: -72, PeakDBov: -66, SilentDBov: -55, Silent: true}},
+				Reports: &RTCPView{SenderReports: 6, SenderPackets: 1498, ReceiverHeardNothing: true,
+					ReceiverRTCP: &RTCPReporter{From: "198.51.100.20:20001", Reports: 6, FirstFrame: 30, LastFrame: 2900}}},
 		}}},
 		Findings: []Finding{{ID: "sdp-private-address", Severity: SeverityError, Title: "Caller's SDP asks for audio at private address 192.168.1.10:10000",
 			Evidence: []Evidence{{Text: "INVITE c=IN IP4 192.168.1.10", Frames: []uint64{1}}},
@@ -70,6 +77,7 @@ func TestRenderGolden(t *testing.T) {
 	}{
 		{"text-plain", Options{Format: FormatText, Color: ColorNever}},
 		{"text-tty", Options{Format: FormatText, Color: ColorAlways}},
+		{"text-call", Options{Format: FormatText, Color: ColorNever, CallID: "C1"}},
 		{"json", Options{Format: FormatJSON}},
 		{"markdown", Options{Format: FormatMarkdown}},
 		{"html", Options{Format: FormatHTML}},

@@ -5,8 +5,9 @@ import (
 )
 
 // SchemaVersion names the JSON shape of Report. Bump it on any change that
-// renames or removes a field; adding optional fields keeps it.
-const SchemaVersion = "natdoc.report/v1"
+// renames or removes a field or changes its type, and say what changed in
+// json.go; adding optional fields keeps it.
+const SchemaVersion = "natdoc.report/v2"
 
 // Report is the one result every natdoc command produces. Sections a
 // command does not fill stay nil or empty and are omitted from JSON.
@@ -119,10 +120,20 @@ type Finding struct {
 type Evidence struct {
 	Text string `json:"text"`
 	// Frames are 1-based packet numbers in the capture, as Wireshark counts.
-	Frames []uint64   `json:"frames,omitempty"`
-	Addrs  []string   `json:"addresses,omitempty"`
-	Time   time.Time  `json:"time,omitzero"`
-	Values []KeyValue `json:"values,omitempty"`
+	Frames []uint64 `json:"frames,omitempty"`
+	// FrameRanges name packets by their first and last frame, as a
+	// stream's are: the packets between belong to it only in part.
+	FrameRanges []FrameRange `json:"frame_ranges,omitempty"`
+	Addrs       []string     `json:"addresses,omitempty"`
+	Time        time.Time    `json:"time,omitzero"`
+	Values      []KeyValue   `json:"values,omitempty"`
+}
+
+// FrameRange is the first and last frame of a run of packets, both
+// included.
+type FrameRange struct {
+	First uint64 `json:"first"`
+	Last  uint64 `json:"last"`
 }
 
 // KeyValue is a measured value kept in order (maps would reorder JSON).

@@ -20,6 +20,9 @@ var (
 	styleWarning = lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("11"))
 	styleInfo    = lipgloss.NewStyle().Foreground(lipgloss.Color("12"))
 	styleGood    = lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("10"))
+	// styleNotAnswered: a call that never connected, set apart from the
+	// audio verdicts (the HTML report's purple).
+	styleNotAnswered = lipgloss.NewStyle().Foreground(lipgloss.Color("13"))
 )
 
 // newTable returns the house table: normal border, one space of padding.
@@ -62,7 +65,7 @@ func RenderText(r *Report, opt Options) string {
 			}
 		}
 	}
-	return b.String()
+	return finishText(b.String(), textWidth(opt))
 }
 
 func textVerdict(r *Report, _ Options) string {
@@ -73,7 +76,7 @@ func textVerdict(r *Report, _ Options) string {
 	if r.ProblemsFound() {
 		style = styleError
 	}
-	return style.Render(r.Verdict)
+	return hang + style.Render(r.Verdict)
 }
 
 func heading(s string) string { return styleHeading.Render(s) + "\n" }
@@ -91,7 +94,7 @@ func kvLines(pairs ...string) string {
 		if pairs[i+1] == "" {
 			continue
 		}
-		fmt.Fprintf(&b, "  %s %s\n", styleDim.Render(fmt.Sprintf("%-*s", width+1, pairs[i]+":")), pairs[i+1])
+		fmt.Fprintf(&b, "  %s %s%s\n", styleDim.Render(fmt.Sprintf("%-*s", width+1, pairs[i]+":")), hang, pairs[i+1])
 	}
 	return b.String()
 }
@@ -112,20 +115,22 @@ func SortFindings(fs []Finding) {
 	sort.SliceStable(fs, func(i, j int) bool { return fs[i].Severity.Rank() < fs[j].Severity.Rank() })
 }
 
-func textFinding(b *strings.Builder, f Finding) {
-	fmt.Fprintf(b, "  %s %s %s\n", severityLabel(f.Severity), f.Title, styleDim.Render("["+string(f.ID)+"]"))
+// textFinding writes one finding; fix is what to print after "fix:" (the
+// remedy, or a reference to where it was given), "" for none.
+func textFinding(b *strings.Builder, f Finding, fix string) {
+	fmt.Fprintf(b, "  %s %s%s %s\n", severityLabel(f.Severity), hang, f.Title, styleDim.Render("["+string(f.ID)+"]"))
 	for _, e := range f.Evidence {
-		fmt.Fprintf(b, "        - %s%s\n", e.Text, evidenceRefs(e))
+		fmt.Fprintf(b, "        - %s%s%s\n", hang, e.Text, evidenceRefs(e))
 	}
-	if f.Remedy != "" {
-		fmt.Fprintf(b, "        %s %s\n", styleGood.Render("fix:"), f.Remedy)
+	if fix != "" {
+		fmt.Fprintf(b, "        %s %s%s\n", styleGood.Render("fix:"), hang, fix)
 	}
 }
 
 func evidenceRefs(e Evidence) string {
 	var parts []string
-	if len(e.Frames) > 0 {
-		parts = append(parts, "frames "+joinFrames(e.Frames))
+	if frames := evidenceFrames(e); frames != "" {
+		parts = append(parts, "frames "+frames)
 	}
 	for _, kv := range e.Values {
 		parts = append(parts, kv.Key+"="+kv.Value)
@@ -136,37 +141,35 @@ func evidenceRefs(e Evidence) string {
 	return styleDim.Render(" (" + strings.Join(parts, ", ") + ")")
 }
 
-// joinFrames lists up to eight frame numbers.
-func joinFrames(frames []uint64) string {
-	const most = 8
-	var s []string
-	for i, f := range frames {
-		if i == most {
-			s = append(s, fmt.Sprintf("… +%d", len(frames)-most))
-			break
+func textFindings(r *Report, opt Options) string {
+	calls := r.Calls
+	var fs []Finding
+	if opt.CallID != "" {
+		// --call: that call's findings only.
+		if c := r.FindCall(opt.CallID); c != nil {
+			calls = []Call{*c}
+		} else {
+			calls = nil
 		}
-		s = append(s, fmt.Sprint(f))
+	} else {
+		fs = append(fs, r.Findings...)
 	}
-	return strings.Join(s, ",")
-}
-
-func textFindings(r *Report, _ Options) string {
-	if len(r.Findings) == 0 && !anyCallFindings(r) {
+	if len(fs) == 0 && !anyCallFindings(calls) {
 		return ""
 	}
 	var b strings.Builder
 	b.WriteString(heading("Findings"))
-	fs := append([]Finding(nil), r.Findings...)
 	SortFindings(fs)
+	fixes := newRemedyNotes(visibleRemedies(r, opt))
 	for _, f := range fs {
-		textFinding(&b, f)
+		textFinding(&b, f, fixes.fix(f.Remedy, ""))
 	}
-	textCallFindings(&b, r.Calls) // findings_text.go
+	textCallFindings(&b, calls, fixes) // findings_text.go
 	return b.String()
 }
 
-func anyCallFindings(r *Report) bool {
-	for _, c := range r.Calls {
+func anyCallFindings(calls []Call) bool {
+	for _, c := range calls {
 		if len(c.Findings) > 0 {
 			return true
 		}
@@ -174,16 +177,17 @@ func anyCallFindings(r *Report) bool {
 	return false
 }
 
-func textRemedies(r *Report, _ Options) string {
-	if len(r.Remedies) == 0 {
+func textRemedies(r *Report, opt Options) string {
+	rs := visibleRemedies(r, opt)
+	if len(rs) == 0 {
 		return ""
 	}
 	var b strings.Builder
 	b.WriteString(heading("Remedies, most likely to help first"))
-	for i, m := range r.Remedies {
-		fmt.Fprintf(&b, "  %d. %s\n", i+1, styleTitle.Render(m.Title))
+	for i, m := range rs {
+		fmt.Fprintf(&b, "  %d. %s%s\n", i+1, hang, styleTitle.Render(m.Title))
 		if m.Detail != "" {
-			fmt.Fprintf(&b, "     %s\n", m.Detail)
+			fmt.Fprintf(&b, "     %s%s\n", hang, m.Detail)
 		}
 	}
 	return b.String()
@@ -252,8 +256,18 @@ func textCapture(r *Report, _ Options) string {
 		"time", span,
 		"seen from", c.Vantage,
 	))
+	for _, cm := range c.Comments {
+		where := "capture"
+		if cm.Frame > 0 {
+			where = fmt.Sprintf("frame %d", cm.Frame)
+		}
+		fmt.Fprintf(&b, "  %s %s%s\n", styleDim.Render("comment ("+where+"):"), hang, cm.Text)
+	}
+	if c.CommentsLeftOut > 0 {
+		fmt.Fprintf(&b, "  %s\n", styleDim.Render(fmt.Sprintf("%d more comments not kept", c.CommentsLeftOut)))
+	}
 	for _, a := range c.Anomalies {
-		fmt.Fprintf(&b, "  %s %d × %s %s\n", styleWarning.Render("anomaly"), a.Count, a.Kind, styleDim.Render(a.Detail+offsetsText(a.Offsets)))
+		fmt.Fprintf(&b, "  %s %s%d × %s %s\n", styleWarning.Render("anomaly"), hang, a.Count, a.Kind, styleDim.Render(a.Detail+offsetsText(a.Offsets)))
 	}
 	return b.String()
 }
@@ -277,35 +291,10 @@ func verdictStyle(v Verdict) lipgloss.Style {
 		return styleError
 	case VerdictIncompleteCapture:
 		return styleWarning
+	case VerdictNotAnswered:
+		return styleNotAnswered
 	}
-	return styleInfo
-}
-
-func textCalls(r *Report, _ Options) string {
-	if len(r.Calls) == 0 {
-		if r.Capture != nil {
-			return heading("Calls") + "  no SIP calls found\n"
-		}
-		return ""
-	}
-	rows := make([][]string, 0, len(r.Calls))
-	for _, c := range r.Calls {
-		mark := ""
-		if CallHasProblem(c) {
-			mark = styleError.Render("!")
-		}
-		rows = append(rows, []string{
-			mark,
-			c.ID,
-			c.Start.UTC().Format("15:04:05"),
-			partyName(c.Caller) + " → " + partyName(c.Callee),
-			callDuration(c),
-			verdictStyle(c.Verdict).Render(verdictText(c)),
-			packetsEachWay(c),
-		})
-	}
-	t := plainTable([]string{"", "call", "start", "parties", "duration", "verdict", "RTP pkts caller→callee / callee→caller"}, rows)
-	return heading("Calls") + problemCallsLine(r.Calls) + t + "\n"
+	return styleInfo // one-way-negotiated, on-hold, no-media-expected
 }
 
 func partyName(p Party) string {
@@ -376,15 +365,41 @@ func textServe(r *Report, _ Options) string {
 	}
 	var b strings.Builder
 	b.WriteString(heading("Server"))
-	b.WriteString(kvLines("listening", strings.Join(s.Listen, ", "), "main address", s.PublicAddr, "fix mode", fmt.Sprint(s.Fix), "registered", fmt.Sprint(s.Registered)))
+	b.WriteString(kvLines("listening", strings.Join(s.Listen, ", "), "main address", s.PublicAddr, "fix mode", fmt.Sprint(s.Fix),
+		"media", s.Media, "registered", fmt.Sprint(s.Registered)))
 	for _, c := range s.Counters {
 		b.WriteString(kvLines(c.Key, c.Value))
 	}
+	for _, e := range s.Engines {
+		b.WriteString(textEngine(e))
+	}
 	for _, c := range s.Calls {
 		fmt.Fprintf(&b, "  %s → %s %s\n", c.From, c.To, styleDim.Render(c.CallID))
+		if c.Engine != "" {
+			fmt.Fprintf(&b, "      media on rtpengine %s\n", c.Engine)
+		}
 		for _, l := range c.Legs {
 			fmt.Fprintf(&b, "      to %-8s %d packets (latched %s, SDP %s)\n", l.Party, l.Packets, l.Latched, l.SDPAddr)
 		}
+	}
+	return b.String()
+}
+
+// textEngine is one rtpengine: its state, its calls, its own figures.
+func textEngine(e MediaEngine) string {
+	state := "up"
+	if !e.Up {
+		state = "down: " + e.LastError
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "  rtpengine %s %s\n", e.Address, state)
+	fmt.Fprintf(&b, "      %d calls (%d active), %d failed requests, %d outages\n", e.Calls, e.Active, e.Failures, e.Outages)
+	if len(e.Stats) > 0 {
+		figures := make([]string, len(e.Stats))
+		for i, kv := range e.Stats {
+			figures[i] = kv.Key + " " + kv.Value
+		}
+		fmt.Fprintf(&b, "      %s\n", strings.Join(figures, ", "))
 	}
 	return b.String()
 }

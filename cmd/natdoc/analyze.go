@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"github.com/natdoc/natdoc/capture"
@@ -19,6 +21,11 @@ type analyzeOptions struct {
 	CallID   string
 	Progress bool
 	Limits   capture.Limits
+	// WriteFile receives the packets of the calls shown (-w).
+	WriteFile string
+	filterFlags
+	TLS    tlsKeyFlags
+	HEPOut hepOutFlags
 }
 
 func newAnalyzeCmd(a *app) *cobra.Command {
@@ -29,14 +36,26 @@ func newAnalyzeCmd(a *app) *cobra.Command {
 		Long: `Reads pcap or pcapng captures (also .gz, and - for standard input), groups SIP
 into calls (a call through a proxy or B2BUA is one call of several legs),
 matches each SDP promise with the RTP that really flowed, and gives every call
-a verdict with the packets that prove it and the remedy. Several files are
-merged by time; packets captured twice are counted once.
+a verdict with the packets that prove it and the remedy, with each stream's
+quality (loss, jitter, MOS, audio level, RTCP). Several files are merged in
+time order, as mergecap does, frames numbered in that order; packets captured
+twice are counted once; pcapng comments are shown.
 
   natdoc analyze call.pcap
   tcpdump -i eth0 -w - | natdoc analyze -
   natdoc analyze --call C2 call.pcap         (ladder diagram of one call)
   natdoc analyze --format html -o report.html call.pcap
   natdoc analyze lan-side.pcap wan-side.pcap (two captures as one)
+  natdoc analyze --verdict one-way --host 192.168.1.10 busy.pcap
+  natdoc analyze --call C2 -w c2.pcap busy.pcap   (hand one call on)
+  natdoc analyze --tls-keylog keys.log tls.pcap (SIP over TLS, read with the keys)
+  natdoc analyze --hep-out homer:9060 call.pcap (the calls and verdicts into HOMER)
+
+Captures of HEP traffic (UDP 9060) are unwrapped: the SIP inside is
+analysed as if captured where the HEP agent saw it.
+
+Filters select calls after they are judged, so a verdict never depends on
+them; calls keep the names (C7) they have without filters.
 
 Verdicts: two-way, one-way, no-way, on-hold, one-way-negotiated, not-answered
 (rejected, cancelled, timed-out, unreachable), no-media-expected,
@@ -51,6 +70,10 @@ registrar that stored a private Contact).`,
 	}
 	cmd.Flags().StringVar(&opts.CallID, "call", "", "show one call in detail (natdoc ID like C2, or the SIP Call-ID) with its ladder diagram")
 	cmd.Flags().BoolVar(&opts.Progress, "progress", true, "show a progress bar on standard error when it is a terminal")
+	cmd.Flags().StringVarP(&opts.WriteFile, "write", "w", "", "write the packets of the calls shown (--call, filters) to this pcap `FILE`: SIP, RTP, RTCP, fragments")
+	opts.filterFlags.add(cmd)
+	opts.TLS.register(cmd.Flags())
+	opts.HEPOut.register(cmd.Flags())
 	limitFlags(cmd.Flags(), &opts.Limits)
 	return cmd
 }
@@ -84,7 +107,26 @@ func runAnalyze(cmd *cobra.Command, a *app, opts analyzeOptions) error {
 	if err != nil {
 		return err
 	}
-	copts := capture.Options{Files: opts.Files, Stdin: a.stdin, Detail: detail, Limits: opts.Limits}
+	if opts.WriteFile != "" {
+		if slices.Contains(opts.Files, "-") {
+			return usageErrorf("-w: give capture files (standard input cannot be read twice)")
+		}
+		detail = true // the calls' messages say which frames are theirs
+	}
+	filter, err := opts.filterFlags.filter()
+	if err != nil {
+		return err
+	}
+	keys, err := opts.TLS.load()
+	if err != nil {
+		return err
+	}
+	sender, err := opts.HEPOut.dial()
+	if err != nil {
+		return err
+	}
+	defer closeHEPOut(a.stderr, sender)
+	copts := capture.Options{Files: opts.Files, Stdin: a.stdin, Detail: detail, Filter: filter, TLSKeys: keys, HEPOut: sender, Limits: opts.Limits}
 	if opts.Progress && isTerminal(a.stderr) {
 		bar := newProgressBar(a.stderr, "reading", 50<<20) // small files finish before a bar helps
 		copts.Progress = bar.update
@@ -105,40 +147,86 @@ func runAnalyze(cmd *cobra.Command, a *app, opts analyzeOptions) error {
 		}
 		a.callID = opts.CallID
 	}
+	if opts.WriteFile != "" {
+		if err := writeCalls(cmd, a, opts, rep.Calls); err != nil {
+			return err
+		}
+	}
 	return a.emit(rep)
+}
+
+// writeCalls saves the packets of the calls shown: the one of --call, or
+// all that passed the filters.
+func writeCalls(cmd *cobra.Command, a *app, opts analyzeOptions, calls []report.Call) error {
+	if opts.CallID != "" {
+		for _, c := range calls {
+			if c.ID == opts.CallID || c.CallID == opts.CallID {
+				calls = []report.Call{c}
+				break
+			}
+		}
+	}
+	out, err := os.Create(opts.WriteFile)
+	if err != nil {
+		return usageErrorf("-w: %w", err)
+	}
+	n, err := capture.WriteCalls(cmd.Context(), opts.Files, calls, out)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return cannotRunErrorf("-w %s: %w", opts.WriteFile, err)
+	}
+	fmt.Fprintf(a.stderr, "wrote %d packets of %d call(s) to %s\n", n, len(calls), opts.WriteFile)
+	return nil
 }
 
 // captureOptions are the flags of natdoc capture.
 type captureOptions struct {
 	Interface string
+	HEP       string
 	WriteFile string
 	Duration  time.Duration
 	Hosts     []string
 	Limits    capture.Limits
+	HEPOut    hepOutFlags
+	Metrics   string
 }
 
 func newCaptureCmd(a *app) *cobra.Command {
 	var opts captureOptions
 	cmd := &cobra.Command{
-		Use:   "capture -i IF [-w FILE.pcap] [--duration D]",
+		Use:   "capture (-i IF | --hep ADDR:PORT) [-w FILE.pcap] [--duration D]",
 		Short: "Watch live traffic on an interface and judge calls as they end",
 		Long: `The analyze pipeline on live traffic (AF_PACKET, Linux only, needs root or
 CAP_NET_RAW). Each call is announced on standard error as its signalling ends;
 the full report with every call's verdict follows on Ctrl-C or after --duration.
 
   natdoc capture -i eth0 --duration 2m
-  natdoc capture -i eth0 -w calls.pcap     (also save the packets)`,
+  natdoc capture -i eth0 -w calls.pcap     (also save the packets)
+  natdoc capture --hep 0.0.0.0:9060        (judge what Kamailio, OpenSIPS, Asterisk,
+                                            FreeSWITCH or heplify send as HEP)
+  natdoc capture --hep :9060 --metrics :9464 --hep-out homer:9060
+
+--hep receives HEPv3 and HEPv2 over UDP and HEPv3 over TCP on the same port.
+Where only SIP arrives (HEP rarely carries RTP), verdicts say that audio
+cannot be judged; the signalling findings stand.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runCapture(cmd, a, opts)
 		},
 	}
-	cmd.Flags().StringVarP(&opts.Interface, "interface", "i", "", "network interface to capture on (required)")
+	cmd.Flags().StringVarP(&opts.Interface, "interface", "i", "", "network interface to capture on")
+	cmd.Flags().StringVar(&opts.HEP, "hep", "", "receive HEP from SIP servers and capture agents on this `ADDR:PORT` (UDP and TCP) instead of capturing")
+	cmd.Flags().StringVar(&opts.Metrics, "metrics", "", "serve Prometheus metrics on `ADDR:PORT`/metrics while capturing")
+	opts.HEPOut.register(cmd.Flags())
 	cmd.Flags().StringVarP(&opts.WriteFile, "write", "w", "", "also save the packets to this pcap `FILE`")
 	cmd.Flags().DurationVar(&opts.Duration, "duration", 0, "stop after this long (default: until Ctrl-C)")
 	cmd.Flags().StringSliceVar(&opts.Hosts, "host", nil, "analyse only packets to or from this `IP` (repeatable: a phone, the SIP server)")
 	limitFlags(cmd.Flags(), &opts.Limits)
-	_ = cmd.MarkFlagRequired("interface")
+	cmd.MarkFlagsOneRequired("interface", "hep")
+	cmd.MarkFlagsMutuallyExclusive("interface", "hep")
+	cmd.MarkFlagsMutuallyExclusive("write", "hep")
 	return cmd
 }
 
@@ -155,8 +243,18 @@ func (a *app) wantsCallDetail(callID string) (bool, error) {
 	return callID != "" || f == report.FormatJSON || f == report.FormatHTML, nil
 }
 
+// hepGCPercent is the Go default for capture --hep: a busy HEP feed is all
+// short-lived SIP parsing garbage, and at analyze's 25 the collector took
+// a third more CPU per message (30,000 messages/s offered on one core:
+// 31 against 21 µs of CPU per message read) for 0.6 times the memory.
+const hepGCPercent = 100
+
 func runCapture(cmd *cobra.Command, a *app, opts captureOptions) error {
-	defer debug.SetGCPercent(debug.SetGCPercent(analyzeGCPercent))
+	gc := analyzeGCPercent
+	if opts.HEP != "" {
+		gc = hepGCPercent
+	}
+	defer debug.SetGCPercent(debug.SetGCPercent(gc))
 	detail, err := a.wantsCallDetail("")
 	if err != nil {
 		return err
@@ -171,16 +269,33 @@ func runCapture(cmd *cobra.Command, a *app, opts captureOptions) error {
 		}
 		hosts = append(hosts, a)
 	}
-	res, err := capture.Live(cmd.Context(), capture.LiveOptions{
+	sender, err := opts.HEPOut.dial()
+	if err != nil {
+		return err
+	}
+	defer closeHEPOut(a.stderr, sender)
+	m, stopMetrics, err := startMetrics(cmd.Context(), a.stderr, opts.Metrics)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
+	onJudged, onSIP, onAnomaly := observeCapture(m, func(c report.Call) {
+		fmt.Fprintf(a.stderr, "%s judged: %s → %s: %s; %s (%s)\n", c.End.Format("15:04:05"),
+			partyOf(c.Caller), partyOf(c.Callee), c.Verdict, c.Explain, c.CallID)
+	})
+	live := capture.LiveOptions{
 		Interface: opts.Interface, WriteFile: opts.WriteFile, Duration: opts.Duration, Hosts: hosts, Detail: detail, Limits: opts.Limits,
 		OnCallEnd: func(e capture.CallEnd) {
 			fmt.Fprintf(a.stderr, "%s call ended: %s → %s (status %d) %s\n", e.At.Format("15:04:05"), e.From, e.To, e.Status, e.CallID)
 		},
-		OnCallJudged: func(c report.Call) {
-			fmt.Fprintf(a.stderr, "%s judged: %s → %s: %s; %s (%s)\n", c.End.Format("15:04:05"),
-				partyOf(c.Caller), partyOf(c.Callee), c.Verdict, c.Explain, c.CallID)
-		},
-	})
+		OnCallJudged: onJudged, OnSIP: onSIP, OnAnomaly: onAnomaly, HEPOut: sender,
+	}
+	var res *capture.Result
+	if opts.HEP != "" {
+		res, err = capture.ListenHEP(cmd.Context(), capture.HEPOptions{LiveOptions: live, Listen: opts.HEP})
+	} else {
+		res, err = capture.Live(cmd.Context(), live)
+	}
 	if err != nil {
 		if errors.Is(err, capture.ErrLiveUnsupported) {
 			return cannotRunErrorf("capture: %w", err)

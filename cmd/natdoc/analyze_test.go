@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -108,3 +109,61 @@ func TestAnalyzeStdinAndHTML(t *testing.T) {
 }
 
 func readFile(p string) ([]byte, error) { return os.ReadFile(p) }
+
+// TestAnalyzeWidth: a pipe gets 80 columns, --width another width.
+func TestAnalyzeWidth(t *testing.T) {
+	_, out, _ := run(t, "analyze", "--no-color", exampleCapture)
+	for _, line := range strings.Split(out, "\n") {
+		if n := len([]rune(line)); n > report.DefaultWidth {
+			t.Errorf("piped output has a line of %d columns:\n%s", n, line)
+		}
+	}
+	_, wide, _ := run(t, "analyze", "--no-color", "--width", "200", exampleCapture)
+	if !strings.Contains(wide, "RTP pkts caller→callee / callee→caller") || !strings.Contains(wide, "one-way (caller cannot hear) │") {
+		t.Errorf("--width 200 still abbreviates the calls table:\n%s", wide)
+	}
+	if code, _, _ := run(t, "analyze", "--width", "-3", exampleCapture); code != exitUsage {
+		t.Errorf("--width -3: exit %d, want %d", code, exitUsage)
+	}
+}
+
+// TestAnalyzeFilters: filters select calls by their judged verdict, keep
+// their names, and refuse what they cannot read.
+func TestAnalyzeFilters(t *testing.T) {
+	_, out, _ := run(t, "analyze", "--json", "--verdict", "problem", exampleCapture)
+	var rep report.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Calls) != 1 || rep.Calls[0].ID != "C2" || rep.Calls[0].Verdict != report.VerdictOneWay {
+		t.Errorf("--verdict problem: %+v", rep.Calls)
+	}
+	if code, out, _ := run(t, "analyze", "--no-color", "--verdict", "two-way", exampleCapture); code != exitOK || strings.Contains(out, "C2") {
+		t.Errorf("--verdict two-way: exit %d (the one-way call is left out, so no problem is found):\n%s", code, out)
+	}
+	for _, bad := range [][]string{{"--verdict", "loud"}, {"--host", "pbx"}, {"--since", "yesterday"}} {
+		if code, _, _ := run(t, append(append([]string{"analyze"}, bad...), exampleCapture)...); code != exitUsage {
+			t.Errorf("%v: exit %d, want %d", bad, code, exitUsage)
+		}
+	}
+}
+
+// TestAnalyzeWriteCall: -w saves the call shown, which reads back alike.
+func TestAnalyzeWriteCall(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "c2.pcap")
+	code, _, errOut := run(t, "analyze", "--call", "C2", "-w", out, exampleCapture)
+	if code != exitProblems || !strings.Contains(errOut, "wrote 307 packets of 1 call(s)") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	_, again, _ := run(t, "analyze", "--json", out)
+	var rep report.Report
+	if err := json.Unmarshal([]byte(again), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Calls) != 1 || rep.Calls[0].Verdict != report.VerdictOneWay || rep.Calls[0].CallID != "0abf105b-1@natdoc.test" {
+		t.Errorf("written file: %+v", rep.Calls)
+	}
+	if code, _, _ := run(t, "analyze", "-w", out, "-"); code != exitUsage {
+		t.Errorf("-w with standard input: exit %d, want %d", code, exitUsage)
+	}
+}

@@ -104,3 +104,25 @@ func TestJSONAndFormatDisagree(t *testing.T) {
 		t.Errorf("--json with --format html: exit %d, want 2", code)
 	}
 }
+
+// TestReportReadsSchemaV1: a report saved by a natdoc that wrote payload
+// types as base64 (natdoc.report/v1) is still read, and written as v2.
+func TestReportReadsSchemaV1(t *testing.T) {
+	const v1 = `{"schema":"natdoc.report/v1","tool":"natdoc","command":"analyze","calls":[{"id":"C1","call_id":"x","caller":{"role":"caller"},"callee":{"role":"callee"},"verdict":"two-way","streams":[{"index":0,"media":"audio","verdict":"two-way","flows":[{"direction":"caller-\u003ecallee","src":"192.0.2.1:4000","dst":"192.0.2.2:4000","payload_types":"AGU=","packets":1,"bytes":172,"lost":0,"jitter_ms":0,"max_gap_ms":0,"matched_sdp":true}]}]}]}`
+	path := filepath.Join(t.TempDir(), "v1.json")
+	if err := os.WriteFile(path, []byte(v1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := run(t, "report", "--json", path)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, `"schema": "natdoc.report/v2"`) || !strings.Contains(out, "\"payload_types\": [\n") {
+		t.Errorf("v1 report not read into v2:\n%s", out)
+	}
+	bad := filepath.Join(t.TempDir(), "v9.json")
+	_ = os.WriteFile(bad, []byte(`{"schema":"natdoc.report/v9"}`), 0o644)
+	if code, _, _ := run(t, "report", bad); code != exitUsage {
+		t.Errorf("unknown schema: exit %d, want %d", code, exitUsage)
+	}
+}

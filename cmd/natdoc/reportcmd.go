@@ -35,8 +35,9 @@ func readReport(path string) (*report.Report, error) {
 	if err := json.Unmarshal(data, &rep); err != nil {
 		return nil, usageErrorf("report: %s is not a natdoc JSON report: %w", path, err)
 	}
-	if rep.Schema != report.SchemaVersion {
-		return nil, usageError{fmt.Errorf("report: %s has schema %q, this natdoc reads %q", path, rep.Schema, report.SchemaVersion)}
+	if !report.ReadableSchema(rep.Schema) {
+		return nil, usageError{fmt.Errorf("report: %s has schema %q, this natdoc reads %q and older", path, rep.Schema, report.SchemaVersion)}
 	}
+	rep.Schema = report.SchemaVersion // read into the current model
 	return &rep, nil
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/charmbracelet/x/term"
 	"github.com/natdoc/natdoc/report"
 	"github.com/spf13/cobra"
 )
@@ -39,7 +40,7 @@ func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
 // cannotRunError is a check that could not run (no network, no IGD when one
-// was required, a command not built yet): exit 3.
+// was required): exit 3.
 type cannotRunError struct{ err error }
 
 func (e cannotRunError) Error() string { return e.err.Error() }
@@ -73,7 +74,7 @@ func exitCode(err error) int {
 // it returns as plain errors.
 func isCobraUsageError(err error) bool {
 	msg := err.Error()
-	for _, prefix := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "flag needs an argument", "invalid argument", "accepts ", "requires at least", "requires at most", "required flag", "if any flags in the group"} {
+	for _, prefix := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "flag needs an argument", "invalid argument", "accepts ", "requires at least", "requires at most", "required flag", "if any flags in the group", "at least one of the flags"} {
 		if strings.HasPrefix(msg, prefix) {
 			return true
 		}
@@ -88,6 +89,7 @@ type globalOptions struct {
 	Output   string
 	LogLevel string
 	NoColor  bool
+	Width    int
 }
 
 // app is what every command gets: its streams, global options and logger.
@@ -159,6 +161,7 @@ input, 3 the check itself could not run.`,
 	pf.StringVarP(&a.opts.Output, "output", "o", "", "write the result to `FILE` instead of standard output")
 	pf.StringVar(&a.opts.LogLevel, "log-level", "warn", "log detail on standard error: debug, info, warn or error")
 	pf.BoolVar(&a.opts.NoColor, "no-color", false, "never colour the text output (also: NO_COLOR set, or output not a terminal)")
+	pf.IntVar(&a.opts.Width, "width", 0, "lay the text report out for this many `COLUMNS` (default: the terminal's width, 80 when not a terminal)")
 
 	root.AddCommand(
 		newAnalyzeCmd(a),
@@ -179,6 +182,9 @@ input, 3 the check itself could not run.`,
 func (a *app) setup() error {
 	if _, err := a.format(); err != nil {
 		return err
+	}
+	if a.opts.Width < 0 {
+		return usageErrorf("--width %d: want a positive number of columns", a.opts.Width)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(a.opts.LogLevel)); err != nil {
@@ -224,6 +230,7 @@ func (a *app) emit(rep *report.Report) error {
 		w = file
 		// A file is no terminal: lipgloss.Fprint already strips styles.
 	}
+	opt.Width = a.textWidth(w)
 	if err := report.Render(w, rep, opt); err != nil {
 		return cannotRunErrorf("write report: %w", err)
 	}
@@ -233,14 +240,21 @@ func (a *app) emit(rep *report.Report) error {
 	return nil
 }
 
+// textWidth is the width the text report is laid out for: --width, else
+// the terminal's when w is one, else report.DefaultWidth (pipes, files).
+func (a *app) textWidth(w io.Writer) int {
+	if a.opts.Width > 0 {
+		return a.opts.Width
+	}
+	if f, ok := w.(*os.File); ok && term.IsTerminal(f.Fd()) {
+		if cols, _, err := term.GetSize(f.Fd()); err == nil && cols > 0 {
+			return cols
+		}
+	}
+	return report.DefaultWidth
+}
+
 // newReport starts a report for the named command.
 func newReport(command string) *report.Report {
 	return report.New(command, versionString())
-}
-
-// notBuilt is the honest answer of a command whose issue is not done yet.
-func notBuilt(name string, issue int) func(*cobra.Command, []string) error {
-	return func(*cobra.Command, []string) error {
-		return cannotRunErrorf("%s is not built yet (issue #%d); nothing was checked", name, issue)
-	}
 }

@@ -9,12 +9,14 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
 	"github.com/natdoc/natdoc/proxy"
 	"github.com/natdoc/natdoc/relay"
+	"github.com/natdoc/natdoc/rtpengine"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -36,6 +38,7 @@ type serveOptions struct {
 	Mirror      bool
 	LatchAny    bool
 	KernelFwd   bool
+	Media       []string
 	Keepalive   time.Duration
 	IdleTimeout time.Duration
 	Duration    time.Duration
@@ -51,7 +54,8 @@ type serveOptions struct {
 	STUN        string
 	MirrorCheck string
 	AddrCheck   time.Duration
-	StatsEvery  time.Duration
+	Metrics     string
+	HEPOut      hepOutFlags
 
 	run proxy.Options // what validate made of the flags
 }
@@ -99,10 +103,27 @@ to standard output on exit (Ctrl-C), which frees every relay port.
 RTP/RTCP pairs (the relay then uses only those; many routers allow fewer than
 30 mappings) and removes them on exit; the router's external address becomes
 the main address unless --public-addr is given.
+--metrics ADDR:PORT serves Prometheus metrics (relay sessions, ports in use,
+packets, bytes and loss per direction, registered contacts, SIP requests
+received by method and responses sent by class, rejected input, findings of
+ended calls). --hep-out HOST:PORT copies every SIP message the server reads
+or sends to a HEP collector (HOMER) and, when a call ends, its outcome as a
+JSON log on its Call-ID.
 --kernel-forward moves each latched stream into the kernel (an nftables
 netdev table named natdoc_relay_PID, removed on exit): packets no longer
 wake natdoc, counters are read from nft every second, and RTP loss is then
-not measured.`
+not measured.
+
+--media rtpengine=udp:HOST:PORT anchors media in rtpengine instead of the
+built-in relay (--media builtin, the default), driven over its ng protocol
+(HOST:PORT is its --listen-ng) as Kamailio's rtpengine module does. Give it
+more than once for several engines: each call goes to one engine, chosen by
+its Call-ID and the engines' weight=N (default 1); engines are pinged every
+second, one that stops answering gets no new calls, and the calls it had
+are reported. With main=IF,local=IF naming the engine's two interfaces
+(rtpengine --interface=IF/ADDR), LAN peers get its local one. The engine's
+port range is its own: --rtp-ports, --kernel-forward and --upnp's RTP
+pairs concern the built-in relay.`
 
 func newServeCmd(a *app) *cobra.Command {
 	var o serveOptions
@@ -113,6 +134,8 @@ func newServeCmd(a *app) *cobra.Command {
 		Example: `  natdoc serve --public-addr 203.0.113.10 --allow 192.168.1.0/24
   natdoc serve --listen 192.168.1.2:5060 --public-addr voip.example.net --users users.txt --mirror-check mirror.example.org:5060
   natdoc serve --listen 192.168.1.2:5060 --upnp --users users.txt
+  natdoc serve --public-addr 203.0.113.10 --users users.txt --media rtpengine=udp:127.0.0.1:2223
+  natdoc serve --public-addr 203.0.113.10 --users users.txt --media rtpengine=udp:10.0.0.5:2223,weight=2 --media rtpengine=udp:10.0.0.6:2223
   natdoc serve --fix=false --allow 0.0.0.0/0 --open     # the broken deployment, for comparison`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -141,6 +164,7 @@ func (o *serveOptions) flags(f *pflag.FlagSet) {
 	f.BoolVar(&o.Echo, "echo", true, `answer calls to the built-in user "echo"`)
 	f.BoolVar(&o.Mirror, "mirror", true, "answer natdoc diagnose's mirror requests (SIP ALG and port-forwarding checks)")
 	f.BoolVar(&o.LatchAny, "latch-any-source", false, "let media latch from any source IP, not only the phone's SIP source (phones with separate media gateways)")
+	f.StringArrayVar(&o.Media, "media", []string{"builtin"}, "where media is anchored: `builtin` (natdoc's relay) or rtpengine=udp:HOST:PORT[,weight=N][,main=IF,local=IF], repeatable for several engines")
 	f.BoolVar(&o.KernelFwd, "kernel-forward", false, "forward latched media in the kernel (nftables; Linux, root); falls back to user space with a warning")
 	f.DurationVar(&o.Keepalive, "keepalive", proxy.DefaultKeepalive, "OPTIONS ping interval toward registered phones (below the NAT's UDP timeout)")
 	f.DurationVar(&o.IdleTimeout, "idle-timeout", relay.DefaultIdleTimeout, "close relay streams without packets for this long")
@@ -157,7 +181,8 @@ func (o *serveOptions) flags(f *pflag.FlagSet) {
 	f.DurationVar(&o.AddrCheck, "public-addr-check", proxy.DefaultAddrCheckInterval, "how often to resolve --public-addr again and compare it with the router's public address (0: never)")
 	f.BoolVar(&o.Quiet, "quiet", false, "do not print events as they happen (only the summary)")
 	f.IntVar(&o.MaxCalls, "max-calls", proxy.DefaultMaxCalls, "calls in progress at most")
-	f.DurationVar(&o.StatsEvery, "stats-every", 0, "write the server's figures (calls started and ended, relay ports free, goroutines, heap, open files) as a JSON line to standard error this often, and once at exit (0: never)")
+	f.StringVar(&o.Metrics, "metrics", "", "serve Prometheus metrics on `ADDR:PORT`/metrics: calls, relay sessions, ports, packets and loss, registrations, SIP requests and responses, rejected input, findings")
+	o.HEPOut.register(f)
 }
 
 // validate checks the flags and turns them into the run's options.
@@ -188,16 +213,48 @@ func (o *serveOptions) validate() error {
 	if err := o.validateChecks(r); err != nil {
 		return err
 	}
+	if err := o.validateMedia(r); err != nil {
+		return err
+	}
 	if o.Rate <= 0 || o.MaxRegs <= 0 || o.MaxCalls <= 0 {
 		return usageErrorf("--rate-limit, --max-registrations and --max-calls must be positive")
 	}
 	if o.Keepalive < time.Second {
 		return usageErrorf("--keepalive %s: want at least 1s", o.Keepalive)
 	}
-	if o.StatsEvery < 0 || (o.StatsEvery > 0 && o.StatsEvery < time.Second) {
-		return usageErrorf("--stats-every %s: want 0 (never) or at least 1s", o.StatsEvery)
+	return nil
+}
+
+// validateMedia reads --media: builtin, or one or more rtpengines.
+func (o *serveOptions) validateMedia(r *proxy.Options) error {
+	for _, m := range o.Media {
+		if m == "builtin" {
+			continue
+		}
+		v, ok := strings.CutPrefix(m, "rtpengine=")
+		if !ok {
+			return usageErrorf("--media %q: want builtin or rtpengine=udp:HOST:PORT[,weight=N]", m)
+		}
+		e, err := rtpengine.ParseEngine(v)
+		if err != nil {
+			return usageErrorf("--media: %w", err)
+		}
+		r.Engines = append(r.Engines, e)
 	}
-	r.StatsEvery = o.StatsEvery
+	if len(r.Engines) == 0 {
+		return nil
+	}
+	switch {
+	case len(r.Engines) != len(o.Media):
+		return usageErrorf("--media builtin and rtpengine=... exclude each other")
+	case !o.Fix:
+		return usageErrorf("--media rtpengine anchors media, which --fix=false turns off")
+	case o.KernelFwd:
+		return usageErrorf("--kernel-forward is the built-in relay's; rtpengine forwards in its own kernel module when it has one")
+	}
+	if r.UPnP != nil {
+		r.UPnP.Pairs = 0 // the engine's ports are its own; --upnp forwards SIP only
+	}
 	return nil
 }
 
@@ -295,10 +352,18 @@ func runServe(ctx context.Context, a *app, o *serveOptions) error {
 	if !o.Quiet {
 		opt.OnEvent = eventPrinter(a, live)
 	}
-	if o.StatsEvery > 0 {
-		opt.Stats = statsPrinter(a, live)
+	sender, err := o.HEPOut.dial()
+	if err != nil {
+		return err
 	}
-	err := proxy.Run(ctx, opt, rep)
+	defer closeHEPOut(a.stderr, sender)
+	m, stopMetrics, err := startMetrics(ctx, a.stderr, o.Metrics)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
+	opt.HEPOut, opt.Metrics = sender, m
+	err = proxy.Run(ctx, opt, rep)
 	var ce *proxy.ConfigError
 	switch {
 	case errors.Is(err, proxy.ErrOpenOnPublic):
@@ -334,13 +399,6 @@ func eventPrinter(a *app, live *liveStatus) func(proxy.Event) {
 		}
 		live.above(func() { fmt.Fprintln(a.stderr, line) })
 	}
-}
-
-// statsPrinter writes the server's figures to standard error as one JSON
-// line each (for scripts, as events are with --json).
-func statsPrinter(a *app, live *liveStatus) func(proxy.Stats) {
-	enc := json.NewEncoder(a.stderr)
-	return func(st proxy.Stats) { live.above(func() { enc.Encode(st) }) }
 }
 
 // sipgoLoggerOnce: sipgo's default logger is a process-wide global, and

@@ -56,20 +56,12 @@ func TestLabAnalyzeBrokenRow(t *testing.T) {
 	serve := srv.Start(t, os.Args[0], append(helper, "serve", "--listen", "203.0.113.10:5060", "--fix=false", "--allow", "0.0.0.0/0",
 		"--tcp=false", "--echo=false")...)
 	waitLog(t, serve, "listening on")
-	dump := bob.Start(t, "tcpdump", "-i", "eth0", "-n", "-U", "-s", "0", "-w", pcap, "udp")
-	time.Sleep(500 * time.Millisecond) // tcpdump opens its socket
-	bobCall := bob.Start(t, os.Args[0], append(helper, "call", "--server", "203.0.113.10:5060", "--user", "bob", "--answer", "--wait", "30s",
-		"--local-ip", "198.51.100.20", "--sip-port", "5060", "--json", "-o", filepath.Join(dir, "bob.json"))...)
-	waitLog(t, bobCall, "waiting up to")
-	aliceCall := alice.Start(t, os.Args[0], append(helper, "call", "--server", "203.0.113.10:5060", "--user", "alice", "--local-ip", "192.168.1.10",
-		"--sip-port", "5060", "--duration", "2s", "--json", "-o", filepath.Join(dir, "alice.json"), "bob")...)
-	aliceCall.Wait()
-	bobCall.Wait()
+	dump := bob.StartTcpdump(t, pcap, "udp")
+	ra := placeLabCall(t, helper, dir, alice, bob)
 	time.Sleep(300 * time.Millisecond)
 	dump.Stop()
 	serve.Stop()
 
-	ra := loadReport(t, filepath.Join(dir, "alice.json"))
 	if ra.CallTest.Verdict != report.VerdictOneWay || ra.CallTest.CannotHear != "local" {
 		t.Fatalf("alice measured %s (%s)", ra.CallTest.Verdict, ra.CallTest.Explain)
 	}
@@ -93,4 +85,19 @@ func TestLabAnalyzeBrokenRow(t *testing.T) {
 	if !found {
 		t.Errorf("analyze did not find call %s in the capture: %+v", ra.CallTest.CallID, rep.Calls)
 	}
+}
+
+// placeLabCall has alice (behind the NAT, 192.168.1.10) call bob
+// (198.51.100.20) for two seconds with natdoc call, through the server at
+// 203.0.113.10, and returns alice's report; both reports go to dir.
+func placeLabCall(t *testing.T, helper []string, dir string, alice, bob *natlab.Host) *report.Report {
+	t.Helper()
+	bobCall := bob.Start(t, os.Args[0], append(helper, "call", "--server", "203.0.113.10:5060", "--user", "bob", "--answer", "--wait", "30s",
+		"--local-ip", "198.51.100.20", "--sip-port", "5060", "--json", "-o", filepath.Join(dir, "bob.json"))...)
+	waitLog(t, bobCall, "waiting up to")
+	aliceCall := alice.Start(t, os.Args[0], append(helper, "call", "--server", "203.0.113.10:5060", "--user", "alice", "--local-ip", "192.168.1.10",
+		"--sip-port", "5060", "--duration", "2s", "--json", "-o", filepath.Join(dir, "alice.json"), "bob")...)
+	aliceCall.Wait()
+	bobCall.Wait()
+	return loadReport(t, filepath.Join(dir, "alice.json"))
 }

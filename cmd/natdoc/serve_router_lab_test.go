@@ -111,12 +111,7 @@ func runRouterCell(t *testing.T, c routerCell) {
 	if !strings.Contains(serve.Log(), "get "+serverLAN) {
 		t.Errorf("serve did not say LAN phones get %s:\n%s", serverLAN, serve.Log())
 	}
-	alice := natlab.StartBaresip(t, rl.lan, natlab.BaresipConfig{User: "alice", Registrar: netip.MustParseAddrPort(serverLAN + ":5060"), AutoAnswer: true})
-	bob := natlab.StartBaresip(t, rl.out, natlab.BaresipConfig{User: "bob", Registrar: netip.MustParseAddrPort(routerWAN + ":5060"), AutoAnswer: true})
-	waitLog(t, serve, `"user":"alice"`)
-	waitLog(t, serve, `"user":"bob"`)
-	baresipCall(t, "alice calls bob", alice, bob, "sip:bob@"+serverLAN)
-	baresipCall(t, "bob calls alice", bob, alice, "sip:alice@"+routerWAN)
+	rl.baresipCalls(t, serve)
 	rl.echoCalls(t)
 	// SIGTERM, as a service manager stops it: serve frees the relay and
 	// removes its router mappings, then writes its summary.
@@ -129,6 +124,18 @@ func runRouterCell(t *testing.T, c routerCell) {
 	if rl.igd != nil {
 		checkUPnPTableEmpty(t, rl)
 	}
+}
+
+// baresipCalls registers baresip alice on the LAN (at the server's LAN
+// address) and bob outside (at the router's), and has them call each other.
+func (rl *routerLab) baresipCalls(t *testing.T, serve *natlab.Proc) {
+	t.Helper()
+	alice := natlab.StartBaresip(t, rl.lan, natlab.BaresipConfig{User: "alice", Registrar: netip.MustParseAddrPort(serverLAN + ":5060"), AutoAnswer: true})
+	bob := natlab.StartBaresip(t, rl.out, natlab.BaresipConfig{User: "bob", Registrar: netip.MustParseAddrPort(routerWAN + ":5060"), AutoAnswer: true})
+	waitLog(t, serve, `"user":"alice"`)
+	waitLog(t, serve, `"user":"bob"`)
+	baresipCall(t, "alice calls bob", alice, bob, "sip:bob@"+serverLAN)
+	baresipCall(t, "bob calls alice", bob, alice, "sip:alice@"+routerWAN)
 }
 
 // baresipCall has caller dial callee, talk, hang up, and checks that both

@@ -17,6 +17,13 @@ func TestServeAndCallUsage(t *testing.T) {
 		{"serve", "--listen", "127.0.0.1:5060", "--rtp-ports", "10-20"},
 		{"serve", "--listen", "127.0.0.1:5060", "--allow", "not-a-cidr"},
 		{"serve", "--listen", "127.0.0.1:5060", "--users", "/nonexistent/users"},
+		{"serve", "--listen", "127.0.0.1:5060", "--media", "rtpengine"},
+		{"serve", "--listen", "127.0.0.1:5060", "--media", "rtpengine=127.0.0.1:2223"}, // no udp:
+		{"serve", "--listen", "127.0.0.1:5060", "--media", "rtpengine=udp:127.0.0.1:2223,weight=0"},
+		{"serve", "--listen", "127.0.0.1:5060", "--media", "builtin", "--media", "rtpengine=udp:127.0.0.1:2223"},
+		{"serve", "--listen", "127.0.0.1:5060", "--media", "rtpengine=udp:127.0.0.1:2223", "--kernel-forward"},
+		{"serve", "--listen", "127.0.0.1:5060", "--media", "rtpengine=udp:127.0.0.1:2223", "--fix=false"},
+		{"serve", "--listen", "127.0.0.1:5060", "--media", "kernel"},
 		{"call", "bob"},                        // no --server
 		{"call", "--server", "127.0.0.1:5060"}, // neither target nor --answer
 		{"call", "--server", "127.0.0.1:5060", "--answer", "bob"},
@@ -34,6 +41,21 @@ func TestServeAndCallUsage(t *testing.T) {
 func TestServeRefusesOpenPublic(t *testing.T) {
 	code, _, stderr := run(t, "serve", "--listen", "127.0.0.1:0", "--public-addr", "203.0.113.5", "--tcp=false")
 	if code != exitUsage || !strings.Contains(stderr, "--users") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+}
+
+// TestServeNoEngineAnswers: with --media rtpengine and nothing listening
+// there, serve does not start, and says why.
+func TestServeNoEngineAnswers(t *testing.T) {
+	probe, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine := probe.LocalAddr().String()
+	probe.Close()
+	code, _, stderr := run(t, "serve", "--listen", "127.0.0.1:0", "--tcp=false", "--media", "rtpengine=udp:"+engine)
+	if code != exitCannotRun || !strings.Contains(stderr, "no engine answers") || !strings.Contains(stderr, "refused") {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 }

@@ -221,6 +221,7 @@ func (p *Proc) Terminate(grace time.Duration) bool {
 	default:
 	}
 	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGCONT) // a paused one too
 	select {
 	case <-p.done:
 		return true
@@ -258,4 +259,27 @@ func (p *Proc) Log() string {
 		return fmt.Sprintf("(no log: %v)", err)
 	}
 	return string(b)
+}
+
+// WaitLog waits until the process has logged every one of want, and fails
+// the test with the log after timeout.
+func (p *Proc) WaitLog(t testing.TB, timeout time.Duration, want ...string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		log, missing := p.Log(), ""
+		for _, w := range want {
+			if !strings.Contains(log, w) {
+				missing = w
+				break
+			}
+		}
+		if missing == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("natlab: %s did not log %q in %s:\n%s", p.cmd.Path, missing, timeout, log)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

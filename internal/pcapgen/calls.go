@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/natdoc/natdoc/capture"
+	"github.com/natdoc/natdoc/internal/g711"
 	"github.com/natdoc/natdoc/report"
 )
 
@@ -176,7 +177,7 @@ func (g *callGen) media(mediaAt time.Time, truth *Truth) {
 	}
 	switch g.c.Kind {
 	case NoWay:
-		truth.Verdict, truth.Finding = report.VerdictNoWay, capture.IDNoWayAudio
+		truth.Verdict, truth.Finding = report.VerdictNoWay, report.IDNoWayAudio
 	case Inactive:
 		truth.Verdict = report.VerdictOnHold
 	case LeakCaller:
@@ -190,18 +191,25 @@ func (g *callGen) media(mediaAt time.Time, truth *Truth) {
 	case LANOneWay:
 		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, n, 0, 0)
 		truth.Packets[0] = uint64(n)
-		truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "caller", capture.IDOneWayAudio
+		truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "caller", report.IDOneWayAudio
 	case NATPortChanged, ALGPortChanged:
 		both()
 		truth.Packets[0], truth.Unproven[1] = uint64(n), uint64(n)
-		truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "caller", capture.IDOneWayAudio
+		truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "caller", report.IDOneWayAudio
 	default:
 		both()
 		truth.Packets[0] += uint64(n)
 		truth.Packets[1] += uint64(n)
 		truth.Verdict = report.VerdictTwoWay
-		if g.c.Kind == SIPALG {
+		switch g.c.Kind {
+		case SIPALG:
 			truth.Finding = capture.IDSIPALGSuspected
+		case Muted:
+			silence := g.sources[len(g.sources)-1].(*rtpSource).payload
+			for k := range silence {
+				silence[k] = 0xff // µ-law zero
+			}
+			truth.Finding = capture.IDSilentAudio
 		}
 	}
 }
@@ -339,10 +347,7 @@ func (g *callGen) register(at time.Time, phone, registrar party) {
 }
 
 func (g *callGen) stream(src, dst netip.AddrPort, at time.Time, n, dropEvery int, jitter time.Duration) {
-	payload := make([]byte, 160)
-	for k := range payload {
-		payload[k] = 0xff // PCMU silence
-	}
+	payload := ToneULaw(160)
 	g.sources = append(g.sources, &rtpSource{
 		src: src, dst: dst, vlan: g.vlan, at: at, left: n,
 		seq: uint16(g.rng.Uint32()), ts: g.rng.Uint32(), ssrc: g.rng.Uint32(),
@@ -525,10 +530,15 @@ func hostOf(a netip.AddrPort) string {
 func AllKinds() []Call {
 	kinds := []Kind{Normal, LeakCaller, LeakCallee, NoWay, Hold, Inactive, ReinviteMove, EarlyMedia,
 		Forked, TCP, WebSocket, Fragmented, VLAN, IPv6, LossJitter, LANOneWay, Rejected, Cancelled, SIPALG,
-		Unanswered, ToPrivateContact, NeverRang, TimedOut, Proxy, ProxyLeakCallee, B2BUA, Announcement, Fax, FaxOneWay, BadHeader, NATPortChanged, ALGPortChanged}
+		Unanswered, ToPrivateContact, NeverRang, TimedOut, Proxy, ProxyLeakCallee, B2BUA, Announcement, Fax, FaxOneWay, BadHeader, NATPortChanged, ALGPortChanged,
+		Muted}
 	calls := make([]Call, len(kinds))
 	for i, k := range kinds {
 		calls[i] = Call{Kind: k, Start: time.Duration(i) * 500 * time.Millisecond, Media: 4 * time.Second}
 	}
 	return calls
 }
+
+// ToneULaw is n samples of a 1 kHz tone at about -21 dBov in µ-law
+// (G.711), so generated calls carry audio and not silence.
+func ToneULaw(n int) []byte { return g711.ULawTone(n, 1000, 4000) }

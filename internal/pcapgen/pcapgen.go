@@ -3,6 +3,7 @@ package pcapgen
 import (
 	"bufio"
 	"container/heap"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"math/rand"
@@ -40,6 +41,7 @@ const (
 	Rejected     Kind = "rejected"      // 486 Busy Here: no media expected
 	Cancelled    Kind = "cancelled"     // CANCEL before answer
 	SIPALG       Kind = "sip-alg"       // a router ALG rewrote Via, Contact and c= but not o=: two-way
+	Muted        Kind = "muted"         // two-way, but the callee's microphone is muted: its RTP is silence
 	// Calls that never connect.
 	Unanswered       Kind = "unanswered"         // INVITE retransmitted, no response at all
 	ToPrivateContact Kind = "to-private-contact" // the server INVITEs the private Contact a NATed phone registered: no response
@@ -132,6 +134,7 @@ func Write(w io.Writer, calls []Call, opt Options) ([]Truth, error) {
 			c.Media = 4 * time.Second
 		}
 		g := newCallGen(i, c, opt.Base, rng)
+		pairReports(g.sources)
 		truths = append(truths, g.truths...)
 		for _, s := range g.sources {
 			if s.ok() {
@@ -223,6 +226,27 @@ type rtpSource struct {
 	rng       *rand.Rand
 	payload   []byte
 	udptl     bool // T.38: a 16-bit sequence number and the payload, no RTCP
+	// reports is the stream this one's sender receives, which its sender
+	// reports describe (RFC 3550 §6.4.1); nil when nothing arrives.
+	reports *rtpSource
+}
+
+// pairReports gives each stream of a call the stream its sender receives:
+// the one sent to the address it sends from (symmetric RTP). A stream sent
+// to an address its receiver does not send from (a leaked private
+// address) arrives nowhere, and no report mentions it.
+func pairReports(sources []source) {
+	for _, a := range sources {
+		x, ok := a.(*rtpSource)
+		if !ok {
+			continue
+		}
+		for _, b := range sources {
+			if y, ok := b.(*rtpSource); ok && y != x && y.dst == x.src {
+				x.reports = y
+			}
+		}
+	}
 }
 
 func (r *rtpSource) next() time.Time { return r.at }
@@ -255,10 +279,7 @@ func (r *rtpSource) emit() []wirePacket {
 	if r.i%250 == 249 && !r.udptl { // RTCP sender report every 5 s (RFC 3550 §6.4.1)
 		rtcpSrc := netip.AddrPortFrom(r.src.Addr(), r.src.Port()+1)
 		rtcpDst := netip.AddrPortFrom(r.dst.Addr(), r.dst.Port()+1)
-		sr := make([]byte, 28)
-		sr[0], sr[1], sr[2], sr[3] = 0x80, 200, 0, 6
-		sr[4], sr[5], sr[6], sr[7] = byte(r.ssrc>>24), byte(r.ssrc>>16), byte(r.ssrc>>8), byte(r.ssrc)
-		out = append(out, wirePacket{At: at.Add(time.Millisecond), Src: rtcpSrc, Dst: rtcpDst, VLAN: r.vlan, Payload: sr})
+		out = append(out, wirePacket{At: at.Add(time.Millisecond), Src: rtcpSrc, Dst: rtcpDst, VLAN: r.vlan, Payload: r.senderReport()})
 	}
 	r.seq++
 	r.ts += 160
@@ -356,4 +377,20 @@ func writeFragments(pw *pcapgo.Writer, frame []byte, p wirePacket) error {
 		}
 	}
 	return nil
+}
+
+// senderReport is an RTCP SR (RFC 3550 §6.4.1) with a reception report
+// block about the stream its sender receives, when one arrives.
+func (r *rtpSource) senderReport() []byte {
+	sr := make([]byte, 28, 52)
+	sr[0], sr[1], sr[2], sr[3] = 0x80, 200, 0, 6
+	binary.BigEndian.PutUint32(sr[4:8], r.ssrc)
+	if r.reports == nil {
+		return sr
+	}
+	sr[0], sr[3] = 0x81, 12 // one block; 52 bytes
+	block := make([]byte, 24)
+	binary.BigEndian.PutUint32(block[0:4], r.reports.ssrc)
+	binary.BigEndian.PutUint32(block[8:12], uint32(r.reports.seq)) // extended highest sequence number
+	return append(sr, block...)
 }

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/natdoc/natdoc/internal/g711"
 	"github.com/natdoc/natdoc/internal/rtpseq"
 )
 
@@ -61,31 +62,7 @@ func parsePayload(p []byte) (label string, rxCount uint32, sent time.Time, ok bo
 }
 
 // toneFrame is one 20 ms frame of a 400 Hz tone in μ-law.
-func toneFrame() []byte {
-	out := make([]byte, frameSamples)
-	for i := range out {
-		v := math.Sin(2*math.Pi*400*float64(i)/8000) * 8000
-		out[i] = linearToULaw(int16(v))
-	}
-	return out
-}
-
-// linearToULaw is G.711 μ-law encoding (ITU-T G.711 table 2).
-func linearToULaw(sample int16) byte {
-	const bias, clip = 0x84, 32635
-	s := int(sample)
-	sign := 0
-	if s < 0 {
-		s, sign = -s, 0x80
-	}
-	s = min(s, clip) + bias
-	exp := 7
-	for mask := 0x4000; s&mask == 0 && exp > 0; mask >>= 1 {
-		exp--
-	}
-	mant := (s >> (exp + 3)) & 0x0F
-	return ^byte(sign | exp<<4 | mant)
-}
+func toneFrame() []byte { return g711.ULawTone(frameSamples, 400, 8000) }
 
 // DirStats counts one direction of a call as one phone saw it.
 type DirStats struct {

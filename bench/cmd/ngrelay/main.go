@@ -25,7 +25,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/natdoc/natdoc/bench/internal/ng"
+	"github.com/natdoc/natdoc/internal/ng"
 	"github.com/natdoc/natdoc/relay"
 )
 

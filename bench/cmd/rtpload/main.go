@@ -27,7 +27,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/natdoc/natdoc/bench/internal/ng"
+	"github.com/natdoc/natdoc/internal/ng"
 )
 
 type options struct {

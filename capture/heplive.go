@@ -1,0 +1,325 @@
+package capture
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/natdoc/natdoc/hep"
+	"golang.org/x/net/ipv4"
+)
+
+// HEPOptions control a capture fed by HEP agents (natdoc capture --hep):
+// SIP servers and capture agents send every message they handle, and the
+// same pipeline as a live capture judges the calls.
+type HEPOptions struct {
+	// Duration, Hosts, OnCallEnd, OnCallJudged and Detail work as for a
+	// live capture; Interface and WriteFile are not used.
+	LiveOptions
+	// Listen is the address HEP arrives on, over UDP and over TCP (HEPv3
+	// framed by its length).
+	Listen string
+	// UDP and TCP, when set, are used instead of listening on Listen (a
+	// test's sockets inside a lab namespace). ListenHEP closes them.
+	UDP net.PacketConn
+	TCP net.Listener
+}
+
+// Bounds of the HEP receiver.
+const (
+	// hepReadBuffer is the UDP socket buffer asked for: a burst of a
+	// busy server's traffic while the pipeline sweeps.
+	hepReadBuffer = 4 << 20
+	// maxHEPConns bounds TCP connections from agents.
+	maxHEPConns = 256
+)
+
+// ListenHEP receives HEP until ctx ends or opt.Duration passes and judges
+// the calls in it.
+func ListenHEP(ctx context.Context, opt HEPOptions) (*Result, error) {
+	src, err := newHEPSource(ctx, opt)
+	if err != nil {
+		return nil, err
+	}
+	defer src.close()
+	s := newState()
+	s.setLive(opt.LiveOptions)
+	rs := &readerStats{}
+	src.sink = &rs.anomalies
+	err = runPipeline(context.WithoutCancel(ctx), src, rs, s, func() {})
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	return s.result(nil, "HEP on "+src.addr()), nil
+}
+
+// hepSource hands the pipeline one received HEP packet per record. Its
+// receivers pass packets in batches (a UDP batch is one recvmmsg on
+// Linux), copied into buffers from a fixed pool, so a busy feed costs a
+// few system calls and channel operations per batch, not per packet, and
+// nothing is allocated per packet once the buffers have grown to the
+// sizes seen.
+type hepSource struct {
+	ctx      context.Context
+	deadline time.Time
+	udp      net.PacketConn
+	tcp      net.Listener
+	full     chan *hepBatch
+	free     chan *hepBatch
+	notes    chan string // receiver troubles, reported as anomalies
+	quit     chan struct{}
+	wg       sync.WaitGroup
+	sink     anomalySink
+	cur      *hepBatch // being handed out; next is the index of its next packet
+	next     int
+	received int64
+	timer    *time.Timer
+	// lastIdle is when the pipeline last handed on its batch; pending is
+	// a record read when a flush was due, returned by the next call.
+	lastIdle   time.Time
+	pending    Record
+	hasPending bool
+}
+
+// hepBatch is received packets back to back in buf, ends[i] closing the
+// i-th.
+type hepBatch struct {
+	buf  []byte
+	ends []int
+}
+
+func (b *hepBatch) add(p []byte) {
+	b.buf = append(b.buf, p...)
+	b.ends = append(b.ends, len(b.buf))
+}
+
+func (b *hepBatch) packet(i int) []byte {
+	start := 0
+	if i > 0 {
+		start = b.ends[i-1]
+	}
+	return b.buf[start:b.ends[i]]
+}
+
+// hepBatches is the number of batches in flight between the receivers and
+// the pipeline; hepBatchSize the packets one UDP read takes at most.
+const (
+	hepBatches   = 64
+	hepBatchSize = 64
+)
+
+func newHEPSource(ctx context.Context, opt HEPOptions) (*hepSource, error) {
+	s := &hepSource{ctx: ctx, udp: opt.UDP, tcp: opt.TCP, full: make(chan *hepBatch, hepBatches), free: make(chan *hepBatch, hepBatches),
+		notes: make(chan string, 16), quit: make(chan struct{}), timer: time.NewTimer(livePollTimeout)}
+	if opt.Duration > 0 {
+		s.deadline = time.Now().Add(opt.Duration)
+	}
+	var err error
+	if s.udp == nil {
+		if s.udp, err = net.ListenPacket("udp", opt.Listen); err != nil {
+			return nil, fmt.Errorf("hep: listen udp %s: %w", opt.Listen, err)
+		}
+	}
+	if s.tcp == nil {
+		if s.tcp, err = net.Listen("tcp", s.udp.LocalAddr().String()); err != nil {
+			s.udp.Close()
+			return nil, fmt.Errorf("hep: listen tcp %s: %w", opt.Listen, err)
+		}
+	}
+	if u, ok := s.udp.(*net.UDPConn); ok {
+		_ = u.SetReadBuffer(hepReadBuffer)
+	}
+	for i := 0; i < hepBatches; i++ {
+		s.free <- &hepBatch{buf: make([]byte, 0, 16<<10), ends: make([]int, 0, hepBatchSize)}
+	}
+	s.wg.Add(2)
+	go s.readUDP()
+	go s.acceptTCP()
+	return s, nil
+}
+
+func (s *hepSource) addr() string { return s.udp.LocalAddr().String() }
+
+// close stops the receivers and waits for them.
+func (s *hepSource) close() {
+	close(s.quit)
+	s.udp.Close()
+	s.tcp.Close()
+	s.wg.Wait()
+}
+
+// batch takes an empty batch from the pool; nil when closing.
+func (s *hepSource) batch() *hepBatch {
+	select {
+	case b := <-s.free:
+		b.buf, b.ends = b.buf[:0], b.ends[:0]
+		return b
+	case <-s.quit:
+		return nil
+	}
+}
+
+// deliver hands a filled batch to the pipeline; false when closing.
+func (s *hepSource) deliver(b *hepBatch) bool {
+	select {
+	case s.full <- b:
+		return true
+	case <-s.quit:
+		return false
+	}
+}
+
+func (s *hepSource) note(msg string) {
+	select {
+	case s.notes <- msg:
+	default: // the pipeline hears of the first ones
+	}
+}
+
+// readUDP reads datagrams a batch at a time (recvmmsg on Linux).
+func (s *hepSource) readUDP() {
+	defer s.wg.Done()
+	pc := ipv4.NewPacketConn(s.udp)
+	msgs := make([]ipv4.Message, hepBatchSize)
+	for i := range msgs {
+		msgs[i].Buffers = [][]byte{make([]byte, 0xffff)}
+	}
+	for {
+		n, err := pc.ReadBatch(msgs, 0)
+		if err != nil {
+			select {
+			case <-s.quit:
+				return
+			default:
+			}
+			s.note("HEP over UDP: " + err.Error())
+			return
+		}
+		b := s.batch()
+		if b == nil {
+			return
+		}
+		for _, m := range msgs[:n] {
+			b.add(m.Buffers[0][:m.N])
+		}
+		if !s.deliver(b) {
+			return
+		}
+	}
+}
+
+func (s *hepSource) acceptTCP() {
+	defer s.wg.Done()
+	var conns sync.WaitGroup
+	defer conns.Wait()
+	limit := make(chan struct{}, maxHEPConns)
+	for {
+		c, err := s.tcp.Accept()
+		if err != nil {
+			return // closed
+		}
+		select {
+		case limit <- struct{}{}:
+		default:
+			s.note("HEP over TCP: more than 256 agents connected; connection refused")
+			c.Close()
+			continue
+		}
+		conns.Add(1)
+		go func() {
+			defer conns.Done()
+			defer func() { <-limit }()
+			s.readTCP(c)
+		}()
+	}
+}
+
+// readTCP reads HEPv3 packets framed on one agent's connection; a stream
+// that stops being HEP is dropped (there is no way to find the next
+// packet).
+func (s *hepSource) readTCP(c net.Conn) {
+	done := make(chan struct{})
+	defer close(done)
+	defer c.Close()
+	go func() { // unblock the read when the capture stops
+		select {
+		case <-s.quit:
+			c.Close()
+		case <-done:
+		}
+	}()
+	r := hep.NewStreamReader(c)
+	for {
+		b, err := r.Next()
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				s.note(fmt.Sprintf("HEP over TCP from %s: %v; connection dropped", c.RemoteAddr(), err))
+			}
+			return
+		}
+		batch := s.batch()
+		if batch == nil {
+			return
+		}
+		batch.add(b)
+		if !s.deliver(batch) {
+			return
+		}
+	}
+}
+
+// Next returns the next received packet as a record, valid until the next
+// call; a quiet spell returns errIdle so calls are judged as they end.
+func (s *hepSource) Next() (Record, error) {
+	if s.hasPending { // its batch is still s.cur
+		s.hasPending = false
+		return s.pending, nil
+	}
+	for {
+		if s.cur != nil && s.next < len(s.cur.ends) {
+			return s.record()
+		}
+		if s.cur != nil {
+			s.free <- s.cur
+			s.cur = nil
+		}
+		if s.ctx.Err() != nil || (!s.deadline.IsZero() && time.Now().After(s.deadline)) {
+			return Record{}, io.EOF
+		}
+		select {
+		case b := <-s.full:
+			s.cur, s.next = b, 0
+		case msg := <-s.notes:
+			s.sink.anomaly("hep-receiver", s.received, 0, msg)
+		case <-s.ctx.Done():
+		case <-s.timerC():
+			s.lastIdle = time.Now()
+			return Record{}, errIdle
+		}
+	}
+}
+
+// record hands out the current batch's next packet; on a steady trickle
+// it first returns errIdle now and then, so calls are still judged.
+func (s *hepSource) record() (Record, error) {
+	p := s.cur.packet(s.next)
+	s.next++
+	s.received += int64(len(p))
+	now := time.Now()
+	rec := Record{Data: p, Time: now, WireLen: len(p), LinkType: linkTypeHEP, Offset: s.received}
+	if now.Sub(s.lastIdle) > livePollTimeout {
+		s.lastIdle, s.pending, s.hasPending = now, rec, true
+		return Record{}, errIdle
+	}
+	return rec, nil
+}
+
+// timerC rearms the idle timer.
+func (s *hepSource) timerC() <-chan time.Time {
+	s.timer.Reset(livePollTimeout)
+	return s.timer.C
+}

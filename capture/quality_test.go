@@ -1,0 +1,325 @@
+package capture
+
+import (
+	"math"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/natdoc/natdoc/internal/g711"
+	"github.com/natdoc/natdoc/report"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/srtp/v3"
+)
+
+func TestSequenceCountsLateAndDuplicates(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		seqs       []uint16
+		late, dups uint64
+	}{
+		{"in order", []uint16{1, 2, 3, 4}, 0, 0},
+		{"swapped pair", []uint16{1, 3, 2, 4}, 1, 0},
+		{"duplicate", []uint16{1, 2, 2, 3}, 0, 1},
+		{"late duplicate", []uint16{1, 3, 2, 2, 4}, 1, 1},
+		{"over the wrap", []uint16{65534, 0, 65535, 1, 0}, 1, 1},
+		{"late beyond the window", []uint16{1, 400, 2}, 1, 0},
+		{"gap then old duplicate", []uint16{1, 2, 200, 2}, 0, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var f rtpFlow
+			for i, s := range tc.seqs {
+				f.update(rtpFields{Seq: s, Timestamp: uint32(i) * 160}, 172, int64(i)*20e6, uint64(i+1))
+			}
+			if f.q.late != tc.late || f.q.duplicates != tc.dups {
+				t.Errorf("late %d, duplicates %d; want %d, %d", f.q.late, f.q.duplicates, tc.late, tc.dups)
+			}
+		})
+	}
+}
+
+// TestRegularPackets: gaps before a talk spurt and comfort noise are the
+// sender's, not the network's; telephone events have no clock.
+func TestRegularPackets(t *testing.T) {
+	var f rtpFlow
+	f.q.eventPT = 101 + 1
+	at := int64(0)
+	send := func(pt uint8, marker bool, ts uint32, gapMs int64) {
+		at += gapMs * 1e6
+		h := rtpFields{PT: pt, Seq: uint16(f.Packets + 1), Timestamp: ts}
+		if marker {
+			h.Info = infoMarker
+		}
+		f.update(h, 172, at, f.Packets+1)
+	}
+	send(0, false, 0, 0)
+	send(0, false, 160, 20)
+	send(0, true, 8160, 1000) // talk spurt after a second of silence
+	send(0, false, 8320, 30)  // a late packet: 10 ms of jitter
+	send(101, false, 8480, 20)
+	send(13, false, 8480, 20)
+	send(0, false, 8640, 500) // after comfort noise
+	if got := f.q.MaxDelta().Milliseconds(); got != 30 {
+		t.Errorf("max delta %d ms, want 30 (the 1 s and 500 ms gaps are silence)", got)
+	}
+	if f.q.regular != 2 {
+		t.Errorf("%d regular packets, want 2", f.q.regular)
+	}
+}
+
+func TestG711Level(t *testing.T) {
+	silence := make([]byte, 160)
+	for i := range silence {
+		silence[i] = 0xff // µ-law zero
+	}
+	if c := payloadLevel(ptPCMU, silence); c.dBov() > silentDBov {
+		t.Errorf("µ-law silence measured at %.0f dBov", c.dBov())
+	}
+	// 0x80 and 0x00 are µ-law's extremes, ±32124: a full-scale square wave.
+	loud := make([]byte, 160)
+	for i := range loud {
+		loud[i] = byte(i%2) << 7
+	}
+	if c := payloadLevel(ptPCMU, loud); c.dBov() < -1 {
+		t.Errorf("full-scale µ-law measured at %.0f dBov", c.dBov())
+	}
+	// A-law 0xd5 is +8 (the smallest step), 0x55 -8.
+	quiet := make([]byte, 160)
+	for i := range quiet {
+		quiet[i] = 0xd5 ^ byte(i%2)<<7
+	}
+	if c := payloadLevel(ptPCMA, quiet); c.dBov() > silentDBov {
+		t.Errorf("A-law ±8 measured at %.0f dBov, want silence", c.dBov())
+	}
+	if c := payloadLevel(ptCN, []byte{70}); c.dBov() != -70 {
+		t.Errorf("comfort noise at -70 dBov read as %.0f", c.dBov())
+	}
+	if c := payloadLevel(18, loud); c != 0 {
+		t.Errorf("G.729 payload measured: %d", c)
+	}
+	for b := range 256 {
+		if u, a := ulawMagnitude(byte(b)), alawMagnitude(byte(b)); u > 32124 || a > 32256 {
+			t.Errorf("byte %#x decodes past G.711's range: µ %d, A %d", b, u, a)
+		}
+	}
+}
+
+// TestEModel checks the simplified E-model against its known points: a
+// clean G.711 call scores about 4.4, G.729 about 4.1, and loss lowers both.
+func TestEModel(t *testing.T) {
+	for _, tc := range []struct {
+		codec          string
+		loss, jitter   float64
+		wantR, wantMOS float64
+	}{
+		{"PCMU/8000", 0, 0, 93.0, 4.41},
+		{"PCMA/8000", 1, 5, 89.1, 4.32},
+		{"PCMU/8000", 10, 20, 64.9, 3.35},
+		{"G729/8000", 0, 0, 82.0, 4.10},
+	} {
+		r, mos, ok := eModel(tc.codec, tc.loss, tc.jitter)
+		if !ok || math.Abs(r-tc.wantR) > 0.1 || math.Abs(mos-tc.wantMOS) > 0.01 {
+			t.Errorf("eModel(%s, %.0f%%, %.0f ms) = R %.1f MOS %.2f (%v), want %.1f %.2f", tc.codec, tc.loss, tc.jitter, r, mos, ok, tc.wantR, tc.wantMOS)
+		}
+	}
+	if _, _, ok := eModel("opus/48000", 0, 0); ok {
+		t.Error("a MOS for a codec without known impairment")
+	}
+	if mosOf(-5) != 1 || mosOf(120) != 4.5 {
+		t.Error("MOS outside 1..4.5")
+	}
+}
+
+// TestToneLevel: the tone generated calls carry (1 kHz, peak 4000),
+// encoded by g711 and decoded here, measures where it should: -21 dBov.
+func TestToneLevel(t *testing.T) {
+	tone := g711.ULawTone(160, 1000, 4000)
+	if c := payloadLevel(ptPCMU, tone); c.dBov() < -23 || c.dBov() > -19 {
+		t.Errorf("tone at %.0f dBov, want about -21", c.dBov())
+	}
+}
+
+func TestQualityFindings(t *testing.T) {
+	flow := func(dir string, mos float64, silent, unreachable bool) report.RTPFlow {
+		q := &report.StreamQuality{Codec: "PCMU/8000", MOS: mos, LossPct: 9, JitterMeanMs: 30}
+		if silent {
+			q.Level = &report.AudioLevel{Packets: 400, MeanDBov: -90, PeakDBov: -80, SilentDBov: silentDBov, Silent: true}
+		}
+		return report.RTPFlow{Direction: dir, Src: "192.0.2.1:4000", Dst: "192.0.2.2:4000", Packets: 400, Quality: q, Unreachable: unreachable}
+	}
+	for _, tc := range []struct {
+		name  string
+		flows []report.RTPFlow
+		want  []report.FindingID
+	}{
+		{"fine", []report.RTPFlow{flow("caller->callee", 4.4, false, false), flow("callee->caller", 4.4, false, false)}, nil},
+		{"callee muted", []report.RTPFlow{flow("caller->callee", 4.4, false, false), flow("callee->caller", 4.4, true, false)}, []report.FindingID{IDSilentAudio}},
+		{"poor one way", []report.RTPFlow{flow("caller->callee", 3.2, false, false)}, []report.FindingID{IDPoorAudioQuality}},
+		{"silence that never arrives is the verdict's business", []report.RTPFlow{flow("callee->caller", 4.4, true, true)}, nil},
+		{"no MOS for the codec", []report.RTPFlow{flow("caller->callee", 0, false, false)}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := report.Call{CallID: "x", Streams: []report.MediaStream{{Flows: tc.flows}}}
+			var got []report.FindingID
+			for _, f := range qualityFindings(c) {
+				got = append(got, f.ID)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("findings %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestRTCPConfirmsOneWay: in the baresip call recorded through a real NAT,
+// the caller's RTCP reports on the callee's stream never: it received
+// none of it, which joins the one-way finding as evidence; the callee's
+// reports on the caller's stream are read beside the capture's figures.
+func TestRTCPConfirmsOneWay(t *testing.T) {
+	res := analyzePath(t, filepath.Join("..", "testdata", "natlab-one-way-private-sdp.pcap"))
+	c := res.Calls[0]
+	var oneWay *report.Finding
+	for i := range c.Findings {
+		if c.Findings[i].ID == report.IDOneWayAudio {
+			oneWay = &c.Findings[i]
+		}
+	}
+	if oneWay == nil || !strings.Contains(oneWay.Evidence[len(oneWay.Evidence)-1].Text, "the caller received nothing") {
+		t.Fatalf("one-way finding lacks the RTCP evidence: %+v", oneWay)
+	}
+	back, fwd := report.MainFlow(c, "callee->caller"), report.MainFlow(c, "caller->callee")
+	if back != nil {
+		t.Errorf("the callee's stream to a private address counted as delivered: %+v", back)
+	}
+	if fwd == nil || fwd.Reports == nil || fwd.Reports.Receiver == nil || fwd.Reports.Receiver.CumulativeLost != 0 || fwd.Reports.SenderReports == 0 {
+		t.Errorf("caller->callee RTCP view: %+v", fwd)
+	}
+}
+
+func TestParseCrypto(t *testing.T) {
+	for _, tc := range []struct {
+		line  string
+		ok    bool
+		suite string
+	}{
+		{"1 AES_CM_128_HMAC_SHA1_80 inline:D2YmkapsLg7GhQkROWl3wLJxRXuRBhnHYVjq4nsO", true, "AES_CM_128_HMAC_SHA1_80"},
+		{"1 AES_256_CM_HMAC_SHA1_80 inline:R+USwMt3d0q/xyfdSq9aK+vrdTf0x6n6SOcC4E6AZmL5vqEzRofmJm7xWsV9Eg==", true, "AES_256_CM_HMAC_SHA1_80"},
+		{"1 AES_CM_128_HMAC_SHA1_32 inline:D2YmkapsLg7GhQkROWl3wLJxRXuRBhnHYVjq4nsO|2^20", true, "AES_CM_128_HMAC_SHA1_32"},
+		{"1 AES_CM_128_HMAC_SHA1_80 inline:D2YmkapsLg7GhQkROWl3wLJxRXuRBhnHYVjq4nsO|2^20|1:4", false, ""}, // MKI
+		{"1 F8_128_HMAC_SHA1_80 inline:D2YmkapsLg7GhQkROWl3wLJxRXuRBhnHYVjq4nsO", false, ""},
+		{"1 AES_CM_128_HMAC_SHA1_80 inline:c2hvcnQ=", false, ""}, // too short
+		{"1 AES_CM_128_HMAC_SHA1_80", false, ""},
+		{"", false, ""},
+	} {
+		k, ok := parseCrypto(tc.line)
+		if ok != tc.ok || k.suite != tc.suite {
+			t.Errorf("parseCrypto(%q) = %q, %v", tc.line, k.suite, ok)
+		}
+	}
+}
+
+// TestSRTPCheck: a packet encrypted with one key authenticates with it
+// and not with another, and its audio is measured once decrypted.
+func TestSRTPCheck(t *testing.T) {
+	good, _ := parseCrypto("1 AES_CM_128_HMAC_SHA1_80 inline:D2YmkapsLg7GhQkROWl3wLJxRXuRBhnHYVjq4nsO")
+	wrong, _ := parseCrypto("1 AES_CM_128_HMAC_SHA1_80 inline:oFDqZSB4m17urfnVpfws4X4v2HHt8IGX/3BO4L8L")
+	enc, err := srtp.CreateContext(good.key, good.salt, good.profile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	packet := func(seq uint16) []byte {
+		p := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: seq, Timestamp: uint32(seq) * 160, SSRC: 7},
+			Payload: g711.ULawTone(160, 1000, 4000)}
+		raw, _ := p.Marshal()
+		out, err := enc.EncryptRTP(nil, raw, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		keys []sdesKey
+		want uint64
+	}{{"right key among others", []sdesKey{wrong, good}, 4}, {"wrong key", []sdesKey{wrong}, 0}} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &srtpCheck{keys: tc.keys}
+			var q flowQuality
+			for seq := uint16(16); seq <= 64; seq += 16 {
+				c.sample(packet(seq), &q)
+			}
+			if c.checked != 4 || c.authenticated != tc.want {
+				t.Errorf("checked %d, authenticated %d; want 4, %d", c.checked, c.authenticated, tc.want)
+			}
+			if tc.want > 0 && (q.level.packets != 4 || q.level.active != 4) {
+				t.Errorf("decrypted tone not measured: %+v", q.level)
+			}
+		})
+	}
+}
+
+// TestSRTPRealCapture: the voipshark SDES-SRTP call decrypts with the keys
+// of its SDP, every sampled packet, with audio in it.
+func TestSRTPRealCapture(t *testing.T) {
+	res := realPcap(t, "voipshark__SIP-SRTP-Normal_Call_two_parties.pcap")
+	for _, c := range res.Calls {
+		for _, dir := range []string{"caller->callee", "callee->caller"} {
+			f := report.MainFlow(c, dir)
+			if f == nil || f.Quality.SRTP == nil || f.Quality.SRTP.Authenticated == 0 || f.Quality.SRTP.Authenticated != f.Quality.SRTP.Checked {
+				t.Errorf("%s %s: SRTP check %+v", c.ID, dir, f)
+				continue
+			}
+			if l := f.Quality.Level; l == nil || l.Silent || l.Active == 0 {
+				t.Errorf("%s %s: decrypted audio level %+v", c.ID, dir, l)
+			}
+		}
+	}
+}
+
+// TestCodeOfPower: the table search gives what the logarithm gives.
+func TestCodeOfPower(t *testing.T) {
+	for db := 5.0; db >= -140; db -= 0.37 {
+		if got, want := codeOfPower(math.Pow(10, db/10)), codeOf(db); got != want {
+			t.Errorf("%.2f dBov: code %d, want %d", db, got, want)
+		}
+	}
+	if codeOfPower(0) != 127 {
+		t.Error("digital silence is not the quietest code")
+	}
+}
+
+// TestRTCPReports: a compound packet's SR, RR and XR VoIP metrics are
+// read, an SDES pion/rtcp would refuse does not cost them, and a report
+// cut short is an anomaly.
+func TestRTCPReports(t *testing.T) {
+	sr := &rtcp.SenderReport{SSRC: 1, PacketCount: 250, Reports: []rtcp.ReceptionReport{
+		{SSRC: 2, FractionLost: 64, TotalLost: 0xfffffe, LastSequenceNumber: 1000, Jitter: 80}}}
+	xr := &rtcp.ExtendedReport{SenderSSRC: 1, Reports: []rtcp.ReportBlock{&rtcp.VoIPMetricsReportBlock{SSRC: 2, LossRate: 13, RoundTripDelay: 40, RFactor: 80, MOSLQ: 41, MOSCQ: 127}}}
+	raw, err := rtcp.Marshal([]rtcp.Packet{sr, xr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	oddSDES := []byte{0x81, 202, 0, 1, 0, 0, 0, 9} // an SDES chunk with no end
+	s := newState()
+	f := &rtpFlow{Key: flowKey{RTCP: true}}
+	s.rtcpPacket(f, append(raw, oddSDES...), 1e9, 0, 7)
+	st := f.rtcp
+	if st == nil || st.srReports != 1 || st.srPackets != 250 || len(st.sources) != 1 {
+		t.Fatalf("state %+v", st)
+	}
+	src := st.sources[0]
+	if src.cumulativeLost != -2 || src.fractionLost != 64 || src.jitter != 80 || src.xr == nil || src.xr.MOSLQ != 41 {
+		t.Errorf("source %+v", src)
+	}
+	stream := &rtpFlow{Key: flowKey{SSRC: 2}, clockRate: 8000}
+	sum := receptionSummary(f, &src, stream)
+	if sum.JitterMs != 10 || sum.FractionLostPct != 25 || sum.XR.MOSLQ != 4.1 || sum.XR.MOSCQ != 0 || sum.XR.RoundTripMs != 40 {
+		t.Errorf("summary %+v %+v", sum, sum.XR)
+	}
+	s.rtcpPacket(f, raw[:20], 2e9, 100, 8)
+	if a := s.list(); len(a) != 1 || a[0].Kind != "malformed-rtcp" {
+		t.Errorf("anomalies %+v", a)
+	}
+}

@@ -1,0 +1,171 @@
+package capture
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"strings"
+
+	"github.com/pion/rtcp"
+)
+
+// RTCP (RFC 3550 §6.4) is each party's own account of the media: a sender
+// report says how many packets its author sent, a reception report block
+// what its author received from one source (loss, jitter, the highest
+// sequence number), an RTCP XR VoIP metrics block (RFC 3611 §4.7) the
+// receiver's own quality estimate. natdoc puts them beside what the
+// capture measured; a receiver whose reports never mention a stream the
+// capture saw leaving for it received none of it.
+//
+// RTCP is a packet every few seconds per stream, so it is parsed with
+// pion/rtcp as it comes, allocations and all; RTP's path stays free of
+// them.
+
+// maxReportedSources bounds the sources one RTCP stream's reports are
+// kept for: a phone reports on the one or two streams it receives.
+const maxReportedSources = 4
+
+// rtcpState is what one RTCP stream (an rtpFlow with Key.RTCP) said.
+type rtcpState struct {
+	reports int // SR and RR packets
+	lastNs  int64
+	// Sender report of the stream's author about its own RTP.
+	srSSRC    uint32
+	srReports int
+	srPackets uint32
+	srOctets  uint32
+	sources   []reportedSource
+}
+
+// reportedSource gathers the reception report blocks about one SSRC.
+type reportedSource struct {
+	ssrc           uint32
+	blocks         int
+	firstFrame     uint64
+	lastFrame      uint64
+	fractionLost   uint8 // the last block's, in 1/256
+	maxFraction    uint8
+	cumulativeLost int32 // the last block's, signed 24 bits
+	jitter         uint32
+	maxJitter      uint32 // timestamp units
+	highestSeq     uint32
+	xr             *rtcp.VoIPMetricsReportBlock
+}
+
+// rtcpPacket reads one RTCP datagram (a compound packet, RFC 3550 §6.1)
+// into f's state. Its packets are taken one by one, by their length
+// fields, and only the report types are parsed: an SDES or APP packet a
+// parser finds fault with (pion/rtcp rejects some that Wireshark reads)
+// does not cost the reports beside it. A report that does not parse is
+// counted as an anomaly. In an SRTP session RTCP is SRTCP (RFC 3711
+// §3.4), encrypted past its first eight bytes, and is not read at all.
+func (s *state) rtcpPacket(f *rtpFlow, data []byte, at int64, offset int64, frame uint64) {
+	if f.rtcp == nil {
+		if s.inSRTPSession(f) {
+			return // SRTCP: its reports are encrypted; nothing to read
+		}
+		f.rtcp = &rtcpState{}
+	}
+	for len(data) >= 4 {
+		n := (int(binary.BigEndian.Uint16(data[2:4])) + 1) * 4
+		if n > len(data) {
+			s.anomaly("malformed-rtcp", offset, frame, "RTCP packet longer than its datagram")
+			return
+		}
+		if err := f.rtcp.report(data[:n], data[1], at, frame); err != nil {
+			s.anomaly("malformed-rtcp", offset, frame, "RTCP report that does not parse: "+err.Error())
+		}
+		data = data[n:]
+	}
+}
+
+// report reads one RTCP packet of type pt; other types than SR, RR and XR
+// are skipped.
+func (st *rtcpState) report(b []byte, pt uint8, at int64, frame uint64) error {
+	switch pt {
+	case rtcpSR:
+		var p rtcp.SenderReport
+		if err := p.Unmarshal(b); err != nil {
+			return err
+		}
+		st.reports++
+		st.lastNs = at
+		st.srSSRC, st.srPackets, st.srOctets = p.SSRC, p.PacketCount, p.OctetCount
+		st.srReports++
+		st.receptionBlocks(p.Reports, frame)
+	case rtcpRR:
+		var p rtcp.ReceiverReport
+		if err := p.Unmarshal(b); err != nil {
+			return err
+		}
+		st.reports++
+		st.lastNs = at
+		st.receptionBlocks(p.Reports, frame)
+	case rtcpXR:
+		var p rtcp.ExtendedReport
+		if err := p.Unmarshal(b); err != nil {
+			return err
+		}
+		for _, blk := range p.Reports {
+			if vm, ok := blk.(*rtcp.VoIPMetricsReportBlock); ok {
+				if src := st.source(vm.SSRC, frame); src != nil {
+					src.xr = vm
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// RTCP packet types read (RFC 3550 §12.1, RFC 3611 §2).
+const (
+	rtcpSR = 200
+	rtcpRR = 201
+	rtcpXR = 207
+)
+
+// inSRTPSession says whether an RTCP stream belongs to media an SDP
+// asked to be SRTP: its RTP address, or the one below its port (RFC 3550
+// §11: RTCP on the next port), is an RTP/SAVP m= line's.
+func (s *state) inSRTPSession(f *rtpFlow) bool {
+	for _, a := range [2]netip.AddrPort{f.Key.Dst, f.Key.Src} {
+		for _, port := range [2]uint16{a.Port(), a.Port() - 1} {
+			if e, ok := s.rtpmaps[netip.AddrPortFrom(a.Addr(), port)]; ok && strings.Contains(e.proto, "SAVP") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (st *rtcpState) receptionBlocks(blocks []rtcp.ReceptionReport, frame uint64) {
+	for _, b := range blocks {
+		src := st.source(b.SSRC, frame)
+		if src == nil {
+			continue
+		}
+		src.blocks++
+		src.fractionLost = b.FractionLost
+		src.maxFraction = max(src.maxFraction, b.FractionLost)
+		// Cumulative loss is a signed 24-bit number (RFC 3550 §6.4.1):
+		// duplicates make it negative.
+		src.cumulativeLost = int32(b.TotalLost<<8) >> 8
+		src.jitter = b.Jitter
+		src.maxJitter = max(src.maxJitter, b.Jitter)
+		src.highestSeq = b.LastSequenceNumber
+	}
+}
+
+// source finds or adds the entry for ssrc (nil when the bound is reached).
+func (st *rtcpState) source(ssrc uint32, frame uint64) *reportedSource {
+	for i := range st.sources {
+		if st.sources[i].ssrc == ssrc {
+			st.sources[i].lastFrame = frame
+			return &st.sources[i]
+		}
+	}
+	if len(st.sources) == maxReportedSources {
+		return nil
+	}
+	st.sources = append(st.sources, reportedSource{ssrc: ssrc, firstFrame: frame, lastFrame: frame})
+	return &st.sources[len(st.sources)-1]
+}
