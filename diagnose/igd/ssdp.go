@@ -91,63 +91,79 @@ func searchSSDP(ctx context.Context, conn net.PacketConn, dst netip.AddrPort, wa
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
-	send := func() error {
-		for _, st := range ssdpTargets {
-			if _, err := conn.WriteTo(buildMSearch(st), net.UDPAddrFromAddrPort(dst)); err != nil {
-				return fmt.Errorf("ssdp: send M-SEARCH to %v: %w", dst, err)
-			}
-		}
-		return nil
-	}
-	if err := send(); err != nil {
+	if err := sendMSearch(conn, dst); err != nil {
 		return nil, 0, err
 	}
 	stop := context.AfterFunc(ctx, func() { conn.SetReadDeadline(time.Now()) })
 	defer stop()
 	nextSend := time.Now().Add(ssdpResend)
-	seen := map[string]bool{}
+	c := ssdpCollector{seen: map[string]bool{}}
 	buf := make([]byte, maxSSDPReply+1)
 	for {
-		wait := deadline
-		if nextSend.Before(wait) {
-			wait = nextSend
-		}
-		if err := conn.SetReadDeadline(wait); err != nil {
-			return replies, malformed, fmt.Errorf("ssdp: %w", err)
+		if err := conn.SetReadDeadline(earliest(deadline, nextSend)); err != nil {
+			return c.replies, c.malformed, fmt.Errorf("ssdp: %w", err)
 		}
 		n, from, err := conn.ReadFrom(buf)
 		if ctx.Err() != nil {
-			return replies, malformed, ctx.Err()
+			return c.replies, c.malformed, ctx.Err()
 		}
-		if err != nil {
-			var ne net.Error
-			if !errors.As(err, &ne) || !ne.Timeout() {
-				return replies, malformed, fmt.Errorf("ssdp: read: %w", err)
-			}
-			now := time.Now()
-			if !now.Before(deadline) {
-				return replies, malformed, nil
-			}
-			if !now.Before(nextSend) {
-				nextSend = now.Add(4 * ssdpResend) // one resend is enough
-				if err := send(); err != nil {
-					return replies, malformed, err
-				}
-			}
+		if err == nil {
+			c.add(buf[:n], from)
 			continue
 		}
-		r, perr := ParseSSDPReply(buf[:n])
-		if perr != nil {
-			malformed++
-			continue
+		if ne, ok := errors.AsType[net.Error](err); !ok || !ne.Timeout() {
+			return c.replies, c.malformed, fmt.Errorf("ssdp: read: %w", err)
 		}
-		if ua, ok := from.(*net.UDPAddr); ok {
-			r.From = ua.AddrPort()
+		now := time.Now()
+		if !now.Before(deadline) {
+			return c.replies, c.malformed, nil
 		}
-		if seen[r.Location] || len(seen) >= maxDevices {
-			continue
+		if !now.Before(nextSend) {
+			nextSend = now.Add(4 * ssdpResend) // one resend is enough
+			if err := sendMSearch(conn, dst); err != nil {
+				return c.replies, c.malformed, err
+			}
 		}
-		seen[r.Location] = true
-		replies = append(replies, r)
 	}
+}
+
+// sendMSearch asks for every device type natdoc can use.
+func sendMSearch(conn net.PacketConn, dst netip.AddrPort) error {
+	for _, st := range ssdpTargets {
+		if _, err := conn.WriteTo(buildMSearch(st), net.UDPAddrFromAddrPort(dst)); err != nil {
+			return fmt.Errorf("ssdp: send M-SEARCH to %v: %w", dst, err)
+		}
+	}
+	return nil
+}
+
+func earliest(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// ssdpCollector keeps the first reply of each device (by LOCATION), at
+// most maxDevices, and counts replies that do not parse.
+type ssdpCollector struct {
+	replies   []SSDPReply
+	malformed int
+	seen      map[string]bool
+}
+
+func (c *ssdpCollector) add(b []byte, from net.Addr) {
+	r, err := ParseSSDPReply(b)
+	if err != nil {
+		c.malformed++
+		return
+	}
+	if ua, ok := from.(*net.UDPAddr); ok {
+		r.From = ua.AddrPort()
+	}
+	if c.seen[r.Location] || len(c.seen) >= maxDevices {
+		return
+	}
+	c.seen[r.Location] = true
+	c.replies = append(c.replies, r)
 }

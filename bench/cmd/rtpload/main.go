@@ -258,27 +258,9 @@ func measureOne(ctx context.Context, o *options, t target, calls int, runTag uin
 		defer cl.Close()
 		defer func() { teardown(ctx, cl, set) }()
 	}
-	for i := range calls {
-		k := i % o.pairs
-		caller, callee := g.addr(2*k), g.addr(2*k+1)
-		toCaller, toCallee := caller, callee // direct: straight to each other
-		if cl != nil {
-			c := call{id: fmt.Sprintf("natdoc-bench-%x-%d-%d", runTag, step, i), fromTag: "caller"}
-			toCallee, toCaller, err = setupCall(ctx, cl, c, caller, callee)
-			if err != nil {
-				res.SetupErr = fmt.Sprintf("call %d: %v", i, err)
-				return res
-			}
-			set = append(set, c)
-		}
-		if !toCaller.Addr().IsLoopback() || !toCallee.Addr().IsLoopback() {
-			res.SetupErr = fmt.Sprintf("relay gave a non-loopback address (%s, %s): refusing to send", toCaller, toCallee)
-			return res
-		}
-		// Stream from the caller enters the relay's caller-facing leg and
-		// leaves toward the callee; and back.
-		g.addStream(2*k, toCaller)
-		g.addStream(2*k+1, toCallee)
+	if set, err = setupStreams(ctx, g, cl, o.pairs, calls, runTag, step); err != nil {
+		res.SetupErr = err.Error()
+		return res
 	}
 	perSec := uint32(time.Second / packetInterval)
 	g.winFirst = uint32(o.warmup/packetInterval) + 1
@@ -286,24 +268,20 @@ func measureOne(ctx context.Context, o *options, t target, calls int, runTag uin
 	g.rounds = g.winLast + perSec/5 // 200 ms after the window: its last packets are not the run's last
 	g.startReceivers()
 
-	var cpu0, cpu1 time.Duration
-	var gen0, gen1 time.Duration
-	var t0, t1 time.Time
-	var core0, core1, mach0, mach1 coreTimes
-	var drops0, drops1 uint64
+	var start, end sample
 	profile := o.profileDir != "" && t.Name == "natdoc" && cl != nil
-	onWindow := func(start bool) {
-		if start {
-			t0, cpu0, gen0, core0, mach0, drops0 = time.Now(), procCPU(t.PID), selfCPU(), readCore(o.relayCPU), readMachine(), backlogDrops()
+	onWindow := func(begins bool) {
+		if !begins {
+			end = takeSample(o, t)
 			if profile {
-				file, _ := filepath.Abs(filepath.Join(o.profileDir, fmt.Sprintf("natdoc-%dcalls.pprof", calls)))
-				cl.Request(ctx, map[string]any{"command": "x-profile-start", "file": file})
+				cl.Request(ctx, map[string]any{"command": "x-profile-stop"})
 			}
 			return
 		}
-		t1, cpu1, gen1, core1, mach1, drops1 = time.Now(), procCPU(t.PID), selfCPU(), readCore(o.relayCPU), readMachine(), backlogDrops()
+		start = takeSample(o, t)
 		if profile {
-			cl.Request(ctx, map[string]any{"command": "x-profile-stop"})
+			file, _ := filepath.Abs(filepath.Join(o.profileDir, fmt.Sprintf("natdoc-%dcalls.pprof", calls)))
+			cl.Request(ctx, map[string]any{"command": "x-profile-start", "file": file})
 		}
 	}
 	if err := g.send(onWindow); err != nil {
@@ -313,17 +291,63 @@ func measureOne(ctx context.Context, o *options, t target, calls int, runTag uin
 	time.Sleep(o.drain)
 	g.close()
 	g.rxWG.Wait()
-	res = summarize(res, g, t1.Sub(t0), cpu1-cpu0, gen1-gen0, t.PID)
-	res.CoreBusyPct = core1.busyPct(core0)
-	res.CoreSoftPct = core1.softirqPct(core0)
-	if drops1 >= drops0 {
-		res.BacklogDrops = drops1 - drops0
+	res = summarize(res, g, end.at.Sub(start.at), end.cpu-start.cpu, end.gen-start.gen, t.PID)
+	return end.addTo(res, start)
+}
+
+// setupStreams asks the relay (cl; nil: direct) for each call's two legs
+// and gives the generator a stream each way. It returns the calls set up,
+// for teardown, also after an error.
+func setupStreams(ctx context.Context, g *gen, cl *ng.Client, pairs, calls int, runTag uint32, step int) ([]call, error) {
+	var set []call
+	for i := range calls {
+		k := i % pairs
+		caller, callee := g.addr(2*k), g.addr(2*k+1)
+		toCaller, toCallee := caller, callee // direct: straight to each other
+		if cl != nil {
+			c := call{id: fmt.Sprintf("natdoc-bench-%x-%d-%d", runTag, step, i), fromTag: "caller"}
+			var err error
+			if toCallee, toCaller, err = setupCall(ctx, cl, c, caller, callee); err != nil {
+				return set, fmt.Errorf("call %d: %v", i, err)
+			}
+			set = append(set, c)
+		}
+		if !toCaller.Addr().IsLoopback() || !toCallee.Addr().IsLoopback() {
+			return set, fmt.Errorf("relay gave a non-loopback address (%s, %s): refusing to send", toCaller, toCallee)
+		}
+		// Stream from the caller enters the relay's caller-facing leg and
+		// leaves toward the callee; and back.
+		g.addStream(2*k, toCaller)
+		g.addStream(2*k+1, toCallee)
+	}
+	return set, nil
+}
+
+// sample is what the CPU and drop counters read at one edge of the
+// measurement window.
+type sample struct {
+	at         time.Time
+	cpu, gen   time.Duration
+	core, mach coreTimes
+	drops      uint64
+}
+
+func takeSample(o *options, t target) sample {
+	return sample{at: time.Now(), cpu: procCPU(t.PID), gen: selfCPU(), core: readCore(o.relayCPU), mach: readMachine(), drops: backlogDrops()}
+}
+
+// addTo fills res's machine-wide figures from the window start..end.
+func (end sample) addTo(res result, start sample) result {
+	res.CoreBusyPct = end.core.busyPct(start.core)
+	res.CoreSoftPct = end.core.softirqPct(start.core)
+	if end.drops >= start.drops {
+		res.BacklogDrops = end.drops - start.drops
 	}
 	// USER_HZ is 100: ticks per second are percent of one core.
-	res.MachineBusyPct = float64(mach1.busy-mach0.busy) / max(t1.Sub(t0).Seconds(), 1e-9)
+	res.MachineBusyPct = float64(end.mach.busy-start.mach.busy) / max(end.at.Sub(start.at).Seconds(), 1e-9)
 	if res.Received > 0 {
-		res.MachineUsPkt = float64(mach1.busy-mach0.busy) * 1e4 / float64(res.Received) // a tick is 10 ms = 1e4 µs
-		res.SoftirqUsPkt = float64(mach1.softirq-mach0.softirq) * 1e4 / float64(res.Received)
+		res.MachineUsPkt = float64(end.mach.busy-start.mach.busy) * 1e4 / float64(res.Received) // a tick is 10 ms = 1e4 µs
+		res.SoftirqUsPkt = float64(end.mach.softirq-start.mach.softirq) * 1e4 / float64(res.Received)
 	}
 	return res
 }

@@ -24,9 +24,14 @@ func printTables(w io.Writer, o *options, fixed []result, steps map[string][]res
 			r.MachineBusyPct, r.MachineUsPkt, added(r.AddedMachineUsPkt), added(r.AddedOwnUsPkt), r.GenCPUusPkt, r.GenLagMs)
 	}
 	tw.Flush()
+	printRatios(w, o, fixed)
+	printSteps(w, o, fixed, steps)
+}
 
+// printRatios writes each relay's figures against rtpengine's at each load.
+func printRatios(w io.Writer, o *options, fixed []result) {
 	fmt.Fprintf(w, "\nRatios to rtpengine (below 1 is better for natdoc, except delivered pps)\n\n")
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "calls\trelay\tdelivered pps\tp50\tp99\tCPU µs/pkt\tadded machine µs/pkt\tadded relay+gen+softirq µs/pkt\tverdict\t")
 	for _, calls := range o.loads {
 		re := find(fixed, "rtpengine", calls)
@@ -50,12 +55,15 @@ func printTables(w io.Writer, o *options, fixed []result, steps map[string][]res
 			fmt.Fprintf(w, "user-space floor at %d calls: the generator, without relay, spent %.2f µs of CPU per packet to send and receive it (batched sendmmsg/recvmmsg): what any relay pays per packet through the socket API here\n", r.Calls, r.GenCPUusPkt)
 		}
 	}
+}
 
+// printSteps writes the step-up and each relay's loss-free maximum.
+func printSteps(w io.Writer, o *options, fixed []result, steps map[string][]result) {
 	if len(steps) == 0 {
 		return
 	}
 	fmt.Fprintf(w, "\nStep-up (each relay until its first lossy step)\n\n")
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "relay\tcalls\ttarget pps\tdelivered pps\tlost\tloss %\tbacklog drops\tp99 µs\trelay CPU % core\tCPU µs/pkt\tcore busy %\tcore softirq %\tgen lag ms\t")
 	maxes := map[string]int{}
 	for _, name := range relayNames(o) {
