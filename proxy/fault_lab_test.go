@@ -3,13 +3,10 @@
 package proxy
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
-	"os/exec"
 	"regexp"
 	"slices"
 	"strconv"
@@ -26,29 +23,6 @@ import (
 
 // Faults in the middle of calls, in the lab: the server on the public
 // side, alice behind a real nftables NAT, bob on the internet.
-
-// envFaultChild marks the process a fault test re-runs itself in.
-const envFaultChild = "NATDOC_FAULT_TEST_CHILD"
-
-// inOwnProcess runs the calling test again in a process of its own and
-// reports whether it did (the caller then returns). In one process, a
-// fault test after another sometimes saw the callee phone take an INVITE
-// its user agent had received and answer nothing for 32 s (sipgo's debug
-// log shows no 100, 180 or 200 from it); alone, each passes every time.
-func inOwnProcess(t *testing.T) bool {
-	t.Helper()
-	if os.Getenv(envFaultChild) != "" {
-		return false
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v")
-	cmd.Env = append(os.Environ(), envFaultChild+"=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s in its own process: %v\n%s", t.Name(), err, out)
-	}
-	t.Logf("%s", bytes.TrimSpace(out))
-	return true
-}
 
 // startFaultServer runs the server on h with a relay configured by rc
 // (ports 10000-10999 unless rc says otherwise).
@@ -132,9 +106,6 @@ func (f *faultLab) waitCall(t *testing.T, within time.Duration) CallRecord {
 // for her (bob gets a BYE long before his 30 s call would end) and
 // reports the call as ended by a media timeout naming alice.
 func TestLabFaultPhoneDisappears(t *testing.T) {
-	if inOwnProcess(t) {
-		return
-	}
 	f := newFaultLab(t, natlab.NATConfig{Mapping: natlab.EndpointIndependent, UDPTimeout: 3 * time.Second, UDPStreamTimeout: 3 * time.Second},
 		relay.Config{IdleTimeout: 3 * time.Second})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -172,9 +143,6 @@ func checkMediaTimeout(t *testing.T, f *faultLab, rec CallRecord) {
 // re-latches to the new port, which comes from her SIP source IP, once
 // the old one fell silent, and bob hears her again.
 func TestLabFaultNATChangesPort(t *testing.T) {
-	if inOwnProcess(t) {
-		return
-	}
 	f := newFaultLab(t, eim, relay.Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -207,9 +175,6 @@ func TestLabFaultNATChangesPort(t *testing.T) {
 // and 200 after. None latch or reach bob; all are counted, and the
 // summary has the finding.
 func TestLabFaultThirdPartyRTP(t *testing.T) {
-	if inOwnProcess(t) {
-		return
-	}
 	lab := natlab.New(t)
 	srvHost := lab.PublicHost("sip", serverIP)
 	ls := startFaultServer(t, srvHost, relay.Config{})
@@ -386,9 +351,6 @@ func (c *rawCaller) bye(t *testing.T) {
 // runs, a second call gets 503 with Retry-After and the first one goes
 // on two-way; once it ended the ports are back and the next call works.
 func TestLabFaultRelayFull(t *testing.T) {
-	if inOwnProcess(t) {
-		return
-	}
 	f := newFaultLab(t, eim, relay.Config{PortMin: 10000, PortMax: 10003})
 	carolHost := f.lab.PublicHost("carol", "198.51.100.30")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
