@@ -270,9 +270,21 @@ func (s *Server) serveConns(udp net.PacketConn, tcp net.Listener) <-chan error {
 	return errc
 }
 
+// errNameLookup is what sipgo's name lookups get from the server.
+var errNameLookup = errors.New("serve: no DNS lookups for names read in messages")
+
+// noNameLookups is sipgo's resolver in the server. The server routes by
+// registrations and source addresses and never needs a name; sipgo would
+// otherwise resolve (SRV, then A) a Via host it cannot answer by source,
+// e.g. a request over TCP whose Via says UDP: a stranger could make the
+// server query DNS for any name, and wait on it, with every such request.
+var noNameLookups = &net.Resolver{PreferGo: true, Dial: func(context.Context, string, string) (net.Conn, error) {
+	return nil, errNameLookup
+}}
+
 // newUA builds sipgo's user agent, server and client and the routes.
 func (s *Server) newUA() error {
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent("natdoc"),
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent("natdoc"), sipgo.WithUserAgentDNSResolver(noNameLookups),
 		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerUnhandledResponseHandler(func(*sip.Response) {
 			s.Counters.StrayResponses.Add(1)
 		})),
