@@ -28,6 +28,8 @@ type Options struct {
 	// need (compact.go), about 3 KB, so memory follows the calls in
 	// progress far more than the file's length.
 	Detail bool
+	// Limits bound the state kept (zero: the defaults).
+	Limits Limits
 	// Filter, when set, selects the calls reported (filter.go).
 	Filter *CallFilter
 	// OnCall, when set, is given every call reported as soon as it and
@@ -65,6 +67,7 @@ type Result struct {
 func Analyze(ctx context.Context, opt Options) (*Result, error) {
 	s := newState()
 	s.setDetail(opt.Detail)
+	s.setLimits(opt.Limits)
 	s.filter = opt.Filter
 	s.tlsKeys = opt.TLSKeys
 	if opt.HEPOut != nil {

@@ -161,10 +161,12 @@ type callTable struct {
 	// the latest message time seen (reorder.go).
 	held   []heldMessage
 	latest time.Time
+	// maxCalls bounds the legs in progress (Limits.Calls).
+	maxCalls int
 }
 
 func newCallTable() *callTable {
-	return &callTable{byID: map[string][]*sipCall{}, byHop: map[netip.Addr][]*sipCall{}, maxMessages: 2000}
+	return &callTable{byID: map[string][]*sipCall{}, byHop: map[netip.Addr][]*sipCall{}, maxMessages: 2000, maxCalls: DefaultMaxCalls}
 }
 
 // sender says which party sent m: requests carry the sender's tag in From,
@@ -201,15 +203,21 @@ func (c *sipCall) dialog(tag string, create bool) *dialog {
 
 // add files one SIP message. It returns the call it belongs to, or nil for
 // messages outside any INVITE dialog (REGISTER, OPTIONS, ...) and for a
-// response held until the request it answers arrives (reorder.go).
-func (t *callTable) add(m *sipInfo, at time.Time, sdpInfo *sdpInfo, sdpErr error) *sipCall {
+// response held until the request it answers arrives (reorder.go);
+// followed is false when the message starts a call that the limit on
+// calls in progress turns away.
+func (t *callTable) add(m *sipInfo, at time.Time, sdpInfo *sdpInfo, sdpErr error) (c *sipCall, followed bool) {
 	t.advance(at)
 	x := heldMessage{m: m, at: at, sdp: sdpInfo, sdpErr: sdpErr}
 	c, onHop := t.find(m)
 	if !onHop && t.hold(x) {
-		return nil
+		return nil, true
 	}
-	return t.file(c, x)
+	// Only an INVITE starts a leg, and an INVITE is never held.
+	if c == nil && m.Request && m.Method == "INVITE" && len(t.order) >= t.maxCalls {
+		return nil, false
+	}
+	return t.file(c, x), true
 }
 
 // file files x with c, the leg find chose (nil: a new leg if x is an

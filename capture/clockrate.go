@@ -31,7 +31,7 @@ func (s *state) noteRtpmaps(sd *sdpInfo, c *sipCall) {
 		if !m.Addr.IsValid() || (len(m.Rates) == 0 && !m.UDPTL) {
 			continue
 		}
-		if _, ok := s.rtpmaps[m.Addr]; !ok && len(s.rtpmaps) >= maxFlows {
+		if _, ok := s.rtpmaps[m.Addr]; !ok && len(s.rtpmaps) >= s.limits.Streams {
 			continue // bounded like the stream table
 		}
 		s.rtpmaps[m.Addr] = rtpmapEntry{rates: m.Rates, codecs: m.Codecs, proto: m.Proto, crypto: m.Crypto, call: c, udptl: m.UDPTL}

@@ -86,7 +86,11 @@ type decoder struct {
 
 	defrag4 *ip4defrag.IPv4Defragmenter
 	defrag6 *ip6defrag.IPv6Defragmenter
-	sink    anomalySink
+	// frags counts the fragments they hold, at most maxFragments
+	// (Limits.Fragments).
+	frags        fragHold
+	maxFragments int
+	sink         anomalySink
 
 	// hep is reused to unwrap HEP packets (hep.go); hepBuf holds an
 	// inflated payload.
@@ -102,6 +106,8 @@ func newDecoder(sink anomalySink) *decoder {
 		defrag4:   ip4defrag.NewIPv4Defragmenter(),
 		defrag6:   ip6defrag.NewIPv6Defragmenter(),
 		sink:      sink,
+
+		maxFragments: DefaultMaxFragments,
 	}
 	return d
 }
@@ -302,14 +308,19 @@ func (d *decoder) defragment4(rec Record, pkt *packet, emit func(*packet)) {
 		d.sink.anomaly("malformed-ip-fragment", rec.Offset, pkt.Frame, err.Error())
 		return
 	}
+	d.makeRoomForFragment(rec, pkt)
+	k := fragKey{addr4(frag.SrcIP), addr4(frag.DstIP), uint32(frag.Id), uint8(frag.Protocol)}
 	whole, err := d.defrag4.DefragIPv4WithTimestamp(frag, rec.Time)
 	if err != nil {
+		d.frags.done(k)
 		d.sink.anomaly("bad-ip-fragment", rec.Offset, pkt.Frame, err.Error())
 		return
 	}
 	if whole == nil {
+		d.frags.add(k, rec.Time)
 		return // more fragments to come
 	}
+	d.frags.done(k)
 	pkt.Src = netip.AddrPortFrom(addr4(whole.SrcIP), 0)
 	pkt.Dst = netip.AddrPortFrom(addr4(whole.DstIP), 0)
 	pkt.Fragmented = true
@@ -323,10 +334,14 @@ func (d *decoder) defragment6(rec Record, pkt *packet, emit func(*packet)) {
 	payload := append([]byte(nil), d.ip6frag.Payload...)
 	frag.Payload = payload
 	frag.Contents = append([]byte(nil), d.ip6frag.Contents...)
+	d.makeRoomForFragment(rec, pkt)
+	k := fragKey{addr16(ip.SrcIP), addr16(ip.DstIP), frag.Identification, uint8(frag.NextHeader)}
 	whole := d.defrag6.DefragIPv6(&ip, &frag)
 	if whole == nil {
+		d.frags.add(k, rec.Time)
 		return
 	}
+	d.frags.done(k)
 	pkt.Src = netip.AddrPortFrom(addr16(whole.SrcIP), 0)
 	pkt.Dst = netip.AddrPortFrom(addr16(whole.DstIP), 0)
 	pkt.Fragmented = true
@@ -358,7 +373,25 @@ func (d *decoder) decodeTransport(proto layers.IPProtocol, payload []byte, pkt *
 // flushFragments drops fragments older than the cutoff (RFC 791 suggests a
 // reassembly timeout of at most 15 s; 30 s covers slow captures).
 func (d *decoder) flushFragments(now time.Time) {
-	d.defrag4.DiscardOlderThan(now.Add(-30 * time.Second))
+	cutoff := now.Add(-30 * time.Second)
+	d.defrag4.DiscardOlderThan(cutoff)
+	d.frags.expire(cutoff)
+}
+
+// makeRoomForFragment keeps the fragments held below maxFragments: at the
+// limit every datagram in reassembly is dropped (its fragments counted as
+// ip-fragments-dropped) and reassembly starts afresh. Real traffic has a
+// few datagrams in reassembly at a time, so only fragments whose rest
+// never comes reach the limit.
+func (d *decoder) makeRoomForFragment(rec Record, pkt *packet) {
+	if d.frags.held < d.maxFragments {
+		return
+	}
+	d.defrag4 = ip4defrag.NewIPv4Defragmenter()
+	d.defrag6 = ip6defrag.NewIPv6Defragmenter()
+	for range d.frags.reset() {
+		d.sink.anomaly("ip-fragments-dropped", rec.Offset, pkt.Frame, "IP fragments whose datagram never completed, dropped at the limit on fragments held (--max-fragments)")
+	}
 }
 
 func addr4(b []byte) netip.Addr {

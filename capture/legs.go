@@ -178,6 +178,21 @@ func (c *sipCall) linkBefore(down *sipCall) {
 	}
 }
 
+// linkTokens splits a header value that may name a Call-ID into the value
+// and its parameters and words, so a Call-ID is matched whole, never as
+// part of a longer one.
+func linkTokens(v string) []string {
+	out := []string{v}
+	for _, f := range strings.FieldsFunc(v, func(r rune) bool {
+		return r == ';' || r == ',' || r == ' ' || r == '<' || r == '>' || r == '"' || r == '='
+	}) {
+		if f != v {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
 // b2buaLinks says whether m, a new INVITE with another Call-ID, continues
 // the call o: it names o's Call-ID in an X- header, or it comes from the
 // address o's INVITE went to and is for the same callee (To or
@@ -186,7 +201,7 @@ func (c *sipCall) linkBefore(down *sipCall) {
 // Remote-Party-ID).
 func b2buaLinks(o *sipCall, m *sipInfo) bool {
 	for _, v := range m.LinkValues {
-		if strings.Contains(v, o.CallID) {
+		if slices.Contains(linkTokens(v), o.CallID) {
 			return true
 		}
 	}

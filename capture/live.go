@@ -28,6 +28,8 @@ type LiveOptions struct {
 	// Detail keeps every call's SIP messages and flow timelines, as
 	// Options.Detail does.
 	Detail bool
+	// Limits bound the state kept (zero: the defaults).
+	Limits Limits
 	// HEPOut, when set, is sent every SIP message seen and each call's
 	// verdict (natdoc capture --hep-out).
 	HEPOut *hep.Sender
@@ -54,6 +56,7 @@ var ErrLiveUnsupported = errors.New("live capture needs Linux (AF_PACKET)")
 // setLive applies what every live capture shares to a new state.
 func (s *state) setLive(opt LiveOptions) {
 	s.setDetail(opt.Detail)
+	s.setLimits(opt.Limits)
 	s.calls.onEnd = opt.OnCallEnd
 	s.onJudged = opt.OnCallJudged
 	s.setHosts(opt.Hosts)

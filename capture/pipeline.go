@@ -227,6 +227,7 @@ func runPipeline(ctx context.Context, src recordSource, rs *readerStats, s *stat
 	}
 	// The analyser's own decoder handles what the decoders route to it.
 	s.side = newProducer(nil, nil, s.hosts, false)
+	s.side.dec.maxFragments = s.limits.Fragments
 	s.side.anomalies.observe = s.anomalies.observe
 	s.side.batch = newEventBatch()
 	s.side.sink = s.consume
@@ -562,7 +563,7 @@ func sampledPacket(b *eventBatch, ev *event) []byte {
 }
 
 func (s *state) newFlow(ev *event, k flowKey) *rtpFlow {
-	if len(s.flows) >= maxFlows {
+	if len(s.flows) >= s.limits.Streams {
 		s.anomaly("too-many-media-flows", ev.offset, ev.frame, "too many RTP/RTCP streams; later ones ignored")
 		return nil
 	}

@@ -12,17 +12,50 @@ import (
 
 // Bounds on state built from hostile input.
 const (
-	// maxFlows bounds the RTP/RTCP stream table; a capture of random UDP
-	// could otherwise grow it without limit.
-	maxFlows = 200_000
 	// maxTCPBuffer bounds one TCP stream's unparsed bytes (a SIP message is
 	// at most 64 KiB, sipgo's ParseMaxMessageLength).
 	maxTCPBuffer = 64 << 10
-	// maxTCPStreams bounds the SIP-over-TCP streams followed at once.
-	maxTCPStreams = 10_000
 	// maxAnomalyRefs is how many offsets and frames each anomaly keeps.
 	maxAnomalyRefs = 5
 )
+
+// Default state limits (Limits), each with its reason.
+const (
+	// DefaultMaxCalls: calls in progress at once. A busy trunk has a few
+	// thousand; a flood of INVITEs that never end would otherwise keep
+	// every one (about 5 KB each: 50,000 is some 250 MB).
+	DefaultMaxCalls = 50_000
+	// DefaultMaxStreams: RTP/RTCP streams followed at once; a capture of
+	// random UDP could otherwise grow the table without limit.
+	DefaultMaxStreams = 200_000
+	// DefaultMaxTCPStreams: SIP-over-TCP connections followed at once,
+	// each holding up to 64 KiB of an unfinished message.
+	DefaultMaxTCPStreams = 10_000
+	// DefaultMaxFragments: IP fragments held until their datagram is
+	// whole (about 1 KB each). Real SIP has a handful in flight; fragments
+	// whose rest never comes stay 30 s of capture time.
+	DefaultMaxFragments = 100_000
+)
+
+// Limits bound the state an analysis keeps, so that memory stays bounded
+// whatever the input. Zero fields take the defaults. What a limit turns
+// away is counted as an anomaly (calls-not-followed, too-many-media-flows,
+// too-many-tcp-streams, ip-fragments-dropped).
+type Limits struct {
+	Calls, Streams, TCPStreams, Fragments int
+}
+
+func (l Limits) withDefaults() Limits {
+	for _, f := range []struct {
+		v   *int
+		def int
+	}{{&l.Calls, DefaultMaxCalls}, {&l.Streams, DefaultMaxStreams}, {&l.TCPStreams, DefaultMaxTCPStreams}, {&l.Fragments, DefaultMaxFragments}} {
+		if *f.v <= 0 {
+			*f.v = f.def
+		}
+	}
+	return l
+}
 
 // anomalies counts unreadable input by kind, with the first offsets.
 type anomalies struct {
@@ -120,6 +153,9 @@ type tcpStream struct {
 	ws, http    bool
 	expectFirst bool // the stream's first sequence number is not known yet
 	msg         []byte
+	// skipping: a message grew past maxTCPBuffer; its rest is skipped up
+	// to a segment that starts a new message.
+	skipping bool
 	// tls, when set, is the TLS session this stream is one side of
 	// (tlsSide): its bytes are decrypted before SIP is parsed (tls.go).
 	tls     *tlsSession
@@ -187,6 +223,8 @@ type state struct {
 	side     *producer
 	counts   counters
 	comments captureComments // pcapng comments (comments.go)
+	// limits bound the state kept (Options.Limits).
+	limits Limits
 	// detail: calls list their SIP messages, streams count packets per
 	// time step for the report's timeline, and finished calls are kept
 	// whole, not compacted (Options.Detail).
@@ -216,9 +254,16 @@ func newState() *state {
 		tcp:    map[tcpKey]*tcpStream{},
 
 		rtpmaps: map[netip.AddrPort]rtpmapEntry{},
+		limits:  Limits{}.withDefaults(),
 	}
 	s.calls.onSDP = s.noteRtpmaps
 	return s
+}
+
+// setLimits bounds the state kept (Options.Limits).
+func (s *state) setLimits(l Limits) {
+	s.limits = l.withDefaults()
+	s.calls.maxCalls = s.limits.Calls
 }
 
 // setDetail says whether calls keep their SIP messages and streams their
@@ -286,7 +331,7 @@ func (s *state) udptlPacket(pkt *packet) {
 	k := flowKey{Src: pkt.Src, Dst: pkt.Dst}
 	f := s.flows[k]
 	if f == nil {
-		if len(s.flows) >= maxFlows {
+		if len(s.flows) >= s.limits.Streams {
 			s.anomaly("too-many-media-flows", pkt.Offset, pkt.Frame, "too many RTP/RTCP streams; later ones ignored")
 			return
 		}
@@ -338,7 +383,11 @@ func (s *state) sip(pkt *packet, info *sipInfo) {
 	info.Body = nil // the SDP is kept parsed; drop the bytes
 	s.regs.sip(info, pkt.Time)
 	s.toPrivate.sip(info, pkt.Time)
-	if c := s.calls.add(info, pkt.Time, sd, sdErr); c != nil && body != nil {
+	c, followed := s.calls.add(info, pkt.Time, sd, sdErr)
+	if !followed {
+		s.anomaly("calls-not-followed", pkt.Offset, pkt.Frame, "a new call while as many as the limit were in progress (--max-calls)")
+	}
+	if c != nil && body != nil {
 		c.keepSDP(body, sd, sdErr)
 	}
 }
@@ -385,6 +434,10 @@ func (s *state) handleTCP(pkt *packet) {
 		}
 	}
 	st.next = pkt.Seq + uint32(len(pkt.Payload))
+	if st.skipping && (st.ws || !looksLikeSIP(b)) {
+		return
+	}
+	st.skipping = false
 	if len(st.buf) == 0 {
 		st.frame = pkt.Frame
 	}
@@ -393,8 +446,8 @@ func (s *state) handleTCP(pkt *packet) {
 		return
 	}
 	if len(st.buf)+len(b) > maxTCPBuffer {
-		s.anomaly("sip-message-too-large", pkt.Offset, pkt.Frame, "SIP over TCP: more than 64 KiB without a complete message")
-		st.buf = st.buf[:0]
+		s.anomaly("sip-message-too-large", pkt.Offset, pkt.Frame, "SIP over TCP: more than 64 KiB without a complete message; its rest skipped up to the next message")
+		st.buf, st.skipping = st.buf[:0], true
 		return
 	}
 	st.buf = append(st.buf, b...)
@@ -427,7 +480,7 @@ func (s *state) openTCPStream(pkt *packet, k tcpKey) *tcpStream {
 		s.counts.other++
 		return nil
 	}
-	if len(s.tcp) >= maxTCPStreams {
+	if len(s.tcp) >= s.limits.TCPStreams {
 		s.anomaly("too-many-tcp-streams", pkt.Offset, pkt.Frame, "SIP over TCP stream ignored")
 		return nil
 	}

@@ -32,8 +32,15 @@ func sample() *Metrics {
 	rc.Closed(relay.SessionStats{A: relay.LegStats{RTP: relay.StreamStats{Packets: 500, Bytes: 86000, Lost: 2}},
 		B: relay.LegStats{RTP: relay.StreamStats{Packets: 498, Bytes: 85656}}})
 	open := []relay.SessionStats{{A: relay.LegStats{RTP: relay.StreamStats{Packets: 10, Bytes: 1720}}}}
-	m.WatchRelay(func() RelayTotals { return rc.Totals(func() []relay.SessionStats { return open }) })
+	m.WatchRelay(func() RelayTotals {
+		t := rc.Totals(func() []relay.SessionStats { return open })
+		t.PortsFree = 396
+		return t
+	})
 	m.WatchRegistrations(func() int { return 7 })
+	m.WatchCalls(func() CallTotals {
+		return CallTotals{Active: 1, Started: 12, Ended: map[string]uint64{"bye": 8, "cancelled": 2, "rejected": 1}}
+	})
 	return m
 }
 
@@ -69,8 +76,14 @@ func TestScrape(t *testing.T) {
 		`natdoc_relay_lost_packets_total{direction="caller_to_callee"} 2`,
 		`natdoc_relay_sessions 1`,
 		`natdoc_relay_ports_in_use 4`,
+		`natdoc_relay_ports_free 396`,
 		`natdoc_registered_contacts 7`,
+		`natdoc_calls_active 1`,
+		`natdoc_calls_started_total 12`,
+		`natdoc_calls_ended_total{end="bye"} 8`,
+		`natdoc_calls_ended_total{end="rejected"} 1`,
 		`go_goroutines `,
+		`go_gc_heap_live_bytes `,
 		`process_resident_memory_bytes `,
 	} {
 		if !strings.Contains(body, want) {
@@ -126,6 +139,15 @@ func TestLabelsBounded(t *testing.T) {
 	if v := testutil.ToFloat64(m.callsJudged.WithLabelValues("other")); v != 3*maxLabelValues {
 		t.Errorf("made-up verdicts counted as other: %v", v)
 	}
+	ends := map[string]uint64{}
+	for i := 0; i < 3*maxLabelValues; i++ {
+		ends[fmt.Sprintf("end-%d", i)] = 1
+	}
+	calls := New()
+	calls.WatchCalls(func() CallTotals { return CallTotals{Ended: ends} })
+	if n := testutil.CollectAndCount(calls.Registry(), "natdoc_calls_ended_total"); n != maxLabelValues+1 {
+		t.Errorf("%d call end series, want %d", n, maxLabelValues+1)
+	}
 }
 
 func TestNilMetrics(t *testing.T) {
@@ -136,6 +158,7 @@ func TestNilMetrics(t *testing.T) {
 	m.Rejected("x", 1)
 	m.WatchRelay(nil)
 	m.WatchRegistrations(nil)
+	m.WatchCalls(nil)
 }
 
 func TestServe(t *testing.T) {

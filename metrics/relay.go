@@ -16,6 +16,7 @@ var directions = [2]string{"caller_to_callee", "callee_to_caller"}
 type RelayTotals struct {
 	Sessions   int // in progress
 	PortsInUse int // RTP and RTCP ports held by sessions
+	PortsFree  int // ports of the relay's range free for new sessions
 	// Packets, Bytes and Lost (RTP by sequence number) per direction.
 	Packets, Bytes, Lost [2]uint64
 }
@@ -85,8 +86,8 @@ func addSession(t *RelayTotals, s relay.SessionStats) {
 
 // relayCollector reads a relay's totals at each scrape.
 type relayCollector struct {
-	src                                   func() RelayTotals
-	sessions, ports, packets, bytes, lost *prometheus.Desc
+	src                                         func() RelayTotals
+	sessions, ports, free, packets, bytes, lost *prometheus.Desc
 }
 
 // WatchRelay exports the relay's totals, read from src at each scrape.
@@ -100,6 +101,7 @@ func (m *Metrics) WatchRelay(src func() RelayTotals) {
 	m.reg.MustRegister(&relayCollector{src: src,
 		sessions: d("sessions", "Relay sessions (calls with anchored media) in progress."),
 		ports:    d("ports_in_use", "UDP ports the relay holds for sessions in progress."),
+		free:     d("ports_free", "UDP ports of the relay's range free for new sessions (none: new calls get 503)."),
 		packets:  d("packets_total", "RTP and RTCP packets received from the parties, by direction.", "direction"),
 		bytes:    d("bytes_total", "RTP and RTCP payload bytes received from the parties, by direction.", "direction"),
 		lost:     d("lost_packets_total", "RTP packets missing by sequence number (RFC 3550), by direction.", "direction"),
@@ -107,7 +109,7 @@ func (m *Metrics) WatchRelay(src func() RelayTotals) {
 }
 
 func (c *relayCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.sessions, c.ports, c.packets, c.bytes, c.lost} {
+	for _, d := range []*prometheus.Desc{c.sessions, c.ports, c.free, c.packets, c.bytes, c.lost} {
 		ch <- d
 	}
 }
@@ -116,6 +118,7 @@ func (c *relayCollector) Collect(ch chan<- prometheus.Metric) {
 	t := c.src()
 	ch <- prometheus.MustNewConstMetric(c.sessions, prometheus.GaugeValue, float64(t.Sessions))
 	ch <- prometheus.MustNewConstMetric(c.ports, prometheus.GaugeValue, float64(t.PortsInUse))
+	ch <- prometheus.MustNewConstMetric(c.free, prometheus.GaugeValue, float64(t.PortsFree))
 	for i, dir := range directions {
 		ch <- prometheus.MustNewConstMetric(c.packets, prometheus.CounterValue, float64(t.Packets[i]), dir)
 		ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.CounterValue, float64(t.Bytes[i]), dir)

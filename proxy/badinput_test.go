@@ -14,10 +14,18 @@ import (
 )
 
 // rawSIP sends one datagram to the server from 127.0.0.5 and returns the
-// first answer line ("" when none came within 300 ms).
+// first answer line ("" when none came within 500 ms).
 func rawSIP(t *testing.T, server string, msg []byte) string {
 	t.Helper()
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 5)})
+	line, _, _ := strings.Cut(exchangeUDP(t, "127.0.0.5", server, msg), "\r\n")
+	return line
+}
+
+// exchangeUDP sends one datagram from ip to server and returns the first
+// answer ("" when none came within 500 ms).
+func exchangeUDP(t *testing.T, ip, server string, msg []byte) string {
+	t.Helper()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.ParseIP(ip)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,14 +34,13 @@ func rawSIP(t *testing.T, server string, msg []byte) string {
 	if _, err := c.WriteToUDP(msg, dst); err != nil {
 		t.Fatal(err)
 	}
-	c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
-	buf := make([]byte, 4096)
+	c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	buf := make([]byte, 65536)
 	n, _, err := c.ReadFromUDP(buf)
 	if err != nil {
 		return ""
 	}
-	line, _, _ := strings.Cut(string(buf[:n]), "\r\n")
-	return line
+	return string(buf[:n])
 }
 
 func invite(user, sdp string) []byte {

@@ -129,7 +129,7 @@ func (e *echoParty) openMedia(id string, src netip.AddrPort, offer sipcall.Media
 	_, given := s.addrFor(src.Addr())
 	conn, err := e.listenInRange()
 	if err != nil {
-		return nil, &mediaError{code: 503, reason: "Service Unavailable", err: err}
+		return nil, busyError(err)
 	}
 	port := conn.LocalAddr().(*net.UDPAddr).Port
 	return &echoMedia{conn: conn, answer: sipcall.Offer(netip.AddrPortFrom(given, uint16(port))), via: sipcall.EchoToSDP,

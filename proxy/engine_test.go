@@ -26,8 +26,12 @@ func TestEngineFailureRefusesInvite(t *testing.T) {
 		within  time.Duration
 	}{
 		{"engine refuses", func(c string) []byte {
+			return ng.Reply(c, map[string]any{"result": "error", "error-reason": "Error rewriting SDP"})
+		}, 500, "Error rewriting SDP", time.Second},
+		// Full, not broken: 503 with Retry-After (checked below).
+		{"engine out of ports", func(c string) []byte {
 			return ng.Reply(c, map[string]any{"result": "error", "error-reason": "Ran out of ports"})
-		}, 500, "Ran out of ports", time.Second},
+		}, 503, "Ran out of ports", time.Second},
 		{"garbage reply", func(c string) []byte { return []byte(c + " d6:resul") }, 500, "bencode", time.Second},
 		{"reply without SDP", func(c string) []byte { return ng.Reply(c, map[string]any{"result": "ok"}) }, 500, "without sdp", time.Second},
 		{"no reply", func(string) []byte { return nil }, 503, "no reply", 4 * time.Second},
@@ -57,6 +61,10 @@ func TestEngineFailureRefusesInvite(t *testing.T) {
 			}
 			if took > tc.within {
 				t.Errorf("refused after %s, want within %s", took, tc.within)
+			}
+			full := tc.warning == "Ran out of ports"
+			if retry := de.Res.GetHeader("Retry-After"); (retry != nil) != full || full && retry.Value() != retryAfter {
+				t.Errorf("Retry-After %v; want it (%s s) only when the engine is full", retry, retryAfter)
 			}
 			t.Logf("%s after %s: Warning: %s", de.Res.StartLine(), took.Round(time.Millisecond), warning.Value())
 			waitFor(t, func() bool { _, ended := ts.srv.Calls(); return len(ended) == 1 })

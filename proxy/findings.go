@@ -18,6 +18,9 @@ const (
 	IDRelayNoMediaFromParty  report.FindingID = "relay-no-media-from-party"
 	IDRelayUnexpectedSource  report.FindingID = "relay-unexpected-source"
 	IDSIPInputRejected       report.FindingID = "sip-input-rejected"
+	// IDRelayMediaTimeout: a party's media stopped mid-call and the relay
+	// ended the call after its idle timeout.
+	IDRelayMediaTimeout report.FindingID = "relay-media-timeout"
 	// IDLANPhoneGivenPublicAddr: a LAN phone told to send its media to the
 	// router's public address sent nothing (no hairpin NAT).
 	IDLANPhoneGivenPublicAddr report.FindingID = "lan-phone-given-public-address"
@@ -67,6 +70,9 @@ func ServeFindings(calls []CallRecord, anomalies []report.KeyValue, server netip
 		if c.Relay == nil {
 			continue
 		}
+		if c.EndReason == endMediaTimeout {
+			out = append(out, mediaTimeoutFinding(c))
+		}
 		for _, p := range []party{
 			{name: c.Caller, signalling: c.CallerAddr, given: c.CallerMedia, st: c.Relay.A},
 			{name: c.Callee, signalling: c.CalleeAddr, given: c.CalleeMedia, st: c.Relay.B},
@@ -81,10 +87,32 @@ func ServeFindings(calls []CallRecord, anomalies []report.KeyValue, server netip
 	}
 	if anomalyCount > 0 {
 		out = append(out, report.Finding{ID: IDSIPInputRejected, Severity: report.SeverityInfo,
-			Title:    fmt.Sprintf("%d SIP messages were dropped as malformed, oversized or over the rate limit", anomalyCount),
+			Title:    fmt.Sprintf("%d SIP messages were dropped or refused as malformed, invalid, stray, oversized or over the rate limit", anomalyCount),
 			Evidence: []report.Evidence{{Text: "counters", Values: anomalies}}})
 	}
 	return out
+}
+
+// mediaTimeoutFinding names who fell silent on a call the relay ended
+// for silence.
+func mediaTimeoutFinding(c CallRecord) report.Finding {
+	who, st := "Both parties", c.Relay.A
+	switch c.Relay.Idle {
+	case relay.IdleA:
+		who = c.Caller
+	case relay.IdleB:
+		who, st = c.Callee, c.Relay.B
+	}
+	last := st.RTP.Last
+	if st.RTCP.Last.After(last) {
+		last = st.RTCP.Last
+	}
+	title := fmt.Sprintf("%s sent no media for the relay's idle timeout mid-call: the relay ended the call and freed its ports", who)
+	ev := []report.Evidence{{Text: "relay leg", Values: []report.KeyValue{{Key: "silent side", Value: c.Relay.Idle},
+		{Key: "packets before it stopped", Value: strconv.FormatUint(st.RTP.Packets, 10)}, {Key: "last packet", Value: last.Format(time.RFC3339)},
+		{Key: "call ended", Value: c.End.Format(time.RFC3339)}}}}
+	return report.Finding{ID: IDRelayMediaTimeout, Severity: report.SeverityWarning, Subject: c.CallID, Title: title, Evidence: ev,
+		Remedy: "The phone lost its network, crashed, or its NAT forgot the media mapping (a router whose UDP timeout is shorter than the gaps in the phone's RTP/RTCP). Check the phone's network and keep-alives; the server hung up for it with a BYE to both sides."}
 }
 
 // party is one side of a relayed call as its leg saw it.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"time"
 
 	"github.com/emiago/sipgo/sip"
 	"github.com/natdoc/natdoc/internal/sipcall"
@@ -63,6 +62,11 @@ type mediaCall interface {
 	// close ends the anchoring: relay ports freed, the engine's call
 	// deleted (its final counts kept for stats).
 	close()
+	// done is closed once the anchoring ended, by close or by the anchor
+	// itself (nil: it never ends by itself); silent then says whether it
+	// ended because a party fell silent.
+	done() <-chan struct{}
+	silent() bool
 }
 
 // mediaError is a failure to anchor media, with the SIP status that
@@ -71,9 +75,10 @@ type mediaError struct {
 	code   int
 	reason string
 	err    error
-	// retryAfter, when set, goes out as Retry-After (RFC 3261 §20.33):
-	// when the anchor may have room again.
-	retryAfter time.Duration
+	// busy: the server is full now (no media ports, no call slot); the
+	// caller is asked to retry later, the calls in progress are not
+	// touched.
+	busy bool
 }
 
 func (e *mediaError) Error() string { return e.err.Error() }
@@ -84,19 +89,32 @@ func sdpError(err error) *mediaError {
 	return &mediaError{code: 488, reason: "Not Acceptable Here", err: err}
 }
 
+// busyError: no room for the call now (RFC 3261 §21.5.4).
+func busyError(err error) *mediaError {
+	return &mediaError{code: 503, reason: "Service Unavailable", err: err, busy: true}
+}
+
+// retryAfter: seconds a caller refused for lack of media ports or call
+// slots is asked to wait (RFC 3261 §20.33); calls end at human pace, so a
+// retry sooner than this would find the same.
+const retryAfter = "30"
+
 // refuseMedia answers req with the status of a media failure, the cause
 // in a Warning header (RFC 3261 §20.43: 399, miscellaneous) so the caller
 // sees why, not only that.
 func (s *Server) refuseMedia(tx sip.ServerTransaction, req *sip.Request, err error) {
 	me := asMediaError(err)
 	res := sip.NewResponseFromRequest(req, me.code, me.reason, nil)
+	if me.busy {
+		res.AppendHeader(sip.NewHeader("Retry-After", retryAfter))
+	}
 	if me.code != 488 {
 		res.AppendHeader(sip.NewHeader("Warning", fmt.Sprintf("399 natdoc %q", sanitizeWarning(me.err.Error()))))
 	}
-	if me.retryAfter > 0 {
-		res.AppendHeader(sip.NewHeader("Retry-After", fmt.Sprint(int(me.retryAfter/time.Second))))
-	}
 	s.send(tx, req, res)
+	if me.busy {
+		s.event(Event{Kind: "reject", To: req.Recipient.User, Addr: sourceOf(req).String(), Detail: "503: " + me.err.Error()})
+	}
 }
 
 func asMediaError(err error) *mediaError {
@@ -147,11 +165,7 @@ func (m *relayMedia) open(callID string, caller, callee mediaParty) (mediaCall, 
 	sess, err := m.allocate(callID, m.reach(caller), m.reach(callee))
 	if err != nil {
 		m.s.Counters.RelayFull.Add(1)
-		me := &mediaError{code: 503, reason: "Service Unavailable", err: err}
-		if errors.Is(err, relay.ErrNoForwardedPorts) {
-			me.retryAfter = upnpRetryAfter
-		}
-		return nil, me
+		return nil, busyError(err)
 	}
 	c := &relayCall{m: m, sess: sess}
 	c.callerIP, c.callerGiven = m.prepare(sess.A, caller)
@@ -227,6 +241,8 @@ func (c *relayCall) hostAddr() netip.Addr               { return c.m.s.loopbackO
 func (c *relayCall) engine() string                     { return "" }
 func (c *relayCall) refresh()                           {}
 func (c *relayCall) close()                             { c.sess.Close() }
+func (c *relayCall) done() <-chan struct{}              { return c.sess.Done() }
+func (c *relayCall) silent() bool                       { return c.sess.Reason() == relay.CloseIdle }
 
 func (c *relayCall) stats() *relay.SessionStats {
 	st := c.sess.Stats()

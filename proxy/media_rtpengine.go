@@ -173,11 +173,14 @@ func (c *engineCall) note(msg sdpMsg, sdpAddr netip.AddrPort, given netip.Addr) 
 
 // engineFailure turns an engine's failure into the SIP status refusing
 // the request: 503 when no engine answered (try again later, or another
-// server), 500 when one answered with an error or with no ng reply.
+// server), 503 with Retry-After when the engine is out of ports, 500 when
+// one answered with another error or with no ng reply.
 func engineFailure(err error) error {
 	switch {
 	case err == nil:
 		return nil
+	case rtpengine.OutOfPorts(err):
+		return busyError(err)
 	case errors.Is(err, ng.ErrFailed), errors.Is(err, ng.ErrBencode):
 		return &mediaError{code: 500, reason: "Server Internal Error", err: err}
 	}
@@ -220,6 +223,11 @@ func (c *engineCall) engine() string {
 
 // close deletes the call in its engine and keeps the final counts; an
 // engine that is down is not asked (its calls are in its outage).
+// done is nil: an engine ends a silent call by its own timeout
+// (rtpengine --timeout), which natdoc is not told of.
+func (c *engineCall) done() <-chan struct{} { return nil }
+func (c *engineCall) silent() bool          { return false }
+
 func (c *engineCall) close() {
 	c.mu.Lock()
 	eng, closed, tag := c.eng, c.closed, c.callerTag

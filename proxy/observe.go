@@ -399,7 +399,7 @@ func (s *Server) endedCall(id string) (CallRecord, bool) {
 	return CallRecord{}, false
 }
 
-// watch exports the registered contacts and adds the server's
+// watch exports the registered contacts and the calls, and adds the server's
 // rejected-input counters to the metrics every StatusInterval until ctx
 // ends, and once more when stopped.
 func (o *observer) watch(ctx context.Context, srv *Server) (stop func()) {
@@ -407,6 +407,7 @@ func (o *observer) watch(ctx context.Context, srv *Server) (stop func()) {
 		return func() {}
 	}
 	o.m.WatchRegistrations(func() int { return len(srv.Registrations()) })
+	o.m.WatchCalls(srv.callTotals)
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	seen := map[string]uint64{}

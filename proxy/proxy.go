@@ -146,9 +146,13 @@ func (s *Server) newCall(req *sip.Request, src netip.AddrPort, b Binding) (*call
 		c.caller = f.Address.User
 	}
 	s.mu.Lock()
-	if _, dup := s.calls[c.id]; dup || len(s.calls) >= s.cfg.MaxCalls {
+	if _, dup := s.calls[c.id]; dup {
 		s.mu.Unlock()
-		return nil, &mediaError{code: 503, reason: "Service Unavailable", err: errors.New("serve: call limit reached")}
+		return nil, busyError(errors.New("a call with this Call-ID is in progress"))
+	}
+	if len(s.calls) >= s.cfg.MaxCalls {
+		s.mu.Unlock()
+		return nil, busyError(errors.New("too many calls in progress"))
 	}
 	s.calls[c.id] = c
 	s.mu.Unlock()
@@ -163,8 +167,30 @@ func (s *Server) newCall(req *sip.Request, src netip.AddrPort, b Binding) (*call
 		c.mu.Lock()
 		c.media = mc
 		c.mu.Unlock()
+		if done := mc.done(); done != nil {
+			go s.watchMedia(c, mc, done)
+		}
 	}
+	s.mu.Lock()
+	s.callsStarted++
+	s.mu.Unlock()
 	return c, nil
+}
+
+// endMediaTimeout is the end reason of a call whose media stopped.
+const endMediaTimeout = "media timeout"
+
+// watchMedia ends the call once its anchor closed the media for silence
+// (done closed, mc silent): a phone that is gone sends no BYE, so the
+// server hangs up for it (a BYE to both, the one still there stops
+// sending) and reports the call with the side that fell silent.
+func (s *Server) watchMedia(c *call, mc mediaCall, done <-chan struct{}) {
+	<-done
+	if !mc.silent() {
+		return
+	}
+	s.hangUp(c)
+	s.endCall(c, endMediaTimeout)
 }
 
 // mediaTimeout bounds the anchoring of one SDP: two engines' ng
@@ -192,9 +218,12 @@ func (s *Server) anchor(m sdpCarrier, req *sip.Request, c *call, fromCaller bool
 	defer cancel()
 	out, err := mc.rewrite(ctx, msg)
 	if err != nil {
-		if asMediaError(err).code == 488 {
+		switch me := asMediaError(err); {
+		case me.busy: // an engine out of ports
+			s.Counters.RelayFull.Add(1)
+		case me.code == 488:
 			s.Counters.SDPRejected.Add(1)
-		} else {
+		default:
 			s.Counters.MediaFailed.Add(1)
 		}
 		return err
@@ -485,6 +514,8 @@ func (s *Server) endCall(c *call, reason string) {
 	c.endOnce.Do(func() {
 		s.mu.Lock()
 		delete(s.calls, c.id)
+		s.callsEnded++
+		s.endedBy[endKind(reason)]++
 		s.mu.Unlock()
 		if mc := c.anchor(); mc != nil {
 			mc.close() // before the record: the final counts

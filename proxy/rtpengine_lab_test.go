@@ -129,3 +129,47 @@ func TestLabRtpenginePaused(t *testing.T) {
 		t.Errorf("after the engine came back: %s/%s", ra.Verdict, rb.Verdict)
 	}
 }
+
+// TestLabRtpengineFull: a real rtpengine whose port range holds one call.
+// While it runs, a second call is refused with 503 and Retry-After (the
+// engine is full, not broken) and the first goes on two-way; once it
+// ended the next call works.
+func TestLabRtpengineFull(t *testing.T) {
+	natlab.Require(t)
+	lab := natlab.New(t)
+	srvHost := lab.PublicHost("sip", serverIP)
+	// One call: an RTP and an RTCP port for each of its two sides.
+	eng := natlab.StartRtpengine(t, srvHost, natlab.RtpengineConfig{PortMin: 30000, PortMax: 30003})
+	ls := startEngineServer(t, srvHost, eng.NG)
+	alice := labPhone(t, lab.PublicHost("alice", "198.51.100.10"), "alice", phone.Config{SDPMode: phone.SDPLocal})
+	bob := labPhone(t, lab.PublicHost("bob", "198.51.100.20"), "bob", phone.Config{SDPMode: phone.SDPLocal})
+	carolHost := lab.PublicHost("carol", "198.51.100.30")
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	for _, p := range []*phone.Phone{alice, bob} {
+		if err := p.Register(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	var ra, rb *phone.CallResult
+	wg.Go(func() { rb, _ = bob.Answer(ctx, 15*time.Second) })
+	wg.Go(func() { ra, _ = alice.Call(ctx, "bob", 4*time.Second) })
+	waitFor(t, func() bool { active, _ := ls.srv.Calls(); return len(active) == 1 && active[0].Engine != "" })
+	refused := rawInvite(t, carolHost, "alice")
+	wg.Wait()
+	if code := statusCode(refused); code != 503 || !strings.Contains(refused, "\r\nRetry-After: "+retryAfter+"\r\n") ||
+		!strings.Contains(refused, "Ran out of ports") {
+		t.Errorf("second call answered:\n%s\nwant 503 with Retry-After and the engine's reason", refused)
+	}
+	if ra == nil || rb == nil || ra.Verdict != report.VerdictTwoWay || rb.Verdict != report.VerdictTwoWay {
+		t.Fatalf("the call in progress: %+v / %+v, want two-way", ra, rb)
+	}
+	if n := ls.srv.Counters.RelayFull.Load(); n != 1 {
+		t.Errorf("relay-full counted %d, want 1", n)
+	}
+	ra, rb = callPair(t, alice, bob, "bob")
+	if ra.Verdict != report.VerdictTwoWay || rb.Verdict != report.VerdictTwoWay {
+		t.Errorf("the next call: %s/%s, want two-way", ra.Verdict, rb.Verdict)
+	}
+}

@@ -282,9 +282,19 @@ func (o *Options) newRelay(routerForwards bool) (*relay.Relay, error) {
 	if on, _ := rl.KernelForwarding(); on {
 		o.Notify("latched media is forwarded in the kernel (nftables); RTP loss is then not measured")
 	}
-	open := metrics.OpenSessions(rl)
-	o.Metrics.WatchRelay(func() metrics.RelayTotals { return closed.Totals(open) })
+	exportRelay(o.Metrics, rl, &closed)
 	return rl, nil
+}
+
+// exportRelay exports rl's figures to m; closed holds the counts of the
+// sessions rl released (its OnRelease).
+func exportRelay(m *metrics.Metrics, rl *relay.Relay, closed *metrics.RelayCounter) {
+	open := metrics.OpenSessions(rl)
+	m.WatchRelay(func() metrics.RelayTotals {
+		t := closed.Totals(open)
+		t.PortsFree = 2 * rl.FreePairs() // an RTP and an RTCP port each
+		return t
+	})
 }
 
 // serve opens the listeners and runs the server until ctx ends; watch, when
@@ -326,22 +336,13 @@ func serve(ctx context.Context, o Options, cfg Config, rep *report.Report, watch
 	if em, ok := srv.media.(*engineMedia); ok {
 		o.Metrics.WatchRelay(em.totals)
 	}
-	stopRejected := obs.watch(ctx, srv)
-	defer stopRejected()
 	mode := fmt.Sprint(o.Fix)
 	if o.Fix && len(o.Engines) > 0 {
 		mode = "on rtpengine"
 	}
 	o.Notify(fmt.Sprintf("listening on %s (fix mode %s, mirror %v); Ctrl-C ends and prints the summary", strings.Join(listen, ", "), mode, o.Mirror))
-	if o.Status != nil {
-		stop := srv.reportStatus(ctx, o.Status)
-		defer stop()
-	}
-	if watch != nil && o.AddrCheckInterval > 0 && (!watch.literal || len(watch.sources) > 0) {
-		wctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		go every(wctx, o.AddrCheckInterval, func() { watch.check(wctx, srv) })
-	}
+	stop := srv.startTickers(ctx, o, obs, watch)
+	defer stop()
 	if err := srv.Serve(ctx, sipUDP, tcp); err != nil {
 		if errors.Is(err, ErrOpenOnPublic) {
 			return &ConfigError{err}
@@ -355,6 +356,26 @@ func serve(ctx context.Context, o Options, cfg Config, rep *report.Report, watch
 	return nil
 }
 
+// startTickers runs what serve does every so often while it serves: the
+// metrics' counters, the live status line, the main address check. stop
+// ends them.
+func (s *Server) startTickers(ctx context.Context, o Options, obs *observer, watch *addrWatch) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	stopObserver := obs.watch(ctx, s)
+	stopStatus := func() {}
+	if o.Status != nil {
+		stopStatus = s.reportStatus(ctx, o.Status)
+	}
+	if watch != nil && o.AddrCheckInterval > 0 && (!watch.literal || len(watch.sources) > 0) {
+		go every(ctx, o.AddrCheckInterval, func() { watch.check(ctx, s) })
+	}
+	return func() {
+		cancel()
+		stopStatus()
+		stopObserver()
+	}
+}
+
 // fill writes the run's summary, findings and verdict into rep.
 func (s *Server) fill(rep *report.Report, listen []string, o Options) {
 	active, ended := s.Calls()
@@ -365,6 +386,7 @@ func (s *Server) fill(rep *report.Report, listen []string, o Options) {
 		ports = "" // the engines' own
 	}
 	rep.Serve = ServeReport(listen, s.EffectiveConfig(), ports, s.Registrations(), calls)
+	rep.Serve.Counters = s.callCounters()
 	rep.Add(ServeFindings(calls, s.Anomalies(), s.ownIP())...)
 	if s.media != nil {
 		rep.Serve.Media = s.media.kind()

@@ -125,6 +125,10 @@ type Counters struct {
 	Requests, Registers, Invites, NotFound, AuthChallenges, Forbidden   atomic.Uint64
 	Malformed, Oversize, RateLimited, Keepalives, UnknownDialog, Reject atomic.Uint64
 	SDPRejected, RelayFull, MediaFailed, Mirror                         atomic.Uint64
+	// Invalid: parsed, but against RFC 3261's rules for every request
+	// (answered 400/416/420/501/505, see admitted). StrayResponses:
+	// responses that match no transaction, dropped.
+	Invalid, StrayResponses atomic.Uint64
 }
 
 // Server is the registrar, proxy and (in fix mode) media anchor.
@@ -150,6 +154,10 @@ type Server struct {
 	mu    sync.Mutex
 	calls map[string]*call
 	ended []CallRecord
+	// callsStarted and callsEnded count every call, endedBy by endKind:
+	// the summary keeps only the latest maxEndedCalls records.
+	callsStarted, callsEnded uint64
+	endedBy                  map[string]uint64
 
 	Counters Counters
 }
@@ -193,7 +201,7 @@ func New(cfg Config) (*Server, error) {
 	if c.Fix && c.Relay == nil && c.Engines == nil {
 		return nil, errors.New("serve: fix mode needs a relay or rtpengine")
 	}
-	s := &Server{cfg: c, reg: newRegistrar(c.MaxBindings), calls: make(map[string]*call),
+	s := &Server{cfg: c, reg: newRegistrar(c.MaxBindings), calls: make(map[string]*call), endedBy: make(map[string]uint64),
 		limiter: ratelimit.New(c.Rate, c.Burst, maxLimiterSources)}
 	switch {
 	case c.Fix && c.Engines != nil:
@@ -265,9 +273,24 @@ func (s *Server) serveConns(udp net.PacketConn, tcp net.Listener) <-chan error {
 	return errc
 }
 
+// errNameLookup is what sipgo's name lookups get from the server.
+var errNameLookup = errors.New("serve: no DNS lookups for names read in messages")
+
+// noNameLookups is sipgo's resolver in the server. The server routes by
+// registrations and source addresses and never needs a name; sipgo would
+// otherwise resolve (SRV, then A) a Via host it cannot answer by source,
+// e.g. a request over TCP whose Via says UDP: a stranger could make the
+// server query DNS for any name, and wait on it, with every such request.
+var noNameLookups = &net.Resolver{PreferGo: true, Dial: func(context.Context, string, string) (net.Conn, error) {
+	return nil, errNameLookup
+}}
+
 // newUA builds sipgo's user agent, server and client and the routes.
 func (s *Server) newUA() error {
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent("natdoc"),
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent("natdoc"), sipgo.WithUserAgentDNSResolver(noNameLookups),
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerUnhandledResponseHandler(func(*sip.Response) {
+			s.Counters.StrayResponses.Add(1)
+		})),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerReadFilter(s.readFilter),
 			sip.WithTransportLayerLogger(slog.New(parseErrorCounter{next: s.cfg.Log.Handler(), count: &s.Counters.Malformed}))))
 	if err != nil {
@@ -360,16 +383,17 @@ func isPublic(ip netip.Addr) bool {
 }
 
 func (s *Server) routes() {
-	s.srv.OnRegister(s.onRegister)
-	s.srv.OnInvite(s.onInvite)
-	s.srv.OnAck(s.onAck)
-	s.srv.OnBye(s.inDialog)
-	s.srv.OnCancel(func(req *sip.Request, tx sip.ServerTransaction) {
+	on := func(m sip.RequestMethod, h sipgo.RequestHandler) { s.srv.OnRequest(m, s.admitted(h)) }
+	on(sip.REGISTER, s.onRegister)
+	on(sip.INVITE, s.onInvite)
+	on(sip.ACK, s.onAck)
+	on(sip.BYE, s.inDialog)
+	on(sip.CANCEL, func(req *sip.Request, tx sip.ServerTransaction) {
 		// A CANCEL matching a transaction is answered by sipgo; this one
 		// matched nothing (RFC 3261 §9.2).
 		s.respond(tx, req, 481, "Call/Transaction Does Not Exist")
 	})
-	s.srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) {
+	on(sip.OPTIONS, func(req *sip.Request, tx sip.ServerTransaction) {
 		if sipcall.HasToTag(req) {
 			s.inDialog(req, tx)
 			return
@@ -377,12 +401,19 @@ func (s *Server) routes() {
 		s.respond(tx, req, 200, "OK")
 	})
 	for _, m := range []sip.RequestMethod{sip.UPDATE, sip.PRACK, sip.INFO, sip.NOTIFY, sip.REFER} {
-		s.srv.OnRequest(m, s.inDialog)
+		on(m, s.inDialog)
 	}
-	s.srv.OnNoRoute(func(req *sip.Request, tx sip.ServerTransaction) {
-		s.respond(tx, req, 405, "Method Not Allowed")
-	})
+	// Methods natdoc knows but does not serve (MESSAGE, SUBSCRIBE,
+	// PUBLISH); unknown ones got 501 from admitted.
+	s.srv.OnNoRoute(s.admitted(func(req *sip.Request, tx sip.ServerTransaction) {
+		res := sip.NewResponseFromRequest(req, 405, "Method Not Allowed", nil)
+		res.AppendHeader(sip.NewHeader("Allow", allowedMethods))
+		s.send(tx, req, res)
+	}))
 }
+
+// allowedMethods is the Allow header of a 405 (RFC 3261 §21.4.6).
+const allowedMethods = "INVITE, ACK, CANCEL, BYE, REGISTER, OPTIONS, UPDATE, PRACK, INFO, NOTIFY, REFER"
 
 func (s *Server) event(e Event) {
 	e.Time = s.cfg.Now()
@@ -402,9 +433,26 @@ func (s *Server) respond(tx sip.ServerTransaction, req *sip.Request, code int, r
 
 func (s *Server) send(tx sip.ServerTransaction, req *sip.Request, res *sip.Response) {
 	res.SetDestination(req.Source())
-	if err := tx.Respond(res); err != nil {
+	err := tx.Respond(res)
+	if errors.Is(err, sip.ErrUDPMTUCongestion) {
+		// sipgo sends nothing over UDP above 1,300 bytes, a rule RFC 3261
+		// §18.1.1 makes for requests only: a response to a UDP request
+		// goes back over UDP (§18.2.2), so it is written here, once.
+		err = s.writeUDP(res, req.Source())
+	}
+	if err != nil {
 		s.cfg.Log.Debug("sip respond", "err", err)
 	}
+}
+
+// writeUDP sends m from the SIP socket to addr, outside any transaction.
+func (s *Server) writeUDP(m sip.Message, addr string) error {
+	ua, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		return err
+	}
+	_, err = s.sipConn.WriteTo([]byte(m.String()), ua)
+	return err
 }
 
 // readFilter runs on every datagram before sipgo parses it: oversize,
@@ -426,6 +474,10 @@ func (s *Server) readFilter(p sip.TransportReadProps, data []byte) ([]byte, erro
 	if ip, ok := addrOf(p.RemoteAddr); ok && !s.limiter.Allow(ip, s.cfg.Now()) {
 		s.Counters.RateLimited.Add(1)
 		return nil, nil
+	}
+	if p.Transport == "UDP" {
+		// A datagram is one whole message; a TCP read may end anywhere.
+		data = tidyLWS(data)
 	}
 	// Unparsable messages are counted by parseErrorCounter when sipgo's
 	// parser rejects them: parsing twice would halve the request rate.
@@ -564,7 +616,7 @@ func (s *Server) Anomalies() []report.KeyValue {
 	for _, kv := range []struct {
 		k string
 		v uint64
-	}{{"malformed", c.Malformed.Load()}, {"oversize", c.Oversize.Load()}, {"rate-limited", c.RateLimited.Load()},
+	}{{"malformed", c.Malformed.Load()}, {"invalid", c.Invalid.Load()}, {"stray-response", c.StrayResponses.Load()}, {"oversize", c.Oversize.Load()}, {"rate-limited", c.RateLimited.Load()},
 		{"sdp-rejected", c.SDPRejected.Load()}, {"unknown-dialog", c.UnknownDialog.Load()}, {"forbidden", c.Forbidden.Load()}, {"relay-full", c.RelayFull.Load()},
 		{"media-failed", c.MediaFailed.Load()}} {
 		if kv.v > 0 {

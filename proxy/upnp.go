@@ -74,8 +74,10 @@ func forwardPorts(ctx context.Context, o *Options) (*upnpForward, error) {
 			return nil, fmt.Errorf("upnp: %w", err)
 		}
 	}
+	journal := igd.OpenJournal(path)
+	removeLeftovers(ctx, o, journal)
 	sf := igd.ServerForward{SIPPort: o.Listen.Port(), TCP: o.TCP, RTP: igd.PortRange{Lo: uint16(o.PortMin), Hi: uint16(o.PortMax)},
-		Lease: upnpLease, Journal: igd.OpenJournal(path)}
+		Lease: upnpLease, Journal: journal}
 	f := &upnpForward{}
 	switch {
 	case len(o.Engines) > 0:
@@ -112,6 +114,20 @@ func (f *upnpForward) laterFindings() []report.Finding {
 		out = append(out, f.fw.PairsFinding())
 	}
 	return out
+}
+
+// removeLeftovers removes the mappings an earlier natdoc that is gone
+// (killed, crashed, the power cut) left on the router, as `natdoc upnp
+// cleanup` would: they would otherwise hold ports until their lease ends.
+// Mappings a user asked to keep, and those of a natdoc still running, stay.
+func removeLeftovers(ctx context.Context, o *Options, j *igd.Journal) {
+	res, err := igd.Cleanup(ctx, igd.Options{URL: o.UPnP.URL, Log: o.Log}, j, func(e igd.JournalEntry) bool { return !e.Kept })
+	switch {
+	case err != nil:
+		o.Notify(fmt.Sprintf("reading the UPnP journal %s: %v", j.Path(), err))
+	case len(res.Removed) > 0 || len(res.Failed) > 0:
+		o.Notify(fmt.Sprintf("removed %d UPnP mappings an earlier natdoc left on the router (%d could not be removed)", len(res.Removed), len(res.Failed)))
+	}
 }
 
 // releaseAndReport stops the renewals, removes every mapping (also after

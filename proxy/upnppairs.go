@@ -33,10 +33,6 @@ const (
 	// milliseconds and a pair takes four; a slow one takes a second. Past
 	// it the call gets 503 with Retry-After and the growth goes on.
 	upnpGrowWait = 2 * time.Second
-	// upnpRetryAfter: the Retry-After of that 503. A pair is free again
-	// when a call ends or the router takes one more; half a minute lets a
-	// redial find one without hammering a server that has none.
-	upnpRetryAfter = 30 * time.Second
 	// upnpCheckEvery: how often idle pairs are looked for, at most (at
 	// least twice per idle-release time, so a pair goes back within 1.5
 	// of it); growth does not wait for it (calls wake it).

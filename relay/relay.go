@@ -362,7 +362,8 @@ func (r *Relay) pickPoller() *poller {
 	return r.pollers[int(r.nextPoll.Add(1))%len(r.pollers)]
 }
 
-// janitor closes sessions idle longer than IdleTimeout.
+// janitor closes sessions idle longer than IdleTimeout, and those one of
+// whose parties sent media and then fell silent that long.
 func (r *Relay) janitor() {
 	defer r.wg.Done()
 	t := time.NewTicker(janitorInterval)
@@ -374,7 +375,8 @@ func (r *Relay) janitor() {
 		case <-t.C:
 			now := r.cfg.Now()
 			for _, s := range r.Sessions() {
-				if now.Sub(s.LastActivity()) > r.cfg.IdleTimeout {
+				if gone := s.idle(now, r.cfg.IdleTimeout); gone != "" {
+					s.idleSide.Store(gone)
 					s.closeWith(CloseIdle)
 				}
 			}

@@ -297,6 +297,37 @@ func TestIdleTimeoutFreesPorts(t *testing.T) {
 	}
 }
 
+// TestIdleOneSide: the callee sent media and fell silent while the caller
+// goes on sending (the callee's phone is gone): the session closes as
+// idle, naming the callee's side, and its ports return.
+func TestIdleOneSide(t *testing.T) {
+	r := newTestRelay(t, Config{IdleTimeout: 300 * time.Millisecond, PortMin: 24320, PortMax: 24323})
+	s, err := r.Allocate(t.Context(), "one-side")
+	if err != nil {
+		t.Fatal(err)
+	}
+	caller, callee := listen(t, "127.0.0.1"), listen(t, "127.0.0.1")
+	s.A.Expect(loopback)
+	s.B.Expect(loopback)
+	send(t, callee, relayAddr(s.B), 1)
+	deadline := time.Now().Add(5 * time.Second)
+	for seq := uint16(1); ; seq++ {
+		select {
+		case <-s.Done():
+			s.Wait()
+			if st := s.Stats(); st.Reason != CloseIdle || st.Idle != IdleB || r.FreePairs() != 2 {
+				t.Fatalf("closed %q, idle side %q, free pairs %d; want idle, B, 2", st.Reason, st.Idle, r.FreePairs())
+			}
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a session whose callee fell silent was not closed")
+		}
+		send(t, caller, relayAddr(s.A), seq)
+	}
+}
+
 func TestManySessionsNoLeaks(t *testing.T) {
 	r := newTestRelay(t, Config{PortMin: 24400, PortMax: 24499})
 	freeBefore, goBefore := r.FreePairs(), runtime.NumGoroutine()

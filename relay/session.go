@@ -35,6 +35,7 @@ type Session struct {
 	closeOnce sync.Once
 	freeOnce  sync.Once
 	reason    atomic.Value // CloseReason
+	idleSide  atomic.Value // string: which side fell silent (CloseIdle)
 	done      chan struct{}
 	released  chan struct{}
 	wg        sync.WaitGroup
@@ -169,13 +170,48 @@ func (s *Session) LastActivity() time.Time {
 	return time.Unix(0, last)
 }
 
+// Sides that fell silent, for SessionStats.Idle.
+const (
+	IdleBoth = "both" // no packet on any socket: the call is gone
+	IdleA    = "A"    // the caller's media stopped, the callee's did not
+	IdleB    = "B"
+)
+
+// idle says which side of the session is gone ("" while it lives): both,
+// when no socket had a packet for timeout (also a call whose media never
+// started), or a leg whose party sent media and then nothing for timeout
+// although the other party still sends (its phone crashed, lost its
+// network or its NAT binding). A phone on hold still sends RTCP every
+// few seconds (RFC 3550 §6.2), so its leg stays alive.
+func (s *Session) idle(now time.Time, timeout time.Duration) string {
+	if now.Sub(s.LastActivity()) > timeout {
+		return IdleBoth
+	}
+	for _, l := range []*Leg{s.A, s.B} {
+		if last, ok := l.lastActivity(); ok && now.Sub(last) > timeout {
+			return l.Name
+		}
+	}
+	return ""
+}
+
+// lastActivity is the time of the leg's party's latest accepted packet,
+// RTP or RTCP; ok is false when it sent none yet.
+func (l *Leg) lastActivity() (time.Time, bool) {
+	last := max(l.rtp.last.Load(), l.rtcp.last.Load())
+	return time.Unix(0, last), last != 0
+}
+
 // SessionStats is a snapshot of a session's counters.
 type SessionStats struct {
 	CallID  string      `json:"call_id"`
 	Created time.Time   `json:"created"`
 	Reason  CloseReason `json:"closed,omitempty"`
-	A       LegStats    `json:"a"`
-	B       LegStats    `json:"b"`
+	// Idle names the side that fell silent when Reason is CloseIdle
+	// (IdleBoth, IdleA or IdleB).
+	Idle string   `json:"idle,omitempty"`
+	A    LegStats `json:"a"`
+	B    LegStats `json:"b"`
 }
 
 // Stats returns a snapshot of the session's counters. With kernel
@@ -193,7 +229,9 @@ func (s *Session) Stats() SessionStats {
 		}
 	default:
 	}
-	return SessionStats{CallID: s.CallID, Created: s.created, Reason: s.Reason(), A: s.A.Stats(), B: s.B.Stats()}
+	st := SessionStats{CallID: s.CallID, Created: s.created, Reason: s.Reason(), A: s.A.Stats(), B: s.B.Stats()}
+	st.Idle, _ = s.idleSide.Load().(string)
+	return st
 }
 
 // Leg is the relay's side facing one party: an RTP port and RTCP port+1.

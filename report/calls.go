@@ -19,7 +19,7 @@ type CaptureInfo struct {
 	Counts []KeyValue `json:"counts,omitempty"`
 	// CallsLeftOut counts calls judged and counted in the summary but
 	// left out of a report that keeps its calls (natdoc analyze
-	// --max-calls).
+	// --max-kept-calls).
 	CallsLeftOut int `json:"calls_left_out,omitempty"`
 	// Duplicates counts packets dropped because an identical copy was
 	// already seen (a SPAN port copying both directions, ERSPAN beside the

@@ -256,7 +256,7 @@ func textCapture(r *Report, _ Options) string {
 		fmt.Fprintf(&b, "  %s %s%s\n", styleDim.Render("comment ("+where+"):"), hang, cm.Text)
 	}
 	if c.CallsLeftOut > 0 {
-		fmt.Fprintf(&b, "  %s\n", styleDim.Render(fmt.Sprintf("%d more calls judged and counted, not shown (--max-calls; narrow with --host, --user, --verdict)", c.CallsLeftOut)))
+		fmt.Fprintf(&b, "  %s\n", styleDim.Render(fmt.Sprintf("%d more calls judged and counted, not shown (--max-kept-calls; narrow with --host, --user, --verdict)", c.CallsLeftOut)))
 	}
 	if c.CommentsLeftOut > 0 {
 		fmt.Fprintf(&b, "  %s\n", styleDim.Render(fmt.Sprintf("%d more comments not kept", c.CommentsLeftOut)))

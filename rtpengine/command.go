@@ -1,7 +1,10 @@
 package rtpengine
 
 import (
+	"errors"
 	"net/netip"
+
+	"github.com/natdoc/natdoc/internal/ng"
 )
 
 // Message is one SDP body crossing the SIP server, as the engine is told
@@ -77,3 +80,14 @@ func reachable(a netip.Addr) bool {
 
 // cgnat is RFC 6598's shared address space: carrier-grade NAT.
 var cgnat = netip.MustParsePrefix("100.64.0.0/10")
+
+// reasonNoPorts is rtpengine's error-reason for an offer or answer it
+// cannot give media ports: its port range is used up.
+const reasonNoPorts = "Ran out of ports"
+
+// OutOfPorts says whether err is an engine refusing for lack of media
+// ports: the engine is full for now, not broken.
+func OutOfPorts(err error) bool {
+	var r *ng.Refusal
+	return errors.As(err, &r) && r.Reason == reasonNoPorts
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/natdoc/natdoc/capture"
 	"github.com/natdoc/natdoc/report"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // analyzeOptions are the flags of natdoc analyze.
@@ -19,6 +20,7 @@ type analyzeOptions struct {
 	Files    []string
 	CallID   string
 	Progress bool
+	Limits   capture.Limits
 	// WriteFile receives the packets of the calls shown (-w).
 	WriteFile string
 	// MaxCalls bounds the calls a report that keeps them holds.
@@ -70,12 +72,23 @@ registrar that stored a private Contact).`,
 	}
 	cmd.Flags().StringVar(&opts.CallID, "call", "", "show one call in detail (natdoc ID like C2, or the SIP Call-ID) with its ladder diagram")
 	cmd.Flags().BoolVar(&opts.Progress, "progress", true, "show a progress bar on standard error when it is a terminal")
-	cmd.Flags().IntVar(&opts.MaxCalls, "max-calls", 10000, "most calls a report that keeps its calls holds (--call, -w, HTML, Markdown); later ones are judged and counted, not shown (text, JSON and JSON Lines write every call as it is judged and keep none)")
+	cmd.Flags().IntVar(&opts.MaxCalls, "max-kept-calls", 10000, "most calls a report that keeps its calls holds (--call, -w, HTML, Markdown); later ones are judged and counted, not shown (text, JSON and JSON Lines write every call as it is judged and keep none)")
 	cmd.Flags().StringVarP(&opts.WriteFile, "write", "w", "", "write the packets of the calls shown (--call, filters) to this pcap `FILE`: SIP, RTP, RTCP, fragments")
 	opts.filterFlags.add(cmd)
 	opts.TLS.register(cmd.Flags())
 	opts.HEPOut.register(cmd.Flags())
+	limitFlags(cmd.Flags(), &opts.Limits)
 	return cmd
+}
+
+// limitFlags are the bounds on the state analyze and capture keep, so
+// that memory stays bounded whatever the input; what they turn away is
+// counted in the report's anomalies.
+func limitFlags(f *pflag.FlagSet, l *capture.Limits) {
+	f.IntVar(&l.Calls, "max-calls", capture.DefaultMaxCalls, "calls in progress followed at once; more are counted as calls-not-followed")
+	f.IntVar(&l.Streams, "max-streams", capture.DefaultMaxStreams, "RTP/RTCP streams followed at once; more are counted as too-many-media-flows")
+	f.IntVar(&l.TCPStreams, "max-tcp-streams", capture.DefaultMaxTCPStreams, "SIP-over-TCP connections followed at once; more are counted as too-many-tcp-streams")
+	f.IntVar(&l.Fragments, "max-fragments", capture.DefaultMaxFragments, "IP fragments held for reassembly; at the limit those held are dropped and counted as ip-fragments-dropped")
 }
 
 // analyzeGCPercent lets the heap grow by a quarter of its live size
@@ -145,7 +158,7 @@ func captureOptionsOf(a *app, opts analyzeOptions) (copts capture.Options, clean
 	if err != nil {
 		return copts, nil, err
 	}
-	copts = capture.Options{Files: opts.Files, Stdin: a.stdin, Detail: detail, Filter: filter, TLSKeys: keys, HEPOut: sender}
+	copts = capture.Options{Files: opts.Files, Stdin: a.stdin, Detail: detail, Filter: filter, TLSKeys: keys, HEPOut: sender, Limits: opts.Limits}
 	cleanup = func() { closeHEPOut(a.stderr, sender) }
 	if opts.Progress && isTerminal(a.stderr) {
 		bar := newProgressBar(a.stderr, "reading", 50<<20) // small files finish before a bar helps
@@ -191,7 +204,7 @@ func analyzeStreamed(cmd *cobra.Command, a *app, f report.Format, copts capture.
 }
 
 // analyzeKept keeps the calls a report draws (--call, -w, HTML, Markdown),
-// at most --max-calls of them; the summary counts every call.
+// at most --max-kept-calls of them; the summary counts every call.
 func analyzeKept(cmd *cobra.Command, a *app, opts analyzeOptions, copts capture.Options) error {
 	var kept []report.Call
 	left := 0
@@ -271,6 +284,7 @@ type captureOptions struct {
 	WriteFile string
 	Duration  time.Duration
 	Hosts     []string
+	Limits    capture.Limits
 	HEPOut    hepOutFlags
 	Metrics   string
 }
@@ -305,6 +319,7 @@ cannot be judged; the signalling findings stand.`,
 	cmd.Flags().StringVarP(&opts.WriteFile, "write", "w", "", "also save the packets to this pcap `FILE`")
 	cmd.Flags().DurationVar(&opts.Duration, "duration", 0, "stop after this long (default: until Ctrl-C)")
 	cmd.Flags().StringSliceVar(&opts.Hosts, "host", nil, "analyse only packets to or from this `IP` (repeatable: a phone, the SIP server)")
+	limitFlags(cmd.Flags(), &opts.Limits)
 	cmd.MarkFlagsOneRequired("interface", "hep")
 	cmd.MarkFlagsMutuallyExclusive("interface", "hep")
 	cmd.MarkFlagsMutuallyExclusive("write", "hep")
@@ -365,7 +380,7 @@ func runCapture(cmd *cobra.Command, a *app, opts captureOptions) error {
 			partyOf(c.Caller), partyOf(c.Callee), c.Verdict, c.Explain, c.CallID)
 	})
 	live := capture.LiveOptions{
-		Interface: opts.Interface, WriteFile: opts.WriteFile, Duration: opts.Duration, Hosts: hosts, Detail: detail,
+		Interface: opts.Interface, WriteFile: opts.WriteFile, Duration: opts.Duration, Hosts: hosts, Detail: detail, Limits: opts.Limits,
 		OnCallEnd: func(e capture.CallEnd) {
 			fmt.Fprintf(a.stderr, "%s call ended: %s → %s (status %d) %s\n", e.At.Format("15:04:05"), e.From, e.To, e.Status, e.CallID)
 		},

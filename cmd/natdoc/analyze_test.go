@@ -191,14 +191,14 @@ func TestAnalyzeJSONLines(t *testing.T) {
 }
 
 // TestAnalyzeMaxCalls: a report that keeps its calls holds at most
-// --max-calls of them (and the one --call names), and says how many it
+// --max-kept-calls of them (and the one --call names), and says how many it
 // left out; its summary counts them all.
 func TestAnalyzeMaxCalls(t *testing.T) {
-	_, out, _ := run(t, "analyze", "--no-color", "--format", "markdown", "--max-calls", "1", exampleCapture)
+	_, out, _ := run(t, "analyze", "--no-color", "--format", "markdown", "--max-kept-calls", "1", exampleCapture)
 	if !strings.Contains(out, "1 more calls judged and counted, not shown") || !strings.Contains(out, "1 of 2 call(s) had audio problems") {
 		t.Errorf("markdown with --max-calls 1:\n%s", out)
 	}
-	if code, out, _ := run(t, "analyze", "--no-color", "--max-calls", "1", "--call", "C2", exampleCapture); code != exitProblems || !strings.Contains(out, "INVITE (SDP)") {
-		t.Errorf("--call C2 past --max-calls: exit %d\n%s", code, out)
+	if code, out, _ := run(t, "analyze", "--no-color", "--max-kept-calls", "1", "--call", "C2", exampleCapture); code != exitProblems || !strings.Contains(out, "INVITE (SDP)") {
+		t.Errorf("--call C2 past --max-kept-calls: exit %d\n%s", code, out)
 	}
 }

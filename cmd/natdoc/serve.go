@@ -190,7 +190,7 @@ func (o *serveOptions) flags(f *pflag.FlagSet) {
 	f.DurationVar(&o.AddrCheck, "public-addr-check", proxy.DefaultAddrCheckInterval, "how often to resolve --public-addr again and compare it with the router's public address (0: never)")
 	f.BoolVar(&o.Quiet, "quiet", false, "do not print events as they happen (only the summary)")
 	f.IntVar(&o.MaxCalls, "max-calls", proxy.DefaultMaxCalls, "calls in progress at most")
-	f.StringVar(&o.Metrics, "metrics", "", "serve Prometheus metrics on `ADDR:PORT`/metrics: relay sessions, ports, packets and loss, registrations, SIP requests and responses, rejected input, findings")
+	f.StringVar(&o.Metrics, "metrics", "", "serve Prometheus metrics on `ADDR:PORT`/metrics: calls, relay sessions, ports, packets and loss, registrations, SIP requests and responses, rejected input, findings")
 	o.HEPOut.register(f)
 }
 

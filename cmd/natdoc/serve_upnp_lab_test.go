@@ -270,3 +270,44 @@ func sipResponse(t *testing.T, path, start string) []byte {
 	t.Fatalf("no %q in the capture", start)
 	return nil
 }
+
+// natdoc serve --upnp killed with SIGKILL leaves its mappings on the
+// router; the next serve with the same journal removes them before it
+// forwards its own (here on another RTP range, so the old ones cannot
+// simply be overwritten), and after it ends the router's table is as
+// it was before the first.
+func TestLabServeUPnPKilled(t *testing.T) {
+	natlab.Require(t)
+	lab := natlab.New(t)
+	stun := natlab.StartCoturn(t, lab.PublicHost("stun", "203.0.113.20", "203.0.113.21"))
+	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24", NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent}})
+	igd := natlab.StartMiniupnpd(t, r1, natlab.MiniupnpdConfig{STUN: stun.Primary})
+	srv := r1.LANHost("srv", "192.168.1.2")
+	before := igd.Mappings(t, srv)
+	journal := filepath.Join(t.TempDir(), "journal.jsonl")
+	serve := func(rtp string) *natlab.Proc {
+		p := srv.Start(t, os.Args[0], "-test.run=^TestHelperNatdoc$", "--", "serve", "--listen", "192.168.1.2:5060", "--upnp", "--upnp-url", igd.RootURL,
+			"--upnp-rtp-pairs", "2", "--upnp-journal", journal, "--rtp-ports", rtp, "--allow", "0.0.0.0/0", "--tcp=false", "--echo=false")
+		waitLog(t, p, "listening on")
+		return p
+	}
+	first := serve("20000-20099")
+	held := igd.Mappings(t, srv)
+	first.Kill()
+	if left := igd.Mappings(t, srv); !slices.Equal(left, held) || len(held) != len(before)+5 {
+		t.Fatalf("after SIGKILL the router has %q, while serve ran %q: want its 5 mappings (SIP, 2 RTP pairs) left", left, held)
+	}
+	second := serve("30000-30099")
+	if !strings.Contains(second.Log(), "removed 5 UPnP mappings an earlier natdoc left") {
+		t.Errorf("the second serve did not say it removed the first one's mappings:\n%s", second.Log())
+	}
+	for _, m := range igd.Mappings(t, srv) {
+		if strings.Contains(m, " 2000") {
+			t.Errorf("the killed serve's mapping %q is still there", m)
+		}
+	}
+	second.Stop()
+	if after := igd.Mappings(t, srv); !slices.Equal(after, before) {
+		t.Errorf("upnpc -l before %q, after %q", before, after)
+	}
+}

@@ -73,6 +73,8 @@ type Lab struct {
 	prefix string
 	core   *Host
 	ports  atomic.Int64 // counter for veth names in the core namespace
+	// bridges counts the bridges made, each given its own fixed address.
+	bridges atomic.Int64
 }
 
 // New builds the core ("internet") namespace of a new lab.
@@ -82,7 +84,7 @@ func New(t testing.TB) *Lab {
 	staleOnce.Do(removeStaleNamespaces)
 	l := &Lab{t: t, prefix: fmt.Sprintf("%s%d-%d-", namePrefix, os.Getpid(), labCounter.Add(1))}
 	l.core = l.newHost("core")
-	l.core.mustRun("ip", "link", "add", "br0", "type", "bridge")
+	l.addBridge(l.core, "br0")
 	l.core.mustRun("ip", "addr", "add", "203.0.113.254/24", "dev", "br0")
 	l.core.mustRun("ip", "addr", "add", "198.51.100.254/24", "dev", "br0")
 	l.core.mustRun("ip", "link", "set", "br0", "up")
@@ -133,6 +135,19 @@ func (l *Lab) newHost(role string) *Host {
 	h.sysctl("net.ipv6.conf.all.disable_ipv6", "1")
 	h.sysctl("net.ipv6.conf.default.disable_ipv6", "1")
 	return h
+}
+
+// addBridge makes a bridge in h with a fixed, locally administered MAC
+// address. Left to itself, Linux gives a bridge the lowest MAC of its ports,
+// so a host plugged in later may change it: every neighbour that cached the
+// old one then sends into a black hole (the bridge delivers only frames to
+// its current address) until its ARP entry goes stale, half a minute or
+// more: a caller added mid-call would cut the callee's answers off.
+func (l *Lab) addBridge(h *Host, name string) {
+	l.t.Helper()
+	n := l.bridges.Add(1)
+	mac := fmt.Sprintf("02:6e:64:00:%02x:%02x", byte(n>>8), byte(n))
+	h.mustRun("ip", "link", "add", name, "address", mac, "type", "bridge")
 }
 
 // plug connects host h to a bridge in namespace sw with a new veth pair:

@@ -5,6 +5,7 @@ package natlab
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -251,4 +252,61 @@ func TestLabPublicNetworksRoute(t *testing.T) {
 	if m := mappedVia(t, c, "198.51.100.30:7000"); m.Addr().String() != "203.0.113.30" {
 		t.Errorf("198.51.100.30 saw %s, want 203.0.113.30 (no NAT between public hosts)", m)
 	}
+}
+
+// TestLabHostsJoinLater: hosts plugged into a running lab leave the paths
+// already in use alone. A bridge takes the lowest MAC of its ports unless
+// given one, so a newcomer could change it under neighbours that cached the
+// old one; their packets then vanished for half a minute.
+func TestLabHostsJoinLater(t *testing.T) {
+	t.Parallel()
+	lab := New(t)
+	a := lab.PublicHost("a", "203.0.113.30")
+	b := lab.PublicHost("b", "198.51.100.30")
+	r := lab.Router("r1", RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24", NAT: NATConfig{Mapping: EndpointIndependent}})
+	l := r.LANHost("l1", "192.168.1.10")
+	startEcho(t, a, "203.0.113.30:7000")
+	startEcho(t, b, "198.51.100.30:7000")
+	senders := map[string]*net.UDPConn{}
+	for name, s := range map[string]struct {
+		h   *Host
+		dst string
+	}{"a": {a, "198.51.100.30:7000"}, "b": {b, "203.0.113.30:7000"}, "l1": {l, "198.51.100.30:7000"}} {
+		c, err := s.h.ListenUDP("udp4", s.h.Addr().String()+":0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		senders[name] = c
+		mappedVia(t, c, s.dst) // fills the neighbour caches
+	}
+	macs := bridgeMACs(t, lab.Core(), r)
+	for i := range 6 {
+		lab.PublicHost(fmt.Sprintf("p%d", i), fmt.Sprintf("198.51.100.%d", 40+i))
+		r.LANHost(fmt.Sprintf("l%d", i+2), fmt.Sprintf("192.168.1.%d", 20+i))
+	}
+	if now := bridgeMACs(t, lab.Core(), r); now != macs {
+		t.Errorf("bridge addresses changed from %s to %s as hosts joined", macs, now)
+	}
+	mappedVia(t, senders["a"], "198.51.100.30:7000")
+	mappedVia(t, senders["b"], "203.0.113.30:7000")
+	mappedVia(t, senders["l1"], "198.51.100.30:7000")
+}
+
+// bridgeMACs returns the MAC addresses of the core's bridge and r's LAN
+// bridge.
+func bridgeMACs(t *testing.T, core *Host, r *Router) string {
+	t.Helper()
+	var macs []string
+	for _, b := range []struct {
+		h    *Host
+		name string
+	}{{core, "br0"}, {r.Host, "brlan"}} {
+		out, err := b.h.Run(context.Background(), "cat", "/sys/class/net/"+b.name+"/address")
+		if err != nil {
+			t.Fatal(err)
+		}
+		macs = append(macs, strings.TrimSpace(string(out)))
+	}
+	return strings.Join(macs, " ")
 }

@@ -109,7 +109,7 @@ func (l *Lab) Router(role string, cfg RouterConfig) *Router {
 	}
 	r.mustRun("ip", "addr", "add", fmt.Sprintf("%s/%d", wan, wanBits), "dev", "wan0")
 	r.mustRun("ip", "route", "add", "default", "via", gw.String())
-	r.mustRun("ip", "link", "add", "brlan", "type", "bridge")
+	l.addBridge(r.Host, "brlan")
 	r.mustRun("ip", "addr", "add", lan.String(), "dev", "brlan")
 	r.mustRun("ip", "link", "set", "brlan", "up")
 	r.sysctl("net.ipv4.ip_forward", "1")

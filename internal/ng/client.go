@@ -33,6 +33,14 @@ var (
 	ErrRefused = errors.New("connection refused")
 )
 
+// Refusal is an engine's reply with result "error"; it is ErrFailed.
+type Refusal struct {
+	Reason string // the reply's error-reason, as the engine wrote it
+}
+
+func (r *Refusal) Error() string { return fmt.Sprintf("%v: %q", ErrFailed, r.Reason) }
+func (r *Refusal) Unwrap() error { return ErrFailed }
+
 // Options are a client's seams and schedule.
 type Options struct {
 	// Dial opens the socket, connected to the engine (default
@@ -219,7 +227,7 @@ func checkResult(d map[string]any, fail func(error) error) error {
 		return fail(fmt.Errorf("%w: reply without a result", ErrBencode))
 	case r == "error":
 		reason, _ := d["error-reason"].(string)
-		return fail(fmt.Errorf("%w: %q", ErrFailed, reason))
+		return fail(&Refusal{Reason: reason})
 	}
 	return nil
 }
