@@ -63,6 +63,9 @@ type Config struct {
 	// Label is put in every payload so the other side can name us.
 	Label string
 	Log   *slog.Logger
+	// Resolver looks up the host names SIP hands the phone (a server's
+	// Record-Route or Contact by name); nil: the system's.
+	Resolver *net.Resolver
 }
 
 // CallResult is what one phone measured on one call.
@@ -168,7 +171,11 @@ func (p *Phone) openSIP() error {
 	if la.Addr().IsUnspecified() {
 		la = netip.AddrPortFrom(p.cfg.LocalIP, la.Port())
 	}
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent("natdoc-phone"))
+	uaOpts := []sipgo.UserAgentOption{sipgo.WithUserAgent("natdoc-phone")}
+	if p.cfg.Resolver != nil {
+		uaOpts = append(uaOpts, sipgo.WithUserAgentDNSResolver(p.cfg.Resolver))
+	}
+	ua, err := sipgo.NewUA(uaOpts...)
 	if err != nil {
 		return fmt.Errorf("phone: %w", err)
 	}
