@@ -108,4 +108,8 @@ type MappingLimit struct {
 	// SearchRequests counts the mappings asked (and released at once) to
 	// find Allowed.
 	SearchRequests int `json:"search_requests,omitempty"`
+	// SearchGap: no allowed port found by exact requests alone; the
+	// widest run of ports between two asked (a narrower allowed range may
+	// lie there).
+	SearchGap int `json:"search_gap,omitempty"`
 }

@@ -38,10 +38,9 @@ func newPortAsker(ctx context.Context, s *Session, proto string, lease time.Dura
 func (a *portAsker) skip(p uint16) bool { return a.occupied[p] || a.held[p] || a.ownInternal[p] }
 
 // search runs portSearch with what is known so far.
-func (a *portAsker) search(ctx context.Context, known map[uint16]portState) (ranges []PortRange, requests int, end *MappingResult) {
-	ps := &portSearch{p: a, known: known, skip: a.skip}
-	ranges = ps.run(ctx)
-	return ranges, ps.requests, ps.end
+func (a *portAsker) search(ctx context.Context, known map[uint16]portState) (ranges []PortRange, ps *portSearch) {
+	ps = &portSearch{p: a, known: known, skip: a.skip}
+	return ps.run(ctx), ps
 }
 
 // try is the search's exact question: map port, release it at once.

@@ -297,6 +297,9 @@ func LimitsVerdict(r *LimitResult) string {
 		rules = fmt.Sprintf("The router's rules allow only ports %s. ", rangesText(r.Allowed))
 	}
 	switch {
+	case r.Restricted && len(r.Allowed) == 0 && r.SearchGap > 0:
+		return fmt.Sprintf("The router's rules refused all %d %s ports natdoc asked for via %s, at most %d apart: UPnP opens nothing here unless the router allows a narrower range between them; forward ports by hand.",
+			r.SearchRequests, r.Proto, via, r.SearchGap)
 	case r.Restricted && len(r.Allowed) == 0:
 		return fmt.Sprintf("The router's rules refused every %s port natdoc asked for via %s: UPnP opens nothing here; forward ports by hand.", r.Proto, via)
 	case r.Cause == CausePermission:

@@ -192,6 +192,12 @@ func restrictedFinding(r *LimitResult) *report.Finding {
 	}
 	f.Evidence = []report.Evidence{ev}
 	switch {
+	case len(r.Allowed) == 0 && r.SearchGap > 0:
+		f.Severity = report.SeverityError
+		f.Title = fmt.Sprintf("The router's UPnP rules refused all %d ports natdoc asked for across %d-%d (at most %d ports apart): UPnP opens nothing for SIP or RTP here, unless the router allows a narrower range between them",
+			r.SearchRequests, searchLow, searchHigh, r.SearchGap)
+		f.Remedy = strings.TrimSpace(f.Remedy + " If the router's UPnP settings list allowed port ranges, set the server's RTP range inside one (natdoc serve --rtp-ports) and run natdoc upnp limits again.")
+		return &f
 	case len(r.Allowed) == 0:
 		f.Severity = report.SeverityError
 		f.Title = fmt.Sprintf("The router's UPnP rules refused every port natdoc asked for across %d-%d: UPnP opens nothing for SIP or RTP here", searchLow, searchHigh)

@@ -95,6 +95,10 @@ type LimitResult struct {
 	// SearchRequests counts the mappings asked (and released at once)
 	// to find the allowed ranges.
 	SearchRequests int
+	// SearchGap: when no allowed port was found by asking for exact ports
+	// (the router could not choose one), the widest run of ports between
+	// two asked; a narrower allowed range may lie in one.
+	SearchGap int
 	// RTP is the server's RTP range the advice is about.
 	RTP PortRange
 	// Skipped are ports already in the router's table for another
@@ -282,8 +286,10 @@ func (l *limiter) noteSkipped(p uint16) {
 
 // search finds the ranges the router's rules allow.
 func (l *limiter) search(ctx context.Context) []PortRange {
-	ranges, requests, end := l.portAsker.search(ctx, l.known)
-	l.res.SearchRequests += requests
+	ranges, ps := l.portAsker.search(ctx, l.known)
+	end := ps.end
+	l.res.SearchRequests += ps.requests
+	l.res.SearchGap = ps.sampledGap()
 	l.res.Restricted = l.res.Restricted || l.restricted
 	if end != nil && ctx.Err() == nil {
 		l.end = end

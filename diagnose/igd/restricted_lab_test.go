@@ -124,3 +124,23 @@ func TestLabLeasesRewritten(t *testing.T) {
 		}
 	})
 }
+
+// An IGDv1 router (no AddAnyPortMapping: natdoc can only ask for exact
+// ports) whose rules allow a 600-port range between the first spread of
+// requests: the finer second pass finds it, natdoc maps there, and the
+// table is as before.
+func TestLabLimitsIGDv1NarrowRange(t *testing.T) {
+	t.Parallel()
+	n := newLabNetWith(t, []string{"23000-23599 192.168.1.0/24 1-65535"}, "force_igd_desc_v1=yes")
+	before := n.routerTable(t)
+	rep, code, log := n.natdoc(t, "upnp", "limits", "--url", n.igd.RootURL, "--via", ViaUPnP, "--max", "10", "--port", "10000", "--rtp-ports", "10000-20000")
+	l := rep.IGD.Limit
+	if code != 1 || l == nil || l.Accepted != 10 || !slices.Equal(l.Allowed, []string{"23000-23599"}) || l.Removed != 10 {
+		t.Fatalf("exit %d limit %+v: %s", code, l, log)
+	}
+	if f := hasFinding(rep, FindingPortsRestricted); f == nil || !strings.Contains(f.Remedy, "allowed 23000-23599") {
+		t.Errorf("findings %+v", rep.Findings)
+	}
+	n.checkTableUnchanged(t, before, "changed", log)
+	t.Logf("%s (%d search requests)", rep.Verdict, l.SearchRequests)
+}

@@ -75,7 +75,9 @@ func TestPortSearch(t *testing.T) {
 		{"IGDv1: exact ports only, a wide range", []PortRange{{20000, 39999}}, nil, "", []PortRange{{20000, 39999}}, 70},
 		{"everything from 1024", []PortRange{{1024, 65535}}, nil, "", []PortRange{{1024, 65535}}, 40},
 		{"a foreign mapping at the edge is not a boundary", []PortRange{{40000, 40100}}, []uint16{40000}, "nearest", []PortRange{{40000, 40100}}, 40},
-		{"nothing allowed", nil, nil, "", nil, 40},
+		{"nothing allowed", nil, nil, "", nil, maxSearchRequests + fineSeeds + fineBisect},
+		{"nothing allowed, the router chooses", nil, nil, "nearest", nil, 40},
+		{"IGDv1: a 600-port range between the seeds", []PortRange{{23000, 23599}}, nil, "", []PortRange{{23000, 23599}}, maxSearchRequests + fineSeeds + fineBisect},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := &rulesProber{allowed: tc.allowed, mode: tc.mode, taken: map[uint16]bool{}}

@@ -315,7 +315,8 @@ func (f *Forwarding) widen(ctx context.Context) {
 		known[b], known[b+1] = portAllowed, portAllowed
 	}
 	f.mu.Unlock()
-	ranges, _, end := a.search(ctx, known)
+	ranges, ps := a.search(ctx, known)
+	end := ps.end
 	for p, st := range known {
 		if st == portRefused {
 			g.known[p] = st

@@ -100,7 +100,7 @@ func ReportMappings(ms []MappingResult, client netip.Addr) []report.PortMapping 
 func ReportLimit(r *LimitResult) *report.MappingLimit {
 	l := &report.MappingLimit{Asked: r.Asked, Accepted: r.Accepted, Applied: r.Applied, Verified: r.Verified,
 		Calls: CallsFor(r.Accepted), Reached: r.Reached(), Skipped: len(r.Skipped), Conflicts: r.Conflicts, Removed: r.Removed,
-		Cause: string(r.Cause), SearchRequests: r.SearchRequests}
+		Cause: string(r.Cause), SearchRequests: r.SearchRequests, SearchGap: r.SearchGap}
 	for _, a := range r.Allowed {
 		l.Allowed = append(l.Allowed, a.String())
 	}
