@@ -110,11 +110,7 @@ func TestSoakManyShortCalls(t *testing.T) {
 	bob := newTestPhone(t, "bob", "127.0.0.3", ts.addr, phone.SDPLocal)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	for _, p := range []*phone.Phone{alice, bob} {
-		if err := p.Register(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	registerAll(ctx, t, alice, bob)
 	oneCall := func() {
 		errc := make(chan error, 1)
 		go func() { _, err := bob.Answer(ctx, 5*time.Second); errc <- err }()

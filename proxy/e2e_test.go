@@ -73,12 +73,18 @@ func registeredPhones(ctx context.Context, t *testing.T, server string) (alice, 
 	t.Helper()
 	alice = newTestPhone(t, "alice", "127.0.0.2", server, phone.SDPLocal)
 	bob = newTestPhone(t, "bob", "127.0.0.3", server, phone.SDPLocal)
-	for _, p := range []*phone.Phone{alice, bob} {
+	registerAll(ctx, t, alice, bob)
+	return alice, bob
+}
+
+// registerAll registers the phones, failing the test if one cannot.
+func registerAll(ctx context.Context, t *testing.T, phones ...*phone.Phone) {
+	t.Helper()
+	for _, p := range phones {
 		if err := p.Register(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return alice, bob
 }
 
 func newTestPhone(t *testing.T, user, ip, server string, mode phone.SDPMode) *phone.Phone {
@@ -99,11 +105,7 @@ func callPair(t *testing.T, a, b *phone.Phone, target string) (*phone.CallResult
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	for _, p := range []*phone.Phone{a, b} {
-		if err := p.Register(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	registerAll(ctx, t, a, b)
 	var wg sync.WaitGroup
 	var rb *phone.CallResult
 	var errB error

@@ -61,11 +61,7 @@ func newFaultLab(t *testing.T, nat natlab.NATConfig, rc relay.Config) *faultLab 
 	f.bob = labPhone(t, lab.PublicHost("bob", "198.51.100.20"), "bob", phone.Config{SDPMode: phone.SDPLocal})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	for _, p := range []*phone.Phone{f.alice, f.bob} {
-		if err := p.Register(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	registerAll(ctx, t, f.alice, f.bob)
 	return f
 }
 

@@ -35,11 +35,7 @@ func TestLabRtpengineFailover(t *testing.T) {
 	bob := labPhone(t, lab.PublicHost("bob", "198.51.100.20"), "bob", phone.Config{SDPMode: phone.SDPLocal})
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	for _, p := range []*phone.Phone{alice, bob} {
-		if err := p.Register(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	registerAll(ctx, t, alice, bob)
 	// The first call, 4 s long; its engine is killed a second into it.
 	var wg sync.WaitGroup
 	wg.Go(func() { bob.Answer(ctx, 15*time.Second) })
@@ -104,11 +100,7 @@ func TestLabRtpenginePaused(t *testing.T) {
 	bob := labPhone(t, lab.PublicHost("bob", "198.51.100.20"), "bob", phone.Config{SDPMode: phone.SDPLocal})
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	for _, p := range []*phone.Phone{alice, bob} {
-		if err := p.Register(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	registerAll(ctx, t, alice, bob)
 	eng.Proc.Pause()
 	start := time.Now()
 	_, err := alice.Call(ctx, "bob", time.Second)
@@ -146,11 +138,7 @@ func TestLabRtpengineFull(t *testing.T) {
 	carolHost := lab.PublicHost("carol", "198.51.100.30")
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	for _, p := range []*phone.Phone{alice, bob} {
-		if err := p.Register(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	registerAll(ctx, t, alice, bob)
 	var wg sync.WaitGroup
 	var ra, rb *phone.CallResult
 	wg.Go(func() { rb, _ = bob.Answer(ctx, 15*time.Second) })
