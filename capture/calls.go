@@ -79,6 +79,7 @@ type sipCall struct {
 	ruriUser string // user of the first INVITE's Request-URI
 	vias     int    // Via headers of the first INVITE
 	lastSDP  lastSDP
+	repeats  []uint16 // its messages in the cache of repeats (repeats.go)
 }
 
 // setupTrack follows the INVITE transaction that sets the call up: the
