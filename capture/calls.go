@@ -80,6 +80,7 @@ type sipCall struct {
 	vias     int    // Via headers of the first INVITE
 	lastSDP  lastSDP
 	repeats  []uint16 // its messages in the cache of repeats (repeats.go)
+	ladder   *ladderText
 }
 
 // setupTrack follows the INVITE transaction that sets the call up: the
@@ -228,10 +229,7 @@ func (t *callTable) file(c *sipCall, x heldMessage) *sipCall {
 	from := c.sender(m)
 	c.SeenFrom[from] = true
 	if t.keepMessages && len(c.Messages) < t.maxMessages {
-		c.Messages = append(c.Messages, report.SIPMessage{
-			Frame: m.Frame, Time: at, Src: m.Src.String(), Dst: m.Dst.String(),
-			Summary: m.Summary(), HasSDP: sdpInfo != nil,
-		})
+		c.Messages = append(c.Messages, c.ladderLine(m, at, sdpInfo != nil))
 	}
 	if len(c.Infos) < t.maxMessages && !repeatsEvidence(c.Infos, m) {
 		c.Infos = append(c.Infos, m)
@@ -250,6 +248,62 @@ func (t *callTable) file(c *sipCall, x heldMessage) *sipCall {
 		t.onSDP(sdpInfo, c)
 	}
 	return c
+}
+
+// ladderLine is m's line in the call's ladder. A call's messages go
+// between a few addresses and say the same few things, so the text a line
+// of the call had before is used again, not made anew.
+func (c *sipCall) ladderLine(m *sipInfo, at time.Time, hasSDP bool) report.SIPMessage {
+	if c.ladder == nil {
+		c.ladder = &ladderText{}
+	}
+	l := c.ladder
+	return report.SIPMessage{Frame: m.Frame, Time: at, Src: l.addr(m.Src), Dst: l.addr(m.Dst), Summary: l.summary(m), HasSDP: hasSDP}
+}
+
+// ladderText keeps the last texts of a call's ladder.
+type ladderText struct {
+	addrs     [4]netip.AddrPort
+	addrTexts [4]string
+	nextAddr  int
+	summaries [4]summaryKey
+	sumTexts  [4]string
+	nextSum   int
+}
+
+// summaryKey is what sipInfo.Summary reads.
+type summaryKey struct {
+	request        bool
+	method, reason string
+	status         int
+}
+
+func (l *ladderText) addr(a netip.AddrPort) string {
+	for i, x := range l.addrs {
+		if x == a && l.addrTexts[i] != "" {
+			return l.addrTexts[i]
+		}
+	}
+	t := a.String()
+	l.addrs[l.nextAddr], l.addrTexts[l.nextAddr] = a, t
+	l.nextAddr = (l.nextAddr + 1) % len(l.addrs)
+	return t
+}
+
+func (l *ladderText) summary(m *sipInfo) string {
+	if m.Request {
+		return m.Method
+	}
+	k := summaryKey{m.Request, m.Method, m.Reason, m.Status}
+	for i, x := range l.summaries {
+		if x == k && l.sumTexts[i] != "" {
+			return l.sumTexts[i]
+		}
+	}
+	t := m.Summary()
+	l.summaries[l.nextSum], l.sumTexts[l.nextSum] = k, t
+	l.nextSum = (l.nextSum + 1) % len(l.summaries)
+	return t
 }
 
 // repeatsEvidence says whether one of the last messages kept for NAT
