@@ -263,12 +263,8 @@ func (c *sipCall) ladderLine(m *sipInfo, at time.Time, hasSDP bool) report.SIPMe
 
 // ladderText keeps the last texts of a call's ladder.
 type ladderText struct {
-	addrs     [4]netip.AddrPort
-	addrTexts [4]string
-	nextAddr  int
-	summaries [4]summaryKey
-	sumTexts  [4]string
-	nextSum   int
+	addrs     recentTexts[netip.AddrPort]
+	summaries recentTexts[summaryKey]
 }
 
 // summaryKey is what sipInfo.Summary reads.
@@ -279,30 +275,33 @@ type summaryKey struct {
 }
 
 func (l *ladderText) addr(a netip.AddrPort) string {
-	for i, x := range l.addrs {
-		if x == a && l.addrTexts[i] != "" {
-			return l.addrTexts[i]
-		}
-	}
-	t := a.String()
-	l.addrs[l.nextAddr], l.addrTexts[l.nextAddr] = a, t
-	l.nextAddr = (l.nextAddr + 1) % len(l.addrs)
-	return t
+	return l.addrs.text(a, a.String)
 }
 
 func (l *ladderText) summary(m *sipInfo) string {
 	if m.Request {
 		return m.Method
 	}
-	k := summaryKey{m.Request, m.Method, m.Reason, m.Status}
-	for i, x := range l.summaries {
-		if x == k && l.sumTexts[i] != "" {
-			return l.sumTexts[i]
+	return l.summaries.text(summaryKey{m.Request, m.Method, m.Reason, m.Status}, m.Summary)
+}
+
+// recentTexts remembers the texts made for the last four keys.
+type recentTexts[K comparable] struct {
+	keys  [4]K
+	texts [4]string
+	next  int
+}
+
+// text is k's text, made by mk unless k is among the last four.
+func (r *recentTexts[K]) text(k K, mk func() string) string {
+	for i, x := range r.keys {
+		if x == k && r.texts[i] != "" {
+			return r.texts[i]
 		}
 	}
-	t := m.Summary()
-	l.summaries[l.nextSum], l.sumTexts[l.nextSum] = k, t
-	l.nextSum = (l.nextSum + 1) % len(l.summaries)
+	t := mk()
+	r.keys[r.next], r.texts[r.next] = k, t
+	r.next = (r.next + 1) % len(r.keys)
 	return t
 }
 
