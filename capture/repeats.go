@@ -29,7 +29,6 @@ const maxRepeatsPerCall = 8
 
 // repeatEntry is one message read, with its reading and its call.
 type repeatEntry struct {
-	sum  uint64
 	data []byte   // the message's bytes (an owned copy)
 	info *sipInfo // as filed: its fields per packet are overwritten
 	call *sipCall
@@ -38,7 +37,6 @@ type repeatEntry struct {
 	mismatch bool
 	body     [2]int
 	sdp      sdpRead
-	used     uint64 // when last used, to replace the older of a set
 }
 
 // sdpRead is the SDP a message carries as read: none (sd and err nil), its
@@ -61,7 +59,12 @@ type repeatRead struct {
 // repeats is the cache of messages read. It is owned by the analysing
 // goroutine.
 type repeats struct {
-	seed    maphash.Seed
+	seed maphash.Seed
+	// sums and used (when last used, to replace the older of a set) are
+	// apart from the entries: a lookup reads 16 bytes of a small array
+	// and an entry only when the hash matches.
+	sums    *[repeatSets * 2]uint64
+	used    *[repeatSets * 2]uint64
 	entries *[repeatSets * 2]repeatEntry
 	// free are the byte buffers of entries forgotten, for the next ones:
 	// as many as the calls in progress once used, no more.
@@ -71,7 +74,8 @@ type repeats struct {
 }
 
 func newRepeats() repeats {
-	return repeats{seed: maphash.MakeSeed(), entries: new([repeatSets * 2]repeatEntry)}
+	return repeats{seed: maphash.MakeSeed(), sums: new([repeatSets * 2]uint64), used: new([repeatSets * 2]uint64),
+		entries: new([repeatSets * 2]repeatEntry)}
 }
 
 // get returns a new copy of the reading of payload when the same bytes
@@ -81,11 +85,14 @@ func (r *repeats) get(payload []byte) (info *sipInfo, rr repeatRead) {
 	r.tick++
 	set := int(rr.sum%repeatSets) * 2
 	for i := set; i < set+2; i++ {
-		e := &r.entries[i]
-		if e.sum != rr.sum || e.call == nil || !bytes.Equal(e.data, payload) {
+		if r.sums[i] != rr.sum {
 			continue
 		}
-		e.used = r.tick
+		e := &r.entries[i]
+		if e.call == nil || !bytes.Equal(e.data, payload) {
+			continue
+		}
+		r.used[i] = r.tick
 		r.hits++
 		info = new(sipInfo)
 		*info = *e.info
@@ -126,7 +133,7 @@ func (r *repeats) put(rr repeatRead, payload []byte, info *sipInfo, c *sipCall) 
 	}
 	set := int(rr.sum%repeatSets) * 2
 	i := set
-	if r.entries[set+1].used < r.entries[set].used {
+	if r.used[set+1] < r.used[set] {
 		i = set + 1
 	}
 	e := &r.entries[i]
@@ -137,8 +144,8 @@ func (r *repeats) put(rr repeatRead, payload []byte, info *sipInfo, c *sipCall) 
 	if data == nil && len(r.free) > 0 {
 		data, r.free = r.free[len(r.free)-1], r.free[:len(r.free)-1]
 	}
-	*e = repeatEntry{sum: rr.sum, data: append(data[:0], payload...), info: info, call: c,
-		mismatch: rr.mismatch, body: rr.body, sdp: rr.sdp, used: r.tick}
+	*e = repeatEntry{data: append(data[:0], payload...), info: info, call: c, mismatch: rr.mismatch, body: rr.body, sdp: rr.sdp}
+	r.sums[i], r.used[i] = rr.sum, r.tick
 	c.repeats = append(c.repeats, uint16(i))
 }
 
@@ -149,6 +156,7 @@ func (r *repeats) forget(gone map[*sipCall]bool) {
 			if e := &r.entries[i]; e.call == c {
 				r.free = append(r.free, e.data)
 				*e = repeatEntry{}
+				r.sums[i], r.used[i] = 0, 0
 			}
 		}
 		c.repeats = nil

@@ -154,6 +154,17 @@ type sipInfo struct {
 	contactIP, viaIP, receivedIP netip.Addr
 }
 
+// newSIPInfo makes a message's facts and its header facts in one
+// allocation.
+func newSIPInfo() *sipInfo {
+	both := &struct {
+		info sipInfo
+		hdr  sipHeaders
+	}{}
+	both.info.sipHeaders = &both.hdr
+	return &both.info
+}
+
 // sipHeaders are the facts a SIP message's start line and headers state.
 // They are not changed once read.
 type sipHeaders struct {
@@ -339,7 +350,7 @@ func (r *sipReader) parseSIPStreamFully(data []byte) (info *sipInfo, used int, n
 
 // infoFromMessage reads the headers natdoc needs through sipgo's accessors.
 func infoFromMessage(msg sip.Message) (*sipInfo, error) {
-	info := &sipInfo{sipHeaders: &sipHeaders{}}
+	info := newSIPInfo()
 	switch m := msg.(type) {
 	case *sip.Request:
 		info.Request = true
