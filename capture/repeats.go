@@ -71,7 +71,20 @@ type repeats struct {
 	free [][]byte
 	tick uint64
 	hits uint64 // messages read from the cache
+	// A capture whose messages are not resent pays for every message
+	// remembered and gains nothing: while fewer than one message in
+	// sparseBelow of those remembered is seen again, only one in
+	// sparseEvery is (sparse), which still notices resending start.
+	window struct{ puts, hits, seen uint64 }
+	sparse bool
 }
+
+// The cache's sampling: judged every repeatWindow messages remembered.
+const (
+	repeatWindow = 4096
+	sparseBelow  = 64
+	sparseEvery  = 8
+)
 
 func newRepeats() repeats {
 	return repeats{seed: maphash.MakeSeed(), sums: new([repeatSets * 2]uint64), used: new([repeatSets * 2]uint64),
@@ -94,6 +107,7 @@ func (r *repeats) get(payload []byte) (info *sipInfo, rr repeatRead) {
 		}
 		r.used[i] = r.tick
 		r.hits++
+		r.window.hits++
 		info = new(sipInfo)
 		*info = *e.info
 		// What filing set on the first copy is the packet's, not the
@@ -128,7 +142,7 @@ func (rr *repeatRead) read(payload []byte, info *sipInfo, sd sdpRead) {
 // put remembers the reading of payload, filed with c, in place of the
 // older message of its set.
 func (r *repeats) put(rr repeatRead, payload []byte, info *sipInfo, c *sipCall) {
-	if rr.hit || !rr.ok || c == nil || len(c.repeats) >= maxRepeatsPerCall {
+	if rr.hit || !rr.ok || c == nil || len(c.repeats) >= maxRepeatsPerCall || r.skip() {
 		return
 	}
 	set := int(rr.sum%repeatSets) * 2
@@ -147,6 +161,21 @@ func (r *repeats) put(rr repeatRead, payload []byte, info *sipInfo, c *sipCall) 
 	*e = repeatEntry{data: append(data[:0], payload...), info: info, call: c, mismatch: rr.mismatch, body: rr.body, sdp: rr.sdp}
 	r.sums[i], r.used[i] = rr.sum, r.tick
 	c.repeats = append(c.repeats, uint16(i))
+}
+
+// skip says whether to leave the next message out of the cache, and
+// judges every repeatWindow messages remembered whether to sample.
+func (r *repeats) skip() bool {
+	r.window.seen++
+	if r.sparse && r.window.seen%sparseEvery != 0 {
+		return true
+	}
+	r.window.puts++
+	if r.window.puts == repeatWindow {
+		r.sparse = r.window.hits*sparseBelow < r.window.puts
+		r.window.puts, r.window.hits = 0, 0
+	}
+	return false
 }
 
 // forget drops the messages of calls that are gone.

@@ -54,3 +54,31 @@ func TestRepeatsReadOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestRepeatsSampling: a capture without resent messages makes the cache
+// remember one message in sparseEvery; once messages repeat it remembers
+// all again.
+func TestRepeatsSampling(t *testing.T) {
+	r := newRepeats()
+	remembered := func(n int) (kept int) {
+		for range n {
+			if !r.skip() {
+				kept++
+			}
+		}
+		return kept
+	}
+	if kept := remembered(repeatWindow); kept != repeatWindow || !r.sparse {
+		t.Fatalf("after %d messages, none repeated: %d remembered, sampling %v; want all, then sampling", repeatWindow, kept, r.sparse)
+	}
+	if kept := remembered(repeatWindow); kept != repeatWindow/sparseEvery {
+		t.Fatalf("sampling remembered %d of %d messages, want %d", kept, repeatWindow, repeatWindow/sparseEvery)
+	}
+	r.window.hits = repeatWindow // resending started
+	for n := 0; r.sparse; n++ {
+		if n > repeatWindow*sparseEvery {
+			t.Fatal("still sampling while messages repeat")
+		}
+		r.skip()
+	}
+}
