@@ -2,12 +2,14 @@ package capture_test
 
 import (
 	"context"
+	"io"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/natdoc/natdoc/capture"
 	"github.com/natdoc/natdoc/internal/pcapgen"
+	"github.com/natdoc/natdoc/report"
 )
 
 // BenchmarkAnalyze measures the whole pipeline on a generated capture
@@ -65,5 +67,47 @@ func TestRTPPathAllocations(t *testing.T) {
 		for _, detail := range []bool{false, true} {
 			capture.RTPPathAllocations(t, rec, detail)
 		}
+	}
+}
+
+// BenchmarkAnalyzeStreamed measures what natdoc analyze does for its
+// streamed reports: calls judged and written one by one as text (no call
+// detail) or as JSON (Options.Detail), none kept. NATDOC_BENCH_PCAP names
+// the capture (bench/analyze.sh --signalling or --unanswered writes them);
+// without it a small signalling mix is generated.
+func BenchmarkAnalyzeStreamed(b *testing.B) {
+	path := os.Getenv("NATDOC_BENCH_PCAP")
+	if path == "" {
+		path, _ = generate(b, pcapgen.SignallingMix(2000, 200, time.Minute), pcapgen.Options{Seed: 7, SignallingOnly: true})
+	}
+	for _, f := range []report.Format{report.FormatText, report.FormatJSON} {
+		b.Run(string(f), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				analyzeStreamed(b, path, f)
+			}
+		})
+	}
+}
+
+// analyzeStreamed runs one streamed analysis of path, written in format f
+// to nowhere.
+func analyzeStreamed(b *testing.B, path string, f report.Format) {
+	cw, err := report.NewCallWriter(io.Discard, report.Options{Format: f, Color: report.ColorNever})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rep := &report.Report{}
+	if err := cw.Begin(rep); err != nil {
+		b.Fatal(err)
+	}
+	opt := capture.Options{Files: []string{path}, Detail: f == report.FormatJSON, OnCall: cw.Call}
+	res, err := capture.Analyze(context.Background(), opt)
+	if err != nil {
+		b.Fatal(err)
+	}
+	res.Fill(rep)
+	if err := cw.End(rep); err != nil {
+		b.Fatal(err)
 	}
 }

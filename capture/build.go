@@ -129,6 +129,7 @@ func (s *state) sweep(now time.Time, final bool) {
 	s.judge(groups, now)
 	s.calls.remove(ending)
 	s.forgetRtpmaps(ending)
+	s.repeats.forget(ending)
 	if final {
 		for _, f := range s.sortedFlows() {
 			s.orphan(f)

@@ -79,6 +79,8 @@ type sipCall struct {
 	ruriUser string // user of the first INVITE's Request-URI
 	vias     int    // Via headers of the first INVITE
 	lastSDP  lastSDP
+	repeats  []uint16 // its messages in the cache of repeats (repeats.go)
+	ladder   *ladderText
 }
 
 // setupTrack follows the INVITE transaction that sets the call up: the
@@ -235,10 +237,7 @@ func (t *callTable) file(c *sipCall, x heldMessage) *sipCall {
 	from := c.sender(m)
 	c.SeenFrom[from] = true
 	if t.keepMessages && len(c.Messages) < t.maxMessages {
-		c.Messages = append(c.Messages, report.SIPMessage{
-			Frame: m.Frame, Time: at, Src: m.Src.String(), Dst: m.Dst.String(),
-			Summary: m.Summary(), HasSDP: sdpInfo != nil,
-		})
+		c.Messages = append(c.Messages, c.ladderLine(m, at, sdpInfo != nil))
 	}
 	if len(c.Infos) < t.maxMessages && !repeatsEvidence(c.Infos, m) {
 		c.Infos = append(c.Infos, m)
@@ -257,6 +256,61 @@ func (t *callTable) file(c *sipCall, x heldMessage) *sipCall {
 		t.onSDP(sdpInfo, c)
 	}
 	return c
+}
+
+// ladderLine is m's line in the call's ladder. A call's messages go
+// between a few addresses and say the same few things, so the text a line
+// of the call had before is used again, not made anew.
+func (c *sipCall) ladderLine(m *sipInfo, at time.Time, hasSDP bool) report.SIPMessage {
+	if c.ladder == nil {
+		c.ladder = &ladderText{}
+	}
+	l := c.ladder
+	return report.SIPMessage{Frame: m.Frame, Time: at, Src: l.addr(m.Src), Dst: l.addr(m.Dst), Summary: l.summary(m), HasSDP: hasSDP}
+}
+
+// ladderText keeps the last texts of a call's ladder.
+type ladderText struct {
+	addrs     recentTexts[netip.AddrPort]
+	summaries recentTexts[summaryKey]
+}
+
+// summaryKey is what sipInfo.Summary reads.
+type summaryKey struct {
+	request        bool
+	method, reason string
+	status         int
+}
+
+func (l *ladderText) addr(a netip.AddrPort) string {
+	return l.addrs.text(a, a.String)
+}
+
+func (l *ladderText) summary(m *sipInfo) string {
+	if m.Request {
+		return m.Method
+	}
+	return l.summaries.text(summaryKey{m.Request, m.Method, m.Reason, m.Status}, m.Summary)
+}
+
+// recentTexts remembers the texts made for the last four keys.
+type recentTexts[K comparable] struct {
+	keys  [4]K
+	texts [4]string
+	next  int
+}
+
+// text is k's text, made by mk unless k is among the last four.
+func (r *recentTexts[K]) text(k K, mk func() string) string {
+	for i, x := range r.keys {
+		if x == k && r.texts[i] != "" {
+			return r.texts[i]
+		}
+	}
+	t := mk()
+	r.keys[r.next], r.texts[r.next] = k, t
+	r.next = (r.next + 1) % len(r.keys)
+	return t
 }
 
 // repeatsEvidence says whether one of the last messages kept for NAT

@@ -13,9 +13,8 @@ import (
 // headers and the caller's tag.
 func legInvite(src, dst string, vias int, tag string) *sipInfo {
 	return &sipInfo{
-		Request: true, Method: "INVITE", CallID: "legs@test", FromTag: tag, CSeq: 1,
-		Src: netip.MustParseAddrPort(src + ":5060"), Dst: netip.MustParseAddrPort(dst + ":5060"),
-		Via: via{Count: vias},
+		sipHeaders: &sipHeaders{Request: true, Method: "INVITE", CallID: "legs@test", FromTag: tag, CSeq: 1, Via: via{Count: vias}},
+		Src:        netip.MustParseAddrPort(src + ":5060"), Dst: netip.MustParseAddrPort(dst + ":5060"),
 	}
 }
 

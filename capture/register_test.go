@@ -48,17 +48,16 @@ func TestRegistrations(t *testing.T) {
 				c = phone
 			}
 			frame := uint64(1)
-			r.sip(&sipInfo{Request: true, Method: "REGISTER", Src: tt.src, Dst: registrar, ContactAddr: c, Expires: 3600, Frame: frame, ToUser: "100"}, t0)
+			r.sip(&sipInfo{sipHeaders: &sipHeaders{Request: true, Method: "REGISTER", ContactAddr: c, Expires: 3600, ToUser: "100"}, Src: tt.src, Dst: registrar, Frame: frame}, t0)
 			frame++
-			r.sip(&sipInfo{Method: "REGISTER", Status: 200, Src: registrar, Dst: tt.src, Expires: 3600, Frame: frame,
-				Via: via{Received: tt.received}, Contacts: []contactBinding{{Addr: c, Fixed: tt.fixed, Expires: 3600}}}, t0.Add(20*time.Millisecond))
+			r.sip(&sipInfo{sipHeaders: &sipHeaders{Method: "REGISTER", Status: 200, Expires: 3600, Via: via{Received: tt.received}, Contacts: []contactBinding{{Addr: c, Fixed: tt.fixed, Expires: 3600}}}, Src: registrar, Dst: tt.src, Frame: frame}, t0.Add(20*time.Millisecond))
 			for at := tt.keepalive; tt.keepalive > 0 && at < tt.end; at += tt.keepalive {
 				frame++
 				r.activity(tt.src, registrar, frame, t0.Add(at))
 			}
 			if tt.removeAt > 0 {
-				r.sip(&sipInfo{Request: true, Method: "REGISTER", Src: tt.src, Dst: registrar, ContactAddr: c, Expires: 0, Frame: frame + 1, ToUser: "100"}, t0.Add(tt.removeAt))
-				r.sip(&sipInfo{Method: "REGISTER", Status: 200, Src: registrar, Dst: tt.src, Expires: -1, Frame: frame + 2}, t0.Add(tt.removeAt+time.Millisecond))
+				r.sip(&sipInfo{sipHeaders: &sipHeaders{Request: true, Method: "REGISTER", ContactAddr: c, Expires: 0, ToUser: "100"}, Src: tt.src, Dst: registrar, Frame: frame + 1}, t0.Add(tt.removeAt))
+				r.sip(&sipInfo{sipHeaders: &sipHeaders{Method: "REGISTER", Status: 200, Expires: -1}, Src: registrar, Dst: tt.src, Frame: frame + 2}, t0.Add(tt.removeAt+time.Millisecond))
 			}
 			var got []report.FindingID
 			for _, f := range r.findings(t0.Add(tt.end)) {
@@ -83,12 +82,12 @@ func TestPrivateRequests(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	var p privateRequests
 	for i := 0; i < 3; i++ { // OPTIONS retransmitted, never answered
-		p.sip(&sipInfo{Request: true, Method: "OPTIONS", CallID: "ka1", CSeq: 1, Src: server, Dst: lan, Frame: uint64(1 + i)}, t0.Add(time.Duration(i)*time.Second))
+		p.sip(&sipInfo{sipHeaders: &sipHeaders{Request: true, Method: "OPTIONS", CallID: "ka1", CSeq: 1}, Src: server, Dst: lan, Frame: uint64(1 + i)}, t0.Add(time.Duration(i)*time.Second))
 	}
-	p.sip(&sipInfo{Request: true, Method: "NOTIFY", CallID: "n1", CSeq: 7, Src: server, Dst: lan, Frame: 10}, t0)
-	p.sip(&sipInfo{Request: true, Method: "OPTIONS", CallID: "ka2", CSeq: 1, Src: server, Dst: other, Frame: 20}, t0)
-	p.sip(&sipInfo{Method: "OPTIONS", Status: 200, CallID: "ka2", CSeq: 1, Src: other, Dst: server, Frame: 21}, t0)
-	p.sip(&sipInfo{Request: true, Method: "INVITE", CallID: "call", CSeq: 1, Src: server, Dst: other, Frame: 30}, t0)
+	p.sip(&sipInfo{sipHeaders: &sipHeaders{Request: true, Method: "NOTIFY", CallID: "n1", CSeq: 7}, Src: server, Dst: lan, Frame: 10}, t0)
+	p.sip(&sipInfo{sipHeaders: &sipHeaders{Request: true, Method: "OPTIONS", CallID: "ka2", CSeq: 1}, Src: server, Dst: other, Frame: 20}, t0)
+	p.sip(&sipInfo{sipHeaders: &sipHeaders{Method: "OPTIONS", Status: 200, CallID: "ka2", CSeq: 1}, Src: other, Dst: server, Frame: 21}, t0)
+	p.sip(&sipInfo{sipHeaders: &sipHeaders{Request: true, Method: "INVITE", CallID: "call", CSeq: 1}, Src: server, Dst: other, Frame: 30}, t0)
 	fs := p.findings(nil)
 	if len(fs) != 1 || fs[0].ID != IDRequestToPrivate || len(fs[0].Evidence) != 2 || fs[0].Evidence[0].Frames[1] != 3 {
 		t.Fatalf("findings %+v, want one for %s with the OPTIONS (frames 1-3) and the NOTIFY", fs, lan)

@@ -14,8 +14,7 @@ func TestHeldResponsesBounded(t *testing.T) {
 	table := newCallTable()
 	at := time.Unix(1000, 0)
 	for i := range maxHeld + 10 {
-		m := &sipInfo{Method: "INVITE", Status: 200, CallID: fmt.Sprintf("%d@test", i), FromTag: "a", ToTag: "b", CSeq: 1,
-			Src: netip.MustParseAddrPort("203.0.113.9:5060"), Dst: netip.MustParseAddrPort("192.0.2.1:5060")}
+		m := &sipInfo{sipHeaders: &sipHeaders{Method: "INVITE", Status: 200, CallID: fmt.Sprintf("%d@test", i), FromTag: "a", ToTag: "b", CSeq: 1}, Src: netip.MustParseAddrPort("203.0.113.9:5060"), Dst: netip.MustParseAddrPort("192.0.2.1:5060")}
 		if c, _ := table.add(m, at, nil, nil); c != nil {
 			t.Fatalf("a response without its INVITE made a call")
 		}

@@ -143,7 +143,6 @@ func describeSession(sd *sdp.SessionDescription) *sdpInfo {
 			ConnAddr:  info.SessConn,
 			Direction: sessDir,
 			Proto:     strings.Join(md.MediaName.Protos, "/"),
-			Rates:     map[uint8]float64{},
 		}
 		if md.ConnectionInformation != nil && md.ConnectionInformation.Address != nil {
 			m.ConnAddr = md.ConnectionInformation.Address.Address
@@ -206,7 +205,6 @@ func rtcpAddr(v string, ip netip.Addr, def netip.AddrPort) netip.AddrPort {
 // RFC 3550 jitter needs.
 func codecsOf(md *sdp.MediaDescription) ([]string, map[uint8]float64) {
 	rates := map[uint8]float64{}
-	names := map[string]string{}
 	for _, a := range md.Attributes {
 		if a.Key != "rtpmap" {
 			continue
@@ -215,19 +213,21 @@ func codecsOf(md *sdp.MediaDescription) ([]string, map[uint8]float64) {
 		if !ok {
 			continue
 		}
-		names[pt] = rest
 		if n, err := strconv.Atoi(pt); err == nil && n >= 0 && n < 128 {
-			parts := strings.Split(rest, "/")
-			if len(parts) >= 2 {
-				if r, err := strconv.ParseFloat(parts[1], 64); err == nil && r > 0 {
+			if _, after, ok := strings.Cut(rest, "/"); ok {
+				rate, _, _ := strings.Cut(after, "/")
+				if r, err := strconv.ParseFloat(rate, 64); err == nil && r > 0 {
 					rates[uint8(n)] = r
 				}
 			}
 		}
 	}
 	var codecs []string
+	if len(md.MediaName.Formats) > 0 {
+		codecs = make([]string, 0, len(md.MediaName.Formats))
+	}
 	for _, f := range md.MediaName.Formats {
-		if n, ok := names[f]; ok {
+		if n, ok := rtpmapOf(md.Attributes, f); ok {
 			codecs = append(codecs, f+" "+n)
 		} else if s, ok := staticCodecName[f]; ok {
 			codecs = append(codecs, f+" "+s)
@@ -236,6 +236,19 @@ func codecsOf(md *sdp.MediaDescription) ([]string, map[uint8]float64) {
 		}
 	}
 	return codecs, rates
+}
+
+// rtpmapOf is the encoding the last a=rtpmap for payload type pt names.
+func rtpmapOf(attrs []sdp.Attribute, pt string) (name string, ok bool) {
+	for _, a := range attrs {
+		if a.Key != "rtpmap" {
+			continue
+		}
+		if p, rest, cut := strings.Cut(a.Value, " "); cut && p == pt {
+			name, ok = rest, true
+		}
+	}
+	return name, ok
 }
 
 // staticCodecName names the RFC 3551 static payload types SDP may leave

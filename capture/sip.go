@@ -134,27 +134,54 @@ type via struct {
 	Dup      bool   // two identical Via values
 }
 
-// sipInfo is one SIP message reduced to plain facts. It never keeps the
-// packet buffer.
+// sipInfo is one SIP message reduced to plain facts: what its bytes say
+// (sipHeaders, shared by the copies of a resent message, repeats.go) and
+// where this copy of it was captured. It never keeps the packet buffer.
 type sipInfo struct {
+	*sipHeaders
 	Frame     uint64
 	Offset    int64
 	Src, Dst  netip.AddrPort
 	Transport string
-	Request   bool
-	Method    string // request method, or the CSeq method of a response
-	Status    int
-	Reason    string
-	CallID    string
-	FromTag   string
-	ToTag     string
-	FromUser  string
-	FromHost  string
-	FromName  string
-	ToUser    string
-	ToHost    string
-	CSeq      uint32
-	Contact   string // host of the Contact URI
+	Body      []byte
+	// LengthMismatch: Content-Length disagrees with the body carried, a
+	// classic trace of a SIP ALG that rewrote the body (issue 5).
+	LengthMismatch bool
+	Fragmented     bool
+	// contactIP, viaIP and receivedIP are Contact, Via.Host and
+	// Via.Received read as addresses (invalid when they are names), once
+	// for the several rules that compare them (addresses).
+	contactIP, viaIP, receivedIP netip.Addr
+}
+
+// newSIPInfo makes a message's facts and its header facts in one
+// allocation.
+func newSIPInfo() *sipInfo {
+	both := &struct {
+		info sipInfo
+		hdr  sipHeaders
+	}{}
+	both.info.sipHeaders = &both.hdr
+	return &both.info
+}
+
+// sipHeaders are the facts a SIP message's start line and headers state.
+// They are not changed once read.
+type sipHeaders struct {
+	Request  bool
+	Method   string // request method, or the CSeq method of a response
+	Status   int
+	Reason   string
+	CallID   string
+	FromTag  string
+	ToTag    string
+	FromUser string
+	FromHost string
+	FromName string
+	ToUser   string
+	ToHost   string
+	CSeq     uint32
+	Contact  string // host of the Contact URI
 	// ContactAddr is the first Contact's IP address and port (port 5060
 	// when none is written), when its host is an IP address.
 	ContactAddr netip.AddrPort
@@ -166,7 +193,6 @@ type sipInfo struct {
 	Contacts  []contactBinding
 	UserAgent string
 	Via       via
-	Body      []byte
 	BodyType  string
 	// RURIUser is the user of a request's Request-URI.
 	RURIUser string
@@ -179,14 +205,6 @@ type sipInfo struct {
 	// BadHeaders are the headers that could not be parsed and were left
 	// out ("via: SIP/2.0/UDP fd00::1:5060"), reported as anomalies.
 	BadHeaders []string
-	// LengthMismatch: Content-Length disagrees with the body carried, a
-	// classic trace of a SIP ALG that rewrote the body (issue 5).
-	LengthMismatch bool
-	Fragmented     bool
-	// contactIP, viaIP and receivedIP are Contact, Via.Host and
-	// Via.Received read as addresses (invalid when they are names), once
-	// for the several rules that compare them (addresses).
-	contactIP, viaIP, receivedIP netip.Addr
 }
 
 // addresses reads the message's Contact, Via sent-by and received as
@@ -332,7 +350,7 @@ func (r *sipReader) parseSIPStreamFully(data []byte) (info *sipInfo, used int, n
 
 // infoFromMessage reads the headers natdoc needs through sipgo's accessors.
 func infoFromMessage(msg sip.Message) (*sipInfo, error) {
-	info := &sipInfo{}
+	info := newSIPInfo()
 	switch m := msg.(type) {
 	case *sip.Request:
 		info.Request = true

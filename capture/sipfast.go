@@ -55,7 +55,8 @@ func (r *sipReader) fastSIP(data []byte) (fastResult, bool) {
 		return fastResult{}, false
 	}
 	text := string(data[:end+2])
-	info := &sipInfo{Expires: -1}
+	info := newSIPInfo()
+	info.Expires = -1
 	line, rest := cutCRLF(text)
 	if !readStartLine(info, line) {
 		return fastResult{}, false

@@ -175,7 +175,10 @@ type state struct {
 	sipr *sipReader
 	// dedup drops captured copies of packets (dedup.go).
 	dedup dedup
-	flows map[flowKey]*rtpFlow
+	// repeats reads a resent message from the reading of the first copy
+	// (repeats.go).
+	repeats repeats
+	flows   map[flowKey]*rtpFlow
 	// fast indexes IPv4 RTP streams by a 16-byte key, which hashes much
 	// faster than flowKey; every stream is in flows too.
 	fast map[v4Key]*rtpFlow
@@ -244,14 +247,15 @@ type state struct {
 
 func newState() *state {
 	s := &state{
-		calls:  newCallTable(),
-		regs:   newRegistrations(),
-		sipr:   newSIPReader(),
-		dedup:  newDedup(),
-		flows:  make(map[flowKey]*rtpFlow, 1024),
-		fast:   make(map[v4Key]*rtpFlow, 1024),
-		recent: new([recentSlots]recentFlow),
-		tcp:    map[tcpKey]*tcpStream{},
+		calls:   newCallTable(),
+		regs:    newRegistrations(),
+		sipr:    newSIPReader(),
+		dedup:   newDedup(),
+		repeats: newRepeats(),
+		flows:   make(map[flowKey]*rtpFlow, 1024),
+		fast:    make(map[v4Key]*rtpFlow, 1024),
+		recent:  new([recentSlots]recentFlow),
+		tcp:     map[tcpKey]*tcpStream{},
 
 		rtpmaps: map[netip.AddrPort]rtpmapEntry{},
 		limits:  Limits{}.withDefaults(),
@@ -346,7 +350,7 @@ func (s *state) udptlPacket(pkt *packet) {
 }
 
 func (s *state) handleSIPDatagram(pkt *packet, transport string) {
-	info, err := s.sipr.parseSIPDatagram(pkt.Payload)
+	info, rr, err := s.readDatagram(pkt.Payload)
 	if err != nil {
 		s.anomaly("malformed-sip", pkt.Offset, pkt.Frame, err.Error())
 		return
@@ -356,11 +360,38 @@ func (s *state) handleSIPDatagram(pkt *packet, transport string) {
 	if pkt.Truncated {
 		info.LengthMismatch = false // the capture cut the body, not an ALG
 	}
-	s.sip(pkt, info)
+	c := s.sip(pkt, info, &rr.sdp)
+	s.repeats.put(rr, pkt.Payload, info, c)
 }
 
-// sip files a parsed message with its call.
-func (s *state) sip(pkt *packet, info *sipInfo) {
+// readDatagram reads a SIP message carried whole in a datagram, and its
+// SDP; a message read before is not read again (repeats.go).
+func (s *state) readDatagram(payload []byte) (*sipInfo, repeatRead, error) {
+	info, rr := s.repeats.get(payload)
+	if rr.hit {
+		return info, rr, nil
+	}
+	info, err := s.sipr.parseSIPDatagram(payload)
+	if err != nil {
+		return nil, rr, err
+	}
+	rr.read(payload, info, s.readSDP(info))
+	return info, rr, nil
+}
+
+// readSDP reads the SDP info carries, if any.
+func (s *state) readSDP(info *sipInfo) sdpRead {
+	body := info.sdpBody()
+	if body == nil {
+		return sdpRead{}
+	}
+	sd, err := s.calls.sdpOf(info.CallID, body)
+	return sdpRead{sd, err}
+}
+
+// sip files a parsed message with its call, which it returns; read is its
+// SDP when read already.
+func (s *state) sip(pkt *packet, info *sipInfo, read *sdpRead) *sipCall {
 	s.counts.sip++
 	if s.onSIP != nil {
 		s.onSIP(info.Request, info.Method, info.Status)
@@ -371,14 +402,14 @@ func (s *state) sip(pkt *packet, info *sipInfo) {
 		s.anomaly("malformed-sip-header", pkt.Offset, pkt.Frame, "SIP header kept unparsed, the message read without it: "+h)
 	}
 	info.Fragmented = pkt.Fragmented
-	var sd *sdpInfo
-	var sdErr error
 	body := info.sdpBody()
-	if body != nil {
-		sd, sdErr = s.calls.sdpOf(info.CallID, body)
-		if sdErr != nil {
-			s.anomaly("malformed-sdp", pkt.Offset, pkt.Frame, sdErr.Error())
-		}
+	if read == nil {
+		r := s.readSDP(info)
+		read = &r
+	}
+	sd, sdErr := read.sd, read.err
+	if sdErr != nil {
+		s.anomaly("malformed-sdp", pkt.Offset, pkt.Frame, sdErr.Error())
 	}
 	info.Body = nil // the SDP is kept parsed; drop the bytes
 	s.regs.sip(info, pkt.Time)
@@ -390,6 +421,7 @@ func (s *state) sip(pkt *packet, info *sipInfo) {
 	if c != nil && body != nil {
 		c.keepSDP(body, sd, sdErr)
 	}
+	return c
 }
 
 // sipPorts are where SIP over TLS usually runs (RFC 3261 §26.2: 5061).
@@ -519,7 +551,7 @@ func (s *state) drainTCP(pkt *packet, st *tcpStream) {
 		s.hepOutSIP(pkt, st.buf[:used], info.Transport, info.CallID)
 		// The ladder names the frame that completed the message, as
 		// Wireshark does for reassembled PDUs.
-		s.sip(pkt, info)
+		s.sip(pkt, info, nil)
 		st.buf = append(st.buf[:0], st.buf[used:]...)
 		st.frame = pkt.Frame
 	}

@@ -67,7 +67,7 @@ func (s *state) drainWebSocket(pkt *packet, st *tcpStream) {
 					} else {
 						info.Transport = "WS"
 						s.hepOutSIP(pkt, st.msg, "TCP", info.CallID)
-						s.sip(pkt, info)
+						s.sip(pkt, info, nil)
 					}
 				}
 				st.msg = st.msg[:0]

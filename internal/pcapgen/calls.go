@@ -333,10 +333,23 @@ func (g *callGen) unanswered(t time.Time, offer string, truth Truth) {
 		offer = g.sdp(from, "sendrecv", false)
 		truth.Finding = capture.IDRequestToPrivate
 	}
-	for k, at := 0, time.Duration(0); at < 32*time.Second; k, at = k+1, at+(500*time.Millisecond)<<k {
-		g.request(t.Add(at), "INVITE", from, to, "", offer)
+	g.request(t, "INVITE", from, to, "", offer)
+	for k, at := 0, 500*time.Millisecond; at < 32*time.Second; k, at = k+1, at+(500*time.Millisecond)<<(k+1) {
+		if g.tcp { // a reliable transport: SIP does not resend there
+			g.request(t.Add(at), "INVITE", from, to, "", offer)
+			continue
+		}
+		g.resend(t.Add(at))
 	}
 	g.truths = append(g.truths, truth)
+}
+
+// resend sends the last UDP message again at `at`: a retransmission is
+// the same message, its Via branch too (RFC 3261 §17.1.1.2).
+func (g *callGen) resend(at time.Time) {
+	p := g.sip[len(g.sip)-1]
+	p.At, p.ipID = at, uint16(g.rng.Uint32())
+	g.sip = append(g.sip, p)
 }
 
 // register has phone register at registrar with its private Contact,
