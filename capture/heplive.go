@@ -41,20 +41,22 @@ const (
 // ListenHEP receives HEP until ctx ends or opt.Duration passes and judges
 // the calls in it.
 func ListenHEP(ctx context.Context, opt HEPOptions) (*Result, error) {
+	s := newState()
+	s.setLive(opt.LiveOptions)
+	ctx, stop := s.streamCalls(ctx, opt.OnCall)
+	defer stop()
 	src, err := newHEPSource(ctx, opt)
 	if err != nil {
 		return nil, err
 	}
 	defer src.close()
-	s := newState()
-	s.setLive(opt.LiveOptions)
 	rs := &readerStats{}
 	src.sink = &rs.anomalies
 	err = runPipeline(context.WithoutCancel(ctx), src, rs, s, func() {})
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
 	}
-	return s.result(nil, "HEP on "+src.addr()), nil
+	return s.liveResult("HEP on " + src.addr())
 }
 
 // hepSource hands the pipeline one received HEP packet per record. Its

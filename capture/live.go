@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"context"
 	"errors"
 	"net/netip"
 	"time"
@@ -25,6 +26,11 @@ type LiveOptions struct {
 	// OnCallJudged is given each call's verdict once the call has ended
 	// and its media has been quiet for 30 s (or when the capture stops).
 	OnCallJudged func(report.Call)
+	// OnCall, when set, takes the judged calls in the order of their
+	// numbers, as Options.OnCall does, and the result keeps none: a
+	// capture that runs for days holds only the calls in progress. An
+	// error from it ends the capture.
+	OnCall func(report.Call) error
 	// Detail keeps every call's SIP messages and flow timelines, as
 	// Options.Detail does.
 	Detail bool
@@ -64,6 +70,25 @@ func (s *state) setLive(opt LiveOptions) {
 	if opt.HEPOut != nil {
 		s.setHEPOut(opt.HEPOut)
 	}
+}
+
+// streamCalls hands the judged calls to sink instead of keeping them
+// (LiveOptions.OnCall); the context it returns ends when sink fails.
+func (s *state) streamCalls(ctx context.Context, sink func(report.Call) error) (context.Context, context.CancelFunc) {
+	ctx, stop := context.WithCancel(ctx)
+	if sink != nil {
+		s.ordered = newOrderedCalls(sink, stop)
+	}
+	return ctx, stop
+}
+
+// liveResult is the result of a live capture, or the sink's error.
+func (s *state) liveResult(source string) (*Result, error) {
+	res := s.result(nil, source)
+	if s.ordered != nil && s.ordered.err != nil {
+		return nil, s.ordered.err
+	}
+	return res, nil
 }
 
 // setHosts limits the analysis to packets to or from hosts (none: all).

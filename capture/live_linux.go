@@ -19,6 +19,10 @@ import (
 // Live captures on an interface with AF_PACKET (TPACKET_V3 ring, no cgo)
 // and analyses the packets with the same pipeline as files.
 func Live(ctx context.Context, opt LiveOptions) (*Result, error) {
+	s := newState()
+	s.setLive(opt)
+	ctx, stop := s.streamCalls(ctx, opt.OnCall)
+	defer stop()
 	tp, err := afpacket.NewTPacket(afpacket.OptInterface(opt.Interface), afpacket.OptPollTimeout(livePollTimeout),
 		afpacket.OptFrameSize(1<<16), afpacket.OptBlockSize(1<<20), afpacket.OptNumBlocks(16))
 	if err != nil {
@@ -41,8 +45,6 @@ func Live(ctx context.Context, opt LiveOptions) (*Result, error) {
 		}
 		src.w = w
 	}
-	s := newState()
-	s.setLive(opt)
 	err = runPipeline(context.WithoutCancel(ctx), src, &readerStats{}, s, func() {})
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
@@ -50,7 +52,7 @@ func Live(ctx context.Context, opt LiveOptions) (*Result, error) {
 	if src.err != nil {
 		return nil, src.err
 	}
-	return s.result(nil, opt.Interface), nil
+	return s.liveResult(opt.Interface)
 }
 
 // liveSource reads the AF_PACKET ring until the context ends or the

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -173,6 +174,22 @@ func captureOptionsOf(a *app, opts analyzeOptions) (copts capture.Options, clean
 func analyzeStreamed(cmd *cobra.Command, a *app, f report.Format, copts capture.Options) error {
 	defer debug.SetGCPercent(debug.SetGCPercent(streamedGCPercent))
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(streamedMemoryLimit))
+	rep := newReport("analyze")
+	rep.Started = time.Now()
+	return writeStreamed(a, f, rep, func(onCall func(report.Call) error) (*capture.Result, error) {
+		copts.OnCall = onCall
+		res, err := capture.Analyze(cmd.Context(), copts)
+		if err != nil {
+			return nil, analyzeError(err)
+		}
+		return res, nil
+	})
+}
+
+// writeStreamed writes rep's head, then each call as run's judging hands
+// it on, then the rest of rep with run's result (text, JSON, JSON Lines).
+// run's errors are returned as they are.
+func writeStreamed(a *app, f report.Format, rep *report.Report, run func(onCall func(report.Call) error) (*capture.Result, error)) error {
 	w, closeOutput, err := a.output()
 	if err != nil {
 		return err
@@ -182,15 +199,12 @@ func analyzeStreamed(cmd *cobra.Command, a *app, f report.Format, copts capture.
 	if err != nil {
 		return usageErrorf("%w", err)
 	}
-	rep := newReport("analyze")
-	rep.Started = time.Now()
 	if err := cw.Begin(rep); err != nil {
 		return cannotRunErrorf("write report: %w", err)
 	}
-	copts.OnCall = cw.Call
-	res, err := capture.Analyze(cmd.Context(), copts)
+	res, err := run(cw.Call)
 	if err != nil {
-		return analyzeError(err)
+		return err
 	}
 	res.Fill(rep)
 	rep.Finished = time.Now()
@@ -386,21 +400,36 @@ func runCapture(cmd *cobra.Command, a *app, opts captureOptions) error {
 		},
 		OnCallJudged: onJudged, OnSIP: onSIP, OnAnomaly: onAnomaly, HEPOut: sender,
 	}
-	var res *capture.Result
-	if opts.HEP != "" {
-		res, err = capture.ListenHEP(cmd.Context(), capture.HEPOptions{LiveOptions: live, Listen: opts.HEP})
-	} else {
-		res, err = capture.Live(cmd.Context(), live)
+	if f, _ := a.format(); report.Streamable(f) {
+		// A capture may run for days: its calls are written as they are
+		// judged, not kept for the end.
+		return writeStreamed(a, f, rep, func(onCall func(report.Call) error) (*capture.Result, error) {
+			live.OnCall = onCall
+			return listenLive(cmd.Context(), opts, live)
+		})
 	}
+	res, err := listenLive(cmd.Context(), opts, live)
 	if err != nil {
-		if errors.Is(err, capture.ErrLiveUnsupported) {
-			return cannotRunErrorf("capture: %w", err)
-		}
-		return cannotRunErrorf("%w", err)
+		return err
 	}
 	res.Fill(rep)
 	rep.Finished = time.Now()
 	return a.emit(rep)
+}
+
+// listenLive runs the capture: HEP on opts.HEP, else the interface.
+func listenLive(ctx context.Context, opts captureOptions, live capture.LiveOptions) (res *capture.Result, err error) {
+	if opts.HEP != "" {
+		res, err = capture.ListenHEP(ctx, capture.HEPOptions{LiveOptions: live, Listen: opts.HEP})
+	} else {
+		res, err = capture.Live(ctx, live)
+	}
+	if errors.Is(err, capture.ErrLiveUnsupported) {
+		return nil, cannotRunErrorf("capture: %w", err)
+	} else if err != nil {
+		return nil, cannotRunErrorf("%w", err)
+	}
+	return res, nil
 }
 
 func hasCall(calls []report.Call, id string) bool {
