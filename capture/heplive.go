@@ -41,9 +41,7 @@ const (
 // ListenHEP receives HEP until ctx ends or opt.Duration passes and judges
 // the calls in it.
 func ListenHEP(ctx context.Context, opt HEPOptions) (*Result, error) {
-	s := newState()
-	s.setLive(opt.LiveOptions)
-	ctx, stop := s.streamCalls(ctx, opt.OnCall)
+	s, ctx, stop := newLiveState(ctx, opt.LiveOptions)
 	defer stop()
 	src, err := newHEPSource(ctx, opt)
 	if err != nil {

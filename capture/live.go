@@ -72,14 +72,17 @@ func (s *state) setLive(opt LiveOptions) {
 	}
 }
 
-// streamCalls hands the judged calls to sink instead of keeping them
-// (LiveOptions.OnCall); the context it returns ends when sink fails.
-func (s *state) streamCalls(ctx context.Context, sink func(report.Call) error) (context.Context, context.CancelFunc) {
+// newLiveState is the state of a live capture: what every live capture
+// shares applied, and the judged calls handed to opt.OnCall instead of
+// kept when it is set; the context it returns ends when OnCall fails.
+func newLiveState(ctx context.Context, opt LiveOptions) (*state, context.Context, context.CancelFunc) {
+	s := newState()
+	s.setLive(opt)
 	ctx, stop := context.WithCancel(ctx)
-	if sink != nil {
-		s.ordered = newOrderedCalls(sink, stop)
+	if opt.OnCall != nil {
+		s.ordered = newOrderedCalls(opt.OnCall, stop)
 	}
-	return ctx, stop
+	return s, ctx, stop
 }
 
 // liveResult is the result of a live capture, or the sink's error.

@@ -19,9 +19,7 @@ import (
 // Live captures on an interface with AF_PACKET (TPACKET_V3 ring, no cgo)
 // and analyses the packets with the same pipeline as files.
 func Live(ctx context.Context, opt LiveOptions) (*Result, error) {
-	s := newState()
-	s.setLive(opt)
-	ctx, stop := s.streamCalls(ctx, opt.OnCall)
+	s, ctx, stop := newLiveState(ctx, opt)
 	defer stop()
 	tp, err := afpacket.NewTPacket(afpacket.OptInterface(opt.Interface), afpacket.OptPollTimeout(livePollTimeout),
 		afpacket.OptFrameSize(1<<16), afpacket.OptBlockSize(1<<20), afpacket.OptNumBlocks(16))

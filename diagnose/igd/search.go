@@ -48,7 +48,7 @@ type portSearch struct {
 	// or natdoc holds them itself).
 	skip     func(uint16) bool
 	requests int
-	budget   int // requests allowed; maxSearchRequests, more for a fine pass
+	budget   int // requests allowed: maxSearchRequests, more for a fine pass
 	end      *MappingResult
 	// chose: the router picked a port for a seed, so its rules, not
 	// natdoc's samples, said where the allowed ports are.
@@ -56,7 +56,7 @@ type portSearch struct {
 }
 
 func (s *portSearch) spent(ctx context.Context) bool {
-	return s.end != nil || ctx.Err() != nil || s.requests >= max(s.budget, maxSearchRequests)
+	return s.end != nil || ctx.Err() != nil || s.requests >= s.budget
 }
 
 // ask tries one port and records the answer.
@@ -81,6 +81,7 @@ func (s *portSearch) ask(ctx context.Context, port uint16) portState {
 // run seeds and widens until every allowed port found lies in a range
 // with both ends found, or the budget is spent.
 func (s *portSearch) run(ctx context.Context) []PortRange {
+	s.budget = maxSearchRequests
 	for _, port := range spreadPorts() {
 		if s.spent(ctx) {
 			break
