@@ -91,7 +91,7 @@ func TestCaptureHEPMatchesAnalyze(t *testing.T) {
 		code, out, errOut := run(t, "capture", "--hep", addr, "--duration", "3s", "--json", "--metrics", metricsAddr)
 		done <- result{code, out, errOut}
 	}()
-	time.Sleep(500 * time.Millisecond)
+	waitHEPListening(t, addr)
 	sent := replayAsHEP(t, exampleCapture, addr)
 	time.Sleep(500 * time.Millisecond)
 	scrape := httpGet(t, "http://"+metricsAddr+"/metrics")
@@ -118,6 +118,27 @@ func TestCaptureHEPMatchesAnalyze(t *testing.T) {
 	t.Logf("%d packets sent as HEP; verdicts:\n%s", sent, callSummary(live.Calls))
 	if res.code != code || callSummary(live.Calls) != callSummary(file.Calls) {
 		t.Errorf("capture --hep: exit %d\n%s\nanalyze: exit %d\n%s", res.code, callSummary(live.Calls), code, callSummary(file.Calls))
+	}
+}
+
+// waitHEPListening waits until capture --hep listens on addr: it opens
+// UDP first, then TCP on the same port, so an accepted TCP connection
+// (closed at once, without data) means the UDP socket is there too. A
+// fixed sleep was too short on a loaded machine (the replay met
+// "connection refused").
+func waitHEPListening(t *testing.T, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("capture --hep is not listening on %s: %v", addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
