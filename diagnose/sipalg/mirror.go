@@ -77,7 +77,8 @@ const MaxMessage = 64 << 10
 // MirrorResponse builds the mirror's answer to raw, a SIP request received
 // from `from` over transport ("udp" or "tcp"). It returns nil when raw is
 // no SIP request, or is an ACK (which gets no response, RFC 3261 §17.2.1),
-// so garbage and reflection attempts get no answer. The answer copies Via,
+// so garbage and reflection attempts get no answer; so does a request whose
+// transaction headers exceed maxEchoedHeaderBytes. The answer copies Via,
 // From, To, Call-ID and CSeq so the sender can match it, and carries raw in
 // its body; OPTIONS get 200, every other method 488 so no session starts.
 func MirrorResponse(raw []byte, from netip.AddrPort, transport string) []byte {
@@ -94,7 +95,10 @@ func MirrorResponseCallbacks(raw []byte, from netip.AddrPort, transport string, 
 	if !ok || method == "ACK" {
 		return nil
 	}
-	h := splitMessage(raw)
+	matching, ok := transactionHeaders(splitMessage(raw))
+	if !ok {
+		return nil
+	}
 	code, reason := 488, "Not Acceptable Here"
 	if method == "OPTIONS" {
 		code, reason = 200, "OK"
@@ -102,11 +106,7 @@ func MirrorResponseCallbacks(raw []byte, from netip.AddrPort, transport string, 
 	body := base64.StdEncoding.EncodeToString(raw)
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "SIP/2.0 %d %s\r\n", code, reason)
-	for _, name := range []string{"Via", "From", "To", "Call-ID", "CSeq"} {
-		for _, v := range h.values(name) {
-			fmt.Fprintf(&b, "%s: %s\r\n", name, v)
-		}
-	}
+	b.WriteString(matching)
 	fmt.Fprintf(&b, "%s: %s\r\n%s: %s\r\n", HeaderSource, from, HeaderTransport, strings.ToLower(transport))
 	if len(sent) > 0 {
 		ps := make([]string, len(sent))
@@ -118,6 +118,28 @@ func MirrorResponseCallbacks(raw []byte, from netip.AddrPort, transport string, 
 	b.WriteString("Server: natdoc-mirror\r\n")
 	fmt.Fprintf(&b, "Content-Type: %s\r\nContent-Length: %d\r\n\r\n%s", EchoContentType, len(body), body)
 	return b.Bytes()
+}
+
+// maxEchoedHeaderBytes bounds the Via, From, To, Call-ID and CSeq lines the
+// mirror copies back. With the base64 copy of the request (4/3 of it) they
+// keep an answer under twice the request plus 1 KiB, so the mirror cannot
+// be used to amplify traffic. natdoc's own requests use a few hundred bytes.
+const maxEchoedHeaderBytes = 1024
+
+// transactionHeaders returns the header lines a response copies from the
+// request (RFC 3261 §8.2.6.2), or false when they exceed
+// maxEchoedHeaderBytes: such a request gets no answer.
+func transactionHeaders(h message) (string, bool) {
+	var b strings.Builder
+	for _, name := range []string{"Via", "From", "To", "Call-ID", "CSeq"} {
+		for _, v := range h.values(name) {
+			fmt.Fprintf(&b, "%s: %s\r\n", name, v)
+			if b.Len() > maxEchoedHeaderBytes {
+				return "", false
+			}
+		}
+	}
+	return b.String(), true
 }
 
 // requestMethod checks the start line "METHOD SP Request-URI SP SIP/2.0"

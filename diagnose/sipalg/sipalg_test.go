@@ -43,6 +43,8 @@ func TestMirrorResponseRefuses(t *testing.T) {
 		"garbage":  "\x00\x01\x02 hello",
 		"http":     "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
 		"too big":  "OPTIONS sip:a@b SIP/2.0\r\n" + strings.Repeat("X-Pad: y\r\n", MaxMessage/10+1),
+		// Copying a 2 KiB Via back would answer more than twice the request.
+		"amplifying": "OPTIONS sip:a@b SIP/2.0\r\nv: " + strings.Repeat("x", 2048) + "\r\n\r\n",
 	} {
 		if resp := MirrorResponse([]byte(raw), netip.MustParseAddrPort("203.0.113.1:5060"), "udp"); resp != nil {
 			t.Errorf("%s: answered %q", name, resp)
