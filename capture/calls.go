@@ -239,7 +239,7 @@ func (t *callTable) file(c *sipCall, x heldMessage) *sipCall {
 	if t.keepMessages && len(c.Messages) < t.maxMessages {
 		c.Messages = append(c.Messages, c.ladderLine(m, at, sdpInfo != nil))
 	}
-	if len(c.Infos) < t.maxMessages && !repeatsEvidence(c.Infos, m) {
+	if len(c.Infos) < t.maxMessages && carriesNATEvidence(m) && !repeatsEvidence(c.Infos, m) {
 		c.Infos = append(c.Infos, m)
 	}
 	if x.sdpErr != nil {
@@ -327,6 +327,30 @@ func repeatsEvidence(kept []*sipInfo, m *sipInfo) bool {
 		}
 	}
 	return false
+}
+
+// carriesNATEvidence says whether m holds anything the rules that read a
+// call's kept messages look at (signallingFindings, publicAddresses,
+// views): a private Contact or Via seen from a public source, a Via that
+// disagrees with the packet's source, a server's received/rport, an ALG's
+// traces. It errs on the side of keeping: a message it drops could not
+// change a finding or a verdict. Most messages of a call carry none, and
+// a call in progress then holds a few messages, not all of them.
+func carriesNATEvidence(m *sipInfo) bool {
+	src := m.Src.Addr()
+	switch {
+	case m.LengthMismatch || m.Via.Dup:
+		return true
+	case isPublic(src) && (privateAddr(m.contactIP) || m.Request && privateAddr(m.viaIP)):
+		return true
+	case !m.Request:
+		return m.Via.Received != "" || (m.Via.RPort != "" && m.Via.RPort != "-")
+	}
+	port := m.Via.Port
+	if port == 0 {
+		port = 5060
+	}
+	return m.viaIP.IsValid() && m.Transport == "UDP" && (m.viaIP != src || port != int(m.Src.Port()))
 }
 
 // newCall starts a leg at an INVITE no leg holds yet, and links it to the
