@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/natdoc/natdoc/hep"
+	"github.com/natdoc/natdoc/internal/sockbuf"
 	"golang.org/x/net/ipv4"
 )
 
@@ -31,9 +32,11 @@ type HEPOptions struct {
 
 // Bounds of the HEP receiver.
 const (
-	// hepReadBuffer is the UDP socket buffer asked for: a burst of a
-	// busy server's traffic while the pipeline sweeps.
-	hepReadBuffer = 4 << 20
+	// hepReadBuffer is the UDP socket buffer asked for (past rmem_max when
+	// natdoc may): a burst of a busy server's traffic while the pipeline
+	// sweeps or the collector runs, about a quarter second at 50,000
+	// messages/s. Debian's default limit, 208 KiB, held a few milliseconds.
+	hepReadBuffer = 16 << 20
 	// maxHEPConns bounds TCP connections from agents.
 	maxHEPConns = 256
 )
@@ -135,7 +138,7 @@ func newHEPSource(ctx context.Context, opt HEPOptions) (*hepSource, error) {
 		}
 	}
 	if u, ok := s.udp.(*net.UDPConn); ok {
-		_ = u.SetReadBuffer(hepReadBuffer)
+		sockbuf.GrowReadBuffer(u, hepReadBuffer)
 	}
 	for i := 0; i < hepBatches; i++ {
 		s.free <- &hepBatch{buf: make([]byte, 0, 16<<10), ends: make([]int, 0, hepBatchSize)}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 	"github.com/natdoc/natdoc/hep"
+	"github.com/natdoc/natdoc/internal/sockbuf"
 	"github.com/natdoc/natdoc/metrics"
 	"github.com/natdoc/natdoc/report"
 )
@@ -350,7 +351,7 @@ func (o *observer) wrap(udp *net.UDPConn, tcp net.Listener, local netip.AddrPort
 	if !o.active() {
 		return udp, tcp
 	}
-	growReadBuffer(udp, sipReadBuffer) // Serve cannot reach the socket inside the wrapper
+	sockbuf.GrowReadBuffer(udp, sipReadBuffer) // Serve cannot reach the socket inside the wrapper
 	if tcp != nil {
 		tcp = &tapListener{Listener: tcp, obs: o}
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/natdoc/natdoc/diagnose/sipalg"
 	"github.com/natdoc/natdoc/internal/ratelimit"
 	"github.com/natdoc/natdoc/internal/sipcall"
+	"github.com/natdoc/natdoc/internal/sockbuf"
 	"github.com/natdoc/natdoc/relay"
 	"github.com/natdoc/natdoc/report"
 	"github.com/natdoc/natdoc/rtpengine"
@@ -228,7 +229,7 @@ func (s *Server) Serve(ctx context.Context, udp net.PacketConn, tcp net.Listener
 	}
 	s.listenIP, s.listenPort, s.udpAddr, s.sipConn = la.AddrPort().Addr().Unmap(), la.Port, la, udp
 	if uc, ok := udp.(*net.UDPConn); ok {
-		growReadBuffer(uc, sipReadBuffer)
+		sockbuf.GrowReadBuffer(uc, sipReadBuffer)
 	}
 	if err := s.resolveAddrs(ctx); err != nil {
 		return err

@@ -1,8 +1,8 @@
 //go:build !linux
 
-package proxy
+package sockbuf
 
 import "net"
 
-// growReadBuffer asks for a larger receive buffer (see the Linux version).
-func growReadBuffer(c *net.UDPConn, size int) { c.SetReadBuffer(size) }
+// GrowReadBuffer asks for a larger receive buffer (see the Linux version).
+func GrowReadBuffer(c *net.UDPConn, size int) { c.SetReadBuffer(size) }
