@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -90,6 +91,9 @@ type globalOptions struct {
 	LogLevel string
 	NoColor  bool
 	Width    int
+	// CPUProfile is a hidden flag for benchmarks: the CPU profile of the
+	// whole run, for go tool pprof.
+	CPUProfile string
 }
 
 // app is what every command gets: its streams, global options and logger.
@@ -102,6 +106,8 @@ type app struct {
 	log    *slog.Logger
 	// callID, when set by a command, limits call detail to one call.
 	callID string
+	// stopProfile ends --cpuprofile's profile (nil: none running).
+	stopProfile func()
 }
 
 // Main runs natdoc with args and returns the exit status.
@@ -116,6 +122,9 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := root.ExecuteContext(ctx)
+	if a.stopProfile != nil {
+		a.stopProfile()
+	}
 	if err != nil && !errors.Is(err, errProblemsFound) {
 		fmt.Fprintf(stderr, "natdoc: %v\n", err)
 		if exitCode(err) == exitUsage && isCobraUsageError(err) {
@@ -162,6 +171,8 @@ input, 3 the check itself could not run.`,
 	pf.StringVar(&a.opts.LogLevel, "log-level", "warn", "log detail on standard error: debug, info, warn or error")
 	pf.BoolVar(&a.opts.NoColor, "no-color", false, "never colour the text output (also: NO_COLOR set, or output not a terminal)")
 	pf.IntVar(&a.opts.Width, "width", 0, "lay the text report out for this many `COLUMNS` (default: the terminal's width, 80 when not a terminal)")
+	pf.StringVar(&a.opts.CPUProfile, "cpuprofile", "", "write a CPU profile of the run to `FILE` (for go tool pprof)")
+	_ = pf.MarkHidden("cpuprofile")
 
 	root.AddCommand(
 		newAnalyzeCmd(a),
@@ -191,6 +202,26 @@ func (a *app) setup() error {
 		return usageErrorf("--log-level %q: want debug, info, warn or error", a.opts.LogLevel)
 	}
 	a.log = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+	return a.startProfile()
+}
+
+// startProfile starts --cpuprofile's profile; Main stops it.
+func (a *app) startProfile() error {
+	if a.opts.CPUProfile == "" {
+		return nil
+	}
+	f, err := os.Create(a.opts.CPUProfile)
+	if err != nil {
+		return fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return fmt.Errorf("--cpuprofile: %w", err)
+	}
+	a.stopProfile = func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
 	return nil
 }
 
