@@ -32,7 +32,8 @@ type Record struct {
 	Time     time.Time
 	WireLen  int
 	LinkType layers.LinkType
-	// Offset is the byte offset of the record in the (decompressed) file.
+	// Offset is the byte offset of the record in the (decompressed) file,
+	// or unknownOffset.
 	Offset int64
 	// Comments are the record's pcapng packet comments, SectionComment its
 	// section's comment on the section's first record (comments.go).
@@ -289,7 +290,6 @@ func (s *pcapSource) nextAlsoPlausible(h []byte) bool {
 // interfaces of different link types and both byte orders.
 type ngSource struct {
 	r      *pcapgo.NgReader
-	read   int64
 	frames uint64
 	sink   anomalySink
 	done   bool
@@ -299,7 +299,7 @@ type ngSource struct {
 
 func newNgSource(br *bufio.Reader, sink anomalySink) (*ngSource, error) {
 	s := &ngSource{sink: sink}
-	r, err := pcapgo.NewNgReader(countingReader{br, &s.read}, pcapgo.NgReaderOptions{WantMixedLinkType: true})
+	r, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{WantMixedLinkType: true})
 	if err != nil {
 		return nil, fmt.Errorf("pcapng: %w", err)
 	}
@@ -319,12 +319,12 @@ func (s *ngSource) Next() (Record, error) {
 			return Record{}, io.EOF
 		}
 		// pcapgo cannot resynchronise inside pcapng; report where it stopped.
-		s.sink.anomaly("unreadable-block", s.read, s.frames+1, err.Error())
+		s.sink.anomaly("unreadable-block", unknownOffset, s.frames+1, err.Error())
 		return Record{}, io.EOF
 	}
 	s.frames++
 	if len(data) > MaxRecordLen {
-		s.sink.anomaly("oversized-record", s.read, s.frames, fmt.Sprintf("%d bytes", len(data)))
+		s.sink.anomaly("oversized-record", unknownOffset, s.frames, fmt.Sprintf("%d bytes", len(data)))
 		data = nil
 	}
 	lt := s.r.LinkType()
@@ -333,7 +333,7 @@ func (s *ngSource) Next() (Record, error) {
 			lt = l
 		}
 	}
-	rec := Record{Data: data, Time: ci.Timestamp, WireLen: ci.Length, LinkType: lt, Offset: s.read,
+	rec := Record{Data: data, Time: ci.Timestamp, WireLen: ci.Length, LinkType: lt, Offset: unknownOffset,
 		Comments: opts.Comments, SectionComment: s.section}
 	s.section = ""
 	return rec, nil

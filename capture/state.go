@@ -3,6 +3,7 @@ package capture
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"time"
 
@@ -93,10 +94,18 @@ func (a *anomalies) addAnomaly(kind string, offset int64, frame uint64, detail s
 func (a *anomalies) list() []report.Anomaly {
 	out := make([]report.Anomaly, 0, len(a.order))
 	for _, k := range a.order {
-		out = append(out, *a.byKind[k])
+		r := *a.byKind[k]
+		if slices.ContainsFunc(r.Offsets, func(o int64) bool { return o == unknownOffset }) {
+			r.Offsets = nil // an offset that may be wrong helps no one
+		}
+		out = append(out, r)
 	}
 	return out
 }
+
+// unknownOffset is the offset of a record whose place in the file the
+// reader cannot tell (pcapng: gopacket reads it through its own buffer).
+const unknownOffset = -1
 
 // counters count decoded packets by kind for the capture summary (plain
 // fields: a map would hash a string per packet).
@@ -352,7 +361,7 @@ func (s *state) udptlPacket(pkt *packet) {
 func (s *state) handleSIPDatagram(pkt *packet, transport string) {
 	info, rr, err := s.readDatagram(pkt.Payload)
 	if err != nil {
-		s.anomaly("malformed-sip", pkt.Offset, pkt.Frame, err.Error())
+		s.unreadableSIP(pkt, err)
 		return
 	}
 	info.Transport = transport
@@ -362,6 +371,19 @@ func (s *state) handleSIPDatagram(pkt *packet, transport string) {
 	}
 	c := s.sip(pkt, info, &rr.sdp)
 	s.repeats.put(rr, pkt.Payload, info, c)
+}
+
+// unreadableSIP counts a SIP datagram that could not be read: as cut
+// short by the capture's snap length when the capture kept less than the
+// packet (tcpdump -s 96 or 200 is a common way to lose SIP), else as
+// malformed.
+func (s *state) unreadableSIP(pkt *packet, err error) {
+	if pkt.Truncated {
+		s.anomaly("truncated-sip", pkt.Offset, pkt.Frame,
+			"SIP message cut short by the capture's snap length, so its call cannot be followed: capture whole packets (tcpdump -s 0)")
+		return
+	}
+	s.anomaly("malformed-sip", pkt.Offset, pkt.Frame, err.Error())
 }
 
 // readDatagram reads a SIP message carried whole in a datagram, and its

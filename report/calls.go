@@ -44,7 +44,10 @@ type Anomaly struct {
 	Kind   string `json:"kind"` // e.g. "truncated-record", "malformed-sip"
 	Count  uint64 `json:"count"`
 	Detail string `json:"detail,omitempty"`
-	// Offsets are byte offsets in the file of the first occurrences.
+	// Offsets are byte offsets in the file of the first occurrences, when
+	// the file format tells them (pcap does; pcapng, read through
+	// gopacket's buffered reader, does not); Frames are their frame
+	// numbers, counted from 1 as Wireshark does.
 	Offsets []int64  `json:"offsets,omitempty"`
 	Frames  []uint64 `json:"frames,omitempty"`
 }

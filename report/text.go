@@ -262,20 +262,34 @@ func textCapture(r *Report, _ Options) string {
 		fmt.Fprintf(&b, "  %s\n", styleDim.Render(fmt.Sprintf("%d more comments not kept", c.CommentsLeftOut)))
 	}
 	for _, a := range c.Anomalies {
-		fmt.Fprintf(&b, "  %s %s%d × %s %s\n", styleWarning.Render("anomaly"), hang, a.Count, a.Kind, styleDim.Render(a.Detail+offsetsText(a.Offsets)))
+		fmt.Fprintf(&b, "  %s %s%d × %s %s\n", styleWarning.Render("anomaly"), hang, a.Count, a.Kind, styleDim.Render(a.Detail+anomalyRefs(a)))
 	}
 	return b.String()
 }
 
-func offsetsText(offs []int64) string {
-	if len(offs) == 0 {
+// anomalyRefs names where the first occurrences are: their frame numbers
+// (as Wireshark counts them) and, where the file format tells them, their
+// byte offsets in the file.
+func anomalyRefs(a Anomaly) string {
+	var parts []string
+	if len(a.Frames) > 0 {
+		parts = append(parts, "frames "+joinNumbers(a.Frames))
+	}
+	if len(a.Offsets) > 0 {
+		parts = append(parts, "byte offsets "+joinNumbers(a.Offsets))
+	}
+	if len(parts) == 0 {
 		return ""
 	}
-	var s []string
-	for _, o := range offs {
-		s = append(s, fmt.Sprint(o))
+	return " at " + strings.Join(parts, ", ")
+}
+
+func joinNumbers[N int64 | uint64](ns []N) string {
+	s := make([]string, len(ns))
+	for i, n := range ns {
+		s[i] = fmt.Sprint(n)
 	}
-	return " at byte offsets " + strings.Join(s, ",")
+	return strings.Join(s, ",")
 }
 
 func verdictStyle(v Verdict) lipgloss.Style {
