@@ -346,11 +346,7 @@ func carriesNATEvidence(m *sipInfo) bool {
 	case !m.Request:
 		return m.Via.Received != "" || (m.Via.RPort != "" && m.Via.RPort != "-")
 	}
-	port := m.Via.Port
-	if port == 0 {
-		port = 5060
-	}
-	return m.viaIP.IsValid() && m.Transport == "UDP" && (m.viaIP != src || port != int(m.Src.Port()))
+	return viaDisagrees(m)
 }
 
 // newCall starts a leg at an INVITE no leg holds yet, and links it to the

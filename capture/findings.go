@@ -383,15 +383,11 @@ func (fs *findingSet) requestFindings(m *sipInfo, problem bool) {
 			Title:    fmt.Sprintf("Via sent-by is the private address %s, but the request came from %s", viaIP, m.Src),
 			Evidence: []report.Evidence{{Text: m.Method + " top Via", Frames: []uint64{m.Frame}}}})
 	}
-	port := m.Via.Port
-	if port == 0 {
-		port = 5060
-	}
 	// A private sent-by already says it; this rule catches the rest
 	// (a public sent-by with another port: a NAT that changed it).
-	if m.Transport == "UDP" && !privateVia && (viaIP != src || port != int(m.Src.Port())) && fs.once(findingKey{"via-mismatch", m.Via.Host, ""}) {
+	if !privateVia && viaDisagrees(m) && fs.once(findingKey{"via-mismatch", m.Via.Host, ""}) {
 		fs.add(report.Finding{ID: IDViaSourceMismatch, Severity: report.SeverityInfo,
-			Title:    fmt.Sprintf("Top Via says %s:%d but the request came from %s: a NAT (or a proxy not adding its Via) is in between", viaIP, port, m.Src),
+			Title:    fmt.Sprintf("Top Via says %s:%d but the request came from %s: a NAT (or a proxy not adding its Via) is in between", viaIP, m.Via.sentByPort(), m.Src),
 			Evidence: []report.Evidence{{Text: m.Method + " top Via sent-by against the IP/UDP source", Frames: []uint64{m.Frame}}}})
 	}
 	if m.LengthMismatch && fs.once(findingKey{kind: "clen"}) {
@@ -450,13 +446,15 @@ func viaShowsNAT(v via) bool {
 		return true
 	}
 	if v.RPort != "" && v.RPort != "-" {
-		port := v.Port
-		if port == 0 {
-			port = 5060
-		}
-		return v.RPort != fmt.Sprint(port)
+		return v.RPort != fmt.Sprint(v.sentByPort())
 	}
 	return false
+}
+
+// viaDisagrees says whether a message sent over UDP names, as its top Via
+// sent-by, an address or port other than the one it came from.
+func viaDisagrees(m *sipInfo) bool {
+	return m.viaIP.IsValid() && m.Transport == "UDP" && (m.viaIP != m.Src.Addr() || m.Via.sentByPort() != int(m.Src.Port()))
 }
 
 // publicAddresses returns, per party, the public address a server saw its

@@ -134,6 +134,15 @@ type via struct {
 	Dup      bool   // two identical Via values
 }
 
+// sentByPort is the port of the Via sent-by: 5060 when none is written
+// (RFC 3261 §18.1.1, UDP and TCP).
+func (v via) sentByPort() int {
+	if v.Port == 0 {
+		return 5060
+	}
+	return v.Port
+}
+
 // sipInfo is one SIP message reduced to plain facts: what its bytes say
 // (sipHeaders, shared by the copies of a resent message, repeats.go) and
 // where this copy of it was captured. It never keeps the packet buffer.

@@ -33,8 +33,7 @@ func cutCapture(t *testing.T, src string, snap int, ng bool) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer out.Close()
-	write := writerFor(t, out, r.LinkType(), snap, ng)
+	write, flush := writerFor(t, out, r.LinkType(), snap, ng)
 	for {
 		data, ci, err := r.ReadPacketData()
 		if err == io.EOF {
@@ -49,24 +48,31 @@ func cutCapture(t *testing.T, src string, snap int, ng bool) string {
 			t.Fatal(err)
 		}
 	}
+	if err := flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
 	return path
 }
 
-func writerFor(t *testing.T, out io.Writer, lt layers.LinkType, snap int, ng bool) func(gopacket.CaptureInfo, []byte) error {
+// writerFor writes packets to out as pcap or pcapng; flush writes what
+// the pcapng writer still buffers.
+func writerFor(t *testing.T, out io.Writer, lt layers.LinkType, snap int, ng bool) (write func(gopacket.CaptureInfo, []byte) error, flush func() error) {
 	t.Helper()
 	if ng {
 		w, err := pcapgo.NewNgWriter(out, lt)
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { w.Flush() })
-		return w.WritePacket
+		return w.WritePacket, w.Flush
 	}
 	w := pcapgo.NewWriter(out)
 	if err := w.WriteFileHeader(uint32(snap), lt); err != nil {
 		t.Fatal(err)
 	}
-	return w.WritePacket
+	return w.WritePacket, func() error { return nil }
 }
 
 // TestSnapLengthCutsSIP: a capture taken with a small snap length (a
