@@ -11,6 +11,7 @@ import (
 
 	"github.com/natdoc/natdoc/hep"
 	"github.com/natdoc/natdoc/internal/sockbuf"
+	"github.com/natdoc/natdoc/internal/udptcp"
 	"golang.org/x/net/ipv4"
 )
 
@@ -119,6 +120,30 @@ const (
 	hepBatchSize = 64
 )
 
+// listenHEP opens what opt does not bring: UDP and TCP on opt.Listen's
+// port (one port for both, also when the kernel picks it).
+func listenHEP(opt HEPOptions) (net.PacketConn, net.Listener, error) {
+	switch {
+	case opt.UDP != nil:
+		tcp, err := net.Listen("tcp", opt.UDP.LocalAddr().String())
+		if err != nil {
+			return nil, nil, fmt.Errorf("hep: listen tcp %s: %w", opt.UDP.LocalAddr(), err)
+		}
+		return opt.UDP, tcp, nil
+	case opt.TCP != nil:
+		udp, err := net.ListenPacket("udp", opt.TCP.Addr().String())
+		if err != nil {
+			return nil, nil, fmt.Errorf("hep: listen udp %s: %w", opt.TCP.Addr(), err)
+		}
+		return udp, opt.TCP, nil
+	}
+	udp, tcp, err := udptcp.Listen("udp", opt.Listen)
+	if err != nil {
+		return nil, nil, fmt.Errorf("hep: %w", err)
+	}
+	return udp, tcp, nil
+}
+
 func newHEPSource(ctx context.Context, opt HEPOptions) (*hepSource, error) {
 	s := &hepSource{ctx: ctx, udp: opt.UDP, tcp: opt.TCP, full: make(chan *hepBatch, hepBatches), free: make(chan *hepBatch, hepBatches),
 		notes: make(chan string, 16), quit: make(chan struct{}), timer: time.NewTimer(livePollTimeout), left: -1}
@@ -126,15 +151,9 @@ func newHEPSource(ctx context.Context, opt HEPOptions) (*hepSource, error) {
 		s.deadline = time.Now().Add(opt.Duration)
 	}
 	var err error
-	if s.udp == nil {
-		if s.udp, err = net.ListenPacket("udp", opt.Listen); err != nil {
-			return nil, fmt.Errorf("hep: listen udp %s: %w", opt.Listen, err)
-		}
-	}
-	if s.tcp == nil {
-		if s.tcp, err = net.Listen("tcp", s.udp.LocalAddr().String()); err != nil {
-			s.udp.Close()
-			return nil, fmt.Errorf("hep: listen tcp %s: %w", opt.Listen, err)
+	if s.udp == nil || s.tcp == nil {
+		if s.udp, s.tcp, err = listenHEP(opt); err != nil {
+			return nil, err
 		}
 	}
 	if u, ok := s.udp.(*net.UDPConn); ok {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/natdoc/natdoc/diagnose/sipalg"
+	"github.com/natdoc/natdoc/internal/udptcp"
 	"github.com/natdoc/natdoc/relay"
 )
 
@@ -18,15 +19,11 @@ import (
 // the mirror on.
 func startMirrorServer(t *testing.T, limit sipalg.RateLimit) (*Server, *relay.Relay, netip.AddrPort) {
 	t.Helper()
-	udp, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	udp, tcp, err := udptcp.Listen("udp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := udp.LocalAddr().(*net.UDPAddr).AddrPort()
-	tcp, err := net.Listen("tcp4", addr.String())
-	if err != nil {
-		t.Fatal(err)
-	}
 	rl, err := relay.New(relay.Config{Bind: netip.MustParseAddr("127.0.0.1"), PortMin: 27800, PortMax: 27999})
 	if err != nil {
 		t.Fatal(err)

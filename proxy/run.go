@@ -13,6 +13,7 @@ import (
 
 	"github.com/natdoc/natdoc/diagnose/sipalg"
 	"github.com/natdoc/natdoc/hep"
+	"github.com/natdoc/natdoc/internal/udptcp"
 	"github.com/natdoc/natdoc/metrics"
 	"github.com/natdoc/natdoc/relay"
 	"github.com/natdoc/natdoc/report"
@@ -300,23 +301,19 @@ func exportRelay(m *metrics.Metrics, rl *relay.Relay, closed *metrics.RelayCount
 // serve opens the listeners and runs the server until ctx ends; watch, when
 // set, re-checks the main address meanwhile.
 func serve(ctx context.Context, o Options, cfg Config, rep *report.Report, watch *addrWatch) error {
-	udp, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(o.Listen))
+	udp, tcp, listen, err := openListeners(o)
 	if err != nil {
-		return fmt.Errorf("listen udp %s: %w", o.Listen, err)
+		return err
 	}
-	defer udp.Close() // Serve closes it too; this covers the error paths
-	listen := []string{"udp " + o.Listen.String()}
-	var tcp net.Listener
-	if o.TCP {
-		if tcp, err = net.Listen("tcp", o.Listen.String()); err != nil {
-			return fmt.Errorf("listen tcp %s: %w", o.Listen, err)
-		}
+	defer udp.Close() // Serve closes them too; this covers the error paths
+	if tcp != nil {
 		defer tcp.Close()
-		listen = append(listen, "tcp "+o.Listen.String())
 	}
 	obs := newObserver(o.Metrics, o.HEPOut)
 	defer obs.hep.close()
-	sipUDP, tcp := obs.wrap(udp, tcp, sipAddr(o.Listen, cfg.PublicIP))
+	// The port the kernel gave, when o.Listen asked for any.
+	bound := netip.AddrPortFrom(o.Listen.Addr(), uint16(udp.LocalAddr().(*net.UDPAddr).Port))
+	sipUDP, tcp := obs.wrap(udp, tcp, sipAddr(bound, cfg.PublicIP))
 	var srv *Server
 	cfg.OnEvent = obs.onEvent(cfg.OnEvent, func() *Server { return srv })
 	if o.Mirror {
@@ -354,6 +351,24 @@ func serve(ctx context.Context, o Options, cfg Config, rep *report.Report, watch
 		rep.Add(watch.findings()...)
 	}
 	return nil
+}
+
+// openListeners opens the SIP sockets: UDP, and TCP on the same port
+// when o.TCP (also when the kernel picks the port), and names them for
+// the report.
+func openListeners(o Options) (*net.UDPConn, net.Listener, []string, error) {
+	if !o.TCP {
+		udp, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(o.Listen))
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("listen udp %s: %w", o.Listen, err)
+		}
+		return udp, nil, []string{"udp " + udp.LocalAddr().String()}, nil
+	}
+	udp, tcp, err := udptcp.Listen("udp", o.Listen.String())
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return udp, tcp, []string{"udp " + udp.LocalAddr().String(), "tcp " + tcp.Addr().String()}, nil
 }
 
 // startTickers runs what serve does every so often while it serves: the

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/natdoc/natdoc/internal/udptcp"
 	"github.com/natdoc/natdoc/relay"
 )
 
@@ -126,11 +127,7 @@ type tortureServer struct {
 // startTortureServer runs a server with UDP and TCP listeners on loopback.
 func startTortureServer(t *testing.T, cfg Config) *tortureServer {
 	t.Helper()
-	udp, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tcp, err := net.Listen("tcp4", udp.LocalAddr().String())
+	udp, tcp, err := udptcp.Listen("udp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}

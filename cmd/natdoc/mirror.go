@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/natdoc/natdoc/diagnose/sipalg"
+	"github.com/natdoc/natdoc/internal/udptcp"
 	"github.com/natdoc/natdoc/report"
 )
 
@@ -32,14 +33,9 @@ the bytes received. It runs until interrupted, then prints its counters.`,
 			if err != nil {
 				return usageErrorf("--listen %q: %w", listen, err)
 			}
-			udp, err := net.ListenUDP("udp", udpAddr)
+			udp, tcp, err := udptcp.Listen("udp", listen)
 			if err != nil {
-				return cannotRunErrorf("mirror: listen udp %s: %w", listen, err)
-			}
-			tcp, err := net.Listen("tcp", listen)
-			if err != nil {
-				udp.Close()
-				return cannotRunErrorf("mirror: listen tcp %s: %w", listen, err)
+				return cannotRunErrorf("mirror: %w", err)
 			}
 			// Callbacks (port-forwarding checks) leave from a port of their
 			// own, so they match no binding the request opened.

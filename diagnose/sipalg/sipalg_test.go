@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/natdoc/natdoc/internal/udptcp"
 )
 
 var testCfg = Config{Mirror: netip.MustParseAddrPort("127.0.0.1:5060"), LocalAddr: netip.MustParseAddr("192.168.1.10"), RTPPort: 10000}
@@ -157,13 +159,9 @@ func TestLimiter(t *testing.T) {
 // TestLoopbackMirror runs client and mirror on loopback: with nothing in
 // between, both transports must come back unchanged.
 func TestLoopbackMirror(t *testing.T) {
-	udp, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	udp, tcp, err := udptcp.Listen("udp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
-	}
-	tcp, err := net.Listen("tcp4", "127.0.0.1:"+strconv.Itoa(udp.LocalAddr().(*net.UDPAddr).Port))
-	if err != nil {
-		t.Skipf("tcp port of the udp socket taken: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
