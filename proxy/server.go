@@ -160,6 +160,9 @@ type Server struct {
 	callsStarted, callsEnded uint64
 	endedBy                  map[string]uint64
 
+	// tcpStreams counts the TCP messages sipgo cannot parse.
+	tcpStreams *tcpStreams
+
 	Counters Counters
 }
 
@@ -204,6 +207,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: c, reg: newRegistrar(c.MaxBindings), calls: make(map[string]*call), endedBy: make(map[string]uint64),
 		limiter: ratelimit.New(c.Rate, c.Burst, maxLimiterSources)}
+	s.tcpStreams = newTCPStreams(func() { s.Counters.Malformed.Add(1) })
 	switch {
 	case c.Fix && c.Engines != nil:
 		s.media = &engineMedia{s: s, pool: c.Engines}
@@ -262,6 +266,9 @@ func (s *Server) Serve(ctx context.Context, udp net.PacketConn, tcp net.Listener
 func (s *Server) serveConns(udp net.PacketConn, tcp net.Listener) <-chan error {
 	errc := make(chan error, 2)
 	go func() { errc <- s.srv.ServeUDP(udp) }()
+	if tcp != nil {
+		tcp = s.tcpStreams.listener(tcp)
+	}
 	if tcp != nil && s.cfg.Mirror != nil {
 		tcp = newMirrorListener(tcp, s.cfg.Mirror, func(from net.Addr) {
 			s.Counters.Mirror.Add(1)
@@ -293,6 +300,7 @@ func (s *Server) newUA() error {
 			s.Counters.StrayResponses.Add(1)
 		})),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerReadFilter(s.readFilter),
+			sip.WithTransportLayerTransports(sip.TransportsConfig{TCP: noDialOut()}),
 			sip.WithTransportLayerLogger(slog.New(parseErrorCounter{next: s.cfg.Log.Handler(), count: &s.Counters.Malformed}))))
 	if err != nil {
 		return fmt.Errorf("serve: user agent: %w", err)
@@ -478,10 +486,11 @@ func (s *Server) readFilter(p sip.TransportReadProps, data []byte) ([]byte, erro
 	}
 	if p.Transport == "UDP" {
 		// A datagram is one whole message; a TCP read may end anywhere.
-		data = tidyLWS(data)
+		// Unparsable datagrams are counted by parseErrorCounter when
+		// sipgo's parser rejects them: parsing twice would halve the rate.
+		return tidyLWS(data), nil
 	}
-	// Unparsable messages are counted by parseErrorCounter when sipgo's
-	// parser rejects them: parsing twice would halve the request rate.
+	s.tcpStreams.check(p.RemoteAddr.String(), data)
 	return data, nil
 }
 
@@ -629,6 +638,10 @@ func (s *Server) Anomalies() []report.KeyValue {
 
 // parseErrorCounter counts sipgo's "failed to parse" log records (its
 // parser rejected a datagram) and keeps the hostile bytes out of the log.
+//
+// The process-wide logger sipgo gives transports it did not build (the
+// server's TCP transport, see noDialOut) gets one without a count, from
+// DropParseErrors: the server counts those in tcpStreams.
 type parseErrorCounter struct {
 	next  slog.Handler
 	count *atomic.Uint64
@@ -640,7 +653,9 @@ func (h parseErrorCounter) Enabled(ctx context.Context, l slog.Level) bool {
 
 func (h parseErrorCounter) Handle(ctx context.Context, r slog.Record) error {
 	if strings.HasPrefix(r.Message, "failed to parse") {
-		h.count.Add(1)
+		if h.count != nil {
+			h.count.Add(1)
+		}
 		return nil
 	}
 	if !h.next.Enabled(ctx, r.Level) {
@@ -655,4 +670,11 @@ func (h parseErrorCounter) WithAttrs(a []slog.Attr) slog.Handler {
 
 func (h parseErrorCounter) WithGroup(g string) slog.Handler {
 	return parseErrorCounter{next: h.next.WithGroup(g), count: h.count}
+}
+
+// DropParseErrors wraps the handler of sipgo's process-wide default
+// logger (sip.SetDefaultLogger): a peer's unparsable message is counted
+// by the server that got it, and its hostile bytes stay out of the log.
+func DropParseErrors(next slog.Handler) slog.Handler {
+	return parseErrorCounter{next: next}
 }

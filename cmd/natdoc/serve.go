@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -415,10 +416,11 @@ func eventPrinter(a *app, live *liveStatus) func(proxy.Event) {
 var sipgoLoggerOnce sync.Once
 
 // silenceSipgo sends sipgo's own logging to natdoc's logger (warn by
-// default), not to the process's default logger on standard error. The
-// first command's logger wins.
+// default), not to the process's default logger on standard error, less
+// the peers' unparsable messages (the server counts them). The first
+// command's logger wins.
 func silenceSipgo(a *app) {
-	sipgoLoggerOnce.Do(func() { sip.SetDefaultLogger(a.log) })
+	sipgoLoggerOnce.Do(func() { sip.SetDefaultLogger(slog.New(proxy.DropParseErrors(a.log.Handler()))) })
 }
 
 // liveStatus keeps one status line (registrations, calls, relayed packets
