@@ -1,10 +1,15 @@
 package proxy
 
 import (
+	"bufio"
 	"fmt"
 	"net"
+	"net/netip"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/natdoc/natdoc/diagnose/sipalg"
 )
 
 // TestServerNeverDialsOut: requests over TCP whose connection closes
@@ -88,4 +93,122 @@ func TestTCPMalformedCounted(t *testing.T) {
 	if n := len(ts.srv.tcpStreams.open); n > 1 { // the last ping's may still be open
 		t.Errorf("%d TCP streams still followed after their connections closed", n)
 	}
+}
+
+// tcpPhone is a phone on one TCP connection to the server.
+type tcpPhone struct {
+	t    *testing.T
+	conn *net.TCPConn
+	rd   *bufio.Reader
+	addr string
+}
+
+func dialTCPPhone(t *testing.T, ip, server string) *tcpPhone {
+	c, err := net.DialTCP("tcp4", &net.TCPAddr{IP: net.ParseIP(ip)}, net.TCPAddrFromAddrPort(netip.MustParseAddrPort(server)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &tcpPhone{t: t, conn: c, rd: bufio.NewReader(c), addr: c.LocalAddr().String()}
+}
+
+func (p *tcpPhone) send(msg string) {
+	p.t.Helper()
+	if _, err := p.conn.Write([]byte(msg)); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// next reads the next message whose first line starts with prefix,
+// skipping others (provisional responses, keepalives).
+func (p *tcpPhone) next(prefix string) string {
+	p.t.Helper()
+	p.conn.SetReadDeadline(time.Now().Add(3 * time.Second))
+	for {
+		raw, err := sipalg.ReadStreamMessage(p.rd)
+		if err != nil {
+			p.t.Fatalf("%s: waiting for %q: %v", p.addr, prefix, err)
+		}
+		if strings.HasPrefix(string(raw), prefix) {
+			return string(raw)
+		}
+	}
+}
+
+// TestTCPCallOverPhonesConnections: a call between two phones on TCP goes
+// both ways over the connections the phones opened, the server opening
+// none (it may not: noDialOut), from INVITE to BYE.
+func TestTCPCallOverPhonesConnections(t *testing.T) {
+	ts := startTortureServer(t, Config{})
+	bob := dialTCPPhone(t, "127.0.0.3", ts.addr)
+	bob.send(tcpRequest("REGISTER", "sip:127.0.0.1", bob.addr, "bob", "<sip:bob@127.0.0.1>", "reg-bob", 1, ""))
+	bob.next("SIP/2.0 200")
+	alice := dialTCPPhone(t, "127.0.0.2", ts.addr)
+	sdp := "v=0\r\no=- 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n"
+	alice.send(tcpRequest("INVITE", "sip:bob@127.0.0.1", alice.addr, "alice", "<sip:bob@127.0.0.1>", "call-tcp", 1, sdp))
+	inv := bob.next("INVITE ")
+	if !strings.Contains(inv, "m=audio 270") { // the relay's range in startTortureServer
+		t.Errorf("the INVITE bob got does not offer the relay:\n%s", inv)
+	}
+	bob.send(tcpAnswer(inv, "200 OK", bob.addr, strings.ReplaceAll(sdp, "127.0.0.2", "127.0.0.3")))
+	ok := alice.next("SIP/2.0 200")
+	to := "<sip:bob@127.0.0.1>;tag=" + headerParam(ok, "To", "tag")
+	bobURI := "sip:bob@" + bob.addr + ";transport=tcp"
+	alice.send(tcpRequest("ACK", bobURI, alice.addr, "alice", to, "call-tcp", 1, ""))
+	bob.next("ACK ")
+	alice.send(tcpRequest("BYE", bobURI, alice.addr, "alice", to, "call-tcp", 2, ""))
+	bye := bob.next("BYE ")
+	bob.send(tcpAnswer(bye, "200 OK", bob.addr, ""))
+	alice.next("SIP/2.0 200")
+}
+
+// tcpRequest builds a request from user at addr over TCP to to (a
+// name-addr with its tag, if any); ACK takes the INVITE's CSeq number.
+func tcpRequest(method, uri, addr, user, to, callID string, cseq int, sdp string) string {
+	var body string
+	if sdp != "" {
+		body = "Content-Type: application/sdp\r\n"
+	}
+	return fmt.Sprintf("%s %s SIP/2.0\r\nVia: SIP/2.0/TCP %s;branch=z9hG4bK-%s-%s-%d;rport\r\nMax-Forwards: 70\r\n"+
+		"From: <sip:%s@127.0.0.1>;tag=%s-tag\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %d %s\r\n"+
+		"Contact: <sip:%s@%s;transport=tcp>\r\n%sContent-Length: %d\r\n\r\n%s",
+		method, uri, addr, callID, method, cseq, user, user, to, callID, cseq, method, user, addr, body, len(sdp), sdp)
+}
+
+// tcpAnswer answers req (as read from the stream) with status, copying
+// Via, From, To (with a tag), Call-ID, CSeq and Record-Route.
+func tcpAnswer(req, status, addr, sdp string) string {
+	var b strings.Builder
+	b.WriteString("SIP/2.0 " + status + "\r\n")
+	for _, line := range strings.Split(req, "\r\n") {
+		name, _, _ := strings.Cut(line, ":")
+		switch strings.ToLower(strings.TrimSpace(name)) {
+		case "via", "v", "from", "f", "call-id", "i", "cseq", "record-route":
+			b.WriteString(line + "\r\n")
+		case "to", "t":
+			if !strings.Contains(line, "tag=") {
+				line += ";tag=bob-tag"
+			}
+			b.WriteString(line + "\r\n")
+		}
+	}
+	b.WriteString("Contact: <sip:bob@" + addr + ";transport=tcp>\r\n")
+	if sdp != "" {
+		b.WriteString("Content-Type: application/sdp\r\n")
+	}
+	fmt.Fprintf(&b, "Content-Length: %d\r\n\r\n%s", len(sdp), sdp)
+	return b.String()
+}
+
+// headerParam returns the value of param in the first header name of msg.
+func headerParam(msg, name, param string) string {
+	for _, line := range strings.Split(msg, "\r\n") {
+		if h, v, ok := strings.Cut(line, ":"); ok && strings.EqualFold(strings.TrimSpace(h), name) {
+			if _, after, ok := strings.Cut(v, param+"="); ok {
+				val, _, _ := strings.Cut(after, ";")
+				return strings.TrimSpace(val)
+			}
+		}
+	}
+	return ""
 }
