@@ -25,8 +25,9 @@ type HEPOptions struct {
 	// Listen is the address HEP arrives on, over UDP and over TCP (HEPv3
 	// framed by its length).
 	Listen string
-	// UDP and TCP, when set, are used instead of listening on Listen (a
-	// test's sockets inside a lab namespace). ListenHEP closes them.
+	// UDP and TCP, when both are set, are used instead of listening on
+	// Listen (a test's sockets inside a lab namespace; one alone is an
+	// error). ListenHEP closes them.
 	UDP net.PacketConn
 	TCP net.Listener
 }
@@ -120,22 +121,21 @@ const (
 	hepBatchSize = 64
 )
 
-// listenHEP opens what opt does not bring: UDP and TCP on opt.Listen's
-// port (one port for both, also when the kernel picks it).
+// errHEPSockets: HEPOptions.UDP and TCP are one port's two sockets.
+var errHEPSockets = errors.New("hep: UDP and TCP sockets are given together or not at all")
+
+// listenHEP opens UDP and TCP on opt.Listen's port (one port for both,
+// also when the kernel picks it), unless opt brings both sockets.
 func listenHEP(opt HEPOptions) (net.PacketConn, net.Listener, error) {
 	switch {
-	case opt.UDP != nil:
-		tcp, err := net.Listen("tcp", opt.UDP.LocalAddr().String())
-		if err != nil {
-			return nil, nil, fmt.Errorf("hep: listen tcp %s: %w", opt.UDP.LocalAddr(), err)
-		}
-		return opt.UDP, tcp, nil
+	case opt.UDP != nil && opt.TCP != nil:
+		return opt.UDP, opt.TCP, nil
+	case opt.UDP != nil: // ListenHEP closes what it is given
+		opt.UDP.Close()
+		return nil, nil, errHEPSockets
 	case opt.TCP != nil:
-		udp, err := net.ListenPacket("udp", opt.TCP.Addr().String())
-		if err != nil {
-			return nil, nil, fmt.Errorf("hep: listen udp %s: %w", opt.TCP.Addr(), err)
-		}
-		return udp, opt.TCP, nil
+		opt.TCP.Close()
+		return nil, nil, errHEPSockets
 	}
 	udp, tcp, err := udptcp.Listen("udp", opt.Listen)
 	if err != nil {
@@ -145,16 +145,14 @@ func listenHEP(opt HEPOptions) (net.PacketConn, net.Listener, error) {
 }
 
 func newHEPSource(ctx context.Context, opt HEPOptions) (*hepSource, error) {
-	s := &hepSource{ctx: ctx, udp: opt.UDP, tcp: opt.TCP, full: make(chan *hepBatch, hepBatches), free: make(chan *hepBatch, hepBatches),
+	s := &hepSource{ctx: ctx, full: make(chan *hepBatch, hepBatches), free: make(chan *hepBatch, hepBatches),
 		notes: make(chan string, 16), quit: make(chan struct{}), timer: time.NewTimer(livePollTimeout), left: -1}
 	if opt.Duration > 0 {
 		s.deadline = time.Now().Add(opt.Duration)
 	}
 	var err error
-	if s.udp == nil || s.tcp == nil {
-		if s.udp, s.tcp, err = listenHEP(opt); err != nil {
-			return nil, err
-		}
+	if s.udp, s.tcp, err = listenHEP(opt); err != nil {
+		return nil, err
 	}
 	if u, ok := s.udp.(*net.UDPConn); ok {
 		sockbuf.GrowReadBuffer(u, hepReadBuffer)
