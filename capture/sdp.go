@@ -35,14 +35,23 @@ type sdpInfo struct {
 	Media      []sdpMedia
 }
 
-// parseSDP reads an SDP body with pion/sdp. Where pion refuses a line
+// parseSDP reads an SDP body: in the plain form nearly every body is in,
+// by readPlainSDP (sdpfast.go); otherwise as parseSDPFully does.
+func parseSDP(body []byte) (*sdpInfo, error) {
+	if sd, ok := readPlainSDP(body); ok {
+		return describeSession(sd), nil
+	}
+	return parseSDPFully(body)
+}
+
+// parseSDPFully reads an SDP body with pion/sdp. Where pion refuses a line
 // that RFC 8866 allows (m=image udptl t38 for T.38 fax, a line type it does
 // not know), a tolerant reading of the lines natdoc needs takes over, so a
 // valid SDP is never lost: only a body without a single readable m= line
 // is an error. RFC 4566 §5.7: a media-level c= overrides the session-level
 // one; §6 direction attributes at media level override session level, and
 // sendrecv is the default (RFC 3264 §5.1).
-func parseSDP(body []byte) (*sdpInfo, error) {
+func parseSDPFully(body []byte) (*sdpInfo, error) {
 	var sd sdp.SessionDescription
 	if err := sd.Unmarshal(body); err != nil {
 		tolerant, terr := readSDPTolerantly(body)

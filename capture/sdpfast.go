@@ -1,0 +1,262 @@
+package capture
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/pion/sdp/v3"
+)
+
+// The SDP fast path. Nearly every SDP body a phone or a server writes is in
+// one plain form: CRLF lines of printable ASCII, fields one space apart, the
+// line types in RFC 8866 order, no repeat times, time zones or keys.
+// readPlainSDP reads such a body straight into the parts of pion's model
+// that describeSession reads, without pion's lexer: on a capture of
+// signalling, pion's reading of each new SDP body was a sixth of natdoc's
+// time. Anything outside the plain form makes it decline, and pion reads the
+// body: pion stays the parser of record, and FuzzPlainSDP holds the fast
+// path equal to it on every body the fast path accepts. Each check below
+// is pion's own (unmarshal.go of pion/sdp v3), or stricter.
+
+// sdpPlace is where a plain SDP body's next line may go: the states of
+// pion's grammar "v o s i? c? b* t+ a* (m (i|c|b|a)*)*", the plain subset
+// of RFC 8866 §5's order.
+type sdpPlace int
+
+const (
+	sdpWantVersion sdpPlace = iota
+	sdpWantOrigin
+	sdpWantName
+	sdpAfterName    // i, c, b or t
+	sdpAfterInfo    // c, b or t
+	sdpAfterConn    // b or t
+	sdpAfterTiming  // t, a or m
+	sdpSessionAttrs // a or m
+	sdpInMedia      // i, c, b, a or m
+)
+
+// sdpNext is the place after a line of type key at place p, or false when
+// the plain form has no such line there.
+func sdpNext(p sdpPlace, key byte) (sdpPlace, bool) {
+	switch {
+	case p == sdpWantVersion && key == 'v':
+		return sdpWantOrigin, true
+	case p == sdpWantOrigin && key == 'o':
+		return sdpWantName, true
+	case p == sdpWantName && key == 's':
+		return sdpAfterName, true
+	case p == sdpAfterName && key == 'i':
+		return sdpAfterInfo, true
+	case (p == sdpAfterName || p == sdpAfterInfo) && key == 'c',
+		(p == sdpAfterName || p == sdpAfterInfo || p == sdpAfterConn) && key == 'b':
+		return sdpAfterConn, true
+	case p >= sdpAfterName && p <= sdpAfterTiming && key == 't':
+		return sdpAfterTiming, true
+	case (p == sdpAfterTiming || p == sdpSessionAttrs) && key == 'a':
+		return sdpSessionAttrs, true
+	case p >= sdpAfterTiming && key == 'm',
+		p == sdpInMedia && (key == 'i' || key == 'c' || key == 'b' || key == 'a'):
+		return sdpInMedia, true
+	}
+	return p, false
+}
+
+// readPlainSDP reads body when it is in the plain form; ok is false when it
+// is not and pion must read it.
+func readPlainSDP(body []byte) (sd *sdp.SessionDescription, ok bool) {
+	text := string(body)
+	sd = &sdp.SessionDescription{}
+	place := sdpWantVersion
+	for text != "" {
+		end := strings.Index(text, "\r\n")
+		if end < 2 || text[1] != '=' || !plainSDPValue(text[2:end]) {
+			return nil, false
+		}
+		key, value := text[0], text[2:end]
+		text = text[end+2:]
+		if place, ok = sdpNext(place, key); !ok || !readPlainSDPLine(sd, key, value) {
+			return nil, false
+		}
+	}
+	return sd, true
+}
+
+// plainSDPValue says whether v is printable ASCII (no tab, no CR or LF).
+func plainSDPValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if v[i] < 0x20 || v[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// readPlainSDPLine reads one line's value into sd, at the place sdpNext
+// allowed it.
+func readPlainSDPLine(sd *sdp.SessionDescription, key byte, value string) bool {
+	var media *sdp.MediaDescription
+	if n := len(sd.MediaDescriptions); n > 0 {
+		media = sd.MediaDescriptions[n-1]
+	}
+	switch key {
+	case 'v':
+		return value == "0"
+	case 'o':
+		return readPlainOrigin(sd, value)
+	case 's', 'i':
+		return true
+	case 'c':
+		ci, ok := plainConnection(value)
+		if media != nil {
+			media.ConnectionInformation = ci
+		} else {
+			sd.ConnectionInformation = ci
+		}
+		return ok
+	case 'b':
+		return plainBandwidth(value)
+	case 't':
+		f := fieldsOf(value, 2)
+		return f.n == 2 && isDigits(f.at[0]) && isDigits(f.at[1])
+	case 'a':
+		if media != nil {
+			media.Attributes = append(media.Attributes, attributeOf(value))
+		} else {
+			sd.Attributes = append(sd.Attributes, attributeOf(value))
+		}
+		return true
+	case 'm':
+		md, ok := plainMediaLine(value)
+		sd.MediaDescriptions = append(sd.MediaDescriptions, md)
+		return ok
+	}
+	return false
+}
+
+// readPlainOrigin reads "o=<user> <id> <version> IN IP4|IP6 <address>".
+func readPlainOrigin(sd *sdp.SessionDescription, value string) bool {
+	f := fieldsOf(value, 6)
+	if f.n != 6 || !isDigits(f.at[1]) || !isDigits(f.at[2]) || f.at[3] != "IN" || !isAddrType(f.at[4]) {
+		return false
+	}
+	sd.Origin = sdp.Origin{Username: f.at[0], NetworkType: f.at[3], AddressType: f.at[4], UnicastAddress: f.at[5]}
+	return true
+}
+
+// plainConnection reads "IN IP4|IP6 <address>" as written: pion keeps a
+// TTL or count after a slash in the address.
+func plainConnection(value string) (*sdp.ConnectionInformation, bool) {
+	f := fieldsOf(value, 3)
+	if f.n != 3 || f.at[0] != "IN" || !isAddrType(f.at[1]) {
+		return nil, false
+	}
+	return &sdp.ConnectionInformation{NetworkType: f.at[0], AddressType: f.at[1], Address: &sdp.Address{Address: f.at[2]}}, true
+}
+
+// plainBandwidth checks "b=<type>:<number>" as pion does.
+func plainBandwidth(value string) bool {
+	kind, number, ok := strings.Cut(value, ":")
+	if !ok || strings.Contains(number, ":") {
+		return false
+	}
+	switch {
+	case strings.HasPrefix(kind, "X-"), kind == "CT", kind == "AS", kind == "TIAS", kind == "RS", kind == "RR":
+	default:
+		return false
+	}
+	_, err := strconv.ParseUint(number, 10, 64)
+	return err == nil
+}
+
+// attributeOf splits "key:value" at its first colon, as pion does (a colon
+// first leaves the whole line the key).
+func attributeOf(value string) sdp.Attribute {
+	if i := strings.IndexByte(value, ':'); i > 0 {
+		return sdp.Attribute{Key: value[:i], Value: value[i+1:]}
+	}
+	return sdp.Attribute{Key: value}
+}
+
+// plainMediaLine reads "<media> <port> <proto> <fmt>..." with a media and
+// protocol pion knows and a port without a count.
+func plainMediaLine(value string) (*sdp.MediaDescription, bool) {
+	media, rest, _ := strings.Cut(value, " ")
+	portText, rest, _ := strings.Cut(rest, " ")
+	proto, formats, _ := strings.Cut(rest, " ")
+	md := &sdp.MediaDescription{}
+	switch media {
+	case "audio", "video", "text", "application", "message":
+	default:
+		return md, false
+	}
+	if len(portText) > 5 || !isDigits(portText) {
+		return md, false
+	}
+	port, _ := strconv.Atoi(portText)
+	if port > 65535 || proto == "" {
+		return md, false
+	}
+	md.MediaName = sdp.MediaName{Media: media, Port: sdp.RangedPort{Value: port}, Protos: strings.Split(proto, "/")}
+	for _, p := range md.MediaName.Protos {
+		if !knownMediaProto(p) {
+			return md, false
+		}
+	}
+	if formats != "" {
+		md.MediaName.Formats = strings.Split(formats, " ")
+		for _, f := range md.MediaName.Formats {
+			if f == "" {
+				return md, false
+			}
+		}
+	}
+	return md, true
+}
+
+// knownMediaProto: the protocol names pion accepts in an m= line.
+func knownMediaProto(p string) bool {
+	switch p {
+	case "UDP", "RTP", "AVP", "SAVP", "SAVPF", "TLS", "DTLS", "SCTP", "AVPF", "TCP", "MSRP", "BFCP", "UDT", "IX", "MRCPv2", "FEC":
+		return true
+	}
+	return false
+}
+
+func isAddrType(s string) bool { return s == "IP4" || s == "IP6" }
+
+// isDigits says whether s is one or more ASCII digits.
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// sdpFields is up to six fields of a line, one space apart.
+type sdpFields struct {
+	at [6]string
+	n  int // how many; more than asked for, or an empty one, makes it -1
+}
+
+// fieldsOf splits value at single spaces into at most max fields.
+func fieldsOf(value string, max int) sdpFields {
+	var f sdpFields
+	for {
+		field, rest, more := strings.Cut(value, " ")
+		if field == "" || f.n == max {
+			f.n = -1
+			return f
+		}
+		f.at[f.n] = field
+		f.n++
+		if !more {
+			return f
+		}
+		value = rest
+	}
+}
