@@ -19,6 +19,9 @@ type rtpmapEntry struct {
 	call   *sipCall
 	// udptl: the address receives T.38 fax (UDPTL), not RTP.
 	udptl bool
+	// from is the SDP the entry came from: a resent message shares its
+	// first copy's, and has nothing new to note.
+	from *sdpInfo
 }
 
 // noteRtpmaps indexes the clock rates an SDP gives; a later SDP for the
@@ -27,14 +30,19 @@ func (s *state) noteRtpmaps(sd *sdpInfo, c *sipCall) {
 	if sd == nil || c == nil {
 		return
 	}
-	for _, m := range sd.Media {
+	for i := range sd.Media {
+		m := &sd.Media[i]
 		if !m.Addr.IsValid() || (len(m.Rates) == 0 && !m.UDPTL) {
 			continue
 		}
-		if _, ok := s.rtpmaps[m.Addr]; !ok && len(s.rtpmaps) >= s.limits.Streams {
+		e, ok := s.rtpmaps[m.Addr]
+		switch {
+		case ok && e.from == sd && e.call == c:
+			continue // noted already
+		case !ok && len(s.rtpmaps) >= s.limits.Streams:
 			continue // bounded like the stream table
 		}
-		s.rtpmaps[m.Addr] = rtpmapEntry{rates: m.Rates, codecs: m.Codecs, proto: m.Proto, crypto: m.Crypto, call: c, udptl: m.UDPTL}
+		s.rtpmaps[m.Addr] = rtpmapEntry{rates: m.Rates, codecs: m.Codecs, proto: m.Proto, crypto: m.Crypto, call: c, udptl: m.UDPTL, from: sd}
 	}
 }
 

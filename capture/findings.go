@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/natdoc/natdoc/report"
@@ -90,9 +91,11 @@ func setupFinding(cb *callBuild, s SetupFacts, v StreamVerdict) (report.Finding,
 	}
 	t := &cb.call.setup
 	f := report.Finding{ID: id, Severity: sev, Subject: cb.call.CallID}
-	text := fmt.Sprintf("INVITE %s → %s sent once", t.src, t.dst)
+	// Concatenated, not formatted: a flood of unanswered INVITEs makes
+	// this text for each of them.
+	text := "INVITE " + t.src.String() + " → " + t.dst.String() + " sent once"
 	if t.sent > 1 {
-		text = fmt.Sprintf("INVITE %s → %s sent %d times over %s", t.src, t.dst, t.sent, roundWait(t.lastSentAt.Sub(t.sentAt)))
+		text = "INVITE " + t.src.String() + " → " + t.dst.String() + " sent " + strconv.Itoa(t.sent) + " times over " + roundWait(t.lastSentAt.Sub(t.sentAt)).String()
 	}
 	sent := report.Evidence{
 		Text:   text,
@@ -112,7 +115,7 @@ func setupFinding(cb *callBuild, s SetupFacts, v StreamVerdict) (report.Finding,
 		}
 		f.Remedy = remedyUnreachableContact
 	case IDRequestUnanswered:
-		f.Title = fmt.Sprintf("Nothing answered the INVITE to %s", t.dst)
+		f.Title = "Nothing answered the INVITE to " + t.dst.String()
 		f.Evidence = []report.Evidence{sent}
 		f.Remedy = remedyUnanswered
 	case IDCalleeNeverRang:
@@ -327,14 +330,14 @@ func signallingFindings(c *sipCall, subject string, problem bool) []report.Findi
 		src := m.Src.Addr()
 		if ip := m.contactIP; ip.IsValid() && IsPrivate(ip) && isPublic(src) && fs.once(findingKey{"contact", m.Contact, ""}) {
 			fs.add(report.Finding{ID: IDContactPrivateAddress, Severity: report.SeverityInfo,
-				Title:    fmt.Sprintf("Contact names the private address %s, but the message came from %s", ip, m.Src),
+				Title:    "Contact names the private address " + ip.String() + ", but the message came from " + m.Src.String(),
 				Evidence: []report.Evidence{{Text: m.Summary() + " Contact host", Frames: []uint64{m.Frame}, Addrs: []string{ip.String(), m.Src.String()}}},
 				Remedy:   contactRemedy(problem)})
 		}
 		if !m.Request || m.Via.Host == "" {
 			if !m.Request && viaShowsNAT(m.Via) && fs.once(findingKey{"received", m.Via.Received, m.Via.RPort}) {
 				fs.add(report.Finding{ID: IDViaReceivedRport, Severity: report.SeverityInfo,
-					Title:    fmt.Sprintf("A server recorded where the request really came from (received=%s rport=%s): it saw the sender behind NAT", m.Via.Received, m.Via.RPort),
+					Title:    "A server recorded where the request really came from (received=" + m.Via.Received + " rport=" + m.Via.RPort + "): it saw the sender behind NAT",
 					Evidence: []report.Evidence{{Text: m.Summary() + " top Via", Frames: []uint64{m.Frame}}}})
 			}
 			continue
@@ -380,7 +383,7 @@ func (fs *findingSet) requestFindings(m *sipInfo, problem bool) {
 	privateVia := IsPrivate(viaIP) && isPublic(src)
 	if privateVia && fs.once(findingKey{"via-private", m.Via.Host, ""}) {
 		fs.add(report.Finding{ID: IDViaPrivateAddress, Severity: report.SeverityInfo,
-			Title:    fmt.Sprintf("Via sent-by is the private address %s, but the request came from %s", viaIP, m.Src),
+			Title:    "Via sent-by is the private address " + viaIP.String() + ", but the request came from " + m.Src.String(),
 			Evidence: []report.Evidence{{Text: m.Method + " top Via", Frames: []uint64{m.Frame}}}})
 	}
 	// A private sent-by already says it; this rule catches the rest

@@ -114,7 +114,7 @@ func (r *repeats) get(payload []byte) (info *sipInfo, rr repeatRead) {
 		// reading's.
 		info.Frame, info.Offset, info.Src, info.Dst = 0, 0, netip.AddrPort{}, netip.AddrPort{}
 		info.Transport, info.Fragmented, info.LengthMismatch, info.Body = "", false, e.mismatch, nil
-		info.contactIP, info.viaIP, info.receivedIP = netip.Addr{}, netip.Addr{}, netip.Addr{}
+		// The Contact and Via addresses are the reading's: kept.
 		if e.body[1] > e.body[0] {
 			info.Body = payload[e.body[0]:e.body[1]]
 		}

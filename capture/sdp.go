@@ -38,7 +38,9 @@ type sdpInfo struct {
 // parseSDP reads an SDP body: in the plain form nearly every body is in,
 // by readPlainSDP (sdpfast.go); otherwise as parseSDPFully does.
 func parseSDP(body []byte) (*sdpInfo, error) {
-	if sd, ok := readPlainSDP(body); ok {
+	p := plainSDPs.Get().(*plainSDP)
+	defer plainSDPs.Put(p)
+	if sd, ok := readPlainSDP(body, p); ok {
 		return describeSession(sd), nil
 	}
 	return parseSDPFully(body)

@@ -3,6 +3,7 @@ package capture
 import (
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/pion/sdp/v3"
 )
@@ -61,11 +62,47 @@ func sdpNext(p sdpPlace, key byte) (sdpPlace, bool) {
 	return p, false
 }
 
-// readPlainSDP reads body when it is in the plain form; ok is false when it
-// is not and pion must read it.
-func readPlainSDP(body []byte) (sd *sdp.SessionDescription, ok bool) {
+// plainSDP is the model readPlainSDP fills, kept for the next body with
+// its slices' room: describeSession keeps nothing of it but strings, which
+// point into the body's own copy.
+type plainSDP struct {
+	sd    sdp.SessionDescription
+	media []sdp.MediaDescription
+}
+
+var plainSDPs = sync.Pool{New: func() any { return new(plainSDP) }}
+
+// reset empties p for the next body.
+func (p *plainSDP) reset() {
+	attrs := p.sd.Attributes[:0]
+	p.sd = sdp.SessionDescription{Attributes: attrs, MediaDescriptions: p.sd.MediaDescriptions[:0]}
+	for i := range p.media {
+		m := &p.media[i]
+		*m = sdp.MediaDescription{Attributes: m.Attributes[:0],
+			MediaName: sdp.MediaName{Protos: m.MediaName.Protos[:0], Formats: m.MediaName.Formats[:0]}}
+	}
+}
+
+// newMedia is the next media description of the body.
+func (p *plainSDP) newMedia() *sdp.MediaDescription {
+	n := len(p.sd.MediaDescriptions)
+	if n == len(p.media) {
+		p.media = append(p.media, sdp.MediaDescription{})
+		// The media moved: point at them anew.
+		for i := range n {
+			p.sd.MediaDescriptions[i] = &p.media[i]
+		}
+	}
+	p.sd.MediaDescriptions = append(p.sd.MediaDescriptions, &p.media[n])
+	return &p.media[n]
+}
+
+// readPlainSDP reads body into p when it is in the plain form; ok is false
+// when it is not and pion must read it.
+func readPlainSDP(body []byte, p *plainSDP) (sd *sdp.SessionDescription, ok bool) {
 	text := string(body)
-	sd = &sdp.SessionDescription{}
+	p.reset()
+	sd = &p.sd
 	place := sdpWantVersion
 	for text != "" {
 		end := strings.Index(text, "\r\n")
@@ -74,7 +111,7 @@ func readPlainSDP(body []byte) (sd *sdp.SessionDescription, ok bool) {
 		}
 		key, value := text[0], text[2:end]
 		text = text[end+2:]
-		if place, ok = sdpNext(place, key); !ok || !readPlainSDPLine(sd, key, value) {
+		if place, ok = sdpNext(place, key); !ok || !readPlainSDPLine(p, key, value) {
 			return nil, false
 		}
 	}
@@ -93,7 +130,8 @@ func plainSDPValue(v string) bool {
 
 // readPlainSDPLine reads one line's value into sd, at the place sdpNext
 // allowed it.
-func readPlainSDPLine(sd *sdp.SessionDescription, key byte, value string) bool {
+func readPlainSDPLine(p *plainSDP, key byte, value string) bool {
+	sd := &p.sd
 	var media *sdp.MediaDescription
 	if n := len(sd.MediaDescriptions); n > 0 {
 		media = sd.MediaDescriptions[n-1]
@@ -126,9 +164,7 @@ func readPlainSDPLine(sd *sdp.SessionDescription, key byte, value string) bool {
 		}
 		return true
 	case 'm':
-		md, ok := plainMediaLine(value)
-		sd.MediaDescriptions = append(sd.MediaDescriptions, md)
-		return ok
+		return plainMediaLine(p.newMedia(), value)
 	}
 	return false
 }
@@ -179,38 +215,39 @@ func attributeOf(value string) sdp.Attribute {
 
 // plainMediaLine reads "<media> <port> <proto> <fmt>..." with a media and
 // protocol pion knows and a port without a count.
-func plainMediaLine(value string) (*sdp.MediaDescription, bool) {
+func plainMediaLine(md *sdp.MediaDescription, value string) bool {
 	media, rest, _ := strings.Cut(value, " ")
 	portText, rest, _ := strings.Cut(rest, " ")
 	proto, formats, _ := strings.Cut(rest, " ")
-	md := &sdp.MediaDescription{}
 	switch media {
 	case "audio", "video", "text", "application", "message":
 	default:
-		return md, false
+		return false
 	}
 	if len(portText) > 5 || !isDigits(portText) {
-		return md, false
+		return false
 	}
 	port, _ := strconv.Atoi(portText)
 	if port > 65535 || proto == "" {
-		return md, false
+		return false
 	}
-	md.MediaName = sdp.MediaName{Media: media, Port: sdp.RangedPort{Value: port}, Protos: strings.Split(proto, "/")}
-	for _, p := range md.MediaName.Protos {
+	md.MediaName.Media, md.MediaName.Port = media, sdp.RangedPort{Value: port}
+	for p := range strings.SplitSeq(proto, "/") {
 		if !knownMediaProto(p) {
-			return md, false
+			return false
 		}
+		md.MediaName.Protos = append(md.MediaName.Protos, p)
 	}
-	if formats != "" {
-		md.MediaName.Formats = strings.Split(formats, " ")
-		for _, f := range md.MediaName.Formats {
-			if f == "" {
-				return md, false
-			}
+	if formats == "" {
+		return true
+	}
+	for f := range strings.SplitSeq(formats, " ") {
+		if f == "" {
+			return false
 		}
+		md.MediaName.Formats = append(md.MediaName.Formats, f)
 	}
-	return md, true
+	return true
 }
 
 // knownMediaProto: the protocol names pion accepts in an m= line.

@@ -161,6 +161,9 @@ type sipInfo struct {
 	// Via.Received read as addresses (invalid when they are names), once
 	// for the several rules that compare them (addresses).
 	contactIP, viaIP, receivedIP netip.Addr
+	// addrsRead: addresses has set them (a resent message's reading
+	// comes with them, repeats.go).
+	addrsRead bool
 }
 
 // newSIPInfo makes a message's facts and its header facts in one
@@ -217,8 +220,12 @@ type sipHeaders struct {
 }
 
 // addresses reads the message's Contact, Via sent-by and received as
-// addresses.
+// addresses, once: they depend only on the header facts.
 func (s *sipInfo) addresses() {
+	if s.addrsRead {
+		return
+	}
+	s.addrsRead = true
 	s.contactIP, _ = netip.ParseAddr(s.Contact)
 	s.viaIP, _ = netip.ParseAddr(s.Via.Host)
 	s.receivedIP, _ = netip.ParseAddr(s.Via.Received)

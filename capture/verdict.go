@@ -2,6 +2,7 @@ package capture
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -329,10 +330,10 @@ func notAnswered(s SetupFacts) StreamVerdict {
 		explain = fmt.Sprintf("the call timed out (408) after %s %s", wait, ringingText(s))
 	case status >= 300:
 		na.Reason = report.NotAnsweredRejected
-		explain = fmt.Sprintf("the call was rejected (%d)", status)
+		explain = "the call was rejected (" + strconv.Itoa(status) + ")"
 	case !s.Responded && (s.Sent > 1 || s.Waited >= inviteTimeout):
 		na.Reason = report.NotAnsweredUnreachable
-		explain = fmt.Sprintf("the INVITE got no response at all (sent %d times over %s)", s.Sent, wait)
+		explain = "the INVITE got no response at all (sent " + strconv.Itoa(s.Sent) + " times over " + wait.String() + ")"
 	case s.Responded && s.Waited >= inviteTimeout:
 		na.Reason = report.NotAnsweredTimedOut
 		explain = fmt.Sprintf("no final response came in %s %s", wait, ringingText(s))

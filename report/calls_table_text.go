@@ -99,12 +99,14 @@ func textCalls(r *Report, opt Options) string {
 	return heading("Calls") + problemCallsLine(newFindingsDigest(0, r.Calls)) + renderCalls(rows, layout, parties) + "\n" + callsLegend(rows, layout, width)
 }
 
-func newCallsRow(c Call) callsRow { return newCallsRowStyled(c, true) }
+func newCallsRow(c Call) callsRow { return newCallsRowStyled(c, true, nil) }
 
 // newCallsRowStyled makes a call's row, its mark and verdict styled
 // unless the output is plain (no terminal, NO_COLOR): a streamed table
 // of 50,000 rows spent a tenth of its time styling what the writer strips.
-func newCallsRowStyled(c Call, styled bool) callsRow {
+// The columns skip marks (a layout's dropped ones; nil: none) are left
+// empty: a streamed table makes a row per call.
+func newCallsRowStyled(c Call, styled bool, skip *[numCallsCols]bool) callsRow {
 	var row callsRow
 	paint := func(style lipgloss.Style, s string) string {
 		if !styled {
@@ -116,19 +118,22 @@ func newCallsRowStyled(c Call, styled bool) callsRow {
 	if CallHasProblem(c) {
 		mark = paint(styleError, "!")
 	}
+	wanted := func(col callsCol) bool { return skip == nil || !skip[col] }
 	set := func(col callsCol, full, short string) { row.cells[col] = [2]string{full, short} }
+	same := func(col callsCol, cell func(Call) string) {
+		if wanted(col) {
+			text := cell(c)
+			set(col, text, text)
+		}
+	}
 	set(colMark, mark, mark)
 	set(colCall, c.ID, c.ID)
-	start := c.Start.UTC().Format("15:04:05")
-	set(colStart, start, start)
-	dur := callDuration(c)
-	set(colDuration, dur, dur)
+	same(colStart, func(c Call) string { return c.Start.UTC().Format("15:04:05") })
+	same(colDuration, callDuration)
 	style := verdictStyle(c.Verdict)
 	set(colVerdict, paint(style, verdictText(c)), paint(style, shortVerdict(c)))
-	rtp := packetsEachWay(c)
-	set(colRTP, rtp, rtp)
-	quality := qualityEachWay(c)
-	set(colQuality, quality, quality)
+	same(colRTP, packetsEachWay)
+	same(colQuality, qualityEachWay)
 	row.caller, row.callee, row.verdict = c.Caller, c.Callee, c.Verdict
 	return row
 }
@@ -333,6 +338,9 @@ func joinUserHost(user, host string) string {
 // keep the network and the interface part a reader compares.
 func ipv6Forms(host string) []string {
 	forms := []string{host}
+	if !strings.Contains(host, ":") {
+		return forms // a name or an IPv4 address: no shorter form
+	}
 	inner := strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
 	a, err := netip.ParseAddr(inner)
 	if err != nil || !a.Is6() || a.Is4In6() {

@@ -125,7 +125,7 @@ func (s *textStream) start() error {
 
 // row writes one call's row and digests the call.
 func (s *textStream) row(c Call) {
-	r := newCallsRowStyled(c, s.styled)
+	r := newCallsRowStyled(c, s.styled, &s.layout.dropped)
 	v := s.layout.variant()
 	var cells []string
 	for col := range numCallsCols {
