@@ -370,5 +370,8 @@ func middleEllipsis(s string, width int) string {
 	}
 	tail := (width - 1) / 2
 	head := width - 1 - tail
+	if isPlainASCII(s) {
+		return s[:head] + "…" + s[len(s)-tail:]
+	}
 	return ansi.Truncate(s, head, "") + "…" + ansi.TruncateLeft(s, cellWidth(s)-tail, "")
 }

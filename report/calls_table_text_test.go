@@ -119,3 +119,26 @@ func TestPartiesCellShares(t *testing.T) {
 		t.Errorf("partiesCell = %q: wider than 24", got)
 	}
 }
+
+// TestCellWidthFastPaths: the widths and shortenings worked out without
+// ansi equal ansi's own.
+func TestCellWidthFastPaths(t *testing.T) {
+	for _, s := range []string{"", "C1", "100@natdoc.test → gw@natdoc.test", "50096@natdo…test → gw", "→…→",
+		"x\u0301 → y", "电话 → 100", "\x1b[31mred\x1b[0m → b", "tab\there", "…\u0301"} {
+		if got, want := cellWidth(s), ansi.StringWidth(s); got != want {
+			t.Errorf("cellWidth(%q) = %d, ansi says %d", s, got, want)
+		}
+	}
+	for _, s := range []string{"natdoc.example.test", "pbx.example.org", "ab"} {
+		for width := 2; width <= len(s); width++ {
+			tail := (width - 1) / 2
+			want := ansi.Truncate(s, width-1-tail, "") + "…" + ansi.TruncateLeft(s, len(s)-tail, "")
+			if width >= len(s) {
+				want = s
+			}
+			if got := middleEllipsis(s, width); got != want {
+				t.Errorf("middleEllipsis(%q, %d) = %q, want %q", s, width, got, want)
+			}
+		}
+	}
+}
