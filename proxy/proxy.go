@@ -20,6 +20,10 @@ type call struct {
 	caller, callee         string
 	callerTag              string
 	callerAddr, calleeAddr netip.AddrPort // where their SIP comes from (and goes to)
+	// callerTransport and calleeTransport are what each side's SIP comes
+	// over ("UDP", "TCP"): the caller's INVITE, the callee's REGISTER. A
+	// request goes to a side over its own, whatever it arrived on.
+	callerTransport, calleeTransport string
 	invite                 *sip.Request   // as the caller sent it
 	ok                     *sip.Response  // the callee's 2xx, for BYEs at shutdown
 
@@ -28,6 +32,15 @@ type call struct {
 	start, answer time.Time
 	state         string
 	endOnce       sync.Once
+}
+
+// toward is where a request from one side goes, and over which
+// transport: the other side's.
+func (c *call) toward(fromCaller bool) (netip.AddrPort, string) {
+	if fromCaller {
+		return c.calleeAddr, c.calleeTransport
+	}
+	return c.callerAddr, c.callerTransport
 }
 
 // anchor is the call's media anchoring (nil without fix mode), set once
@@ -141,7 +154,8 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 // error is a *mediaError, with the response to reject it with.
 func (s *Server) newCall(req *sip.Request, src netip.AddrPort, b Binding) (*call, error) {
 	c := &call{id: req.CallID().Value(), callee: b.User, callerTag: fromTag(req), invite: req.Clone(),
-		callerAddr: src, calleeAddr: b.Source, start: s.cfg.Now(), state: "ringing"}
+		callerAddr: src, calleeAddr: b.Source, callerTransport: req.Transport(), calleeTransport: b.Transport,
+		start: s.cfg.Now(), state: "ringing"}
 	if f := req.From(); f != nil {
 		c.caller = f.Address.User
 	}
@@ -234,11 +248,9 @@ func (s *Server) anchor(m sdpCarrier, req *sip.Request, c *call, fromCaller bool
 
 // forward relays a request statefully and its responses back.
 func (s *Server) forward(req, fwd *sip.Request, tx sip.ServerTransaction, c *call, fromCaller bool) {
-	dst := c.calleeAddr
-	if !fromCaller {
-		dst = c.callerAddr
-	}
+	dst, transport := c.toward(fromCaller)
 	fwd.SetDestination(dst.String())
+	fwd.SetTransport(transport)
 	initial := req.IsInvite() && !sipcall.HasToTag(req)
 	if mf := req.MaxForwards(); mf != nil && mf.Val() <= 1 {
 		// RFC 3261 §16.3 step 3: a loop or an absurd path.
@@ -417,13 +429,13 @@ func (s *Server) proxyOptions(dst netip.AddrPort, c *call, recordRoute bool) []s
 	if recordRoute {
 		opts = append(opts, func(_ *sipgo.Client, r *sip.Request) error {
 			// Double Record-Route (RFC 5658) when the two sides reach us at
-			// different addresses: the top entry faces the callee, the
-			// bottom one the caller.
+			// different addresses or over different transports: the top
+			// entry faces the callee, the bottom one the caller.
 			callerHost, _ := s.addrFor(c.callerAddr.Addr())
 			calleeHost, _ := s.addrFor(c.calleeAddr.Addr())
-			r.PrependHeader(s.recordRoute(callerHost, r.Transport()))
-			if calleeHost != callerHost {
-				r.PrependHeader(s.recordRoute(calleeHost, r.Transport()))
+			r.PrependHeader(s.recordRoute(callerHost, c.callerTransport))
+			if calleeHost != callerHost || c.calleeTransport != c.callerTransport {
+				r.PrependHeader(s.recordRoute(calleeHost, c.calleeTransport))
 			}
 			return nil
 		})
@@ -496,14 +508,12 @@ func (s *Server) onAck(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	fromCaller := fromTag(req) == c.callerTag
-	dst := c.calleeAddr
-	if !fromCaller {
-		dst = c.callerAddr
-	}
+	dst, transport := c.toward(fromCaller)
 	fwd := req.Clone()
 	s.stripOwnRoutes(fwd)
 	s.anchor(fwd, req, c, fromCaller) // late-offer answer; an ACK cannot be refused
 	fwd.SetDestination(dst.String())
+	fwd.SetTransport(transport)
 	if err := s.client.WriteRequest(fwd, s.proxyOptions(dst, c, false)...); err != nil {
 		s.cfg.Log.Debug("forward ACK", "err", err)
 	}
@@ -590,7 +600,7 @@ func (s *Server) hangUp(c *call) {
 		// Above any CSeq the caller used in this dialog (RFC 3261 §12.2.1.1).
 		bye.AppendHeader(&sip.CSeqHeader{SeqNo: inv.CSeq().SeqNo + 1000, MethodName: sip.BYE})
 		wg.Add(1)
-		go func() { defer wg.Done(); s.sendBye(bye, inv, c, c.calleeAddr) }()
+		go func() { defer wg.Done(); s.sendBye(bye, inv, c, true) }()
 	}
 	if contact := inv.Contact(); contact != nil {
 		to, from := ok.To(), inv.From()
@@ -600,17 +610,19 @@ func (s *Server) hangUp(c *call) {
 		// The callee's CSeq space is unknown here: a high number is above it.
 		bye.AppendHeader(&sip.CSeqHeader{SeqNo: 1 << 30, MethodName: sip.BYE})
 		wg.Add(1)
-		go func() { defer wg.Done(); s.sendBye(bye, inv, c, c.callerAddr) }()
+		go func() { defer wg.Done(); s.sendBye(bye, inv, c, false) }()
 	}
 	wg.Wait()
 }
 
-func (s *Server) sendBye(bye, inv *sip.Request, c *call, dst netip.AddrPort) {
+// sendBye sends bye to the callee (toCallee) or the caller.
+func (s *Server) sendBye(bye, inv *sip.Request, c *call, toCallee bool) {
+	dst, transport := c.toward(toCallee)
 	bye.AppendHeader(sip.HeaderClone(inv.CallID()))
 	maxf := sip.MaxForwardsHeader(70)
 	bye.AppendHeader(&maxf)
 	bye.SetBody(nil)
-	bye.SetTransport(inv.Transport())
+	bye.SetTransport(transport)
 	bye.SetDestination(dst.String())
 	s.requestAndWait(bye, byeTimeout, s.proxyOptions(dst, c, false)...)
 }
