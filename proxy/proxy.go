@@ -24,8 +24,8 @@ type call struct {
 	// over ("UDP", "TCP"): the caller's INVITE, the callee's REGISTER. A
 	// request goes to a side over its own, whatever it arrived on.
 	callerTransport, calleeTransport string
-	invite                 *sip.Request   // as the caller sent it
-	ok                     *sip.Response  // the callee's 2xx, for BYEs at shutdown
+	invite                           *sip.Request  // as the caller sent it
+	ok                               *sip.Response // the callee's 2xx, for BYEs at shutdown
 
 	mu            sync.Mutex
 	media         mediaCall // nil without fix mode
