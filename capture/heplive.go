@@ -30,6 +30,9 @@ type HEPOptions struct {
 	// error). ListenHEP closes them.
 	UDP net.PacketConn
 	TCP net.Listener
+	// Listening, when set, is told the address HEP is received on once
+	// both sockets are open (the port the kernel chose for Listen's :0).
+	Listening func(addr string)
 }
 
 // Bounds of the HEP receiver.
@@ -163,6 +166,9 @@ func newHEPSource(ctx context.Context, opt HEPOptions) (*hepSource, error) {
 	s.wg.Add(2)
 	go s.readUDP()
 	go s.acceptTCP()
+	if opt.Listening != nil {
+		opt.Listening(s.addr())
+	}
 	return s, nil
 }
 

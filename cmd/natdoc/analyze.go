@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"runtime/debug"
@@ -327,7 +328,7 @@ cannot be judged; the signalling findings stand.`,
 		},
 	}
 	cmd.Flags().StringVarP(&opts.Interface, "interface", "i", "", "network interface to capture on")
-	cmd.Flags().StringVar(&opts.HEP, "hep", "", "receive HEP from SIP servers and capture agents on this `ADDR:PORT` (UDP and TCP) instead of capturing")
+	cmd.Flags().StringVar(&opts.HEP, "hep", "", "receive HEP from SIP servers and capture agents on this `ADDR:PORT` (UDP and TCP; port 0 takes one the kernel picks, said on stderr) instead of capturing")
 	cmd.Flags().StringVar(&opts.Metrics, "metrics", "", "serve Prometheus metrics on `ADDR:PORT`/metrics while capturing")
 	opts.HEPOut.register(cmd.Flags())
 	cmd.Flags().StringVarP(&opts.WriteFile, "write", "w", "", "also save the packets to this pcap `FILE`")
@@ -405,10 +406,10 @@ func runCapture(cmd *cobra.Command, a *app, opts captureOptions) error {
 		// judged, not kept for the end.
 		return writeStreamed(a, f, rep, func(onCall func(report.Call) error) (*capture.Result, error) {
 			live.OnCall = onCall
-			return listenLive(cmd.Context(), opts, live)
+			return listenLive(cmd.Context(), a.stderr, opts, live)
 		})
 	}
-	res, err := listenLive(cmd.Context(), opts, live)
+	res, err := listenLive(cmd.Context(), a.stderr, opts, live)
 	if err != nil {
 		return err
 	}
@@ -417,10 +418,12 @@ func runCapture(cmd *cobra.Command, a *app, opts captureOptions) error {
 	return a.emit(rep)
 }
 
-// listenLive runs the capture: HEP on opts.HEP, else the interface.
-func listenLive(ctx context.Context, opts captureOptions, live capture.LiveOptions) (res *capture.Result, err error) {
+// listenLive runs the capture: HEP on opts.HEP (said on stderr where,
+// for a port the kernel chose), else the interface.
+func listenLive(ctx context.Context, stderr io.Writer, opts captureOptions, live capture.LiveOptions) (res *capture.Result, err error) {
 	if opts.HEP != "" {
-		res, err = capture.ListenHEP(ctx, capture.HEPOptions{LiveOptions: live, Listen: opts.HEP})
+		listening := func(addr string) { fmt.Fprintf(stderr, "receiving HEP on udp and tcp %s\n", addr) }
+		res, err = capture.ListenHEP(ctx, capture.HEPOptions{LiveOptions: live, Listen: opts.HEP, Listening: listening})
 	} else {
 		res, err = capture.Live(ctx, live)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"os/exec"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,18 +21,6 @@ import (
 	"github.com/natdoc/natdoc/internal/natlab"
 	"github.com/natdoc/natdoc/report"
 )
-
-// freePort returns a loopback address with a port free for UDP and TCP
-// just now.
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 // replayAsHEP sends every UDP packet of a capture to addr as HEPv3 (SIP
 // as SIP, the rest as RTP), stamped with its capture time, as an agent
@@ -81,16 +71,22 @@ func callSummary(calls []report.Call) string {
 // analyze gives for the capture itself, and its --metrics endpoint counts
 // the SIP while it runs.
 func TestCaptureHEPMatchesAnalyze(t *testing.T) {
-	addr, metricsAddr := freePort(t), freePort(t)
 	type result struct {
 		code     int
 		out, err string
 	}
 	done := make(chan result, 1)
+	// Ports the kernel picks, read back from stderr: a port found free
+	// and closed again may be taken before natdoc listens on it.
+	stderr := newLineWatch("receiving HEP on udp and tcp ", "metrics on http://")
 	go func() {
-		code, out, errOut := run(t, "capture", "--hep", addr, "--duration", "3s", "--json", "--metrics", metricsAddr)
-		done <- result{code, out, errOut}
+		var out bytes.Buffer
+		code := Main([]string{"capture", "--hep", "127.0.0.1:0", "--duration", "3s", "--json", "--metrics", "127.0.0.1:0"},
+			strings.NewReader(""), &out, stderr)
+		done <- result{code, out.String(), stderr.String()}
 	}()
+	addr := stderr.wait(t, "receiving HEP on udp and tcp ")
+	metricsAddr := strings.TrimSuffix(stderr.wait(t, "metrics on http://"), "/metrics")
 	waitHEPListening(t, addr)
 	sent := replayAsHEP(t, exampleCapture, addr)
 	time.Sleep(500 * time.Millisecond)
@@ -172,5 +168,60 @@ func TestAnalyzeKeyFlagsErrors(t *testing.T) {
 		if code, _, errOut := run(t, args...); code != exitUsage {
 			t.Errorf("natdoc %v: exit %d, want %d (stderr %q)", args, code, exitUsage, errOut)
 		}
+	}
+}
+
+// lineWatch is a stderr that hands on the rest of the first line starting
+// with each of its prefixes.
+type lineWatch struct {
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	scanned int // the whole lines before it were looked at
+	found   map[string]chan string
+}
+
+func newLineWatch(prefixes ...string) *lineWatch {
+	w := &lineWatch{found: map[string]chan string{}}
+	for _, p := range prefixes {
+		w.found[p] = make(chan string, 1)
+	}
+	return w
+}
+
+func (w *lineWatch) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(b)
+	text := w.buf.String()
+	end := strings.LastIndexByte(text, '\n') + 1
+	for _, line := range strings.Split(text[w.scanned:end], "\n") {
+		for p, ch := range w.found {
+			if rest, ok := strings.CutPrefix(line, p); ok {
+				select {
+				case ch <- rest: // the first such line only
+				default:
+				}
+			}
+		}
+	}
+	w.scanned = end
+	return len(b), nil
+}
+
+func (w *lineWatch) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+// wait returns the rest of the line starting with prefix, once written.
+func (w *lineWatch) wait(t *testing.T, prefix string) string {
+	t.Helper()
+	select {
+	case rest := <-w.found[prefix]:
+		return strings.TrimSpace(rest)
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no line %q on stderr:\n%s", prefix, w.String())
+		return ""
 	}
 }
