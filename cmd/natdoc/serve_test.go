@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"net"
 	"strings"
@@ -62,19 +63,18 @@ func TestServeNoEngineAnswers(t *testing.T) {
 
 // TestCallEchoOverLoopback runs serve and call as commands on 127.0.0.x.
 func TestCallEchoOverLoopback(t *testing.T) {
-	// A free port, not a fixed one: other worktrees run this test at the
-	// same time on this machine.
-	probe, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := probe.LocalAddr().String()
-	probe.Close()
+	// A port the kernel picks, read back from serve's stderr: other
+	// worktrees run this test at the same time on this machine, and a
+	// port found free and closed again may be taken before serve binds.
+	serveErr := newLineWatch("natdoc serve: listening on udp ")
 	done := make(chan string)
 	go func() {
-		_, out, _ := run(t, "serve", "--listen", addr, "--rtp-ports", "28000-28999", "--duration", "4s", "--json", "--tcp=false")
-		done <- out
+		var out bytes.Buffer
+		Main([]string{"serve", "--listen", "127.0.0.1:0", "--rtp-ports", "28000-28999", "--duration", "4s", "--json", "--tcp=false"},
+			strings.NewReader(""), &out, serveErr)
+		done <- out.String()
 	}()
+	addr, _, _ := strings.Cut(serveErr.wait(t, "natdoc serve: listening on udp "), " ")
 	waitUDP(t, addr)
 	code, out, stderr := run(t, "call", "--server", addr, "--local-ip", "127.0.0.2", "--duration", "1s", "--json", "echo")
 	if code != exitOK {
