@@ -135,9 +135,12 @@ func (p *tcpPhone) next(prefix string) string {
 	}
 }
 
-// TestTCPCallOverPhonesConnections: a call between two phones on TCP goes
+// TestTCPCallOverPhonesConnections: calls between two phones on TCP go
 // both ways over the connections the phones opened, the server opening
-// none (it may not: noDialOut), from INVITE to BYE.
+// none (it may not: noDialOut), from INVITE to BYE. The second call, once
+// the first one's transactions are over, shows the server kept the
+// phones' connections open (sipgo counts their users and closes one whose
+// count reaches zero).
 func TestTCPCallOverPhonesConnections(t *testing.T) {
 	ts := startTortureServer(t, Config{})
 	bob := dialTCPPhone(t, "127.0.0.3", ts.addr)
@@ -145,21 +148,26 @@ func TestTCPCallOverPhonesConnections(t *testing.T) {
 	bob.next("SIP/2.0 200")
 	alice := dialTCPPhone(t, "127.0.0.2", ts.addr)
 	sdp := "v=0\r\no=- 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n"
-	alice.send(tcpRequest("INVITE", "sip:bob@127.0.0.1", alice.addr, "alice", "<sip:bob@127.0.0.1>", "call-tcp", 1, sdp))
-	inv := bob.next("INVITE ")
-	if !strings.Contains(inv, "m=audio 270") { // the relay's range in startTortureServer
-		t.Errorf("the INVITE bob got does not offer the relay:\n%s", inv)
+	for i, callID := range []string{"call-tcp-1", "call-tcp-2"} {
+		if i > 0 {
+			time.Sleep(time.Second) // past the end of the first call's transactions
+		}
+		alice.send(tcpRequest("INVITE", "sip:bob@127.0.0.1", alice.addr, "alice", "<sip:bob@127.0.0.1>", callID, 1, sdp))
+		inv := bob.next("INVITE ")
+		if !strings.Contains(inv, "m=audio 270") { // the relay's range in startTortureServer
+			t.Errorf("the INVITE bob got does not offer the relay:\n%s", inv)
+		}
+		bob.send(tcpAnswer(inv, "200 OK", bob.addr, strings.ReplaceAll(sdp, "127.0.0.2", "127.0.0.3")))
+		ok := alice.next("SIP/2.0 200")
+		to := "<sip:bob@127.0.0.1>;tag=" + headerParam(ok, "To", "tag")
+		bobURI := "sip:bob@" + bob.addr + ";transport=tcp"
+		alice.send(tcpRequest("ACK", bobURI, alice.addr, "alice", to, callID, 1, ""))
+		bob.next("ACK ")
+		alice.send(tcpRequest("BYE", bobURI, alice.addr, "alice", to, callID, 2, ""))
+		bye := bob.next("BYE ")
+		bob.send(tcpAnswer(bye, "200 OK", bob.addr, ""))
+		alice.next("SIP/2.0 200")
 	}
-	bob.send(tcpAnswer(inv, "200 OK", bob.addr, strings.ReplaceAll(sdp, "127.0.0.2", "127.0.0.3")))
-	ok := alice.next("SIP/2.0 200")
-	to := "<sip:bob@127.0.0.1>;tag=" + headerParam(ok, "To", "tag")
-	bobURI := "sip:bob@" + bob.addr + ";transport=tcp"
-	alice.send(tcpRequest("ACK", bobURI, alice.addr, "alice", to, "call-tcp", 1, ""))
-	bob.next("ACK ")
-	alice.send(tcpRequest("BYE", bobURI, alice.addr, "alice", to, "call-tcp", 2, ""))
-	bye := bob.next("BYE ")
-	bob.send(tcpAnswer(bye, "200 OK", bob.addr, ""))
-	alice.next("SIP/2.0 200")
 }
 
 // tcpRequest builds a request from user at addr over TCP to to (a
