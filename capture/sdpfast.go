@@ -280,12 +280,12 @@ type sdpFields struct {
 	n  int // how many; more than asked for, or an empty one, makes it -1
 }
 
-// fieldsOf splits value at single spaces into at most max fields.
-func fieldsOf(value string, max int) sdpFields {
+// fieldsOf splits value at single spaces into at most limit fields.
+func fieldsOf(value string, limit int) sdpFields {
 	var f sdpFields
 	for {
 		field, rest, more := strings.Cut(value, " ")
-		if field == "" || f.n == max {
+		if field == "" || f.n == limit {
 			f.n = -1
 			return f
 		}
