@@ -155,7 +155,7 @@ func readPlainSDPLine(p *plainSDP, key byte, value string) bool {
 		return plainBandwidth(value)
 	case 't':
 		f := fieldsOf(value, 2)
-		return f.n == 2 && isDigits(f.at[0]) && isDigits(f.at[1])
+		return f.n == 2 && allDigits(f.at[0]) && allDigits(f.at[1])
 	case 'a':
 		if media != nil {
 			media.Attributes = append(media.Attributes, attributeOf(value))
@@ -172,7 +172,7 @@ func readPlainSDPLine(p *plainSDP, key byte, value string) bool {
 // readPlainOrigin reads "o=<user> <id> <version> IN IP4|IP6 <address>".
 func readPlainOrigin(sd *sdp.SessionDescription, value string) bool {
 	f := fieldsOf(value, 6)
-	if f.n != 6 || !isDigits(f.at[1]) || !isDigits(f.at[2]) || f.at[3] != "IN" || !isAddrType(f.at[4]) {
+	if f.n != 6 || !allDigits(f.at[1]) || !allDigits(f.at[2]) || f.at[3] != "IN" || !isAddrType(f.at[4]) {
 		return false
 	}
 	sd.Origin = sdp.Origin{Username: f.at[0], NetworkType: f.at[3], AddressType: f.at[4], UnicastAddress: f.at[5]}
@@ -224,7 +224,7 @@ func plainMediaLine(md *sdp.MediaDescription, value string) bool {
 	default:
 		return false
 	}
-	if len(portText) > 5 || !isDigits(portText) {
+	if len(portText) > 5 || !allDigits(portText) {
 		return false
 	}
 	port, _ := strconv.Atoi(portText)
@@ -260,19 +260,6 @@ func knownMediaProto(p string) bool {
 }
 
 func isAddrType(s string) bool { return s == "IP4" || s == "IP6" }
-
-// isDigits says whether s is one or more ASCII digits.
-func isDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
 
 // sdpFields is up to six fields of a line, one space apart.
 type sdpFields struct {
