@@ -226,14 +226,13 @@ func phoneAnswer(transport, req, status, addr, sdp string) string {
 	return b.String()
 }
 
-// headerParam returns the value of param in the first header name of msg.
+// headerParam returns the value of param in the first header name of msg
+// that has it.
 func headerParam(msg, name, param string) string {
-	for _, line := range strings.Split(msg, "\r\n") {
-		if h, v, ok := strings.Cut(line, ":"); ok && strings.EqualFold(strings.TrimSpace(h), name) {
-			if _, after, ok := strings.Cut(v, param+"="); ok {
-				val, _, _ := strings.Cut(after, ";")
-				return strings.TrimSpace(val)
-			}
+	for _, v := range headerValues(msg, name) {
+		if _, after, ok := strings.Cut(v, param+"="); ok {
+			val, _, _ := strings.Cut(after, ";")
+			return strings.TrimSpace(val)
 		}
 	}
 	return ""

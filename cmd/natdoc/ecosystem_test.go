@@ -78,7 +78,7 @@ func TestCaptureHEPMatchesAnalyze(t *testing.T) {
 	done := make(chan result, 1)
 	// Ports the kernel picks, read back from stderr: a port found free
 	// and closed again may be taken before natdoc listens on it.
-	stderr := newLineWatch("receiving HEP on udp and tcp ", "metrics on http://")
+	stderr := &lineWatch{}
 	go func() {
 		var out bytes.Buffer
 		code := Main([]string{"capture", "--hep", "127.0.0.1:0", "--duration", "3s", "--json", "--metrics", "127.0.0.1:0"},
@@ -171,41 +171,16 @@ func TestAnalyzeKeyFlagsErrors(t *testing.T) {
 	}
 }
 
-// lineWatch is a stderr that hands on the rest of the first line starting
-// with each of its prefixes.
+// lineWatch is a stderr a test can read while the command still writes.
 type lineWatch struct {
-	mu      sync.Mutex
-	buf     bytes.Buffer
-	scanned int // the whole lines before it were looked at
-	found   map[string]chan string
-}
-
-func newLineWatch(prefixes ...string) *lineWatch {
-	w := &lineWatch{found: map[string]chan string{}}
-	for _, p := range prefixes {
-		w.found[p] = make(chan string, 1)
-	}
-	return w
+	mu  sync.Mutex
+	buf bytes.Buffer
 }
 
 func (w *lineWatch) Write(b []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.buf.Write(b)
-	text := w.buf.String()
-	end := strings.LastIndexByte(text, '\n') + 1
-	for _, line := range strings.Split(text[w.scanned:end], "\n") {
-		for p, ch := range w.found {
-			if rest, ok := strings.CutPrefix(line, p); ok {
-				select {
-				case ch <- rest: // the first such line only
-				default:
-				}
-			}
-		}
-	}
-	w.scanned = end
-	return len(b), nil
+	return w.buf.Write(b)
 }
 
 func (w *lineWatch) String() string {
@@ -214,14 +189,21 @@ func (w *lineWatch) String() string {
 	return w.buf.String()
 }
 
-// wait returns the rest of the line starting with prefix, once written.
+// wait returns the rest of the first whole line starting with prefix,
+// once written, as waitLog does for a lab process's log.
 func (w *lineWatch) wait(t *testing.T, prefix string) string {
 	t.Helper()
-	select {
-	case rest := <-w.found[prefix]:
-		return strings.TrimSpace(rest)
-	case <-time.After(10 * time.Second):
-		t.Fatalf("no line %q on stderr:\n%s", prefix, w.String())
-		return ""
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		text := w.String()
+		for line := range strings.Lines(text) {
+			if rest, ok := strings.CutPrefix(line, prefix); ok && strings.HasSuffix(rest, "\n") {
+				return strings.TrimSpace(rest)
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no line %q on stderr:\n%s", prefix, text)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -66,7 +66,7 @@ func TestCallEchoOverLoopback(t *testing.T) {
 	// A port the kernel picks, read back from serve's stderr: other
 	// worktrees run this test at the same time on this machine, and a
 	// port found free and closed again may be taken before serve binds.
-	serveErr := newLineWatch("natdoc serve: listening on udp ")
+	serveErr := &lineWatch{}
 	done := make(chan string)
 	go func() {
 		var out bytes.Buffer
