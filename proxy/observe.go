@@ -253,22 +253,12 @@ func (c *tapPacketConn) WriteTo(b []byte, to net.Addr) (int, error) {
 	return n, err
 }
 
-// tapListener hands sipgo TCP connections whose messages the observer
-// sees.
-type tapListener struct {
-	net.Listener
-	obs *observer
-}
-
-func (l *tapListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
+// tap is an accepted TCP connection whose messages the observer sees.
+func (o *observer) tap(c net.Conn) net.Conn {
 	local, remote := addrPortOf(c.LocalAddr()), addrPortOf(c.RemoteAddr())
 	return &tapConn{Conn: c,
-		in:  &sipStream{obs: l.obs, src: remote, dst: local, received: true},
-		out: &sipStream{obs: l.obs, src: local, dst: remote}}, nil
+		in:  &sipStream{obs: o, src: remote, dst: local, received: true},
+		out: &sipStream{obs: o, src: local, dst: remote}}
 }
 
 // tapConn is one TCP connection of the server, each direction cut into
@@ -353,7 +343,7 @@ func (o *observer) wrap(udp *net.UDPConn, tcp net.Listener, local netip.AddrPort
 	}
 	sockbuf.GrowReadBuffer(udp, sipReadBuffer) // Serve cannot reach the socket inside the wrapper
 	if tcp != nil {
-		tcp = &tapListener{Listener: tcp, obs: o}
+		tcp = &wrapListener{Listener: tcp, wrap: o.tap}
 	}
 	return &tapPacketConn{PacketConn: udp, obs: o, local: local}, tcp
 }

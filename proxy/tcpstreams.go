@@ -66,20 +66,22 @@ func (t *tcpStreams) forget(remote string) {
 
 // listener forgets a connection's stream when the connection closes.
 func (t *tcpStreams) listener(l net.Listener) net.Listener {
-	return &streamListener{Listener: l, streams: t}
+	return &wrapListener{Listener: l, wrap: func(c net.Conn) net.Conn { return &streamConn{Conn: c, streams: t} }}
 }
 
-type streamListener struct {
+// wrapListener hands sipgo each accepted connection wrapped, for what
+// watches the server's TCP streams (tcpStreams, the observer's tap).
+type wrapListener struct {
 	net.Listener
-	streams *tcpStreams
+	wrap func(net.Conn) net.Conn
 }
 
-func (l *streamListener) Accept() (net.Conn, error) {
+func (l *wrapListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
 	}
-	return &streamConn{Conn: c, streams: l.streams}, nil
+	return l.wrap(c), nil
 }
 
 type streamConn struct {
