@@ -35,8 +35,8 @@ const (
 
 // Status says what became of a connection, for the report.
 type Status struct {
-	// Version is the negotiated version (0x0303 TLS 1.2, 0x0304 TLS 1.3),
-	// 0 before the ServerHello was seen.
+	// Version is the negotiated version (0x0301 TLS 1.0 to 0x0304 TLS
+	// 1.3), 0 before the ServerHello was seen.
 	Version uint16
 	// Suite is the negotiated cipher suite's IANA name.
 	Suite string
@@ -277,9 +277,9 @@ func (c *Conn) serverHello(side int, body []byte) {
 	c.suite, c.ems, c.etm = suites[hello.suite], hello.ems, hello.etm
 	c.status.EncryptThenMAC, c.status.ExtendedMasterSecret = hello.etm && c.suite != nil && c.suite.kind == cipherCBC, hello.ems
 	switch {
-	case hello.version != 0x0303 && hello.version != 0x0304:
-		c.fail(fmt.Sprintf("%s is not decrypted (TLS 1.2 and 1.3 are)", VersionName(hello.version)))
-	case c.suite == nil || c.suite.tls13 != (hello.version == 0x0304):
+	case hello.version < 0x0301 || hello.version > 0x0304:
+		c.fail(fmt.Sprintf("%s is not decrypted (TLS 1.0 to 1.3 are)", VersionName(hello.version)))
+	case c.suite == nil || c.suite.tls13 != (hello.version == 0x0304) || (legacyVersion(hello.version) && !c.suite.legacySuite()):
 		c.fail(fmt.Sprintf("cipher suite %s is not one natdoc decrypts", suiteName(hello.suite)))
 	case hello.version == 0x0304:
 		c.transcript = nil

@@ -197,6 +197,10 @@ func TestGoSessions(t *testing.T) {
 		{"TLS 1.2 RSA AES-256-CBC-SHA by key log", tls.VersionTLS12, tls.TLS_RSA_WITH_AES_256_CBC_SHA, false, false},
 		{"TLS 1.2 RSA AES-128-GCM by RSA key", tls.VersionTLS12, tls.TLS_RSA_WITH_AES_128_GCM_SHA256, false, true},
 		{"TLS 1.2 RSA AES-128-CBC-SHA by RSA key", tls.VersionTLS12, tls.TLS_RSA_WITH_AES_128_CBC_SHA, false, true},
+		{"TLS 1.1 ECDHE-RSA AES-128-CBC-SHA", tls.VersionTLS11, tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA, false, false},
+		{"TLS 1.1 RSA AES-256-CBC-SHA by RSA key", tls.VersionTLS11, tls.TLS_RSA_WITH_AES_256_CBC_SHA, false, true},
+		{"TLS 1.0 ECDHE-ECDSA AES-256-CBC-SHA", tls.VersionTLS10, tls.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA, true, false},
+		{"TLS 1.0 RSA AES-256-CBC-SHA by RSA key", tls.VersionTLS10, tls.TLS_RSA_WITH_AES_256_CBC_SHA, false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cert := rsaCert

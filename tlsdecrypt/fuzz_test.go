@@ -10,7 +10,7 @@ import (
 // handed on from a stream without keys.
 func FuzzConn(f *testing.F) {
 	testCerts(f)
-	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+	for _, v := range []uint16{tls.VersionTLS10, tls.VersionTLS12, tls.VersionTLS13} {
 		chunks, _ := goSessionF(f, v)
 		var client, server []byte
 		for _, c := range chunks {

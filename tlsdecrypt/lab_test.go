@@ -108,8 +108,8 @@ func tcpChunks(t *testing.T, path string) []chunk {
 // TestLabOpenSSL decrypts real OpenSSL sessions captured on the wire: TLS
 // 1.3 with each suite and key updates both ways, TLS 1.2 with ECDHE and
 // AES-CBC (OpenSSL negotiates encrypt-then-MAC and extended master
-// secret), ChaCha20 and AES-GCM-SHA384, and RSA key exchange opened with
-// the server's private key alone.
+// secret), ChaCha20 and AES-GCM-SHA384, RSA key exchange opened with the
+// server's private key alone, and TLS 1.0 and 1.1 with AES-CBC.
 func TestLabOpenSSL(t *testing.T) {
 	natlab.Require(t)
 	for _, tc := range []struct {
@@ -125,6 +125,12 @@ func TestLabOpenSSL(t *testing.T) {
 		{"TLS 1.2 ECDHE-RSA AES-256-GCM-SHA384", []string{"-tls1_2"}, []string{"-tls1_2", "-cipher", "ECDHE-RSA-AES256-GCM-SHA384"}, false, false},
 		{"TLS 1.2 RSA AES-256-CBC-SHA256, by the server's key", []string{"-tls1_2"}, []string{"-tls1_2", "-cipher", "AES256-SHA256"}, true, true},
 		{"TLS 1.2 RSA AES-128-CBC-SHA without encrypt-then-MAC, by the server's key", []string{"-tls1_2"}, []string{"-tls1_2", "-cipher", "AES128-SHA", "-no_etm"}, true, false},
+		// TLS 1.0 and 1.1 need security level 0 in OpenSSL 3; PBXs on
+		// old stacks still talk them (Asterisk's res_pjsip with TLS 1.0
+		// and AES256-SHA, the voipshark lab captures).
+		{"TLS 1.0 RSA AES-256-CBC-SHA without encrypt-then-MAC, by the server's key", []string{"-tls1", "-cipher", "ALL@SECLEVEL=0"}, []string{"-tls1", "-cipher", "AES256-SHA@SECLEVEL=0", "-no_etm"}, true, false},
+		{"TLS 1.0 ECDHE-RSA AES-128-CBC-SHA, encrypt-then-MAC", []string{"-tls1", "-cipher", "ALL@SECLEVEL=0"}, []string{"-tls1", "-cipher", "ECDHE-RSA-AES128-SHA@SECLEVEL=0"}, false, true},
+		{"TLS 1.1 RSA AES-128-CBC-SHA, encrypt-then-MAC, by the server's key", []string{"-tls1_1", "-cipher", "ALL@SECLEVEL=0"}, []string{"-tls1_1", "-cipher", "AES128-SHA@SECLEVEL=0"}, true, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			chunks, keylog := opensslSession(t, tc.server, tc.client)
@@ -138,7 +144,7 @@ func TestLabOpenSSL(t *testing.T) {
 			if st.Problem != "" {
 				t.Fatal(st.Problem)
 			}
-			if st.EncryptThenMAC != tc.etm || (st.Version == 0x0303 && !st.ExtendedMasterSecret) {
+			if st.EncryptThenMAC != tc.etm || (st.Version != 0x0304 && !st.ExtendedMasterSecret) {
 				t.Errorf("encrypt-then-MAC %v (want %v), extended master secret %v (OpenSSL always offers it)", st.EncryptThenMAC, tc.etm, st.ExtendedMasterSecret)
 			}
 			for _, l := range opensslLines {

@@ -43,9 +43,13 @@ type protection struct {
 	mac    hash.Hash
 	macLen int
 	etm    bool
-	nonce  [12]byte
-	ad     [13]byte
-	plain  []byte
+	// chain is TLS 1.0's implicit IV: the key block's, then the last
+	// ciphertext block of the record before (RFC 2246 §6.2.3.2); nil
+	// when each record carries its IV (TLS 1.1, 1.2).
+	chain []byte
+	nonce [12]byte
+	ad    [13]byte
+	plain []byte
 }
 
 var (
@@ -72,13 +76,18 @@ func newAEAD(kind cipherKind, key, iv []byte, tls13 bool) (*protection, error) {
 
 // newCBC protects records with AES-CBC and HMAC (RFC 5246 §6.2.3.2), MAC
 // then encrypt, or encrypt then MAC when both sides agreed (RFC 7366).
-func newCBC(key, macKey []byte, mac func() hash.Hash, etm bool) (*protection, error) {
+// iv is TLS 1.0's first implicit IV, empty when records carry their own.
+func newCBC(key, macKey []byte, mac func() hash.Hash, etm bool, iv []byte) (*protection, error) {
 	b, err := aes.NewCipher(key)
 	if err != nil {
 		return nil, err
 	}
 	m := hmac.New(mac, macKey)
-	return &protection{block: b, mac: m, macLen: m.Size(), etm: etm}, nil
+	p := &protection{block: b, mac: m, macLen: m.Size(), etm: etm}
+	if len(iv) > 0 {
+		p.chain = append([]byte(nil), iv...)
+	}
+	return p, nil
 }
 
 // open authenticates and decrypts one record; it returns the content
@@ -160,12 +169,17 @@ func (p *protection) openTLS13(seq uint64, header, body []byte) (byte, []byte, e
 	return plain[i], plain[:i], nil
 }
 
-// openCBC opens a TLS 1.2 CBC record: explicit IV, then the ciphertext,
-// with the MAC inside it (MAC-then-encrypt) or after it (encrypt-then-MAC).
+// openCBC opens a CBC record: the IV (explicit in TLS 1.1 and 1.2,
+// chained in TLS 1.0), then the ciphertext, with the MAC inside it
+// (MAC-then-encrypt) or after it (encrypt-then-MAC).
 func (p *protection) openCBC(seq uint64, header, body []byte) ([]byte, error) {
 	bs := p.block.BlockSize()
+	ivLen := bs
+	if p.chain != nil {
+		ivLen = 0
+	}
 	if p.etm {
-		if len(body) < bs+bs+p.macLen {
+		if len(body) < ivLen+bs+p.macLen {
 			return nil, errShort
 		}
 		tag := body[len(body)-p.macLen:]
@@ -174,11 +188,18 @@ func (p *protection) openCBC(seq uint64, header, body []byte) ([]byte, error) {
 			return nil, errAuth
 		}
 	}
-	if len(body) < 2*bs || len(body)%bs != 0 {
+	if len(body) < ivLen+bs || len(body)%bs != 0 {
 		return nil, errShort
 	}
-	p.plain = append(p.plain[:0], body[bs:]...)
-	cipher.NewCBCDecrypter(p.block, body[:bs]).CryptBlocks(p.plain, p.plain)
+	iv := body[:ivLen]
+	if p.chain != nil {
+		iv = p.chain
+	}
+	p.plain = append(p.plain[:0], body[ivLen:]...)
+	cipher.NewCBCDecrypter(p.block, iv).CryptBlocks(p.plain, p.plain)
+	if p.chain != nil {
+		copy(p.chain, body[len(body)-bs:])
+	}
 	pad := int(p.plain[len(p.plain)-1])
 	end := len(p.plain) - pad - 1
 	if end < 0 || (!p.etm && end < p.macLen) {

@@ -1,6 +1,7 @@
 package tlsdecrypt
 
 import (
+	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
@@ -26,7 +27,7 @@ type suite struct {
 	keyLen int
 	mac    func() hash.Hash // CBC only
 	prf    func() hash.Hash
-	rsaKex bool // TLS 1.2 RSA key exchange: the pre-master is in ClientKeyExchange
+	rsaKex bool // RSA key exchange (TLS 1.0-1.2): the pre-master is in ClientKeyExchange
 	tls13  bool
 }
 
@@ -37,7 +38,7 @@ var (
 )
 
 // suites lists the IANA cipher suites natdoc decrypts: every TLS 1.3
-// suite, and the TLS 1.2 RSA, DHE and ECDHE suites with AES-GCM,
+// suite, and the TLS 1.0-1.2 RSA, DHE and ECDHE suites with AES-GCM,
 // ChaCha20-Poly1305 or AES-CBC that SIP servers and phones negotiate.
 var suites = map[uint16]*suite{}
 
@@ -85,6 +86,30 @@ func suiteName(id uint16) string {
 		return s.name
 	}
 	return fmt.Sprintf("0x%04X", id)
+}
+
+// legacyVersion: TLS 1.0 (0x0301) and TLS 1.1 (0x0302), whose PRF is
+// MD5 and SHA-1 together and whose only suites here are AES-CBC with
+// HMAC-SHA1 (RFC 2246, RFC 4346).
+func legacyVersion(v uint16) bool { return v == 0x0301 || v == 0x0302 }
+
+// legacySuite: the suite exists in TLS 1.0 and 1.1 (AES-CBC, HMAC-SHA1,
+// RFC 3268); GCM, ChaCha20 and the SHA-256/384 suites are TLS 1.2's.
+func (s *suite) legacySuite() bool {
+	return !s.tls13 && s.kind == cipherCBC && s.mac().Size() == sha1.Size
+}
+
+// prf10 is the TLS 1.0 and 1.1 PRF (RFC 2246 §5): P_MD5 over the first
+// half of the secret XOR P_SHA1 over the second half (the halves share
+// the middle byte of an odd-length secret).
+func prf10(secret []byte, label string, seed []byte, n int) []byte {
+	half := (len(secret) + 1) / 2
+	out := prf12(md5.New, secret[:half], label, seed, n)
+	sha := prf12(sha1.New, secret[len(secret)-half:], label, seed, n)
+	for i := range out {
+		out[i] ^= sha[i]
+	}
+	return out
 }
 
 // prf12 is the TLS 1.2 PRF (RFC 5246 §5): P_hash(secret, label + seed).

@@ -1,7 +1,10 @@
 package tlsdecrypt
 
 import (
+	"crypto/aes"
+	"crypto/md5"
 	"crypto/rsa"
+	"crypto/sha1"
 	"encoding/binary"
 	"fmt"
 )
@@ -14,9 +17,7 @@ func (c *Conn) clientKeyExchange(body []byte) {
 		return
 	}
 	if c.ems && c.transcript != nil {
-		h := c.suite.prf()
-		h.Write(c.transcript)
-		c.transcript = h.Sum(nil) // now the session hash
+		c.transcript = c.sessionHash(c.transcript)
 	}
 	if len(body) < 2 || int(binary.BigEndian.Uint16(body)) != len(body)-2 {
 		return
@@ -43,7 +44,28 @@ func (c *Conn) clientKeyExchange(body []byte) {
 	}
 }
 
-// changeCipherSpec switches a TLS 1.2 side to protected records, deriving
+// sessionHash is the hash of the handshake an extended master secret
+// covers (RFC 7627 §3): the PRF hash in TLS 1.2, MD5 and SHA-1 side by
+// side before it.
+func (c *Conn) sessionHash(transcript []byte) []byte {
+	if legacyVersion(c.status.Version) {
+		m, s := md5.Sum(transcript), sha1.Sum(transcript)
+		return append(m[:], s[:]...)
+	}
+	h := c.suite.prf()
+	h.Write(transcript)
+	return h.Sum(nil)
+}
+
+// prf is the version's PRF: TLS 1.2's over the suite's hash, or TLS 1.0's.
+func (c *Conn) prf(secret []byte, label string, seed []byte, n int) []byte {
+	if legacyVersion(c.status.Version) {
+		return prf10(secret, label, seed, n)
+	}
+	return prf12(c.suite.prf, secret, label, seed, n)
+}
+
+// changeCipherSpec switches a TLS 1.0-1.2 side to protected records, deriving
 // the keys at the first switch.
 func (c *Conn) changeCipherSpec(side int) {
 	d := &c.side[side]
@@ -61,7 +83,8 @@ func (c *Conn) changeCipherSpec(side int) {
 	d.protect = d.next
 }
 
-// deriveTLS12 computes both sides' record protection (RFC 5246 §6.3).
+// deriveTLS12 computes both sides' record protection (RFC 5246 §6.3); TLS
+// 1.0 CBC takes its first IVs from the key block too (RFC 2246 §6.3).
 func (c *Conn) deriveTLS12() error {
 	master, err := c.masterSecret()
 	if err != nil {
@@ -71,12 +94,15 @@ func (c *Conn) deriveTLS12() error {
 	macLen, ivLen := 0, 4
 	if s.kind == cipherCBC {
 		macLen, ivLen = s.mac().Size(), 0
+		if c.status.Version == 0x0301 {
+			ivLen = aes.BlockSize
+		}
 	}
 	if s.kind == cipherChaCha {
 		ivLen = 12
 	}
 	seed := append(append([]byte(nil), c.serverRandom...), c.clientRandom...)
-	kb := prf12(s.prf, master, "key expansion", seed, 2*(macLen+s.keyLen+ivLen))
+	kb := c.prf(master, "key expansion", seed, 2*(macLen+s.keyLen+ivLen))
 	take := func(n int) []byte { b := kb[:n:n]; kb = kb[n:]; return b }
 	macKeys := [2][]byte{take(macLen), take(macLen)}
 	keys := [2][]byte{take(s.keyLen), take(s.keyLen)}
@@ -84,7 +110,7 @@ func (c *Conn) deriveTLS12() error {
 	for role := 0; role < 2; role++ { // 0 client, 1 server
 		var p *protection
 		if s.kind == cipherCBC {
-			p, err = newCBC(keys[role], macKeys[role], s.mac, c.etm)
+			p, err = newCBC(keys[role], macKeys[role], s.mac, c.etm, ivs[role])
 		} else {
 			p, err = newAEAD(s.kind, keys[role], ivs[role], false)
 		}
@@ -110,13 +136,13 @@ func (c *Conn) masterSecret() ([]byte, error) {
 	}
 	if c.premaster != nil {
 		if c.ems {
-			if len(c.transcript) != c.suite.prf().Size() {
+			if len(c.transcript) != len(c.sessionHash(nil)) {
 				return nil, fmt.Errorf("extended master secret: the handshake before ClientKeyExchange is not all in the capture")
 			}
-			return prf12(c.suite.prf, c.premaster, "extended master secret", c.transcript, 48), nil
+			return c.prf(c.premaster, "extended master secret", c.transcript, 48), nil
 		}
 		seed := append(append([]byte(nil), c.clientRandom...), c.serverRandom...)
-		return prf12(c.suite.prf, c.premaster, "master secret", seed, 48), nil
+		return c.prf(c.premaster, "master secret", seed, 48), nil
 	}
 	why := fmt.Sprintf("no key in the key log for client random %s", c.status.ClientRandom)
 	switch {
