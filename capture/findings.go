@@ -79,6 +79,8 @@ const (
 		"or re-register more often than the router's UDP timeout, or have the server ping it (Kamailio nathelper sipping, Asterisk PJSIP qualify_frequency)."
 	remedyALG = "Disable the router's SIP ALG (often called \"SIP ALG\", \"SIP helper\", \"SIP passthrough\" or \"SIP fixup\"); " +
 		"let the phone (STUN) or the server (rport, comedia) handle NAT instead."
+	remedyTLSKeys = "Give the key log written while these sessions ran (SSLKEYLOGFILE, -keylogfile) or, for TLS 1.0-1.2 with RSA key exchange, " +
+		"the server's RSA key; capture from the session's start so its ClientHello is in the file."
 )
 
 // setupFinding is the finding of a setup that failed for a reason NAT

@@ -110,6 +110,8 @@ func remedyTitle(text string) string {
 		return "Send NAT keep-alives more often than the router's UDP timeout"
 	case remedyUnmappedPort:
 		return "Send media to where it really comes from (symmetric RTP), or stop the NAT changing its port"
+	case remedyTLSKeys:
+		return "Give natdoc the TLS keys of the SIP sessions"
 	}
 	return text
 }

@@ -114,7 +114,7 @@ func tlsFindings(s *state) []report.Finding {
 		fs = append(fs, report.Finding{ID: IDTLSNotDecrypted, Severity: report.SeverityWarning,
 			Title:    fmt.Sprintf("%d TLS sessions not decrypted: %s", len(ev), ev[0].Text),
 			Evidence: firstEvidence(ev),
-			Remedy:   "Give the key log written while these sessions ran (SSLKEYLOGFILE, -keylogfile) or, for TLS 1.2 with RSA key exchange, the server's RSA key; capture from the session's start so its ClientHello is in the file."})
+			Remedy:   remedyTLSKeys})
 	}
 	if s.tlsUnlisted > 0 && len(fs) > 0 {
 		fs[len(fs)-1].Evidence = append(fs[len(fs)-1].Evidence, report.Evidence{Text: fmt.Sprintf("%d more TLS sessions not listed", s.tlsUnlisted)})

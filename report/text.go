@@ -178,7 +178,7 @@ func textRemedies(r *Report, opt Options) string {
 	b.WriteString(heading("Remedies, most likely to help first"))
 	for i, m := range rs {
 		fmt.Fprintf(&b, "  %d. %s%s\n", i+1, hang, styleTitle.Render(m.Title))
-		if m.Detail != "" {
+		if m.Detail != "" && m.Detail != m.Title {
 			fmt.Fprintf(&b, "     %s%s\n", hang, m.Detail)
 		}
 	}
