@@ -35,6 +35,9 @@ type callBuild struct {
 	// farRTCP is the RTCP bound to the call's other legs: what the far
 	// parties report of a stream relayed to them (rtcp_report.go).
 	farRTCP []*rtcpState
+	// relayed counts, per direction of this leg, the RTP that the B2BUA
+	// at its end sent on into the call's next leg (groupBuild.relayEvidence).
+	relayed [2]uint64
 }
 
 // parties are the leg's two ends as the report names them.
@@ -368,6 +371,7 @@ func (cb *callBuild) callFacts(captureHasMedia bool, now time.Time) CallFacts {
 		BothSidesSignalling: c.SeenFrom[caller] && c.SeenFrom[callee],
 		Answered:            d.answered(),
 		Setup:               setup,
+		Relayed:             cb.relayed,
 	}
 }
 

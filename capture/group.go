@@ -109,11 +109,43 @@ func (g *groupBuild) report(captureHasMedia bool, now time.Time) report.Call {
 	calls := make([]report.Call, len(g.legs))
 	outcomes := make([]LegOutcome, len(g.legs))
 	g.shareRTCP()
+	g.relayEvidence()
 	for i, cb := range g.legs {
 		calls[i] = cb.report(captureHasMedia, now)
 		outcomes[i] = LegOutcome{Verdict: calls[i].Verdict, Answered: cb.dlg.answered()}
 	}
 	return mergeLegs(calls, JudgeLegs(outcomes), g.calleeLeg())
+}
+
+// relayEvidence notes, on each leg a B2BUA joins to the next, the RTP
+// the B2BUA sent on: media it sends its caller on the inbound leg came in
+// from the outbound leg's callee, media it sends the outbound leg's callee
+// came in from the inbound leg's caller. A B2BUA with an outside address
+// the capture does not see the media of shows so that the media of that
+// leg flowed (JudgeStream).
+func (g *groupBuild) relayEvidence() {
+	for _, out := range g.legs {
+		if out.call.linkRole != roleB2BUA {
+			continue
+		}
+		for _, in := range g.legs {
+			if in.call == out.call.upstream {
+				out.relayed[callee] += in.rtpSentBy(callee)
+				in.relayed[caller] += out.rtpSentBy(caller)
+			}
+		}
+	}
+}
+
+// rtpSentBy counts the RTP packets bound to this leg that party sent.
+func (cb *callBuild) rtpSentBy(party int) uint64 {
+	var n uint64
+	for _, bf := range cb.flows {
+		if !bf.flow.Key.RTCP && bf.bd.sender == party {
+			n += bf.flow.Packets
+		}
+	}
+	return n
 }
 
 // calleeLeg is the leg that reached the call's callee: the last answered

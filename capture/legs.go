@@ -23,6 +23,18 @@ const (
 // after 20-30 s of ringing.
 const b2buaLinkWindow = time.Minute
 
+// Linking a B2BUA's outbound leg sent from another address than the one
+// the inbound INVITE went to (an SBC with an inside and an outside
+// interface): without the shared address only a tight match is taken.
+const (
+	// multiHomedLinkWindow: a B2BUA sends its outbound INVITE within
+	// milliseconds of the inbound one (routing, a database lookup).
+	multiHomedLinkWindow = 2 * time.Second
+	// multiHomedMaxScan bounds the calls looked at per new INVITE on a
+	// busy trunk.
+	multiHomedMaxScan = 256
+)
+
 // callGroup is one call as reported: its legs in the order they started.
 type callGroup struct {
 	legs []*sipCall
@@ -92,7 +104,45 @@ func (t *callTable) upstreamOf(c *sipCall, m *sipInfo, at time.Time) (*sipCall, 
 			return o, roleB2BUA
 		}
 	}
+	if up := t.multiHomedUpstream(c, m, at); up != nil {
+		return up, roleB2BUA
+	}
 	return nil, ""
+}
+
+// multiHomedUpstream finds the leg a new INVITE continues when the B2BUA
+// sent it from another of its addresses: a leg still in setup whose
+// INVITE came at most multiHomedLinkWindow before, for the same caller and
+// the same callee, not from the new INVITE's own source (a caller trying
+// again elsewhere), and only one call that fits, else none: two calls
+// between the same users seconds apart cannot be told apart.
+func (t *callTable) multiHomedUpstream(c *sipCall, m *sipInfo, at time.Time) *sipCall {
+	var found *sipCall
+	oldest := at.Add(-multiHomedLinkWindow)
+	for i, n := len(t.order)-1, 0; i >= 0 && n < multiHomedMaxScan; i, n = i-1, n+1 {
+		o := t.order[i]
+		if o.Start.Before(oldest) {
+			break
+		}
+		if o == c || o.group == nil || !o.inSetup() || o.hop[0] == m.Src.Addr() || !sameUsers(o, m) {
+			continue
+		}
+		if found != nil && found.group != o.group {
+			return nil
+		}
+		if found == nil {
+			found = o // the group's latest leg: the one nearest the B2BUA
+		}
+	}
+	return found
+}
+
+// sameUsers says whether the INVITE m is between the users of leg o: the
+// same caller (From, or an identity the B2BUA passes on) and the same
+// callee (To or Request-URI).
+func sameUsers(o *sipCall, m *sipInfo) bool {
+	return anyEqual([]string{o.Callee.User, o.ruriUser}, []string{m.ToUser, m.RURIUser}) &&
+		anyEqual([]string{o.Caller.User}, append([]string{m.FromUser}, m.LinkUsers...))
 }
 
 // continues picks, among legs of c's Call-ID, the one c continues: the

@@ -63,6 +63,11 @@ type CallFacts struct {
 	Answered bool
 	// Setup says how a call that was not answered ended.
 	Setup SetupFacts
+	// Relayed counts, per direction of this leg, RTP packets a B2BUA at
+	// one end sent on into the call's other leg: media of this direction
+	// reached it, though the capture may not hold it (an SBC's outside
+	// interface captured for signalling only).
+	Relayed [2]uint64
 }
 
 // SetupFacts are what the signalling showed of a call's setup (its last
@@ -128,6 +133,9 @@ func JudgeStream(s StreamFacts, c CallFacts) StreamVerdict {
 		if v, ok := JudgeReported(s); ok {
 			return v
 		}
+		if v, ok := judgeRelayed(c); ok {
+			return v
+		}
 	}
 	if !c.CaptureHasMedia {
 		return StreamVerdict{Verdict: report.VerdictIncompleteCapture, Explain: "the capture holds no RTP at all (filtered to signalling?): audio cannot be judged"}
@@ -165,6 +173,20 @@ func JudgeStream(s StreamFacts, c CallFacts) StreamVerdict {
 	}
 	return StreamVerdict{Verdict: report.VerdictNoWay, CannotHear: partyNames[other(dir)],
 		Explain: fmt.Sprintf("only %s was to send and no RTP from it arrived", partyNames[dir])}
+}
+
+// judgeRelayed: a leg whose RTP the capture does not hold, while the B2BUA
+// at its end relays its media into the call's other leg, has media the
+// capture cannot see, not none: the capture point is off this leg's media
+// path.
+func judgeRelayed(c CallFacts) (StreamVerdict, bool) {
+	for dir := range 2 {
+		if n := c.Relayed[dir]; n > 0 {
+			return StreamVerdict{Verdict: report.VerdictIncompleteCapture, Explain: "the capture holds none of this leg's RTP, yet the B2BUA relays the " +
+				partyNames[dir] + "'s media into the call's other leg (" + strconv.FormatUint(n, 10) + " packets): it flows where the capture does not see"}, true
+		}
+	}
+	return StreamVerdict{}, false
 }
 
 // ReportedDirection is what the parties' RTCP (RFC 3550 §6.4) said about

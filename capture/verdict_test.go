@@ -37,6 +37,8 @@ func TestJudgeStream(t *testing.T) {
 		{"capture filtered to signalling", StreamFacts{Expected: both}, CallFacts{Answered: true, MediaNegotiated: true, StartSeen: true, BothSidesSignalling: true}, report.VerdictIncompleteCapture, ""},
 		{"capture started mid-call", StreamFacts{Expected: both, Delivered: [2]uint64{10, 0}}, CallFacts{Answered: true, MediaNegotiated: true, CaptureHasMedia: true, BothSidesSignalling: true}, report.VerdictIncompleteCapture, ""},
 		{"one side's signalling invisible", StreamFacts{Expected: both, Delivered: [2]uint64{10, 0}}, CallFacts{Answered: true, MediaNegotiated: true, CaptureHasMedia: true, StartSeen: true}, report.VerdictIncompleteCapture, ""},
+		{"no RTP on a leg whose B2BUA relays its callee's audio on", StreamFacts{Expected: both}, relayedFacts(full, [2]uint64{0, 500}), report.VerdictIncompleteCapture, ""},
+		{"B2BUA relays, but this leg's RTP is seen one way", StreamFacts{Expected: both, Delivered: [2]uint64{0, 500}}, relayedFacts(full, [2]uint64{0, 500}), report.VerdictOneWay, "callee"},
 		{"mid-call capture but both ways flow", StreamFacts{Expected: both, Delivered: [2]uint64{10, 10}}, CallFacts{Answered: true, MediaNegotiated: true, CaptureHasMedia: true}, report.VerdictTwoWay, ""},
 	}
 	for _, tt := range tests {
@@ -50,6 +52,11 @@ func TestJudgeStream(t *testing.T) {
 			}
 		})
 	}
+}
+
+func relayedFacts(c CallFacts, n [2]uint64) CallFacts {
+	c.Relayed = n
+	return c
 }
 
 // TestJudgeReported: with no RTP in the capture (a HEP feed of SIP and

@@ -129,7 +129,7 @@ func (g *callGen) build() {
 	case Unanswered, ToPrivateContact:
 		g.unanswered(t, offer, truth)
 		return
-	case Proxy, ProxyLeakCallee, B2BUA:
+	case Proxy, ProxyLeakCallee, B2BUA, SBCOutsideUnseen:
 		g.proxied(t, truth)
 		return
 	}
@@ -554,7 +554,7 @@ func hostOf(a netip.AddrPort) string {
 func AllKinds() []Call {
 	kinds := []Kind{Normal, LeakCaller, LeakCallee, NoWay, Hold, Inactive, ReinviteMove, EarlyMedia,
 		Forked, TCP, WebSocket, Fragmented, VLAN, IPv6, LossJitter, LANOneWay, Rejected, Cancelled, SIPALG,
-		Unanswered, ToPrivateContact, NeverRang, TimedOut, Proxy, ProxyLeakCallee, B2BUA, Announcement, Fax, FaxOneWay, BadHeader, NATPortChanged, ALGPortChanged,
+		Unanswered, ToPrivateContact, NeverRang, TimedOut, Proxy, ProxyLeakCallee, B2BUA, SBCOutsideUnseen, Announcement, Fax, FaxOneWay, BadHeader, NATPortChanged, ALGPortChanged,
 		Muted}
 	calls := make([]Call, len(kinds))
 	for i, k := range kinds {

@@ -13,7 +13,8 @@ import (
 // anchors media at its relay: the caller (behind NAT, STUN) talks to the
 // proxy, the proxy to the callee (198.51.100.30, or behind NAT at
 // 203.0.113.2 when it leaks its private address), each hop with its own
-// SDP and RTP.
+// SDP and RTP. The SBC scene's B2BUA sends its second leg from an outside
+// address (192.0.2.220) whose media the capture does not hold.
 
 // legIdentity is what names one leg in its headers.
 type legIdentity struct {
@@ -36,8 +37,14 @@ func (g *callGen) proxied(t time.Time, truth Truth) {
 	relayPort := 40000 + 4*(g.i%5000)
 	proxy := party{user: "proxy", sig: addrPort("198.51.100.20", 5060), local: "198.51.100.20"}
 	relayA, relayB := proxy, proxy
+	outside := "198.51.100.20"
+	if g.c.Kind == SBCOutsideUnseen {
+		outside = "192.0.2.220" // the SBC's outside interface
+		relayB = party{user: "proxy", sig: addrPort(outside, 5060), local: outside}
+		relayA.user = "200" // the caller dials the callee at the SBC
+	}
 	relayA.sdp, relayA.rtpSrc = addrPort("198.51.100.20", relayPort), addrPort("198.51.100.20", relayPort)
-	relayB.sdp, relayB.rtpSrc = addrPort("198.51.100.20", relayPort+2), addrPort("198.51.100.20", relayPort+2)
+	relayB.sdp, relayB.rtpSrc = addrPort(outside, relayPort+2), addrPort(outside, relayPort+2)
 	callee := party{user: "200", sig: addrPort("198.51.100.30", 5060), local: "198.51.100.30",
 		sdp: addrPort("198.51.100.30", 30000+2*(g.i%10000)), rtpSrc: addrPort("198.51.100.30", 30000+2*(g.i%10000))}
 	if g.c.Kind == ProxyLeakCallee {
@@ -47,7 +54,7 @@ func (g *callGen) proxied(t time.Time, truth Truth) {
 	}
 	leg1 := legIdentity{g.callID, g.fromTag, g.toTag, g.a, relayA}
 	leg2 := legIdentity{g.callID, g.fromTag, g.toTag + "2", relayB, callee}
-	if g.c.Kind == B2BUA {
+	if g.c.Kind == B2BUA || g.c.Kind == SBCOutsideUnseen {
 		leg2.callID, leg2.fromTag = fmt.Sprintf("b2b-%08x-%d@natdoc.test", g.rng.Uint32(), g.i), fmt.Sprintf("c%06x", g.rng.Uint32()&0xffffff)
 	}
 	leg2.a.user = g.a.user // the caller's identity passes on in From
@@ -70,8 +77,10 @@ func (g *callGen) proxied(t time.Time, truth Truth) {
 	mediaAt := answerAt.Add(20 * time.Millisecond)
 	g.stream(g.a.rtpSrc, relayA.sdp, mediaAt, n, 0, 0)
 	g.stream(relayA.rtpSrc, g.a.sdp, mediaAt, n, 0, 0)
-	g.stream(relayB.rtpSrc, callee.sdp, mediaAt, n, 0, 0)
-	g.stream(callee.rtpSrc, relayB.sdp, mediaAt, n, 0, 0)
+	if g.c.Kind != SBCOutsideUnseen {
+		g.stream(relayB.rtpSrc, callee.sdp, mediaAt, n, 0, 0)
+		g.stream(callee.rtpSrc, relayB.sdp, mediaAt, n, 0, 0)
+	}
 	end := mediaAt.Add(g.c.Media)
 	g.onLeg(leg1, func() {
 		g.request(end.Add(100*time.Millisecond), "BYE", g.a, g.b, g.toTag, "")
@@ -87,6 +96,11 @@ func (g *callGen) proxied(t time.Time, truth Truth) {
 		// second leg the callee cannot hear, and so cannot the call.
 		truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "callee", capture.IDSDPPrivateAddress
 		truth.Packets, truth.Undeliverable = [2]uint64{0, uint64(n)}, [2]uint64{uint64(n), 0}
+	}
+	if g.c.Kind == SBCOutsideUnseen {
+		// The outside leg's media is not in the capture, but the SBC
+		// relays the callee's audio to the caller: it flowed unseen.
+		truth.Verdict, truth.Packets = report.VerdictIncompleteCapture, [2]uint64{}
 	}
 	g.truths = append(g.truths, truth)
 }

@@ -51,6 +51,11 @@ const (
 	Proxy           Kind = "proxy"             // a proxy anchoring media at its relay: one call, two legs, two-way
 	ProxyLeakCallee Kind = "proxy-leak-callee" // the same, the callee behind NAT leaks its private address: one-way on leg 2
 	B2BUA           Kind = "b2bua"             // a B2BUA: the second leg has its own Call-ID and tags
+	// SBCOutsideUnseen: a B2BUA with an outside address sends the second
+	// leg from it, and the capture holds that leg's signalling but not its
+	// media; the inside leg's RTP, which the B2BUA relays, flows both ways:
+	// one call, two legs, incomplete-capture (not no-way).
+	SBCOutsideUnseen Kind = "sbc-outside-unseen"
 	// What the SDP negotiated.
 	Announcement Kind = "announcement" // recvonly offer, sendonly answer, RTP one way: one-way-negotiated
 	Fax          Kind = "fax"          // audio, then a re-INVITE to T.38 (m=image udptl), fax both ways
