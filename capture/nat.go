@@ -7,7 +7,9 @@ import (
 // privatePrefixes are the ranges a NAT hides (issue 5): RFC 1918, RFC 6598
 // shared address space (carrier-grade NAT), link-local (RFC 3927),
 // loopback, the IETF protocol assignments 192.0.0.0/24 (RFC 6890, DS-Lite
-// B4 addresses live there), and IPv6 unique local (RFC 4193), link-local.
+// B4 addresses live there), and IPv6 unique local (RFC 4193), link-local
+// and the deprecated site-local (RFC 3879: never routed on the internet,
+// still configured on old phones).
 var privatePrefixes = []netip.Prefix{
 	netip.MustParsePrefix("10.0.0.0/8"),
 	netip.MustParsePrefix("172.16.0.0/12"),
@@ -18,6 +20,7 @@ var privatePrefixes = []netip.Prefix{
 	netip.MustParsePrefix("192.0.0.0/24"),
 	netip.MustParsePrefix("fc00::/7"),
 	netip.MustParsePrefix("fe80::/10"),
+	netip.MustParsePrefix("fec0::/10"),
 	netip.MustParsePrefix("::1/128"),
 }
 

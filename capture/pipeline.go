@@ -461,6 +461,7 @@ func fromFastKey(k v4Key) (src, dst netip.AddrPort, ssrc uint32) {
 func (s *state) consume(b *eventBatch) {
 	for i := range b.events {
 		ev := &b.events[i]
+		s.steadyClock(ev) // clock.go
 		if !s.sweepClock || ev.at-s.lastSweepNs >= int64(sweepEvery) {
 			s.sweepBefore(ev.at)
 		}
@@ -483,7 +484,9 @@ func (s *state) consume(b *eventBatch) {
 			s.handle(&pkt)
 		case evRaw:
 			in := &b.infos[ev.info]
-			rec := Record{Data: b.arena[in.start:in.end], Time: time.Unix(0, ev.at).UTC(), WireLen: int(ev.size),
+			// The side decoder's events come back through consume, which
+			// shifts their time again: hand it the time as read.
+			rec := Record{Data: b.arena[in.start:in.end], Time: time.Unix(0, ev.at+s.clock.shift).UTC(), WireLen: int(ev.size),
 				LinkType: layers.LinkType(in.tcpSeq), Offset: ev.offset}
 			s.side.dec.decode(rec, ev.frame, s.side.emit)
 			s.side.flush()

@@ -40,10 +40,16 @@ func newSIPReader() *sipReader {
 	r := &sipReader{}
 	parsers := map[string]sip.HeaderParser{}
 	for name, parse := range sip.DefaultHeadersParser() {
+		via := name == "via" || name == "v"
 		parsers[name] = func(hname []byte, text string) (sip.Header, error) {
 			h, err := parse(hname, text)
 			if err == nil || (h != nil && err.Error() == errCommaDetected) {
 				return h, err
+			}
+			if fixed := bracketIPv6Hosts(text, via); fixed != text { // sipv6.go
+				if h, err := parse(hname, fixed); err == nil || (h != nil && err.Error() == errCommaDetected) {
+					return h, err
+				}
 			}
 			r.bad = append(r.bad, string(hname)+": "+text[:min(len(text), 80)])
 			return sip.NewHeader(string(hname), text), nil
@@ -69,16 +75,33 @@ func (r *sipReader) parse(data []byte, stream bool) (sip.Message, int, error) {
 	if len(line) != 3 || !bytes.Equal(line[2], []byte("SIP/2.0")) || bytes.HasPrefix(line[0], []byte("SIP/")) {
 		return msg, n, err
 	}
-	fixed := make([]byte, 0, len(data))
-	fixed = append(fixed, line[0]...)
-	fixed = append(fixed, " sip:invalid.invalid SIP/2.0\r\n"...)
-	fixed = append(fixed, data[end+1:]...)
-	msg, n2, err2 := r.parser.Parse(fixed, stream)
-	if err2 != nil && msg == nil {
+	if uri := bracketIPv6Hosts(string(line[1]), false); uri != string(line[1]) { // sipv6.go
+		if msg, n2, err2 := r.parseWithURI(data, end, line[0], uri, stream); msg != nil {
+			return msg, n2, err2
+		}
+	}
+	msg, n2, err2 := r.parseWithURI(data, end, line[0], "sip:invalid.invalid", stream)
+	if msg == nil {
 		return msg, n, err
 	}
 	r.bad = append(r.bad, "Request-URI: "+string(line[1][:min(len(line[1]), 80)]))
-	return msg, n2 - len(fixed) + len(data), err2
+	return msg, n2, err2
+}
+
+// parseWithURI parses data with its start line (which ends at end) made
+// of method and uri; n counts bytes of data, not of the line put in.
+func (r *sipReader) parseWithURI(data []byte, end int, method []byte, uri string, stream bool) (sip.Message, int, error) {
+	fixed := make([]byte, 0, len(data)+len(uri))
+	fixed = append(fixed, method...)
+	fixed = append(fixed, ' ')
+	fixed = append(fixed, uri...)
+	fixed = append(fixed, " SIP/2.0\r\n"...)
+	fixed = append(fixed, data[end+1:]...)
+	msg, n, err := r.parser.Parse(fixed, stream)
+	if err != nil && msg == nil {
+		return nil, 0, err
+	}
+	return msg, n - len(fixed) + len(data), err
 }
 
 // sipMethods are the request methods whose start line marks a payload as
@@ -226,7 +249,7 @@ func (s *sipInfo) addresses() {
 		return
 	}
 	s.addrsRead = true
-	s.contactIP, _ = netip.ParseAddr(s.Contact)
+	s.contactIP, _ = netip.ParseAddr(strings.Trim(s.Contact, "[]")) // an IPv6 host keeps its brackets
 	s.viaIP, _ = netip.ParseAddr(s.Via.Host)
 	s.receivedIP, _ = netip.ParseAddr(s.Via.Received)
 }

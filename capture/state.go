@@ -209,6 +209,8 @@ type state struct {
 	// sweepClock says whether it is set yet.
 	lastSweepNs int64
 	sweepClock  bool
+	// clock keeps capture time steady across a clock set mid-capture.
+	clock captureClock
 	// High-water marks of the state kept, to show memory follows the calls
 	// in progress, not the length of the capture.
 	peakCalls, peakFlows int

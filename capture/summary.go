@@ -55,7 +55,7 @@ func captureFindings(s *state) []report.Finding {
 		}
 		fs = append(fs, report.Finding{
 			ID: IDCaptureAnomalies, Severity: report.SeverityInfo,
-			Title: "Parts of the input could not be read and were skipped: " + strings.Join(kinds, ", "),
+			Title: "Parts of the input could not be read as they are, and were skipped or read around: " + strings.Join(kinds, ", "),
 		})
 	}
 	return fs

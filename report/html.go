@@ -74,7 +74,7 @@ var htmlPage = template.Must(template.New("page").Funcs(template.FuncMap{
 		if c.First.IsZero() {
 			return ""
 		}
-		return c.First.UTC().Format("2006-01-02 15:04:05") + " … " + c.Last.UTC().Format("15:04:05") + " UTC (" + c.Last.Sub(c.First).Round(time.Millisecond).String() + ")"
+		return c.First.UTC().Format("2006-01-02 15:04:05") + " … " + spanEnd(c.First, c.Last, "2006-01-02 15:04:05") + " UTC (" + c.Last.Sub(c.First).Round(time.Millisecond).String() + ")"
 	},
 }).Parse(htmlTemplate))
 

@@ -229,7 +229,7 @@ func textCapture(r *Report, _ Options) string {
 	b.WriteString(heading("Capture"))
 	span := ""
 	if !c.First.IsZero() {
-		span = fmt.Sprintf("%s … %s (%s)", c.First.UTC().Format(time.RFC3339), c.Last.UTC().Format("15:04:05"), c.Last.Sub(c.First).Round(time.Millisecond))
+		span = fmt.Sprintf("%s … %s (%s)", c.First.UTC().Format(time.RFC3339), spanEnd(c.First, c.Last, time.RFC3339), c.Last.Sub(c.First).Round(time.Millisecond))
 	}
 	var counts []string
 	for _, kv := range c.Counts {
@@ -411,4 +411,14 @@ func textEngine(e MediaEngine) string {
 		fmt.Fprintf(&b, "      %s\n", strings.Join(figures, ", "))
 	}
 	return b.String()
+}
+
+// spanEnd writes the end of a capture's time span: its time of day when it
+// is on the day the capture starts, else whole in layout.
+func spanEnd(first, last time.Time, layout string) string {
+	first, last = first.UTC(), last.UTC()
+	if first.YearDay() == last.YearDay() && first.Year() == last.Year() {
+		return last.Format("15:04:05")
+	}
+	return last.Format(layout)
 }

@@ -1,0 +1,36 @@
+package capture
+
+import "time"
+
+// clockJumpLimit: a forward step in capture time this large while calls
+// are in progress is a clock set in the middle of the capture (a device
+// without a real-time clock getting its time from NTP, a writer that
+// stamps garbage), not time that passed: no call waits a day for its next
+// message. Without this, every call in progress would time out at the
+// step and the messages after it would belong to none.
+const clockJumpLimit = 24 * time.Hour
+
+// captureClock keeps capture time steady across such steps.
+type captureClock struct {
+	// shift is subtracted from the time of every packet after a step.
+	shift int64
+	// latest is the latest (shifted) packet time seen.
+	latest int64
+}
+
+// steadyClock shifts ev's time back by the clock steps seen so far, and
+// takes a new step out, as an anomaly, when ev comes more than
+// clockJumpLimit after the packet before while calls are in progress.
+func (s *state) steadyClock(ev *event) {
+	c := &s.clock
+	at := ev.at - c.shift
+	if c.latest != 0 && at-c.latest > int64(clockJumpLimit) && len(s.calls.order) > 0 {
+		step := at - c.latest
+		c.shift += step - int64(time.Millisecond)
+		at = ev.at - c.shift
+		s.anomaly("clock-jump", ev.offset, ev.frame, "capture time steps "+time.Duration(step).Round(time.Second).String()+
+			" forward while calls are in progress: the packets after it are read as following on, their times shifted back by that much")
+	}
+	ev.at = at
+	c.latest = max(c.latest, at)
+}

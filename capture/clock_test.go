@@ -1,0 +1,79 @@
+package capture_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/natdoc/natdoc/capture"
+	"github.com/natdoc/natdoc/internal/pcapgen"
+)
+
+// steppedCapture copies path with every record from the n-th on moved
+// step later: a capture whose clock was set while it ran.
+func steppedCapture(t *testing.T, path string, n int, step time.Duration) string {
+	t.Helper()
+	r := capture.PcapReader(t, path)
+	out := filepath.Join(t.TempDir(), "stepped.pcap")
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := pcapgo.NewWriterNanos(f)
+	if err := w.WriteFileHeader(65535, r.LinkType()); err != nil {
+		t.Fatal(err)
+	}
+	for k := 0; ; k++ {
+		data, ci, err := r.ReadPacketData()
+		if err != nil {
+			break
+		}
+		if k >= n {
+			ci.Timestamp = ci.Timestamp.Add(step)
+		}
+		if err := w.WritePacket(ci, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+// TestClockSetMidCapture: a device without a real-time clock starts its
+// capture in 1970 and gets the time from NTP while calls are up. The
+// calls are judged as on a steady clock, and the step is an anomaly,
+// once; without it every call in progress would time out at the step.
+func TestClockSetMidCapture(t *testing.T) {
+	epoch := time.Date(1970, 1, 2, 0, 0, 0, 0, time.UTC) // pcapgen writes some packets before its base
+	path, truths := generate(t, pcapgen.AllKinds(), pcapgen.Options{Seed: 5, Base: epoch})
+	steady := capture.AnalyzePath(t, path)
+	checkTruth(t, steady, truths)
+	stepped := capture.AnalyzePath(t, steppedCapture(t, path, 200, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Sub(epoch)))
+	if len(stepped.Calls) != len(steady.Calls) {
+		t.Fatalf("%d calls after the clock step, %d on a steady clock", len(stepped.Calls), len(steady.Calls))
+	}
+	for i, c := range steady.Calls {
+		s := stepped.Calls[i]
+		ps, _ := capture.DirectionCounts(s)
+		pc, _ := capture.DirectionCounts(c)
+		if s.CallID != c.CallID || s.Verdict != c.Verdict || ps != pc {
+			t.Errorf("%s: %s %s %v after the step, %s %s %v on a steady clock", c.ID, s.CallID, s.Verdict, ps, c.CallID, c.Verdict, pc)
+		}
+		// Times after the step are shifted back by all of it but a
+		// millisecond (fragments and SCTP too, which take another path).
+		if d := s.Start.Sub(c.Start); d < 0 || d > time.Second {
+			t.Errorf("%s (%s): starts at %s after the step, %s on a steady clock", c.ID, c.CallID, s.Start, c.Start)
+		}
+	}
+	steps := 0
+	for _, a := range stepped.Capture.Anomalies {
+		if a.Kind == "clock-jump" {
+			steps += int(a.Count)
+		}
+	}
+	if steps != 1 {
+		t.Errorf("%d clock-jump anomalies, want 1: %+v", steps, stepped.Capture.Anomalies)
+	}
+}
