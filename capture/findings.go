@@ -69,6 +69,9 @@ const (
 		"On the phone: set a STUN server, use SIP outbound (RFC 5626), and send NAT keep-alives more often than the router's UDP timeout (15-30 s)."
 	remedyUnanswered = "Nothing answered this request: check that the destination is up and reachable on its SIP port (firewall, port forwarding for UDP 5060 " +
 		"on its router) and that it is the address the phone really registered from."
+	remedyIgnored = "The request went over a transport that delivers it or fails the connection (TCP, TLS, WebSocket, SCTP), so the network is not " +
+		"what lost it: look at the far end's SIP service, in its logs for this Call-ID (overload, a request it dropped or could not parse, a dial plan or " +
+		"authentication rule that discards instead of rejecting)."
 	remedyNeverRang = "The callee was never alerted: its registration may point at an address it cannot be reached at (look for register-contact-not-fixed " +
 		"or request-to-private-address), its NAT's mapping for the SIP port may have expired (send keep-alives more often than the router's UDP timeout), " +
 		"or it is offline."
@@ -120,12 +123,35 @@ func setupFinding(cb *callBuild, s SetupFacts, v StreamVerdict) (report.Finding,
 		f.Title = "Nothing answered the INVITE to " + t.dst.String()
 		f.Evidence = []report.Evidence{sent}
 		f.Remedy = remedyUnanswered
+		if reliableTransport(cb.call.Transport) {
+			// No retransmissions to lose: the far end's stack took it.
+			f.Title += " over " + cb.call.Transport + " (a transport that delivers or breaks the connection): the far end's SIP service never responded"
+			f.Remedy = remedyIgnored
+		}
 	case IDCalleeNeverRang:
 		f.Title = fmt.Sprintf("The callee never rang: no 180/183 came in the %s the setup lasted", roundWait(s.Waited))
 		f.Evidence = []report.Evidence{sent, {Text: v.Explain}}
 		f.Remedy = remedyNeverRang
 	}
 	return f, true
+}
+
+// viaNATParams writes the received and rport parameters a Via carries.
+func viaNATParams(v via) string {
+	var ps []string
+	if v.Received != "" {
+		ps = append(ps, "received="+v.Received)
+	}
+	if v.RPort != "" && v.RPort != "-" {
+		ps = append(ps, "rport="+v.RPort)
+	}
+	return strings.Join(ps, " ")
+}
+
+// reliableTransport: SIP over it is delivered or its connection fails
+// (RFC 3261 §17.1.1.2: no retransmissions over it).
+func reliableTransport(t string) bool {
+	return t == "TCP" || t == "TLS" || t == "WS" || t == "WSS" || t == "SCTP"
 }
 
 // uniqueFrames lists a and b, once when they are the same frame.
@@ -339,7 +365,7 @@ func signallingFindings(c *sipCall, subject string, problem bool) []report.Findi
 		if !m.Request || m.Via.Host == "" {
 			if !m.Request && viaShowsNAT(m.Via) && fs.once(findingKey{"received", m.Via.Received, m.Via.RPort}) {
 				fs.add(report.Finding{ID: IDViaReceivedRport, Severity: report.SeverityInfo,
-					Title:    "A server recorded where the request really came from (received=" + m.Via.Received + " rport=" + m.Via.RPort + "): it saw the sender behind NAT",
+					Title:    "A server recorded where the request really came from (" + viaNATParams(m.Via) + "): it saw the sender behind NAT",
 					Evidence: []report.Evidence{{Text: m.Summary() + " top Via", Frames: []uint64{m.Frame}}}})
 			}
 			continue

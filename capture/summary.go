@@ -88,6 +88,10 @@ func remedyID(text string) string {
 		return "keep-the-nat-open"
 	case remedyUnmappedPort:
 		return "send-media-to-its-source"
+	case remedyIgnored:
+		return "check-the-far-sip-service"
+	case remedyTLSKeys:
+		return "give-the-tls-keys"
 	}
 	return "other"
 }
@@ -110,6 +114,8 @@ func remedyTitle(text string) string {
 		return "Send NAT keep-alives more often than the router's UDP timeout"
 	case remedyUnmappedPort:
 		return "Send media to where it really comes from (symmetric RTP), or stop the NAT changing its port"
+	case remedyIgnored:
+		return "Find why the far end's SIP service ignored a request it was delivered"
 	case remedyTLSKeys:
 		return "Give natdoc the TLS keys of the SIP sessions"
 	}

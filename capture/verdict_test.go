@@ -2,6 +2,7 @@ package capture
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -277,5 +278,29 @@ func TestReplayNamesEachAddressOnce(t *testing.T) {
 	st := replay(events)
 	if len(st) != 1 || len(st[0].all[caller]) != 1 || len(st[0].all[callee]) != 1 {
 		t.Errorf("streams %d, addresses %v", len(st), st[0].all)
+	}
+}
+
+// TestUnansweredOverReliableTransport: an INVITE nobody answered over TCP
+// was delivered by TCP, so the finding sends the engineer to the far
+// end's SIP service, not to port forwarding.
+func TestUnansweredOverReliableTransport(t *testing.T) {
+	for _, tc := range []struct {
+		transport string
+		remedy    string
+	}{{"UDP", remedyUnanswered}, {"TCP", remedyIgnored}, {"TLS", remedyIgnored}} {
+		start := time.Unix(1000, 0)
+		c := &sipCall{CallID: "u@test", Transport: tc.transport}
+		c.setup = setupTrack{sentAt: start, lastSentAt: start, sent: 1, firstFrame: 1, lastFrame: 1,
+			src: netip.MustParseAddrPort("10.0.0.1:5060"), dst: netip.MustParseAddrPort("10.0.0.2:5060")}
+		facts := c.setup.facts(start.Add(time.Minute))
+		v := notAnswered(facts)
+		f, ok := setupFinding(&callBuild{call: c}, facts, v)
+		if !ok || f.ID != IDRequestUnanswered || f.Remedy != tc.remedy {
+			t.Errorf("%s: finding %s (%v), remedy %.40q", tc.transport, f.ID, ok, f.Remedy)
+		}
+		if reliable := tc.transport != "UDP"; strings.Contains(f.Title, "never responded") != reliable {
+			t.Errorf("%s: %s", tc.transport, f.Title)
+		}
 	}
 }
