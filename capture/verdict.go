@@ -102,6 +102,11 @@ const (
 	// setup that ends after this long without any 18x means the callee
 	// was never alerted.
 	neverRangAfter = 5 * time.Second
+	// ringTimeout: once a 18x came, Timer B no longer runs (RFC 3261
+	// §17.1.1.2, Proceeding) and the caller may let it ring for minutes;
+	// proxies give up after Timer C, over 3 minutes (§16.6). A capture
+	// that ends sooner while it rings ended before the setup did.
+	ringTimeout = 3 * time.Minute
 )
 
 // StreamVerdict is the outcome of one stream, with who cannot hear.
@@ -356,7 +361,7 @@ func notAnswered(s SetupFacts) StreamVerdict {
 	case !s.Responded && (s.Sent > 1 || s.Waited >= inviteTimeout):
 		na.Reason = report.NotAnsweredUnreachable
 		explain = "the INVITE got no response at all (sent " + strconv.Itoa(s.Sent) + " times over " + wait.String() + ")"
-	case s.Responded && s.Waited >= inviteTimeout:
+	case s.Responded && s.Waited >= inviteTimeout && (!s.Rang || s.Waited >= ringTimeout):
 		na.Reason = report.NotAnsweredTimedOut
 		explain = fmt.Sprintf("no final response came in %s %s", wait, ringingText(s))
 	default:

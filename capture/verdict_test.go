@@ -173,6 +173,8 @@ func TestNotAnswered(t *testing.T) {
 		{"480 after silence", SetupFacts{Responded: true, CallStatus: 480, Sent: 1, Waited: 30 * s}, report.VerdictNotAnswered, report.NotAnsweredRejected, 480, IDCalleeNeverRang, report.SeverityWarning},
 		{"480 after ringing", SetupFacts{Responded: true, Rang: true, CallStatus: 480, Sent: 1, Waited: 30 * s}, report.VerdictNotAnswered, report.NotAnsweredRejected, 480, "", ""},
 		{"provisional only, past Timer B", SetupFacts{Responded: true, Sent: 1, Waited: 40 * s}, report.VerdictNotAnswered, report.NotAnsweredTimedOut, 0, IDCalleeNeverRang, report.SeverityWarning},
+		{"ringing when the capture ends, past Timer B", SetupFacts{Responded: true, Rang: true, Sent: 1, Waited: 40 * s}, report.VerdictIncompleteCapture, "", 0, "", ""},
+		{"ringing past Timer C", SetupFacts{Responded: true, Rang: true, Sent: 1, Waited: 200 * s}, report.VerdictNotAnswered, report.NotAnsweredTimedOut, 0, "", ""},
 		{"no response, retransmitted", SetupFacts{Sent: 7, Waited: 32 * s}, report.VerdictNotAnswered, report.NotAnsweredUnreachable, 0, IDRequestUnanswered, report.SeverityWarning},
 		{"no response, public to private", SetupFacts{Sent: 7, Waited: 32 * s, PublicToPrivate: true}, report.VerdictNotAnswered, report.NotAnsweredUnreachable, 0, IDRequestToPrivate, report.SeverityError},
 		{"capture ended at the INVITE", SetupFacts{Sent: 1, Waited: 300 * time.Millisecond}, report.VerdictIncompleteCapture, "", 0, "", ""},

@@ -92,7 +92,8 @@ const (
 	// whether the callee was ringing by then.
 	NotAnsweredCancelled = "cancelled"
 	// NotAnsweredTimedOut: 408, or no final response within the INVITE's
-	// timeout (64*T1, RFC 3261 §17.1.1.2) after provisional responses.
+	// timeout (64*T1, RFC 3261 §17.1.1.2) after a 100 Trying, or within a
+	// proxy's Timer C (3 minutes, §16.6) once it rang.
 	NotAnsweredTimedOut = "timed-out"
 	// NotAnsweredUnreachable: no response to the INVITE at all.
 	NotAnsweredUnreachable = "unreachable"
