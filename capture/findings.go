@@ -69,8 +69,8 @@ const (
 		"On the phone: set a STUN server, use SIP outbound (RFC 5626), and send NAT keep-alives more often than the router's UDP timeout (15-30 s)."
 	remedyUnanswered = "Nothing answered this request: check that the destination is up and reachable on its SIP port (firewall, port forwarding for UDP 5060 " +
 		"on its router) and that it is the address the phone really registered from."
-	remedyIgnored = "The request went over a transport that delivers it or fails the connection (TCP, TLS, WebSocket, SCTP), so the network is not " +
-		"what lost it: look at the far end's SIP service, in its logs for this Call-ID (overload, a request it dropped or could not parse, a dial plan or " +
+	remedyIgnored = "The request went over a transport that delivers it or fails the connection (TCP, TLS, WebSocket, SCTP), or its destination " +
+		"answered other requests of the call, so the network is not what lost it: look at the far end's SIP service, in its logs for this Call-ID (overload, a request it dropped or could not parse, a dial plan or " +
 		"authentication rule that discards instead of rejecting)."
 	remedyNeverRang = "The callee was never alerted: its registration may point at an address it cannot be reached at (look for register-contact-not-fixed " +
 		"or request-to-private-address), its NAT's mapping for the SIP port may have expired (send keep-alives more often than the router's UDP timeout), " +
@@ -123,9 +123,13 @@ func setupFinding(cb *callBuild, s SetupFacts, v StreamVerdict) (report.Finding,
 		f.Title = "Nothing answered the INVITE to " + t.dst.String()
 		f.Evidence = []report.Evidence{sent}
 		f.Remedy = remedyUnanswered
-		if reliableTransport(cb.call.Transport) {
+		switch {
+		case reliableTransport(cb.call.Transport):
 			// No retransmissions to lose: the far end's stack took it.
 			f.Title += " over " + cb.call.Transport + " (a transport that delivers or breaks the connection): the far end's SIP service never responded"
+			f.Remedy = remedyIgnored
+		case cb.call.SeenFrom[callee]:
+			f.Title += ", though it answered other requests of this call: its SIP service ignored the INVITE"
 			f.Remedy = remedyIgnored
 		}
 	case IDCalleeNeverRang:

@@ -114,7 +114,8 @@ func (t *callTable) upstreamOf(c *sipCall, m *sipInfo, at time.Time) (*sipCall, 
 // sent it from another of its addresses: a leg still in setup whose
 // INVITE came at most multiHomedLinkWindow before, for the same caller and
 // the same callee, not from the new INVITE's own source (a caller trying
-// again elsewhere), and only one call that fits, else none: two calls
+// again elsewhere) nor sent where the leg's went (another call to the same
+// server), and only one call that fits, else none: two calls
 // between the same users seconds apart cannot be told apart.
 func (t *callTable) multiHomedUpstream(c *sipCall, m *sipInfo, at time.Time) *sipCall {
 	var found *sipCall
@@ -124,7 +125,7 @@ func (t *callTable) multiHomedUpstream(c *sipCall, m *sipInfo, at time.Time) *si
 		if o.Start.Before(oldest) {
 			break
 		}
-		if o == c || o.group == nil || !o.inSetup() || o.hop[0] == m.Src.Addr() || !sameUsers(o, m) {
+		if o == c || o.group == nil || !o.inSetup() || o.hop[0] == m.Src.Addr() || o.setup.dst == m.Dst || !sameUsers(o, m) {
 			continue
 		}
 		if found != nil && found.group != o.group {
@@ -245,7 +246,9 @@ func linkTokens(v string) []string {
 
 // b2buaLinks says whether m, a new INVITE with another Call-ID, continues
 // the call o: it names o's Call-ID in an X- header, or it comes from the
-// address o's INVITE went to and is for the same callee (To or
+// address o's INVITE went to, but not to the same address and port (on one
+// host a caller's next call to the server comes from the server's
+// address), and is for the same callee (To or
 // Request-URI) or from the same caller (From, or the identities a B2BUA
 // passes on: P-Asserted-Identity, Diversion, History-Info,
 // Remote-Party-ID).
@@ -255,8 +258,8 @@ func b2buaLinks(o *sipCall, m *sipInfo) bool {
 			return true
 		}
 	}
-	if o.hop[1] != m.Src.Addr() {
-		return false
+	if o.hop[1] != m.Src.Addr() || o.setup.dst == m.Dst {
+		return false // a B2BUA does not send its outbound leg to where its inbound one came in
 	}
 	return anyEqual([]string{o.Callee.User, o.ruriUser}, append([]string{m.ToUser, m.RURIUser}, m.LinkUsers...)) ||
 		anyEqual([]string{o.Caller.User}, append([]string{m.FromUser}, m.LinkUsers...))
