@@ -102,10 +102,12 @@ type doneCall struct {
 
 // ended says whether the call's signalling is over by now: a BYE, a
 // CANCEL, a final failure, or an INVITE nobody answered whose client
-// transaction gave up (Timer B).
+// transaction gave up (Timer B), unless an earlier INVITE of the call was
+// answered (a copy the client sent again with a new CSeq).
 func (c *sipCall) ended(now time.Time) bool {
+	answered := c.Status >= 200 && c.Status < 300
 	return c.ByeSeen || c.Cancelled || (!c.FailedAt.IsZero() && c.Status >= 300) ||
-		(c.setup.sent > 0 && !c.setup.responded && now.Sub(c.setup.lastSentAt) >= inviteTimeout)
+		(!answered && c.setup.sent > 0 && !c.setup.responded && now.Sub(c.setup.lastSentAt) >= inviteTimeout)
 }
 
 // sweep finalises the calls that ended at least quietAfter before now

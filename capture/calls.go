@@ -486,6 +486,11 @@ func (t *callTable) request(c *sipCall, m *sipInfo, at time.Time, from int, tag 
 			c.End = at
 		}
 	case "CANCEL":
+		// A CANCEL after the INVITE's 2xx has no effect (RFC 3261 §9.2):
+		// a client that forked its INVITE cancels the other branches.
+		if c.Status >= 200 && c.Status < 300 {
+			break
+		}
 		c.Cancelled = true
 		if c.setup.endedAt.IsZero() {
 			c.setup.endedAt = at

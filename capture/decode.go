@@ -214,9 +214,43 @@ func (d *decoder) decode(rec Record, frame uint64, emit func(*packet)) {
 		pkt.Src = netip.AddrPortFrom(addr16(d.ip6.SrcIP), 0)
 		pkt.Dst = netip.AddrPortFrom(addr16(d.ip6.DstIP), 0)
 	default:
+		if inner := d.encapsulatedIP(rec.Data, first); inner != nil {
+			rec.Data, rec.LinkType, rec.WireLen = inner, layers.LinkTypeRaw, len(inner)
+			d.decode(rec, frame, emit)
+		}
 		return
 	}
 	d.emitTransport(transport, pkt, emit)
+}
+
+// encapsulatedIP returns the IP packet inside a PPPoE session (a DSL link
+// captured on the router's WAN side) or an MPLS label stack, which the
+// layer parser does not decode: gopacket's full decoders read those, on
+// this rare path only. nil when the frame is neither or holds no IP.
+func (d *decoder) encapsulatedIP(data []byte, first gopacket.LayerType) []byte {
+	if len(d.decoded) == 0 {
+		return nil
+	}
+	var next layers.EthernetType
+	switch d.decoded[len(d.decoded)-1] {
+	case layers.LayerTypeEthernet:
+		next = d.eth.EthernetType
+	case layers.LayerTypeDot1Q:
+		next = d.dot1q.Type
+	case layers.LayerTypeLinuxSLL:
+		next = d.sll.EthernetType
+	default:
+		return nil
+	}
+	if next != layers.EthernetTypePPPoESession && next != layers.EthernetTypeMPLSUnicast && next != layers.EthernetTypeMPLSMulticast {
+		return nil
+	}
+	for _, l := range gopacket.NewPacket(data, first, gopacket.DecodeOptions{Lazy: true, NoCopy: true}).Layers() {
+		if t := l.LayerType(); t == layers.LayerTypeIPv4 || t == layers.LayerTypeIPv6 {
+			return append(append([]byte(nil), l.LayerContents()...), l.LayerPayload()...)
+		}
+	}
+	return nil
 }
 
 func (d *decoder) emitTransport(transport gopacket.LayerType, pkt *packet, emit func(*packet)) {
