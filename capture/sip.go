@@ -3,6 +3,7 @@ package capture
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -47,8 +48,10 @@ func newSIPReader() *sipReader {
 				return h, err
 			}
 			if fixed := bracketIPv6Hosts(text, via); fixed != text { // sipv6.go
-				if h, err := parse(hname, fixed); err == nil || (h != nil && err.Error() == errCommaDetected) {
-					return h, err
+				// Not with a comma error: its index is into fixed, and sipgo
+				// would cut text with it.
+				if h, err := parseRepaired(parse, hname, fixed); err == nil {
+					return h, nil
 				}
 			}
 			r.bad = append(r.bad, string(hname)+": "+text[:min(len(text), 80)])
@@ -57,6 +60,18 @@ func newSIPReader() *sipReader {
 	}
 	r.parser = sip.NewParser(sip.WithHeadersParsers(parsers))
 	return r
+}
+
+// parseRepaired runs a sipgo header parser on a value natdoc repaired;
+// such values reach parts of sipgo raw traffic does not, so a panic is
+// taken as a failed parse.
+func parseRepaired(parse sip.HeaderParser, hname []byte, value string) (h sip.Header, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			h, err = nil, fmt.Errorf("sipgo: %v", r)
+		}
+	}()
+	return parse(hname, value)
 }
 
 // parse runs sipgo on data; when the start line's Request-URI is what it

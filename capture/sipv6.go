@@ -46,7 +46,7 @@ func bracketIPv6Hosts(v string, via bool) string {
 // indexURIHost is where the host of the first sip: or sips: URI in s
 // starts (after its userinfo), or -1.
 func indexURIHost(s string) int {
-	lower := strings.ToLower(s)
+	lower := asciiLower(s) // byte for byte: strings.ToLower may change lengths
 	i := strings.Index(lower, "sip:")
 	n := 4
 	if j := strings.Index(lower, "sips:"); j >= 0 && (i < 0 || j < i) {
@@ -64,19 +64,21 @@ func indexURIHost(s string) int {
 }
 
 // bracketViaSentBy brackets the sent-by host of a Via value
-// ("SIP/2.0/UDP host:port;params").
+// ("SIP/2.0/UDP host:port;params"), keeping every other byte.
 func bracketViaSentBy(v string) string {
-	proto, rest, ok := strings.Cut(strings.TrimSpace(v), " ")
+	lead := len(v) - len(strings.TrimLeft(v, " \t"))
+	sp := strings.IndexAny(v[lead:], " \t")
+	if sp < 0 {
+		return v
+	}
+	start := lead + sp
+	start += len(v[start:]) - len(strings.TrimLeft(v[start:], " \t"))
+	end := start + strings.IndexAny(v[start:]+";", "; \t")
+	fixed, ok := bracketHostPort(v[start:end])
 	if !ok {
 		return v
 	}
-	rest = strings.TrimLeft(rest, " \t")
-	end := strings.IndexAny(rest+";", "; \t")
-	fixed, ok := bracketHostPort(rest[:end])
-	if !ok {
-		return v
-	}
-	return proto + " " + fixed + rest[end:]
+	return v[:start] + fixed + v[end:]
 }
 
 // bracketHostPort brackets hp when it is an IPv6 address, alone or with a
@@ -93,4 +95,16 @@ func bracketHostPort(hp string) (string, bool) {
 		return "[" + hp[:i] + "]" + hp[i:], true
 	}
 	return hp, false
+}
+
+// asciiLower lowers the ASCII letters of s and keeps every other byte, so
+// indexes into it are indexes into s.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
