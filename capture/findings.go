@@ -53,6 +53,9 @@ const (
 	// IDRegistrationOutlivesNAT: a phone behind NAT stayed silent toward
 	// its registrar longer than NATs keep an idle mapping.
 	IDRegistrationOutlivesNAT report.FindingID = "registration-outlives-nat"
+	// IDRegisterRefused: a phone's REGISTER was refused (its credentials,
+	// or a final failure) and no later one succeeded in the capture.
+	IDRegisterRefused report.FindingID = "register-refused"
 )
 
 // Remedies in the user's words (issue 5), shared by findings.
@@ -82,6 +85,9 @@ const (
 		"or re-register more often than the router's UDP timeout, or have the server ping it (Kamailio nathelper sipping, Asterisk PJSIP qualify_frequency)."
 	remedyALG = "Disable the router's SIP ALG (often called \"SIP ALG\", \"SIP helper\", \"SIP passthrough\" or \"SIP fixup\"); " +
 		"let the phone (STUN) or the server (rport, comedia) handle NAT instead."
+	remedyRegisterRefused = "Check the phone's account against the registrar: the user name and authentication name, the password, the domain " +
+		"(realm) and that the account is enabled; a 403 after the challenge is most often a wrong password, an IP access rule or " +
+		"a blocked account (fail2ban and the like after repeated failures). A 404 names a user the registrar does not know."
 	remedyTLSKeys = "Give the key log written while these sessions ran (SSLKEYLOGFILE, -keylogfile) or, for TLS 1.0-1.2 with RSA key exchange, " +
 		"the server's RSA key; capture from the session's start so its ClientHello is in the file."
 )

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/netip"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/natdoc/natdoc/report"
@@ -52,6 +54,23 @@ type registration struct {
 	// removing: the phone asked to remove its bindings (Expires 0); the
 	// answer ends the binding and leaves what earlier answers showed.
 	removing bool
+	// challenged: the last answer asked for credentials (401/407).
+	// refused is the last final refusal not followed by a 2xx: any
+	// 3xx-6xx but a challenge (the capture does not show whether the
+	// REGISTER that drew a second one carried credentials) or 423, which
+	// the phone fixes itself.
+	challenged bool
+	refused    *refusal
+}
+
+// refusal is a REGISTER answer that left the phone unregistered.
+type refusal struct {
+	status int
+	reason string
+	frame  uint64
+	// afterCredentials: the refusal answered the REGISTER that followed a
+	// challenge, which carries the phone's credentials.
+	afterCredentials bool
 }
 
 type regKey struct {
@@ -123,9 +142,14 @@ func (r *registrations) register(m *sipInfo, at time.Time) {
 
 func (r *registrations) answer(m *sipInfo, at time.Time) {
 	reg := r.byPair[pair(m.Src, m.Dst)]
-	if reg == nil || m.Status < 200 || m.Status >= 300 {
+	if reg == nil || m.Status < 200 {
 		return
 	}
+	if m.Status >= 300 {
+		reg.failed(m)
+		return
+	}
+	reg.challenged, reg.refused = false, nil
 	if reg.removing {
 		reg.removing = false
 		reg.endAt(at)
@@ -145,6 +169,15 @@ func (r *registrations) answer(m *sipInfo, at time.Time) {
 			reg.expires = time.Duration(c.Expires) * time.Second
 		}
 	}
+}
+
+// failed notes a REGISTER answered with a failure.
+func (g *registration) failed(m *sipInfo) {
+	challenge := m.Status == 401 || m.Status == 407
+	if !challenge && m.Status != 423 {
+		g.refused = &refusal{status: m.Status, reason: m.Reason, frame: m.Frame, afterCredentials: g.challenged}
+	}
+	g.challenged = challenge
 }
 
 // activity notes a packet between a and b; a silence while the phone was
@@ -208,6 +241,9 @@ func (r *registrations) findings(captureEnd time.Time) []report.Finding {
 	var fs []report.Finding
 	seen := map[netip.AddrPort]bool{}
 	for _, g := range regs {
+		if g.refused != nil {
+			fs = append(fs, g.refusedFinding())
+		}
 		if !g.behindNAT() || seen[g.contact] {
 			continue
 		}
@@ -241,6 +277,24 @@ func (g *registration) notFixedFinding() report.Finding {
 			Frames: []uint64{g.okFrame},
 		}},
 		Remedy: remedyUnreachableContact,
+	}
+}
+
+func (g *registration) refusedFinding() report.Finding {
+	how := "refused"
+	if g.refused.afterCredentials {
+		how = "refused the credentials of"
+	}
+	status := strconv.Itoa(g.refused.status) + " " + g.refused.reason
+	return report.Finding{
+		ID: IDRegisterRefused, Severity: report.SeverityWarning, Subject: g.aor,
+		Title: fmt.Sprintf("The registrar %s %s the REGISTER from %s (%s), and no later one succeeded: the phone is not registered, so calls to it cannot reach it",
+			g.registrar.Addr(), how, g.src, strings.TrimSpace(status)),
+		Evidence: []report.Evidence{
+			{Text: fmt.Sprintf("REGISTER from %s with Contact %s", g.src, g.contact), Frames: []uint64{g.frame}, Addrs: []string{g.src.String()}},
+			{Text: "answered " + strings.TrimSpace(status), Frames: []uint64{g.refused.frame}},
+		},
+		Remedy: remedyRegisterRefused,
 	}
 }
 

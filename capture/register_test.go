@@ -93,3 +93,41 @@ func TestPrivateRequests(t *testing.T) {
 		t.Fatalf("findings %+v, want one for %s with the OPTIONS (frames 1-3) and the NOTIFY", fs, lan)
 	}
 }
+
+// TestRegisterRefused: a REGISTER refused and never followed by a
+// successful one is a finding; a refusal a later 200 OK mends, or a bare
+// challenge, is not.
+func TestRegisterRefused(t *testing.T) {
+	phone := netip.MustParseAddrPort("192.168.1.10:5060")
+	registrar := netip.MustParseAddrPort("198.51.100.20:5060")
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name    string
+		answers []int
+		want    bool
+	}{
+		{"403 after the challenge", []int{401, 403}, true},
+		{"404 unknown user", []int{404}, true},
+		{"challenge, then 200", []int{401, 200}, false},
+		{"403, then registered", []int{401, 403, 401, 200}, false},
+		{"challenge left unanswered", []int{401}, false},
+		{"interval too brief, fixed by the phone", []int{423, 200}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRegistrations()
+			at := t0
+			for i, status := range tc.answers {
+				at = at.Add(time.Second)
+				r.sip(&sipInfo{sipHeaders: &sipHeaders{Request: true, Method: "REGISTER", ContactAddr: phone, Expires: 3600, ToUser: "100", CSeq: uint32(i + 1)}, Src: phone, Dst: registrar, Frame: uint64(2*i + 1)}, at)
+				r.sip(&sipInfo{sipHeaders: &sipHeaders{Method: "REGISTER", Status: status, Reason: "X", Expires: 3600, CSeq: uint32(i + 1)}, Src: registrar, Dst: phone, Frame: uint64(2*i + 2)}, at.Add(10*time.Millisecond))
+			}
+			got := false
+			for _, f := range r.findings(at.Add(time.Second)) {
+				got = got || f.ID == IDRegisterRefused
+			}
+			if got != tc.want {
+				t.Errorf("register-refused %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

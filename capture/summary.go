@@ -92,6 +92,8 @@ func remedyID(text string) string {
 		return "check-the-far-sip-service"
 	case remedyTLSKeys:
 		return "give-the-tls-keys"
+	case remedyRegisterRefused:
+		return "fix-the-phone-account"
 	}
 	return "other"
 }
@@ -118,6 +120,8 @@ func remedyTitle(text string) string {
 		return "Find why the far end's SIP service ignored a request it was delivered"
 	case remedyTLSKeys:
 		return "Give natdoc the TLS keys of the SIP sessions"
+	case remedyRegisterRefused:
+		return "Fix the phone's account (credentials, domain) so its registration succeeds"
 	}
 	return text
 }
