@@ -85,6 +85,8 @@ func openSource(r io.Reader, sink anomalySink) (recordSource, error) {
 	switch {
 	case binary.BigEndian.Uint32(magic) == 0x0A0D0D0A:
 		return newNgSource(br, sink)
+	case otherFormat(magic) != "":
+		return nil, fmt.Errorf("%w: a %s capture; convert it with: editcap -F pcap FILE converted.pcap", ErrNotCapture, otherFormat(magic))
 	default:
 		s, err := newPcapSource(br, sink)
 		if err != nil {
@@ -93,6 +95,18 @@ func openSource(r io.Reader, sink anomalySink) (recordSource, error) {
 		s.under = under
 		return s, nil
 	}
+}
+
+// otherFormat names the capture formats other tools write that natdoc
+// does not read but editcap converts, by their magic; "" for the rest.
+func otherFormat(magic []byte) string {
+	switch string(magic) {
+	case "GMBU", "RTSS":
+		return "Microsoft Network Monitor"
+	case "snoo":
+		return "Solaris snoop"
+	}
+	return ""
 }
 
 // ErrNotCapture is returned for input that is neither pcap nor pcapng.

@@ -5,8 +5,10 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/binary"
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -157,6 +159,17 @@ func TestRecordsLargerThanABatch(t *testing.T) {
 	for _, kind := range []string{"truncated-record", "oversized-record", "garbage-between-records"} {
 		if n := anomalyCount(res, kind); n > 0 {
 			t.Errorf("%d × %s: %+v", n, kind, res.Capture.Anomalies)
+		}
+	}
+}
+
+// TestOtherCaptureFormats: a capture in a format editcap converts is
+// refused with the command that converts it, not just "not a pcap".
+func TestOtherCaptureFormats(t *testing.T) {
+	for magic, name := range map[string]string{"GMBU": "Microsoft Network Monitor", "RTSS": "Microsoft Network Monitor", "snoop\x00\x00\x00": "Solaris snoop"} {
+		_, err := openSource(bytes.NewReader(append([]byte(magic), make([]byte, 64)...)), nil)
+		if err == nil || !errors.Is(err, ErrNotCapture) || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), "editcap -F pcap") {
+			t.Errorf("%q: %v", magic, err)
 		}
 	}
 }
