@@ -1,12 +1,10 @@
 package capture_test
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/gopacket/gopacket"
 	"github.com/natdoc/natdoc/capture"
 	"github.com/natdoc/natdoc/internal/pcapgen"
 )
@@ -14,31 +12,14 @@ import (
 // steppedCapture copies path with every record from the n-th on moved
 // step later: a capture whose clock was set while it ran.
 func steppedCapture(t *testing.T, path string, n int, step time.Duration) string {
-	t.Helper()
-	r := capture.PcapReader(t, path)
-	out := filepath.Join(t.TempDir(), "stepped.pcap")
-	f, err := os.Create(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w := pcapgo.NewWriterNanos(f)
-	if err := w.WriteFileHeader(65535, r.LinkType()); err != nil {
-		t.Fatal(err)
-	}
-	for k := 0; ; k++ {
-		data, ci, err := r.ReadPacketData()
-		if err != nil {
-			break
-		}
+	k := 0
+	return rewriteCapture(t, path, func(data []byte, ci *gopacket.CaptureInfo) []byte {
 		if k >= n {
 			ci.Timestamp = ci.Timestamp.Add(step)
 		}
-		if err := w.WritePacket(ci, data); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return out
+		k++
+		return data
+	})
 }
 
 // TestClockSetMidCapture: a device without a real-time clock starts its

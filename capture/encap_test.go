@@ -2,11 +2,9 @@ package capture_test
 
 import (
 	"encoding/binary"
-	"os"
-	"path/filepath"
 	"testing"
 
-	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/gopacket/gopacket"
 	"github.com/natdoc/natdoc/capture"
 	"github.com/natdoc/natdoc/internal/pcapgen"
 )
@@ -15,34 +13,14 @@ import (
 // frame wrapped by wrap(ip, isIPv6), which returns the new EtherType and
 // the bytes after the Ethernet header.
 func encapsulate(t *testing.T, path string, wrap func(ip []byte, v6 bool) (uint16, []byte)) string {
-	t.Helper()
-	r := capture.PcapReader(t, path)
-	out := filepath.Join(t.TempDir(), "encapsulated.pcap")
-	f, err := os.Create(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w := pcapgo.NewWriterNanos(f)
-	if err := w.WriteFileHeader(65535, r.LinkType()); err != nil {
-		t.Fatal(err)
-	}
-	for {
-		data, ci, err := r.ReadPacketData()
-		if err != nil {
-			break
+	return rewriteCapture(t, path, func(data []byte, _ *gopacket.CaptureInfo) []byte {
+		typ := binary.BigEndian.Uint16(data[12:14])
+		if typ != 0x0800 && typ != 0x86dd {
+			return data
 		}
-		if typ := binary.BigEndian.Uint16(data[12:14]); typ == 0x0800 || typ == 0x86dd {
-			newType, rest := wrap(data[14:], typ == 0x86dd)
-			frame := append(append(append([]byte(nil), data[:12]...), byte(newType>>8), byte(newType)), rest...)
-			data = frame
-			ci.CaptureLength, ci.Length = len(frame), len(frame)
-		}
-		if err := w.WritePacket(ci, data); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return out
+		newType, rest := wrap(data[14:], typ == 0x86dd)
+		return append(append(append([]byte(nil), data[:12]...), byte(newType>>8), byte(newType)), rest...)
+	})
 }
 
 // pppoe wraps an IP packet in a PPPoE session frame (RFC 2516) carrying

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/natdoc/natdoc/capture"
 	"github.com/natdoc/natdoc/internal/pcapgen"
 	"github.com/natdoc/natdoc/report"
@@ -29,6 +31,35 @@ func generate(t testing.TB, calls []pcapgen.Call, opt pcapgen.Options) (string, 
 		t.Fatal(err)
 	}
 	return path, truths
+}
+
+// rewriteCapture copies the capture at path record by record through
+// change, which may edit the record's data and stamp, into a new file.
+func rewriteCapture(t *testing.T, path string, change func(data []byte, ci *gopacket.CaptureInfo) []byte) string {
+	t.Helper()
+	r := capture.PcapReader(t, path)
+	out := filepath.Join(t.TempDir(), "rewritten.pcap")
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := pcapgo.NewWriterNanos(f)
+	if err := w.WriteFileHeader(65535, r.LinkType()); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		data, ci, err := r.ReadPacketData()
+		if err != nil {
+			break
+		}
+		data = change(data, &ci)
+		ci.CaptureLength, ci.Length = len(data), len(data)
+		if err := w.WritePacket(ci, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
 }
 
 // checkTruth compares every generated dialog with the analysis.
