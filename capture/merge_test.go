@@ -9,6 +9,7 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/natdoc/natdoc/capture"
 	"github.com/natdoc/natdoc/internal/pcapgen"
+	"github.com/natdoc/natdoc/report"
 )
 
 // splitCapture writes the records of path alternately, in runs of n, into
@@ -42,6 +43,20 @@ func splitCapture(t *testing.T, path string, n int) [2]string {
 	return out
 }
 
+// sameCalls reports each call of got (named by how) whose Call-ID,
+// verdict or RTP per direction differs from the same call of want.
+func sameCalls(t *testing.T, how string, got, want []report.Call) {
+	t.Helper()
+	for i, c := range want {
+		g := got[i]
+		pg, _ := capture.DirectionCounts(g)
+		pc, _ := capture.DirectionCounts(c)
+		if g.CallID != c.CallID || g.Verdict != c.Verdict || pg != pc {
+			t.Errorf("%s: %s %s %s %v, want %s %s %v", c.ID, how, g.CallID, g.Verdict, pg, c.CallID, c.Verdict, pc)
+		}
+	}
+}
+
 // TestMergedFilesAreOneCapture: a capture split into two overlapping files
 // reads as the whole: the same calls, verdicts and RTP each way, and -w
 // writes a call from both.
@@ -56,14 +71,7 @@ func TestMergedFilesAreOneCapture(t *testing.T) {
 	if merged.Capture.Packets != whole.Capture.Packets || len(merged.Calls) != len(whole.Calls) {
 		t.Fatalf("merged: %d packets, %d calls; whole: %d, %d", merged.Capture.Packets, len(merged.Calls), whole.Capture.Packets, len(whole.Calls))
 	}
-	for i, c := range whole.Calls {
-		m := merged.Calls[i]
-		pw, _ := capture.DirectionCounts(c)
-		pm, _ := capture.DirectionCounts(m)
-		if m.CallID != c.CallID || m.Verdict != c.Verdict || pm != pw {
-			t.Errorf("%s: merged %s %s %v, whole %s %s %v", c.ID, m.CallID, m.Verdict, pm, c.CallID, c.Verdict, pw)
-		}
-	}
+	sameCalls(t, "merged", merged.Calls, whole.Calls)
 	out := filepath.Join(t.TempDir(), "c2.pcap")
 	f, err := os.Create(out)
 	if err != nil {
