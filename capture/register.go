@@ -56,11 +56,14 @@ type registration struct {
 	removing bool
 	// challenged: the last answer asked for credentials (401/407).
 	// refused is the last final refusal not followed by a 2xx: any
-	// 3xx-6xx but a challenge (the capture does not show whether the
-	// REGISTER that drew a second one carried credentials) or 423, which
-	// the phone fixes itself.
+	// 3xx-6xx but 423, which the phone fixes itself, and a challenge to a
+	// REGISTER without credentials.
 	challenged bool
 	refused    *refusal
+	// authorized: the last REGISTER carried credentials; a challenge in
+	// answer to it refuses them (Kamailio and OpenSIPS challenge again
+	// instead of answering 403).
+	authorized bool
 }
 
 // refusal is a REGISTER answer that left the phone unregistered.
@@ -132,7 +135,7 @@ func (r *registrations) register(m *sipInfo, at time.Time) {
 		reg = &registration{aor: m.ToUser, contact: m.ContactAddr, src: m.Src, registrar: m.Dst, lastAt: at, lastFrame: m.Frame}
 		r.byKey[k] = reg
 	}
-	reg.frame = m.Frame
+	reg.frame, reg.authorized = m.Frame, m.Authorized
 	if isPublic(m.Src.Addr()) {
 		reg.publicAs = m.Src.Addr()
 	}
@@ -174,8 +177,8 @@ func (r *registrations) answer(m *sipInfo, at time.Time) {
 // failed notes a REGISTER answered with a failure.
 func (g *registration) failed(m *sipInfo) {
 	challenge := m.Status == 401 || m.Status == 407
-	if !challenge && m.Status != 423 {
-		g.refused = &refusal{status: m.Status, reason: m.Reason, frame: m.Frame, afterCredentials: g.challenged}
+	if (!challenge && m.Status != 423) || (challenge && g.authorized) {
+		g.refused = &refusal{status: m.Status, reason: m.Reason, frame: m.Frame, afterCredentials: g.challenged || g.authorized}
 	}
 	g.challenged = challenge
 }

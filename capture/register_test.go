@@ -107,6 +107,8 @@ func TestRegisterRefused(t *testing.T) {
 		want    bool
 	}{
 		{"403 after the challenge", []int{401, 403}, true},
+		{"challenged again after credentials (Kamailio)", []int{401, 401}, true},
+		{"challenged again, then registered (a stale nonce)", []int{401, 401, 200}, false},
 		{"404 unknown user", []int{404}, true},
 		{"challenge, then 200", []int{401, 200}, false},
 		{"403, then registered", []int{401, 403, 401, 200}, false},
@@ -118,7 +120,8 @@ func TestRegisterRefused(t *testing.T) {
 			at := t0
 			for i, status := range tc.answers {
 				at = at.Add(time.Second)
-				r.sip(&sipInfo{sipHeaders: &sipHeaders{Request: true, Method: "REGISTER", ContactAddr: phone, Expires: 3600, ToUser: "100", CSeq: uint32(i + 1)}, Src: phone, Dst: registrar, Frame: uint64(2*i + 1)}, at)
+				// Every REGISTER after the first answers a challenge.
+				r.sip(&sipInfo{sipHeaders: &sipHeaders{Request: true, Method: "REGISTER", ContactAddr: phone, Expires: 3600, ToUser: "100", CSeq: uint32(i + 1), Authorized: i > 0}, Src: phone, Dst: registrar, Frame: uint64(2*i + 1)}, at)
 				r.sip(&sipInfo{sipHeaders: &sipHeaders{Method: "REGISTER", Status: status, Reason: "X", Expires: 3600, CSeq: uint32(i + 1)}, Src: registrar, Dst: phone, Frame: uint64(2*i + 2)}, at.Add(10*time.Millisecond))
 			}
 			got := false

@@ -242,8 +242,11 @@ type sipHeaders struct {
 	// the registrar holds (RFC 3261 §10.3).
 	Contacts  []contactBinding
 	UserAgent string
-	Via       via
-	BodyType  string
+	// Authorized: the message carries credentials (Authorization or
+	// Proxy-Authorization, RFC 3261 §22): a request answering a challenge.
+	Authorized bool
+	Via        via
+	BodyType   string
 	// RURIUser is the user of a request's Request-URI.
 	RURIUser string
 	// LinkUsers are the users a B2BUA passes on from its other leg
@@ -427,6 +430,7 @@ func infoFromMessage(msg sip.Message) (*sipInfo, error) {
 	info.readDialog(msg)
 	info.readVia(msg)
 	info.readContacts(msg)
+	info.Authorized = len(msg.GetHeaders("authorization")) > 0 || len(msg.GetHeaders("proxy-authorization")) > 0
 	if h := msg.GetHeaders("user-agent"); len(h) > 0 {
 		info.UserAgent = h[0].Value()
 	} else if h := msg.GetHeaders("server"); len(h) > 0 {

@@ -282,6 +282,8 @@ func (h *fastHeaders) other(key, name, value string) {
 		if !h.haveServer {
 			h.server, h.haveServer = value, true
 		}
+	case "authorization":
+		h.info.Authorized = true
 	default:
 		for i, id := range linkIdentityHeaders {
 			if key == id {
@@ -455,6 +457,8 @@ func headerKey(name string) string {
 		return "user-agent"
 	case "server":
 		return "server"
+	case "authorization", "proxy-authorization":
+		return "authorization"
 	case "p-asserted-identity":
 		return linkIdentityHeaders[0]
 	case "diversion":
