@@ -230,6 +230,11 @@ func (s *state) describeFlow(f *rtpFlow, pt uint8) {
 	}
 }
 
+// minPacketsForMOS: a MOS needs some audio to be about (10 packets, 200
+// ms at 20 ms a packet); of a stream that stopped after a packet or two it
+// would say 4.4 about nothing.
+const minPacketsForMOS = 10
+
 // qualityReport turns an RTP stream's figures into its report entry.
 func (f *rtpFlow) qualityReport() *report.StreamQuality {
 	q := &f.q
@@ -242,7 +247,7 @@ func (f *rtpFlow) qualityReport() *report.StreamQuality {
 	if expected > 0 {
 		r.LossPct = round2(max(float64(f.Lost()), 0) / float64(expected) * 100)
 	}
-	if rf, mos, ok := eModel(q.codec, r.LossPct, r.JitterMeanMs); ok {
+	if rf, mos, ok := eModel(q.codec, r.LossPct, r.JitterMeanMs); ok && expected >= minPacketsForMOS {
 		r.RFactor, r.MOS = round1(rf), round2(mos)
 	}
 	r.Level = q.level.report()

@@ -177,7 +177,7 @@ func (r *registrations) answer(m *sipInfo, at time.Time) {
 // failed notes a REGISTER answered with a failure.
 func (g *registration) failed(m *sipInfo) {
 	challenge := m.Status == 401 || m.Status == 407
-	if (!challenge && m.Status != 423) || (challenge && g.authorized) {
+	if (!challenge && m.Status != 423) || (challenge && g.authorized && !m.StaleNonce) {
 		g.refused = &refusal{status: m.Status, reason: m.Reason, frame: m.Frame, afterCredentials: g.challenged || g.authorized}
 	}
 	g.challenged = challenge

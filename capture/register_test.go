@@ -108,7 +108,8 @@ func TestRegisterRefused(t *testing.T) {
 	}{
 		{"403 after the challenge", []int{401, 403}, true},
 		{"challenged again after credentials (Kamailio)", []int{401, 401}, true},
-		{"challenged again, then registered (a stale nonce)", []int{401, 401, 200}, false},
+		{"challenged again, then registered", []int{401, 401, 200}, false},
+		{"a stale nonce when the capture ends", []int{401, 200, -401}, false},
 		{"404 unknown user", []int{404}, true},
 		{"challenge, then 200", []int{401, 200}, false},
 		{"403, then registered", []int{401, 403, 401, 200}, false},
@@ -122,7 +123,9 @@ func TestRegisterRefused(t *testing.T) {
 				at = at.Add(time.Second)
 				// Every REGISTER after the first answers a challenge.
 				r.sip(&sipInfo{sipHeaders: &sipHeaders{Request: true, Method: "REGISTER", ContactAddr: phone, Expires: 3600, ToUser: "100", CSeq: uint32(i + 1), Authorized: i > 0}, Src: phone, Dst: registrar, Frame: uint64(2*i + 1)}, at)
-				r.sip(&sipInfo{sipHeaders: &sipHeaders{Method: "REGISTER", Status: status, Reason: "X", Expires: 3600, CSeq: uint32(i + 1)}, Src: registrar, Dst: phone, Frame: uint64(2*i + 2)}, at.Add(10*time.Millisecond))
+				// -401: a challenge with stale=true.
+				answer := &sipHeaders{Method: "REGISTER", Status: max(status, -status), Reason: "X", Expires: 3600, CSeq: uint32(i + 1), StaleNonce: status < 0}
+				r.sip(&sipInfo{sipHeaders: answer, Src: registrar, Dst: phone, Frame: uint64(2*i + 2)}, at.Add(10*time.Millisecond))
 			}
 			got := false
 			for _, f := range r.findings(at.Add(time.Second)) {

@@ -62,6 +62,12 @@ func newSIPReader() *sipReader {
 	return r
 }
 
+// staleChallenge says whether a WWW-Authenticate or Proxy-Authenticate
+// value has stale=true.
+func staleChallenge(v string) bool {
+	return strings.Contains(asciiLower(v), "stale=true")
+}
+
 // parseRepaired runs a sipgo header parser on a value natdoc repaired;
 // such values reach parts of sipgo raw traffic does not, so a panic is
 // taken as a failed parse.
@@ -245,6 +251,9 @@ type sipHeaders struct {
 	// Authorized: the message carries credentials (Authorization or
 	// Proxy-Authorization, RFC 3261 §22): a request answering a challenge.
 	Authorized bool
+	// StaleNonce: a challenge says the credentials were right but their
+	// nonce had expired (stale=true, RFC 2617 §3.2.1).
+	StaleNonce bool
 	Via        via
 	BodyType   string
 	// RURIUser is the user of a request's Request-URI.
@@ -431,6 +440,11 @@ func infoFromMessage(msg sip.Message) (*sipInfo, error) {
 	info.readVia(msg)
 	info.readContacts(msg)
 	info.Authorized = len(msg.GetHeaders("authorization")) > 0 || len(msg.GetHeaders("proxy-authorization")) > 0
+	for _, name := range []string{"www-authenticate", "proxy-authenticate"} {
+		for _, h := range msg.GetHeaders(name) {
+			info.StaleNonce = info.StaleNonce || staleChallenge(h.Value())
+		}
+	}
 	if h := msg.GetHeaders("user-agent"); len(h) > 0 {
 		info.UserAgent = h[0].Value()
 	} else if h := msg.GetHeaders("server"); len(h) > 0 {

@@ -284,6 +284,8 @@ func (h *fastHeaders) other(key, name, value string) {
 		}
 	case "authorization":
 		h.info.Authorized = true
+	case "authenticate":
+		h.info.StaleNonce = h.info.StaleNonce || staleChallenge(value)
 	default:
 		for i, id := range linkIdentityHeaders {
 			if key == id {
@@ -459,6 +461,8 @@ func headerKey(name string) string {
 		return "server"
 	case "authorization", "proxy-authorization":
 		return "authorization"
+	case "www-authenticate", "proxy-authenticate":
+		return "authenticate"
 	case "p-asserted-identity":
 		return linkIdentityHeaders[0]
 	case "diversion":

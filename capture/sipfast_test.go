@@ -26,6 +26,8 @@ var fastSIPSeeds = []struct {
 		"Call-ID: b2b-1\r\nCSeq: 1 INVITE\r\nP-Asserted-Identity: \"Alice\" <sip:100@natdoc.test>\r\nDiversion: <sip:300@x>;reason=no-answer\r\nX-Orig-Call-ID: 9acb0442-0@natdoc.test\r\nRecord-Route: <sip:198.51.100.20;lr>\r\nContent-Length: 0\r\n\r\n", true},
 	{"REGISTER with credentials", "REGISTER sip:natdoc.test SIP/2.0\r\nVia: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bK7\r\nFrom: <sip:100@natdoc.test>;tag=r2\r\nTo: <sip:100@natdoc.test>\r\n" +
 		"Call-ID: reg-2\r\nCSeq: 2 REGISTER\r\nContact: <sip:100@192.168.1.10:5060>\r\nAuthorization: Digest username=\"100\", realm=\"natdoc.test\", nonce=\"abc\", uri=\"sip:natdoc.test\", response=\"0123\"\r\nContent-Length: 0\r\n\r\n", true},
+	{"stale challenge", "SIP/2.0 401 Unauthorized\r\nVia: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bK7\r\nFrom: <sip:100@natdoc.test>;tag=r2\r\nTo: <sip:100@natdoc.test>;tag=s\r\n" +
+		"Call-ID: reg-2\r\nCSeq: 2 REGISTER\r\nWWW-Authenticate: Digest realm=\"natdoc.test\", nonce=\"def\", stale=TRUE\r\nContent-Length: 0\r\n\r\n", true},
 	{"datagram without Content-Length", "OPTIONS sip:gw@198.51.100.20 SIP/2.0\r\nVia: SIP/2.0/UDP 192.168.1.10\r\nFrom: sip:100@x;tag=o\r\nTo: sip:gw@x\r\nCall-ID: o1\r\nCSeq: 5 OPTIONS\r\n\r\n", true},
 	{"body longer than Content-Length", "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 1.2.3.4:5060\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:b@c>;tag=2\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\nContent-Length: 3\r\n\r\nv=0\r\nextra\r\n", true},
 	{"duplicate Via", "SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP 1.2.3.4:5060;branch=z9hG4bK1\r\nVia: SIP/2.0/UDP 1.2.3.4:5060;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:b@c>;tag=2\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n", true},
