@@ -12,9 +12,11 @@ import (
 )
 
 // TestMoreRealCaptures judges public captures beside those the shared
-// README lists: the rest of heplify's example/pcap (at d524943) and
-// voipshark's SIP over TLS pair with its server key (default.key, saved
-// as voipshark__default.key). Each is skipped when not present.
+// README lists: the rest of heplify's example/pcap (at d524943), one of
+// its decoder test files, voipshark's SIP over TLS pair with its server
+// key (default.key, saved as voipshark__default.key) and some of NormB/
+// sipnab's samples, named <origin>__<file> as in shared/realpcaps. Each
+// is skipped when not present.
 func TestMoreRealCaptures(t *testing.T) {
 	tests := []struct {
 		file      string
@@ -64,6 +66,35 @@ func TestMoreRealCaptures(t *testing.T) {
 		{file: "heplify__sip_tcp_websocket.pcap", packets: 61, want: []wantCall{
 			{verdict: report.VerdictIncompleteCapture, transport: "WS", legs: 2},
 			{verdict: report.VerdictIncompleteCapture, transport: "UDP", legs: 2}}},
+		// heplify's src/decoder/testdata/ipip0.pcap (at HEAD): SIP in
+		// IP-in-IP; an INVITE refused 403, then a REGISTER whose
+		// credentials are challenged twice with the same nonce.
+		{file: "heplify__ipip0.pcap", packets: 8, want: []wantCall{
+			{verdict: report.VerdictIncompleteCapture}},
+			check: func(t *testing.T, res *Result) {
+				if captureFinding(res, IDRegisterRefused) == nil {
+					t.Error("the refused REGISTER is not reported")
+				}
+			}},
+		// NormB/sipnab's tests/pcap-samples (at eb522d18): DTMF by SIP INFO
+		// from a phone on a DSL line, captured inside its PPPoE session,
+		// no RTP; the phone sends its INVITE over three sockets and
+		// cancels the copies after the first 200 OK.
+		{file: "sipnab__DTMFsipinfo.pcap", packets: 32, want: []wantCall{
+			{verdict: report.VerdictIncompleteCapture}}},
+		// A REGISTER refused 403 after the challenge; no call.
+		{file: "sipnab__sip-auth-failure.pcapng", packets: 8, check: func(t *testing.T, res *Result) {
+			if len(res.Calls) != 0 || captureFinding(res, IDRegisterRefused) == nil {
+				t.Errorf("%d calls, register-refused %v", len(res.Calls), captureFinding(res, IDRegisterRefused) != nil)
+			}
+		}},
+		// sipp against sipp on one host: 1334 INVITEs to 127.0.0.1:5060,
+		// each its own call, none a leg of another.
+		{file: "sipnab__sipp-branch-scenario.pcapng", packets: 8989, check: func(t *testing.T, res *Result) {
+			if len(res.Calls) != 1334 {
+				t.Errorf("%d calls, want 1334", len(res.Calls))
+			}
+		}},
 		// The voipshark lab call (see voipshark__SIP-RTP-Normal_Call) with
 		// SIP over TLS 1.0, TLS_RSA_WITH_AES_256_CBC_SHA, opened with the
 		// PBX's key.
