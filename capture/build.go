@@ -105,9 +105,8 @@ type doneCall struct {
 // transaction gave up (Timer B), unless an earlier INVITE of the call was
 // answered (a copy the client sent again with a new CSeq).
 func (c *sipCall) ended(now time.Time) bool {
-	answered := c.Status >= 200 && c.Status < 300
 	return c.ByeSeen || c.Cancelled || (!c.FailedAt.IsZero() && c.Status >= 300) ||
-		(!answered && c.setup.sent > 0 && !c.setup.responded && now.Sub(c.setup.lastSentAt) >= inviteTimeout)
+		(!c.answered() && c.setup.sent > 0 && !c.setup.responded && now.Sub(c.setup.lastSentAt) >= inviteTimeout)
 }
 
 // sweep finalises the calls that ended at least quietAfter before now
@@ -451,6 +450,9 @@ func (cb *callBuild) earlyDialogs() []report.EarlyDialog {
 
 // answered says whether the dialog's INVITE got a 2xx.
 func (d *dialog) answered() bool { return d.Status >= 200 && d.Status < 300 }
+
+// answered: an INVITE of the leg got a 2xx (c.Status keeps it).
+func (c *sipCall) answered() bool { return c.Status >= 200 && c.Status < 300 }
 
 func callState(c *sipCall, d *dialog) string {
 	switch {

@@ -488,7 +488,7 @@ func (t *callTable) request(c *sipCall, m *sipInfo, at time.Time, from int, tag 
 	case "CANCEL":
 		// A CANCEL after the INVITE's 2xx has no effect (RFC 3261 §9.2):
 		// a client that forked its INVITE cancels the other branches.
-		if c.Status >= 200 && c.Status < 300 {
+		if c.answered() {
 			break
 		}
 		c.Cancelled = true

@@ -288,14 +288,14 @@ func (g *registration) refusedFinding() report.Finding {
 	if g.refused.afterCredentials {
 		how = "refused the credentials of"
 	}
-	status := strconv.Itoa(g.refused.status) + " " + g.refused.reason
+	status := strings.TrimSpace(strconv.Itoa(g.refused.status) + " " + g.refused.reason)
 	return report.Finding{
 		ID: IDRegisterRefused, Severity: report.SeverityWarning, Subject: g.aor,
 		Title: fmt.Sprintf("The registrar %s %s the REGISTER from %s (%s), and no later one succeeded: the phone is not registered, so calls to it cannot reach it",
-			g.registrar.Addr(), how, g.src, strings.TrimSpace(status)),
+			g.registrar.Addr(), how, g.src, status),
 		Evidence: []report.Evidence{
 			{Text: fmt.Sprintf("REGISTER from %s with Contact %s", g.src, g.contact), Frames: []uint64{g.frame}, Addrs: []string{g.src.String()}},
-			{Text: "answered " + strings.TrimSpace(status), Frames: []uint64{g.refused.frame}},
+			{Text: "answered " + status, Frames: []uint64{g.refused.frame}},
 		},
 		Remedy: remedyRegisterRefused,
 	}
