@@ -38,6 +38,10 @@ type callBuild struct {
 	// relayed counts, per direction of this leg, the RTP that the B2BUA
 	// at its end sent on into the call's next leg (groupBuild.relayEvidence).
 	relayed [2]uint64
+	// farEnds are the signalling addresses of the call's own caller [0]
+	// and callee [1] as its other legs saw them: an intermediary's SDP
+	// that names one hands the media straight to that party (direct media).
+	farEnds [2][]netip.Addr
 }
 
 // parties are the leg's two ends as the report names them.

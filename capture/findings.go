@@ -233,8 +233,7 @@ func sdpFindings(cb *callBuild, v StreamVerdict, sigs [2]netip.AddrPort) (fs []r
 				differs[ev.Party] = true
 				fs = append(fs, report.Finding{
 					ID: IDSDPAddressDiffers, Severity: report.SeverityInfo, Subject: subject,
-					Title: fmt.Sprintf("The %s asks for media at %s while its SIP came from %s: a separate media server or relay, or a NAT between it and the capture point",
-						partyLabel(parties[ev.Party]), ip, sig.Addr()),
+					Title:    cb.differsTitle(parties[ev.Party], ev.Party, ip, sig.Addr()),
 					Evidence: []report.Evidence{{Text: "SDP c= against the IP source of the message", Frames: []uint64{ev.Frame}, Addrs: []string{m.Addr.String(), sig.String()}}},
 				})
 			}
@@ -250,6 +249,26 @@ func sdpFindings(cb *callBuild, v StreamVerdict, sigs [2]netip.AddrPort) (fs []r
 		}
 	}
 	return fs, privateSDP
+}
+
+// differsTitle says why a party's SDP names another address than its
+// SIP's source: an intermediary that names a party of the call's other
+// leg hands the media to it directly (a PBX's direct media, a proxy's
+// re-INVITE); anything else is a media server, a relay or a NAT.
+func (cb *callBuild) differsTitle(p report.Party, party int, media, sig netip.Addr) string {
+	for end, addrs := range cb.farEnds {
+		if p.Role == partyNames[party] || !slices.Contains(addrs, media) {
+			continue
+		}
+		if p.Role == "proxy" {
+			return fmt.Sprintf("The %s passes on an SDP that names %s, the %s's own address: media goes between the parties directly, "+
+				"off the proxy's path", partyLabel(p), media, partyNames[end])
+		}
+		return fmt.Sprintf("The %s asks for media at %s, the %s's own address on the call's other leg: it hands the media "+
+			"straight to the %s (direct media), off its own path", partyLabel(p), media, partyNames[end], partyNames[end])
+	}
+	return fmt.Sprintf("The %s asks for media at %s while its SIP came from %s: a separate media server or relay, or a NAT between it and the capture point",
+		partyLabel(p), media, sig)
 }
 
 // encryptedMediaFinding says when a stream is SRTP: its headers are judged,

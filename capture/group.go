@@ -110,11 +110,30 @@ func (g *groupBuild) report(captureHasMedia bool, now time.Time) report.Call {
 	outcomes := make([]LegOutcome, len(g.legs))
 	g.shareRTCP()
 	g.relayEvidence()
+	g.noteFarEnds()
 	for i, cb := range g.legs {
 		calls[i] = cb.report(captureHasMedia, now)
 		outcomes[i] = LegOutcome{Verdict: calls[i].Verdict, Answered: cb.dlg.answered()}
 	}
 	return mergeLegs(calls, JudgeLegs(outcomes), g.calleeLeg())
+}
+
+// noteFarEnds gives each leg the signalling addresses of the call's own
+// caller and callee on the other legs (farEnds).
+func (g *groupBuild) noteFarEnds() {
+	for _, cb := range g.legs {
+		for _, o := range g.legs {
+			if o == cb {
+				continue
+			}
+			sigs := [2]netip.AddrPort{o.call.CallerSig, o.dlg.CalleeSig}
+			for p, sig := range sigs {
+				if o.roles[p] == "" && sig.IsValid() {
+					cb.farEnds[p] = append(cb.farEnds[p], sig.Addr())
+				}
+			}
+		}
+	}
 }
 
 // relayEvidence notes, on each leg a B2BUA joins to the next, the RTP

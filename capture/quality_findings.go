@@ -3,6 +3,7 @@ package capture
 import (
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/natdoc/natdoc/report"
 )
@@ -22,6 +23,21 @@ const (
 	// IDSRTPAuthFailed: no sampled packet of an SDES-SRTP stream
 	// authenticates with any key of the call's SDP.
 	IDSRTPAuthFailed report.FindingID = "srtp-authentication-failed"
+	// IDAudioBarelySent: on a two-way call, one direction carried a few
+	// packets while the other flowed for seconds: its listener heard next
+	// to nothing, though what was sent arrived.
+	IDAudioBarelySent report.FindingID = "audio-barely-sent"
+)
+
+// A direction barely sent audio when it carried at most
+// barelySentPackets (a second of 20 ms packets) while the other direction
+// flowed for at least barelySentAgainst and ten times as many packets: a
+// listener hears a word at most. A phone with silence suppression and
+// nobody speaking, or a muted microphone, sends so; a direction that
+// carried speech sends more.
+const (
+	barelySentPackets = 50
+	barelySentAgainst = 5 * time.Second
 )
 
 // minSRTPChecked: this many samples must fail before the keys are called
@@ -31,6 +47,9 @@ const minSRTPChecked = 3
 const (
 	remedySilent = "Check the sending phone's microphone and audio device: the mute button, a headset that is unplugged or muted, " +
 		"the input device the softphone uses, the operating system's microphone permission. The network delivered its packets."
+	remedyBarelySent = "Check the sending phone: its microphone and mute button, and whether it suppresses silence (VAD) without sending " +
+		"comfort noise, which leaves its listener with nothing while the other party speaks. Turn silence suppression off, or enable comfort noise " +
+		"(RFC 3389, payload type 13) on both ends. The network delivered what the phone sent."
 	remedySRTPKeys = "The media is not encrypted with the key its SDP announced: a B2BUA or SBC that re-writes a=crypto without re-encrypting, " +
 		"or a phone that re-keys without a new offer. Check the SRTP settings of both ends and of any SBC between them."
 	remedyPoorQuality = "Loss and jitter arise between the sender and the capture point: look for a congested uplink (give RTP priority, " +
@@ -80,7 +99,52 @@ func qualityFindings(c report.Call) []report.Finding {
 				Evidence: []report.Evidence{ev}, Remedy: remedyPoorQuality})
 		}
 	}
+	if f, ok := barelySentFinding(c); ok {
+		fs = append(fs, f)
+	}
 	return fs
+}
+
+// barelySentFinding reports a direction of a two-way call that carried
+// next to no audio while the other direction flowed (see
+// barelySentPackets). The verdict stays: the packets sent arrived, so the
+// path is open, and the cause is at the sender.
+func barelySentFinding(c report.Call) (report.Finding, bool) {
+	if c.Verdict != report.VerdictTwoWay {
+		return report.Finding{}, false
+	}
+	flows := [2]*report.RTPFlow{report.MainFlow(c, "caller->callee"), report.MainFlow(c, "callee->caller")}
+	for i, f := range flows {
+		o := flows[1-i]
+		if f == nil || o == nil || f.Packets > barelySentPackets || o.Packets < 10*f.Packets || o.Last.Sub(o.First) < barelySentAgainst {
+			continue
+		}
+		sender, listener := partyNames[i], partyNames[1-i]
+		span := o.Last.Sub(o.First).Round(100 * time.Millisecond)
+		ev := []report.Evidence{
+			{Text: fmt.Sprintf("%s RTP %s → %s: %s, %s", sender, f.Src, f.Dst, report.Plural(int(f.Packets), "packet"), sentSpan(f)),
+				FrameRanges: []report.FrameRange{{First: f.FirstFrame, Last: f.LastFrame}}, Time: f.First},
+			{Text: fmt.Sprintf("%s RTP %s → %s: %d packets over %s", listener, o.Src, o.Dst, o.Packets, span),
+				FrameRanges: []report.FrameRange{{First: o.FirstFrame, Last: o.LastFrame}}, Time: o.First},
+		}
+		if l := f.Quality.Level; l != nil && l.Active == 0 {
+			ev = append(ev, report.Evidence{Text: fmt.Sprintf("the %s's packets carry silence (peak %.0f dBov): nobody spoke, or its microphone is muted", sender, l.PeakDBov)})
+		}
+		return report.Finding{ID: IDAudioBarelySent, Severity: report.SeverityWarning, Subject: c.CallID,
+			Title: fmt.Sprintf("The %s sent %s while the %s sent %d over %s: the %s heard next to nothing. "+
+				"What was sent arrived, so the path is open: the %s's phone stopped sending (silence suppression without comfort noise, "+
+				"or a muted microphone), not a NAT fault", sender, report.Plural(int(f.Packets), "RTP packet"), listener, o.Packets, span, listener, sender),
+			Evidence: ev, Remedy: remedyBarelySent}, true
+	}
+	return report.Finding{}, false
+}
+
+// sentSpan says over how long a flow's packets were sent.
+func sentSpan(f *report.RTPFlow) string {
+	if f.Packets < 2 {
+		return "then nothing"
+	}
+	return "within " + f.Last.Sub(f.First).Round(time.Millisecond).String() + ", then nothing"
 }
 
 // Verdict findings the RTCP evidence joins (made in findings.go).

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/natdoc/natdoc/internal/g711"
 	"github.com/natdoc/natdoc/report"
@@ -138,6 +139,37 @@ func TestToneLevel(t *testing.T) {
 	tone := g711.ULawTone(160, 1000, 4000)
 	if c := payloadLevel(ptPCMU, tone); c.dBov() < -23 || c.dBov() > -19 {
 		t.Errorf("tone at %.0f dBov, want about -21", c.dBov())
+	}
+}
+
+// TestBarelySent: a direction of a two-way call with a few packets
+// against seconds of the other is a warning; a short call, a direction
+// that carried speech, or a one-way verdict is not.
+func TestBarelySent(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	flow := func(dir string, packets uint64, span time.Duration) report.RTPFlow {
+		return report.RTPFlow{Direction: dir, Src: "192.0.2.1:4000", Dst: "192.0.2.2:4000", Packets: packets,
+			First: t0, Last: t0.Add(span), Quality: &report.StreamQuality{Codec: "PCMU/8000"}}
+	}
+	for _, tc := range []struct {
+		name    string
+		verdict report.Verdict
+		flows   []report.RTPFlow
+		want    bool
+	}{
+		{"one packet against 7 s", report.VerdictTwoWay, []report.RTPFlow{flow("caller->callee", 1, 0), flow("callee->caller", 355, 7*time.Second)}, true},
+		{"the callee's few packets", report.VerdictTwoWay, []report.RTPFlow{flow("caller->callee", 3000, time.Minute), flow("callee->caller", 12, time.Minute)}, true},
+		{"a second of speech", report.VerdictTwoWay, []report.RTPFlow{flow("caller->callee", 60, 2*time.Second), flow("callee->caller", 3000, time.Minute)}, false},
+		{"a short call", report.VerdictTwoWay, []report.RTPFlow{flow("caller->callee", 2, 0), flow("callee->caller", 150, 3*time.Second)}, false},
+		{"a one-way verdict says it already", report.VerdictOneWay, []report.RTPFlow{flow("caller->callee", 1, 0), flow("callee->caller", 355, 7*time.Second)}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := report.Call{CallID: "x", Verdict: tc.verdict, Streams: []report.MediaStream{{Flows: tc.flows}}}
+			_, got := barelySentFinding(c)
+			if got != tc.want {
+				t.Errorf("finding %v, want %v", got, tc.want)
+			}
+		})
 	}
 }
 
@@ -321,5 +353,23 @@ func TestRTCPReports(t *testing.T) {
 	s.rtcpPacket(f, raw[:20], 2e9, 100, 8)
 	if a := s.list(); len(a) != 1 || a[0].Kind != "malformed-rtcp" {
 		t.Errorf("anomalies %+v", a)
+	}
+}
+
+// TestDirectMediaWording: a proxy that passes on the parties' own SDP
+// (Kamailio without media anchoring, recorded through natlab) is said to
+// keep off the media path, not to be a relay or a NAT.
+func TestDirectMediaWording(t *testing.T) {
+	res := analyzePath(t, filepath.Join("..", "testdata", "natlab-kamailio-hep-proxy.pcap"))
+	var titles []string
+	for _, c := range res.Calls {
+		for _, f := range c.Findings {
+			if f.ID == IDSDPAddressDiffers {
+				titles = append(titles, f.Title)
+			}
+		}
+	}
+	if len(titles) == 0 || !strings.Contains(titles[0], "the callee's own address: media goes between the parties directly") {
+		t.Errorf("sdp-address-differs titles: %q", titles)
 	}
 }

@@ -82,6 +82,12 @@ func TestMoreRealCaptures(t *testing.T) {
 		// cancels the copies after the first 200 OK.
 		{file: "sipnab__DTMFsipinfo.pcap", packets: 32, want: []wantCall{
 			{verdict: report.VerdictIncompleteCapture}}},
+		// Asterisk with direct media between two softphones on one LAN: the
+		// caller (Zoiper, silence suppression on a quiet microphone) sends
+		// one packet after the re-INVITE and nothing more while the callee
+		// talks for 7 s. What was sent arrived: two-way, and a warning.
+		{file: "sipnab__b2bua-asterisk.pcapng", packets: 416, want: []wantCall{
+			{verdict: report.VerdictTwoWay, legs: 2, pkts: [2]uint64{1, 355}, findings: []report.FindingID{IDAudioBarelySent}}}},
 		// A REGISTER refused 403 after the challenge; no call.
 		{file: "sipnab__sip-auth-failure.pcapng", packets: 8, check: func(t *testing.T, res *Result) {
 			if len(res.Calls) != 0 || captureFinding(res, IDRegisterRefused) == nil {

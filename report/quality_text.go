@@ -117,11 +117,11 @@ func rtcpText(v *RTCPView) string {
 	}
 	var parts []string
 	if v.SenderReports > 0 {
-		parts = append(parts, fmt.Sprintf("sender's %s: %d packets sent", plural(v.SenderReports, "report"), v.SenderPackets))
+		parts = append(parts, fmt.Sprintf("sender's %s: %d packets sent", Plural(v.SenderReports, "report"), v.SenderPackets))
 	}
 	if r := v.Receiver; r != nil {
 		s := fmt.Sprintf("receiver's %s (from %s, frames %s): lost %d, %.1f%% lately (worst %.1f%%), jitter %.2f ms (max %.2f)",
-			plural(r.Reports, "report"), r.From, frameList(nil, []FrameRange{{r.FirstFrame, r.LastFrame}}), r.CumulativeLost,
+			Plural(r.Reports, "report"), r.From, frameList(nil, []FrameRange{{r.FirstFrame, r.LastFrame}}), r.CumulativeLost,
 			r.FractionLostPct, r.MaxFractionLostPct, r.JitterMs, r.MaxJitterMs)
 		if x := r.XR; x != nil {
 			s += fmt.Sprintf("; XR: loss %.1f%%, discarded %.1f%%", x.LossRatePct, x.DiscardRatePct)
@@ -137,13 +137,13 @@ func rtcpText(v *RTCPView) string {
 	if v.ReceiverHeardNothing && v.ReceiverRTCP != nil {
 		r := v.ReceiverRTCP
 		parts = append(parts, styleError.Render(fmt.Sprintf("the receiver's %s (from %s, frames %s) mention none of these packets: it received nothing",
-			plural(r.Reports, "RTCP report"), r.From, frameList(nil, []FrameRange{{r.FirstFrame, r.LastFrame}}))))
+			Plural(r.Reports, "RTCP report"), r.From, frameList(nil, []FrameRange{{r.FirstFrame, r.LastFrame}}))))
 	}
 	return "RTCP: " + strings.Join(parts, "; ")
 }
 
-// plural writes "1 report", "2 reports".
-func plural(n int, noun string) string {
+// Plural writes "1 report", "2 reports".
+func Plural(n int, noun string) string {
 	if n == 1 {
 		return "1 " + noun
 	}
