@@ -68,7 +68,7 @@ func newCallGen(i int, c Call, sc *scene) *callGen {
 	g.b = party{user: "gw", sig: addrPort("198.51.100.20", 5060), local: "198.51.100.20",
 		sdp: addrPort("198.51.100.20", rtpB), rtpSrc: addrPort("198.51.100.20", rtpB)}
 	switch c.Kind {
-	case LeakCaller:
+	case LeakCaller, LateOfferLeak:
 		g.a.sdp = addrPort(lanIP, rtpA)
 	case LeakCallee:
 		calleeLAN := fmt.Sprintf("10.0.0.%d", 10+i%200)
@@ -136,7 +136,14 @@ func (g *callGen) build() {
 	if g.negotiated(t, offer, truth) {
 		return
 	}
-	g.request(t, "INVITE", g.a, g.b, "", offer)
+	// A delayed offer: the INVITE carries none, the callee offers in its
+	// 200 OK and the caller answers in the ACK.
+	late := g.c.Kind == LateOffer || g.c.Kind == LateOfferLeak
+	inviteBody, ackBody := offer, ""
+	if late {
+		inviteBody, ackBody = "", offer
+	}
+	g.request(t, "INVITE", g.a, g.b, "", inviteBody)
 	g.response(t.Add(5*time.Millisecond), 100, "Trying", "INVITE", g.b, g.a, "", "")
 	answer := g.sdp(g.b, answerDir, false)
 	if g.failedSetup(t, truth) {
@@ -146,7 +153,7 @@ func (g *callGen) build() {
 	g.response(t.Add(time.Second), 180, "Ringing", "INVITE", g.b, g.a, g.toTag, "")
 	g.early(t, answer, &truth)
 	g.response(answerAt, 200, "OK", "INVITE", g.b, g.a, g.toTag, answer)
-	g.request(answerAt.Add(10*time.Millisecond), "ACK", g.a, g.b, g.toTag, "")
+	g.request(answerAt.Add(10*time.Millisecond), "ACK", g.a, g.b, g.toTag, ackBody)
 	mediaAt := answerAt.Add(20 * time.Millisecond)
 	end := mediaAt.Add(g.c.Media)
 	if !g.midCall(mediaAt, answer, &truth) {
@@ -189,7 +196,7 @@ func (g *callGen) media(mediaAt time.Time, truth *Truth) {
 		truth.Verdict, truth.Finding = report.VerdictNoWay, report.IDNoWayAudio
 	case Inactive:
 		truth.Verdict = report.VerdictOnHold
-	case LeakCaller:
+	case LeakCaller, LateOfferLeak:
 		both()
 		truth.Packets[0], truth.Undeliverable[1] = uint64(n), uint64(n)
 		truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "caller", capture.IDSDPPrivateAddress
@@ -555,7 +562,7 @@ func AllKinds() []Call {
 	kinds := []Kind{Normal, LeakCaller, LeakCallee, NoWay, Hold, Inactive, ReinviteMove, EarlyMedia,
 		Forked, TCP, WebSocket, Fragmented, VLAN, IPv6, LossJitter, LANOneWay, Rejected, Cancelled, SIPALG,
 		Unanswered, ToPrivateContact, NeverRang, TimedOut, Proxy, ProxyLeakCallee, B2BUA, SBCOutsideUnseen, Announcement, Fax, FaxOneWay, BadHeader, NATPortChanged, ALGPortChanged,
-		Muted}
+		Muted, LateOffer, LateOfferLeak}
 	calls := make([]Call, len(kinds))
 	for i, k := range kinds {
 		calls[i] = Call{Kind: k, Start: time.Duration(i) * 500 * time.Millisecond, Media: 4 * time.Second}

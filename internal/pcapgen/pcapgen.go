@@ -42,6 +42,11 @@ const (
 	Cancelled    Kind = "cancelled"     // CANCEL before answer
 	SIPALG       Kind = "sip-alg"       // a router ALG rewrote Via, Contact and c= but not o=: two-way
 	Muted        Kind = "muted"         // two-way, but the callee's microphone is muted: its RTP is silence
+	// Delayed offer (RFC 3264 §4, RFC 3261 §13.2.1): an INVITE without
+	// SDP, the offer in the 200 OK and the answer in the ACK, as Cisco
+	// CUCM trunks and many PBXs send.
+	LateOffer     Kind = "late-offer"      // two-way
+	LateOfferLeak Kind = "late-offer-leak" // the caller's answer in the ACK names its private address: caller cannot hear
 	// Calls that never connect.
 	Unanswered       Kind = "unanswered"         // INVITE retransmitted, no response at all
 	ToPrivateContact Kind = "to-private-contact" // the server INVITEs the private Contact a NATed phone registered: no response
