@@ -373,3 +373,48 @@ func TestDirectMediaWording(t *testing.T) {
 		t.Errorf("sdp-address-differs titles: %q", titles)
 	}
 }
+
+// TestSRTCPWithoutSDP: SRTCP whose SDP the capture lacks (SIP over TLS)
+// is told by its trailer and left unread, for AES-CM with its 80-bit tag
+// and for AEAD, instead of being counted malformed or read from
+// ciphertext; plain RTCP that does not tile is still an anomaly.
+func TestSRTCPWithoutSDP(t *testing.T) {
+	compound, err := rtcp.Marshal([]rtcp.Packet{
+		&rtcp.ReceiverReport{SSRC: 1, Reports: []rtcp.ReceptionReport{{SSRC: 2, LastSequenceNumber: 500}}},
+		&rtcp.SourceDescription{Chunks: []rtcp.SourceDescriptionChunk{{Source: 1, Items: []rtcp.SourceDescriptionItem{{Type: rtcp.SDESCNAME, Text: "phone@192.0.2.1"}}}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		profile srtp.ProtectionProfile
+		key     int
+		salt    int
+	}{{"AES_CM_128_HMAC_SHA1_80", srtp.ProtectionProfileAes128CmHmacSha1_80, 16, 14}, {"AEAD_AES_128_GCM", srtp.ProtectionProfileAeadAes128Gcm, 16, 12}} {
+		t.Run(tc.name, func(t *testing.T) {
+			enc, err := srtp.CreateContext(make([]byte, tc.key), make([]byte, tc.salt), tc.profile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := newState()
+			f := &rtpFlow{Key: flowKey{RTCP: true}}
+			for i := range 3 {
+				out, err := enc.EncryptRTCP(nil, compound, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tilesRTCP(out) || !looksSRTCP(out) {
+					t.Fatalf("packet %d: tiles %v, SRTCP %v", i, tilesRTCP(out), looksSRTCP(out))
+				}
+				s.rtcpPacket(f, out, int64(i+1)*5e9, 0, uint64(i+1))
+			}
+			if a := s.list(); len(a) != 0 || f.rtcp == nil || !f.rtcp.encrypted || f.rtcp.reports != 0 {
+				t.Errorf("anomalies %+v, state %+v", a, f.rtcp)
+			}
+		})
+	}
+	if looksSRTCP(compound) || !tilesRTCP(compound) {
+		t.Error("plain RTCP taken for SRTCP")
+	}
+}

@@ -26,8 +26,10 @@ const maxReportedSources = 4
 
 // rtcpState is what one RTCP stream (an rtpFlow with Key.RTCP) said.
 type rtcpState struct {
-	reports int // SR and RR packets
-	lastNs  int64
+	// encrypted: the stream is SRTCP (looksSRTCP), and is not read.
+	encrypted bool
+	reports   int // SR and RR packets
+	lastNs    int64
 	// Sender report of the stream's author about its own RTP.
 	srSSRC    uint32
 	srReports int
@@ -57,13 +59,22 @@ type reportedSource struct {
 // parser finds fault with (pion/rtcp rejects some that Wireshark reads)
 // does not cost the reports beside it. A report that does not parse is
 // counted as an anomaly. In an SRTP session RTCP is SRTCP (RFC 3711
-// §3.4), encrypted past its first eight bytes, and is not read at all.
+// §3.4), encrypted past its first eight bytes, and is not read at all;
+// without the SDP that says so, its trailer tells it (looksSRTCP).
 func (s *state) rtcpPacket(f *rtpFlow, data []byte, at int64, offset int64, frame uint64) {
 	if f.rtcp == nil {
 		if s.inSRTPSession(f) {
 			return // SRTCP: its reports are encrypted; nothing to read
 		}
 		f.rtcp = &rtcpState{}
+	}
+	if f.rtcp.encrypted {
+		return
+	}
+	if !tilesRTCP(data) && looksSRTCP(data) {
+		// What was read of the stream before was read from ciphertext.
+		f.rtcp = &rtcpState{encrypted: true}
+		return
 	}
 	for len(data) >= 4 {
 		n := (int(binary.BigEndian.Uint16(data[2:4])) + 1) * 4
@@ -76,6 +87,39 @@ func (s *state) rtcpPacket(f *rtpFlow, data []byte, at int64, offset int64, fram
 		}
 		data = data[n:]
 	}
+}
+
+// tilesRTCP says whether the length fields of a compound's packets, each
+// of RTP version 2, add up to its datagram.
+func tilesRTCP(b []byte) bool {
+	for len(b) >= 4 {
+		n := (int(binary.BigEndian.Uint16(b[2:4])) + 1) * 4
+		if b[0]>>6 != 2 || n > len(b) {
+			return false
+		}
+		b = b[n:]
+	}
+	return len(b) == 0
+}
+
+// looksSRTCP says whether a compound that does not tile is SRTCP (RFC
+// 3711 §3.4), which a capture without readable signalling cannot know from
+// the SDP: a clear first header (an SR or RR, RFC 3550 §6.1) whose packet
+// ends before a trailer of the E flag set and an SRTCP index, which starts
+// at 0 and counts one per packet (below 2^23 for the life of any call),
+// followed by an 80-bit authentication tag, or last (AEAD, RFC 7714 §17).
+func looksSRTCP(b []byte) bool {
+	if len(b) < 12 || b[0]>>6 != 2 || (b[1] != rtcpSR && b[1] != rtcpRR) {
+		return false
+	}
+	first := (int(binary.BigEndian.Uint16(b[2:4])) + 1) * 4
+	for _, trailer := range [2]int{4 + 10, 4} {
+		p := len(b) - trailer
+		if p >= first && b[p] == 0x80 && b[p+1] < 0x80 {
+			return true
+		}
+	}
+	return false
 }
 
 // report reads one RTCP packet of type pt; other types than SR, RR and XR
