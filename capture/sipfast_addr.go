@@ -137,9 +137,14 @@ func plainViaParams(s string, present bool) bool {
 // params as sipgo's HeaderParams.Get does: a name given twice keeps its
 // last value.
 func paramValue(params, name string) (value string, ok bool) {
-	for p := range strings.SplitSeq(params, ";") {
-		n, v, _ := strings.Cut(p, "=")
-		if n == name {
+	for params != "" {
+		p := params
+		if i := strings.IndexByte(params, ';'); i >= 0 {
+			p, params = params[:i], params[i+1:]
+		} else {
+			params = ""
+		}
+		if n, v, _ := strings.Cut(p, "="); n == name {
 			value, ok = v, true
 		}
 	}
