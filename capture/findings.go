@@ -256,8 +256,9 @@ func sdpFindings(cb *callBuild, v StreamVerdict, sigs [2]netip.AddrPort) (fs []r
 // leg hands the media to it directly (a PBX's direct media, a proxy's
 // re-INVITE); anything else is a media server, a relay or a NAT.
 func (cb *callBuild) differsTitle(p report.Party, party int, media, sig netip.Addr) string {
+	intermediary := p.Role != partyNames[party]
 	for end, addrs := range cb.farEnds {
-		if p.Role == partyNames[party] || !slices.Contains(addrs, media) {
+		if !intermediary || !slices.Contains(addrs, media) {
 			continue
 		}
 		if p.Role == "proxy" {

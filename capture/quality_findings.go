@@ -116,11 +116,15 @@ func barelySentFinding(c report.Call) (report.Finding, bool) {
 	flows := [2]*report.RTPFlow{report.MainFlow(c, "caller->callee"), report.MainFlow(c, "callee->caller")}
 	for i, f := range flows {
 		o := flows[1-i]
-		if f == nil || o == nil || f.Packets > barelySentPackets || o.Packets < 10*f.Packets || o.Last.Sub(o.First) < barelySentAgainst {
+		if f == nil || o == nil || f.Packets > barelySentPackets || o.Packets < 10*f.Packets {
+			continue
+		}
+		flowed := o.Last.Sub(o.First)
+		if flowed < barelySentAgainst {
 			continue
 		}
 		sender, listener := partyNames[i], partyNames[1-i]
-		span := o.Last.Sub(o.First).Round(100 * time.Millisecond)
+		span := flowed.Round(100 * time.Millisecond)
 		ev := []report.Evidence{
 			{Text: fmt.Sprintf("%s RTP %s → %s: %s, %s", sender, f.Src, f.Dst, report.Plural(int(f.Packets), "packet"), sentSpan(f)),
 				FrameRanges: []report.FrameRange{{First: f.FirstFrame, Last: f.LastFrame}}, Time: f.First},
