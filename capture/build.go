@@ -42,10 +42,16 @@ type callBuild struct {
 	// and callee [1] as its other legs saw them: an intermediary's SDP
 	// that names one hands the media straight to that party (direct media).
 	farEnds [2][]netip.Addr
+	// judged holds the parties once report has named them: the rules
+	// after it ask again.
+	judged *[2]report.Party
 }
 
 // parties are the leg's two ends as the report names them.
 func (cb *callBuild) parties() [2]report.Party {
+	if cb.judged != nil {
+		return *cb.judged
+	}
 	c, d := cb.call, cb.dlg
 	p := [2]report.Party{c.Caller, c.Callee}
 	if d.CalleeSig.IsValid() {
@@ -326,10 +332,11 @@ func (cb *callBuild) report(captureHasMedia bool, now time.Time) report.Call {
 		rc.NotAnswered = &na
 	}
 	rc.EarlyDialogs = cb.earlyDialogs()
-	rc.Findings = callFindings(cb, streams, allFacts, v, sigs)
+	var setup *report.Finding
 	if f, ok := setupFinding(cb, facts.Setup, v); ok {
-		rc.Findings = append([]report.Finding{f}, rc.Findings...)
+		setup = &f
 	}
+	rc.Findings = callFindings(cb, streams, allFacts, v, sigs, setup)
 	addRTCPViews(cb, &rc)                                     // rtcp_report.go
 	rc.Findings = append(rc.Findings, qualityFindings(rc)...) // quality_findings.go
 	return rc
@@ -340,6 +347,7 @@ func (cb *callBuild) report(captureHasMedia bool, now time.Time) report.Call {
 func (cb *callBuild) callHeader() report.Call {
 	c, d := cb.call, cb.dlg
 	parties := cb.parties()
+	cb.judged = &parties
 	rc := report.Call{
 		CallID: c.CallID, FromTag: c.FromTag, ToTag: d.Tag,
 		Caller: parties[caller], Callee: parties[callee], Start: c.Start, Answer: d.Answered, End: c.End,

@@ -12,7 +12,7 @@ import "net/netip"
 
 // rtpmapEntry is one m= line's clock rates and the call it belongs to.
 type rtpmapEntry struct {
-	rates  map[uint8]float64
+	rates  clockRates
 	codecs []string // "PT name/rate", for the quality figures (quality.go)
 	proto  string   // RTP/AVP, RTP/SAVP, ...
 	crypto []string // a=crypto values, for SDES-SRTP (srtp.go)
@@ -67,7 +67,7 @@ func (s *state) forgetRtpmaps(gone map[*sipCall]bool) {
 func (s *state) clockRate(src, dst netip.AddrPort, pt uint8) float64 {
 	for _, a := range [2]netip.AddrPort{dst, src} {
 		if e, ok := s.rtpmaps[a]; ok {
-			if r, ok := e.rates[pt]; ok {
+			if r, ok := e.rates.rate(pt); ok {
 				return r
 			}
 		}

@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/natdoc/natdoc/report"
@@ -92,4 +93,32 @@ func cloneParty(p report.Party) report.Party {
 	p.User, p.Host, p.Display, p.Dialed = strings.Clone(p.User), strings.Clone(p.Host), strings.Clone(p.Display), strings.Clone(p.Dialed)
 	p.UserAgent = strings.Clone(p.UserAgent)
 	return p
+}
+
+// dropDetail cuts a call down as compactCall does, for a call that is
+// handed on and forgotten at once (a streamed report): nothing of it stays
+// alive to pin the parsed messages, so its strings and slices are kept as
+// they are instead of copied.
+func dropDetail(c report.Call) report.Call {
+	dropStreamDetail(c.Streams)
+	for i := range c.Legs {
+		dropStreamDetail(c.Legs[i].Streams)
+	}
+	for i := range c.EarlyDialogs {
+		dropStreamDetail(c.EarlyDialogs[i].Streams)
+	}
+	return c
+}
+
+// dropStreamDetail drops the SDP descriptions and RTCP flows of streams,
+// in place; flows with RTCP among them get a slice of their own, as legs
+// may share one.
+func dropStreamDetail(streams []report.MediaStream) {
+	for i := range streams {
+		s := &streams[i]
+		s.Offer, s.Answer = nil, nil
+		if slices.ContainsFunc(s.Flows, func(f report.RTPFlow) bool { return f.RTCP }) {
+			s.Flows = rtpFlowsOnly(s.Flows)
+		}
+	}
 }

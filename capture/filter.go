@@ -119,7 +119,11 @@ func streamAddrs(addrs []string, streams []report.MediaStream) []string {
 // changes a verdict.
 func (s *state) keepJudged(rc report.Call, number int) {
 	selected := s.filter.Match(rc)
-	if !s.detail {
+	switch {
+	case s.detail:
+	case s.ordered != nil && s.onJudged == nil:
+		rc = dropDetail(rc) // handed on at once: nothing to copy out
+	default:
 		rc = compactCall(rc)
 	}
 	rc.ID = "C" + strconv.Itoa(number)

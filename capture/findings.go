@@ -148,14 +148,31 @@ func setupFinding(cb *callBuild, s SetupFacts, v StreamVerdict) (report.Finding,
 
 // viaNATParams writes the received and rport parameters a Via carries.
 func viaNATParams(v via) string {
-	var ps []string
-	if v.Received != "" {
-		ps = append(ps, "received="+v.Received)
+	received, rport := v.Received != "", v.RPort != "" && v.RPort != "-"
+	switch {
+	case received && rport:
+		return "received=" + v.Received + " rport=" + v.RPort
+	case received:
+		return "received=" + v.Received
+	case rport:
+		return "rport=" + v.RPort
 	}
-	if v.RPort != "" && v.RPort != "-" {
-		ps = append(ps, "rport="+v.RPort)
+	return ""
+}
+
+// frameEvidence is one piece of evidence about one frame, made in one
+// allocation with its frame list (a call has several).
+func frameEvidence(text string, frame uint64, addrs ...string) []report.Evidence {
+	e := &struct {
+		ev     [1]report.Evidence
+		frames [1]uint64
+	}{}
+	e.frames[0] = frame
+	e.ev[0] = report.Evidence{Text: text, Frames: e.frames[:]}
+	if len(addrs) > 0 {
+		e.ev[0].Addrs = addrs
 	}
-	return strings.Join(ps, " ")
+	return e.ev[:]
 }
 
 // reliableTransport: SIP over it is delivered or its connection fails
@@ -174,18 +191,32 @@ func uniqueFrames(a, b uint64) []uint64 {
 
 // callFindings derives the findings of one reported dialog from the call
 // model; it only reads plain data.
-func callFindings(cb *callBuild, streams []*streamState, facts []StreamFacts, v StreamVerdict, sigs [2]netip.AddrPort) []report.Finding {
+func callFindings(cb *callBuild, streams []*streamState, facts []StreamFacts, v StreamVerdict, sigs [2]netip.AddrPort, setup *report.Finding) []report.Finding {
 	c := cb.call
 	problem := v.Verdict.IsProblem()
 	subject := c.CallID
-	fs, privateSDP := sdpFindings(cb, v, sigs)
-	fs = append(fs, signallingFindings(c, subject, problem)...)
-	fs = append(fs, mediaSourceFindings(cb, streams, subject)...)
-	if f, ok := verdictFinding(cb, facts, v, subject, privateSDP, sigs); ok {
-		fs = append([]report.Finding{f}, fs...)
+	sdpFs, privateSDP := sdpFindings(cb, v, sigs)
+	sigFs := signallingFindings(c, subject, problem)
+	mediaFs := mediaSourceFindings(cb, streams, subject)
+	verdictF, hasVerdict := verdictFinding(cb, facts, v, subject, privateSDP, sigs)
+	encryptedF, encrypted := encryptedMediaFinding(streams, subject)
+	n := len(sdpFs) + len(sigFs) + len(mediaFs)
+	if n == 0 && setup == nil && !hasVerdict && !encrypted {
+		return nil
 	}
-	if f, ok := encryptedMediaFinding(streams, subject); ok {
-		fs = append(fs, f)
+	// Made in one slice, with room for a quality finding.
+	fs := make([]report.Finding, 0, n+4)
+	if setup != nil {
+		fs = append(fs, *setup)
+	}
+	if hasVerdict {
+		fs = append(fs, verdictF)
+	}
+	fs = append(fs, sdpFs...)
+	fs = append(fs, sigFs...)
+	fs = append(fs, mediaFs...)
+	if encrypted {
+		fs = append(fs, encryptedF)
 	}
 	return fs
 }
@@ -305,8 +336,8 @@ func verdictFinding(cb *callBuild, facts []StreamFacts, v StreamVerdict, subject
 		}
 	}
 	counts := []report.KeyValue{
-		{Key: "caller->callee", Value: fmt.Sprint(sum.Delivered[0])},
-		{Key: "callee->caller", Value: fmt.Sprint(sum.Delivered[1])},
+		{Key: "caller->callee", Value: strconv.FormatUint(sum.Delivered[0], 10)},
+		{Key: "callee->caller", Value: strconv.FormatUint(sum.Delivered[1], 10)},
 	}
 	ev := cb.flowEvidence(sigs)
 	switch v.Verdict {
@@ -387,16 +418,17 @@ func signallingFindings(c *sipCall, subject string, problem bool) []report.Findi
 	for _, m := range c.Infos {
 		src := m.Src.Addr()
 		if ip := m.contactIP; ip.IsValid() && IsPrivate(ip) && isPublic(src) && fs.once(findingKey{"contact", m.Contact, ""}) {
+			contact, source := ip.String(), m.Src.String()
 			fs.add(report.Finding{ID: IDContactPrivateAddress, Severity: report.SeverityInfo,
-				Title:    "Contact names the private address " + ip.String() + ", but the message came from " + m.Src.String(),
-				Evidence: []report.Evidence{{Text: m.Summary() + " Contact host", Frames: []uint64{m.Frame}, Addrs: []string{ip.String(), m.Src.String()}}},
+				Title:    "Contact names the private address " + contact + ", but the message came from " + source,
+				Evidence: frameEvidence(m.Summary()+" Contact host", m.Frame, contact, source),
 				Remedy:   contactRemedy(problem)})
 		}
 		if !m.Request || m.Via.Host == "" {
 			if !m.Request && viaShowsNAT(m.Via) && fs.once(findingKey{"received", m.Via.Received, m.Via.RPort}) {
 				fs.add(report.Finding{ID: IDViaReceivedRport, Severity: report.SeverityInfo,
 					Title:    "A server recorded where the request really came from (" + viaNATParams(m.Via) + "): it saw the sender behind NAT",
-					Evidence: []report.Evidence{{Text: m.Summary() + " top Via", Frames: []uint64{m.Frame}}}})
+					Evidence: frameEvidence(m.Summary()+" top Via", m.Frame)})
 			}
 			continue
 		}
@@ -442,24 +474,24 @@ func (fs *findingSet) requestFindings(m *sipInfo, problem bool) {
 	if privateVia && fs.once(findingKey{"via-private", m.Via.Host, ""}) {
 		fs.add(report.Finding{ID: IDViaPrivateAddress, Severity: report.SeverityInfo,
 			Title:    "Via sent-by is the private address " + viaIP.String() + ", but the request came from " + m.Src.String(),
-			Evidence: []report.Evidence{{Text: m.Method + " top Via", Frames: []uint64{m.Frame}}}})
+			Evidence: frameEvidence(m.Method+" top Via", m.Frame)})
 	}
 	// A private sent-by already says it; this rule catches the rest
 	// (a public sent-by with another port: a NAT that changed it).
 	if !privateVia && viaDisagrees(m) && fs.once(findingKey{"via-mismatch", m.Via.Host, ""}) {
 		fs.add(report.Finding{ID: IDViaSourceMismatch, Severity: report.SeverityInfo,
 			Title:    fmt.Sprintf("Top Via says %s:%d but the request came from %s: a NAT (or a proxy not adding its Via) is in between", viaIP, m.Via.sentByPort(), m.Src),
-			Evidence: []report.Evidence{{Text: m.Method + " top Via sent-by against the IP/UDP source", Frames: []uint64{m.Frame}}}})
+			Evidence: frameEvidence(m.Method+" top Via sent-by against the IP/UDP source", m.Frame)})
 	}
 	if m.LengthMismatch && fs.once(findingKey{kind: "clen"}) {
 		fs.add(report.Finding{ID: IDSIPALGSuspected, Severity: algSeverity(problem),
 			Title:    "Content-Length does not match the body: something (often a SIP ALG) rewrote the message",
-			Evidence: []report.Evidence{{Text: m.Summary(), Frames: []uint64{m.Frame}}}, Remedy: remedyALG})
+			Evidence: frameEvidence(m.Summary(), m.Frame), Remedy: remedyALG})
 	}
 	if m.Via.Dup && fs.once(findingKey{kind: "dupvia"}) {
 		fs.add(report.Finding{ID: IDSIPALGSuspected, Severity: algSeverity(problem),
 			Title:    "The message carries the same Via twice: a SIP ALG or a loop rewrote it",
-			Evidence: []report.Evidence{{Text: m.Summary(), Frames: []uint64{m.Frame}}}, Remedy: remedyALG})
+			Evidence: frameEvidence(m.Summary(), m.Frame), Remedy: remedyALG})
 	}
 }
 

@@ -20,7 +20,7 @@ type sdpMedia struct {
 	Direction string
 	Proto     string
 	Codecs    []string
-	Rates     map[uint8]float64
+	Rates     clockRates
 	Crypto    []string // a=crypto values (srtp.go)
 	// UDPTL: a T.38 fax stream (m=image <port> udptl t38, ITU-T T.38
 	// Annex D), whose packets carry no RTP header.
@@ -153,7 +153,7 @@ func describeSession(sd *sdp.SessionDescription) *sdpInfo {
 			Port:      md.MediaName.Port.Value,
 			ConnAddr:  info.SessConn,
 			Direction: sessDir,
-			Proto:     strings.Join(md.MediaName.Protos, "/"),
+			Proto:     joinProtos(md.MediaName.Protos),
 		}
 		if md.ConnectionInformation != nil && md.ConnectionInformation.Address != nil {
 			m.ConnAddr = md.ConnectionInformation.Address.Address
@@ -182,6 +182,24 @@ func describeSession(sd *sdp.SessionDescription) *sdpInfo {
 		info.Media = append(info.Media, m)
 	}
 	return info
+}
+
+// joinProtos writes an m= line's transport protocol back as one string,
+// without making the ones nearly every SDP has.
+func joinProtos(protos []string) string {
+	if len(protos) == 2 {
+		switch p := [2]string{protos[0], protos[1]}; p {
+		case [2]string{"RTP", "AVP"}:
+			return "RTP/AVP"
+		case [2]string{"RTP", "SAVP"}:
+			return "RTP/SAVP"
+		case [2]string{"RTP", "AVPF"}:
+			return "RTP/AVPF"
+		case [2]string{"RTP", "SAVPF"}:
+			return "RTP/SAVPF"
+		}
+	}
+	return strings.Join(protos, "/")
 }
 
 func directionOf(attrs []sdp.Attribute) string {
@@ -214,8 +232,8 @@ func rtcpAddr(v string, ip netip.Addr, def netip.AddrPort) netip.AddrPort {
 
 // codecsOf lists "PT name/rate" per format and the clock rates, which the
 // RFC 3550 jitter needs.
-func codecsOf(md *sdp.MediaDescription) ([]string, map[uint8]float64) {
-	rates := map[uint8]float64{}
+func codecsOf(md *sdp.MediaDescription) ([]string, clockRates) {
+	var rates clockRates
 	for _, a := range md.Attributes {
 		if a.Key != "rtpmap" {
 			continue
@@ -228,7 +246,7 @@ func codecsOf(md *sdp.MediaDescription) ([]string, map[uint8]float64) {
 			if _, after, ok := strings.Cut(rest, "/"); ok {
 				rate, _, _ := strings.Cut(after, "/")
 				if r, err := strconv.ParseFloat(rate, 64); err == nil && r > 0 {
-					rates[uint8(n)] = r
+					rates = append(rates, ptRate{uint8(n), r})
 				}
 			}
 		}
@@ -239,14 +257,42 @@ func codecsOf(md *sdp.MediaDescription) ([]string, map[uint8]float64) {
 	}
 	for _, f := range md.MediaName.Formats {
 		if n, ok := rtpmapOf(md.Attributes, f); ok {
-			codecs = append(codecs, f+" "+n)
-		} else if s, ok := staticCodecName[f]; ok {
-			codecs = append(codecs, f+" "+s)
+			codecs = append(codecs, codecLabel(f, n))
+		} else if s, ok := staticCodecLabel[f]; ok {
+			codecs = append(codecs, s)
 		} else {
 			codecs = append(codecs, f)
 		}
 	}
 	return codecs, rates
+}
+
+// clockRates are the clock rates an m= line's rtpmaps give its payload
+// types, in the order written: a line has a few, so a list beats a map.
+type clockRates []ptRate
+
+type ptRate struct {
+	pt   uint8
+	rate float64
+}
+
+// rate is the rate of payload type pt; the last rtpmap for it counts.
+func (r clockRates) rate(pt uint8) (float64, bool) {
+	for i := len(r) - 1; i >= 0; i-- {
+		if r[i].pt == pt {
+			return r[i].rate, true
+		}
+	}
+	return 0, false
+}
+
+// codecLabel is "PT name/rate". The labels nearly every SDP has (static
+// types and the usual dynamic ones with their usual rtpmap) are made once.
+func codecLabel(pt, name string) string {
+	if l, ok := commonCodecLabel[[2]string{pt, name}]; ok {
+		return l
+	}
+	return pt + " " + name
 }
 
 // rtpmapOf is the encoding the last a=rtpmap for payload type pt names.
@@ -267,6 +313,23 @@ func rtpmapOf(attrs []sdp.Attribute, pt string) (name string, ok bool) {
 var staticCodecName = map[string]string{
 	"0": "PCMU/8000", "3": "GSM/8000", "4": "G723/8000", "7": "LPC/8000", "8": "PCMA/8000",
 	"9": "G722/8000", "13": "CN/8000", "18": "G729/8000",
+}
+
+// staticCodecLabel and commonCodecLabel are codecsOf's labels made once.
+var staticCodecLabel, commonCodecLabel = codecLabels()
+
+func codecLabels() (static map[string]string, common map[[2]string]string) {
+	static, common = map[string]string{}, map[[2]string]string{}
+	for pt, name := range staticCodecName {
+		static[pt] = pt + " " + name
+		common[[2]string{pt, name}] = pt + " " + name
+	}
+	for _, pt := range []string{"96", "97", "98", "99", "100", "101", "102", "110", "111", "120", "126", "127"} {
+		for _, name := range []string{"telephone-event/8000", "telephone-event/16000", "telephone-event/48000", "opus/48000/2", "iLBC/8000", "AMR/8000", "AMR-WB/16000", "speex/8000", "speex/16000"} {
+			common[[2]string{pt, name}] = pt + " " + name
+		}
+	}
+	return static, common
 }
 
 // sends and receives say what a direction attribute allows its author

@@ -68,6 +68,14 @@ func sdpNext(p sdpPlace, key byte) (sdpPlace, bool) {
 type plainSDP struct {
 	sd    sdp.SessionDescription
 	media []sdp.MediaDescription
+	conns [4]plainConn // the c= lines' room: a body has one or two
+	nconn int
+}
+
+// plainConn is the room of one c= line.
+type plainConn struct {
+	ci   sdp.ConnectionInformation
+	addr sdp.Address
 }
 
 var plainSDPs = sync.Pool{New: func() any { return new(plainSDP) }}
@@ -76,6 +84,7 @@ var plainSDPs = sync.Pool{New: func() any { return new(plainSDP) }}
 func (p *plainSDP) reset() {
 	attrs := p.sd.Attributes[:0]
 	p.sd = sdp.SessionDescription{Attributes: attrs, MediaDescriptions: p.sd.MediaDescriptions[:0]}
+	p.nconn = 0
 	for i := range p.media {
 		m := &p.media[i]
 		*m = sdp.MediaDescription{Attributes: m.Attributes[:0],
@@ -144,7 +153,7 @@ func readPlainSDPLine(p *plainSDP, key byte, value string) bool {
 	case 's', 'i':
 		return true
 	case 'c':
-		ci, ok := plainConnection(value)
+		ci, ok := p.connection(value)
 		if media != nil {
 			media.ConnectionInformation = ci
 		} else {
@@ -179,14 +188,21 @@ func readPlainOrigin(sd *sdp.SessionDescription, value string) bool {
 	return true
 }
 
-// plainConnection reads "IN IP4|IP6 <address>" as written: pion keeps a
-// TTL or count after a slash in the address.
-func plainConnection(value string) (*sdp.ConnectionInformation, bool) {
+// connection reads "IN IP4|IP6 <address>" as written (pion keeps a TTL
+// or count after a slash in the address), in p's room while it lasts.
+func (p *plainSDP) connection(value string) (*sdp.ConnectionInformation, bool) {
 	f := fieldsOf(value, 3)
 	if f.n != 3 || f.at[0] != "IN" || !isAddrType(f.at[1]) {
 		return nil, false
 	}
-	return &sdp.ConnectionInformation{NetworkType: f.at[0], AddressType: f.at[1], Address: &sdp.Address{Address: f.at[2]}}, true
+	c := &plainConn{}
+	if p.nconn < len(p.conns) {
+		c = &p.conns[p.nconn]
+		p.nconn++
+	}
+	c.addr = sdp.Address{Address: f.at[2]}
+	c.ci = sdp.ConnectionInformation{NetworkType: f.at[0], AddressType: f.at[1], Address: &c.addr}
+	return &c.ci, true
 }
 
 // plainBandwidth checks "b=<type>:<number>" as pion does.
