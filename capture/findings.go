@@ -417,7 +417,7 @@ func signallingFindings(c *sipCall, subject string, problem bool) []report.Findi
 	fs := findingSet{subject: subject}
 	for _, m := range c.Infos {
 		src := m.Src.Addr()
-		if ip := m.contactIP; ip.IsValid() && IsPrivate(ip) && isPublic(src) && fs.once(findingKey{"contact", m.Contact, ""}) {
+		if ip := m.contactIP; ip.IsValid() && IsPrivate(ip) && isPublic(src) && fs.once(findingKey{keyContact, m.Contact, ""}) {
 			contact, source := ip.String(), m.Src.String()
 			fs.add(report.Finding{ID: IDContactPrivateAddress, Severity: report.SeverityInfo,
 				Title:    "Contact names the private address " + contact + ", but the message came from " + source,
@@ -425,7 +425,7 @@ func signallingFindings(c *sipCall, subject string, problem bool) []report.Findi
 				Remedy:   contactRemedy(problem)})
 		}
 		if !m.Request || m.Via.Host == "" {
-			if !m.Request && viaShowsNAT(m.Via) && fs.once(findingKey{"received", m.Via.Received, m.Via.RPort}) {
+			if !m.Request && viaShowsNAT(m.Via) && fs.once(findingKey{keyReceived, m.Via.Received, m.Via.RPort}) {
 				fs.add(report.Finding{ID: IDViaReceivedRport, Severity: report.SeverityInfo,
 					Title:    "A server recorded where the request really came from (" + viaNATParams(m.Via) + "): it saw the sender behind NAT",
 					Evidence: frameEvidence(m.Summary()+" top Via", m.Frame)})
@@ -445,7 +445,23 @@ type findingSet struct {
 }
 
 // findingKey names a finding of a call: its kind and what sets it apart.
-type findingKey struct{ kind, a, b string }
+// Most messages of a call repeat a finding already made, so the kinds are
+// numbers: a key of another kind is told apart without reading strings.
+type findingKey struct {
+	kind findingKind
+	a, b string
+}
+
+type findingKind uint8
+
+const (
+	keyContact findingKind = iota
+	keyReceived
+	keyViaPrivate
+	keyViaMismatch
+	keyLengthMismatch
+	keyDuplicateVia
+)
 
 // once says whether the finding named key is new, and notes it: callers
 // check it before they build the finding.
@@ -471,24 +487,24 @@ func (fs *findingSet) requestFindings(m *sipInfo, problem bool) {
 		return
 	}
 	privateVia := IsPrivate(viaIP) && isPublic(src)
-	if privateVia && fs.once(findingKey{"via-private", m.Via.Host, ""}) {
+	if privateVia && fs.once(findingKey{keyViaPrivate, m.Via.Host, ""}) {
 		fs.add(report.Finding{ID: IDViaPrivateAddress, Severity: report.SeverityInfo,
 			Title:    "Via sent-by is the private address " + viaIP.String() + ", but the request came from " + m.Src.String(),
 			Evidence: frameEvidence(m.Method+" top Via", m.Frame)})
 	}
 	// A private sent-by already says it; this rule catches the rest
 	// (a public sent-by with another port: a NAT that changed it).
-	if !privateVia && viaDisagrees(m) && fs.once(findingKey{"via-mismatch", m.Via.Host, ""}) {
+	if !privateVia && viaDisagrees(m) && fs.once(findingKey{keyViaMismatch, m.Via.Host, ""}) {
 		fs.add(report.Finding{ID: IDViaSourceMismatch, Severity: report.SeverityInfo,
 			Title:    fmt.Sprintf("Top Via says %s:%d but the request came from %s: a NAT (or a proxy not adding its Via) is in between", viaIP, m.Via.sentByPort(), m.Src),
 			Evidence: frameEvidence(m.Method+" top Via sent-by against the IP/UDP source", m.Frame)})
 	}
-	if m.LengthMismatch && fs.once(findingKey{kind: "clen"}) {
+	if m.LengthMismatch && fs.once(findingKey{kind: keyLengthMismatch}) {
 		fs.add(report.Finding{ID: IDSIPALGSuspected, Severity: algSeverity(problem),
 			Title:    "Content-Length does not match the body: something (often a SIP ALG) rewrote the message",
 			Evidence: frameEvidence(m.Summary(), m.Frame), Remedy: remedyALG})
 	}
-	if m.Via.Dup && fs.once(findingKey{kind: "dupvia"}) {
+	if m.Via.Dup && fs.once(findingKey{kind: keyDuplicateVia}) {
 		fs.add(report.Finding{ID: IDSIPALGSuspected, Severity: algSeverity(problem),
 			Title:    "The message carries the same Via twice: a SIP ALG or a loop rewrote it",
 			Evidence: frameEvidence(m.Summary(), m.Frame), Remedy: remedyALG})

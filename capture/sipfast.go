@@ -50,8 +50,8 @@ func (r *sipReader) fastSIP(data []byte) (fastResult, bool) {
 	if len(data) > sip.ParseMaxMessageLength {
 		return fastResult{}, false
 	}
-	end := bytes.Index(data, []byte("\r\n\r\n"))
-	if end < 0 || !plainHeaderBlock(data[:end+2]) {
+	end, ok := headerBlockEnd(data)
+	if !ok {
 		return fastResult{}, false
 	}
 	text := string(data[:end+2])
@@ -85,50 +85,41 @@ func (sc *fastScratch) reset() {
 	}
 }
 
-// plainHeaderBlock says whether b (header lines, each ending in CRLF) is
-// printable ASCII with CR and LF only as line ends and no folded line.
+// headerBlockEnd finds the blank line that ends a message's header block,
+// checking on the way that the block is plain: printable ASCII, CR and LF
+// only as line ends, no folded line. end is the index of the block's
+// "\r\n\r\n"; ok is false when there is none or the block is not plain.
 // Eight bytes at a time: a word with no byte below 0x20 or above 0x7e (a
 // test that may say yes wrongly, never no) needs no closer look.
-func plainHeaderBlock(b []byte) bool {
+func headerBlockEnd(b []byte) (end int, ok bool) {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	i := 0
-	for i+8 <= len(b) {
-		x := binary.LittleEndian.Uint64(b[i:])
-		if (x-ones*0x20)&^x&highs == 0 && (x+ones|x)&highs == 0 {
-			i += 8
-			continue
-		}
-		end := i + 8
-		for i < end {
-			n, ok := plainByte(b, i)
-			if !ok {
-				return false
+	for {
+		for i+8 <= len(b) {
+			x := binary.LittleEndian.Uint64(b[i:])
+			if (x-ones*0x20)&^x&highs != 0 || (x+ones|x)&highs != 0 {
+				break
 			}
-			i = n
+			i += 8
+		}
+		if i >= len(b) {
+			return 0, false
+		}
+		switch c := b[i]; {
+		case c >= 0x20 && c < 0x7f, c == '\t':
+			i++
+		case c == '\r' && i+1 < len(b) && b[i+1] == '\n':
+			if i+3 < len(b) && b[i+2] == '\r' && b[i+3] == '\n' {
+				return i, true
+			}
+			if i+2 < len(b) && (b[i+2] == ' ' || b[i+2] == '\t') {
+				return 0, false // a folded line (RFC 3261 §7.3.1)
+			}
+			i += 2
+		default:
+			return 0, false
 		}
 	}
-	for i < len(b) {
-		n, ok := plainByte(b, i)
-		if !ok {
-			return false
-		}
-		i = n
-	}
-	return true
-}
-
-// plainByte checks b[i] and returns the index of the next byte to check.
-func plainByte(b []byte, i int) (int, bool) {
-	switch c := b[i]; {
-	case c >= 0x20 && c < 0x7f, c == '\t':
-		return i + 1, true
-	case c == '\r' && i+1 < len(b) && b[i+1] == '\n':
-		if i+2 < len(b) && (b[i+2] == ' ' || b[i+2] == '\t') {
-			return 0, false // a folded line (RFC 3261 §7.3.1)
-		}
-		return i + 2, true
-	}
-	return 0, false
 }
 
 // cutCRLF splits s at its first CRLF, which plainHeaderBlock made sure

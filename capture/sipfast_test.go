@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"bytes"
 	"reflect"
 	"strings"
 	"testing"
@@ -98,4 +99,41 @@ func FuzzFastSIP(f *testing.F) {
 			_, _, _, _ = r.parseSIPStream(b)
 		}
 	})
+}
+
+// FuzzHeaderBlockEnd holds headerBlockEnd's one pass to the two it
+// replaces: the first "\r\n\r\n", and a plain block before it.
+func FuzzHeaderBlockEnd(f *testing.F) {
+	for _, tc := range fastSIPSeeds {
+		f.Add([]byte(tc.msg))
+	}
+	for _, s := range []string{"\r\n\r\n", "a\r\n b\r\n\r\n", "a\rb\r\n\r\n", "a\nb\r\n\r\n", "abc\r\n", "h\xc3\xa9llo\r\n\r\n",
+		"a\tb\r\n\r\n\r\n", "a\r\n\r\r\n\r\n", "\x7f\r\n\r\n", "12345678\r\n\r\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		end, ok := headerBlockEnd(b)
+		wantEnd := bytes.Index(b, []byte("\r\n\r\n"))
+		wantOK := wantEnd >= 0 && plainBlockOneByOne(b[:wantEnd+2])
+		if ok != wantOK || (ok && end != wantEnd) {
+			t.Fatalf("headerBlockEnd(%q) = %d, %v; want %d, %v", b, end, ok, wantEnd, wantOK)
+		}
+	})
+}
+
+// plainBlockOneByOne is what headerBlockEnd checks, a byte at a time.
+func plainBlockOneByOne(b []byte) bool {
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case c >= 0x20 && c < 0x7f, c == '\t':
+		case c == '\r' && i+1 < len(b) && b[i+1] == '\n':
+			if i+2 < len(b) && (b[i+2] == ' ' || b[i+2] == '\t') {
+				return false
+			}
+			i++
+		default:
+			return false
+		}
+	}
+	return true
 }

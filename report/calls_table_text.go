@@ -284,15 +284,15 @@ func partiesCell(caller, callee Party, width int) string {
 		return a + " → " + b
 	}
 	room := width - 3
-	wa, wb := fitName(caller, room), fitName(callee, room)
+	wa, wb := fitNamed(caller, a, room), fitNamed(callee, b, room)
 	half := room / 2
 	switch {
 	case cellWidth(wa) <= half:
-		wb = fitName(callee, room-cellWidth(wa))
+		wb = fitNamed(callee, b, room-cellWidth(wa))
 	case cellWidth(wb) <= room-half-room%2:
-		wa = fitName(caller, room-cellWidth(wb))
+		wa = fitNamed(caller, a, room-cellWidth(wb))
 	default:
-		wa, wb = fitName(caller, room-half), fitName(callee, half)
+		wa, wb = fitNamed(caller, a, room-half), fitNamed(callee, b, half)
 	}
 	return wa + " → " + wb
 }
@@ -306,11 +306,21 @@ const minHost = 9
 // at last the user in the middle. The user (the number) is what a reader
 // matches with the phone, so it goes last.
 func fitName(p Party, width int) string {
+	return fitNamed(p, partyName(p), width)
+}
+
+// fitNamed is fitName of p, whose whole name is full.
+func fitNamed(p Party, full string, width int) string {
+	if cellWidth(full) <= width {
+		return full
+	}
 	host := p.Host
-	for _, h := range ipv6Forms(p.Host) {
-		host = h
-		if s := joinUserHost(p.User, host); cellWidth(s) <= width {
-			return s
+	if strings.Contains(host, ":") {
+		for _, h := range ipv6Forms(p.Host)[1:] {
+			host = h
+			if s := joinUserHost(p.User, host); cellWidth(s) <= width {
+				return s
+			}
 		}
 	}
 	if p.User == "" {

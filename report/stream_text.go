@@ -42,6 +42,9 @@ type textStream struct {
 	digest    *findingsDigest
 	legend    map[Verdict]callsRow
 	out       strings.Builder // rows not yet written
+	// cells and cellWidths are a row's, kept for the next row's room.
+	cells      []string
+	cellWidths []int
 }
 
 func newTextStream(w io.Writer, opt Options) *textStream {
@@ -114,7 +117,7 @@ func (s *textStream) start() error {
 	s.out.WriteString(styleTitle.Render("natdoc "+s.head.Command) + styleDim.Render(" "+s.head.Version) + "\n\n")
 	s.out.WriteString(heading("Calls"))
 	s.out.WriteString(tableBorder(s.widths, "┌", "┬", "┐"))
-	s.out.WriteString(s.line(headers))
+	s.line(headers)
 	s.out.WriteString(tableBorder(s.widths, "├", "┼", "┤"))
 	for _, c := range s.held {
 		s.row(c)
@@ -127,7 +130,7 @@ func (s *textStream) start() error {
 func (s *textStream) row(c Call) {
 	r := newCallsRowStyled(c, s.styled, &s.layout.dropped)
 	v := s.layout.variant()
-	var cells []string
+	cells := s.cells[:0]
 	for col := range numCallsCols {
 		switch {
 		case s.layout.dropped[col]:
@@ -137,24 +140,26 @@ func (s *textStream) row(c Call) {
 			cells = append(cells, r.cells[col][v])
 		}
 	}
-	s.out.WriteString(s.line(cells))
+	s.line(cells)
+	s.cells = cells
 	s.digest.add(c)
 	if _, ok := s.legend[c.Verdict]; !ok {
 		s.legend[c.Verdict] = r
 	}
 }
 
-// line is a table line of cells, each cut to its column.
-func (s *textStream) line(cells []string) string {
-	cw := make([]int, len(cells))
+// line writes a table line of cells, each cut to its column.
+func (s *textStream) line(cells []string) {
+	cw := s.cellWidths[:0]
 	for i, cell := range cells {
-		cw[i] = cellWidth(cell)
+		cw = append(cw, cellWidth(cell))
 		if cw[i] > s.widths[i] {
 			cells[i] = ansi.Truncate(cell, s.widths[i], "…")
 			cw[i] = cellWidth(cells[i])
 		}
 	}
-	return tableLine(cells, cw, s.widths)
+	writeTableLine(&s.out, cells, cw, s.widths)
+	s.cellWidths = cw
 }
 
 // End writes what follows the calls: the whole report when the calls fit

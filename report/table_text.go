@@ -62,6 +62,12 @@ func tableBorder(widths []int, left, mid, right string) string {
 // in columns of widths.
 func tableLine(cells []string, cw, widths []int) string {
 	var b strings.Builder
+	writeTableLine(&b, cells, cw, widths)
+	return b.String()
+}
+
+// writeTableLine writes tableLine's line to b.
+func writeTableLine(b *strings.Builder, cells []string, cw, widths []int) {
 	for i, w := range widths {
 		b.WriteString("│ ")
 		cell, width := "", 0
@@ -69,10 +75,19 @@ func tableLine(cells []string, cw, widths []int) string {
 			cell, width = cells[i], cw[i]
 		}
 		b.WriteString(cell)
-		b.WriteString(strings.Repeat(" ", max(w-width, 0)+1))
+		writeSpaces(b, max(w-width, 0)+1)
 	}
 	b.WriteString("│\n")
-	return b.String()
+}
+
+// writeSpaces writes n spaces: a table line pads every cell.
+func writeSpaces(b *strings.Builder, n int) {
+	const spaces = "                                                                "
+	for n > len(spaces) {
+		b.WriteString(spaces)
+		n -= len(spaces)
+	}
+	b.WriteString(spaces[:n])
 }
 
 // cellWidth is a cell's width on a terminal: one column per printable
