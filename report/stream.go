@@ -69,13 +69,10 @@ var leadFields = [][]byte{[]byte(`  "schema": `), []byte(`  "tool": `), []byte(`
 type jsonStream struct {
 	w     *bufio.Writer
 	calls int
-	buf   bytes.Buffer
-	enc   *json.Encoder
+	line  []byte // the last call's JSON, kept for the next call's room
 }
 
 func (s *jsonStream) Begin(r *Report) error {
-	s.enc = json.NewEncoder(&s.buf)
-	s.enc.SetEscapeHTML(false)
 	fields, err := topLevelFields(r)
 	if err != nil {
 		return err
@@ -92,16 +89,17 @@ func (s *jsonStream) Begin(r *Report) error {
 }
 
 func (s *jsonStream) Call(c Call) error {
-	s.buf.Reset()
-	if err := s.enc.Encode(c); err != nil {
+	line, err := appendCallJSON(s.line[:0], &c) // json_call.go
+	if err != nil {
 		return err
 	}
+	s.line = line
 	if s.calls > 0 {
 		s.w.WriteByte(',')
 	}
 	s.calls++
 	s.w.WriteString("\n    ")
-	_, err := s.w.Write(bytes.TrimSuffix(s.buf.Bytes(), []byte("\n")))
+	_, err = s.w.Write(line)
 	return err
 }
 
@@ -164,8 +162,9 @@ func isLeadField(field []byte) bool {
 // jsonlStream writes JSON Lines: one object per call, then the report
 // without its calls (the line with "schema").
 type jsonlStream struct {
-	w   *bufio.Writer
-	enc *json.Encoder
+	w    *bufio.Writer
+	enc  *json.Encoder
+	line []byte // the last call's line, kept for the next call's room
 }
 
 func (s *jsonlStream) Begin(*Report) error {
@@ -174,7 +173,15 @@ func (s *jsonlStream) Begin(*Report) error {
 	return nil
 }
 
-func (s *jsonlStream) Call(c Call) error { return s.enc.Encode(c) }
+func (s *jsonlStream) Call(c Call) error {
+	line, err := appendCallJSON(s.line[:0], &c) // json_call.go
+	if err != nil {
+		return err
+	}
+	s.line = append(line, '\n')
+	_, err = s.w.Write(s.line)
+	return err
+}
 
 func (s *jsonlStream) End(r *Report) error {
 	rest := *r
