@@ -195,10 +195,12 @@ func (p *plainSDP) connection(value string) (*sdp.ConnectionInformation, bool) {
 	if f.n != 3 || f.at[0] != "IN" || !isAddrType(f.at[1]) {
 		return nil, false
 	}
-	c := &plainConn{}
+	var c *plainConn
 	if p.nconn < len(p.conns) {
 		c = &p.conns[p.nconn]
 		p.nconn++
+	} else {
+		c = new(plainConn)
 	}
 	c.addr = sdp.Address{Address: f.at[2]}
 	c.ci = sdp.ConnectionInformation{NetworkType: f.at[0], AddressType: f.at[1], Address: &c.addr}

@@ -115,6 +115,18 @@ var jsonPlain = func() (t [256]bool) {
 	return t
 }()
 
+// plainWord says whether the 8 bytes of s are all jsonPlain, in a few
+// word operations: no byte below 0x20 or from 0x80, no quote, no
+// backslash (a test that may say no wrongly, never yes).
+func plainWord(s string) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	x := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+	hasLess := func(v, n uint64) uint64 { return (v - ones*n) &^ v & highs }
+	quote, backslash := x^(ones*'"'), x^(ones*'\\')
+	return (x&highs)|hasLess(x, 0x20)|hasLess(quote, 1)|hasLess(backslash, 1) == 0
+}
+
 // string writes s quoted as encoding/json does without HTML escaping:
 // quote, backslash and control characters escaped (\b \f \n \r \t by
 // name), invalid UTF-8 as U+FFFD, and U+2028 and U+2029 escaped for
@@ -123,6 +135,10 @@ func (w *jsonWriter) string(s string) {
 	b := append(w.b, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		if i+8 <= len(s) && plainWord(s[i:i+8]) {
+			i += 8
+			continue
+		}
 		c := s[i]
 		if jsonPlain[c] {
 			i++

@@ -166,3 +166,22 @@ func BenchmarkCallJSON(b *testing.B) {
 		}
 	})
 }
+
+// TestPlainWord: a word plainWord passes holds only bytes JSON keeps as
+// they are, wherever the other byte sits and whatever its neighbours.
+func TestPlainWord(t *testing.T) {
+	for _, fill := range []byte{'a', ' ', '~', 0x7f, '#', ']'} {
+		for c := range 256 {
+			for p := range 8 {
+				w := bytes.Repeat([]byte{fill}, 8)
+				w[p] = byte(c)
+				if plainWord(string(w)) && !jsonPlain[c] {
+					t.Errorf("plainWord(%q) passes byte %#x", w, c)
+				}
+				if jsonPlain[c] && !plainWord(string(w)) {
+					t.Errorf("plainWord(%q) refuses a plain word", w)
+				}
+			}
+		}
+	}
+}
