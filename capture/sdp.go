@@ -258,8 +258,8 @@ func codecsOf(md *sdp.MediaDescription) ([]string, clockRates) {
 	for _, f := range md.MediaName.Formats {
 		if n, ok := rtpmapOf(md.Attributes, f); ok {
 			codecs = append(codecs, codecLabel(f, n))
-		} else if s, ok := staticCodecLabel[f]; ok {
-			codecs = append(codecs, s)
+		} else if s, ok := staticCodecName[f]; ok {
+			codecs = append(codecs, codecLabel(f, s))
 		} else {
 			codecs = append(codecs, f)
 		}
@@ -315,13 +315,13 @@ var staticCodecName = map[string]string{
 	"9": "G722/8000", "13": "CN/8000", "18": "G729/8000",
 }
 
-// staticCodecLabel and commonCodecLabel are codecsOf's labels made once.
-var staticCodecLabel, commonCodecLabel = codecLabels()
+// commonCodecLabel are codecLabel's labels made once: every static type
+// with its name, and the usual dynamic ones.
+var commonCodecLabel = codecLabels()
 
-func codecLabels() (static map[string]string, common map[[2]string]string) {
-	static, common = map[string]string{}, map[[2]string]string{}
+func codecLabels() map[[2]string]string {
+	common := map[[2]string]string{}
 	for pt, name := range staticCodecName {
-		static[pt] = pt + " " + name
 		common[[2]string{pt, name}] = pt + " " + name
 	}
 	for _, pt := range []string{"96", "97", "98", "99", "100", "101", "102", "110", "111", "120", "126", "127"} {
@@ -329,7 +329,7 @@ func codecLabels() (static map[string]string, common map[[2]string]string) {
 			common[[2]string{pt, name}] = pt + " " + name
 		}
 	}
-	return static, common
+	return common
 }
 
 // sends and receives say what a direction attribute allows its author

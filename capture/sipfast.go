@@ -122,7 +122,7 @@ func headerBlockEnd(b []byte) (end int, ok bool) {
 	}
 }
 
-// cutCRLF splits s at its first CRLF, which plainHeaderBlock made sure
+// cutCRLF splits s at its first CRLF, which headerBlockEnd made sure
 // ends every line.
 func cutCRLF(s string) (line, rest string) {
 	i := strings.IndexByte(s, '\r')

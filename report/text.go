@@ -307,13 +307,7 @@ func verdictStyle(v Verdict) lipgloss.Style {
 }
 
 func partyName(p Party) string {
-	switch {
-	case p.User != "" && p.Host != "":
-		return p.User + "@" + p.Host
-	case p.User != "":
-		return p.User
-	}
-	return p.Host
+	return joinUserHost(p.User, p.Host) // calls_table_text.go
 }
 
 func verdictText(c Call) string {
