@@ -45,6 +45,17 @@ type callBuild struct {
 	// judged holds the parties once report has named them: the rules
 	// after it ask again.
 	judged *[2]report.Party
+	// events is the dialog's SDP timeline, made once: binding each flow
+	// and several rules read it.
+	events []sdpEvent
+}
+
+// timeline is the leg's SDP offers and answers in order (sipCall.timeline).
+func (cb *callBuild) timeline() []sdpEvent {
+	if cb.events == nil {
+		cb.events = cb.call.timeline(cb.dlg)
+	}
+	return cb.events
 }
 
 // parties are the leg's two ends as the report names them.
@@ -309,7 +320,7 @@ func (s *state) finishCalls() []report.Call {
 // then its streams judged one by one, then the call's verdict and findings.
 func (cb *callBuild) report(captureHasMedia bool, now time.Time) report.Call {
 	rc := cb.callHeader()
-	streams := replay(cb.call.timeline(cb.dlg))
+	streams := replay(cb.timeline())
 	facts := cb.callFacts(captureHasMedia, now)
 	sigs := [2]netip.AddrPort{cb.call.CallerSig, cb.dlg.CalleeSig}
 	var verdicts []StreamVerdict
@@ -449,7 +460,7 @@ func (cb *callBuild) earlyDialogs() []report.EarlyDialog {
 			ed.SignalAddr = e.dlg.CalleeSig.String()
 		}
 		sigs := [2]netip.AddrPort{cb.call.CallerSig, e.dlg.CalleeSig}
-		streams := replay(cb.call.timeline(e.dlg))
+		streams := replay(e.timeline())
 		for _, st := range streams {
 			ms, _ := e.streamReport(st, streams, sigs)
 			ms.Verdict = report.VerdictNotAnswered

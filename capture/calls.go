@@ -64,6 +64,7 @@ type sipCall struct {
 	Dialogs   []*dialog
 	Messages  []report.SIPMessage
 	Infos     []*sipInfo // messages kept for NAT evidence (headers only)
+	traces    sigTraces  // the NAT traces in them
 	SeenFrom  [2]bool    // signalling seen sent by each party
 	SDPErrors []uint64
 	setup     setupTrack
@@ -241,6 +242,7 @@ func (t *callTable) file(c *sipCall, x heldMessage) *sipCall {
 	}
 	if len(c.Infos) < t.maxMessages && carriesNATEvidence(m) && !repeatsEvidence(c.Infos, m) {
 		c.Infos = append(c.Infos, m)
+		c.traces.note(m) // findings.go
 	}
 	if x.sdpErr != nil {
 		c.SDPErrors = append(c.SDPErrors, m.Frame)

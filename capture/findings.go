@@ -233,7 +233,7 @@ func sdpFindings(cb *callBuild, v StreamVerdict, sigs [2]netip.AddrPort) (fs []r
 	publicAs := publicAddresses(c)
 	algSeen := false
 	differs := [2]bool{}
-	for _, ev := range c.timeline(cb.dlg) {
+	for _, ev := range cb.timeline() {
 		sig := sigs[ev.Party]
 		for _, m := range ev.SDP.Media {
 			ip := m.Addr.Addr()
@@ -411,41 +411,25 @@ func oneWayTitle(parties [2]report.Party, deaf, sender int) string {
 	return fmt.Sprintf("One-way audio: the %s cannot hear the %s", partyLabel(parties[deaf]), partyLabel(parties[sender]))
 }
 
-// signallingFindings reads NAT traces in SIP headers, as proxies do (RFC
-// 3261 §18.2.1 received, RFC 3581 rport).
-func signallingFindings(c *sipCall, subject string, problem bool) []report.Finding {
-	fs := findingSet{subject: subject}
-	for _, m := range c.Infos {
-		src := m.Src.Addr()
-		if ip := m.contactIP; ip.IsValid() && IsPrivate(ip) && isPublic(src) && fs.once(findingKey{keyContact, m.Contact, ""}) {
-			contact, source := ip.String(), m.Src.String()
-			fs.add(report.Finding{ID: IDContactPrivateAddress, Severity: report.SeverityInfo,
-				Title:    "Contact names the private address " + contact + ", but the message came from " + source,
-				Evidence: frameEvidence(m.Summary()+" Contact host", m.Frame, contact, source),
-				Remedy:   contactRemedy(problem)})
-		}
-		if !m.Request || m.Via.Host == "" {
-			if !m.Request && viaShowsNAT(m.Via) && fs.once(findingKey{keyReceived, m.Via.Received, m.Via.RPort}) {
-				fs.add(report.Finding{ID: IDViaReceivedRport, Severity: report.SeverityInfo,
-					Title:    "A server recorded where the request really came from (" + viaNATParams(m.Via) + "): it saw the sender behind NAT",
-					Evidence: frameEvidence(m.Summary()+" top Via", m.Frame)})
-			}
-			continue
-		}
-		fs.requestFindings(m, problem)
-	}
-	return fs.list
+// sigTraces are the NAT traces in a leg's SIP headers (RFC 3261 §18.2.1
+// received, RFC 3581 rport, a private Contact or Via seen from outside,
+// an ALG's rewrites), each kind once. They are noted as the messages are
+// filed, while those are in cache (the call is judged long after, when
+// reading every kept message again was most of what its signalling
+// findings cost), and turned into findings when the call is judged.
+type sigTraces struct {
+	seen  []findingKey // a call has a few: a list beats a map
+	first []sigTrace   // in the order the messages came
 }
 
-// findingSet gathers a call's findings, each kind once.
-type findingSet struct {
-	subject string
-	seen    []findingKey // a call has a few: a list beats a map
-	list    []report.Finding
+// sigTrace is the first message of a leg to show one trace.
+type sigTrace struct {
+	kind findingKind
+	m    *sipInfo
 }
 
-// findingKey names a finding of a call: its kind and what sets it apart.
-// Most messages of a call repeat a finding already made, so the kinds are
+// findingKey names a trace of a call: its kind and what sets it apart.
+// Most messages of a call repeat a trace already noted, so the kinds are
 // numbers: a key of another kind is told apart without reading strings.
 type findingKey struct {
 	kind findingKind
@@ -463,51 +447,95 @@ const (
 	keyDuplicateVia
 )
 
-// once says whether the finding named key is new, and notes it: callers
-// check it before they build the finding.
-func (fs *findingSet) once(key findingKey) bool {
-	if slices.Contains(fs.seen, key) {
-		return false
-	}
-	fs.seen = append(fs.seen, key)
-	return true
-}
-
-func (fs *findingSet) add(f report.Finding) {
-	f.Subject = fs.subject
-	fs.list = append(fs.list, f)
-}
-
-// requestFindings reads a request's top Via against its source, and the
-// traces of an ALG in it.
-func (fs *findingSet) requestFindings(m *sipInfo, problem bool) {
+// note reads one kept message of the leg for traces.
+func (t *sigTraces) note(m *sipInfo) {
 	src := m.Src.Addr()
-	viaIP := m.viaIP
-	if !viaIP.IsValid() {
+	if ip := m.contactIP; ip.IsValid() && IsPrivate(ip) && isPublic(src) {
+		t.once(findingKey{keyContact, m.Contact, ""}, m)
+	}
+	if !m.Request || m.Via.Host == "" {
+		if !m.Request && viaShowsNAT(m.Via) {
+			t.once(findingKey{keyReceived, m.Via.Received, m.Via.RPort}, m)
+		}
 		return
 	}
-	privateVia := IsPrivate(viaIP) && isPublic(src)
-	if privateVia && fs.once(findingKey{keyViaPrivate, m.Via.Host, ""}) {
-		fs.add(report.Finding{ID: IDViaPrivateAddress, Severity: report.SeverityInfo,
-			Title:    "Via sent-by is the private address " + viaIP.String() + ", but the request came from " + m.Src.String(),
-			Evidence: frameEvidence(m.Method+" top Via", m.Frame)})
+	// A request's top Via against its source, and the traces of an ALG.
+	if !m.viaIP.IsValid() {
+		return
+	}
+	privateVia := IsPrivate(m.viaIP) && isPublic(src)
+	if privateVia {
+		t.once(findingKey{keyViaPrivate, m.Via.Host, ""}, m)
 	}
 	// A private sent-by already says it; this rule catches the rest
 	// (a public sent-by with another port: a NAT that changed it).
-	if !privateVia && viaDisagrees(m) && fs.once(findingKey{keyViaMismatch, m.Via.Host, ""}) {
-		fs.add(report.Finding{ID: IDViaSourceMismatch, Severity: report.SeverityInfo,
-			Title:    fmt.Sprintf("Top Via says %s:%d but the request came from %s: a NAT (or a proxy not adding its Via) is in between", viaIP, m.Via.sentByPort(), m.Src),
-			Evidence: frameEvidence(m.Method+" top Via sent-by against the IP/UDP source", m.Frame)})
+	if !privateVia && viaDisagrees(m) {
+		t.once(findingKey{keyViaMismatch, m.Via.Host, ""}, m)
 	}
-	if m.LengthMismatch && fs.once(findingKey{kind: keyLengthMismatch}) {
-		fs.add(report.Finding{ID: IDSIPALGSuspected, Severity: algSeverity(problem),
+	if m.LengthMismatch {
+		t.once(findingKey{kind: keyLengthMismatch}, m)
+	}
+	if m.Via.Dup {
+		t.once(findingKey{kind: keyDuplicateVia}, m)
+	}
+}
+
+// once notes the trace named key with its message m, unless the leg has
+// shown it before.
+func (t *sigTraces) once(key findingKey, m *sipInfo) {
+	if slices.Contains(t.seen, key) {
+		return
+	}
+	t.seen = append(t.seen, key)
+	t.first = append(t.first, sigTrace{key.kind, m})
+}
+
+// signallingFindings turns the leg's traces into findings; problem (the
+// call's verdict is one) sets the remedy and how grave an ALG's traces
+// are.
+func signallingFindings(c *sipCall, subject string, problem bool) []report.Finding {
+	if len(c.traces.first) == 0 {
+		return nil
+	}
+	list := make([]report.Finding, 0, len(c.traces.first))
+	for _, tr := range c.traces.first {
+		f := traceFinding(tr, problem)
+		f.Subject = subject
+		list = append(list, f)
+	}
+	return list
+}
+
+// traceFinding is the finding one trace makes.
+func traceFinding(tr sigTrace, problem bool) report.Finding {
+	m := tr.m
+	switch tr.kind {
+	case keyContact:
+		contact, source := m.contactIP.String(), m.Src.String()
+		return report.Finding{ID: IDContactPrivateAddress, Severity: report.SeverityInfo,
+			Title:    "Contact names the private address " + contact + ", but the message came from " + source,
+			Evidence: frameEvidence(m.Summary()+" Contact host", m.Frame, contact, source),
+			Remedy:   contactRemedy(problem)}
+	case keyReceived:
+		return report.Finding{ID: IDViaReceivedRport, Severity: report.SeverityInfo,
+			Title:    "A server recorded where the request really came from (" + viaNATParams(m.Via) + "): it saw the sender behind NAT",
+			Evidence: frameEvidence(m.Summary()+" top Via", m.Frame)}
+	case keyViaPrivate:
+		return report.Finding{ID: IDViaPrivateAddress, Severity: report.SeverityInfo,
+			Title:    "Via sent-by is the private address " + m.viaIP.String() + ", but the request came from " + m.Src.String(),
+			Evidence: frameEvidence(m.Method+" top Via", m.Frame)}
+	case keyViaMismatch:
+		return report.Finding{ID: IDViaSourceMismatch, Severity: report.SeverityInfo,
+			Title:    fmt.Sprintf("Top Via says %s:%d but the request came from %s: a NAT (or a proxy not adding its Via) is in between", m.viaIP, m.Via.sentByPort(), m.Src),
+			Evidence: frameEvidence(m.Method+" top Via sent-by against the IP/UDP source", m.Frame)}
+	case keyLengthMismatch:
+		return report.Finding{ID: IDSIPALGSuspected, Severity: algSeverity(problem),
 			Title:    "Content-Length does not match the body: something (often a SIP ALG) rewrote the message",
-			Evidence: frameEvidence(m.Summary(), m.Frame), Remedy: remedyALG})
-	}
-	if m.Via.Dup && fs.once(findingKey{kind: keyDuplicateVia}) {
-		fs.add(report.Finding{ID: IDSIPALGSuspected, Severity: algSeverity(problem),
+			Evidence: frameEvidence(m.Summary(), m.Frame), Remedy: remedyALG}
+	default: // keyDuplicateVia
+		return report.Finding{ID: IDSIPALGSuspected, Severity: algSeverity(problem),
 			Title:    "The message carries the same Via twice: a SIP ALG or a loop rewrote it",
-			Evidence: frameEvidence(m.Summary(), m.Frame), Remedy: remedyALG})
+			Evidence: frameEvidence(m.Summary(), m.Frame), Remedy: remedyALG}
 	}
 }
 

@@ -85,7 +85,7 @@ func (cb *callBuild) hasFlow(f *rtpFlow) bool {
 func (cb *callBuild) names(f *rtpFlow) (binding, bool) {
 	var bySrc binding
 	found := false
-	for _, ev := range cb.call.timeline(cb.dlg) {
+	for _, ev := range cb.timeline() {
 		for i, m := range ev.SDP.Media {
 			switch {
 			case m.Addr == f.Key.Dst || (f.Key.RTCP && m.RTCP == f.Key.Dst):

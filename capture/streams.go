@@ -24,11 +24,14 @@ type streamState struct {
 // replay builds the streams of a dialog from its SDP in order.
 func replay(events []sdpEvent) []*streamState {
 	var streams []*streamState
-	current := map[int]*streamState{} // the stream each m= line carries now
+	var current []*streamState // the stream each m= line carries now, by index
 	for ei := range events {
 		ev := &events[ei]
 		for i := range ev.SDP.Media {
 			m := &ev.SDP.Media[i]
+			if i >= len(current) {
+				current = append(current, make([]*streamState, i+1-len(current))...)
+			}
 			st := current[i]
 			if st == nil || (st.media != m.Media && m.Port != 0) {
 				st = &streamState{index: i, media: m.Media, udptl: m.UDPTL}

@@ -36,7 +36,7 @@ func (cb *callBuild) views(sigs [2]netip.AddrPort, st *streamState, streams []*s
 			v[p].alg = true
 		}
 	}
-	for _, ev := range c.timeline(cb.dlg) {
+	for _, ev := range cb.timeline() {
 		sig := sigs[ev.Party].Addr()
 		if isPublic(sig) && ev.SDP.OriginAddr.IsValid() && IsPrivate(ev.SDP.OriginAddr) {
 			v[ev.Party].nated = true
