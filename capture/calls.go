@@ -27,7 +27,10 @@ type sdpEvent struct {
 	Src    netip.AddrPort // where the SIP message carrying it came from
 	SDP    *sdpInfo
 	Method string // carrying message, e.g. "INVITE", "200"
-	Msg    *sipInfo
+	// Contact is the host of the carrying message's Contact, for the
+	// traces of an ALG (ALGSign): copied, not the message, which a
+	// call's events would keep alive.
+	Contact string
 }
 
 // dialog is one early or confirmed dialog of an INVITE, named by the
@@ -81,7 +84,10 @@ type sipCall struct {
 	vias     int    // Via headers of the first INVITE
 	lastSDP  lastSDP
 	repeats  []uint16 // its messages in the cache of repeats (repeats.go)
-	ladder   *ladderText
+	// rtpmapAddrs are the addresses whose clock rates it noted
+	// (clockrate.go), to forget them with it.
+	rtpmapAddrs []netip.AddrPort
+	ladder      *ladderText
 }
 
 // setupTrack follows the INVITE transaction that sets the call up: the
@@ -175,8 +181,13 @@ func newCallTable() *callTable {
 // sender says which party sent m: requests carry the sender's tag in From,
 // responses the requester's (RFC 3261 §8.2.6.2, §12.2.1.1).
 func (c *sipCall) sender(m *sipInfo) int {
-	fromCaller := c.hasTag(m.FromTag)
-	if m.Request == fromCaller {
+	return c.senderOf(m.Request, m.FromTag)
+}
+
+// senderOf is sender for a request or response with that From-tag.
+func (c *sipCall) senderOf(request bool, fromTag string) int {
+	fromCaller := c.hasTag(fromTag)
+	if request == fromCaller {
 		return caller
 	}
 	return callee
@@ -505,7 +516,7 @@ func (t *callTable) request(c *sipCall, m *sipInfo, at time.Time, from int, tag 
 	if s == nil {
 		return
 	}
-	ev := sdpEvent{Party: from, Frame: m.Frame, Time: at, Src: m.Src, SDP: s, Method: m.Method, Msg: m}
+	ev := sdpEvent{Party: from, Frame: m.Frame, Time: at, Src: m.Src, SDP: s, Method: m.Method, Contact: m.Contact}
 	if m.Method == "INVITE" && tag == "" && from == caller {
 		if c.Offer == nil {
 			c.Offer = &ev
@@ -559,7 +570,7 @@ func (t *callTable) response(c *sipCall, m *sipInfo, at time.Time, from int, tag
 	if s == nil {
 		return
 	}
-	ev := sdpEvent{Party: from, Frame: m.Frame, Time: at, Src: m.Src, SDP: s, Method: m.Summary(), Msg: m}
+	ev := sdpEvent{Party: from, Frame: m.Frame, Time: at, Src: m.Src, SDP: s, Method: m.Summary(), Contact: m.Contact}
 	if d == nil {
 		d = c.dialog(tag, true)
 	}

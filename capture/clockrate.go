@@ -42,6 +42,9 @@ func (s *state) noteRtpmaps(sd *sdpInfo, c *sipCall) {
 		case !ok && len(s.rtpmaps) >= s.limits.Streams:
 			continue // bounded like the stream table
 		}
+		if !ok || e.call != c {
+			c.rtpmapAddrs = append(c.rtpmapAddrs, m.Addr)
+		}
 		s.rtpmaps[m.Addr] = rtpmapEntry{rates: m.Rates, codecs: m.Codecs, proto: m.Proto, crypto: m.Crypto, call: c, udptl: m.UDPTL, from: sd}
 	}
 }
@@ -51,9 +54,11 @@ func (s *state) forgetRtpmaps(gone map[*sipCall]bool) {
 	if len(gone) == 0 {
 		return
 	}
-	for a, e := range s.rtpmaps {
-		if gone[e.call] {
-			delete(s.rtpmaps, a)
+	for c := range gone {
+		for _, a := range c.rtpmapAddrs {
+			if e, ok := s.rtpmaps[a]; ok && e.call == c {
+				delete(s.rtpmaps, a)
+			}
 		}
 	}
 }

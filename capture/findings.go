@@ -268,12 +268,12 @@ func sdpFindings(cb *callBuild, v StreamVerdict, sigs [2]netip.AddrPort) (fs []r
 					Evidence: []report.Evidence{{Text: "SDP c= against the IP source of the message", Frames: []uint64{ev.Frame}, Addrs: []string{m.Addr.String(), sig.String()}}},
 				})
 			}
-			if why := ALGSign(sig.Addr(), contactOfMsg(ev.Msg), ev.SDP.OriginAddr, ip); why != "" && !algSeen {
+			if why := ALGSign(sig.Addr(), ev.Contact, ev.SDP.OriginAddr, ip); why != "" && !algSeen {
 				algSeen = true
 				fs = append(fs, report.Finding{
 					ID: IDSIPALGSuspected, Severity: algSeverity(problem), Subject: subject,
 					Title:    "A SIP ALG seems to rewrite this party's messages: " + why,
-					Evidence: []report.Evidence{{Text: fmt.Sprintf("%s: source %s, Contact %s, o= %s, c= %s", ev.Method, sig.Addr(), contactOfMsg(ev.Msg), ev.SDP.OriginAddr, ip), Frames: []uint64{ev.Frame}}},
+					Evidence: []report.Evidence{{Text: fmt.Sprintf("%s: source %s, Contact %s, o= %s, c= %s", ev.Method, sig.Addr(), ev.Contact, ev.SDP.OriginAddr, ip), Frames: []uint64{ev.Frame}}},
 					Remedy:   remedyALG,
 				})
 			}
@@ -420,6 +420,15 @@ func oneWayTitle(parties [2]report.Party, deaf, sender int) string {
 type sigTraces struct {
 	seen  []findingKey // a call has a few: a list beats a map
 	first []sigTrace   // in the order the messages came
+	// received are the public addresses responses' Via received= gave,
+	// each with the From-tag that tells whose request it answered
+	// (publicAddresses), each pair once.
+	received []receivedBy
+}
+
+type receivedBy struct {
+	fromTag string
+	ip      netip.Addr
 }
 
 // sigTrace is the first message of a leg to show one trace.
@@ -449,6 +458,12 @@ const (
 
 // note reads one kept message of the leg for traces.
 func (t *sigTraces) note(m *sipInfo) {
+	if ip := m.receivedIP; !m.Request && m.Via.Received != "" && ip.IsValid() && isPublic(ip) {
+		r := receivedBy{m.FromTag, ip}
+		if !slices.Contains(t.received, r) {
+			t.received = append(t.received, r)
+		}
+	}
 	src := m.Src.Addr()
 	if ip := m.contactIP; ip.IsValid() && IsPrivate(ip) && isPublic(src) {
 		t.once(findingKey{keyContact, m.Contact, ""}, m)
@@ -598,27 +613,13 @@ func viaDisagrees(m *sipInfo) bool {
 // requests come from (Via received= in responses to it), if any.
 func publicAddresses(c *sipCall) [2]netip.Addr {
 	var out [2]netip.Addr
-	for _, m := range c.Infos {
-		if m.Request || m.Via.Received == "" {
-			continue
-		}
-		ip := m.receivedIP
-		if !ip.IsValid() || !isPublic(ip) {
-			continue
-		}
-		requester := other(c.sender(m))
+	for _, r := range c.traces.received {
+		requester := other(c.senderOf(false, r.fromTag))
 		if !out[requester].IsValid() {
-			out[requester] = ip
+			out[requester] = r.ip
 		}
 	}
 	return out
-}
-
-func contactOfMsg(m *sipInfo) string {
-	if m == nil {
-		return ""
-	}
-	return m.Contact
 }
 
 // ALGSign reads one message seen from outside the sender's NAT (its SIP

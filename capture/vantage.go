@@ -42,7 +42,7 @@ func (cb *callBuild) views(sigs [2]netip.AddrPort, st *streamState, streams []*s
 			v[ev.Party].nated = true
 		}
 		for _, m := range ev.SDP.Media {
-			if ALGSign(sig, contactOfMsg(ev.Msg), ev.SDP.OriginAddr, m.Addr.Addr()) != "" {
+			if ALGSign(sig, ev.Contact, ev.SDP.OriginAddr, m.Addr.Addr()) != "" {
 				v[ev.Party].alg = true
 			}
 		}
