@@ -96,7 +96,7 @@ func readSDPTolerantly(body []byte) (*sdp.SessionDescription, error) {
 				sd.MediaDescriptions = append(sd.MediaDescriptions, md)
 			}
 		case 'a':
-			key, val, _ := strings.Cut(value, ":")
+			key, val, _ := cutByte(value, ':')
 			attr := sdp.Attribute{Key: key, Value: val}
 			if md != nil {
 				md.Attributes = append(md.Attributes, attr)
@@ -118,7 +118,7 @@ func connectionOf(v string) *sdp.ConnectionInformation {
 	if len(f) != 3 {
 		return nil
 	}
-	addr, _, _ := strings.Cut(f[2], "/")
+	addr, _, _ := cutByte(f[2], '/')
 	return &sdp.ConnectionInformation{NetworkType: f[0], AddressType: f[1], Address: &sdp.Address{Address: addr}}
 }
 
@@ -129,7 +129,7 @@ func mediaLineOf(v string) *sdp.MediaDescription {
 	if len(f) < 3 {
 		return nil
 	}
-	portText, _, _ := strings.Cut(f[1], "/")
+	portText, _, _ := cutByte(f[1], '/')
 	port, err := strconv.Atoi(portText)
 	if err != nil || port < 0 || port > 65535 {
 		return nil
@@ -238,13 +238,13 @@ func codecsOf(md *sdp.MediaDescription) ([]string, clockRates) {
 		if a.Key != "rtpmap" {
 			continue
 		}
-		pt, rest, ok := strings.Cut(a.Value, " ")
+		pt, rest, ok := cutByte(a.Value, ' ')
 		if !ok {
 			continue
 		}
 		if n, err := strconv.Atoi(pt); err == nil && n >= 0 && n < 128 {
-			if _, after, ok := strings.Cut(rest, "/"); ok {
-				rate, _, _ := strings.Cut(after, "/")
+			if _, after, ok := cutByte(rest, '/'); ok {
+				rate, _, _ := cutByte(after, '/')
 				if r, err := strconv.ParseFloat(rate, 64); err == nil && r > 0 {
 					rates = append(rates, ptRate{uint8(n), r})
 				}
@@ -301,7 +301,7 @@ func rtpmapOf(attrs []sdp.Attribute, pt string) (name string, ok bool) {
 		if a.Key != "rtpmap" {
 			continue
 		}
-		if p, rest, cut := strings.Cut(a.Value, " "); cut && p == pt {
+		if p, rest, cut := cutByte(a.Value, ' '); cut && p == pt {
 			name, ok = rest, true
 		}
 	}

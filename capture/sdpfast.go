@@ -209,8 +209,8 @@ func (p *plainSDP) connection(value string) (*sdp.ConnectionInformation, bool) {
 
 // plainBandwidth checks "b=<type>:<number>" as pion does.
 func plainBandwidth(value string) bool {
-	kind, number, ok := strings.Cut(value, ":")
-	if !ok || strings.Contains(number, ":") {
+	kind, number, ok := cutByte(value, ':')
+	if !ok || strings.IndexByte(number, ':') >= 0 {
 		return false
 	}
 	switch {
@@ -234,9 +234,9 @@ func attributeOf(value string) sdp.Attribute {
 // plainMediaLine reads "<media> <port> <proto> <fmt>..." with a media and
 // protocol pion knows and a port without a count.
 func plainMediaLine(md *sdp.MediaDescription, value string) bool {
-	media, rest, _ := strings.Cut(value, " ")
-	portText, rest, _ := strings.Cut(rest, " ")
-	proto, formats, _ := strings.Cut(rest, " ")
+	media, rest, _ := cutByte(value, ' ')
+	portText, rest, _ := cutByte(rest, ' ')
+	proto, formats, _ := cutByte(rest, ' ')
 	switch media {
 	case "audio", "video", "text", "application", "message":
 	default:
@@ -289,7 +289,7 @@ type sdpFields struct {
 func fieldsOf(value string, limit int) sdpFields {
 	var f sdpFields
 	for {
-		field, rest, more := strings.Cut(value, " ")
+		field, rest, more := cutByte(value, ' ')
 		if field == "" || f.n == limit {
 			f.n = -1
 			return f

@@ -122,6 +122,15 @@ func headerBlockEnd(b []byte) (end int, ok bool) {
 	}
 }
 
+// cutByte is strings.Cut for a one-byte separator, without the search
+// for a longer one (most of what the fast path does is such cuts).
+func cutByte(s string, sep byte) (before, after string, found bool) {
+	if i := strings.IndexByte(s, sep); i >= 0 {
+		return s[:i], s[i+1:], true
+	}
+	return s, "", false
+}
+
 // cutCRLF splits s at its first CRLF, which headerBlockEnd made sure
 // ends every line.
 func cutCRLF(s string) (line, rest string) {
@@ -147,11 +156,11 @@ func readStartLine(info *sipInfo, line string) bool {
 		info.Status, info.Reason = code, reason
 		return true
 	}
-	method, rest, ok := strings.Cut(line, " ")
+	method, rest, ok := cutByte(line, ' ')
 	if !ok || method == "" {
 		return false
 	}
-	uri, version, ok := strings.Cut(rest, " ")
+	uri, version, ok := cutByte(rest, ' ')
 	if !ok || version != "SIP/2.0" {
 		return false
 	}
@@ -302,7 +311,7 @@ func (h *fastHeaders) sipgoChecks(raw []byte) bool {
 
 // cseq reads "NUMBER METHOD" (RFC 3261 §20.16).
 func (h *fastHeaders) cseq(value string) bool {
-	num, method, ok := strings.Cut(value, " ")
+	num, method, ok := cutByte(value, ' ')
 	if !ok || method == "" || strings.ContainsAny(method, " \t") || !allDigits(num) {
 		return false
 	}
@@ -325,13 +334,13 @@ func (h *fastHeaders) via(value string) bool {
 	if !ok {
 		return false
 	}
-	transport, rest, ok := strings.Cut(rest, " ")
+	transport, rest, ok := cutByte(rest, ' ')
 	if !ok || transport == "" || !allUpper(transport) {
 		return false
 	}
-	hostPort, params, _ := strings.Cut(rest, ";")
+	hostPort, params, _ := cutByte(rest, ';')
 	host, port, ok := plainHostPort(hostPort, true)
-	if !ok || !plainViaParams(params, strings.Contains(rest, ";")) {
+	if !ok || !plainViaParams(params, strings.IndexByte(rest, ';') >= 0) {
 		return false
 	}
 	if len(h.sc.vias) == 0 {

@@ -23,7 +23,7 @@ type plainURI struct {
 // anything else.
 func parsePlainURI(s string) (plainURI, bool) {
 	var u plainURI
-	scheme, rest, ok := strings.Cut(s, ":")
+	scheme, rest, ok := cutByte(s, ':')
 	if !ok || !(strings.EqualFold(scheme, "sip") || strings.EqualFold(scheme, "sips")) || strings.HasPrefix(rest, "//") {
 		return u, false
 	}
@@ -33,7 +33,7 @@ func parsePlainURI(s string) (plainURI, bool) {
 			return u, false
 		}
 	}
-	hostPort, params, hasParams := strings.Cut(rest, ";")
+	hostPort, params, hasParams := cutByte(rest, ';')
 	host, port, ok := plainHostPort(hostPort, false)
 	if !ok || (hasParams && !plainURIParams(params)) {
 		return u, false
@@ -52,7 +52,7 @@ func plainHostPort(s string, via bool) (host string, port int, ok bool) {
 	if strings.HasPrefix(s, "[") {
 		host, portText, hasPort, ok = plainIPv6(s, via)
 	} else {
-		host, portText, hasPort = strings.Cut(s, ":")
+		host, portText, hasPort = cutByte(s, ':')
 		ok = plainChars(host, hostClass)
 	}
 	switch {
@@ -96,13 +96,17 @@ func plainIPv6(s string, via bool) (host, port string, hasPort, ok bool) {
 // plainURIParams checks name[=value] parameters separated by ';', none
 // empty, without the characters that change how sipgo splits them.
 func plainURIParams(s string) bool {
-	for p := range strings.SplitSeq(s, ";") {
-		name, value, hasValue := strings.Cut(p, "=")
+	for {
+		p, rest, more := cutByte(s, ';')
+		name, value, hasValue := cutByte(p, '=')
 		if !plainChars(name, paramClass) || (hasValue && !plainChars(value, paramClass)) {
 			return false
 		}
+		if !more {
+			return true
+		}
+		s = rest
 	}
-	return true
 }
 
 // plainViaParams checks a Via's parameters (present: the value has a
@@ -112,13 +116,14 @@ func plainViaParams(s string, present bool) bool {
 	if !present {
 		return true
 	}
-	if !plainURIParams(s) {
-		return false
-	}
 	var names [16]string
 	n := 0
-	for p := range strings.SplitSeq(s, ";") {
-		name, _, _ := strings.Cut(p, "=")
+	for {
+		p, rest, more := cutByte(s, ';')
+		name, value, hasValue := cutByte(p, '=')
+		if !plainChars(name, paramClass) || (hasValue && !plainChars(value, paramClass)) {
+			return false
+		}
 		for _, seen := range names[:n] {
 			if seen == name {
 				return false
@@ -129,8 +134,11 @@ func plainViaParams(s string, present bool) bool {
 		}
 		names[n] = name
 		n++
+		if !more {
+			return true
+		}
+		s = rest
 	}
-	return true
 }
 
 // paramValue returns the value of the parameter name in ';'-separated
@@ -144,7 +152,7 @@ func paramValue(params, name string) (value string, ok bool) {
 		} else {
 			params = ""
 		}
-		if n, v, _ := strings.Cut(p, "="); n == name {
+		if n, v, _ := cutByte(p, '='); n == name {
 			value, ok = v, true
 		}
 	}
@@ -173,10 +181,10 @@ func parsePlainAddr(v string, contact bool) (plainAddr, bool) {
 	if v == "" || (contact && strings.IndexByte(v, ',') >= 0) {
 		return a, false
 	}
-	if scheme, _, _ := strings.Cut(v, ":"); strings.EqualFold(scheme, "sip") || strings.EqualFold(scheme, "sips") {
+	if scheme, _, _ := cutByte(v, ':'); strings.EqualFold(scheme, "sip") || strings.EqualFold(scheme, "sips") {
 		// Without <>, every parameter after the URI is a header
 		// parameter (RFC 3261 §20.10).
-		uriText, params, hasParams := strings.Cut(v, ";")
+		uriText, params, hasParams := cutByte(v, ';')
 		u, ok := parsePlainURI(uriText)
 		if !ok || (hasParams && !plainHeaderParams(params)) {
 			return a, false
@@ -232,12 +240,16 @@ func (a plainAddr) readBracketed(s string) (plainAddr, bool) {
 // splits them at every ';' and each at its '='; a parameter with two '='
 // or starting with one is left to sipgo.
 func plainHeaderParams(s string) bool {
-	for p := range strings.SplitSeq(s, ";") {
+	for {
+		p, rest, more := cutByte(s, ';')
 		if strings.Count(p, "=") > 1 || strings.HasPrefix(p, "=") {
 			return false
 		}
+		if !more {
+			return true
+		}
+		s = rest
 	}
-	return true
 }
 
 // binding reads a Contact's address, expiry and NAT marks, as bindingOf
