@@ -91,7 +91,7 @@ func (t *callTable) upstreamOf(c *sipCall, m *sipInfo, at time.Time) (*sipCall, 
 	// the new INVITE's source can be linked: a busy trunk starts thousands
 	// of calls in b2buaLinkWindow.
 	candidates := t.byHop[m.Src.Addr()]
-	if len(m.LinkValues) > 0 {
+	if len(m.extras().LinkValues) > 0 {
 		candidates = t.order
 	}
 	oldest := at.Add(-b2buaLinkWindow)
@@ -143,7 +143,7 @@ func (t *callTable) multiHomedUpstream(c *sipCall, m *sipInfo, at time.Time) *si
 // callee (To or Request-URI).
 func sameUsers(o *sipCall, m *sipInfo) bool {
 	return anyEqual([]string{o.Callee.User, o.ruriUser}, []string{m.ToUser, m.RURIUser}) &&
-		anyEqual([]string{o.Caller.User}, append([]string{m.FromUser}, m.LinkUsers...))
+		anyEqual([]string{o.Caller.User}, append([]string{m.FromUser}, m.extras().LinkUsers...))
 }
 
 // continues picks, among legs of c's Call-ID, the one c continues: the
@@ -253,7 +253,7 @@ func linkTokens(v string) []string {
 // passes on: P-Asserted-Identity, Diversion, History-Info,
 // Remote-Party-ID).
 func b2buaLinks(o *sipCall, m *sipInfo) bool {
-	for _, v := range m.LinkValues {
+	for _, v := range m.extras().LinkValues {
 		if slices.Contains(linkTokens(v), o.CallID) {
 			return true
 		}
@@ -261,8 +261,8 @@ func b2buaLinks(o *sipCall, m *sipInfo) bool {
 	if o.hop[1] != m.Src.Addr() || o.setup.dst == m.Dst {
 		return false // a B2BUA does not send its outbound leg to where its inbound one came in
 	}
-	return anyEqual([]string{o.Callee.User, o.ruriUser}, append([]string{m.ToUser, m.RURIUser}, m.LinkUsers...)) ||
-		anyEqual([]string{o.Caller.User}, append([]string{m.FromUser}, m.LinkUsers...))
+	return anyEqual([]string{o.Callee.User, o.ruriUser}, append([]string{m.ToUser, m.RURIUser}, m.extras().LinkUsers...)) ||
+		anyEqual([]string{o.Caller.User}, append([]string{m.FromUser}, m.extras().LinkUsers...))
 }
 
 // anyEqual says whether a non-empty string is in both lists.

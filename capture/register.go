@@ -163,7 +163,7 @@ func (r *registrations) answer(m *sipInfo, at time.Time) {
 	}
 	reg.okFrame, reg.okAt, reg.echoed = m.Frame, at, false
 	reg.expires = time.Duration(m.Expires) * time.Second
-	for _, c := range m.Contacts {
+	for _, c := range m.extras().Contacts {
 		if c.Addr.Addr() != reg.contact.Addr() {
 			continue
 		}

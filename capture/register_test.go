@@ -50,7 +50,7 @@ func TestRegistrations(t *testing.T) {
 			frame := uint64(1)
 			r.sip(&sipInfo{sipHeaders: &sipHeaders{Request: true, Method: "REGISTER", ContactAddr: c, Expires: 3600, ToUser: "100"}, Src: tt.src, Dst: registrar, Frame: frame}, t0)
 			frame++
-			r.sip(&sipInfo{sipHeaders: &sipHeaders{Method: "REGISTER", Status: 200, Expires: 3600, Via: via{Received: tt.received}, Contacts: []contactBinding{{Addr: c, Fixed: tt.fixed, Expires: 3600}}}, Src: registrar, Dst: tt.src, Frame: frame}, t0.Add(20*time.Millisecond))
+			r.sip(&sipInfo{sipHeaders: &sipHeaders{Method: "REGISTER", Status: 200, Expires: 3600, Via: via{Received: tt.received}, extra: &sipExtras{Contacts: []contactBinding{{Addr: c, Fixed: tt.fixed, Expires: 3600}}}}, Src: registrar, Dst: tt.src, Frame: frame}, t0.Add(20*time.Millisecond))
 			for at := tt.keepalive; tt.keepalive > 0 && at < tt.end; at += tt.keepalive {
 				frame++
 				r.activity(tt.src, registrar, frame, t0.Add(at))

@@ -224,40 +224,48 @@ func newSIPInfo() *sipInfo {
 // sipHeaders are the facts a SIP message's start line and headers state.
 // They are not changed once read.
 type sipHeaders struct {
-	Request  bool
-	Method   string // request method, or the CSeq method of a response
-	Status   int
-	Reason   string
-	CallID   string
-	FromTag  string
-	ToTag    string
-	FromUser string
-	FromHost string
-	FromName string
-	ToUser   string
-	ToHost   string
-	CSeq     uint32
-	Contact  string // host of the Contact URI
-	// ContactAddr is the first Contact's IP address and port (port 5060
-	// when none is written), when its host is an IP address.
-	ContactAddr netip.AddrPort
-	// Expires is the Expires header in seconds (-1: none), or the first
-	// Contact's expires parameter when it has one.
-	Expires int
-	// Contacts lists every Contact of a REGISTER's answer: the bindings
-	// the registrar holds (RFC 3261 §10.3).
-	Contacts  []contactBinding
-	UserAgent string
+	CSeq    uint32
+	Request bool
 	// Authorized: the message carries credentials (Authorization or
 	// Proxy-Authorization, RFC 3261 §22): a request answering a challenge.
 	Authorized bool
 	// StaleNonce: a challenge says the credentials were right but their
 	// nonce had expired (stale=true, RFC 2617 §3.2.1).
 	StaleNonce bool
-	Via        via
-	BodyType   string
+	Method     string // request method, or the CSeq method of a response
+	Status     int
+	Reason     string
+	CallID     string
+	FromTag    string
+	ToTag      string
+	FromUser   string
+	FromHost   string
+	FromName   string
+	ToUser     string
+	ToHost     string
+	Contact    string // host of the Contact URI
+	// ContactAddr is the first Contact's IP address and port (port 5060
+	// when none is written), when its host is an IP address.
+	ContactAddr netip.AddrPort
+	// Expires is the Expires header in seconds (-1: none), or the first
+	// Contact's expires parameter when it has one.
+	Expires   int
+	UserAgent string
+	Via       via
+	BodyType  string
 	// RURIUser is the user of a request's Request-URI.
 	RURIUser string
+	// extra holds what few messages have (nil: none of it). Apart, the
+	// facts of every other message fit a smaller allocation: one is made
+	// per message read, most of what reading signalling allocates.
+	extra *sipExtras
+}
+
+// sipExtras are the header facts of a few messages.
+type sipExtras struct {
+	// Contacts lists every Contact of a REGISTER's answer: the bindings
+	// the registrar holds (RFC 3261 §10.3).
+	Contacts []contactBinding
 	// LinkUsers are the users a B2BUA passes on from its other leg
 	// (P-Asserted-Identity, Diversion, History-Info, Remote-Party-ID), and
 	// LinkValues the X- headers where some put the other leg's Call-ID:
@@ -267,6 +275,27 @@ type sipHeaders struct {
 	// BadHeaders are the headers that could not be parsed and were left
 	// out ("via: SIP/2.0/UDP fd00::1:5060"), reported as anomalies.
 	BadHeaders []string
+}
+
+// extras are the message's rarer facts (empty when it has none).
+func (h *sipHeaders) extras() *sipExtras {
+	if h.extra == nil {
+		return &noExtras
+	}
+	return h.extra
+}
+
+// noExtras stands for the rarer facts of a message without any; never
+// written.
+var noExtras sipExtras
+
+// setExtras gives the message its rarer facts, when it has any, so
+// that a message without them has none allocated (the fast path and
+// sipgo's agree on that, FuzzFastSIP).
+func (h *sipHeaders) setExtras(e sipExtras) {
+	if len(e.Contacts) > 0 || len(e.LinkUsers) > 0 || len(e.LinkValues) > 0 || len(e.BadHeaders) > 0 {
+		h.extra = &e
+	}
 }
 
 // addresses reads the message's Contact, Via sent-by and received as
@@ -325,7 +354,9 @@ func (r *sipReader) keepBad(info *sipInfo, data []byte) {
 	if len(r.bad) == 0 {
 		return
 	}
-	info.BadHeaders = append([]string(nil), r.bad...)
+	e := *info.extras()
+	e.BadHeaders = append([]string(nil), r.bad...)
+	info.setExtras(e)
 	if info.FromTag == "" {
 		info.FromTag = tagOf(data, "from", "f")
 	}
@@ -423,7 +454,8 @@ func infoFromMessage(msg sip.Message) (*sipInfo, error) {
 		info.Method = string(m.Method)
 		info.RURIUser = m.Recipient.User
 		if m.Method == sip.INVITE {
-			info.LinkUsers, info.LinkValues = linkHints(m)
+			users, values := linkHints(m)
+			info.setExtras(sipExtras{LinkUsers: users, LinkValues: values})
 		}
 	case *sip.Response:
 		info.Status = m.StatusCode
@@ -510,11 +542,13 @@ func (info *sipInfo) readContacts(msg sip.Message) {
 		}
 	}
 	if !info.Request && info.Method == "REGISTER" {
+		var contacts []contactBinding
 		for _, h := range msg.GetHeaders("contact") {
-			if c, ok := h.(*sip.ContactHeader); ok && len(info.Contacts) < maxLinkHints {
-				info.Contacts = append(info.Contacts, bindingOf(c))
+			if c, ok := h.(*sip.ContactHeader); ok && len(contacts) < maxLinkHints {
+				contacts = append(contacts, bindingOf(c))
 			}
 		}
+		info.setExtras(sipExtras{Contacts: contacts})
 	}
 }
 

@@ -38,10 +38,10 @@ func TestTolerantSIP(t *testing.T) {
 				t.Errorf("From tag %q, want %q", info.FromTag, tt.fromTag)
 			}
 			switch {
-			case tt.bad == "" && len(info.BadHeaders) > 0:
-				t.Errorf("bad headers %v in a clean message", info.BadHeaders)
-			case tt.bad != "" && (len(info.BadHeaders) != 1 || !strings.HasPrefix(info.BadHeaders[0], tt.bad)):
-				t.Errorf("bad headers %v, want %s", info.BadHeaders, tt.bad)
+			case tt.bad == "" && len(info.extras().BadHeaders) > 0:
+				t.Errorf("bad headers %v in a clean message", info.extras().BadHeaders)
+			case tt.bad != "" && (len(info.extras().BadHeaders) != 1 || !strings.HasPrefix(info.extras().BadHeaders[0], tt.bad)):
+				t.Errorf("bad headers %v, want %s", info.extras().BadHeaders, tt.bad)
 			}
 		})
 	}

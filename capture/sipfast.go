@@ -386,11 +386,13 @@ func (h *fastHeaders) finish() bool {
 		}
 	}
 	if !info.Request && info.Method == "REGISTER" {
+		var contacts []contactBinding
 		for _, c := range h.sc.contacts {
-			if len(info.Contacts) < maxLinkHints {
-				info.Contacts = append(info.Contacts, c.binding())
+			if len(contacts) < maxLinkHints {
+				contacts = append(contacts, c.binding())
 			}
 		}
+		info.setExtras(sipExtras{Contacts: contacts})
 	}
 	if info.Request && info.Method == "INVITE" {
 		h.linkHints()
@@ -401,20 +403,21 @@ func (h *fastHeaders) finish() bool {
 // linkHints reads what ties a B2BUA's outbound INVITE to its inbound leg,
 // as linkHints does from sipgo's headers.
 func (h *fastHeaders) linkHints() {
-	info := h.info
+	var e sipExtras
 	for _, values := range h.sc.identity {
 		for _, v := range values {
 			var uri sip.Uri
-			if _, err := sip.ParseAddressValue(v, &uri, nil); err == nil && uri.User != "" && len(info.LinkUsers) < maxLinkHints {
-				info.LinkUsers = append(info.LinkUsers, uri.User)
+			if _, err := sip.ParseAddressValue(v, &uri, nil); err == nil && uri.User != "" && len(e.LinkUsers) < maxLinkHints {
+				e.LinkUsers = append(e.LinkUsers, uri.User)
 			}
 		}
 	}
 	for _, v := range h.sc.xValues {
-		if len(info.LinkValues) < maxLinkHints {
-			info.LinkValues = append(info.LinkValues, v[:min(len(v), maxLinkValueSize)])
+		if len(e.LinkValues) < maxLinkHints {
+			e.LinkValues = append(e.LinkValues, v[:min(len(v), maxLinkValueSize)])
 		}
 	}
+	h.info.setExtras(e)
 }
 
 // headerKey names, in lower case and long form (RFC 3261 §7.3.3), a

@@ -47,8 +47,8 @@ func TestUnbracketedIPv6Message(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(info.BadHeaders) > 0 {
-		t.Errorf("headers left unparsed: %q", info.BadHeaders)
+	if len(info.extras().BadHeaders) > 0 {
+		t.Errorf("headers left unparsed: %q", info.extras().BadHeaders)
 	}
 	info.addresses()
 	if info.FromUser != "9876" || info.FromTag != "a3bhg" || info.ToUser != "4321" || info.RURIUser != "4321" {

@@ -422,7 +422,7 @@ func (s *state) sip(pkt *packet, info *sipInfo, read *sdpRead) *sipCall {
 	}
 	info.Frame, info.Offset, info.Src, info.Dst = pkt.Frame, pkt.Offset, pkt.Src, pkt.Dst
 	info.addresses()
-	for _, h := range info.BadHeaders {
+	for _, h := range info.extras().BadHeaders {
 		s.anomaly("malformed-sip-header", pkt.Offset, pkt.Frame, "SIP header kept unparsed, the message read without it: "+h)
 	}
 	info.Fragmented = pkt.Fragmented
