@@ -501,6 +501,14 @@ func (t *sigTraces) once(key findingKey, m *sipInfo) {
 	if slices.Contains(t.seen, key) {
 		return
 	}
+	if t.seen == nil {
+		// A leg shows a few traces: room for four in one allocation.
+		room := &struct {
+			seen  [4]findingKey
+			first [4]sigTrace
+		}{}
+		t.seen, t.first = room.seen[:0], room.first[:0]
+	}
 	t.seen = append(t.seen, key)
 	t.first = append(t.first, sigTrace{key.kind, m})
 }

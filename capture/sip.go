@@ -298,6 +298,18 @@ func (h *sipHeaders) setExtras(e sipExtras) {
 	}
 }
 
+// trimBrackets is strings.Trim(s, "[]") without building its cutset at
+// every call (it ran for every message).
+func trimBrackets(s string) string {
+	for s != "" && (s[0] == '[' || s[0] == ']') {
+		s = s[1:]
+	}
+	for s != "" && (s[len(s)-1] == '[' || s[len(s)-1] == ']') {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
 // addresses reads the message's Contact, Via sent-by and received as
 // addresses, once: they depend only on the header facts.
 func (s *sipInfo) addresses() {
@@ -305,7 +317,7 @@ func (s *sipInfo) addresses() {
 		return
 	}
 	s.addrsRead = true
-	s.contactIP, _ = netip.ParseAddr(strings.Trim(s.Contact, "[]")) // an IPv6 host keeps its brackets
+	s.contactIP, _ = netip.ParseAddr(trimBrackets(s.Contact)) // an IPv6 host keeps its brackets
 	s.viaIP, _ = netip.ParseAddr(s.Via.Host)
 	s.receivedIP, _ = netip.ParseAddr(s.Via.Received)
 }
@@ -591,7 +603,7 @@ func bindingOf(c *sip.ContactHeader) contactBinding {
 // is written), its expires parameter and whether the registrar marked it.
 func newBinding(host string, port int, expires string, hasExpires, fixed bool) contactBinding {
 	b := contactBinding{Expires: -1, Fixed: fixed}
-	if ip, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
+	if ip, err := netip.ParseAddr(trimBrackets(host)); err == nil {
 		if port <= 0 || port > 65535 {
 			port = 5060
 		}
@@ -653,16 +665,21 @@ func (s *sipInfo) sdpBody() []byte {
 	if len(s.Body) == 0 {
 		return nil
 	}
-	typ := strings.ToLower(s.BodyType)
-	switch {
-	case strings.HasPrefix(typ, "application/sdp"):
+	switch typ := s.BodyType; {
+	case hasPrefixFold(typ, "application/sdp"):
 		return s.Body
-	case strings.HasPrefix(typ, "multipart/"):
+	case hasPrefixFold(typ, "multipart/"):
 		return sdpFromMultipart(s.BodyType, s.Body)
 	case s.BodyType == "" && bytes.HasPrefix(s.Body, []byte("v=0")):
 		return s.Body
 	}
 	return nil
+}
+
+// hasPrefixFold is strings.HasPrefix ignoring ASCII case; prefix is in
+// lower case.
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
 // maxMIMEParts bounds the parts read from one multipart body.

@@ -312,7 +312,7 @@ func (h *fastHeaders) sipgoChecks(raw []byte) bool {
 // cseq reads "NUMBER METHOD" (RFC 3261 §20.16).
 func (h *fastHeaders) cseq(value string) bool {
 	num, method, ok := cutByte(value, ' ')
-	if !ok || method == "" || strings.ContainsAny(method, " \t") || !allDigits(num) {
+	if !ok || method == "" || strings.IndexByte(method, ' ') >= 0 || strings.IndexByte(method, '\t') >= 0 || !allDigits(num) {
 		return false
 	}
 	n, err := strconv.ParseUint(num, 10, 32)

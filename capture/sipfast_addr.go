@@ -206,7 +206,7 @@ func parsePlainAddr(v string, contact bool) (plainAddr, bool) {
 		bracket = after[1:]
 	} else {
 		lt := strings.IndexByte(v, '<')
-		if lt < 0 || strings.ContainsAny(v[:lt], "\";") {
+		if lt < 0 || strings.IndexByte(v[:lt], '"') >= 0 || strings.IndexByte(v[:lt], ';') >= 0 {
 			return a, false
 		}
 		a.display, bracket = trimSP(v[:lt]), v[lt+1:]
