@@ -45,6 +45,9 @@ type callBuild struct {
 	// judged holds the parties once report has named them: the rules
 	// after it ask again.
 	judged *[2]report.Party
+	// describeSDP: the streams' reports describe the SDP offer and
+	// answer (state.describesSDP).
+	describeSDP bool
 	// events is the dialog's SDP timeline, made once: binding each flow
 	// and several rules read it.
 	events []sdpEvent
@@ -164,6 +167,14 @@ func (s *state) sweep(now time.Time, final bool) {
 	}
 }
 
+// describesSDP says whether the calls' streams describe their SDP offer
+// and answer: for a report that keeps calls whole (detail), or for a
+// filter on hosts, which reads the SDP addresses. Any other report drops
+// the descriptions (dropDetail, compactCall), so they are not made.
+func (s *state) describesSDP() bool {
+	return s.detail || (s.filter != nil && len(s.filter.Hosts) > 0)
+}
+
 // endingCalls lists the legs of the calls whose signalling ended long
 // enough ago (every call when final), and one build per call to report.
 func (s *state) endingCalls(now time.Time, final bool) (map[*sipCall]bool, []*groupBuild) {
@@ -176,7 +187,7 @@ func (s *state) endingCalls(now time.Time, final bool) (map[*sipCall]bool, []*gr
 		for _, leg := range c.group.legs {
 			ending[leg] = true
 		}
-		groups = append(groups, newGroupBuild(c.group, s.regs))
+		groups = append(groups, newGroupBuild(c.group, s.regs, s.describesSDP()))
 	}
 	return ending, groups
 }
@@ -403,8 +414,10 @@ func (cb *callBuild) callFacts(captureHasMedia bool, now time.Time) CallFacts {
 // it carries into the facts its verdict is derived from.
 func (cb *callBuild) streamReport(st *streamState, streams []*streamState, sigs [2]netip.AddrPort) (report.MediaStream, StreamFacts) {
 	ms := report.MediaStream{Index: st.index, Media: st.media}
-	ms.Offer = describe(st.latest[caller], st.latestEv[caller])
-	ms.Answer = describe(st.latest[callee], st.latestEv[callee])
+	if cb.describeSDP {
+		ms.Offer = describe(st.latest[caller], st.latestEv[caller])
+		ms.Answer = describe(st.latest[callee], st.latestEv[callee])
+	}
 	sf := st.facts()
 	var views *[2]partyView // made for the first flow the stream carries
 	dirs := newDeliveries()

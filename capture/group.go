@@ -25,13 +25,13 @@ func (g *callGroup) over(now time.Time) bool {
 
 // newGroupBuild prepares the report of a call: each leg's dialog and the
 // early dialogs of its other forks.
-func newGroupBuild(g *callGroup, regs *registrations) *groupBuild {
+func newGroupBuild(g *callGroup, regs *registrations, describeSDP bool) *groupBuild {
 	gb := &groupBuild{}
 	for _, c := range g.legs {
 		main, early := c.dialogs()
-		cb := &callBuild{call: c, dlg: main, regs: regs}
+		cb := &callBuild{call: c, dlg: main, regs: regs, describeSDP: describeSDP}
 		for _, d := range early {
-			cb.early = append(cb.early, &callBuild{call: c, dlg: d})
+			cb.early = append(cb.early, &callBuild{call: c, dlg: d, describeSDP: describeSDP})
 		}
 		gb.legs = append(gb.legs, cb)
 	}

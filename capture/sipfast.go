@@ -239,6 +239,11 @@ func (h *fastHeaders) header(line string, raw []byte) bool {
 			return false
 		}
 	case "route":
+		// One plain address (Record-Route: <sip:proxy;lr>, most of them)
+		// is one sipgo reads; anything else it must check.
+		if _, ok := parsePlainAddr(value, true); ok {
+			return true
+		}
 		return h.sipgoChecks(raw)
 	default:
 		h.other(key, name, value)

@@ -41,6 +41,8 @@ var fastSIPSeeds = []struct {
 	{"tel URI", "INVITE tel:+4930123 SIP/2.0\r\nVia: SIP/2.0/UDP 1.2.3.4\r\nFrom: <sip:a@b>;tag=1\r\nTo: <tel:+4930123>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n\r\n", false},
 	{"short body", "INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP 1.2.3.4\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:b@c>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\nContent-Length: 99\r\n\r\nv=0\r\n", false},
 	{"bad Max-Forwards", "INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP 1.2.3.4\r\nMax-Forwards: x\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:b@c>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n\r\n", false},
+	{"routes", "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 1.2.3.4\r\nRecord-Route: <sip:198.51.100.20;lr>\r\nRecord-Route: <sip:p2.example.com:5070;transport=tcp;lr>;x=1\r\nRoute: sip:1.2.3.4;lr\r\nRefer-To: \"Bob\" <sip:bob@c>\r\nReferred-By: <sip:a@b>\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:b@c>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n\r\n", true},
+	{"Record-Route list", "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 1.2.3.4\r\nRecord-Route: <sip:p1;lr>, <sip:p2;lr>\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:b@c>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n\r\n", true},
 	{"bad Record-Route", "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 1.2.3.4\r\nRecord-Route: <sip:[::1>\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:b@c>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n\r\n", false},
 	{"escaped display name", "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 1.2.3.4\r\nFrom: \"a\\\"b\" <sip:a@b>;tag=1\r\nTo: <sip:b@c>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n\r\n", false},
 	{"no Call-ID", "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 1.2.3.4\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:b@c>\r\nCSeq: 1 INVITE\r\n\r\n", false},
