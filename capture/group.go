@@ -26,10 +26,22 @@ func (g *callGroup) over(now time.Time) bool {
 // newGroupBuild prepares the report of a call: each leg's dialog and the
 // early dialogs of its other forks.
 func newGroupBuild(g *callGroup, regs *registrations, describeSDP bool) *groupBuild {
-	gb := &groupBuild{}
-	for _, c := range g.legs {
+	// Most calls have one leg: it, the build and the list of legs are
+	// made in one allocation.
+	room := &struct {
+		gb    groupBuild
+		first callBuild
+		legs  [1]*callBuild
+	}{}
+	gb := &room.gb
+	gb.legs = room.legs[:0]
+	for i, c := range g.legs {
 		main, early := c.dialogs()
-		cb := &callBuild{call: c, dlg: main, regs: regs, describeSDP: describeSDP}
+		cb := &room.first
+		if i > 0 {
+			cb = &callBuild{}
+		}
+		*cb = callBuild{call: c, dlg: main, regs: regs, describeSDP: describeSDP}
 		for _, d := range early {
 			cb.early = append(cb.early, &callBuild{call: c, dlg: d, describeSDP: describeSDP})
 		}

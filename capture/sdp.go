@@ -33,6 +33,9 @@ type sdpInfo struct {
 	OriginAddr netip.Addr
 	SessConn   string
 	Media      []sdpMedia
+	// mediaRoom holds Media for the usual SDP of one m= line, in the same
+	// allocation.
+	mediaRoom [1]sdpMedia
 }
 
 // parseSDP reads an SDP body: in the plain form nearly every body is in,
@@ -142,6 +145,9 @@ func mediaLineOf(v string) *sdp.MediaDescription {
 // describeSession reduces a parsed SDP to the facts natdoc judges.
 func describeSession(sd *sdp.SessionDescription) *sdpInfo {
 	info := &sdpInfo{Origin: sd.Origin.UnicastAddress}
+	if len(sd.MediaDescriptions) <= len(info.mediaRoom) {
+		info.Media = info.mediaRoom[:0]
+	}
 	info.OriginAddr, _ = netip.ParseAddr(sd.Origin.UnicastAddress)
 	sessDir := directionOf(sd.Attributes)
 	if sd.ConnectionInformation != nil && sd.ConnectionInformation.Address != nil {
@@ -234,9 +240,12 @@ func rtcpAddr(v string, ip netip.Addr, def netip.AddrPort) netip.AddrPort {
 // RFC 3550 jitter needs.
 func codecsOf(md *sdp.MediaDescription) ([]string, clockRates) {
 	var rates clockRates
-	for _, a := range md.Attributes {
+	for i, a := range md.Attributes {
 		if a.Key != "rtpmap" {
 			continue
+		}
+		if rates == nil { // room for every rtpmap at once
+			rates = make(clockRates, 0, countRtpmaps(md.Attributes[i:]))
 		}
 		pt, rest, ok := cutByte(a.Value, ' ')
 		if !ok {
@@ -265,6 +274,16 @@ func codecsOf(md *sdp.MediaDescription) ([]string, clockRates) {
 		}
 	}
 	return codecs, rates
+}
+
+func countRtpmaps(attrs []sdp.Attribute) int {
+	n := 0
+	for _, a := range attrs {
+		if a.Key == "rtpmap" {
+			n++
+		}
+	}
+	return n
 }
 
 // clockRates are the clock rates an m= line's rtpmaps give its payload

@@ -19,12 +19,21 @@ type streamState struct {
 	latest   [2]*sdpMedia
 	latestEv [2]*sdpEvent
 	all      [2][]netip.AddrPort // every address each party named, once
+	// allRoom is all's room for the usual one address a party names.
+	allRoom [2][1]netip.AddrPort
+}
+
+func newStreamState(index int, m *sdpMedia) *streamState {
+	st := &streamState{index: index, media: m.Media, udptl: m.UDPTL}
+	st.all[caller], st.all[callee] = st.allRoom[caller][:0], st.allRoom[callee][:0]
+	return st
 }
 
 // replay builds the streams of a dialog from its SDP in order.
 func replay(events []sdpEvent) []*streamState {
 	var streams []*streamState
-	var current []*streamState // the stream each m= line carries now, by index
+	var room [4]*streamState
+	current := room[:0] // the stream each m= line carries now, by index
 	for ei := range events {
 		ev := &events[ei]
 		for i := range ev.SDP.Media {
@@ -34,7 +43,7 @@ func replay(events []sdpEvent) []*streamState {
 			}
 			st := current[i]
 			if st == nil || (st.media != m.Media && m.Port != 0) {
-				st = &streamState{index: i, media: m.Media, udptl: m.UDPTL}
+				st = newStreamState(i, m)
 				current[i] = st
 				streams = append(streams, st)
 			}
