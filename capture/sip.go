@@ -26,8 +26,9 @@ type sipReader struct {
 	// bad collects the headers of the message being parsed that had to be
 	// kept unparsed.
 	bad []string
-	// fast is the fast path's scratch space.
-	fast fastScratch
+	// fast is the fast path's scratch space, partial partialPlain's.
+	fast    fastScratch
+	partial []byte
 	// fastReads and fullReads count the messages the fast path read and
 	// those sipgo parsed.
 	fastReads, fullReads uint64
@@ -427,6 +428,9 @@ func (r *sipReader) parseSIPStream(data []byte) (info *sipInfo, used int, need b
 	if info, n, ok := r.fastStream(rest); ok {
 		r.fastReads++
 		return info, skip + n, false, nil
+	}
+	if r.partialPlain(rest) {
+		return nil, skip, true, nil
 	}
 	info, n, need, err := r.parseSIPStreamFully(rest)
 	switch {

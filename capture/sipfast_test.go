@@ -77,6 +77,11 @@ func checkFastSIP(t *testing.T, r *sipReader, b []byte) {
 			t.Fatalf("datagram read differently:\nfast  %+v\nsipgo %+v\n%q", fast, full, b)
 		}
 	}
+	if r.partialPlain(b) {
+		if _, _, need, err := r.parseSIPStreamFully(b); !need {
+			t.Fatalf("partialPlain took for the start of a message what sipgo reads whole or refuses (%v):\n%q", err, b)
+		}
+	}
 	if fast, n, ok := r.fastStream(b); ok {
 		full, m, need, err := r.parseSIPStreamFully(b)
 		if err != nil || need {
@@ -93,6 +98,7 @@ func checkFastSIP(t *testing.T, r *sipReader, b []byte) {
 func FuzzFastSIP(f *testing.F) {
 	for _, tc := range fastSIPSeeds {
 		f.Add([]byte(tc.msg))
+		f.Add([]byte(tc.msg[:len(tc.msg)/2])) // a stream's message not all come
 	}
 	r := newSIPReader()
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -138,4 +144,30 @@ func plainBlockOneByOne(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// TestPartialPlain: the start of a plain message, cut anywhere after its
+// start line and before its blank line, is one to wait for without asking
+// sipgo; a message cut in its start line or between a CR and its LF, or
+// one not plain, is sipgo's to judge.
+func TestPartialPlain(t *testing.T) {
+	r := newSIPReader()
+	msg := fastSIPSeeds[0].msg
+	end := strings.Index(msg, "\r\n\r\n")
+	startLine := strings.Index(msg, "\r\n")
+	for cut := 1; cut <= end+2; cut++ {
+		b := []byte(msg[:cut])
+		// A CR without its LF yet is sipgo's to judge (a bare CR it refuses).
+		want := cut >= startLine+2 && b[cut-1] != '\r'
+		if got := r.partialPlain(b); got != want {
+			t.Fatalf("partialPlain(%q) = %v, want %v", b, got, want)
+		}
+		checkFastSIP(t, r, b)
+	}
+	if r.partialPlain([]byte(msg)) {
+		t.Error("a whole message taken for a part")
+	}
+	if r.partialPlain([]byte("INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP fd00::1:5060\r\nFrom: <sip")) {
+		t.Error("a message outside the plain form taken for a plain part")
+	}
 }
