@@ -413,13 +413,12 @@ func oneWayTitle(parties [2]report.Party, deaf, sender int) string {
 
 // sigTraces are the NAT traces in a leg's SIP headers (RFC 3261 §18.2.1
 // received, RFC 3581 rport, a private Contact or Via seen from outside,
-// an ALG's rewrites), each kind once. They are noted as the messages are
+// an ALG's rewrites), each once. They are noted as the messages are
 // filed, while those are in cache (the call is judged long after, when
 // reading every kept message again was most of what its signalling
 // findings cost), and turned into findings when the call is judged.
 type sigTraces struct {
-	seen  []findingKey // a call has a few: a list beats a map
-	first []sigTrace   // in the order the messages came
+	first []sigTrace // each kind of trace once, in the order the messages came
 	// received are the public addresses responses' Via received= gave,
 	// each with the From-tag that tells whose request it answered
 	// (publicAddresses), each pair once.
@@ -433,28 +432,37 @@ type receivedBy struct {
 
 // sigTrace is the first message of a leg to show one trace.
 type sigTrace struct {
-	kind findingKind
+	kind traceKind
 	m    *sipInfo
 }
 
-// findingKey names a trace of a call: its kind and what sets it apart.
-// Most messages of a call repeat a trace already noted, so the kinds are
-// numbers: a key of another kind is told apart without reading strings.
-type findingKey struct {
-	kind findingKind
-	a, b string
-}
-
-type findingKind uint8
+// traceKind is what a trace shows; with what its message names (key) it
+// tells a trace from the ones the leg's other messages show.
+type traceKind uint8
 
 const (
-	keyContact findingKind = iota
-	keyReceived
-	keyViaPrivate
-	keyViaMismatch
-	keyLengthMismatch
-	keyDuplicateVia
+	traceContact traceKind = iota
+	traceReceived
+	traceViaPrivate
+	traceViaMismatch
+	traceLengthMismatch
+	traceDuplicateVia
 )
+
+// key is what sets a trace of its kind apart: a Contact's or a Via's
+// host, a received/rport pair; nothing for an ALG's rewrites (one each
+// per leg).
+func (tr sigTrace) key() (a, b string) {
+	switch tr.kind {
+	case traceContact:
+		return tr.m.Contact, ""
+	case traceReceived:
+		return tr.m.Via.Received, tr.m.Via.RPort
+	case traceViaPrivate, traceViaMismatch:
+		return tr.m.Via.Host, ""
+	}
+	return "", ""
+}
 
 // note reads one kept message of the leg for traces.
 func (t *sigTraces) note(m *sipInfo) {
@@ -466,11 +474,11 @@ func (t *sigTraces) note(m *sipInfo) {
 	}
 	src := m.Src.Addr()
 	if ip := m.contactIP; ip.IsValid() && IsPrivate(ip) && isPublic(src) {
-		t.once(findingKey{keyContact, m.Contact, ""}, m)
+		t.once(sigTrace{traceContact, m})
 	}
 	if !m.Request || m.Via.Host == "" {
 		if !m.Request && viaShowsNAT(m.Via) {
-			t.once(findingKey{keyReceived, m.Via.Received, m.Via.RPort}, m)
+			t.once(sigTrace{traceReceived, m})
 		}
 		return
 	}
@@ -480,37 +488,37 @@ func (t *sigTraces) note(m *sipInfo) {
 	}
 	privateVia := IsPrivate(m.viaIP) && isPublic(src)
 	if privateVia {
-		t.once(findingKey{keyViaPrivate, m.Via.Host, ""}, m)
+		t.once(sigTrace{traceViaPrivate, m})
 	}
 	// A private sent-by already says it; this rule catches the rest
 	// (a public sent-by with another port: a NAT that changed it).
 	if !privateVia && viaDisagrees(m) {
-		t.once(findingKey{keyViaMismatch, m.Via.Host, ""}, m)
+		t.once(sigTrace{traceViaMismatch, m})
 	}
 	if m.LengthMismatch {
-		t.once(findingKey{kind: keyLengthMismatch}, m)
+		t.once(sigTrace{traceLengthMismatch, m})
 	}
 	if m.Via.Dup {
-		t.once(findingKey{kind: keyDuplicateVia}, m)
+		t.once(sigTrace{traceDuplicateVia, m})
 	}
 }
 
-// once notes the trace named key with its message m, unless the leg has
-// shown it before.
-func (t *sigTraces) once(key findingKey, m *sipInfo) {
-	if slices.Contains(t.seen, key) {
-		return
+// once notes the trace, unless the leg has shown it before (the same kind
+// and key). Most messages of a call repeat a trace already noted, and
+// the kind tells most others apart without reading strings.
+func (t *sigTraces) once(tr sigTrace) {
+	a, b := tr.key()
+	for _, seen := range t.first {
+		if seen.kind == tr.kind {
+			if sa, sb := seen.key(); sa == a && sb == b {
+				return
+			}
+		}
 	}
-	if t.seen == nil {
-		// A leg shows a few traces: room for four in one allocation.
-		room := &struct {
-			seen  [4]findingKey
-			first [4]sigTrace
-		}{}
-		t.seen, t.first = room.seen[:0], room.first[:0]
+	if t.first == nil {
+		t.first = new([4]sigTrace)[:0] // a leg shows a few: room for four at once
 	}
-	t.seen = append(t.seen, key)
-	t.first = append(t.first, sigTrace{key.kind, m})
+	t.first = append(t.first, tr)
 }
 
 // signallingFindings turns the leg's traces into findings; problem (the
@@ -533,29 +541,29 @@ func signallingFindings(c *sipCall, subject string, problem bool) []report.Findi
 func traceFinding(tr sigTrace, problem bool) report.Finding {
 	m := tr.m
 	switch tr.kind {
-	case keyContact:
+	case traceContact:
 		contact, source := m.contactIP.String(), m.Src.String()
 		return report.Finding{ID: IDContactPrivateAddress, Severity: report.SeverityInfo,
 			Title:    "Contact names the private address " + contact + ", but the message came from " + source,
 			Evidence: frameEvidence(m.Summary()+" Contact host", m.Frame, contact, source),
 			Remedy:   contactRemedy(problem)}
-	case keyReceived:
+	case traceReceived:
 		return report.Finding{ID: IDViaReceivedRport, Severity: report.SeverityInfo,
 			Title:    "A server recorded where the request really came from (" + viaNATParams(m.Via) + "): it saw the sender behind NAT",
 			Evidence: frameEvidence(m.Summary()+" top Via", m.Frame)}
-	case keyViaPrivate:
+	case traceViaPrivate:
 		return report.Finding{ID: IDViaPrivateAddress, Severity: report.SeverityInfo,
 			Title:    "Via sent-by is the private address " + m.viaIP.String() + ", but the request came from " + m.Src.String(),
 			Evidence: frameEvidence(m.Method+" top Via", m.Frame)}
-	case keyViaMismatch:
+	case traceViaMismatch:
 		return report.Finding{ID: IDViaSourceMismatch, Severity: report.SeverityInfo,
 			Title:    fmt.Sprintf("Top Via says %s:%d but the request came from %s: a NAT (or a proxy not adding its Via) is in between", m.viaIP, m.Via.sentByPort(), m.Src),
 			Evidence: frameEvidence(m.Method+" top Via sent-by against the IP/UDP source", m.Frame)}
-	case keyLengthMismatch:
+	case traceLengthMismatch:
 		return report.Finding{ID: IDSIPALGSuspected, Severity: algSeverity(problem),
 			Title:    "Content-Length does not match the body: something (often a SIP ALG) rewrote the message",
 			Evidence: frameEvidence(m.Summary(), m.Frame), Remedy: remedyALG}
-	default: // keyDuplicateVia
+	default: // traceDuplicateVia
 		return report.Finding{ID: IDSIPALGSuspected, Severity: algSeverity(problem),
 			Title:    "The message carries the same Via twice: a SIP ALG or a loop rewrote it",
 			Evidence: frameEvidence(m.Summary(), m.Frame), Remedy: remedyALG}
