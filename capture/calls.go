@@ -519,16 +519,20 @@ func (t *callTable) request(c *sipCall, m *sipInfo, at time.Time, from int, tag 
 	ev := sdpEvent{Party: from, Frame: m.Frame, Time: at, Src: m.Src, SDP: s, Method: m.Method, Contact: m.Contact}
 	if m.Method == "INVITE" && tag == "" && from == caller {
 		if c.Offer == nil {
-			c.Offer = &ev
+			c.Offer = keptEvent(ev)
 		}
 		return
 	}
 	if d := c.dialog(tag, tag != ""); d != nil {
 		d.SDPs = append(d.SDPs, ev)
 	} else if c.Offer == nil {
-		c.Offer = &ev
+		c.Offer = keptEvent(ev)
 	}
 }
+
+// keptEvent is a copy of ev to keep: the event itself stays off the heap
+// for the copies of a resent INVITE, which keep nothing.
+func keptEvent(ev sdpEvent) *sdpEvent { return &ev }
 
 func (t *callTable) response(c *sipCall, m *sipInfo, at time.Time, from int, tag string, s *sdpInfo) {
 	isInitialInvite := m.Method == "INVITE" && from == callee

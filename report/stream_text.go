@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bytes"
 	"io"
 	"os"
 	"strings"
@@ -41,7 +42,7 @@ type textStream struct {
 	parties   int
 	digest    *findingsDigest
 	legend    map[Verdict]callsRow
-	out       strings.Builder // rows not yet written
+	out       bytes.Buffer // rows not yet written (kept between flushes)
 	// cells and cellWidths are a row's, kept for the next row's room.
 	cells      []string
 	cellWidths []int
@@ -78,10 +79,10 @@ func (s *textStream) Call(c Call) error {
 // flush writes the rows gathered; plain rows need no styles stripped.
 func (s *textStream) flush() error {
 	var err error
-	if text := s.out.String(); !s.styled && strings.IndexByte(text, '\x1b') < 0 {
-		_, err = io.WriteString(s.w, text)
+	if text := s.out.Bytes(); !s.styled && bytes.IndexByte(text, '\x1b') < 0 {
+		_, err = s.w.Write(text)
 	} else {
-		err = writeStyled(s.w, text, s.opt.Color)
+		err = writeStyled(s.w, string(text), s.opt.Color)
 	}
 	s.out.Reset()
 	return err

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"io"
 	"strings"
 
 	"github.com/charmbracelet/x/ansi"
@@ -67,7 +68,7 @@ func tableLine(cells []string, cw, widths []int) string {
 }
 
 // writeTableLine writes tableLine's line to b.
-func writeTableLine(b *strings.Builder, cells []string, cw, widths []int) {
+func writeTableLine(b io.StringWriter, cells []string, cw, widths []int) {
 	for i, w := range widths {
 		b.WriteString("│ ")
 		cell, width := "", 0
@@ -81,7 +82,7 @@ func writeTableLine(b *strings.Builder, cells []string, cw, widths []int) {
 }
 
 // writeSpaces writes n spaces: a table line pads every cell.
-func writeSpaces(b *strings.Builder, n int) {
+func writeSpaces(b io.StringWriter, n int) {
 	const spaces = "                                                                "
 	for n > len(spaces) {
 		b.WriteString(spaces)
