@@ -92,6 +92,15 @@ const (
 		"the server's RSA key; capture from the session's start so its ClientHello is in the file."
 )
 
+// sentTimes says how often and over how long the INVITE from src to dst
+// was sent.
+func sentTimes(src, dst string, t *setupTrack) string {
+	if t.sent <= 1 {
+		return "INVITE " + src + " → " + dst + " sent once"
+	}
+	return "INVITE " + src + " → " + dst + " sent " + strconv.Itoa(t.sent) + " times over " + roundWait(t.lastSentAt.Sub(t.sentAt)).String()
+}
+
 // setupFinding is the finding of a setup that failed for a reason NAT
 // often causes (SetupProblem), with the INVITE's transmissions as
 // evidence.
@@ -104,13 +113,10 @@ func setupFinding(cb *callBuild, s SetupFacts, v StreamVerdict) (report.Finding,
 	f := report.Finding{ID: id, Severity: sev, Subject: cb.call.CallID}
 	// Concatenated, not formatted: a flood of unanswered INVITEs makes
 	// this text for each of them.
-	text := "INVITE " + t.src.String() + " → " + t.dst.String() + " sent once"
-	if t.sent > 1 {
-		text = "INVITE " + t.src.String() + " → " + t.dst.String() + " sent " + strconv.Itoa(t.sent) + " times over " + roundWait(t.lastSentAt.Sub(t.sentAt)).String()
-	}
+	src, dst := t.src.String(), t.dst.String()
 	sent := report.Evidence{
-		Text:   text,
-		Frames: uniqueFrames(t.firstFrame, t.lastFrame), Addrs: []string{t.dst.String()}, Time: t.sentAt,
+		Text:   sentTimes(src, dst, t),
+		Frames: uniqueFrames(t.firstFrame, t.lastFrame), Addrs: []string{dst}, Time: t.sentAt,
 	}
 	switch id {
 	case IDRequestToPrivate:
@@ -126,7 +132,7 @@ func setupFinding(cb *callBuild, s SetupFacts, v StreamVerdict) (report.Finding,
 		}
 		f.Remedy = remedyUnreachableContact
 	case IDRequestUnanswered:
-		f.Title = "Nothing answered the INVITE to " + t.dst.String()
+		f.Title = "Nothing answered the INVITE to " + dst
 		f.Evidence = []report.Evidence{sent}
 		f.Remedy = remedyUnanswered
 		switch {
