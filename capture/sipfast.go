@@ -92,7 +92,7 @@ func (r *sipReader) fastLines(block []byte) (fastHeaders, bool) {
 // large message spans several segments, and sipgo was asked after each.
 func (r *sipReader) partialPlain(data []byte) bool {
 	last := bytes.LastIndex(data, []byte("\r\n"))
-	if last < 0 || len(data) > sip.ParseMaxMessageLength || bytes.Contains(data, []byte("\r\n\r\n")) {
+	if last < 0 || len(data) > sip.ParseMaxMessageLength {
 		return false
 	}
 	// The line still coming holds no CR or LF (sipgo refuses a bare one)
@@ -102,7 +102,8 @@ func (r *sipReader) partialPlain(data []byte) bool {
 			return false
 		}
 	}
-	// The complete lines, closed as a header block would be.
+	// The complete lines, closed as a header block would be: the block
+	// must end at that closing line, not at a blank line of its own.
 	block := append(append(r.partial[:0], data[:last+2]...), '\r', '\n')
 	r.partial = block
 	if end, ok := headerBlockEnd(block); !ok || end != last {
@@ -377,9 +378,9 @@ func (h *fastHeaders) via(value string) bool {
 	if !ok || transport == "" || !allUpper(transport) {
 		return false
 	}
-	hostPort, params, _ := cutByte(rest, ';')
+	hostPort, params, hasParams := cutByte(rest, ';')
 	host, port, ok := plainHostPort(hostPort, true)
-	if !ok || !plainViaParams(params, strings.IndexByte(rest, ';') >= 0) {
+	if !ok || !plainViaParams(params, hasParams) {
 		return false
 	}
 	if len(h.sc.vias) == 0 {

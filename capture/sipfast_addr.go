@@ -98,8 +98,7 @@ func plainIPv6(s string, via bool) (host, port string, hasPort, ok bool) {
 func plainURIParams(s string) bool {
 	for {
 		p, rest, more := cutByte(s, ';')
-		name, value, hasValue := cutByte(p, '=')
-		if !plainChars(name, paramClass) || (hasValue && !plainChars(value, paramClass)) {
+		if _, ok := plainParam(p); !ok {
 			return false
 		}
 		if !more {
@@ -107,6 +106,12 @@ func plainURIParams(s string) bool {
 		}
 		s = rest
 	}
+}
+
+// plainParam checks one name[=value] parameter and returns its name.
+func plainParam(p string) (name string, ok bool) {
+	name, value, hasValue := cutByte(p, '=')
+	return name, plainChars(name, paramClass) && (!hasValue || plainChars(value, paramClass))
 }
 
 // plainViaParams checks a Via's parameters (present: the value has a
@@ -120,8 +125,8 @@ func plainViaParams(s string, present bool) bool {
 	n := 0
 	for {
 		p, rest, more := cutByte(s, ';')
-		name, value, hasValue := cutByte(p, '=')
-		if !plainChars(name, paramClass) || (hasValue && !plainChars(value, paramClass)) {
+		name, ok := plainParam(p)
+		if !ok {
 			return false
 		}
 		for _, seen := range names[:n] {
