@@ -71,6 +71,9 @@ type sipCall struct {
 	SeenFrom  [2]bool    // signalling seen sent by each party
 	SDPErrors []uint64
 	setup     setupTrack
+	// answers follows the 2xx answers to its INVITEs and their ACKs
+	// (answer.go); nil until the first.
+	answers *answers
 	// hop is where the leg's first INVITE went: from the caller's side
 	// to the callee's (legs.go).
 	hop [2]netip.Addr
@@ -498,6 +501,9 @@ func (t *callTable) request(c *sipCall, m *sipInfo, at time.Time, from int, tag 
 		if c.End.IsZero() {
 			c.End = at
 		}
+		if c.answers != nil {
+			c.answers.bye(m, at, from)
+		}
 	case "CANCEL":
 		// A CANCEL after the INVITE's 2xx has no effect (RFC 3261 §9.2):
 		// a client that forked its INVITE cancels the other branches.
@@ -511,6 +517,10 @@ func (t *callTable) request(c *sipCall, m *sipInfo, at time.Time, from int, tag 
 	case "INVITE":
 		if tag == "" && from == caller {
 			c.setup.invite(m, at)
+		}
+	case "ACK":
+		if c.answers != nil {
+			c.answers.ack(m, at, from)
 		}
 	}
 	if s == nil {
@@ -536,6 +546,12 @@ func keptEvent(ev sdpEvent) *sdpEvent { return &ev }
 
 func (t *callTable) response(c *sipCall, m *sipInfo, at time.Time, from int, tag string, s *sdpInfo) {
 	isInitialInvite := m.Method == "INVITE" && from == callee
+	if m.Method == "INVITE" && m.Status >= 200 && m.Status < 300 {
+		if c.answers == nil {
+			c.answers = &answers{}
+		}
+		c.answers.answer(m, at, from)
+	}
 	var d *dialog
 	if tag != "" {
 		d = c.dialog(tag, isInitialInvite)

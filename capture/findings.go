@@ -47,6 +47,9 @@ const (
 	IDRequestUnanswered report.FindingID = "request-unanswered"
 	// IDCalleeNeverRang: the setup ended without the callee ever ringing.
 	IDCalleeNeverRang report.FindingID = "callee-never-rang"
+	// IDAnswerNotAcknowledged: a 2xx to an INVITE was resent and no ACK
+	// reached its sender, which ends the call after 32 s.
+	IDAnswerNotAcknowledged report.FindingID = "answer-never-acknowledged"
 	// IDRegisterContactNotFixed: a registrar stored the private Contact of
 	// a phone it saw behind NAT.
 	IDRegisterContactNotFixed report.FindingID = "register-contact-not-fixed"
@@ -70,6 +73,11 @@ const (
 		"Kamailio nathelper fix_nated_register() (and fix_nated_contact() for dialogs) with NAT keepalives (nat_bflag, sipping_from), " +
 		"Asterisk PJSIP rewrite_contact=yes and force_rport=yes (chan_sip nat=force_rport,comedia), miniSIPServer's NAT traversal options. " +
 		"On the phone: set a STUN server, use SIP outbound (RFC 5626), and send NAT keep-alives more often than the router's UDP timeout (15-30 s)."
+	remedyUnacknowledged = "The ACK goes where the answer's Contact (or a Record-Route) points: where that is a private address, make it the public one: " +
+		"on the SIP server or SBC fix the Contact of messages from phones behind NAT (Kamailio nathelper fix_nated_contact() or set_contact_alias(), " +
+		"Asterisk PJSIP rewrite_contact=yes and force_rport=yes, chan_sip nat=force_rport,comedia), or let the phone write its public address " +
+		"(STUN, SIP outbound); a server behind NAT needs its external address set (Asterisk external_signaling_address, Kamailio advertise). " +
+		"A router's SIP ALG that rewrites half a message does the same harm: disable it. Otherwise follow the ACK: a firewall or NAT on its path drops it."
 	remedyUnanswered = "Nothing answered this request: check that the destination is up and reachable on its SIP port (firewall, port forwarding for UDP 5060 " +
 		"on its router) and that it is the address the phone really registered from."
 	remedyIgnored = "The request went over a transport that delivers it or fails the connection (TCP, TLS, WebSocket, SCTP), or its destination " +
@@ -206,17 +214,21 @@ func callFindings(cb *callBuild, streams []*streamState, facts []StreamFacts, v 
 	mediaFs := mediaSourceFindings(cb, streams, subject)
 	verdictF, hasVerdict := verdictFinding(cb, facts, v, subject, privateSDP, sigs)
 	encryptedF, encrypted := encryptedMediaFinding(streams, subject)
+	answerF, unacknowledged := answerFinding(cb)
 	n := len(sdpFs) + len(sigFs) + len(mediaFs)
-	if n == 0 && setup == nil && !hasVerdict && !encrypted {
+	if n == 0 && setup == nil && !hasVerdict && !encrypted && !unacknowledged {
 		return nil
 	}
 	// Made in one slice, with room for a quality finding.
-	fs := make([]report.Finding, 0, n+4)
+	fs := make([]report.Finding, 0, n+5)
 	if setup != nil {
 		fs = append(fs, *setup)
 	}
 	if hasVerdict {
 		fs = append(fs, verdictF)
+	}
+	if unacknowledged {
+		fs = append(fs, answerF)
 	}
 	fs = append(fs, sdpFs...)
 	fs = append(fs, sigFs...)

@@ -5,12 +5,16 @@ package capture
 import (
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
 	"github.com/natdoc/natdoc/internal/natlab"
 	"github.com/natdoc/natdoc/report"
 )
@@ -155,4 +159,153 @@ func natChangedPort(c report.Call) bool {
 		}
 	}
 	return false
+}
+
+// TestLabUnacknowledgedAnswer: the classic "port forward without NAT fix"
+// fault with real phones. baresip 100 at 192.168.1.10 behind a real
+// nftables NAT (no SIP ALG, no STUN) answers a call from baresip 200 on
+// the internet that r1's port forward lets in. Its 200 OK names its
+// private Contact, so the caller's ACK goes to 192.168.1.10, which the
+// internet cannot reach; the callee retransmits the 200 OK (RFC 3261
+// §13.3.1.4, T1 doubling to T2) for 64*T1 = 32 s and then hangs up with a
+// BYE. Captured at the caller, which stays up long enough to see the BYE.
+func TestLabUnacknowledgedAnswer(t *testing.T) {
+	natlab.Require(t)
+	const file = "natlab-unacknowledged-answer.pcap"
+	lab := natlab.New(t)
+	caller := lab.PublicHost("caller", "203.0.113.10")
+	// Only SIP is forwarded, as "open UDP 5060 to the phone" advice has it.
+	// Forwarding the RTP range too would change nothing: the caller sends
+	// its ACK and its RTP to the private 192.168.1.10 that the callee's
+	// Contact and SDP name, never to 203.0.113.1, so no forward sees them.
+	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24",
+		NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent,
+			Forwards: []natlab.Forward{{Proto: "udp", Ports: "5060", To: "192.168.1.10"}}}})
+	phone := r1.LANHost("phone", "192.168.1.10")
+	pcap := filepath.Join(t.TempDir(), "call.pcap")
+	dump := caller.StartTcpdump(t, pcap, "udp")
+	calleeDir := baresipConfig(t, "192.168.1.10:5060", "<sip:100@192.168.1.10>;regint=0;answermode=auto", false)
+	answering := phone.Start(t, "baresip", "-f", calleeDir, "-t", "50")
+	time.Sleep(500 * time.Millisecond)
+	// The caller must outlive the callee's 32 s of retransmissions to
+	// capture its BYE.
+	callerDir := baresipConfig(t, "203.0.113.10:5060", "<sip:200@203.0.113.10>;regint=0", false)
+	calling := caller.Start(t, "baresip", "-f", callerDir, "-t", "38", "-e", "/dial sip:100@203.0.113.1")
+	endLabCall(t, calling, 50*time.Second, answering, dump)
+	// The whole logs (with baresip's status line every 100 ms) are shown
+	// when the test fails; here only how each side saw the call end.
+	for _, p := range []struct {
+		who string
+		log string
+	}{{"caller", calling.Log()}, {"callee", answering.Log()}} {
+		for _, l := range strings.Split(p.log, "\n") {
+			if i := strings.Index(l, "sip:"); i >= 0 && (strings.Contains(l, "session closed") || strings.Contains(l, "terminated")) {
+				t.Logf("%s: %s", p.who, l[i:])
+			}
+		}
+	}
+	keepLabFile(t, pcap, file)
+
+	// The packets themselves must show the fault: the callee's 200 OK
+	// retransmitted, and its BYE about 64*T1 after the first.
+	var oks []time.Time
+	var bye time.Time
+	acks := map[string]int{}
+	for _, m := range labSIPMessages(t, pcap) {
+		switch {
+		case m.src.Addr() == r1.WAN() && m.status == 200 && m.cseqMethod == "INVITE":
+			oks = append(oks, m.at)
+		case m.src.Addr() == r1.WAN() && m.method == "BYE" && bye.IsZero():
+			bye = m.at
+		case m.method == "ACK":
+			acks[m.dst.String()]++
+		}
+	}
+	t.Logf("callee's 200 OK to the INVITE sent %d times; caller's ACKs by destination %v", len(oks), acks)
+	if len(oks) < 5 {
+		t.Errorf("the callee's 200 OK was seen %d times, want at least 5 (retransmitted while unacknowledged)", len(oks))
+	}
+	if len(oks) == 0 || bye.IsZero() {
+		t.Fatalf("no BYE from the callee after its 200 OK (200 OKs %d)", len(oks))
+	}
+	after := bye.Sub(oks[0])
+	t.Logf("callee's BYE %.1f s after its first 200 OK", after.Seconds())
+	if after < 28*time.Second || after > 40*time.Second {
+		t.Errorf("callee's BYE %s after its first 200 OK, want about 64*T1 = 32 s", after)
+	}
+
+	res := analyzePath(t, pcap)
+	if len(res.Calls) != 1 {
+		t.Fatalf("%d calls", len(res.Calls))
+	}
+	c := res.Calls[0]
+	t.Logf("unacknowledged answer: %s (%s): %s; findings %v", c.Verdict, c.CannotHear, c.Explain, findingIDs(c))
+	if !hasFinding(c, IDAnswerNotAcknowledged) {
+		t.Errorf("no finding answer-never-acknowledged; findings %v", findingIDs(c))
+	}
+	if *recordLab && !t.Failed() {
+		data, err := os.ReadFile(pcap)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join("..", "testdata", file), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// labSIPMessage is one SIP message over UDP in a lab capture.
+type labSIPMessage struct {
+	at       time.Time
+	src, dst netip.AddrPort
+	// method is a request's method; status a response's code.
+	method     string
+	status     int
+	cseqMethod string
+}
+
+// labSIPMessages reads every SIP message over UDP in an Ethernet pcap,
+// independently of the analyzer under test.
+func labSIPMessages(t *testing.T, path string) []labSIPMessage {
+	t.Helper()
+	r := pcapReader(t, path)
+	var out []labSIPMessage
+	for {
+		data, ci, err := r.ReadPacketData()
+		if err != nil {
+			break
+		}
+		p := gopacket.NewPacket(data, r.LinkType(), gopacket.NoCopy)
+		ip, _ := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
+		udp, _ := p.Layer(layers.LayerTypeUDP).(*layers.UDP)
+		if ip == nil || udp == nil {
+			continue
+		}
+		lines := strings.Split(string(udp.Payload), "\r\n")
+		first := strings.Fields(lines[0])
+		if len(first) < 3 {
+			continue
+		}
+		src, _ := netip.AddrFromSlice(ip.SrcIP.To4())
+		dst, _ := netip.AddrFromSlice(ip.DstIP.To4())
+		m := labSIPMessage{at: ci.Timestamp, src: netip.AddrPortFrom(src, uint16(udp.SrcPort)), dst: netip.AddrPortFrom(dst, uint16(udp.DstPort))}
+		switch {
+		case first[0] == "SIP/2.0":
+			m.status, _ = strconv.Atoi(first[1])
+		case strings.HasPrefix(first[2], "SIP/2.0"):
+			m.method = first[0]
+		default:
+			continue
+		}
+		for _, l := range lines[1:] {
+			name, value, ok := strings.Cut(l, ":")
+			if ok && strings.EqualFold(strings.TrimSpace(name), "CSeq") {
+				if f := strings.Fields(value); len(f) == 2 {
+					m.cseqMethod = f[1]
+				}
+			}
+		}
+		out = append(out, m)
+	}
+	return out
 }

@@ -412,6 +412,48 @@ func SetupProblem(s SetupFacts, v StreamVerdict) (report.FindingID, report.Sever
 	return "", ""
 }
 
+// AnswerFacts are what the signalling showed of one 2xx answer to an
+// INVITE: its copies on the hop of the first, and its ACK.
+type AnswerFacts struct {
+	// Sent counts the 2xx's transmissions on that hop, Over the time from
+	// the first to the last.
+	Sent int
+	Over time.Duration
+	// Acked: an ACK of its transaction was seen, AfterAck the copies sent
+	// after it.
+	Acked    bool
+	AfterAck int
+	// HungUpAfter is how long after the first copy the answering party
+	// sent BYE (0: it did not).
+	HungUpAfter time.Duration
+}
+
+// A 2xx is resent T1, 2*T1, 4*T1... apart (RFC 3261 §13.3.1.4): three
+// copies over a second or more mean no ACK came for 1.5 s, which no
+// network delay explains. A copy can cross its ACK on the wire; two after
+// it mean the ACK did not arrive. The answering party gives up 64*T1 after
+// the first copy.
+const (
+	unackedCopies = 3
+	unackedOver   = time.Second
+	copiesPastAck = 2
+	answerTimeout = inviteTimeout // 64*T1, as Timer B
+)
+
+// AnswerProblem says whether a 2xx was never acknowledged: resent for a
+// second or more with no ACK, or resent still after the ACK was seen
+// leaving (it went where the answering party is not). The answering
+// party drops such a call after 32 s: an error.
+func AnswerProblem(a AnswerFacts) (report.FindingID, report.Severity) {
+	if a.Sent < unackedCopies || a.Over < unackedOver {
+		return "", ""
+	}
+	if a.Acked && a.AfterAck < copiesPastAck {
+		return "", ""
+	}
+	return IDAnswerNotAcknowledged, report.SeverityError
+}
+
 // JudgeCall combines stream verdicts (audio streams when there are any)
 // into the call's. A call that was not answered, or answered without any
 // SDP seen, is judged from the call facts alone.

@@ -77,6 +77,13 @@ func newCallGen(i int, c Call, sc *scene) *callGen {
 		g.b = party{user: "200", sig: addrPort("203.0.113.2", sipPort), local: calleeLAN,
 			sdp: addrPort(calleeLAN, rtpB), rtpSrc: addrPort("203.0.113.2", rtpB), natted: true,
 			publicA: netip.MustParseAddr("203.0.113.2")}
+	case AckLost:
+		calleeLAN := fmt.Sprintf("10.0.1.%d", 10+i%200)
+		g.a = party{user: fmt.Sprintf("%d", 100+i), sig: addrPort("198.51.100.40", 5060), local: "198.51.100.40",
+			sdp: addrPort("198.51.100.40", rtpA), rtpSrc: addrPort("198.51.100.40", rtpA)}
+		g.b = party{user: "200", sig: addrPort("203.0.113.3", 5060), local: calleeLAN,
+			sdp: addrPort("203.0.113.3", rtpB), rtpSrc: addrPort("203.0.113.3", rtpB), natted: true,
+			publicA: netip.MustParseAddr("203.0.113.3")}
 	case IPv6:
 		g.a = party{user: fmt.Sprintf("%d", 100+i), sig: addrPort("2001:db8:1::10", 5060), local: "[2001:db8:1::10]",
 			sdp: addrPort("2001:db8:1::10", rtpA), rtpSrc: addrPort("2001:db8:1::10", rtpA)}
@@ -153,6 +160,10 @@ func (g *callGen) build() {
 	g.response(t.Add(time.Second), 180, "Ringing", "INVITE", g.b, g.a, g.toTag, "")
 	g.early(t, answer, &truth)
 	g.response(answerAt, 200, "OK", "INVITE", g.b, g.a, g.toTag, answer)
+	if g.c.Kind == AckLost {
+		g.ackLost(answerAt, truth)
+		return
+	}
 	g.request(answerAt.Add(10*time.Millisecond), "ACK", g.a, g.b, g.toTag, ackBody)
 	mediaAt := answerAt.Add(20 * time.Millisecond)
 	end := mediaAt.Add(g.c.Media)
@@ -288,6 +299,42 @@ func (g *callGen) lossJitter(mediaAt time.Time, truth *Truth) {
 	}
 	truth.Packets = [2]uint64{uint64(n - dropped), uint64(n)}
 	truth.Lost = [2]int64{int64(lostInside), 0}
+}
+
+// ackLost builds the rest of an AckLost call from its 200 OK at answerAt:
+// the caller's ACK to the callee's private Contact, the 200 OK resent on
+// RFC 3261 §13.3.1.4's schedule (T1 doubling up to T2 = 4 s) until 64*T1,
+// media both ways meanwhile, and the callee's BYE at 64*T1.
+func (g *callGen) ackLost(answerAt time.Time, truth Truth) {
+	ok := g.sip[len(g.sip)-1] // the 200 OK, resent as it is
+	contact := party{user: g.b.user, sig: netip.AddrPortFrom(netip.MustParseAddr(g.b.local), 5060), local: g.b.local}
+	g.request(answerAt.Add(10*time.Millisecond), "ACK", g.a, contact, g.toTag, "")
+	timeout := 64 * 500 * time.Millisecond
+	for at, step := 500*time.Millisecond, 500*time.Millisecond; at < timeout; at, step = at+min(2*step, 4*time.Second), min(2*step, 4*time.Second) {
+		p := ok
+		p.At, p.ipID = answerAt.Add(at), uint16(g.rng.Uint32())
+		g.sip = append(g.sip, p)
+	}
+	mediaAt := answerAt.Add(20 * time.Millisecond)
+	n := packetsFor(timeout - 20*time.Millisecond)
+	g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, n, 0, 0)
+	g.stream(g.b.rtpSrc, g.a.sdp, mediaAt, n, 0, 0)
+	truth.Packets = [2]uint64{uint64(n), uint64(n)}
+	truth.Verdict, truth.Finding = report.VerdictTwoWay, capture.IDAnswerNotAcknowledged
+	g.cseq++
+	g.calleeRequest(answerAt.Add(timeout), "BYE")
+	g.truths = append(g.truths, truth)
+}
+
+// calleeRequest builds an in-dialog request the callee sends: its tag in
+// From, the caller's in To (RFC 3261 §12.2.1.1).
+func (g *callGen) calleeRequest(at time.Time, method string) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s sip:%s@%s SIP/2.0\r\n", method, g.a.user, hostOf(g.a.sig))
+	fmt.Fprintf(&b, "Via: SIP/2.0/%s %s:5060;branch=z9hG4bK%x;rport\r\n", g.transport(), g.b.local, g.rng.Uint32())
+	fmt.Fprintf(&b, "Max-Forwards: 70\r\nFrom: <sip:%s@natdoc.test>;tag=%s\r\nTo: <sip:%s@natdoc.test>;tag=%s\r\n", g.b.user, g.toTag, g.a.user, g.fromTag)
+	fmt.Fprintf(&b, "Call-ID: %s\r\nCSeq: 1 %s\r\nContact: <sip:%s@%s:5060>\r\nUser-Agent: natdoc-pcapgen\r\n", g.callID, method, g.b.user, g.b.local)
+	g.finish(&b, at, g.b, g.a, "")
 }
 
 // failedSetup ends a setup that got a 100 Trying without an answer, for
@@ -562,7 +609,7 @@ func AllKinds() []Call {
 	kinds := []Kind{Normal, LeakCaller, LeakCallee, NoWay, Hold, Inactive, ReinviteMove, EarlyMedia,
 		Forked, TCP, WebSocket, Fragmented, VLAN, IPv6, LossJitter, LANOneWay, Rejected, Cancelled, SIPALG,
 		Unanswered, ToPrivateContact, NeverRang, TimedOut, Proxy, ProxyLeakCallee, B2BUA, SBCOutsideUnseen, Announcement, Fax, FaxOneWay, BadHeader, NATPortChanged, ALGPortChanged,
-		Muted, LateOffer, LateOfferLeak}
+		Muted, LateOffer, LateOfferLeak, AckLost}
 	calls := make([]Call, len(kinds))
 	for i, k := range kinds {
 		calls[i] = Call{Kind: k, Start: time.Duration(i) * 500 * time.Millisecond, Media: 4 * time.Second}

@@ -67,6 +67,11 @@ const (
 	FaxOneWay    Kind = "fax-one-way"  // the same, the caller's T.38 never appears: a one-way fax
 	// Messy input.
 	BadHeader Kind = "bad-header" // the INVITE's Contact cannot be parsed: the call is judged all the same (two-way)
+	// AckLost: the callee, behind a NAT that forwards its SIP and RTP
+	// ports, answers with its private Contact; the caller's ACK goes
+	// there and is lost, the callee resends its 200 OK for 32 s and hangs
+	// up: two-way until then, answer-never-acknowledged.
+	AckLost Kind = "ack-lost"
 	// What the capture point proves.
 	NATPortChanged Kind = "nat-port-changed" // the caller's SDP names its STUN mapping, its NAT sends from another port: the far end's RTP to the SDP port is unproven, likely lost
 	ALGPortChanged Kind = "alg-port-changed" // the same with a SIP ALG's traces (Contact and c= public, o= private)

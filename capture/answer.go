@@ -1,0 +1,201 @@
+package capture
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/natdoc/natdoc/report"
+)
+
+// An answer that is never acknowledged. The party that answers an INVITE
+// with a 2xx resends it, T1 apart and doubling up to T2 (500 ms to 4 s),
+// until the ACK arrives, and gives up after 64*T1 (32 s), ending the call
+// with a BYE (RFC 3261 §13.3.1.4). The ACK goes to the 2xx's Contact (or
+// its Record-Route): when that is a private address behind a NAT, or a
+// NAT or firewall on the way drops it, the call is up for 32 s and then
+// drops, the "calls end after 32 seconds" NAT fault. The capture shows it
+// as the same 2xx sent again and again on one hop, with no ACK, or with
+// an ACK sent elsewhere while the copies keep coming.
+
+// answerTrack follows one INVITE transaction's 2xx on the hop its first
+// copy took.
+type answerTrack struct {
+	cseq     uint32
+	status   int
+	sender   int // the party that answered
+	toTag    string
+	src, dst netip.AddrPort
+	// contact is the 2xx's Contact when it names an IP address: where the
+	// ACK is sent when no route set says otherwise.
+	contact               netip.AddrPort
+	sent                  int // copies on the hop
+	firstAt, lastAt       time.Time
+	firstFrame, lastFrame uint64
+	// The first ACK of the transaction (ackFrame 0: none) and the copies
+	// of the 2xx sent after it: an ACK that arrived stops them.
+	ackFrame uint64
+	ackDst   netip.AddrPort
+	ackAt    time.Time
+	afterAck int
+}
+
+// answers follows the 2xx answers to a leg's INVITEs (the first, and
+// re-INVITEs in either direction): the one in progress, and the first
+// that was never acknowledged.
+type answers struct {
+	current answerTrack
+	lost    *answerTrack
+	// The leg's first BYE: who sent it and when (byeFrame 0: none).
+	byeFrame uint64
+	byeBy    int
+	byeAt    time.Time
+}
+
+// answer files a 2xx to an INVITE, sent by party from.
+func (a *answers) answer(m *sipInfo, at time.Time, from int) {
+	t := &a.current
+	if t.sent > 0 && t.cseq == m.CSeq && t.sender == from {
+		// A copy on the first hop; a fork's 2xx (another To-tag) is not.
+		if m.Src == t.src && m.Dst == t.dst && m.ToTag == t.toTag {
+			t.sent++
+			t.lastAt, t.lastFrame = at, m.Frame
+			if t.ackFrame != 0 {
+				t.afterAck++
+			}
+		}
+		return
+	}
+	a.settle()
+	*t = answerTrack{cseq: m.CSeq, status: m.Status, sender: from, toTag: m.ToTag, src: m.Src, dst: m.Dst, contact: m.ContactAddr, sent: 1,
+		firstAt: at, lastAt: at, firstFrame: m.Frame, lastFrame: m.Frame}
+}
+
+// ack files an ACK sent by party from. Each party numbers its own
+// requests (RFC 3261 §12.2.1.1): the ACK's CSeq is of the INVITE the
+// other party answered.
+func (a *answers) ack(m *sipInfo, at time.Time, from int) {
+	if t := &a.current; t.sent > 0 && t.cseq == m.CSeq && from != t.sender && t.ackFrame == 0 {
+		t.ackFrame, t.ackDst, t.ackAt = m.Frame, m.Dst, at
+	}
+}
+
+// bye files a BYE sent by party from.
+func (a *answers) bye(m *sipInfo, at time.Time, from int) {
+	if a.byeFrame == 0 {
+		a.byeFrame, a.byeBy, a.byeAt = m.Frame, from, at
+	}
+}
+
+// settle keeps the answer in progress when it was never acknowledged and
+// none before it was kept, before a new one replaces it.
+func (a *answers) settle() {
+	if a.lost == nil && a.current.sent > 0 && answerLost(a.current.facts(a)) {
+		lost := a.current
+		a.lost = &lost
+	}
+}
+
+// unacknowledged is the leg's first answer that was never acknowledged,
+// if any.
+func (a *answers) unacknowledged() *answerTrack {
+	if a.lost == nil && a.current.sent > 0 && answerLost(a.current.facts(a)) {
+		return &a.current
+	}
+	return a.lost
+}
+
+// facts are the answer's facts for the verdict rules (AnswerProblem).
+func (t *answerTrack) facts(a *answers) AnswerFacts {
+	f := AnswerFacts{Sent: t.sent, Over: t.lastAt.Sub(t.firstAt), Acked: t.ackFrame != 0, AfterAck: t.afterAck}
+	if a.byeFrame != 0 && a.byeBy == t.sender && a.byeAt.After(t.firstAt) {
+		f.HungUpAfter = a.byeAt.Sub(t.firstAt)
+	}
+	return f
+}
+
+func answerLost(f AnswerFacts) bool {
+	id, _ := AnswerProblem(f)
+	return id != ""
+}
+
+// answerFinding is the finding of the leg's first answer that was never
+// acknowledged, if any, with its copies, its ACK, the Contact the ACK goes
+// to and the BYE that ended the call as evidence.
+func answerFinding(cb *callBuild) (report.Finding, bool) {
+	a := cb.call.answers
+	if a == nil {
+		return report.Finding{}, false
+	}
+	t := a.unacknowledged()
+	if t == nil {
+		return report.Finding{}, false
+	}
+	facts := t.facts(a)
+	id, sev := AnswerProblem(facts)
+	who := partyNames[t.sender]
+	answer := answerName(t.status)
+	f := report.Finding{ID: id, Severity: sev, Subject: cb.call.CallID, Remedy: remedyUnacknowledged,
+		Title: fmt.Sprintf("The %s's %s was sent %d times over %s and never acknowledged", who, answer, t.sent, roundWait(facts.Over))}
+	if hungUpOnTimeout(facts.HungUpAfter) {
+		f.Title += fmt.Sprintf(": the %s hung up %s after answering, as a phone does when no ACK comes (RFC 3261 §13.3.1.4)", who, roundWait(facts.HungUpAfter))
+	} else {
+		f.Title += fmt.Sprintf(": the %s ends such a call after %s (RFC 3261 §13.3.1.4)", who, answerTimeout)
+	}
+	f.Evidence = append(f.Evidence, report.Evidence{
+		Text:   fmt.Sprintf("%s (INVITE, CSeq %d) %s → %s sent %d times", answer, t.cseq, t.src, t.dst, t.sent),
+		Frames: uniqueFrames(t.firstFrame, t.lastFrame), Addrs: []string{t.src.String(), t.dst.String()}, Time: t.firstAt,
+	})
+	f.Evidence = append(f.Evidence, t.ackEvidence(answer))
+	if ev, ok := t.contactEvidence(); ok {
+		f.Evidence = append(f.Evidence, ev)
+	}
+	if facts.HungUpAfter > 0 {
+		f.Evidence = append(f.Evidence, report.Evidence{
+			Text:   fmt.Sprintf("BYE from the %s %s after the first %s", who, roundWait(facts.HungUpAfter), answer),
+			Frames: []uint64{a.byeFrame}, Time: a.byeAt,
+		})
+	}
+	return f, true
+}
+
+// hungUpOnTimeout says whether a BYE this long after the answer is the
+// answering party giving up on its ACK (64*T1, give or take its timers).
+func hungUpOnTimeout(after time.Duration) bool {
+	return after >= answerTimeout-4*time.Second && after <= answerTimeout+8*time.Second
+}
+
+// ackEvidence says what became of the ACK.
+func (t *answerTrack) ackEvidence(answer string) report.Evidence {
+	if t.ackFrame == 0 {
+		return report.Evidence{Text: fmt.Sprintf("no ACK of CSeq %d in the capture", t.cseq)}
+	}
+	return report.Evidence{
+		Text:   fmt.Sprintf("ACK sent to %s, yet the %s came %d more times: the ACK never reached %s", t.ackDst, answer, t.afterAck, t.src.Addr()),
+		Frames: []uint64{t.ackFrame}, Addrs: []string{t.ackDst.String()}, Time: t.ackAt,
+	}
+}
+
+// contactEvidence names the answer's private Contact, where the ACK goes,
+// when the answer crossed into a public network.
+func (t *answerTrack) contactEvidence() (report.Evidence, bool) {
+	c := t.contact
+	if !c.IsValid() || !IsPrivate(c.Addr()) || (!isPublic(t.src.Addr()) && !isPublic(t.dst.Addr())) {
+		return report.Evidence{}, false
+	}
+	text := fmt.Sprintf("the answer's Contact is the private address %s, where the ACK is sent: nothing outside that network can reach it", c)
+	if t.ackFrame != 0 && t.ackDst == c {
+		text = fmt.Sprintf("the answer's Contact is the private address %s, and the ACK went there: nothing outside that network can reach it", c)
+	}
+	return report.Evidence{Text: text, Frames: []uint64{t.firstFrame}, Addrs: []string{c.String()}}, true
+}
+
+// answerName names a 2xx as engineers do: "200 OK" whatever its reason
+// phrase says (baresip writes "200 Answering"), others by their code.
+func answerName(status int) string {
+	if status == 200 {
+		return "200 OK"
+	}
+	return strconv.Itoa(status)
+}

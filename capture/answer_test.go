@@ -1,0 +1,107 @@
+package capture
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/natdoc/natdoc/report"
+)
+
+func TestAnswerProblem(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		facts AnswerFacts
+		want  report.FindingID
+	}{
+		{"sent once", AnswerFacts{Sent: 1}, ""},
+		{"one ACK lost, the next arrived", AnswerFacts{Sent: 2, Over: 500 * time.Millisecond, Acked: true}, ""},
+		{"copies crossing a late ACK", AnswerFacts{Sent: 4, Over: 3500 * time.Millisecond, Acked: true, AfterAck: 1}, ""},
+		{"three copies in a burst", AnswerFacts{Sent: 3, Over: 200 * time.Millisecond}, ""},
+		{"no ACK for 1.5 s", AnswerFacts{Sent: 3, Over: 1500 * time.Millisecond}, IDAnswerNotAcknowledged},
+		{"ACK sent, copies kept coming", AnswerFacts{Sent: 11, Over: 31500 * time.Millisecond, Acked: true, AfterAck: 10}, IDAnswerNotAcknowledged},
+		{"never acknowledged, hung up", AnswerFacts{Sent: 11, Over: 31500 * time.Millisecond, HungUpAfter: 32 * time.Second}, IDAnswerNotAcknowledged},
+	} {
+		id, sev := AnswerProblem(tc.facts)
+		if id != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, id, tc.want)
+		}
+		if id != "" && sev != report.SeverityError {
+			t.Errorf("%s: severity %s, want error", tc.name, sev)
+		}
+	}
+}
+
+// answerMsg is a message of the test call: callee 203.0.113.3 answering
+// caller 198.51.100.40.
+func answerMsg(frame uint64, request bool, method string, status int, cseq uint32, toTag string, fromCallee bool) *sipInfo {
+	m := newSIPInfo()
+	m.Frame, m.Request, m.Method, m.Status, m.CSeq, m.ToTag = frame, request, method, status, cseq, toTag
+	caller, callee := netip.MustParseAddrPort("198.51.100.40:5060"), netip.MustParseAddrPort("203.0.113.3:5060")
+	m.Src, m.Dst = caller, callee
+	if fromCallee {
+		m.Src, m.Dst = callee, caller
+	}
+	m.ContactAddr = netip.MustParseAddrPort("10.0.1.10:5060")
+	return m
+}
+
+func TestAnswersFollowTheACK(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	ok := func(a *answers, frame uint64, ms int, tag string) {
+		a.answer(answerMsg(frame, false, "INVITE", 200, 1, tag, true), at(ms), callee)
+	}
+	t.Run("resent, never acknowledged, BYE at 32 s", func(t *testing.T) {
+		var a answers
+		for i, ms := range []int{0, 500, 1500, 3500, 7500} {
+			ok(&a, uint64(10+i), ms, "b1")
+		}
+		a.bye(answerMsg(99, true, "BYE", 0, 1, "a1", true), at(32000), callee)
+		u := a.unacknowledged()
+		if u == nil {
+			t.Fatal("not reported")
+		}
+		f := u.facts(&a)
+		if f.Sent != 5 || f.Over != 7500*time.Millisecond || f.HungUpAfter != 32*time.Second {
+			t.Errorf("facts %+v", f)
+		}
+	})
+	t.Run("a late ACK stops the copies", func(t *testing.T) {
+		var a answers
+		ok(&a, 10, 0, "b1")
+		ok(&a, 11, 500, "b1")
+		ok(&a, 12, 1500, "b1")
+		a.ack(answerMsg(13, true, "ACK", 0, 1, "b1", false), at(1600), caller)
+		ok(&a, 14, 3500, "b1") // crossed the ACK
+		if u := a.unacknowledged(); u != nil {
+			t.Errorf("reported: %+v", u.facts(&a))
+		}
+	})
+	t.Run("forks and the other party's CSeq are not copies or ACKs", func(t *testing.T) {
+		var a answers
+		ok(&a, 10, 0, "b1")
+		ok(&a, 11, 400, "b2") // a second fork's 200 OK on the same hop
+		// The callee's own request numbered 1 as well: not the caller's ACK.
+		a.ack(answerMsg(12, true, "ACK", 0, 1, "a1", true), at(450), callee)
+		a.ack(answerMsg(13, true, "ACK", 0, 1, "b1", false), at(500), caller)
+		if u := a.unacknowledged(); u != nil {
+			t.Errorf("reported: %+v", u.facts(&a))
+		}
+		if a.current.sent != 1 || a.current.ackFrame != 13 {
+			t.Errorf("copies %d, ACK frame %d; want 1 and 13", a.current.sent, a.current.ackFrame)
+		}
+	})
+	t.Run("the first unacknowledged answer is kept past a re-INVITE", func(t *testing.T) {
+		var a answers
+		for i, ms := range []int{0, 500, 1500} {
+			ok(&a, uint64(10+i), ms, "b1")
+		}
+		a.answer(answerMsg(20, false, "INVITE", 200, 2, "b1", true), at(60000), callee)
+		a.ack(answerMsg(21, true, "ACK", 0, 2, "b1", false), at(60010), caller)
+		u := a.unacknowledged()
+		if u == nil || u.cseq != 1 || u.sent != 3 {
+			t.Fatalf("kept %+v", u)
+		}
+	})
+}
