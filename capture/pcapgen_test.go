@@ -183,6 +183,20 @@ func TestGeneratedScenarios(t *testing.T) {
 			}
 		}
 	}
+	// Findings that must not fire on calls that merely look alike: a 2xx
+	// acknowledged, a move a re-INVITE announced, a NAT that kept its port.
+	kinds := map[string]pcapgen.Kind{}
+	for _, tr := range truths {
+		kinds[tr.CallID] = tr.Kind
+	}
+	only := map[report.FindingID]pcapgen.Kind{capture.IDAnswerNotAcknowledged: pcapgen.AckLost, capture.IDMediaRemapped: pcapgen.NATRemapped}
+	for _, c := range res.Calls {
+		for _, f := range c.Findings {
+			if want, ok := only[f.ID]; ok && kinds[c.CallID] != want {
+				t.Errorf("%s: %s (%s)", kinds[c.CallID], f.ID, f.Title)
+			}
+		}
+	}
 }
 
 // TestStateFollowsActiveCalls checks the streaming promise: a long capture

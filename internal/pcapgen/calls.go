@@ -272,6 +272,15 @@ func (g *callGen) midCall(mediaAt time.Time, answer string, truth *Truth) bool {
 		truth.Packets = [2]uint64{uint64(n), uint64(n)}
 	case LossJitter:
 		g.lossJitter(mediaAt, truth)
+	case NATRemapped:
+		// Halfway, the caller's NAT maps its RTP to another port; no SDP
+		// says so, and the callee goes on sending to the old one.
+		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, half, 0, 0)
+		remapped := netip.AddrPortFrom(g.a.rtpSrc.Addr(), g.a.rtpSrc.Port()+7)
+		g.stream(remapped, g.b.sdp, mediaAt.Add(time.Duration(half)*20*time.Millisecond), n-half, 0, 0)
+		g.stream(g.b.rtpSrc, g.a.sdp, mediaAt, n, 0, 0)
+		truth.Packets = [2]uint64{uint64(n), uint64(n)}
+		truth.Finding = capture.IDMediaRemapped
 	default:
 		return false
 	}
@@ -609,7 +618,7 @@ func AllKinds() []Call {
 	kinds := []Kind{Normal, LeakCaller, LeakCallee, NoWay, Hold, Inactive, ReinviteMove, EarlyMedia,
 		Forked, TCP, WebSocket, Fragmented, VLAN, IPv6, LossJitter, LANOneWay, Rejected, Cancelled, SIPALG,
 		Unanswered, ToPrivateContact, NeverRang, TimedOut, Proxy, ProxyLeakCallee, B2BUA, SBCOutsideUnseen, Announcement, Fax, FaxOneWay, BadHeader, NATPortChanged, ALGPortChanged,
-		Muted, LateOffer, LateOfferLeak, AckLost}
+		Muted, LateOffer, LateOfferLeak, AckLost, NATRemapped}
 	calls := make([]Call, len(kinds))
 	for i, k := range kinds {
 		calls[i] = Call{Kind: k, Start: time.Duration(i) * 500 * time.Millisecond, Media: 4 * time.Second}

@@ -72,6 +72,10 @@ const (
 	// there and is lost, the callee resends its 200 OK for 32 s and hangs
 	// up: two-way until then, answer-never-acknowledged.
 	AckLost Kind = "ack-lost"
+	// NATRemapped: halfway through the media the caller's NAT maps its
+	// RTP to another public port, no SDP saying so; the callee keeps
+	// sending to the old port: two-way, media-remapped-mid-call.
+	NATRemapped Kind = "nat-remapped"
 	// What the capture point proves.
 	NATPortChanged Kind = "nat-port-changed" // the caller's SDP names its STUN mapping, its NAT sends from another port: the far end's RTP to the SDP port is unproven, likely lost
 	ALGPortChanged Kind = "alg-port-changed" // the same with a SIP ALG's traces (Contact and c= public, o= private)
