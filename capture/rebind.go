@@ -177,9 +177,9 @@ func (mv mediaMove) finding(subject string) report.Finding {
 		{Text: fmt.Sprintf("%s RTP %s → %s: %d packets, from %s", who, mv.to.Src, mv.to.Dst, mv.to.Packets, mv.to.First.Format("15:04:05.000")),
 			FrameRanges: []report.FrameRange{{First: mv.to.FirstFrame, Last: mv.to.LastFrame}}, Time: mv.to.First},
 	}
+	f.Severity = RemapSeverity(mv.stale != nil, mv.followed != nil)
 	switch {
 	case mv.stale != nil && mv.followed == nil:
-		f.Severity = report.SeverityWarning
 		f.Title += fmt.Sprintf("; the %s kept sending to the old port, a mapping that is gone: the %s likely heard nothing from then on", far, who)
 		f.Evidence = append(f.Evidence, report.Evidence{
 			Text: fmt.Sprintf("%s RTP %s → %s went on until %s, %s after the move: nothing shows the NAT still forwards it",

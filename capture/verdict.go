@@ -454,6 +454,17 @@ func AnswerProblem(a AnswerFacts) (report.FindingID, report.Severity) {
 	return IDAnswerNotAcknowledged, report.SeverityError
 }
 
+// RemapSeverity grades a party's RTP moving to a new NAT mapping mid-call
+// (rebind.go): a warning when the far end kept sending to the old port
+// and never to the new one (from then on nothing shows the party hears
+// it), a note otherwise.
+func RemapSeverity(keptOldPort, followed bool) report.Severity {
+	if keptOldPort && !followed {
+		return report.SeverityWarning
+	}
+	return report.SeverityInfo
+}
+
 // JudgeCall combines stream verdicts (audio streams when there are any)
 // into the call's. A call that was not answered, or answered without any
 // SDP seen, is judged from the call facts alone.
