@@ -171,10 +171,15 @@ func (t *answerTrack) ackEvidence(answer string) report.Evidence {
 	if t.ackFrame == 0 {
 		return report.Evidence{Text: fmt.Sprintf("no ACK of CSeq %d in the capture", t.cseq)}
 	}
-	return report.Evidence{
-		Text:   fmt.Sprintf("ACK sent to %s, yet the %s came %d more times: the ACK never reached %s", t.ackDst, answer, t.afterAck, t.src.Addr()),
-		Frames: []uint64{t.ackFrame}, Addrs: []string{t.ackDst.String()}, Time: t.ackAt,
+	text := fmt.Sprintf("ACK sent to %s, yet the %s came %d more times: the ACK never reached %s", t.ackDst, answer, t.afterAck, t.src.Addr())
+	if t.ackDst.Addr() == t.src.Addr() {
+		// The ACK went back the way the 2xx came: lost on that hop, or,
+		// when that hop's sender is a proxy passing on the answering
+		// party's copies, beyond it.
+		text = fmt.Sprintf("ACK sent to %s, where the %s came from, yet the %s came %d more times: the ACK never reached the party that answered "+
+			"(lost on the way, or beyond %s if it is a proxy)", t.ackDst, answer, answer, t.afterAck, t.src.Addr())
 	}
+	return report.Evidence{Text: text, Frames: []uint64{t.ackFrame}, Addrs: []string{t.ackDst.String()}, Time: t.ackAt}
 }
 
 // contactEvidence names the answer's private Contact, where the ACK goes,

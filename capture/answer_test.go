@@ -130,3 +130,22 @@ func TestMediaMoveFinding(t *testing.T) {
 		}
 	}
 }
+
+func TestAckEvidence(t *testing.T) {
+	proxy, callee := netip.MustParseAddrPort("203.0.113.20:5060"), netip.MustParseAddrPort("10.0.1.10:5060")
+	for _, tc := range []struct {
+		name string
+		t    answerTrack
+		want string
+	}{
+		{"no ACK", answerTrack{cseq: 7}, "no ACK of CSeq 7 in the capture"},
+		{"ACK to the private Contact", answerTrack{src: proxy, ackFrame: 5, ackDst: callee, afterAck: 9},
+			"ACK sent to 10.0.1.10:5060, yet the 200 OK came 9 more times: the ACK never reached 203.0.113.20"},
+		{"ACK back the way the 2xx came", answerTrack{src: proxy, ackFrame: 5, ackDst: proxy, afterAck: 9},
+			"ACK sent to 203.0.113.20:5060, where the 200 OK came from, yet the 200 OK came 9 more times: the ACK never reached the party that answered (lost on the way, or beyond 203.0.113.20 if it is a proxy)"},
+	} {
+		if got := tc.t.ackEvidence("200 OK").Text; got != tc.want {
+			t.Errorf("%s:\n got %s\nwant %s", tc.name, got, tc.want)
+		}
+	}
+}
