@@ -189,7 +189,8 @@ func TestGeneratedScenarios(t *testing.T) {
 	for _, tr := range truths {
 		kinds[tr.CallID] = tr.Kind
 	}
-	only := map[report.FindingID]pcapgen.Kind{capture.IDAnswerNotAcknowledged: pcapgen.AckLost, capture.IDMediaRemapped: pcapgen.NATRemapped}
+	only := map[report.FindingID]pcapgen.Kind{capture.IDAnswerNotAcknowledged: pcapgen.AckLost, capture.IDMediaRemapped: pcapgen.NATRemapped,
+		capture.IDMediaOutage: pcapgen.MediaOutage}
 	for _, c := range res.Calls {
 		for _, f := range c.Findings {
 			if want, ok := only[f.ID]; ok && kinds[c.CallID] != want {

@@ -36,8 +36,11 @@ type flowQuality struct {
 	jitterSum float64 // seconds, over regular packets
 	jitterMax float64 // seconds
 	maxDelta  int64   // nanoseconds between a regular packet and the one before
-	prevPT    uint8
-	prevTS    uint32
+	// outage is the longest gap across which the sequence numbers jumped
+	// (noteGap): packets sent and lost before the capture point.
+	outage outageMark
+	prevPT uint8
+	prevTS uint32
 
 	// eventPT is 1 + the telephone-event payload type (RFC 4733) of the
 	// stream's SDP, 0 when it has none: its timestamps stand still during
@@ -139,6 +142,48 @@ func (q *flowQuality) shift(n int) {
 		}
 		q.seen[i] = v
 	}
+}
+
+// outageMark is a gap in a stream: from the packet before it to the one
+// after, and the packets missing in between.
+type outageMark struct {
+	fromNs, toNs       int64
+	fromFrame, toFrame uint64
+	missing            uint16
+}
+
+// An outage is a gap of at least minOutage whose missing packets, at up to
+// maxOutagePtime each, fill at least half of it: a sender that pauses
+// (silence suppression, hold without re-INVITE) sends no packets and
+// leaves no numbers out, while one whose packets are all dropped does. At
+// minOutagePtime each they must not fill more than twice the gap: a
+// sequence that leaps further was renumbered, not lost.
+const (
+	minOutage      = 2 * time.Second
+	maxOutagePtime = 60 * time.Millisecond
+	minOutagePtime = 10 * time.Millisecond
+)
+
+// noteGap keeps the gap before a packet numbered seq, at, after the packet
+// numbered prevSeq at prevNs, when it is an outage longer than the one
+// kept. Called only for gaps of minOutage or more.
+func (q *flowQuality) noteGap(prevSeq, seq uint16, prevNs, at int64, prevFrame, frame uint64) {
+	missing := seq - prevSeq - 1
+	gap := at - prevNs
+	if missing == 0 || missing >= 0x8000 || gap <= q.outage.toNs-q.outage.fromNs ||
+		2*int64(missing)*int64(maxOutagePtime) < gap || int64(missing)*int64(minOutagePtime) > 2*gap {
+		return
+	}
+	q.outage = outageMark{fromNs: prevNs, toNs: at, fromFrame: prevFrame, toFrame: frame, missing: missing}
+}
+
+// outageReport is the stream's longest outage, nil when it had none.
+func (q *flowQuality) outageReport() *report.RTPOutage {
+	o := q.outage
+	if o.missing == 0 {
+		return nil
+	}
+	return &report.RTPOutage{From: time.Unix(0, o.fromNs).UTC(), To: time.Unix(0, o.toNs).UTC(), FromFrame: o.fromFrame, ToFrame: o.toFrame, Missing: uint64(o.missing)}
 }
 
 // isComfortNoise: RFC 3389's payload type and the older reserved one.
@@ -252,6 +297,7 @@ func (f *rtpFlow) qualityReport() *report.StreamQuality {
 	}
 	r.Level = q.level.report()
 	r.SRTP = f.srtp.report()
+	r.Outage = q.outageReport()
 	return r
 }
 

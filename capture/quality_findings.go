@@ -27,7 +27,20 @@ const (
 	// packets while the other flowed for seconds: its listener heard next
 	// to nothing, though what was sent arrived.
 	IDAudioBarelySent report.FindingID = "audio-barely-sent"
+	// IDMediaOutage: a stream stopped arriving for seconds mid-call while
+	// its sender went on sending.
+	IDMediaOutage report.FindingID = "media-outage"
 )
+
+// outageExplains: a stream's loss is its outage's when the outage holds
+// this share of the packets lost or more; the loss then says nothing of
+// the network's quality around it.
+const outageExplains = 0.8
+
+// minOutagePackets: a stream shorter than a second of 20 ms packets is a
+// snippet (a sample capture, a stream cut by the capture's start or end):
+// its gaps prove no outage.
+const minOutagePackets = 50
 
 // A direction barely sent audio when it carried at most
 // barelySentPackets (a second of 20 ms packets) while the other direction
@@ -52,6 +65,9 @@ const (
 		"(RFC 3389, payload type 13) on both ends. The network delivered what the phone sent."
 	remedySRTPKeys = "The media is not encrypted with the key its SDP announced: a B2BUA or SBC that re-writes a=crypto without re-encrypting, " +
 		"or a phone that re-keys without a new offer. Check the SRTP settings of both ends and of any SBC between them."
+	remedyOutage = "Every packet sent for seconds was lost, then the stream came back: an outage, not congestion. Look for what drops a stream whole: " +
+		"a NAT or firewall whose mapping for it expired or was reset (a WAN reconnect, a firewall reload, UDP timeouts shorter than the phone's pauses), " +
+		"a link or Wi-Fi that went down or roamed, a routing change. Captures on both sides of the NAT show where the packets stop."
 	remedyPoorQuality = "Loss and jitter arise between the sender and the capture point: look for a congested uplink (give RTP priority, " +
 		"DSCP EF, on the router and the LAN), Wi-Fi with a weak signal, or a duplex mismatch; a capture nearer the sender narrows it down."
 )
@@ -90,7 +106,11 @@ func qualityFindings(c report.Call) []report.Finding {
 					"the %s must discard it and hears nothing, although the packets arrive", sender, x.Checked, listener),
 				Evidence: []report.Evidence{ev}, Remedy: remedySRTPKeys})
 		}
-		if q.MOS > 0 && q.MOS < report.PoorMOS {
+		outage, explained := outageFinding(c.CallID, f, ev, sender, listener)
+		if outage != nil {
+			fs = append(fs, *outage)
+		}
+		if q.MOS > 0 && q.MOS < report.PoorMOS && !explained {
 			ev.Values = []report.KeyValue{{Key: "MOS", Value: fmt.Sprintf("%.2f", q.MOS)}, {Key: "loss", Value: fmt.Sprintf("%.1f%%", q.LossPct)},
 				{Key: "jitter", Value: fmt.Sprintf("%.1f ms", q.JitterMeanMs)}}
 			fs = append(fs, report.Finding{ID: IDPoorAudioQuality, Severity: report.SeverityWarning, Subject: c.CallID,
@@ -103,6 +123,25 @@ func qualityFindings(c report.Call) []report.Finding {
 		fs = append(fs, f)
 	}
 	return fs
+}
+
+// outageFinding reports the outage of a stream, and whether it explains
+// the stream's loss.
+func outageFinding(subject string, f *report.RTPFlow, ev report.Evidence, sender, listener string) (*report.Finding, bool) {
+	o := f.Quality.Outage
+	if o == nil || f.Packets < minOutagePackets {
+		return nil, false
+	}
+	gap := o.To.Sub(o.From)
+	fd := &report.Finding{ID: IDMediaOutage, Severity: report.SeverityWarning, Subject: subject,
+		Title: fmt.Sprintf("The %s's audio stopped reaching the %s for %s mid-call, then came back: the %d packets sent meanwhile were all lost before the capture point",
+			sender, listener, gap.Round(100*time.Millisecond), o.Missing),
+		Evidence: []report.Evidence{ev, {
+			Text:   fmt.Sprintf("nothing from %s %s to %s; the sequence numbers skip %d packets", f.Src, o.From.Format("15:04:05.000"), o.To.Format("15:04:05.000"), o.Missing),
+			Frames: uniqueFrames(o.FromFrame, o.ToFrame), Time: o.From,
+		}},
+		Remedy: remedyOutage}
+	return fd, f.Lost > 0 && float64(o.Missing) >= outageExplains*float64(f.Lost)
 }
 
 // barelySentFinding reports a direction of a two-way call that carried

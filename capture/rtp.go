@@ -193,7 +193,7 @@ func (f *rtpFlow) isDuplicate(h rtpFields, size int, at int64) bool {
 }
 
 func (f *rtpFlow) update(h rtpFields, size int, at int64, frame uint64) {
-	prevNs := f.lastNs
+	prevNs, prevSeq, prevFrame := f.lastNs, f.lastSeq, f.LastFrame
 	f.lastSeq, f.lastTS, f.lastSize = h.Seq, h.Timestamp, size
 	if f.Packets == 0 {
 		f.firstNs, f.FirstFrame = at, frame
@@ -217,6 +217,9 @@ func (f *rtpFlow) update(h rtpFields, size int, at int64, frame uint64) {
 		return
 	}
 	f.addPT(h.PT)
+	if f.Packets > 1 && at-prevNs >= int64(minOutage) {
+		f.q.noteGap(prevSeq, h.Seq, prevNs, at, prevFrame, frame)
+	}
 	f.q.sequence(h.Seq, f.Packets == 1)
 	f.updateSeq(h.Seq, f.Packets == 1)
 	if !f.q.isEvent(h.PT) {

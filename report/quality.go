@@ -1,5 +1,7 @@
 package report
 
+import "time"
+
 // StreamQuality is how good one RTP stream was where the capture saw it.
 // Loss, order, jitter and gaps are the network's part; the audio level
 // tells a muted microphone from a network fault.
@@ -30,6 +32,21 @@ type StreamQuality struct {
 	Level *AudioLevel `json:"level,omitempty"`
 	// SRTP: a sample of the packets decrypted with the SDP's keys.
 	SRTP *SRTPCheck `json:"srtp,omitempty"`
+	// Outage is the longest time the stream stopped arriving while its
+	// sender went on sending (the sequence numbers jumped across it).
+	Outage *RTPOutage `json:"outage,omitempty"`
+}
+
+// RTPOutage is a stretch of a stream during which every packet sent was
+// lost before the capture point.
+type RTPOutage struct {
+	// From is the last packet before it, To the first after; Missing the
+	// packets the sequence numbers say were sent in between.
+	From      time.Time `json:"from"`
+	To        time.Time `json:"to"`
+	FromFrame uint64    `json:"from_frame,omitempty"`
+	ToFrame   uint64    `json:"to_frame,omitempty"`
+	Missing   uint64    `json:"missing"`
 }
 
 // AudioLevel is the loudness of a stream's audio, in dBov (0 dBov: a

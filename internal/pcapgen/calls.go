@@ -272,6 +272,16 @@ func (g *callGen) midCall(mediaAt time.Time, answer string, truth *Truth) bool {
 		truth.Packets = [2]uint64{uint64(n), uint64(n)}
 	case LossJitter:
 		g.lossJitter(mediaAt, truth)
+	case MediaOutage:
+		// 2.4 s of the callee's packets, from the 60th, lost on the way.
+		const from, to = 60, 180
+		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, n, 0, 0)
+		g.stream(g.b.rtpSrc, g.a.sdp, mediaAt, n, 0, 0)
+		g.lastStream.dropFrom, g.lastStream.dropTo = from, min(to, n-1)
+		lost := min(to, n-1) - from
+		truth.Packets = [2]uint64{uint64(n), uint64(n - lost)}
+		truth.Lost = [2]int64{0, int64(lost)}
+		truth.Finding = capture.IDMediaOutage
 	case NATRemapped:
 		// Halfway, the caller's NAT maps its RTP to another port; no SDP
 		// says so, and the callee goes on sending to the old one.
@@ -618,7 +628,7 @@ func AllKinds() []Call {
 	kinds := []Kind{Normal, LeakCaller, LeakCallee, NoWay, Hold, Inactive, ReinviteMove, EarlyMedia,
 		Forked, TCP, WebSocket, Fragmented, VLAN, IPv6, LossJitter, LANOneWay, Rejected, Cancelled, SIPALG,
 		Unanswered, ToPrivateContact, NeverRang, TimedOut, Proxy, ProxyLeakCallee, B2BUA, SBCOutsideUnseen, Announcement, Fax, FaxOneWay, BadHeader, NATPortChanged, ALGPortChanged,
-		Muted, LateOffer, LateOfferLeak, AckLost, NATRemapped}
+		Muted, LateOffer, LateOfferLeak, AckLost, NATRemapped, MediaOutage}
 	calls := make([]Call, len(kinds))
 	for i, k := range kinds {
 		calls[i] = Call{Kind: k, Start: time.Duration(i) * 500 * time.Millisecond, Media: 4 * time.Second}

@@ -76,6 +76,9 @@ const (
 	// RTP to another public port, no SDP saying so; the callee keeps
 	// sending to the old port: two-way, media-remapped-mid-call.
 	NATRemapped Kind = "nat-remapped"
+	// MediaOutage: the callee's RTP is lost for 2.4 s mid-call, then
+	// arrives again: two-way, media-outage.
+	MediaOutage Kind = "media-outage"
 	// What the capture point proves.
 	NATPortChanged Kind = "nat-port-changed" // the caller's SDP names its STUN mapping, its NAT sends from another port: the far end's RTP to the SDP port is unproven, likely lost
 	ALGPortChanged Kind = "alg-port-changed" // the same with a SIP ALG's traces (Contact and c= public, o= private)
@@ -300,6 +303,9 @@ type rtpSource struct {
 	ssrc      uint32
 	i         int
 	dropEvery int // drop packet numbers with i%dropEvery == 7 (loss)
+	// dropFrom and dropTo drop the packets numbered from dropFrom up to
+	// dropTo (an outage); equal, none.
+	dropFrom, dropTo int
 	jitter    time.Duration
 	rng       *rand.Rand
 	payload   []byte
@@ -336,7 +342,7 @@ func (r *rtpSource) emit() []wirePacket {
 	if r.jitter > 0 {
 		at = at.Add(time.Duration(r.rng.Int63n(int64(r.jitter))))
 	}
-	drop := r.dropEvery > 0 && r.i%r.dropEvery == 7
+	drop := (r.dropEvery > 0 && r.i%r.dropEvery == 7) || (r.i >= r.dropFrom && r.i < r.dropTo)
 	if r.udptl {
 		p := append([]byte{byte(r.i >> 8), byte(r.i)}, r.payload...)
 		out = append(out, wirePacket{At: at, Src: r.src, Dst: r.dst, VLAN: r.vlan, Payload: p})
