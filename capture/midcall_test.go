@@ -13,6 +13,7 @@ func TestMediaMoveFinding(t *testing.T) {
 	from := &report.RTPFlow{Src: "203.0.113.1:10000", Dst: "198.51.100.20:30000", Packets: 750, First: t0, Last: t0.Add(15 * time.Second)}
 	to := &report.RTPFlow{Src: "203.0.113.1:10007", Dst: "198.51.100.20:30000", Packets: 1250, First: t0.Add(15*time.Second + 20*time.Millisecond), Last: t0.Add(40 * time.Second)}
 	stale := &report.RTPFlow{Src: "198.51.100.20:30000", Dst: "203.0.113.1:10000", Packets: 2000, First: t0, Last: t0.Add(40 * time.Second)}
+	shortly := &report.RTPFlow{Src: stale.Src, Dst: stale.Dst, Packets: 820, First: t0, Last: t0.Add(16500 * time.Millisecond)}
 	followed := &report.RTPFlow{Src: "198.51.100.20:30000", Dst: "203.0.113.1:10007", Packets: 1240, First: t0.Add(15200 * time.Millisecond), Last: t0.Add(40 * time.Second)}
 	for _, tc := range []struct {
 		name        string
@@ -21,13 +22,17 @@ func TestMediaMoveFinding(t *testing.T) {
 		remedy      bool
 		titleSuffix string
 	}{
-		{"far end kept the old port", mediaMove{party: caller, from: from, to: to, stale: stale}, report.SeverityWarning, true, "likely heard nothing from then on"},
+		{"far end kept the old port", mediaMove{party: caller, from: from, to: to, stale: stale}, report.SeverityError, true, "heard nothing from then on"},
+		{"far end kept it a moment", mediaMove{party: caller, from: from, to: to, stale: shortly}, report.SeverityWarning, true, "heard nothing from then on"},
 		{"far end followed", mediaMove{party: caller, from: from, to: to, stale: stale, followed: followed}, report.SeverityInfo, false, "followed it (symmetric RTP)"},
 		{"far end silent", mediaMove{party: caller, from: from, to: to}, report.SeverityInfo, true, "a new mapping"},
 	} {
-		f := tc.mv.finding("cid")
+		f, oneWay := tc.mv.finding("cid")
 		if f.ID != IDMediaRemapped || f.Severity != tc.sev || (f.Remedy != "") != tc.remedy || !strings.HasSuffix(f.Title, tc.titleSuffix) {
 			t.Errorf("%s: %s %s remedy %v: %s", tc.name, f.ID, f.Severity, f.Remedy != "", f.Title)
+		}
+		if oneWay != (tc.sev == report.SeverityError) {
+			t.Errorf("%s: one-way %v with severity %s", tc.name, oneWay, f.Severity)
 		}
 	}
 }

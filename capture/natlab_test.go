@@ -3,11 +3,13 @@
 package capture
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -204,7 +206,6 @@ func TestLabUnacknowledgedAnswer(t *testing.T) {
 			}
 		}
 	}
-	keepLabFile(t, pcap, file)
 
 	// The packets themselves must show the fault: the callee's 200 OK
 	// retransmitted, and its BYE about 64*T1 after the first.
@@ -243,15 +244,7 @@ func TestLabUnacknowledgedAnswer(t *testing.T) {
 	if !hasFinding(c, IDAnswerNotAcknowledged) {
 		t.Errorf("no finding answer-never-acknowledged; findings %v", findingIDs(c))
 	}
-	if *recordLab && !t.Failed() {
-		data, err := os.ReadFile(pcap)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join("..", "testdata", file), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	recordLabFile(t, pcap, file)
 }
 
 // labSIPMessage is one SIP message over UDP in a lab capture.
@@ -308,4 +301,230 @@ func labSIPMessages(t *testing.T, path string) []labSIPMessage {
 		out = append(out, m)
 	}
 	return out
+}
+
+// TestLabMediaRemappedMidCall: a NAT that loses its mapping mid-call and
+// gives the phone's media another public port, with real phones. baresip
+// 100 at 192.168.1.10 behind a real nftables NAT learns its mapping with
+// STUN, so the call to baresip 200 on the internet starts two-way. Five
+// seconds into the media the router's rules are reloaded and its
+// connection table flushed, as a WAN reconnect or a firewall reload does:
+// the caller's RTP then leaves from a new public port, and the callee,
+// unless it latches onto where media comes from, keeps sending to the old
+// one, which the router no longer forwards. Captured at the callee.
+func TestLabMediaRemappedMidCall(t *testing.T) {
+	natlab.Require(t)
+	const file = "natlab-media-remapped.pcap"
+	lab := natlab.New(t)
+	callee := lab.PublicHost("callee", "203.0.113.10")
+	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24",
+		NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent}})
+	// Like a home router, r1 drops unsolicited packets to itself from the
+	// WAN. Without that the callee's first RTP, when it reaches r1 before
+	// the caller's first RTP leaves, is accepted for r1 itself and its
+	// conntrack entry takes the STUN-mapped port: masquerade then gives the
+	// caller's media another port and the call is one-way from the start
+	// (the race TestLabCalls tolerates). A packet dropped in the input
+	// hook leaves no conntrack entry behind.
+	r1.Nft(t, "add chain ip natlab wan_input { type filter hook input priority filter; policy accept; }\n"+
+		"add rule ip natlab wan_input iifname \"wan0\" ct state new drop")
+	phone := r1.LANHost("phone", "192.168.1.10")
+	srv := natlab.StartCoturn(t, lab.PublicHost("stun", "198.51.100.10", "198.51.100.11"))
+	account := fmt.Sprintf("<sip:100@192.168.1.10>;regint=0;medianat=stun;stunserver=stun:%s", srv.Primary)
+
+	pcap := filepath.Join(t.TempDir(), "call.pcap")
+	dump := callee.StartTcpdump(t, pcap, "udp")
+	calleeDir := baresipConfig(t, "203.0.113.10:5060", "<sip:200@203.0.113.10>;regint=0;answermode=auto", false)
+	answering := callee.Start(t, "baresip", "-f", calleeDir, "-t", "22")
+	time.Sleep(500 * time.Millisecond)
+	// -t counts from the start: about 1 s to the answer, 5 s of two-way
+	// media, then about 8 s after the move before the caller hangs up.
+	callerDir := baresipConfig(t, "192.168.1.10:5060", account, true)
+	calling := phone.Start(t, "baresip", "-f", callerDir, "-t", "14", "-e", "/dial sip:200@203.0.113.10")
+	calling.WaitLog(t, 8*time.Second, "Call established")
+	established := time.Now()
+	time.Sleep(5 * time.Second)
+
+	// The move: r1 loses its mappings and gives the next packet another
+	// port. Flushing conntrack alone is not enough: Linux masquerade keeps
+	// the source port when it is free, and after a flush it is, so the
+	// phone would get its old public port back. `masquerade random` picks
+	// a random port for every new mapping; replacing the rule (one nft
+	// transaction, which keeps the input chain above) and then flushing
+	// the connection table gives the caller's next packet a new mapping on
+	// another port, as a router that re-maps after a reconnect does.
+	r1.Nft(t, "flush chain ip natlab postrouting\n"+
+		"add rule ip natlab postrouting iifname \"brlan\" oifname \"wan0\" masquerade random")
+	if out, err := r1.Run(context.Background(), "conntrack", "-F"); err != nil {
+		t.Fatalf("conntrack -F in r1: %v: %s", err, out)
+	}
+	t.Logf("r1: masquerade random and conntrack flushed %.1f s after the answer", time.Since(established).Seconds())
+
+	endLabCall(t, calling, 20*time.Second, answering, dump)
+	keepLabFile(t, pcap, file)
+
+	// The packets themselves, read without the analyzer: the caller's RTP
+	// must arrive from two ports of r1's WAN address, one after the other.
+	sdp := labCallerSDPAudio(t, pcap, r1.WAN())
+	from, to := labRTPByPort(t, pcap, r1.WAN(), callee.Addr())
+	var ports []uint16
+	for p := range from {
+		ports = append(ports, p)
+	}
+	slices.SortFunc(ports, func(a, b uint16) int { return from[a].first.Compare(from[b].first) })
+	for _, p := range ports {
+		s := from[p]
+		t.Logf("caller RTP from %s:%d: %d packets %s – %s", r1.WAN(), p, s.packets, s.first.Format("15:04:05.000"), s.last.Format("15:04:05.000"))
+	}
+	for p, s := range to {
+		t.Logf("callee RTP to %s:%d: %d packets %s – %s", r1.WAN(), p, s.packets, s.first.Format("15:04:05.000"), s.last.Format("15:04:05.000"))
+	}
+	t.Logf("caller's SDP names %s", sdp)
+	if len(ports) != 2 {
+		t.Fatalf("the caller's RTP arrived from %d source ports %v, want 2 (one before the move, one after)", len(ports), ports)
+	}
+	oldPort, newPort := ports[0], ports[1]
+	before, after := from[oldPort], from[newPort]
+	if !after.first.After(before.last) {
+		t.Errorf("the caller's RTP from port %d began at %s, before its RTP from port %d ended at %s: not one after the other",
+			newPort, after.first.Format("15:04:05.000"), oldPort, before.last.Format("15:04:05.000"))
+	}
+	if sdp.Port() != oldPort {
+		// The callee's first RTP can reach r1 before the caller's leaves
+		// (see TestLabCalls); the call is then one-way from the start,
+		// not the scenario under test.
+		t.Errorf("the caller's first RTP left from port %d, not the STUN mapping %s its SDP names: not two-way at first", oldPort, sdp)
+	}
+	stale, followed := to[oldPort], to[newPort]
+	keptOld := stale.packets > 0 && stale.last.After(after.first.Add(time.Second)) && followed.packets == 0
+	if keptOld {
+		t.Logf("the callee kept sending to the old port %d (%d packets in all, the last %.1f s after the move) and never to the new port %d",
+			oldPort, stale.packets, stale.last.Sub(after.first).Seconds(), newPort)
+	} else if followed.packets > 0 {
+		t.Logf("the callee followed the caller to the new port %d: %d packets from %s", newPort, followed.packets, followed.first.Format("15:04:05.000"))
+	} else {
+		t.Logf("the callee sent to neither port after the move")
+	}
+
+	res := analyzePath(t, pcap)
+	if len(res.Calls) != 1 {
+		t.Fatalf("%d calls", len(res.Calls))
+	}
+	c := res.Calls[0]
+	t.Logf("media remapped: %s (%s): %s; findings %v", c.Verdict, c.CannotHear, c.Explain, findingIDs(c))
+	var remap *report.Finding
+	for i := range c.Findings {
+		if c.Findings[i].ID == IDMediaRemapped {
+			remap = &c.Findings[i]
+		}
+	}
+	if remap == nil {
+		t.Fatalf("no finding %s; findings %v", IDMediaRemapped, findingIDs(c))
+	}
+	t.Logf("%s (%s): %s", remap.ID, remap.Severity, remap.Title)
+	switch {
+	case keptOld && stale.last.Sub(after.first) >= 2*time.Second:
+		// The caller heard nothing for the rest of the call: one-way.
+		if remap.Severity != report.SeverityError || c.Verdict != report.VerdictOneWay || c.CannotHear != "caller" {
+			t.Errorf("%s, verdict %s (%q); want error, one-way (caller): the callee kept sending to the old port only, %.1f s after the move",
+				remap.Severity, c.Verdict, c.CannotHear, stale.last.Sub(after.first).Seconds())
+		}
+	case keptOld && remap.Severity != report.SeverityWarning:
+		t.Errorf("severity %s, want %s: the callee kept sending to the old port only, for under 2 s", remap.Severity, report.SeverityWarning)
+	case followed.packets > 0 && remap.Severity != report.SeverityInfo:
+		t.Errorf("severity %s, want %s: the callee followed to the new port", remap.Severity, report.SeverityInfo)
+	}
+	if hasFinding(c, IDRTPSourceDiffers) {
+		t.Errorf("the move's new port is reported again as %s", IDRTPSourceDiffers)
+	}
+	recordLabFile(t, pcap, file)
+}
+
+// labPortSpan is the RTP of one port in a lab capture.
+type labPortSpan struct {
+	packets     int
+	first, last time.Time
+}
+
+// labRTPByPort reads the RTP between a (a NAT's public address) and b in an
+// Ethernet pcap, independently of the analyzer under test: what a sent by
+// source port, and what b sent by destination port. RTP is told by its
+// version 2 and a payload type that is not RTCP's (200-204).
+func labRTPByPort(t *testing.T, path string, a, b netip.Addr) (from, to map[uint16]labPortSpan) {
+	t.Helper()
+	from, to = map[uint16]labPortSpan{}, map[uint16]labPortSpan{}
+	r := pcapReader(t, path)
+	for {
+		data, ci, err := r.ReadPacketData()
+		if err != nil {
+			break
+		}
+		p := gopacket.NewPacket(data, r.LinkType(), gopacket.NoCopy)
+		ip, _ := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
+		udp, _ := p.Layer(layers.LayerTypeUDP).(*layers.UDP)
+		if ip == nil || udp == nil || udp.SrcPort == 5060 || udp.DstPort == 5060 {
+			continue
+		}
+		pl := udp.Payload
+		if len(pl) < 12 || pl[0]>>6 != 2 || (pl[1] >= 200 && pl[1] <= 204) {
+			continue
+		}
+		src, _ := netip.AddrFromSlice(ip.SrcIP.To4())
+		dst, _ := netip.AddrFromSlice(ip.DstIP.To4())
+		var m map[uint16]labPortSpan
+		var port uint16
+		switch {
+		case src == a && dst == b:
+			m, port = from, uint16(udp.SrcPort)
+		case src == b && dst == a:
+			m, port = to, uint16(udp.DstPort)
+		default:
+			continue
+		}
+		s := m[port]
+		if s.packets == 0 {
+			s.first = ci.Timestamp
+		}
+		s.packets++
+		s.last = ci.Timestamp
+		m[port] = s
+	}
+	return from, to
+}
+
+// labCallerSDPAudio returns the audio address of the first INVITE's SDP
+// sent from addr in an Ethernet pcap.
+func labCallerSDPAudio(t *testing.T, path string, addr netip.Addr) netip.AddrPort {
+	t.Helper()
+	r := pcapReader(t, path)
+	for {
+		data, _, err := r.ReadPacketData()
+		if err != nil {
+			break
+		}
+		p := gopacket.NewPacket(data, r.LinkType(), gopacket.NoCopy)
+		ip, _ := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
+		udp, _ := p.Layer(layers.LayerTypeUDP).(*layers.UDP)
+		if ip == nil || udp == nil || !strings.HasPrefix(string(udp.Payload), "INVITE ") {
+			continue
+		}
+		if src, _ := netip.AddrFromSlice(ip.SrcIP.To4()); src != addr {
+			continue
+		}
+		var host string
+		var port int
+		for _, l := range strings.Split(string(udp.Payload), "\r\n") {
+			if c, ok := strings.CutPrefix(l, "c=IN IP4 "); ok {
+				host = strings.TrimSpace(c)
+			}
+			if m, ok := strings.CutPrefix(l, "m=audio "); ok {
+				port, _ = strconv.Atoi(strings.Fields(m)[0])
+			}
+		}
+		if a, err := netip.ParseAddr(host); err == nil && port > 0 {
+			return netip.AddrPortFrom(a, uint16(port))
+		}
+	}
+	t.Fatalf("no INVITE with an audio SDP from %s in %s", addr, path)
+	return netip.AddrPort{}
 }

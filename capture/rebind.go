@@ -48,7 +48,9 @@ type mediaMove struct {
 }
 
 // remapFindings reports the mid-call moves of the RTP of parties the
-// signalling or SDP shows behind NAT.
+// signalling or SDP shows behind NAT. A move that left its party deaf
+// (RemapProblem) makes a two-way call one-way; the move's new source is
+// not reported again as differing from the SDP.
 func remapFindings(c *report.Call, cb *callBuild) []report.Finding {
 	var fs []report.Finding
 	for i := range c.Streams {
@@ -57,10 +59,26 @@ func remapFindings(c *report.Call, cb *callBuild) []report.Finding {
 			if !ok || !cb.behindNAT(p) {
 				continue
 			}
-			fs = append(fs, mv.finding(c.CallID))
+			f, oneWay := mv.finding(c.CallID)
+			fs = append(fs, f)
+			c.Findings = dropSourceDiffers(c.Findings, mv.to.Src)
+			if oneWay && c.Verdict == report.VerdictTwoWay {
+				c.Verdict, c.CannotHear = report.VerdictOneWay, partyNames[p]
+				c.Explain = fmt.Sprintf("the %s could not hear from %s into the media on: its NAT moved its RTP to %s and the %s kept sending to %s",
+					partyNames[p], mv.to.First.Sub(mv.from.First).Round(100*time.Millisecond), mv.to.Src, partyNames[1-p], mv.from.Src)
+				c.Streams[i].Verdict = report.VerdictOneWay
+			}
 		}
 	}
 	return fs
+}
+
+// dropSourceDiffers leaves out the note that RTP comes from src, not from
+// the SDP's address: the move explains it.
+func dropSourceDiffers(fs []report.Finding, src string) []report.Finding {
+	return slices.DeleteFunc(fs, func(f report.Finding) bool {
+		return f.ID == IDRTPSourceDiffers && len(f.Evidence) > 0 && slices.Contains(f.Evidence[0].Addrs, src)
+	})
 }
 
 // announced says whether an SDP of party p named a as its media address.
@@ -162,13 +180,17 @@ func findMove(flows []report.RTPFlow, dir string, p int, cb *callBuild) (mediaMo
 	return mediaMove{}, false
 }
 
-// finding says what the move means: a warning when the far end kept
-// sending to the old port (unproven from then: likely lost), a note when
-// it followed the new one.
-func (mv mediaMove) finding(subject string) report.Finding {
+// finding says what the move means (RemapProblem): one-way from then when
+// the far end kept sending to the old port, a note when it followed.
+func (mv mediaMove) finding(subject string) (report.Finding, bool) {
 	who, far := partyNames[mv.party], partyNames[1-mv.party]
 	at := mv.to.First.Sub(mv.from.First) // into the flow, for the title
-	f := report.Finding{ID: IDMediaRemapped, Severity: report.SeverityInfo, Subject: subject, Remedy: remedyRemapped,
+	var keptFor time.Duration
+	if mv.stale != nil {
+		keptFor = mv.stale.Last.Sub(mv.to.First)
+	}
+	oneWay, sev := RemapProblem(keptFor, mv.followed != nil)
+	f := report.Finding{ID: IDMediaRemapped, Severity: sev, Subject: subject, Remedy: remedyRemapped,
 		Title: fmt.Sprintf("The %s's RTP moved from %s to %s %s into its media, with no SDP announcing it: its NAT gave it a new mapping",
 			who, mv.from.Src, mv.to.Src, at.Round(100*time.Millisecond))}
 	f.Evidence = []report.Evidence{
@@ -177,15 +199,7 @@ func (mv mediaMove) finding(subject string) report.Finding {
 		{Text: fmt.Sprintf("%s RTP %s → %s: %d packets, from %s", who, mv.to.Src, mv.to.Dst, mv.to.Packets, mv.to.First.Format("15:04:05.000")),
 			FrameRanges: []report.FrameRange{{First: mv.to.FirstFrame, Last: mv.to.LastFrame}}, Time: mv.to.First},
 	}
-	f.Severity = RemapSeverity(mv.stale != nil, mv.followed != nil)
 	switch {
-	case mv.stale != nil && mv.followed == nil:
-		f.Title += fmt.Sprintf("; the %s kept sending to the old port, a mapping that is gone: the %s likely heard nothing from then on", far, who)
-		f.Evidence = append(f.Evidence, report.Evidence{
-			Text: fmt.Sprintf("%s RTP %s → %s went on until %s, %s after the move: nothing shows the NAT still forwards it",
-				far, mv.stale.Src, mv.stale.Dst, mv.stale.Last.Format("15:04:05.000"), mv.stale.Last.Sub(mv.to.First).Round(100*time.Millisecond)),
-			FrameRanges: []report.FrameRange{{First: mv.stale.FirstFrame, Last: mv.stale.LastFrame}}, Time: mv.stale.First,
-		})
 	case mv.followed != nil:
 		f.Title += fmt.Sprintf("; the %s followed it (symmetric RTP)", far)
 		f.Remedy = ""
@@ -193,6 +207,13 @@ func (mv mediaMove) finding(subject string) report.Finding {
 			Text:        fmt.Sprintf("%s RTP %s → %s: %d packets", far, mv.followed.Src, mv.followed.Dst, mv.followed.Packets),
 			FrameRanges: []report.FrameRange{{First: mv.followed.FirstFrame, Last: mv.followed.LastFrame}}, Time: mv.followed.First,
 		})
+	case keptFor > 0:
+		f.Title += fmt.Sprintf("; the %s kept sending to the old port, a mapping that is gone: the %s heard nothing from then on", far, who)
+		f.Evidence = append(f.Evidence, report.Evidence{
+			Text: fmt.Sprintf("%s RTP %s → %s went on until %s, %s after the move: nothing shows the NAT still forwards it",
+				far, mv.stale.Src, mv.stale.Dst, mv.stale.Last.Format("15:04:05.000"), keptFor.Round(100*time.Millisecond)),
+			FrameRanges: []report.FrameRange{{First: mv.stale.FirstFrame, Last: mv.stale.LastFrame}}, Time: mv.stale.First,
+		})
 	}
-	return f
+	return f, oneWay
 }

@@ -454,15 +454,25 @@ func AnswerProblem(a AnswerFacts) (report.FindingID, report.Severity) {
 	return IDAnswerNotAcknowledged, report.SeverityError
 }
 
-// RemapSeverity grades a party's RTP moving to a new NAT mapping mid-call
-// (rebind.go): a warning when the far end kept sending to the old port
-// and never to the new one (from then on nothing shows the party hears
-// it), a note otherwise.
-func RemapSeverity(keptOldPort, followed bool) report.Severity {
-	if keptOldPort && !followed {
-		return report.SeverityWarning
+// remapOneWayAfter: a far end that went on sending to the old port this
+// long after the move left the party deaf for a part of the call users
+// notice ("the line went dead"), which is what a complaint about it is.
+const remapOneWayAfter = 2 * time.Second
+
+// RemapProblem grades a party's RTP moving to a new NAT mapping mid-call
+// (rebind.go) by how long the far end kept sending to the old port after
+// the move (0: it did not) and whether it followed to the new one. The
+// party could not hear from then on: one-way, an error, when the far end
+// kept on for remapOneWayAfter without following; a warning when for
+// less; a note when it followed or stopped.
+func RemapProblem(keptOldFor time.Duration, followed bool) (oneWay bool, sev report.Severity) {
+	switch {
+	case followed || keptOldFor <= 0:
+		return false, report.SeverityInfo
+	case keptOldFor >= remapOneWayAfter:
+		return true, report.SeverityError
 	}
-	return report.SeverityInfo
+	return false, report.SeverityWarning
 }
 
 // JudgeCall combines stream verdicts (audio streams when there are any)

@@ -283,14 +283,17 @@ func (g *callGen) midCall(mediaAt time.Time, answer string, truth *Truth) bool {
 		truth.Lost = [2]int64{0, int64(lost)}
 		truth.Finding = capture.IDMediaOutage
 	case NATRemapped:
-		// Halfway, the caller's NAT maps its RTP to another port; no SDP
-		// says so, and the callee goes on sending to the old one.
-		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, half, 0, 0)
+		// A second in, the caller's NAT maps its RTP to another port; no
+		// SDP says so, and the callee goes on sending to the old one: the
+		// caller hears nothing from then on.
+		moved := min(50, half)
+		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, moved, 0, 0)
 		remapped := netip.AddrPortFrom(g.a.rtpSrc.Addr(), g.a.rtpSrc.Port()+7)
-		g.stream(remapped, g.b.sdp, mediaAt.Add(time.Duration(half)*20*time.Millisecond), n-half, 0, 0)
+		g.stream(remapped, g.b.sdp, mediaAt.Add(time.Duration(moved)*20*time.Millisecond), n-moved, 0, 0)
 		g.stream(g.b.rtpSrc, g.a.sdp, mediaAt, n, 0, 0)
 		truth.Packets = [2]uint64{uint64(n), uint64(n)}
-		truth.Finding = capture.IDMediaRemapped
+		truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "caller", capture.IDMediaRemapped
+		return true
 	default:
 		return false
 	}

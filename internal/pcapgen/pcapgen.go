@@ -72,9 +72,10 @@ const (
 	// there and is lost, the callee resends its 200 OK for 32 s and hangs
 	// up: two-way until then, answer-never-acknowledged.
 	AckLost Kind = "ack-lost"
-	// NATRemapped: halfway through the media the caller's NAT maps its
-	// RTP to another public port, no SDP saying so; the callee keeps
-	// sending to the old port: two-way, media-remapped-mid-call.
+	// NATRemapped: a second into the media the caller's NAT maps its RTP
+	// to another public port, no SDP saying so; the callee keeps sending
+	// to the old port: one-way from then (the caller cannot hear),
+	// media-remapped-mid-call.
 	NATRemapped Kind = "nat-remapped"
 	// MediaOutage: the callee's RTP is lost for 2.4 s mid-call, then
 	// arrives again: two-way, media-outage.
@@ -306,10 +307,10 @@ type rtpSource struct {
 	// dropFrom and dropTo drop the packets numbered from dropFrom up to
 	// dropTo (an outage); equal, none.
 	dropFrom, dropTo int
-	jitter    time.Duration
-	rng       *rand.Rand
-	payload   []byte
-	udptl     bool // T.38: a 16-bit sequence number and the payload, no RTCP
+	jitter           time.Duration
+	rng              *rand.Rand
+	payload          []byte
+	udptl            bool // T.38: a 16-bit sequence number and the payload, no RTCP
 	// reports is the stream this one's sender receives, which its sender
 	// reports describe (RFC 3550 §6.4.1); nil when nothing arrives.
 	reports *rtpSource
