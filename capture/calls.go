@@ -74,6 +74,10 @@ type sipCall struct {
 	// answers follows the 2xx answers to its INVITEs and their ACKs
 	// (answer.go); nil until the first.
 	answers *answers
+	// inDialog follows its in-dialog requests (indialog.go); nil until
+	// the first. lastFromNs is when each party last sent SIP in it.
+	inDialog   *inDialog
+	lastFromNs [2]int64
 	// hop is where the leg's first INVITE went: from the caller's side
 	// to the callee's (legs.go).
 	hop [2]netip.Addr
@@ -268,10 +272,26 @@ func (t *callTable) file(c *sipCall, x heldMessage) *sipCall {
 	default:
 		t.response(c, m, at, from, tag, sdpInfo)
 	}
+	c.followInDialog(m, at, from)
 	if sdpInfo != nil && t.onSDP != nil {
 		t.onSDP(sdpInfo, c)
 	}
 	return c
+}
+
+// followInDialog files m with the leg's in-dialog requests and notes when
+// its sender last sent SIP.
+func (c *sipCall) followInDialog(m *sipInfo, at time.Time, from int) {
+	switch {
+	case isInDialog(m):
+		if c.inDialog == nil {
+			c.inDialog = &inDialog{}
+		}
+		c.inDialog.request(m, at, from, c.lastFromNs)
+	case !m.Request && c.inDialog != nil:
+		c.inDialog.response(m)
+	}
+	c.lastFromNs[from] = at.UnixNano()
 }
 
 // ladderLine is m's line in the call's ladder. A call's messages go

@@ -215,12 +215,13 @@ func callFindings(cb *callBuild, streams []*streamState, facts []StreamFacts, v 
 	verdictF, hasVerdict := verdictFinding(cb, facts, v, subject, privateSDP, sigs)
 	encryptedF, encrypted := encryptedMediaFinding(streams, subject)
 	answerF, unacknowledged := answerFinding(cb)
+	inDialogF, lostRequest := inDialogFinding(cb)
 	n := len(sdpFs) + len(sigFs) + len(mediaFs)
-	if n == 0 && setup == nil && !hasVerdict && !encrypted && !unacknowledged {
+	if n == 0 && setup == nil && !hasVerdict && !encrypted && !unacknowledged && !lostRequest {
 		return nil
 	}
 	// Made in one slice, with room for a quality finding.
-	fs := make([]report.Finding, 0, n+5)
+	fs := make([]report.Finding, 0, n+6)
 	if setup != nil {
 		fs = append(fs, *setup)
 	}
@@ -229,6 +230,9 @@ func callFindings(cb *callBuild, streams []*streamState, facts []StreamFacts, v 
 	}
 	if unacknowledged {
 		fs = append(fs, answerF)
+	}
+	if lostRequest {
+		fs = append(fs, inDialogF)
 	}
 	fs = append(fs, sdpFs...)
 	fs = append(fs, sigFs...)

@@ -454,6 +454,35 @@ func AnswerProblem(a AnswerFacts) (report.FindingID, report.Severity) {
 	return IDAnswerNotAcknowledged, report.SeverityError
 }
 
+// InDialogFacts are what the signalling showed of a request inside a
+// dialog (BYE, re-INVITE, UPDATE...): its transmissions on one hop and
+// whether anything answered.
+type InDialogFacts struct {
+	Method   string
+	Sent     int
+	Over     time.Duration
+	Answered bool
+	// PublicToPrivate: sent from a public address to a private one, which
+	// privateRequests reports for the whole capture (requests.go).
+	PublicToPrivate bool
+}
+
+// InDialogProblem says whether an in-dialog request went unanswered: resent
+// (as for a 2xx, three copies over a second mean no response for 1.5 s)
+// and never answered. A lost BYE or session refresh leaves the parties
+// disagreeing on whether the call is up, an error; another request a
+// warning.
+func InDialogProblem(f InDialogFacts) (report.FindingID, report.Severity) {
+	if f.Answered || f.PublicToPrivate || f.Sent < unackedCopies || f.Over < unackedOver {
+		return "", ""
+	}
+	switch f.Method {
+	case "BYE", "INVITE", "UPDATE":
+		return IDRequestUnanswered, report.SeverityError
+	}
+	return IDRequestUnanswered, report.SeverityWarning
+}
+
 // remapOneWayAfter: a far end that went on sending to the old port this
 // long after the move left the party deaf for a part of the call users
 // notice ("the line went dead"), which is what a complaint about it is.

@@ -123,6 +123,9 @@ func packetsFor(d time.Duration) int { return int(d / (20 * time.Millisecond)) }
 
 func (g *callGen) build() {
 	t := g.t0
+	if g.c.Kind == ByeLost {
+		g.c.Media = 40 * time.Second // long enough for the caller's NAT to forget its SIP
+	}
 	truth := Truth{CallID: g.callID, Kind: g.c.Kind, Transport: g.transport()}
 	offerDir, answerDir := "sendrecv", "sendrecv"
 	if g.c.Kind == Inactive {
@@ -171,9 +174,28 @@ func (g *callGen) build() {
 		g.media(mediaAt, &truth)
 	}
 	g.cseq++
+	if g.c.Kind == ByeLost {
+		g.lostBye(end.Add(100 * time.Millisecond))
+		truth.Finding = capture.IDRequestUnanswered
+		g.truths = append(g.truths, truth)
+		return
+	}
 	g.request(end.Add(100*time.Millisecond), "BYE", g.a, g.b, g.toTag, "")
 	g.response(end.Add(110*time.Millisecond), 200, "OK", "BYE", g.b, g.a, g.toTag, "")
 	g.truths = append(g.truths, truth)
+}
+
+// lostBye has the callee hang up at `at` with a BYE to the caller's NAT
+// that nothing answers: resent on Timer E (T1 doubling up to T2 = 4 s)
+// until Timer F, 64*T1.
+func (g *callGen) lostBye(at time.Time) {
+	g.calleeRequest(at, "BYE")
+	bye := g.sip[len(g.sip)-1]
+	for k, step := 500*time.Millisecond, 500*time.Millisecond; k < 64*500*time.Millisecond; k, step = k+min(2*step, 4*time.Second), min(2*step, 4*time.Second) {
+		p := bye
+		p.At, p.ipID = at.Add(k), uint16(g.rng.Uint32())
+		g.sip = append(g.sip, p)
+	}
 }
 
 // early sends what comes before the answer: early media on a 183, or a
@@ -631,7 +653,7 @@ func AllKinds() []Call {
 	kinds := []Kind{Normal, LeakCaller, LeakCallee, NoWay, Hold, Inactive, ReinviteMove, EarlyMedia,
 		Forked, TCP, WebSocket, Fragmented, VLAN, IPv6, LossJitter, LANOneWay, Rejected, Cancelled, SIPALG,
 		Unanswered, ToPrivateContact, NeverRang, TimedOut, Proxy, ProxyLeakCallee, B2BUA, SBCOutsideUnseen, Announcement, Fax, FaxOneWay, BadHeader, NATPortChanged, ALGPortChanged,
-		Muted, LateOffer, LateOfferLeak, AckLost, NATRemapped, MediaOutage}
+		Muted, LateOffer, LateOfferLeak, AckLost, NATRemapped, MediaOutage, ByeLost}
 	calls := make([]Call, len(kinds))
 	for i, k := range kinds {
 		calls[i] = Call{Kind: k, Start: time.Duration(i) * 500 * time.Millisecond, Media: 4 * time.Second}

@@ -80,6 +80,10 @@ const (
 	// MediaOutage: the callee's RTP is lost for 2.4 s mid-call, then
 	// arrives again: two-way, media-outage.
 	MediaOutage Kind = "media-outage"
+	// ByeLost: after 40 s of two-way media in which the caller behind NAT
+	// sent no SIP, the callee hangs up; its BYE to the caller's NAT is
+	// resent for 32 s and never answered: two-way, request-unanswered.
+	ByeLost Kind = "bye-lost"
 	// What the capture point proves.
 	NATPortChanged Kind = "nat-port-changed" // the caller's SDP names its STUN mapping, its NAT sends from another port: the far end's RTP to the SDP port is unproven, likely lost
 	ALGPortChanged Kind = "alg-port-changed" // the same with a SIP ALG's traces (Contact and c= public, o= private)

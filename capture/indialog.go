@@ -1,0 +1,146 @@
+package capture
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/natdoc/natdoc/report"
+)
+
+// In-dialog requests nobody answers. A BYE, re-INVITE or UPDATE sent to a
+// party behind NAT goes to the public address its NAT mapped its SIP to.
+// When the party sent no SIP for longer than the NAT keeps an idle UDP
+// mapping (its media keeps only the media's mapping alive), the mapping
+// is gone and the request is dropped: resent on Timer E (T1 doubling to
+// T2) for 32 s without any response. A lost BYE leaves the other side in
+// the call; a lost session refresh drops it. Requests from a public
+// address to a private one are reported by privateRequests (requests.go).
+
+// natShortUDPTimeout is the shortest idle UDP timeout NATs commonly use
+// (30 s; Linux conntrack keeps 120 s once replies flowed, natUDPTimeout).
+const natShortUDPTimeout = 30 * time.Second
+
+// inDialogTrack follows one in-dialog request on the hop its first copy
+// took.
+type inDialogTrack struct {
+	method                string
+	cseq                  uint32
+	sender                int
+	src, dst              netip.AddrPort
+	sent                  int
+	firstAt, lastAt       time.Time
+	firstFrame, lastFrame uint64
+	answered              bool
+	// idle is how long before its first copy the receiving party last
+	// sent SIP in this leg (0: it sent none).
+	idle time.Duration
+}
+
+// inDialog follows a leg's in-dialog requests: the one in progress and
+// the first nobody answered.
+type inDialog struct {
+	current inDialogTrack
+	lost    *inDialogTrack
+}
+
+// isInDialog says whether m is a request inside a dialog that its
+// receiver answers (RFC 3261 §12.2: it carries the To-tag; ACK gets no
+// response, CANCEL is answered hop by hop).
+func isInDialog(m *sipInfo) bool {
+	return m.Request && m.ToTag != "" && m.Method != "ACK" && m.Method != "CANCEL"
+}
+
+// request files an in-dialog request sent by party from; lastFromNs are
+// the parties' last SIP times in the leg before it (Unix ns, 0: none).
+func (d *inDialog) request(m *sipInfo, at time.Time, from int, lastFromNs [2]int64) {
+	t := &d.current
+	if t.sent > 0 && t.cseq == m.CSeq && t.method == m.Method && t.sender == from {
+		if m.Src == t.src && m.Dst == t.dst { // a retransmission
+			t.sent++
+			t.lastAt, t.lastFrame = at, m.Frame
+		}
+		return
+	}
+	d.settle()
+	*t = inDialogTrack{method: m.Method, cseq: m.CSeq, sender: from, src: m.Src, dst: m.Dst, sent: 1,
+		firstAt: at, lastAt: at, firstFrame: m.Frame, lastFrame: m.Frame}
+	if last := lastFromNs[other(from)]; last != 0 {
+		t.idle = at.Sub(time.Unix(0, last))
+	}
+}
+
+// response files a response to an in-dialog request.
+func (d *inDialog) response(m *sipInfo) {
+	if t := &d.current; t.sent > 0 && t.cseq == m.CSeq && t.method == m.Method {
+		t.answered = true
+	}
+}
+
+// settle keeps the request in progress when nobody answered it and none
+// before it was kept, before a new one replaces it.
+func (d *inDialog) settle() {
+	if d.lost == nil && d.current.sent > 0 && inDialogLost(d.current.facts()) {
+		lost := d.current
+		d.lost = &lost
+	}
+}
+
+// unanswered is the leg's first in-dialog request nobody answered.
+func (d *inDialog) unanswered() *inDialogTrack {
+	if d.lost == nil && d.current.sent > 0 && inDialogLost(d.current.facts()) {
+		return &d.current
+	}
+	return d.lost
+}
+
+func (t *inDialogTrack) facts() InDialogFacts {
+	return InDialogFacts{Method: t.method, Sent: t.sent, Over: t.lastAt.Sub(t.firstAt), Answered: t.answered,
+		PublicToPrivate: isPublic(t.src.Addr()) && IsPrivate(t.dst.Addr())}
+}
+
+func inDialogLost(f InDialogFacts) bool {
+	id, _ := InDialogProblem(f)
+	return id != ""
+}
+
+// inDialogFinding is the finding of the leg's first in-dialog request
+// nobody answered, if any: its copies, and how long the receiver had been
+// silent, which says whether its NAT's mapping may have expired.
+func inDialogFinding(cb *callBuild) (report.Finding, bool) {
+	d := cb.call.inDialog
+	if d == nil {
+		return report.Finding{}, false
+	}
+	t := d.unanswered()
+	if t == nil {
+		return report.Finding{}, false
+	}
+	id, sev := InDialogProblem(t.facts())
+	who, to := partyNames[t.sender], partyNames[other(t.sender)]
+	f := report.Finding{ID: id, Severity: sev, Subject: cb.call.CallID, Remedy: remedyUnanswered,
+		Title: fmt.Sprintf("The %s's %s to the %s at %s was sent %d times over %s and never answered%s",
+			who, t.method, to, t.dst, t.sent, roundWait(t.lastAt.Sub(t.firstAt)), inDialogConsequence(t.method, to))}
+	f.Evidence = []report.Evidence{{
+		Text:   fmt.Sprintf("%s (CSeq %d) %s → %s sent %d times, no response", t.method, t.cseq, t.src, t.dst, t.sent),
+		Frames: uniqueFrames(t.firstFrame, t.lastFrame), Addrs: []string{t.dst.String()}, Time: t.firstAt,
+	}}
+	if t.idle >= natShortUDPTimeout && isPublic(t.dst.Addr()) && cb.behindNAT(other(t.sender)) {
+		f.Evidence = append(f.Evidence, report.Evidence{Text: fmt.Sprintf(
+			"the %s, behind NAT, had sent no SIP in this call for %s before it: longer than many NATs keep an idle UDP mapping, so its NAT likely dropped the request",
+			to, roundWait(t.idle))})
+		f.Remedy = remedyKeepAlive
+	}
+	return f, true
+}
+
+// inDialogConsequence says what a request lost means.
+func inDialogConsequence(method, to string) string {
+	switch method {
+	case "BYE":
+		return fmt.Sprintf(": the %s never learned the call ended and stays in it until it gives up", to)
+	case "INVITE", "UPDATE":
+		return ": what it asked (a session refresh, hold, new media) never took effect; a session refresh that fails ends the call (RFC 4028)"
+	}
+	return ""
+}

@@ -1,0 +1,66 @@
+package capture
+
+import (
+	"testing"
+	"time"
+
+	"github.com/natdoc/natdoc/report"
+)
+
+func TestInDialogRequests(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	bye := func(frame uint64, cseq uint32) *sipInfo {
+		m := answerMsg(frame, true, "BYE", 0, cseq, "b1", true) // the callee's BYE to the caller
+		return m
+	}
+	lastFrom := [2]int64{at(-60000).UnixNano(), at(-1000).UnixNano()}
+	t.Run("a BYE resent for 32 s, never answered", func(t *testing.T) {
+		var d inDialog
+		for i, ms := range []int{0, 500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500} {
+			d.request(bye(uint64(10+i), 1), at(ms), callee, lastFrom)
+		}
+		u := d.unanswered()
+		if u == nil {
+			t.Fatal("not reported")
+		}
+		if u.sent != 11 || u.idle != 60*time.Second {
+			t.Errorf("sent %d, idle %s; want 11, 1m0s", u.sent, u.idle)
+		}
+		if id, sev := InDialogProblem(u.facts()); id != IDRequestUnanswered || sev != report.SeverityError {
+			t.Errorf("%s %s", id, sev)
+		}
+	})
+	t.Run("answered after two copies", func(t *testing.T) {
+		var d inDialog
+		d.request(bye(10, 1), at(0), callee, lastFrom)
+		d.request(bye(11, 1), at(500), callee, lastFrom)
+		d.request(bye(12, 1), at(1500), callee, lastFrom)
+		d.response(answerMsg(13, false, "BYE", 200, 1, "b1", false))
+		if u := d.unanswered(); u != nil {
+			t.Errorf("reported: %+v", u.facts())
+		}
+	})
+	t.Run("the first lost request is kept past the next", func(t *testing.T) {
+		var d inDialog
+		for i, ms := range []int{0, 500, 1500} {
+			info := answerMsg(uint64(10+i), true, "INFO", 0, 2, "b1", true)
+			d.request(info, at(ms), callee, lastFrom)
+		}
+		d.request(bye(20, 3), at(5000), callee, lastFrom)
+		d.response(answerMsg(21, false, "BYE", 200, 3, "b1", false))
+		u := d.unanswered()
+		if u == nil || u.method != "INFO" {
+			t.Fatalf("kept %+v", u)
+		}
+		if _, sev := InDialogProblem(u.facts()); sev != report.SeverityWarning {
+			t.Errorf("INFO lost: %s, want a warning", sev)
+		}
+	})
+	t.Run("public to private is the capture's finding", func(t *testing.T) {
+		f := InDialogFacts{Method: "BYE", Sent: 11, Over: 31500 * time.Millisecond, PublicToPrivate: true}
+		if id, _ := InDialogProblem(f); id != "" {
+			t.Errorf("reported %s", id)
+		}
+	})
+}
