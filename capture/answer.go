@@ -124,10 +124,10 @@ func answerLost(f AnswerFacts) bool {
 // acknowledged, if any, with its copies, its ACK, the Contact the ACK goes
 // to and the BYE that ended the call as evidence.
 func answerFinding(cb *callBuild) (report.Finding, bool) {
-	a := cb.call.answers
-	if a == nil {
+	if cb.call.faults == nil {
 		return report.Finding{}, false
 	}
+	a := &cb.call.faults.answers
 	t := a.unacknowledged()
 	if t == nil {
 		return report.Finding{}, false

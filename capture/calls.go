@@ -71,12 +71,10 @@ type sipCall struct {
 	SeenFrom  [2]bool    // signalling seen sent by each party
 	SDPErrors []uint64
 	setup     setupTrack
-	// answers follows the 2xx answers to its INVITEs and their ACKs
-	// (answer.go); nil until the first.
-	answers *answers
-	// inDialog follows its in-dialog requests (indialog.go); nil until
-	// the first. lastFromNs is when each party last sent SIP in it.
-	inDialog   *inDialog
+	// faults follows what goes wrong in the dialog after the setup (nil
+	// until a 2xx to an INVITE or an in-dialog request); lastFromNs is
+	// when each party last sent SIP in the leg.
+	faults     *dialogFaults
 	lastFromNs [2]int64
 	// hop is where the leg's first INVITE went: from the caller's side
 	// to the callee's (legs.go).
@@ -279,17 +277,31 @@ func (t *callTable) file(c *sipCall, x heldMessage) *sipCall {
 	return c
 }
 
+// dialogFaults follows what goes wrong inside a leg's dialog after the
+// setup: 2xx answers never acknowledged (answer.go) and in-dialog requests
+// never answered (indialog.go). One allocation for both, made when the
+// leg first needs either.
+type dialogFaults struct {
+	answers  answers
+	inDialog inDialog
+}
+
+// faultsFor is c.faults, made on first use.
+func (c *sipCall) faultsFor() *dialogFaults {
+	if c.faults == nil {
+		c.faults = &dialogFaults{}
+	}
+	return c.faults
+}
+
 // followInDialog files m with the leg's in-dialog requests and notes when
 // its sender last sent SIP.
 func (c *sipCall) followInDialog(m *sipInfo, at time.Time, from int) {
 	switch {
 	case isInDialog(m):
-		if c.inDialog == nil {
-			c.inDialog = &inDialog{}
-		}
-		c.inDialog.request(m, at, from, c.lastFromNs)
-	case !m.Request && c.inDialog != nil:
-		c.inDialog.response(m)
+		c.faultsFor().inDialog.request(m, at, from, c.lastFromNs)
+	case !m.Request && c.faults != nil:
+		c.faults.inDialog.response(m)
 	}
 	c.lastFromNs[from] = at.UnixNano()
 }
@@ -521,8 +533,8 @@ func (t *callTable) request(c *sipCall, m *sipInfo, at time.Time, from int, tag 
 		if c.End.IsZero() {
 			c.End = at
 		}
-		if c.answers != nil {
-			c.answers.bye(m, at, from)
+		if c.faults != nil {
+			c.faults.answers.bye(m, at, from)
 		}
 	case "CANCEL":
 		// A CANCEL after the INVITE's 2xx has no effect (RFC 3261 §9.2):
@@ -539,8 +551,8 @@ func (t *callTable) request(c *sipCall, m *sipInfo, at time.Time, from int, tag 
 			c.setup.invite(m, at)
 		}
 	case "ACK":
-		if c.answers != nil {
-			c.answers.ack(m, at, from)
+		if c.faults != nil {
+			c.faults.answers.ack(m, at, from)
 		}
 	}
 	if s == nil {
@@ -567,10 +579,7 @@ func keptEvent(ev sdpEvent) *sdpEvent { return &ev }
 func (t *callTable) response(c *sipCall, m *sipInfo, at time.Time, from int, tag string, s *sdpInfo) {
 	isInitialInvite := m.Method == "INVITE" && from == callee
 	if m.Method == "INVITE" && m.Status >= 200 && m.Status < 300 {
-		if c.answers == nil {
-			c.answers = &answers{}
-		}
-		c.answers.answer(m, at, from)
+		c.faultsFor().answers.answer(m, at, from)
 	}
 	var d *dialog
 	if tag != "" {

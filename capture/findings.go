@@ -216,12 +216,12 @@ func callFindings(cb *callBuild, streams []*streamState, facts []StreamFacts, v 
 	encryptedF, encrypted := encryptedMediaFinding(streams, subject)
 	answerF, unacknowledged := answerFinding(cb)
 	inDialogF, lostRequest := inDialogFinding(cb)
-	n := len(sdpFs) + len(sigFs) + len(mediaFs)
-	if n == 0 && setup == nil && !hasVerdict && !encrypted && !unacknowledged && !lostRequest {
+	n := len(sdpFs) + len(sigFs) + len(mediaFs) + b2i(unacknowledged) + b2i(lostRequest)
+	if n == 0 && setup == nil && !hasVerdict && !encrypted {
 		return nil
 	}
 	// Made in one slice, with room for a quality finding.
-	fs := make([]report.Finding, 0, n+6)
+	fs := make([]report.Finding, 0, n+4)
 	if setup != nil {
 		fs = append(fs, *setup)
 	}
@@ -687,4 +687,12 @@ func contactRemedy(problem bool) string {
 		return ""
 	}
 	return "The server must reach this phone at its public address: enable NAT handling on the server (force_rport, rewrite_contact / fix_nated_contact) or STUN on the phone."
+}
+
+// b2i counts a finding that is there.
+func b2i(there bool) int {
+	if there {
+		return 1
+	}
+	return 0
 }

@@ -108,11 +108,10 @@ func inDialogLost(f InDialogFacts) bool {
 // nobody answered, if any: its copies, and how long the receiver had been
 // silent, which says whether its NAT's mapping may have expired.
 func inDialogFinding(cb *callBuild) (report.Finding, bool) {
-	d := cb.call.inDialog
-	if d == nil {
+	if cb.call.faults == nil {
 		return report.Finding{}, false
 	}
-	t := d.unanswered()
+	t := cb.call.faults.inDialog.unanswered()
 	if t == nil {
 		return report.Finding{}, false
 	}
