@@ -124,10 +124,13 @@ func inDialogFinding(cb *callBuild) (report.Finding, bool) {
 		Text:   fmt.Sprintf("%s (CSeq %d) %s → %s sent %d times, no response", t.method, t.cseq, t.src, t.dst, t.sent),
 		Frames: uniqueFrames(t.firstFrame, t.lastFrame), Addrs: []string{t.dst.String()}, Time: t.firstAt,
 	}}
-	if t.idle >= natShortUDPTimeout && isPublic(t.dst.Addr()) && cb.behindNAT(other(t.sender)) {
-		f.Evidence = append(f.Evidence, report.Evidence{Text: fmt.Sprintf(
-			"the %s, behind NAT, had sent no SIP in this call for %s before it: longer than many NATs keep an idle UDP mapping, so its NAT likely dropped the request",
-			to, roundWait(t.idle))})
+	if t.idle >= natShortUDPTimeout && isPublic(t.dst.Addr()) {
+		text := fmt.Sprintf("the %s had sent no SIP in this call for %s before it: longer than many NATs and stateful firewalls keep an idle UDP mapping open",
+			to, roundWait(t.idle))
+		if cb.behindNAT(other(t.sender)) {
+			text += "; the signalling shows it behind NAT, so its NAT likely dropped the request"
+		}
+		f.Evidence = append(f.Evidence, report.Evidence{Text: text})
 		f.Remedy = remedyKeepAlive
 	}
 	return f, true

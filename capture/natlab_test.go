@@ -528,3 +528,169 @@ func labCallerSDPAudio(t *testing.T, path string, addr netip.Addr) netip.AddrPor
 	t.Fatalf("no INVITE with an audio SDP from %s in %s", addr, path)
 	return netip.AddrPort{}
 }
+
+// TestLabByeLostAtNAT: "the other side never hung up", with real phones.
+// baresip 100 at 192.168.1.10 behind a real nftables NAT with the kernel's
+// SIP ALG (which writes the router's public address into its Contact, Via
+// and SDP) calls baresip 200 on the internet, which answers; the call is
+// two-way. After its ACK the caller sends no SIP, so in a real NAT only the
+// media keeps mappings alive, and a router with a short UDP timeout loses
+// the SIP mapping mid-call while RTP flows. When the callee hangs up more
+// than 30 s later, its BYE to the router's public address is dropped there:
+// resent on Timer E for 64*T1 = 32 s (Timer F), never answered, and the
+// caller stays in the call. Captured at the callee. The ALG leaves no
+// private address in the capture, so natdoc states the caller's silence
+// and not that a NAT is behind it: seen from outside, an ALG's phone looks
+// like a public one.
+func TestLabByeLostAtNAT(t *testing.T) {
+	natlab.Require(t)
+	const file = "natlab-bye-lost.pcap"
+	lab := natlab.New(t)
+	callee := lab.PublicHost("callee", "203.0.113.10")
+	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24",
+		NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent, SIPALG: true}})
+	// Like a home router, r1 drops unsolicited packets to itself from the
+	// WAN (see TestLabMediaRemappedMidCall). Without this the BYE, once the
+	// mapping is gone, would reach r1's own closed port 5060 and draw an
+	// ICMP port unreachable, which ends the callee's transaction at once
+	// instead of the silent loss a NAT's missing mapping is.
+	r1.Nft(t, "add chain ip natlab wan_input { type filter hook input priority filter; policy accept; }\n"+
+		"add rule ip natlab wan_input iifname \"wan0\" ct state new drop")
+	phone := r1.LANHost("phone", "192.168.1.10")
+
+	pcap := filepath.Join(t.TempDir(), "call.pcap")
+	dump := callee.StartTcpdump(t, pcap, "udp")
+	// The callee hangs up when baresip's -t ends it, counted from its
+	// start: the caller's ACK comes about 1 s in, so the caller has then
+	// been silent in SIP for about 33 s, past natdoc's 30 s. baresip then
+	// waits for its BYE transaction to end (Timer F) before it exits.
+	calleeDir := baresipConfig(t, "203.0.113.10:5060", "<sip:200@203.0.113.10>;regint=0;answermode=auto", false)
+	answering := callee.Start(t, "baresip", "-f", calleeDir, "-t", strconv.Itoa(byeLostHangupAfter))
+	time.Sleep(500 * time.Millisecond)
+	// No -t for the caller: it must stay in the call while the callee's
+	// BYE is retransmitted (its own BYE on exit would open a new mapping
+	// and let the callee's retransmissions through). It is stopped once
+	// the capture ends.
+	callerDir := baresipConfig(t, "192.168.1.10:5060", "<sip:100@192.168.1.10>;regint=0", false)
+	calling := phone.Start(t, "baresip", "-f", callerDir, "-e", "/dial sip:200@203.0.113.10")
+	calling.WaitLog(t, 8*time.Second, "Call established")
+	established := time.Now()
+	time.Sleep(3 * time.Second)
+
+	// The SIP mapping goes away mid-call. Lowering r1's UDP timeouts
+	// (net.netfilter.nf_conntrack_udp_timeout{,_stream}) would not do it
+	// here: the kernel's SIP helper refreshes its flow's conntrack entry
+	// to its own sip_timeout (3600 s, a global module parameter) on every
+	// SIP packet, over the per-namespace UDP timeouts, so a Linux router
+	// with the ALG keeps the mapping for an hour. A router whose NAT keeps
+	// idle UDP mappings shorter drops it while only media flows; deleting
+	// just that entry does the same, and leaves the RTP flows' entries
+	// (which the helper opened as related flows) and the media untouched.
+	ctx := context.Background()
+	if out, err := r1.Run(ctx, "conntrack", "-L", "-p", "udp", "--orig-port-src", "5060"); err == nil {
+		t.Logf("r1's SIP conntrack entry before:\n%s", strings.TrimSpace(string(out)))
+	}
+	out, err := r1.Run(ctx, "conntrack", "-D", "-p", "udp", "--orig-src", phone.Addr().String(), "--orig-port-src", "5060", "--orig-port-dst", "5060")
+	if err != nil {
+		t.Fatalf("conntrack -D in r1: %v: %s", err, out)
+	}
+	t.Logf("r1 lost the SIP mapping %.1f s after the answer: %s", time.Since(established).Seconds(), strings.TrimSpace(string(out)))
+	if out, err := r1.Run(ctx, "conntrack", "-L", "-p", "udp"); err == nil {
+		t.Logf("r1's UDP conntrack entries after:\n%s", strings.TrimSpace(string(out)))
+	}
+
+	// The callee exits when its BYE transaction times out, 32 s after
+	// its hang-up.
+	select {
+	case <-answering.Done():
+	case <-time.After(time.Duration(byeLostHangupAfter+40) * time.Second):
+		t.Fatal("the callee did not finish")
+	}
+	t.Logf("callee exited %.1f s after the answer", time.Since(established).Seconds())
+	time.Sleep(300 * time.Millisecond)
+	dump.Stop()
+	stillIn := !strings.Contains(calling.Log(), "session closed") && !strings.Contains(calling.Log(), "terminated")
+	calling.Kill()
+	t.Logf("caller still in the call when stopped: %v", stillIn)
+	for _, l := range strings.Split(answering.Log(), "\n") {
+		if i := strings.Index(l, "sip:"); i >= 0 && (strings.Contains(l, "session closed") || strings.Contains(l, "terminated")) {
+			t.Logf("callee: %s", l[i:])
+		}
+	}
+	keepLabFile(t, pcap, file)
+
+	// The packets themselves: the callee's BYE to r1's public address,
+	// resent and never answered, after a long SIP silence of the caller.
+	byeTo := netip.AddrPortFrom(r1.WAN(), 5060)
+	var byes []time.Time
+	var callerLast time.Time
+	answered := 0
+	for _, m := range labSIPMessages(t, pcap) {
+		switch {
+		case m.method == "BYE" && m.src.Addr() == callee.Addr():
+			if m.dst != byeTo {
+				t.Errorf("the callee's BYE went to %s, not %s", m.dst, byeTo)
+			}
+			byes = append(byes, m.at)
+		case m.status != 0 && m.cseqMethod == "BYE":
+			answered++
+		case m.src.Addr() == r1.WAN() && len(byes) == 0:
+			callerLast = m.at
+		}
+	}
+	if len(byes) == 0 {
+		t.Fatal("no BYE from the callee in the capture")
+	}
+	t.Logf("callee's BYE to %s sent %d times over %.1f s, %d responses; the caller's last SIP %.1f s before the first",
+		byeTo, len(byes), byes[len(byes)-1].Sub(byes[0]).Seconds(), answered, byes[0].Sub(callerLast).Seconds())
+	if len(byes) < 5 {
+		t.Errorf("the callee's BYE was sent %d times, want at least 5 (retransmitted while unanswered)", len(byes))
+	}
+	if answered > 0 {
+		t.Errorf("the callee's BYE drew %d responses, want none (r1 should drop it)", answered)
+	}
+	if callerLast.IsZero() || byes[0].Sub(callerLast) <= 30*time.Second {
+		t.Errorf("the caller's last SIP came %s before the callee's BYE, want over 30 s", byes[0].Sub(callerLast))
+	}
+
+	res := analyzePath(t, pcap)
+	if len(res.Calls) != 1 {
+		t.Fatalf("%d calls", len(res.Calls))
+	}
+	c := res.Calls[0]
+	t.Logf("BYE lost at NAT: %s (%s): %s; findings %v", c.Verdict, c.CannotHear, c.Explain, findingIDs(c))
+	var lost *report.Finding
+	for i := range c.Findings {
+		if c.Findings[i].ID == IDRequestUnanswered {
+			lost = &c.Findings[i]
+		}
+	}
+	if lost == nil {
+		t.Fatalf("no finding %s; findings %v", IDRequestUnanswered, findingIDs(c))
+	}
+	t.Logf("%s (%s): %s", lost.ID, lost.Severity, lost.Title)
+	silent := false
+	for _, e := range lost.Evidence {
+		t.Logf("  evidence: %s", e.Text)
+		silent = silent || strings.Contains(e.Text, "had sent no SIP in this call for")
+	}
+	if lost.Severity != report.SeverityError {
+		t.Errorf("severity %s, want %s", lost.Severity, report.SeverityError)
+	}
+	if !silent {
+		t.Errorf("no evidence that the caller had been silent in SIP (\"had sent no SIP in this call for\")")
+	}
+	for _, e := range lost.Evidence {
+		if strings.Contains(e.Text, "behind NAT") {
+			t.Errorf("claims a NAT the capture does not show: %s", e.Text)
+		}
+	}
+	if c.Verdict != report.VerdictTwoWay {
+		t.Errorf("verdict %s (%q), want %s", c.Verdict, c.CannotHear, report.VerdictTwoWay)
+	}
+	recordLabFile(t, pcap, file)
+}
+
+// byeLostHangupAfter is when the callee of TestLabByeLostAtNAT hangs up,
+// in seconds from its start (baresip -t).
+const byeLostHangupAfter = 34

@@ -97,16 +97,18 @@ func (cb *callBuild) announced(p int, a netip.AddrPort) bool {
 }
 
 // behindNAT says whether the leg's signalling or SDP shows party p behind
-// a NAT: a server's Via received= for its requests, a private Contact or
-// Via in a message it sent from a public address, or a private o= or c=
-// in an SDP it sent from one.
+// a NAT: a server's Via received= or rport= that differs from what its
+// request's Via said (a received= that repeats it, as RFC 3581 asks for
+// every rport request, shows nothing), a private Contact or Via in a
+// message it sent from a public address, or a private o= or c= in an SDP
+// it sent from one.
 func (cb *callBuild) behindNAT(p int) bool {
 	c := cb.call
-	if publicAddresses(c)[p].IsValid() {
-		return true
-	}
 	for _, tr := range c.traces.first {
-		if (tr.kind == traceContact || tr.kind == traceViaPrivate) && c.sender(tr.m) == p {
+		switch {
+		case (tr.kind == traceContact || tr.kind == traceViaPrivate) && c.sender(tr.m) == p:
+			return true
+		case tr.kind == traceReceived && other(c.sender(tr.m)) == p: // a response to p's request
 			return true
 		}
 	}
