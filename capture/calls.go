@@ -301,7 +301,7 @@ func (c *sipCall) followInDialog(m *sipInfo, at time.Time, from int) {
 	case isInDialog(m):
 		c.faultsFor().inDialog.request(m, at, from, c.lastFromNs)
 	case !m.Request && c.faults != nil:
-		c.faults.inDialog.response(m)
+		c.faults.inDialog.response(m, from)
 	}
 	c.lastFromNs[from] = at.UnixNano()
 }

@@ -70,9 +70,11 @@ func (d *inDialog) request(m *sipInfo, at time.Time, from int, lastFromNs [2]int
 	}
 }
 
-// response files a response to an in-dialog request.
-func (d *inDialog) response(m *sipInfo) {
-	if t := &d.current; t.sent > 0 && t.cseq == m.CSeq && t.method == m.Method {
+// response files a response to an in-dialog request, sent by party from:
+// each party numbers its own requests, so only the other party's response
+// answers the request in progress.
+func (d *inDialog) response(m *sipInfo, from int) {
+	if t := &d.current; t.sent > 0 && t.cseq == m.CSeq && t.method == m.Method && from != t.sender {
 		t.answered = true
 	}
 }

@@ -36,7 +36,13 @@ func TestInDialogRequests(t *testing.T) {
 		d.request(bye(10, 1), at(0), callee, lastFrom)
 		d.request(bye(11, 1), at(500), callee, lastFrom)
 		d.request(bye(12, 1), at(1500), callee, lastFrom)
-		d.response(answerMsg(13, false, "BYE", 200, 1, "b1", false))
+		// The callee's own response to a caller's request numbered 1 too
+		// does not answer it.
+		d.response(answerMsg(13, false, "BYE", 481, 1, "b1", true), callee)
+		if d.current.answered {
+			t.Error("answered by the sender's own response")
+		}
+		d.response(answerMsg(14, false, "BYE", 200, 1, "b1", false), caller)
 		if u := d.unanswered(); u != nil {
 			t.Errorf("reported: %+v", u.facts())
 		}
@@ -48,7 +54,7 @@ func TestInDialogRequests(t *testing.T) {
 			d.request(info, at(ms), callee, lastFrom)
 		}
 		d.request(bye(20, 3), at(5000), callee, lastFrom)
-		d.response(answerMsg(21, false, "BYE", 200, 3, "b1", false))
+		d.response(answerMsg(21, false, "BYE", 200, 3, "b1", false), caller)
 		u := d.unanswered()
 		if u == nil || u.method != "INFO" {
 			t.Fatalf("kept %+v", u)
