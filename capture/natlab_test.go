@@ -326,8 +326,7 @@ func TestLabMediaRemappedMidCall(t *testing.T) {
 	// caller's media another port and the call is one-way from the start
 	// (the race TestLabCalls tolerates). A packet dropped in the input
 	// hook leaves no conntrack entry behind.
-	r1.Nft(t, "add chain ip natlab wan_input { type filter hook input priority filter; policy accept; }\n"+
-		"add rule ip natlab wan_input iifname \"wan0\" ct state new drop")
+	dropUnsolicitedFromWAN(t, r1)
 	phone := r1.LANHost("phone", "192.168.1.10")
 	srv := natlab.StartCoturn(t, lab.PublicHost("stun", "198.51.100.10", "198.51.100.11"))
 	account := fmt.Sprintf("<sip:100@192.168.1.10>;regint=0;medianat=stun;stunserver=stun:%s", srv.Primary)
@@ -554,8 +553,7 @@ func TestLabByeLostAtNAT(t *testing.T) {
 	// mapping is gone, would reach r1's own closed port 5060 and draw an
 	// ICMP port unreachable, which ends the callee's transaction at once
 	// instead of the silent loss a NAT's missing mapping is.
-	r1.Nft(t, "add chain ip natlab wan_input { type filter hook input priority filter; policy accept; }\n"+
-		"add rule ip natlab wan_input iifname \"wan0\" ct state new drop")
+	dropUnsolicitedFromWAN(t, r1)
 	phone := r1.LANHost("phone", "192.168.1.10")
 
 	pcap := filepath.Join(t.TempDir(), "call.pcap")
@@ -694,3 +692,13 @@ func TestLabByeLostAtNAT(t *testing.T) {
 // byeLostHangupAfter is when the callee of TestLabByeLostAtNAT hangs up,
 // in seconds from its start (baresip -t).
 const byeLostHangupAfter = 34
+
+// dropUnsolicitedFromWAN makes r1 drop new packets from the WAN to itself,
+// as home routers do: a packet no mapping forwards is lost silently, not
+// answered with ICMP or taken for the router, and leaves no conntrack
+// entry behind.
+func dropUnsolicitedFromWAN(t *testing.T, r1 *natlab.Router) {
+	t.Helper()
+	r1.Nft(t, "add chain ip natlab wan_input { type filter hook input priority filter; policy accept; }\n"+
+		"add rule ip natlab wan_input iifname \"wan0\" ct state new drop")
+}
