@@ -31,7 +31,11 @@ type inDialogTrack struct {
 	sent                  int
 	firstAt, lastAt       time.Time
 	firstFrame, lastFrame uint64
-	answered              bool
+	// responded: a response came (a provisional one stops the resending);
+	// answered: a final one other than 408; timedOut: a proxy's 408, the
+	// next hop silent.
+	responded, answered, timedOut bool
+	timeoutFrame                  uint64
 	// idle is how long before its first copy the receiving party last
 	// sent SIP in this leg (0: it sent none).
 	idle time.Duration
@@ -74,7 +78,15 @@ func (d *inDialog) request(m *sipInfo, at time.Time, from int, lastFromNs [2]int
 // each party numbers its own requests, so only the other party's response
 // answers the request in progress.
 func (d *inDialog) response(m *sipInfo, from int) {
-	if t := &d.current; t.sent > 0 && t.cseq == m.CSeq && t.method == m.Method && from != t.sender {
+	t := &d.current
+	if t.sent == 0 || t.cseq != m.CSeq || t.method != m.Method || from == t.sender {
+		return
+	}
+	t.responded = true
+	switch {
+	case m.Status == 408:
+		t.timedOut, t.timeoutFrame = true, m.Frame
+	case m.Status >= 200:
 		t.answered = true
 	}
 }
@@ -97,7 +109,7 @@ func (d *inDialog) unanswered() *inDialogTrack {
 }
 
 func (t *inDialogTrack) facts() InDialogFacts {
-	return InDialogFacts{Method: t.method, Sent: t.sent, Over: t.lastAt.Sub(t.firstAt), Answered: t.answered,
+	return InDialogFacts{Method: t.method, Sent: t.sent, Over: t.lastAt.Sub(t.firstAt), Responded: t.responded, Answered: t.answered, TimedOut: t.timedOut,
 		PublicToPrivate: isPublic(t.src.Addr()) && IsPrivate(t.dst.Addr())}
 }
 
@@ -122,10 +134,19 @@ func inDialogFinding(cb *callBuild) (report.Finding, bool) {
 	f := report.Finding{ID: id, Severity: sev, Subject: cb.call.CallID, Remedy: remedyUnanswered,
 		Title: fmt.Sprintf("The %s's %s to the %s at %s was sent %d times over %s and never answered%s",
 			who, t.method, to, t.dst, t.sent, roundWait(t.lastAt.Sub(t.firstAt)), inDialogConsequence(t.method, to))}
+	sent := fmt.Sprintf("%s (CSeq %d) %s → %s sent %d times, no response", t.method, t.cseq, t.src, t.dst, t.sent)
+	if t.timedOut {
+		f.Title = fmt.Sprintf("The %s's %s to the %s timed out: a proxy answered 408, the %s never did%s",
+			who, t.method, to, to, inDialogConsequence(t.method, to))
+		sent = fmt.Sprintf("%s (CSeq %d) %s → %s sent %d times; the only final response, 408 Request Timeout, came from a proxy whose next hop never answered",
+			t.method, t.cseq, t.src, t.dst, t.sent)
+	}
 	f.Evidence = []report.Evidence{{
-		Text:   fmt.Sprintf("%s (CSeq %d) %s → %s sent %d times, no response", t.method, t.cseq, t.src, t.dst, t.sent),
-		Frames: uniqueFrames(t.firstFrame, t.lastFrame), Addrs: []string{t.dst.String()}, Time: t.firstAt,
+		Text: sent, Frames: uniqueFrames(t.firstFrame, t.lastFrame), Addrs: []string{t.dst.String()}, Time: t.firstAt,
 	}}
+	if t.timedOut {
+		f.Evidence[0].Frames = append(f.Evidence[0].Frames, t.timeoutFrame)
+	}
 	if t.idle >= natShortUDPTimeout && isPublic(t.dst.Addr()) {
 		text := fmt.Sprintf("the %s had sent no SIP in this call for %s before it: longer than many NATs and stateful firewalls keep an idle UDP mapping open",
 			to, roundWait(t.idle))

@@ -63,6 +63,33 @@ func TestInDialogRequests(t *testing.T) {
 			t.Errorf("INFO lost: %s, want a warning", sev)
 		}
 	})
+	t.Run("a re-INVITE a proxy took, then timed out", func(t *testing.T) {
+		var d inDialog
+		reinvite := answerMsg(10, true, "INVITE", 0, 2, "b1", true)
+		d.request(reinvite, at(0), callee, lastFrom)
+		d.response(answerMsg(11, false, "INVITE", 100, 2, "b1", false), caller)
+		if u := d.unanswered(); u != nil {
+			t.Fatalf("reported while only provisionally answered: %+v", u.facts())
+		}
+		d.response(answerMsg(12, false, "INVITE", 408, 2, "b1", false), caller)
+		u := d.unanswered()
+		if u == nil || !u.timedOut || u.timeoutFrame != 12 {
+			t.Fatalf("kept %+v", u)
+		}
+		if id, sev := InDialogProblem(u.facts()); id != IDRequestUnanswered || sev != report.SeverityError {
+			t.Errorf("%s %s", id, sev)
+		}
+	})
+	t.Run("a 481 answers", func(t *testing.T) {
+		var d inDialog
+		for i, ms := range []int{0, 500, 1500} {
+			d.request(bye(uint64(10+i), 4), at(ms), callee, lastFrom)
+		}
+		d.response(answerMsg(13, false, "BYE", 481, 4, "b1", false), caller)
+		if u := d.unanswered(); u != nil {
+			t.Errorf("reported: %+v", u.facts())
+		}
+	})
 	t.Run("public to private is the capture's finding", func(t *testing.T) {
 		f := InDialogFacts{Method: "BYE", Sent: 11, Over: 31500 * time.Millisecond, PublicToPrivate: true}
 		if id, _ := InDialogProblem(f); id != "" {

@@ -458,10 +458,15 @@ func AnswerProblem(a AnswerFacts) (report.FindingID, report.Severity) {
 // dialog (BYE, re-INVITE, UPDATE...): its transmissions on one hop and
 // whether anything answered.
 type InDialogFacts struct {
-	Method   string
-	Sent     int
-	Over     time.Duration
-	Answered bool
+	Method string
+	Sent   int
+	Over   time.Duration
+	// Responded: any response came (a provisional one ends the resending);
+	// Answered: a final response other than 408.
+	Responded, Answered bool
+	// TimedOut: the only final response was a 408, which a proxy sends
+	// when the next hop never answered (RFC 3261 §16.8).
+	TimedOut bool
 	// PublicToPrivate: sent from a public address to a private one, which
 	// privateRequests reports for the whole capture (requests.go).
 	PublicToPrivate bool
@@ -469,11 +474,12 @@ type InDialogFacts struct {
 
 // InDialogProblem says whether an in-dialog request went unanswered: resent
 // (as for a 2xx, three copies over a second mean no response for 1.5 s)
-// and never answered. A lost BYE or session refresh leaves the parties
+// and never answered, or answered only by a proxy's 408. A lost BYE or session refresh leaves the parties
 // disagreeing on whether the call is up, an error; another request a
 // warning.
 func InDialogProblem(f InDialogFacts) (report.FindingID, report.Severity) {
-	if f.Answered || f.PublicToPrivate || f.Sent < unackedCopies || f.Over < unackedOver {
+	resentInVain := !f.Responded && f.Sent >= unackedCopies && f.Over >= unackedOver
+	if f.Answered || f.PublicToPrivate || (!resentInVain && !f.TimedOut) {
 		return "", ""
 	}
 	switch f.Method {
