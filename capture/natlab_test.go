@@ -702,3 +702,208 @@ func dropUnsolicitedFromWAN(t *testing.T, r1 *natlab.Router) {
 	r1.Nft(t, "add chain ip natlab wan_input { type filter hook input priority filter; policy accept; }\n"+
 		"add rule ip natlab wan_input iifname \"wan0\" ct state new drop")
 }
+
+// TestLabMediaOutage: a path that drops a stream whole for seconds, then
+// recovers, with real phones. baresip 100 at 192.168.1.10 behind a real
+// nftables NAT learns its mapping with STUN, so the call to baresip 200 on
+// the internet is two-way from the start. About 4 s into the media r1
+// drops the callee's RTP on its way in for 3 s, as a link that goes down
+// or a firewall rule that blocks a stream for a while does, and then lets
+// it through again; the call goes on about 4 s more. Captured at the
+// phone, where the outage shows as a gap the sequence numbers jump across.
+func TestLabMediaOutage(t *testing.T) {
+	natlab.Require(t)
+	const file = "natlab-media-outage.pcap"
+	lab := natlab.New(t)
+	callee := lab.PublicHost("callee", "203.0.113.10")
+	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24",
+		NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent}})
+	// Two-way from the start (see TestLabMediaRemappedMidCall).
+	dropUnsolicitedFromWAN(t, r1)
+	phone := r1.LANHost("phone", "192.168.1.10")
+	srv := natlab.StartCoturn(t, lab.PublicHost("stun", "198.51.100.10", "198.51.100.11"))
+	account := fmt.Sprintf("<sip:100@192.168.1.10>;regint=0;medianat=stun;stunserver=stun:%s", srv.Primary)
+
+	pcap := filepath.Join(t.TempDir(), "call.pcap")
+	dump := phone.StartTcpdump(t, pcap, "udp")
+	calleeDir := baresipConfig(t, "203.0.113.10:5060", "<sip:200@203.0.113.10>;regint=0;answermode=auto", false)
+	answering := callee.Start(t, "baresip", "-f", calleeDir, "-t", "20")
+	time.Sleep(500 * time.Millisecond)
+	// -t counts from the start: about 1 s to the answer, 4 s of media,
+	// the 3 s outage, then about 4 s more before the caller hangs up.
+	callerDir := baresipConfig(t, "192.168.1.10:5060", account, true)
+	calling := phone.Start(t, "baresip", "-f", callerDir, "-t", "12", "-e", "/dial sip:200@203.0.113.10")
+	calling.WaitLog(t, 8*time.Second, "Call established")
+	established := time.Now()
+	time.Sleep(4 * time.Second)
+
+	// The outage: a base chain of its own on the forward hook, ahead of
+	// natlab's filter_forward (priority filter - 1), drops the callee's
+	// RTP into the LAN; deleting the chain ends it, with no rule handle
+	// to track. At the forward hook the reply is already translated back,
+	// so the destination port is the phone's own: baresip takes an even
+	// RTP port from its rtp_ports 10000-10010 and, without rtcp-mux, RTCP
+	// on the odd port above. Only the even ports are dropped: the
+	// callee's RTCP and its SIP (5060) go on, so the call itself stays up
+	// and only the audio stream vanishes, as when a stream's path fails.
+	// The conntrack entry is refreshed before the forward hook (and by the
+	// caller's RTP out), so the mapping outlives the outage.
+	r1.Nft(t, "add chain ip natlab outage { type filter hook forward priority filter - 1; policy accept; }\n"+
+		fmt.Sprintf("add rule ip natlab outage iifname \"wan0\" ip saddr %s ip daddr %s udp dport 10000-10010 udp dport & 1 == 0 drop",
+			callee.Addr(), r1.LANPrefix()))
+	dropFrom := time.Now()
+	t.Logf("r1 drops the callee's RTP %.1f s after the answer", dropFrom.Sub(established).Seconds())
+	time.Sleep(3 * time.Second)
+	r1.Nft(t, "flush chain ip natlab outage\ndelete chain ip natlab outage")
+	t.Logf("r1 lets it through again after %.1f s", time.Since(dropFrom).Seconds())
+
+	endLabCall(t, calling, 20*time.Second, answering, dump)
+	keepLabFile(t, pcap, file)
+
+	// The packets themselves, read without the analyzer: the callee's RTP
+	// reaching the phone, in arrival order.
+	pkts := labRTPPackets(t, pcap, callee.Addr(), phone.Addr())
+	if len(pkts) < 100 {
+		t.Fatalf("%d RTP packets from the callee reached the phone, want hundreds", len(pkts))
+	}
+	ssrc := pkts[0].ssrc
+	gap, worst := time.Duration(-1), 1
+	var otherSkipped, rtcp int
+	for i := 1; i < len(pkts); i++ {
+		if pkts[i].ssrc != ssrc {
+			t.Errorf("the callee's RTP changed SSRC from %08x to %08x at %s", ssrc, pkts[i].ssrc, pkts[i].at.Format("15:04:05.000"))
+			continue
+		}
+		if d := pkts[i].at.Sub(pkts[i-1].at); d > gap {
+			gap, worst = d, i
+		}
+	}
+	for i := 1; i < len(pkts); i++ {
+		if skip := int(pkts[i].seq - pkts[i-1].seq - 1); i != worst && skip > 0 && skip < 0x8000 {
+			otherSkipped += skip
+		}
+	}
+	before, after := pkts[worst-1], pkts[worst]
+	skipped := int(after.seq - before.seq - 1)
+	rtcpAll := labRTCPFrom(t, pcap, callee.Addr(), phone.Addr())
+	for _, p := range rtcpAll {
+		if p.After(before.at) && p.Before(after.at) {
+			rtcp++
+		}
+	}
+	t.Logf("callee RTP to %s: %d packets, SSRC %08x; longest gap %.3f s (%s – %s), sequence %d → %d: %d packets skipped; "+
+		"%d skipped elsewhere; RTCP from the callee: %d packets, %d during the gap",
+		phone.Addr(), len(pkts), ssrc, gap.Seconds(), before.at.Format("15:04:05.000"), after.at.Format("15:04:05.000"),
+		before.seq, after.seq, skipped, otherSkipped, len(rtcpAll), rtcp)
+	if gap < 2*time.Second || gap > 4500*time.Millisecond {
+		t.Errorf("the callee's RTP stopped for %s, want about 3 s (2–4.5 s)", gap)
+	}
+	if skipped < 100 || skipped >= 0x8000 {
+		t.Errorf("the sequence numbers skip %d packets across the gap, want at least 100", skipped)
+	}
+
+	res := analyzePath(t, pcap)
+	if len(res.Calls) != 1 {
+		t.Fatalf("%d calls", len(res.Calls))
+	}
+	c := res.Calls[0]
+	t.Logf("media outage: %s (%s): %s; findings %v", c.Verdict, c.CannotHear, c.Explain, findingIDs(c))
+	if c.Verdict != report.VerdictTwoWay {
+		t.Errorf("verdict %s (%q), want %s", c.Verdict, c.CannotHear, report.VerdictTwoWay)
+	}
+	var outage *report.Finding
+	for i := range c.Findings {
+		f := &c.Findings[i]
+		if f.ID == IDMediaOutage && strings.Contains(f.Title, "callee's audio") {
+			outage = f
+		}
+	}
+	if outage == nil {
+		t.Fatalf("no finding %s about the callee's audio; findings %v", IDMediaOutage, findingIDs(c))
+	}
+	t.Logf("%s (%s): %s", outage.ID, outage.Severity, outage.Title)
+	for _, e := range outage.Evidence {
+		t.Logf("  evidence: %s", e.Text)
+	}
+	if outage.Severity != report.SeverityWarning {
+		t.Errorf("severity %s, want %s", outage.Severity, report.SeverityWarning)
+	}
+	if f := report.MainFlow(c, "callee->caller"); f != nil && f.Quality != nil && f.Quality.Outage != nil {
+		if o := f.Quality.Outage; o.Missing != uint64(skipped) {
+			t.Errorf("natdoc's outage misses %d packets, the packets show %d", o.Missing, skipped)
+		}
+	}
+	poor := false
+	for _, f := range c.Findings {
+		if f.ID == IDPoorAudioQuality && strings.Contains(f.Title, "from the callee") {
+			poor = true
+			t.Logf("%s: %s", f.ID, f.Title)
+		}
+	}
+	switch {
+	case poor && otherSkipped == 0:
+		t.Errorf("%s for the callee's audio, whose only loss is the outage", IDPoorAudioQuality)
+	case poor:
+		t.Logf("the callee's RTP also lost %d packets outside the outage, which may explain %s", otherSkipped, IDPoorAudioQuality)
+	}
+	recordLabFile(t, pcap, file)
+}
+
+// labRTPPacket is one RTP packet in a lab capture.
+type labRTPPacket struct {
+	at   time.Time
+	seq  uint16
+	ssrc uint32
+}
+
+// labRTPPackets reads the RTP from src to dst in an Ethernet pcap, in
+// capture order, independently of the analyzer under test (RTP told as
+// in labRTPByPort).
+func labRTPPackets(t *testing.T, path string, src, dst netip.Addr) []labRTPPacket {
+	t.Helper()
+	var out []labRTPPacket
+	labUDPPayloads(t, path, src, dst, func(at time.Time, pl []byte) {
+		if len(pl) >= 12 && pl[0]>>6 == 2 && (pl[1] < 200 || pl[1] > 204) {
+			out = append(out, labRTPPacket{at: at, seq: uint16(pl[2])<<8 | uint16(pl[3]),
+				ssrc: uint32(pl[8])<<24 | uint32(pl[9])<<16 | uint32(pl[10])<<8 | uint32(pl[11])})
+		}
+	})
+	return out
+}
+
+// labRTCPFrom returns when RTCP (version 2, packet type 200-204) from src
+// to dst was captured.
+func labRTCPFrom(t *testing.T, path string, src, dst netip.Addr) []time.Time {
+	t.Helper()
+	var out []time.Time
+	labUDPPayloads(t, path, src, dst, func(at time.Time, pl []byte) {
+		if len(pl) >= 8 && pl[0]>>6 == 2 && pl[1] >= 200 && pl[1] <= 204 {
+			out = append(out, at)
+		}
+	})
+	return out
+}
+
+// labUDPPayloads calls fn for every UDP payload from src to dst in an
+// Ethernet pcap, SIP (port 5060) left out.
+func labUDPPayloads(t *testing.T, path string, src, dst netip.Addr, fn func(at time.Time, payload []byte)) {
+	t.Helper()
+	r := pcapReader(t, path)
+	for {
+		data, ci, err := r.ReadPacketData()
+		if err != nil {
+			break
+		}
+		p := gopacket.NewPacket(data, r.LinkType(), gopacket.NoCopy)
+		ip, _ := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
+		udp, _ := p.Layer(layers.LayerTypeUDP).(*layers.UDP)
+		if ip == nil || udp == nil || udp.SrcPort == 5060 || udp.DstPort == 5060 {
+			continue
+		}
+		s, _ := netip.AddrFromSlice(ip.SrcIP.To4())
+		d, _ := netip.AddrFromSlice(ip.DstIP.To4())
+		if s == src && d == dst {
+			fn(ci.Timestamp, udp.Payload)
+		}
+	}
+}
