@@ -227,7 +227,17 @@ func TestLabServerUnreachable(t *testing.T) {
 // rate of the issue, so a lost check is never read as an expired mapping.
 const lifetimeLoss = 5
 
-// conntrack UDP timeouts of 8 s: the lifetime search brackets 8 s.
+// checkResendWindow is how long a lifetime check is resent when no answer
+// comes (stunprobe's negativeWindow in the lab, where the RTT is far below
+// a millisecond).
+const checkResendWindow = time.Second
+
+// conntrack UDP timeouts of 8 s: the lifetime search brackets 8 s. With
+// the induced loss a check whose first packets were dropped is resent
+// within the negative window (checkResendWindow), so a trial may probe
+// the mapping up to that much past its nominal idle time: the dead side
+// of the bracket can fall short of 8 s by as much (CI once saw a mapping
+// found gone at a nominal 7.875 s).
 func TestLabBindingLifetime(t *testing.T) {
 	for _, kind := range labKinds {
 		t.Run(string(kind), func(t *testing.T) {
@@ -240,8 +250,8 @@ func TestLabBindingLifetime(t *testing.T) {
 				t.Fatal("no lifetime result")
 			}
 			t.Logf("lifetime between %s and %s, trials %+v, note %q, whole run %s", l.Min, l.Max, l.Trials, l.Note, res.Took)
-			if l.Min < 6*time.Second || l.Min > 8*time.Second || l.Max < 8*time.Second || l.Max > 9*time.Second {
-				t.Errorf("lifetime bracket [%s, %s], want it within [6 s, 9 s] around 8 s", l.Min, l.Max)
+			if l.Min < 6*time.Second || l.Min > 8*time.Second || l.Max < 8*time.Second-checkResendWindow || l.Max > 9*time.Second {
+				t.Errorf("lifetime bracket [%s, %s], want it within [6 s, 9 s] around 8 s (the dead side up to %s short of it)", l.Min, l.Max, checkResendWindow)
 			}
 			wantFinding(t, res, stunprobe.IDLifetimeShort, true)
 		})
