@@ -190,10 +190,25 @@ func (g *callGen) build() {
 // until Timer F, 64*T1.
 func (g *callGen) lostBye(at time.Time) {
 	g.calleeRequest(at, "BYE")
-	bye := g.sip[len(g.sip)-1]
-	for k, step := 500*time.Millisecond, 500*time.Millisecond; k < 64*500*time.Millisecond; k, step = k+min(2*step, 4*time.Second), min(2*step, 4*time.Second) {
-		p := bye
-		p.At, p.ipID = at.Add(k), uint16(g.rng.Uint32())
+	g.resendUntilTimeout(g.sip[len(g.sip)-1])
+}
+
+// sipT1, sipT2 and sipTimeout are RFC 3261's timers (§17.1.2.2): a
+// message resent until answered goes again T1 after the first, the gap
+// doubling up to T2, until 64*T1.
+const (
+	sipT1      = 500 * time.Millisecond
+	sipT2      = 4 * time.Second
+	sipTimeout = 64 * sipT1
+)
+
+// resendUntilTimeout sends p again, unchanged but for its IP ID, on the
+// T1-doubling-to-T2 schedule from p.At until 64*T1: a non-INVITE request
+// nobody answers (Timer E), or a 2xx no ACK stops (§13.3.1.4).
+func (g *callGen) resendUntilTimeout(p wirePacket) {
+	first := p.At
+	for k, step := sipT1, sipT1; k < sipTimeout; k, step = k+min(2*step, sipT2), min(2*step, sipT2) {
+		p.At, p.ipID = first.Add(k), uint16(g.rng.Uint32())
 		g.sip = append(g.sip, p)
 	}
 }
@@ -353,20 +368,15 @@ func (g *callGen) ackLost(answerAt time.Time, truth Truth) {
 	ok := g.sip[len(g.sip)-1] // the 200 OK, resent as it is
 	contact := party{user: g.b.user, sig: netip.AddrPortFrom(netip.MustParseAddr(g.b.local), 5060), local: g.b.local}
 	g.request(answerAt.Add(10*time.Millisecond), "ACK", g.a, contact, g.toTag, "")
-	timeout := 64 * 500 * time.Millisecond
-	for at, step := 500*time.Millisecond, 500*time.Millisecond; at < timeout; at, step = at+min(2*step, 4*time.Second), min(2*step, 4*time.Second) {
-		p := ok
-		p.At, p.ipID = answerAt.Add(at), uint16(g.rng.Uint32())
-		g.sip = append(g.sip, p)
-	}
+	g.resendUntilTimeout(ok)
 	mediaAt := answerAt.Add(20 * time.Millisecond)
-	n := packetsFor(timeout - 20*time.Millisecond)
+	n := packetsFor(sipTimeout - 20*time.Millisecond)
 	g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, n, 0, 0)
 	g.stream(g.b.rtpSrc, g.a.sdp, mediaAt, n, 0, 0)
 	truth.Packets = [2]uint64{uint64(n), uint64(n)}
 	truth.Verdict, truth.Finding = report.VerdictTwoWay, capture.IDAnswerNotAcknowledged
 	g.cseq++
-	g.calleeRequest(answerAt.Add(timeout), "BYE")
+	g.calleeRequest(answerAt.Add(sipTimeout), "BYE")
 	g.truths = append(g.truths, truth)
 }
 
