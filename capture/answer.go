@@ -91,7 +91,7 @@ func (a *answers) bye(m *sipInfo, at time.Time, from int) {
 // settle keeps the answer in progress when it was never acknowledged and
 // none before it was kept, before a new one replaces it.
 func (a *answers) settle() {
-	if a.lost == nil && a.current.sent > 0 && answerLost(a.current.facts(a)) {
+	if a.currentFirstLost() {
 		lost := a.current
 		a.lost = &lost
 	}
@@ -100,10 +100,16 @@ func (a *answers) settle() {
 // unacknowledged is the leg's first answer that was never acknowledged,
 // if any.
 func (a *answers) unacknowledged() *answerTrack {
-	if a.lost == nil && a.current.sent > 0 && answerLost(a.current.facts(a)) {
+	if a.currentFirstLost() {
 		return &a.current
 	}
 	return a.lost
+}
+
+// currentFirstLost says whether the answer in progress is the leg's first
+// never acknowledged.
+func (a *answers) currentFirstLost() bool {
+	return a.lost == nil && a.current.sent > 0 && answerLost(a.current.facts(a))
 }
 
 // facts are the answer's facts for the verdict rules (AnswerProblem).

@@ -94,7 +94,7 @@ func (d *inDialog) response(m *sipInfo, from int) {
 // settle keeps the request in progress when nobody answered it and none
 // before it was kept, before a new one replaces it.
 func (d *inDialog) settle() {
-	if d.lost == nil && d.current.sent > 0 && inDialogLost(d.current.facts()) {
+	if d.currentFirstLost() {
 		lost := d.current
 		d.lost = &lost
 	}
@@ -102,10 +102,16 @@ func (d *inDialog) settle() {
 
 // unanswered is the leg's first in-dialog request nobody answered.
 func (d *inDialog) unanswered() *inDialogTrack {
-	if d.lost == nil && d.current.sent > 0 && inDialogLost(d.current.facts()) {
+	if d.currentFirstLost() {
 		return &d.current
 	}
 	return d.lost
+}
+
+// currentFirstLost says whether the request in progress is the leg's
+// first nobody answered.
+func (d *inDialog) currentFirstLost() bool {
+	return d.lost == nil && d.current.sent > 0 && inDialogLost(d.current.facts())
 }
 
 func (t *inDialogTrack) facts() InDialogFacts {
