@@ -315,33 +315,13 @@ func labSIPMessages(t *testing.T, path string) []labSIPMessage {
 func TestLabMediaRemappedMidCall(t *testing.T) {
 	natlab.Require(t)
 	const file = "natlab-media-remapped.pcap"
-	lab := natlab.New(t)
-	callee := lab.PublicHost("callee", "203.0.113.10")
-	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24",
-		NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent}})
-	// Like a home router, r1 drops unsolicited packets to itself from the
-	// WAN. Without that the callee's first RTP, when it reaches r1 before
-	// the caller's first RTP leaves, is accepted for r1 itself and its
-	// conntrack entry takes the STUN-mapped port: masquerade then gives the
-	// caller's media another port and the call is one-way from the start
-	// (the race TestLabCalls tolerates). A packet dropped in the input
-	// hook leaves no conntrack entry behind.
-	dropUnsolicitedFromWAN(t, r1)
-	phone := r1.LANHost("phone", "192.168.1.10")
-	srv := natlab.StartCoturn(t, lab.PublicHost("stun", "198.51.100.10", "198.51.100.11"))
-	account := fmt.Sprintf("<sip:100@192.168.1.10>;regint=0;medianat=stun;stunserver=stun:%s", srv.Primary)
-
+	lab := newSTUNCall(t)
+	r1, callee := lab.r1, lab.callee
 	pcap := filepath.Join(t.TempDir(), "call.pcap")
 	dump := callee.StartTcpdump(t, pcap, "udp")
-	calleeDir := baresipConfig(t, "203.0.113.10:5060", "<sip:200@203.0.113.10>;regint=0;answermode=auto", false)
-	answering := callee.Start(t, "baresip", "-f", calleeDir, "-t", "22")
-	time.Sleep(500 * time.Millisecond)
 	// -t counts from the start: about 1 s to the answer, 5 s of two-way
 	// media, then about 8 s after the move before the caller hangs up.
-	callerDir := baresipConfig(t, "192.168.1.10:5060", account, true)
-	calling := phone.Start(t, "baresip", "-f", callerDir, "-t", "14", "-e", "/dial sip:200@203.0.113.10")
-	calling.WaitLog(t, 8*time.Second, "Call established")
-	established := time.Now()
+	calling, answering, established := lab.dial(t, 22, 14)
 	time.Sleep(5 * time.Second)
 
 	// The move: r1 loses its mappings and gives the next packet another
@@ -405,22 +385,7 @@ func TestLabMediaRemappedMidCall(t *testing.T) {
 		t.Logf("the callee sent to neither port after the move")
 	}
 
-	res := analyzePath(t, pcap)
-	if len(res.Calls) != 1 {
-		t.Fatalf("%d calls", len(res.Calls))
-	}
-	c := res.Calls[0]
-	t.Logf("media remapped: %s (%s): %s; findings %v", c.Verdict, c.CannotHear, c.Explain, findingIDs(c))
-	var remap *report.Finding
-	for i := range c.Findings {
-		if c.Findings[i].ID == IDMediaRemapped {
-			remap = &c.Findings[i]
-		}
-	}
-	if remap == nil {
-		t.Fatalf("no finding %s; findings %v", IDMediaRemapped, findingIDs(c))
-	}
-	t.Logf("%s (%s): %s", remap.ID, remap.Severity, remap.Title)
+	c, remap := labCallFinding(t, pcap, "media remapped", IDMediaRemapped, "")
 	switch {
 	case keptOld && stale.last.Sub(after.first) >= 2*time.Second:
 		// The caller heard nothing for the rest of the call: one-way.
@@ -651,25 +616,9 @@ func TestLabByeLostAtNAT(t *testing.T) {
 		t.Errorf("the caller's last SIP came %s before the callee's BYE, want over 30 s", byes[0].Sub(callerLast))
 	}
 
-	res := analyzePath(t, pcap)
-	if len(res.Calls) != 1 {
-		t.Fatalf("%d calls", len(res.Calls))
-	}
-	c := res.Calls[0]
-	t.Logf("BYE lost at NAT: %s (%s): %s; findings %v", c.Verdict, c.CannotHear, c.Explain, findingIDs(c))
-	var lost *report.Finding
-	for i := range c.Findings {
-		if c.Findings[i].ID == IDRequestUnanswered {
-			lost = &c.Findings[i]
-		}
-	}
-	if lost == nil {
-		t.Fatalf("no finding %s; findings %v", IDRequestUnanswered, findingIDs(c))
-	}
-	t.Logf("%s (%s): %s", lost.ID, lost.Severity, lost.Title)
+	c, lost := labCallFinding(t, pcap, "BYE lost at NAT", IDRequestUnanswered, "")
 	silent := false
 	for _, e := range lost.Evidence {
-		t.Logf("  evidence: %s", e.Text)
 		silent = silent || strings.Contains(e.Text, "had sent no SIP in this call for")
 	}
 	if lost.Severity != report.SeverityError {
@@ -693,6 +642,75 @@ func TestLabByeLostAtNAT(t *testing.T) {
 // in seconds from its start (baresip -t).
 const byeLostHangupAfter = 34
 
+// labCallFinding analyses a lab capture that must hold one call and
+// returns the call with its last finding id whose title contains about
+// ("" for any), logging both; the test fails when there is none.
+func labCallFinding(t *testing.T, pcap, name string, id report.FindingID, about string) (report.Call, *report.Finding) {
+	t.Helper()
+	res := analyzePath(t, pcap)
+	if len(res.Calls) != 1 {
+		t.Fatalf("%d calls", len(res.Calls))
+	}
+	c := res.Calls[0]
+	t.Logf("%s: %s (%s): %s; findings %v", name, c.Verdict, c.CannotHear, c.Explain, findingIDs(c))
+	var found *report.Finding
+	for i := range c.Findings {
+		if f := &c.Findings[i]; f.ID == id && strings.Contains(f.Title, about) {
+			found = f
+		}
+	}
+	if found == nil {
+		t.Fatalf("no finding %s (%q); findings %v", id, about, findingIDs(c))
+	}
+	t.Logf("%s (%s): %s", found.ID, found.Severity, found.Title)
+	for _, e := range found.Evidence {
+		t.Logf("  evidence: %s", e.Text)
+	}
+	return c, found
+}
+
+// stunCall is a lab for a call that is two-way from the start: baresip
+// 100 at 192.168.1.10 behind r1 (203.0.113.1, an endpoint-independent
+// NAT that drops unsolicited packets from the WAN) learns its mapping from
+// coturn and calls baresip 200 at 203.0.113.10.
+type stunCall struct {
+	r1            *natlab.Router
+	phone, callee *natlab.Host
+	account       string
+}
+
+func newSTUNCall(t *testing.T) stunCall {
+	t.Helper()
+	lab := natlab.New(t)
+	c := stunCall{callee: lab.PublicHost("callee", "203.0.113.10")}
+	c.r1 = lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24",
+		NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent}})
+	// Without this the callee's first RTP, when it reaches r1 before the
+	// caller's first RTP leaves, is accepted for r1 itself and its
+	// conntrack entry takes the STUN-mapped port: masquerade then gives
+	// the caller's media another port and the call is one-way from the
+	// start (the race TestLabCalls tolerates).
+	dropUnsolicitedFromWAN(t, c.r1)
+	c.phone = c.r1.LANHost("phone", "192.168.1.10")
+	srv := natlab.StartCoturn(t, lab.PublicHost("stun", "198.51.100.10", "198.51.100.11"))
+	c.account = fmt.Sprintf("<sip:100@192.168.1.10>;regint=0;medianat=stun;stunserver=stun:%s", srv.Primary)
+	return c
+}
+
+// dial starts the callee, answering automatically and up calleeSecs, then
+// the caller, dialling and up callerSecs (baresip -t), and returns once
+// the caller has the call established.
+func (c stunCall) dial(t *testing.T, calleeSecs, callerSecs int) (calling, answering *natlab.Proc, established time.Time) {
+	t.Helper()
+	calleeDir := baresipConfig(t, "203.0.113.10:5060", "<sip:200@203.0.113.10>;regint=0;answermode=auto", false)
+	answering = c.callee.Start(t, "baresip", "-f", calleeDir, "-t", strconv.Itoa(calleeSecs))
+	time.Sleep(500 * time.Millisecond)
+	callerDir := baresipConfig(t, "192.168.1.10:5060", c.account, true)
+	calling = c.phone.Start(t, "baresip", "-f", callerDir, "-t", strconv.Itoa(callerSecs), "-e", "/dial sip:200@203.0.113.10")
+	calling.WaitLog(t, 8*time.Second, "Call established")
+	return calling, answering, time.Now()
+}
+
 // dropUnsolicitedFromWAN makes r1 drop new packets from the WAN to itself,
 // as home routers do: a packet no mapping forwards is lost silently, not
 // answered with ICMP or taken for the router, and leaves no conntrack
@@ -714,27 +732,13 @@ func dropUnsolicitedFromWAN(t *testing.T, r1 *natlab.Router) {
 func TestLabMediaOutage(t *testing.T) {
 	natlab.Require(t)
 	const file = "natlab-media-outage.pcap"
-	lab := natlab.New(t)
-	callee := lab.PublicHost("callee", "203.0.113.10")
-	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24",
-		NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent}})
-	// Two-way from the start (see TestLabMediaRemappedMidCall).
-	dropUnsolicitedFromWAN(t, r1)
-	phone := r1.LANHost("phone", "192.168.1.10")
-	srv := natlab.StartCoturn(t, lab.PublicHost("stun", "198.51.100.10", "198.51.100.11"))
-	account := fmt.Sprintf("<sip:100@192.168.1.10>;regint=0;medianat=stun;stunserver=stun:%s", srv.Primary)
-
+	lab := newSTUNCall(t)
+	r1, callee, phone := lab.r1, lab.callee, lab.phone
 	pcap := filepath.Join(t.TempDir(), "call.pcap")
 	dump := phone.StartTcpdump(t, pcap, "udp")
-	calleeDir := baresipConfig(t, "203.0.113.10:5060", "<sip:200@203.0.113.10>;regint=0;answermode=auto", false)
-	answering := callee.Start(t, "baresip", "-f", calleeDir, "-t", "20")
-	time.Sleep(500 * time.Millisecond)
 	// -t counts from the start: about 1 s to the answer, 4 s of media,
 	// the 3 s outage, then about 4 s more before the caller hangs up.
-	callerDir := baresipConfig(t, "192.168.1.10:5060", account, true)
-	calling := phone.Start(t, "baresip", "-f", callerDir, "-t", "12", "-e", "/dial sip:200@203.0.113.10")
-	calling.WaitLog(t, 8*time.Second, "Call established")
-	established := time.Now()
+	calling, answering, established := lab.dial(t, 20, 12)
 	time.Sleep(4 * time.Second)
 
 	// The outage: a base chain of its own on the forward hook, ahead of
@@ -802,28 +806,9 @@ func TestLabMediaOutage(t *testing.T) {
 		t.Errorf("the sequence numbers skip %d packets across the gap, want at least 100", skipped)
 	}
 
-	res := analyzePath(t, pcap)
-	if len(res.Calls) != 1 {
-		t.Fatalf("%d calls", len(res.Calls))
-	}
-	c := res.Calls[0]
-	t.Logf("media outage: %s (%s): %s; findings %v", c.Verdict, c.CannotHear, c.Explain, findingIDs(c))
+	c, outage := labCallFinding(t, pcap, "media outage", IDMediaOutage, "callee's audio")
 	if c.Verdict != report.VerdictTwoWay {
 		t.Errorf("verdict %s (%q), want %s", c.Verdict, c.CannotHear, report.VerdictTwoWay)
-	}
-	var outage *report.Finding
-	for i := range c.Findings {
-		f := &c.Findings[i]
-		if f.ID == IDMediaOutage && strings.Contains(f.Title, "callee's audio") {
-			outage = f
-		}
-	}
-	if outage == nil {
-		t.Fatalf("no finding %s about the callee's audio; findings %v", IDMediaOutage, findingIDs(c))
-	}
-	t.Logf("%s (%s): %s", outage.ID, outage.Severity, outage.Title)
-	for _, e := range outage.Evidence {
-		t.Logf("  evidence: %s", e.Text)
 	}
 	if outage.Severity != report.SeverityWarning {
 		t.Errorf("severity %s, want %s", outage.Severity, report.SeverityWarning)
