@@ -261,34 +261,21 @@ type labSIPMessage struct {
 // independently of the analyzer under test.
 func labSIPMessages(t *testing.T, path string) []labSIPMessage {
 	t.Helper()
-	r := pcapReader(t, path)
 	var out []labSIPMessage
-	for {
-		data, ci, err := r.ReadPacketData()
-		if err != nil {
-			break
-		}
-		p := gopacket.NewPacket(data, r.LinkType(), gopacket.NoCopy)
-		ip, _ := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
-		udp, _ := p.Layer(layers.LayerTypeUDP).(*layers.UDP)
-		if ip == nil || udp == nil {
-			continue
-		}
-		lines := strings.Split(string(udp.Payload), "\r\n")
+	labUDP(t, path, func(at time.Time, src, dst netip.AddrPort, payload []byte) {
+		lines := strings.Split(string(payload), "\r\n")
 		first := strings.Fields(lines[0])
 		if len(first) < 3 {
-			continue
+			return
 		}
-		src, _ := netip.AddrFromSlice(ip.SrcIP.To4())
-		dst, _ := netip.AddrFromSlice(ip.DstIP.To4())
-		m := labSIPMessage{at: ci.Timestamp, src: netip.AddrPortFrom(src, uint16(udp.SrcPort)), dst: netip.AddrPortFrom(dst, uint16(udp.DstPort))}
+		m := labSIPMessage{at: at, src: src, dst: dst}
 		switch {
 		case first[0] == "SIP/2.0":
 			m.status, _ = strconv.Atoi(first[1])
 		case strings.HasPrefix(first[2], "SIP/2.0"):
 			m.method = first[0]
 		default:
-			continue
+			return
 		}
 		for _, l := range lines[1:] {
 			name, value, ok := strings.Cut(l, ":")
@@ -299,8 +286,30 @@ func labSIPMessages(t *testing.T, path string) []labSIPMessage {
 			}
 		}
 		out = append(out, m)
-	}
+	})
 	return out
+}
+
+// labUDP calls fn for every IPv4 UDP datagram in an Ethernet pcap, read
+// independently of the analyzer under test.
+func labUDP(t *testing.T, path string, fn func(at time.Time, src, dst netip.AddrPort, payload []byte)) {
+	t.Helper()
+	r := pcapReader(t, path)
+	for {
+		data, ci, err := r.ReadPacketData()
+		if err != nil {
+			return
+		}
+		p := gopacket.NewPacket(data, r.LinkType(), gopacket.NoCopy)
+		ip, _ := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
+		udp, _ := p.Layer(layers.LayerTypeUDP).(*layers.UDP)
+		if ip == nil || udp == nil {
+			continue
+		}
+		src, _ := netip.AddrFromSlice(ip.SrcIP.To4())
+		dst, _ := netip.AddrFromSlice(ip.DstIP.To4())
+		fn(ci.Timestamp, netip.AddrPortFrom(src, uint16(udp.SrcPort)), netip.AddrPortFrom(dst, uint16(udp.DstPort)), udp.Payload)
+	}
 }
 
 // TestLabMediaRemappedMidCall: a NAT that loses its mapping mid-call and
@@ -417,42 +426,28 @@ type labPortSpan struct {
 func labRTPByPort(t *testing.T, path string, a, b netip.Addr) (from, to map[uint16]labPortSpan) {
 	t.Helper()
 	from, to = map[uint16]labPortSpan{}, map[uint16]labPortSpan{}
-	r := pcapReader(t, path)
-	for {
-		data, ci, err := r.ReadPacketData()
-		if err != nil {
-			break
+	labUDP(t, path, func(at time.Time, src, dst netip.AddrPort, pl []byte) {
+		if src.Port() == 5060 || dst.Port() == 5060 || len(pl) < 12 || pl[0]>>6 != 2 || (pl[1] >= 200 && pl[1] <= 204) {
+			return
 		}
-		p := gopacket.NewPacket(data, r.LinkType(), gopacket.NoCopy)
-		ip, _ := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
-		udp, _ := p.Layer(layers.LayerTypeUDP).(*layers.UDP)
-		if ip == nil || udp == nil || udp.SrcPort == 5060 || udp.DstPort == 5060 {
-			continue
-		}
-		pl := udp.Payload
-		if len(pl) < 12 || pl[0]>>6 != 2 || (pl[1] >= 200 && pl[1] <= 204) {
-			continue
-		}
-		src, _ := netip.AddrFromSlice(ip.SrcIP.To4())
-		dst, _ := netip.AddrFromSlice(ip.DstIP.To4())
 		var m map[uint16]labPortSpan
 		var port uint16
 		switch {
-		case src == a && dst == b:
-			m, port = from, uint16(udp.SrcPort)
-		case src == b && dst == a:
-			m, port = to, uint16(udp.DstPort)
+		case src.Addr() == a && dst.Addr() == b:
+			m, port = from, src.Port()
+		case src.Addr() == b && dst.Addr() == a:
+			m, port = to, dst.Port()
 		default:
-			continue
+			return
 		}
 		s := m[port]
 		if s.packets == 0 {
-			s.first = ci.Timestamp
+			s.first = at
 		}
 		s.packets++
-		s.last = ci.Timestamp
+		s.last = at
 		m[port] = s
-	}
+	})
 	return from, to
 }
 
@@ -460,24 +455,14 @@ func labRTPByPort(t *testing.T, path string, a, b netip.Addr) (from, to map[uint
 // sent from addr in an Ethernet pcap.
 func labCallerSDPAudio(t *testing.T, path string, addr netip.Addr) netip.AddrPort {
 	t.Helper()
-	r := pcapReader(t, path)
-	for {
-		data, _, err := r.ReadPacketData()
-		if err != nil {
-			break
-		}
-		p := gopacket.NewPacket(data, r.LinkType(), gopacket.NoCopy)
-		ip, _ := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
-		udp, _ := p.Layer(layers.LayerTypeUDP).(*layers.UDP)
-		if ip == nil || udp == nil || !strings.HasPrefix(string(udp.Payload), "INVITE ") {
-			continue
-		}
-		if src, _ := netip.AddrFromSlice(ip.SrcIP.To4()); src != addr {
-			continue
+	var audio netip.AddrPort
+	labUDP(t, path, func(_ time.Time, src, _ netip.AddrPort, payload []byte) {
+		if audio.IsValid() || src.Addr() != addr || !strings.HasPrefix(string(payload), "INVITE ") {
+			return
 		}
 		var host string
 		var port int
-		for _, l := range strings.Split(string(udp.Payload), "\r\n") {
+		for _, l := range strings.Split(string(payload), "\r\n") {
 			if c, ok := strings.CutPrefix(l, "c=IN IP4 "); ok {
 				host = strings.TrimSpace(c)
 			}
@@ -486,11 +471,13 @@ func labCallerSDPAudio(t *testing.T, path string, addr netip.Addr) netip.AddrPor
 			}
 		}
 		if a, err := netip.ParseAddr(host); err == nil && port > 0 {
-			return netip.AddrPortFrom(a, uint16(port))
+			audio = netip.AddrPortFrom(a, uint16(port))
 		}
+	})
+	if !audio.IsValid() {
+		t.Fatalf("no INVITE with an audio SDP from %s in %s", addr, path)
 	}
-	t.Fatalf("no INVITE with an audio SDP from %s in %s", addr, path)
-	return netip.AddrPort{}
+	return audio
 }
 
 // TestLabByeLostAtNAT: "the other side never hung up", with real phones.
@@ -873,22 +860,9 @@ func labRTCPFrom(t *testing.T, path string, src, dst netip.Addr) []time.Time {
 // Ethernet pcap, SIP (port 5060) left out.
 func labUDPPayloads(t *testing.T, path string, src, dst netip.Addr, fn func(at time.Time, payload []byte)) {
 	t.Helper()
-	r := pcapReader(t, path)
-	for {
-		data, ci, err := r.ReadPacketData()
-		if err != nil {
-			break
+	labUDP(t, path, func(at time.Time, s, d netip.AddrPort, payload []byte) {
+		if s.Addr() == src && d.Addr() == dst && s.Port() != 5060 && d.Port() != 5060 {
+			fn(at, payload)
 		}
-		p := gopacket.NewPacket(data, r.LinkType(), gopacket.NoCopy)
-		ip, _ := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
-		udp, _ := p.Layer(layers.LayerTypeUDP).(*layers.UDP)
-		if ip == nil || udp == nil || udp.SrcPort == 5060 || udp.DstPort == 5060 {
-			continue
-		}
-		s, _ := netip.AddrFromSlice(ip.SrcIP.To4())
-		d, _ := netip.AddrFromSlice(ip.DstIP.To4())
-		if s == src && d == dst {
-			fn(ci.Timestamp, udp.Payload)
-		}
-	}
+	})
 }
