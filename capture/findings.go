@@ -50,6 +50,9 @@ const (
 	// IDAnswerNotAcknowledged: a 2xx to an INVITE was resent and no ACK
 	// reached its sender, which ends the call after 32 s.
 	IDAnswerNotAcknowledged report.FindingID = "answer-never-acknowledged"
+	// IDMediaRemapped: a party behind NAT had its RTP move to another
+	// public port mid-call without any SDP saying so (rebind.go).
+	IDMediaRemapped report.FindingID = "media-remapped-mid-call"
 	// IDRegisterContactNotFixed: a registrar stored the private Contact of
 	// a phone it saw behind NAT.
 	IDRegisterContactNotFixed report.FindingID = "register-contact-not-fixed"
@@ -78,6 +81,10 @@ const (
 		"Asterisk PJSIP rewrite_contact=yes and force_rport=yes, chan_sip nat=force_rport,comedia), or let the phone write its public address " +
 		"(STUN, SIP outbound); a server behind NAT needs its external address set (Asterisk external_signaling_address, Kamailio advertise). " +
 		"A router's SIP ALG that rewrites half a message does the same harm: disable it. Otherwise follow the ACK: a firewall or NAT on its path drops it."
+	remedyRemapped = "The NAT gave the phone's media a new mapping mid-call: let the far end follow where media really comes from " +
+		"(symmetric RTP / latching, RFC 4961: Asterisk rtp_symmetric=yes, rtpengine, an SBC), keep the mapping alive " +
+		"(media keep-alives or comfort noise instead of silence suppression, NAT UDP timeouts of minutes, not seconds), " +
+		"and find what resets the router's connection table (a WAN reconnect, a firewall reload, a full table)."
 	remedyUnanswered = "Nothing answered this request: check that the destination is up and reachable on its SIP port (firewall, port forwarding for UDP 5060 " +
 		"on its router) and that it is the address the phone really registered from."
 	remedyIgnored = "The request went over a transport that delivers it or fails the connection (TCP, TLS, WebSocket, SCTP), or its destination " +

@@ -29,15 +29,6 @@ const (
 	rebindStale   = time.Second
 )
 
-// IDMediaRemapped: a party behind NAT had its RTP move to another public
-// port mid-call without any SDP saying so.
-const IDMediaRemapped report.FindingID = "media-remapped-mid-call"
-
-const remedyRemapped = "The NAT gave the phone's media a new mapping mid-call: let the far end follow where media really comes from " +
-	"(symmetric RTP / latching, RFC 4961: Asterisk rtp_symmetric=yes, rtpengine, an SBC), keep the mapping alive " +
-	"(media keep-alives or comfort noise instead of silence suppression, NAT UDP timeouts of minutes, not seconds), " +
-	"and find what resets the router's connection table (a WAN reconnect, a firewall reload, a full table)."
-
 // mediaMove is a party's RTP moving from one source port to another.
 type mediaMove struct {
 	party    int
