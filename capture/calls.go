@@ -62,6 +62,8 @@ type sipCall struct {
 	FailedAt  time.Time
 	Cancelled bool
 	ByeSeen   bool
+	// byeNs is when each party sent its first BYE (0: none): who hung up.
+	byeNs     [2]int64
 	Transport string
 	Offer     *sdpEvent // the initial INVITE's offer, shared by all forks
 	Dialogs   []*dialog
@@ -530,6 +532,9 @@ func (t *callTable) request(c *sipCall, m *sipInfo, at time.Time, from int, tag 
 			t.onEnd(CallEnd{CallID: c.CallID, From: partyLabel(c.Caller), To: partyLabel(c.Callee), Status: c.Status, At: at})
 		}
 		c.ByeSeen = true
+		if c.byeNs[from] == 0 {
+			c.byeNs[from] = at.UnixNano()
+		}
 		if c.End.IsZero() {
 			c.End = at
 		}

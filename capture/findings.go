@@ -53,6 +53,9 @@ const (
 	// IDMediaRemapped: a party behind NAT had its RTP move to another
 	// public port mid-call without any SDP saying so (rebind.go).
 	IDMediaRemapped report.FindingID = "media-remapped-mid-call"
+	// IDMediaStopped: a direction's RTP stopped for good mid-call while
+	// the other's went on, with no SDP or BYE explaining it (stopped.go).
+	IDMediaStopped report.FindingID = "media-stopped-mid-call"
 	// IDRegisterContactNotFixed: a registrar stored the private Contact of
 	// a phone it saw behind NAT.
 	IDRegisterContactNotFixed report.FindingID = "register-contact-not-fixed"
@@ -85,6 +88,13 @@ const (
 		"(symmetric RTP / latching, RFC 4961: Asterisk rtp_symmetric=yes, rtpengine, an SBC), keep the mapping alive " +
 		"(media keep-alives or comfort noise instead of silence suppression, NAT UDP timeouts of minutes, not seconds), " +
 		"and find what resets the router's connection table (a WAN reconnect, a firewall reload, a full table)."
+	remedyStopped = "Find where the stream ends: capture at the sending phone and on its router's WAN side. If the phone goes on sending, " +
+		"something on the way began dropping the stream mid-call: a NAT or firewall whose UDP mapping timed out or was reset (a WAN " +
+		"reconnect, a firewall reload, a full connection table), or a SIP ALG; give UDP mappings minutes, turn the SIP ALG off, or " +
+		"anchor the media on a relay that latches to where it comes from (natdoc serve, rtpengine, an SBC). If the phone stopped " +
+		"sending, look at the phone: mute, a hold or transfer it did not signal, its firmware."
+	remedyStoppedSender = "The phone stopped sending in mid-call, with no re-INVITE or BYE saying so: look at the phone (mute, a hold or " +
+		"transfer it did not signal, its firmware or audio device), not at the network."
 	remedyUnanswered = "Nothing answered this request: check that the destination is up and reachable on its SIP port (firewall, port forwarding for UDP 5060 " +
 		"on its router) and that it is the address the phone really registered from."
 	remedyIgnored = "The request went over a transport that delivers it or fails the connection (TCP, TLS, WebSocket, SCTP), or its destination " +

@@ -184,13 +184,15 @@ func TestGeneratedScenarios(t *testing.T) {
 		}
 	}
 	// Findings that must not fire on calls that merely look alike: a 2xx
-	// acknowledged, a move a re-INVITE announced, a NAT that kept its port.
+	// acknowledged, a move a re-INVITE announced, a NAT that kept its port,
+	// a stream a hold stopped, a BYE the far end never answered.
 	kinds := map[string]pcapgen.Kind{}
 	for _, tr := range truths {
 		kinds[tr.CallID] = tr.Kind
 	}
 	only := map[report.FindingID][]pcapgen.Kind{capture.IDAnswerNotAcknowledged: {pcapgen.AckLost}, capture.IDMediaRemapped: {pcapgen.NATRemapped},
-		capture.IDMediaOutage: {pcapgen.MediaOutage}, capture.IDRequestUnanswered: {pcapgen.ByeLost, pcapgen.Unanswered}}
+		capture.IDMediaOutage: {pcapgen.MediaOutage}, capture.IDRequestUnanswered: {pcapgen.ByeLost, pcapgen.Unanswered},
+		capture.IDMediaStopped: {pcapgen.MediaStopped}}
 	for _, c := range res.Calls {
 		for _, f := range c.Findings {
 			if want, ok := only[f.ID]; ok && !slices.Contains(want, kinds[c.CallID]) {

@@ -39,8 +39,13 @@ type flowQuality struct {
 	// outage is the longest gap across which the sequence numbers jumped
 	// (noteGap): packets sent and lost before the capture point.
 	outage outageMark
-	prevPT uint8
-	prevTS uint32
+	// vad counts the packets that show the sender suppresses silence (a
+	// talk spurt's first, by its marker bit, after the stream's: RFC 3551
+	// §4.1; comfort noise: RFC 3389), pauses the gaps of minOutage or more
+	// that skipped no sequence number.
+	vad, pauses uint32
+	prevPT      uint8
+	prevTS      uint32
 
 	// eventPT is 1 + the telephone-event payload type (RFC 4733) of the
 	// stream's SDP, 0 when it has none: its timestamps stand still during
@@ -170,6 +175,9 @@ const (
 func (q *flowQuality) noteGap(prevSeq, seq uint16, prevNs, at int64, prevFrame, frame uint64) {
 	missing := seq - prevSeq - 1
 	gap := at - prevNs
+	if missing == 0 {
+		q.pauses++
+	}
 	if missing == 0 || missing >= 0x8000 || gap <= q.outage.toNs-q.outage.fromNs ||
 		2*int64(missing)*int64(maxOutagePtime) < gap || int64(missing)*int64(minOutagePtime) > 2*gap {
 		return
@@ -196,6 +204,9 @@ func (q *flowQuality) sample(f *rtpFlow, h rtpFields, at, prevNs int64) {
 	prevPT, prevTS := q.prevPT, q.prevTS
 	q.prevPT, q.prevTS = h.PT, h.Timestamp
 	if f.Packets == 1 || h.marker() || isComfortNoise(h.PT) || isComfortNoise(prevPT) || int32(h.Timestamp-prevTS) < 0 {
+		if f.Packets > 1 && (h.marker() && !q.isEvent(h.PT) || isComfortNoise(h.PT)) {
+			q.vad++
+		}
 		return
 	}
 	q.maxDelta = max(q.maxDelta, at-prevNs)
@@ -298,6 +309,7 @@ func (f *rtpFlow) qualityReport() *report.StreamQuality {
 	r.Level = q.level.report()
 	r.SRTP = f.srtp.report()
 	r.Outage = q.outageReport()
+	r.SilenceSuppression = q.vad > 0 || q.pauses > 0
 	return r
 }
 

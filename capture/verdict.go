@@ -510,6 +510,60 @@ func RemapProblem(keptOldFor time.Duration, followed bool) (oneWay bool, sev rep
 	return false, report.SeverityWarning
 }
 
+// StopFacts are what a capture shows of one direction of an answered,
+// two-way call whose RTP stopped for good while the other direction's went
+// on, no SDP and no BYE of its sender explaining it (stopped.go).
+type StopFacts struct {
+	// SilentFor is how long the other direction's RTP went on after this
+	// one's last packet, up to the call's end.
+	SilentFor time.Duration
+	// SentOn: the sender's own RTCP counts at least a second of packets
+	// more than its sequence numbers reached at the capture point: it went
+	// on sending, and they were lost before the capture point.
+	SentOn bool
+	// SenderSide: the capture sees the stream leave the sender's private
+	// address, so only its LAN lies between the phone and the capture
+	// point: the phone stopped sending.
+	SenderSide bool
+	// SuppressesSilence: the stream showed silence suppression before it
+	// stopped (talk spurts, comfort noise, pauses): its silence sends
+	// nothing, so a stop may be the user listening.
+	SuppressesSilence bool
+}
+
+// A stream that stops stopOneWayAfter or more before the other direction
+// does is not the race of a hang-up (the BYE crosses the last packets in
+// well under a second); one that suppresses silence must stop for
+// stopSilenceAfter, longer than a listener stays quiet, to be reported.
+const (
+	stopOneWayAfter  = 5 * time.Second
+	stopSilenceAfter = 15 * time.Second
+)
+
+// StopProblem grades a direction's RTP stopping mid-call (ok false: not
+// reported). Its listener heard nothing from then on. The call is one-way
+// (an error) when the sender's RTCP shows it went on sending, or when
+// nothing suggests it stopped on purpose: the stream never suppressed
+// silence and the capture is not on the sender's side of the network. A
+// phone seen stopping (SenderSide) is a warning with the call two-way, as
+// audio-barely-sent is: the path was open, the phone stopped sending. A
+// stream that suppressed silence is a warning after stopSilenceAfter.
+func StopProblem(f StopFacts) (oneWay bool, sev report.Severity, ok bool) {
+	switch {
+	case f.SilentFor < stopOneWayAfter:
+		return false, "", false
+	case f.SentOn:
+		return true, report.SeverityError, true
+	case f.SenderSide:
+		return false, report.SeverityWarning, true
+	case f.SuppressesSilence && f.SilentFor < stopSilenceAfter:
+		return false, "", false
+	case f.SuppressesSilence:
+		return false, report.SeverityWarning, true
+	}
+	return true, report.SeverityError, true
+}
+
 // JudgeCall combines stream verdicts (audio streams when there are any)
 // into the call's. A call that was not answered, or answered without any
 // SDP seen, is judged from the call facts alone.

@@ -35,6 +35,11 @@ type StreamQuality struct {
 	// Outage is the longest time the stream stopped arriving while its
 	// sender went on sending (the sequence numbers jumped across it).
 	Outage *RTPOutage `json:"outage,omitempty"`
+	// SilenceSuppression: the sender sends nothing while its user is
+	// silent (VAD): talk spurts after the first began with the marker bit,
+	// it sent comfort noise, or it paused for seconds with no sequence
+	// number missing. Its stream stopping says less than another's.
+	SilenceSuppression bool `json:"silence_suppression,omitempty"`
 }
 
 // RTPOutage is a stretch of a stream during which every packet sent was

@@ -118,13 +118,20 @@ func newCallGen(i int, c Call, sc *scene) *callGen {
 	return g
 }
 
+// mediaStoppedAt is how far into the media MediaStopped's caller's RTP
+// stops.
+const mediaStoppedAt = 3 * time.Second
+
 // packets per direction for a media duration at 20 ms.
 func packetsFor(d time.Duration) int { return int(d / (20 * time.Millisecond)) }
 
 func (g *callGen) build() {
 	t := g.t0
-	if g.c.Kind == ByeLost {
+	switch g.c.Kind {
+	case ByeLost:
 		g.c.Media = 40 * time.Second // long enough for the caller's NAT to forget its SIP
+	case MediaStopped:
+		g.c.Media = max(g.c.Media, mediaStoppedAt+7*time.Second) // the callee hears nothing for 7 s or more
 	}
 	truth := Truth{CallID: g.callID, Kind: g.c.Kind, Transport: g.transport()}
 	offerDir, answerDir := "sendrecv", "sendrecv"
@@ -319,6 +326,16 @@ func (g *callGen) midCall(mediaAt time.Time, answer string, truth *Truth) bool {
 		truth.Packets = [2]uint64{uint64(n), uint64(n - lost)}
 		truth.Lost = [2]int64{0, int64(lost)}
 		truth.Finding = capture.IDMediaOutage
+	case MediaStopped:
+		// The caller's RTP is lost from mediaStoppedAt to the end; its
+		// RTCP, on the port above, still gets through.
+		stopped := packetsFor(mediaStoppedAt)
+		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, n, 0, 0)
+		g.lastStream.dropFrom, g.lastStream.dropTo = stopped, n
+		g.stream(g.b.rtpSrc, g.a.sdp, mediaAt, n, 0, 0)
+		truth.Packets = [2]uint64{uint64(stopped), uint64(n)}
+		truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "callee", capture.IDMediaStopped
+		return true
 	case NATRemapped:
 		// A second in, the caller's NAT maps its RTP to another port; no
 		// SDP says so, and the callee goes on sending to the old one: the
@@ -663,7 +680,7 @@ func AllKinds() []Call {
 	kinds := []Kind{Normal, LeakCaller, LeakCallee, NoWay, Hold, Inactive, ReinviteMove, EarlyMedia,
 		Forked, TCP, WebSocket, Fragmented, VLAN, IPv6, LossJitter, LANOneWay, Rejected, Cancelled, SIPALG,
 		Unanswered, ToPrivateContact, NeverRang, TimedOut, Proxy, ProxyLeakCallee, B2BUA, SBCOutsideUnseen, Announcement, Fax, FaxOneWay, BadHeader, NATPortChanged, ALGPortChanged,
-		Muted, LateOffer, LateOfferLeak, AckLost, NATRemapped, MediaOutage, ByeLost}
+		Muted, LateOffer, LateOfferLeak, AckLost, NATRemapped, MediaOutage, ByeLost, MediaStopped}
 	calls := make([]Call, len(kinds))
 	for i, k := range kinds {
 		calls[i] = Call{Kind: k, Start: time.Duration(i) * 500 * time.Millisecond, Media: 4 * time.Second}

@@ -80,6 +80,10 @@ const (
 	// MediaOutage: the callee's RTP is lost for 2.4 s mid-call, then
 	// arrives again: two-way, media-outage.
 	MediaOutage Kind = "media-outage"
+	// MediaStopped: 3 s into a 10 s call the caller's RTP stops for good
+	// (its RTCP goes on), the callee's goes on until the caller hangs up:
+	// one-way from then (the callee cannot hear), media-stopped-mid-call.
+	MediaStopped Kind = "media-stopped"
 	// ByeLost: after 40 s of two-way media in which the caller behind NAT
 	// sent no SIP, the callee hangs up; its BYE to the caller's NAT is
 	// resent for 32 s and never answered: two-way, request-unanswered.

@@ -1,0 +1,142 @@
+package capture
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/natdoc/natdoc/report"
+)
+
+func TestStopProblem(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		f      StopFacts
+		oneWay bool
+		sev    report.Severity
+		ok     bool
+	}{
+		{"the race of a hang-up", StopFacts{SilentFor: 800 * time.Millisecond}, false, "", false},
+		{"just under the threshold", StopFacts{SilentFor: stopOneWayAfter - time.Millisecond}, false, "", false},
+		{"stopped, nothing says why", StopFacts{SilentFor: stopOneWayAfter}, true, report.SeverityError, true},
+		{"the sender's RTCP counts it sending on", StopFacts{SilentFor: 10 * time.Second, SentOn: true, SuppressesSilence: true}, true, report.SeverityError, true},
+		{"seen leaving the phone", StopFacts{SilentFor: 30 * time.Second, SenderSide: true}, false, report.SeverityWarning, true},
+		{"silence suppression, a short stop", StopFacts{SilentFor: 10 * time.Second, SuppressesSilence: true}, false, "", false},
+		{"silence suppression, a long stop", StopFacts{SilentFor: stopSilenceAfter, SuppressesSilence: true}, false, report.SeverityWarning, true},
+	} {
+		oneWay, sev, ok := StopProblem(tc.f)
+		if oneWay != tc.oneWay || sev != tc.sev || ok != tc.ok {
+			t.Errorf("%s: StopProblem(%+v) = %v, %q, %v; want %v, %q, %v", tc.name, tc.f, oneWay, sev, ok, tc.oneWay, tc.sev, tc.ok)
+		}
+	}
+}
+
+// stopCall is a two-way call answered at t0 whose caller's RTP (250
+// packets) stopped 5 s in while the callee's went on until 20 s, when the
+// callee hung up.
+func stopCall(t0 time.Time) (report.Call, *callBuild) {
+	q := func(expected uint64) *report.StreamQuality {
+		return &report.StreamQuality{Codec: "PCMU/8000", Expected: expected}
+	}
+	c := report.Call{CallID: "cid", Verdict: report.VerdictTwoWay, Answer: t0, End: t0.Add(20 * time.Second),
+		Streams: []report.MediaStream{{Media: "audio", Verdict: report.VerdictTwoWay, Flows: []report.RTPFlow{
+			{Direction: "caller->callee", Src: "203.0.113.1:10000", Dst: "198.51.100.20:30000", Packets: 250,
+				First: t0.Add(50 * time.Millisecond), Last: t0.Add(5 * time.Second), FirstFrame: 7, LastFrame: 504, Quality: q(250)},
+			{Direction: "caller->callee", Src: "203.0.113.1:10001", Dst: "198.51.100.20:30001", Packets: 3, RTCP: true,
+				First: t0.Add(50 * time.Millisecond), Last: t0.Add(19 * time.Second)},
+			{Direction: "callee->caller", Src: "198.51.100.20:30000", Dst: "203.0.113.1:10000", Packets: 1000,
+				First: t0.Add(40 * time.Millisecond), Last: t0.Add(20*time.Second + 100*time.Millisecond), FirstFrame: 6, LastFrame: 1262, Quality: q(1000)},
+		}}}}
+	call := &sipCall{}
+	call.byeNs[callee] = c.End.UnixNano()
+	offer := sdpEvent{Party: caller, Time: t0.Add(-3 * time.Second)}
+	answer := sdpEvent{Party: callee, Time: t0}
+	return c, &callBuild{call: call, events: []sdpEvent{offer, answer}}
+}
+
+func TestStoppedFindings(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name   string
+		change func(c *report.Call, cb *callBuild)
+		sev    report.Severity // "" for no finding
+		oneWay bool
+		title  string // a part of the title
+	}{
+		{"stopped for good", nil, report.SeverityError, true, "the callee heard nothing from then on"},
+		{"the callee hung up 3 s after it", func(c *report.Call, cb *callBuild) {
+			c.End = t0.Add(8 * time.Second)
+			cb.call.byeNs[callee] = c.End.UnixNano()
+		}, "", false, ""},
+		{"measured to the far end's last packet", func(c *report.Call, _ *callBuild) {
+			c.End = time.Time{}
+			c.Streams[0].Flows[2].Last = t0.Add(9 * time.Second)
+		}, "", false, ""},
+		{"a re-INVITE put the call on hold", func(_ *report.Call, cb *callBuild) {
+			cb.events = append(cb.events, sdpEvent{Party: callee, Time: t0.Add(4 * time.Second)})
+		}, "", false, ""},
+		{"an early re-INVITE explains nothing", func(_ *report.Call, cb *callBuild) {
+			cb.events = append(cb.events, sdpEvent{Party: callee, Time: t0.Add(2 * time.Second)})
+		}, report.SeverityError, true, "heard nothing"},
+		{"the caller hung up; its BYE was lost", func(_ *report.Call, cb *callBuild) {
+			cb.call.byeNs[caller] = t0.Add(5*time.Second + 300*time.Millisecond).UnixNano()
+		}, "", false, ""},
+		{"a second of packets is barely-sent's", func(c *report.Call, _ *callBuild) {
+			c.Streams[0].Flows[0].Packets = barelySentPackets
+		}, "", false, ""},
+		{"a call judged one-way already", func(c *report.Call, _ *callBuild) {
+			c.Verdict = report.VerdictOneWay
+		}, "", false, ""},
+		{"video is not judged", func(c *report.Call, _ *callBuild) {
+			c.Streams[0].Media = "video"
+		}, "", false, ""},
+		{"silence suppression, 15 s", func(c *report.Call, _ *callBuild) {
+			c.Streams[0].Flows[0].Quality.SilenceSuppression = true
+		}, report.SeverityWarning, false, "may be its user listening"},
+		{"silence suppression, 10 s", func(c *report.Call, cb *callBuild) {
+			c.Streams[0].Flows[0].Quality.SilenceSuppression = true
+			c.End = t0.Add(15 * time.Second)
+			cb.call.byeNs[callee] = c.End.UnixNano()
+		}, "", false, ""},
+		{"seen leaving the phone", func(c *report.Call, _ *callBuild) {
+			c.Streams[0].Flows[0].Src = "192.168.1.10:10000"
+		}, report.SeverityWarning, false, "the phone stopped, not the network"},
+		{"its RTCP counts it sending on", func(c *report.Call, _ *callBuild) {
+			c.Streams[0].Flows[0].Reports = &report.RTCPView{SenderReports: 3, SenderPackets: 950}
+		}, report.SeverityError, true, "the packets it went on sending, lost on the way"},
+		{"its RTCP counts no more than arrived", func(c *report.Call, _ *callBuild) {
+			c.Streams[0].Flows[0].Reports = &report.RTCPView{SenderReports: 1, SenderPackets: 250}
+		}, report.SeverityError, true, "did not come back"},
+		{"a stream whose start the capture lacks", func(c *report.Call, _ *callBuild) {
+			c.Streams[0].Flows[0].First = t0.Add(3 * time.Second)
+			c.Streams[0].Flows[0].Reports = &report.RTCPView{SenderReports: 3, SenderPackets: 950}
+		}, report.SeverityError, true, "did not come back"},
+	} {
+		c, cb := stopCall(t0)
+		if tc.change != nil {
+			tc.change(&c, cb)
+		}
+		before := c.Verdict
+		fs := stoppedFindings(&c, cb)
+		if tc.sev == "" {
+			if len(fs) != 0 || c.Verdict != before {
+				t.Errorf("%s: verdict %s, findings %+v; want none", tc.name, c.Verdict, fs)
+			}
+			continue
+		}
+		if len(fs) != 1 || fs[0].ID != IDMediaStopped || fs[0].Severity != tc.sev || !strings.Contains(fs[0].Title, tc.title) {
+			t.Errorf("%s: findings %+v; want one %s %s with %q", tc.name, fs, IDMediaStopped, tc.sev, tc.title)
+			continue
+		}
+		wantVerdict, wantDeaf := report.VerdictTwoWay, ""
+		if tc.oneWay {
+			wantVerdict, wantDeaf = report.VerdictOneWay, "callee"
+		}
+		if c.Verdict != wantVerdict || c.CannotHear != wantDeaf || c.Streams[0].Verdict != wantVerdict {
+			t.Errorf("%s: call %s (%q), stream %s; want %s (%q)", tc.name, c.Verdict, c.CannotHear, c.Streams[0].Verdict, wantVerdict, wantDeaf)
+		}
+		if f := fs[0]; len(f.Evidence) < 2 || f.Evidence[0].FrameRanges[0].Last != 504 || f.Remedy == "" {
+			t.Errorf("%s: evidence %+v, remedy %q", tc.name, f.Evidence, f.Remedy)
+		}
+	}
+}
