@@ -728,24 +728,11 @@ func TestLabMediaOutage(t *testing.T) {
 	calling, answering, established := lab.dial(t, 20, 12)
 	time.Sleep(4 * time.Second)
 
-	// The outage: a base chain of its own on the forward hook, ahead of
-	// natlab's filter_forward (priority filter - 1), drops the callee's
-	// RTP into the LAN; deleting the chain ends it, with no rule handle
-	// to track. At the forward hook the reply is already translated back,
-	// so the destination port is the phone's own: baresip takes an even
-	// RTP port from its rtp_ports 10000-10010 and, without rtcp-mux, RTCP
-	// on the odd port above. Only the even ports are dropped: the
-	// callee's RTCP and its SIP (5060) go on, so the call itself stays up
-	// and only the audio stream vanishes, as when a stream's path fails.
-	// The conntrack entry is refreshed before the forward hook (and by the
-	// caller's RTP out), so the mapping outlives the outage.
-	r1.Nft(t, "add chain ip natlab outage { type filter hook forward priority filter - 1; policy accept; }\n"+
-		fmt.Sprintf("add rule ip natlab outage iifname \"wan0\" ip saddr %s ip daddr %s udp dport 10000-10010 udp dport & 1 == 0 drop",
-			callee.Addr(), r1.LANPrefix()))
+	restore := dropRTPInto(t, r1, callee.Addr())
 	dropFrom := time.Now()
 	t.Logf("r1 drops the callee's RTP %.1f s after the answer", dropFrom.Sub(established).Seconds())
 	time.Sleep(3 * time.Second)
-	r1.Nft(t, "flush chain ip natlab outage\ndelete chain ip natlab outage")
+	restore()
 	t.Logf("r1 lets it through again after %.1f s", time.Since(dropFrom).Seconds())
 
 	endLabCall(t, calling, 20*time.Second, answering, dump)
@@ -817,6 +804,83 @@ func TestLabMediaOutage(t *testing.T) {
 		t.Errorf("%s for the callee's audio, whose only loss is the outage", IDPoorAudioQuality)
 	case poor:
 		t.Logf("the callee's RTP also lost %d packets outside the outage, which may explain %s", otherSkipped, IDPoorAudioQuality)
+	}
+	recordLabFile(t, pcap, file)
+}
+
+// dropRTPInto makes r1 drop the RTP from src into its LAN until the
+// function it returns is called. A base chain of its own on the forward
+// hook, ahead of natlab's filter_forward (priority filter - 1), drops it;
+// deleting the chain ends it, with no rule handle to track. At the forward
+// hook the reply is already translated back, so the destination port is
+// the phone's own: baresip takes an even RTP port from its rtp_ports
+// 10000-10010 and, without rtcp-mux, RTCP on the odd port above. Only the
+// even ports are dropped: src's RTCP and its SIP (5060) go on, so the call
+// itself stays up and only the audio stream vanishes, as when a stream's
+// path fails. The conntrack entry is refreshed before the forward hook
+// (and by the phone's RTP out), so the mapping outlives the drop.
+func dropRTPInto(t *testing.T, r1 *natlab.Router, src netip.Addr) (restore func()) {
+	t.Helper()
+	r1.Nft(t, "add chain ip natlab rtpdrop { type filter hook forward priority filter - 1; policy accept; }\n"+
+		fmt.Sprintf("add rule ip natlab rtpdrop iifname \"wan0\" ip saddr %s ip daddr %s udp dport 10000-10010 udp dport & 1 == 0 drop",
+			src, r1.LANPrefix()))
+	return func() { r1.Nft(t, "flush chain ip natlab rtpdrop\ndelete chain ip natlab rtpdrop") }
+}
+
+// TestLabMediaStoppedMidCall: a stream that a router begins dropping for
+// good mid-call, with real phones: the "audio went dead" complaint. The
+// lab of TestLabMediaOutage; about 4 s into the media r1 starts dropping
+// the callee's RTP on its way to the phone (its RTCP and SIP get through)
+// and does not stop; the caller hangs up about 10 s later. Captured at the
+// phone: the callee's RTP stops arriving while the phone's own goes on,
+// and the callee's RTCP goes on counting the packets it sends.
+func TestLabMediaStoppedMidCall(t *testing.T) {
+	natlab.Require(t)
+	const file = "natlab-media-stopped.pcap"
+	lab := newSTUNCall(t)
+	r1, callee, phone := lab.r1, lab.callee, lab.phone
+	pcap := filepath.Join(t.TempDir(), "call.pcap")
+	dump := phone.StartTcpdump(t, pcap, "udp")
+	// -t counts from the start: about 1 s to the answer, 4 s of media,
+	// then about 11 s with the callee's RTP dropped.
+	calling, answering, established := lab.dial(t, 24, 16)
+	time.Sleep(4 * time.Second)
+	dropRTPInto(t, r1, callee.Addr())
+	t.Logf("r1 drops the callee's RTP from %.1f s after the answer on", time.Since(established).Seconds())
+	endLabCall(t, calling, 24*time.Second, answering, dump)
+	keepLabFile(t, pcap, file)
+
+	// The packets themselves, read without the analyzer.
+	heard := labRTPPackets(t, pcap, callee.Addr(), phone.Addr())
+	sent := labRTPPackets(t, pcap, phone.Addr(), callee.Addr())
+	if len(heard) < 100 || len(sent) < 100 {
+		t.Fatalf("RTP: %d packets from the callee reached the phone, the phone sent %d; want hundreds each", len(heard), len(sent))
+	}
+	stop, last := heard[len(heard)-1].at, sent[len(sent)-1].at
+	var rtcpAfter int
+	for _, at := range labRTCPFrom(t, pcap, callee.Addr(), phone.Addr()) {
+		if at.After(stop) {
+			rtcpAfter++
+		}
+	}
+	t.Logf("the callee's RTP reached the phone until %s (%d packets), the phone's went on until %s, %.1f s later; "+
+		"%d RTCP packets from the callee arrived after its RTP stopped", stop.Format("15:04:05.000"), len(heard),
+		last.Format("15:04:05.000"), last.Sub(stop).Seconds(), rtcpAfter)
+	if last.Sub(stop) < 8*time.Second {
+		t.Fatalf("the phone's RTP went on %s after the callee's stopped, want about 11 s", last.Sub(stop))
+	}
+
+	c, stopped := labCallFinding(t, pcap, "media stopped", IDMediaStopped, "callee's RTP")
+	if c.Verdict != report.VerdictOneWay || c.CannotHear != "caller" {
+		t.Errorf("verdict %s (%q), want %s (caller)", c.Verdict, c.CannotHear, report.VerdictOneWay)
+	}
+	if stopped.Severity != report.SeverityError {
+		t.Errorf("severity %s, want %s", stopped.Severity, report.SeverityError)
+	}
+	// The callee's RTCP reached the phone after its RTP stopped: its
+	// sender reports count the packets that were lost.
+	if rtcpAfter > 0 && !strings.Contains(stopped.Title, "lost on the way") {
+		t.Errorf("the callee's RTCP after the stop is not read as proof that it went on sending: %s", stopped.Title)
 	}
 	recordLabFile(t, pcap, file)
 }

@@ -241,6 +241,44 @@ func TestNATLabRecordings(t *testing.T) {
 	}
 }
 
+// TestNATLabMidCallRecordings judges the recordings of answered calls
+// that drop or go quiet (the mid-call lab tests, -record-lab): each keeps
+// the verdict and the finding its lab test proved from the packets.
+func TestNATLabMidCallRecordings(t *testing.T) {
+	for _, tc := range []struct {
+		file       string
+		verdict    report.Verdict
+		cannotHear string
+		finding    report.FindingID
+		severity   report.Severity
+	}{
+		{"natlab-unacknowledged-answer.pcap", report.VerdictOneWay, "callee", IDAnswerNotAcknowledged, report.SeverityError},
+		{"natlab-media-remapped.pcap", report.VerdictOneWay, "caller", IDMediaRemapped, report.SeverityError},
+		{"natlab-bye-lost.pcap", report.VerdictTwoWay, "", IDRequestUnanswered, report.SeverityError},
+		{"natlab-media-outage.pcap", report.VerdictTwoWay, "", IDMediaOutage, report.SeverityWarning},
+		{"natlab-media-stopped.pcap", report.VerdictOneWay, "caller", IDMediaStopped, report.SeverityError},
+	} {
+		res := analyzePath(t, filepath.Join("..", "testdata", tc.file))
+		if len(res.Calls) != 1 {
+			t.Errorf("%s: %d calls, want 1", tc.file, len(res.Calls))
+			continue
+		}
+		c := res.Calls[0]
+		if c.Verdict != tc.verdict || c.CannotHear != tc.cannotHear {
+			t.Errorf("%s: %s (%q), want %s (%q)", tc.file, c.Verdict, c.CannotHear, tc.verdict, tc.cannotHear)
+		}
+		var sev report.Severity
+		for _, f := range c.Findings {
+			if f.ID == tc.finding {
+				sev = f.Severity
+			}
+		}
+		if sev != tc.severity {
+			t.Errorf("%s: %s %q, want %q; findings %v", tc.file, tc.finding, sev, tc.severity, findingIDs(c))
+		}
+	}
+}
+
 // TestNATLabSIPALG: the Linux SIP ALG (nf_nat_sip) rewrites Via, Contact,
 // o= and c= of the phone's INVITE to the NAT's public address, consistently:
 // seen from outside, the call looks like one from a public phone and works.

@@ -159,8 +159,8 @@ func (s mediaStop) finding(c *report.Call, facts StopFacts, sev report.Severity)
 	f := report.Finding{ID: IDMediaStopped, Severity: sev, Subject: c.CallID, Remedy: remedyStopped}
 	switch {
 	case facts.SentOn:
-		f.Title = fmt.Sprintf("The %s's RTP stopped reaching the capture point %s into the call while the %s's went on for %s: "+
-			"the %s's own RTCP counts the packets it went on sending, lost on the way: the %s heard nothing from then on",
+		f.Title = fmt.Sprintf("The %s's RTP stopped reaching the capture point %s into the call while the %s's went on for %s, "+
+			"though the %s's own RTCP shows it went on sending: the packets were lost on the way, and the %s heard nothing from then on",
 			sender, s.into(c), listener, silent, sender, listener)
 	case facts.SenderSide:
 		f.Title = fmt.Sprintf("The %s's phone stopped sending RTP %s into the call while the %s's went on for %s: the %s heard nothing "+

@@ -103,7 +103,7 @@ func TestStoppedFindings(t *testing.T) {
 		}, report.SeverityWarning, false, "the phone stopped, not the network"},
 		{"its RTCP counts it sending on", func(c *report.Call, _ *callBuild) {
 			c.Streams[0].Flows[0].Reports = &report.RTCPView{SenderReports: 3, SenderPackets: 950}
-		}, report.SeverityError, true, "the packets it went on sending, lost on the way"},
+		}, report.SeverityError, true, "the packets were lost on the way"},
 		{"its RTCP counts no more than arrived", func(c *report.Call, _ *callBuild) {
 			c.Streams[0].Flows[0].Reports = &report.RTCPView{SenderReports: 1, SenderPackets: 250}
 		}, report.SeverityError, true, "did not come back"},
