@@ -93,8 +93,10 @@ const (
 		"reconnect, a firewall reload, a full connection table), or a SIP ALG; give UDP mappings minutes, turn the SIP ALG off, or " +
 		"anchor the media on a relay that latches to where it comes from (natdoc serve, rtpengine, an SBC). If the phone stopped " +
 		"sending, look at the phone: mute, a hold or transfer it did not signal, its firmware."
-	remedyStoppedSender = "The phone stopped sending in mid-call, with no re-INVITE or BYE saying so: look at the phone (mute, a hold or " +
-		"transfer it did not signal, its firmware or audio device), not at the network."
+	remedyStoppedSender = "The sender stopped sending in mid-call, with no re-INVITE or BYE saying so: look at the phone (mute, a hold or " +
+		"transfer it did not signal, its firmware or audio device) or the media server (one that sends nothing while it records or " +
+		"waits for digits leaves the caller in dead silence, and a NAT may drop the idle mapping: Asterisk transmit_silence=yes), " +
+		"not at the network."
 	remedyUnanswered = "Nothing answered this request: check that the destination is up and reachable on its SIP port (firewall, port forwarding for UDP 5060 " +
 		"on its router) and that it is the address the phone really registered from."
 	remedyIgnored = "The request went over a transport that delivers it or fails the connection (TCP, TLS, WebSocket, SCTP), or its destination " +

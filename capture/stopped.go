@@ -31,6 +31,8 @@ type mediaStop struct {
 	last, far *report.RTPFlow
 	sent      uint64
 	vad       bool
+	// rtcpLast is when the sender's RTCP was last seen.
+	rtcpLast time.Time
 	// silentFor is how long far went on after last, up to the call's end.
 	silentFor time.Duration
 }
@@ -50,7 +52,7 @@ func stoppedFindings(c *report.Call, cb *callBuild) []report.Finding {
 			if !ok || cb.stopExplained(p, stop.last.Last) {
 				continue
 			}
-			facts := StopFacts{SilentFor: stop.silentFor, SentOn: stop.sentOn(c.Answer),
+			facts := StopFacts{SilentFor: stop.silentFor, SentOn: stop.sentOn(c.Answer), SenderSaysStopped: stop.senderSaysStopped(),
 				SenderSide: stop.senderSide(), SuppressesSilence: stop.vad}
 			oneWay, sev, reported := StopProblem(facts)
 			if !reported {
@@ -78,7 +80,13 @@ func findStop(flows []report.RTPFlow, p int, end time.Time) (mediaStop, bool) {
 	stop := mediaStop{party: p}
 	for k := range flows {
 		f := &flows[k]
-		if f.RTCP || f.UDPTL {
+		switch {
+		case f.UDPTL:
+			continue
+		case f.RTCP:
+			if f.Direction == dir && f.Last.After(stop.rtcpLast) {
+				stop.rtcpLast = f.Last
+			}
 			continue
 		}
 		switch f.Direction {
@@ -135,6 +143,16 @@ func (s mediaStop) sentOn(answer time.Time) bool {
 	return uint64(f.Reports.SenderPackets) >= f.Quality.Expected+barelySentPackets
 }
 
+// senderSaysStopped says whether the sender's RTCP went on a second or
+// more after its RTP stopped while its sender reports counted no more than
+// the stream's sequence numbers reached at the capture point: a sender
+// that goes on sending counts on (sentOn), one that stopped does not.
+func (s mediaStop) senderSaysStopped() bool {
+	f := s.last
+	return f.Reports != nil && f.Reports.SenderReports > 0 && f.Quality != nil &&
+		s.rtcpLast.After(f.Last.Add(time.Second)) && uint64(f.Reports.SenderPackets) < f.Quality.Expected+barelySentPackets
+}
+
 // senderSide says whether the stream left a private address: the capture
 // is on the sender's side of any NAT.
 func (s mediaStop) senderSide() bool {
@@ -167,6 +185,11 @@ func (s mediaStop) finding(c *report.Call, facts StopFacts, sev report.Severity)
 			"from then on. The capture is on the %s's side of the network, so the phone stopped, not the network",
 			sender, s.into(c), listener, silent, listener, sender)
 		f.Remedy = remedyStoppedSender
+	case facts.SenderSaysStopped:
+		f.Title = fmt.Sprintf("The %s stopped sending RTP %s into the call while the %s's went on for %s: its own RTCP, which went on, "+
+			"counts no more packets sent. The %s heard nothing from then on, but the path was open: the %s's phone or server stopped sending",
+			sender, s.into(c), listener, silent, listener, sender)
+		f.Remedy = remedyStoppedSender
 	case facts.SuppressesSilence:
 		f.Title = fmt.Sprintf("The %s's RTP stopped %s into the call and did not come back while the %s's went on for %s. "+
 			"The %s's phone suppresses silence, so this may be its user listening; or the %s heard nothing from then on",
@@ -187,6 +210,10 @@ func (s mediaStop) finding(c *report.Call, facts StopFacts, sev report.Severity)
 	case facts.SentOn:
 		f.Evidence = append(f.Evidence, report.Evidence{Text: fmt.Sprintf("the %s's last RTCP sender report counts %d packets sent; "+
 			"its sequence numbers reached %d at the capture point", sender, last.Reports.SenderPackets, last.Quality.Expected)})
+	case facts.SenderSaysStopped:
+		f.Evidence = append(f.Evidence, report.Evidence{Text: fmt.Sprintf("the %s's RTCP went on until %s; its last sender report "+
+			"counts %d packets sent, and %d reached the capture point", sender, s.rtcpLast.Format("15:04:05.000"),
+			last.Reports.SenderPackets, last.Quality.Expected)})
 	case facts.SuppressesSilence:
 		f.Evidence = append(f.Evidence, report.Evidence{Text: fmt.Sprintf("before it stopped, the %s's RTP showed silence suppression "+
 			"(talk spurts marked as such, comfort noise, or pauses with no packet missing)", sender)})

@@ -21,6 +21,7 @@ func TestStopProblem(t *testing.T) {
 		{"stopped, nothing says why", StopFacts{SilentFor: stopOneWayAfter}, true, report.SeverityError, true},
 		{"the sender's RTCP counts it sending on", StopFacts{SilentFor: 10 * time.Second, SentOn: true, SuppressesSilence: true}, true, report.SeverityError, true},
 		{"seen leaving the phone", StopFacts{SilentFor: 30 * time.Second, SenderSide: true}, false, report.SeverityWarning, true},
+		{"its own RTCP says it stopped", StopFacts{SilentFor: 30 * time.Second, SenderSaysStopped: true}, false, report.SeverityWarning, true},
 		{"silence suppression, a short stop", StopFacts{SilentFor: 10 * time.Second, SuppressesSilence: true}, false, "", false},
 		{"silence suppression, a long stop", StopFacts{SilentFor: stopSilenceAfter, SuppressesSilence: true}, false, report.SeverityWarning, true},
 	} {
@@ -104,8 +105,12 @@ func TestStoppedFindings(t *testing.T) {
 		{"its RTCP counts it sending on", func(c *report.Call, _ *callBuild) {
 			c.Streams[0].Flows[0].Reports = &report.RTCPView{SenderReports: 3, SenderPackets: 950}
 		}, report.SeverityError, true, "the packets were lost on the way"},
-		{"its RTCP counts no more than arrived", func(c *report.Call, _ *callBuild) {
+		{"its RTCP went on, counting no more than arrived", func(c *report.Call, _ *callBuild) {
 			c.Streams[0].Flows[0].Reports = &report.RTCPView{SenderReports: 1, SenderPackets: 250}
+		}, report.SeverityWarning, false, "stopped sending"},
+		{"its RTCP stopped with its RTP", func(c *report.Call, _ *callBuild) {
+			c.Streams[0].Flows[0].Reports = &report.RTCPView{SenderReports: 1, SenderPackets: 250}
+			c.Streams[0].Flows[1].Last = t0.Add(5*time.Second + 500*time.Millisecond)
 		}, report.SeverityError, true, "did not come back"},
 		{"a stream whose start the capture lacks", func(c *report.Call, _ *callBuild) {
 			c.Streams[0].Flows[0].First = t0.Add(3 * time.Second)

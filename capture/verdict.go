@@ -521,6 +521,10 @@ type StopFacts struct {
 	// more than its sequence numbers reached at the capture point: it went
 	// on sending, and they were lost before the capture point.
 	SentOn bool
+	// SenderSaysStopped: the sender's RTCP went on after its RTP stopped,
+	// and its sender reports count no more packets than arrived: it
+	// stopped sending.
+	SenderSaysStopped bool
 	// SenderSide: the capture sees the stream leave the sender's private
 	// address, so only its LAN lies between the phone and the capture
 	// point: the phone stopped sending.
@@ -545,16 +549,17 @@ const (
 // (an error) when the sender's RTCP shows it went on sending, or when
 // nothing suggests it stopped on purpose: the stream never suppressed
 // silence and the capture is not on the sender's side of the network. A
-// phone seen stopping (SenderSide) is a warning with the call two-way, as
-// audio-barely-sent is: the path was open, the phone stopped sending. A
-// stream that suppressed silence is a warning after stopSilenceAfter.
+// sender seen stopping (SenderSide, or its own RTCP: SenderSaysStopped) is
+// a warning with the call two-way, as audio-barely-sent is: the path was
+// open, the phone or server stopped sending. A stream that suppressed
+// silence is a warning after stopSilenceAfter.
 func StopProblem(f StopFacts) (oneWay bool, sev report.Severity, ok bool) {
 	switch {
 	case f.SilentFor < stopOneWayAfter:
 		return false, "", false
 	case f.SentOn:
 		return true, report.SeverityError, true
-	case f.SenderSide:
+	case f.SenderSide || f.SenderSaysStopped:
 		return false, report.SeverityWarning, true
 	case f.SuppressesSilence && f.SilentFor < stopSilenceAfter:
 		return false, "", false

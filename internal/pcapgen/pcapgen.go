@@ -478,6 +478,10 @@ func (r *rtpSource) senderReport() []byte {
 	sr := make([]byte, 28, 52)
 	sr[0], sr[1], sr[2], sr[3] = 0x80, 200, 0, 6
 	binary.BigEndian.PutUint32(sr[4:8], r.ssrc)
+	// The sender's packet and octet counts: every packet it sent, those
+	// lost on the way included.
+	binary.BigEndian.PutUint32(sr[20:24], uint32(r.i+1))
+	binary.BigEndian.PutUint32(sr[24:28], uint32((r.i+1)*len(r.payload)))
 	if r.reports == nil {
 		return sr
 	}
