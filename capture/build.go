@@ -359,10 +359,10 @@ func (cb *callBuild) report(captureHasMedia bool, now time.Time) report.Call {
 		setup = &f
 	}
 	rc.Findings = callFindings(cb, streams, allFacts, v, sigs, setup)
-	addRTCPViews(cb, &rc)                                          // rtcp_report.go
-	rc.Findings = append(rc.Findings, qualityFindings(rc)...)      // quality_findings.go
-	rc.Findings = append(rc.Findings, remapFindings(&rc, cb)...)   // rebind.go
-	rc.Findings = append(rc.Findings, stoppedFindings(&rc, cb)...) // stopped.go
+	addRTCPViews(cb, &rc)                                                   // rtcp_report.go
+	rc.Findings = append(rc.Findings, qualityFindings(rc)...)               // quality_findings.go
+	rc.Findings = append(rc.Findings, remapFindings(&rc, cb)...)            // rebind.go
+	rc.Findings = append(rc.Findings, stoppedFindings(&rc, cb, streams)...) // stopped.go
 	return rc
 }
 

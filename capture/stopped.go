@@ -17,9 +17,8 @@ import (
 // a stream too, but an SDP says so; a hang-up does, but its BYE says so.
 
 // stopExplainedWithin: an SDP exchanged this soon before a stream's last
-// packet, or any time after it, may have stopped or moved the stream on
-// purpose (a hold, a move, T.38); a BYE its sender sent this soon after
-// it, or before, is the hang-up.
+// packet may have stopped or moved it (a hold, a move); a BYE its sender
+// sent this soon after it, or before, is the hang-up.
 const stopExplainedWithin = 2 * time.Second
 
 // mediaStop is a direction of a stream whose RTP stopped while the other
@@ -31,25 +30,32 @@ type mediaStop struct {
 	last, far *report.RTPFlow
 	sent      uint64
 	vad       bool
-	// rtcpLast is when the sender's RTCP was last seen.
-	rtcpLast time.Time
-	// silentFor is how long far went on after last, up to the call's end.
+	// rtcpLast is when the sender's RTCP was last seen; until when the
+	// far end's RTP went on, up to the call's end.
+	rtcpLast, until time.Time
+	// sdp is the last SDP from stopExplainedWithin before the stop on (a
+	// hold and resume, a move), nil when none came; from is when the
+	// listener's silence began: the stop, or that SDP when it came later
+	// and let the sender send again. silentFor runs from it to until.
+	sdp       *sdpEvent
+	from      time.Time
 	silentFor time.Duration
 }
 
 // stoppedFindings reports, for each direction of an audio stream of a
-// two-way call, RTP that stopped mid-call with nothing in the signalling
-// saying why (StopProblem), and makes the call one-way when its listener
-// heard nothing from then on.
-func stoppedFindings(c *report.Call, cb *callBuild) []report.Finding {
+// two-way call, RTP that stopped mid-call although the latest SDP let it
+// flow and its sender did not hang up (StopProblem), and makes the call
+// one-way when its listener heard nothing from then on. streams are the
+// dialog's negotiated streams, one per c.Streams entry.
+func stoppedFindings(c *report.Call, cb *callBuild, streams []*streamState) []report.Finding {
 	var fs []report.Finding
 	for i := range c.Streams {
-		if c.Verdict != report.VerdictTwoWay || c.Streams[i].Media != "audio" {
+		if c.Verdict != report.VerdictTwoWay || c.Streams[i].Media != "audio" || i >= len(streams) {
 			continue
 		}
 		for p := range 2 {
 			stop, ok := findStop(c.Streams[i].Flows, p, c.End)
-			if !ok || cb.stopExplained(p, stop.last.Last) {
+			if !ok || !stop.settle(cb, streams[i]) {
 				continue
 			}
 			facts := StopFacts{SilentFor: stop.silentFor, SentOn: stop.sentOn(c.Answer), SenderSaysStopped: stop.senderSaysStopped(),
@@ -62,8 +68,8 @@ func stoppedFindings(c *report.Call, cb *callBuild) []report.Finding {
 			if oneWay {
 				listener := partyNames[1-p]
 				c.Verdict, c.CannotHear = report.VerdictOneWay, listener
-				c.Explain = fmt.Sprintf("the %s heard nothing from %s into the call on: the %s's RTP stopped and did not come back",
-					listener, stop.into(c), partyNames[p])
+				c.Explain = fmt.Sprintf("the %s heard nothing from %s on: the %s's RTP stopped and did not come back",
+					listener, stop.silenceStart(c), partyNames[p])
 				c.Streams[i].Verdict = report.VerdictOneWay
 			}
 		}
@@ -71,10 +77,8 @@ func stoppedFindings(c *report.Call, cb *callBuild) []report.Finding {
 	return fs
 }
 
-// findStop finds whether party p's RTP in flows stopped well before the
-// other direction's: p sent more than a second of it, and the other
-// direction went on for a while after p's last packet (silentFor, up to
-// the call's end).
+// findStop finds whether party p's RTP in flows ended before the other
+// direction's, p having sent more than a second of it.
 func findStop(flows []report.RTPFlow, p int, end time.Time) (mediaStop, bool) {
 	dir, farDir := directionNames[p], directionNames[1-p]
 	stop := mediaStop{party: p}
@@ -105,29 +109,41 @@ func findStop(flows []report.RTPFlow, p int, end time.Time) (mediaStop, bool) {
 	if stop.last == nil || stop.far == nil || stop.sent <= barelySentPackets {
 		return mediaStop{}, false
 	}
-	until := stop.far.Last
-	if !end.IsZero() && end.Before(until) {
-		until = end
+	stop.until = stop.far.Last
+	if !end.IsZero() && end.Before(stop.until) {
+		stop.until = end
 	}
-	stop.silentFor = until.Sub(stop.last.Last)
-	return stop, stop.silentFor > 0
+	return stop, stop.until.After(stop.last.Last)
 }
 
 // directionNames are the report's names of the directions party p sends in.
 var directionNames = [2]string{"caller->callee", "callee->caller"}
 
-// stopExplained says whether the signalling explains party p's RTP
-// stopping at: an SDP of either party from stopExplainedWithin before it
-// on, or a BYE of p's by stopExplainedWithin after it.
-func (cb *callBuild) stopExplained(p int, at time.Time) bool {
-	from := at.Add(-stopExplainedWithin)
-	for _, ev := range cb.timeline() {
-		if !ev.Time.Before(from) {
-			return true
+// settle reads the signalling about the stop: false when it explains it
+// (the latest SDP does not let the sender send, or gave the m= line to
+// T.38; the sender hung up), else when the listener's silence began: at
+// the stop, or at an SDP after it that let the sender send again (a
+// resume after a hold that never resumed).
+func (s *mediaStop) settle(cb *callBuild, st *streamState) bool {
+	at := s.last.Last
+	if st.replaced || !st.sending[s.party] {
+		return false
+	}
+	if bye := cb.call.byeNs[s.party]; bye != 0 && bye <= at.Add(stopExplainedWithin).UnixNano() {
+		return false
+	}
+	s.from = at
+	events := cb.timeline()
+	for k := range events {
+		if ev := &events[k]; !ev.Time.Before(at.Add(-stopExplainedWithin)) {
+			s.sdp = ev
+			if ev.Time.After(s.from) {
+				s.from = ev.Time
+			}
 		}
 	}
-	bye := cb.call.byeNs[p]
-	return bye != 0 && bye <= at.Add(stopExplainedWithin).UnixNano()
+	s.silentFor = s.until.Sub(s.from)
+	return s.silentFor > 0
 }
 
 // sentOn says whether the sender's own RTCP counted at least a second of
@@ -160,6 +176,37 @@ func (s mediaStop) senderSide() bool {
 	return err == nil && IsPrivate(src.Addr())
 }
 
+// silenceStart says when the listener's silence began: how far into the
+// call, or at the SDP after the stop that let the sender send again.
+func (s mediaStop) silenceStart(c *report.Call) string {
+	if s.resumed() {
+		return "the " + sdpCarrier(s.sdp) + " at " + s.from.Format("15:04:05.000")
+	}
+	return s.into(c) + " into the call"
+}
+
+// notBack says the stream did not come back: after the SDP that let it
+// flow again, when one came after the stop.
+func (s mediaStop) notBack() string {
+	if s.resumed() {
+		return " and did not flow again after the " + sdpCarrier(s.sdp) + " at " + s.from.Format("15:04:05.000") + " let it"
+	}
+	return " and did not come back"
+}
+
+// resumed says whether an SDP after the stop let the sender send again.
+func (s mediaStop) resumed() bool {
+	return s.sdp != nil && s.from.Equal(s.sdp.Time) && s.from.After(s.last.Last)
+}
+
+// sdpCarrier names the message an SDP came in: "INVITE", "200 OK".
+func sdpCarrier(ev *sdpEvent) string {
+	if ev.Method == "" {
+		return "SDP"
+	}
+	return ev.Method
+}
+
 // into is how far into the call (from its answer) the stream stopped.
 func (s mediaStop) into(c *report.Call) string {
 	from := c.Answer
@@ -175,36 +222,41 @@ func (s mediaStop) finding(c *report.Call, facts StopFacts, sev report.Severity)
 	sender, listener := partyNames[s.party], partyNames[1-s.party]
 	silent := s.silentFor.Round(100 * time.Millisecond)
 	f := report.Finding{ID: IDMediaStopped, Severity: sev, Subject: c.CallID, Remedy: remedyStopped}
+	when, back := s.into(c)+" into the call", s.notBack()
 	switch {
 	case facts.SentOn:
-		f.Title = fmt.Sprintf("The %s's RTP stopped reaching the capture point %s into the call while the %s's went on for %s, "+
+		f.Title = fmt.Sprintf("The %s's RTP stopped reaching the capture point %s%s, while the %s's went on for %s, "+
 			"though the %s's own RTCP shows it went on sending: the packets were lost on the way, and the %s heard nothing from then on",
-			sender, s.into(c), listener, silent, sender, listener)
+			sender, when, back, listener, silent, sender, listener)
 	case facts.SenderSide:
-		f.Title = fmt.Sprintf("The %s's phone stopped sending RTP %s into the call while the %s's went on for %s: the %s heard nothing "+
+		f.Title = fmt.Sprintf("The %s's phone stopped sending RTP %s%s, while the %s's went on for %s: the %s heard nothing "+
 			"from then on. The capture is on the %s's side of the network, so the phone stopped, not the network",
-			sender, s.into(c), listener, silent, listener, sender)
+			sender, when, back, listener, silent, listener, sender)
 		f.Remedy = remedyStoppedSender
 	case facts.SenderSaysStopped:
-		f.Title = fmt.Sprintf("The %s stopped sending RTP %s into the call while the %s's went on for %s: its own RTCP, which went on, "+
+		f.Title = fmt.Sprintf("The %s stopped sending RTP %s%s, while the %s's went on for %s: its own RTCP, which went on, "+
 			"counts no more packets sent. The %s heard nothing from then on, but the path was open: the %s's phone or server stopped sending",
-			sender, s.into(c), listener, silent, listener, sender)
+			sender, when, back, listener, silent, listener, sender)
 		f.Remedy = remedyStoppedSender
 	case facts.SuppressesSilence:
-		f.Title = fmt.Sprintf("The %s's RTP stopped %s into the call and did not come back while the %s's went on for %s. "+
+		f.Title = fmt.Sprintf("The %s's RTP stopped %s%s, while the %s's went on for %s. "+
 			"The %s's phone suppresses silence, so this may be its user listening; or the %s heard nothing from then on",
-			sender, s.into(c), listener, silent, sender, listener)
+			sender, when, back, listener, silent, sender, listener)
 	default:
-		f.Title = fmt.Sprintf("The %s's RTP stopped %s into the call and did not come back while the %s's went on for %s: "+
-			"the %s heard nothing from then on", sender, s.into(c), listener, silent, listener)
+		f.Title = fmt.Sprintf("The %s's RTP stopped %s%s, while the %s's went on for %s: the %s heard nothing from then on",
+			sender, when, back, listener, silent, listener)
 	}
 	last, far := s.last, s.far
 	f.Evidence = []report.Evidence{
 		{Text: fmt.Sprintf("%s RTP %s → %s: %s, the last at %s", sender, last.Src, last.Dst, report.Plural(int(last.Packets), "packet"),
 			last.Last.Format("15:04:05.000")),
 			FrameRanges: []report.FrameRange{{First: last.FirstFrame, Last: last.LastFrame}}, Time: last.Last},
-		{Text: fmt.Sprintf("%s RTP %s → %s went on until %s, %s later", listener, far.Src, far.Dst, far.Last.Format("15:04:05.000"), silent),
+		{Text: fmt.Sprintf("%s RTP %s → %s went on until %s", listener, far.Src, far.Dst, far.Last.Format("15:04:05.000")),
 			FrameRanges: []report.FrameRange{{First: far.FirstFrame, Last: far.LastFrame}}, Time: far.First},
+	}
+	if ev := s.sdp; ev != nil {
+		f.Evidence = append(f.Evidence, report.Evidence{Text: fmt.Sprintf("the latest SDP, in the %s at %s, lets the %s send",
+			sdpCarrier(ev), ev.Time.Format("15:04:05.000"), sender), Frames: []uint64{ev.Frame}, Time: ev.Time})
 	}
 	switch {
 	case facts.SentOn:

@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -50,9 +51,21 @@ func stopCall(t0 time.Time) (report.Call, *callBuild) {
 		}}}}
 	call := &sipCall{}
 	call.byeNs[callee] = c.End.UnixNano()
-	offer := sdpEvent{Party: caller, Time: t0.Add(-3 * time.Second)}
-	answer := sdpEvent{Party: callee, Time: t0}
+	offer := sdpAt(caller, "INVITE", t0.Add(-3*time.Second), "audio", "sendrecv")
+	answer := sdpAt(callee, "200", t0, "audio", "sendrecv")
 	return c, &callBuild{call: call, events: []sdpEvent{offer, answer}}
+}
+
+// sdpAt is party p's SDP of one m= line, sent in method at.
+func sdpAt(p int, method string, at time.Time, media, dir string) sdpEvent {
+	addr := [2]string{"203.0.113.1:10000", "198.51.100.20:30000"}[p]
+	m := sdpMedia{Media: media, Port: 10000, Addr: netip.MustParseAddrPort(addr), Direction: dir, UDPTL: media == "image"}
+	return sdpEvent{Party: p, Method: method, Time: at, SDP: &sdpInfo{Media: []sdpMedia{m}}}
+}
+
+// reinvite is the callee's re-INVITE at at and the caller's answer.
+func reinvite(at time.Time, media, calleeDir, callerDir string) []sdpEvent {
+	return []sdpEvent{sdpAt(callee, "INVITE", at, media, calleeDir), sdpAt(caller, "200", at.Add(10*time.Millisecond), media, callerDir)}
 }
 
 func TestStoppedFindings(t *testing.T) {
@@ -73,12 +86,29 @@ func TestStoppedFindings(t *testing.T) {
 			c.End = time.Time{}
 			c.Streams[0].Flows[2].Last = t0.Add(9 * time.Second)
 		}, "", false, ""},
-		{"a re-INVITE put the call on hold", func(_ *report.Call, cb *callBuild) {
-			cb.events = append(cb.events, sdpEvent{Party: callee, Time: t0.Add(4 * time.Second)})
+		{"a re-INVITE put the caller on hold", func(_ *report.Call, cb *callBuild) {
+			cb.events = append(cb.events, reinvite(t0.Add(4*time.Second), "audio", "sendonly", "recvonly")...)
+		}, "", false, ""},
+		{"on hold, then a resume the caller never followed", func(_ *report.Call, cb *callBuild) {
+			cb.events = append(cb.events, reinvite(t0.Add(4*time.Second), "audio", "sendonly", "recvonly")...)
+			cb.events = append(cb.events, reinvite(t0.Add(10*time.Second), "audio", "sendrecv", "sendrecv")...)
+		}, report.SeverityError, true, "did not flow again after the 200 at 12:00:10.010 let it"},
+		{"on hold, then a resume too late to tell", func(_ *report.Call, cb *callBuild) {
+			cb.events = append(cb.events, reinvite(t0.Add(4*time.Second), "audio", "sendonly", "recvonly")...)
+			cb.events = append(cb.events, reinvite(t0.Add(17*time.Second), "audio", "sendrecv", "sendrecv")...)
+		}, "", false, ""},
+		{"a re-INVITE just before the stop, never followed", func(_ *report.Call, cb *callBuild) {
+			cb.events = append(cb.events, reinvite(t0.Add(4*time.Second), "audio", "sendrecv", "sendrecv")...)
+		}, report.SeverityError, true, "5s into the call and did not come back"},
+		{"a switch to T.38", func(_ *report.Call, cb *callBuild) {
+			cb.events = append(cb.events, reinvite(t0.Add(4500*time.Millisecond), "image", "sendrecv", "sendrecv")...)
 		}, "", false, ""},
 		{"an early re-INVITE explains nothing", func(_ *report.Call, cb *callBuild) {
-			cb.events = append(cb.events, sdpEvent{Party: callee, Time: t0.Add(2 * time.Second)})
+			cb.events = append(cb.events, reinvite(t0.Add(2*time.Second), "audio", "sendrecv", "sendrecv")...)
 		}, report.SeverityError, true, "heard nothing"},
+		{"a session refresh after the stop", func(_ *report.Call, cb *callBuild) {
+			cb.events = append(cb.events, reinvite(t0.Add(12*time.Second), "audio", "sendrecv", "sendrecv")...)
+		}, report.SeverityError, true, "did not flow again after the 200"},
 		{"the caller hung up; its BYE was lost", func(_ *report.Call, cb *callBuild) {
 			cb.call.byeNs[caller] = t0.Add(5*time.Second + 300*time.Millisecond).UnixNano()
 		}, "", false, ""},
@@ -122,7 +152,7 @@ func TestStoppedFindings(t *testing.T) {
 			tc.change(&c, cb)
 		}
 		before := c.Verdict
-		fs := stoppedFindings(&c, cb)
+		fs := stoppedFindings(&c, cb, replay(cb.events))
 		if tc.sev == "" {
 			if len(fs) != 0 || c.Verdict != before {
 				t.Errorf("%s: verdict %s, findings %+v; want none", tc.name, c.Verdict, fs)

@@ -18,6 +18,11 @@ type streamState struct {
 	declined bool // the latest answer set the port to 0 (RFC 3264 §6)
 	latest   [2]*sdpMedia
 	latestEv [2]*sdpEvent
+	// sending says which party the latest offer and answer let send (by
+	// party, as expected); replaced, that a later SDP gave the m= line to
+	// another kind of stream (audio to T.38).
+	sending  [2]bool
+	replaced bool
 	all      [2][]netip.AddrPort // every address each party named, once
 	// allRoom is all's room for the usual one address a party names.
 	allRoom [2][1]netip.AddrPort
@@ -43,6 +48,9 @@ func replay(events []sdpEvent) []*streamState {
 			}
 			st := current[i]
 			if st == nil || (st.media != m.Media && m.Port != 0) {
+				if st != nil {
+					st.replaced = true
+				}
 				st = newStreamState(i, m)
 				current[i] = st
 				streams = append(streams, st)
@@ -78,6 +86,7 @@ func (st *streamState) evaluate() {
 		dirs = [2]bool{sends(a.Direction) && receives(b.Direction), sends(b.Direction) && receives(a.Direction)}
 		st.held = !(dirs[0] && dirs[1])
 	}
+	st.sending = dirs
 	st.expected[0] = st.expected[0] || dirs[0]
 	st.expected[1] = st.expected[1] || dirs[1]
 }

@@ -132,6 +132,8 @@ func (g *callGen) build() {
 		g.c.Media = 40 * time.Second // long enough for the caller's NAT to forget its SIP
 	case MediaStopped:
 		g.c.Media = max(g.c.Media, mediaStoppedAt+7*time.Second) // the callee hears nothing for 7 s or more
+	case ResumeFailed:
+		g.c.Media = max(g.c.Media, mediaStoppedAt+9*time.Second) // the caller hears nothing for 7 s after the resume
 	}
 	truth := Truth{CallID: g.callID, Kind: g.c.Kind, Transport: g.transport()}
 	offerDir, answerDir := "sendrecv", "sendrecv"
@@ -300,6 +302,24 @@ func (g *callGen) midCall(mediaAt time.Time, answer string, truth *Truth) bool {
 		g.response(holdAt.Add(10*time.Millisecond), 200, "OK", "INVITE", g.b, g.a, g.toTag, g.sdp(g.b, "recvonly", false))
 		g.request(holdAt.Add(20*time.Millisecond), "ACK", g.a, g.b, g.toTag, "")
 		truth.Packets = [2]uint64{uint64(n), uint64(half)}
+	case ResumeFailed:
+		stopped := packetsFor(mediaStoppedAt)
+		holdAt := mediaAt.Add(mediaStoppedAt)
+		resumeAt := holdAt.Add(2 * time.Second)
+		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, n, 0, 0)
+		g.stream(g.b.rtpSrc, g.a.sdp, mediaAt, stopped, 0, 0)
+		for _, step := range []struct {
+			at        time.Time
+			sent, got string
+		}{{holdAt, "sendonly", "recvonly"}, {resumeAt, "sendrecv", "sendrecv"}} {
+			g.cseq++
+			g.request(step.at, "INVITE", g.a, g.b, g.toTag, g.sdp(g.a, step.sent, false))
+			g.response(step.at.Add(10*time.Millisecond), 200, "OK", "INVITE", g.b, g.a, g.toTag, g.sdp(g.b, step.got, false))
+			g.request(step.at.Add(20*time.Millisecond), "ACK", g.a, g.b, g.toTag, "")
+		}
+		truth.Packets = [2]uint64{uint64(n), uint64(stopped)}
+		truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "caller", capture.IDMediaStopped
+		return true
 	case ReinviteMove:
 		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, half, 0, 0)
 		g.stream(g.b.rtpSrc, g.a.sdp, mediaAt, half, 0, 0)
@@ -680,7 +700,7 @@ func AllKinds() []Call {
 	kinds := []Kind{Normal, LeakCaller, LeakCallee, NoWay, Hold, Inactive, ReinviteMove, EarlyMedia,
 		Forked, TCP, WebSocket, Fragmented, VLAN, IPv6, LossJitter, LANOneWay, Rejected, Cancelled, SIPALG,
 		Unanswered, ToPrivateContact, NeverRang, TimedOut, Proxy, ProxyLeakCallee, B2BUA, SBCOutsideUnseen, Announcement, Fax, FaxOneWay, BadHeader, NATPortChanged, ALGPortChanged,
-		Muted, LateOffer, LateOfferLeak, AckLost, NATRemapped, MediaOutage, ByeLost, MediaStopped}
+		Muted, LateOffer, LateOfferLeak, AckLost, NATRemapped, MediaOutage, ByeLost, MediaStopped, ResumeFailed}
 	calls := make([]Call, len(kinds))
 	for i, k := range kinds {
 		calls[i] = Call{Kind: k, Start: time.Duration(i) * 500 * time.Millisecond, Media: 4 * time.Second}

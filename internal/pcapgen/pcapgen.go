@@ -84,6 +84,11 @@ const (
 	// (its RTCP goes on), the callee's goes on until the caller hangs up:
 	// one-way from then (the callee cannot hear), media-stopped-mid-call.
 	MediaStopped Kind = "media-stopped"
+	// ResumeFailed: the caller puts the callee on hold (sendonly/recvonly)
+	// 3 s into the media and resumes it 2 s later; the callee's RTP, which
+	// stopped for the hold, never comes back: one-way from the resume (the
+	// caller cannot hear), media-stopped-mid-call.
+	ResumeFailed Kind = "resume-failed"
 	// ByeLost: after 40 s of two-way media in which the caller behind NAT
 	// sent no SIP, the callee hangs up; its BYE to the caller's NAT is
 	// resent for 32 s and never answered: two-way, request-unanswered.
