@@ -72,14 +72,16 @@ func dropSourceDiffers(fs []report.Finding, src string) []report.Finding {
 	})
 }
 
-// announced says whether an SDP of party p named a as its media address.
+// announced says whether an SDP of party p named a as its media address,
+// or a private address with a's port: a NAT that keeps the port maps it
+// to a (a re-INVITE that named the phone's own address).
 func (cb *callBuild) announced(p int, a netip.AddrPort) bool {
 	for _, ev := range cb.timeline() {
 		if ev.Party != p {
 			continue
 		}
 		for _, m := range ev.SDP.Media {
-			if m.Addr == a {
+			if m.Addr == a || (m.Addr.Port() == a.Port() && IsPrivate(m.Addr.Addr())) {
 				return true
 			}
 		}

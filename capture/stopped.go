@@ -25,11 +25,13 @@ const stopExplainedWithin = 2 * time.Second
 // direction's went on.
 type mediaStop struct {
 	party int // its sender
-	// last is the direction's flow that went on longest, far the other
-	// direction's; sent counts the direction's packets in all its flows.
-	last, far *report.RTPFlow
-	sent      uint64
-	vad       bool
+	// last is the direction's delivered flow that went on longest, far
+	// the other direction's; sent counts the direction's delivered
+	// packets. elsewhere is its flow to where it cannot arrive that went
+	// on after last (nil when none did).
+	last, far, elsewhere *report.RTPFlow
+	sent                 uint64
+	vad                  bool
 	// rtcpLast is when the sender's RTCP was last seen; until when the
 	// far end's RTP went on, up to the call's end.
 	rtcpLast, until time.Time
@@ -58,8 +60,8 @@ func stoppedFindings(c *report.Call, cb *callBuild, streams []*streamState) []re
 			if !ok || !stop.settle(cb, streams[i]) {
 				continue
 			}
-			facts := StopFacts{SilentFor: stop.silentFor, SentOn: stop.sentOn(c.Answer), SenderSaysStopped: stop.senderSaysStopped(),
-				SenderSide: stop.senderSide(), SuppressesSilence: stop.vad}
+			facts := StopFacts{SilentFor: stop.silentFor, SentOn: stop.sentOn(c.Answer), SentElsewhere: stop.elsewhere != nil,
+				SenderSaysStopped: stop.senderSaysStopped(), SenderSide: stop.senderSide(), SuppressesSilence: stop.vad}
 			oneWay, sev, reported := StopProblem(facts)
 			if !reported {
 				continue
@@ -71,14 +73,20 @@ func stoppedFindings(c *report.Call, cb *callBuild, streams []*streamState) []re
 				c.Explain = fmt.Sprintf("the %s heard nothing from %s on: the %s's RTP stopped and did not come back",
 					listener, stop.silenceStart(c), partyNames[p])
 				c.Streams[i].Verdict = report.VerdictOneWay
+				if stop.elsewhere != nil {
+					raisePrivateSDP(c.Findings, stop.elsewhere.Dst)
+				}
 			}
 		}
 	}
 	return fs
 }
 
-// findStop finds whether party p's RTP in flows ended before the other
-// direction's, p having sent more than a second of it.
+// findStop finds whether party p's RTP in flows stopped reaching its
+// listener before the other direction's RTP ended, p having sent more than
+// a second of it that arrived. Only flows the capture shows arriving, or
+// could, count: RTP that went on to a private address seen from outside
+// reaches no one.
 func findStop(flows []report.RTPFlow, p int, end time.Time) (mediaStop, bool) {
 	dir, farDir := directionNames[p], directionNames[1-p]
 	stop := mediaStop{party: p}
@@ -93,14 +101,18 @@ func findStop(flows []report.RTPFlow, p int, end time.Time) (mediaStop, bool) {
 			}
 			continue
 		}
-		switch f.Direction {
-		case dir:
+		switch {
+		case f.Direction == dir && (f.Unreachable || f.Unproven):
+			if stop.elsewhere == nil || f.Last.After(stop.elsewhere.Last) {
+				stop.elsewhere = f
+			}
+		case f.Direction == dir:
 			stop.sent += f.Packets
 			stop.vad = stop.vad || (f.Quality != nil && f.Quality.SilenceSuppression)
 			if stop.last == nil || f.Last.After(stop.last.Last) {
 				stop.last = f
 			}
-		case farDir:
+		case f.Direction == farDir:
 			if stop.far == nil || f.Last.After(stop.far.Last) {
 				stop.far = f
 			}
@@ -112,6 +124,9 @@ func findStop(flows []report.RTPFlow, p int, end time.Time) (mediaStop, bool) {
 	stop.until = stop.far.Last
 	if !end.IsZero() && end.Before(stop.until) {
 		stop.until = end
+	}
+	if e := stop.elsewhere; e != nil && !e.Last.After(stop.last.Last.Add(time.Second)) {
+		stop.elsewhere = nil
 	}
 	return stop, stop.until.After(stop.last.Last)
 }
@@ -157,6 +172,24 @@ func (s mediaStop) sentOn(answer time.Time) bool {
 		return false
 	}
 	return uint64(f.Reports.SenderPackets) >= f.Quality.Expected+barelySentPackets
+}
+
+// whyLost says why a flow cannot arrive.
+func whyLost(f *report.RTPFlow) string {
+	if f.Unreachable {
+		return "a private address no one outside its network can send to"
+	}
+	return "a port of the listener's NAT its own media does not come from, which nothing shows the NAT forwards"
+}
+
+// raisePrivateSDP makes the finding that an SDP named dst, a private
+// address, an error: the call turned one-way when media went there.
+func raisePrivateSDP(fs []report.Finding, dst string) {
+	for i := range fs {
+		if f := &fs[i]; f.ID == IDSDPPrivateAddress && len(f.Evidence) > 0 && len(f.Evidence[0].Addrs) > 0 && f.Evidence[0].Addrs[0] == dst {
+			f.Severity = report.SeverityError
+		}
+	}
 }
 
 // senderSaysStopped says whether the sender's RTCP went on a second or
@@ -224,6 +257,15 @@ func (s mediaStop) finding(c *report.Call, facts StopFacts, sev report.Severity)
 	f := report.Finding{ID: IDMediaStopped, Severity: sev, Subject: c.CallID, Remedy: remedyStopped}
 	when, back := s.into(c)+" into the call", s.notBack()
 	switch {
+	case facts.SentElsewhere:
+		e := s.elsewhere
+		f.Title = fmt.Sprintf("The %s's RTP stopped reaching the %s %s: from then on it went to %s, %s, while the %s's went on for %s: "+
+			"the %s heard nothing from then on", sender, listener, when, e.Dst, whyLost(e), listener, silent, listener)
+		if e.Unproven {
+			f.Remedy = remedyUnmappedPort
+		} else {
+			f.Remedy = remedyPrivateSDP
+		}
 	case facts.SentOn:
 		f.Title = fmt.Sprintf("The %s's RTP stopped reaching the capture point %s%s, while the %s's went on for %s, "+
 			"though the %s's own RTCP shows it went on sending: the packets were lost on the way, and the %s heard nothing from then on",
@@ -259,6 +301,11 @@ func (s mediaStop) finding(c *report.Call, facts StopFacts, sev report.Severity)
 			sdpCarrier(ev), ev.Time.Format("15:04:05.000"), sender), Frames: []uint64{ev.Frame}, Time: ev.Time})
 	}
 	switch {
+	case facts.SentElsewhere:
+		e := s.elsewhere
+		f.Evidence = append(f.Evidence, report.Evidence{Text: fmt.Sprintf("%s RTP %s → %s: %s, until %s", sender, e.Src, e.Dst,
+			report.Plural(int(e.Packets), "packet"), e.Last.Format("15:04:05.000")),
+			FrameRanges: []report.FrameRange{{First: e.FirstFrame, Last: e.LastFrame}}, Addrs: []string{e.Dst}, Time: e.First})
 	case facts.SentOn:
 		f.Evidence = append(f.Evidence, report.Evidence{Text: fmt.Sprintf("the %s's last RTCP sender report counts %d packets sent; "+
 			"its sequence numbers reached %d at the capture point", sender, last.Reports.SenderPackets, last.Quality.Expected)})

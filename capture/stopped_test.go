@@ -23,6 +23,7 @@ func TestStopProblem(t *testing.T) {
 		{"the sender's RTCP counts it sending on", StopFacts{SilentFor: 10 * time.Second, SentOn: true, SuppressesSilence: true}, true, report.SeverityError, true},
 		{"seen leaving the phone", StopFacts{SilentFor: 30 * time.Second, SenderSide: true}, false, report.SeverityWarning, true},
 		{"its own RTCP says it stopped", StopFacts{SilentFor: 30 * time.Second, SenderSaysStopped: true}, false, report.SeverityWarning, true},
+		{"it went on to where it cannot arrive", StopFacts{SilentFor: 6 * time.Second, SentElsewhere: true, SenderSide: true}, true, report.SeverityError, true},
 		{"silence suppression, a short stop", StopFacts{SilentFor: 10 * time.Second, SuppressesSilence: true}, false, "", false},
 		{"silence suppression, a long stop", StopFacts{SilentFor: stopSilenceAfter, SuppressesSilence: true}, false, report.SeverityWarning, true},
 	} {
@@ -132,6 +133,16 @@ func TestStoppedFindings(t *testing.T) {
 		{"seen leaving the phone", func(c *report.Call, _ *callBuild) {
 			c.Streams[0].Flows[0].Src = "192.168.1.10:10000"
 		}, report.SeverityWarning, false, "the phone stopped, not the network"},
+		{"it went on to a private address", func(c *report.Call, _ *callBuild) {
+			c.Streams[0].Flows = append(c.Streams[0].Flows, report.RTPFlow{Direction: "caller->callee", Src: "203.0.113.1:10000",
+				Dst: "10.0.0.20:30000", Packets: 750, Unreachable: true, First: t0.Add(5 * time.Second), Last: t0.Add(20 * time.Second)})
+			c.Findings = []report.Finding{{ID: IDSDPPrivateAddress, Severity: report.SeverityInfo,
+				Evidence: []report.Evidence{{Addrs: []string{"10.0.0.20:30000", "198.51.100.20:5060"}}}}}
+		}, report.SeverityError, true, "from then on it went to 10.0.0.20:30000, a private address"},
+		{"its flow to a private address ended with it", func(c *report.Call, _ *callBuild) {
+			c.Streams[0].Flows = append(c.Streams[0].Flows, report.RTPFlow{Direction: "caller->callee", Src: "203.0.113.1:10000",
+				Dst: "10.0.0.20:30000", Packets: 250, Unreachable: true, First: t0, Last: t0.Add(5 * time.Second)})
+		}, report.SeverityError, true, "did not come back"},
 		{"its RTCP counts it sending on", func(c *report.Call, _ *callBuild) {
 			c.Streams[0].Flows[0].Reports = &report.RTCPView{SenderReports: 3, SenderPackets: 950}
 		}, report.SeverityError, true, "the packets were lost on the way"},
@@ -172,6 +183,11 @@ func TestStoppedFindings(t *testing.T) {
 		}
 		if f := fs[0]; len(f.Evidence) < 2 || f.Evidence[0].FrameRanges[0].Last != 504 || f.Remedy == "" {
 			t.Errorf("%s: evidence %+v, remedy %q", tc.name, f.Evidence, f.Remedy)
+		}
+		for _, f := range c.Findings {
+			if f.ID == IDSDPPrivateAddress && f.Severity != report.SeverityError {
+				t.Errorf("%s: %s stays %s although the call turned one-way when media went there", tc.name, f.ID, f.Severity)
+			}
 		}
 	}
 }

@@ -521,6 +521,10 @@ type StopFacts struct {
 	// more than its sequence numbers reached at the capture point: it went
 	// on sending, and they were lost before the capture point.
 	SentOn bool
+	// SentElsewhere: the sender's RTP went on, to an address the capture
+	// shows it cannot arrive at (a private address seen from outside, a
+	// NAT port nothing maps): after a re-INVITE that named it, or a move.
+	SentElsewhere bool
 	// SenderSaysStopped: the sender's RTCP went on after its RTP stopped,
 	// and its sender reports count no more packets than arrived: it
 	// stopped sending.
@@ -546,7 +550,8 @@ const (
 
 // StopProblem grades a direction's RTP stopping mid-call (ok false: not
 // reported). Its listener heard nothing from then on. The call is one-way
-// (an error) when the sender's RTCP shows it went on sending, or when
+// (an error) when the sender went on sending (its RTCP counts on, or its
+// RTP went on to where it cannot arrive), or when
 // nothing suggests it stopped on purpose: the stream never suppressed
 // silence and the capture is not on the sender's side of the network. A
 // sender seen stopping (SenderSide, or its own RTCP: SenderSaysStopped) is
@@ -557,7 +562,7 @@ func StopProblem(f StopFacts) (oneWay bool, sev report.Severity, ok bool) {
 	switch {
 	case f.SilentFor < stopOneWayAfter:
 		return false, "", false
-	case f.SentOn:
+	case f.SentOn || f.SentElsewhere:
 		return true, report.SeverityError, true
 	case f.SenderSide || f.SenderSaysStopped:
 		return false, report.SeverityWarning, true

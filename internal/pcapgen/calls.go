@@ -134,6 +134,8 @@ func (g *callGen) build() {
 		g.c.Media = max(g.c.Media, mediaStoppedAt+7*time.Second) // the callee hears nothing for 7 s or more
 	case ResumeFailed:
 		g.c.Media = max(g.c.Media, mediaStoppedAt+9*time.Second) // the caller hears nothing for 7 s after the resume
+	case ReinviteLeak:
+		g.c.Media = max(g.c.Media, 12*time.Second) // 6 s each side of the re-INVITE
 	}
 	truth := Truth{CallID: g.callID, Kind: g.c.Kind, Transport: g.transport()}
 	offerDir, answerDir := "sendrecv", "sendrecv"
@@ -320,12 +322,16 @@ func (g *callGen) midCall(mediaAt time.Time, answer string, truth *Truth) bool {
 		truth.Packets = [2]uint64{uint64(n), uint64(stopped)}
 		truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "caller", capture.IDMediaStopped
 		return true
-	case ReinviteMove:
+	case ReinviteMove, ReinviteLeak:
 		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, half, 0, 0)
 		g.stream(g.b.rtpSrc, g.a.sdp, mediaAt, half, 0, 0)
 		moveAt := mediaAt.Add(time.Duration(half) * 20 * time.Millisecond)
 		moved := g.a
 		moved.sdp = netip.AddrPortFrom(g.a.sdp.Addr(), g.a.sdp.Port()+100)
+		if g.c.Kind == ReinviteLeak {
+			moved.sdp = netip.AddrPortFrom(netip.MustParseAddr(g.a.local), moved.sdp.Port())
+			truth.Undeliverable[1] = uint64(n - half)
+		}
 		moved.rtpSrc = netip.AddrPortFrom(g.a.rtpSrc.Addr(), g.a.rtpSrc.Port()+100)
 		g.cseq++
 		g.request(moveAt, "INVITE", moved, g.b, g.toTag, g.sdp(moved, "sendrecv", false))
@@ -334,6 +340,11 @@ func (g *callGen) midCall(mediaAt time.Time, answer string, truth *Truth) bool {
 		g.stream(moved.rtpSrc, g.b.sdp, moveAt.Add(30*time.Millisecond), n-half, 0, 0)
 		g.stream(g.b.rtpSrc, moved.sdp, moveAt.Add(30*time.Millisecond), n-half, 0, 0)
 		truth.Packets = [2]uint64{uint64(n), uint64(n)}
+		if g.c.Kind == ReinviteLeak {
+			truth.Packets[1] = uint64(half)
+			truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "caller", capture.IDMediaStopped
+			return true
+		}
 	case LossJitter:
 		g.lossJitter(mediaAt, truth)
 	case MediaOutage:
@@ -700,7 +711,7 @@ func AllKinds() []Call {
 	kinds := []Kind{Normal, LeakCaller, LeakCallee, NoWay, Hold, Inactive, ReinviteMove, EarlyMedia,
 		Forked, TCP, WebSocket, Fragmented, VLAN, IPv6, LossJitter, LANOneWay, Rejected, Cancelled, SIPALG,
 		Unanswered, ToPrivateContact, NeverRang, TimedOut, Proxy, ProxyLeakCallee, B2BUA, SBCOutsideUnseen, Announcement, Fax, FaxOneWay, BadHeader, NATPortChanged, ALGPortChanged,
-		Muted, LateOffer, LateOfferLeak, AckLost, NATRemapped, MediaOutage, ByeLost, MediaStopped, ResumeFailed}
+		Muted, LateOffer, LateOfferLeak, AckLost, NATRemapped, MediaOutage, ByeLost, MediaStopped, ResumeFailed, ReinviteLeak}
 	calls := make([]Call, len(kinds))
 	for i, k := range kinds {
 		calls[i] = Call{Kind: k, Start: time.Duration(i) * 500 * time.Millisecond, Media: 4 * time.Second}

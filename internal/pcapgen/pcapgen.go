@@ -89,6 +89,11 @@ const (
 	// stopped for the hold, never comes back: one-way from the resume (the
 	// caller cannot hear), media-stopped-mid-call.
 	ResumeFailed Kind = "resume-failed"
+	// ReinviteLeak: halfway through the media the caller's re-INVITE
+	// names its private address (its port kept by the NAT); the callee's
+	// RTP goes there from then on: one-way from the re-INVITE (the caller
+	// cannot hear), media-stopped-mid-call.
+	ReinviteLeak Kind = "reinvite-leak"
 	// ByeLost: after 40 s of two-way media in which the caller behind NAT
 	// sent no SIP, the callee hangs up; its BYE to the caller's NAT is
 	// resent for 32 s and never answered: two-way, request-unanswered.
@@ -324,9 +329,10 @@ type rtpSource struct {
 	rng              *rand.Rand
 	payload          []byte
 	udptl            bool // T.38: a 16-bit sequence number and the payload, no RTCP
-	// reports is the stream this one's sender receives, which its sender
-	// reports describe (RFC 3550 §6.4.1); nil when nothing arrives.
-	reports *rtpSource
+	// reports are the streams this one's sender receives, which its
+	// sender reports describe (RFC 3550 §6.4.1): the one that started
+	// last, when any arrives.
+	reports []*rtpSource
 }
 
 // pairReports gives each stream of a call the stream its sender receives:
@@ -341,7 +347,7 @@ func pairReports(sources []source) {
 		}
 		for _, b := range sources {
 			if y, ok := b.(*rtpSource); ok && y != x && y.dst == x.src {
-				x.reports = y
+				x.reports = append(x.reports, y)
 			}
 		}
 	}
@@ -487,12 +493,18 @@ func (r *rtpSource) senderReport() []byte {
 	// lost on the way included.
 	binary.BigEndian.PutUint32(sr[20:24], uint32(r.i+1))
 	binary.BigEndian.PutUint32(sr[24:28], uint32((r.i+1)*len(r.payload)))
-	if r.reports == nil {
+	var heard *rtpSource
+	for _, y := range r.reports {
+		if y.i > 0 && (heard == nil || y.i < heard.i) {
+			heard = y // of the streams begun, the latest
+		}
+	}
+	if heard == nil {
 		return sr
 	}
 	sr[0], sr[3] = 0x81, 12 // one block; 52 bytes
 	block := make([]byte, 24)
-	binary.BigEndian.PutUint32(block[0:4], r.reports.ssrc)
-	binary.BigEndian.PutUint32(block[8:12], uint32(r.reports.seq)) // extended highest sequence number
+	binary.BigEndian.PutUint32(block[0:4], heard.ssrc)
+	binary.BigEndian.PutUint32(block[8:12], uint32(heard.seq)) // extended highest sequence number
 	return append(sr, block...)
 }
