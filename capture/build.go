@@ -363,6 +363,7 @@ func (cb *callBuild) report(captureHasMedia bool, now time.Time) report.Call {
 	rc.Findings = append(rc.Findings, qualityFindings(rc)...)               // quality_findings.go
 	rc.Findings = append(rc.Findings, remapFindings(&rc, cb)...)            // rebind.go
 	rc.Findings = append(rc.Findings, stoppedFindings(&rc, cb, streams)...) // stopped.go
+	rc.Findings = append(rc.Findings, lateStartFindings(&rc, streams)...)   // latestart.go
 	return rc
 }
 

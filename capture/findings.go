@@ -56,6 +56,9 @@ const (
 	// IDMediaStopped: a direction's RTP stopped for good mid-call while
 	// the other's went on, with no SDP or BYE explaining it (stopped.go).
 	IDMediaStopped report.FindingID = "media-stopped-mid-call"
+	// IDMediaStartedLate: a direction's RTP began seconds after the answer
+	// let it flow: its listener missed the first words (latestart.go).
+	IDMediaStartedLate report.FindingID = "media-started-late"
 	// IDRegisterContactNotFixed: a registrar stored the private Contact of
 	// a phone it saw behind NAT.
 	IDRegisterContactNotFixed report.FindingID = "register-contact-not-fixed"
@@ -97,6 +100,9 @@ const (
 		"transfer it did not signal, its firmware or audio device) or the media server (one that sends nothing while it records or " +
 		"waits for digits leaves the caller in dead silence, and a NAT may drop the idle mapping: Asterisk transmit_silence=yes), " +
 		"not at the network."
+	remedyStartedLate = "The first words are lost while no RTP flows: check that the sending phone starts its RTP at the answer (some wait " +
+		"for the far end's first packet, or for ICE), and that no relay, SBC or NAT holds the media back until it has latched onto the " +
+		"other side's first packet: have both sides send at once (symmetric RTP with early sending, comfort noise rather than nothing)."
 	remedyUnanswered = "Nothing answered this request: check that the destination is up and reachable on its SIP port (firewall, port forwarding for UDP 5060 " +
 		"on its router) and that it is the address the phone really registered from."
 	remedyIgnored = "The request went over a transport that delivers it or fails the connection (TCP, TLS, WebSocket, SCTP), or its destination " +

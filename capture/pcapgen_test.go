@@ -185,14 +185,15 @@ func TestGeneratedScenarios(t *testing.T) {
 	}
 	// Findings that must not fire on calls that merely look alike: a 2xx
 	// acknowledged, a move a re-INVITE announced, a NAT that kept its port,
-	// a stream a hold stopped, a BYE the far end never answered.
+	// a stream a hold stopped, a BYE the far end never answered, early
+	// media and a late offer.
 	kinds := map[string]pcapgen.Kind{}
 	for _, tr := range truths {
 		kinds[tr.CallID] = tr.Kind
 	}
 	only := map[report.FindingID][]pcapgen.Kind{capture.IDAnswerNotAcknowledged: {pcapgen.AckLost}, capture.IDMediaRemapped: {pcapgen.NATRemapped},
 		capture.IDMediaOutage: {pcapgen.MediaOutage}, capture.IDRequestUnanswered: {pcapgen.ByeLost, pcapgen.Unanswered},
-		capture.IDMediaStopped: {pcapgen.MediaStopped, pcapgen.ResumeFailed, pcapgen.ReinviteLeak}}
+		capture.IDMediaStopped: {pcapgen.MediaStopped, pcapgen.ResumeFailed, pcapgen.ReinviteLeak}, capture.IDMediaStartedLate: {pcapgen.LateStart}}
 	for _, c := range res.Calls {
 		for _, f := range c.Findings {
 			if want, ok := only[f.ID]; ok && !slices.Contains(want, kinds[c.CallID]) {

@@ -1,6 +1,9 @@
 package capture
 
-import "net/netip"
+import (
+	"net/netip"
+	"time"
+)
 
 // streamState replays a dialog's offer/answer for one m= line: which
 // directions were ever expected (a direction never expected means the SDP
@@ -23,7 +26,9 @@ type streamState struct {
 	// another kind of stream (audio to T.38).
 	sending  [2]bool
 	replaced bool
-	all      [2][]netip.AddrPort // every address each party named, once
+	// since is when the negotiation first let each party send.
+	since [2]time.Time
+	all   [2][]netip.AddrPort // every address each party named, once
 	// allRoom is all's room for the usual one address a party names.
 	allRoom [2][1]netip.AddrPort
 }
@@ -62,6 +67,11 @@ func replay(events []sdpEvent) []*streamState {
 				st.all[ev.Party] = append(st.all[ev.Party], m.Addr)
 			}
 			st.evaluate()
+			for p, ok := range st.sending {
+				if ok && st.since[p].IsZero() {
+					st.since[p] = ev.Time
+				}
+			}
 		}
 	}
 	return streams

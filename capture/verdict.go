@@ -574,6 +574,21 @@ func StopProblem(f StopFacts) (oneWay bool, sev report.Severity, ok bool) {
 	return true, report.SeverityError, true
 }
 
+// lateStartAfter: a direction whose first packet came this long after it
+// could flow cost its listener the first words of the call ("hello?").
+const lateStartAfter = 2 * time.Second
+
+// LateStartProblem grades a direction's RTP that began lateBy after the
+// answer let it flow (ok false: not reported): a warning, the call staying
+// two-way. A sender that suppresses silence sends nothing until its user
+// speaks, so its late start says nothing.
+func LateStartProblem(lateBy time.Duration, suppressesSilence bool) (sev report.Severity, ok bool) {
+	if lateBy < lateStartAfter || suppressesSilence {
+		return "", false
+	}
+	return report.SeverityWarning, true
+}
+
 // JudgeCall combines stream verdicts (audio streams when there are any)
 // into the call's. A call that was not answered, or answered without any
 // SDP seen, is judged from the call facts alone.

@@ -119,8 +119,11 @@ func newCallGen(i int, c Call, sc *scene) *callGen {
 }
 
 // mediaStoppedAt is how far into the media MediaStopped's caller's RTP
-// stops.
-const mediaStoppedAt = 3 * time.Second
+// stops; lateStartBy how late LateStart's callee's begins.
+const (
+	mediaStoppedAt = 3 * time.Second
+	lateStartBy    = 3 * time.Second
+)
 
 // packets per direction for a media duration at 20 ms.
 func packetsFor(d time.Duration) int { return int(d / (20 * time.Millisecond)) }
@@ -304,6 +307,12 @@ func (g *callGen) midCall(mediaAt time.Time, answer string, truth *Truth) bool {
 		g.response(holdAt.Add(10*time.Millisecond), 200, "OK", "INVITE", g.b, g.a, g.toTag, g.sdp(g.b, "recvonly", false))
 		g.request(holdAt.Add(20*time.Millisecond), "ACK", g.a, g.b, g.toTag, "")
 		truth.Packets = [2]uint64{uint64(n), uint64(half)}
+	case LateStart:
+		late := packetsFor(lateStartBy)
+		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, n, 0, 0)
+		g.stream(g.b.rtpSrc, g.a.sdp, mediaAt.Add(lateStartBy), n-late, 0, 0)
+		truth.Packets = [2]uint64{uint64(n), uint64(n - late)}
+		truth.Finding = capture.IDMediaStartedLate
 	case ResumeFailed:
 		stopped := packetsFor(mediaStoppedAt)
 		holdAt := mediaAt.Add(mediaStoppedAt)
@@ -711,7 +720,7 @@ func AllKinds() []Call {
 	kinds := []Kind{Normal, LeakCaller, LeakCallee, NoWay, Hold, Inactive, ReinviteMove, EarlyMedia,
 		Forked, TCP, WebSocket, Fragmented, VLAN, IPv6, LossJitter, LANOneWay, Rejected, Cancelled, SIPALG,
 		Unanswered, ToPrivateContact, NeverRang, TimedOut, Proxy, ProxyLeakCallee, B2BUA, SBCOutsideUnseen, Announcement, Fax, FaxOneWay, BadHeader, NATPortChanged, ALGPortChanged,
-		Muted, LateOffer, LateOfferLeak, AckLost, NATRemapped, MediaOutage, ByeLost, MediaStopped, ResumeFailed, ReinviteLeak}
+		Muted, LateOffer, LateOfferLeak, AckLost, NATRemapped, MediaOutage, ByeLost, MediaStopped, ResumeFailed, ReinviteLeak, LateStart}
 	calls := make([]Call, len(kinds))
 	for i, k := range kinds {
 		calls[i] = Call{Kind: k, Start: time.Duration(i) * 500 * time.Millisecond, Media: 4 * time.Second}

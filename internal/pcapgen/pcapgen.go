@@ -94,6 +94,9 @@ const (
 	// RTP goes there from then on: one-way from the re-INVITE (the caller
 	// cannot hear), media-stopped-mid-call.
 	ReinviteLeak Kind = "reinvite-leak"
+	// LateStart: the callee's RTP begins 3 s after the answer: two-way,
+	// media-started-late (the caller missed the first words).
+	LateStart Kind = "late-start"
 	// ByeLost: after 40 s of two-way media in which the caller behind NAT
 	// sent no SIP, the callee hangs up; its BYE to the caller's NAT is
 	// resent for 32 s and never answered: two-way, request-unanswered.
