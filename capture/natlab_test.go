@@ -885,6 +885,46 @@ func TestLabMediaStoppedMidCall(t *testing.T) {
 	recordLabFile(t, pcap, file)
 }
 
+// TestLabMediaStartedLate: audio that reaches the phone only seconds
+// after the answer, with real phones: the "first words are lost"
+// complaint. The lab of TestLabMediaOutage; r1 drops the callee's RTP on
+// its way to the phone from before the call until 3 s after the answer.
+// Captured at the phone: the callee's RTP arrives 3 s late while the
+// phone's own goes out at once.
+func TestLabMediaStartedLate(t *testing.T) {
+	natlab.Require(t)
+	const file = "natlab-media-started-late.pcap"
+	lab := newSTUNCall(t)
+	r1, callee, phone := lab.r1, lab.callee, lab.phone
+	pcap := filepath.Join(t.TempDir(), "call.pcap")
+	dump := phone.StartTcpdump(t, pcap, "udp")
+	restore := dropRTPInto(t, r1, callee.Addr())
+	calling, answering, established := lab.dial(t, 16, 9)
+	time.Sleep(3 * time.Second)
+	restore()
+	t.Logf("r1 let the callee's RTP through %.1f s after the answer", time.Since(established).Seconds())
+	endLabCall(t, calling, 16*time.Second, answering, dump)
+	keepLabFile(t, pcap, file)
+
+	heard := labRTPPackets(t, pcap, callee.Addr(), phone.Addr())
+	sent := labRTPPackets(t, pcap, phone.Addr(), callee.Addr())
+	if len(heard) < 50 || len(sent) < 50 {
+		t.Fatalf("RTP: %d packets from the callee reached the phone, the phone sent %d; want more", len(heard), len(sent))
+	}
+	late := heard[0].at.Sub(sent[0].at)
+	t.Logf("the phone's first RTP left at %s, the callee's first reached it at %s, %.1f s later",
+		sent[0].at.Format("15:04:05.000"), heard[0].at.Format("15:04:05.000"), late.Seconds())
+	if late < 2500*time.Millisecond {
+		t.Fatalf("the callee's RTP reached the phone %s after the phone's began, want about 3 s", late)
+	}
+
+	c, f := labCallFinding(t, pcap, "media started late", IDMediaStartedLate, "callee's RTP began")
+	if c.Verdict != report.VerdictTwoWay || f.Severity != report.SeverityWarning {
+		t.Errorf("verdict %s, %s %s; want %s, a warning", c.Verdict, f.ID, f.Severity, report.VerdictTwoWay)
+	}
+	recordLabFile(t, pcap, file)
+}
+
 // labRTPPacket is one RTP packet in a lab capture.
 type labRTPPacket struct {
 	at   time.Time

@@ -257,6 +257,7 @@ func TestNATLabMidCallRecordings(t *testing.T) {
 		{"natlab-bye-lost.pcap", report.VerdictTwoWay, "", IDRequestUnanswered, report.SeverityError},
 		{"natlab-media-outage.pcap", report.VerdictTwoWay, "", IDMediaOutage, report.SeverityWarning},
 		{"natlab-media-stopped.pcap", report.VerdictOneWay, "caller", IDMediaStopped, report.SeverityError},
+		{"natlab-media-started-late.pcap", report.VerdictTwoWay, "", IDMediaStartedLate, report.SeverityWarning},
 	} {
 		res := analyzePath(t, filepath.Join("..", "testdata", tc.file))
 		if len(res.Calls) != 1 {
