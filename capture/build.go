@@ -364,6 +364,7 @@ func (cb *callBuild) report(captureHasMedia bool, now time.Time) report.Call {
 	rc.Findings = append(rc.Findings, remapFindings(&rc, cb)...)            // rebind.go
 	rc.Findings = append(rc.Findings, stoppedFindings(&rc, cb, streams)...) // stopped.go
 	rc.Findings = append(rc.Findings, lateStartFindings(&rc, streams)...)   // latestart.go
+	rc.Findings = append(rc.Findings, payloadFindings(&rc, cb)...)          // payload.go
 	return rc
 }
 

@@ -59,6 +59,9 @@ const (
 	// IDMediaStartedLate: a direction's RTP began seconds after the answer
 	// let it flow: its listener missed the first words (latestart.go).
 	IDMediaStartedLate report.FindingID = "media-started-late"
+	// IDPayloadNotListed: RTP arrives in payload types the receiver's SDP
+	// never listed: it cannot tell the codec (payload.go).
+	IDPayloadNotListed report.FindingID = "rtp-payload-not-negotiated"
 	// IDRegisterContactNotFixed: a registrar stored the private Contact of
 	// a phone it saw behind NAT.
 	IDRegisterContactNotFixed report.FindingID = "register-contact-not-fixed"
@@ -103,6 +106,9 @@ const (
 	remedyStartedLate = "The first words are lost while no RTP flows: check that the sending phone starts its RTP at the answer (some wait " +
 		"for the far end's first packet, or for ICE), and that no relay, SBC or NAT holds the media back until it has latched onto the " +
 		"other side's first packet: have both sides send at once (symmetric RTP with early sending, comfort noise rather than nothing)."
+	remedyPayloadNotListed = "Make the sender use the payload types the receiver's SDP lists, dynamic ones by the receiver's numbers " +
+		"(RFC 3264): look for a transcoder, SBC or PBX that rewrites the SDP but not the media, a phone that ignores the answer, " +
+		"or codec settings that differ between the two ends."
 	remedyUnanswered = "Nothing answered this request: check that the destination is up and reachable on its SIP port (firewall, port forwarding for UDP 5060 " +
 		"on its router) and that it is the address the phone really registered from."
 	remedyIgnored = "The request went over a transport that delivers it or fails the connection (TCP, TLS, WebSocket, SCTP), or its destination " +
