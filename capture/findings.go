@@ -99,10 +99,10 @@ const (
 		"reconnect, a firewall reload, a full connection table), or a SIP ALG; give UDP mappings minutes, turn the SIP ALG off, or " +
 		"anchor the media on a relay that latches to where it comes from (natdoc serve, rtpengine, an SBC). If the phone stopped " +
 		"sending, look at the phone: mute, a hold or transfer it did not signal, its firmware."
-	remedyStoppedSender = "The sender stopped sending in mid-call, with no re-INVITE or BYE saying so: look at the phone (mute, a hold or " +
-		"transfer it did not signal, its firmware or audio device) or the media server (one that sends nothing while it records or " +
-		"waits for digits leaves the caller in dead silence, and a NAT may drop the idle mapping: Asterisk transmit_silence=yes), " +
-		"not at the network."
+	remedyStoppedSender = "No NAT stopped this stream: look at the sender, which stopped with no re-INVITE or BYE saying so: the phone " +
+		"(mute, a hold or transfer it did not signal, its firmware or audio device, its Wi-Fi) or the media server (one that sends " +
+		"nothing while it records or waits for digits leaves the caller in dead silence, and a NAT may drop the idle mapping: " +
+		"Asterisk transmit_silence=yes)."
 	remedyStartedLate = "The first words are lost while no RTP flows: check that the sending phone starts its RTP at the answer (some wait " +
 		"for the far end's first packet, or for ICE), and that no relay, SBC or NAT holds the media back until it has latched onto the " +
 		"other side's first packet: have both sides send at once (symmetric RTP with early sending, comfort noise rather than nothing)."

@@ -271,8 +271,8 @@ func (s mediaStop) finding(c *report.Call, facts StopFacts, sev report.Severity)
 			"though the %s's own RTCP shows it went on sending: the packets were lost on the way, and the %s heard nothing from then on",
 			sender, when, back, listener, silent, sender, listener)
 	case facts.SenderSide:
-		f.Title = fmt.Sprintf("The %s's phone stopped sending RTP %s%s, while the %s's went on for %s: the %s heard nothing "+
-			"from then on. The capture is on the %s's side of the network, so the phone stopped, not the network",
+		f.Title = fmt.Sprintf("The %s's RTP stopped %s%s, while the %s's went on for %s: the %s heard nothing from then on. "+
+			"The capture sees the %s's own address, so no NAT lies between them: the phone stopped sending, or its own LAN or Wi-Fi lost it",
 			sender, when, back, listener, silent, listener, sender)
 		f.Remedy = remedyStoppedSender
 	case facts.SenderSaysStopped:

@@ -132,7 +132,7 @@ func TestStoppedFindings(t *testing.T) {
 		}, "", false, ""},
 		{"seen leaving the phone", func(c *report.Call, _ *callBuild) {
 			c.Streams[0].Flows[0].Src = "192.168.1.10:10000"
-		}, report.SeverityWarning, false, "the phone stopped, not the network"},
+		}, report.SeverityWarning, false, "no NAT lies between them"},
 		{"it went on to a private address", func(c *report.Call, _ *callBuild) {
 			c.Streams[0].Flows = append(c.Streams[0].Flows, report.RTPFlow{Direction: "caller->callee", Src: "203.0.113.1:10000",
 				Dst: "10.0.0.20:30000", Packets: 750, Unreachable: true, First: t0.Add(5 * time.Second), Last: t0.Add(20 * time.Second)})

@@ -530,8 +530,8 @@ type StopFacts struct {
 	// stopped sending.
 	SenderSaysStopped bool
 	// SenderSide: the capture sees the stream leave the sender's private
-	// address, so only its LAN lies between the phone and the capture
-	// point: the phone stopped sending.
+	// address, so no NAT lies between the phone and the capture point:
+	// the phone stopped sending, or its own LAN or Wi-Fi lost it.
 	SenderSide bool
 	// SuppressesSilence: the stream showed silence suppression before it
 	// stopped (talk spurts, comfort noise, pauses): its silence sends
