@@ -80,8 +80,7 @@ func labCall(t *testing.T, stun, alg bool) string {
 		}
 		account += fmt.Sprintf(";medianat=stun;stunserver=stun:%s", srv.Primary)
 	}
-	pcap := filepath.Join(t.TempDir(), "call.pcap")
-	dump := callee.StartTcpdump(t, pcap, "udp")
+	pcap, dump := labTcpdump(t, callee)
 	calleeDir := baresipConfig(t, "203.0.113.10:5060", "<sip:200@203.0.113.10>;regint=0;answermode=auto", false)
 	b := callee.Start(t, "baresip", "-f", calleeDir, "-t", "12")
 	time.Sleep(500 * time.Millisecond)
@@ -184,8 +183,7 @@ func TestLabUnacknowledgedAnswer(t *testing.T) {
 		NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent,
 			Forwards: []natlab.Forward{{Proto: "udp", Ports: "5060", To: "192.168.1.10"}}}})
 	phone := r1.LANHost("phone", "192.168.1.10")
-	pcap := filepath.Join(t.TempDir(), "call.pcap")
-	dump := caller.StartTcpdump(t, pcap, "udp")
+	pcap, dump := labTcpdump(t, caller)
 	calleeDir := baresipConfig(t, "192.168.1.10:5060", "<sip:100@192.168.1.10>;regint=0;answermode=auto", false)
 	answering := phone.Start(t, "baresip", "-f", calleeDir, "-t", "50")
 	time.Sleep(500 * time.Millisecond)
@@ -326,8 +324,7 @@ func TestLabMediaRemappedMidCall(t *testing.T) {
 	const file = "natlab-media-remapped.pcap"
 	lab := newSTUNCall(t)
 	r1, callee := lab.r1, lab.callee
-	pcap := filepath.Join(t.TempDir(), "call.pcap")
-	dump := callee.StartTcpdump(t, pcap, "udp")
+	pcap, dump := labTcpdump(t, callee)
 	// -t counts from the start: about 1 s to the answer, 5 s of two-way
 	// media, then about 8 s after the move before the caller hangs up.
 	calling, answering, established := lab.dial(t, 22, 14)
@@ -508,8 +505,7 @@ func TestLabByeLostAtNAT(t *testing.T) {
 	dropUnsolicitedFromWAN(t, r1)
 	phone := r1.LANHost("phone", "192.168.1.10")
 
-	pcap := filepath.Join(t.TempDir(), "call.pcap")
-	dump := callee.StartTcpdump(t, pcap, "udp")
+	pcap, dump := labTcpdump(t, callee)
 	// The callee hangs up when baresip's -t ends it, counted from its
 	// start: the caller's ACK comes about 1 s in, so the caller has then
 	// been silent in SIP for about 33 s, past natdoc's 30 s. baresip then
@@ -721,8 +717,7 @@ func TestLabMediaOutage(t *testing.T) {
 	const file = "natlab-media-outage.pcap"
 	lab := newSTUNCall(t)
 	r1, callee, phone := lab.r1, lab.callee, lab.phone
-	pcap := filepath.Join(t.TempDir(), "call.pcap")
-	dump := phone.StartTcpdump(t, pcap, "udp")
+	pcap, dump := labTcpdump(t, phone)
 	// -t counts from the start: about 1 s to the answer, 4 s of media,
 	// the 3 s outage, then about 4 s more before the caller hangs up.
 	calling, answering, established := lab.dial(t, 20, 12)
@@ -808,6 +803,14 @@ func TestLabMediaOutage(t *testing.T) {
 	recordLabFile(t, pcap, file)
 }
 
+// labTcpdump starts tcpdump on h, writing its UDP to a pcap file of the
+// test's own.
+func labTcpdump(t *testing.T, h *natlab.Host) (pcap string, dump *natlab.Proc) {
+	t.Helper()
+	pcap = filepath.Join(t.TempDir(), "call.pcap")
+	return pcap, h.StartTcpdump(t, pcap, "udp")
+}
+
 // dropRTPInto makes r1 drop the RTP from src into its LAN until the
 // function it returns is called. A base chain of its own on the forward
 // hook, ahead of natlab's filter_forward (priority filter - 1), drops it;
@@ -839,8 +842,7 @@ func TestLabMediaStoppedMidCall(t *testing.T) {
 	const file = "natlab-media-stopped.pcap"
 	lab := newSTUNCall(t)
 	r1, callee, phone := lab.r1, lab.callee, lab.phone
-	pcap := filepath.Join(t.TempDir(), "call.pcap")
-	dump := phone.StartTcpdump(t, pcap, "udp")
+	pcap, dump := labTcpdump(t, phone)
 	// -t counts from the start: about 1 s to the answer, 4 s of media,
 	// then about 11 s with the callee's RTP dropped.
 	calling, answering, established := lab.dial(t, 24, 16)
@@ -896,8 +898,7 @@ func TestLabMediaStartedLate(t *testing.T) {
 	const file = "natlab-media-started-late.pcap"
 	lab := newSTUNCall(t)
 	r1, callee, phone := lab.r1, lab.callee, lab.phone
-	pcap := filepath.Join(t.TempDir(), "call.pcap")
-	dump := phone.StartTcpdump(t, pcap, "udp")
+	pcap, dump := labTcpdump(t, phone)
 	restore := dropRTPInto(t, r1, callee.Addr())
 	calling, answering, established := lab.dial(t, 16, 9)
 	time.Sleep(3 * time.Second)
