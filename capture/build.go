@@ -51,6 +51,9 @@ type callBuild struct {
 	// events is the dialog's SDP timeline, made once: binding each flow
 	// and several rules read it.
 	events []sdpEvent
+	// stops are the streams report found stopped mid-call (stopped.go),
+	// for the call's other legs to compare (dropRelayedStops).
+	stops []stopNote
 }
 
 // timeline is the leg's SDP offers and answers in order (sipCall.timeline).

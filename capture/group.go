@@ -123,10 +123,13 @@ func (g *groupBuild) report(captureHasMedia bool, now time.Time) report.Call {
 	g.shareRTCP()
 	g.relayEvidence()
 	g.noteFarEnds()
+	stops, roles := make([][]stopNote, len(g.legs)), make([][2]string, len(g.legs))
 	for i, cb := range g.legs {
 		calls[i] = cb.report(captureHasMedia, now)
 		outcomes[i] = LegOutcome{Verdict: calls[i].Verdict, Answered: cb.dlg.answered()}
+		stops[i], roles[i] = cb.stops, cb.roles
 	}
+	dropRelayedStops(calls, stops, roles) // stopped.go
 	return mergeLegs(calls, JudgeLegs(outcomes), g.calleeLeg())
 }
 

@@ -3,6 +3,7 @@ package capture
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/natdoc/natdoc/report"
@@ -67,6 +68,7 @@ func stoppedFindings(c *report.Call, cb *callBuild, streams []*streamState) []re
 				continue
 			}
 			fs = append(fs, stop.finding(c, facts, sev))
+			cb.stops = append(cb.stops, stopNote{party: p, at: stop.last.Last, title: fs[len(fs)-1].Title})
 			if oneWay {
 				listener := partyNames[1-p]
 				c.Verdict, c.CannotHear = report.VerdictOneWay, listener
@@ -318,4 +320,47 @@ func (s mediaStop) finding(c *report.Call, facts StopFacts, sev report.Severity)
 			"(talk spurts marked as such, comfort noise, or pauses with no packet missing)", sender)})
 	}
 	return f
+}
+
+// stopNote is a stop a leg reported: its sender, its last packet and the
+// finding's title.
+type stopNote struct {
+	party int
+	at    time.Time
+	title string
+}
+
+// relayedWithin: a B2BUA passes a stop on as soon as its inbound stream
+// ends; its outbound one ends this close to it.
+const relayedWithin = 2 * time.Second
+
+// dropRelayedStops leaves out, on each leg of a call, the stop of a
+// stream a B2BUA sent (roles) when another leg shows the stop of a
+// stream a party of the call sent at the same moment: the B2BUA only
+// relayed that stop, and naming it as the sender that stopped would send
+// the engineer to the wrong box. legs, stops and roles are by leg.
+func dropRelayedStops(legs []report.Call, stops [][]stopNote, roles [][2]string) {
+	for i := range legs {
+		for _, s := range stops[i] {
+			if roles[i][s.party] != "" && stoppedElsewhere(s, i, stops, roles) {
+				legs[i].Findings = slices.DeleteFunc(legs[i].Findings, func(f report.Finding) bool {
+					return f.ID == IDMediaStopped && f.Title == s.title
+				})
+			}
+		}
+	}
+}
+
+// stoppedElsewhere says whether a leg other than leg shows a party of the
+// call (not an intermediary) stop within relayedWithin of s.
+func stoppedElsewhere(s stopNote, leg int, stops [][]stopNote, roles [][2]string) bool {
+	for j := range stops {
+		for _, o := range stops[j] {
+			d := o.at.Sub(s.at)
+			if j != leg && roles[j][o.party] == "" && d <= relayedWithin && d >= -relayedWithin {
+				return true
+			}
+		}
+	}
+	return false
 }

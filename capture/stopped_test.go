@@ -191,3 +191,44 @@ func TestStoppedFindings(t *testing.T) {
 		}
 	}
 }
+
+func TestDropRelayedStops(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	finding := func(title string) report.Finding { return report.Finding{ID: IDMediaStopped, Title: title} }
+	// Leg 0: the phone calls the B2BUA (its callee); leg 1: the B2BUA
+	// (its caller) calls the far phone.
+	roles := [][2]string{{"", roleB2BUA}, {roleB2BUA, ""}}
+	for _, tc := range []struct {
+		name  string
+		stops [][]stopNote
+		kept  [2]int // findings left on each leg
+	}{
+		{"the phone's stream stopped, the B2BUA relayed the stop", [][]stopNote{
+			{{party: caller, at: t0, title: "phone"}}, {{party: caller, at: t0.Add(40 * time.Millisecond), title: "relay"}}}, [2]int{1, 0}},
+		{"the B2BUA stopped on its own", [][]stopNote{
+			nil, {{party: caller, at: t0, title: "relay"}}}, [2]int{0, 1}},
+		{"two stops far apart", [][]stopNote{
+			{{party: caller, at: t0, title: "phone"}}, {{party: caller, at: t0.Add(30 * time.Second), title: "relay"}}}, [2]int{1, 1}},
+		{"the far phone stopped, relayed back to the caller's leg", [][]stopNote{
+			{{party: callee, at: t0.Add(time.Second), title: "relay"}}, {{party: callee, at: t0, title: "phone"}}}, [2]int{0, 1}},
+	} {
+		legs := make([]report.Call, 2)
+		for i, ss := range tc.stops {
+			for _, s := range ss {
+				legs[i].Findings = append(legs[i].Findings, finding(s.title), report.Finding{ID: IDViaReceivedRport, Title: s.title})
+			}
+		}
+		dropRelayedStops(legs, tc.stops, roles)
+		for i := range legs {
+			n := 0
+			for _, f := range legs[i].Findings {
+				if f.ID == IDMediaStopped {
+					n++
+				}
+			}
+			if n != tc.kept[i] || len(legs[i].Findings)-n != len(tc.stops[i]) {
+				t.Errorf("%s: leg %d keeps %d stops of %+v, want %d (and every other finding)", tc.name, i, n, legs[i].Findings, tc.kept[i])
+			}
+		}
+	}
+}
