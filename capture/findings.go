@@ -45,6 +45,9 @@ const (
 	// IDRequestUnanswered: a request was retransmitted without any
 	// response.
 	IDRequestUnanswered report.FindingID = "request-unanswered"
+	// IDDialogUnknown: a re-INVITE or UPDATE in an established call was
+	// answered 481: its receiver no longer knew the call (indialog.go).
+	IDDialogUnknown report.FindingID = "dialog-unknown-to-peer"
 	// IDCalleeNeverRang: the setup ended without the callee ever ringing.
 	IDCalleeNeverRang report.FindingID = "callee-never-rang"
 	// IDAnswerNotAcknowledged: a 2xx to an INVITE was resent and no ACK
@@ -109,6 +112,9 @@ const (
 	remedyPayloadNotListed = "Make the sender use the payload types the receiver's SDP lists, dynamic ones by the receiver's numbers " +
 		"(RFC 3264): look for a transcoder, SBC or PBX that rewrites the SDP but not the media, a phone that ignores the answer, " +
 		"or codec settings that differ between the two ends."
+	remedyDialogUnknown = "Find why the far end lost the call: a restart or failover of the PBX, SBC or phone at that moment (its logs), " +
+		"or the request reached another device than the one in the call (a Contact or Record-Route naming a NAT's address that now " +
+		"maps elsewhere, DNS or load balancing that picked another server). A failed session refresh ends the call (RFC 4028)."
 	remedyUnanswered = "Nothing answered this request: check that the destination is up and reachable on its SIP port (firewall, port forwarding for UDP 5060 " +
 		"on its router) and that it is the address the phone really registered from."
 	remedyIgnored = "The request went over a transport that delivers it or fails the connection (TCP, TLS, WebSocket, SCTP), or its destination " +

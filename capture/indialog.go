@@ -32,10 +32,10 @@ type inDialogTrack struct {
 	firstAt, lastAt       time.Time
 	firstFrame, lastFrame uint64
 	// responded: a response came (a provisional one stops the resending);
-	// answered: a final one other than 408; timedOut: a proxy's 408, the
-	// next hop silent.
-	responded, answered, timedOut bool
-	timeoutFrame                  uint64
+	// answered: a final one other than 408 or 481; timedOut: a proxy's
+	// 408, the next hop silent; unknown: a 481, the dialog gone there.
+	responded, answered, timedOut, unknown bool
+	timeoutFrame                           uint64
 	// idle is how long before its first copy the receiving party last
 	// sent SIP in this leg (0: it sent none).
 	idle time.Duration
@@ -86,6 +86,8 @@ func (d *inDialog) response(m *sipInfo, from int) {
 	switch {
 	case m.Status == 408:
 		t.timedOut, t.timeoutFrame = true, m.Frame
+	case m.Status == 481:
+		t.unknown, t.timeoutFrame = true, m.Frame
 	case m.Status >= 200:
 		t.answered = true
 	}
@@ -116,7 +118,7 @@ func (d *inDialog) currentFirstLost() bool {
 
 func (t *inDialogTrack) facts() InDialogFacts {
 	return InDialogFacts{Method: t.method, Sent: t.sent, Over: t.lastAt.Sub(t.firstAt), Responded: t.responded, Answered: t.answered, TimedOut: t.timedOut,
-		PublicToPrivate: isPublic(t.src.Addr()) && IsPrivate(t.dst.Addr())}
+		PublicToPrivate: isPublic(t.src.Addr()) && IsPrivate(t.dst.Addr()), Unknown: t.unknown}
 }
 
 func inDialogLost(f InDialogFacts) bool {
@@ -136,6 +138,14 @@ func inDialogFinding(cb *callBuild) (report.Finding, bool) {
 		return report.Finding{}, false
 	}
 	id, sev := InDialogProblem(t.facts())
+	if id == IDDialogUnknown {
+		// A BYE of the receiver's that crossed the request ended the call
+		// there first: its 481 is the crossing, not a lost call.
+		if bye := cb.call.byeNs[other(t.sender)]; bye != 0 && bye <= t.firstAt.Add(time.Second).UnixNano() {
+			return report.Finding{}, false
+		}
+		return unknownDialogFinding(cb, t, sev), true
+	}
 	who, to := partyNames[t.sender], partyNames[other(t.sender)]
 	f := report.Finding{ID: id, Severity: sev, Subject: cb.call.CallID, Remedy: remedyUnanswered,
 		Title: fmt.Sprintf("The %s's %s to the %s at %s was sent %d times over %s and never answered%s",
@@ -163,6 +173,26 @@ func inDialogFinding(cb *callBuild) (report.Finding, bool) {
 		f.Remedy = remedyKeepAlive
 	}
 	return f, true
+}
+
+// unknownDialogFinding says that a re-INVITE or UPDATE found the call
+// gone at its receiver, and how the call ended.
+func unknownDialogFinding(cb *callBuild, t *inDialogTrack, sev report.Severity) report.Finding {
+	who, to := partyNames[t.sender], partyNames[other(t.sender)]
+	method := t.method
+	if method == "INVITE" {
+		method = "re-INVITE"
+	}
+	f := report.Finding{ID: IDDialogUnknown, Severity: sev, Subject: cb.call.CallID, Remedy: remedyDialogUnknown,
+		Title: fmt.Sprintf("The %s answered the %s's %s with 481 Call/Transaction Does Not Exist: it no longer knew this call "+
+			"(it restarted or failed over, or the request reached another device), so the call was over for it", to, who, method),
+		Evidence: []report.Evidence{{Text: fmt.Sprintf("%s (CSeq %d) %s → %s, answered 481", t.method, t.cseq, t.src, t.dst),
+			Frames: uniqueFrames(t.firstFrame, t.timeoutFrame), Addrs: []string{t.dst.String()}, Time: t.firstAt}},
+	}
+	if end := cb.call.End; !end.IsZero() && !end.Before(t.firstAt) {
+		f.Evidence = append(f.Evidence, report.Evidence{Text: fmt.Sprintf("the call ended %s after it", roundWait(end.Sub(t.firstAt))), Time: end})
+	}
+	return f
 }
 
 // inDialogConsequence says what a request lost means.

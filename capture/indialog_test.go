@@ -97,3 +97,44 @@ func TestInDialogRequests(t *testing.T) {
 		}
 	})
 }
+
+func TestInDialogUnknown(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	lastFrom := [2]int64{t0.Add(-time.Second).UnixNano(), t0.Add(-time.Second).UnixNano()}
+	for _, tc := range []struct {
+		method string
+		status int
+		want   report.FindingID
+	}{
+		{"INVITE", 481, IDDialogUnknown},
+		{"UPDATE", 481, IDDialogUnknown},
+		{"BYE", 481, ""},  // it crossed the other side's own BYE
+		{"INFO", 481, ""}, // answered, if not gladly
+		{"INVITE", 200, ""},
+		{"INVITE", 491, ""}, // glare: the refresh is tried again
+	} {
+		var d inDialog
+		d.request(answerMsg(10, true, tc.method, 0, 5, "b1", false), t0, caller, lastFrom) // the caller's refresh
+		d.response(answerMsg(11, false, tc.method, tc.status, 5, "b1", true), callee)
+		var got report.FindingID
+		if u := d.unanswered(); u != nil {
+			got, _ = InDialogProblem(u.facts())
+		}
+		if got != tc.want {
+			t.Errorf("%s answered %d: %q, want %q", tc.method, tc.status, got, tc.want)
+		}
+	}
+	// The finding, and a BYE that crossed the request.
+	call := &sipCall{CallID: "cid", End: t0.Add(400 * time.Millisecond)}
+	call.faults = &dialogFaults{}
+	call.faults.inDialog.request(answerMsg(10, true, "INVITE", 0, 5, "b1", false), t0, caller, lastFrom)
+	call.faults.inDialog.response(answerMsg(11, false, "INVITE", 481, 5, "b1", true), callee)
+	f, ok := inDialogFinding(&callBuild{call: call})
+	if !ok || f.ID != IDDialogUnknown || f.Severity != report.SeverityError || len(f.Evidence) != 2 {
+		t.Errorf("finding %v %+v", ok, f)
+	}
+	call.byeNs[callee] = t0.Add(-200 * time.Millisecond).UnixNano()
+	if f, ok := inDialogFinding(&callBuild{call: call}); ok {
+		t.Errorf("a BYE that crossed the re-INVITE: %+v", f)
+	}
+}

@@ -193,7 +193,8 @@ func TestGeneratedScenarios(t *testing.T) {
 	}
 	only := map[report.FindingID][]pcapgen.Kind{capture.IDAnswerNotAcknowledged: {pcapgen.AckLost}, capture.IDMediaRemapped: {pcapgen.NATRemapped},
 		capture.IDMediaOutage: {pcapgen.MediaOutage}, capture.IDRequestUnanswered: {pcapgen.ByeLost, pcapgen.Unanswered},
-		capture.IDMediaStopped: {pcapgen.MediaStopped, pcapgen.ResumeFailed, pcapgen.ReinviteLeak}, capture.IDMediaStartedLate: {pcapgen.LateStart}}
+		capture.IDMediaStopped:     {pcapgen.MediaStopped, pcapgen.ResumeFailed, pcapgen.ReinviteLeak, pcapgen.RefreshUnknown},
+		capture.IDMediaStartedLate: {pcapgen.LateStart}, capture.IDDialogUnknown: {pcapgen.RefreshUnknown}}
 	for _, c := range res.Calls {
 		for _, f := range c.Findings {
 			if want, ok := only[f.ID]; ok && !slices.Contains(want, kinds[c.CallID]) {

@@ -36,8 +36,8 @@ type mediaStop struct {
 	// rtcpLast is when the sender's RTCP was last seen; until when the
 	// far end's RTP went on, up to the call's end.
 	rtcpLast, until time.Time
-	// sdp is the last SDP from stopExplainedWithin before the stop on (a
-	// hold and resume, a move), nil when none came; from is when the
+	// sdp is the last SDP answer from stopExplainedWithin before the stop
+	// on (a hold and resume, a move), nil when none came; from is when the
 	// listener's silence began: the stop, or that SDP when it came later
 	// and let the sender send again. silentFor runs from it to until.
 	sdp       *sdpEvent
@@ -152,7 +152,7 @@ func (s *mediaStop) settle(cb *callBuild, st *streamState) bool {
 	s.from = at
 	events := cb.timeline()
 	for k := range events {
-		if ev := &events[k]; !ev.Time.Before(at.Add(-stopExplainedWithin)) {
+		if ev := &events[k]; isAnswer(ev) && !ev.Time.Before(at.Add(-stopExplainedWithin)) {
 			s.sdp = ev
 			if ev.Time.After(s.from) {
 				s.from = ev.Time
@@ -218,6 +218,14 @@ func (s mediaStop) silenceStart(c *report.Call) string {
 		return "the " + sdpCarrier(s.sdp) + " at " + s.from.Format("15:04:05.000")
 	}
 	return s.into(c) + " into the call"
+}
+
+// isAnswer says whether an SDP answers an offer (in a response, or a late
+// offer's ACK): only an exchange that completed changes what each side may
+// send; an offer refused or never answered changes nothing.
+func isAnswer(ev *sdpEvent) bool {
+	m := ev.Method
+	return m == "ACK" || (m != "" && m[0] >= '1' && m[0] <= '6')
 }
 
 // notBack says the stream did not come back: after the SDP that let it

@@ -470,14 +470,23 @@ type InDialogFacts struct {
 	// PublicToPrivate: sent from a public address to a private one, which
 	// privateRequests reports for the whole capture (requests.go).
 	PublicToPrivate bool
+	// Unknown: the receiver answered 481 Call/Transaction Does Not Exist
+	// (RFC 3261 §12.2.2): it no longer knew the dialog.
+	Unknown bool
 }
 
 // InDialogProblem says whether an in-dialog request went unanswered: resent
 // (as for a 2xx, three copies over a second mean no response for 1.5 s)
-// and never answered, or answered only by a proxy's 408. A lost BYE or session refresh leaves the parties
+// and never answered, or answered only by a proxy's 408; or whether a
+// re-INVITE or UPDATE found the dialog unknown to its receiver (481). A lost BYE or session refresh leaves the parties
 // disagreeing on whether the call is up, an error; another request a
 // warning.
 func InDialogProblem(f InDialogFacts) (report.FindingID, report.Severity) {
+	if f.Unknown && (f.Method == "INVITE" || f.Method == "UPDATE") {
+		// A BYE that meets a 481 crossed the other side's own end of the
+		// call; a refresh or a hold that does finds the call gone there.
+		return IDDialogUnknown, report.SeverityError
+	}
 	resentInVain := !f.Responded && f.Sent >= unackedCopies && f.Over >= unackedOver
 	if f.Answered || f.PublicToPrivate || (!resentInVain && !f.TimedOut) {
 		return "", ""

@@ -139,6 +139,8 @@ func (g *callGen) build() {
 		g.c.Media = max(g.c.Media, mediaStoppedAt+9*time.Second) // the caller hears nothing for 7 s after the resume
 	case ReinviteLeak:
 		g.c.Media = max(g.c.Media, 12*time.Second) // 6 s each side of the re-INVITE
+	case RefreshUnknown:
+		g.c.Media = max(g.c.Media, 20*time.Second) // the caller hears nothing for the last 10 s
 	}
 	truth := Truth{CallID: g.callID, Kind: g.c.Kind, Transport: g.transport()}
 	offerDir, answerDir := "sendrecv", "sendrecv"
@@ -307,6 +309,17 @@ func (g *callGen) midCall(mediaAt time.Time, answer string, truth *Truth) bool {
 		g.response(holdAt.Add(10*time.Millisecond), 200, "OK", "INVITE", g.b, g.a, g.toTag, g.sdp(g.b, "recvonly", false))
 		g.request(holdAt.Add(20*time.Millisecond), "ACK", g.a, g.b, g.toTag, "")
 		truth.Packets = [2]uint64{uint64(n), uint64(half)}
+	case RefreshUnknown:
+		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, n, 0, 0)
+		g.stream(g.b.rtpSrc, g.a.sdp, mediaAt, half, 0, 0)
+		refreshAt := mediaAt.Add(time.Duration(3*n/4) * 20 * time.Millisecond)
+		g.cseq++
+		g.request(refreshAt, "INVITE", g.a, g.b, g.toTag, g.sdp(g.a, "sendrecv", false))
+		g.response(refreshAt.Add(10*time.Millisecond), 481, "Call/Transaction Does Not Exist", "INVITE", g.b, g.a, g.toTag, "")
+		g.request(refreshAt.Add(20*time.Millisecond), "ACK", g.a, g.b, g.toTag, "")
+		truth.Packets = [2]uint64{uint64(n), uint64(half)}
+		truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "caller", capture.IDDialogUnknown
+		return true
 	case LateStart:
 		late := packetsFor(lateStartBy)
 		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, n, 0, 0)
@@ -720,7 +733,7 @@ func AllKinds() []Call {
 	kinds := []Kind{Normal, LeakCaller, LeakCallee, NoWay, Hold, Inactive, ReinviteMove, EarlyMedia,
 		Forked, TCP, WebSocket, Fragmented, VLAN, IPv6, LossJitter, LANOneWay, Rejected, Cancelled, SIPALG,
 		Unanswered, ToPrivateContact, NeverRang, TimedOut, Proxy, ProxyLeakCallee, B2BUA, SBCOutsideUnseen, Announcement, Fax, FaxOneWay, BadHeader, NATPortChanged, ALGPortChanged,
-		Muted, LateOffer, LateOfferLeak, AckLost, NATRemapped, MediaOutage, ByeLost, MediaStopped, ResumeFailed, ReinviteLeak, LateStart}
+		Muted, LateOffer, LateOfferLeak, AckLost, NATRemapped, MediaOutage, ByeLost, MediaStopped, ResumeFailed, ReinviteLeak, LateStart, RefreshUnknown}
 	calls := make([]Call, len(kinds))
 	for i, k := range kinds {
 		calls[i] = Call{Kind: k, Start: time.Duration(i) * 500 * time.Millisecond, Media: 4 * time.Second}

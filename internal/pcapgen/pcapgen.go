@@ -97,6 +97,11 @@ const (
 	// LateStart: the callee's RTP begins 3 s after the answer: two-way,
 	// media-started-late (the caller missed the first words).
 	LateStart Kind = "late-start"
+	// RefreshUnknown: halfway through the media the callee restarts (its
+	// RTP stops); the caller's session refresh at three quarters is
+	// answered 481: one-way from the restart (the caller cannot hear),
+	// dialog-unknown-to-peer.
+	RefreshUnknown Kind = "refresh-unknown"
 	// ByeLost: after 40 s of two-way media in which the caller behind NAT
 	// sent no SIP, the callee hangs up; its BYE to the caller's NAT is
 	// resent for 32 s and never answered: two-way, request-unanswered.
