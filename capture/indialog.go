@@ -190,7 +190,14 @@ func unknownDialogFinding(cb *callBuild, t *inDialogTrack, sev report.Severity) 
 			Frames: uniqueFrames(t.firstFrame, t.timeoutFrame), Addrs: []string{t.dst.String()}, Time: t.firstAt}},
 	}
 	if end := cb.call.End; !end.IsZero() && !end.Before(t.firstAt) {
-		f.Evidence = append(f.Evidence, report.Evidence{Text: fmt.Sprintf("the call ended %s after it", roundWait(end.Sub(t.firstAt))), Time: end})
+		after := end.Sub(t.firstAt).Round(time.Millisecond)
+		text := fmt.Sprintf("the call ended %s after it", after)
+		for p, ns := range cb.call.byeNs {
+			if ns == end.UnixNano() {
+				text = fmt.Sprintf("the %s hung up %s after it", partyNames[p], after)
+			}
+		}
+		f.Evidence = append(f.Evidence, report.Evidence{Text: text, Time: end})
 	}
 	return f
 }

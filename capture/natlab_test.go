@@ -926,6 +926,45 @@ func TestLabMediaStartedLate(t *testing.T) {
 	recordLabFile(t, pcap, file)
 }
 
+// TestLabRefreshUnknownDialog: a session refresh the callee no longer
+// knows, with real SIP user agents. sipp at 203.0.113.10 calls sipp at
+// 203.0.113.20 and refreshes the session (a re-INVITE) a second later;
+// the callee, scripted as one that lost the call (a restart, a failover),
+// answers 481, and the caller hangs up. Captured at the caller: natdoc
+// must name the 481 as the end of the call, not call it a normal one.
+func TestLabRefreshUnknownDialog(t *testing.T) {
+	natlab.Require(t)
+	lab := natlab.New(t)
+	caller, callee := lab.PublicHost("caller", "203.0.113.10"), lab.PublicHost("callee", "203.0.113.20")
+	pcap, dump := labTcpdump(t, caller)
+	scenario := func(name string) string {
+		path, err := filepath.Abs(filepath.Join("testdata", "sipp", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	uas := callee.Start(t, "sipp", "-sf", scenario("refresh-481-uas.xml"), "-i", "203.0.113.20", "-p", "5060", "-m", "1", "-nostdin")
+	time.Sleep(300 * time.Millisecond)
+	uac := caller.Start(t, "sipp", "-sf", scenario("refresh-481-uac.xml"), "203.0.113.20:5060", "-i", "203.0.113.10", "-p", "5060",
+		"-m", "1", "-nostdin", "-timeout", "20s")
+	if err := uac.Wait(); err != nil {
+		t.Fatalf("sipp uac: %v\n%s", err, uac.Log())
+	}
+	uas.Stop()
+	time.Sleep(300 * time.Millisecond)
+	dump.Stop()
+
+	c, f := labCallFinding(t, pcap, "refresh answered 481", IDDialogUnknown, "re-INVITE with 481")
+	if f.Severity != report.SeverityError || !strings.HasPrefix(f.Title, "The callee answered the caller's re-INVITE") {
+		t.Errorf("%s %s: %s", f.ID, f.Severity, f.Title)
+	}
+	if c.State != "ended" {
+		t.Errorf("state %q, want ended (the caller's BYE)", c.State)
+	}
+	recordLabFile(t, pcap, "natlab-refresh-481.pcap")
+}
+
 // labRTPPacket is one RTP packet in a lab capture.
 type labRTPPacket struct {
 	at   time.Time

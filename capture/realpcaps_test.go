@@ -258,6 +258,7 @@ func TestNATLabMidCallRecordings(t *testing.T) {
 		{"natlab-media-outage.pcap", report.VerdictTwoWay, "", IDMediaOutage, report.SeverityWarning},
 		{"natlab-media-stopped.pcap", report.VerdictOneWay, "caller", IDMediaStopped, report.SeverityError},
 		{"natlab-media-started-late.pcap", report.VerdictTwoWay, "", IDMediaStartedLate, report.SeverityWarning},
+		{"natlab-refresh-481.pcap", report.VerdictIncompleteCapture, "", IDDialogUnknown, report.SeverityError},
 	} {
 		res := analyzePath(t, filepath.Join("..", "testdata", tc.file))
 		if len(res.Calls) != 1 {
