@@ -25,6 +25,10 @@ type sdpMedia struct {
 	// UDPTL: a T.38 fax stream (m=image <port> udptl t38, ITU-T T.38
 	// Annex D), whose packets carry no RTP header.
 	UDPTL bool
+	// ICE: the SDP negotiates ICE (a=ice-ufrag or a=candidate, RFC 8839):
+	// c= names only the default candidate, and c=0.0.0.0 with port 9 is
+	// trickle ICE's "no candidate yet" (RFC 8840 §4.1.1), not a hold.
+	ICE bool
 }
 
 // sdpInfo is one SDP body reduced to the facts natdoc judges.
@@ -150,6 +154,7 @@ func describeSession(sd *sdp.SessionDescription) *sdpInfo {
 	}
 	info.OriginAddr, _ = netip.ParseAddr(sd.Origin.UnicastAddress)
 	sessDir := directionOf(sd.Attributes)
+	sessICE := hasICE(sd.Attributes)
 	if sd.ConnectionInformation != nil && sd.ConnectionInformation.Address != nil {
 		info.SessConn = sd.ConnectionInformation.Address.Address
 	}
@@ -185,6 +190,7 @@ func describeSession(sd *sdp.SessionDescription) *sdpInfo {
 		m.Codecs, m.Rates = codecsOf(md)
 		m.UDPTL = strings.EqualFold(m.Proto, "udptl") || strings.EqualFold(m.Proto, "UDP/UDPTL")
 		m.Crypto = cryptoOf(md)
+		m.ICE = sessICE || hasICE(md.Attributes)
 		info.Media = append(info.Media, m)
 	}
 	return info
@@ -353,6 +359,20 @@ func codecLabels() map[[2]string]string {
 
 // sends and receives say what a direction attribute allows its author
 // (RFC 3264 §5.1).
+// hasICE says whether attrs negotiate ICE.
+func hasICE(attrs []sdp.Attribute) bool {
+	for _, a := range attrs {
+		if a.Key == "ice-ufrag" || a.Key == "candidate" {
+			return true
+		}
+	}
+	return false
+}
+
+// holds says whether m's address puts the stream on hold (RFC 3264 §8.4):
+// c=0.0.0.0, except under ICE, where the candidates carry the media.
+func (m *sdpMedia) holds() bool { return isHoldAddress(m.Addr) && !m.ICE }
+
 func sends(dir string) bool    { return dir == "sendrecv" || dir == "sendonly" }
 func receives(dir string) bool { return dir == "sendrecv" || dir == "recvonly" }
 

@@ -63,3 +63,37 @@ func TestParseSDP(t *testing.T) {
 		})
 	}
 }
+
+// TestICEIsNoHold: under ICE, c=0.0.0.0 with port 9 is trickle ICE's
+// "no candidate yet" (RFC 8840), not RFC 3264's hold; without ICE it is a
+// hold.
+func TestICEIsNoHold(t *testing.T) {
+	body := func(ice string) []byte {
+		return []byte("v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\n" +
+			"m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\n" + ice + "a=sendrecv\r\n")
+	}
+	for _, tc := range []struct {
+		ice  string
+		hold bool
+	}{
+		{"", true},
+		{"a=ice-ufrag:F7gI\r\na=ice-pwd:x9cml/YzichV2+XlhiMu8g\r\n", false},
+		{"a=candidate:1 1 udp 2130706431 192.0.2.1 50000 typ host\r\n", false},
+	} {
+		info, err := parseSDP(body(tc.ice))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := &info.Media[0]; m.holds() != tc.hold {
+			t.Errorf("ICE %q: holds %v, want %v", tc.ice, m.holds(), tc.hold)
+		}
+		// The same through pion, for bodies the plain reader leaves to it.
+		full, err := parseSDPFully(body(tc.ice))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := &full.Media[0]; m.holds() != tc.hold {
+			t.Errorf("ICE %q via pion: holds %v, want %v", tc.ice, m.holds(), tc.hold)
+		}
+	}
+}

@@ -90,7 +90,7 @@ func (st *streamState) evaluate() {
 	switch {
 	case st.declined:
 		st.held = false
-	case isHoldAddress(a.Addr) || isHoldAddress(b.Addr):
+	case a.holds() || b.holds():
 		st.held = true
 	default:
 		dirs = [2]bool{sends(a.Direction) && receives(b.Direction), sends(b.Direction) && receives(a.Direction)}

@@ -575,8 +575,15 @@ func (g *callGen) sdp(p party, dir string, padded bool) string {
 		}
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "v=0\r\no=%s %d 1 IN %s %s\r\ns=natdoc\r\nc=IN %s %s\r\nt=0 0\r\n", p.user, 1000+g.i, ipv, origin, ipv, p.sdp.Addr())
-	fmt.Fprintf(&b, "m=audio %d RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=ptime:20\r\na=%s\r\n", p.sdp.Port(), dir)
+	conn, port := p.sdp.Addr().String(), p.sdp.Port()
+	if g.c.Kind == TrickleICE {
+		conn, port = "0.0.0.0", 9 // RFC 8840: the candidates come apart
+	}
+	fmt.Fprintf(&b, "v=0\r\no=%s %d 1 IN %s %s\r\ns=natdoc\r\nc=IN %s %s\r\nt=0 0\r\n", p.user, 1000+g.i, ipv, origin, ipv, conn)
+	fmt.Fprintf(&b, "m=audio %d RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=ptime:20\r\na=%s\r\n", port, dir)
+	if g.c.Kind == TrickleICE {
+		fmt.Fprintf(&b, "a=ice-ufrag:n%d\r\na=ice-pwd:natdocnatdocnatdocnatdoc\r\na=ice-options:trickle\r\n", g.i)
+	}
 	if padded { // big enough to need IP fragmentation on a 1500-byte MTU
 		for k := 0; k < 30; k++ {
 			fmt.Fprintf(&b, "a=x-natdoc-padding:%02d %s\r\n", k, strings.Repeat("p", 50))
@@ -733,7 +740,7 @@ func AllKinds() []Call {
 	kinds := []Kind{Normal, LeakCaller, LeakCallee, NoWay, Hold, Inactive, ReinviteMove, EarlyMedia,
 		Forked, TCP, WebSocket, Fragmented, VLAN, IPv6, LossJitter, LANOneWay, Rejected, Cancelled, SIPALG,
 		Unanswered, ToPrivateContact, NeverRang, TimedOut, Proxy, ProxyLeakCallee, B2BUA, SBCOutsideUnseen, Announcement, Fax, FaxOneWay, BadHeader, NATPortChanged, ALGPortChanged,
-		Muted, LateOffer, LateOfferLeak, AckLost, NATRemapped, MediaOutage, ByeLost, MediaStopped, ResumeFailed, ReinviteLeak, LateStart, RefreshUnknown}
+		Muted, LateOffer, LateOfferLeak, AckLost, NATRemapped, MediaOutage, ByeLost, MediaStopped, ResumeFailed, ReinviteLeak, LateStart, RefreshUnknown, TrickleICE}
 	calls := make([]Call, len(kinds))
 	for i, k := range kinds {
 		calls[i] = Call{Kind: k, Start: time.Duration(i) * 500 * time.Millisecond, Media: 4 * time.Second}

@@ -102,6 +102,10 @@ const (
 	// answered 481: one-way from the restart (the caller cannot hear),
 	// dialog-unknown-to-peer.
 	RefreshUnknown Kind = "refresh-unknown"
+	// TrickleICE: both SDPs negotiate ICE with c=0.0.0.0 and port 9
+	// (RFC 8840: no candidate yet), the media flows both ways: two-way,
+	// not a hold.
+	TrickleICE Kind = "trickle-ice"
 	// ByeLost: after 40 s of two-way media in which the caller behind NAT
 	// sent no SIP, the callee hangs up; its BYE to the caller's NAT is
 	// resent for 32 s and never answered: two-way, request-unanswered.
