@@ -262,72 +262,80 @@ func (s mediaStop) into(c *report.Call) string {
 // finding says what the stop means: the listener heard nothing from then
 // on, and what the capture shows of why.
 func (s mediaStop) finding(c *report.Call, facts StopFacts, sev report.Severity) report.Finding {
+	title, remedy := s.title(c, facts)
+	return report.Finding{ID: IDMediaStopped, Severity: sev, Subject: c.CallID, Title: title, Remedy: remedy, Evidence: s.evidence(facts)}
+}
+
+// title says what the listener lost and what the capture shows of why,
+// with the remedy that follows from it.
+func (s mediaStop) title(c *report.Call, facts StopFacts) (title, remedy string) {
 	sender, listener := partyNames[s.party], partyNames[1-s.party]
 	silent := s.silentFor.Round(100 * time.Millisecond)
-	f := report.Finding{ID: IDMediaStopped, Severity: sev, Subject: c.CallID, Remedy: remedyStopped}
 	when, back := s.into(c)+" into the call", s.notBack()
 	switch {
 	case facts.SentElsewhere:
 		e := s.elsewhere
-		f.Title = fmt.Sprintf("The %s's RTP stopped reaching the %s %s: from then on it went to %s, %s, while the %s's went on for %s: "+
-			"the %s heard nothing from then on", sender, listener, when, e.Dst, whyLost(e), listener, silent, listener)
+		remedy = remedyPrivateSDP
 		if e.Unproven {
-			f.Remedy = remedyUnmappedPort
-		} else {
-			f.Remedy = remedyPrivateSDP
+			remedy = remedyUnmappedPort
 		}
+		return fmt.Sprintf("The %s's RTP stopped reaching the %s %s: from then on it went to %s, %s, while the %s's went on for %s: "+
+			"the %s heard nothing from then on", sender, listener, when, e.Dst, whyLost(e), listener, silent, listener), remedy
 	case facts.SentOn:
-		f.Title = fmt.Sprintf("The %s's RTP stopped reaching the capture point %s%s, while the %s's went on for %s, "+
+		return fmt.Sprintf("The %s's RTP stopped reaching the capture point %s%s, while the %s's went on for %s, "+
 			"though the %s's own RTCP shows it went on sending: the packets were lost on the way, and the %s heard nothing from then on",
-			sender, when, back, listener, silent, sender, listener)
+			sender, when, back, listener, silent, sender, listener), remedyStopped
 	case facts.SenderSide:
-		f.Title = fmt.Sprintf("The %s's RTP stopped %s%s, while the %s's went on for %s: the %s heard nothing from then on. "+
+		return fmt.Sprintf("The %s's RTP stopped %s%s, while the %s's went on for %s: the %s heard nothing from then on. "+
 			"The capture sees the %s's own address, so no NAT lies between them: the phone stopped sending, or its own LAN or Wi-Fi lost it",
-			sender, when, back, listener, silent, listener, sender)
-		f.Remedy = remedyStoppedSender
+			sender, when, back, listener, silent, listener, sender), remedyStoppedSender
 	case facts.SenderSaysStopped:
-		f.Title = fmt.Sprintf("The %s stopped sending RTP %s%s, while the %s's went on for %s: its own RTCP, which went on, "+
+		return fmt.Sprintf("The %s stopped sending RTP %s%s, while the %s's went on for %s: its own RTCP, which went on, "+
 			"counts no more packets sent. The %s heard nothing from then on, but the path was open: the %s's phone or server stopped sending",
-			sender, when, back, listener, silent, listener, sender)
-		f.Remedy = remedyStoppedSender
+			sender, when, back, listener, silent, listener, sender), remedyStoppedSender
 	case facts.SuppressesSilence:
-		f.Title = fmt.Sprintf("The %s's RTP stopped %s%s, while the %s's went on for %s. "+
+		return fmt.Sprintf("The %s's RTP stopped %s%s, while the %s's went on for %s. "+
 			"The %s's phone suppresses silence, so this may be its user listening; or the %s heard nothing from then on",
-			sender, when, back, listener, silent, sender, listener)
-	default:
-		f.Title = fmt.Sprintf("The %s's RTP stopped %s%s, while the %s's went on for %s: the %s heard nothing from then on",
-			sender, when, back, listener, silent, listener)
+			sender, when, back, listener, silent, sender, listener), remedyStopped
 	}
+	return fmt.Sprintf("The %s's RTP stopped %s%s, while the %s's went on for %s: the %s heard nothing from then on",
+		sender, when, back, listener, silent, listener), remedyStopped
+}
+
+// evidence is the stopped flow, the far end's that went on, the SDP that
+// let the sender send, and what shows why.
+func (s mediaStop) evidence(facts StopFacts) []report.Evidence {
+	sender, listener := partyNames[s.party], partyNames[1-s.party]
 	last, far := s.last, s.far
-	f.Evidence = []report.Evidence{
+	ev := []report.Evidence{
 		{Text: fmt.Sprintf("%s RTP %s → %s: %s, the last at %s", sender, last.Src, last.Dst, report.Plural(int(last.Packets), "packet"),
 			last.Last.Format("15:04:05.000")),
 			FrameRanges: []report.FrameRange{{First: last.FirstFrame, Last: last.LastFrame}}, Time: last.Last},
 		{Text: fmt.Sprintf("%s RTP %s → %s went on until %s", listener, far.Src, far.Dst, far.Last.Format("15:04:05.000")),
 			FrameRanges: []report.FrameRange{{First: far.FirstFrame, Last: far.LastFrame}}, Time: far.First},
 	}
-	if ev := s.sdp; ev != nil {
-		f.Evidence = append(f.Evidence, report.Evidence{Text: fmt.Sprintf("the latest SDP, in the %s at %s, lets the %s send",
-			sdpCarrier(ev), ev.Time.Format("15:04:05.000"), sender), Frames: []uint64{ev.Frame}, Time: ev.Time})
+	if sdp := s.sdp; sdp != nil {
+		ev = append(ev, report.Evidence{Text: fmt.Sprintf("the latest SDP, in the %s at %s, lets the %s send",
+			sdpCarrier(sdp), sdp.Time.Format("15:04:05.000"), sender), Frames: []uint64{sdp.Frame}, Time: sdp.Time})
 	}
 	switch {
 	case facts.SentElsewhere:
 		e := s.elsewhere
-		f.Evidence = append(f.Evidence, report.Evidence{Text: fmt.Sprintf("%s RTP %s → %s: %s, until %s", sender, e.Src, e.Dst,
+		ev = append(ev, report.Evidence{Text: fmt.Sprintf("%s RTP %s → %s: %s, until %s", sender, e.Src, e.Dst,
 			report.Plural(int(e.Packets), "packet"), e.Last.Format("15:04:05.000")),
 			FrameRanges: []report.FrameRange{{First: e.FirstFrame, Last: e.LastFrame}}, Addrs: []string{e.Dst}, Time: e.First})
 	case facts.SentOn:
-		f.Evidence = append(f.Evidence, report.Evidence{Text: fmt.Sprintf("the %s's last RTCP sender report counts %d packets sent; "+
+		ev = append(ev, report.Evidence{Text: fmt.Sprintf("the %s's last RTCP sender report counts %d packets sent; "+
 			"its sequence numbers reached %d at the capture point", sender, last.Reports.SenderPackets, last.Quality.Expected)})
 	case facts.SenderSaysStopped:
-		f.Evidence = append(f.Evidence, report.Evidence{Text: fmt.Sprintf("the %s's RTCP went on until %s; its last sender report "+
+		ev = append(ev, report.Evidence{Text: fmt.Sprintf("the %s's RTCP went on until %s; its last sender report "+
 			"counts %d packets sent, and %d reached the capture point", sender, s.rtcpLast.Format("15:04:05.000"),
 			last.Reports.SenderPackets, last.Quality.Expected)})
 	case facts.SuppressesSilence:
-		f.Evidence = append(f.Evidence, report.Evidence{Text: fmt.Sprintf("before it stopped, the %s's RTP showed silence suppression "+
+		ev = append(ev, report.Evidence{Text: fmt.Sprintf("before it stopped, the %s's RTP showed silence suppression "+
 			"(talk spurts marked as such, comfort noise, or pauses with no packet missing)", sender)})
 	}
-	return f
+	return ev
 }
 
 // stopNote is a stop a leg reported: its sender, its last packet and the
