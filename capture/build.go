@@ -532,12 +532,8 @@ func describe(m *sdpMedia, ev *sdpEvent) *report.MediaDescription {
 
 func flowReport(bf boundFlow, sigs [2]netip.AddrPort) report.RTPFlow {
 	f := bf.flow
-	dir := "caller->callee"
-	if bf.bd.sender == callee {
-		dir = "callee->caller"
-	}
 	r := report.RTPFlow{
-		Direction: dir, Src: f.Key.Src.String(), Dst: f.Key.Dst.String(),
+		Direction: directionNames[bf.bd.sender], Src: f.Key.Src.String(), Dst: f.Key.Dst.String(),
 		SSRCs: []uint32{f.Key.SSRC}, PayloadTypes: f.PayloadTypes(),
 		Packets: f.Packets, Bytes: f.Bytes, First: f.First(), Last: f.Last(),
 		FirstFrame: f.FirstFrame, LastFrame: f.LastFrame, MatchedSDP: bf.bd.matched,

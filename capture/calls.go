@@ -17,6 +17,9 @@ const (
 
 var partyNames = [2]string{"caller", "callee"}
 
+// directionNames are the report's names of the direction party p sends in.
+var directionNames = [2]string{"caller->callee", "callee->caller"}
+
 func other(p int) int { return 1 - p }
 
 // sdpEvent is one SDP body in a call, with who sent it.

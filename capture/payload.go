@@ -30,18 +30,18 @@ func payloadFindings(c *report.Call, cb *callBuild) []report.Finding {
 			continue
 		}
 		var done [2]bool
+		listed := [2][]string{cb.listedPayloads(caller, ms.Index), cb.listedPayloads(callee, ms.Index)} // by receiver
 		for k := range ms.Flows {
 			f := &ms.Flows[k]
 			p := slices.Index(directionNames[:], f.Direction)
 			if p < 0 || done[p] || f.RTCP || f.UDPTL || f.Unreachable || f.Unproven || f.Packets <= barelySentPackets {
 				continue
 			}
-			listed := cb.listedPayloads(1-p, ms.Index)
-			if len(listed) == 0 || !allUnlisted(f.PayloadTypes, listed) {
+			if len(listed[1-p]) == 0 || !allUnlisted(f.PayloadTypes, listed[1-p]) {
 				continue
 			}
 			done[p] = true
-			fs = append(fs, unlistedFinding(c, f, p, listed))
+			fs = append(fs, unlistedFinding(c, f, p, listed[1-p]))
 		}
 	}
 	return fs
@@ -75,9 +75,9 @@ func allUnlisted(pts []uint8, listed []string) bool {
 			continue
 		}
 		audio = true
+		number := strconv.Itoa(int(pt))
 		for _, c := range listed {
-			n, _, _ := strings.Cut(c, " ")
-			if n == strconv.Itoa(int(pt)) {
+			if n, _, _ := strings.Cut(c, " "); n == number {
 				return false
 			}
 		}

@@ -80,7 +80,7 @@ const (
 // packets leave and could not see them arrive, a finding of its own.
 func qualityFindings(c report.Call) []report.Finding {
 	fs := rtcpFindings(c)
-	for i, dir := range [2]string{"caller->callee", "callee->caller"} {
+	for i, dir := range directionNames {
 		f := report.MainFlow(c, dir)
 		if f == nil {
 			continue
@@ -152,7 +152,7 @@ func barelySentFinding(c report.Call) (report.Finding, bool) {
 	if c.Verdict != report.VerdictTwoWay {
 		return report.Finding{}, false
 	}
-	flows := [2]*report.RTPFlow{report.MainFlow(c, "caller->callee"), report.MainFlow(c, "callee->caller")}
+	flows := [2]*report.RTPFlow{report.MainFlow(c, directionNames[caller]), report.MainFlow(c, directionNames[callee])}
 	for i, f := range flows {
 		o := flows[1-i]
 		if f == nil || o == nil || f.Packets > barelySentPackets || o.Packets < 10*f.Packets {

@@ -45,7 +45,7 @@ type mediaMove struct {
 func remapFindings(c *report.Call, cb *callBuild) []report.Finding {
 	var fs []report.Finding
 	for i := range c.Streams {
-		for p, dir := range [2]string{"caller->callee", "callee->caller"} {
+		for p, dir := range directionNames {
 			mv, ok := findMove(c.Streams[i].Flows, dir, p, cb)
 			if !ok || !cb.behindNAT(p) {
 				continue

@@ -357,8 +357,6 @@ func codecLabels() map[[2]string]string {
 	return common
 }
 
-// sends and receives say what a direction attribute allows its author
-// (RFC 3264 §5.1).
 // hasICE says whether attrs negotiate ICE.
 func hasICE(attrs []sdp.Attribute) bool {
 	for _, a := range attrs {
@@ -373,6 +371,8 @@ func hasICE(attrs []sdp.Attribute) bool {
 // c=0.0.0.0, except under ICE, where the candidates carry the media.
 func (m *sdpMedia) holds() bool { return isHoldAddress(m.Addr) && !m.ICE }
 
+// sends and receives say what a direction attribute allows its author
+// (RFC 3264 §5.1).
 func sends(dir string) bool    { return dir == "sendrecv" || dir == "sendonly" }
 func receives(dir string) bool { return dir == "sendrecv" || dir == "recvonly" }
 

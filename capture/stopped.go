@@ -133,9 +133,6 @@ func findStop(flows []report.RTPFlow, p int, end time.Time) (mediaStop, bool) {
 	return stop, stop.until.After(stop.last.Last)
 }
 
-// directionNames are the report's names of the directions party p sends in.
-var directionNames = [2]string{"caller->callee", "callee->caller"}
-
 // settle reads the signalling about the stop: false when it explains it
 // (the latest SDP does not let the sender send, or gave the m= line to
 // T.38; the sender hung up), else when the listener's silence began: at
@@ -163,14 +160,18 @@ func (s *mediaStop) settle(cb *callBuild, st *streamState) bool {
 	return s.silentFor > 0
 }
 
+// startSeenWithin: a stream whose first packet reached the capture point
+// this soon after the answer is taken to have been captured from its start.
+const startSeenWithin = 2 * time.Second
+
 // sentOn says whether the sender's own RTCP counted at least a second of
 // 20 ms packets more than its sequence numbers reached at the capture
-// point. Only for a stream whose start the capture holds (by the call's
-// answer): the count runs from the stream's first packet.
+// point. Only for a stream whose start the capture holds (startSeenWithin
+// of the call's answer): the count runs from the stream's first packet.
 func (s mediaStop) sentOn(answer time.Time) bool {
 	f := s.last
 	if f.Reports == nil || f.Reports.SenderReports == 0 || f.Quality == nil || answer.IsZero() ||
-		f.First.After(answer.Add(stopExplainedWithin)) {
+		f.First.After(answer.Add(startSeenWithin)) {
 		return false
 	}
 	return uint64(f.Reports.SenderPackets) >= f.Quality.Expected+barelySentPackets
