@@ -27,14 +27,22 @@ import (
 // serve ends (SIGTERM) the router's UPnP table is empty again.
 
 const (
-	routerWAN     = "203.0.113.1"
-	serverLAN     = "192.168.1.2"
-	lanPhoneIP    = "192.168.1.10"
-	outPhoneIP    = "198.51.100.20"
-	mirrorAddr    = "203.0.113.30:5060"
-	stunAddr      = "203.0.113.20:3478"
-	matrixRTP     = "20000-20099"
-	baresipTalk   = 6 * time.Second
+	routerWAN  = "203.0.113.1"
+	serverLAN  = "192.168.1.2"
+	lanPhoneIP = "192.168.1.10"
+	outPhoneIP = "198.51.100.20"
+	mirrorAddr = "203.0.113.30:5060"
+	stunAddr   = "203.0.113.20:3478"
+	matrixRTP  = "20000-20099"
+	// baresipAudioWithin: baresip starts its audio about 3 s after the
+	// answer here, more on a loaded machine.
+	baresipAudioWithin = 20 * time.Second
+	// baresipTalk: how long the phones talk once audio flows both ways.
+	// rtcpsummary has counts only once RTCP (every 5 s) arrived, and a
+	// phone behind a NAT that filters by address and port gets the relay's
+	// RTCP only after its own first RTCP opened the NAT: up to two RTCP
+	// intervals.
+	baresipTalk   = 11 * time.Second
 	matrixEchoFor = "2s"
 	// serveStopGrace: what serve may take after SIGTERM (systemd gives 90 s);
 	// removing 17 UPnP mappings one SOAP call each takes about a second.
@@ -143,10 +151,17 @@ func (rl *routerLab) baresipCalls(t *testing.T, serve *natlab.Proc) {
 func baresipCall(t *testing.T, name string, caller, callee *natlab.Baresip, uri string) {
 	t.Helper()
 	n := len(caller.Calls())
+	callerFrom, calleeFrom := caller.LogLen(), callee.LogLen()
 	caller.Command(t, "/dial "+uri)
-	// baresip starts its audio about 3 s after the answer here, and
-	// rtcpsummary has counts only once RTCP (every 5 s) arrived.
-	time.Sleep(baresipTalk + time.Second)
+	audioBy := time.Now().Add(baresipAudioWithin)
+	for !caller.AudioBothWays(callerFrom) || !callee.AudioBothWays(calleeFrom) {
+		if time.Now().After(audioBy) {
+			t.Logf("%s: no audio both ways by the phones' status within %s; counting what flowed", name, baresipAudioWithin)
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(baresipTalk)
 	caller.Command(t, "/hangup")
 	deadline := time.Now().Add(10 * time.Second)
 	for caller.Ended() <= n || callee.Ended() <= n {

@@ -130,6 +130,28 @@ func (b *Baresip) Ended() int {
 	return strings.Count(b.Proc.Log(), "EX=BareSip")
 }
 
+// statusRE reads baresip's call status line, "audio=TX/RX (bit/s)".
+var statusRE = regexp.MustCompile(`audio=(\d+)/(\d+) \(bit/s\)`)
+
+// LogLen is how much the phone logged so far: pass it to AudioBothWays to
+// look only at what came after.
+func (b *Baresip) LogLen() int { return len(b.Proc.Log()) }
+
+// AudioBothWays reports whether the latest call status line logged after
+// offset shows audio sent and received (both bit rates above zero).
+func (b *Baresip) AudioBothWays(offset int) bool {
+	log := b.Proc.Log()
+	if offset > len(log) {
+		return false
+	}
+	lines := statusRE.FindAllStringSubmatch(log[offset:], -1)
+	if len(lines) == 0 {
+		return false
+	}
+	last := lines[len(lines)-1]
+	return last[1] != "0" && last[2] != "0"
+}
+
 // HeardRTP reports whether baresip said incoming RTP was established on
 // some call ("incoming rtp for 'audio' established").
 func (b *Baresip) HeardRTP() bool {
