@@ -193,7 +193,7 @@ func TestGeneratedScenarios(t *testing.T) {
 	}
 	only := map[report.FindingID][]pcapgen.Kind{capture.IDAnswerNotAcknowledged: {pcapgen.AckLost}, capture.IDMediaRemapped: {pcapgen.NATRemapped},
 		capture.IDMediaOutage: {pcapgen.MediaOutage}, capture.IDRequestUnanswered: {pcapgen.ByeLost, pcapgen.Unanswered},
-		capture.IDMediaStopped:     {pcapgen.MediaStopped, pcapgen.ResumeFailed, pcapgen.ReinviteLeak, pcapgen.RefreshUnknown},
+		capture.IDMediaStopped:     {pcapgen.MediaStopped, pcapgen.Voicemail, pcapgen.ResumeFailed, pcapgen.ReinviteLeak, pcapgen.RefreshUnknown},
 		capture.IDMediaStartedLate: {pcapgen.LateStart}, capture.IDDialogUnknown: {pcapgen.RefreshUnknown}}
 	for _, c := range res.Calls {
 		for _, f := range c.Findings {

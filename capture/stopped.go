@@ -43,6 +43,9 @@ type mediaStop struct {
 	sdp       *sdpEvent
 	from      time.Time
 	silentFor time.Duration
+	// server is the PBX or media server the sender's User-Agent or Server
+	// header names, "" when none.
+	server string
 }
 
 // stoppedFindings reports, for each direction of an audio stream of a
@@ -61,8 +64,10 @@ func stoppedFindings(c *report.Call, cb *callBuild, streams []*streamState) []re
 			if !ok || !stop.settle(cb, streams[i]) {
 				continue
 			}
+			stop.server = mediaServerName(partyOf(c, p).UserAgent)
 			facts := StopFacts{SilentFor: stop.silentFor, SentOn: stop.sentOn(c.Answer), SentElsewhere: stop.elsewhere != nil,
-				SenderSaysStopped: stop.senderSaysStopped(), SenderSide: stop.senderSide(), SuppressesSilence: stop.vad}
+				SenderSaysStopped: stop.senderSaysStopped(), SenderSide: stop.senderSide(), SuppressesSilence: stop.vad,
+				SenderIsMediaServer: stop.server != ""}
 			oneWay, sev, reported := StopProblem(facts)
 			if !reported {
 				continue
@@ -298,6 +303,10 @@ func (s mediaStop) title(c *report.Call, facts StopFacts) (title, remedy string)
 		return fmt.Sprintf("The %s's RTP stopped %s%s, while the %s's went on for %s. "+
 			"The %s's phone suppresses silence, so this may be its user listening; or the %s heard nothing from then on",
 			sender, when, back, listener, silent, sender, listener), remedyStopped
+	case facts.SenderIsMediaServer:
+		return fmt.Sprintf("The %s stopped sending RTP %s%s, while the %s's went on for %s. The %s is %s, a PBX or media server: "+
+			"it sends nothing while it records a message or waits for digits, or, bridging the call, while the phone on its other leg sends it nothing",
+			sender, when, back, listener, silent, sender, s.server), remedyStoppedSender
 	}
 	return fmt.Sprintf("The %s's RTP stopped %s%s, while the %s's went on for %s: the %s heard nothing from then on",
 		sender, when, back, listener, silent, listener), remedyStopped

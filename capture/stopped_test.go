@@ -26,6 +26,8 @@ func TestStopProblem(t *testing.T) {
 		{"it went on to where it cannot arrive", StopFacts{SilentFor: 6 * time.Second, SentElsewhere: true, SenderSide: true}, true, report.SeverityError, true},
 		{"silence suppression, a short stop", StopFacts{SilentFor: 10 * time.Second, SuppressesSilence: true}, false, "", false},
 		{"silence suppression, a long stop", StopFacts{SilentFor: stopSilenceAfter, SuppressesSilence: true}, false, report.SeverityWarning, true},
+		{"a media server, nothing else says why", StopFacts{SilentFor: stopOneWayAfter, SenderIsMediaServer: true}, false, report.SeverityWarning, true},
+		{"a media server whose RTCP counts it sending on", StopFacts{SilentFor: 10 * time.Second, SentOn: true, SenderIsMediaServer: true}, true, report.SeverityError, true},
 	} {
 		oneWay, sev, ok := StopProblem(tc.f)
 		if oneWay != tc.oneWay || sev != tc.sev || ok != tc.ok {
@@ -153,6 +155,16 @@ func TestStoppedFindings(t *testing.T) {
 			c.Streams[0].Flows[0].Reports = &report.RTCPView{SenderReports: 1, SenderPackets: 250}
 			c.Streams[0].Flows[1].Last = t0.Add(5*time.Second + 500*time.Millisecond)
 		}, report.SeverityError, true, "did not come back"},
+		{"the caller is a PBX: a voicemail or IVR", func(c *report.Call, _ *callBuild) {
+			c.Caller.UserAgent = "FPBX-16.0.40.7(18.20.0)"
+		}, report.SeverityWarning, false, "The caller is FPBX, a PBX or media server"},
+		{"the callee is a PBX: its stop is not the caller's", func(c *report.Call, _ *callBuild) {
+			c.Callee.UserAgent = "Asterisk PBX 18.20.0"
+		}, report.SeverityError, true, "did not come back"},
+		{"a PBX whose RTCP counts it sending on", func(c *report.Call, _ *callBuild) {
+			c.Caller.UserAgent = "FreeSWITCH-mod_sofia/1.10.9"
+			c.Streams[0].Flows[0].Reports = &report.RTCPView{SenderReports: 3, SenderPackets: 950}
+		}, report.SeverityError, true, "the packets were lost on the way"},
 		{"a stream whose start the capture lacks", func(c *report.Call, _ *callBuild) {
 			c.Streams[0].Flows[0].First = t0.Add(3 * time.Second)
 			c.Streams[0].Flows[0].Reports = &report.RTCPView{SenderReports: 3, SenderPackets: 950}
@@ -188,6 +200,24 @@ func TestStoppedFindings(t *testing.T) {
 			if f.ID == IDSDPPrivateAddress && f.Severity != report.SeverityError {
 				t.Errorf("%s: %s stays %s although the call turned one-way when media went there", tc.name, f.ID, f.Severity)
 			}
+		}
+	}
+}
+
+func TestMediaServerName(t *testing.T) {
+	for ua, want := range map[string]string{
+		"Asterisk PBX 18.20.0":          "Asterisk",
+		"FPBX-16.0.40.7(18.20.0)":       "FPBX",
+		"FreeSWITCH-mod_sofia/1.10.9":   "FreeSWITCH",
+		"3CXPhoneSystem 18.0.9.20":      "3CX",
+		"freeswitch":                    "FreeSWITCH",
+		"Linphone Desktop/5.2.0":        "",
+		"Yealink SIP-T46S 66.86.0.15":   "",
+		"":                              "",
+		"Grandstream GXP2170 1.0.11.23": "",
+	} {
+		if got := mediaServerName(ua); got != want {
+			t.Errorf("mediaServerName(%q) = %q, want %q", ua, got, want)
 		}
 	}
 }

@@ -546,6 +546,11 @@ type StopFacts struct {
 	// stopped (talk spurts, comfort noise, pauses): its silence sends
 	// nothing, so a stop may be the user listening.
 	SuppressesSilence bool
+	// SenderIsMediaServer: the sender's User-Agent or Server header names
+	// a PBX or media server, which sends nothing while it records a
+	// message or waits for digits, or while the phone on its other leg
+	// sends it nothing.
+	SenderIsMediaServer bool
 }
 
 // A stream that stops stopOneWayAfter or more before the other direction
@@ -562,11 +567,13 @@ const (
 // (an error) when the sender went on sending (its RTCP counts on, or its
 // RTP went on to where it cannot arrive), or when
 // nothing suggests it stopped on purpose: the stream never suppressed
-// silence and the capture is not on the sender's side of the network. A
-// sender seen stopping (SenderSide, or its own RTCP: SenderSaysStopped) is
-// a warning with the call two-way, as audio-barely-sent is: the path was
-// open, the phone or server stopped sending. A stream that suppressed
-// silence is a warning after stopSilenceAfter.
+// silence, the capture is not on the sender's side of the network and the
+// sender is no PBX or media server. A sender seen stopping (SenderSide, or
+// its own RTCP: SenderSaysStopped) is a warning with the call two-way, as
+// audio-barely-sent is: the path was open, the phone or server stopped
+// sending. A stream that suppressed silence is a warning after
+// stopSilenceAfter. A media server's stop is a warning: recording a
+// voicemail it sends nothing by design.
 func StopProblem(f StopFacts) (oneWay bool, sev report.Severity, ok bool) {
 	switch {
 	case f.SilentFor < stopOneWayAfter:
@@ -577,7 +584,7 @@ func StopProblem(f StopFacts) (oneWay bool, sev report.Severity, ok bool) {
 		return false, report.SeverityWarning, true
 	case f.SuppressesSilence && f.SilentFor < stopSilenceAfter:
 		return false, "", false
-	case f.SuppressesSilence:
+	case f.SuppressesSilence, f.SenderIsMediaServer:
 		return false, report.SeverityWarning, true
 	}
 	return true, report.SeverityError, true

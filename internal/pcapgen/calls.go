@@ -23,6 +23,15 @@ type party struct {
 	natted  bool
 	publicA netip.Addr // its NAT's public address (for Via received=)
 	origin  string     // SDP o= address, when it differs from the usual
+	ua      string     // its User-Agent or Server header ("" for natdoc-pcapgen)
+}
+
+// agent is what the party's User-Agent or Server header says.
+func (p party) agent() string {
+	if p.ua == "" {
+		return "natdoc-pcapgen"
+	}
+	return p.ua
 }
 
 type callGen struct {
@@ -135,6 +144,9 @@ func (g *callGen) build() {
 		g.c.Media = 40 * time.Second // long enough for the caller's NAT to forget its SIP
 	case MediaStopped:
 		g.c.Media = max(g.c.Media, mediaStoppedAt+7*time.Second) // the callee hears nothing for 7 s or more
+	case Voicemail:
+		g.c.Media = max(g.c.Media, mediaStoppedAt+10*time.Second) // the caller leaves a 10 s message
+		g.b.ua = "Asterisk PBX 20.5.0"
 	case ResumeFailed:
 		g.c.Media = max(g.c.Media, mediaStoppedAt+9*time.Second) // the caller hears nothing for 7 s after the resume
 	case ReinviteLeak:
@@ -389,6 +401,15 @@ func (g *callGen) midCall(mediaAt time.Time, answer string, truth *Truth) bool {
 		truth.Packets = [2]uint64{uint64(stopped), uint64(n)}
 		truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "callee", capture.IDMediaStopped
 		return true
+	case Voicemail:
+		// The callee, a PBX, plays its greeting and beep for
+		// mediaStoppedAt, then records the caller's message sending
+		// nothing (no transmit_silence) until the caller hangs up.
+		greeting := packetsFor(mediaStoppedAt)
+		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, n, 0, 0)
+		g.stream(g.b.rtpSrc, g.a.sdp, mediaAt, greeting, 0, 0)
+		truth.Packets = [2]uint64{uint64(n), uint64(greeting)}
+		truth.Finding = capture.IDMediaStopped
 	case NATRemapped:
 		// A second in, the caller's NAT maps its RTP to another port; no
 		// SDP says so, and the callee goes on sending to the old one: the
@@ -622,7 +643,7 @@ func (g *callGen) request(at time.Time, method string, from, to party, toTag, bo
 	if g.c.Kind == BadHeader && method == "INVITE" {
 		contact = fmt.Sprintf("<sip:%s@[fd00::%d>", from.user, g.i) // unclosed IPv6 bracket
 	}
-	fmt.Fprintf(&b, "Call-ID: %s\r\nCSeq: %d %s\r\nContact: %s\r\nUser-Agent: natdoc-pcapgen\r\n", g.callID, cseq, method, contact)
+	fmt.Fprintf(&b, "Call-ID: %s\r\nCSeq: %d %s\r\nContact: %s\r\nUser-Agent: %s\r\n", g.callID, cseq, method, contact, from.agent())
 	g.finish(&b, at, from, to, body)
 }
 
@@ -642,7 +663,7 @@ func (g *callGen) response(at time.Time, code int, reason, method string, from, 
 	} else {
 		fmt.Fprintf(&b, "To: <sip:%s@natdoc.test>\r\n", g.b.user)
 	}
-	fmt.Fprintf(&b, "Call-ID: %s\r\nCSeq: %d %s\r\nContact: <sip:%s@%s:5060>\r\nServer: natdoc-pcapgen\r\n", g.callID, g.cseq, method, from.user, from.local)
+	fmt.Fprintf(&b, "Call-ID: %s\r\nCSeq: %d %s\r\nContact: <sip:%s@%s:5060>\r\nServer: %s\r\n", g.callID, g.cseq, method, from.user, from.local, from.agent())
 	g.finish(&b, at, from, to, body)
 }
 
@@ -740,7 +761,7 @@ func AllKinds() []Call {
 	kinds := []Kind{Normal, LeakCaller, LeakCallee, NoWay, Hold, Inactive, ReinviteMove, EarlyMedia,
 		Forked, TCP, WebSocket, Fragmented, VLAN, IPv6, LossJitter, LANOneWay, Rejected, Cancelled, SIPALG,
 		Unanswered, ToPrivateContact, NeverRang, TimedOut, Proxy, ProxyLeakCallee, B2BUA, SBCOutsideUnseen, Announcement, Fax, FaxOneWay, BadHeader, NATPortChanged, ALGPortChanged,
-		Muted, LateOffer, LateOfferLeak, AckLost, NATRemapped, MediaOutage, ByeLost, MediaStopped, ResumeFailed, ReinviteLeak, LateStart, RefreshUnknown, TrickleICE}
+		Muted, LateOffer, LateOfferLeak, AckLost, NATRemapped, MediaOutage, ByeLost, MediaStopped, Voicemail, ResumeFailed, ReinviteLeak, LateStart, RefreshUnknown, TrickleICE}
 	calls := make([]Call, len(kinds))
 	for i, k := range kinds {
 		calls[i] = Call{Kind: k, Start: time.Duration(i) * 500 * time.Millisecond, Media: 4 * time.Second}

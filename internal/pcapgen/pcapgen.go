@@ -84,6 +84,11 @@ const (
 	// (its RTCP goes on), the callee's goes on until the caller hangs up:
 	// one-way from then (the callee cannot hear), media-stopped-mid-call.
 	MediaStopped Kind = "media-stopped"
+	// Voicemail: the callee is a PBX (Server: Asterisk) that plays a 3 s
+	// greeting, then records the caller's 10 s message sending no RTP:
+	// two-way, media-stopped-mid-call as a warning (a media server sends
+	// nothing while it records).
+	Voicemail Kind = "voicemail"
 	// ResumeFailed: the caller puts the callee on hold (sendonly/recvonly)
 	// 3 s into the media and resumes it 2 s later; the callee's RTP, which
 	// stopped for the hold, never comes back: one-way from the resume (the
