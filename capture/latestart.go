@@ -42,7 +42,9 @@ func lateStartFindings(c *report.Call, streams []*streamState) []report.Finding 
 			if !ok {
 				continue
 			}
-			if sev, ok := LateStartProblem(start.first.First.Sub(from), start.vad); ok {
+			facts := LateStartFacts{LateBy: start.first.First.Sub(from), SuppressesSilence: start.vad,
+				SenderIsMediaServer: mediaServerName(partyOf(c, p).UserAgent) != "", SentElsewhereFirst: start.stray != nil}
+			if sev, ok := LateStartProblem(facts); ok {
 				fs = append(fs, start.finding(c, from, sev))
 			}
 		}

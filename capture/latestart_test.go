@@ -10,18 +10,20 @@ import (
 
 func TestLateStartProblem(t *testing.T) {
 	for _, tc := range []struct {
-		late time.Duration
-		vad  bool
-		ok   bool
+		f  LateStartFacts
+		ok bool
 	}{
-		{500 * time.Millisecond, false, false},
-		{lateStartAfter - time.Millisecond, false, false},
-		{lateStartAfter, false, true},
-		{10 * time.Second, true, false},
+		{LateStartFacts{LateBy: 500 * time.Millisecond}, false},
+		{LateStartFacts{LateBy: lateStartAfter - time.Millisecond}, false},
+		{LateStartFacts{LateBy: lateStartAfter}, true},
+		{LateStartFacts{LateBy: 10 * time.Second, SuppressesSilence: true}, false},
+		{LateStartFacts{LateBy: 3 * time.Second, SenderIsMediaServer: true}, false},
+		{LateStartFacts{LateBy: 3 * time.Second, SenderIsMediaServer: true, SentElsewhereFirst: true}, true},
+		{LateStartFacts{LateBy: 3 * time.Second, SentElsewhereFirst: true}, true},
 	} {
-		sev, ok := LateStartProblem(tc.late, tc.vad)
+		sev, ok := LateStartProblem(tc.f)
 		if ok != tc.ok || (ok && sev != report.SeverityWarning) {
-			t.Errorf("LateStartProblem(%s, %v) = %q, %v; want reported %v", tc.late, tc.vad, sev, ok, tc.ok)
+			t.Errorf("LateStartProblem(%+v) = %q, %v; want reported %v", tc.f, sev, ok, tc.ok)
 		}
 	}
 }
@@ -59,6 +61,14 @@ func TestLateStartFindings(t *testing.T) {
 		{"at first sent where it cannot arrive", func(c *report.Call) []sdpEvent {
 			c.Streams[0].Flows = append(c.Streams[0].Flows, report.RTPFlow{Direction: "callee->caller", Src: "198.51.100.20:30000",
 				Dst: "192.168.1.10:10000", Packets: 150, Unreachable: true, First: t0.Add(30 * time.Millisecond), Last: t0.Add(3 * time.Second)})
+			return []sdpEvent{offer, sdpAt(callee, "200 OK", t0, "audio", "sendrecv")}
+		}, "The callee's RTP began 3s after the answer"},
+		{"the callee is an IVR that waited before its prompt", func(c *report.Call) []sdpEvent {
+			c.Callee.UserAgent = "Asterisk PBX 20.5.0"
+			return []sdpEvent{offer, sdpAt(callee, "200 OK", t0, "audio", "sendrecv")}
+		}, ""},
+		{"the caller is a PBX: the callee's start is its own", func(c *report.Call) []sdpEvent {
+			c.Caller.UserAgent = "Asterisk PBX 20.5.0"
 			return []sdpEvent{offer, sdpAt(callee, "200 OK", t0, "audio", "sendrecv")}
 		}, "The callee's RTP began 3s after the answer"},
 		{"a call judged one-way", func(c *report.Call) []sdpEvent {

@@ -594,12 +594,34 @@ func StopProblem(f StopFacts) (oneWay bool, sev report.Severity, ok bool) {
 // could flow cost its listener the first words of the call ("hello?").
 const lateStartAfter = 2 * time.Second
 
-// LateStartProblem grades a direction's RTP that began lateBy after the
-// answer let it flow (ok false: not reported): a warning, the call staying
-// two-way. A sender that suppresses silence sends nothing until its user
-// speaks, so its late start says nothing.
-func LateStartProblem(lateBy time.Duration, suppressesSilence bool) (sev report.Severity, ok bool) {
-	if lateBy < lateStartAfter || suppressesSilence {
+// LateStartFacts are what a capture shows of a direction of an answered,
+// two-way call whose RTP began after the answer let it flow.
+type LateStartFacts struct {
+	// LateBy is how long after the answer, or the later SDP that let it
+	// flow, its first packet that arrives (or could) came.
+	LateBy time.Duration
+	// SuppressesSilence: the sender suppresses silence, so it sends
+	// nothing until its user speaks.
+	SuppressesSilence bool
+	// SenderIsMediaServer: the sender's User-Agent or Server header names
+	// a PBX or media server, which sends nothing until it plays a prompt
+	// (an IVR's Answer, Wait) or the phone on its other leg sends it audio.
+	SenderIsMediaServer bool
+	// SentElsewhereFirst: before it, the sender's RTP went where it cannot
+	// arrive (a private address seen from outside, a NAT port nothing maps).
+	SentElsewhereFirst bool
+}
+
+// LateStartProblem grades a direction's RTP that began late (ok false: not
+// reported): a warning, the call staying two-way. A sender that suppresses
+// silence sends nothing until its user speaks, and a media server nothing
+// until it has a prompt to play, so their late start says nothing, unless
+// their first packets went where they cannot arrive.
+func LateStartProblem(f LateStartFacts) (sev report.Severity, ok bool) {
+	switch {
+	case f.LateBy < lateStartAfter, f.SuppressesSilence:
+		return "", false
+	case f.SenderIsMediaServer && !f.SentElsewhereFirst:
 		return "", false
 	}
 	return report.SeverityWarning, true
