@@ -96,6 +96,9 @@ type decoder struct {
 	// inflated payload.
 	hep    hep.Packet
 	hepBuf []byte
+	// mirrorDepth counts the VXLAN, Geneve or TZSP headers being unwrapped
+	// (mirror.go).
+	mirrorDepth int
 }
 
 func newDecoder(sink anomalySink) *decoder {
@@ -198,6 +201,13 @@ func (d *decoder) decode(rec Record, frame uint64, emit func(*packet)) {
 		emit(pkt)
 		return
 	}
+	if transport == 0 && lastIP != 0 && d.decoded[len(d.decoded)-1] == layers.LayerTypeGRE {
+		if inner := d.encapsulatedIP(rec.Data, first); inner != nil {
+			rec.Data, rec.LinkType, rec.WireLen = inner, layers.LinkTypeRaw, len(inner)
+			d.decode(rec, frame, emit)
+			return
+		}
+	}
 	switch lastIP {
 	case layers.LayerTypeIPv4:
 		if d.ip4.Flags&layers.IPv4MoreFragments != 0 || d.ip4.FragOffset != 0 {
@@ -224,9 +234,10 @@ func (d *decoder) decode(rec Record, frame uint64, emit func(*packet)) {
 }
 
 // encapsulatedIP returns the IP packet inside a PPPoE session (a DSL link
-// captured on the router's WAN side) or an MPLS label stack, which the
-// layer parser does not decode: gopacket's full decoders read those, on
-// this rare path only. nil when the frame is neither or holds no IP.
+// captured on the router's WAN side), an MPLS label stack or PPP in GRE
+// (a PPTP tunnel), which the layer parser does not decode: gopacket's full
+// decoders read those, on this rare path only. nil when the frame is none
+// of them or holds no IP.
 func (d *decoder) encapsulatedIP(data []byte, first gopacket.LayerType) []byte {
 	if len(d.decoded) == 0 {
 		return nil
@@ -239,18 +250,27 @@ func (d *decoder) encapsulatedIP(data []byte, first gopacket.LayerType) []byte {
 		next = d.dot1q.Type
 	case layers.LayerTypeLinuxSLL:
 		next = d.sll.EthernetType
+	case layers.LayerTypeGRE:
+		next = d.gre.Protocol
 	default:
 		return nil
 	}
-	if next != layers.EthernetTypePPPoESession && next != layers.EthernetTypeMPLSUnicast && next != layers.EthernetTypeMPLSMulticast {
+	switch next {
+	case layers.EthernetTypePPPoESession, layers.EthernetTypeMPLSUnicast, layers.EthernetTypeMPLSMulticast, layers.EthernetTypePPP:
+	default:
 		return nil
 	}
+	// The innermost IP layer: the tunnel's, not the one that carries it.
+	var inner gopacket.Layer
 	for _, l := range gopacket.NewPacket(data, first, gopacket.DecodeOptions{Lazy: true, NoCopy: true}).Layers() {
 		if t := l.LayerType(); t == layers.LayerTypeIPv4 || t == layers.LayerTypeIPv6 {
-			return append(append([]byte(nil), l.LayerContents()...), l.LayerPayload()...)
+			inner = l
 		}
 	}
-	return nil
+	if inner == nil {
+		return nil
+	}
+	return append(append([]byte(nil), inner.LayerContents()...), inner.LayerPayload()...)
 }
 
 func (d *decoder) emitTransport(transport gopacket.LayerType, pkt *packet, emit func(*packet)) {
@@ -260,7 +280,7 @@ func (d *decoder) emitTransport(transport gopacket.LayerType, pkt *packet, emit 
 		pkt.Src = netip.AddrPortFrom(pkt.Src.Addr(), uint16(d.udp.SrcPort))
 		pkt.Dst = netip.AddrPortFrom(pkt.Dst.Addr(), uint16(d.udp.DstPort))
 		pkt.Payload = d.udp.Payload
-		if d.unwrapHEP(pkt, emit) {
+		if d.unwrapMirror(pkt, emit) || d.unwrapHEP(pkt, emit) {
 			return
 		}
 	case layers.LayerTypeTCP:

@@ -52,3 +52,72 @@ func TestEncapsulatedIP(t *testing.T) {
 		})
 	}
 }
+
+// outerUDP4 puts payload in an IPv4/UDP packet from the mirror source to
+// the collector at port, inside an Ethernet frame: how a cloud or router
+// mirror delivers what it copied.
+func outerUDP4(port uint16, payload []byte) []byte {
+	ip := make([]byte, 28, 28+len(payload))
+	ip[0], ip[8], ip[9] = 0x45, 64, 17
+	binary.BigEndian.PutUint16(ip[2:4], uint16(28+len(payload)))
+	copy(ip[12:16], []byte{10, 99, 0, 1})
+	copy(ip[16:20], []byte{10, 99, 0, 2})
+	binary.BigEndian.PutUint16(ip[20:22], 49152)
+	binary.BigEndian.PutUint16(ip[22:24], port)
+	binary.BigEndian.PutUint16(ip[24:26], uint16(8+len(payload)))
+	eth := []byte{0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00}
+	return append(append(eth, ip...), payload...)
+}
+
+// mirrorWraps wrap a whole captured Ethernet frame as each mirror does.
+var mirrorWraps = map[string]func(frame []byte) []byte{
+	// AWS VPC Traffic Mirroring, Azure vTAP: VXLAN with VNI 7.
+	"VXLAN": func(frame []byte) []byte {
+		return outerUDP4(4789, append([]byte{0x08, 0, 0, 0, 0, 0, 7, 0}, frame...))
+	},
+	// Geneve with one 8-byte option (AWS Gateway Load Balancer adds its own).
+	"Geneve": func(frame []byte) []byte {
+		h := []byte{0x02, 0, 0x65, 0x58, 0, 0, 7, 0, 0x01, 0x08, 0x01, 0x01, 0, 0, 0, 1}
+		return outerUDP4(6081, append(h, frame...))
+	},
+	// MikroTik's sniffer stream: TZSP, a received Ethernet frame, a padding
+	// and a 4-byte tag before the END tag.
+	"TZSP": func(frame []byte) []byte {
+		h := []byte{1, 0, 0, 1, 0, 0x29, 4, 0, 0, 0, 1, 1}
+		return outerUDP4(37008, append(h, frame...))
+	},
+	// A PPTP tunnel: the frame's IP packet in PPP in enhanced GRE (RFC 2637).
+	"PPTP": func(frame []byte) []byte {
+		typeAt := 12
+		if binary.BigEndian.Uint16(frame[12:14]) == 0x8100 { // a VLAN tag: PPP carries only the IP packet
+			typeAt = 16
+		}
+		proto := []byte{0x00, 0x21}
+		if binary.BigEndian.Uint16(frame[typeAt:typeAt+2]) == 0x86dd {
+			proto = []byte{0x00, 0x57}
+		}
+		ip := frame[typeAt+2:]
+		gre := []byte{0x30, 0x81, 0x88, 0x0b, 0, 0, 0, 9, 0, 0, 0, 1, 0, 0, 0, 0}
+		binary.BigEndian.PutUint16(gre[4:6], uint16(len(ip)+4))
+		inner := append(append(append(gre, 0xff, 0x03), proto...), ip...)
+		outer := outerUDP4(0, inner)
+		outer[14+9] = 47 // GRE, not UDP: drop the UDP header
+		outer = append(outer[:14+20], inner...)
+		binary.BigEndian.PutUint16(outer[14+2:14+4], uint16(20+len(inner)))
+		return outer
+	},
+}
+
+// TestMirroredFrames: calls captured at a mirror's collector, each frame
+// wrapped in VXLAN, Geneve, TZSP or a PPTP tunnel, are judged as the same
+// calls captured directly.
+func TestMirroredFrames(t *testing.T) {
+	path, truths := generate(t, pcapgen.AllKinds(), pcapgen.Options{Seed: 6})
+	for name, wrap := range mirrorWraps {
+		t.Run(name, func(t *testing.T) {
+			wrapped := rewriteCapture(t, path, func(data []byte, _ *gopacket.CaptureInfo) []byte { return wrap(data) })
+			res := capture.AnalyzePath(t, wrapped)
+			checkTruth(t, res, truths)
+		})
+	}
+}

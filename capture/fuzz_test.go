@@ -19,7 +19,7 @@ import (
 )
 
 // seedCapture is a small valid pcap: the README's example capture.
-func seedCapture(f *testing.F) []byte {
+func seedCapture(f testing.TB) []byte {
 	data, err := os.ReadFile(filepath.Join("..", "testdata", "one-way-private-sdp.pcap"))
 	if err != nil {
 		f.Fatal(err)
@@ -58,10 +58,51 @@ func FuzzDecode(f *testing.F) {
 	f.Add(uint16(layers.LinkTypeEthernet), data[40:40+214])
 	f.Add(uint16(layers.LinkTypeRaw), data[40+14:40+214])
 	f.Add(uint16(layers.LinkTypeLinuxSLL), []byte{0, 0, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0x45})
+	frame := data[40 : 40+214]
+	for port, header := range map[uint16][]byte{vxlanPort: {0x08, 0, 0, 0, 0, 0, 7, 0}, genevePort: {0, 0, 0x65, 0x58, 0, 0, 7, 0},
+		tzspPort: {1, 0, 0, 1, 0, 0x29, 1, 0, 1}} {
+		f.Add(uint16(layers.LinkTypeEthernet), mirrorSeed(port, append(header, frame...)))
+	}
 	f.Fuzz(func(t *testing.T, lt uint16, b []byte) {
 		s := newState()
 		d := newDecoder(&s.anomalies)
 		d.decode(Record{Data: b, Time: time.Unix(1, 0), WireLen: len(b), LinkType: layers.LinkType(lt)}, 1, s.handle)
+	})
+}
+
+// mirrorSeed is payload sent over UDP to port, in IPv4 and Ethernet: a
+// mirror's encapsulated frame as its collector captures it.
+func mirrorSeed(port uint16, payload []byte) []byte {
+	b := make([]byte, 14+28, 14+28+len(payload))
+	b[12], b[14], b[14+8], b[14+9] = 0x08, 0x45, 64, 17
+	binary.BigEndian.PutUint16(b[14+2:], uint16(28+len(payload)))
+	copy(b[14+12:], []byte{10, 99, 0, 1, 10, 99, 0, 2})
+	binary.BigEndian.PutUint16(b[14+20:], 49152)
+	binary.BigEndian.PutUint16(b[14+22:], port)
+	binary.BigEndian.PutUint16(b[14+24:], uint16(8+len(payload)))
+	return append(b, payload...)
+}
+
+// FuzzMirroredFrame reads arbitrary VXLAN, Geneve and TZSP payloads: a
+// frame found is a tail of the payload, of a link type decode knows.
+func FuzzMirroredFrame(f *testing.F) {
+	frame := seedCapture(f)[40 : 40+214]
+	f.Add(uint16(vxlanPort), append([]byte{0x08, 0, 0, 0, 0, 0, 7, 0}, frame...))
+	f.Add(uint16(genevePort), append([]byte{0x02, 0, 0x65, 0x58, 0, 0, 7, 0, 0x01, 0x08, 0x01, 0x01, 0, 0, 0, 1}, frame...))
+	f.Add(uint16(genevePort), append([]byte{0, 0, 0x08, 0x00, 0, 0, 7, 0}, frame[14:]...))
+	f.Add(uint16(tzspPort), append([]byte{1, 0, 0, 1, 0, 0x29, 4, 0, 0, 0, 1, 1}, frame...))
+	f.Add(uint16(tzspPort), []byte{1, 0, 0, 1, 0x29})
+	f.Fuzz(func(t *testing.T, port uint16, b []byte) {
+		inner, link, ok := mirroredFrame(49152, port, b)
+		if !ok {
+			return
+		}
+		if len(inner) > len(b) || !bytes.Equal(inner, b[len(b)-len(inner):]) {
+			t.Fatalf("frame of %d bytes is not a tail of the %d-byte payload", len(inner), len(b))
+		}
+		if _, known := firstLayer(link, inner); !known {
+			t.Fatalf("link type %s", link)
+		}
 	})
 }
 

@@ -1,0 +1,153 @@
+package capture
+
+import (
+	"encoding/binary"
+
+	"github.com/gopacket/gopacket/layers"
+)
+
+// Traffic mirrored to a collector often arrives wrapped in UDP: AWS VPC
+// Traffic Mirroring and Azure virtual network TAP send each mirrored frame
+// in VXLAN (RFC 7348), AWS Gateway Load Balancer in Geneve (RFC 8926), and
+// a MikroTik router's packet sniffer streams it in TZSP. Wireshark opens
+// these by default; natdoc does too, or a capture taken in the cloud or from
+// a MikroTik would show no SIP at all. The wrapped frame is decoded as if
+// captured itself, with the outer packet's frame number and time.
+
+// The UDP ports these encapsulations are sent to.
+const (
+	vxlanPort  = 4789
+	genevePort = 6081
+	tzspPort   = 37008
+)
+
+// EtherTypes a mirrored frame, or what Geneve carries, is checked for.
+const (
+	etherTypeIPv6                = 0x86dd
+	etherTypeQinQ                = 0x88a8
+	etherTypeTransparentBridging = 0x6558
+)
+
+// maxMirrorDepth bounds encapsulations inside encapsulations: a mirror of
+// mirrored traffic is two deep; more is a crafted packet.
+const maxMirrorDepth = 4
+
+// unwrapMirror decodes the frame a mirroring encapsulation carries in pkt,
+// reporting whether pkt was one. A UDP payload on those ports that is not
+// a valid header of the encapsulation stays an ordinary datagram.
+func (d *decoder) unwrapMirror(pkt *packet, emit func(*packet)) bool {
+	if pkt.Proto != protoUDP {
+		return false
+	}
+	inner, link, ok := mirroredFrame(pkt.Src.Port(), pkt.Dst.Port(), pkt.Payload)
+	if !ok {
+		return false
+	}
+	if d.mirrorDepth >= maxMirrorDepth {
+		d.sink.anomaly("mirror-nesting-too-deep", pkt.Offset, pkt.Frame, "more than 4 VXLAN, Geneve or TZSP headers in one packet")
+		return true
+	}
+	wire := len(inner)
+	if pkt.Truncated {
+		wire++ // the capture's snap length cut the outer packet, so the inner one too
+	}
+	d.mirrorDepth++
+	d.decode(Record{Data: inner, Time: pkt.Time, WireLen: wire, LinkType: link, Offset: pkt.Offset}, pkt.Frame, emit)
+	d.mirrorDepth--
+	return true
+}
+
+// mirroredFrame returns the frame a VXLAN, Geneve or TZSP payload carries
+// and its link type, when the payload is one (by port and by header).
+func mirroredFrame(src, dst uint16, b []byte) ([]byte, layers.LinkType, bool) {
+	switch {
+	case src == vxlanPort || dst == vxlanPort:
+		return vxlanFrame(b)
+	case src == genevePort || dst == genevePort:
+		return geneveFrame(b)
+	case src == tzspPort || dst == tzspPort:
+		return tzspFrame(b)
+	}
+	return nil, 0, false
+}
+
+// vxlanFrame reads a VXLAN header (RFC 7348 §5): flags with the I bit set
+// (and the group policy bit of VXLAN-GBP, nothing else), 24 reserved or
+// policy bits, the VNI and a reserved byte, then an Ethernet frame. RTP
+// sent to port 4789 fails here: its first byte has version 2 (0x80).
+func vxlanFrame(b []byte) ([]byte, layers.LinkType, bool) {
+	const header = 8
+	if len(b) < header+ethHeaderLen || (b[0] != 0x08 && b[0] != 0x88) || !carriesIP(b[header:]) {
+		return nil, 0, false
+	}
+	return b[header:], layers.LinkTypeEthernet, true
+}
+
+// geneveFrame reads a Geneve header (RFC 8926 §3.4): version 0, the length
+// of its options in 4-byte words, and the protocol of what follows: an
+// Ethernet frame (0x6558) or an IP packet.
+func geneveFrame(b []byte) ([]byte, layers.LinkType, bool) {
+	if len(b) < 8 || b[0]>>6 != 0 {
+		return nil, 0, false
+	}
+	header := 8 + int(b[0]&0x3f)*4
+	if len(b) <= header {
+		return nil, 0, false
+	}
+	inner := b[header:]
+	switch binary.BigEndian.Uint16(b[2:4]) {
+	case etherTypeTransparentBridging:
+		if len(inner) >= ethHeaderLen && carriesIP(inner) {
+			return inner, layers.LinkTypeEthernet, true
+		}
+	case etherTypeIPv4, etherTypeIPv6:
+		return inner, layers.LinkTypeRaw, true
+	}
+	return nil, 0, false
+}
+
+// tzspFrame reads a TZSP header: version 1, a type (0: a received frame,
+// 1: a frame to send), the encapsulated protocol (1: Ethernet), then tagged
+// fields up to the END tag: PADDING (0) and END (1) are one byte, every
+// other tag a type, a length and that many bytes.
+func tzspFrame(b []byte) ([]byte, layers.LinkType, bool) {
+	if len(b) < 4 || b[0] != 1 || b[1] > 1 || binary.BigEndian.Uint16(b[2:4]) != 1 {
+		return nil, 0, false
+	}
+	for i := 4; i < len(b); {
+		switch b[i] {
+		case 0: // padding
+			i++
+		case 1: // end of the tagged fields
+			inner := b[i+1:]
+			if len(inner) < ethHeaderLen || !carriesIP(inner) {
+				return nil, 0, false
+			}
+			return inner, layers.LinkTypeEthernet, true
+		default:
+			if i+1 >= len(b) {
+				return nil, 0, false
+			}
+			i += 2 + int(b[i+1])
+		}
+	}
+	return nil, 0, false
+}
+
+// carriesIP says whether an Ethernet frame holds IPv4 or IPv6, directly
+// or under 802.1Q tags: what a mirror of VoIP traffic carries, and a check
+// that the header before it was what it seemed.
+func carriesIP(frame []byte) bool {
+	off := 12
+	for off+2 <= len(frame) {
+		switch binary.BigEndian.Uint16(frame[off : off+2]) {
+		case etherTypeIPv4, etherTypeIPv6:
+			return true
+		case etherTypeDot1Q, etherTypeQinQ:
+			off += dot1qHeaderLen
+		default:
+			return false
+		}
+	}
+	return false
+}
