@@ -2,6 +2,7 @@ package capture
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/gopacket/gopacket"
@@ -200,6 +201,12 @@ func (d *decoder) decode(rec Record, frame uint64, emit func(*packet)) {
 		pkt.Raw, pkt.RawLink, pkt.WireLen = rec.Data, rec.LinkType, rec.WireLen
 		emit(pkt)
 		return
+	}
+	if transport == 0 && slices.Contains(d.decoded, layers.LayerTypeGRE) {
+		if inner, link, ok := erspanFrame(&d.gre); ok {
+			d.decodeMirrored(pkt, inner, link, emit)
+			return
+		}
 	}
 	if transport == 0 && lastIP != 0 && d.decoded[len(d.decoded)-1] == layers.LayerTypeGRE {
 		if inner := d.encapsulatedIP(rec.Data, first); inner != nil {

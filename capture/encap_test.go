@@ -69,6 +69,14 @@ func outerUDP4(port uint16, payload []byte) []byte {
 	return append(append(eth, ip...), payload...)
 }
 
+// outerGRE puts a GRE header and payload in IPv4 and Ethernet.
+func outerGRE(gre, payload []byte) []byte {
+	outer := outerUDP4(0, nil)[:14+20]
+	outer[14+9] = 47
+	binary.BigEndian.PutUint16(outer[14+2:14+4], uint16(20+len(gre)+len(payload)))
+	return append(append(outer, gre...), payload...)
+}
+
 // mirrorWraps wrap a whole captured Ethernet frame as each mirror does.
 var mirrorWraps = map[string]func(frame []byte) []byte{
 	// AWS VPC Traffic Mirroring, Azure vTAP: VXLAN with VNI 7.
@@ -85,6 +93,18 @@ var mirrorWraps = map[string]func(frame []byte) []byte{
 	"TZSP": func(frame []byte) []byte {
 		h := []byte{1, 0, 0, 1, 0, 0x29, 4, 0, 0, 0, 1, 1}
 		return outerUDP4(37008, append(h, frame...))
+	},
+	// Cisco ERSPAN Type I: GRE (protocol 0x88BE, no sequence number), then
+	// the frame.
+	"ERSPAN Type I": func(frame []byte) []byte {
+		return outerGRE([]byte{0, 0, 0x88, 0xbe}, frame)
+	},
+	// Cisco ERSPAN Type III: GRE with a sequence number (0x22EB), a 12-byte
+	// header (version 2, session 7, frame type 0 Ethernet, the O flag) and
+	// an 8-byte platform subheader.
+	"ERSPAN Type III": func(frame []byte) []byte {
+		h := []byte{0x10, 0, 0x22, 0xeb, 0, 0, 0, 1, 0x20, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 0}
+		return outerGRE(h, frame)
 	},
 	// A PPTP tunnel: the frame's IP packet in PPP in enhanced GRE (RFC 2637).
 	"PPTP": func(frame []byte) []byte {

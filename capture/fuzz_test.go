@@ -63,6 +63,10 @@ func FuzzDecode(f *testing.F) {
 		tzspPort: {1, 0, 0, 1, 0, 0x29, 1, 0, 1}} {
 		f.Add(uint16(layers.LinkTypeEthernet), mirrorSeed(port, append(header, frame...)))
 	}
+	// ERSPAN Type III in GRE in IPv4: header, O flag, platform subheader.
+	erspan3 := []byte{0x45, 0, 0, 0, 0, 0, 0, 0, 64, 47, 0, 0, 10, 99, 0, 1, 10, 99, 0, 2,
+		0x10, 0, 0x22, 0xeb, 0, 0, 0, 1, 0x20, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0}
+	f.Add(uint16(layers.LinkTypeRaw), append(erspan3, frame...))
 	f.Fuzz(func(t *testing.T, lt uint16, b []byte) {
 		s := newState()
 		d := newDecoder(&s.anomalies)

@@ -9,7 +9,9 @@ import (
 // Traffic mirrored to a collector often arrives wrapped in UDP: AWS VPC
 // Traffic Mirroring and Azure virtual network TAP send each mirrored frame
 // in VXLAN (RFC 7348), AWS Gateway Load Balancer in Geneve (RFC 8926), and
-// a MikroTik router's packet sniffer streams it in TZSP. Wireshark opens
+// a MikroTik router's packet sniffer streams it in TZSP; Cisco's ERSPAN
+// sends it in GRE (gopacket decodes Types I and II; Type III is read
+// here). Wireshark opens
 // these by default; natdoc does too, or a capture taken in the cloud or from
 // a MikroTik would show no SIP at all. The wrapped frame is decoded as if
 // captured itself, with the outer packet's frame number and time.
@@ -26,6 +28,7 @@ const (
 	etherTypeIPv6                = 0x86dd
 	etherTypeQinQ                = 0x88a8
 	etherTypeTransparentBridging = 0x6558
+	etherTypeERSPANIII           = 0x22eb
 )
 
 // maxMirrorDepth bounds encapsulations inside encapsulations: a mirror of
@@ -43,9 +46,16 @@ func (d *decoder) unwrapMirror(pkt *packet, emit func(*packet)) bool {
 	if !ok {
 		return false
 	}
+	d.decodeMirrored(pkt, inner, link, emit)
+	return true
+}
+
+// decodeMirrored decodes the frame a mirror wrapped in pkt as if captured
+// itself, with pkt's frame number and time.
+func (d *decoder) decodeMirrored(pkt *packet, inner []byte, link layers.LinkType, emit func(*packet)) {
 	if d.mirrorDepth >= maxMirrorDepth {
-		d.sink.anomaly("mirror-nesting-too-deep", pkt.Offset, pkt.Frame, "more than 4 VXLAN, Geneve or TZSP headers in one packet")
-		return true
+		d.sink.anomaly("mirror-nesting-too-deep", pkt.Offset, pkt.Frame, "more than 4 VXLAN, Geneve, TZSP or ERSPAN headers in one packet")
+		return
 	}
 	wire := len(inner)
 	if pkt.Truncated {
@@ -54,7 +64,33 @@ func (d *decoder) unwrapMirror(pkt *packet, emit func(*packet)) bool {
 	d.mirrorDepth++
 	d.decode(Record{Data: inner, Time: pkt.Time, WireLen: wire, LinkType: link, Offset: pkt.Offset}, pkt.Frame, emit)
 	d.mirrorDepth--
-	return true
+}
+
+// erspanFrame returns the frame an ERSPAN Type III GRE packet (protocol
+// 0x22EB) carries; gopacket decodes Types I and II itself. Its 12-byte
+// header holds version 2 and a frame type (0 Ethernet, 2 IP), and with its
+// O flag an 8-byte platform subheader follows it.
+func erspanFrame(g *layers.GRE) ([]byte, layers.LinkType, bool) {
+	b := g.Payload
+	if g.Protocol != etherTypeERSPANIII || len(b) < 12 || b[0]>>4 != 2 {
+		return nil, 0, false
+	}
+	header := 12
+	if b[11]&1 != 0 {
+		header += 8
+	}
+	if len(b) <= header {
+		return nil, 0, false
+	}
+	switch inner := b[header:]; (b[10] >> 2) & 0x1f {
+	case 0:
+		if len(inner) >= ethHeaderLen && carriesIP(inner) {
+			return inner, layers.LinkTypeEthernet, true
+		}
+	case 2:
+		return inner, layers.LinkTypeRaw, true
+	}
+	return nil, 0, false
 }
 
 // mirroredFrame returns the frame a VXLAN, Geneve or TZSP payload carries
@@ -71,13 +107,14 @@ func mirroredFrame(src, dst uint16, b []byte) ([]byte, layers.LinkType, bool) {
 	return nil, 0, false
 }
 
-// vxlanFrame reads a VXLAN header (RFC 7348 §5): flags with the I bit set
-// (and the group policy bit of VXLAN-GBP, nothing else), 24 reserved or
-// policy bits, the VNI and a reserved byte, then an Ethernet frame. RTP
-// sent to port 4789 fails here: its first byte has version 2 (0x80).
+// vxlanFrame reads a VXLAN header (RFC 7348 §5): flags with the I bit
+// (0x08) set, the VNI, reserved bits a receiver ignores, then an Ethernet
+// frame. RTP sent to port 4789 fails here: only one with eight or more
+// contributing sources has that bit set, and its bytes that would be the
+// frame's EtherType are not IP.
 func vxlanFrame(b []byte) ([]byte, layers.LinkType, bool) {
 	const header = 8
-	if len(b) < header+ethHeaderLen || (b[0] != 0x08 && b[0] != 0x88) || !carriesIP(b[header:]) {
+	if len(b) < header+ethHeaderLen || b[0]&0x08 == 0 || !carriesIP(b[header:]) {
 		return nil, 0, false
 	}
 	return b[header:], layers.LinkTypeEthernet, true
