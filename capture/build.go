@@ -312,12 +312,10 @@ func (s *state) orphan(f *rtpFlow) {
 	}
 	s.orphanPackets += f.Packets
 	s.orphanStreams++
-	if len(s.orphans) < maxOrphanEvidence {
-		s.orphans = append(s.orphans, f)
-	}
+	s.sessions.add(f) // orphans.go
 }
 
-// maxOrphanEvidence bounds the streams listed in media-without-signalling.
+// maxOrphanEvidence bounds the sessions listed in media-without-signalling.
 const maxOrphanEvidence = 10
 
 // finishCalls finalises everything and returns the calls in order, named

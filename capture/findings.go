@@ -37,6 +37,8 @@ const (
 	IDSignallingEncrypted report.FindingID = "signalling-encrypted"
 	// IDMediaWithoutSignalling: RTP that belongs to no call in the capture.
 	IDMediaWithoutSignalling report.FindingID = "media-without-signalling"
+	// IDMediaOneWayNoSignalling: RTP of no call that flowed one way only.
+	IDMediaOneWayNoSignalling report.FindingID = "media-one-way-without-signalling"
 	// IDCaptureAnomalies: parts of the input could not be read.
 	IDCaptureAnomalies report.FindingID = "capture-anomalies"
 	// IDRequestToPrivate: a request sent from a public address to a
@@ -133,6 +135,10 @@ const (
 	remedyRegisterRefused = "Check the phone's account against the registrar: the user name and authentication name, the password, the domain " +
 		"(realm) and that the account is enabled; a 403 after the challenge is most often a wrong password, an IP access rule or " +
 		"a blocked account (fail2ban and the like after repeated failures). A 404 names a user the registrar does not know."
+	remedyOneWayNoSignalling = "Capture where the SIP is readable, or give its TLS keys (--tls-keylog), to judge these calls. RTP that flows one way " +
+		"only goes to an address from which nothing comes back: the far end sends its RTP to where the SDP said, which is not where this " +
+		"side's RTP comes from (a private address behind NAT: let the server latch onto the source, symmetric RTP, or relay the media), or " +
+		"a NAT or firewall drops it on the way (forward or allow the RTP port range)."
 	remedyTLSKeys = "Give the key log written while these sessions ran (SSLKEYLOGFILE, -keylogfile) or, for TLS 1.0-1.2 with RSA key exchange, " +
 		"the server's RSA key; capture from the session's start so its ClientHello is in the file."
 )

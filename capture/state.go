@@ -202,7 +202,7 @@ type state struct {
 	done doneCalls
 	// binder matches streams to calls at each sweep, reusing its storage.
 	binder        *binder
-	orphans       []*rtpFlow
+	sessions      mediaSessions // the streams no call claimed, paired by their ends
 	orphanPackets uint64
 	orphanStreams int
 	// lastSweepNs is the capture time of the last sweep (sweepBefore);

@@ -34,20 +34,7 @@ func captureFindings(s *state) []report.Finding {
 			Remedy:   "Capture on the phone or server where SIP is in clear text (or with its TLS keys), or temporarily use SIP over UDP/TCP while diagnosing; the media flows below are still judged.",
 		})
 	}
-	var orphan []report.Evidence
-	for _, f := range s.orphans {
-		orphan = append(orphan, report.Evidence{
-			Text:        fmt.Sprintf("%s → %s SSRC %#08x: %d packets", f.Key.Src, f.Key.Dst, f.Key.SSRC, f.Packets),
-			FrameRanges: f.frameRange(), Time: f.First(),
-		})
-	}
-	if len(orphan) > 0 {
-		fs = append(fs, report.Finding{
-			ID: IDMediaWithoutSignalling, Severity: report.SeverityInfo,
-			Title:    fmt.Sprintf("%d RTP packets in %d streams belong to no call in the capture (their SIP is missing or encrypted)", s.orphanPackets, s.orphanStreams),
-			Evidence: orphan,
-		})
-	}
+	fs = append(fs, s.mediaWithoutSignalling()...)
 	if len(s.order) > 0 {
 		var kinds []string
 		for _, a := range s.list() {
@@ -92,6 +79,8 @@ func remedyID(text string) string {
 		return "check-the-far-sip-service"
 	case remedyTLSKeys:
 		return "give-the-tls-keys"
+	case remedyOneWayNoSignalling:
+		return "judge-the-calls-behind-one-way-media"
 	case remedyRegisterRefused:
 		return "fix-the-phone-account"
 	}
@@ -120,6 +109,8 @@ func remedyTitle(text string) string {
 		return "Find why the far end's SIP service ignored a request it was delivered"
 	case remedyTLSKeys:
 		return "Give natdoc the TLS keys of the SIP sessions"
+	case remedyOneWayNoSignalling:
+		return "Find where the one-way RTP's replies go: capture its SIP (or give its TLS keys), check the far end's media address and the NAT"
 	case remedyRegisterRefused:
 		return "Fix the phone's account (credentials, domain) so its registration succeeds"
 	}
