@@ -53,25 +53,9 @@ func TestEncapsulatedIP(t *testing.T) {
 	}
 }
 
-// outerUDP4 puts payload in an IPv4/UDP packet from the mirror source to
-// the collector at port, inside an Ethernet frame: how a cloud or router
-// mirror delivers what it copied.
-func outerUDP4(port uint16, payload []byte) []byte {
-	ip := make([]byte, 28, 28+len(payload))
-	ip[0], ip[8], ip[9] = 0x45, 64, 17
-	binary.BigEndian.PutUint16(ip[2:4], uint16(28+len(payload)))
-	copy(ip[12:16], []byte{10, 99, 0, 1})
-	copy(ip[16:20], []byte{10, 99, 0, 2})
-	binary.BigEndian.PutUint16(ip[20:22], 49152)
-	binary.BigEndian.PutUint16(ip[22:24], port)
-	binary.BigEndian.PutUint16(ip[24:26], uint16(8+len(payload)))
-	eth := []byte{0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00}
-	return append(append(eth, ip...), payload...)
-}
-
 // outerGRE puts a GRE header and payload in IPv4 and Ethernet.
 func outerGRE(gre, payload []byte) []byte {
-	outer := outerUDP4(0, nil)[:14+20]
+	outer := capture.MirrorSeed(0, nil)[:14+20] // the IPv4 header, made GRE's below
 	outer[14+9] = 47
 	binary.BigEndian.PutUint16(outer[14+2:14+4], uint16(20+len(gre)+len(payload)))
 	return append(append(outer, gre...), payload...)
@@ -81,18 +65,18 @@ func outerGRE(gre, payload []byte) []byte {
 var mirrorWraps = map[string]func(frame []byte) []byte{
 	// AWS VPC Traffic Mirroring, Azure vTAP: VXLAN with VNI 7.
 	"VXLAN": func(frame []byte) []byte {
-		return outerUDP4(4789, append([]byte{0x08, 0, 0, 0, 0, 0, 7, 0}, frame...))
+		return capture.MirrorSeed(4789, append([]byte{0x08, 0, 0, 0, 0, 0, 7, 0}, frame...))
 	},
 	// Geneve with one 8-byte option (AWS Gateway Load Balancer adds its own).
 	"Geneve": func(frame []byte) []byte {
 		h := []byte{0x02, 0, 0x65, 0x58, 0, 0, 7, 0, 0x01, 0x08, 0x01, 0x01, 0, 0, 0, 1}
-		return outerUDP4(6081, append(h, frame...))
+		return capture.MirrorSeed(6081, append(h, frame...))
 	},
 	// MikroTik's sniffer stream: TZSP, a received Ethernet frame, a padding
 	// and a 4-byte tag before the END tag.
 	"TZSP": func(frame []byte) []byte {
 		h := []byte{1, 0, 0, 1, 0, 0x29, 4, 0, 0, 0, 1, 1}
-		return outerUDP4(37008, append(h, frame...))
+		return capture.MirrorSeed(37008, append(h, frame...))
 	},
 	// Cisco ERSPAN Type I: GRE (protocol 0x88BE, no sequence number), then
 	// the frame.
@@ -119,12 +103,7 @@ var mirrorWraps = map[string]func(frame []byte) []byte{
 		ip := frame[typeAt+2:]
 		gre := []byte{0x30, 0x81, 0x88, 0x0b, 0, 0, 0, 9, 0, 0, 0, 1, 0, 0, 0, 0}
 		binary.BigEndian.PutUint16(gre[4:6], uint16(len(ip)+4))
-		inner := append(append(append(gre, 0xff, 0x03), proto...), ip...)
-		outer := outerUDP4(0, inner)
-		outer[14+9] = 47 // GRE, not UDP: drop the UDP header
-		outer = append(outer[:14+20], inner...)
-		binary.BigEndian.PutUint16(outer[14+2:14+4], uint16(20+len(inner)))
-		return outer
+		return outerGRE(gre, append(append([]byte{0xff, 0x03}, proto...), ip...))
 	},
 }
 

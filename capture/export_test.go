@@ -25,6 +25,7 @@ var (
 	PcapReader         = pcapReader
 	VerdictLines       = verdictLines
 	LoopbackHEPSockets = loopbackHEPSockets
+	MirrorSeed         = mirrorSeed
 )
 
 // BatchEvents is the pipeline's event batch size.
