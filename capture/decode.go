@@ -202,18 +202,8 @@ func (d *decoder) decode(rec Record, frame uint64, emit func(*packet)) {
 		emit(pkt)
 		return
 	}
-	if transport == 0 && slices.Contains(d.decoded, layers.LayerTypeGRE) {
-		if inner, link, ok := erspanFrame(&d.gre); ok {
-			d.decodeMirrored(pkt, inner, link, emit)
-			return
-		}
-	}
-	if transport == 0 && lastIP != 0 && d.decoded[len(d.decoded)-1] == layers.LayerTypeGRE {
-		if inner := d.encapsulatedIP(rec.Data, first); inner != nil {
-			rec.Data, rec.LinkType, rec.WireLen = inner, layers.LinkTypeRaw, len(inner)
-			d.decode(rec, frame, emit)
-			return
-		}
+	if transport == 0 && lastIP != 0 && d.greTunnel(rec, first, pkt, emit) {
+		return
 	}
 	switch lastIP {
 	case layers.LayerTypeIPv4:
@@ -238,6 +228,29 @@ func (d *decoder) decode(rec Record, frame uint64, emit func(*packet)) {
 		return
 	}
 	d.emitTransport(transport, pkt, emit)
+}
+
+// greTunnel decodes what a GRE packet the layer parser stopped at carries,
+// reporting whether it did: the frame of an ERSPAN Type III mirror
+// session, or the IP packet of a PPTP tunnel (PPP).
+func (d *decoder) greTunnel(rec Record, first gopacket.LayerType, pkt *packet, emit func(*packet)) bool {
+	if !slices.Contains(d.decoded, layers.LayerTypeGRE) {
+		return false
+	}
+	if inner, link, ok := erspanFrame(&d.gre); ok {
+		d.decodeMirrored(pkt, inner, link, emit)
+		return true
+	}
+	if d.decoded[len(d.decoded)-1] != layers.LayerTypeGRE {
+		return false
+	}
+	inner := d.encapsulatedIP(rec.Data, first)
+	if inner == nil {
+		return false
+	}
+	rec.Data, rec.LinkType, rec.WireLen = inner, layers.LinkTypeRaw, len(inner)
+	d.decode(rec, pkt.Frame, emit)
+	return true
 }
 
 // encapsulatedIP returns the IP packet inside a PPPoE session (a DSL link
