@@ -168,7 +168,7 @@ func JudgeStream(s StreamFacts, c CallFacts) StreamVerdict {
 	}
 	if ok[dir] {
 		return StreamVerdict{Verdict: report.VerdictOneWayNegotiated,
-			Explain: fmt.Sprintf("media was negotiated one way only (the %s sends: an announcement, paging or monitoring), and it flowed so: not a fault", partyNames[dir])}
+			Explain: fmt.Sprintf("media was negotiated one way only (the %s sends: an announcement, paging, monitoring or a recording to a SIPREC server), and it flowed so: not a fault", partyNames[dir])}
 	}
 	if !c.StartSeen || !c.BothSidesSignalling {
 		return StreamVerdict{Verdict: report.VerdictIncompleteCapture, Explain: incompleteReason(c)}
