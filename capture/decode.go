@@ -172,6 +172,10 @@ func (d *decoder) decode(rec Record, frame uint64, emit func(*packet)) {
 	if !d.decodeFastDisabled && fastLinkType(rec.LinkType) && d.decodeFast(rec, frame, emit) {
 		return
 	}
+	if rec.LinkType == linkTypeNFLOG {
+		d.decodeNFLOG(rec, frame, emit)
+		return
+	}
 	first, ok := firstLayer(rec.LinkType, rec.Data)
 	if !ok {
 		d.sink.anomaly("unknown-link-type", rec.Offset, frame, rec.LinkType.String())

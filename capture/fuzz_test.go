@@ -67,6 +67,7 @@ func FuzzDecode(f *testing.F) {
 	erspan3 := []byte{0x45, 0, 0, 0, 0, 0, 0, 0, 64, 47, 0, 0, 10, 99, 0, 1, 10, 99, 0, 2,
 		0x10, 0, 0x22, 0xeb, 0, 0, 0, 1, 0x20, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0}
 	f.Add(uint16(layers.LinkTypeRaw), append(erspan3, frame...))
+	f.Add(uint16(linkTypeNFLOG), nflogRecord(binary.LittleEndian, frame[14:]))
 	f.Fuzz(func(t *testing.T, lt uint16, b []byte) {
 		s := newState()
 		d := newDecoder(&s.anomalies)

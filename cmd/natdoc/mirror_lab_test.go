@@ -37,16 +37,29 @@ func TestLabAnalyzeMirror(t *testing.T) {
 	dump := collector.StartTcpdump(t, pcap, "udp", "port", "4789")
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	out := filepath.Join(dir, "carol.json")
-	if log, err := carol.Run(ctx, os.Args[0], append(helperArgs, "call", "--server", "203.0.113.10:5060", "--user", "carol",
-		"--local-ip", "198.51.100.20", "--duration", "2s", "--json", "-o", out, "echo")...); err != nil {
-		t.Fatalf("natdoc call to echo: %v\n%s", err, log)
-	}
+	phone := echoCall(t, ctx, carol, filepath.Join(dir, "carol.json"))
 	time.Sleep(300 * time.Millisecond)
 	dump.Stop()
 	serve.Stop()
-	phone := loadReport(t, out).CallTest
+	checkCapturedCall(t, pcap, phone)
+}
 
+// echoCall has the phone on h (198.51.100.20) call the echo user of the
+// server at 203.0.113.10 for two seconds with natdoc call, and returns
+// what the phone measured; its report goes to out.
+func echoCall(t *testing.T, ctx context.Context, h *natlab.Host, out string) *report.CallTestReport {
+	t.Helper()
+	if log, err := h.Run(ctx, os.Args[0], append(helperArgs, "call", "--server", "203.0.113.10:5060", "--user", "carol",
+		"--local-ip", "198.51.100.20", "--duration", "2s", "--json", "-o", out, "echo")...); err != nil {
+		t.Fatalf("natdoc call to echo: %v\n%s", err, log)
+	}
+	return loadReport(t, out).CallTest
+}
+
+// checkCapturedCall: natdoc analyze on pcap finds the phone's one call,
+// two-way, with the RTP the phone counted each way.
+func checkCapturedCall(t *testing.T, pcap string, phone *report.CallTestReport) {
+	t.Helper()
 	code, stdout, stderr := run(t, "analyze", "--json", pcap)
 	if code != exitOK {
 		t.Fatalf("analyze exit %d: %s\n%s", code, stderr, stdout)
@@ -56,15 +69,15 @@ func TestLabAnalyzeMirror(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(rep.Calls) != 1 || rep.Calls[0].CallID != phone.CallID {
-		t.Fatalf("analyze found %d calls in the mirror's capture, want carol's %s: %+v", len(rep.Calls), phone.CallID, rep.Calls)
+		t.Fatalf("analyze found %d calls in the capture, want the phone's %s: %+v", len(rep.Calls), phone.CallID, rep.Calls)
 	}
 	c := rep.Calls[0]
 	pkts := rtpEachWay(c)
-	t.Logf("the phone sent %d and received %d RTP packets; the mirror shows %d caller→callee, %d callee→caller",
+	t.Logf("the phone sent %d and received %d RTP packets; the capture shows %d caller→callee, %d callee→caller",
 		phone.Sent.Packets, phone.Received.Packets, pkts[0], pkts[1])
-	// Every packet the phone sent leaves through the mirror; of those sent
-	// to it, the last few may arrive after it stopped counting at its
-	// hang-up (the echo sends until the BYE reaches it).
+	// Every packet the phone sent is captured; of those sent to it, the
+	// last few may arrive after it stopped counting at its hang-up (the
+	// echo sends until the BYE reaches it).
 	const inFlightAtHangUp = 5
 	if c.Verdict != report.VerdictTwoWay || pkts[0] != phone.Sent.Packets ||
 		pkts[1] < phone.Received.Packets || pkts[1] > phone.Received.Packets+inFlightAtHangUp {
@@ -114,4 +127,42 @@ func rtpEachWay(c report.Call) [2]uint64 {
 		}
 	}
 	return n
+}
+
+// TestLabAnalyzeNFLOG: a phone's host logs its UDP both ways to NFLOG group
+// 5 (nftables `log group 5`, as a Linux firewall hands the packets its
+// rules match to user space) and tcpdump -i nflog:5 records them (link
+// type NFLOG); natdoc analyze on that capture finds the phone's call to the
+// echo user two-way with the RTP the phone counted.
+func TestLabAnalyzeNFLOG(t *testing.T) {
+	natlab.Require(t)
+	lab := natlab.New(t)
+	srv := lab.PublicHost("sip", "203.0.113.10")
+	carol := lab.PublicHost("carol", "198.51.100.20")
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	for _, cmd := range [][]string{
+		{"nft", "add", "table", "inet", "nflogcap"},
+		{"nft", "add", "chain", "inet", "nflogcap", "in", "{ type filter hook input priority 0; }"},
+		{"nft", "add", "chain", "inet", "nflogcap", "out", "{ type filter hook output priority 0; }"},
+		{"nft", "add", "rule", "inet", "nflogcap", "in", "meta", "l4proto", "udp", "log", "group", "5"},
+		{"nft", "add", "rule", "inet", "nflogcap", "out", "meta", "l4proto", "udp", "log", "group", "5"},
+	} {
+		if out, err := carol.Run(ctx, cmd[0], cmd[1:]...); err != nil {
+			t.Fatalf("%v: %v\n%s", cmd, err, out)
+		}
+	}
+	dir := t.TempDir()
+	serve := srv.Start(t, os.Args[0], append(helperArgs, "serve", "--listen", "203.0.113.10:5060", "--allow", "0.0.0.0/0", "--tcp=false")...)
+	waitLog(t, serve, "listening on")
+	pcap := filepath.Join(dir, "nflog.pcap")
+	dump := carol.Start(t, "tcpdump", "-i", "nflog:5", "-n", "-U", "-s", "0", "-w", pcap)
+	dump.WaitLog(t, 10*time.Second, "listening on")
+	phone := echoCall(t, ctx, carol, filepath.Join(dir, "carol.json"))
+	// The kernel holds logged packets up to a second (nfnetlink_log's flush
+	// timeout) before it hands them to tcpdump.
+	time.Sleep(1500 * time.Millisecond)
+	dump.Stop()
+	serve.Stop()
+	checkCapturedCall(t, pcap, phone)
 }
