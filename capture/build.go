@@ -405,7 +405,7 @@ func (cb *callBuild) callFacts(captureHasMedia bool, now time.Time) CallFacts {
 	c, d := cb.call, cb.dlg
 	setup := c.setup.facts(now)
 	setup.Cancelled, setup.DialogStatus, setup.CallStatus = c.Cancelled, d.Status, c.Status
-	return CallFacts{
+	facts := CallFacts{
 		StartSeen:           c.StartSeen,
 		CaptureHasMedia:     captureHasMedia,
 		BothSidesSignalling: c.SeenFrom[caller] && c.SeenFrom[callee],
@@ -413,6 +413,12 @@ func (cb *callBuild) callFacts(captureHasMedia bool, now time.Time) CallFacts {
 		Setup:               setup,
 		Relayed:             cb.relayed,
 	}
+	if facts.Answered && c.byeNs == [2]int64{} && now.After(d.Answered) {
+		// Still up when judged: the capture ended (calls that went quiet
+		// mid-capture are judged 30 s later, long past cutShort).
+		facts.CutShortAfter = now.Sub(d.Answered)
+	}
+	return facts
 }
 
 // streamReport describes one stream of the dialog and gathers the flows

@@ -255,7 +255,11 @@ func callFindings(cb *callBuild, streams []*streamState, facts []StreamFacts, v 
 	sdpFs, privateSDP := sdpFindings(cb, v, sigs)
 	sigFs := signallingFindings(c, subject, problem)
 	mediaFs := mediaSourceFindings(cb, streams, subject)
-	verdictF, hasVerdict := verdictFinding(cb, facts, v, subject, privateSDP, sigs)
+	media := make([]string, len(streams))
+	for i, st := range streams {
+		media[i] = st.media
+	}
+	verdictF, hasVerdict := verdictFinding(cb, facts, media, v, subject, privateSDP, sigs)
 	encryptedF, encrypted := encryptedMediaFinding(streams, subject)
 	answerF, unacknowledged := answerFinding(cb)
 	inDialogF, lostRequest := inDialogFinding(cb)
@@ -391,9 +395,13 @@ func algSeverity(problem bool) report.Severity {
 
 // verdictFinding is the one-way-audio / no-way-audio finding with the
 // packets behind it.
-func verdictFinding(cb *callBuild, facts []StreamFacts, v StreamVerdict, subject string, privateSDP [2]bool, sigs [2]netip.AddrPort) (report.Finding, bool) {
+func verdictFinding(cb *callBuild, facts []StreamFacts, media []string, v StreamVerdict, subject string, privateSDP [2]bool, sigs [2]netip.AddrPort) (report.Finding, bool) {
 	var sum StreamFacts
-	for _, f := range facts {
+	judged := judgedMedia(media) // the streams the verdict was judged on
+	for k, f := range facts {
+		if !judged(k) {
+			continue
+		}
 		for i := 0; i < 2; i++ {
 			sum.Delivered[i] += f.Delivered[i]
 			sum.Undeliverable[i] += f.Undeliverable[i]

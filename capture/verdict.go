@@ -2,6 +2,7 @@ package capture
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -68,7 +69,16 @@ type CallFacts struct {
 	// reached it, though the capture may not hold it (an SBC's outside
 	// interface captured for signalling only).
 	Relayed [2]uint64
+	// CutShortAfter, when not zero, is how long after the answer the
+	// capture ended while the call was still up (no BYE seen).
+	CutShortAfter time.Duration
 }
+
+// cutShort says whether the capture ended too soon after the answer to
+// expect RTP: a direction may take lateStartAfter to begin (a phone
+// waiting for the far end's first packet, a relay latching), so missing
+// RTP before then is no proof that it never flowed.
+func (c CallFacts) cutShort() bool { return c.CutShortAfter > 0 && c.CutShortAfter < lateStartAfter }
 
 // SetupFacts are what the signalling showed of a call's setup (its last
 // INVITE transaction without a To-tag).
@@ -150,7 +160,7 @@ func JudgeStream(s StreamFacts, c CallFacts) StreamVerdict {
 		switch {
 		case ok[0] && ok[1]:
 			return StreamVerdict{Verdict: report.VerdictTwoWay, Explain: "RTP flowed both ways"}
-		case !c.StartSeen || !c.BothSidesSignalling:
+		case !c.StartSeen || !c.BothSidesSignalling || c.cutShort():
 			return StreamVerdict{Verdict: report.VerdictIncompleteCapture, Explain: incompleteReason(c)}
 		case ok[0]: // the caller's audio arrives, the callee's does not
 			return oneWay(caller, s)
@@ -170,7 +180,7 @@ func JudgeStream(s StreamFacts, c CallFacts) StreamVerdict {
 		return StreamVerdict{Verdict: report.VerdictOneWayNegotiated,
 			Explain: fmt.Sprintf("media was negotiated one way only (the %s sends: an announcement, paging, monitoring or a recording to a SIPREC server), and it flowed so: not a fault", partyNames[dir])}
 	}
-	if !c.StartSeen || !c.BothSidesSignalling {
+	if !c.StartSeen || !c.BothSidesSignalling || c.cutShort() {
 		return StreamVerdict{Verdict: report.VerdictIncompleteCapture, Explain: incompleteReason(c)}
 	}
 	if s.HeldAtEnd {
@@ -311,6 +321,10 @@ func noWayReason(s StreamFacts) string {
 func incompleteReason(c CallFacts) string {
 	if !c.StartSeen {
 		return "the capture started mid-call: media set up before it is not visible"
+	}
+	if c.cutShort() {
+		return fmt.Sprintf("the capture ends %s after the answer, with the call still up: too soon to expect RTP both ways",
+			c.CutShortAfter.Round(100*time.Millisecond))
 	}
 	return "only one side's signalling is visible: this capture point does not see the whole path"
 }
@@ -641,16 +655,10 @@ func JudgeCall(streams []StreamVerdict, media []string, c CallFacts) StreamVerdi
 		return StreamVerdict{Verdict: report.VerdictNoMediaExpected, Explain: "the call was answered but no SDP offer/answer was seen"}
 	}
 	best := StreamVerdict{Verdict: report.VerdictNoMediaExpected, Explain: "no media stream was negotiated"}
-	// Audio and fax (T.38, m=image) are what a call is for; video and
-	// the rest count only when there is neither.
-	judged := func(m string) bool { return m == "audio" || m == "image" }
-	hasAudio := false
-	for _, m := range media {
-		hasAudio = hasAudio || judged(m)
-	}
+	counts := judgedMedia(media)
 	first := true
 	for i, s := range streams {
-		if hasAudio && i < len(media) && !judged(media[i]) {
+		if !counts(i) {
 			continue
 		}
 		if first || verdictRank(s.Verdict) < verdictRank(best.Verdict) {
@@ -658,6 +666,15 @@ func JudgeCall(streams []StreamVerdict, media []string, c CallFacts) StreamVerdi
 		}
 	}
 	return best
+}
+
+// judgedMedia says which of a call's streams (by index into media) its
+// verdict is judged on: audio and fax (T.38, m=image) are what a call is
+// for; video and the rest count only when there is neither.
+func judgedMedia(media []string) func(i int) bool {
+	judged := func(m string) bool { return m == "audio" || m == "image" }
+	hasAudio := slices.ContainsFunc(media, judged)
+	return func(i int) bool { return !hasAudio || i >= len(media) || judged(media[i]) }
 }
 
 // LegOutcome is what JudgeLegs reads of one leg of a call.

@@ -41,6 +41,11 @@ func TestJudgeStream(t *testing.T) {
 		{"no RTP on a leg whose B2BUA relays its callee's audio on", StreamFacts{Expected: both}, relayedFacts(full, [2]uint64{0, 500}), report.VerdictIncompleteCapture, ""},
 		{"B2BUA relays, but this leg's RTP is seen one way", StreamFacts{Expected: both, Delivered: [2]uint64{0, 500}}, relayedFacts(full, [2]uint64{0, 500}), report.VerdictOneWay, "callee"},
 		{"mid-call capture but both ways flow", StreamFacts{Expected: both, Delivered: [2]uint64{10, 10}}, CallFacts{Answered: true, MediaNegotiated: true, CaptureHasMedia: true}, report.VerdictTwoWay, ""},
+		{"capture ends 1.2 s after the answer, no RTP yet", StreamFacts{Expected: both}, cutShortFacts(full, 1200*time.Millisecond), report.VerdictIncompleteCapture, ""},
+		{"capture ends 1.2 s after the answer, one way so far", StreamFacts{Expected: both, Delivered: [2]uint64{50, 0}}, cutShortFacts(full, 1200*time.Millisecond), report.VerdictIncompleteCapture, ""},
+		{"capture ends 1.2 s after the answer, both ways", StreamFacts{Expected: both, Delivered: [2]uint64{50, 50}}, cutShortFacts(full, 1200*time.Millisecond), report.VerdictTwoWay, ""},
+		{"capture ends 3 s after the answer, one way", StreamFacts{Expected: both, Delivered: [2]uint64{150, 0}}, cutShortFacts(full, 3*time.Second), report.VerdictOneWay, "caller"},
+		{"announcement cut short before it began", StreamFacts{Expected: [2]bool{false, true}}, cutShortFacts(full, time.Second), report.VerdictIncompleteCapture, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -53,6 +58,11 @@ func TestJudgeStream(t *testing.T) {
 			}
 		})
 	}
+}
+
+func cutShortFacts(c CallFacts, after time.Duration) CallFacts {
+	c.CutShortAfter = after
+	return c
 }
 
 func relayedFacts(c CallFacts, n [2]uint64) CallFacts {
