@@ -135,7 +135,8 @@ const (
 	remedyRegisterRefused = "Check the phone's account against the registrar: the user name and authentication name, the password, the domain " +
 		"(realm) and that the account is enabled; a 403 after the challenge is most often a wrong password, an IP access rule or " +
 		"a blocked account (fail2ban and the like after repeated failures). A 404 names a user the registrar does not know."
-	remedyOneWayNoSignalling = "Capture where the SIP is readable, or give its TLS keys (--tls-keylog), to judge these calls. RTP that flows one way " +
+	remedyOneWayNoSignalling = "Capture where the SIP is readable, or give its TLS keys (--tls-keylog), to judge these calls: a hold with music, " +
+		"an announcement or a recording sends one way by design, and only the SDP says so. Otherwise RTP that flows one way " +
 		"only goes to an address from which nothing comes back: the far end sends its RTP to where the SDP said, which is not where this " +
 		"side's RTP comes from (a private address behind NAT: let the server latch onto the source, symmetric RTP, or relay the media), or " +
 		"a NAT or firewall drops it on the way (forward or allow the RTP port range)."
