@@ -159,7 +159,7 @@ func (ms *mediaSessions) oneWayFindings(sessions []*mediaSession) []report.Findi
 		if !ok || s.dir[d].packets < oneWaySessionPackets || s.dir[d].span() < oneWaySessionFor {
 			continue
 		}
-		o := ms.repliesElsewhere(s, d)
+		o := repliesElsewhere(sessions, s, d)
 		if o != nil {
 			explained[o] = true
 		}
@@ -195,10 +195,10 @@ func (ms *mediaSessions) oneWayFindings(sessions []*mediaSession) []report.Findi
 // repliesElsewhere finds, for the one-way session s (direction d: M → X),
 // X's own RTP in another one-way session to P ≠ M: X sends to where the
 // far end said it listens, not to where its RTP comes from. nil when the
-// capture shows none.
-func (ms *mediaSessions) repliesElsewhere(s *mediaSession, d int) *mediaSession {
+// capture shows none; the first in sessions' order when it shows several.
+func repliesElsewhere(sessions []*mediaSession, s *mediaSession, d int) *mediaSession {
 	x, m := s.to(d), s.from(d)
-	for _, o := range ms.list {
+	for _, o := range sessions {
 		if od, ok := o.oneWay(); ok && o != s && o.from(od) == x && o.to(od) != m {
 			return o
 		}
