@@ -97,9 +97,9 @@ type decoder struct {
 	// inflated payload.
 	hep    hep.Packet
 	hepBuf []byte
-	// mirrorDepth counts the VXLAN, Geneve or TZSP headers being unwrapped
-	// (mirror.go).
-	mirrorDepth int
+	// depth counts the tunnel and mirror headers being unwrapped
+	// (decodeInner).
+	depth int
 }
 
 func newDecoder(sink anomalySink) *decoder {
@@ -226,8 +226,7 @@ func (d *decoder) decode(rec Record, frame uint64, emit func(*packet)) {
 		pkt.Dst = netip.AddrPortFrom(addr16(d.ip6.DstIP), 0)
 	default:
 		if inner := d.encapsulatedIP(rec.Data, first); inner != nil {
-			rec.Data, rec.LinkType, rec.WireLen = inner, layers.LinkTypeRaw, len(inner)
-			d.decode(rec, frame, emit)
+			d.decodeInner(pkt, inner, layers.LinkTypeRaw, emit)
 		}
 		return
 	}
@@ -242,7 +241,7 @@ func (d *decoder) greTunnel(rec Record, first gopacket.LayerType, pkt *packet, e
 		return false
 	}
 	if inner, link, ok := erspanFrame(&d.gre); ok {
-		d.decodeMirrored(pkt, inner, link, emit)
+		d.decodeInner(pkt, inner, link, emit)
 		return true
 	}
 	if d.decoded[len(d.decoded)-1] != layers.LayerTypeGRE {
@@ -252,8 +251,7 @@ func (d *decoder) greTunnel(rec Record, first gopacket.LayerType, pkt *packet, e
 	if inner == nil {
 		return false
 	}
-	rec.Data, rec.LinkType, rec.WireLen = inner, layers.LinkTypeRaw, len(inner)
-	d.decode(rec, pkt.Frame, emit)
+	d.decodeInner(pkt, inner, layers.LinkTypeRaw, emit)
 	return true
 }
 

@@ -31,9 +31,10 @@ const (
 	etherTypeERSPANIII           = 0x22eb
 )
 
-// maxMirrorDepth bounds encapsulations inside encapsulations: a mirror of
-// mirrored traffic is two deep; more is a crafted packet.
-const maxMirrorDepth = 4
+// maxDepth bounds encapsulations inside encapsulations: a mirror of
+// mirrored traffic, or PPPoE inside a mirror, is two deep; more is a
+// crafted packet.
+const maxDepth = 4
 
 // unwrapMirror decodes the frame a mirroring encapsulation carries in pkt,
 // reporting whether pkt was one. A UDP payload on those ports that is not
@@ -46,24 +47,26 @@ func (d *decoder) unwrapMirror(pkt *packet, emit func(*packet)) bool {
 	if !ok {
 		return false
 	}
-	d.decodeMirrored(pkt, inner, link, emit)
+	d.decodeInner(pkt, inner, link, emit)
 	return true
 }
 
-// decodeMirrored decodes the frame a mirror wrapped in pkt as if captured
-// itself, with pkt's frame number and time.
-func (d *decoder) decodeMirrored(pkt *packet, inner []byte, link layers.LinkType, emit func(*packet)) {
-	if d.mirrorDepth >= maxMirrorDepth {
-		d.sink.anomaly("mirror-nesting-too-deep", pkt.Offset, pkt.Frame, "more than 4 VXLAN, Geneve, TZSP or ERSPAN headers in one packet")
+// decodeInner decodes the frame or packet a tunnel or mirror wrapped in
+// pkt as if captured itself, with pkt's frame number and time. Wrappings
+// nest at most maxDepth deep: each level decodes what is left of the
+// packet again, so a crafted packet of hundreds would cost time squared.
+func (d *decoder) decodeInner(pkt *packet, inner []byte, link layers.LinkType, emit func(*packet)) {
+	if d.depth >= maxDepth {
+		d.sink.anomaly("encapsulation-too-deep", pkt.Offset, pkt.Frame, "more than 4 tunnel or mirror headers (VXLAN, Geneve, TZSP, ERSPAN, PPTP, PPPoE, MPLS) around one packet")
 		return
 	}
 	wire := len(inner)
 	if pkt.Truncated {
 		wire++ // the capture's snap length cut the outer packet, so the inner one too
 	}
-	d.mirrorDepth++
+	d.depth++
 	d.decode(Record{Data: inner, Time: pkt.Time, WireLen: wire, LinkType: link, Offset: pkt.Offset}, pkt.Frame, emit)
-	d.mirrorDepth--
+	d.depth--
 }
 
 // erspanFrame returns the frame an ERSPAN Type III GRE packet (protocol

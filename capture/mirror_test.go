@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"encoding/binary"
 	"testing"
 	"time"
 
@@ -8,7 +9,7 @@ import (
 )
 
 // TestMirrorNesting: a frame in VXLAN in VXLAN (a mirror of mirrored
-// traffic) is read; one nested deeper than maxMirrorDepth is reported as
+// traffic) is read; one nested deeper than maxDepth is reported as
 // an anomaly, not decoded without end.
 func TestMirrorNesting(t *testing.T) {
 	frame := seedCapture(t)[40 : 40+214]
@@ -18,7 +19,7 @@ func TestMirrorNesting(t *testing.T) {
 	for _, tc := range []struct {
 		depth   int
 		packets int
-	}{{1, 1}, {2, 1}, {maxMirrorDepth, 1}, {maxMirrorDepth + 1, 0}} {
+	}{{1, 1}, {2, 1}, {maxDepth, 1}, {maxDepth + 1, 0}} {
 		b := frame
 		for range tc.depth {
 			b = vxlan(b)
@@ -31,7 +32,7 @@ func TestMirrorNesting(t *testing.T) {
 				got++
 			}
 		})
-		deep := len(s.anomalies.list()) == 1 && s.anomalies.list()[0].Kind == "mirror-nesting-too-deep"
+		deep := len(s.anomalies.list()) == 1 && s.anomalies.list()[0].Kind == "encapsulation-too-deep"
 		if got != tc.packets || deep != (tc.packets == 0) {
 			t.Errorf("%d deep: %d packets out, anomalies %+v", tc.depth, got, s.anomalies.list())
 		}
@@ -61,6 +62,33 @@ func TestMirroredFrameRefusesLookalikes(t *testing.T) {
 	} {
 		if inner, _, ok := mirroredFrame(49152, tc.port, tc.b); ok {
 			t.Errorf("%s: taken for a mirrored frame of %d bytes", name, len(inner))
+		}
+	}
+}
+
+// TestTunnelNesting: PPP in GRE in IP nested many times reaches its
+// innermost packet in one pass of gopacket's full decoder (encapsulatedIP
+// takes the last IP layer), not one pass per level.
+func TestTunnelNesting(t *testing.T) {
+	ip := seedCapture(t)[40+14 : 40+214]
+	pptp := func(inner []byte) []byte {
+		b := []byte{0x45, 0, 0, 0, 0, 0, 0, 0, 64, 47, 0, 0, 10, 99, 0, 1, 10, 99, 0, 2,
+			0x30, 0x81, 0x88, 0x0b, 0, 0, 0, 9, 0, 0, 0, 1, 0, 0, 0, 0, 0xff, 0x03, 0x00, 0x21}
+		binary.BigEndian.PutUint16(b[2:4], uint16(len(b)+len(inner)))
+		binary.BigEndian.PutUint16(b[24:26], uint16(len(inner)+4))
+		return append(b, inner...)
+	}
+	for _, tc := range []struct{ depth, packets int }{{1, 1}, {maxDepth, 1}, {3 * maxDepth, 1}} {
+		b := ip
+		for range tc.depth {
+			b = pptp(b)
+		}
+		s := newState()
+		d := newDecoder(&s.anomalies)
+		got := 0
+		d.decode(Record{Data: b, Time: time.Unix(1, 0), WireLen: len(b), LinkType: layers.LinkTypeRaw}, 1, func(*packet) { got++ })
+		if got != tc.packets || len(s.anomalies.list()) != 0 || d.depth != 0 {
+			t.Errorf("%d deep: %d packets out, anomalies %+v", tc.depth, got, s.anomalies.list())
 		}
 	}
 }
