@@ -29,16 +29,26 @@ func TestLabAnalyzeMirror(t *testing.T) {
 	carol := lab.PublicHost("carol", "198.51.100.20")
 	collector := lab.PublicHost("collector", "203.0.113.40")
 	mirrorToVXLAN(t, carol, "203.0.113.40")
+	checkEchoCallCaptured(t, srv, carol, func(pcap string) *natlab.Proc {
+		return collector.StartTcpdump(t, pcap, "udp", "port", "4789")
+	}, 300*time.Millisecond)
+}
 
+// checkEchoCallCaptured runs natdoc serve on srv, has the phone on carol
+// (198.51.100.20) call its echo user while the capture startDump began
+// records, stops the capture flush after the call, and checks natdoc
+// analyze on it against what the phone measured (checkCapturedCall).
+func checkEchoCallCaptured(t *testing.T, srv, carol *natlab.Host, startDump func(pcap string) *natlab.Proc, flush time.Duration) {
+	t.Helper()
 	dir := t.TempDir()
 	serve := srv.Start(t, os.Args[0], append(helperArgs, "serve", "--listen", "203.0.113.10:5060", "--allow", "0.0.0.0/0", "--tcp=false")...)
 	waitLog(t, serve, "listening on")
-	pcap := filepath.Join(dir, "collector.pcap")
-	dump := collector.StartTcpdump(t, pcap, "udp", "port", "4789")
+	pcap := filepath.Join(dir, "capture.pcap")
+	dump := startDump(pcap)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	phone := echoCall(t, ctx, carol, filepath.Join(dir, "carol.json"))
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(flush)
 	dump.Stop()
 	serve.Stop()
 	checkCapturedCall(t, pcap, phone)
@@ -96,11 +106,6 @@ func mirrorToVXLAN(t *testing.T, h *natlab.Host, collector string) {
 	for _, cmd := range [][]string{
 		{"ip", "link", "add", "mirror0", "type", "vxlan", "id", "7", "remote", collector, "local", h.Addr().String(), "dstport", "4789", "dev", "eth0"},
 		{"ip", "link", "set", "mirror0", "up"},
-		{"nft", "add", "table", "netdev", "mirror"},
-		{"nft", "add", "chain", "netdev", "mirror", "in", "{ type filter hook ingress device eth0 priority 0; }"},
-		{"nft", "add", "chain", "netdev", "mirror", "out", "{ type filter hook egress device eth0 priority 0; }"},
-		{"nft", "add", "rule", "netdev", "mirror", "in", "udp", "dport", "!=", "4789", "dup", "to", "mirror0"},
-		{"nft", "add", "rule", "netdev", "mirror", "out", "udp", "dport", "!=", "4789", "dup", "to", "mirror0"},
 	} {
 		out, err := h.Run(ctx, cmd[0], cmd[1:]...)
 		if err != nil && strings.Contains(string(out), "Unknown device type") {
@@ -110,6 +115,11 @@ func mirrorToVXLAN(t *testing.T, h *natlab.Host, collector string) {
 			t.Fatalf("%v: %v\n%s", cmd, err, out)
 		}
 	}
+	h.Nft(t, `add table netdev mirror
+add chain netdev mirror in { type filter hook ingress device eth0 priority 0; }
+add chain netdev mirror out { type filter hook egress device eth0 priority 0; }
+add rule netdev mirror in udp dport != 4789 dup to mirror0
+add rule netdev mirror out udp dport != 4789 dup to mirror0`)
 }
 
 // rtpEachWay counts a call's RTP packets caller→callee and callee→caller.
@@ -139,30 +149,14 @@ func TestLabAnalyzeNFLOG(t *testing.T) {
 	lab := natlab.New(t)
 	srv := lab.PublicHost("sip", "203.0.113.10")
 	carol := lab.PublicHost("carol", "198.51.100.20")
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	defer cancel()
-	for _, cmd := range [][]string{
-		{"nft", "add", "table", "inet", "nflogcap"},
-		{"nft", "add", "chain", "inet", "nflogcap", "in", "{ type filter hook input priority 0; }"},
-		{"nft", "add", "chain", "inet", "nflogcap", "out", "{ type filter hook output priority 0; }"},
-		{"nft", "add", "rule", "inet", "nflogcap", "in", "meta", "l4proto", "udp", "log", "group", "5"},
-		{"nft", "add", "rule", "inet", "nflogcap", "out", "meta", "l4proto", "udp", "log", "group", "5"},
-	} {
-		if out, err := carol.Run(ctx, cmd[0], cmd[1:]...); err != nil {
-			t.Fatalf("%v: %v\n%s", cmd, err, out)
-		}
-	}
-	dir := t.TempDir()
-	serve := srv.Start(t, os.Args[0], append(helperArgs, "serve", "--listen", "203.0.113.10:5060", "--allow", "0.0.0.0/0", "--tcp=false")...)
-	waitLog(t, serve, "listening on")
-	pcap := filepath.Join(dir, "nflog.pcap")
-	dump := carol.Start(t, "tcpdump", "-i", "nflog:5", "-n", "-U", "-s", "0", "-w", pcap)
-	dump.WaitLog(t, 10*time.Second, "listening on")
-	phone := echoCall(t, ctx, carol, filepath.Join(dir, "carol.json"))
+	carol.Nft(t, `add table inet nflogcap
+add chain inet nflogcap in { type filter hook input priority 0; }
+add chain inet nflogcap out { type filter hook output priority 0; }
+add rule inet nflogcap in meta l4proto udp log group 5
+add rule inet nflogcap out meta l4proto udp log group 5`)
 	// The kernel holds logged packets up to a second (nfnetlink_log's flush
 	// timeout) before it hands them to tcpdump.
-	time.Sleep(1500 * time.Millisecond)
-	dump.Stop()
-	serve.Stop()
-	checkCapturedCall(t, pcap, phone)
+	checkEchoCallCaptured(t, srv, carol, func(pcap string) *natlab.Proc {
+		return carol.StartTcpdumpOn(t, "nflog:5", pcap)
+	}, 1500*time.Millisecond)
 }

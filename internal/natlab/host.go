@@ -67,6 +67,25 @@ func (h *Host) sysctl(key, value string) {
 	h.mustRun("sysctl", "-q", "-w", key+"="+value)
 }
 
+// Nft runs nft commands in the host, one per line (e.g. "add rule ip
+// natlab ..."): a router's rules, or a host's own.
+func (h *Host) Nft(t testing.TB, commands string) {
+	t.Helper()
+	if err := h.applyNft(commands + "\n"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (h *Host) applyNft(script string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	cmd := execNft(ctx, h.name, script)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("natlab: nft in %s: %w: %s\nruleset:\n%s", h.name, err, strings.TrimSpace(string(out)), script)
+	}
+	return nil
+}
+
 // Sysctl sets a kernel parameter inside the namespace (per-namespace ones
 // only, e.g. net.netfilter.nf_conntrack_udp_timeout).
 func (h *Host) Sysctl(t testing.TB, key, value string) {

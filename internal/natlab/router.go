@@ -173,24 +173,6 @@ func (r *Router) SetNAT(t testing.TB, cfg NATConfig) {
 	_, _ = r.Run(context.Background(), "conntrack", "-F")
 }
 
-// Nft runs one nft command in the router (e.g. "add rule ip natlab ...").
-func (r *Router) Nft(t testing.TB, command string) {
-	t.Helper()
-	if err := r.applyNft(command + "\n"); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func (r *Router) applyNft(script string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
-	defer cancel()
-	cmd := execNft(ctx, r.name, script)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("natlab: nft in %s: %w: %s\nruleset:\n%s", r.name, err, strings.TrimSpace(string(out)), script)
-	}
-	return nil
-}
-
 // natRuleset renders cfg as one nftables table. The forward chain drops
 // unsolicited inbound traffic like a home router: only replies, related
 // flows and port-forwarded (DNAT-ed) packets get in.

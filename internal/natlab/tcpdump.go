@@ -17,7 +17,14 @@ const tcpdumpStartTimeout = 10 * time.Second
 // the machine is loaded. Stop the process to finish the file.
 func (h *Host) StartTcpdump(t testing.TB, path string, filter ...string) *Proc {
 	t.Helper()
-	p := h.Start(t, "tcpdump", append([]string{"-i", "eth0", "-n", "-U", "--immediate-mode", "-s", "0", "-w", path}, filter...)...)
+	return h.StartTcpdumpOn(t, "eth0", path, filter...)
+}
+
+// StartTcpdumpOn is StartTcpdump on another interface of h's, such as
+// nflog:5 (what the firewall's `log group 5` rules hand over).
+func (h *Host) StartTcpdumpOn(t testing.TB, iface, path string, filter ...string) *Proc {
+	t.Helper()
+	p := h.Start(t, "tcpdump", append([]string{"-i", iface, "-n", "-U", "--immediate-mode", "-s", "0", "-w", path}, filter...)...)
 	p.WaitLog(t, tcpdumpStartTimeout, "listening on")
 	return p
 }
