@@ -359,7 +359,7 @@ func (cb *callBuild) report(captureHasMedia bool, now time.Time) report.Call {
 	if f, ok := setupFinding(cb, facts.Setup, v); ok {
 		setup = &f
 	}
-	rc.Findings = callFindings(cb, streams, allFacts, v, sigs, setup)
+	rc.Findings = callFindings(cb, streams, media, allFacts, v, sigs, setup)
 	addRTCPViews(cb, &rc)                                                   // rtcp_report.go
 	rc.Findings = append(rc.Findings, qualityFindings(rc)...)               // quality_findings.go
 	rc.Findings = append(rc.Findings, remapFindings(&rc, cb)...)            // rebind.go

@@ -249,17 +249,13 @@ func uniqueFrames(a, b uint64) []uint64 {
 
 // callFindings derives the findings of one reported dialog from the call
 // model; it only reads plain data.
-func callFindings(cb *callBuild, streams []*streamState, facts []StreamFacts, v StreamVerdict, sigs [2]netip.AddrPort, setup *report.Finding) []report.Finding {
+func callFindings(cb *callBuild, streams []*streamState, media []string, facts []StreamFacts, v StreamVerdict, sigs [2]netip.AddrPort, setup *report.Finding) []report.Finding {
 	c := cb.call
 	problem := v.Verdict.IsProblem()
 	subject := c.CallID
 	sdpFs, privateSDP := sdpFindings(cb, v, sigs)
 	sigFs := signallingFindings(c, subject, problem)
 	mediaFs := mediaSourceFindings(cb, streams, subject)
-	media := make([]string, len(streams))
-	for i, st := range streams {
-		media[i] = st.media
-	}
 	verdictF, hasVerdict := verdictFinding(cb, facts, media, v, subject, privateSDP, sigs)
 	encryptedF, encrypted := encryptedMediaFinding(streams, subject)
 	answerF, unacknowledged := answerFinding(cb)

@@ -42,8 +42,10 @@ func lateStartFindings(c *report.Call, streams []*streamState) []report.Finding 
 			if !ok {
 				continue
 			}
-			facts := LateStartFacts{LateBy: start.first.First.Sub(from), SuppressesSilence: start.vad,
-				SenderIsMediaServer: mediaServerName(partyOf(c, p).UserAgent) != "", SentElsewhereFirst: start.stray != nil}
+			facts := LateStartFacts{LateBy: start.first.First.Sub(from), SuppressesSilence: start.vad, SentElsewhereFirst: start.stray != nil}
+			if facts.LateBy >= lateStartAfter { // the User-Agent is read only for the few that began late
+				facts.SenderIsMediaServer = mediaServerName(partyOf(c, p).UserAgent) != ""
+			}
 			if sev, ok := LateStartProblem(facts); ok {
 				fs = append(fs, start.finding(c, from, sev))
 			}
