@@ -16,6 +16,9 @@ type promise struct {
 	from   time.Time
 	to     time.Time
 	next   int32 // the next promise of the same list (promiseList)
+	// candidate: the address is one of the SDP's ICE candidates (its
+	// type), not c=.
+	candidate string
 }
 
 // promiseList chains promises in binder.promises in the order they were
@@ -30,6 +33,9 @@ type binding struct {
 	mIndex  int
 	sender  int
 	matched bool // destination is an address an SDP promised
+	// candidate: the address matched is an ICE candidate of that SDP (its
+	// type), not its c= address.
+	candidate string
 }
 
 // binder attaches RTP/RTCP flows to calls: first by the SDP addresses (the
@@ -105,14 +111,24 @@ func (b *binder) addCall(c *sipCall, captureEnd time.Time) {
 		first := int32(len(b.namedAddrs))
 		index := func(ev *sdpEvent) {
 			for i, m := range ev.SDP.Media {
-				if !m.Addr.IsValid() || isHoldAddress(m.Addr) {
-					continue
-				}
-				b.namedAddrs = append(b.namedAddrs, partyAddr{ev.Party, m.Addr})
 				p := promise{call: c, dlg: d, party: ev.Party, mIndex: i, at: ev.Time, from: c.Start.Add(-b.grace), to: end}
-				b.byAddr[m.Addr] = b.push(b.byAddr[m.Addr], p)
-				if m.RTCP.IsValid() && m.RTCP != m.Addr {
-					b.byAddr[m.RTCP] = b.push(b.byAddr[m.RTCP], p)
+				if m.Addr.IsValid() && !isHoldAddress(m.Addr) {
+					b.namedAddrs = append(b.namedAddrs, partyAddr{ev.Party, m.Addr})
+					b.byAddr[m.Addr] = b.push(b.byAddr[m.Addr], p)
+					if m.RTCP.IsValid() && m.RTCP != m.Addr {
+						b.byAddr[m.RTCP] = b.push(b.byAddr[m.RTCP], p)
+					}
+				}
+				// ICE: the author receives at each candidate too, also
+				// under trickle ICE's c=0.0.0.0.
+				for _, cand := range m.Candidates {
+					if cand.Addr == m.Addr || cand.Addr == m.RTCP {
+						continue
+					}
+					b.namedAddrs = append(b.namedAddrs, partyAddr{ev.Party, cand.Addr})
+					pc := p
+					pc.candidate = cand.Type
+					b.byAddr[cand.Addr] = b.push(b.byAddr[cand.Addr], pc)
 				}
 			}
 		}
@@ -177,7 +193,7 @@ func (b *binder) pickBySender(l promiseList, f *rtpFlow) (promise, bool) {
 func (b *binder) bind(f *rtpFlow) (binding, bool) {
 	k := f.Key
 	if p, ok := b.pickBySender(b.byAddr[k.Dst], f); ok {
-		return binding{call: p.call, dlg: p.dlg, mIndex: p.mIndex, sender: other(p.party), matched: true}, true
+		return binding{call: p.call, dlg: p.dlg, mIndex: p.mIndex, sender: other(p.party), matched: true, candidate: p.candidate}, true
 	}
 	if p, ok := b.pick(b.byAddr[k.Src], f.First(), nil); ok {
 		return binding{call: p.call, dlg: p.dlg, mIndex: p.mIndex, sender: p.party}, true
@@ -186,17 +202,35 @@ func (b *binder) bind(f *rtpFlow) (binding, bool) {
 }
 
 // bindHeuristic is the second pass for flows no SDP address names.
-func (b *binder) bindHeuristic(f *rtpFlow) (binding, bool) {
+// covered holds the directions of dialogs an RTP flow already carries by
+// an SDP address (its destination or its source): when calls share the signalling addresses (phones behind one
+// NAT, one trunk), the flow goes to one whose direction has no media yet,
+// as an engineer would give it, and only then to the most recent call.
+func (b *binder) bindHeuristic(f *rtpFlow, covered map[dialogSender]bool) (binding, bool) {
 	k := f.Key
 	// SSRC alone does not bind: relays and B2BUAs forward the same SSRC on
 	// legs whose signalling may not be in the capture.
 	// NAT: media comes from (or goes to) the public address the party's SIP
 	// came from, on a port no SDP named.
-	if p, ok := b.pick(b.byIP[k.Src.Addr()], f.First(), nil); ok {
-		return binding{call: p.call, dlg: p.dlg, sender: p.party}, true
-	}
-	if p, ok := b.pick(b.byIP[k.Dst.Addr()], f.First(), nil); ok {
-		return binding{call: p.call, dlg: p.dlg, sender: other(p.party)}, true
+	bySrc := func(p *promise) bool { return !covered[dialogSender{p.dlg, p.party}] }
+	byDst := func(p *promise) bool { return !covered[dialogSender{p.dlg, other(p.party)}] }
+	for _, prefer := range []bool{true, false} {
+		okSrc, okDst := bySrc, byDst
+		if !prefer {
+			okSrc, okDst = nil, nil
+		}
+		if p, ok := b.pick(b.byIP[k.Src.Addr()], f.First(), okSrc); ok {
+			return binding{call: p.call, dlg: p.dlg, sender: p.party}, true
+		}
+		if p, ok := b.pick(b.byIP[k.Dst.Addr()], f.First(), okDst); ok {
+			return binding{call: p.call, dlg: p.dlg, sender: other(p.party)}, true
+		}
 	}
 	return binding{}, false
+}
+
+// dialogSender is one direction of a dialog's media: the party sending.
+type dialogSender struct {
+	dlg    *dialog
+	sender int
 }

@@ -218,9 +218,18 @@ func (s *state) bindMedia(now time.Time) []boundFlow {
 		}
 		claimed = append(claimed, boundFlow{f, bd})
 	}
+	if len(rest) == 0 {
+		return claimed
+	}
+	covered := make(map[dialogSender]bool, len(claimed))
+	for _, x := range claimed {
+		if !x.flow.Key.RTCP {
+			covered[dialogSender{x.bd.dlg, x.bd.sender}] = true
+		}
+	}
 	for _, f := range rest {
 		if f.Packets >= minHeuristicPackets {
-			if bd, ok := b.bindHeuristic(f); ok {
+			if bd, ok := b.bindHeuristic(f, covered); ok {
 				claimed = append(claimed, boundFlow{f, bd})
 			}
 		}
@@ -531,6 +540,11 @@ func describe(m *sdpMedia, ev *sdpEvent) *report.MediaDescription {
 	if m.RTCP.IsValid() {
 		md.RTCPAddr = m.RTCP.String()
 	}
+	for _, c := range m.Candidates {
+		if c.Component == 1 {
+			md.ICECandidates = append(md.ICECandidates, c.Type+" "+c.Addr.String())
+		}
+	}
 	return md
 }
 
@@ -540,7 +554,7 @@ func flowReport(bf boundFlow, sigs [2]netip.AddrPort) report.RTPFlow {
 		Direction: directionNames[bf.bd.sender], Src: f.Key.Src.String(), Dst: f.Key.Dst.String(),
 		SSRCs: []uint32{f.Key.SSRC}, PayloadTypes: f.PayloadTypes(),
 		Packets: f.Packets, Bytes: f.Bytes, First: f.First(), Last: f.Last(),
-		FirstFrame: f.FirstFrame, LastFrame: f.LastFrame, MatchedSDP: bf.bd.matched,
+		FirstFrame: f.FirstFrame, LastFrame: f.LastFrame, MatchedSDP: bf.bd.matched, ICECandidate: bf.bd.candidate,
 		RTCP: f.Key.RTCP, UDPTL: f.udptl, MaxGapMs: float64(f.MaxGap().Microseconds()) / 1000,
 		Timeline: append([]uint32(nil), f.activity...), TimelineStepMs: f.step.Milliseconds(),
 	}

@@ -84,6 +84,9 @@ const (
 		"or let the SIP server handle NAT: symmetric RTP (\"comedia\", e.g. Asterisk direct_media=no, rtp_symmetric=yes, force_rport=yes, rewrite_contact=yes) " +
 		"or its RTP relay. If the server itself sits behind the NAT, set its external address to the public address or a dynamic-DNS name " +
 		"and forward UDP 5060 and its RTP port range to it."
+	remedyPrivateSDPWithICE = "The phone offers ICE, but the far end does not do ICE and sends to c=, its private default candidate. " +
+		"Turn ICE on at the far end (the server or its trunk), or make the phone put its public candidate in c= " +
+		"(STUN on, ICE off, or a default candidate of type srflx or relay), or let the SIP server anchor the media: symmetric RTP (\"comedia\") or its RTP relay."
 	remedyNoMedia = "RTP from this side never appeared: allow outbound UDP for the RTP port range on its firewall, forward UDP 5060 and the RTP range " +
 		"to the phone or server behind the NAT, or use the server's RTP relay."
 	remedyUnreachableContact = "On the SIP server, route to the address a phone's REGISTER really came from, not the private Contact it wrote: " +
@@ -287,6 +290,62 @@ func callFindings(cb *callBuild, streams []*streamState, media []string, facts [
 	return fs
 }
 
+// privateSDPFinding says that ev's SDP asks for media at m's private
+// address, which no one reaches from where the party's SIP comes from
+// (sig, or publicA a server's Via received= showed). reachable is an ICE
+// candidate the other party could have used but, not doing ICE, did not.
+func privateSDPFinding(cb *callBuild, ev *sdpEvent, m *sdpMedia, sig netip.AddrPort, publicA netip.Addr, reachable iceCandidate, deaf bool) report.Finding {
+	seenAs := sig.String()
+	if publicA.IsValid() && IsPrivate(m.Addr.Addr()) {
+		seenAs = publicA.String() + " (the server's Via received=)"
+	}
+	sev := report.SeverityInfo
+	if deaf {
+		sev = report.SeverityError
+	}
+	ev0 := report.Evidence{
+		Text:   fmt.Sprintf("SDP c= in %s names %s, but its SIP reaches the server from the public address %s: no one on the internet can send there", ev.Method, m.Addr, seenAs),
+		Frames: []uint64{ev.Frame}, Addrs: []string{m.Addr.String(), sig.String()},
+	}
+	f := report.Finding{
+		ID: IDSDPPrivateAddress, Severity: sev, Subject: cb.call.CallID,
+		Title:    fmt.Sprintf("The %s asks for media at its private address %s", partyLabel(cb.parties()[ev.Party]), m.Addr),
+		Evidence: []report.Evidence{ev0},
+		Remedy:   remedyPrivateSDP,
+	}
+	if reachable.Addr.IsValid() {
+		f.Evidence = append(f.Evidence, report.Evidence{
+			Text: fmt.Sprintf("its ICE offers the %s candidate %s, which can be reached, but the %s's SDP does not negotiate ICE: it sends to c=",
+				reachable.Type, reachable.Addr, partyNames[other(ev.Party)]),
+			Frames: []uint64{ev.Frame}, Addrs: []string{reachable.Addr.String()},
+		})
+		f.Remedy = remedyPrivateSDPWithICE
+	}
+	return f
+}
+
+// reachableCandidate is m's first RTP candidate under ICE at an address
+// private does not refuse: one the other party could reach.
+func reachableCandidate(m *sdpMedia, private func(netip.Addr) bool) (iceCandidate, bool) {
+	for _, c := range m.Candidates {
+		if c.Component == 1 && !private(c.Addr.Addr()) {
+			return c, true
+		}
+	}
+	return iceCandidate{}, false
+}
+
+// iceUsed says, per party, whether one of its SDPs in the call negotiates
+// ICE: only then does it send to the other's candidates, not to c=.
+func (cb *callBuild) iceUsed() (used [2]bool) {
+	for _, ev := range cb.timeline() {
+		for i := range ev.SDP.Media {
+			used[ev.Party] = used[ev.Party] || ev.SDP.Media[i].ICE
+		}
+	}
+	return used
+}
+
 // sdpFindings reads each party's SDP: private addresses seen from outside
 // the party's NAT (or from inside it when a server's Via received= showed
 // its public address), media addresses other than the signalling source,
@@ -299,6 +358,7 @@ func sdpFindings(cb *callBuild, v StreamVerdict, sigs [2]netip.AddrPort) (fs []r
 	publicAs := publicAddresses(c)
 	algSeen := false
 	differs := [2]bool{}
+	iceUsed := cb.iceUsed()
 	for _, ev := range cb.timeline() {
 		sig := sigs[ev.Party]
 		for _, m := range ev.SDP.Media {
@@ -306,26 +366,16 @@ func sdpFindings(cb *callBuild, v StreamVerdict, sigs [2]netip.AddrPort) (fs []r
 			if !m.Addr.IsValid() || isHoldAddress(m.Addr) || privateSDP[ev.Party] {
 				continue
 			}
-			behindNAT := publicAs[ev.Party].IsValid() && IsPrivate(ip)
-			if unreachableFromOutside(ip, sig.Addr()) || behindNAT {
+			privateFor := func(ip netip.Addr) bool {
+				return unreachableFromOutside(ip, sig.Addr()) || publicAs[ev.Party].IsValid() && IsPrivate(ip)
+			}
+			if privateFor(ip) {
+				reachable, ok := reachableCandidate(&m, privateFor)
+				if ok && iceUsed[other(ev.Party)] {
+					continue // ICE carries the media by the candidate, not by c=
+				}
 				privateSDP[ev.Party] = true
-				seenAs := sig.String()
-				if behindNAT {
-					seenAs = publicAs[ev.Party].String() + " (the server's Via received=)"
-				}
-				sev := report.SeverityInfo
-				if problem && v.CannotHear == partyNames[ev.Party] {
-					sev = report.SeverityError
-				}
-				fs = append(fs, report.Finding{
-					ID: IDSDPPrivateAddress, Severity: sev, Subject: subject,
-					Title: fmt.Sprintf("The %s asks for media at its private address %s", partyLabel(parties[ev.Party]), m.Addr),
-					Evidence: []report.Evidence{{
-						Text:   fmt.Sprintf("SDP c= in %s names %s, but its SIP reaches the server from the public address %s: no one on the internet can send there", ev.Method, m.Addr, seenAs),
-						Frames: []uint64{ev.Frame}, Addrs: []string{m.Addr.String(), sig.String()},
-					}},
-					Remedy: remedyPrivateSDP,
-				})
+				fs = append(fs, privateSDPFinding(cb, &ev, &m, sig, publicAs[ev.Party], reachable, problem && v.CannotHear == partyNames[ev.Party]))
 			} else if sig.IsValid() && ip != sig.Addr() && !differs[ev.Party] && !isHoldAddress(m.Addr) {
 				differs[ev.Party] = true
 				fs = append(fs, report.Finding{

@@ -146,6 +146,8 @@ func FuzzSIP(f *testing.F) {
 func FuzzSDP(f *testing.F) {
 	f.Add([]byte("v=0\r\no=- 1 1 IN IP4 192.168.1.10\r\ns=-\r\nc=IN IP4 192.168.1.10\r\nt=0 0\r\nm=audio 10000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\na=rtcp:10001 IN IP4 1.2.3.4\r\na=sendonly\r\n"))
 	f.Add([]byte("v=0\r\no=- 1 1 IN IP6 ::1\r\ns=-\r\nt=0 0\r\nm=audio 0 RTP/SAVP 8\r\nc=IN IP6 fd00::1\r\na=rtcp-mux\r\n"))
+	f.Add([]byte("v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=ice-ufrag:x\r\n" +
+		"a=candidate:1 1 udp 2130706431 192.168.1.5 50000 typ host\r\na=candidate:2 2 UDP 1694498815 203.0.113.5 61001 typ srflx raddr 192.168.1.5 rport 50001\r\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		info, err := parseSDP(b)
 		if err != nil {
@@ -153,6 +155,14 @@ func FuzzSDP(f *testing.F) {
 		}
 		for _, m := range info.Media {
 			_ = sends(m.Direction) || receives(m.Direction) || isHoldAddress(m.Addr)
+			if len(m.Candidates) > maxCandidates {
+				t.Fatalf("%d candidates kept", len(m.Candidates))
+			}
+			for _, c := range m.Candidates {
+				if !c.Addr.IsValid() || c.Addr.Port() == 0 || (c.Component != 1 && c.Component != 2) || c.Type == "" {
+					t.Fatalf("candidate %+v kept", c)
+				}
+			}
 		}
 	})
 }

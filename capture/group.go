@@ -105,6 +105,12 @@ func (cb *callBuild) names(f *rtpFlow) (binding, bool) {
 			case !found && (m.Addr == f.Key.Src || (f.Key.RTCP && m.RTCP == f.Key.Src)):
 				bySrc, found = binding{call: cb.call, dlg: cb.dlg, mIndex: i, sender: ev.Party}, true
 			}
+			if typ, ok := m.candidateAt(f.Key.Dst, f.Key.RTCP); ok {
+				return binding{call: cb.call, dlg: cb.dlg, mIndex: i, sender: other(ev.Party), matched: true, candidate: typ}, true
+			}
+			if _, ok := m.candidateAt(f.Key.Src, f.Key.RTCP); ok && !found {
+				bySrc, found = binding{call: cb.call, dlg: cb.dlg, mIndex: i, sender: ev.Party}, true
+			}
 		}
 	}
 	return bySrc, found

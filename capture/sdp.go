@@ -29,7 +29,23 @@ type sdpMedia struct {
 	// c= names only the default candidate, and c=0.0.0.0 with port 9 is
 	// trickle ICE's "no candidate yet" (RFC 8840 §4.1.1), not a hold.
 	ICE bool
+	// Candidates are the m= line's ICE candidates (a=candidate) over UDP
+	// at an IP address: its author receives media at each of them too,
+	// and the pair ICE picks need not be c=.
+	Candidates []iceCandidate
 }
+
+// iceCandidate is one a=candidate line (RFC 8839 §5.1) natdoc can match
+// packets against.
+type iceCandidate struct {
+	Addr      netip.AddrPort
+	Component uint8  // 1: RTP, 2: RTCP (RFC 8445 §5.1.1.1)
+	Type      string // host, srflx, prflx or relay
+}
+
+// maxCandidates bounds the candidates kept of one m= line: a browser with
+// a few interfaces offers a dozen; more are not worth holding.
+const maxCandidates = 16
 
 // sdpInfo is one SDP body reduced to the facts natdoc judges.
 type sdpInfo struct {
@@ -191,6 +207,9 @@ func describeSession(sd *sdp.SessionDescription) *sdpInfo {
 		m.UDPTL = strings.EqualFold(m.Proto, "udptl") || strings.EqualFold(m.Proto, "UDP/UDPTL")
 		m.Crypto = cryptoOf(md)
 		m.ICE = sessICE || hasICE(md.Attributes)
+		if m.ICE {
+			m.Candidates = candidatesOf(md.Attributes)
+		}
 		info.Media = append(info.Media, m)
 	}
 	return info
@@ -365,6 +384,74 @@ func hasICE(attrs []sdp.Attribute) bool {
 		}
 	}
 	return false
+}
+
+// candidatesOf reads the a=candidate lines of one m= line, "foundation
+// component transport priority address port typ type [...]" (RFC 8839
+// §5.1). Candidates over TCP, at a name (an mDNS .local address hides a
+// browser's host address) or malformed are left out: no UDP packet can
+// be matched against them.
+func candidatesOf(attrs []sdp.Attribute) []iceCandidate {
+	var cands []iceCandidate
+	for _, a := range attrs {
+		if a.Key != "candidate" || len(cands) == maxCandidates {
+			continue
+		}
+		if c, ok := candidateOf(a.Value); ok {
+			cands = append(cands, c)
+		}
+	}
+	return cands
+}
+
+func candidateOf(v string) (iceCandidate, bool) {
+	var f [8]string
+	n := 0
+	for field := range strings.FieldsSeq(v) {
+		if n == len(f) {
+			break
+		}
+		f[n] = field
+		n++
+	}
+	if n < 8 || f[6] != "typ" || !strings.EqualFold(f[2], "udp") || (f[1] != "1" && f[1] != "2") {
+		return iceCandidate{}, false
+	}
+	ip, err := netip.ParseAddr(f[4])
+	port, perr := strconv.ParseUint(f[5], 10, 16)
+	if err != nil || perr != nil || port == 0 || ip.IsUnspecified() || ip.Zone() != "" {
+		return iceCandidate{}, false
+	}
+	typ := candidateType(f[7])
+	if typ == "" {
+		return iceCandidate{}, false
+	}
+	return iceCandidate{Addr: netip.AddrPortFrom(ip.Unmap(), uint16(port)), Component: f[1][0] - '0', Type: typ}, true
+}
+
+// candidateType is a candidate type as one of the constant strings (RFC
+// 8445 §5.1.1), so no candidate holds on to the SDP's text; "" for
+// another.
+func candidateType(t string) string {
+	for _, known := range [...]string{"host", "srflx", "prflx", "relay"} {
+		if t == known {
+			return known
+		}
+	}
+	return ""
+}
+
+// candidateAt says whether one of m's ICE candidates is at dst, and its
+// type: an RTP candidate for an RTP flow, an RTCP one for an RTCP flow,
+// or an RTP one under rtcp-mux.
+func (m *sdpMedia) candidateAt(dst netip.AddrPort, rtcp bool) (string, bool) {
+	muxed := m.RTCP == m.Addr
+	for _, c := range m.Candidates {
+		if c.Addr == dst && (c.Component == 1 && (!rtcp || muxed) || c.Component == 2 && rtcp) {
+			return c.Type, true
+		}
+	}
+	return "", false
 }
 
 // holds says whether m's address puts the stream on hold (RFC 3264 §8.4):

@@ -1,7 +1,10 @@
 package capture
 
 import (
+	"fmt"
 	"net/netip"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -95,5 +98,76 @@ func TestICEIsNoHold(t *testing.T) {
 		if m := &full.Media[0]; m.holds() != tc.hold {
 			t.Errorf("ICE %q via pion: holds %v, want %v", tc.ice, m.holds(), tc.hold)
 		}
+	}
+}
+
+// TestICECandidates: a=candidate lines (RFC 8839 §5.1) become addresses
+// media may go to, but only over UDP at an IP address with a known type;
+// the fast reader and pion agree.
+func TestICECandidates(t *testing.T) {
+	const body = "v=0\r\no=- 1 1 IN IP4 192.168.1.5\r\ns=-\r\nc=IN IP4 192.168.1.5\r\nt=0 0\r\n" +
+		"m=audio 50000 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\na=ice-ufrag:F7gI\r\n" +
+		"a=candidate:1 1 udp 2130706431 192.168.1.5 50000 typ host generation 0\r\n" +
+		"a=candidate:1 2 UDP 2130706430 192.168.1.5 50001 typ host\r\n" +
+		"a=candidate:2 1 udp 1694498815 203.0.113.5 61000 typ srflx raddr 192.168.1.5 rport 50000\r\n" +
+		"a=candidate:3 1 udp 16777215 198.51.100.9 3478 typ relay raddr 203.0.113.5 rport 61000\r\n" +
+		"a=candidate:4 1 udp 2122262783 2001:db8::5 50002 typ host\r\n" +
+		"a=candidate:5 1 tcp 1518280447 192.168.1.5 9 typ host tcptype active\r\n" + // TCP: no UDP flow
+		"a=candidate:6 1 udp 2113937151 7f8e-4a.local 50003 typ host\r\n" + // mDNS: no address
+		"a=candidate:7 3 udp 2113937151 192.168.1.5 50004 typ host\r\n" + // no such component
+		"a=candidate:8 1 udp 2113937151 192.168.1.5 0 typ host\r\n" + // no port
+		"a=candidate:9 1 udp 2113937151 192.168.1.5 50005 typ weird\r\n" + // unknown type
+		"a=candidate:10 1 udp 2113937151 192.168.1.5 50006 host\r\n" + // no typ
+		"a=candidate:11 1 udp\r\n" // truncated
+	want := []iceCandidate{
+		{netip.MustParseAddrPort("192.168.1.5:50000"), 1, "host"},
+		{netip.MustParseAddrPort("192.168.1.5:50001"), 2, "host"},
+		{netip.MustParseAddrPort("203.0.113.5:61000"), 1, "srflx"},
+		{netip.MustParseAddrPort("198.51.100.9:3478"), 1, "relay"},
+		{netip.MustParseAddrPort("[2001:db8::5]:50002"), 1, "host"},
+	}
+	for name, parse := range map[string]func([]byte) (*sdpInfo, error){"plain": parseSDP, "pion": parseSDPFully} {
+		info, err := parse([]byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := &info.Media[0]
+		if !slices.Equal(m.Candidates, want) {
+			t.Errorf("%s: candidates %+v, want %+v", name, m.Candidates, want)
+		}
+		for _, tc := range []struct {
+			dst  string
+			rtcp bool
+			typ  string
+		}{
+			{"203.0.113.5:61000", false, "srflx"},
+			{"198.51.100.9:3478", false, "relay"},
+			{"192.168.1.5:50001", true, "host"},
+			{"192.168.1.5:50001", false, ""}, // an RTCP candidate takes no RTP
+			{"203.0.113.5:61000", true, ""},  // nor an RTP one RTCP, without rtcp-mux
+			{"192.168.1.5:9", false, ""},
+		} {
+			typ, ok := m.candidateAt(netip.MustParseAddrPort(tc.dst), tc.rtcp)
+			if typ != tc.typ || ok != (tc.typ != "") {
+				t.Errorf("%s: candidateAt(%s, rtcp %v) = %q, %v; want %q", name, tc.dst, tc.rtcp, typ, ok, tc.typ)
+			}
+		}
+	}
+	// Under rtcp-mux RTCP goes to the RTP candidates.
+	muxed, err := parseSDP([]byte(body + "a=rtcp-mux\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if typ, _ := muxed.Media[0].candidateAt(netip.MustParseAddrPort("203.0.113.5:61000"), true); typ != "srflx" {
+		t.Errorf("rtcp-mux: RTCP to the srflx candidate matched %q", typ)
+	}
+	// A browser's dozens of candidates are bounded.
+	var many strings.Builder
+	many.WriteString(body)
+	for i := range 100 {
+		fmt.Fprintf(&many, "a=candidate:%d 1 udp 1 10.0.%d.%d 5000 typ host\r\n", 100+i, i/250, i%250)
+	}
+	if info, _ := parseSDP([]byte(many.String())); len(info.Media[0].Candidates) != maxCandidates {
+		t.Errorf("kept %d candidates, want %d", len(info.Media[0].Candidates), maxCandidates)
 	}
 }

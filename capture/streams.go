@@ -28,7 +28,7 @@ type streamState struct {
 	replaced bool
 	// since is when the negotiation first let each party send.
 	since [2]time.Time
-	all   [2][]netip.AddrPort // every address each party named, once
+	all   [2][]netip.AddrPort // every address each party named (c= and RTP candidates), once
 	// allRoom is all's room for the usual one address a party names.
 	allRoom [2][1]netip.AddrPort
 }
@@ -65,6 +65,11 @@ func replay(events []sdpEvent) []*streamState {
 			// few minutes, and a finding lists these addresses.
 			if m.Addr.IsValid() && !isHoldAddress(m.Addr) && !contains(st.all[ev.Party], m.Addr) {
 				st.all[ev.Party] = append(st.all[ev.Party], m.Addr)
+			}
+			for _, c := range m.Candidates { // ICE sends from a candidate
+				if c.Component == 1 && !contains(st.all[ev.Party], c.Addr) {
+					st.all[ev.Party] = append(st.all[ev.Party], c.Addr)
+				}
 			}
 			st.evaluate()
 			for p, ok := range st.sending {

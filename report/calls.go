@@ -212,6 +212,9 @@ type MediaDescription struct {
 	Direction string   `json:"direction"`        // sendrecv, sendonly, recvonly, inactive
 	Proto     string   `json:"proto,omitempty"`  // RTP/AVP, RTP/SAVP, ...
 	Codecs    []string `json:"codecs,omitempty"`
+	// ICECandidates are the RTP candidates its ICE offered, "type
+	// ip:port" (c= names one of them, the default).
+	ICECandidates []string `json:"ice_candidates,omitempty"`
 }
 
 // MediaStream is one m= line with its negotiation and the RTP that flowed.
@@ -281,7 +284,10 @@ type RTPFlow struct {
 	// false means it was bound to the call by heuristics (timing, SSRC,
 	// signalling source), as NATed media often must be.
 	MatchedSDP bool `json:"matched_sdp"`
-	RTCP       bool `json:"rtcp,omitempty"`
+	// ICECandidate: the destination SDP promised is one of its ICE
+	// candidates (host, srflx, prflx or relay), not its c= address.
+	ICECandidate string `json:"ice_candidate,omitempty"`
+	RTCP         bool   `json:"rtcp,omitempty"`
 	// Unreachable: the flow was sent to an address its receiver cannot be
 	// reached at from where the capture saw it (a private address of a
 	// party seen from outside its NAT): seen leaving, it never arrives.

@@ -39,7 +39,11 @@ func textCallDetail(r *Report, opt Options) string {
 			if md == nil {
 				continue
 			}
-			fmt.Fprintf(&b, "    %-6s SDP (frame %d) %sreceive at %s, %s, %s %s\n", md.Party, md.Frame, hang, md.Addr, md.Direction, md.Proto, styleDim.Render(strings.Join(md.Codecs, ", ")))
+			ice := ""
+			if len(md.ICECandidates) > 0 {
+				ice = "; ICE candidates " + strings.Join(md.ICECandidates, ", ")
+			}
+			fmt.Fprintf(&b, "    %-6s SDP (frame %d) %sreceive at %s, %s, %s %s\n", md.Party, md.Frame, hang, md.Addr, md.Direction, md.Proto, styleDim.Render(strings.Join(md.Codecs, ", ")+ice))
 		}
 		for _, f := range s.Flows {
 			textFlow(&b, f) // quality_text.go

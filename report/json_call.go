@@ -365,6 +365,9 @@ func (w *jsonWriter) mediaDescription(m *MediaDescription) {
 	if len(m.Codecs) > 0 {
 		o.key("codecs").strings(m.Codecs)
 	}
+	if len(m.ICECandidates) > 0 {
+		o.key("ice_candidates").strings(m.ICECandidates)
+	}
 	o.end()
 }
 

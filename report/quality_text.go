@@ -66,8 +66,11 @@ func textFlow(b *strings.Builder, f RTPFlow) {
 		kind = "RTCP"
 	}
 	match := "SDP address"
-	if !f.MatchedSDP {
+	switch {
+	case !f.MatchedSDP:
 		match = "bound by heuristics"
+	case f.ICECandidate != "":
+		match = "SDP's ICE " + f.ICECandidate + " candidate"
 	}
 	if f.Unreachable {
 		match += "; sent to an unreachable private address"

@@ -77,7 +77,7 @@ func newCallGen(i int, c Call, sc *scene) *callGen {
 	g.b = party{user: "gw", sig: addrPort("198.51.100.20", 5060), local: "198.51.100.20",
 		sdp: addrPort("198.51.100.20", rtpB), rtpSrc: addrPort("198.51.100.20", rtpB)}
 	switch c.Kind {
-	case LeakCaller, LateOfferLeak:
+	case LeakCaller, LateOfferLeak, ICENAT, ICEOneSided:
 		g.a.sdp = addrPort(lanIP, rtpA)
 	case LeakCallee:
 		calleeLAN := fmt.Sprintf("10.0.0.%d", 10+i%200)
@@ -272,7 +272,12 @@ func (g *callGen) media(mediaAt time.Time, truth *Truth) {
 		truth.Verdict, truth.Finding = report.VerdictNoWay, report.IDNoWayAudio
 	case Inactive:
 		truth.Verdict = report.VerdictOnHold
-	case LeakCaller, LateOfferLeak:
+	case ICENAT: // the callee sends to the caller's srflx candidate
+		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, n, 0, 0)
+		g.stream(g.b.rtpSrc, g.a.rtpSrc, mediaAt, n, 0, 0)
+		truth.Packets[0], truth.Packets[1] = uint64(n), uint64(n)
+		truth.Verdict = report.VerdictTwoWay
+	case LeakCaller, LateOfferLeak, ICEOneSided:
 		both()
 		truth.Packets[0], truth.Undeliverable[1] = uint64(n), uint64(n)
 		truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "caller", capture.IDSDPPrivateAddress
@@ -605,12 +610,30 @@ func (g *callGen) sdp(p party, dir string, padded bool) string {
 	if g.c.Kind == TrickleICE {
 		fmt.Fprintf(&b, "a=ice-ufrag:n%d\r\na=ice-pwd:natdocnatdocnatdocnatdoc\r\na=ice-options:trickle\r\n", g.i)
 	}
+	if g.c.Kind == ICENAT || (g.c.Kind == ICEOneSided && p.natted) {
+		writeCandidates(&b, g.i, p)
+	}
 	if padded { // big enough to need IP fragmentation on a 1500-byte MTU
 		for k := 0; k < 30; k++ {
 			fmt.Fprintf(&b, "a=x-natdoc-padding:%02d %s\r\n", k, strings.Repeat("p", 50))
 		}
 	}
 	return b.String()
+}
+
+// writeCandidates writes ICE attributes (RFC 8839) with p's host
+// candidate at its SDP address and, behind NAT, its server-reflexive one
+// at its public mapping, for RTP and RTCP.
+func writeCandidates(b *strings.Builder, i int, p party) {
+	fmt.Fprintf(b, "a=ice-ufrag:n%d\r\na=ice-pwd:natdocnatdocnatdocnatdoc\r\n", i)
+	for comp := 1; comp <= 2; comp++ {
+		host := netip.AddrPortFrom(p.sdp.Addr(), p.sdp.Port()+uint16(comp-1))
+		fmt.Fprintf(b, "a=candidate:1 %d UDP %d %s %d typ host\r\n", comp, 2130706432-comp, host.Addr(), host.Port())
+		if p.rtpSrc != p.sdp {
+			srflx := netip.AddrPortFrom(p.rtpSrc.Addr(), p.rtpSrc.Port()+uint16(comp-1))
+			fmt.Fprintf(b, "a=candidate:2 %d UDP %d %s %d typ srflx raddr %s rport %d\r\n", comp, 1694498816-comp, srflx.Addr(), srflx.Port(), host.Addr(), host.Port())
+		}
+	}
 }
 
 func (g *callGen) transport() string {
@@ -761,7 +784,7 @@ func AllKinds() []Call {
 	kinds := []Kind{Normal, LeakCaller, LeakCallee, NoWay, Hold, Inactive, ReinviteMove, EarlyMedia,
 		Forked, TCP, WebSocket, Fragmented, VLAN, IPv6, LossJitter, LANOneWay, Rejected, Cancelled, SIPALG,
 		Unanswered, ToPrivateContact, NeverRang, TimedOut, Proxy, ProxyLeakCallee, B2BUA, SBCOutsideUnseen, Announcement, Fax, FaxOneWay, BadHeader, NATPortChanged, ALGPortChanged,
-		Muted, LateOffer, LateOfferLeak, AckLost, NATRemapped, MediaOutage, ByeLost, MediaStopped, Voicemail, ResumeFailed, ReinviteLeak, LateStart, RefreshUnknown, TrickleICE}
+		Muted, LateOffer, LateOfferLeak, AckLost, NATRemapped, MediaOutage, ByeLost, MediaStopped, Voicemail, ResumeFailed, ReinviteLeak, LateStart, RefreshUnknown, TrickleICE, ICENAT, ICEOneSided}
 	calls := make([]Call, len(kinds))
 	for i, k := range kinds {
 		calls[i] = Call{Kind: k, Start: time.Duration(i) * 500 * time.Millisecond, Media: 4 * time.Second}

@@ -111,6 +111,15 @@ const (
 	// (RFC 8840: no candidate yet), the media flows both ways: two-way,
 	// not a hold.
 	TrickleICE Kind = "trickle-ice"
+	// ICENAT: the caller behind NAT negotiates ICE with its private host
+	// candidate in c= and its server-reflexive one (its NAT mapping)
+	// among the candidates; the callee does ICE too and sends there:
+	// two-way, and the private c= is no finding.
+	ICENAT Kind = "ice-nat"
+	// ICEOneSided: the same caller, but the callee does not do ICE and
+	// sends to c=, the private address: one-way (the caller cannot hear),
+	// sdp-private-address naming the unused candidate.
+	ICEOneSided Kind = "ice-one-sided"
 	// ByeLost: after 40 s of two-way media in which the caller behind NAT
 	// sent no SIP, the callee hangs up; its BYE to the caller's NAT is
 	// resent for 32 s and never answered: two-way, request-unanswered.

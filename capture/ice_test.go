@@ -1,0 +1,74 @@
+package capture_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/natdoc/natdoc/capture"
+	"github.com/natdoc/natdoc/internal/pcapgen"
+	"github.com/natdoc/natdoc/report"
+)
+
+// TestICEBehindNAT: a phone behind NAT that negotiates ICE puts its
+// private host candidate in c= and its NAT mapping among the candidates.
+// When the far end does ICE too and sends to that srflx candidate, the
+// flow is bound by the SDP (not by heuristics) and the private c= is no
+// finding; when the far end does not do ICE, it sends to c= and the
+// caller cannot hear, and the finding names the candidate it ignored.
+func TestICEBehindNAT(t *testing.T) {
+	path, truths := generate(t, []pcapgen.Call{
+		{Kind: pcapgen.ICENAT, Media: 4 * time.Second},
+		// Another call from behind the same NAT, at the same time, without
+		// SDP addresses: its media is bound by signalling address, and
+		// must not go to the ICE call begun after it, which has its own.
+		{Kind: pcapgen.TrickleICE, Start: time.Minute, Media: 4 * time.Second},
+		{Kind: pcapgen.ICEOneSided, Start: time.Minute + time.Second, Media: 4 * time.Second},
+	}, pcapgen.Options{Seed: 5})
+	res := capture.AnalyzePath(t, path)
+	checkTruth(t, res, truths)
+	for _, c := range res.Calls {
+		kind := kindOf(truths, c.CallID)
+		switch kind {
+		case pcapgen.ICENAT:
+			for _, f := range c.Findings {
+				if f.ID == capture.IDSDPPrivateAddress || f.ID == capture.IDRTPSourceDiffers {
+					t.Errorf("%s: %s (%s)", kind, f.ID, f.Title)
+				}
+			}
+			for _, fl := range c.Streams[0].Flows {
+				if fl.Direction == "callee->caller" && (!fl.MatchedSDP || fl.ICECandidate != "srflx") {
+					t.Errorf("%s: %s → %s bound with ICE candidate %q (matched %v), want srflx", kind, fl.Src, fl.Dst, fl.ICECandidate, fl.MatchedSDP)
+				}
+			}
+			if got := c.Streams[0].Offer.ICECandidates; len(got) != 2 || !strings.HasPrefix(got[1], "srflx 203.0.113.1:") {
+				t.Errorf("%s: offer's candidates %q", kind, got)
+			}
+		case pcapgen.ICEOneSided:
+			f := findingOf(c, capture.IDSDPPrivateAddress)
+			if f == nil || f.Severity != report.SeverityError || len(f.Evidence) != 2 ||
+				!strings.Contains(f.Evidence[1].Text, "srflx candidate 203.0.113.1:") || !strings.Contains(f.Evidence[1].Text, "does not negotiate ICE") ||
+				!strings.Contains(f.Remedy, "does not do ICE") {
+				t.Errorf("%s: %+v", kind, f)
+			}
+		}
+	}
+}
+
+func kindOf(truths []pcapgen.Truth, callID string) pcapgen.Kind {
+	for _, tr := range truths {
+		if tr.CallID == callID {
+			return tr.Kind
+		}
+	}
+	return ""
+}
+
+func findingOf(c report.Call, id report.FindingID) *report.Finding {
+	for i := range c.Findings {
+		if c.Findings[i].ID == id {
+			return &c.Findings[i]
+		}
+	}
+	return nil
+}
