@@ -172,8 +172,12 @@ func (d *decoder) decode(rec Record, frame uint64, emit func(*packet)) {
 	if !d.decodeFastDisabled && fastLinkType(rec.LinkType) && d.decodeFast(rec, frame, emit) {
 		return
 	}
-	if rec.LinkType == linkTypeNFLOG {
+	switch rec.LinkType {
+	case linkTypeNFLOG:
 		d.decodeNFLOG(rec, frame, emit)
+		return
+	case linkTypePKTAP, linkTypeUser2:
+		d.decodePKTAP(rec, frame, emit)
 		return
 	}
 	first, ok := firstLayer(rec.LinkType, rec.Data)

@@ -2,9 +2,11 @@ package capture_test
 
 import (
 	"encoding/binary"
+	"fmt"
 	"testing"
 
 	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
 	"github.com/natdoc/natdoc/capture"
 	"github.com/natdoc/natdoc/internal/pcapgen"
 )
@@ -119,4 +121,48 @@ func TestMirroredFrames(t *testing.T) {
 			checkTruth(t, res, truths)
 		})
 	}
+}
+
+// TestPKTAPCaptures: calls captured on a Mac with tcpdump -k, or from an
+// iPhone through rvictl, each packet behind Apple's PKTAP header (link
+// type 258, or 149 as Apple's libpcap may write it), are judged as the
+// same calls captured on Ethernet; a record cut inside its header is an
+// anomaly, not a lost file.
+func TestPKTAPCaptures(t *testing.T) {
+	path, truths := generate(t, pcapgen.AllKinds(), pcapgen.Options{Seed: 6})
+	pktap := func(frame []byte) []byte {
+		h := make([]byte, 108)
+		binary.LittleEndian.PutUint32(h[0:4], 108)
+		binary.LittleEndian.PutUint32(h[4:8], 1)  // a packet
+		binary.LittleEndian.PutUint32(h[8:12], 1) // Ethernet
+		copy(h[12:36], "en0")
+		return append(h, frame...)
+	}
+	for _, link := range []layers.LinkType{258, 149} {
+		t.Run(fmt.Sprint(int(link)), func(t *testing.T) {
+			frames := 0
+			wrapped := rewriteCaptureAs(t, path, link, func(data []byte, _ *gopacket.CaptureInfo) []byte {
+				frames++
+				if frames == 3 {
+					return pktap(data)[:60] // cut inside the header
+				}
+				return pktap(data)
+			})
+			res := capture.AnalyzePath(t, wrapped)
+			kinds := map[string]int{}
+			for _, a := range res.Capture.Anomalies {
+				kinds[a.Kind] += int(a.Count)
+			}
+			want := "malformed-pktap"
+			if link == 149 {
+				want = "unknown-link-type"
+			}
+			if kinds[want] != 1 || len(res.Calls) < len(truths)-1 {
+				t.Errorf("%d calls, anomalies %+v; want one %s", len(res.Calls), res.Capture.Anomalies, want)
+			}
+		})
+	}
+	// Whole, the calls are judged as on Ethernet.
+	res := capture.AnalyzePath(t, rewriteCaptureAs(t, path, 258, func(data []byte, _ *gopacket.CaptureInfo) []byte { return pktap(data) }))
+	checkTruth(t, res, truths)
 }

@@ -68,6 +68,8 @@ func FuzzDecode(f *testing.F) {
 		0x10, 0, 0x22, 0xeb, 0, 0, 0, 1, 0x20, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0}
 	f.Add(uint16(layers.LinkTypeRaw), append(erspan3, frame...))
 	f.Add(uint16(linkTypeNFLOG), nflogRecord(binary.LittleEndian, frame[14:]))
+	f.Add(uint16(linkTypePKTAP), pktapRecord(frame, 1, pktapMinHeader))
+	f.Add(uint16(linkTypeUser2), pktapRecord(frame[14:], 12, 156))
 	f.Fuzz(func(t *testing.T, lt uint16, b []byte) {
 		s := newState()
 		d := newDecoder(&s.anomalies)

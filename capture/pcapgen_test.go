@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/natdoc/natdoc/capture"
 	"github.com/natdoc/natdoc/internal/pcapgen"
@@ -36,6 +37,12 @@ func generate(t testing.TB, calls []pcapgen.Call, opt pcapgen.Options) (string, 
 // rewriteCapture copies the capture at path record by record through
 // change, which may edit the record's data and stamp, into a new file.
 func rewriteCapture(t *testing.T, path string, change func(data []byte, ci *gopacket.CaptureInfo) []byte) string {
+	return rewriteCaptureAs(t, path, 0, change)
+}
+
+// rewriteCaptureAs is rewriteCapture writing a file of another link type
+// (0: the same).
+func rewriteCaptureAs(t *testing.T, path string, link layers.LinkType, change func(data []byte, ci *gopacket.CaptureInfo) []byte) string {
 	t.Helper()
 	r := capture.PcapReader(t, path)
 	out := filepath.Join(t.TempDir(), "rewritten.pcap")
@@ -45,7 +52,10 @@ func rewriteCapture(t *testing.T, path string, change func(data []byte, ci *gopa
 	}
 	defer f.Close()
 	w := pcapgo.NewWriterNanos(f)
-	if err := w.WriteFileHeader(65535, r.LinkType()); err != nil {
+	if link == 0 {
+		link = r.LinkType()
+	}
+	if err := w.WriteFileHeader(65535, link); err != nil {
 		t.Fatal(err)
 	}
 	for {
