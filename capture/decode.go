@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"time"
@@ -161,6 +162,13 @@ func firstLayer(lt layers.LinkType, data []byte) (gopacket.LayerType, bool) {
 	return 0, false
 }
 
+// linkTypeName names a link type for a report: gopacket's name and the
+// LINKTYPE_ number a user can look up (gopacket names an unknown one
+// just "UnknownLinkType").
+func linkTypeName(lt layers.LinkType) string {
+	return fmt.Sprintf("%s (link type %d)", lt, uint16(lt))
+}
+
 // decode decodes one record and calls emit for its transport payload, if it
 // has one. Fragments are held until their datagram is complete.
 func (d *decoder) decode(rec Record, frame uint64, emit func(*packet)) {
@@ -179,10 +187,13 @@ func (d *decoder) decode(rec Record, frame uint64, emit func(*packet)) {
 	case linkTypePKTAP, linkTypeUser2:
 		d.decodePKTAP(rec, frame, emit)
 		return
+	case layers.LinkTypePPP, linkTypePPPSerial, linkTypeCiscoHDLC:
+		d.decodeSerial(rec, frame, emit)
+		return
 	}
 	first, ok := firstLayer(rec.LinkType, rec.Data)
 	if !ok {
-		d.sink.anomaly("unknown-link-type", rec.Offset, frame, rec.LinkType.String())
+		d.sink.anomaly("unknown-link-type", rec.Offset, frame, linkTypeName(rec.LinkType))
 		return
 	}
 	d.decoded = d.decoded[:0]

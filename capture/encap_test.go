@@ -166,3 +166,45 @@ func TestPKTAPCaptures(t *testing.T) {
 	res := capture.AnalyzePath(t, rewriteCaptureAs(t, path, 258, func(data []byte, _ *gopacket.CaptureInfo) []byte { return pktap(data) }))
 	checkTruth(t, res, truths)
 }
+
+// TestSerialLinks: calls captured on a router's serial WAN link, each IP
+// packet framed in Cisco HDLC, PPP over HDLC or bare PPP (with the
+// protocol compressed to one byte), are judged as on Ethernet.
+func TestSerialLinks(t *testing.T) {
+	path, truths := generate(t, pcapgen.AllKinds(), pcapgen.Options{Seed: 6})
+	for name, tc := range map[string]struct {
+		link   layers.LinkType
+		header func(v6 bool) []byte
+	}{
+		"Cisco HDLC": {104, func(v6 bool) []byte {
+			if v6 {
+				return []byte{0x0f, 0, 0x86, 0xdd}
+			}
+			return []byte{0x0f, 0, 0x08, 0x00}
+		}},
+		"PPP in HDLC framing": {50, func(v6 bool) []byte {
+			if v6 {
+				return []byte{0xff, 0x03, 0x00, 0x57}
+			}
+			return []byte{0xff, 0x03, 0x00, 0x21}
+		}},
+		"PPP, protocol compressed": {9, func(v6 bool) []byte {
+			if v6 {
+				return []byte{0x57}
+			}
+			return []byte{0x21}
+		}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			wrapped := rewriteCaptureAs(t, path, tc.link, func(data []byte, _ *gopacket.CaptureInfo) []byte {
+				typeAt := 12
+				if binary.BigEndian.Uint16(data[12:14]) == 0x8100 {
+					typeAt = 16
+				}
+				v6 := binary.BigEndian.Uint16(data[typeAt:typeAt+2]) == 0x86dd
+				return append(tc.header(v6), data[typeAt+2:]...)
+			})
+			checkTruth(t, capture.AnalyzePath(t, wrapped), truths)
+		})
+	}
+}

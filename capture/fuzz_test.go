@@ -70,6 +70,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add(uint16(linkTypeNFLOG), nflogRecord(binary.LittleEndian, frame[14:]))
 	f.Add(uint16(linkTypePKTAP), pktapRecord(frame, 1, pktapMinHeader))
 	f.Add(uint16(linkTypeUser2), pktapRecord(frame[14:], 12, 156))
+	f.Add(uint16(linkTypeCiscoHDLC), append([]byte{0x0f, 0, 0x08, 0}, frame[14:]...))
+	f.Add(uint16(layers.LinkTypePPP), append([]byte{0xff, 0x03, 0, 0x21}, frame[14:]...))
 	f.Fuzz(func(t *testing.T, lt uint16, b []byte) {
 		s := newState()
 		d := newDecoder(&s.anomalies)

@@ -70,7 +70,7 @@ func (d *decoder) decodePKTAP(rec Record, frame uint64, emit func(*packet)) {
 		if rec.LinkType == linkTypePKTAP {
 			d.sink.anomaly("malformed-pktap", rec.Offset, frame, "PKTAP record without a packet natdoc can decode")
 		} else {
-			d.sink.anomaly("unknown-link-type", rec.Offset, frame, rec.LinkType.String())
+			d.sink.anomaly("unknown-link-type", rec.Offset, frame, linkTypeName(rec.LinkType))
 		}
 		return
 	}
