@@ -101,9 +101,9 @@ func (cb *callBuild) names(f *rtpFlow) (binding, bool) {
 		for i, m := range ev.SDP.Media {
 			switch {
 			case m.Addr == f.Key.Dst || (f.Key.RTCP && m.RTCP == f.Key.Dst):
-				return binding{call: cb.call, dlg: cb.dlg, mIndex: i, sender: other(ev.Party), matched: true}, true
+				return binding{call: cb.call, dlg: cb.dlg, mIndex: bundledIndex(ev.SDP, i, f), sender: other(ev.Party), matched: true}, true
 			case !found && (m.Addr == f.Key.Src || (f.Key.RTCP && m.RTCP == f.Key.Src)):
-				bySrc, found = binding{call: cb.call, dlg: cb.dlg, mIndex: i, sender: ev.Party}, true
+				bySrc, found = binding{call: cb.call, dlg: cb.dlg, mIndex: bundledIndex(ev.SDP, i, f), sender: ev.Party}, true
 			}
 			if typ, ok := m.candidateAt(f.Key.Dst, f.Key.RTCP); ok {
 				return binding{call: cb.call, dlg: cb.dlg, mIndex: i, sender: other(ev.Party), matched: true, candidate: typ}, true
@@ -114,6 +114,21 @@ func (cb *callBuild) names(f *rtpFlow) (binding, bool) {
 		}
 	}
 	return bySrc, found
+}
+
+// bundledIndex is binder.bundled for one SDP: of the m= lines on the
+// address of m= line i, the one that lists the flow's payload type.
+func bundledIndex(sd *sdpInfo, i int, f *rtpFlow) int {
+	pt, ok := f.firstPT()
+	if !ok || sd.Media[i].lists(pt) {
+		return i
+	}
+	for j := range sd.Media {
+		if j != i && sd.Media[j].Addr == sd.Media[i].Addr && sd.Media[j].lists(pt) {
+			return j
+		}
+	}
+	return i
 }
 
 // report builds the call: a call seen on one hop is its leg; a call with

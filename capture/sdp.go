@@ -454,6 +454,31 @@ func (m *sdpMedia) candidateAt(dst netip.AddrPort, rtcp bool) (string, bool) {
 	return "", false
 }
 
+// lists says whether m's formats include RTP payload type pt: of the m=
+// lines BUNDLE puts on one address (RFC 9143), a packet belongs to the
+// one that lists its payload type.
+func (m *sdpMedia) lists(pt uint8) bool {
+	for _, c := range m.Codecs { // "PT name/rate" or "PT"
+		n, i := 0, 0
+		for ; i < len(c) && i < 3 && c[i] >= '0' && c[i] <= '9'; i++ {
+			n = n*10 + int(c[i]-'0')
+		}
+		if i > 0 && (i == len(c) || c[i] == ' ') && n == int(pt) {
+			return true
+		}
+	}
+	return false
+}
+
+// firstPT is the payload type of the flow's first RTP packet, false for
+// RTCP or T.38 (no payload type).
+func (f *rtpFlow) firstPT() (uint8, bool) {
+	if f.Key.RTCP || f.nPT == 0 {
+		return 0, false
+	}
+	return f.payloadTypes[0], true
+}
+
 // holds says whether m's address puts the stream on hold (RFC 3264 §8.4):
 // c=0.0.0.0, except under ICE, where the candidates carry the media.
 func (m *sdpMedia) holds() bool { return isHoldAddress(m.Addr) && !m.ICE }

@@ -171,3 +171,14 @@ func TestICECandidates(t *testing.T) {
 		t.Errorf("kept %d candidates, want %d", len(info.Media[0].Candidates), maxCandidates)
 	}
 }
+
+// TestListsPayloadType reads the payload type at the start of each codec
+// label, whole.
+func TestListsPayloadType(t *testing.T) {
+	m := sdpMedia{Codecs: []string{"0 PCMU/8000", "101 telephone-event/8000", "96", "x 1"}}
+	for pt, want := range map[uint8]bool{0: true, 101: true, 96: true, 10: false, 1: false, 9: false, 8: false} {
+		if m.lists(pt) != want {
+			t.Errorf("lists(%d) = %v", pt, !want)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package pcapgen
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand"
 	"net/netip"
@@ -272,6 +273,15 @@ func (g *callGen) media(mediaAt time.Time, truth *Truth) {
 		truth.Verdict, truth.Finding = report.VerdictNoWay, report.IDNoWayAudio
 	case Inactive:
 		truth.Verdict = report.VerdictOnHold
+	case Bundle: // audio and video both ways, each on the one port
+		for _, way := range [][2]netip.AddrPort{{g.a.rtpSrc, g.b.sdp}, {g.b.rtpSrc, g.a.sdp}} {
+			g.stream(way[0], way[1], mediaAt, n, 0, 0)
+			g.lastStream.bundled = true
+			g.streamPT(way[0], way[1], mediaAt, n, 96, videoPayload)
+			g.lastStream.bundled = true
+		}
+		truth.Packets[0], truth.Packets[1] = uint64(2*n), uint64(2*n) // audio and video
+		truth.Verdict = report.VerdictTwoWay
 	case ICENAT: // the callee sends to the caller's srflx candidate
 		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, n, 0, 0)
 		g.stream(g.b.rtpSrc, g.a.rtpSrc, mediaAt, n, 0, 0)
@@ -585,6 +595,15 @@ func (g *callGen) stream(src, dst netip.AddrPort, at time.Time, n, dropEvery int
 	}
 }
 
+// videoPayload stands for a video frame's packet: not audio, no level.
+var videoPayload = bytes.Repeat([]byte{0x90, 0x80, 0x12, 0x34}, 250)
+
+// streamPT is stream with payload type pt and payload.
+func (g *callGen) streamPT(src, dst netip.AddrPort, at time.Time, n int, pt uint8, payload []byte) {
+	g.stream(src, dst, at, n, 0, 0)
+	g.lastStream.pt, g.lastStream.payload = pt, payload
+}
+
 // sdp writes an RFC 4566 body asking for media at p.sdp.
 func (g *callGen) sdp(p party, dir string, padded bool) string {
 	ipv := "IP4"
@@ -606,12 +625,18 @@ func (g *callGen) sdp(p party, dir string, padded bool) string {
 		conn, port = "0.0.0.0", 9 // RFC 8840: the candidates come apart
 	}
 	fmt.Fprintf(&b, "v=0\r\no=%s %d 1 IN %s %s\r\ns=natdoc\r\nc=IN %s %s\r\nt=0 0\r\n", p.user, 1000+g.i, ipv, origin, ipv, conn)
+	if g.c.Kind == Bundle {
+		b.WriteString("a=group:BUNDLE 0 1\r\n")
+	}
 	fmt.Fprintf(&b, "m=audio %d RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=ptime:20\r\na=%s\r\n", port, dir)
 	if g.c.Kind == TrickleICE {
 		fmt.Fprintf(&b, "a=ice-ufrag:n%d\r\na=ice-pwd:natdocnatdocnatdocnatdoc\r\na=ice-options:trickle\r\n", g.i)
 	}
 	if g.c.Kind == ICENAT || (g.c.Kind == ICEOneSided && p.natted) {
 		writeCandidates(&b, g.i, p)
+	}
+	if g.c.Kind == Bundle { // video on the same port (RFC 9143), told apart by payload type
+		fmt.Fprintf(&b, "a=mid:0\r\nm=video %d RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\na=%s\r\na=mid:1\r\n", port, dir)
 	}
 	if padded { // big enough to need IP fragmentation on a 1500-byte MTU
 		for k := 0; k < 30; k++ {
@@ -784,7 +809,7 @@ func AllKinds() []Call {
 	kinds := []Kind{Normal, LeakCaller, LeakCallee, NoWay, Hold, Inactive, ReinviteMove, EarlyMedia,
 		Forked, TCP, WebSocket, Fragmented, VLAN, IPv6, LossJitter, LANOneWay, Rejected, Cancelled, SIPALG,
 		Unanswered, ToPrivateContact, NeverRang, TimedOut, Proxy, ProxyLeakCallee, B2BUA, SBCOutsideUnseen, Announcement, Fax, FaxOneWay, BadHeader, NATPortChanged, ALGPortChanged,
-		Muted, LateOffer, LateOfferLeak, AckLost, NATRemapped, MediaOutage, ByeLost, MediaStopped, Voicemail, ResumeFailed, ReinviteLeak, LateStart, RefreshUnknown, TrickleICE, ICENAT, ICEOneSided}
+		Muted, LateOffer, LateOfferLeak, AckLost, NATRemapped, MediaOutage, ByeLost, MediaStopped, Voicemail, ResumeFailed, ReinviteLeak, LateStart, RefreshUnknown, TrickleICE, ICENAT, ICEOneSided, Bundle}
 	calls := make([]Call, len(kinds))
 	for i, k := range kinds {
 		calls[i] = Call{Kind: k, Start: time.Duration(i) * 500 * time.Millisecond, Media: 4 * time.Second}

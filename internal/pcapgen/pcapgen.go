@@ -120,6 +120,10 @@ const (
 	// sends to c=, the private address: one-way (the caller cannot hear),
 	// sdp-private-address naming the unused candidate.
 	ICEOneSided Kind = "ice-one-sided"
+	// Bundle: audio (PCMU) and video (VP8, payload type 96) share each
+	// party's one port (RFC 9143 BUNDLE, as WebRTC gateways negotiate),
+	// both ways: two-way, each flow on its own m= line.
+	Bundle Kind = "bundle"
 	// ByeLost: after 40 s of two-way media in which the caller behind NAT
 	// sent no SIP, the callee hangs up; its BYE to the caller's NAT is
 	// resent for 32 s and never answered: two-way, request-unanswered.
@@ -354,7 +358,11 @@ type rtpSource struct {
 	jitter           time.Duration
 	rng              *rand.Rand
 	payload          []byte
-	udptl            bool // T.38: a 16-bit sequence number and the payload, no RTCP
+	pt               uint8 // RTP payload type (0: PCMU)
+	// bundled: the sender sends several streams from one port (BUNDLE),
+	// and its reports cover every stream it receives there.
+	bundled bool
+	udptl   bool // T.38: a 16-bit sequence number and the payload, no RTCP
 	// reports are the streams this one's sender receives, which its
 	// sender reports describe (RFC 3550 §6.4.1): the one that started
 	// last, when any arrives.
@@ -396,9 +404,9 @@ func (r *rtpSource) emit() []wirePacket {
 	}
 	if !drop {
 		p := make([]byte, 12+len(r.payload))
-		p[0], p[1] = 0x80, 0
+		p[0], p[1] = 0x80, r.pt
 		if r.i == 0 {
-			p[1] = 0x80 // marker on the first packet of a talkspurt
+			p[1] |= 0x80 // marker on the first packet of a talkspurt
 		}
 		p[2], p[3] = byte(r.seq>>8), byte(r.seq)
 		p[4], p[5], p[6], p[7] = byte(r.ts>>24), byte(r.ts>>16), byte(r.ts>>8), byte(r.ts)
@@ -519,18 +527,23 @@ func (r *rtpSource) senderReport() []byte {
 	// lost on the way included.
 	binary.BigEndian.PutUint32(sr[20:24], uint32(r.i+1))
 	binary.BigEndian.PutUint32(sr[24:28], uint32((r.i+1)*len(r.payload)))
-	var heard *rtpSource
+	var heard []*rtpSource
 	for _, y := range r.reports {
-		if y.i > 0 && (heard == nil || y.i < heard.i) {
-			heard = y // of the streams begun, the latest
+		switch {
+		case y.i == 0:
+		case r.bundled: // every stream on the port at once
+			heard = append(heard, y)
+		case len(heard) == 0 || y.i < heard[0].i:
+			heard = append(heard[:0], y) // of the streams begun, the latest
 		}
 	}
-	if heard == nil {
-		return sr
+	for _, y := range heard {
+		block := make([]byte, 24)
+		binary.BigEndian.PutUint32(block[0:4], y.ssrc)
+		binary.BigEndian.PutUint32(block[8:12], uint32(y.seq)) // extended highest sequence number
+		sr = append(sr, block...)
 	}
-	sr[0], sr[3] = 0x81, 12 // one block; 52 bytes
-	block := make([]byte, 24)
-	binary.BigEndian.PutUint32(block[0:4], heard.ssrc)
-	binary.BigEndian.PutUint32(block[8:12], uint32(heard.seq)) // extended highest sequence number
-	return append(sr, block...)
+	sr[0] = 0x80 | byte(len(heard))
+	binary.BigEndian.PutUint16(sr[2:4], uint16(len(sr)/4-1))
+	return sr
 }

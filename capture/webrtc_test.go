@@ -72,3 +72,38 @@ func findingOf(c report.Call, id report.FindingID) *report.Finding {
 	}
 	return nil
 }
+
+// TestBundleByPayloadType: audio and video on one port each side (BUNDLE,
+// RFC 9143), as a WebRTC gateway negotiates them: each flow is judged on
+// the m= line that lists its payload type, so both streams are two-way
+// and no flow is a payload type its m= line never listed.
+func TestBundleByPayloadType(t *testing.T) {
+	path, truths := generate(t, []pcapgen.Call{{Kind: pcapgen.Bundle, Media: 4 * time.Second}}, pcapgen.Options{Seed: 5})
+	res := capture.AnalyzePath(t, path)
+	checkTruth(t, res, truths)
+	c := res.Calls[0]
+	if len(c.Streams) != 2 {
+		t.Fatalf("%d streams, want audio and video", len(c.Streams))
+	}
+	for i, want := range []uint8{0, 96} {
+		s := c.Streams[i]
+		rtp := 0
+		for _, f := range s.Flows {
+			if f.RTCP {
+				continue
+			}
+			rtp++
+			if len(f.PayloadTypes) != 1 || f.PayloadTypes[0] != want {
+				t.Errorf("m=%s: flow %s → %s has payload types %v, want [%d]", s.Media, f.Src, f.Dst, f.PayloadTypes, want)
+			}
+		}
+		if rtp != 2 || s.Verdict != report.VerdictTwoWay {
+			t.Errorf("m=%s: %d RTP flows, %s; want 2, two-way", s.Media, rtp, s.Verdict)
+		}
+	}
+	for _, f := range c.Findings {
+		if f.Severity != report.SeverityInfo {
+			t.Errorf("%s (%s)", f.ID, f.Title)
+		}
+	}
+}
