@@ -558,6 +558,9 @@ func flowReport(bf boundFlow, sigs [2]netip.AddrPort) report.RTPFlow {
 		RTCP: f.Key.RTCP, UDPTL: f.udptl, MaxGapMs: float64(f.MaxGap().Microseconds()) / 1000,
 		Timeline: append([]uint32(nil), f.activity...), TimelineStepMs: f.step.Milliseconds(),
 	}
+	if f.turn.server.IsValid() {
+		r.TURNServer, r.TURNClient = f.turn.server.String(), f.turn.client.String()
+	}
 	if !f.Key.RTCP {
 		r.Lost = f.Lost()
 		r.JitterMs = round2(f.JitterMs())

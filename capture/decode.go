@@ -85,6 +85,9 @@ type decoder struct {
 	// sctpParts holds fragmented SCTP user messages (RFC 9260 §6.9) until
 	// their last chunk arrives.
 	sctpParts map[sctpKey][]byte
+	// turn follows TURN allocations and channels (turn.go), in the
+	// decoder that does not route.
+	turn *turnTable
 
 	defrag4 *ip4defrag.IPv4Defragmenter
 	defrag6 *ip6defrag.IPv6Defragmenter
@@ -245,7 +248,7 @@ func (d *decoder) decode(rec Record, frame uint64, emit func(*packet)) {
 		}
 		return
 	}
-	d.emitTransport(transport, pkt, emit)
+	d.emitTransport(&rec, transport, pkt, emit)
 }
 
 // greTunnel decodes what a GRE packet the layer parser stopped at carries,
@@ -310,14 +313,16 @@ func (d *decoder) encapsulatedIP(data []byte, first gopacket.LayerType) []byte {
 	return append(append([]byte(nil), inner.LayerContents()...), inner.LayerPayload()...)
 }
 
-func (d *decoder) emitTransport(transport gopacket.LayerType, pkt *packet, emit func(*packet)) {
+// emitTransport hands on the transport payload of a decoded packet; rec is
+// its record (nil for a datagram reassembled from fragments).
+func (d *decoder) emitTransport(rec *Record, transport gopacket.LayerType, pkt *packet, emit func(*packet)) {
 	switch transport {
 	case layers.LayerTypeUDP:
 		pkt.Proto = protoUDP
 		pkt.Src = netip.AddrPortFrom(pkt.Src.Addr(), uint16(d.udp.SrcPort))
 		pkt.Dst = netip.AddrPortFrom(pkt.Dst.Addr(), uint16(d.udp.DstPort))
 		pkt.Payload = d.udp.Payload
-		if d.unwrapMirror(pkt, emit) || d.unwrapHEP(pkt, emit) {
+		if d.unwrapUDP(rec, pkt, emit) {
 			return
 		}
 	case layers.LayerTypeTCP:
@@ -458,7 +463,7 @@ func (d *decoder) decodeTransport(proto layers.IPProtocol, payload []byte, pkt *
 		d.sink.anomaly("malformed-reassembled-datagram", pkt.Offset, pkt.Frame, proto.String())
 		return
 	}
-	d.emitTransport(first, pkt, emit)
+	d.emitTransport(nil, first, pkt, emit)
 }
 
 // flushFragments drops fragments older than the cutoff (RFC 791 suggests a

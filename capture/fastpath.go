@@ -38,7 +38,7 @@ func (d *decoder) decodeFast(rec Record, frame uint64, emit func(*packet)) bool 
 		Dst:     netip.AddrPortFrom(netip.AddrFrom4(u.dst), u.dstPort),
 		Payload: u.payload,
 	}
-	if !d.unwrapMirror(&d.pkt, emit) && !d.unwrapHEP(&d.pkt, emit) {
+	if !d.unwrapUDP(&rec, &d.pkt, emit) {
 		emit(&d.pkt)
 	}
 	return true

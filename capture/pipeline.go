@@ -574,6 +574,9 @@ func (s *state) newFlow(ev *event, k flowKey) *rtpFlow {
 		k.Src, k.Dst, k.SSRC = fromFastKey(ev.key)
 	}
 	f := &rtpFlow{Key: k, timeline: s.detail}
+	if s.side != nil {
+		f.turn, _ = s.side.dec.turn.relayOf(k)
+	}
 	if ev.kind == evRTP {
 		f.clockRate = s.clockRate(k.Src, k.Dst, ev.rtp.PT)
 		s.describeFlow(f, ev.rtp.PT)

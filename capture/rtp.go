@@ -92,6 +92,9 @@ type rtpFlow struct {
 	FirstFrame uint64
 	LastFrame  uint64
 
+	// turn: the flow was relayed by a TURN server, seen in ChannelData or
+	// Send and Data indications between this client and server.
+	turn         turnKey
 	payloadTypes [4]uint8
 	nPT          int
 

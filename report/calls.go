@@ -287,7 +287,13 @@ type RTPFlow struct {
 	// ICECandidate: the destination SDP promised is one of its ICE
 	// candidates (host, srflx, prflx or relay), not its c= address.
 	ICECandidate string `json:"ice_candidate,omitempty"`
-	RTCP         bool   `json:"rtcp,omitempty"`
+	// TURNServer and TURNClient: the flow was relayed by this TURN server
+	// (RFC 8656), and the capture saw it between the server and this
+	// client, in ChannelData or Send and Data indications; Src or Dst is
+	// the client's relayed address.
+	TURNServer string `json:"turn_server,omitempty"`
+	TURNClient string `json:"turn_client,omitempty"`
+	RTCP       bool   `json:"rtcp,omitempty"`
 	// Unreachable: the flow was sent to an address its receiver cannot be
 	// reached at from where the capture saw it (a private address of a
 	// party seen from outside its NAT): seen leaving, it never arrives.

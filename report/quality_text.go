@@ -75,6 +75,9 @@ func textFlow(b *strings.Builder, f RTPFlow) {
 	if f.Unreachable {
 		match += "; sent to an unreachable private address"
 	}
+	if f.TURNServer != "" {
+		match += "; relayed by TURN server " + f.TURNServer + ", seen with " + f.TURNClient
+	}
 	fmt.Fprintf(b, "    %s %-14s %s%s → %s %s\n", kind, f.Direction, hang, f.Src, f.Dst, styleDim.Render("("+match+")"))
 	frames := frameList(nil, []FrameRange{{f.FirstFrame, f.LastFrame}})
 	if f.RTCP || f.Quality == nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/natdoc/natdoc/capture"
 	"github.com/natdoc/natdoc/internal/g711"
 	"github.com/natdoc/natdoc/report"
+	"github.com/pion/stun/v3"
 )
 
 // party is one end of a generated call: where the capture sees its SIP
@@ -110,6 +111,8 @@ func newCallGen(i int, c Call, sc *scene) *callGen {
 		// A symmetric NAT: the STUN mapping in SDP is not the one toward
 		// the far end.
 		g.a.rtpSrc = addrPort("203.0.113.1", rtpA+1000)
+	case TURNRelayed: // c= is the relayed address; RTP leaves from the NAT mapping to the server
+		g.a.sdp = addrPort("198.51.100.9", 50000+2*(i%5000))
 	case LANOneWay:
 		g.a = party{user: fmt.Sprintf("%d", 100+i), sig: addrPort(lanIP, 5060), local: lanIP,
 			sdp: addrPort(lanIP, rtpA), rtpSrc: addrPort(lanIP, rtpA), natted: true,
@@ -163,6 +166,9 @@ func (g *callGen) build() {
 	offer := g.sdp(g.a, offerDir, g.c.Kind == Fragmented)
 	if g.ws {
 		g.wsHandshake(t.Add(-20 * time.Millisecond))
+	}
+	if g.c.Kind == TURNRelayed {
+		g.turnExchange(t.Add(-200*time.Millisecond), stun.MethodAllocate)
 	}
 	switch g.c.Kind {
 	case Unanswered, ToPrivateContact:
@@ -281,6 +287,14 @@ func (g *callGen) media(mediaAt time.Time, truth *Truth) {
 			g.lastStream.bundled = true
 		}
 		truth.Packets[0], truth.Packets[1] = uint64(2*n), uint64(2*n) // audio and video
+		truth.Verdict = report.VerdictTwoWay
+	case TURNRelayed: // both ways in ChannelData between the caller and the server
+		g.turnExchange(mediaAt.Add(-8*time.Millisecond), stun.MethodChannelBind)
+		g.stream(g.a.rtpSrc, turnServer, mediaAt, n, 0, 0)
+		g.lastStream.channel = turnChannel
+		g.stream(turnServer, g.a.rtpSrc, mediaAt, n, 0, 0)
+		g.lastStream.channel = turnChannel
+		truth.Packets[0], truth.Packets[1] = uint64(n), uint64(n)
 		truth.Verdict = report.VerdictTwoWay
 	case ICENAT: // the callee sends to the caller's srflx candidate
 		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, n, 0, 0)
@@ -595,6 +609,46 @@ func (g *callGen) stream(src, dst netip.AddrPort, at time.Time, n, dropEvery int
 	}
 }
 
+// The TURN server of turn-relayed calls, and the channel each binds.
+var turnServer = netip.MustParseAddrPort("198.51.100.9:3478")
+
+const turnChannel = 0x4000
+
+// turnExchange writes the caller's TURN request and the server's success
+// response (RFC 8656): an Allocate whose response names the relayed
+// address (the caller's c=), or a ChannelBind of turnChannel to the
+// callee's media address.
+func (g *callGen) turnExchange(at time.Time, method stun.Method) {
+	id := stun.NewTransactionIDSetter([stun.TransactionIDSize]byte{byte(g.i >> 8), byte(g.i), byte(method)})
+	req := []stun.Setter{id, stun.NewType(method, stun.ClassRequest)}
+	resp := []stun.Setter{id, stun.NewType(method, stun.ClassSuccessResponse)}
+	relay := &stun.XORMappedAddress{IP: g.a.sdp.Addr().AsSlice(), Port: int(g.a.sdp.Port())}
+	switch method {
+	case stun.MethodAllocate:
+		req = append(req, stun.RawAttribute{Type: stun.AttrRequestedTransport, Value: []byte{17, 0, 0, 0}})
+		resp = append(resp, xorAs{relay, stun.AttrXORRelayedAddress})
+	case stun.MethodChannelBind:
+		peer := &stun.XORMappedAddress{IP: g.b.sdp.Addr().AsSlice(), Port: int(g.b.sdp.Port())}
+		req = append(req, stun.RawAttribute{Type: stun.AttrChannelNumber, Value: []byte{turnChannel >> 8, turnChannel & 0xff, 0, 0}}, xorAs{peer, stun.AttrXORPeerAddress})
+	}
+	for k, setters := range [][]stun.Setter{req, resp} {
+		m := stun.MustBuild(setters...)
+		src, dst := g.a.rtpSrc, turnServer
+		if k == 1 {
+			src, dst = dst, src
+		}
+		g.sip = append(g.sip, wirePacket{At: at.Add(time.Duration(k) * time.Millisecond), Src: src, Dst: dst, VLAN: g.vlan, Payload: m.Raw, ipID: uint16(g.rng.Uint32())})
+	}
+}
+
+// xorAs adds an XOR address as the attribute of type t.
+type xorAs struct {
+	a *stun.XORMappedAddress
+	t stun.AttrType
+}
+
+func (x xorAs) AddTo(m *stun.Message) error { return x.a.AddToAs(m, x.t) }
+
 // videoPayload stands for a video frame's packet: not audio, no level.
 var videoPayload = bytes.Repeat([]byte{0x90, 0x80, 0x12, 0x34}, 250)
 
@@ -634,6 +688,9 @@ func (g *callGen) sdp(p party, dir string, padded bool) string {
 	}
 	if g.c.Kind == ICENAT || (g.c.Kind == ICEOneSided && p.natted) {
 		writeCandidates(&b, g.i, p)
+	}
+	if g.c.Kind == TURNRelayed {
+		b.WriteString("a=rtcp-mux\r\n")
 	}
 	if g.c.Kind == Bundle { // video on the same port (RFC 9143), told apart by payload type
 		fmt.Fprintf(&b, "a=mid:0\r\nm=video %d RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\na=%s\r\na=mid:1\r\n", port, dir)
@@ -809,7 +866,7 @@ func AllKinds() []Call {
 	kinds := []Kind{Normal, LeakCaller, LeakCallee, NoWay, Hold, Inactive, ReinviteMove, EarlyMedia,
 		Forked, TCP, WebSocket, Fragmented, VLAN, IPv6, LossJitter, LANOneWay, Rejected, Cancelled, SIPALG,
 		Unanswered, ToPrivateContact, NeverRang, TimedOut, Proxy, ProxyLeakCallee, B2BUA, SBCOutsideUnseen, Announcement, Fax, FaxOneWay, BadHeader, NATPortChanged, ALGPortChanged,
-		Muted, LateOffer, LateOfferLeak, AckLost, NATRemapped, MediaOutage, ByeLost, MediaStopped, Voicemail, ResumeFailed, ReinviteLeak, LateStart, RefreshUnknown, TrickleICE, ICENAT, ICEOneSided, Bundle}
+		Muted, LateOffer, LateOfferLeak, AckLost, NATRemapped, MediaOutage, ByeLost, MediaStopped, Voicemail, ResumeFailed, ReinviteLeak, LateStart, RefreshUnknown, TrickleICE, ICENAT, ICEOneSided, Bundle, TURNRelayed}
 	calls := make([]Call, len(kinds))
 	for i, k := range kinds {
 		calls[i] = Call{Kind: k, Start: time.Duration(i) * 500 * time.Millisecond, Media: 4 * time.Second}

@@ -124,6 +124,12 @@ const (
 	// party's one port (RFC 9143 BUNDLE, as WebRTC gateways negotiate),
 	// both ways: two-way, each flow on its own m= line.
 	Bundle Kind = "bundle"
+	// TURNRelayed: the caller behind NAT relays its media through a TURN
+	// server (RFC 8656) and names the relayed address in c=; the capture,
+	// on the caller's side of the server, holds the Allocate and
+	// ChannelBind exchanges and the RTP both ways in ChannelData:
+	// two-way, the media judged as relayed (relayed address ↔ callee).
+	TURNRelayed Kind = "turn-relayed"
 	// ByeLost: after 40 s of two-way media in which the caller behind NAT
 	// sent no SIP, the callee hangs up; its BYE to the caller's NAT is
 	// resent for 32 s and never answered: two-way, request-unanswered.
@@ -362,6 +368,10 @@ type rtpSource struct {
 	// bundled: the sender sends several streams from one port (BUNDLE),
 	// and its reports cover every stream it receives there.
 	bundled bool
+	// channel, when set, relays the stream through a TURN server: each
+	// packet in ChannelData of this channel (RFC 8656 §12.4), RTCP muxed
+	// on the same addresses (src and dst are the client's and server's).
+	channel uint16
 	udptl   bool // T.38: a 16-bit sequence number and the payload, no RTCP
 	// reports are the streams this one's sender receives, which its
 	// sender reports describe (RFC 3550 §6.4.1): the one that started
@@ -412,12 +422,15 @@ func (r *rtpSource) emit() []wirePacket {
 		p[4], p[5], p[6], p[7] = byte(r.ts>>24), byte(r.ts>>16), byte(r.ts>>8), byte(r.ts)
 		p[8], p[9], p[10], p[11] = byte(r.ssrc>>24), byte(r.ssrc>>16), byte(r.ssrc>>8), byte(r.ssrc)
 		copy(p[12:], r.payload)
-		out = append(out, wirePacket{At: at, Src: r.src, Dst: r.dst, VLAN: r.vlan, Payload: p})
+		out = append(out, wirePacket{At: at, Src: r.src, Dst: r.dst, VLAN: r.vlan, Payload: r.wrap(p)})
 	}
 	if r.i%250 == 249 && !r.udptl { // RTCP sender report every 5 s (RFC 3550 §6.4.1)
 		rtcpSrc := netip.AddrPortFrom(r.src.Addr(), r.src.Port()+1)
 		rtcpDst := netip.AddrPortFrom(r.dst.Addr(), r.dst.Port()+1)
-		out = append(out, wirePacket{At: at.Add(time.Millisecond), Src: rtcpSrc, Dst: rtcpDst, VLAN: r.vlan, Payload: r.senderReport()})
+		if r.channel != 0 {
+			rtcpSrc, rtcpDst = r.src, r.dst
+		}
+		out = append(out, wirePacket{At: at.Add(time.Millisecond), Src: rtcpSrc, Dst: rtcpDst, VLAN: r.vlan, Payload: r.wrap(r.senderReport())})
 	}
 	r.seq++
 	r.ts += 160
@@ -515,6 +528,15 @@ func writeFragments(pw *pcapgo.Writer, frame []byte, p wirePacket) error {
 		}
 	}
 	return nil
+}
+
+// wrap puts p in ChannelData when the stream is relayed by TURN.
+func (r *rtpSource) wrap(p []byte) []byte {
+	if r.channel == 0 {
+		return p
+	}
+	h := []byte{byte(r.channel >> 8), byte(r.channel), byte(len(p) >> 8), byte(len(p))}
+	return append(h, p...)
 }
 
 // senderReport is an RTCP SR (RFC 3550 §6.4.1) with a reception report
