@@ -60,6 +60,27 @@ func StartCoturn(t testing.TB, h *Host) *STUNServer {
 	return s
 }
 
+// StartTURN runs coturn as a TURN server (RFC 8656) on h's first address,
+// port 3478, relaying from that address on ports 50000-50100, with
+// anonymous access (--no-auth): the relay a WebRTC client or softphone
+// behind a strict NAT sends its media through.
+func StartTURN(t testing.TB, h *Host) netip.AddrPort {
+	t.Helper()
+	addrs := h.Addrs()
+	if len(addrs) == 0 {
+		t.Fatalf("natlab: TURN host %s has no address", h.name)
+	}
+	dir := t.TempDir()
+	server := netip.AddrPortFrom(addrs[0], 3478)
+	h.Start(t, "turnserver", "-n", "--no-auth", "--no-cli", "--no-tls", "--no-dtls",
+		"--listening-ip", addrs[0].String(), "--relay-ip", addrs[0].String(), "--listening-port", "3478",
+		"--min-port", "50000", "--max-port", "50100",
+		"--log-file", filepath.Join(dir, "turn.log"), "--simple-log", "--no-stdout-log",
+		"--pidfile", filepath.Join(dir, "turn.pid"))
+	waitListening(t, h, "udp", server)
+	return server
+}
+
 // waitListening polls `ss` inside h until every address is bound.
 func waitListening(t testing.TB, h *Host, proto string, addrs ...netip.AddrPort) {
 	t.Helper()

@@ -1,0 +1,265 @@
+//go:build linux
+
+package capture
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net"
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/natdoc/natdoc/internal/g711"
+	"github.com/natdoc/natdoc/internal/natlab"
+	"github.com/natdoc/natdoc/report"
+	"github.com/pion/stun/v3"
+)
+
+// TestLabTURNRelayedCall: a phone behind a NAT that maps per destination
+// (masquerade random: STUN cannot help) relays its media through a real
+// TURN server (coturn). It allocates a relayed address, names it in its
+// SDP, binds a channel to the far end's media address and sends and
+// receives its RTP in ChannelData. The capture, taken on the phone
+// itself, holds no plain RTP at all; natdoc unwraps it and judges the
+// call two-way, with every packet both ways and the relay named.
+func TestLabTURNRelayedCall(t *testing.T) {
+	lab := natlab.New(t)
+	turnHost := lab.PublicHost("turn", "198.51.100.9")
+	far := lab.PublicHost("far", "203.0.113.10")
+	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24",
+		NAT: natlab.NATConfig{Mapping: natlab.AddressAndPortDependent}})
+	phone := r1.LANHost("phone", "192.168.1.10")
+	server := natlab.StartTURN(t, turnHost)
+	pcap := filepath.Join(t.TempDir(), "phone.pcap")
+	dump := phone.StartTcpdump(t, pcap, "udp")
+
+	media, err := phone.ListenUDP("udp4", "192.168.1.10:10000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer media.Close()
+	farMedia := netip.MustParseAddrPort("203.0.113.10:30000")
+	relay := turnAllocate(t, media, server)
+	turnRequest(t, media, server, stun.MethodChannelBind, stun.RawAttribute{Type: stun.AttrChannelNumber, Value: []byte{0x40, 0, 0, 0}},
+		xorAddress{farMedia, stun.AttrXORPeerAddress})
+
+	sip, err := phone.ListenUDP("udp4", "192.168.1.10:5060")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sip.Close()
+	farSIP, err := far.ListenUDP("udp4", "203.0.113.10:5060")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer farSIP.Close()
+	farRTP, err := far.ListenUDP("udp4", farMedia.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer farRTP.Close()
+	labSIPCall(t, sip, farSIP, relay, farMedia)
+
+	// 100 packets each way, 20 ms apart: the phone's through the channel,
+	// the far end's to the relayed address.
+	const n = 100
+	tone := g711.ULawTone(160, 1000, 4000)
+	got := make(chan int, 1)
+	go func() {
+		buf := make([]byte, 1500)
+		count := 0
+		_ = media.SetReadDeadline(time.Now().Add(10 * time.Second))
+		for count < n {
+			k, _, err := media.ReadFromUDP(buf)
+			if err != nil {
+				break
+			}
+			if k > 4 && buf[0] == 0x40 {
+				count++
+			}
+		}
+		got <- count
+	}()
+	farGot := make(chan int, 1)
+	go func() {
+		buf := make([]byte, 1500)
+		count := 0
+		_ = farRTP.SetReadDeadline(time.Now().Add(10 * time.Second))
+		for count < n {
+			if _, _, err := farRTP.ReadFromUDP(buf); err != nil {
+				break
+			}
+			count++
+		}
+		farGot <- count
+	}()
+	relayUDP := net.UDPAddrFromAddrPort(relay)
+	for i := range n {
+		pkt := toneRTP(uint16(i), uint32(i*160), 0x11111111, tone)
+		if _, err := media.WriteToUDPAddrPort(append([]byte{0x40, 0, byte(len(pkt) >> 8), byte(len(pkt))}, pkt...), server); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := farRTP.WriteToUDP(toneRTP(uint16(i), uint32(i*160), 0x22222222, tone), relayUDP); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	phoneHeard, farHeard := <-got, <-farGot
+	labSIPBye(t, sip, farSIP)
+	time.Sleep(200 * time.Millisecond)
+	dump.Stop()
+	if phoneHeard != n || farHeard != n {
+		t.Fatalf("the relay carried %d packets to the phone and %d to the far end, want %d each", phoneHeard, farHeard, n)
+	}
+
+	res := analyzePath(t, pcap)
+	if len(res.Calls) != 1 {
+		t.Fatalf("%d calls", len(res.Calls))
+	}
+	c := res.Calls[0]
+	if c.Verdict != report.VerdictTwoWay {
+		t.Errorf("verdict %s (%s), want two-way", c.Verdict, c.Explain)
+	}
+	byDir := map[string]report.RTPFlow{}
+	for _, s := range c.Streams {
+		for _, f := range s.Flows {
+			if !f.RTCP {
+				byDir[f.Direction] = f
+			}
+		}
+	}
+	for dir, want := range map[string][2]string{"caller->callee": {relay.String(), farMedia.String()}, "callee->caller": {farMedia.String(), relay.String()}} {
+		f := byDir[dir]
+		if f.Packets != n || f.Src != want[0] || f.Dst != want[1] || !f.MatchedSDP || f.TURNServer != server.String() || !strings.HasPrefix(f.TURNClient, "192.168.1.10:") {
+			t.Errorf("%s: %+v; want %d packets %s → %s by the SDP, relayed by %s", dir, f, n, want[0], want[1], server)
+		}
+	}
+}
+
+// xorAddress adds an address as an XOR attribute of type t.
+type xorAddress struct {
+	a netip.AddrPort
+	t stun.AttrType
+}
+
+func (x xorAddress) AddTo(m *stun.Message) error {
+	return (&stun.XORMappedAddress{IP: x.a.Addr().AsSlice(), Port: int(x.a.Port())}).AddToAs(m, x.t)
+}
+
+// turnRequest sends a TURN request over conn and returns the success
+// response.
+func turnRequest(t *testing.T, conn *net.UDPConn, server netip.AddrPort, method stun.Method, attrs ...stun.Setter) *stun.Message {
+	t.Helper()
+	req := stun.MustBuild(append([]stun.Setter{stun.TransactionID, stun.NewType(method, stun.ClassRequest)}, attrs...)...)
+	buf := make([]byte, 1500)
+	for try := 0; try < 5; try++ {
+		if _, err := conn.WriteToUDPAddrPort(req.Raw, server); err != nil {
+			t.Fatal(err)
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(time.Second))
+		k, _, err := conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			continue
+		}
+		resp := &stun.Message{Raw: append([]byte(nil), buf[:k]...)}
+		if err := resp.Decode(); err != nil || resp.TransactionID != req.TransactionID {
+			continue
+		}
+		_ = conn.SetReadDeadline(time.Time{})
+		if resp.Type.Class != stun.ClassSuccessResponse {
+			var code stun.ErrorCodeAttribute
+			_ = code.GetFrom(resp)
+			t.Fatalf("TURN %s refused: %v", method, code)
+		}
+		return resp
+	}
+	t.Fatalf("TURN %s: no answer from %s", method, server)
+	return nil
+}
+
+// turnAllocate allocates a relayed UDP address (RFC 8656 §7).
+func turnAllocate(t *testing.T, conn *net.UDPConn, server netip.AddrPort) netip.AddrPort {
+	t.Helper()
+	resp := turnRequest(t, conn, server, stun.MethodAllocate, stun.RawAttribute{Type: stun.AttrRequestedTransport, Value: []byte{17, 0, 0, 0}})
+	var relayed stun.XORMappedAddress
+	if err := relayed.GetFromAs(resp, stun.AttrXORRelayedAddress); err != nil {
+		t.Fatal(err)
+	}
+	ip, _ := netip.AddrFromSlice(relayed.IP)
+	return netip.AddrPortFrom(ip.Unmap(), uint16(relayed.Port))
+}
+
+// labSIPCall sends an INVITE naming relay as the phone's media address
+// from phone to far, which answers 200 OK naming farMedia; the phone
+// acknowledges.
+func labSIPCall(t *testing.T, phone, far *net.UDPConn, relay, farMedia netip.AddrPort) {
+	t.Helper()
+	farAddr := net.UDPAddrFromAddrPort(netip.MustParseAddrPort("203.0.113.10:5060"))
+	sdp := func(user string, at netip.AddrPort) string {
+		return fmt.Sprintf("v=0\r\no=%s 1 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\nm=audio %d RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=rtcp-mux\r\na=sendrecv\r\n",
+			user, at.Addr(), at.Addr(), at.Port())
+	}
+	offer := sdp("100", relay)
+	invite := "INVITE sip:200@203.0.113.10 SIP/2.0\r\nVia: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKturn1;rport\r\nMax-Forwards: 70\r\n" +
+		"From: <sip:100@natdoc.test>;tag=a1\r\nTo: <sip:200@natdoc.test>\r\nCall-ID: turn-lab@natdoc.test\r\nCSeq: 1 INVITE\r\n" +
+		"Contact: <sip:100@192.168.1.10:5060>\r\nContent-Type: application/sdp\r\nContent-Length: " + fmt.Sprint(len(offer)) + "\r\n\r\n" + offer
+	if _, err := phone.WriteToUDP([]byte(invite), farAddr); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	_ = far.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, from, err := far.ReadFromUDP(buf)
+	if err != nil {
+		t.Fatalf("the INVITE did not arrive: %v", err)
+	}
+	answer := sdp("200", farMedia)
+	ok := "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKturn1;rport=" + fmt.Sprint(from.Port) + ";received=" + from.IP.String() + "\r\n" +
+		"From: <sip:100@natdoc.test>;tag=a1\r\nTo: <sip:200@natdoc.test>;tag=b1\r\nCall-ID: turn-lab@natdoc.test\r\nCSeq: 1 INVITE\r\n" +
+		"Contact: <sip:200@203.0.113.10:5060>\r\nContent-Type: application/sdp\r\nContent-Length: " + fmt.Sprint(len(answer)) + "\r\n\r\n" + answer
+	if _, err := far.WriteToUDP([]byte(ok), from); err != nil {
+		t.Fatal(err)
+	}
+	_ = phone.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, _, err := phone.ReadFromUDP(buf); err != nil {
+		t.Fatalf("the 200 OK did not arrive: %v", err)
+	}
+	ack := "ACK sip:200@203.0.113.10:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKturn2;rport\r\nMax-Forwards: 70\r\n" +
+		"From: <sip:100@natdoc.test>;tag=a1\r\nTo: <sip:200@natdoc.test>;tag=b1\r\nCall-ID: turn-lab@natdoc.test\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
+	if _, err := phone.WriteToUDP([]byte(ack), farAddr); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// labSIPBye ends labSIPCall's call from the phone.
+func labSIPBye(t *testing.T, phone, far *net.UDPConn) {
+	t.Helper()
+	bye := "BYE sip:200@203.0.113.10:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKturn3;rport\r\nMax-Forwards: 70\r\n" +
+		"From: <sip:100@natdoc.test>;tag=a1\r\nTo: <sip:200@natdoc.test>;tag=b1\r\nCall-ID: turn-lab@natdoc.test\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n"
+	if _, err := phone.WriteToUDP([]byte(bye), net.UDPAddrFromAddrPort(netip.MustParseAddrPort("203.0.113.10:5060"))); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	_ = far.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, from, err := far.ReadFromUDP(buf)
+	if err != nil {
+		t.Fatalf("the BYE did not arrive: %v", err)
+	}
+	ok := "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKturn3;rport=" + fmt.Sprint(from.Port) + ";received=" + from.IP.String() + "\r\n" +
+		"From: <sip:100@natdoc.test>;tag=a1\r\nTo: <sip:200@natdoc.test>;tag=b1\r\nCall-ID: turn-lab@natdoc.test\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n"
+	if _, err := far.WriteToUDP([]byte(ok), from); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// toneRTP is an RTP packet (RFC 3550 §5.1) of PCMU.
+func toneRTP(seq uint16, ts, ssrc uint32, payload []byte) []byte {
+	p := make([]byte, 12, 12+len(payload))
+	p[0] = 0x80
+	binary.BigEndian.PutUint16(p[2:4], seq)
+	binary.BigEndian.PutUint32(p[4:8], ts)
+	binary.BigEndian.PutUint32(p[8:12], ssrc)
+	return append(p, payload...)
+}
