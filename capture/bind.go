@@ -223,9 +223,10 @@ func (b *binder) bundled(l promiseList, p promise, f *rtpFlow) promise {
 
 // bindHeuristic is the second pass for flows no SDP address names.
 // covered holds the directions of dialogs an RTP flow already carries by
-// an SDP address (its destination or its source): when calls share the signalling addresses (phones behind one
-// NAT, one trunk), the flow goes to one whose direction has no media yet,
-// as an engineer would give it, and only then to the most recent call.
+// an SDP address (its destination or its source). When calls share the
+// signalling addresses (phones behind one NAT, one trunk), the flow goes
+// to one whose direction has no media yet, as an engineer would give it,
+// and only then to the most recent call.
 func (b *binder) bindHeuristic(f *rtpFlow, covered map[dialogSender]bool) (binding, bool) {
 	k := f.Key
 	// SSRC alone does not bind: relays and B2BUAs forward the same SSRC on
