@@ -3,6 +3,7 @@
 package capture
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"net"
@@ -35,6 +36,11 @@ func TestLabTURNRelayedCall(t *testing.T) {
 	server := natlab.StartTURN(t, turnHost)
 	pcap := filepath.Join(t.TempDir(), "phone.pcap")
 	dump := phone.StartTcpdump(t, pcap, "udp")
+	// On the server each packet is seen twice, in ChannelData on the
+	// client's side and plain on the peer's; merged with the phone's
+	// capture (which has the SIP), each copy counts once.
+	serverPcap := filepath.Join(t.TempDir(), "turn.pcap")
+	serverDump := turnHost.StartTcpdump(t, serverPcap, "udp")
 
 	media, err := phone.ListenUDP("udp4", "192.168.1.10:10000")
 	if err != nil {
@@ -111,17 +117,30 @@ func TestLabTURNRelayedCall(t *testing.T) {
 	labSIPBye(t, sip, farSIP)
 	time.Sleep(200 * time.Millisecond)
 	dump.Stop()
+	serverDump.Stop()
 	if phoneHeard != n || farHeard != n {
 		t.Fatalf("the relay carried %d packets to the phone and %d to the far end, want %d each", phoneHeard, farHeard, n)
 	}
 
-	res := analyzePath(t, pcap)
+	checkTURNRelayedCall(t, "the phone's capture", analyzePath(t, pcap), relay, farMedia, server, n)
+	both, err := Analyze(context.Background(), Options{Files: []string{pcap, serverPcap}, Detail: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkTURNRelayedCall(t, "the phone's and the server's captures", both, relay, farMedia, server, n)
+}
+
+// checkTURNRelayedCall checks TestLabTURNRelayedCall's call as one
+// capture shows it: two-way, n packets each way between the relayed
+// address and the far end, bound by the SDP, the relay named.
+func checkTURNRelayedCall(t *testing.T, name string, res *Result, relay, farMedia, server netip.AddrPort, n uint64) {
+	t.Helper()
 	if len(res.Calls) != 1 {
-		t.Fatalf("%d calls", len(res.Calls))
+		t.Fatalf("%s: %d calls", name, len(res.Calls))
 	}
 	c := res.Calls[0]
 	if c.Verdict != report.VerdictTwoWay {
-		t.Errorf("verdict %s (%s), want two-way", c.Verdict, c.Explain)
+		t.Errorf("%s: verdict %s (%s), want two-way", name, c.Verdict, c.Explain)
 	}
 	byDir := map[string]report.RTPFlow{}
 	for _, s := range c.Streams {
@@ -134,7 +153,7 @@ func TestLabTURNRelayedCall(t *testing.T) {
 	for dir, want := range map[string][2]string{"caller->callee": {relay.String(), farMedia.String()}, "callee->caller": {farMedia.String(), relay.String()}} {
 		f := byDir[dir]
 		if f.Packets != n || f.Src != want[0] || f.Dst != want[1] || !f.MatchedSDP || f.TURNServer != server.String() || !strings.HasPrefix(f.TURNClient, "192.168.1.10:") {
-			t.Errorf("%s: %+v; want %d packets %s → %s by the SDP, relayed by %s", dir, f, n, want[0], want[1], server)
+			t.Errorf("%s, %s: %+v; want %d packets %s → %s by the SDP, relayed by %s", name, dir, f, n, want[0], want[1], server)
 		}
 	}
 }
