@@ -169,6 +169,9 @@ type tcpStream struct {
 	// (tlsSide): its bytes are decrypted before SIP is parsed (tls.go).
 	tls     *tlsSession
 	tlsSide int
+	// turn: the connection carries TURN (RFC 8656 §12.5: STUN messages
+	// and ChannelData padded to 4 bytes) between a client and its server.
+	turn bool
 }
 
 // state is everything the analysis keeps while packets stream past. It is
@@ -481,8 +484,8 @@ func (s *state) handleTCP(pkt *packet) {
 		if st.tls != nil {
 			st.tls.conn.Gap()
 		}
-		if st.ws || !looksLikeSIP(b) { // WebSocket frames cannot be resynchronised
-			if st.ws {
+		if st.ws || st.turn || !looksLikeSIP(b) { // WebSocket and TURN frames cannot be resynchronised
+			if st.ws || st.turn {
 				delete(s.tcp, k)
 			}
 			st.next = pkt.Seq + uint32(len(pkt.Payload))
@@ -490,7 +493,7 @@ func (s *state) handleTCP(pkt *packet) {
 		}
 	}
 	st.next = pkt.Seq + uint32(len(pkt.Payload))
-	if st.skipping && (st.ws || !looksLikeSIP(b)) {
+	if st.skipping && (st.ws || st.turn || !looksLikeSIP(b)) {
 		return
 	}
 	st.skipping = false
@@ -532,7 +535,8 @@ func (s *state) openTCPStream(pkt *packet, k tcpKey) *tcpStream {
 		return nil
 	}
 	ws := isSIPWebSocketUpgrade(b)
-	if !ws && !looksLikeSIP(b) {
+	turn := !ws && s.side != nil && turnStreamStart(b)
+	if !ws && !turn && !looksLikeSIP(b) {
 		s.counts.other++
 		return nil
 	}
@@ -540,10 +544,13 @@ func (s *state) openTCPStream(pkt *packet, k tcpKey) *tcpStream {
 		s.anomaly("too-many-tcp-streams", pkt.Offset, pkt.Frame, "SIP over TCP stream ignored")
 		return nil
 	}
-	st := &tcpStream{next: pkt.Seq, frame: pkt.Frame, ws: ws, http: ws}
+	st := &tcpStream{next: pkt.Seq, frame: pkt.Frame, ws: ws, http: ws, turn: turn}
 	s.tcp[k] = st
-	if ws { // the answer (101 Switching Protocols) comes the other way
+	switch {
+	case ws: // the answer (101 Switching Protocols) comes the other way
 		s.tcp[tcpKey{pkt.Dst, pkt.Src}] = &tcpStream{ws: true, http: true, expectFirst: true}
+	case turn: // and the server's answers
+		s.tcp[tcpKey{pkt.Dst, pkt.Src}] = &tcpStream{turn: true, expectFirst: true}
 	}
 	return st
 }
@@ -553,6 +560,10 @@ func (s *state) openTCPStream(pkt *packet, k tcpKey) *tcpStream {
 func (s *state) drainTCP(pkt *packet, st *tcpStream) {
 	if st.ws {
 		s.drainWebSocket(pkt, st)
+		return
+	}
+	if st.turn {
+		s.drainTURN(pkt, st)
 		return
 	}
 	for len(st.buf) > 0 {

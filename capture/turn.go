@@ -249,11 +249,66 @@ func (d *decoder) unwrapUDP(rec *Record, pkt *packet, emit func(*packet)) bool {
 		emit(pkt)
 		return true
 	}
-	if d.turn == nil {
-		d.turn = newTURNTable()
-	}
-	if from, to, data, ok := d.turn.unwrap(pkt.Src, pkt.Dst, pkt.Payload, d.sink, pkt.Offset, pkt.Frame); ok {
+	if from, to, data, ok := d.turnTable().unwrap(pkt.Src, pkt.Dst, pkt.Payload, d.sink, pkt.Offset, pkt.Frame); ok {
 		pkt.Src, pkt.Dst, pkt.Payload = from, to, data
 	}
 	return false
+}
+
+// turnStreamStart says whether a TCP connection's first payload starts
+// TURN over TCP (RFC 8656 §3.1): a client's Allocate request.
+func turnStreamStart(b []byte) bool {
+	return stun.IsMessage(b) && b[0]&0xc0 == 0 &&
+		binary.BigEndian.Uint16(b[0:2]) == stun.NewType(stun.MethodAllocate, stun.ClassRequest).Value()
+}
+
+// turnFrameLen is the length of the TURN frame buf starts with on a TCP
+// connection (RFC 8656 §12.5: a STUN message, or ChannelData padded to 4
+// bytes); need says more bytes must come first, ok false that buf starts
+// with neither.
+func turnFrameLen(buf []byte) (n int, need, ok bool) {
+	if len(buf) < 4 {
+		return 0, true, true
+	}
+	switch {
+	case buf[0]&0xc0 == 0: // STUN: a 20-byte header and its attributes
+		n = 20 + int(binary.BigEndian.Uint16(buf[2:4]))
+	case buf[0]&0xf0 == 0x40:
+		n = (4 + int(binary.BigEndian.Uint16(buf[2:4])) + 3) &^ 3
+	default:
+		return 0, false, false
+	}
+	return n, len(buf) < n, true
+}
+
+// drainTURN unwraps each complete TURN frame a TCP connection buffered:
+// relayed data is analysed as the datagram the server forwards (the relay
+// itself sends and receives UDP), control messages update the TURN state.
+func (s *state) drainTURN(pkt *packet, st *tcpStream) {
+	t := s.side.dec.turnTable()
+	for len(st.buf) > 0 {
+		n, need, ok := turnFrameLen(st.buf)
+		if !ok {
+			s.anomaly("malformed-turn", pkt.Offset, pkt.Frame, "TURN over TCP: a frame neither STUN nor ChannelData; the connection is no longer followed")
+			st.buf, st.skipping = st.buf[:0], true
+			return
+		}
+		if need {
+			return
+		}
+		if from, to, data, ok := t.unwrap(pkt.Src, pkt.Dst, st.buf[:n], s, pkt.Offset, pkt.Frame); ok {
+			relayed := packet{Frame: pkt.Frame, Time: pkt.Time, Offset: pkt.Offset, Proto: protoUDP, Src: from, Dst: to, Payload: data}
+			s.side.emit(&relayed)
+		}
+		st.buf = append(st.buf[:0], st.buf[n:]...)
+	}
+	s.side.flush()
+}
+
+// turnTable is the decoder's TURN state, made on first use.
+func (d *decoder) turnTable() *turnTable {
+	if d.turn == nil {
+		d.turn = newTURNTable()
+	}
+	return d.turn
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"path/filepath"
@@ -21,12 +22,19 @@ import (
 
 // TestLabTURNRelayedCall: a phone behind a NAT that maps per destination
 // (masquerade random: STUN cannot help) relays its media through a real
-// TURN server (coturn). It allocates a relayed address, names it in its
-// SDP, binds a channel to the far end's media address and sends and
-// receives its RTP in ChannelData. The capture, taken on the phone
-// itself, holds no plain RTP at all; natdoc unwraps it and judges the
-// call two-way, with every packet both ways and the relay named.
+// TURN server (coturn), over UDP and, as behind a firewall that lets no
+// UDP out, over TCP. It allocates a relayed address, names it in its SDP,
+// binds a channel to the far end's media address and sends and receives
+// its RTP in ChannelData. The capture, taken on the phone itself, holds
+// no plain RTP at all; natdoc unwraps it and judges the call two-way,
+// with every packet both ways and the relay named.
 func TestLabTURNRelayedCall(t *testing.T) {
+	for _, transport := range []string{"udp", "tcp"} {
+		t.Run(transport, func(t *testing.T) { labTURNRelayedCall(t, transport) })
+	}
+}
+
+func labTURNRelayedCall(t *testing.T, transport string) {
 	lab := natlab.New(t)
 	turnHost := lab.PublicHost("turn", "198.51.100.9")
 	far := lab.PublicHost("far", "203.0.113.10")
@@ -35,21 +43,18 @@ func TestLabTURNRelayedCall(t *testing.T) {
 	phone := r1.LANHost("phone", "192.168.1.10")
 	server := natlab.StartTURN(t, turnHost)
 	pcap := filepath.Join(t.TempDir(), "phone.pcap")
-	dump := phone.StartTcpdump(t, pcap, "udp")
+	dump := phone.StartTcpdump(t, pcap, "udp or tcp")
 	// On the server each packet is seen twice, in ChannelData on the
 	// client's side and plain on the peer's; merged with the phone's
 	// capture (which has the SIP), each copy counts once.
 	serverPcap := filepath.Join(t.TempDir(), "turn.pcap")
-	serverDump := turnHost.StartTcpdump(t, serverPcap, "udp")
+	serverDump := turnHost.StartTcpdump(t, serverPcap, "udp or tcp")
 
-	media, err := phone.ListenUDP("udp4", "192.168.1.10:10000")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer media.Close()
+	client := dialTURN(t, phone, transport, server)
+	defer client.Close()
 	farMedia := netip.MustParseAddrPort("203.0.113.10:30000")
-	relay := turnAllocate(t, media, server)
-	turnRequest(t, media, server, stun.MethodChannelBind, stun.RawAttribute{Type: stun.AttrChannelNumber, Value: []byte{0x40, 0, 0, 0}},
+	relay := client.allocate(t)
+	client.request(t, stun.MethodChannelBind, stun.RawAttribute{Type: stun.AttrChannelNumber, Value: []byte{0x40, 0, 0, 0}},
 		xorAddress{farMedia, stun.AttrXORPeerAddress})
 
 	sip, err := phone.ListenUDP("udp4", "192.168.1.10:5060")
@@ -74,21 +79,7 @@ func TestLabTURNRelayedCall(t *testing.T) {
 	const n = 100
 	tone := g711.ULawTone(160, 1000, 4000)
 	got := make(chan int, 1)
-	go func() {
-		buf := make([]byte, 1500)
-		count := 0
-		_ = media.SetReadDeadline(time.Now().Add(10 * time.Second))
-		for count < n {
-			k, _, err := media.ReadFromUDP(buf)
-			if err != nil {
-				break
-			}
-			if k > 4 && buf[0] == 0x40 {
-				count++
-			}
-		}
-		got <- count
-	}()
+	go func() { got <- client.countChannelData(n, 10*time.Second) }()
 	farGot := make(chan int, 1)
 	go func() {
 		buf := make([]byte, 1500)
@@ -104,10 +95,7 @@ func TestLabTURNRelayedCall(t *testing.T) {
 	}()
 	relayUDP := net.UDPAddrFromAddrPort(relay)
 	for i := range n {
-		pkt := toneRTP(uint16(i), uint32(i*160), 0x11111111, tone)
-		if _, err := media.WriteToUDPAddrPort(append([]byte{0x40, 0, byte(len(pkt) >> 8), byte(len(pkt))}, pkt...), server); err != nil {
-			t.Fatal(err)
-		}
+		client.sendChannelData(t, 0x4000, toneRTP(uint16(i), uint32(i*160), 0x11111111, tone))
 		if _, err := farRTP.WriteToUDP(toneRTP(uint16(i), uint32(i*160), 0x22222222, tone), relayUDP); err != nil {
 			t.Fatal(err)
 		}
@@ -128,6 +116,139 @@ func TestLabTURNRelayedCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkTURNRelayedCall(t, "the phone's and the server's captures", both, relay, farMedia, server, n)
+}
+
+// labTURNClient is the phone's side of a TURN allocation (RFC 8656), over
+// UDP or TCP (where STUN messages and ChannelData padded to 4 bytes
+// follow each other on the stream, §12.5).
+type labTURNClient struct {
+	udp    *net.UDPConn
+	tcp    net.Conn
+	server netip.AddrPort
+}
+
+func dialTURN(t *testing.T, phone *natlab.Host, transport string, server netip.AddrPort) *labTURNClient {
+	t.Helper()
+	c := &labTURNClient{server: server}
+	var err error
+	if transport == "tcp" {
+		c.tcp, err = phone.DialTCP("tcp4", server.String(), 5*time.Second)
+	} else {
+		c.udp, err = phone.ListenUDP("udp4", "192.168.1.10:10000")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func (c *labTURNClient) Close() {
+	if c.tcp != nil {
+		c.tcp.Close()
+	} else {
+		c.udp.Close()
+	}
+}
+
+func (c *labTURNClient) write(b []byte) error {
+	if c.tcp != nil {
+		_, err := c.tcp.Write(b)
+		return err
+	}
+	_, err := c.udp.WriteToUDPAddrPort(b, c.server)
+	return err
+}
+
+// read returns the next datagram or frame from the server.
+func (c *labTURNClient) read(deadline time.Time) ([]byte, error) {
+	if c.tcp == nil {
+		buf := make([]byte, 1500)
+		_ = c.udp.SetReadDeadline(deadline)
+		k, _, err := c.udp.ReadFromUDP(buf)
+		return buf[:k], err
+	}
+	_ = c.tcp.SetReadDeadline(deadline)
+	head := make([]byte, 4)
+	if _, err := io.ReadFull(c.tcp, head); err != nil {
+		return nil, err
+	}
+	n, _, ok := turnFrameLen(head)
+	if !ok {
+		return nil, fmt.Errorf("not a TURN frame: % x", head)
+	}
+	frame := make([]byte, n)
+	copy(frame, head)
+	_, err := io.ReadFull(c.tcp, frame[4:])
+	return frame, err
+}
+
+// request sends a TURN request and returns the success response; UDP
+// requests are resent (RFC 8489 §6.2.1), TCP ones are not.
+func (c *labTURNClient) request(t *testing.T, method stun.Method, attrs ...stun.Setter) *stun.Message {
+	t.Helper()
+	req := stun.MustBuild(append([]stun.Setter{stun.TransactionID, stun.NewType(method, stun.ClassRequest)}, attrs...)...)
+	for try := 0; try < 5; try++ {
+		if err := c.write(req.Raw); err != nil {
+			t.Fatal(err)
+		}
+		b, err := c.read(time.Now().Add(time.Second))
+		if err != nil {
+			continue
+		}
+		resp := &stun.Message{Raw: b}
+		if err := resp.Decode(); err != nil || resp.TransactionID != req.TransactionID {
+			continue
+		}
+		if resp.Type.Class != stun.ClassSuccessResponse {
+			var code stun.ErrorCodeAttribute
+			_ = code.GetFrom(resp)
+			t.Fatalf("TURN %s refused: %v", method, code)
+		}
+		return resp
+	}
+	t.Fatalf("TURN %s: no answer from %s", method, c.server)
+	return nil
+}
+
+// allocate allocates a relayed UDP address (RFC 8656 §7).
+func (c *labTURNClient) allocate(t *testing.T) netip.AddrPort {
+	t.Helper()
+	resp := c.request(t, stun.MethodAllocate, stun.RawAttribute{Type: stun.AttrRequestedTransport, Value: []byte{17, 0, 0, 0}})
+	var relayed stun.XORMappedAddress
+	if err := relayed.GetFromAs(resp, stun.AttrXORRelayedAddress); err != nil {
+		t.Fatal(err)
+	}
+	ip, _ := netip.AddrFromSlice(relayed.IP)
+	return netip.AddrPortFrom(ip.Unmap(), uint16(relayed.Port))
+}
+
+// sendChannelData sends data on channel, padded to 4 bytes over TCP.
+func (c *labTURNClient) sendChannelData(t *testing.T, channel uint16, data []byte) {
+	t.Helper()
+	frame := append([]byte{byte(channel >> 8), byte(channel), byte(len(data) >> 8), byte(len(data))}, data...)
+	for c.tcp != nil && len(frame)%4 != 0 {
+		frame = append(frame, 0)
+	}
+	if err := c.write(frame); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// countChannelData counts the ChannelData that arrives, up to n, within
+// timeout.
+func (c *labTURNClient) countChannelData(n int, timeout time.Duration) int {
+	deadline := time.Now().Add(timeout)
+	count := 0
+	for count < n {
+		b, err := c.read(deadline)
+		if err != nil {
+			break
+		}
+		if _, _, ok := channelData(b); ok {
+			count++
+		}
+	}
+	return count
 }
 
 // checkTURNRelayedCall checks TestLabTURNRelayedCall's call as one
@@ -166,49 +287,6 @@ type xorAddress struct {
 
 func (x xorAddress) AddTo(m *stun.Message) error {
 	return (&stun.XORMappedAddress{IP: x.a.Addr().AsSlice(), Port: int(x.a.Port())}).AddToAs(m, x.t)
-}
-
-// turnRequest sends a TURN request over conn and returns the success
-// response.
-func turnRequest(t *testing.T, conn *net.UDPConn, server netip.AddrPort, method stun.Method, attrs ...stun.Setter) *stun.Message {
-	t.Helper()
-	req := stun.MustBuild(append([]stun.Setter{stun.TransactionID, stun.NewType(method, stun.ClassRequest)}, attrs...)...)
-	buf := make([]byte, 1500)
-	for try := 0; try < 5; try++ {
-		if _, err := conn.WriteToUDPAddrPort(req.Raw, server); err != nil {
-			t.Fatal(err)
-		}
-		_ = conn.SetReadDeadline(time.Now().Add(time.Second))
-		k, _, err := conn.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			continue
-		}
-		resp := &stun.Message{Raw: append([]byte(nil), buf[:k]...)}
-		if err := resp.Decode(); err != nil || resp.TransactionID != req.TransactionID {
-			continue
-		}
-		_ = conn.SetReadDeadline(time.Time{})
-		if resp.Type.Class != stun.ClassSuccessResponse {
-			var code stun.ErrorCodeAttribute
-			_ = code.GetFrom(resp)
-			t.Fatalf("TURN %s refused: %v", method, code)
-		}
-		return resp
-	}
-	t.Fatalf("TURN %s: no answer from %s", method, server)
-	return nil
-}
-
-// turnAllocate allocates a relayed UDP address (RFC 8656 §7).
-func turnAllocate(t *testing.T, conn *net.UDPConn, server netip.AddrPort) netip.AddrPort {
-	t.Helper()
-	resp := turnRequest(t, conn, server, stun.MethodAllocate, stun.RawAttribute{Type: stun.AttrRequestedTransport, Value: []byte{17, 0, 0, 0}})
-	var relayed stun.XORMappedAddress
-	if err := relayed.GetFromAs(resp, stun.AttrXORRelayedAddress); err != nil {
-		t.Fatal(err)
-	}
-	ip, _ := netip.AddrFromSlice(relayed.IP)
-	return netip.AddrPortFrom(ip.Unmap(), uint16(relayed.Port))
 }
 
 // labSIPCall sends an INVITE naming relay as the phone's media address

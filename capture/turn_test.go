@@ -191,3 +191,32 @@ func FuzzTURN(f *testing.F) {
 		}
 	})
 }
+
+// TestTURNOverTCPFraming: on a TCP connection a STUN message is its
+// header and length, ChannelData is padded to 4 bytes (RFC 8656 §12.5),
+// and a connection is taken for TURN when it starts with an Allocate
+// request.
+func TestTURNOverTCPFraming(t *testing.T) {
+	alloc := turnMessage(t, stun.MethodAllocate, stun.ClassRequest, 1)
+	for _, tc := range []struct {
+		name     string
+		b        []byte
+		n        int
+		need, ok bool
+	}{
+		{"Allocate request", alloc, len(alloc), false, true},
+		{"Allocate request, cut", alloc[:10], len(alloc), true, true},
+		{"ChannelData of 5 bytes, padded", []byte{0x40, 0, 0, 5, 1, 2, 3, 4, 5, 0, 0, 0}, 12, false, true},
+		{"ChannelData of 5 bytes, padding still to come", []byte{0x40, 0, 0, 5, 1, 2, 3, 4, 5}, 12, true, true},
+		{"three bytes", []byte{0x40, 0, 0}, 0, true, true},
+		{"RTP", []byte{0x80, 0, 0, 1, 0}, 0, false, false},
+	} {
+		n, need, ok := turnFrameLen(tc.b)
+		if n != tc.n || need != tc.need || ok != tc.ok {
+			t.Errorf("%s: %d %v %v, want %d %v %v", tc.name, n, need, ok, tc.n, tc.need, tc.ok)
+		}
+	}
+	if !turnStreamStart(alloc) || turnStreamStart(turnMessage(t, stun.MethodBinding, stun.ClassRequest, 1)) || turnStreamStart([]byte("INVITE sip:a@b SIP/2.0\r\n")) {
+		t.Error("turnStreamStart takes the wrong first payloads")
+	}
+}
