@@ -240,14 +240,43 @@ func (b *binder) bindHeuristic(f *rtpFlow, covered map[dialogSender]bool) (bindi
 		if !prefer {
 			okSrc, okDst = nil, nil
 		}
-		if p, ok := b.pick(b.byIP[k.Src.Addr()], f.First(), okSrc); ok {
+		if p, ok := b.pickByAnswer(b.byIP[k.Src.Addr()], f.First(), okSrc); ok {
 			return binding{call: p.call, dlg: p.dlg, sender: p.party}, true
 		}
-		if p, ok := b.pick(b.byIP[k.Dst.Addr()], f.First(), okDst); ok {
+		if p, ok := b.pickByAnswer(b.byIP[k.Dst.Addr()], f.First(), okDst); ok {
 			return binding{call: p.call, dlg: p.dlg, sender: other(p.party)}, true
 		}
 	}
 	return binding{}, false
+}
+
+// pickByAnswer is pick for a flow no SDP address names: of the calls in
+// their time window, the one whose dialog was answered nearest to when
+// the flow began (media starts with the answer, or with a 183's early
+// media before it), as an engineer matches a stream to a call by its
+// start; a dialog not answered counts from its call's start.
+func (b *binder) pickByAnswer(l promiseList, first time.Time, ok func(*promise) bool) (promise, bool) {
+	var best promise
+	var bestGap time.Duration
+	found := false
+	for i := l.head; i != 0; i = b.promises[i-1].next {
+		p := &b.promises[i-1]
+		if first.Before(p.from) || first.After(p.to) || (ok != nil && !ok(p)) {
+			continue
+		}
+		at := p.call.Start
+		if p.dlg != nil && !p.dlg.Answered.IsZero() {
+			at = p.dlg.Answered
+		}
+		gap := first.Sub(at)
+		if gap < 0 {
+			gap = -gap
+		}
+		if !found || gap < bestGap {
+			best, bestGap, found = *p, gap, true
+		}
+	}
+	return best, found
 }
 
 // dialogSender is one direction of a dialog's media: the party sending.

@@ -3,6 +3,7 @@ package capture
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -478,9 +479,41 @@ func (cb *callBuild) streamReport(st *streamState, streams []*streamState, sigs 
 	sf.Reported = reportedDirections(carried, cb.dlg.Answered, cb.farRTCP) // rtcp_report.go
 	if sf.noRTP() {
 		reportedDeliveries(&dirs, sf.Reported)
+		sf.SameNAT, sf.LANAddrs = cb.sameNAT(st, sigs)
 	}
 	ms.Delivery = dirs.list()
 	return ms, sf
+}
+
+// sameNAT is the public address both parties of the stream are behind,
+// when both SDPs name private addresses of one family: each party's SIP
+// source, or for a party this leg reaches through a proxy, that of the
+// call's own caller or callee on its other legs (farEnds). Two homes on
+// the same 192.168.1.0/24 behind different NATs are no LAN.
+func (cb *callBuild) sameNAT(st *streamState, sigs [2]netip.AddrPort) (netip.Addr, [2]netip.AddrPort) {
+	var lan [2]netip.AddrPort
+	for p := range lan {
+		m := st.latest[p]
+		if m == nil || !m.Addr.IsValid() || !IsPrivate(m.Addr.Addr()) {
+			return netip.Addr{}, lan
+		}
+		lan[p] = m.Addr
+	}
+	if lan[caller].Addr().Is4() != lan[callee].Addr().Is4() || lan[caller] == lan[callee] {
+		return netip.Addr{}, lan
+	}
+	publics := func(p int) []netip.Addr {
+		if cb.roles[p] == "" {
+			return []netip.Addr{sigs[p].Addr()}
+		}
+		return cb.farEnds[p]
+	}
+	for _, a := range publics(caller) {
+		if isPublic(a) && slices.Contains(publics(callee), a) {
+			return a, lan
+		}
+	}
+	return netip.Addr{}, lan
 }
 
 // earlyDialogs describes the forks that answered only provisionally, with

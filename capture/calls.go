@@ -82,8 +82,11 @@ type sipCall struct {
 	faults     *dialogFaults
 	lastFromNs [2]int64
 	// hop is where the leg's first INVITE went: from the caller's side
-	// to the callee's (legs.go).
-	hop [2]netip.Addr
+	// to the callee's (legs.go); hopPorts the same with the ports, which
+	// tell apart two legs between the same addresses (phones behind one
+	// NAT calling each other through a proxy).
+	hop      [2]netip.Addr
+	hopPorts [2]netip.AddrPort
 	// group is the call this leg is part of; upstream the leg it
 	// continues (nil for the caller's own), linkRole how ("proxy",
 	// "b2bua").
@@ -412,6 +415,7 @@ func (t *callTable) newCall(m *sipInfo, at time.Time) *sipCall {
 		Caller:   report.Party{Role: "caller", User: m.FromUser, Host: m.FromHost, Display: m.FromName, SignalAddr: m.Src.String(), UserAgent: m.UserAgent},
 		Callee:   report.Party{Role: "callee", User: m.ToUser, Host: m.ToHost, Dialed: dialedUser(m)},
 		hop:      [2]netip.Addr{m.Src.Addr(), m.Dst.Addr()},
+		hopPorts: [2]netip.AddrPort{m.Src, m.Dst},
 		ruriUser: m.RURIUser, vias: m.Via.Count,
 	}
 	t.link(c, m, at)
@@ -480,13 +484,25 @@ func removeLeg[K comparable](index map[K][]*sipCall, key K, c *sipCall) {
 // source, or a response whose request is not filed yet) go to a leg they
 // share an address with, and onHop is false.
 func (t *callTable) find(m *sipInfo) (c *sipCall, onHop bool) {
-	var shares, any *sipCall
+	var shares, any, hopped *sipCall
 	for _, c := range t.byID[m.CallID] {
 		if !c.hasTag(m.FromTag) && (m.ToTag == "" || !c.hasTag(m.ToTag)) {
 			continue
 		}
 		if c.onHop(m.Src.Addr(), m.Dst.Addr()) {
-			return c, true
+			// Legs between the same two addresses (phones behind one NAT
+			// calling each other through a proxy) differ in their ports:
+			// an INVITE sent back the way the leg's came is the next leg,
+			// and a message between the leg's own ports is the leg's.
+			switch {
+			case m.Request && m.Method == "INVITE" && m.ToTag == "" && c.sentBack(m):
+				continue
+			case c.betweenHopPorts(m):
+				return c, true
+			case hopped == nil:
+				hopped = c
+			}
+			continue
 		}
 		if shares == nil && c.touches(m.Src.Addr(), m.Dst.Addr()) {
 			shares = c
@@ -494,6 +510,9 @@ func (t *callTable) find(m *sipInfo) (c *sipCall, onHop bool) {
 		if any == nil {
 			any = c
 		}
+	}
+	if hopped != nil {
+		return hopped, true
 	}
 	if any != nil && !(m.Request && m.Method == "INVITE" && m.ToTag == "") {
 		if shares != nil {

@@ -28,7 +28,9 @@ import (
 //     their messages along); IP fragments between the two ends of a
 //     message while the call lasted, so a fragmented INVITE is whole.
 //   - RTP and RTCP: the packets between each stream's two ends from its
-//     first to its last frame, on every leg and early dialog of the call.
+//     first to its last frame, on every leg and early dialog of the call;
+//     for a stream a TURN server relayed, everything between the client
+//     and the server, so the allocation and its channels come along.
 //
 // The calls must come from an analysis with Options.Detail, which keeps
 // their messages. One verdict cannot travel: a no-way call written alone
@@ -61,11 +63,16 @@ type exportSelector struct {
 	// sipEnds and sipHosts: where the calls' SIP ran, and when.
 	sipEnds  map[addrPair][]timeSpan
 	sipHosts map[ipPair][]timeSpan
+	// turnEnds: a TURN client and server whose relay carried the calls'
+	// media. Everything between them goes along (the Allocate and
+	// ChannelBind exchanges come before the call), or the written file
+	// could not unwrap the media.
+	turnEnds map[addrPair]bool
 }
 
 func newExportSelector(calls []report.Call) *exportSelector {
 	x := &exportSelector{sipFrames: map[uint64]bool{}, streams: map[addrPair][][2]uint64{},
-		sipEnds: map[addrPair][]timeSpan{}, sipHosts: map[ipPair][]timeSpan{}}
+		sipEnds: map[addrPair][]timeSpan{}, sipHosts: map[ipPair][]timeSpan{}, turnEnds: map[addrPair]bool{}}
 	for _, c := range calls {
 		span := timeSpan{c.Start.Add(-exportWindow), c.End.Add(exportWindow)}
 		for _, m := range c.Messages {
@@ -100,16 +107,21 @@ func (x *exportSelector) addStreams(streams []report.MediaStream) {
 				k := addrPair{src, dst}
 				x.streams[k] = append(x.streams[k], [2]uint64{f.FirstFrame, f.LastFrame})
 			}
+			client, err1 := netip.ParseAddrPort(f.TURNClient)
+			server, err2 := netip.ParseAddrPort(f.TURNServer)
+			if err1 == nil && err2 == nil {
+				x.turnEnds[addrPair{client, server}], x.turnEnds[addrPair{server, client}] = true, true
+			}
 		}
 	}
 }
 
 // packet says whether a decoded packet belongs to the calls.
 func (x *exportSelector) packet(p *packet) bool {
-	if x.sipFrames[p.Frame] {
+	k := addrPair{p.Src, p.Dst}
+	if x.sipFrames[p.Frame] || x.turnEnds[k] {
 		return true
 	}
-	k := addrPair{p.Src, p.Dst}
 	if p.Proto == protoUDP {
 		for _, r := range x.streams[k] {
 			if p.Frame >= r[0] && p.Frame <= r[1] {

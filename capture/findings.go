@@ -307,11 +307,15 @@ func privateSDPFinding(cb *callBuild, ev *sdpEvent, m *sdpMedia, sig netip.AddrP
 		Text:   fmt.Sprintf("SDP c= in %s names %s, but its SIP reaches the server from the public address %s: no one on the internet can send there", ev.Method, m.Addr, seenAs),
 		Frames: []uint64{ev.Frame}, Addrs: []string{m.Addr.String(), sig.String()},
 	}
+	party := cb.parties()[ev.Party]
+	title := fmt.Sprintf("The %s asks for media at its private address %s", partyLabel(party), m.Addr)
+	if party.Role == roleProxy { // the SDP of the party beyond it
+		title = fmt.Sprintf("The %s passes on an SDP that names the private address %s, of the party beyond it", partyLabel(party), m.Addr)
+		ev0.Text = fmt.Sprintf("SDP c= in %s names %s, a private address: no one outside that party's network can send there", ev.Method, m.Addr)
+	}
 	f := report.Finding{
 		ID: IDSDPPrivateAddress, Severity: sev, Subject: cb.call.CallID,
-		Title:    fmt.Sprintf("The %s asks for media at its private address %s", partyLabel(cb.parties()[ev.Party]), m.Addr),
-		Evidence: []report.Evidence{ev0},
-		Remedy:   remedyPrivateSDP,
+		Title: title, Evidence: []report.Evidence{ev0}, Remedy: remedyPrivateSDP,
 	}
 	if reachable.Addr.IsValid() {
 		f.Evidence = append(f.Evidence, report.Evidence{
@@ -384,7 +388,10 @@ func sdpFindings(cb *callBuild, v StreamVerdict, sigs [2]netip.AddrPort) (fs []r
 					Evidence: []report.Evidence{{Text: "SDP c= against the IP source of the message", Frames: []uint64{ev.Frame}, Addrs: []string{m.Addr.String(), sig.String()}}},
 				})
 			}
-			if why := ALGSign(sig.Addr(), ev.Contact, ev.SDP.OriginAddr, ip); why != "" && !algSeen {
+			// A proxy's Contact is its own and the SDP it passes on is
+			// another party's: no trace of an ALG.
+			passedOn := parties[ev.Party].Role == roleProxy
+			if why := ALGSign(sig.Addr(), ev.Contact, ev.SDP.OriginAddr, ip); why != "" && !algSeen && !passedOn {
 				algSeen = true
 				fs = append(fs, report.Finding{
 					ID: IDSIPALGSuspected, Severity: algSeverity(problem), Subject: subject,

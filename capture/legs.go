@@ -48,6 +48,20 @@ func (c *sipCall) onHop(a, b netip.Addr) bool {
 	return (c.hop[0] == a && c.hop[1] == b) || (c.hop[0] == b && c.hop[1] == a)
 }
 
+// sentBack says whether m goes the way opposite to the leg's first INVITE
+// (from its callee's address to its caller's), which an initial INVITE
+// of the same call does only as the next leg: a proxy sending the call on
+// to a phone behind the caller's own NAT.
+func (c *sipCall) sentBack(m *sipInfo) bool {
+	return c.hop[0] != c.hop[1] && m.Src.Addr() == c.hop[1] && m.Dst.Addr() == c.hop[0] && m.Dst != c.hopPorts[0]
+}
+
+// betweenHopPorts says whether m travels between the very ports of the
+// leg's first INVITE, either way.
+func (c *sipCall) betweenHopPorts(m *sipInfo) bool {
+	return (m.Src == c.hopPorts[0] && m.Dst == c.hopPorts[1]) || (m.Src == c.hopPorts[1] && m.Dst == c.hopPorts[0])
+}
+
 // touches says whether a message between a and b has one end on this
 // leg's hop.
 func (c *sipCall) touches(a, b netip.Addr) bool {

@@ -2,6 +2,7 @@ package capture
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,6 +37,12 @@ type StreamFacts struct {
 	// decides when the capture holds none of the stream's RTP (a HEP feed
 	// of SIP and RTCP reports, JudgeReported).
 	Reported [2]ReportedDirection
+	// SameNAT, when valid, is the one public address both parties' SIP
+	// comes from while both SDPs name private addresses (LANAddrs, by
+	// party): phones behind one NAT whose media, when no server anchors
+	// it, goes between them on their LAN, out of the capture's sight.
+	SameNAT  netip.Addr
+	LANAddrs [2]netip.AddrPort
 }
 
 // noRTP: not one RTP packet of the stream was seen, either way.
@@ -154,6 +161,11 @@ func JudgeStream(s StreamFacts, c CallFacts) StreamVerdict {
 	}
 	if !c.CaptureHasMedia {
 		return StreamVerdict{Verdict: report.VerdictIncompleteCapture, Explain: "the capture holds no RTP at all (filtered to signalling?): audio cannot be judged"}
+	}
+	if s.noRTP() && s.SameNAT.IsValid() {
+		return StreamVerdict{Verdict: report.VerdictIncompleteCapture, Explain: fmt.Sprintf(
+			"both parties are behind the same NAT (%s) and ask for media at their LAN addresses (%s, %s): it flows between them on that LAN, where this capture cannot see it",
+			s.SameNAT, s.LANAddrs[caller], s.LANAddrs[callee])}
 	}
 	ok := [2]bool{s.Delivered[0] > 0, s.Delivered[1] > 0}
 	if s.Expected[0] && s.Expected[1] {

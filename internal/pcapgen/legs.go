@@ -47,6 +47,21 @@ func (g *callGen) proxied(t time.Time, truth Truth) {
 	relayB.sdp, relayB.rtpSrc = addrPort(outside, relayPort+2), addrPort(outside, relayPort+2)
 	callee := party{user: "200", sig: addrPort("198.51.100.30", 5060), local: "198.51.100.30",
 		sdp: addrPort("198.51.100.30", 30000+2*(g.i%10000)), rtpSrc: addrPort("198.51.100.30", 30000+2*(g.i%10000))}
+	if g.c.Kind == SameNAT || g.c.Kind == SameNATDirect {
+		// The callee is behind the caller's NAT too (the proxy tells them
+		// apart by port). Anchoring, the proxy relays its STUN-fixed
+		// media; not anchoring, it passes each phone's private SDP on as
+		// it is and the media stays on their LAN.
+		lan := fmt.Sprintf("192.168.1.%d", 10+(g.i+100)%200)
+		port := 30000 + 2*(g.i%10000)
+		callee = party{user: "200", sig: addrPort("203.0.113.1", 40000+g.i%20000), local: lan, natted: true,
+			publicA: netip.MustParseAddr("203.0.113.1"), sdp: addrPort("203.0.113.1", port), rtpSrc: addrPort("203.0.113.1", port)}
+		if g.c.Kind == SameNATDirect {
+			callee.sdp, callee.rtpSrc = addrPort(lan, port), addrPort(lan, port)
+			g.a.sdp = addrPort(g.a.local, int(g.a.sdp.Port()))
+			relayA.sdp, relayB.sdp = callee.sdp, g.a.sdp
+		}
+	}
 	if g.c.Kind == ProxyLeakCallee {
 		lan := fmt.Sprintf("10.0.0.%d", 10+g.i%200)
 		callee = party{user: "200", sig: addrPort("203.0.113.2", 20000+g.i%20000), local: lan, natted: true,
@@ -75,9 +90,11 @@ func (g *callGen) proxied(t time.Time, truth Truth) {
 		g.request(answerAt.Add(10*time.Millisecond), "ACK", g.a, g.b, g.toTag, "")
 	})
 	mediaAt := answerAt.Add(20 * time.Millisecond)
-	g.stream(g.a.rtpSrc, relayA.sdp, mediaAt, n, 0, 0)
-	g.stream(relayA.rtpSrc, g.a.sdp, mediaAt, n, 0, 0)
-	if g.c.Kind != SBCOutsideUnseen {
+	if g.c.Kind != SameNATDirect { // its media never reaches the proxy
+		g.stream(g.a.rtpSrc, relayA.sdp, mediaAt, n, 0, 0)
+		g.stream(relayA.rtpSrc, g.a.sdp, mediaAt, n, 0, 0)
+	}
+	if g.c.Kind != SBCOutsideUnseen && g.c.Kind != SameNATDirect {
 		g.stream(relayB.rtpSrc, callee.sdp, mediaAt, n, 0, 0)
 		g.stream(callee.rtpSrc, relayB.sdp, mediaAt, n, 0, 0)
 	}
@@ -97,9 +114,10 @@ func (g *callGen) proxied(t time.Time, truth Truth) {
 		truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "callee", capture.IDSDPPrivateAddress
 		truth.Packets, truth.Undeliverable = [2]uint64{0, uint64(n)}, [2]uint64{uint64(n), 0}
 	}
-	if g.c.Kind == SBCOutsideUnseen {
+	if g.c.Kind == SBCOutsideUnseen || g.c.Kind == SameNATDirect {
 		// The outside leg's media is not in the capture, but the SBC
-		// relays the callee's audio to the caller: it flowed unseen.
+		// relays the callee's audio to the caller: it flowed unseen. Or
+		// the phones' media flows on their LAN.
 		truth.Verdict, truth.Packets = report.VerdictIncompleteCapture, [2]uint64{}
 	}
 	g.truths = append(g.truths, truth)

@@ -61,6 +61,15 @@ const (
 	// media; the inside leg's RTP, which the B2BUA relays, flows both ways:
 	// one call, two legs, incomplete-capture (not no-way).
 	SBCOutsideUnseen Kind = "sbc-outside-unseen"
+	// SameNAT: both phones are behind one NAT (203.0.113.1, the office
+	// calling itself through a hosted proxy), which tells them apart by
+	// port; the proxy anchors the media: one call, two legs, two-way.
+	SameNAT Kind = "same-nat"
+	// SameNATDirect: the same phones, but the proxy, as Kamailio does
+	// for such calls, passes their private SDP on without anchoring the
+	// media: it flows on their LAN and the capture at the proxy holds
+	// none of it. Two legs, incomplete-capture (not no-way).
+	SameNATDirect Kind = "same-nat-direct"
 	// What the SDP negotiated.
 	Announcement Kind = "announcement" // recvonly offer, sendonly answer, RTP one way: one-way-negotiated
 	Fax          Kind = "fax"          // audio, then a re-INVITE to T.38 (m=image udptl), fax both ways
