@@ -1,6 +1,9 @@
 package capture
 
-import "net/netip"
+import (
+	"net/netip"
+	"slices"
+)
 
 // RFC 3550 §6.4.1 and Appendix A.8 compute interarrival jitter in RTP
 // timestamp units, so a stream's jitter needs its payload type's clock rate.
@@ -37,6 +40,13 @@ func (s *state) noteRtpmaps(sd *sdpInfo, c *sipCall) {
 		}
 		e, ok := s.rtpmaps[m.Addr]
 		switch {
+		case ok && e.from == sd && e.call == c && bundledBefore(sd, i) && !e.rates.has(m.Rates):
+			// BUNDLE (RFC 9143): an earlier m= line of this SDP is on the
+			// same address; a packet's payload type tells the lines apart.
+			e.rates = append(append(clockRates(nil), e.rates...), m.Rates...)
+			e.codecs = append(append([]string(nil), e.codecs...), m.Codecs...)
+			s.rtpmaps[m.Addr] = e
+			continue
 		case ok && e.from == sd && e.call == c:
 			continue // noted already
 		case !ok && len(s.rtpmaps) >= s.limits.Streams:
@@ -47,6 +57,28 @@ func (s *state) noteRtpmaps(sd *sdpInfo, c *sipCall) {
 		}
 		s.rtpmaps[m.Addr] = rtpmapEntry{rates: m.Rates, codecs: m.Codecs, proto: m.Proto, crypto: m.Crypto, call: c, udptl: m.UDPTL, from: sd}
 	}
+}
+
+// has says whether r holds all of more (a resent SDP's m= lines were
+// merged already).
+func (r clockRates) has(more clockRates) bool {
+	for _, x := range more {
+		if !slices.Contains(r, x) {
+			return false
+		}
+	}
+	return true
+}
+
+// bundledBefore says whether an m= line before line i of sd is on line
+// i's address: noteRtpmaps has just noted it, in this same pass.
+func bundledBefore(sd *sdpInfo, i int) bool {
+	for j := range i {
+		if sd.Media[j].Addr == sd.Media[i].Addr && (len(sd.Media[j].Rates) > 0 || sd.Media[j].UDPTL) {
+			return true
+		}
+	}
+	return false
 }
 
 // forgetRtpmaps drops the entries of finalised calls.

@@ -68,6 +68,18 @@ func StreamCounts(t testing.TB, path string) func(src, dst netip.AddrPort, ssrc 
 	for k, f := range s.flows {
 		flows[k] = f
 	}
+	// A stream a TURN server relayed is also found by the addresses it had
+	// on the wire between client and server, as tshark names it.
+	for k, f := range flows {
+		if !f.turn.server.IsValid() {
+			continue
+		}
+		wire := flowKey{Src: f.turn.server, Dst: f.turn.client, SSRC: k.SSRC, RTCP: k.RTCP}
+		if key, fromClient := s.side.dec.turn.relays[k.Src]; fromClient && key == f.turn {
+			wire.Src, wire.Dst = f.turn.client, f.turn.server
+		}
+		flows[wire] = f
+	}
 	return func(src, dst netip.AddrPort, ssrc uint32) (StreamStats, bool) {
 		f := flows[flowKey{Src: src, Dst: dst, SSRC: ssrc}]
 		if f == nil {

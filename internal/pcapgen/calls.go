@@ -283,7 +283,7 @@ func (g *callGen) media(mediaAt time.Time, truth *Truth) {
 		for _, way := range [][2]netip.AddrPort{{g.a.rtpSrc, g.b.sdp}, {g.b.rtpSrc, g.a.sdp}} {
 			g.stream(way[0], way[1], mediaAt, n, 0, 0)
 			g.lastStream.bundled = true
-			g.streamPT(way[0], way[1], mediaAt, n, 96, videoPayload)
+			g.streamPT(way[0], way[1], mediaAt, n, 96, videoPayload, 90000)
 			g.lastStream.bundled = true
 		}
 		truth.Packets[0], truth.Packets[1] = uint64(2*n), uint64(2*n) // audio and video
@@ -652,10 +652,11 @@ func (x xorAs) AddTo(m *stun.Message) error { return x.a.AddToAs(m, x.t) }
 // videoPayload stands for a video frame's packet: not audio, no level.
 var videoPayload = bytes.Repeat([]byte{0x90, 0x80, 0x12, 0x34}, 250)
 
-// streamPT is stream with payload type pt and payload.
-func (g *callGen) streamPT(src, dst netip.AddrPort, at time.Time, n int, pt uint8, payload []byte) {
+// streamPT is stream with payload type pt and payload, on a clock of
+// rate Hz (RTP timestamps advance rate/50 per 20 ms packet).
+func (g *callGen) streamPT(src, dst netip.AddrPort, at time.Time, n int, pt uint8, payload []byte, rate uint32) {
 	g.stream(src, dst, at, n, 0, 0)
-	g.lastStream.pt, g.lastStream.payload = pt, payload
+	g.lastStream.pt, g.lastStream.payload, g.lastStream.tsStep = pt, payload, rate/50
 }
 
 // sdp writes an RFC 4566 body asking for media at p.sdp.

@@ -373,7 +373,8 @@ type rtpSource struct {
 	jitter           time.Duration
 	rng              *rand.Rand
 	payload          []byte
-	pt               uint8 // RTP payload type (0: PCMU)
+	pt               uint8  // RTP payload type (0: PCMU)
+	tsStep           uint32 // RTP timestamp step per 20 ms packet (0: 160, 8 kHz)
 	// bundled: the sender sends several streams from one port (BUNDLE),
 	// and its reports cover every stream it receives there.
 	bundled bool
@@ -442,7 +443,10 @@ func (r *rtpSource) emit() []wirePacket {
 		out = append(out, wirePacket{At: at.Add(time.Millisecond), Src: rtcpSrc, Dst: rtcpDst, VLAN: r.vlan, Payload: r.wrap(r.senderReport())})
 	}
 	r.seq++
-	r.ts += 160
+	if r.tsStep == 0 {
+		r.tsStep = 160
+	}
+	r.ts += r.tsStep
 	r.i++
 	r.left--
 	r.at = r.at.Add(20 * time.Millisecond)
