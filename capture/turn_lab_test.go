@@ -55,7 +55,7 @@ func labTURNRelayedCall(t *testing.T, transport string) {
 	farMedia := netip.MustParseAddrPort("203.0.113.10:30000")
 	relay := client.allocate(t)
 	client.request(t, stun.MethodChannelBind, stun.RawAttribute{Type: stun.AttrChannelNumber, Value: []byte{0x40, 0, 0, 0}},
-		xorAddress{farMedia, stun.AttrXORPeerAddress})
+		xorAttr{farMedia, stun.AttrXORPeerAddress})
 
 	sip, err := phone.ListenUDP("udp4", "192.168.1.10:5060")
 	if err != nil {
@@ -277,16 +277,6 @@ func checkTURNRelayedCall(t *testing.T, name string, res *Result, relay, farMedi
 			t.Errorf("%s, %s: %+v; want %d packets %s → %s by the SDP, relayed by %s", name, dir, f, n, want[0], want[1], server)
 		}
 	}
-}
-
-// xorAddress adds an address as an XOR attribute of type t.
-type xorAddress struct {
-	a netip.AddrPort
-	t stun.AttrType
-}
-
-func (x xorAddress) AddTo(m *stun.Message) error {
-	return (&stun.XORMappedAddress{IP: x.a.Addr().AsSlice(), Port: int(x.a.Port())}).AddToAs(m, x.t)
 }
 
 // labSIPCall sends an INVITE naming relay as the phone's media address
