@@ -24,13 +24,18 @@ func parserPacket(b []byte, wire int) (packet, bool) {
 // fastPacket decodes b through decodeFast; ok is false when it declined.
 func fastPacket(b []byte, wire int) (got packet, answered, emitted bool) {
 	d := newDecoder(&anomalies{})
+	d.route = true // as parserPacket's: TURN-looking datagrams go to the analyser whole
 	rec := Record{Data: b, Time: time.Unix(1, 0), WireLen: wire, LinkType: layers.LinkTypeEthernet}
 	answered = d.decodeFast(rec, 1, func(p *packet) { got, emitted = *p, true })
 	return got, answered, emitted
 }
 
-// samePacket compares what the analysis reads of a packet.
+// samePacket compares what the analysis reads of a packet: a packet
+// routed whole (TURN-looking) must be routed by both, with its record.
 func samePacket(a, b packet) bool {
+	if a.Raw != nil || b.Raw != nil {
+		return bytes.Equal(a.Raw, b.Raw) && a.RawLink == b.RawLink && a.WireLen == b.WireLen && a.Frame == b.Frame
+	}
 	return a.Src == b.Src && a.Dst == b.Dst && a.Proto == b.Proto && bytes.Equal(a.Payload, b.Payload) &&
 		len(a.Payload) == len(b.Payload) && a.Truncated == b.Truncated && a.Fragmented == b.Fragmented &&
 		a.Raw == nil && b.Raw == nil && a.Frame == b.Frame && a.Time.Equal(b.Time)
