@@ -30,6 +30,8 @@ type callBuild struct {
 	// regs are the registrations seen, for the REGISTER behind a request
 	// sent to a Contact.
 	regs *registrations
+	// ice are the capture's ICE connectivity checks (ice.go).
+	ice *iceChecks
 	// unproven marks the flows sent to a NAT port nothing shows is
 	// forwarded (JudgeDelivery), for the findings.
 	unproven map[*rtpFlow]bool
@@ -191,7 +193,7 @@ func (s *state) endingCalls(now time.Time, final bool) (map[*sipCall]bool, []*gr
 		for _, leg := range c.group.legs {
 			ending[leg] = true
 		}
-		groups = append(groups, newGroupBuild(c.group, s.regs, s.describesSDP()))
+		groups = append(groups, newGroupBuild(c.group, s.regs, &s.ice, s.describesSDP()))
 	}
 	return ending, groups
 }
@@ -343,6 +345,9 @@ func (s *state) finishCalls() []report.Call {
 func (cb *callBuild) report(captureHasMedia bool, now time.Time) report.Call {
 	rc := cb.callHeader()
 	streams := replay(cb.timeline())
+	// ICE checks on the call's media addresses show that the capture sees
+	// the media path, though no RTP may have taken it.
+	captureHasMedia = captureHasMedia || cb.iceSeen(streams)
 	facts := cb.callFacts(captureHasMedia, now)
 	sigs := [2]netip.AddrPort{cb.call.CallerSig, cb.dlg.CalleeSig}
 	var verdicts []StreamVerdict

@@ -282,6 +282,7 @@ func callFindings(cb *callBuild, streams []*streamState, media []string, facts [
 		fs = append(fs, inDialogF)
 	}
 	fs = append(fs, sdpFs...)
+	fs = append(fs, cb.iceFindings(streams, facts, subject, problem)...)
 	fs = append(fs, sigFs...)
 	fs = append(fs, mediaFs...)
 	if encrypted {

@@ -509,6 +509,9 @@ func (s *state) sweepBefore(at int64) {
 	if s.side != nil {
 		s.side.dec.flushFragments(now)
 	}
+	if len(s.ice.pairs) > 0 {
+		s.ice.prune(now.Add(-iceIdle))
+	}
 	s.peakCalls = max(s.peakCalls, len(s.calls.order))
 	s.peakFlows = max(s.peakFlows, len(s.flows))
 	s.sweep(now, false)

@@ -181,7 +181,9 @@ type state struct {
 	calls *callTable
 	// regs follows the registrations (register.go), toPrivate the
 	// requests sent from public to private addresses (requests.go).
-	regs      *registrations
+	regs *registrations
+	// ice counts ICE connectivity checks per candidate pair (ice.go).
+	ice       iceChecks
 	toPrivate privateRequests
 	// sipr parses SIP, tolerating a header it cannot read.
 	sipr *sipReader
@@ -325,6 +327,7 @@ func (s *state) handleUDP(pkt *packet) {
 		s.udptlPacket(pkt)
 		return
 	}
+	s.ice.observe(pkt, s)
 	s.counts.other++
 	s.regs.activity(pkt.Src, pkt.Dst, pkt.Frame, pkt.Time)
 }

@@ -24,6 +24,8 @@ func TestICEBehindNAT(t *testing.T) {
 		// must not go to the ICE call begun after it, which has its own.
 		{Kind: pcapgen.TrickleICE, Start: time.Minute, Media: 4 * time.Second},
 		{Kind: pcapgen.ICEOneSided, Start: time.Minute + time.Second, Media: 4 * time.Second},
+		// Checks that a firewall leaves unanswered: no media, and why.
+		{Kind: pcapgen.ICEBlocked, Start: 2 * time.Minute, Media: 4 * time.Second},
 	}, pcapgen.Options{Seed: 5})
 	res := capture.AnalyzePath(t, path)
 	checkTruth(t, res, truths)
@@ -32,7 +34,7 @@ func TestICEBehindNAT(t *testing.T) {
 		switch kind {
 		case pcapgen.ICENAT:
 			for _, f := range c.Findings {
-				if f.ID == capture.IDSDPPrivateAddress || f.ID == capture.IDRTPSourceDiffers {
+				if f.ID == capture.IDSDPPrivateAddress || f.ID == capture.IDRTPSourceDiffers || f.ID == capture.IDICEChecksUnanswered || f.ID == capture.IDICEConnectedNoMedia {
 					t.Errorf("%s: %s (%s)", kind, f.ID, f.Title)
 				}
 			}
@@ -43,6 +45,14 @@ func TestICEBehindNAT(t *testing.T) {
 			}
 			if got := c.Streams[0].Offer.ICECandidates; len(got) != 2 || !strings.HasPrefix(got[1], "srflx 203.0.113.1:") {
 				t.Errorf("%s: offer's candidates %q", kind, got)
+			}
+		case pcapgen.ICEBlocked:
+			f := findingOf(c, capture.IDICEChecksUnanswered)
+			if f == nil || f.Severity != report.SeverityError || !strings.Contains(f.Evidence[0].Text, "5 checks from the caller") || !strings.Contains(f.Evidence[0].Text, "0 answered") {
+				t.Errorf("%s: %+v", kind, f)
+			}
+			if findingOf(c, capture.IDSDPPrivateAddress) != nil {
+				t.Errorf("%s: sdp-private-address, though both negotiate ICE", kind)
 			}
 		case pcapgen.ICEOneSided:
 			f := findingOf(c, capture.IDSDPPrivateAddress)

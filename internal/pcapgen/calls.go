@@ -79,7 +79,7 @@ func newCallGen(i int, c Call, sc *scene) *callGen {
 	g.b = party{user: "gw", sig: addrPort("198.51.100.20", 5060), local: "198.51.100.20",
 		sdp: addrPort("198.51.100.20", rtpB), rtpSrc: addrPort("198.51.100.20", rtpB)}
 	switch c.Kind {
-	case LeakCaller, LateOfferLeak, ICENAT, ICEOneSided:
+	case LeakCaller, LateOfferLeak, ICENAT, ICEOneSided, ICEBlocked:
 		g.a.sdp = addrPort(lanIP, rtpA)
 	case LeakCallee:
 		calleeLAN := fmt.Sprintf("10.0.0.%d", 10+i%200)
@@ -296,11 +296,18 @@ func (g *callGen) media(mediaAt time.Time, truth *Truth) {
 		g.lastStream.channel = turnChannel
 		truth.Packets[0], truth.Packets[1] = uint64(n), uint64(n)
 		truth.Verdict = report.VerdictTwoWay
-	case ICENAT: // the callee sends to the caller's srflx candidate
+	case ICENAT: // checks both ways, answered; the callee sends to the caller's srflx candidate
+		g.iceChecks(mediaAt.Add(-8*time.Millisecond), g.a.rtpSrc, g.b.sdp, true)
+		g.iceChecks(mediaAt.Add(-5*time.Millisecond), g.b.rtpSrc, g.a.rtpSrc, true)
 		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, n, 0, 0)
 		g.stream(g.b.rtpSrc, g.a.rtpSrc, mediaAt, n, 0, 0)
 		truth.Packets[0], truth.Packets[1] = uint64(n), uint64(n)
 		truth.Verdict = report.VerdictTwoWay
+	case ICEBlocked: // the caller's checks go unanswered; nothing flows
+		for k := range 5 {
+			g.iceChecks(mediaAt.Add(time.Duration(k)*100*time.Millisecond), g.a.rtpSrc, g.b.sdp, false)
+		}
+		truth.Verdict, truth.Finding = report.VerdictNoWay, capture.IDICEChecksUnanswered
 	case LeakCaller, LateOfferLeak, ICEOneSided:
 		both()
 		truth.Packets[0], truth.Undeliverable[1] = uint64(n), uint64(n)
@@ -609,6 +616,21 @@ func (g *callGen) stream(src, dst netip.AddrPort, at time.Time, n, dropEvery int
 	}
 }
 
+// iceChecks writes an ICE connectivity check (RFC 8445 §7.2.4: a STUN
+// Binding request with PRIORITY and an ICE role) from src to dst, and its
+// success response when answered.
+func (g *callGen) iceChecks(at time.Time, src, dst netip.AddrPort, answered bool) {
+	id := stun.NewTransactionIDSetter([stun.TransactionIDSize]byte{byte(g.i >> 8), byte(g.i), 0xc4, byte(at.UnixMilli())})
+	req := stun.MustBuild(id, stun.BindingRequest, stun.NewUsername(fmt.Sprintf("n%d:n%d", g.i, g.i)),
+		stun.RawAttribute{Type: stun.AttrPriority, Value: []byte{0x6e, 0, 0x1e, 0xff}},
+		stun.RawAttribute{Type: stun.AttrICEControlling, Value: make([]byte, 8)})
+	g.sip = append(g.sip, wirePacket{At: at, Src: src, Dst: dst, VLAN: g.vlan, Payload: req.Raw, ipID: uint16(g.rng.Uint32())})
+	if answered {
+		resp := stun.MustBuild(id, stun.BindingSuccess, &stun.XORMappedAddress{IP: src.Addr().AsSlice(), Port: int(src.Port())})
+		g.sip = append(g.sip, wirePacket{At: at.Add(time.Millisecond), Src: dst, Dst: src, VLAN: g.vlan, Payload: resp.Raw, ipID: uint16(g.rng.Uint32())})
+	}
+}
+
 // The TURN server of turn-relayed calls, and the channel each binds.
 var turnServer = netip.MustParseAddrPort("198.51.100.9:3478")
 
@@ -687,7 +709,7 @@ func (g *callGen) sdp(p party, dir string, padded bool) string {
 	if g.c.Kind == TrickleICE {
 		fmt.Fprintf(&b, "a=ice-ufrag:n%d\r\na=ice-pwd:natdocnatdocnatdocnatdoc\r\na=ice-options:trickle\r\n", g.i)
 	}
-	if g.c.Kind == ICENAT || (g.c.Kind == ICEOneSided && p.natted) {
+	if g.c.Kind == ICENAT || g.c.Kind == ICEBlocked || (g.c.Kind == ICEOneSided && p.natted) {
 		writeCandidates(&b, g.i, p)
 	}
 	if g.c.Kind == TURNRelayed {
@@ -867,7 +889,7 @@ func AllKinds() []Call {
 	kinds := []Kind{Normal, LeakCaller, LeakCallee, NoWay, Hold, Inactive, ReinviteMove, EarlyMedia,
 		Forked, TCP, WebSocket, Fragmented, VLAN, IPv6, LossJitter, LANOneWay, Rejected, Cancelled, SIPALG,
 		Unanswered, ToPrivateContact, NeverRang, TimedOut, Proxy, ProxyLeakCallee, B2BUA, SBCOutsideUnseen, Announcement, Fax, FaxOneWay, BadHeader, NATPortChanged, ALGPortChanged,
-		Muted, LateOffer, LateOfferLeak, AckLost, NATRemapped, MediaOutage, ByeLost, MediaStopped, Voicemail, ResumeFailed, ReinviteLeak, LateStart, RefreshUnknown, TrickleICE, ICENAT, ICEOneSided, Bundle, TURNRelayed, SameNAT, SameNATDirect}
+		Muted, LateOffer, LateOfferLeak, AckLost, NATRemapped, MediaOutage, ByeLost, MediaStopped, Voicemail, ResumeFailed, ReinviteLeak, LateStart, RefreshUnknown, TrickleICE, ICENAT, ICEOneSided, Bundle, TURNRelayed, SameNAT, SameNATDirect, ICEBlocked}
 	calls := make([]Call, len(kinds))
 	for i, k := range kinds {
 		calls[i] = Call{Kind: k, Start: time.Duration(i) * 500 * time.Millisecond, Media: 4 * time.Second}

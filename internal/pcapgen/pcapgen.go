@@ -129,6 +129,10 @@ const (
 	// sends to c=, the private address: one-way (the caller cannot hear),
 	// sdp-private-address naming the unused candidate.
 	ICEOneSided Kind = "ice-one-sided"
+	// ICEBlocked: both negotiate ICE, the caller's connectivity checks to
+	// the callee's candidate go unanswered (a firewall), and no media
+	// flows: no-way, ice-checks-unanswered.
+	ICEBlocked Kind = "ice-blocked"
 	// Bundle: audio (PCMU) and video (VP8, payload type 96) share each
 	// party's one port (RFC 9143 BUNDLE, as WebRTC gateways negotiate),
 	// both ways: two-way, each flow on its own m= line.

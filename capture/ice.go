@@ -1,0 +1,287 @@
+package capture
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/natdoc/natdoc/report"
+)
+
+// ICE (RFC 8445) finds a path for the media with connectivity checks:
+// STUN Binding requests from each candidate to each of the far end's,
+// answered by Binding success responses. A call that negotiated ICE and
+// carries no media tells why in its checks: none answered (no candidate
+// pair connected: a firewall, or no candidate the other side can reach),
+// or answered with no media after them (the pair connected; with
+// DTLS-SRTP the handshake that follows failed). natdoc counts the checks
+// between each pair of addresses and reads them for such a stream.
+
+// IDICEChecksUnanswered: a party's ICE connectivity checks to the other's
+// candidates got no answer, and its media never flowed.
+const IDICEChecksUnanswered report.FindingID = "ice-checks-unanswered"
+
+// IDICEConnectedNoMedia: ICE checks were answered, yet no media followed
+// in that direction.
+const IDICEConnectedNoMedia report.FindingID = "ice-connected-no-media"
+
+const (
+	// maxICEPairs bounds the address pairs followed at once.
+	maxICEPairs = 4096
+	// iceIdle: a pair without a check this long is forgotten at a sweep
+	// (its call, judged 30 s after it ended, has read it long before).
+	iceIdle = 2 * time.Minute
+	// STUN message types (RFC 8489 §5): Binding request and success.
+	stunBindingRequest = 0x0001
+	stunBindingSuccess = 0x0101
+	// stunMagic is the magic cookie of RFC 5389 and later.
+	stunMagic = 0x2112a442
+	// Attributes only a connectivity check carries (RFC 8445 §7.1.1):
+	// PRIORITY, ICE-CONTROLLED, ICE-CONTROLLING.
+	attrPriority       = 0x0024
+	attrICEControlled  = 0x8029
+	attrICEControlling = 0x802a
+)
+
+// icePair is a check's direction: from a candidate to one of the far end's.
+type icePair struct{ from, to netip.AddrPort }
+
+type iceTally struct {
+	requests, answers uint32
+	first, last       uint64 // frames of the first and last request
+	lastAt            time.Time
+	// ids are the last requests' transaction IDs, so an answer is matched
+	// to a check and not to a STUN server's reply.
+	ids [4][12]byte
+}
+
+// iceChecks counts the connectivity checks seen, per pair.
+type iceChecks struct {
+	pairs map[icePair]*iceTally
+	full  bool
+}
+
+// observe counts pkt when it is a connectivity check or its answer, and
+// says whether it was one.
+func (c *iceChecks) observe(pkt *packet, sink anomalySink) bool {
+	b := pkt.Payload
+	if len(b) < 20 || binary.BigEndian.Uint32(b[4:8]) != stunMagic || int(binary.BigEndian.Uint16(b[2:4]))+20 != len(b) {
+		return false
+	}
+	var id [12]byte
+	copy(id[:], b[8:20])
+	switch binary.BigEndian.Uint16(b[0:2]) {
+	case stunBindingRequest:
+		if !isConnectivityCheck(b[20:]) {
+			return false
+		}
+		k := icePair{pkt.Src, pkt.Dst}
+		t := c.pairs[k]
+		if t == nil {
+			if c.pairs == nil {
+				c.pairs = map[icePair]*iceTally{}
+			}
+			if len(c.pairs) >= maxICEPairs {
+				if !c.full {
+					c.full = true
+					sink.anomaly("ice-pairs-over-limit", pkt.Offset, pkt.Frame, "more than 4096 ICE candidate pairs checked at once: later checks are not counted")
+				}
+				return true
+			}
+			t = &iceTally{first: pkt.Frame}
+			c.pairs[k] = t
+		}
+		t.ids[t.requests%uint32(len(t.ids))] = id
+		t.requests++
+		t.last, t.lastAt = pkt.Frame, pkt.Time
+		return true
+	case stunBindingSuccess:
+		if t := c.pairs[icePair{pkt.Dst, pkt.Src}]; t != nil {
+			for _, sent := range t.ids {
+				if sent == id {
+					t.answers++
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// isConnectivityCheck says whether a Binding request's attributes are a
+// check's: PRIORITY or an ICE role, which a plain STUN request (a phone
+// asking a server for its mapping) has not.
+func isConnectivityCheck(attrs []byte) bool {
+	for len(attrs) >= 4 {
+		t, n := binary.BigEndian.Uint16(attrs[0:2]), int(binary.BigEndian.Uint16(attrs[2:4]))
+		switch t {
+		case attrPriority, attrICEControlled, attrICEControlling:
+			return true
+		}
+		n = (n + 3) &^ 3
+		if 4+n > len(attrs) {
+			return false
+		}
+		attrs = attrs[4+n:]
+	}
+	return false
+}
+
+// prune forgets the pairs idle since before cutoff.
+func (c *iceChecks) prune(cutoff time.Time) {
+	for k, t := range c.pairs {
+		if t.lastAt.Before(cutoff) {
+			delete(c.pairs, k)
+		}
+	}
+	c.full = c.full && len(c.pairs) >= maxICEPairs
+}
+
+// iceToward is what checks toward one party's addresses came to.
+type iceToward struct {
+	requests, answers uint32
+	first, last       uint64
+	pairs             []string // the first few, "from → to"
+}
+
+// toward sums the checks sent to any of addrs, and names the pairs.
+func (c *iceChecks) toward(addrs []netip.AddrPort) (t iceToward) {
+	for k, x := range c.pairs {
+		if !containsAddr(addrs, k.to) {
+			continue
+		}
+		t.requests, t.answers = t.requests+x.requests, t.answers+x.answers
+		if t.first == 0 || x.first < t.first {
+			t.first = x.first
+		}
+		t.last = max(t.last, x.last)
+		if len(t.pairs) < 4 {
+			t.pairs = append(t.pairs, k.from.String()+" → "+k.to.String())
+		}
+	}
+	return t
+}
+
+func containsAddr(list []netip.AddrPort, a netip.AddrPort) bool {
+	for _, x := range list {
+		if x == a {
+			return true
+		}
+	}
+	return false
+}
+
+// iceFindings reads the checks toward each party of a stream both sides
+// negotiated ICE on, for a direction whose media never arrived.
+func (cb *callBuild) iceFindings(streams []*streamState, facts []StreamFacts, subject string, problem bool) []report.Finding {
+	if cb.ice == nil || len(cb.ice.pairs) == 0 {
+		return nil
+	}
+	var fs []report.Finding
+	for i, st := range streams {
+		if i >= len(facts) || !bothICE(st) {
+			continue
+		}
+		f := facts[i]
+		var t [2]iceToward // by the checking party
+		for from := range 2 {
+			t[from] = cb.ice.toward(receiveAddrs(st.latest[other(from)]))
+		}
+		for from := range 2 {
+			if !f.Expected[from] || f.Delivered[from] > 0 || t[from].requests == 0 {
+				continue
+			}
+			if t[from].answers > 0 && t[other(from)].requests > 0 && t[other(from)].answers == 0 {
+				continue // the other direction's finding says it
+			}
+			fs = append(fs, iceFinding(from, t, subject, problem))
+		}
+	}
+	return fs
+}
+
+// bothICE: both parties' latest SDP for the stream negotiates ICE.
+func bothICE(st *streamState) bool {
+	return st.latest[caller] != nil && st.latest[callee] != nil && st.latest[caller].ICE && st.latest[callee].ICE
+}
+
+// iceSeen says whether the capture holds connectivity checks toward a
+// party of a stream both sides negotiated ICE on: it sees the media path,
+// even if no RTP ever took it.
+func (cb *callBuild) iceSeen(streams []*streamState) bool {
+	if cb.ice == nil || len(cb.ice.pairs) == 0 {
+		return false
+	}
+	for _, st := range streams {
+		if !bothICE(st) {
+			continue
+		}
+		for p := range 2 {
+			if cb.ice.toward(receiveAddrs(st.latest[p])).requests > 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// receiveAddrs are the addresses an m= line receives RTP at: c= and its
+// RTP candidates.
+func receiveAddrs(m *sdpMedia) []netip.AddrPort {
+	addrs := make([]netip.AddrPort, 0, 1+len(m.Candidates))
+	if m.Addr.IsValid() && !isHoldAddress(m.Addr) {
+		addrs = append(addrs, m.Addr)
+	}
+	for _, c := range m.Candidates {
+		if c.Component == 1 {
+			addrs = append(addrs, c.Addr)
+		}
+	}
+	return addrs
+}
+
+func iceFinding(from int, t [2]iceToward, subject string, problem bool) report.Finding {
+	to := other(from)
+	sev := report.SeverityWarning
+	if problem {
+		sev = report.SeverityError
+	}
+	x := t[from]
+	ev := []report.Evidence{{
+		Text:        fmt.Sprintf("%d checks from the %s toward the %s's candidates (%s), %d answered", x.requests, partyNames[from], partyNames[to], strings.Join(x.pairs, ", "), x.answers),
+		FrameRanges: []report.FrameRange{{First: x.first, Last: x.last}},
+	}}
+	if x.answers > 0 {
+		return report.Finding{
+			ID: IDICEConnectedNoMedia, Severity: sev, Subject: subject,
+			Title:    fmt.Sprintf("ICE connected (the %s's checks were answered), yet no media from the %s followed", partyNames[from], partyNames[from]),
+			Evidence: ev,
+			Remedy: "The path works, so look at what follows the checks: with DTLS-SRTP, the handshake (a certificate whose fingerprint the SDP does not name, " +
+				"a firewall that drops the larger UDP packets of the handshake); else a sender that never starts its media.",
+		}
+	}
+	f := report.Finding{
+		ID: IDICEChecksUnanswered, Severity: sev, Subject: subject,
+		Title: fmt.Sprintf("The %s answered none of the %s's ICE connectivity checks: no candidate pair connected, so no media could flow",
+			partyNames[to], partyNames[from]),
+		Evidence: ev,
+		Remedy: "Open UDP between the two ends' candidates on their firewalls, make sure the far end offers a candidate the near end can reach " +
+			"(a public host, server-reflexive or relay candidate), or give both ends a TURN server so that a relay candidate always connects.",
+	}
+	if back := t[to]; back.answers > 0 {
+		// The checks the other way were answered as the capture saw them:
+		// what the near end sends gets through, what reaches the far end
+		// does not.
+		f.Title = fmt.Sprintf("The %s answered none of the %s's ICE connectivity checks, though its own checks were answered: "+
+			"inbound UDP to the %s's media port is dropped past the capture point", partyNames[to], partyNames[from], partyNames[to])
+		f.Evidence = append(f.Evidence, report.Evidence{
+			Text:        fmt.Sprintf("%d checks from the %s toward the %s's candidates (%s), %d answered", back.requests, partyNames[to], partyNames[from], strings.Join(back.pairs, ", "), back.answers),
+			FrameRanges: []report.FrameRange{{First: back.first, Last: back.last}},
+		})
+		f.Remedy = "Let inbound UDP reach the " + partyNames[to] + "'s media ports: a firewall on it or in front of it drops what arrives, " +
+			"including the answers to its own checks. Or give both ends a TURN server so that a relay candidate connects."
+	}
+	return f
+}
