@@ -149,7 +149,7 @@ type iceToward struct {
 // toward sums the checks sent to any of addrs, and names the pairs.
 func (c *iceChecks) toward(addrs []netip.AddrPort) (t iceToward) {
 	for k, x := range c.pairs {
-		if !containsAddr(addrs, k.to) {
+		if !contains(addrs, k.to) {
 			continue
 		}
 		t.requests, t.answers = t.requests+x.requests, t.answers+x.answers
@@ -162,15 +162,6 @@ func (c *iceChecks) toward(addrs []netip.AddrPort) (t iceToward) {
 		}
 	}
 	return t
-}
-
-func containsAddr(list []netip.AddrPort, a netip.AddrPort) bool {
-	for _, x := range list {
-		if x == a {
-			return true
-		}
-	}
-	return false
 }
 
 // iceFindings reads the checks toward each party of a stream both sides
