@@ -39,6 +39,12 @@ const (
 	IDMediaWithoutSignalling report.FindingID = "media-without-signalling"
 	// IDMediaOneWayNoSignalling: RTP of no call that flowed one way only.
 	IDMediaOneWayNoSignalling report.FindingID = "media-one-way-without-signalling"
+	// IDICEChecksUnanswered: a party's ICE connectivity checks to the
+	// other's candidates got no answer, and its media never flowed (ice.go).
+	IDICEChecksUnanswered report.FindingID = "ice-checks-unanswered"
+	// IDICEConnectedNoMedia: ICE checks were answered, yet no media
+	// followed in that direction (ice.go).
+	IDICEConnectedNoMedia report.FindingID = "ice-connected-no-media"
 	// IDCaptureAnomalies: parts of the input could not be read.
 	IDCaptureAnomalies report.FindingID = "capture-anomalies"
 	// IDRequestToPrivate: a request sent from a public address to a

@@ -19,14 +19,6 @@ import (
 // DTLS-SRTP the handshake that follows failed). natdoc counts the checks
 // between each pair of addresses and reads them for such a stream.
 
-// IDICEChecksUnanswered: a party's ICE connectivity checks to the other's
-// candidates got no answer, and its media never flowed.
-const IDICEChecksUnanswered report.FindingID = "ice-checks-unanswered"
-
-// IDICEConnectedNoMedia: ICE checks were answered, yet no media followed
-// in that direction.
-const IDICEConnectedNoMedia report.FindingID = "ice-connected-no-media"
-
 const (
 	// maxICEPairs bounds the address pairs followed at once.
 	maxICEPairs = 4096
