@@ -620,6 +620,9 @@ func (g *callGen) stream(src, dst netip.AddrPort, at time.Time, n, dropEvery int
 // Binding request with PRIORITY and an ICE role) from src to dst, and its
 // success response when answered.
 func (g *callGen) iceChecks(at time.Time, src, dst netip.AddrPort, answered bool) {
+	if g.sc.noMedia { // checks travel the media path, which such a capture leaves out
+		return
+	}
 	id := stun.NewTransactionIDSetter([stun.TransactionIDSize]byte{byte(g.i >> 8), byte(g.i), 0xc4, byte(at.UnixMilli())})
 	req := stun.MustBuild(id, stun.BindingRequest, stun.NewUsername(fmt.Sprintf("n%d:n%d", g.i, g.i)),
 		stun.RawAttribute{Type: stun.AttrPriority, Value: []byte{0x6e, 0, 0x1e, 0xff}},
@@ -641,6 +644,9 @@ const turnChannel = 0x4000
 // address (the caller's c=), or a ChannelBind of turnChannel to the
 // callee's media address.
 func (g *callGen) turnExchange(at time.Time, method stun.Method) {
+	if g.sc.noMedia {
+		return
+	}
 	id := stun.NewTransactionIDSetter([stun.TransactionIDSize]byte{byte(g.i >> 8), byte(g.i), byte(method)})
 	req := []stun.Setter{id, stun.NewType(method, stun.ClassRequest)}
 	resp := []stun.Setter{id, stun.NewType(method, stun.ClassSuccessResponse)}

@@ -58,7 +58,8 @@ func SignallingOnlyTruth(t Truth) Truth {
 		t.Verdict, t.CannotHear = report.VerdictIncompleteCapture, ""
 	}
 	switch t.Finding {
-	case report.IDOneWayAudio, report.IDNoWayAudio, capture.IDSilentAudio, capture.IDMediaRemapped, capture.IDMediaOutage, capture.IDMediaStopped, capture.IDMediaStartedLate:
+	case report.IDOneWayAudio, report.IDNoWayAudio, capture.IDSilentAudio, capture.IDMediaRemapped, capture.IDMediaOutage, capture.IDMediaStopped, capture.IDMediaStartedLate,
+		capture.IDICEChecksUnanswered:
 		t.Finding = ""
 	}
 	t.Packets, t.Undeliverable, t.Unproven, t.Lost = [2]uint64{}, [2]uint64{}, [2]uint64{}, [2]int64{}
