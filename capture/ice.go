@@ -22,8 +22,11 @@ import (
 const (
 	// maxICEPairs bounds the address pairs followed at once.
 	maxICEPairs = 4096
-	// iceIdle: a pair without a check this long is forgotten at a sweep
-	// (its call, judged 30 s after it ended, has read it long before).
+	// iceIdle: a pair without a check this long is forgotten at a sweep,
+	// so memory follows the calls in progress. WebRTC's consent checks
+	// (every 5 s) keep a live pair; a call judged more than this after
+	// its last check (a failed call is usually hung up long before) is
+	// judged without its checks.
 	iceIdle = 2 * time.Minute
 	// STUN message types (RFC 8489 §5): Binding request and success.
 	stunBindingRequest = 0x0001
