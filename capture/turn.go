@@ -99,7 +99,9 @@ func turnLike(b []byte) bool {
 // and server: the relayed data with the addresses it travels between
 // beyond the server (relayed address and peer). ok is false for anything
 // else, which stays an ordinary datagram; TURN control messages update the
-// state on the way.
+// state on the way. data may point into the table's own buffer (the DATA
+// of an indication): it is valid until the next call, and the decoder
+// hands it on before then.
 func (t *turnTable) unwrap(src, dst netip.AddrPort, b []byte, sink anomalySink, offset int64, frame uint64) (from, to netip.AddrPort, data []byte, ok bool) {
 	if ch, payload, isData := channelData(b); isData {
 		if a, toServer := t.allocation(src, dst); a != nil {
