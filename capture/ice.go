@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/natdoc/natdoc/report"
+	"github.com/pion/stun/v3"
 )
 
 // ICE (RFC 8445) finds a path for the media with connectivity checks:
@@ -28,16 +29,6 @@ const (
 	// its last check (a failed call is usually hung up long before) is
 	// judged without its checks.
 	iceIdle = 2 * time.Minute
-	// STUN message types (RFC 8489 §5): Binding request and success.
-	stunBindingRequest = 0x0001
-	stunBindingSuccess = 0x0101
-	// stunMagic is the magic cookie of RFC 5389 and later.
-	stunMagic = 0x2112a442
-	// Attributes only a connectivity check carries (RFC 8445 §7.1.1):
-	// PRIORITY, ICE-CONTROLLED, ICE-CONTROLLING.
-	attrPriority       = 0x0024
-	attrICEControlled  = 0x8029
-	attrICEControlling = 0x802a
 )
 
 // icePair is a check's direction: from a candidate to one of the far end's.
@@ -62,13 +53,13 @@ type iceChecks struct {
 // says whether it was one.
 func (c *iceChecks) observe(pkt *packet, sink anomalySink) bool {
 	b := pkt.Payload
-	if len(b) < 20 || binary.BigEndian.Uint32(b[4:8]) != stunMagic || int(binary.BigEndian.Uint16(b[2:4]))+20 != len(b) {
+	if !stun.IsMessage(b) || int(binary.BigEndian.Uint16(b[2:4]))+20 != len(b) {
 		return false
 	}
 	var id [12]byte
 	copy(id[:], b[8:20])
 	switch binary.BigEndian.Uint16(b[0:2]) {
-	case stunBindingRequest:
+	case stun.BindingRequest.Value():
 		if !isConnectivityCheck(b[20:]) {
 			return false
 		}
@@ -92,7 +83,7 @@ func (c *iceChecks) observe(pkt *packet, sink anomalySink) bool {
 		t.requests++
 		t.last, t.lastAt = pkt.Frame, pkt.Time
 		return true
-	case stunBindingSuccess:
+	case stun.BindingSuccess.Value():
 		if t := c.pairs[icePair{pkt.Dst, pkt.Src}]; t != nil {
 			for _, sent := range t.ids {
 				if sent == id {
@@ -110,9 +101,9 @@ func (c *iceChecks) observe(pkt *packet, sink anomalySink) bool {
 // asking a server for its mapping) has not.
 func isConnectivityCheck(attrs []byte) bool {
 	for len(attrs) >= 4 {
-		t, n := binary.BigEndian.Uint16(attrs[0:2]), int(binary.BigEndian.Uint16(attrs[2:4]))
+		t, n := stun.AttrType(binary.BigEndian.Uint16(attrs[0:2])), int(binary.BigEndian.Uint16(attrs[2:4]))
 		switch t {
-		case attrPriority, attrICEControlled, attrICEControlling:
+		case stun.AttrPriority, stun.AttrICEControlled, stun.AttrICEControlling: // RFC 8445 §7.1.1
 			return true
 		}
 		n = (n + 3) &^ 3

@@ -74,8 +74,10 @@ func channelData(b []byte) (channel uint16, data []byte, ok bool) {
 
 // stunMethod is the method of a STUN message type (RFC 5389 §6: the
 // method's 12 bits are split around the two class bits).
-func stunMethod(t uint16) stun.Method {
-	return stun.Method(t&0x000f | (t&0x00e0)>>1 | (t&0x3e00)>>2)
+func stunMethod(v uint16) stun.Method {
+	var t stun.MessageType
+	t.ReadValue(v)
+	return t.Method
 }
 
 // turnLike says, from one datagram alone, whether it may be TURN traffic
