@@ -19,7 +19,7 @@ type promise struct {
 	// candidate: the address is one of the SDP's ICE candidates (its
 	// type), not c=.
 	candidate string
-	media     *sdpMedia // the m= line promised
+	sdp       *sdpInfo // the SDP whose m= line mIndex promised it
 }
 
 // promiseList chains promises in binder.promises in the order they were
@@ -112,7 +112,7 @@ func (b *binder) addCall(c *sipCall, captureEnd time.Time) {
 		first := int32(len(b.namedAddrs))
 		index := func(ev *sdpEvent) {
 			for i, m := range ev.SDP.Media {
-				p := promise{call: c, dlg: d, party: ev.Party, mIndex: i, at: ev.Time, from: c.Start.Add(-b.grace), to: end, media: &ev.SDP.Media[i]}
+				p := promise{call: c, dlg: d, party: ev.Party, mIndex: i, at: ev.Time, from: c.Start.Add(-b.grace), to: end, sdp: ev.SDP}
 				if m.Addr.IsValid() && !isHoldAddress(m.Addr) {
 					b.namedAddrs = append(b.namedAddrs, partyAddr{ev.Party, m.Addr})
 					b.byAddr[m.Addr] = b.push(b.byAddr[m.Addr], p)
@@ -194,31 +194,23 @@ func (b *binder) pickBySender(l promiseList, f *rtpFlow) (promise, bool) {
 func (b *binder) bind(f *rtpFlow) (binding, bool) {
 	k := f.Key
 	if p, ok := b.pickBySender(b.byAddr[k.Dst], f); ok {
-		p = b.bundled(b.byAddr[k.Dst], p, f)
+		p.bundle(f)
 		return binding{call: p.call, dlg: p.dlg, mIndex: p.mIndex, sender: other(p.party), matched: true, candidate: p.candidate}, true
 	}
 	if p, ok := b.pick(b.byAddr[k.Src], f.First(), nil); ok {
-		p = b.bundled(b.byAddr[k.Src], p, f)
+		p.bundle(f)
 		return binding{call: p.call, dlg: p.dlg, mIndex: p.mIndex, sender: p.party}, true
 	}
 	return binding{}, false
 }
 
-// bundled is, of the m= lines the SDP behind p put on the same address
-// (BUNDLE, RFC 9143: audio and video on one port), the one that lists
-// the flow's payload type; p when p's does, or none does.
-func (b *binder) bundled(l promiseList, p promise, f *rtpFlow) promise {
-	pt, ok := f.firstPT()
-	if !ok || p.media == nil || p.media.lists(pt) {
-		return p
+// bundle moves p to the m= line of its SDP that lists the flow's payload
+// type, when the SDP put several on one address (BUNDLE, RFC 9143: audio
+// and video on one port; bundledIndex).
+func (p *promise) bundle(f *rtpFlow) {
+	if p.sdp != nil {
+		p.mIndex = bundledIndex(p.sdp, p.mIndex, f)
 	}
-	for i := l.head; i != 0; i = b.promises[i-1].next {
-		q := &b.promises[i-1]
-		if q.call == p.call && q.dlg == p.dlg && q.party == p.party && q.at.Equal(p.at) && q.mIndex != p.mIndex && q.media != nil && q.media.lists(pt) {
-			return *q
-		}
-	}
-	return p
 }
 
 // bindHeuristic is the second pass for flows no SDP address names.

@@ -116,8 +116,9 @@ func (cb *callBuild) names(f *rtpFlow) (binding, bool) {
 	return bySrc, found
 }
 
-// bundledIndex is binder.bundled for one SDP: of the m= lines on the
-// address of m= line i, the one that lists the flow's payload type.
+// bundledIndex is, for a flow bound to m= line i of sd, the m= line it
+// belongs to: of the lines on line i's address (BUNDLE), the one that
+// lists the flow's payload type; i when that one does, or none does.
 func bundledIndex(sd *sdpInfo, i int, f *rtpFlow) int {
 	pt, ok := f.firstPT()
 	if !ok || sd.Media[i].lists(pt) {
