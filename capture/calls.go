@@ -82,11 +82,10 @@ type sipCall struct {
 	faults     *dialogFaults
 	lastFromNs [2]int64
 	// hop is where the leg's first INVITE went: from the caller's side
-	// to the callee's (legs.go); hopPorts the same with the ports, which
-	// tell apart two legs between the same addresses (phones behind one
-	// NAT calling each other through a proxy).
-	hop      [2]netip.Addr
-	hopPorts [2]netip.AddrPort
+	// to the callee's (legs.go). Legs are matched by its addresses; its
+	// ports tell apart two legs between the same addresses (phones behind
+	// one NAT calling each other through a proxy).
+	hop [2]netip.AddrPort
 	// group is the call this leg is part of; upstream the leg it
 	// continues (nil for the caller's own), linkRole how ("proxy",
 	// "b2bua").
@@ -414,13 +413,12 @@ func (t *callTable) newCall(m *sipInfo, at time.Time) *sipCall {
 		StartSeen: m.ToTag == "", CallerSig: m.Src, Transport: m.Transport,
 		Caller:   report.Party{Role: "caller", User: m.FromUser, Host: m.FromHost, Display: m.FromName, SignalAddr: m.Src.String(), UserAgent: m.UserAgent},
 		Callee:   report.Party{Role: "callee", User: m.ToUser, Host: m.ToHost, Dialed: dialedUser(m)},
-		hop:      [2]netip.Addr{m.Src.Addr(), m.Dst.Addr()},
-		hopPorts: [2]netip.AddrPort{m.Src, m.Dst},
+		hop:      [2]netip.AddrPort{m.Src, m.Dst},
 		ruriUser: m.RURIUser, vias: m.Via.Count,
 	}
 	t.link(c, m, at)
 	t.byID[m.CallID] = append(t.byID[m.CallID], c)
-	t.byHop[c.hop[1]] = append(t.byHop[c.hop[1]], c)
+	t.byHop[c.hop[1].Addr()] = append(t.byHop[c.hop[1].Addr()], c)
 	t.order = append(t.order, c)
 	return c
 }
@@ -443,7 +441,7 @@ func (t *callTable) remove(gone map[*sipCall]bool) {
 	for _, c := range t.order {
 		if gone[c] {
 			removeLeg(t.byID, c.CallID, c)
-			hops[c.hop[1]] = true
+			hops[c.hop[1].Addr()] = true
 			c.group, c.upstream = nil, nil // let the finished call go
 			continue
 		}

@@ -45,7 +45,8 @@ type callGroup struct {
 
 // onHop says whether a message between a and b travels this leg's hop.
 func (c *sipCall) onHop(a, b netip.Addr) bool {
-	return (c.hop[0] == a && c.hop[1] == b) || (c.hop[0] == b && c.hop[1] == a)
+	h0, h1 := c.hop[0].Addr(), c.hop[1].Addr()
+	return (h0 == a && h1 == b) || (h0 == b && h1 == a)
 }
 
 // sentBack says whether m goes the way opposite to the leg's first INVITE
@@ -53,19 +54,21 @@ func (c *sipCall) onHop(a, b netip.Addr) bool {
 // of the same call does only as the next leg: a proxy sending the call on
 // to a phone behind the caller's own NAT.
 func (c *sipCall) sentBack(m *sipInfo) bool {
-	return c.hop[0] != c.hop[1] && m.Src.Addr() == c.hop[1] && m.Dst.Addr() == c.hop[0] && m.Dst != c.hopPorts[0]
+	h0, h1 := c.hop[0].Addr(), c.hop[1].Addr()
+	return h0 != h1 && m.Src.Addr() == h1 && m.Dst.Addr() == h0 && m.Dst != c.hop[0]
 }
 
-// betweenHopPorts says whether m travels between the very ports of the
-// leg's first INVITE, either way.
+// betweenHopPorts says whether m travels between the very addresses and
+// ports of the leg's first INVITE, either way.
 func (c *sipCall) betweenHopPorts(m *sipInfo) bool {
-	return (m.Src == c.hopPorts[0] && m.Dst == c.hopPorts[1]) || (m.Src == c.hopPorts[1] && m.Dst == c.hopPorts[0])
+	return (m.Src == c.hop[0] && m.Dst == c.hop[1]) || (m.Src == c.hop[1] && m.Dst == c.hop[0])
 }
 
 // touches says whether a message between a and b has one end on this
 // leg's hop.
 func (c *sipCall) touches(a, b netip.Addr) bool {
-	return c.hop[0] == a || c.hop[1] == a || c.hop[0] == b || c.hop[1] == b
+	h0, h1 := c.hop[0].Addr(), c.hop[1].Addr()
+	return h0 == a || h1 == a || h0 == b || h1 == b
 }
 
 // inSetup: the leg's INVITE (its latest, after a 401/407 challenge) has
@@ -139,7 +142,7 @@ func (t *callTable) multiHomedUpstream(c *sipCall, m *sipInfo, at time.Time) *si
 		if o.Start.Before(oldest) {
 			break
 		}
-		if o == c || o.group == nil || !o.inSetup() || o.hop[0] == m.Src.Addr() || o.setup.dst == m.Dst || !sameUsers(o, m) {
+		if o == c || o.group == nil || !o.inSetup() || o.hop[0].Addr() == m.Src.Addr() || o.setup.dst == m.Dst || !sameUsers(o, m) {
 			continue
 		}
 		if found != nil && found.group != o.group {
@@ -165,7 +168,7 @@ func sameUsers(o *sipCall, m *sipInfo) bool {
 func (c *sipCall) continues(legs []*sipCall) *sipCall {
 	var best *sipCall
 	for _, o := range legs {
-		if o != c && o.CallID == c.CallID && (best == nil || o.hop[1] == c.hop[0]) {
+		if o != c && o.CallID == c.CallID && (best == nil || o.hop[1].Addr() == c.hop[0].Addr()) {
 			best = o
 		}
 	}
@@ -185,7 +188,7 @@ func roleBetween(up, down *sipCall) string {
 // INVITE went elsewhere than where its own came from (the best guess when
 // its true upstream was not seen yet).
 func (c *sipCall) linkGuessed() bool {
-	return c.upstream == nil || c.upstream.hop[1] != c.hop[0]
+	return c.upstream == nil || c.upstream.hop[1].Addr() != c.hop[0].Addr()
 }
 
 // precedes says whether the new leg c comes before o, a leg of its Call-ID
@@ -199,9 +202,9 @@ func (c *sipCall) precedes(o *sipCall) bool {
 		return false
 	}
 	switch {
-	case o.hop[1] == c.hop[0]:
+	case o.hop[1].Addr() == c.hop[0].Addr():
 		return false
-	case o.hop[0] == c.hop[1]:
+	case o.hop[0].Addr() == c.hop[1].Addr():
 		return true
 	case o.hasTag(c.FromTag):
 		return c.vias > 0 && c.vias < o.vias
@@ -237,7 +240,7 @@ func (c *sipCall) linkBefore(down *sipCall) {
 	}
 	g.legs = slices.Insert(g.legs, pos, c)
 	for _, o := range g.legs[pos+1:] {
-		if o == down || (o.CallID == c.CallID && o.hop[0] == c.hop[1] && o.linkGuessed()) {
+		if o == down || (o.CallID == c.CallID && o.hop[0].Addr() == c.hop[1].Addr() && o.linkGuessed()) {
 			o.upstream, o.linkRole = c, roleBetween(c, o)
 		}
 	}
@@ -272,7 +275,7 @@ func b2buaLinks(o *sipCall, m *sipInfo) bool {
 			return true
 		}
 	}
-	if o.hop[1] != m.Src.Addr() || o.setup.dst == m.Dst {
+	if o.hop[1].Addr() != m.Src.Addr() || o.setup.dst == m.Dst {
 		return false // a B2BUA does not send its outbound leg to where its inbound one came in
 	}
 	return anyEqual([]string{o.Callee.User, o.ruriUser}, append([]string{m.ToUser, m.RURIUser}, m.extras().LinkUsers...)) ||

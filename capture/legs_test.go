@@ -23,7 +23,7 @@ func legInvite(src, dst string, vias int, tag string) *sipInfo {
 // It fails when a leg is listed before the leg it continues.
 func describeGroup(t *testing.T, g *callGroup) string {
 	t.Helper()
-	name := func(c *sipCall) string { return c.hop[0].String() + ">" + c.hop[1].String() }
+	name := func(c *sipCall) string { return c.hop[0].Addr().String() + ">" + c.hop[1].Addr().String() }
 	var links []string
 	for i, c := range g.legs {
 		if c.upstream == nil {
