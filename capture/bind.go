@@ -155,15 +155,6 @@ func (b *binder) addCall(c *sipCall, captureEnd time.Time) {
 // time window, the most recent one made before the flow started. Only
 // promises ok accepts count (nil: all).
 func (b *binder) pick(l promiseList, first time.Time, ok func(*promise) bool) (promise, bool) {
-	return b.choose(l, first, ok, func(p, best *promise) bool {
-		return p.at.After(best.at) && !p.at.After(first.Add(2*time.Second))
-	})
-}
-
-// choose is the promise of list l, within its time window when the flow
-// began at first and accepted by ok (nil: all), that better prefers to
-// every other: the first such when none is better.
-func (b *binder) choose(l promiseList, first time.Time, ok func(*promise) bool, better func(p, best *promise) bool) (promise, bool) {
 	var best promise
 	found := false
 	for i := l.head; i != 0; i = b.promises[i-1].next {
@@ -171,7 +162,7 @@ func (b *binder) choose(l promiseList, first time.Time, ok func(*promise) bool, 
 		if first.Before(p.from) || first.After(p.to) || (ok != nil && !ok(p)) {
 			continue
 		}
-		if !found || better(p, &best) {
+		if !found || (p.at.After(best.at) && !p.at.After(first.Add(2*time.Second))) {
 			best, found = *p, true
 		}
 	}
@@ -257,17 +248,27 @@ func (b *binder) bindHeuristic(f *rtpFlow, covered map[dialogSender]bool) (bindi
 // media before it), as an engineer matches a stream to a call by its
 // start; a dialog not answered counts from its call's start.
 func (b *binder) pickByAnswer(l promiseList, first time.Time, ok func(*promise) bool) (promise, bool) {
-	gap := func(p *promise) time.Duration {
+	var best promise
+	var bestGap time.Duration
+	found := false
+	for i := l.head; i != 0; i = b.promises[i-1].next {
+		p := &b.promises[i-1]
+		if first.Before(p.from) || first.After(p.to) || (ok != nil && !ok(p)) {
+			continue
+		}
 		at := p.call.Start
 		if p.dlg != nil && !p.dlg.Answered.IsZero() {
 			at = p.dlg.Answered
 		}
-		if d := first.Sub(at); d >= 0 {
-			return d
+		gap := first.Sub(at)
+		if gap < 0 {
+			gap = -gap
 		}
-		return at.Sub(first)
+		if !found || gap < bestGap {
+			best, bestGap, found = *p, gap, true
+		}
 	}
-	return b.choose(l, first, ok, func(p, best *promise) bool { return gap(p) < gap(best) })
+	return best, found
 }
 
 // dialogSender is one direction of a dialog's media: the party sending.
