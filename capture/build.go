@@ -57,6 +57,10 @@ type callBuild struct {
 	// stops are the streams report found stopped mid-call (stopped.go),
 	// for the call's other legs to compare (dropRelayedStops).
 	stops []stopNote
+	// privateSDPs are the private SDP addresses report found (one
+	// sdp-private-address finding each), for the call's other legs to
+	// compare (dropPassedOnPrivateSDP).
+	privateSDPs []privateSDPNote
 }
 
 // timeline is the leg's SDP offers and answers in order (sipCall.timeline).

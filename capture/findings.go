@@ -386,6 +386,7 @@ func sdpFindings(cb *callBuild, v StreamVerdict, sigs [2]netip.AddrPort) (fs []r
 					continue // ICE carries the media by the candidate, not by c=
 				}
 				privateSDP[ev.Party] = true
+				cb.privateSDPs = append(cb.privateSDPs, privateSDPNote{addr: m.Addr, passedOn: cb.roles[ev.Party] != ""})
 				fs = append(fs, privateSDPFinding(cb, &ev, &m, sig, publicAs[ev.Party], reachable, problem && v.CannotHear == partyNames[ev.Party]))
 			} else if sig.IsValid() && ip != sig.Addr() && !differs[ev.Party] && !isHoldAddress(m.Addr) {
 				differs[ev.Party] = true

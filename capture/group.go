@@ -152,7 +152,68 @@ func (g *groupBuild) report(captureHasMedia bool, now time.Time) report.Call {
 		stops[i], roles[i] = cb.stops, cb.roles
 	}
 	dropRelayedStops(calls, stops, roles) // stopped.go
+	g.dropPassedOnPrivateSDP(calls)
 	return mergeLegs(calls, JudgeLegs(outcomes), g.calleeLeg())
+}
+
+// privateSDPNote is one private SDP address a leg's report found: named
+// by a party of the call, or passed on by the intermediary at one end of
+// the leg.
+type privateSDPNote struct {
+	addr     netip.AddrPort
+	passedOn bool
+}
+
+// dropPassedOnPrivateSDP leaves out, on each leg, the finding that an
+// intermediary passes on a private SDP address when another leg shows
+// the party that named it: one leak, told once, where it starts. The
+// party's own finding keeps the graver severity of the two (the leg
+// that passed it on may be the one whose media failed). calls are the
+// legs' reports, in g.legs' order.
+func (g *groupBuild) dropPassedOnPrivateSDP(calls []report.Call) {
+	for i, cb := range g.legs {
+		for _, note := range cb.privateSDPs {
+			if !note.passedOn {
+				continue
+			}
+			own := g.ownPrivateSDPFinding(calls, i, note.addr)
+			if own == nil {
+				continue // the only trace of the leak in this capture
+			}
+			calls[i].Findings = slices.DeleteFunc(calls[i].Findings, func(f report.Finding) bool {
+				if isPrivateSDPFinding(f, note.addr) {
+					if f.Severity.Rank() < own.Severity.Rank() {
+						own.Severity = f.Severity
+					}
+					return true
+				}
+				return false
+			})
+		}
+	}
+}
+
+// ownPrivateSDPFinding is the sdp-private-address finding about addr
+// that a party of the call, not an intermediary, has on a leg other than
+// leg; nil when there is none.
+func (g *groupBuild) ownPrivateSDPFinding(calls []report.Call, leg int, addr netip.AddrPort) *report.Finding {
+	for j, o := range g.legs {
+		if j == leg || !slices.Contains(o.privateSDPs, privateSDPNote{addr: addr}) {
+			continue
+		}
+		for k := range calls[j].Findings {
+			if f := &calls[j].Findings[k]; isPrivateSDPFinding(*f, addr) {
+				return f
+			}
+		}
+	}
+	return nil
+}
+
+// isPrivateSDPFinding says whether f is the sdp-private-address finding
+// about addr (privateSDPFinding names it first in its evidence).
+func isPrivateSDPFinding(f report.Finding, addr netip.AddrPort) bool {
+	return f.ID == IDSDPPrivateAddress && len(f.Evidence) > 0 && len(f.Evidence[0].Addrs) > 0 && f.Evidence[0].Addrs[0] == addr.String()
 }
 
 // noteFarEnds gives each leg the signalling addresses of the call's own
