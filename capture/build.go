@@ -45,6 +45,10 @@ type callBuild struct {
 	// and callee [1] as its other legs saw them: an intermediary's SDP
 	// that names one hands the media straight to that party (direct media).
 	farEnds [2][]netip.Addr
+	// farParties are the call's own caller [0] and callee [1] as its
+	// other legs name them (Role empty: none seen), for the findings of
+	// a leg an intermediary hands the media past (handsMediaPast).
+	farParties [2]report.Party
 	// judged holds the parties once report has named them: the rules
 	// after it ask again.
 	judged *[2]report.Party

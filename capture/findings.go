@@ -492,7 +492,7 @@ func verdictFinding(cb *callBuild, facts []StreamFacts, media []string, v Stream
 		}
 		return report.Finding{
 			ID: report.IDOneWayAudio, Severity: report.SeverityError, Subject: subject,
-			Title:    oneWayTitle(cb.parties(), deaf, sender),
+			Title:    cb.oneWayTitle(deaf, sender),
 			Evidence: ev, Remedy: remedy,
 		}, true
 	case report.VerdictNoWay:
@@ -535,8 +535,21 @@ func (cb *callBuild) flowEvidence(sigs [2]netip.AddrPort) []report.Evidence {
 }
 
 // oneWayTitle says who cannot hear whom; on a leg that starts or ends at
-// a proxy or B2BUA it says which hop fails.
-func oneWayTitle(parties [2]report.Party, deaf, sender int) string {
+// a proxy or B2BUA it says which hop fails. When the intermediary hands
+// the media past itself (handsMediaPast), the parties are the call's own
+// on both ends, so every leg that shares the media tells it alike and
+// the call's report keeps one finding (mergeLegs).
+func (cb *callBuild) oneWayTitle(deaf, sender int) string {
+	parties := cb.parties()
+	if p, past := cb.handsMediaPast(); past {
+		for end := range parties {
+			if parties[end].Role != partyNames[end] {
+				parties[end] = cb.farParties[end]
+			}
+		}
+		return fmt.Sprintf("One-way audio: the %s cannot hear the %s (media goes directly between them, past the %s)",
+			partyLabel(parties[deaf]), partyLabel(parties[sender]), partyLabel(p))
+	}
 	if parties[sender].Role != partyNames[sender] {
 		return fmt.Sprintf("One-way audio: the %s cannot hear: media from the %s does not reach it", partyLabel(parties[deaf]), partyLabel(parties[sender]))
 	}
@@ -544,6 +557,29 @@ func oneWayTitle(parties [2]report.Party, deaf, sender int) string {
 		return fmt.Sprintf("One-way audio: the %s's media does not reach the %s, so the %s cannot hear", partyLabel(parties[sender]), partyLabel(parties[deaf]), partyNames[deaf])
 	}
 	return fmt.Sprintf("One-way audio: the %s cannot hear the %s", partyLabel(parties[deaf]), partyLabel(parties[sender]))
+}
+
+// handsMediaPast says whether the leg's one intermediary passes on SDP
+// that names the call's own party beyond it (farEnds): the media goes
+// between the parties directly, not through the intermediary, whose
+// ends of the leg are the call's own caller and callee for the media
+// (farParties). intermediary is that proxy or B2BUA.
+func (cb *callBuild) handsMediaPast() (intermediary report.Party, past bool) {
+	end := slices.IndexFunc(cb.roles[:], func(r string) bool { return r != "" })
+	if end < 0 || cb.roles[other(end)] != "" || cb.farParties[end].Role == "" {
+		return report.Party{}, false
+	}
+	for _, ev := range cb.timeline() {
+		if ev.Party != end {
+			continue
+		}
+		for _, m := range ev.SDP.Media {
+			if m.Addr.IsValid() && slices.Contains(cb.farEnds[end], m.Addr.Addr()) {
+				return cb.parties()[end], true
+			}
+		}
+	}
+	return report.Party{}, false
 }
 
 // sigTraces are the NAT traces in a leg's SIP headers (RFC 3261 §18.2.1

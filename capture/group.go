@@ -217,7 +217,8 @@ func isPrivateSDPFinding(f report.Finding, addr netip.AddrPort) bool {
 }
 
 // noteFarEnds gives each leg the signalling addresses of the call's own
-// caller and callee on the other legs (farEnds).
+// caller and callee on the other legs (farEnds), and those parties
+// (farParties).
 func (g *groupBuild) noteFarEnds() {
 	for _, cb := range g.legs {
 		for _, o := range g.legs {
@@ -225,9 +226,16 @@ func (g *groupBuild) noteFarEnds() {
 				continue
 			}
 			sigs := [2]netip.AddrPort{o.call.CallerSig, o.dlg.CalleeSig}
+			parties := o.parties()
 			for p, sig := range sigs {
-				if o.roles[p] == "" && sig.IsValid() {
+				if o.roles[p] != "" {
+					continue
+				}
+				if sig.IsValid() {
 					cb.farEnds[p] = append(cb.farEnds[p], sig.Addr())
+				}
+				if cb.farParties[p].Role == "" {
+					cb.farParties[p] = parties[p]
 				}
 			}
 		}

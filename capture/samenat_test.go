@@ -89,3 +89,23 @@ func TestPassedOnPrivateSDPToldOnce(t *testing.T) {
 		t.Errorf("leg 1 only: own findings %v, passed-on %v; want each address once", own, passedOn)
 	}
 }
+
+// TestOneWayPastTheProxy: a proxy passes the phones' SDP on and the media
+// goes between them directly; the callee sends none. Both legs bind the
+// same media, and the call's report says once, naming the two phones,
+// who cannot hear whom, not that media "from the proxy" fails.
+func TestOneWayPastTheProxy(t *testing.T) {
+	path, truths := generate(t, []pcapgen.Call{{Kind: pcapgen.ProxyDirectOneWay, Media: 4 * time.Second}}, pcapgen.Options{Seed: 3})
+	res := capture.AnalyzePath(t, path)
+	checkTruth(t, res, truths)
+	var titles []string
+	for _, f := range res.Calls[0].Findings {
+		if f.ID == report.IDOneWayAudio {
+			titles = append(titles, f.Title)
+		}
+	}
+	want := "One-way audio: the caller 100@natdoc.test cannot hear the callee 200@natdoc.test (media goes directly between them, past the proxy 198.51.100.20)"
+	if len(titles) != 1 || titles[0] != want {
+		t.Errorf("one-way findings %q, want one: %q", titles, want)
+	}
+}

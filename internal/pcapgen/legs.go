@@ -62,6 +62,9 @@ func (g *callGen) proxied(t time.Time, truth Truth) {
 			relayA.sdp, relayB.sdp = callee.sdp, g.a.sdp
 		}
 	}
+	if g.c.Kind == ProxyDirectOneWay {
+		relayA.sdp, relayB.sdp = callee.sdp, g.a.sdp // passed on as they are
+	}
 	if g.c.Kind == ProxyLeakCallee {
 		lan := fmt.Sprintf("10.0.0.%d", 10+g.i%200)
 		callee = party{user: "200", sig: addrPort("203.0.113.2", 20000+g.i%20000), local: lan, natted: true,
@@ -90,11 +93,15 @@ func (g *callGen) proxied(t time.Time, truth Truth) {
 		g.request(answerAt.Add(10*time.Millisecond), "ACK", g.a, g.b, g.toTag, "")
 	})
 	mediaAt := answerAt.Add(20 * time.Millisecond)
-	if g.c.Kind != SameNATDirect { // its media never reaches the proxy
+	switch g.c.Kind {
+	case SameNATDirect: // its media never reaches the proxy
+	case ProxyDirectOneWay:
+		g.stream(g.a.rtpSrc, callee.sdp, mediaAt, n, 0, 0)
+	default:
 		g.stream(g.a.rtpSrc, relayA.sdp, mediaAt, n, 0, 0)
 		g.stream(relayA.rtpSrc, g.a.sdp, mediaAt, n, 0, 0)
 	}
-	if g.c.Kind != SBCOutsideUnseen && g.c.Kind != SameNATDirect {
+	if g.c.Kind != SBCOutsideUnseen && g.c.Kind != SameNATDirect && g.c.Kind != ProxyDirectOneWay {
 		g.stream(relayB.rtpSrc, callee.sdp, mediaAt, n, 0, 0)
 		g.stream(callee.rtpSrc, relayB.sdp, mediaAt, n, 0, 0)
 	}
@@ -113,6 +120,9 @@ func (g *callGen) proxied(t time.Time, truth Truth) {
 		// second leg the callee cannot hear, and so cannot the call.
 		truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "callee", capture.IDSDPPrivateAddress
 		truth.Packets, truth.Undeliverable = [2]uint64{0, uint64(n)}, [2]uint64{uint64(n), 0}
+	}
+	if g.c.Kind == ProxyDirectOneWay {
+		truth.Verdict, truth.CannotHear, truth.Packets = report.VerdictOneWay, "caller", [2]uint64{uint64(n), 0}
 	}
 	if g.c.Kind == SBCOutsideUnseen || g.c.Kind == SameNATDirect {
 		// The outside leg's media is not in the capture, but the SBC

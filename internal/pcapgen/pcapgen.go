@@ -70,6 +70,12 @@ const (
 	// media: it flows on their LAN and the capture at the proxy holds
 	// none of it. Two legs, incomplete-capture (not no-way).
 	SameNATDirect Kind = "same-nat-direct"
+	// ProxyDirectOneWay: the proxy passes each party's SDP on to the
+	// other without anchoring the media, which goes between the phones
+	// directly; captured on the site's switch (the proxy's and the
+	// callee's), which sees both legs' SIP and the media. The callee
+	// sends no RTP: one call, two legs, one-way (the caller cannot hear).
+	ProxyDirectOneWay Kind = "proxy-direct-one-way"
 	// What the SDP negotiated.
 	Announcement Kind = "announcement" // recvonly offer, sendonly answer, RTP one way: one-way-negotiated
 	Fax          Kind = "fax"          // audio, then a re-INVITE to T.38 (m=image udptl), fax both ways
