@@ -441,7 +441,20 @@ func (cb *callBuild) callFacts(captureHasMedia bool, now time.Time) CallFacts {
 		// mid-capture are judged 30 s later, long past cutShort).
 		facts.CutShortAfter = now.Sub(d.Answered)
 	}
+	if by, at, ok := c.firstBye(); facts.Answered && ok && !at.Before(d.Answered) {
+		facts.HungUpAfter, facts.HungUpBy = max(at.Sub(d.Answered), time.Nanosecond), by
+	}
 	return facts
+}
+
+// firstBye is the party that sent the call's first BYE, and when.
+func (c *sipCall) firstBye() (party int, at time.Time, ok bool) {
+	for p, ns := range c.byeNs {
+		if ns != 0 && (!ok || ns < at.UnixNano()) {
+			party, at, ok = p, time.Unix(0, ns), true
+		}
+	}
+	return party, at, ok
 }
 
 // streamReport describes one stream of the dialog and gathers the flows

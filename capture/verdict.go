@@ -79,6 +79,10 @@ type CallFacts struct {
 	// CutShortAfter, when not zero, is how long after the answer the
 	// capture ended while the call was still up (no BYE seen).
 	CutShortAfter time.Duration
+	// HungUpAfter, when not zero, is how long after the answer the first
+	// BYE came; HungUpBy is the party that sent it.
+	HungUpAfter time.Duration
+	HungUpBy    int
 }
 
 // cutShort says whether the capture ended too soon after the answer to
@@ -86,6 +90,17 @@ type CallFacts struct {
 // waiting for the far end's first packet, a relay latching), so missing
 // RTP before then is no proof that it never flowed.
 func (c CallFacts) cutShort() bool { return c.CutShortAfter > 0 && c.CutShortAfter < lateStartAfter }
+
+// hungUpAtOnce says whether the call was hung up too soon after the
+// answer to expect RTP, for the same reason: a party that hangs up the
+// moment the call is answered leaves no time for the other's media to
+// begin, which is no one-way audio (a listener who hears nothing says
+// "hello?" for some seconds before giving up).
+func (c CallFacts) hungUpAtOnce() bool { return c.HungUpAfter > 0 && c.HungUpAfter < lateStartAfter }
+
+// tooSoonToJudge: the call was answered, but the capture or the call
+// ended before each direction's RTP had time to begin.
+func (c CallFacts) tooSoonToJudge() bool { return c.cutShort() || c.hungUpAtOnce() }
 
 // SetupFacts are what the signalling showed of a call's setup (its last
 // INVITE transaction without a To-tag).
@@ -172,7 +187,7 @@ func JudgeStream(s StreamFacts, c CallFacts) StreamVerdict {
 		switch {
 		case ok[0] && ok[1]:
 			return StreamVerdict{Verdict: report.VerdictTwoWay, Explain: "RTP flowed both ways"}
-		case !c.StartSeen || !c.BothSidesSignalling || c.cutShort():
+		case !c.StartSeen || !c.BothSidesSignalling || c.tooSoonToJudge():
 			return StreamVerdict{Verdict: report.VerdictIncompleteCapture, Explain: incompleteReason(c)}
 		case ok[0]: // the caller's audio arrives, the callee's does not
 			return oneWay(caller, s)
@@ -192,7 +207,7 @@ func JudgeStream(s StreamFacts, c CallFacts) StreamVerdict {
 		return StreamVerdict{Verdict: report.VerdictOneWayNegotiated,
 			Explain: fmt.Sprintf("media was negotiated one way only (the %s sends: an announcement, paging, monitoring or a recording to a SIPREC server), and it flowed so: not a fault", partyNames[dir])}
 	}
-	if !c.StartSeen || !c.BothSidesSignalling || c.cutShort() {
+	if !c.StartSeen || !c.BothSidesSignalling || c.tooSoonToJudge() {
 		return StreamVerdict{Verdict: report.VerdictIncompleteCapture, Explain: incompleteReason(c)}
 	}
 	if s.HeldAtEnd {
@@ -337,6 +352,10 @@ func incompleteReason(c CallFacts) string {
 	if c.cutShort() {
 		return fmt.Sprintf("the capture ends %s after the answer, with the call still up: too soon to expect RTP both ways",
 			c.CutShortAfter.Round(100*time.Millisecond))
+	}
+	if c.hungUpAtOnce() {
+		return fmt.Sprintf("the %s hung up %s after the answer: too soon to expect RTP both ways",
+			partyNames[c.HungUpBy], c.HungUpAfter.Round(time.Millisecond))
 	}
 	return "only one side's signalling is visible: this capture point does not see the whole path"
 }

@@ -49,6 +49,10 @@ func TestJudgeStream(t *testing.T) {
 		{"capture ends 1.2 s after the answer, both ways", StreamFacts{Expected: both, Delivered: [2]uint64{50, 50}}, cutShortFacts(full, 1200*time.Millisecond), report.VerdictTwoWay, ""},
 		{"capture ends 3 s after the answer, one way", StreamFacts{Expected: both, Delivered: [2]uint64{150, 0}}, cutShortFacts(full, 3*time.Second), report.VerdictOneWay, "caller"},
 		{"announcement cut short before it began", StreamFacts{Expected: [2]bool{false, true}}, cutShortFacts(full, time.Second), report.VerdictIncompleteCapture, ""},
+		{"caller hangs up 32 ms after the answer, callee's RTP only", StreamFacts{Expected: both, Delivered: [2]uint64{0, 17}}, hungUpFacts(full, 32*time.Millisecond, caller), report.VerdictIncompleteCapture, ""},
+		{"callee hangs up 1.5 s after the answer, no RTP", StreamFacts{Expected: both}, hungUpFacts(full, 1500*time.Millisecond, callee), report.VerdictIncompleteCapture, ""},
+		{"caller hangs up 5 s after the answer, hearing nothing", StreamFacts{Expected: both, Delivered: [2]uint64{250, 0}}, hungUpFacts(full, 5*time.Second, caller), report.VerdictOneWay, "caller"},
+		{"hung up at once, but both ways flowed (early media)", StreamFacts{Expected: both, Delivered: [2]uint64{50, 50}}, hungUpFacts(full, 100*time.Millisecond, caller), report.VerdictTwoWay, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -65,6 +69,11 @@ func TestJudgeStream(t *testing.T) {
 
 func cutShortFacts(c CallFacts, after time.Duration) CallFacts {
 	c.CutShortAfter = after
+	return c
+}
+
+func hungUpFacts(c CallFacts, after time.Duration, by int) CallFacts {
+	c.HungUpAfter, c.HungUpBy = after, by
 	return c
 }
 
