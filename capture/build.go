@@ -506,6 +506,7 @@ func (cb *callBuild) streamReport(st *streamState, streams []*streamState, sigs 
 	if sf.noRTP() {
 		reportedDeliveries(&dirs, sf.Reported)
 		sf.SameNAT, sf.LANAddrs = cb.sameNAT(st, sigs)
+		sf.PastIntermediary, sf.MediaAddrs = cb.mediaPast(st, sigs)
 	}
 	ms.Delivery = dirs.list()
 	return ms, sf

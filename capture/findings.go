@@ -541,7 +541,8 @@ func (cb *callBuild) flowEvidence(sigs [2]netip.AddrPort) []report.Evidence {
 // the call's report keeps one finding (mergeLegs).
 func (cb *callBuild) oneWayTitle(deaf, sender int) string {
 	parties := cb.parties()
-	if p, past := cb.handsMediaPast(); past {
+	if end, past := cb.handsMediaPast(); past {
+		p := parties[end]
 		for end := range parties {
 			if parties[end].Role != partyNames[end] {
 				parties[end] = cb.farParties[end]
@@ -559,15 +560,15 @@ func (cb *callBuild) oneWayTitle(deaf, sender int) string {
 	return fmt.Sprintf("One-way audio: the %s cannot hear the %s", partyLabel(parties[deaf]), partyLabel(parties[sender]))
 }
 
-// handsMediaPast says whether the leg's one intermediary passes on SDP
-// that names the call's own party beyond it (farEnds): the media goes
-// between the parties directly, not through the intermediary, whose
-// ends of the leg are the call's own caller and callee for the media
-// (farParties). intermediary is that proxy or B2BUA.
-func (cb *callBuild) handsMediaPast() (intermediary report.Party, past bool) {
-	end := slices.IndexFunc(cb.roles[:], func(r string) bool { return r != "" })
+// handsMediaPast says whether the leg's one intermediary, at its end
+// end, passes on SDP that names the call's own party beyond it
+// (farEnds): the media goes between the parties directly, not through
+// the intermediary, and for the media the leg's ends are the call's own
+// caller and callee (farParties).
+func (cb *callBuild) handsMediaPast() (end int, past bool) {
+	end = slices.IndexFunc(cb.roles[:], func(r string) bool { return r != "" })
 	if end < 0 || cb.roles[other(end)] != "" || cb.farParties[end].Role == "" {
-		return report.Party{}, false
+		return 0, false
 	}
 	for _, ev := range cb.timeline() {
 		if ev.Party != end {
@@ -575,11 +576,35 @@ func (cb *callBuild) handsMediaPast() (intermediary report.Party, past bool) {
 		}
 		for _, m := range ev.SDP.Media {
 			if m.Addr.IsValid() && slices.Contains(cb.farEnds[end], m.Addr.Addr()) {
-				return cb.parties()[end], true
+				return end, true
 			}
 		}
 	}
-	return report.Party{}, false
+	return 0, false
+}
+
+// mediaPast is the address of the intermediary a stream's media goes
+// past (handsMediaPast), when each party's media address is one the
+// other party can reach; and those addresses. Such media never crosses
+// a capture point on the intermediary's path.
+func (cb *callBuild) mediaPast(st *streamState, sigs [2]netip.AddrPort) (netip.Addr, [2]netip.AddrPort) {
+	var media [2]netip.AddrPort
+	end, past := cb.handsMediaPast()
+	if !past {
+		return netip.Addr{}, media
+	}
+	own := sigs // where each of the call's own parties signals from
+	if far := cb.farEnds[end]; len(far) > 0 {
+		own[end] = netip.AddrPortFrom(far[0], 0)
+	}
+	for p := range media {
+		m := st.latest[p]
+		if m == nil || !m.Addr.IsValid() || isHoldAddress(m.Addr) || unreachableFromOutside(m.Addr.Addr(), own[other(p)].Addr()) {
+			return netip.Addr{}, media
+		}
+		media[p] = m.Addr
+	}
+	return sigs[end].Addr(), media
 }
 
 // sigTraces are the NAT traces in a leg's SIP headers (RFC 3261 §18.2.1

@@ -76,3 +76,34 @@ func TestOneWayPastTheProxy(t *testing.T) {
 		t.Errorf("one-way findings %q, want one: %q", titles, want)
 	}
 }
+
+// TestNoMediaPastTheProxy: captured on the proxy's host, a call whose
+// media goes between the phones directly holds none of it, while the
+// capture holds other calls' RTP: the call cannot be judged, it is no
+// no-way audio.
+func TestNoMediaPastTheProxy(t *testing.T) {
+	path, _ := generate(t, []pcapgen.Call{
+		{Kind: pcapgen.Normal, Media: 4 * time.Second},
+		{Kind: pcapgen.ProxyDirectOneWay, Start: time.Second, Media: 4 * time.Second},
+	}, pcapgen.Options{Seed: 3})
+	atProxy := rewriteCapture(t, path, func(data []byte, _ *gopacket.CaptureInfo) []byte {
+		pkt := gopacket.NewPacket(data, layers.LayerTypeEthernet, gopacket.Default)
+		if ip, ok := pkt.NetworkLayer().(*layers.IPv4); ok && ip.DstIP.String() == "198.51.100.30" && pkt.ApplicationLayer() != nil {
+			if udp, ok := pkt.TransportLayer().(*layers.UDP); ok && udp.DstPort != 5060 {
+				return nil // the direct media, which does not cross the proxy's host
+			}
+		}
+		return data
+	})
+	res := capture.AnalyzePath(t, atProxy)
+	if len(res.Calls) != 2 {
+		t.Fatalf("%d calls, want 2", len(res.Calls))
+	}
+	if c := res.Calls[0]; c.Verdict != report.VerdictTwoWay {
+		t.Errorf("the normal call: %s (%s)", c.Verdict, c.Explain)
+	}
+	c := res.Calls[1]
+	if c.Verdict != report.VerdictIncompleteCapture || !strings.Contains(c.Explain, "the intermediary at 198.51.100.20 passes each party's SDP on") {
+		t.Errorf("the call past the proxy: %s (%s), want incomplete-capture, the media past the proxy", c.Verdict, c.Explain)
+	}
+}

@@ -43,6 +43,12 @@ type StreamFacts struct {
 	// it, goes between them on their LAN, out of the capture's sight.
 	SameNAT  netip.Addr
 	LANAddrs [2]netip.AddrPort
+	// PastIntermediary, when valid, is the proxy or B2BUA whose SDP hands
+	// the media straight to the call's own parties (direct media) at
+	// addresses they can reach (MediaAddrs, by party): the media goes
+	// past it, out of sight of a capture taken on its path.
+	PastIntermediary netip.Addr
+	MediaAddrs       [2]netip.AddrPort
 }
 
 // noRTP: not one RTP packet of the stream was seen, either way.
@@ -181,6 +187,11 @@ func JudgeStream(s StreamFacts, c CallFacts) StreamVerdict {
 		return StreamVerdict{Verdict: report.VerdictIncompleteCapture, Explain: fmt.Sprintf(
 			"both parties are behind the same NAT (%s) and ask for media at their LAN addresses (%s, %s): it flows between them on that LAN, where this capture cannot see it",
 			s.SameNAT, s.LANAddrs[caller], s.LANAddrs[callee])}
+	}
+	if s.noRTP() && s.PastIntermediary.IsValid() {
+		return StreamVerdict{Verdict: report.VerdictIncompleteCapture, Explain: fmt.Sprintf(
+			"the intermediary at %s passes each party's SDP on, so the media goes directly between them (%s, %s), past it: "+
+				"this capture, on its path, holds none of it", s.PastIntermediary, s.MediaAddrs[caller], s.MediaAddrs[callee])}
 	}
 	ok := [2]bool{s.Delivered[0] > 0, s.Delivered[1] > 0}
 	if s.Expected[0] && s.Expected[1] {
