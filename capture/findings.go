@@ -95,6 +95,9 @@ const (
 		"(STUN on, ICE off, or a default candidate of type srflx or relay), or let the SIP server anchor the media: symmetric RTP (\"comedia\") or its RTP relay."
 	remedyNoMedia = "RTP from this side never appeared: allow outbound UDP for the RTP port range on its firewall, forward UDP 5060 and the RTP range " +
 		"to the phone or server behind the NAT, or use the server's RTP relay."
+	remedySentNoMedia = "The sending phone's own RTCP says it sent no RTP: the network lost nothing on this direction. Check that phone: " +
+		"its microphone and audio device (the mute button, an unplugged or muted headset, the softphone's input device, the operating system's " +
+		"microphone permission), a hold or mute it did not signal, and its codec settings."
 	remedyUnreachableContact = "On the SIP server, route to the address a phone's REGISTER really came from, not the private Contact it wrote: " +
 		"Kamailio nathelper fix_nated_register() (and fix_nated_contact() for dialogs) with NAT keepalives (nat_bflag, sipping_from), " +
 		"Asterisk PJSIP rewrite_contact=yes and force_rport=yes (chan_sip nat=force_rport,comedia), miniSIPServer's NAT traversal options. " +
@@ -485,6 +488,8 @@ func verdictFinding(cb *callBuild, facts []StreamFacts, media []string, v Stream
 		ev = append([]report.Evidence{{Text: v.Explain, Values: counts}}, ev...)
 		remedy := remedyNoMedia
 		switch {
+		case sum.Delivered[sender] == 0 && sentNothing(facts, judged, sender):
+			remedy = remedySentNoMedia
 		case privateSDP[deaf]:
 			remedy = remedyPrivateSDP
 		case sum.Unproven[sender] > 0:
@@ -511,6 +516,17 @@ func verdictFinding(cb *callBuild, facts []StreamFacts, media []string, v Stream
 			Title: "This capture cannot judge the audio of this call", Evidence: []report.Evidence{{Text: v.Explain, Values: counts}}}, true
 	}
 	return report.Finding{}, false
+}
+
+// sentNothing says whether the sender's own RTCP, on a stream the
+// verdict was judged on, says it sent no RTP (ReportedDirection).
+func sentNothing(facts []StreamFacts, judged func(int) bool, sender int) bool {
+	for k, f := range facts {
+		if judged(k) && f.Undeliverable[sender]+f.Unproven[sender] == 0 && f.Reported[sender].sentNothing() {
+			return true
+		}
+	}
+	return false
 }
 
 // flowEvidence describes each RTP flow of the leg, and why the ones that

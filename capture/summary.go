@@ -65,6 +65,8 @@ func remedyID(text string) string {
 		return "disable-sip-alg"
 	case remedyNoMedia:
 		return "open-rtp-path"
+	case remedySentNoMedia:
+		return "check-the-sending-phone"
 	case remedyUnreachableContact:
 		return "fix-nated-registration"
 	case remedyUnanswered:
@@ -95,6 +97,8 @@ func remedyTitle(text string) string {
 		return "Disable the router's SIP ALG"
 	case remedyNoMedia:
 		return "Open the RTP path (firewall, port forwarding) or relay media through the server"
+	case remedySentNoMedia:
+		return "Check the phone that sends no audio (microphone, audio device): the network is not at fault"
 	case remedyUnreachableContact:
 		return "Let the SIP server reach phones behind NAT at the address they register from (fix the Contact, keep the NAT open)"
 	case remedyUnanswered:

@@ -275,6 +275,12 @@ func (d ReportedDirection) outcome() (known, arrived bool) {
 	return false, false
 }
 
+// sentNothing says whether the sender's own RTCP says it sent no RTP:
+// receiver reports only, or sender reports that count no packet sent.
+func (d ReportedDirection) sentNothing() bool {
+	return d.SenderReported && (!d.SenderSR || d.SenderSent == 0)
+}
+
 // said says whether any report touched the direction.
 func (d ReportedDirection) said() bool { return d.SenderReported || d.ReceiverReported }
 
@@ -343,6 +349,10 @@ func oneWay(deaf int, s StreamFacts) StreamVerdict {
 		why = fmt.Sprintf("the %s sent %d RTP packets to an address the %s cannot be reached at", partyNames[sender], s.Undeliverable[sender], partyNames[deaf])
 	case s.Unproven[sender] > 0:
 		why = fmt.Sprintf("the %s's %d RTP packets are unproven and likely lost: %s", partyNames[sender], s.Unproven[sender], s.Doubt[sender])
+	case s.Reported[sender].sentNothing() && !s.Reported[sender].SenderSR:
+		why = fmt.Sprintf("the %s sent no RTP: its own RTCP says so (receiver reports only, which a party sends while it sends no media)", partyNames[sender])
+	case s.Reported[sender].sentNothing():
+		why = fmt.Sprintf("the %s sent no RTP: its own RTCP says so (its sender reports count 0 packets sent)", partyNames[sender])
 	default:
 		why = fmt.Sprintf("no RTP from the %s to the %s was seen", partyNames[sender], partyNames[deaf])
 	}

@@ -328,3 +328,32 @@ func TestUnansweredOverReliableTransport(t *testing.T) {
 		}
 	}
 }
+
+// TestOneWaySenderSentNothing: when the silent side's own RTCP says it
+// sent no RTP (receiver reports only, or sender reports counting none),
+// the one-way verdict says so, and the remedy is the sending phone, not
+// the path.
+func TestOneWaySenderSentNothing(t *testing.T) {
+	full := CallFacts{Answered: true, MediaNegotiated: true, StartSeen: true, CaptureHasMedia: true, BothSidesSignalling: true}
+	for _, tc := range []struct {
+		name     string
+		reported ReportedDirection
+		want     string
+	}{
+		{"receiver reports only", ReportedDirection{SenderReported: true}, "receiver reports only"},
+		{"sender reports of 0 packets", ReportedDirection{SenderReported: true, SenderSR: true}, "count 0 packets sent"},
+		{"sender reports of 120 packets", ReportedDirection{SenderReported: true, SenderSR: true, SenderSent: 120}, "no RTP from the caller to the callee was seen"},
+		{"no RTCP from it", ReportedDirection{}, "no RTP from the caller to the callee was seen"},
+	} {
+		s := StreamFacts{Expected: [2]bool{true, true}, Delivered: [2]uint64{0, 400}}
+		s.Reported[caller] = tc.reported
+		v := JudgeStream(s, full)
+		if v.Verdict != report.VerdictOneWay || v.CannotHear != "callee" || !strings.Contains(v.Explain, tc.want) {
+			t.Errorf("%s: %s (%q): %s; want one-way, the callee cannot hear, %q", tc.name, v.Verdict, v.CannotHear, v.Explain, tc.want)
+		}
+		all := func(int) bool { return true }
+		if got, want := sentNothing([]StreamFacts{s}, all, caller), tc.want != "no RTP from the caller to the callee was seen"; got != want {
+			t.Errorf("%s: sentNothing = %v, want %v", tc.name, got, want)
+		}
+	}
+}
