@@ -417,4 +417,35 @@ func TestSRTCPWithoutSDP(t *testing.T) {
 	if looksSRTCP(compound) || !tilesRTCP(compound) {
 		t.Error("plain RTCP taken for SRTCP")
 	}
+	// Reduced-size RTCP (RFC 5506), as WebRTC sends it: a lone feedback
+	// packet, encrypted past its first eight bytes.
+	enc, err := srtp.CreateContext(make([]byte, 16), make([]byte, 14), srtp.ProtectionProfileAes128CmHmacSha1_80)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []rtcp.Packet{
+		&rtcp.TransportLayerNack{SenderSSRC: 1, MediaSSRC: 2, Nacks: []rtcp.NackPair{{PacketID: 7}}},
+		&rtcp.PictureLossIndication{SenderSSRC: 1, MediaSSRC: 2},
+		&rtcp.ReceiverEstimatedMaximumBitrate{SenderSSRC: 1, Bitrate: 1e6, SSRCs: []uint32{2}},
+	} {
+		lone, err := p.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := enc.EncryptRTCP(nil, lone, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !looksSRTCP(out) {
+			t.Errorf("%T as reduced-size SRTCP not told", p)
+		}
+	}
+	// Microsoft Teams' SRTCP: a receiver report, then the index, a 1-byte
+	// MKI and the tag (a packet from nDPI's stun_msteams_unidir capture).
+	teams := []byte{0x80, 0xc9, 0x00, 0x05, 0x00, 0x00, 0x03, 0xe8, 0x54, 0x45, 0x41, 0x3b, 0x6f, 0x68, 0x15, 0x14,
+		0xfa, 0x9c, 0x98, 0xc9, 0x5d, 0x7a, 0x5c, 0xf3, 0x80, 0x00, 0xa1, 0x5e, 0x01, 0xe3, 0xe4, 0xb9, 0x90, 0xe8, 0xe3,
+		0xfc, 0xd2, 0xe1, 0x70}
+	if tilesRTCP(teams) || !looksSRTCP(teams) {
+		t.Errorf("SRTCP with an MKI: tiles %v, SRTCP %v", tilesRTCP(teams), looksSRTCP(teams))
+	}
 }

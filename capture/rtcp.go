@@ -104,16 +104,20 @@ func tilesRTCP(b []byte) bool {
 
 // looksSRTCP says whether a compound that does not tile is SRTCP (RFC
 // 3711 §3.4), which a capture without readable signalling cannot know from
-// the SDP: a clear first header (an SR or RR, RFC 3550 §6.1) whose packet
+// the SDP: a clear first header (an SR or RR, RFC 3550 §6.1, or with
+// reduced-size RTCP, which WebRTC negotiates, any RTCP type: RFC 5506 §3.1
+// lets a feedback or XR packet stand alone) whose packet
 // ends before a trailer of the E flag set and an SRTCP index, which starts
 // at 0 and counts one per packet (below 2^23 for the life of any call),
-// followed by an 80-bit authentication tag, or last (AEAD, RFC 7714 §17).
+// followed by an 80-bit authentication tag, after an MKI of up to 4 bytes
+// when the keys carry one (Microsoft's SDES keys end "|1:1"), or last
+// (AEAD, RFC 7714 §17).
 func looksSRTCP(b []byte) bool {
-	if len(b) < 12 || b[0]>>6 != 2 || (b[1] != rtcpSR && b[1] != rtcpRR) {
+	if len(b) < 12 || b[0]>>6 != 2 || b[1] < rtcpSR || b[1] > rtcpXR {
 		return false
 	}
 	first := (int(binary.BigEndian.Uint16(b[2:4])) + 1) * 4
-	for _, trailer := range [2]int{4 + 10, 4} {
+	for _, trailer := range srtcpTrailers {
 		p := len(b) - trailer
 		if p >= first && b[p] == 0x80 && b[p+1] < 0x80 {
 			return true
@@ -121,6 +125,11 @@ func looksSRTCP(b []byte) bool {
 	}
 	return false
 }
+
+// srtcpTrailers are the lengths from an SRTCP index to the end of the
+// packet: the index and an 80-bit tag after an MKI of 0 to 4 bytes, or
+// the index alone.
+var srtcpTrailers = [...]int{4 + 10, 4 + 1 + 10, 4 + 2 + 10, 4 + 3 + 10, 4 + 4 + 10, 4}
 
 // report reads one RTCP packet of type pt; other types than SR, RR and XR
 // are skipped.
