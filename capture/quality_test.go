@@ -239,7 +239,10 @@ func TestParseCrypto(t *testing.T) {
 		{"1 AES_CM_128_HMAC_SHA1_80 inline:D2YmkapsLg7GhQkROWl3wLJxRXuRBhnHYVjq4nsO", true, "AES_CM_128_HMAC_SHA1_80"},
 		{"1 AES_256_CM_HMAC_SHA1_80 inline:R+USwMt3d0q/xyfdSq9aK+vrdTf0x6n6SOcC4E6AZmL5vqEzRofmJm7xWsV9Eg==", true, "AES_256_CM_HMAC_SHA1_80"},
 		{"1 AES_CM_128_HMAC_SHA1_32 inline:D2YmkapsLg7GhQkROWl3wLJxRXuRBhnHYVjq4nsO|2^20", true, "AES_CM_128_HMAC_SHA1_32"},
-		{"1 AES_CM_128_HMAC_SHA1_80 inline:D2YmkapsLg7GhQkROWl3wLJxRXuRBhnHYVjq4nsO|2^20|1:4", false, ""}, // MKI
+		{"1 AES_CM_128_HMAC_SHA1_80 inline:D2YmkapsLg7GhQkROWl3wLJxRXuRBhnHYVjq4nsO|2^20|1:4", true, "AES_CM_128_HMAC_SHA1_80"}, // MKI
+		{"1 AES_CM_128_HMAC_SHA1_80 inline:D2YmkapsLg7GhQkROWl3wLJxRXuRBhnHYVjq4nsO|1:1", true, "AES_CM_128_HMAC_SHA1_80"},      // MKI, no lifetime
+		{"1 AES_CM_128_HMAC_SHA1_80 inline:D2YmkapsLg7GhQkROWl3wLJxRXuRBhnHYVjq4nsO|2^31|256:1", false, ""},                     // MKI too big for its length
+		{"1 AES_CM_128_HMAC_SHA1_80 inline:D2YmkapsLg7GhQkROWl3wLJxRXuRBhnHYVjq4nsO|2^31|1:9", false, ""},                       // MKI too long
 		{"1 F8_128_HMAC_SHA1_80 inline:D2YmkapsLg7GhQkROWl3wLJxRXuRBhnHYVjq4nsO", false, ""},
 		{"1 AES_CM_128_HMAC_SHA1_80 inline:c2hvcnQ=", false, ""}, // too short
 		{"1 AES_CM_128_HMAC_SHA1_80", false, ""},
@@ -289,6 +292,33 @@ func TestSRTPCheck(t *testing.T) {
 				t.Errorf("decrypted tone not measured: %+v", q.level)
 			}
 		})
+	}
+}
+
+// TestSRTPCheckMKI: a key with an MKI (Microsoft's "|2^31|1:1") decrypts
+// packets that carry it.
+func TestSRTPCheckMKI(t *testing.T) {
+	k, ok := parseCrypto("1 AES_CM_128_HMAC_SHA1_80 inline:D2YmkapsLg7GhQkROWl3wLJxRXuRBhnHYVjq4nsO|2^31|1:1")
+	if !ok || string(k.mki) != "\x01" {
+		t.Fatalf("parseCrypto: %+v, %v", k, ok)
+	}
+	enc, err := srtp.CreateContext(k.key, k.salt, k.profile, srtp.MasterKeyIndicator([]byte{1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &srtpCheck{keys: []sdesKey{k}}
+	var q flowQuality
+	for seq := uint16(16); seq <= 64; seq += 16 {
+		p := rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: uint32(seq) * 160, SSRC: 7}, Payload: g711.ULawTone(160, 1000, 4000)}
+		raw, _ := p.Marshal()
+		out, err := enc.EncryptRTP(nil, raw, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.sample(out, &q)
+	}
+	if c.checked != 4 || c.authenticated != 4 {
+		t.Errorf("checked %d, authenticated %d; want 4, 4", c.checked, c.authenticated)
 	}
 }
 

@@ -3,6 +3,7 @@ package capture
 import (
 	"encoding/base64"
 	"net/netip"
+	"strconv"
 	"strings"
 
 	"github.com/natdoc/natdoc/report"
@@ -47,6 +48,9 @@ type sdesKey struct {
 	suite     string
 	profile   srtp.ProtectionProfile
 	key, salt []byte
+	// mki is the master key identifier every packet carries before its
+	// tag, when the key has one (RFC 4568 §6.1: "|1:1" on Microsoft's).
+	mki []byte
 }
 
 // sdesProfiles are the crypto suites pion/srtp implements (RFC 4568 §6.2,
@@ -62,8 +66,7 @@ var sdesProfiles = map[string]srtp.ProtectionProfile{
 
 // parseCrypto reads "TAG SUITE inline:KEY||SALT[|LIFETIME][|MKI:LEN]";
 // ok is false for suites pion/srtp lacks, keys of the wrong length and
-// keys with an MKI (RFC 4568 §6.1), which would need the MKI in every
-// packet.
+// MKIs that do not fit their length (RFC 4568 §6.1).
 func parseCrypto(v string) (k sdesKey, ok bool) {
 	f := strings.Fields(v)
 	if len(f) < 3 {
@@ -75,8 +78,17 @@ func parseCrypto(v string) (k sdesKey, ok bool) {
 		return k, false
 	}
 	parts := strings.Split(params, "|")
+	if len(parts) > 3 {
+		return k, false
+	}
+	if last := parts[len(parts)-1]; len(parts) > 1 && strings.Contains(last, ":") {
+		if k.mki, ok = parseMKI(last); !ok {
+			return k, false
+		}
+		parts = parts[:len(parts)-1]
+	}
 	if len(parts) > 2 || (len(parts) == 2 && strings.Contains(parts[1], ":")) {
-		return k, false // an MKI
+		return k, false
 	}
 	raw, err := base64.StdEncoding.DecodeString(parts[0])
 	if err != nil {
@@ -89,7 +101,27 @@ func parseCrypto(v string) (k sdesKey, ok bool) {
 	if err1 != nil || err2 != nil || len(raw) != keyLen+saltLen {
 		return k, false
 	}
-	return sdesKey{suite: f[1], profile: profile, key: raw[:keyLen], salt: raw[keyLen:]}, true
+	return sdesKey{suite: f[1], profile: profile, key: raw[:keyLen], salt: raw[keyLen:], mki: k.mki}, true
+}
+
+// maxMKILength bounds an MKI's length in bytes: RFC 4568 allows 128, SDES
+// deployments use 1 to 4.
+const maxMKILength = 4
+
+// parseMKI reads "VALUE:LENGTH", the MKI as it is written in each packet:
+// VALUE big-endian in LENGTH bytes.
+func parseMKI(v string) ([]byte, bool) {
+	value, length, _ := strings.Cut(v, ":")
+	n, err1 := strconv.Atoi(length)
+	x, err2 := strconv.ParseUint(value, 10, 64)
+	if err1 != nil || err2 != nil || n < 1 || n > maxMKILength || x>>(8*n) != 0 {
+		return nil, false
+	}
+	mki := make([]byte, n)
+	for i := n - 1; i >= 0; i-- {
+		mki[i], x = byte(x), x>>8
+	}
+	return mki, true
 }
 
 // srtpCheck decrypts a stream's sampled packets. The key is found by
@@ -147,7 +179,11 @@ func (c *srtpCheck) sample(pkt []byte, q *flowQuality) {
 		}
 	}
 	for _, k := range c.keys {
-		ctx, err := srtp.CreateContext(k.key, k.salt, k.profile)
+		var opts []srtp.ContextOption
+		if k.mki != nil {
+			opts = append(opts, srtp.MasterKeyIndicator(k.mki))
+		}
+		ctx, err := srtp.CreateContext(k.key, k.salt, k.profile, opts...)
 		if err != nil {
 			continue
 		}
