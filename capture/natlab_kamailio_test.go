@@ -263,3 +263,43 @@ func TestLabProxyTwoLegs(t *testing.T) {
 	}
 	recordLabFile(t, pcap, "natlab-proxy-two-legs.pcap")
 }
+
+// TestLabOneWayPastTheProxy: Kamailio without rtpengine passes the phones'
+// SDP on, so their media goes directly between them, past the proxy. Bob's
+// host firewall lets his SIP out but not his media. Captured on the
+// internet's switch, which sees both legs' SIP and the media: one call of
+// two legs, one-way (Alice, the caller, cannot hear), told once, between
+// the two phones.
+func TestLabOneWayPastTheProxy(t *testing.T) {
+	natlab.Require(t)
+	lab := natlab.New(t)
+	server := lab.PublicHost("server", "203.0.113.20")
+	a := lab.PublicHost("alice", "203.0.113.10")
+	b := lab.PublicHost("bob", "203.0.113.11")
+	b.Nft(t, "add table inet natdoc_fw\n"+
+		"add chain inet natdoc_fw out { type filter hook output priority 0; policy accept; }\n"+
+		"add rule inet natdoc_fw out udp dport != 5060 drop")
+	startKamailio(t, server, "203.0.113.20", false, netip.AddrPort{})
+	pcap := filepath.Join(t.TempDir(), "switch.pcap")
+	dump := lab.Core().StartTcpdumpOn(t, "br0", pcap, "udp")
+	baresipCall(t, netip.MustParseAddrPort("203.0.113.20:5060"), a, b, 8*time.Second, dump)
+	res := analyzePath(t, pcap)
+	if len(res.Calls) != 1 {
+		t.Fatalf("%d calls, want 1", len(res.Calls))
+	}
+	c := res.Calls[0]
+	pkts, _ := directionCounts(c)
+	t.Logf("%s (%s cannot hear): %s; RTP %v; legs %d; findings %v", c.Verdict, c.CannotHear, c.Explain, pkts, len(c.Legs), findingIDs(c))
+	if c.Verdict != report.VerdictOneWay || c.CannotHear != "caller" || len(c.Legs) != 2 || pkts[0] < 100 || pkts[1] != 0 {
+		t.Errorf("want one-way (the caller cannot hear) on two legs, Alice's RTP only")
+	}
+	var titles []string
+	for _, f := range c.Findings {
+		if f.ID == report.IDOneWayAudio {
+			titles = append(titles, f.Title)
+		}
+	}
+	if len(titles) != 1 || !strings.Contains(titles[0], "past the proxy 203.0.113.20") {
+		t.Errorf("one-way findings %q, want one, of the media past the proxy", titles)
+	}
+}
