@@ -62,25 +62,70 @@ func newGroupBuild(g *callGroup, regs *registrations, ice *iceChecks, describeSD
 
 // shareFlows gives each leg the streams bound to another leg of the call
 // that its own SDP names: through a proxy that does not anchor media, every
-// leg negotiates the same addresses and sees the same RTP.
+// leg negotiates the same addresses and sees the same RTP. A stream that
+// is the other end's own traffic is not this leg's (foreign): a PBX that
+// re-INVITEs its phones to send straight to each other (direct media)
+// names, on each leg, the far phone, to which its relay sent on the
+// other leg before.
 func (g *groupBuild) shareFlows() {
 	if len(g.legs) < 2 {
 		return
 	}
 	for _, cb := range g.legs {
+		var ips [2][]netip.Addr
+		haveIPs := false
 		for _, o := range g.legs {
 			if o == cb {
 				continue
 			}
 			for _, bf := range o.flows {
-				if !cb.hasFlow(bf.flow) {
-					if bd, ok := cb.names(bf.flow); ok {
-						cb.flows = append(cb.flows, boundFlow{bf.flow, bd})
-					}
+				if cb.hasFlow(bf.flow) {
+					continue
+				}
+				bd, ok := cb.names(bf.flow)
+				if !ok {
+					continue
+				}
+				if !haveIPs {
+					ips, haveIPs = cb.partyIPs(), true
+				}
+				if !foreign(bf.flow, bd.sender, ips) {
+					cb.flows = append(cb.flows, boundFlow{bf.flow, bd})
 				}
 			}
 		}
 	}
+}
+
+// partyIPs are the IP addresses each end of the leg signals from or named
+// in its SDP.
+func (cb *callBuild) partyIPs() (ips [2][]netip.Addr) {
+	add := func(p int, a netip.Addr) {
+		if a.IsValid() && !slices.Contains(ips[p], a) {
+			ips[p] = append(ips[p], a)
+		}
+	}
+	add(caller, cb.call.CallerSig.Addr())
+	add(callee, cb.dlg.CalleeSig.Addr())
+	for _, ev := range cb.timeline() {
+		for _, m := range ev.SDP.Media {
+			if m.Addr.IsValid() && !isHoldAddress(m.Addr) {
+				add(ev.Party, m.Addr.Addr())
+			}
+		}
+	}
+	return ips
+}
+
+// foreign says whether f, taken as sent by sender on a leg whose ends
+// have the addresses ips (partyIPs), is really the traffic of the other
+// end: it comes from an address only the receiver has, or goes to one
+// only the sender has.
+func foreign(f *rtpFlow, sender int, ips [2][]netip.Addr) bool {
+	only := func(a netip.Addr, p int) bool {
+		return slices.Contains(ips[p], a) && !slices.Contains(ips[other(p)], a)
+	}
+	return only(f.Key.Src.Addr(), other(sender)) || only(f.Key.Dst.Addr(), sender)
 }
 
 func (cb *callBuild) hasFlow(f *rtpFlow) bool {

@@ -107,3 +107,27 @@ func TestNoMediaPastTheProxy(t *testing.T) {
 		t.Errorf("the call past the proxy: %s (%s), want incomplete-capture, the media past the proxy", c.Verdict, c.Explain)
 	}
 }
+
+// TestPBXDirectMedia: a PBX anchors a call's media for a second, then
+// re-INVITEs each phone to send straight to the other (Asterisk's
+// direct_media); its host's capture sees the first second only. The call
+// is two-way, and the relay's streams of one leg are not taken for the
+// other leg's media because that leg's later SDP hands it the far phone's
+// address.
+func TestPBXDirectMedia(t *testing.T) {
+	path, truths := generate(t, []pcapgen.Call{{Kind: pcapgen.PBXDirectMedia, Media: 4 * time.Second}}, pcapgen.Options{Seed: 3})
+	res := capture.AnalyzePath(t, path)
+	checkTruth(t, res, truths)
+	for _, c := range res.Calls {
+		for _, f := range c.Findings {
+			if f.ID == capture.IDRTPSourceDiffers || f.Severity != report.SeverityInfo {
+				t.Errorf("%s %s: %s", f.Severity, f.ID, f.Title)
+			}
+		}
+		for i, l := range c.Legs {
+			if n := len(l.Streams[0].Flows); n != 2 {
+				t.Errorf("leg %d carries %d flows, want its own 2", i+1, n)
+			}
+		}
+	}
+}

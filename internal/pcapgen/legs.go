@@ -72,7 +72,7 @@ func (g *callGen) proxied(t time.Time, truth Truth) {
 	}
 	leg1 := legIdentity{g.callID, g.fromTag, g.toTag, g.a, relayA}
 	leg2 := legIdentity{g.callID, g.fromTag, g.toTag + "2", relayB, callee}
-	if g.c.Kind == B2BUA || g.c.Kind == SBCOutsideUnseen {
+	if g.c.Kind == B2BUA || g.c.Kind == SBCOutsideUnseen || g.c.Kind == PBXDirectMedia {
 		leg2.callID, leg2.fromTag = fmt.Sprintf("b2b-%08x-%d@natdoc.test", g.rng.Uint32(), g.i), fmt.Sprintf("c%06x", g.rng.Uint32()&0xffffff)
 	}
 	leg2.a.user = g.a.user // the caller's identity passes on in From
@@ -97,11 +97,13 @@ func (g *callGen) proxied(t time.Time, truth Truth) {
 	case SameNATDirect: // its media never reaches the proxy
 	case ProxyDirectOneWay:
 		g.stream(g.a.rtpSrc, callee.sdp, mediaAt, n, 0, 0)
+	case PBXDirectMedia:
+		n = g.directMedia(leg1, leg2, mediaAt)
 	default:
 		g.stream(g.a.rtpSrc, relayA.sdp, mediaAt, n, 0, 0)
 		g.stream(relayA.rtpSrc, g.a.sdp, mediaAt, n, 0, 0)
 	}
-	if g.c.Kind != SBCOutsideUnseen && g.c.Kind != SameNATDirect && g.c.Kind != ProxyDirectOneWay {
+	if g.c.Kind != SBCOutsideUnseen && g.c.Kind != SameNATDirect && g.c.Kind != ProxyDirectOneWay && g.c.Kind != PBXDirectMedia {
 		g.stream(relayB.rtpSrc, callee.sdp, mediaAt, n, 0, 0)
 		g.stream(callee.rtpSrc, relayB.sdp, mediaAt, n, 0, 0)
 	}
@@ -131,4 +133,40 @@ func (g *callGen) proxied(t time.Time, truth Truth) {
 		truth.Verdict, truth.Packets = report.VerdictIncompleteCapture, [2]uint64{}
 	}
 	g.truths = append(g.truths, truth)
+}
+
+// directMedia anchors a call's media at the PBX for a second on both
+// legs, then re-INVITEs each phone, from the PBX, to send straight to the
+// other (the re-INVITE comes from the callee's end of the first leg, so
+// its From is the PBX's tag). It returns the packets sent each way
+// before the move; the media after it is not on the PBX's host.
+func (g *callGen) directMedia(leg1, leg2 legIdentity, mediaAt time.Time) int {
+	n := packetsFor(time.Second)
+	caller, relayA, relayB, callee := leg1.a, leg1.b, leg2.a, leg2.b
+	g.stream(caller.rtpSrc, relayA.sdp, mediaAt, n, 0, 0)
+	g.stream(relayA.rtpSrc, caller.sdp, mediaAt, n, 0, 0)
+	g.stream(relayB.rtpSrc, callee.sdp, mediaAt, n, 0, 0)
+	g.stream(callee.rtpSrc, relayB.sdp, mediaAt, n, 0, 0)
+	moveAt := mediaAt.Add(time.Second + 10*time.Millisecond)
+	for i, l := range []legIdentity{leg1, leg2} {
+		phone, pbx, far := l.a, l.b, callee
+		if i == 1 {
+			phone, pbx, far = l.b, l.a, caller
+		}
+		at := moveAt.Add(time.Duration(i) * 20 * time.Millisecond)
+		direct := pbx
+		direct.sdp = far.sdp
+		// From the PBX's end: its tag is the From-tag of the request.
+		fromPBX := legIdentity{callID: l.callID, fromTag: l.toTag, toTag: l.fromTag, a: pbx, b: phone}
+		if i == 1 {
+			fromPBX = l // the PBX is the caller of the second leg
+		}
+		g.onLeg(fromPBX, func() {
+			g.cseq++
+			g.request(at, "INVITE", pbx, phone, g.toTag, g.sdp(direct, "sendrecv", false))
+			g.response(at.Add(10*time.Millisecond), 200, "OK", "INVITE", phone, pbx, g.toTag, g.sdp(phone, "sendrecv", false))
+			g.request(at.Add(15*time.Millisecond), "ACK", pbx, phone, g.toTag, "")
+		})
+	}
+	return n
 }

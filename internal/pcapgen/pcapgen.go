@@ -76,6 +76,12 @@ const (
 	// callee's), which sees both legs' SIP and the media. The callee
 	// sends no RTP: one call, two legs, one-way (the caller cannot hear).
 	ProxyDirectOneWay Kind = "proxy-direct-one-way"
+	// PBXDirectMedia: a PBX (a B2BUA, as Asterisk with direct_media)
+	// anchors the media for a second, then re-INVITEs each phone to send
+	// straight to the other; captured on the PBX's host, which sees no
+	// media after that. Two legs, two-way: nothing stopped, it moved out
+	// of sight.
+	PBXDirectMedia Kind = "pbx-direct-media"
 	// What the SDP negotiated.
 	Announcement Kind = "announcement" // recvonly offer, sendonly answer, RTP one way: one-way-negotiated
 	Fax          Kind = "fax"          // audio, then a re-INVITE to T.38 (m=image udptl), fax both ways
