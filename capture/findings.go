@@ -327,6 +327,13 @@ func privateSDPFinding(cb *callBuild, ev *sdpEvent, m *sdpMedia, sig netip.AddrP
 		ID: IDSDPPrivateAddress, Severity: sev, Subject: cb.call.CallID,
 		Title: title, Evidence: []report.Evidence{ev0}, Remedy: remedyPrivateSDP,
 	}
+	if to, ok := cb.symmetricRTPTo(ev.Party); ok {
+		f.Evidence = append(f.Evidence, report.Evidence{
+			Text: fmt.Sprintf("the %s sends its RTP to %s, where the %s's own RTP comes from (symmetric RTP, \"comedia\"): the far end works around this address",
+				partyNames[other(ev.Party)], to, partyNames[ev.Party]),
+			Addrs: []string{to.String()},
+		})
+	}
 	if reachable.Addr.IsValid() {
 		f.Evidence = append(f.Evidence, report.Evidence{
 			Text: fmt.Sprintf("its ICE offers the %s candidate %s, which can be reached, but the %s's SDP does not negotiate ICE: it sends to c=",
@@ -336,6 +343,24 @@ func privateSDPFinding(cb *callBuild, ev *sdpEvent, m *sdpMedia, sig netip.AddrP
 		f.Remedy = remedyPrivateSDPWithICE
 	}
 	return f
+}
+
+// symmetricRTPTo is where the other party sends its RTP to party, when
+// that is the address party's own RTP comes from and no SDP of party's
+// names it: the far end latched onto the media's source (symmetric RTP),
+// as a server does for a phone behind NAT.
+func (cb *callBuild) symmetricRTPTo(party int) (netip.AddrPort, bool) {
+	for _, in := range cb.flows {
+		if in.flow.Key.RTCP || in.bd.sender != other(party) || in.flow.Packets == 0 || in.bd.matched {
+			continue
+		}
+		for _, out := range cb.flows {
+			if !out.flow.Key.RTCP && out.bd.sender == party && out.flow.Key.Src == in.flow.Key.Dst {
+				return in.flow.Key.Dst, true
+			}
+		}
+	}
+	return netip.AddrPort{}, false
 }
 
 // reachableCandidate is m's first RTP candidate under ICE at an address

@@ -1,0 +1,65 @@
+package capture_test
+
+import (
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+
+	"github.com/natdoc/natdoc/capture"
+	"github.com/natdoc/natdoc/internal/pcapgen"
+	"github.com/natdoc/natdoc/report"
+)
+
+// TestSymmetricRTPWorksAround: the caller behind NAT leaks its private
+// address in SDP, and the server sends its RTP to where the caller's RTP
+// comes from (symmetric RTP, Asterisk's comedia) instead: the call is
+// two-way, and the private-address finding says the server works around
+// it.
+func TestSymmetricRTPWorksAround(t *testing.T) {
+	path, _ := generate(t, []pcapgen.Call{{Kind: pcapgen.LeakCaller, Media: 4 * time.Second}}, pcapgen.Options{Seed: 3})
+	comedia := rewriteCapture(t, path, func(data []byte, _ *gopacket.CaptureInfo) []byte {
+		pkt := gopacket.NewPacket(data, layers.LayerTypeEthernet, gopacket.Default)
+		eth, _ := pkt.LinkLayer().(*layers.Ethernet)
+		ip, _ := pkt.NetworkLayer().(*layers.IPv4)
+		udp, _ := pkt.TransportLayer().(*layers.UDP)
+		if eth == nil || ip == nil || udp == nil || !ip.DstIP.Equal(net.IPv4(192, 168, 1, 10)) {
+			return data
+		}
+		ip.DstIP = net.IPv4(203, 0, 113, 1) // the caller's NAT, where its RTP comes from
+		if err := udp.SetNetworkLayerForChecksum(ip); err != nil {
+			t.Fatal(err)
+		}
+		buf := gopacket.NewSerializeBuffer()
+		if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, eth, ip, udp, gopacket.Payload(udp.Payload)); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	})
+	res := capture.AnalyzePath(t, comedia)
+	if len(res.Calls) != 1 {
+		t.Fatalf("%d calls, want 1", len(res.Calls))
+	}
+	c := res.Calls[0]
+	if c.Verdict != report.VerdictTwoWay {
+		t.Errorf("verdict %s (%s), want two-way", c.Verdict, c.Explain)
+	}
+	found := false
+	for _, f := range c.Findings {
+		if f.ID != capture.IDSDPPrivateAddress {
+			continue
+		}
+		for _, ev := range f.Evidence {
+			found = found || strings.Contains(ev.Text, "the callee sends its RTP to 203.0.113.1:10000, where the caller's own RTP comes from (symmetric RTP")
+		}
+		if f.Severity != report.SeverityInfo {
+			t.Errorf("%s: %s", f.Severity, f.Title)
+		}
+	}
+	if !found {
+		t.Errorf("no sdp-private-address evidence of symmetric RTP: %+v", c.Findings)
+	}
+}
