@@ -49,6 +49,10 @@ type callBuild struct {
 	// other legs name them (Role empty: none seen), for the findings of
 	// a leg an intermediary hands the media past (handsMediaPast).
 	farParties [2]report.Party
+	// farMedia are the addresses the call's own caller [0] and callee [1]
+	// named in SDP on their own legs, for an intermediary's SDP that hands
+	// one on (directMediaHandover).
+	farMedia [2][]netip.AddrPort
 	// judged holds the parties once report has named them: the rules
 	// after it ask again.
 	judged *[2]report.Party

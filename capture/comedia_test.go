@@ -53,7 +53,7 @@ func TestSymmetricRTPWorksAround(t *testing.T) {
 			continue
 		}
 		for _, ev := range f.Evidence {
-			found = found || strings.Contains(ev.Text, "the callee sends its RTP to 203.0.113.1:10000, where the caller's own RTP comes from (symmetric RTP")
+			found = found || strings.Contains(ev.Text, "the callee gw@natdoc.test sends its RTP to 203.0.113.1:10000, where the caller's own RTP comes from (symmetric RTP")
 		}
 		if f.Severity != report.SeverityInfo {
 			t.Errorf("%s: %s", f.Severity, f.Title)

@@ -17,6 +17,9 @@ const (
 	IDSDPPrivateAddress report.FindingID = "sdp-private-address"
 	// IDSDPAddressDiffers: an SDP names a media address other than its SIP's source.
 	IDSDPAddressDiffers report.FindingID = "sdp-address-differs-from-signalling"
+	// IDDirectMediaUnreachable: a PBX that anchored a call's media hands
+	// one phone the other's private address (direct media) it cannot reach.
+	IDDirectMediaUnreachable report.FindingID = "direct-media-unreachable"
 	// IDSIPALGSuspected: messages carry the traces of a SIP ALG.
 	IDSIPALGSuspected report.FindingID = "sip-alg-suspected"
 	// IDMediaEncrypted: a stream is SRTP.
@@ -95,6 +98,9 @@ const (
 		"(STUN on, ICE off, or a default candidate of type srflx or relay), or let the SIP server anchor the media: symmetric RTP (\"comedia\") or its RTP relay."
 	remedyNoMedia = "RTP from this side never appeared: allow outbound UDP for the RTP port range on its firewall, forward UDP 5060 and the RTP range " +
 		"to the phone or server behind the NAT, or use the server's RTP relay."
+	remedyDirectMediaNAT = "Keep the PBX relaying the media of phones behind NAT instead of handing them each other's addresses: " +
+		"Asterisk PJSIP direct_media=no on their endpoints (chan_sip directmedia=no, or directmedia=nonat), FreeSWITCH bypass_media=false, " +
+		"or make the phones announce reachable addresses (STUN) before allowing direct media."
 	remedySentNoMedia = "The sending phone's own RTCP says it sent no RTP: the network lost nothing on this direction. Check that phone: " +
 		"its microphone and audio device (the mute button, an unplugged or muted headset, the softphone's input device, the operating system's " +
 		"microphone permission), a hold or mute it did not signal, and its codec settings."
@@ -329,8 +335,8 @@ func privateSDPFinding(cb *callBuild, ev *sdpEvent, m *sdpMedia, sig netip.AddrP
 	}
 	if to, ok := cb.symmetricRTPTo(ev.Party); ok {
 		f.Evidence = append(f.Evidence, report.Evidence{
-			Text: fmt.Sprintf("the %s sends its RTP to %s, where the %s's own RTP comes from (symmetric RTP, \"comedia\"): the far end works around this address",
-				partyNames[other(ev.Party)], to, partyNames[ev.Party]),
+			Text: fmt.Sprintf("the %s sends its RTP to %s, where the %s's own RTP comes from (symmetric RTP, \"comedia\"): it works around this address",
+				partyLabel(cb.parties()[other(ev.Party)]), to, partyNames[ev.Party]),
 			Addrs: []string{to.String()},
 		})
 	}
@@ -343,6 +349,52 @@ func privateSDPFinding(cb *callBuild, ev *sdpEvent, m *sdpMedia, sig netip.AddrP
 		f.Remedy = remedyPrivateSDPWithICE
 	}
 	return f
+}
+
+// directMediaHandover is the finding for an SDP in which the
+// intermediary at one end of the leg, having anchored the media at an
+// address of its own first, hands the party at the other end the private
+// address the call's own party beyond it named on its leg (direct media,
+// a PBX's re-INVITE): from outside that party's NAT it cannot be reached.
+// Phones behind one NAT (the same public address) reach each other.
+func (cb *callBuild) directMediaHandover(ev *sdpEvent, m *sdpMedia, sigs [2]netip.AddrPort) (report.Finding, bool) {
+	end, to := ev.Party, other(ev.Party)
+	owner := cb.farParties[end]
+	if cb.roles[end] == "" || cb.roles[to] != "" || owner.Role == "" || !IsPrivate(m.Addr.Addr()) ||
+		!slices.Contains(cb.farMedia[end], m.Addr) || !isPublic(sigs[to].Addr()) ||
+		slices.Contains(cb.farEnds[end], sigs[to].Addr()) || !cb.anchoredBefore(ev) {
+		return report.Finding{}, false
+	}
+	parties := cb.parties()
+	return report.Finding{
+		ID: IDDirectMediaUnreachable, Severity: report.SeverityWarning, Subject: cb.call.CallID,
+		Title: fmt.Sprintf("The %s hands the %s the %s's private address %s (direct media): the %s cannot reach it from outside the %s's NAT, so from then on the %s hears nothing",
+			partyLabel(parties[end]), partyLabel(parties[to]), partyLabel(owner), m.Addr, partyNames[to], partyNames[end], partyNames[end]),
+		Evidence: []report.Evidence{{
+			Text:   fmt.Sprintf("SDP c= in %s names %s, which the %s's own SDP named on its leg; the %s signals from %s", ev.Method, m.Addr, partyNames[end], partyNames[to], sigs[to]),
+			Frames: []uint64{ev.Frame}, Addrs: []string{m.Addr.String(), sigs[to].String()},
+		}},
+		Remedy: remedyDirectMediaNAT,
+	}, true
+}
+
+// anchoredBefore says whether the intermediary that wrote ev named an
+// address of its own before it: it relayed the media, then moved it.
+func (cb *callBuild) anchoredBefore(ev *sdpEvent) bool {
+	for _, e := range cb.timeline() {
+		if e.Frame >= ev.Frame {
+			break
+		}
+		if e.Party != ev.Party {
+			continue
+		}
+		for _, m := range e.SDP.Media {
+			if m.Addr.IsValid() && !isHoldAddress(m.Addr) && !slices.Contains(cb.farMedia[ev.Party], m.Addr) && !slices.Contains(cb.farEnds[ev.Party], m.Addr.Addr()) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // symmetricRTPTo is where the other party sends its RTP to party, when
@@ -407,6 +459,10 @@ func sdpFindings(cb *callBuild, v StreamVerdict, sigs [2]netip.AddrPort) (fs []r
 			}
 			privateFor := func(ip netip.Addr) bool {
 				return unreachableFromOutside(ip, sig.Addr()) || publicAs[ev.Party].IsValid() && IsPrivate(ip)
+			}
+			if f, ok := cb.directMediaHandover(&ev, &m, sigs); ok {
+				fs = append(fs, f)
+				continue
 			}
 			if privateFor(ip) {
 				reachable, ok := reachableCandidate(&m, privateFor)

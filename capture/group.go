@@ -262,8 +262,8 @@ func isPrivateSDPFinding(f report.Finding, addr netip.AddrPort) bool {
 }
 
 // noteFarEnds gives each leg the signalling addresses of the call's own
-// caller and callee on the other legs (farEnds), and those parties
-// (farParties).
+// caller and callee on the other legs (farEnds), those parties
+// (farParties) and the media addresses their SDP named (farMedia).
 func (g *groupBuild) noteFarEnds() {
 	for _, cb := range g.legs {
 		for _, o := range g.legs {
@@ -281,6 +281,13 @@ func (g *groupBuild) noteFarEnds() {
 				}
 				if cb.farParties[p].Role == "" {
 					cb.farParties[p] = parties[p]
+				}
+			}
+			for _, ev := range o.timeline() {
+				for _, m := range ev.SDP.Media {
+					if o.roles[ev.Party] == "" && m.Addr.IsValid() && !slices.Contains(cb.farMedia[ev.Party], m.Addr) {
+						cb.farMedia[ev.Party] = append(cb.farMedia[ev.Party], m.Addr)
+					}
 				}
 			}
 		}

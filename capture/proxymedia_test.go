@@ -1,6 +1,9 @@
 package capture_test
 
 import (
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -129,5 +132,30 @@ func TestPBXDirectMedia(t *testing.T) {
 				t.Errorf("leg %d carries %d flows, want its own 2", i+1, n)
 			}
 		}
+	}
+}
+
+// TestPBXDirectMediaNAT: the PBX anchors a NATed caller's media (it sends
+// to where the caller's RTP comes from), then hands the caller's private
+// address to the callee (direct media): the anchored second was two-way,
+// and the hand-over is a warning naming who will hear nothing.
+func TestPBXDirectMediaNAT(t *testing.T) {
+	path, truths := generate(t, []pcapgen.Call{{Kind: pcapgen.PBXDirectMediaNAT, Media: 4 * time.Second}}, pcapgen.Options{Seed: 3})
+	if dir := os.Getenv("NATDOC_KEEP_GEN"); dir != "" {
+		data, _ := os.ReadFile(path)
+		_ = os.WriteFile(filepath.Join(dir, "pbx-direct-media-nat.pcap"), data, 0o644)
+	}
+	res := capture.AnalyzePath(t, path)
+	checkTruth(t, res, truths)
+	var titles []string
+	for _, f := range res.Calls[0].Findings {
+		if f.ID == capture.IDDirectMediaUnreachable || f.ID == capture.IDSDPPrivateAddress {
+			titles = append(titles, string(f.ID)+": "+f.Title)
+		}
+	}
+	want := "direct-media-unreachable: The b2bua 198.51.100.20 hands the callee 200@natdoc.test the caller 100@natdoc.test's private address 192.168.1.10:10000 (direct media): " +
+		"the callee cannot reach it from outside the caller's NAT, so from then on the caller hears nothing"
+	if !slices.Contains(titles, want) {
+		t.Errorf("findings %q, want %q", titles, want)
 	}
 }

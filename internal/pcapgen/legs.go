@@ -62,6 +62,9 @@ func (g *callGen) proxied(t time.Time, truth Truth) {
 			relayA.sdp, relayB.sdp = callee.sdp, g.a.sdp
 		}
 	}
+	if g.c.Kind == PBXDirectMediaNAT {
+		g.a.sdp = addrPort(g.a.local, int(g.a.sdp.Port())) // no STUN: its private address
+	}
 	if g.c.Kind == ProxyDirectOneWay {
 		relayA.sdp, relayB.sdp = callee.sdp, g.a.sdp // passed on as they are
 	}
@@ -72,7 +75,7 @@ func (g *callGen) proxied(t time.Time, truth Truth) {
 	}
 	leg1 := legIdentity{g.callID, g.fromTag, g.toTag, g.a, relayA}
 	leg2 := legIdentity{g.callID, g.fromTag, g.toTag + "2", relayB, callee}
-	if g.c.Kind == B2BUA || g.c.Kind == SBCOutsideUnseen || g.c.Kind == PBXDirectMedia {
+	if g.c.Kind == B2BUA || g.c.Kind == SBCOutsideUnseen || g.c.Kind == PBXDirectMedia || g.c.Kind == PBXDirectMediaNAT {
 		leg2.callID, leg2.fromTag = fmt.Sprintf("b2b-%08x-%d@natdoc.test", g.rng.Uint32(), g.i), fmt.Sprintf("c%06x", g.rng.Uint32()&0xffffff)
 	}
 	leg2.a.user = g.a.user // the caller's identity passes on in From
@@ -97,13 +100,13 @@ func (g *callGen) proxied(t time.Time, truth Truth) {
 	case SameNATDirect: // its media never reaches the proxy
 	case ProxyDirectOneWay:
 		g.stream(g.a.rtpSrc, callee.sdp, mediaAt, n, 0, 0)
-	case PBXDirectMedia:
+	case PBXDirectMedia, PBXDirectMediaNAT:
 		n = g.directMedia(leg1, leg2, mediaAt)
 	default:
 		g.stream(g.a.rtpSrc, relayA.sdp, mediaAt, n, 0, 0)
 		g.stream(relayA.rtpSrc, g.a.sdp, mediaAt, n, 0, 0)
 	}
-	if g.c.Kind != SBCOutsideUnseen && g.c.Kind != SameNATDirect && g.c.Kind != ProxyDirectOneWay && g.c.Kind != PBXDirectMedia {
+	if g.c.Kind != SBCOutsideUnseen && g.c.Kind != SameNATDirect && g.c.Kind != ProxyDirectOneWay && g.c.Kind != PBXDirectMedia && g.c.Kind != PBXDirectMediaNAT {
 		g.stream(relayB.rtpSrc, callee.sdp, mediaAt, n, 0, 0)
 		g.stream(callee.rtpSrc, relayB.sdp, mediaAt, n, 0, 0)
 	}
@@ -122,6 +125,9 @@ func (g *callGen) proxied(t time.Time, truth Truth) {
 		// second leg the callee cannot hear, and so cannot the call.
 		truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "callee", capture.IDSDPPrivateAddress
 		truth.Packets, truth.Undeliverable = [2]uint64{0, uint64(n)}, [2]uint64{uint64(n), 0}
+	}
+	if g.c.Kind == PBXDirectMediaNAT {
+		truth.Finding = capture.IDDirectMediaUnreachable
 	}
 	if g.c.Kind == ProxyDirectOneWay {
 		truth.Verdict, truth.CannotHear, truth.Packets = report.VerdictOneWay, "caller", [2]uint64{uint64(n), 0}
@@ -144,7 +150,7 @@ func (g *callGen) directMedia(leg1, leg2 legIdentity, mediaAt time.Time) int {
 	n := packetsFor(time.Second)
 	caller, relayA, relayB, callee := leg1.a, leg1.b, leg2.a, leg2.b
 	g.stream(caller.rtpSrc, relayA.sdp, mediaAt, n, 0, 0)
-	g.stream(relayA.rtpSrc, caller.sdp, mediaAt, n, 0, 0)
+	g.stream(relayA.rtpSrc, caller.rtpSrc, mediaAt, n, 0, 0) // where its media comes from (comedia)
 	g.stream(relayB.rtpSrc, callee.sdp, mediaAt, n, 0, 0)
 	g.stream(callee.rtpSrc, relayB.sdp, mediaAt, n, 0, 0)
 	moveAt := mediaAt.Add(time.Second + 10*time.Millisecond)

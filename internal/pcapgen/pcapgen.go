@@ -82,6 +82,13 @@ const (
 	// media after that. Two legs, two-way: nothing stopped, it moved out
 	// of sight.
 	PBXDirectMedia Kind = "pbx-direct-media"
+	// PBXDirectMediaNAT: the same PBX, but the caller is behind NAT and
+	// names its private address in SDP. The PBX anchors its media at the
+	// address it comes from (comedia), then hands that private address to
+	// the callee (direct media with a phone behind NAT, the classic
+	// Asterisk mistake): from then on the caller hears nothing. The PBX's
+	// host sees the anchored second, two-way, and the hand-over.
+	PBXDirectMediaNAT Kind = "pbx-direct-media-nat"
 	// What the SDP negotiated.
 	Announcement Kind = "announcement" // recvonly offer, sendonly answer, RTP one way: one-way-negotiated
 	Fax          Kind = "fax"          // audio, then a re-INVITE to T.38 (m=image udptl), fax both ways
