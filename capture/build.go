@@ -32,6 +32,9 @@ type callBuild struct {
 	regs *registrations
 	// ice are the capture's ICE connectivity checks (ice.go).
 	ice *iceChecks
+	// unreach are the capture's ICMP destination-unreachable errors
+	// (icmp.go).
+	unreach *unreachables
 	// unproven marks the flows sent to a NAT port nothing shows is
 	// forwarded (JudgeDelivery), for the findings.
 	unproven map[*rtpFlow]bool
@@ -205,7 +208,7 @@ func (s *state) endingCalls(now time.Time, final bool) (map[*sipCall]bool, []*gr
 		for _, leg := range c.group.legs {
 			ending[leg] = true
 		}
-		groups = append(groups, newGroupBuild(c.group, s.regs, &s.ice, s.describesSDP()))
+		groups = append(groups, newGroupBuild(c.group, s.regs, &s.ice, &s.unreach, s.describesSDP()))
 	}
 	return ending, groups
 }
@@ -431,6 +434,9 @@ func (cb *callBuild) callHeader() report.Call {
 func (cb *callBuild) callFacts(captureHasMedia bool, now time.Time) CallFacts {
 	c, d := cb.call, cb.dlg
 	setup := c.setup.facts(now)
+	if e := cb.unreach.about(c.setup.src, c.setup.dst); e != nil && c.setup.sent > 0 {
+		setup.Unreachable = e.reason()
+	}
 	setup.Cancelled, setup.DialogStatus, setup.CallStatus = c.Cancelled, d.Status, c.Status
 	facts := CallFacts{
 		StartSeen:           c.StartSeen,

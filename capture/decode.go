@@ -248,7 +248,25 @@ func (d *decoder) decode(rec Record, frame uint64, emit func(*packet)) {
 		}
 		return
 	}
+	if transport == 0 && d.emitICMP(lastIP, pkt, emit) {
+		return
+	}
 	d.emitTransport(&rec, transport, pkt, emit)
+}
+
+// emitICMP hands on an ICMP or ICMPv6 packet, its payload from the type
+// byte, reporting whether the IP layer carried one (icmp.go reads it).
+func (d *decoder) emitICMP(lastIP gopacket.LayerType, pkt *packet, emit func(*packet)) bool {
+	switch {
+	case lastIP == layers.LayerTypeIPv4 && d.ip4.Protocol == layers.IPProtocolICMPv4:
+		pkt.Proto, pkt.Payload = protoICMP, d.ip4.Payload
+	case lastIP == layers.LayerTypeIPv6 && d.ip6.NextHeader == layers.IPProtocolICMPv6:
+		pkt.Proto, pkt.Payload = protoICMPv6, d.ip6.Payload
+	default:
+		return false
+	}
+	emit(pkt)
+	return true
 }
 
 // greTunnel decodes what a GRE packet the layer parser stopped at carries,

@@ -219,6 +219,7 @@ func setupFinding(cb *callBuild, s SetupFacts, v StreamVerdict) (report.Finding,
 		f.Evidence = []report.Evidence{sent, {Text: v.Explain}}
 		f.Remedy = remedyNeverRang
 	}
+	f.Evidence = appendUnreachable(f.Evidence, cb.unreach.about(t.src, t.dst), t.dst)
 	return f, true
 }
 
@@ -627,8 +628,18 @@ func (cb *callBuild) flowEvidence(sigs [2]netip.AddrPort) []report.Evidence {
 			text += fmt.Sprintf(", sent to a port of the %s's NAT nothing shows is forwarded: likely lost", partyNames[to])
 		}
 		ev = append(ev, report.Evidence{Text: text, FrameRanges: bf.flow.frameRange(), Time: bf.flow.First()})
+		ev = appendUnreachable(ev, cb.unreach.about(bf.flow.Key.Src, bf.flow.Key.Dst), bf.flow.Key.Dst)
 	}
 	return ev
+}
+
+// appendUnreachable adds to ev what ICMP errors said of packets sent to
+// dst (e: nil for none).
+func appendUnreachable(ev []report.Evidence, e *unreachable, dst netip.AddrPort) []report.Evidence {
+	if e == nil {
+		return ev
+	}
+	return append(ev, report.Evidence{Text: e.evidence(dst), Frames: uniqueFrames(e.firstFrame, e.lastFrame), Addrs: []string{e.reporter.String()}})
 }
 
 // oneWayTitle says who cannot hear whom; on a leg that starts or ends at

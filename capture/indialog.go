@@ -163,6 +163,7 @@ func inDialogFinding(cb *callBuild) (report.Finding, bool) {
 	if t.timedOut {
 		f.Evidence[0].Frames = append(f.Evidence[0].Frames, t.timeoutFrame)
 	}
+	f.Evidence = appendUnreachable(f.Evidence, cb.unreach.about(t.src, t.dst), t.dst)
 	if t.idle >= natShortUDPTimeout && isPublic(t.dst.Addr()) {
 		text := fmt.Sprintf("the %s had sent no SIP in this call for %s before it: longer than many NATs and stateful firewalls keep an idle UDP mapping open",
 			to, roundWait(t.idle))

@@ -303,3 +303,43 @@ func TestLabOneWayPastTheProxy(t *testing.T) {
 		t.Errorf("one-way findings %q, want one, of the media past the proxy", titles)
 	}
 }
+
+// TestLabInviteToClosedPort: a phone dials a host where nothing listens on
+// UDP 5060; the host's kernel answers each INVITE with ICMP port
+// unreachable. Captured on the internet's switch (UDP and ICMP): the call
+// is not answered, unreachable, and its finding quotes the ICMP errors.
+func TestLabInviteToClosedPort(t *testing.T) {
+	natlab.Require(t)
+	lab := natlab.New(t)
+	server := lab.PublicHost("server", "203.0.113.20")
+	a := lab.PublicHost("alice", "203.0.113.10")
+	lab.PublicHost("nobody", "203.0.113.30")
+	startKamailio(t, server, "203.0.113.20", false, netip.AddrPort{})
+	pcap := filepath.Join(t.TempDir(), "switch.pcap")
+	dump := lab.Core().StartTcpdumpOn(t, "br0", pcap, "udp or icmp")
+	phone := natlab.StartBaresip(t, a, natlab.BaresipConfig{User: "100", Registrar: netip.MustParseAddrPort("203.0.113.20:5060"),
+		Dial: "sip:200@203.0.113.30"})
+	time.Sleep(10 * time.Second) // the REGISTER, then the INVITE and its retransmissions
+	phone.Proc.Stop()
+	dump.Stop()
+	res := analyzePath(t, pcap)
+	if len(res.Calls) != 1 {
+		t.Fatalf("%d calls, want 1", len(res.Calls))
+	}
+	c := res.Calls[0]
+	t.Logf("%s %+v: %s; findings %v", c.Verdict, c.NotAnswered, c.Explain, findingIDs(c))
+	if c.Verdict != report.VerdictNotAnswered || c.NotAnswered == nil || c.NotAnswered.Reason != report.NotAnsweredUnreachable {
+		t.Errorf("want not-answered, unreachable")
+	}
+	f := findingOf(c, IDRequestUnanswered)
+	if f == nil {
+		t.Fatalf("no %s finding", IDRequestUnanswered)
+	}
+	quoted := false
+	for _, ev := range f.Evidence {
+		quoted = quoted || strings.Contains(ev.Text, "ICMP destination unreachable came back from 203.0.113.30") && strings.Contains(ev.Text, "port unreachable")
+	}
+	if !quoted {
+		t.Errorf("the finding does not quote the ICMP errors: %+v", f.Evidence)
+	}
+}

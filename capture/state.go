@@ -110,8 +110,8 @@ const unknownOffset = -1
 // counters count decoded packets by kind for the capture summary (plain
 // fields: a map would hash a string per packet).
 type counters struct {
-	sip, rtp, rtcp, udptl, tls, other uint64
-	duplicates                        uint64 // copies dropped (dedup.go)
+	sip, rtp, rtcp, udptl, tls, icmp, other uint64
+	duplicates                              uint64 // copies dropped (dedup.go)
 }
 
 func (c counters) list() []report.KeyValue {
@@ -119,7 +119,7 @@ func (c counters) list() []report.KeyValue {
 	for _, x := range []struct {
 		k string
 		v uint64
-	}{{"other", c.other}, {"rtcp", c.rtcp}, {"rtp", c.rtp}, {"sip", c.sip}, {"tls", c.tls}, {"udptl", c.udptl}} {
+	}{{"icmp", c.icmp}, {"other", c.other}, {"rtcp", c.rtcp}, {"rtp", c.rtp}, {"sip", c.sip}, {"tls", c.tls}, {"udptl", c.udptl}} {
 		if x.v > 0 {
 			kv = append(kv, report.KeyValue{Key: x.k, Value: fmt.Sprint(x.v)})
 		}
@@ -185,6 +185,8 @@ type state struct {
 	// ice counts ICE connectivity checks per candidate pair (ice.go).
 	ice       iceChecks
 	toPrivate privateRequests
+	// unreach holds the ICMP destination-unreachable errors (icmp.go).
+	unreach unreachables
 	// sipr parses SIP, tolerating a header it cannot read.
 	sipr *sipReader
 	// dedup drops captured copies of packets (dedup.go).
@@ -309,6 +311,11 @@ func (s *state) handle(pkt *packet) {
 	case protoSCTP:
 		if looksLikeSIP(pkt.Payload) {
 			s.handleSIPDatagram(pkt, "SCTP")
+		}
+	case protoICMP, protoICMPv6:
+		s.counts.icmp++
+		if s.unreach.observe(pkt) {
+			s.anomaly("too-many-icmp-errors", pkt.Offset, pkt.Frame, "ICMP destination-unreachable errors past the first 4,096 sources and destinations not kept")
 		}
 	}
 }

@@ -129,6 +129,10 @@ type SetupFacts struct {
 	// one (a server sending to the private Contact a phone registered from
 	// behind its NAT).
 	PublicToPrivate bool
+	// Unreachable, when not empty, is what an ICMP destination-unreachable
+	// error quoting the INVITE said (icmp.go): over UDP it ends the
+	// transaction as a transport error (RFC 3261 §18.1.1, §8.1.3.1).
+	Unreachable string
 }
 
 // Timing of call setup.
@@ -424,6 +428,9 @@ func notAnswered(s SetupFacts) StreamVerdict {
 	case status >= 300:
 		na.Reason = report.NotAnsweredRejected
 		explain = "the call was rejected (" + strconv.Itoa(status) + ")"
+	case !s.Responded && s.Unreachable != "":
+		na.Reason = report.NotAnsweredUnreachable
+		explain = "the INVITE drew an ICMP error: " + s.Unreachable
 	case !s.Responded && (s.Sent > 1 || s.Waited >= inviteTimeout):
 		na.Reason = report.NotAnsweredUnreachable
 		explain = "the INVITE got no response at all (sent " + strconv.Itoa(s.Sent) + " times over " + wait.String() + ")"

@@ -1,0 +1,152 @@
+package capture
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"strconv"
+)
+
+// ICMP destination-unreachable errors (RFC 792 type 3, RFC 4443 type 1)
+// quote the headers of the packet that could not be delivered: a host or
+// router telling the sender that a SIP request or an RTP packet did not
+// arrive, and why (port unreachable: nothing listens there; host
+// unreachable; administratively prohibited: a firewall). An engineer reads
+// them beside the request nobody answered and the stream nothing came back
+// on; natdoc keeps them per quoted UDP source and destination, bounded,
+// as evidence for those findings.
+
+// IP protocol numbers of ICMP and ICMPv6.
+const (
+	protoICMP   = 1
+	protoICMPv6 = 58
+)
+
+// maxUnreachables bounds the quoted source and destination pairs kept: a
+// scan of closed ports must not grow the state without end.
+const maxUnreachables = 4096
+
+// unreachable is what the ICMP errors about one quoted pair said.
+type unreachable struct {
+	code                  uint8
+	v6                    bool
+	reporter              netip.Addr // the host or router that sent them
+	count                 int
+	firstFrame, lastFrame uint64
+}
+
+// unreachables are the ICMP destination-unreachable errors of a capture,
+// by the UDP source and destination of the packet each quotes.
+type unreachables struct {
+	byPair map[[2]netip.AddrPort]*unreachable
+}
+
+// observe notes an ICMP or ICMPv6 packet (its payload from the type byte),
+// when it is a destination-unreachable error quoting a UDP packet. full
+// is true for an error not kept because maxUnreachables pairs were.
+func (u *unreachables) observe(pkt *packet) (full bool) {
+	src, dst, code, ok := quotedUDP(pkt.Payload, pkt.Proto == protoICMPv6)
+	if !ok {
+		return false
+	}
+	key := [2]netip.AddrPort{src, dst}
+	e := u.byPair[key]
+	if e == nil {
+		if len(u.byPair) >= maxUnreachables {
+			return true
+		}
+		if u.byPair == nil {
+			u.byPair = map[[2]netip.AddrPort]*unreachable{}
+		}
+		e = &unreachable{code: code, v6: pkt.Proto == protoICMPv6, reporter: pkt.Src.Addr(), firstFrame: pkt.Frame}
+		u.byPair[key] = e
+	}
+	e.count++
+	e.lastFrame = pkt.Frame
+	return false
+}
+
+// about is what the errors said about packets from src to dst (nil: none).
+func (u *unreachables) about(src, dst netip.AddrPort) *unreachable {
+	if u == nil {
+		return nil
+	}
+	return u.byPair[[2]netip.AddrPort{src, dst}]
+}
+
+// quotedUDP reads an ICMP destination-unreachable message, b from its type
+// byte: its code and the UDP source and destination of the packet it
+// quotes. ok is false for any other ICMP message, and for a quote cut
+// short or not of UDP (an IPv6 quote with extension headers included).
+func quotedUDP(b []byte, v6 bool) (src, dst netip.AddrPort, code uint8, ok bool) {
+	const icmpHeader = 8
+	unreachableType := byte(3)
+	if v6 {
+		unreachableType = 1
+	}
+	if len(b) < icmpHeader || b[0] != unreachableType {
+		return src, dst, 0, false
+	}
+	q := b[icmpHeader:]
+	var s, d netip.Addr
+	var udp []byte
+	if v6 {
+		if len(q) < 40+8 || q[0]>>4 != 6 || q[6] != protoUDP {
+			return src, dst, 0, false
+		}
+		s, d, udp = netip.AddrFrom16([16]byte(q[8:24])), netip.AddrFrom16([16]byte(q[24:40])), q[40:48]
+	} else {
+		if len(q) < 20 || q[0]>>4 != 4 {
+			return src, dst, 0, false
+		}
+		ihl := int(q[0]&0x0f) * 4
+		if ihl < 20 || len(q) < ihl+8 || q[9] != protoUDP {
+			return src, dst, 0, false
+		}
+		s, d, udp = netip.AddrFrom4([4]byte(q[12:16])), netip.AddrFrom4([4]byte(q[16:20])), q[ihl:ihl+8]
+	}
+	src = netip.AddrPortFrom(s, binary.BigEndian.Uint16(udp[0:2]))
+	dst = netip.AddrPortFrom(d, binary.BigEndian.Uint16(udp[2:4]))
+	return src, dst, b[1], true
+}
+
+// reason says what the code means for the packets that drew it.
+func (e *unreachable) reason() string {
+	if e.v6 {
+		switch e.code {
+		case 0:
+			return "no route: the destination network cannot be reached"
+		case 1:
+			return "administratively prohibited: a firewall refuses them"
+		case 3:
+			return "address unreachable: no host answers at that address"
+		case 4:
+			return "port unreachable: the host is there, but nothing listens on that port"
+		}
+	} else {
+		switch e.code {
+		case 0:
+			return "network unreachable: the destination network cannot be reached"
+		case 1:
+			return "host unreachable: no host answers at that address"
+		case 3:
+			return "port unreachable: the host is there, but nothing listens on that port"
+		case 9, 10, 13:
+			return "administratively prohibited: a firewall refuses them"
+		}
+	}
+	return "code " + strconv.Itoa(int(e.code))
+}
+
+// evidence words the errors for a finding about packets sent to dst.
+func (e *unreachable) evidence(dst netip.AddrPort) string {
+	kind := "ICMP"
+	if e.v6 {
+		kind = "ICMPv6"
+	}
+	times := "once"
+	if e.count > 1 {
+		times = strconv.Itoa(e.count) + " times"
+	}
+	return fmt.Sprintf("%s destination unreachable came back from %s %s for packets to %s: %s", kind, e.reporter, times, dst, e.reason())
+}

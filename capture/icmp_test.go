@@ -1,0 +1,99 @@
+package capture
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+)
+
+// icmpUnreachable builds an ICMP (or ICMPv6) destination-unreachable
+// message, from its type byte, quoting the IP and UDP headers of a
+// datagram from src to dst.
+func icmpUnreachable(t testing.TB, src, dst netip.AddrPort, code uint8) []byte {
+	t.Helper()
+	udp := &layers.UDP{SrcPort: layers.UDPPort(src.Port()), DstPort: layers.UDPPort(dst.Port())}
+	buf := gopacket.NewSerializeBuffer()
+	opts := gopacket.SerializeOptions{FixLengths: true}
+	var quoted []gopacket.SerializableLayer
+	typ := byte(3)
+	if src.Addr().Is4() {
+		quoted = []gopacket.SerializableLayer{&layers.IPv4{Version: 4, IHL: 5, TTL: 64, Protocol: layers.IPProtocolUDP,
+			SrcIP: src.Addr().AsSlice(), DstIP: dst.Addr().AsSlice()}, udp, gopacket.Payload("INVITE sip:")}
+	} else {
+		typ = 1
+		quoted = []gopacket.SerializableLayer{&layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocolUDP,
+			SrcIP: src.Addr().AsSlice(), DstIP: dst.Addr().AsSlice()}, udp, gopacket.Payload("INVITE sip:")}
+	}
+	if err := gopacket.SerializeLayers(buf, opts, quoted...); err != nil {
+		t.Fatal(err)
+	}
+	return append([]byte{typ, code, 0, 0, 0, 0, 0, 0}, buf.Bytes()...)
+}
+
+func TestQuotedUDP(t *testing.T) {
+	src4, dst4 := netip.MustParseAddrPort("203.0.113.10:5060"), netip.MustParseAddrPort("203.0.113.30:5060")
+	src6, dst6 := netip.MustParseAddrPort("[2001:db8::10]:5060"), netip.MustParseAddrPort("[2001:db8::30]:5062")
+	v4, v6 := icmpUnreachable(t, src4, dst4, 3), icmpUnreachable(t, src6, dst6, 4)
+	for _, tc := range []struct {
+		name     string
+		b        []byte
+		v6, ok   bool
+		src, dst netip.AddrPort
+	}{
+		{"ICMP port unreachable", v4, false, true, src4, dst4},
+		{"ICMPv6 port unreachable", v6, true, true, src6, dst6},
+		{"echo request", append([]byte{8}, v4[1:]...), false, false, netip.AddrPort{}, netip.AddrPort{}},
+		{"quote cut inside UDP", v4[:8+20+4], false, false, netip.AddrPort{}, netip.AddrPort{}},
+		{"ICMPv6 read as ICMP", v6, false, false, netip.AddrPort{}, netip.AddrPort{}},
+		{"empty", nil, false, false, netip.AddrPort{}, netip.AddrPort{}},
+	} {
+		src, dst, _, ok := quotedUDP(tc.b, tc.v6)
+		if ok != tc.ok || src != tc.src || dst != tc.dst {
+			t.Errorf("%s: %s → %s, %v; want %s → %s, %v", tc.name, src, dst, ok, tc.src, tc.dst, tc.ok)
+		}
+	}
+	var u unreachables
+	u.observe(&packet{Proto: protoICMP, Src: netip.AddrPortFrom(dst4.Addr(), 0), Payload: v4, Frame: 7})
+	u.observe(&packet{Proto: protoICMP, Src: netip.AddrPortFrom(dst4.Addr(), 0), Payload: v4, Frame: 9})
+	e := u.about(src4, dst4)
+	if e == nil || e.count != 2 || !strings.Contains(e.evidence(dst4), "came back from 203.0.113.30 2 times for packets to 203.0.113.30:5060: port unreachable") {
+		t.Errorf("about: %+v", e)
+	}
+	if u.about(dst4, src4) != nil {
+		t.Error("the reverse direction has no error")
+	}
+}
+
+// TestUnreachablesBounded: a scan of closed ports keeps at most
+// maxUnreachables pairs and says so.
+func TestUnreachablesBounded(t *testing.T) {
+	var u unreachables
+	full := 0
+	for i := range maxUnreachables + 10 {
+		src := netip.AddrPortFrom(netip.MustParseAddr("203.0.113.10"), uint16(1024+i))
+		b := icmpUnreachable(t, src, netip.MustParseAddrPort("203.0.113.30:5060"), 3)
+		if u.observe(&packet{Proto: protoICMP, Payload: b}) {
+			full++
+		}
+	}
+	if len(u.byPair) != maxUnreachables || full != 10 {
+		t.Errorf("%d pairs kept, %d refused; want %d, 10", len(u.byPair), full, maxUnreachables)
+	}
+}
+
+// FuzzQuotedUDP: any ICMP payload is a quoted UDP pair from its bytes or
+// refused, never a panic.
+func FuzzQuotedUDP(f *testing.F) {
+	f.Add(icmpUnreachable(f, netip.MustParseAddrPort("203.0.113.10:5060"), netip.MustParseAddrPort("203.0.113.30:5060"), 3), false)
+	f.Add(icmpUnreachable(f, netip.MustParseAddrPort("[2001:db8::10]:5060"), netip.MustParseAddrPort("[2001:db8::30]:5060"), 4), true)
+	f.Add([]byte{3, 3, 0, 0, 0, 0, 0, 0, 0x4f}, false) // IHL past the quote
+	f.Fuzz(func(t *testing.T, b []byte, v6 bool) {
+		src, dst, _, ok := quotedUDP(b, v6)
+		if ok && (!src.IsValid() || !dst.IsValid() || src.Addr().Is4() == v6) {
+			t.Errorf("%x: %s → %s", b, src, dst)
+		}
+	})
+}
