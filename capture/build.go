@@ -539,18 +539,22 @@ func (cb *callBuild) sameNAT(st *streamState, sigs [2]netip.AddrPort) (netip.Add
 	if lan[caller].Addr().Is4() != lan[callee].Addr().Is4() || lan[caller] == lan[callee] {
 		return netip.Addr{}, lan
 	}
-	publics := func(p int) []netip.Addr {
-		if cb.roles[p] == "" {
-			return []netip.Addr{sigs[p].Addr()}
-		}
-		return cb.farEnds[p]
-	}
-	for _, a := range publics(caller) {
-		if isPublic(a) && slices.Contains(publics(callee), a) {
+	for _, a := range cb.ownSigAddrs(caller, sigs) {
+		if isPublic(a) && slices.Contains(cb.ownSigAddrs(callee, sigs), a) {
 			return a, lan
 		}
 	}
 	return netip.Addr{}, lan
+}
+
+// ownSigAddrs are the addresses the call's own party at end p of the leg
+// signals from: the leg's own, or, where an intermediary stands at that
+// end, the party's on the call's other legs (farEnds).
+func (cb *callBuild) ownSigAddrs(p int, sigs [2]netip.AddrPort) []netip.Addr {
+	if cb.roles[p] == "" {
+		return []netip.Addr{sigs[p].Addr()}
+	}
+	return cb.farEnds[p]
 }
 
 // earlyDialogs describes the forks that answered only provisionally, with

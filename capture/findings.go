@@ -650,14 +650,14 @@ func appendUnreachable(ev []report.Evidence, e *unreachable, dst netip.AddrPort)
 func (cb *callBuild) oneWayTitle(deaf, sender int) string {
 	parties := cb.parties()
 	if end, past := cb.handsMediaPast(); past {
-		p := parties[end]
-		for end := range parties {
-			if parties[end].Role != partyNames[end] {
-				parties[end] = cb.farParties[end]
+		intermediary := parties[end]
+		for p := range parties {
+			if parties[p].Role != partyNames[p] {
+				parties[p] = cb.farParties[p]
 			}
 		}
 		return fmt.Sprintf("One-way audio: the %s cannot hear the %s (media goes directly between them, past the %s)",
-			partyLabel(parties[deaf]), partyLabel(parties[sender]), partyLabel(p))
+			partyLabel(parties[deaf]), partyLabel(parties[sender]), partyLabel(intermediary))
 	}
 	if parties[sender].Role != partyNames[sender] {
 		return fmt.Sprintf("One-way audio: the %s cannot hear: media from the %s does not reach it", partyLabel(parties[deaf]), partyLabel(parties[sender]))
@@ -701,13 +701,12 @@ func (cb *callBuild) mediaPast(st *streamState, sigs [2]netip.AddrPort) (netip.A
 	if !past {
 		return netip.Addr{}, media
 	}
-	own := sigs // where each of the call's own parties signals from
-	if far := cb.farEnds[end]; len(far) > 0 {
-		own[end] = netip.AddrPortFrom(far[0], 0)
-	}
 	for p := range media {
 		m := st.latest[p]
-		if m == nil || !m.Addr.IsValid() || isHoldAddress(m.Addr) || unreachableFromOutside(m.Addr.Addr(), own[other(p)].Addr()) {
+		// handsMediaPast found the far party's address in farEnds: the
+		// other party's own signalling address is never missing.
+		from := cb.ownSigAddrs(other(p), sigs)[0]
+		if m == nil || !m.Addr.IsValid() || isHoldAddress(m.Addr) || unreachableFromOutside(m.Addr.Addr(), from) {
 			return netip.Addr{}, media
 		}
 		media[p] = m.Addr

@@ -72,8 +72,7 @@ func (g *groupBuild) shareFlows() {
 		return
 	}
 	for _, cb := range g.legs {
-		var ips [2][]netip.Addr
-		haveIPs := false
+		ips := cb.partyIPs()
 		for _, o := range g.legs {
 			if o == cb {
 				continue
@@ -82,14 +81,7 @@ func (g *groupBuild) shareFlows() {
 				if cb.hasFlow(bf.flow) {
 					continue
 				}
-				bd, ok := cb.names(bf.flow)
-				if !ok {
-					continue
-				}
-				if !haveIPs {
-					ips, haveIPs = cb.partyIPs(), true
-				}
-				if !foreign(bf.flow, bd.sender, ips) {
+				if bd, ok := cb.names(bf.flow); ok && !foreign(bf.flow, bd.sender, ips) {
 					cb.flows = append(cb.flows, boundFlow{bf.flow, bd})
 				}
 			}
