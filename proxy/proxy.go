@@ -366,6 +366,12 @@ func (s *Server) relayResponse(req *sip.Request, res *sip.Response, tx sip.Serve
 			return true
 		}
 	}
+	if req.Method == sip.BYE && !res.IsProvisional() {
+		// Free the media before the phone hears the call ended (as a
+		// Kamailio script deletes on BYE): a phone that calls again at
+		// once must find the relay's or engine's ports free.
+		s.endCall(c, "bye")
+	}
 	s.send(tx, req, res)
 	if res.IsProvisional() {
 		return false
@@ -382,8 +388,6 @@ func (s *Server) relayResponse(req *sip.Request, res *sip.Response, tx sip.Serve
 		s.endCall(c, "cancelled")
 	case initial:
 		s.endCall(c, res.Reason)
-	case req.Method == sip.BYE:
-		s.endCall(c, "bye")
 	}
 	return true
 }

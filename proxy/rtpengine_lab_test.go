@@ -3,6 +3,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"slices"
@@ -156,8 +157,22 @@ func TestLabRtpengineFull(t *testing.T) {
 	if n := ls.srv.Counters.RelayFull.Load(); n != 1 {
 		t.Errorf("relay-full counted %d, want 1", n)
 	}
+	// rtpengine closes a deleted call's sockets in the background (its
+	// late port release): the next call waits until they are gone.
+	waitFor(t, func() bool { return !portsBound(t, srvHost, "30000", "30003") })
 	ra, rb = callPair(t, alice, bob, "bob")
 	if ra.Verdict != report.VerdictTwoWay || rb.Verdict != report.VerdictTwoWay {
 		t.Errorf("the next call: %s/%s, want two-way", ra.Verdict, rb.Verdict)
 	}
+}
+
+// portsBound reports whether a UDP socket in host is bound to a port in
+// [min, max].
+func portsBound(t *testing.T, host *natlab.Host, min, max string) bool {
+	t.Helper()
+	out, err := host.Run(t.Context(), "ss", "-Hnua", "sport >= :"+min+" and sport <= :"+max)
+	if err != nil {
+		t.Fatalf("ss: %v: %s", err, out)
+	}
+	return len(bytes.TrimSpace(out)) > 0
 }
