@@ -491,7 +491,8 @@ func (cb *callBuild) streamReport(st *streamState, streams []*streamState, sigs 
 		fr := flowReport(bf, sigs)
 		delivered, proof, doubt := cb.delivery(bf, sigs, *views)
 		to, from := other(bf.bd.sender), bf.bd.sender
-		fr.Unreachable = unreachableFromOutside(bf.flow.Key.Dst.Addr(), sigs[to].Addr())
+		fr.Refused = cb.unreach.about(bf.flow.Key.Src, bf.flow.Key.Dst).refuses(bf.flow)
+		fr.Unreachable = unreachableFromOutside(bf.flow.Key.Dst.Addr(), sigs[to].Addr()) || fr.Refused != ""
 		fr.Unproven = !delivered && !fr.Unreachable
 		ms.Flows = append(ms.Flows, fr)
 		if bf.flow.Key.RTCP {
@@ -501,6 +502,9 @@ func (cb *callBuild) streamReport(st *streamState, streams []*streamState, sigs 
 		switch {
 		case fr.Unreachable:
 			sf.Undeliverable[from] += bf.flow.Packets
+			if fr.Refused != "" {
+				sf.Refused[from] = fr.Refused
+			}
 		case fr.Unproven:
 			sf.Unproven[from] += bf.flow.Packets
 			sf.Doubt[from] = doubt

@@ -98,6 +98,8 @@ const (
 		"(STUN on, ICE off, or a default candidate of type srflx or relay), or let the SIP server anchor the media: symmetric RTP (\"comedia\") or its RTP relay."
 	remedyNoMedia = "RTP from this side never appeared: allow outbound UDP for the RTP port range on its firewall, forward UDP 5060 and the RTP range " +
 		"to the phone or server behind the NAT, or use the server's RTP relay."
+	remedyRefusedMedia = "The RTP is refused where it arrives (the ICMP errors name who refuses it): open the receiver's firewall to UDP from its peer's media address, " +
+		"forward the RTP port range on the receiver's router to it, or check that the receiving phone listens on the port its SDP names (a SIP ALG rewriting the SDP can break that)."
 	remedyDirectMediaNAT = "Keep the PBX relaying the media of phones behind NAT instead of handing them each other's addresses: " +
 		"Asterisk PJSIP direct_media=no on their endpoints (chan_sip directmedia=no, or directmedia=nonat), FreeSWITCH bypass_media=false, " +
 		"or make the phones announce reachable addresses (STUN) before allowing direct media."
@@ -553,6 +555,9 @@ func verdictFinding(cb *callBuild, facts []StreamFacts, media []string, v Stream
 			sum.Delivered[i] += f.Delivered[i]
 			sum.Undeliverable[i] += f.Undeliverable[i]
 			sum.Unproven[i] += f.Unproven[i]
+			if f.Refused[i] != "" {
+				sum.Refused[i] = f.Refused[i]
+			}
 		}
 	}
 	counts := []report.KeyValue{
@@ -574,6 +579,8 @@ func verdictFinding(cb *callBuild, facts []StreamFacts, media []string, v Stream
 			remedy = remedySentNoMedia
 		case privateSDP[deaf]:
 			remedy = remedyPrivateSDP
+		case sum.Refused[sender] != "":
+			remedy = remedyRefusedMedia
 		case sum.Unproven[sender] > 0:
 			remedy = remedyUnmappedPort
 		}
@@ -621,9 +628,12 @@ func (cb *callBuild) flowEvidence(sigs [2]netip.AddrPort) []report.Evidence {
 		}
 		to := other(bf.bd.sender)
 		text := fmt.Sprintf("%s RTP %s → %s: %d packets", partyNames[bf.bd.sender], bf.flow.Key.Src, bf.flow.Key.Dst, bf.flow.Packets)
+		refused := cb.unreach.about(bf.flow.Key.Src, bf.flow.Key.Dst).refuses(bf.flow)
 		switch {
 		case unreachableFromOutside(bf.flow.Key.Dst.Addr(), sigs[to].Addr()):
 			text += fmt.Sprintf(", sent to the %s's private address: they cannot arrive", partyNames[to])
+		case refused != "":
+			text += ", refused all along (the ICMP errors below): they reach no application"
 		case cb.unproven[bf.flow]:
 			text += fmt.Sprintf(", sent to a port of the %s's NAT nothing shows is forwarded: likely lost", partyNames[to])
 		}

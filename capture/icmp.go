@@ -33,6 +33,7 @@ type unreachable struct {
 	reporter              netip.Addr // the host or router that sent them
 	count                 int
 	firstFrame, lastFrame uint64
+	firstNs, lastNs       int64 // capture times of the first and last
 }
 
 // unreachables are the ICMP destination-unreachable errors of a capture,
@@ -58,12 +59,29 @@ func (u *unreachables) observe(pkt *packet) (full bool) {
 		if u.byPair == nil {
 			u.byPair = map[[2]netip.AddrPort]*unreachable{}
 		}
-		e = &unreachable{code: code, v6: pkt.Proto == protoICMPv6, reporter: pkt.Src.Addr(), firstFrame: pkt.Frame}
+		e = &unreachable{code: code, v6: pkt.Proto == protoICMPv6, reporter: pkt.Src.Addr(),
+			firstFrame: pkt.Frame, firstNs: pkt.Time.UnixNano()}
 		u.byPair[key] = e
 	}
 	e.count++
-	e.lastFrame = pkt.Frame
+	e.lastFrame, e.lastNs = pkt.Frame, pkt.Time.UnixNano()
 	return false
+}
+
+// refusedErrors is the fewest errors that show a stream refused: Linux
+// sends a burst of about six, then one a second (icmp_ratelimit).
+const refusedErrors = 3
+
+// refuses says why a flow's packets reached no application ("": they
+// may have): ICMP errors about them came back at least refusedErrors
+// times, over at least half the flow's life. A receiver that opens its
+// port a moment late, or closes it as the call ends while the sender's
+// last packets are under way, draws a short burst only.
+func (e *unreachable) refuses(f *rtpFlow) string {
+	if e == nil || e.count < refusedErrors || 2*(e.lastNs-e.firstNs) < f.lastNs-f.firstNs {
+		return ""
+	}
+	return e.reason()
 }
 
 // about is what the errors said about packets from src to dst (nil: none).

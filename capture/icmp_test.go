@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
@@ -96,4 +97,33 @@ func FuzzQuotedUDP(f *testing.F) {
 			t.Errorf("%x: %s → %s", b, src, dst)
 		}
 	})
+}
+
+// TestRefuses: errors over most of a flow's life show it refused; a burst
+// while the receiver opens its port late, or as it closes it at the end of
+// the call, or one or two errors, do not.
+func TestRefuses(t *testing.T) {
+	sec := int64(time.Second)
+	flow := &rtpFlow{firstNs: 0, lastNs: 20 * sec} // 20 s of RTP
+	for _, tc := range []struct {
+		name        string
+		count       int
+		first, last int64
+		want        bool
+	}{
+		{"all call long, one a second", 26, 0, 20 * sec, true},
+		{"the second half", 10, 10 * sec, 20 * sec, true},
+		{"a burst as the receiver opens late", 6, 0, 2 * sec, false},
+		{"a burst as the receiver closes", 6, 19 * sec, 20 * sec, false},
+		{"two errors", 2, 0, 20 * sec, false},
+	} {
+		e := &unreachable{code: 3, count: tc.count, firstNs: tc.first, lastNs: tc.last}
+		if got := e.refuses(flow) != ""; got != tc.want {
+			t.Errorf("%s: refused %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	var none *unreachable
+	if none.refuses(flow) != "" {
+		t.Error("no errors refuse")
+	}
 }

@@ -304,6 +304,47 @@ func TestLabOneWayPastTheProxy(t *testing.T) {
 	}
 }
 
+// TestLabRTPRefusedByFirewall: Bob's host firewall lets SIP in and
+// rejects every other UDP (nftables reject: ICMP port unreachable), so
+// Alice's RTP, seen on the internet's switch arriving at Bob's address,
+// reaches no application. Kamailio without rtpengine passes the media
+// past itself. The ICMP errors that come back all call long make the call
+// one-way (Bob cannot hear), not two-way, with the remedy for a refusing
+// receiver.
+func TestLabRTPRefusedByFirewall(t *testing.T) {
+	natlab.Require(t)
+	lab := natlab.New(t)
+	server := lab.PublicHost("server", "203.0.113.20")
+	a := lab.PublicHost("alice", "203.0.113.10")
+	b := lab.PublicHost("bob", "203.0.113.11")
+	b.Nft(t, "add table inet natdoc_fw\n"+
+		"add chain inet natdoc_fw in { type filter hook input priority 0; policy accept; }\n"+
+		"add rule inet natdoc_fw in udp dport != 5060 reject")
+	startKamailio(t, server, "203.0.113.20", false, netip.AddrPort{})
+	pcap := filepath.Join(t.TempDir(), "switch.pcap")
+	dump := lab.Core().StartTcpdumpOn(t, "br0", pcap, "udp or icmp")
+	baresipCall(t, netip.MustParseAddrPort("203.0.113.20:5060"), a, b, 8*time.Second, dump)
+	res := analyzePath(t, pcap)
+	if len(res.Calls) != 1 {
+		t.Fatalf("%d calls, want 1", len(res.Calls))
+	}
+	c := res.Calls[0]
+	pkts, _ := directionCounts(c)
+	t.Logf("%s (%s cannot hear): %s; RTP %v; findings %v", c.Verdict, c.CannotHear, c.Explain, pkts, findingIDs(c))
+	if c.Verdict != report.VerdictOneWay || c.CannotHear != "callee" {
+		t.Errorf("want one-way, the callee cannot hear")
+	}
+	var f *report.Finding
+	for i := range c.Findings {
+		if c.Findings[i].ID == report.IDOneWayAudio {
+			f = &c.Findings[i]
+		}
+	}
+	if f == nil || f.Remedy != remedyRefusedMedia || !strings.Contains(f.Evidence[0].Text, "refused all along (ICMP port unreachable: ") {
+		t.Errorf("one-way finding %+v, want the refused RTP and its remedy", f)
+	}
+}
+
 // TestLabInviteToClosedPort: a phone dials a host where nothing listens on
 // UDP 5060; the host's kernel answers each INVITE with ICMP port
 // unreachable. Captured on the internet's switch (UDP and ICMP): the call

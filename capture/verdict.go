@@ -21,8 +21,11 @@ type StreamFacts struct {
 	// Delivered counts RTP packets seen flowing that could arrive.
 	Delivered [2]uint64
 	// Undeliverable counts RTP packets seen sent to an address the
-	// receiver cannot be reached at (its private address, from outside).
+	// receiver cannot be reached at (its private address, from outside),
+	// or refused: ICMP errors about them came back all along (Refused says
+	// what they said, per direction).
 	Undeliverable [2]uint64
+	Refused       [2]string
 	// Unproven counts RTP packets seen sent to the receiver's NAT on a
 	// port its own media does not leave from (JudgeDelivery), Doubt says
 	// why, per direction.
@@ -349,6 +352,8 @@ func oneWay(deaf int, s StreamFacts) StreamVerdict {
 	sender := other(deaf)
 	var why string
 	switch {
+	case s.Undeliverable[sender] > 0 && s.Refused[sender] != "":
+		why = fmt.Sprintf("the %s's %d RTP packets were refused all along (ICMP %s)", partyNames[sender], s.Undeliverable[sender], s.Refused[sender])
 	case s.Undeliverable[sender] > 0:
 		why = fmt.Sprintf("the %s sent %d RTP packets to an address the %s cannot be reached at", partyNames[sender], s.Undeliverable[sender], partyNames[deaf])
 	case s.Unproven[sender] > 0:
@@ -364,6 +369,9 @@ func oneWay(deaf int, s StreamFacts) StreamVerdict {
 }
 
 func noWayReason(s StreamFacts) string {
+	if s.Refused[0] != "" || s.Refused[1] != "" {
+		return "RTP was sent, but only to addresses the receivers cannot be reached at or that refused it (ICMP errors came back), or to NAT ports nothing shows are forwarded"
+	}
 	if s.Undeliverable[0]+s.Undeliverable[1]+s.Unproven[0]+s.Unproven[1] > 0 {
 		return "RTP was sent, but only to addresses the receivers cannot be reached at, or to NAT ports nothing shows are forwarded"
 	}

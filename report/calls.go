@@ -296,8 +296,13 @@ type RTPFlow struct {
 	RTCP       bool   `json:"rtcp,omitempty"`
 	// Unreachable: the flow was sent to an address its receiver cannot be
 	// reached at from where the capture saw it (a private address of a
-	// party seen from outside its NAT): seen leaving, it never arrives.
+	// party seen from outside its NAT), or it was refused (Refused): seen
+	// leaving, it never arrives.
 	Unreachable bool `json:"unreachable,omitempty"`
+	// Refused: ICMP destination-unreachable errors about the flow's packets
+	// came back all along its life; what they said (port unreachable: the
+	// host is there, nothing listens on the port).
+	Refused string `json:"refused,omitempty"`
 	// Unproven: sent to the receiver's NAT on a port its own media does not
 	// leave from, with nothing in the capture showing the NAT forwards it:
 	// likely lost.

@@ -68,7 +68,10 @@ func streamRows(streams []MediaStream) [][]string {
 			}
 			q := f.Quality
 			to := f.Dst
-			if f.Unreachable {
+			switch {
+			case f.Refused != "":
+				to += " (refused)"
+			case f.Unreachable:
 				to += " (unreachable)"
 			}
 			mos, level := "-", "-"

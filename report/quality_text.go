@@ -72,7 +72,10 @@ func textFlow(b *strings.Builder, f RTPFlow) {
 	case f.ICECandidate != "":
 		match = "SDP's ICE " + f.ICECandidate + " candidate"
 	}
-	if f.Unreachable {
+	switch {
+	case f.Refused != "":
+		match += "; refused: " + f.Refused
+	case f.Unreachable:
 		match += "; sent to an unreachable private address"
 	}
 	if f.TURNServer != "" {
