@@ -494,6 +494,15 @@ func (cb *callBuild) streamReport(st *streamState, streams []*streamState, sigs 
 		fr.Refused = cb.unreach.about(bf.flow.Key.Src, bf.flow.Key.Dst).refuses(bf.flow)
 		fr.Unreachable = unreachableFromOutside(bf.flow.Key.Dst.Addr(), sigs[to].Addr()) || fr.Refused != ""
 		fr.Unproven = !delivered && !fr.Unreachable
+		if fr.Refused != "" {
+			// Seen arriving or not, it reached no application. Sent to
+			// a port of the receiver's NAT its media does not leave from
+			// (doubt), the NAT is what refuses it.
+			if !delivered {
+				sf.Doubt[from] = doubt
+			}
+			delivered, proof, doubt = false, "", "refused all along (ICMP "+fr.Refused+")"
+		}
 		ms.Flows = append(ms.Flows, fr)
 		if bf.flow.Key.RTCP {
 			continue

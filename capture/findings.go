@@ -556,7 +556,7 @@ func verdictFinding(cb *callBuild, facts []StreamFacts, media []string, v Stream
 			sum.Undeliverable[i] += f.Undeliverable[i]
 			sum.Unproven[i] += f.Unproven[i]
 			if f.Refused[i] != "" {
-				sum.Refused[i] = f.Refused[i]
+				sum.Refused[i], sum.Doubt[i] = f.Refused[i], f.Doubt[i]
 			}
 		}
 	}
@@ -579,9 +579,9 @@ func verdictFinding(cb *callBuild, facts []StreamFacts, media []string, v Stream
 			remedy = remedySentNoMedia
 		case privateSDP[deaf]:
 			remedy = remedyPrivateSDP
-		case sum.Refused[sender] != "":
+		case sum.Refused[sender] != "" && sum.Doubt[sender] == "":
 			remedy = remedyRefusedMedia
-		case sum.Unproven[sender] > 0:
+		case sum.Unproven[sender] > 0 || sum.Refused[sender] != "":
 			remedy = remedyUnmappedPort
 		}
 		return report.Finding{

@@ -354,6 +354,9 @@ func oneWay(deaf int, s StreamFacts) StreamVerdict {
 	switch {
 	case s.Undeliverable[sender] > 0 && s.Refused[sender] != "":
 		why = fmt.Sprintf("the %s's %d RTP packets were refused all along (ICMP %s)", partyNames[sender], s.Undeliverable[sender], s.Refused[sender])
+		if s.Doubt[sender] != "" {
+			why += "; " + s.Doubt[sender]
+		}
 	case s.Undeliverable[sender] > 0:
 		why = fmt.Sprintf("the %s sent %d RTP packets to an address the %s cannot be reached at", partyNames[sender], s.Undeliverable[sender], partyNames[deaf])
 	case s.Unproven[sender] > 0:
