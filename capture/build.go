@@ -491,14 +491,20 @@ func (cb *callBuild) streamReport(st *streamState, streams []*streamState, sigs 
 		fr := flowReport(bf, sigs)
 		delivered, proof, doubt := cb.delivery(bf, sigs, *views)
 		to, from := other(bf.bd.sender), bf.bd.sender
-		fr.Refused = cb.unreach.about(bf.flow.Key.Src, bf.flow.Key.Dst).refuses(bf.flow)
+		icmp := cb.unreach.about(bf.flow.Key.Src, bf.flow.Key.Dst)
+		fr.Refused = icmp.refuses(bf.flow)
 		fr.Unreachable = unreachableFromOutside(bf.flow.Key.Dst.Addr(), sigs[to].Addr()) || fr.Refused != ""
 		fr.Unproven = !delivered && !fr.Unreachable
 		if fr.Refused != "" {
 			// Seen arriving or not, it reached no application. Sent to
 			// a port of the receiver's NAT its media does not leave from
 			// (doubt), the NAT is what refuses it.
-			if !delivered {
+			switch dst := bf.flow.Key.Dst.Addr(); {
+			case hairpinRefused(bf.flow.Key.Src.Addr(), dst, sigs[to].Addr(), icmp.reporter):
+				sf.Hairpin[from] = true
+				sf.Doubt[from] = fmt.Sprintf("sent from the %s's own LAN to %s, the public address of its NAT, which refuses it instead of looping it back in (no hairpinning)",
+					partyNames[to], dst)
+			case !delivered:
 				sf.Doubt[from] = doubt
 			}
 			delivered, proof, doubt = false, "", "refused all along (ICMP "+fr.Refused+")"

@@ -100,6 +100,9 @@ const (
 		"to the phone or server behind the NAT, or use the server's RTP relay."
 	remedyRefusedMedia = "The RTP is refused where it arrives (the ICMP errors name who refuses it): open the receiver's firewall to UDP from its peer's media address, " +
 		"forward the RTP port range on the receiver's router to it, or check that the receiving phone listens on the port its SDP names (a SIP ALG rewriting the SDP can break that)."
+	remedyHairpin = "The phones share a LAN, but one names its NAT's public address (STUN, a configured external address) and the router does not loop packets " +
+		"sent from inside back in (no hairpinning; natdoc stun tests it): have LAN peers use LAN addresses (Asterisk localnet, FreeSWITCH local-network-acl, " +
+		"no STUN toward the LAN), turn on NAT loopback on the router, or relay the media through the server."
 	remedyDirectMediaNAT = "Keep the PBX relaying the media of phones behind NAT instead of handing them each other's addresses: " +
 		"Asterisk PJSIP direct_media=no on their endpoints (chan_sip directmedia=no, or directmedia=nonat), FreeSWITCH bypass_media=false, " +
 		"or make the phones announce reachable addresses (STUN) before allowing direct media."
@@ -479,7 +482,7 @@ func sdpFindings(cb *callBuild, v StreamVerdict, sigs [2]netip.AddrPort) (fs []r
 				differs[ev.Party] = true
 				fs = append(fs, report.Finding{
 					ID: IDSDPAddressDiffers, Severity: report.SeverityInfo, Subject: subject,
-					Title:    cb.differsTitle(parties[ev.Party], ev.Party, ip, sig.Addr()),
+					Title:    cb.differsTitle(parties[ev.Party], ev.Party, m.Addr, sig.Addr()),
 					Evidence: []report.Evidence{{Text: "SDP c= against the IP source of the message", Frames: []uint64{ev.Frame}, Addrs: []string{m.Addr.String(), sig.String()}}},
 				})
 			}
@@ -504,21 +507,30 @@ func sdpFindings(cb *callBuild, v StreamVerdict, sigs [2]netip.AddrPort) (fs []r
 // SIP's source: an intermediary that names a party of the call's other
 // leg hands the media to it directly (a PBX's direct media, a proxy's
 // re-INVITE); anything else is a media server, a relay or a NAT.
-func (cb *callBuild) differsTitle(p report.Party, party int, media, sig netip.Addr) string {
+func (cb *callBuild) differsTitle(p report.Party, party int, media netip.AddrPort, sig netip.Addr) string {
 	intermediary := p.Role != partyNames[party]
 	for end, addrs := range cb.farEnds {
-		if !intermediary || !slices.Contains(addrs, media) {
+		if !intermediary || len(addrs) == 0 {
 			continue
 		}
-		if p.Role == "proxy" {
-			return fmt.Sprintf("The %s passes on an SDP that names %s, the %s's own address: media goes between the parties directly, "+
-				"off the proxy's path", partyLabel(p), media, partyNames[end])
+		// The party's signalling address, or the very media address its
+		// own SDP named (a public address from STUN).
+		own := fmt.Sprintf("%s, the %s's own address", media.Addr(), partyNames[end])
+		if !slices.Contains(addrs, media.Addr()) {
+			if !slices.Contains(cb.farMedia[end], media) {
+				continue
+			}
+			own = fmt.Sprintf("%s, the media address the %s's own SDP named", media, partyNames[end])
 		}
-		return fmt.Sprintf("The %s asks for media at %s, the %s's own address on the call's other leg: it hands the media "+
-			"straight to the %s (direct media), off its own path", partyLabel(p), media, partyNames[end], partyNames[end])
+		if p.Role == "proxy" {
+			return fmt.Sprintf("The %s passes on an SDP that names %s: media goes between the parties directly, "+
+				"off the proxy's path", partyLabel(p), own)
+		}
+		return fmt.Sprintf("The %s asks for media at %s on the call's other leg: it hands the media "+
+			"straight to the %s (direct media), off its own path", partyLabel(p), own, partyNames[end])
 	}
 	return fmt.Sprintf("The %s asks for media at %s while its SIP came from %s: a separate media server or relay, or a NAT between it and the capture point",
-		partyLabel(p), media, sig)
+		partyLabel(p), media.Addr(), sig)
 }
 
 // encryptedMediaFinding says when a stream is SRTP: its headers are judged,
@@ -556,7 +568,7 @@ func verdictFinding(cb *callBuild, facts []StreamFacts, media []string, v Stream
 			sum.Undeliverable[i] += f.Undeliverable[i]
 			sum.Unproven[i] += f.Unproven[i]
 			if f.Refused[i] != "" {
-				sum.Refused[i], sum.Doubt[i] = f.Refused[i], f.Doubt[i]
+				sum.Refused[i], sum.Doubt[i], sum.Hairpin[i] = f.Refused[i], f.Doubt[i], f.Hairpin[i]
 			}
 		}
 	}
@@ -577,6 +589,8 @@ func verdictFinding(cb *callBuild, facts []StreamFacts, media []string, v Stream
 		switch {
 		case sum.Delivered[sender] == 0 && sentNothing(facts, judged, sender):
 			remedy = remedySentNoMedia
+		case sum.Hairpin[sender]:
+			remedy = remedyHairpin
 		case privateSDP[deaf]:
 			remedy = remedyPrivateSDP
 		case sum.Refused[sender] != "" && sum.Doubt[sender] == "":
@@ -679,10 +693,12 @@ func (cb *callBuild) oneWayTitle(deaf, sender int) string {
 }
 
 // handsMediaPast says whether the leg's one intermediary, at its end
-// end, passes on SDP that names the call's own party beyond it
-// (farEnds): the media goes between the parties directly, not through
-// the intermediary, and for the media the leg's ends are the call's own
-// caller and callee (farParties).
+// end, passes on SDP that names the call's own party beyond it: its
+// signalling address (farEnds), or the very media address and port that
+// party's own SDP named (farMedia; a public address from STUN is not its
+// signalling address). The media goes between the parties directly, not
+// through the intermediary, and for the media the leg's ends are the
+// call's own caller and callee (farParties).
 func (cb *callBuild) handsMediaPast() (end int, past bool) {
 	end = slices.IndexFunc(cb.roles[:], func(r string) bool { return r != "" })
 	if end < 0 || cb.roles[other(end)] != "" || cb.farParties[end].Role == "" {
@@ -693,7 +709,10 @@ func (cb *callBuild) handsMediaPast() (end int, past bool) {
 			continue
 		}
 		for _, m := range ev.SDP.Media {
-			if m.Addr.IsValid() && slices.Contains(cb.farEnds[end], m.Addr.Addr()) {
+			if !m.Addr.IsValid() || isHoldAddress(m.Addr) {
+				continue
+			}
+			if slices.Contains(cb.farEnds[end], m.Addr.Addr()) || slices.Contains(cb.farMedia[end], m.Addr) && len(cb.farEnds[end]) > 0 {
 				return end, true
 			}
 		}
@@ -713,8 +732,8 @@ func (cb *callBuild) mediaPast(st *streamState, sigs [2]netip.AddrPort) (netip.A
 	}
 	for p := range media {
 		m := st.latest[p]
-		// handsMediaPast found the far party's address in farEnds: the
-		// other party's own signalling address is never missing.
+		// handsMediaPast holds only with the far party's signalling
+		// address known (farEnds): the other party's own is never missing.
 		from := cb.ownSigAddrs(other(p), sigs)[0]
 		if m == nil || !m.Addr.IsValid() || isHoldAddress(m.Addr) || unreachableFromOutside(m.Addr.Addr(), from) {
 			return netip.Addr{}, media

@@ -127,3 +127,25 @@ func TestRefuses(t *testing.T) {
 		t.Error("no errors refuse")
 	}
 }
+
+// TestHairpinRefused: a NAT refusing, at its own public address, media
+// sent from the receiver's own LAN does not hairpin; a far host refusing
+// media, or a NAT refusing a peer from another LAN, is something else.
+func TestHairpinRefused(t *testing.T) {
+	a := netip.MustParseAddr
+	for _, tc := range []struct {
+		name                        string
+		src, dst, receiver, refuser netip.Addr
+		want                        bool
+	}{
+		{"same LAN, the NAT refuses", a("192.168.1.103"), a("185.85.37.148"), a("192.168.1.58"), a("185.85.37.148"), true},
+		{"same LAN, a host beyond refuses", a("192.168.1.103"), a("185.85.37.148"), a("192.168.1.58"), a("203.0.113.9"), false},
+		{"another LAN", a("192.168.2.10"), a("185.85.37.148"), a("192.168.1.58"), a("185.85.37.148"), false},
+		{"sent from outside", a("198.51.100.7"), a("185.85.37.148"), a("192.168.1.58"), a("185.85.37.148"), false},
+		{"IPv6 LAN", a("fd00:1::10"), a("2001:db8::1"), a("fd00:1::20"), a("2001:db8::1"), true},
+	} {
+		if got := hairpinRefused(tc.src, tc.dst, tc.receiver, tc.refuser); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -71,3 +71,29 @@ func isPublic(a netip.Addr) bool {
 func unreachableFromOutside(dst netip.Addr, sig netip.Addr) bool {
 	return IsPrivate(dst) && isPublic(sig) && dst != sig
 }
+
+// hairpinRefused says whether a flow refused at its destination (ICMP
+// errors from reporter) is a NAT that does not hairpin: sent from a
+// private address to a public one that refuses it itself, while the
+// receiver's SIP comes from the sender's own LAN. The receiver named its
+// NAT's public address (STUN, a configured external address) to a peer
+// behind the same NAT, and the NAT does not loop packets sent from inside
+// to its own public address back in.
+func hairpinRefused(src, dst, receiverSig, reporter netip.Addr) bool {
+	return IsPrivate(src) && isPublic(dst) && reporter == dst && sameLAN(src, receiverSig)
+}
+
+// sameLAN: two private addresses of one /24 (IPv4) or /64 (IPv6), the
+// size of a home or office LAN.
+func sameLAN(a, b netip.Addr) bool {
+	if !IsPrivate(a) || !IsPrivate(b) || a.Is4() != b.Is4() {
+		return false
+	}
+	bits := 64
+	if a.Is4() {
+		bits = 24
+	}
+	pa, _ := a.Prefix(bits)
+	pb, _ := b.Prefix(bits)
+	return pa == pb
+}

@@ -36,8 +36,71 @@ func TestLabSTUNBehindSymmetricNAT(t *testing.T) {
 	startKamailio(t, server, "203.0.113.20", false, netip.AddrPort{})
 	pcap := filepath.Join(t.TempDir(), "switch.pcap")
 	dump := lab.Core().StartTcpdumpOn(t, "br0", pcap, "udp or icmp")
-	alice := kamailioPhone(t, r1.LANHost("alice", "192.168.1.10"), "alice", phone.Config{SDPMode: phone.SDPSTUN, STUN: stun.Primary})
-	bob := kamailioPhone(t, lab.PublicHost("bob", "203.0.113.11"), "bob", phone.Config{SDPMode: phone.SDPLocal})
+	alice := kamailioPhone(t, r1.LANHost("alice", "192.168.1.10"), "alice", "203.0.113.20", phone.Config{SDPMode: phone.SDPSTUN, STUN: stun.Primary})
+	bob := kamailioPhone(t, lab.PublicHost("bob", "203.0.113.11"), "bob", "203.0.113.20", phone.Config{SDPMode: phone.SDPLocal})
+	phoneCall(t, alice, bob, dump)
+
+	res := analyzePath(t, pcap)
+	if len(res.Calls) != 1 {
+		t.Fatalf("%d calls, want 1", len(res.Calls))
+	}
+	c := res.Calls[0]
+	t.Logf("%s (%s cannot hear): %s; findings %v", c.Verdict, c.CannotHear, c.Explain, findingIDs(c))
+	if c.Verdict != report.VerdictOneWay || c.CannotHear != "caller" {
+		t.Errorf("want one-way, the caller cannot hear")
+	}
+	f := findingOf(c, report.IDOneWayAudio)
+	if f == nil {
+		t.Fatal("no one-way finding")
+	}
+	if why := f.Evidence[0].Text; !strings.Contains(why, "refused all along (ICMP port unreachable: ") ||
+		!strings.Contains(why, "own media leaves its NAT from 203.0.113.1:") || f.Remedy != remedyUnmappedPort {
+		t.Errorf("one-way finding: %q, remedy %q; want the NAT's refusal and the unmapped-port remedy", why, f.Remedy)
+	}
+}
+
+// TestLabNATWithoutHairpin: Alice and Bob share a LAN with their SIP
+// server; Alice's phone names in its SDP the public address STUN (a real
+// coturn outside) found for it. Bob's RTP goes to the router's public
+// address, and the router, which does not hairpin, answers each packet
+// with ICMP port unreachable. Captured on the LAN: one-way (Alice cannot
+// hear), explained as the NAT not looping the media back in, with the
+// remedy for LAN peers (LAN addresses, NAT loopback, a relay).
+func TestLabNATWithoutHairpin(t *testing.T) {
+	natlab.Require(t)
+	lab := natlab.New(t)
+	stun := natlab.StartCoturn(t, lab.PublicHost("stun", "203.0.113.30", "203.0.113.31"))
+	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24",
+		NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent}})
+	startKamailio(t, r1.LANHost("server", "192.168.1.20"), "192.168.1.20", false, netip.AddrPort{})
+	pcap := filepath.Join(t.TempDir(), "lan.pcap")
+	dump := r1.StartTcpdumpOn(t, "brlan", pcap, "udp or icmp")
+	alice := kamailioPhone(t, r1.LANHost("alice", "192.168.1.10"), "alice", "192.168.1.20", phone.Config{SDPMode: phone.SDPSTUN, STUN: stun.Primary})
+	bob := kamailioPhone(t, r1.LANHost("bob", "192.168.1.11"), "bob", "192.168.1.20", phone.Config{SDPMode: phone.SDPLocal})
+	phoneCall(t, alice, bob, dump)
+
+	res := analyzePath(t, pcap)
+	if len(res.Calls) != 1 {
+		t.Fatalf("%d calls, want 1", len(res.Calls))
+	}
+	c := res.Calls[0]
+	t.Logf("%s (%s cannot hear): %s; findings %v", c.Verdict, c.CannotHear, c.Explain, findingIDs(c))
+	if c.Verdict != report.VerdictOneWay || c.CannotHear != "caller" {
+		t.Errorf("want one-way, the caller cannot hear")
+	}
+	f := findingOf(c, report.IDOneWayAudio)
+	if f == nil {
+		t.Fatal("no one-way finding")
+	}
+	if why := f.Evidence[0].Text; !strings.Contains(why, "to 203.0.113.1, the public address of its NAT, which refuses it instead of looping it back in (no hairpinning)") ||
+		f.Remedy != remedyHairpin {
+		t.Errorf("one-way finding: %q, remedy %q; want the NAT without hairpinning and its remedy", why, f.Remedy)
+	}
+}
+
+// phoneCall: alice calls bob, 5 s of media; then the capture stops.
+func phoneCall(t *testing.T, alice, bob *phone.Phone, dump *natlab.Proc) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	for _, p := range []*phone.Phone{alice, bob} {
@@ -59,35 +122,17 @@ func TestLabSTUNBehindSymmetricNAT(t *testing.T) {
 	time.Sleep(500 * time.Millisecond) // the last packets into the capture
 	dump.Stop()
 	t.Logf("alice's SDP %s; she received %d packets", ra.SDPAddr, ra.Received.Packets)
-
-	res := analyzePath(t, pcap)
-	if len(res.Calls) != 1 {
-		t.Fatalf("%d calls, want 1", len(res.Calls))
-	}
-	c := res.Calls[0]
-	t.Logf("%s (%s cannot hear): %s; findings %v", c.Verdict, c.CannotHear, c.Explain, findingIDs(c))
-	if c.Verdict != report.VerdictOneWay || c.CannotHear != "caller" {
-		t.Errorf("want one-way, the caller cannot hear")
-	}
-	f := findingOf(c, report.IDOneWayAudio)
-	if f == nil {
-		t.Fatal("no one-way finding")
-	}
-	if why := f.Evidence[0].Text; !strings.Contains(why, "refused all along (ICMP port unreachable: ") ||
-		!strings.Contains(why, "own media leaves its NAT from 203.0.113.1:") || f.Remedy != remedyUnmappedPort {
-		t.Errorf("one-way finding: %q, remedy %q; want the NAT's refusal and the unmapped-port remedy", why, f.Remedy)
-	}
 }
 
 // kamailioPhone is a natdoc phone on h that registers at the Kamailio of
-// startKamailio (203.0.113.20).
-func kamailioPhone(t *testing.T, h *natlab.Host, user string, cfg phone.Config) *phone.Phone {
+// startKamailio (server:5060).
+func kamailioPhone(t *testing.T, h *natlab.Host, user, server string, cfg phone.Config) *phone.Phone {
 	t.Helper()
 	conn, err := h.ListenUDP("udp4", netip.AddrPortFrom(h.Addr(), 5060).String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.User, cfg.Server, cfg.Conn, cfg.LocalIP, cfg.ListenUDP = user, "203.0.113.20:5060", conn, h.Addr(), h.ListenUDP
+	cfg.User, cfg.Server, cfg.Conn, cfg.LocalIP, cfg.ListenUDP = user, server+":5060", conn, h.Addr(), h.ListenUDP
 	cfg.Symmetric = true
 	p, err := phone.New(cfg)
 	if err != nil {

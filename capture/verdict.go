@@ -26,6 +26,9 @@ type StreamFacts struct {
 	// what they said, per direction).
 	Undeliverable [2]uint64
 	Refused       [2]string
+	// Hairpin: the refused packets were sent from the receiver's own LAN
+	// to its NAT's public address, which does not loop them back in.
+	Hairpin [2]bool
 	// Unproven counts RTP packets seen sent to the receiver's NAT on a
 	// port its own media does not leave from (JudgeDelivery), Doubt says
 	// why, per direction.
