@@ -66,6 +66,7 @@ type decoder struct {
 	sctp    layers.SCTP
 	gre     layers.GRE
 	erspan  layers.ERSPANII
+	gtpu    layers.GTPv1U // a GTP-U tunnel's header (mirror.go), reused
 
 	parsers    map[gopacket.LayerType]*gopacket.DecodingLayerParser
 	lastFirst  gopacket.LayerType

@@ -23,7 +23,8 @@
 // (silence.go), also in SDES-SRTP decrypted with the SDP's keys (srtp.go).
 // SIP is found by content on any port, over UDP, TCP (reassembled), SCTP,
 // WebSocket, inside IP-in-IP, GRE/ERSPAN, PPTP, PPPoE and MPLS, in frames a
-// mirror sent in VXLAN, Geneve, TZSP or ERSPAN III (mirror.go), in NFLOG
+// mirror sent in VXLAN, Geneve, TZSP or ERSPAN III, in a mobile core's
+// GTP-U tunnels (mirror.go), in NFLOG
 // records (nflog.go), in IPv4 and IPv6 fragments,
 // unwrapped from HEP (hep.go: UDP 9060 in captures, or received with
 // ListenHEP; RTCP reports sent as JSON are read as RTCP and judge the

@@ -92,26 +92,41 @@ var mirrorWraps = map[string]func(frame []byte) []byte{
 		h := []byte{0x10, 0, 0x22, 0xeb, 0, 0, 0, 1, 0x20, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 0}
 		return outerGRE(h, frame)
 	},
+	// A mobile core's user-plane tunnel: the frame's IP packet in a GTP-U
+	// G-PDU (3GPP TS 29.281) with TEID 9, a sequence number and a PDU
+	// session container extension header (5G N3).
+	"GTP-U": func(frame []byte) []byte {
+		ip, _ := frameIP(frame)
+		h := []byte{0x36, 0xff, 0, 0, 0, 0, 0, 9, 0, 1, 0, 0x85, 1, 0x10, 0x05, 0}
+		binary.BigEndian.PutUint16(h[2:4], uint16(len(h)-8+len(ip)))
+		return capture.MirrorSeed(2152, append(h, ip...))
+	},
 	// A PPTP tunnel: the frame's IP packet in PPP in enhanced GRE (RFC 2637).
 	"PPTP": func(frame []byte) []byte {
-		typeAt := 12
-		if binary.BigEndian.Uint16(frame[12:14]) == 0x8100 { // a VLAN tag: PPP carries only the IP packet
-			typeAt = 16
-		}
+		ip, v6 := frameIP(frame)
 		proto := []byte{0x00, 0x21}
-		if binary.BigEndian.Uint16(frame[typeAt:typeAt+2]) == 0x86dd {
+		if v6 {
 			proto = []byte{0x00, 0x57}
 		}
-		ip := frame[typeAt+2:]
 		gre := []byte{0x30, 0x81, 0x88, 0x0b, 0, 0, 0, 9, 0, 0, 0, 1, 0, 0, 0, 0}
 		binary.BigEndian.PutUint16(gre[4:6], uint16(len(ip)+4))
 		return outerGRE(gre, append(append([]byte{0xff, 0x03}, proto...), ip...))
 	},
 }
 
+// frameIP is the IP packet an Ethernet frame (maybe VLAN-tagged) carries,
+// and whether it is IPv6.
+func frameIP(frame []byte) ([]byte, bool) {
+	typeAt := 12
+	if binary.BigEndian.Uint16(frame[12:14]) == 0x8100 {
+		typeAt = 16
+	}
+	return frame[typeAt+2:], binary.BigEndian.Uint16(frame[typeAt:typeAt+2]) == 0x86dd
+}
+
 // TestMirroredFrames: calls captured at a mirror's collector, each frame
-// wrapped in VXLAN, Geneve, TZSP or a PPTP tunnel, are judged as the same
-// calls captured directly.
+// wrapped in VXLAN, Geneve, TZSP, a PPTP or a GTP-U tunnel, are judged as
+// the same calls captured directly.
 func TestMirroredFrames(t *testing.T) {
 	path, truths := generate(t, pcapgen.AllKinds(), pcapgen.Options{Seed: 6})
 	for name, wrap := range mirrorWraps {

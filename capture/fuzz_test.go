@@ -115,6 +115,25 @@ func FuzzMirroredFrame(f *testing.F) {
 	})
 }
 
+// FuzzGTPU reads arbitrary GTP-U payloads: a packet found is IP and lies
+// within the payload, never a panic.
+func FuzzGTPU(f *testing.F) {
+	ip := seedCapture(f)[40+14 : 40+214]
+	f.Add(append([]byte{0x30, 0xff, 0, byte(len(ip)), 0, 0, 0, 9}, ip...))
+	f.Add(append([]byte{0x36, 0xff, 0, byte(len(ip) + 8), 0, 0, 0, 9, 0, 1, 0, 0x85, 1, 0x10, 0x05, 0}, ip...))
+	f.Add([]byte{0x34, 0xff, 0, 8, 0, 0, 0, 9, 0, 0, 0, 0x85, 0, 0x45})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var d decoder
+		inner, ok := d.gtpuPacket(b)
+		if !ok {
+			return
+		}
+		if len(inner) == 0 || len(inner) > len(b) || inner[0]>>4 != 4 && inner[0]>>4 != 6 {
+			t.Fatalf("%x: packet %x", b, inner)
+		}
+	})
+}
+
 // FuzzSIP parses arbitrary SIP datagrams and streams and files them as
 // calls.
 func FuzzSIP(f *testing.F) {

@@ -3,6 +3,7 @@ package capture
 import (
 	"encoding/binary"
 
+	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 )
 
@@ -21,7 +22,16 @@ const (
 	vxlanPort  = 4789
 	genevePort = 6081
 	tzspPort   = 37008
+	// gtpUPort is GTP-U's (3GPP TS 29.281): a mobile core carries its
+	// subscribers' IP packets in it between base stations and gateways
+	// (S1-U, S5/S8, N3, Gn), so a capture on those links holds their VoLTE
+	// and VoIP calls inside it. Not a mirror, but read the same way.
+	gtpUPort = 2152
 )
+
+// gtpuMessageGPDU is the GTP-U message type that carries a user's packet
+// (a T-PDU); the others are the tunnel's own signalling (echo, errors).
+const gtpuMessageGPDU = 255
 
 // EtherTypes a mirrored frame, or what Geneve carries, is checked for.
 const (
@@ -44,6 +54,10 @@ func (d *decoder) unwrapMirror(pkt *packet, emit func(*packet)) bool {
 		return false
 	}
 	inner, link, ok := mirroredFrame(pkt.Src.Port(), pkt.Dst.Port(), pkt.Payload)
+	if !ok && (pkt.Src.Port() == gtpUPort || pkt.Dst.Port() == gtpUPort) {
+		inner, ok = d.gtpuPacket(pkt.Payload)
+		link = layers.LinkTypeRaw
+	}
 	if !ok {
 		return false
 	}
@@ -57,7 +71,7 @@ func (d *decoder) unwrapMirror(pkt *packet, emit func(*packet)) bool {
 // packet again, so a crafted packet of hundreds would cost time squared.
 func (d *decoder) decodeInner(pkt *packet, inner []byte, link layers.LinkType, emit func(*packet)) {
 	if d.depth >= maxDepth {
-		d.sink.anomaly("encapsulation-too-deep", pkt.Offset, pkt.Frame, "more than 4 tunnel or mirror headers (VXLAN, Geneve, TZSP, ERSPAN, PPTP, PPPoE, MPLS) around one packet")
+		d.sink.anomaly("encapsulation-too-deep", pkt.Offset, pkt.Frame, "more than 4 tunnel or mirror headers (VXLAN, Geneve, TZSP, ERSPAN, GTP-U, PPTP, PPPoE, MPLS) around one packet")
 		return
 	}
 	wire := len(inner)
@@ -190,4 +204,24 @@ func carriesIP(frame []byte) bool {
 		}
 	}
 	return false
+}
+
+// gtpuPacket returns the IP packet a GTP-U G-PDU carries (gopacket reads
+// the header and its extension headers). Another message type, or a
+// payload that is not IP, stays an ordinary datagram.
+func (d *decoder) gtpuPacket(b []byte) ([]byte, bool) {
+	g := &d.gtpu
+	if g.DecodeFromBytes(b, gopacket.NilDecodeFeedback) != nil || g.Version != 1 || g.ProtocolType != 1 || g.MessageType != gtpuMessageGPDU {
+		return nil, false
+	}
+	ip := g.Payload
+	// The length counts what follows the first 8 bytes: anything after it
+	// is not the user's packet.
+	if end := 8 + int(g.MessageLength) - len(g.Contents); end >= 0 && end < len(ip) {
+		ip = ip[:end]
+	}
+	if len(ip) == 0 || (ip[0]>>4 != 4 && ip[0]>>4 != 6) {
+		return nil, false
+	}
+	return ip, true
 }
