@@ -510,11 +510,12 @@ func infoFromMessage(msg sip.Message) (*sipInfo, error) {
 func (info *sipInfo) readDialog(msg sip.Message) {
 	if f := msg.From(); f != nil {
 		info.FromTag, _ = f.Params.Get("tag")
-		info.FromUser, info.FromHost, info.FromName = f.Address.User, f.Address.Host, f.DisplayName
+		info.FromUser, info.FromHost = uriUserHost(&f.Address)
+		info.FromName = f.DisplayName
 	}
 	if t := msg.To(); t != nil {
 		info.ToTag, _ = t.Params.Get("tag")
-		info.ToUser, info.ToHost = t.Address.User, t.Address.Host
+		info.ToUser, info.ToHost = uriUserHost(&t.Address)
 	}
 	if cs := msg.CSeq(); cs != nil {
 		info.CSeq = cs.SeqNo
@@ -522,6 +523,17 @@ func (info *sipInfo) readDialog(msg sip.Message) {
 			info.Method = string(cs.MethodName)
 		}
 	}
+}
+
+// uriUserHost is the user and host of a From or To URI. A tel: URI (RFC
+// 3966), as IMS and VoLTE networks and many carriers write them, is a
+// number without a host: its number is the user.
+func uriUserHost(u *sip.Uri) (user, host string) {
+	if strings.EqualFold(u.Scheme, "tel") {
+		number, _, _ := strings.Cut(u.Raw(), ";")
+		return number, ""
+	}
+	return u.User, u.Host
 }
 
 // readVia reads the top Via (RFC 3261 §18.2.1 received, RFC 3581 rport)

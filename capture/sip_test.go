@@ -46,3 +46,19 @@ func TestTolerantSIP(t *testing.T) {
 		})
 	}
 }
+
+// TestTelURIParties: From and To in tel: URIs (RFC 3966), as IMS, VoLTE
+// and carriers write them, name the parties by their numbers, without
+// the URI's parameters.
+func TestTelURIParties(t *testing.T) {
+	msg := "INVITE tel:122 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1\r\n" +
+		"From: <tel:+88270006>;tag=a1\r\nTo: <tel:122;phone-context=ims.example.net>\r\n" +
+		"Call-ID: c1@x\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+	info, err := newSIPReader().parseSIPDatagram([]byte(msg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.FromUser != "+88270006" || info.FromHost != "" || info.ToUser != "122" || info.ToHost != "" || info.FromTag != "a1" {
+		t.Errorf("from %q@%q tag %q, to %q@%q", info.FromUser, info.FromHost, info.FromTag, info.ToUser, info.ToHost)
+	}
+}
