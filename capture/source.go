@@ -105,6 +105,9 @@ func otherFormat(magic []byte) string {
 		return "Microsoft Network Monitor"
 	case "snoo":
 		return "Solaris snoop"
+	case "\x34\xcd\xb2\xa1", "\xa1\xb2\xcd\x34":
+		// Alexey Kuznetzov's patched libpcap: 8 more bytes a record.
+		return "modified (Kuznetzov) libpcap"
 	}
 	return ""
 }

@@ -166,7 +166,8 @@ func TestRecordsLargerThanABatch(t *testing.T) {
 // TestOtherCaptureFormats: a capture in a format editcap converts is
 // refused with the command that converts it, not just "not a pcap".
 func TestOtherCaptureFormats(t *testing.T) {
-	for magic, name := range map[string]string{"GMBU": "Microsoft Network Monitor", "RTSS": "Microsoft Network Monitor", "snoop\x00\x00\x00": "Solaris snoop"} {
+	for magic, name := range map[string]string{"GMBU": "Microsoft Network Monitor", "RTSS": "Microsoft Network Monitor", "snoop\x00\x00\x00": "Solaris snoop",
+		"\x34\xcd\xb2\xa1\x02\x00\x04\x00": "modified (Kuznetzov) libpcap", "\xa1\xb2\xcd\x34\x00\x02\x00\x04": "modified (Kuznetzov) libpcap"} {
 		_, err := openSource(bytes.NewReader(append([]byte(magic), make([]byte, 64)...)), nil)
 		if err == nil || !errors.Is(err, ErrNotCapture) || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), "editcap -F pcap") {
 			t.Errorf("%q: %v", magic, err)
