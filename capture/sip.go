@@ -69,6 +69,29 @@ func staleChallenge(v string) bool {
 	return strings.Contains(asciiLower(v), "stale=true")
 }
 
+// answersChallenge says whether an Authorization or Proxy-Authorization
+// value answers a challenge: not when its nonce is empty, as in the first
+// REGISTER of an IMS or VoLTE phone (3GPP TS 24.229 §5.1.1.2: its user
+// name, nonce=""), which asks for the challenge the 401 then brings.
+func answersChallenge(v string) bool {
+	for _, param := range strings.Split(v, ",") {
+		key, value, ok := strings.Cut(param, "=")
+		if !ok {
+			continue
+		}
+		// The first parameter follows the scheme ("Digest username=").
+		key = strings.TrimSpace(key)
+		if i := strings.LastIndexAny(key, " \t"); i >= 0 {
+			key = key[i+1:]
+		}
+		if strings.EqualFold(key, "nonce") {
+			value = strings.TrimSpace(value)
+			return value != "" && value != `""`
+		}
+	}
+	return true
+}
+
 // parseRepaired runs a sipgo header parser on a value natdoc repaired;
 // such values reach parts of sipgo raw traffic does not, so a panic is
 // taken as a failed parse.
@@ -228,7 +251,8 @@ type sipHeaders struct {
 	CSeq    uint32
 	Request bool
 	// Authorized: the message carries credentials (Authorization or
-	// Proxy-Authorization, RFC 3261 §22): a request answering a challenge.
+	// Proxy-Authorization, RFC 3261 §22) that answer a challenge (a
+	// nonce: answersChallenge).
 	Authorized bool
 	// StaleNonce: a challenge says the credentials were right but their
 	// nonce had expired (stale=true, RFC 2617 §3.2.1).
@@ -487,7 +511,11 @@ func infoFromMessage(msg sip.Message) (*sipInfo, error) {
 	info.readDialog(msg)
 	info.readVia(msg)
 	info.readContacts(msg)
-	info.Authorized = len(msg.GetHeaders("authorization")) > 0 || len(msg.GetHeaders("proxy-authorization")) > 0
+	for _, name := range []string{"authorization", "proxy-authorization"} {
+		for _, h := range msg.GetHeaders(name) {
+			info.Authorized = info.Authorized || answersChallenge(h.Value())
+		}
+	}
 	for _, name := range []string{"www-authenticate", "proxy-authenticate"} {
 		for _, h := range msg.GetHeaders(name) {
 			info.StaleNonce = info.StaleNonce || staleChallenge(h.Value())

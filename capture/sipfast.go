@@ -323,7 +323,7 @@ func (h *fastHeaders) other(key, name, value string) {
 			h.server, h.haveServer = value, true
 		}
 	case "authorization":
-		h.info.Authorized = true
+		h.info.Authorized = h.info.Authorized || answersChallenge(value)
 	case "authenticate":
 		h.info.StaleNonce = h.info.StaleNonce || staleChallenge(value)
 	default:
