@@ -66,15 +66,20 @@ func TestTelURIParties(t *testing.T) {
 // TestAnswersChallenge: credentials with a nonce answer a challenge; the
 // empty nonce of an IMS phone's first REGISTER asks for one.
 func TestAnswersChallenge(t *testing.T) {
-	for v, want := range map[string]bool{
-		`Digest username="alice", realm="x", nonce="84f1c1ae", uri="sip:x", response="7587245234b3434cc3412213e5f113a5"`: true,
-		`Digest username="310410010001002@ims.mnc410.mcc310.3gppnetwork.org",realm="ims.mnc410.mcc310.3gppnetwork.org",uri="sip:ims.mnc410.mcc310.3gppnetwork.org",nonce="",response=""`: false,
-		`Digest nonce="", username="a"`: false,
-		`Digest username="a", cnonce="0a4f113b", nonce="5f2a", qop=auth`: true,
-		`Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==`: true,
+	ims := `Digest username="310410010001002@ims.mnc410.mcc310.3gppnetwork.org",realm="ims.mnc410.mcc310.3gppnetwork.org",` +
+		`uri="sip:ims.mnc410.mcc310.3gppnetwork.org",nonce="",response=""`
+	for _, tc := range []struct {
+		value string
+		want  bool
+	}{
+		{`Digest username="alice", realm="x", nonce="84f1c1ae", uri="sip:x", response="7587245234b3434cc3412213e5f113a5"`, true},
+		{ims, false},
+		{`Digest nonce="", username="a"`, false},
+		{`Digest username="a", cnonce="0a4f113b", nonce="5f2a", qop=auth`, true},
+		{`Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==`, true},
 	} {
-		if got := answersChallenge(v); got != want {
-			t.Errorf("%s: %v, want %v", v, got, want)
+		if got := answersChallenge(tc.value); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.value, got, tc.want)
 		}
 	}
 }
