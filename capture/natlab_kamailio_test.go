@@ -324,23 +324,8 @@ func TestLabRTPRefusedByFirewall(t *testing.T) {
 	pcap := filepath.Join(t.TempDir(), "switch.pcap")
 	dump := lab.Core().StartTcpdumpOn(t, "br0", pcap, "udp or icmp")
 	baresipCall(t, netip.MustParseAddrPort("203.0.113.20:5060"), a, b, 8*time.Second, dump)
-	res := analyzePath(t, pcap)
-	if len(res.Calls) != 1 {
-		t.Fatalf("%d calls, want 1", len(res.Calls))
-	}
-	c := res.Calls[0]
-	pkts, _ := directionCounts(c)
-	t.Logf("%s (%s cannot hear): %s; RTP %v; findings %v", c.Verdict, c.CannotHear, c.Explain, pkts, findingIDs(c))
-	if c.Verdict != report.VerdictOneWay || c.CannotHear != "callee" {
-		t.Errorf("want one-way, the callee cannot hear")
-	}
-	var f *report.Finding
-	for i := range c.Findings {
-		if c.Findings[i].ID == report.IDOneWayAudio {
-			f = &c.Findings[i]
-		}
-	}
-	if f == nil || f.Remedy != remedyRefusedMedia || !strings.Contains(f.Evidence[0].Text, "refused all along (ICMP port unreachable: ") {
+	f := oneWayFinding(t, pcap, "callee")
+	if f.Remedy != remedyRefusedMedia || !strings.Contains(f.Evidence[0].Text, "refused all along (ICMP port unreachable: ") {
 		t.Errorf("one-way finding %+v, want the refused RTP and its remedy", f)
 	}
 }

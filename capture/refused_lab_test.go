@@ -39,20 +39,7 @@ func TestLabSTUNBehindSymmetricNAT(t *testing.T) {
 	alice := kamailioPhone(t, r1.LANHost("alice", "192.168.1.10"), "alice", "203.0.113.20", phone.Config{SDPMode: phone.SDPSTUN, STUN: stun.Primary})
 	bob := kamailioPhone(t, lab.PublicHost("bob", "203.0.113.11"), "bob", "203.0.113.20", phone.Config{SDPMode: phone.SDPLocal})
 	phoneCall(t, alice, bob, dump)
-
-	res := analyzePath(t, pcap)
-	if len(res.Calls) != 1 {
-		t.Fatalf("%d calls, want 1", len(res.Calls))
-	}
-	c := res.Calls[0]
-	t.Logf("%s (%s cannot hear): %s; findings %v", c.Verdict, c.CannotHear, c.Explain, findingIDs(c))
-	if c.Verdict != report.VerdictOneWay || c.CannotHear != "caller" {
-		t.Errorf("want one-way, the caller cannot hear")
-	}
-	f := findingOf(c, report.IDOneWayAudio)
-	if f == nil {
-		t.Fatal("no one-way finding")
-	}
+	f := oneWayFinding(t, pcap, "caller")
 	if why := f.Evidence[0].Text; !strings.Contains(why, "refused all along (ICMP port unreachable: ") ||
 		!strings.Contains(why, "own media leaves its NAT from 203.0.113.1:") || f.Remedy != remedyUnmappedPort {
 		t.Errorf("one-way finding: %q, remedy %q; want the NAT's refusal and the unmapped-port remedy", why, f.Remedy)
@@ -78,24 +65,32 @@ func TestLabNATWithoutHairpin(t *testing.T) {
 	alice := kamailioPhone(t, r1.LANHost("alice", "192.168.1.10"), "alice", "192.168.1.20", phone.Config{SDPMode: phone.SDPSTUN, STUN: stun.Primary})
 	bob := kamailioPhone(t, r1.LANHost("bob", "192.168.1.11"), "bob", "192.168.1.20", phone.Config{SDPMode: phone.SDPLocal})
 	phoneCall(t, alice, bob, dump)
+	f := oneWayFinding(t, pcap, "caller")
+	if why := f.Evidence[0].Text; !strings.Contains(why, "to 203.0.113.1, the public address of its NAT, which refuses it instead of looping it back in (no hairpinning)") ||
+		f.Remedy != remedyHairpin {
+		t.Errorf("one-way finding: %q, remedy %q; want the NAT without hairpinning and its remedy", why, f.Remedy)
+	}
+}
 
+// oneWayFinding is the one-way-audio finding of the capture's only call,
+// which must be one-way with cannotHear the party that cannot hear.
+func oneWayFinding(t *testing.T, pcap, cannotHear string) *report.Finding {
+	t.Helper()
 	res := analyzePath(t, pcap)
 	if len(res.Calls) != 1 {
 		t.Fatalf("%d calls, want 1", len(res.Calls))
 	}
 	c := res.Calls[0]
-	t.Logf("%s (%s cannot hear): %s; findings %v", c.Verdict, c.CannotHear, c.Explain, findingIDs(c))
-	if c.Verdict != report.VerdictOneWay || c.CannotHear != "caller" {
-		t.Errorf("want one-way, the caller cannot hear")
+	pkts, _ := directionCounts(c)
+	t.Logf("%s (%s cannot hear): %s; RTP %v; findings %v", c.Verdict, c.CannotHear, c.Explain, pkts, findingIDs(c))
+	if c.Verdict != report.VerdictOneWay || c.CannotHear != cannotHear {
+		t.Errorf("want one-way, the %s cannot hear", cannotHear)
 	}
 	f := findingOf(c, report.IDOneWayAudio)
 	if f == nil {
 		t.Fatal("no one-way finding")
 	}
-	if why := f.Evidence[0].Text; !strings.Contains(why, "to 203.0.113.1, the public address of its NAT, which refuses it instead of looping it back in (no hairpinning)") ||
-		f.Remedy != remedyHairpin {
-		t.Errorf("one-way finding: %q, remedy %q; want the NAT without hairpinning and its remedy", why, f.Remedy)
-	}
+	return f
 }
 
 // phoneCall: alice calls bob, 5 s of media; then the capture stops.
