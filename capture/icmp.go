@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
+	"time"
 )
 
 // ICMP destination-unreachable errors (RFC 792 type 3, RFC 4443 type 1)
@@ -72,13 +73,21 @@ func (u *unreachables) observe(pkt *packet) (full bool) {
 // sends a burst of about six, then one a second (icmp_ratelimit).
 const refusedErrors = 3
 
+// refusedFromStart is how soon after a flow's first packet the first
+// error must come back for the flow to be refused: the first packet to a
+// closed port draws one at once.
+const refusedFromStart = 2 * time.Second
+
 // refuses says why a flow's packets reached no application ("": they
-// may have): ICMP errors about them came back at least refusedErrors
-// times, over at least half the flow's life. A receiver that opens its
-// port a moment late, or closes it as the call ends while the sender's
-// last packets are under way, draws a short burst only.
+// may have): ICMP errors about them came back from its start on
+// (refusedFromStart), at least refusedErrors times, over at least half
+// the flow's life. A receiver that opens its port a moment late draws a
+// short burst only; one that closes it while the sender goes on (its
+// BYE lost, or hung up first) draws errors from the middle on: the
+// packets before them may have been heard.
 func (e *unreachable) refuses(f *rtpFlow) string {
-	if e == nil || e.count < refusedErrors || 2*(e.lastNs-e.firstNs) < f.lastNs-f.firstNs {
+	if e == nil || e.count < refusedErrors || e.firstNs-f.firstNs > int64(refusedFromStart) ||
+		2*(e.lastNs-e.firstNs) < f.lastNs-f.firstNs {
 		return ""
 	}
 	return e.reason()

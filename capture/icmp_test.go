@@ -99,9 +99,9 @@ func FuzzQuotedUDP(f *testing.F) {
 	})
 }
 
-// TestRefuses: errors over most of a flow's life show it refused; a burst
-// while the receiver opens its port late, or as it closes it at the end of
-// the call, or one or two errors, do not.
+// TestRefuses: errors from the start over most of a flow's life show it
+// refused; a burst while the receiver opens its port late, errors from
+// when it closed it on, or one or two errors, do not.
 func TestRefuses(t *testing.T) {
 	sec := int64(time.Second)
 	flow := &rtpFlow{firstNs: 0, lastNs: 20 * sec} // 20 s of RTP
@@ -112,9 +112,10 @@ func TestRefuses(t *testing.T) {
 		want        bool
 	}{
 		{"all call long, one a second", 26, 0, 20 * sec, true},
-		{"the second half", 10, 10 * sec, 20 * sec, true},
+		{"from the start, over half the flow", 10, sec, 11 * sec, true},
 		{"a burst as the receiver opens late", 6, 0, 2 * sec, false},
 		{"a burst as the receiver closes", 6, 19 * sec, 20 * sec, false},
+		{"from the middle on (the receiver hung up first)", 18, 8 * sec, 20 * sec, false},
 		{"two errors", 2, 0, 20 * sec, false},
 	} {
 		e := &unreachable{code: 3, count: tc.count, firstNs: tc.first, lastNs: tc.last}
