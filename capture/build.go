@@ -35,6 +35,9 @@ type callBuild struct {
 	// unreach are the capture's ICMP destination-unreachable errors
 	// (icmp.go).
 	unreach *unreachables
+	// forwards gathers the ports of heard and unheard calls of receivers
+	// behind NAT across the capture (portforward.go).
+	forwards *forwardedPorts
 	// unproven marks the flows sent to a NAT port nothing shows is
 	// forwarded (JudgeDelivery), for the findings.
 	unproven map[*rtpFlow]bool
@@ -208,7 +211,7 @@ func (s *state) endingCalls(now time.Time, final bool) (map[*sipCall]bool, []*gr
 		for _, leg := range c.group.legs {
 			ending[leg] = true
 		}
-		groups = append(groups, newGroupBuild(c.group, s.regs, &s.ice, &s.unreach, s.describesSDP()))
+		groups = append(groups, newGroupBuild(c.group, s.regs, &s.ice, &s.unreach, &s.forwards, s.describesSDP()))
 	}
 	return ending, groups
 }
@@ -380,6 +383,7 @@ func (cb *callBuild) report(captureHasMedia bool, now time.Time) report.Call {
 	}
 	v := JudgeCall(verdicts, media, facts)
 	rc.Verdict, rc.CannotHear, rc.Explain = v.Verdict, v.CannotHear, v.Explain
+	cb.noteForwards(streams, allFacts, v, sigs) // portforward.go
 	if v.Verdict == report.VerdictNotAnswered {
 		na := v.NotAnswered
 		rc.NotAnswered = &na

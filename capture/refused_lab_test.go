@@ -120,19 +120,28 @@ func phoneCall(t *testing.T, alice, bob *phone.Phone, dump *natlab.Proc) {
 }
 
 // kamailioPhone is a natdoc phone on h that registers at the Kamailio of
-// startKamailio (server:5060).
+// startKamailio (server:5060), sending RTP from the port it receives on.
 func kamailioPhone(t *testing.T, h *natlab.Host, user, server string, cfg phone.Config) *phone.Phone {
+	t.Helper()
+	cfg.Symmetric = true
+	p, closePhone := hostPhone(t, h, user, server, cfg)
+	t.Cleanup(closePhone)
+	return p
+}
+
+// hostPhone is a natdoc phone on h at port 5060 whose outbound proxy is
+// server:5060, and what closes it and its SIP socket.
+func hostPhone(t *testing.T, h *natlab.Host, user, server string, cfg phone.Config) (*phone.Phone, func()) {
 	t.Helper()
 	conn, err := h.ListenUDP("udp4", netip.AddrPortFrom(h.Addr(), 5060).String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.User, cfg.Server, cfg.Conn, cfg.LocalIP, cfg.ListenUDP = user, server+":5060", conn, h.Addr(), h.ListenUDP
-	cfg.Symmetric = true
 	p, err := phone.New(cfg)
 	if err != nil {
+		conn.Close()
 		t.Fatal(err)
 	}
-	t.Cleanup(p.Close)
-	return p
+	return p, func() { p.Close(); conn.Close() }
 }

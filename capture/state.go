@@ -187,6 +187,9 @@ type state struct {
 	toPrivate privateRequests
 	// unreach holds the ICMP destination-unreachable errors (icmp.go).
 	unreach unreachables
+	// forwards are the RTP ports receivers behind NAT heard calls on and
+	// did not (portforward.go).
+	forwards forwardedPorts
 	// sipr parses SIP, tolerating a header it cannot read.
 	sipr *sipReader
 	// dedup drops captured copies of packets (dedup.go).

@@ -89,6 +89,14 @@ const (
 	// Asterisk mistake): from then on the caller hears nothing. The PBX's
 	// host sees the anchored second, two-way, and the hand-over.
 	PBXDirectMediaNAT Kind = "pbx-direct-media-nat"
+	// ServerPortForward: a PBX behind its router (192.168.60.20, its own
+	// capture) names the router's public address (an external address
+	// set) and a port of its RTP range in SDP; a trunk calls it. The
+	// router forwards UDP 5060 and only RTP ports up to
+	// ServerForwardedUpTo: a call whose PBX port is above it is one-way
+	// (the PBX cannot hear), the others two-way. The port is
+	// 10000+100*(i%8) for the call's index i.
+	ServerPortForward Kind = "server-port-forward"
 	// What the SDP negotiated.
 	Announcement Kind = "announcement" // recvonly offer, sendonly answer, RTP one way: one-way-negotiated
 	Fax          Kind = "fax"          // audio, then a re-INVITE to T.38 (m=image udptl), fax both ways
@@ -179,6 +187,13 @@ type Call struct {
 	// Media is how long RTP flows after the answer (default 4 s).
 	Media time.Duration
 }
+
+// ServerForwardedUpTo is the last RTP port ServerPortForward's router
+// forwards to the PBX (from 10000).
+const ServerForwardedUpTo = 10399
+
+// serverPort is ServerPortForward's PBX RTP port for call i.
+func serverPort(i int) int { return 10000 + 100*(i%8) }
 
 // Truth is what a correct analysis must report for one dialog.
 type Truth struct {

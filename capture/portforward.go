@@ -1,0 +1,153 @@
+package capture
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"github.com/natdoc/natdoc/report"
+)
+
+// A server behind its router, whose SDP names the router's public address
+// (an external address set), gets media only on the RTP ports the router
+// forwards to it. When its RTP range is wider than the forward, calls on
+// ports inside the forward are two-way and the rest one-way: the server
+// hears nothing. One call cannot tell that from any other lost media; the
+// capture's calls together can, when every call the server heard used a
+// port below (or above) every port of the calls it did not hear.
+
+// IDRTPPortsNotForwarded: calls to a receiver behind NAT were heard on
+// one range of its RTP ports and not heard on ports beyond it.
+const IDRTPPortsNotForwarded report.FindingID = "rtp-ports-not-forwarded"
+
+const (
+	// maxForwardHosts bounds the receivers followed: one per server or
+	// phone behind NAT that the capture sees inside it.
+	maxForwardHosts = 256
+	// minForwardCalls is how many heard and how many unheard calls each a
+	// receiver needs before its ports say anything: one of each is chance.
+	minForwardCalls = 2
+)
+
+// forwardedPorts follows, per receiver seen inside its NAT, the RTP ports
+// of its calls that it heard and of those it did not.
+type forwardedPorts struct {
+	byHost map[netip.Addr]*hostPorts
+	order  []netip.Addr // in the order first seen, for stable reports
+}
+
+// hostPorts is one receiver's calls: how many it heard and did not, and
+// the lowest and highest port of each kind.
+type hostPorts struct {
+	public           netip.Addr // the address its SDP names
+	heard, deaf      int
+	heardLo, heardHi uint16
+	deafLo, deafHi   uint16
+	firstDeaf        string // the Call-ID of the first unheard call
+}
+
+// note records one direction of a judged stream toward a receiver at
+// private address host, whose SDP named public:port. heard: RTP arrived;
+// otherwise it sent RTP and none came back to it (one-way).
+func (f *forwardedPorts) note(host netip.Addr, sdp netip.AddrPort, heard bool, callID string) {
+	if f == nil {
+		return
+	}
+	h := f.byHost[host]
+	if h == nil {
+		if len(f.byHost) >= maxForwardHosts {
+			return
+		}
+		if f.byHost == nil {
+			f.byHost = map[netip.Addr]*hostPorts{}
+		}
+		h = &hostPorts{public: sdp.Addr()}
+		f.byHost[host] = h
+		f.order = append(f.order, host)
+	}
+	port := sdp.Port()
+	if heard {
+		h.heardLo, h.heardHi = widen(h.heard, h.heardLo, h.heardHi, port)
+		h.heard++
+		return
+	}
+	h.deafLo, h.deafHi = widen(h.deaf, h.deafLo, h.deafHi, port)
+	if h.deaf == 0 {
+		h.firstDeaf = callID
+	}
+	h.deaf++
+}
+
+// widen extends [lo, hi], which holds n ports, by port.
+func widen(n int, lo, hi, port uint16) (uint16, uint16) {
+	if n == 0 {
+		return port, port
+	}
+	return min(lo, port), max(hi, port)
+}
+
+// findings names each receiver whose heard and unheard calls' ports lie
+// on two sides of one boundary.
+func (f *forwardedPorts) findings() []report.Finding {
+	var fs []report.Finding
+	for _, host := range f.order {
+		h := f.byHost[host]
+		if h.heard < minForwardCalls || h.deaf < minForwardCalls || (h.deafLo <= h.heardHi && h.deafHi >= h.heardLo) {
+			continue
+		}
+		beyond := "above"
+		if h.deafHi < h.heardLo {
+			beyond = "below"
+		}
+		fs = append(fs, report.Finding{
+			ID: IDRTPPortsNotForwarded, Severity: report.SeverityWarning,
+			Title: fmt.Sprintf("RTP reaches %s (its SDP names %s) only on some of its ports: %d calls on ports %s were heard, "+
+				"%d calls on ports %s %s them were not: its router forwards fewer RTP ports than it uses",
+				host, h.public, h.heard, portRange(h.heardLo, h.heardHi), h.deaf, portRange(h.deafLo, h.deafHi), beyond),
+			Evidence: []report.Evidence{
+				{Text: fmt.Sprintf("heard: %d calls, RTP to ports %s", h.heard, portRange(h.heardLo, h.heardHi))},
+				{Text: fmt.Sprintf("not heard (one-way, it sent RTP and none came back): %d calls, RTP to ports %s, the first %s",
+					h.deaf, portRange(h.deafLo, h.deafHi), h.firstDeaf)},
+			},
+			Remedy: remedyForwardRTPRange,
+		})
+	}
+	return fs
+}
+
+// portRange writes lo-hi, or one port.
+func portRange(lo, hi uint16) string {
+	if lo == hi {
+		return fmt.Sprint(lo)
+	}
+	return fmt.Sprintf("%d-%d", lo, hi)
+}
+
+const remedyForwardRTPRange = "Forward the whole RTP port range (UDP) the server uses on its router to it, as its RTP settings name it " +
+	"(Asterisk rtp.conf rtpstart-rtpend, FreeSWITCH rtp-start-port and rtp-end-port), or narrow that range to the ports the router forwards."
+
+// noteForwards records, for each direction of the call's streams toward a
+// party seen inside its NAT whose SDP names a public address, whether it
+// heard the other party (forwardedPorts).
+func (cb *callBuild) noteForwards(streams []*streamState, facts []StreamFacts, v StreamVerdict, sigs [2]netip.AddrPort) {
+	if cb.forwards == nil || (v.Verdict != report.VerdictTwoWay && v.Verdict != report.VerdictOneWay) {
+		return
+	}
+	for k, st := range streams {
+		sf := facts[k]
+		for p := range 2 {
+			m, from := st.latest[p], other(p)
+			if m == nil || !IsPrivate(sigs[p].Addr()) || !isPublic(m.Addr.Addr()) || !sf.Expected[from] {
+				continue
+			}
+			arrived := sf.Delivered[from] + sf.Undeliverable[from] + sf.Unproven[from]
+			sent := sf.Delivered[p] + sf.Undeliverable[p] + sf.Unproven[p]
+			switch {
+			case sf.Delivered[from] > 0:
+				cb.forwards.note(sigs[p].Addr(), m.Addr, true, cb.call.CallID)
+			case arrived == 0 && sent > 0 && v.CannotHear == partyNames[p] && !slices.Contains(cb.roles[:], "proxy"):
+				cb.forwards.note(sigs[p].Addr(), m.Addr, false, cb.call.CallID)
+			}
+		}
+	}
+}

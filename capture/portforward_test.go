@@ -1,0 +1,49 @@
+package capture_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/natdoc/natdoc/capture"
+	"github.com/natdoc/natdoc/internal/pcapgen"
+	"github.com/natdoc/natdoc/report"
+)
+
+// TestRTPPortsNotForwarded: a PBX behind its router, captured on its own
+// host, takes eight calls from a trunk on RTP ports 10000-10700; the
+// router forwards only up to 10399. Each call is judged on its own (four
+// two-way, four one-way: the PBX cannot hear), and the capture names the
+// cause the calls show together: the heard calls' ports lie below the
+// unheard ones'. Fewer calls of either kind name nothing: one of each is
+// chance.
+func TestRTPPortsNotForwarded(t *testing.T) {
+	calls := func(n int) []pcapgen.Call {
+		var cs []pcapgen.Call
+		for k := range n {
+			cs = append(cs, pcapgen.Call{Kind: pcapgen.ServerPortForward, Start: time.Duration(k) * 10 * time.Second})
+		}
+		return cs
+	}
+	path, truths := generate(t, calls(8), pcapgen.Options{Seed: 3})
+	res := capture.AnalyzePath(t, path)
+	checkTruth(t, res, truths)
+	var found []report.Finding
+	for _, f := range res.Findings {
+		if f.ID == capture.IDRTPPortsNotForwarded {
+			found = append(found, f)
+		}
+	}
+	if len(found) != 1 || !strings.Contains(found[0].Title, "RTP reaches 192.168.60.20 (its SDP names 203.0.113.60) only on some of its ports: "+
+		"4 calls on ports 10000-10300 were heard, 4 calls on ports 10400-10700 above them were not") {
+		t.Errorf("findings %+v, want one naming the ports", found)
+	}
+
+	// Calls 0-4: four heard, one not.
+	path, _ = generate(t, calls(5), pcapgen.Options{Seed: 3})
+	for _, f := range capture.AnalyzePath(t, path).Findings {
+		if f.ID == capture.IDRTPPortsNotForwarded {
+			t.Errorf("one unheard call: %s", f.Title)
+		}
+	}
+}
