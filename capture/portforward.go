@@ -16,9 +16,9 @@ import (
 // capture's calls together can, when every call the server heard used a
 // port below (or above) every port of the calls it did not hear.
 
-// IDRTPPortsNotForwarded: calls to a receiver behind NAT were heard on
+// IDRTPRangePartlyForwarded: calls to a receiver behind NAT were heard on
 // one range of its RTP ports and not heard on ports beyond it.
-const IDRTPPortsNotForwarded report.FindingID = "rtp-ports-not-forwarded"
+const IDRTPRangePartlyForwarded report.FindingID = "rtp-port-range-partly-forwarded"
 
 const (
 	// maxForwardHosts bounds the receivers followed: one per server or
@@ -100,7 +100,7 @@ func (f *forwardedPorts) findings() []report.Finding {
 			beyond = "below"
 		}
 		fs = append(fs, report.Finding{
-			ID: IDRTPPortsNotForwarded, Severity: report.SeverityWarning,
+			ID: IDRTPRangePartlyForwarded, Severity: report.SeverityWarning,
 			Title: fmt.Sprintf("RTP reaches %s (its SDP names %s) only on some of its ports: %d calls on ports %s were heard, "+
 				"%d calls on ports %s %s them were not: its router forwards fewer RTP ports than it uses",
 				host, h.public, h.heard, portRange(h.heardLo, h.heardHi), h.deaf, portRange(h.deafLo, h.deafHi), beyond),

@@ -68,13 +68,13 @@ func TestLabRTPPortsNotForwarded(t *testing.T) {
 	}
 	var found []string
 	for _, f := range res.Findings {
-		if f.ID == IDRTPPortsNotForwarded {
+		if f.ID == IDRTPRangePartlyForwarded {
 			found = append(found, f.Title)
 		}
 	}
 	want := "RTP reaches 192.168.1.20 (its SDP names 203.0.113.1) only on some of its ports: 2 calls on ports 20000-20010 were heard, " +
 		"2 calls on ports 20020-20030 above them were not"
 	if len(found) != 1 || !strings.HasPrefix(found[0], want) {
-		t.Errorf("%s findings %q, want %q", IDRTPPortsNotForwarded, found, want)
+		t.Errorf("%s findings %q, want %q", IDRTPRangePartlyForwarded, found, want)
 	}
 }

@@ -30,7 +30,7 @@ func TestRTPPortsNotForwarded(t *testing.T) {
 	checkTruth(t, res, truths)
 	var found []report.Finding
 	for _, f := range res.Findings {
-		if f.ID == capture.IDRTPPortsNotForwarded {
+		if f.ID == capture.IDRTPRangePartlyForwarded {
 			found = append(found, f)
 		}
 	}
@@ -42,7 +42,7 @@ func TestRTPPortsNotForwarded(t *testing.T) {
 	// Calls 0-4: four heard, one not.
 	path, _ = generate(t, calls(5), pcapgen.Options{Seed: 3})
 	for _, f := range capture.AnalyzePath(t, path).Findings {
-		if f.ID == capture.IDRTPPortsNotForwarded {
+		if f.ID == capture.IDRTPRangePartlyForwarded {
 			t.Errorf("one unheard call: %s", f.Title)
 		}
 	}
