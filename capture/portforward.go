@@ -25,8 +25,12 @@ const (
 	// phone behind NAT that the capture sees inside it.
 	maxForwardHosts = 256
 	// minForwardCalls is how many heard and how many unheard calls each a
-	// receiver needs before its ports say anything: one of each is chance.
-	minForwardCalls = 2
+	// receiver needs before its ports say anything, and maxChance how
+	// likely the split may be by chance at most: a server that picks its
+	// ports at random (Asterisk does) puts 2 unheard calls above 2 heard
+	// ones one time in 3, 4 above 4 one time in 35.
+	minForwardCalls = 3
+	maxChance       = 0.05
 )
 
 // forwardedPorts follows, per receiver seen inside its NAT, the RTP ports
@@ -92,7 +96,8 @@ func (f *forwardedPorts) findings() []report.Finding {
 	var fs []report.Finding
 	for _, host := range f.order {
 		h := f.byHost[host]
-		if h.heard < minForwardCalls || h.deaf < minForwardCalls || (h.deafLo <= h.heardHi && h.deafHi >= h.heardLo) {
+		if h.heard < minForwardCalls || h.deaf < minForwardCalls || (h.deafLo <= h.heardHi && h.deafHi >= h.heardLo) ||
+			splitChance(h.heard, h.deaf) > maxChance {
 			continue
 		}
 		beyond := "above"
@@ -113,6 +118,17 @@ func (f *forwardedPorts) findings() []report.Finding {
 		})
 	}
 	return fs
+}
+
+// splitChance is how likely heard and deaf calls on ports picked at
+// random fall apart as they did: the unheard all above the heard, or all
+// below (2 of the C(heard+deaf, deaf) ways to place them).
+func splitChance(heard, deaf int) float64 {
+	ways := 1.0
+	for k := 1; k <= deaf; k++ {
+		ways = ways * float64(heard+k) / float64(k)
+	}
+	return 2 / ways
 }
 
 // portRange writes lo-hi, or one port.
