@@ -271,18 +271,8 @@ func TestLabProxyTwoLegs(t *testing.T) {
 // two legs, one-way (Alice, the caller, cannot hear), told once, between
 // the two phones.
 func TestLabOneWayPastTheProxy(t *testing.T) {
-	natlab.Require(t)
-	lab := natlab.New(t)
-	server := lab.PublicHost("server", "203.0.113.20")
-	a := lab.PublicHost("alice", "203.0.113.10")
-	b := lab.PublicHost("bob", "203.0.113.11")
-	b.Nft(t, "add table inet natdoc_fw\n"+
-		"add chain inet natdoc_fw out { type filter hook output priority 0; policy accept; }\n"+
+	pcap := directMediaCall(t, "add chain inet natdoc_fw out { type filter hook output priority 0; policy accept; }\n"+
 		"add rule inet natdoc_fw out udp dport != 5060 drop")
-	startKamailio(t, server, "203.0.113.20", false, netip.AddrPort{})
-	pcap := filepath.Join(t.TempDir(), "switch.pcap")
-	dump := lab.Core().StartTcpdumpOn(t, "br0", pcap, "udp")
-	baresipCall(t, netip.MustParseAddrPort("203.0.113.20:5060"), a, b, 8*time.Second, dump)
 	res := analyzePath(t, pcap)
 	if len(res.Calls) != 1 {
 		t.Fatalf("%d calls, want 1", len(res.Calls))
@@ -312,22 +302,32 @@ func TestLabOneWayPastTheProxy(t *testing.T) {
 // one-way (Bob cannot hear), not two-way, with the remedy for a refusing
 // receiver.
 func TestLabRTPRefusedByFirewall(t *testing.T) {
+	pcap := directMediaCall(t, "add chain inet natdoc_fw in { type filter hook input priority 0; policy accept; }\n"+
+		"add rule inet natdoc_fw in udp dport != 5060 reject")
+	f := oneWayFinding(t, pcap, "callee")
+	if f.Remedy != remedyRefusedMedia || !strings.Contains(f.Evidence[0].Text, "refused all along (ICMP port unreachable: ") {
+		t.Errorf("one-way finding %+v, want the refused RTP and its remedy", f)
+	}
+}
+
+// directMediaCall: Alice (203.0.113.10) calls Bob (203.0.113.11), two
+// baresip phones, through Kamailio without rtpengine (203.0.113.20), so
+// their media goes directly between them; Bob's host firewall is the
+// inet table natdoc_fw with bobRules. It returns the capture of the
+// internet's switch (UDP and ICMP).
+func directMediaCall(t *testing.T, bobRules string) string {
+	t.Helper()
 	natlab.Require(t)
 	lab := natlab.New(t)
 	server := lab.PublicHost("server", "203.0.113.20")
 	a := lab.PublicHost("alice", "203.0.113.10")
 	b := lab.PublicHost("bob", "203.0.113.11")
-	b.Nft(t, "add table inet natdoc_fw\n"+
-		"add chain inet natdoc_fw in { type filter hook input priority 0; policy accept; }\n"+
-		"add rule inet natdoc_fw in udp dport != 5060 reject")
+	b.Nft(t, "add table inet natdoc_fw\n"+bobRules)
 	startKamailio(t, server, "203.0.113.20", false, netip.AddrPort{})
 	pcap := filepath.Join(t.TempDir(), "switch.pcap")
 	dump := lab.Core().StartTcpdumpOn(t, "br0", pcap, "udp or icmp")
 	baresipCall(t, netip.MustParseAddrPort("203.0.113.20:5060"), a, b, 8*time.Second, dump)
-	f := oneWayFinding(t, pcap, "callee")
-	if f.Remedy != remedyRefusedMedia || !strings.Contains(f.Evidence[0].Text, "refused all along (ICMP port unreachable: ") {
-		t.Errorf("one-way finding %+v, want the refused RTP and its remedy", f)
-	}
+	return pcap
 }
 
 // TestLabInviteToClosedPort: a phone dials a host where nothing listens on
