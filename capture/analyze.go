@@ -141,7 +141,7 @@ func (s *state) result(files []string, live string) *Result {
 	r.Findings = append(r.Findings, s.regs.findings(s.last)...)
 	r.Findings = append(r.Findings, s.toPrivate.findings(s.regs)...)
 	r.Findings = append(r.Findings, s.forwards.findings()...)
-	r.Remedies = remedies(r.Findings, &t.remedies)
+	r.Remedies = remedies(r.Findings, &t.remedies, map[string]int{remedyForwardRTPRange: s.forwards.unheardCalls()})
 	r.Verdict = verdictSentence(t.calls, t.verdicts)
 	r.CallCount, r.CallProblems = t.calls, t.problems
 	return r

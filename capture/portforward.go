@@ -90,14 +90,30 @@ func widen(n int, lo, hi, port uint16) (uint16, uint16) {
 	return min(lo, port), max(hi, port)
 }
 
-// findings names each receiver whose heard and unheard calls' ports lie
-// on two sides of one boundary.
+// split says whether the receiver's heard and unheard calls' ports lie
+// on two sides of one boundary, enough of each that chance is unlikely.
+func (h *hostPorts) split() bool {
+	return h.heard >= minForwardCalls && h.deaf >= minForwardCalls && (h.deafLo > h.heardHi || h.deafHi < h.heardLo) &&
+		splitChance(h.heard, h.deaf) <= maxChance
+}
+
+// unheardCalls counts the unheard calls the findings explain.
+func (f *forwardedPorts) unheardCalls() int {
+	n := 0
+	for _, h := range f.byHost {
+		if h.split() {
+			n += h.deaf
+		}
+	}
+	return n
+}
+
+// findings names each receiver whose calls' ports split (hostPorts.split).
 func (f *forwardedPorts) findings() []report.Finding {
 	var fs []report.Finding
 	for _, host := range f.order {
 		h := f.byHost[host]
-		if h.heard < minForwardCalls || h.deaf < minForwardCalls || (h.deafLo <= h.heardHi && h.deafHi >= h.heardLo) ||
-			splitChance(h.heard, h.deaf) > maxChance {
+		if !h.split() {
 			continue
 		}
 		beyond := "above"

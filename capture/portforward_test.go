@@ -38,6 +38,10 @@ func TestRTPPortsNotForwarded(t *testing.T) {
 		"4 calls on ports 10000-10300 were heard, 4 calls on ports 10400-10700 above them were not") {
 		t.Errorf("findings %+v, want one naming the ports", found)
 	}
+	// It explains the four one-way calls: its remedy comes before their own.
+	if len(res.Remedies) == 0 || res.Remedies[0].ID != "forward-the-whole-rtp-range" {
+		t.Errorf("remedies %+v, want forward-the-whole-rtp-range first", res.Remedies)
+	}
 
 	// Calls 0-4: four heard, one not; calls 0-6: four heard, three not,
 	// which ports picked at random split so one time in 17.

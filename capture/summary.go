@@ -50,10 +50,17 @@ func captureFindings(s *state) []report.Finding {
 
 // remedies ranks the remedies of all problem findings, most frequent
 // first: the capture's findings, then the calls' (tallied as they were
-// judged).
-func remedies(captureFindings []report.Finding, calls *remedyTally) []report.Remedy {
+// judged). A capture finding that explains several calls (explains: by
+// its remedy, how many) counts as many times, so it ranks above the
+// calls' own, less exact remedy.
+func remedies(captureFindings []report.Finding, calls *remedyTally, explains map[string]int) []report.Remedy {
 	var own remedyTally
 	own.add(captureFindings)
+	for text, n := range explains {
+		if rc := own.byText[text]; rc != nil && n > rc.count {
+			rc.count = n
+		}
+	}
 	return rank(&own, calls)
 }
 
@@ -85,6 +92,40 @@ func remedyID(text string) string {
 		return "judge-the-calls-behind-one-way-media"
 	case remedyRegisterRefused:
 		return "fix-the-phone-account"
+	case remedyRefusedMedia:
+		return "open-the-refused-rtp-port"
+	case remedyHairpin:
+		return "lan-peers-on-lan-addresses"
+	case remedyForwardRTPRange:
+		return "forward-the-whole-rtp-range"
+	case remedyDirectMediaNAT:
+		return "keep-relaying-phones-behind-nat"
+	case remedyBarelySent:
+		return "check-silence-suppression"
+	case remedyDialogUnknown:
+		return "find-why-the-far-end-lost-the-call"
+	case remedyOutage:
+		return "find-what-dropped-the-stream"
+	case remedyPayloadNotListed:
+		return "send-negotiated-payload-types"
+	case remedyPoorQuality:
+		return "fix-loss-and-jitter"
+	case remedyPrivateSDPWithICE:
+		return "ice-on-both-ends"
+	case remedyRemapped:
+		return "follow-remapped-media"
+	case remedySRTPKeys:
+		return "match-the-srtp-keys"
+	case remedySilent:
+		return "check-the-microphone"
+	case remedyStartedLate:
+		return "send-media-at-the-answer"
+	case remedyStopped:
+		return "find-where-the-stream-ends"
+	case remedyStoppedSender:
+		return "check-the-sender-that-stopped"
+	case remedyUnacknowledged:
+		return "make-the-contact-reachable"
 	}
 	return "other"
 }
@@ -117,6 +158,40 @@ func remedyTitle(text string) string {
 		return "Find where the one-way RTP's replies go: capture its SIP (or give its TLS keys), check the far end's media address and the NAT"
 	case remedyRegisterRefused:
 		return "Fix the phone's account (credentials, domain) so its registration succeeds"
+	case remedyRefusedMedia:
+		return "Open the port that refuses the RTP: the receiver's firewall, or its router's forwarding"
+	case remedyHairpin:
+		return "Let phones on one LAN send each other media at LAN addresses (or turn on NAT loopback, or relay it)"
+	case remedyForwardRTPRange:
+		return "Forward the server's whole RTP port range on its router (or narrow the range to the forward)"
+	case remedyDirectMediaNAT:
+		return "Keep the PBX relaying the media of phones behind NAT (no direct media to them)"
+	case remedyBarelySent:
+		return "Check the sending phone's silence suppression (send comfort noise) and microphone"
+	case remedyDialogUnknown:
+		return "Find why the far end lost the call (a restart, failover, or a request sent to the wrong device)"
+	case remedyOutage:
+		return "Find what dropped the stream for seconds (a NAT mapping reset, a link or Wi-Fi down, a route change)"
+	case remedyPayloadNotListed:
+		return "Make the sender use the payload types the receiver's SDP lists"
+	case remedyPoorQuality:
+		return "Find the congestion or weak link between the sender and the capture point (QoS, Wi-Fi, duplex)"
+	case remedyPrivateSDPWithICE:
+		return "Turn ICE on at the far end, or make the phone's default candidate public, or anchor the media"
+	case remedyRemapped:
+		return "Let the far end follow the media's new source (symmetric RTP) and keep the NAT mapping alive"
+	case remedySRTPKeys:
+		return "Make the media use the SRTP key its SDP announced (check SBCs that rewrite a=crypto)"
+	case remedySilent:
+		return "Check the sending phone's microphone and audio device: the network delivered its packets"
+	case remedyStartedLate:
+		return "Make both sides send RTP at the answer, without waiting for the other's first packet"
+	case remedyStopped:
+		return "Find where the stream ends mid-call: the phone, or a NAT, firewall or SIP ALG on the way"
+	case remedyStoppedSender:
+		return "Check the sender that stopped sending without saying so (phone or media server)"
+	case remedyUnacknowledged:
+		return "Make the answer's Contact a reachable address, so the ACK arrives"
 	}
 	return text
 }
