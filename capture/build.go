@@ -500,17 +500,8 @@ func (cb *callBuild) streamReport(st *streamState, streams []*streamState, sigs 
 		fr.Unreachable = unreachableFromOutside(bf.flow.Key.Dst.Addr(), sigs[to].Addr()) || fr.Refused != ""
 		fr.Unproven = !delivered && !fr.Unreachable
 		if fr.Refused != "" {
-			// Seen arriving or not, it reached no application. Sent to
-			// a port of the receiver's NAT its media does not leave from
-			// (doubt), the NAT is what refuses it.
-			switch dst := bf.flow.Key.Dst.Addr(); {
-			case hairpinRefused(bf.flow.Key.Src.Addr(), dst, sigs[to].Addr(), icmp.reporter):
-				sf.Hairpin[from] = true
-				sf.Doubt[from] = fmt.Sprintf("sent from the %s's own LAN to %s, the public address of its NAT, which refuses it instead of looping it back in (no hairpinning)",
-					partyNames[to], dst)
-			case !delivered:
-				sf.Doubt[from] = doubt
-			}
+			// Seen arriving or not, it reached no application.
+			explainRefusal(&sf, bf, sigs, icmp.reporter, delivered, doubt)
 			delivered, proof, doubt = false, "", "refused all along (ICMP "+fr.Refused+")"
 		}
 		ms.Flows = append(ms.Flows, fr)
@@ -543,6 +534,22 @@ func (cb *callBuild) streamReport(st *streamState, streams []*streamState, sigs 
 	}
 	ms.Delivery = dirs.list()
 	return ms, sf
+}
+
+// explainRefusal notes in sf why a refused flow's sender is not heard
+// beyond the ICMP errors themselves: a NAT that does not hairpin, or,
+// for a flow sent to a port of the receiver's NAT its media does not
+// leave from (not delivered, doubt), that NAT refusing the port.
+func explainRefusal(sf *StreamFacts, bf boundFlow, sigs [2]netip.AddrPort, refuser netip.Addr, delivered bool, doubt string) {
+	to, from := other(bf.bd.sender), bf.bd.sender
+	switch dst := bf.flow.Key.Dst.Addr(); {
+	case hairpinRefused(bf.flow.Key.Src.Addr(), dst, sigs[to].Addr(), refuser):
+		sf.Hairpin[from] = true
+		sf.Doubt[from] = fmt.Sprintf("sent from the %s's own LAN to %s, the public address of its NAT, which refuses it instead of looping it back in (no hairpinning)",
+			partyNames[to], dst)
+	case !delivered:
+		sf.Doubt[from] = doubt
+	}
 }
 
 // sameNAT is the public address both parties of the stream are behind,

@@ -64,134 +64,53 @@ func remedies(captureFindings []report.Finding, calls *remedyTally, explains map
 	return rank(&own, calls)
 }
 
+// remedyNames are each remedy's ID and short title, by its text: the
+// report lists a remedy by its title, with the whole text as its detail.
+var remedyNames = map[string]struct{ id, title string }{
+	remedyPrivateSDP:         {"announce-public-media-address", "Make the phone announce a reachable media address (STUN), or let the server fix it (symmetric RTP / relay)"},
+	remedyALG:                {"disable-sip-alg", "Disable the router's SIP ALG"},
+	remedyNoMedia:            {"open-rtp-path", "Open the RTP path (firewall, port forwarding) or relay media through the server"},
+	remedySentNoMedia:        {"check-the-sending-phone", "Check the phone that sends no audio (microphone, audio device): the network is not at fault"},
+	remedyUnreachableContact: {"fix-nated-registration", "Let the SIP server reach phones behind NAT at the address they register from (fix the Contact, keep the NAT open)"},
+	remedyUnanswered:         {"reach-the-destination", "Make the SIP destination reachable"},
+	remedyNeverRang:          {"keep-the-callee-reachable", "Keep the callee reachable (registration, NAT keep-alives)"},
+	remedyKeepAlive:          {"keep-the-nat-open", "Send NAT keep-alives more often than the router's UDP timeout"},
+	remedyUnmappedPort:       {"send-media-to-its-source", "Send media to where it really comes from (symmetric RTP), or stop the NAT changing its port"},
+	remedyIgnored:            {"check-the-far-sip-service", "Find why the far end's SIP service ignored a request it was delivered"},
+	remedyTLSKeys:            {"give-the-tls-keys", "Give natdoc the TLS keys of the SIP sessions"},
+	remedyOneWayNoSignalling: {"judge-the-calls-behind-one-way-media", "Find where the one-way RTP's replies go: capture its SIP (or give its TLS keys), check the far end's media address and the NAT"},
+	remedyRegisterRefused:    {"fix-the-phone-account", "Fix the phone's account (credentials, domain) so its registration succeeds"},
+	remedyRefusedMedia:       {"open-the-refused-rtp-port", "Open the port that refuses the RTP: the receiver's firewall, or its router's forwarding"},
+	remedyHairpin:            {"lan-peers-on-lan-addresses", "Let phones on one LAN send each other media at LAN addresses (or turn on NAT loopback, or relay it)"},
+	remedyForwardRTPRange:    {"forward-the-whole-rtp-range", "Forward the server's whole RTP port range on its router (or narrow the range to the forward)"},
+	remedyDirectMediaNAT:     {"keep-relaying-phones-behind-nat", "Keep the PBX relaying the media of phones behind NAT (no direct media to them)"},
+	remedyBarelySent:         {"check-silence-suppression", "Check the sending phone's silence suppression (send comfort noise) and microphone"},
+	remedyDialogUnknown:      {"find-why-the-far-end-lost-the-call", "Find why the far end lost the call (a restart, failover, or a request sent to the wrong device)"},
+	remedyOutage:             {"find-what-dropped-the-stream", "Find what dropped the stream for seconds (a NAT mapping reset, a link or Wi-Fi down, a route change)"},
+	remedyPayloadNotListed:   {"send-negotiated-payload-types", "Make the sender use the payload types the receiver's SDP lists"},
+	remedyPoorQuality:        {"fix-loss-and-jitter", "Find the congestion or weak link between the sender and the capture point (QoS, Wi-Fi, duplex)"},
+	remedyPrivateSDPWithICE:  {"ice-on-both-ends", "Turn ICE on at the far end, or make the phone's default candidate public, or anchor the media"},
+	remedyRemapped:           {"follow-remapped-media", "Let the far end follow the media's new source (symmetric RTP) and keep the NAT mapping alive"},
+	remedySRTPKeys:           {"match-the-srtp-keys", "Make the media use the SRTP key its SDP announced (check SBCs that rewrite a=crypto)"},
+	remedySilent:             {"check-the-microphone", "Check the sending phone's microphone and audio device: the network delivered its packets"},
+	remedyStartedLate:        {"send-media-at-the-answer", "Make both sides send RTP at the answer, without waiting for the other's first packet"},
+	remedyStopped:            {"find-where-the-stream-ends", "Find where the stream ends mid-call: the phone, or a NAT, firewall or SIP ALG on the way"},
+	remedyStoppedSender:      {"check-the-sender-that-stopped", "Check the sender that stopped sending without saying so (phone or media server)"},
+	remedyUnacknowledged:     {"make-the-contact-reachable", "Make the answer's Contact a reachable address, so the ACK arrives"},
+}
+
+// remedyID is a remedy's ID ("other" for a text without one).
 func remedyID(text string) string {
-	switch text {
-	case remedyPrivateSDP:
-		return "announce-public-media-address"
-	case remedyALG:
-		return "disable-sip-alg"
-	case remedyNoMedia:
-		return "open-rtp-path"
-	case remedySentNoMedia:
-		return "check-the-sending-phone"
-	case remedyUnreachableContact:
-		return "fix-nated-registration"
-	case remedyUnanswered:
-		return "reach-the-destination"
-	case remedyNeverRang:
-		return "keep-the-callee-reachable"
-	case remedyKeepAlive:
-		return "keep-the-nat-open"
-	case remedyUnmappedPort:
-		return "send-media-to-its-source"
-	case remedyIgnored:
-		return "check-the-far-sip-service"
-	case remedyTLSKeys:
-		return "give-the-tls-keys"
-	case remedyOneWayNoSignalling:
-		return "judge-the-calls-behind-one-way-media"
-	case remedyRegisterRefused:
-		return "fix-the-phone-account"
-	case remedyRefusedMedia:
-		return "open-the-refused-rtp-port"
-	case remedyHairpin:
-		return "lan-peers-on-lan-addresses"
-	case remedyForwardRTPRange:
-		return "forward-the-whole-rtp-range"
-	case remedyDirectMediaNAT:
-		return "keep-relaying-phones-behind-nat"
-	case remedyBarelySent:
-		return "check-silence-suppression"
-	case remedyDialogUnknown:
-		return "find-why-the-far-end-lost-the-call"
-	case remedyOutage:
-		return "find-what-dropped-the-stream"
-	case remedyPayloadNotListed:
-		return "send-negotiated-payload-types"
-	case remedyPoorQuality:
-		return "fix-loss-and-jitter"
-	case remedyPrivateSDPWithICE:
-		return "ice-on-both-ends"
-	case remedyRemapped:
-		return "follow-remapped-media"
-	case remedySRTPKeys:
-		return "match-the-srtp-keys"
-	case remedySilent:
-		return "check-the-microphone"
-	case remedyStartedLate:
-		return "send-media-at-the-answer"
-	case remedyStopped:
-		return "find-where-the-stream-ends"
-	case remedyStoppedSender:
-		return "check-the-sender-that-stopped"
-	case remedyUnacknowledged:
-		return "make-the-contact-reachable"
+	if n, ok := remedyNames[text]; ok {
+		return n.id
 	}
 	return "other"
 }
 
+// remedyTitle is a remedy's short title (its text for one without one).
 func remedyTitle(text string) string {
-	switch text {
-	case remedyPrivateSDP:
-		return "Make the phone announce a reachable media address (STUN), or let the server fix it (symmetric RTP / relay)"
-	case remedyALG:
-		return "Disable the router's SIP ALG"
-	case remedyNoMedia:
-		return "Open the RTP path (firewall, port forwarding) or relay media through the server"
-	case remedySentNoMedia:
-		return "Check the phone that sends no audio (microphone, audio device): the network is not at fault"
-	case remedyUnreachableContact:
-		return "Let the SIP server reach phones behind NAT at the address they register from (fix the Contact, keep the NAT open)"
-	case remedyUnanswered:
-		return "Make the SIP destination reachable"
-	case remedyNeverRang:
-		return "Keep the callee reachable (registration, NAT keep-alives)"
-	case remedyKeepAlive:
-		return "Send NAT keep-alives more often than the router's UDP timeout"
-	case remedyUnmappedPort:
-		return "Send media to where it really comes from (symmetric RTP), or stop the NAT changing its port"
-	case remedyIgnored:
-		return "Find why the far end's SIP service ignored a request it was delivered"
-	case remedyTLSKeys:
-		return "Give natdoc the TLS keys of the SIP sessions"
-	case remedyOneWayNoSignalling:
-		return "Find where the one-way RTP's replies go: capture its SIP (or give its TLS keys), check the far end's media address and the NAT"
-	case remedyRegisterRefused:
-		return "Fix the phone's account (credentials, domain) so its registration succeeds"
-	case remedyRefusedMedia:
-		return "Open the port that refuses the RTP: the receiver's firewall, or its router's forwarding"
-	case remedyHairpin:
-		return "Let phones on one LAN send each other media at LAN addresses (or turn on NAT loopback, or relay it)"
-	case remedyForwardRTPRange:
-		return "Forward the server's whole RTP port range on its router (or narrow the range to the forward)"
-	case remedyDirectMediaNAT:
-		return "Keep the PBX relaying the media of phones behind NAT (no direct media to them)"
-	case remedyBarelySent:
-		return "Check the sending phone's silence suppression (send comfort noise) and microphone"
-	case remedyDialogUnknown:
-		return "Find why the far end lost the call (a restart, failover, or a request sent to the wrong device)"
-	case remedyOutage:
-		return "Find what dropped the stream for seconds (a NAT mapping reset, a link or Wi-Fi down, a route change)"
-	case remedyPayloadNotListed:
-		return "Make the sender use the payload types the receiver's SDP lists"
-	case remedyPoorQuality:
-		return "Find the congestion or weak link between the sender and the capture point (QoS, Wi-Fi, duplex)"
-	case remedyPrivateSDPWithICE:
-		return "Turn ICE on at the far end, or make the phone's default candidate public, or anchor the media"
-	case remedyRemapped:
-		return "Let the far end follow the media's new source (symmetric RTP) and keep the NAT mapping alive"
-	case remedySRTPKeys:
-		return "Make the media use the SRTP key its SDP announced (check SBCs that rewrite a=crypto)"
-	case remedySilent:
-		return "Check the sending phone's microphone and audio device: the network delivered its packets"
-	case remedyStartedLate:
-		return "Make both sides send RTP at the answer, without waiting for the other's first packet"
-	case remedyStopped:
-		return "Find where the stream ends mid-call: the phone, or a NAT, firewall or SIP ALG on the way"
-	case remedyStoppedSender:
-		return "Check the sender that stopped sending without saying so (phone or media server)"
-	case remedyUnacknowledged:
-		return "Make the answer's Contact a reachable address, so the ACK arrives"
+	if n, ok := remedyNames[text]; ok {
+		return n.title
 	}
 	return text
 }
