@@ -642,7 +642,8 @@ func (cb *callBuild) flowEvidence(sigs [2]netip.AddrPort) []report.Evidence {
 		}
 		to := other(bf.bd.sender)
 		text := fmt.Sprintf("%s RTP %s → %s: %d packets", partyNames[bf.bd.sender], bf.flow.Key.Src, bf.flow.Key.Dst, bf.flow.Packets)
-		refused := cb.unreach.about(bf.flow.Key.Src, bf.flow.Key.Dst).refuses(bf.flow)
+		icmp := cb.unreach.about(bf.flow.Key.Src, bf.flow.Key.Dst)
+		refused := icmp.refuses(bf.flow)
 		switch {
 		case unreachableFromOutside(bf.flow.Key.Dst.Addr(), sigs[to].Addr()):
 			text += fmt.Sprintf(", sent to the %s's private address: they cannot arrive", partyNames[to])
@@ -652,7 +653,7 @@ func (cb *callBuild) flowEvidence(sigs [2]netip.AddrPort) []report.Evidence {
 			text += fmt.Sprintf(", sent to a port of the %s's NAT nothing shows is forwarded: likely lost", partyNames[to])
 		}
 		ev = append(ev, report.Evidence{Text: text, FrameRanges: bf.flow.frameRange(), Time: bf.flow.First()})
-		ev = appendUnreachable(ev, cb.unreach.about(bf.flow.Key.Src, bf.flow.Key.Dst), bf.flow.Key.Dst)
+		ev = appendUnreachable(ev, icmp, bf.flow.Key.Dst)
 	}
 	return ev
 }
