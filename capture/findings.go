@@ -17,6 +17,10 @@ const (
 	IDSDPPrivateAddress report.FindingID = "sdp-private-address"
 	// IDSDPAddressDiffers: an SDP names a media address other than its SIP's source.
 	IDSDPAddressDiffers report.FindingID = "sdp-address-differs-from-signalling"
+	// IDLANMediaViaPublicAddress: a party behind NAT names a public
+	// address (its NAT's) to a peer on its own LAN, whose media then
+	// needs the router to loop it back in (hairpinning).
+	IDLANMediaViaPublicAddress report.FindingID = "lan-media-via-public-address"
 	// IDDirectMediaUnreachable: a PBX that anchored a call's media hands
 	// one phone the other's private address (direct media) it cannot reach.
 	IDDirectMediaUnreachable report.FindingID = "direct-media-unreachable"
@@ -100,7 +104,7 @@ const (
 		"to the phone or server behind the NAT, or use the server's RTP relay."
 	remedyRefusedMedia = "The RTP is refused where it arrives (the ICMP errors name who refuses it): open the receiver's firewall to UDP from its peer's media address, " +
 		"forward the RTP port range on the receiver's router to it, or check that the receiving phone listens on the port its SDP names (a SIP ALG rewriting the SDP can break that)."
-	remedyHairpin = "The phones share a LAN, but one names its NAT's public address (STUN, a configured external address) and the router does not loop packets " +
+	remedyHairpin = "The parties share a LAN, but one names its NAT's public address (STUN, a configured external address) and the router does not loop packets " +
 		"sent from inside back in (no hairpinning; natdoc stun tests it): have LAN peers use LAN addresses (Asterisk localnet, FreeSWITCH local-network-acl, " +
 		"no STUN toward the LAN), turn on NAT loopback on the router, or relay the media through the server."
 	remedyDirectMediaNAT = "Keep the PBX relaying the media of phones behind NAT instead of handing them each other's addresses: " +
@@ -277,10 +281,10 @@ func callFindings(cb *callBuild, streams []*streamState, media []string, facts [
 	c := cb.call
 	problem := v.Verdict.IsProblem()
 	subject := c.CallID
-	sdpFs, privateSDP := sdpFindings(cb, v, sigs)
+	sdpFs, traces := sdpFindings(cb, v, sigs)
 	sigFs := signallingFindings(c, subject, problem)
 	mediaFs := mediaSourceFindings(cb, streams, subject)
-	verdictF, hasVerdict := verdictFinding(cb, facts, media, v, subject, privateSDP, sigs)
+	verdictF, hasVerdict := verdictFinding(cb, facts, media, v, subject, traces, sigs)
 	encryptedF, encrypted := encryptedMediaFinding(streams, subject)
 	answerF, unacknowledged := answerFinding(cb)
 	inDialogF, lostRequest := inDialogFinding(cb)
@@ -443,11 +447,24 @@ func (cb *callBuild) iceUsed() (used [2]bool) {
 	return used
 }
 
+// sdpTraces are what a leg's SDPs showed, by party, that its verdict's
+// remedy depends on.
+type sdpTraces struct {
+	// private: the party leaked a private address (sdpFindings).
+	private [2]bool
+	// lanPublic is the public address the party named to a peer on its
+	// own LAN, lanPeer (namesPublicToLAN).
+	lanPublic [2]netip.AddrPort
+	lanPeer   [2]netip.Addr
+}
+
 // sdpFindings reads each party's SDP: private addresses seen from outside
 // the party's NAT (or from inside it when a server's Via received= showed
-// its public address), media addresses other than the signalling source,
-// and the traces of a SIP ALG. privateSDP says which parties leaked one.
-func sdpFindings(cb *callBuild, v StreamVerdict, sigs [2]netip.AddrPort) (fs []report.Finding, privateSDP [2]bool) {
+// its public address), public ones named to a peer on the party's own
+// LAN, media addresses other than the signalling source, and the traces
+// of a SIP ALG.
+func sdpFindings(cb *callBuild, v StreamVerdict, sigs [2]netip.AddrPort) (fs []report.Finding, traces sdpTraces) {
+	privateSDP := &traces.private
 	c := cb.call
 	subject := c.CallID
 	problem := v.Verdict.IsProblem()
@@ -478,6 +495,11 @@ func sdpFindings(cb *callBuild, v StreamVerdict, sigs [2]netip.AddrPort) (fs []r
 				privateSDP[ev.Party] = true
 				cb.privateSDPs = append(cb.privateSDPs, privateSDPNote{addr: m.Addr, passedOn: cb.roles[ev.Party] != ""})
 				fs = append(fs, privateSDPFinding(cb, &ev, &m, sig, publicAs[ev.Party], reachable, problem && v.CannotHear == partyNames[ev.Party]))
+			} else if peer, ok := cb.namesPublicToLAN(ev.Party, ip, sigs); ok && !differs[ev.Party] && !iceUsed[other(ev.Party)] {
+				// (A peer doing ICE reaches the party's host candidate.)
+				differs[ev.Party] = true
+				traces.lanPublic[ev.Party], traces.lanPeer[ev.Party] = m.Addr, peer
+				fs = append(fs, lanViaPublicFinding(cb, &ev, m.Addr, peer, sig.Addr(), problem && v.CannotHear == partyNames[ev.Party]))
 			} else if sig.IsValid() && ip != sig.Addr() && !differs[ev.Party] && !isHoldAddress(m.Addr) {
 				differs[ev.Party] = true
 				fs = append(fs, report.Finding{
@@ -500,7 +522,60 @@ func sdpFindings(cb *callBuild, v StreamVerdict, sigs [2]netip.AddrPort) (fs []r
 			}
 		}
 	}
-	return fs, privateSDP
+	return fs, traces
+}
+
+// namesPublicToLAN says whether party p, signalling from a private
+// address, names the public address ip in its SDP to a peer on its own
+// LAN (sameLAN), and which: the leg's other end, or past a proxy there
+// the call's own party on its other legs. That peer's media goes to the
+// router, which must loop it back in (hairpinning): the classic server
+// with an external address set and its LAN phones not listed as local
+// (Asterisk localnet, FreeSWITCH local-network-acl), or a LAN phone that
+// asked STUN.
+func (cb *callBuild) namesPublicToLAN(p int, ip netip.Addr, sigs [2]netip.AddrPort) (netip.Addr, bool) {
+	sig := sigs[p].Addr()
+	if cb.roles[p] != "" || !isPublic(ip) || !IsPrivate(sig) {
+		return netip.Addr{}, false
+	}
+	peers := []netip.Addr{sigs[other(p)].Addr()}
+	if cb.roles[other(p)] == roleProxy {
+		peers = cb.farEnds[other(p)]
+	}
+	for _, peer := range peers {
+		if peer != sig && sameLAN(sig, peer) {
+			return peer, true
+		}
+	}
+	return netip.Addr{}, false
+}
+
+// lanViaPublicFinding: the party's SDP (ev) names public to a peer on its
+// own LAN. A warning, with the LAN-peers remedy, when the party is the
+// one that cannot hear, or the call was answered and the capture shows
+// none of the peer's RTP looped back in to it; else a note.
+func lanViaPublicFinding(cb *callBuild, ev *sdpEvent, public netip.AddrPort, peer, sig netip.Addr, deaf bool) report.Finding {
+	f := report.Finding{
+		ID: IDLANMediaViaPublicAddress, Severity: report.SeverityInfo, Subject: cb.call.CallID,
+		Title: fmt.Sprintf("The %s (SIP from %s) asks for media at %s, a public address, though the party that sends it is on its own LAN (%s): "+
+			"that media reaches it only if the router loops it back in (hairpinning, NAT loopback)", partyLabel(cb.parties()[ev.Party]), sig, public.Addr(), peer),
+		Evidence: []report.Evidence{{Text: "SDP c= against the IP sources of the two parties' SIP", Frames: []uint64{ev.Frame}, Addrs: []string{public.String(), sig.String(), peer.String()}}},
+	}
+	if deaf || cb.dlg.answered() && !cb.loopedBack(ev.Party, sig) {
+		f.Severity, f.Remedy = report.SeverityWarning, remedyHairpin
+	}
+	return f
+}
+
+// loopedBack says whether RTP from the other party was seen arriving at
+// party p's own private address: its router looped it back in.
+func (cb *callBuild) loopedBack(p int, sig netip.Addr) bool {
+	for _, bf := range cb.flows {
+		if bf.bd.sender == other(p) && !bf.flow.Key.RTCP && bf.flow.Key.Dst.Addr() == sig {
+			return true
+		}
+	}
+	return false
 }
 
 // differsTitle says why a party's SDP names another address than its
@@ -556,7 +631,8 @@ func algSeverity(problem bool) report.Severity {
 
 // verdictFinding is the one-way-audio / no-way-audio finding with the
 // packets behind it.
-func verdictFinding(cb *callBuild, facts []StreamFacts, media []string, v StreamVerdict, subject string, privateSDP [2]bool, sigs [2]netip.AddrPort) (report.Finding, bool) {
+func verdictFinding(cb *callBuild, facts []StreamFacts, media []string, v StreamVerdict, subject string, traces sdpTraces, sigs [2]netip.AddrPort) (report.Finding, bool) {
+	privateSDP := traces.private
 	var sum StreamFacts
 	judged := judgedMedia(media) // the streams the verdict was judged on
 	for k, f := range facts {
@@ -585,12 +661,20 @@ func verdictFinding(cb *callBuild, facts []StreamFacts, media []string, v Stream
 		}
 		sender := other(deaf)
 		ev = append([]report.Evidence{{Text: v.Explain, Values: counts}}, ev...)
+		unseen := sum.Delivered[sender]+sum.Undeliverable[sender]+sum.Unproven[sender] == 0
 		remedy := remedyNoMedia
 		switch {
 		case sum.Delivered[sender] == 0 && sentNothing(facts, judged, sender):
 			remedy = remedySentNoMedia
 		case sum.Hairpin[sender]:
 			remedy = remedyHairpin
+		case unseen && traces.lanPublic[deaf].IsValid():
+			// Sent to the router, never looped back in to where the
+			// capture sees the receiver.
+			remedy = remedyHairpin
+			ev = slices.Insert(ev, 1, report.Evidence{Text: fmt.Sprintf("the %s's SDP names %s, a public address, to the %s on its own LAN (%s): "+
+				"the %s's RTP goes to the router, which did not loop it back in (no hairpinning)",
+				partyNames[deaf], traces.lanPublic[deaf], partyNames[sender], traces.lanPeer[deaf], partyNames[sender])})
 		case privateSDP[deaf]:
 			remedy = remedyPrivateSDP
 		case sum.Refused[sender] != "" && sum.Doubt[sender] == "":

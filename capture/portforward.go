@@ -13,8 +13,10 @@ import (
 // forwards to it. When its RTP range is wider than the forward, calls on
 // ports inside the forward are two-way and the rest one-way: the server
 // hears nothing. One call cannot tell that from any other lost media; the
-// capture's calls together can, when every call the server heard used a
-// port below (or above) every port of the calls it did not hear.
+// capture's calls together can, when the calls the server heard used one
+// block of its ports and those it did not hear lie outside it: all above,
+// all below (a forward of the range's start, 10000-10100 for Asterisk's
+// 10000-20000), or on both sides (a forward of a window inside it).
 
 // IDRTPRangePartlyForwarded: calls to a receiver behind NAT were heard on
 // one range of its RTP ports and not heard on ports beyond it.
@@ -31,6 +33,10 @@ const (
 	// ones one time in 3, 4 above 4 one time in 35.
 	minForwardCalls = 3
 	maxChance       = 0.05
+	// maxDeafPorts bounds the unheard calls' ports kept per receiver, to
+	// tell whether any lies inside the heard calls' range; past it only
+	// the one-sided split (lowest and highest port) is judged.
+	maxDeafPorts = 1024
 )
 
 // forwardedPorts follows, per receiver seen inside its NAT, the RTP ports
@@ -47,7 +53,8 @@ type hostPorts struct {
 	heard, deaf      int
 	heardLo, heardHi uint16
 	deafLo, deafHi   uint16
-	firstDeaf        string // the Call-ID of the first unheard call
+	deafPorts        []uint16 // the unheard calls' ports, up to maxDeafPorts
+	firstDeaf        string   // the Call-ID of the first unheard call
 }
 
 // note records one direction of a judged stream toward a receiver at
@@ -79,6 +86,9 @@ func (f *forwardedPorts) note(host netip.Addr, sdp netip.AddrPort, heard bool, c
 	if h.deaf == 0 {
 		h.firstDeaf = callID
 	}
+	if len(h.deafPorts) < maxDeafPorts {
+		h.deafPorts = append(h.deafPorts, port)
+	}
 	h.deaf++
 }
 
@@ -90,18 +100,45 @@ func widen(n int, lo, hi, port uint16) (uint16, uint16) {
 	return min(lo, port), max(hi, port)
 }
 
-// split says whether the receiver's heard and unheard calls' ports lie
-// on two sides of one boundary, enough of each that chance is unlikely.
-func (h *hostPorts) split() bool {
-	return h.heard >= minForwardCalls && h.deaf >= minForwardCalls && (h.deafLo > h.heardHi || h.deafHi < h.heardLo) &&
-		splitChance(h.heard, h.deaf) <= maxChance
+// Where the unheard calls' ports lie against the heard calls' range.
+type portSplit int
+
+const (
+	noSplit     portSplit = iota
+	splitAbove            // every unheard port above every heard one
+	splitBelow            // every unheard port below every heard one
+	splitAround           // unheard ports below and above, none within
+)
+
+// split says whether the receiver's heard calls' ports form one block
+// that its unheard calls' ports all lie outside of, with enough calls of
+// each kind that chance is unlikely (splitChance).
+func (h *hostPorts) split() portSplit {
+	if h.heard < minForwardCalls || h.deaf < minForwardCalls {
+		return noSplit
+	}
+	ends := splitChance(h.heard, h.deaf, false) <= maxChance
+	switch {
+	case h.deafLo > h.heardHi && ends:
+		return splitAbove
+	case h.deafHi < h.heardLo && ends:
+		return splitBelow
+	case len(h.deafPorts) < h.deaf || splitChance(h.heard, h.deaf, true) > maxChance:
+		return noSplit
+	}
+	for _, p := range h.deafPorts {
+		if p >= h.heardLo && p <= h.heardHi {
+			return noSplit
+		}
+	}
+	return splitAround
 }
 
 // unheardCalls counts the unheard calls the findings explain.
 func (f *forwardedPorts) unheardCalls() int {
 	n := 0
 	for _, h := range f.byHost {
-		if h.split() {
+		if h.split() != noSplit {
 			n += h.deaf
 		}
 	}
@@ -113,17 +150,21 @@ func (f *forwardedPorts) findings() []report.Finding {
 	var fs []report.Finding
 	for _, host := range f.order {
 		h := f.byHost[host]
-		if !h.split() {
+		beyond := ""
+		switch h.split() {
+		case noSplit:
 			continue
-		}
-		beyond := "above"
-		if h.deafHi < h.heardLo {
-			beyond = "below"
+		case splitAbove:
+			beyond = "above them"
+		case splitBelow:
+			beyond = "below them"
+		case splitAround:
+			beyond = "below and above them"
 		}
 		fs = append(fs, report.Finding{
 			ID: IDRTPRangePartlyForwarded, Severity: report.SeverityWarning,
 			Title: fmt.Sprintf("RTP reaches %s (its SDP names %s) only on some of its ports: %d calls on ports %s were heard, "+
-				"%d calls on ports %s %s them were not: its router forwards fewer RTP ports than it uses",
+				"%d calls on ports %s %s were not: its router forwards fewer RTP ports than it uses",
 				host, h.public, h.heard, portRange(h.heardLo, h.heardHi), h.deaf, portRange(h.deafLo, h.deafHi), beyond),
 			Evidence: []report.Evidence{
 				{Text: fmt.Sprintf("heard: %d calls, RTP to ports %s", h.heard, portRange(h.heardLo, h.heardHi))},
@@ -137,12 +178,18 @@ func (f *forwardedPorts) findings() []report.Finding {
 }
 
 // splitChance is how likely heard and deaf calls on ports picked at
-// random fall apart as they did: the unheard all above the heard, or all
-// below (2 of the C(heard+deaf, deaf) ways to place them).
-func splitChance(heard, deaf int) float64 {
+// random fall apart as they did: of the C(heard+deaf, deaf) orders of
+// their ports, 2 put the unheard all above the heard or all below, and
+// deaf+1 put the heard in one block anywhere (around: unheard on both
+// sides allowed). A router forwards the start of a range far more often
+// than a window inside it, so the ends are judged on their own chance.
+func splitChance(heard, deaf int, around bool) float64 {
 	ways := 1.0
 	for k := 1; k <= deaf; k++ {
 		ways = ways * float64(heard+k) / float64(k)
+	}
+	if around {
+		return float64(deaf+1) / ways
 	}
 	return 2 / ways
 }

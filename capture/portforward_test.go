@@ -54,3 +54,58 @@ func TestRTPPortsNotForwarded(t *testing.T) {
 		}
 	}
 }
+
+// TestRTPPortWindowForwarded: the same PBX's router forwards only a
+// window inside its range (10300-10699 of 10000-10900): ten calls, the
+// four inside heard, the six below and above not.
+func TestRTPPortWindowForwarded(t *testing.T) {
+	var calls []pcapgen.Call
+	for k := range 10 {
+		calls = append(calls, pcapgen.Call{Kind: pcapgen.ServerPortWindow, Start: time.Duration(k) * 10 * time.Second})
+	}
+	path, truths := generate(t, calls, pcapgen.Options{Seed: 3})
+	res := capture.AnalyzePath(t, path)
+	checkTruth(t, res, truths)
+	var found []string
+	for _, f := range res.Findings {
+		if f.ID == capture.IDRTPRangePartlyForwarded {
+			found = append(found, f.Title)
+		}
+	}
+	want := "RTP reaches 192.168.60.20 (its SDP names 203.0.113.60) only on some of its ports: " +
+		"4 calls on ports 10300-10600 were heard, 6 calls on ports 10000-10900 below and above them were not"
+	if len(found) != 1 || !strings.HasPrefix(found[0], want) {
+		t.Errorf("findings %q, want one starting %q", found, want)
+	}
+}
+
+// TestServerPublicToLAN: a PBX with an external address set names the
+// router's public address to a phone on its own LAN too. Captured on the
+// PBX's host, the phone's RTP never shows: one-way, the PBX cannot hear,
+// explained by the public address named to a LAN peer, with the
+// LAN-peers remedy first.
+func TestServerPublicToLAN(t *testing.T) {
+	path, truths := generate(t, []pcapgen.Call{{Kind: pcapgen.ServerPublicToLAN}}, pcapgen.Options{Seed: 3})
+	res := capture.AnalyzePath(t, path)
+	checkTruth(t, res, truths)
+	c := res.Calls[0]
+	var named, oneWay *report.Finding
+	for i, f := range c.Findings {
+		switch f.ID {
+		case capture.IDLANMediaViaPublicAddress:
+			named = &c.Findings[i]
+		case report.IDOneWayAudio:
+			oneWay = &c.Findings[i]
+		}
+	}
+	if named == nil || named.Severity != report.SeverityWarning ||
+		!strings.Contains(named.Title, "(SIP from 192.168.60.20) asks for media at 203.0.113.60, a public address, though the party that sends it is on its own LAN (192.168.60.30)") {
+		t.Errorf("%s finding %+v, want a warning naming 203.0.113.60 to 192.168.60.30", capture.IDLANMediaViaPublicAddress, named)
+	}
+	if oneWay == nil || len(oneWay.Evidence) < 2 || !strings.Contains(oneWay.Evidence[1].Text, "the callee's SDP names 203.0.113.60:") {
+		t.Errorf("one-way finding %+v, want the public address named to the LAN as its cause", oneWay)
+	}
+	if len(res.Remedies) == 0 || res.Remedies[0].ID != "lan-peers-on-lan-addresses" {
+		t.Errorf("remedies %+v, want lan-peers-on-lan-addresses first", res.Remedies)
+	}
+}

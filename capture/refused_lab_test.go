@@ -4,6 +4,7 @@ package capture
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"path/filepath"
 	"strings"
@@ -144,4 +145,69 @@ func hostPhone(t *testing.T, h *natlab.Host, user, server string, cfg phone.Conf
 		t.Fatal(err)
 	}
 	return p, func() { p.Close(); conn.Close() }
+}
+
+// TestLabServerNamesPublicToLAN: a PBX (a natdoc phone) behind its router
+// has an external address set: its SDP names the router's public address,
+// as it should toward the trunk outside, but also toward a phone on its
+// own LAN (Asterisk without localnet). Captured on the PBX's host, where
+// the phone's RTP to the public address never shows. Without NAT loopback
+// the router refuses that RTP: one-way, the PBX cannot hear, with the
+// public address named to a LAN peer as the cause and the LAN-peers
+// remedy. With NAT loopback it arrives, from the router's LAN address:
+// two-way, the same address named only as a note.
+func TestLabServerNamesPublicToLAN(t *testing.T) {
+	natlab.Require(t)
+	for _, hairpin := range []bool{false, true} {
+		t.Run(fmt.Sprintf("hairpin=%v", hairpin), func(t *testing.T) {
+			lab := natlab.New(t)
+			r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24", NAT: natlab.NATConfig{
+				Mapping: natlab.EndpointIndependent, Hairpin: hairpin,
+				Forwards: []natlab.Forward{{Proto: "udp", Ports: "5060", To: "192.168.1.20"}, {Proto: "udp", Ports: "20000-20100", To: "192.168.1.20"}},
+			}})
+			pbxHost, phoneHost := r1.LANHost("pbx", "192.168.1.20"), r1.LANHost("phone", "192.168.1.11")
+			pcap := filepath.Join(t.TempDir(), "pbx.pcap")
+			dump := pbxHost.StartTcpdump(t, pcap, "udp or icmp")
+			pbx, closePBX := hostPhone(t, pbxHost, "pbx", "192.168.1.11",
+				phone.Config{SDPMode: phone.SDPExplicit, SDPAddr: netip.MustParseAddr("203.0.113.1"), RTPPort: 20000, Symmetric: true})
+			defer closePBX()
+			ph, closePhone := hostPhone(t, phoneHost, "phone", "192.168.1.20", phone.Config{SDPMode: phone.SDPLocal})
+			defer closePhone()
+			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+			defer cancel()
+			var wg sync.WaitGroup
+			wg.Go(func() {
+				if _, err := ph.Answer(ctx, 10*time.Second); err != nil {
+					t.Errorf("the phone answers: %v", err)
+				}
+			})
+			if _, err := pbx.Call(ctx, "phone", 4*time.Second); err != nil {
+				t.Errorf("the PBX calls: %v", err)
+			}
+			wg.Wait()
+			time.Sleep(300 * time.Millisecond) // the last packets into the capture
+			dump.Stop()
+
+			res := analyzePath(t, pcap)
+			if len(res.Calls) != 1 {
+				t.Fatalf("%d calls, want 1", len(res.Calls))
+			}
+			c := res.Calls[0]
+			named := findingOf(c, IDLANMediaViaPublicAddress)
+			if named == nil || !strings.Contains(named.Title, "asks for media at 203.0.113.1, a public address, though the party that sends it is on its own LAN (192.168.1.11)") {
+				t.Fatalf("findings %v, want %s naming 203.0.113.1 to 192.168.1.11", findingIDs(c), IDLANMediaViaPublicAddress)
+			}
+			if hairpin {
+				if c.Verdict != report.VerdictTwoWay || named.Severity != report.SeverityInfo {
+					t.Errorf("%s, %s %s; want two-way, the address named as a note", c.Verdict, IDLANMediaViaPublicAddress, named.Severity)
+				}
+				return
+			}
+			f := oneWayFinding(t, pcap, "caller")
+			if len(f.Evidence) < 2 || !strings.Contains(f.Evidence[1].Text, "the caller's SDP names 203.0.113.1:20000, a public address, to the callee on its own LAN (192.168.1.11)") ||
+				f.Remedy != remedyHairpin || named.Severity != report.SeverityWarning {
+				t.Errorf("one-way finding %+v, %s %s; want the public address named to the LAN and the hairpin remedy", f, IDLANMediaViaPublicAddress, named.Severity)
+			}
+		})
+	}
 }

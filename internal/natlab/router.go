@@ -57,6 +57,12 @@ type NATConfig struct {
 	// LossPercent drops that share of forwarded UDP packets at random, both
 	// ways.
 	LossPercent int
+	// Hairpin applies the forwards to LAN hosts' packets to the router's
+	// own addresses too, and masquerades them to its LAN address (NAT
+	// loopback): a LAN host that sends to the public address reaches the
+	// forwarded host. Without it such packets are the router's own, and
+	// refused (ICMP port unreachable) like any to a closed port.
+	Hairpin bool
 }
 
 // RouterConfig places a router.
@@ -187,9 +193,15 @@ func natRuleset(cfg NATConfig) string {
 	b.WriteString("  chain prerouting {\n    type nat hook prerouting priority dstnat; policy accept;\n")
 	for _, f := range cfg.Forwards {
 		fmt.Fprintf(&b, "    iifname \"wan0\" %s dport %s dnat to %s\n", f.Proto, f.Ports, f.To)
+		if cfg.Hairpin {
+			fmt.Fprintf(&b, "    iifname \"brlan\" fib daddr type local %s dport %s dnat to %s\n", f.Proto, f.Ports, f.To)
+		}
 	}
 	b.WriteString("  }\n")
 	b.WriteString("  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n")
+	if cfg.Hairpin {
+		b.WriteString("    iifname \"brlan\" oifname \"brlan\" ct status dnat masquerade\n")
+	}
 	// Only traffic from the LAN is translated: the router's own packets
 	// already leave from its WAN address, and a home router does not give
 	// them random ports (miniupnpd's STUN self-test would otherwise see a

@@ -113,11 +113,17 @@ func newCallGen(i int, c Call, sc *scene) *callGen {
 		g.a.rtpSrc = addrPort("203.0.113.1", rtpA+1000)
 	case TURNRelayed: // c= is the relayed address; RTP leaves from the NAT mapping to the server
 		g.a.sdp = addrPort("198.51.100.9", 50000+2*(i%5000))
-	case ServerPortForward:
+	case ServerPortForward, ServerPortWindow:
 		g.a = party{user: "trunk", sig: addrPort("198.51.100.40", 5060), local: "198.51.100.40",
 			sdp: addrPort("198.51.100.40", rtpA), rtpSrc: addrPort("198.51.100.40", rtpA)}
 		g.b = party{user: "pbx", sig: addrPort("192.168.60.20", 5060), local: "203.0.113.60",
-			sdp: addrPort("203.0.113.60", serverPort(i)), rtpSrc: addrPort("192.168.60.20", serverPort(i)), natted: true,
+			sdp: addrPort("203.0.113.60", serverPort(c.Kind, i)), rtpSrc: addrPort("192.168.60.20", serverPort(c.Kind, i)), natted: true,
+			publicA: netip.MustParseAddr("203.0.113.60")}
+	case ServerPublicToLAN:
+		g.a = party{user: fmt.Sprintf("%d", 200+i), sig: addrPort("192.168.60.30", 5060), local: "192.168.60.30",
+			sdp: addrPort("192.168.60.30", rtpA), rtpSrc: addrPort("192.168.60.30", rtpA)}
+		g.b = party{user: "pbx", sig: addrPort("192.168.60.20", 5060), local: "203.0.113.60",
+			sdp: addrPort("203.0.113.60", rtpB), rtpSrc: addrPort("192.168.60.20", rtpB), natted: true,
 			publicA: netip.MustParseAddr("203.0.113.60")}
 	case LANOneWay:
 		g.a = party{user: fmt.Sprintf("%d", 100+i), sig: addrPort(lanIP, 5060), local: lanIP,
@@ -322,17 +328,23 @@ func (g *callGen) media(mediaAt time.Time, truth *Truth) {
 		both()
 		truth.Packets[1], truth.Undeliverable[0] = uint64(n), uint64(n)
 		truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "callee", capture.IDSDPPrivateAddress
-	case ServerPortForward:
+	case ServerPortForward, ServerPortWindow:
 		// Seen on the PBX: its RTP leaving, the trunk's arriving through
 		// the router's forward, when there is one for the port.
 		g.stream(g.b.rtpSrc, g.a.sdp, mediaAt, n, 0, 0)
 		truth.Packets[1] = uint64(n)
 		truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "callee", report.IDOneWayAudio
-		if g.b.rtpSrc.Port() <= ServerForwardedUpTo {
+		if serverForwarded(g.c.Kind, g.b.rtpSrc.Port()) {
 			g.stream(g.a.rtpSrc, g.b.rtpSrc, mediaAt, n, 0, 0)
 			truth.Packets[0] = uint64(n)
 			truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictTwoWay, "", ""
 		}
+	case ServerPublicToLAN:
+		// Seen on the PBX: its RTP to the phone; the phone's goes to the
+		// router's public address and never comes back in.
+		g.stream(g.b.rtpSrc, g.a.sdp, mediaAt, n, 0, 0)
+		truth.Packets[1] = uint64(n)
+		truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "callee", report.IDOneWayAudio
 	case LANOneWay:
 		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, n, 0, 0)
 		truth.Packets[0] = uint64(n)
@@ -912,7 +924,7 @@ func AllKinds() []Call {
 	kinds := []Kind{Normal, LeakCaller, LeakCallee, NoWay, Hold, Inactive, ReinviteMove, EarlyMedia,
 		Forked, TCP, WebSocket, Fragmented, VLAN, IPv6, LossJitter, LANOneWay, Rejected, Cancelled, SIPALG,
 		Unanswered, ToPrivateContact, NeverRang, TimedOut, Proxy, ProxyLeakCallee, B2BUA, SBCOutsideUnseen, Announcement, Fax, FaxOneWay, BadHeader, NATPortChanged, ALGPortChanged,
-		Muted, LateOffer, LateOfferLeak, AckLost, NATRemapped, MediaOutage, ByeLost, MediaStopped, Voicemail, ResumeFailed, ReinviteLeak, LateStart, RefreshUnknown, TrickleICE, ICENAT, ICEOneSided, Bundle, TURNRelayed, SameNAT, SameNATDirect, ICEBlocked, ProxyDirectOneWay, PBXDirectMedia, PBXDirectMediaNAT, ServerPortForward}
+		Muted, LateOffer, LateOfferLeak, AckLost, NATRemapped, MediaOutage, ByeLost, MediaStopped, Voicemail, ResumeFailed, ReinviteLeak, LateStart, RefreshUnknown, TrickleICE, ICENAT, ICEOneSided, Bundle, TURNRelayed, SameNAT, SameNATDirect, ICEBlocked, ProxyDirectOneWay, PBXDirectMedia, PBXDirectMediaNAT, ServerPortForward, ServerPortWindow, ServerPublicToLAN}
 	calls := make([]Call, len(kinds))
 	for i, k := range kinds {
 		calls[i] = Call{Kind: k, Start: time.Duration(i) * 500 * time.Millisecond, Media: 4 * time.Second}

@@ -97,6 +97,17 @@ const (
 	// (the PBX cannot hear), the others two-way. The port is
 	// 10000+100*(i%8) for the call's index i.
 	ServerPortForward Kind = "server-port-forward"
+	// ServerPortWindow: the same PBX, but its router forwards only a
+	// window inside its RTP range, ports ServerWindowFrom to
+	// ServerWindowTo; the port is 10000+100*(i%10): calls on 10300-10600
+	// are two-way, those below and above one-way.
+	ServerPortWindow Kind = "server-port-window"
+	// ServerPublicToLAN: the same PBX, captured on its own host, names the
+	// router's public address to a phone on its own LAN too (Asterisk
+	// without localnet); the phone calls it. The phone's RTP goes to the
+	// router, which does not loop it back in: one-way, the PBX cannot
+	// hear.
+	ServerPublicToLAN Kind = "server-public-to-lan"
 	// What the SDP negotiated.
 	Announcement Kind = "announcement" // recvonly offer, sendonly answer, RTP one way: one-way-negotiated
 	Fax          Kind = "fax"          // audio, then a re-INVITE to T.38 (m=image udptl), fax both ways
@@ -192,8 +203,27 @@ type Call struct {
 // forwards to the PBX (from 10000).
 const ServerForwardedUpTo = 10399
 
-// serverPort is ServerPortForward's PBX RTP port for call i.
-func serverPort(i int) int { return 10000 + 100*(i%8) }
+// ServerWindowFrom and ServerWindowTo are the RTP ports ServerPortWindow's
+// router forwards to the PBX.
+const ServerWindowFrom, ServerWindowTo = 10300, 10699
+
+// serverPort is the PBX's RTP port for call i of kind k (ServerPortForward
+// or ServerPortWindow).
+func serverPort(k Kind, i int) int {
+	if k == ServerPortWindow {
+		return 10000 + 100*(i%10)
+	}
+	return 10000 + 100*(i%8)
+}
+
+// serverForwarded says whether the router of kind k forwards RTP port p
+// to the PBX.
+func serverForwarded(k Kind, p uint16) bool {
+	if k == ServerPortWindow {
+		return p >= ServerWindowFrom && p <= ServerWindowTo
+	}
+	return p <= ServerForwardedUpTo
+}
 
 // Truth is what a correct analysis must report for one dialog.
 type Truth struct {
