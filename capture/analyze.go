@@ -141,6 +141,9 @@ func (s *state) result(files []string, live string) *Result {
 	r.Findings = append(r.Findings, s.regs.findings(s.last)...)
 	r.Findings = append(r.Findings, s.toPrivate.findings(s.regs)...)
 	r.Findings = append(r.Findings, s.forwards.findings()...)
+	if s.side != nil {
+		r.Findings = append(r.Findings, s.side.dec.frags.lost.findings()...)
+	}
 	r.Remedies = remedies(r.Findings, &t.remedies, map[string]int{remedyForwardRTPRange: s.forwards.unheardCalls()})
 	r.Verdict = verdictSentence(t.calls, t.verdicts)
 	r.CallCount, r.CallProblems = t.calls, t.problems

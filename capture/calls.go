@@ -115,6 +115,8 @@ type setupTrack struct {
 	rang       bool
 	endedAt    time.Time // CANCEL or final response, whichever came first
 	src, dst   netip.AddrPort
+	// fragmented: a transmission went over UDP in IP fragments.
+	fragmented bool
 }
 
 // invite files a transmission of the setup INVITE.
@@ -122,9 +124,10 @@ func (t *setupTrack) invite(m *sipInfo, at time.Time) {
 	if t.sent > 0 && m.CSeq == t.cseq {
 		t.sent++
 		t.lastFrame, t.lastSentAt = m.Frame, at
+		t.fragmented = t.fragmented || m.Fragmented
 		return
 	}
-	*t = setupTrack{cseq: m.CSeq, sentAt: at, lastSentAt: at, firstFrame: m.Frame, lastFrame: m.Frame, sent: 1, src: m.Src, dst: m.Dst}
+	*t = setupTrack{cseq: m.CSeq, sentAt: at, lastSentAt: at, firstFrame: m.Frame, lastFrame: m.Frame, sent: 1, src: m.Src, dst: m.Dst, fragmented: m.Fragmented}
 }
 
 // response files a response to an INVITE.

@@ -432,7 +432,7 @@ func (d *decoder) defragment4(rec Record, pkt *packet, emit func(*packet)) {
 		return
 	}
 	if whole == nil {
-		d.frags.add(k, rec.Time)
+		d.frags.add(k, rec.Time, pkt.Frame, rec.Offset, firstSIPFragment(frag.FragOffset, frag.Protocol, frag.Payload, k, rec.Time, pkt.Frame))
 		return // more fragments to come
 	}
 	d.frags.done(k)
@@ -453,7 +453,7 @@ func (d *decoder) defragment6(rec Record, pkt *packet, emit func(*packet)) {
 	k := fragKey{addr16(ip.SrcIP), addr16(ip.DstIP), frag.Identification, uint8(frag.NextHeader)}
 	whole := d.defrag6.DefragIPv6(&ip, &frag)
 	if whole == nil {
-		d.frags.add(k, rec.Time)
+		d.frags.add(k, rec.Time, pkt.Frame, rec.Offset, firstSIPFragment(frag.FragmentOffset, frag.NextHeader, frag.Payload, k, rec.Time, pkt.Frame))
 		return
 	}
 	d.frags.done(k)
@@ -490,7 +490,15 @@ func (d *decoder) decodeTransport(proto layers.IPProtocol, payload []byte, pkt *
 func (d *decoder) flushFragments(now time.Time) {
 	cutoff := now.Add(-30 * time.Second)
 	d.defrag4.DiscardOlderThan(cutoff)
-	d.frags.expire(cutoff)
+	d.frags.expire(cutoff, false, d.sink)
+}
+
+// endFragments, at the capture's end (last, its last packet's time),
+// notes as lost the datagrams still in reassembly whose last fragment
+// came more than fragmentGap before it: a datagram's fragments are sent
+// back to back, so the rest of those was lost, not cut off by the end.
+func (d *decoder) endFragments(last time.Time) {
+	d.frags.expire(last.Add(-fragmentGap), true, d.sink)
 }
 
 // makeRoomForFragment keeps the fragments held below maxFragments: at the

@@ -219,6 +219,14 @@ func setupFinding(cb *callBuild, s SetupFacts, v StreamVerdict) (report.Finding,
 			// No retransmissions to lose: the far end's stack took it.
 			f.Title += " over " + cb.call.Transport + " (a transport that delivers or breaks the connection): the far end's SIP service never responded"
 			f.Remedy = remedyIgnored
+		case t.fragmented:
+			// Too big for one packet: lost whole wherever fragments are
+			// dropped, however often resent, while small requests pass.
+			f.Title += ", sent in IP fragments (too big for one packet): a router, firewall or NAT on the way that drops fragments loses it every time"
+			if cb.call.SeenFrom[callee] {
+				f.Title += ", while the far end answered this call's smaller requests"
+			}
+			f.Remedy = remedyFragmentsLost
 		case cb.call.SeenFrom[callee]:
 			f.Title += ", though it answered other requests of this call: its SIP service ignored the INVITE"
 			f.Remedy = remedyIgnored

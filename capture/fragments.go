@@ -1,7 +1,9 @@
 package capture
 
 import (
+	"cmp"
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -20,25 +22,36 @@ type fragKey struct {
 type fragHold struct {
 	pending map[fragKey]*fragCount
 	held    int
+	// lost gathers the datagrams whose fragments never all came.
+	lost lostFragments
 }
 
 type fragCount struct {
 	n    int
 	last time.Time
+	// frame and offset are the first fragment seen of it; sip the SIP
+	// message its first fragment (offset 0) begins, if it does.
+	frame  uint64
+	offset int64
+	sip    *sipFragment
 }
 
-// add counts one more fragment of k kept for later.
-func (h *fragHold) add(k fragKey, at time.Time) {
+// add counts one more fragment of k kept for later: frame at offset,
+// sip the SIP message it begins (nil: none, or not the first fragment).
+func (h *fragHold) add(k fragKey, at time.Time, frame uint64, offset int64, sip *sipFragment) {
 	if h.pending == nil {
 		h.pending = map[fragKey]*fragCount{}
 	}
 	c := h.pending[k]
 	if c == nil {
-		c = &fragCount{}
+		c = &fragCount{frame: frame, offset: offset}
 		h.pending[k] = c
 	}
 	c.n++
 	c.last = at
+	if sip != nil {
+		c.sip = sip
+	}
 	h.held++
 }
 
@@ -51,16 +64,24 @@ func (h *fragHold) done(k fragKey) {
 }
 
 // expire forgets IPv4 datagrams without a fragment since cutoff, as the
-// IPv4 defragmenter does by capture time, and returns how many fragments
-// they had. IPv6 ones stay: that defragmenter times by the wall clock, so
-// only its reset (at the limit) forgets them.
-func (h *fragHold) expire(cutoff time.Time) int {
-	n := 0
+// IPv4 defragmenter does by capture time (all datagrams: ipv6 too, at the
+// capture's end), noting them lost, and returns how many fragments they
+// had. IPv6 ones stay otherwise: that defragmenter times by the wall
+// clock, so only its reset (at the limit) forgets them.
+func (h *fragHold) expire(cutoff time.Time, ipv6 bool, sink anomalySink) int {
+	var gone []*fragCount
 	for k, c := range h.pending {
-		if k.src.Is4() && c.last.Before(cutoff) {
-			n += c.n
+		if (ipv6 || k.src.Is4()) && c.last.Before(cutoff) {
+			gone = append(gone, c)
 			delete(h.pending, k)
 		}
+	}
+	// In the order they began, so the report does not follow the map's.
+	slices.SortFunc(gone, func(a, b *fragCount) int { return cmp.Compare(a.frame, b.frame) })
+	n := 0
+	for _, c := range gone {
+		n += c.n
+		h.lost.note(c, sink)
 	}
 	h.held -= n
 	return n

@@ -98,10 +98,5 @@ func labICECall(t *testing.T, blocked bool) report.Call {
 
 // findingOf is the call's finding with id, or nil.
 func findingOf(c report.Call, id report.FindingID) *report.Finding {
-	for i := range c.Findings {
-		if c.Findings[i].ID == id {
-			return &c.Findings[i]
-		}
-	}
-	return nil
+	return findingByID(c.Findings, id)
 }

@@ -245,6 +245,7 @@ func runPipeline(ctx context.Context, src recordSource, rs *readerStats, s *stat
 	for _, p := range prods {
 		s.mergeAnomalies(&p.anomalies)
 	}
+	s.side.dec.endFragments(s.last)
 	s.mergeAnomalies(&s.side.anomalies)
 	return err
 }

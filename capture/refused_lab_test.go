@@ -211,3 +211,67 @@ func TestLabServerNamesPublicToLAN(t *testing.T) {
 		})
 	}
 }
+
+// TestLabSIPFragmentsDropped: a phone behind a router that drops IP
+// fragments (all but the first, before reassembly, as some firewalls
+// do) sends an INVITE too big for one packet (sipp, 31 codecs) to a
+// server outside, which never gets it whole. Captured at the phone: the
+// INVITE went in fragments and nothing answered, named as the cause with
+// the TCP/smaller-INVITE remedy. Captured at the server: only first
+// fragments arrived, no call can be followed, and the capture names the
+// SIP messages that came in part.
+func TestLabSIPFragmentsDropped(t *testing.T) {
+	natlab.Require(t)
+	lab := natlab.New(t)
+	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24", NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent}})
+	// After the NAT, which reassembles and fragments again: on the way
+	// out of its WAN (the egress hook sees the fragments), fragments past
+	// the first are dropped.
+	r1.Nft(t, "add table netdev fragdrop\n"+
+		"add chain netdev fragdrop out { type filter hook egress device \"wan0\" priority 0; }\n"+
+		"add rule netdev fragdrop out ip frag-off & 0x1fff != 0 drop")
+	phoneHost, server := r1.LANHost("phone", "192.168.1.10"), lab.PublicHost("server", "198.51.100.20")
+	dir := t.TempDir()
+	atPhone, atServer := filepath.Join(dir, "phone.pcap"), filepath.Join(dir, "server.pcap")
+	dumpPhone, dumpServer := phoneHost.StartTcpdump(t, atPhone, "udp or icmp"), server.StartTcpdump(t, atServer, "udp or icmp or (ip[6:2] & 0x1fff != 0)")
+	scenario, err := filepath.Abs(filepath.Join("testdata", "sipp", "big-invite-uac.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	uas := server.Start(t, "sipp", "-sn", "uas", "-i", "198.51.100.20", "-p", "5060", "-m", "1", "-nostdin")
+	time.Sleep(300 * time.Millisecond)
+	uac := phoneHost.Start(t, "sipp", "-sf", scenario, "198.51.100.20:5060", "-i", "192.168.1.10", "-p", "5060", "-m", "1", "-nostdin", "-timeout", "10s")
+	if err := uac.Wait(); err == nil {
+		t.Errorf("sipp's INVITE was answered through a router dropping fragments:\n%s", uac.Log())
+	}
+	time.Sleep(1500 * time.Millisecond) // past fragmentGap, so the last transmission counts too
+	uas.Stop()
+	dumpPhone.Stop()
+	dumpServer.Stop()
+
+	keepLabFile(t, atPhone, "natlab-fragments-phone.pcap")
+	keepLabFile(t, atServer, "natlab-fragments-server.pcap")
+	sent := analyzePath(t, atPhone)
+	if len(sent.Calls) != 1 {
+		t.Fatalf("at the phone: %d calls, want 1", len(sent.Calls))
+	}
+	f := findingOf(sent.Calls[0], IDRequestUnanswered)
+	if f == nil || !strings.Contains(f.Title, "sent in IP fragments") || f.Remedy != remedyFragmentsLost {
+		t.Errorf("at the phone: %s, findings %v; want request-unanswered naming the fragments", sent.Calls[0].Verdict, findingIDs(sent.Calls[0]))
+	}
+	received := analyzePath(t, atServer)
+	lost := findingByID(received.Findings, IDSIPFragmentsLost)
+	if len(received.Calls) != 0 || lost == nil || !strings.Contains(lost.Title, `(the first: "INVITE sip:callee@198.51.100.20:5060 SIP/2.0" from 203.0.113.1:`) {
+		t.Errorf("at the server: %d calls, findings %+v; want none, and %s", len(received.Calls), received.Findings, IDSIPFragmentsLost)
+	}
+}
+
+// findingByID is the finding of fs with that ID, or nil.
+func findingByID(fs []report.Finding, id report.FindingID) *report.Finding {
+	for i := range fs {
+		if fs[i].ID == id {
+			return &fs[i]
+		}
+	}
+	return nil
+}

@@ -83,6 +83,7 @@ var remedyNames = map[string]struct{ id, title string }{
 	remedyRefusedMedia:       {"open-the-refused-rtp-port", "Open the port that refuses the RTP: the receiver's firewall, or its router's forwarding"},
 	remedyHairpin:            {"lan-peers-on-lan-addresses", "Let phones on one LAN send each other media at LAN addresses (or turn on NAT loopback, or relay it)"},
 	remedyForwardRTPRange:    {"forward-the-whole-rtp-range", "Forward the server's whole RTP port range on its router (or narrow the range to the forward)"},
+	remedyFragmentsLost:      {"sip-over-tcp-or-smaller-messages", "Send SIP over TCP, make the INVITE smaller, or let IP fragments through"},
 	remedyDirectMediaNAT:     {"keep-relaying-phones-behind-nat", "Keep the PBX relaying the media of phones behind NAT (no direct media to them)"},
 	remedyBarelySent:         {"check-silence-suppression", "Check the sending phone's silence suppression (send comfort noise) and microphone"},
 	remedyDialogUnknown:      {"find-why-the-far-end-lost-the-call", "Find why the far end lost the call (a restart, failover, or a request sent to the wrong device)"},

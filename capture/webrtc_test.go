@@ -75,12 +75,7 @@ func kindOf(truths []pcapgen.Truth, callID string) pcapgen.Kind {
 }
 
 func findingOf(c report.Call, id report.FindingID) *report.Finding {
-	for i := range c.Findings {
-		if c.Findings[i].ID == id {
-			return &c.Findings[i]
-		}
-	}
-	return nil
+	return findingByID(c.Findings, id)
 }
 
 // TestBundleByPayloadType: audio and video on one port each side (BUNDLE,

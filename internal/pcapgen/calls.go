@@ -175,7 +175,7 @@ func (g *callGen) build() {
 	if g.c.Kind == Inactive {
 		offerDir, answerDir = "inactive", "inactive"
 	}
-	offer := g.sdp(g.a, offerDir, g.c.Kind == Fragmented)
+	offer := g.sdp(g.a, offerDir, g.c.Kind == Fragmented || g.c.Kind == FragmentsUnanswered || g.c.Kind == FragmentsLost)
 	if g.ws {
 		g.wsHandshake(t.Add(-20 * time.Millisecond))
 	}
@@ -183,7 +183,7 @@ func (g *callGen) build() {
 		g.turnExchange(t.Add(-200*time.Millisecond), stun.MethodAllocate)
 	}
 	switch g.c.Kind {
-	case Unanswered, ToPrivateContact:
+	case Unanswered, ToPrivateContact, FragmentsUnanswered, FragmentsLost:
 		g.unanswered(t, offer, truth)
 		return
 	case Proxy, ProxyLeakCallee, B2BUA, SBCOutsideUnseen, SameNAT, SameNATDirect, ProxyDirectOneWay, PBXDirectMedia, PBXDirectMediaNAT:
@@ -605,7 +605,9 @@ func (g *callGen) unanswered(t time.Time, offer string, truth Truth) {
 		}
 		g.resend(t.Add(at))
 	}
-	g.truths = append(g.truths, truth)
+	if g.c.Kind != FragmentsLost { // no call to follow where it is captured
+		g.truths = append(g.truths, truth)
+	}
 }
 
 // resend sends the last UDP message again at `at`: a retransmission is
@@ -837,8 +839,8 @@ func (g *callGen) finish(b *strings.Builder, at time.Time, from, to party, body 
 	fmt.Fprintf(b, "Content-Length: %d\r\n\r\n%s", len(body), body)
 	msg := []byte(b.String())
 	p := wirePacket{At: at, Src: from.sig, Dst: to.sig, VLAN: g.vlan, ipID: uint16(g.rng.Uint32())}
-	if g.c.Kind == Fragmented && len(msg) > 1400 {
-		p.Fragment = 1480
+	if (g.c.Kind == Fragmented || g.c.Kind == FragmentsUnanswered || g.c.Kind == FragmentsLost) && len(msg) > 1400 {
+		p.Fragment, p.FirstFragmentOnly = 1480, g.c.Kind == FragmentsLost
 	}
 	if !g.tcp {
 		p.Payload = msg

@@ -108,6 +108,14 @@ const (
 	// router, which does not loop it back in: one-way, the PBX cannot
 	// hear.
 	ServerPublicToLAN Kind = "server-public-to-lan"
+	// FragmentsUnanswered: an INVITE too big for one packet goes in IPv4
+	// fragments, resent until Timer B, and nothing answers it (a router
+	// on the way drops fragments); captured at the caller.
+	FragmentsUnanswered Kind = "fragments-unanswered"
+	// FragmentsLost: the same INVITEs captured at the callee, where only
+	// the first fragment of each transmission arrives. No call can be
+	// followed: the kind has no truth, only the capture's finding.
+	FragmentsLost Kind = "fragments-lost"
 	// What the SDP negotiated.
 	Announcement Kind = "announcement" // recvonly offer, sendonly answer, RTP one way: one-way-negotiated
 	Fax          Kind = "fax"          // audio, then a re-INVITE to T.38 (m=image udptl), fax both ways
@@ -390,9 +398,11 @@ type wirePacket struct {
 	Seq      uint32
 	VLAN     bool
 	Payload  []byte
-	// Fragment: split the IPv4 datagram into fragments of this many bytes.
-	Fragment int
-	ipID     uint16
+	// Fragment: split the IPv4 datagram into fragments of this many bytes;
+	// FirstFragmentOnly writes the first of them only (the rest lost).
+	Fragment          int
+	FirstFragmentOnly bool
+	ipID              uint16
 }
 
 // source yields packets in time order.
@@ -606,6 +616,9 @@ func writeFragments(pw *pcapgo.Writer, frame []byte, p wirePacket) error {
 		at := p.At.Add(time.Duration(off/size) * time.Microsecond)
 		if err := pw.WritePacket(gopacket.CaptureInfo{Timestamp: at, CaptureLength: len(out), Length: len(out)}, out); err != nil {
 			return err
+		}
+		if p.FirstFragmentOnly {
+			break
 		}
 	}
 	return nil

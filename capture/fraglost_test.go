@@ -1,0 +1,64 @@
+package capture_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/natdoc/natdoc/capture"
+	"github.com/natdoc/natdoc/internal/pcapgen"
+	"github.com/natdoc/natdoc/report"
+)
+
+// TestFragmentedInviteUnanswered: captured at the caller, an INVITE too
+// big for one packet went in IP fragments, resent until Timer B, and
+// nothing answered: the fragments are named as what lost it, with their
+// remedy (TCP, a smaller INVITE), not the destination being down.
+func TestFragmentedInviteUnanswered(t *testing.T) {
+	path, truths := generate(t, []pcapgen.Call{{Kind: pcapgen.FragmentsUnanswered}}, pcapgen.Options{Seed: 3})
+	res := capture.AnalyzePath(t, path)
+	checkTruth(t, res, truths)
+	f := findingByID(res.Calls[0].Findings, capture.IDRequestUnanswered)
+	if f == nil || !strings.Contains(f.Title, "sent in IP fragments (too big for one packet)") || !strings.HasPrefix(f.Remedy, "SIP messages larger than one packet") {
+		t.Errorf("request-unanswered %+v, want the fragments named with their remedy", f)
+	}
+}
+
+// TestSIPFragmentsLost: captured at the callee, only the first fragment
+// of each transmission of a big INVITE arrived: no call can be followed,
+// and the capture names the SIP messages that came only in part, each an
+// incomplete datagram counted as an anomaly. Of the 7 transmissions the
+// last is the capture's last packet, which may have been cut off by the
+// capture's end: 6 count.
+func TestSIPFragmentsLost(t *testing.T) {
+	path, _ := generate(t, []pcapgen.Call{{Kind: pcapgen.FragmentsLost}}, pcapgen.Options{Seed: 3})
+	res := capture.AnalyzePath(t, path)
+	if len(res.Calls) != 0 {
+		t.Errorf("%d calls, want none: no INVITE arrived whole", len(res.Calls))
+	}
+	f := findingByID(res.Findings, capture.IDSIPFragmentsLost)
+	if f == nil || f.Severity != report.SeverityWarning || !strings.HasPrefix(f.Title, `6 SIP message(s) over UDP arrived only in part (the first: "INVITE sip:`) {
+		t.Fatalf("findings %+v, want %s for 6 transmissions", res.Findings, capture.IDSIPFragmentsLost)
+	}
+	if len(f.Evidence) != 6 || !strings.Contains(f.Evidence[0].Text, "first fragment only") || f.Evidence[0].Frames[0] != 1 || f.Evidence[5].Frames[0] != 6 {
+		t.Errorf("evidence %+v", f.Evidence)
+	}
+	var incomplete uint64
+	for _, a := range res.Capture.Anomalies {
+		if a.Kind == "ip-fragments-incomplete" {
+			incomplete = a.Count
+		}
+	}
+	if incomplete != 6 {
+		t.Errorf("anomalies %+v, want 6 ip-fragments-incomplete", res.Capture.Anomalies)
+	}
+}
+
+// findingByID is the finding of fs with that ID, or nil.
+func findingByID(fs []report.Finding, id report.FindingID) *report.Finding {
+	for i := range fs {
+		if fs[i].ID == id {
+			return &fs[i]
+		}
+	}
+	return nil
+}
