@@ -72,10 +72,18 @@ func FuzzDecode(f *testing.F) {
 	f.Add(uint16(linkTypeUser2), pktapRecord(frame[14:], 12, 156))
 	f.Add(uint16(linkTypeCiscoHDLC), append([]byte{0x0f, 0, 0x08, 0}, frame[14:]...))
 	f.Add(uint16(layers.LinkTypePPP), append([]byte{0xff, 0x03, 0, 0x21}, frame[14:]...))
+	// The first IPv4 fragment (more fragments, offset 0) of a SIP INVITE
+	// over UDP whose rest never comes (firstSIPFragment, endFragments).
+	sip := []byte("INVITE sip:bob@192.0.2.20 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK1\r\n")
+	first := mirrorSeed(5060, sip)
+	first[14+6] = 0x20 // MF
+	f.Add(uint16(layers.LinkTypeEthernet), first)
 	f.Fuzz(func(t *testing.T, lt uint16, b []byte) {
 		s := newState()
 		d := newDecoder(&s.anomalies)
 		d.decode(Record{Data: b, Time: time.Unix(1, 0), WireLen: len(b), LinkType: layers.LinkType(lt)}, 1, s.handle)
+		d.endFragments(time.Unix(5, 0))
+		d.frags.lost.findings()
 	})
 }
 
