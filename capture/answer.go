@@ -39,6 +39,8 @@ type answerTrack struct {
 	ackDst   netip.AddrPort
 	ackAt    time.Time
 	afterAck int
+	// fragmented: a copy went over UDP in IP fragments.
+	fragmented bool
 }
 
 // answers follows the 2xx answers to a leg's INVITEs (the first, and
@@ -61,6 +63,7 @@ func (a *answers) answer(m *sipInfo, at time.Time, from int) {
 		if m.Src == t.src && m.Dst == t.dst && m.ToTag == t.toTag {
 			t.sent++
 			t.lastAt, t.lastFrame = at, m.Frame
+			t.fragmented = t.fragmented || m.Fragmented
 			if t.ackFrame != 0 {
 				t.afterAck++
 			}
@@ -69,7 +72,7 @@ func (a *answers) answer(m *sipInfo, at time.Time, from int) {
 	}
 	a.settle()
 	*t = answerTrack{cseq: m.CSeq, status: m.Status, sender: from, toTag: m.ToTag, src: m.Src, dst: m.Dst, contact: m.ContactAddr, sent: 1,
-		firstAt: at, lastAt: at, firstFrame: m.Frame, lastFrame: m.Frame}
+		firstAt: at, lastAt: at, firstFrame: m.Frame, lastFrame: m.Frame, fragmented: m.Fragmented}
 }
 
 // ack files an ACK sent by party from. Each party numbers its own
@@ -153,6 +156,12 @@ func answerFinding(cb *callBuild) (report.Finding, bool) {
 		Text:   fmt.Sprintf("%s (INVITE, CSeq %d) %s → %s sent %d times", answer, t.cseq, t.src, t.dst, t.sent),
 		Frames: uniqueFrames(t.firstFrame, t.lastFrame), Addrs: []string{t.src.String(), t.dst.String()}, Time: t.firstAt,
 	})
+	if t.fragmented && t.ackFrame == 0 {
+		// Too big for one packet: lost whole wherever fragments are
+		// dropped, every copy alike.
+		f.Title += "; it went in IP fragments (too big for one packet), and no ACK came: a router, firewall or NAT on the way that drops fragments loses it every time"
+		f.Remedy = remedyFragmentsLost
+	}
 	f.Evidence = append(f.Evidence, t.ackEvidence(answer))
 	if ev, ok := t.contactEvidence(); ok {
 		f.Evidence = append(f.Evidence, ev)

@@ -425,6 +425,9 @@ func (d *decoder) defragment4(rec Record, pkt *packet, emit func(*packet)) {
 	}
 	d.makeRoomForFragment(rec, pkt)
 	k := fragKey{addr4(frag.SrcIP), addr4(frag.DstIP), uint32(frag.Id), uint8(frag.Protocol)}
+	if d.frags.copyOfCompleted(k, rec.Time) {
+		return
+	}
 	whole, err := d.defrag4.DefragIPv4WithTimestamp(frag, rec.Time)
 	if err != nil {
 		d.frags.done(k)
@@ -435,7 +438,7 @@ func (d *decoder) defragment4(rec Record, pkt *packet, emit func(*packet)) {
 		d.frags.add(k, rec.Time, pkt.Frame, rec.Offset, firstSIPFragment(frag.FragOffset, frag.Protocol, frag.Payload, k, rec.Time, pkt.Frame))
 		return // more fragments to come
 	}
-	d.frags.done(k)
+	d.frags.completed(k, rec.Time)
 	pkt.Src = netip.AddrPortFrom(addr4(whole.SrcIP), 0)
 	pkt.Dst = netip.AddrPortFrom(addr4(whole.DstIP), 0)
 	pkt.Fragmented = true
@@ -451,12 +454,15 @@ func (d *decoder) defragment6(rec Record, pkt *packet, emit func(*packet)) {
 	frag.Contents = append([]byte(nil), d.ip6frag.Contents...)
 	d.makeRoomForFragment(rec, pkt)
 	k := fragKey{addr16(ip.SrcIP), addr16(ip.DstIP), frag.Identification, uint8(frag.NextHeader)}
+	if d.frags.copyOfCompleted(k, rec.Time) {
+		return
+	}
 	whole := d.defrag6.DefragIPv6(&ip, &frag)
 	if whole == nil {
 		d.frags.add(k, rec.Time, pkt.Frame, rec.Offset, firstSIPFragment(frag.FragmentOffset, frag.NextHeader, frag.Payload, k, rec.Time, pkt.Frame))
 		return
 	}
-	d.frags.done(k)
+	d.frags.completed(k, rec.Time)
 	pkt.Src = netip.AddrPortFrom(addr16(whole.SrcIP), 0)
 	pkt.Dst = netip.AddrPortFrom(addr16(whole.DstIP), 0)
 	pkt.Fragmented = true

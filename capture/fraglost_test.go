@@ -9,17 +9,28 @@ import (
 	"github.com/natdoc/natdoc/report"
 )
 
-// TestFragmentedInviteUnanswered: captured at the caller, an INVITE too
-// big for one packet went in IP fragments, resent until Timer B, and
-// nothing answered: the fragments are named as what lost it, with their
-// remedy (TCP, a smaller INVITE), not the destination being down.
-func TestFragmentedInviteUnanswered(t *testing.T) {
-	path, truths := generate(t, []pcapgen.Call{{Kind: pcapgen.FragmentsUnanswered}}, pcapgen.Options{Seed: 3})
-	res := capture.AnalyzePath(t, path)
-	checkTruth(t, res, truths)
-	f := findingByID(res.Calls[0].Findings, capture.IDRequestUnanswered)
-	if f == nil || !strings.Contains(f.Title, "sent in IP fragments (too big for one packet)") || !strings.HasPrefix(f.Remedy, "SIP messages larger than one packet") {
-		t.Errorf("request-unanswered %+v, want the fragments named with their remedy", f)
+// TestFragmentedSIPUnanswered: a message too big for one packet went in
+// IP fragments and drew nothing: captured at the caller, its INVITE
+// resent until Timer B; captured at the callee, its 200 OK never
+// acknowledged (the caller sent no RTP either). The fragments are named
+// as what lost it, with their remedy (TCP, a smaller message), not the
+// destination being down or the ACK going astray.
+func TestFragmentedSIPUnanswered(t *testing.T) {
+	for _, tc := range []struct {
+		kind  pcapgen.Kind
+		id    report.FindingID
+		title string
+	}{
+		{pcapgen.FragmentsUnanswered, capture.IDRequestUnanswered, "sent in IP fragments (too big for one packet)"},
+		{pcapgen.AnswerFragmentsLost, capture.IDAnswerNotAcknowledged, "it went in IP fragments (too big for one packet), and no ACK came"},
+	} {
+		path, truths := generate(t, []pcapgen.Call{{Kind: tc.kind}}, pcapgen.Options{Seed: 3})
+		res := capture.AnalyzePath(t, path)
+		checkTruth(t, res, truths)
+		f := findingByID(res.Calls[0].Findings, tc.id)
+		if f == nil || !strings.Contains(f.Title, tc.title) || !strings.HasPrefix(f.Remedy, "SIP messages larger than one packet") {
+			t.Errorf("%s: %s %+v, want the fragments named with their remedy", tc.kind, tc.id, f)
+		}
 	}
 }
 

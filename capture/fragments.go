@@ -24,7 +24,13 @@ type fragHold struct {
 	held    int
 	// lost gathers the datagrams whose fragments never all came.
 	lost lostFragments
+	// recent holds when each datagram was last made whole, for
+	// copyOfCompleted (at most maxRecentDatagrams).
+	recent map[fragKey]time.Time
 }
+
+// maxRecentDatagrams bounds fragHold.recent; past it, it starts afresh.
+const maxRecentDatagrams = 4096
 
 type fragCount struct {
 	n    int
@@ -53,6 +59,25 @@ func (h *fragHold) add(k fragKey, at time.Time, frame uint64, offset int64, sip 
 		c.sip = sip
 	}
 	h.held++
+}
+
+// completed: k's datagram was made whole at at.
+func (h *fragHold) completed(k fragKey, at time.Time) {
+	h.done(k)
+	if h.recent == nil || len(h.recent) >= maxRecentDatagrams {
+		h.recent = map[fragKey]time.Time{}
+	}
+	h.recent[k] = at
+}
+
+// copyOfCompleted says whether a fragment of k at at is a copy of one of
+// a datagram made whole less than fragmentGap before: a SPAN port's
+// second copy, or the same file read twice, interleaved with the first.
+// Reassembled again on its own it would never complete, and be counted
+// lost.
+func (h *fragHold) copyOfCompleted(k fragKey, at time.Time) bool {
+	done, ok := h.recent[k]
+	return ok && at.Sub(done) < fragmentGap && !at.Before(done.Add(-fragmentGap))
 }
 
 // done: k's datagram is whole, or its fragments were dropped.

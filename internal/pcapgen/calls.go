@@ -88,7 +88,7 @@ func newCallGen(i int, c Call, sc *scene) *callGen {
 		g.b = party{user: "200", sig: addrPort("203.0.113.2", sipPort), local: calleeLAN,
 			sdp: addrPort(calleeLAN, rtpB), rtpSrc: addrPort("203.0.113.2", rtpB), natted: true,
 			publicA: netip.MustParseAddr("203.0.113.2")}
-	case AckLost:
+	case AckLost, AnswerFragmentsLost:
 		calleeLAN := fmt.Sprintf("10.0.1.%d", 10+i%200)
 		g.a = party{user: fmt.Sprintf("%d", 100+i), sig: addrPort("198.51.100.40", 5060), local: "198.51.100.40",
 			sdp: addrPort("198.51.100.40", rtpA), rtpSrc: addrPort("198.51.100.40", rtpA)}
@@ -202,7 +202,7 @@ func (g *callGen) build() {
 	}
 	g.request(t, "INVITE", g.a, g.b, "", inviteBody)
 	g.response(t.Add(5*time.Millisecond), 100, "Trying", "INVITE", g.b, g.a, "", "")
-	answer := g.sdp(g.b, answerDir, false)
+	answer := g.sdp(g.b, answerDir, g.c.Kind == AnswerFragmentsLost)
 	if g.failedSetup(t, truth) {
 		return
 	}
@@ -210,8 +210,12 @@ func (g *callGen) build() {
 	g.response(t.Add(time.Second), 180, "Ringing", "INVITE", g.b, g.a, g.toTag, "")
 	g.early(t, answer, &truth)
 	g.response(answerAt, 200, "OK", "INVITE", g.b, g.a, g.toTag, answer)
-	if g.c.Kind == AckLost {
+	switch g.c.Kind {
+	case AckLost:
 		g.ackLost(answerAt, truth)
+		return
+	case AnswerFragmentsLost:
+		g.answerLost(answerAt, truth)
 		return
 	}
 	g.request(answerAt.Add(10*time.Millisecond), "ACK", g.a, g.b, g.toTag, ackBody)
@@ -536,6 +540,22 @@ func (g *callGen) ackLost(answerAt time.Time, truth Truth) {
 	g.truths = append(g.truths, truth)
 }
 
+// answerLost builds the rest of an AnswerFragmentsLost call from its 200
+// OK at answerAt: resent until 64*T1 with no ACK, the callee's RTP
+// meanwhile (the caller, without the answer, sends none), and the
+// callee's BYE.
+func (g *callGen) answerLost(answerAt time.Time, truth Truth) {
+	g.resendUntilTimeout(g.sip[len(g.sip)-1])
+	mediaAt := answerAt.Add(20 * time.Millisecond)
+	n := packetsFor(sipTimeout - 20*time.Millisecond)
+	g.stream(g.b.rtpSrc, g.a.sdp, mediaAt, n, 0, 0)
+	truth.Packets[1] = uint64(n)
+	truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "callee", capture.IDAnswerNotAcknowledged
+	g.cseq++
+	g.calleeRequest(answerAt.Add(sipTimeout), "BYE")
+	g.truths = append(g.truths, truth)
+}
+
 // calleeRequest builds an in-dialog request the callee sends: its tag in
 // From, the caller's in To (RFC 3261 §12.2.1.1).
 func (g *callGen) calleeRequest(at time.Time, method string) {
@@ -839,7 +859,7 @@ func (g *callGen) finish(b *strings.Builder, at time.Time, from, to party, body 
 	fmt.Fprintf(b, "Content-Length: %d\r\n\r\n%s", len(body), body)
 	msg := []byte(b.String())
 	p := wirePacket{At: at, Src: from.sig, Dst: to.sig, VLAN: g.vlan, ipID: uint16(g.rng.Uint32())}
-	if (g.c.Kind == Fragmented || g.c.Kind == FragmentsUnanswered || g.c.Kind == FragmentsLost) && len(msg) > 1400 {
+	if (g.c.Kind == Fragmented || g.c.Kind == FragmentsUnanswered || g.c.Kind == FragmentsLost || g.c.Kind == AnswerFragmentsLost) && len(msg) > 1400 {
 		p.Fragment, p.FirstFragmentOnly = 1480, g.c.Kind == FragmentsLost
 	}
 	if !g.tcp {
@@ -926,7 +946,7 @@ func AllKinds() []Call {
 	kinds := []Kind{Normal, LeakCaller, LeakCallee, NoWay, Hold, Inactive, ReinviteMove, EarlyMedia,
 		Forked, TCP, WebSocket, Fragmented, VLAN, IPv6, LossJitter, LANOneWay, Rejected, Cancelled, SIPALG,
 		Unanswered, ToPrivateContact, NeverRang, TimedOut, Proxy, ProxyLeakCallee, B2BUA, SBCOutsideUnseen, Announcement, Fax, FaxOneWay, BadHeader, NATPortChanged, ALGPortChanged,
-		Muted, LateOffer, LateOfferLeak, AckLost, NATRemapped, MediaOutage, ByeLost, MediaStopped, Voicemail, ResumeFailed, ReinviteLeak, LateStart, RefreshUnknown, TrickleICE, ICENAT, ICEOneSided, Bundle, TURNRelayed, SameNAT, SameNATDirect, ICEBlocked, ProxyDirectOneWay, PBXDirectMedia, PBXDirectMediaNAT, ServerPortForward, ServerPortWindow, ServerPublicToLAN}
+		Muted, LateOffer, LateOfferLeak, AckLost, NATRemapped, MediaOutage, ByeLost, MediaStopped, Voicemail, ResumeFailed, ReinviteLeak, LateStart, RefreshUnknown, TrickleICE, ICENAT, ICEOneSided, Bundle, TURNRelayed, SameNAT, SameNATDirect, ICEBlocked, ProxyDirectOneWay, PBXDirectMedia, PBXDirectMediaNAT, ServerPortForward, ServerPortWindow, ServerPublicToLAN, FragmentsUnanswered, AnswerFragmentsLost}
 	calls := make([]Call, len(kinds))
 	for i, k := range kinds {
 		calls[i] = Call{Kind: k, Start: time.Duration(i) * 500 * time.Millisecond, Media: 4 * time.Second}

@@ -127,6 +127,12 @@ const (
 	// there and is lost, the callee resends its 200 OK for 32 s and hangs
 	// up: two-way until then, answer-never-acknowledged.
 	AckLost Kind = "ack-lost"
+	// AnswerFragmentsLost: the callee's 200 OK, too big for one packet,
+	// goes in IPv4 fragments that a router on the way drops: the caller
+	// never gets it and sends no ACK and no RTP; the callee resends it
+	// for 32 s, sending RTP meanwhile, and hangs up. Captured at the
+	// callee: one-way (the callee cannot hear), answer-never-acknowledged.
+	AnswerFragmentsLost Kind = "answer-fragments-lost"
 	// NATRemapped: a second into the media the caller's NAT maps its RTP
 	// to another public port, no SDP saying so; the callee keeps sending
 	// to the old port: one-way from then (the caller cannot hear),
