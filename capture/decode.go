@@ -426,6 +426,7 @@ func (d *decoder) defragment4(rec Record, pkt *packet, emit func(*packet)) {
 	d.makeRoomForFragment(rec, pkt)
 	k := fragKey{addr4(frag.SrcIP), addr4(frag.DstIP), uint32(frag.Id), uint8(frag.Protocol)}
 	if d.frags.copyOfCompleted(k, rec.Time) {
+		d.frags.copies++
 		return
 	}
 	whole, err := d.defrag4.DefragIPv4WithTimestamp(frag, rec.Time)
@@ -455,6 +456,7 @@ func (d *decoder) defragment6(rec Record, pkt *packet, emit func(*packet)) {
 	d.makeRoomForFragment(rec, pkt)
 	k := fragKey{addr16(ip.SrcIP), addr16(ip.DstIP), frag.Identification, uint8(frag.NextHeader)}
 	if d.frags.copyOfCompleted(k, rec.Time) {
+		d.frags.copies++
 		return
 	}
 	whole := d.defrag6.DefragIPv6(&ip, &frag)

@@ -1,6 +1,7 @@
 package capture_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -12,7 +13,8 @@ import (
 // TestFragmentedSIPUnanswered: a message too big for one packet went in
 // IP fragments and drew nothing: captured at the caller, its INVITE
 // resent until Timer B; captured at the callee, its 200 OK never
-// acknowledged (the caller sent no RTP either). The fragments are named
+// acknowledged (the caller sent no RTP either); captured at the caller,
+// its re-INVITE after the media. The fragments are named
 // as what lost it, with their remedy (TCP, a smaller message), not the
 // destination being down or the ACK going astray.
 func TestFragmentedSIPUnanswered(t *testing.T) {
@@ -23,12 +25,14 @@ func TestFragmentedSIPUnanswered(t *testing.T) {
 	}{
 		{pcapgen.FragmentsUnanswered, capture.IDRequestUnanswered, "sent in IP fragments (too big for one packet)"},
 		{pcapgen.AnswerFragmentsLost, capture.IDAnswerNotAcknowledged, "it went in IP fragments (too big for one packet), and no ACK came"},
+		{pcapgen.ReinviteFragmentsLost, capture.IDRequestUnanswered, "The caller's INVITE to the callee at 198.51.100.20:5060 was sent"},
 	} {
 		path, truths := generate(t, []pcapgen.Call{{Kind: tc.kind}}, pcapgen.Options{Seed: 3})
 		res := capture.AnalyzePath(t, path)
 		checkTruth(t, res, truths)
 		f := findingByID(res.Calls[0].Findings, tc.id)
-		if f == nil || !strings.Contains(f.Title, tc.title) || !strings.HasPrefix(f.Remedy, "SIP messages larger than one packet") {
+		if f == nil || !strings.Contains(f.Title, tc.title) || !strings.HasPrefix(f.Remedy, "SIP messages larger than one packet") ||
+			!strings.Contains(fmt.Sprint(f.Title, f.Evidence), "IP fragments (too big for one packet)") {
 			t.Errorf("%s: %s %+v, want the fragments named with their remedy", tc.kind, tc.id, f)
 		}
 	}

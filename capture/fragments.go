@@ -25,8 +25,10 @@ type fragHold struct {
 	// lost gathers the datagrams whose fragments never all came.
 	lost lostFragments
 	// recent holds when each datagram was last made whole, for
-	// copyOfCompleted (at most maxRecentDatagrams).
+	// copyOfCompleted (at most maxRecentDatagrams); copies counts the
+	// fragments dropped as copies, duplicates like any other.
 	recent map[fragKey]time.Time
+	copies uint64
 }
 
 // maxRecentDatagrams bounds fragHold.recent; past it, it starts afresh.

@@ -39,6 +39,8 @@ type inDialogTrack struct {
 	// idle is how long before its first copy the receiving party last
 	// sent SIP in this leg (0: it sent none).
 	idle time.Duration
+	// fragmented: a copy went over UDP in IP fragments.
+	fragmented bool
 }
 
 // inDialog follows a leg's in-dialog requests: the one in progress and
@@ -63,12 +65,13 @@ func (d *inDialog) request(m *sipInfo, at time.Time, from int, lastFromNs [2]int
 		if m.Src == t.src && m.Dst == t.dst { // a retransmission
 			t.sent++
 			t.lastAt, t.lastFrame = at, m.Frame
+			t.fragmented = t.fragmented || m.Fragmented
 		}
 		return
 	}
 	d.settle()
 	*t = inDialogTrack{method: m.Method, cseq: m.CSeq, sender: from, src: m.Src, dst: m.Dst, sent: 1,
-		firstAt: at, lastAt: at, firstFrame: m.Frame, lastFrame: m.Frame}
+		firstAt: at, lastAt: at, firstFrame: m.Frame, lastFrame: m.Frame, fragmented: m.Fragmented}
 	if last := lastFromNs[other(from)]; last != 0 {
 		t.idle = at.Sub(time.Unix(0, last))
 	}
@@ -172,6 +175,14 @@ func inDialogFinding(cb *callBuild) (report.Finding, bool) {
 		}
 		f.Evidence = append(f.Evidence, report.Evidence{Text: text})
 		f.Remedy = remedyKeepAlive
+	}
+	if t.fragmented && !t.responded {
+		// Too big for one packet (a re-INVITE adding video): lost whole
+		// wherever fragments are dropped, while the call's small
+		// requests pass. More telling than an idle mapping.
+		f.Evidence = append(f.Evidence, report.Evidence{Text: fmt.Sprintf(
+			"the %s went in IP fragments (too big for one packet): a router, firewall or NAT on the way that drops fragments loses it every time", t.method)})
+		f.Remedy = remedyFragmentsLost
 	}
 	return f, true
 }

@@ -246,6 +246,7 @@ func runPipeline(ctx context.Context, src recordSource, rs *readerStats, s *stat
 		s.mergeAnomalies(&p.anomalies)
 	}
 	s.side.dec.endFragments(s.last)
+	s.counts.duplicates += s.side.dec.frags.copies
 	s.mergeAnomalies(&s.side.anomalies)
 	return err
 }

@@ -225,11 +225,18 @@ func (g *callGen) build() {
 		g.media(mediaAt, &truth)
 	}
 	g.cseq++
-	if g.c.Kind == ByeLost {
+	switch g.c.Kind {
+	case ByeLost:
 		g.lostBye(end.Add(100 * time.Millisecond))
 		truth.Finding = capture.IDRequestUnanswered
 		g.truths = append(g.truths, truth)
 		return
+	case ReinviteFragmentsLost:
+		g.request(end, "INVITE", g.a, g.b, g.toTag, g.sdp(g.a, "sendrecv", true))
+		g.resendUntilTimeout(g.sip[len(g.sip)-1])
+		g.cseq++
+		end = end.Add(sipTimeout)
+		truth.Finding = capture.IDRequestUnanswered
 	}
 	g.request(end.Add(100*time.Millisecond), "BYE", g.a, g.b, g.toTag, "")
 	g.response(end.Add(110*time.Millisecond), 200, "OK", "BYE", g.b, g.a, g.toTag, "")
@@ -859,7 +866,7 @@ func (g *callGen) finish(b *strings.Builder, at time.Time, from, to party, body 
 	fmt.Fprintf(b, "Content-Length: %d\r\n\r\n%s", len(body), body)
 	msg := []byte(b.String())
 	p := wirePacket{At: at, Src: from.sig, Dst: to.sig, VLAN: g.vlan, ipID: uint16(g.rng.Uint32())}
-	if (g.c.Kind == Fragmented || g.c.Kind == FragmentsUnanswered || g.c.Kind == FragmentsLost || g.c.Kind == AnswerFragmentsLost) && len(msg) > 1400 {
+	if (g.c.Kind == Fragmented || g.c.Kind == FragmentsUnanswered || g.c.Kind == FragmentsLost || g.c.Kind == AnswerFragmentsLost || g.c.Kind == ReinviteFragmentsLost) && len(msg) > 1400 {
 		p.Fragment, p.FirstFragmentOnly = 1480, g.c.Kind == FragmentsLost
 	}
 	if !g.tcp {
@@ -946,7 +953,7 @@ func AllKinds() []Call {
 	kinds := []Kind{Normal, LeakCaller, LeakCallee, NoWay, Hold, Inactive, ReinviteMove, EarlyMedia,
 		Forked, TCP, WebSocket, Fragmented, VLAN, IPv6, LossJitter, LANOneWay, Rejected, Cancelled, SIPALG,
 		Unanswered, ToPrivateContact, NeverRang, TimedOut, Proxy, ProxyLeakCallee, B2BUA, SBCOutsideUnseen, Announcement, Fax, FaxOneWay, BadHeader, NATPortChanged, ALGPortChanged,
-		Muted, LateOffer, LateOfferLeak, AckLost, NATRemapped, MediaOutage, ByeLost, MediaStopped, Voicemail, ResumeFailed, ReinviteLeak, LateStart, RefreshUnknown, TrickleICE, ICENAT, ICEOneSided, Bundle, TURNRelayed, SameNAT, SameNATDirect, ICEBlocked, ProxyDirectOneWay, PBXDirectMedia, PBXDirectMediaNAT, ServerPortForward, ServerPortWindow, ServerPublicToLAN, FragmentsUnanswered, AnswerFragmentsLost}
+		Muted, LateOffer, LateOfferLeak, AckLost, NATRemapped, MediaOutage, ByeLost, MediaStopped, Voicemail, ResumeFailed, ReinviteLeak, LateStart, RefreshUnknown, TrickleICE, ICENAT, ICEOneSided, Bundle, TURNRelayed, SameNAT, SameNATDirect, ICEBlocked, ProxyDirectOneWay, PBXDirectMedia, PBXDirectMediaNAT, ServerPortForward, ServerPortWindow, ServerPublicToLAN, FragmentsUnanswered, AnswerFragmentsLost, ReinviteFragmentsLost}
 	calls := make([]Call, len(kinds))
 	for i, k := range kinds {
 		calls[i] = Call{Kind: k, Start: time.Duration(i) * 500 * time.Millisecond, Media: 4 * time.Second}

@@ -133,6 +133,11 @@ const (
 	// for 32 s, sending RTP meanwhile, and hangs up. Captured at the
 	// callee: one-way (the callee cannot hear), answer-never-acknowledged.
 	AnswerFragmentsLost Kind = "answer-fragments-lost"
+	// ReinviteFragmentsLost: after the media the caller's re-INVITE (an
+	// SDP too big for one packet, as when adding video) goes in IPv4
+	// fragments that a router drops: resent until Timer B, never
+	// answered; the caller then hangs up. Two-way, request-unanswered.
+	ReinviteFragmentsLost Kind = "reinvite-fragments-lost"
 	// NATRemapped: a second into the media the caller's NAT maps its RTP
 	// to another public port, no SDP saying so; the callee keeps sending
 	// to the old port: one-way from then (the caller cannot hear),
