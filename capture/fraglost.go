@@ -55,18 +55,16 @@ func firstSIPFragment(offset uint16, proto layers.IPProtocol, payload []byte, k 
 	return &sipFragment{line: string(line), src: src, dst: dst, at: at, frame: frame}
 }
 
-// lostFragments counts the datagrams whose fragments never all came, and
-// keeps the first SIP messages among them.
+// lostFragments counts the SIP messages among the datagrams whose
+// fragments never all came, and keeps the first ones.
 type lostFragments struct {
-	datagrams int
-	sip       int
-	examples  []sipFragment
+	sip      int
+	examples []sipFragment
 }
 
 // note records the datagram c as lost: an anomaly (its fragments are
 // not read), and a lost SIP message when its first fragment began one.
 func (l *lostFragments) note(c *fragCount, sink anomalySink) {
-	l.datagrams++
 	sink.anomaly("ip-fragments-incomplete", c.offset, c.frame,
 		"an IP datagram whose fragments never all arrived: the rest was lost before the capture point")
 	if c.sip == nil {
