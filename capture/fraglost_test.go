@@ -14,9 +14,9 @@ import (
 // IP fragments and drew nothing: captured at the caller, its INVITE
 // resent until Timer B; captured at the callee, its 200 OK never
 // acknowledged (the caller sent no RTP either); captured at the caller,
-// its re-INVITE after the media. The fragments are named
-// as what lost it, with their remedy (TCP, a smaller message), not the
-// destination being down or the ACK going astray.
+// its re-INVITE after the media. The fragments are named as what lost it,
+// with their remedy (TCP, a smaller message), not the destination being
+// down or the ACK going astray.
 func TestFragmentedSIPUnanswered(t *testing.T) {
 	for _, tc := range []struct {
 		kind  pcapgen.Kind
