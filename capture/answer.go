@@ -159,7 +159,7 @@ func answerFinding(cb *callBuild) (report.Finding, bool) {
 	if t.fragmented && t.ackFrame == 0 {
 		// Too big for one packet: lost whole wherever fragments are
 		// dropped, every copy alike.
-		f.Title += "; it went in IP fragments (too big for one packet), and no ACK came: a router, firewall or NAT on the way that drops fragments loses it every time"
+		f.Title += "; it went in IP fragments (too big for one packet), and no ACK came: " + fragmentsLoseIt
 		f.Remedy = remedyFragmentsLost
 	}
 	f.Evidence = append(f.Evidence, t.ackEvidence(answer))

@@ -222,7 +222,7 @@ func setupFinding(cb *callBuild, s SetupFacts, v StreamVerdict) (report.Finding,
 		case t.fragmented:
 			// Too big for one packet: lost whole wherever fragments are
 			// dropped, however often resent, while small requests pass.
-			f.Title += ", sent in IP fragments (too big for one packet): a router, firewall or NAT on the way that drops fragments loses it every time"
+			f.Title += ", sent in IP fragments (too big for one packet): " + fragmentsLoseIt
 			if cb.call.SeenFrom[callee] {
 				f.Title += ", while the far end answered this call's smaller requests"
 			}
@@ -669,14 +669,13 @@ func verdictFinding(cb *callBuild, facts []StreamFacts, media []string, v Stream
 		}
 		sender := other(deaf)
 		ev = append([]report.Evidence{{Text: v.Explain, Values: counts}}, ev...)
-		unseen := sum.Delivered[sender]+sum.Undeliverable[sender]+sum.Unproven[sender] == 0
 		remedy := remedyNoMedia
 		switch {
 		case sum.Delivered[sender] == 0 && sentNothing(facts, judged, sender):
 			remedy = remedySentNoMedia
 		case sum.Hairpin[sender]:
 			remedy = remedyHairpin
-		case unseen && traces.lanPublic[deaf].IsValid():
+		case sum.seen(sender) == 0 && traces.lanPublic[deaf].IsValid():
 			// Sent to the router, never looped back in to where the
 			// capture sees the receiver.
 			remedy = remedyHairpin

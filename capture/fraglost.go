@@ -96,6 +96,10 @@ func (l *lostFragments) findings() []report.Finding {
 	}}
 }
 
+// fragmentsLoseIt ends what the sender's findings say of a message that
+// went in IP fragments and drew nothing.
+const fragmentsLoseIt = "a router, firewall or NAT on the way that drops fragments loses it every time"
+
 const remedyFragmentsLost = "SIP messages larger than one packet are sent in IP fragments, and something on the path drops them: send SIP over TCP " +
 	"(RFC 3261 §18.1.1 asks for it above 1,300 bytes; on the phone or trunk, transport=tcp), make the INVITE smaller (fewer codecs, no video, fewer headers), " +
 	"or let IP fragments through the firewall or NAT (turn off a SIP ALG that cannot reassemble them)."

@@ -181,7 +181,7 @@ func inDialogFinding(cb *callBuild) (report.Finding, bool) {
 		// wherever fragments are dropped, while the call's small
 		// requests pass. More telling than an idle mapping.
 		f.Evidence = append(f.Evidence, report.Evidence{Text: fmt.Sprintf(
-			"the %s went in IP fragments (too big for one packet): a router, firewall or NAT on the way that drops fragments loses it every time", t.method)})
+			"the %s went in IP fragments (too big for one packet): %s", t.method, fragmentsLoseIt)})
 		f.Remedy = remedyFragmentsLost
 	}
 	return f, true

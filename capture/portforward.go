@@ -219,12 +219,10 @@ func (cb *callBuild) noteForwards(streams []*streamState, facts []StreamFacts, v
 			if m == nil || !IsPrivate(sigs[p].Addr()) || !isPublic(m.Addr.Addr()) || !sf.Expected[from] {
 				continue
 			}
-			arrived := sf.Delivered[from] + sf.Undeliverable[from] + sf.Unproven[from]
-			sent := sf.Delivered[p] + sf.Undeliverable[p] + sf.Unproven[p]
 			switch {
 			case sf.Delivered[from] > 0:
 				cb.forwards.note(sigs[p].Addr(), m.Addr, true, cb.call.CallID)
-			case arrived == 0 && sent > 0 && v.CannotHear == partyNames[p] && !slices.Contains(cb.roles[:], "proxy"):
+			case sf.seen(from) == 0 && sf.seen(p) > 0 && v.CannotHear == partyNames[p] && !slices.Contains(cb.roles[:], "proxy"):
 				cb.forwards.note(sigs[p].Addr(), m.Addr, false, cb.call.CallID)
 			}
 		}

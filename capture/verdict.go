@@ -57,14 +57,15 @@ type StreamFacts struct {
 	MediaAddrs       [2]netip.AddrPort
 }
 
+// seen counts the RTP packets of direction d seen in the capture, whether
+// they could arrive or not.
+func (s StreamFacts) seen(d int) uint64 {
+	return s.Delivered[d] + s.Undeliverable[d] + s.Unproven[d]
+}
+
 // noRTP: not one RTP packet of the stream was seen, either way.
 func (s StreamFacts) noRTP() bool {
-	for d := range 2 {
-		if s.Delivered[d]+s.Undeliverable[d]+s.Unproven[d] > 0 {
-			return false
-		}
-	}
-	return true
+	return s.seen(caller) == 0 && s.seen(callee) == 0
 }
 
 // CallFacts are the call-wide facts verdicts depend on.

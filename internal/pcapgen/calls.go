@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -866,7 +867,7 @@ func (g *callGen) finish(b *strings.Builder, at time.Time, from, to party, body 
 	fmt.Fprintf(b, "Content-Length: %d\r\n\r\n%s", len(body), body)
 	msg := []byte(b.String())
 	p := wirePacket{At: at, Src: from.sig, Dst: to.sig, VLAN: g.vlan, ipID: uint16(g.rng.Uint32())}
-	if (g.c.Kind == Fragmented || g.c.Kind == FragmentsUnanswered || g.c.Kind == FragmentsLost || g.c.Kind == AnswerFragmentsLost || g.c.Kind == ReinviteFragmentsLost) && len(msg) > 1400 {
+	if slices.Contains(fragmentedKinds, g.c.Kind) && len(msg) > 1400 {
 		p.Fragment, p.FirstFragmentOnly = 1480, g.c.Kind == FragmentsLost
 	}
 	if !g.tcp {

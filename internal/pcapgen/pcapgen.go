@@ -218,6 +218,10 @@ type Call struct {
 	Media time.Duration
 }
 
+// fragmentedKinds send their messages over 1,400 bytes in IPv4
+// fragments.
+var fragmentedKinds = []Kind{Fragmented, FragmentsUnanswered, FragmentsLost, AnswerFragmentsLost, ReinviteFragmentsLost}
+
 // ServerForwardedUpTo is the last RTP port ServerPortForward's router
 // forwards to the PBX (from 10000).
 const ServerForwardedUpTo = 10399
