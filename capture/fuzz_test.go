@@ -38,6 +38,8 @@ func FuzzReadCapture(f *testing.F) {
 	f.Add(bad)
 	f.Add([]byte{0x0a, 0x0d, 0x0d, 0x0a, 0, 0, 0, 0x1c, 0x4d, 0x3c, 0x2b, 0x1a}) // pcapng start
 	f.Add([]byte{0x1f, 0x8b, 8, 0})                                              // gzip start
+	f.Add(toModified(data[:4096], 8, false))                                     // modified libpcap, cut
+	f.Add(toModified(data[:4096], 12, true))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s := newState()
 		rs := &readerStats{}

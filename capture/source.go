@@ -105,9 +105,6 @@ func otherFormat(magic []byte) string {
 		return "Microsoft Network Monitor"
 	case "snoo":
 		return "Solaris snoop"
-	case "\x34\xcd\xb2\xa1", "\xa1\xb2\xcd\x34":
-		// Alexey Kuznetzov's patched libpcap: 8 more bytes a record.
-		return "modified (Kuznetzov) libpcap"
 	}
 	return ""
 }
@@ -129,13 +126,17 @@ type pcapSource struct {
 	// bigEndian is order as a bool: u32 inlines, an interface call does not.
 	bigEndian bool
 	nanos     bool
-	snaplen   uint32
-	linkType  layers.LinkType
-	offset    int64
-	lastSec   uint32
-	records   uint64
-	sink      anomalySink
-	pending   int // bytes of the previous record still to discard
+	// recHdr is a record header's length: 16, or 24 or 28 in the
+	// modified (Kuznetzov) format, whose extra bytes (interface index,
+	// protocol, packet type) say nothing natdoc uses.
+	recHdr   int
+	snaplen  uint32
+	linkType layers.LinkType
+	offset   int64
+	lastSec  uint32
+	records  uint64
+	sink     anomalySink
+	pending  int // bytes of the previous record still to discard
 	// Fast path state (fillBatch): bytes of a record cut at a block's end,
 	// and whether the record-by-record path has taken over.
 	carry []byte
@@ -148,18 +149,23 @@ func newPcapSource(br *bufio.Reader, sink anomalySink) (*pcapSource, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNotCapture, err)
 	}
-	s := &pcapSource{br: br, sink: sink, offset: 24}
+	s := &pcapSource{br: br, sink: sink, offset: 24, recHdr: 16}
+	modified := false
 	switch binary.LittleEndian.Uint32(hdr) {
 	case 0xa1b2c3d4:
 		s.order = binary.LittleEndian
 	case 0xa1b23c4d:
 		s.order, s.nanos = binary.LittleEndian, true
+	case modifiedPcapMagic:
+		s.order, modified = binary.LittleEndian, true
 	default:
 		switch binary.BigEndian.Uint32(hdr) {
 		case 0xa1b2c3d4:
 			s.order = binary.BigEndian
 		case 0xa1b23c4d:
 			s.order, s.nanos = binary.BigEndian, true
+		case modifiedPcapMagic:
+			s.order, modified = binary.BigEndian, true
 		default:
 			return nil, ErrNotCapture
 		}
@@ -172,7 +178,50 @@ func newPcapSource(br *bufio.Reader, sink anomalySink) (*pcapSource, error) {
 	if _, err := br.Discard(24); err != nil {
 		return nil, err
 	}
+	if modified {
+		s.recHdr = s.modifiedRecordHeader()
+	}
 	return s, nil
+}
+
+// modifiedPcapMagic is Alexey Kuznetzov's patched libpcap (tcpdump's
+// "modified" format, editcap -F modpcap), whose records carry 8 or 12
+// more header bytes than pcap's.
+const modifiedPcapMagic = 0xa1b2cd34
+
+// modifiedRecordHeader tells the two record header lengths the modified
+// format had apart (24 bytes from the ss991029 patch, 28 from ss990915;
+// the file header does not say which) as wiretap does: the one whose
+// first records chain into plausible headers. 24, the common one, when
+// neither or both do.
+func (s *pcapSource) modifiedRecordHeader() int {
+	for _, size := range []int{24, 28} {
+		if s.chains(size, 3) {
+			return size
+		}
+	}
+	return 24
+}
+
+// chains reports whether the file's first n records, read with headers of
+// size bytes, each have a plausible header (or the file ends after a whole
+// record).
+func (s *pcapSource) chains(size, n int) bool {
+	b, _ := s.br.Peek(min(s.br.Size(), readerBufferSize))
+	pos := 0
+	for range n {
+		if pos == len(b) {
+			return pos > 0
+		}
+		if pos+size > len(b) || !s.plausible(b[pos:pos+16], false) {
+			return false
+		}
+		pos += size + int(s.u32(b[pos+8:pos+12]))
+		if pos > len(b) {
+			return false
+		}
+	}
+	return true
 }
 
 // u32 reads a record header field in the file's byte order.
@@ -226,7 +275,7 @@ func (s *pcapSource) Next() (Record, error) {
 		s.pending = 0
 	}
 	for {
-		h, err := s.br.Peek(16)
+		h, err := s.br.Peek(s.recHdr)
 		if err != nil {
 			if len(h) > 0 {
 				s.sink.anomaly("truncated-record", s.offset, s.records+1, "file ends inside a record header")
@@ -240,10 +289,10 @@ func (s *pcapSource) Next() (Record, error) {
 			continue
 		}
 		incl := int(s.u32(h[8:12]))
-		full, err := s.br.Peek(16 + incl)
+		full, err := s.br.Peek(s.recHdr + incl)
 		if err != nil {
 			s.sink.anomaly("truncated-record", s.offset, s.records+1,
-				fmt.Sprintf("record claims %d bytes, file ends after %d", incl, len(full)-16))
+				fmt.Sprintf("record claims %d bytes, file ends after %d", incl, max(0, len(full)-s.recHdr)))
 			return Record{}, io.EOF
 		}
 		// Peek may have moved the buffer: read the header from full, not h.
@@ -256,13 +305,13 @@ func (s *pcapSource) Next() (Record, error) {
 		s.lastSec = sec
 		s.records++
 		rec := Record{
-			Data:     full[16 : 16+incl],
+			Data:     full[s.recHdr : s.recHdr+incl],
 			Time:     time.Unix(int64(sec), int64(frac)).UTC(),
 			WireLen:  int(s.u32(h[12:16])),
 			LinkType: s.linkType,
 			Offset:   s.offset,
 		}
-		s.pending = 16 + incl
+		s.pending = s.recHdr + incl
 		return rec, nil
 	}
 }
@@ -279,7 +328,7 @@ func (s *pcapSource) resync() error {
 		}
 		s.offset++
 		skipped++
-		h, err := s.br.Peek(16)
+		h, err := s.br.Peek(s.recHdr)
 		if err != nil {
 			s.sink.anomaly("garbage-between-records", start, s.records+1, fmt.Sprintf("%d bytes skipped to the end of file", skipped))
 			return io.EOF
@@ -296,11 +345,11 @@ func (s *pcapSource) resync() error {
 // to a few random bytes.
 func (s *pcapSource) nextAlsoPlausible(h []byte) bool {
 	incl := int(s.u32(h[8:12])) // read before Peek moves the buffer
-	b, err := s.br.Peek(16 + incl + 16)
+	b, err := s.br.Peek(s.recHdr + incl + s.recHdr)
 	if err != nil {
-		return len(b) == 16+incl // the record ends the file exactly
+		return len(b) == s.recHdr+incl // the record ends the file exactly
 	}
-	return s.plausible(b[16+incl:], true)
+	return s.plausible(b[s.recHdr+incl:], true)
 }
 
 // ngSource reads pcapng through pcapgo.NgReader, which handles sections,
@@ -416,15 +465,16 @@ func (s *pcapSource) frame(b *rawBatch, rs *readerStats) (pos int, ok bool) {
 	}
 	var bytes uint64
 	firstNs, lastNs := int64(math.MaxInt64), int64(math.MinInt64)
+	hdr := s.recHdr
 	ok = true
-	for pos+16 <= len(buf) && len(recs) < cap(recs) {
+	for pos+hdr <= len(buf) && len(recs) < cap(recs) {
 		h := buf[pos : pos+16 : pos+16]
 		sec, frac, incl, orig := s.u32(h[0:4]), s.u32(h[4:8]), s.u32(h[8:12]), s.u32(h[12:16])
 		if incl > maxIncl || incl > orig || frac >= fracLimit || orig > 1<<20 {
 			ok = false
 			break
 		}
-		end := pos + 16 + int(incl)
+		end := pos + hdr + int(incl)
 		if end > len(buf) {
 			break // the record continues in the next block
 		}
@@ -433,11 +483,11 @@ func (s *pcapSource) frame(b *rawBatch, rs *readerStats) (pos int, ok bool) {
 		at := int64(sec)*1e9 + int64(frac)*fracScale
 		bytes += uint64(incl)
 		firstNs, lastNs = min(firstNs, at), max(lastNs, at)
-		recs = append(recs, rawRecord{start: uint32(pos + 16), end: uint32(end),
+		recs = append(recs, rawRecord{start: uint32(pos + hdr), end: uint32(end),
 			linkType: s.linkType, wireLen: int(orig), at: at, offset: offset})
 		records++
 		lastSec = sec
-		offset += int64(16 + incl)
+		offset += int64(hdr) + int64(incl)
 		pos = end
 	}
 	if n := uint64(len(recs) - len(b.recs)); n > 0 {
@@ -466,10 +516,10 @@ func (s *pcapSource) readFull(p []byte) (int, error) {
 // 0 when its header is incomplete or implausible; plausible bounds it by
 // MaxRecordLen.
 func (s *pcapSource) recordEnd(buf []byte) int {
-	if len(buf) < 16 || !s.plausible(buf[:16], false) {
+	if len(buf) < s.recHdr || !s.plausible(buf[:16], false) {
 		return 0
 	}
-	return 16 + int(s.u32(buf[8:12]))
+	return s.recHdr + int(s.u32(buf[8:12]))
 }
 
 // toSlowPath puts unframed bytes back in front of the file for Next.

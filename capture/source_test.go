@@ -6,7 +6,9 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -166,11 +168,98 @@ func TestRecordsLargerThanABatch(t *testing.T) {
 // TestOtherCaptureFormats: a capture in a format editcap converts is
 // refused with the command that converts it, not just "not a pcap".
 func TestOtherCaptureFormats(t *testing.T) {
-	for magic, name := range map[string]string{"GMBU": "Microsoft Network Monitor", "RTSS": "Microsoft Network Monitor", "snoop\x00\x00\x00": "Solaris snoop",
-		"\x34\xcd\xb2\xa1\x02\x00\x04\x00": "modified (Kuznetzov) libpcap", "\xa1\xb2\xcd\x34\x00\x02\x00\x04": "modified (Kuznetzov) libpcap"} {
+	for magic, name := range map[string]string{"GMBU": "Microsoft Network Monitor", "RTSS": "Microsoft Network Monitor", "snoop\x00\x00\x00": "Solaris snoop"} {
 		_, err := openSource(bytes.NewReader(append([]byte(magic), make([]byte, 64)...)), nil)
 		if err == nil || !errors.Is(err, ErrNotCapture) || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), "editcap -F pcap") {
 			t.Errorf("%q: %v", magic, err)
 		}
 	}
+}
+
+// toModified rewrites a little-endian pcap in the modified (Kuznetzov)
+// format with extra header bytes per record (8: ss991029, 12: ss990915),
+// big-endian if asked.
+func toModified(le []byte, extra int, bigEndian bool) []byte {
+	var order interface {
+		binary.ByteOrder
+		binary.AppendByteOrder
+	} = binary.LittleEndian
+	if bigEndian {
+		order = binary.BigEndian
+	}
+	// The file header's fields in the chosen order, the magic's last.
+	out := make([]byte, 24)
+	for _, i := range []int{8, 12, 16, 20} {
+		order.PutUint32(out[i:], binary.LittleEndian.Uint32(le[i:]))
+	}
+	for _, i := range []int{4, 6} {
+		order.PutUint16(out[i:], binary.LittleEndian.Uint16(le[i:]))
+	}
+	order.PutUint32(out, modifiedPcapMagic)
+	for _, off := range recordOffsets(le) {
+		for k := range 4 {
+			out = order.AppendUint32(out, binary.LittleEndian.Uint32(le[off+4*k:]))
+		}
+		// Interface index 2, protocol IPv4, packet type "to us": what a
+		// patched tcpdump wrote; natdoc must skip, not read, them.
+		ext := make([]byte, extra)
+		order.PutUint32(ext, 2)
+		binary.BigEndian.PutUint16(ext[4:], 0x0800)
+		out = append(out, ext...)
+		end := min(off+16+int(binary.LittleEndian.Uint32(le[off+8:])), len(le)) // a cut file's last record stays cut
+		out = append(out, le[off+16:end]...)
+	}
+	return out
+}
+
+// TestModifiedPcap: files in the modified libpcap format, of both record
+// header lengths and byte orders, read as the plain pcap they were made
+// from; one that editcap wrote too, and a cut one is read up to the cut.
+func TestModifiedPcap(t *testing.T) {
+	path := filepath.Join("..", "testdata", "natlab-media-outage.pcap")
+	clean, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := analyzeBytes(t, clean)
+	same := func(t *testing.T, res *Result) {
+		t.Helper()
+		if res.Capture.Packets != want.Capture.Packets || res.Verdict != want.Verdict || len(res.Capture.Anomalies) != 0 ||
+			len(res.Calls) != len(want.Calls) || !res.Capture.Last.Equal(want.Capture.Last) {
+			t.Fatalf("%d packets, %d calls, %q, anomalies %+v; want %d, %d, %q", res.Capture.Packets, len(res.Calls), res.Verdict,
+				res.Capture.Anomalies, want.Capture.Packets, len(want.Calls), want.Verdict)
+		}
+		for i, c := range res.Calls {
+			if c.Verdict != want.Calls[i].Verdict || len(c.Findings) != len(want.Calls[i].Findings) {
+				t.Errorf("call %d: %q, %d findings; want %q, %d", i, c.Verdict, len(c.Findings), want.Calls[i].Verdict, len(want.Calls[i].Findings))
+			}
+		}
+	}
+	for _, extra := range []int{8, 12} {
+		for _, big := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%d-byte headers big-endian=%v", 16+extra, big), func(t *testing.T) {
+				same(t, analyzeBytes(t, toModified(clean, extra, big)))
+			})
+		}
+	}
+	t.Run("cut", func(t *testing.T) {
+		res := analyzeBytes(t, toModified(clean, 8, false)[:len(clean)-20])
+		if anomalyCount(res, "truncated-record") != 1 || res.Capture.Packets == 0 || res.Capture.Packets >= want.Capture.Packets {
+			t.Errorf("packets %d of %d, anomalies %+v", res.Capture.Packets, want.Capture.Packets, res.Capture.Anomalies)
+		}
+	})
+	t.Run("editcap", func(t *testing.T) {
+		if _, err := exec.LookPath("editcap"); err != nil {
+			t.Skip("editcap (wireshark-common) not installed")
+		}
+		out := filepath.Join(t.TempDir(), "modified.pcap")
+		if b, err := exec.Command("editcap", "-F", "modpcap", path, out).CombinedOutput(); err != nil {
+			t.Fatalf("editcap: %v: %s", err, b)
+		}
+		res, err := Analyze(context.Background(), Options{Files: []string{out}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		same(t, res)
+	})
 }
