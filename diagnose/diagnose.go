@@ -86,8 +86,10 @@ type Result struct {
 	Router  *report.IGDReport
 	IGDFind []report.Finding
 	ALG     *sipalg.Result
-	Forward *forward.Result
-	Server  *sipserver.Result
+	// Fragments is the test of SIP too big for one packet, each way.
+	Fragments *sipalg.FragmentResult
+	Forward   *forward.Result
+	Server    *sipserver.Result
 	// STUNAnswered: a STUN server answered at least once over UDP (from
 	// the forwarding check or the NAT probe); Tri so "not tried" differs.
 	STUNAnswered report.Tri
@@ -103,6 +105,7 @@ const (
 	CheckNATRTP  = "nat-rtp-port"
 	CheckRouter  = "router"
 	CheckALG     = "sip-alg"
+	CheckFrags   = "sip-fragments"
 	CheckForward = "port-forwarding"
 	CheckServer  = "sip-server"
 )
@@ -182,6 +185,7 @@ func Run(ctx context.Context, opt Options) *Result {
 	wg.Go(func() { res.RTPNAT = runRTPNAT(ctx, opt, record) })
 	wg.Go(func() { res.Router, res.IGDFind = runRouter(ctx, opt, record) })
 	wg.Go(func() { res.ALG = runALG(ctx, opt, mirror, mirrorErr, host, record) })
+	wg.Go(func() { res.Fragments = runFragments(ctx, opt, mirror, mirrorErr, host, record) })
 	wg.Go(func() { res.Forward = runForward(ctx, opt, mirror, stunAddrs, stunErr, record) })
 	wg.Go(func() { res.Server = runServer(ctx, opt, host, record) })
 	wg.Wait()
@@ -315,6 +319,28 @@ func runALG(ctx context.Context, opt Options, mirror netip.AddrPort, mirrorErr e
 		// SIP over TCP is rarer and the mirror's firewall may close it:
 		// say so, without calling the UDP result into question.
 		c.Detail += fmt.Sprintf("; tcp: %s %s", res.TCP.Outcome, res.TCP.Err)
+	}
+	record(c)
+	return res
+}
+
+// runFragments sends SIP too big for one packet to the mirror and back,
+// beside the ALG test's small INVITE.
+func runFragments(ctx context.Context, opt Options, mirror netip.AddrPort, mirrorErr error, host *hostinfo.Info, record func(report.Check)) *sipalg.FragmentResult {
+	switch {
+	case opt.Mirror == "":
+		record(notRun(CheckFrags, "no mirror given (--mirror HOST:PORT)"))
+		return nil
+	case mirrorErr != nil:
+		record(report.Check{Name: CheckFrags, Status: report.CheckFailed, Detail: mirrorErr.Error()})
+		return nil
+	}
+	start := time.Now()
+	res := sipalg.TestFragments(ctx, sipalg.Config{Mirror: mirror, LocalAddr: host.PrimaryAddr(), RTPPort: 10000, Env: opt.Env})
+	c := timed(CheckFrags, start, nil, fmt.Sprintf("a %d-byte INVITE to mirror %s and a %d-byte one whose copy comes back, over UDP in IP fragments",
+		res.Out.RequestBytes, mirror, res.In.RequestBytes))
+	if res.Out.Err != "" && res.In.Err != "" {
+		c.Status, c.Detail = report.CheckFailed, res.Out.Err
 	}
 	record(c)
 	return res
@@ -500,7 +526,7 @@ func resolveAll(ctx context.Context, env netenv.Env, dns string, list []string) 
 }
 
 // checkOrder is the order checks are listed in.
-var checkOrder = []string{CheckHost, CheckPath, CheckNAT, CheckRouter, CheckALG, CheckForward, CheckServer}
+var checkOrder = []string{CheckHost, CheckPath, CheckNAT, CheckRouter, CheckALG, CheckFrags, CheckForward, CheckServer}
 
 func sortChecks(cs []report.Check) {
 	rank := func(n string) int {

@@ -19,6 +19,7 @@ const (
 	IDSIPALG              report.FindingID = "sip-alg-rewrite"
 	IDSIPALGDrop          report.FindingID = "sip-alg-drop"
 	IDMirrorUnreachable   report.FindingID = "mirror-unreachable"
+	IDFragmentsDropped    report.FindingID = "sip-fragments-dropped"
 	IDSIPPortNotForwarded report.FindingID = "sip-port-not-forwarded"
 	IDRTPNotForwarded     report.FindingID = "rtp-ports-not-forwarded"
 	IDForwardWorks        report.FindingID = "port-forward-works"
@@ -48,6 +49,7 @@ func Findings(r *Result) []report.Finding {
 	out = append(out, rtpPortFindings(r)...)
 	out = append(out, routerFindings(r)...)
 	out = append(out, algFindings(r)...)
+	out = append(out, fragmentFindings(r)...)
 	out = append(out, forwardFindings(r)...)
 	out = append(out, serverFindings(r)...)
 	out = dedupe(out)
@@ -303,6 +305,44 @@ func algFindings(r *Result) []report.Finding {
 			Remedy:   "Check that `natdoc mirror` runs on the mirror host and its firewall allows UDP and TCP on that port"})
 	}
 	return out
+}
+
+// fragmentFindings: SIP too big for one packet lost while the ALG test's
+// small INVITE is answered over UDP, so the size is what loses it. The
+// way in is sure when the small request's big copy never came back; the
+// way out when the big request's answer (a digest of one packet) never
+// came while the way in works.
+func fragmentFindings(r *Result) []report.Finding {
+	f, a := r.Fragments, r.ALG
+	if f == nil || a == nil || (a.UDP.Outcome != sipalg.Unchanged && a.UDP.Outcome != sipalg.Rewritten) ||
+		f.Out.Err != "" || f.In.Err != "" || (f.Out.Answered && f.In.Answered) {
+		return nil
+	}
+	way := "in and out"
+	switch {
+	case f.In.Answered:
+		way = "out"
+	case f.Out.Answered:
+		way = "in"
+	}
+	ev := []report.Evidence{{Text: fmt.Sprintf("the SIP ALG test's %d-byte INVITE over UDP was answered", len(a.UDP.Sent))}}
+	if f.Out.Answered {
+		ev = append(ev, report.Evidence{Text: fmt.Sprintf("a %d-byte INVITE, sent in IP fragments, was answered in one packet", f.Out.RequestBytes)})
+	} else {
+		ev = append(ev, report.Evidence{Text: fmt.Sprintf("a %d-byte INVITE, sent in IP fragments, got no answer after %d sends", f.Out.RequestBytes, f.Out.Attempts)})
+	}
+	if f.In.Answered {
+		ev = append(ev, report.Evidence{Text: fmt.Sprintf("a %d-byte INVITE was answered with its %d-byte copy, in IP fragments", f.In.RequestBytes, f.In.AnswerBytes)})
+	} else {
+		// The copy is base64 (4/3) with the mirror's headers: about 7/4.
+		ev = append(ev, report.Evidence{Text: fmt.Sprintf("a %d-byte INVITE, whose answer (its copy, about %d bytes) comes in IP fragments, got no answer after %d sends",
+			f.In.RequestBytes, f.In.RequestBytes*7/4, f.In.Attempts)})
+	}
+	return []report.Finding{{ID: IDFragmentsDropped, Severity: report.SeverityWarning, Subject: way,
+		Title: fmt.Sprintf("SIP messages too big for one packet are lost on the way %s while small ones pass: something on the path drops IP fragments, "+
+			"so calls with a long INVITE or answer (video, many codecs) fail", way),
+		Evidence: ev,
+		Remedy:   "Send SIP over TCP (transport=tcp on phones and trunk), make SIP messages smaller (fewer codecs, no video), or let IP fragments through the firewall or NAT"}}
 }
 
 func rewriteSummary(rw sipalg.Rewrites) string {

@@ -44,6 +44,18 @@ func algResult(udp, tcp sipalg.Outcome) *sipalg.Result {
 	return &sipalg.Result{Mirror: mirrorAddr, UDP: tr("udp", udp), TCP: tr("tcp", tcp)}
 }
 
+// fragmentResult: the fragment test with each way's answer come or not.
+func fragmentResult(out, in bool) *sipalg.FragmentResult {
+	probe := func(dir string, size int, answered bool) sipalg.FragmentProbe {
+		p := sipalg.FragmentProbe{Direction: dir, RequestBytes: size, Answered: answered, Intact: answered, Attempts: 4}
+		if answered {
+			p.Attempts, p.AnswerBytes = 1, 2100
+		}
+		return p
+	}
+	return &sipalg.FragmentResult{Mirror: mirrorAddr, Out: probe(sipalg.DirectionOut, 3004, out), In: probe(sipalg.DirectionIn, 1203, in)}
+}
+
 func forwardResult(sip, rtp forward.Outcome) *forward.Result {
 	pub := netip.MustParseAddrPort("203.0.113.1:40000")
 	return &forward.Result{Server: netip.MustParseAddrPort("203.0.113.10:3478"), Via: "stun", Ports: []forward.PortResult{
@@ -138,6 +150,49 @@ func TestFindingsVerdictRemedies(t *testing.T) {
 			absent:      []report.FindingID{IDSIPALGDrop, IDSIPPortNotForwarded},
 			verdict:     []string{"no audio at all", "UDP"},
 			firstRemedy: RemedyAllowUDP,
+		},
+		{
+			name: "sip fragments lost on the way out",
+			r: result(func(r *Result) {
+				r.ALG = algResult(sipalg.Unchanged, sipalg.Unchanged)
+				r.Fragments = fragmentResult(false, true)
+				ran(CheckALG, CheckFrags)(r)
+			}),
+			want:        []report.FindingID{IDFragmentsDropped},
+			verdict:     []string{"failed calls whose SIP messages do not fit one packet", "SIP runs over TCP"},
+			firstRemedy: RemedySIPOverTCP,
+		},
+		{
+			name: "sip fragments lost on the way in, beside an alg",
+			r: result(func(r *Result) {
+				r.ALG = algResult(sipalg.Rewritten, sipalg.Unchanged)
+				r.Fragments = fragmentResult(true, false)
+				ran(CheckALG, CheckFrags)(r)
+			}),
+			want:        []report.FindingID{IDFragmentsDropped, IDSIPALG},
+			verdict:     []string{"failed calls or one-way audio", "SIP ALG is disabled"},
+			firstRemedy: RemedyDisableALG,
+		},
+		{
+			name: "sip fragments pass",
+			r: result(func(r *Result) {
+				r.ALG = algResult(sipalg.Unchanged, sipalg.Unchanged)
+				r.Fragments = fragmentResult(true, true)
+				ran(CheckALG, CheckFrags)(r)
+			}),
+			absent:   []report.FindingID{IDFragmentsDropped},
+			noRemedy: []string{RemedySIPOverTCP},
+		},
+		{
+			name: "no sip over udp at all is not a fragment problem",
+			r: result(func(r *Result) {
+				r.ALG = algResult(sipalg.NoAnswer, sipalg.Unchanged)
+				r.Fragments = fragmentResult(false, false)
+				r.STUNAnswered = report.TriYes
+				ran(CheckALG, CheckFrags)(r)
+			}),
+			want:   []report.FindingID{IDSIPALGDrop},
+			absent: []report.FindingID{IDFragmentsDropped},
 		},
 		{
 			name: "silence alone is not no-udp",

@@ -360,3 +360,45 @@ func TestLabUPnPLimit(t *testing.T) {
 		t.Errorf("router table after diagnose (err %v):\n%s", err, out)
 	}
 }
+
+// TestLabSIPFragments: a router that drops IP fragments past the first
+// (as firewalls that do not reassemble do) on its WAN, one way: SIP too
+// big for one packet is lost that way while the ALG test's small INVITE
+// passes, and the finding names the way. The router without such a rule
+// is TestLabSIPALG/alg-off, which must find nothing.
+func TestLabSIPFragments(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ way, hook string }{
+		// Out: after the NAT, which reassembles and fragments again.
+		{"out", "egress"},
+		// In: before the NAT's reassembly.
+		{"in", "ingress"},
+	} {
+		t.Run(tc.way, func(t *testing.T) {
+			t.Parallel()
+			lab := natlab.New(t)
+			pub := lab.PublicHost("mirror", "203.0.113.20")
+			r := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24"})
+			r.Nft(t, "add table netdev fragdrop\n"+
+				"add chain netdev fragdrop c { type filter hook "+tc.hook+" device \"wan0\" priority 0; }\n"+
+				"add rule netdev fragdrop c ip frag-off & 0x1fff != 0 drop")
+			pc := r.LANHost("pc", "192.168.1.10")
+			mirror := startMirror(t, pub, "203.0.113.20:5060")
+			res, rep := runIn(t, pc, Options{Mirror: mirror, SIPPort: 5060})
+			if res.ALG == nil || res.ALG.UDP.Outcome != sipalg.Unchanged || res.Fragments == nil {
+				t.Fatalf("the small INVITE must pass unchanged and the fragment test run: %+v", res.ALG)
+			}
+			requireFindings(t, rep, []report.FindingID{IDFragmentsDropped + "/" + report.FindingID(tc.way)},
+				[]report.FindingID{IDSIPALG, IDSIPALGDrop, stunprobe.IDNoUDP, IDMirrorUnreachable})
+			if checkStatus(rep, CheckFrags) != report.CheckProblem || rep.Remedies[0].ID != RemedySIPOverTCP ||
+				!strings.Contains(rep.Verdict, "do not fit one packet") {
+				t.Errorf("check %q, remedies %v, verdict %q", checkStatus(rep, CheckFrags), rep.Remedies, rep.Verdict)
+			}
+			// The way that passes was answered: the test tells the ways apart.
+			other := map[string]sipalg.FragmentProbe{"out": res.Fragments.In, "in": res.Fragments.Out}[tc.way]
+			if !other.Answered || !other.Intact || other.Direction == tc.way {
+				t.Errorf("the other way: %+v", other)
+			}
+		})
+	}
+}

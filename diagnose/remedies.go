@@ -24,6 +24,7 @@ const (
 	RemedyVPN            = "vpn"
 	RemedyPublicIPv4     = "public-address"
 	RemedyServerReachUDP = "server-reachable"
+	RemedySIPOverTCP     = "sip-over-tcp-or-smaller-messages"
 )
 
 // remedy is a candidate with the phrase the verdict uses after "unless".
@@ -148,6 +149,9 @@ func (l *remedyList) mediaRemedies(r *Result) {
 	if !(has[stunprobe.IDMappingVaries] && !has[IDSIPPortNotForwarded] && !has[IDRTPNotForwarded]) {
 		relay()
 	}
+	add(RemedySIPOverTCP, "Send SIP over TCP, or keep SIP messages within one packet",
+		"Something on the path drops IP fragments, so a SIP message over about 1,400 bytes never arrives over UDP. TCP segments big messages instead of fragmenting them (RFC 3261 §18.1.1 asks for TCP above 1,300 bytes); fewer codecs and no video keep an INVITE small; or the firewall or NAT can be set to pass fragments.",
+		"SIP runs over TCP or its messages fit one packet", present(IDFragmentsDropped))
 	add(RemedyVPN, "Use a VPN between the phones and the server",
 		"Inside a VPN no NAT sits between phones and server; it defeats every NAT behaviour found here.",
 		"calls run through a VPN", present(stunprobe.IDMappingVaries, IDCGNAT, igd.FindingDoubleNAT, IDPublicMismatch, IDSIPALGDrop))
@@ -201,11 +205,12 @@ func Verdict(r *Result, fs []report.Finding) string {
 		}
 		return false
 	}
-	problems, onlyLimit := false, true
+	problems, onlyLimit, onlyFragments := false, true, true
 	for _, f := range fs {
 		if f.Severity.IsProblem() && !lanOnly[f.ID] {
 			problems = true
 			onlyLimit = onlyLimit && (f.ID == igd.FindingMappingLimit || f.ID == igd.FindingPortsRestricted)
+			onlyFragments = onlyFragments && f.ID == IDFragmentsDropped
 		}
 	}
 	switch {
@@ -213,9 +218,11 @@ func Verdict(r *Result, fs []report.Finding) string {
 		return lead + "no audio at all: UDP does not get through this network, unless UDP is allowed or calls run through a VPN."
 	case problems && onlyLimit && r.Router != nil && r.Router.Limit != nil && r.Router.Limit.Accepted > 0:
 		return lead + fmt.Sprintf("two-way audio for up to %d simultaneous calls through UPnP; beyond that expect no audio unless the ports are forwarded by hand.", r.Router.Limit.Calls)
+	case problems && onlyFragments:
+		return lead + "expect failed calls whose SIP messages do not fit one packet (video, many codecs), unless SIP runs over TCP or its messages fit one packet."
 	case problems && len(ranked) > 0:
 		outlook := "expect one-way audio"
-		if has(IDSIPALG) || has(IDSIPALGDrop) || has(IDServerNoAnswer) || has(IDServerUnresolved) {
+		if has(IDSIPALG) || has(IDSIPALGDrop) || has(IDServerNoAnswer) || has(IDServerUnresolved) || has(IDFragmentsDropped) {
 			outlook = "expect failed calls or one-way audio"
 		}
 		unless := []string{ranked[0].unless}
@@ -288,7 +295,7 @@ func Build(rep *report.Report, r *Result) {
 // findingCheck says which check a finding comes from, for marking checks
 // that found problems.
 var findingCheck = map[report.FindingID]string{
-	IDSIPALG: CheckALG, IDSIPALGDrop: CheckALG, IDMirrorUnreachable: CheckALG,
+	IDSIPALG: CheckALG, IDSIPALGDrop: CheckALG, IDMirrorUnreachable: CheckALG, IDFragmentsDropped: CheckFrags,
 	IDSIPPortNotForwarded: CheckForward, IDRTPNotForwarded: CheckForward,
 	igd.FindingDoubleNAT: CheckPath, IDCGNAT: CheckPath, stunprobe.IDMappingVaries: CheckNAT, igd.FindingMappingLimit: CheckRouter, igd.FindingPortsRestricted: CheckRouter, IDRTPPortMapping: CheckNATRTP,
 	IDServerUnresolved: CheckServer, IDServerNoAnswer: CheckServer, IDServerPrivate: CheckServer,

@@ -41,7 +41,8 @@ verdict, the findings with evidence, and the remedies in order.
 
 Checks: this host (addresses, gateway, the first routers: double NAT), the
 NAT's behaviour (--stun), the router's UPnP/NAT-PMP/PCP, an active SIP ALG test
-against a mirror outside (--mirror, a 'natdoc mirror' on a public host), port
+against a mirror outside (--mirror, a 'natdoc mirror' on a public host) and,
+with it, whether SIP too big for one packet (IP fragments) passes each way, port
 forwarding of --sip-port and --rtp-ports (RFC 5780 RESPONSE-PORT, needs an RFC
 5780 --stun server), and the SIP server (--server: DNS, OPTIONS, rport, private
 addresses in its answers). A check without what it needs is listed as not

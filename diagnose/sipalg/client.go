@@ -111,7 +111,7 @@ func testUDP(ctx context.Context, cfg Config) TransportResult {
 			tr.Anomalies++ // not from the mirror: ignore, keep waiting
 			return nil, false
 		}
-		return matchEcho(d.Data, callID, &tr)
+		return matchEcho(d.Data, callID, false, &tr.Anomalies)
 	})
 	tr.Attempts = st.Sends
 	switch {
@@ -176,7 +176,7 @@ func testTCP(ctx context.Context, cfg Config) TransportResult {
 			tr.Err = fmt.Sprintf("receive: %v", err)
 			return tr
 		}
-		if echo, ok := matchEcho(raw, callID, &tr); ok {
+		if echo, ok := matchEcho(raw, callID, false, &tr.Anomalies); ok {
 			tr.RTT = time.Since(start)
 			finish(&tr, echo)
 			return tr
@@ -184,11 +184,12 @@ func testTCP(ctx context.Context, cfg Config) TransportResult {
 	}
 }
 
-// matchEcho decodes an answer and checks it belongs to this request.
-func matchEcho(raw []byte, callID string, tr *TransportResult) (*Echo, bool) {
+// matchEcho decodes an answer and checks it belongs to this request and
+// is the kind asked for (a digest, or a copy); anything else is counted.
+func matchEcho(raw []byte, callID string, digest bool, anomalies *int) (*Echo, bool) {
 	echo, err := DecodeEcho(raw)
-	if err != nil || echo.CallID != callID {
-		tr.Anomalies++
+	if err != nil || echo.CallID != callID || (echo.Received == nil && !digest) {
+		*anomalies++
 		return nil, false
 	}
 	return echo, true
@@ -211,12 +212,24 @@ func finish(tr *TransportResult, echo *Echo) {
 // address in Via, Contact, SDP o= and c=, its RTP port in m=audio. The
 // request goes to the mirror, which answers 488, so no call starts.
 func BuildInvite(cfg Config, transport string, local netip.AddrPort, callID string) []byte {
+	return buildInvite(cfg, transport, local, callID, inviteExtras{})
+}
+
+// inviteExtras make a test's INVITE differ from a phone's plain one.
+type inviteExtras struct {
+	headers []string // whole header lines, without CRLF
+	// size pads the SDP with attribute lines, as a video phone's long
+	// offer has, until the message is at least this many bytes.
+	size int
+}
+
+func buildInvite(cfg Config, transport string, local netip.AddrPort, callID string, x inviteExtras) []byte {
 	addr := cfg.LocalAddr.String()
 	rtp := cfg.RTPPort
 	if rtp == 0 {
 		rtp = 10000
 	}
-	sdp := strings.Join([]string{
+	lines := []string{
 		"v=0",
 		"o=natdoc 1 1 IN IP4 " + addr,
 		"s=natdoc sip-alg test",
@@ -226,22 +239,30 @@ func BuildInvite(cfg Config, transport string, local netip.AddrPort, callID stri
 		"a=rtpmap:0 PCMU/8000",
 		"a=rtpmap:8 PCMA/8000",
 		"a=sendrecv",
-		"",
-	}, "\r\n")
+	}
 	target := "sip:mirror@" + cfg.Mirror.String()
-	var b strings.Builder
-	fmt.Fprintf(&b, "INVITE %s SIP/2.0\r\n", target)
-	fmt.Fprintf(&b, "Via: SIP/2.0/%s %s;branch=z9hG4bK-%s;rport\r\n", transport, local, callID)
-	b.WriteString("Max-Forwards: 70\r\n")
-	fmt.Fprintf(&b, "From: <sip:natdoc@%s>;tag=%s\r\n", addr, callID[:8])
-	fmt.Fprintf(&b, "To: <%s>\r\n", target)
-	fmt.Fprintf(&b, "Call-ID: %s\r\n", callID)
-	b.WriteString("CSeq: 1 INVITE\r\n")
-	fmt.Fprintf(&b, "Contact: <sip:natdoc@%s;transport=%s>\r\n", local, strings.ToLower(transport))
-	b.WriteString("User-Agent: natdoc diagnose (SIP ALG test)\r\n")
-	b.WriteString("Content-Type: application/sdp\r\n")
-	fmt.Fprintf(&b, "Content-Length: %d\r\n\r\n%s", len(sdp), sdp)
-	return []byte(b.String())
+	var head strings.Builder
+	fmt.Fprintf(&head, "INVITE %s SIP/2.0\r\n", target)
+	fmt.Fprintf(&head, "Via: SIP/2.0/%s %s;branch=z9hG4bK-%s;rport\r\n", transport, local, callID)
+	head.WriteString("Max-Forwards: 70\r\n")
+	fmt.Fprintf(&head, "From: <sip:natdoc@%s>;tag=%s\r\n", addr, callID[:8])
+	fmt.Fprintf(&head, "To: <%s>\r\n", target)
+	fmt.Fprintf(&head, "Call-ID: %s\r\n", callID)
+	head.WriteString("CSeq: 1 INVITE\r\n")
+	fmt.Fprintf(&head, "Contact: <sip:natdoc@%s;transport=%s>\r\n", local, strings.ToLower(transport))
+	head.WriteString("User-Agent: natdoc diagnose (SIP ALG test)\r\n")
+	for _, h := range x.headers {
+		head.WriteString(h + "\r\n")
+	}
+	head.WriteString("Content-Type: application/sdp\r\n")
+	for pad := 0; ; pad++ {
+		sdp := strings.Join(lines, "\r\n") + "\r\n"
+		msg := fmt.Sprintf("%sContent-Length: %d\r\n\r\n%s", head.String(), len(sdp), sdp)
+		if len(msg) >= x.size {
+			return []byte(msg)
+		}
+		lines = append(lines, fmt.Sprintf("a=x-natdoc-padding:%02d %s", pad%100, strings.Repeat("x", 60)))
+	}
 }
 
 // BuildOptions is a minimal OPTIONS to the mirror, which answers it: a

@@ -165,8 +165,11 @@ var (
 type Echo struct {
 	Status int
 	CallID string
-	// Received is the request as the mirror received it.
+	// Received is the request as the mirror received it; nil for a digest
+	// answer (HeaderEcho), which gives its length and SHA-256 (hex) only.
 	Received []byte
+	Length   int
+	SHA256   string
 	// Source is where the mirror saw the request come from (this network's
 	// public address and port as the NAT mapped them).
 	Source    string
@@ -189,19 +192,26 @@ func DecodeEcho(raw []byte) (*Echo, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: a request, not a response", ErrNotEcho)
 	}
+	e := &Echo{Status: res.StatusCode}
 	ct := res.GetHeader("Content-Type")
-	if ct == nil || !strings.EqualFold(strings.TrimSpace(ct.Value()), EchoContentType) {
+	switch {
+	case ct != nil && strings.EqualFold(strings.TrimSpace(ct.Value()), DigestContentType):
+		if _, err := fmt.Sscanf(strings.TrimSpace(string(res.Body())), "length=%d sha256=%64s", &e.Length, &e.SHA256); err != nil || e.Length <= 0 || len(e.SHA256) != 64 {
+			return nil, fmt.Errorf("%w: digest %.100q", ErrBadEcho, res.Body())
+		}
+	case ct != nil && strings.EqualFold(strings.TrimSpace(ct.Value()), EchoContentType):
+		body := strings.TrimSpace(string(res.Body()))
+		if base64.StdEncoding.DecodedLen(len(body)) > MaxMessage {
+			return nil, fmt.Errorf("%w: echo of %d bytes", ErrBadEcho, len(body))
+		}
+		echoed, err := base64.StdEncoding.DecodeString(body)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrBadEcho, err)
+		}
+		e.Received, e.Length = echoed, len(echoed)
+	default:
 		return nil, fmt.Errorf("%w: content type is not %s", ErrNotEcho, EchoContentType)
 	}
-	body := strings.TrimSpace(string(res.Body()))
-	if base64.StdEncoding.DecodedLen(len(body)) > MaxMessage {
-		return nil, fmt.Errorf("%w: echo of %d bytes", ErrBadEcho, len(body))
-	}
-	echoed, err := base64.StdEncoding.DecodeString(body)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadEcho, err)
-	}
-	e := &Echo{Status: res.StatusCode, Received: echoed}
 	if id := res.CallID(); id != nil {
 		e.CallID = id.Value()
 	}

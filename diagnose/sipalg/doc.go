@@ -8,6 +8,12 @@
 // and TCP separately, since most ALGs (the Linux nf_conntrack_sip helper
 // among them) only touch UDP 5060.
 //
+// TestFragments sends SIP too big for one packet each way (IP fragments):
+// a 3,000-byte INVITE that the mirror answers with a digest of one packet,
+// and a 1,200-byte one whose copy comes back in two. A path that drops
+// fragments (a firewall or NAT that does not reassemble them, an ALG
+// that cannot) loses big INVITEs and answers while small ones pass.
+//
 // It does not detect an ALG without a mirror: that check is then "not run",
 // never "passed". It cannot see an ALG that only acts on registrations or
 // on calls towards one particular server, nor one that rewrites only

@@ -17,6 +17,9 @@ func FuzzDecodeEchoAndCompare(f *testing.F) {
 	f.Add([]byte("SIP/2.0 488 x\r\nContent-Type: application/x-natdoc-echo\r\nContent-Length: 4\r\n\r\n!!!!")) // bad base64
 	f.Add([]byte("SIP/2.0 200 OK\r\nContent-Length: 99999999\r\n\r\n"))
 	f.Add([]byte("garbage"))
+	big := buildInvite(testCfg, "UDP", netip.MustParseAddrPort("192.168.1.10:5060"), "0123456789abcdef", inviteExtras{size: FragmentOutBytes, headers: []string{HeaderEcho + ": digest"}})
+	f.Add(MirrorResponse(big, netip.MustParseAddrPort("203.0.113.1:5060"), "udp")) // a digest
+	f.Add([]byte("SIP/2.0 488 x\r\nContent-Type: application/x-natdoc-digest\r\nContent-Length: 18\r\n\r\nlength=-1 sha256=x"))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		echo, err := DecodeEcho(raw)
 		if err != nil {
@@ -38,6 +41,7 @@ func FuzzMirrorResponse(f *testing.F) {
 	f.Add([]byte("OPTIONS sip:a@b SIP/2.0\r\nv: SIP/2.0/UDP x\r\ni: y\r\n\r\n"))
 	f.Add([]byte("ACK sip:a@b SIP/2.0\r\n\r\n"))
 	f.Add([]byte("OPTIONS sip:a SIP/2.0\r\nCall-ID: x\r\nX-Natdoc-Callback: 1,2,3,4,5,6,7,8,9,10\r\n\r\n"))
+	f.Add([]byte("OPTIONS sip:a SIP/2.0\r\nCall-ID: x\r\nX-Natdoc-Echo: digest\r\n\r\n"))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		ports, _ := CallbackRequest(raw)
 		if len(ports) > MaxCallbacks {

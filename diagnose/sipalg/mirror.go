@@ -2,6 +2,7 @@ package sipalg
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
 	"net/netip"
@@ -31,6 +32,14 @@ const (
 const (
 	HeaderCallback     = "X-Natdoc-Callback"
 	HeaderCallbackSent = "X-Natdoc-Callback-Sent"
+)
+
+// HeaderEcho set to "digest" asks the mirror to answer with the request's
+// length and SHA-256 (DigestContentType) instead of a copy: an answer that
+// fits one packet, so a request too big for one tests only the way out.
+const (
+	HeaderEcho        = "X-Natdoc-Echo"
+	DigestContentType = "application/x-natdoc-digest"
 )
 
 // MaxCallbacks bounds the packets one request can make the mirror send.
@@ -95,7 +104,8 @@ func MirrorResponseCallbacks(raw []byte, from netip.AddrPort, transport string, 
 	if !ok || method == "ACK" {
 		return nil
 	}
-	matching, ok := transactionHeaders(splitMessage(raw))
+	m := splitMessage(raw)
+	matching, ok := transactionHeaders(m)
 	if !ok {
 		return nil
 	}
@@ -103,7 +113,10 @@ func MirrorResponseCallbacks(raw []byte, from netip.AddrPort, transport string, 
 	if method == "OPTIONS" {
 		code, reason = 200, "OK"
 	}
-	body := base64.StdEncoding.EncodeToString(raw)
+	contentType, body := EchoContentType, base64.StdEncoding.EncodeToString(raw)
+	if strings.EqualFold(m.first(HeaderEcho), "digest") {
+		contentType, body = DigestContentType, digestBody(raw)
+	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "SIP/2.0 %d %s\r\n", code, reason)
 	b.WriteString(matching)
@@ -116,8 +129,13 @@ func MirrorResponseCallbacks(raw []byte, from netip.AddrPort, transport string, 
 		fmt.Fprintf(&b, "%s: %s\r\n", HeaderCallbackSent, strings.Join(ps, ","))
 	}
 	b.WriteString("Server: natdoc-mirror\r\n")
-	fmt.Fprintf(&b, "Content-Type: %s\r\nContent-Length: %d\r\n\r\n%s", EchoContentType, len(body), body)
+	fmt.Fprintf(&b, "Content-Type: %s\r\nContent-Length: %d\r\n\r\n%s", contentType, len(body), body)
 	return b.Bytes()
+}
+
+// digestBody is a digest answer's body: "length=N sha256=HEX".
+func digestBody(raw []byte) string {
+	return fmt.Sprintf("length=%d sha256=%x", len(raw), sha256.Sum256(raw))
 }
 
 // maxEchoedHeaderBytes bounds the Via, From, To, Call-ID and CSeq lines the

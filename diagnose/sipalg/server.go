@@ -64,8 +64,8 @@ type RateLimit struct {
 
 // DefaultRateLimit: a diagnose run sends a handful of requests with
 // retransmissions (ALG test over UDP and TCP, path probes, the callback
-// request): up to about 15; 40 per 10 s leaves room for two runs and
-// nothing for a flood.
+// request, the two fragment probes): about 8, up to 23 on a lossy path;
+// 40 per 10 s leaves room for that and nothing for a flood.
 var DefaultRateLimit = RateLimit{Burst: 40, Per: 10 * time.Second}
 
 // tcpReadTimeout bounds one TCP connection: a client sends its request right

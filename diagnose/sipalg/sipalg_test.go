@@ -4,6 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"net"
 	"net/netip"
 	"regexp"
@@ -179,6 +182,53 @@ func TestLoopbackMirror(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("serve: %v", err)
+	}
+}
+
+// TestDigestAnswer: asked for a digest, the mirror answers with the
+// request's length and SHA-256 in one small packet; a damaged digest is
+// refused.
+func TestDigestAnswer(t *testing.T) {
+	req := buildInvite(testCfg, "UDP", netip.MustParseAddrPort("192.168.1.10:5060"), "0123456789abcdef",
+		inviteExtras{size: FragmentOutBytes, headers: []string{HeaderEcho + ": digest"}})
+	if len(req) < FragmentOutBytes || len(req) > FragmentOutBytes+100 {
+		t.Fatalf("request of %d bytes, want about %d", len(req), FragmentOutBytes)
+	}
+	resp := MirrorResponse(req, netip.MustParseAddrPort("203.0.113.1:5060"), "udp")
+	if len(resp) > 1000 {
+		t.Errorf("a digest answer of %d bytes: it must fit one packet", len(resp))
+	}
+	echo, err := DecodeEcho(resp)
+	sum := sha256.Sum256(req)
+	if err != nil || echo.Received != nil || echo.Length != len(req) || echo.SHA256 != hex.EncodeToString(sum[:]) || echo.CallID != "0123456789abcdef" {
+		t.Fatalf("echo %+v, %v", echo, err)
+	}
+	for _, body := range []string{"length=0 sha256=" + strings.Repeat("a", 64), "length=10 sha256=abc", "sha256=" + strings.Repeat("a", 64)} {
+		bad := fmt.Sprintf("SIP/2.0 488 x\r\nCall-ID: y\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n%s", DigestContentType, len(body), body)
+		if _, err := DecodeEcho([]byte(bad)); err == nil {
+			t.Errorf("%q accepted", body)
+		}
+	}
+}
+
+// TestLoopbackFragments: on loopback (MTU 65,536: nothing is fragmented)
+// both probes are answered, the big request by a digest, the other by a
+// copy too big for an Ethernet packet.
+func TestLoopbackFragments(t *testing.T) {
+	udp, tcp, err := udptcp.Listen("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go (&Mirror{UDP: udp, TCP: tcp}).Serve(ctx)
+	cfg := Config{Mirror: udp.LocalAddr().(*net.UDPAddr).AddrPort(), LocalAddr: netip.MustParseAddr("127.0.0.1"), RTPPort: 10000}
+	res := TestFragments(context.Background(), cfg)
+	if p := res.Out; !p.Answered || !p.Digest || !p.Intact || p.RequestBytes < FragmentOutBytes || p.AnswerBytes > 1000 || p.Anomalies != 0 {
+		t.Errorf("out: %+v", p)
+	}
+	if p := res.In; !p.Answered || p.Digest || !p.Intact || p.RequestBytes > 1400 || p.AnswerBytes <= 1472 || p.Anomalies != 0 {
+		t.Errorf("in: %+v", p)
 	}
 }
 
