@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/gopacket/gopacket/layers"
@@ -29,14 +30,20 @@ const (
 	fragmentGap = time.Second
 	// maxLostSIPKept bounds the lost SIP messages kept as examples.
 	maxLostSIPKept = 16
+	// maxLostSIPTold bounds the distinct lost messages told apart (by
+	// Call-ID and CSeq); past it they are counted as transmissions only.
+	maxLostSIPTold = 4096
 )
 
 // sipFragment is the SIP message a datagram's first fragment begins.
 type sipFragment struct {
-	line     string // its start line, at most 120 bytes
-	src, dst netip.AddrPort
-	at       time.Time
-	frame    uint64
+	line string // its start line, at most 120 bytes
+	// callID and cseq are the message's, when the fragment holds their
+	// whole lines (at most 128 bytes each): its resends share them.
+	callID, cseq string
+	src, dst     netip.AddrPort
+	at           time.Time
+	frame        uint64
 }
 
 // firstSIPFragment returns the SIP message a fragment begins, or nil: a
@@ -52,14 +59,52 @@ func firstSIPFragment(offset uint16, proto layers.IPProtocol, payload []byte, k 
 	line = bytes.TrimRight(line[:min(len(line), 120)], "\r")
 	src := netip.AddrPortFrom(k.src, binary.BigEndian.Uint16(payload[0:2]))
 	dst := netip.AddrPortFrom(k.dst, binary.BigEndian.Uint16(payload[2:4]))
-	return &sipFragment{line: string(line), src: src, dst: dst, at: at, frame: frame}
+	f := &sipFragment{line: string(line), src: src, dst: dst, at: at, frame: frame}
+	f.callID, f.cseq = fragmentDialogIDs(body)
+	return f
+}
+
+// fragmentDialogIDs finds the Call-ID and CSeq lines (long or compact
+// form) among the whole header lines of a first fragment.
+func fragmentDialogIDs(body []byte) (callID, cseq string) {
+	for rest := body; ; {
+		i := bytes.Index(rest, []byte("\r\n"))
+		if i <= 0 { // the header block's end, or a line the fragment cuts
+			return callID, cseq
+		}
+		name, value, ok := bytes.Cut(rest[:i], []byte(":"))
+		rest = rest[i+2:]
+		if !ok || len(value) > 128 {
+			continue
+		}
+		switch v := string(bytes.TrimSpace(value)); strings.ToLower(string(bytes.TrimSpace(name))) {
+		case "call-id", "i":
+			callID = v
+		case "cseq":
+			cseq = v
+		}
+		if callID != "" && cseq != "" {
+			return callID, cseq
+		}
+	}
 }
 
 // lostFragments counts the SIP messages among the datagrams whose
 // fragments never all came, and keeps the first ones.
 type lostFragments struct {
-	sip      int
-	examples []sipFragment
+	sent int // transmissions lost
+	// messages maps each distinct lost message (Call-ID and CSeq, or
+	// start line and source when the fragment lacks those) to its index
+	// in examples, or -1 past maxLostSIPKept; up to maxLostSIPTold.
+	messages map[string]int
+	examples []lostMessage
+}
+
+// lostMessage is one lost SIP message and its transmissions' frames.
+type lostMessage struct {
+	first  sipFragment
+	sent   int
+	frames []uint64 // at most maxLostSIPKept
 }
 
 // note records the datagram c as lost: an anomaly (its fragments are
@@ -70,27 +115,62 @@ func (l *lostFragments) note(c *fragCount, sink anomalySink) {
 	if c.sip == nil {
 		return
 	}
-	l.sip++
-	if len(l.examples) < maxLostSIPKept {
-		l.examples = append(l.examples, *c.sip)
+	l.sent++
+	if l.messages == nil {
+		l.messages = map[string]int{}
+	}
+	key := c.sip.callID + "\x00" + c.sip.cseq
+	if c.sip.callID == "" {
+		key = c.sip.line + "\x00" + c.sip.src.String()
+	}
+	i, seen := l.messages[key]
+	switch {
+	case !seen && len(l.messages) >= maxLostSIPTold:
+		return
+	case !seen:
+		i = -1
+		if len(l.examples) < maxLostSIPKept {
+			i = len(l.examples)
+			l.examples = append(l.examples, lostMessage{first: *c.sip})
+		}
+		l.messages[key] = i
+	}
+	if i >= 0 {
+		m := &l.examples[i]
+		m.sent++
+		if len(m.frames) < maxLostSIPKept {
+			m.frames = append(m.frames, c.sip.frame)
+		}
 	}
 }
 
 // findings names the SIP messages that arrived only in part.
 func (l *lostFragments) findings() []report.Finding {
-	if l.sip == 0 {
+	if l.sent == 0 {
 		return nil
 	}
-	first := l.examples[0]
+	first := l.examples[0].first
 	ev := make([]report.Evidence, 0, len(l.examples))
-	for _, e := range l.examples {
-		ev = append(ev, report.Evidence{Text: fmt.Sprintf("%s → %s: %s, first fragment only", e.src, e.dst, e.line),
-			Frames: []uint64{e.frame}, Time: e.at})
+	for _, m := range l.examples {
+		e := m.first
+		text := fmt.Sprintf("%s → %s: %s, first fragment only", e.src, e.dst, e.line)
+		if m.sent > 1 {
+			text += fmt.Sprintf(", %d times", m.sent)
+		}
+		if e.callID != "" {
+			text += " (Call-ID " + e.callID + ")"
+		}
+		ev = append(ev, report.Evidence{Text: text, Frames: m.frames, Time: e.at})
+	}
+	// Resends of one message are one lost message: say both counts.
+	count := fmt.Sprintf("%d SIP message(s) over UDP", l.sent)
+	if n := len(l.messages); n < l.sent && n < maxLostSIPTold {
+		count = fmt.Sprintf("%d SIP message(s) over UDP (%d transmissions)", n, l.sent)
 	}
 	return []report.Finding{{
 		ID: IDSIPFragmentsLost, Severity: report.SeverityWarning,
-		Title: fmt.Sprintf("%d SIP message(s) over UDP arrived only in part (the first: %q from %s): their later IP fragments never reached the capture point, "+
-			"so a router, firewall or NAT on the way drops fragments and every message too big for one packet is lost", l.sip, first.line, first.src),
+		Title: fmt.Sprintf("%s arrived only in part (the first: %q from %s): their later IP fragments never reached the capture point, "+
+			"so a router, firewall or NAT on the way drops fragments and every message too big for one packet is lost", count, first.line, first.src),
 		Evidence: ev,
 		Remedy:   remedyFragmentsLost,
 	}}

@@ -2,6 +2,7 @@ package capture_test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -51,10 +52,10 @@ func TestSIPFragmentsLost(t *testing.T) {
 		t.Errorf("%d calls, want none: no INVITE arrived whole", len(res.Calls))
 	}
 	f := findingByID(res.Findings, capture.IDSIPFragmentsLost)
-	if f == nil || f.Severity != report.SeverityWarning || !strings.HasPrefix(f.Title, `6 SIP message(s) over UDP arrived only in part (the first: "INVITE sip:`) {
+	if f == nil || f.Severity != report.SeverityWarning || !strings.HasPrefix(f.Title, `1 SIP message(s) over UDP (6 transmissions) arrived only in part (the first: "INVITE sip:`) {
 		t.Fatalf("findings %+v, want %s for 6 transmissions", res.Findings, capture.IDSIPFragmentsLost)
 	}
-	if len(f.Evidence) != 6 || !strings.Contains(f.Evidence[0].Text, "first fragment only") || f.Evidence[0].Frames[0] != 1 || f.Evidence[5].Frames[0] != 6 {
+	if len(f.Evidence) != 1 || !strings.Contains(f.Evidence[0].Text, "first fragment only, 6 times (Call-ID ") || !slices.Equal(f.Evidence[0].Frames, []uint64{1, 2, 3, 4, 5, 6}) {
 		t.Errorf("evidence %+v", f.Evidence)
 	}
 	var incomplete uint64
