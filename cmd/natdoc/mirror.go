@@ -20,7 +20,9 @@ func newMirrorCmd(a *app) *cobra.Command {
 		Long: `Runs the other end of natdoc diagnose's SIP ALG test on a host with a public
 address: every SIP request that arrives over UDP or TCP is answered with the
 exact bytes received (base64 in the body) and the source address seen, so the
-sender can tell what a router on the way rewrote. On request it also sends
+sender can tell what a router on the way rewrote; asked for a digest instead
+(diagnose's IP-fragments test), it answers with the request's length and
+SHA-256 in one small packet. On request it also sends
 one small UDP packet per port (at most 8) back to the requester's own address
 from another port, for diagnose's port-forwarding check. It answers SIP requests
 only (never ACK), rate-limits each source and answers at most about 1.5 times
