@@ -643,6 +643,9 @@ func verdictFinding(cb *callBuild, facts []StreamFacts, media []string, v Stream
 	privateSDP := traces.private
 	var sum StreamFacts
 	judged := judgedMedia(media) // the streams the verdict was judged on
+	if v.Fax { // a fax verdict's counts are the fax's, not the audio's before it
+		judged = func(k int) bool { return k < len(media) && media[k] == "image" }
+	}
 	for k, f := range facts {
 		if !judged(k) {
 			continue
@@ -689,10 +692,13 @@ func verdictFinding(cb *callBuild, facts []StreamFacts, media []string, v Stream
 		case sum.Unproven[sender] > 0 || sum.Refused[sender] != "":
 			remedy = remedyUnmappedPort
 		}
+		title := cb.oneWayTitle(deaf, sender)
+		if v.Fax {
+			title = "One-way T.38 fax" + strings.TrimPrefix(title, "One-way audio")
+		}
 		return report.Finding{
 			ID: report.IDOneWayAudio, Severity: report.SeverityError, Subject: subject,
-			Title:    cb.oneWayTitle(deaf, sender),
-			Evidence: ev, Remedy: remedy,
+			Title: title, Evidence: ev, Remedy: remedy,
 		}, true
 	case report.VerdictNoWay:
 		ev = append([]report.Evidence{{Text: v.Explain, Values: counts}}, ev...)
@@ -700,10 +706,13 @@ func verdictFinding(cb *callBuild, facts []StreamFacts, media []string, v Stream
 		if privateSDP[0] || privateSDP[1] {
 			remedy = remedyPrivateSDP
 		}
+		title := "No audio either way: the call was answered but no RTP arrived in either direction"
+		if v.Fax {
+			title = "No T.38 fax either way: the call was answered but no fax packets (UDPTL) arrived in either direction"
+		}
 		return report.Finding{
 			ID: report.IDNoWayAudio, Severity: report.SeverityError, Subject: subject,
-			Title:    "No audio either way: the call was answered but no RTP arrived in either direction",
-			Evidence: ev, Remedy: remedy,
+			Title: title, Evidence: ev, Remedy: remedy,
 		}, true
 	case report.VerdictIncompleteCapture:
 		return report.Finding{ID: IDIncompleteCapture, Severity: report.SeverityInfo, Subject: subject,

@@ -26,6 +26,10 @@ type streamState struct {
 	// another kind of stream (audio to T.38).
 	sending  [2]bool
 	replaced bool
+	// setUpInCapture: a later SDP of the dialog than its first seen made
+	// this stream (a re-INVITE to T.38 fax, an added video line), so its
+	// whole negotiation is in the capture even when the call's start is not.
+	setUpInCapture bool
 	// since is when the negotiation first let each party send.
 	since [2]time.Time
 	all   [2][]netip.AddrPort // every address each party named (c= and RTP candidates), once
@@ -57,6 +61,7 @@ func replay(events []sdpEvent) []*streamState {
 					st.replaced = true
 				}
 				st = newStreamState(i, m)
+				st.setUpInCapture = ei > 0
 				current[i] = st
 				streams = append(streams, st)
 			}
@@ -108,7 +113,8 @@ func (st *streamState) evaluate() {
 
 // facts are the stream's negotiation facts for JudgeStream.
 func (st *streamState) facts() StreamFacts {
-	return StreamFacts{Expected: st.expected, HeldAtEnd: st.held, Declined: st.declined && st.expected == [2]bool{}}
+	return StreamFacts{Expected: st.expected, HeldAtEnd: st.held, Declined: st.declined && st.expected == [2]bool{},
+		SetUpInCapture: st.setUpInCapture, Fax: st.udptl}
 }
 
 // carries says whether a flow bound to m= line mIndex belongs to this

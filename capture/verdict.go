@@ -55,6 +55,20 @@ type StreamFacts struct {
 	// past it, out of sight of a capture taken on its path.
 	PastIntermediary netip.Addr
 	MediaAddrs       [2]netip.AddrPort
+	// SetUpInCapture: the offer and answer that made this stream are in
+	// the capture (a re-INVITE to T.38 fax, added video), so a capture
+	// that missed the call's start still saw all of its media.
+	SetUpInCapture bool
+	// Fax: the stream is T.38 (UDPTL), whose packets are no RTP.
+	Fax bool
+}
+
+// packets names what the stream carries, for the verdict's explanation.
+func (s StreamFacts) packets() string {
+	if s.Fax {
+		return "T.38 (UDPTL)"
+	}
+	return "RTP"
 }
 
 // seen counts the RTP packets of direction d seen in the capture, whether
@@ -166,6 +180,8 @@ type StreamVerdict struct {
 	Explain    string
 	// NotAnswered says how the setup ended (verdict not-answered).
 	NotAnswered report.NotAnswered
+	// Fax: the verdict is a T.38 fax stream's (JudgeCall).
+	Fax bool
 }
 
 // JudgeStream derives a stream's verdict. It is pure: the same facts give
@@ -209,7 +225,7 @@ func JudgeStream(s StreamFacts, c CallFacts) StreamVerdict {
 		switch {
 		case ok[0] && ok[1]:
 			return StreamVerdict{Verdict: report.VerdictTwoWay, Explain: "RTP flowed both ways"}
-		case !c.StartSeen || !c.BothSidesSignalling || c.tooSoonToJudge():
+		case !(c.StartSeen || s.SetUpInCapture) || !c.BothSidesSignalling || c.tooSoonToJudge():
 			return StreamVerdict{Verdict: report.VerdictIncompleteCapture, Explain: incompleteReason(c)}
 		case ok[0]: // the caller's audio arrives, the callee's does not
 			return oneWay(caller, s)
@@ -229,7 +245,7 @@ func JudgeStream(s StreamFacts, c CallFacts) StreamVerdict {
 		return StreamVerdict{Verdict: report.VerdictOneWayNegotiated,
 			Explain: fmt.Sprintf("media was negotiated one way only (the %s sends: an announcement, paging, monitoring or a recording to a SIPREC server), and it flowed so: not a fault", partyNames[dir])}
 	}
-	if !c.StartSeen || !c.BothSidesSignalling || c.tooSoonToJudge() {
+	if !(c.StartSeen || s.SetUpInCapture) || !c.BothSidesSignalling || c.tooSoonToJudge() {
 		return StreamVerdict{Verdict: report.VerdictIncompleteCapture, Explain: incompleteReason(c)}
 	}
 	if s.HeldAtEnd {
@@ -370,7 +386,7 @@ func oneWay(deaf int, s StreamFacts) StreamVerdict {
 	case s.Reported[sender].sentNothing():
 		why = fmt.Sprintf("the %s sent no RTP: its own RTCP says so (its sender reports count 0 packets sent)", partyNames[sender])
 	default:
-		why = fmt.Sprintf("no RTP from the %s to the %s was seen", partyNames[sender], partyNames[deaf])
+		why = fmt.Sprintf("no %s from the %s to the %s was seen", s.packets(), partyNames[sender], partyNames[deaf])
 	}
 	return StreamVerdict{Verdict: report.VerdictOneWay, CannotHear: partyNames[deaf], Explain: why}
 }
@@ -382,7 +398,7 @@ func noWayReason(s StreamFacts) string {
 	if s.Undeliverable[0]+s.Undeliverable[1]+s.Unproven[0]+s.Unproven[1] > 0 {
 		return "RTP was sent, but only to addresses the receivers cannot be reached at, or to NAT ports nothing shows are forwarded"
 	}
-	return "no RTP was seen in either direction"
+	return "no " + s.packets() + " was seen in either direction"
 }
 
 func incompleteReason(c CallFacts) string {
@@ -737,6 +753,7 @@ func JudgeCall(streams []StreamVerdict, media []string, c CallFacts) StreamVerdi
 		}
 		if first || verdictRank(s.Verdict) < verdictRank(best.Verdict) {
 			best, first = s, false
+			best.Fax = i < len(media) && media[i] == "image"
 		}
 	}
 	return best

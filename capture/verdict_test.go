@@ -37,6 +37,10 @@ func TestJudgeStream(t *testing.T) {
 		{"rejected", StreamFacts{Expected: both}, CallFacts{CaptureHasMedia: true, StartSeen: true, Setup: SetupFacts{DialogStatus: 486, CallStatus: 486}}, report.VerdictNotAnswered, ""},
 		{"capture filtered to signalling", StreamFacts{Expected: both}, CallFacts{Answered: true, MediaNegotiated: true, StartSeen: true, BothSidesSignalling: true}, report.VerdictIncompleteCapture, ""},
 		{"capture started mid-call", StreamFacts{Expected: both, Delivered: [2]uint64{10, 0}}, CallFacts{Answered: true, MediaNegotiated: true, CaptureHasMedia: true, BothSidesSignalling: true}, report.VerdictIncompleteCapture, ""},
+		// A re-INVITE in the capture turned the line to T.38 fax: its whole
+		// negotiation was seen, so one way is one way.
+		{"capture started mid-call, fax set up in it flows one way", StreamFacts{Expected: both, Delivered: [2]uint64{0, 271}, SetUpInCapture: true},
+			CallFacts{Answered: true, MediaNegotiated: true, CaptureHasMedia: true, BothSidesSignalling: true}, report.VerdictOneWay, "callee"},
 		{"one side's signalling invisible", StreamFacts{Expected: both, Delivered: [2]uint64{10, 0}}, CallFacts{Answered: true, MediaNegotiated: true, CaptureHasMedia: true, StartSeen: true}, report.VerdictIncompleteCapture, ""},
 		{"no RTP on a leg whose B2BUA relays its callee's audio on", StreamFacts{Expected: both}, relayedFacts(full, [2]uint64{0, 500}), report.VerdictIncompleteCapture, ""},
 		{"phones behind one NAT, LAN addresses in SDP, no RTP at the server", StreamFacts{Expected: both, SameNAT: netip.MustParseAddr("203.0.113.1"),
@@ -302,6 +306,26 @@ func TestReplayNamesEachAddressOnce(t *testing.T) {
 	st := replay(events)
 	if len(st) != 1 || len(st[0].all[caller]) != 1 || len(st[0].all[callee]) != 1 {
 		t.Errorf("streams %d, addresses %v", len(st), st[0].all)
+	}
+}
+
+// TestReplaySetUpInCapture: the audio the dialog's first SDP carried may
+// have started before the capture; the T.38 stream a later re-INVITE made
+// was negotiated in it, and so was an m= line added later.
+func TestReplaySetUpInCapture(t *testing.T) {
+	line := func(media string, port uint16, udptl bool) sdpMedia {
+		return sdpMedia{Media: media, Port: int(port), UDPTL: udptl, Addr: netip.AddrPortFrom(netip.MustParseAddr("192.0.2.1"), port), Direction: "sendrecv"}
+	}
+	audio := &sdpInfo{Media: []sdpMedia{line("audio", 4000, false)}}
+	fax := &sdpInfo{Media: []sdpMedia{line("image", 4002, true)}}
+	video := &sdpInfo{Media: []sdpMedia{line("audio", 4000, false), line("video", 4004, false)}}
+	st := replay([]sdpEvent{{Party: callee, SDP: audio}, {Party: callee, SDP: fax}, {Party: caller, SDP: fax}})
+	if len(st) != 2 || st[0].facts().SetUpInCapture || !st[1].facts().SetUpInCapture {
+		t.Errorf("audio then fax: %d streams, set up in capture %v %v", len(st), st[0].setUpInCapture, st[len(st)-1].setUpInCapture)
+	}
+	st = replay([]sdpEvent{{Party: caller, SDP: audio}, {Party: callee, SDP: audio}, {Party: caller, SDP: video}})
+	if len(st) != 2 || st[0].setUpInCapture || !st[1].setUpInCapture {
+		t.Errorf("video added: %d streams", len(st))
 	}
 }
 
