@@ -569,7 +569,10 @@ func lanViaPublicFinding(cb *callBuild, ev *sdpEvent, public netip.AddrPort, pee
 			"that media reaches it only if the router loops it back in (hairpinning, NAT loopback)", partyLabel(cb.parties()[ev.Party]), sig, public.Addr(), peer),
 		Evidence: []report.Evidence{{Text: "SDP c= against the IP sources of the two parties' SIP", Frames: []uint64{ev.Frame}, Addrs: []string{public.String(), sig.String(), peer.String()}}},
 	}
-	if deaf || cb.dlg.answered() && !cb.loopedBack(ev.Party, sig) {
+	// No looped-back RTP is evidence only where the capture holds some
+	// of the call's RTP: a capture filtered to signalling, or taken where
+	// the media does not pass, would show none either way.
+	if deaf || cb.dlg.answered() && len(cb.flows) > 0 && !cb.loopedBack(ev.Party, sig) {
 		f.Severity, f.Remedy = report.SeverityWarning, remedyHairpin
 	}
 	return f

@@ -108,4 +108,13 @@ func TestServerPublicToLAN(t *testing.T) {
 	if len(res.Remedies) == 0 || res.Remedies[0].ID != "lan-peers-on-lan-addresses" {
 		t.Errorf("remedies %+v, want lan-peers-on-lan-addresses first", res.Remedies)
 	}
+
+	// Filtered to signalling, the capture cannot show whether the router
+	// looped the media back in: the same SDP is a note, not a problem.
+	path, _ = generate(t, []pcapgen.Call{{Kind: pcapgen.ServerPublicToLAN}}, pcapgen.Options{Seed: 3, SignallingOnly: true})
+	res = capture.AnalyzePath(t, path)
+	named = findingByID(res.Calls[0].Findings, capture.IDLANMediaViaPublicAddress)
+	if named == nil || named.Severity != report.SeverityInfo || named.Remedy != "" || res.Calls[0].Verdict != report.VerdictIncompleteCapture {
+		t.Errorf("signalling only: %s, finding %+v; want incomplete-capture and a note", res.Calls[0].Verdict, named)
+	}
 }
