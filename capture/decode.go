@@ -191,6 +191,9 @@ func (d *decoder) decode(rec Record, frame uint64, emit func(*packet)) {
 	case linkTypePKTAP, linkTypeUser2:
 		d.decodePKTAP(rec, frame, emit)
 		return
+	case linkTypeERF:
+		d.decodeERF(rec, frame, emit)
+		return
 	case layers.LinkTypePPP, linkTypePPPSerial, linkTypeCiscoHDLC:
 		d.decodeSerial(rec, frame, emit)
 		return

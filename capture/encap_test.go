@@ -223,3 +223,67 @@ func TestSerialLinks(t *testing.T) {
 		})
 	}
 }
+
+// TestERFCaptures: a capture from an Endace DAG card (link type ERF):
+// Ethernet records, some with an extension header, and IPv4 records are
+// judged as on Ethernet; a record of another type is counted as an
+// anomaly, not guessed at.
+func TestERFCaptures(t *testing.T) {
+	path, truths := generate(t, pcapgen.AllKinds(), pcapgen.Options{Seed: 7})
+	erf := func(typ byte, packet []byte, extensions int) []byte {
+		rec := make([]byte, 16+8*extensions, 16+8*extensions+2+len(packet)+8)
+		if extensions > 0 {
+			typ |= 0x80
+		}
+		rec[8] = typ
+		for i := range extensions {
+			rec[16+8*i] = 0x01 // an extension type; its top bit: another follows
+			if i < extensions-1 {
+				rec[16+8*i] |= 0x80
+			}
+		}
+		if typ&0x7f == 2 {
+			rec = append(rec, 0, 0) // offset and padding
+		}
+		rec = append(append(rec, packet...), make([]byte, 8-len(rec)%8+4)...) // padded, with a (zero) FCS
+		binary.BigEndian.PutUint16(rec[10:12], uint16(len(rec)))
+		binary.BigEndian.PutUint16(rec[14:16], uint16(len(packet)))
+		return rec
+	}
+	frames := 0
+	wrapped := rewriteCaptureAs(t, path, 197, func(data []byte, _ *gopacket.CaptureInfo) []byte {
+		frames++
+		switch {
+		case frames == 5:
+			return erf(7, data, 0) // an ATM record: not read
+		case frames%3 == 0:
+			if ip, ok := frameIP(data); ok {
+				return erf(22, ip, 0)
+			}
+		}
+		return erf(2, data, frames%2)
+	})
+	res := capture.AnalyzePath(t, wrapped)
+	var unreadable uint64
+	for _, a := range res.Capture.Anomalies {
+		if a.Kind == "unreadable-erf-record" {
+			unreadable = a.Count
+		}
+	}
+	if unreadable != 1 {
+		t.Errorf("anomalies %+v, want one unreadable-erf-record", res.Capture.Anomalies)
+	}
+	if frames == 0 || len(res.Calls) < len(truths)-1 {
+		t.Fatalf("%d calls of %d", len(res.Calls), len(truths))
+	}
+	// Whole, the calls are judged as on Ethernet.
+	frames = 0
+	res = capture.AnalyzePath(t, rewriteCaptureAs(t, path, 197, func(data []byte, _ *gopacket.CaptureInfo) []byte {
+		frames++
+		if ip, ok := frameIP(data); ok && frames%3 == 0 {
+			return erf(22, ip, 0)
+		}
+		return erf(2, data, frames%2)
+	}))
+	checkTruth(t, res, truths)
+}

@@ -60,6 +60,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add(uint16(layers.LinkTypeEthernet), data[40:40+214])
 	f.Add(uint16(layers.LinkTypeRaw), data[40+14:40+214])
 	f.Add(uint16(layers.LinkTypeLinuxSLL), []byte{0, 0, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0x45})
+	f.Add(uint16(linkTypeERF), append([]byte{0, 0, 0, 0, 0, 0, 0, 0, 0x82, 0, 0, 0xff, 0, 0, 0, 0, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0}, data[40:40+214]...))
 	frame := data[40 : 40+214]
 	for port, header := range map[uint16][]byte{vxlanPort: {0x08, 0, 0, 0, 0, 0, 7, 0}, genevePort: {0, 0, 0x65, 0x58, 0, 0, 7, 0},
 		tzspPort: {1, 0, 0, 1, 0, 0x29, 1, 0, 1}} {
