@@ -365,7 +365,7 @@ func (r *sipReader) parseSIPDatagram(payload []byte) (*sipInfo, error) {
 
 // parseSIPDatagramFully parses a datagram with sipgo.
 func (r *sipReader) parseSIPDatagramFully(payload []byte) (*sipInfo, error) {
-	data := append([]byte(nil), payload...) // sipgo may keep slices of it
+	data := crlfHeaders(payload) // a copy: sipgo may keep slices of it
 	msg, n, err := r.parse(data, false)
 	mismatch := false
 	switch {
@@ -383,6 +383,38 @@ func (r *sipReader) parseSIPDatagramFully(payload []byte) (*sipInfo, error) {
 	info.LengthMismatch = mismatch
 	r.keepBad(info, data)
 	return info, nil
+}
+
+// crlfHeaders returns a copy of a datagram whose header lines end in a
+// bare LF (test tools and scripts write them so; tshark reads them)
+// with CRLF line ends, which is all sipgo splits on: otherwise the first
+// header would take in all the others (a Call-ID running to the body).
+// The body after the blank line is kept as it is, Content-Length counts it.
+func crlfHeaders(payload []byte) []byte {
+	end := bytes.Index(payload, []byte("\n\n"))
+	if crlf := bytes.Index(payload, []byte("\r\n\r\n")); crlf >= 0 && (end < 0 || crlf < end) {
+		end = crlf + 1 // the usual block, or a body with bare LFs after it
+	}
+	if end < 0 {
+		end = len(payload) - 1
+	}
+	head := payload[:end+1]
+	bare := bytes.Count(head, []byte("\n")) - bytes.Count(head, []byte("\r\n"))
+	if bare == 0 {
+		return append([]byte(nil), payload...)
+	}
+	out := make([]byte, 0, len(payload)+bare+1)
+	for i, c := range payload[:end+1] {
+		if c == '\n' && (i == 0 || payload[i-1] != '\r') {
+			out = append(out, '\r')
+		}
+		out = append(out, c)
+	}
+	if end+1 < len(payload) && payload[end+1] == '\n' { // the blank line's own LF
+		out = append(out, '\r', '\n')
+		end++
+	}
+	return append(out, payload[end+1:]...)
 }
 
 // keepBad notes on info the headers that had to stay unparsed, and reads
