@@ -264,13 +264,7 @@ func TestERFCaptures(t *testing.T) {
 		return erf(2, data, frames%2)
 	})
 	res := capture.AnalyzePath(t, wrapped)
-	var unreadable uint64
-	for _, a := range res.Capture.Anomalies {
-		if a.Kind == "unreadable-erf-record" {
-			unreadable = a.Count
-		}
-	}
-	if unreadable != 1 {
+	if anomalyCount(res, "unreadable-erf-record") != 1 {
 		t.Errorf("anomalies %+v, want one unreadable-erf-record", res.Capture.Anomalies)
 	}
 	if frames == 0 || len(res.Calls) < len(truths)-1 {

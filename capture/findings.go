@@ -646,7 +646,8 @@ func verdictFinding(cb *callBuild, facts []StreamFacts, media []string, v Stream
 	privateSDP := traces.private
 	var sum StreamFacts
 	judged := judgedMedia(media) // the streams the verdict was judged on
-	if v.Fax { // a fax verdict's counts are the fax's, not the audio's before it
+	// A fax verdict's counts are the fax's, not the audio's before it.
+	if v.Fax {
 		judged = func(k int) bool { return k < len(media) && media[k] == "image" }
 	}
 	for k, f := range facts {

@@ -58,13 +58,7 @@ func TestSIPFragmentsLost(t *testing.T) {
 	if len(f.Evidence) != 1 || !strings.Contains(f.Evidence[0].Text, "first fragment only, 6 times (Call-ID ") || !slices.Equal(f.Evidence[0].Frames, []uint64{1, 2, 3, 4, 5, 6}) {
 		t.Errorf("evidence %+v", f.Evidence)
 	}
-	var incomplete uint64
-	for _, a := range res.Capture.Anomalies {
-		if a.Kind == "ip-fragments-incomplete" {
-			incomplete = a.Count
-		}
-	}
-	if incomplete != 6 {
+	if anomalyCount(res, "ip-fragments-incomplete") != 6 {
 		t.Errorf("anomalies %+v, want 6 ip-fragments-incomplete", res.Capture.Anomalies)
 	}
 }
