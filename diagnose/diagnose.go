@@ -289,13 +289,22 @@ func runRouter(ctx context.Context, opt Options, record func(report.Check)) (*re
 	return igd, finds
 }
 
-func runALG(ctx context.Context, opt Options, mirror netip.AddrPort, mirrorErr error, host *hostinfo.Info, record func(report.Check)) *sipalg.Result {
+// mirrorReady says whether check can run against the mirror, recording
+// why not when it cannot (none given, or its name did not resolve).
+func mirrorReady(check, withoutIt string, opt Options, mirrorErr error, record func(report.Check)) bool {
 	switch {
 	case opt.Mirror == "":
-		record(notRun(CheckALG, "no mirror given (--mirror HOST:PORT, a `natdoc mirror` or `natdoc serve` outside this network); without one a SIP ALG cannot be seen"))
-		return nil
+		record(notRun(check, "no mirror given (--mirror HOST:PORT, a `natdoc mirror` or `natdoc serve` outside this network)"+withoutIt))
+		return false
 	case mirrorErr != nil:
-		record(report.Check{Name: CheckALG, Status: report.CheckFailed, Detail: mirrorErr.Error()})
+		record(report.Check{Name: check, Status: report.CheckFailed, Detail: mirrorErr.Error()})
+		return false
+	}
+	return true
+}
+
+func runALG(ctx context.Context, opt Options, mirror netip.AddrPort, mirrorErr error, host *hostinfo.Info, record func(report.Check)) *sipalg.Result {
+	if !mirrorReady(CheckALG, "; without one a SIP ALG cannot be seen", opt, mirrorErr, record) {
 		return nil
 	}
 	start := time.Now()
@@ -327,12 +336,7 @@ func runALG(ctx context.Context, opt Options, mirror netip.AddrPort, mirrorErr e
 // runFragments sends SIP too big for one packet to the mirror and back,
 // beside the ALG test's small INVITE.
 func runFragments(ctx context.Context, opt Options, mirror netip.AddrPort, mirrorErr error, host *hostinfo.Info, record func(report.Check)) *sipalg.FragmentResult {
-	switch {
-	case opt.Mirror == "":
-		record(notRun(CheckFrags, "no mirror given (--mirror HOST:PORT)"))
-		return nil
-	case mirrorErr != nil:
-		record(report.Check{Name: CheckFrags, Status: report.CheckFailed, Detail: mirrorErr.Error()})
+	if !mirrorReady(CheckFrags, "", opt, mirrorErr, record) {
 		return nil
 	}
 	start := time.Now()
