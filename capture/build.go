@@ -38,6 +38,9 @@ type callBuild struct {
 	// forwards gathers the ports of heard and unheard calls of receivers
 	// behind NAT across the capture (portforward.go).
 	forwards *forwardedPorts
+	// captureHost is the address every packet up to the judging was to
+	// or from (host.go), when there is one.
+	captureHost netip.Addr
 	// unproven marks the flows sent to a NAT port nothing shows is
 	// forwarded (JudgeDelivery), for the findings.
 	unproven map[*rtpFlow]bool
@@ -211,7 +214,7 @@ func (s *state) endingCalls(now time.Time, final bool) (map[*sipCall]bool, []*gr
 		for _, leg := range c.group.legs {
 			ending[leg] = true
 		}
-		groups = append(groups, newGroupBuild(c.group, s.regs, &s.ice, &s.unreach, &s.forwards, s.describesSDP()))
+		groups = append(groups, newGroupBuild(c.group, s.regs, &s.ice, &s.unreach, &s.forwards, s.host.host(), s.describesSDP()))
 	}
 	return ending, groups
 }

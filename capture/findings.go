@@ -100,6 +100,9 @@ const (
 	remedyPrivateSDPWithICE = "The phone offers ICE, but the far end does not do ICE and sends to c=, its private default candidate. " +
 		"Turn ICE on at the far end (the server or its trunk), or make the phone put its public candidate in c= " +
 		"(STUN on, ICE off, or a default candidate of type srflx or relay), or let the SIP server anchor the media: symmetric RTP (\"comedia\") or its RTP relay."
+	remedySenderHostSilent = "The capture was taken on the sending party's own host (or its link), and its RTP never appeared there: nothing on the network lost it. " +
+		"Check that party: whether it started its media at all (an audio device or microphone it could not open, a codec it could not start, a call it holds), " +
+		"or a firewall on that host blocking its outgoing UDP."
 	remedyNoMedia = "RTP from this side never appeared: allow outbound UDP for the RTP port range on its firewall, forward UDP 5060 and the RTP range " +
 		"to the phone or server behind the NAT, or use the server's RTP relay."
 	remedyRefusedMedia = "The RTP is refused where it arrives (the ICMP errors name who refuses it): open the receiver's firewall to UDP from its peer's media address, " +
@@ -689,6 +692,11 @@ func verdictFinding(cb *callBuild, facts []StreamFacts, media []string, v Stream
 			ev = slices.Insert(ev, 1, report.Evidence{Text: fmt.Sprintf("the %s's SDP names %s, a public address, to the %s on its own LAN (%s): "+
 				"the %s's RTP goes to the router, which did not loop it back in (no hairpinning)",
 				partyNames[deaf], traces.lanPublic[deaf], partyNames[sender], traces.lanPeer[deaf], partyNames[sender])})
+		case sum.seen(sender) == 0 && cb.onCaptureHost(sender, sigs):
+			// Taken on the sender's own host or link: it never sent.
+			remedy = remedySenderHostSilent
+			ev = slices.Insert(ev, 1, report.Evidence{Text: fmt.Sprintf("every packet of the capture is to or from %s, the %s's own address: "+
+				"it was taken on that host (or its link), and the %s's RTP never appeared there", cb.captureHost, partyNames[sender], partyNames[sender])})
 		case privateSDP[deaf]:
 			remedy = remedyPrivateSDP
 		case sum.Refused[sender] != "" && sum.Doubt[sender] == "":
@@ -723,6 +731,28 @@ func verdictFinding(cb *callBuild, facts []StreamFacts, media []string, v Stream
 			Title: "This capture cannot judge the audio of this call", Evidence: []report.Evidence{{Text: v.Explain, Values: counts}}}, true
 	}
 	return report.Finding{}, false
+}
+
+// onCaptureHost says whether party p of this leg is on the capture's own
+// host: its SIP comes from the address every packet was to or from, and
+// its SDP names no other private address (a media server on a host of
+// its own, which this capture would not see).
+func (cb *callBuild) onCaptureHost(p int, sigs [2]netip.AddrPort) bool {
+	h := cb.captureHost
+	if !h.IsValid() || sigs[p].Addr() != h {
+		return false
+	}
+	for _, ev := range cb.events {
+		if ev.Party != p || ev.SDP == nil {
+			continue
+		}
+		for _, m := range ev.SDP.Media {
+			if a := m.Addr.Addr(); a.IsValid() && a != h && !a.IsUnspecified() && !isPublic(a) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // sentNothing says whether the sender's own RTCP, on a stream the

@@ -479,6 +479,7 @@ func (s *state) consume(b *eventBatch) {
 				Fragmented: ev.flags&flagFragmented != 0, Truncated: ev.flags&flagTruncated != 0,
 				Whole: ev.flags&flagWhole != 0,
 			}
+			s.host.observe(in.src.Addr(), in.dst.Addr())
 			if s.dedup.duplicate(&pkt) {
 				s.counts.duplicates++
 				continue
@@ -571,12 +572,13 @@ func sampledPacket(b *eventBatch, ev *event) []byte {
 }
 
 func (s *state) newFlow(ev *event, k flowKey) *rtpFlow {
+	if ev.fast {
+		k.Src, k.Dst, k.SSRC = fromFastKey(ev.key)
+	}
+	s.host.observe(k.Src.Addr(), k.Dst.Addr())
 	if len(s.flows) >= s.limits.Streams {
 		s.anomaly("too-many-media-flows", ev.offset, ev.frame, "too many RTP/RTCP streams; later ones ignored")
 		return nil
-	}
-	if ev.fast {
-		k.Src, k.Dst, k.SSRC = fromFastKey(ev.key)
 	}
 	f := &rtpFlow{Key: k, timeline: s.detail}
 	if s.side != nil {

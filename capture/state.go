@@ -190,6 +190,8 @@ type state struct {
 	// forwards are the RTP ports receivers behind NAT heard calls on and
 	// did not (portforward.go).
 	forwards forwardedPorts
+	// host is the address every packet so far was to or from (host.go).
+	host commonHost
 	// sipr parses SIP, tolerating a header it cannot read.
 	sipr *sipReader
 	// dedup drops captured copies of packets (dedup.go).

@@ -130,6 +130,14 @@ func newCallGen(i int, c Call, sc *scene) *callGen {
 		g.a = party{user: fmt.Sprintf("%d", 100+i), sig: addrPort(lanIP, 5060), local: lanIP,
 			sdp: addrPort(lanIP, rtpA), rtpSrc: addrPort(lanIP, rtpA), natted: true,
 			publicA: netip.MustParseAddr("203.0.113.1")}
+	case HostSilent:
+		// A softphone on the PC the capture was taken on; the PBX's media
+		// comes from an address of its own, so the capture shows the PC
+		// alone in every packet.
+		g.a = party{user: fmt.Sprintf("%d", 100+i), sig: addrPort(lanIP, 5060), local: lanIP,
+			sdp: addrPort(lanIP, rtpA), rtpSrc: addrPort(lanIP, rtpA)}
+		g.b = party{user: "pbx", sig: addrPort("192.168.0.2", 5060), local: "192.168.0.2",
+			sdp: addrPort("192.168.0.3", rtpB), rtpSrc: addrPort("192.168.0.3", rtpB)}
 	}
 	g.vlan = c.Kind == VLAN
 	g.ws = c.Kind == WebSocket
@@ -361,6 +369,10 @@ func (g *callGen) media(mediaAt time.Time, truth *Truth) {
 		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, n, 0, 0)
 		truth.Packets[0] = uint64(n)
 		truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "caller", report.IDOneWayAudio
+	case HostSilent:
+		g.stream(g.b.rtpSrc, g.a.sdp, mediaAt, n, 0, 0)
+		truth.Packets[1] = uint64(n)
+		truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "callee", report.IDOneWayAudio
 	case NATPortChanged, ALGPortChanged:
 		both()
 		truth.Packets[0], truth.Unproven[1] = uint64(n), uint64(n)

@@ -116,6 +116,9 @@ const (
 	// the first fragment of each transmission arrives. No call can be
 	// followed: the kind has no truth, only the capture's finding.
 	FragmentsLost Kind = "fragments-lost"
+	// HostSilent: captured on the caller's own PC, whose softphone sends no
+	// RTP while the PBX's arrives: one-way, and the network lost nothing.
+	HostSilent Kind = "host-silent"
 	// What the SDP negotiated.
 	Announcement Kind = "announcement" // recvonly offer, sendonly answer, RTP one way: one-way-negotiated
 	Fax          Kind = "fax"          // audio, then a re-INVITE to T.38 (m=image udptl), fax both ways
