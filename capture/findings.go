@@ -100,6 +100,9 @@ const (
 	remedyPrivateSDPWithICE = "The phone offers ICE, but the far end does not do ICE and sends to c=, its private default candidate. " +
 		"Turn ICE on at the far end (the server or its trunk), or make the phone put its public candidate in c= " +
 		"(STUN on, ICE off, or a default candidate of type srflx or relay), or let the SIP server anchor the media: symmetric RTP (\"comedia\") or its RTP relay."
+	remedyOnlyOtherMedia = "The call's other media (its video) flowed both ways, so the parties reach each other: the audio was not sent " +
+		"(a muted or missing audio device, an audio codec the phones could not start) or a firewall rule blocks its ports alone. " +
+		"Check the phones' audio settings first, then any rule for the audio ports."
 	remedySenderHostSilent = "The capture was taken on the sending party's own host (or its link), and its RTP never appeared there: nothing on the network lost it. " +
 		"Check that party: whether it started its media at all (an audio device or microphone it could not open, a codec it could not start, a call it holds), " +
 		"or a firewall on that host blocking its outgoing UDP."
@@ -717,6 +720,10 @@ func verdictFinding(cb *callBuild, facts []StreamFacts, media []string, v Stream
 		remedy := remedyNoMedia
 		if privateSDP[0] || privateSDP[1] {
 			remedy = remedyPrivateSDP
+		} else if k, ok := otherMediaBothWays(facts, media, judged); ok {
+			remedy = remedyOnlyOtherMedia
+			ev = slices.Insert(ev, 1, report.Evidence{Text: fmt.Sprintf("the call's %s flowed both ways (%d and %d packets): the path between the parties is open",
+				media[k], facts[k].Delivered[caller], facts[k].Delivered[callee])})
 		}
 		title := "No audio either way: the call was answered but no RTP arrived in either direction"
 		if v.Fax {
@@ -731,6 +738,19 @@ func verdictFinding(cb *callBuild, facts []StreamFacts, media []string, v Stream
 			Title: "This capture cannot judge the audio of this call", Evidence: []report.Evidence{{Text: v.Explain, Values: counts}}}, true
 	}
 	return report.Finding{}, false
+}
+
+// otherMediaBothWays finds a stream the verdict was not judged on (the
+// video of a call with audio) whose media arrived both ways: the parties
+// reach each other, so audio missing both ways was not sent, or its
+// ports alone are blocked.
+func otherMediaBothWays(facts []StreamFacts, media []string, judged func(int) bool) (int, bool) {
+	for k, f := range facts {
+		if k < len(media) && !judged(k) && f.Delivered[caller] > 0 && f.Delivered[callee] > 0 {
+			return k, true
+		}
+	}
+	return 0, false
 }
 
 // onCaptureHost says whether party p of this leg is on the capture's own

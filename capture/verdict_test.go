@@ -381,3 +381,22 @@ func TestOneWaySenderSentNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestNoAudioButVideo: no audio either way while the call's video flowed
+// both ways: the path is open, so the remedy is the phones' audio, not
+// the network; with the video one way only, the network's remedy stays.
+func TestNoAudioButVideo(t *testing.T) {
+	both := [2]bool{true, true}
+	media := []string{"audio", "video"}
+	v := StreamVerdict{Verdict: report.VerdictNoWay, Explain: "no RTP was seen in either direction"}
+	for _, tc := range []struct {
+		video  [2]uint64
+		remedy string
+	}{{[2]uint64{455, 720}, remedyOnlyOtherMedia}, {[2]uint64{455, 0}, remedyNoMedia}} {
+		facts := []StreamFacts{{Expected: both}, {Expected: both, Delivered: tc.video}}
+		f, ok := verdictFinding(&callBuild{call: &sipCall{}}, facts, media, v, "c1", sdpTraces{}, [2]netip.AddrPort{})
+		if !ok || f.ID != report.IDNoWayAudio || f.Remedy != tc.remedy {
+			t.Errorf("video %v: %+v", tc.video, f)
+		}
+	}
+}
