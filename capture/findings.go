@@ -707,13 +707,9 @@ func verdictFinding(cb *callBuild, facts []StreamFacts, media []string, v Stream
 		case sum.Unproven[sender] > 0 || sum.Refused[sender] != "":
 			remedy = remedyUnmappedPort
 		}
-		title := cb.oneWayTitle(deaf, sender)
-		if v.Fax {
-			title = "One-way T.38 fax" + strings.TrimPrefix(title, "One-way audio")
-		}
 		return report.Finding{
 			ID: report.IDOneWayAudio, Severity: report.SeverityError, Subject: subject,
-			Title: title, Evidence: ev, Remedy: remedy,
+			Title: cb.oneWayTitle(deaf, sender, v.Fax), Evidence: ev, Remedy: remedy,
 		}, true
 	case report.VerdictNoWay:
 		ev = append([]report.Evidence{{Text: v.Explain, Values: counts}}, ev...)
@@ -825,8 +821,13 @@ func appendUnreachable(ev []report.Evidence, e *unreachable, dst netip.AddrPort)
 // a proxy or B2BUA it says which hop fails. When the intermediary hands
 // the media past itself (handsMediaPast), the parties are the call's own
 // on both ends, so every leg that shares the media tells it alike and
-// the call's report keeps one finding (mergeLegs).
-func (cb *callBuild) oneWayTitle(deaf, sender int) string {
+// the call's report keeps one finding (mergeLegs). fax: the verdict is
+// a T.38 stream's, and the title names the fax, not audio.
+func (cb *callBuild) oneWayTitle(deaf, sender int, fax bool) string {
+	what := "audio"
+	if fax {
+		what = "T.38 fax"
+	}
 	parties := cb.parties()
 	if end, past := cb.handsMediaPast(); past {
 		intermediary := parties[end]
@@ -835,16 +836,16 @@ func (cb *callBuild) oneWayTitle(deaf, sender int) string {
 				parties[p] = cb.farParties[p]
 			}
 		}
-		return fmt.Sprintf("One-way audio: the %s cannot hear the %s (media goes directly between them, past the %s)",
-			partyLabel(parties[deaf]), partyLabel(parties[sender]), partyLabel(intermediary))
+		return fmt.Sprintf("One-way %s: the %s cannot hear the %s (media goes directly between them, past the %s)",
+			what, partyLabel(parties[deaf]), partyLabel(parties[sender]), partyLabel(intermediary))
 	}
 	if parties[sender].Role != partyNames[sender] {
-		return fmt.Sprintf("One-way audio: the %s cannot hear: media from the %s does not reach it", partyLabel(parties[deaf]), partyLabel(parties[sender]))
+		return fmt.Sprintf("One-way %s: the %s cannot hear: media from the %s does not reach it", what, partyLabel(parties[deaf]), partyLabel(parties[sender]))
 	}
 	if parties[deaf].Role != partyNames[deaf] {
-		return fmt.Sprintf("One-way audio: the %s's media does not reach the %s, so the %s cannot hear", partyLabel(parties[sender]), partyLabel(parties[deaf]), partyNames[deaf])
+		return fmt.Sprintf("One-way %s: the %s's media does not reach the %s, so the %s cannot hear", what, partyLabel(parties[sender]), partyLabel(parties[deaf]), partyNames[deaf])
 	}
-	return fmt.Sprintf("One-way audio: the %s cannot hear the %s", partyLabel(parties[deaf]), partyLabel(parties[sender]))
+	return fmt.Sprintf("One-way %s: the %s cannot hear the %s", what, partyLabel(parties[deaf]), partyLabel(parties[sender]))
 }
 
 // handsMediaPast says whether the leg's one intermediary, at its end

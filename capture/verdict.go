@@ -129,6 +129,13 @@ func (c CallFacts) hungUpAtOnce() bool { return c.HungUpAfter > 0 && c.HungUpAft
 // ended before each direction's RTP had time to begin.
 func (c CallFacts) tooSoonToJudge() bool { return c.cutShort() || c.hungUpAtOnce() }
 
+// missingExcused: media missing on stream s may lie outside what this
+// capture shows (the stream was set up before it began, one side's
+// signalling is out of sight, or it ended too soon), so it is no fault.
+func (c CallFacts) missingExcused(s StreamFacts) bool {
+	return !(c.StartSeen || s.SetUpInCapture) || !c.BothSidesSignalling || c.tooSoonToJudge()
+}
+
 // SetupFacts are what the signalling showed of a call's setup (its last
 // INVITE transaction without a To-tag).
 type SetupFacts struct {
@@ -225,7 +232,7 @@ func JudgeStream(s StreamFacts, c CallFacts) StreamVerdict {
 		switch {
 		case ok[0] && ok[1]:
 			return StreamVerdict{Verdict: report.VerdictTwoWay, Explain: "RTP flowed both ways"}
-		case !(c.StartSeen || s.SetUpInCapture) || !c.BothSidesSignalling || c.tooSoonToJudge():
+		case c.missingExcused(s):
 			return StreamVerdict{Verdict: report.VerdictIncompleteCapture, Explain: incompleteReason(c)}
 		case ok[0]: // the caller's audio arrives, the callee's does not
 			return oneWay(caller, s)
@@ -245,7 +252,7 @@ func JudgeStream(s StreamFacts, c CallFacts) StreamVerdict {
 		return StreamVerdict{Verdict: report.VerdictOneWayNegotiated,
 			Explain: fmt.Sprintf("media was negotiated one way only (the %s sends: an announcement, paging, monitoring or a recording to a SIPREC server), and it flowed so: not a fault", partyNames[dir])}
 	}
-	if !(c.StartSeen || s.SetUpInCapture) || !c.BothSidesSignalling || c.tooSoonToJudge() {
+	if c.missingExcused(s) {
 		return StreamVerdict{Verdict: report.VerdictIncompleteCapture, Explain: incompleteReason(c)}
 	}
 	if s.HeldAtEnd {

@@ -2,8 +2,6 @@ package sipalg
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -112,8 +110,7 @@ func probeFragments(ctx context.Context, cfg Config, direction string) FragmentP
 	p.Answered, p.RTT = true, time.Since(st.First)
 	p.Digest = echo.Received == nil
 	if p.Digest {
-		sum := sha256.Sum256(sent)
-		p.Intact = echo.Length == len(sent) && echo.SHA256 == hex.EncodeToString(sum[:])
+		p.Intact = echo.Length == len(sent) && echo.SHA256 == sha256Hex(sent)
 	} else {
 		p.Intact = string(echo.Received) == string(sent)
 	}

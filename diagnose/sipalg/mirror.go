@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -135,7 +136,14 @@ func MirrorResponseCallbacks(raw []byte, from netip.AddrPort, transport string, 
 
 // digestBody is a digest answer's body: "length=N sha256=HEX".
 func digestBody(raw []byte) string {
-	return fmt.Sprintf("length=%d sha256=%x", len(raw), sha256.Sum256(raw))
+	return fmt.Sprintf("length=%d sha256=%s", len(raw), sha256Hex(raw))
+}
+
+// sha256Hex is the SHA-256 of b in lower-case hex, as a digest answer
+// carries it.
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // maxEchoedHeaderBytes bounds the Via, From, To, Call-ID and CSeq lines the
