@@ -386,6 +386,10 @@ func (cb *callBuild) report(captureHasMedia bool, now time.Time) report.Call {
 	}
 	v := JudgeCall(verdicts, media, facts)
 	rc.Verdict, rc.CannotHear, rc.Explain = v.Verdict, v.CannotHear, v.Explain
+	counted := verdictCounts(media, v)
+	for k := range rc.Streams {
+		rc.Streams[k].InVerdict = counted(k)
+	}
 	cb.noteForwards(streams, allFacts, v, sigs) // portforward.go
 	if v.Verdict == report.VerdictNotAnswered {
 		na := v.NotAnswered

@@ -298,7 +298,7 @@ func callFindings(cb *callBuild, streams []*streamState, media []string, facts [
 	sdpFs, traces := sdpFindings(cb, v, sigs)
 	sigFs := signallingFindings(c, subject, problem)
 	mediaFs := mediaSourceFindings(cb, streams, subject)
-	verdictF, hasVerdict := verdictFinding(cb, facts, media, v, subject, traces, sigs)
+	verdictF, hasVerdict := verdictFinding(cb, streams, facts, media, v, subject, traces, sigs)
 	encryptedF, encrypted := encryptedMediaFinding(streams, subject)
 	answerF, unacknowledged := answerFinding(cb)
 	inDialogF, lostRequest := inDialogFinding(cb)
@@ -648,14 +648,10 @@ func algSeverity(problem bool) report.Severity {
 
 // verdictFinding is the one-way-audio / no-way-audio finding with the
 // packets behind it.
-func verdictFinding(cb *callBuild, facts []StreamFacts, media []string, v StreamVerdict, subject string, traces sdpTraces, sigs [2]netip.AddrPort) (report.Finding, bool) {
+func verdictFinding(cb *callBuild, streams []*streamState, facts []StreamFacts, media []string, v StreamVerdict, subject string, traces sdpTraces, sigs [2]netip.AddrPort) (report.Finding, bool) {
 	privateSDP := traces.private
 	var sum StreamFacts
-	judged := judgedMedia(media) // the streams the verdict was judged on
-	// A fax verdict's counts are the fax's, not the audio's before it.
-	if v.Fax {
-		judged = func(k int) bool { return k < len(media) && media[k] == "image" }
-	}
+	judged := verdictCounts(media, v)
 	for k, f := range facts {
 		if !judged(k) {
 			continue
@@ -673,7 +669,7 @@ func verdictFinding(cb *callBuild, facts []StreamFacts, media []string, v Stream
 		{Key: "caller->callee", Value: strconv.FormatUint(sum.Delivered[0], 10)},
 		{Key: "callee->caller", Value: strconv.FormatUint(sum.Delivered[1], 10)},
 	}
-	ev := cb.flowEvidence(sigs)
+	ev := cb.flowEvidence(sigs, streams)
 	switch v.Verdict {
 	case report.VerdictOneWay:
 		deaf := caller
@@ -783,15 +779,17 @@ func sentNothing(facts []StreamFacts, judged func(int) bool, sender int) bool {
 }
 
 // flowEvidence describes each RTP flow of the leg, and why the ones that
-// cannot or likely do not arrive are lost.
-func (cb *callBuild) flowEvidence(sigs [2]netip.AddrPort) []report.Evidence {
+// cannot or likely do not arrive are lost. A flow of video (or other
+// media than audio) or of a T.38 fax says so: the verdict's counts are
+// the audio's or the fax's alone.
+func (cb *callBuild) flowEvidence(sigs [2]netip.AddrPort, streams []*streamState) []report.Evidence {
 	var ev []report.Evidence
 	for _, bf := range cb.flows {
 		if bf.flow.Key.RTCP {
 			continue
 		}
 		to := other(bf.bd.sender)
-		text := fmt.Sprintf("%s RTP %s → %s: %d packets", partyNames[bf.bd.sender], bf.flow.Key.Src, bf.flow.Key.Dst, bf.flow.Packets)
+		text := fmt.Sprintf("%s %s %s → %s: %d packets", partyNames[bf.bd.sender], flowKind(bf, streams), bf.flow.Key.Src, bf.flow.Key.Dst, bf.flow.Packets)
 		icmp := cb.unreach.about(bf.flow.Key.Src, bf.flow.Key.Dst)
 		refused := icmp.refuses(bf.flow)
 		switch {
@@ -806,6 +804,19 @@ func (cb *callBuild) flowEvidence(sigs [2]netip.AddrPort) []report.Evidence {
 		ev = appendUnreachable(ev, icmp, bf.flow.Key.Dst)
 	}
 	return ev
+}
+
+// flowKind names what a flow carries: "RTP" for audio (and for a flow
+// no stream carries), "video RTP" and the like for other media, "T.38
+// (UDPTL)" for a fax.
+func flowKind(bf boundFlow, streams []*streamState) string {
+	if bf.flow.udptl {
+		return "T.38 (UDPTL)"
+	}
+	if st := streamOf(bf, streams); st != nil && st.media != "audio" && st.media != "" {
+		return st.media + " RTP"
+	}
+	return "RTP"
 }
 
 // appendUnreachable adds to ev what ICMP errors said of packets sent to

@@ -766,6 +766,16 @@ func JudgeCall(streams []StreamVerdict, media []string, c CallFacts) StreamVerdi
 	return best
 }
 
+// verdictCounts says which of a call's streams (by index into media) its
+// verdict v counts: those it was judged on, and only the fax's once a
+// T.38 stream decided it (the audio before the fax is not what failed).
+func verdictCounts(media []string, v StreamVerdict) func(int) bool {
+	if v.Fax {
+		return func(k int) bool { return k < len(media) && media[k] == "image" }
+	}
+	return judgedMedia(media)
+}
+
 // judgedMedia says which of a call's streams (by index into media) its
 // verdict is judged on: audio and fax (T.38, m=image) are what a call is
 // for; video and the rest count only when there is neither.

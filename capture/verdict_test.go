@@ -394,7 +394,7 @@ func TestNoAudioButVideo(t *testing.T) {
 		remedy string
 	}{{[2]uint64{455, 720}, remedyOnlyOtherMedia}, {[2]uint64{455, 0}, remedyNoMedia}} {
 		facts := []StreamFacts{{Expected: both}, {Expected: both, Delivered: tc.video}}
-		f, ok := verdictFinding(&callBuild{call: &sipCall{}}, facts, media, v, "c1", sdpTraces{}, [2]netip.AddrPort{})
+		f, ok := verdictFinding(&callBuild{call: &sipCall{}}, nil, facts, media, v, "c1", sdpTraces{}, [2]netip.AddrPort{})
 		if !ok || f.ID != report.IDNoWayAudio || f.Remedy != tc.remedy {
 			t.Errorf("video %v: %+v", tc.video, f)
 		}

@@ -225,6 +225,11 @@ type MediaStream struct {
 	Answer  *MediaDescription `json:"answer,omitempty"`
 	Flows   []RTPFlow         `json:"flows,omitempty"`
 	Verdict Verdict           `json:"verdict"`
+	// InVerdict: the call's verdict counts this stream, and so do the
+	// calls table's packets and MOS. Audio and fax (T.38) are what a call
+	// is for; video and the rest count only in a call with neither, and
+	// only the fax once a T.38 stream decided the verdict.
+	InVerdict bool `json:"in_verdict,omitempty"`
 	// Delivery says, per direction, whether its media reached the
 	// receiver and how the capture shows it.
 	Delivery []Delivery `json:"delivery,omitempty"`

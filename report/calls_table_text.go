@@ -249,7 +249,7 @@ func callsLegend(rows []callsRow, l callsLayout, width int) string {
 	}
 	var notes []string
 	if !l.dropped[colRTP] {
-		notes = append(notes, "RTP →/←: RTP packets caller→callee / callee→caller")
+		notes = append(notes, "RTP →/←: audio (or fax) packets caller→callee / callee→caller")
 	}
 	if !l.dropped[colQuality] {
 		notes = append(notes, "MOS →/←: estimated listening quality each way (1-4.5)")

@@ -142,3 +142,29 @@ func TestCellWidthFastPaths(t *testing.T) {
 		}
 	}
 }
+
+// TestCountsVerdictStreams: the calls table's packets and MOS are of the
+// streams the verdict counts (the audio of a video call, the fax once
+// T.38 decided), not of every stream; a report that marks none counts
+// all, as before InVerdict.
+func TestCountsVerdictStreams(t *testing.T) {
+	flow := func(dir string, packets uint64, mos float64) RTPFlow {
+		return RTPFlow{Direction: dir, Packets: packets, Quality: &StreamQuality{MOS: mos}}
+	}
+	audio := MediaStream{Media: "audio", InVerdict: true, Flows: []RTPFlow{flow(dirForward, 611, 4.1)}}
+	video := MediaStream{Index: 1, Media: "video", Flows: []RTPFlow{flow(dirForward, 900, 0), flow(dirBack, 700, 0)}}
+	c := Call{Streams: []MediaStream{audio, video}}
+	if got := packetsEachWay(c); got != "611 / 0" {
+		t.Errorf("audio and video: packets %q, want the audio's 611 / 0", got)
+	}
+	if f := MainFlow(c, dirForward); f == nil || f.Packets != 611 {
+		t.Errorf("audio and video: main flow %+v, want the audio's", f)
+	}
+	if f := MainFlow(c, dirBack); f != nil {
+		t.Errorf("audio and video: main flow back %+v, want none (no audio came back)", f)
+	}
+	c.Streams[0].InVerdict = false
+	if got := packetsEachWay(c); got != "1511 / 700" {
+		t.Errorf("no stream marked: packets %q, want every stream's 1511 / 700", got)
+	}
+}

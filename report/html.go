@@ -104,7 +104,7 @@ ul.findings li{margin:.3em 0}code{overflow-wrap:anywhere}.fix{color:#060}
 {{range .Comments}}<dt>comment{{if .Frame}} (frame {{.Frame}}){{end}}</dt><dd>{{.Text}}</dd>{{end}}
 {{range .Anomalies}}<dt class="warning">anomaly</dt><dd>{{.Count}} × {{.Kind}} <small>{{.Detail}}</small></dd>{{end}}{{with .CallsLeftOut}}<dt>not shown</dt><dd>{{.}} more calls judged and counted (--max-kept-calls; narrow with --host, --user, --verdict)</dd>{{end}}
 </dl>{{end}}
-{{if .R.Calls}}<h2>Calls</h2><table class="calls"><tr><th>call</th><th>start</th><th>parties</th><th>duration</th><th>verdict</th><th>RTP packets<br><small>caller→callee / callee→caller</small></th><th>MOS<br><small>caller→callee / callee→caller</small></th></tr>
+{{if .R.Calls}}<h2>Calls</h2><table class="calls"><tr><th>call</th><th>start</th><th>parties</th><th>duration</th><th>verdict</th><th>RTP packets<br><small>audio (or fax), caller→callee / callee→caller</small></th><th>MOS<br><small>caller→callee / callee→caller</small></th></tr>
 {{range .R.Calls}}<tr{{if problem .}} class="problem"{{end}}><td class="nw"><a href="#call-{{.ID}}">{{.ID}}</a></td><td class="nw">{{.Start.UTC.Format "15:04:05"}}</td><td class="wrap">{{party .Caller}} → {{party .Callee}}</td><td class="num">{{duration .}}</td><td class="{{.Verdict}}">{{verdictText .}}</td><td class="num">{{eachWay .}}</td><td class="num">{{mosEachWay .}}</td></tr>
 {{end}}</table>
 <p class="legend">{{range verdicts}}<span class="item"><span class="{{.V}}">{{.V}}</span>: {{.Text}}.</span> {{end}}MOS: estimated listening quality (1-4.5), “silent”: packets that carry no audio.</p>{{end}}

@@ -347,6 +347,9 @@ func (w *jsonWriter) stream(s *MediaStream) {
 		o.key("flows").array(len(s.Flows), func(i int) { w.rtpFlow(&s.Flows[i]) })
 	}
 	o.str("verdict", string(s.Verdict))
+	if s.InVerdict {
+		o.boolean("in_verdict", true)
+	}
 	if len(s.Delivery) > 0 {
 		o.key("delivery").array(len(s.Delivery), func(i int) { w.delivery(&s.Delivery[i]) })
 	}

@@ -12,11 +12,16 @@ const (
 )
 
 // MainFlow is the RTP flow that carried a direction's audio
-// ("caller->callee" or "callee->caller"): the one with the most packets
-// that could arrive and nothing says were lost (nil when there is none).
+// ("caller->callee" or "callee->caller"): of the streams the verdict
+// counts, the flow with the most packets that could arrive and nothing
+// says were lost (nil when there is none).
 func MainFlow(c Call, dir string) *RTPFlow {
 	var best *RTPFlow
+	counted := verdictStreams(c)
 	for i := range c.Streams {
+		if !counted(&c.Streams[i]) {
+			continue
+		}
 		for j := range c.Streams[i].Flows {
 			f := &c.Streams[i].Flows[j]
 			if f.RTCP || f.Unreachable || f.Unproven || f.Direction != dir || f.Quality == nil {
@@ -28,6 +33,19 @@ func MainFlow(c Call, dir string) *RTPFlow {
 		}
 	}
 	return best
+}
+
+// verdictStreams says whether the call's verdict counts a stream
+// (MediaStream.InVerdict): the calls table counts packets and quality of
+// those alone, or the audio of a video call shows video's. A report whose
+// streams mark none (written before InVerdict) counts them all.
+func verdictStreams(c Call) func(*MediaStream) bool {
+	for i := range c.Streams {
+		if c.Streams[i].InVerdict {
+			return func(s *MediaStream) bool { return s.InVerdict }
+		}
+	}
+	return func(*MediaStream) bool { return true }
 }
 
 // qualityCell is one direction's quality in the calls table: the MOS, or

@@ -329,7 +329,11 @@ func callDuration(c Call) string {
 
 func packetsEachWay(c Call) string {
 	var fwd, back uint64
+	counted := verdictStreams(c)
 	for _, s := range c.Streams {
+		if !counted(&s) {
+			continue
+		}
 		for _, f := range s.Flows {
 			if f.RTCP || f.Unreachable {
 				continue
