@@ -41,9 +41,10 @@ type callBuild struct {
 	// captureHost is the address every packet up to the judging was to
 	// or from (host.go), when there is one.
 	captureHost netip.Addr
-	// unproven marks the flows sent to a NAT port nothing shows is
-	// forwarded (JudgeDelivery), for the findings.
-	unproven map[*rtpFlow]bool
+	// unproven says, for the findings, why a flow is likely lost: sent to
+	// a NAT port nothing shows is forwarded (JudgeDelivery), or a fax sent
+	// to the audio port (faxToAudioPort).
+	unproven map[*rtpFlow]string
 	// farRTCP is the RTCP bound to the call's other legs: what the far
 	// parties report of a stream relayed to them (rtcp_report.go).
 	farRTCP []*rtcpState
@@ -505,6 +506,11 @@ func (cb *callBuild) streamReport(st *streamState, streams []*streamState, sigs 
 		icmp := cb.unreach.about(bf.flow.Key.Src, bf.flow.Key.Dst)
 		fr.Refused = icmp.refuses(bf.flow)
 		fr.Unreachable = unreachableFromOutside(bf.flow.Key.Dst.Addr(), sigs[to].Addr()) || fr.Refused != ""
+		if audio, ok := cb.faxToAudioPort(bf, st, streams); ok && delivered && !fr.Unreachable {
+			delivered, proof = false, ""
+			doubt = fmt.Sprintf("sent to %s, the %s's audio port, not port %d, where its T.38 answer asked for the fax", audio, partyNames[to], st.latest[to].Port)
+			sf.FaxToAudioPort[from] = true
+		}
 		fr.Unproven = !delivered && !fr.Unreachable
 		if fr.Refused != "" {
 			// Seen arriving or not, it reached no application.
@@ -526,9 +532,12 @@ func (cb *callBuild) streamReport(st *streamState, streams []*streamState, sigs 
 			sf.Unproven[from] += bf.flow.Packets
 			sf.Doubt[from] = doubt
 			if cb.unproven == nil {
-				cb.unproven = map[*rtpFlow]bool{}
+				cb.unproven = map[*rtpFlow]string{}
 			}
-			cb.unproven[bf.flow] = true
+			cb.unproven[bf.flow] = fmt.Sprintf("sent to a port of the %s's NAT nothing shows is forwarded: likely lost", partyNames[to])
+			if sf.FaxToAudioPort[from] {
+				cb.unproven[bf.flow] = fmt.Sprintf("sent to the %s's audio port, not the T.38 port its answer named: likely lost to its fax", partyNames[to])
+			}
 		default:
 			sf.Delivered[from] += bf.flow.Packets
 		}
@@ -541,6 +550,44 @@ func (cb *callBuild) streamReport(st *streamState, streams []*streamState, sigs 
 	}
 	ms.Delivery = dirs.list()
 	return ms, sf
+}
+
+// faxToAudioPort says whether bf, T.38 (UDPTL) sent on fax stream st,
+// went to its receiver's audio port (a port its audio SDP named, or
+// where its RTP came from) while the receiver's T.38 SDP named another
+// port, and the receiver sent no fax of its own from that audio port:
+// the far end kept the audio's address (as one that learns a NATed
+// phone's media address from its packets does), and the fax listens on
+// the other port. audio is where the fax went.
+func (cb *callBuild) faxToAudioPort(bf boundFlow, st *streamState, streams []*streamState) (audio netip.AddrPort, ok bool) {
+	to, dst := other(bf.bd.sender), bf.flow.Key.Dst
+	fax := st.latest[to]
+	if !bf.flow.udptl || !st.udptl || fax == nil || fax.Port == 0 || int(dst.Port()) == fax.Port {
+		return netip.AddrPort{}, false
+	}
+	for _, o := range streams {
+		for _, a := range o.all[to] {
+			if o.media == "audio" && int(a.Port()) == fax.Port {
+				return netip.AddrPort{}, false // its audio and fax share the port
+			}
+		}
+	}
+	for _, x := range cb.flows {
+		if x.bd.sender == to && x.flow.Key.Src == dst && x.flow.udptl {
+			return netip.AddrPort{}, false // its fax comes from there: it listens there too
+		}
+	}
+	for _, x := range cb.flows {
+		if x.bd.sender == to && x.flow.Key.Src == dst && !x.flow.udptl && !x.flow.Key.RTCP {
+			return dst, true
+		}
+	}
+	for _, o := range streams {
+		if o.media == "audio" && slices.Contains(o.all[to], dst) {
+			return dst, true
+		}
+	}
+	return netip.AddrPort{}, false
 }
 
 // explainRefusal notes in sf why a refused flow's sender is not heard

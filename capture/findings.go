@@ -106,6 +106,9 @@ const (
 	remedySenderHostSilent = "The capture was taken on the sending party's own host (or its link), and its RTP never appeared there: nothing on the network lost it. " +
 		"Check that party: whether it started its media at all (an audio device or microphone it could not open, a codec it could not start, a call it holds), " +
 		"or a firewall on that host blocking its outgoing UDP."
+	remedyFaxToAudioPort = "The far end kept sending to the phone's audio port when the call switched to T.38 fax, as a server or SBC does that learns a NATed phone's media address " +
+		"from its packets (symmetric RTP, latching) and got no fax packet from the new port to move it. Set the phone or ATA to use its RTP port for T.38 " +
+		"(many have that option) or to send T.38 first; on the server, re-learn the address from the first UDPTL packet, or follow the T.38 SDP where the phone's address is reachable."
 	remedyNoMedia = "RTP from this side never appeared: allow outbound UDP for the RTP port range on its firewall, forward UDP 5060 and the RTP range " +
 		"to the phone or server behind the NAT, or use the server's RTP relay."
 	remedyRefusedMedia = "The RTP is refused where it arrives (the ICMP errors name who refuses it): open the receiver's firewall to UDP from its peer's media address, " +
@@ -660,6 +663,7 @@ func verdictFinding(cb *callBuild, streams []*streamState, facts []StreamFacts, 
 			sum.Delivered[i] += f.Delivered[i]
 			sum.Undeliverable[i] += f.Undeliverable[i]
 			sum.Unproven[i] += f.Unproven[i]
+			sum.FaxToAudioPort[i] = sum.FaxToAudioPort[i] || f.FaxToAudioPort[i]
 			if f.Refused[i] != "" {
 				sum.Refused[i], sum.Doubt[i], sum.Hairpin[i] = f.Refused[i], f.Doubt[i], f.Hairpin[i]
 			}
@@ -682,6 +686,8 @@ func verdictFinding(cb *callBuild, streams []*streamState, facts []StreamFacts, 
 		switch {
 		case sum.Delivered[sender] == 0 && sentNothing(facts, judged, sender):
 			remedy = remedySentNoMedia
+		case sum.FaxToAudioPort[sender]:
+			remedy = remedyFaxToAudioPort
 		case sum.Hairpin[sender]:
 			remedy = remedyHairpin
 		case sum.seen(sender) == 0 && traces.lanPublic[deaf].IsValid():
@@ -710,7 +716,9 @@ func verdictFinding(cb *callBuild, streams []*streamState, facts []StreamFacts, 
 	case report.VerdictNoWay:
 		ev = append([]report.Evidence{{Text: v.Explain, Values: counts}}, ev...)
 		remedy := remedyNoMedia
-		if privateSDP[0] || privateSDP[1] {
+		if sum.FaxToAudioPort[caller] || sum.FaxToAudioPort[callee] {
+			remedy = remedyFaxToAudioPort
+		} else if privateSDP[0] || privateSDP[1] {
 			remedy = remedyPrivateSDP
 		} else if k, ok := otherMediaBothWays(facts, media, judged); ok {
 			remedy = remedyOnlyOtherMedia
@@ -797,8 +805,8 @@ func (cb *callBuild) flowEvidence(sigs [2]netip.AddrPort, streams []*streamState
 			text += fmt.Sprintf(", sent to the %s's private address: they cannot arrive", partyNames[to])
 		case refused != "":
 			text += ", refused all along (the ICMP errors below): they reach no application"
-		case cb.unproven[bf.flow]:
-			text += fmt.Sprintf(", sent to a port of the %s's NAT nothing shows is forwarded: likely lost", partyNames[to])
+		case cb.unproven[bf.flow] != "":
+			text += ", " + cb.unproven[bf.flow]
 		}
 		ev = append(ev, report.Evidence{Text: text, FrameRanges: bf.flow.frameRange(), Time: bf.flow.First()})
 		ev = appendUnreachable(ev, icmp, bf.flow.Key.Dst)

@@ -2,6 +2,7 @@ package capture
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -120,9 +121,16 @@ func (st *streamState) facts() StreamFacts {
 // carries says whether a flow bound to m= line mIndex belongs to this
 // stream: the line matches (any line when the dialog has one stream), and
 // so does the kind of packets (UDPTL or RTP) when the line changed kind.
+// A fax (UDPTL) flow bound to an audio line, sent to an audio address,
+// belongs to the dialog's first T.38 stream: it is fax all the same.
 func (st *streamState) carries(bf boundFlow, streams []*streamState) bool {
 	if len(streams) == 1 {
 		return true
+	}
+	if bf.flow.udptl && !faxAt(streams, bf.bd.mIndex) {
+		if i := slices.IndexFunc(streams, func(o *streamState) bool { return o.udptl }); i >= 0 {
+			return streams[i] == st
+		}
 	}
 	if bf.bd.mIndex != st.index {
 		return false
@@ -133,6 +141,11 @@ func (st *streamState) carries(bf boundFlow, streams []*streamState) bool {
 		}
 	}
 	return true
+}
+
+// faxAt says whether a T.38 stream is on m= line index.
+func faxAt(streams []*streamState, index int) bool {
+	return slices.ContainsFunc(streams, func(o *streamState) bool { return o.udptl && o.index == index })
 }
 
 // streamOf returns the stream a flow belongs to, or nil.

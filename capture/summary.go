@@ -71,6 +71,7 @@ var remedyNames = map[string]struct{ id, title string }{
 	remedyALG:                {"disable-sip-alg", "Disable the router's SIP ALG"},
 	remedyNoMedia:            {"open-rtp-path", "Open the RTP path (firewall, port forwarding) or relay media through the server"},
 	remedySentNoMedia:        {"check-the-sending-phone", "Check the phone that sends no audio (microphone, audio device): the network is not at fault"},
+	remedyFaxToAudioPort:     {"t38-to-the-fax-port", "Have T.38 sent to the port the fax's SDP names: the same port as RTP on the phone, or a server that follows it"},
 	remedyOnlyOtherMedia:     {"check-the-phones-audio", "Check the phones' audio (devices, codecs) and any rule for the audio ports: the call's video got through"},
 	remedySenderHostSilent:   {"check-the-sending-host", "Check the party whose own host sent no RTP (its media, audio device, host firewall): the network lost nothing"},
 	remedyUnreachableContact: {"fix-nated-registration", "Let the SIP server reach phones behind NAT at the address they register from (fix the Contact, keep the NAT open)"},

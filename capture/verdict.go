@@ -34,6 +34,10 @@ type StreamFacts struct {
 	// why, per direction.
 	Unproven [2]uint64
 	Doubt    [2]string
+	// FaxToAudioPort: the direction's T.38 went to the receiver's audio
+	// port, not the other port its T.38 SDP named (faxToAudioPort); its
+	// packets count as Unproven.
+	FaxToAudioPort [2]bool
 	// HeldAtEnd: the last offer/answer put the stream on hold.
 	HeldAtEnd bool
 	// Declined: the answer set the stream's port to 0 and it never carried
@@ -387,7 +391,7 @@ func oneWay(deaf int, s StreamFacts) StreamVerdict {
 	case s.Undeliverable[sender] > 0:
 		why = fmt.Sprintf("the %s sent %d RTP packets to an address the %s cannot be reached at", partyNames[sender], s.Undeliverable[sender], partyNames[deaf])
 	case s.Unproven[sender] > 0:
-		why = fmt.Sprintf("the %s's %d RTP packets are unproven and likely lost: %s", partyNames[sender], s.Unproven[sender], s.Doubt[sender])
+		why = fmt.Sprintf("the %s's %d %s packets are unproven and likely lost: %s", partyNames[sender], s.Unproven[sender], s.packets(), s.Doubt[sender])
 	case s.Reported[sender].sentNothing() && !s.Reported[sender].SenderSR:
 		why = fmt.Sprintf("the %s sent no RTP: its own RTCP says so (receiver reports only, which a party sends while it sends no media)", partyNames[sender])
 	case s.Reported[sender].sentNothing():
@@ -399,6 +403,18 @@ func oneWay(deaf int, s StreamFacts) StreamVerdict {
 }
 
 func noWayReason(s StreamFacts) string {
+	if s.Fax && (s.FaxToAudioPort[0] || s.FaxToAudioPort[1]) {
+		var each []string
+		for d := range 2 {
+			switch {
+			case s.FaxToAudioPort[d]:
+				each = append(each, fmt.Sprintf("the %s's %d were %s", partyNames[d], s.Unproven[d], s.Doubt[d]))
+			case s.seen(d) == 0:
+				each = append(each, fmt.Sprintf("the %s sent none", partyNames[d]))
+			}
+		}
+		return "no T.38 (UDPTL) reached either fax: " + strings.Join(each, "; ")
+	}
 	if s.Refused[0] != "" || s.Refused[1] != "" {
 		return "RTP was sent, but only to addresses the receivers cannot be reached at or that refused it (ICMP errors came back), or to NAT ports nothing shows are forwarded"
 	}

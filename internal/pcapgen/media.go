@@ -41,7 +41,7 @@ func (g *callGen) negotiated(t time.Time, offer string, truth Truth) bool {
 		g.request(answerAt.Add(10*time.Millisecond), "ACK", g.a, g.b, g.toTag, "")
 		g.stream(g.b.rtpSrc, g.a.sdp, mediaAt, n, 0, 0)
 		truth.Verdict, truth.Packets = report.VerdictOneWayNegotiated, [2]uint64{0, uint64(n)}
-	case Fax, FaxOneWay:
+	case Fax, FaxOneWay, FaxToAudioPort:
 		g.request(t, "INVITE", g.a, g.b, "", offer)
 		g.response(answerAt, 200, "OK", "INVITE", g.b, g.a, g.toTag, g.sdp(g.b, "sendrecv", false))
 		g.request(answerAt.Add(10*time.Millisecond), "ACK", g.a, g.b, g.toTag, "")
@@ -52,12 +52,22 @@ func (g *callGen) negotiated(t time.Time, offer string, truth Truth) bool {
 		g.request(faxAt, "INVITE", g.a, g.b, g.toTag, g.faxSDP(g.a))
 		g.response(faxAt.Add(20*time.Millisecond), 200, "OK", "INVITE", g.b, g.a, g.toTag, g.faxSDP(g.b))
 		g.request(faxAt.Add(30*time.Millisecond), "ACK", g.a, g.b, g.toTag, "")
-		g.faxStream(g.faxAddr(g.b), g.faxAddr(g.a), faxAt.Add(50*time.Millisecond), n)
 		truth.Verdict, truth.Packets = report.VerdictTwoWay, [2]uint64{50, 50 + uint64(n)}
-		if g.c.Kind == Fax {
+		switch g.c.Kind {
+		case Fax:
+			g.faxStream(g.faxAddr(g.b), g.faxAddr(g.a), faxAt.Add(50*time.Millisecond), n)
 			g.faxStream(g.faxAddr(g.a), g.faxAddr(g.b), faxAt.Add(50*time.Millisecond), n)
 			truth.Packets[0] += uint64(n)
-		} else {
+		case FaxToAudioPort:
+			// The callee's T.38 goes where the caller's audio came from;
+			// the caller's fax, on its own port, never hears it.
+			g.faxStream(g.faxAddr(g.b), g.a.rtpSrc, faxAt.Add(50*time.Millisecond), n)
+			g.faxStream(g.faxAddr(g.a), g.faxAddr(g.b), faxAt.Add(50*time.Millisecond), n)
+			truth.Verdict, truth.CannotHear = report.VerdictOneWay, "caller"
+			truth.Packets = [2]uint64{50 + uint64(n), 50}
+			truth.Unproven[1] = uint64(n)
+		default:
+			g.faxStream(g.faxAddr(g.b), g.faxAddr(g.a), faxAt.Add(50*time.Millisecond), n)
 			// The caller's fax machine never gets its T.38 out: the audio
 			// before it flowed both ways, the fax only one way.
 			truth.Verdict, truth.CannotHear = report.VerdictOneWay, "callee"

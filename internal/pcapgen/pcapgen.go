@@ -123,6 +123,11 @@ const (
 	Announcement Kind = "announcement" // recvonly offer, sendonly answer, RTP one way: one-way-negotiated
 	Fax          Kind = "fax"          // audio, then a re-INVITE to T.38 (m=image udptl), fax both ways
 	FaxOneWay    Kind = "fax-one-way"  // the same, the caller's T.38 never appears: a one-way fax
+	// FaxToAudioPort: the same, but the callee keeps sending its T.38 to
+	// the caller's audio port, not the fax port the caller's re-INVITE
+	// named (a server latched to the audio's source): the caller's fax
+	// gets none, one-way.
+	FaxToAudioPort Kind = "fax-to-audio-port"
 	// Messy input.
 	BadHeader Kind = "bad-header" // the INVITE's Contact cannot be parsed: the call is judged all the same (two-way)
 	// AckLost: the callee, behind a NAT that forwards its SIP and RTP
