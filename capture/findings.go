@@ -109,6 +109,10 @@ const (
 	remedyFaxToAudioPort = "The far end kept sending to the phone's audio port when the call switched to T.38 fax, as a server or SBC does that learns a NATed phone's media address " +
 		"from its packets (symmetric RTP, latching) and got no fax packet from the new port to move it. Set the phone or ATA to use its RTP port for T.38 " +
 		"(many have that option) or to send T.38 first; on the server, re-learn the address from the first UDPTL packet, or follow the T.38 SDP where the phone's address is reachable."
+	remedyMappingVaries = "STUN will not fix one-way audio behind this NAT: it gives every destination its own public port, so the address a phone learns by STUN " +
+		"is not the one the far end's media reaches. Have the server send media to where the phone's media comes from (symmetric RTP, \"comedia\") or relay it " +
+		"(an RTP relay, TURN, natdoc serve); or set the router to keep one mapping per local port (endpoint-independent mapping: turn off \"symmetric NAT\" or port randomisation); " +
+		"port forwarding of the phone's RTP ports or a VPN are the other ways."
 	remedyNoMedia = "RTP from this side never appeared: allow outbound UDP for the RTP port range on its firewall, forward UDP 5060 and the RTP range " +
 		"to the phone or server behind the NAT, or use the server's RTP relay."
 	remedyRefusedMedia = "The RTP is refused where it arrives (the ICMP errors name who refuses it): open the receiver's firewall to UDP from its peer's media address, " +
@@ -688,6 +692,15 @@ func verdictFinding(cb *callBuild, streams []*streamState, facts []StreamFacts, 
 			remedy = remedySentNoMedia
 		case sum.FaxToAudioPort[sender]:
 			remedy = remedyFaxToAudioPort
+		case sum.seen(sender) == 0 && cb.mappingVaries(deaf, sigs) != nil:
+			// Nothing came back to a phone whose NAT maps per
+			// destination: what its SDP names cannot be reached.
+			p := cb.mappingVaries(deaf, sigs)
+			remedy = remedyMappingVaries
+			ev = slices.Insert(ev, 1, report.Evidence{Text: fmt.Sprintf("the %s's NAT gives each destination its own public port: STUN from %s got %s from %s and %s from %s, "+
+				"so the public port its SDP names is not the one its RTP to the %s goes out on, where the %s's RTP would reach it",
+				partyNames[deaf], p.local, p.a.mapped, p.a.server, p.b.mapped, p.b.server, partyNames[sender], partyNames[sender]),
+				Frames: []uint64{p.a.frame, p.b.frame}})
 		case sum.Hairpin[sender]:
 			remedy = remedyHairpin
 		case sum.seen(sender) == 0 && traces.lanPublic[deaf].IsValid():
@@ -773,6 +786,25 @@ func (cb *callBuild) onCaptureHost(p int, sigs [2]netip.AddrPort) bool {
 		}
 	}
 	return true
+}
+
+// mappingVaries is the proof, from STUN in the capture, that party p's
+// NAT maps per destination (stunmap.go): p's RTP or SIP comes from a host
+// behind such a NAT. nil when there is none.
+func (cb *callBuild) mappingVaries(p int, sigs [2]netip.AddrPort) *mappingProof {
+	proofs := cb.ice.mappings.proofs
+	if len(proofs) == 0 {
+		return nil
+	}
+	if pr, ok := proofs[sigs[p].Addr()]; ok {
+		return &pr
+	}
+	for _, bf := range cb.flows {
+		if pr, ok := proofs[bf.flow.Key.Src.Addr()]; ok && bf.bd.sender == p {
+			return &pr
+		}
+	}
+	return nil
 }
 
 // sentNothing says whether the sender's own RTCP, on a stream the

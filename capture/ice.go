@@ -43,10 +43,12 @@ type iceTally struct {
 	ids [4][12]byte
 }
 
-// iceChecks counts the connectivity checks seen, per pair.
+// iceChecks counts the connectivity checks seen, per pair; mappings
+// reads the capture's other Binding answers, a phone's STUN (stunmap.go).
 type iceChecks struct {
-	pairs map[icePair]*iceTally
-	full  bool
+	pairs    map[icePair]*iceTally
+	full     bool
+	mappings stunMappings
 }
 
 // observe counts pkt when it is a connectivity check or its answer, and

@@ -515,6 +515,9 @@ func (s *state) sweepBefore(at int64) {
 	if len(s.ice.pairs) > 0 {
 		s.ice.prune(now.Add(-iceIdle))
 	}
+	if len(s.ice.mappings.sockets) > 0 {
+		s.ice.mappings.prune(now.Add(-stunVariesWithin))
+	}
 	s.peakCalls = max(s.peakCalls, len(s.calls.order))
 	s.peakFlows = max(s.peakFlows, len(s.flows))
 	s.sweep(now, false)

@@ -339,7 +339,9 @@ func (s *state) handleUDP(pkt *packet) {
 		s.udptlPacket(pkt)
 		return
 	}
-	s.ice.observe(pkt, s)
+	if !s.ice.observe(pkt, s) {
+		s.ice.mappings.observe(pkt)
+	}
 	s.counts.other++
 	s.regs.activity(pkt.Src, pkt.Dst, pkt.Frame, pkt.Time)
 }

@@ -61,6 +61,12 @@ const (
 	IDNoWayAudio  FindingID = "no-way-audio"
 )
 
+// IDMappingVaries: the NAT maps one local socket to a public port per
+// destination (symmetric NAT), so STUN cannot fix one-way audio behind
+// it. natdoc stun proves it by probing, natdoc analyze from a phone's own
+// STUN in the capture.
+const IDMappingVaries FindingID = "mapping-varies-by-destination"
+
 // Verdict is a call's or stream's audio outcome.
 type Verdict string
 

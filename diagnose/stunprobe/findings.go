@@ -12,7 +12,7 @@ import (
 const (
 	IDNoUDP                report.FindingID = "no-udp"
 	IDServerUnreachable    report.FindingID = "stun-server-unreachable"
-	IDMappingVaries        report.FindingID = "mapping-varies-by-destination"
+	IDMappingVaries                         = report.IDMappingVaries
 	IDServersDisagree      report.FindingID = "stun-servers-disagree"
 	IDFilteringRestrictive report.FindingID = "filtering-restrictive"
 	IDPortNotPreserved     report.FindingID = "port-not-preserved"
