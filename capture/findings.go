@@ -713,8 +713,7 @@ func verdictFinding(cb *callBuild, streams []*streamState, facts []StreamFacts, 
 		case sum.seen(sender) == 0 && cb.onCaptureHost(sender, sigs):
 			// Taken on the sender's own host or link: it never sent.
 			remedy = remedySenderHostSilent
-			ev = slices.Insert(ev, 1, report.Evidence{Text: fmt.Sprintf("every packet of the capture is to or from %s, the %s's own address: "+
-				"it was taken on that host (or its link), and the %s's RTP never appeared there", cb.captureHost, partyNames[sender], partyNames[sender])})
+			ev = slices.Insert(ev, 1, cb.hostSilentEvidence(sender))
 		case privateSDP[deaf]:
 			remedy = remedyPrivateSDP
 		case sum.Refused[sender] != "" && sum.Doubt[sender] == "":
@@ -737,6 +736,14 @@ func verdictFinding(cb *callBuild, streams []*streamState, facts []StreamFacts, 
 			remedy = remedyOnlyOtherMedia
 			ev = slices.Insert(ev, 1, report.Evidence{Text: fmt.Sprintf("the call's %s flowed both ways (%d and %d packets): the path between the parties is open",
 				media[k], facts[k].Delivered[caller], facts[k].Delivered[callee])})
+		} else if p, ok := cb.silentCaptureHost(sum, sigs); ok {
+			// The host the capture was taken on sent nothing: it is the
+			// first to check, and a far end that sends media to where
+			// media comes from (symmetric RTP) waits for it.
+			remedy = remedySenderHostSilent
+			e := cb.hostSilentEvidence(p)
+			e.Text += fmt.Sprintf("; a %s that sends its media to where the %s's comes from (symmetric RTP) waits for it", partyNames[other(p)], partyNames[p])
+			ev = slices.Insert(ev, 1, e)
 		}
 		title := "No audio either way: the call was answered but no RTP arrived in either direction"
 		if v.Fax {
@@ -805,6 +812,24 @@ func (cb *callBuild) mappingVaries(p int, sigs [2]netip.AddrPort) *mappingProof 
 		}
 	}
 	return nil
+}
+
+// silentCaptureHost is the party of a no-way call that is on the
+// capture's own host and of which no RTP was seen.
+func (cb *callBuild) silentCaptureHost(sum StreamFacts, sigs [2]netip.AddrPort) (int, bool) {
+	for p := range 2 {
+		if sum.seen(p) == 0 && cb.onCaptureHost(p, sigs) {
+			return p, true
+		}
+	}
+	return 0, false
+}
+
+// hostSilentEvidence says that party p, on the capture's own host, sent
+// no RTP there.
+func (cb *callBuild) hostSilentEvidence(p int) report.Evidence {
+	return report.Evidence{Text: fmt.Sprintf("every packet of the capture is to or from %s, the %s's own address: "+
+		"it was taken on that host (or its link), and the %s's RTP never appeared there", cb.captureHost, partyNames[p], partyNames[p])}
 }
 
 // sentNothing says whether the sender's own RTCP, on a stream the

@@ -400,3 +400,35 @@ func TestNoAudioButVideo(t *testing.T) {
 		}
 	}
 }
+
+// TestNoWayFromSilentCaptureHost: a no-way call whose caller is on the
+// capture's own host and sent nothing there points at that host (its
+// media, audio device, firewall), not at the network; when the capture's
+// host is neither party's, or the party on it did send, the network
+// remedy stays.
+func TestNoWayFromSilentCaptureHost(t *testing.T) {
+	pc, pbx := netip.MustParseAddr("192.168.1.10"), netip.MustParseAddr("192.168.0.2")
+	sigs := [2]netip.AddrPort{netip.AddrPortFrom(pc, 5060), netip.AddrPortFrom(pbx, 5060)}
+	media := []string{"audio"}
+	v := StreamVerdict{Verdict: report.VerdictNoWay, Explain: "no RTP was seen in either direction"}
+	for _, tc := range []struct {
+		name   string
+		host   netip.Addr
+		facts  StreamFacts
+		remedy string
+	}{
+		{"the caller's PC sent nothing", pc, StreamFacts{Expected: [2]bool{true, true}}, remedySenderHostSilent},
+		{"captured elsewhere", netip.MustParseAddr("192.168.1.99"), StreamFacts{Expected: [2]bool{true, true}}, remedyNoMedia},
+		{"the PC's RTP went to an unreachable address", pc, StreamFacts{Expected: [2]bool{true, true}, Undeliverable: [2]uint64{50, 0}}, remedyNoMedia},
+	} {
+		cb := &callBuild{call: &sipCall{}, captureHost: tc.host}
+		f, ok := verdictFinding(cb, nil, []StreamFacts{tc.facts}, media, v, "c1", sdpTraces{}, sigs)
+		if !ok || f.ID != report.IDNoWayAudio || f.Remedy != tc.remedy {
+			t.Errorf("%s: %+v", tc.name, f)
+			continue
+		}
+		if tc.remedy == remedySenderHostSilent && !strings.Contains(f.Evidence[1].Text, "every packet of the capture is to or from 192.168.1.10, the caller's own address") {
+			t.Errorf("%s: evidence %+v", tc.name, f.Evidence)
+		}
+	}
+}
