@@ -51,22 +51,8 @@ func labMappingVaries(t *testing.T, mapping natlab.Mapping) {
 	defer media.Close()
 	mapped1 := labBinding(t, media, stun1.Primary)
 	mapped2 := labBinding(t, media, stun2.Primary)
-	sip, err := phone.ListenUDP("udp4", "192.168.1.10:5060")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sip.Close()
-	farSIP, err := far.ListenUDP("udp4", "203.0.113.10:5060")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer farSIP.Close()
 	farMedia := netip.MustParseAddrPort("203.0.113.10:30000")
-	farRTP, err := far.ListenUDP("udp4", farMedia.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer farRTP.Close()
+	sip, farSIP, farRTP := labCallEnds(t, phone, far, farMedia)
 	labSIPCall(t, sip, farSIP, mapped1, farMedia)
 
 	// The phone sends first, so a NAT that keeps its mapping lets the
@@ -74,18 +60,7 @@ func labMappingVaries(t *testing.T, mapping natlab.Mapping) {
 	const n = 50
 	tone := g711.ULawTone(160, 1000, 4000)
 	heard := make(chan int, 1)
-	go func() {
-		buf := make([]byte, 1500)
-		count := 0
-		_ = media.SetReadDeadline(time.Now().Add(3 * time.Second))
-		for count < n {
-			if _, _, err := media.ReadFromUDP(buf); err != nil {
-				break
-			}
-			count++
-		}
-		heard <- count
-	}()
+	go func() { heard <- countUDP(media, n, 3*time.Second) }()
 	for i := range n {
 		if _, err := media.WriteToUDP(toneRTP(uint16(i), uint32(i*160), 0x11111111, tone), net.UDPAddrFromAddrPort(farMedia)); err != nil {
 			t.Fatal(err)

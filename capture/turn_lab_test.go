@@ -57,21 +57,7 @@ func labTURNRelayedCall(t *testing.T, transport string) {
 	client.request(t, stun.MethodChannelBind, stun.RawAttribute{Type: stun.AttrChannelNumber, Value: []byte{0x40, 0, 0, 0}},
 		xorAttr{farMedia, stun.AttrXORPeerAddress})
 
-	sip, err := phone.ListenUDP("udp4", "192.168.1.10:5060")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sip.Close()
-	farSIP, err := far.ListenUDP("udp4", "203.0.113.10:5060")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer farSIP.Close()
-	farRTP, err := far.ListenUDP("udp4", farMedia.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer farRTP.Close()
+	sip, farSIP, farRTP := labCallEnds(t, phone, far, farMedia)
 	labSIPCall(t, sip, farSIP, relay, farMedia)
 
 	// 100 packets each way, 20 ms apart: the phone's through the channel,
@@ -81,18 +67,7 @@ func labTURNRelayedCall(t *testing.T, transport string) {
 	got := make(chan int, 1)
 	go func() { got <- client.countChannelData(n, 10*time.Second) }()
 	farGot := make(chan int, 1)
-	go func() {
-		buf := make([]byte, 1500)
-		count := 0
-		_ = farRTP.SetReadDeadline(time.Now().Add(10 * time.Second))
-		for count < n {
-			if _, _, err := farRTP.ReadFromUDP(buf); err != nil {
-				break
-			}
-			count++
-		}
-		farGot <- count
-	}()
+	go func() { farGot <- countUDP(farRTP, n, 10*time.Second) }()
 	relayUDP := net.UDPAddrFromAddrPort(relay)
 	for i := range n {
 		client.sendChannelData(t, 0x4000, toneRTP(uint16(i), uint32(i*160), 0x11111111, tone))
@@ -318,6 +293,41 @@ func labSIPCall(t *testing.T, phone, far *net.UDPConn, relay, farMedia netip.Add
 	if _, err := phone.WriteToUDP([]byte(ack), farAddr); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// labCallEnds opens labSIPCall's sockets: the phone's SIP (192.168.1.10:5060),
+// the far end's SIP (203.0.113.10:5060) and media (farMedia), closed when
+// the test ends.
+func labCallEnds(t *testing.T, phone, far *natlab.Host, farMedia netip.AddrPort) (sip, farSIP, farRTP *net.UDPConn) {
+	t.Helper()
+	for _, s := range []struct {
+		host *natlab.Host
+		addr string
+		conn **net.UDPConn
+	}{{phone, "192.168.1.10:5060", &sip}, {far, "203.0.113.10:5060", &farSIP}, {far, farMedia.String(), &farRTP}} {
+		c, err := s.host.ListenUDP("udp4", s.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		*s.conn = c
+	}
+	return sip, farSIP, farRTP
+}
+
+// countUDP reads from conn until n datagrams came or wait passed, and
+// says how many came.
+func countUDP(conn *net.UDPConn, n int, wait time.Duration) int {
+	buf := make([]byte, 1500)
+	_ = conn.SetReadDeadline(time.Now().Add(wait))
+	count := 0
+	for count < n {
+		if _, _, err := conn.ReadFromUDP(buf); err != nil {
+			break
+		}
+		count++
+	}
+	return count
 }
 
 // labSIPBye ends labSIPCall's call from the phone.
