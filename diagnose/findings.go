@@ -250,8 +250,8 @@ func natFindings(r *Result) []report.Finding {
 	ev := []report.Evidence{{Text: "RFC 5780 mapping test", Values: []report.KeyValue{{Key: "mapping", Value: string(n.Mapping)}, {Key: "filtering", Value: string(n.Filtering)}, {Key: "rfc3489", Value: n.RFC3489Name}}}}
 	switch {
 	case n.Mapping == report.BehaviourAddressDependent || n.Mapping == report.BehaviourAddressAndPortDependent || n.MappingConsistent == report.TriNo:
-		if !has(stunprobe.IDMappingVaries) {
-			out = append(out, report.Finding{ID: stunprobe.IDMappingVaries, Severity: report.SeverityError,
+		if !has(report.IDMappingVaries) {
+			out = append(out, report.Finding{ID: report.IDMappingVaries, Severity: report.SeverityError,
 				Title:    "The NAT gives a new public port for every destination: STUN will not fix one-way audio here",
 				Evidence: ev,
 				Remedy:   "Use a relay (natdoc serve, or the SIP server's media relay), forward the ports, or use a VPN"})

@@ -242,7 +242,7 @@ func TestFindingsVerdictRemedies(t *testing.T) {
 				ran(CheckNAT)(r)
 			}),
 			want:        []report.FindingID{IDSTUNWillHelp},
-			absent:      []report.FindingID{stunprobe.IDMappingVaries},
+			absent:      []report.FindingID{report.IDMappingVaries},
 			verdict:     []string{"STUN on the phones will fix"},
 			firstRemedy: "",
 		},
@@ -252,7 +252,7 @@ func TestFindingsVerdictRemedies(t *testing.T) {
 				r.NAT = nat(report.BehaviourAddressAndPortDependent)
 				ran(CheckNAT)(r)
 			}),
-			want:        []report.FindingID{stunprobe.IDMappingVaries},
+			want:        []report.FindingID{report.IDMappingVaries},
 			absent:      []report.FindingID{IDSTUNWillHelp},
 			verdict:     []string{"STUN will not fix it", "unless media goes through a relay (natdoc serve, or the server's media relay) or UDP 5060"},
 			firstRemedy: RemedyRelay,

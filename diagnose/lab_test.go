@@ -307,12 +307,12 @@ func TestLabNATBehaviour(t *testing.T) {
 				t.Errorf("NAT probe from %s, want the SIP port", res.NAT.LocalAddr)
 			}
 			if tc.mapping == natlab.EndpointIndependent {
-				requireFindings(t, rep, []report.FindingID{IDSTUNWillHelp}, []report.FindingID{stunprobe.IDMappingVaries, stunprobe.IDNoUDP})
+				requireFindings(t, rep, []report.FindingID{IDSTUNWillHelp}, []report.FindingID{report.IDMappingVaries, stunprobe.IDNoUDP})
 				if !strings.Contains(rep.Verdict, "STUN") || !slices.ContainsFunc(rep.Remedies, func(m report.Remedy) bool { return m.ID == RemedySTUN }) {
 					t.Errorf("verdict %q, remedies %v", rep.Verdict, rep.Remedies)
 				}
 			} else {
-				requireFindings(t, rep, []report.FindingID{stunprobe.IDMappingVaries}, []report.FindingID{IDSTUNWillHelp, stunprobe.IDNoUDP})
+				requireFindings(t, rep, []report.FindingID{report.IDMappingVaries}, []report.FindingID{IDSTUNWillHelp, stunprobe.IDNoUDP})
 				if !strings.Contains(rep.Verdict, "STUN will not fix it") || !strings.Contains(rep.Verdict, "relay") {
 					t.Errorf("verdict %q", rep.Verdict)
 				}

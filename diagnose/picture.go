@@ -13,7 +13,7 @@ import (
 func init() {
 	report.RegisterNetworkPicture(report.NetworkPicture{
 		Router: []report.FindingID{IDSIPALG, IDSIPALGDrop, IDSIPPortNotForwarded, IDRTPNotForwarded,
-			stunprobe.IDMappingVaries, stunprobe.IDNoUDP, igd.FindingMappingLimit, stunprobe.IDNoHairpin},
+			report.IDMappingVaries, stunprobe.IDNoUDP, igd.FindingMappingLimit, stunprobe.IDNoHairpin},
 		SecondRouter: []report.FindingID{igd.FindingDoubleNAT},
 		ProviderNAT:  []report.FindingID{IDCGNAT},
 		Server: []report.FindingID{IDServerPrivate, IDServerNoAnswer, IDServerNoRport,

@@ -114,7 +114,7 @@ func (l *remedyList) mediaRemedies(r *Result) {
 		rtp = fmt.Sprintf("the RTP range %d-%d", r.RTPLow, r.RTPHigh)
 	}
 	sip := r.SIPPort
-	forwardFixes := present(IDSIPPortNotForwarded, IDRTPNotForwarded, stunprobe.IDMappingVaries, igd.FindingMappingLimit, igd.FindingPortsRestricted, IDRTPPortMapping)
+	forwardFixes := present(IDSIPPortNotForwarded, IDRTPNotForwarded, report.IDMappingVaries, igd.FindingMappingLimit, igd.FindingPortsRestricted, IDRTPPortMapping)
 	forwardPorts := func() {
 		add(RemedyForwardPorts, fmt.Sprintf("Forward UDP %d and %s to the phone or server", sip, rtp),
 			"A static forward makes inbound SIP and audio arrive whatever the NAT does with mappings; each device needs its own ports.",
@@ -124,12 +124,12 @@ func (l *remedyList) mediaRemedies(r *Result) {
 		add(RemedyRelay, "Relay the media: natdoc serve on a public host, or the SIP server's media relay",
 			"A relay on a public address receives both sides' audio and forwards it, so neither side needs a reachable address.",
 			"media goes through a relay (natdoc serve, or the server's media relay)",
-			present(stunprobe.IDMappingVaries, igd.FindingDoubleNAT, IDCGNAT, IDPublicMismatch, IDRTPNotForwarded, IDRTPPortMapping))
+			present(report.IDMappingVaries, igd.FindingDoubleNAT, IDCGNAT, IDPublicMismatch, IDRTPNotForwarded, IDRTPPortMapping))
 	}
 	// Forwarding found missing: forwarding is the fix. A NAT that maps
 	// per destination, with forwarding not known to be missing: a relay
 	// fixes it without touching the router (the seed's phones roam).
-	if has[stunprobe.IDMappingVaries] && !has[IDSIPPortNotForwarded] && !has[IDRTPNotForwarded] {
+	if has[report.IDMappingVaries] && !has[IDSIPPortNotForwarded] && !has[IDRTPNotForwarded] {
 		relay()
 		forwardPorts()
 	} else {
@@ -146,7 +146,7 @@ func (l *remedyList) mediaRemedies(r *Result) {
 	add(RemedyUPnPLimit, upnpLimitTitle(r),
 		"UPnP gives each call its RTP and RTCP ports; past the router's limit new calls get no mapping and no audio.",
 		"ports are forwarded by hand beyond the router's UPnP limit", present(igd.FindingMappingLimit, igd.FindingPortsRestricted))
-	if !(has[stunprobe.IDMappingVaries] && !has[IDSIPPortNotForwarded] && !has[IDRTPNotForwarded]) {
+	if !(has[report.IDMappingVaries] && !has[IDSIPPortNotForwarded] && !has[IDRTPNotForwarded]) {
 		relay()
 	}
 	add(RemedySIPOverTCP, "Send SIP over TCP, or keep SIP messages within one packet",
@@ -154,7 +154,7 @@ func (l *remedyList) mediaRemedies(r *Result) {
 		"SIP runs over TCP or its messages fit one packet", present(IDFragmentsDropped))
 	add(RemedyVPN, "Use a VPN between the phones and the server",
 		"Inside a VPN no NAT sits between phones and server; it defeats every NAT behaviour found here.",
-		"calls run through a VPN", present(stunprobe.IDMappingVaries, IDCGNAT, igd.FindingDoubleNAT, IDPublicMismatch, IDSIPALGDrop))
+		"calls run through a VPN", present(report.IDMappingVaries, IDCGNAT, igd.FindingDoubleNAT, IDPublicMismatch, IDSIPALGDrop))
 }
 
 func natEndpointIndependent(r *Result) bool {
@@ -235,7 +235,7 @@ func Verdict(r *Result, fs []report.Finding) string {
 			}
 		}
 		s := lead + outlook + " unless " + strings.Join(unless, joiner)
-		if has(stunprobe.IDMappingVaries) {
+		if has(report.IDMappingVaries) {
 			s += " (STUN will not fix it on this NAT; a relay or a VPN will)"
 		}
 		return s + "."
@@ -297,7 +297,7 @@ func Build(rep *report.Report, r *Result) {
 var findingCheck = map[report.FindingID]string{
 	IDSIPALG: CheckALG, IDSIPALGDrop: CheckALG, IDMirrorUnreachable: CheckALG, IDFragmentsDropped: CheckFrags,
 	IDSIPPortNotForwarded: CheckForward, IDRTPNotForwarded: CheckForward,
-	igd.FindingDoubleNAT: CheckPath, IDCGNAT: CheckPath, stunprobe.IDMappingVaries: CheckNAT, igd.FindingMappingLimit: CheckRouter, igd.FindingPortsRestricted: CheckRouter, IDRTPPortMapping: CheckNATRTP,
+	igd.FindingDoubleNAT: CheckPath, IDCGNAT: CheckPath, report.IDMappingVaries: CheckNAT, igd.FindingMappingLimit: CheckRouter, igd.FindingPortsRestricted: CheckRouter, IDRTPPortMapping: CheckNATRTP,
 	IDServerUnresolved: CheckServer, IDServerNoAnswer: CheckServer, IDServerPrivate: CheckServer,
 	IDServerNoRport: CheckServer, igd.FindingExternalIPDiffers: CheckRouter, IDServerDNSPrivate: CheckServer, IDDynDNSStale: CheckServer,
 }

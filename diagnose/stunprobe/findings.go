@@ -12,7 +12,6 @@ import (
 const (
 	IDNoUDP                report.FindingID = "no-udp"
 	IDServerUnreachable    report.FindingID = "stun-server-unreachable"
-	IDMappingVaries                         = report.IDMappingVaries
 	IDServersDisagree      report.FindingID = "stun-servers-disagree"
 	IDFilteringRestrictive report.FindingID = "filtering-restrictive"
 	IDPortNotPreserved     report.FindingID = "port-not-preserved"
@@ -163,7 +162,7 @@ func mappingVaries(r *Result, consistent report.Tri) report.Finding {
 		ev = append(ev, serverEvidence(answeredServers(r.Servers))...)
 	}
 	return report.Finding{
-		ID:       IDMappingVaries,
+		ID:       report.IDMappingVaries,
 		Severity: report.SeverityError,
 		Title:    title,
 		Evidence: ev,

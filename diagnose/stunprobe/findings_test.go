@@ -40,10 +40,10 @@ func TestFindings(t *testing.T) {
 			r.Servers[1] = srvBDiffers
 			r.Mapping = MappingResult{Test1: public1, Test2: public2, Test3: public3, Behaviour: report.BehaviourAddressAndPortDependent}
 			return r
-		}, []report.FindingID{IDMappingVaries, IDFilteringRestrictive}},
+		}, []report.FindingID{report.IDMappingVaries, IDFilteringRestrictive}},
 		{"symmetric by server comparison only", func() *Result {
 			return &Result{Local: local, Servers: []ServerResult{srvB, srvBDiffers}}
-		}, []report.FindingID{IDMappingVaries}},
+		}, []report.FindingID{report.IDMappingVaries}},
 		{"RFC 5780 says EIM, servers differ", func() *Result {
 			r := eimApdf()
 			r.Servers[1] = srvBDiffers

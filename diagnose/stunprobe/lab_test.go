@@ -145,7 +145,7 @@ func TestLabMasquerade(t *testing.T) {
 				if n.MappedAddr != labRouterWAN+":"+itoa(int(res.Local.Port())) {
 					t.Errorf("mapped %s, want the router's WAN with port %d", n.MappedAddr, res.Local.Port())
 				}
-				wantFinding(t, res, stunprobe.IDMappingVaries, false)
+				wantFinding(t, res, report.IDMappingVaries, false)
 				wantFinding(t, res, stunprobe.IDFilteringRestrictive, true)
 				wantFinding(t, res, stunprobe.IDPortNotPreserved, false)
 				if res.Hairpin.Works != report.TriNo {
@@ -165,7 +165,7 @@ func TestLabMasqueradeRandom(t *testing.T) {
 				res := runLabProbe(t, phone, stunprobe.Config{Servers: servers})
 				wantBehaviour(t, "mapping", res.Mapping.Behaviour, report.BehaviourAddressAndPortDependent)
 				wantBehaviour(t, "filtering", res.Filtering.Behaviour, report.BehaviourAddressAndPortDependent)
-				wantFinding(t, res, stunprobe.IDMappingVaries, true)
+				wantFinding(t, res, report.IDMappingVaries, true)
 				wantFinding(t, res, stunprobe.IDServersDisagree, false)
 				if n := stunprobe.NATReport(res); n.MappingConsistent != report.TriNo || n.RFC3489Name != "symmetric" {
 					t.Errorf("consistent %q, name %q; want no, symmetric", n.MappingConsistent, n.RFC3489Name)
@@ -289,7 +289,7 @@ func TestLabProber(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if nat.Mapping != report.BehaviourAddressAndPortDependent || !slices.ContainsFunc(findings, func(f report.Finding) bool { return f.ID == stunprobe.IDMappingVaries }) {
+	if nat.Mapping != report.BehaviourAddressAndPortDependent || !slices.ContainsFunc(findings, func(f report.Finding) bool { return f.ID == report.IDMappingVaries }) {
 		t.Errorf("mapping %q findings %+v", nat.Mapping, findings)
 	}
 }
