@@ -252,14 +252,54 @@ func (s *state) bindMedia(now time.Time) []boundFlow {
 			covered[dialogSender{x.bd.dlg, x.bd.sender}] = true
 		}
 	}
+	replies := repliesTo(claimed)
 	for _, f := range rest {
 		if f.Packets >= minHeuristicPackets {
-			if bd, ok := b.bindHeuristic(f, covered); ok {
+			if bd, ok := replies.bind(f); ok {
+				claimed = append(claimed, boundFlow{f, bd})
+			} else if bd, ok := b.bindHeuristic(f, covered); ok {
 				claimed = append(claimed, boundFlow{f, bd})
 			}
 		}
 	}
 	return claimed
+}
+
+// replyIndex holds the flows bound by an SDP address, by their source.
+type replyIndex map[flowKey][]boundFlow
+
+func repliesTo(claimed []boundFlow) replyIndex {
+	r := replyIndex{}
+	for _, x := range claimed {
+		k := flowKey{Src: x.flow.Key.Src, RTCP: x.flow.Key.RTCP}
+		r[k] = append(r[k], x)
+	}
+	return r
+}
+
+// bind gives a flow no SDP address names to the stream whose media comes
+// from where it goes, at the same time: a party receives where it sends
+// from (symmetric RTP, RFC 4961), so the flow is that stream's other
+// direction, whatever a NAT did to its source. Of such streams, the one
+// that began nearest to it.
+func (r replyIndex) bind(f *rtpFlow) (binding, bool) {
+	var best boundFlow
+	var gap time.Duration
+	found := false
+	for _, x := range r[flowKey{Src: f.Key.Dst, RTCP: f.Key.RTCP}] {
+		if x.flow.First().After(f.Last()) || f.First().After(x.flow.Last()) {
+			continue
+		}
+		d := x.flow.First().Sub(f.First()).Abs()
+		if !found || d < gap {
+			best, gap, found = x, d, true
+		}
+	}
+	if !found {
+		return binding{}, false
+	}
+	bd := best.bd
+	return binding{call: bd.call, dlg: bd.dlg, mIndex: bd.mIndex, sender: other(bd.sender)}, true
 }
 
 // holdCallsWithMedia takes back from ending the calls a stream still

@@ -83,10 +83,39 @@ func (g *groupBuild) shareFlows() {
 				}
 				if bd, ok := cb.names(bf.flow); ok && !foreign(bf.flow, bd.sender, ips) {
 					cb.flows = append(cb.flows, boundFlow{bf.flow, bd})
+				} else if bd, ok := cb.loopedIn(bf.flow); ok {
+					cb.flows = append(cb.flows, boundFlow{bf.flow, bd})
 				}
 			}
 		}
 	}
+}
+
+// loopedIn binds f to this leg when it is media that a party's NAT
+// looped back in to it from a peer on the same LAN (hairpinning): it goes
+// to the private address the party's RTP leaves from, and comes from the
+// public address the party's own SDP named, its NAT's, which rewrote the
+// peer's source. Neither SDP names such a flow, and the party's NAT
+// address makes it look like the party's own traffic (foreign), so a
+// leg through a proxy on that LAN would not see the peer's media at all.
+func (cb *callBuild) loopedIn(f *rtpFlow) (binding, bool) {
+	if !IsPrivate(f.Key.Dst.Addr()) || !isPublic(f.Key.Src.Addr()) {
+		return binding{}, false
+	}
+	for _, x := range cb.flows {
+		if x.flow.Key.Src != f.Key.Dst || x.flow.Key.RTCP != f.Key.RTCP {
+			continue
+		}
+		p := x.bd.sender
+		for _, ev := range cb.timeline() {
+			for _, m := range ev.SDP.Media {
+				if ev.Party == p && m.Addr.Addr() == f.Key.Src.Addr() {
+					return binding{call: cb.call, dlg: cb.dlg, mIndex: x.bd.mIndex, sender: other(p)}, true
+				}
+			}
+		}
+	}
+	return binding{}, false
 }
 
 // partyIPs are the IP addresses each end of the leg signals from or named

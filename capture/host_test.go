@@ -31,3 +31,19 @@ func TestSenderHostSilent(t *testing.T) {
 		t.Errorf("two hosts' traffic: finding %+v, remedies %+v", f, res.Remedies)
 	}
 }
+
+// TestProxyLANHairpin: through a proxy on the office LAN that passes the
+// phones' SDP on, the callee's RTP reaches the caller looped back in by
+// their NAT, from its public address: no SDP names that flow, and the
+// proxy's leg it was not bound to must see it too, or the call is
+// one-way ("no hairpinning") while the capture shows the loop working.
+func TestProxyLANHairpin(t *testing.T) {
+	path, truths := generate(t, []pcapgen.Call{{Kind: pcapgen.ProxyLANHairpin}}, pcapgen.Options{Seed: 7})
+	res := capture.AnalyzePath(t, path)
+	checkTruth(t, res, truths)
+	for _, l := range res.Calls[0].Legs {
+		if l.Verdict != report.VerdictTwoWay {
+			t.Errorf("leg %+v", l)
+		}
+	}
+}

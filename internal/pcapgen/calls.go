@@ -195,7 +195,7 @@ func (g *callGen) build() {
 	case Unanswered, ToPrivateContact, FragmentsUnanswered, FragmentsLost:
 		g.unanswered(t, offer, truth)
 		return
-	case Proxy, ProxyLeakCallee, B2BUA, SBCOutsideUnseen, SameNAT, SameNATDirect, ProxyDirectOneWay, PBXDirectMedia, PBXDirectMediaNAT:
+	case Proxy, ProxyLeakCallee, B2BUA, SBCOutsideUnseen, SameNAT, SameNATDirect, ProxyDirectOneWay, PBXDirectMedia, PBXDirectMediaNAT, ProxyLANHairpin:
 		g.proxied(t, truth)
 		return
 	}
@@ -966,7 +966,7 @@ func AllKinds() []Call {
 	kinds := []Kind{Normal, LeakCaller, LeakCallee, NoWay, Hold, Inactive, ReinviteMove, EarlyMedia,
 		Forked, TCP, WebSocket, Fragmented, VLAN, IPv6, LossJitter, LANOneWay, Rejected, Cancelled, SIPALG,
 		Unanswered, ToPrivateContact, NeverRang, TimedOut, Proxy, ProxyLeakCallee, B2BUA, SBCOutsideUnseen, Announcement, Fax, FaxOneWay, BadHeader, NATPortChanged, ALGPortChanged,
-		Muted, LateOffer, LateOfferLeak, AckLost, NATRemapped, MediaOutage, ByeLost, MediaStopped, Voicemail, ResumeFailed, ReinviteLeak, LateStart, RefreshUnknown, TrickleICE, ICENAT, ICEOneSided, Bundle, TURNRelayed, SameNAT, SameNATDirect, ICEBlocked, ProxyDirectOneWay, PBXDirectMedia, PBXDirectMediaNAT, ServerPortForward, ServerPortWindow, ServerPublicToLAN, FragmentsUnanswered, AnswerFragmentsLost, ReinviteFragmentsLost, FaxToAudioPort}
+		Muted, LateOffer, LateOfferLeak, AckLost, NATRemapped, MediaOutage, ByeLost, MediaStopped, Voicemail, ResumeFailed, ReinviteLeak, LateStart, RefreshUnknown, TrickleICE, ICENAT, ICEOneSided, Bundle, TURNRelayed, SameNAT, SameNATDirect, ICEBlocked, ProxyDirectOneWay, PBXDirectMedia, PBXDirectMediaNAT, ServerPortForward, ServerPortWindow, ServerPublicToLAN, FragmentsUnanswered, AnswerFragmentsLost, ReinviteFragmentsLost, FaxToAudioPort, ProxyLANHairpin}
 	calls := make([]Call, len(kinds))
 	for i, k := range kinds {
 		calls[i] = Call{Kind: k, Start: time.Duration(i) * 500 * time.Millisecond, Media: 4 * time.Second}

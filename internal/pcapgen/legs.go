@@ -65,7 +65,16 @@ func (g *callGen) proxied(t time.Time, truth Truth) {
 	if g.c.Kind == PBXDirectMediaNAT {
 		g.a.sdp = addrPort(g.a.local, int(g.a.sdp.Port())) // no STUN: its private address
 	}
-	if g.c.Kind == ProxyDirectOneWay {
+	if g.c.Kind == ProxyLANHairpin {
+		port := 30000 + 2*(g.i%10000)
+		proxy = party{user: "proxy", sig: addrPort("192.168.1.5", 5060), local: "192.168.1.5"}
+		relayA, relayB = proxy, proxy
+		g.a = party{user: g.a.user, sig: addrPort("192.168.1.10", 5060), local: "192.168.1.10",
+			sdp: addrPort("203.0.113.1", port), rtpSrc: addrPort("192.168.1.10", port)}
+		callee = party{user: "200", sig: addrPort("192.168.1.20", 5060), local: "192.168.1.20",
+			sdp: addrPort("192.168.1.20", port), rtpSrc: addrPort("192.168.1.20", port)}
+	}
+	if g.c.Kind == ProxyDirectOneWay || g.c.Kind == ProxyLANHairpin {
 		relayA.sdp, relayB.sdp = callee.sdp, g.a.sdp // passed on as they are
 	}
 	if g.c.Kind == ProxyLeakCallee {
@@ -100,13 +109,18 @@ func (g *callGen) proxied(t time.Time, truth Truth) {
 	case SameNATDirect: // its media never reaches the proxy
 	case ProxyDirectOneWay:
 		g.stream(g.a.rtpSrc, callee.sdp, mediaAt, n, 0, 0)
+	case ProxyLANHairpin:
+		// The callee's RTP to the caller's public address, as the NAT
+		// loops it back in: from its public address, a port of its own.
+		g.stream(g.a.rtpSrc, callee.sdp, mediaAt, n, 0, 0)
+		g.stream(addrPort("203.0.113.1", 50000+2*(g.i%5000)), g.a.rtpSrc, mediaAt, n, 0, 0)
 	case PBXDirectMedia, PBXDirectMediaNAT:
 		n = g.directMedia(leg1, leg2, mediaAt)
 	default:
 		g.stream(g.a.rtpSrc, relayA.sdp, mediaAt, n, 0, 0)
 		g.stream(relayA.rtpSrc, g.a.sdp, mediaAt, n, 0, 0)
 	}
-	if g.c.Kind != SBCOutsideUnseen && g.c.Kind != SameNATDirect && g.c.Kind != ProxyDirectOneWay && g.c.Kind != PBXDirectMedia && g.c.Kind != PBXDirectMediaNAT {
+	if g.c.Kind != SBCOutsideUnseen && g.c.Kind != SameNATDirect && g.c.Kind != ProxyDirectOneWay && g.c.Kind != PBXDirectMedia && g.c.Kind != PBXDirectMediaNAT && g.c.Kind != ProxyLANHairpin {
 		g.stream(relayB.rtpSrc, callee.sdp, mediaAt, n, 0, 0)
 		g.stream(callee.rtpSrc, relayB.sdp, mediaAt, n, 0, 0)
 	}

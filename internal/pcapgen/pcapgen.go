@@ -76,6 +76,13 @@ const (
 	// callee's), which sees both legs' SIP and the media. The callee
 	// sends no RTP: one call, two legs, one-way (the caller cannot hear).
 	ProxyDirectOneWay Kind = "proxy-direct-one-way"
+	// ProxyLANHairpin: a proxy on an office LAN (192.168.1.5) passes each
+	// phone's SDP on without anchoring the media; the caller's names its
+	// STUN address on the office NAT (203.0.113.1), the callee's its LAN
+	// address. Captured on the LAN switch: the caller's RTP goes straight
+	// to the callee, the callee's to the NAT, which loops it back in with
+	// its own public address as the source. One call, two legs, two-way.
+	ProxyLANHairpin Kind = "proxy-lan-hairpin"
 	// PBXDirectMedia: a PBX (a B2BUA, as Asterisk with direct_media)
 	// anchors the media for a second, then re-INVITEs each phone to send
 	// straight to the other; captured on the PBX's host, which sees no
