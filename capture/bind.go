@@ -233,13 +233,57 @@ func (b *binder) bindHeuristic(f *rtpFlow, covered map[dialogSender]bool) (bindi
 			okSrc, okDst = nil, nil
 		}
 		if p, ok := b.pickByAnswer(b.byIP[k.Src.Addr()], f.First(), okSrc); ok {
-			return binding{call: p.call, dlg: p.dlg, sender: p.party}, true
+			return binding{call: p.call, dlg: p.dlg, mIndex: heuristicIndex(p.call, p.dlg, f, p.party), sender: p.party}, true
 		}
 		if p, ok := b.pickByAnswer(b.byIP[k.Dst.Addr()], f.First(), okDst); ok {
-			return binding{call: p.call, dlg: p.dlg, sender: other(p.party)}, true
+			return binding{call: p.call, dlg: p.dlg, mIndex: heuristicIndex(p.call, p.dlg, f, other(p.party)), sender: other(p.party)}, true
 		}
 	}
 	return binding{}, false
+}
+
+// heuristicIndex is the m= line of dialog d for a flow the heuristics
+// bound to it (no SDP address names the flow: a NAT rewrote it): the line
+// that lists the flow's payload type, and of several such the one whose
+// port the flow uses (a NAT that keeps ports), so NATed video is not
+// judged as audio. 0 when no line lists it (or the flow is RTCP).
+func heuristicIndex(c *sipCall, d *dialog, f *rtpFlow, sender int) int {
+	pt, ok := f.firstPT()
+	if !ok || d == nil {
+		return 0
+	}
+	listed, onPort := -1, -1
+	visit := func(ev *sdpEvent) {
+		for i := range ev.SDP.Media {
+			m := &ev.SDP.Media[i]
+			if !m.lists(pt) {
+				continue
+			}
+			if listed < 0 || i < listed {
+				listed = i
+			}
+			port := f.Key.Dst.Port()
+			if ev.Party == sender {
+				port = f.Key.Src.Port()
+			}
+			if onPort < 0 && int(port) == m.Port {
+				onPort = i
+			}
+		}
+	}
+	if c.Offer != nil {
+		visit(c.Offer)
+	}
+	for i := range d.SDPs {
+		visit(&d.SDPs[i])
+	}
+	switch {
+	case onPort >= 0:
+		return onPort
+	case listed >= 0:
+		return listed
+	}
+	return 0
 }
 
 // pickByAnswer is pick for a flow no SDP address names: of the calls in
