@@ -106,8 +106,8 @@ const (
 	remedySenderHostSilent = "The capture was taken on the sending party's own host (or its link), and its RTP never appeared there: nothing on the network lost it. " +
 		"Check that party: whether it started its media at all (an audio device or microphone it could not open, a codec it could not start, a call it holds), " +
 		"or a firewall on that host blocking its outgoing UDP."
-	remedyFaxToAudioPort = "The far end kept sending to the phone's audio port when the call switched to T.38 fax, as a server or SBC does that learns a NATed phone's media address " +
-		"from its packets (symmetric RTP, latching) and got no fax packet from the new port to move it. Set the phone or ATA to use its RTP port for T.38 " +
+	remedyFaxToAudioPort = "The far end kept sending to the phone's audio port when the call switched to T.38 fax, as a server or SBC that learns a NATed phone's media address " +
+		"from its packets (symmetric RTP, latching) does when no fax packet from the new port moves it. Set the phone or ATA to use its RTP port for T.38 " +
 		"(many have that option) or to send T.38 first; on the server, re-learn the address from the first UDPTL packet, or follow the T.38 SDP where the phone's address is reachable."
 	remedyMappingVaries = "STUN will not fix one-way audio behind this NAT: it gives every destination its own public port, so the address a phone learns by STUN " +
 		"is not the one the far end's media reaches. Have the server send media to where the phone's media comes from (symmetric RTP, \"comedia\") or relay it " +
@@ -687,15 +687,16 @@ func verdictFinding(cb *callBuild, streams []*streamState, facts []StreamFacts, 
 		sender := other(deaf)
 		ev = append([]report.Evidence{{Text: v.Explain, Values: counts}}, ev...)
 		remedy := remedyNoMedia
+		varies := cb.mappingVaries(deaf, sigs)
 		switch {
 		case sum.Delivered[sender] == 0 && sentNothing(facts, judged, sender):
 			remedy = remedySentNoMedia
 		case sum.FaxToAudioPort[sender]:
 			remedy = remedyFaxToAudioPort
-		case sum.seen(sender) == 0 && cb.mappingVaries(deaf, sigs) != nil:
+		case sum.seen(sender) == 0 && varies != nil:
 			// Nothing came back to a phone whose NAT maps per
 			// destination: what its SDP names cannot be reached.
-			p := cb.mappingVaries(deaf, sigs)
+			p := varies
 			remedy = remedyMappingVaries
 			ev = slices.Insert(ev, 1, report.Evidence{Text: fmt.Sprintf("the %s's NAT gives each destination its own public port: STUN from %s got %s from %s and %s from %s, "+
 				"so the public port its SDP names is not the one its RTP to the %s goes out on, where the %s's RTP would reach it",
