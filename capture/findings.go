@@ -1154,8 +1154,16 @@ func mediaSourceFindings(cb *callBuild, streams []*streamState, subject string) 
 			continue
 		}
 		seen[f.Key.Src] = true
+		why := "a NAT mapping (or a relay)"
+		to := other(bf.bd.sender)
+		if IsPrivate(f.Key.Dst.Addr()) && slices.ContainsFunc(st.all[to], func(a netip.AddrPort) bool { return a.Addr() == f.Key.Src.Addr() && isPublic(a.Addr()) }) {
+			// From the public address the receiver's own SDP names, to
+			// its private one: their NAT looped it back in.
+			why = fmt.Sprintf("the %s's NAT, which the %s is behind too, looped it back in (hairpinning), with its own public address as the source",
+				partyNames[to], partyNames[bf.bd.sender])
+		}
 		fs = append(fs, report.Finding{ID: IDRTPSourceDiffers, Severity: report.SeverityInfo, Subject: subject,
-			Title: fmt.Sprintf("RTP from the %s comes from %s, not from %s its SDP named: a NAT mapping (or a relay)", partyNames[bf.bd.sender], f.Key.Src, joinAddrs(named)),
+			Title: fmt.Sprintf("RTP from the %s comes from %s, not from %s its SDP named: %s", partyNames[bf.bd.sender], f.Key.Src, joinAddrs(named), why),
 			Evidence: []report.Evidence{{Text: fmt.Sprintf("%d packets %s → %s", f.Packets, f.Key.Src, f.Key.Dst),
 				Frames: []uint64{f.FirstFrame}, Addrs: []string{f.Key.Src.String()}}}})
 	}

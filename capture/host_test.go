@@ -46,4 +46,11 @@ func TestProxyLANHairpin(t *testing.T) {
 			t.Errorf("leg %+v", l)
 		}
 	}
+	looped := false
+	for _, f := range res.Calls[0].Findings {
+		looped = looped || f.ID == capture.IDRTPSourceDiffers && strings.Contains(f.Title, "the caller's NAT, which the callee is behind too, looped it back in")
+	}
+	if !looped {
+		t.Errorf("no finding says the NAT looped the callee's RTP back in: %+v", res.Calls[0].Findings)
+	}
 }
