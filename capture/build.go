@@ -546,8 +546,9 @@ func (cb *callBuild) streamReport(st *streamState, streams []*streamState, sigs 
 		icmp := cb.unreach.about(bf.flow.Key.Src, bf.flow.Key.Dst)
 		fr.Refused = icmp.refuses(bf.flow)
 		fr.Unreachable = unreachableFromOutside(bf.flow.Key.Dst.Addr(), sigs[to].Addr()) || fr.Refused != ""
+		toAudio := false
 		if audio, ok := cb.faxToAudioPort(bf, st, streams); ok && delivered && !fr.Unreachable {
-			delivered, proof = false, ""
+			delivered, proof, toAudio = false, "", true
 			doubt = fmt.Sprintf("sent to %s, the %s's audio port, not port %d, where its T.38 answer asked for the fax", audio, partyNames[to], st.latest[to].Port)
 			sf.FaxToAudioPort[from] = true
 		}
@@ -574,10 +575,11 @@ func (cb *callBuild) streamReport(st *streamState, streams []*streamState, sigs 
 			if cb.unproven == nil {
 				cb.unproven = map[*rtpFlow]string{}
 			}
-			cb.unproven[bf.flow] = fmt.Sprintf("sent to a port of the %s's NAT nothing shows is forwarded: likely lost", partyNames[to])
-			if sf.FaxToAudioPort[from] {
-				cb.unproven[bf.flow] = fmt.Sprintf("sent to the %s's audio port, not the T.38 port its answer named: likely lost to its fax", partyNames[to])
+			why := fmt.Sprintf("sent to a port of the %s's NAT nothing shows is forwarded: likely lost", partyNames[to])
+			if toAudio {
+				why = fmt.Sprintf("sent to the %s's audio port, not the T.38 port its answer named: likely lost to its fax", partyNames[to])
 			}
+			cb.unproven[bf.flow] = why
 		default:
 			sf.Delivered[from] += bf.flow.Packets
 		}
@@ -605,27 +607,30 @@ func (cb *callBuild) faxToAudioPort(bf boundFlow, st *streamState, streams []*st
 	if !bf.flow.udptl || !st.udptl || fax == nil || fax.Port == 0 || int(dst.Port()) == fax.Port {
 		return netip.AddrPort{}, false
 	}
+	namedAudio := false
 	for _, o := range streams {
+		if o.media != "audio" {
+			continue
+		}
 		for _, a := range o.all[to] {
-			if o.media == "audio" && int(a.Port()) == fax.Port {
+			if int(a.Port()) == fax.Port {
 				return netip.AddrPort{}, false // its audio and fax share the port
 			}
+			namedAudio = namedAudio || a == dst
 		}
 	}
+	audioFrom := false
 	for _, x := range cb.flows {
-		if x.bd.sender == to && x.flow.Key.Src == dst && x.flow.udptl {
+		if x.bd.sender != to || x.flow.Key.Src != dst {
+			continue
+		}
+		if x.flow.udptl {
 			return netip.AddrPort{}, false // its fax comes from there: it listens there too
 		}
+		audioFrom = audioFrom || !x.flow.Key.RTCP
 	}
-	for _, x := range cb.flows {
-		if x.bd.sender == to && x.flow.Key.Src == dst && !x.flow.udptl && !x.flow.Key.RTCP {
-			return dst, true
-		}
-	}
-	for _, o := range streams {
-		if o.media == "audio" && slices.Contains(o.all[to], dst) {
-			return dst, true
-		}
+	if audioFrom || namedAudio {
+		return dst, true
 	}
 	return netip.AddrPort{}, false
 }

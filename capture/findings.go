@@ -783,7 +783,7 @@ func (cb *callBuild) onCaptureHost(p int, sigs [2]netip.AddrPort) bool {
 	if !h.IsValid() || sigs[p].Addr() != h {
 		return false
 	}
-	for _, ev := range cb.events {
+	for _, ev := range cb.timeline() {
 		if ev.Party != p || ev.SDP == nil {
 			continue
 		}

@@ -108,8 +108,11 @@ func (cb *callBuild) loopedIn(f *rtpFlow) (binding, bool) {
 		}
 		p := x.bd.sender
 		for _, ev := range cb.timeline() {
+			if ev.Party != p {
+				continue
+			}
 			for _, m := range ev.SDP.Media {
-				if ev.Party == p && m.Addr.Addr() == f.Key.Src.Addr() {
+				if m.Addr.Addr() == f.Key.Src.Addr() {
 					return binding{call: cb.call, dlg: cb.dlg, mIndex: x.bd.mIndex, sender: other(p)}, true
 				}
 			}

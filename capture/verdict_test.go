@@ -421,7 +421,7 @@ func TestNoWayFromSilentCaptureHost(t *testing.T) {
 		{"captured elsewhere", netip.MustParseAddr("192.168.1.99"), StreamFacts{Expected: [2]bool{true, true}}, remedyNoMedia},
 		{"the PC's RTP went to an unreachable address", pc, StreamFacts{Expected: [2]bool{true, true}, Undeliverable: [2]uint64{50, 0}}, remedyNoMedia},
 	} {
-		cb := &callBuild{call: &sipCall{}, captureHost: tc.host}
+		cb := &callBuild{call: &sipCall{}, dlg: &dialog{}, captureHost: tc.host}
 		f, ok := verdictFinding(cb, nil, []StreamFacts{tc.facts}, media, v, "c1", sdpTraces{}, sigs)
 		if !ok || f.ID != report.IDNoWayAudio || f.Remedy != tc.remedy {
 			t.Errorf("%s: %+v", tc.name, f)
