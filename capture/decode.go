@@ -30,6 +30,10 @@ type packet struct {
 	Dst     netip.AddrPort
 	Proto   uint8
 	Payload []byte
+	// IPID is the IPv4 identification (or the IPv6 fragment header's): two
+	// captured copies of one packet share it, two sends of one message
+	// rarely do (dedup.go). 0 where there is none.
+	IPID uint32
 	// TCP only.
 	Seq      uint32
 	SYN, FIN bool
@@ -239,6 +243,7 @@ func (d *decoder) decode(rec Record, frame uint64, emit func(*packet)) {
 		}
 		pkt.Src = netip.AddrPortFrom(addr4(d.ip4.SrcIP), 0)
 		pkt.Dst = netip.AddrPortFrom(addr4(d.ip4.DstIP), 0)
+		pkt.IPID = uint32(d.ip4.Id)
 	case layers.LayerTypeIPv6:
 		if fragment6 {
 			d.defragment6(rec, pkt, emit)
@@ -445,6 +450,7 @@ func (d *decoder) defragment4(rec Record, pkt *packet, emit func(*packet)) {
 	d.frags.completed(k, rec.Time)
 	pkt.Src = netip.AddrPortFrom(addr4(whole.SrcIP), 0)
 	pkt.Dst = netip.AddrPortFrom(addr4(whole.DstIP), 0)
+	pkt.IPID = uint32(whole.Id)
 	pkt.Fragmented = true
 	d.decodeTransport(whole.Protocol, whole.Payload, pkt, emit)
 }
@@ -470,6 +476,7 @@ func (d *decoder) defragment6(rec Record, pkt *packet, emit func(*packet)) {
 	d.frags.completed(k, rec.Time)
 	pkt.Src = netip.AddrPortFrom(addr16(whole.SrcIP), 0)
 	pkt.Dst = netip.AddrPortFrom(addr16(whole.DstIP), 0)
+	pkt.IPID = k.id
 	pkt.Fragmented = true
 	d.decodeTransport(whole.NextHeader, whole.Payload, pkt, emit)
 }

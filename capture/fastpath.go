@@ -36,6 +36,7 @@ func (d *decoder) decodeFast(rec Record, frame uint64, emit func(*packet)) bool 
 		Proto:   protoUDP,
 		Src:     netip.AddrPortFrom(netip.AddrFrom4(u.src), u.srcPort),
 		Dst:     netip.AddrPortFrom(netip.AddrFrom4(u.dst), u.dstPort),
+		IPID:    uint32(u.ipID),
 		Payload: u.payload,
 	}
 	if !d.unwrapUDP(&rec, &d.pkt, emit) {
@@ -48,6 +49,7 @@ func (d *decoder) decodeFast(rec Record, frame uint64, emit func(*packet)) bool 
 type udp4 struct {
 	src, dst         [4]byte
 	srcPort, dstPort uint16
+	ipID             uint16
 	payload          []byte
 }
 
@@ -83,6 +85,7 @@ func walkUDP4(b []byte) (u udp4, ok bool) {
 	}
 	u.src, u.dst = [4]byte(ip[12:16]), [4]byte(ip[16:20])
 	u.srcPort, u.dstPort = binary.BigEndian.Uint16(udp[0:2]), binary.BigEndian.Uint16(udp[2:4])
+	u.ipID = binary.BigEndian.Uint16(ip[4:6])
 	u.payload = udp[udpHeaderLen:udpLen]
 	return u, true
 }

@@ -54,6 +54,7 @@ type event struct {
 type packetInfo struct {
 	src, dst   netip.AddrPort
 	tcpSeq     uint32
+	ipID       uint32
 	start, end uint32 // payload in the batch arena (evPacket)
 }
 
@@ -423,7 +424,7 @@ func (p *producer) emit(pkt *packet) {
 	ev.kind, ev.flags, ev.info = evPacket, packetFlags(pkt), uint32(len(b.infos))
 	start := uint32(len(b.arena))
 	b.arena = append(b.arena, pkt.Payload...)
-	b.infos = append(b.infos, packetInfo{src: pkt.Src, dst: pkt.Dst, tcpSeq: pkt.Seq, start: start, end: uint32(len(b.arena))})
+	b.infos = append(b.infos, packetInfo{src: pkt.Src, dst: pkt.Dst, tcpSeq: pkt.Seq, ipID: pkt.IPID, start: start, end: uint32(len(b.arena))})
 	b.events = append(b.events, ev)
 }
 
@@ -474,7 +475,7 @@ func (s *state) consume(b *eventBatch) {
 			in := &b.infos[ev.info]
 			pkt := packet{
 				Frame: ev.frame, Time: time.Unix(0, ev.at).UTC(), Offset: ev.offset,
-				Src: in.src, Dst: in.dst, Proto: ev.proto, Payload: b.arena[in.start:in.end], Seq: in.tcpSeq,
+				Src: in.src, Dst: in.dst, Proto: ev.proto, Payload: b.arena[in.start:in.end], Seq: in.tcpSeq, IPID: in.ipID,
 				SYN: ev.flags&flagSYN != 0, FIN: ev.flags&flagFIN != 0, RST: ev.flags&flagRST != 0,
 				Fragmented: ev.flags&flagFragmented != 0, Truncated: ev.flags&flagTruncated != 0,
 				Whole: ev.flags&flagWhole != 0,
