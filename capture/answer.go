@@ -41,6 +41,13 @@ type answerTrack struct {
 	afterAck int
 	// fragmented: a copy went over UDP in IP fragments.
 	fragmented bool
+	// The requester's copies of the INVITE sent on the hop after the
+	// first 2xx: a client that keeps resending got no response at all
+	// (a provisional one ends its resends, RFC 3261 §17.1.1.2).
+	invitesAfter                int
+	invitesAfterFrom, invitesTo uint64
+	invitesAfterAt              time.Time
+	inviteSrc                   netip.AddrPort // where the first of them came from
 }
 
 // answers follows the 2xx answers to a leg's INVITEs (the first, and
@@ -82,6 +89,23 @@ func (a *answers) ack(m *sipInfo, at time.Time, from int) {
 	if t := &a.current; t.sent > 0 && t.cseq == m.CSeq && from != t.sender && t.ackFrame == 0 {
 		t.ackFrame, t.ackDst, t.ackAt = m.Frame, m.Dst, at
 	}
+}
+
+// invite files an INVITE sent by party from: a copy of the one the answer
+// in progress answers, sent again to the answering hop, tells that no
+// response reached its sender, wherever the responses went (a server
+// that answers the Via's port rather than the source's, RFC 3581, misses
+// a NAT's mapping).
+func (a *answers) invite(m *sipInfo, at time.Time, from int) {
+	t := &a.current
+	if t.sent == 0 || t.cseq != m.CSeq || from == t.sender || t.ackFrame != 0 || m.Dst != t.src {
+		return
+	}
+	if t.invitesAfter == 0 {
+		t.invitesAfterFrom, t.invitesAfterAt, t.inviteSrc = m.Frame, at, m.Src
+	}
+	t.invitesAfter++
+	t.invitesTo = m.Frame
 }
 
 // bye files a BYE sent by party from.
@@ -156,7 +180,22 @@ func answerFinding(cb *callBuild) (report.Finding, bool) {
 		Text:   fmt.Sprintf("%s (INVITE, CSeq %d) %s → %s sent %d times", answer, t.cseq, t.src, t.dst, t.sent),
 		Frames: uniqueFrames(t.firstFrame, t.lastFrame), Addrs: []string{t.src.String(), t.dst.String()}, Time: t.firstAt,
 	})
-	if t.fragmented && t.ackFrame == 0 {
+	if t.requestResent() {
+		// No ACK because no response arrived: the answer's way back, not
+		// the ACK's way there, is what fails.
+		asker := partyNames[other(t.sender)]
+		f.Title += fmt.Sprintf(": the %s went on resending its INVITE (%d times after the %s), so no response reached it", asker, t.invitesAfter, answer)
+		f.Remedy = remedyResponsesLost
+		lost := fmt.Sprintf("the responses sent to %s did not arrive, or were discarded there", t.dst)
+		if t.inviteSrc != t.dst {
+			lost = fmt.Sprintf("it sends from %s, but the responses went to %s", t.inviteSrc, t.dst)
+		}
+		f.Evidence = append(f.Evidence, report.Evidence{
+			Text: fmt.Sprintf("the %s resent its INVITE (CSeq %d) %d times after the first %s, as a client does while no response reaches it "+
+				"(even a 100 Trying stops its resends): %s", asker, t.cseq, t.invitesAfter, answer, lost),
+			Frames: uniqueFrames(t.invitesAfterFrom, t.invitesTo), Addrs: []string{t.inviteSrc.String(), t.dst.String()}, Time: t.invitesAfterAt,
+		})
+	} else if t.fragmented && t.ackFrame == 0 {
 		// Too big for one packet: lost whole wherever fragments are
 		// dropped, every copy alike.
 		f.Title += "; it went in IP fragments (too big for one packet), and no ACK came: " + fragmentsLoseIt
@@ -173,6 +212,17 @@ func answerFinding(cb *callBuild) (report.Finding, bool) {
 		})
 	}
 	return f, true
+}
+
+// minInvitesAfterAnswer is how many copies of the INVITE, sent after its
+// 2xx, show that no response reached the client: one may cross the 2xx on
+// the wire; two are its resend timer running on (T1, then 2*T1 later).
+const minInvitesAfterAnswer = 2
+
+// requestResent says whether the INVITE's sender went on resending it
+// after the 2xx, with no ACK: no response reached it.
+func (t *answerTrack) requestResent() bool {
+	return t.ackFrame == 0 && t.invitesAfter >= minInvitesAfterAnswer
 }
 
 // hungUpOnTimeout says whether a BYE this long after the answer is the

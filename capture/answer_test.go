@@ -92,6 +92,39 @@ func TestAnswersFollowTheACK(t *testing.T) {
 			t.Errorf("copies %d, ACK frame %d; want 1 and 13", a.current.sent, a.current.ackFrame)
 		}
 	})
+	t.Run("the caller resends its INVITE: no response reached it", func(t *testing.T) {
+		var a answers
+		invite := func(frame uint64, ms int) {
+			a.invite(answerMsg(frame, true, "INVITE", 0, 1, "", false), at(ms), caller)
+		}
+		ok(&a, 10, 0, "b1")
+		invite(11, 20) // crossed the 200 OK on the wire: proves nothing
+		if a.current.requestResent() {
+			t.Error("one copy crossing the answer taken for resends")
+		}
+		ok(&a, 12, 500, "b1")
+		invite(13, 520)
+		ok(&a, 14, 1500, "b1")
+		u := a.unacknowledged()
+		if u == nil || !u.requestResent() || u.invitesAfter != 2 || u.invitesAfterFrom != 11 || u.invitesTo != 13 {
+			t.Fatalf("kept %+v", u)
+		}
+		// The callee's own INVITE numbered 1 is no copy of the caller's.
+		a.invite(answerMsg(15, true, "INVITE", 0, 1, "a1", true), at(1600), callee)
+		if u.invitesAfter != 2 {
+			t.Errorf("the callee's request counted: %d copies", u.invitesAfter)
+		}
+	})
+	t.Run("an acknowledged answer ends the count", func(t *testing.T) {
+		var a answers
+		ok(&a, 10, 0, "b1")
+		a.ack(answerMsg(11, true, "ACK", 0, 1, "b1", false), at(30), caller)
+		a.invite(answerMsg(12, true, "INVITE", 0, 1, "", false), at(500), caller)
+		a.invite(answerMsg(13, true, "INVITE", 0, 1, "", false), at(1500), caller)
+		if a.current.requestResent() {
+			t.Error("copies after the ACK taken for resends")
+		}
+	})
 	t.Run("the first unacknowledged answer is kept past a re-INVITE", func(t *testing.T) {
 		var a answers
 		for i, ms := range []int{0, 500, 1500} {

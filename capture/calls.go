@@ -578,6 +578,9 @@ func (t *callTable) request(c *sipCall, m *sipInfo, at time.Time, from int, tag 
 		if tag == "" && from == caller {
 			c.setup.invite(m, at)
 		}
+		if c.faults != nil {
+			c.faults.answers.invite(m, at, from)
+		}
 	case "ACK":
 		if c.faults != nil {
 			c.faults.answers.ack(m, at, from)

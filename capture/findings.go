@@ -135,6 +135,10 @@ const (
 		"Asterisk PJSIP rewrite_contact=yes and force_rport=yes, chan_sip nat=force_rport,comedia), or let the phone write its public address " +
 		"(STUN, SIP outbound); a server behind NAT needs its external address set (Asterisk external_signaling_address, Kamailio advertise). " +
 		"A router's SIP ALG that rewrites half a message does the same harm: disable it. Otherwise follow the ACK: a firewall or NAT on its path drops it."
+	remedyResponsesLost = "No response reached the party that sent the INVITE, the 2xx included: it went on resending it. Responses go back where the request's top Via says " +
+		"(with rport, RFC 3581, to the address and port it came from): make the server answer there (Kamailio force_rport(), Asterisk PJSIP force_rport=yes), " +
+		"and find what drops them on the way back: that party's NAT or firewall (a mapping that expired, a rule that lets in only replies from where the request went), " +
+		"or a SIP ALG. If they do arrive, it discards them: compare their Via branch and tags with its request."
 	remedyRemapped = "The NAT gave the phone's media a new mapping mid-call: let the far end follow where media really comes from " +
 		"(symmetric RTP / latching, RFC 4961: Asterisk rtp_symmetric=yes, rtpengine, an SBC), keep the mapping alive " +
 		"(media keep-alives or comfort noise instead of silence suppression, NAT UDP timeouts of minutes, not seconds), " +

@@ -113,8 +113,12 @@ func (s mediaStart) finding(c *report.Call, from time.Time, sev report.Severity)
 			FrameRanges: []report.FrameRange{{First: s.far.FirstFrame, Last: s.far.LastFrame}}, Time: s.far.First},
 	}
 	if st := s.stray; st != nil {
-		f.Evidence = append(f.Evidence, report.Evidence{Text: fmt.Sprintf("before it, %s RTP went to %s, where it cannot arrive: %s from %s",
-			sender, st.Dst, report.Plural(int(st.Packets), "packet"), st.First.Format("15:04:05.000")),
+		refused := ""
+		if st.Refused != "" {
+			refused = ", refused all along (ICMP " + st.Refused + ")"
+		}
+		f.Evidence = append(f.Evidence, report.Evidence{Text: fmt.Sprintf("before it, %s RTP went to %s, where it cannot arrive: %s from %s%s",
+			sender, st.Dst, report.Plural(int(st.Packets), "packet"), st.First.Format("15:04:05.000"), refused),
 			FrameRanges: []report.FrameRange{{First: st.FirstFrame, Last: st.LastFrame}}, Addrs: []string{st.Dst}, Time: st.First})
 	}
 	return f

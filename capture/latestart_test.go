@@ -63,6 +63,11 @@ func TestLateStartFindings(t *testing.T) {
 				Dst: "192.168.1.10:10000", Packets: 150, Unreachable: true, First: t0.Add(30 * time.Millisecond), Last: t0.Add(3 * time.Second)})
 			return []sdpEvent{offer, sdpAt(callee, "200 OK", t0, "audio", "sendrecv")}
 		}, "The callee's RTP began 3s after the answer"},
+		{"at first sent where it cannot arrive, refused", func(c *report.Call) []sdpEvent {
+			c.Streams[0].Flows = append(c.Streams[0].Flows, report.RTPFlow{Direction: "callee->caller", Src: "198.51.100.20:30000",
+				Dst: "203.0.113.1:49796", Packets: 150, Unreachable: true, Refused: "port unreachable", First: t0.Add(30 * time.Millisecond), Last: t0.Add(3 * time.Second)})
+			return []sdpEvent{offer, sdpAt(callee, "200 OK", t0, "audio", "sendrecv")}
+		}, "The callee's RTP began 3s after the answer"},
 		{"the callee is an IVR that waited before its prompt", func(c *report.Call) []sdpEvent {
 			c.Callee.UserAgent = "Asterisk PBX 20.5.0"
 			return []sdpEvent{offer, sdpAt(callee, "200 OK", t0, "audio", "sendrecv")}
@@ -89,6 +94,9 @@ func TestLateStartFindings(t *testing.T) {
 		}
 		if strings.Contains(tc.name, "cannot arrive") && len(fs) == 1 && len(fs[0].Evidence) != 4 {
 			t.Errorf("%s: evidence %+v, want the stray flow last", tc.name, fs[0].Evidence)
+		}
+		if strings.HasSuffix(tc.name, "refused") && len(fs) == 1 && !strings.HasSuffix(fs[0].Evidence[len(fs[0].Evidence)-1].Text, "refused all along (ICMP port unreachable)") {
+			t.Errorf("%s: evidence %+v, want the ICMP errors named", tc.name, fs[0].Evidence)
 		}
 	}
 }

@@ -204,7 +204,7 @@ func TestGeneratedScenarios(t *testing.T) {
 	for _, tr := range truths {
 		kinds[tr.CallID] = tr.Kind
 	}
-	only := map[report.FindingID][]pcapgen.Kind{capture.IDAnswerNotAcknowledged: {pcapgen.AckLost, pcapgen.AnswerFragmentsLost}, capture.IDMediaRemapped: {pcapgen.NATRemapped},
+	only := map[report.FindingID][]pcapgen.Kind{capture.IDAnswerNotAcknowledged: {pcapgen.AckLost, pcapgen.AnswerFragmentsLost, pcapgen.ResponsesLost}, capture.IDMediaRemapped: {pcapgen.NATRemapped},
 		capture.IDMediaOutage: {pcapgen.MediaOutage}, capture.IDRequestUnanswered: {pcapgen.ByeLost, pcapgen.Unanswered, pcapgen.FragmentsUnanswered, pcapgen.ReinviteFragmentsLost},
 		capture.IDMediaStopped:     {pcapgen.MediaStopped, pcapgen.Voicemail, pcapgen.ResumeFailed, pcapgen.ReinviteLeak, pcapgen.RefreshUnknown},
 		capture.IDMediaStartedLate: {pcapgen.LateStart}, capture.IDDialogUnknown: {pcapgen.RefreshUnknown}}

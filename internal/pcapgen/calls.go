@@ -226,6 +226,9 @@ func (g *callGen) build() {
 	case AnswerFragmentsLost:
 		g.answerLost(answerAt, truth)
 		return
+	case ResponsesLost:
+		g.responsesLost(t, answerAt, truth)
+		return
 	}
 	g.request(answerAt.Add(10*time.Millisecond), "ACK", g.a, g.b, g.toTag, ackBody)
 	mediaAt := answerAt.Add(20 * time.Millisecond)
@@ -566,6 +569,46 @@ func (g *callGen) ackLost(answerAt time.Time, truth Truth) {
 // callee's BYE.
 func (g *callGen) answerLost(answerAt time.Time, truth Truth) {
 	g.resendUntilTimeout(g.sip[len(g.sip)-1])
+	mediaAt := answerAt.Add(20 * time.Millisecond)
+	n := packetsFor(sipTimeout - 20*time.Millisecond)
+	g.stream(g.b.rtpSrc, g.a.sdp, mediaAt, n, 0, 0)
+	truth.Packets[1] = uint64(n)
+	truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "callee", capture.IDAnswerNotAcknowledged
+	g.cseq++
+	g.calleeRequest(answerAt.Add(sipTimeout), "BYE")
+	g.truths = append(g.truths, truth)
+}
+
+// responsesLost builds the rest of a ResponsesLost call whose INVITE went
+// at invitedAt and 200 OK at answerAt: the caller, hearing no response,
+// resends the INVITE on Timer A (T1 doubling, RFC 3261 §17.1.1.2) until
+// Timer B; the callee resends its latest response on each copy (the
+// provisional one, or the 2xx) and the 2xx on its own timer; the callee's
+// RTP flows meanwhile, the caller sends none, and the callee hangs up at
+// 64*T1 after its answer.
+func (g *callGen) responsesLost(invitedAt, answerAt time.Time, truth Truth) {
+	invite, latest := g.sip[0], g.sip[0]
+	var copies []wirePacket
+	for _, p := range g.sip {
+		if bytes.HasPrefix(p.Payload, []byte("INVITE ")) {
+			invite = p
+		}
+	}
+	g.resendUntilTimeout(g.sip[len(g.sip)-1])
+	for at, gap := sipT1, 2*sipT1; at < sipTimeout; at, gap = at+gap, 2*gap {
+		c := invite
+		c.At, c.ipID = invitedAt.Add(at), uint16(g.rng.Uint32())
+		for _, p := range g.sip { // the callee's latest response before it
+			if p.Src == g.b.sig && !p.At.After(c.At) && bytes.HasPrefix(p.Payload, []byte("SIP/2.0 ")) {
+				latest = p
+			}
+		}
+		r := latest
+		r.At, r.ipID = c.At.Add(2*time.Millisecond), uint16(g.rng.Uint32())
+		copies = append(copies, c, r)
+	}
+	g.sip = append(g.sip, copies...)
+	slices.SortStableFunc(g.sip, func(x, y wirePacket) int { return x.At.Compare(y.At) })
 	mediaAt := answerAt.Add(20 * time.Millisecond)
 	n := packetsFor(sipTimeout - 20*time.Millisecond)
 	g.stream(g.b.rtpSrc, g.a.sdp, mediaAt, n, 0, 0)
@@ -966,7 +1009,7 @@ func AllKinds() []Call {
 	kinds := []Kind{Normal, LeakCaller, LeakCallee, NoWay, Hold, Inactive, ReinviteMove, EarlyMedia,
 		Forked, TCP, WebSocket, Fragmented, VLAN, IPv6, LossJitter, LANOneWay, Rejected, Cancelled, SIPALG,
 		Unanswered, ToPrivateContact, NeverRang, TimedOut, Proxy, ProxyLeakCallee, B2BUA, SBCOutsideUnseen, Announcement, Fax, FaxOneWay, BadHeader, NATPortChanged, ALGPortChanged,
-		Muted, LateOffer, LateOfferLeak, AckLost, NATRemapped, MediaOutage, ByeLost, MediaStopped, Voicemail, ResumeFailed, ReinviteLeak, LateStart, RefreshUnknown, TrickleICE, ICENAT, ICEOneSided, Bundle, TURNRelayed, SameNAT, SameNATDirect, ICEBlocked, ProxyDirectOneWay, PBXDirectMedia, PBXDirectMediaNAT, ServerPortForward, ServerPortWindow, ServerPublicToLAN, FragmentsUnanswered, AnswerFragmentsLost, ReinviteFragmentsLost, FaxToAudioPort, ProxyLANHairpin}
+		Muted, LateOffer, LateOfferLeak, AckLost, NATRemapped, MediaOutage, ByeLost, MediaStopped, Voicemail, ResumeFailed, ReinviteLeak, LateStart, RefreshUnknown, TrickleICE, ICENAT, ICEOneSided, Bundle, TURNRelayed, SameNAT, SameNATDirect, ICEBlocked, ProxyDirectOneWay, PBXDirectMedia, PBXDirectMediaNAT, ServerPortForward, ServerPortWindow, ServerPublicToLAN, FragmentsUnanswered, AnswerFragmentsLost, ReinviteFragmentsLost, FaxToAudioPort, ProxyLANHairpin, ResponsesLost}
 	calls := make([]Call, len(kinds))
 	for i, k := range kinds {
 		calls[i] = Call{Kind: k, Start: time.Duration(i) * 500 * time.Millisecond, Media: 4 * time.Second}

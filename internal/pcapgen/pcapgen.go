@@ -148,6 +148,14 @@ const (
 	// for 32 s, sending RTP meanwhile, and hangs up. Captured at the
 	// callee: one-way (the callee cannot hear), answer-never-acknowledged.
 	AnswerFragmentsLost Kind = "answer-fragments-lost"
+	// ResponsesLost: the caller's firewall drops every response, the 200
+	// OK included: the caller resends its INVITE on Timer A until Timer B;
+	// the callee answers each copy with its last response at once (RFC
+	// 3261 §13.3.1.4 for the 2xx), beside its 2xx timer's copies, and
+	// hangs up at 64*T1. Captured at the callee: one-way (the callee, with
+	// its RTP flowing, cannot hear), answer-never-acknowledged, remedy
+	// deliver-the-sip-responses.
+	ResponsesLost Kind = "responses-lost"
 	// ReinviteFragmentsLost: after the media the caller's re-INVITE (an
 	// SDP too big for one packet, as when adding video) goes in IPv4
 	// fragments that a router drops: resent until Timer B, never

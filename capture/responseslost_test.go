@@ -1,0 +1,41 @@
+package capture_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/natdoc/natdoc/capture"
+	"github.com/natdoc/natdoc/internal/pcapgen"
+)
+
+// TestResponsesLost: captured at the callee, the caller went on resending
+// its INVITE after the 200 OK, and the callee answered each copy with its
+// 200 OK again a few milliseconds from its own timer's copy. Those sends
+// are each counted (another IP identification: not a captured copy), and
+// the unacknowledged answer is put down to the responses not reaching the
+// caller, not to the ACK going astray.
+func TestResponsesLost(t *testing.T) {
+	path, truths := generate(t, []pcapgen.Call{{Kind: pcapgen.ResponsesLost}}, pcapgen.Options{Seed: 3})
+	res := capture.AnalyzePath(t, path)
+	checkTruth(t, res, truths)
+	if res.Capture.Duplicates != 0 {
+		t.Errorf("%d packets taken for captured copies, want none: every resend is a send of its own", res.Capture.Duplicates)
+	}
+	f := findingByID(res.Calls[0].Findings, capture.IDAnswerNotAcknowledged)
+	if f == nil {
+		t.Fatalf("no %s: %+v", capture.IDAnswerNotAcknowledged, res.Calls[0].Findings)
+	}
+	// 200 OK at 2 s; the timer's copies until 32 s (10 of them) and one
+	// on each of the 4 INVITE copies after it (3.5 s ... 31.5 s).
+	if !strings.Contains(f.Title, "The callee's 200 OK was sent 15 times") ||
+		!strings.Contains(f.Title, "the caller went on resending its INVITE (4 times after the 200 OK), so no response reached it") {
+		t.Errorf("title %q", f.Title)
+	}
+	if !strings.HasPrefix(f.Remedy, "No response reached the party that sent the INVITE") {
+		t.Errorf("remedy %q, want the responses' way back", f.Remedy)
+	}
+	if ev := fmt.Sprint(f.Evidence); !strings.Contains(ev, "the caller resent its INVITE (CSeq 1) 4 times after the first 200 OK") {
+		t.Errorf("evidence %s", ev)
+	}
+}
