@@ -145,7 +145,7 @@ func (s *state) result(files []string, live string) *Result {
 		r.Findings = append(r.Findings, s.side.dec.frags.lost.findings()...)
 	}
 	r.Remedies = remedies(r.Findings, &t.remedies, map[string]int{remedyForwardRTPRange: s.forwards.unheardCalls()})
-	r.Verdict = verdictSentence(t.calls, t.verdicts)
+	r.Verdict = verdictSentence(t.calls, t.verdicts, s.unreadSIP())
 	r.CallCount, r.CallProblems = t.calls, t.problems
 	return r
 }

@@ -241,8 +241,13 @@ func (s *state) mediaWithoutSignalling() []report.Finding {
 			oneWay++
 		}
 	}
-	title := fmt.Sprintf("%d RTP packets in %s belong to no call in the capture (their SIP is missing or encrypted); "+
-		"paired by their ends: %d both ways, %d one way", s.orphanPackets, report.Plural(s.orphanStreams, "stream"), len(sessions)-oneWay, oneWay)
+	why := "their SIP is missing or encrypted"
+	if n := s.unreadSIP(); n > 0 {
+		// A home-made or broken SIP stack's calls leave their media here.
+		why = fmt.Sprintf("their SIP is missing, encrypted, or among the %s", report.Plural(int(n), "malformed SIP message"))
+	}
+	title := fmt.Sprintf("%d RTP packets in %s belong to no call in the capture (%s); "+
+		"paired by their ends: %d both ways, %d one way", s.orphanPackets, report.Plural(s.orphanStreams, "stream"), why, len(sessions)-oneWay, oneWay)
 	if s.sessions.dropped > 0 {
 		title += fmt.Sprintf("; %d more streams were not paired (over %d pairs)", s.sessions.dropped, maxMediaSessions)
 	}

@@ -23,3 +23,23 @@ func TestMediaSessionsBounded(t *testing.T) {
 		t.Errorf("findings %+v", fs)
 	}
 }
+
+// TestOrphansBesideUnreadSIP: media no call claims, in a capture whose
+// SIP could not all be read, may belong to the calls of those messages:
+// the finding and the report's answer say so.
+func TestOrphansBesideUnreadSIP(t *testing.T) {
+	s := newState()
+	s.orphan(&rtpFlow{Key: flowKey{Src: netip.MustParseAddrPort("127.0.0.1:35113"), Dst: netip.MustParseAddrPort("127.0.0.1:23032")}, Packets: 297, lastNs: 1})
+	if fs := s.mediaWithoutSignalling(); len(fs) == 0 || !strings.Contains(fs[0].Title, "(their SIP is missing or encrypted)") {
+		t.Errorf("findings %+v", fs)
+	}
+	for range 22 {
+		s.anomaly("malformed-sip", 0, 1, "sip: no Call-ID")
+	}
+	if fs := s.mediaWithoutSignalling(); len(fs) == 0 || !strings.Contains(fs[0].Title, "(their SIP is missing, encrypted, or among the 22 malformed SIP messages)") {
+		t.Errorf("findings %+v", fs)
+	}
+	if got, want := verdictSentence(0, nil, s.unreadSIP()), "No SIP calls (INVITE dialogs) found in the capture; 22 SIP messages could not be read (malformed-sip)."; got != want {
+		t.Errorf("answer %q, want %q", got, want)
+	}
+}

@@ -91,6 +91,15 @@ func (a *anomalies) addAnomaly(kind string, offset int64, frame uint64, detail s
 	}
 }
 
+// unreadSIP counts the SIP messages that could not be read
+// (malformed-sip).
+func (a *anomalies) unreadSIP() uint64 {
+	if r := a.byKind["malformed-sip"]; r != nil {
+		return r.Count
+	}
+	return 0
+}
+
 func (a *anomalies) list() []report.Anomaly {
 	out := make([]report.Anomaly, 0, len(a.order))
 	for _, k := range a.order {

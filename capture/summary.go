@@ -123,8 +123,12 @@ func remedyTitle(text string) string {
 }
 
 // verdictSentence is the report's one-line answer, from the number of
-// calls and how many had each verdict.
-func verdictSentence(calls int, counts map[report.Verdict]int) string {
+// calls and how many had each verdict; unreadSIP counts the SIP messages
+// that could not be read, which may be where the calls went.
+func verdictSentence(calls int, counts map[report.Verdict]int, unreadSIP uint64) string {
+	if calls == 0 && unreadSIP > 0 {
+		return fmt.Sprintf("No SIP calls (INVITE dialogs) found in the capture; %s could not be read (malformed-sip).", report.Plural(int(unreadSIP), "SIP message"))
+	}
 	if calls == 0 {
 		return "No SIP calls (INVITE dialogs) found in the capture."
 	}
