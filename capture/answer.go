@@ -214,15 +214,10 @@ func answerFinding(cb *callBuild) (report.Finding, bool) {
 	return f, true
 }
 
-// minInvitesAfterAnswer is how many copies of the INVITE, sent after its
-// 2xx, show that no response reached the client: one may cross the 2xx on
-// the wire; two are its resend timer running on (T1, then 2*T1 later).
-const minInvitesAfterAnswer = 2
-
 // requestResent says whether the INVITE's sender went on resending it
 // after the 2xx, with no ACK: no response reached it.
 func (t *answerTrack) requestResent() bool {
-	return t.ackFrame == 0 && t.invitesAfter >= minInvitesAfterAnswer
+	return t.ackFrame == 0 && t.invitesAfter >= resentPastResponse
 }
 
 // hungUpOnTimeout says whether a BYE this long after the answer is the

@@ -2,6 +2,8 @@ package capture
 
 import (
 	"net/netip"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -155,5 +157,21 @@ func TestAckEvidence(t *testing.T) {
 		if got := tc.t.ackEvidence("200 OK").Text; got != tc.want {
 			t.Errorf("%s:\n got %s\nwant %s", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestResponsesLostEvidence: the setup's responses went elsewhere than the
+// INVITE came from (a server answering the Via's port, not the NAT's), and
+// the evidence says so.
+func TestResponsesLostEvidence(t *testing.T) {
+	tr := setupTrack{src: netip.MustParseAddrPort("203.0.113.1:40123"), firstResponse: 180, responseDst: netip.MustParseAddrPort("203.0.113.1:5060"),
+		responseFrame: 3, resentAfterResponse: 4, firstResentFrame: 4, lastFrame: 9}
+	title, ev := responsesLost(&tr, report.Evidence{Text: "sent"})
+	if !strings.HasPrefix(title, "The caller went on resending its INVITE after the callee had responded (4 times after its 180)") {
+		t.Errorf("title %q", title)
+	}
+	if len(ev) != 3 || ev[1].Text != "the first response, 180, went to 203.0.113.1:5060, not to 203.0.113.1:40123 where the INVITE came from" ||
+		!slices.Equal(ev[2].Frames, []uint64{4, 9}) {
+		t.Errorf("evidence %+v", ev)
 	}
 }

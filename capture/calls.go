@@ -117,6 +117,15 @@ type setupTrack struct {
 	src, dst   netip.AddrPort
 	// fragmented: a transmission went over UDP in IP fragments.
 	fragmented bool
+	// The first response: its status, where it went, when. The INVITE's
+	// transmissions after it (from firstResentFrame): a client that got
+	// one stops resending (RFC 3261 §17.1.1.2).
+	firstResponse       int
+	responseDst         netip.AddrPort
+	responseFrame       uint64
+	respondedAt         time.Time
+	resentAfterResponse int
+	firstResentFrame    uint64
 }
 
 // invite files a transmission of the setup INVITE.
@@ -125,6 +134,12 @@ func (t *setupTrack) invite(m *sipInfo, at time.Time) {
 		t.sent++
 		t.lastFrame, t.lastSentAt = m.Frame, at
 		t.fragmented = t.fragmented || m.Fragmented
+		if t.responded && m.Dst == t.dst {
+			if t.resentAfterResponse == 0 {
+				t.firstResentFrame = m.Frame
+			}
+			t.resentAfterResponse++
+		}
 		return
 	}
 	*t = setupTrack{cseq: m.CSeq, sentAt: at, lastSentAt: at, firstFrame: m.Frame, lastFrame: m.Frame, sent: 1, src: m.Src, dst: m.Dst, fragmented: m.Fragmented}
@@ -134,6 +149,9 @@ func (t *setupTrack) invite(m *sipInfo, at time.Time) {
 func (t *setupTrack) response(m *sipInfo, at time.Time) {
 	if m.CSeq != t.cseq {
 		return
+	}
+	if !t.responded {
+		t.firstResponse, t.responseDst, t.responseFrame, t.respondedAt = m.Status, m.Dst, m.Frame, at
 	}
 	t.responded = true
 	if m.Status >= 180 && m.Status < 190 {
@@ -155,7 +173,7 @@ func (t *setupTrack) facts(now time.Time) SetupFacts {
 		}
 	}
 	return SetupFacts{
-		Responded: t.responded, Rang: t.rang, Sent: t.sent, Waited: end.Sub(t.sentAt),
+		Responded: t.responded, Rang: t.rang, Sent: t.sent, ResentAfterResponse: t.resentAfterResponse, Waited: end.Sub(t.sentAt),
 		PublicToPrivate: isPublic(t.src.Addr()) && IsPrivate(t.dst.Addr()),
 	}
 }

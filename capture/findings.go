@@ -65,6 +65,10 @@ const (
 	IDDialogUnknown report.FindingID = "dialog-unknown-to-peer"
 	// IDCalleeNeverRang: the setup ended without the callee ever ringing.
 	IDCalleeNeverRang report.FindingID = "callee-never-rang"
+	// IDResponsesLost: the caller went on resending its INVITE after the
+	// callee had responded, and the call never connected: no response
+	// reached the caller.
+	IDResponsesLost report.FindingID = "sip-responses-lost"
 	// IDAnswerNotAcknowledged: a 2xx to an INVITE was resent and no ACK
 	// reached its sender, which ends the call after 32 s.
 	IDAnswerNotAcknowledged report.FindingID = "answer-never-acknowledged"
@@ -135,7 +139,7 @@ const (
 		"Asterisk PJSIP rewrite_contact=yes and force_rport=yes, chan_sip nat=force_rport,comedia), or let the phone write its public address " +
 		"(STUN, SIP outbound); a server behind NAT needs its external address set (Asterisk external_signaling_address, Kamailio advertise). " +
 		"A router's SIP ALG that rewrites half a message does the same harm: disable it. Otherwise follow the ACK: a firewall or NAT on its path drops it."
-	remedyResponsesLost = "No response reached the party that sent the INVITE, the 2xx included: it went on resending it. Responses go back where the request's top Via says " +
+	remedyResponsesLost = "No response reached the party that sent the INVITE: it went on resending it. Responses go back where the request's top Via says " +
 		"(with rport, RFC 3581, to the address and port it came from): make the server answer there (Kamailio force_rport(), Asterisk PJSIP force_rport=yes), " +
 		"and find what drops them on the way back: that party's NAT or firewall (a mapping that expired, a rule that lets in only replies from where the request went), " +
 		"or a SIP ALG. If they do arrive, it discards them: compare their Via branch and tags with its request."
@@ -248,6 +252,9 @@ func setupFinding(cb *callBuild, s SetupFacts, v StreamVerdict) (report.Finding,
 			f.Title += ", though it answered other requests of this call: its SIP service ignored the INVITE"
 			f.Remedy = remedyIgnored
 		}
+	case IDResponsesLost:
+		f.Title, f.Evidence = responsesLost(t, sent)
+		f.Remedy = remedyResponsesLost
 	case IDCalleeNeverRang:
 		f.Title = fmt.Sprintf("The callee never rang: no 180/183 came in the %s the setup lasted", roundWait(s.Waited))
 		f.Evidence = []report.Evidence{sent, {Text: v.Explain}}
@@ -255,6 +262,24 @@ func setupFinding(cb *callBuild, s SetupFacts, v StreamVerdict) (report.Finding,
 	}
 	f.Evidence = appendUnreachable(f.Evidence, cb.unreach.about(t.src, t.dst), t.dst)
 	return f, true
+}
+
+// responsesLost is the title and evidence of a setup whose INVITE was
+// resent after its responses: they never reached the caller.
+func responsesLost(t *setupTrack, sent report.Evidence) (string, []report.Evidence) {
+	title := fmt.Sprintf("The caller went on resending its INVITE after the callee had responded (%d times after its %d): no response reached the caller, "+
+		"which never learnt that the call got through", t.resentAfterResponse, t.firstResponse)
+	where := fmt.Sprintf("the first response, %d, went to %s", t.firstResponse, t.responseDst)
+	if t.responseDst != t.src {
+		// A server that answers the Via's port rather than the source's
+		// (RFC 3581) misses the caller's NAT mapping.
+		where += fmt.Sprintf(", not to %s where the INVITE came from", t.src)
+	}
+	return title, []report.Evidence{sent,
+		{Text: where, Frames: []uint64{t.responseFrame}, Addrs: []string{t.responseDst.String()}, Time: t.respondedAt},
+		{Text: fmt.Sprintf("the INVITE sent %d more times after it, as a client does while no response reaches it (even a 100 Trying stops its resends)", t.resentAfterResponse),
+			Frames: uniqueFrames(t.firstResentFrame, t.lastFrame)},
+	}
 }
 
 // viaNATParams writes the received and rport parameters a Via carries.

@@ -245,6 +245,72 @@ func TestLabUnacknowledgedAnswer(t *testing.T) {
 	recordLabFile(t, pcap, file)
 }
 
+// TestLabResponsesLost: the caller's host firewall drops every SIP
+// response (a rule that lets out what it sends but nothing back from port
+// 5060). baresip 200 at 192.168.1.10 behind a real nftables NAT calls
+// baresip 100 on the internet, which rings: its 100 Trying and 180 Ringing
+// reach the NAT and the phone's host drops them, so the phone resends its
+// INVITE on Timer A until Timer B (RFC 3261 §17.1.1.2) and the callee
+// resends its 180 on each copy. Captured at the callee, whose SIP service
+// did its part: the capture must put the failed setup down to the
+// responses' way back, not to the callee or to the INVITE.
+func TestLabResponsesLost(t *testing.T) {
+	natlab.Require(t)
+	lab := natlab.New(t)
+	callee := lab.PublicHost("callee", "203.0.113.10")
+	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24",
+		NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent}})
+	phone := r1.LANHost("phone", "192.168.1.10")
+	phone.Nft(t, `add table inet fw
+add chain inet fw input { type filter hook input priority filter; }
+add rule inet fw input udp sport 5060 drop`)
+	pcap, dump := labTcpdump(t, callee)
+	calleeDir := baresipConfig(t, "203.0.113.10:5060", "<sip:100@203.0.113.10>;regint=0", false)
+	ringing := callee.Start(t, "baresip", "-f", calleeDir, "-t", "45")
+	time.Sleep(500 * time.Millisecond)
+	// The caller gives up at Timer B, 32 s after its INVITE.
+	callerDir := baresipConfig(t, "192.168.1.10:5060", "<sip:200@192.168.1.10>;regint=0", false)
+	calling := phone.Start(t, "baresip", "-f", callerDir, "-t", "36", "-e", "/dial sip:100@203.0.113.10")
+	endLabCall(t, calling, 45*time.Second, ringing, dump)
+
+	// The packets themselves must show the fault: the INVITE resent after
+	// the callee's responses went out.
+	var invites, responses int
+	var firstResponse time.Time
+	for _, m := range labSIPMessages(t, pcap) {
+		switch {
+		case m.method == "INVITE" && m.src.Addr() == r1.WAN():
+			if !firstResponse.IsZero() {
+				invites++
+			}
+		case m.status > 0 && m.cseqMethod == "INVITE" && m.dst.Addr() == r1.WAN():
+			responses++
+			if firstResponse.IsZero() {
+				firstResponse = m.at
+			}
+		}
+	}
+	t.Logf("callee's responses to the INVITE: %d; INVITE copies after the first: %d", responses, invites)
+	if responses == 0 || invites < 3 {
+		t.Fatalf("want responses and the INVITE resent after them; got %d responses, %d copies after", responses, invites)
+	}
+
+	res := analyzePath(t, pcap)
+	if len(res.Calls) != 1 {
+		t.Fatalf("%d calls", len(res.Calls))
+	}
+	c := res.Calls[0]
+	t.Logf("responses lost: %s: %s; findings %v", c.Verdict, c.Explain, findingIDs(c))
+	f := findingByID(c.Findings, IDResponsesLost)
+	if f == nil || f.Severity != report.SeverityError || !strings.HasPrefix(f.Remedy, "No response reached the party that sent the INVITE") {
+		t.Errorf("want %s with its remedy; findings %v", IDResponsesLost, findingIDs(c))
+	}
+	if hasFinding(c, IDRequestUnanswered) || hasFinding(c, IDCalleeNeverRang) {
+		t.Errorf("the callee answered the INVITE and rang: findings %v", findingIDs(c))
+	}
+	keepLabFile(t, pcap, "natlab-responses-lost.pcap")
+}
+
 // labSIPMessage is one SIP message over UDP in a lab capture.
 type labSIPMessage struct {
 	at       time.Time

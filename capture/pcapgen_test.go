@@ -207,7 +207,7 @@ func TestGeneratedScenarios(t *testing.T) {
 	only := map[report.FindingID][]pcapgen.Kind{capture.IDAnswerNotAcknowledged: {pcapgen.AckLost, pcapgen.AnswerFragmentsLost, pcapgen.ResponsesLost}, capture.IDMediaRemapped: {pcapgen.NATRemapped},
 		capture.IDMediaOutage: {pcapgen.MediaOutage}, capture.IDRequestUnanswered: {pcapgen.ByeLost, pcapgen.Unanswered, pcapgen.FragmentsUnanswered, pcapgen.ReinviteFragmentsLost},
 		capture.IDMediaStopped:     {pcapgen.MediaStopped, pcapgen.Voicemail, pcapgen.ResumeFailed, pcapgen.ReinviteLeak, pcapgen.RefreshUnknown},
-		capture.IDMediaStartedLate: {pcapgen.LateStart}, capture.IDDialogUnknown: {pcapgen.RefreshUnknown}}
+		capture.IDMediaStartedLate: {pcapgen.LateStart}, capture.IDDialogUnknown: {pcapgen.RefreshUnknown}, capture.IDResponsesLost: {pcapgen.RingingLost}}
 	for _, c := range res.Calls {
 		for _, f := range c.Findings {
 			if want, ok := only[f.ID]; ok && !slices.Contains(want, kinds[c.CallID]) {

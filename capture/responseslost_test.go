@@ -7,6 +7,7 @@ import (
 
 	"github.com/natdoc/natdoc/capture"
 	"github.com/natdoc/natdoc/internal/pcapgen"
+	"github.com/natdoc/natdoc/report"
 )
 
 // TestResponsesLost: captured at the callee, the caller went on resending
@@ -36,6 +37,31 @@ func TestResponsesLost(t *testing.T) {
 		t.Errorf("remedy %q, want the responses' way back", f.Remedy)
 	}
 	if ev := fmt.Sprint(f.Evidence); !strings.Contains(ev, "the caller resent its INVITE (CSeq 1) 4 times after the first 200 OK") {
+		t.Errorf("evidence %s", ev)
+	}
+}
+
+// TestRingingLost: the same before the answer. The callee's 100 Trying
+// and 180 Ringing never reached the caller, which resent its INVITE until
+// Timer B; the callee gave up with a 480. The setup is put down to the
+// lost responses, with the responses' way back as the remedy.
+func TestRingingLost(t *testing.T) {
+	path, truths := generate(t, []pcapgen.Call{{Kind: pcapgen.RingingLost}}, pcapgen.Options{Seed: 3})
+	res := capture.AnalyzePath(t, path)
+	checkTruth(t, res, truths)
+	f := findingByID(res.Calls[0].Findings, capture.IDResponsesLost)
+	if f == nil || f.Severity != report.SeverityError {
+		t.Fatalf("no %s error: %+v", capture.IDResponsesLost, res.Calls[0].Findings)
+	}
+	// INVITE copies at 0.5, 1.5, 3.5, 7.5, 15.5 and 31.5 s after it; the
+	// first response, the 100 Trying, 5 ms after it.
+	if want := "The caller went on resending its INVITE after the callee had responded (6 times after its 100)"; !strings.HasPrefix(f.Title, want) {
+		t.Errorf("title %q, want %q...", f.Title, want)
+	}
+	if !strings.HasPrefix(f.Remedy, "No response reached the party that sent the INVITE") {
+		t.Errorf("remedy %q", f.Remedy)
+	}
+	if ev := fmt.Sprint(f.Evidence); !strings.Contains(ev, "the first response, 100, went to 203.0.113.1:20000") || strings.Contains(ev, "where the INVITE came from") {
 		t.Errorf("evidence %s", ev)
 	}
 }

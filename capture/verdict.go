@@ -152,8 +152,9 @@ type SetupFacts struct {
 	Responded bool
 	// Rang: a 18x (ringing, session progress) came.
 	Rang bool
-	// Sent counts the INVITE's transmissions (1 + retransmissions).
-	Sent int
+	// Sent counts the INVITE's transmissions (1 + retransmissions), and
+	// ResentAfterResponse those after its first response on the same hop.
+	Sent, ResentAfterResponse int
 	// Waited is how long the setup lasted: from the INVITE to the CANCEL or
 	// the final response, or to the end of the capture.
 	Waited time.Duration
@@ -518,11 +519,21 @@ func roundWait(d time.Duration) time.Duration {
 }
 
 // SetupProblem says which finding, if any, a call setup that was not
-// answered deserves, and how grave it is: silence toward a private address
-// from a public one (a server that stored the private Contact of a phone
-// behind NAT), an INVITE nobody answered, or a callee never alerted. A
-// rejection or a caller hanging up while it rang is no fault.
+// answered deserves, and how grave it is: responses that never reached the
+// caller (it went on resending its INVITE; also while the capture ended
+// during the setup), silence toward a private address from a public one (a
+// server that stored the private Contact of a phone behind NAT), an INVITE
+// nobody answered, or a callee never alerted. A rejection or a caller
+// hanging up while it rang is no fault.
 func SetupProblem(s SetupFacts, v StreamVerdict) (report.FindingID, report.Severity) {
+	answered := s.CallStatus >= 200 && s.CallStatus < 300 // its 2xx's own rule says it (AnswerProblem)
+	if (v.Verdict == report.VerdictNotAnswered || v.Verdict == report.VerdictIncompleteCapture) && !answered &&
+		s.Responded && s.ResentAfterResponse >= resentPastResponse {
+		// One copy may cross the first response on the wire; two are the
+		// caller's resend timer running on: none of the responses reached
+		// it, and it never learnt that the call got through.
+		return IDResponsesLost, report.SeverityError
+	}
 	if v.Verdict != report.VerdictNotAnswered {
 		return "", ""
 	}
@@ -566,6 +577,12 @@ const (
 	copiesPastAck = 2
 	answerTimeout = inviteTimeout // 64*T1, as Timer B
 )
+
+// resentPastResponse is how many copies of an INVITE, sent after a
+// response to it, show that no response reached the client (a provisional
+// one ends its resends, RFC 3261 §17.1.1.2): one may cross the response
+// on the wire; two are its resend timer running on (T1, then 2*T1 later).
+const resentPastResponse = 2
 
 // AnswerProblem says whether a 2xx was never acknowledged: resent for a
 // second or more with no ACK, or resent still after the ACK was seen

@@ -580,25 +580,40 @@ func (g *callGen) answerLost(answerAt time.Time, truth Truth) {
 }
 
 // responsesLost builds the rest of a ResponsesLost call whose INVITE went
-// at invitedAt and 200 OK at answerAt: the caller, hearing no response,
-// resends the INVITE on Timer A (T1 doubling, RFC 3261 §17.1.1.2) until
-// Timer B; the callee resends its latest response on each copy (the
-// provisional one, or the 2xx) and the 2xx on its own timer; the callee's
-// RTP flows meanwhile, the caller sends none, and the callee hangs up at
-// 64*T1 after its answer.
+// at invitedAt and 200 OK at answerAt: the 200 OK resent on its timer and
+// on each copy of the INVITE, which the caller resends while no response
+// reaches it; the callee's RTP flows meanwhile, the caller sends none, and
+// the callee hangs up at 64*T1 after its answer.
 func (g *callGen) responsesLost(invitedAt, answerAt time.Time, truth Truth) {
-	invite, latest := g.sip[0], g.sip[0]
-	var copies []wirePacket
+	g.resendUntilTimeout(g.sip[len(g.sip)-1])
+	g.inviteResentUnheard(invitedAt)
+	mediaAt := answerAt.Add(20 * time.Millisecond)
+	n := packetsFor(sipTimeout - 20*time.Millisecond)
+	g.stream(g.b.rtpSrc, g.a.sdp, mediaAt, n, 0, 0)
+	truth.Packets[1] = uint64(n)
+	truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "callee", capture.IDAnswerNotAcknowledged
+	g.cseq++
+	g.calleeRequest(answerAt.Add(sipTimeout), "BYE")
+	g.truths = append(g.truths, truth)
+}
+
+// inviteResentUnheard has the caller, which hears no response, resend its
+// INVITE sent at invitedAt on Timer A (T1 doubling, RFC 3261 §17.1.1.2)
+// until Timer B, and the callee answer each copy with its latest response
+// so far (the provisional one, §17.2.1, or the 2xx, §13.3.1.4).
+func (g *callGen) inviteResentUnheard(invitedAt time.Time) {
+	var invite wirePacket
 	for _, p := range g.sip {
 		if bytes.HasPrefix(p.Payload, []byte("INVITE ")) {
 			invite = p
 		}
 	}
-	g.resendUntilTimeout(g.sip[len(g.sip)-1])
+	var copies []wirePacket
 	for at, gap := sipT1, 2*sipT1; at < sipTimeout; at, gap = at+gap, 2*gap {
 		c := invite
 		c.At, c.ipID = invitedAt.Add(at), uint16(g.rng.Uint32())
-		for _, p := range g.sip { // the callee's latest response before it
+		var latest wirePacket
+		for _, p := range g.sip {
 			if p.Src == g.b.sig && !p.At.After(c.At) && bytes.HasPrefix(p.Payload, []byte("SIP/2.0 ")) {
 				latest = p
 			}
@@ -609,14 +624,6 @@ func (g *callGen) responsesLost(invitedAt, answerAt time.Time, truth Truth) {
 	}
 	g.sip = append(g.sip, copies...)
 	slices.SortStableFunc(g.sip, func(x, y wirePacket) int { return x.At.Compare(y.At) })
-	mediaAt := answerAt.Add(20 * time.Millisecond)
-	n := packetsFor(sipTimeout - 20*time.Millisecond)
-	g.stream(g.b.rtpSrc, g.a.sdp, mediaAt, n, 0, 0)
-	truth.Packets[1] = uint64(n)
-	truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "callee", capture.IDAnswerNotAcknowledged
-	g.cseq++
-	g.calleeRequest(answerAt.Add(sipTimeout), "BYE")
-	g.truths = append(g.truths, truth)
 }
 
 // calleeRequest builds an in-dialog request the callee sends: its tag in
@@ -652,6 +659,11 @@ func (g *callGen) failedSetup(t time.Time, truth Truth) bool {
 		g.response(t.Add(cancelAt+5*time.Millisecond), 200, "OK", "CANCEL", g.b, g.a, g.toTag, "")
 		g.response(t.Add(cancelAt+6*time.Millisecond), 487, "Request Terminated", "INVITE", g.b, g.a, g.toTag, "")
 		g.request(t.Add(cancelAt+10*time.Millisecond), "ACK", g.a, g.b, g.toTag, "")
+	case RingingLost:
+		g.response(t.Add(time.Second), 180, "Ringing", "INVITE", g.b, g.a, g.toTag, "")
+		g.inviteResentUnheard(t)
+		g.response(t.Add(40*time.Second), 480, "Temporarily Unavailable", "INVITE", g.b, g.a, g.toTag, "")
+		truth.NotAnswered, truth.Finding = report.NotAnsweredRejected, capture.IDResponsesLost
 	case TimedOut:
 		g.response(t.Add(32*time.Second), 408, "Request Timeout", "INVITE", g.b, g.a, g.toTag, "")
 		g.request(t.Add(32*time.Second+5*time.Millisecond), "ACK", g.a, g.b, g.toTag, "")
@@ -1009,7 +1021,7 @@ func AllKinds() []Call {
 	kinds := []Kind{Normal, LeakCaller, LeakCallee, NoWay, Hold, Inactive, ReinviteMove, EarlyMedia,
 		Forked, TCP, WebSocket, Fragmented, VLAN, IPv6, LossJitter, LANOneWay, Rejected, Cancelled, SIPALG,
 		Unanswered, ToPrivateContact, NeverRang, TimedOut, Proxy, ProxyLeakCallee, B2BUA, SBCOutsideUnseen, Announcement, Fax, FaxOneWay, BadHeader, NATPortChanged, ALGPortChanged,
-		Muted, LateOffer, LateOfferLeak, AckLost, NATRemapped, MediaOutage, ByeLost, MediaStopped, Voicemail, ResumeFailed, ReinviteLeak, LateStart, RefreshUnknown, TrickleICE, ICENAT, ICEOneSided, Bundle, TURNRelayed, SameNAT, SameNATDirect, ICEBlocked, ProxyDirectOneWay, PBXDirectMedia, PBXDirectMediaNAT, ServerPortForward, ServerPortWindow, ServerPublicToLAN, FragmentsUnanswered, AnswerFragmentsLost, ReinviteFragmentsLost, FaxToAudioPort, ProxyLANHairpin, ResponsesLost}
+		Muted, LateOffer, LateOfferLeak, AckLost, NATRemapped, MediaOutage, ByeLost, MediaStopped, Voicemail, ResumeFailed, ReinviteLeak, LateStart, RefreshUnknown, TrickleICE, ICENAT, ICEOneSided, Bundle, TURNRelayed, SameNAT, SameNATDirect, ICEBlocked, ProxyDirectOneWay, PBXDirectMedia, PBXDirectMediaNAT, ServerPortForward, ServerPortWindow, ServerPublicToLAN, FragmentsUnanswered, AnswerFragmentsLost, ReinviteFragmentsLost, FaxToAudioPort, ProxyLANHairpin, ResponsesLost, RingingLost}
 	calls := make([]Call, len(kinds))
 	for i, k := range kinds {
 		calls[i] = Call{Kind: k, Start: time.Duration(i) * 500 * time.Millisecond, Media: 4 * time.Second}

@@ -156,6 +156,11 @@ const (
 	// its RTP flowing, cannot hear), answer-never-acknowledged, remedy
 	// deliver-the-sip-responses.
 	ResponsesLost Kind = "responses-lost"
+	// RingingLost: the same before any answer: the callee's 100 Trying
+	// and 180 Ringing never reach the caller, which resends its INVITE
+	// until Timer B; the callee rings on and gives up with a 480 at 40 s.
+	// not-answered (rejected), sip-responses-lost.
+	RingingLost Kind = "ringing-lost"
 	// ReinviteFragmentsLost: after the media the caller's re-INVITE (an
 	// SDP too big for one packet, as when adding video) goes in IPv4
 	// fragments that a router drops: resent until Timer B, never
