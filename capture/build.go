@@ -386,7 +386,7 @@ func (s *state) orphan(f *rtpFlow) {
 	}
 	s.orphanPackets += f.Packets
 	s.orphanStreams++
-	s.sessions.add(f) // orphans.go
+	s.sessions.add(f, s.unreach.about(f.Key.Src, f.Key.Dst).refuses(f)) // orphans.go
 }
 
 // maxOrphanEvidence bounds the sessions listed in media-without-signalling.

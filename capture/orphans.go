@@ -31,6 +31,9 @@ type sessionDir struct {
 	packets               uint64
 	firstNs, lastNs       int64
 	firstFrame, lastFrame uint64
+	// refused: ICMP errors about its packets said why they reached no
+	// application (icmp.go), all along.
+	refused string
 }
 
 // maxMediaSessions bounds the sessions kept for pairing; more are counted
@@ -45,7 +48,7 @@ type mediaSessions struct {
 }
 
 // add files an RTP stream no call claimed under the session of its ends.
-func (ms *mediaSessions) add(f *rtpFlow) {
+func (ms *mediaSessions) add(f *rtpFlow, refused string) {
 	ends, d := [2]netip.AddrPort{f.Key.Src, f.Key.Dst}, 0
 	if ends[1].Compare(ends[0]) < 0 {
 		ends, d = [2]netip.AddrPort{f.Key.Dst, f.Key.Src}, 1
@@ -71,6 +74,9 @@ func (ms *mediaSessions) add(f *rtpFlow) {
 		sd.lastNs, sd.lastFrame = f.lastNs, f.LastFrame
 	}
 	sd.packets += f.Packets
+	if refused != "" {
+		sd.refused = refused
+	}
 }
 
 // oneWay reports a session whose RTP flowed in one direction only, and
@@ -120,9 +126,13 @@ func sessionEvidence(s *mediaSession) report.Evidence {
 	a, b := s.dir[0], s.dir[1]
 	if d, ok := s.oneWay(); ok {
 		sd := s.dir[d]
+		refused := ""
+		if sd.refused != "" {
+			refused = ", which refused them all along (ICMP " + sd.refused + ")"
+		}
 		return report.Evidence{
-			Text: fmt.Sprintf("%s → %s: %s over %s; nothing came back from %s", s.from(d), s.to(d), report.Plural(int(sd.packets), "RTP packet"),
-				sd.span(), s.to(d)),
+			Text: fmt.Sprintf("%s → %s: %s over %s; nothing came back from %s%s", s.from(d), s.to(d), report.Plural(int(sd.packets), "RTP packet"),
+				sd.span(), s.to(d), refused),
 			FrameRanges: []report.FrameRange{{First: sd.firstFrame, Last: sd.lastFrame}}, Time: time.Unix(0, sd.firstNs).UTC(),
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestMediaSessionsBounded: past maxMediaSessions pairs, streams are
@@ -41,5 +42,18 @@ func TestOrphansBesideUnreadSIP(t *testing.T) {
 	}
 	if got, want := verdictSentence(0, nil, s.unreadSIP()), "No SIP calls (INVITE dialogs) found in the capture; 22 SIP messages could not be read (malformed-sip)."; got != want {
 		t.Errorf("answer %q, want %q", got, want)
+	}
+}
+
+// TestOrphanRefusedEvidence: a one-way stream no call claims whose packets
+// drew ICMP errors all along says that its receiver refused them.
+func TestOrphanRefusedEvidence(t *testing.T) {
+	var ms mediaSessions
+	f := &rtpFlow{Key: flowKey{Src: netip.MustParseAddrPort("127.0.0.1:35113"), Dst: netip.MustParseAddrPort("127.0.0.1:23032")},
+		Packets: 297, firstNs: 0, lastNs: int64(7700 * time.Millisecond)}
+	ms.add(f, "port unreachable")
+	got := sessionEvidence(ms.list[0]).Text
+	if want := "127.0.0.1:35113 → 127.0.0.1:23032: 297 RTP packets over 7.7s; nothing came back from 127.0.0.1:23032, which refused them all along (ICMP port unreachable)"; got != want {
+		t.Errorf("evidence\n got %s\nwant %s", got, want)
 	}
 }
