@@ -34,6 +34,9 @@ type sdpEvent struct {
 	// traces of an ALG (ALGSign): copied, not the message, which a
 	// call's events would keep alive.
 	Contact string
+	// cseq numbers the carrying request (0 in a response's SDP), so that
+	// an offer its answerer rejected can be taken back (dropRejected).
+	cseq uint32
 }
 
 // dialog is one early or confirmed dialog of an INVITE, named by the
@@ -607,7 +610,7 @@ func (t *callTable) request(c *sipCall, m *sipInfo, at time.Time, from int, tag 
 	if s == nil {
 		return
 	}
-	ev := sdpEvent{Party: from, Frame: m.Frame, Time: at, Src: m.Src, SDP: s, Method: m.Method, Contact: m.Contact}
+	ev := sdpEvent{Party: from, Frame: m.Frame, Time: at, Src: m.Src, SDP: s, Method: m.Method, Contact: m.Contact, cseq: m.CSeq}
 	if m.Method == "INVITE" && tag == "" && from == caller {
 		if c.Offer == nil {
 			c.Offer = keptEvent(ev)
@@ -634,6 +637,9 @@ func (t *callTable) response(c *sipCall, m *sipInfo, at time.Time, from int, tag
 	if tag != "" {
 		d = c.dialog(tag, isInitialInvite)
 	}
+	if d != nil && m.Status >= 300 && (m.Method == "INVITE" || m.Method == "UPDATE") {
+		d.dropRejected(other(from), m.CSeq, m.Method)
+	}
 	if isInitialInvite {
 		c.setup.response(m, at)
 		if c.Callee.SignalAddr == "" && m.Status > 100 {
@@ -658,7 +664,9 @@ func (t *callTable) response(c *sipCall, m *sipInfo, at time.Time, from int, tag
 				d.Status = m.Status
 			}
 		}
-		if m.Status >= 300 {
+		// A failure on a dialog already answered is a re-INVITE's: the
+		// call stays up (RFC 3261 §14.1).
+		if m.Status >= 300 && (d == nil || !d.answered()) {
 			if t.onEnd != nil && c.FailedAt.IsZero() && m.Status != 401 && m.Status != 407 {
 				t.onEnd(CallEnd{CallID: c.CallID, From: partyLabel(c.Caller), To: partyLabel(c.Callee), Status: m.Status, At: at})
 			}
@@ -673,6 +681,19 @@ func (t *callTable) response(c *sipCall, m *sipInfo, at time.Time, from int, tag
 		d = c.dialog(tag, true)
 	}
 	d.SDPs = append(d.SDPs, ev)
+}
+
+// dropRejected takes back the offer of a mid-call request (re-INVITE or
+// UPDATE) that party sent and its answerer rejected: the session stays as
+// it was (RFC 3261 §14.1, RFC 3311 §5.2), so its addresses and direction
+// (a hold refused, a move turned down, glare's 491) never applied.
+func (d *dialog) dropRejected(party int, cseq uint32, method string) {
+	for i := len(d.SDPs) - 1; i >= 0; i-- {
+		if ev := &d.SDPs[i]; ev.Party == party && ev.cseq == cseq && ev.Method == method {
+			d.SDPs = slices.Delete(d.SDPs, i, i+1)
+			return
+		}
+	}
 }
 
 // dialogs splits the call's dialogs (one per To-tag, RFC 3261 §12.1) into

@@ -167,13 +167,18 @@ func TestLiveCapture(t *testing.T) {
 		send(rtpB, net.UDPAddrFromAddrPort(mustAddrPort("10.99.0.1:10000")), rtpPacket(uint16(i), 0xB))
 		time.Sleep(2 * time.Millisecond)
 	}
-	send(sipA, toB, sipText("BYE sip:200@10.99.0.2 SIP/2.0", cid, "ft", "tt", "2 BYE", "10.99.0.1:5060", ""))
-	send(sipB, toA, sipText("SIP/2.0 200 OK", cid, "ft", "tt", "2 BYE", "10.99.0.1:5060", ""))
+	// A re-INVITE the callee turns down (glare) leaves the call up: its
+	// end is the BYE's.
+	send(sipA, toB, sipText("INVITE sip:200@10.99.0.2 SIP/2.0", cid, "ft", "tt", "2 INVITE", "10.99.0.1:5060", sdpText("10.99.0.1", 10002)))
+	send(sipB, toA, sipText("SIP/2.0 491 Request Pending", cid, "ft", "tt", "2 INVITE", "10.99.0.1:5060", ""))
+	send(sipA, toB, sipText("ACK sip:200@10.99.0.2 SIP/2.0", cid, "ft", "tt", "2 ACK", "10.99.0.1:5060", ""))
+	send(sipA, toB, sipText("BYE sip:200@10.99.0.2 SIP/2.0", cid, "ft", "tt", "3 BYE", "10.99.0.1:5060", ""))
+	send(sipB, toA, sipText("SIP/2.0 200 OK", cid, "ft", "tt", "3 BYE", "10.99.0.1:5060", ""))
 
 	select {
 	case e := <-ended:
-		if e.CallID != cid {
-			t.Errorf("ended call %q, want %q", e.CallID, cid)
+		if e.CallID != cid || e.Status != 200 {
+			t.Errorf("ended call %q (status %d), want %q ended by its BYE (status 200)", e.CallID, e.Status, cid)
 		}
 	case <-time.After(10 * time.Second):
 		t.Error("the call's end was not announced")
@@ -181,6 +186,9 @@ func TestLiveCapture(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	cancel() // Ctrl-C
 	out := <-done
+	if len(ended) > 0 {
+		t.Errorf("the call's end announced twice: %+v", <-ended)
+	}
 	if out.err != nil {
 		t.Fatal(out.err)
 	}

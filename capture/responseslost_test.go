@@ -65,3 +65,22 @@ func TestRingingLost(t *testing.T) {
 		t.Errorf("evidence %s", ev)
 	}
 }
+
+// TestReinviteRejected: a re-INVITE whose offer was rejected leaves the
+// session as it was (RFC 3261 §14.1): its hold and its new port do not
+// count, and the media that flowed on both ways is two-way, with no
+// finding about the stream.
+func TestReinviteRejected(t *testing.T) {
+	path, truths := generate(t, []pcapgen.Call{{Kind: pcapgen.ReinviteRejected}}, pcapgen.Options{Seed: 3})
+	res := capture.AnalyzePath(t, path)
+	checkTruth(t, res, truths)
+	for _, f := range res.Calls[0].Findings {
+		if f.Severity != report.SeverityInfo {
+			t.Errorf("finding %s %s: %s", f.Severity, f.ID, f.Title)
+		}
+	}
+	// The stream shows the SDP in force, not the offer turned down.
+	if st := res.Calls[0].Streams[0]; st.Offer == nil || st.Offer.Frame != 1 || st.Offer.Direction != "sendrecv" {
+		t.Errorf("the caller's SDP shown is %+v, want the INVITE's (frame 1, sendrecv)", st.Offer)
+	}
+}

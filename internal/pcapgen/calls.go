@@ -424,6 +424,17 @@ func (g *callGen) midCall(mediaAt time.Time, answer string, truth *Truth) bool {
 		truth.Packets = [2]uint64{uint64(n), uint64(half)}
 		truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "caller", capture.IDDialogUnknown
 		return true
+	case ReinviteRejected:
+		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, n, 0, 0)
+		g.stream(g.b.rtpSrc, g.a.sdp, mediaAt, n, 0, 0)
+		offerAt := mediaAt.Add(time.Duration(half) * 20 * time.Millisecond)
+		moved := g.a
+		moved.sdp = netip.AddrPortFrom(g.a.sdp.Addr(), g.a.sdp.Port()+100)
+		g.cseq++
+		g.request(offerAt, "INVITE", moved, g.b, g.toTag, g.sdp(moved, "sendonly", false))
+		g.response(offerAt.Add(10*time.Millisecond), 488, "Not Acceptable Here", "INVITE", g.b, g.a, g.toTag, "")
+		g.request(offerAt.Add(20*time.Millisecond), "ACK", g.a, g.b, g.toTag, "")
+		truth.Packets = [2]uint64{uint64(n), uint64(n)}
 	case LateStart:
 		late := packetsFor(lateStartBy)
 		g.stream(g.a.rtpSrc, g.b.sdp, mediaAt, n, 0, 0)
@@ -1021,7 +1032,7 @@ func AllKinds() []Call {
 	kinds := []Kind{Normal, LeakCaller, LeakCallee, NoWay, Hold, Inactive, ReinviteMove, EarlyMedia,
 		Forked, TCP, WebSocket, Fragmented, VLAN, IPv6, LossJitter, LANOneWay, Rejected, Cancelled, SIPALG,
 		Unanswered, ToPrivateContact, NeverRang, TimedOut, Proxy, ProxyLeakCallee, B2BUA, SBCOutsideUnseen, Announcement, Fax, FaxOneWay, BadHeader, NATPortChanged, ALGPortChanged,
-		Muted, LateOffer, LateOfferLeak, AckLost, NATRemapped, MediaOutage, ByeLost, MediaStopped, Voicemail, ResumeFailed, ReinviteLeak, LateStart, RefreshUnknown, TrickleICE, ICENAT, ICEOneSided, Bundle, TURNRelayed, SameNAT, SameNATDirect, ICEBlocked, ProxyDirectOneWay, PBXDirectMedia, PBXDirectMediaNAT, ServerPortForward, ServerPortWindow, ServerPublicToLAN, FragmentsUnanswered, AnswerFragmentsLost, ReinviteFragmentsLost, FaxToAudioPort, ProxyLANHairpin, ResponsesLost, RingingLost}
+		Muted, LateOffer, LateOfferLeak, AckLost, NATRemapped, MediaOutage, ByeLost, MediaStopped, Voicemail, ResumeFailed, ReinviteLeak, LateStart, RefreshUnknown, TrickleICE, ICENAT, ICEOneSided, Bundle, TURNRelayed, SameNAT, SameNATDirect, ICEBlocked, ProxyDirectOneWay, PBXDirectMedia, PBXDirectMediaNAT, ServerPortForward, ServerPortWindow, ServerPublicToLAN, FragmentsUnanswered, AnswerFragmentsLost, ReinviteFragmentsLost, FaxToAudioPort, ProxyLANHairpin, ResponsesLost, RingingLost, ReinviteRejected}
 	calls := make([]Call, len(kinds))
 	for i, k := range kinds {
 		calls[i] = Call{Kind: k, Start: time.Duration(i) * 500 * time.Millisecond, Media: 4 * time.Second}

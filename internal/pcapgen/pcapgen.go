@@ -161,6 +161,11 @@ const (
 	// until Timer B; the callee rings on and gives up with a 480 at 40 s.
 	// not-answered (rejected), sip-responses-lost.
 	RingingLost Kind = "ringing-lost"
+	// ReinviteRejected: mid-call the caller offers to move its media to
+	// another port and hold (a=sendonly); the callee rejects the offer
+	// (488), so the session stays as it was (RFC 3261 §14.1) and the
+	// media flows on both ways to the old addresses: two-way, no finding.
+	ReinviteRejected Kind = "reinvite-rejected"
 	// ReinviteFragmentsLost: after the media the caller's re-INVITE (an
 	// SDP too big for one packet, as when adding video) goes in IPv4
 	// fragments that a router drops: resent until Timer B, never
