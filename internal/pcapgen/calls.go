@@ -223,11 +223,8 @@ func (g *callGen) build() {
 	case AckLost:
 		g.ackLost(answerAt, truth)
 		return
-	case AnswerFragmentsLost:
-		g.answerLost(answerAt, truth)
-		return
-	case ResponsesLost:
-		g.responsesLost(t, answerAt, truth)
+	case AnswerFragmentsLost, ResponsesLost:
+		g.answerLost(t, answerAt, truth)
 		return
 	}
 	g.request(answerAt.Add(10*time.Millisecond), "ACK", g.a, g.b, g.toTag, ackBody)
@@ -574,30 +571,17 @@ func (g *callGen) ackLost(answerAt time.Time, truth Truth) {
 	g.truths = append(g.truths, truth)
 }
 
-// answerLost builds the rest of an AnswerFragmentsLost call from its 200
-// OK at answerAt: resent until 64*T1 with no ACK, the callee's RTP
-// meanwhile (the caller, without the answer, sends none), and the
-// callee's BYE.
-func (g *callGen) answerLost(answerAt time.Time, truth Truth) {
+// answerLost builds the rest of an AnswerFragmentsLost or ResponsesLost
+// call whose INVITE went at invitedAt and 200 OK at answerAt: the 200 OK
+// resent until 64*T1 with no ACK (for ResponsesLost also on each copy of
+// the INVITE, which the caller resends while no response reaches it), the
+// callee's RTP meanwhile (the caller, without the answer, sends none), and
+// the callee's BYE.
+func (g *callGen) answerLost(invitedAt, answerAt time.Time, truth Truth) {
 	g.resendUntilTimeout(g.sip[len(g.sip)-1])
-	mediaAt := answerAt.Add(20 * time.Millisecond)
-	n := packetsFor(sipTimeout - 20*time.Millisecond)
-	g.stream(g.b.rtpSrc, g.a.sdp, mediaAt, n, 0, 0)
-	truth.Packets[1] = uint64(n)
-	truth.Verdict, truth.CannotHear, truth.Finding = report.VerdictOneWay, "callee", capture.IDAnswerNotAcknowledged
-	g.cseq++
-	g.calleeRequest(answerAt.Add(sipTimeout), "BYE")
-	g.truths = append(g.truths, truth)
-}
-
-// responsesLost builds the rest of a ResponsesLost call whose INVITE went
-// at invitedAt and 200 OK at answerAt: the 200 OK resent on its timer and
-// on each copy of the INVITE, which the caller resends while no response
-// reaches it; the callee's RTP flows meanwhile, the caller sends none, and
-// the callee hangs up at 64*T1 after its answer.
-func (g *callGen) responsesLost(invitedAt, answerAt time.Time, truth Truth) {
-	g.resendUntilTimeout(g.sip[len(g.sip)-1])
-	g.inviteResentUnheard(invitedAt)
+	if g.c.Kind == ResponsesLost {
+		g.inviteResentUnheard(invitedAt)
+	}
 	mediaAt := answerAt.Add(20 * time.Millisecond)
 	n := packetsFor(sipTimeout - 20*time.Millisecond)
 	g.stream(g.b.rtpSrc, g.a.sdp, mediaAt, n, 0, 0)
