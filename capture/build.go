@@ -556,7 +556,7 @@ func (cb *callBuild) streamReport(st *streamState, streams []*streamState, sigs 
 		if fr.Refused != "" {
 			// Seen arriving or not, it reached no application.
 			explainRefusal(&sf, bf, sigs, icmp.reporter, delivered, doubt)
-			delivered, proof, doubt = false, "", "refused all along (ICMP "+fr.Refused+")"
+			delivered, proof, doubt = false, "", "refused "+allAlongICMP(fr.Refused)
 		}
 		ms.Flows = append(ms.Flows, fr)
 		if bf.flow.Key.RTCP {

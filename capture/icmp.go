@@ -137,6 +137,13 @@ func quotedUDP(b []byte, v6 bool) (src, dst netip.AddrPort, code uint8, ok bool)
 	return src, dst, b[1], true
 }
 
+// allAlongICMP says that packets drew ICMP errors from their first to their
+// last, with the errors' reason: the one wording after "refused" for a
+// call's flow, a stray flow and a session no call claims.
+func allAlongICMP(reason string) string {
+	return "all along (ICMP " + reason + ")"
+}
+
 // reason says what the code means for the packets that drew it.
 func (e *unreachable) reason() string {
 	if e.v6 {

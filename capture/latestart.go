@@ -115,7 +115,7 @@ func (s mediaStart) finding(c *report.Call, from time.Time, sev report.Severity)
 	if st := s.stray; st != nil {
 		refused := ""
 		if st.Refused != "" {
-			refused = ", refused all along (ICMP " + st.Refused + ")"
+			refused = ", refused " + allAlongICMP(st.Refused)
 		}
 		f.Evidence = append(f.Evidence, report.Evidence{Text: fmt.Sprintf("before it, %s RTP went to %s, where it cannot arrive: %s from %s%s",
 			sender, st.Dst, report.Plural(int(st.Packets), "packet"), st.First.Format("15:04:05.000"), refused),

@@ -128,7 +128,7 @@ func sessionEvidence(s *mediaSession) report.Evidence {
 		sd := s.dir[d]
 		refused := ""
 		if sd.refused != "" {
-			refused = ", which refused them all along (ICMP " + sd.refused + ")"
+			refused = ", which refused them " + allAlongICMP(sd.refused)
 		}
 		return report.Evidence{
 			Text: fmt.Sprintf("%s → %s: %s over %s; nothing came back from %s%s", s.from(d), s.to(d), report.Plural(int(sd.packets), "RTP packet"),

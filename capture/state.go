@@ -91,10 +91,14 @@ func (a *anomalies) addAnomaly(kind string, offset int64, frame uint64, detail s
 	}
 }
 
+// kindMalformedSIP is the anomaly of a SIP message that could not be
+// read; the verdict sentence and media-without-signalling count it.
+const kindMalformedSIP = "malformed-sip"
+
 // unreadSIP counts the SIP messages that could not be read
-// (malformed-sip).
+// (kindMalformedSIP).
 func (a *anomalies) unreadSIP() uint64 {
-	if r := a.byKind["malformed-sip"]; r != nil {
+	if r := a.byKind[kindMalformedSIP]; r != nil {
 		return r.Count
 	}
 	return 0
@@ -414,7 +418,7 @@ func (s *state) unreadableSIP(pkt *packet, err error) {
 			"SIP message cut short by the capture's snap length, so its call cannot be followed: capture whole packets (tcpdump -s 0)")
 		return
 	}
-	s.anomaly("malformed-sip", pkt.Offset, pkt.Frame, err.Error())
+	s.anomaly(kindMalformedSIP, pkt.Offset, pkt.Frame, err.Error())
 }
 
 // readDatagram reads a SIP message carried whole in a datagram, and its
@@ -595,7 +599,7 @@ func (s *state) drainTCP(pkt *packet, st *tcpStream) {
 	for len(st.buf) > 0 {
 		info, used, need, err := s.sipr.parseSIPStream(st.buf)
 		if err != nil {
-			s.anomaly("malformed-sip", pkt.Offset, pkt.Frame, "SIP over TCP: "+err.Error())
+			s.anomaly(kindMalformedSIP, pkt.Offset, pkt.Frame, "SIP over TCP: "+err.Error())
 			st.buf = st.buf[:0]
 			return
 		}

@@ -385,7 +385,7 @@ func oneWay(deaf int, s StreamFacts) StreamVerdict {
 	var why string
 	switch {
 	case s.Undeliverable[sender] > 0 && s.Refused[sender] != "":
-		why = fmt.Sprintf("the %s's %d RTP packets were refused all along (ICMP %s)", partyNames[sender], s.Undeliverable[sender], s.Refused[sender])
+		why = fmt.Sprintf("the %s's %d RTP packets were refused %s", partyNames[sender], s.Undeliverable[sender], allAlongICMP(s.Refused[sender]))
 		if s.Doubt[sender] != "" {
 			why += "; " + s.Doubt[sender]
 		}
