@@ -183,6 +183,9 @@ const (
 	remedyRegisterRefused = "Check the phone's account against the registrar: the user name and authentication name, the password, the domain " +
 		"(realm) and that the account is enabled; a 403 after the challenge is most often a wrong password, an IP access rule or " +
 		"a blocked account (fail2ban and the like after repeated failures). A 404 names a user the registrar does not know."
+	remedyRegistrarFailed = "The registrar failed, not the phone's account: a 5xx answer is a server error (500: its own fault, " +
+		"503: overloaded, down or in maintenance, 504: a server behind it did not answer in time). Look at the registrar's logs and " +
+		"its database or back end, or register at another server of the service (DNS SRV) until it is mended."
 	remedyOneWayNoSignalling = "Capture where the SIP is readable, or give its TLS keys (--tls-keylog), to judge these calls: a hold with music, " +
 		"an announcement or a recording sends one way by design, and only the SDP says so. Otherwise RTP that flows one way " +
 		"only goes to an address from which nothing comes back: the far end sends its RTP to where the SDP said, which is not where this " +

@@ -243,8 +243,9 @@ func (r *registrations) findings(captureEnd time.Time) []report.Finding {
 	sort.Slice(regs, func(i, j int) bool { return regs[i].frame < regs[j].frame })
 	var fs []report.Finding
 	seen := map[netip.AddrPort]bool{}
+	registered := lastRegistered(regs)
 	for _, g := range regs {
-		if g.refused != nil {
+		if g.refused != nil && registered[g.binding()] < g.refused.frame {
 			fs = append(fs, g.refusedFinding())
 		}
 		if !g.behindNAT() || seen[g.contact] {
@@ -262,6 +263,31 @@ func (r *registrations) findings(captureEnd time.Time) []report.Finding {
 		}
 	}
 	return fs
+}
+
+// bindingKey is a binding as the registrar stores it: the phone's
+// address of record and Contact at one registrar, whatever source port its
+// REGISTER came from (a NAT may give it another; a host may send one
+// REGISTER from two sockets).
+type bindingKey struct {
+	aor                string
+	registrar, contact netip.AddrPort
+}
+
+func (g *registration) binding() bindingKey {
+	return bindingKey{g.aor, g.registrar, g.contact}
+}
+
+// lastRegistered finds, by binding, the frame of the last 200 OK that
+// registered it: a refusal before it was mended, from whichever source.
+func lastRegistered(regs []*registration) map[bindingKey]uint64 {
+	last := map[bindingKey]uint64{}
+	for _, g := range regs {
+		if k := g.binding(); g.okFrame > last[k] {
+			last[k] = g.okFrame
+		}
+	}
+	return last
 }
 
 func (g *registration) registerEvidence() report.Evidence {
@@ -284,8 +310,12 @@ func (g *registration) notFixedFinding() report.Finding {
 }
 
 func (g *registration) refusedFinding() report.Finding {
-	how := "refused"
-	if g.refused.afterCredentials {
+	how, remedy := "refused", remedyRegisterRefused
+	switch {
+	case g.refused.status >= 500 && g.refused.status < 600:
+		// A server error says nothing of the phone's account.
+		how, remedy = "failed (a server error) on", remedyRegistrarFailed
+	case g.refused.afterCredentials:
 		how = "refused the credentials of"
 	}
 	status := strings.TrimSpace(strconv.Itoa(g.refused.status) + " " + g.refused.reason)
@@ -297,7 +327,7 @@ func (g *registration) refusedFinding() report.Finding {
 			{Text: fmt.Sprintf("REGISTER from %s with Contact %s", g.src, g.contact), Frames: []uint64{g.frame}, Addrs: []string{g.src.String()}},
 			{Text: "answered " + status, Frames: []uint64{g.refused.frame}},
 		},
-		Remedy: remedyRegisterRefused,
+		Remedy: remedy,
 	}
 }
 

@@ -137,3 +137,59 @@ func TestRegisterRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestRegisterRefusalMended: a refusal is mended by a later 200 OK for the
+// same address of record and Contact at the registrar, also when that
+// REGISTER came from another source port (a host that sent one REGISTER
+// from two sockets, answered 401 on one and 500 on the other, then
+// registered from the first: Ekiga in viglesiasc/ptavi-p5's capture). A
+// server error that nothing mends is a finding with the registrar's
+// remedy, not the account's.
+func TestRegisterRefusalMended(t *testing.T) {
+	registrar := netip.MustParseAddrPort("198.51.100.20:5060")
+	sock1 := netip.MustParseAddrPort("203.0.113.1:5060")
+	sock2 := netip.MustParseAddrPort("203.0.113.1:1024")
+	contact := netip.MustParseAddrPort("203.0.113.1:5060")
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	type msg struct {
+		src    netip.AddrPort
+		status int // 0: the REGISTER itself
+		aor    string
+	}
+	for _, tc := range []struct {
+		name   string
+		msgs   []msg
+		remedy string // "": no finding
+	}{
+		{"500 on the second socket, registered from the first", []msg{{sock1, 0, "100"}, {sock2, 0, "100"}, {sock1, 401, ""}, {sock2, 500, ""}, {sock1, 0, "100"}, {sock1, 200, ""}}, ""},
+		{"500 on the second socket, nothing registered", []msg{{sock1, 0, "100"}, {sock2, 0, "100"}, {sock1, 401, ""}, {sock2, 500, ""}}, remedyRegistrarFailed},
+		{"another user registered from the first socket", []msg{{sock2, 0, "200"}, {sock2, 403, ""}, {sock1, 0, "100"}, {sock1, 200, ""}}, remedyRegisterRefused},
+		{"registered, then refused", []msg{{sock1, 0, "100"}, {sock1, 200, ""}, {sock2, 0, "100"}, {sock2, 403, ""}}, remedyRegisterRefused},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRegistrations()
+			at := t0
+			for i, m := range tc.msgs {
+				at = at.Add(10 * time.Millisecond)
+				frame := uint64(i + 1)
+				if m.status == 0 {
+					r.sip(&sipInfo{sipHeaders: &sipHeaders{Request: true, Method: "REGISTER", ContactAddr: contact, Expires: 3600, ToUser: m.aor}, Src: m.src, Dst: registrar, Frame: frame}, at)
+					continue
+				}
+				r.sip(&sipInfo{sipHeaders: &sipHeaders{Method: "REGISTER", Status: m.status, Reason: "X", Expires: 3600}, Src: registrar, Dst: m.src, Frame: frame}, at)
+			}
+			var remedies []string
+			for _, f := range r.findings(at.Add(time.Second)) {
+				if f.ID == IDRegisterRefused {
+					remedies = append(remedies, f.Remedy)
+				}
+			}
+			switch {
+			case tc.remedy == "" && len(remedies) != 0:
+				t.Errorf("register-refused %d times, want none", len(remedies))
+			case tc.remedy != "" && (len(remedies) != 1 || remedies[0] != tc.remedy):
+				t.Errorf("register-refused remedies %q, want one: %q", remedies, tc.remedy)
+			}
+		})
+	}
+}

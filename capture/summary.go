@@ -85,6 +85,7 @@ var remedyNames = map[string]struct{ id, title string }{
 	remedyTLSKeys:            {"give-the-tls-keys", "Give natdoc the TLS keys of the SIP sessions"},
 	remedyOneWayNoSignalling: {"judge-the-calls-behind-one-way-media", "Find where the one-way RTP's replies go: capture its SIP (or give its TLS keys), check the far end's media address and the NAT"},
 	remedyRegisterRefused:    {"fix-the-phone-account", "Fix the phone's account (credentials, domain) so its registration succeeds"},
+	remedyRegistrarFailed:    {"find-why-the-registrar-fails", "Find why the registrar fails (its logs, load, back end): the phone's account is not the cause"},
 	remedyRefusedMedia:       {"open-the-refused-rtp-port", "Open the port that refuses the RTP: the receiver's firewall, or its router's forwarding"},
 	remedyHairpin:            {"lan-peers-on-lan-addresses", "Let phones on one LAN send each other media at LAN addresses (or turn on NAT loopback, or relay it)"},
 	remedyForwardRTPRange:    {"forward-the-whole-rtp-range", "Forward the server's whole RTP port range on its router (or narrow the range to the forward)"},
