@@ -455,6 +455,24 @@ func dialedUser(m *sipInfo) string {
 	return m.RURIUser
 }
 
+// inProgress says whether a call of the table had not ended by now, or
+// still waited for the answer to its BYE.
+func (t *callTable) inProgress(now time.Time) bool {
+	return slices.ContainsFunc(t.order, func(c *sipCall) bool { return !c.ended(now) || c.byePending() })
+}
+
+// byePending says whether the call's BYE has had no response yet.
+func (c *sipCall) byePending() bool {
+	if !c.ByeSeen {
+		return false
+	}
+	if c.faults == nil {
+		return true
+	}
+	bye := &c.faults.inDialog.current
+	return bye.method != "BYE" || !bye.responded
+}
+
 // remove forgets finalised calls.
 func (t *callTable) remove(gone map[*sipCall]bool) {
 	if len(gone) == 0 {

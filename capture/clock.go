@@ -7,7 +7,10 @@ import "time"
 // without a real-time clock getting its time from NTP, a writer that
 // stamps garbage), not time that passed: no call waits a day for its next
 // message. Without this, every call in progress would time out at the
-// step and the messages after it would belong to none.
+// step and the messages after it would belong to none. When every call
+// has ended (a BYE, a failure, a CANCEL), the step is time that passed: a
+// capture that records only during calls (a router's call trace) or ran
+// for days.
 const clockJumpLimit = 24 * time.Hour
 
 // captureClock keeps capture time steady across such steps.
@@ -24,7 +27,7 @@ type captureClock struct {
 func (s *state) steadyClock(ev *event) {
 	c := &s.clock
 	at := ev.at - c.shift
-	if c.latest != 0 && at-c.latest > int64(clockJumpLimit) && len(s.calls.order) > 0 {
+	if c.latest != 0 && at-c.latest > int64(clockJumpLimit) && s.calls.inProgress(time.Unix(0, c.latest)) {
 		step := at - c.latest
 		c.shift += step - int64(time.Millisecond)
 		at = ev.at - c.shift

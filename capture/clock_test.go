@@ -54,3 +54,26 @@ func TestClockSetMidCapture(t *testing.T) {
 		t.Errorf("%d clock-jump anomalies, want 1: %+v", steps, stepped.Capture.Anomalies)
 	}
 }
+
+// TestDaysBetweenCalls: a capture that records only during calls (a
+// router's call trace) or runs for days has gaps of days between calls
+// that all ended. That is time that passed, not a clock set: no anomaly,
+// and the later calls keep their own times (0xSp3ctra/RTP-PARSING's trace
+// of three carrier calls over three days had its last two moved back 73
+// hours).
+func TestDaysBetweenCalls(t *testing.T) {
+	later := 73 * time.Hour
+	path, truths := generate(t, []pcapgen.Call{{Kind: pcapgen.Normal}, {Kind: pcapgen.LeakCallee, Start: later}}, pcapgen.Options{Seed: 3})
+	res := capture.AnalyzePath(t, path)
+	checkTruth(t, res, truths)
+	for _, a := range res.Capture.Anomalies {
+		if a.Kind == "clock-jump" {
+			t.Errorf("clock-jump anomaly across days between ended calls: %+v", a)
+		}
+	}
+	if len(res.Calls) == 2 {
+		if gap := res.Calls[1].Start.Sub(res.Calls[0].Start); gap < later-time.Minute || gap > later+time.Minute {
+			t.Errorf("the second call starts %s after the first, want about %s", gap, later)
+		}
+	}
+}
