@@ -114,6 +114,9 @@ func analyzeFiles(ctx context.Context, s *state, opt Options, total int64) error
 		return err
 	}
 	defer closeAll()
+	if len(rs.keyLogs) > 0 {
+		s.addEmbeddedKeys(rs.keyLogs)
+	}
 	progress := func() {
 		if opt.Progress != nil {
 			opt.Progress(read, total)

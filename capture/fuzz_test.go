@@ -40,12 +40,16 @@ func FuzzReadCapture(f *testing.F) {
 	f.Add([]byte{0x1f, 0x8b, 8, 0})                                              // gzip start
 	f.Add(toModified(data[:4096], 8, false))                                     // modified libpcap, cut
 	f.Add(toModified(data[:4096], 12, true))
+	f.Add(pcapngWithSecrets(data[40 : 40+214])) // a key log block before the first packet
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s := newState()
 		rs := &readerStats{}
-		src, err := openSource(bytes.NewReader(b), &rs.anomalies)
+		src, err := openSource(bytes.NewReader(b), rs)
 		if err != nil {
 			return
+		}
+		if len(rs.keyLogs) > 0 {
+			s.addEmbeddedKeys(rs.keyLogs)
 		}
 		if err := runPipeline(context.Background(), src, rs, s, func() {}); err != nil && !errors.Is(err, io.EOF) {
 			return

@@ -96,10 +96,13 @@ const (
 type readerStats struct {
 	anomalies
 	comments        captureComments
+	keyLogs         [][]byte // TLS key logs the files carry (secrets.go)
 	packets, bytes  uint64
 	firstNs, lastNs int64 // Unix nanoseconds
 	haveFirst       bool
 }
+
+func (rs *readerStats) tlsKeyLog(keylog []byte) { rs.keyLogs = append(rs.keyLogs, keylog) }
 
 // accountBatch counts n records of bytes in all, stamped from first to
 // last, as n calls of account would.

@@ -365,6 +365,11 @@ type ngSource struct {
 
 func newNgSource(br *bufio.Reader, sink anomalySink) (*ngSource, error) {
 	s := &ngSource{sink: sink}
+	if ks, ok := sink.(secretsSink); ok {
+		for _, kl := range leadingSecrets(br) {
+			ks.tlsKeyLog(kl)
+		}
+	}
 	r, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{WantMixedLinkType: true})
 	if err != nil {
 		return nil, fmt.Errorf("pcapng: %w", err)

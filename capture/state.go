@@ -274,6 +274,10 @@ type state struct {
 	tlsKeys     *tlsdecrypt.Keys
 	tlsSessions []*tlsSession
 	tlsUnlisted int
+	// tlsEmbeddedSecrets counts the key log lines the capture itself
+	// carried (secrets.go); tlsKeysEmbeddedOnly: no keys were given.
+	tlsEmbeddedSecrets  int
+	tlsKeysEmbeddedOnly bool
 	// SIP sources seen for calls, for flow binding.
 	packets uint64
 	bytes   uint64

@@ -105,7 +105,7 @@ func tlsFindings(s *state) []report.Finding {
 	var fs []report.Finding
 	if len(ok) > 0 {
 		fs = append(fs, report.Finding{ID: IDTLSDecrypted, Severity: report.SeverityInfo,
-			Title:    fmt.Sprintf("%d SIP over TLS sessions decrypted with the keys given; their SIP is judged like clear SIP", len(ok)),
+			Title:    fmt.Sprintf("%d SIP over TLS sessions decrypted with %s; their SIP is judged like clear SIP", len(ok), s.keysSource()),
 			Evidence: firstEvidence(ok)})
 	}
 	sort.Strings(kinds)
@@ -120,6 +120,17 @@ func tlsFindings(s *state) []report.Finding {
 		fs[len(fs)-1].Evidence = append(fs[len(fs)-1].Evidence, report.Evidence{Text: fmt.Sprintf("%d more TLS sessions not listed", s.tlsUnlisted)})
 	}
 	return fs
+}
+
+// keysSource says where the keys came from.
+func (s *state) keysSource() string {
+	switch {
+	case s.tlsKeysEmbeddedOnly:
+		return "the keys the capture carries (pcapng decryption secrets)"
+	case s.tlsEmbeddedSecrets > 0:
+		return "the keys given and those the capture carries"
+	}
+	return "the keys given"
 }
 
 // problemKind groups problems that differ only in the session named.

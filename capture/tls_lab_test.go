@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -171,6 +173,9 @@ func TestLabSIPOverTLS(t *testing.T) {
 			if !hasCaptureFinding(res.Findings, IDTLSDecrypted) || hasCaptureFinding(res.Findings, "signalling-encrypted") {
 				t.Errorf("findings %v", res.Findings)
 			}
+			if !tc.byRSAKey {
+				embeddedKeys(t, pcap, keylog)
+			}
 			clear := analyzePath(t, pcap)
 			if len(clear.Calls) != 0 || !hasCaptureFinding(clear.Findings, "signalling-encrypted") {
 				t.Errorf("without keys: %d calls, findings %v", len(clear.Calls), clear.Findings)
@@ -186,6 +191,29 @@ func TestLabSIPOverTLS(t *testing.T) {
 				t.Logf("wrong key: %s: %s", f.ID, f.Title)
 			}
 		})
+	}
+}
+
+// embeddedKeys has Wireshark's editcap write the key log into the capture
+// (a pcapng Decryption Secrets Block), as an engineer shares a capture of
+// SIP over TLS, and checks that natdoc reads it with no keys given.
+func embeddedKeys(t *testing.T, pcap string, keylog []byte) {
+	t.Helper()
+	dir := t.TempDir()
+	keyFile, withKeys := filepath.Join(dir, "keys.log"), filepath.Join(dir, "with-keys.pcapng")
+	if err := os.WriteFile(keyFile, keylog, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("editcap", "--inject-secrets", "tls,"+keyFile, pcap, withKeys).CombinedOutput(); err != nil {
+		t.Fatalf("editcap --inject-secrets: %v: %s", err, out)
+	}
+	res := analyzePath(t, withKeys)
+	if len(res.Calls) != 1 || res.Calls[0].CallID != "tls-call-1@192.168.1.10" {
+		t.Fatalf("with the keys in the capture: calls %+v, findings %v", res.Calls, res.Findings)
+	}
+	f := captureFinding(res, IDTLSDecrypted)
+	if f == nil || !strings.Contains(f.Title, "the keys the capture carries") {
+		t.Errorf("with the keys in the capture: findings %v", res.Findings)
 	}
 }
 

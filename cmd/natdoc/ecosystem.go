@@ -63,7 +63,7 @@ type tlsKeyFlags struct {
 }
 
 func (f *tlsKeyFlags) register(fs *pflag.FlagSet) {
-	fs.StringSliceVar(&f.KeyLogs, "tls-keylog", nil, "decrypt SIP over TLS with this NSS key log `FILE` (SSLKEYLOGFILE, -keylogfile; repeatable)")
+	fs.StringSliceVar(&f.KeyLogs, "tls-keylog", nil, "decrypt SIP over TLS with this NSS key log `FILE` (SSLKEYLOGFILE, -keylogfile; repeatable); a pcapng with its keys embedded (editcap --inject-secrets) needs none")
 	fs.StringSliceVar(&f.RSAKeys, "tls-key", nil, "decrypt TLS 1.0-1.2 RSA key exchange with this server RSA private key `FILE` (PEM; repeatable)")
 }
 
