@@ -129,6 +129,10 @@ type setupTrack struct {
 	respondedAt         time.Time
 	resentAfterResponse int
 	firstResentFrame    uint64
+	// The last final response's reason phrase and causes, the CANCEL's
+	// (causes.go).
+	phrase, failCause, cancelCause string
+	answeredElsewhere              bool
 }
 
 // invite files a transmission of the setup INVITE.
@@ -178,6 +182,7 @@ func (t *setupTrack) facts(now time.Time) SetupFacts {
 	return SetupFacts{
 		Responded: t.responded, Rang: t.rang, Sent: t.sent, ResentAfterResponse: t.resentAfterResponse, Waited: end.Sub(t.sentAt),
 		PublicToPrivate: isPublic(t.src.Addr()) && IsPrivate(t.dst.Addr()),
+		Phrase:          t.phrase, FailCause: t.failCause, CancelCause: t.cancelCause, AnsweredElsewhere: t.answeredElsewhere,
 	}
 }
 
@@ -610,6 +615,9 @@ func (t *callTable) request(c *sipCall, m *sipInfo, at time.Time, from int, tag 
 			break
 		}
 		c.Cancelled = true
+		if cause := causeText(m.extras()); cause != "" {
+			c.setup.cancelCause, c.setup.answeredElsewhere = cause, answeredElsewhere(m.extras())
+		}
 		if c.setup.endedAt.IsZero() {
 			c.setup.endedAt = at
 		}
@@ -668,6 +676,7 @@ func (t *callTable) response(c *sipCall, m *sipInfo, at time.Time, from int, tag
 		// INVITE with credentials (401/407, RFC 3261 §22.2).
 		if m.Status >= 200 && (c.Status < 200 || c.Status >= 300) {
 			c.Status = m.Status
+			c.setup.phrase, c.setup.failCause = m.Reason, causeText(m.extras())
 		}
 		if d != nil {
 			if m.Status > 100 && !d.CalleeSig.IsValid() {

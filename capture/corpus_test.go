@@ -83,6 +83,9 @@ func writeCorpusSummary(b *strings.Builder, name string, res *Result) {
 		fmt.Fprintf(b, "%s %s%s status=%d state=%s transport=%s", c.ID, c.Verdict, cannotHear(c.CannotHear), c.Status, c.State, c.Transport)
 		if c.NotAnswered != nil {
 			fmt.Fprintf(b, " not-answered=%s", c.NotAnswered.Reason)
+			if c.NotAnswered.Cause != "" {
+				fmt.Fprintf(b, " cause=%q", c.NotAnswered.Cause)
+			}
 		}
 		fmt.Fprintf(b, " findings=%s\n", severityIDs(c.Findings))
 		for _, l := range c.Legs {

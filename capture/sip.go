@@ -300,6 +300,10 @@ type sipExtras struct {
 	// BadHeaders are the headers that could not be parsed and were left
 	// out ("via: SIP/2.0/UDP fd00::1:5060"), reported as anomalies.
 	BadHeaders []string
+	// Reasons and Warnings are the values of the Reason (RFC 3326) and
+	// Warning (RFC 3261 §20.43) headers: why a call failed or ended, as
+	// the network put it (causes.go).
+	Reasons, Warnings []string
 }
 
 // extras are the message's rarer facts (empty when it has none).
@@ -318,7 +322,7 @@ var noExtras sipExtras
 // that a message without them has none allocated (the fast path and
 // sipgo's agree on that, FuzzFastSIP).
 func (h *sipHeaders) setExtras(e sipExtras) {
-	if len(e.Contacts) > 0 || len(e.LinkUsers) > 0 || len(e.LinkValues) > 0 || len(e.BadHeaders) > 0 {
+	if len(e.Contacts) > 0 || len(e.LinkUsers) > 0 || len(e.LinkValues) > 0 || len(e.BadHeaders) > 0 || len(e.Reasons) > 0 || len(e.Warnings) > 0 {
 		h.extra = &e
 	}
 }
@@ -543,6 +547,7 @@ func infoFromMessage(msg sip.Message) (*sipInfo, error) {
 	info.readDialog(msg)
 	info.readVia(msg)
 	info.readContacts(msg)
+	info.setCauses(headerValues(msg, "reason"), headerValues(msg, "warning"))
 	for _, name := range []string{"authorization", "proxy-authorization"} {
 		for _, h := range msg.GetHeaders(name) {
 			info.Authorized = info.Authorized || answersChallenge(h.Value())

@@ -28,6 +28,8 @@ type fastScratch struct {
 	contacts []plainAddr  // Contact values in order
 	identity [4][]string  // values of linkIdentityHeaders, by header
 	xValues  []string     // X- header values
+	reasons  []string     // Reason header values
+	warnings []string     // Warning header values
 	routes   []sip.Header // sipgo's parse of headers it alone checks
 }
 
@@ -115,6 +117,7 @@ func (r *sipReader) partialPlain(data []byte) bool {
 
 func (sc *fastScratch) reset() {
 	sc.vias, sc.contacts, sc.xValues = sc.vias[:0], sc.contacts[:0], sc.xValues[:0]
+	sc.reasons, sc.warnings = sc.reasons[:0], sc.warnings[:0]
 	for i := range sc.identity {
 		sc.identity[i] = sc.identity[i][:0]
 	}
@@ -326,6 +329,10 @@ func (h *fastHeaders) other(key, name, value string) {
 		h.info.Authorized = h.info.Authorized || answersChallenge(value)
 	case "authenticate":
 		h.info.StaleNonce = h.info.StaleNonce || staleChallenge(value)
+	case "reason":
+		h.sc.reasons = append(h.sc.reasons, value)
+	case "warning":
+		h.sc.warnings = append(h.sc.warnings, value)
 	default:
 		for i, id := range linkIdentityHeaders {
 			if key == id {
@@ -437,6 +444,7 @@ func (h *fastHeaders) finish() bool {
 	if info.Request && info.Method == "INVITE" {
 		h.linkHints()
 	}
+	info.setCauses(h.sc.reasons, h.sc.warnings)
 	return true
 }
 
@@ -514,6 +522,10 @@ func headerKey(name string) string {
 		return linkIdentityHeaders[2]
 	case "remote-party-id":
 		return linkIdentityHeaders[3]
+	case "reason":
+		return "reason"
+	case "warning":
+		return "warning"
 	}
 	return ""
 }

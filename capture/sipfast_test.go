@@ -21,6 +21,9 @@ var fastSIPSeeds = []struct {
 		"From: <sip:100@natdoc.test>;tag=a1\r\nTo: <sip:gw@natdoc.test>\r\nCall-ID: c1\r\nCSeq: 1 INVITE\r\nContact: <sip:gw@198.51.100.20:5060>\r\nServer: natdoc-pcapgen\r\nContent-Length: 0\r\n\r\n", true},
 	{"compact forms and display names", "BYE sip:100@203.0.113.1:20000;transport=udp SIP/2.0\r\nv: SIP/2.0/TCP gw.example.com;branch=z9hG4bK2\r\nv: SIP/2.0/UDP 10.0.0.1:5062;branch=z9hG4bK3\r\n" +
 		"f: \"Doe, John\" <sip:200@example.com>;tag=b2\r\nt: Alice <sips:100@natdoc.test;user=phone>;tag=a1\r\ni: c1\r\nCSeq: 2 BYE\r\nm: sip:200@198.51.100.30;expires=60\r\nl: 0\r\n\r\n", true},
+	{"rejection with Reason and Warning", "SIP/2.0 503 Service Unavailable\r\nVia: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bK1;rport=5060\r\n" +
+		"From: <sip:100@natdoc.test>;tag=a1\r\nTo: <sip:0123456789@natdoc.test>;tag=gw\r\nCall-ID: c1\r\nCSeq: 1 INVITE\r\n" +
+		"Reason: Q.850;cause=34;text=\"No circuit available\"\r\nReason: SIP ;cause=503\r\nWarning: 399 sip1 \"No other DNS entries to try\"\r\nContent-Length: 0\r\n\r\n", true},
 	{"register answer with bindings", "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bK1;received=203.0.113.1;rport=5060\r\nFrom: <sip:100@x>;tag=r\r\nTo: <sip:100@x>;tag=reg\r\n" +
 		"Call-ID: reg-1\r\nCSeq: 1 REGISTER\r\nContact: <sip:100@192.168.1.10:5060;alias=203.0.113.1~5060~1>;expires=3600\r\nContact: <sip:100@10.0.0.9>;expires=60;received=\"sip:203.0.113.9:1024\"\r\nExpires: 3600\r\nContent-Length: 0\r\n\r\n", true},
 	{"B2BUA identity headers", "INVITE sip:200@198.51.100.30 SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.20;branch=z9hG4bK5\r\nFrom: <sip:proxy@198.51.100.20>;tag=c1\r\nTo: <sip:200@x>\r\n" +

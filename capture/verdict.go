@@ -166,6 +166,13 @@ type SetupFacts struct {
 	// error quoting the INVITE said (icmp.go): over UDP it ends the
 	// transaction as a transport error (RFC 3261 §18.1.1, §8.1.3.1).
 	Unreachable string
+	// Phrase is the reason phrase of the INVITE's last failure response;
+	// FailCause what its Reason and Warning headers said, CancelCause the
+	// CANCEL's Reason ("Call completed elsewhere": another phone of a
+	// group answered).
+	Phrase, FailCause, CancelCause string
+	// AnsweredElsewhere: the CANCEL says another branch answered.
+	AnsweredElsewhere bool
 }
 
 // Timing of call setup.
@@ -471,18 +478,25 @@ func notAnswered(s SetupFacts) StreamVerdict {
 	if status >= 300 {
 		na.Status = status
 	}
+	if status >= 300 && status == s.CallStatus {
+		na.Phrase, na.Cause = s.Phrase, s.FailCause
+	}
 	var explain string
 	wait := roundWait(s.Waited)
 	switch {
 	case s.Cancelled:
 		na.Reason = report.NotAnsweredCancelled
+		na.Cause = s.CancelCause
 		explain = fmt.Sprintf("the caller hung up after %s %s", wait, ringingText(s))
+		if s.AnsweredElsewhere {
+			explain = fmt.Sprintf("another phone answered the call after %s %s", wait, ringingText(s))
+		}
 	case status == 408:
 		na.Reason = report.NotAnsweredTimedOut
 		explain = fmt.Sprintf("the call timed out (408) after %s %s", wait, ringingText(s))
 	case status >= 300:
 		na.Reason = report.NotAnsweredRejected
-		explain = "the call was rejected (" + strconv.Itoa(status) + ")"
+		explain = "the call was rejected (" + strings.TrimSpace(strconv.Itoa(status)+" "+na.Phrase) + ")"
 	case !s.Responded && s.Unreachable != "":
 		na.Reason = report.NotAnsweredUnreachable
 		explain = "the INVITE drew an ICMP error: " + s.Unreachable
@@ -495,6 +509,9 @@ func notAnswered(s SetupFacts) StreamVerdict {
 	default:
 		return StreamVerdict{Verdict: report.VerdictIncompleteCapture,
 			Explain: fmt.Sprintf("the capture ended %s after the INVITE %s, before the setup did", wait, ringingText(s))}
+	}
+	if na.Cause != "" {
+		explain += ": " + na.Cause
 	}
 	return StreamVerdict{Verdict: report.VerdictNotAnswered, Explain: explain, NotAnswered: na}
 }
@@ -523,8 +540,9 @@ func roundWait(d time.Duration) time.Duration {
 // caller (it went on resending its INVITE; also while the capture ended
 // during the setup), silence toward a private address from a public one (a
 // server that stored the private Contact of a phone behind NAT), an INVITE
-// nobody answered, or a callee never alerted. A rejection or a caller
-// hanging up while it rang is no fault.
+// nobody answered, or a callee never alerted. A rejection, a caller
+// hanging up while it rang, or a branch cancelled because another answered
+// is no fault.
 func SetupProblem(s SetupFacts, v StreamVerdict) (report.FindingID, report.Severity) {
 	answered := s.CallStatus >= 200 && s.CallStatus < 300 // its 2xx's own rule says it (AnswerProblem)
 	if (v.Verdict == report.VerdictNotAnswered || v.Verdict == report.VerdictIncompleteCapture) && !answered &&
@@ -542,7 +560,7 @@ func SetupProblem(s SetupFacts, v StreamVerdict) (report.FindingID, report.Sever
 		return IDRequestToPrivate, report.SeverityError
 	case na.Reason == report.NotAnsweredUnreachable:
 		return IDRequestUnanswered, report.SeverityWarning
-	case na.Rang || s.Waited < neverRangAfter:
+	case na.Rang || s.Waited < neverRangAfter || s.AnsweredElsewhere:
 		return "", ""
 	case na.Reason == report.NotAnsweredCancelled, na.Reason == report.NotAnsweredTimedOut, na.Status == 480:
 		return IDCalleeNeverRang, report.SeverityWarning

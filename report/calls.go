@@ -111,6 +111,11 @@ type NotAnswered struct {
 	Status int    `json:"status,omitempty"` // final response code, if any
 	// Rang: a 18x (ringing, session progress) came before the end.
 	Rang bool `json:"rang"`
+	// Phrase is the final response's reason phrase ("Service
+	// Unavailable"); Cause what the Reason (RFC 3326: a Q.850 cause) and
+	// Warning headers of that response, or of the caller's CANCEL, said.
+	Phrase string `json:"phrase,omitempty"`
+	Cause  string `json:"cause,omitempty"`
 }
 
 // IsProblem reports whether the verdict means someone could not hear.

@@ -20,7 +20,8 @@ import (
 //     (media asked one way from the start; was on-hold). Otherwise v2
 //     adds optional fields to v1: calls' legs and early dialogs, each
 //     stream's delivery per direction, flows' quality and RTCP reports,
-//     the capture's duplicates and comments.
+//     the capture's duplicates and comments, not_answered's phrase and
+//     cause.
 //   - natdoc.report/v1: the first schema.
 //
 // natdoc report reads both; a v1 file's payload types are decoded from

@@ -313,6 +313,8 @@ func (w *jsonWriter) notAnswered(n *NotAnswered) {
 		o.int("status", int64(n.Status))
 	}
 	o.boolean("rang", n.Rang)
+	o.strOmitEmpty("phrase", n.Phrase)
+	o.strOmitEmpty("cause", n.Cause)
 	o.end()
 }
 
