@@ -69,16 +69,21 @@ type sipCall struct {
 	Cancelled bool
 	ByeSeen   bool
 	// byeNs is when each party sent its first BYE (0: none): who hung up.
-	byeNs     [2]int64
-	Transport string
-	Offer     *sdpEvent // the initial INVITE's offer, shared by all forks
-	Dialogs   []*dialog
-	Messages  []report.SIPMessage
-	Infos     []*sipInfo // messages kept for NAT evidence (headers only)
-	traces    sigTraces  // the NAT traces in them
-	SeenFrom  [2]bool    // signalling seen sent by each party
-	SDPErrors []uint64
-	setup     setupTrack
+	byeNs [2]int64
+	// endCause is the first BYE's Reason when not normal clearing, with
+	// its sender and frame (causes.go).
+	endCause      string
+	endCauseFrom  int
+	endCauseFrame uint64
+	Transport     string
+	Offer         *sdpEvent // the initial INVITE's offer, shared by all forks
+	Dialogs       []*dialog
+	Messages      []report.SIPMessage
+	Infos         []*sipInfo // messages kept for NAT evidence (headers only)
+	traces        sigTraces  // the NAT traces in them
+	SeenFrom      [2]bool    // signalling seen sent by each party
+	SDPErrors     []uint64
+	setup         setupTrack
 	// faults follows what goes wrong in the dialog after the setup (nil
 	// until a 2xx to an INVITE or an in-dialog request); lastFromNs is
 	// when each party last sent SIP in the leg.
@@ -599,6 +604,9 @@ func (t *callTable) request(c *sipCall, m *sipInfo, at time.Time, from int, tag 
 			t.onEnd(CallEnd{CallID: c.CallID, From: partyLabel(c.Caller), To: partyLabel(c.Callee), Status: c.Status, At: at})
 		}
 		c.ByeSeen = true
+		if cause, ok := endCause(m.extras()); ok && c.endCause == "" {
+			c.endCause, c.endCauseFrom, c.endCauseFrame = cause, from, m.Frame
+		}
 		if c.byeNs[from] == 0 {
 			c.byeNs[from] = at.UnixNano()
 		}

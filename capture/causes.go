@@ -1,11 +1,13 @@
 package capture
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/emiago/sipgo/sip"
+	"github.com/natdoc/natdoc/report"
 )
 
 // Why a call failed or ended, as the network said it: the Reason header
@@ -95,10 +97,54 @@ func reasonText(v string) string {
 	if text != "" {
 		return out + " \"" + text + "\""
 	}
-	if n, err := strconv.Atoi(cause); err == nil && strings.EqualFold(protocol, "Q.850") && q850Causes[n] != "" {
+	if n, err := strconv.Atoi(cause); err == nil && protocol == "Q.850" && q850Causes[n] != "" {
 		return out + " (" + q850Causes[n] + ")"
 	}
 	return out
+}
+
+// endCause is a BYE's Reason when it gives a cause other than normal
+// clearing: a Q.850 cause but 16 and 31 (normal) and 0 (none), or a SIP
+// status but 200. Vendors' own codes (X.int, RELEASE_CAUSE) are not read:
+// their meaning is the vendor's.
+func endCause(e *sipExtras) (string, bool) {
+	for _, r := range e.Reasons {
+		protocol, params, _ := strings.Cut(r, ";")
+		protocol = strings.ToUpper(strings.TrimSpace(protocol))
+		cause := paramOf(params, "cause")
+		normal := map[string][]string{"Q.850": {"0", "16", "31"}, "SIP": {"200"}}[protocol]
+		if normal != nil && cause != "" && !slices.Contains(normal, cause) {
+			return reasonText(r), true
+		}
+	}
+	return "", false
+}
+
+// paramOf is the value of a Reason parameter, "" when absent.
+func paramOf(params, name string) string {
+	for _, p := range strings.Split(params, ";") {
+		if k, v, _ := strings.Cut(p, "="); strings.EqualFold(strings.TrimSpace(k), name) {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// endCauseFinding says which party ended the call with a cause other
+// than normal clearing, and which: a carrier's or PBX's own reason (a
+// timer, a network failure, a media timeout) is what an engineer reads
+// first about a call that dropped.
+func endCauseFinding(cb *callBuild, subject string) (report.Finding, bool) {
+	c := cb.call
+	if c.endCause == "" {
+		return report.Finding{}, false
+	}
+	title := fmt.Sprintf("The %s ended the call with a cause other than normal clearing: %s", partyLabel(cb.parties()[c.endCauseFrom]), c.endCause)
+	if lower := strings.ToLower(c.endCause); strings.Contains(lower, "timeout") && (strings.Contains(lower, "rtp") || strings.Contains(lower, "media")) {
+		title += " (it stopped receiving RTP)"
+	}
+	return report.Finding{ID: IDCallEndedWithCause, Severity: report.SeverityInfo, Subject: subject, Title: title,
+		Evidence: frameEvidence("BYE Reason header", c.endCauseFrame)}, true
 }
 
 // answeredElsewhere says whether a CANCEL's Reason is a forking proxy's
@@ -107,13 +153,8 @@ func reasonText(v string) string {
 func answeredElsewhere(e *sipExtras) bool {
 	for _, r := range e.Reasons {
 		protocol, params, _ := strings.Cut(r, ";")
-		if !strings.EqualFold(strings.TrimSpace(protocol), "SIP") {
-			continue
-		}
-		for _, p := range strings.Split(params, ";") {
-			if k, v, _ := strings.Cut(p, "="); strings.EqualFold(strings.TrimSpace(k), "cause") && strings.TrimSpace(v) == "200" {
-				return true
-			}
+		if strings.EqualFold(strings.TrimSpace(protocol), "SIP") && paramOf(params, "cause") == "200" {
+			return true
 		}
 	}
 	return false

@@ -63,6 +63,9 @@ const (
 	// IDDialogUnknown: a re-INVITE or UPDATE in an established call was
 	// answered 481: its receiver no longer knew the call (indialog.go).
 	IDDialogUnknown report.FindingID = "dialog-unknown-to-peer"
+	// IDCallEndedWithCause: a BYE's Reason gave a cause other than normal
+	// clearing (causes.go).
+	IDCallEndedWithCause report.FindingID = "call-ended-with-cause"
 	// IDCalleeNeverRang: the setup ended without the callee ever ringing.
 	IDCalleeNeverRang report.FindingID = "callee-never-rang"
 	// IDResponsesLost: the caller went on resending its INVITE after the
@@ -341,7 +344,8 @@ func callFindings(cb *callBuild, streams []*streamState, media []string, facts [
 	encryptedF, encrypted := encryptedMediaFinding(streams, subject)
 	answerF, unacknowledged := answerFinding(cb)
 	inDialogF, lostRequest := inDialogFinding(cb)
-	n := len(sdpFs) + len(sigFs) + len(mediaFs) + b2i(unacknowledged) + b2i(lostRequest)
+	endF, endCause := endCauseFinding(cb, subject)
+	n := len(sdpFs) + len(sigFs) + len(mediaFs) + b2i(unacknowledged) + b2i(lostRequest) + b2i(endCause)
 	if n == 0 && setup == nil && !hasVerdict && !encrypted {
 		return nil
 	}
@@ -358,6 +362,9 @@ func callFindings(cb *callBuild, streams []*streamState, media []string, facts [
 	}
 	if lostRequest {
 		fs = append(fs, inDialogF)
+	}
+	if endCause {
+		fs = append(fs, endF)
 	}
 	fs = append(fs, sdpFs...)
 	fs = append(fs, cb.iceFindings(streams, facts, subject, problem)...)
