@@ -26,10 +26,12 @@ const maxReportedSources = 4
 
 // rtcpState is what one RTCP stream (an rtpFlow with Key.RTCP) said.
 type rtcpState struct {
-	// encrypted: the stream is SRTCP (looksSRTCP), and is not read.
-	encrypted bool
-	reports   int // SR and RR packets
-	lastNs    int64
+	// encrypted: the stream is SRTCP (looksSRTCP), and is not read;
+	// opaque: its first packet did not parse either, so it is not read
+	// (one anomaly for the stream, not one for each of its packets).
+	encrypted, opaque bool
+	reports           int // SR and RR packets
+	lastNs            int64
 	// Sender report of the stream's author about its own RTP.
 	srSSRC    uint32
 	srReports int
@@ -62,18 +64,28 @@ type reportedSource struct {
 // §3.4), encrypted past its first eight bytes, and is not read at all;
 // without the SDP that says so, its trailer tells it (looksSRTCP).
 func (s *state) rtcpPacket(f *rtpFlow, data []byte, at int64, offset int64, frame uint64) {
-	if f.rtcp == nil {
+	first := f.rtcp == nil
+	if first {
 		if s.inSRTPSession(f) {
 			return // SRTCP: its reports are encrypted; nothing to read
 		}
 		f.rtcp = &rtcpState{}
 	}
-	if f.rtcp.encrypted {
+	if f.rtcp.encrypted || f.rtcp.opaque {
 		return
 	}
 	if !tilesRTCP(data) && looksSRTCP(data) {
 		// What was read of the stream before was read from ciphertext.
 		f.rtcp = &rtcpState{encrypted: true}
+		return
+	}
+	if first && !tilesRTCP(data) {
+		// A stream whose every packet fails would be an anomaly per
+		// packet (hundreds: SRTCP with a trailer looksSRTCP does not
+		// know, a vendor's own format) or a lone datagram that only
+		// looked like RTCP by its first two bytes.
+		f.rtcp.opaque = true
+		s.anomaly("malformed-rtcp", offset, frame, "RTCP stream whose first packet does not parse (encrypted without the SDP saying so, or not RTCP): the stream is not read")
 		return
 	}
 	for len(data) >= 4 {
