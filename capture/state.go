@@ -187,6 +187,19 @@ type tcpStream struct {
 	turn bool
 }
 
+// carries names what the connection carries, for what is said of it.
+func (st *tcpStream) carries() string {
+	switch {
+	case st.turn:
+		return "TURN over TCP"
+	case st.ws:
+		return "SIP over WebSocket"
+	case st.tls != nil:
+		return "SIP over TLS"
+	}
+	return "SIP over TCP"
+}
+
 // state is everything the analysis keeps while packets stream past. It is
 // owned by one goroutine.
 type state struct {
@@ -513,7 +526,7 @@ func (s *state) handleTCP(pkt *packet) {
 		}
 		b = b[-d:]
 	case d > 0: // bytes missing: drop what was buffered, resume at a message start
-		s.anomaly("tcp-gap", pkt.Offset, pkt.Frame, "SIP over TCP: segment(s) missing from the capture")
+		s.anomaly("tcp-gap", pkt.Offset, pkt.Frame, st.carries()+": segment(s) missing from the capture")
 		st.buf = st.buf[:0]
 		if st.tls != nil {
 			st.tls.conn.Gap()

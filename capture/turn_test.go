@@ -220,3 +220,21 @@ func TestTURNOverTCPFraming(t *testing.T) {
 		t.Error("turnStreamStart takes the wrong first payloads")
 	}
 }
+
+// TestTCPGapNamesTheStream: a gap in a TURN, WebSocket or TLS connection
+// is not called a gap in SIP over TCP.
+func TestTCPGapNamesTheStream(t *testing.T) {
+	for _, tc := range []struct {
+		st   tcpStream
+		want string
+	}{
+		{tcpStream{turn: true}, "TURN over TCP"},
+		{tcpStream{ws: true}, "SIP over WebSocket"},
+		{tcpStream{tls: &tlsSession{}}, "SIP over TLS"},
+		{tcpStream{}, "SIP over TCP"},
+	} {
+		if got := tc.st.carries(); got != tc.want {
+			t.Errorf("%+v carries %q, want %q", tc.st, got, tc.want)
+		}
+	}
+}
