@@ -77,16 +77,7 @@ func reasonText(v string) string {
 	if strings.EqualFold(protocol, "q.850") {
 		protocol = "Q.850"
 	}
-	var cause, text string
-	for _, p := range strings.Split(params, ";") {
-		k, val, _ := strings.Cut(p, "=")
-		switch strings.ToLower(strings.TrimSpace(k)) {
-		case "cause":
-			cause = strings.TrimSpace(val)
-		case "text":
-			text = strings.Trim(strings.TrimSpace(val), `"`)
-		}
-	}
+	cause, text := paramOf(params, "cause"), strings.Trim(paramOf(params, "text"), `"`)
 	switch {
 	case cause == "":
 		return "Reason " + v
@@ -110,15 +101,17 @@ func reasonText(v string) string {
 func endCause(e *sipExtras) (string, bool) {
 	for _, r := range e.Reasons {
 		protocol, params, _ := strings.Cut(r, ";")
-		protocol = strings.ToUpper(strings.TrimSpace(protocol))
-		cause := paramOf(params, "cause")
-		normal := map[string][]string{"Q.850": {"0", "16", "31"}, "SIP": {"200"}}[protocol]
-		if normal != nil && cause != "" && !slices.Contains(normal, cause) {
+		normal, read := normalEnds[strings.ToUpper(strings.TrimSpace(protocol))]
+		if cause := paramOf(params, "cause"); read && cause != "" && !slices.Contains(normal, cause) {
 			return reasonText(r), true
 		}
 	}
 	return "", false
 }
+
+// normalEnds are the causes of a call ended as callers end calls, by
+// the Reason protocols whose causes natdoc reads.
+var normalEnds = map[string][]string{"Q.850": {"0", "16", "31"}, "SIP": {"200"}}
 
 // paramOf is the value of a Reason parameter, "" when absent.
 func paramOf(params, name string) string {
@@ -130,8 +123,8 @@ func paramOf(params, name string) string {
 	return ""
 }
 
-// endCauseFinding says which party ended the call with a cause other
-// than normal clearing, and which: a carrier's or PBX's own reason (a
+// endCauseFinding names the party that ended the call with a cause other
+// than normal clearing, and the cause: a carrier's or PBX's own reason (a
 // timer, a network failure, a media timeout) is what an engineer reads
 // first about a call that dropped.
 func endCauseFinding(cb *callBuild, subject string) (report.Finding, bool) {
