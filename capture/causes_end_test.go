@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 
 	"github.com/natdoc/natdoc/capture"
@@ -17,24 +16,12 @@ import (
 // withByeReason copies the capture at path with reason added as a Reason
 // header to every BYE.
 func withByeReason(t *testing.T, path, reason string) string {
-	return rewriteCapture(t, path, func(data []byte, _ *gopacket.CaptureInfo) []byte {
-		pkt := gopacket.NewPacket(data, layers.LayerTypeEthernet, gopacket.Default)
-		eth, _ := pkt.LinkLayer().(*layers.Ethernet)
-		ip, _ := pkt.NetworkLayer().(*layers.IPv4)
-		udp, _ := pkt.TransportLayer().(*layers.UDP)
-		if eth == nil || ip == nil || udp == nil || !bytes.HasPrefix(udp.Payload, []byte("BYE ")) {
-			return data
+	return rewriteUDP(t, path, func(_ *layers.IPv4, udp *layers.UDP) []byte {
+		if !bytes.HasPrefix(udp.Payload, []byte("BYE ")) {
+			return nil
 		}
 		line := bytes.Index(udp.Payload, []byte("\r\n")) + 2
-		payload := append(append(append([]byte(nil), udp.Payload[:line]...), "Reason: "+reason+"\r\n"...), udp.Payload[line:]...)
-		if err := udp.SetNetworkLayerForChecksum(ip); err != nil {
-			t.Fatal(err)
-		}
-		buf := gopacket.NewSerializeBuffer()
-		if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, eth, ip, udp, gopacket.Payload(payload)); err != nil {
-			t.Fatal(err)
-		}
-		return buf.Bytes()
+		return append(append(append([]byte(nil), udp.Payload[:line]...), "Reason: "+reason+"\r\n"...), udp.Payload[line:]...)
 	})
 }
 

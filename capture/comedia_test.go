@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 
 	"github.com/natdoc/natdoc/capture"
@@ -21,23 +20,12 @@ import (
 // it.
 func TestSymmetricRTPWorksAround(t *testing.T) {
 	path, _ := generate(t, []pcapgen.Call{{Kind: pcapgen.LeakCaller, Media: 4 * time.Second}}, pcapgen.Options{Seed: 3})
-	comedia := rewriteCapture(t, path, func(data []byte, _ *gopacket.CaptureInfo) []byte {
-		pkt := gopacket.NewPacket(data, layers.LayerTypeEthernet, gopacket.Default)
-		eth, _ := pkt.LinkLayer().(*layers.Ethernet)
-		ip, _ := pkt.NetworkLayer().(*layers.IPv4)
-		udp, _ := pkt.TransportLayer().(*layers.UDP)
-		if eth == nil || ip == nil || udp == nil || !ip.DstIP.Equal(net.IPv4(192, 168, 1, 10)) {
-			return data
+	comedia := rewriteUDP(t, path, func(ip *layers.IPv4, udp *layers.UDP) []byte {
+		if !ip.DstIP.Equal(net.IPv4(192, 168, 1, 10)) {
+			return nil
 		}
 		ip.DstIP = net.IPv4(203, 0, 113, 1) // the caller's NAT, where its RTP comes from
-		if err := udp.SetNetworkLayerForChecksum(ip); err != nil {
-			t.Fatal(err)
-		}
-		buf := gopacket.NewSerializeBuffer()
-		if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, eth, ip, udp, gopacket.Payload(udp.Payload)); err != nil {
-			t.Fatal(err)
-		}
-		return buf.Bytes()
+		return udp.Payload
 	})
 	res := capture.AnalyzePath(t, comedia)
 	if len(res.Calls) != 1 {

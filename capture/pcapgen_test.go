@@ -75,6 +75,34 @@ func rewriteCaptureAs(t *testing.T, path string, link layers.LinkType, change fu
 	return out
 }
 
+// rewriteUDP copies the capture at path with every Ethernet/IPv4/UDP
+// packet handed to edit, which may change its addresses and ports in place
+// and returns its new payload, or nil to keep the packet as it was; the
+// lengths and checksums of a changed packet are made right.
+func rewriteUDP(t *testing.T, path string, edit func(ip *layers.IPv4, udp *layers.UDP) []byte) string {
+	return rewriteCapture(t, path, func(data []byte, _ *gopacket.CaptureInfo) []byte {
+		pkt := gopacket.NewPacket(data, layers.LayerTypeEthernet, gopacket.Default)
+		eth, _ := pkt.LinkLayer().(*layers.Ethernet)
+		ip, _ := pkt.NetworkLayer().(*layers.IPv4)
+		udp, _ := pkt.TransportLayer().(*layers.UDP)
+		if eth == nil || ip == nil || udp == nil {
+			return data
+		}
+		payload := edit(ip, udp)
+		if payload == nil {
+			return data
+		}
+		if err := udp.SetNetworkLayerForChecksum(ip); err != nil {
+			t.Fatal(err)
+		}
+		buf := gopacket.NewSerializeBuffer()
+		if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, eth, ip, udp, gopacket.Payload(payload)); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	})
+}
+
 // checkTruth compares every generated dialog with the analysis.
 func checkTruth(t *testing.T, res *capture.Result, truths []pcapgen.Truth) {
 	t.Helper()
