@@ -14,7 +14,7 @@ import (
 func rtpPathAllocations(t *testing.T, rtpRec []byte, detail bool) {
 	s := newState()
 	s.setDetail(detail)
-	p := &producer{full: make(chan *eventBatch, 1), free: make(chan *eventBatch, 1)}
+	p := &producer{full: make(chan *eventBatch, 1), free: newBatchPool(1, newEventBatch)}
 	p.dec = newDecoder(&p.anomalies)
 	p.batch = &eventBatch{events: make([]event, 0, batchEvents), arena: make([]byte, 0, batchArena)}
 	rec := Record{Data: rtpRec, Time: time.Unix(1, 0), WireLen: len(rtpRec), LinkType: layers.LinkTypeEthernet}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/gopacket/gopacket/layers"
@@ -174,7 +175,7 @@ type producer struct {
 	hdr    rtp.Header
 	batch  *eventBatch
 	full   chan *eventBatch
-	free   chan *eventBatch
+	free   *batchPool[*eventBatch]
 	frames uint64
 	// emitFn is p.emit, made once.
 	emitFn func(*packet)
@@ -183,7 +184,7 @@ type producer struct {
 	sink func(*eventBatch)
 }
 
-func newProducer(full, free chan *eventBatch, hosts map[netip.Addr]bool, route bool) *producer {
+func newProducer(full chan *eventBatch, free *batchPool[*eventBatch], hosts map[netip.Addr]bool, route bool) *producer {
 	p := &producer{full: full, free: free, hosts: hosts}
 	p.dec = newDecoder(&p.anomalies)
 	p.dec.route = route
@@ -200,17 +201,13 @@ func newProducer(full, free chan *eventBatch, hosts map[netip.Addr]bool, route b
 func runPipeline(ctx context.Context, src recordSource, rs *readerStats, s *state, progress func()) error {
 	rs.anomalies.observe = s.anomalies.observe
 	var rawFull [decoders]chan *rawBatch
-	rawFree := make(chan *rawBatch, decoders*batchesAhead+1)
 	for i := range rawFull {
 		rawFull[i] = make(chan *rawBatch, batchesAhead)
 	}
-	for i := 0; i < decoders*batchesAhead+1; i++ {
-		rawFree <- &rawBatch{buf: make([]byte, 0, rawBatchBytes), recs: make([]rawRecord, 0, rawBatchRecords)}
-	}
-	free := make(chan *eventBatch, decoders*(batchesAhead+1))
-	for i := 0; i < decoders*(batchesAhead+1); i++ {
-		free <- newEventBatch()
-	}
+	rawFree := newBatchPool(decoders*batchesAhead+1, func() *rawBatch {
+		return &rawBatch{buf: make([]byte, 0, rawBatchBytes), recs: make([]rawRecord, 0, rawBatchRecords)}
+	})
+	free := newBatchPool(decoders*(batchesAhead+1), newEventBatch)
 	readErr := make(chan error, 1)
 	go func() {
 		readErr <- readRecords(ctx, src, rs, rawFull[:], rawFree, progress)
@@ -255,6 +252,43 @@ func runPipeline(ctx context.Context, src recordSource, rs *readerStats, s *stat
 	return err
 }
 
+// batchPool hands out batches, making one only when none is free and
+// fewer than max exist: a short capture needs two or three, where making
+// every batch a long one keeps in flight zeroed megabytes for each file
+// (and made the capture fuzz target run a few inputs a second).
+type batchPool[T any] struct {
+	free  chan T
+	made  atomic.Int32
+	max   int32
+	fresh func() T
+}
+
+func newBatchPool[T any](max int, fresh func() T) *batchPool[T] {
+	return &batchPool[T]{free: make(chan T, max), max: int32(max), fresh: fresh}
+}
+
+// get takes a free batch, or makes one while fewer than max exist, or
+// waits for one to come back.
+func (p *batchPool[T]) get() T {
+	select {
+	case b := <-p.free:
+		return b
+	default:
+	}
+	for {
+		n := p.made.Load()
+		if n >= p.max {
+			return <-p.free
+		}
+		if p.made.CompareAndSwap(n, n+1) {
+			return p.fresh()
+		}
+	}
+}
+
+// put gives a batch back; it never blocks, as at most max exist.
+func (p *batchPool[T]) put(b T) { p.free <- b }
+
 func newEventBatch() *eventBatch {
 	return &eventBatch{events: make([]event, 0, batchEvents), infos: make([]packetInfo, 0, 64), arena: make([]byte, 0, batchArena+arenaSlack)}
 }
@@ -262,7 +296,7 @@ func newEventBatch() *eventBatch {
 // consumeRawBatch analyses the event batches one decoder made of one raw
 // batch, up to the one marked last. It reports false when the decoder is
 // done.
-func (s *state) consumeRawBatch(in, free chan *eventBatch) bool {
+func (s *state) consumeRawBatch(in chan *eventBatch, free *batchPool[*eventBatch]) bool {
 	for {
 		b, ok := <-in
 		if !ok {
@@ -271,7 +305,7 @@ func (s *state) consumeRawBatch(in, free chan *eventBatch) bool {
 		s.consume(b)
 		last := b.last
 		b.events, b.infos, b.arena, b.last = b.events[:0], b.infos[:0], b.arena[:0], false
-		free <- b
+		free.put(b)
 		if last {
 			return true
 		}
@@ -280,15 +314,15 @@ func (s *state) consumeRawBatch(in, free chan *eventBatch) bool {
 
 // readRecords is the reading goroutine: it fills raw batches and deals
 // them to the decoders in turn. An idle live source sends what it has.
-func readRecords(ctx context.Context, src recordSource, rs *readerStats, full []chan *rawBatch, free chan *rawBatch, progress func()) error {
+func readRecords(ctx context.Context, src recordSource, rs *readerStats, full []chan *rawBatch, free *batchPool[*rawBatch], progress func()) error {
 	var frames, sent uint64
-	b := <-free
+	b := free.get()
 	b.firstFrame = 1
 	send := func() {
 		frames += uint64(len(b.recs))
 		full[sent%uint64(len(full))] <- b
 		sent++
-		b = <-free
+		b = free.get()
 		b.buf, b.recs, b.err, b.firstFrame = b.buf[:0], b.recs[:0], nil, frames+1
 		if sent%32 == 0 {
 			progress()
@@ -342,18 +376,18 @@ func readRecords(ctx context.Context, src recordSource, rs *readerStats, full []
 
 // run is a decoding goroutine: every raw batch becomes one or more event
 // batches, the last of them marked so the analyser knows to switch.
-func (p *producer) run(in, recycle chan *rawBatch) {
-	p.batch = <-p.free
+func (p *producer) run(in chan *rawBatch, recycle *batchPool[*rawBatch]) {
+	p.batch = p.free.get()
 	p.emitFn = p.emit // one method value, not one per record
 	for rb := range in {
 		for i := range rb.recs {
 			p.decodeRecord(rb.buf, &rb.recs[i], rb.firstFrame+uint64(i))
 		}
 		rb.buf, rb.recs, rb.err = rb.buf[:0], rb.recs[:0], nil
-		recycle <- rb
+		recycle.put(rb)
 		p.batch.last = true
 		p.full <- p.batch
-		p.batch = <-p.free
+		p.batch = p.free.get()
 	}
 }
 
@@ -368,7 +402,7 @@ func (p *producer) flush() {
 		return
 	}
 	p.full <- p.batch
-	p.batch = <-p.free
+	p.batch = p.free.get()
 }
 
 // emit turns a decoded packet into an event. RTP and RTCP on dynamic ports
