@@ -585,6 +585,26 @@ func (t *callTable) find(m *sipInfo) (c *sipCall, onHop bool) {
 	return nil, false
 }
 
+// restartSetup: the caller's new INVITE transaction without a To-tag (a
+// retry with credentials after 401/407, RFC 3261 §22.2, or after a
+// 422 or a redirect) starts the setup over, so the failure it answers is
+// no longer the call's outcome, on the call or on the To-tag it came
+// with (Asterisk rings and answers the retry on the challenge's tag).
+func (c *sipCall) restartSetup() {
+	if c.answered() {
+		return
+	}
+	if c.Status >= 300 {
+		c.Status = 0
+	}
+	c.FailedAt = time.Time{}
+	for _, d := range c.Dialogs {
+		if d.Status >= 300 {
+			d.Status = 0
+		}
+	}
+}
+
 func (c *sipCall) hasTag(tag string) bool {
 	if tag == c.FromTag {
 		return true
@@ -631,6 +651,9 @@ func (t *callTable) request(c *sipCall, m *sipInfo, at time.Time, from int, tag 
 		}
 	case "INVITE":
 		if tag == "" && from == caller {
+			if c.setup.sent > 0 && m.CSeq != c.setup.cseq {
+				c.restartSetup()
+			}
 			c.setup.invite(m, at)
 		}
 		if c.faults != nil {

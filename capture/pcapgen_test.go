@@ -158,6 +158,9 @@ func checkTruth(t *testing.T, res *capture.Result, truths []pcapgen.Truth) {
 		if want.NotAnswered != "" && (got.NotAnswered == nil || got.NotAnswered.Reason != want.NotAnswered) {
 			t.Errorf("%s: not answered %+v, want reason %s", name, got.NotAnswered, want.NotAnswered)
 		}
+		if want.Status != 0 && got.Status != want.Status {
+			t.Errorf("%s: status %d, want %d", name, got.Status, want.Status)
+		}
 		if want.Transport != "" && got.Transport != want.Transport {
 			t.Errorf("%s: transport %s, want %s", name, got.Transport, want.Transport)
 		}

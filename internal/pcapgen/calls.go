@@ -210,6 +210,9 @@ func (g *callGen) build() {
 		inviteBody, ackBody = "", offer
 	}
 	g.request(t, "INVITE", g.a, g.b, "", inviteBody)
+	if g.c.Kind == Challenged || g.c.Kind == ChallengedRejected {
+		t = g.challenge(t, inviteBody)
+	}
 	g.response(t.Add(5*time.Millisecond), 100, "Trying", "INVITE", g.b, g.a, "", "")
 	answer := g.sdp(g.b, answerDir, g.c.Kind == AnswerFragmentsLost)
 	if g.failedSetup(t, truth) {
@@ -249,7 +252,22 @@ func (g *callGen) build() {
 	}
 	g.request(end.Add(100*time.Millisecond), "BYE", g.a, g.b, g.toTag, "")
 	g.response(end.Add(110*time.Millisecond), 200, "OK", "BYE", g.b, g.a, g.toTag, "")
+	if g.c.Kind == Challenged {
+		truth.Status = 200
+	}
 	g.truths = append(g.truths, truth)
+}
+
+// challenge has the callee answer the INVITE sent at t with 401 on the
+// To-tag it answers the retry with, the caller acknowledge it and retry
+// in a new transaction; it returns when the retry is sent.
+func (g *callGen) challenge(t time.Time, body string) time.Time {
+	g.response(t.Add(3*time.Millisecond), 401, "Unauthorized", "INVITE", g.b, g.a, g.toTag, "")
+	g.request(t.Add(6*time.Millisecond), "ACK", g.a, g.b, g.toTag, "")
+	g.cseq++
+	retry := t.Add(10 * time.Millisecond)
+	g.request(retry, "INVITE", g.a, g.b, "", body)
+	return retry
 }
 
 // lostBye has the callee hang up at `at` with a BYE to the caller's NAT
@@ -641,6 +659,10 @@ func (g *callGen) failedSetup(t time.Time, truth Truth) bool {
 		g.response(t.Add(time.Second), 486, "Busy Here", "INVITE", g.b, g.a, g.toTag, "")
 		g.request(t.Add(time.Second+5*time.Millisecond), "ACK", g.a, g.b, g.toTag, "")
 		truth.NotAnswered = report.NotAnsweredRejected
+	case ChallengedRejected:
+		g.response(t.Add(20*time.Millisecond), 404, "Not Found", "INVITE", g.b, g.a, g.toTag, "")
+		g.request(t.Add(25*time.Millisecond), "ACK", g.a, g.b, g.toTag, "")
+		truth.NotAnswered, truth.Status = report.NotAnsweredRejected, 404
 	case Cancelled, NeverRang:
 		cancelAt := 3 * time.Second
 		truth.NotAnswered = report.NotAnsweredCancelled
@@ -1016,7 +1038,7 @@ func AllKinds() []Call {
 	kinds := []Kind{Normal, LeakCaller, LeakCallee, NoWay, Hold, Inactive, ReinviteMove, EarlyMedia,
 		Forked, TCP, WebSocket, Fragmented, VLAN, IPv6, LossJitter, LANOneWay, Rejected, Cancelled, SIPALG,
 		Unanswered, ToPrivateContact, NeverRang, TimedOut, Proxy, ProxyLeakCallee, B2BUA, SBCOutsideUnseen, Announcement, Fax, FaxOneWay, BadHeader, NATPortChanged, ALGPortChanged,
-		Muted, LateOffer, LateOfferLeak, AckLost, NATRemapped, MediaOutage, ByeLost, MediaStopped, Voicemail, ResumeFailed, ReinviteLeak, LateStart, RefreshUnknown, TrickleICE, ICENAT, ICEOneSided, Bundle, TURNRelayed, SameNAT, SameNATDirect, ICEBlocked, ProxyDirectOneWay, PBXDirectMedia, PBXDirectMediaNAT, ServerPortForward, ServerPortWindow, ServerPublicToLAN, FragmentsUnanswered, AnswerFragmentsLost, ReinviteFragmentsLost, FaxToAudioPort, ProxyLANHairpin, ResponsesLost, RingingLost, ReinviteRejected}
+		Muted, LateOffer, LateOfferLeak, AckLost, NATRemapped, MediaOutage, ByeLost, MediaStopped, Voicemail, ResumeFailed, ReinviteLeak, LateStart, RefreshUnknown, TrickleICE, ICENAT, ICEOneSided, Bundle, TURNRelayed, SameNAT, SameNATDirect, ICEBlocked, ProxyDirectOneWay, PBXDirectMedia, PBXDirectMediaNAT, ServerPortForward, ServerPortWindow, ServerPublicToLAN, FragmentsUnanswered, AnswerFragmentsLost, ReinviteFragmentsLost, FaxToAudioPort, ProxyLANHairpin, ResponsesLost, RingingLost, ReinviteRejected, Challenged, ChallengedRejected}
 	calls := make([]Call, len(kinds))
 	for i, k := range kinds {
 		calls[i] = Call{Kind: k, Start: time.Duration(i) * 500 * time.Millisecond, Media: 4 * time.Second}

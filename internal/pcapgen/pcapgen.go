@@ -161,6 +161,14 @@ const (
 	// until Timer B; the callee rings on and gives up with a 480 at 40 s.
 	// not-answered (rejected), sip-responses-lost.
 	RingingLost Kind = "ringing-lost"
+	// Challenged: the callee, a PBX that authenticates its callers,
+	// answers the INVITE 401 with the To-tag it later answers with (as
+	// Asterisk does), and the caller retries with credentials in a new
+	// transaction (RFC 3261 §22.2), which is answered: two-way, status 200.
+	Challenged Kind = "challenged"
+	// ChallengedRejected: the same challenge, and the retry is refused 404
+	// on that To-tag: not-answered (rejected), status 404, not the 401.
+	ChallengedRejected Kind = "challenged-rejected"
 	// ReinviteRejected: mid-call the caller offers to move its media to
 	// another port and hold (a=sendonly); the callee rejects the offer
 	// (488), so the session stays as it was (RFC 3261 §14.1) and the
@@ -307,6 +315,8 @@ type Truth struct {
 	Legs int
 	// Transport of the INVITE: "UDP", "TCP" or "WS".
 	Transport string
+	// Status is the call's final status as reported (0: not checked).
+	Status int
 }
 
 // Options shape the whole capture.
