@@ -21,18 +21,25 @@ type captureClock struct {
 	latest int64
 }
 
-// steadyClock shifts ev's time back by the clock steps seen so far, and
-// takes a new step out, as an anomaly, when ev comes more than
-// clockJumpLimit after the packet before while calls are in progress.
+// steadyClock shifts ev's time by the clock steps seen so far, and takes
+// a new step out, as an anomaly, when ev comes more than clockJumpLimit
+// after, or before, the latest packet while calls are in progress. A step
+// back is the same fault the other way (a device that booted with a
+// future date and then learnt the time); small steps back are packets
+// merged out of order, and stay.
 func (s *state) steadyClock(ev *event) {
 	c := &s.clock
 	at := ev.at - c.shift
-	if c.latest != 0 && at-c.latest > int64(clockJumpLimit) && s.calls.inProgress(time.Unix(0, c.latest)) {
-		step := at - c.latest
+	step := at - c.latest
+	if c.latest != 0 && (step > int64(clockJumpLimit) || step < -int64(clockJumpLimit)) && s.calls.inProgress(time.Unix(0, c.latest)) {
 		c.shift += step - int64(time.Millisecond)
 		at = ev.at - c.shift
-		s.anomaly("clock-jump", ev.offset, ev.frame, "capture time steps "+time.Duration(step).Round(time.Second).String()+
-			" forward while calls are in progress: the packets after it are read as following on, their times shifted back by that much")
+		way, shifted := "forward", "back"
+		if step < 0 {
+			way, shifted, step = "back", "forward", -step
+		}
+		s.anomaly("clock-jump", ev.offset, ev.frame, "capture time steps "+time.Duration(step).Round(time.Second).String()+" "+way+
+			" while calls are in progress: the packets after it are read as following on, their times shifted "+shifted+" by that much")
 	}
 	ev.at = at
 	c.latest = max(c.latest, at)

@@ -23,35 +23,48 @@ func steppedCapture(t *testing.T, path string, n int, step time.Duration) string
 }
 
 // TestClockSetMidCapture: a device without a real-time clock starts its
-// capture in 1970 and gets the time from NTP while calls are up. The
-// calls are judged as on a steady clock, and the step is an anomaly,
-// once; without it every call in progress would time out at the step.
+// capture in 1970 and gets the time from NTP while calls are up; another
+// booted with a date in 2038 and learns the time the other way. The calls
+// are judged as on a steady clock, and the step is an anomaly, once;
+// without it every call in progress would time out at a step forward,
+// and the packets after a step back would fall before their calls.
 func TestClockSetMidCapture(t *testing.T) {
-	epoch := time.Date(1970, 1, 2, 0, 0, 0, 0, time.UTC) // pcapgen writes some packets before its base
-	path, truths := generate(t, pcapgen.AllKinds(), pcapgen.Options{Seed: 5, Base: epoch})
-	steady := capture.AnalyzePath(t, path)
-	checkTruth(t, steady, truths)
-	stepped := capture.AnalyzePath(t, steppedCapture(t, path, 200, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Sub(epoch)))
-	if len(stepped.Calls) != len(steady.Calls) {
-		t.Fatalf("%d calls after the clock step, %d on a steady clock", len(stepped.Calls), len(steady.Calls))
-	}
-	sameCalls(t, "after the step", stepped.Calls, steady.Calls)
-	for i, c := range steady.Calls {
-		s := stepped.Calls[i]
-		// Times after the step are shifted back by all of it but a
-		// millisecond (fragments and SCTP too, which take another path).
-		if d := s.Start.Sub(c.Start); d < 0 || d > time.Second {
-			t.Errorf("%s (%s): starts at %s after the step, %s on a steady clock", c.ID, c.CallID, s.Start, c.Start)
-		}
-	}
-	steps := 0
-	for _, a := range stepped.Capture.Anomalies {
-		if a.Kind == "clock-jump" {
-			steps += int(a.Count)
-		}
-	}
-	if steps != 1 {
-		t.Errorf("%d clock-jump anomalies, want 1: %+v", steps, stepped.Capture.Anomalies)
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		base time.Time
+	}{
+		{"forward from 1970", time.Date(1970, 1, 2, 0, 0, 0, 0, time.UTC)}, // pcapgen writes some packets before its base
+		{"back from 2038", time.Date(2038, 1, 2, 0, 0, 0, 0, time.UTC)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path, truths := generate(t, pcapgen.AllKinds(), pcapgen.Options{Seed: 5, Base: tc.base})
+			steady := capture.AnalyzePath(t, path)
+			checkTruth(t, steady, truths)
+			stepped := capture.AnalyzePath(t, steppedCapture(t, path, 200, now.Sub(tc.base)))
+			if len(stepped.Calls) != len(steady.Calls) {
+				t.Fatalf("%d calls after the clock step, %d on a steady clock", len(stepped.Calls), len(steady.Calls))
+			}
+			sameCalls(t, "after the step", stepped.Calls, steady.Calls)
+			for i, c := range steady.Calls {
+				s := stepped.Calls[i]
+				// Times after the step are shifted by all of it but a
+				// millisecond (fragments and SCTP too, which take another
+				// path).
+				if d := s.Start.Sub(c.Start); d < 0 || d > time.Second {
+					t.Errorf("%s (%s): starts at %s after the step, %s on a steady clock", c.ID, c.CallID, s.Start, c.Start)
+				}
+			}
+			steps := 0
+			for _, a := range stepped.Capture.Anomalies {
+				if a.Kind == "clock-jump" {
+					steps += int(a.Count)
+				}
+			}
+			if steps != 1 {
+				t.Errorf("%d clock-jump anomalies, want 1: %+v", steps, stepped.Capture.Anomalies)
+			}
+		})
 	}
 }
 
