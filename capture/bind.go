@@ -225,12 +225,20 @@ func (b *binder) bindHeuristic(f *rtpFlow, covered map[dialogSender]bool) (bindi
 	// legs whose signalling may not be in the capture.
 	// NAT: media comes from (or goes to) the public address the party's SIP
 	// came from, on a port no SDP named.
-	bySrc := func(p *promise) bool { return !covered[dialogSender{p.dlg, p.party}] }
-	byDst := func(p *promise) bool { return !covered[dialogSender{p.dlg, other(p.party)}] }
+	// A flow there before the call's INVITE and still going after its
+	// end is another application's media on the party's host (a
+	// conferencing app, a game), not the call's: no call's media
+	// precedes its INVITE and outlives its BYE.
+	inCall := func(p *promise) bool {
+		c := p.call
+		return !(c.StartSeen && c.ByeSeen && f.First().Before(c.Start) && f.Last().After(p.to))
+	}
+	bySrc := func(p *promise) bool { return inCall(p) && !covered[dialogSender{p.dlg, p.party}] }
+	byDst := func(p *promise) bool { return inCall(p) && !covered[dialogSender{p.dlg, other(p.party)}] }
 	for _, prefer := range []bool{true, false} {
 		okSrc, okDst := bySrc, byDst
 		if !prefer {
-			okSrc, okDst = nil, nil
+			okSrc, okDst = inCall, inCall
 		}
 		if p, ok := b.pickByAnswer(b.byIP[k.Src.Addr()], f.First(), okSrc); ok {
 			return binding{call: p.call, dlg: p.dlg, mIndex: heuristicIndex(p.call, p.dlg, f, p.party), sender: p.party}, true

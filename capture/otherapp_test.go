@@ -1,0 +1,90 @@
+package capture_test
+
+import (
+	"context"
+	"encoding/binary"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/natdoc/natdoc/capture"
+	"github.com/natdoc/natdoc/internal/pcapgen"
+)
+
+// writeAppMedia writes an RTP stream from src to dst at 50 packets a second
+// from start to end: another application's media, with no SIP.
+func writeAppMedia(t *testing.T, src, dst netip.AddrPort, start, end time.Time) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "app.pcap")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := pcapgo.NewWriterNanos(f)
+	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+		t.Fatal(err)
+	}
+	eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4}
+	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: src.Addr().AsSlice(), DstIP: dst.Addr().AsSlice()}
+	udp := &layers.UDP{SrcPort: layers.UDPPort(src.Port()), DstPort: layers.UDPPort(dst.Port())}
+	if err := udp.SetNetworkLayerForChecksum(ip); err != nil {
+		t.Fatal(err)
+	}
+	payload := make([]byte, 12+80)
+	payload[0], payload[1] = 0x80, 111 // RTP version 2, a dynamic payload type
+	binary.BigEndian.PutUint32(payload[8:], 0x5eed)
+	for i, at := 0, start; at.Before(end); i, at = i+1, at.Add(20*time.Millisecond) {
+		binary.BigEndian.PutUint16(payload[2:], uint16(i))
+		binary.BigEndian.PutUint32(payload[4:], uint32(i*960))
+		buf := gopacket.NewSerializeBuffer()
+		if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, eth, ip, udp, gopacket.Payload(payload)); err != nil {
+			t.Fatal(err)
+		}
+		data := buf.Bytes()
+		if err := w.WritePacket(gopacket.CaptureInfo{Timestamp: at, CaptureLength: len(data), Length: len(data)}, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return path
+}
+
+// TestOtherAppMediaNotTheCalls: a conferencing app on the caller's PC
+// receives RTP from its server all through a SIP call, from before the
+// INVITE to after the BYE, on ports no SDP names. It is not the call's
+// media: the call stays two-way with its own packets, and the app's
+// stream is media without signalling. Found in a student's capture with
+// Discord running beside a softphone: the call read 346/4961 packets, with
+// false "received nothing" warnings from the softphone's RTCP.
+func TestOtherAppMediaNotTheCalls(t *testing.T) {
+	path, truths := generate(t, []pcapgen.Call{{Kind: pcapgen.Normal, Start: 20 * time.Second, Media: 6 * time.Second}}, pcapgen.Options{Seed: 2})
+	alone := capture.AnalyzePath(t, path)
+	checkTruth(t, alone, truths)
+	c := alone.Calls[0]
+	host := netip.MustParseAddrPort(c.Caller.SignalAddr).Addr()
+	app := writeAppMedia(t, netip.AddrPortFrom(netip.MustParseAddr("198.51.100.99"), 9000), netip.AddrPortFrom(host, 62000),
+		c.Start.Add(-2*time.Second), c.End.Add(40*time.Second))
+	res, err := capture.Analyze(context.Background(), capture.Options{Files: []string{path, app}, Detail: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkTruth(t, res, truths)
+	if got, want := capture.FindingIDs(res.Calls[0]), capture.FindingIDs(c); !slices.Equal(got, want) {
+		t.Errorf("findings with the app's media %v, alone %v", got, want)
+	}
+	found := false
+	for _, f := range res.Findings {
+		found = found || f.ID == "media-one-way-without-signalling" || f.ID == "media-without-signalling"
+	}
+	if !found {
+		t.Errorf("the app's stream is not reported as media without signalling: %v", res.Findings)
+	}
+}
