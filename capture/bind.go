@@ -215,10 +215,14 @@ func (p *promise) bundle(f *rtpFlow) {
 
 // bindHeuristic is the second pass for flows no SDP address names.
 // covered holds the directions of dialogs an RTP flow already carries by
-// an SDP address (its destination or its source). When calls share the
-// signalling addresses (phones behind one NAT, one trunk), the flow goes
-// to one whose direction has no media yet, as an engineer would give it,
-// and only then to the most recent call.
+// an SDP address (its destination or its source). The flow goes to a call
+// whose direction has no media yet, as an engineer would give it; when
+// calls share the signalling addresses (phones behind one NAT, one trunk),
+// to the one answered nearest its start. A direction that has its media
+// takes no more by address alone: such a flow is another call's whose SIP
+// the capture lacks (a PBX's earlier call on the next port pair, another
+// leg), or another application's, as is a flow whose payload types the
+// call's SDP does not list (speaksSDP).
 func (b *binder) bindHeuristic(f *rtpFlow, covered map[dialogSender]bool) (binding, bool) {
 	k := f.Key
 	// SSRC alone does not bind: relays and B2BUAs forward the same SSRC on
@@ -233,21 +237,49 @@ func (b *binder) bindHeuristic(f *rtpFlow, covered map[dialogSender]bool) (bindi
 		c := p.call
 		return !(c.StartSeen && c.ByeSeen && f.First().Before(c.Start) && f.Last().After(p.to))
 	}
-	bySrc := func(p *promise) bool { return inCall(p) && !covered[dialogSender{p.dlg, p.party}] }
-	byDst := func(p *promise) bool { return inCall(p) && !covered[dialogSender{p.dlg, other(p.party)}] }
-	for _, prefer := range []bool{true, false} {
-		okSrc, okDst := bySrc, byDst
-		if !prefer {
-			okSrc, okDst = inCall, inCall
-		}
-		if p, ok := b.pickByAnswer(b.byIP[k.Src.Addr()], f.First(), okSrc); ok {
-			return binding{call: p.call, dlg: p.dlg, mIndex: heuristicIndex(p.call, p.dlg, f, p.party), sender: p.party}, true
-		}
-		if p, ok := b.pickByAnswer(b.byIP[k.Dst.Addr()], f.First(), okDst); ok {
-			return binding{call: p.call, dlg: p.dlg, mIndex: heuristicIndex(p.call, p.dlg, f, other(p.party)), sender: other(p.party)}, true
-		}
+	bySrc := func(p *promise) bool {
+		return inCall(p) && !covered[dialogSender{p.dlg, p.party}] && speaksSDP(p.call, p.dlg, f)
+	}
+	byDst := func(p *promise) bool {
+		return inCall(p) && !covered[dialogSender{p.dlg, other(p.party)}] && speaksSDP(p.call, p.dlg, f)
+	}
+	if p, ok := b.pickByAnswer(b.byIP[k.Src.Addr()], f.First(), bySrc); ok {
+		return binding{call: p.call, dlg: p.dlg, mIndex: heuristicIndex(p.call, p.dlg, f, p.party), sender: p.party}, true
+	}
+	if p, ok := b.pickByAnswer(b.byIP[k.Dst.Addr()], f.First(), byDst); ok {
+		return binding{call: p.call, dlg: p.dlg, mIndex: heuristicIndex(p.call, p.dlg, f, other(p.party)), sender: other(p.party)}, true
 	}
 	return binding{}, false
+}
+
+// speaksSDP says whether flow f may be dialog d's media by what it
+// carries: a payload type the call's SDP lists, or comfort noise (13, and
+// 19 of old), which phones send unlisted. Another application's RTP on
+// the same host has payload types of its own. A flow without payload
+// types (RTCP, T.38), or a dialog without SDP, gives nothing to compare.
+func speaksSDP(c *sipCall, d *dialog, f *rtpFlow) bool {
+	if f.nPT == 0 || d == nil || (c.Offer == nil && len(d.SDPs) == 0) {
+		return true
+	}
+	lists := func(ev *sdpEvent, pt uint8) bool {
+		for i := range ev.SDP.Media {
+			if ev.SDP.Media[i].lists(pt) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, pt := range f.payloadTypes[:f.nPT] {
+		if pt == 13 || pt == 19 || (c.Offer != nil && lists(c.Offer, pt)) {
+			return true
+		}
+		for i := range d.SDPs {
+			if lists(&d.SDPs[i], pt) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // heuristicIndex is the m= line of dialog d for a flow the heuristics

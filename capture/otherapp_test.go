@@ -57,34 +57,53 @@ func writeAppMedia(t *testing.T, src, dst netip.AddrPort, start, end time.Time) 
 	return path
 }
 
-// TestOtherAppMediaNotTheCalls: a conferencing app on the caller's PC
-// receives RTP from its server all through a SIP call, from before the
-// INVITE to after the BYE, on ports no SDP names. It is not the call's
-// media: the call stays two-way with its own packets, and the app's
-// stream is media without signalling. Found in a student's capture with
-// Discord running beside a softphone: the call read 346/4961 packets, with
-// false "received nothing" warnings from the softphone's RTCP.
+// TestOtherAppMediaNotTheCalls: RTP on the caller's host that no SDP names
+// and the call does not need is not the call's media: the call keeps its
+// own packets and findings, and the stream is media without signalling.
+//   - A conferencing app receives from its server all through the call,
+//     from before the INVITE to after the BYE. Found in a student's capture
+//     with Discord beside a softphone: the call read 346/4961 packets, with
+//     false "received nothing" warnings from the softphone's RTCP.
+//   - Another call's media (a PBX's earlier call on the next port pair,
+//     its SIP not captured) runs within the call, while both directions
+//     already have their media at the SDP addresses. Found in Wireshark's
+//     1filtered sample: 17 such packets counted as the callee's.
+//   - An app's stream into the caller's host during a call in which the
+//     caller hears nothing: its payload type is none the SDP lists, so it
+//     does not make the call two-way.
 func TestOtherAppMediaNotTheCalls(t *testing.T) {
-	path, truths := generate(t, []pcapgen.Call{{Kind: pcapgen.Normal, Start: 20 * time.Second, Media: 6 * time.Second}}, pcapgen.Options{Seed: 2})
-	alone := capture.AnalyzePath(t, path)
-	checkTruth(t, alone, truths)
-	c := alone.Calls[0]
-	host := netip.MustParseAddrPort(c.Caller.SignalAddr).Addr()
-	app := writeAppMedia(t, netip.AddrPortFrom(netip.MustParseAddr("198.51.100.99"), 9000), netip.AddrPortFrom(host, 62000),
-		c.Start.Add(-2*time.Second), c.End.Add(40*time.Second))
-	res, err := capture.Analyze(context.Background(), capture.Options{Files: []string{path, app}, Detail: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkTruth(t, res, truths)
-	if got, want := capture.FindingIDs(res.Calls[0]), capture.FindingIDs(c); !slices.Equal(got, want) {
-		t.Errorf("findings with the app's media %v, alone %v", got, want)
-	}
-	found := false
-	for _, f := range res.Findings {
-		found = found || f.ID == "media-one-way-without-signalling" || f.ID == "media-without-signalling"
-	}
-	if !found {
-		t.Errorf("the app's stream is not reported as media without signalling: %v", res.Findings)
+	for _, tc := range []struct {
+		name       string
+		kind       pcapgen.Kind
+		start, end time.Duration // from the call's start and end
+	}{
+		{"around the call", pcapgen.Normal, -2 * time.Second, 40 * time.Second},
+		{"within the call", pcapgen.Normal, 3 * time.Second, -time.Second},
+		{"into a one-way call", pcapgen.LANOneWay, 3 * time.Second, -time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path, truths := generate(t, []pcapgen.Call{{Kind: tc.kind, Start: 20 * time.Second, Media: 6 * time.Second}}, pcapgen.Options{Seed: 2})
+			alone := capture.AnalyzePath(t, path)
+			checkTruth(t, alone, truths)
+			c := alone.Calls[0]
+			host := netip.MustParseAddrPort(c.Caller.SignalAddr).Addr()
+			app := writeAppMedia(t, netip.AddrPortFrom(netip.MustParseAddr("198.51.100.99"), 9000), netip.AddrPortFrom(host, 62000),
+				c.Start.Add(tc.start), c.End.Add(tc.end))
+			res, err := capture.Analyze(context.Background(), capture.Options{Files: []string{path, app}, Detail: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkTruth(t, res, truths)
+			if got, want := capture.FindingIDs(res.Calls[0]), capture.FindingIDs(c); !slices.Equal(got, want) {
+				t.Errorf("findings with the other stream %v, alone %v", got, want)
+			}
+			found := false
+			for _, f := range res.Findings {
+				found = found || f.ID == "media-one-way-without-signalling" || f.ID == "media-without-signalling"
+			}
+			if !found {
+				t.Errorf("the other stream is not reported as media without signalling: %v", res.Findings)
+			}
+		})
 	}
 }
