@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -124,16 +122,7 @@ func hepPackets(t *testing.T, path string) []hep.Packet {
 // so the capture's own times go forward whatever the agents stamped.
 func writeHEPFeed(t *testing.T, pkts []hep.Packet) string {
 	t.Helper()
-	out := filepath.Join(t.TempDir(), "hep.pcap")
-	f, err := os.Create(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w := pcapgo.NewWriterNanos(f)
-	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
-		t.Fatal(err)
-	}
+	out, w := createPcap(t, "hep.pcap", layers.LinkTypeEthernet)
 	arrivals := make([]time.Time, len(pkts))
 	for i := range pkts {
 		arrivals[i] = pkts[i].Time

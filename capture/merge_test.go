@@ -20,16 +20,7 @@ func splitCapture(t *testing.T, path string, n int) [2]string {
 	var out [2]string
 	var ws [2]*pcapgo.Writer
 	for i := range out {
-		out[i] = filepath.Join(t.TempDir(), filepath.Base(path)+string(rune('a'+i)))
-		f, err := os.Create(out[i])
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		ws[i] = pcapgo.NewWriterNanos(f)
-		if err := ws[i].WriteFileHeader(65535, r.LinkType()); err != nil {
-			t.Fatal(err)
-		}
+		out[i], ws[i] = createPcap(t, filepath.Base(path)+string(rune('a'+i)), r.LinkType())
 	}
 	for k := 0; ; k++ {
 		data, ci, err := r.ReadPacketData()

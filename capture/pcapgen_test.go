@@ -46,19 +46,10 @@ func rewriteCapture(t *testing.T, path string, change func(data []byte, ci *gopa
 func rewriteCaptureAs(t *testing.T, path string, link layers.LinkType, change func(data []byte, ci *gopacket.CaptureInfo) []byte) string {
 	t.Helper()
 	r := capture.PcapReader(t, path)
-	out := filepath.Join(t.TempDir(), "rewritten.pcap")
-	f, err := os.Create(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w := pcapgo.NewWriterNanos(f)
 	if link == 0 {
 		link = r.LinkType()
 	}
-	if err := w.WriteFileHeader(65535, link); err != nil {
-		t.Fatal(err)
-	}
+	out, w := createPcap(t, "rewritten.pcap", link)
 	for {
 		data, ci, err := r.ReadPacketData()
 		if err != nil {
@@ -73,6 +64,23 @@ func rewriteCaptureAs(t *testing.T, path string, link layers.LinkType, change fu
 		}
 	}
 	return out
+}
+
+// createPcap creates the pcap file name, of link type link, in the test's
+// temporary directory, closed when the test ends.
+func createPcap(t testing.TB, name string, link layers.LinkType) (string, *pcapgo.Writer) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	w := pcapgo.NewWriterNanos(f)
+	if err := w.WriteFileHeader(65535, link); err != nil {
+		t.Fatal(err)
+	}
+	return path, w
 }
 
 // rewriteUDP copies the capture at path with every Ethernet/IPv4/UDP
