@@ -254,8 +254,7 @@ func runPipeline(ctx context.Context, src recordSource, rs *readerStats, s *stat
 
 // batchPool hands out batches, making one only when none is free and
 // fewer than max exist: a short capture needs two or three, where making
-// every batch a long one keeps in flight zeroed megabytes for each file
-// (and made the capture fuzz target run a few inputs a second).
+// every batch a long one keeps in flight zeroed about 4 MB for each file.
 type batchPool[T any] struct {
 	free  chan T
 	made  atomic.Int32
