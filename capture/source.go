@@ -105,6 +105,16 @@ func otherFormat(magic []byte) string {
 		return "Microsoft Network Monitor"
 	case "snoo":
 		return "Solaris snoop"
+	case "XCP\x00":
+		return "NetXray / Sniffer (Windows)"
+	case "TRSN":
+		return "Sniffer (DOS)"
+	case "\x05VNF":
+		return "Visual Networks"
+	case "Obse":
+		return "Network Instruments Observer"
+	case "\x7fver":
+		return "Savvius (WildPackets) Peek"
 	}
 	return ""
 }

@@ -168,7 +168,9 @@ func TestRecordsLargerThanABatch(t *testing.T) {
 // TestOtherCaptureFormats: a capture in a format editcap converts is
 // refused with the command that converts it, not just "not a pcap".
 func TestOtherCaptureFormats(t *testing.T) {
-	for magic, name := range map[string]string{"GMBU": "Microsoft Network Monitor", "RTSS": "Microsoft Network Monitor", "snoop\x00\x00\x00": "Solaris snoop"} {
+	for magic, name := range map[string]string{"GMBU": "Microsoft Network Monitor", "RTSS": "Microsoft Network Monitor", "snoop\x00\x00\x00": "Solaris snoop",
+		"XCP\x00001.100\x00": "NetXray", "TRSNIFF data    \x1a": "Sniffer (DOS)", "\x05VNF": "Visual Networks",
+		"ObserverPktBufferVersion=15.00": "Observer", "\x7fver": "Peek"} {
 		_, err := openSource(bytes.NewReader(append([]byte(magic), make([]byte, 64)...)), nil)
 		if err == nil || !errors.Is(err, ErrNotCapture) || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), "editcap -F pcap") {
 			t.Errorf("%q: %v", magic, err)
