@@ -252,9 +252,17 @@ func (s *pcapSource) maxCaptured() uint32 {
 	return MaxRecordLen
 }
 
+// fcsSlack is how many bytes a record may hold beyond its wire length:
+// the Ethernet FCS, which some writers count in the captured bytes only
+// (editcap's pcap of a Visual Networks capture: every record 4 over).
+// Wireshark and libpcap read such records; the resync after garbage
+// still wants none over.
+const fcsSlack = 4
+
 // plausible checks a record header. strict adds a time check, used only
 // when hunting for the next record after garbage: ordinary files may jump in
-// time, but garbage rarely looks like a stamp within a day of the last one.
+// time, but garbage rarely looks like a stamp within a day of the last one;
+// and it allows no captured bytes beyond the wire length.
 func (s *pcapSource) plausible(h []byte, strict bool) bool {
 	incl := s.u32(h[8:12])
 	orig := s.u32(h[12:16])
@@ -263,7 +271,11 @@ func (s *pcapSource) plausible(h []byte, strict bool) bool {
 	if s.nanos {
 		limit = 1_000_000_000
 	}
-	if incl > s.maxCaptured() || incl > orig || frac >= limit || orig > 1<<20 {
+	slack := uint32(fcsSlack)
+	if strict {
+		slack = 0
+	}
+	if incl > s.maxCaptured() || incl > orig+slack || frac >= limit || orig > 1<<20 {
 		return false
 	}
 	if strict && s.records > 0 {
@@ -317,7 +329,7 @@ func (s *pcapSource) Next() (Record, error) {
 		rec := Record{
 			Data:     full[s.recHdr : s.recHdr+incl],
 			Time:     time.Unix(int64(sec), int64(frac)).UTC(),
-			WireLen:  int(s.u32(h[12:16])),
+			WireLen:  max(int(s.u32(h[12:16])), incl),
 			LinkType: s.linkType,
 			Offset:   s.offset,
 		}
@@ -485,7 +497,7 @@ func (s *pcapSource) frame(b *rawBatch, rs *readerStats) (pos int, ok bool) {
 	for pos+hdr <= len(buf) && len(recs) < cap(recs) {
 		h := buf[pos : pos+16 : pos+16]
 		sec, frac, incl, orig := s.u32(h[0:4]), s.u32(h[4:8]), s.u32(h[8:12]), s.u32(h[12:16])
-		if incl > maxIncl || incl > orig || frac >= fracLimit || orig > 1<<20 {
+		if incl > maxIncl || incl > orig+fcsSlack || frac >= fracLimit || orig > 1<<20 {
 			ok = false
 			break
 		}
@@ -499,7 +511,7 @@ func (s *pcapSource) frame(b *rawBatch, rs *readerStats) (pos int, ok bool) {
 		bytes += uint64(incl)
 		firstNs, lastNs = min(firstNs, at), max(lastNs, at)
 		recs = append(recs, rawRecord{start: uint32(pos + hdr), end: uint32(end),
-			linkType: s.linkType, wireLen: int(orig), at: at, offset: offset})
+			linkType: s.linkType, wireLen: int(max(orig, incl)), at: at, offset: offset})
 		records++
 		lastSec = sec
 		offset += int64(hdr) + int64(incl)

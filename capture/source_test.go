@@ -214,6 +214,30 @@ func toModified(le []byte, extra int, bigEndian bool) []byte {
 	return out
 }
 
+// TestRecordsOverWireLength: a pcap whose every record holds 4 bytes
+// beyond its wire length (a trailing FCS counted in the captured bytes
+// only, as editcap writes a Visual Networks capture) is read whole, as
+// Wireshark reads it: it was skipped as garbage from its first record.
+func TestRecordsOverWireLength(t *testing.T) {
+	clean, err := os.ReadFile(filepath.Join("..", "testdata", "natlab-media-outage.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := analyzeBytes(t, clean)
+	withFCS := append([]byte(nil), clean[:24]...)
+	for _, off := range recordOffsets(clean) {
+		incl := binary.LittleEndian.Uint32(clean[off+8:])
+		hdr := binary.LittleEndian.AppendUint32(append([]byte(nil), clean[off:off+8]...), incl+4)
+		hdr = append(hdr, clean[off+12:off+16]...)
+		withFCS = append(append(append(withFCS, hdr...), clean[off+16:off+16+int(incl)]...), 0xde, 0xad, 0xbe, 0xef)
+	}
+	res := analyzeBytes(t, withFCS)
+	if res.Capture.Packets != want.Capture.Packets || res.Verdict != want.Verdict || len(res.Capture.Anomalies) != 0 {
+		t.Errorf("%d packets, %q, anomalies %+v; want %d, %q", res.Capture.Packets, res.Verdict, res.Capture.Anomalies,
+			want.Capture.Packets, want.Verdict)
+	}
+}
+
 // TestModifiedPcap: files in the modified libpcap format, of both record
 // header lengths and byte orders, read as the plain pcap they were made
 // from; one that editcap wrote too, and a cut one is read up to the cut.
