@@ -372,15 +372,22 @@ func (s *Server) relayResponse(req *sip.Request, res *sip.Response, tx sip.Serve
 		// once must find the relay's or engine's ports free.
 		s.endCall(c, "bye")
 	}
+	answered := initial && res.IsSuccess()
+	if answered {
+		// In the call table before the caller hears it: a caller that
+		// acts on the 200 at once (its ACK, a re-INVITE, a look at the
+		// server's calls) finds the call answered, however late this
+		// goroutine runs again.
+		c.mu.Lock()
+		c.answer, c.state, c.ok = s.cfg.Now(), "answered", res.Clone()
+		c.mu.Unlock()
+	}
 	s.send(tx, req, res)
 	if res.IsProvisional() {
 		return false
 	}
 	switch {
-	case initial && res.IsSuccess():
-		c.mu.Lock()
-		c.answer, c.state, c.ok = s.cfg.Now(), "answered", res.Clone()
-		c.mu.Unlock()
+	case answered:
 		s.event(Event{Kind: "call-answered", CallID: c.id, From: c.caller, To: c.callee})
 	case initial && res.StatusCode == sip.StatusRequestTerminated:
 		// The callee's 487 can overtake our own end of the cancelled
