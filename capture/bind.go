@@ -133,13 +133,8 @@ func (b *binder) addCall(c *sipCall, captureEnd time.Time) {
 				}
 			}
 		}
-		// The dialog's SDP in order, the offer first (sipCall.timeline,
-		// without building the slice).
-		if c.Offer != nil {
-			index(c.Offer)
-		}
-		for i := range d.SDPs {
-			index(&d.SDPs[i])
+		for ev := range c.sdps(d) {
+			index(ev)
 		}
 		b.named[d] = [2]int32{first, int32(len(b.namedAddrs))}
 		for party, sig := range [2]netip.AddrPort{c.CallerSig, d.CalleeSig} {
@@ -261,21 +256,15 @@ func speaksSDP(c *sipCall, d *dialog, f *rtpFlow) bool {
 	if f.nPT == 0 || d == nil || (c.Offer == nil && len(d.SDPs) == 0) {
 		return true
 	}
-	lists := func(ev *sdpEvent, pt uint8) bool {
-		for i := range ev.SDP.Media {
-			if ev.SDP.Media[i].lists(pt) {
-				return true
-			}
-		}
-		return false
-	}
 	for _, pt := range f.payloadTypes[:f.nPT] {
-		if pt == 13 || pt == 19 || (c.Offer != nil && lists(c.Offer, pt)) {
+		if pt == 13 || pt == 19 {
 			return true
 		}
-		for i := range d.SDPs {
-			if lists(&d.SDPs[i], pt) {
-				return true
+		for ev := range c.sdps(d) {
+			for i := range ev.SDP.Media {
+				if ev.SDP.Media[i].lists(pt) {
+					return true
+				}
 			}
 		}
 	}
@@ -311,11 +300,8 @@ func heuristicIndex(c *sipCall, d *dialog, f *rtpFlow, sender int) int {
 			}
 		}
 	}
-	if c.Offer != nil {
-		visit(c.Offer)
-	}
-	for i := range d.SDPs {
-		visit(&d.SDPs[i])
+	for ev := range c.sdps(d) {
+		visit(ev)
 	}
 	switch {
 	case onPort >= 0:

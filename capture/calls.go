@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"iter"
 	"net/netip"
 	"slices"
 	"time"
@@ -796,4 +797,18 @@ func (c *sipCall) timeline(d *dialog) []sdpEvent {
 		all = append(all, *c.Offer)
 	}
 	return append(all, d.SDPs...)
+}
+
+// sdps yields the SDPs timeline returns, without building the slice.
+func (c *sipCall) sdps(d *dialog) iter.Seq[*sdpEvent] {
+	return func(yield func(*sdpEvent) bool) {
+		if c.Offer != nil && !yield(c.Offer) {
+			return
+		}
+		for i := range d.SDPs {
+			if !yield(&d.SDPs[i]) {
+				return
+			}
+		}
+	}
 }

@@ -74,12 +74,13 @@ func (s *state) rtcpPacket(f *rtpFlow, data []byte, at int64, offset int64, fram
 	if f.rtcp.encrypted || f.rtcp.opaque {
 		return
 	}
-	if !tilesRTCP(data) && looksSRTCP(data) {
+	tiles := tilesRTCP(data)
+	if !tiles && looksSRTCP(data) {
 		// What was read of the stream before was read from ciphertext.
 		f.rtcp = &rtcpState{encrypted: true}
 		return
 	}
-	if first && !tilesRTCP(data) {
+	if first && !tiles {
 		// A stream whose every packet fails would be an anomaly per
 		// packet (hundreds: SRTCP with a trailer looksSRTCP does not
 		// know, a vendor's own format) or a lone datagram that only
