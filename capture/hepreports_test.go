@@ -2,14 +2,12 @@ package capture_test
 
 import (
 	"encoding/json"
-	"net"
 	"net/netip"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/natdoc/natdoc/capture"
@@ -142,18 +140,7 @@ func writeHEPPacket(t *testing.T, w *pcapgo.Writer, h *hep.Packet, at time.Time)
 	if err != nil {
 		t.Fatal(err)
 	}
-	eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4}
-	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: net.IPv4(192, 0, 2, 98), DstIP: net.IPv4(192, 0, 2, 99)}
-	udp := &layers.UDP{SrcPort: 9060, DstPort: 9060}
-	_ = udp.SetNetworkLayerForChecksum(ip)
-	buf := gopacket.NewSerializeBuffer()
-	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, eth, ip, udp, gopacket.Payload(payload)); err != nil {
-		t.Fatal(err)
-	}
-	ci := gopacket.CaptureInfo{Timestamp: at, CaptureLength: len(buf.Bytes()), Length: len(buf.Bytes())}
-	if err := w.WritePacket(ci, buf.Bytes()); err != nil {
-		t.Fatal(err)
-	}
+	writeUDP(t, w, netip.MustParseAddrPort("192.0.2.98:9060"), netip.MustParseAddrPort("192.0.2.99:9060"), payload, at)
 }
 
 // TestHEPRTCPReportsJudge: a HEP feed of SIP and RTCP reports, without

@@ -3,13 +3,11 @@ package capture_test
 import (
 	"context"
 	"encoding/binary"
-	"net"
 	"net/netip"
 	"slices"
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 
 	"github.com/natdoc/natdoc/capture"
@@ -21,26 +19,13 @@ import (
 func writeAppMedia(t *testing.T, src, dst netip.AddrPort, start, end time.Time) string {
 	t.Helper()
 	path, w := createPcap(t, "app.pcap", layers.LinkTypeEthernet)
-	eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4}
-	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: src.Addr().AsSlice(), DstIP: dst.Addr().AsSlice()}
-	udp := &layers.UDP{SrcPort: layers.UDPPort(src.Port()), DstPort: layers.UDPPort(dst.Port())}
-	if err := udp.SetNetworkLayerForChecksum(ip); err != nil {
-		t.Fatal(err)
-	}
 	payload := make([]byte, 12+80)
 	payload[0], payload[1] = 0x80, 111 // RTP version 2, a dynamic payload type
 	binary.BigEndian.PutUint32(payload[8:], 0x5eed)
 	for i, at := 0, start; at.Before(end); i, at = i+1, at.Add(20*time.Millisecond) {
 		binary.BigEndian.PutUint16(payload[2:], uint16(i))
 		binary.BigEndian.PutUint32(payload[4:], uint32(i*960))
-		buf := gopacket.NewSerializeBuffer()
-		if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, eth, ip, udp, gopacket.Payload(payload)); err != nil {
-			t.Fatal(err)
-		}
-		data := buf.Bytes()
-		if err := w.WritePacket(gopacket.CaptureInfo{Timestamp: at, CaptureLength: len(data), Length: len(data)}, data); err != nil {
-			t.Fatal(err)
-		}
+		writeUDP(t, w, src, dst, payload, at)
 	}
 	return path
 }

@@ -2,6 +2,8 @@ package capture_test
 
 import (
 	"context"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -81,6 +83,26 @@ func createPcap(t testing.TB, name string, link layers.LinkType) (string, *pcapg
 		t.Fatal(err)
 	}
 	return path, w
+}
+
+// writeUDP writes one Ethernet/IPv4/UDP packet from src to dst carrying
+// payload, captured at.
+func writeUDP(t testing.TB, w *pcapgo.Writer, src, dst netip.AddrPort, payload []byte, at time.Time) {
+	t.Helper()
+	eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4}
+	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: src.Addr().AsSlice(), DstIP: dst.Addr().AsSlice()}
+	udp := &layers.UDP{SrcPort: layers.UDPPort(src.Port()), DstPort: layers.UDPPort(dst.Port())}
+	if err := udp.SetNetworkLayerForChecksum(ip); err != nil {
+		t.Fatal(err)
+	}
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, eth, ip, udp, gopacket.Payload(payload)); err != nil {
+		t.Fatal(err)
+	}
+	data := buf.Bytes()
+	if err := w.WritePacket(gopacket.CaptureInfo{Timestamp: at, CaptureLength: len(data), Length: len(data)}, data); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // rewriteUDP copies the capture at path with every Ethernet/IPv4/UDP
