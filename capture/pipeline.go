@@ -625,7 +625,7 @@ func (s *state) newFlow(ev *event, k flowKey) *rtpFlow {
 		f.turn, _ = s.side.dec.turn.relayOf(k)
 	}
 	if ev.kind == evRTP {
-		f.clockRate = s.clockRate(k.Src, k.Dst, ev.rtp.PT)
+		f.clockRate, f.clockPT = s.clockRate(k.Src, k.Dst, ev.rtp.PT), ev.rtp.PT
 		s.describeFlow(f, ev.rtp.PT)
 	}
 	s.flows[k] = f

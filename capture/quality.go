@@ -199,8 +199,9 @@ func isComfortNoise(pt uint8) bool { return pt == ptCN || pt == ptCNReserved }
 
 // sample takes a packet's jitter and gap into the figures when it is
 // regular; f holds the running jitter after this packet, prevNs the
-// previous packet's time.
-func (q *flowQuality) sample(f *rtpFlow, h rtpFields, at, prevNs int64) {
+// previous packet's time; timed says the packet took part in the jitter
+// (rtpFlow.timedByClock).
+func (q *flowQuality) sample(f *rtpFlow, h rtpFields, at, prevNs int64, timed bool) {
 	prevPT, prevTS := q.prevPT, q.prevTS
 	q.prevPT, q.prevTS = h.PT, h.Timestamp
 	if f.Packets == 1 || h.marker() || isComfortNoise(h.PT) || isComfortNoise(prevPT) || int32(h.Timestamp-prevTS) < 0 {
@@ -210,7 +211,7 @@ func (q *flowQuality) sample(f *rtpFlow, h rtpFields, at, prevNs int64) {
 		return
 	}
 	q.maxDelta = max(q.maxDelta, at-prevNs)
-	if q.isEvent(h.PT) {
+	if !timed {
 		return // no clock: no jitter
 	}
 	q.regular++

@@ -70,6 +70,46 @@ func TestRegularPackets(t *testing.T) {
 	}
 }
 
+// TestJitterKeepsToTheStreamsClock: a packet of another dynamic type in
+// the stream (Cisco's NSE on 100 beside PCMA, its timestamp its own) and a
+// new timestamp base under the same SSRC (a gateway switching its source)
+// say nothing of the network's delay; Wireshark's figures for the two
+// captures this comes from (10.10.10.158's stream in rtpFilter_fail_2,
+// 10.23.1.52's in FAX-Call-t38-CA-TDM-SIP-FB-1) stay within 20 ms.
+func TestJitterKeepsToTheStreamsClock(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		odd  func(seq uint16, ts uint32) rtpFields // the packet sent at 1 s
+		back uint32                                // timestamp step back after it
+	}{
+		{"undeclared dynamic type", func(seq uint16, _ uint32) rtpFields {
+			return rtpFields{PT: 100, Seq: seq, Timestamp: 4000, Info: infoMarker}
+		}, 0},
+		{"new timestamp base", func(seq uint16, ts uint32) rtpFields {
+			return rtpFields{PT: ptPCMA, Seq: seq, Timestamp: ts - 28000}
+		}, 28000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := rtpFlow{clockRate: 8000, clockPT: ptPCMA}
+			ts, seq := uint32(0), uint16(0)
+			for i := range 100 {
+				at := int64(i) * 20e6
+				seq++
+				h := rtpFields{PT: ptPCMA, Seq: seq, Timestamp: ts}
+				if i == 50 {
+					h = tc.odd(seq, ts)
+					ts -= tc.back
+				}
+				f.update(h, 172, at, uint64(i+1))
+				ts += 160
+			}
+			if got := f.q.JitterMaxMs(); got > 1 {
+				t.Errorf("jitter max %.1f ms on a stream sent and received every 20 ms, want 0", got)
+			}
+		})
+	}
+}
+
 func TestG711Level(t *testing.T) {
 	silence := make([]byte, 160)
 	for i := range silence {

@@ -109,6 +109,12 @@ type rtpFlow struct {
 	haveTransit bool
 	clockRate   float64
 	span        float64 // seconds the timestamp takes to wrap (2^32 units)
+	// clockPT is the payload type clockRate belongs to (the first packet's).
+	// Another dynamic type in the same stream (Cisco's NSE on 100 beside
+	// PCMA, a type no rtpmap names) runs its own timestamps: it takes no
+	// part in the jitter, as Wireshark leaves out a type whose clock it
+	// does not know.
+	clockPT uint8
 
 	maxGap time.Duration
 	// udptl: a T.38 fax stream (UDPTL, no RTP header): counted, its
@@ -225,10 +231,14 @@ func (f *rtpFlow) update(h rtpFields, size int, at int64, frame uint64) {
 	}
 	f.q.sequence(h.Seq, f.Packets == 1)
 	f.updateSeq(h.Seq, f.Packets == 1)
-	if !f.q.isEvent(h.PT) {
+	if f.clockRate == 0 { // no SDP was asked: the first packet's type sets it
+		f.clockRate, f.clockPT = staticClockRate(h.PT), h.PT
+	}
+	timed := f.timedByClock(h.PT)
+	if timed {
 		f.updateJitter(h, at)
 	}
-	f.q.sample(f, h, at, prevNs)
+	f.q.sample(f, h, at, prevNs, timed)
 	f.q.addLevel(h)
 }
 
@@ -247,11 +257,28 @@ func (f *rtpFlow) updateSeq(seq uint16, first bool) {
 	}
 }
 
+// timedByClock says whether a packet of payload type pt keeps the stream's
+// clock, so that its timestamp measures jitter: the type that set the
+// clock, or a static one (RFC 3551); never telephone-events, whose
+// timestamp stands still through an event (RFC 4733 §2.5.1.2).
+func (f *rtpFlow) timedByClock(pt uint8) bool {
+	return !f.q.isEvent(pt) && (pt == f.clockPT || pt <= maxStaticPT)
+}
+
+// maxStaticPT is the highest payload type RFC 3551 assigns (H263, 34).
+const maxStaticPT = 34
+
+// maxTransitStep: a packet whose transit time differs from the one before
+// by more than this starts a new timestamp base rather than measuring
+// delay: a gateway or B2BUA that switches the media source under one SSRC
+// (fax to T.38, music on hold to the callee) jumps the timestamp by seconds
+// to days, and one such step would stand in the jitter for a second after.
+// A packet really held up as long is lost to any jitter buffer, and the
+// stream's longest gap and outage tell of it.
+const maxTransitStep = 2.0 // seconds
+
 func (f *rtpFlow) updateJitter(h rtpFields, at int64) {
 	if f.span == 0 {
-		if f.clockRate == 0 {
-			f.clockRate = staticClockRate(h.PT)
-		}
 		f.span = float64(1<<32) / f.clockRate
 	}
 	arrival := float64(at) / 1e9
@@ -269,7 +296,9 @@ func (f *rtpFlow) updateJitter(h rtpFields, at int64) {
 		if d < 0 {
 			d = -d
 		}
-		f.jitter += (d - f.jitter) / 16
+		if d <= maxTransitStep {
+			f.jitter += (d - f.jitter) / 16
+		}
 	}
 	f.lastTransit, f.haveTransit = transit, true
 }

@@ -285,7 +285,10 @@ type RTPFlow struct {
 	PayloadTypes PayloadTypes `json:"payload_types,omitempty"`
 	Packets      uint64       `json:"packets"`
 	Bytes        uint64       `json:"bytes"`
-	Lost         int64        `json:"lost"`
+	// Lost is the packets the sequence numbers say were sent less those
+	// that came: negative when more came (a sender that sends some twice),
+	// as RFC 3550 A.3 counts and Wireshark shows it.
+	Lost int64 `json:"lost"`
 	// JitterMs is the RFC 3550 interarrival jitter after the last packet,
 	// what the receiver's RTCP would report; Quality has its mean and
 	// maximum. MaxGapMs is the longest time between packets of one talk
