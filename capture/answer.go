@@ -264,3 +264,20 @@ func answerName(status int) string {
 	}
 	return strconv.Itoa(status)
 }
+
+// unseenAnswerFinding tells that the leg was answered by a 2xx the capture
+// does not hold (sipCall.inferAnswer): the call is judged answered, and its
+// streams by the offer alone, as that answer's SDP is missing too.
+func unseenAnswerFinding(cb *callBuild) (report.Finding, bool) {
+	u := cb.call.setup.unseenAnswer
+	if !cb.dlg.answerUnseen || u == nil || u.proofFrame == 0 {
+		return report.Finding{}, false
+	}
+	return report.Finding{ID: IDAnswerNotCaptured, Severity: report.SeverityInfo, Subject: cb.call.CallID,
+		Title: "The callee's 2xx answer is not in the capture, yet the call was answered: the caller acknowledged a final response, " +
+			"and only an answer explains what came next. Its SDP answer is missing with it: the streams are judged by the offer and the RTP",
+		Evidence: []report.Evidence{
+			{Text: fmt.Sprintf("the caller's ACK (CSeq %d, To-tag %s), while no final response is in the capture", cb.call.setup.cseq, u.tag), Frames: []uint64{u.ackFrame}, Time: u.ackAt},
+			{Text: u.proof, Frames: []uint64{u.proofFrame}},
+		}}, true
+}

@@ -407,6 +407,9 @@ func (s *state) finishCalls() []report.Call {
 func (cb *callBuild) report(captureHasMedia bool, now time.Time) report.Call {
 	rc := cb.callHeader()
 	streams := replay(cb.timeline())
+	if cb.dlg.answerUnseen {
+		assumeAnswered(streams)
+	}
 	// ICE checks on the call's media addresses show that the capture sees
 	// the media path, though no RTP may have taken it.
 	captureHasMedia = captureHasMedia || cb.iceSeen(streams)
@@ -417,7 +420,7 @@ func (cb *callBuild) report(captureHasMedia bool, now time.Time) report.Call {
 	var allFacts []StreamFacts
 	for _, st := range streams {
 		ms, sf := cb.streamReport(st, streams, sigs)
-		facts.MediaNegotiated = facts.Answered && st.latest[caller] != nil && st.latest[callee] != nil
+		facts.MediaNegotiated = facts.Answered && st.latest[caller] != nil && (st.latest[callee] != nil || cb.dlg.answerUnseen)
 		v := JudgeStream(sf, facts)
 		ms.Verdict = v.Verdict
 		rc.Streams = append(rc.Streams, ms)

@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"fmt"
 	"iter"
 	"net/netip"
 	"slices"
@@ -49,6 +50,11 @@ type dialog struct {
 	CalleeSig netip.AddrPort
 	CalleeUA  string
 	SDPs      []sdpEvent
+	// answerUnseen: the dialog was answered by a 2xx the capture does not
+	// hold (sipCall.inferAnswer); its SDP answer is missing with it.
+	answerUnseen bool
+	// answerFrame is the frame of the 2xx that answered it (0: none seen).
+	answerFrame uint64
 }
 
 // sipCall gathers every message of one Call-ID that began with an INVITE.
@@ -138,7 +144,12 @@ type setupTrack struct {
 	// The last final response's reason phrase and causes, the CANCEL's
 	// (causes.go).
 	phrase, failCause, cancelCause string
-	answeredElsewhere              bool
+	// unseenAnswer: the caller's ACK on the setup's CSeq that came while
+	// no final response was in the capture (a final response reached the
+	// caller), and the in-dialog request that shows it was a 2xx
+	// (inferAnswer).
+	unseenAnswer      *unseenAnswer
+	answeredElsewhere bool
 }
 
 // invite files a transmission of the setup INVITE.
@@ -599,10 +610,66 @@ func (c *sipCall) restartSetup() {
 		c.Status = 0
 	}
 	c.FailedAt = time.Time{}
+	c.setup.unseenAnswer = nil // the ACK was the failure's
 	for _, d := range c.Dialogs {
 		if d.Status >= 300 {
 			d.Status = 0
 		}
+	}
+}
+
+// unseenAnswer is the trace of a 2xx the capture missed (a capture that
+// dropped it, a proxy's hop it was not taken on).
+type unseenAnswer struct {
+	tag        string // the To-tag the caller's ACK carried
+	ackFrame   uint64
+	ackAt      time.Time
+	proofFrame uint64 // the BYE or re-INVITE in that dialog; 0: none yet
+	proof      string // its method
+}
+
+// inferAnswer takes the call as answered on the dialog of tag when its
+// caller acknowledged a final response the capture does not hold and m, a
+// BYE or re-INVITE in that dialog, follows: a failure's ACK ends the
+// dialog, and a callee sends no BYE before its 2xx (RFC 3261 §15), so the
+// missing response was a 2xx. Without this the call read as ringing, its
+// media as no call's.
+func (c *sipCall) inferAnswer(tag string, m *sipInfo) {
+	if u := c.setup.unseenAnswer; c.Status == 0 && u != nil && tag == u.tag {
+		c.answeredUnseen(m.Frame, "the "+m.Method+" that followed in that dialog")
+	}
+}
+
+// inferAnswerFromHops does for each leg of a call through proxies what
+// inferAnswer does with a BYE: a proxy keeps the dialog's tags, so the
+// caller's ACK carrying a To-tag that another hop's 2xx set shows that
+// 2xx reached the caller, though this hop's copy is not in the capture.
+func (g *callGroup) inferAnswerFromHops() {
+	for _, c := range g.legs {
+		u := c.setup.unseenAnswer
+		if c.Status != 0 || u == nil || u.proofFrame != 0 {
+			continue
+		}
+		for _, o := range g.legs {
+			if d := o.dialog(u.tag, false); o != c && d != nil && d.answered() && d.answerFrame != 0 {
+				c.answeredUnseen(d.answerFrame, fmt.Sprintf("the %d answer with that To-tag on the hop %s → %s", d.Status, d.CalleeSig, o.hop[0]))
+				break
+			}
+		}
+	}
+}
+
+// answeredUnseen marks the call answered on the dialog of the caller's
+// ACK by a 2xx the capture does not hold; proof (frame) tells how that
+// shows.
+func (c *sipCall) answeredUnseen(frame uint64, proof string) {
+	u := c.setup.unseenAnswer
+	d := c.dialog(u.tag, true)
+	d.Status, d.Answered, d.answerUnseen = 200, u.ackAt, true
+	c.Status = 200
+	u.proofFrame, u.proof = frame, proof
+	if c.setup.endedAt.IsZero() {
+		c.setup.endedAt = u.ackAt
 	}
 }
 
@@ -619,6 +686,9 @@ func (c *sipCall) hasTag(tag string) bool {
 }
 
 func (t *callTable) request(c *sipCall, m *sipInfo, at time.Time, from int, tag string, s *sdpInfo) {
+	if m.Method == "BYE" || (m.Method == "INVITE" && tag != "") {
+		c.inferAnswer(tag, m)
+	}
 	switch m.Method {
 	case "BYE":
 		if !c.ByeSeen && t.onEnd != nil {
@@ -663,6 +733,9 @@ func (t *callTable) request(c *sipCall, m *sipInfo, at time.Time, from int, tag 
 	case "ACK":
 		if c.faults != nil {
 			c.faults.answers.ack(m, at, from)
+		}
+		if from == caller && tag != "" && m.CSeq == c.setup.cseq && c.Status == 0 && c.setup.unseenAnswer == nil {
+			c.setup.unseenAnswer = &unseenAnswer{tag: tag, ackFrame: m.Frame, ackAt: at}
 		}
 	}
 	if s == nil {
@@ -715,7 +788,7 @@ func (t *callTable) response(c *sipCall, m *sipInfo, at time.Time, from int, tag
 				d.CalleeSig, d.CalleeUA = m.Src, m.UserAgent
 			}
 			if m.Status >= 200 && m.Status < 300 && d.Status < 200 {
-				d.Status, d.Answered = m.Status, at
+				d.Status, d.Answered, d.answerFrame = m.Status, at, m.Frame
 			} else if m.Status >= 300 && d.Status < 200 {
 				d.Status = m.Status
 			}

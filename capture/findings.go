@@ -75,6 +75,9 @@ const (
 	// IDAnswerNotAcknowledged: a 2xx to an INVITE was resent and no ACK
 	// reached its sender, which ends the call after 32 s.
 	IDAnswerNotAcknowledged report.FindingID = "answer-never-acknowledged"
+	// IDAnswerNotCaptured: the call was answered by a 2xx the capture does
+	// not hold; the caller's ACK and a later BYE or re-INVITE prove it.
+	IDAnswerNotCaptured report.FindingID = "answer-not-captured"
 	// IDMediaRemapped: a party behind NAT had its RTP move to another
 	// public port mid-call without any SDP saying so (rebind.go).
 	IDMediaRemapped report.FindingID = "media-remapped-mid-call"
@@ -343,9 +346,10 @@ func callFindings(cb *callBuild, streams []*streamState, media []string, facts [
 	verdictF, hasVerdict := verdictFinding(cb, streams, facts, media, v, subject, traces, sigs)
 	encryptedF, encrypted := encryptedMediaFinding(streams, subject)
 	answerF, unacknowledged := answerFinding(cb)
+	unseenF, unseen := unseenAnswerFinding(cb)
 	inDialogF, lostRequest := inDialogFinding(cb)
 	endF, endCause := endCauseFinding(cb, subject)
-	n := len(sdpFs) + len(sigFs) + len(mediaFs) + b2i(unacknowledged) + b2i(lostRequest) + b2i(endCause)
+	n := len(sdpFs) + len(sigFs) + len(mediaFs) + b2i(unacknowledged) + b2i(unseen) + b2i(lostRequest) + b2i(endCause)
 	if n == 0 && setup == nil && !hasVerdict && !encrypted {
 		return nil
 	}
@@ -359,6 +363,9 @@ func callFindings(cb *callBuild, streams []*streamState, media []string, facts [
 	}
 	if unacknowledged {
 		fs = append(fs, answerF)
+	}
+	if unseen {
+		fs = append(fs, unseenF)
 	}
 	if lostRequest {
 		fs = append(fs, inDialogF)

@@ -28,6 +28,7 @@ func (g *callGroup) over(now time.Time) bool {
 func newGroupBuild(g *callGroup, regs *registrations, ice *iceChecks, unreach *unreachables, forwards *forwardedPorts, host netip.Addr, describeSDP bool) *groupBuild {
 	// Most calls have one leg: it, the build and the list of legs are
 	// made in one allocation.
+	g.inferAnswerFromHops()
 	room := &struct {
 		gb    groupBuild
 		first callBuild

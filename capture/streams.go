@@ -112,6 +112,33 @@ func (st *streamState) evaluate() {
 	st.expected[1] = st.expected[1] || dirs[1]
 }
 
+// assumeAnswered judges, in a dialog answered by a 2xx the capture
+// missed (sipCall.inferAnswer), each stream whose answer went with it by
+// its offer alone: an answer may narrow the offer's direction (RFC 3264
+// §6.1) but mostly mirrors it, and the RTP shows what really flowed.
+func assumeAnswered(streams []*streamState) {
+	for _, st := range streams {
+		a := st.latest[caller]
+		if a == nil || st.latest[callee] != nil {
+			continue
+		}
+		var dirs [2]bool
+		st.declined = a.Port == 0
+		switch {
+		case st.declined:
+			st.held = false
+		case a.holds():
+			st.held = true
+		default:
+			dirs = [2]bool{sends(a.Direction), receives(a.Direction)}
+			st.held = !(dirs[0] && dirs[1])
+		}
+		st.sending = dirs
+		st.expected[0] = st.expected[0] || dirs[0]
+		st.expected[1] = st.expected[1] || dirs[1]
+	}
+}
+
 // facts are the stream's negotiation facts for JudgeStream.
 func (st *streamState) facts() StreamFacts {
 	return StreamFacts{Expected: st.expected, HeldAtEnd: st.held, Declined: st.declined && st.expected == [2]bool{},
