@@ -718,7 +718,7 @@ func (c *sipCall) answered() bool { return c.Status >= 200 && c.Status < 300 }
 
 func callState(c *sipCall, d *dialog) string {
 	switch {
-	case c.Cancelled && d.Status < 200:
+	case c.Cancelled && !d.answered(): // the 487 (or a failure racing it) is the CANCEL's outcome
 		return "cancelled"
 	case d.Status >= 300 || (d.Status < 200 && c.Status >= 300):
 		return "rejected"

@@ -371,6 +371,11 @@ func mergeLegs(legs []report.Call, k, last int) report.Call {
 	if k > 0 {
 		rc.Explain = "on the leg " + legLabel(legs[k]) + ": " + rc.Explain
 	}
+	if k > 0 && forkOf(legs[0], legs[k]) && reportAnswered(legs[k]) && !reportAnswered(legs[0]) {
+		// The call's outcome is the fork that answered, not the first one
+		// tried (and cancelled, or turned down).
+		rc.Status, rc.State, rc.Answer, rc.ToTag = legs[k].Status, legs[k].State, legs[k].Answer, legs[k].ToTag
+	}
 	rc.Findings, rc.Messages, rc.EarlyDialogs = nil, nil, nil
 	seen := map[[2]string]bool{}
 	for _, l := range legs {
@@ -394,6 +399,17 @@ func mergeLegs(legs []report.Call, k, last int) report.Call {
 	slices.SortStableFunc(rc.Messages, func(a, b report.SIPMessage) int { return int(int64(a.Frame) - int64(b.Frame)) })
 	return rc
 }
+
+// forkOf says whether leg b is a fork of the INVITE of leg a: sent from
+// the same place (a forking proxy whose own incoming leg the capture does
+// not hold, or one that tries its destinations in turn), not onward from
+// a's far end.
+func forkOf(a, b report.Call) bool {
+	return a.Caller.SignalAddr != "" && a.Caller.SignalAddr == b.Caller.SignalAddr
+}
+
+// reportAnswered: the leg's INVITE got a 2xx.
+func reportAnswered(c report.Call) bool { return c.Status >= 200 && c.Status < 300 }
 
 // legLabel names a leg by its two ends.
 func legLabel(c report.Call) string {
