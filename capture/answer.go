@@ -273,11 +273,14 @@ func unseenAnswerFinding(cb *callBuild) (report.Finding, bool) {
 	if !cb.dlg.answerUnseen || u == nil || u.proofFrame == 0 {
 		return report.Finding{}, false
 	}
-	return report.Finding{ID: IDAnswerNotCaptured, Severity: report.SeverityInfo, Subject: cb.call.CallID,
-		Title: "The callee's 2xx answer is not in the capture, yet the call was answered: the caller acknowledged a final response, " +
-			"and only an answer explains what came next. Its SDP answer is missing with it: the streams are judged by the offer and the RTP",
-		Evidence: []report.Evidence{
-			{Text: fmt.Sprintf("the caller's ACK (CSeq %d, To-tag %s), while no final response is in the capture", cb.call.setup.cseq, u.tag), Frames: []uint64{u.ackFrame}, Time: u.ackAt},
-			{Text: u.proof, Frames: []uint64{u.proofFrame}},
-		}}, true
+	f := report.Finding{ID: IDAnswerNotCaptured, Severity: report.SeverityInfo, Subject: cb.call.CallID,
+		Title: "The callee's 2xx answer is not in the capture, yet the call was answered: only an answer explains what the capture holds. " +
+			"Its SDP answer is missing with it: the streams are judged by the offer and the RTP"}
+	if u.ackFrame != 0 {
+		f.Evidence = append(f.Evidence, report.Evidence{
+			Text:   fmt.Sprintf("the caller's ACK (CSeq %d, To-tag %s), while no final response is in the capture", cb.call.setup.cseq, u.tag),
+			Frames: []uint64{u.ackFrame}, Time: u.ackAt})
+	}
+	f.Evidence = append(f.Evidence, report.Evidence{Text: u.proof, Frames: []uint64{u.proofFrame}})
+	return f, true
 }

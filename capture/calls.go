@@ -146,8 +146,7 @@ type setupTrack struct {
 	phrase, failCause, cancelCause string
 	// unseenAnswer: the caller's ACK on the setup's CSeq that came while
 	// no final response was in the capture (a final response reached the
-	// caller), and the in-dialog request that shows it was a 2xx
-	// (inferAnswer).
+	// caller), and what shows it was a 2xx (inferAnswer); nil: none.
 	unseenAnswer      *unseenAnswer
 	answeredElsewhere bool
 }
@@ -624,19 +623,28 @@ type unseenAnswer struct {
 	tag        string // the To-tag the caller's ACK carried
 	ackFrame   uint64
 	ackAt      time.Time
-	proofFrame uint64 // the BYE or re-INVITE in that dialog; 0: none yet
-	proof      string // its method
+	proofFrame uint64 // the message that shows it was a 2xx; 0: none yet
+	proof      string // what that message is
 }
 
 // inferAnswer takes the call as answered on the dialog of tag when its
 // caller acknowledged a final response the capture does not hold and m, a
 // BYE or re-INVITE in that dialog, follows: a failure's ACK ends the
-// dialog, and a callee sends no BYE before its 2xx (RFC 3261 §15), so the
-// missing response was a 2xx. Without this the call read as ringing, its
-// media as no call's.
-func (c *sipCall) inferAnswer(tag string, m *sipInfo) {
-	if u := c.setup.unseenAnswer; c.Status == 0 && u != nil && tag == u.tag {
-		c.answeredUnseen(m.Frame, "the "+m.Method+" that followed in that dialog")
+// dialog, so the missing response was a 2xx; or when m is the callee's
+// BYE, which it sends only on a dialog it answered (RFC 3261 §15).
+// Without this the call read as ringing, its media as no call's.
+func (c *sipCall) inferAnswer(tag string, m *sipInfo, from int, at time.Time) {
+	if c.Status != 0 || tag == "" {
+		return
+	}
+	switch u := c.setup.unseenAnswer; {
+	case u != nil && tag == u.tag:
+		c.answeredUnseen(m.Frame, "the "+m.Method+" that followed in that dialog", at)
+	case u == nil && from == callee && m.Method == "BYE":
+		// A callee sends no BYE on an early dialog (RFC 3261 §15): its
+		// 2xx and the caller's ACK are both missing.
+		c.setup.unseenAnswer = &unseenAnswer{tag: tag}
+		c.answeredUnseen(m.Frame, "the callee's BYE, which a callee sends only on a dialog it answered (RFC 3261 §15)", at)
 	}
 }
 
@@ -652,7 +660,7 @@ func (g *callGroup) inferAnswerFromHops() {
 		}
 		for _, o := range g.legs {
 			if d := o.dialog(u.tag, false); o != c && d != nil && d.answered() && d.answerFrame != 0 {
-				c.answeredUnseen(d.answerFrame, fmt.Sprintf("the %d answer with that To-tag on the hop %s → %s", d.Status, d.CalleeSig, o.hop[0]))
+				c.answeredUnseen(d.answerFrame, fmt.Sprintf("the %d answer with that To-tag on the hop %s → %s", d.Status, d.CalleeSig, o.hop[0]), d.Answered)
 				break
 			}
 		}
@@ -660,16 +668,19 @@ func (g *callGroup) inferAnswerFromHops() {
 }
 
 // answeredUnseen marks the call answered on the dialog of the caller's
-// ACK by a 2xx the capture does not hold; proof (frame) tells how that
-// shows.
-func (c *sipCall) answeredUnseen(frame uint64, proof string) {
+// ACK by a 2xx the capture does not hold; proof (frame, at) tells how that
+// shows. The answer is dated by the ACK, when there is one.
+func (c *sipCall) answeredUnseen(frame uint64, proof string, at time.Time) {
 	u := c.setup.unseenAnswer
 	d := c.dialog(u.tag, true)
 	d.Status, d.Answered, d.answerUnseen = 200, u.ackAt, true
 	c.Status = 200
 	u.proofFrame, u.proof = frame, proof
 	if c.setup.endedAt.IsZero() {
-		c.setup.endedAt = u.ackAt
+		c.setup.endedAt = at
+		if !u.ackAt.IsZero() {
+			c.setup.endedAt = u.ackAt
+		}
 	}
 }
 
@@ -687,7 +698,7 @@ func (c *sipCall) hasTag(tag string) bool {
 
 func (t *callTable) request(c *sipCall, m *sipInfo, at time.Time, from int, tag string, s *sdpInfo) {
 	if m.Method == "BYE" || (m.Method == "INVITE" && tag != "") {
-		c.inferAnswer(tag, m)
+		c.inferAnswer(tag, m, from, at)
 	}
 	switch m.Method {
 	case "BYE":
@@ -787,8 +798,10 @@ func (t *callTable) response(c *sipCall, m *sipInfo, at time.Time, from int, tag
 			if m.Status > 100 && !d.CalleeSig.IsValid() {
 				d.CalleeSig, d.CalleeUA = m.Src, m.UserAgent
 			}
-			if m.Status >= 200 && m.Status < 300 && d.Status < 200 {
-				d.Status, d.Answered, d.answerFrame = m.Status, at, m.Frame
+			if m.Status >= 200 && m.Status < 300 && (d.Status < 200 || d.answerUnseen) {
+				// A 2xx inferred (inferAnswer) before the copy that came
+				// late (HEP out of order) gives way to it.
+				d.Status, d.Answered, d.answerFrame, d.answerUnseen = m.Status, at, m.Frame, false
 			} else if m.Status >= 300 && d.Status < 200 {
 				d.Status = m.Status
 			}

@@ -76,7 +76,8 @@ const (
 	// reached its sender, which ends the call after 32 s.
 	IDAnswerNotAcknowledged report.FindingID = "answer-never-acknowledged"
 	// IDAnswerNotCaptured: the call was answered by a 2xx the capture does
-	// not hold; the caller's ACK and a later BYE or re-INVITE prove it.
+	// not hold: the caller's ACK and a later BYE or re-INVITE, or another
+	// hop's 2xx, or the callee's BYE prove it (sipCall.inferAnswer).
 	IDAnswerNotCaptured report.FindingID = "answer-not-captured"
 	// IDMediaRemapped: a party behind NAT had its RTP move to another
 	// public port mid-call without any SDP saying so (rebind.go).

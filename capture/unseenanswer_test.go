@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,6 +60,66 @@ func TestAnswerNotCaptured(t *testing.T) {
 	}
 	if len(res.Findings) > 0 {
 		t.Errorf("capture findings %v: the media belongs to the call", res.Findings)
+	}
+}
+
+// TestAnswerCopiedLate: the 2xx a BYE made the call take as answered
+// comes after it (a HEP copy out of order): it is in the capture after
+// all, and the call is answered by it, with no answer-not-captured.
+func TestAnswerCopiedLate(t *testing.T) {
+	path, _ := generate(t, []pcapgen.Call{{Kind: pcapgen.Normal, Media: 4 * time.Second}}, pcapgen.Options{})
+	r := capture.PcapReader(t, path)
+	out, w := createPcap(t, "late.pcap", r.LinkType())
+	var answer []byte
+	for {
+		data, ci, err := r.ReadPacketData()
+		if err != nil {
+			break
+		}
+		if isInvite200(data) {
+			answer = append([]byte(nil), data...)
+			continue
+		}
+		if err := w.WritePacket(ci, data); err != nil {
+			t.Fatal(err)
+		}
+		if answer != nil && bytes.Contains(data, []byte("BYE sip:")) {
+			ci.Timestamp = ci.Timestamp.Add(time.Millisecond)
+			ci.CaptureLength, ci.Length = len(answer), len(answer)
+			if err := w.WritePacket(ci, answer); err != nil {
+				t.Fatal(err)
+			}
+			answer = nil
+		}
+	}
+	res := capture.AnalyzePath(t, out)
+	if len(res.Calls) != 1 {
+		t.Fatalf("got %d calls, want 1", len(res.Calls))
+	}
+	c := res.Calls[0]
+	if c.Status != 200 || c.Verdict != report.VerdictTwoWay || findingOf(c, capture.IDAnswerNotCaptured) != nil {
+		t.Errorf("status %d, verdict %s, findings %v: want 200, two-way, the late 2xx taken", c.Status, c.Verdict, c.Findings)
+	}
+}
+
+// TestCalleeByeShowsTheAnswer: with the 2xx and the ACK both missing, the
+// callee's BYE is the proof: a callee sends none before it has answered.
+func TestCalleeByeShowsTheAnswer(t *testing.T) {
+	path, _ := generate(t, []pcapgen.Call{{Kind: pcapgen.ByeLost, Media: 4 * time.Second}}, pcapgen.Options{})
+	path = dropSIP(t, path, "SIP/2.0", func(_ int, data []byte) bool {
+		return isInvite200(data) || bytes.Contains(data, []byte("ACK sip:"))
+	})
+	res := capture.AnalyzePath(t, path)
+	if len(res.Calls) != 1 {
+		t.Fatalf("got %d calls, want 1", len(res.Calls))
+	}
+	c := res.Calls[0]
+	f := findingOf(c, capture.IDAnswerNotCaptured)
+	if c.Status != 200 || f == nil || len(f.Evidence) != 1 || !strings.Contains(f.Evidence[0].Text, "callee's BYE") {
+		t.Errorf("status %d, findings %+v: want 200 and %s on the callee's BYE alone", c.Status, c.Findings, capture.IDAnswerNotCaptured)
+	}
+	if c.Verdict != report.VerdictTwoWay {
+		t.Errorf("verdict %s, want two-way: %s", c.Verdict, c.Explain)
 	}
 }
 
