@@ -407,7 +407,8 @@ func (s *state) finishCalls() []report.Call {
 func (cb *callBuild) report(captureHasMedia bool, now time.Time) report.Call {
 	rc := cb.callHeader()
 	streams := replay(cb.timeline())
-	if cb.dlg.answerUnseen {
+	sdpMissing := cb.call.sdpMissing(cb.dlg)
+	if sdpMissing {
 		assumeAnswered(streams)
 	}
 	// ICE checks on the call's media addresses show that the capture sees
@@ -420,7 +421,7 @@ func (cb *callBuild) report(captureHasMedia bool, now time.Time) report.Call {
 	var allFacts []StreamFacts
 	for _, st := range streams {
 		ms, sf := cb.streamReport(st, streams, sigs)
-		facts.MediaNegotiated = facts.Answered && st.latest[caller] != nil && (st.latest[callee] != nil || cb.dlg.answerUnseen)
+		facts.MediaNegotiated = facts.Answered && (st.latest[caller] != nil || sdpMissing) && (st.latest[callee] != nil || sdpMissing)
 		v := JudgeStream(sf, facts)
 		ms.Verdict = v.Verdict
 		rc.Streams = append(rc.Streams, ms)
@@ -500,6 +501,10 @@ func (cb *callBuild) callFacts(captureHasMedia bool, now time.Time) CallFacts {
 		Answered:            d.answered(),
 		Setup:               setup,
 		Relayed:             cb.relayed,
+	}
+	facts.SDPMissing = c.sdpMissing(d)
+	if facts.Answered && d.Answered.IsZero() {
+		return facts // answered when, the capture does not say (inferAnswer)
 	}
 	if facts.Answered && c.byeNs == [2]int64{} && now.After(d.Answered) {
 		// Still up when judged: the capture ended (calls that went quiet

@@ -55,6 +55,16 @@ type dialog struct {
 	answerUnseen bool
 	// answerFrame is the frame of the 2xx that answered it (0: none seen).
 	answerFrame uint64
+	// sdpCut: an SDP of its offer/answer was lost to the capture's snap
+	// length (sipInfo.BodyCut), so a stream may show one side only.
+	sdpCut bool
+}
+
+// sdpMissing says whether the dialog's streams may lack a side the
+// parties did negotiate: its 2xx is not in the capture, or the capture
+// cut an SDP of it.
+func (c *sipCall) sdpMissing(d *dialog) bool {
+	return d.answerUnseen || d.sdpCut || c.offerCut
 }
 
 // sipCall gathers every message of one Call-ID that began with an INVITE.
@@ -71,6 +81,8 @@ type sipCall struct {
 	Last      time.Time
 	// StartSeen: the initial INVITE (no To-tag) is in the capture.
 	StartSeen bool
+	// offerCut: the capture's snap length cut the initial INVITE's SDP.
+	offerCut  bool
 	Status    int // final status of the initial INVITE
 	FailedAt  time.Time
 	Cancelled bool
@@ -737,6 +749,7 @@ func (t *callTable) request(c *sipCall, m *sipInfo, at time.Time, from int, tag 
 				c.restartSetup()
 			}
 			c.setup.invite(m, at)
+			c.offerCut = c.offerCut || (m.BodyCut && c.Offer == nil)
 		}
 		if c.faults != nil {
 			c.faults.answers.invite(m, at, from)
@@ -802,6 +815,7 @@ func (t *callTable) response(c *sipCall, m *sipInfo, at time.Time, from int, tag
 				// A 2xx inferred (inferAnswer) before the copy that came
 				// late (HEP out of order) gives way to it.
 				d.Status, d.Answered, d.answerFrame, d.answerUnseen = m.Status, at, m.Frame, false
+				d.sdpCut = d.sdpCut || m.BodyCut
 			} else if m.Status >= 300 && d.Status < 200 {
 				d.Status = m.Status
 			}

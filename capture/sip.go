@@ -225,6 +225,9 @@ type sipInfo struct {
 	// classic trace of a SIP ALG that rewrote the body (issue 5).
 	LengthMismatch bool
 	Fragmented     bool
+	// BodyCut: the capture's snap length cut the message: its body (SDP)
+	// is lost, or read only as far as its last whole line.
+	BodyCut bool
 	// contactIP, viaIP and receivedIP are Contact, Via.Host and
 	// Via.Received read as addresses (invalid when they are names), once
 	// for the several rules that compare them (addresses).

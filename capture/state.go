@@ -1,6 +1,8 @@
 package capture
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -412,6 +414,12 @@ func (s *state) udptlPacket(pkt *packet) {
 
 func (s *state) handleSIPDatagram(pkt *packet, transport string) {
 	info, rr, err := s.readDatagram(pkt.Payload)
+	if err != nil && pkt.Truncated {
+		info, rr, err = s.readCutHeaders(pkt.Payload)
+		if err == nil {
+			s.anomaly("truncated-sip", pkt.Offset, pkt.Frame, truncatedSIP)
+		}
+	}
 	if err != nil {
 		s.unreadableSIP(pkt, err)
 		return
@@ -419,20 +427,80 @@ func (s *state) handleSIPDatagram(pkt *packet, transport string) {
 	info.Transport = transport
 	s.hepOutSIP(pkt, pkt.Payload, transport, info.CallID)
 	if pkt.Truncated {
-		info.LengthMismatch = false // the capture cut the body, not an ALG
+		if info.LengthMismatch || info.BodyCut { // the capture cut the body, not an ALG
+			info.BodyCut, rr.sdp = true, s.readCutSDP(info)
+		}
+		info.LengthMismatch = false
 	}
 	c := s.sip(pkt, info, &rr.sdp)
 	s.repeats.put(rr, pkt.Payload, info, c)
 }
 
+// truncatedSIP says what the capture's snap length did to SIP messages
+// (tcpdump -s 96 or 200 is a common way to lose SIP).
+const truncatedSIP = "SIP message cut short by the capture's snap length: read as far as its last whole header line, " +
+	"its body (SDP) lost; capture whole packets (tcpdump -s 0)"
+
+// readCutHeaders reads a SIP datagram the capture's snap length cut inside
+// its header block, as far as its last whole line: the start line, Via,
+// From, To, Call-ID and CSeq mostly come first and carry the call. Its
+// body is lost (BodyCut); the reading is not remembered for repeats.
+func (s *state) readCutHeaders(payload []byte) (*sipInfo, repeatRead, error) {
+	end := bytes.LastIndex(payload, []byte("\r\n"))
+	if end < 0 {
+		return nil, repeatRead{}, errors.New("sip: cut before its first line ended")
+	}
+	block := append(append(make([]byte, 0, end+4), payload[:end+2]...), '\r', '\n')
+	info, err := s.sipr.parseSIPDatagram(block)
+	if err != nil {
+		return nil, repeatRead{}, err
+	}
+	info.Body, info.BodyCut = nil, true
+	return info, repeatRead{}, nil
+}
+
+// readCutSDP reads the SDP of a message whose body the capture cut, as
+// far as its last whole line: a line cut short (a c= line's address)
+// would say what the SDP did not. An m= line cut in its list of payload
+// types is kept without the last, maybe partial, one: its port and
+// protocol are whole. Nothing when no whole line is left.
+func (s *state) readCutSDP(info *sipInfo) sdpRead {
+	body := info.sdpBody()
+	end := bytes.LastIndexByte(body, '\n')
+	if end < 0 {
+		return sdpRead{}
+	}
+	whole := body[:end+1]
+	if m := cutMediaLine(body[end+1:]); m != nil {
+		whole = append(append(append([]byte(nil), whole...), m...), '\r', '\n')
+	}
+	sd, err := s.calls.sdpOf(info.CallID, whole)
+	if err != nil {
+		return sdpRead{}
+	}
+	return sdpRead{sd: sd}
+}
+
+// cutMediaLine is the part of an m= line cut short that is whole: up to
+// its last space, when that leaves the media, port, protocol and a payload
+// type (RFC 4566 §5.14); else nil.
+func cutMediaLine(line []byte) []byte {
+	if !bytes.HasPrefix(line, []byte("m=")) {
+		return nil
+	}
+	last := bytes.LastIndexByte(line, ' ')
+	if last < 0 || len(bytes.Fields(line[:last])) < 4 {
+		return nil
+	}
+	return line[:last]
+}
+
 // unreadableSIP counts a SIP datagram that could not be read: as cut
 // short by the capture's snap length when the capture kept less than the
-// packet (tcpdump -s 96 or 200 is a common way to lose SIP), else as
-// malformed.
+// packet, else as malformed.
 func (s *state) unreadableSIP(pkt *packet, err error) {
 	if pkt.Truncated {
-		s.anomaly("truncated-sip", pkt.Offset, pkt.Frame,
-			"SIP message cut short by the capture's snap length, so its call cannot be followed: capture whole packets (tcpdump -s 0)")
+		s.anomaly("truncated-sip", pkt.Offset, pkt.Frame, truncatedSIP)
 		return
 	}
 	s.anomaly(kindMalformedSIP, pkt.Offset, pkt.Frame, err.Error())

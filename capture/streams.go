@@ -112,25 +112,29 @@ func (st *streamState) evaluate() {
 	st.expected[1] = st.expected[1] || dirs[1]
 }
 
-// assumeAnswered judges, in a dialog answered by a 2xx the capture
-// missed (sipCall.inferAnswer), each stream whose answer went with it by
-// its offer alone: an answer may narrow the offer's direction (RFC 3264
-// §6.1) but mostly mirrors it, and the RTP shows what really flowed.
+// assumeAnswered judges, in a dialog whose answer the capture missed (a 2xx
+// not in it, sipCall.inferAnswer) or whose SDP the capture's snap length
+// cut (sipInfo.BodyCut), each stream with one side only by that side: an
+// answer may narrow the offer's direction (RFC 3264 §6.1) but mostly
+// mirrors it, and the RTP shows what really flowed.
 func assumeAnswered(streams []*streamState) {
 	for _, st := range streams {
-		a := st.latest[caller]
-		if a == nil || st.latest[callee] != nil {
+		m, p := st.latest[caller], caller
+		if m == nil {
+			m, p = st.latest[callee], callee
+		}
+		if m == nil || st.latest[other(p)] != nil {
 			continue
 		}
 		var dirs [2]bool
-		st.declined = a.Port == 0
+		st.declined = m.Port == 0
 		switch {
 		case st.declined:
 			st.held = false
-		case a.holds():
+		case m.holds():
 			st.held = true
 		default:
-			dirs = [2]bool{sends(a.Direction), receives(a.Direction)}
+			dirs[p], dirs[other(p)] = sends(m.Direction), receives(m.Direction)
 			st.held = !(dirs[0] && dirs[1])
 		}
 		st.sending = dirs

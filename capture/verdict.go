@@ -100,6 +100,9 @@ type CallFacts struct {
 	BothSidesSignalling bool
 	// Answered: the INVITE of this dialog got a 2xx.
 	Answered bool
+	// SDPMissing: an SDP of the dialog's offer/answer is not in the
+	// capture (its 2xx was lost, or the snap length cut the body).
+	SDPMissing bool
 	// Setup says how a call that was not answered ended.
 	Setup SetupFacts
 	// Relayed counts, per direction of this leg, RTP packets a B2BUA at
@@ -799,6 +802,10 @@ func JudgeCall(streams []StreamVerdict, media []string, c CallFacts) StreamVerdi
 	if len(streams) == 0 {
 		if !c.StartSeen {
 			return StreamVerdict{Verdict: report.VerdictIncompleteCapture, Explain: incompleteReason(c)}
+		}
+		if c.SDPMissing {
+			return StreamVerdict{Verdict: report.VerdictIncompleteCapture,
+				Explain: "the call's SDP is not in the capture (cut by its snap length, or with a 2xx it missed): its media cannot be told from it"}
 		}
 		return StreamVerdict{Verdict: report.VerdictNoMediaExpected, Explain: "the call was answered but no SDP offer/answer was seen"}
 	}
