@@ -438,8 +438,8 @@ func (s *state) handleSIPDatagram(pkt *packet, transport string) {
 
 // truncatedSIP says what the capture's snap length did to SIP messages
 // (tcpdump -s 96 or 200 is a common way to lose SIP).
-const truncatedSIP = "SIP message cut short by the capture's snap length: read as far as its last whole header line, " +
-	"its body (SDP) lost; capture whole packets (tcpdump -s 0)"
+const truncatedSIP = "SIP message cut short by the capture's snap length: read as far as its last whole line where that still " +
+	"names its call, its body (SDP) lost or cut; capture whole packets (tcpdump -s 0)"
 
 // readCutHeaders reads a SIP datagram the capture's snap length cut inside
 // its header block, as far as its last whole line: the start line, Via,
