@@ -407,21 +407,20 @@ func (s *state) finishCalls() []report.Call {
 func (cb *callBuild) report(captureHasMedia bool, now time.Time) report.Call {
 	rc := cb.callHeader()
 	streams := replay(cb.timeline())
-	sdpMissing := cb.call.sdpMissing(cb.dlg)
-	if sdpMissing {
-		assumeAnswered(streams)
-	}
 	// ICE checks on the call's media addresses show that the capture sees
 	// the media path, though no RTP may have taken it.
 	captureHasMedia = captureHasMedia || cb.iceSeen(streams)
 	facts := cb.callFacts(captureHasMedia, now)
+	if facts.SDPMissing {
+		assumeAnswered(streams)
+	}
 	sigs := [2]netip.AddrPort{cb.call.CallerSig, cb.dlg.CalleeSig}
 	var verdicts []StreamVerdict
 	var media []string
 	var allFacts []StreamFacts
 	for _, st := range streams {
 		ms, sf := cb.streamReport(st, streams, sigs)
-		facts.MediaNegotiated = facts.Answered && (st.latest[caller] != nil || sdpMissing) && (st.latest[callee] != nil || sdpMissing)
+		facts.MediaNegotiated = facts.Answered && (st.latest[caller] != nil || facts.SDPMissing) && (st.latest[callee] != nil || facts.SDPMissing)
 		v := JudgeStream(sf, facts)
 		ms.Verdict = v.Verdict
 		rc.Streams = append(rc.Streams, ms)

@@ -371,9 +371,10 @@ func mergeLegs(legs []report.Call, k, last int) report.Call {
 	if k > 0 {
 		rc.Explain = "on the leg " + legLabel(legs[k]) + ": " + rc.Explain
 	}
-	if k > 0 && forkOf(legs[0], legs[k]) && reportAnswered(legs[k]) && !reportAnswered(legs[0]) {
-		// The call's outcome is the fork that answered, not the first one
-		// tried (and cancelled, or turned down).
+	if k > 0 && forkOf(legs[0], legs[k]) && !reportAnswered(legs[0]) {
+		// The call's outcome is the fork that answered (JudgeLegs picks
+		// a leg past the first only when it was answered), not the first
+		// one tried (and cancelled, or turned down).
 		rc.Status, rc.State, rc.Answer, rc.ToTag = legs[k].Status, legs[k].State, legs[k].Answer, legs[k].ToTag
 	}
 	rc.Findings, rc.Messages, rc.EarlyDialogs = nil, nil, nil

@@ -96,15 +96,20 @@ func (st *streamState) evaluate() {
 	if a == nil || b == nil || a.Media != b.Media {
 		return
 	}
-	var dirs [2]bool
-	st.declined = a.Port == 0 || b.Port == 0
+	st.negotiate(a.Port == 0 || b.Port == 0, a.holds() || b.holds(),
+		[2]bool{sends(a.Direction) && receives(b.Direction), sends(b.Direction) && receives(a.Direction)})
+}
+
+// negotiate sets what an offer/answer let flow: nothing when the stream
+// was declined or held, else the directions dirs.
+func (st *streamState) negotiate(declined, held bool, dirs [2]bool) {
+	st.declined = declined
 	switch {
-	case st.declined:
-		st.held = false
-	case a.holds() || b.holds():
-		st.held = true
+	case declined:
+		dirs, st.held = [2]bool{}, false
+	case held:
+		dirs, st.held = [2]bool{}, true
 	default:
-		dirs = [2]bool{sends(a.Direction) && receives(b.Direction), sends(b.Direction) && receives(a.Direction)}
 		st.held = !(dirs[0] && dirs[1])
 	}
 	st.sending = dirs
@@ -127,19 +132,8 @@ func assumeAnswered(streams []*streamState) {
 			continue
 		}
 		var dirs [2]bool
-		st.declined = m.Port == 0
-		switch {
-		case st.declined:
-			st.held = false
-		case m.holds():
-			st.held = true
-		default:
-			dirs[p], dirs[other(p)] = sends(m.Direction), receives(m.Direction)
-			st.held = !(dirs[0] && dirs[1])
-		}
-		st.sending = dirs
-		st.expected[0] = st.expected[0] || dirs[0]
-		st.expected[1] = st.expected[1] || dirs[1]
+		dirs[p], dirs[other(p)] = sends(m.Direction), receives(m.Direction)
+		st.negotiate(m.Port == 0, m.holds(), dirs)
 	}
 }
 
