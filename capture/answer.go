@@ -3,6 +3,7 @@ package capture
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"time"
 
@@ -39,6 +40,13 @@ type answerTrack struct {
 	ackDst   netip.AddrPort
 	ackAt    time.Time
 	afterAck int
+	// The first ACK of the transaction that carried another To-tag
+	// (strayAckFrame 0: none): it acknowledges another dialog of the call
+	// (a fork's, or one a second copy of the INVITE set up), and the
+	// answering party cannot match it to this 2xx (RFC 3261 §13.2.2.4).
+	strayAckFrame uint64
+	strayAckTag   string
+	strayAckAt    time.Time
 	// fragmented: a copy went over UDP in IP fragments.
 	fragmented bool
 	// The requester's copies of the INVITE sent on the hop after the
@@ -51,23 +59,58 @@ type answerTrack struct {
 }
 
 // answers follows the 2xx answers to a leg's INVITEs (the first, and
-// re-INVITEs in either direction): the one in progress, and the first
-// that was never acknowledged.
+// re-INVITEs in either direction), one per INVITE transaction and dialog
+// (To-tag): the one in progress, earlier ones still waiting for their ACK,
+// and the first that was never acknowledged.
 type answers struct {
 	current answerTrack
+	// unacked are earlier answers that another took the place of before
+	// their ACK came (another fork's 2xx, a re-INVITE's), oldest first:
+	// the last few, so a late ACK or copy still finds them.
+	unacked []answerTrack
 	lost    *answerTrack
+	// ackedTags are the To-tags of the dialogs whose 2xx an ACK of the same
+	// tag acknowledged (the first few).
+	ackedTags []string
 	// The leg's first BYE: who sent it and when (byeFrame 0: none).
 	byeFrame uint64
 	byeBy    int
 	byeAt    time.Time
 }
 
+// Bounds of answers: a call has a dialog or two, and an INVITE a 2xx or
+// two.
+const (
+	maxUnackedAnswers = 3
+	maxAckedTags      = 4
+)
+
+// tracks calls f on each answer followed, oldest first, until f says
+// stop.
+func (a *answers) tracks(f func(t *answerTrack) (stop bool)) {
+	for i := range a.unacked {
+		if f(&a.unacked[i]) {
+			return
+		}
+	}
+	if a.current.sent > 0 {
+		f(&a.current)
+	}
+}
+
 // answer files a 2xx to an INVITE, sent by party from.
 func (a *answers) answer(m *sipInfo, at time.Time, from int) {
-	t := &a.current
-	if t.sent > 0 && t.cseq == m.CSeq && t.sender == from {
-		// A copy on the first hop; a fork's 2xx (another To-tag) is not.
-		if m.Src == t.src && m.Dst == t.dst && m.ToTag == t.toTag {
+	var known *answerTrack
+	a.tracks(func(t *answerTrack) bool {
+		if t.cseq == m.CSeq && t.sender == from && t.toTag == m.ToTag {
+			known = t
+		}
+		return known != nil
+	})
+	if known != nil {
+		// A copy on the first hop; the same 2xx passed on by a proxy on
+		// the next hop is not.
+		if t := known; m.Src == t.src && m.Dst == t.dst {
 			t.sent++
 			t.lastAt, t.lastFrame = at, m.Frame
 			t.fragmented = t.fragmented || m.Fragmented
@@ -77,35 +120,81 @@ func (a *answers) answer(m *sipInfo, at time.Time, from int) {
 		}
 		return
 	}
-	a.settle()
-	*t = answerTrack{cseq: m.CSeq, status: m.Status, sender: from, toTag: m.ToTag, src: m.Src, dst: m.Dst, contact: m.ContactAddr, sent: 1,
+	a.retire()
+	a.current = answerTrack{cseq: m.CSeq, status: m.Status, sender: from, toTag: m.ToTag, src: m.Src, dst: m.Dst, contact: m.ContactAddr, sent: 1,
 		firstAt: at, lastAt: at, firstFrame: m.Frame, lastFrame: m.Frame, fragmented: m.Fragmented}
+}
+
+// retire makes room for a new answer in progress: the one it replaces
+// stays followed while it waits for its ACK (another fork answered, or
+// the server took a second copy of the INVITE for a second call, and
+// each dialog needs its own ACK); an acknowledged one is settled.
+func (a *answers) retire() {
+	t := a.current
+	switch {
+	case t.sent == 0:
+	case t.ackFrame != 0:
+		a.settle(t)
+	default:
+		if len(a.unacked) == maxUnackedAnswers {
+			a.settle(a.unacked[0])
+			a.unacked = append(a.unacked[:0], a.unacked[1:]...)
+		}
+		a.unacked = append(a.unacked, t)
+	}
 }
 
 // ack files an ACK sent by party from. Each party numbers its own
 // requests (RFC 3261 §12.2.1.1): the ACK's CSeq is of the INVITE the
-// other party answered.
+// other party answered, and its To-tag names the dialog, that is, which
+// of that INVITE's 2xx answers it acknowledges. One with another tag is
+// a stray on the answer still waiting, preferably one sent where the ACK
+// came from.
 func (a *answers) ack(m *sipInfo, at time.Time, from int) {
-	if t := &a.current; t.sent > 0 && t.cseq == m.CSeq && from != t.sender && t.ackFrame == 0 {
-		t.ackFrame, t.ackDst, t.ackAt = m.Frame, m.Dst, at
+	var own, stray *answerTrack
+	a.tracks(func(t *answerTrack) bool {
+		if t.cseq != m.CSeq || t.sender == from {
+			return false
+		}
+		if m.ToTag == "" || t.toTag == "" || m.ToTag == t.toTag {
+			own = t
+			return true
+		}
+		if t.ackFrame == 0 && (stray == nil || t.dst == m.Src) {
+			stray = t
+		}
+		return false
+	})
+	switch {
+	case own != nil:
+		if own.ackFrame == 0 {
+			own.ackFrame, own.ackDst, own.ackAt = m.Frame, m.Dst, at
+			if len(a.ackedTags) < maxAckedTags && !slices.Contains(a.ackedTags, own.toTag) {
+				a.ackedTags = append(a.ackedTags, own.toTag)
+			}
+		}
+	case stray != nil && stray.strayAckFrame == 0:
+		stray.strayAckFrame, stray.strayAckTag, stray.strayAckAt = m.Frame, m.ToTag, at
 	}
 }
 
-// invite files an INVITE sent by party from: a copy of the one the answer
-// in progress answers, sent again to the answering hop, tells that no
-// response reached its sender, wherever the responses went (a server
-// that answers the Via's port rather than the source's, RFC 3581, misses
-// a NAT's mapping).
+// invite files an INVITE sent by party from: a copy of one an answer
+// waiting for its ACK answers, sent again to the answering hop, tells
+// that no response reached its sender, wherever the responses went (a
+// server that answers the Via's port rather than the source's, RFC 3581,
+// misses a NAT's mapping).
 func (a *answers) invite(m *sipInfo, at time.Time, from int) {
-	t := &a.current
-	if t.sent == 0 || t.cseq != m.CSeq || from == t.sender || t.ackFrame != 0 || m.Dst != t.src {
-		return
-	}
-	if t.invitesAfter == 0 {
-		t.invitesAfterFrom, t.invitesAfterAt, t.inviteSrc = m.Frame, at, m.Src
-	}
-	t.invitesAfter++
-	t.invitesTo = m.Frame
+	a.tracks(func(t *answerTrack) bool {
+		if t.cseq != m.CSeq || from == t.sender || t.ackFrame != 0 || m.Dst != t.src {
+			return false
+		}
+		if t.invitesAfter == 0 {
+			t.invitesAfterFrom, t.invitesAfterAt, t.inviteSrc = m.Frame, at, m.Src
+		}
+		t.invitesAfter++
+		t.invitesTo = m.Frame
+		return false
+	})
 }
 
 // bye files a BYE sent by party from.
@@ -115,33 +204,31 @@ func (a *answers) bye(m *sipInfo, at time.Time, from int) {
 	}
 }
 
-// settle keeps the answer in progress when it was never acknowledged and
-// none before it was kept, before a new one replaces it.
-func (a *answers) settle() {
-	if a.currentFirstLost() {
-		lost := a.current
-		a.lost = &lost
+// settle keeps t, an answer no longer followed, when it was never
+// acknowledged and none before it was kept.
+func (a *answers) settle(t answerTrack) {
+	if a.lost == nil && answerLost(t.facts(a)) {
+		a.lost = &t
 	}
 }
 
 // unacknowledged is the leg's first answer that was never acknowledged,
 // if any.
 func (a *answers) unacknowledged() *answerTrack {
-	if a.currentFirstLost() {
-		return &a.current
-	}
-	return a.lost
-}
-
-// currentFirstLost says whether the answer in progress is the leg's first
-// never acknowledged.
-func (a *answers) currentFirstLost() bool {
-	return a.lost == nil && a.current.sent > 0 && answerLost(a.current.facts(a))
+	first := a.lost
+	a.tracks(func(t *answerTrack) bool {
+		if answerLost(t.facts(a)) && (first == nil || t.firstAt.Before(first.firstAt)) {
+			first = t
+		}
+		return false
+	})
+	return first
 }
 
 // facts are the answer's facts for the verdict rules (AnswerProblem).
 func (t *answerTrack) facts(a *answers) AnswerFacts {
-	f := AnswerFacts{Sent: t.sent, Over: t.lastAt.Sub(t.firstAt), Acked: t.ackFrame != 0, AfterAck: t.afterAck}
+	f := AnswerFacts{Sent: t.sent, Over: t.lastAt.Sub(t.firstAt), Acked: t.ackFrame != 0, AfterAck: t.afterAck,
+		AckedOtherDialog: t.strayAck() && slices.Contains(a.ackedTags, t.strayAckTag)}
 	if a.byeFrame != 0 && a.byeBy == t.sender && a.byeAt.After(t.firstAt) {
 		f.HungUpAfter = a.byeAt.Sub(t.firstAt)
 	}
@@ -171,10 +258,21 @@ func answerFinding(cb *callBuild) (report.Finding, bool) {
 	answer := answerName(t.status)
 	f := report.Finding{ID: id, Severity: sev, Subject: cb.call.CallID, Remedy: remedyUnacknowledged,
 		Title: fmt.Sprintf("The %s's %s was sent %d times over %s and never acknowledged", who, answer, t.sent, roundWait(facts.Over))}
-	if hungUpOnTimeout(facts.HungUpAfter) {
+	if facts.AckedOtherDialog {
+		// The ACK came, with the tag of the dialog the caller kept: not
+		// the network's fault, and not the end of the call.
+		f.Title += fmt.Sprintf(": the %s acknowledged it with the To-tag of another dialog of the call, which goes on; the %s drops this one after %s",
+			partyNames[other(t.sender)], who, answerTimeout)
+	} else if hungUpOnTimeout(facts.HungUpAfter) {
 		f.Title += fmt.Sprintf(": the %s hung up %s after answering, as a phone does when no ACK comes (RFC 3261 §13.3.1.4)", who, roundWait(facts.HungUpAfter))
 	} else {
 		f.Title += fmt.Sprintf(": the %s ends such a call after %s (RFC 3261 §13.3.1.4)", who, answerTimeout)
+	}
+	if t.strayAck() {
+		f.Remedy = remedyAckOtherDialog
+		if !facts.AckedOtherDialog {
+			f.Title += fmt.Sprintf("; the %s's ACK carried another To-tag", partyNames[other(t.sender)])
+		}
 	}
 	f.Evidence = append(f.Evidence, report.Evidence{
 		Text:   fmt.Sprintf("%s (INVITE, CSeq %d) %s → %s sent %d times", answer, t.cseq, t.src, t.dst, t.sent),
@@ -195,7 +293,7 @@ func answerFinding(cb *callBuild) (report.Finding, bool) {
 				"(even a 100 Trying stops its resends): %s", asker, t.cseq, t.invitesAfter, answer, lost),
 			Frames: uniqueFrames(t.invitesAfterFrom, t.invitesTo), Addrs: []string{t.inviteSrc.String(), t.dst.String()}, Time: t.invitesAfterAt,
 		})
-	} else if t.fragmented && t.ackFrame == 0 {
+	} else if t.fragmented && t.ackFrame == 0 && !t.strayAck() {
 		// Too big for one packet: lost whole wherever fragments are
 		// dropped, every copy alike.
 		f.Title += "; it went in IP fragments (too big for one packet), and no ACK came: " + fragmentsLoseIt
@@ -217,7 +315,13 @@ func answerFinding(cb *callBuild) (report.Finding, bool) {
 // requestResent says whether the INVITE's sender went on resending it
 // after the 2xx, with no ACK: no response reached it.
 func (t *answerTrack) requestResent() bool {
-	return t.ackFrame == 0 && t.invitesAfter >= resentPastResponse
+	return t.ackFrame == 0 && !t.strayAck() && t.invitesAfter >= resentPastResponse
+}
+
+// strayAck says whether the only ACK of the transaction carried another
+// dialog's To-tag: the 2xx reached the caller, whose ACK cannot be matched.
+func (t *answerTrack) strayAck() bool {
+	return t.ackFrame == 0 && t.strayAckFrame != 0
 }
 
 // hungUpOnTimeout says whether a BYE this long after the answer is the
@@ -228,6 +332,13 @@ func hungUpOnTimeout(after time.Duration) bool {
 
 // ackEvidence says what became of the ACK.
 func (t *answerTrack) ackEvidence(answer string) report.Evidence {
+	if t.strayAck() {
+		return report.Evidence{
+			Text: fmt.Sprintf("the ACK of CSeq %d carries To-tag %s, not this %s's %s: it belongs to another dialog, so the party that answered "+
+				"cannot match it to its %s (RFC 3261 §13.2.2.4: each 2xx is acknowledged in the dialog it set up)", t.cseq, t.strayAckTag, answer, t.toTag, answer),
+			Frames: []uint64{t.strayAckFrame}, Time: t.strayAckAt,
+		}
+	}
 	if t.ackFrame == 0 {
 		return report.Evidence{Text: fmt.Sprintf("no ACK of CSeq %d in the capture", t.cseq)}
 	}

@@ -146,6 +146,10 @@ const (
 		"Asterisk PJSIP rewrite_contact=yes and force_rport=yes, chan_sip nat=force_rport,comedia), or let the phone write its public address " +
 		"(STUN, SIP outbound); a server behind NAT needs its external address set (Asterisk external_signaling_address, Kamailio advertise). " +
 		"A router's SIP ALG that rewrites half a message does the same harm: disable it. Otherwise follow the ACK: a firewall or NAT on its path drops it."
+	remedyAckOtherDialog = "The caller acknowledged the answer with another dialog's To-tag: a fault of its SIP software (or of a proxy that changes tags), " +
+		"not of the network. A caller whose INVITE set up two dialogs (two forks answered, or the same INVITE sent again as a new transaction, " +
+		"which the server should refuse with 482 Loop Detected, RFC 3261 §8.2.2.2) must acknowledge each 2xx with its own tags and end the dialog " +
+		"it does not want with a BYE (RFC 3261 §13.2.2.4). Update the phone or softphone; a phone that sends one INVITE from two sockets needs one SIP transport."
 	remedyResponsesLost = "No response reached the party that sent the INVITE: it went on resending it. Responses go back where the request's top Via says " +
 		"(with rport, RFC 3581, to the address and port it came from): make the server answer there (Kamailio force_rport(), Asterisk PJSIP force_rport=yes), " +
 		"and find what drops them on the way back: that party's NAT or firewall (a mapping that expired, a rule that lets in only replies from where the request went), " +

@@ -104,6 +104,7 @@ var remedyNames = map[string]struct{ id, title string }{
 	remedyStopped:            {"find-where-the-stream-ends", "Find where the stream ends mid-call: the phone, or a NAT, firewall or SIP ALG on the way"},
 	remedyStoppedSender:      {"check-the-sender-that-stopped", "Check the sender that stopped sending without saying so (phone or media server)"},
 	remedyUnacknowledged:     {"make-the-contact-reachable", "Make the answer's Contact a reachable address, so the ACK arrives"},
+	remedyAckOtherDialog:     {"fix-the-callers-ack", "Fix the caller's SIP software: it acknowledges an answer with another dialog's tags"},
 	remedyResponsesLost:      {"deliver-the-sip-responses", "Make the SIP responses reach the INVITE's sender (rport, its NAT or firewall, SIP ALG): it kept resending"},
 }
 

@@ -582,6 +582,10 @@ type AnswerFacts struct {
 	// after it.
 	Acked    bool
 	AfterAck int
+	// AckedOtherDialog: no ACK carried the 2xx's To-tag, but one carried
+	// the tag of another dialog of the call that was acknowledged: the
+	// caller goes on in that one, and only this dialog is dropped.
+	AckedOtherDialog bool
 	// HungUpAfter is how long after the first copy the answering party
 	// sent BYE (0: it did not).
 	HungUpAfter time.Duration
@@ -608,13 +612,17 @@ const resentPastResponse = 2
 // AnswerProblem says whether a 2xx was never acknowledged: resent for a
 // second or more with no ACK, or resent still after the ACK was seen
 // leaving (it went where the answering party is not). The answering
-// party drops such a call after 32 s: an error.
+// party drops such a call after 32 s: an error, or a warning when the
+// caller acknowledged another dialog of the call instead, which goes on.
 func AnswerProblem(a AnswerFacts) (report.FindingID, report.Severity) {
 	if a.Sent < unackedCopies || a.Over < unackedOver {
 		return "", ""
 	}
 	if a.Acked && a.AfterAck < copiesPastAck {
 		return "", ""
+	}
+	if a.AckedOtherDialog {
+		return IDAnswerNotAcknowledged, report.SeverityWarning
 	}
 	return IDAnswerNotAcknowledged, report.SeverityError
 }
