@@ -218,7 +218,9 @@ func (p *promise) bundle(f *rtpFlow) {
 // the capture lacks (a PBX's earlier call on the next port pair, another
 // leg), or another application's, as is a flow whose payload types the
 // call's SDP does not list (speaksSDP).
-func (b *binder) bindHeuristic(f *rtpFlow, covered map[dialogSender]bool) (binding, bool) {
+// The flow's other end must be the other party's as well (reachesParty):
+// a flow from a party's host to a third host is not the call's media.
+func (b *binder) bindHeuristic(f *rtpFlow, covered map[dialogSender]bool, answered bool) (binding, bool) {
 	k := f.Key
 	// SSRC alone does not bind: relays and B2BUAs forward the same SSRC on
 	// legs whose signalling may not be in the capture.
@@ -233,10 +235,10 @@ func (b *binder) bindHeuristic(f *rtpFlow, covered map[dialogSender]bool) (bindi
 		return !(c.StartSeen && c.ByeSeen && f.First().Before(c.Start) && f.Last().After(p.to))
 	}
 	bySrc := func(p *promise) bool {
-		return inCall(p) && !covered[dialogSender{p.dlg, p.party}] && speaksSDP(p.call, p.dlg, f)
+		return inCall(p) && !covered[dialogSender{p.dlg, p.party}] && speaksSDP(p.call, p.dlg, f) && b.reachesParty(p, other(p.party), k.Dst, answered)
 	}
 	byDst := func(p *promise) bool {
-		return inCall(p) && !covered[dialogSender{p.dlg, other(p.party)}] && speaksSDP(p.call, p.dlg, f)
+		return inCall(p) && !covered[dialogSender{p.dlg, other(p.party)}] && speaksSDP(p.call, p.dlg, f) && b.reachesParty(p, other(p.party), k.Src, answered)
 	}
 	if p, ok := b.pickByAnswer(b.byIP[k.Src.Addr()], f.First(), bySrc); ok {
 		return binding{call: p.call, dlg: p.dlg, mIndex: heuristicIndex(p.call, p.dlg, f, p.party), sender: p.party}, true
@@ -245,6 +247,34 @@ func (b *binder) bindHeuristic(f *rtpFlow, covered map[dialogSender]bool) (bindi
 		return binding{call: p.call, dlg: p.dlg, mIndex: heuristicIndex(p.call, p.dlg, f, other(p.party)), sender: other(p.party)}, true
 	}
 	return binding{}, false
+}
+
+// reachesParty says whether addr, the far end of a flow that p's party
+// sends from or receives at by its signalling address, may be party's:
+// its signalling host or a host its SDP named, a port its SDP named (a
+// NAT that keeps the port), or an end that answered (a flow came back
+// from it: a NAT's mapping, which symmetric RTP answers). A flow from a
+// party's host to a third host none of these name is no media of the
+// call: a recorder's fork of it (Cisco XMF, an SBC's SIPREC whose SIP
+// goes elsewhere), another application's stream.
+func (b *binder) reachesParty(p *promise, party int, addr netip.AddrPort, answered bool) bool {
+	if answered {
+		return true
+	}
+	sig := p.call.CallerSig
+	if party == callee && p.dlg != nil {
+		sig = p.dlg.CalleeSig
+	}
+	if sig.Addr() == addr.Addr() {
+		return true
+	}
+	r := b.named[p.dlg]
+	for _, pa := range b.namedAddrs[r[0]:r[1]] {
+		if pa.party == party && (pa.addr.Addr() == addr.Addr() || pa.addr.Port() == addr.Port()) {
+			return true
+		}
+	}
+	return false
 }
 
 // speaksSDP says whether flow f may be dialog d's media by what it

@@ -253,11 +253,16 @@ func (s *state) bindMedia(now time.Time) []boundFlow {
 		}
 	}
 	replies := repliesTo(claimed)
+	ends := make(map[[2]netip.AddrPort]bool, len(rest))
+	for _, f := range s.flows {
+		ends[[2]netip.AddrPort{f.Key.Src, f.Key.Dst}] = true
+	}
 	for _, f := range rest {
 		if f.Packets >= minHeuristicPackets {
+			answered := ends[[2]netip.AddrPort{f.Key.Dst, f.Key.Src}]
 			if bd, ok := replies.bind(f); ok {
 				claimed = append(claimed, boundFlow{f, bd})
-			} else if bd, ok := b.bindHeuristic(f, covered); ok {
+			} else if bd, ok := b.bindHeuristic(f, covered, answered); ok {
 				claimed = append(claimed, boundFlow{f, bd})
 			}
 		}

@@ -18,9 +18,16 @@ import (
 // from start to end: another application's media, with no SIP.
 func writeAppMedia(t *testing.T, src, dst netip.AddrPort, start, end time.Time) string {
 	t.Helper()
-	path, w := createPcap(t, "app.pcap", layers.LinkTypeEthernet)
+	return writeRTPStream(t, src, dst, start, end, 111) // a dynamic payload type
+}
+
+// writeRTPStream writes an RTP stream of payload type pt from src to dst
+// at 50 packets a second from start to end, with no SIP.
+func writeRTPStream(t *testing.T, src, dst netip.AddrPort, start, end time.Time, pt byte) string {
+	t.Helper()
+	path, w := createPcap(t, "stream.pcap", layers.LinkTypeEthernet)
 	payload := make([]byte, 12+80)
-	payload[0], payload[1] = 0x80, 111 // RTP version 2, a dynamic payload type
+	payload[0], payload[1] = 0x80, pt // RTP version 2
 	binary.BigEndian.PutUint32(payload[8:], 0x5eed)
 	for i, at := 0, start; at.Before(end); i, at = i+1, at.Add(20*time.Millisecond) {
 		binary.BigEndian.PutUint16(payload[2:], uint16(i))
@@ -78,5 +85,35 @@ func TestOtherAppMediaNotTheCalls(t *testing.T) {
 				t.Errorf("the other stream is not reported as media without signalling: %v", res.Findings)
 			}
 		})
+	}
+}
+
+// TestRecordingForkNotTheCalls: a B2BUA that records a call forks its
+// media to a recorder (Cisco CUBE's XMF recording, an SBC whose SIPREC
+// signalling goes elsewhere): a stream from the party's host, in the
+// call's codec, to a third host that never answers. It is no media of the
+// call, even for a direction that has none: that host is neither party's,
+// nor a port either SDP named. Found in a Cisco lab capture, where the
+// fork was taken for the CUBE's media to the phone, with a false "its RTCP
+// says it received nothing, although 1402 packets left for it".
+func TestRecordingForkNotTheCalls(t *testing.T) {
+	path, truths := generate(t, []pcapgen.Call{{Kind: pcapgen.LANOneWay, Start: 20 * time.Second, Media: 6 * time.Second}}, pcapgen.Options{Seed: 2})
+	alone := capture.AnalyzePath(t, path)
+	checkTruth(t, alone, truths)
+	c := alone.Calls[0]
+	callee := netip.MustParseAddrPort(c.Callee.SignalAddr).Addr()
+	recorder := netip.MustParseAddrPort("198.51.100.210:6000")
+	fork := writeRTPStream(t, netip.AddrPortFrom(callee, 7000), recorder, c.Start.Add(3*time.Second), c.End.Add(-time.Second), 0)
+	res, err := capture.Analyze(context.Background(), capture.Options{Files: []string{path, fork}, Detail: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkTruth(t, res, truths)
+	found := false
+	for _, f := range res.Findings {
+		found = found || f.ID == "media-one-way-without-signalling" || f.ID == "media-without-signalling"
+	}
+	if !found {
+		t.Errorf("the fork is not reported as media without signalling: %v", res.Findings)
 	}
 }
