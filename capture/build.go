@@ -543,9 +543,17 @@ func (cb *callBuild) streamReport(st *streamState, streams []*streamState, sigs 
 	var views *[2]partyView // made for the first flow the stream carries
 	dirs := newDeliveries()
 	var carried []boundFlow
+	var audio, events [2]bool // directions with flows of audio, of telephone events alone
 	for _, bf := range cb.flows {
 		if !st.carries(bf, streams) {
 			continue
+		}
+		if !bf.flow.Key.RTCP {
+			if bf.flow.onlyEvents() {
+				events[bf.bd.sender] = true
+			} else {
+				audio[bf.bd.sender] = true
+			}
 		}
 		if views == nil {
 			v := cb.views(sigs, st, streams)
@@ -596,6 +604,7 @@ func (cb *callBuild) streamReport(st *streamState, streams []*streamState, sigs 
 			sf.Delivered[from] += bf.flow.Packets
 		}
 	}
+	sf.EventsOnly = [2]bool{events[caller] && !audio[caller], events[callee] && !audio[callee]}
 	sf.Reported = reportedDirections(carried, cb.dlg.Answered, cb.farRTCP) // rtcp_report.go
 	if sf.noRTP() {
 		reportedDeliveries(&dirs, sf.Reported)

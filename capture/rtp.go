@@ -170,6 +170,20 @@ func (f *rtpFlow) addPT(pt uint8) {
 	}
 }
 
+// onlyEvents says whether every packet of the flow was a telephone event
+// (RFC 4733) of its SDP: DTMF, no audio.
+func (f *rtpFlow) onlyEvents() bool {
+	if f.nPT == 0 {
+		return false
+	}
+	for _, pt := range f.payloadTypes[:f.nPT] {
+		if !f.q.isEvent(pt) {
+			return false
+		}
+	}
+	return true
+}
+
 // PayloadTypes returns the distinct payload types seen (at most four).
 func (f *rtpFlow) PayloadTypes() []uint8 { return append([]uint8(nil), f.payloadTypes[:f.nPT]...) }
 

@@ -65,6 +65,9 @@ type StreamFacts struct {
 	SetUpInCapture bool
 	// Fax: the stream is T.38 (UDPTL), whose packets are no RTP.
 	Fax bool
+	// EventsOnly: every RTP packet of the direction seen was a telephone
+	// event (DTMF, RFC 4733), none audio.
+	EventsOnly [2]bool
 }
 
 // packets names what the stream carries, for the verdict's explanation.
@@ -84,6 +87,12 @@ func (s StreamFacts) seen(d int) uint64 {
 // noRTP: not one RTP packet of the stream was seen, either way.
 func (s StreamFacts) noRTP() bool {
 	return s.seen(caller) == 0 && s.seen(callee) == 0
+}
+
+// onlyEvents: the stream's RTP, seen in some direction, was telephone
+// events alone, either way.
+func (s StreamFacts) onlyEvents() bool {
+	return !s.noRTP() && (s.EventsOnly[caller] || s.seen(caller) == 0) && (s.EventsOnly[callee] || s.seen(callee) == 0)
 }
 
 // CallFacts are the call-wide facts verdicts depend on.
@@ -231,6 +240,14 @@ func JudgeStream(s StreamFacts, c CallFacts) StreamVerdict {
 	}
 	if !c.CaptureHasMedia {
 		return StreamVerdict{Verdict: report.VerdictIncompleteCapture, Explain: "the capture holds no RTP at all (filtered to signalling?): audio cannot be judged"}
+	}
+	if s.onlyEvents() {
+		// Voice and DTMF share the stream's addresses and path: a capture
+		// with the events and none of the voice was filtered to them (as
+		// one taken to look at DTMF is), not a network that lost the rest.
+		return StreamVerdict{Verdict: report.VerdictIncompleteCapture, Explain: fmt.Sprintf(
+			"the capture holds only the stream's telephone events (DTMF, RFC 4733: %d packets), none of its audio (filtered to them?): audio cannot be judged",
+			s.seen(caller)+s.seen(callee))}
 	}
 	if s.noRTP() && s.SameNAT.IsValid() {
 		return StreamVerdict{Verdict: report.VerdictIncompleteCapture, Explain: fmt.Sprintf(
