@@ -259,9 +259,17 @@ func JudgeStream(s StreamFacts, c CallFacts) StreamVerdict {
 			"the intermediary at %s passes each party's SDP on, so the media goes directly between them (%s, %s), past it: "+
 				"this capture, on its path, holds none of it", s.PastIntermediary, s.MediaAddrs[caller], s.MediaAddrs[callee])}
 	}
-	ok := [2]bool{s.Delivered[0] > 0, s.Delivered[1] > 0}
+	ok, reported := s.arrived()
 	if s.Expected[0] && s.Expected[1] {
 		switch {
+		case ok[0] && ok[1] && (reported[0] || reported[1]):
+			d := caller
+			if reported[callee] {
+				d = callee
+			}
+			return StreamVerdict{Verdict: report.VerdictTwoWay, Explain: fmt.Sprintf(
+				"RTP flowed both ways: the capture holds none of the %s's, but the %s's RTCP reports it arriving (the capture point is off its path)",
+				partyNames[d], partyNames[other(d)])}
 		case ok[0] && ok[1]:
 			return StreamVerdict{Verdict: report.VerdictTwoWay, Explain: "RTP flowed both ways"}
 		case c.missingExcused(s):
@@ -292,6 +300,24 @@ func JudgeStream(s StreamFacts, c CallFacts) StreamVerdict {
 	}
 	return StreamVerdict{Verdict: report.VerdictNoWay, CannotHear: partyNames[other(dir)],
 		Explain: fmt.Sprintf("only %s was to send and no RTP from it arrived", partyNames[dir])}
+}
+
+// arrived says which directions' media arrived: RTP seen that could
+// arrive, or, for a direction the capture holds no RTP of while the other
+// has some (a capture point that sees one way of the media path only: a
+// SPAN port of one direction, asymmetric routing), the receiver's RTCP
+// reporting on it (reported).
+func (s StreamFacts) arrived() (ok, reported [2]bool) {
+	ok = [2]bool{s.Delivered[0] > 0, s.Delivered[1] > 0}
+	for d := range 2 {
+		if s.seen(d) > 0 {
+			continue
+		}
+		if known, got := s.Reported[d].outcome(); known && got {
+			ok[d], reported[d] = true, true
+		}
+	}
+	return ok, reported
 }
 
 // judgeRelayed: a leg whose RTP the capture does not hold, while the B2BUA

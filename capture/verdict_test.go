@@ -136,11 +136,22 @@ func TestJudgeReported(t *testing.T) {
 			}
 		})
 	}
-	// RTP seen in the capture outweighs the reports.
-	s := StreamFacts{Expected: both, Delivered: [2]uint64{100, 0}, Reported: [2]ReportedDirection{heard, heard}}
+	// With RTP seen one way, the reports settle the other way only when the
+	// capture holds none of its RTP (a capture point that sees one
+	// direction of the path): RTP seen that could not arrive outweighs them.
 	full := CallFacts{Answered: true, MediaNegotiated: true, StartSeen: true, CaptureHasMedia: true, BothSidesSignalling: true}
-	if got := JudgeStream(s, full); got.Verdict != report.VerdictOneWay {
-		t.Errorf("with RTP seen one way: %s", got.Verdict)
+	for _, tc := range []struct {
+		name string
+		s    StreamFacts
+		want report.Verdict
+	}{
+		{"the other way unseen, reported arriving", StreamFacts{Expected: both, Delivered: [2]uint64{100, 0}, Reported: [2]ReportedDirection{heard, heard}}, report.VerdictTwoWay},
+		{"the other way unseen, its receiver's reports never mention it", StreamFacts{Expected: both, Delivered: [2]uint64{100, 0}, Reported: [2]ReportedDirection{heard, deafReceiver}}, report.VerdictOneWay},
+		{"the other way seen going where it cannot arrive", StreamFacts{Expected: both, Delivered: [2]uint64{100, 0}, Undeliverable: [2]uint64{0, 80}, Reported: [2]ReportedDirection{heard, heard}}, report.VerdictOneWay},
+	} {
+		if got := JudgeStream(tc.s, full); got.Verdict != tc.want {
+			t.Errorf("with RTP seen one way, %s: %s, want %s (%s)", tc.name, got.Verdict, tc.want, got.Explain)
+		}
 	}
 }
 
