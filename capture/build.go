@@ -418,6 +418,9 @@ func (cb *callBuild) report(captureHasMedia bool, now time.Time) report.Call {
 	facts := cb.callFacts(captureHasMedia, now)
 	if facts.SDPMissing {
 		assumeAnswered(streams)
+		if len(streams) == 0 && cb.carriesRTP() {
+			streams = append(streams, unseenSDPStream())
+		}
 	}
 	sigs := [2]netip.AddrPort{cb.call.CallerSig, cb.dlg.CalleeSig}
 	var verdicts []StreamVerdict
@@ -613,6 +616,11 @@ func (cb *callBuild) streamReport(st *streamState, streams []*streamState, sigs 
 	}
 	ms.Delivery = dirs.list()
 	return ms, sf
+}
+
+// carriesRTP says whether RTP flows are bound to the dialog.
+func (cb *callBuild) carriesRTP() bool {
+	return slices.ContainsFunc(cb.flows, func(bf boundFlow) bool { return !bf.flow.Key.RTCP && !bf.flow.udptl })
 }
 
 // faxToAudioPort says whether bf, T.38 (UDPTL) sent on fax stream st,

@@ -36,6 +36,8 @@ type streamState struct {
 	all   [2][]netip.AddrPort // every address each party named (c= and RTP candidates), once
 	// allRoom is all's room for the usual one address a party names.
 	allRoom [2][1]netip.AddrPort
+	// noSDP: no SDP of the stream is in the capture (unseenSDPStream).
+	noSDP bool
 }
 
 func newStreamState(index int, m *sdpMedia) *streamState {
@@ -137,10 +139,21 @@ func assumeAnswered(streams []*streamState) {
 	}
 }
 
+// unseenSDPStream is the stream of a call whose SDP the capture lost
+// (sipCall.sdpMissing) while it holds RTP bound to the call by the
+// parties' hosts: one audio stream either party may send on, judged by
+// what flowed (StreamFacts.NoSDP).
+func unseenSDPStream() *streamState {
+	st := &streamState{media: "audio", noSDP: true}
+	st.all[caller], st.all[callee] = st.allRoom[caller][:0], st.allRoom[callee][:0]
+	st.negotiate(false, false, [2]bool{true, true})
+	return st
+}
+
 // facts are the stream's negotiation facts for JudgeStream.
 func (st *streamState) facts() StreamFacts {
 	return StreamFacts{Expected: st.expected, HeldAtEnd: st.held, Declined: st.declined && st.expected == [2]bool{},
-		SetUpInCapture: st.setUpInCapture, Fax: st.udptl}
+		SetUpInCapture: st.setUpInCapture, Fax: st.udptl, NoSDP: st.noSDP}
 }
 
 // carries says whether a flow bound to m= line mIndex belongs to this

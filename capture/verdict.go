@@ -68,6 +68,10 @@ type StreamFacts struct {
 	// EventsOnly: every RTP packet of the direction seen was a telephone
 	// event (DTMF, RFC 4733), none audio.
 	EventsOnly [2]bool
+	// NoSDP: the capture lost the call's SDP (its snap length cut it) and
+	// the stream is the RTP found between the parties' hosts: what was
+	// negotiated is unknown, so only RTP both ways says something.
+	NoSDP bool
 }
 
 // packets names what the stream carries, for the verdict's explanation.
@@ -260,6 +264,11 @@ func JudgeStream(s StreamFacts, c CallFacts) StreamVerdict {
 				"this capture, on its path, holds none of it", s.PastIntermediary, s.MediaAddrs[caller], s.MediaAddrs[callee])}
 	}
 	ok, reported := s.arrived()
+	if s.NoSDP && !(ok[0] && ok[1]) {
+		return StreamVerdict{Verdict: report.VerdictIncompleteCapture, Explain: fmt.Sprintf(
+			"the call's SDP is not in the capture (cut by its snap length, or with a 2xx it missed), and the RTP between the parties' hosts went one way (%d/%d): "+
+				"what they negotiated cannot be told", s.seen(caller), s.seen(callee))}
+	}
 	if s.Expected[0] && s.Expected[1] {
 		switch {
 		case ok[0] && ok[1] && (reported[0] || reported[1]):
@@ -270,6 +279,8 @@ func JudgeStream(s StreamFacts, c CallFacts) StreamVerdict {
 			return StreamVerdict{Verdict: report.VerdictTwoWay, Explain: fmt.Sprintf(
 				"RTP flowed both ways: the capture holds none of the %s's, but the %s's RTCP reports it arriving (the capture point is off its path)",
 				partyNames[d], partyNames[other(d)])}
+		case ok[0] && ok[1] && s.NoSDP:
+			return StreamVerdict{Verdict: report.VerdictTwoWay, Explain: "RTP flowed both ways between the parties' hosts (the call's SDP is not in the capture)"}
 		case ok[0] && ok[1]:
 			return StreamVerdict{Verdict: report.VerdictTwoWay, Explain: "RTP flowed both ways"}
 		case c.missingExcused(s):
