@@ -133,7 +133,7 @@ func (s *state) result(files []string, live string) *Result {
 	r := &Result{
 		Capture: report.CaptureInfo{
 			Files: files, Live: live, Packets: s.packets, Bytes: s.bytes,
-			First: s.first, Last: s.last, Anomalies: s.list(), Counts: s.counts.list(), Duplicates: s.counts.duplicates,
+			First: s.first, Last: s.last, Anomalies: s.list(), Counts: s.decodedCounts(), Duplicates: s.counts.duplicates,
 			Comments: s.comments.list, CommentsLeftOut: s.comments.leftOut,
 		},
 		Calls: calls,
@@ -149,6 +149,9 @@ func (s *state) result(files []string, live string) *Result {
 	}
 	r.Remedies = remedies(r.Findings, &t.remedies, map[string]int{remedyForwardRTPRange: s.forwards.unheardCalls()})
 	r.Verdict = verdictSentence(t.calls, t.verdicts, s.unreadSIP())
+	if t.calls == 0 && s.otherSig.seen() {
+		r.Verdict = fmt.Sprintf("No SIP calls (INVITE dialogs) found in the capture: its call signalling is %s, which natdoc does not read.", s.otherSig.names())
+	}
 	r.CallCount, r.CallProblems = t.calls, t.problems
 	return r
 }

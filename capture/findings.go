@@ -42,6 +42,9 @@ const (
 	IDRTPSourceDiffers report.FindingID = "rtp-source-differs-from-sdp"
 	// IDSignallingEncrypted: SIP over TLS that cannot be read.
 	IDSignallingEncrypted report.FindingID = "signalling-encrypted"
+	// IDOtherSignalling: call signalling natdoc does not read (MGCP, SCCP,
+	// H.323, Megaco, IAX2: othersig.go).
+	IDOtherSignalling report.FindingID = "other-signalling"
 	// IDMediaWithoutSignalling: RTP that belongs to no call in the capture.
 	IDMediaWithoutSignalling report.FindingID = "media-without-signalling"
 	// IDMediaOneWayNoSignalling: RTP of no call that flowed one way only.

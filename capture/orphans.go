@@ -252,7 +252,9 @@ func (s *state) mediaWithoutSignalling() []report.Finding {
 		}
 	}
 	why := "their SIP is missing or encrypted"
-	if n := s.unreadSIP(); n > 0 {
+	if s.otherSig.seen() {
+		why = fmt.Sprintf("their signalling is %s, which natdoc does not read, or their SIP is missing", s.otherSig.names())
+	} else if n := s.unreadSIP(); n > 0 {
 		// A home-made or broken SIP stack's calls leave their media here.
 		why = fmt.Sprintf("their SIP is missing, encrypted, or among the %s", report.Plural(int(n), "malformed SIP message"))
 	}

@@ -276,6 +276,7 @@ type state struct {
 	// decoders route to it (fragments, SCTP), keeping their state in order.
 	side     *producer
 	counts   counters
+	otherSig otherSignalling // call signalling natdoc does not read (othersig.go)
 	comments captureComments // pcapng comments (comments.go)
 	// limits bound the state kept (Options.Limits).
 	limits Limits
@@ -374,7 +375,11 @@ func (s *state) handleUDP(pkt *packet) {
 	if !s.ice.observe(pkt, s) {
 		s.ice.mappings.observe(pkt)
 	}
-	s.counts.other++
+	if p := udpSignalling(pkt); p != noOtherProtocol {
+		s.otherSig.note(p, pkt.Frame)
+	} else {
+		s.counts.other++
+	}
 	s.regs.activity(pkt.Src, pkt.Dst, pkt.Frame, pkt.Time)
 }
 
@@ -652,7 +657,11 @@ func (s *state) openTCPStream(pkt *packet, k tcpKey) *tcpStream {
 	ws := isSIPWebSocketUpgrade(b)
 	turn := !ws && s.side != nil && turnStreamStart(b)
 	if !ws && !turn && !looksLikeSIP(b) {
-		s.counts.other++
+		if p := tcpSignalling(pkt); p != noOtherProtocol {
+			s.otherSig.note(p, pkt.Frame)
+		} else {
+			s.counts.other++
+		}
 		return nil
 	}
 	if len(s.tcp) >= s.limits.TCPStreams {

@@ -14,7 +14,7 @@ import (
 func vantage(private, public int) string {
 	switch {
 	case private == 0 && public == 0:
-		return "unknown: no call signalling in the capture"
+		return "unknown: no SIP in the capture"
 	case public == 0:
 		return "inside a private network: every party's SIP comes from a private address, so NATs further out are not visible; RTP seen leaving is not proof that it arrived"
 	case private == 0:
@@ -33,6 +33,9 @@ func captureFindings(s *state) []report.Finding {
 			Evidence: []report.Evidence{{Text: "TLS records on port 5061", Frames: s.tlsSeen}},
 			Remedy:   "Capture on the phone or server where SIP is in clear text (or with its TLS keys), or temporarily use SIP over UDP/TCP while diagnosing; the media flows below are still judged.",
 		})
+	}
+	if f, ok := s.otherSig.finding(s.tally.calls); ok {
+		fs = append(fs, f)
 	}
 	fs = append(fs, s.mediaWithoutSignalling()...)
 	fs = append(fs, mappingFindings(&s.ice.mappings)...)
