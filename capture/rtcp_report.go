@@ -58,7 +58,7 @@ func rtcpView(stream boundFlow, all []boundFlow) *report.RTCPView {
 			receiverSpoke = bf.flow
 		}
 	}
-	if v.Receiver == nil && receiverSpoke != nil {
+	if v.Receiver == nil && receiverSpoke != nil && !pathReported(stream, all) {
 		v.ReceiverHeardNothing = true
 		v.ReceiverRTCP = &report.RTCPReporter{From: receiverSpoke.Key.Src.String(), Reports: receiverSpoke.rtcp.reports,
 			FirstFrame: receiverSpoke.FirstFrame, LastFrame: receiverSpoke.LastFrame}
@@ -67,6 +67,34 @@ func rtcpView(stream boundFlow, all []boundFlow) *report.RTCPView {
 		return nil
 	}
 	return v
+}
+
+// pathReported says whether the receiver's RTCP reports on another
+// source its sender sent on the same path (from the same address to the
+// same address): it receives that path, and a source it does not mention
+// is a short-lived one (a gateway that takes a new SSRC around each DTMF
+// event, as Cisco's do), not media lost on the way.
+func pathReported(stream boundFlow, all []boundFlow) bool {
+	k := stream.flow.Key
+	for _, bf := range all {
+		st := bf.flow.rtcp
+		if !bf.flow.Key.RTCP || st == nil || bf.bd.sender == stream.bd.sender {
+			continue
+		}
+		for i := range st.sources {
+			src := &st.sources[i]
+			if src.blocks == 0 || src.ssrc == k.SSRC {
+				continue
+			}
+			for _, o := range all {
+				ok := o.flow.Key
+				if !ok.RTCP && ok.SSRC == src.ssrc && ok.Src == k.Src && ok.Dst == k.Dst && o.bd.sender == stream.bd.sender {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // receptionSummary turns the blocks about stream into their report;

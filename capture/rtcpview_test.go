@@ -1,0 +1,46 @@
+package capture
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+)
+
+// TestReceiverHeardNothing: a receiver's RTCP that mentions none of a
+// stream's packets says it received nothing, unless it reports on another
+// source the sender sent on the same path. A Cisco gateway takes a new
+// SSRC around each DTMF event (collab_pcap dtmf_relay_asymm: bursts of 7,
+// 11 and 13 packets between the main streams); the receiver's reports name
+// the main SSRC only, and each burst read as "received nothing, lost
+// beyond the capture point", three false warnings on a two-way call.
+func TestReceiverHeardNothing(t *testing.T) {
+	caller, mtp, other := netip.MustParseAddrPort("10.0.0.1:16482"), netip.MustParseAddrPort("10.0.0.2:8266"), netip.MustParseAddrPort("10.0.0.3:16000")
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC).UnixNano()
+	rtp := func(src, dst netip.AddrPort, ssrc uint32) boundFlow {
+		return boundFlow{flow: &rtpFlow{Key: flowKey{Src: src, Dst: dst, SSRC: ssrc}, firstNs: t0, Packets: 10}, bd: binding{sender: 0}}
+	}
+	// The receiver's RTCP, 10 s in, with a block about each of about.
+	rtcp := func(about ...uint32) boundFlow {
+		st := &rtcpState{reports: 2, lastNs: t0 + int64(10*time.Second)}
+		for _, s := range about {
+			st.sources = append(st.sources, reportedSource{ssrc: s, blocks: 2})
+		}
+		k := flowKey{Src: netip.AddrPortFrom(mtp.Addr(), mtp.Port()+1), Dst: netip.AddrPortFrom(caller.Addr(), caller.Port()+1), RTCP: true}
+		return boundFlow{flow: &rtpFlow{Key: k, rtcp: st}, bd: binding{sender: 1}}
+	}
+	main, burst, elsewhere := rtp(caller, mtp, 0x0901), rtp(caller, mtp, 0x14de), rtp(other, mtp, 0x0777)
+	for _, tc := range []struct {
+		name    string
+		flows   []boundFlow
+		nothing bool
+	}{
+		{"no block about the path", []boundFlow{main, burst, rtcp(0x9999)}, true},
+		{"a block about the path's main source", []boundFlow{main, burst, rtcp(0x0901)}, false},
+		{"a block about another path's source", []boundFlow{burst, elsewhere, rtcp(0x0777)}, true},
+	} {
+		v := rtcpView(burst, tc.flows)
+		if got := v != nil && v.ReceiverHeardNothing; got != tc.nothing {
+			t.Errorf("%s: heard nothing %v, want %v", tc.name, got, tc.nothing)
+		}
+	}
+}
