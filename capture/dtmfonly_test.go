@@ -6,10 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket"
-
 	"github.com/natdoc/natdoc/capture"
-	"github.com/natdoc/natdoc/internal/pcapgen"
 	"github.com/natdoc/natdoc/report"
 )
 
@@ -23,12 +20,7 @@ import (
 // error. Events beside voice the other way stay as they were: a direction
 // with events alone may be a phone that suppresses silence.
 func TestOnlyDTMFCaptured(t *testing.T) {
-	path, _ := generate(t, []pcapgen.Call{{Kind: pcapgen.Normal, Media: 4 * time.Second}}, pcapgen.Options{Seed: 3})
-	plain := capture.AnalyzePath(t, path)
-	if len(plain.Calls) != 1 || plain.Calls[0].Verdict != report.VerdictTwoWay {
-		t.Fatalf("the generated call is not one two-way call: %+v", plain.Calls)
-	}
-	callerMedia := netip.MustParseAddrPort(plain.Calls[0].Streams[0].Offer.Addr).Addr()
+	path, callerMedia, _ := twoWayCall(t, 4*time.Second, 3)
 	for _, tc := range []struct {
 		name          string
 		callerEvents  bool // the caller's RTP made telephone events
@@ -41,21 +33,18 @@ func TestOnlyDTMFCaptured(t *testing.T) {
 		{"events one way, voice back", true, false, false, report.VerdictTwoWay},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			filtered := rewriteCapture(t, path, func(data []byte, _ *gopacket.CaptureInfo) []byte {
-				const ipSrc, udpSum, rtp = 26, 40, 42 // Ethernet, IPv4 without options, UDP
-				if len(data) < rtp+12 || data[rtp]>>6 != 2 || data[rtp+1]&0x7f != 0 {
-					return data // not the generator's PCMU RTP
+			filtered := rewriteMedia(t, path, func(src netip.Addr, rtp []byte) bool {
+				if rtp[1]&0x7f != 0 {
+					return true // not the generator's PCMU
 				}
-				fromCaller := netip.AddrFrom4([4]byte(data[ipSrc:ipSrc+4])) == callerMedia
+				fromCaller := src == callerMedia
 				if !fromCaller && tc.calleeDropped {
-					return nil
+					return false
 				}
 				if fromCaller && tc.callerEvents || !fromCaller && tc.calleeEvents {
-					data = append([]byte(nil), data...)
-					data[rtp+1] = data[rtp+1]&0x80 | 101 // the SDP's telephone-event
-					data[udpSum], data[udpSum+1] = 0, 0  // no UDP checksum (IPv4)
+					rtp[1] = rtp[1]&0x80 | 101 // the SDP's telephone-event
 				}
-				return data
+				return true
 			})
 			res := capture.AnalyzePath(t, filtered)
 			if len(res.Calls) != 1 {

@@ -36,6 +36,41 @@ func generate(t testing.TB, calls []pcapgen.Call, opt pcapgen.Options) (string, 
 	return path, truths
 }
 
+// twoWayCall generates one call of kind Normal with media and checks that
+// it reads as one two-way call; it returns the capture and the IP
+// addresses its caller's and callee's SDP named for media.
+func twoWayCall(t *testing.T, media time.Duration, seed int64) (path string, callerMedia, calleeMedia netip.Addr) {
+	t.Helper()
+	path, _ = generate(t, []pcapgen.Call{{Kind: pcapgen.Normal, Media: media}}, pcapgen.Options{Seed: seed})
+	res := capture.AnalyzePath(t, path)
+	if len(res.Calls) != 1 || res.Calls[0].Verdict != report.VerdictTwoWay {
+		t.Fatalf("the generated call is not one two-way call: %+v", res.Calls)
+	}
+	s := res.Calls[0].Streams[0]
+	return path, netip.MustParseAddrPort(s.Offer.Addr).Addr(), netip.MustParseAddrPort(s.Answer.Addr).Addr()
+}
+
+// rewriteMedia copies a pcapgen capture through change for each RTP or
+// RTCP packet (version 2, not SIP): change gets the packet's IP source and
+// its RTP bytes, which it may edit in place (the UDP checksum is then
+// dropped), and says whether to keep it. pcapgen writes Ethernet, IPv4
+// without options and UDP.
+func rewriteMedia(t *testing.T, path string, change func(src netip.Addr, rtp []byte) (keep bool)) string {
+	t.Helper()
+	const ipSrc, udpSum, rtp = 26, 40, 42
+	return rewriteCapture(t, path, func(data []byte, _ *gopacket.CaptureInfo) []byte {
+		if len(data) < rtp+8 || data[rtp]>>6 != 2 {
+			return data // not media: SIP starts with a letter, version 1
+		}
+		data = append([]byte(nil), data...)
+		if !change(netip.AddrFrom4([4]byte(data[ipSrc:ipSrc+4])), data[rtp:]) {
+			return nil
+		}
+		data[udpSum], data[udpSum+1] = 0, 0 // no UDP checksum (IPv4)
+		return data
+	})
+}
+
 // rewriteCapture copies the capture at path record by record through
 // change, which may edit the record's data and stamp, into a new file;
 // a record change returns nil for is left out.

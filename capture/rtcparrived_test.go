@@ -6,10 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket"
-
 	"github.com/natdoc/natdoc/capture"
-	"github.com/natdoc/natdoc/internal/pcapgen"
 	"github.com/natdoc/natdoc/report"
 )
 
@@ -21,14 +18,7 @@ import (
 // saying why. Before, it read "one-way, the callee cannot hear". Without
 // the callee's reports nothing proves it, and it stays one-way.
 func TestUnseenDirectionReportedArriving(t *testing.T) {
-	path, _ := generate(t, []pcapgen.Call{{Kind: pcapgen.Normal, Media: 12 * time.Second}}, pcapgen.Options{Seed: 4})
-	plain := capture.AnalyzePath(t, path)
-	if len(plain.Calls) != 1 || plain.Calls[0].Verdict != report.VerdictTwoWay {
-		t.Fatalf("the generated call is not one two-way call: %+v", plain.Calls)
-	}
-	s := plain.Calls[0].Streams[0]
-	callerMedia := netip.MustParseAddrPort(s.Offer.Addr).Addr()
-	calleeMedia := netip.MustParseAddrPort(s.Answer.Addr).Addr()
+	path, callerMedia, calleeMedia := twoWayCall(t, 12*time.Second, 4)
 	for _, tc := range []struct {
 		name          string
 		calleeReports bool
@@ -38,21 +28,9 @@ func TestUnseenDirectionReportedArriving(t *testing.T) {
 		{"no reports", false, report.VerdictOneWay},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			oneSide := rewriteCapture(t, path, func(data []byte, _ *gopacket.CaptureInfo) []byte {
-				const ipSrc, udpDst, rtp = 26, 36, 42 // Ethernet, IPv4 without options, UDP
-				if len(data) < rtp+8 || data[rtp]>>6 != 2 || int(data[udpDst])<<8|int(data[udpDst+1]) == 5060 {
-					return data // not media
-				}
-				rtcp := data[rtp+1] >= 200 && data[rtp+1] <= 204
-				switch netip.AddrFrom4([4]byte(data[ipSrc : ipSrc+4])) {
-				case callerMedia:
-					return nil
-				case calleeMedia:
-					if rtcp && !tc.calleeReports {
-						return nil
-					}
-				}
-				return data
+			oneSide := rewriteMedia(t, path, func(src netip.Addr, rtp []byte) bool {
+				rtcp := rtp[1] >= 200 && rtp[1] <= 204
+				return src != callerMedia && !(src == calleeMedia && rtcp && !tc.calleeReports)
 			})
 			res := capture.AnalyzePath(t, oneSide)
 			if len(res.Calls) != 1 {

@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket"
-
 	"github.com/natdoc/natdoc/capture"
 	"github.com/natdoc/natdoc/internal/pcapgen"
 	"github.com/natdoc/natdoc/report"
@@ -56,13 +54,7 @@ func TestSnapLengthKeepsTheCall(t *testing.T) {
 	} {
 		src := path
 		if !tc.calleeRTP {
-			src = rewriteCapture(t, path, func(data []byte, _ *gopacket.CaptureInfo) []byte {
-				const ipSrc, rtp = 26, 42 // Ethernet, IPv4 without options, UDP
-				if len(data) > rtp && data[rtp]>>6 == 2 && netip.AddrFrom4([4]byte(data[ipSrc:ipSrc+4])) == calleeMedia {
-					return nil
-				}
-				return data
-			})
+			src = rewriteMedia(t, path, func(from netip.Addr, _ []byte) bool { return from != calleeMedia })
 		}
 		res := capture.AnalyzePath(t, cutCapture(t, src, tc.snap, false))
 		if len(res.Calls) != 1 {
