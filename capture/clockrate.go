@@ -56,6 +56,7 @@ func (s *state) noteRtpmaps(sd *sdpInfo, c *sipCall) {
 			c.rtpmapAddrs = append(c.rtpmapAddrs, m.Addr)
 		}
 		s.rtpmaps[m.Addr] = rtpmapEntry{rates: m.Rates, codecs: m.Codecs, proto: m.Proto, crypto: m.Crypto, call: c, udptl: m.UDPTL, from: sd}
+		s.rtpmapPorts[m.Addr.Port()] = m.Addr
 	}
 }
 
@@ -90,6 +91,9 @@ func (s *state) forgetRtpmaps(gone map[*sipCall]bool) {
 		for _, a := range c.rtpmapAddrs {
 			if e, ok := s.rtpmaps[a]; ok && e.call == c {
 				delete(s.rtpmaps, a)
+				if s.rtpmapPorts[a.Port()] == a {
+					delete(s.rtpmapPorts, a.Port())
+				}
 			}
 		}
 	}
@@ -109,5 +113,31 @@ func (s *state) clockRate(src, dst netip.AddrPort, pt uint8) float64 {
 			}
 		}
 	}
+	if e, ok := s.rtpmapOnPort(src, dst, pt); ok {
+		r, _ := e.rates.rate(pt)
+		return r
+	}
 	return staticClockRate(pt)
+}
+
+// rtpmapOnPort finds the rtpmap of a stream neither of whose addresses an
+// SDP named (both parties behind NATs, media sent between their
+// mappings) by the port of one of them: most NATs keep a media socket's
+// port, so the SDP that named that port, with a rtpmap for the stream's
+// payload type, describes it. Without it an H.264 stream at 90 kHz, or
+// Opus at 48 kHz, is timed at 8 kHz, and its jitter is many times what it
+// is.
+func (s *state) rtpmapOnPort(src, dst netip.AddrPort, pt uint8) (rtpmapEntry, bool) {
+	for _, a := range [2]netip.AddrPort{dst, src} {
+		named, ok := s.rtpmapPorts[a.Port()]
+		if !ok {
+			continue
+		}
+		if e, ok := s.rtpmaps[named]; ok {
+			if _, ok := e.rates.rate(pt); ok {
+				return e, true
+			}
+		}
+	}
+	return rtpmapEntry{}, false
 }

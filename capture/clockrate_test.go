@@ -20,6 +20,9 @@ func TestJitterUsesRtpmapClockRate(t *testing.T) {
 	sdpAddr := netip.MustParseAddrPort("203.0.113.5:20000")
 	other := netip.MustParseAddrPort("198.51.100.7:30000")
 	nat := netip.MustParseAddrPort("198.51.100.200:41000")
+	// Both parties behind NATs, the media sent between their mappings: the
+	// SDP's party's NAT kept its port (Cisco's NATed video call did).
+	keptPort := netip.MustParseAddrPort("192.0.2.80:20000")
 	for _, tc := range []struct {
 		name       string
 		src, dst   netip.AddrPort
@@ -33,6 +36,9 @@ func TestJitterUsesRtpmapClockRate(t *testing.T) {
 		{"static type in the same SDP", other, sdpAddr, 0, true, 8000, -1},
 		{"no SDP seen: 8 kHz default", other, sdpAddr, 96, false, 8000, -1},
 		{"unrelated stream", other, nat, 96, true, 8000, -1},
+		{"between NAT mappings, one on the SDP's port", keptPort, nat, 96, true, 48000, 0},
+		{"to a mapping on the SDP's port", nat, keptPort, 96, true, 48000, 0},
+		{"on the SDP's port, a type it does not list", keptPort, nat, 97, true, 8000, -1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newState()
@@ -63,8 +69,8 @@ func TestJitterUsesRtpmapClockRate(t *testing.T) {
 				t.Errorf("jitter %.3f ms: expected the 8 kHz misreading of a 48 kHz stream", f.JitterMs())
 			}
 			s.forgetRtpmaps(map[*sipCall]bool{c: true})
-			if len(s.rtpmaps) != 0 {
-				t.Errorf("%d rtpmap entries left after the call ended", len(s.rtpmaps))
+			if len(s.rtpmaps) != 0 || len(s.rtpmapPorts) != 0 {
+				t.Errorf("%d rtpmap entries and %d ports left after the call ended", len(s.rtpmaps), len(s.rtpmapPorts))
 			}
 		})
 	}

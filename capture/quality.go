@@ -266,24 +266,33 @@ func (s *state) describeFlow(f *rtpFlow, pt uint8) {
 		if !ok {
 			continue
 		}
-		f.q.encrypted = strings.Contains(e.proto, "SAVP")
-		if f.q.encrypted {
-			f.srtp = s.newSRTPCheck(f)
-		}
-		for _, c := range e.codecs {
-			num, name, _ := strings.Cut(c, " ")
-			n, err := strconv.Atoi(num)
-			if err != nil || n < 0 || n > 127 {
-				continue
-			}
-			if strings.HasPrefix(strings.ToLower(name), "telephone-event/") {
-				f.q.eventPT = uint8(n) + 1
-			}
-			if n == int(pt) && name != "" {
-				f.q.codec = strings.Clone(name)
-			}
-		}
+		s.describeWith(f, pt, e)
 		return
+	}
+	if e, ok := s.rtpmapOnPort(f.Key.Src, f.Key.Dst, pt); ok {
+		s.describeWith(f, pt, e)
+	}
+}
+
+// describeWith names the stream's codec and telephone-event type, and
+// whether it is SRTP, from the rtpmap e of its SDP.
+func (s *state) describeWith(f *rtpFlow, pt uint8, e rtpmapEntry) {
+	f.q.encrypted = strings.Contains(e.proto, "SAVP")
+	if f.q.encrypted {
+		f.srtp = s.newSRTPCheck(f)
+	}
+	for _, c := range e.codecs {
+		num, name, _ := strings.Cut(c, " ")
+		n, err := strconv.Atoi(num)
+		if err != nil || n < 0 || n > 127 {
+			continue
+		}
+		if strings.HasPrefix(strings.ToLower(name), "telephone-event/") {
+			f.q.eventPT = uint8(n) + 1
+		}
+		if n == int(pt) && name != "" {
+			f.q.codec = strings.Clone(name)
+		}
 	}
 }
 

@@ -237,7 +237,9 @@ type state struct {
 	tcp    map[tcpKey]*tcpStream
 	// rtpmaps: clock rates from the SDP of calls in progress (clockrate.go).
 	rtpmaps map[netip.AddrPort]rtpmapEntry
-	frames  uint64 // records read so far, across files
+	// rtpmapPorts: the address last noted in rtpmaps with each port.
+	rtpmapPorts map[uint16]netip.AddrPort
+	frames      uint64 // records read so far, across files
 	// Finalised calls, and streams no call claimed.
 	done doneCalls
 	// binder matches streams to calls at each sweep, reusing its storage.
@@ -313,8 +315,9 @@ func newState() *state {
 		recent:  new([recentSlots]recentFlow),
 		tcp:     map[tcpKey]*tcpStream{},
 
-		rtpmaps: map[netip.AddrPort]rtpmapEntry{},
-		limits:  Limits{}.withDefaults(),
+		rtpmaps:     map[netip.AddrPort]rtpmapEntry{},
+		rtpmapPorts: map[uint16]netip.AddrPort{},
+		limits:      Limits{}.withDefaults(),
 	}
 	s.calls.onSDP = s.noteRtpmaps
 	return s
