@@ -14,7 +14,7 @@ import (
 func vantage(private, public int) string {
 	switch {
 	case private == 0 && public == 0:
-		return "unknown: no SIP in the capture"
+		return "unknown: no SIP call in the capture"
 	case public == 0:
 		return "inside a private network: every party's SIP comes from a private address, so NATs further out are not visible; RTP seen leaving is not proof that it arrived"
 	case private == 0:
