@@ -560,6 +560,9 @@ func notAnswered(s SetupFacts) StreamVerdict {
 	case !s.Responded && (s.Sent > 1 || s.Waited >= inviteTimeout):
 		na.Reason = report.NotAnsweredUnreachable
 		explain = "the INVITE got no response at all (sent " + strconv.Itoa(s.Sent) + " times over " + wait.String() + ")"
+		if s.Sent <= 1 {
+			explain = "the INVITE got no response at all (sent once, nothing came in " + wait.String() + ")"
+		}
 	case s.Responded && s.Waited >= inviteTimeout && (!s.Rang || s.Waited >= ringTimeout):
 		na.Reason = report.NotAnsweredTimedOut
 		explain = fmt.Sprintf("no final response came in %s %s", wait, ringingText(s))

@@ -238,6 +238,21 @@ func TestNotAnswered(t *testing.T) {
 	}
 }
 
+// TestNoResponseSentOnce: an INVITE sent once (over TCP, or by a client
+// that gave up at once) that nothing answered in Timer B's 32 s says
+// "sent once", not "sent 1 times over 32s" (sipp's branch scenario).
+func TestNoResponseSentOnce(t *testing.T) {
+	for sent, want := range map[int]string{
+		1: "the INVITE got no response at all (sent once, nothing came in 32s)",
+		7: "the INVITE got no response at all (sent 7 times over 32s)",
+	} {
+		v := JudgeCall(nil, nil, CallFacts{StartSeen: true, Setup: SetupFacts{Sent: sent, Waited: 32 * time.Second}})
+		if v.Explain != want {
+			t.Errorf("sent %d: %q, want %q", sent, v.Explain, want)
+		}
+	}
+}
+
 func TestIsPrivate(t *testing.T) {
 	for addr, want := range map[string]bool{
 		"10.1.2.3": true, "172.16.0.1": true, "172.32.0.1": false, "192.168.1.10": true,
