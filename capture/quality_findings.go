@@ -113,10 +113,18 @@ func qualityFindings(c report.Call) []report.Finding {
 		if q.MOS > 0 && q.MOS < report.PoorMOS && !explained {
 			ev.Values = []report.KeyValue{{Key: "MOS", Value: fmt.Sprintf("%.2f", q.MOS)}, {Key: "loss", Value: fmt.Sprintf("%.1f%%", q.LossPct)},
 				{Key: "jitter", Value: fmt.Sprintf("%.1f ms", q.JitterMeanMs)}}
-			fs = append(fs, report.Finding{ID: IDPoorAudioQuality, Severity: report.SeverityWarning, Subject: c.CallID,
+			poor := report.Finding{ID: IDPoorAudioQuality, Severity: report.SeverityWarning, Subject: c.CallID,
 				Title: fmt.Sprintf("Poor audio from the %s to the %s: estimated MOS %.1f (%.1f%% lost, jitter %.1f ms)",
 					sender, listener, q.MOS, q.LossPct, q.JitterMeanMs),
-				Evidence: []report.Evidence{ev}, Remedy: remedyPoorQuality})
+				Evidence: []report.Evidence{ev}, Remedy: remedyPoorQuality}
+			if q.LossPct >= thinnedLossPct {
+				// A loss no call would go on with: the capture may have
+				// kept few of the packets, not the network lost them.
+				poor.Title += fmt.Sprintf(": the capture holds %d of %d packets. If it kept every packet, the %s heard next to nothing; "+
+					"a capture thinned by a filter, by sampling or by drops at the capture point looks the same", f.Packets, q.Expected, listener)
+				poor.Remedy = remedyThinCapture
+			}
+			fs = append(fs, poor)
 		}
 	}
 	if f, ok := barelySentFinding(c); ok {
@@ -189,6 +197,17 @@ func sentSpan(f *report.RTPFlow) string {
 	}
 	return "within " + f.Last.Sub(f.First).Round(time.Millisecond).String() + ", then nothing"
 }
+
+// thinnedLossPct is a loss past which the capture is as likely to blame as
+// the network: at 90 % lost no one would stay on the call, yet captures
+// thinned to a packet in ten or a hundred (a display filter exported,
+// sampling, a capture that could not keep up) show just that.
+const thinnedLossPct = 90
+
+// remedyThinCapture is the poor-audio remedy at such a loss.
+const remedyThinCapture = "Check the capture before the network: capture whole streams, with no display filter or sampling, where it keeps up " +
+	"(tcpdump reports the packets it dropped; give it a larger buffer with -B). If a whole capture loses as much, find the congestion or " +
+	"weak link between the sender and the capture point (QoS, Wi-Fi, duplex)."
 
 // Verdict findings the RTCP evidence joins (made in findings.go).
 var verdictFindingIDs = []report.FindingID{report.IDOneWayAudio, report.IDNoWayAudio}

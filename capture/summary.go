@@ -98,6 +98,7 @@ var remedyNames = map[string]struct{ id, title string }{
 	remedyDialogUnknown:      {"find-why-the-far-end-lost-the-call", "Find why the far end lost the call (a restart, failover, or a request sent to the wrong device)"},
 	remedyOutage:             {"find-what-dropped-the-stream", "Find what dropped the stream for seconds (a NAT mapping reset, a link or Wi-Fi down, a route change)"},
 	remedyPayloadNotListed:   {"send-negotiated-payload-types", "Make the sender use the payload types the receiver's SDP lists"},
+	remedyThinCapture:        {"check-the-capture-first", "Check that the capture kept every packet before blaming the network for the loss"},
 	remedyPoorQuality:        {"fix-loss-and-jitter", "Find the congestion or weak link between the sender and the capture point (QoS, Wi-Fi, duplex)"},
 	remedyPrivateSDPWithICE:  {"ice-on-both-ends", "Turn ICE on at the far end, or make the phone's default candidate public, or anchor the media"},
 	remedyRemapped:           {"follow-remapped-media", "Let the far end follow the media's new source (symmetric RTP) and keep the NAT mapping alive"},
