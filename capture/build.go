@@ -253,21 +253,33 @@ func (s *state) bindMedia(now time.Time) []boundFlow {
 		}
 	}
 	replies := repliesTo(claimed)
-	ends := make(map[[2]netip.AddrPort]bool, len(rest))
-	for _, f := range s.flows {
-		ends[[2]netip.AddrPort{f.Key.Src, f.Key.Dst}] = true
-	}
+	var ends map[[2]netip.AddrPort]bool // made for the first flow the heuristics weigh
 	for _, f := range rest {
-		if f.Packets >= minHeuristicPackets {
-			answered := ends[[2]netip.AddrPort{f.Key.Dst, f.Key.Src}]
-			if bd, ok := replies.bind(f); ok {
-				claimed = append(claimed, boundFlow{f, bd})
-			} else if bd, ok := b.bindHeuristic(f, covered, answered); ok {
-				claimed = append(claimed, boundFlow{f, bd})
-			}
+		if f.Packets < minHeuristicPackets {
+			continue
+		}
+		if bd, ok := replies.bind(f); ok {
+			claimed = append(claimed, boundFlow{f, bd})
+			continue
+		}
+		if ends == nil {
+			ends = s.flowEnds()
+		}
+		if bd, ok := b.bindHeuristic(f, covered, ends[[2]netip.AddrPort{f.Key.Dst, f.Key.Src}]); ok {
+			claimed = append(claimed, boundFlow{f, bd})
 		}
 	}
 	return claimed
+}
+
+// flowEnds are the source and destination of every flow: a flow whose
+// reverse is among them was answered.
+func (s *state) flowEnds() map[[2]netip.AddrPort]bool {
+	ends := make(map[[2]netip.AddrPort]bool, len(s.flows))
+	for _, f := range s.flows {
+		ends[[2]netip.AddrPort{f.Key.Src, f.Key.Dst}] = true
+	}
+	return ends
 }
 
 // replyIndex holds the flows bound by an SDP address, by their source.

@@ -170,16 +170,7 @@ func mgcpStart(b []byte) bool {
 	if b[3] == ' ' && allDigits(string(b[:3])) {
 		return true
 	}
-	return b[4] == ' ' && containsVerb(string(b[:4]))
-}
-
-func containsVerb(s string) bool {
-	for _, v := range mgcpVerbs {
-		if s == v {
-			return true
-		}
-	}
-	return false
+	return b[4] == ' ' && slices.Contains(mgcpVerbs, string(b[:4]))
 }
 
 // megacoStart: a text H.248 message (RFC 3525 §A.2), long or compact.

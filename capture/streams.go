@@ -144,8 +144,8 @@ func assumeAnswered(streams []*streamState) {
 // parties' hosts: one audio stream either party may send on, judged by
 // what flowed (StreamFacts.NoSDP).
 func unseenSDPStream() *streamState {
-	st := &streamState{media: "audio", noSDP: true}
-	st.all[caller], st.all[callee] = st.allRoom[caller][:0], st.allRoom[callee][:0]
+	st := newStreamState(0, &sdpMedia{Media: "audio"})
+	st.noSDP = true
 	st.negotiate(false, false, [2]bool{true, true})
 	return st
 }

@@ -266,8 +266,7 @@ func JudgeStream(s StreamFacts, c CallFacts) StreamVerdict {
 	ok, reported := s.arrived()
 	if s.NoSDP && !(ok[0] && ok[1]) {
 		return StreamVerdict{Verdict: report.VerdictIncompleteCapture, Explain: fmt.Sprintf(
-			"the call's SDP is not in the capture (cut by its snap length, or with a 2xx it missed), and the RTP between the parties' hosts went one way (%d/%d): "+
-				"what they negotiated cannot be told", s.seen(caller), s.seen(callee))}
+			"%s, and the RTP between the parties' hosts went one way (%d/%d): what they negotiated cannot be told", sdpMissingText, s.seen(caller), s.seen(callee))}
 	}
 	if s.Expected[0] && s.Expected[1] {
 		switch {
@@ -312,6 +311,9 @@ func JudgeStream(s StreamFacts, c CallFacts) StreamVerdict {
 	return StreamVerdict{Verdict: report.VerdictNoWay, CannotHear: partyNames[other(dir)],
 		Explain: fmt.Sprintf("only %s was to send and no RTP from it arrived", partyNames[dir])}
 }
+
+// sdpMissingText says why a call's streams lack their SDP (CallFacts.SDPMissing).
+const sdpMissingText = "the call's SDP is not in the capture (cut by its snap length, or with a 2xx it missed)"
 
 // arrived says which directions' media arrived: RTP seen that could
 // arrive, or, for a direction the capture holds no RTP of while the other
@@ -869,8 +871,7 @@ func JudgeCall(streams []StreamVerdict, media []string, c CallFacts) StreamVerdi
 			return StreamVerdict{Verdict: report.VerdictIncompleteCapture, Explain: incompleteReason(c)}
 		}
 		if c.SDPMissing {
-			return StreamVerdict{Verdict: report.VerdictIncompleteCapture,
-				Explain: "the call's SDP is not in the capture (cut by its snap length, or with a 2xx it missed): its media cannot be told from it"}
+			return StreamVerdict{Verdict: report.VerdictIncompleteCapture, Explain: sdpMissingText + ": its media cannot be told from it"}
 		}
 		return StreamVerdict{Verdict: report.VerdictNoMediaExpected, Explain: "the call was answered but no SDP offer/answer was seen"}
 	}
