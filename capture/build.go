@@ -215,6 +215,7 @@ func (s *state) endingCalls(now time.Time, final bool) (map[*sipCall]bool, []*gr
 		for _, leg := range c.group.legs {
 			ending[leg] = true
 		}
+		s.noteUnseenInvites(c.group.legs) // unseeninvite.go
 		groups = append(groups, newGroupBuild(c.group, s.regs, &s.ice, &s.unreach, &s.forwards, s.host.host(), s.describesSDP()))
 	}
 	return ending, groups

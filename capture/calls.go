@@ -64,7 +64,7 @@ type dialog struct {
 // parties did negotiate: its 2xx is not in the capture, or the capture
 // cut an SDP of it.
 func (c *sipCall) sdpMissing(d *dialog) bool {
-	return d.answerUnseen || d.sdpCut || c.offerCut
+	return d.answerUnseen || d.sdpCut || c.offerCut || c.inviteUnseen != nil
 }
 
 // sipCall gathers every message of one Call-ID that began with an INVITE.
@@ -82,11 +82,14 @@ type sipCall struct {
 	// StartSeen: the initial INVITE (no To-tag) is in the capture.
 	StartSeen bool
 	// offerCut: the capture's snap length cut the initial INVITE's SDP.
-	offerCut  bool
-	Status    int // final status of the initial INVITE
-	FailedAt  time.Time
-	Cancelled bool
-	ByeSeen   bool
+	offerCut bool
+	// inviteUnseen: the leg was followed from an answer to its INVITE,
+	// which the capture lacks (unseeninvite.go); nil when it holds it.
+	inviteUnseen *unseenInvite
+	Status       int // final status of the initial INVITE
+	FailedAt     time.Time
+	Cancelled    bool
+	ByeSeen      bool
 	// byeNs is when each party sent its first BYE (0: none): who hung up.
 	byeNs [2]int64
 	// endCause is the first BYE's Reason when not normal clearing, with
@@ -165,6 +168,10 @@ type setupTrack struct {
 
 // invite files a transmission of the setup INVITE.
 func (t *setupTrack) invite(m *sipInfo, at time.Time) {
+	if t.sent == 0 && t.responded && m.CSeq == t.cseq { // answered before it came (inviteUnseen)
+		t.sent, t.firstFrame, t.lastFrame, t.fragmented = 1, m.Frame, m.Frame, m.Fragmented
+		return
+	}
 	if t.sent > 0 && m.CSeq == t.cseq {
 		t.sent++
 		t.lastFrame, t.lastSentAt = m.Frame, at
@@ -296,8 +303,15 @@ func (t *callTable) add(m *sipInfo, at time.Time, sdpInfo *sdpInfo, sdpErr error
 	if !onHop && t.hold(x) {
 		return nil, true
 	}
-	// Only an INVITE starts a leg, and an INVITE is never held.
-	if c == nil && m.Request && m.Method == "INVITE" && len(t.order) >= t.maxCalls {
+	if c == nil && !(m.Request && m.Method == "INVITE" && m.ToTag == "") && t.holdsAnswers(m.CallID) {
+		// Answers of an INVITE the capture lacks wait for it; the rest of
+		// the dialog files them first, to follow the leg from them.
+		t.releaseCallID(m.CallID)
+		c, _ = t.find(m)
+	}
+	// Only an INVITE, or an answer to one the capture lacks, starts a
+	// leg; an INVITE is never held.
+	if c == nil && ((m.Request && m.Method == "INVITE") || answersUnseenInvite(m)) && len(t.order) >= t.maxCalls {
 		return nil, false
 	}
 	return t.file(c, x), true
@@ -308,11 +322,15 @@ func (t *callTable) add(m *sipInfo, at time.Time, sdpInfo *sdpInfo, sdpErr error
 func (t *callTable) file(c *sipCall, x heldMessage) *sipCall {
 	m, at, sdpInfo := x.m, x.at, x.sdp
 	if c == nil {
-		if !m.Request || m.Method != "INVITE" {
+		switch {
+		case m.Request && m.Method == "INVITE":
+			c = t.newCall(m, at)
+			defer t.replay(m.CallID)
+		case answersUnseenInvite(m) && len(t.order) < t.maxCalls:
+			c = t.newCallFromAnswer(m, at) // unseeninvite.go
+		default:
 			return nil
 		}
-		c = t.newCall(m, at)
-		defer t.replay(m.CallID)
 	}
 	c.Last = at
 	from := c.sender(m)
@@ -749,6 +767,7 @@ func (t *callTable) request(c *sipCall, m *sipInfo, at time.Time, from int, tag 
 				c.restartSetup()
 			}
 			c.setup.invite(m, at)
+			c.inviteSeen(m)
 			c.offerCut = c.offerCut || (m.BodyCut && c.Offer == nil)
 		}
 		if c.faults != nil {

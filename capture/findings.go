@@ -355,9 +355,10 @@ func callFindings(cb *callBuild, streams []*streamState, media []string, facts [
 	encryptedF, encrypted := encryptedMediaFinding(streams, subject)
 	answerF, unacknowledged := answerFinding(cb)
 	unseenF, unseen := unseenAnswerFinding(cb)
+	inviteF, noInvite := unseenInviteFinding(cb)
 	inDialogF, lostRequest := inDialogFinding(cb)
 	endF, endCause := endCauseFinding(cb, subject)
-	n := len(sdpFs) + len(sigFs) + len(mediaFs) + b2i(unacknowledged) + b2i(unseen) + b2i(lostRequest) + b2i(endCause)
+	n := len(sdpFs) + len(sigFs) + len(mediaFs) + b2i(unacknowledged) + b2i(unseen) + b2i(noInvite) + b2i(lostRequest) + b2i(endCause)
 	if n == 0 && setup == nil && !hasVerdict && !encrypted {
 		return nil
 	}
@@ -374,6 +375,9 @@ func callFindings(cb *callBuild, streams []*streamState, media []string, facts [
 	}
 	if unseen {
 		fs = append(fs, unseenF)
+	}
+	if noInvite {
+		fs = append(fs, inviteF)
 	}
 	if lostRequest {
 		fs = append(fs, inDialogF)
@@ -1206,6 +1210,9 @@ func mediaSourceFindings(cb *callBuild, streams []*streamState, subject string) 
 		named := st.all[bf.bd.sender]
 		if len(named) == 0 || contains(named, f.Key.Src) {
 			continue
+		}
+		if cb.call.inviteUnseen != nil && bf.bd.sender == caller && f.First().Before(st.firstSDP[caller]) {
+			continue // from where the offer the capture lacks named, likely
 		}
 		seen[f.Key.Src] = true
 		why := "a NAT mapping (or a relay)"

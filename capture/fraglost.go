@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -92,19 +93,46 @@ func fragmentDialogIDs(body []byte) (callID, cseq string) {
 // lostFragments counts the SIP messages among the datagrams whose
 // fragments never all came, and keeps the first ones.
 type lostFragments struct {
-	sent int // transmissions lost
-	// messages maps each distinct lost message (Call-ID and CSeq, or
-	// start line and source when the fragment lacks those) to its index
-	// in examples, or -1 past maxLostSIPKept; up to maxLostSIPTold.
-	messages map[string]int
+	// messages maps each distinct lost message (its dialogKey, or start
+	// line and source when the fragment lacks those) to its tally; up to
+	// maxLostSIPTold. untold counts the transmissions of the others.
+	messages map[string]*lostTally
+	untold   int
 	examples []lostMessage
+	// answered are the dialogKeys of messages a response answered: their
+	// receiver got them whole, so whatever fragments the capture lacks
+	// went missing in the capture, not on the way (fragHold.answered).
+	answered map[string]bool
+}
+
+// lostTally is one lost message's transmissions, its first frame, and
+// its index in examples (-1 past maxLostSIPKept).
+type lostTally struct {
+	sent, example int
+	frame         uint64
 }
 
 // lostMessage is one lost SIP message and its transmissions' frames.
 type lostMessage struct {
+	key    string
 	first  sipFragment
 	sent   int
 	frames []uint64 // at most maxLostSIPKept
+}
+
+// dialogKey names a SIP message by its Call-ID and CSeq, as a first
+// fragment holds them (CSeq's number and method, spaces aside) and as
+// its response repeats them.
+func dialogKey(callID, cseq string) string {
+	return callID + "\x00" + strings.Join(strings.Fields(cseq), " ")
+}
+
+// messageKey is the key a lost message is told apart by.
+func (f *sipFragment) messageKey() string {
+	if f.callID == "" {
+		return f.line + "\x00" + f.src.String()
+	}
+	return dialogKey(f.callID, f.cseq)
 }
 
 // note records the datagram c as lost: an anomaly (its fragments are
@@ -115,28 +143,26 @@ func (l *lostFragments) note(c *fragCount, sink anomalySink) {
 	if c.sip == nil {
 		return
 	}
-	l.sent++
 	if l.messages == nil {
-		l.messages = map[string]int{}
+		l.messages = map[string]*lostTally{}
 	}
-	key := c.sip.callID + "\x00" + c.sip.cseq
-	if c.sip.callID == "" {
-		key = c.sip.line + "\x00" + c.sip.src.String()
-	}
-	i, seen := l.messages[key]
+	key := c.sip.messageKey()
+	t := l.messages[key]
 	switch {
-	case !seen && len(l.messages) >= maxLostSIPTold:
+	case t == nil && len(l.messages) >= maxLostSIPTold:
+		l.untold++
 		return
-	case !seen:
-		i = -1
+	case t == nil:
+		t = &lostTally{example: -1, frame: c.sip.frame}
 		if len(l.examples) < maxLostSIPKept {
-			i = len(l.examples)
-			l.examples = append(l.examples, lostMessage{first: *c.sip})
+			t.example = len(l.examples)
+			l.examples = append(l.examples, lostMessage{key: key, first: *c.sip})
 		}
-		l.messages[key] = i
+		l.messages[key] = t
 	}
-	if i >= 0 {
-		m := &l.examples[i]
+	t.sent++
+	if t.example >= 0 {
+		m := &l.examples[t.example]
 		m.sent++
 		if len(m.frames) < maxLostSIPKept {
 			m.frames = append(m.frames, c.sip.frame)
@@ -144,15 +170,30 @@ func (l *lostFragments) note(c *fragCount, sink anomalySink) {
 	}
 }
 
-// findings names the SIP messages that arrived only in part.
+// findings names the SIP messages that arrived only in part and drew no
+// answer: the fragments of an answered one reached its receiver.
 func (l *lostFragments) findings() []report.Finding {
-	if l.sent == 0 {
+	sent, told := l.untold, 0
+	for key, t := range l.messages {
+		if !l.answered[key] {
+			sent += t.sent
+			told++
+		}
+	}
+	if sent == 0 {
 		return nil
 	}
-	first := l.examples[0].first
-	ev := make([]report.Evidence, 0, len(l.examples))
-	for _, m := range l.examples {
+	var ev []report.Evidence
+	var first *sipFragment
+	for i := range l.examples {
+		m := &l.examples[i]
+		if l.answered[m.key] {
+			continue
+		}
 		e := m.first
+		if first == nil {
+			first = &m.first
+		}
 		text := fmt.Sprintf("%s → %s: %s, first fragment only", e.src, e.dst, e.line)
 		if m.sent > 1 {
 			text += fmt.Sprintf(", %d times", m.sent)
@@ -163,17 +204,72 @@ func (l *lostFragments) findings() []report.Finding {
 		ev = append(ev, report.Evidence{Text: text, Frames: m.frames, Time: e.at})
 	}
 	// Resends of one message are one lost message: say both counts.
-	count := fmt.Sprintf("%d SIP message(s) over UDP", l.sent)
-	if n := len(l.messages); n < l.sent && n < maxLostSIPTold {
-		count = fmt.Sprintf("%d SIP message(s) over UDP (%d transmissions)", n, l.sent)
+	count := fmt.Sprintf("%d SIP message(s) over UDP", sent)
+	if told < sent && l.untold == 0 {
+		count = fmt.Sprintf("%d SIP message(s) over UDP (%d transmissions)", told, sent)
+	}
+	title := count + " arrived only in part"
+	if first != nil {
+		title += fmt.Sprintf(" (the first: %q from %s)", first.line, first.src)
 	}
 	return []report.Finding{{
 		ID: IDSIPFragmentsLost, Severity: report.SeverityWarning,
-		Title: fmt.Sprintf("%s arrived only in part (the first: %q from %s): their later IP fragments never reached the capture point, "+
-			"so a router, firewall or NAT on the way drops fragments and every message too big for one packet is lost", count, first.line, first.src),
+		Title: title + ": their later IP fragments never reached the capture point, " +
+			"so a router, firewall or NAT on the way drops fragments and every message too big for one packet is lost",
 		Evidence: ev,
 		Remedy:   remedyFragmentsLost,
 	}}
+}
+
+// answered notes a response to the request with that Call-ID and CSeq
+// (number and method): when the request's first fragment is all the
+// capture holds of it, the rest reached its receiver all the same. A
+// capture filtered by port (tcpdump 'udp port 5060') keeps only first
+// fragments, as the others carry no UDP header. Cheap when the capture
+// holds no SIP fragment, as most do.
+func (h *fragHold) answered(callID string, cseq uint32, method string) {
+	if h.sipFirsts == 0 || callID == "" {
+		return
+	}
+	key := dialogKey(callID, strconv.FormatUint(uint64(cseq), 10)+" "+method)
+	if h.lost.answered[key] {
+		return
+	}
+	if _, lost := h.lost.messages[key]; !lost && h.pendingFirst(key) == 0 {
+		return
+	}
+	if h.lost.answered == nil {
+		h.lost.answered = map[string]bool{}
+	}
+	if len(h.lost.answered) < maxLostSIPTold {
+		h.lost.answered[key] = true
+	}
+}
+
+// firstFragment is the frame of the first fragment the capture holds of
+// the SIP message with that Call-ID and CSeq whose other fragments it
+// lacks (in reassembly still, or noted lost), or 0.
+func (h *fragHold) firstFragment(callID string, cseq uint32, method string) uint64 {
+	if h.sipFirsts == 0 {
+		return 0
+	}
+	key := dialogKey(callID, strconv.FormatUint(uint64(cseq), 10)+" "+method)
+	if t := h.lost.messages[key]; t != nil {
+		return t.frame
+	}
+	return h.pendingFirst(key)
+}
+
+// pendingFirst is the frame of the first fragment in reassembly of the
+// message with that key, or 0.
+func (h *fragHold) pendingFirst(key string) uint64 {
+	var frame uint64
+	for _, c := range h.pending {
+		if c.sip != nil && c.sip.callID != "" && (frame == 0 || c.sip.frame < frame) && c.sip.messageKey() == key {
+			frame = c.sip.frame
+		}
+	}
+	return frame
 }
 
 // fragmentsLoseIt ends what the sender's findings say of a message that

@@ -29,6 +29,8 @@ type fragHold struct {
 	// fragments dropped as copies, duplicates like any other.
 	recent map[fragKey]time.Time
 	copies uint64
+	// sipFirsts counts the first fragments of SIP messages seen.
+	sipFirsts int
 }
 
 // maxRecentDatagrams bounds fragHold.recent; past it, it starts afresh.
@@ -59,6 +61,7 @@ func (h *fragHold) add(k fragKey, at time.Time, frame uint64, offset int64, sip 
 	c.last = at
 	if sip != nil {
 		c.sip = sip
+		h.sipFirsts++
 	}
 	h.held++
 }

@@ -12,7 +12,9 @@ import "time"
 // which shares the proxy's address), and the callee's address becomes
 // that leg's signalling source. So a response to an INVITE whose hop no
 // leg travels yet is held until that leg's INVITE arrives, for at most
-// reorderWindow; then it is filed as before (an INVITE the capture lacks).
+// reorderWindow, or until another message of its Call-ID comes; then it
+// is filed as before, or starts the leg of an INVITE the capture lacks
+// (unseeninvite.go).
 
 const (
 	// reorderWindow is how long, in capture time, a response waits for
@@ -110,4 +112,26 @@ func (t *callTable) drop(i int) {
 	copy(t.held[i:], t.held[i+1:])
 	t.held[len(t.held)-1] = heldMessage{}
 	t.held = t.held[:len(t.held)-1]
+}
+
+// holdsAnswers says whether responses of that Call-ID are held.
+func (t *callTable) holdsAnswers(callID string) bool {
+	for i := range t.held {
+		if t.held[i].m.CallID == callID {
+			return true
+		}
+	}
+	return false
+}
+
+// releaseCallID files the held responses of that Call-ID, in the order
+// they came: the rest of their dialog came without the INVITE.
+func (t *callTable) releaseCallID(callID string) {
+	for i := 0; i < len(t.held); {
+		if t.held[i].m.CallID != callID {
+			i++
+			continue
+		}
+		t.fileHeld(i)
+	}
 }

@@ -564,6 +564,9 @@ func (s *state) sip(pkt *packet, info *sipInfo, read *sdpRead) *sipCall {
 	info.Body = nil // the SDP is kept parsed; drop the bytes
 	s.regs.sip(info, pkt.Time)
 	s.toPrivate.sip(info, pkt.Time)
+	if !info.Request && s.side != nil {
+		s.side.dec.frags.answered(info.CallID, info.CSeq, info.Method) // fraglost.go
+	}
 	c, followed := s.calls.add(info, pkt.Time, sd, sdErr)
 	if !followed {
 		s.anomaly("calls-not-followed", pkt.Offset, pkt.Frame, "a new call while as many as the limit were in progress (--max-calls)")

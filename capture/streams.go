@@ -31,9 +31,10 @@ type streamState struct {
 	// this stream (a re-INVITE to T.38 fax, an added video line), so its
 	// whole negotiation is in the capture even when the call's start is not.
 	setUpInCapture bool
-	// since is when the negotiation first let each party send.
-	since [2]time.Time
-	all   [2][]netip.AddrPort // every address each party named (c= and RTP candidates), once
+	// since is when the negotiation first let each party send; firstSDP
+	// when each party's first SDP of the stream came.
+	since, firstSDP [2]time.Time
+	all             [2][]netip.AddrPort // every address each party named (c= and RTP candidates), once
 	// allRoom is all's room for the usual one address a party names.
 	allRoom [2][1]netip.AddrPort
 	// noSDP: no SDP of the stream is in the capture (unseenSDPStream).
@@ -69,6 +70,9 @@ func replay(events []sdpEvent) []*streamState {
 				streams = append(streams, st)
 			}
 			st.latest[ev.Party], st.latestEv[ev.Party] = m, ev
+			if st.firstSDP[ev.Party].IsZero() {
+				st.firstSDP[ev.Party] = ev.Time
+			}
 			// Each address once: session timers re-send the same SDP every
 			// few minutes, and a finding lists these addresses.
 			if m.Addr.IsValid() && !isHoldAddress(m.Addr) && !contains(st.all[ev.Party], m.Addr) {

@@ -93,6 +93,7 @@ var remedyNames = map[string]struct{ id, title string }{
 	remedyHairpin:            {"lan-peers-on-lan-addresses", "Let phones on one LAN send each other media at LAN addresses (or turn on NAT loopback, or relay it)"},
 	remedyForwardRTPRange:    {"forward-the-whole-rtp-range", "Forward the server's whole RTP port range on its router (or narrow the range to the forward)"},
 	remedyFragmentsLost:      {"sip-over-tcp-or-smaller-messages", "Send SIP over TCP, make the INVITE smaller, or let IP fragments through"},
+	remedyCaptureFragments:   {"capture-the-fragments", "Capture the IP fragments a filter by port leaves out"},
 	remedyDirectMediaNAT:     {"keep-relaying-phones-behind-nat", "Keep the PBX relaying the media of phones behind NAT (no direct media to them)"},
 	remedyBarelySent:         {"check-silence-suppression", "Check the sending phone's silence suppression (send comfort noise) and microphone"},
 	remedyDialogUnknown:      {"find-why-the-far-end-lost-the-call", "Find why the far end lost the call (a restart, failover, or a request sent to the wrong device)"},

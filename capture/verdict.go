@@ -313,7 +313,7 @@ func JudgeStream(s StreamFacts, c CallFacts) StreamVerdict {
 }
 
 // sdpMissingText says why a call's streams lack their SDP (CallFacts.SDPMissing).
-const sdpMissingText = "the call's SDP is not in the capture (cut by its snap length, or with a 2xx it missed)"
+const sdpMissingText = "the call's SDP is not in the capture (cut by its snap length, or with an INVITE or 2xx it missed)"
 
 // arrived says which directions' media arrived: RTP seen that could
 // arrive, or, for a direction the capture holds no RTP of while the other
