@@ -429,6 +429,13 @@ func JudgeReported(s StreamFacts) (v StreamVerdict, ok bool) {
 			return StreamVerdict{Verdict: report.VerdictOneWayNegotiated, Explain: fmt.Sprintf(
 				"media was negotiated one way only, and the %s's RTCP reports it arriving (the capture holds no RTP)", partyNames[other(dir)])}, true
 		}
+		if s.HeldAtEnd && r[dir].SenderReported && !r[dir].SenderSR {
+			// A party that puts the call on hold may send music-on-hold
+			// (sendonly) but need not: many leave it to the PBX, or send
+			// nothing.
+			return StreamVerdict{Verdict: report.VerdictOnHold, Explain: fmt.Sprintf(
+				"call on hold, and the %s's RTCP says it sends nothing (receiver reports only): no music-on-hold, not a fault", partyNames[dir])}, true
+		}
 		return StreamVerdict{Verdict: report.VerdictNoWay, CannotHear: partyNames[other(dir)], Explain: reportedLoss(r[dir], dir)}, true
 	}
 	return StreamVerdict{Verdict: report.VerdictNoWay, Explain: reportedLoss(r[0], caller) + "; " + reportedLoss(r[1], callee)}, true

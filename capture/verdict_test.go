@@ -117,10 +117,12 @@ func TestJudgeReported(t *testing.T) {
 		{"one direction settled, the other not", both, [2]ReportedDirection{heard, sent(250)}, true, report.VerdictIncompleteCapture, ""},
 		{"announcement reported arriving", [2]bool{false, true}, [2]ReportedDirection{{}, heard}, true, report.VerdictOneWayNegotiated, ""},
 		{"announcement never reported", [2]bool{false, true}, [2]ReportedDirection{{}, deafReceiver}, true, report.VerdictNoWay, "caller"},
+		{"on hold, the holder sends nothing", [2]bool{true, false}, [2]ReportedDirection{silentSender, {}}, true, report.VerdictOnHold, ""},
+		{"on hold, music-on-hold sent and never reported", [2]bool{true, false}, [2]ReportedDirection{deafReceiver, {}}, true, report.VerdictNoWay, "callee"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := StreamFacts{Expected: tt.expected, Reported: tt.r}
+			s := StreamFacts{Expected: tt.expected, Reported: tt.r, HeldAtEnd: tt.expected[0] != tt.expected[1]}
 			got, ok := JudgeReported(s)
 			if ok != tt.ok || got.Verdict != tt.want || got.CannotHear != tt.cannotHear {
 				t.Errorf("JudgeReported = %s (%q) %v, want %s (%q) %v: %s", got.Verdict, got.CannotHear, ok, tt.want, tt.cannotHear, tt.ok, got.Explain)
