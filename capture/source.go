@@ -119,6 +119,17 @@ func otherFormat(magic []byte) string {
 	return ""
 }
 
+// unknownFormat says what a file of no format natdoc knows looks like:
+// text (a device's capture export, a hex dump) or some binary format.
+func unknownFormat(head []byte) string {
+	for _, b := range head {
+		if (b < 0x20 || b > 0x7e) && b != '\r' && b != '\n' && b != '\t' {
+			return "an unknown binary format"
+		}
+	}
+	return "text, as a firewall's or switch's capture export or a hex dump is"
+}
+
 // ErrNotCapture is returned for input that is neither pcap nor pcapng.
 var ErrNotCapture = errors.New("not a pcap or pcapng file")
 
@@ -177,7 +188,7 @@ func newPcapSource(br *bufio.Reader, sink anomalySink) (*pcapSource, error) {
 		case modifiedPcapMagic:
 			s.order, modified = binary.BigEndian, true
 		default:
-			return nil, ErrNotCapture
+			return nil, fmt.Errorf("%w (%s); if Wireshark opens it, convert it with: editcap -F pcap FILE converted.pcap", ErrNotCapture, unknownFormat(hdr))
 		}
 	}
 	s.bigEndian = s.order == binary.BigEndian

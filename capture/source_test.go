@@ -176,6 +176,14 @@ func TestOtherCaptureFormats(t *testing.T) {
 			t.Errorf("%q: %v", magic, err)
 		}
 	}
+	// A format natdoc does not know, as the NetScreen firewall's snoop
+	// text export: what it looks like, and the same way out.
+	for head, looks := range map[string]string{"HawthorneCCM7-> get db st\r\n05707.0: bgroup0(i) len=60:": "text", "\x00\x01\x02\x03 binary header bytes": "binary"} {
+		_, err := openSource(strings.NewReader(head), nil)
+		if err == nil || !errors.Is(err, ErrNotCapture) || !strings.Contains(err.Error(), looks) || !strings.Contains(err.Error(), "editcap -F pcap") {
+			t.Errorf("%q: %v", head, err)
+		}
+	}
 }
 
 // toModified rewrites a little-endian pcap in the modified (Kuznetzov)
