@@ -376,14 +376,7 @@ func (s *state) dropFlow(f *rtpFlow) {
 	if s.flowDone != nil {
 		s.flowDone(f)
 	}
-	delete(s.flows, f.Key)
-	if !f.Key.RTCP && f.Key.Src.Addr().Is4() && f.Key.Dst.Addr().Is4() {
-		k := fastKey(f.Key.Src, f.Key.Dst, f.Key.SSRC)
-		delete(s.fast, k)
-		if slot := &s.recent[recentSlot(k)]; slot.f == f {
-			*slot = recentFlow{}
-		}
-	}
+	s.unkey(f) // sealflows.go
 }
 
 // dropOrphans moves streams silent for orphanAfter that no call claimed

@@ -234,8 +234,9 @@ type callTable struct {
 	// onEnd, when set, hears of calls as their signalling ends.
 	onEnd func(CallEnd)
 	// onSDP, when set, hears of each SDP as it is filed with a call
-	// (clock rates, clockrate.go).
-	onSDP func(*sdpInfo, *sipCall)
+	// at its time (clock rates, clockrate.go; streams a new call takes
+	// over, sealflows.go).
+	onSDP func(*sdpInfo, *sipCall, time.Time)
 	seq   int // legs created so far
 	// groups counts the calls (groups of legs) created so far.
 	groups int
@@ -354,7 +355,7 @@ func (t *callTable) file(c *sipCall, x heldMessage) *sipCall {
 	}
 	c.followInDialog(m, at, from)
 	if sdpInfo != nil && t.onSDP != nil {
-		t.onSDP(sdpInfo, c)
+		t.onSDP(sdpInfo, c, at)
 	}
 	return c
 }

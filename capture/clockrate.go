@@ -3,6 +3,7 @@ package capture
 import (
 	"net/netip"
 	"slices"
+	"time"
 )
 
 // RFC 3550 §6.4.1 and Appendix A.8 compute interarrival jitter in RTP
@@ -29,7 +30,7 @@ type rtpmapEntry struct {
 
 // noteRtpmaps indexes the clock rates an SDP gives; a later SDP for the
 // same address replaces an earlier one (a re-INVITE may change codecs).
-func (s *state) noteRtpmaps(sd *sdpInfo, c *sipCall) {
+func (s *state) noteRtpmaps(sd *sdpInfo, c *sipCall, at time.Time) {
 	if sd == nil || c == nil {
 		return
 	}
@@ -51,6 +52,9 @@ func (s *state) noteRtpmaps(sd *sdpInfo, c *sipCall) {
 			continue // noted already
 		case !ok && len(s.rtpmaps) >= s.limits.Streams:
 			continue // bounded like the stream table
+		}
+		if ok && e.call != c && e.call.group != c.group {
+			s.sealFlows(m.Addr, at) // sealflows.go
 		}
 		if !ok || e.call != c {
 			c.rtpmapAddrs = append(c.rtpmapAddrs, m.Addr)

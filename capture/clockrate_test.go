@@ -44,7 +44,7 @@ func TestJitterUsesRtpmapClockRate(t *testing.T) {
 			s := newState()
 			c := &sipCall{}
 			if tc.noted {
-				s.noteRtpmaps(sd, c)
+				s.noteRtpmaps(sd, c, time.Time{})
 			}
 			k := flowKey{Src: tc.src, Dst: tc.dst, SSRC: 1}
 			ev := &event{kind: evRTP, rtp: rtpFields{PT: tc.pt}, info: 0}

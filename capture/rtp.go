@@ -79,6 +79,9 @@ type flowKey struct {
 	Src, Dst netip.AddrPort
 	SSRC     uint32
 	RTCP     bool
+	// sealed numbers a stream a new call took its addresses from
+	// (sealFlows): the same addresses and SSRC then start a new stream.
+	sealed uint32
 }
 
 // rtpFlow accumulates RFC 3550 statistics for one stream. Its update path

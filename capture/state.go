@@ -228,6 +228,8 @@ type state struct {
 	// (repeats.go).
 	repeats repeats
 	flows   map[flowKey]*rtpFlow
+	// sealedFlows counts the streams a new call sealed (sealflows.go).
+	sealedFlows uint32
 	// fast indexes IPv4 RTP streams by a 16-byte key, which hashes much
 	// faster than flowKey; every stream is in flows too.
 	fast map[v4Key]*rtpFlow
