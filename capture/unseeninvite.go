@@ -123,4 +123,4 @@ func unseenInviteFinding(cb *callBuild) (report.Finding, bool) {
 
 // remedyCaptureFragments: capture the fragments a port filter leaves out.
 const remedyCaptureFragments = "Capture the IP fragments too: a filter by port keeps only each datagram's first fragment, the one with the UDP header. " +
-	"Filter by host instead, or add the fragments: tcpdump 'udp port 5060 or (ip[6:2] & 0x1fff != 0)'."
+	"Filter by host instead, or add the fragments: tcpdump 'udp port 5060 or (ip[6:2] & 0x1fff != 0)' (IPv6: 'udp port 5060 or ip6[6] == 44')."
