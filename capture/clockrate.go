@@ -109,19 +109,44 @@ func (s *state) forgetRtpmaps(gone map[*sipCall]bool) {
 // so both directions share them, which also covers media sent to a NAT
 // mapping the SDP never named), else RFC 3551's static rate, 8 kHz for an
 // unknown dynamic type.
-func (s *state) clockRate(src, dst netip.AddrPort, pt uint8) float64 {
+func (s *state) clockRate(src, dst netip.AddrPort, pt uint8) (rate float64, guessed bool) {
+	if r, ok := s.sdpClockRate(src, dst, pt); ok {
+		return r, false
+	}
+	return staticClockRate(pt), pt > maxStaticPT
+}
+
+// sdpClockRate is the clock rate an SDP gives the payload type of a
+// stream between src and dst.
+func (s *state) sdpClockRate(src, dst netip.AddrPort, pt uint8) (float64, bool) {
 	for _, a := range [2]netip.AddrPort{dst, src} {
 		if e, ok := s.rtpmaps[a]; ok {
 			if r, ok := e.rates.rate(pt); ok {
-				return r
+				return r, true
 			}
 		}
 	}
 	if e, ok := s.rtpmapOnPort(src, dst, pt); ok {
-		r, _ := e.rates.rate(pt)
-		return r
+		return e.rates.rate(pt)
 	}
-	return staticClockRate(pt)
+	return 0, false
+}
+
+// adoptClock gives a stream whose clock was guessed (its first packet's
+// payload type is one no SDP names and RFC 3551 does not assign:
+// Linphone's first packet on 95, sent before the answer) the clock of a
+// later dynamic type of it that an SDP names. Called only when the type
+// changes, so a stream of one unknown type costs nothing.
+func (s *state) adoptClock(f *rtpFlow, pt uint8) {
+	r, ok := s.sdpClockRate(f.Key.Src, f.Key.Dst, pt)
+	if !ok {
+		return
+	}
+	f.clockRate, f.clockPT, f.clockGuessed = r, pt, false
+	f.span, f.haveTransit = 0, false // the guessed clock's transit is not this one's
+	if f.q.codec == "" && f.srtp == nil {
+		s.describeFlow(f, pt)
+	}
 }
 
 // rtpmapOnPort finds the rtpmap of a stream neither of whose addresses an

@@ -75,3 +75,44 @@ func TestJitterUsesRtpmapClockRate(t *testing.T) {
 		})
 	}
 }
+
+// TestClockAdoptedFromLaterType: a stream whose first packet has a
+// dynamic payload type no SDP names (Linphone sends one on 95 before its
+// answer; found in filippetran/mtaa-z1 presmerovanie.pcap) takes the
+// clock of the type its SDP names when that type comes: Opus at 48 kHz,
+// its jitter measured (Wireshark: 8.5 ms mean there), its codec named.
+// Before, the first packet's type kept an 8 kHz guess, the Opus packets
+// were not timed, and the jitter read 0.
+func TestClockAdoptedFromLaterType(t *testing.T) {
+	sd, err := parseSDP([]byte("v=0\r\no=- 1 1 IN IP4 203.0.113.5\r\ns=-\r\nc=IN IP4 203.0.113.5\r\nt=0 0\r\n" +
+		"m=audio 20000 RTP/AVP 96\r\na=rtpmap:96 opus/48000/2\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newState()
+	s.noteRtpmaps(sd, &sipCall{}, time.Time{})
+	src, dst := netip.MustParseAddrPort("198.51.100.7:30000"), netip.MustParseAddrPort("203.0.113.5:20000")
+	ev := &event{kind: evRTP, info: 0}
+	b := &eventBatch{infos: []packetInfo{{src: src, dst: dst}}}
+	start := time.Unix(1000, 0).UnixNano()
+	for i := range 50 {
+		ev.rtp.PT = 96
+		if i == 0 {
+			ev.rtp.PT = 95
+		}
+		late := int64(i%2) * int64(5*time.Millisecond) // every other packet 5 ms late
+		ev.ssrc, ev.at, ev.frame = 1, start+int64(i)*int64(20*time.Millisecond)+late, uint64(i+1)
+		ev.rtp.Seq, ev.rtp.Timestamp = uint16(i), uint32(i*960)
+		s.mediaEvent(b, ev)
+	}
+	f := s.flows[flowKey{Src: src, Dst: dst, SSRC: 1}]
+	if f == nil {
+		t.Fatal("no stream")
+	}
+	if f.clockRate != 48000 || f.clockPT != 96 || f.q.codec != "opus/48000/2" {
+		t.Errorf("clock %v Hz on type %d, codec %q; want 48000 on 96, opus/48000/2", f.clockRate, f.clockPT, f.q.codec)
+	}
+	if j := f.JitterMs(); j < 1 || j > 5 {
+		t.Errorf("jitter %.3f ms, want that of packets 5 ms late every other one", j)
+	}
+}

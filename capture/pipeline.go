@@ -583,6 +583,9 @@ func (s *state) mediaEvent(b *eventBatch, ev *event) {
 			return
 		}
 	}
+	if f.clockGuessed && ev.kind == evRTP && ev.rtp.PT != f.clockPT && ev.rtp.PT > maxStaticPT {
+		s.adoptClock(f, ev.rtp.PT) // clockrate.go
+	}
 	if f.isDuplicate(ev.rtp, int(ev.size), ev.at) {
 		s.counts.duplicates++
 		return
@@ -625,7 +628,8 @@ func (s *state) newFlow(ev *event, k flowKey) *rtpFlow {
 		f.turn, _ = s.side.dec.turn.relayOf(k)
 	}
 	if ev.kind == evRTP {
-		f.clockRate, f.clockPT = s.clockRate(k.Src, k.Dst, ev.rtp.PT), ev.rtp.PT
+		f.clockRate, f.clockGuessed = s.clockRate(k.Src, k.Dst, ev.rtp.PT)
+		f.clockPT = ev.rtp.PT
 		s.describeFlow(f, ev.rtp.PT)
 	}
 	s.flows[k] = f

@@ -118,6 +118,10 @@ type rtpFlow struct {
 	// part in the jitter, as Wireshark leaves out a type whose clock it
 	// does not know.
 	clockPT uint8
+	// clockGuessed: no SDP named clockPT, a dynamic type, so clockRate is
+	// RFC 3551's 8 kHz guess, which a later type an SDP names replaces
+	// (adoptClock).
+	clockGuessed bool
 
 	maxGap time.Duration
 	// udptl: a T.38 fax stream (UDPTL, no RTP header): counted, its
