@@ -578,7 +578,7 @@ func removeLeg[K comparable](index map[K][]*sipCall, key K, c *sipCall) {
 func (t *callTable) find(m *sipInfo) (c *sipCall, onHop bool) {
 	var shares, any, hopped *sipCall
 	for _, c := range t.byID[m.CallID] {
-		if !c.hasTag(m.FromTag) && (m.ToTag == "" || !c.hasTag(m.ToTag)) {
+		if !c.hasTag(m.FromTag) && (m.ToTag == "" || !c.hasTag(m.ToTag)) && !c.fromCallee(m) {
 			continue
 		}
 		if c.onHop(m.Src.Addr(), m.Dst.Addr()) {
@@ -713,6 +713,14 @@ func (c *sipCall) answeredUnseen(frame uint64, proof string, at time.Time) {
 			c.setup.endedAt = u.ackAt
 		}
 	}
+}
+
+// fromCallee says whether m is a request the callee sent in one of the
+// leg's dialogs, or a response to one, whose To-tag is missing or garbled
+// (sipp's "tag" inside the To URI's brackets is a URI parameter, RFC 3261
+// §19.1.1): its From-tag is the tag the callee's answers gave the dialog.
+func (c *sipCall) fromCallee(m *sipInfo) bool {
+	return m.FromTag != "" && m.FromTag != c.FromTag && c.dialog(m.FromTag, false) != nil
 }
 
 func (c *sipCall) hasTag(tag string) bool {
