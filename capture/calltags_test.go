@@ -15,16 +15,13 @@ import (
 func TestCalleeRequestWithoutToTag(t *testing.T) {
 	table := newCallTable()
 	alice, bob := netip.MustParseAddrPort("192.0.2.1:5060"), netip.MustParseAddrPort("198.51.100.1:5060")
-	msg := func(request bool, method string, status int, fromTag, toTag string, src, dst netip.AddrPort) *sipInfo {
-		return &sipInfo{sipHeaders: &sipHeaders{Request: request, Method: method, Status: status, CallID: "c@test", FromTag: fromTag, ToTag: toTag, CSeq: 1}, Src: src, Dst: dst}
-	}
 	at := time.Unix(1000, 0)
 	for i, m := range []*sipInfo{
-		msg(true, "INVITE", 0, "a", "", alice, bob),
-		msg(false, "INVITE", 200, "a", "b", bob, alice),
-		msg(true, "ACK", 0, "a", "b", alice, bob),
-		msg(true, "BYE", 0, "b", "", bob, alice),
-		msg(false, "BYE", 200, "b", "", alice, bob),
+		tableMsg(true, "INVITE", 0, 1, "a", "", alice, bob),
+		tableMsg(false, "INVITE", 200, 1, "a", "b", bob, alice),
+		tableMsg(true, "ACK", 0, 1, "a", "b", alice, bob),
+		tableMsg(true, "BYE", 0, 2, "b", "", bob, alice),
+		tableMsg(false, "BYE", 200, 2, "b", "", alice, bob),
 	} {
 		if c, _ := table.add(m, at.Add(time.Duration(i)*time.Second), nil, nil); c == nil {
 			t.Fatalf("message %d (%s %d) belongs to no call", i, m.Method, m.Status)

@@ -14,8 +14,7 @@ func TestCancelAfterAnswer(t *testing.T) {
 	table := newCallTable()
 	phone, server := netip.MustParseAddrPort("198.51.100.7:5060"), netip.MustParseAddrPort("203.0.113.1:5060")
 	msg := func(request bool, method string, status int, cseq uint32, toTag string, src, dst netip.AddrPort) *sipInfo {
-		return &sipInfo{sipHeaders: &sipHeaders{Request: request, Method: method, Status: status, CallID: "cancel@test",
-			FromTag: "caller", ToTag: toTag, CSeq: cseq}, Src: src, Dst: dst}
+		return tableMsg(request, method, status, cseq, "caller", toTag, src, dst)
 	}
 	at := time.Unix(1000, 0)
 	for _, m := range []*sipInfo{

@@ -3,6 +3,7 @@ package capture
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"sort"
 	"strings"
@@ -97,3 +98,11 @@ func verdictLines(calls []report.Call) []string {
 }
 
 func partyKey(p report.Party) string { return p.User + "@" + p.Host }
+
+// tableMsg is a SIP message of the Call-ID "table@test" for the call
+// table's tests: a request (status 0) or a response, its CSeq, tags and
+// addresses.
+func tableMsg(request bool, method string, status int, cseq uint32, fromTag, toTag string, src, dst netip.AddrPort) *sipInfo {
+	return &sipInfo{sipHeaders: &sipHeaders{Request: request, Method: method, Status: status, CallID: "table@test",
+		FromTag: fromTag, ToTag: toTag, CSeq: cseq}, Src: src, Dst: dst}
+}
