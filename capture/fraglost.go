@@ -112,11 +112,11 @@ type lostTally struct {
 	frame         uint64
 }
 
-// lostMessage is one lost SIP message and its transmissions' frames.
+// lostMessage is one lost SIP message and its transmissions' frames
+// (its tally in messages counts them).
 type lostMessage struct {
 	key    string
 	first  sipFragment
-	sent   int
 	frames []uint64 // at most maxLostSIPKept
 }
 
@@ -125,6 +125,12 @@ type lostMessage struct {
 // its response repeats them.
 func dialogKey(callID, cseq string) string {
 	return callID + "\x00" + strings.Join(strings.Fields(cseq), " ")
+}
+
+// answeredKey is the dialogKey of the request a response answers (its
+// Call-ID, and its CSeq's number and method).
+func answeredKey(callID string, cseq uint32, method string) string {
+	return dialogKey(callID, strconv.FormatUint(uint64(cseq), 10)+" "+method)
 }
 
 // messageKey is the key a lost message is told apart by.
@@ -163,7 +169,6 @@ func (l *lostFragments) note(c *fragCount, sink anomalySink) {
 	t.sent++
 	if t.example >= 0 {
 		m := &l.examples[t.example]
-		m.sent++
 		if len(m.frames) < maxLostSIPKept {
 			m.frames = append(m.frames, c.sip.frame)
 		}
@@ -195,8 +200,8 @@ func (l *lostFragments) findings() []report.Finding {
 			first = &m.first
 		}
 		text := fmt.Sprintf("%s → %s: %s, first fragment only", e.src, e.dst, e.line)
-		if m.sent > 1 {
-			text += fmt.Sprintf(", %d times", m.sent)
+		if sent := l.messages[m.key].sent; sent > 1 {
+			text += fmt.Sprintf(", %d times", sent)
 		}
 		if e.callID != "" {
 			text += " (Call-ID " + e.callID + ")"
@@ -231,7 +236,7 @@ func (h *fragHold) answered(callID string, cseq uint32, method string) {
 	if h.sipFirsts == 0 || callID == "" {
 		return
 	}
-	key := dialogKey(callID, strconv.FormatUint(uint64(cseq), 10)+" "+method)
+	key := answeredKey(callID, cseq, method)
 	if h.lost.answered[key] {
 		return
 	}
@@ -253,7 +258,7 @@ func (h *fragHold) firstFragment(callID string, cseq uint32, method string) uint
 	if h.sipFirsts == 0 {
 		return 0
 	}
-	key := dialogKey(callID, strconv.FormatUint(uint64(cseq), 10)+" "+method)
+	key := answeredKey(callID, cseq, method)
 	if t := h.lost.messages[key]; t != nil {
 		return t.frame
 	}

@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"slices"
 	"time"
 
 	"github.com/natdoc/natdoc/report"
@@ -76,21 +77,23 @@ func rtcpView(stream boundFlow, all []boundFlow) *report.RTCPView {
 // event, as Cisco's do), not media lost on the way.
 func pathReported(stream boundFlow, all []boundFlow) bool {
 	k := stream.flow.Key
+	var others []uint32 // the sender's other sources on the stream's path
+	for _, o := range all {
+		if ok := o.flow.Key; !ok.RTCP && ok.Src == k.Src && ok.Dst == k.Dst && ok.SSRC != k.SSRC && o.bd.sender == stream.bd.sender {
+			others = append(others, ok.SSRC)
+		}
+	}
+	if len(others) == 0 {
+		return false
+	}
 	for _, bf := range all {
 		st := bf.flow.rtcp
 		if !bf.flow.Key.RTCP || st == nil || bf.bd.sender == stream.bd.sender {
 			continue
 		}
 		for i := range st.sources {
-			src := &st.sources[i]
-			if src.blocks == 0 || src.ssrc == k.SSRC {
-				continue
-			}
-			for _, o := range all {
-				ok := o.flow.Key
-				if !ok.RTCP && ok.SSRC == src.ssrc && ok.Src == k.Src && ok.Dst == k.Dst && o.bd.sender == stream.bd.sender {
-					return true
-				}
+			if st.sources[i].blocks > 0 && slices.Contains(others, st.sources[i].ssrc) {
+				return true
 			}
 		}
 	}
