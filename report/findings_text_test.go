@@ -173,6 +173,11 @@ func TestFrameList(t *testing.T) {
 			t.Errorf("frameList(%v, %v) = %q, want %q", tc.frames, tc.ranges, got, tc.want)
 		}
 	}
+	for list, want := range map[string]string{"3": "frame 3", "3,7": "frames 3,7", "313-612": "frames 313-612"} {
+		if got := framesLabel(list); got != want {
+			t.Errorf("framesLabel(%q) = %q, want %q", list, got, want)
+		}
+	}
 }
 
 func TestWrapNeverCutsWords(t *testing.T) {

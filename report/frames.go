@@ -60,3 +60,12 @@ func evidenceFrames(e Evidence) string {
 	}
 	return frameList(e.Frames, e.FrameRanges)
 }
+
+// framesLabel names a frame list as Wireshark's users read it: "frame 3"
+// for one frame, "frames 3,7" or "frames 3-5" for more.
+func framesLabel(list string) string {
+	if strings.ContainsAny(list, ",-") {
+		return "frames " + list
+	}
+	return "frame " + list
+}

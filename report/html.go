@@ -67,9 +67,14 @@ var htmlPage = template.Must(template.New("page").Funcs(template.FuncMap{
 	"duration":    callDuration,
 	"eachWay":     packetsEachWay,
 	"mosEachWay":  func(c Call) string { return stripANSI(qualityEachWay(c)) },
-	"frames":      evidenceFrames,
-	"verdicts":    func() any { return htmlVerdicts },
-	"problem":     CallHasProblem,
+	"frames": func(e Evidence) string {
+		if l := evidenceFrames(e); l != "" {
+			return framesLabel(l)
+		}
+		return ""
+	},
+	"verdicts": func() any { return htmlVerdicts },
+	"problem":  CallHasProblem,
 	"span": func(c *CaptureInfo) string {
 		if c.First.IsZero() {
 			return ""
@@ -111,7 +116,7 @@ ul.findings li{margin:.3em 0}code{overflow-wrap:anywhere}.fix{color:#060}
 {{.Extra}}
 {{.Details}}
 {{if .R.Findings}}<h2>Findings</h2><ul class="findings">{{range .R.Findings}}<li><span class="{{.Severity}}">{{.Severity}}</span> {{.Title}} <code>{{.ID}}</code>
-<ul>{{range .Evidence}}<li>{{.Text}}{{with frames .}} <small>frames {{.}}</small>{{end}}</li>{{end}}{{with .Remedy}}<li class="fix"><em>Fix:</em> {{.}}</li>{{end}}</ul></li>{{end}}</ul>{{end}}
+<ul>{{range .Evidence}}<li>{{.Text}}{{with frames .}} <small>{{.}}</small>{{end}}</li>{{end}}{{with .Remedy}}<li class="fix"><em>Fix:</em> {{.}}</li>{{end}}</ul></li>{{end}}</ul>{{end}}
 {{if .R.Remedies}}<h2>Remedies</h2><ol>{{range .R.Remedies}}<li><strong>{{.Title}}</strong> {{.Detail}}</li>{{end}}</ol>{{end}}
 <details><summary>Full text report</summary><pre>{{.Plain}}</pre></details>
 </body></html>

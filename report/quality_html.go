@@ -93,7 +93,7 @@ func htmlCallFindings(b *strings.Builder, c Call, fixes *remedyNotes) {
 		for _, e := range f.Evidence {
 			fmt.Fprintf(b, "<li>%s", esc(e.Text))
 			if fr := evidenceFrames(e); fr != "" {
-				fmt.Fprintf(b, " <small>frames %s</small>", esc(fr))
+				fmt.Fprintf(b, " <small>%s</small>", esc(framesLabel(fr)))
 			}
 			b.WriteString("</li>")
 		}

@@ -102,12 +102,12 @@ func textFlow(b *strings.Builder, f RTPFlow) {
 	fmt.Fprintf(b, "    %s %-14s %s%s → %s %s\n", kind, f.Direction, hang, f.Src, f.Dst, styleDim.Render("("+match+")"))
 	frames := frameList(nil, []FrameRange{{f.FirstFrame, f.LastFrame}})
 	if f.RTCP || f.Quality == nil {
-		fmt.Fprintf(b, "         %s%d packets, frames %s\n", hang, f.Packets, frames)
+		fmt.Fprintf(b, "         %s%d packets, %s\n", hang, f.Packets, framesLabel(frames))
 		return
 	}
 	q := f.Quality
-	fmt.Fprintf(b, "         %s%s, %d packets, lost %d of %d (%.1f%%), %d late, %d duplicated, frames %s\n",
-		hang, orDash(q.Codec), f.Packets, f.Lost, q.Expected, q.LossPct, q.OutOfOrder, q.Duplicates, frames)
+	fmt.Fprintf(b, "         %s%s, %d packets, lost %d of %d (%.1f%%), %d late, %d duplicated, %s\n",
+		hang, orDash(q.Codec), f.Packets, f.Lost, q.Expected, q.LossPct, q.OutOfOrder, q.Duplicates, framesLabel(frames))
 	mos := "MOS not estimated for this codec"
 	if q.MOS > 0 {
 		mos = fmt.Sprintf("MOS %.2f (R %.1f)", q.MOS, q.RFactor)
@@ -147,8 +147,8 @@ func rtcpText(v *RTCPView) string {
 		parts = append(parts, fmt.Sprintf("sender's %s: %d packets sent", Plural(v.SenderReports, "report"), v.SenderPackets))
 	}
 	if r := v.Receiver; r != nil {
-		s := fmt.Sprintf("receiver's %s (from %s, frames %s): lost %d, %.1f%% lately (worst %.1f%%), jitter %.2f ms (max %.2f)",
-			Plural(r.Reports, "report"), r.From, frameList(nil, []FrameRange{{r.FirstFrame, r.LastFrame}}), r.CumulativeLost,
+		s := fmt.Sprintf("receiver's %s (from %s, %s): lost %d, %.1f%% lately (worst %.1f%%), jitter %.2f ms (max %.2f)",
+			Plural(r.Reports, "report"), r.From, framesLabel(frameList(nil, []FrameRange{{r.FirstFrame, r.LastFrame}})), r.CumulativeLost,
 			r.FractionLostPct, r.MaxFractionLostPct, r.JitterMs, r.MaxJitterMs)
 		if x := r.XR; x != nil {
 			s += fmt.Sprintf("; XR: loss %.1f%%, discarded %.1f%%", x.LossRatePct, x.DiscardRatePct)
@@ -163,8 +163,8 @@ func rtcpText(v *RTCPView) string {
 	}
 	if v.ReceiverHeardNothing && v.ReceiverRTCP != nil {
 		r := v.ReceiverRTCP
-		parts = append(parts, styleError.Render(fmt.Sprintf("the receiver's %s (from %s, frames %s) mention none of these packets: it received nothing",
-			Plural(r.Reports, "RTCP report"), r.From, frameList(nil, []FrameRange{{r.FirstFrame, r.LastFrame}}))))
+		parts = append(parts, styleError.Render(fmt.Sprintf("the receiver's %s (from %s, %s) mention none of these packets: it received nothing",
+			Plural(r.Reports, "RTCP report"), r.From, framesLabel(frameList(nil, []FrameRange{{r.FirstFrame, r.LastFrame}})))))
 	}
 	return "RTCP: " + strings.Join(parts, "; ")
 }

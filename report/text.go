@@ -130,7 +130,7 @@ func textFinding(b *strings.Builder, f Finding, fix string) {
 func evidenceRefs(e Evidence) string {
 	var parts []string
 	if frames := evidenceFrames(e); frames != "" {
-		parts = append(parts, "frames "+frames)
+		parts = append(parts, framesLabel(frames))
 	}
 	for _, kv := range e.Values {
 		parts = append(parts, kv.Key+"="+kv.Value)
@@ -273,7 +273,7 @@ func textCapture(r *Report, _ Options) string {
 func anomalyRefs(a Anomaly) string {
 	var parts []string
 	if len(a.Frames) > 0 {
-		parts = append(parts, "frames "+joinNumbers(a.Frames))
+		parts = append(parts, framesLabel(joinNumbers(a.Frames)))
 	}
 	if len(a.Offsets) > 0 {
 		parts = append(parts, "byte offsets "+joinNumbers(a.Offsets))
