@@ -850,6 +850,8 @@ func (t *callTable) response(c *sipCall, m *sipInfo, at time.Time, from int, tag
 			if d.Status == 0 && m.Status > 100 {
 				d.Status = m.Status
 			}
+		} else if m.Status >= 300 {
+			c.failEarlyDialogs(m.Status)
 		}
 		// A failure on a dialog already answered is a re-INVITE's: the
 		// call stays up (RFC 3261 §14.1).
@@ -868,6 +870,18 @@ func (t *callTable) response(c *sipCall, m *sipInfo, at time.Time, from int, tag
 		d = c.dialog(tag, true)
 	}
 	d.SDPs = append(d.SDPs, ev)
+}
+
+// failEarlyDialogs gives a final failure that came without a To-tag (a
+// proxy's, against RFC 3261 §8.2.6.2) to the dialogs still early: it ends
+// the INVITE transaction, and with it every early dialog (§13.2.2.4), so
+// the call's status is the failure, not the ringing before it.
+func (c *sipCall) failEarlyDialogs(status int) {
+	for _, d := range c.Dialogs {
+		if d.Status < 200 {
+			d.Status = status
+		}
+	}
 }
 
 // dropRejected takes back the offer of a mid-call request (re-INVITE or

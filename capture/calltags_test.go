@@ -32,3 +32,25 @@ func TestCalleeRequestWithoutToTag(t *testing.T) {
 		t.Errorf("BYE seen %v, by caller %d callee %d: want the callee's", c.ByeSeen, c.byeNs[caller], c.byeNs[callee])
 	}
 }
+
+// A proxy's 486 without a To-tag, after a 180 with one, ends the early
+// dialog the 180 made: the call's status is 486, not 180.
+func TestFailureWithoutToTagEndsEarlyDialog(t *testing.T) {
+	table := newCallTable()
+	alice, proxy := netip.MustParseAddrPort("192.168.100.56:5060"), netip.MustParseAddrPort("192.168.100.55:5060")
+	at := time.Unix(1000, 0)
+	for i, m := range []*sipInfo{
+		tableMsg(true, "INVITE", 0, 20, "a", "", alice, proxy),
+		tableMsg(false, "INVITE", 100, 20, "a", "", proxy, alice),
+		tableMsg(false, "INVITE", 180, 20, "a", "b", proxy, alice),
+		tableMsg(false, "INVITE", 486, 20, "a", "", proxy, alice),
+	} {
+		if c, _ := table.add(m, at.Add(time.Duration(i)*time.Second), nil, nil); c == nil {
+			t.Fatalf("message %d (%s %d) belongs to no call", i, m.Method, m.Status)
+		}
+	}
+	main, _ := table.order[0].dialogs()
+	if main.Status != 486 {
+		t.Errorf("the call's dialog has status %d, want 486", main.Status)
+	}
+}
