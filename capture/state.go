@@ -222,6 +222,9 @@ type state struct {
 	host commonHost
 	// sipr parses SIP, tolerating a header it cannot read.
 	sipr *sipReader
+	// unreadPaths notes the SIP messages that could not be read by their
+	// ends (unreadsip.go).
+	unreadPaths unreadSIPLog
 	// dedup drops captured copies of packets (dedup.go).
 	dedup dedup
 	// repeats reads a resent message from the reading of the first copy
@@ -510,10 +513,10 @@ func cutMediaLine(line []byte) []byte {
 // packet, else as malformed.
 func (s *state) unreadableSIP(pkt *packet, err error) {
 	if pkt.Truncated {
-		s.anomaly("truncated-sip", pkt.Offset, pkt.Frame, truncatedSIP)
+		s.unreadableSIPMessage(pkt, "truncated-sip", truncatedSIP)
 		return
 	}
-	s.anomaly(kindMalformedSIP, pkt.Offset, pkt.Frame, err.Error())
+	s.unreadableSIPMessage(pkt, kindMalformedSIP, err.Error())
 }
 
 // readDatagram reads a SIP message carried whole in a datagram, and its
@@ -701,7 +704,7 @@ func (s *state) drainTCP(pkt *packet, st *tcpStream) {
 	for len(st.buf) > 0 {
 		info, used, need, err := s.sipr.parseSIPStream(st.buf)
 		if err != nil {
-			s.anomaly(kindMalformedSIP, pkt.Offset, pkt.Frame, "SIP over TCP: "+err.Error())
+			s.unreadableSIPMessage(pkt, kindMalformedSIP, "SIP over TCP: "+err.Error())
 			st.buf = st.buf[:0]
 			return
 		}

@@ -35,6 +35,10 @@ type unseenInvite struct {
 	// fragment is the frame of the INVITE's first IP fragment, when the
 	// capture holds that much of it (state.noteUnseenInvites).
 	fragment uint64
+	// unread are the SIP messages sent the INVITE's way before its first
+	// answer that could not be read (unreadsip.go): the INVITE is likely
+	// among them.
+	unread *unreadSIP
 }
 
 // answersUnseenInvite says whether m, a message of no leg, answers an
@@ -79,14 +83,19 @@ func (c *sipCall) inviteSeen(m *sipInfo) {
 }
 
 // noteUnseenInvites finds, for the legs about to be judged that were
-// followed from an answer, the first IP fragment of their INVITE.
+// followed from an answer, what the capture holds of their INVITE: its
+// first IP fragment, or the unreadable messages sent its way.
 func (s *state) noteUnseenInvites(legs []*sipCall) {
-	if s.side == nil {
-		return
-	}
 	for _, c := range legs {
-		if u := c.inviteUnseen; u != nil && u.fragment == 0 {
+		u := c.inviteUnseen
+		if u == nil {
+			continue
+		}
+		if u.fragment == 0 && s.side != nil {
 			u.fragment = s.side.dec.frags.firstFragment(c.CallID, c.setup.cseq, "INVITE")
+		}
+		if u.unread == nil {
+			u.unread = s.unreadPaths.before(c.setup.src, c.setup.dst, u.frame, u.at)
 		}
 	}
 }
@@ -117,6 +126,12 @@ func unseenInviteFinding(cb *callBuild) (report.Finding, bool) {
 			Text:   "the INVITE's first IP fragment, the only one in the capture (the others carry no UDP header, so a filter such as 'udp port 5060' leaves them out)",
 			Frames: []uint64{u.fragment}}}, f.Evidence...)
 		f.Remedy = remedyCaptureFragments
+	} else if r := u.unread; r != nil {
+		f.Title = "The caller's INVITE is likely in the capture but could not be read: the answers to it are there, and before them SIP the caller sent the callee that natdoc could not read (" + r.kind + "). " +
+			"Its SDP offer is missing with it: the streams are judged by the callee's SDP and the RTP"
+		f.Evidence = append([]report.Evidence{{
+			Text:   fmt.Sprintf("SIP in %s from the caller to the callee, before the first answer, could not be read: %s", report.Plural(r.count, "packet"), r.detail),
+			Frames: r.frames}}, f.Evidence...)
 	}
 	return f, true
 }

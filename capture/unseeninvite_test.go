@@ -51,6 +51,39 @@ func TestInviteNotCaptured(t *testing.T) {
 	}
 }
 
+// TestInviteUnreadable: the INVITE is in the capture, but malformed (a
+// header line without its colon) so that it cannot be read, while the
+// callee read it and answered. The call is followed from the answers, and
+// its invite-not-captured finding points to the unreadable message the
+// caller sent the callee before them, not to a capture that missed it.
+func TestInviteUnreadable(t *testing.T) {
+	path, _ := generate(t, []pcapgen.Call{{Kind: pcapgen.Normal, Media: 4 * time.Second}}, pcapgen.Options{})
+	inviteFrame := uint64(0)
+	frame := uint64(0)
+	path = rewriteCapture(t, path, func(data []byte, _ *gopacket.CaptureInfo) []byte {
+		frame++
+		if isInitialInvite(data) {
+			inviteFrame = frame
+			return bytes.Replace(data, []byte("\r\nMax-Forwards: 70"), []byte("\r\nMax-Forwards\x05 70"), 1)
+		}
+		return data
+	})
+	res := capture.AnalyzePath(t, path)
+	if len(res.Calls) != 1 || anomalyCount(res, "malformed-sip") != 1 {
+		t.Fatalf("got %d calls and anomalies %+v, want 1 call and the INVITE as malformed-sip", len(res.Calls), res.Capture.Anomalies)
+	}
+	c := res.Calls[0]
+	if c.Verdict != report.VerdictTwoWay || c.Status != 200 {
+		t.Errorf("verdict %s, status %d, want two-way, 200; %s", c.Verdict, c.Status, c.Explain)
+	}
+	f := findingOf(c, capture.IDInviteNotCaptured)
+	if f == nil || len(f.Evidence) != 2 || !strings.Contains(f.Title, "could not be read") ||
+		!strings.HasPrefix(f.Evidence[0].Text, "SIP in 1 packet from the caller to the callee") ||
+		len(f.Evidence[0].Frames) != 1 || f.Evidence[0].Frames[0] != inviteFrame {
+		t.Fatalf("finding %+v, want %s naming the unreadable INVITE (frame %d)", f, capture.IDInviteNotCaptured, inviteFrame)
+	}
+}
+
 // TestInviteFragmentsFilteredByPort: the INVITE was too big for one
 // packet, and the capture was filtered by port, which keeps only the
 // first of its IP fragments (tcpdump 'udp port 5060'). The callee got

@@ -63,7 +63,7 @@ func (s *state) drainWebSocket(pkt *packet, st *tcpStream) {
 			if fin && len(st.msg) > 0 {
 				if looksLikeSIP(st.msg) {
 					if info, err := s.sipr.parseSIPDatagram(st.msg); err != nil {
-						s.anomaly(kindMalformedSIP, pkt.Offset, pkt.Frame, "SIP over WebSocket: "+err.Error())
+						s.unreadableSIPMessage(pkt, kindMalformedSIP, "SIP over WebSocket: "+err.Error())
 					} else {
 						info.Transport = "WS"
 						s.hepOutSIP(pkt, st.msg, "TCP", info.CallID)

@@ -1,0 +1,82 @@
+package capture
+
+import (
+	"net/netip"
+	"slices"
+	"time"
+)
+
+// A SIP message natdoc could not read (malformed, or cut by the capture's
+// snap length) is counted as an anomaly of the capture. When it was a
+// call's INVITE, the call still shows in the answers to it, followed
+// from them (unseeninvite.go); unreadSIPLog lets that call point to the
+// unreadable messages that went its INVITE's way, so the report says
+// the INVITE is in the capture but unreadable, not missing.
+
+// maxUnreadSIPPaths bounds the address pairs noted, maxUnreadSIPFrames
+// the frames noted for each; a capture with more unreadable SIP than that
+// is noted for the first only.
+const (
+	maxUnreadSIPPaths  = 4096
+	maxUnreadSIPFrames = 32
+)
+
+// unreadSIP is what is noted of the unreadable SIP messages sent from
+// one address to another.
+type unreadSIP struct {
+	count  int
+	frames []uint64 // the first maxUnreadSIPFrames of them
+	ns     []int64  // and their capture times
+	kind   string   // the anomaly kind of the first
+	detail string   // and why it could not be read
+}
+
+// unreadSIPLog notes unreadable SIP messages by sender and receiver.
+type unreadSIPLog map[[2]netip.AddrPort]*unreadSIP
+
+func (l *unreadSIPLog) note(pkt *packet, kind, detail string) {
+	key := [2]netip.AddrPort{pkt.Src, pkt.Dst}
+	u := (*l)[key]
+	if u == nil {
+		if len(*l) >= maxUnreadSIPPaths {
+			return
+		}
+		if *l == nil {
+			*l = unreadSIPLog{}
+		}
+		u = &unreadSIP{kind: kind, detail: detail}
+		(*l)[key] = u
+	}
+	u.count++
+	if len(u.frames) < maxUnreadSIPFrames {
+		u.frames = append(u.frames, pkt.Frame)
+		u.ns = append(u.ns, pkt.Time.UnixNano())
+	}
+}
+
+// before is what was noted of the unreadable messages sent from src to
+// dst in the 32 s before frame, the time an INVITE transaction waits for
+// its first answer (RFC 3261 Timer B): nil when there were none.
+func (l unreadSIPLog) before(src, dst netip.AddrPort, frame uint64, at time.Time) *unreadSIP {
+	u := l[[2]netip.AddrPort{src, dst}]
+	if u == nil {
+		return nil
+	}
+	end, _ := slices.BinarySearch(u.frames, frame)
+	start := end
+	for start > 0 && at.UnixNano()-u.ns[start-1] <= int64(inviteTimeout) {
+		start--
+	}
+	if start == end {
+		return nil
+	}
+	frames := u.frames[start:end]
+	return &unreadSIP{count: len(frames), frames: frames[:min(len(frames), maxAnomalyRefs)], kind: u.kind, detail: u.detail}
+}
+
+// unreadableSIPMessage counts a SIP message that could not be read as an
+// anomaly of kind, and notes it by its ends.
+func (s *state) unreadableSIPMessage(pkt *packet, kind, detail string) {
+	s.anomaly(kind, pkt.Offset, pkt.Frame, detail)
+	s.unreadPaths.note(pkt, kind, detail)
+}
