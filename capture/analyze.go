@@ -139,7 +139,7 @@ func (s *state) result(files []string, live string) *Result {
 		Calls: calls,
 	}
 	t := &s.tally
-	r.Capture.Vantage = vantage(t.private, t.public)
+	r.Capture.Vantage = vantage(t.private, t.public, s.host.view())
 	r.Findings = append(captureFindings(s), tlsFindings(s)...)
 	r.Findings = append(r.Findings, s.regs.findings(s.last)...)
 	r.Findings = append(r.Findings, s.toPrivate.findings(s.regs)...)

@@ -41,6 +41,9 @@ type callBuild struct {
 	// captureHost is the address every packet up to the judging was to
 	// or from (host.go), when there is one.
 	captureHost netip.Addr
+	// view is where the capture was taken (host.go): on a loopback
+	// interface, it names the host's addresses.
+	view hostView
 	// unproven says, for the findings, why a flow is likely lost: sent to
 	// a NAT port nothing shows is forwarded (JudgeDelivery), or a fax sent
 	// to the audio port (faxToAudioPort).
@@ -216,7 +219,7 @@ func (s *state) endingCalls(now time.Time, final bool) (map[*sipCall]bool, []*gr
 			ending[leg] = true
 		}
 		s.noteUnseenInvites(c.group.legs) // unseeninvite.go
-		groups = append(groups, newGroupBuild(c.group, s.regs, &s.ice, &s.unreach, &s.forwards, s.host.host(), s.describesSDP()))
+		groups = append(groups, newGroupBuild(c.group, s.regs, &s.ice, &s.unreach, &s.forwards, s.host.view(), s.describesSDP()))
 	}
 	return ending, groups
 }
@@ -619,6 +622,7 @@ func (cb *callBuild) streamReport(st *streamState, streams []*streamState, sigs 
 		reportedDeliveries(&dirs, sf.Reported)
 		sf.SameNAT, sf.LANAddrs = cb.sameNAT(st, sigs)
 		sf.PastIntermediary, sf.MediaAddrs = cb.mediaPast(st, sigs)
+		sf.OffLoopback = cb.offLoopback(st)
 	}
 	ms.Delivery = dirs.list()
 	return ms, sf

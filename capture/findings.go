@@ -1034,6 +1034,21 @@ func (cb *callBuild) mediaPast(st *streamState, sigs [2]netip.AddrPort) (netip.A
 	return sigs[end].Addr(), media
 }
 
+// offLoopback is, for a capture taken on a loopback interface, the first
+// of the stream's media addresses (each party's latest SDP) that is not
+// its host's: media to it never passes there. Zero otherwise.
+func (cb *callBuild) offLoopback(st *streamState) netip.AddrPort {
+	if cb.view.loopback == nil {
+		return netip.AddrPort{}
+	}
+	for _, m := range st.latest {
+		if m != nil && m.Addr.IsValid() && !isHoldAddress(m.Addr) && !cb.view.onHost(m.Addr.Addr()) {
+			return m.Addr
+		}
+	}
+	return netip.AddrPort{}
+}
+
 // sigTraces are the NAT traces in a leg's SIP headers (RFC 3261 §18.2.1
 // received, RFC 3581 rport, a private Contact or Via seen from outside,
 // an ALG's rewrites), each once. They are noted as the messages are

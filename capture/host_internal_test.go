@@ -32,3 +32,25 @@ func TestCommonHost(t *testing.T) {
 		}
 	}
 }
+
+// TestLoopbackView: a capture whose every unicast packet is addressed to
+// its own source (or goes between loopback addresses) was taken on a
+// loopback interface, and names its host's addresses; one packet between
+// two hosts makes it a capture of a network (an "any" capture holds lo's
+// traffic too).
+func TestLoopbackView(t *testing.T) {
+	a := netip.MustParseAddr
+	var h commonHost
+	for _, p := range [][2]string{{"192.168.0.149", "192.168.0.149"}, {"192.168.56.1", "192.168.56.1"}, {"127.0.0.1", "127.0.0.1"},
+		{"192.168.56.1", "239.255.255.250"}, {"192.168.0.149", "192.168.0.149"}} {
+		h.observe(a(p[0]), a(p[1]))
+	}
+	v := h.view()
+	if len(v.loopback) != 2 || !v.onHost(a("192.168.56.1")) || !v.onHost(a("127.0.0.2")) || v.onHost(a("192.168.0.229")) {
+		t.Errorf("loopback view %+v, want the host's two addresses", v)
+	}
+	h.observe(a("192.168.0.149"), a("192.168.0.229"))
+	if v := h.view(); v.loopback != nil {
+		t.Errorf("a packet between two hosts, yet a loopback view %+v", v)
+	}
+}

@@ -1,8 +1,14 @@
 package capture_test
 
 import (
+	"bytes"
+	"net"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
 
 	"github.com/natdoc/natdoc/capture"
 	"github.com/natdoc/natdoc/internal/pcapgen"
@@ -52,5 +58,37 @@ func TestProxyLANHairpin(t *testing.T) {
 	}
 	if !looped {
 		t.Errorf("no finding says the NAT looped the callee's RTP back in: %+v", res.Calls[0].Findings)
+	}
+}
+
+// TestLoopbackCapture: the SIP of a call as a capture on a proxy's
+// loopback interface holds it (Npcap's NPF_Loopback, lo): every packet
+// from the host's address to itself, none of the RTP the phones on other
+// hosts exchanged. The call cannot be judged, and the report says where
+// the capture was taken, not that it was filtered to signalling.
+func TestLoopbackCapture(t *testing.T) {
+	path, _ := generate(t, []pcapgen.Call{{Kind: pcapgen.Normal, Media: 4 * time.Second}}, pcapgen.Options{Seed: 2})
+	host := net.IPv4(192, 0, 2, 77)
+	path = rewriteCapture(t, path, func(data []byte, _ *gopacket.CaptureInfo) []byte {
+		p := gopacket.NewPacket(data, layers.LayerTypeEthernet, gopacket.Default)
+		if udp, ok := p.Layer(layers.LayerTypeUDP).(*layers.UDP); ok && !bytes.Contains(udp.Payload, []byte("SIP/2.0")) {
+			return nil // the media between the phones' hosts
+		}
+		return data
+	})
+	path = rewriteUDP(t, path, func(ip *layers.IPv4, udp *layers.UDP) []byte {
+		ip.SrcIP, ip.DstIP = host, host
+		return udp.Payload
+	})
+	res := capture.AnalyzePath(t, path)
+	if len(res.Calls) != 1 {
+		t.Fatalf("%d calls, want 1", len(res.Calls))
+	}
+	c := res.Calls[0]
+	if c.Verdict != report.VerdictIncompleteCapture || !strings.Contains(c.Explain, "taken on a loopback interface") {
+		t.Errorf("verdict %s (%s), want incomplete-capture on a loopback interface", c.Verdict, c.Explain)
+	}
+	if !strings.HasPrefix(res.Capture.Vantage, "on a loopback interface") || !strings.Contains(res.Capture.Vantage, "(192.0.2.77)") {
+		t.Errorf("vantage %q", res.Capture.Vantage)
 	}
 }

@@ -2,6 +2,7 @@ package capture
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 
 	"github.com/natdoc/natdoc/report"
@@ -11,8 +12,11 @@ import (
 // signalling sources of their parties (private and public counts them): a
 // capture inside a LAN sees private sources, one on the internet side of a
 // NAT sees the NAT's public address.
-func vantage(private, public int) string {
+func vantage(private, public int, host hostView) string {
 	switch {
+	case host.loopback != nil:
+		return "on a loopback interface: it holds only its host's traffic to itself" + hostAddrs(host.loopback) +
+			", none of what the host exchanged with others"
 	case private == 0 && public == 0:
 		return "unknown: no SIP call in the capture"
 	case public == 0:
@@ -21,6 +25,19 @@ func vantage(private, public int) string {
 		return "on the public side: every party's SIP comes from a public address (NATed phones appear as their NAT's mapping); packets sent to private addresses cannot arrive"
 	}
 	return "at a point that sees both private and public parties (a SIP server, a PBX or the NAT's own LAN side): private parties are seen before their NAT"
+}
+
+// hostAddrs names a loopback capture's host by its addresses, as " (of
+// 192.0.2.1, 10.0.0.1)", or "" when it saw only loopback addresses.
+func hostAddrs(addrs []netip.Addr) string {
+	if len(addrs) == 0 {
+		return ""
+	}
+	names := make([]string, len(addrs))
+	for i, a := range addrs {
+		names[i] = a.String()
+	}
+	return " (" + strings.Join(names, ", ") + ")"
 }
 
 // captureFindings are the findings about the capture as a whole.

@@ -59,6 +59,10 @@ type StreamFacts struct {
 	// past it, out of sight of a capture taken on its path.
 	PastIntermediary netip.Addr
 	MediaAddrs       [2]netip.AddrPort
+	// OffLoopback, when valid, is a media address of the stream that is
+	// not the host's of a capture taken on its loopback interface, which
+	// holds only that host's traffic to itself (host.go).
+	OffLoopback netip.AddrPort
 	// SetUpInCapture: the offer and answer that made this stream are in
 	// the capture (a re-INVITE to T.38 fax, added video), so a capture
 	// that missed the call's start still saw all of its media.
@@ -241,6 +245,11 @@ func JudgeStream(s StreamFacts, c CallFacts) StreamVerdict {
 		if v, ok := judgeRelayed(c); ok {
 			return v
 		}
+	}
+	if s.noRTP() && s.OffLoopback.IsValid() {
+		return StreamVerdict{Verdict: report.VerdictIncompleteCapture, Explain: fmt.Sprintf(
+			"the capture was taken on a loopback interface, which holds only its host's traffic to itself, and the media goes to %s, another host: "+
+				"it never passes there", s.OffLoopback)}
 	}
 	if !c.CaptureHasMedia {
 		return StreamVerdict{Verdict: report.VerdictIncompleteCapture, Explain: "the capture holds no RTP at all (filtered to signalling?): audio cannot be judged"}
