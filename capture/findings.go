@@ -52,6 +52,10 @@ const (
 	// IDICEChecksUnanswered: a party's ICE connectivity checks to the
 	// other's candidates got no answer, and its media never flowed (ice.go).
 	IDICEChecksUnanswered report.FindingID = "ice-checks-unanswered"
+	// IDICEChecksRefused: a party's ICE connectivity checks were answered
+	// only with error responses (401: the credentials are not the
+	// answering agent's), and its media never flowed (ice.go).
+	IDICEChecksRefused report.FindingID = "ice-checks-refused"
 	// IDICEConnectedNoMedia: ICE checks were answered, yet no media
 	// followed in that direction (ice.go).
 	IDICEConnectedNoMedia report.FindingID = "ice-connected-no-media"

@@ -36,8 +36,13 @@ type icePair struct{ from, to netip.AddrPort }
 
 type iceTally struct {
 	requests, answers uint32
-	first, last       uint64 // frames of the first and last request
-	lastAt            time.Time
+	// refused counts the error responses to the checks (role conflicts
+	// aside, which the agents settle by switching roles); refusal is the
+	// first one's code and reason ("401 Unauthorized").
+	refused     uint32
+	refusal     string
+	first, last uint64 // frames of the first and last request
+	lastAt      time.Time
 	// ids are the last requests' transaction IDs, so an answer is matched
 	// to a check and not to a STUN server's reply.
 	ids [4][12]byte
@@ -86,16 +91,46 @@ func (c *iceChecks) observe(pkt *packet, sink anomalySink) bool {
 		t.last, t.lastAt = pkt.Frame, pkt.Time
 		return true
 	case stun.BindingSuccess.Value():
+		if t := c.pairs[icePair{pkt.Dst, pkt.Src}]; t != nil && t.sent(id) {
+			t.answers++
+			return true
+		}
+	case stun.BindingError.Value():
+		// Matched by pair alone: some agents (Linphone's) refuse a check
+		// with a transaction ID of their own.
 		if t := c.pairs[icePair{pkt.Dst, pkt.Src}]; t != nil {
-			for _, sent := range t.ids {
-				if sent == id {
-					t.answers++
-					return true
+			code, reason := stunError(b)
+			if code != stun.CodeRoleConflict {
+				t.refused++
+				if t.refusal == "" {
+					t.refusal = strings.TrimSpace(fmt.Sprintf("%d %s", code, reason))
 				}
 			}
+			return true
 		}
 	}
 	return false
+}
+
+// sent says whether id is one of the pair's last checks'.
+func (t *iceTally) sent(id [12]byte) bool {
+	for _, sent := range t.ids {
+		if sent == id {
+			return true
+		}
+	}
+	return false
+}
+
+// stunError reads a STUN error response's ERROR-CODE (RFC 8489 §14.8):
+// its code and reason phrase, 0 when it has none that reads.
+func stunError(b []byte) (stun.ErrorCode, string) {
+	m := &stun.Message{Raw: append([]byte(nil), b...)}
+	var ec stun.ErrorCodeAttribute
+	if m.Decode() != nil || ec.GetFrom(m) != nil {
+		return 0, ""
+	}
+	return ec.Code, cleanComment(string(ec.Reason))
 }
 
 // isConnectivityCheck says whether a Binding request's attributes are a
@@ -130,8 +165,13 @@ func (c *iceChecks) prune(cutoff time.Time) {
 // iceToward is what checks toward one party's addresses came to.
 type iceToward struct {
 	requests, answers uint32
+	refused           uint32
+	refusal           string // the first refusal's code and reason
 	first, last       uint64
 	pairs             []string // the first few, "from → to"
+	// looped are the pairs whose checks went from an address to itself:
+	// the far end's candidate is an address of the checking host too.
+	looped []netip.AddrPort
 }
 
 // toward sums the checks sent to any of addrs, and names the pairs.
@@ -140,7 +180,13 @@ func (c *iceChecks) toward(addrs []netip.AddrPort) (t iceToward) {
 		if !contains(addrs, k.to) {
 			continue
 		}
-		t.requests, t.answers = t.requests+x.requests, t.answers+x.answers
+		t.requests, t.answers, t.refused = t.requests+x.requests, t.answers+x.answers, t.refused+x.refused
+		if t.refusal == "" {
+			t.refusal = x.refusal
+		}
+		if k.from == k.to && len(t.looped) < 4 {
+			t.looped = append(t.looped, k.to)
+		}
 		if t.first == 0 || x.first < t.first {
 			t.first = x.first
 		}
@@ -174,6 +220,9 @@ func (cb *callBuild) iceFindings(streams []*streamState, facts []StreamFacts, su
 			}
 			if t[from].answers > 0 && t[other(from)].requests > 0 && t[other(from)].answers == 0 {
 				continue // the other direction's finding says it
+			}
+			if from == callee && t[caller].loopedOnly() && t[callee].loopedOnly() {
+				continue // the same checks, from an address both list: said once
 			}
 			fs = append(fs, iceFinding(from, t, subject, problem))
 		}
@@ -228,10 +277,7 @@ func iceFinding(from int, t [2]iceToward, subject string, problem bool) report.F
 		sev = report.SeverityError
 	}
 	x := t[from]
-	ev := []report.Evidence{{
-		Text:        fmt.Sprintf("%d checks from the %s toward the %s's candidates (%s), %d answered", x.requests, partyNames[from], partyNames[to], strings.Join(x.pairs, ", "), x.answers),
-		FrameRanges: []report.FrameRange{{First: x.first, Last: x.last}},
-	}}
+	ev := []report.Evidence{x.evidence(from)}
 	if x.answers > 0 {
 		return report.Finding{
 			ID: IDICEConnectedNoMedia, Severity: sev, Subject: subject,
@@ -240,6 +286,9 @@ func iceFinding(from int, t [2]iceToward, subject string, problem bool) report.F
 			Remedy: "The path works, so look at what follows the checks: with DTLS-SRTP, the handshake (a certificate whose fingerprint the SDP does not name, " +
 				"a firewall that drops the larger UDP packets of the handshake); else a sender that never starts its media.",
 		}
+	}
+	if x.refused > 0 {
+		return iceRefusedFinding(from, x, sev, subject)
 	}
 	f := report.Finding{
 		ID: IDICEChecksUnanswered, Severity: sev, Subject: subject,
@@ -255,12 +304,64 @@ func iceFinding(from int, t [2]iceToward, subject string, problem bool) report.F
 		// does not.
 		f.Title = fmt.Sprintf("The %s answered none of the %s's ICE connectivity checks, though its own checks were answered: "+
 			"inbound UDP to the %s's media port is dropped past the capture point", partyNames[to], partyNames[from], partyNames[to])
-		f.Evidence = append(f.Evidence, report.Evidence{
-			Text:        fmt.Sprintf("%d checks from the %s toward the %s's candidates (%s), %d answered", back.requests, partyNames[to], partyNames[from], strings.Join(back.pairs, ", "), back.answers),
-			FrameRanges: []report.FrameRange{{First: back.first, Last: back.last}},
-		})
+		f.Evidence = append(f.Evidence, back.evidence(to))
 		f.Remedy = "Let inbound UDP reach the " + partyNames[to] + "'s media ports: a firewall on it or in front of it drops what arrives, " +
 			"including the answers to its own checks. Or give both ends a TURN server so that a relay candidate connects."
 	}
+	return f
+}
+
+// loopedOnly says whether every pair checked went from an address to
+// itself: checks that count toward both parties, since both list it.
+func (t iceToward) loopedOnly() bool {
+	return t.requests > 0 && len(t.looped) == len(t.pairs)
+}
+
+// evidence counts the checks party from sent toward the other's
+// candidates, and how they were answered.
+func (t iceToward) evidence(from int) report.Evidence {
+	answered := fmt.Sprintf("%d answered", t.answers)
+	if t.refused > 0 {
+		answered += fmt.Sprintf(", %d refused (%s)", t.refused, t.refusal)
+	}
+	return report.Evidence{
+		Text: fmt.Sprintf("%d checks from the %s toward the %s's candidates (%s), %s",
+			t.requests, partyNames[from], partyNames[other(from)], strings.Join(t.pairs, ", "), answered),
+		FrameRanges: []report.FrameRange{{First: t.first, Last: t.last}},
+	}
+}
+
+// iceRefusedFinding: party from's checks were answered only with errors.
+// An ICE agent answers a check whose credentials are not its own with 401
+// (RFC 8445 §7.3, RFC 8489 §9.2.4): the check reached another agent than
+// the one whose SDP named the candidate. The commonest cause is an
+// address both hosts have (a VirtualBox host-only adapter's 192.168.56.1,
+// Docker's 172.17.0.1, a VPN's), whose checks loop back to the sender; an
+// SBC that rewrites the SDP's ICE credentials is the other.
+func iceRefusedFinding(from int, x iceToward, sev report.Severity, subject string) report.Finding {
+	to := other(from)
+	f := report.Finding{
+		ID: IDICEChecksRefused, Severity: sev, Subject: subject,
+		Title: fmt.Sprintf("The %s's ICE connectivity checks toward the %s were refused (%s), none answered: the candidate pairs checked did not connect",
+			partyNames[from], partyNames[to], x.refusal),
+		Evidence: []report.Evidence{x.evidence(from)},
+		Remedy:   "Look at the far end's ICE agent: its error response says why it turns the checks down (RFC 8445 §7.3).",
+	}
+	if !strings.HasPrefix(x.refusal, "401 ") {
+		return f
+	}
+	f.Title = fmt.Sprintf("The %s's ICE connectivity checks toward the %s were refused as unauthenticated (%s): they reached an ICE agent that does not hold the %s's credentials, "+
+		"so the candidate pairs checked did not connect", partyNames[from], partyNames[to], x.refusal, partyNames[to])
+	if len(x.looped) > 0 {
+		names := make([]string, len(x.looped))
+		for i, a := range x.looped {
+			names[i] = a.String()
+		}
+		f.Evidence = append(f.Evidence, report.Evidence{Text: fmt.Sprintf(
+			"the checks to %s went from that address to itself: the %s's candidate is an address the %s's own host has too, so they looped back and its own agent refused them",
+			strings.Join(names, ", "), partyNames[to], partyNames[from])})
+	}
+	f.Remedy = "Keep addresses that several hosts share out of the ICE candidates: a virtual adapter's (VirtualBox's 192.168.56.1, Docker's 172.17.0.1) or a VPN's, " +
+		"by disabling the adapter or the phone's use of it. Where an SBC or B2BUA rewrites the SDP, have it pass ice-ufrag and ice-pwd unchanged or terminate ICE itself."
 	return f
 }

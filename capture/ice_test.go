@@ -66,6 +66,33 @@ func TestICEChecksCounted(t *testing.T) {
 	}
 }
 
+// TestICEChecksRefused: error responses on a pair count as refusals,
+// with the first one's code and reason, whatever their transaction ID
+// (Linphone refuses with one of its own); a role conflict (487) is part
+// of ICE, no refusal; a check from an address to itself (the far end's
+// candidate is the checking host's own address too) is noted as looped.
+func TestICEChecksRefused(t *testing.T) {
+	self := netip.MustParseAddrPort("192.168.56.1:7078")
+	var c iceChecks
+	at := time.Unix(100, 0)
+	send := func(payload []byte) {
+		c.observe(&packet{Src: self, Dst: self, Payload: payload, Frame: 1, Time: at}, countingSink{})
+	}
+	refuse := func(id byte, code stun.ErrorCode, reason string) []byte {
+		return stun.MustBuild(stun.NewTransactionIDSetter([stun.TransactionIDSize]byte{id}), stun.BindingError,
+			&stun.ErrorCodeAttribute{Code: code, Reason: []byte(reason)}).Raw
+	}
+	send(iceCheck(t, 1, true))
+	send(refuse(1, stun.CodeRoleConflict, "Role Conflict"))
+	send(iceCheck(t, 2, true))
+	send(refuse(7, stun.CodeUnauthorized, "Wrong MESSAGE-INTEGRITY\x1b[31m"))
+	got := c.toward([]netip.AddrPort{self})
+	if got.requests != 2 || got.answers != 0 || got.refused != 1 || got.refusal != "401 Wrong MESSAGE-INTEGRITY [31m" ||
+		len(got.looped) != 1 || !got.loopedOnly() {
+		t.Errorf("%+v; want 2 checks, 1 refused with 401, looped", got)
+	}
+}
+
 // FuzzICEObserve reads arbitrary datagrams as possible checks and answers.
 func FuzzICEObserve(f *testing.F) {
 	f.Add(iceCheck(f, 1, true), true)

@@ -26,6 +26,8 @@ func TestICEBehindNAT(t *testing.T) {
 		{Kind: pcapgen.ICEOneSided, Start: time.Minute + time.Second, Media: 4 * time.Second},
 		// Checks that a firewall leaves unanswered: no media, and why.
 		{Kind: pcapgen.ICEBlocked, Start: 2 * time.Minute, Media: 4 * time.Second},
+		// Checks the callee's agent refuses (401): no media, and why.
+		{Kind: pcapgen.ICERefused, Start: 3 * time.Minute, Media: 4 * time.Second},
 	}, pcapgen.Options{Seed: 5})
 	res := capture.AnalyzePath(t, path)
 	checkTruth(t, res, truths)
@@ -53,6 +55,16 @@ func TestICEBehindNAT(t *testing.T) {
 			}
 			if findingOf(c, capture.IDSDPPrivateAddress) != nil {
 				t.Errorf("%s: sdp-private-address, though both negotiate ICE", kind)
+			}
+		case pcapgen.ICERefused:
+			f := findingOf(c, capture.IDICEChecksRefused)
+			if f == nil || f.Severity != report.SeverityError || !strings.Contains(f.Title, "refused as unauthenticated (401 Unauthorized)") ||
+				!strings.Contains(f.Evidence[0].Text, "5 checks from the caller") || !strings.Contains(f.Evidence[0].Text, "0 answered, 5 refused (401 Unauthorized)") ||
+				!strings.Contains(f.Remedy, "ice-ufrag and ice-pwd") {
+				t.Errorf("%s: %+v", kind, f)
+			}
+			if findingOf(c, capture.IDICEChecksUnanswered) != nil {
+				t.Errorf("%s: ice-checks-unanswered, though the checks were refused", kind)
 			}
 		case pcapgen.ICEOneSided:
 			f := findingOf(c, capture.IDSDPPrivateAddress)

@@ -358,6 +358,11 @@ func (g *callGen) media(mediaAt time.Time, truth *Truth) {
 			g.iceChecks(mediaAt.Add(time.Duration(k)*100*time.Millisecond), g.a.rtpSrc, g.b.sdp, false)
 		}
 		truth.Verdict, truth.Finding = report.VerdictNoWay, capture.IDICEChecksUnanswered
+	case ICERefused: // the callee's agent refuses the caller's checks; nothing flows
+		for k := range 5 {
+			g.iceRefused(mediaAt.Add(time.Duration(k)*100*time.Millisecond), g.a.rtpSrc, g.b.sdp)
+		}
+		truth.Verdict, truth.Finding = report.VerdictNoWay, capture.IDICEChecksRefused
 	case LeakCaller, LateOfferLeak, ICEOneSided:
 		both()
 		truth.Packets[0], truth.Undeliverable[1] = uint64(n), uint64(n)
@@ -777,6 +782,22 @@ func (g *callGen) iceChecks(at time.Time, src, dst netip.AddrPort, answered bool
 	}
 }
 
+// iceRefused writes a connectivity check from src to dst and the 401
+// error response dst's agent refuses it with (RFC 8445 §7.3: credentials
+// not its own).
+func (g *callGen) iceRefused(at time.Time, src, dst netip.AddrPort) {
+	if g.sc.noMedia {
+		return
+	}
+	id := stun.NewTransactionIDSetter([stun.TransactionIDSize]byte{byte(g.i >> 8), byte(g.i), 0x40, byte(at.UnixMilli())})
+	req := stun.MustBuild(id, stun.BindingRequest, stun.NewUsername(fmt.Sprintf("n%d:n%d", g.i, g.i)),
+		stun.RawAttribute{Type: stun.AttrPriority, Value: []byte{0x6e, 0, 0x1e, 0xff}},
+		stun.RawAttribute{Type: stun.AttrICEControlling, Value: make([]byte, 8)})
+	resp := stun.MustBuild(id, stun.BindingError, stun.CodeUnauthorized)
+	g.sip = append(g.sip, wirePacket{At: at, Src: src, Dst: dst, VLAN: g.vlan, Payload: req.Raw, ipID: uint16(g.rng.Uint32())},
+		wirePacket{At: at.Add(time.Millisecond), Src: dst, Dst: src, VLAN: g.vlan, Payload: resp.Raw, ipID: uint16(g.rng.Uint32())})
+}
+
 // The TURN server of turn-relayed calls, and the channel each binds.
 var turnServer = netip.MustParseAddrPort("198.51.100.9:3478")
 
@@ -858,7 +879,7 @@ func (g *callGen) sdp(p party, dir string, padded bool) string {
 	if g.c.Kind == TrickleICE {
 		fmt.Fprintf(&b, "a=ice-ufrag:n%d\r\na=ice-pwd:natdocnatdocnatdocnatdoc\r\na=ice-options:trickle\r\n", g.i)
 	}
-	if g.c.Kind == ICENAT || g.c.Kind == ICEBlocked || (g.c.Kind == ICEOneSided && p.natted) {
+	if g.c.Kind == ICENAT || g.c.Kind == ICEBlocked || g.c.Kind == ICERefused || (g.c.Kind == ICEOneSided && p.natted) {
 		writeCandidates(&b, g.i, p)
 	}
 	if g.c.Kind == TURNRelayed {
@@ -1038,7 +1059,7 @@ func AllKinds() []Call {
 	kinds := []Kind{Normal, LeakCaller, LeakCallee, NoWay, Hold, Inactive, ReinviteMove, EarlyMedia,
 		Forked, TCP, WebSocket, Fragmented, VLAN, IPv6, LossJitter, LANOneWay, Rejected, Cancelled, SIPALG,
 		Unanswered, ToPrivateContact, NeverRang, TimedOut, Proxy, ProxyLeakCallee, B2BUA, SBCOutsideUnseen, Announcement, Fax, FaxOneWay, BadHeader, NATPortChanged, ALGPortChanged,
-		Muted, LateOffer, LateOfferLeak, AckLost, NATRemapped, MediaOutage, ByeLost, MediaStopped, Voicemail, ResumeFailed, ReinviteLeak, LateStart, RefreshUnknown, TrickleICE, ICENAT, ICEOneSided, Bundle, TURNRelayed, SameNAT, SameNATDirect, ICEBlocked, ProxyDirectOneWay, PBXDirectMedia, PBXDirectMediaNAT, ServerPortForward, ServerPortWindow, ServerPublicToLAN, FragmentsUnanswered, AnswerFragmentsLost, ReinviteFragmentsLost, FaxToAudioPort, ProxyLANHairpin, ResponsesLost, RingingLost, ReinviteRejected, Challenged, ChallengedRejected}
+		Muted, LateOffer, LateOfferLeak, AckLost, NATRemapped, MediaOutage, ByeLost, MediaStopped, Voicemail, ResumeFailed, ReinviteLeak, LateStart, RefreshUnknown, TrickleICE, ICENAT, ICEOneSided, Bundle, TURNRelayed, SameNAT, SameNATDirect, ICEBlocked, ProxyDirectOneWay, PBXDirectMedia, PBXDirectMediaNAT, ServerPortForward, ServerPortWindow, ServerPublicToLAN, FragmentsUnanswered, AnswerFragmentsLost, ReinviteFragmentsLost, FaxToAudioPort, ProxyLANHairpin, ResponsesLost, RingingLost, ReinviteRejected, Challenged, ChallengedRejected, ICERefused}
 	calls := make([]Call, len(kinds))
 	for i, k := range kinds {
 		calls[i] = Call{Kind: k, Start: time.Duration(i) * 500 * time.Millisecond, Media: 4 * time.Second}

@@ -231,6 +231,11 @@ const (
 	// the callee's candidate go unanswered (a firewall), and no media
 	// flows: no-way, ice-checks-unanswered.
 	ICEBlocked Kind = "ice-blocked"
+	// ICERefused: both negotiate ICE, the callee's agent refuses the
+	// caller's connectivity checks with 401 (credentials not its own, as
+	// when an SBC rewrote them), and no media flows: no-way,
+	// ice-checks-refused.
+	ICERefused Kind = "ice-refused"
 	// Bundle: audio (PCMU) and video (VP8, payload type 96) share each
 	// party's one port (RFC 9143 BUNDLE, as WebRTC gateways negotiate),
 	// both ways: two-way, each flow on its own m= line.

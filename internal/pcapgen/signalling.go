@@ -59,7 +59,7 @@ func SignallingOnlyTruth(t Truth) Truth {
 	}
 	switch t.Finding {
 	case report.IDOneWayAudio, report.IDNoWayAudio, capture.IDSilentAudio, capture.IDMediaRemapped, capture.IDMediaOutage, capture.IDMediaStopped, capture.IDMediaStartedLate,
-		capture.IDICEChecksUnanswered:
+		capture.IDICEChecksUnanswered, capture.IDICEChecksRefused:
 		t.Finding = ""
 	}
 	t.Packets, t.Undeliverable, t.Unproven, t.Lost = [2]uint64{}, [2]uint64{}, [2]uint64{}, [2]int64{}
