@@ -227,12 +227,13 @@ func (b *binder) bindHeuristic(f *rtpFlow, covered map[dialogSender]bool, answer
 	// NAT: media comes from (or goes to) the public address the party's SIP
 	// came from, on a port no SDP named.
 	// A flow there before the call's INVITE and still going after its
-	// end is another application's media on the party's host (a
+	// BYE is another application's media on the party's host (a
 	// conferencing app, a game), not the call's: no call's media
-	// precedes its INVITE and outlives its BYE.
+	// precedes its INVITE and outlives its BYE. (The promise's own end
+	// lets media run on after the BYE for its grace, too long for this.)
 	inCall := func(p *promise) bool {
 		c := p.call
-		return !(c.StartSeen && c.ByeSeen && f.First().Before(c.Start) && f.Last().After(p.to))
+		return !(c.StartSeen && c.ByeSeen && f.First().Before(c.Start) && f.Last().After(c.End))
 	}
 	bySrc := func(p *promise) bool {
 		return inCall(p) && !covered[dialogSender{p.dlg, p.party}] && speaksSDP(p.call, p.dlg, f) && b.reachesParty(p, other(p.party), k.Dst, answered)

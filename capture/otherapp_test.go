@@ -12,14 +12,8 @@ import (
 
 	"github.com/natdoc/natdoc/capture"
 	"github.com/natdoc/natdoc/internal/pcapgen"
+	"github.com/natdoc/natdoc/report"
 )
-
-// writeAppMedia writes an RTP stream from src to dst at 50 packets a second
-// from start to end: another application's media, with no SIP.
-func writeAppMedia(t *testing.T, src, dst netip.AddrPort, start, end time.Time) string {
-	t.Helper()
-	return writeRTPStream(t, src, dst, start, end, 111) // a dynamic payload type
-}
 
 // writeRTPStream writes an RTP stream of payload type pt from src to dst
 // at 50 packets a second from start to end, with no SIP.
@@ -67,8 +61,8 @@ func TestOtherAppMediaNotTheCalls(t *testing.T) {
 			checkTruth(t, alone, truths)
 			c := alone.Calls[0]
 			host := netip.MustParseAddrPort(c.Caller.SignalAddr).Addr()
-			app := writeAppMedia(t, netip.AddrPortFrom(netip.MustParseAddr("198.51.100.99"), 9000), netip.AddrPortFrom(host, 62000),
-				c.Start.Add(tc.start), c.End.Add(tc.end))
+			app := writeRTPStream(t, netip.AddrPortFrom(netip.MustParseAddr("198.51.100.99"), 9000), netip.AddrPortFrom(host, 62000),
+				c.Start.Add(tc.start), c.End.Add(tc.end), 111) // a dynamic payload type
 			res, err := capture.Analyze(context.Background(), capture.Options{Files: []string{path, app}, Detail: true})
 			if err != nil {
 				t.Fatal(err)
@@ -85,6 +79,45 @@ func TestOtherAppMediaNotTheCalls(t *testing.T) {
 				t.Errorf("the other stream is not reported as media without signalling: %v", res.Findings)
 			}
 		})
+	}
+}
+
+// TestOtherAppMediaAroundOneWayCall: an app's stream into the caller's
+// host from before the INVITE to a few seconds after the BYE, in a
+// payload type the SDP lists (101, the telephone events'), during a call
+// in which the caller hears nothing. It is not the callee's media: no
+// call's media precedes its INVITE and outlives its BYE, however soon
+// after the BYE it stops. Found in a student's capture on a SIP proxy's
+// host, where such a stream made the proxy's leg one-way the wrong way.
+func TestOtherAppMediaAroundOneWayCall(t *testing.T) {
+	path, _ := generate(t, []pcapgen.Call{{Kind: pcapgen.Normal, Start: 20 * time.Second, Media: 6 * time.Second}}, pcapgen.Options{Seed: 2})
+	callee := netip.MustParseAddr("198.51.100.20") // pcapgen's gateway
+	// No RTCP either: the caller's would report the callee's RTP arriving.
+	path = rewriteMedia(t, path, func(src netip.Addr, b []byte) bool { return src != callee && (b[1] < 200 || b[1] > 204) })
+	alone := capture.AnalyzePath(t, path)
+	c := alone.Calls[0]
+	if c.Verdict != report.VerdictOneWay || c.CannotHear != "caller" {
+		t.Fatalf("without the callee's RTP: %s (cannot hear %q), want one-way, the caller; %s", c.Verdict, c.CannotHear, c.Explain)
+	}
+	// The app talks both ways, so its server's end "answered".
+	host := netip.AddrPortFrom(netip.MustParseAddrPort(c.Caller.SignalAddr).Addr(), 62000)
+	server := netip.MustParseAddrPort("198.51.100.99:9000")
+	app, w := createPcap(t, "app.pcap", layers.LinkTypeEthernet)
+	payload := make([]byte, 12+80)
+	payload[0], payload[1] = 0x80, 101
+	for i, at := 0, c.Start.Add(-8*time.Second); at.Before(c.End.Add(3 * time.Second)); i, at = i+1, at.Add(20*time.Millisecond) {
+		binary.BigEndian.PutUint16(payload[2:], uint16(i))
+		binary.BigEndian.PutUint32(payload[8:], 0x5eed)
+		writeUDP(t, w, server, host, payload, at)
+		binary.BigEndian.PutUint32(payload[8:], 0xfeed)
+		writeUDP(t, w, host, server, payload, at.Add(time.Millisecond))
+	}
+	res, err := capture.Analyze(context.Background(), capture.Options{Files: []string{path, app}, Detail: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Calls[0]; got.Verdict != c.Verdict || got.CannotHear != c.CannotHear || !slices.Equal(capture.FindingIDs(got), capture.FindingIDs(c)) {
+		t.Errorf("with the app's stream: %s (cannot hear %q), findings %v; alone %s, %v", got.Verdict, got.CannotHear, capture.FindingIDs(got), c.Verdict, capture.FindingIDs(c))
 	}
 }
 
