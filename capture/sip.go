@@ -406,13 +406,23 @@ func crlfHeaders(payload []byte) []byte {
 		end = len(payload) - 1
 	}
 	head := payload[:end+1]
-	bare := bytes.Count(head, []byte("\n")) - bytes.Count(head, []byte("\r\n"))
+	crlfs := bytes.Count(head, []byte("\r\n"))
+	bare := bytes.Count(head, []byte("\n")) - crlfs
 	if bare == 0 {
 		return append([]byte(nil), payload...)
 	}
+	// In a block of CRLF lines, a bare LF just before a line's CRLF is a
+	// stray byte at the end of that line (a student proxy's Record-Route
+	// ended "lr>\n\r\n"), not a line of its own: as a line end it would
+	// make an empty line there and end the headers. The phone that got
+	// it, and tshark, read it so.
+	strayLF := crlfs > bare
 	out := make([]byte, 0, len(payload)+bare+1)
 	for i, c := range payload[:end+1] {
 		if c == '\n' && (i == 0 || payload[i-1] != '\r') {
+			if strayLF && bytes.HasPrefix(payload[i+1:], []byte("\r\n")) {
+				continue
+			}
 			out = append(out, '\r')
 		}
 		out = append(out, c)
