@@ -59,6 +59,9 @@ func rtcpView(stream boundFlow, all []boundFlow) *report.RTCPView {
 			receiverSpoke = bf.flow
 		}
 	}
+	if v.Receiver == nil && receiverSpoke != nil {
+		v.Receiver = mislabelledReception(stream, all)
+	}
 	if v.Receiver == nil && receiverSpoke != nil && !pathReported(stream, all) {
 		v.ReceiverHeardNothing = true
 		v.ReceiverRTCP = &report.RTCPReporter{From: receiverSpoke.Key.Src.String(), Reports: receiverSpoke.rtcp.reports,
@@ -68,6 +71,42 @@ func rtcpView(stream boundFlow, all []boundFlow) *report.RTCPView {
 		return nil
 	}
 	return v
+}
+
+// mislabelledReception finds the receiver's blocks about stream under an
+// SSRC no stream of the call has, when the highest sequence number they
+// report is one the stream carried: a receiver that labels its reports
+// wrong (a Yeastar PBX names SSRC 1 in every block), not one that heard
+// nothing. nil when there are none.
+func mislabelledReception(stream boundFlow, all []boundFlow) *report.ReceptionSummary {
+	f := stream.flow
+	for _, bf := range all {
+		st := bf.flow.rtcp
+		if !bf.flow.Key.RTCP || st == nil || bf.bd.sender == stream.bd.sender {
+			continue
+		}
+		for i := range st.sources {
+			src := &st.sources[i]
+			if src.blocks == 0 || knownSSRC(all, src.ssrc) || !f.carriedSeq(uint16(src.highestSeq)) {
+				continue
+			}
+			r := receptionSummary(bf.flow, src, f)
+			r.MislabelledSSRC = src.ssrc
+			return r
+		}
+	}
+	return nil
+}
+
+// knownSSRC says whether a flow of the call (RTP, or RTCP whose sender
+// reports name it) has ssrc.
+func knownSSRC(all []boundFlow, ssrc uint32) bool {
+	for _, bf := range all {
+		if bf.flow.Key.SSRC == ssrc || (bf.flow.rtcp != nil && bf.flow.rtcp.srReports > 0 && bf.flow.rtcp.srSSRC == ssrc) {
+			return true
+		}
+	}
+	return false
 }
 
 // pathReported says whether the receiver's RTCP reports on another

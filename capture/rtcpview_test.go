@@ -17,13 +17,14 @@ func TestReceiverHeardNothing(t *testing.T) {
 	caller, mtp, other := netip.MustParseAddrPort("10.0.0.1:16482"), netip.MustParseAddrPort("10.0.0.2:8266"), netip.MustParseAddrPort("10.0.0.3:16000")
 	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC).UnixNano()
 	rtp := func(src, dst netip.AddrPort, ssrc uint32) boundFlow {
-		return boundFlow{flow: &rtpFlow{Key: flowKey{Src: src, Dst: dst, SSRC: ssrc}, firstNs: t0, Packets: 10}, bd: binding{sender: 0}}
+		return boundFlow{flow: &rtpFlow{Key: flowKey{Src: src, Dst: dst, SSRC: ssrc}, firstNs: t0, Packets: 10, baseSeq: 100, maxSeq: 110}, bd: binding{sender: 0}}
 	}
-	// The receiver's RTCP, 10 s in, with a block about each of about.
+	// The receiver's RTCP, 10 s in, with a block about each of about,
+	// reporting sequence number 5 received (none of the streams').
 	rtcp := func(about ...uint32) boundFlow {
 		st := &rtcpState{reports: 2, lastNs: t0 + int64(10*time.Second)}
 		for _, s := range about {
-			st.sources = append(st.sources, reportedSource{ssrc: s, blocks: 2})
+			st.sources = append(st.sources, reportedSource{ssrc: s, blocks: 2, highestSeq: 5})
 		}
 		k := flowKey{Src: netip.AddrPortFrom(mtp.Addr(), mtp.Port()+1), Dst: netip.AddrPortFrom(caller.Addr(), caller.Port()+1), RTCP: true}
 		return boundFlow{flow: &rtpFlow{Key: k, rtcp: st}, bd: binding{sender: 1}}
@@ -42,5 +43,20 @@ func TestReceiverHeardNothing(t *testing.T) {
 		if got := v != nil && v.ReceiverHeardNothing; got != tc.nothing {
 			t.Errorf("%s: heard nothing %v, want %v", tc.name, got, tc.nothing)
 		}
+	}
+	// A Yeastar PBX names SSRC 1 in every block: a source no stream has,
+	// its highest sequence number one the stream carried. The receiver
+	// heard the stream; the reports are matched to it, their label noted.
+	yeastar := rtcp(0x0001)
+	yeastar.flow.rtcp.sources[0].highestSeq = 105
+	v := rtcpView(main, []boundFlow{main, yeastar})
+	if v == nil || v.ReceiverHeardNothing || v.Receiver == nil || v.Receiver.MislabelledSSRC != 1 {
+		t.Errorf("mislabelled blocks: %+v, want them matched to the stream, labelled SSRC 1", v)
+	}
+	// The same label with a sequence number the stream never carried is
+	// no report about it.
+	yeastar.flow.rtcp.sources[0].highestSeq = 5000
+	if v := rtcpView(main, []boundFlow{main, yeastar}); v == nil || !v.ReceiverHeardNothing {
+		t.Errorf("a foreign block with a foreign sequence number: %+v, want heard nothing", v)
 	}
 }

@@ -381,3 +381,10 @@ func (f *rtpFlow) count(at int64) {
 func (f *rtpFlow) frameRange() []report.FrameRange {
 	return []report.FrameRange{{First: f.FirstFrame, Last: f.LastFrame}}
 }
+
+// carriedSeq says whether seq lies in the range of sequence numbers the
+// stream carried (any, once they wrapped).
+func (f *rtpFlow) carriedSeq(seq uint16) bool {
+	first := uint16(f.baseSeq)
+	return f.cycles > 0 || seq-first <= f.maxSeq-first
+}

@@ -104,6 +104,10 @@ type ReceptionSummary struct {
 	MaxJitterMs        float64 `json:"max_jitter_ms"`
 	// HighestSeq is the extended highest sequence number received.
 	HighestSeq uint32 `json:"highest_seq"`
+	// MislabelledSSRC, when set, is the SSRC the blocks name, which no
+	// stream has: a receiver that labels its reports wrong, whose blocks
+	// are matched to the stream by their sequence numbers.
+	MislabelledSSRC uint32 `json:"mislabelled_ssrc,omitempty"`
 	// XR holds the receiver's RTCP XR VoIP metrics (RFC 3611 §4.7).
 	XR *XRVoIPMetrics `json:"xr,omitempty"`
 }

@@ -150,6 +150,9 @@ func rtcpText(v *RTCPView) string {
 		s := fmt.Sprintf("receiver's %s (from %s, %s): lost %d, %.1f%% lately (worst %.1f%%), jitter %.2f ms (max %.2f)",
 			Plural(r.Reports, "report"), r.From, framesLabel(frameList(nil, []FrameRange{{r.FirstFrame, r.LastFrame}})), r.CumulativeLost,
 			r.FractionLostPct, r.MaxFractionLostPct, r.JitterMs, r.MaxJitterMs)
+		if r.MislabelledSSRC != 0 {
+			s += fmt.Sprintf("; the reports name SSRC %#08x, no stream's: they are matched to this one by its sequence numbers", r.MislabelledSSRC)
+		}
 		if x := r.XR; x != nil {
 			s += fmt.Sprintf("; XR: loss %.1f%%, discarded %.1f%%", x.LossRatePct, x.DiscardRatePct)
 			if x.MOSLQ > 0 {
