@@ -233,7 +233,14 @@ func (b *binder) bindHeuristic(f *rtpFlow, covered map[dialogSender]bool, answer
 	// lets media run on after the BYE for its grace, too long for this.)
 	inCall := func(p *promise) bool {
 		c := p.call
-		return !(c.StartSeen && c.ByeSeen && f.First().Before(c.Start) && f.Last().After(c.End))
+		if !negotiated(p.dlg) {
+			return false
+		}
+		end, ended := c.End, c.ByeSeen
+		if !p.dlg.answered() && !c.FailedAt.IsZero() {
+			end, ended = c.FailedAt, true // early media ends with the setup
+		}
+		return !(c.StartSeen && ended && f.First().Before(c.Start) && f.Last().After(end))
 	}
 	bySrc := func(p *promise) bool {
 		return inCall(p) && !covered[dialogSender{p.dlg, p.party}] && speaksSDP(p.call, p.dlg, f) && b.reachesParty(p, other(p.party), k.Dst, answered)
@@ -248,6 +255,26 @@ func (b *binder) bindHeuristic(f *rtpFlow, covered map[dialogSender]bool, answer
 		return binding{call: p.call, dlg: p.dlg, mIndex: heuristicIndex(p.call, p.dlg, f, other(p.party)), sender: other(p.party)}, true
 	}
 	return binding{}, false
+}
+
+// negotiated says whether dialog d got an answer or the callee's SDP:
+// before either no media of the call flows (the caller has no address to
+// send to, the callee has not answered the offer), so a flow no SDP
+// address names is not bound to it by the heuristics (a rejected call
+// never answered takes no other application's stream).
+func negotiated(d *dialog) bool {
+	if d == nil {
+		return false
+	}
+	if d.answered() {
+		return true
+	}
+	for _, ev := range d.SDPs {
+		if ev.Party == callee {
+			return true
+		}
+	}
+	return false
 }
 
 // reachesParty says whether addr, the far end of a flow that p's party
