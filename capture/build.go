@@ -462,12 +462,12 @@ func (cb *callBuild) report(captureHasMedia bool, now time.Time) report.Call {
 		setup = &f
 	}
 	rc.Findings = callFindings(cb, streams, media, allFacts, v, sigs, setup)
-	addRTCPViews(cb, &rc)                                                   // rtcp_report.go
-	rc.Findings = append(rc.Findings, qualityFindings(rc)...)               // quality_findings.go
-	rc.Findings = append(rc.Findings, remapFindings(&rc, cb)...)            // rebind.go
-	rc.Findings = append(rc.Findings, stoppedFindings(&rc, cb, streams)...) // stopped.go
-	rc.Findings = append(rc.Findings, lateStartFindings(&rc, streams)...)   // latestart.go
-	rc.Findings = append(rc.Findings, payloadFindings(&rc, cb)...)          // payload.go
+	addRTCPViews(cb, &rc)                                                        // rtcp_report.go
+	rc.Findings = append(rc.Findings, qualityFindings(rc, cb.listedPayloads)...) // quality_findings.go
+	rc.Findings = append(rc.Findings, remapFindings(&rc, cb)...)                 // rebind.go
+	rc.Findings = append(rc.Findings, stoppedFindings(&rc, cb, streams)...)      // stopped.go
+	rc.Findings = append(rc.Findings, lateStartFindings(&rc, streams)...)        // latestart.go
+	rc.Findings = append(rc.Findings, payloadFindings(&rc, cb)...)               // payload.go
 	return rc
 }
 

@@ -3,6 +3,7 @@ package capture
 import (
 	"net/netip"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -135,10 +136,15 @@ func (s *state) sdpClockRate(src, dst netip.AddrPort, pt uint8) (float64, bool) 
 // adoptClock gives a stream whose clock was guessed (its first packet's
 // payload type is one no SDP names and RFC 3551 does not assign:
 // Linphone's first packet on 95, sent before the answer) the clock of a
-// later dynamic type of it that an SDP names. Called only when the type
-// changes, so a stream of one unknown type costs nothing.
+// later type of it: a dynamic one an SDP names, or a static voice codec
+// (PCMU, PCMA, G.722, G.729: SDP may name them without rtpmap), which
+// also names the stream's codec. Called only when the type changes, so a
+// stream of one unknown type costs nothing.
 func (s *state) adoptClock(f *rtpFlow, pt uint8) {
 	r, ok := s.sdpClockRate(f.Key.Src, f.Key.Dst, pt)
+	if !ok && staticVoice(pt) {
+		r, ok = staticClockRate(pt), true
+	}
 	if !ok {
 		return
 	}
@@ -169,4 +175,10 @@ func (s *state) rtpmapOnPort(src, dst netip.AddrPort, pt uint8) (rtpmapEntry, bo
 		}
 	}
 	return rtpmapEntry{}, false
+}
+
+// staticVoice says whether pt is a static payload type of a voice codec
+// (RFC 3551 §6), comfort noise aside.
+func staticVoice(pt uint8) bool {
+	return pt != 13 && staticCodecName[strconv.Itoa(int(pt))] != ""
 }

@@ -116,3 +116,35 @@ func TestClockAdoptedFromLaterType(t *testing.T) {
 		t.Errorf("jitter %.3f ms, want that of packets 5 ms late every other one", j)
 	}
 }
+
+// TestClockAdoptedFromStaticType: a stream whose first packet is of a
+// type no SDP names (Linphone's keepalive on 95) and whose audio is PCMU,
+// a static type SDP may name without rtpmap, takes PCMU's clock and
+// name: its jitter counts the audio, its codec is no blank.
+func TestClockAdoptedFromStaticType(t *testing.T) {
+	s := newState()
+	src, dst := netip.MustParseAddrPort("198.51.100.7:30000"), netip.MustParseAddrPort("203.0.113.5:20000")
+	ev := &event{kind: evRTP, info: 0}
+	b := &eventBatch{infos: []packetInfo{{src: src, dst: dst}}}
+	start := time.Unix(1000, 0).UnixNano()
+	for i := range 50 {
+		ev.rtp.PT = 0
+		if i == 0 {
+			ev.rtp.PT = 95
+		}
+		late := int64(i%2) * int64(5*time.Millisecond)
+		ev.ssrc, ev.at, ev.frame = 1, start+int64(i)*int64(20*time.Millisecond)+late, uint64(i+1)
+		ev.rtp.Seq, ev.rtp.Timestamp = uint16(i), uint32(i*160)
+		s.mediaEvent(b, ev)
+	}
+	f := s.flows[flowKey{Src: src, Dst: dst, SSRC: 1}]
+	if f == nil {
+		t.Fatal("no stream")
+	}
+	if f.clockRate != 8000 || f.clockPT != 0 || f.q.codec != "PCMU/8000" {
+		t.Errorf("clock %v Hz on type %d, codec %q; want 8000 on 0, PCMU/8000", f.clockRate, f.clockPT, f.q.codec)
+	}
+	if j := f.JitterMs(); j < 1 || j > 5 {
+		t.Errorf("jitter %.3f ms, want that of packets 5 ms late every other one", j)
+	}
+}

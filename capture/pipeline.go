@@ -583,7 +583,7 @@ func (s *state) mediaEvent(b *eventBatch, ev *event) {
 			return
 		}
 	}
-	if f.clockGuessed && ev.kind == evRTP && ev.rtp.PT != f.clockPT && ev.rtp.PT > maxStaticPT {
+	if f.clockGuessed && ev.kind == evRTP && ev.rtp.PT != f.clockPT && (ev.rtp.PT > maxStaticPT || staticVoice(ev.rtp.PT)) {
 		s.adoptClock(f, ev.rtp.PT) // clockrate.go
 	}
 	if f.isDuplicate(ev.rtp, int(ev.size), ev.at) {

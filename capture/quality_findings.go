@@ -3,6 +3,8 @@ package capture
 import (
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/natdoc/natdoc/report"
@@ -78,7 +80,10 @@ const (
 // the first two are the other reasons a listener hears nothing or little,
 // the last is evidence for a one-way verdict or, where the capture saw the
 // packets leave and could not see them arrive, a finding of its own.
-func qualityFindings(c report.Call) []report.Finding {
+//
+// listed, when set, gives the SDP formats a party listed for an m= line
+// (callBuild.listedPayloads), to tell RTP keepalives from audio.
+func qualityFindings(c report.Call, listed func(party, index int) []string) []report.Finding {
 	fs := rtcpFindings(c)
 	for i, dir := range directionNames {
 		f := report.MainFlow(c, dir)
@@ -88,7 +93,7 @@ func qualityFindings(c report.Call) []report.Finding {
 		sender, listener := partyNames[i], partyNames[1-i]
 		q := f.Quality
 		ev := report.Evidence{
-			Text:        fmt.Sprintf("%s RTP %s → %s: %d packets, %s", sender, f.Src, f.Dst, f.Packets, q.Codec),
+			Text:        strings.TrimSuffix(fmt.Sprintf("%s RTP %s → %s: %d packets, %s", sender, f.Src, f.Dst, f.Packets, q.Codec), ", "),
 			FrameRanges: []report.FrameRange{{First: f.FirstFrame, Last: f.LastFrame}}, Time: f.First,
 		}
 		if l := q.Level; l != nil && l.Silent {
@@ -127,7 +132,7 @@ func qualityFindings(c report.Call) []report.Finding {
 			fs = append(fs, poor)
 		}
 	}
-	if f, ok := barelySentFinding(c); ok {
+	if f, ok := barelySentFinding(c, listed); ok {
 		fs = append(fs, f)
 	}
 	return fs
@@ -156,7 +161,7 @@ func outageFinding(subject string, f *report.RTPFlow, ev report.Evidence, sender
 // next to no audio while the other direction flowed (see
 // barelySentPackets). The verdict stays: the packets sent arrived, so the
 // path is open, and the cause is at the sender.
-func barelySentFinding(c report.Call) (report.Finding, bool) {
+func barelySentFinding(c report.Call, listed func(party, index int) []string) (report.Finding, bool) {
 	if c.Verdict != report.VerdictTwoWay {
 		return report.Finding{}, false
 	}
@@ -178,16 +183,50 @@ func barelySentFinding(c report.Call) (report.Finding, bool) {
 			{Text: fmt.Sprintf("%s RTP %s → %s: %d packets over %s", listener, o.Src, o.Dst, o.Packets, span),
 				FrameRanges: []report.FrameRange{{First: o.FirstFrame, Last: o.LastFrame}}, Time: o.First},
 		}
-		if l := f.Quality.Level; l != nil && l.Active == 0 {
+		title := fmt.Sprintf("The %s sent %s while the %s sent %d over %s: the %s heard next to nothing. "+
+			"What was sent arrived, so the path is open: the %s's phone stopped sending (silence suppression without comfort noise, "+
+			"or a muted microphone), not a NAT fault", sender, report.Plural(int(f.Packets), "RTP packet"), listener, o.Packets, span, listener, sender)
+		if pts, ok := unnamedPayloads(c, f, listed); ok {
+			ev = append(ev, report.Evidence{Text: fmt.Sprintf("the %s's packets are of payload type %s, which no SDP of the call names: "+
+				"RTP keepalives (RFC 6263) that keep its NAT mapping open, no audio", sender, pts)})
+			title = fmt.Sprintf("The %s sent no audio, only %s, while the %s sent %d packets over %s: the %s heard nothing. "+
+				"The path is open: the %s's phone never sent its audio (a muted microphone, a wrong audio device), not a NAT fault",
+				sender, report.Plural(int(f.Packets), "RTP keepalive"), listener, o.Packets, span, listener, sender)
+		} else if l := f.Quality.Level; l != nil && l.Active == 0 {
 			ev = append(ev, report.Evidence{Text: fmt.Sprintf("the %s's packets carry silence (peak %.0f dBov): nobody spoke, or its microphone is muted", sender, l.PeakDBov)})
 		}
 		return report.Finding{ID: IDAudioBarelySent, Severity: report.SeverityWarning, Subject: c.CallID,
-			Title: fmt.Sprintf("The %s sent %s while the %s sent %d over %s: the %s heard next to nothing. "+
-				"What was sent arrived, so the path is open: the %s's phone stopped sending (silence suppression without comfort noise, "+
-				"or a muted microphone), not a NAT fault", sender, report.Plural(int(f.Packets), "RTP packet"), listener, o.Packets, span, listener, sender),
-			Evidence: ev, Remedy: remedyBarelySent}, true
+			Title: title, Evidence: ev, Remedy: remedyBarelySent}, true
 	}
 	return report.Finding{}, false
+}
+
+// unnamedPayloads lists flow f's payload types ("95" or "95, 96") when
+// neither party's SDP names any of them for f's stream: what RFC 6263 has
+// a phone send to keep its NAT mapping open, an RTP packet of a type the
+// session never negotiated, carries no audio.
+func unnamedPayloads(c report.Call, f *report.RTPFlow, listed func(party, index int) []string) (string, bool) {
+	if listed == nil || len(f.PayloadTypes) == 0 {
+		return "", false
+	}
+	for _, ms := range c.Streams {
+		if !slices.ContainsFunc(ms.Flows, func(o report.RTPFlow) bool { return o.Src == f.Src && o.Dst == f.Dst }) {
+			continue
+		}
+		named := append(listed(caller, ms.Index), listed(callee, ms.Index)...)
+		if len(named) == 0 {
+			return "", false
+		}
+		pts := make([]string, len(f.PayloadTypes))
+		for i, pt := range f.PayloadTypes {
+			pts[i] = strconv.Itoa(int(pt))
+			if slices.ContainsFunc(named, func(codec string) bool { return strings.HasPrefix(codec, pts[i]+" ") }) {
+				return "", false
+			}
+		}
+		return strings.Join(pts, ", "), true
+	}
+	return "", false
 }
 
 // sentSpan says over how long a flow's packets were sent.

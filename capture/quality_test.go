@@ -205,11 +205,36 @@ func TestBarelySent(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := report.Call{CallID: "x", Verdict: tc.verdict, Streams: []report.MediaStream{{Flows: tc.flows}}}
-			_, got := barelySentFinding(c)
+			_, got := barelySentFinding(c, nil)
 			if got != tc.want {
 				t.Errorf("finding %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestBarelySentKeepalives: a direction whose few packets are all of a
+// payload type neither SDP names sent RTP keepalives (RFC 6263), no
+// audio: the finding says so, in its title and its evidence.
+func TestBarelySentKeepalives(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	listed := func(party, index int) []string { return []string{"0 PCMU/8000", "101 telephone-event/8000"} }
+	for _, tc := range []struct {
+		pts       report.PayloadTypes
+		keepalive bool
+	}{{report.PayloadTypes{95}, true}, {report.PayloadTypes{0}, false}, {report.PayloadTypes{95, 0}, false}} {
+		c := report.Call{CallID: "x", Verdict: report.VerdictTwoWay, Streams: []report.MediaStream{{Flows: []report.RTPFlow{
+			{Direction: "caller->callee", Src: "192.0.2.1:4000", Dst: "192.0.2.2:4000", Packets: 288, First: t0, Last: t0.Add(6 * time.Second),
+				PayloadTypes: report.PayloadTypes{0}, Quality: &report.StreamQuality{Codec: "PCMU/8000"}},
+			{Direction: "callee->caller", Src: "192.0.2.2:4000", Dst: "192.0.2.1:4000", Packets: 1, First: t0, Last: t0,
+				PayloadTypes: tc.pts, Quality: &report.StreamQuality{}},
+		}}}}
+		f, ok := barelySentFinding(c, listed)
+		said := ok && strings.Contains(f.Title, "sent no audio, only 1 RTP keepalive") &&
+			strings.Contains(f.Evidence[len(f.Evidence)-1].Text, "payload type 95, which no SDP of the call names")
+		if !ok || said != tc.keepalive {
+			t.Errorf("payload types %v: finding %v, keepalives said %v, want %v: %+v", tc.pts, ok, said, tc.keepalive, f)
+		}
 	}
 }
 
@@ -235,7 +260,7 @@ func TestQualityFindings(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := report.Call{CallID: "x", Streams: []report.MediaStream{{Flows: tc.flows}}}
 			var got []report.FindingID
-			for _, f := range qualityFindings(c) {
+			for _, f := range qualityFindings(c, nil) {
 				got = append(got, f.ID)
 			}
 			if !slices.Equal(got, tc.want) {
@@ -257,7 +282,7 @@ func TestThinnedCapture(t *testing.T) {
 	}{{99.8, remedyThinCapture}, {9, remedyPoorQuality}} {
 		q := &report.StreamQuality{Codec: "PCMU/8000", MOS: 1.06, LossPct: tc.loss, Expected: 964}
 		c := report.Call{CallID: "x", Streams: []report.MediaStream{{Flows: []report.RTPFlow{{Direction: "caller->callee", Packets: 2, Quality: q}}}}}
-		fs := qualityFindings(c)
+		fs := qualityFindings(c, nil)
 		if len(fs) != 1 || fs[0].ID != IDPoorAudioQuality || fs[0].Remedy != tc.remedy {
 			t.Fatalf("loss %.1f%%: %+v", tc.loss, fs)
 		}

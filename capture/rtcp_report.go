@@ -12,6 +12,10 @@ import (
 // report sent just before the first packet arrived is not read as one.
 const heardNothingAfter = 2 * time.Second
 
+// minValidPackets is how many packets in sequence make a receiver take a
+// source as valid and report on it (RFC 3550 Appendix A.1, MIN_SEQUENTIAL).
+const minValidPackets = 2
+
 // addRTCPViews puts beside each RTP stream of a call what the RTCP of its
 // sender and its receiver, bound to the same call, said about it.
 func addRTCPViews(cb *callBuild, rc *report.Call) {
@@ -55,7 +59,10 @@ func rtcpView(stream boundFlow, all []boundFlow) *report.RTCPView {
 				v.Receiver = receptionSummary(bf.flow, src, f)
 			}
 		}
-		if st.reports > 0 && st.lastNs-f.firstNs >= int64(heardNothingAfter) {
+		// A receiver takes a source as valid after two packets in
+		// sequence (RFC 3550 §6.2.1, Appendix A.1): one packet alone
+		// (a keepalive) is reported by no one.
+		if st.reports > 0 && st.lastNs-f.firstNs >= int64(heardNothingAfter) && f.Packets >= minValidPackets {
 			receiverSpoke = bf.flow
 		}
 	}

@@ -53,6 +53,13 @@ func TestReceiverHeardNothing(t *testing.T) {
 	if v == nil || v.ReceiverHeardNothing || v.Receiver == nil || v.Receiver.MislabelledSSRC != 1 {
 		t.Errorf("mislabelled blocks: %+v, want them matched to the stream, labelled SSRC 1", v)
 	}
+	// One packet (a keepalive) is no source a receiver reports on (RFC
+	// 3550 Appendix A.1): its silence about it says nothing.
+	single := rtp(caller, mtp, 0x0abc)
+	single.flow.Packets = 1
+	if v := rtcpView(single, []boundFlow{single, rtcp(0x9999)}); v != nil && v.ReceiverHeardNothing {
+		t.Errorf("one packet: %+v, want no heard nothing", v)
+	}
 	// The same label with a sequence number the stream never carried is
 	// no report about it.
 	yeastar.flow.rtcp.sources[0].highestSeq = 5000
