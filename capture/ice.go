@@ -169,9 +169,11 @@ type iceToward struct {
 	refusal           string // the first refusal's code and reason
 	first, last       uint64
 	pairs             []string // the first few, "from → to"
-	// looped are the pairs whose checks went from an address to itself:
-	// the far end's candidate is an address of the checking host too.
-	looped []netip.AddrPort
+	// looped are the pairs whose checks went from an address to itself
+	// (the far end's candidate is an address of the checking host too),
+	// the first few; loopedRequests counts their checks.
+	looped         []netip.AddrPort
+	loopedRequests uint32
 }
 
 // toward sums the checks sent to any of addrs, and names the pairs.
@@ -184,8 +186,11 @@ func (c *iceChecks) toward(addrs []netip.AddrPort) (t iceToward) {
 		if t.refusal == "" {
 			t.refusal = x.refusal
 		}
-		if k.from == k.to && len(t.looped) < 4 {
-			t.looped = append(t.looped, k.to)
+		if k.from == k.to {
+			t.loopedRequests += x.requests
+			if len(t.looped) < 4 {
+				t.looped = append(t.looped, k.to)
+			}
 		}
 		if t.first == 0 || x.first < t.first {
 			t.first = x.first
@@ -314,7 +319,7 @@ func iceFinding(from int, t [2]iceToward, subject string, problem bool) report.F
 // loopedOnly says whether every pair checked went from an address to
 // itself: checks that count toward both parties, since both list it.
 func (t iceToward) loopedOnly() bool {
-	return t.requests > 0 && len(t.looped) == len(t.pairs)
+	return t.requests > 0 && t.loopedRequests == t.requests
 }
 
 // evidence counts the checks party from sent toward the other's

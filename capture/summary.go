@@ -27,8 +27,8 @@ func vantage(private, public int, host hostView) string {
 	return "at a point that sees both private and public parties (a SIP server, a PBX or the NAT's own LAN side): private parties are seen before their NAT"
 }
 
-// hostAddrs names a loopback capture's host by its addresses, as " (of
-// 192.0.2.1, 10.0.0.1)", or "" when it saw only loopback addresses.
+// hostAddrs names a loopback capture's host by its addresses, as "
+// (192.0.2.1, 10.0.0.1)", or "" when it saw only loopback addresses.
 func hostAddrs(addrs []netip.Addr) string {
 	if len(addrs) == 0 {
 		return ""

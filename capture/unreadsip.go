@@ -44,7 +44,9 @@ func (l *unreadSIPLog) note(pkt *packet, kind, detail string) {
 		if *l == nil {
 			*l = unreadSIPLog{}
 		}
-		u = &unreadSIP{kind: kind, detail: detail}
+		// The reason is the parser's, which may quote the message: cut,
+		// and made safe to print.
+		u = &unreadSIP{kind: kind, detail: cleanComment(detail)}
 		(*l)[key] = u
 	}
 	u.count++
