@@ -98,6 +98,8 @@ func FuzzICEObserve(f *testing.F) {
 	f.Add(iceCheck(f, 1, true), true)
 	f.Add(iceAnswer(f, 1), false)
 	f.Add(iceCheck(f, 2, false), true)
+	f.Add(stun.MustBuild(stun.NewTransactionIDSetter([stun.TransactionIDSize]byte{7}), stun.BindingError,
+		&stun.ErrorCodeAttribute{Code: stun.CodeUnauthorized, Reason: []byte("Wrong MESSAGE-INTEGRITY attribute")}).Raw, false)
 	f.Fuzz(func(t *testing.T, b []byte, request bool) {
 		var c iceChecks
 		a, z := netip.MustParseAddrPort("203.0.113.1:10000"), netip.MustParseAddrPort("198.51.100.20:30000")
