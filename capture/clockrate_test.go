@@ -91,30 +91,7 @@ func TestClockAdoptedFromLaterType(t *testing.T) {
 	}
 	s := newState()
 	s.noteRtpmaps(sd, &sipCall{}, time.Time{})
-	src, dst := netip.MustParseAddrPort("198.51.100.7:30000"), netip.MustParseAddrPort("203.0.113.5:20000")
-	ev := &event{kind: evRTP, info: 0}
-	b := &eventBatch{infos: []packetInfo{{src: src, dst: dst}}}
-	start := time.Unix(1000, 0).UnixNano()
-	for i := range 50 {
-		ev.rtp.PT = 96
-		if i == 0 {
-			ev.rtp.PT = 95
-		}
-		late := int64(i%2) * int64(5*time.Millisecond) // every other packet 5 ms late
-		ev.ssrc, ev.at, ev.frame = 1, start+int64(i)*int64(20*time.Millisecond)+late, uint64(i+1)
-		ev.rtp.Seq, ev.rtp.Timestamp = uint16(i), uint32(i*960)
-		s.mediaEvent(b, ev)
-	}
-	f := s.flows[flowKey{Src: src, Dst: dst, SSRC: 1}]
-	if f == nil {
-		t.Fatal("no stream")
-	}
-	if f.clockRate != 48000 || f.clockPT != 96 || f.q.codec != "opus/48000/2" {
-		t.Errorf("clock %v Hz on type %d, codec %q; want 48000 on 96, opus/48000/2", f.clockRate, f.clockPT, f.q.codec)
-	}
-	if j := f.JitterMs(); j < 1 || j > 5 {
-		t.Errorf("jitter %.3f ms, want that of packets 5 ms late every other one", j)
-	}
+	checkAdoptedClock(t, s, 96, 960, 48000, "opus/48000/2")
 }
 
 // TestClockAdoptedFromStaticType: a stream whose first packet is of a
@@ -122,27 +99,35 @@ func TestClockAdoptedFromLaterType(t *testing.T) {
 // a static type SDP may name without rtpmap, takes PCMU's clock and
 // name: its jitter counts the audio, its codec is no blank.
 func TestClockAdoptedFromStaticType(t *testing.T) {
-	s := newState()
+	checkAdoptedClock(t, newState(), 0, 160, 8000, "PCMU/8000")
+}
+
+// checkAdoptedClock feeds s a stream whose first packet is of type 95
+// (no SDP names it) and the 49 after it of type pt, step timestamp units
+// apart, every other one 5 ms late, and wants the stream timed on pt at
+// rate with its codec named codec, and the lateness in its jitter.
+func checkAdoptedClock(t *testing.T, s *state, pt uint8, step uint32, rate float64, codec string) {
+	t.Helper()
 	src, dst := netip.MustParseAddrPort("198.51.100.7:30000"), netip.MustParseAddrPort("203.0.113.5:20000")
 	ev := &event{kind: evRTP, info: 0}
 	b := &eventBatch{infos: []packetInfo{{src: src, dst: dst}}}
 	start := time.Unix(1000, 0).UnixNano()
 	for i := range 50 {
-		ev.rtp.PT = 0
+		ev.rtp.PT = pt
 		if i == 0 {
 			ev.rtp.PT = 95
 		}
 		late := int64(i%2) * int64(5*time.Millisecond)
 		ev.ssrc, ev.at, ev.frame = 1, start+int64(i)*int64(20*time.Millisecond)+late, uint64(i+1)
-		ev.rtp.Seq, ev.rtp.Timestamp = uint16(i), uint32(i*160)
+		ev.rtp.Seq, ev.rtp.Timestamp = uint16(i), uint32(i)*step
 		s.mediaEvent(b, ev)
 	}
 	f := s.flows[flowKey{Src: src, Dst: dst, SSRC: 1}]
 	if f == nil {
 		t.Fatal("no stream")
 	}
-	if f.clockRate != 8000 || f.clockPT != 0 || f.q.codec != "PCMU/8000" {
-		t.Errorf("clock %v Hz on type %d, codec %q; want 8000 on 0, PCMU/8000", f.clockRate, f.clockPT, f.q.codec)
+	if f.clockRate != rate || f.clockPT != pt || f.q.codec != codec {
+		t.Errorf("clock %v Hz on type %d, codec %q; want %v on %d, %s", f.clockRate, f.clockPT, f.q.codec, rate, pt, codec)
 	}
 	if j := f.JitterMs(); j < 1 || j > 5 {
 		t.Errorf("jitter %.3f ms, want that of packets 5 ms late every other one", j)
