@@ -221,6 +221,10 @@ func reportedDirections(flows []boundFlow, answered time.Time, far []*rtcpState)
 					about = !hasSSRC[recv] || src.ssrc != ssrc[recv]
 				}
 				r[d].ReceiverGot = r[d].ReceiverGot || (about && src.blocks > 0)
+				own := hasSSRC[recv] && src.ssrc == ssrc[recv]
+				if hasSSRC[d] && !about && !own && src.blocks > 0 && !knownSSRC(flows, src.ssrc) {
+					r[d].ReceiverForeign = true
+				}
 			}
 		}
 		if hasSSRC[d] && !r[d].ReceiverGot && reportsOn(far, ssrc[d]) {

@@ -67,3 +67,37 @@ func TestReceiverHeardNothing(t *testing.T) {
 		t.Errorf("a foreign block with a foreign sequence number: %+v, want heard nothing", v)
 	}
 }
+
+// TestReportedForeignSource: a receiver whose blocks name a source no
+// stream of the call has neither proves nor disproves the sender's
+// stream arriving (ReceiverForeign); one whose blocks name nothing but
+// its own stream's disproves it.
+func TestReportedForeignSource(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	a, b := netip.MustParseAddrPort("10.0.0.1:4000"), netip.MustParseAddrPort("10.0.0.2:5000")
+	rtcpFlow := func(src, dst netip.AddrPort, sender int, sr uint32, about ...uint32) boundFlow {
+		st := &rtcpState{reports: 3, lastNs: t0.Add(10 * time.Second).UnixNano(), srSSRC: sr, srReports: 3, srPackets: 250}
+		for _, s := range about {
+			st.sources = append(st.sources, reportedSource{ssrc: s, blocks: 3})
+		}
+		return boundFlow{flow: &rtpFlow{Key: flowKey{Src: src, Dst: dst, RTCP: true}, rtcp: st}, bd: binding{sender: sender}}
+	}
+	for _, tc := range []struct {
+		name          string
+		about         uint32
+		foreign, open bool
+	}{
+		{"a block about SSRC 1, no stream's", 1, true, true},
+		{"a block about the receiver's own stream", 0xb, false, false},
+	} {
+		flows := []boundFlow{
+			rtcpFlow(a, b, caller, 0xa, 0xb),      // the caller heard the callee
+			rtcpFlow(b, a, callee, 0xb, tc.about), // the callee's blocks
+		}
+		r := reportedDirections(flows, t0, nil)
+		known, _ := r[caller].outcome()
+		if r[caller].ReceiverForeign != tc.foreign || known == tc.open {
+			t.Errorf("%s: %+v (settled %v), want foreign %v, open %v", tc.name, r[caller], known, tc.foreign, tc.open)
+		}
+	}
+}

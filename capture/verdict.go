@@ -371,6 +371,11 @@ type ReportedDirection struct {
 	// sender's stream, so some of it arrived.
 	ReceiverReported bool
 	ReceiverGot      bool
+	// ReceiverForeign: the receiver's blocks name a source no stream of
+	// the call has (a receiver that labels its blocks wrong, or media
+	// from a path the capture does not show): its silence about the
+	// sender's stream disproves nothing.
+	ReceiverForeign bool
 }
 
 // outcome says whether the reports settle the direction, and whether its
@@ -383,7 +388,7 @@ func (d ReportedDirection) outcome() (known, arrived bool) {
 		return true, true
 	case d.SenderReported && !d.SenderSR:
 		return true, false
-	case d.ReceiverReported && d.SenderSR:
+	case d.ReceiverReported && d.SenderSR && !d.ReceiverForeign:
 		return true, false
 	}
 	return false, false

@@ -97,6 +97,9 @@ func TestJudgeReported(t *testing.T) {
 	heard := ReportedDirection{SenderReported: true, SenderSR: true, SenderSent: 250, ReceiverReported: true, ReceiverGot: true}
 	deafReceiver := ReportedDirection{SenderReported: true, SenderSR: true, SenderSent: 250, ReceiverReported: true}
 	silentSender := ReportedDirection{SenderReported: true, ReceiverReported: true} // receiver reports only
+	// A receiver whose blocks name a source no stream has (a Yeastar PBX
+	// names SSRC 1): its silence about the sender's stream says nothing.
+	mislabelling := ReportedDirection{SenderReported: true, SenderSR: true, SenderSent: 250, ReceiverReported: true, ReceiverForeign: true}
 	noSignalling := CallFacts{Answered: true, MediaNegotiated: true, StartSeen: true, BothSidesSignalling: true}
 	tests := []struct {
 		name       string
@@ -113,6 +116,7 @@ func TestJudgeReported(t *testing.T) {
 		{"the callee sends receiver reports only: it sends no RTP", both, [2]ReportedDirection{heard, silentSender}, true, report.VerdictOneWay, "caller"},
 		{"neither receiver hears the other", both, [2]ReportedDirection{deafReceiver, deafReceiver}, true, report.VerdictNoWay, ""},
 		{"a receiver's reports are enough without the sender's", both, [2]ReportedDirection{{ReceiverReported: true, ReceiverGot: true}, heard}, true, report.VerdictTwoWay, ""},
+		{"the caller's blocks name a source no stream has", both, [2]ReportedDirection{heard, mislabelling}, true, report.VerdictIncompleteCapture, ""},
 		{"only the senders' reports: arrival unknown", both, [2]ReportedDirection{sent(250), sent(250)}, true, report.VerdictIncompleteCapture, ""},
 		{"one direction settled, the other not", both, [2]ReportedDirection{heard, sent(250)}, true, report.VerdictIncompleteCapture, ""},
 		{"announcement reported arriving", [2]bool{false, true}, [2]ReportedDirection{{}, heard}, true, report.VerdictOneWayNegotiated, ""},
