@@ -395,7 +395,11 @@ func (s *state) dropOrphans(now time.Time) {
 // orphan records a stream that belongs to no call in the capture.
 func (s *state) orphan(f *rtpFlow) {
 	s.dropFlow(f)
-	if f.Key.RTCP || f.Packets < minHeuristicPackets {
+	if f.Key.RTCP {
+		s.sessions.addRTCP(f) // orphans.go
+		return
+	}
+	if f.Packets < minHeuristicPackets {
 		return
 	}
 	s.orphanPackets += f.Packets

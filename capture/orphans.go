@@ -45,6 +45,34 @@ type mediaSessions struct {
 	byEnds  map[[2]netip.AddrPort]*mediaSession
 	list    []*mediaSession
 	dropped int // streams of sessions past maxMediaSessions
+	// rtcp counts the RTCP packets of no call by their ends (source,
+	// destination): a receiver that sends only RTCP back (its feedback,
+	// its reports) is listening, not gone (rtcpBack).
+	rtcp map[[2]netip.AddrPort]uint64
+}
+
+// addRTCP notes an RTCP stream no call claimed.
+func (ms *mediaSessions) addRTCP(f *rtpFlow) {
+	ends := [2]netip.AddrPort{f.Key.Src, f.Key.Dst}
+	if _, ok := ms.rtcp[ends]; !ok && len(ms.rtcp) >= maxMediaSessions {
+		return
+	}
+	if ms.rtcp == nil {
+		ms.rtcp = map[[2]netip.AddrPort]uint64{}
+	}
+	ms.rtcp[ends] += f.Packets
+}
+
+// rtcpBack counts the RTCP the receiver of session s's direction d sent
+// back to its sender: on the RTP ports (rtcp-mux, RFC 5761) or on the
+// ports above them (RFC 3550 §11).
+func (ms *mediaSessions) rtcpBack(s *mediaSession, d int) uint64 {
+	to, from := s.to(d), s.from(d)
+	n := ms.rtcp[[2]netip.AddrPort{to, from}]
+	if to.Port() < 65535 && from.Port() < 65535 {
+		n += ms.rtcp[[2]netip.AddrPort{netip.AddrPortFrom(to.Addr(), to.Port()+1), netip.AddrPortFrom(from.Addr(), from.Port()+1)}]
+	}
+	return n
 }
 
 // add files an RTP stream no call claimed under the session of its ends.
@@ -121,18 +149,20 @@ const (
 )
 
 // sessionEvidence says what one session shows: both ways, or one way and
-// nothing back.
-func sessionEvidence(s *mediaSession) report.Evidence {
+// nothing back, or only RTCP.
+func (ms *mediaSessions) sessionEvidence(s *mediaSession) report.Evidence {
 	a, b := s.dir[0], s.dir[1]
 	if d, ok := s.oneWay(); ok {
 		sd := s.dir[d]
-		refused := ""
-		if sd.refused != "" {
-			refused = ", which refused them " + allAlongICMP(sd.refused)
+		back := "nothing came back from " + s.to(d).String()
+		if n := ms.rtcpBack(s, d); n > 0 {
+			back = fmt.Sprintf("only RTCP came back from %s (%s): a listener that sends no media of its own", s.to(d), report.Plural(int(n), "packet"))
+		} else if sd.refused != "" {
+			back += ", which refused them " + allAlongICMP(sd.refused)
 		}
 		return report.Evidence{
-			Text: fmt.Sprintf("%s → %s: %s over %s; nothing came back from %s%s", s.from(d), s.to(d), report.Plural(int(sd.packets), "RTP packet"),
-				sd.span(), s.to(d), refused),
+			Text: fmt.Sprintf("%s → %s: %s over %s; %s", s.from(d), s.to(d), report.Plural(int(sd.packets), "RTP packet"),
+				sd.span(), back),
 			FrameRanges: []report.FrameRange{{First: sd.firstFrame, Last: sd.lastFrame}}, Time: time.Unix(0, sd.firstNs).UTC(),
 		}
 	}
@@ -166,8 +196,8 @@ func (ms *mediaSessions) oneWayFindings(sessions []*mediaSession) []report.Findi
 	explained := map[*mediaSession]bool{}
 	for _, s := range sessions {
 		d, ok := s.oneWay()
-		if !ok || s.dir[d].packets < oneWaySessionPackets || s.dir[d].span() < oneWaySessionFor {
-			continue
+		if !ok || s.dir[d].packets < oneWaySessionPackets || s.dir[d].span() < oneWaySessionFor || ms.rtcpBack(s, d) > 0 {
+			continue // a receiver that sends RTCP back is listening
 		}
 		o := repliesElsewhere(sessions, s, d)
 		if o != nil {
@@ -183,7 +213,7 @@ func (ms *mediaSessions) oneWayFindings(sessions []*mediaSession) []report.Findi
 		}
 		n++
 		if len(ev) < maxOrphanEvidence {
-			ev = append(ev, sessionEvidence(p.s))
+			ev = append(ev, ms.sessionEvidence(p.s))
 			if p.elsewhere != nil {
 				d, _ := p.s.oneWay()
 				ev = append(ev, elsewhereEvidence(p.elsewhere, p.s.from(d)))
@@ -243,7 +273,7 @@ func (s *state) mediaWithoutSignalling() []report.Finding {
 	sessions := s.sessions.sorted()
 	var ev []report.Evidence
 	for _, ms := range sessions[:min(len(sessions), maxOrphanEvidence)] {
-		ev = append(ev, sessionEvidence(ms))
+		ev = append(ev, s.sessions.sessionEvidence(ms))
 	}
 	oneWay := 0
 	for _, ms := range sessions {
