@@ -304,10 +304,9 @@ func (t *callTable) add(m *sipInfo, at time.Time, sdpInfo *sdpInfo, sdpErr error
 	if !onHop && t.hold(x) {
 		return nil, true
 	}
-	if c == nil && !(m.Request && m.Method == "INVITE" && m.ToTag == "") && t.holdsAnswers(m.CallID) {
+	if c == nil && !(m.Request && m.Method == "INVITE" && m.ToTag == "") && t.releaseCallID(m.CallID) {
 		// Answers of an INVITE the capture lacks wait for it; the rest of
 		// the dialog files them first, to follow the leg from them.
-		t.releaseCallID(m.CallID)
 		c, _ = t.find(m)
 	}
 	// Only an INVITE, or an answer to one the capture lacks, starts a

@@ -237,10 +237,7 @@ func (h *fragHold) answered(callID string, cseq uint32, method string) {
 		return
 	}
 	key := answeredKey(callID, cseq, method)
-	if h.lost.answered[key] {
-		return
-	}
-	if _, lost := h.lost.messages[key]; !lost && h.pendingFirst(key) == 0 {
+	if h.lost.answered[key] || h.firstFragmentOf(key) == 0 {
 		return
 	}
 	if h.lost.answered == nil {
@@ -258,7 +255,11 @@ func (h *fragHold) firstFragment(callID string, cseq uint32, method string) uint
 	if h.sipFirsts == 0 {
 		return 0
 	}
-	key := answeredKey(callID, cseq, method)
+	return h.firstFragmentOf(answeredKey(callID, cseq, method))
+}
+
+// firstFragmentOf is firstFragment for the message with that key.
+func (h *fragHold) firstFragmentOf(key string) uint64 {
 	if t := h.lost.messages[key]; t != nil {
 		return t.frame
 	}

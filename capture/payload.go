@@ -85,20 +85,27 @@ func allUnlisted(pts []uint8, listed []string) bool {
 	return audio
 }
 
+// audioPayloads lists payload types as "95" or "95, 96", comfort noise
+// aside.
+func audioPayloads(pts []uint8) string {
+	var names []string
+	for _, pt := range pts {
+		if !isComfortNoise(pt) {
+			names = append(names, strconv.Itoa(int(pt)))
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
 // unlistedFinding says what the receiver got: RTP it cannot decode.
 func unlistedFinding(c *report.Call, f *report.RTPFlow, p int, listed []string) report.Finding {
 	sender, receiver := partyNames[p], partyNames[1-p]
-	var pts []string
-	for _, pt := range f.PayloadTypes {
-		if !isComfortNoise(pt) {
-			pts = append(pts, strconv.Itoa(int(pt)))
-		}
-	}
+	pts := audioPayloads(f.PayloadTypes)
 	return report.Finding{ID: IDPayloadNotListed, Severity: report.SeverityWarning, Subject: c.CallID, Remedy: remedyPayloadNotListed,
 		Title: fmt.Sprintf("The %s sends RTP with payload type %s, which the %s's SDP never listed: the %s cannot tell its codec, "+
-			"and may play nothing or noise although every packet arrives", sender, strings.Join(pts, ", "), receiver, receiver),
+			"and may play nothing or noise although every packet arrives", sender, pts, receiver, receiver),
 		Evidence: []report.Evidence{
-			{Text: fmt.Sprintf("%s RTP %s → %s: %s, payload type %s", sender, f.Src, f.Dst, report.Plural(int(f.Packets), "packet"), strings.Join(pts, ", ")),
+			{Text: fmt.Sprintf("%s RTP %s → %s: %s, payload type %s", sender, f.Src, f.Dst, report.Plural(int(f.Packets), "packet"), pts),
 				FrameRanges: []report.FrameRange{{First: f.FirstFrame, Last: f.LastFrame}}, Time: f.First},
 			{Text: fmt.Sprintf("the %s's SDP lists %s", receiver, strings.Join(listed, ", "))},
 		}}

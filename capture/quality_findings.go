@@ -3,7 +3,6 @@ package capture
 import (
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -202,11 +201,12 @@ func barelySentFinding(c report.Call, listed func(party, index int) []string) (r
 }
 
 // unnamedPayloads lists flow f's payload types ("95" or "95, 96") when
-// neither party's SDP names any of them for f's stream: what RFC 6263 has
-// a phone send to keep its NAT mapping open, an RTP packet of a type the
-// session never negotiated, carries no audio.
+// neither party's SDP names any of them for f's stream, comfort noise
+// aside (allUnlisted): what RFC 6263 has a phone send to keep its NAT
+// mapping open, an RTP packet of a type the session never negotiated,
+// carries no audio.
 func unnamedPayloads(c report.Call, f *report.RTPFlow, listed func(party, index int) []string) (string, bool) {
-	if listed == nil || len(f.PayloadTypes) == 0 {
+	if listed == nil {
 		return "", false
 	}
 	for _, ms := range c.Streams {
@@ -214,17 +214,10 @@ func unnamedPayloads(c report.Call, f *report.RTPFlow, listed func(party, index 
 			continue
 		}
 		named := append(listed(caller, ms.Index), listed(callee, ms.Index)...)
-		if len(named) == 0 {
+		if len(named) == 0 || !allUnlisted(f.PayloadTypes, named) {
 			return "", false
 		}
-		pts := make([]string, len(f.PayloadTypes))
-		for i, pt := range f.PayloadTypes {
-			pts[i] = strconv.Itoa(int(pt))
-			if slices.ContainsFunc(named, func(codec string) bool { return strings.HasPrefix(codec, pts[i]+" ") }) {
-				return "", false
-			}
-		}
-		return strings.Join(pts, ", "), true
+		return audioPayloads(f.PayloadTypes), true
 	}
 	return "", false
 }

@@ -114,24 +114,17 @@ func (t *callTable) drop(i int) {
 	t.held = t.held[:len(t.held)-1]
 }
 
-// holdsAnswers says whether responses of that Call-ID are held.
-func (t *callTable) holdsAnswers(callID string) bool {
-	for i := range t.held {
-		if t.held[i].m.CallID == callID {
-			return true
-		}
-	}
-	return false
-}
-
 // releaseCallID files the held responses of that Call-ID, in the order
-// they came: the rest of their dialog came without the INVITE.
-func (t *callTable) releaseCallID(callID string) {
+// they came (the rest of their dialog came without the INVITE), and says
+// whether there were any.
+func (t *callTable) releaseCallID(callID string) (released bool) {
 	for i := 0; i < len(t.held); {
 		if t.held[i].m.CallID != callID {
 			i++
 			continue
 		}
 		t.fileHeld(i)
+		released = true
 	}
+	return released
 }
