@@ -149,6 +149,9 @@ func (s *state) result(files []string, live string) *Result {
 	}
 	r.Remedies = remedies(r.Findings, &t.remedies, map[string]int{remedyForwardRTPRange: s.forwards.unheardCalls()})
 	r.Verdict = verdictSentence(t.calls, t.verdicts, s.unreadSIP())
+	if t.calls == 0 && len(s.calls.prior.list) > 0 {
+		r.Verdict = s.calls.prior.verdict()
+	}
 	if t.calls == 0 && s.otherSig.seen() {
 		r.Verdict = fmt.Sprintf("No SIP calls (INVITE dialogs) found in the capture: its call signalling is %s, which natdoc does not read.", s.otherSig.names())
 	}

@@ -249,6 +249,9 @@ type callTable struct {
 	latest time.Time
 	// maxCalls bounds the legs in progress (Limits.Calls).
 	maxCalls int
+	// prior notes the calls whose BYE came with no set-up before it
+	// (priordialog.go).
+	prior priorDialogs
 }
 
 func newCallTable() *callTable {
@@ -328,6 +331,9 @@ func (t *callTable) file(c *sipCall, x heldMessage) *sipCall {
 			defer t.replay(m.CallID)
 		case answersUnseenInvite(m) && len(t.order) < t.maxCalls:
 			c = t.newCallFromAnswer(m, at) // unseeninvite.go
+		case isPriorEnd(m) && len(t.byID[m.CallID]) == 0:
+			t.prior.note(m, at) // priordialog.go
+			return nil
 		default:
 			return nil
 		}

@@ -288,6 +288,10 @@ func (s *state) mediaWithoutSignalling() []report.Finding {
 		// A home-made or broken SIP stack's calls leave their media here.
 		why = fmt.Sprintf("their SIP is missing, encrypted, or among the %s", report.Plural(int(n), "malformed SIP message"))
 	}
+	if n := distinctSessions(s.calls.prior.stoppedWith(sessions)); n > 0 {
+		why += fmt.Sprintf(", or came before the capture began: %s stopped with the BYE of a call begun before it",
+			report.Plural(n, "session"))
+	}
 	title := fmt.Sprintf("%d RTP packets in %s belong to no call in the capture (%s); "+
 		"paired by their ends: %d both ways, %d one way", s.orphanPackets, report.Plural(s.orphanStreams, "stream"), why, len(sessions)-oneWay, oneWay)
 	if s.sessions.dropped > 0 {

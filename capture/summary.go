@@ -54,6 +54,7 @@ func captureFindings(s *state) []report.Finding {
 	if f, ok := s.otherSig.finding(s.tally.calls); ok {
 		fs = append(fs, f)
 	}
+	fs = append(fs, s.calls.prior.findings(&s.sessions)...)
 	fs = append(fs, s.mediaWithoutSignalling()...)
 	fs = append(fs, mappingFindings(&s.ice.mappings)...)
 	if len(s.order) > 0 {
