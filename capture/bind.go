@@ -107,12 +107,20 @@ func (b *binder) addCall(c *sipCall, captureEnd time.Time) {
 			end = c.End.Add(b.grace)
 		}
 	}
+	// Media starts with the call, or a little before its SDP; a call
+	// begun before the capture may have started its media at any time
+	// before (a flow of an earlier call on the same addresses went to it,
+	// added first: pick keeps the earliest promise made after the flow).
+	from := c.Start.Add(-b.grace)
+	if !c.StartSeen {
+		from = time.Time{}
+	}
 	main, early := c.dialogs()
 	for _, d := range append([]*dialog{main}, early...) {
 		first := int32(len(b.namedAddrs))
 		index := func(ev *sdpEvent) {
 			for i, m := range ev.SDP.Media {
-				p := promise{call: c, dlg: d, party: ev.Party, mIndex: i, at: ev.Time, from: c.Start.Add(-b.grace), to: end, sdp: ev.SDP}
+				p := promise{call: c, dlg: d, party: ev.Party, mIndex: i, at: ev.Time, from: from, to: end, sdp: ev.SDP}
 				if m.Addr.IsValid() && !isHoldAddress(m.Addr) {
 					b.namedAddrs = append(b.namedAddrs, partyAddr{ev.Party, m.Addr})
 					b.byAddr[m.Addr] = b.push(b.byAddr[m.Addr], p)
@@ -139,7 +147,7 @@ func (b *binder) addCall(c *sipCall, captureEnd time.Time) {
 		b.named[d] = [2]int32{first, int32(len(b.namedAddrs))}
 		for party, sig := range [2]netip.AddrPort{c.CallerSig, d.CalleeSig} {
 			if sig.IsValid() {
-				p := promise{call: c, dlg: d, party: party, at: c.Start, from: c.Start.Add(-b.grace), to: end}
+				p := promise{call: c, dlg: d, party: party, at: c.Start, from: from, to: end}
 				b.byIP[sig.Addr()] = b.push(b.byIP[sig.Addr()], p)
 			}
 		}

@@ -83,6 +83,9 @@ type sipCall struct {
 	StartSeen bool
 	// offerCut: the capture's snap length cut the initial INVITE's SDP.
 	offerCut bool
+	// reinviteStart: the leg began before the capture, which holds a
+	// re-INVITE of it first (priordialog.go).
+	reinviteStart *reinviteStart
 	// inviteUnseen: the leg was followed from an answer to its INVITE,
 	// which the capture lacks (unseeninvite.go); nil when it holds it.
 	inviteUnseen *unseenInvite
@@ -328,6 +331,7 @@ func (t *callTable) file(c *sipCall, x heldMessage) *sipCall {
 		switch {
 		case m.Request && m.Method == "INVITE":
 			c = t.newCall(m, at)
+			c.establishedBefore(m) // priordialog.go
 			defer t.replay(m.CallID)
 		case answersUnseenInvite(m) && len(t.order) < t.maxCalls:
 			c = t.newCallFromAnswer(m, at) // unseeninvite.go

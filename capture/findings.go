@@ -360,9 +360,10 @@ func callFindings(cb *callBuild, streams []*streamState, media []string, facts [
 	answerF, unacknowledged := answerFinding(cb)
 	unseenF, unseen := unseenAnswerFinding(cb)
 	inviteF, noInvite := unseenInviteFinding(cb)
+	reinviteF, midCall := reinviteStartFinding(cb)
 	inDialogF, lostRequest := inDialogFinding(cb)
 	endF, endCause := endCauseFinding(cb, subject)
-	n := len(sdpFs) + len(sigFs) + len(mediaFs) + b2i(unacknowledged) + b2i(unseen) + b2i(noInvite) + b2i(lostRequest) + b2i(endCause)
+	n := len(sdpFs) + len(sigFs) + len(mediaFs) + b2i(unacknowledged) + b2i(unseen) + b2i(noInvite) + b2i(midCall) + b2i(lostRequest) + b2i(endCause)
 	if n == 0 && setup == nil && !hasVerdict && !encrypted {
 		return nil
 	}
@@ -382,6 +383,9 @@ func callFindings(cb *callBuild, streams []*streamState, media []string, facts [
 	}
 	if noInvite {
 		fs = append(fs, inviteF)
+	}
+	if midCall {
+		fs = append(fs, reinviteF)
 	}
 	if lostRequest {
 		fs = append(fs, inDialogF)

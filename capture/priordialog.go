@@ -17,6 +17,49 @@ import (
 // classic call that does not hang up because the NAT mapping of the party
 // it goes to closed during the call. priorDialogs notes those BYEs.
 
+// A call begun before the capture may show more than its end: a session
+// refresh, a hold or a transfer, each a re-INVITE (with the To-tag of the
+// dialog its answer set up). That is a leg to judge by its SDP and RTP,
+// its dialog established before the capture began: a failure answering
+// the re-INVITE (481, 488, 491) refuses that request, not the call,
+// which stays up as it was (RFC 3261 §14.1).
+
+// reinviteStart is the re-INVITE a leg begun before the capture starts
+// with.
+type reinviteStart struct {
+	frame    uint64
+	cseq     uint32
+	src, dst netip.AddrPort
+}
+
+// establishedBefore marks the dialog of m, the first INVITE of leg c, as
+// answered before the capture when m is a re-INVITE (it carries a
+// To-tag): the 2xx that set it up is not in the capture, nor when it came.
+func (c *sipCall) establishedBefore(m *sipInfo) {
+	if m.ToTag == "" {
+		return
+	}
+	d := c.dialog(m.ToTag, true)
+	d.Status, d.answerUnseen = 200, true
+	c.Status = 200
+	c.reinviteStart = &reinviteStart{frame: m.Frame, cseq: m.CSeq, src: m.Src, dst: m.Dst}
+}
+
+// reinviteStartFinding says that the leg began before the capture, and
+// what its parties' roles mean then.
+func reinviteStartFinding(cb *callBuild) (report.Finding, bool) {
+	r := cb.call.reinviteStart
+	if r == nil {
+		return report.Finding{}, false
+	}
+	return report.Finding{ID: IDCallBeganBeforeCapture, Severity: report.SeverityInfo, Subject: cb.call.CallID,
+		Title: "The call began before the capture: its first message here is a re-INVITE inside the dialog its set-up established, " +
+			"so who called and the media agreed then are not in the capture; \"caller\" and \"callee\" here are the re-INVITE's sender and receiver",
+		Evidence: []report.Evidence{{Text: fmt.Sprintf("re-INVITE (CSeq %d) %s → %s, with the To-tag of a dialog answered before the capture", r.cseq, r.src, r.dst),
+			Frames: []uint64{r.frame}}},
+	}, true
+}
+
 // IDCallBeganBeforeCapture: the capture holds a call's BYE, not its set-up.
 const IDCallBeganBeforeCapture report.FindingID = "call-began-before-capture"
 

@@ -91,3 +91,40 @@ func TestByeLostInCallBeganBeforeCapture(t *testing.T) {
 		t.Errorf("findings %+v, want the call named with its BYE unanswered", began)
 	}
 }
+
+// TestReinviteOfCallBeganBeforeCapture: a capture started during a call
+// may hold a re-INVITE of it (a session refresh, a hold). The leg starts
+// there, its dialog established before the capture: a failure answering
+// the re-INVITE refuses that request, not the call, whose RTP from before
+// the re-INVITE is its own. Before, a 488 made the call not-answered and
+// its RTP belonged to no call.
+func TestReinviteOfCallBeganBeforeCapture(t *testing.T) {
+	for _, tc := range []struct {
+		kind       pcapgen.Kind
+		verdict    report.Verdict
+		cannotHear string
+	}{
+		{pcapgen.ReinviteRejected, report.VerdictTwoWay, ""},     // 488: the session stays as it was
+		{pcapgen.RefreshUnknown, report.VerdictOneWay, "caller"}, // 481: the callee lost the call, its RTP stopped
+		{pcapgen.ResumeFailed, report.VerdictOneWay, "caller"},   // the callee's RTP never resumed
+	} {
+		path, _ := generate(t, []pcapgen.Call{{Kind: tc.kind, Media: 20 * time.Second}}, pcapgen.Options{})
+		res := capture.AnalyzePath(t, startedMidCall(t, path, time.Second))
+		if len(res.Calls) != 1 {
+			t.Fatalf("%s: got %d calls, want 1", tc.kind, len(res.Calls))
+		}
+		c := res.Calls[0]
+		if c.Verdict != tc.verdict || c.CannotHear != tc.cannotHear || c.Status != 200 {
+			t.Errorf("%s: verdict %s (cannot hear %q), status %d; want %s (%q), 200: %s", tc.kind, c.Verdict, c.CannotHear, c.Status, tc.verdict, tc.cannotHear, c.Explain)
+		}
+		if f := findingOf(c, capture.IDCallBeganBeforeCapture); f == nil || !strings.Contains(f.Title, "re-INVITE's sender and receiver") {
+			t.Errorf("%s: findings %v, want %s saying what the roles mean", tc.kind, c.Findings, capture.IDCallBeganBeforeCapture)
+		}
+		if f := findingOf(c, capture.IDMediaStopped); f != nil && (strings.Contains(f.Title, "into the call") || !strings.Contains(f.Title, " at 12:")) {
+			t.Errorf("%s: %s, want the stop dated by the clock, the call's start being unknown", tc.kind, f.Title)
+		}
+		if len(findingsOf(res, capture.IDMediaWithoutSignalling)) != 0 {
+			t.Errorf("%s: the call's RTP belongs to no call: %+v", tc.kind, res.Findings)
+		}
+	}
+}

@@ -46,6 +46,9 @@ type mediaStop struct {
 	// server is the PBX or media server the sender's User-Agent or Server
 	// header names, "" when none.
 	server string
+	// midCall: the call began before the capture, so how far into it the
+	// stream stopped is unknown; the stop is dated by the clock.
+	midCall bool
 }
 
 // stoppedFindings reports, for each direction of an audio stream of a
@@ -65,6 +68,7 @@ func stoppedFindings(c *report.Call, cb *callBuild, streams []*streamState) []re
 				continue
 			}
 			stop.server = mediaServerName(partyOf(c, p).UserAgent)
+			stop.midCall = !cb.call.StartSeen
 			facts := StopFacts{SilentFor: stop.silentFor, SentOn: stop.sentOn(c.Answer), SentElsewhere: stop.elsewhere != nil,
 				SenderSaysStopped: stop.senderSaysStopped(), SenderSide: stop.senderSide(), SuppressesSilence: stop.vad,
 				SenderIsMediaServer: stop.server != ""}
@@ -223,7 +227,7 @@ func (s mediaStop) silenceStart(c *report.Call) string {
 	if s.resumed() {
 		return "the " + sdpCarrier(s.sdp) + " at " + s.from.Format("15:04:05.000")
 	}
-	return s.into(c) + " into the call"
+	return s.when(c)
 }
 
 // isAnswer says whether an SDP answers an offer (in a response, or a late
@@ -256,6 +260,15 @@ func sdpCarrier(ev *sdpEvent) string {
 	return ev.Method
 }
 
+// when says when the stream stopped: how far into the call, or at what
+// time for a call begun before the capture.
+func (s mediaStop) when(c *report.Call) string {
+	if s.midCall {
+		return "at " + s.last.Last.Format("15:04:05.000")
+	}
+	return s.into(c) + " into the call"
+}
+
 // into is how far into the call (from its answer) the stream stopped.
 func (s mediaStop) into(c *report.Call) string {
 	from := c.Answer
@@ -277,7 +290,7 @@ func (s mediaStop) finding(c *report.Call, facts StopFacts, sev report.Severity)
 func (s mediaStop) title(c *report.Call, facts StopFacts) (title, remedy string) {
 	sender, listener := partyNames[s.party], partyNames[1-s.party]
 	silent := s.silentFor.Round(100 * time.Millisecond)
-	when, back := s.into(c)+" into the call", s.notBack()
+	when, back := s.when(c), s.notBack()
 	switch {
 	case facts.SentElsewhere:
 		e := s.elsewhere

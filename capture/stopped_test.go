@@ -52,7 +52,7 @@ func stopCall(t0 time.Time) (report.Call, *callBuild) {
 			{Direction: "callee->caller", Src: "198.51.100.20:30000", Dst: "203.0.113.1:10000", Packets: 1000,
 				First: t0.Add(40 * time.Millisecond), Last: t0.Add(20*time.Second + 100*time.Millisecond), FirstFrame: 6, LastFrame: 1262, Quality: q(1000)},
 		}}}}
-	call := &sipCall{}
+	call := &sipCall{StartSeen: true}
 	call.byeNs[callee] = c.End.UnixNano()
 	offer := sdpAt(caller, "INVITE", t0.Add(-3*time.Second), "audio", "sendrecv")
 	answer := sdpAt(callee, "200", t0, "audio", "sendrecv")
