@@ -826,8 +826,13 @@ func (t *callTable) response(c *sipCall, m *sipInfo, at time.Time, from int, tag
 		c.faultsFor().answers.answer(m, at, from)
 	}
 	var d *dialog
-	if tag != "" {
+	switch {
+	case tag != "":
 		d = c.dialog(tag, isInitialInvite)
+	case isInitialInvite && m.Status >= 200 && m.Status < 300:
+		// A callee that answers without a To-tag (a Zultys PBX, against
+		// RFC 3261 §8.2.6.2) answers all the same: its dialog has none.
+		d = c.dialog("", true)
 	}
 	if d != nil && m.Status >= 300 && (m.Method == "INVITE" || m.Method == "UPDATE") {
 		d.dropRejected(other(from), m.CSeq, m.Method)

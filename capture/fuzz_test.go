@@ -161,6 +161,9 @@ func FuzzSIP(f *testing.F) {
 	f.Add([]byte("INVITE sip:4321@fec0:0:0:0:216:d3ff:fe0d:22c:5060 SIP/2.0\r\nCall-ID: c3@fe80:0:0:0:21a:a0ff:fe07:32e0\r\nContact: <sip:9876@fe80:0:0:0:21a:a0ff:fe07:32e0:5060>\r\nCSeq: 1 INVITE\r\nFrom: <sip:9876@fe80:0:0:0:21a:a0ff:fe07:32e0>;tag=a3bhg\r\nTo: <sip:4321@fec0:0:0:0:216:d3ff:fe0d:22c>\r\nVia: SIP/2.0/UDP fe80:0:0:0:21a:a0ff:fe07:32e0:5060;branch=z9hG4bKkdjuw8376\r\nContent-Length: 0\r\n\r\n"))
 	// A stray LF at the end of a CRLF header line (a student proxy's).
 	f.Add([]byte("INVITE sip:a@x SIP/2.0\r\nRecord-Route: <sip:10.0.0.1;lr>\n\r\nVia: SIP/2.0/UDP 10.0.0.2;branch=z9hG4bK2\r\nCall-ID: c4\r\nCSeq: 20 INVITE\r\nContent-Length: 0\r\n\r\n"))
+	// A response without a To-tag or the blank line ending its headers (a
+	// Zultys PBX's).
+	f.Add([]byte("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 10.0.0.2:5060;branch=z9hG4bK3\r\nFrom: <sip:a@x>;tag=a\r\nTo: <sip:b@x>\r\nCall-ID: c5\r\nCSeq: 1 SUBSCRIBE\r\nContent-Length: 0\r\nExpires: 60\r\n"))
 	// SIP over WebSocket: the upgrade and a masked frame in one segment.
 	f.Add([]byte("GET / HTTP/1.1\r\nUpgrade: websocket\r\nSec-WebSocket-Protocol: sip\r\n\r\n\x81\x85\x01\x02\x03\x04RKSU!"))
 	f.Fuzz(func(t *testing.T, b []byte) {

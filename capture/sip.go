@@ -228,6 +228,9 @@ type sipInfo struct {
 	// BodyCut: the capture's snap length cut the message: its body (SDP)
 	// is lost, or read only as far as its last whole line.
 	BodyCut bool
+	// Unended: the datagram ended after a whole header line but without
+	// the blank line that ends the headers (unendedHeaders).
+	Unended bool
 	// contactIP, viaIP and receivedIP are Contact, Via.Host and
 	// Via.Received read as addresses (invalid when they are names), once
 	// for the several rules that compare them (addresses).
@@ -373,6 +376,7 @@ func (r *sipReader) parseSIPDatagram(payload []byte) (*sipInfo, error) {
 // parseSIPDatagramFully parses a datagram with sipgo.
 func (r *sipReader) parseSIPDatagramFully(payload []byte) (*sipInfo, error) {
 	data := crlfHeaders(payload) // a copy: sipgo may keep slices of it
+	data, unended := unendedHeaders(data)
 	msg, n, err := r.parse(data, false)
 	mismatch := false
 	switch {
@@ -387,9 +391,27 @@ func (r *sipReader) parseSIPDatagramFully(payload []byte) (*sipInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	info.LengthMismatch = mismatch
+	info.LengthMismatch, info.Unended = mismatch, unended
 	r.keepBad(info, data)
 	return info, nil
+}
+
+// unendedHeaders ends with the blank line RFC 3261 §7 requires a
+// datagram whose header block runs to its end: a Zultys PBX sends every
+// response without a body so, crafted test traffic leaves out even the
+// last line's end, and the phones and tshark read them, since the
+// datagram's end ends the message. (Over TCP the blank line is what ends
+// it, so a stream waits for it; a datagram the capture's snap length cut
+// is read by readCutHeaders instead.) data is crlfHeaders' copy, its
+// header lines ending in CRLF.
+func unendedHeaders(data []byte) ([]byte, bool) {
+	switch {
+	case len(data) == 0 || bytes.Contains(data, []byte("\r\n\r\n")):
+		return data, false
+	case bytes.HasSuffix(data, []byte("\r\n")):
+		return append(data, '\r', '\n'), true
+	}
+	return append(data, "\r\n\r\n"...), true
 }
 
 // crlfHeaders returns a copy of a datagram whose header lines end in a

@@ -25,3 +25,23 @@ func TestCRLFHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestUnendedHeaders: a datagram whose header block runs to its end after
+// its end gets the blank line it lacks (and its last line's end); one
+// already ended is left as it is.
+func TestUnendedHeaders(t *testing.T) {
+	for _, tc := range []struct {
+		in, want string
+		unended  bool
+	}{
+		{"SIP/2.0 200 OK\r\nCall-ID: x\r\n", "SIP/2.0 200 OK\r\nCall-ID: x\r\n\r\n", true},
+		{"SIP/2.0 200 OK\r\nCall-ID: x\r\n\r\n", "SIP/2.0 200 OK\r\nCall-ID: x\r\n\r\n", false},
+		{"SIP/2.0 200 OK\r\nContent-Length: 0", "SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n", true},
+		{"", "", false},
+	} {
+		got, unended := unendedHeaders([]byte(tc.in))
+		if string(got) != tc.want || unended != tc.unended {
+			t.Errorf("%q: %q, %v; want %q, %v", tc.in, got, unended, tc.want, tc.unended)
+		}
+	}
+}

@@ -427,7 +427,9 @@ func (s *state) udptlPacket(pkt *packet) {
 
 func (s *state) handleSIPDatagram(pkt *packet, transport string) {
 	info, rr, err := s.readDatagram(pkt.Payload)
-	if err != nil && pkt.Truncated {
+	if pkt.Truncated && (err != nil || info.Unended) {
+		// Cut by the snap length, inside its headers: not a message
+		// sent without their blank line (unendedHeaders).
 		info, rr, err = s.readCutHeaders(pkt.Payload)
 		if err == nil {
 			s.anomaly("truncated-sip", pkt.Offset, pkt.Frame, truncatedSIP)

@@ -117,6 +117,9 @@ type CallFacts struct {
 	BothSidesSignalling bool
 	// Answered: the INVITE of this dialog got a 2xx.
 	Answered bool
+	// SDPUnreadable: a message of the call carried an SDP body that could
+	// not be read (malformed-sdp).
+	SDPUnreadable bool
 	// SDPMissing: an SDP of the dialog's offer/answer is not in the
 	// capture (its 2xx was lost, or the snap length cut the body).
 	SDPMissing bool
@@ -893,6 +896,9 @@ func JudgeCall(streams []StreamVerdict, media []string, c CallFacts) StreamVerdi
 		}
 		if c.SDPMissing {
 			return StreamVerdict{Verdict: report.VerdictIncompleteCapture, Explain: sdpMissingText + ": its media cannot be told from it"}
+		}
+		if c.SDPUnreadable {
+			return StreamVerdict{Verdict: report.VerdictIncompleteCapture, Explain: "the call's SDP could not be read (malformed-sdp): its media cannot be told from it"}
 		}
 		return StreamVerdict{Verdict: report.VerdictNoMediaExpected, Explain: "the call was answered but no SDP offer/answer was seen"}
 	}

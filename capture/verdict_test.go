@@ -178,6 +178,7 @@ func TestJudgeCall(t *testing.T) {
 		{"no-way beats one-way", []StreamVerdict{one, none}, []string{"audio", "audio"}, answered, report.VerdictNoWay},
 		{"answered without SDP", nil, nil, answered, report.VerdictNoMediaExpected},
 		{"answered without SDP, capture started mid-call", nil, nil, CallFacts{Answered: true}, report.VerdictIncompleteCapture},
+		{"answered with an SDP that could not be read", nil, nil, CallFacts{Answered: true, StartSeen: true, SDPUnreadable: true}, report.VerdictIncompleteCapture},
 		{"not answered, capture ended at once", nil, nil, CallFacts{StartSeen: true}, report.VerdictIncompleteCapture},
 		{"not answered, with an offer", []StreamVerdict{{Verdict: report.VerdictNotAnswered}}, []string{"audio"}, CallFacts{StartSeen: true, Setup: SetupFacts{CallStatus: 480}}, report.VerdictNotAnswered},
 	}
