@@ -699,11 +699,14 @@ func (cb *callBuild) differsTitle(p report.Party, party int, media netip.AddrPor
 }
 
 // encryptedMediaFinding says when a stream is SRTP: its headers are judged,
-// its audio cannot be.
+// its audio cannot be. A side that answered (or offered) plain RTP/AVP
+// where the other asked for SRTP settles it as plain (senderSaysPlain).
 func encryptedMediaFinding(streams []*streamState, subject string) (report.Finding, bool) {
+	isSRTP := func(m *sdpMedia) bool { return m != nil && strings.Contains(m.Proto, "SAVP") }
 	for _, st := range streams {
 		for p := 0; p < 2; p++ {
-			if m := st.latest[p]; m != nil && strings.Contains(m.Proto, "SAVP") {
+			m, o := st.latest[p], st.latest[1-p]
+			if isSRTP(m) && (o == nil || o.Proto == "" || isSRTP(o)) {
 				return report.Finding{ID: IDMediaEncrypted, Severity: report.SeverityInfo, Subject: subject,
 					Title: "Media is SRTP (" + m.Proto + "): natdoc judges the RTP headers, not the audio"}, true
 			}

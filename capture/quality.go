@@ -277,7 +277,7 @@ func (s *state) describeFlow(f *rtpFlow, pt uint8) {
 // describeWith names the stream's codec and telephone-event type, and
 // whether it is SRTP, from the rtpmap e of its SDP.
 func (s *state) describeWith(f *rtpFlow, pt uint8, e rtpmapEntry) {
-	f.q.encrypted = strings.Contains(e.proto, "SAVP")
+	f.q.encrypted = strings.Contains(e.proto, "SAVP") && !s.senderSaysPlain(f, e.call)
 	if f.q.encrypted {
 		f.srtp = s.newSRTPCheck(f)
 	}
@@ -294,6 +294,24 @@ func (s *state) describeWith(f *rtpFlow, pt uint8, e rtpmapEntry) {
 			f.q.codec = strings.Clone(name)
 		}
 	}
+}
+
+// senderSaysPlain says whether the SDP of call c that its sender wrote on
+// f's source host offers or answers plain RTP (RTP/AVP) where the other
+// side's asked for SRTP: an answerer that takes an RTP/SAVP offer with
+// RTP/AVP (a Zultys PBX does) sends plain RTP, which no SRTP key
+// authenticates; the stream is not SRTP. Only streams the other side's SDP
+// calls SRTP ask, so the walk over the SDPs in progress is rare.
+func (s *state) senderSaysPlain(f *rtpFlow, c *sipCall) bool {
+	if c == nil {
+		return false
+	}
+	for a, e := range s.rtpmaps {
+		if e.call == c && a.Addr() == f.Key.Src.Addr() && e.proto != "" && !strings.Contains(e.proto, "SAVP") && !e.udptl {
+			return true
+		}
+	}
+	return false
 }
 
 // minPacketsForMOS: a MOS needs some audio to be about (10 packets, 200
