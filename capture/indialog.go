@@ -153,19 +153,11 @@ func inDialogFinding(cb *callBuild) (report.Finding, bool) {
 	f := report.Finding{ID: id, Severity: sev, Subject: cb.call.CallID, Remedy: remedyUnanswered,
 		Title: fmt.Sprintf("The %s's %s to the %s at %s was sent %d times over %s and never answered%s",
 			who, t.method, to, t.dst, t.sent, roundWait(t.lastAt.Sub(t.firstAt)), inDialogConsequence(t.method, to))}
-	sent := fmt.Sprintf("%s (CSeq %d) %s → %s sent %d times, no response", t.method, t.cseq, t.src, t.dst, t.sent)
 	if t.timedOut {
 		f.Title = fmt.Sprintf("The %s's %s to the %s timed out: a proxy answered 408, the %s never did%s",
 			who, t.method, to, to, inDialogConsequence(t.method, to))
-		sent = fmt.Sprintf("%s (CSeq %d) %s → %s sent %d times; the only final response, 408 Request Timeout, came from a proxy whose next hop never answered",
-			t.method, t.cseq, t.src, t.dst, t.sent)
 	}
-	f.Evidence = []report.Evidence{{
-		Text: sent, Frames: uniqueFrames(t.firstFrame, t.lastFrame), Addrs: []string{t.dst.String()}, Time: t.firstAt,
-	}}
-	if t.timedOut {
-		f.Evidence[0].Frames = append(f.Evidence[0].Frames, t.timeoutFrame)
-	}
+	f.Evidence = []report.Evidence{t.copiesEvidence()}
 	f.Evidence = appendUnreachable(f.Evidence, cb.unreach.about(t.src, t.dst), t.dst)
 	if t.idle >= natShortUDPTimeout && isPublic(t.dst.Addr()) {
 		text := fmt.Sprintf("the %s had sent no SIP in this call for %s before it: longer than many NATs and stateful firewalls keep an idle UDP mapping open",
@@ -185,6 +177,19 @@ func inDialogFinding(cb *callBuild) (report.Finding, bool) {
 		f.Remedy = remedyFragmentsLost
 	}
 	return f, true
+}
+
+// copiesEvidence says how often the request went, and that nothing but a
+// proxy's 408, or nothing at all, answered it.
+func (t *inDialogTrack) copiesEvidence() report.Evidence {
+	ev := report.Evidence{Text: fmt.Sprintf("%s (CSeq %d) %s → %s sent %d times, no response", t.method, t.cseq, t.src, t.dst, t.sent),
+		Frames: uniqueFrames(t.firstFrame, t.lastFrame), Addrs: []string{t.dst.String()}, Time: t.firstAt}
+	if t.timedOut {
+		ev.Text = fmt.Sprintf("%s (CSeq %d) %s → %s sent %d times; the only final response, 408 Request Timeout, came from a proxy whose next hop never answered",
+			t.method, t.cseq, t.src, t.dst, t.sent)
+		ev.Frames = append(ev.Frames, t.timeoutFrame)
+	}
+	return ev
 }
 
 // unknownDialogFinding says that a re-INVITE or UPDATE found the call

@@ -129,16 +129,13 @@ func (p *priorDialogs) note(m *sipInfo, at time.Time) {
 	if m.FromTag != d.byeTag {
 		from = 1 // a BYE of the other party crossing the first
 	}
-	if !m.Request {
-		from = other(from) // a response comes from the BYE's receiver
-		d.answered(m)
-	}
 	if m.Request {
 		d.noteHop(m)
 		d.bye.request(m, at, from, [2]int64{})
 		return
 	}
-	d.bye.response(m, from)
+	d.answered(m)
+	d.bye.response(m, other(from)) // a response comes from the BYE's receiver
 }
 
 // noteHop keeps the BYE's hop among the first priorHops.
@@ -275,18 +272,11 @@ func (d *priorDialog) lostBye() (report.Finding, bool) {
 	if t.timedOut {
 		lost = "timed out: a proxy answered 408, its next hop never did"
 	}
-	f := report.Finding{ID: id, Severity: sev, Subject: d.callID, Remedy: remedyUnanswered,
+	return report.Finding{ID: id, Severity: sev, Subject: d.callID, Remedy: remedyUnanswered,
 		Title: fmt.Sprintf("The BYE to %s of a call begun before the capture %s: "+
 			"its receiver never learned the call ended and stays in it until it gives up", t.dst, lost),
-		Evidence: []report.Evidence{{Text: fmt.Sprintf("BYE (CSeq %d) %s → %s sent %d times, no response", t.cseq, t.src, t.dst, t.sent),
-			Frames: uniqueFrames(t.firstFrame, t.lastFrame), Addrs: []string{t.dst.String()}, Time: t.firstAt}},
-	}
-	if t.timedOut {
-		f.Evidence[0].Text = fmt.Sprintf("BYE (CSeq %d) %s → %s sent %d times; the only final response, 408 Request Timeout, came from a proxy whose next hop never answered",
-			t.cseq, t.src, t.dst, t.sent)
-		f.Evidence[0].Frames = append(f.Evidence[0].Frames, t.timeoutFrame)
-	}
-	return f, true
+		Evidence: []report.Evidence{t.copiesEvidence()},
+	}, true
 }
 
 // verdict is the report's one-line answer for a capture whose only calls
