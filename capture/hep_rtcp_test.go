@@ -34,7 +34,7 @@ func TestRTCPFromJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := &rtcpState{}
-	if err := st.report(b, b[1], 1, 1); err != nil || st.reports != 1 || st.srReports != 0 || len(st.sources) != 1 || st.sources[0].cumulativeLost != -2 {
+	if err := st.report(b, b[1], 1, 1, false); err != nil || st.reports != 1 || st.srReports != 0 || len(st.sources) != 1 || st.sources[0].cumulativeLost != -2 {
 		t.Errorf("read back: %+v %v", st, err)
 	}
 	for _, bad := range []string{

@@ -89,13 +89,14 @@ func (s *state) rtcpPacket(f *rtpFlow, data []byte, at int64, offset int64, fram
 		s.anomaly("malformed-rtcp", offset, frame, "RTCP stream whose first packet does not parse (encrypted without the SDP saying so, or not RTCP): the stream is not read")
 		return
 	}
+	leaving := tiles && hasGoodbye(data)
 	for len(data) >= 4 {
 		n := (int(binary.BigEndian.Uint16(data[2:4])) + 1) * 4
 		if n > len(data) {
 			s.anomaly("malformed-rtcp", offset, frame, "RTCP packet longer than its datagram")
 			return
 		}
-		if err := f.rtcp.report(data[:n], data[1], at, frame); err != nil {
+		if err := f.rtcp.report(data[:n], data[1], at, frame, leaving); err != nil {
 			s.anomaly("malformed-rtcp", offset, frame, "RTCP report that does not parse: "+err.Error())
 		}
 		data = data[n:]
@@ -144,17 +145,31 @@ func looksSRTCP(b []byte) bool {
 // the index alone.
 var srtcpTrailers = [...]int{4 + 10, 4 + 1 + 10, 4 + 2 + 10, 4 + 3 + 10, 4 + 4 + 10, 4}
 
+// hasGoodbye says whether a compound that tiles holds a BYE: its author
+// is leaving the session (RFC 3550 §6.6).
+func hasGoodbye(b []byte) bool {
+	for len(b) >= 4 {
+		if b[1] == rtcpBYE {
+			return true
+		}
+		b = b[(int(binary.BigEndian.Uint16(b[2:4]))+1)*4:]
+	}
+	return false
+}
+
 // report reads one RTCP packet of type pt; other types than SR, RR and XR
-// are skipped.
-func (st *rtcpState) report(b []byte, pt uint8, at int64, frame uint64) error {
+// are skipped. A report without reception blocks in a compound that says
+// goodbye (leaving) is not counted as one that heard nothing: Ekiga's last
+// SR, sent with its BYE as it hangs up, has none though it received all
+// along.
+func (st *rtcpState) report(b []byte, pt uint8, at int64, frame uint64, leaving bool) error {
 	switch pt {
 	case rtcpSR:
 		var p rtcp.SenderReport
 		if err := p.Unmarshal(b); err != nil {
 			return err
 		}
-		st.reports++
-		st.lastNs = at
+		st.countReport(at, leaving && len(p.Reports) == 0)
 		st.srSSRC, st.srPackets, st.srOctets = p.SSRC, p.PacketCount, p.OctetCount
 		st.srReports++
 		st.receptionBlocks(p.Reports, frame)
@@ -163,8 +178,7 @@ func (st *rtcpState) report(b []byte, pt uint8, at int64, frame uint64) error {
 		if err := p.Unmarshal(b); err != nil {
 			return err
 		}
-		st.reports++
-		st.lastNs = at
+		st.countReport(at, leaving && len(p.Reports) == 0)
 		st.receptionBlocks(p.Reports, frame)
 	case rtcpXR:
 		var p rtcp.ExtendedReport
@@ -182,11 +196,22 @@ func (st *rtcpState) report(b []byte, pt uint8, at int64, frame uint64) error {
 	return nil
 }
 
+// countReport counts an SR or RR that tells what its author received,
+// unless it is a leaving author's empty one.
+func (st *rtcpState) countReport(at int64, emptyGoodbye bool) {
+	if emptyGoodbye {
+		return
+	}
+	st.reports++
+	st.lastNs = at
+}
+
 // RTCP packet types read (RFC 3550 §12.1, RFC 3611 §2).
 const (
-	rtcpSR = 200
-	rtcpRR = 201
-	rtcpXR = 207
+	rtcpSR  = 200
+	rtcpRR  = 201
+	rtcpBYE = 203
+	rtcpXR  = 207
 )
 
 // inSRTPSession says whether an RTCP stream belongs to media an SDP

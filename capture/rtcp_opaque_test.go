@@ -36,3 +36,41 @@ func TestRTCPOpaqueStream(t *testing.T) {
 		t.Errorf("readable stream: anomalies %+v, state %+v", s.list(), f.rtcp)
 	}
 }
+
+// TestRTCPGoodbyeReport: Ekiga's last SR, sent with its BYE as it hangs
+// up, has no reception blocks though it received all along (the nesfit
+// codec captures): it says nothing of what its author heard, so it does
+// not count as a receiver that heard nothing; its sender information
+// still counts. A report with blocks beside a BYE counts as any other.
+func TestRTCPGoodbyeReport(t *testing.T) {
+	bye := &rtcp.Goodbye{Sources: []uint32{7}}
+	empty, err := rtcp.Marshal([]rtcp.Packet{&rtcp.SenderReport{SSRC: 7, PacketCount: 390}, bye})
+	if err != nil {
+		t.Fatal(err)
+	}
+	withBlock, err := rtcp.Marshal([]rtcp.Packet{&rtcp.ReceiverReport{SSRC: 7, Reports: []rtcp.ReceptionReport{{SSRC: 9, LastSequenceNumber: 400}}}, bye})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alone, err := rtcp.Marshal([]rtcp.Packet{&rtcp.ReceiverReport{SSRC: 7}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name      string
+		data      []byte
+		reports   int
+		srReports int
+	}{
+		{"empty SR with BYE", empty, 0, 1},
+		{"RR with a block and BYE", withBlock, 1, 0},
+		{"empty RR alone", alone, 1, 0},
+	} {
+		s := newState()
+		f := &rtpFlow{Key: flowKey{RTCP: true}}
+		s.rtcpPacket(f, tc.data, 5e9, 0, 1)
+		if f.rtcp.reports != tc.reports || f.rtcp.srReports != tc.srReports {
+			t.Errorf("%s: reports %d, sender reports %d; want %d, %d", tc.name, f.rtcp.reports, f.rtcp.srReports, tc.reports, tc.srReports)
+		}
+	}
+}

@@ -197,8 +197,8 @@ func reportedDirections(flows []boundFlow, answered time.Time, far []*rtcpState)
 	var states [2][]*rtcpState
 	for _, bf := range flows {
 		st := bf.flow.rtcp
-		if !bf.flow.Key.RTCP || st == nil || st.reports == 0 {
-			continue
+		if !bf.flow.Key.RTCP || st == nil || (st.reports == 0 && st.srReports == 0) {
+			continue // no report, or only a leaving author's empty RR
 		}
 		p := bf.bd.sender
 		states[p] = append(states[p], st)
