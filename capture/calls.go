@@ -93,8 +93,10 @@ type sipCall struct {
 	FailedAt     time.Time
 	Cancelled    bool
 	ByeSeen      bool
-	// byeNs is when each party sent its first BYE (0: none): who hung up.
-	byeNs [2]int64
+	// byeNs is when each party sent its first BYE (0: none): who hung up;
+	// byeCSeq is that BYE's CSeq.
+	byeNs   [2]int64
+	byeCSeq [2]uint32
 	// endCause is the first BYE's Reason when not normal clearing, with
 	// its sender and frame (causes.go).
 	endCause      string
@@ -724,6 +726,22 @@ func (c *sipCall) answeredUnseen(frame uint64, proof string, at time.Time) {
 	}
 }
 
+// byeWithdrawn takes back the BYE party from sent, when m, a mid-call
+// request of its own with another CSeq (INFO, UPDATE, a re-INVITE), shows
+// it went on with the call: a Zultys phone sends a stray BYE just after
+// its ACK, then its DTMF in INFOs and the BYE that ends the call. The call
+// ends at that later BYE, not at the stray one.
+func (c *sipCall) byeWithdrawn(m *sipInfo, from int) {
+	if c.byeNs[from] == 0 || m.CSeq == c.byeCSeq[from] {
+		return
+	}
+	if c.End.Equal(time.Unix(0, c.byeNs[from])) {
+		c.End = time.Time{}
+	}
+	c.byeNs[from], c.byeCSeq[from] = 0, 0
+	c.ByeSeen = c.byeNs[other(from)] != 0
+}
+
 // fromCallee says whether m is a request the callee sent in one of the
 // leg's dialogs, or a response to one, whose To-tag is missing or garbled
 // (sipp's "tag" inside the To URI's brackets is a URI parameter, RFC 3261
@@ -758,7 +776,7 @@ func (t *callTable) request(c *sipCall, m *sipInfo, at time.Time, from int, tag 
 			c.endCause, c.endCauseFrom, c.endCauseFrame = cause, from, m.Frame
 		}
 		if c.byeNs[from] == 0 {
-			c.byeNs[from] = at.UnixNano()
+			c.byeNs[from], c.byeCSeq[from] = at.UnixNano(), m.CSeq
 		}
 		if c.End.IsZero() {
 			c.End = at
@@ -766,6 +784,8 @@ func (t *callTable) request(c *sipCall, m *sipInfo, at time.Time, from int, tag 
 		if c.faults != nil {
 			c.faults.answers.bye(m, at, from)
 		}
+	case "INFO", "UPDATE":
+		c.byeWithdrawn(m, from)
 	case "CANCEL":
 		// A CANCEL after the INVITE's 2xx has no effect (RFC 3261 §9.2):
 		// a client that forked its INVITE cancels the other branches.
@@ -780,6 +800,9 @@ func (t *callTable) request(c *sipCall, m *sipInfo, at time.Time, from int, tag 
 			c.setup.endedAt = at
 		}
 	case "INVITE":
+		if tag != "" {
+			c.byeWithdrawn(m, from)
+		}
 		if tag == "" && from == caller {
 			if c.setup.sent > 0 && m.CSeq != c.setup.cseq {
 				c.restartSetup()
