@@ -393,7 +393,7 @@ func (c *sipCall) faultsFor() *dialogFaults {
 func (c *sipCall) followInDialog(m *sipInfo, at time.Time, from int) {
 	switch {
 	case isInDialog(m):
-		c.faultsFor().inDialog.request(m, at, from, c.lastFromNs)
+		c.faultsFor().inDialog.request(m, at, from, c.lastFromNs, IsPrivate(m.Dst.Addr()) && c.sentSIPFrom(m.Dst.Addr()))
 	case !m.Request && c.faults != nil:
 		c.faults.inDialog.response(m, from)
 	}
@@ -409,6 +409,14 @@ func (c *sipCall) ladderLine(m *sipInfo, at time.Time, hasSDP bool) report.SIPMe
 	}
 	l := c.ladder
 	return report.SIPMessage{Frame: m.Frame, Time: at, Src: l.addr(m.Src), Dst: l.addr(m.Dst), Summary: l.summary(m), HasSDP: hasSDP}
+}
+
+// sentSIPFrom says whether a party of the leg sent its SIP from addr.
+func (c *sipCall) sentSIPFrom(addr netip.Addr) bool {
+	if c.CallerSig.Addr() == addr {
+		return true
+	}
+	return slices.ContainsFunc(c.Dialogs, func(d *dialog) bool { return d.CalleeSig.Addr() == addr })
 }
 
 // ladderText keeps the last texts of a call's ladder.

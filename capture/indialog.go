@@ -41,6 +41,10 @@ type inDialogTrack struct {
 	idle time.Duration
 	// fragmented: a copy went over UDP in IP fragments.
 	fragmented bool
+	// arrived: the receiver's own SIP in this call came from the private
+	// address the request went to, so the capture is on its side of its
+	// NAT and saw the request arrive there (a capture on the phone).
+	arrived bool
 }
 
 // inDialog follows a leg's in-dialog requests: the one in progress and
@@ -58,8 +62,9 @@ func isInDialog(m *sipInfo) bool {
 }
 
 // request files an in-dialog request sent by party from; lastFromNs are
-// the parties' last SIP times in the leg before it (Unix ns, 0: none).
-func (d *inDialog) request(m *sipInfo, at time.Time, from int, lastFromNs [2]int64) {
+// the parties' last SIP times in the leg before it (Unix ns, 0: none);
+// arrived says the capture saw it reach its receiver (inDialogTrack).
+func (d *inDialog) request(m *sipInfo, at time.Time, from int, lastFromNs [2]int64, arrived bool) {
 	t := &d.current
 	if t.sent > 0 && t.cseq == m.CSeq && t.method == m.Method && t.sender == from {
 		if m.Src == t.src && m.Dst == t.dst { // a retransmission
@@ -71,7 +76,7 @@ func (d *inDialog) request(m *sipInfo, at time.Time, from int, lastFromNs [2]int
 	}
 	d.settle()
 	*t = inDialogTrack{method: m.Method, cseq: m.CSeq, sender: from, src: m.Src, dst: m.Dst, sent: 1,
-		firstAt: at, lastAt: at, firstFrame: m.Frame, lastFrame: m.Frame, fragmented: m.Fragmented}
+		firstAt: at, lastAt: at, firstFrame: m.Frame, lastFrame: m.Frame, fragmented: m.Fragmented, arrived: arrived}
 	if last := lastFromNs[other(from)]; last != 0 {
 		t.idle = at.Sub(time.Unix(0, last))
 	}
@@ -121,7 +126,7 @@ func (d *inDialog) currentFirstLost() bool {
 
 func (t *inDialogTrack) facts() InDialogFacts {
 	return InDialogFacts{Method: t.method, Sent: t.sent, Over: t.lastAt.Sub(t.firstAt), Responded: t.responded, Answered: t.answered, TimedOut: t.timedOut,
-		PublicToPrivate: isPublic(t.src.Addr()) && IsPrivate(t.dst.Addr()), Unknown: t.unknown}
+		PublicToPrivate: isPublic(t.src.Addr()) && IsPrivate(t.dst.Addr()) && !t.arrived, Unknown: t.unknown}
 }
 
 func inDialogLost(f InDialogFacts) bool {

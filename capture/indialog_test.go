@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"net/netip"
 	"testing"
 	"time"
 
@@ -18,7 +19,7 @@ func TestInDialogRequests(t *testing.T) {
 	t.Run("a BYE resent for 32 s, never answered", func(t *testing.T) {
 		var d inDialog
 		for i, ms := range []int{0, 500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500} {
-			d.request(bye(uint64(10+i), 1), at(ms), callee, lastFrom)
+			d.request(bye(uint64(10+i), 1), at(ms), callee, lastFrom, false)
 		}
 		u := d.unanswered()
 		if u == nil {
@@ -31,11 +32,28 @@ func TestInDialogRequests(t *testing.T) {
 			t.Errorf("%s %s", id, sev)
 		}
 	})
+	t.Run("to a private address, seen arriving or not", func(t *testing.T) {
+		// A server's INFOs to a phone's private address go nowhere when
+		// the capture is on the server's side (privateRequests reports
+		// those); a capture on the phone, which sent its own SIP from
+		// that address, saw them arrive unanswered: the call's finding.
+		for _, arrived := range []bool{false, true} {
+			var d inDialog
+			for i, ms := range []int{0, 500, 1500, 3500} {
+				m := bye(uint64(10+i), 1)
+				m.Method, m.Dst = "INFO", netip.MustParseAddrPort("192.168.1.129:5060")
+				d.request(m, at(ms), callee, lastFrom, arrived)
+			}
+			if got := d.unanswered() != nil; got != arrived {
+				t.Errorf("arrived %v: reported %v", arrived, got)
+			}
+		}
+	})
 	t.Run("answered after two copies", func(t *testing.T) {
 		var d inDialog
-		d.request(bye(10, 1), at(0), callee, lastFrom)
-		d.request(bye(11, 1), at(500), callee, lastFrom)
-		d.request(bye(12, 1), at(1500), callee, lastFrom)
+		d.request(bye(10, 1), at(0), callee, lastFrom, false)
+		d.request(bye(11, 1), at(500), callee, lastFrom, false)
+		d.request(bye(12, 1), at(1500), callee, lastFrom, false)
 		// The callee's own response to a caller's request numbered 1 too
 		// does not answer it.
 		d.response(answerMsg(13, false, "BYE", 481, 1, "b1", true), callee)
@@ -51,9 +69,9 @@ func TestInDialogRequests(t *testing.T) {
 		var d inDialog
 		for i, ms := range []int{0, 500, 1500} {
 			info := answerMsg(uint64(10+i), true, "INFO", 0, 2, "b1", true)
-			d.request(info, at(ms), callee, lastFrom)
+			d.request(info, at(ms), callee, lastFrom, false)
 		}
-		d.request(bye(20, 3), at(5000), callee, lastFrom)
+		d.request(bye(20, 3), at(5000), callee, lastFrom, false)
 		d.response(answerMsg(21, false, "BYE", 200, 3, "b1", false), caller)
 		u := d.unanswered()
 		if u == nil || u.method != "INFO" {
@@ -66,7 +84,7 @@ func TestInDialogRequests(t *testing.T) {
 	t.Run("a re-INVITE a proxy took, then timed out", func(t *testing.T) {
 		var d inDialog
 		reinvite := answerMsg(10, true, "INVITE", 0, 2, "b1", true)
-		d.request(reinvite, at(0), callee, lastFrom)
+		d.request(reinvite, at(0), callee, lastFrom, false)
 		d.response(answerMsg(11, false, "INVITE", 100, 2, "b1", false), caller)
 		if u := d.unanswered(); u != nil {
 			t.Fatalf("reported while only provisionally answered: %+v", u.facts())
@@ -83,7 +101,7 @@ func TestInDialogRequests(t *testing.T) {
 	t.Run("a 481 answers", func(t *testing.T) {
 		var d inDialog
 		for i, ms := range []int{0, 500, 1500} {
-			d.request(bye(uint64(10+i), 4), at(ms), callee, lastFrom)
+			d.request(bye(uint64(10+i), 4), at(ms), callee, lastFrom, false)
 		}
 		d.response(answerMsg(13, false, "BYE", 481, 4, "b1", false), caller)
 		if u := d.unanswered(); u != nil {
@@ -114,7 +132,7 @@ func TestInDialogUnknown(t *testing.T) {
 		{"INVITE", 491, ""}, // glare: the refresh is tried again
 	} {
 		var d inDialog
-		d.request(answerMsg(10, true, tc.method, 0, 5, "b1", false), t0, caller, lastFrom) // the caller's refresh
+		d.request(answerMsg(10, true, tc.method, 0, 5, "b1", false), t0, caller, lastFrom, false) // the caller's refresh
 		d.response(answerMsg(11, false, tc.method, tc.status, 5, "b1", true), callee)
 		var got report.FindingID
 		if u := d.unanswered(); u != nil {
@@ -127,7 +145,7 @@ func TestInDialogUnknown(t *testing.T) {
 	// The finding, and a BYE that crossed the request.
 	call := &sipCall{CallID: "cid", End: t0.Add(400 * time.Millisecond)}
 	call.faults = &dialogFaults{}
-	call.faults.inDialog.request(answerMsg(10, true, "INVITE", 0, 5, "b1", false), t0, caller, lastFrom)
+	call.faults.inDialog.request(answerMsg(10, true, "INVITE", 0, 5, "b1", false), t0, caller, lastFrom, false)
 	call.faults.inDialog.response(answerMsg(11, false, "INVITE", 481, 5, "b1", true), callee)
 	f, ok := inDialogFinding(&callBuild{call: call})
 	if !ok || f.ID != IDDialogUnknown || f.Severity != report.SeverityError || len(f.Evidence) != 2 {

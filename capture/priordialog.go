@@ -131,7 +131,7 @@ func (p *priorDialogs) note(m *sipInfo, at time.Time) {
 	}
 	if m.Request {
 		d.noteHop(m)
-		d.bye.request(m, at, from, [2]int64{})
+		d.bye.request(m, at, from, [2]int64{}, false)
 		return
 	}
 	d.answered(m)

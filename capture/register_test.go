@@ -92,6 +92,14 @@ func TestPrivateRequests(t *testing.T) {
 	if len(fs) != 1 || fs[0].ID != IDRequestToPrivate || len(fs[0].Evidence) != 2 || fs[0].Evidence[0].Frames[1] != 3 {
 		t.Fatalf("findings %+v, want one for %s with the OPTIONS (frames 1-3) and the NOTIFY", fs, lan)
 	}
+	// The same capture taken on the phone's LAN (it sends SIP out): the
+	// requests came through its NAT and arrived, so nothing is lost on
+	// the way (a Chinese cloud video capture: a REGISTER sent to the
+	// endpoint, which ignored it).
+	p.sip(&sipInfo{sipHeaders: &sipHeaders{Request: true, Method: "REGISTER", CallID: "r1", CSeq: 1}, Src: lan, Dst: server, Frame: 40}, t0)
+	if fs := p.findings(nil); len(fs) != 0 {
+		t.Errorf("findings %+v for a capture on the phone's side of its NAT", fs)
+	}
 }
 
 // TestRegisterRefused: a REGISTER refused and never followed by a

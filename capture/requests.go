@@ -12,8 +12,10 @@ import (
 // Requests a server sends from its public address to a private one (to the
 // private Contact of a phone behind NAT: OPTIONS keep-alives, NOTIFY,
 // MESSAGE, an in-dialog BYE) go nowhere. Those the capture shows without
-// any response become one finding per destination. INVITEs that start a
-// call are judged with their call (setupFinding).
+// any response become one finding per destination, unless the capture was
+// taken on the destination's side of its NAT (it saw that address send SIP
+// out), where such a request shows it arrived. INVITEs that start a call
+// are judged with their call (setupFinding).
 
 // maxPendingRequests bounds the requests to private addresses followed at
 // once.
@@ -42,10 +44,23 @@ type pendingRequest struct {
 type privateRequests struct {
 	pending map[requestKey]*pendingRequest
 	dropped uint64
+	// inside are the private addresses the capture saw send SIP to public
+	// ones: it was taken on their side of the NAT, so a request to them
+	// from outside came through it and arrived (a capture on the phone).
+	inside map[netip.Addr]bool
 }
+
+// maxInsideSenders bounds the private senders noted.
+const maxInsideSenders = 4096
 
 func (p *privateRequests) sip(m *sipInfo, at time.Time) {
 	k := requestKey{m.CallID, m.CSeq, m.Method}
+	if IsPrivate(m.Src.Addr()) && isPublic(m.Dst.Addr()) && !p.inside[m.Src.Addr()] && len(p.inside) < maxInsideSenders {
+		if p.inside == nil {
+			p.inside = map[netip.Addr]bool{}
+		}
+		p.inside[m.Src.Addr()] = true
+	}
 	if !m.Request {
 		delete(p.pending, k) // answered
 		return
@@ -74,7 +89,9 @@ func (p *privateRequests) sip(m *sipInfo, at time.Time) {
 func (p *privateRequests) findings(regs *registrations) []report.Finding {
 	byDst := map[netip.AddrPort][]*pendingRequest{}
 	for _, r := range p.pending {
-		byDst[r.dst] = append(byDst[r.dst], r)
+		if !p.inside[r.dst.Addr()] {
+			byDst[r.dst] = append(byDst[r.dst], r)
+		}
 	}
 	dsts := make([]netip.AddrPort, 0, len(byDst))
 	for d, list := range byDst {
