@@ -522,7 +522,7 @@ func (cb *callBuild) callFacts(captureHasMedia bool, now time.Time) CallFacts {
 		Setup:               setup,
 		Relayed:             cb.relayed,
 	}
-	facts.SDPMissing, facts.SDPUnreadable = c.sdpMissing(d), len(c.SDPErrors) > 0
+	facts.SDPMissing, facts.SDPUnreadable = c.sdpMissing(d), c.sdpErrors > 0
 	if facts.Answered && d.Answered.IsZero() {
 		return facts // answered when, the capture does not say (inferAnswer)
 	}

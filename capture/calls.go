@@ -109,7 +109,7 @@ type sipCall struct {
 	Infos         []*sipInfo // messages kept for NAT evidence (headers only)
 	traces        sigTraces  // the NAT traces in them
 	SeenFrom      [2]bool    // signalling seen sent by each party
-	SDPErrors     []uint64
+	sdpErrors     int        // messages whose SDP could not be read
 	setup         setupTrack
 	// faults follows what goes wrong in the dialog after the setup (nil
 	// until a 2xx to an INVITE or an in-dialog request); lastFromNs is
@@ -355,7 +355,7 @@ func (t *callTable) file(c *sipCall, x heldMessage) *sipCall {
 		c.traces.note(m) // findings.go
 	}
 	if x.sdpErr != nil {
-		c.SDPErrors = append(c.SDPErrors, m.Frame)
+		c.sdpErrors++
 	}
 	tag := c.dialogTag(m)
 	switch {
