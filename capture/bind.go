@@ -109,8 +109,9 @@ func (b *binder) addCall(c *sipCall, captureEnd time.Time) {
 	}
 	// Media starts with the call, or a little before its SDP; a call
 	// begun before the capture may have started its media at any time
-	// before (a flow of an earlier call on the same addresses went to it,
-	// added first: pick keeps the earliest promise made after the flow).
+	// before. (A flow of an earlier call on the same addresses stays that
+	// call's: pick passes over a promise made after the flow began for
+	// one made before it.)
 	from := c.Start.Add(-b.grace)
 	if !c.StartSeen {
 		from = time.Time{}

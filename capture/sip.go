@@ -228,8 +228,8 @@ type sipInfo struct {
 	// BodyCut: the capture's snap length cut the message: its body (SDP)
 	// is lost, or read only as far as its last whole line.
 	BodyCut bool
-	// Unended: the datagram ended after a whole header line but without
-	// the blank line that ends the headers (unendedHeaders).
+	// Unended: the datagram ended inside its header block, without the
+	// blank line that ends it (unendedHeaders).
 	Unended bool
 	// contactIP, viaIP and receivedIP are Contact, Via.Host and
 	// Via.Received read as addresses (invalid when they are names), once
