@@ -265,8 +265,9 @@ func elsewhereEvidence(o *mediaSession, m netip.AddrPort) report.Evidence {
 
 // mediaWithoutSignalling lists the RTP no call claimed, session by session
 // (both ways, or one way with nothing back), and warns of the sessions
-// that flowed one way only.
-func (s *state) mediaWithoutSignalling() []report.Finding {
+// that flowed one way only; stopped are those that stopped with a BYE of
+// a call begun before the capture (priorDialogs.stoppedWith).
+func (s *state) mediaWithoutSignalling(stopped map[*priorDialog]*mediaSession) []report.Finding {
 	if s.orphanStreams == 0 {
 		return nil
 	}
@@ -288,7 +289,7 @@ func (s *state) mediaWithoutSignalling() []report.Finding {
 		// A home-made or broken SIP stack's calls leave their media here.
 		why = fmt.Sprintf("their SIP is missing, encrypted, or among the %s", report.Plural(int(n), "malformed SIP message"))
 	}
-	if n := distinctSessions(s.calls.prior.stoppedWith(sessions)); n > 0 {
+	if n := distinctSessions(stopped); n > 0 {
 		why += fmt.Sprintf(", or came before the capture began: %s stopped with the BYE of a call begun before it",
 			report.Plural(n, "session"))
 	}

@@ -19,7 +19,7 @@ func TestMediaSessionsBounded(t *testing.T) {
 	if len(s.sessions.list) != maxMediaSessions || s.sessions.dropped != 100 {
 		t.Fatalf("kept %d pairs, dropped %d streams", len(s.sessions.list), s.sessions.dropped)
 	}
-	fs := s.mediaWithoutSignalling()
+	fs := s.mediaWithoutSignalling(nil)
 	if len(fs) != 1 || !strings.Contains(fs[0].Title, "100 more streams were not paired") || len(fs[0].Evidence) != maxOrphanEvidence {
 		t.Errorf("findings %+v", fs)
 	}
@@ -31,13 +31,13 @@ func TestMediaSessionsBounded(t *testing.T) {
 func TestOrphansBesideUnreadSIP(t *testing.T) {
 	s := newState()
 	s.orphan(&rtpFlow{Key: flowKey{Src: netip.MustParseAddrPort("127.0.0.1:35113"), Dst: netip.MustParseAddrPort("127.0.0.1:23032")}, Packets: 297, lastNs: 1})
-	if fs := s.mediaWithoutSignalling(); len(fs) == 0 || !strings.Contains(fs[0].Title, "(their SIP is missing or encrypted)") {
+	if fs := s.mediaWithoutSignalling(nil); len(fs) == 0 || !strings.Contains(fs[0].Title, "(their SIP is missing or encrypted)") {
 		t.Errorf("findings %+v", fs)
 	}
 	for range 22 {
 		s.anomaly("malformed-sip", 0, 1, "sip: no Call-ID")
 	}
-	if fs := s.mediaWithoutSignalling(); len(fs) == 0 || !strings.Contains(fs[0].Title, "(their SIP is missing, encrypted, or among the 22 malformed SIP messages)") {
+	if fs := s.mediaWithoutSignalling(nil); len(fs) == 0 || !strings.Contains(fs[0].Title, "(their SIP is missing, encrypted, or among the 22 malformed SIP messages)") {
 		t.Errorf("findings %+v", fs)
 	}
 	if got, want := verdictSentence(0, nil, s.unreadSIP()), "No SIP calls (INVITE dialogs) found in the capture; 22 SIP messages could not be read (malformed-sip)."; got != want {

@@ -226,13 +226,13 @@ func orDash(s string) string {
 	return s
 }
 
-// findings lists the calls begun before the capture, and a BYE of theirs
-// nobody answered.
-func (p *priorDialogs) findings(ms *mediaSessions) []report.Finding {
+// findings lists the calls begun before the capture, with the sessions
+// that stopped with them (stoppedWith), and a BYE of theirs nobody
+// answered.
+func (p *priorDialogs) findings(ms *mediaSessions, stopped map[*priorDialog]*mediaSession) []report.Finding {
 	if len(p.list) == 0 {
 		return nil
 	}
-	stopped := p.stoppedWith(ms.sorted())
 	title := "The capture began during 1 call: it holds its end (BYE) but not its set-up, so who called and what media was agreed are not in it; " +
 		"it is not judged as a call, and its RTP is read by its ends alone"
 	if len(p.list) > 1 {

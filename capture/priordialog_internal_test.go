@@ -68,7 +68,7 @@ func TestPriorByesLostBounded(t *testing.T) {
 			p.note(m, at.Add(time.Duration(n)*time.Second))
 		}
 	}
-	fs := p.findings(&mediaSessions{})
+	fs := p.findings(&mediaSessions{}, nil)
 	if len(fs) != 1+maxOrphanEvidence || fs[1].ID != IDRequestUnanswered ||
 		!strings.Contains(fs[0].Title, fmt.Sprintf("the BYEs of %d of them were never answered", calls)) {
 		t.Fatalf("got %d findings (%s), want the call-began finding counting %d lost BYEs and %d of them reported", len(fs), fs[0].Title, calls, maxOrphanEvidence)

@@ -54,8 +54,11 @@ func captureFindings(s *state) []report.Finding {
 	if f, ok := s.otherSig.finding(s.tally.calls); ok {
 		fs = append(fs, f)
 	}
-	fs = append(fs, s.calls.prior.findings(&s.sessions)...)
-	fs = append(fs, s.mediaWithoutSignalling()...)
+	// The sessions of no call that stopped with a BYE of a call begun
+	// before the capture, paired once for both findings that name them.
+	stopped := s.calls.prior.stoppedWith(s.sessions.sorted())
+	fs = append(fs, s.calls.prior.findings(&s.sessions, stopped)...)
+	fs = append(fs, s.mediaWithoutSignalling(stopped)...)
 	fs = append(fs, mappingFindings(&s.ice.mappings)...)
 	if len(s.order) > 0 {
 		var kinds []string
