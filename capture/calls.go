@@ -395,7 +395,7 @@ func (c *sipCall) followInDialog(m *sipInfo, at time.Time, from int) {
 	case isInDialog(m):
 		c.faultsFor().inDialog.request(m, at, from, c.lastFromNs, IsPrivate(m.Dst.Addr()) && c.sentSIPFrom(m.Dst.Addr()))
 	case !m.Request && c.faults != nil:
-		c.faults.inDialog.response(m, from)
+		c.faults.inDialog.response(m, at, from)
 	}
 	c.lastFromNs[from] = at.UnixNano()
 }

@@ -161,6 +161,11 @@ const (
 		"(with rport, RFC 3581, to the address and port it came from): make the server answer there (Kamailio force_rport(), Asterisk PJSIP force_rport=yes), " +
 		"and find what drops them on the way back: that party's NAT or firewall (a mapping that expired, a rule that lets in only replies from where the request went), " +
 		"or a SIP ALG. If they do arrive, it discards them: compare their Via branch and tags with its request."
+	remedyInDialogResponsesLost = "The answers to a request inside the call did not reach its sender: it went on resending it, and gives it up after 32 s. " +
+		"Responses go back where the request's top Via says (with rport, RFC 3581, to the address and port it came from): make the answering side " +
+		"answer there (Kamailio force_rport(), Asterisk PJSIP force_rport=yes), and find what drops them on the way back: the sender's NAT or firewall " +
+		"(a mapping that expired, a rule that lets in only replies from where the request went), a SIP ALG, or an SBC between. " +
+		"If they do arrive, the sender discards them: compare their Via branch and tags with its request."
 	remedyRemapped = "The NAT gave the phone's media a new mapping mid-call: let the far end follow where media really comes from " +
 		"(symmetric RTP / latching, RFC 4961: Asterisk rtp_symmetric=yes, rtpengine, an SBC), keep the mapping alive " +
 		"(media keep-alives or comfort noise instead of silence suppression, NAT UDP timeouts of minutes, not seconds), " +
@@ -362,8 +367,9 @@ func callFindings(cb *callBuild, streams []*streamState, media []string, facts [
 	inviteF, noInvite := unseenInviteFinding(cb)
 	reinviteF, midCall := reinviteStartFinding(cb)
 	inDialogF, lostRequest := inDialogFinding(cb)
+	answersLostF, answersLost := answersLostFinding(cb)
 	endF, endCause := endCauseFinding(cb, subject)
-	n := len(sdpFs) + len(sigFs) + len(mediaFs) + b2i(unacknowledged) + b2i(unseen) + b2i(noInvite) + b2i(midCall) + b2i(lostRequest) + b2i(endCause)
+	n := len(sdpFs) + len(sigFs) + len(mediaFs) + b2i(unacknowledged) + b2i(unseen) + b2i(noInvite) + b2i(midCall) + b2i(lostRequest) + b2i(answersLost) + b2i(endCause)
 	if n == 0 && setup == nil && !hasVerdict && !encrypted {
 		return nil
 	}
@@ -389,6 +395,9 @@ func callFindings(cb *callBuild, streams []*streamState, media []string, facts [
 	}
 	if lostRequest {
 		fs = append(fs, inDialogF)
+	}
+	if answersLost {
+		fs = append(fs, answersLostF)
 	}
 	if endCause {
 		fs = append(fs, endF)

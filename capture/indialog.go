@@ -45,14 +45,44 @@ type inDialogTrack struct {
 	// address the request went to, so the capture is on its side of its
 	// NAT and saw the request arrive there (a capture on the phone).
 	arrived bool
+	// answer follows the receiver's final responses on this hop and the
+	// copies sent after the first (nil: none came).
+	answer *hopAnswer
 }
 
-// inDialog follows a leg's in-dialog requests: the one in progress and
-// the first nobody answered.
-type inDialog struct {
-	current inDialogTrack
-	lost    *inDialogTrack
+// hopAnswer is the receiver's final answer to an in-dialog request on the
+// hop the request took, and the copies of the request sent after it: a
+// client resends a non-INVITE request only while no final response
+// reaches it (Timer E, RFC 3261 §17.1.2.2).
+type hopAnswer struct {
+	status int
+	frame  uint64
+	at     time.Time
+	dst    netip.AddrPort
+	// sent counts the receiver's final responses (one per copy it
+	// received, RFC 3261 §17.2.2); resent the request's copies after the
+	// first, resentFrom and resentTo their first and last frames.
+	sent                 int
+	resent               int
+	resentFrom, resentTo uint64
+	resentUntil          time.Time
 }
+
+// inDialog follows a leg's in-dialog requests: the one in progress, the
+// first nobody answered, the last few answered (a server may resend an
+// older request between newer ones), and the first whose answers did not
+// reach its sender.
+type inDialog struct {
+	current     inDialogTrack
+	lost        *inDialogTrack
+	answered    []*inDialogTrack
+	answersLost *inDialogTrack
+}
+
+// answeredKept is how many answered requests a leg remembers for their
+// late copies: a server resending one INFO while it sends the next few
+// (DTMF) interleaves about this many.
+const answeredKept = 8
 
 // isInDialog says whether m is a request inside a dialog that its
 // receiver answers (RFC 3261 §12.2: it carries the To-tag; ACK gets no
@@ -71,7 +101,15 @@ func (d *inDialog) request(m *sipInfo, at time.Time, from int, lastFromNs [2]int
 			t.sent++
 			t.lastAt, t.lastFrame = at, m.Frame
 			t.fragmented = t.fragmented || m.Fragmented
+			t.resentAfterAnswer(m, at)
 		}
+		return
+	}
+	if old := d.answeredCopy(m, from); old != nil {
+		old.sent++
+		old.lastAt, old.lastFrame = at, m.Frame
+		old.resentAfterAnswer(m, at)
+		d.noteAnswersLost(old)
 		return
 	}
 	d.settle()
@@ -85,9 +123,12 @@ func (d *inDialog) request(m *sipInfo, at time.Time, from int, lastFromNs [2]int
 // response files a response to an in-dialog request, sent by party from:
 // each party numbers its own requests, so only the other party's response
 // answers the request in progress.
-func (d *inDialog) response(m *sipInfo, from int) {
+func (d *inDialog) response(m *sipInfo, at time.Time, from int) {
 	t := &d.current
 	if t.sent == 0 || t.cseq != m.CSeq || t.method != m.Method || from == t.sender {
+		if old := d.answeredCopy(m, other(from)); old != nil && m.Status >= 200 {
+			old.answeredOnHop(m, at)
+		}
 		return
 	}
 	t.responded = true
@@ -99,15 +140,91 @@ func (d *inDialog) response(m *sipInfo, from int) {
 	case m.Status >= 200:
 		t.answered = true
 	}
+	if m.Status >= 200 {
+		t.answeredOnHop(m, at)
+	}
+}
+
+// answeredOnHop notes a final response from the request's receiver on
+// the hop it took (a proxy's answer on the next hop is not one).
+func (t *inDialogTrack) answeredOnHop(m *sipInfo, at time.Time) {
+	if m.Src.Addr() != t.dst.Addr() {
+		return
+	}
+	if t.answer == nil {
+		t.answer = &hopAnswer{status: m.Status, frame: m.Frame, at: at, dst: m.Dst}
+	}
+	t.answer.sent++
+}
+
+// resentAfterAnswer counts copy m, sent at at, when the request had been
+// answered on its hop before it.
+func (t *inDialogTrack) resentAfterAnswer(m *sipInfo, at time.Time) {
+	a := t.answer
+	if a == nil {
+		return
+	}
+	if a.resent == 0 {
+		a.resentFrom = m.Frame
+	}
+	a.resent++
+	a.resentTo, a.resentUntil = m.Frame, at
+}
+
+// answeredCopy is the answered request that m, sent by party from, is a
+// copy of (a request) or answers (a response), on the same hop; nil when
+// none is remembered.
+func (d *inDialog) answeredCopy(m *sipInfo, from int) *inDialogTrack {
+	for _, t := range d.answered {
+		if t.cseq == m.CSeq && t.method == m.Method && t.sender == from &&
+			(m.Request && m.Src == t.src && m.Dst == t.dst || !m.Request && m.Src.Addr() == t.dst.Addr()) {
+			return t
+		}
+	}
+	return nil
 }
 
 // settle keeps the request in progress when nobody answered it and none
-// before it was kept, before a new one replaces it.
+// before it was kept, or when it was answered, before a new one replaces
+// it.
 func (d *inDialog) settle() {
 	if d.currentFirstLost() {
 		lost := d.current
 		d.lost = &lost
 	}
+	if t := &d.current; t.answer != nil && t.method != "INVITE" {
+		kept := *t
+		if len(d.answered) == answeredKept {
+			copy(d.answered, d.answered[1:])
+			d.answered = d.answered[:answeredKept-1]
+		}
+		d.answered = append(d.answered, &kept)
+		d.noteAnswersLost(&kept)
+	}
+}
+
+// noteAnswersLost keeps t as the leg's first request whose answers did
+// not reach its sender, when it is.
+func (d *inDialog) noteAnswersLost(t *inDialogTrack) {
+	if d.answersLost == nil && t.answersLost() {
+		d.answersLost = t
+	}
+}
+
+// answersLost says whether the request went on being resent after its
+// receiver answered it: no answer reached its sender. An INVITE's 2xx
+// has its own tracker (answers), which sees its resends.
+func (t *inDialogTrack) answersLost() bool {
+	return t.method != "INVITE" && t.answer != nil && t.answer.resent >= resentPastResponse
+}
+
+// firstAnswersLost is the leg's first in-dialog request whose answers
+// did not reach its sender, if any.
+func (d *inDialog) firstAnswersLost() *inDialogTrack {
+	if d.answersLost == nil && d.current.answersLost() {
+		return &d.current
+	}
+	return d.answersLost
 }
 
 // unanswered is the leg's first in-dialog request nobody answered.
@@ -182,6 +299,54 @@ func inDialogFinding(cb *callBuild) (report.Finding, bool) {
 		f.Remedy = remedyFragmentsLost
 	}
 	return f, true
+}
+
+// answersLostFinding is the finding of the leg's first in-dialog request
+// whose receiver answered it while its sender went on resending it, if
+// any: the sip-responses-lost class, inside a call.
+func answersLostFinding(cb *callBuild) (report.Finding, bool) {
+	if cb.call.faults == nil {
+		return report.Finding{}, false
+	}
+	t := cb.call.faults.inDialog.firstAnswersLost()
+	if t == nil {
+		return report.Finding{}, false
+	}
+	a := t.answer
+	who, to := partyNames[t.sender], partyNames[other(t.sender)]
+	f := report.Finding{ID: IDResponsesLost, Severity: AnswersLostSeverity(t.method), Subject: cb.call.CallID, Remedy: remedyInDialogResponsesLost,
+		Title: fmt.Sprintf("The %s answered the %s's %s, but the %s went on resending it (%d times over %s after the answer), so no answer reached it%s",
+			to, who, t.method, who, a.resent, roundWait(a.resentUntil.Sub(a.at)), answersLostConsequence(t.method))}
+	where := fmt.Sprintf("the %s answered %d, sent to %s", to, a.status, a.dst)
+	if a.dst != t.src {
+		where += fmt.Sprintf(", not to %s where the request came from", t.src)
+	}
+	if a.sent < t.sent {
+		// A server transaction answers each copy again with its last
+		// response (RFC 3261 §17.2.2): answers missing are the
+		// receiver's, not the network's.
+		where += fmt.Sprintf("; it answered %d of the %d copies, though a receiver answers each copy again (RFC 3261 §17.2.2), "+
+			"so that one answer lost is made good", a.sent, t.sent)
+	}
+	f.Evidence = []report.Evidence{
+		{Text: fmt.Sprintf("%s (CSeq %d) %s → %s", t.method, t.cseq, t.src, t.dst), Frames: []uint64{t.firstFrame}, Addrs: []string{t.dst.String()}, Time: t.firstAt},
+		{Text: where, Frames: []uint64{a.frame}, Addrs: []string{a.dst.String()}, Time: a.at},
+		{Text: fmt.Sprintf("the %s sent it %d more times after the answer, as a client does while no final response reaches it (RFC 3261 §17.1.2.2)", who, a.resent),
+			Frames: uniqueFrames(a.resentFrom, a.resentTo), Time: a.resentUntil},
+	}
+	return f, true
+}
+
+// answersLostConsequence says what a request whose answers never reach
+// its sender leads to.
+func answersLostConsequence(method string) string {
+	switch method {
+	case "BYE":
+		return "; the call ended all the same"
+	case "UPDATE":
+		return "; it counts the session refresh failed and ends the call (RFC 4028)"
+	}
+	return fmt.Sprintf("; it counts the %s failed after 32 s, and should then end the call (RFC 3261 §12.2.1.2)", method)
 }
 
 // copiesEvidence says how often the request went, and that nothing but a

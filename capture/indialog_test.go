@@ -2,6 +2,7 @@ package capture
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -56,11 +57,11 @@ func TestInDialogRequests(t *testing.T) {
 		d.request(bye(12, 1), at(1500), callee, lastFrom, false)
 		// The callee's own response to a caller's request numbered 1 too
 		// does not answer it.
-		d.response(answerMsg(13, false, "BYE", 481, 1, "b1", true), callee)
+		d.response(answerMsg(13, false, "BYE", 481, 1, "b1", true), at(0), callee)
 		if d.current.answered {
 			t.Error("answered by the sender's own response")
 		}
-		d.response(answerMsg(14, false, "BYE", 200, 1, "b1", false), caller)
+		d.response(answerMsg(14, false, "BYE", 200, 1, "b1", false), at(0), caller)
 		if u := d.unanswered(); u != nil {
 			t.Errorf("reported: %+v", u.facts())
 		}
@@ -72,7 +73,7 @@ func TestInDialogRequests(t *testing.T) {
 			d.request(info, at(ms), callee, lastFrom, false)
 		}
 		d.request(bye(20, 3), at(5000), callee, lastFrom, false)
-		d.response(answerMsg(21, false, "BYE", 200, 3, "b1", false), caller)
+		d.response(answerMsg(21, false, "BYE", 200, 3, "b1", false), at(0), caller)
 		u := d.unanswered()
 		if u == nil || u.method != "INFO" {
 			t.Fatalf("kept %+v", u)
@@ -85,11 +86,11 @@ func TestInDialogRequests(t *testing.T) {
 		var d inDialog
 		reinvite := answerMsg(10, true, "INVITE", 0, 2, "b1", true)
 		d.request(reinvite, at(0), callee, lastFrom, false)
-		d.response(answerMsg(11, false, "INVITE", 100, 2, "b1", false), caller)
+		d.response(answerMsg(11, false, "INVITE", 100, 2, "b1", false), at(0), caller)
 		if u := d.unanswered(); u != nil {
 			t.Fatalf("reported while only provisionally answered: %+v", u.facts())
 		}
-		d.response(answerMsg(12, false, "INVITE", 408, 2, "b1", false), caller)
+		d.response(answerMsg(12, false, "INVITE", 408, 2, "b1", false), at(0), caller)
 		u := d.unanswered()
 		if u == nil || !u.timedOut || u.timeoutFrame != 12 {
 			t.Fatalf("kept %+v", u)
@@ -103,7 +104,7 @@ func TestInDialogRequests(t *testing.T) {
 		for i, ms := range []int{0, 500, 1500} {
 			d.request(bye(uint64(10+i), 4), at(ms), callee, lastFrom, false)
 		}
-		d.response(answerMsg(13, false, "BYE", 481, 4, "b1", false), caller)
+		d.response(answerMsg(13, false, "BYE", 481, 4, "b1", false), at(0), caller)
 		if u := d.unanswered(); u != nil {
 			t.Errorf("reported: %+v", u.facts())
 		}
@@ -133,7 +134,7 @@ func TestInDialogUnknown(t *testing.T) {
 	} {
 		var d inDialog
 		d.request(answerMsg(10, true, tc.method, 0, 5, "b1", false), t0, caller, lastFrom, false) // the caller's refresh
-		d.response(answerMsg(11, false, tc.method, tc.status, 5, "b1", true), callee)
+		d.response(answerMsg(11, false, tc.method, tc.status, 5, "b1", true), t0, callee)
 		var got report.FindingID
 		if u := d.unanswered(); u != nil {
 			got, _ = InDialogProblem(u.facts())
@@ -146,7 +147,7 @@ func TestInDialogUnknown(t *testing.T) {
 	call := &sipCall{CallID: "cid", End: t0.Add(400 * time.Millisecond)}
 	call.faults = &dialogFaults{}
 	call.faults.inDialog.request(answerMsg(10, true, "INVITE", 0, 5, "b1", false), t0, caller, lastFrom, false)
-	call.faults.inDialog.response(answerMsg(11, false, "INVITE", 481, 5, "b1", true), callee)
+	call.faults.inDialog.response(answerMsg(11, false, "INVITE", 481, 5, "b1", true), t0, callee)
 	f, ok := inDialogFinding(&callBuild{call: call})
 	if !ok || f.ID != IDDialogUnknown || f.Severity != report.SeverityError || len(f.Evidence) != 2 {
 		t.Errorf("finding %v %+v", ok, f)
@@ -155,4 +156,74 @@ func TestInDialogUnknown(t *testing.T) {
 	if f, ok := inDialogFinding(&callBuild{call: call}); ok {
 		t.Errorf("a BYE that crossed the re-INVITE: %+v", f)
 	}
+}
+
+func TestInDialogAnswersLost(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	lastFrom := [2]int64{at(-1000).UnixNano(), at(-1000).UnixNano()}
+	info := func(frame uint64, cseq uint32) *sipInfo { return answerMsg(frame, true, "INFO", 0, cseq, "b1", true) } // the callee's
+	ok := func(frame uint64, cseq uint32) *sipInfo {
+		return answerMsg(frame, false, "INFO", 200, cseq, "b1", false)
+	}
+	t.Run("resent between newer requests after its answer", func(t *testing.T) {
+		// A server resends INFO 102, answered at once, while it sends and
+		// gets answers to 103 and 104 (sperezmaz ptavi-p5).
+		var d inDialog
+		d.request(info(10, 102), at(0), callee, lastFrom, false)
+		d.response(ok(11, 102), at(1), caller)
+		d.request(info(12, 102), at(400), callee, lastFrom, false)
+		d.request(info(13, 103), at(900), callee, lastFrom, false)
+		d.response(ok(14, 103), at(901), caller)
+		d.request(info(15, 102), at(2000), callee, lastFrom, false)
+		d.request(info(16, 104), at(3000), callee, lastFrom, false)
+		d.response(ok(17, 104), at(3001), caller)
+		d.request(info(18, 102), at(6000), callee, lastFrom, false)
+		u := d.firstAnswersLost()
+		if u == nil || u.cseq != 102 {
+			t.Fatalf("kept %+v", u)
+		}
+		if a := u.answer; a.resent != 3 || a.sent != 1 || a.resentFrom != 12 || a.resentTo != 18 || u.sent != 4 {
+			t.Errorf("answer %+v, sent %d; want 3 resent after 1 answer, frames 12-18, 4 sent", *a, u.sent)
+		}
+		if d.unanswered() != nil {
+			t.Error("reported unanswered")
+		}
+		call := &sipCall{CallID: "cid", faults: &dialogFaults{inDialog: d}}
+		f, found := answersLostFinding(&callBuild{call: call})
+		if !found || f.ID != IDResponsesLost || f.Severity != report.SeverityWarning || len(f.Evidence) != 3 ||
+			!strings.Contains(f.Evidence[1].Text, "1 of the 4 copies") {
+			t.Errorf("finding %v %+v", found, f)
+		}
+	})
+	t.Run("one copy crossing its answer", func(t *testing.T) {
+		var d inDialog
+		d.request(info(10, 102), at(0), callee, lastFrom, false)
+		d.response(ok(11, 102), at(490), caller)
+		d.request(info(12, 102), at(500), callee, lastFrom, false)
+		d.response(ok(13, 102), at(501), caller)
+		d.request(info(14, 103), at(900), callee, lastFrom, false)
+		if u := d.firstAnswersLost(); u != nil {
+			t.Errorf("reported %+v", u.answer)
+		}
+	})
+	t.Run("answered on the next hop only", func(t *testing.T) {
+		// A proxy's next hop answered; the proxy had not yet passed the
+		// answer back when the sender's copies came.
+		var d inDialog
+		d.request(info(10, 102), at(0), callee, lastFrom, false)
+		next := ok(11, 102)
+		next.Src, next.Dst = netip.MustParseAddrPort("192.0.2.50:5060"), netip.MustParseAddrPort("203.0.113.3:5060")
+		d.response(next, at(100), caller)
+		d.request(info(12, 102), at(500), callee, lastFrom, false)
+		d.request(info(13, 102), at(1500), callee, lastFrom, false)
+		if u := d.firstAnswersLost(); u != nil {
+			t.Errorf("reported %+v", u.answer)
+		}
+	})
+	t.Run("an UPDATE, an error", func(t *testing.T) {
+		if AnswersLostSeverity("UPDATE") != report.SeverityError || AnswersLostSeverity("BYE") != report.SeverityWarning {
+			t.Error("severities")
+		}
+	})
 }

@@ -135,7 +135,7 @@ func (p *priorDialogs) note(m *sipInfo, at time.Time) {
 		return
 	}
 	d.answered(m)
-	d.bye.response(m, other(from)) // a response comes from the BYE's receiver
+	d.bye.response(m, at, other(from)) // a response comes from the BYE's receiver
 }
 
 // noteHop keeps the BYE's hop among the first priorHops.

@@ -754,6 +754,19 @@ func InDialogProblem(f InDialogFacts) (report.FindingID, report.Severity) {
 	return IDRequestUnanswered, report.SeverityWarning
 }
 
+// AnswersLostSeverity grades an in-dialog request its receiver answered
+// while its sender went on resending it: no answer reached the sender,
+// whose transaction times out after 32 s and which then should end the
+// call (RFC 3261 §12.2.1.2). A session refresh (UPDATE) that fails so
+// ends it (RFC 4028 §10), an error; another request a warning, the call
+// left to the sender's choice (a BYE's call is over either way).
+func AnswersLostSeverity(method string) report.Severity {
+	if method == "UPDATE" {
+		return report.SeverityError
+	}
+	return report.SeverityWarning
+}
+
 // remapOneWayAfter: a far end that went on sending to the old port this
 // long after the move left the party deaf for a part of the call users
 // notice ("the line went dead"), which is what a complaint about it is.
