@@ -104,12 +104,16 @@ func cannotHear(party string) string {
 	return " (" + party + " cannot hear)"
 }
 
-// severityIDs lists a report's finding IDs with their severities, sorted,
-// each once.
+// severityIDs lists a report's finding IDs with their severities and
+// remedies (by their IDs), sorted, each once.
 func severityIDs(fs []report.Finding) string {
 	var ids []string
 	for _, f := range fs {
-		ids = append(ids, fmt.Sprintf("%s:%s", f.ID, f.Severity))
+		id := fmt.Sprintf("%s:%s", f.ID, f.Severity)
+		if f.Remedy != "" {
+			id += ":" + remedyID(f.Remedy)
+		}
+		ids = append(ids, id)
 	}
 	slices.Sort(ids)
 	return strings.Join(slices.Compact(ids), ",")
