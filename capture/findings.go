@@ -797,6 +797,12 @@ func verdictFinding(cb *callBuild, streams []*streamState, facts []StreamFacts, 
 			remedy = remedyPrivateSDP
 		case sum.Refused[sender] != "" && sum.Doubt[sender] == "":
 			remedy = remedyRefusedMedia
+			if e, moved := cb.refusedPortMoved(sender); moved {
+				// The receiver sends from one port and refuses the one its
+				// SDP names: media sent to its source would reach it.
+				remedy = remedyUnmappedPort
+				ev = slices.Insert(ev, 1, e)
+			}
 		case sum.Unproven[sender] > 0 || sum.Refused[sender] != "":
 			remedy = remedyUnmappedPort
 		}
@@ -948,6 +954,32 @@ func (cb *callBuild) flowEvidence(sigs [2]netip.AddrPort, streams []*streamState
 		ev = appendUnreachable(ev, icmp, bf.flow.Key.Dst)
 	}
 	return ev
+}
+
+// refusedPortMoved is the evidence, when there is some, that sender's
+// RTP was refused at a port of the receiver's address while the receiver
+// sent its own RTP of the same stream from another port of that address:
+// it listens where it sends from, not where its SDP says (a SIP ALG or
+// NAT that moved the port, or the device's own fault).
+func (cb *callBuild) refusedPortMoved(sender int) (report.Evidence, bool) {
+	for _, refused := range cb.flows {
+		if refused.bd.sender != sender || !refused.bd.matched || refused.flow.Key.RTCP || cb.unreach.about(refused.flow.Key.Src, refused.flow.Key.Dst).refuses(refused.flow) == "" {
+			continue
+		}
+		dst := refused.flow.Key.Dst
+		for _, back := range cb.flows {
+			src := back.flow.Key.Src
+			if back.bd.sender == sender || back.flow.Key.RTCP || back.bd.mIndex != refused.bd.mIndex ||
+				src.Addr() != dst.Addr() || src.Port() == dst.Port() {
+				continue
+			}
+			return report.Evidence{Text: fmt.Sprintf("the %s sends this stream's RTP from %s, while %d, the port its SDP names, refuses the %s's: "+
+				"it likely listens where it sends from, not where its SDP says (a SIP ALG or NAT that changed the port, or the device's own setting)",
+				partyNames[other(sender)], src, dst.Port(), partyNames[sender]),
+				FrameRanges: back.flow.frameRange(), Addrs: []string{src.String(), dst.String()}, Time: back.flow.First()}, true
+		}
+	}
+	return report.Evidence{}, false
 }
 
 // flowKind names what a flow carries: "RTP" for audio (and for a flow
