@@ -24,6 +24,10 @@ const (
 	// IDDirectMediaUnreachable: a PBX that anchored a call's media hands
 	// one phone the other's private address (direct media) it cannot reach.
 	IDDirectMediaUnreachable report.FindingID = "direct-media-unreachable"
+	// IDSDPLoopbackAddress: an SDP names a loopback address (127.0.0.1,
+	// ::1) for a party whose SIP comes from another host: media sent
+	// there stays on the sender's own host.
+	IDSDPLoopbackAddress report.FindingID = "sdp-loopback-address"
 	// IDSIPALGSuspected: messages carry the traces of a SIP ALG.
 	IDSIPALGSuspected report.FindingID = "sip-alg-suspected"
 	// IDMediaEncrypted: a stream is SRTP.
@@ -133,6 +137,10 @@ const (
 		"port forwarding of the phone's RTP ports or a VPN are the other ways."
 	remedyNoMedia = "RTP from this side never appeared: allow outbound UDP for the RTP port range on its firewall, forward UDP 5060 and the RTP range " +
 		"to the phone or server behind the NAT, or use the server's RTP relay."
+	remedyLoopbackSDP = "The party names a loopback address (127.0.0.1, ::1) as where it receives media, so RTP sent there stays on the sender's own host. " +
+		"Make its SIP software write the address of the network it talks on: bind its media to that interface or set its media address " +
+		"(a host name that resolves to 127.0.1.1 in /etc/hosts, or an application listening on localhost only, is the classic cause); " +
+		"or let the server send media to where the party's media comes from (symmetric RTP, \"comedia\") or relay it."
 	remedyRefusedMedia = "The RTP is refused where it arrives (the ICMP errors name who refuses it): open the receiver's firewall to UDP from its peer's media address, " +
 		"forward the RTP port range on the receiver's router to it, or check that the receiving phone listens on the port its SDP names (a SIP ALG rewriting the SDP can break that)."
 	remedyHairpin = "The parties share a LAN, but one names its NAT's public address (STUN, a configured external address) and the router does not loop packets " +
@@ -552,6 +560,31 @@ type sdpTraces struct {
 	// own LAN, lanPeer (namesPublicToLAN).
 	lanPublic [2]netip.AddrPort
 	lanPeer   [2]netip.Addr
+	// loopback: the party named a loopback address for its media
+	// (loopbackSDPFinding).
+	loopback [2]bool
+}
+
+// loopbackSDPFinding says that the party whose SDP ev is names the
+// loopback address media for its media, though its SIP comes from sig, on
+// a network: whoever sends there sends to its own host. An error when
+// that party hears nothing, a note when the call carried no media (not
+// answered), a warning otherwise.
+func loopbackSDPFinding(cb *callBuild, ev *sdpEvent, media, sig netip.AddrPort, v StreamVerdict) report.Finding {
+	p := cb.parties()[ev.Party]
+	sev := report.SeverityWarning
+	switch {
+	case v.Verdict == report.VerdictNoWay || v.Verdict == report.VerdictOneWay && v.CannotHear == partyNames[ev.Party]:
+		sev = report.SeverityError
+	case v.Verdict == report.VerdictNotAnswered || v.Verdict == report.VerdictNoMediaExpected:
+		sev = report.SeverityInfo
+	}
+	return report.Finding{
+		ID: IDSDPLoopbackAddress, Severity: sev, Subject: cb.call.CallID, Remedy: remedyLoopbackSDP,
+		Title: fmt.Sprintf("The %s asks for media at %s, a loopback address, while its SIP comes from %s: media sent there never leaves the sender's own host",
+			partyLabel(p), media.Addr(), sig.Addr()),
+		Evidence: []report.Evidence{{Text: fmt.Sprintf("SDP c= in %s names %s", ev.Method, media), Frames: []uint64{ev.Frame}, Addrs: []string{media.String(), sig.String()}}},
+	}
 }
 
 // sdpFindings reads each party's SDP: private addresses seen from outside
@@ -578,6 +611,13 @@ func sdpFindings(cb *callBuild, v StreamVerdict, sigs [2]netip.AddrPort) (fs []r
 			}
 			privateFor := func(ip netip.Addr) bool {
 				return unreachableFromOutside(ip, sig.Addr()) || publicAs[ev.Party].IsValid() && IsPrivate(ip)
+			}
+			if ip.IsLoopback() && !sig.Addr().IsLoopback() {
+				if !traces.loopback[ev.Party] {
+					traces.loopback[ev.Party] = true
+					fs = append(fs, loopbackSDPFinding(cb, &ev, m.Addr, sig, v))
+				}
+				continue
 			}
 			if f, ok := cb.directMediaHandover(&ev, &m, sigs); ok {
 				fs = append(fs, f)
@@ -793,6 +833,8 @@ func verdictFinding(cb *callBuild, streams []*streamState, facts []StreamFacts, 
 			// Taken on the sender's own host or link: it never sent.
 			remedy = remedySenderHostSilent
 			ev = slices.Insert(ev, 1, cb.hostSilentEvidence(sender))
+		case traces.loopback[deaf]:
+			remedy = remedyLoopbackSDP
 		case privateSDP[deaf]:
 			remedy = remedyPrivateSDP
 		case sum.Refused[sender] != "" && sum.Doubt[sender] == "":
@@ -815,6 +857,8 @@ func verdictFinding(cb *callBuild, streams []*streamState, facts []StreamFacts, 
 		remedy := remedyNoMedia
 		if sum.FaxToAudioPort[caller] || sum.FaxToAudioPort[callee] {
 			remedy = remedyFaxToAudioPort
+		} else if traces.loopback[0] || traces.loopback[1] {
+			remedy = remedyLoopbackSDP
 		} else if privateSDP[0] || privateSDP[1] {
 			remedy = remedyPrivateSDP
 		} else if k, ok := otherMediaBothWays(facts, media, judged); ok {

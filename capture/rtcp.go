@@ -52,7 +52,9 @@ type reportedSource struct {
 	jitter         uint32
 	maxJitter      uint32 // timestamp units
 	highestSeq     uint32
-	xr             *rtcp.VoIPMetricsReportBlock
+	// heard: a block reported something received (receivedNothing).
+	heard bool
+	xr    *rtcp.VoIPMetricsReportBlock
 }
 
 // rtcpPacket reads one RTCP datagram (a compound packet, RFC 3550 §6.1)
@@ -235,6 +237,7 @@ func (st *rtcpState) receptionBlocks(blocks []rtcp.ReceptionReport, frame uint64
 			continue
 		}
 		src.blocks++
+		src.heard = src.heard || !receivedNothing(b)
 		src.fractionLost = b.FractionLost
 		src.maxFraction = max(src.maxFraction, b.FractionLost)
 		// Cumulative loss is a signed 24-bit number (RFC 3550 §6.4.1):
@@ -244,6 +247,18 @@ func (st *rtcpState) receptionBlocks(blocks []rtcp.ReceptionReport, frame uint64
 		src.maxJitter = max(src.maxJitter, b.Jitter)
 		src.highestSeq = b.LastSequenceNumber
 	}
+}
+
+// receivedNothing says whether a reception block may be a placeholder
+// that reports no packet received: no sequence number past 0, and no
+// source (SSRC 0) or nothing else filled in. pjsip (MicroSIP, Telephone
+// and the other softphones built on it) always sends one block, about
+// SSRC 0 until the far end's RTP arrives: no proof that any did. (A
+// sender whose stream starts at sequence 0, as SEMS's with SSRC 0 does,
+// makes the same block for its first packet: the block is still counted,
+// it only proves nothing.)
+func receivedNothing(b rtcp.ReceptionReport) bool {
+	return b.LastSequenceNumber == 0 && (b.SSRC == 0 || b.TotalLost == 0 && b.Jitter == 0 && b.LastSenderReport == 0)
 }
 
 // source finds or adds the entry for ssrc (nil when the bound is reached).

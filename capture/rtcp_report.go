@@ -220,9 +220,9 @@ func reportedDirections(flows []boundFlow, answered time.Time, far []*rtcpState)
 				if !hasSSRC[d] {
 					about = !hasSSRC[recv] || src.ssrc != ssrc[recv]
 				}
-				r[d].ReceiverGot = r[d].ReceiverGot || (about && src.blocks > 0)
+				r[d].ReceiverGot = r[d].ReceiverGot || (about && src.heard)
 				own := hasSSRC[recv] && src.ssrc == ssrc[recv]
-				if hasSSRC[d] && !about && !own && src.blocks > 0 && !knownSSRC(flows, src.ssrc) {
+				if hasSSRC[d] && !about && !own && src.heard && !knownSSRC(flows, src.ssrc) {
 					r[d].ReceiverForeign = true
 				}
 			}
@@ -238,7 +238,7 @@ func reportedDirections(flows []boundFlow, answered time.Time, far []*rtcpState)
 func reportsOn(states []*rtcpState, ssrc uint32) bool {
 	for _, st := range states {
 		for _, src := range st.sources {
-			if src.ssrc == ssrc && src.blocks > 0 {
+			if src.ssrc == ssrc && src.heard {
 				return true
 			}
 		}

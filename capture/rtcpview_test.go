@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/pion/rtcp"
 )
 
 // TestReceiverHeardNothing: a receiver's RTCP that mentions none of a
@@ -78,7 +80,7 @@ func TestReportedForeignSource(t *testing.T) {
 	rtcpFlow := func(src, dst netip.AddrPort, sender int, sr uint32, about ...uint32) boundFlow {
 		st := &rtcpState{reports: 3, lastNs: t0.Add(10 * time.Second).UnixNano(), srSSRC: sr, srReports: 3, srPackets: 250}
 		for _, s := range about {
-			st.sources = append(st.sources, reportedSource{ssrc: s, blocks: 3})
+			st.sources = append(st.sources, reportedSource{ssrc: s, blocks: 3, heard: true})
 		}
 		return boundFlow{flow: &rtpFlow{Key: flowKey{Src: src, Dst: dst, RTCP: true}, rtcp: st}, bd: binding{sender: sender}}
 	}
@@ -98,6 +100,35 @@ func TestReportedForeignSource(t *testing.T) {
 		known, _ := r[caller].outcome()
 		if r[caller].ReceiverForeign != tc.foreign || known == tc.open {
 			t.Errorf("%s: %+v (settled %v), want foreign %v, open %v", tc.name, r[caller], known, tc.foreign, tc.open)
+		}
+	}
+}
+
+// TestReportedPlaceholderBlock: pjsip's softphones send one reception
+// block in every report, about SSRC 0 with nothing filled in until the far
+// end's RTP arrives. Such a block proves nothing arrived: the direction
+// stays open, where it read as "the caller's RTCP reports it arriving"
+// (a relay's leg whose callee sent nothing, resaa-sip-over-websocket).
+// A block that reports a sequence number past 0 proves it.
+func TestReportedPlaceholderBlock(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	a, b := netip.MustParseAddrPort("10.0.0.1:4000"), netip.MustParseAddrPort("10.0.0.2:5000")
+	for _, tc := range []struct {
+		name  string
+		block rtcp.ReceptionReport
+		got   bool
+	}{
+		{"pjsip's block about SSRC 0", rtcp.ReceptionReport{}, false},
+		{"a block about the stream's first packet, all else zero", rtcp.ReceptionReport{SSRC: 0xb}, false},
+		{"a block about SSRC 0 that received to sequence 2", rtcp.ReceptionReport{LastSequenceNumber: 2}, true},
+		{"a block with loss about sequence 0", rtcp.ReceptionReport{SSRC: 0xb, TotalLost: 3}, true},
+	} {
+		st := &rtcpState{reports: 3, lastNs: t0.Add(10 * time.Second).UnixNano(), srSSRC: 0xa, srReports: 3, srPackets: 250}
+		st.receptionBlocks([]rtcp.ReceptionReport{tc.block}, 7)
+		flows := []boundFlow{{flow: &rtpFlow{Key: flowKey{Src: a, Dst: b, RTCP: true}, rtcp: st}, bd: binding{sender: caller}}}
+		r := reportedDirections(flows, t0, nil)
+		if r[callee].ReceiverGot != tc.got || st.sources[0].blocks != 1 {
+			t.Errorf("%s: %+v, %d blocks; want got %v, 1 block", tc.name, r[callee], st.sources[0].blocks, tc.got)
 		}
 	}
 }

@@ -92,6 +92,7 @@ func remedies(captureFindings []report.Finding, calls *remedyTally, explains map
 // remedyNames are each remedy's ID and short title, by its text: the
 // report lists a remedy by its title, with the whole text as its detail.
 var remedyNames = map[string]struct{ id, title string }{
+	remedyLoopbackSDP:           {"announce-a-network-media-address", "Make the party announce its network address for media, not a loopback address (or relay its media)"},
 	remedyPrivateSDP:            {"announce-public-media-address", "Make the phone announce a reachable media address (STUN), or let the server fix it (symmetric RTP / relay)"},
 	remedyALG:                   {"disable-sip-alg", "Disable the router's SIP ALG"},
 	remedyNoMedia:               {"open-rtp-path", "Open the RTP path (firewall, port forwarding) or relay media through the server"},
