@@ -622,6 +622,7 @@ func (cb *callBuild) streamReport(st *streamState, streams []*streamState, sigs 
 	}
 	sf.EventsOnly = [2]bool{events[caller] && !audio[caller], events[callee] && !audio[callee]}
 	sf.Reported = reportedDirections(carried, cb.dlg.Answered, cb.farRTCP) // rtcp_report.go
+	sf.SameHost, sf.HostAddrs = cb.sameHost(st, sigs, carried)
 	if sf.noRTP() {
 		reportedDeliveries(&dirs, sf.Reported)
 		sf.SameNAT, sf.LANAddrs = cb.sameNAT(st, sigs)
@@ -717,6 +718,41 @@ func (cb *callBuild) sameNAT(st *streamState, sigs [2]netip.AddrPort) (netip.Add
 		}
 	}
 	return netip.Addr{}, lan
+}
+
+// sameHost is the host both of the call's own parties signal from when
+// the offer and answer of stream st named two ports of its address for
+// most of the call (a B2BUA that hands two softphones on one computer the
+// media between them, and takes it back just before the BYE), and none
+// of the flows it carried went between two of its addresses: their media
+// stayed inside that host (a capture on its loopback would hold it).
+func (cb *callBuild) sameHost(st *streamState, sigs [2]netip.AddrPort, carried []boundFlow) (netip.Addr, [2]netip.AddrPort) {
+	h := &st.onOneHost
+	host := h.pair[caller].Addr()
+	if !host.IsValid() || host.IsLoopback() || cb.dlg.Answered.IsZero() || cb.view.loopback != nil ||
+		sigs[caller].Addr() == host && sigs[callee].Addr() == host {
+		// A capture that holds the host's SIP to itself would hold its
+		// media too.
+		return netip.Addr{}, h.pair
+	}
+	for p := range 2 {
+		if !slices.Contains(cb.ownSigAddrs(p, sigs), host) {
+			return netip.Addr{}, h.pair
+		}
+	}
+	end := cb.call.End
+	if end.IsZero() {
+		end = cb.call.Last
+	}
+	if 2*h.lasted(end) < end.Sub(cb.dlg.Answered) {
+		return netip.Addr{}, h.pair
+	}
+	for _, bf := range carried {
+		if bf.flow.Key.Src.Addr() == host && bf.flow.Key.Dst.Addr() == host {
+			return netip.Addr{}, h.pair
+		}
+	}
+	return host, h.pair
 }
 
 // ownSigAddrs are the addresses the call's own party at end p of the leg

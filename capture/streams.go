@@ -39,6 +39,50 @@ type streamState struct {
 	allRoom [2][1]netip.AddrPort
 	// noSDP: no SDP of the stream is in the capture (unseenSDPStream).
 	noSDP bool
+	// onOneHost follows the times the latest offer and answer named one
+	// address for both parties (sameHost).
+	onOneHost oneHostSpan
+}
+
+// oneHostSpan is how long a stream's latest offer and answer named two
+// ports of one address: pair, the first such pair, since when the
+// current span began (zero: none runs), and before, the spans ended.
+type oneHostSpan struct {
+	pair   [2]netip.AddrPort
+	since  time.Time
+	before time.Duration
+	last   time.Time
+}
+
+// follow notes the stream's latest pair a, b as of at. An SDP older than
+// the last one followed (a proxy's copy of an answer, filed with its leg
+// after the re-INVITEs that came later) changes nothing.
+func (h *oneHostSpan) follow(a, b *sdpMedia, at time.Time) {
+	if at.Before(h.last) {
+		return
+	}
+	h.last = at
+	same := a != nil && b != nil && a.Addr.IsValid() && b.Addr.IsValid() && !isHoldAddress(a.Addr) &&
+		a.Addr.Addr() == b.Addr.Addr() && a.Addr != b.Addr
+	switch {
+	case same && h.since.IsZero():
+		h.since = at
+		if !h.pair[0].IsValid() {
+			h.pair = [2]netip.AddrPort{a.Addr, b.Addr}
+		}
+	case !same && !h.since.IsZero():
+		h.before += at.Sub(h.since)
+		h.since = time.Time{}
+	}
+}
+
+// lasted is how long the pair named one address, up to end.
+func (h *oneHostSpan) lasted(end time.Time) time.Duration {
+	d := h.before
+	if !h.since.IsZero() && end.After(h.since) {
+		d += end.Sub(h.since)
+	}
+	return d
 }
 
 func newStreamState(index int, m *sdpMedia) *streamState {
@@ -84,6 +128,7 @@ func replay(events []sdpEvent) []*streamState {
 				}
 			}
 			st.evaluate()
+			st.onOneHost.follow(st.latest[caller], st.latest[callee], ev.Time)
 			for p, ok := range st.sending {
 				if ok && st.since[p].IsZero() {
 					st.since[p] = ev.Time

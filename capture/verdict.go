@@ -59,6 +59,13 @@ type StreamFacts struct {
 	// past it, out of sight of a capture taken on its path.
 	PastIntermediary netip.Addr
 	MediaAddrs       [2]netip.AddrPort
+	// SameHost, when valid, is the host both parties signal from and
+	// whose address both latest SDPs name (HostAddrs, by party), while the
+	// capture holds no RTP between them: two softphones on one computer,
+	// whose media stays inside it, out of sight of a capture of its
+	// network traffic.
+	SameHost  netip.Addr
+	HostAddrs [2]netip.AddrPort
 	// OffLoopback, when valid, is a media address of the stream that is
 	// not the host's of a capture taken on its loopback interface, which
 	// holds only that host's traffic to itself (host.go).
@@ -248,6 +255,11 @@ func JudgeStream(s StreamFacts, c CallFacts) StreamVerdict {
 		if v, ok := judgeRelayed(c); ok {
 			return v
 		}
+	}
+	if s.SameHost.IsValid() {
+		return StreamVerdict{Verdict: report.VerdictIncompleteCapture, Explain: fmt.Sprintf(
+			"both parties are on one host, %s: their SIP comes from it and their SDPs ask for media there (ports %d and %d), so the media between them "+
+				"stays inside that host, where a capture of its network traffic cannot see it", s.SameHost, s.HostAddrs[caller].Port(), s.HostAddrs[callee].Port())}
 	}
 	if s.noRTP() && s.OffLoopback.IsValid() {
 		return StreamVerdict{Verdict: report.VerdictIncompleteCapture, Explain: fmt.Sprintf(
