@@ -873,6 +873,15 @@ func verdictFinding(cb *callBuild, streams []*streamState, facts []StreamFacts, 
 			e := cb.hostSilentEvidence(p)
 			e.Text += fmt.Sprintf("; a %s that sends its media to where the %s's comes from (symmetric RTP) waits for it", partyNames[other(p)], partyNames[p])
 			ev = slices.Insert(ev, 1, e)
+		} else if d, ok := refusedOnly(sum); ok {
+			// One way was refused where it arrived, the other never
+			// sent: the refusing host's media is what to check first
+			// (nothing listens where its SDP says, a firewall).
+			remedy = remedyRefusedMedia
+			if e, moved := cb.refusedPortMoved(d); moved {
+				remedy = remedyUnmappedPort
+				ev = slices.Insert(ev, 1, e)
+			}
 		}
 		title := "No audio either way: the call was answered but no RTP arrived in either direction"
 		if v.Fax {
@@ -998,6 +1007,18 @@ func (cb *callBuild) flowEvidence(sigs [2]netip.AddrPort, streams []*streamState
 		ev = appendUnreachable(ev, icmp, bf.flow.Key.Dst)
 	}
 	return ev
+}
+
+// refusedOnly is the direction whose RTP was refused (ICMP) where it
+// arrived, beyond doubt, when the other direction sent nothing the
+// capture saw.
+func refusedOnly(sum StreamFacts) (int, bool) {
+	for d := range 2 {
+		if sum.Refused[d] != "" && sum.Doubt[d] == "" && sum.seen(other(d)) == 0 {
+			return d, true
+		}
+	}
+	return 0, false
 }
 
 // refusedPortMoved is the evidence, when there is some, that sender's
