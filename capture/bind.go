@@ -238,7 +238,8 @@ func (b *binder) bindHeuristic(f *rtpFlow, covered map[dialogSender]bool, answer
 	// A flow there before the call's INVITE and still going after its
 	// BYE is another application's media on the party's host (a
 	// conferencing app, a game), not the call's: no call's media
-	// precedes its INVITE and outlives its BYE. (The promise's own end
+	// precedes its INVITE and outlives its BYE, or begins after its BYE.
+	// (The promise's own end
 	// lets media run on after the BYE for its grace, too long for this.)
 	inCall := func(p *promise) bool {
 		c := p.call
@@ -249,7 +250,9 @@ func (b *binder) bindHeuristic(f *rtpFlow, covered map[dialogSender]bool, answer
 		if !p.dlg.answered() && !c.FailedAt.IsZero() {
 			end, ended = c.FailedAt, true // early media ends with the setup
 		}
-		return !(c.StartSeen && ended && f.First().Before(c.Start) && f.Last().After(end))
+		// Nor is a flow that began after the call ended: the grace lets
+		// the call's own media run on past the BYE, not start there.
+		return !(c.StartSeen && ended && f.First().Before(c.Start) && f.Last().After(end)) && !(ended && f.First().After(end))
 	}
 	bySrc := func(p *promise) bool {
 		return inCall(p) && !covered[dialogSender{p.dlg, p.party}] && speaksSDP(p.call, p.dlg, f) && b.reachesParty(p, other(p.party), k.Dst, answered)
