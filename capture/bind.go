@@ -251,8 +251,11 @@ func (b *binder) bindHeuristic(f *rtpFlow, covered map[dialogSender]bool, answer
 			end, ended = c.FailedAt, true // early media ends with the setup
 		}
 		// Nor is a flow that began after the call ended: the grace lets
-		// the call's own media run on past the BYE, not start there.
-		return !(c.StartSeen && ended && f.First().Before(c.Start) && f.Last().After(end)) && !(ended && f.First().After(end))
+		// the call's own media run on past the BYE, not start there. Nor
+		// one that began well before the INVITE, when no party knew where
+		// to send (beforeInvite allows for two captures' clocks).
+		return !(c.StartSeen && ended && f.First().Before(c.Start) && f.Last().After(end)) && !(ended && f.First().After(end)) &&
+			!(c.StartSeen && f.First().Before(c.Start.Add(-beforeInvite)))
 	}
 	bySrc := func(p *promise) bool {
 		return inCall(p) && !covered[dialogSender{p.dlg, p.party}] && speaksSDP(p.call, p.dlg, f) && b.reachesParty(p, other(p.party), k.Dst, answered)
@@ -268,6 +271,11 @@ func (b *binder) bindHeuristic(f *rtpFlow, covered map[dialogSender]bool, answer
 	}
 	return binding{}, false
 }
+
+// beforeInvite is how long before a call's first INVITE a flow no SDP
+// names may begin and still be its media: none can, but two captures
+// merged into one may disagree on the time by this much.
+const beforeInvite = time.Second
 
 // negotiated says whether dialog d got an answer or the callee's SDP:
 // before either no media of the call flows (the caller has no address to
