@@ -847,6 +847,13 @@ func verdictFinding(cb *callBuild, streams []*streamState, facts []StreamFacts, 
 			}
 		case sum.Unproven[sender] > 0 || sum.Refused[sender] != "":
 			remedy = remedyUnmappedPort
+		case sum.seen(sender) == 0:
+			if e, ok := cb.mediaFromNAT(deaf, streams); ok {
+				// The deaf party's own media shows the NAT its SDP
+				// address sits behind: nothing sent there crosses it.
+				remedy = remedyUnmappedPort
+				ev = slices.Insert(ev, 1, e)
+			}
 		}
 		return report.Finding{
 			ID: report.IDOneWayAudio, Severity: report.SeverityError, Subject: subject,
@@ -1007,6 +1014,34 @@ func (cb *callBuild) flowEvidence(sigs [2]netip.AddrPort, streams []*streamState
 		ev = appendUnreachable(ev, icmp, bf.flow.Key.Dst)
 	}
 	return ev
+}
+
+// mediaFromNAT is the evidence, when there is some, that party p, an
+// endpoint whose SDP names a private address, sends its RTP from another
+// address: a NAT between it and the capture point (a virtual machine's or
+// a container's, or a router inside a private network), behind which the
+// address its SDP names cannot be reached from here.
+func (cb *callBuild) mediaFromNAT(p int, streams []*streamState) (report.Evidence, bool) {
+	if cb.roles[p] != "" {
+		return report.Evidence{}, false
+	}
+	for _, bf := range cb.flows {
+		if bf.bd.sender != p || bf.flow.Key.RTCP {
+			continue
+		}
+		st := streamOf(bf, streams)
+		if st == nil || st.latest[p] == nil {
+			continue
+		}
+		sdp, src := st.latest[p].Addr, bf.flow.Key.Src
+		if !sdp.IsValid() || isHoldAddress(sdp) || !IsPrivate(sdp.Addr()) || src.Addr() == sdp.Addr() {
+			continue
+		}
+		return report.Evidence{Text: fmt.Sprintf("the %s's own RTP comes from %s, while its SDP names %s: a NAT between it and the capture point "+
+			"(a virtual machine's or a container's, or a router's) maps it, and media sent to %s must cross that NAT, which nothing shows forwarding",
+			partyNames[p], src, sdp, sdp.Addr()), FrameRanges: bf.flow.frameRange(), Addrs: []string{src.String(), sdp.String()}, Time: bf.flow.First()}, true
+	}
+	return report.Evidence{}, false
 }
 
 // refusedOnly is the direction whose RTP was refused (ICMP) where it

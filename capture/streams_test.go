@@ -2,6 +2,7 @@ package capture
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 )
@@ -28,5 +29,34 @@ func TestOneHostSpan(t *testing.T) {
 	open.follow(phone1, phone2, at(100))
 	if got := open.lasted(at(2100)); got != 2*time.Second {
 		t.Errorf("still on one host: lasted %s, want 2s", got)
+	}
+}
+
+// TestMediaFromNAT: a phone in a virtual machine or container names its
+// private address in SDP (VirtualBox's 10.0.2.15), and its RTP reaches the
+// capture from its host's address, the NAT's: the one-way finding says
+// that media to the SDP address must cross that NAT (talka17 MTAA). Its
+// RTP from the address its SDP names, or an intermediary's, says nothing.
+func TestMediaFromNAT(t *testing.T) {
+	st := newStreamState(0, &sdpMedia{Media: "audio"})
+	st.latest[callee] = &sdpMedia{Media: "audio", Addr: netip.MustParseAddrPort("10.0.2.15:7078")}
+	flow := func(src string) boundFlow {
+		return boundFlow{flow: &rtpFlow{Key: flowKey{Src: netip.MustParseAddrPort(src), Dst: netip.MustParseAddrPort("192.168.0.137:7258")}}, bd: binding{sender: callee}}
+	}
+	for _, tc := range []struct {
+		name  string
+		src   string
+		roles [2]string
+		want  bool
+	}{
+		{"from the VM host's address", "192.168.0.138:53933", [2]string{}, true},
+		{"from the address its SDP names", "10.0.2.15:7078", [2]string{}, false},
+		{"a B2BUA's", "192.168.0.138:53933", [2]string{"", roleB2BUA}, false},
+	} {
+		cb := &callBuild{flows: []boundFlow{flow(tc.src)}, roles: tc.roles}
+		e, ok := cb.mediaFromNAT(callee, []*streamState{st})
+		if ok != tc.want || ok && !strings.Contains(e.Text, "while its SDP names 10.0.2.15:7078") {
+			t.Errorf("%s: %v %q, want %v", tc.name, ok, e.Text, tc.want)
+		}
 	}
 }
