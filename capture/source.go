@@ -153,11 +153,14 @@ type pcapSource struct {
 	recHdr   int
 	snaplen  uint32
 	linkType layers.LinkType
-	offset   int64
-	lastSec  uint32
-	records  uint64
-	sink     anomalySink
-	pending  int // bytes of the previous record still to discard
+	// slack is how many bytes a record may hold beyond its wire length
+	// (recordSlack).
+	slack   uint32
+	offset  int64
+	lastSec uint32
+	records uint64
+	sink    anomalySink
+	pending int // bytes of the previous record still to discard
 	// Fast path state (fillBatch): bytes of a record cut at a block's end,
 	// and whether the record-by-record path has taken over.
 	carry []byte
@@ -196,6 +199,7 @@ func newPcapSource(br *bufio.Reader, sink anomalySink) (*pcapSource, error) {
 	// The upper bits of the link type field carry FCS information
 	// (pcap-savefile(5)); the link type is the low 16 bits.
 	s.linkType = layers.LinkType(s.order.Uint32(hdr[20:24]) & 0xffff)
+	s.slack = recordSlack(s.linkType)
 	if _, err := br.Discard(24); err != nil {
 		return nil, err
 	}
@@ -270,6 +274,22 @@ func (s *pcapSource) maxCaptured() uint32 {
 // still wants none over.
 const fcsSlack = 4
 
+// recordSlack is fcsSlack plus the link-layer header of linkType, which
+// some writers count in the captured bytes but not in the wire length
+// (rtpengine-era tools writing Linux cooked captures: every record 16
+// over, the SLL header), as Wireshark reads without complaint.
+func recordSlack(linkType layers.LinkType) uint32 {
+	switch linkType {
+	case layers.LinkTypeEthernet:
+		return fcsSlack + 14
+	case layers.LinkTypeLinuxSLL:
+		return fcsSlack + 16
+	case layers.LinkTypeLinuxSLL2:
+		return fcsSlack + 20
+	}
+	return fcsSlack
+}
+
 // plausible checks a record header. strict adds a time check, used only
 // when hunting for the next record after garbage: ordinary files may jump in
 // time, but garbage rarely looks like a stamp within a day of the last one;
@@ -282,7 +302,7 @@ func (s *pcapSource) plausible(h []byte, strict bool) bool {
 	if s.nanos {
 		limit = 1_000_000_000
 	}
-	slack := uint32(fcsSlack)
+	slack := s.slack
 	if strict {
 		slack = 0
 	}
@@ -503,12 +523,12 @@ func (s *pcapSource) frame(b *rawBatch, rs *readerStats) (pos int, ok bool) {
 	}
 	var bytes uint64
 	firstNs, lastNs := int64(math.MaxInt64), int64(math.MinInt64)
-	hdr := s.recHdr
+	hdr, slack := s.recHdr, s.slack
 	ok = true
 	for pos+hdr <= len(buf) && len(recs) < cap(recs) {
 		h := buf[pos : pos+16 : pos+16]
 		sec, frac, incl, orig := s.u32(h[0:4]), s.u32(h[4:8]), s.u32(h[8:12]), s.u32(h[12:16])
-		if incl > maxIncl || incl > orig+fcsSlack || frac >= fracLimit || orig > 1<<20 {
+		if incl > maxIncl || incl > orig+slack || frac >= fracLimit || orig > 1<<20 {
 			ok = false
 			break
 		}

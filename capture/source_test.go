@@ -246,6 +246,39 @@ func TestRecordsOverWireLength(t *testing.T) {
 	}
 }
 
+// TestRecordsWireLengthWithoutLinkHeader: a pcap whose writer counted
+// the link-layer header in each record's captured bytes but not in its
+// wire length (rtpengine-era tools' Linux cooked captures: every record
+// 16 over) is read whole, as Wireshark reads it; it was skipped as
+// garbage from its first record. A record further over than any link
+// header explains is still garbage.
+func TestRecordsWireLengthWithoutLinkHeader(t *testing.T) {
+	clean, err := os.ReadFile(filepath.Join("..", "testdata", "natlab-media-outage.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := analyzeBytes(t, clean)
+	for _, tc := range []struct {
+		under   uint32 // bytes the wire length says less than captured
+		garbage bool
+	}{
+		{14, false}, // Ethernet's header (this file's link type)
+		{14 + fcsSlack, false},
+		{40, true},
+	} {
+		short := append([]byte(nil), clean...)
+		for _, off := range recordOffsets(clean) {
+			incl := binary.LittleEndian.Uint32(clean[off+8:])
+			binary.LittleEndian.PutUint32(short[off+12:], incl-tc.under)
+		}
+		res := analyzeBytes(t, short)
+		whole := res.Capture.Packets == want.Capture.Packets && res.Verdict == want.Verdict && len(res.Capture.Anomalies) == 0
+		if whole == tc.garbage {
+			t.Errorf("%d under: %d packets, %q, anomalies %+v; want read whole %v", tc.under, res.Capture.Packets, res.Verdict, res.Capture.Anomalies, !tc.garbage)
+		}
+	}
+}
+
 // TestModifiedPcap: files in the modified libpcap format, of both record
 // header lengths and byte orders, read as the plain pcap they were made
 // from; one that editcap wrote too, and a cut one is read up to the cut.
