@@ -720,7 +720,8 @@ func (cb *callBuild) sameNAT(st *streamState, sigs [2]netip.AddrPort) (netip.Add
 	return netip.Addr{}, lan
 }
 
-// sameHost is the host both of the call's own parties signal from when
+// sameHost is the private host both of the call's own parties signal
+// from, neither behind NAT, when
 // the offer and answer of stream st named two ports of its address for
 // most of the call (a B2BUA that hands two softphones on one computer the
 // media between them, and takes it back just before the BYE), and none
@@ -729,14 +730,18 @@ func (cb *callBuild) sameNAT(st *streamState, sigs [2]netip.AddrPort) (netip.Add
 func (cb *callBuild) sameHost(st *streamState, sigs [2]netip.AddrPort, carried []boundFlow) (netip.Addr, [2]netip.AddrPort) {
 	h := &st.onOneHost
 	host := h.pair[caller].Addr()
-	if !host.IsValid() || host.IsLoopback() || cb.dlg.Answered.IsZero() || cb.view.loopback != nil ||
+	// A public address both parties name may be a NAT's that phones
+	// behind it learnt by STUN: only a private one is surely one host.
+	if !host.IsValid() || host.IsLoopback() || isPublic(host) || cb.dlg.Answered.IsZero() || cb.view.loopback != nil ||
 		sigs[caller].Addr() == host && sigs[callee].Addr() == host {
 		// A capture that holds the host's SIP to itself would hold its
 		// media too.
 		return netip.Addr{}, h.pair
 	}
 	for p := range 2 {
-		if !slices.Contains(cb.ownSigAddrs(p, sigs), host) {
+		// Parties behind one NAT share its address: their media goes
+		// out to it, which must loop it back in.
+		if !slices.Contains(cb.ownSigAddrs(p, sigs), host) || cb.behindNAT(p) {
 			return netip.Addr{}, h.pair
 		}
 	}
