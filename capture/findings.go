@@ -612,8 +612,10 @@ func sdpFindings(cb *callBuild, v StreamVerdict, sigs [2]netip.AddrPort) (fs []r
 			privateFor := func(ip netip.Addr) bool {
 				return unreachableFromOutside(ip, sig.Addr()) || publicAs[ev.Party].IsValid() && IsPrivate(ip)
 			}
-			if ip.IsLoopback() && !sig.Addr().IsLoopback() {
-				if !traces.loopback[ev.Party] {
+			if ip.IsLoopback() {
+				// Its SIP on loopback too: 127.0.1.1 and 127.0.0.1 are
+				// one host, no media server apart.
+				if !sig.Addr().IsLoopback() && !traces.loopback[ev.Party] {
 					traces.loopback[ev.Party] = true
 					fs = append(fs, loopbackSDPFinding(cb, &ev, m.Addr, sig, v))
 				}

@@ -2,9 +2,12 @@ package capture
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/natdoc/natdoc/report"
 )
 
 // TestOneHostSpan: how long a stream's offer and answer named two ports
@@ -57,6 +60,34 @@ func TestMediaFromNAT(t *testing.T) {
 		e, ok := cb.mediaFromNAT(callee, []*streamState{st})
 		if ok != tc.want || ok && !strings.Contains(e.Text, "while its SDP names 10.0.2.15:7078") {
 			t.Errorf("%s: %v %q, want %v", tc.name, ok, e.Text, tc.want)
+		}
+	}
+}
+
+// TestLoopbackSDPOnLoopback: an SDP naming 127.0.1.1 (a host name that
+// resolves there) from a party whose SIP comes from 127.0.0.1 is the same
+// host, not a media server apart (sipp's captures on lo): no finding.
+// From a network address it is sdp-loopback-address.
+func TestLoopbackSDPOnLoopback(t *testing.T) {
+	for _, tc := range []struct {
+		sig  string
+		want []report.FindingID
+	}{
+		{"127.0.0.1:5062", nil},
+		{"192.168.1.10:5062", []report.FindingID{IDSDPLoopbackAddress}},
+	} {
+		sig := netip.MustParseAddrPort(tc.sig)
+		call := &sipCall{CallID: "cid", CallerSig: sig}
+		cb := &callBuild{call: call, dlg: &dialog{}}
+		cb.events = []sdpEvent{{Party: caller, Src: sig, Method: "INVITE",
+			SDP: &sdpInfo{Media: []sdpMedia{{Media: "audio", Addr: netip.MustParseAddrPort("127.0.1.1:6000")}}}}}
+		fs, _ := sdpFindings(cb, StreamVerdict{Verdict: report.VerdictIncompleteCapture}, [2]netip.AddrPort{sig, netip.MustParseAddrPort("127.0.0.1:5060")})
+		var got []report.FindingID
+		for _, f := range fs {
+			got = append(got, f.ID)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("SIP from %s: %v, want %v", tc.sig, got, tc.want)
 		}
 	}
 }

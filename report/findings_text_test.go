@@ -193,3 +193,26 @@ func TestWrapNeverCutsWords(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderTextCapsProblemCalls: a report of fewer calls than a streamed
+// one holds lists problem calls in full up to problemCallsShown too, and
+// counts the rest by finding ID: 600 calls a scanner's flood left
+// unanswered were 6,000 lines of one warning (netaudio sippscripts).
+func TestRenderTextCapsProblemCalls(t *testing.T) {
+	r := sampleReport()
+	r.Calls = nil
+	const n = problemCallsShown + 50
+	for i := 1; i <= n; i++ {
+		r.Calls = append(r.Calls, Call{ID: fmt.Sprintf("C%d", i), CallID: fmt.Sprintf("id-%d", i), Verdict: VerdictNotAnswered,
+			Findings: []Finding{{ID: "request-unanswered", Severity: SeverityWarning, Title: "Nothing answered the INVITE"}}})
+	}
+	var b bytes.Buffer
+	if err := Render(&b, r, Options{Format: FormatText, Color: ColorNever}); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if !strings.Contains(out, fmt.Sprintf("Call C%d ", problemCallsShown)) || strings.Contains(out, fmt.Sprintf("Call C%d ", problemCallsShown+1)) ||
+		!strings.Contains(out, "[request-unanswered] in 50 more calls with problems") {
+		t.Errorf("want %d problem calls in full and 50 counted:\n%s", problemCallsShown, out)
+	}
+}

@@ -154,7 +154,10 @@ func textFindings(r *Report, opt Options) string {
 	} else {
 		fs = append(fs, r.Findings...)
 	}
-	digest := newFindingsDigest(0, calls)
+	// Problem calls in full up to problemCallsShown, as a streamed report
+	// lists them: past that a flood (a scanner's INVITEs, a registrar
+	// gone) is the same findings again, counted by ID.
+	digest := newFindingsDigest(problemCallsShown, calls)
 	if len(fs) == 0 && !digest.hasFindings() {
 		return ""
 	}
