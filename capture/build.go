@@ -581,7 +581,7 @@ func (cb *callBuild) streamReport(st *streamState, streams []*streamState, sigs 
 		to, from := other(bf.bd.sender), bf.bd.sender
 		icmp := cb.unreach.about(bf.flow.Key.Src, bf.flow.Key.Dst)
 		fr.Refused = icmp.refuses(bf.flow)
-		fr.Unreachable = unreachableFromOutside(bf.flow.Key.Dst.Addr(), sigs[to].Addr()) || fr.Refused != ""
+		fr.Unreachable = unreachableFromOutside(bf.flow.Key.Dst.Addr(), sigs[to].Addr()) && !cb.sendsFrom(to, bf.flow.Key.Dst.Addr()) || fr.Refused != ""
 		toAudio := false
 		if audio, ok := cb.faxToAudioPort(bf, st, streams); ok && delivered && !fr.Unreachable {
 			delivered, proof, toAudio = false, "", true
@@ -631,6 +631,15 @@ func (cb *callBuild) streamReport(st *streamState, streams []*streamState, sigs 
 	}
 	ms.Delivery = dirs.list()
 	return ms, sf
+}
+
+// sendsFrom says whether party p's own media in the call comes from
+// addr: then addr, private or not, is where p is on the capture's side
+// (a B2BUA that handed the media to two phones on one LAN names the far
+// phone's private address, and the capture there sees it send), not an
+// address no one can reach.
+func (cb *callBuild) sendsFrom(p int, addr netip.Addr) bool {
+	return slices.ContainsFunc(cb.flows, func(bf boundFlow) bool { return bf.bd.sender == p && bf.flow.Key.Src.Addr() == addr })
 }
 
 // carriesRTP says whether RTP flows are bound to the dialog.

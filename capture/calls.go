@@ -223,6 +223,7 @@ func (t *setupTrack) facts(now time.Time) SetupFacts {
 		Responded: t.responded, Rang: t.rang, Sent: t.sent, ResentAfterResponse: t.resentAfterResponse, Waited: end.Sub(t.sentAt),
 		PublicToPrivate: isPublic(t.src.Addr()) && IsPrivate(t.dst.Addr()),
 		Phrase:          t.phrase, FailCause: t.failCause, CancelCause: t.cancelCause, AnsweredElsewhere: t.answeredElsewhere,
+		AckedUnseen: t.unseenAnswer != nil && t.unseenAnswer.ackFrame != 0 && t.unseenAnswer.proofFrame == 0,
 	}
 }
 

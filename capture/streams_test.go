@@ -91,3 +91,33 @@ func TestLoopbackSDPOnLoopback(t *testing.T) {
 		}
 	}
 }
+
+// TestPrivateAddressTheReceiverSendsFrom: a PBX on the internet hands
+// the media of two phones behind one NAT to each other (direct media): its
+// SDP names the far phone's private address, and the capture on their LAN
+// sees the far phone send from that address, so media sent there is
+// delivered, not sent to an address no one can reach (gryk123 linuksik:
+// the callee's 3,083 packets read as unreachable, its 4 to the PBX as its
+// audio, and two false warnings about them).
+func TestPrivateAddressTheReceiverSendsFrom(t *testing.T) {
+	phone1, phone2 := netip.MustParseAddrPort("192.168.1.100:4002"), netip.MustParseAddrPort("192.168.1.103:4002")
+	pbx := netip.MustParseAddrPort("79.137.126.41:5060")
+	flow := func(sender int, src, dst netip.AddrPort) boundFlow {
+		return boundFlow{flow: &rtpFlow{Key: flowKey{Src: src, Dst: dst}}, bd: binding{sender: sender}}
+	}
+	toPhone1 := flow(callee, phone2, phone1)
+	sigs := [2]netip.AddrPort{pbx, netip.MustParseAddrPort("192.168.1.103:50624")}
+	for _, tc := range []struct {
+		name  string
+		flows []boundFlow
+		want  bool
+	}{
+		{"the far phone sends from it", []boundFlow{toPhone1, flow(caller, phone1, phone2)}, true},
+		{"nothing comes from it", []boundFlow{toPhone1}, false},
+	} {
+		cb := &callBuild{call: &sipCall{CallID: "cid"}, dlg: &dialog{}, flows: tc.flows}
+		if delivered, _, _ := cb.delivery(toPhone1, sigs, [2]partyView{}); delivered != tc.want {
+			t.Errorf("%s: delivered %v, want %v", tc.name, delivered, tc.want)
+		}
+	}
+}

@@ -64,7 +64,7 @@ func (cb *callBuild) delivery(bf boundFlow, sigs [2]netip.AddrPort, v [2]partyVi
 	to := other(bf.bd.sender)
 	dst := f.Key.Dst
 	d := DeliveryFacts{
-		Unreachable:   unreachableFromOutside(dst.Addr(), sigs[to].Addr()),
+		Unreachable:   unreachableFromOutside(dst.Addr(), sigs[to].Addr()) && !cb.sendsFrom(to, dst.Addr()),
 		ReceiverNATed: v[to].nated,
 		SenderInside:  IsPrivate(f.Key.Src.Addr()) && isPublic(dst.Addr()),
 		ToReceiverNAT: dst.Addr() == sigs[to].Addr(),

@@ -203,6 +203,11 @@ type SetupFacts struct {
 	Phrase, FailCause, CancelCause string
 	// AnsweredElsewhere: the CANCEL says another branch answered.
 	AnsweredElsewhere bool
+	// AckedUnseen: the caller acknowledged a final response the capture
+	// does not hold (an ACK on the setup's CSeq, with the To-tag the
+	// response set), and nothing showed which (a 2xx, inferAnswer, or a
+	// failure): the capture lacks what came back to the caller.
+	AckedUnseen bool
 }
 
 // Timing of call setup.
@@ -592,6 +597,12 @@ func notAnswered(s SetupFacts) StreamVerdict {
 	case status >= 300:
 		na.Reason = report.NotAnsweredRejected
 		explain = "the call was rejected (" + strings.TrimSpace(strconv.Itoa(status)+" "+na.Phrase) + ")"
+	case s.AckedUnseen && status < 300:
+		// A final response reached the caller; which, the capture cannot
+		// tell: not a destination that never answered.
+		return StreamVerdict{Verdict: report.VerdictIncompleteCapture,
+			Explain: "the caller acknowledged a final response the capture does not hold (its ACK carries the response's To-tag): " +
+				"the capture lacks what came back to the caller, so how the setup ended cannot be told"}
 	case !s.Responded && s.Unreachable != "":
 		na.Reason = report.NotAnsweredUnreachable
 		explain = "the INVITE drew an ICMP error: " + s.Unreachable

@@ -212,6 +212,9 @@ func TestNotAnswered(t *testing.T) {
 		severity report.Severity
 	}{
 		{"busy", SetupFacts{Responded: true, Rang: true, CallStatus: 486, Sent: 1, Waited: 4 * s}, report.VerdictNotAnswered, report.NotAnsweredRejected, 486, "", ""},
+		// The caller's ACK of a response the capture lacks (a capture of
+		// one direction: AlirpJ iit-esinet) is no INVITE nobody answered.
+		{"acknowledged a response not captured", SetupFacts{Sent: 1, Waited: 33 * s, AckedUnseen: true}, report.VerdictIncompleteCapture, "", 0, "", ""},
 		{"retry after 407 rejected", SetupFacts{Responded: true, CallStatus: 403, DialogStatus: 407, Sent: 1, Waited: s}, report.VerdictNotAnswered, report.NotAnsweredRejected, 403, "", ""},
 		{"caller hung up while it rang", SetupFacts{Cancelled: true, Responded: true, Rang: true, CallStatus: 487, Sent: 1, Waited: 20 * s}, report.VerdictNotAnswered, report.NotAnsweredCancelled, 487, "", ""},
 		{"caller hung up at once", SetupFacts{Cancelled: true, Responded: true, Sent: 1, Waited: 2 * s}, report.VerdictNotAnswered, report.NotAnsweredCancelled, 0, "", ""},
