@@ -97,6 +97,9 @@ type sipCall struct {
 	// byeCSeq is that BYE's CSeq.
 	byeNs   [2]int64
 	byeCSeq [2]uint32
+	// referNs is when the dialog's last REFER came (0: none): a transfer,
+	// whose transferee leaves this call for the one it sets up.
+	referNs int64
 	// endCause is the first BYE's Reason when not normal clearing, with
 	// its sender and frame (causes.go).
 	endCause      string
@@ -795,6 +798,10 @@ func (t *callTable) request(c *sipCall, m *sipInfo, at time.Time, from int, tag 
 		}
 	case "INFO", "UPDATE":
 		c.byeWithdrawn(m, from)
+	case "REFER":
+		if tag != "" {
+			c.referNs = at.UnixNano()
+		}
 	case "CANCEL":
 		// A CANCEL after the INVITE's 2xx has no effect (RFC 3261 §9.2):
 		// a client that forked its INVITE cancels the other branches.

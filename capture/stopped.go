@@ -144,7 +144,7 @@ func findStop(flows []report.RTPFlow, p int, end time.Time) (mediaStop, bool) {
 
 // settle reads the signalling about the stop: false when it explains it
 // (the latest SDP does not let the sender send, or gave the m= line to
-// T.38; the sender hung up), else when the listener's silence began: at
+// T.38; the sender hung up; a REFER transferred the call), else when the listener's silence began: at
 // the stop, or at an SDP after it that let the sender send again (a
 // resume after a hold that never resumed).
 func (s *mediaStop) settle(cb *callBuild, st *streamState) bool {
@@ -153,6 +153,11 @@ func (s *mediaStop) settle(cb *callBuild, st *streamState) bool {
 		return false
 	}
 	if bye := cb.call.byeNs[s.party]; bye != 0 && bye <= at.Add(stopExplainedWithin).UnixNano() {
+		return false
+	}
+	if refer := cb.call.referNs; refer != 0 && refer >= at.Add(-stopExplainedWithin).UnixNano() && refer <= at.Add(stopExplainedWithin).UnixNano() {
+		// A transfer: the transferee stops this call's media as it
+		// calls the target (RFC 5589), and the transferor may too.
 		return false
 	}
 	s.from = at
