@@ -612,6 +612,9 @@ func (cb *callBuild) streamReport(st *streamState, streams []*streamState, sigs 
 				cb.unproven = map[*rtpFlow]string{}
 			}
 			why := fmt.Sprintf("sent to a port of the %s's NAT nothing shows is forwarded: likely lost", partyNames[to])
+			if b := cb.behindPrivateNAT(to, bf.flow.Key.Dst, views[to]); b.IsValid() && b.Addr() != bf.flow.Key.Src.Addr() {
+				why = fmt.Sprintf("sent to a private address behind the %s's NAT, which nothing shows forwarding it: likely lost", partyNames[to])
+			}
 			if toAudio {
 				why = fmt.Sprintf("sent to the %s's audio port, not the T.38 port its answer named: likely lost to its fax", partyNames[to])
 			}

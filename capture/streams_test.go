@@ -121,3 +121,36 @@ func TestPrivateAddressTheReceiverSendsFrom(t *testing.T) {
 		}
 	}
 }
+
+// TestReceiverBehindPrivateNAT: a softphone behind a NAT inside the
+// private network (Docker's, a VM's) names its inside address in SDP and
+// its media reaches the capture from the NAT's: media sent to the inside
+// address is unproven, likely lost (chashnash voip-sample-project, where
+// Asterisk in a container sent there and the phone heard nothing). Not
+// when the phone's media comes from an address an SDP of its named (a
+// B2BUA handing media on), or from the sender's own host (a gateway that
+// routes to its inside addresses).
+func TestReceiverBehindPrivateNAT(t *testing.T) {
+	inside, nat := netip.MustParseAddrPort("192.168.178.41:4000"), netip.MustParseAddrPort("172.17.0.29:28912")
+	pbx := netip.MustParseAddrPort("172.17.0.52:11634")
+	toPhone := boundFlow{flow: &rtpFlow{Key: flowKey{Src: pbx, Dst: inside}}, bd: binding{sender: callee}}
+	sigs := [2]netip.AddrPort{netip.MustParseAddrPort("172.17.0.29:25352"), netip.MustParseAddrPort("172.17.0.52:5060")}
+	for _, tc := range []struct {
+		name   string
+		source netip.AddrPort
+		named  []netip.AddrPort
+		want   bool // delivered
+	}{
+		{"from the NAT's address", nat, []netip.AddrPort{inside}, false},
+		{"from an address its SDP named", nat, []netip.AddrPort{inside, nat}, true},
+		{"from the sender's host", netip.MustParseAddrPort("172.17.0.52:30000"), []netip.AddrPort{inside}, true},
+	} {
+		fromPhone := boundFlow{flow: &rtpFlow{Key: flowKey{Src: tc.source, Dst: pbx}}, bd: binding{sender: caller}}
+		cb := &callBuild{call: &sipCall{CallID: "cid"}, dlg: &dialog{}, flows: []boundFlow{toPhone, fromPhone}}
+		views := [2]partyView{caller: {sources: []netip.AddrPort{tc.source}, sdp: inside, named: tc.named}}
+		delivered, _, doubt := cb.delivery(toPhone, sigs, views)
+		if delivered != tc.want || !delivered && !strings.Contains(doubt, "a NAT lies between it and the capture point") {
+			t.Errorf("%s: delivered %v (%s), want %v", tc.name, delivered, doubt, tc.want)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package capture
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 
 	"github.com/natdoc/natdoc/report"
 )
@@ -14,6 +15,10 @@ type partyView struct {
 	nated   bool
 	sources []netip.AddrPort // every address its media (RTP, RTCP, T.38) came from
 	alg     bool
+	// sdp is the address the party's latest SDP of the stream names,
+	// named every address its SDPs of the stream named.
+	sdp   netip.AddrPort
+	named []netip.AddrPort
 }
 
 // views reads both parties of the leg from its messages, and from the
@@ -24,6 +29,10 @@ func (cb *callBuild) views(sigs [2]netip.AddrPort, st *streamState, streams []*s
 	received := publicAddresses(c)
 	for p := range v {
 		v[p].nated = received[p].IsValid() && received[p] != sigs[p].Addr()
+		if m := st.latest[p]; m != nil {
+			v[p].sdp = m.Addr
+		}
+		v[p].named = st.all[p]
 	}
 	for _, m := range c.Infos {
 		// The sender's own Contact, and its Via when it is the requester
@@ -82,7 +91,16 @@ func (cb *callBuild) delivery(bf boundFlow, sigs [2]netip.AddrPort, v [2]partyVi
 		d.ReceiverSendsFrom = d.ReceiverSendsFrom || x.flow.Key.Src == dst
 	}
 	d.ReceiverSendsOtherPort = other.IsValid()
+	behind := cb.behindPrivateNAT(to, dst, v[to])
+	// A receiver whose media comes from the sender's own host is behind a
+	// NAT that host is (a gateway, a 5G core's UPF): it routes to the
+	// inside addresses.
+	d.ReceiverBehindNAT = behind.IsValid() && behind.Addr() != f.Key.Src.Addr()
 	delivered, proof, doubt = JudgeDelivery(d)
+	if d.ReceiverBehindNAT && !delivered {
+		return delivered, proof, fmt.Sprintf("sent to %s, but the %s's own media comes from %s: a NAT lies between it and the capture point "+
+			"(a container's, a virtual machine's or a router's), and nothing shows it forwards %s to it", dst, partyNames[to], behind, dst.Addr())
+	}
 	if !delivered && !d.Unreachable {
 		doubt = fmt.Sprintf("sent to %s, but the %s's own media leaves its NAT from %s and nothing in the capture comes from %s: nothing shows the NAT forwards that port to it",
 			dst, partyNames[to], other, dst)
@@ -91,6 +109,38 @@ func (cb *callBuild) delivery(bf boundFlow, sigs [2]netip.AddrPort, v [2]partyVi
 		}
 	}
 	return delivered, proof, doubt
+}
+
+// behindPrivateNAT is where party p's own media comes from when dst, the
+// private address p's latest SDP names (view.sdp), is not it and nothing in the capture
+// comes from dst's host: p is behind a NAT inside the private network
+// (a container's, a virtual machine's), whose inside address dst is.
+// Invalid otherwise, and for an intermediary, whose media may leave
+// from another interface than the one it names.
+func (cb *callBuild) behindPrivateNAT(p int, dst netip.AddrPort, view partyView) netip.AddrPort {
+	sources := view.sources
+	if cb.roles[p] != "" || dst != view.sdp || !IsPrivate(dst.Addr()) || len(sources) == 0 || cb.sendsFromHost(dst.Addr()) {
+		return netip.AddrPort{}
+	}
+	for _, src := range sources {
+		// From outside: unreachableFromOutside's case. From an address
+		// an SDP of its named: a B2BUA's media handed on, no NAT.
+		if !IsPrivate(src.Addr()) || slices.Contains(view.named, src) {
+			return netip.AddrPort{}
+		}
+	}
+	// Named by its RTP, where there is some, rather than its RTCP.
+	for _, bf := range cb.flows {
+		if bf.bd.sender == p && !bf.flow.Key.RTCP && slices.Contains(sources, bf.flow.Key.Src) {
+			return bf.flow.Key.Src
+		}
+	}
+	return sources[0]
+}
+
+// sendsFromHost says whether anything bound to the call comes from addr.
+func (cb *callBuild) sendsFromHost(addr netip.Addr) bool {
+	return slices.ContainsFunc(cb.flows, func(bf boundFlow) bool { return bf.flow.Key.Src.Addr() == addr })
 }
 
 // proofRank orders how well a delivery is shown.

@@ -1015,6 +1015,11 @@ type DeliveryFacts struct {
 	// SenderInside: the capture sees the sender's private address, so the
 	// flow has yet to pass the sender's NAT toward a public receiver.
 	SenderInside bool
+	// ReceiverBehindNAT: sent to a private address the receiver named,
+	// while its own media comes from another private address and nothing
+	// from the one sent to: a NAT inside the private network (a
+	// container's, a virtual machine's) lies between it and the capture.
+	ReceiverBehindNAT bool
 }
 
 // JudgeDelivery says whether a flow seen in the capture reached its
@@ -1028,6 +1033,8 @@ func JudgeDelivery(d DeliveryFacts) (delivered bool, proof, doubt string) {
 	switch {
 	case d.Unreachable:
 		return false, "", "sent to a private address the receiver cannot be reached at from here"
+	case d.ReceiverBehindNAT:
+		return false, "", "sent to a private address behind the receiver's NAT, which nothing shows forwarding it"
 	case d.ReceiverNATed && d.ToReceiverNAT && d.ReceiverSendsFrom:
 		return true, report.ProofInferred, ""
 	case d.ReceiverNATed && d.ToReceiverNAT && d.ReceiverSendsOtherPort:

@@ -319,6 +319,7 @@ func TestJudgeDelivery(t *testing.T) {
 		{"to a public phone, seen after the sender's NAT", DeliveryFacts{}, true, report.ProofSeenArriving},
 		{"to a public phone, seen on the sender's LAN", DeliveryFacts{SenderInside: true}, true, report.ProofSeenLeaving},
 		{"to a private address from outside", DeliveryFacts{Unreachable: true, ReceiverNATed: true}, false, ""},
+		{"to the inside address of a NAT within the private network", DeliveryFacts{ReceiverBehindNAT: true}, false, ""},
 		{"to the NAT port the receiver's media leaves from", DeliveryFacts{ReceiverNATed: true, ToReceiverNAT: true, ReceiverSendsFrom: true}, true, report.ProofInferred},
 		{"to a NAT port the receiver's media does not use", DeliveryFacts{ReceiverNATed: true, ToReceiverNAT: true, ReceiverSendsOtherPort: true}, false, ""},
 		{"to the receiver's NAT, receiver silent", DeliveryFacts{ReceiverNATed: true, ToReceiverNAT: true}, true, report.ProofSeenLeaving},
