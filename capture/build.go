@@ -82,6 +82,9 @@ type callBuild struct {
 	// sdp-private-address finding each), for the call's other legs to
 	// compare (dropPassedOnPrivateSDP).
 	privateSDPs []privateSDPNote
+	// lanPublic is, by party, the public address it named to a peer on
+	// its own LAN (sdpTraces), for a late start to name (latestart.go).
+	lanPublic [2]netip.AddrPort
 }
 
 // timeline is the leg's SDP offers and answers in order (sipCall.timeline).
@@ -470,7 +473,7 @@ func (cb *callBuild) report(captureHasMedia bool, now time.Time) report.Call {
 	rc.Findings = append(rc.Findings, qualityFindings(rc, cb.listedPayloads)...) // quality_findings.go
 	rc.Findings = append(rc.Findings, remapFindings(&rc, cb)...)                 // rebind.go
 	rc.Findings = append(rc.Findings, stoppedFindings(&rc, cb, streams)...)      // stopped.go
-	rc.Findings = append(rc.Findings, lateStartFindings(&rc, streams)...)        // latestart.go
+	rc.Findings = append(rc.Findings, lateStartFindings(&rc, cb, streams)...)    // latestart.go
 	rc.Findings = append(rc.Findings, payloadFindings(&rc, cb)...)               // payload.go
 	return rc
 }
@@ -612,7 +615,7 @@ func (cb *callBuild) streamReport(st *streamState, streams []*streamState, sigs 
 				cb.unproven = map[*rtpFlow]string{}
 			}
 			why := fmt.Sprintf("sent to a port of the %s's NAT nothing shows is forwarded: likely lost", partyNames[to])
-			if b := cb.behindPrivateNAT(to, bf.flow.Key.Dst, views[to]); b.IsValid() && b.Addr() != bf.flow.Key.Src.Addr() {
+			if b := cb.behindPrivateNAT(to, bf.flow.Key.Dst, views[to], sigs[to]); b.IsValid() && b.Addr() != bf.flow.Key.Src.Addr() {
 				why = fmt.Sprintf("sent to a private address behind the %s's NAT, which nothing shows forwarding it: likely lost", partyNames[to])
 			}
 			if toAudio {

@@ -366,6 +366,7 @@ func callFindings(cb *callBuild, streams []*streamState, media []string, facts [
 	problem := v.Verdict.IsProblem()
 	subject := c.CallID
 	sdpFs, traces := sdpFindings(cb, v, sigs)
+	cb.lanPublic = traces.lanPublic
 	sigFs := signallingFindings(c, subject, problem)
 	mediaFs := mediaSourceFindings(cb, streams, subject)
 	verdictF, hasVerdict := verdictFinding(cb, streams, facts, media, v, subject, traces, sigs)
@@ -850,7 +851,7 @@ func verdictFinding(cb *callBuild, streams []*streamState, facts []StreamFacts, 
 		case sum.Unproven[sender] > 0 || sum.Refused[sender] != "":
 			remedy = remedyUnmappedPort
 		case sum.seen(sender) == 0:
-			if e, ok := cb.mediaFromNAT(deaf, streams); ok {
+			if e, ok := cb.mediaFromNAT(deaf, streams, sigs[deaf]); ok {
 				// The deaf party's own media shows the NAT its SDP
 				// address sits behind: nothing sent there crosses it.
 				remedy = remedyUnmappedPort
@@ -1023,7 +1024,7 @@ func (cb *callBuild) flowEvidence(sigs [2]netip.AddrPort, streams []*streamState
 // address: a NAT between it and the capture point (a virtual machine's or
 // a container's, or a router inside a private network), behind which the
 // address its SDP names cannot be reached from here.
-func (cb *callBuild) mediaFromNAT(p int, streams []*streamState) (report.Evidence, bool) {
+func (cb *callBuild) mediaFromNAT(p int, streams []*streamState, sig netip.AddrPort) (report.Evidence, bool) {
 	if cb.roles[p] != "" {
 		return report.Evidence{}, false
 	}
@@ -1036,7 +1037,9 @@ func (cb *callBuild) mediaFromNAT(p int, streams []*streamState) (report.Evidenc
 			continue
 		}
 		sdp, src := st.latest[p].Addr, bf.flow.Key.Src
-		if !sdp.IsValid() || isHoldAddress(sdp) || !IsPrivate(sdp.Addr()) || src.Addr() == sdp.Addr() {
+		// Its SIP from its SDP address: no NAT around it (one on the
+		// media's way, a router looping it back in, is another matter).
+		if !sdp.IsValid() || isHoldAddress(sdp) || !IsPrivate(sdp.Addr()) || src.Addr() == sdp.Addr() || sig.Addr() == sdp.Addr() {
 			continue
 		}
 		return report.Evidence{Text: fmt.Sprintf("the %s's own RTP comes from %s, while its SDP names %s: a NAT between it and the capture point "+

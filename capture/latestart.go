@@ -2,6 +2,7 @@ package capture
 
 import (
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/natdoc/natdoc/report"
@@ -20,7 +21,7 @@ import (
 // lateStartFindings reports, for each direction of an audio stream of a
 // two-way call, RTP that began late (LateStartProblem). streams are the
 // dialog's negotiated streams, one per c.Streams entry.
-func lateStartFindings(c *report.Call, streams []*streamState) []report.Finding {
+func lateStartFindings(c *report.Call, cb *callBuild, streams []*streamState) []report.Finding {
 	if c.Verdict != report.VerdictTwoWay || c.Answer.IsZero() {
 		return nil
 	}
@@ -47,7 +48,9 @@ func lateStartFindings(c *report.Call, streams []*streamState) []report.Finding 
 				facts.SenderIsMediaServer = mediaServerName(partyOf(c, p).UserAgent) != ""
 			}
 			if sev, ok := LateStartProblem(facts); ok {
-				fs = append(fs, start.finding(c, from, sev))
+				f := start.finding(c, from, sev)
+				start.hairpinFirst(&f, cb.lanPublic[1-p])
+				fs = append(fs, f)
 			}
 		}
 	}
@@ -92,6 +95,21 @@ func firstDelivered(flows []report.RTPFlow, p int) (mediaStart, bool) {
 		s.stray = nil
 	}
 	return s, s.first != nil && s.far != nil
+}
+
+// hairpinFirst explains a late start by the public address the listener
+// named to the sender on its own LAN (pub; invalid: none), when the
+// sender's first RTP that arrived went elsewhere (to where the listener's
+// media came from, as symmetric RTP learns): until then it went to the
+// router, which did not loop it back in.
+func (s mediaStart) hairpinFirst(f *report.Finding, pub netip.AddrPort) {
+	if !pub.IsValid() || s.first.Dst == pub.String() {
+		return
+	}
+	f.Evidence = append(f.Evidence, report.Evidence{Text: fmt.Sprintf("the %s's SDP named %s, a public address, to the %s on its own LAN: "+
+		"until the %s sent to %s (where the %s's media came from), its RTP went to the router, which did not loop it back in (no hairpinning)",
+		partyNames[1-s.party], pub, partyNames[s.party], partyNames[s.party], s.first.Dst, partyNames[1-s.party]), Addrs: []string{pub.String()}})
+	f.Remedy = remedyHairpin
 }
 
 // finding says how late the direction began and what the listener missed.

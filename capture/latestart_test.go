@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -83,7 +84,7 @@ func TestLateStartFindings(t *testing.T) {
 	} {
 		c := call()
 		events := tc.change(&c)
-		fs := lateStartFindings(&c, replay(events))
+		fs := lateStartFindings(&c, &callBuild{}, replay(events))
 		switch {
 		case tc.title == "" && len(fs) != 0:
 			t.Errorf("%s: %+v, want none", tc.name, fs)
@@ -98,5 +99,28 @@ func TestLateStartFindings(t *testing.T) {
 		if strings.HasSuffix(tc.name, "refused") && len(fs) == 1 && !strings.HasSuffix(fs[0].Evidence[len(fs[0].Evidence)-1].Text, "refused all along (ICMP port unreachable)") {
 			t.Errorf("%s: evidence %+v, want the ICMP errors named", tc.name, fs[0].Evidence)
 		}
+	}
+}
+
+// TestLateStartAfterHairpin: the caller named its public (STUN) address
+// to a callee on its own LAN; the callee's RTP went to the router, which
+// did not loop it back in, until it sent to where the caller's media came
+// from: the late start names that, with the hairpin remedy (xmacala MTAA:
+// 13 s of the callee's words lost).
+func TestLateStartAfterHairpin(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	c := report.Call{CallID: "cid", Verdict: report.VerdictTwoWay, Answer: t0, Streams: []report.MediaStream{{Media: "audio", Flows: []report.RTPFlow{
+		{Direction: "caller->callee", Src: "10.54.1.106:7078", Dst: "10.54.1.115:7078", Packets: 650, First: t0.Add(250 * time.Millisecond), Last: t0.Add(30 * time.Second)},
+		{Direction: "callee->caller", Src: "10.54.1.115:7078", Dst: "10.54.1.106:7078", Packets: 850, First: t0.Add(13 * time.Second), Last: t0.Add(30 * time.Second)},
+	}}}}
+	events := []sdpEvent{sdpAt(caller, "INVITE", t0.Add(-3*time.Second), "audio", "sendrecv"), sdpAt(callee, "200 OK", t0, "audio", "sendrecv")}
+	cb := &callBuild{}
+	cb.lanPublic[caller] = netip.MustParseAddrPort("195.168.8.62:7078")
+	fs := lateStartFindings(&c, cb, replay(events))
+	if len(fs) != 1 || fs[0].Remedy != remedyHairpin || !strings.Contains(fs[0].Evidence[len(fs[0].Evidence)-1].Text, "did not loop it back in") {
+		t.Errorf("%+v, want the late start with the hairpin remedy", fs)
+	}
+	if fs := lateStartFindings(&c, &callBuild{}, replay(events)); len(fs) != 1 || fs[0].Remedy != remedyStartedLate {
+		t.Errorf("no public address named: %+v, want the late start's own remedy", fs)
 	}
 }

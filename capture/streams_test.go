@@ -57,7 +57,7 @@ func TestMediaFromNAT(t *testing.T) {
 		{"a B2BUA's", "192.168.0.138:53933", [2]string{"", roleB2BUA}, false},
 	} {
 		cb := &callBuild{flows: []boundFlow{flow(tc.src)}, roles: tc.roles}
-		e, ok := cb.mediaFromNAT(callee, []*streamState{st})
+		e, ok := cb.mediaFromNAT(callee, []*streamState{st}, netip.MustParseAddrPort("192.168.0.138:5060"))
 		if ok != tc.want || ok && !strings.Contains(e.Text, "while its SDP names 10.0.2.15:7078") {
 			t.Errorf("%s: %v %q, want %v", tc.name, ok, e.Text, tc.want)
 		}
@@ -139,12 +139,20 @@ func TestReceiverBehindPrivateNAT(t *testing.T) {
 		name   string
 		source netip.AddrPort
 		named  []netip.AddrPort
-		want   bool // delivered
+		sig    netip.AddrPort // the phone's SIP source (zero: the NAT's)
+		want   bool           // delivered
 	}{
-		{"from the NAT's address", nat, []netip.AddrPort{inside}, false},
-		{"from an address its SDP named", nat, []netip.AddrPort{inside, nat}, true},
-		{"from the sender's host", netip.MustParseAddrPort("172.17.0.52:30000"), []netip.AddrPort{inside}, true},
+		{"from the NAT's address", nat, []netip.AddrPort{inside}, netip.AddrPort{}, false},
+		{"from an address its SDP named", nat, []netip.AddrPort{inside, nat}, netip.AddrPort{}, true},
+		{"from the sender's host", netip.MustParseAddrPort("172.17.0.52:30000"), []netip.AddrPort{inside}, netip.AddrPort{}, true},
+		// Its SIP straight from the inside address: its media met a NAT
+		// on the way (a router looping it back in), none is around it.
+		{"its SIP from the address its SDP names", nat, []netip.AddrPort{inside}, netip.MustParseAddrPort("192.168.178.41:5060"), true},
 	} {
+		sigs := sigs
+		if tc.sig.IsValid() {
+			sigs[caller] = tc.sig
+		}
 		fromPhone := boundFlow{flow: &rtpFlow{Key: flowKey{Src: tc.source, Dst: pbx}}, bd: binding{sender: caller}}
 		cb := &callBuild{call: &sipCall{CallID: "cid"}, dlg: &dialog{}, flows: []boundFlow{toPhone, fromPhone}}
 		views := [2]partyView{caller: {sources: []netip.AddrPort{tc.source}, sdp: inside, named: tc.named}}

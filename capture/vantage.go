@@ -91,7 +91,7 @@ func (cb *callBuild) delivery(bf boundFlow, sigs [2]netip.AddrPort, v [2]partyVi
 		d.ReceiverSendsFrom = d.ReceiverSendsFrom || x.flow.Key.Src == dst
 	}
 	d.ReceiverSendsOtherPort = other.IsValid()
-	behind := cb.behindPrivateNAT(to, dst, v[to])
+	behind := cb.behindPrivateNAT(to, dst, v[to], sigs[to])
 	// A receiver whose media comes from the sender's own host is behind a
 	// NAT that host is (a gateway, a 5G core's UPF): it routes to the
 	// inside addresses.
@@ -112,14 +112,18 @@ func (cb *callBuild) delivery(bf boundFlow, sigs [2]netip.AddrPort, v [2]partyVi
 }
 
 // behindPrivateNAT is where party p's own media comes from when dst, the
-// private address p's latest SDP names (view.sdp), is not it and nothing in the capture
+// private address p's latest SDP names (view.sdp) and its SIP (sig) does
+// not come from, is not it and nothing in the capture
 // comes from dst's host: p is behind a NAT inside the private network
 // (a container's, a virtual machine's), whose inside address dst is.
 // Invalid otherwise, and for an intermediary, whose media may leave
 // from another interface than the one it names.
-func (cb *callBuild) behindPrivateNAT(p int, dst netip.AddrPort, view partyView) netip.AddrPort {
+func (cb *callBuild) behindPrivateNAT(p int, dst netip.AddrPort, view partyView, sig netip.AddrPort) netip.AddrPort {
 	sources := view.sources
-	if cb.roles[p] != "" || dst != view.sdp || !IsPrivate(dst.Addr()) || len(sources) == 0 || cb.sendsFromHost(dst.Addr()) {
+	// A party whose SIP comes from dst reaches the capture from there: a
+	// NAT its media met on the way (a router looping it back in) is not
+	// around it.
+	if cb.roles[p] != "" || dst != view.sdp || sig.Addr() == dst.Addr() || !IsPrivate(dst.Addr()) || len(sources) == 0 || cb.sendsFromHost(dst.Addr()) {
 		return netip.AddrPort{}
 	}
 	for _, src := range sources {
