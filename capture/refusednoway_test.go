@@ -63,16 +63,7 @@ func TestNoWayOneSideRefused(t *testing.T) {
 	if len(res.Calls) != 1 || res.Calls[0].Verdict != report.VerdictNoWay {
 		t.Fatalf("calls %+v, want one no-way call", res.Calls)
 	}
-	found := false
-	for _, f := range res.Calls[0].Findings {
-		if f.ID == report.IDNoWayAudio {
-			found = true
-			if !strings.HasPrefix(f.Remedy, "The RTP is refused where it arrives") {
-				t.Errorf("remedy %q, want the refused port's", f.Remedy)
-			}
-		}
-	}
-	if !found {
-		t.Errorf("no %s finding: %+v", report.IDNoWayAudio, res.Calls[0].Findings)
+	if f := findingByID(res.Calls[0].Findings, report.IDNoWayAudio); f == nil || !strings.HasPrefix(f.Remedy, "The RTP is refused where it arrives") {
+		t.Errorf("%s finding %+v, want the refused port's remedy", report.IDNoWayAudio, f)
 	}
 }

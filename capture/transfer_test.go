@@ -24,23 +24,14 @@ import (
 func TestStopAtTransfer(t *testing.T) {
 	path, _ := generate(t, []pcapgen.Call{{Kind: pcapgen.MediaStopped}}, pcapgen.Options{Seed: 4})
 	alone := capture.AnalyzePath(t, path)
-	if c := alone.Calls[0]; c.Verdict != report.VerdictOneWay || !hasFinding(c, capture.IDMediaStopped) {
+	if c := alone.Calls[0]; c.Verdict != report.VerdictOneWay || findingByID(c.Findings, capture.IDMediaStopped) == nil {
 		t.Fatalf("without a REFER: %s, %v; want one-way with %s", c.Verdict, capture.FindingIDs(c), capture.IDMediaStopped)
 	}
 	stop := report.MainFlow(alone.Calls[0], "caller->callee").Last
 	res := capture.AnalyzePath(t, withReferAt(t, path, stop.Add(-500*time.Millisecond)))
-	if c := res.Calls[0]; c.Verdict != report.VerdictTwoWay || hasFinding(c, capture.IDMediaStopped) {
+	if c := res.Calls[0]; c.Verdict != report.VerdictTwoWay || findingByID(c.Findings, capture.IDMediaStopped) != nil {
 		t.Errorf("with a REFER before the stop: %s, %v; want two-way, no %s", c.Verdict, capture.FindingIDs(c), capture.IDMediaStopped)
 	}
-}
-
-func hasFinding(c report.Call, id report.FindingID) bool {
-	for _, f := range c.Findings {
-		if f.ID == id {
-			return true
-		}
-	}
-	return false
 }
 
 // withReferAt copies the capture at path with a REFER at the given time:
