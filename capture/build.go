@@ -615,7 +615,7 @@ func (cb *callBuild) streamReport(st *streamState, streams []*streamState, sigs 
 				cb.unproven = map[*rtpFlow]string{}
 			}
 			why := fmt.Sprintf("sent to a port of the %s's NAT nothing shows is forwarded: likely lost", partyNames[to])
-			if b := cb.behindPrivateNAT(to, bf.flow.Key.Dst, views[to], sigs[to]); b.IsValid() && b.Addr() != bf.flow.Key.Src.Addr() {
+			if cb.behindPrivateNAT(to, bf.flow.Key, views[to], sigs[to]).IsValid() {
 				why = fmt.Sprintf("sent to a private address behind the %s's NAT, which nothing shows forwarding it: likely lost", partyNames[to])
 			}
 			if toAudio {
@@ -736,12 +736,12 @@ func (cb *callBuild) sameNAT(st *streamState, sigs [2]netip.AddrPort) (netip.Add
 }
 
 // sameHost is the private host both of the call's own parties signal
-// from, neither behind NAT, when
-// the offer and answer of stream st named two ports of its address for
-// most of the call (a B2BUA that hands two softphones on one computer the
-// media between them, and takes it back just before the BYE), and none
-// of the flows it carried went between two of its addresses: their media
-// stayed inside that host (a capture on its loopback would hold it).
+// from, neither behind NAT, when the offer and answer of stream st named
+// two ports of its address for most of the call (a B2BUA that hands two
+// softphones on one computer the media between them, and takes it back
+// just before the BYE), and none of the flows it carried went between two
+// of its addresses: their media stayed inside that host (a capture on its
+// loopback would hold it).
 func (cb *callBuild) sameHost(st *streamState, sigs [2]netip.AddrPort, carried []boundFlow) (netip.Addr, [2]netip.AddrPort) {
 	h := &st.onOneHost
 	host := h.pair[caller].Addr()

@@ -91,11 +91,8 @@ func (cb *callBuild) delivery(bf boundFlow, sigs [2]netip.AddrPort, v [2]partyVi
 		d.ReceiverSendsFrom = d.ReceiverSendsFrom || x.flow.Key.Src == dst
 	}
 	d.ReceiverSendsOtherPort = other.IsValid()
-	behind := cb.behindPrivateNAT(to, dst, v[to], sigs[to])
-	// A receiver whose media comes from the sender's own host is behind a
-	// NAT that host is (a gateway, a 5G core's UPF): it routes to the
-	// inside addresses.
-	d.ReceiverBehindNAT = behind.IsValid() && behind.Addr() != f.Key.Src.Addr()
+	behind := cb.behindPrivateNAT(to, f.Key, v[to], sigs[to])
+	d.ReceiverBehindNAT = behind.IsValid()
 	delivered, proof, doubt = JudgeDelivery(d)
 	if d.ReceiverBehindNAT && !delivered {
 		return delivered, proof, fmt.Sprintf("sent to %s, but the %s's own media comes from %s: a NAT lies between it and the capture point "+
@@ -111,15 +108,17 @@ func (cb *callBuild) delivery(bf boundFlow, sigs [2]netip.AddrPort, v [2]partyVi
 	return delivered, proof, doubt
 }
 
-// behindPrivateNAT is where party p's own media comes from when dst, the
-// private address p's latest SDP names (view.sdp) and its SIP (sig) does
-// not come from, is not it and nothing in the capture
-// comes from dst's host: p is behind a NAT inside the private network
-// (a container's, a virtual machine's), whose inside address dst is.
-// Invalid otherwise, and for an intermediary, whose media may leave
-// from another interface than the one it names.
-func (cb *callBuild) behindPrivateNAT(p int, dst netip.AddrPort, view partyView, sig netip.AddrPort) netip.AddrPort {
-	sources := view.sources
+// behindPrivateNAT is where party p's own media comes from when it is
+// behind a NAT inside the private network (a container's, a virtual
+// machine's), whose inside address is the destination of flow k: the
+// private address p's latest SDP names (view.sdp), which its SIP (sig)
+// does not come from, nor anything in the capture, while its media comes
+// from other private addresses no SDP of its named. Invalid otherwise,
+// for an intermediary (whose media may leave from another interface than
+// the one it names), and when p's media comes from the sender's own host
+// (a gateway, a 5G core's UPF: it routes to its inside addresses).
+func (cb *callBuild) behindPrivateNAT(p int, k flowKey, view partyView, sig netip.AddrPort) netip.AddrPort {
+	sources, dst := view.sources, k.Dst
 	// A party whose SIP comes from dst reaches the capture from there: a
 	// NAT its media met on the way (a router looping it back in) is not
 	// around it.
@@ -133,13 +132,18 @@ func (cb *callBuild) behindPrivateNAT(p int, dst netip.AddrPort, view partyView,
 			return netip.AddrPort{}
 		}
 	}
+	from := sources[0]
 	// Named by its RTP, where there is some, rather than its RTCP.
 	for _, bf := range cb.flows {
 		if bf.bd.sender == p && !bf.flow.Key.RTCP && slices.Contains(sources, bf.flow.Key.Src) {
-			return bf.flow.Key.Src
+			from = bf.flow.Key.Src
+			break
 		}
 	}
-	return sources[0]
+	if from.Addr() == k.Src.Addr() {
+		return netip.AddrPort{}
+	}
+	return from
 }
 
 // sendsFromHost says whether anything bound to the call comes from addr.
