@@ -29,11 +29,14 @@ const maxRegistrations = 10_000
 
 // registration is one binding: a Contact a phone registered at a registrar.
 type registration struct {
-	aor       string
-	contact   netip.AddrPort // the Contact as the phone wrote it
-	src       netip.AddrPort // where its REGISTER came from, as captured
-	registrar netip.AddrPort
-	frame     uint64 // the last REGISTER
+	aor     string
+	contact netip.AddrPort // the Contact as the phone wrote it
+	// contactHost is its host as written, for one that is a name (or no
+	// address netip reads): contact is then invalid.
+	contactHost string
+	src         netip.AddrPort // where its REGISTER came from, as captured
+	registrar   netip.AddrPort
+	frame       uint64 // the last REGISTER
 	// publicAs is the public address the registrar saw the REGISTER come
 	// from: its source if public, or the Via received= of its answer.
 	publicAs netip.Addr
@@ -122,9 +125,11 @@ func (r *registrations) register(m *sipInfo, at time.Time) {
 		}
 		return
 	}
-	if !m.ContactAddr.IsValid() {
-		return // a query
+	if m.Contact == "" && !m.ContactAddr.IsValid() {
+		return // a query (RFC 3261 §10.2.3)
 	}
+	// A Contact whose host is a name (or no address netip reads) binds
+	// all the same: its refusal counts, its NAT traces need an address.
 	k := regKey{m.Src, m.Dst, m.ContactAddr}
 	reg := r.byKey[k]
 	if reg == nil {
@@ -132,7 +137,7 @@ func (r *registrations) register(m *sipInfo, at time.Time) {
 			r.dropped++
 			return
 		}
-		reg = &registration{aor: m.ToUser, contact: m.ContactAddr, src: m.Src, registrar: m.Dst, lastAt: at, lastFrame: m.Frame}
+		reg = &registration{aor: m.ToUser, contact: m.ContactAddr, contactHost: m.Contact, src: m.Src, registrar: m.Dst, lastAt: at, lastFrame: m.Frame}
 		r.byKey[k] = reg
 	}
 	reg.frame, reg.authorized = m.Frame, m.Authorized
@@ -140,7 +145,9 @@ func (r *registrations) register(m *sipInfo, at time.Time) {
 		reg.publicAs = m.Src.Addr()
 	}
 	r.byPair[pair(m.Src, m.Dst)] = reg
-	r.byContact[m.ContactAddr] = reg
+	if m.ContactAddr.IsValid() {
+		r.byContact[m.ContactAddr] = reg
+	}
 }
 
 func (r *registrations) answer(m *sipInfo, at time.Time) {
@@ -309,6 +316,15 @@ func (g *registration) notFixedFinding() report.Finding {
 	}
 }
 
+// contactText is the Contact's address, or its host as written when it
+// is no address.
+func (g *registration) contactText() string {
+	if g.contact.IsValid() {
+		return g.contact.String()
+	}
+	return g.contactHost
+}
+
 func (g *registration) refusedFinding() report.Finding {
 	how, remedy := "refused", remedyRegisterRefused
 	switch {
@@ -324,7 +340,7 @@ func (g *registration) refusedFinding() report.Finding {
 		Title: fmt.Sprintf("The registrar %s %s the REGISTER from %s (%s), and no later one succeeded: the phone is not registered, so calls to it cannot reach it",
 			g.registrar.Addr(), how, g.src, status),
 		Evidence: []report.Evidence{
-			{Text: fmt.Sprintf("REGISTER from %s with Contact %s", g.src, g.contact), Frames: []uint64{g.frame}, Addrs: []string{g.src.String()}},
+			{Text: fmt.Sprintf("REGISTER from %s with Contact %s", g.src, g.contactText()), Frames: []uint64{g.frame}, Addrs: []string{g.src.String()}},
 			{Text: "answered " + status, Frames: []uint64{g.refused.frame}},
 		},
 		Remedy: remedy,

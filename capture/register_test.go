@@ -2,6 +2,7 @@ package capture
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -123,6 +124,9 @@ func TestRegisterRefused(t *testing.T) {
 		{"403, then registered", []int{401, 403, 401, 200}, false},
 		{"challenge left unanswered", []int{401}, false},
 		{"interval too brief, fixed by the phone", []int{423, 200}, false},
+		// A Contact whose host is a name (or "127.0.1", which netip does
+		// not read: a GB28181 camera's) binds all the same.
+		{"404 to a Contact by name", []int{404}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRegistrations()
@@ -130,7 +134,11 @@ func TestRegisterRefused(t *testing.T) {
 			for i, status := range tc.answers {
 				at = at.Add(time.Second)
 				// Every REGISTER after the first answers a challenge.
-				r.sip(&sipInfo{sipHeaders: &sipHeaders{Request: true, Method: "REGISTER", ContactAddr: phone, Expires: 3600, ToUser: "100", CSeq: uint32(i + 1), Authorized: i > 0}, Src: phone, Dst: registrar, Frame: uint64(2*i + 1)}, at)
+				reg := &sipHeaders{Request: true, Method: "REGISTER", ContactAddr: phone, Contact: phone.Addr().String(), Expires: 3600, ToUser: "100", CSeq: uint32(i + 1), Authorized: i > 0}
+				if strings.Contains(tc.name, "by name") {
+					reg.ContactAddr, reg.Contact = netip.AddrPort{}, "phone.example.net"
+				}
+				r.sip(&sipInfo{sipHeaders: reg, Src: phone, Dst: registrar, Frame: uint64(2*i + 1)}, at)
 				// -401: a challenge with stale=true.
 				answer := &sipHeaders{Method: "REGISTER", Status: max(status, -status), Reason: "X", Expires: 3600, CSeq: uint32(i + 1), StaleNonce: status < 0}
 				r.sip(&sipInfo{sipHeaders: answer, Src: registrar, Dst: phone, Frame: uint64(2*i + 2)}, at.Add(10*time.Millisecond))
