@@ -566,11 +566,11 @@ type sdpTraces struct {
 	loopback [2]bool
 }
 
-// loopbackSDPFinding says that the party whose SDP ev is names the
-// loopback address media for its media, though its SIP comes from sig, on
-// a network: whoever sends there sends to its own host. An error when
-// that party hears nothing, a note when the call carried no media (not
-// answered), a warning otherwise.
+// loopbackSDPFinding says that the party whose SDP ev is names media, a
+// loopback address, while its SIP comes from sig, a network address:
+// whoever sends there sends to its own host. An error when that party
+// hears nothing, a note when the call carried no media (not answered), a
+// warning otherwise.
 func loopbackSDPFinding(cb *callBuild, ev *sdpEvent, media, sig netip.AddrPort, v StreamVerdict) report.Finding {
 	p := cb.parties()[ev.Party]
 	sev := report.SeverityWarning

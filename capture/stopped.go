@@ -144,9 +144,9 @@ func findStop(flows []report.RTPFlow, p int, end time.Time) (mediaStop, bool) {
 
 // settle reads the signalling about the stop: false when it explains it
 // (the latest SDP does not let the sender send, or gave the m= line to
-// T.38; the sender hung up; a REFER transferred the call), else when the listener's silence began: at
-// the stop, or at an SDP after it that let the sender send again (a
-// resume after a hold that never resumed).
+// T.38; the sender hung up; a REFER transferred the call), else when the
+// listener's silence began: at the stop, or at an SDP after it that let
+// the sender send again (a resume after a hold that never resumed).
 func (s *mediaStop) settle(cb *callBuild, st *streamState) bool {
 	at := s.last.Last
 	if st.replaced || !st.sending[s.party] {

@@ -59,11 +59,11 @@ type StreamFacts struct {
 	// past it, out of sight of a capture taken on its path.
 	PastIntermediary netip.Addr
 	MediaAddrs       [2]netip.AddrPort
-	// SameHost, when valid, is the host both parties signal from and
-	// whose address both latest SDPs name (HostAddrs, by party), while the
-	// capture holds no RTP between them: two softphones on one computer,
-	// whose media stays inside it, out of sight of a capture of its
-	// network traffic.
+	// SameHost, when valid, is the private host both parties signal from
+	// and whose address their SDPs named for most of the call (HostAddrs,
+	// by party), while the capture holds no RTP between them: two
+	// softphones on one computer, whose media stays inside it, out of
+	// sight of a capture of its network traffic (sameHost).
 	SameHost  netip.Addr
 	HostAddrs [2]netip.AddrPort
 	// OffLoopback, when valid, is a media address of the stream that is
