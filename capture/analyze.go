@@ -37,7 +37,7 @@ type Options struct {
 	// stream.go), and no call is kept: Result.Calls stays empty and memory
 	// follows the calls in progress. An error ends the analysis with it.
 	OnCall func(report.Call) error
-	// TLSKeys, when set, decrypts SIP over TLS: sessions on port 5061 and
+	// TLSKeys, when set, decrypts SIP over TLS: sessions on port 5061 or 5081 and
 	// any other whose ClientHello the key log names.
 	TLSKeys *tlsdecrypt.Keys
 	// HEPOut, when set, is sent every SIP message read and each call's

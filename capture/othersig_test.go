@@ -2,6 +2,7 @@ package capture
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -73,5 +74,38 @@ func TestOtherSignallingReported(t *testing.T) {
 	}
 	if c := r.Capture.Counts; len(c) != 1 || c[0].Key != "mgcp" || c[0].Value != "3" {
 		t.Errorf("decoded counts %v, want mgcp 3", c)
+	}
+}
+
+// TestSIPOverTLSPortsNamed: TLS records to a SIP TLS port, 5061 or
+// FreeSWITCH's external 5081 (kYroL01's TLS_test_GOOD), are counted as
+// encrypted signalling and the finding names the ports seen; TLS to
+// another port (HTTPS) is not.
+func TestSIPOverTLSPortsNamed(t *testing.T) {
+	record := "\x17\x03\x03\x00\x20" + "0123456789abcdef0123456789abcdef"
+	for _, tc := range []struct {
+		name  string
+		ports []uint16
+		want  string // the finding's title's port part; "" for none
+	}{
+		{"standard port", []uint16{5061}, "(port 5061)"},
+		{"FreeSWITCH external profile", []uint16{5081}, "(port 5081)"},
+		{"both", []uint16{5081, 5061}, "(ports 5061, 5081)"},
+		{"HTTPS", []uint16{443}, ""},
+	} {
+		s := newState()
+		for i, port := range tc.ports {
+			s.handleTCP(&packet{Frame: uint64(i + 1), Src: netip.MustParseAddrPort("192.168.1.64:52379"),
+				Dst: netip.AddrPortFrom(netip.MustParseAddr("167.114.148.48"), port), Seq: 1, Payload: []byte(record)})
+		}
+		got := ""
+		for _, f := range s.result([]string{"tls.pcap"}, "").Findings {
+			if f.ID == IDSignallingEncrypted {
+				got = f.Title
+			}
+		}
+		if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+			t.Errorf("%s: finding %q, want one naming %q", tc.name, got, tc.want)
+		}
 	}
 }

@@ -290,8 +290,9 @@ type state struct {
 	// detail: calls list their SIP messages, streams count packets per
 	// time step for the report's timeline, and finished calls are kept
 	// whole, not compacted (Options.Detail).
-	detail  bool
-	tlsSeen []uint64 // frames of TLS on SIP ports
+	detail   bool
+	tlsSeen  []uint64        // frames of TLS on SIP ports
+	tlsPorts map[uint16]bool // the SIP TLS ports they were on
 	// tlsKeys, when set, decrypts SIP over TLS (Options.TLSKeys);
 	// tlsSessions are the sessions followed, for the report.
 	tlsKeys     *tlsdecrypt.Keys
@@ -310,15 +311,16 @@ type state struct {
 
 func newState() *state {
 	s := &state{
-		calls:   newCallTable(),
-		regs:    newRegistrations(),
-		sipr:    newSIPReader(),
-		dedup:   newDedup(),
-		repeats: newRepeats(),
-		flows:   make(map[flowKey]*rtpFlow, 1024),
-		fast:    make(map[v4Key]*rtpFlow, 1024),
-		recent:  new([recentSlots]recentFlow),
-		tcp:     map[tcpKey]*tcpStream{},
+		calls:    newCallTable(),
+		regs:     newRegistrations(),
+		sipr:     newSIPReader(),
+		dedup:    newDedup(),
+		repeats:  newRepeats(),
+		flows:    make(map[flowKey]*rtpFlow, 1024),
+		fast:     make(map[v4Key]*rtpFlow, 1024),
+		recent:   new([recentSlots]recentFlow),
+		tcp:      map[tcpKey]*tcpStream{},
+		tlsPorts: map[uint16]bool{},
 
 		rtpmaps:     map[netip.AddrPort]rtpmapEntry{},
 		rtpmapPorts: map[uint16]netip.AddrPort{},
@@ -584,8 +586,17 @@ func (s *state) sip(pkt *packet, info *sipInfo, read *sdpRead) *sipCall {
 	return c
 }
 
-// sipPorts are where SIP over TLS usually runs (RFC 3261 §26.2: 5061).
-func isTLSPort(p uint16) bool { return p == 5061 }
+// isTLSPort tells where SIP over TLS usually runs: 5061 (RFC 3261 §26.2)
+// and 5081, FreeSWITCH's default for its external (trunk) profile.
+func isTLSPort(p uint16) bool { return p == 5061 || p == 5081 }
+
+// tlsServerPort is the SIP TLS port of a connection's two ends.
+func tlsServerPort(a, b netip.AddrPort) uint16 {
+	if isTLSPort(a.Port()) {
+		return a.Port()
+	}
+	return b.Port()
+}
 
 func (s *state) handleTCP(pkt *packet) {
 	k := tcpKey{pkt.Src, pkt.Dst}
@@ -662,6 +673,7 @@ func (s *state) openTCPStream(pkt *packet, k tcpKey) *tcpStream {
 	}
 	if (isTLSPort(pkt.Src.Port()) || isTLSPort(pkt.Dst.Port())) && len(b) > 5 && b[0] >= 0x14 && b[0] <= 0x17 && b[1] == 3 {
 		s.counts.tls++
+		s.tlsPorts[tlsServerPort(pkt.Src, pkt.Dst)] = true
 		if len(s.tlsSeen) < maxAnomalyRefs {
 			s.tlsSeen = append(s.tlsSeen, pkt.Frame)
 		}

@@ -3,6 +3,7 @@ package capture
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 
 	"github.com/natdoc/natdoc/report"
@@ -40,14 +41,28 @@ func hostAddrs(addrs []netip.Addr) string {
 	return " (" + strings.Join(names, ", ") + ")"
 }
 
+// tlsPortsText names the SIP TLS ports seen: "port 5061", "ports 5061, 5081".
+func tlsPortsText(ports map[uint16]bool) string {
+	var ps []string
+	for _, p := range []uint16{5061, 5081} {
+		if ports[p] {
+			ps = append(ps, strconv.Itoa(int(p)))
+		}
+	}
+	if len(ps) == 1 {
+		return "port " + ps[0]
+	}
+	return "ports " + strings.Join(ps, ", ")
+}
+
 // captureFindings are the findings about the capture as a whole.
 func captureFindings(s *state) []report.Finding {
 	var fs []report.Finding
 	if n := s.counts.tls; n > 0 && s.tlsKeys == nil {
 		fs = append(fs, report.Finding{
 			ID: IDSignallingEncrypted, Severity: report.SeverityInfo,
-			Title:    fmt.Sprintf("%d packets of SIP over TLS (port 5061): the signalling is encrypted and cannot be read without the keys", n),
-			Evidence: []report.Evidence{{Text: "TLS records on port 5061", Frames: s.tlsSeen}},
+			Title:    fmt.Sprintf("%d packets of SIP over TLS (%s): the signalling is encrypted and cannot be read without the keys", n, tlsPortsText(s.tlsPorts)),
+			Evidence: []report.Evidence{{Text: "TLS records on " + tlsPortsText(s.tlsPorts), Frames: s.tlsSeen}},
 			Remedy:   "Capture on the phone or server where SIP is in clear text (or with its TLS keys), or temporarily use SIP over UDP/TCP while diagnosing; the media flows below are still judged.",
 		})
 	}
