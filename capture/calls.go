@@ -167,6 +167,10 @@ type setupTrack struct {
 	// The last final response's reason phrase and causes, the CANCEL's
 	// (causes.go).
 	phrase, failCause, cancelCause string
+	// finalFrom and finalAgent are who sent that response: its source
+	// and its Server (or User-Agent) header.
+	finalFrom  netip.AddrPort
+	finalAgent string
 	// unseenAnswer: the caller's ACK on the setup's CSeq that came while
 	// no final response was in the capture (a final response reached the
 	// caller), and what shows it was a 2xx (inferAnswer); nil: none.
@@ -226,6 +230,7 @@ func (t *setupTrack) facts(now time.Time) SetupFacts {
 		Responded: t.responded, Rang: t.rang, Sent: t.sent, ResentAfterResponse: t.resentAfterResponse, Waited: end.Sub(t.sentAt),
 		PublicToPrivate: isPublic(t.src.Addr()) && IsPrivate(t.dst.Addr()),
 		Phrase:          t.phrase, FailCause: t.failCause, CancelCause: t.cancelCause, AnsweredElsewhere: t.answeredElsewhere,
+		FinalFrom: t.finalFrom, FinalAgent: t.finalAgent,
 		AckedUnseen: t.unseenAnswer != nil && t.unseenAnswer.ackFrame != 0 && t.unseenAnswer.proofFrame == 0,
 	}
 }
@@ -887,6 +892,7 @@ func (t *callTable) response(c *sipCall, m *sipInfo, at time.Time, from int, tag
 		if m.Status >= 200 && (c.Status < 200 || c.Status >= 300) {
 			c.Status = m.Status
 			c.setup.phrase, c.setup.failCause = m.Reason, causeText(m.extras())
+			c.setup.finalFrom, c.setup.finalAgent = m.Src, m.UserAgent
 		}
 		if d != nil {
 			if m.Status > 100 && !d.CalleeSig.IsValid() {

@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"net/netip"
 	"testing"
 	"time"
 
@@ -85,5 +86,32 @@ func TestNotAnsweredCauses(t *testing.T) {
 	silent := SetupFacts{Cancelled: true, CallStatus: 487, Responded: true, Waited: 8 * time.Second, AnsweredElsewhere: true}
 	if id, _ := SetupProblem(silent, notAnswered(silent)); id != "" {
 		t.Errorf("a branch cancelled because another answered, never ringing: %s", id)
+	}
+}
+
+// TestNotAnsweredBy: a rejection names who sent it, its source and its
+// Server header (Kamailio's pike rate limit answering a SIPp flood); a
+// cancelled call names no one, the caller having ended it.
+func TestNotAnsweredBy(t *testing.T) {
+	phone, proxy := netip.MustParseAddrPort("10.10.10.20:5060"), netip.MustParseAddrPort("10.10.10.10:5060")
+	table := newCallTable()
+	at := time.Unix(1000, 0)
+	trying := tableMsg(false, "INVITE", 100, 1, "caller", "", proxy, phone)
+	refused := tableMsg(false, "INVITE", 503, 1, "caller", "k1", proxy, phone)
+	refused.Reason, refused.UserAgent = "Rate Limit Exceeded", "kamailio (5.7.4 (x86_64/linux))"
+	for _, m := range []*sipInfo{tableMsg(true, "INVITE", 0, 1, "caller", "", phone, proxy), trying, refused} {
+		at = at.Add(10 * time.Millisecond)
+		table.add(m, at, nil, nil)
+	}
+	c := table.order[0]
+	setup := c.setup.facts(at)
+	setup.CallStatus = c.Status
+	na := notAnswered(setup).NotAnswered
+	if na.By != proxy.String() || na.ByAgent != refused.UserAgent || na.Phrase != "Rate Limit Exceeded" {
+		t.Errorf("rejected: %+v", na)
+	}
+	setup.Cancelled = true
+	if na := notAnswered(setup).NotAnswered; na.By != "" || na.ByAgent != "" {
+		t.Errorf("cancelled: %+v", na)
 	}
 }

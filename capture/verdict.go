@@ -201,6 +201,10 @@ type SetupFacts struct {
 	// CANCEL's Reason ("Call completed elsewhere": another phone of a
 	// group answered).
 	Phrase, FailCause, CancelCause string
+	// FinalFrom and FinalAgent are who sent the INVITE's final response:
+	// its source and its Server or User-Agent header.
+	FinalFrom  netip.AddrPort
+	FinalAgent string
 	// AnsweredElsewhere: the CANCEL says another branch answered.
 	AnsweredElsewhere bool
 	// AckedUnseen: the caller acknowledged a final response the capture
@@ -580,6 +584,9 @@ func notAnswered(s SetupFacts) StreamVerdict {
 	}
 	if status >= 300 && status == s.CallStatus {
 		na.Phrase, na.Cause = s.Phrase, s.FailCause
+		if s.FinalFrom.IsValid() && !s.Cancelled {
+			na.By, na.ByAgent = s.FinalFrom.String(), s.FinalAgent
+		}
 	}
 	var explain string
 	wait := roundWait(s.Waited)

@@ -116,6 +116,11 @@ type NotAnswered struct {
 	// Warning headers of that response, or of the caller's CANCEL, said.
 	Phrase string `json:"phrase,omitempty"`
 	Cause  string `json:"cause,omitempty"`
+	// By is who sent the final response that ended the setup (ip:port):
+	// the callee, or a proxy or server on its way; ByAgent its Server or
+	// User-Agent header. Empty for a cancelled call.
+	By      string `json:"by,omitempty"`
+	ByAgent string `json:"by_agent,omitempty"`
 }
 
 // IsProblem reports whether the verdict means someone could not hear.

@@ -96,7 +96,9 @@ func textCalls(r *Report, opt Options) string {
 	}
 	width := textWidth(opt)
 	layout, parties := fitCalls(rows, width)
-	return heading("Calls") + problemCallsLine(newFindingsDigest(0, r.Calls)) + renderCalls(rows, layout, parties) + "\n" + callsLegend(rows, layout, width)
+	digest := newFindingsDigest(0, r.Calls)
+	return heading("Calls") + problemCallsLine(digest) + renderCalls(rows, layout, parties) + "\n" + callsLegend(rows, layout, width) +
+		digest.unanswered.lines(digest.calls)
 }
 
 func newCallsRow(c Call) callsRow { return newCallsRowStyled(c, true, nil) }

@@ -114,16 +114,7 @@ func partyLabel(p Party) string {
 // notAnsweredText is the verdict column of a call that was not answered:
 // "not-answered (rejected 486)", "not-answered (cancelled, rang)".
 func notAnsweredText(na NotAnswered) string {
-	detail := na.Reason
-	switch {
-	case na.Reason == NotAnsweredRejected && na.Status != 0:
-		detail += fmt.Sprintf(" %d", na.Status)
-	case na.Reason == NotAnsweredCancelled && na.Rang:
-		detail += ", rang"
-	case na.Reason == NotAnsweredCancelled:
-		detail += ", never rang"
-	}
-	return string(VerdictNotAnswered) + " (" + detail + ")"
+	return string(VerdictNotAnswered) + " (" + notAnsweredDetail(na) + ")"
 }
 
 func partyLine(p Party) string {

@@ -54,6 +54,8 @@ type findingsDigest struct {
 	info       []*idSummary
 	infoByID   map[FindingID]*idSummary
 	kept       []keptFinding
+	// unanswered groups the calls not answered (unanswered_text.go).
+	unanswered unansweredDigest
 }
 
 // idSummary is one finding ID shared by calls: how many, the first
@@ -103,6 +105,7 @@ func newFindingsDigest(limit int, calls []Call) *findingsDigest {
 
 func (d *findingsDigest) add(c Call) {
 	d.calls++
+	d.unanswered.add(c)
 	problem := CallHasProblem(c)
 	if problem {
 		d.problems++

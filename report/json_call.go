@@ -315,6 +315,8 @@ func (w *jsonWriter) notAnswered(n *NotAnswered) {
 	o.boolean("rang", n.Rang)
 	o.strOmitEmpty("phrase", n.Phrase)
 	o.strOmitEmpty("cause", n.Cause)
+	o.strOmitEmpty("by", n.By)
+	o.strOmitEmpty("by_agent", n.ByAgent)
 	o.end()
 }
 

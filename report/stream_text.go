@@ -181,6 +181,7 @@ func (s *textStream) End(r *Report) error {
 	var b strings.Builder
 	b.WriteString(callsLegend(rows, s.layout, textWidth(s.opt)))
 	b.WriteString(problemCallsLine(s.digest))
+	b.WriteString(s.digest.unanswered.lines(s.digest.calls))
 	for _, section := range []sectionRenderer{textCapture, s.findings, textRemedies, s.verdict} {
 		if text := section(r, s.opt); text != "" {
 			b.WriteString("\n" + text)
