@@ -222,7 +222,9 @@ func (s *state) endingCalls(now time.Time, final bool) (map[*sipCall]bool, []*gr
 			ending[leg] = true
 		}
 		s.noteUnseenInvites(c.group.legs) // unseeninvite.go
-		groups = append(groups, newGroupBuild(c.group, s.regs, &s.ice, &s.unreach, &s.forwards, s.host.view(), s.describesSDP()))
+		view := s.host.view()
+		view.inside = s.toPrivate.inside
+		groups = append(groups, newGroupBuild(c.group, s.regs, &s.ice, &s.unreach, &s.forwards, view, s.describesSDP()))
 	}
 	return ending, groups
 }
@@ -517,6 +519,12 @@ func (cb *callBuild) callFacts(captureHasMedia bool, now time.Time) CallFacts {
 		setup.Unreachable = e.reason()
 	}
 	setup.Cancelled, setup.DialogStatus, setup.CallStatus = c.Cancelled, d.Status, c.Status
+	setup.Resends = !reliableTransport(c.Transport)
+	if cb.view.reached(c.setup.dst.Addr()) {
+		// Taken on the receiver's host or its side of its NAT (a cloud
+		// server behind its provider's 1:1 NAT): the INVITE arrived.
+		setup.PublicToPrivate = false
+	}
 	facts := CallFacts{
 		StartSeen:           c.StartSeen,
 		CaptureHasMedia:     captureHasMedia,

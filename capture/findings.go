@@ -201,6 +201,9 @@ const (
 	remedyIgnored = "The request went over a transport that delivers it or fails the connection (TCP, TLS, WebSocket, SCTP), or its destination " +
 		"answered other requests of the call, so the network is not what lost it: look at the far end's SIP service, in its logs for this Call-ID (overload, a request it dropped or could not parse, a dial plan or " +
 		"authentication rule that discards instead of rejecting)."
+	remedyDroppedOnHost = "The request reached its destination (the capture was taken on its host, or on its side of its NAT) and nothing answered: look at the SIP service's logs " +
+		"for this Call-ID, and at what drops requests before the service sees them: the host's firewall (nftables, iptables, fail2ban) and the service's " +
+		"own access lists or rate limits. A server that silently drops scanners' requests this way does so on purpose."
 	remedyNeverRang = "The callee was never alerted: its registration may point at an address it cannot be reached at (look for register-contact-not-fixed " +
 		"or request-to-private-address), its NAT's mapping for the SIP port may have expired (send keep-alives more often than the router's UDP timeout), " +
 		"or it is offline."
@@ -285,6 +288,15 @@ func setupFinding(cb *callBuild, s SetupFacts, v StreamVerdict) (report.Finding,
 		case cb.call.SeenFrom[callee]:
 			f.Title += ", though it answered other requests of this call: its SIP service ignored the INVITE"
 			f.Remedy = remedyIgnored
+		case t.dst.Addr() == cb.captureHost:
+			f.Title += ", though the capture, taken on that host, shows it arrived: the SIP service there, or a firewall on the host, dropped it"
+			f.Remedy = remedyDroppedOnHost
+		case cb.view.reached(t.dst.Addr()):
+			f.Title += ", though the capture, taken on its side of its NAT, shows it arrived there"
+			f.Remedy = remedyDroppedOnHost
+		}
+		if s.neverResent() {
+			f.Title += "; it was sent once and not again: " + gaveUpAtOnce
 		}
 	case IDResponsesLost:
 		f.Title, f.Evidence = responsesLost(t, sent)

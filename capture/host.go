@@ -39,7 +39,14 @@ type hostView struct {
 	// loopback, set when the capture was taken on a loopback interface,
 	// are its host's addresses.
 	loopback []netip.Addr
+	// inside are the private addresses seen sending SIP to public ones
+	// (privateRequests): the capture is on their side of their NAT.
+	inside map[netip.Addr]bool
 }
+
+// reached says whether the capture shows a packet to a arrive there: it
+// was taken on a's host, or on a's side of its NAT.
+func (v hostView) reached(a netip.Addr) bool { return a == v.addr || v.inside[a] }
 
 // observe takes one more packet (or flow: its packets share addresses).
 // Broadcasts, multicasts and packets from no address yet (DHCP) are

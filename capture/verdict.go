@@ -185,6 +185,9 @@ type SetupFacts struct {
 	// Sent counts the INVITE's transmissions (1 + retransmissions), and
 	// ResentAfterResponse those after its first response on the same hop.
 	Sent, ResentAfterResponse int
+	// Resends: the INVITE went over UDP, where an unanswered one is resent
+	// (not over TCP, TLS, WebSocket or SCTP).
+	Resends bool
 	// Waited is how long the setup lasted: from the INVITE to the CANCEL or
 	// the final response, or to the end of the capture.
 	Waited time.Duration
@@ -214,6 +217,15 @@ type SetupFacts struct {
 	AckedUnseen bool
 }
 
+// gaveUpAtOnce says what an INVITE never resent shows of its sender.
+const gaveUpAtOnce = "its sender gave up at once, as SIP scanners and test scripts do, or the capture missed its resends"
+
+// neverResent: the INVITE got no response and was sent once over UDP,
+// though long enough passed for several resends (neverResentAfter).
+func (s SetupFacts) neverResent() bool {
+	return !s.Responded && s.Sent == 1 && s.Resends && s.Waited >= neverResentAfter
+}
+
 // Timing of call setup.
 const (
 	// inviteTimeout is how long an INVITE client transaction waits for a
@@ -228,6 +240,11 @@ const (
 	// proxies give up after Timer C, over 3 minutes (§16.6). A capture
 	// that ends sooner while it rings ended before the setup did.
 	ringTimeout = 3 * time.Minute
+	// neverResentAfter: over UDP a caller resends an unanswered INVITE
+	// at 0.5, 1.5, 3.5, 7.5 and 15.5 s (T1 = 500 ms, RFC 3261
+	// §17.1.1.2); one sent once and not again by then is not being
+	// resent: its sender gave up at once.
+	neverResentAfter = 16 * time.Second
 )
 
 // StreamVerdict is the outcome of one stream, with who cannot hear.
@@ -613,6 +630,11 @@ func notAnswered(s SetupFacts) StreamVerdict {
 	case !s.Responded && s.Unreachable != "":
 		na.Reason = report.NotAnsweredUnreachable
 		explain = "the INVITE drew an ICMP error: " + s.Unreachable
+	case s.neverResent():
+		// A SIP scanner's INVITE: sent once, never resent, never answered.
+		na.Reason = report.NotAnsweredUnreachable
+		explain = "the INVITE got no response at all (sent once and not again in " + wait.String() + ", though over UDP it is resent " +
+			"from 0.5 s on until answered: " + gaveUpAtOnce + ")"
 	case !s.Responded && (s.Sent > 1 || s.Waited >= inviteTimeout):
 		na.Reason = report.NotAnsweredUnreachable
 		explain = "the INVITE got no response at all (sent " + strconv.Itoa(s.Sent) + " times over " + wait.String() + ")"

@@ -232,6 +232,11 @@ func TestNotAnswered(t *testing.T) {
 		{"no response, retransmitted", SetupFacts{Sent: 7, Waited: 32 * s}, report.VerdictNotAnswered, report.NotAnsweredUnreachable, 0, IDRequestUnanswered, report.SeverityWarning},
 		{"no response, public to private", SetupFacts{Sent: 7, Waited: 32 * s, PublicToPrivate: true}, report.VerdictNotAnswered, report.NotAnsweredUnreachable, 0, IDRequestToPrivate, report.SeverityError},
 		{"capture ended at the INVITE", SetupFacts{Sent: 1, Waited: 300 * time.Millisecond}, report.VerdictIncompleteCapture, "", 0, "", ""},
+		// A scanner's INVITE over UDP, never resent in 29 s before the
+		// capture ended (kpalaw sip-rtp-analyzer): its sender gave up.
+		{"sent once over UDP, never resent", SetupFacts{Sent: 1, Resends: true, Waited: 29 * s}, report.VerdictNotAnswered, report.NotAnsweredUnreachable, 0, IDRequestUnanswered, report.SeverityWarning},
+		{"sent once over UDP, resends still due", SetupFacts{Sent: 1, Resends: true, Waited: 10 * s}, report.VerdictIncompleteCapture, "", 0, "", ""},
+		{"sent once over TCP, Timer B still running", SetupFacts{Sent: 1, Waited: 29 * s}, report.VerdictIncompleteCapture, "", 0, "", ""},
 		{"capture ended while ringing", SetupFacts{Responded: true, Rang: true, Sent: 1, Waited: 8 * s}, report.VerdictIncompleteCapture, "", 0, "", ""},
 	}
 	for _, tt := range tests {
@@ -256,10 +261,11 @@ func TestNotAnswered(t *testing.T) {
 // "sent once", not "sent 1 times over 32s" (sipp's branch scenario).
 func TestNoResponseSentOnce(t *testing.T) {
 	for sent, want := range map[int]string{
-		1: "the INVITE got no response at all (sent once, nothing came in 32s)",
+		1: "the INVITE got no response at all (sent once and not again in 32s, though over UDP it is resent from 0.5 s on until answered: " +
+			gaveUpAtOnce + ")",
 		7: "the INVITE got no response at all (sent 7 times over 32s)",
 	} {
-		v := JudgeCall(nil, nil, CallFacts{StartSeen: true, Setup: SetupFacts{Sent: sent, Waited: 32 * time.Second}})
+		v := JudgeCall(nil, nil, CallFacts{StartSeen: true, Setup: SetupFacts{Sent: sent, Resends: true, Waited: 32 * time.Second}})
 		if v.Explain != want {
 			t.Errorf("sent %d: %q, want %q", sent, v.Explain, want)
 		}
