@@ -469,6 +469,8 @@ func (cb *callBuild) report(captureHasMedia bool, now time.Time) report.Call {
 	var setup *report.Finding
 	if f, ok := setupFinding(cb, facts.Setup, v); ok {
 		setup = &f
+	} else if f, ok := connectFinding(cb, v); ok { // tcpconnect.go
+		setup = &f
 	}
 	rc.Findings = callFindings(cb, streams, media, allFacts, v, sigs, setup)
 	addRTCPViews(cb, &rc)                                                        // rtcp_report.go

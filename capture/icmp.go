@@ -41,14 +41,22 @@ type unreachable struct {
 // by the UDP source and destination of the packet each quotes.
 type unreachables struct {
 	byPair map[[2]netip.AddrPort]*unreachable
+	// tcp are the TCP connections tried, with the ICMP errors that
+	// refused them (tcpconnect.go).
+	tcp tcpConnects
 }
 
 // observe notes an ICMP or ICMPv6 packet (its payload from the type byte),
 // when it is a destination-unreachable error quoting a UDP packet. full
 // is true for an error not kept because maxUnreachables pairs were.
 func (u *unreachables) observe(pkt *packet) (full bool) {
-	src, dst, code, ok := quotedUDP(pkt.Payload, pkt.Proto == protoICMPv6)
+	proto, src, dst, code, ok := quotedTransport(pkt.Payload, pkt.Proto == protoICMPv6)
 	if !ok {
+		return false
+	}
+	if proto == protoTCP {
+		u.tcp.unreachable(src, dst, unreachable{code: code, v6: pkt.Proto == protoICMPv6, reporter: pkt.Src.Addr(),
+			firstFrame: pkt.Frame, firstNs: pkt.Time.UnixNano()})
 		return false
 	}
 	key := [2]netip.AddrPort{src, dst}
@@ -106,35 +114,44 @@ func (u *unreachables) about(src, dst netip.AddrPort) *unreachable {
 // quotes. ok is false for any other ICMP message, and for a quote cut
 // short or not of UDP (an IPv6 quote with extension headers included).
 func quotedUDP(b []byte, v6 bool) (src, dst netip.AddrPort, code uint8, ok bool) {
+	proto, src, dst, code, ok := quotedTransport(b, v6)
+	return src, dst, code, ok && proto == protoUDP
+}
+
+// quotedTransport is quotedUDP for a quote of UDP or TCP (whose ports
+// open its header alike), with the quoted protocol.
+func quotedTransport(b []byte, v6 bool) (proto uint8, src, dst netip.AddrPort, code uint8, ok bool) {
 	const icmpHeader = 8
 	unreachableType := byte(3)
 	if v6 {
 		unreachableType = 1
 	}
 	if len(b) < icmpHeader || b[0] != unreachableType {
-		return src, dst, 0, false
+		return 0, src, dst, 0, false
 	}
 	q := b[icmpHeader:]
 	var s, d netip.Addr
-	var udp []byte
+	var ports []byte
 	if v6 {
-		if len(q) < 40+8 || q[0]>>4 != 6 || q[6] != protoUDP {
-			return src, dst, 0, false
+		if len(q) < 40+8 || q[0]>>4 != 6 || (q[6] != protoUDP && q[6] != protoTCP) {
+			return 0, src, dst, 0, false
 		}
-		s, d, udp = netip.AddrFrom16([16]byte(q[8:24])), netip.AddrFrom16([16]byte(q[24:40])), q[40:48]
+		proto = q[6]
+		s, d, ports = netip.AddrFrom16([16]byte(q[8:24])), netip.AddrFrom16([16]byte(q[24:40])), q[40:48]
 	} else {
 		if len(q) < 20 || q[0]>>4 != 4 {
-			return src, dst, 0, false
+			return 0, src, dst, 0, false
 		}
 		ihl := int(q[0]&0x0f) * 4
-		if ihl < 20 || len(q) < ihl+8 || q[9] != protoUDP {
-			return src, dst, 0, false
+		if ihl < 20 || len(q) < ihl+8 || (q[9] != protoUDP && q[9] != protoTCP) {
+			return 0, src, dst, 0, false
 		}
-		s, d, udp = netip.AddrFrom4([4]byte(q[12:16])), netip.AddrFrom4([4]byte(q[16:20])), q[ihl:ihl+8]
+		proto = q[9]
+		s, d, ports = netip.AddrFrom4([4]byte(q[12:16])), netip.AddrFrom4([4]byte(q[16:20])), q[ihl:ihl+8]
 	}
-	src = netip.AddrPortFrom(s, binary.BigEndian.Uint16(udp[0:2]))
-	dst = netip.AddrPortFrom(d, binary.BigEndian.Uint16(udp[2:4]))
-	return src, dst, b[1], true
+	src = netip.AddrPortFrom(s, binary.BigEndian.Uint16(ports[0:2]))
+	dst = netip.AddrPortFrom(d, binary.BigEndian.Uint16(ports[2:4]))
+	return proto, src, dst, b[1], true
 }
 
 // allAlongICMP says that packets drew ICMP errors from their first to their

@@ -85,16 +85,16 @@ func TestUnreachablesBounded(t *testing.T) {
 	}
 }
 
-// FuzzQuotedUDP: any ICMP payload is a quoted UDP pair from its bytes or
-// refused, never a panic.
+// FuzzQuotedUDP: any ICMP payload is a quoted UDP or TCP pair from its
+// bytes or refused, never a panic.
 func FuzzQuotedUDP(f *testing.F) {
 	f.Add(icmpUnreachable(f, netip.MustParseAddrPort("203.0.113.10:5060"), netip.MustParseAddrPort("203.0.113.30:5060"), 3), false)
 	f.Add(icmpUnreachable(f, netip.MustParseAddrPort("[2001:db8::10]:5060"), netip.MustParseAddrPort("[2001:db8::30]:5060"), 4), true)
 	f.Add([]byte{3, 3, 0, 0, 0, 0, 0, 0, 0x4f}, false) // IHL past the quote
 	f.Fuzz(func(t *testing.T, b []byte, v6 bool) {
-		src, dst, _, ok := quotedUDP(b, v6)
-		if ok && (!src.IsValid() || !dst.IsValid() || src.Addr().Is4() == v6) {
-			t.Errorf("%x: %s → %s", b, src, dst)
+		proto, src, dst, _, ok := quotedTransport(b, v6)
+		if ok && (!src.IsValid() || !dst.IsValid() || src.Addr().Is4() == v6 || (proto != protoUDP && proto != protoTCP)) {
+			t.Errorf("%x: %d %s → %s", b, proto, src, dst)
 		}
 	})
 }

@@ -281,6 +281,13 @@ func inDialogFinding(cb *callBuild) (report.Finding, bool) {
 	}
 	f.Evidence = []report.Evidence{t.copiesEvidence()}
 	f.Evidence = appendUnreachable(f.Evidence, cb.unreach.about(t.src, t.dst), t.dst)
+	if a := &cb.call.faults.answers.current; a.sent > 0 && a.sender == other(t.sender) {
+		// Sent over TCP toward the Contact of the party that answered:
+		// the proxy between could open no connection there.
+		if client, tries := cb.unreach.tcp.failedTo(a.contact, t.firstAt, t.lastAt.Add(time.Second)); tries != nil {
+			f.Evidence = append(f.Evidence, tries.evidence(client, a.contact, "(the "+to+"'s Contact) to pass the "+t.method+" on"))
+		}
+	}
 	if t.idle >= natShortUDPTimeout && isPublic(t.dst.Addr()) {
 		text := fmt.Sprintf("the %s had sent no SIP in this call for %s before it: longer than many NATs and stateful firewalls keep an idle UDP mapping open",
 			to, roundWait(t.idle))

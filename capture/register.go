@@ -234,6 +234,21 @@ func (r *registrations) contactOwner(dst netip.AddrPort) *registration {
 	return r.byContact[dst]
 }
 
+// registeredFrom returns a binding registered from src (nil: none): a
+// request to src goes to where the phone's REGISTER came from.
+func (r *registrations) registeredFrom(src netip.AddrPort) *registration {
+	if r == nil {
+		return nil
+	}
+	var found *registration
+	for _, g := range r.byKey {
+		if g.src == src && (found == nil || g.frame < found.frame) {
+			found = g
+		}
+	}
+	return found
+}
+
 // behindNAT says whether the phone wrote a private Contact while the
 // registrar saw it from a public address.
 func (g *registration) behindNAT() bool {

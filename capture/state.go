@@ -599,6 +599,9 @@ func tlsServerPort(a, b netip.AddrPort) uint16 {
 }
 
 func (s *state) handleTCP(pkt *packet) {
+	if pkt.SYN || pkt.RST {
+		s.unreach.tcp.observe(pkt) // tcpconnect.go
+	}
 	k := tcpKey{pkt.Src, pkt.Dst}
 	st := s.tcp[k]
 	b := pkt.Payload

@@ -27,6 +27,9 @@ type BaresipConfig struct {
 	Seconds int
 	// Dial calls this URI once registered (-e "/dial URI").
 	Dial string
+	// Transport, when set ("tcp"), is the transport to the registrar;
+	// UDP otherwise.
+	Transport string
 }
 
 // Baresip is a running baresip.
@@ -71,7 +74,11 @@ module			rtcpsummary.so
 module			cons.so
 cons_listen		%s:%d
 `, h.Addr(), filepath.Join(dir, "heard.wav"), cfg.RTPPorts, h.Addr(), baresipConsPort)
-	acct := fmt.Sprintf("<sip:%s@%s>;regint=600;audio_codecs=PCMU", cfg.User, cfg.Registrar)
+	uri := fmt.Sprintf("sip:%s@%s", cfg.User, cfg.Registrar)
+	if cfg.Transport != "" {
+		uri += ";transport=" + cfg.Transport
+	}
+	acct := fmt.Sprintf("<%s>;regint=600;audio_codecs=PCMU", uri)
 	if cfg.AutoAnswer {
 		acct += ";answermode=auto"
 	}

@@ -1,0 +1,227 @@
+package capture
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/natdoc/natdoc/report"
+)
+
+// Over TCP (and TLS) a SIP server or proxy with a request to pass on to an
+// address it has no connection to opens one: to a phone's Contact for an
+// ACK, a BYE or an INVITE. Behind a NAT or a firewall that address lets no
+// connection in, and the request never leaves the server: the capture
+// holds only the connection's attempts (SYNs) and what refused them, a
+// reset or an ICMP error, or nothing at all. natdoc keeps, per client host
+// and server address, how many connections were tried and how many opened,
+// bounded, as evidence beside the request or answer that went nowhere.
+
+// maxConnectTargets and maxPendingConnects bound the addresses followed
+// and the connections waiting for their SYN-ACK.
+const (
+	maxConnectTargets  = 4096
+	maxPendingConnects = 4096
+)
+
+// connectKey is a client host and the server address it connects to.
+type connectKey struct {
+	client netip.Addr
+	server netip.AddrPort
+}
+
+// connectTries are the TCP connections one host tried to open to one
+// server address: how many were tried and answered (SYN-ACK), refused
+// by a reset, and what ICMP errors said about the rest.
+type connectTries struct {
+	tried, answered, reset int
+	firstFrame, lastFrame  uint64
+	firstAt, lastAt        time.Time
+	icmp                   unreachable // count 0: no error
+}
+
+// tcpConnects follows TCP connection attempts (tcpconnect.go).
+type tcpConnects struct {
+	byKey   map[connectKey]*connectTries
+	pending map[tcpKey]*connectTries // by (client, server), awaiting a SYN-ACK
+}
+
+// observe takes a TCP segment with SYN or RST set.
+func (c *tcpConnects) observe(pkt *packet) {
+	if back := c.pending[tcpKey{pkt.Dst, pkt.Src}]; back != nil {
+		// The server's SYN-ACK, or its reset refusing the connection.
+		if pkt.RST {
+			back.reset++
+		} else if pkt.SYN {
+			back.answered++
+		}
+		delete(c.pending, tcpKey{pkt.Dst, pkt.Src})
+		return
+	}
+	if !pkt.SYN || pkt.RST {
+		return
+	}
+	k := tcpKey{pkt.Src, pkt.Dst}
+	if t := c.pending[k]; t != nil { // the SYN resent
+		t.lastFrame, t.lastAt = pkt.Frame, pkt.Time
+		return
+	}
+	if len(c.pending) >= maxPendingConnects {
+		c.expire(pkt.Time)
+	}
+	ck := connectKey{pkt.Src.Addr(), pkt.Dst}
+	t := c.byKey[ck]
+	if t == nil {
+		if len(c.byKey) >= maxConnectTargets || len(c.pending) >= maxPendingConnects {
+			return
+		}
+		if c.byKey == nil {
+			c.byKey, c.pending = map[connectKey]*connectTries{}, map[tcpKey]*connectTries{}
+		}
+		t = &connectTries{firstFrame: pkt.Frame, firstAt: pkt.Time}
+		c.byKey[ck] = t
+	}
+	if len(c.pending) >= maxPendingConnects {
+		return
+	}
+	t.tried++
+	t.lastFrame, t.lastAt = pkt.Frame, pkt.Time
+	c.pending[k] = t
+}
+
+// unreachable notes an ICMP error (its code, reporter and frame in e)
+// quoting a SYN of a connection still waiting for its answer.
+func (c *tcpConnects) unreachable(src, dst netip.AddrPort, e unreachable) {
+	t := c.pending[tcpKey{src, dst}]
+	if t == nil {
+		return
+	}
+	if t.icmp.count == 0 {
+		t.icmp = e
+	}
+	t.icmp.count++
+	t.icmp.lastFrame, t.icmp.lastNs = e.firstFrame, e.firstNs
+}
+
+// expire forgets the connections still unanswered after connectGivesUp,
+// when pending is full: their tries stay counted.
+func (c *tcpConnects) expire(now time.Time) {
+	for k, t := range c.pending {
+		if now.Sub(t.lastAt) > connectGivesUp {
+			delete(c.pending, k)
+		}
+	}
+}
+
+// connectGivesUp: Linux gives up a connection after six SYN resends,
+// about two minutes.
+const connectGivesUp = 2 * time.Minute
+
+// failedTo returns the host that tried to connect to server between from
+// and to and never got a connection open, with its tries (nil: none);
+// the first to try, when several did.
+func (c *tcpConnects) failedTo(server netip.AddrPort, from, to time.Time) (netip.Addr, *connectTries) {
+	var client netip.Addr
+	var first *connectTries
+	for k, t := range c.byKey {
+		if k.server == server && t.answered == 0 && !t.lastAt.Before(from) && !t.firstAt.After(to) &&
+			(first == nil || t.firstFrame < first.firstFrame) {
+			client, first = k.client, t
+		}
+	}
+	return client, first
+}
+
+// evidence says that client tried to open TCP connections to server, what
+// for (why: "to pass the ACK on"), and what refused them.
+func (t *connectTries) evidence(client netip.Addr, server netip.AddrPort, why string) report.Evidence {
+	times := "once"
+	if t.tried > 1 {
+		times = strconv.Itoa(t.tried) + " times"
+	}
+	text := fmt.Sprintf("%s tried %s to open a TCP connection to %s %s, and none opened", client, times, server, why)
+	switch {
+	case t.reset > 0:
+		text += fmt.Sprintf(": %s refused it with a reset (nothing listens there, or a NAT holds no mapping for it)", server.Addr())
+	case t.icmp.count > 0:
+		text += ": " + t.icmp.evidence(server)
+	default:
+		text += ": nothing answered (a NAT or firewall drops connections coming in)"
+	}
+	return report.Evidence{Text: text, Frames: uniqueFrames(t.firstFrame, t.lastFrame), Addrs: []string{server.String()}, Time: t.firstAt}
+}
+
+// IDTCPConnectFailed: a server could not open the TCP connection it needed
+// to pass a call's INVITE on, and the call failed.
+const IDTCPConnectFailed report.FindingID = "sip-tcp-connect-failed"
+
+// remedyKeepTCPOpen is for requests to phones behind NAT over TCP or TLS.
+const remedyKeepTCPOpen = "Send requests to a phone behind NAT over the TCP (or TLS) connection the phone itself opened, and keep that connection " +
+	"open: CRLF keep-alives or SIP outbound (RFC 5626) on the phone, a server that reuses the phone's connection (Kamailio: connection aliases, " +
+	"tcp_connection_lifetime longer than the registration; Asterisk: rewrite_contact=yes with qualify) and a phone that registers again as soon as " +
+	"its connection closes (mobile apps: push notifications). A NAT lets no connection in, so the server cannot open a new one; or use UDP."
+
+// failedFrom returns the server address client tried to connect to
+// between from and to and never got a connection open, with its tries
+// (nil: none); the first tried, when there are several.
+func (c *tcpConnects) failedFrom(client netip.Addr, from, to time.Time) (netip.AddrPort, *connectTries) {
+	var server netip.AddrPort
+	var first *connectTries
+	for k, t := range c.byKey {
+		if k.client == client && t.answered == 0 && !t.lastAt.Before(from) && !t.firstAt.After(to) &&
+			(first == nil || t.firstFrame < first.firstFrame) {
+			server, first = k.server, t
+		}
+	}
+	return server, first
+}
+
+// connectFinding is the finding of a call not answered because the server
+// that took its INVITE could open no TCP connection to pass it on, and
+// where that connection was to go: often where the callee registered from
+// behind its NAT, over a connection since closed.
+func connectFinding(cb *callBuild, v StreamVerdict) (report.Finding, bool) {
+	t := &cb.call.setup
+	if v.Verdict != report.VerdictNotAnswered || v.NotAnswered.Reason == report.NotAnsweredCancelled || t.sent == 0 {
+		return report.Finding{}, false
+	}
+	end := t.endedAt
+	if end.IsZero() {
+		end = t.sentAt.Add(inviteTimeout)
+	}
+	target, tries := cb.unreach.tcp.failedFrom(t.dst.Addr(), t.sentAt, end)
+	if tries == nil {
+		return report.Finding{}, false
+	}
+	reg := cb.regs.registeredFrom(target)
+	if reg == nil {
+		reg = cb.regs.contactOwner(target)
+	}
+	if reg == nil && !sipPort(target.Port()) {
+		return report.Finding{}, false // a connection of something else the server does
+	}
+	outcome := "and the call failed"
+	if v.NotAnswered.Status != 0 {
+		outcome += " (" + strconv.Itoa(v.NotAnswered.Status) + ")"
+	}
+	f := report.Finding{ID: IDTCPConnectFailed, Severity: report.SeverityError, Subject: cb.call.CallID, Remedy: remedyKeepTCPOpen,
+		Title:    fmt.Sprintf("%s could not open a TCP connection to %s to pass the INVITE on, %s", t.dst.Addr(), target, outcome),
+		Evidence: []report.Evidence{tries.evidence(t.dst.Addr(), target, "during the setup")}}
+	if reg != nil {
+		where := "registered from there"
+		if reg.contact == target {
+			where = "registered that Contact"
+		}
+		if reg.behindNAT() {
+			where += ", behind its NAT (a NAT lets no connection in)"
+		}
+		f.Title += fmt.Sprintf(": %s %s", reg.aor, where)
+		f.Evidence = append(f.Evidence, report.Evidence{Text: fmt.Sprintf("REGISTER of %s from %s, Contact %s", reg.aor, reg.src, reg.contactText()), Frames: []uint64{reg.frame}})
+	}
+	return f, true
+}
+
+// sipPort tells the ports SIP servers listen on: 5060 and 5080 (FreeSWITCH's
+// external profile) and their TLS twins.
+func sipPort(p uint16) bool { return p == 5060 || p == 5080 || isTLSPort(p) }

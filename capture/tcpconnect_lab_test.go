@@ -1,0 +1,139 @@
+//go:build linux
+
+package capture
+
+import (
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/natdoc/natdoc/internal/natlab"
+	"github.com/natdoc/natdoc/report"
+)
+
+// tcpLab is a real Kamailio on the internet taking SIP over UDP and TCP,
+// Alice's baresip registering over TCP from behind her router's NAT and
+// Bob's over UDP on the internet, captured on the internet's switch.
+type tcpLab struct {
+	lab       *natlab.Lab
+	alice     *natlab.Host
+	registrar netip.AddrPort
+	pcap      string
+	dump      *natlab.Proc
+}
+
+func newTCPLab(t *testing.T) *tcpLab {
+	natlab.Require(t)
+	lab := natlab.New(t)
+	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24",
+		NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent}})
+	startKamailioTCP(t, lab.PublicHost("server", "203.0.113.20"), "203.0.113.20")
+	l := &tcpLab{lab: lab, alice: r1.LANHost("alice", "192.168.1.10"), registrar: netip.MustParseAddrPort("203.0.113.20:5060"),
+		pcap: filepath.Join(t.TempDir(), "switch.pcap")}
+	l.dump = lab.Core().StartTcpdumpOn(t, "br0", l.pcap, "tcp or udp or icmp")
+	return l
+}
+
+// bobCalls has Bob call Alice (user 100) and hang up after talk.
+func (l *tcpLab) bobCalls(t *testing.T, talk time.Duration) *natlab.Baresip {
+	return natlab.StartBaresip(t, l.lab.PublicHost("bob", "203.0.113.11"), natlab.BaresipConfig{User: "200", Registrar: l.registrar,
+		Seconds: int(talk / time.Second), Dial: "sip:100@203.0.113.20"})
+}
+
+// finding returns the capture's only call and its finding id.
+func (l *tcpLab) finding(t *testing.T, id report.FindingID) (report.Call, *report.Finding) {
+	t.Helper()
+	res := analyzePath(t, l.pcap)
+	if len(res.Calls) != 1 {
+		t.Fatalf("%d calls, want 1", len(res.Calls))
+	}
+	c := res.Calls[0]
+	for i, f := range c.Findings {
+		if f.ID == id {
+			return c, &c.Findings[i]
+		}
+	}
+	t.Fatalf("no %s finding: %v", id, findingIDs(c))
+	return c, nil
+}
+
+// TestLabTCPAckToPrivateContact: Alice answers Bob's call over her TCP
+// connection with her private Contact; Kamailio passes Bob's ACK on by
+// opening a TCP connection to that Contact, and the internet's router
+// answers each attempt with ICMP network unreachable. Alice resends her
+// 200 OK for 32 s: the finding that the answer was never acknowledged
+// shows the connections Kamailio tried, and what refused them.
+func TestLabTCPAckToPrivateContact(t *testing.T) {
+	l := newTCPLab(t)
+	alice := natlab.StartBaresip(t, l.alice, natlab.BaresipConfig{User: "100", Registrar: l.registrar, AutoAnswer: true, Transport: "tcp"})
+	time.Sleep(2 * time.Second) // registered
+	bob := l.bobCalls(t, 20*time.Second)
+	time.Sleep(12 * time.Second) // Alice resends her 200 OK all along
+	bob.Proc.Stop()
+	alice.Proc.Stop()
+	time.Sleep(300 * time.Millisecond)
+	l.dump.Stop()
+	_, f := l.finding(t, IDAnswerNotAcknowledged)
+	found := false
+	for _, e := range f.Evidence {
+		found = found || strings.HasPrefix(e.Text, "203.0.113.20 tried") && strings.Contains(e.Text, "to open a TCP connection to 192.168.1.10:") &&
+			strings.Contains(e.Text, "(the answer's Contact) to pass the ACK on, and none opened: ICMP destination unreachable came back from") &&
+			strings.Contains(e.Text, "network unreachable")
+	}
+	if !found {
+		t.Errorf("no evidence of Kamailio's TCP connections to the private Contact: %+v", f.Evidence)
+	}
+}
+
+// TestLabTCPPhoneGone: Alice's phone registers over TCP from behind NAT
+// and is killed, its connection closing (a mobile app in the background).
+// Kamailio keeps her binding at the NAT's address; when Bob calls, it
+// opens a new connection there, the router resets it, and Bob's call is
+// rejected 477: the finding names the connection refused and Alice's
+// REGISTER from that address, with the remedy to reach her over her own
+// connection.
+func TestLabTCPPhoneGone(t *testing.T) {
+	l := newTCPLab(t)
+	alice := natlab.StartBaresip(t, l.alice, natlab.BaresipConfig{User: "100", Registrar: l.registrar, AutoAnswer: true, Transport: "tcp"})
+	time.Sleep(3 * time.Second)
+	alice.Proc.Kill()
+	time.Sleep(time.Second)
+	bob := l.bobCalls(t, 4*time.Second)
+	select {
+	case <-bob.Proc.Done():
+	case <-time.After(30 * time.Second):
+		t.Fatal("Bob's phone did not finish")
+	}
+	time.Sleep(300 * time.Millisecond)
+	l.dump.Stop()
+	c, f := l.finding(t, IDTCPConnectFailed)
+	if c.Verdict != report.VerdictNotAnswered || c.NotAnswered == nil || c.NotAnswered.Status != 477 {
+		t.Errorf("verdict %s %+v, want rejected 477", c.Verdict, c.NotAnswered)
+	}
+	if !strings.HasPrefix(f.Title, "203.0.113.20 could not open a TCP connection to 203.0.113.1:") || !strings.Contains(f.Title, "100 registered from there, behind its NAT") ||
+		len(f.Evidence) != 2 || !strings.Contains(f.Evidence[0].Text, "203.0.113.1 refused it with a reset") || f.Remedy != remedyKeepTCPOpen {
+		t.Errorf("finding %+v", f)
+	}
+}
+
+// startKamailioTCP runs the lab's Kamailio listening on UDP and TCP, with
+// the REGISTER's source recorded for each Contact (nathelper's
+// fix_nated_register), as servers that serve phones behind NAT do.
+func startKamailioTCP(t *testing.T, h *natlab.Host, addr string) {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := kamailioConfig(false, "")
+	cfg = strings.Replace(cfg, "modparam(\"usrloc\", \"db_mode\", 0)\n", "loadmodule \"nathelper.so\"\nmodparam(\"usrloc\", \"db_mode\", 0)\n"+
+		"modparam(\"nathelper\", \"received_avp\", \"$avp(RECEIVED)\")\nmodparam(\"registrar\", \"received_avp\", \"$avp(RECEIVED)\")\n", 1)
+	cfg = strings.Replace(cfg, "\t\tif (!save(\"location\")) {", "\t\tfix_nated_register();\n\t\tif (!save(\"location\")) {", 1)
+	path := filepath.Join(dir, "kamailio.cfg")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h.Start(t, "kamailio", "-f", path, "-l", "udp:"+addr+":5060", "-l", "tcp:"+addr+":5060", "-m", "64", "-M", "8", "-DD", "-E",
+		"-w", dir, "-P", filepath.Join(dir, "kamailio.pid"))
+	waitUDP(t, h, addr+":5060")
+}

@@ -1,0 +1,74 @@
+package capture
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestTCPConnects: connections tried to one address are counted per
+// client host whatever their source ports; a SYN resent is one try; a
+// SYN-ACK opens one, a reset or an ICMP error quoting the SYN refuses
+// it; the evidence says what refused them.
+func TestTCPConnects(t *testing.T) {
+	proxy, contact := netip.MustParseAddr("203.0.113.20"), netip.MustParseAddrPort("192.168.1.10:33780")
+	nat, trunk := netip.MustParseAddrPort("203.0.113.1:47612"), netip.MustParseAddrPort("198.51.100.5:5060")
+	t0 := time.Unix(1000, 0)
+	var u unreachables
+	frame := uint64(0)
+	seg := func(at time.Duration, src, dst netip.AddrPort, syn, rst bool) {
+		frame++
+		u.tcp.observe(&packet{Frame: frame, Time: t0.Add(at), Src: src, Dst: dst, Proto: protoTCP, SYN: syn, RST: rst})
+	}
+	from := func(port uint16) netip.AddrPort { return netip.AddrPortFrom(proxy, port) }
+	// Two tries to the private Contact, each refused by a router's ICMP
+	// network unreachable; the second's SYN resent once.
+	for i, port := range []uint16{45853, 40217} {
+		at := time.Duration(i) * time.Second
+		seg(at, from(port), contact, true, false)
+		b := icmpUnreachable(t, from(port), contact, 0)
+		b[8+9] = protoTCP // quoting the SYN, not a datagram
+		frame++
+		u.observe(&packet{Frame: frame, Time: t0.Add(at), Src: netip.AddrPortFrom(netip.MustParseAddr("203.0.113.254"), 0), Proto: protoICMP, Payload: b})
+	}
+	seg(3*time.Second, from(40217), contact, true, false)
+	seg(4*time.Second, from(33177), nat, true, false) // reset by the NAT
+	seg(4*time.Second, nat, from(33177), false, true)
+	seg(5*time.Second, from(35000), trunk, true, false) // opened
+	seg(5*time.Second, trunk, from(35000), true, false)
+	seg(5*time.Second, from(35000), trunk, false, true) // its reset later is no refusal
+
+	client, tries := u.tcp.failedTo(contact, t0, t0.Add(10*time.Second))
+	if client != proxy || tries == nil || tries.tried != 2 {
+		t.Fatalf("tries to the Contact: %s %+v", client, tries)
+	}
+	if ev := tries.evidence(client, contact, "to pass the ACK on"); !strings.Contains(ev.Text, "tried 2 times to open a TCP connection to 192.168.1.10:33780 to pass the ACK on, and none opened: "+
+		"ICMP destination unreachable came back from 203.0.113.254 2 times for packets to 192.168.1.10:33780: network unreachable") {
+		t.Errorf("evidence %q", ev.Text)
+	}
+	if _, late := u.tcp.failedTo(contact, t0.Add(time.Minute), t0.Add(2*time.Minute)); late != nil {
+		t.Error("tries outside the window")
+	}
+	server, reset := u.tcp.failedFrom(proxy, t0.Add(4*time.Second), t0.Add(10*time.Second))
+	if server != nat || reset == nil || reset.reset != 1 || !strings.Contains(reset.evidence(proxy, nat, "").Text, "203.0.113.1 refused it with a reset") {
+		t.Errorf("reset: %s %+v", server, reset)
+	}
+	if _, opened := u.tcp.failedTo(trunk, t0, t0.Add(10*time.Second)); opened != nil {
+		t.Errorf("an opened connection counted as failed: %+v", opened)
+	}
+}
+
+// TestTCPConnectsBounded: a SYN flood keeps at most maxPendingConnects
+// connections waiting and maxConnectTargets addresses.
+func TestTCPConnectsBounded(t *testing.T) {
+	var c tcpConnects
+	at := time.Unix(1000, 0)
+	for i := range maxPendingConnects + 100 {
+		src := netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 51, byte(i >> 8), byte(i)}), 40000)
+		c.observe(&packet{Time: at, Src: src, Dst: netip.MustParseAddrPort("203.0.113.20:5060"), SYN: true})
+	}
+	if len(c.pending) > maxPendingConnects || len(c.byKey) > maxConnectTargets {
+		t.Errorf("%d pending, %d addresses", len(c.pending), len(c.byKey))
+	}
+}
