@@ -303,7 +303,7 @@ func answerFinding(cb *callBuild) (report.Finding, bool) {
 	if ev, ok := t.contactEvidence(); ok {
 		f.Evidence = append(f.Evidence, ev)
 	}
-	if client, tries := cb.unreach.tcp.failedTo(t.contact, t.firstAt, t.lastAt.Add(time.Second)); tries != nil {
+	if client, tries := cb.unreach.connects().failedTo(t.contact, t.firstAt, t.lastAt.Add(time.Second)); tries != nil {
 		// Over TCP the ACK never left the proxy passing it on: no
 		// connection to the Contact would open (tcpconnect.go).
 		f.Evidence = append(f.Evidence, tries.evidence(client, t.contact, "(the answer's Contact) to pass the ACK on"))

@@ -467,9 +467,13 @@ func (cb *callBuild) report(captureHasMedia bool, now time.Time) report.Call {
 	}
 	rc.EarlyDialogs = cb.earlyDialogs()
 	var setup *report.Finding
-	if f, ok := setupFinding(cb, facts.Setup, v); ok {
-		setup = &f
-	} else if f, ok := connectFinding(cb, v); ok { // tcpconnect.go
+	f, ok := setupFinding(cb, facts.Setup, v)
+	if cf, failed := connectFinding(cb, v); failed && (!ok || f.ID == IDCalleeNeverRang || f.ID == IDRequestUnanswered) {
+		// The server could not connect to pass the INVITE on: the cause
+		// the generic finding only guesses at (tcpconnect.go).
+		f, ok = cf, true
+	}
+	if ok {
 		setup = &f
 	}
 	rc.Findings = callFindings(cb, streams, media, allFacts, v, sigs, setup)
@@ -518,7 +522,9 @@ func (cb *callBuild) callFacts(captureHasMedia bool, now time.Time) CallFacts {
 	c, d := cb.call, cb.dlg
 	setup := c.setup.facts(now)
 	if e := cb.unreach.about(c.setup.src, c.setup.dst); e != nil && c.setup.sent > 0 {
-		setup.Unreachable = e.reason()
+		setup.Unreachable = "an ICMP error: " + e.reason()
+	} else if r, ok := cb.unreach.connects().resetAfter(c.setup.src, c.setup.dst, c.setup.sentAt); ok && c.setup.sent > 0 && !c.setup.responded {
+		setup.Unreachable = resetText(c.setup.dst, r.frame) // tcpconnect.go
 	}
 	setup.Cancelled, setup.DialogStatus, setup.CallStatus = c.Cancelled, d.Status, c.Status
 	setup.Resends = !reliableTransport(c.Transport)

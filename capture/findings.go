@@ -272,7 +272,13 @@ func setupFinding(cb *callBuild, s SetupFacts, v StreamVerdict) (report.Finding,
 		f.Title = "Nothing answered the INVITE to " + dst
 		f.Evidence = []report.Evidence{sent}
 		f.Remedy = remedyUnanswered
+		reset, wasReset := cb.unreach.connects().resetAfter(t.src, t.dst, t.sentAt)
 		switch {
+		case wasReset && reliableTransport(cb.call.Transport):
+			f.Title += " over " + cb.call.Transport + ": " + t.dst.String() + " reset the connection it went over, so it never arrived; " +
+				"a NAT that forgot the connection's mapping (its TCP timeout, a restart) resets what it can deliver nowhere"
+			f.Evidence = append(f.Evidence, report.Evidence{Text: "TCP reset from " + t.dst.String() + " to " + src, Frames: []uint64{reset.frame}, Time: reset.at})
+			f.Remedy = remedyKeepTCPOpen
 		case reliableTransport(cb.call.Transport):
 			// No retransmissions to lose: the far end's stack took it.
 			f.Title += " over " + cb.call.Transport + " (a transport that delivers or breaks the connection): the far end's SIP service never responded"

@@ -101,6 +101,15 @@ func (e *unreachable) refuses(f *rtpFlow) string {
 	return e.reason()
 }
 
+// connects are the TCP connections tried and reset (nil for no
+// unreachables).
+func (u *unreachables) connects() *tcpConnects {
+	if u == nil {
+		return nil
+	}
+	return &u.tcp
+}
+
 // about is what the errors said about packets from src to dst (nil: none).
 func (u *unreachables) about(src, dst netip.AddrPort) *unreachable {
 	if u == nil {

@@ -284,7 +284,7 @@ func inDialogFinding(cb *callBuild) (report.Finding, bool) {
 	if a := &cb.call.faults.answers.current; a.sent > 0 && a.sender == other(t.sender) {
 		// Sent over TCP toward the Contact of the party that answered:
 		// the proxy between could open no connection there.
-		if client, tries := cb.unreach.tcp.failedTo(a.contact, t.firstAt, t.lastAt.Add(time.Second)); tries != nil {
+		if client, tries := cb.unreach.connects().failedTo(a.contact, t.firstAt, t.lastAt.Add(time.Second)); tries != nil {
 			f.Evidence = append(f.Evidence, tries.evidence(client, a.contact, "(the "+to+"'s Contact) to pass the "+t.method+" on"))
 		}
 	}

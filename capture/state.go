@@ -601,6 +601,9 @@ func tlsServerPort(a, b netip.AddrPort) uint16 {
 func (s *state) handleTCP(pkt *packet) {
 	if pkt.SYN || pkt.RST {
 		s.unreach.tcp.observe(pkt) // tcpconnect.go
+		if pkt.RST && s.tcp[tcpKey{pkt.Dst, pkt.Src}] != nil {
+			s.unreach.tcp.reset(pkt.Dst, pkt.Src, pkt.Frame, pkt.Time)
+		}
 	}
 	k := tcpKey{pkt.Src, pkt.Dst}
 	st := s.tcp[k]

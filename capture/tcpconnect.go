@@ -41,10 +41,56 @@ type connectTries struct {
 	icmp                   unreachable // count 0: no error
 }
 
-// tcpConnects follows TCP connection attempts (tcpconnect.go).
+// tcpConnects follows TCP connection attempts (tcpconnect.go), and the
+// resets of connections carrying SIP.
 type tcpConnects struct {
 	byKey   map[connectKey]*connectTries
 	pending map[tcpKey]*connectTries // by (client, server), awaiting a SYN-ACK
+	// resets are the first reset of each SIP connection, by the direction
+	// whose data it refused (its sender first): a NAT that forgot the
+	// connection's mapping resets the request it can deliver nowhere.
+	resets map[tcpKey]connReset
+}
+
+// connReset is a reset refusing a SIP connection's data.
+type connReset struct {
+	frame uint64
+	at    time.Time
+}
+
+// maxConnResets bounds the SIP connections' resets kept.
+const maxConnResets = 4096
+
+// reset notes a reset of the SIP connection that sent from to by.
+func (c *tcpConnects) reset(from, by netip.AddrPort, frame uint64, at time.Time) {
+	k := tcpKey{from, by}
+	if _, seen := c.resets[k]; seen || len(c.resets) >= maxConnResets {
+		return
+	}
+	if c.resets == nil {
+		c.resets = map[tcpKey]connReset{}
+	}
+	c.resets[k] = connReset{frame: frame, at: at}
+}
+
+// resetAfter returns the reset of the connection from src to dst by dst
+// within inviteTimeout from sent on, if any: what was sent then never
+// reached dst's application.
+func (c *tcpConnects) resetAfter(src, dst netip.AddrPort, sent time.Time) (connReset, bool) {
+	if c == nil {
+		return connReset{}, false
+	}
+	r, ok := c.resets[tcpKey{src, dst}]
+	if !ok || r.at.Before(sent) || r.at.Sub(sent) > inviteTimeout {
+		return connReset{}, false
+	}
+	return r, true
+}
+
+// resetText says what a reset of a SIP connection means.
+func resetText(by netip.AddrPort, frame uint64) string {
+	return fmt.Sprintf("a TCP reset from %s (frame %d): the connection it was sent over was gone there (a NAT that forgot its mapping, "+
+		"or the far end closed it)", by, frame)
 }
 
 // observe takes a TCP segment with SYN or RST set.
@@ -124,6 +170,9 @@ const connectGivesUp = 2 * time.Minute
 func (c *tcpConnects) failedTo(server netip.AddrPort, from, to time.Time) (netip.Addr, *connectTries) {
 	var client netip.Addr
 	var first *connectTries
+	if c == nil {
+		return client, nil
+	}
 	for k, t := range c.byKey {
 		if k.server == server && t.answered == 0 && !t.lastAt.Before(from) && !t.firstAt.After(to) &&
 			(first == nil || t.firstFrame < first.firstFrame) {
@@ -168,6 +217,9 @@ const remedyKeepTCPOpen = "Send requests to a phone behind NAT over the TCP (or 
 func (c *tcpConnects) failedFrom(client netip.Addr, from, to time.Time) (netip.AddrPort, *connectTries) {
 	var server netip.AddrPort
 	var first *connectTries
+	if c == nil {
+		return server, nil
+	}
 	for k, t := range c.byKey {
 		if k.client == client && t.answered == 0 && !t.lastAt.Before(from) && !t.firstAt.After(to) &&
 			(first == nil || t.firstFrame < first.firstFrame) {
@@ -183,14 +235,15 @@ func (c *tcpConnects) failedFrom(client netip.Addr, from, to time.Time) (netip.A
 // behind its NAT, over a connection since closed.
 func connectFinding(cb *callBuild, v StreamVerdict) (report.Finding, bool) {
 	t := &cb.call.setup
-	if v.Verdict != report.VerdictNotAnswered || v.NotAnswered.Reason == report.NotAnsweredCancelled || t.sent == 0 {
+	na := v.NotAnswered
+	if v.Verdict != report.VerdictNotAnswered || na.Rang || t.sent == 0 {
 		return report.Finding{}, false
 	}
 	end := t.endedAt
 	if end.IsZero() {
 		end = t.sentAt.Add(inviteTimeout)
 	}
-	target, tries := cb.unreach.tcp.failedFrom(t.dst.Addr(), t.sentAt, end)
+	target, tries := cb.unreach.connects().failedFrom(t.dst.Addr(), t.sentAt, end)
 	if tries == nil {
 		return report.Finding{}, false
 	}
@@ -202,8 +255,11 @@ func connectFinding(cb *callBuild, v StreamVerdict) (report.Finding, bool) {
 		return report.Finding{}, false // a connection of something else the server does
 	}
 	outcome := "and the call failed"
-	if v.NotAnswered.Status != 0 {
-		outcome += " (" + strconv.Itoa(v.NotAnswered.Status) + ")"
+	switch {
+	case na.Reason == report.NotAnsweredCancelled:
+		outcome = "and the caller gave up"
+	case na.Status != 0:
+		outcome += " (" + strconv.Itoa(na.Status) + ")"
 	}
 	f := report.Finding{ID: IDTCPConnectFailed, Severity: report.SeverityError, Subject: cb.call.CallID, Remedy: remedyKeepTCPOpen,
 		Title:    fmt.Sprintf("%s could not open a TCP connection to %s to pass the INVITE on, %s", t.dst.Addr(), target, outcome),

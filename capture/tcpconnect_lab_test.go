@@ -3,6 +3,7 @@
 package capture
 
 import (
+	"context"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 // Bob's over UDP on the internet, captured on the internet's switch.
 type tcpLab struct {
 	lab       *natlab.Lab
+	router    *natlab.Router
 	alice     *natlab.Host
 	registrar netip.AddrPort
 	pcap      string
@@ -31,7 +33,7 @@ func newTCPLab(t *testing.T) *tcpLab {
 	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24",
 		NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent}})
 	startKamailioTCP(t, lab.PublicHost("server", "203.0.113.20"), "203.0.113.20")
-	l := &tcpLab{lab: lab, alice: r1.LANHost("alice", "192.168.1.10"), registrar: netip.MustParseAddrPort("203.0.113.20:5060"),
+	l := &tcpLab{lab: lab, router: r1, alice: r1.LANHost("alice", "192.168.1.10"), registrar: netip.MustParseAddrPort("203.0.113.20:5060"),
 		pcap: filepath.Join(t.TempDir(), "switch.pcap")}
 	l.dump = lab.Core().StartTcpdumpOn(t, "br0", l.pcap, "tcp or udp or icmp")
 	return l
@@ -115,6 +117,34 @@ func TestLabTCPPhoneGone(t *testing.T) {
 	}
 	if !strings.HasPrefix(f.Title, "203.0.113.20 could not open a TCP connection to 203.0.113.1:") || !strings.Contains(f.Title, "100 registered from there, behind its NAT") ||
 		len(f.Evidence) != 2 || !strings.Contains(f.Evidence[0].Text, "203.0.113.1 refused it with a reset") || f.Remedy != remedyKeepTCPOpen {
+		t.Errorf("finding %+v", f)
+	}
+}
+
+// TestLabTCPMappingLost: Alice's phone registers over TCP from behind NAT,
+// and her router then forgets the connection's mapping (conntrack
+// flushed, as a router restart or a short TCP timeout does). Kamailio
+// sends Bob's INVITE over the connection, the router resets it, and Bob
+// hears nothing until he hangs up: Kamailio's INVITE to Alice is
+// unreachable, its finding names the reset, with the remedy to keep the
+// phone's connection open.
+func TestLabTCPMappingLost(t *testing.T) {
+	l := newTCPLab(t)
+	alice := natlab.StartBaresip(t, l.alice, natlab.BaresipConfig{User: "100", Registrar: l.registrar, AutoAnswer: true, Transport: "tcp"})
+	time.Sleep(3 * time.Second)
+	if out, err := l.router.Run(context.Background(), "conntrack", "-F"); err != nil {
+		t.Fatalf("conntrack -F: %v: %s", err, out)
+	}
+	bob := l.bobCalls(t, 4*time.Second)
+	time.Sleep(6 * time.Second) // Bob hangs up at 4 s, having heard nothing
+	bob.Proc.Stop()
+	alice.Proc.Stop()
+	time.Sleep(300 * time.Millisecond)
+	l.dump.Stop()
+	_, f := l.finding(t, IDRequestUnanswered)
+	if !strings.HasPrefix(f.Title, "Nothing answered the INVITE to 203.0.113.1:") || !strings.Contains(f.Title, "over TCP: 203.0.113.1:") ||
+		!strings.Contains(f.Title, "reset the connection it went over, so it never arrived") || f.Remedy != remedyKeepTCPOpen ||
+		len(f.Evidence) < 2 || !strings.HasPrefix(f.Evidence[1].Text, "TCP reset from 203.0.113.1:") {
 		t.Errorf("finding %+v", f)
 	}
 }

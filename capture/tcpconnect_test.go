@@ -72,3 +72,35 @@ func TestTCPConnectsBounded(t *testing.T) {
 		t.Errorf("%d pending, %d addresses", len(c.pending), len(c.byKey))
 	}
 }
+
+// TestSIPConnectionReset: a reset answering data on a SIP connection is
+// kept for the direction it refused, once, and only within Timer B of
+// a request sent then; a reset of a connection carrying no SIP is not.
+func TestSIPConnectionReset(t *testing.T) {
+	s := newState()
+	phone, server := netip.MustParseAddrPort("203.0.113.1:43006"), netip.MustParseAddrPort("203.0.113.20:5060")
+	t0 := time.Unix(1000, 0)
+	register := "REGISTER sip:203.0.113.20 SIP/2.0\r\nVia: SIP/2.0/TCP 192.168.1.10:5060;branch=z9hG4bK-1\r\nFrom: <sip:100@203.0.113.20>;tag=1\r\n" +
+		"To: <sip:100@203.0.113.20>\r\nCall-ID: reg-1\r\nCSeq: 1 REGISTER\r\nContact: <sip:100@192.168.1.10:5060;transport=tcp>\r\nContent-Length: 0\r\n\r\n"
+	ok := "SIP/2.0 200 OK\r\nVia: SIP/2.0/TCP 192.168.1.10:5060;branch=z9hG4bK-1\r\nFrom: <sip:100@203.0.113.20>;tag=1\r\n" +
+		"To: <sip:100@203.0.113.20>;tag=2\r\nCall-ID: reg-1\r\nCSeq: 1 REGISTER\r\nContent-Length: 0\r\n\r\n"
+	s.handle(&packet{Frame: 1, Time: t0, Src: phone, Dst: server, Proto: protoTCP, Seq: 1, Payload: []byte(register)})
+	s.handle(&packet{Frame: 2, Time: t0, Src: server, Dst: phone, Proto: protoTCP, Seq: 1, Payload: []byte(ok)})
+	s.handle(&packet{Frame: 3, Time: t0.Add(3 * time.Second), Src: phone, Dst: server, Proto: protoTCP, RST: true})
+	s.handle(&packet{Frame: 4, Time: t0.Add(4 * time.Second), Src: phone, Dst: server, Proto: protoTCP, RST: true})
+	r, found := s.unreach.tcp.resetAfter(server, phone, t0.Add(3*time.Second))
+	if !found || r.frame != 3 {
+		t.Errorf("reset %+v %v, want frame 3", r, found)
+	}
+	if _, found := s.unreach.tcp.resetAfter(server, phone, t0.Add(4*time.Second)); found {
+		t.Error("a reset before the request counted")
+	}
+	if _, found := s.unreach.tcp.resetAfter(phone, server, t0); found {
+		t.Error("the phone's own direction was not refused")
+	}
+	web := netip.MustParseAddrPort("198.51.100.80:443")
+	s.handle(&packet{Frame: 5, Time: t0, Src: web, Dst: server, Proto: protoTCP, RST: true})
+	if len(s.unreach.tcp.resets) != 1 {
+		t.Errorf("resets %v: one of a connection carrying no SIP kept", s.unreach.tcp.resets)
+	}
+}

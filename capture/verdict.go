@@ -195,9 +195,10 @@ type SetupFacts struct {
 	// one (a server sending to the private Contact a phone registered from
 	// behind its NAT).
 	PublicToPrivate bool
-	// Unreachable, when not empty, is what an ICMP destination-unreachable
-	// error quoting the INVITE said (icmp.go): over UDP it ends the
-	// transaction as a transport error (RFC 3261 §18.1.1, §8.1.3.1).
+	// Unreachable, when not empty, is what the INVITE drew that ends its
+	// transaction as a transport error (RFC 3261 §18.1.1, §8.1.3.1): "an
+	// ICMP error: ..." quoting it (icmp.go), or over TCP "a TCP reset
+	// ..." of its connection (tcpconnect.go).
 	Unreachable string
 	// Phrase is the reason phrase of the INVITE's last failure response;
 	// FailCause what its Reason and Warning headers said, CancelCause the
@@ -629,7 +630,7 @@ func notAnswered(s SetupFacts) StreamVerdict {
 				"the capture lacks what came back to the caller, so how the setup ended cannot be told"}
 	case !s.Responded && s.Unreachable != "":
 		na.Reason = report.NotAnsweredUnreachable
-		explain = "the INVITE drew an ICMP error: " + s.Unreachable
+		explain = "the INVITE drew " + s.Unreachable
 	case s.neverResent():
 		// A SIP scanner's INVITE: sent once, never resent, never answered.
 		na.Reason = report.NotAnsweredUnreachable
