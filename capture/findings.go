@@ -111,6 +111,9 @@ const (
 	// IDRegisterRefused: a phone's REGISTER was refused (its credentials,
 	// or a final failure) and no later one succeeded in the capture.
 	IDRegisterRefused report.FindingID = "register-refused"
+	// IDRegisterRepeated: a phone registered again and again long before
+	// its registration would end.
+	IDRegisterRepeated report.FindingID = "register-repeated"
 )
 
 // Remedies in the user's words (issue 5), shared by findings.
@@ -201,6 +204,10 @@ const (
 	remedyIgnored = "The request went over a transport that delivers it or fails the connection (TCP, TLS, WebSocket, SCTP), or its destination " +
 		"answered other requests of the call, so the network is not what lost it: look at the far end's SIP service, in its logs for this Call-ID (overload, a request it dropped or could not parse, a dial plan or " +
 		"authentication rule that discards instead of rejecting)."
+	remedyRegisterRepeated = "A phone registers again long before its registration ends when it does not take the 200 OK as success (it looks " +
+		"for its own Contact in the answer, RFC 3261 §10.2.4, which a registrar or SIP ALG that rewrote the Contact leaves out; or it dislikes another " +
+		"header of the answer), or when it is set to re-register often to keep its NAT open: read the phone's log and registration settings, and keep " +
+		"NATs open with keep-alives (CRLF, OPTIONS) rather than registrations."
 	remedyDroppedOnHost = "The request reached its destination (the capture was taken on its host, or on its side of its NAT) and nothing answered: look at the SIP service's logs " +
 		"for this Call-ID, and at what drops requests before the service sees them: the host's firewall (nftables, iptables, fail2ban) and the service's " +
 		"own access lists or rate limits. A server that silently drops scanners' requests this way does so on purpose."

@@ -46,6 +46,15 @@ type registration struct {
 	okAt    time.Time
 	expires time.Duration
 	echoed  bool
+	// oks counts the 200 OKs that registered it a second or more after
+	// the last counted (countedAt), from the first (firstOkFrame,
+	// firstOkAt); unlisted: the last listed no Contact of the phone's
+	// address.
+	oks                  int
+	firstOkFrame         uint64
+	firstOkAt, countedAt time.Time
+	unlisted             bool
+	okMerged             bool // a 200 OK less than a second after the last counted
 	// Activity between src and the registrar while registered: the last
 	// packet, and the longest silence seen (frames around it).
 	lastAt            time.Time
@@ -161,20 +170,29 @@ func (r *registrations) answer(m *sipInfo, at time.Time) {
 	}
 	reg.challenged, reg.refused = false, nil
 	if reg.removing {
-		reg.removing = false
+		reg.removing, reg.oks = false, 0
 		reg.endAt(at)
 		return
 	}
 	if ip, err := netip.ParseAddr(m.Via.Received); err == nil && isPublic(ip) {
 		reg.publicAs = ip
 	}
-	reg.okFrame, reg.okAt, reg.echoed = m.Frame, at, false
+	switch {
+	case reg.oks == 0:
+		reg.firstOkFrame, reg.firstOkAt, reg.countedAt, reg.oks = m.Frame, at, at, 1
+	case at.Sub(reg.countedAt) >= time.Second: // not the same burst (several lines, a REGISTER sent twice)
+		reg.countedAt = at
+		reg.oks++
+	default:
+		reg.okMerged = true
+	}
+	reg.okFrame, reg.okAt, reg.echoed, reg.unlisted = m.Frame, at, false, true
 	reg.expires = time.Duration(m.Expires) * time.Second
 	for _, c := range m.extras().Contacts {
 		if c.Addr.Addr() != reg.contact.Addr() {
 			continue
 		}
-		reg.echoed = !c.Fixed
+		reg.echoed, reg.unlisted = !c.Fixed, false
 		if c.Expires >= 0 {
 			reg.expires = time.Duration(c.Expires) * time.Second
 		}
@@ -270,6 +288,9 @@ func (r *registrations) findings(captureEnd time.Time) []report.Finding {
 		if g.refused != nil && registered[g.binding()] < g.refused.frame {
 			fs = append(fs, g.refusedFinding())
 		}
+		if f, ok := g.repeatedFinding(); ok {
+			fs = append(fs, f)
+		}
 		if !g.behindNAT() || seen[g.contact] {
 			continue
 		}
@@ -317,6 +338,50 @@ func (g *registration) registerEvidence() report.Evidence {
 		Text:   fmt.Sprintf("REGISTER from %s (seen by the registrar from %s) with Contact %s", g.src, g.publicAs, g.contact),
 		Frames: []uint64{g.frame}, Addrs: []string{g.contact.String(), g.src.String()},
 	}
+}
+
+// Registrations renewed far sooner than granted: at least
+// repeatedRegistrations 200 OKs (a second or more apart) over repeatedFor,
+// on average apart by less than a tenth of the time granted and
+// repeatedBelow; a storm below stormBelow, shorter than any phone is set
+// to re-register to keep its NAT open.
+const (
+	repeatedRegistrations = 4
+	repeatedFor           = 30 * time.Second
+	repeatedBelow         = 5 * time.Minute
+	stormBelow            = 20 * time.Second
+)
+
+// repeatedFinding is the finding of a phone that registers again and
+// again long before its registration ends (a Zultys phone every 6 s,
+// granted an hour): it does not take the 200 OK as success, or keeps its
+// NAT open that way.
+func (g *registration) repeatedFinding() (report.Finding, bool) {
+	if g.oks < repeatedRegistrations || g.expires <= 0 || g.okAt.Sub(g.firstOkAt) < repeatedFor {
+		return report.Finding{}, false
+	}
+	every := g.okAt.Sub(g.firstOkAt) / time.Duration(g.oks-1)
+	if every >= repeatedBelow || every*10 >= g.expires {
+		return report.Finding{}, false
+	}
+	atLeast := ""
+	if g.okMerged {
+		atLeast = "at least "
+	}
+	sev := report.SeverityInfo
+	if every < stormBelow {
+		sev = report.SeverityWarning
+	}
+	f := report.Finding{ID: IDRegisterRepeated, Severity: sev, Subject: g.aor, Remedy: remedyRegisterRepeated,
+		Title: fmt.Sprintf("%s registered %s%d times in %s, every %s, though each 200 OK granted %s", g.aor, atLeast, g.oks, roundWait(g.okAt.Sub(g.firstOkAt)),
+			roundWait(every), roundWait(g.expires)),
+		Evidence: []report.Evidence{{Text: fmt.Sprintf("200 OKs to the REGISTERs from %s with Contact %s", g.src, g.contactText()),
+			Frames: uniqueFrames(g.firstOkFrame, g.okFrame), Time: g.firstOkAt}}}
+	if g.unlisted {
+		f.Evidence = append(f.Evidence, report.Evidence{Text: fmt.Sprintf("the last 200 OK lists no Contact at %s, the phone's own: a phone that looks for "+
+			"its binding there (RFC 3261 §10.2.4) finds none and registers again", g.contact.Addr()), Frames: []uint64{g.okFrame}})
+	}
+	return f, true
 }
 
 func (g *registration) notFixedFinding() report.Finding {

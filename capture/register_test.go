@@ -209,3 +209,57 @@ func TestRegisterRefusalMended(t *testing.T) {
 		})
 	}
 }
+
+// TestRegisterRepeated: a phone that registers again far sooner than each
+// 200 OK granted is named (a Zultys phone every 6 s, granted an hour: a
+// warning; every two minutes: informational), and says so when the
+// answer lists no Contact of its own; renewals at a normal share of the
+// time granted, or too few, are not.
+func TestRegisterRepeated(t *testing.T) {
+	phone := netip.MustParseAddrPort("192.168.10.133:5060")
+	registrar := netip.MustParseAddrPort("192.168.1.14:5060")
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name    string
+		times   int
+		every   time.Duration
+		granted int
+		listed  bool
+		want    report.Severity // "": no finding
+	}{
+		{"every 6 s, granted an hour", 9, 6 * time.Second, 3600, true, report.SeverityWarning},
+		{"every 2 minutes, granted an hour", 5, 2 * time.Minute, 3600, true, report.SeverityInfo},
+		{"every 6 s, its Contact not in the answer", 9, 6 * time.Second, 3600, false, report.SeverityWarning},
+		{"renewed at half the time granted", 9, 30 * time.Second, 60, true, ""},
+		{"three registrations", 3, 6 * time.Second, 3600, true, ""},
+		{"every 30 s, granted an hour (a NAT keep-alive setting)", 5, 30 * time.Second, 3600, true, report.SeverityInfo},
+		{"a burst at start-up", 9, 200 * time.Millisecond, 3600, true, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRegistrations()
+			for i := range tc.times {
+				at := t0.Add(time.Duration(i) * tc.every)
+				r.sip(&sipInfo{sipHeaders: &sipHeaders{Request: true, Method: "REGISTER", ContactAddr: phone, Contact: phone.Addr().String(), Expires: 3600, ToUser: "1519",
+					CSeq: uint32(i + 1)}, Src: phone, Dst: registrar, Frame: uint64(2*i + 1)}, at)
+				ok := &sipHeaders{Method: "REGISTER", Status: 200, Expires: tc.granted, CSeq: uint32(i + 1)}
+				if tc.listed {
+					ok.extra = &sipExtras{Contacts: []contactBinding{{Addr: phone, Expires: tc.granted}}}
+				}
+				r.sip(&sipInfo{sipHeaders: ok, Src: registrar, Dst: phone, Frame: uint64(2*i + 2)}, at.Add(5*time.Millisecond))
+			}
+			var got *report.Finding
+			for _, f := range r.findings(t0.Add(time.Hour)) {
+				if f.ID == IDRegisterRepeated {
+					got = &f
+				}
+			}
+			switch {
+			case tc.want == "" && got != nil:
+				t.Errorf("finding %+v", got)
+			case tc.want != "" && (got == nil || got.Severity != tc.want || !strings.HasPrefix(got.Title, "1519 registered") ||
+				(len(got.Evidence) == 2) == tc.listed):
+				t.Errorf("finding %+v, want %s", got, tc.want)
+			}
+		})
+	}
+}

@@ -123,6 +123,7 @@ var remedyNames = map[string]struct{ id, title string }{
 	remedyUnmappedPort:          {"send-media-to-its-source", "Send media to where it really comes from (symmetric RTP), or stop the NAT changing its port"},
 	remedyIgnored:               {"check-the-far-sip-service", "Find why the far end's SIP service ignored a request it was delivered"},
 	remedyKeepTCPOpen:           {"reuse-the-phones-tcp-connection", "Reach phones behind NAT over the TCP connection they opened, and keep it open"},
+	remedyRegisterRepeated:      {"find-why-the-phone-registers-again", "Find why the phone registers again long before its registration ends"},
 	remedyDroppedOnHost:         {"check-the-receiving-host", "Find what on the receiving host dropped the request: its firewall (fail2ban), or the SIP service's ACL or rate limit"},
 	remedyTLSKeys:               {"give-the-tls-keys", "Give natdoc the TLS keys of the SIP sessions"},
 	remedyOneWayNoSignalling:    {"judge-the-calls-behind-one-way-media", "Find where the one-way RTP's replies go: capture its SIP (or give its TLS keys), check the far end's media address and the NAT"},
