@@ -39,6 +39,7 @@ type connectTries struct {
 	firstFrame, lastFrame  uint64
 	firstAt, lastAt        time.Time
 	icmp                   unreachable // count 0: no error
+	listed                 bool        // in tcpConnects.refused
 }
 
 // tcpConnects follows TCP connection attempts (tcpconnect.go), and the
@@ -46,6 +47,10 @@ type connectTries struct {
 type tcpConnects struct {
 	byKey   map[connectKey]*connectTries
 	pending map[tcpKey]*connectTries // by (client, server), awaiting a SYN-ACK
+	// refused lists the addresses whose tries drew a reset, an ICMP error
+	// or a SYN resent (no answer in a second): the few the findings look
+	// through, for each call, rather than every connection of a busy proxy.
+	refused []connectKey
 	// resets are the first reset of each SIP connection, by the direction
 	// whose data it refused (its sender first): a NAT that forgot the
 	// connection's mapping resets the request it can deliver nowhere.
@@ -99,6 +104,7 @@ func (c *tcpConnects) observe(pkt *packet) {
 		// The server's SYN-ACK, or its reset refusing the connection.
 		if pkt.RST {
 			back.reset++
+			c.noteRefused(connectKey{pkt.Dst.Addr(), pkt.Src}, back)
 		} else if pkt.SYN {
 			back.answered++
 		}
@@ -111,6 +117,7 @@ func (c *tcpConnects) observe(pkt *packet) {
 	k := tcpKey{pkt.Src, pkt.Dst}
 	if t := c.pending[k]; t != nil { // the SYN resent
 		t.lastFrame, t.lastAt = pkt.Frame, pkt.Time
+		c.noteRefused(connectKey{pkt.Src.Addr(), pkt.Dst}, t)
 		return
 	}
 	if len(c.pending) >= maxPendingConnects {
@@ -146,8 +153,17 @@ func (c *tcpConnects) unreachable(src, dst netip.AddrPort, e unreachable) {
 	if t.icmp.count == 0 {
 		t.icmp = e
 	}
+	c.noteRefused(connectKey{src.Addr(), dst}, t)
 	t.icmp.count++
 	t.icmp.lastFrame, t.icmp.lastNs = e.firstFrame, e.firstNs
+}
+
+// noteRefused lists k once, when its tries first show a refusal.
+func (c *tcpConnects) noteRefused(k connectKey, t *connectTries) {
+	if !t.listed {
+		t.listed = true
+		c.refused = append(c.refused, k)
+	}
 }
 
 // expire forgets the connections still unanswered after connectGivesUp,
@@ -173,7 +189,8 @@ func (c *tcpConnects) failedTo(server netip.AddrPort, from, to time.Time) (netip
 	if c == nil {
 		return client, nil
 	}
-	for k, t := range c.byKey {
+	for _, k := range c.refused {
+		t := c.byKey[k]
 		if k.server == server && t.answered == 0 && !t.lastAt.Before(from) && !t.firstAt.After(to) &&
 			(first == nil || t.firstFrame < first.firstFrame) {
 			client, first = k.client, t
@@ -220,7 +237,8 @@ func (c *tcpConnects) failedFrom(client netip.Addr, from, to time.Time) (netip.A
 	if c == nil {
 		return server, nil
 	}
-	for k, t := range c.byKey {
+	for _, k := range c.refused {
+		t := c.byKey[k]
 		if k.client == client && t.answered == 0 && !t.lastAt.Before(from) && !t.firstAt.After(to) &&
 			(first == nil || t.firstFrame < first.firstFrame) {
 			server, first = k.server, t
