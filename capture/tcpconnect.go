@@ -184,19 +184,34 @@ const connectGivesUp = 2 * time.Minute
 // and to and never got a connection open, with its tries (nil: none);
 // the first to try, when several did.
 func (c *tcpConnects) failedTo(server netip.AddrPort, from, to time.Time) (netip.Addr, *connectTries) {
-	var client netip.Addr
+	k, t := c.firstFailed(func(k connectKey) bool { return k.server == server }, from, to)
+	return k.client, t
+}
+
+// failedFrom returns the server address client tried to connect to
+// between from and to and never got a connection open, with its tries
+// (nil: none); the first tried, when there are several.
+func (c *tcpConnects) failedFrom(client netip.Addr, from, to time.Time) (netip.AddrPort, *connectTries) {
+	k, t := c.firstFailed(func(k connectKey) bool { return k.client == client }, from, to)
+	return k.server, t
+}
+
+// firstFailed returns the first refused address that match takes, tried
+// between from and to and never opened, with its tries (nil: none).
+func (c *tcpConnects) firstFailed(match func(connectKey) bool, from, to time.Time) (connectKey, *connectTries) {
+	var key connectKey
 	var first *connectTries
 	if c == nil {
-		return client, nil
+		return key, nil
 	}
 	for _, k := range c.refused {
 		t := c.byKey[k]
-		if k.server == server && t.answered == 0 && !t.lastAt.Before(from) && !t.firstAt.After(to) &&
+		if match(k) && t.answered == 0 && !t.lastAt.Before(from) && !t.firstAt.After(to) &&
 			(first == nil || t.firstFrame < first.firstFrame) {
-			client, first = k.client, t
+			key, first = k, t
 		}
 	}
-	return client, first
+	return key, first
 }
 
 // evidence says that client tried to open TCP connections to server, what
@@ -227,25 +242,6 @@ const remedyKeepTCPOpen = "Send requests to a phone behind NAT over the TCP (or 
 	"open: CRLF keep-alives or SIP outbound (RFC 5626) on the phone, a server that reuses the phone's connection (Kamailio: connection aliases, " +
 	"tcp_connection_lifetime longer than the registration; Asterisk: rewrite_contact=yes with qualify) and a phone that registers again as soon as " +
 	"its connection closes (mobile apps: push notifications). A NAT lets no connection in, so the server cannot open a new one; or use UDP."
-
-// failedFrom returns the server address client tried to connect to
-// between from and to and never got a connection open, with its tries
-// (nil: none); the first tried, when there are several.
-func (c *tcpConnects) failedFrom(client netip.Addr, from, to time.Time) (netip.AddrPort, *connectTries) {
-	var server netip.AddrPort
-	var first *connectTries
-	if c == nil {
-		return server, nil
-	}
-	for _, k := range c.refused {
-		t := c.byKey[k]
-		if k.client == client && t.answered == 0 && !t.lastAt.Before(from) && !t.firstAt.After(to) &&
-			(first == nil || t.firstFrame < first.firstFrame) {
-			server, first = k.server, t
-		}
-	}
-	return server, first
-}
 
 // connectFinding is the finding of a call not answered because the server
 // that took its INVITE could open no TCP connection to pass it on, and
