@@ -121,6 +121,38 @@ func TestLabTCPPhoneGone(t *testing.T) {
 	}
 }
 
+// TestLabTCPSynDropped: as TestLabTCPPhoneGone, but Alice's router drops
+// connections coming in silently (no reset, as many home routers do):
+// Kamailio resends its SYN until its connect timeout, and Bob's call
+// fails without ringing. The cause is the connection, not the generic
+// "callee never rang": sip-tcp-connect-failed, saying nothing answered.
+func TestLabTCPSynDropped(t *testing.T) {
+	l := newTCPLab(t)
+	alice := natlab.StartBaresip(t, l.alice, natlab.BaresipConfig{User: "100", Registrar: l.registrar, AutoAnswer: true, Transport: "tcp"})
+	time.Sleep(3 * time.Second)
+	alice.Proc.Kill()
+	for _, args := range [][]string{{"add", "table", "ip", "guard"},
+		{"add", "chain", "ip", "guard", "input", "{", "type", "filter", "hook", "input", "priority", "0", ";", "policy", "accept", ";", "}"},
+		{"add", "rule", "ip", "guard", "input", "iifname", "wan0", "tcp", "flags", "syn", "drop"}} {
+		if out, err := l.router.Run(context.Background(), "nft", args...); err != nil {
+			t.Fatalf("nft %v: %v: %s", args, err, out)
+		}
+	}
+	time.Sleep(time.Second)
+	bob := l.bobCalls(t, 20*time.Second)
+	time.Sleep(15 * time.Second) // Kamailio gives up connecting after 10 s
+	bob.Proc.Stop()
+	time.Sleep(300 * time.Millisecond)
+	l.dump.Stop()
+	c, f := l.finding(t, IDTCPConnectFailed)
+	if c.Verdict != report.VerdictNotAnswered || c.NotAnswered == nil || c.NotAnswered.Rang {
+		t.Errorf("verdict %s %+v, want not answered, never rang", c.Verdict, c.NotAnswered)
+	}
+	if !strings.Contains(f.Evidence[0].Text, "none opened: nothing answered (a NAT or firewall drops connections coming in)") || !strings.Contains(f.Title, "100 registered from there") {
+		t.Errorf("finding %+v", f)
+	}
+}
+
 // TestLabTCPMappingLost: Alice's phone registers over TCP from behind NAT,
 // and her router then forgets the connection's mapping (conntrack
 // flushed, as a router restart or a short TCP timeout does). Kamailio
