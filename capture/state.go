@@ -586,9 +586,11 @@ func (s *state) sip(pkt *packet, info *sipInfo, read *sdpRead) *sipCall {
 	return c
 }
 
-// isTLSPort tells where SIP over TLS usually runs: 5061 (RFC 3261 §26.2)
+// sipTLSPorts are where SIP over TLS usually runs: 5061 (RFC 3261 §26.2)
 // and 5081, FreeSWITCH's default for its external (trunk) profile.
-func isTLSPort(p uint16) bool { return p == 5061 || p == 5081 }
+var sipTLSPorts = [...]uint16{5061, 5081}
+
+func isTLSPort(p uint16) bool { return slices.Contains(sipTLSPorts[:], p) }
 
 // tlsServerPort is the SIP TLS port of a connection's two ends.
 func tlsServerPort(a, b netip.AddrPort) uint16 {

@@ -44,7 +44,7 @@ func hostAddrs(addrs []netip.Addr) string {
 // tlsPortsText names the SIP TLS ports seen: "port 5061", "ports 5061, 5081".
 func tlsPortsText(ports map[uint16]bool) string {
 	var ps []string
-	for _, p := range []uint16{5061, 5081} {
+	for _, p := range sipTLSPorts {
 		if ports[p] {
 			ps = append(ps, strconv.Itoa(int(p)))
 		}

@@ -15,11 +15,18 @@ const maxUnansweredGroups = 10
 // Exceeded" by one proxy says so in one line, under the calls table.
 type unansweredDigest struct {
 	calls  int // calls not answered
-	groups []*idSummary
-	byKey  map[string]*idSummary
+	groups []*unansweredWay
+	byKey  map[string]*unansweredWay
 	// otherCalls counts the calls of ways past maxUnansweredGroups.
 	otherCalls, otherWays int
 	otherKeys             map[string]bool
+}
+
+// unansweredWay is one way of not answering (unansweredOutcome) and the
+// calls that ended so.
+type unansweredWay struct {
+	outcome string
+	idSummary
 }
 
 func (u *unansweredDigest) add(c Call) {
@@ -42,16 +49,13 @@ func (u *unansweredDigest) add(c Call) {
 	}
 	if g == nil {
 		if u.byKey == nil {
-			u.byKey = map[string]*idSummary{}
+			u.byKey = map[string]*unansweredWay{}
 		}
-		g = &idSummary{lastCall: key}
+		g = &unansweredWay{outcome: key}
 		u.byKey[key] = g
 		u.groups = append(u.groups, g)
 	}
-	g.calls++
-	if len(g.ids) < summaryIDs {
-		g.ids = append(g.ids, c.ID)
-	}
+	g.note(c.ID)
 }
 
 // lines are the digest's lines under the calls table ("" when every call
@@ -63,7 +67,7 @@ func (u *unansweredDigest) lines(total int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n  %s\n", styleTitle.Render(fmt.Sprintf("not answered: %d of %d calls", u.calls, total)))
 	for _, g := range u.groups {
-		fmt.Fprintf(&b, "    %s%d %s: %s\n", hang, g.calls, g.lastCall, listIDs(g.ids, g.calls))
+		fmt.Fprintf(&b, "    %s%d %s: %s\n", hang, g.calls, g.outcome, listIDs(g.ids, g.calls))
 	}
 	if u.otherCalls > 0 {
 		fmt.Fprintf(&b, "    %s%d more in %d other ways (--json lists each call's)\n", hang, u.otherCalls, u.otherWays)
