@@ -118,17 +118,11 @@ func (u *unreachables) about(src, dst netip.AddrPort) *unreachable {
 	return u.byPair[[2]netip.AddrPort{src, dst}]
 }
 
-// quotedUDP reads an ICMP destination-unreachable message, b from its type
-// byte: its code and the UDP source and destination of the packet it
-// quotes. ok is false for any other ICMP message, and for a quote cut
-// short or not of UDP (an IPv6 quote with extension headers included).
-func quotedUDP(b []byte, v6 bool) (src, dst netip.AddrPort, code uint8, ok bool) {
-	proto, src, dst, code, ok := quotedTransport(b, v6)
-	return src, dst, code, ok && proto == protoUDP
-}
-
-// quotedTransport is quotedUDP for a quote of UDP or TCP (whose ports
-// open its header alike), with the quoted protocol.
+// quotedTransport reads an ICMP destination-unreachable message, b from
+// its type byte: its code, and the protocol (UDP or TCP, whose ports open
+// their headers alike), source and destination of the packet it quotes.
+// ok is false for any other ICMP message, and for a quote cut short or of
+// another protocol (an IPv6 quote with extension headers included).
 func quotedTransport(b []byte, v6 bool) (proto uint8, src, dst netip.AddrPort, code uint8, ok bool) {
 	const icmpHeader = 8
 	unreachableType := byte(3)

@@ -51,8 +51,8 @@ func TestQuotedUDP(t *testing.T) {
 		{"ICMPv6 read as ICMP", v6, false, false, netip.AddrPort{}, netip.AddrPort{}},
 		{"empty", nil, false, false, netip.AddrPort{}, netip.AddrPort{}},
 	} {
-		src, dst, _, ok := quotedUDP(tc.b, tc.v6)
-		if ok != tc.ok || src != tc.src || dst != tc.dst {
+		proto, src, dst, _, ok := quotedTransport(tc.b, tc.v6)
+		if ok != tc.ok || src != tc.src || dst != tc.dst || (ok && proto != protoUDP) {
 			t.Errorf("%s: %s → %s, %v; want %s → %s, %v", tc.name, src, dst, ok, tc.src, tc.dst, tc.ok)
 		}
 	}
