@@ -791,6 +791,24 @@ func (cb *callBuild) sameHost(st *streamState, sigs [2]netip.AddrPort, carried [
 	return host, h.pair
 }
 
+// senderName names who sent media from src at end p of the leg, for a
+// finding: "caller" or "callee"; but where a B2BUA stands at that end of
+// one leg of a longer call and the media comes from its own host, the
+// B2BUA ("b2bua 10.0.0.5"), which anchors the media: the call's caller is
+// not the B2BUA that calls on its behalf. Media from elsewhere passed it
+// by (direct media), and a proxy passes on its party's own SDP: both are
+// the party's media.
+func (cb *callBuild) senderName(p int, src netip.Addr) string {
+	if cb.roles[p] != roleB2BUA {
+		return partyNames[p]
+	}
+	party := cb.parties()[p]
+	if party.Host != src.String() {
+		return partyNames[p]
+	}
+	return partyLabel(party)
+}
+
 // ownSigAddrs are the addresses the call's own party at end p of the leg
 // signals from: the leg's own, or, where an intermediary stands at that
 // end, the party's on the call's other legs (farEnds).

@@ -1421,7 +1421,7 @@ func mediaSourceFindings(cb *callBuild, streams []*streamState, subject string) 
 				partyNames[to], partyNames[bf.bd.sender])
 		}
 		fs = append(fs, report.Finding{ID: IDRTPSourceDiffers, Severity: report.SeverityInfo, Subject: subject,
-			Title: fmt.Sprintf("RTP from the %s comes from %s, not from %s its SDP named: %s", partyNames[bf.bd.sender], f.Key.Src, joinAddrs(named), why),
+			Title: fmt.Sprintf("RTP from the %s comes from %s, not from %s its SDP named: %s", cb.senderName(bf.bd.sender, f.Key.Src.Addr()), f.Key.Src, joinAddrs(named), why),
 			Evidence: []report.Evidence{{Text: fmt.Sprintf("%d packets %s → %s", f.Packets, f.Key.Src, f.Key.Dst),
 				Frames: []uint64{f.FirstFrame}, Addrs: []string{f.Key.Src.String()}}}})
 	}

@@ -162,3 +162,24 @@ func TestReceiverBehindPrivateNAT(t *testing.T) {
 		}
 	}
 }
+
+// TestSenderNameOfB2BUALeg: on a leg of a longer call, media from the
+// B2BUA's own host is the B2BUA's (it anchors the media), not the call's
+// caller's; media from elsewhere at that end passed it by (direct
+// media), and a proxy passes on its party's SDP: the party's own.
+func TestSenderNameOfB2BUALeg(t *testing.T) {
+	call := &sipCall{CallerSig: netip.MustParseAddrPort("10.154.0.3:5060"), Caller: report.Party{Role: "caller", User: "1001"}}
+	for _, tc := range []struct {
+		role, src, want string
+	}{
+		{"", "10.154.0.3", "caller"},
+		{roleB2BUA, "10.154.0.3", "b2bua 10.154.0.3"},
+		{roleB2BUA, "192.168.1.13", "caller"},
+		{roleProxy, "10.154.0.3", "caller"},
+	} {
+		cb := &callBuild{call: call, dlg: &dialog{}, roles: [2]string{tc.role, ""}}
+		if got := cb.senderName(caller, netip.MustParseAddr(tc.src)); got != tc.want {
+			t.Errorf("role %q, media from %s: %q, want %q", tc.role, tc.src, got, tc.want)
+		}
+	}
+}
