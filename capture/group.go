@@ -366,7 +366,7 @@ func (g *groupBuild) calleeLeg() int {
 func mergeLegs(legs []report.Call, k, last int) report.Call {
 	rc := legs[0]
 	rc.Callee = legs[last].Callee
-	rc.Streams = legs[k].Streams
+	rc.Streams, rc.StreamsLeg = legs[k].Streams, k+1
 	rc.Verdict, rc.CannotHear, rc.Explain, rc.NotAnswered = legs[k].Verdict, legs[k].CannotHear, legs[k].Explain, legs[k].NotAnswered
 	if k > 0 {
 		rc.Explain = "on the leg " + legLabel(legs[k]) + ": " + rc.Explain

@@ -173,6 +173,11 @@ type Call struct {
 	// each judged on its own; Streams is then the leg that decided the
 	// call's verdict. Empty for a call seen on one hop.
 	Legs []CallLeg `json:"legs,omitempty"`
+	// StreamsLeg is the number (from 1) of the leg whose streams Streams
+	// are, when the call has legs; their parties ("caller", "callee") are
+	// that leg's: a B2BUA or proxy at one end stands for the call's own
+	// party there.
+	StreamsLeg int `json:"streams_leg,omitempty"`
 	// EarlyDialogs are the forks (other To-tags) that answered only
 	// provisionally and ended when another was answered or the call
 	// failed; they are part of this call, never calls of their own.

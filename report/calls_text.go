@@ -33,6 +33,11 @@ func textCallDetail(r *Report, opt Options) string {
 		"state", fmt.Sprintf("%s (final status %d, %s)", c.State, c.Status, c.Transport),
 		"verdict", verdictStyle(c.Verdict).Render(verdictText(*c))+" "+c.Explain,
 	))
+	leg, sdpParty := streamsLeg(*c)
+	if leg != nil && len(c.Streams) > 0 {
+		fmt.Fprintf(&b, "\n  media on leg %d, %s%s → %s %s\n", c.StreamsLeg, hang, partyLabel(leg.Caller), partyLabel(leg.Callee),
+			styleDim.Render("(the leg that decides the verdict; every leg under legs)"))
+	}
 	for _, s := range c.Streams {
 		fmt.Fprintf(&b, "\n  %s %s\n", styleTitle.Render(fmt.Sprintf("m=%s #%d", s.Media, s.Index)), verdictStyle(s.Verdict).Render(string(s.Verdict)))
 		for _, md := range []*MediaDescription{s.Offer, s.Answer} {
@@ -43,7 +48,7 @@ func textCallDetail(r *Report, opt Options) string {
 			if len(md.ICECandidates) > 0 {
 				ice = "; ICE candidates " + strings.Join(md.ICECandidates, ", ")
 			}
-			fmt.Fprintf(&b, "    %-6s SDP (frame %d) %sreceive at %s, %s, %s %s\n", md.Party, md.Frame, hang, md.Addr, md.Direction, md.Proto, styleDim.Render(strings.Join(md.Codecs, ", ")+ice))
+			fmt.Fprintf(&b, "    %-6s SDP (frame %d) %sreceive at %s, %s, %s %s\n", sdpParty(md.Party), md.Frame, hang, md.Addr, md.Direction, md.Proto, styleDim.Render(strings.Join(md.Codecs, ", ")+ice))
 		}
 		for _, f := range s.Flows {
 			textFlow(&b, f) // quality_text.go
@@ -58,6 +63,26 @@ func textCallDetail(r *Report, opt Options) string {
 	b.WriteString(legLines(*c))
 	b.WriteString("\n" + Ladder(*c))
 	return b.String()
+}
+
+// streamsLeg is the leg whose streams a call with legs shows, and how to
+// name the party of one of its SDPs: that leg's role there ("b2bua",
+// "proxy"), since its caller or callee may stand for the call's own.
+func streamsLeg(c Call) (*CallLeg, func(party string) string) {
+	same := func(party string) string { return party }
+	if c.StreamsLeg < 1 || c.StreamsLeg > len(c.Legs) {
+		return nil, same
+	}
+	leg := &c.Legs[c.StreamsLeg-1]
+	return leg, func(party string) string {
+		switch {
+		case party == "caller" && leg.Caller.Role != "":
+			return leg.Caller.Role
+		case party == "callee" && leg.Callee.Role != "":
+			return leg.Callee.Role
+		}
+		return party
+	}
 }
 
 // deliveryLine says whether one direction arrived and how the capture

@@ -253,6 +253,9 @@ func (w *jsonWriter) call(c *Call) {
 	if len(c.Legs) > 0 {
 		o.key("legs").array(len(c.Legs), func(i int) { w.leg(&c.Legs[i]) })
 	}
+	if c.StreamsLeg != 0 {
+		o.int("streams_leg", int64(c.StreamsLeg))
+	}
 	if len(c.EarlyDialogs) > 0 {
 		o.key("early_dialogs").array(len(c.EarlyDialogs), func(i int) { w.earlyDialog(&c.EarlyDialogs[i]) })
 	}
