@@ -475,6 +475,10 @@ func (cb *callBuild) report(captureHasMedia bool, now time.Time) report.Call {
 	}
 	if ok {
 		setup = &f
+		// Only a scanner's unanswered INVITE is no problem (scanSign).
+		if f.ID == IDRequestUnanswered && f.Severity == report.SeverityInfo && rc.NotAnswered != nil {
+			rc.NotAnswered.Scanner = true
+		}
 	}
 	rc.Findings = callFindings(cb, streams, media, allFacts, v, sigs, setup)
 	addRTCPViews(cb, &rc)                                                        // rtcp_report.go

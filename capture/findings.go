@@ -232,9 +232,70 @@ const (
 		"only goes to an address from which nothing comes back: the far end sends its RTP to where the SDP said, which is not where this " +
 		"side's RTP comes from (a private address behind NAT: let the server latch onto the source, symmetric RTP, or relay the media), or " +
 		"a NAT or firewall drops it on the way (forward or allow the RTP port range)."
+	remedyScanner = "Nothing to mend: this is a scan for accounts or for open dial-out (toll fraud). Keep such requests " +
+		"unanswered or rejected, and keep their sources out: a firewall that admits only the trunks and phones, fail2ban, an IP block list " +
+		"(APIBAN); and give accounts non-numeric user names and strong passwords."
 	remedyTLSKeys = "Give the key log written while these sessions ran (SSLKEYLOGFILE, -keylogfile) or, for TLS 1.0-1.2 with RSA key exchange, " +
 		"the server's RSA key; capture from the session's start so its ClientHello is in the file."
 )
+
+// scannerAgents are User-Agent words of SIP scanning tools (SIPVicious,
+// sipcli, SIPPTS and their kin), which no phone sends.
+var scannerAgents = []string{"friendly-scanner", "sipvicious", "sipcli", "sundayddr", "pplsip", "iwar", "sip-scan", "sivus"}
+
+// scanningTool: the User-Agent is a SIP scanning tool's.
+func scanningTool(userAgent string) bool {
+	ua := strings.ToLower(userAgent)
+	return slices.ContainsFunc(scannerAgents, func(tool string) bool { return strings.Contains(ua, tool) })
+}
+
+// scanSign says why an unanswered INVITE from the internet is a SIP
+// scanner's (looking for accounts or open dial-out, toll fraud), not a
+// phone's: its User-Agent names a scanning tool; or it dials out abroad
+// (a probe for dial-out) and was sent once and never resent, where a SIP
+// stack resends over UDP until Timer B. Once alone is no sign: a capture
+// may miss resends. "" when there is no sign, or when it came from a
+// private address (a test on a LAN, whose unanswered INVITE is a fault
+// to find).
+func scanSign(cb *callBuild, s SetupFacts) string {
+	if !isPublic(cb.call.setup.src.Addr()) {
+		return ""
+	}
+	if scanningTool(cb.call.Caller.UserAgent) {
+		return "its User-Agent " + strconv.Quote(cb.call.Caller.UserAgent) + " is a scanning tool's"
+	}
+	dialled := cb.call.Callee.Dialed
+	if dialled == "" {
+		dialled = cb.call.Callee.User
+	}
+	if s.neverResent() && dialsAbroad(dialled) {
+		return "it dials " + dialled + " abroad, sent once over UDP and never resent, where a phone resends until answered"
+	}
+	return ""
+}
+
+// dialsAbroad: the number is an international call, "+" or an
+// international prefix (00, 011) after at most a few digits of an outside
+// line or a PBX's route prefix ("9011…", "000048…"), and 8 digits or more
+// after it; 10 digits or more in all.
+func dialsAbroad(number string) bool {
+	digits := strings.TrimPrefix(number, "+")
+	if len(digits) < 10 || strings.Trim(digits, "0123456789") != "" {
+		return false
+	}
+	if digits != number {
+		return true
+	}
+	for skip := 0; skip <= 4; skip++ {
+		for _, prefix := range []string{"00", "011"} {
+			// A country code and a national number, 8 digits or more.
+			if rest := digits[skip:]; strings.HasPrefix(rest, prefix) && len(rest)-len(prefix) >= 8 {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 // sentTimes says how often and over how long the INVITE from src to dst
 // was sent.
@@ -308,7 +369,12 @@ func setupFinding(cb *callBuild, s SetupFacts, v StreamVerdict) (report.Finding,
 			f.Title += ", though the capture, taken on its side of its NAT, shows it arrived there"
 			f.Remedy = remedyDroppedOnHost
 		}
-		if s.neverResent() {
+		if sign := scanSign(cb, s); sign != "" {
+			// Not a call that failed: a scan, which a server does right
+			// to ignore.
+			f.Title += "; it is a SIP scanner's, by all signs (" + sign + "): a server does right to ignore it"
+			f.Severity, f.Remedy = report.SeverityInfo, remedyScanner
+		} else if s.neverResent() {
 			f.Title += "; it was sent once and not again: " + gaveUpAtOnce
 		}
 	case IDResponsesLost:

@@ -54,7 +54,10 @@ type registration struct {
 	firstOkFrame         uint64
 	firstOkAt, countedAt time.Time
 	unlisted             bool
-	okMerged             bool // a 200 OK less than a second after the last counted
+	// scanner is the User-Agent of a SIP scanning tool (svcrack and its
+	// kin guessing accounts and passwords) that sent the REGISTER.
+	scanner  string
+	okMerged bool // a 200 OK less than a second after the last counted
 	// Activity between src and the registrar while registered: the last
 	// packet, and the longest silence seen (frames around it).
 	lastAt            time.Time
@@ -150,6 +153,9 @@ func (r *registrations) register(m *sipInfo, at time.Time) {
 		r.byKey[k] = reg
 	}
 	reg.frame, reg.authorized = m.Frame, m.Authorized
+	if scanningTool(m.UserAgent) {
+		reg.scanner = m.UserAgent
+	}
 	if isPublic(m.Src.Addr()) {
 		reg.publicAs = m.Src.Addr()
 	}
@@ -415,6 +421,18 @@ func (g *registration) refusedFinding() report.Finding {
 		how = "refused the credentials of"
 	}
 	status := strings.TrimSpace(strconv.Itoa(g.refused.status) + " " + g.refused.reason)
+	if g.scanner != "" {
+		return report.Finding{
+			ID: IDRegisterRefused, Severity: report.SeverityInfo, Subject: g.aor,
+			Title: fmt.Sprintf("The registrar %s refused the REGISTER from %s (%s), a SIP scanner's by its User-Agent %q: it guesses accounts and passwords, and was refused as it should be",
+				g.registrar.Addr(), g.src, status, g.scanner),
+			Evidence: []report.Evidence{
+				{Text: fmt.Sprintf("REGISTER from %s with Contact %s", g.src, g.contactText()), Frames: []uint64{g.frame}, Addrs: []string{g.src.String()}},
+				{Text: "answered " + status, Frames: []uint64{g.refused.frame}},
+			},
+			Remedy: remedyScanner,
+		}
+	}
 	return report.Finding{
 		ID: IDRegisterRefused, Severity: report.SeverityWarning, Subject: g.aor,
 		Title: fmt.Sprintf("The registrar %s %s the REGISTER from %s (%s), and no later one succeeded: the phone is not registered, so calls to it cannot reach it",

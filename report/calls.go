@@ -121,6 +121,11 @@ type NotAnswered struct {
 	// User-Agent header. Empty for a cancelled call.
 	By      string `json:"by,omitempty"`
 	ByAgent string `json:"by_agent,omitempty"`
+	// Scanner: the unanswered INVITE came from the internet and is a SIP
+	// scanner's by all signs (its User-Agent, or sent once and never
+	// resent); the call's request-unanswered finding says which. Such a
+	// request is rightly ignored: not a fault.
+	Scanner bool `json:"scanner,omitempty"`
 }
 
 // IsProblem reports whether the verdict means someone could not hear.

@@ -320,6 +320,9 @@ func (w *jsonWriter) notAnswered(n *NotAnswered) {
 	o.strOmitEmpty("cause", n.Cause)
 	o.strOmitEmpty("by", n.By)
 	o.strOmitEmpty("by_agent", n.ByAgent)
+	if n.Scanner {
+		o.boolean("scanner", true)
+	}
 	o.end()
 }
 

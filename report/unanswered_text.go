@@ -91,6 +91,9 @@ func unansweredOutcome(na NotAnswered) string {
 	if na.Cause != "" {
 		s += ": " + cutText(na.Cause, 120)
 	}
+	if na.Scanner {
+		s += " (a SIP scan, rightly ignored)"
+	}
 	return s
 }
 

@@ -59,3 +59,18 @@ func TestUnansweredLines(t *testing.T) {
 		t.Errorf("past the limit:\n%s", got)
 	}
 }
+
+// TestUnansweredScannersSaySo: the calls of a SIP scan, unanswered on
+// purpose, are their own way of not answering, and say so.
+func TestUnansweredScannersSaySo(t *testing.T) {
+	var u unansweredDigest
+	for i, scanner := range []bool{true, true, false} {
+		u.add(Call{ID: fmt.Sprintf("C%d", i+1), Verdict: VerdictNotAnswered, NotAnswered: &NotAnswered{Reason: NotAnsweredUnreachable, Scanner: scanner}})
+	}
+	got := plainText(u.lines(3))
+	for _, want := range []string{"2 unreachable (a SIP scan, rightly ignored): C1, C2", "1 unreachable: C3"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in:\n%s", want, got)
+		}
+	}
+}
