@@ -54,10 +54,10 @@ type registration struct {
 	firstOkFrame         uint64
 	firstOkAt, countedAt time.Time
 	unlisted             bool
+	okMerged             bool // a 200 OK less than a second after the last counted
 	// scanner is the User-Agent of a SIP scanning tool (svcrack and its
 	// kin guessing accounts and passwords) that sent the REGISTER.
-	scanner  string
-	okMerged bool // a 200 OK less than a second after the last counted
+	scanner string
 	// Activity between src and the registrar while registered: the last
 	// packet, and the longest silence seen (frames around it).
 	lastAt            time.Time
