@@ -609,6 +609,9 @@ func (s *state) handleTCP(pkt *packet) {
 	}
 	k := tcpKey{pkt.Src, pkt.Dst}
 	st := s.tcp[k]
+	if (pkt.FIN || pkt.RST) && (st != nil || s.tcp[tcpKey{pkt.Dst, pkt.Src}] != nil) {
+		s.unreach.tcp.closed(pkt.Src, pkt.Dst, pkt.Frame, pkt.Time) // tcpconnect.go
+	}
 	b := pkt.Payload
 	if st == nil {
 		if st = s.openTCPStream(pkt, k); st == nil {

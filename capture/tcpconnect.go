@@ -55,6 +55,10 @@ type tcpConnects struct {
 	// whose data it refused (its sender first): a NAT that forgot the
 	// connection's mapping resets the request it can deliver nowhere.
 	resets map[tcpKey]connReset
+	// closes are the first FIN (or reset) of each SIP connection, by
+	// (its sender, the other end): who closed the connection a phone
+	// registered over, the server or the phone's side.
+	closes map[tcpKey]connReset
 }
 
 // connReset is a reset refusing a SIP connection's data.
@@ -76,6 +80,42 @@ func (c *tcpConnects) reset(from, by netip.AddrPort, frame uint64, at time.Time)
 		c.resets = map[tcpKey]connReset{}
 	}
 	c.resets[k] = connReset{frame: frame, at: at}
+}
+
+// closed notes the first FIN or reset of the SIP connection between by
+// and other, sent by by. When the map is full, one closing noted before
+// gives way: the latest matter most to the calls still to come.
+func (c *tcpConnects) closed(by, other netip.AddrPort, frame uint64, at time.Time) {
+	if _, seen := c.closes[tcpKey{other, by}]; seen {
+		return
+	}
+	if _, seen := c.closes[tcpKey{by, other}]; seen {
+		return
+	}
+	if c.closes == nil {
+		c.closes = map[tcpKey]connReset{}
+	}
+	if len(c.closes) >= maxConnResets {
+		for k := range c.closes {
+			delete(c.closes, k)
+			break
+		}
+	}
+	c.closes[tcpKey{by, other}] = connReset{frame: frame, at: at}
+}
+
+// closer returns which end first closed the SIP connection between a and
+// b before the time before, and when.
+func (c *tcpConnects) closer(a, b netip.AddrPort, before time.Time) (netip.AddrPort, connReset, bool) {
+	if c == nil {
+		return netip.AddrPort{}, connReset{}, false
+	}
+	for _, k := range [2]tcpKey{{a, b}, {b, a}} {
+		if cl, ok := c.closes[k]; ok && cl.at.Before(before) {
+			return k.Src, cl, true
+		}
+	}
+	return netip.AddrPort{}, connReset{}, false
 }
 
 // resetAfter returns the reset of the connection from src to dst by dst
@@ -288,8 +328,32 @@ func connectFinding(cb *callBuild, v StreamVerdict) (report.Finding, bool) {
 		}
 		f.Title += fmt.Sprintf(": %s %s", reg.aor, where)
 		f.Evidence = append(f.Evidence, report.Evidence{Text: fmt.Sprintf("REGISTER of %s from %s, Contact %s", reg.aor, reg.src, reg.contactText()), Frames: []uint64{reg.frame}})
+		closedRegistration(cb, reg, &f)
 	}
 	return f, true
+}
+
+// closedRegistration says who closed the TCP connection the callee
+// registered over, before the call came: the server (an idle timeout
+// shorter than the registration, Kamailio's tcp_connection_lifetime) or
+// the phone's side (the phone quit or slept, and did not register again).
+func closedRegistration(cb *callBuild, reg *registration, f *report.Finding) {
+	t := &cb.call.setup
+	by, cl, ok := cb.unreach.connects().closer(reg.src, reg.registrar, t.sentAt)
+	if !ok {
+		return
+	}
+	before := roundWait(t.sentAt.Sub(cl.at))
+	if by == reg.registrar {
+		f.Title += fmt.Sprintf("; %s itself closed the TCP connection %s registered over, %s before the call", by.Addr(), reg.aor, before)
+		if reg.expires > 0 {
+			f.Title += fmt.Sprintf(", though the registration lasts %s: its idle timeout for connections is shorter than the registration", roundWait(reg.expires))
+		}
+	} else {
+		f.Title += fmt.Sprintf("; the phone's side closed the TCP connection %s registered over, %s before the call, and it did not register again", reg.aor, before)
+	}
+	f.Evidence = append(f.Evidence, report.Evidence{Text: fmt.Sprintf("%s closed the connection %s ↔ %s first (FIN or reset)", by, reg.src, reg.registrar),
+		Frames: []uint64{cl.frame}, Time: cl.at})
 }
 
 // sipPort tells the ports SIP servers listen on: 5060 and 5080 (FreeSWITCH's

@@ -27,12 +27,12 @@ type tcpLab struct {
 	dump      *natlab.Proc
 }
 
-func newTCPLab(t *testing.T) *tcpLab {
+func newTCPLab(t *testing.T, kamailioCore ...string) *tcpLab {
 	natlab.Require(t)
 	lab := natlab.New(t)
 	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24",
 		NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent}})
-	startKamailioTCP(t, lab.PublicHost("server", "203.0.113.20"), "203.0.113.20")
+	startKamailioTCP(t, lab.PublicHost("server", "203.0.113.20"), "203.0.113.20", kamailioCore...)
 	l := &tcpLab{lab: lab, router: r1, alice: r1.LANHost("alice", "192.168.1.10"), registrar: netip.MustParseAddrPort("203.0.113.20:5060"),
 		pcap: filepath.Join(t.TempDir(), "switch.pcap")}
 	l.dump = lab.Core().StartTcpdumpOn(t, "br0", l.pcap, "tcp or udp or icmp")
@@ -94,8 +94,9 @@ func TestLabTCPAckToPrivateContact(t *testing.T) {
 // and is killed, its connection closing (a mobile app in the background).
 // Kamailio keeps her binding at the NAT's address; when Bob calls, it
 // opens a new connection there, the router resets it, and Bob's call is
-// rejected 477: the finding names the connection refused and Alice's
-// REGISTER from that address, with the remedy to reach her over her own
+// rejected 477: the finding names the connection refused, Alice's
+// REGISTER from that address and her phone's side closing the connection
+// she registered over, with the remedy to reach her over her own
 // connection.
 func TestLabTCPPhoneGone(t *testing.T) {
 	l := newTCPLab(t)
@@ -116,7 +117,37 @@ func TestLabTCPPhoneGone(t *testing.T) {
 		t.Errorf("verdict %s %+v, want rejected 477", c.Verdict, c.NotAnswered)
 	}
 	if !strings.HasPrefix(f.Title, "203.0.113.20 could not open a TCP connection to 203.0.113.1:") || !strings.Contains(f.Title, "100 registered from there, behind its NAT") ||
-		len(f.Evidence) != 2 || !strings.Contains(f.Evidence[0].Text, "203.0.113.1 refused it with a reset") || f.Remedy != remedyKeepTCPOpen {
+		!strings.Contains(f.Title, "; the phone's side closed the TCP connection 100 registered over") ||
+		len(f.Evidence) != 3 || !strings.Contains(f.Evidence[0].Text, "203.0.113.1 refused it with a reset") || f.Remedy != remedyKeepTCPOpen {
+		t.Errorf("finding %+v", f)
+	}
+}
+
+// TestLabTCPServerClosed: Alice's phone registers over TCP from behind
+// NAT for ten minutes, but Kamailio closes connections idle for 8 s
+// (tcp_connection_lifetime shorter than the registration); baresip does
+// not register again. Bob's call finds no way to her: the finding says
+// the server itself closed her connection, long before her registration
+// ended.
+func TestLabTCPServerClosed(t *testing.T) {
+	l := newTCPLab(t, "tcp_connection_lifetime=8\n")
+	alice := natlab.StartBaresip(t, l.alice, natlab.BaresipConfig{User: "100", Registrar: l.registrar, AutoAnswer: true, Transport: "tcp"})
+	time.Sleep(30 * time.Second) // Kamailio's timer closes it 8-16 s in
+	bob := l.bobCalls(t, 4*time.Second)
+	select {
+	case <-bob.Proc.Done():
+	case <-time.After(40 * time.Second):
+		t.Fatal("Bob's phone did not finish")
+	}
+	alice.Proc.Stop()
+	time.Sleep(300 * time.Millisecond)
+	l.dump.Stop()
+	c, f := l.finding(t, IDTCPConnectFailed)
+	if c.Verdict != report.VerdictNotAnswered || c.NotAnswered == nil || c.NotAnswered.Status != 477 {
+		t.Errorf("verdict %s %+v, want rejected 477", c.Verdict, c.NotAnswered)
+	}
+	if !strings.Contains(f.Title, "; 203.0.113.20 itself closed the TCP connection 100 registered over") || !strings.Contains(f.Title, "its idle timeout for connections is shorter than the registration") ||
+		!strings.HasPrefix(f.Evidence[len(f.Evidence)-1].Text, "203.0.113.20:5060 closed the connection 203.0.113.1:") {
 		t.Errorf("finding %+v", f)
 	}
 }
@@ -184,10 +215,11 @@ func TestLabTCPMappingLost(t *testing.T) {
 // startKamailioTCP runs the lab's Kamailio listening on UDP and TCP, with
 // the REGISTER's source recorded for each Contact (nathelper's
 // fix_nated_register), as servers that serve phones behind NAT do.
-func startKamailioTCP(t *testing.T, h *natlab.Host, addr string) {
+func startKamailioTCP(t *testing.T, h *natlab.Host, addr string, core ...string) {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := kamailioConfig(false, "")
+	cfg = strings.Replace(cfg, "debug=2\n", "debug=2\n"+strings.Join(core, ""), 1)
 	cfg = strings.Replace(cfg, "modparam(\"usrloc\", \"db_mode\", 0)\n", "loadmodule \"nathelper.so\"\nmodparam(\"usrloc\", \"db_mode\", 0)\n"+
 		"modparam(\"nathelper\", \"received_avp\", \"$avp(RECEIVED)\")\nmodparam(\"registrar\", \"received_avp\", \"$avp(RECEIVED)\")\n", 1)
 	cfg = strings.Replace(cfg, "\t\tif (!save(\"location\")) {", "\t\tfix_nated_register();\n\t\tif (!save(\"location\")) {", 1)
