@@ -143,6 +143,7 @@ func (s *state) result(files []string, live string) *Result {
 	r.Findings = append(captureFindings(s), tlsFindings(s)...)
 	r.Findings = append(r.Findings, s.regs.findings(s.last)...)
 	r.Findings = append(r.Findings, s.toPrivate.findings(s.regs)...)
+	r.Findings = append(r.Findings, s.pings.findings(s.last, s.regs, &s.toPrivate, &s.unreach)...)
 	r.Findings = append(r.Findings, s.forwards.findings()...)
 	if s.side != nil {
 		r.Findings = append(r.Findings, s.side.dec.frags.lost.findings()...)

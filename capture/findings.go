@@ -111,6 +111,10 @@ const (
 	// IDRegisterRefused: a phone's REGISTER was refused (its credentials,
 	// or a final failure) and no later one succeeded in the capture.
 	IDRegisterRefused report.FindingID = "register-refused"
+	// IDSIPPeerUnreachable: a party's requests outside calls (OPTIONS
+	// pings, NOTIFY) to another went unanswered in a row, while that
+	// other sent nothing: gone, or its NAT closed the mapping (pings.go).
+	IDSIPPeerUnreachable report.FindingID = "sip-peer-unreachable"
 	// IDRegisterRepeated: a phone registered again and again long before
 	// its registration would end.
 	IDRegisterRepeated report.FindingID = "register-repeated"

@@ -555,6 +555,9 @@ func (s *state) sweepBefore(at int64) {
 	if len(s.ice.mappings.sockets) > 0 {
 		s.ice.mappings.prune(now.Add(-stunVariesWithin))
 	}
+	if len(s.pings.pending) > 0 {
+		s.pings.expire(now)
+	}
 	s.peakCalls = max(s.peakCalls, len(s.calls.order))
 	s.peakFlows = max(s.peakFlows, len(s.flows))
 	s.sweep(now, false)

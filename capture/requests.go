@@ -125,3 +125,10 @@ func (p *privateRequests) findings(regs *registrations) []report.Finding {
 	}
 	return fs
 }
+
+// covers says whether a request from src to dst is one of these, which
+// the request-to-private-address finding tells of: from a public address
+// to a private one the capture was not taken behind.
+func (p *privateRequests) covers(src, dst netip.AddrPort) bool {
+	return isPublic(src.Addr()) && IsPrivate(dst.Addr()) && !p.inside[dst.Addr()]
+}

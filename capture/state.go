@@ -213,6 +213,9 @@ type state struct {
 	// ice counts ICE connectivity checks per candidate pair (ice.go).
 	ice       iceChecks
 	toPrivate privateRequests
+	// pings follows the requests outside calls, whose runs unanswered
+	// tell of a party that can no longer be reached (pings.go).
+	pings pings
 	// unreach holds the ICMP destination-unreachable errors (icmp.go).
 	unreach unreachables
 	// forwards are the RTP ports receivers behind NAT heard calls on and
@@ -573,6 +576,7 @@ func (s *state) sip(pkt *packet, info *sipInfo, read *sdpRead) *sipCall {
 	info.Body = nil // the SDP is kept parsed; drop the bytes
 	s.regs.sip(info, pkt.Time)
 	s.toPrivate.sip(info, pkt.Time)
+	s.pings.sip(info, pkt.Time) // pings.go
 	if !info.Request && s.side != nil {
 		s.side.dec.frags.answered(info.CallID, info.CSeq, info.Method) // fraglost.go
 	}
