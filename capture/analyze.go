@@ -141,7 +141,9 @@ func (s *state) result(files []string, live string) *Result {
 	t := &s.tally
 	r.Capture.Vantage = vantage(t.private, t.public, s.host.view())
 	r.Findings = append(captureFindings(s), tlsFindings(s)...)
-	r.Findings = append(r.Findings, s.regs.findings(s.last)...)
+	view := s.host.view()
+	view.inside = s.toPrivate.inside
+	r.Findings = append(r.Findings, s.regs.findings(s.last, view, &s.unreach)...)
 	r.Findings = append(r.Findings, s.toPrivate.findings(s.regs)...)
 	r.Findings = append(r.Findings, s.pings.findings(s.last, s.regs, &s.toPrivate, &s.unreach)...)
 	r.Findings = append(r.Findings, s.forwards.findings()...)

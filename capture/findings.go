@@ -111,6 +111,9 @@ const (
 	// IDRegisterRefused: a phone's REGISTER was refused (its credentials,
 	// or a final failure) and no later one succeeded in the capture.
 	IDRegisterRefused report.FindingID = "register-refused"
+	// IDRegisterUnanswered: a phone's REGISTERs got no response at all
+	// over Timer F or more: the registrar is out of its reach (register.go).
+	IDRegisterUnanswered report.FindingID = "register-unanswered"
 	// IDSIPPeerUnreachable: a party's requests outside calls (OPTIONS
 	// pings, NOTIFY) to another went unanswered in a row, while that
 	// other sent nothing: gone, or its NAT closed the mapping (pings.go).
@@ -236,6 +239,10 @@ const (
 		"only goes to an address from which nothing comes back: the far end sends its RTP to where the SDP said, which is not where this " +
 		"side's RTP comes from (a private address behind NAT: let the server latch onto the source, symmetric RTP, or relay the media), or " +
 		"a NAT or firewall drops it on the way (forward or allow the RTP port range)."
+	remedyRegistrarUnreachable = "Make the registrar reachable from the phone: check the registrar's address, port and transport in the phone " +
+		"(a DNS name or SRV record that points elsewhere, TCP or TLS where the server takes UDP), that the registrar's firewall lets SIP in from the phone's " +
+		"public address (fail2ban bans an address after failed logins), the port forwarding of its SIP port when the registrar sits behind a router, and " +
+		"that nothing on the phone's side drops the answers (an outbound firewall, a SIP ALG)."
 	remedyScanner = "Nothing to mend: this is a scan for accounts or for open dial-out (toll fraud). Keep such requests " +
 		"unanswered or rejected, and keep their sources out: a firewall that admits only the trunks and phones, fail2ban, an IP block list " +
 		"(APIBAN); and give accounts non-numeric user names and strong passwords."

@@ -75,3 +75,44 @@ func startKamailioPinging(t *testing.T, h *natlab.Host, addr string) {
 		"-w", dir, "-P", filepath.Join(dir, "kamailio.pid"))
 	waitUDP(t, h, addr+":5060")
 }
+
+// TestLabRegisterToServerNotForwarded: a SIP server behind its router,
+// whose owner forgot to forward UDP 5060: Bob's phone on the internet
+// registers at the router's public address and the router answers each
+// REGISTER with ICMP port unreachable. natdoc, on the internet's side,
+// says Bob's REGISTERs got no response at all, with the ICMP errors,
+// and the remedy names the registrar's port forwarding.
+func TestLabRegisterToServerNotForwarded(t *testing.T) {
+	natlab.Require(t)
+	lab := natlab.New(t)
+	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24", NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent}})
+	startKamailio(t, r1.LANHost("pbx", "192.168.1.20"), "192.168.1.20", false, netip.AddrPort{})
+	pcap := filepath.Join(t.TempDir(), "switch.pcap")
+	dump := lab.Core().StartTcpdumpOn(t, "br0", pcap, "udp or icmp")
+	bob := natlab.StartBaresip(t, lab.PublicHost("bob", "203.0.113.11"), natlab.BaresipConfig{User: "200", Registrar: netip.MustParseAddrPort("203.0.113.1:5060")})
+	time.Sleep(36 * time.Second) // Timer F ends the first REGISTER
+	bob.Proc.Stop()
+	time.Sleep(300 * time.Millisecond)
+	dump.Stop()
+	if dir := os.Getenv("NATDOC_KEEP_GEN"); dir != "" {
+		data, _ := os.ReadFile(pcap)
+		_ = os.WriteFile(filepath.Join(dir, "register-not-forwarded.pcap"), data, 0o644)
+	}
+	res := analyzePath(t, pcap)
+	var f *report.Finding
+	for i := range res.Findings {
+		if res.Findings[i].ID == IDRegisterUnanswered {
+			f = &res.Findings[i]
+		}
+	}
+	if f == nil {
+		t.Fatalf("no %s finding: %+v", IDRegisterUnanswered, res.Findings)
+	}
+	icmp := false
+	for _, e := range f.Evidence {
+		icmp = icmp || strings.HasPrefix(e.Text, "ICMP destination unreachable came back from 203.0.113.1") && strings.Contains(e.Text, "port unreachable")
+	}
+	if !strings.HasPrefix(f.Title, "200's REGISTERs to 203.0.113.1:5060 got no response at all") || !icmp || f.Remedy != remedyRegistrarUnreachable {
+		t.Errorf("finding %+v", f)
+	}
+}

@@ -79,6 +79,12 @@ type registration struct {
 	// answer to it refuses them (Kamailio and OpenSIPS challenge again
 	// instead of answering 403).
 	authorized bool
+	// sent counts the REGISTERs (resends too) from the first to the
+	// last; responded: any response to any of them came, from wherever.
+	sent                          int
+	firstSentFrame, lastSentFrame uint64
+	firstSentAt, lastSentAt       time.Time
+	responded                     bool
 }
 
 // refusal is a REGISTER answer that left the phone unregistered.
@@ -103,11 +109,15 @@ type registrations struct {
 	// Contact.
 	byPair    map[[2]netip.AddrPort]*registration
 	byContact map[netip.AddrPort]*registration
-	dropped   uint64
+	// byCallID finds the binding a REGISTER's response is for, wherever
+	// it comes from (a registrar cluster may answer from another address).
+	byCallID map[string]*registration
+	dropped  uint64
 }
 
 func newRegistrations() *registrations {
-	return &registrations{byKey: map[regKey]*registration{}, byPair: map[[2]netip.AddrPort]*registration{}, byContact: map[netip.AddrPort]*registration{}}
+	return &registrations{byKey: map[regKey]*registration{}, byPair: map[[2]netip.AddrPort]*registration{},
+		byContact: map[netip.AddrPort]*registration{}, byCallID: map[string]*registration{}}
 }
 
 // pair orders two addresses so a packet either way finds the same entry.
@@ -153,6 +163,14 @@ func (r *registrations) register(m *sipInfo, at time.Time) {
 		r.byKey[k] = reg
 	}
 	reg.frame, reg.authorized = m.Frame, m.Authorized
+	if reg.sent == 0 {
+		reg.firstSentFrame, reg.firstSentAt = m.Frame, at
+	}
+	reg.sent++
+	reg.lastSentFrame, reg.lastSentAt = m.Frame, at
+	if len(r.byCallID) < maxRegistrations || r.byCallID[m.CallID] != nil {
+		r.byCallID[m.CallID] = reg
+	}
 	if scanningTool(m.UserAgent) {
 		reg.scanner = m.UserAgent
 	}
@@ -166,6 +184,9 @@ func (r *registrations) register(m *sipInfo, at time.Time) {
 }
 
 func (r *registrations) answer(m *sipInfo, at time.Time) {
+	if asked := r.byCallID[m.CallID]; asked != nil {
+		asked.responded = true
+	}
 	reg := r.byPair[pair(m.Src, m.Dst)]
 	if reg == nil || m.Status < 200 {
 		return
@@ -281,7 +302,7 @@ func (g *registration) behindNAT() bool {
 
 // findings are the capture-wide findings about registrations, each
 // Contact once, in the order of their REGISTERs.
-func (r *registrations) findings(captureEnd time.Time) []report.Finding {
+func (r *registrations) findings(captureEnd time.Time, view hostView, unreach *unreachables) []report.Finding {
 	regs := make([]*registration, 0, len(r.byKey))
 	for _, g := range r.byKey {
 		regs = append(regs, g)
@@ -290,6 +311,7 @@ func (r *registrations) findings(captureEnd time.Time) []report.Finding {
 	var fs []report.Finding
 	seen := map[netip.AddrPort]bool{}
 	registered := lastRegistered(regs)
+	fs = append(fs, unansweredRegisters(regs, captureEnd, view, unreach)...)
 	for _, g := range regs {
 		if g.refused != nil && registered[g.binding()] < g.refused.frame {
 			fs = append(fs, g.refusedFinding())
@@ -459,4 +481,68 @@ func (g *registration) outlivesFinding() report.Finding {
 		Evidence: []report.Evidence{g.registerEvidence(), {Text: silence, Frames: frames, Time: g.gapStart}},
 		Remedy:   remedyKeepAlive,
 	}
+}
+
+// resendsUnanswered is how long a REGISTER resent without any response
+// shows that none will come: T2, past which UDP resends go every 4 s.
+const resendsUnanswered = 4 * time.Second
+
+// unansweredRegisters are the phones whose REGISTERs to a registrar got
+// no response at all, resent for T2 or more, or left unanswered until
+// Timer F (32 s), while no other REGISTER of the phone there was
+// answered: it is not registered, and nothing in the capture says the
+// registrar heard it.
+func unansweredRegisters(regs []*registration, captureEnd time.Time, view hostView, unreach *unreachables) []report.Finding {
+	type phoneAt struct {
+		aor       string
+		registrar netip.AddrPort
+	}
+	groups := map[phoneAt][]*registration{}
+	var order []phoneAt
+	for _, g := range regs {
+		k := phoneAt{g.aor, g.registrar}
+		if groups[k] == nil {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], g)
+	}
+	var fs []report.Finding
+	for _, k := range order {
+		list := groups[k]
+		sent, first, last := 0, list[0], list[0]
+		for _, g := range list {
+			if g.responded || g.sent == 0 {
+				sent = -1
+				break
+			}
+			sent += g.sent
+			if g.lastSentAt.After(last.lastSentAt) {
+				last = g
+			}
+		}
+		// Resent for T2 (4 s) without an answer, or left unanswered
+		// until Timer F: a response would have come.
+		if sent < 2 || (last.lastSentAt.Sub(first.firstSentAt) < resendsUnanswered && captureEnd.Sub(first.firstSentAt) < inviteTimeout) {
+			continue
+		}
+		fs = append(fs, registerUnansweredFinding(first, last, sent, view, unreach))
+	}
+	return fs
+}
+
+func registerUnansweredFinding(first, last *registration, sent int, view hostView, unreach *unreachables) report.Finding {
+	f := report.Finding{ID: IDRegisterUnanswered, Severity: report.SeverityWarning, Subject: first.aor, Remedy: remedyRegistrarUnreachable,
+		Title: fmt.Sprintf("%s's REGISTERs to %s got no response at all (sent %d times over %s): the phone is not registered, so calls to it cannot reach it",
+			first.aor, first.registrar, sent, roundWait(last.lastSentAt.Sub(first.firstSentAt))),
+		Evidence: []report.Evidence{{Text: fmt.Sprintf("REGISTER from %s to %s, Contact %s, never answered", first.src, first.registrar, first.contactText()),
+			Frames: uniqueFrames(first.firstSentFrame, last.lastSentFrame), Time: first.firstSentAt}}}
+	switch {
+	case view.reached(first.registrar.Addr()):
+		f.Title += ", though the capture, taken on the registrar's side, shows they arrived: its SIP service, or a firewall on its host (fail2ban), dropped them"
+		f.Remedy = remedyDroppedOnHost
+	case view.reached(first.src.Addr()):
+		f.Title += "; the capture, taken on the phone's side, shows them leave and nothing come back"
+	}
+	f.Evidence = appendUnreachable(f.Evidence, unreach.about(first.src, first.registrar), first.registrar)
+	return f
 }

@@ -61,7 +61,7 @@ func TestRegistrations(t *testing.T) {
 				r.sip(&sipInfo{sipHeaders: &sipHeaders{Method: "REGISTER", Status: 200, Expires: -1}, Src: registrar, Dst: tt.src, Frame: frame + 2}, t0.Add(tt.removeAt+time.Millisecond))
 			}
 			var got []report.FindingID
-			for _, f := range r.findings(t0.Add(tt.end)) {
+			for _, f := range r.findings(t0.Add(tt.end), hostView{}, nil) {
 				got = append(got, f.ID)
 				if len(f.Evidence) == 0 || f.Evidence[0].Frames[0] != 1 {
 					t.Errorf("%s: evidence does not name the REGISTER: %+v", f.ID, f.Evidence)
@@ -144,7 +144,7 @@ func TestRegisterRefused(t *testing.T) {
 				r.sip(&sipInfo{sipHeaders: answer, Src: registrar, Dst: phone, Frame: uint64(2*i + 2)}, at.Add(10*time.Millisecond))
 			}
 			got := false
-			for _, f := range r.findings(at.Add(time.Second)) {
+			for _, f := range r.findings(at.Add(time.Second), hostView{}, nil) {
 				got = got || f.ID == IDRegisterRefused
 			}
 			if got != tc.want {
@@ -195,7 +195,7 @@ func TestRegisterRefusalMended(t *testing.T) {
 				r.sip(&sipInfo{sipHeaders: &sipHeaders{Method: "REGISTER", Status: m.status, Reason: "X", Expires: 3600}, Src: registrar, Dst: m.src, Frame: frame}, at)
 			}
 			var remedies []string
-			for _, f := range r.findings(at.Add(time.Second)) {
+			for _, f := range r.findings(at.Add(time.Second), hostView{}, nil) {
 				if f.ID == IDRegisterRefused {
 					remedies = append(remedies, f.Remedy)
 				}
@@ -248,7 +248,7 @@ func TestRegisterRepeated(t *testing.T) {
 				r.sip(&sipInfo{sipHeaders: ok, Src: registrar, Dst: phone, Frame: uint64(2*i + 2)}, at.Add(5*time.Millisecond))
 			}
 			var got *report.Finding
-			for _, f := range r.findings(t0.Add(time.Hour)) {
+			for _, f := range r.findings(t0.Add(time.Hour), hostView{}, nil) {
 				if f.ID == IDRegisterRepeated {
 					got = &f
 				}

@@ -1,0 +1,64 @@
+package capture_test
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/natdoc/natdoc/capture"
+	"github.com/natdoc/natdoc/report"
+)
+
+// TestRegisterUnanswered: a phone whose REGISTERs, resent until Timer F
+// and repeated, draw no response at all is not registered: a warning
+// naming the registrar. Not when a response came from another address of
+// the registrar (a cluster answers from its own), nor when the capture
+// ends before Timer F could end the first.
+func TestRegisterUnanswered(t *testing.T) {
+	phone, registrar := netip.MustParseAddrPort("198.51.100.7:5060"), netip.MustParseAddrPort("203.0.113.20:5060")
+	other := netip.MustParseAddrPort("203.0.113.21:5060")
+	for _, tc := range []struct {
+		name      string
+		answerer  netip.AddrPort // answers the second transaction; zero: none
+		lastsFor  time.Duration
+		wantFound bool
+	}{
+		{"never answered", netip.AddrPort{}, 90 * time.Second, true},
+		{"answered from another address", other, 90 * time.Second, false},
+		{"capture too short", netip.AddrPort{}, 20 * time.Second, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path, w := createPcap(t, "register.pcap", 1)
+			t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+			send := func(at time.Duration, src, dst netip.AddrPort, data []byte) {
+				if at <= tc.lastsFor {
+					writeUDP(t, w, src, dst, data, t0.Add(at))
+				}
+			}
+			for tx := 0; tx < 2; tx++ {
+				start := time.Duration(tx) * 40 * time.Second
+				for _, resend := range []time.Duration{0, 500 * time.Millisecond, 1500 * time.Millisecond, 3500 * time.Millisecond} {
+					send(start+resend, phone, registrar, sipRequest("REGISTER", phone, registrar, "reg", 1+tx, false))
+				}
+				if tx == 1 && tc.answerer.IsValid() {
+					send(start+4*time.Second, tc.answerer, phone, sipRequest("REGISTER", phone, registrar, "reg", 1+tx, true))
+				}
+			}
+			send(tc.lastsFor, netip.MustParseAddrPort("127.0.0.1:1"), registrar, []byte("end"))
+			res := capture.AnalyzePath(t, path)
+			var got *report.Finding
+			for i, f := range res.Findings {
+				if f.ID == capture.IDRegisterUnanswered {
+					got = &res.Findings[i]
+				}
+			}
+			if (got != nil) != tc.wantFound {
+				t.Fatalf("finding %+v, want one: %v", got, tc.wantFound)
+			}
+			if got != nil && (!strings.HasPrefix(got.Title, "100's REGISTERs to 203.0.113.20:5060 got no response at all (sent 8 times over 44s)") || got.Severity != report.SeverityWarning) {
+				t.Errorf("finding %+v", got)
+			}
+		})
+	}
+}
