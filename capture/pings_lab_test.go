@@ -23,6 +23,7 @@ import (
 // where she registered from went unanswered in a row, and why calls to
 // her fail; the remedy is to keep the NAT open.
 func TestLabPingsUnansweredAfterNATTimeout(t *testing.T) {
+	t.Parallel() // it mostly waits on the phones' and servers' timers
 	natlab.Require(t)
 	lab := natlab.New(t)
 	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24",
@@ -83,6 +84,7 @@ func startKamailioPinging(t *testing.T, h *natlab.Host, addr string) {
 // says Bob's REGISTERs got no response at all, with the ICMP errors,
 // and the remedy names the registrar's port forwarding.
 func TestLabRegisterToServerNotForwarded(t *testing.T) {
+	t.Parallel() // it mostly waits on the phones' and servers' timers
 	natlab.Require(t)
 	lab := natlab.New(t)
 	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24", NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent}})

@@ -69,6 +69,7 @@ func (l *tcpLab) finding(t *testing.T, id report.FindingID) (report.Call, *repor
 // 200 OK for 32 s: the finding that the answer was never acknowledged
 // shows the connections Kamailio tried, and what refused them.
 func TestLabTCPAckToPrivateContact(t *testing.T) {
+	t.Parallel() // it mostly waits on the phones' and servers' timers
 	l := newTCPLab(t)
 	alice := natlab.StartBaresip(t, l.alice, natlab.BaresipConfig{User: "100", Registrar: l.registrar, AutoAnswer: true, Transport: "tcp"})
 	time.Sleep(2 * time.Second) // registered
@@ -99,6 +100,7 @@ func TestLabTCPAckToPrivateContact(t *testing.T) {
 // she registered over, with the remedy to reach her over her own
 // connection.
 func TestLabTCPPhoneGone(t *testing.T) {
+	t.Parallel() // it mostly waits on the phones' and servers' timers
 	l := newTCPLab(t)
 	alice := natlab.StartBaresip(t, l.alice, natlab.BaresipConfig{User: "100", Registrar: l.registrar, AutoAnswer: true, Transport: "tcp"})
 	time.Sleep(3 * time.Second)
@@ -130,6 +132,7 @@ func TestLabTCPPhoneGone(t *testing.T) {
 // the server itself closed her connection, long before her registration
 // ended.
 func TestLabTCPServerClosed(t *testing.T) {
+	t.Parallel() // it mostly waits on the phones' and servers' timers
 	l := newTCPLab(t, "tcp_connection_lifetime=8\n")
 	alice := natlab.StartBaresip(t, l.alice, natlab.BaresipConfig{User: "100", Registrar: l.registrar, AutoAnswer: true, Transport: "tcp"})
 	time.Sleep(30 * time.Second) // Kamailio's timer closes it 8-16 s in
@@ -158,6 +161,7 @@ func TestLabTCPServerClosed(t *testing.T) {
 // fails without ringing. The cause is the connection, not the generic
 // "callee never rang": sip-tcp-connect-failed, saying nothing answered.
 func TestLabTCPSynDropped(t *testing.T) {
+	t.Parallel() // it mostly waits on the phones' and servers' timers
 	l := newTCPLab(t)
 	alice := natlab.StartBaresip(t, l.alice, natlab.BaresipConfig{User: "100", Registrar: l.registrar, AutoAnswer: true, Transport: "tcp"})
 	time.Sleep(3 * time.Second)
@@ -192,6 +196,7 @@ func TestLabTCPSynDropped(t *testing.T) {
 // unreachable, its finding names the reset, with the remedy to keep the
 // phone's connection open.
 func TestLabTCPMappingLost(t *testing.T) {
+	t.Parallel() // it mostly waits on the phones' and servers' timers
 	l := newTCPLab(t)
 	alice := natlab.StartBaresip(t, l.alice, natlab.BaresipConfig{User: "100", Registrar: l.registrar, AutoAnswer: true, Transport: "tcp"})
 	time.Sleep(3 * time.Second)
