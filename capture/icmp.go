@@ -175,7 +175,7 @@ func (e *unreachable) reason() string {
 		case 3:
 			return "address unreachable: no host answers at that address"
 		case 4:
-			return "port unreachable: the host is there, but nothing listens on that port"
+			return "port unreachable: no program listens on that port there, and no router forwards or maps it"
 		}
 	} else {
 		switch e.code {
@@ -184,7 +184,7 @@ func (e *unreachable) reason() string {
 		case 1:
 			return "host unreachable: no host answers at that address"
 		case 3:
-			return "port unreachable: the host is there, but nothing listens on that port"
+			return "port unreachable: no program listens on that port there, and no router forwards or maps it"
 		case 9, 10, 13:
 			return "administratively prohibited: a firewall refuses them"
 		}
