@@ -179,6 +179,10 @@ const (
 		"(with rport, RFC 3581, to the address and port it came from): make the server answer there (Kamailio force_rport(), Asterisk PJSIP force_rport=yes), " +
 		"and find what drops them on the way back: that party's NAT or firewall (a mapping that expired, a rule that lets in only replies from where the request went), " +
 		"or a SIP ALG. If they do arrive, it discards them: compare their Via branch and tags with its request."
+	remedyRegisterResponsesLost = "No answer to the REGISTER reached the phone: it went on resending it. Responses go back where the request's top Via says " +
+		"(with rport, RFC 3581, to the address and port it came from): make the registrar answer there (Kamailio force_rport(), Asterisk PJSIP force_rport=yes), " +
+		"and find what drops them on the way back: the phone's NAT or firewall, a SIP ALG, or a large response's IP fragments. If they do arrive, the phone " +
+		"discards them: compare their Via branch and Call-ID with its request."
 	remedyInDialogResponsesLost = "The answers to a request inside the call did not reach its sender: it went on resending it, and gives it up after 32 s. " +
 		"Responses go back where the request's top Via says (with rport, RFC 3581, to the address and port it came from): make the answering side " +
 		"answer there (Kamailio force_rport(), Asterisk PJSIP force_rport=yes), and find what drops them on the way back: the sender's NAT or firewall " +

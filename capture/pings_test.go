@@ -10,13 +10,12 @@ import (
 	"github.com/natdoc/natdoc/report"
 )
 
-// sipRequest is a request outside calls from src to dst (register: a
-// REGISTER with a Contact), or its 200 OK when ok is set.
+// sipRequest is a request outside calls from src to dst (a REGISTER
+// carries a Contact), or its 200 OK when ok is set.
 func sipRequest(method string, src, dst netip.AddrPort, callID string, cseq int, ok bool) []byte {
-	first := fmt.Sprintf("%s sip:100@%s SIP/2.0", method, dst.Addr())
-	via := src
+	first, via := fmt.Sprintf("%s sip:100@%s SIP/2.0", method, dst.Addr()), src
 	if ok {
-		first, via = "SIP/2.0 200 OK", dst
+		first = "SIP/2.0 200 OK"
 	}
 	return []byte(fmt.Sprintf("%s\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bK%s%d\r\nFrom: <sip:100@example.test>;tag=f%s\r\nTo: <sip:100@example.test>\r\n"+
 		"Call-ID: %s\r\nCSeq: %d %s\r\nContact: <sip:100@192.168.1.10:5060>\r\nExpires: 600\r\nContent-Length: 0\r\n\r\n",

@@ -85,7 +85,34 @@ type registration struct {
 	firstSentFrame, lastSentFrame uint64
 	firstSentAt, lastSentAt       time.Time
 	responded                     bool
+	// final is the last final response to one of its REGISTERs, and
+	// resentAfter the copies of that REGISTER the phone sent a while
+	// after it (firstResent to lastResent): the response never reached it.
+	final                   *regFinal
+	resentAfter             int
+	firstResent, lastResent uint64
 }
+
+// regFinal is a final response to a REGISTER, as it went.
+type regFinal struct {
+	callID     string
+	cseq       uint32
+	status     int
+	reason     string
+	frame      uint64
+	at         time.Time
+	dst        netip.AddrPort
+	fragmented bool
+}
+
+// answers says whether the response is to the REGISTER m: its Call-ID
+// and CSeq (a phone may start each registration with CSeq 1 under a new
+// Call-ID).
+func (fin *regFinal) answers(m *sipInfo) bool { return fin.callID == m.CallID && fin.cseq == m.CSeq }
+
+// resentAfterFinal: a REGISTER resent this long after the final response
+// to it crossed none on the wire: that response did not reach the phone.
+const resentAfterFinal = 200 * time.Millisecond
 
 // refusal is a REGISTER answer that left the phone unregistered.
 type refusal struct {
@@ -162,6 +189,13 @@ func (r *registrations) register(m *sipInfo, at time.Time) {
 		reg = &registration{aor: m.ToUser, contact: m.ContactAddr, contactHost: m.Contact, src: m.Src, registrar: m.Dst, lastAt: at, lastFrame: m.Frame}
 		r.byKey[k] = reg
 	}
+	if asked := r.byCallID[m.CallID]; asked != nil && asked.final != nil && asked.final.answers(m) && at.Sub(asked.final.at) >= resentAfterFinal {
+		if asked.resentAfter == 0 {
+			asked.firstResent = m.Frame
+		}
+		asked.resentAfter++
+		asked.lastResent = m.Frame
+	}
 	reg.frame, reg.authorized = m.Frame, m.Authorized
 	if reg.sent == 0 {
 		reg.firstSentFrame, reg.firstSentAt = m.Frame, at
@@ -186,6 +220,9 @@ func (r *registrations) register(m *sipInfo, at time.Time) {
 func (r *registrations) answer(m *sipInfo, at time.Time) {
 	if asked := r.byCallID[m.CallID]; asked != nil {
 		asked.responded = true
+		if m.Status >= 200 {
+			asked.final = &regFinal{callID: m.CallID, cseq: m.CSeq, status: m.Status, reason: m.Reason, frame: m.Frame, at: at, dst: m.Dst, fragmented: m.Fragmented}
+		}
 	}
 	reg := r.byPair[pair(m.Src, m.Dst)]
 	if reg == nil || m.Status < 200 {
@@ -313,6 +350,9 @@ func (r *registrations) findings(captureEnd time.Time, view hostView, unreach *u
 	registered := lastRegistered(regs)
 	fs = append(fs, unansweredRegisters(regs, captureEnd, view, unreach)...)
 	for _, g := range regs {
+		if g.resentAfter >= resentPastResponse {
+			fs = append(fs, g.responsesLostFinding(view))
+		}
 		if g.refused != nil && registered[g.binding()] < g.refused.frame {
 			fs = append(fs, g.refusedFinding())
 		}
@@ -544,5 +584,39 @@ func registerUnansweredFinding(first, last *registration, sent int, view hostVie
 		f.Title += "; the capture, taken on the phone's side, shows them leave and nothing come back"
 	}
 	f.Evidence = appendUnreachable(f.Evidence, unreach.about(first.src, first.registrar), first.registrar)
+	return f
+}
+
+// responsesLostFinding: the phone went on resending a REGISTER after the
+// registrar's final response to it, so that response never reached it.
+func (g *registration) responsesLostFinding(view hostView) report.Finding {
+	fin := g.final
+	status := strings.TrimSpace(strconv.Itoa(fin.status) + " " + fin.reason)
+	response := "the response"
+	where := fmt.Sprintf("%s went to %s", status, fin.dst)
+	if fin.dst != g.src {
+		// A registrar that answers the Via's port rather than the
+		// source's (RFC 3581) misses the phone's NAT mapping.
+		where += fmt.Sprintf(", not to %s where the REGISTER came from", g.src)
+		response = fmt.Sprintf("the response, sent to %s rather than where the REGISTER came from,", fin.dst)
+	}
+	f := report.Finding{ID: IDResponsesLost, Severity: report.SeverityWarning, Subject: g.aor, Remedy: remedyRegisterResponsesLost,
+		Title: fmt.Sprintf("%s went on resending its REGISTER after the registrar's %s (%d times after it): %s did not reach the phone, or the phone discarded it",
+			g.aor, status, g.resentAfter, response)}
+	if fin.fragmented {
+		where += ", in IP fragments"
+	}
+	switch {
+	case fin.dst == g.src && view.reached(g.src.Addr()):
+		f.Title = fmt.Sprintf("%s went on resending its REGISTER after the registrar's %s (%d times after it), though the capture, taken on the phone's side, "+
+			"shows the response arrive: the phone discards it", g.aor, status, g.resentAfter)
+	case fin.fragmented:
+		f.Title += "; it went in IP fragments, which NATs and firewalls on the way often drop"
+	}
+	f.Evidence = []report.Evidence{
+		{Text: where, Frames: []uint64{fin.frame}, Addrs: []string{fin.dst.String()}, Time: fin.at},
+		{Text: fmt.Sprintf("the REGISTER sent %d more times after it, as a phone does while no final response reaches it", g.resentAfter),
+			Frames: uniqueFrames(g.firstResent, g.lastResent)},
+	}
 	return f
 }

@@ -62,3 +62,52 @@ func TestRegisterUnanswered(t *testing.T) {
 		})
 	}
 }
+
+// TestRegisterResponsesLost: the registrar answers the REGISTER at the
+// Via's port, not at the NAT's port it came from, and the phone goes on
+// resending it: sip-responses-lost names where the answer went. A resend
+// that crossed the answer on the wire is no sign.
+func TestRegisterResponsesLost(t *testing.T) {
+	phone, registrar := netip.MustParseAddrPort("198.51.100.7:61000"), netip.MustParseAddrPort("203.0.113.20:5060")
+	viaPort := netip.MustParseAddrPort("198.51.100.7:5060")
+	for _, tc := range []struct {
+		name    string
+		answer  netip.AddrPort
+		resends []time.Duration // after the first REGISTER, which is answered at 50 ms
+		want    bool
+	}{
+		{"answered at the Via's port", viaPort, []time.Duration{500 * time.Millisecond, 1500 * time.Millisecond, 3500 * time.Millisecond}, true},
+		{"a resend crossed the answer", phone, []time.Duration{60 * time.Millisecond}, false},
+		{"new registrations, each CSeq 1 under its own Call-ID", phone, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path, w := createPcap(t, "register.pcap", 1)
+			t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+			writeUDP(t, w, phone, registrar, sipRequest("REGISTER", phone, registrar, "reg", 1, false), t0)
+			writeUDP(t, w, registrar, tc.answer, sipRequest("REGISTER", phone, registrar, "reg", 1, true), t0.Add(50*time.Millisecond))
+			for _, at := range tc.resends {
+				writeUDP(t, w, phone, registrar, sipRequest("REGISTER", phone, registrar, "reg", 1, false), t0.Add(at))
+			}
+			if tc.resends == nil {
+				// The next registration's REGISTER, resent as the first was.
+				for _, at := range []time.Duration{time.Second, 1500 * time.Millisecond, 2500 * time.Millisecond} {
+					writeUDP(t, w, phone, registrar, sipRequest("REGISTER", phone, registrar, "reg-next", 1, false), t0.Add(at))
+				}
+			}
+			res := capture.AnalyzePath(t, path)
+			var got *report.Finding
+			for i, f := range res.Findings {
+				if f.ID == capture.IDResponsesLost {
+					got = &res.Findings[i]
+				}
+			}
+			if (got != nil) != tc.want {
+				t.Fatalf("finding %+v, want one: %v", got, tc.want)
+			}
+			if got != nil && got.Title != "100 went on resending its REGISTER after the registrar's 200 OK (3 times after it): the response, "+
+				"sent to 198.51.100.7:5060 rather than where the REGISTER came from, did not reach the phone, or the phone discarded it" {
+				t.Errorf("finding %+v", got)
+			}
+		})
+	}
+}

@@ -127,6 +127,7 @@ var remedyNames = map[string]struct{ id, title string }{
 	remedyDroppedOnHost:         {"check-the-receiving-host", "Find what on the receiving host dropped the request: its firewall (fail2ban), or the SIP service's ACL or rate limit"},
 	remedyTLSKeys:               {"give-the-tls-keys", "Give natdoc the TLS keys of the SIP sessions"},
 	remedyRegistrarUnreachable:  {"reach-the-registrar", "Make the registrar reachable from the phone (its address and port, the registrar's firewall, port forwarding)"},
+	remedyRegisterResponsesLost: {"bring-register-answers-back", "Let the registrar's answers reach the phone (rport, the phone's NAT, SIP ALG, fragments)"},
 	remedyScanner:               {"keep-sip-scanners-out", "Keep SIP scanners out (firewall, fail2ban, block lists): nothing to mend for the call"},
 	remedyOneWayNoSignalling:    {"judge-the-calls-behind-one-way-media", "Find where the one-way RTP's replies go: capture its SIP (or give its TLS keys), check the far end's media address and the NAT"},
 	remedyRegisterRefused:       {"fix-the-phone-account", "Fix the phone's account (credentials, domain) so its registration succeeds"},
