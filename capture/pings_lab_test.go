@@ -33,27 +33,31 @@ func TestLabPingsUnansweredAfterNATTimeout(t *testing.T) {
 	dump := lab.Core().StartTcpdumpOn(t, "br0", pcap, "udp or icmp")
 	alice := natlab.StartBaresip(t, r1.LANHost("alice", "192.168.1.10"), natlab.BaresipConfig{User: "100", Registrar: netip.MustParseAddrPort("203.0.113.20:5060"), AutoAnswer: true})
 	time.Sleep(58 * time.Second) // pings at 5-25 s, 32 s unanswered each
-	alice.Proc.Stop()
-	time.Sleep(300 * time.Millisecond)
-	dump.Stop()
-	if dir := os.Getenv("NATDOC_KEEP_GEN"); dir != "" {
-		data, _ := os.ReadFile(pcap)
-		_ = os.WriteFile(filepath.Join(dir, "pings-nat-timeout.pcap"), data, 0o644)
-	}
-	res := analyzePath(t, pcap)
-	var f *report.Finding
-	for i := range res.Findings {
-		if res.Findings[i].ID == IDSIPPeerUnreachable {
-			f = &res.Findings[i]
-		}
-	}
-	if f == nil {
-		t.Fatalf("no %s finding: %+v", IDSIPPeerUnreachable, res.Findings)
-	}
+	f := stopAndFind(t, alice, dump, pcap, "pings-nat-timeout.pcap", IDSIPPeerUnreachable)
 	if !strings.HasPrefix(f.Title, "203.0.113.20's OPTIONS requests to 100 at 203.0.113.1:") || !strings.Contains(f.Title, "while 100 sent nothing") ||
 		f.Remedy != remedyKeepAlive || f.Severity != report.SeverityWarning {
 		t.Errorf("finding %+v", f)
 	}
+}
+
+// stopAndFind stops the phone and the capture (kept as name in
+// NATDOC_KEEP_GEN's folder, when set) and returns the capture's finding
+// id.
+func stopAndFind(t *testing.T, phone *natlab.Baresip, dump *natlab.Proc, pcap, name string, id report.FindingID) *report.Finding {
+	t.Helper()
+	phone.Proc.Stop()
+	time.Sleep(300 * time.Millisecond)
+	dump.Stop()
+	if dir := os.Getenv("NATDOC_KEEP_GEN"); dir != "" {
+		data, _ := os.ReadFile(pcap)
+		_ = os.WriteFile(filepath.Join(dir, name), data, 0o644)
+	}
+	res := analyzePath(t, pcap)
+	f := captureFinding(res, id)
+	if f == nil {
+		t.Fatalf("no %s finding: %+v", id, res.Findings)
+	}
+	return f
 }
 
 // startKamailioPinging runs the lab's Kamailio with nathelper pinging
@@ -93,23 +97,7 @@ func TestLabRegisterToServerNotForwarded(t *testing.T) {
 	dump := lab.Core().StartTcpdumpOn(t, "br0", pcap, "udp or icmp")
 	bob := natlab.StartBaresip(t, lab.PublicHost("bob", "203.0.113.11"), natlab.BaresipConfig{User: "200", Registrar: netip.MustParseAddrPort("203.0.113.1:5060")})
 	time.Sleep(36 * time.Second) // Timer F ends the first REGISTER
-	bob.Proc.Stop()
-	time.Sleep(300 * time.Millisecond)
-	dump.Stop()
-	if dir := os.Getenv("NATDOC_KEEP_GEN"); dir != "" {
-		data, _ := os.ReadFile(pcap)
-		_ = os.WriteFile(filepath.Join(dir, "register-not-forwarded.pcap"), data, 0o644)
-	}
-	res := analyzePath(t, pcap)
-	var f *report.Finding
-	for i := range res.Findings {
-		if res.Findings[i].ID == IDRegisterUnanswered {
-			f = &res.Findings[i]
-		}
-	}
-	if f == nil {
-		t.Fatalf("no %s finding: %+v", IDRegisterUnanswered, res.Findings)
-	}
+	f := stopAndFind(t, bob, dump, pcap, "register-not-forwarded.pcap", IDRegisterUnanswered)
 	icmp := false
 	for _, e := range f.Evidence {
 		icmp = icmp || strings.HasPrefix(e.Text, "ICMP destination unreachable came back from 203.0.113.1") && strings.Contains(e.Text, "port unreachable")

@@ -67,12 +67,7 @@ func TestPingsUnanswered(t *testing.T) {
 			}
 			send(100, netip.MustParseAddrPort("127.0.0.1:1"), server, []byte("end"))
 			res := capture.AnalyzePath(t, path)
-			var got *report.Finding
-			for i, f := range res.Findings {
-				if f.ID == capture.IDSIPPeerUnreachable {
-					got = &res.Findings[i]
-				}
-			}
+			got := findingByID(res.Findings, capture.IDSIPPeerUnreachable)
 			if (got != nil) != tc.want {
 				t.Fatalf("finding %+v, want one: %v", got, tc.want)
 			}

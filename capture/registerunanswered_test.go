@@ -47,12 +47,7 @@ func TestRegisterUnanswered(t *testing.T) {
 			}
 			send(tc.lastsFor, netip.MustParseAddrPort("127.0.0.1:1"), registrar, []byte("end"))
 			res := capture.AnalyzePath(t, path)
-			var got *report.Finding
-			for i, f := range res.Findings {
-				if f.ID == capture.IDRegisterUnanswered {
-					got = &res.Findings[i]
-				}
-			}
+			got := findingByID(res.Findings, capture.IDRegisterUnanswered)
 			if (got != nil) != tc.wantFound {
 				t.Fatalf("finding %+v, want one: %v", got, tc.wantFound)
 			}
@@ -95,12 +90,7 @@ func TestRegisterResponsesLost(t *testing.T) {
 				}
 			}
 			res := capture.AnalyzePath(t, path)
-			var got *report.Finding
-			for i, f := range res.Findings {
-				if f.ID == capture.IDResponsesLost {
-					got = &res.Findings[i]
-				}
-			}
+			got := findingByID(res.Findings, capture.IDResponsesLost)
 			if (got != nil) != tc.want {
 				t.Fatalf("finding %+v, want one: %v", got, tc.want)
 			}

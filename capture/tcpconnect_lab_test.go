@@ -62,6 +62,18 @@ func (l *tcpLab) finding(t *testing.T, id report.FindingID) (report.Call, *repor
 	return c, nil
 }
 
+// rejected477 is the capture's call's sip-tcp-connect-failed finding,
+// the call rejected 477 as Kamailio does when it cannot send to the next
+// hop.
+func (l *tcpLab) rejected477(t *testing.T) *report.Finding {
+	t.Helper()
+	c, f := l.finding(t, IDTCPConnectFailed)
+	if c.Verdict != report.VerdictNotAnswered || c.NotAnswered == nil || c.NotAnswered.Status != 477 {
+		t.Errorf("verdict %s %+v, want rejected 477", c.Verdict, c.NotAnswered)
+	}
+	return f
+}
+
 // TestLabTCPAckToPrivateContact: Alice answers Bob's call over her TCP
 // connection with her private Contact; Kamailio passes Bob's ACK on by
 // opening a TCP connection to that Contact, and the internet's router
@@ -114,10 +126,7 @@ func TestLabTCPPhoneGone(t *testing.T) {
 	}
 	time.Sleep(300 * time.Millisecond)
 	l.dump.Stop()
-	c, f := l.finding(t, IDTCPConnectFailed)
-	if c.Verdict != report.VerdictNotAnswered || c.NotAnswered == nil || c.NotAnswered.Status != 477 {
-		t.Errorf("verdict %s %+v, want rejected 477", c.Verdict, c.NotAnswered)
-	}
+	f := l.rejected477(t)
 	if !strings.HasPrefix(f.Title, "203.0.113.20 could not open a TCP connection to 203.0.113.1:") || !strings.Contains(f.Title, "100 registered from there, behind its NAT") ||
 		!strings.Contains(f.Title, "; the phone's side closed the TCP connection 100 registered over") ||
 		len(f.Evidence) != 3 || !strings.Contains(f.Evidence[0].Text, "203.0.113.1 refused it with a reset") || f.Remedy != remedyKeepTCPOpen {
@@ -145,10 +154,7 @@ func TestLabTCPServerClosed(t *testing.T) {
 	alice.Proc.Stop()
 	time.Sleep(300 * time.Millisecond)
 	l.dump.Stop()
-	c, f := l.finding(t, IDTCPConnectFailed)
-	if c.Verdict != report.VerdictNotAnswered || c.NotAnswered == nil || c.NotAnswered.Status != 477 {
-		t.Errorf("verdict %s %+v, want rejected 477", c.Verdict, c.NotAnswered)
-	}
+	f := l.rejected477(t)
 	if !strings.Contains(f.Title, "; 203.0.113.20 itself closed the TCP connection 100 registered over") || !strings.Contains(f.Title, "its idle timeout for connections is shorter than the registration") ||
 		!strings.HasPrefix(f.Evidence[len(f.Evidence)-1].Text, "203.0.113.20:5060 closed the connection 203.0.113.1:") {
 		t.Errorf("finding %+v", f)
