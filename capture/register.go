@@ -202,9 +202,11 @@ func (r *registrations) register(m *sipInfo, at time.Time) {
 	}
 	reg.sent++
 	reg.lastSentFrame, reg.lastSentAt = m.Frame, at
-	if len(r.byCallID) < maxRegistrations || r.byCallID[m.CallID] != nil {
-		r.byCallID[m.CallID] = reg
+	if len(r.byCallID) >= maxRegistrations && r.byCallID[m.CallID] == nil {
+		// The latest registrations matter: their responses are to come.
+		clear(r.byCallID)
 	}
+	r.byCallID[m.CallID] = reg
 	if scanningTool(m.UserAgent) {
 		reg.scanner = m.UserAgent
 	}
@@ -225,7 +227,11 @@ func (r *registrations) answer(m *sipInfo, at time.Time) {
 		}
 	}
 	reg := r.byPair[pair(m.Src, m.Dst)]
-	if reg == nil || m.Status < 200 {
+	if reg == nil {
+		return
+	}
+	reg.responded = true
+	if m.Status < 200 {
 		return
 	}
 	if m.Status >= 300 {

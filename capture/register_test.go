@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -261,5 +262,33 @@ func TestRegisterRepeated(t *testing.T) {
 				t.Errorf("finding %+v, want %s", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestRegistrationsAnsweredPastTheBound: a registrar whose phones have
+// registered under more Call-IDs than are followed (maxRegistrations):
+// the next phone's 200 OK still counts as its answer, so it is not taken
+// for unanswered.
+func TestRegistrationsAnsweredPastTheBound(t *testing.T) {
+	r := newRegistrations()
+	registrar := netip.MustParseAddrPort("198.51.100.20:5060")
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	register := func(phone netip.AddrPort, callID string, at time.Time, resends ...time.Duration) {
+		for _, resend := range append([]time.Duration{0}, resends...) {
+			r.sip(&sipInfo{sipHeaders: &sipHeaders{Request: true, Method: "REGISTER", CallID: callID, CSeq: 1, ContactAddr: phone, Expires: 60, ToUser: "p" + phone.Addr().String()},
+				Src: phone, Dst: registrar}, at.Add(resend))
+		}
+		r.sip(&sipInfo{sipHeaders: &sipHeaders{Method: "REGISTER", CallID: callID, CSeq: 1, Status: 200, Expires: 60}, Src: registrar, Dst: phone}, at.Add(5*time.Second+time.Millisecond))
+	}
+	busy := netip.MustParseAddrPort("203.0.113.1:5060")
+	for i := 0; i < maxRegistrations; i++ { // one phone, a new Call-ID each time
+		register(busy, fmt.Sprintf("reg-%d", i), t0.Add(time.Duration(i)*time.Second))
+	}
+	// The next phone's answer crossed a resend.
+	register(netip.MustParseAddrPort("203.0.113.2:5060"), "next", t0.Add(maxRegistrations*time.Second), 5*time.Second)
+	for _, f := range r.findings(t0.Add(maxRegistrations*time.Second+time.Hour), hostView{}, nil) {
+		if f.ID == IDRegisterUnanswered {
+			t.Fatalf("%s", f.Title)
+		}
 	}
 }
