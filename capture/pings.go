@@ -162,16 +162,17 @@ func (pp *pingPair) unanswered(q pendingPing, method string) {
 	r.lastFrame, r.lastAt, r.method = q.frame, q.at, method
 }
 
-// expire ends the transactions older than Timer F at now, in the order
-// they were sent: a run follows the capture's order.
-func (p *pings) expire(now time.Time) {
+// expire ends the transactions older than age at now (Timer F while the
+// capture goes on; T2 at its end, when no response is to come any more),
+// in the order they were sent: a run follows the capture's order.
+func (p *pings) expire(now time.Time, age time.Duration) {
 	type expired struct {
 		q      pendingPing
 		method string
 	}
 	var ended []expired
 	for k, q := range p.pending {
-		if now.Sub(q.at) >= inviteTimeout {
+		if now.Sub(q.at) >= age {
 			delete(p.pending, k)
 			ended = append(ended, expired{q, k.method})
 		}
@@ -191,7 +192,7 @@ func (p *pings) expire(now time.Time) {
 // or register there from (else it may ignore them: a carrier that
 // answers calls, not OPTIONS).
 func (p *pings) findings(end time.Time, regs *registrations, toPrivate *privateRequests, unreach *unreachables) []report.Finding {
-	p.expire(end)
+	p.expire(end, resendsUnanswered) // a response comes in well under T2, or not at all
 	pairs := make([]tcpKey, 0, len(p.pairs))
 	for k, pp := range p.pairs {
 		pp.endRun()

@@ -556,7 +556,7 @@ func (s *state) sweepBefore(at int64) {
 		s.ice.mappings.prune(now.Add(-stunVariesWithin))
 	}
 	if len(s.pings.pending) > 0 {
-		s.pings.expire(now)
+		s.pings.expire(now, inviteTimeout)
 	}
 	s.peakCalls = max(s.peakCalls, len(s.calls.order))
 	s.peakFlows = max(s.peakFlows, len(s.flows))
