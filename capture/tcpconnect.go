@@ -340,8 +340,8 @@ func connectFinding(cb *callBuild, v StreamVerdict) (report.Finding, bool) {
 func closedRegistration(cb *callBuild, reg *registration, f *report.Finding) {
 	t := &cb.call.setup
 	by, cl, ok := cb.unreach.connects().closer(reg.src, reg.registrar, t.sentAt)
-	if !ok {
-		return
+	if !ok || cl.frame < reg.frame {
+		return // none, or that of an earlier connection between the same ports
 	}
 	before := roundWait(t.sentAt.Sub(cl.at))
 	if by == reg.registrar {

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/natdoc/natdoc/report"
 )
 
 // TestTCPConnects: connections tried to one address are counted per
@@ -102,5 +104,40 @@ func TestSIPConnectionReset(t *testing.T) {
 	s.handle(&packet{Frame: 5, Time: t0, Src: web, Dst: server, Proto: protoTCP, RST: true})
 	if len(s.unreach.tcp.resets) != 1 {
 		t.Errorf("resets %v: one of a connection carrying no SIP kept", s.unreach.tcp.resets)
+	}
+}
+
+// TestClosedRegistration: who closed the connection the callee last
+// registered over is told only of a closing after that REGISTER, not of
+// an earlier connection between the same two ports.
+func TestClosedRegistration(t *testing.T) {
+	phone, server := netip.MustParseAddrPort("203.0.113.1:47612"), netip.MustParseAddrPort("203.0.113.20:5060")
+	t0 := time.Unix(1000, 0)
+	for _, tc := range []struct {
+		name        string
+		closeFrame  uint64
+		closedBy    netip.AddrPort
+		wantInTitle string
+	}{
+		{"server closed it after the REGISTER", 20, server, "; 203.0.113.20 itself closed the TCP connection 100 registered over, 10s before the call"},
+		{"phone's side closed it", 20, phone, "; the phone's side closed the TCP connection 100 registered over"},
+		{"an earlier connection's closing", 5, server, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var u unreachables
+			other := server
+			if tc.closedBy == server {
+				other = phone
+			}
+			u.tcp.closed(tc.closedBy, other, tc.closeFrame, t0)
+			cb := &callBuild{call: &sipCall{}, unreach: &u}
+			cb.call.setup.sentAt = t0.Add(10 * time.Second)
+			reg := &registration{aor: "100", src: phone, registrar: server, frame: 10}
+			var f report.Finding
+			closedRegistration(cb, reg, &f)
+			if tc.wantInTitle == "" && f.Title != "" || !strings.Contains(f.Title, tc.wantInTitle) {
+				t.Errorf("title %q, want %q", f.Title, tc.wantInTitle)
+			}
+		})
 	}
 }
