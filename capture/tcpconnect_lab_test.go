@@ -4,6 +4,7 @@ package capture
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -27,12 +28,12 @@ type tcpLab struct {
 	dump      *natlab.Proc
 }
 
-func newTCPLab(t *testing.T, kamailioCore ...string) *tcpLab {
+func newTCPLab(t *testing.T, kamailioCore string) *tcpLab {
 	natlab.Require(t)
 	lab := natlab.New(t)
 	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24",
 		NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent}})
-	startKamailioTCP(t, lab.PublicHost("server", "203.0.113.20"), "203.0.113.20", kamailioCore...)
+	startNATKamailio(t, lab.PublicHost("server", "203.0.113.20"), "203.0.113.20", natKamailio{tcp: true, core: kamailioCore})
 	l := &tcpLab{lab: lab, router: r1, alice: r1.LANHost("alice", "192.168.1.10"), registrar: netip.MustParseAddrPort("203.0.113.20:5060"),
 		pcap: filepath.Join(t.TempDir(), "switch.pcap")}
 	l.dump = lab.Core().StartTcpdumpOn(t, "br0", l.pcap, "tcp or udp or icmp")
@@ -82,7 +83,7 @@ func (l *tcpLab) rejected477(t *testing.T) *report.Finding {
 // shows the connections Kamailio tried, and what refused them.
 func TestLabTCPAckToPrivateContact(t *testing.T) {
 	t.Parallel() // it mostly waits on the phones' and servers' timers
-	l := newTCPLab(t)
+	l := newTCPLab(t, "")
 	alice := natlab.StartBaresip(t, l.alice, natlab.BaresipConfig{User: "100", Registrar: l.registrar, AutoAnswer: true, Transport: "tcp"})
 	time.Sleep(2 * time.Second) // registered
 	bob := l.bobCalls(t, 20*time.Second)
@@ -113,7 +114,7 @@ func TestLabTCPAckToPrivateContact(t *testing.T) {
 // connection.
 func TestLabTCPPhoneGone(t *testing.T) {
 	t.Parallel() // it mostly waits on the phones' and servers' timers
-	l := newTCPLab(t)
+	l := newTCPLab(t, "")
 	alice := natlab.StartBaresip(t, l.alice, natlab.BaresipConfig{User: "100", Registrar: l.registrar, AutoAnswer: true, Transport: "tcp"})
 	time.Sleep(3 * time.Second)
 	alice.Proc.Kill()
@@ -168,7 +169,7 @@ func TestLabTCPServerClosed(t *testing.T) {
 // "callee never rang": sip-tcp-connect-failed, saying nothing answered.
 func TestLabTCPSynDropped(t *testing.T) {
 	t.Parallel() // it mostly waits on the phones' and servers' timers
-	l := newTCPLab(t)
+	l := newTCPLab(t, "")
 	alice := natlab.StartBaresip(t, l.alice, natlab.BaresipConfig{User: "100", Registrar: l.registrar, AutoAnswer: true, Transport: "tcp"})
 	time.Sleep(3 * time.Second)
 	alice.Proc.Kill()
@@ -203,7 +204,7 @@ func TestLabTCPSynDropped(t *testing.T) {
 // phone's connection open.
 func TestLabTCPMappingLost(t *testing.T) {
 	t.Parallel() // it mostly waits on the phones' and servers' timers
-	l := newTCPLab(t)
+	l := newTCPLab(t, "")
 	alice := natlab.StartBaresip(t, l.alice, natlab.BaresipConfig{User: "100", Registrar: l.registrar, AutoAnswer: true, Transport: "tcp"})
 	time.Sleep(3 * time.Second)
 	if out, err := l.router.Run(context.Background(), "conntrack", "-F"); err != nil {
@@ -223,22 +224,43 @@ func TestLabTCPMappingLost(t *testing.T) {
 	}
 }
 
-// startKamailioTCP runs the lab's Kamailio listening on UDP and TCP, with
-// the REGISTER's source recorded for each Contact (nathelper's
-// fix_nated_register), as servers that serve phones behind NAT do.
-func startKamailioTCP(t *testing.T, h *natlab.Host, addr string, core ...string) {
+// natKamailio is how the lab's Kamailio serves phones behind NAT, as
+// servers that do so are set: the REGISTER's source recorded for each
+// Contact (nathelper's fix_nated_register); listening on TCP as well as
+// UDP when tcp is set; core settings added at the top of its
+// configuration; and, when pingEvery is set, every contact pinged with
+// SIP OPTIONS that often at the address its REGISTER came from.
+type natKamailio struct {
+	tcp       bool
+	core      string
+	pingEvery time.Duration
+}
+
+// startNATKamailio runs that Kamailio on h at addr:5060 and waits until it
+// listens.
+func startNATKamailio(t *testing.T, h *natlab.Host, addr string, k natKamailio) {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := kamailioConfig(false, "")
-	cfg = strings.Replace(cfg, "debug=2\n", "debug=2\n"+strings.Join(core, ""), 1)
-	cfg = strings.Replace(cfg, "modparam(\"usrloc\", \"db_mode\", 0)\n", "loadmodule \"nathelper.so\"\nmodparam(\"usrloc\", \"db_mode\", 0)\n"+
-		"modparam(\"nathelper\", \"received_avp\", \"$avp(RECEIVED)\")\nmodparam(\"registrar\", \"received_avp\", \"$avp(RECEIVED)\")\n", 1)
-	cfg = strings.Replace(cfg, "\t\tif (!save(\"location\")) {", "\t\tfix_nated_register();\n\t\tif (!save(\"location\")) {", 1)
+	cfg = strings.Replace(cfg, "debug=2\n", "debug=2\n"+k.core, 1)
+	params := "modparam(\"nathelper\", \"received_avp\", \"$avp(RECEIVED)\")\nmodparam(\"registrar\", \"received_avp\", \"$avp(RECEIVED)\")\n"
+	onRegister := "\t\tfix_nated_register();\n"
+	if k.pingEvery > 0 {
+		params += fmt.Sprintf("modparam(\"nathelper\", \"natping_interval\", %d)\nmodparam(\"nathelper\", \"ping_nated_only\", 0)\n", int(k.pingEvery.Seconds())) +
+			"modparam(\"nathelper\", \"sipping_bflag\", 7)\nmodparam(\"nathelper\", \"sipping_from\", \"sip:pinger@" + addr + "\")\n"
+		onRegister = "\t\tsetbflag(7);\n" + onRegister
+	}
+	cfg = strings.Replace(cfg, "modparam(\"usrloc\", \"db_mode\", 0)\n", "loadmodule \"nathelper.so\"\nmodparam(\"usrloc\", \"db_mode\", 0)\n"+params, 1)
+	cfg = strings.Replace(cfg, "\t\tif (!save(\"location\")) {", onRegister+"\t\tif (!save(\"location\")) {", 1)
 	path := filepath.Join(dir, "kamailio.cfg")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	h.Start(t, "kamailio", "-f", path, "-l", "udp:"+addr+":5060", "-l", "tcp:"+addr+":5060", "-m", "64", "-M", "8", "-DD", "-E",
-		"-w", dir, "-P", filepath.Join(dir, "kamailio.pid"))
+	listen := []string{"-l", "udp:" + addr + ":5060"}
+	if k.tcp {
+		listen = append(listen, "-l", "tcp:"+addr+":5060")
+	}
+	h.Start(t, "kamailio", append(append([]string{"-f", path}, listen...), "-m", "64", "-M", "8", "-DD", "-E",
+		"-w", dir, "-P", filepath.Join(dir, "kamailio.pid"))...)
 	waitUDP(t, h, addr+":5060")
 }
