@@ -193,20 +193,27 @@ func (p *pings) expire(now time.Time, age time.Duration) {
 // answers calls, not OPTIONS).
 func (p *pings) findings(end time.Time, regs *registrations, toPrivate *privateRequests, unreach *unreachables) []report.Finding {
 	p.expire(end, resendsUnanswered) // a response comes in well under T2, or not at all
-	pairs := make([]tcpKey, 0, len(p.pairs))
+	type unreachablePeer struct {
+		pair tcpKey
+		reg  *registration // the phone's registration at the sender, if dst is where it registered from
+	}
+	var peers []unreachablePeer
 	for k, pp := range p.pairs {
 		pp.endRun()
-		if pp.longest.count >= pingStreak && pp.peerSpoke && (pp.longest.answeredBefore > 0 || registeredAt(regs, k.Dst, k.Src) != nil) &&
-			!toPrivate.covers(k.Src, k.Dst) {
-			pairs = append(pairs, k)
+		if pp.longest.count < pingStreak || !pp.peerSpoke || toPrivate.covers(k.Src, k.Dst) {
+			continue
+		}
+		if reg := registeredAt(regs, k.Dst, k.Src); pp.longest.answeredBefore > 0 || reg != nil {
+			peers = append(peers, unreachablePeer{k, reg})
 		}
 	}
-	sort.Slice(pairs, func(i, j int) bool {
-		return p.pairs[pairs[i]].longest.firstFrame < p.pairs[pairs[j]].longest.firstFrame
+	sort.Slice(peers, func(i, j int) bool {
+		return p.pairs[peers[i].pair].longest.firstFrame < p.pairs[peers[j].pair].longest.firstFrame
 	})
-	fs := make([]report.Finding, 0, len(pairs))
-	for _, k := range pairs {
-		f := p.pairs[k].finding(k.Src, k.Dst, regs)
+	fs := make([]report.Finding, 0, len(peers))
+	for _, u := range peers {
+		k := u.pair
+		f := p.pairs[k].finding(k.Src, k.Dst, u.reg)
 		f.Evidence = appendUnreachable(f.Evidence, unreach.about(k.Src, k.Dst), k.Dst)
 		fs = append(fs, f)
 	}
@@ -214,8 +221,9 @@ func (p *pings) findings(end time.Time, regs *registrations, toPrivate *privateR
 }
 
 // finding says that dst stopped answering src, and what that means when
-// dst is where a phone registered from.
-func (pp *pingPair) finding(src, dst netip.AddrPort, regs *registrations) report.Finding {
+// dst is where a phone registered from (reg); otherwise dst answered such
+// requests before the run.
+func (pp *pingPair) finding(src, dst netip.AddrPort, reg *registration) report.Finding {
 	r := pp.longest
 	over := roundWait(r.lastAt.Sub(r.firstAt))
 	f := report.Finding{ID: IDSIPPeerUnreachable, Severity: report.SeverityWarning, Remedy: remedyUnanswered,
@@ -224,7 +232,6 @@ func (pp *pingPair) finding(src, dst netip.AddrPort, regs *registrations) report
 			Frames: uniqueFrames(r.firstFrame, r.lastFrame), Time: r.firstAt,
 		}}}
 	subject := dst.String()
-	reg := registeredAt(regs, dst, src)
 	if reg != nil {
 		subject = reg.aor + " at " + dst.String()
 		f.Subject = reg.aor
@@ -234,14 +241,11 @@ func (pp *pingPair) finding(src, dst netip.AddrPort, regs *registrations) report
 	if pp.runs > 1 {
 		f.Title += fmt.Sprintf(" (the longest of %d such runs)", pp.runs)
 	}
-	switch {
-	case reg != nil:
+	if reg != nil {
 		f.Title += fmt.Sprintf(", while %s sent nothing: the phone is gone, or its NAT closed the mapping %s registered from, so calls to %s cannot reach it", reg.aor, reg.aor, reg.aor)
 		f.Evidence = append(f.Evidence, reg.registerEvidence())
-	case r.answeredBefore > 0:
+	} else {
 		f.Title += fmt.Sprintf(", after %d answered: %s is gone, or a NAT or firewall between them stopped letting the requests in", r.answeredBefore, dst)
-	default:
-		f.Title += fmt.Sprintf(": %s is gone, or a NAT or firewall between them lets the requests no longer in", dst)
 	}
 	if r.answeredBefore > 0 {
 		f.Evidence = append(f.Evidence, report.Evidence{Text: fmt.Sprintf("before the run, %s answered %d of them, the last here", dst, r.answeredBefore), Frames: []uint64{r.lastAnswered}})
