@@ -94,6 +94,7 @@ func RenderJSON(w io.Writer, r *Report) error {
 // writeStyled prints text that may hold ANSI styles. lipgloss.Fprint strips
 // them for pipes and NO_COLOR; explicit modes pin the colour profile.
 func writeStyled(w io.Writer, s string, mode ColorMode) error {
+	s = terminalSafe(s)
 	var err error
 	switch mode {
 	case ColorNever:

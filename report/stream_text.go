@@ -76,10 +76,11 @@ func (s *textStream) Call(c Call) error {
 	return s.start()
 }
 
-// flush writes the rows gathered; plain rows need no styles stripped.
+// flush writes the rows gathered; plain rows without control characters
+// need no styles stripped nor controls replaced (writeStyled).
 func (s *textStream) flush() error {
 	var err error
-	if text := s.out.Bytes(); !s.styled && bytes.IndexByte(text, '\x1b') < 0 {
+	if text := s.out.Bytes(); !s.styled && !hasControl(text) {
 		_, err = s.w.Write(text)
 	} else {
 		err = writeStyled(s.w, string(text), s.opt.Color)
@@ -153,6 +154,8 @@ func (s *textStream) row(c Call) {
 func (s *textStream) line(cells []string) {
 	cw := s.cellWidths[:0]
 	for i, cell := range cells {
+		cell = terminalSafe(cell) // before measuring: a NUL would be taken for the wrap mark
+		cells[i] = cell
 		cw = append(cw, cellWidth(cell))
 		if cw[i] > s.widths[i] {
 			cells[i] = ansi.Truncate(cell, s.widths[i], "…")

@@ -15,6 +15,11 @@ import (
 // whose cells are one line each; TestPlainTableMatchesLipgloss holds the
 // two to the same output.
 func plainTable(headers []string, rows [][]string) string {
+	for _, row := range rows {
+		for i, cell := range row {
+			row[i] = terminalSafe(cell) // before measuring: a NUL would be taken for the wrap mark
+		}
+	}
 	widths := make([]int, len(headers))
 	for i, h := range headers {
 		widths[i] = cellWidth(h)

@@ -1,0 +1,45 @@
+package report
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// TestTextIsTerminalSafe: control characters in what the network sent (a
+// user with an OSC 52 clipboard write, a reason with a cursor move, a
+// stray control byte) reach no terminal: each becomes U+FFFD, in the
+// report rendered whole and streamed, styled or plain; the styles stay.
+func TestTextIsTerminalSafe(t *testing.T) {
+	hostile := "3510\x14723\x1b]52;c;ZXZpbA==\x07"
+	r := New("analyze", "test")
+	r.Calls = []Call{{ID: "C1", Verdict: VerdictNotAnswered, Caller: Party{User: hostile}, Callee: Party{User: "200"},
+		NotAnswered: &NotAnswered{Reason: NotAnsweredRejected, Status: 403, Phrase: "Forbidden\x1b[2J\x1b[H"},
+		Findings:    []Finding{{ID: "x", Severity: SeverityWarning, Title: "title " + hostile, Evidence: []Evidence{{Text: "evidence \x9b6n"}}}}}}
+	for _, color := range []ColorMode{ColorNever, ColorAlways} {
+		var whole bytes.Buffer
+		if err := Render(&whole, r, Options{Format: FormatText, Color: color}); err != nil {
+			t.Fatal(err)
+		}
+		var streamed bytes.Buffer
+		cw, _ := NewCallWriter(&streamed, Options{Format: FormatText, Color: color})
+		rest := *r
+		rest.Calls = nil
+		cw.Begin(&rest)
+		cw.Call(r.Calls[0])
+		cw.End(&rest)
+		for name, out := range map[string]string{"whole": whole.String(), "streamed": streamed.String()} {
+			for _, bad := range []string{"\x14", "\x07", "\x1b]", "\x1b[2J", "\x1b[H", "\x1b[1A", "\u009b"} {
+				if strings.Contains(out, bad) {
+					t.Errorf("%s, colour %v: %q reaches the terminal:\n%q", name, color, bad, out)
+				}
+			}
+			if !strings.Contains(out, "3510\uFFFD723") {
+				t.Errorf("%s, colour %v: the control character is not shown as U+FFFD:\n%s", name, color, out)
+			}
+			if color == ColorAlways && !strings.Contains(out, "\x1b[") {
+				t.Errorf("%s: the styles are gone", name)
+			}
+		}
+	}
+}
