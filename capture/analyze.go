@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/natdoc/natdoc/hep"
 	"github.com/natdoc/natdoc/report"
@@ -60,6 +61,8 @@ type Result struct {
 	// had a finding of warning or error.
 	CallCount    int
 	CallProblems bool
+	// Registrations are the bindings the capture shows.
+	Registrations []report.Binding
 }
 
 // Analyze reads the files and judges every call in them. Several files
@@ -144,6 +147,7 @@ func (s *state) result(files []string, live string) *Result {
 	view := s.host.view()
 	view.inside = s.toPrivate.inside
 	r.Findings = append(r.Findings, s.regs.findings(s.last, view, &s.unreach)...)
+	r.Registrations = s.regs.table(s.last)
 	r.Findings = append(r.Findings, s.toPrivate.findings(s.regs)...)
 	r.Findings = append(r.Findings, s.pings.findings(s.last, s.regs, &s.toPrivate, &s.unreach)...)
 	r.Findings = append(r.Findings, s.forwards.findings()...)
@@ -152,6 +156,9 @@ func (s *state) result(files []string, live string) *Result {
 	}
 	r.Remedies = remedies(r.Findings, &t.remedies, map[string]int{remedyForwardRTPRange: s.forwards.unheardCalls()})
 	r.Verdict = verdictSentence(t.calls, t.verdicts, s.unreadSIP())
+	if t.calls == 0 && len(r.Registrations) > 0 {
+		r.Verdict = strings.TrimSuffix(r.Verdict, ".") + "; " + report.BindingsSummary(r.Registrations) + "."
+	}
 	if t.calls == 0 && len(s.calls.prior.list) > 0 {
 		r.Verdict = s.calls.prior.verdict()
 	}
@@ -167,6 +174,7 @@ func (r *Result) Fill(rep *report.Report) {
 	c := r.Capture
 	rep.Capture = &c
 	rep.Calls = r.Calls
+	rep.Registrations = r.Registrations
 	rep.Findings = append(rep.Findings, r.Findings...)
 	rep.Remedies = append(rep.Remedies, r.Remedies...)
 	rep.Verdict = r.Verdict

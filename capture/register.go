@@ -37,6 +37,9 @@ type registration struct {
 	src         netip.AddrPort // where its REGISTER came from, as captured
 	registrar   netip.AddrPort
 	frame       uint64 // the last REGISTER
+	// toHost, transport and userAgent are the last REGISTER's, for the
+	// registrations table.
+	toHost, transport, userAgent string
 	// publicAs is the public address the registrar saw the REGISTER come
 	// from: its source if public, or the Via received= of its answer.
 	publicAs netip.Addr
@@ -58,14 +61,9 @@ type registration struct {
 	// scanner is the User-Agent of a SIP scanning tool (svcrack and its
 	// kin guessing accounts and passwords) that sent the REGISTER.
 	scanner string
-	// Activity between src and the registrar while registered: the last
-	// packet, and the longest silence seen (frames around it).
-	lastAt            time.Time
-	lastFrame         uint64
-	gap               time.Duration
-	gapFrom, gapTo    uint64
-	gapOpen           bool // the longest silence ran to the capture's end
-	gapStart, gapStop time.Time
+	// path is what passes between src and the registrar, shared with
+	// the phone's other addresses of record registered over it.
+	path *regPath
 	// removing: the phone asked to remove its bindings (Expires 0); the
 	// answer ends the binding and leaves what earlier answers showed.
 	removing bool
@@ -91,6 +89,25 @@ type registration struct {
 	final                   *regFinal
 	resentAfter             int
 	firstResent, lastResent uint64
+	// lastAnswer is the last final response to one of its REGISTERs
+	// (status 0: none yet); sentSince counts the REGISTERs sent after it,
+	// resends of the one it answered aside; removed: the registrar
+	// confirmed the phone's removal of its bindings.
+	lastAnswer regAnswer
+	sentSince  int
+	removed    bool
+	// findings are the IDs of the report's findings about it; problem:
+	// one of them is a warning or an error.
+	findings []report.FindingID
+	problem  bool
+}
+
+// regAnswer is a final response to a REGISTER, as the table shows it.
+type regAnswer struct {
+	status int
+	reason string
+	frame  uint64
+	at     time.Time
 }
 
 // regFinal is a final response to a REGISTER, as it went.
@@ -124,17 +141,42 @@ type refusal struct {
 	afterCredentials bool
 }
 
+// regKey is a binding as the capture shows it: an address of record's
+// Contact at a registrar, registered from one source address.
 type regKey struct {
+	aor                     string
 	src, registrar, contact netip.AddrPort
+}
+
+// regPath is the way between a phone's SIP address and its registrar. A
+// phone with several accounts (or a proxy registering many phones)
+// registers them all over one path, through one NAT mapping: its activity
+// and silences are the path's, not one binding's.
+type regPath struct {
+	// latest is the binding of the last REGISTER over it; bindings all of
+	// them, to find how long one stays registered when another is removed.
+	latest   *registration
+	bindings []*registration
+	// okAt is the first 200 OK over it since it was last unregistered,
+	// until when the last binding registered over it runs out.
+	okAt, until time.Time
+	// The last packet, and the longest silence seen while a binding was
+	// registered (frames around it).
+	lastAt            time.Time
+	lastFrame         uint64
+	gap               time.Duration
+	gapFrom, gapTo    uint64
+	gapOpen           bool // the longest silence ran to the capture's end
+	gapStart, gapStop time.Time
 }
 
 // registrations follows the bindings of a capture.
 type registrations struct {
 	byKey map[regKey]*registration
-	// byPair finds a binding from any packet between a phone's SIP
-	// address and its registrar; byContact from a request sent to the
+	// byPair finds the path of any packet between a phone's SIP address
+	// and its registrar; byContact a binding from a request sent to the
 	// Contact.
-	byPair    map[[2]netip.AddrPort]*registration
+	byPair    map[[2]netip.AddrPort]*regPath
 	byContact map[netip.AddrPort]*registration
 	// byCallID finds the binding a REGISTER's response is for, wherever
 	// it comes from (a registrar cluster may answer from another address).
@@ -143,7 +185,7 @@ type registrations struct {
 }
 
 func newRegistrations() *registrations {
-	return &registrations{byKey: map[regKey]*registration{}, byPair: map[[2]netip.AddrPort]*registration{},
+	return &registrations{byKey: map[regKey]*registration{}, byPair: map[[2]netip.AddrPort]*regPath{},
 		byContact: map[netip.AddrPort]*registration{}, byCallID: map[string]*registration{}}
 }
 
@@ -169,8 +211,13 @@ func (r *registrations) sip(m *sipInfo, at time.Time) {
 
 func (r *registrations) register(m *sipInfo, at time.Time) {
 	if m.Expires == 0 { // a removal (RFC 3261 §10.2.2)
-		if reg := r.byPair[pair(m.Src, m.Dst)]; reg != nil {
-			reg.removing = true
+		if p := r.byPair[pair(m.Src, m.Dst)]; p != nil {
+			for _, g := range p.bindings {
+				// Contact: * removes all of the address of record's.
+				if g.aor == m.ToUser && (!m.ContactAddr.IsValid() || g.contact == m.ContactAddr) {
+					g.removing = true
+				}
+			}
 		}
 		return
 	}
@@ -179,24 +226,39 @@ func (r *registrations) register(m *sipInfo, at time.Time) {
 	}
 	// A Contact whose host is a name (or no address netip reads) binds
 	// all the same: its refusal counts, its NAT traces need an address.
-	k := regKey{m.Src, m.Dst, m.ContactAddr}
+	k := regKey{m.ToUser, m.Src, m.Dst, m.ContactAddr}
 	reg := r.byKey[k]
 	if reg == nil {
 		if len(r.byKey) >= maxRegistrations {
 			r.dropped++
 			return
 		}
-		reg = &registration{aor: m.ToUser, contact: m.ContactAddr, contactHost: m.Contact, src: m.Src, registrar: m.Dst, lastAt: at, lastFrame: m.Frame}
+		reg = &registration{aor: m.ToUser, contact: m.ContactAddr, contactHost: m.Contact, src: m.Src, registrar: m.Dst}
 		r.byKey[k] = reg
+		reg.path = r.byPair[pair(m.Src, m.Dst)]
+		if reg.path == nil {
+			reg.path = &regPath{lastAt: at, lastFrame: m.Frame}
+			r.byPair[pair(m.Src, m.Dst)] = reg.path
+		}
+		reg.path.bindings = append(reg.path.bindings, reg)
 	}
+	resend := false
 	if asked := r.byCallID[m.CallID]; asked != nil && asked.final != nil && asked.final.answers(m) && at.Sub(asked.final.at) >= resentAfterFinal {
 		if asked.resentAfter == 0 {
 			asked.firstResent = m.Frame
 		}
 		asked.resentAfter++
 		asked.lastResent = m.Frame
+		resend = asked == reg
 	}
-	reg.frame, reg.authorized = m.Frame, m.Authorized
+	if !resend && reg.lastAnswer.status != 0 {
+		reg.sentSince++
+	}
+	reg.toHost, reg.transport = m.ToHost, m.Transport
+	if m.UserAgent != "" {
+		reg.userAgent = m.UserAgent
+	}
+	reg.frame, reg.authorized, reg.removing = m.Frame, m.Authorized, false
 	if reg.sent == 0 {
 		reg.firstSentFrame, reg.firstSentAt = m.Frame, at
 	}
@@ -213,7 +275,7 @@ func (r *registrations) register(m *sipInfo, at time.Time) {
 	if isPublic(m.Src.Addr()) {
 		reg.publicAs = m.Src.Addr()
 	}
-	r.byPair[pair(m.Src, m.Dst)] = reg
+	reg.path.latest = reg
 	if m.ContactAddr.IsValid() {
 		r.byContact[m.ContactAddr] = reg
 	}
@@ -226,7 +288,7 @@ func (r *registrations) answer(m *sipInfo, at time.Time) {
 			asked.final = &regFinal{callID: m.CallID, cseq: m.CSeq, status: m.Status, reason: m.Reason, frame: m.Frame, at: at, dst: m.Dst, fragmented: m.Fragmented}
 		}
 	}
-	reg := r.byPair[pair(m.Src, m.Dst)]
+	reg := r.answered(m)
 	if reg == nil {
 		return
 	}
@@ -234,16 +296,20 @@ func (r *registrations) answer(m *sipInfo, at time.Time) {
 	if m.Status < 200 {
 		return
 	}
+	if !reg.removing || m.Status < 300 { // a removal refused leaves the binding as it was
+		reg.lastAnswer, reg.sentSince = regAnswer{status: m.Status, reason: m.Reason, frame: m.Frame, at: at}, 0
+	}
 	if m.Status >= 300 {
 		reg.failed(m)
 		return
 	}
-	reg.challenged, reg.refused = false, nil
+	reg.challenged, reg.refused, reg.removed = false, nil, false
 	if reg.removing {
-		reg.removing, reg.oks = false, 0
+		reg.removing, reg.oks, reg.removed = false, 0, true
 		reg.endAt(at)
 		return
 	}
+	defer reg.path.registered(reg)
 	if ip, err := netip.ParseAddr(m.Via.Received); err == nil && isPublic(ip) {
 		reg.publicAs = ip
 	}
@@ -269,9 +335,39 @@ func (r *registrations) answer(m *sipInfo, at time.Time) {
 	}
 }
 
+// answered finds the binding a REGISTER's response from its registrar
+// is for: the one whose REGISTER had its Call-ID, else the path's latest
+// (Call-IDs are forgotten when too many are followed).
+func (r *registrations) answered(m *sipInfo) *registration {
+	p := r.byPair[pair(m.Src, m.Dst)]
+	if p == nil {
+		return nil
+	}
+	if asked := r.byCallID[m.CallID]; asked != nil && asked.path == p {
+		return asked
+	}
+	return p.latest
+}
+
+// registered notes that a 200 OK registered g over the path.
+func (p *regPath) registered(g *registration) {
+	if p.okAt.IsZero() || !p.until.After(g.okAt) {
+		p.okAt = g.okAt
+	}
+	if end := g.okAt.Add(g.expires); end.After(p.until) {
+		p.until = end
+	}
+}
+
 // failed notes a REGISTER answered with a failure.
 func (g *registration) failed(m *sipInfo) {
 	challenge := m.Status == 401 || m.Status == 407
+	if g.removing {
+		// A removal refused leaves the binding as it was. After a
+		// challenge the phone may send it again with credentials.
+		g.removing = challenge
+		return
+	}
 	if (!challenge && m.Status != 423) || (challenge && g.authorized && !m.StaleNonce) {
 		g.refused = &refusal{status: m.Status, reason: m.Reason, frame: m.Frame, afterCredentials: g.challenged || g.authorized}
 	}
@@ -281,21 +377,32 @@ func (g *registration) failed(m *sipInfo) {
 // activity notes a packet between a and b; a silence while the phone was
 // registered is measured against the longest so far.
 func (r *registrations) activity(a, b netip.AddrPort, frame uint64, at time.Time) {
-	reg := r.byPair[pair(a, b)]
-	if reg == nil {
+	p := r.byPair[pair(a, b)]
+	if p == nil {
 		return
 	}
-	if reg.registeredAt(reg.lastAt) {
-		reg.noteGap(reg.lastAt, at, reg.lastFrame, frame, false)
+	if p.registeredAt(p.lastAt) {
+		p.noteGap(p.lastAt, at, p.lastFrame, frame, false)
 	}
-	reg.lastAt, reg.lastFrame = at, frame
+	p.lastAt, p.lastFrame = at, frame
 }
 
 // endAt ends the binding at t, when the registrar confirmed its removal:
-// silence after it costs nothing.
+// silence after it costs nothing, unless another binding over its path
+// is still registered.
 func (g *registration) endAt(t time.Time) {
 	if !g.okAt.IsZero() && t.Sub(g.okAt) < g.expires {
 		g.expires = max(t.Sub(g.okAt), 0)
+	}
+	p := g.path
+	p.until = time.Time{}
+	for _, o := range p.bindings {
+		if !o.okAt.IsZero() && o.okAt.Add(o.expires).After(p.until) {
+			p.until = o.okAt.Add(o.expires)
+		}
+	}
+	if !p.until.After(t) {
+		p.okAt = time.Time{} // none left: the next 200 OK starts anew
 	}
 }
 
@@ -304,12 +411,17 @@ func (g *registration) registeredAt(t time.Time) bool {
 	return !g.okAt.IsZero() && !t.Before(g.okAt) && t.Sub(g.okAt) < g.expires
 }
 
-func (g *registration) noteGap(from, to time.Time, fromFrame, toFrame uint64, open bool) {
-	if end := g.okAt.Add(g.expires); to.After(end) {
-		to = end // the binding expired first: silence after it costs nothing
+// registeredAt says whether a binding over the path was valid at t.
+func (p *regPath) registeredAt(t time.Time) bool {
+	return !p.okAt.IsZero() && !t.Before(p.okAt) && t.Before(p.until)
+}
+
+func (p *regPath) noteGap(from, to time.Time, fromFrame, toFrame uint64, open bool) {
+	if to.After(p.until) {
+		to = p.until // the bindings expired first: silence after it costs nothing
 	}
-	if d := to.Sub(from); d > g.gap {
-		g.gap, g.gapFrom, g.gapTo, g.gapOpen, g.gapStart, g.gapStop = d, fromFrame, toFrame, open, from, to
+	if d := to.Sub(from); d > p.gap {
+		p.gap, p.gapFrom, p.gapTo, p.gapOpen, p.gapStart, p.gapStop = d, fromFrame, toFrame, open, from, to
 	}
 }
 
@@ -352,34 +464,57 @@ func (r *registrations) findings(captureEnd time.Time, view hostView, unreach *u
 	}
 	sort.Slice(regs, func(i, j int) bool { return regs[i].frame < regs[j].frame })
 	var fs []report.Finding
-	seen := map[netip.AddrPort]bool{}
+	// The NAT findings are the Contact's, said once, and concern every
+	// binding of it.
+	natFindings := map[netip.AddrPort][]report.Finding{}
 	registered := lastRegistered(regs)
 	fs = append(fs, unansweredRegisters(regs, captureEnd, view, unreach)...)
+	add := func(g *registration, f report.Finding) {
+		g.noteFinding(f)
+		fs = append(fs, f)
+	}
 	for _, g := range regs {
 		if g.resentAfter >= resentPastResponse {
-			fs = append(fs, g.responsesLostFinding(view))
+			add(g, g.responsesLostFinding(view))
 		}
 		if g.refused != nil && registered[g.binding()] < g.refused.frame {
-			fs = append(fs, g.refusedFinding())
+			add(g, g.refusedFinding())
 		}
 		if f, ok := g.repeatedFinding(); ok {
-			fs = append(fs, f)
+			add(g, f)
 		}
-		if !g.behindNAT() || seen[g.contact] {
+		if !g.behindNAT() {
 			continue
 		}
-		seen[g.contact] = true
+		if said, ok := natFindings[g.contact]; ok {
+			for _, f := range said {
+				g.noteFinding(f)
+			}
+			continue
+		}
+		var said []report.Finding
 		if g.echoed {
-			fs = append(fs, g.notFixedFinding())
+			said = append(said, g.notFixedFinding())
 		}
-		if g.registeredAt(g.lastAt) {
-			g.noteGap(g.lastAt, captureEnd, g.lastFrame, 0, true)
+		if p := g.path; p.registeredAt(p.lastAt) {
+			p.noteGap(p.lastAt, captureEnd, p.lastFrame, 0, true)
 		}
-		if g.gap > natUDPTimeout {
-			fs = append(fs, g.outlivesFinding())
+		if g.path.gap > natUDPTimeout {
+			said = append(said, g.outlivesFinding())
 		}
+		for _, f := range said {
+			add(g, f)
+		}
+		natFindings[g.contact] = said
 	}
 	return fs
+}
+
+// noteFinding links a finding about the binding to its row of the
+// registrations table.
+func (g *registration) noteFinding(f report.Finding) {
+	g.findings = append(g.findings, f.ID)
+	g.problem = g.problem || f.Severity.IsProblem()
 }
 
 // bindingKey is a binding as the registrar stores it: the phone's
@@ -514,17 +649,18 @@ func (g *registration) refusedFinding() report.Finding {
 }
 
 func (g *registration) outlivesFinding() report.Finding {
-	silence := fmt.Sprintf("no packet between %s and the registrar %s for %s", g.src, g.registrar, g.gap.Round(time.Second))
-	frames := uniqueFrames(g.gapFrom, g.gapTo)
-	if g.gapOpen {
+	p := g.path
+	silence := fmt.Sprintf("no packet between %s and the registrar %s for %s", g.src, g.registrar, p.gap.Round(time.Second))
+	frames := uniqueFrames(p.gapFrom, p.gapTo)
+	if p.gapOpen {
 		silence += " up to the end of the capture"
-		frames = []uint64{g.gapFrom}
+		frames = []uint64{p.gapFrom}
 	}
 	return report.Finding{
 		ID: IDRegistrationOutlivesNAT, Severity: report.SeverityWarning, Subject: g.aor,
 		Title: fmt.Sprintf("The phone behind NAT registered for %s and then sent nothing for %s: longer than NATs keep an idle UDP mapping (30 s to a few minutes), so incoming calls may never reach it",
-			g.expires.Round(time.Second), g.gap.Round(time.Second)),
-		Evidence: []report.Evidence{g.registerEvidence(), {Text: silence, Frames: frames, Time: g.gapStart}},
+			g.expires.Round(time.Second), p.gap.Round(time.Second)),
+		Evidence: []report.Evidence{g.registerEvidence(), {Text: silence, Frames: frames, Time: p.gapStart}},
 		Remedy:   remedyKeepAlive,
 	}
 }
@@ -571,7 +707,11 @@ func unansweredRegisters(regs []*registration, captureEnd time.Time, view hostVi
 		if sent < 2 || (last.lastSentAt.Sub(first.firstSentAt) < resendsUnanswered && captureEnd.Sub(first.firstSentAt) < inviteTimeout) {
 			continue
 		}
-		fs = append(fs, registerUnansweredFinding(first, last, sent, view, unreach))
+		f := registerUnansweredFinding(first, last, sent, view, unreach)
+		for _, g := range list {
+			g.noteFinding(f)
+		}
+		fs = append(fs, f)
 	}
 	return fs
 }

@@ -25,7 +25,8 @@ func stripANSI(s string) string { return ansi.Strip(s) }
 // RenderHTML writes one self-contained HTML file: no scripts, no external
 // resources, so it can be mailed or attached to a ticket. It reads at
 // 1,000 pixels and prints: the capture summary first, the calls table
-// with verdict colours and a legend, the registered sections, each call
+// with verdict colours and a legend, the registrations, the registered
+// sections, each call
 // with its legs, ladder, timelines, streams, RTCP and findings, the
 // report-wide findings and the remedies; the full text report folded at
 // the end.
@@ -73,8 +74,9 @@ var htmlPage = template.Must(template.New("page").Funcs(template.FuncMap{
 		}
 		return ""
 	},
-	"verdicts": func() any { return htmlVerdicts },
-	"problem":  CallHasProblem,
+	"verdicts":      func() any { return htmlVerdicts },
+	"bindingResult": bindingResult,
+	"problem":       CallHasProblem,
 	"span": func(c *CaptureInfo) string {
 		if c.First.IsZero() {
 			return ""
@@ -113,7 +115,10 @@ ul.findings li{margin:.3em 0}code{overflow-wrap:anywhere}.fix{color:#060}
 {{range .R.Calls}}<tr{{if problem .}} class="problem"{{end}}><td class="nw"><a href="#call-{{.ID}}">{{.ID}}</a></td><td class="nw">{{.Start.UTC.Format "15:04:05"}}</td><td class="wrap">{{party .Caller}} → {{party .Callee}}</td><td class="num">{{duration .}}</td><td class="{{.Verdict}}">{{verdictText .}}</td><td class="num">{{eachWay .}}</td><td class="num">{{mosEachWay .}}</td></tr>
 {{end}}</table>
 <p class="legend">{{range verdicts}}<span class="item"><span class="{{.V}}">{{.V}}</span>: {{.Text}}.</span> {{end}}MOS: estimated listening quality (1-4.5), “silent”: packets that carry no audio.</p>{{end}}
-{{.Extra}}
+{{with .R.Registrations}}<h2>Registrations</h2><table class="registrations"><tr><th>account</th><th>from</th><th>registrar</th><th>result</th><th>REGISTERs</th><th>frames</th><th>findings</th></tr>
+{{range .}}<tr{{if .Problem}} class="problem"{{end}}><td class="wrap">{{.AOR}}</td><td class="nw">{{.From}}{{with .SeenAs}}<br><small>seen as {{.}}</small>{{end}}</td><td class="nw">{{.Registrar}}{{with .Transport}} <small>{{.}}</small>{{end}}</td><td>{{bindingResult .}}</td><td class="num">{{.Requests}}</td><td class="num">{{.FirstFrame}}-{{.LastFrame}}</td><td>{{range $i, $f := .Findings}}{{if $i}}, {{end}}<code>{{$f}}</code>{{end}}</td></tr>
+{{end}}</table>
+{{end}}{{.Extra}}
 {{.Details}}
 {{if .R.Findings}}<h2>Findings</h2><ul class="findings">{{range .R.Findings}}<li><span class="{{.Severity}}">{{.Severity}}</span> {{.Title}} <code>{{.ID}}</code>
 <ul>{{range .Evidence}}<li>{{.Text}}{{with frames .}} <small>{{.}}</small>{{end}}</li>{{end}}{{with .Remedy}}<li class="fix"><em>Fix:</em> {{.}}</li>{{end}}</ul></li>{{end}}</ul>{{end}}

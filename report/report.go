@@ -29,13 +29,15 @@ type Report struct {
 	// Remedies ranked by how likely they fix the problems found, best first.
 	Remedies []Remedy `json:"remedies,omitempty"`
 
-	Capture  *CaptureInfo    `json:"capture,omitempty"`
-	Calls    []Call          `json:"calls,omitempty"`
-	NAT      *NATReport      `json:"nat,omitempty"`
-	IGD      *IGDReport      `json:"igd,omitempty"`
-	CallTest *CallTestReport `json:"call_test,omitempty"`
-	Serve    *ServeReport    `json:"serve,omitempty"`
-	Host     *HostReport     `json:"host,omitempty"`
+	Capture *CaptureInfo `json:"capture,omitempty"`
+	Calls   []Call       `json:"calls,omitempty"`
+	// Registrations are the bindings a capture shows (natdoc analyze).
+	Registrations []Binding       `json:"registrations,omitempty"`
+	NAT           *NATReport      `json:"nat,omitempty"`
+	IGD           *IGDReport      `json:"igd,omitempty"`
+	CallTest      *CallTestReport `json:"call_test,omitempty"`
+	Serve         *ServeReport    `json:"serve,omitempty"`
+	Host          *HostReport     `json:"host,omitempty"`
 	// Checks lists what a composite command (diagnose) ran, skipped or could
 	// not run, so "not run" is never read as "passed".
 	Checks []Check `json:"checks,omitempty"`

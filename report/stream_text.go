@@ -185,7 +185,7 @@ func (s *textStream) End(r *Report) error {
 	b.WriteString(callsLegend(rows, s.layout, textWidth(s.opt)))
 	b.WriteString(problemCallsLine(s.digest))
 	b.WriteString(s.digest.unanswered.lines(s.digest.calls))
-	for _, section := range []sectionRenderer{textCapture, s.findings, textRemedies, s.verdict} {
+	for _, section := range []sectionRenderer{textCapture, textRegistrations, s.findings, textRemedies, s.verdict} {
 		if text := section(r, s.opt); text != "" {
 			b.WriteString("\n" + text)
 			if !strings.HasSuffix(text, "\n") {

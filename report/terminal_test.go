@@ -16,6 +16,7 @@ func TestTextIsTerminalSafe(t *testing.T) {
 	r.Calls = []Call{{ID: "C1", Verdict: VerdictNotAnswered, Caller: Party{User: hostile}, Callee: Party{User: "200"},
 		NotAnswered: &NotAnswered{Reason: NotAnsweredRejected, Status: 403, Phrase: "Forbidden\x1b[2J\x1b[H"},
 		Findings:    []Finding{{ID: "x", Severity: SeverityWarning, Title: "title " + hostile, Evidence: []Evidence{{Text: "evidence \x9b6n"}}}}}}
+	r.Registrations = []Binding{{AOR: hostile + "@example.org", From: "192.0.2.1:5060", Registrar: "198.51.100.1:5060", Outcome: BindingRefused, Status: 403, Reason: "No\x1b[1A"}}
 	for _, color := range []ColorMode{ColorNever, ColorAlways} {
 		var whole bytes.Buffer
 		if err := Render(&whole, r, Options{Format: FormatText, Color: color}); err != nil {

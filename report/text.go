@@ -43,6 +43,7 @@ var textSections = []sectionRenderer{
 	textCapture,
 	textCalls,
 	textCallDetail,
+	textRegistrations,
 	textCallTest,
 	textNAT,
 	textIGD,
