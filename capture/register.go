@@ -449,6 +449,33 @@ func (r *registrations) registeredFrom(src netip.AddrPort) *registration {
 	return found
 }
 
+// isRegistrar says whether the capture shows a REGISTER sent to addr.
+func (r *registrations) isRegistrar(addr netip.AddrPort) bool {
+	if r == nil {
+		return false
+	}
+	for k := range r.byKey {
+		if k.registrar == addr {
+			return true
+		}
+	}
+	return false
+}
+
+// registeredOver returns a binding client registered at the registrar's
+// host with a 200 OK (nil: none).
+func (r *registrations) registeredOver(client, registrar netip.Addr) *registration {
+	if r == nil {
+		return nil
+	}
+	for _, g := range r.byKey {
+		if g.src.Addr() == client && g.registrar.Addr() == registrar && g.okFrame > 0 {
+			return g
+		}
+	}
+	return nil
+}
+
 // behindNAT says whether the phone wrote a private Contact while the
 // registrar saw it from a public address.
 func (g *registration) behindNAT() bool {

@@ -40,6 +40,7 @@ type connectTries struct {
 	firstAt, lastAt        time.Time
 	icmp                   unreachable // count 0: no error
 	listed                 bool        // in tcpConnects.refused
+	told                   bool        // a call's finding gave them as evidence
 }
 
 // tcpConnects follows TCP connection attempts (tcpconnect.go), and the
@@ -255,8 +256,10 @@ func (c *tcpConnects) firstFailed(match func(connectKey) bool, from, to time.Tim
 }
 
 // evidence says that client tried to open TCP connections to server, what
-// for (why: "to pass the ACK on"), and what refused them.
+// for (why: "to pass the ACK on"), and what refused them; the tries are
+// then told, and no finding of their own (sipFindings).
 func (t *connectTries) evidence(client netip.Addr, server netip.AddrPort, why string) report.Evidence {
+	t.told = true
 	times := "once"
 	if t.tried > 1 {
 		times = strconv.Itoa(t.tried) + " times"
@@ -269,12 +272,16 @@ func (t *connectTries) evidence(client netip.Addr, server netip.AddrPort, why st
 		text += ": " + t.icmp.evidence(server)
 	default:
 		text += ": nothing answered (a NAT or firewall drops connections coming in)"
+		if d := t.lastAt.Sub(t.firstAt); d >= time.Second {
+			text += fmt.Sprintf("; SYNs sent over %s", roundWait(d))
+		}
 	}
 	return report.Evidence{Text: text, Frames: uniqueFrames(t.firstFrame, t.lastFrame), Addrs: []string{server.String()}, Time: t.firstAt}
 }
 
-// IDTCPConnectFailed: a server could not open the TCP connection it needed
-// to pass a call's INVITE on, and the call failed.
+// IDTCPConnectFailed: a SIP connection over TCP (or TLS) could not be
+// opened: a server's, to pass a call's INVITE on, and the call failed; or
+// a phone's, to its registrar or proxy, so nothing it had to send left.
 const IDTCPConnectFailed report.FindingID = "sip-tcp-connect-failed"
 
 // remedyKeepTCPOpen is for requests to phones behind NAT over TCP or TLS.
@@ -359,3 +366,66 @@ func closedRegistration(cb *callBuild, reg *registration, f *report.Finding) {
 // sipPort tells the ports SIP servers listen on: 5060 and 5080 (FreeSWITCH's
 // external profile) and their TLS twins.
 func sipPort(p uint16) bool { return p == 5060 || p == 5080 || isTLSPort(p) }
+
+// dropsAfter: a SYN resent this long, twice or more (after 1 s and 3 s),
+// unanswered, shows something drops the connection.
+const dropsAfter = 3 * time.Second
+
+// sipFindings are the TCP connections to a SIP server that never opened
+// and no call's finding told: a phone set to SIP over TCP or TLS whose
+// server takes none there (a reset), or a firewall drops it (no answer),
+// never sends its REGISTER or INVITE, so the capture holds only the
+// connection's attempts. A connection is taken for SIP by its port or by
+// the server being where the capture shows phones register.
+func (c *tcpConnects) sipFindings(regs *registrations) []report.Finding {
+	if c == nil {
+		return nil
+	}
+	var fs []report.Finding
+	for _, k := range c.refused {
+		t := c.byKey[k]
+		if t.told || t.answered > 0 || !isSIPServer(k.server, regs) {
+			continue
+		}
+		if t.reset == 0 && t.icmp.count == 0 && t.lastAt.Sub(t.firstAt) < dropsAfter {
+			continue // a SYN resent once: not yet a drop
+		}
+		fs = append(fs, sipConnectFinding(k, t, regs))
+	}
+	return fs
+}
+
+// isSIPServer: a TCP connection to server is taken for SIP.
+func isSIPServer(server netip.AddrPort, regs *registrations) bool {
+	return sipPort(server.Port()) || regs.isRegistrar(server)
+}
+
+// sipConnectFinding says client could open no SIP connection to server.
+func sipConnectFinding(k connectKey, t *connectTries, regs *registrations) report.Finding {
+	over := "TCP"
+	if isTLSPort(k.server.Port()) {
+		over = "TLS"
+	}
+	var why string
+	switch {
+	case t.reset > 0:
+		why = fmt.Sprintf("%s refused it (a reset): nothing takes SIP over %s there (a server that takes SIP over UDP only, or on another port)", k.server.Addr(), over)
+	case t.icmp.count > 0:
+		why = "ICMP came back: " + t.icmp.reason()
+	default:
+		why = "nothing answered: a firewall on the way drops it"
+	}
+	f := report.Finding{ID: IDTCPConnectFailed, Severity: report.SeverityWarning, Subject: k.server.String(), Remedy: remedyRegistrarUnreachable,
+		Title: fmt.Sprintf("%s could not open a %s connection to the SIP server %s: %s, so the SIP it had to send there (a REGISTER, a call) never left",
+			k.client, over, k.server, why),
+		Evidence: []report.Evidence{t.evidence(k.client, k.server, "for SIP")}}
+	if g := regs.registeredOver(k.client, k.server.Addr()); g != nil {
+		// It fell back (to UDP, or another port): nothing to mend unless
+		// it is meant to use that connection.
+		f.Severity, f.Remedy = report.SeverityInfo, ""
+		f.Title = fmt.Sprintf("%s could not open a %s connection to the SIP server %s, and registered there another way: %s", k.client, over, k.server, why)
+		f.Evidence = append(f.Evidence, report.Evidence{Text: fmt.Sprintf("%s registered %s from %s over %s", g.aor, g.contactText(), g.src, g.transport),
+			Frames: []uint64{g.okFrame}, Addrs: []string{g.src.String()}})
+	}
+	return f
+}

@@ -141,3 +141,59 @@ func TestClosedRegistration(t *testing.T) {
 		})
 	}
 }
+
+// TestSIPConnectFindings: a phone's connections to a SIP port that never
+// opened are a finding of their own: refused by a reset at once, dropped
+// once the SYN went unanswered for dropsAfter (twice resent); not a SYN
+// resent once, not a port no SIP uses, not tries a call's finding told,
+// and information only when the phone registered there another way.
+func TestSIPConnectFindings(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	phone := netip.MustParseAddrPort("192.168.1.10:40000")
+	tests := []struct {
+		name      string
+		server    string
+		resets    bool
+		resentFor time.Duration
+		told      bool
+		registers bool
+		want      report.Severity // "": no finding
+	}{
+		{"reset", "203.0.113.20:5060", true, 0, false, false, report.SeverityWarning},
+		{"TLS reset", "203.0.113.20:5061", true, 0, false, false, report.SeverityWarning},
+		{"dropped", "203.0.113.20:5060", false, 4 * time.Second, false, false, report.SeverityWarning},
+		{"SYN resent once", "203.0.113.20:5060", false, time.Second, false, false, ""},
+		{"not a SIP port", "203.0.113.20:443", true, 0, false, false, ""},
+		{"told by a call", "203.0.113.20:5060", true, 0, true, false, ""},
+		{"registered over UDP instead", "203.0.113.20:5060", true, 0, false, true, report.SeverityInfo},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			server := netip.MustParseAddrPort(tt.server)
+			var c tcpConnects
+			c.observe(&packet{Frame: 1, Time: t0, Src: phone, Dst: server, Proto: protoTCP, SYN: true})
+			if tt.resets {
+				c.observe(&packet{Frame: 2, Time: t0, Src: server, Dst: phone, Proto: protoTCP, RST: true})
+			}
+			for at := time.Second; at <= tt.resentFor; at *= 2 {
+				c.observe(&packet{Frame: 3, Time: t0.Add(at), Src: phone, Dst: server, Proto: protoTCP, SYN: true})
+			}
+			if tt.told {
+				c.byKey[connectKey{phone.Addr(), server}].evidence(phone.Addr(), server, "to pass the INVITE on")
+			}
+			regs := newRegistrations()
+			if tt.registers {
+				udp := netip.AddrPortFrom(server.Addr(), 5060)
+				regs.sip(&sipInfo{sipHeaders: &sipHeaders{Request: true, Method: "REGISTER", ContactAddr: phone, Expires: 60, ToUser: "100", CallID: "a", CSeq: 1}, Src: phone, Dst: udp, Frame: 4, Transport: "UDP"}, t0.Add(time.Second))
+				regs.sip(&sipInfo{sipHeaders: &sipHeaders{Method: "REGISTER", Status: 200, Expires: 60, CallID: "a", CSeq: 1}, Src: udp, Dst: phone, Frame: 5}, t0.Add(time.Second))
+			}
+			fs := c.sipFindings(regs)
+			switch {
+			case tt.want == "" && len(fs) > 0:
+				t.Errorf("unexpected finding %+v", fs[0])
+			case tt.want != "" && (len(fs) != 1 || fs[0].Severity != tt.want || fs[0].ID != IDTCPConnectFailed || fs[0].Subject != tt.server):
+				t.Errorf("findings %+v, want one %s", fs, tt.want)
+			}
+		})
+	}
+}
