@@ -34,7 +34,7 @@ func (g *registration) row(captureEnd time.Time) report.Binding {
 	}
 	b := report.Binding{
 		AOR: aor, Contact: g.contactText(), From: g.src.String(), BehindNAT: g.behindNAT(),
-		Registrar: g.registrar.String(), Transport: g.transport, UserAgent: g.userAgent, Scanner: g.scanner != "",
+		Registrar: g.registrar.String(), Transport: g.transport, UserAgent: g.userAgent, Scanner: g.scanner != "" || g.scan,
 		Status: g.lastAnswer.status, Reason: g.lastAnswer.reason,
 		Requests: g.sent, Accepted: g.oks, First: g.firstSentAt, FirstFrame: g.firstSentFrame,
 		Last: g.lastSentAt, LastFrame: g.lastSentFrame, Findings: g.findings, Problem: g.problem,

@@ -121,6 +121,10 @@ const (
 	// IDRegisterRepeated: a phone registered again and again long before
 	// its registration would end.
 	IDRegisterRepeated report.FindingID = "register-repeated"
+	// IDRegisterScan: one host tried many accounts at a registrar, once or
+	// twice each, and none registered: a scan guessing accounts and
+	// passwords (regscan.go).
+	IDRegisterScan report.FindingID = "register-scan"
 )
 
 // Remedies in the user's words (issue 5), shared by findings.

@@ -59,8 +59,11 @@ type registration struct {
 	unlisted             bool
 	okMerged             bool // a 200 OK less than a second after the last counted
 	// scanner is the User-Agent of a SIP scanning tool (svcrack and its
-	// kin guessing accounts and passwords) that sent the REGISTER.
+	// kin guessing accounts and passwords) that sent the REGISTER; scan:
+	// its source tried many accounts there, as a scan does (regscan.go),
+	// and one finding tells them all.
 	scanner string
+	scan    bool
 	// path is what passes between src and the registrar, shared with
 	// the phone's other addresses of record registered over it.
 	path *regPath
@@ -81,6 +84,11 @@ type registration struct {
 	// last; responded: any response to any of them came, from wherever.
 	sent                          int
 	firstSentFrame, lastSentFrame uint64
+	// tries counts the REGISTER transactions (a new Call-ID or CSeq),
+	// resends aside; lastCallID and lastCSeq are the last one's.
+	tries      int
+	lastCallID string
+	lastCSeq   uint32
 	firstSentAt, lastSentAt       time.Time
 	responded                     bool
 	// final is the last final response to one of its REGISTERs, and
@@ -264,6 +272,9 @@ func (r *registrations) register(m *sipInfo, at time.Time) {
 	}
 	reg.sent++
 	reg.lastSentFrame, reg.lastSentAt = m.Frame, at
+	if reg.tries == 0 || m.CallID != reg.lastCallID || m.CSeq != reg.lastCSeq {
+		reg.tries, reg.lastCallID, reg.lastCSeq = reg.tries+1, m.CallID, m.CSeq
+	}
 	if len(r.byCallID) >= maxRegistrations && r.byCallID[m.CallID] == nil {
 		// The latest registrations matter: their responses are to come.
 		clear(r.byCallID)
@@ -495,12 +506,16 @@ func (r *registrations) findings(captureEnd time.Time, view hostView, unreach *u
 	// binding of it.
 	natFindings := map[netip.AddrPort][]report.Finding{}
 	registered := lastRegistered(regs)
+	fs = append(fs, registerScans(regs)...)
 	fs = append(fs, unansweredRegisters(regs, captureEnd, view, unreach)...)
 	add := func(g *registration, f report.Finding) {
 		g.noteFinding(f)
 		fs = append(fs, f)
 	}
 	for _, g := range regs {
+		if g.scan {
+			continue // the scan's finding tells it
+		}
 		if g.resentAfter >= resentPastResponse {
 			add(g, g.responsesLostFinding(view))
 		}
@@ -709,6 +724,9 @@ func unansweredRegisters(regs []*registration, captureEnd time.Time, view hostVi
 	groups := map[phoneAt][]*registration{}
 	var order []phoneAt
 	for _, g := range regs {
+		if g.scan {
+			continue
+		}
 		k := phoneAt{g.aor, g.registrar}
 		if groups[k] == nil {
 			order = append(order, k)

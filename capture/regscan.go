@@ -1,0 +1,133 @@
+package capture
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+
+	"github.com/natdoc/natdoc/report"
+)
+
+// A SIP server on the internet is scanned all day: a host sends REGISTERs
+// for account after account (100, 101, 102 …), once or twice each with a
+// guessed password, often each from its own source port. Told one by one,
+// its refusals drowned a capture's real findings in hundreds of warnings
+// ("the phone is not registered"). Phones are not like that: a phone
+// registers one account, again and again at its interval, and an office
+// of phones behind one NAT does so per phone.
+
+// A registration scan: one host tried at least scanAccounts accounts at a
+// registrar host, none registered there, on average at most
+// scanTriesPerAccount REGISTER transactions per binding (resends aside).
+const (
+	scanAccounts        = 10
+	scanTriesPerAccount = 3
+)
+
+// registerScans finds the hosts that scanned a registrar, marks their
+// bindings (scan) and makes one finding of each scan.
+func registerScans(regs []*registration) []report.Finding {
+	type hostAt struct{ src, registrar netip.Addr }
+	groups := map[hostAt][]*registration{}
+	var order []hostAt
+	for _, g := range regs {
+		k := hostAt{g.src.Addr(), g.registrar.Addr()}
+		if groups[k] == nil {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], g)
+	}
+	var fs []report.Finding
+	for _, k := range order {
+		list := groups[k]
+		if !isScan(list) {
+			continue
+		}
+		f := registerScanFinding(k.src, k.registrar, list)
+		for _, g := range list {
+			g.scan = true
+			g.noteFinding(f)
+		}
+		fs = append(fs, f)
+	}
+	return fs
+}
+
+// isScan says whether one host's bindings at one registrar are a scan.
+func isScan(list []*registration) bool {
+	accounts := map[string]bool{}
+	tries := 0
+	for _, g := range list {
+		if g.okFrame > 0 || !isPublic(g.src.Addr()) {
+			return false // a phone that got in, or a LAN's
+		}
+		accounts[g.aor] = true
+		tries += g.tries
+	}
+	return len(accounts) >= scanAccounts && tries <= scanTriesPerAccount*len(list)
+}
+
+// registerScanFinding tells a scan: how many accounts, REGISTERs and
+// refusals, a few of the accounts, the first and last REGISTER.
+func registerScanFinding(src, registrar netip.Addr, list []*registration) report.Finding {
+	accounts, ports := map[string]bool{}, map[uint16]bool{}
+	var names []string
+	requests, first, last := 0, list[0], list[0]
+	outcomes := map[string]int{}
+	for _, g := range list {
+		if !accounts[g.aor] {
+			accounts[g.aor] = true
+			names = append(names, g.aor)
+		}
+		requests += g.sent
+		ports[g.src.Port()] = true
+		if g.firstSentFrame < first.firstSentFrame {
+			first = g
+		}
+		if g.lastSentFrame > last.lastSentFrame {
+			last = g
+		}
+		outcomes[scanOutcome(g)]++
+	}
+	var counts []string
+	for _, o := range sortedKeys(outcomes) {
+		counts = append(counts, fmt.Sprintf("%d %s", outcomes[o], o))
+	}
+	sample := names[:min(len(names), 6)]
+	more := ""
+	if len(names) > len(sample) {
+		more = ", …"
+	}
+	return report.Finding{ID: IDRegisterScan, Severity: report.SeverityInfo, Subject: src.String(), Remedy: remedyScanner,
+		Title: fmt.Sprintf("%s tried %d accounts at the registrar %s with %d REGISTERs and none registered: a scan guessing accounts and passwords, refused as it should be",
+			src, len(accounts), registrar, requests),
+		Evidence: []report.Evidence{
+			{Text: fmt.Sprintf("accounts %s%s, from %s", strings.Join(sample, ", "), more, report.Plural(len(ports), "source port")), Frames: uniqueFrames(first.firstSentFrame, last.lastSentFrame),
+				Addrs: []string{src.String()}, Time: first.firstSentAt},
+			{Text: "answered: " + strings.Join(counts, ", ")},
+		}}
+}
+
+// scanOutcome words how a scanned binding ended, for the scan's counts.
+func scanOutcome(g *registration) string {
+	switch {
+	case g.refused != nil:
+		return fmt.Sprintf("refused %d", g.refused.status)
+	case g.challenged:
+		return "challenged, no credentials sent"
+	case !g.responded:
+		return "unanswered"
+	}
+	return "no final response"
+}
+
+// sortedKeys returns m's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
