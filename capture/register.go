@@ -84,13 +84,13 @@ type registration struct {
 	// last; responded: any response to any of them came, from wherever.
 	sent                          int
 	firstSentFrame, lastSentFrame uint64
+	firstSentAt, lastSentAt       time.Time
+	responded                     bool
 	// tries counts the REGISTER transactions (a new Call-ID or CSeq),
 	// resends aside; lastCallID and lastCSeq are the last one's.
-	tries                   int
-	lastCallID              string
-	lastCSeq                uint32
-	firstSentAt, lastSentAt time.Time
-	responded               bool
+	tries      int
+	lastCallID string
+	lastCSeq   uint32
 	// final is the last final response to one of its REGISTERs, and
 	// resentAfter the copies of that REGISTER the phone sent a while
 	// after it (firstResent to lastResent): the response never reached it.
