@@ -149,6 +149,7 @@ func (s *state) result(files []string, live string) *Result {
 	r.Findings = append(r.Findings, s.regs.findings(s.last, view, &s.unreach)...)
 	r.Registrations = s.regs.table(s.last)
 	r.Findings = append(r.Findings, s.unreach.connects().sipFindings(s.regs)...)
+	r.Findings = append(r.Findings, s.dialScans.findings()...)
 	r.Findings = append(r.Findings, s.toPrivate.findings(s.regs)...)
 	r.Findings = append(r.Findings, s.pings.findings(s.last, s.regs, &s.toPrivate, &s.unreach)...)
 	r.Findings = append(r.Findings, s.forwards.findings()...)

@@ -375,7 +375,10 @@ func (s *state) attachMedia(groups []*groupBuild, ending map[*sipCall]bool, clai
 func (s *state) judge(groups []*groupBuild, now time.Time) {
 	hasMedia := s.counts.rtp > 0
 	for _, g := range groups {
-		s.keepJudged(g.report(hasMedia, now), g.legs[0].call.group.number) // filter.go
+		rc := g.report(hasMedia, now)
+		number := g.legs[0].call.group.number
+		s.keepJudged(rc, number) // filter.go
+		s.dialScans.note(g.legs[0].call, rc.Verdict, number)
 	}
 }
 

@@ -210,6 +210,8 @@ type state struct {
 	// regs follows the registrations (register.go), toPrivate the
 	// requests sent from public to private addresses (requests.go).
 	regs *registrations
+	// dialScans follows calls dialled abroad from the internet (dialscan.go).
+	dialScans dialScans
 	// ice counts ICE connectivity checks per candidate pair (ice.go).
 	ice       iceChecks
 	toPrivate privateRequests

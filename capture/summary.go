@@ -129,6 +129,7 @@ var remedyNames = map[string]struct{ id, title string }{
 	remedyRegistrarUnreachable:  {"reach-the-registrar", "Make the registrar reachable from the phone (its address and port, the registrar's firewall, port forwarding)"},
 	remedyRegisterResponsesLost: {"bring-register-answers-back", "Let the registrar's answers reach the phone (rport, the phone's NAT, SIP ALG, fragments)"},
 	remedyScanner:               {"keep-sip-scanners-out", "Keep SIP scanners out (firewall, fail2ban, block lists): nothing to mend for the call"},
+	remedyOpenDialOut:           {"close-open-dial-out", "Let only authenticated accounts and trunks dial out: a server put a caller from the internet through"},
 	remedyOneWayNoSignalling:    {"judge-the-calls-behind-one-way-media", "Find where the one-way RTP's replies go: capture its SIP (or give its TLS keys), check the far end's media address and the NAT"},
 	remedyRegisterRefused:       {"fix-the-phone-account", "Fix the phone's account (credentials, domain) so its registration succeeds"},
 	remedyRegistrarFailed:       {"find-why-the-registrar-fails", "Find why the registrar fails (its logs, load, back end): the phone's account is not the cause"},
