@@ -1,6 +1,7 @@
 package capture_test
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -99,5 +100,47 @@ func TestRegisterResponsesLost(t *testing.T) {
 				t.Errorf("finding %+v", got)
 			}
 		})
+	}
+}
+
+// TestRegistrationsSection: a capture of one phone registering two
+// accounts from one socket, one refused after its credentials and one
+// registered, and nothing else: no calls, the verdict says how the
+// registrations went, and the report lists each account as it stood.
+func TestRegistrationsSection(t *testing.T) {
+	phone, registrar := netip.MustParseAddrPort("198.51.100.7:5060"), netip.MustParseAddrPort("203.0.113.20:5060")
+	path, w := createPcap(t, "register.pcap", 1)
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	msg := func(first, user, callID string, cseq int) []byte {
+		return []byte(fmt.Sprintf("%s\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bK%s%d\r\nFrom: <sip:%s@example.test>;tag=f%s\r\nTo: <sip:%s@example.test>\r\n"+
+			"Call-ID: %s\r\nCSeq: %d REGISTER\r\nContact: <sip:%s@198.51.100.7:5060>;expires=600\r\nUser-Agent: Yealink SIP-T46S\r\nContent-Length: 0\r\n\r\n",
+			first, phone, callID, cseq, user, callID, user, callID, cseq, user))
+	}
+	request := "REGISTER sip:example.test SIP/2.0"
+	at := time.Duration(0)
+	exchange := func(user string, cseq int, answer string) {
+		writeUDP(t, w, phone, registrar, msg(request, user, "reg-"+user, cseq), t0.Add(at))
+		writeUDP(t, w, registrar, phone, msg(answer, user, "reg-"+user, cseq), t0.Add(at+20*time.Millisecond))
+		at += 100 * time.Millisecond
+	}
+	exchange("100", 1, "SIP/2.0 401 Unauthorized")
+	exchange("100", 2, "SIP/2.0 403 Forbidden")
+	exchange("200", 1, "SIP/2.0 401 Unauthorized")
+	exchange("200", 2, "SIP/2.0 200 OK")
+	res := capture.AnalyzePath(t, path)
+	if res.CallCount != 0 || res.Verdict != "No SIP calls (INVITE dialogs) found in the capture; 2 registrations (2 accounts, 1 registrar): 1 registered, 1 refused." {
+		t.Errorf("%d calls, verdict %q", res.CallCount, res.Verdict)
+	}
+	if len(res.Registrations) != 2 {
+		t.Fatalf("registrations %+v, want 2", res.Registrations)
+	}
+	refused, registered := res.Registrations[0], res.Registrations[1]
+	if refused.AOR != "100@example.test" || refused.Outcome != report.BindingRefused || refused.Status != 403 || refused.Requests != 2 ||
+		refused.From != phone.String() || refused.Registrar != registrar.String() || refused.UserAgent != "Yealink SIP-T46S" || !refused.Problem {
+		t.Errorf("refused account %+v", refused)
+	}
+	if registered.AOR != "200@example.test" || registered.Outcome != report.BindingRegistered || registered.Expires != 10*time.Minute ||
+		registered.Accepted != 1 || registered.Problem || registered.FirstFrame != 5 || registered.LastFrame != 8 {
+		t.Errorf("registered account %+v", registered)
 	}
 }

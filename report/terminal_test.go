@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // TestTextIsTerminalSafe: control characters in what the network sent (a
@@ -43,4 +44,33 @@ func TestTextIsTerminalSafe(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzTerminalSafe: whatever the network wrote, the text written holds no
+// control character a terminal obeys outside an SGR sequence, text
+// without one passes unchanged, and making it safe twice changes nothing.
+func FuzzTerminalSafe(f *testing.F) {
+	for _, seed := range []string{"plain", "3510\x14723", "\x1b]52;c;ZXZpbA==\x07", "\x1b[1;31m!\x1b[m ok", "\x1b[2J\x1b[H", "a\x00b", "\u009b6n", "tab\tnew\nline", "\x1b[", "\xc2"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		safe := terminalSafe(s)
+		if !hasControl(s) && safe != s {
+			t.Fatalf("%q changed to %q", s, safe)
+		}
+		if again := terminalSafe(safe); again != safe {
+			t.Fatalf("not idempotent: %q then %q", safe, again)
+		}
+		for i := 0; i < len(safe); {
+			if n := sgrLen(safe[i:]); n > 0 {
+				i += n
+				continue
+			}
+			r, size := utf8.DecodeRuneInString(safe[i:])
+			if isTerminalControl(r) {
+				t.Fatalf("%q left control %U at %d in %q", s, r, i, safe)
+			}
+			i += size
+		}
+	})
 }
