@@ -721,18 +721,8 @@ func unansweredRegisters(regs []*registration, captureEnd time.Time, view hostVi
 		aor       string
 		registrar netip.AddrPort
 	}
-	groups := map[phoneAt][]*registration{}
-	var order []phoneAt
-	for _, g := range regs {
-		if g.scan {
-			continue
-		}
-		k := phoneAt{g.aor, g.registrar}
-		if groups[k] == nil {
-			order = append(order, k)
-		}
-		groups[k] = append(groups[k], g)
-	}
+	// A scan's bindings are told by its finding.
+	order, groups := groupBindings(regs, func(g *registration) (phoneAt, bool) { return phoneAt{g.aor, g.registrar}, !g.scan })
 	var fs []report.Finding
 	for _, k := range order {
 		list := groups[k]

@@ -29,15 +29,7 @@ const (
 // bindings (scan) and makes one finding of each scan.
 func registerScans(regs []*registration) []report.Finding {
 	type hostAt struct{ src, registrar netip.Addr }
-	groups := map[hostAt][]*registration{}
-	var order []hostAt
-	for _, g := range regs {
-		k := hostAt{g.src.Addr(), g.registrar.Addr()}
-		if groups[k] == nil {
-			order = append(order, k)
-		}
-		groups[k] = append(groups[k], g)
-	}
+	order, groups := groupBindings(regs, func(g *registration) (hostAt, bool) { return hostAt{g.src.Addr(), g.registrar.Addr()}, true })
 	var fs []report.Finding
 	for _, k := range order {
 		list := groups[k]
@@ -52,6 +44,24 @@ func registerScans(regs []*registration) []report.Finding {
 		fs = append(fs, f)
 	}
 	return fs
+}
+
+// groupBindings groups the bindings by key (those it takes), the groups
+// in the order of their first binding.
+func groupBindings[K comparable](regs []*registration, key func(*registration) (K, bool)) ([]K, map[K][]*registration) {
+	groups := map[K][]*registration{}
+	var order []K
+	for _, g := range regs {
+		k, ok := key(g)
+		if !ok {
+			continue
+		}
+		if groups[k] == nil {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], g)
+	}
+	return order, groups
 }
 
 // isScan says whether one host's bindings at one registrar are a scan.
