@@ -320,7 +320,6 @@ func (r *registrations) answer(m *sipInfo, at time.Time) {
 		reg.endAt(at)
 		return
 	}
-	defer reg.path.registered(reg)
 	if ip, err := netip.ParseAddr(m.Via.Received); err == nil && isPublic(ip) {
 		reg.publicAs = ip
 	}
@@ -344,6 +343,7 @@ func (r *registrations) answer(m *sipInfo, at time.Time) {
 			reg.expires = time.Duration(c.Expires) * time.Second
 		}
 	}
+	reg.path.registered(reg)
 }
 
 // answered finds the binding a REGISTER's response from its registrar
@@ -460,17 +460,15 @@ func (r *registrations) registeredFrom(src netip.AddrPort) *registration {
 	return found
 }
 
-// isRegistrar says whether the capture shows a REGISTER sent to addr.
-func (r *registrations) isRegistrar(addr netip.AddrPort) bool {
-	if r == nil {
-		return false
-	}
-	for k := range r.byKey {
-		if k.registrar == addr {
-			return true
+// registrars are the addresses the capture shows REGISTERs sent to.
+func (r *registrations) registrars() map[netip.AddrPort]bool {
+	set := map[netip.AddrPort]bool{}
+	if r != nil {
+		for k := range r.byKey {
+			set[k.registrar] = true
 		}
 	}
-	return false
+	return set
 }
 
 // registeredOver returns a binding client registered at the registrar's

@@ -382,9 +382,16 @@ func (c *tcpConnects) sipFindings(regs *registrations) []report.Finding {
 		return nil
 	}
 	var fs []report.Finding
+	var registrars map[netip.AddrPort]bool
 	for _, k := range c.refused {
 		t := c.byKey[k]
-		if t.told || t.answered > 0 || !isSIPServer(k.server, regs) {
+		if t.told || t.answered > 0 {
+			continue
+		}
+		if registrars == nil {
+			registrars = regs.registrars()
+		}
+		if !sipPort(k.server.Port()) && !registrars[k.server] {
 			continue
 		}
 		if t.reset == 0 && t.icmp.count == 0 && t.lastAt.Sub(t.firstAt) < dropsAfter {
@@ -393,11 +400,6 @@ func (c *tcpConnects) sipFindings(regs *registrations) []report.Finding {
 		fs = append(fs, sipConnectFinding(k, t, regs))
 	}
 	return fs
-}
-
-// isSIPServer: a TCP connection to server is taken for SIP.
-func isSIPServer(server netip.AddrPort, regs *registrations) bool {
-	return sipPort(server.Port()) || regs.isRegistrar(server)
 }
 
 // sipConnectFinding says client could open no SIP connection to server.
