@@ -27,7 +27,7 @@ func RenderMarkdown(w io.Writer, r *Report) error {
 	// The remaining sections are the plain text report's, fenced, so that
 	// nothing is lost between formats.
 	var rest strings.Builder
-	for _, section := range []sectionRenderer{textHost, textCapture, textCallTest, textNAT, textIGD, textServe} {
+	for _, section := range []sectionRenderer{textHost, textCapture, textRegistrations, textCallTest, textNAT, textIGD, textServe} {
 		if s := section(r, Options{}); s != "" {
 			rest.WriteString(s + "\n")
 		}
