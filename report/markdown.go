@@ -47,7 +47,7 @@ func RenderMarkdown(w io.Writer, r *Report) error {
 		}
 		b.WriteString("\n")
 	}
-	_, err := io.WriteString(w, b.String())
+	_, err := io.WriteString(w, terminalSafe(b.String())) // it is read on terminals too
 	return err
 }
 
