@@ -151,7 +151,7 @@ func bindingResult(g Binding) string {
 	case BindingRegistered:
 		s = "registered"
 		if g.Expires > 0 {
-			s += " (" + g.Expires.Round(time.Second).String() + " granted)"
+			s += " (" + shortDuration(g.Expires) + " granted)"
 		}
 	case BindingExpired:
 		s = "expired " + g.Until.UTC().Format("15:04:05") + ", not renewed"
@@ -200,4 +200,17 @@ func fitLastColumn(headers []string, rows [][]string, width int) {
 			row[last] = ansi.Truncate(row[last], room, "…")
 		}
 	}
+}
+
+// shortDuration writes d to the second without the zero units Go's
+// String keeps: "1h", "20m", "1h30m", "1m59s".
+func shortDuration(d time.Duration) string {
+	text := d.Round(time.Second).String()
+	if strings.HasSuffix(text, "m0s") {
+		text = strings.TrimSuffix(text, "0s")
+	}
+	if strings.HasSuffix(text, "h0m") {
+		text = strings.TrimSuffix(text, "0m")
+	}
+	return text
 }

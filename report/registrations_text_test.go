@@ -39,7 +39,7 @@ func TestRegistrationsText(t *testing.T) {
 		"  from:      192.168.1.2:5060\n  registrar: 212.242.33.35:5060\n",
 		"│   │ phone    │ result                        │\n",
 		"│ ! │ voi18063 │ refused 401 nonce has changed",
-		"│   │ 35104723 │ registered (20m0s granted)",
+		"│   │ 35104723 │ registered (20m granted)",
 		"│ ! │ voi18062 │ no response (2 REGISTERs)",
 		"!: a finding below concerns it\n",
 	} {
@@ -85,6 +85,15 @@ func TestRegistrationsTextBounded(t *testing.T) {
 	for _, line := range strings.Split(text, "\n") {
 		if w := cellWidth(line); w > DefaultWidth {
 			t.Errorf("line of %d columns: %q", w, line)
+		}
+	}
+}
+
+func TestShortDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{time.Hour: "1h", 20 * time.Minute: "20m", 90 * time.Minute: "1h30m", 119 * time.Second: "1m59s",
+		45 * time.Second: "45s", time.Hour + time.Second: "1h0m1s"} {
+		if got := shortDuration(d); got != want {
+			t.Errorf("%s: %q, want %q", d, got, want)
 		}
 	}
 }
