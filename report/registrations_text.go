@@ -33,38 +33,7 @@ func textRegistrations(r *Report, opt Options) string {
 	b.WriteString(kvLines("from", from, "registrar", registrar))
 	shown, problemsLeft := pickBindings(regs, bindingRowsShown)
 	marked := slices.ContainsFunc(shown, func(g Binding) bool { return g.Problem })
-	var headers []string
-	if marked {
-		headers = append(headers, "")
-	}
-	headers = append(headers, "phone")
-	if from == "" {
-		headers = append(headers, "from")
-	}
-	if registrar == "" {
-		headers = append(headers, "registrar")
-	}
-	headers = append(headers, "result")
-	rows := make([][]string, len(shown))
-	for i, g := range shown {
-		var row []string
-		switch {
-		case g.Problem:
-			row = append(row, styleError.Render("!"))
-		case marked:
-			row = append(row, "")
-		}
-		row = append(row, ansi.Truncate(terminalSafe(bindingUser(g.AOR)), maxPhoneCell, "…"))
-		if from == "" {
-			row = append(row, g.From)
-		}
-		if registrar == "" {
-			row = append(row, g.Registrar)
-		}
-		rows[i] = append(row, terminalSafe(bindingResult(g)))
-	}
-	fitLastColumn(headers, rows, textWidth(opt))
-	b.WriteString(plainTable(headers, rows) + "\n")
+	b.WriteString(bindingsTable(shown, marked, from == "", registrar == "", textWidth(opt)) + "\n")
 	var legend []string
 	if marked {
 		legend = append(legend, "!: a finding below concerns it")
@@ -80,6 +49,44 @@ func textRegistrations(r *Report, opt Options) string {
 		fmt.Fprintf(&b, "  %s%s\n", hang, styleDim.Render(strings.Join(legend, "; ")))
 	}
 	return b.String()
+}
+
+// bindingsTable draws the registrations shown: a mark column when any has
+// a problem, the from and registrar columns when asked for (they differ
+// between rows), the result shortened to fit width.
+func bindingsTable(shown []Binding, marked, withFrom, withRegistrar bool, width int) string {
+	var headers []string
+	if marked {
+		headers = append(headers, "")
+	}
+	headers = append(headers, "phone")
+	if withFrom {
+		headers = append(headers, "from")
+	}
+	if withRegistrar {
+		headers = append(headers, "registrar")
+	}
+	headers = append(headers, "result")
+	rows := make([][]string, len(shown))
+	for i, g := range shown {
+		var row []string
+		switch {
+		case g.Problem:
+			row = append(row, styleError.Render("!"))
+		case marked:
+			row = append(row, "")
+		}
+		row = append(row, ansi.Truncate(terminalSafe(bindingUser(g.AOR)), maxPhoneCell, "…"))
+		if withFrom {
+			row = append(row, g.From)
+		}
+		if withRegistrar {
+			row = append(row, g.Registrar)
+		}
+		rows[i] = append(row, terminalSafe(bindingResult(g)))
+	}
+	fitLastColumn(headers, rows, width)
+	return plainTable(headers, rows)
 }
 
 // BindingsSummary counts the registrations, the accounts (addresses of
