@@ -2,6 +2,7 @@ package capture
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -38,23 +39,18 @@ type dialScans struct {
 }
 
 type dialScan struct {
-	invites                int
-	servers                map[netip.Addr]bool
-	numbers                map[string]bool
-	firstFrame, lastFrame  uint64
-	answered               int
-	answeredBy             map[netip.Addr]int
-	answeredCalls          []string // report IDs, the first few
-	firstAnswer, lastAnswr uint64
+	invites               int
+	servers               map[netip.Addr]bool
+	numbers               map[string]bool
+	firstFrame, lastFrame uint64
+	answered              int
+	answeredBy            map[netip.Addr]int
+	answeredCalls         []string // report IDs, the first few
 }
 
 // note takes a judged call: its INVITE's leg, verdict and number.
 func (d *dialScans) note(c *sipCall, verdict report.Verdict, number int) {
-	src := c.setup.src.Addr()
-	dialled := c.Callee.Dialed
-	if dialled == "" {
-		dialled = c.Callee.User
-	}
+	src, dialled := c.setup.src.Addr(), c.dialled()
 	if c.setup.sent == 0 || !isPublic(src) || !dialsAbroad(dialled) {
 		return
 	}
@@ -136,7 +132,7 @@ func (d *dialScans) findings() []report.Finding {
 }
 
 func (sc *dialScan) finding(src netip.Addr) report.Finding {
-	numbers := slices.Sorted(mapKeys(sc.numbers))
+	numbers := slices.Sorted(maps.Keys(sc.numbers))
 	f := report.Finding{ID: IDDialOutScan, Severity: report.SeverityInfo, Subject: src.String(), Remedy: remedyScanner,
 		Title: fmt.Sprintf("%s dialled abroad (%s) through %s with %d INVITEs: a scan for servers that put a caller from the internet through (toll fraud); none answered",
 			src, strings.Join(numbers[:min(len(numbers), 3)], ", ")+moreMark(len(numbers), 3), report.Plural(len(sc.servers), "SIP server"), sc.invites),
@@ -150,17 +146,6 @@ func (sc *dialScan) finding(src netip.Addr) report.Finding {
 	return f
 }
 
-// mapKeys yields m's keys.
-func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
-	return func(yield func(K) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
-}
-
 // moreMark is ", …" when shown of n were left out.
 func moreMark(n, shown int) string {
 	if n > shown {
@@ -171,7 +156,7 @@ func moreMark(n, shown int) string {
 
 // hostList names up to five hosts, in order, and how many more.
 func hostList(hosts map[netip.Addr]bool) string {
-	list := slices.SortedFunc(mapKeys(hosts), netip.Addr.Compare)
+	list := slices.SortedFunc(maps.Keys(hosts), netip.Addr.Compare)
 	names := make([]string, 0, 5)
 	for _, h := range list[:min(len(list), 5)] {
 		names = append(names, h.String())
@@ -181,7 +166,7 @@ func hostList(hosts map[netip.Addr]bool) string {
 
 // hostCounts names each host with its count, most first.
 func hostCounts(counts map[netip.Addr]int) string {
-	list := slices.SortedFunc(mapKeys(counts), func(a, b netip.Addr) int {
+	list := slices.SortedFunc(maps.Keys(counts), func(a, b netip.Addr) int {
 		if counts[a] != counts[b] {
 			return counts[b] - counts[a]
 		}

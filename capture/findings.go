@@ -283,14 +283,20 @@ func scanSign(cb *callBuild, s SetupFacts) string {
 	if scanningTool(cb.call.Caller.UserAgent) {
 		return "its User-Agent " + strconv.Quote(cb.call.Caller.UserAgent) + " is a scanning tool's"
 	}
-	dialled := cb.call.Callee.Dialed
-	if dialled == "" {
-		dialled = cb.call.Callee.User
-	}
+	dialled := cb.call.dialled()
 	if s.neverResent() && dialsAbroad(dialled) {
 		return "it dials " + dialled + " abroad, sent once over UDP and never resent, where a phone resends until answered"
 	}
 	return ""
+}
+
+// dialled is the number the caller dialled: the Request-URI's user when
+// it differs from the To's, else the To's.
+func (c *sipCall) dialled() string {
+	if c.Callee.Dialed != "" {
+		return c.Callee.Dialed
+	}
+	return c.Callee.User
 }
 
 // dialsAbroad: the number is an international call, "+" or an

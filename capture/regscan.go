@@ -2,8 +2,9 @@ package capture
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/natdoc/natdoc/report"
@@ -101,14 +102,11 @@ func registerScanFinding(src, registrar netip.Addr, list []*registration) report
 		outcomes[scanOutcome(g)]++
 	}
 	var counts []string
-	for _, o := range sortedKeys(outcomes) {
+	for _, o := range slices.Sorted(maps.Keys(outcomes)) {
 		counts = append(counts, fmt.Sprintf("%d %s", outcomes[o], o))
 	}
 	sample := names[:min(len(names), 6)]
-	more := ""
-	if len(names) > len(sample) {
-		more = ", …"
-	}
+	more := moreMark(len(names), len(sample))
 	return report.Finding{ID: IDRegisterScan, Severity: report.SeverityInfo, Subject: src.String(), Remedy: remedyScanner,
 		Title: fmt.Sprintf("%s tried %d accounts at the registrar %s with %d REGISTERs and none registered: a scan guessing accounts and passwords, refused as it should be",
 			src, len(accounts), registrar, requests),
@@ -130,14 +128,4 @@ func scanOutcome(g *registration) string {
 		return "unanswered"
 	}
 	return "no final response"
-}
-
-// sortedKeys returns m's keys in order.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
