@@ -19,11 +19,27 @@ func (r *registrations) table(captureEnd time.Time) []report.Binding {
 		regs = append(regs, g)
 	}
 	sort.Slice(regs, func(i, j int) bool { return regs[i].firstSentFrame < regs[j].firstSentFrame })
-	rows := make([]report.Binding, len(regs))
-	for i, g := range regs {
-		rows[i] = g.row(captureEnd)
+	rows := make([]report.Binding, 0, len(regs))
+	for _, g := range regs {
+		if g.movedTo != nil && g.movedTo.movedFrom.valid {
+			continue // its row is the binding that took it over
+		}
+		rows = append(rows, g.row(captureEnd))
 	}
 	return rows
+}
+
+// takenOver adds to the row of a binding that took over others from
+// earlier NAT mappings (regmove.go) what they showed: one binding at the
+// registrar, however often the phone's NAT moved it.
+func (g *registration) takenOver(b *report.Binding) {
+	for mv := g.movedFrom; mv != nil && mv.valid; mv = mv.from.movedFrom {
+		prev := mv.from
+		b.EarlierFrom = append([]string{prev.src.String()}, b.EarlierFrom...)
+		b.Requests += prev.sent
+		b.Accepted += prev.oks
+		b.First, b.FirstFrame = prev.firstSentAt, prev.firstSentFrame
+	}
 }
 
 // row is the binding's row of the registrations table.
@@ -48,6 +64,7 @@ func (g *registration) row(captureEnd time.Time) report.Binding {
 	if g.sentSince >= 2 {
 		b.UnansweredAfter = g.sentSince
 	}
+	g.takenOver(&b)
 	b.Outcome = g.outcome(captureEnd)
 	if b.Outcome == report.BindingRegistered || b.Outcome == report.BindingExpired {
 		b.Expires = max(g.expires, 0)

@@ -198,9 +198,5 @@ func (e *unreachable) evidence(dst netip.AddrPort) string {
 	if e.v6 {
 		kind = "ICMPv6"
 	}
-	times := "once"
-	if e.count > 1 {
-		times = strconv.Itoa(e.count) + " times"
-	}
-	return fmt.Sprintf("%s destination unreachable came back from %s %s for packets to %s: %s", kind, e.reporter, times, dst, e.reason())
+	return fmt.Sprintf("%s destination unreachable came back from %s %s for packets to %s: %s", kind, e.reporter, timesText(e.count), dst, e.reason())
 }

@@ -108,6 +108,10 @@ type registration struct {
 	// one of them is a warning or an error.
 	findings []report.FindingID
 	problem  bool
+	// movedFrom is the binding this one took over when its NAT gave the
+	// phone a new mapping (regmove.go); movedTo the one that took it over.
+	movedFrom *regMove
+	movedTo   *registration
 }
 
 // regAnswer is a final response to a REGISTER, as the table shows it.
@@ -176,6 +180,12 @@ type regPath struct {
 	gapFrom, gapTo    uint64
 	gapOpen           bool // the longest silence ran to the capture's end
 	gapStart, gapStop time.Time
+	// phone is the phone's end of the path; heardAt and heardFrame its
+	// last packet over it, dark the requests sent to it since.
+	phone      netip.AddrPort
+	heardAt    time.Time
+	heardFrame uint64
+	dark       darkRequests
 }
 
 // registrations follows the bindings of a capture.
@@ -189,12 +199,16 @@ type registrations struct {
 	// byCallID finds the binding a REGISTER's response is for, wherever
 	// it comes from (a registrar cluster may answer from another address).
 	byCallID map[string]*registration
-	dropped  uint64
+	// latest is the binding of each Contact's last REGISTER, from
+	// whichever source, to tell when the phone's NAT gave it a new one.
+	latest  map[bindingKey]*registration
+	dropped uint64
 }
 
 func newRegistrations() *registrations {
 	return &registrations{byKey: map[regKey]*registration{}, byPair: map[[2]netip.AddrPort]*regPath{},
-		byContact: map[netip.AddrPort]*registration{}, byCallID: map[string]*registration{}}
+		byContact: map[netip.AddrPort]*registration{}, byCallID: map[string]*registration{},
+		latest: map[bindingKey]*registration{}}
 }
 
 // pair orders two addresses so a packet either way finds the same entry.
@@ -215,6 +229,11 @@ func (r *registrations) sip(m *sipInfo, at time.Time) {
 		r.answer(m, at)
 	}
 	r.activity(m.Src, m.Dst, m.Frame, at)
+	if m.Request && m.Method != "ACK" {
+		if p := r.byPair[pair(m.Src, m.Dst)]; p != nil && m.Dst == p.phone {
+			p.dark.note(m)
+		}
+	}
 }
 
 func (r *registrations) register(m *sipInfo, at time.Time) {
@@ -226,6 +245,8 @@ func (r *registrations) register(m *sipInfo, at time.Time) {
 					g.removing = true
 				}
 			}
+		} else if g := r.latest[bindingKey{m.ToUser, m.Dst, m.ContactAddr}]; g != nil {
+			g.removing = true // sent from a new NAT mapping: it removes the binding all the same
 		}
 		return
 	}
@@ -245,11 +266,13 @@ func (r *registrations) register(m *sipInfo, at time.Time) {
 		r.byKey[k] = reg
 		reg.path = r.byPair[pair(m.Src, m.Dst)]
 		if reg.path == nil {
-			reg.path = &regPath{lastAt: at, lastFrame: m.Frame}
+			reg.path = &regPath{lastAt: at, lastFrame: m.Frame, phone: m.Src}
 			r.byPair[pair(m.Src, m.Dst)] = reg.path
 		}
 		reg.path.bindings = append(reg.path.bindings, reg)
+		reg.takeOver(r.latest[reg.binding()], m, at) // regmove.go
 	}
+	r.latest[reg.binding()] = reg
 	resend := false
 	if asked := r.byCallID[m.CallID]; asked != nil && asked.final != nil && asked.final.answers(m) && at.Sub(asked.final.at) >= resentAfterFinal {
 		if asked.resentAfter == 0 {
@@ -351,10 +374,14 @@ func (r *registrations) answer(m *sipInfo, at time.Time) {
 // (Call-IDs are forgotten when too many are followed).
 func (r *registrations) answered(m *sipInfo) *registration {
 	p := r.byPair[pair(m.Src, m.Dst)]
+	asked := r.byCallID[m.CallID]
 	if p == nil {
+		if asked != nil && asked.removing && asked.registrar == m.Src {
+			return asked // a removal sent from a new NAT mapping
+		}
 		return nil
 	}
-	if asked := r.byCallID[m.CallID]; asked != nil && asked.path == p {
+	if asked != nil && asked.path == p {
 		return asked
 	}
 	return p.latest
@@ -396,6 +423,9 @@ func (r *registrations) activity(a, b netip.AddrPort, frame uint64, at time.Time
 		p.noteGap(p.lastAt, at, p.lastFrame, frame, false)
 	}
 	p.lastAt, p.lastFrame = at, frame
+	if a == p.phone {
+		p.heardAt, p.heardFrame, p.dark = at, frame, darkRequests{}
+	}
 }
 
 // endAt ends the binding at t, when the registrar confirmed its removal:
@@ -504,6 +534,7 @@ func (r *registrations) findings(captureEnd time.Time, view hostView, unreach *u
 	// binding of it.
 	natFindings := map[netip.AddrPort][]report.Finding{}
 	registered := lastRegistered(regs)
+	moved := movesByContact(regs)
 	fs = append(fs, registerScans(regs)...)
 	fs = append(fs, unansweredRegisters(regs, captureEnd, view, unreach)...)
 	add := func(g *registration, f report.Finding) {
@@ -536,11 +567,15 @@ func (r *registrations) findings(captureEnd time.Time, view hostView, unreach *u
 		if g.echoed {
 			said = append(said, g.notFixedFinding())
 		}
-		if p := g.path; p.registeredAt(p.lastAt) {
-			p.noteGap(p.lastAt, captureEnd, p.lastFrame, 0, true)
-		}
-		if g.path.gap > natUDPTimeout {
-			said = append(said, g.outlivesFinding())
+		if moves := moved[g.contact]; len(moves) > 0 {
+			said = append(said, remappedFinding(moves)) // regmove.go
+		} else {
+			if p := g.path; p.registeredAt(p.lastAt) {
+				p.noteGap(p.lastAt, captureEnd, p.lastFrame, 0, true)
+			}
+			if g.path.gap > natUDPTimeout {
+				said = append(said, g.outlivesFinding())
+			}
 		}
 		for _, f := range said {
 			add(g, f)

@@ -260,11 +260,7 @@ func (c *tcpConnects) firstFailed(match func(connectKey) bool, from, to time.Tim
 // then told, and no finding of their own (sipFindings).
 func (t *connectTries) evidence(client netip.Addr, server netip.AddrPort, why string) report.Evidence {
 	t.told = true
-	times := "once"
-	if t.tried > 1 {
-		times = strconv.Itoa(t.tried) + " times"
-	}
-	text := fmt.Sprintf("%s tried %s to open a TCP connection to %s %s, and none opened", client, times, server, why)
+	text := fmt.Sprintf("%s tried %s to open a TCP connection to %s %s, and none opened", client, timesText(t.tried), server, why)
 	switch {
 	case t.reset > 0:
 		text += fmt.Sprintf(": %s refused it with a reset (nothing listens there, or a NAT holds no mapping for it)", server.Addr())

@@ -234,6 +234,9 @@ type natKamailio struct {
 	tcp       bool
 	core      string
 	pingEvery time.Duration
+	// maxExpires caps the time a registration is granted (0: Kamailio's
+	// default, an hour).
+	maxExpires time.Duration
 }
 
 // startNATKamailio runs that Kamailio on h at addr:5060 and waits until it
@@ -245,6 +248,9 @@ func startNATKamailio(t *testing.T, h *natlab.Host, addr string, k natKamailio) 
 	cfg = strings.Replace(cfg, "debug=2\n", "debug=2\n"+k.core, 1)
 	params := "modparam(\"nathelper\", \"received_avp\", \"$avp(RECEIVED)\")\nmodparam(\"registrar\", \"received_avp\", \"$avp(RECEIVED)\")\n"
 	onRegister := "\t\tfix_nated_register();\n"
+	if k.maxExpires > 0 {
+		params += fmt.Sprintf("modparam(\"registrar\", \"max_expires\", %d)\n", int(k.maxExpires.Seconds()))
+	}
 	if k.pingEvery > 0 {
 		params += fmt.Sprintf("modparam(\"nathelper\", \"natping_interval\", %d)\nmodparam(\"nathelper\", \"ping_nated_only\", 0)\n", int(k.pingEvery.Seconds())) +
 			"modparam(\"nathelper\", \"sipping_bflag\", 7)\nmodparam(\"nathelper\", \"sipping_from\", \"sip:pinger@" + addr + "\")\n"

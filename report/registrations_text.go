@@ -29,7 +29,7 @@ func textRegistrations(r *Report, opt Options) string {
 	b.WriteString(heading("Registrations"))
 	fmt.Fprintf(&b, "  %s%s\n", hang, BindingsSummary(regs))
 	// A column the same on every row is said once, above the table.
-	from, registrar := sameForAll(regs, func(g Binding) string { return g.From }), sameForAll(regs, func(g Binding) string { return g.Registrar })
+	from, registrar := sameForAll(regs, Binding.fromText), sameForAll(regs, func(g Binding) string { return g.Registrar })
 	b.WriteString(kvLines("from", from, "registrar", registrar))
 	shown, problemsLeft := pickBindings(regs, bindingRowsShown)
 	marked := slices.ContainsFunc(shown, func(g Binding) bool { return g.Problem })
@@ -78,7 +78,7 @@ func bindingsTable(shown []Binding, marked, withFrom, withRegistrar bool, width 
 		}
 		row = append(row, ansi.Truncate(terminalSafe(bindingUser(g.AOR)), maxPhoneCell, "…"))
 		if withFrom {
-			row = append(row, g.From)
+			row = append(row, g.fromText())
 		}
 		if withRegistrar {
 			row = append(row, g.Registrar)
@@ -87,6 +87,15 @@ func bindingsTable(shown []Binding, marked, withFrom, withRegistrar bool, width 
 	}
 	fitLastColumn(headers, rows, width)
 	return plainTable(headers, rows)
+}
+
+// fromText is where the phone's REGISTERs came from, and how many NAT
+// mappings it had before.
+func (g Binding) fromText() string {
+	if n := len(g.EarlierFrom); n > 0 {
+		return g.From + " (" + Plural(n, "earlier mapping") + ")"
+	}
+	return g.From
 }
 
 // BindingsSummary counts the registrations, the accounts (addresses of

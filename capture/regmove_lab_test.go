@@ -1,0 +1,78 @@
+//go:build linux
+
+package capture
+
+import (
+	"net/netip"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/natdoc/natdoc/internal/natlab"
+	"github.com/natdoc/natdoc/report"
+)
+
+// TestLabRegistrationRemapped: Alice's baresip registers from behind a
+// router whose NAT drops idle UDP mappings after 5 s and gives each new
+// one a random port; Kamailio grants 20 s, so she is silent for most of
+// it. Bob calls her 8 s in: Kamailio sends the INVITE to the mapping her
+// REGISTER came from, which is gone, and the router drops it. Her next
+// REGISTER comes from a new port. The capture on the internet's switch
+// shows it all; the registration-outlives-nat finding must say the NAT
+// did drop the mapping (not only that it may have), name the new port
+// and the INVITE sent into the dead one.
+func TestLabRegistrationRemapped(t *testing.T) {
+	t.Parallel() // it waits on the NAT's and the phones' timers
+	natlab.Require(t)
+	lab := natlab.New(t)
+	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24",
+		NAT: natlab.NATConfig{Mapping: natlab.AddressAndPortDependent, UDPTimeout: 5 * time.Second, UDPStreamTimeout: 5 * time.Second}})
+	registrar := netip.MustParseAddrPort("203.0.113.20:5060")
+	startNATKamailio(t, lab.PublicHost("server", "203.0.113.20"), "203.0.113.20", natKamailio{maxExpires: 20 * time.Second})
+	pcap := filepath.Join(t.TempDir(), "switch.pcap")
+	dump := lab.Core().StartTcpdumpOn(t, "br0", pcap, "udp or icmp")
+	alice := natlab.StartBaresip(t, r1.LANHost("alice", "192.168.1.10"), natlab.BaresipConfig{User: "100", Registrar: registrar, AutoAnswer: true})
+	time.Sleep(8 * time.Second) // registered, then silent past the NAT's timeout
+	bob := natlab.StartBaresip(t, lab.PublicHost("bob", "203.0.113.11"), natlab.BaresipConfig{User: "200", Registrar: registrar,
+		Seconds: 36, Dial: "sip:100@203.0.113.20"})
+	time.Sleep(36 * time.Second) // Alice re-registers; Kamailio gives up on the INVITE (408)
+	bob.Proc.Stop()
+	alice.Proc.Stop()
+	time.Sleep(300 * time.Millisecond)
+	dump.Stop()
+	keepLabFile(t, pcap, "registration-remapped.pcap")
+
+	res := analyzePath(t, pcap)
+	var found []report.Finding
+	for _, f := range res.Findings {
+		if f.ID == IDRegistrationOutlivesNAT {
+			found = append(found, f)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("%d %s findings, want 1: %+v", len(found), IDRegistrationOutlivesNAT, res.Findings)
+	}
+	f := found[0]
+	if !strings.HasPrefix(f.Title, "100's NAT dropped the mapping of its SIP port ") || !strings.Contains(f.Title, "its next REGISTER came from a new port") ||
+		!strings.Contains(f.Title, "; the router forgets an idle UDP mapping in less than 1") {
+		t.Errorf("title %q", f.Title)
+	}
+	dark := false
+	for _, e := range f.Evidence {
+		dark = dark || strings.HasPrefix(e.Text, "INVITE 203.0.113.20:5060 → 203.0.113.1:") && strings.Contains(e.Text, ", the old mapping, sent ")
+	}
+	if !dark {
+		t.Errorf("no evidence of Bob's INVITE sent into the old mapping: %+v", f.Evidence)
+	}
+	var rows []report.Binding
+	for _, b := range res.Registrations {
+		if strings.HasPrefix(b.AOR, "100@") {
+			rows = append(rows, b)
+		}
+	}
+	if len(rows) != 1 || len(rows[0].EarlierFrom) == 0 || !slices.Contains(rows[0].Findings, IDRegistrationOutlivesNAT) {
+		t.Errorf("Alice's registrations %+v, want one row with her earlier mappings", rows)
+	}
+}

@@ -1,0 +1,106 @@
+package capture
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/natdoc/natdoc/report"
+)
+
+// TestRegistrationRemapped: a phone behind NAT registers its private
+// Contact for an hour; 90 s later its REGISTER comes from another public
+// port. Only when nothing more came from the old one, over UDP, while the
+// first registration still ran, is that its NAT's new mapping: one
+// finding with the proof, one row in the table.
+func TestRegistrationRemapped(t *testing.T) {
+	registrar := netip.MustParseAddrPort("198.51.100.20:5060")
+	contact := netip.MustParseAddrPort("192.168.1.10:5060")
+	oldPort := netip.MustParseAddrPort("203.0.113.1:40000")
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name      string
+		newSrc    netip.AddrPort
+		transport string
+		granted   int  // seconds the first 200 OK grants
+		oldAgain  bool // the old source sends again after the new REGISTER
+		public    bool // the Contact is the public source itself
+		moved     bool
+	}{
+		{"new port", netip.MustParseAddrPort("203.0.113.1:40001"), "UDP", 3600, false, false, true},
+		{"new address", netip.MustParseAddrPort("203.0.113.7:40000"), "UDP", 3600, false, false, true},
+		{"a second phone sharing the Contact", netip.MustParseAddrPort("203.0.113.1:40001"), "UDP", 3600, true, false, false},
+		{"over TCP: a new connection", netip.MustParseAddrPort("203.0.113.1:40001"), "TCP", 3600, false, false, false},
+		{"registration expired before", netip.MustParseAddrPort("203.0.113.1:40001"), "UDP", 60, false, false, false},
+		{"public Contact", netip.MustParseAddrPort("203.0.113.1:40001"), "UDP", 3600, false, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRegistrations()
+			frame := uint64(0)
+			register := func(src netip.AddrPort, at time.Duration, cseq uint32) {
+				c := contact
+				if tc.public {
+					c = src
+				}
+				frame++
+				r.sip(&sipInfo{sipHeaders: &sipHeaders{Request: true, Method: "REGISTER", ContactAddr: c, Expires: 3600, ToUser: "100", CallID: "reg-1", CSeq: cseq},
+					Src: src, Dst: registrar, Frame: frame, Transport: tc.transport}, t0.Add(at))
+				frame++
+				r.sip(&sipInfo{sipHeaders: &sipHeaders{Method: "REGISTER", Status: 200, Expires: tc.granted, CallID: "reg-1", CSeq: cseq,
+					extra: &sipExtras{Contacts: []contactBinding{{Addr: c, Expires: tc.granted}}}}, Src: registrar, Dst: src, Frame: frame, Transport: tc.transport}, t0.Add(at+20*time.Millisecond))
+			}
+			register(oldPort, 0, 1)
+			frame++
+			invite := frame // a call for the phone, sent where its REGISTER came from
+			r.sip(&sipInfo{sipHeaders: &sipHeaders{Request: true, Method: "INVITE", CallID: "call-1", CSeq: 1}, Src: registrar, Dst: oldPort, Frame: frame, Transport: tc.transport}, t0.Add(70*time.Second))
+			register(tc.newSrc, 90*time.Second, 2)
+			if tc.oldAgain {
+				frame++
+				r.activity(oldPort, registrar, frame, t0.Add(100*time.Second))
+			}
+			var got []report.Finding
+			for _, f := range r.findings(t0.Add(5*time.Minute), hostView{}, nil) {
+				if f.ID == IDRegistrationOutlivesNAT {
+					got = append(got, f)
+				}
+			}
+			rows := r.table(t0.Add(5 * time.Minute))
+			if !tc.moved {
+				for _, f := range got {
+					if strings.Contains(f.Title, "dropped the mapping") {
+						t.Errorf("finding %+v", f)
+					}
+				}
+				if len(rows) != 2 || rows[1].EarlierFrom != nil {
+					t.Errorf("rows %+v, want two", rows)
+				}
+				return
+			}
+			if len(got) != 1 {
+				t.Fatalf("%d %s findings, want 1", len(got), IDRegistrationOutlivesNAT)
+			}
+			f := got[0]
+			what := "a new port"
+			if tc.newSrc.Addr() != oldPort.Addr() {
+				what = "a new public address"
+			}
+			if !strings.HasPrefix(f.Title, "100's NAT dropped the mapping of its SIP port while the phone was registered: after 1m30s of silence its next REGISTER came from "+
+				what+", "+tc.newSrc.String()+" (before: 203.0.113.1:40000), so calls sent to the phone in between went into a mapping that was gone") {
+				t.Errorf("title %q", f.Title)
+			}
+			if (what == "a new port") != strings.HasSuffix(f.Title, "; the router forgets an idle UDP mapping in less than 1m30s") {
+				t.Errorf("title %q", f.Title)
+			}
+			if len(f.Evidence) != 3 || !slices.Equal(f.Evidence[1].Frames, []uint64{1, invite + 1}) ||
+				!strings.HasPrefix(f.Evidence[2].Text, "INVITE 198.51.100.20:5060 → 203.0.113.1:40000, the old mapping, sent once after the phone's last packet from there") {
+				t.Errorf("evidence %+v", f.Evidence)
+			}
+			if len(rows) != 1 || rows[0].From != tc.newSrc.String() || !slices.Equal(rows[0].EarlierFrom, []string{oldPort.String()}) ||
+				rows[0].Requests != 2 || rows[0].Accepted != 2 || rows[0].FirstFrame != 1 || !rows[0].Problem {
+				t.Errorf("rows %+v, want the binding's one", rows)
+			}
+		})
+	}
+}
