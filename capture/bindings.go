@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"slices"
 	"sort"
 	"time"
 
@@ -33,9 +34,15 @@ func (r *registrations) table(captureEnd time.Time) []report.Binding {
 // earlier NAT mappings (regmove.go) what they showed: one binding at the
 // registrar, however often the phone's NAT moved it.
 func (g *registration) takenOver(b *report.Binding) {
+	for _, mv := range slices.Backward(g.remaps) {
+		b.EarlierMappings = append([]string{mv.old.String()}, b.EarlierMappings...)
+	}
 	for mv := g.movedFrom; mv != nil && mv.valid; mv = mv.from.movedFrom {
 		prev := mv.from
-		b.EarlierFrom = append([]string{prev.src.String()}, b.EarlierFrom...)
+		b.EarlierMappings = append([]string{mv.old.String()}, b.EarlierMappings...)
+		for _, rm := range slices.Backward(prev.remaps) {
+			b.EarlierMappings = append([]string{rm.old.String()}, b.EarlierMappings...)
+		}
 		b.Requests += prev.sent
 		b.Accepted += prev.oks
 		b.First, b.FirstFrame = prev.firstSentAt, prev.firstSentFrame

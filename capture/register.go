@@ -112,6 +112,18 @@ type registration struct {
 	// phone a new mapping (regmove.go); movedTo the one that took it over.
 	movedFrom *regMove
 	movedTo   *registration
+	// mapping is where the registrar saw the phone's REGISTERs come from,
+	// as its 200 OK's Via received= and rport= say; remaps are its
+	// changes while the phone was registered: its NAT's new mappings, as a
+	// capture on the phone's side of the NAT shows them.
+	mapping      netip.AddrPort
+	mappingFrame uint64
+	remaps       []*regMove
+	// quietFor is how long the phone had sent nothing over its path when
+	// its last REGISTER transaction began (quietAt), since quietFrom.
+	quietFor  time.Duration
+	quietAt   time.Time
+	quietFrom uint64
 }
 
 // regAnswer is a final response to a REGISTER, as the table shows it.
@@ -297,6 +309,7 @@ func (r *registrations) register(m *sipInfo, at time.Time) {
 	reg.lastSentFrame, reg.lastSentAt = m.Frame, at
 	if reg.tries == 0 || m.CallID != reg.lastCallID || m.CSeq != reg.lastCSeq {
 		reg.tries, reg.lastCallID, reg.lastCSeq = reg.tries+1, m.CallID, m.CSeq
+		reg.quietFor, reg.quietAt, reg.quietFrom = at.Sub(reg.path.heardAt), at, reg.path.heardFrame
 	}
 	if len(r.byCallID) >= maxRegistrations && r.byCallID[m.CallID] == nil {
 		// The latest registrations matter: their responses are to come.
@@ -346,6 +359,7 @@ func (r *registrations) answer(m *sipInfo, at time.Time) {
 	if ip, err := netip.ParseAddr(m.Via.Received); err == nil && isPublic(ip) {
 		reg.publicAs = ip
 	}
+	reg.remapped(m) // regmove.go
 	switch {
 	case reg.oks == 0:
 		reg.firstOkFrame, reg.firstOkAt, reg.countedAt, reg.oks = m.Frame, at, at, 1

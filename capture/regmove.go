@@ -1,8 +1,10 @@
 package capture
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,18 +18,25 @@ import (
 // reconnect). Until that REGISTER the registrar sends the phone's calls
 // to the old mapping, which leads nowhere: the router drops them or
 // answers port unreachable, and the caller hears the call time out. The
-// capture, on the registrar's side of the NAT, shows the phone's
-// REGISTERs for one private Contact arriving from a new source, with
-// nothing more from the old one: proof that the registration outlived
-// the NAT's mapping, however short the silence before it was.
+// capture on the registrar's side of the NAT shows the phone's REGISTERs
+// for one private Contact arriving from a new source, with nothing more
+// from the old one; a capture on the phone's side shows the registrar's
+// answers saying (Via received=, rport=) it saw them from a new port:
+// proof that the registration outlived the NAT's mapping, however short
+// the silence before it was.
 
-// regMove is a phone's binding taken over by a REGISTER from a new NAT
-// mapping.
+// regMove is a phone's NAT giving its REGISTERs a new mapping while it
+// was registered.
 type regMove struct {
-	from *registration
-	// silence is how long the phone had sent nothing over the old
-	// mapping when its REGISTER came from the new one; heardFrame its
-	// last packet there.
+	// from is the binding whose REGISTERs came over the old mapping; old
+	// and new are the mappings; oldFrame and frame show them: a REGISTER
+	// from each, or (seenInAnswer) the registrar's answers that tell them.
+	from            *registration
+	old, new        netip.AddrPort
+	oldFrame, frame uint64
+	seenInAnswer    bool
+	// silence is how long the phone had sent nothing when its REGISTER
+	// came over the new mapping; heardFrame its last packet before.
 	silence    time.Duration
 	heardFrame uint64
 	// valid: nothing came from the old mapping after the move (a second
@@ -62,37 +71,56 @@ func (g *registration) takeOver(prev *registration, m *sipInfo, at time.Time) {
 		!prev.registeredAt(at) || !prev.path.heardAt.Before(at) {
 		return
 	}
-	g.movedFrom = &regMove{from: prev, silence: at.Sub(prev.path.heardAt), heardFrame: prev.path.heardFrame}
+	g.movedFrom = &regMove{from: prev, old: prev.src, new: g.src, oldFrame: prev.frame, frame: m.Frame, silence: at.Sub(prev.path.heardAt), heardFrame: prev.path.heardFrame}
 	prev.movedTo = g
 }
 
+// remapped notes a 200 OK to g's REGISTER whose Via says the registrar saw
+// it from another public port than the last (received=, rport=): over
+// UDP, from one socket of the phone (g's source), while g was registered,
+// the phone's NAT gave it a new mapping.
+func (g *registration) remapped(m *sipInfo) {
+	port, err := strconv.ParseUint(m.Via.RPort, 10, 16)
+	ip, err2 := netip.ParseAddr(m.Via.Received)
+	if err != nil || err2 != nil || !isPublic(ip) {
+		return
+	}
+	seen := netip.AddrPortFrom(ip, uint16(port))
+	if g.mapping.IsValid() && seen != g.mapping && g.transport == "UDP" && IsPrivate(g.contact.Addr()) && g.registeredAt(g.quietAt) {
+		g.remaps = append(g.remaps, &regMove{from: g, old: g.mapping, new: seen, oldFrame: g.mappingFrame, frame: m.Frame, seenInAnswer: true,
+			silence: g.quietFor, heardFrame: g.quietFrom, valid: true})
+	}
+	g.mapping, g.mappingFrame = seen, m.Frame
+}
+
 // movesByContact validates the moves of the capture's bindings and
-// returns them by Contact, in the order of regs.
-func movesByContact(regs []*registration) map[netip.AddrPort][]*registration {
-	moved := map[netip.AddrPort][]*registration{}
+// returns them by Contact, in the capture's order.
+func movesByContact(regs []*registration) map[netip.AddrPort][]*regMove {
+	moved := map[netip.AddrPort][]*regMove{}
 	for _, g := range regs {
-		mv := g.movedFrom
-		if mv == nil || mv.from.path.heardAt.After(g.firstSentAt) {
-			continue
+		if mv := g.movedFrom; mv != nil && !mv.from.path.heardAt.After(g.firstSentAt) {
+			mv.valid = true
+			moved[g.contact] = append(moved[g.contact], mv)
 		}
-		mv.valid = true
-		moved[g.contact] = append(moved[g.contact], g)
+		moved[g.contact] = append(moved[g.contact], g.remaps...)
+	}
+	for _, list := range moved {
+		slices.SortFunc(list, func(a, b *regMove) int { return cmp.Compare(a.frame, b.frame) })
 	}
 	return moved
 }
 
 // remappedFinding is the registration-outlives-nat finding a capture
-// proves: the phone's REGISTERs (moves, each the binding that took over)
-// came from new NAT mappings.
-func remappedFinding(moves []*registration) report.Finding {
-	first := moves[0].movedFrom
-	ports := []string{first.from.src.String()}
+// proves: the phone's REGISTERs came over new NAT mappings.
+func remappedFinding(moves []*regMove) report.Finding {
+	first := moves[0]
+	ports := []string{first.old.String()}
 	shortest, longest := first.silence, first.silence
 	sameAddr := false // a move kept the public address: a timeout, not a reconnect
-	for _, g := range moves {
-		ports = append(ports, g.src.String())
-		shortest, longest = min(shortest, g.movedFrom.silence), max(longest, g.movedFrom.silence)
-		sameAddr = sameAddr || g.src.Addr() == g.movedFrom.from.src.Addr()
+	for _, mv := range moves {
+		ports = append(ports, mv.new.String())
+		shortest, longest = min(shortest, mv.silence), max(longest, mv.silence)
+		sameAddr = sameAddr || mv.new.Addr() == mv.old.Addr()
 	}
 	aor := first.from.aor
 	what := "a new port"
@@ -104,7 +132,7 @@ func remappedFinding(moves []*registration) report.Finding {
 		silence += " to " + roundWait(longest).String()
 	}
 	title := fmt.Sprintf("%s's NAT dropped the mapping of its SIP port while the phone was registered: after %s of silence its next REGISTER came from %s, %s (before: %s)",
-		aor, silence, what, moves[0].src, first.from.src)
+		aor, silence, what, first.new, first.old)
 	if len(moves) > 1 {
 		title = fmt.Sprintf("%s's NAT dropped the mapping of its SIP port %d times while the phone was registered: after each silence (%s) its next REGISTER came from %s (%s)",
 			aor, len(moves), silence, what, strings.Join(shortenPorts(ports), ", then "))
@@ -116,23 +144,36 @@ func remappedFinding(moves []*registration) report.Finding {
 		title += "; the router's public address changed (a reconnect)"
 	}
 	f := report.Finding{ID: IDRegistrationOutlivesNAT, Severity: report.SeverityWarning, Subject: aor, Title: title,
-		Evidence: []report.Evidence{first.from.registerEvidence()}, Remedy: remedyKeepAlive}
-	for _, g := range moves {
-		mv := g.movedFrom
-		f.Evidence = append(f.Evidence, report.Evidence{
-			Text: fmt.Sprintf("nothing from %s after frame %d; %s later the phone's REGISTER came from %s", mv.from.src, mv.heardFrame,
-				roundWait(mv.silence), g.src),
-			Frames: []uint64{mv.heardFrame, g.firstSentFrame}, Addrs: []string{mv.from.src.String(), g.src.String()},
-		})
-		if d := mv.from.path.dark; d.count > 0 {
-			f.Evidence = append(f.Evidence, report.Evidence{
-				Text: fmt.Sprintf("%s %s → %s, the old mapping, sent %s after the phone's last packet from there: never answered",
-					d.method, mv.from.registrar, mv.from.src, timesText(d.count)),
-				Frames: uniqueFrames(d.first, d.last), Addrs: []string{mv.from.src.String()},
-			})
-		}
+		Evidence: []report.Evidence{{Text: fmt.Sprintf("REGISTER with Contact %s, seen by the registrar from %s", first.from.contactText(), first.old),
+			Frames: []uint64{first.oldFrame}, Addrs: []string{first.from.contactText(), first.old.String()}}}, Remedy: remedyKeepAlive}
+	for _, mv := range moves {
+		f.Evidence = append(f.Evidence, mv.evidence()...)
 	}
 	return f
+}
+
+// evidence tells the move: the phone's silence, the REGISTER over the new
+// mapping, and the requests sent into the old one.
+func (mv *regMove) evidence() []report.Evidence {
+	if mv.seenInAnswer {
+		return []report.Evidence{{
+			Text: fmt.Sprintf("nothing from the phone after frame %d; %s later the registrar saw its REGISTER come from %s, as its answer's Via says (received=, rport=)",
+				mv.heardFrame, roundWait(mv.silence), mv.new),
+			Frames: []uint64{mv.heardFrame, mv.frame}, Addrs: []string{mv.old.String(), mv.new.String()},
+		}}
+	}
+	es := []report.Evidence{{
+		Text:   fmt.Sprintf("nothing from %s after frame %d; %s later the phone's REGISTER came from %s", mv.old, mv.heardFrame, roundWait(mv.silence), mv.new),
+		Frames: []uint64{mv.heardFrame, mv.frame}, Addrs: []string{mv.old.String(), mv.new.String()},
+	}}
+	if d := mv.from.path.dark; d.count > 0 {
+		es = append(es, report.Evidence{
+			Text: fmt.Sprintf("%s %s → %s, the old mapping, sent %s after the phone's last packet from there: never answered",
+				d.method, mv.from.registrar, mv.old, timesText(d.count)),
+			Frames: uniqueFrames(d.first, d.last), Addrs: []string{mv.old.String()},
+		})
+	}
+	return es
 }
 
 // shortenPorts writes addresses after the first as ":port" when they keep

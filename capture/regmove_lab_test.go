@@ -22,7 +22,9 @@ import (
 // REGISTER comes from a new port. The capture on the internet's switch
 // shows it all; the registration-outlives-nat finding must say the NAT
 // did drop the mapping (not only that it may have), name the new port
-// and the INVITE sent into the dead one.
+// and the INVITE sent into the dead one. The capture on Alice's LAN shows
+// her REGISTERs from one address, and Kamailio's answers saying (Via
+// received=, rport=) from which port it saw each: the same finding.
 func TestLabRegistrationRemapped(t *testing.T) {
 	t.Parallel() // it waits on the NAT's and the phones' timers
 	natlab.Require(t)
@@ -33,6 +35,8 @@ func TestLabRegistrationRemapped(t *testing.T) {
 	startNATKamailio(t, lab.PublicHost("server", "203.0.113.20"), "203.0.113.20", natKamailio{maxExpires: 20 * time.Second})
 	pcap := filepath.Join(t.TempDir(), "switch.pcap")
 	dump := lab.Core().StartTcpdumpOn(t, "br0", pcap, "udp or icmp")
+	lanPcap := filepath.Join(t.TempDir(), "lan.pcap")
+	lanDump := r1.StartTcpdumpOn(t, "brlan", lanPcap, "udp or icmp")
 	alice := natlab.StartBaresip(t, r1.LANHost("alice", "192.168.1.10"), natlab.BaresipConfig{User: "100", Registrar: registrar, AutoAnswer: true})
 	time.Sleep(8 * time.Second) // registered, then silent past the NAT's timeout
 	bob := natlab.StartBaresip(t, lab.PublicHost("bob", "203.0.113.11"), natlab.BaresipConfig{User: "200", Registrar: registrar,
@@ -42,8 +46,17 @@ func TestLabRegistrationRemapped(t *testing.T) {
 	alice.Proc.Stop()
 	time.Sleep(300 * time.Millisecond)
 	dump.Stop()
+	lanDump.Stop()
 	keepLabFile(t, pcap, "registration-remapped.pcap")
+	keepLabFile(t, lanPcap, "registration-remapped-lan.pcap")
+	t.Run("registrar's side", func(t *testing.T) { checkRemapped(t, pcap, true) })
+	t.Run("phone's LAN", func(t *testing.T) { checkRemapped(t, lanPcap, false) })
+}
 
+// checkRemapped checks the capture's registration-outlives-nat finding
+// and Alice's row of the registrations table; wan: the capture shows
+// Bob's INVITE sent into her dead mapping.
+func checkRemapped(t *testing.T, pcap string, wan bool) {
 	res := analyzePath(t, pcap)
 	var found []report.Finding
 	for _, f := range res.Findings {
@@ -63,7 +76,7 @@ func TestLabRegistrationRemapped(t *testing.T) {
 	for _, e := range f.Evidence {
 		dark = dark || strings.HasPrefix(e.Text, "INVITE 203.0.113.20:5060 → 203.0.113.1:") && strings.Contains(e.Text, ", the old mapping, sent ")
 	}
-	if !dark {
+	if dark != wan {
 		t.Errorf("no evidence of Bob's INVITE sent into the old mapping: %+v", f.Evidence)
 	}
 	var rows []report.Binding
@@ -72,7 +85,7 @@ func TestLabRegistrationRemapped(t *testing.T) {
 			rows = append(rows, b)
 		}
 	}
-	if len(rows) != 1 || len(rows[0].EarlierFrom) == 0 || !slices.Contains(rows[0].Findings, IDRegistrationOutlivesNAT) {
+	if len(rows) != 1 || len(rows[0].EarlierMappings) == 0 || !slices.Contains(rows[0].Findings, IDRegistrationOutlivesNAT) {
 		t.Errorf("Alice's registrations %+v, want one row with her earlier mappings", rows)
 	}
 }

@@ -73,7 +73,7 @@ func TestRegistrationRemapped(t *testing.T) {
 						t.Errorf("finding %+v", f)
 					}
 				}
-				if len(rows) != 2 || rows[1].EarlierFrom != nil {
+				if len(rows) != 2 || rows[1].EarlierMappings != nil {
 					t.Errorf("rows %+v, want two", rows)
 				}
 				return
@@ -97,9 +97,65 @@ func TestRegistrationRemapped(t *testing.T) {
 				!strings.HasPrefix(f.Evidence[2].Text, "INVITE 198.51.100.20:5060 → 203.0.113.1:40000, the old mapping, sent once after the phone's last packet from there") {
 				t.Errorf("evidence %+v", f.Evidence)
 			}
-			if len(rows) != 1 || rows[0].From != tc.newSrc.String() || !slices.Equal(rows[0].EarlierFrom, []string{oldPort.String()}) ||
+			if len(rows) != 1 || rows[0].From != tc.newSrc.String() || !slices.Equal(rows[0].EarlierMappings, []string{oldPort.String()}) ||
 				rows[0].Requests != 2 || rows[0].Accepted != 2 || rows[0].FirstFrame != 1 || !rows[0].Problem {
 				t.Errorf("rows %+v, want the binding's one", rows)
+			}
+		})
+	}
+}
+
+// TestRegistrationRemappedSeenInAnswer: the same phone captured on its
+// own LAN: its REGISTERs all come from one address, and the registrar's
+// answers tell (Via received=, rport=) from which public port it saw each.
+func TestRegistrationRemappedSeenInAnswer(t *testing.T) {
+	registrar := netip.MustParseAddrPort("198.51.100.20:5060")
+	phone := netip.MustParseAddrPort("192.168.1.10:5060")
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name      string
+		rports    [2]string
+		transport string
+		granted   int
+		moved     bool
+	}{
+		{"new port", [2]string{"40000", "40001"}, "UDP", 3600, true},
+		{"same port", [2]string{"40000", "40000"}, "UDP", 3600, false},
+		{"over TCP", [2]string{"40000", "40001"}, "TCP", 3600, false},
+		{"registration expired before", [2]string{"40000", "40001"}, "UDP", 60, false},
+		{"no rport", [2]string{"", ""}, "UDP", 3600, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRegistrations()
+			for i, rport := range tc.rports {
+				at := t0.Add(time.Duration(i) * 90 * time.Second)
+				cseq := uint32(i + 1)
+				r.sip(&sipInfo{sipHeaders: &sipHeaders{Request: true, Method: "REGISTER", ContactAddr: phone, Expires: 3600, ToUser: "100", CallID: "reg-1", CSeq: cseq},
+					Src: phone, Dst: registrar, Frame: uint64(2*i + 1), Transport: tc.transport}, at)
+				r.sip(&sipInfo{sipHeaders: &sipHeaders{Method: "REGISTER", Status: 200, Expires: tc.granted, CallID: "reg-1", CSeq: cseq,
+					Via: via{Received: "203.0.113.1", RPort: rport}, extra: &sipExtras{Contacts: []contactBinding{{Addr: phone, Expires: tc.granted}}}},
+					Src: registrar, Dst: phone, Frame: uint64(2*i + 2), Transport: tc.transport}, at.Add(20*time.Millisecond))
+			}
+			var got *report.Finding
+			for _, f := range r.findings(t0.Add(5*time.Minute), hostView{}, nil) {
+				if f.ID == IDRegistrationOutlivesNAT && strings.Contains(f.Title, "dropped the mapping") {
+					got = &f
+				}
+			}
+			rows := r.table(t0.Add(5 * time.Minute))
+			if !tc.moved {
+				if got != nil || len(rows) != 1 || rows[0].EarlierMappings != nil {
+					t.Errorf("finding %+v, rows %+v", got, rows)
+				}
+				return
+			}
+			if got == nil || !strings.Contains(got.Title, "its next REGISTER came from a new port, 203.0.113.1:40001 (before: 203.0.113.1:40000)") ||
+				len(got.Evidence) != 2 || !slices.Equal(got.Evidence[0].Frames, []uint64{2}) || !slices.Equal(got.Evidence[1].Frames, []uint64{1, 4}) ||
+				!strings.HasSuffix(got.Evidence[1].Text, "1m30s later the registrar saw its REGISTER come from 203.0.113.1:40001, as its answer's Via says (received=, rport=)") {
+				t.Errorf("finding %+v", got)
+			}
+			if len(rows) != 1 || !slices.Equal(rows[0].EarlierMappings, []string{"203.0.113.1:40000"}) || !rows[0].Problem {
+				t.Errorf("rows %+v", rows)
 			}
 		})
 	}

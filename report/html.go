@@ -116,7 +116,7 @@ ul.findings li{margin:.3em 0}code{overflow-wrap:anywhere}.fix{color:#060}
 {{end}}</table>
 <p class="legend">{{range verdicts}}<span class="item"><span class="{{.V}}">{{.V}}</span>: {{.Text}}.</span> {{end}}MOS: estimated listening quality (1-4.5), “silent”: packets that carry no audio.</p>{{end}}
 {{with .R.Registrations}}<h2>Registrations</h2><table class="registrations"><tr><th>account</th><th>from</th><th>registrar</th><th>result</th><th>REGISTERs</th><th>frames</th><th>findings</th></tr>
-{{range .}}<tr{{if .Problem}} class="problem"{{end}}><td class="wrap">{{.AOR}}</td><td class="nw">{{.From}}{{with .SeenAs}}<br><small>seen as {{.}}</small>{{end}}{{with .EarlierFrom}}<br><small>before: {{range $i, $a := .}}{{if $i}}, {{end}}{{$a}}{{end}}</small>{{end}}</td><td class="nw">{{.Registrar}}{{with .Transport}} <small>{{.}}</small>{{end}}</td><td>{{bindingResult .}}</td><td class="num">{{.Requests}}</td><td class="num">{{.FirstFrame}}-{{.LastFrame}}</td><td>{{range $i, $f := .Findings}}{{if $i}}, {{end}}<code>{{$f}}</code>{{end}}</td></tr>
+{{range .}}<tr{{if .Problem}} class="problem"{{end}}><td class="wrap">{{.AOR}}</td><td class="nw">{{.From}}{{with .SeenAs}}<br><small>seen as {{.}}</small>{{end}}{{with .EarlierMappings}}<br><small>before: {{range $i, $a := .}}{{if $i}}, {{end}}{{$a}}{{end}}</small>{{end}}</td><td class="nw">{{.Registrar}}{{with .Transport}} <small>{{.}}</small>{{end}}</td><td>{{bindingResult .}}</td><td class="num">{{.Requests}}</td><td class="num">{{.FirstFrame}}-{{.LastFrame}}</td><td>{{range $i, $f := .Findings}}{{if $i}}, {{end}}<code>{{$f}}</code>{{end}}</td></tr>
 {{end}}</table>
 {{end}}{{.Extra}}
 {{.Details}}

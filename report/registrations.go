@@ -14,14 +14,14 @@ type Binding struct {
 	// received= of its answer), when that is known.
 	From   string `json:"from"`
 	SeenAs string `json:"seen_as,omitempty"`
-	// EarlierFrom are the sources the phone registered this Contact from
-	// before, in order, each given up when its NAT dropped the mapping and
-	// the next REGISTER came from a new one (registration-outlives-nat).
-	EarlierFrom []string `json:"earlier_from,omitempty"`
-	BehindNAT   bool     `json:"behind_nat,omitempty"` // a private Contact seen from a public address
-	Registrar   string   `json:"registrar"`
-	Transport   string   `json:"transport,omitempty"`
-	UserAgent   string   `json:"user_agent,omitempty"`
+	// EarlierMappings are the public addresses the registrar saw this
+	// Contact's REGISTERs come from before, in order: mappings the phone's
+	// NAT dropped while it was registered (registration-outlives-nat).
+	EarlierMappings []string `json:"earlier_from,omitempty"`
+	BehindNAT       bool     `json:"behind_nat,omitempty"` // a private Contact seen from a public address
+	Registrar       string   `json:"registrar"`
+	Transport       string   `json:"transport,omitempty"`
+	UserAgent       string   `json:"user_agent,omitempty"`
 	// Scanner: the User-Agent is a SIP scanning tool's (sipvicious and
 	// its kin, guessing accounts and passwords), not a phone's.
 	Scanner bool `json:"scanner,omitempty"`

@@ -92,7 +92,7 @@ func bindingsTable(shown []Binding, marked, withFrom, withRegistrar bool, width 
 // fromText is where the phone's REGISTERs came from, and how many NAT
 // mappings it had before.
 func (g Binding) fromText() string {
-	if n := len(g.EarlierFrom); n > 0 {
+	if n := len(g.EarlierMappings); n > 0 {
 		return g.From + " (" + Plural(n, "earlier mapping") + ")"
 	}
 	return g.From
