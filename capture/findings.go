@@ -366,6 +366,7 @@ func setupFinding(cb *callBuild, s SetupFacts, v StreamVerdict) (report.Finding,
 		f.Evidence = []report.Evidence{sent}
 		f.Remedy = remedyUnanswered
 		reset, wasReset := cb.unreach.connects().resetAfter(t.src, t.dst, t.sentAt)
+		deadMapping := cb.regs.mappingOf(t.dst, t.sentAt)
 		switch {
 		case wasReset && reliableTransport(cb.call.Transport):
 			f.Title += " over " + cb.call.Transport + ": " + t.dst.String() + " reset the connection it went over, so it never arrived; " +
@@ -387,6 +388,12 @@ func setupFinding(cb *callBuild, s SetupFacts, v StreamVerdict) (report.Finding,
 		case cb.call.SeenFrom[callee]:
 			f.Title += ", though it answered other requests of this call: its SIP service ignored the INVITE"
 			f.Remedy = remedyIgnored
+		case deadMapping != nil:
+			reg := deadMapping
+			f.Title += reg.deadMappingText(t.sentAt) // regmove.go
+			f.Evidence = append(f.Evidence, report.Evidence{Text: fmt.Sprintf("REGISTER of %s from %s with Contact %s", reg.aor, reg.src, reg.contactText()),
+				Frames: []uint64{reg.frame}, Addrs: []string{reg.src.String()}})
+			f.Remedy = remedyKeepAlive
 		case t.dst.Addr() == cb.captureHost:
 			f.Title += ", though the capture, taken on that host, shows it arrived: the SIP service there, or a firewall on the host, dropped it"
 			f.Remedy = remedyDroppedOnHost

@@ -213,14 +213,16 @@ type registrations struct {
 	byCallID map[string]*registration
 	// latest is the binding of each Contact's last REGISTER, from
 	// whichever source, to tell when the phone's NAT gave it a new one.
-	latest  map[bindingKey]*registration
-	dropped uint64
+	latest map[bindingKey]*registration
+	// bySource is the binding of the last REGISTER from each source.
+	bySource map[netip.AddrPort]*registration
+	dropped  uint64
 }
 
 func newRegistrations() *registrations {
 	return &registrations{byKey: map[regKey]*registration{}, byPair: map[[2]netip.AddrPort]*regPath{},
 		byContact: map[netip.AddrPort]*registration{}, byCallID: map[string]*registration{},
-		latest: map[bindingKey]*registration{}}
+		latest: map[bindingKey]*registration{}, bySource: map[netip.AddrPort]*registration{}}
 }
 
 // pair orders two addresses so a packet either way finds the same entry.
@@ -284,7 +286,7 @@ func (r *registrations) register(m *sipInfo, at time.Time) {
 		reg.path.bindings = append(reg.path.bindings, reg)
 		reg.takeOver(r.latest[reg.binding()], m, at) // regmove.go
 	}
-	r.latest[reg.binding()] = reg
+	r.latest[reg.binding()], r.bySource[m.Src] = reg, reg
 	resend := false
 	if asked := r.byCallID[m.CallID]; asked != nil && asked.final != nil && asked.final.answers(m) && at.Sub(asked.final.at) >= resentAfterFinal {
 		if asked.resentAfter == 0 {

@@ -98,7 +98,7 @@ func (g *registration) remapped(m *sipInfo) {
 func movesByContact(regs []*registration) map[netip.AddrPort][]*regMove {
 	moved := map[netip.AddrPort][]*regMove{}
 	for _, g := range regs {
-		if mv := g.movedFrom; mv != nil && !mv.from.path.heardAt.After(g.firstSentAt) {
+		if mv := g.movedFrom; mv != nil && mv.from.movedOn() == g {
 			mv.valid = true
 			moved[g.contact] = append(moved[g.contact], mv)
 		}
@@ -200,4 +200,42 @@ func timesText(n int) string {
 		return "once"
 	}
 	return strconv.Itoa(n) + " times"
+}
+
+// mappingOf returns the binding whose REGISTERs came from dst, a NAT's
+// public mapping, over UDP, when a request sent there at t went into it
+// after the phone had sent nothing from there for longer than NATs keep
+// an idle mapping, or after its next REGISTER came from a new one (nil:
+// none).
+func (r *registrations) mappingOf(dst netip.AddrPort, t time.Time) *registration {
+	if r == nil {
+		return nil
+	}
+	g := r.bySource[dst]
+	if g == nil || g.transport != "UDP" || !g.behindNAT() || !g.path.heardAt.Before(t) {
+		return nil
+	}
+	if g.movedOn() == nil && t.Sub(g.path.heardAt) <= natUDPTimeout {
+		return nil
+	}
+	return g
+}
+
+// movedOn returns the binding that took g over from a new NAT mapping, so
+// far as the capture has shown: nothing came from g's since (nil: none).
+func (g *registration) movedOn() *registration {
+	if next := g.movedTo; next != nil && !g.path.heardAt.After(next.firstSentAt) {
+		return next
+	}
+	return nil
+}
+
+// deadMappingText says why a request sent at t to g's mapping went
+// unanswered.
+func (g *registration) deadMappingText(t time.Time) string {
+	text := fmt.Sprintf(": it is the NAT mapping %s registered from, and the phone had sent nothing from there for %s", g.aor, roundWait(t.Sub(g.path.heardAt)))
+	if next := g.movedOn(); next != nil {
+		return text + fmt.Sprintf("; its next REGISTER came from %s (frame %d): its NAT had dropped the mapping", next.src, next.firstSentFrame)
+	}
+	return text + ", longer than NATs keep an idle UDP mapping (30 s to a few minutes): its NAT had most likely dropped it"
 }

@@ -79,6 +79,21 @@ func checkRemapped(t *testing.T, pcap string, wan bool) {
 	if dark != wan {
 		t.Errorf("no evidence of Bob's INVITE sent into the old mapping: %+v", f.Evidence)
 	}
+	if wan {
+		// Bob's call: Kamailio's INVITE into the dead mapping.
+		var unanswered *report.Finding
+		for _, c := range res.Calls {
+			for i, f := range c.Findings {
+				if f.ID == IDRequestUnanswered {
+					unanswered = &c.Findings[i]
+				}
+			}
+		}
+		if unanswered == nil || !strings.Contains(unanswered.Title, ": it is the NAT mapping 100 registered from, and the phone had sent nothing from there for ") ||
+			!strings.HasSuffix(unanswered.Title, ": its NAT had dropped the mapping") || unanswered.Remedy != remedyKeepAlive {
+			t.Errorf("the unanswered INVITE's finding %+v", unanswered)
+		}
+	}
 	var rows []report.Binding
 	for _, b := range res.Registrations {
 		if strings.HasPrefix(b.AOR, "100@") {

@@ -67,6 +67,23 @@ func TestRegistrationRemapped(t *testing.T) {
 				}
 			}
 			rows := r.table(t0.Add(5 * time.Minute))
+			// The INVITE sent 70 s into the phone's silence went into its
+			// old mapping: dropped, as its next REGISTER shows; without
+			// that proof, only one sent past NATs' idle timeout (2 min) is
+			// said to be.
+			dead, later := r.mappingOf(oldPort, t0.Add(70*time.Second)), r.mappingOf(oldPort, t0.Add(3*time.Minute))
+			switch {
+			case tc.moved && (dead == nil || !strings.HasSuffix(dead.deadMappingText(t0.Add(70*time.Second)),
+				"for 1m10s; its next REGISTER came from "+tc.newSrc.String()+" (frame 4): its NAT had dropped the mapping")):
+				t.Errorf("the INVITE into the old mapping: %v", dead)
+			case !tc.moved && dead != nil:
+				t.Errorf("the INVITE into the old mapping: %s", dead.deadMappingText(t0.Add(70*time.Second)))
+			case !tc.moved && tc.transport == "UDP" && !tc.public && !tc.oldAgain && (later == nil || !strings.HasSuffix(later.deadMappingText(t0.Add(3*time.Minute)),
+				"for 3m0s, longer than NATs keep an idle UDP mapping (30 s to a few minutes): its NAT had most likely dropped it")):
+				t.Errorf("an INVITE into the old mapping 3 minutes on: %v", later)
+			case (tc.transport == "TCP" || tc.public || tc.oldAgain) && later != nil:
+				t.Errorf("an INVITE into the old mapping 3 minutes on: %s", later.deadMappingText(t0.Add(3*time.Minute)))
+			}
 			if !tc.moved {
 				for _, f := range got {
 					if strings.Contains(f.Title, "dropped the mapping") {
