@@ -242,11 +242,8 @@ func (r *registrations) sip(m *sipInfo, at time.Time) {
 	case !m.Request && m.Method == "REGISTER":
 		r.answer(m, at)
 	}
-	r.activity(m.Src, m.Dst, m.Frame, at)
-	if m.Request && m.Method != "ACK" {
-		if p := r.byPair[pair(m.Src, m.Dst)]; p != nil && m.Dst == p.phone {
-			p.dark.note(m)
-		}
+	if p := r.activity(m.Src, m.Dst, m.Frame, at); p != nil && m.Request && m.Method != "ACK" && m.Dst == p.phone {
+		p.dark.note(m)
 	}
 }
 
@@ -429,11 +426,12 @@ func (g *registration) failed(m *sipInfo) {
 }
 
 // activity notes a packet between a and b; a silence while the phone was
-// registered is measured against the longest so far.
-func (r *registrations) activity(a, b netip.AddrPort, frame uint64, at time.Time) {
+// registered is measured against the longest so far. It returns their
+// path (nil: none).
+func (r *registrations) activity(a, b netip.AddrPort, frame uint64, at time.Time) *regPath {
 	p := r.byPair[pair(a, b)]
 	if p == nil {
-		return
+		return nil
 	}
 	if p.registeredAt(p.lastAt) {
 		p.noteGap(p.lastAt, at, p.lastFrame, frame, false)
@@ -442,6 +440,7 @@ func (r *registrations) activity(a, b netip.AddrPort, frame uint64, at time.Time
 	if a == p.phone {
 		p.heardAt, p.heardFrame, p.dark = at, frame, darkRequests{}
 	}
+	return p
 }
 
 // endAt ends the binding at t, when the registrar confirmed its removal:
