@@ -241,7 +241,12 @@ func (pp *pingPair) finding(src, dst netip.AddrPort, reg *registration) report.F
 	if pp.runs > 1 {
 		f.Title += fmt.Sprintf(" (the longest of %d such runs)", pp.runs)
 	}
-	if reg != nil {
+	if next := reg.movedOn(); next != nil { // regmove.go
+		f.Title += fmt.Sprintf(", while %s sent nothing from there: its NAT had dropped the mapping %s registered from, as its next REGISTER, from %s, shows, so calls to %s went nowhere until then",
+			reg.aor, reg.aor, next.src, reg.aor)
+		f.Evidence = append(f.Evidence, reg.registerEvidence(), report.Evidence{Text: fmt.Sprintf("REGISTER from the new mapping %s", next.src),
+			Frames: []uint64{next.firstSentFrame}, Addrs: []string{next.src.String()}})
+	} else if reg != nil {
 		f.Title += fmt.Sprintf(", while %s sent nothing: the phone is gone, or its NAT closed the mapping %s registered from, so calls to %s cannot reach it", reg.aor, reg.aor, reg.aor)
 		f.Evidence = append(f.Evidence, reg.registerEvidence())
 	} else {

@@ -27,19 +27,22 @@ func sipRequest(method string, src, dst netip.AddrPort, callID string, cseq int,
 // out of reach (sip-peer-unreachable, keep the NAT open). Not when the
 // phone keeps sending meanwhile and only ignores the requests (a Zultys
 // phone's NOTIFYs), nor when the capture never shows the phone sending
-// the server anything (it may hold one direction only).
+// the server anything (it may hold one direction only). When the phone's
+// next REGISTER comes from a new port, its NAT had dropped the mapping.
 func TestPingsUnanswered(t *testing.T) {
 	phone, server := netip.MustParseAddrPort("198.51.100.7:5062"), netip.MustParseAddrPort("203.0.113.20:5060")
 	for _, tc := range []struct {
 		name         string
 		register     bool // the phone registers first and answers the first ping
 		keepsSending bool // and again every 10 s (a peer that registers not: one MESSAGE)
+		moves        bool // its next REGISTER, after the pings, comes from a new NAT mapping
 		want         bool
 	}{
-		{"phone silent", true, false, true},
-		{"phone keeps registering", true, true, false},
-		{"phone never seen sending", false, false, false},
-		{"peer that answers calls, not OPTIONS", false, true, false},
+		{"phone silent", true, false, false, true},
+		{"phone keeps registering", true, true, false, false},
+		{"phone never seen sending", false, false, false, false},
+		{"peer that answers calls, not OPTIONS", false, true, false, false},
+		{"phone's NAT gives it a new mapping", true, false, true, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path, w := createPcap(t, "pings.pcap", 1)
@@ -65,14 +68,24 @@ func TestPingsUnanswered(t *testing.T) {
 					send(10*i+5, phone, server, sipRequest("MESSAGE", phone, server, "msg", 1, false))
 				}
 			}
+			if tc.moves {
+				moved := netip.MustParseAddrPort("198.51.100.7:40001")
+				send(65, moved, server, sipRequest("REGISTER", moved, server, "reg", 2, false))
+				send(65, server, moved, sipRequest("REGISTER", moved, server, "reg", 2, true))
+			}
 			send(100, netip.MustParseAddrPort("127.0.0.1:1"), server, []byte("end"))
 			res := capture.AnalyzePath(t, path)
 			got := findingByID(res.Findings, capture.IDSIPPeerUnreachable)
 			if (got != nil) != tc.want {
 				t.Fatalf("finding %+v, want one: %v", got, tc.want)
 			}
-			if got != nil && (got.Title != "203.0.113.20's OPTIONS requests to 100 at 198.51.100.7:5062 went unanswered 6 times in a row over 50s, while 100 sent nothing: "+
-				"the phone is gone, or its NAT closed the mapping 100 registered from, so calls to 100 cannot reach it" || got.Severity != report.SeverityWarning) {
+			want := "203.0.113.20's OPTIONS requests to 100 at 198.51.100.7:5062 went unanswered 6 times in a row over 50s, while 100 sent nothing: " +
+				"the phone is gone, or its NAT closed the mapping 100 registered from, so calls to 100 cannot reach it"
+			if tc.moves {
+				want = "203.0.113.20's OPTIONS requests to 100 at 198.51.100.7:5062 went unanswered 6 times in a row over 50s, while 100 sent nothing from there: " +
+					"its NAT had dropped the mapping 100 registered from, as its next REGISTER, from 198.51.100.7:40001, shows, so calls to 100 went nowhere until then"
+			}
+			if got != nil && (got.Title != want || got.Severity != report.SeverityWarning) {
 				t.Errorf("finding %+v", got)
 			}
 		})

@@ -224,6 +224,9 @@ func (r *registrations) mappingOf(dst netip.AddrPort, t time.Time) *registration
 // movedOn returns the binding that took g over from a new NAT mapping, so
 // far as the capture has shown: nothing came from g's since (nil: none).
 func (g *registration) movedOn() *registration {
+	if g == nil {
+		return nil
+	}
 	if next := g.movedTo; next != nil && !g.path.heardAt.After(next.firstSentAt) {
 		return next
 	}
