@@ -38,6 +38,8 @@ type callBuild struct {
 	// forwards gathers the ports of heard and unheard calls of receivers
 	// behind NAT across the capture (portforward.go).
 	forwards *forwardedPorts
+	// scans are the dial-out scans judged so far (dialscan.go).
+	scans *dialScans
 	// captureHost is the address every packet up to the judging was to
 	// or from (host.go), when there is one.
 	captureHost netip.Addr
@@ -224,7 +226,7 @@ func (s *state) endingCalls(now time.Time, final bool) (map[*sipCall]bool, []*gr
 		s.noteUnseenInvites(c.group.legs) // unseeninvite.go
 		view := s.host.view()
 		view.inside = s.toPrivate.inside
-		groups = append(groups, newGroupBuild(c.group, s.regs, &s.ice, &s.unreach, &s.forwards, view, s.describesSDP()))
+		groups = append(groups, newGroupBuild(c.group, s.regs, &s.ice, &s.unreach, &s.forwards, &s.dialScans, view, s.describesSDP()))
 	}
 	return ending, groups
 }

@@ -88,6 +88,18 @@ func addBounded[K comparable](m map[K]bool, k K) {
 	}
 }
 
+// scanning returns the dial-out scan src is making, as the calls judged
+// so far show (nil: none).
+func (d *dialScans) scanning(src netip.Addr) *dialScan {
+	if d == nil {
+		return nil
+	}
+	if sc := d.bySrc[src]; sc != nil && sc.isScan() {
+		return sc
+	}
+	return nil
+}
+
 // isScan says whether the calls are a dial-out scan.
 func (sc *dialScan) isScan() bool {
 	if len(sc.servers) >= scanServers {

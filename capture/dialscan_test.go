@@ -47,6 +47,9 @@ func TestDialOutScans(t *testing.T) {
 					d.note(c, verdict, n)
 				}
 			}
+			if (d.scanning(netip.MustParseAddr(tt.src)) != nil) != (tt.want != "") {
+				t.Errorf("scanning: %v, want %v", d.scanning(netip.MustParseAddr(tt.src)) != nil, tt.want != "")
+			}
 			fs := d.findings()
 			if tt.want == "" {
 				if len(fs) > 0 {

@@ -283,6 +283,10 @@ func scanSign(cb *callBuild, s SetupFacts) string {
 	if scanningTool(cb.call.Caller.UserAgent) {
 		return "its User-Agent " + strconv.Quote(cb.call.Caller.UserAgent) + " is a scanning tool's"
 	}
+	if sc := cb.scans.scanning(cb.call.setup.src.Addr()); sc != nil {
+		return "its source " + cb.call.setup.src.Addr().String() + " is scanning for open dial-out: " + strconv.Itoa(sc.invites) + " INVITEs dialling abroad before it, through " +
+			report.Plural(len(sc.servers), "SIP server")
+	}
 	dialled := cb.call.dialled()
 	if s.neverResent() && dialsAbroad(dialled) {
 		return "it dials " + dialled + " abroad, sent once over UDP and never resent, where a phone resends until answered"

@@ -25,7 +25,7 @@ func (g *callGroup) over(now time.Time) bool {
 
 // newGroupBuild prepares the report of a call: each leg's dialog and the
 // early dialogs of its other forks.
-func newGroupBuild(g *callGroup, regs *registrations, ice *iceChecks, unreach *unreachables, forwards *forwardedPorts, host hostView, describeSDP bool) *groupBuild {
+func newGroupBuild(g *callGroup, regs *registrations, ice *iceChecks, unreach *unreachables, forwards *forwardedPorts, scans *dialScans, host hostView, describeSDP bool) *groupBuild {
 	// Most calls have one leg: it, the build and the list of legs are
 	// made in one allocation.
 	g.inferAnswerFromHops()
@@ -42,7 +42,7 @@ func newGroupBuild(g *callGroup, regs *registrations, ice *iceChecks, unreach *u
 		if i > 0 {
 			cb = &callBuild{}
 		}
-		*cb = callBuild{call: c, dlg: main, regs: regs, ice: ice, unreach: unreach, forwards: forwards, captureHost: host.addr, view: host, describeSDP: describeSDP}
+		*cb = callBuild{call: c, dlg: main, regs: regs, ice: ice, unreach: unreach, forwards: forwards, scans: scans, captureHost: host.addr, view: host, describeSDP: describeSDP}
 		for _, d := range early {
 			cb.early = append(cb.early, &callBuild{call: c, dlg: d, describeSDP: describeSDP})
 		}

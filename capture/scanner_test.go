@@ -68,3 +68,41 @@ func TestScannerInvitesRightlyIgnored(t *testing.T) {
 		t.Errorf("calls not reported: %v", want)
 	}
 }
+
+// TestDialOutScanCallsRightlyIgnored: a host on the internet dials a
+// number abroad through one public PBX after another, resending each
+// INVITE as a phone would, and none answers. Once its calls show the scan
+// (five servers), each further unanswered INVITE is the scan's: info,
+// not a fault of the server; the ones judged before stay warnings.
+func TestDialOutScanCallsRightlyIgnored(t *testing.T) {
+	path, w := createPcap(t, "dialscan.pcap", 1)
+	scanner := netip.MustParseAddrPort("198.51.100.66:5060")
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	const servers = 7
+	for i := range servers {
+		pbx := netip.MustParseAddrPort(fmt.Sprintf("203.0.113.%d:5060", 10+i))
+		start := float64(40 * i) // each judged (Timer B) before the next
+		for _, at := range []float64{0, 0.5, 1.5, 3.5} {
+			writeUDP(t, w, scanner, pbx, scanInvite(scanner, "01148185422016", "Yealink SIP-T46S 66.86.0.15", fmt.Sprintf("probe-%d", i)),
+				t0.Add(time.Duration((start+at)*float64(time.Second))))
+		}
+	}
+	writeUDP(t, w, netip.MustParseAddrPort("127.0.0.1:1"), scanner, []byte("end"), t0.Add(40*servers*time.Second))
+	res := capture.AnalyzePath(t, path)
+	if len(res.Calls) != servers {
+		t.Fatalf("%d calls, want %d", len(res.Calls), servers)
+	}
+	for i, c := range res.Calls {
+		f := findingByID(c.Findings, capture.IDRequestUnanswered)
+		want := report.SeverityWarning
+		if i >= 5 {
+			want = report.SeverityInfo
+		}
+		if f == nil || f.Severity != want || (want == report.SeverityInfo) != strings.Contains(f.Title, "its source 198.51.100.66 is scanning for open dial-out: ") {
+			t.Errorf("%s: request-unanswered %+v, want %s", c.CallID, f, want)
+		}
+	}
+	if findingByID(res.Findings, capture.IDDialOutScan) == nil {
+		t.Error("no dial-out-scan finding")
+	}
+}
