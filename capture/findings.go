@@ -239,6 +239,9 @@ const (
 	remedyRegisterRefused = "Check the phone's account against the registrar: the user name and authentication name, the password, the domain " +
 		"(realm) and that the account is enabled; a 403 after the challenge is most often a wrong password, an IP access rule or " +
 		"a blocked account (fail2ban and the like after repeated failures). A 404 names a user the registrar does not know."
+	remedySiteRefused = "The registrar refuses every phone of this site, so no phone's own account is the cause: look on the registrar for a block " +
+		"on the site's public address (fail2ban or another guard after failed logins, the provider's fraud protection, an IP access list " +
+		"that lacks it), then for the site's trunk, domain or realm settings and whether its accounts still exist there."
 	remedyRegistrarFailed = "The registrar failed, not the phone's account: a 5xx answer is a server error (500: its own fault, " +
 		"503: overloaded, down or in maintenance, 504: a server behind it did not answer in time). Look at the registrar's logs and " +
 		"its database or back end, or register at another server of the service (DNS SRV) until it is mended."

@@ -64,6 +64,9 @@ type registration struct {
 	// and one finding tells them all.
 	scanner string
 	scan    bool
+	// siteRefused: the registrar refused every phone of its site, and
+	// one finding tells them all (regsite.go).
+	siteRefused bool
 	// path is what passes between src and the registrar, shared with
 	// the phone's other addresses of record registered over it.
 	path *regPath
@@ -551,6 +554,7 @@ func (r *registrations) findings(captureEnd time.Time, view hostView, unreach *u
 	registered := lastRegistered(regs)
 	moved := movesByContact(regs)
 	fs = append(fs, registerScans(regs)...)
+	fs = append(fs, siteRefusals(regs, registered)...)
 	fs = append(fs, unansweredRegisters(regs, captureEnd, view, unreach)...)
 	add := func(g *registration, f report.Finding) {
 		g.noteFinding(f)
@@ -563,7 +567,7 @@ func (r *registrations) findings(captureEnd time.Time, view hostView, unreach *u
 		if g.resentAfter >= resentPastResponse {
 			add(g, g.responsesLostFinding(view))
 		}
-		if g.refused != nil && registered[g.binding()] < g.refused.frame {
+		if g.refused != nil && registered[g.binding()] < g.refused.frame && !g.siteRefused {
 			add(g, g.refusedFinding())
 		}
 		if f, ok := g.repeatedFinding(); ok {

@@ -3,6 +3,7 @@
 package capture
 
 import (
+	"fmt"
 	"net/netip"
 	"path/filepath"
 	"slices"
@@ -102,5 +103,45 @@ func checkRemapped(t *testing.T, pcap string, wan bool) {
 	}
 	if len(rows) != 1 || len(rows[0].EarlierMappings) == 0 || !slices.Contains(rows[0].Findings, IDRegistrationOutlivesNAT) {
 		t.Errorf("Alice's registrations %+v, want one row with her earlier mappings", rows)
+	}
+}
+
+// TestLabSiteRefused: three baresip phones behind one router register at
+// a Kamailio that refuses the router's address (403, an access list that
+// lacks the site). The capture on the internet's switch is one
+// register-refused finding about the site, not three about phones'
+// accounts.
+func TestLabSiteRefused(t *testing.T) {
+	t.Parallel() // it waits on the phones
+	natlab.Require(t)
+	lab := natlab.New(t)
+	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24",
+		NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent}})
+	registrar := netip.MustParseAddrPort("203.0.113.20:5060")
+	startNATKamailio(t, lab.PublicHost("server", "203.0.113.20"), "203.0.113.20", natKamailio{refuse: "203.0.113.1"})
+	pcap := filepath.Join(t.TempDir(), "switch.pcap")
+	dump := lab.Core().StartTcpdumpOn(t, "br0", pcap, "udp or icmp")
+	var phones []*natlab.Baresip
+	for i := range 3 {
+		host := r1.LANHost(fmt.Sprintf("phone%d", i), fmt.Sprintf("192.168.1.%d", 10+i))
+		phones = append(phones, natlab.StartBaresip(t, host, natlab.BaresipConfig{User: fmt.Sprint(100 + i), Registrar: registrar}))
+	}
+	time.Sleep(6 * time.Second)
+	for _, p := range phones {
+		p.Proc.Stop()
+	}
+	time.Sleep(300 * time.Millisecond)
+	dump.Stop()
+	keepLabFile(t, pcap, "site-refused.pcap")
+	res := analyzePath(t, pcap)
+	var refused []report.Finding
+	for _, f := range res.Findings {
+		if f.ID == IDRegisterRefused {
+			refused = append(refused, f)
+		}
+	}
+	if len(refused) != 1 || refused[0].Title != "The registrar 203.0.113.20 refused every phone behind 203.0.113.1 (3 phones, 3 accounts) and none registered: it refuses the site, not one phone's account" ||
+		!strings.HasPrefix(refused[0].Evidence[1].Text, "answered 403 Forbidden") {
+		t.Errorf("refusals %+v, want one about the site", refused)
 	}
 }

@@ -21,9 +21,12 @@ import (
 // A registration scan: one host tried at least scanAccounts accounts at a
 // registrar host, none registered there, on average at most
 // scanTriesPerAccount REGISTER transactions per binding (resends aside).
+// Not when the accounts' Contacts name officePhones private addresses or
+// more: phones behind one NAT.
 const (
 	scanAccounts        = 10
 	scanTriesPerAccount = 3
+	officePhones        = 3
 )
 
 // registerScans finds the hosts that scanned a registrar, marks their
@@ -66,8 +69,12 @@ func groupBindings[K comparable](regs []*registration, key func(*registration) (
 }
 
 // isScan says whether one host's bindings at one registrar are a scan.
+// An office's phones behind one NAT, all refused at once (the office's
+// address banned, the registrar's accounts lost), are not: each phone
+// writes its own LAN address in its Contact, where a scanner writes one
+// address, its own, for every account it tries.
 func isScan(list []*registration) bool {
-	accounts := map[string]bool{}
+	accounts, lanContacts := map[string]bool{}, map[netip.Addr]bool{}
 	tries := 0
 	for _, g := range list {
 		if g.okFrame > 0 || !isPublic(g.src.Addr()) {
@@ -75,8 +82,11 @@ func isScan(list []*registration) bool {
 		}
 		accounts[g.aor] = true
 		tries += g.tries
+		if IsPrivate(g.contact.Addr()) && len(lanContacts) < officePhones {
+			lanContacts[g.contact.Addr()] = true
+		}
 	}
-	return len(accounts) >= scanAccounts && tries <= scanTriesPerAccount*len(list)
+	return len(accounts) >= scanAccounts && tries <= scanTriesPerAccount*len(list) && len(lanContacts) < officePhones
 }
 
 // registerScanFinding tells a scan: how many accounts, REGISTERs and

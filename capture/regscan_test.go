@@ -13,7 +13,8 @@ import (
 // registrar, a REGISTER and its credentials each, and getting none, is one
 // register-scan finding (info) in place of a refusal per account; not
 // when one account got in, not from a LAN, not for phones that retry
-// their account again and again, not for a handful of accounts.
+// their account again and again, not for a handful of accounts, not for
+// an office's phones behind one NAT, each with its own LAN address.
 func TestRegisterScans(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -21,13 +22,15 @@ func TestRegisterScans(t *testing.T) {
 		accounts   int
 		tries      int  // REGISTER transactions per account (with credentials from the second)
 		registered bool // the last account's last REGISTER gets a 200 OK
+		lan        bool // each account's Contact is its own LAN address: phones behind NAT
 		scan       bool
 	}{
-		{"scan", "198.51.100.66", 12, 2, false, true},
-		{"one account got in", "198.51.100.66", 12, 2, true, false},
-		{"a LAN's phones", "192.168.1.50", 12, 2, false, false},
-		{"phones retrying", "198.51.100.66", 12, 6, false, false},
-		{"a handful of accounts", "198.51.100.66", 9, 2, false, false},
+		{"scan", "198.51.100.66", 12, 2, false, false, true},
+		{"one account got in", "198.51.100.66", 12, 2, true, false, false},
+		{"a LAN's phones", "192.168.1.50", 12, 2, false, false, false},
+		{"phones retrying", "198.51.100.66", 12, 6, false, false, false},
+		{"a handful of accounts", "198.51.100.66", 9, 2, false, false, false},
+		{"an office's phones behind NAT, all refused", "198.51.100.66", 12, 2, false, true, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -36,6 +39,9 @@ func TestRegisterScans(t *testing.T) {
 			for a := range tt.accounts {
 				s.phone = netip.AddrPortFrom(netip.MustParseAddr(tt.src), uint16(40000+a)) // its own source port
 				s.contact = s.phone
+				if tt.lan {
+					s.contact = netip.AddrPortFrom(netip.AddrFrom4([4]byte{192, 168, 1, byte(10 + a)}), 5060)
+				}
 				user := fmt.Sprint(100 + a)
 				for i := range tt.tries {
 					cseq := uint32(i + 1)
@@ -67,8 +73,8 @@ func TestRegisterScans(t *testing.T) {
 				}
 				return
 			}
-			if counts[IDRegisterScan] != 0 || counts[IDRegisterRefused] == 0 {
-				t.Errorf("findings %v, want refusals and no scan", counts)
+			if counts[IDRegisterScan] != 0 || counts[IDRegisterRefused] == 0 || (tt.lan && counts[IDRegisterRefused] != 1) {
+				t.Errorf("findings %v, want refusals (one, the site's, for an office) and no scan", counts)
 			}
 		})
 	}

@@ -237,6 +237,9 @@ type natKamailio struct {
 	// maxExpires caps the time a registration is granted (0: Kamailio's
 	// default, an hour).
 	maxExpires time.Duration
+	// refuse, when set, is a source address whose REGISTERs Kamailio
+	// refuses 403, as an access list that lacks a site does.
+	refuse string
 }
 
 // startNATKamailio runs that Kamailio on h at addr:5060 and waits until it
@@ -257,6 +260,9 @@ func startNATKamailio(t *testing.T, h *natlab.Host, addr string, k natKamailio) 
 		onRegister = "\t\tsetbflag(7);\n" + onRegister
 	}
 	cfg = strings.Replace(cfg, "modparam(\"usrloc\", \"db_mode\", 0)\n", "loadmodule \"nathelper.so\"\nmodparam(\"usrloc\", \"db_mode\", 0)\n"+params, 1)
+	if k.refuse != "" {
+		onRegister = fmt.Sprintf("\t\tif (src_ip==%s) {\n\t\t\tsl_send_reply(\"403\", \"Forbidden\");\n\t\t\texit;\n\t\t}\n", k.refuse) + onRegister
+	}
 	cfg = strings.Replace(cfg, "\t\tif (!save(\"location\")) {", onRegister+"\t\tif (!save(\"location\")) {", 1)
 	path := filepath.Join(dir, "kamailio.cfg")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {

@@ -1,0 +1,92 @@
+package capture
+
+import (
+	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/natdoc/natdoc/report"
+)
+
+// When a registrar refuses every phone of a site at once, the phones'
+// accounts are not the cause: the registrar refuses the site (its public
+// address blocked by fail2ban or a provider's fraud guard after failed
+// logins, left out of an access list, a trunk or domain setting), or lost
+// its accounts. Told phone by phone ("fix the phone's account"), a dozen
+// refusals send the engineer to a dozen phones.
+
+// siteRefusals finds the sites (one public source host, at one registrar
+// host) whose phones, officePhones or more by their Contacts' LAN
+// addresses, were all refused and none registered, marks their bindings
+// (site) and makes one register-refused finding of each.
+func siteRefusals(regs []*registration, registered map[bindingKey]uint64) []report.Finding {
+	type siteAt struct{ src, registrar netip.Addr }
+	order, groups := groupBindings(regs, func(g *registration) (siteAt, bool) {
+		return siteAt{g.src.Addr(), g.registrar.Addr()}, !g.scan && isPublic(g.src.Addr())
+	})
+	var fs []report.Finding
+	for _, k := range order {
+		list := groups[k]
+		if !refusedSite(list, registered) {
+			continue
+		}
+		f := siteRefusedFinding(k.src, k.registrar, list)
+		for _, g := range list {
+			g.siteRefused = true
+			g.noteFinding(f)
+		}
+		fs = append(fs, f)
+	}
+	return fs
+}
+
+// refusedSite says whether a site's bindings are phones all refused for
+// a reason that concerns the account or the site (not a server error),
+// none of them registered.
+func refusedSite(list []*registration, registered map[bindingKey]uint64) bool {
+	phones := map[netip.Addr]bool{}
+	for _, g := range list {
+		if g.okFrame > 0 || g.refused == nil || registered[g.binding()] > g.refused.frame || (g.refused.status >= 500 && g.refused.status < 600) {
+			return false
+		}
+		if IsPrivate(g.contact.Addr()) {
+			phones[g.contact.Addr()] = true
+		}
+	}
+	return len(phones) >= officePhones
+}
+
+func siteRefusedFinding(src, registrar netip.Addr, list []*registration) report.Finding {
+	phones, statuses := map[netip.Addr]bool{}, map[string]int{}
+	var accounts []string
+	first := list[0]
+	lastSent, firstRefusal, lastRefusal := first.lastSentFrame, first.refused.frame, first.refused.frame
+	for _, g := range list {
+		if IsPrivate(g.contact.Addr()) {
+			phones[g.contact.Addr()] = true
+		}
+		accounts = append(accounts, g.aor)
+		statuses[strings.TrimSpace(fmt.Sprintf("%d %s", g.refused.status, g.refused.reason))]++
+		if g.firstSentFrame < first.firstSentFrame {
+			first = g
+		}
+		lastSent = max(lastSent, g.lastSentFrame)
+		firstRefusal, lastRefusal = min(firstRefusal, g.refused.frame), max(lastRefusal, g.refused.frame)
+	}
+	var answers []string
+	for _, s := range slices.Sorted(maps.Keys(statuses)) {
+		answers = append(answers, fmt.Sprintf("%s (%d)", s, statuses[s]))
+	}
+	slices.Sort(accounts)
+	sample := accounts[:min(len(accounts), 6)]
+	return report.Finding{ID: IDRegisterRefused, Severity: report.SeverityWarning, Subject: src.String(), Remedy: remedySiteRefused,
+		Title: fmt.Sprintf("The registrar %s refused every phone behind %s (%s, %s) and none registered: it refuses the site, not one phone's account",
+			registrar, src, report.Plural(len(phones), "phone"), report.Plural(len(list), "account")),
+		Evidence: []report.Evidence{
+			{Text: fmt.Sprintf("REGISTERs from %s for accounts %s%s, from the LAN addresses %s", src, strings.Join(sample, ", "), moreMark(len(accounts), len(sample)),
+				hostList(phones)), Frames: uniqueFrames(first.firstSentFrame, lastSent), Addrs: []string{src.String()}, Time: first.firstSentAt},
+			{Text: "answered " + strings.Join(answers, ", "), Frames: uniqueFrames(firstRefusal, lastRefusal)},
+		}}
+}
