@@ -242,6 +242,10 @@ const (
 	remedySiteRefused = "The registrar refuses every phone of this site, so no phone's own account is the cause: look on the registrar for a block " +
 		"on the site's public address (fail2ban or another guard after failed logins, the provider's fraud protection, an IP access list " +
 		"that lacks it), then for the site's trunk, domain or realm settings and whether its accounts still exist there."
+	remedySiteUnanswered = "No phone of this site reaches the registrar, so no phone's own settings are the cause: look on the registrar for a block " +
+		"on the site's public address (fail2ban or another guard after failed logins, the provider's fraud protection, an access list), check that " +
+		"the registrar is up and reachable from the site (its address, DNS, a firewall on either side that drops SIP), then its port forwarding if it " +
+		"sits behind a router."
 	remedyRegistrarFailed = "The registrar failed, not the phone's account: a 5xx answer is a server error (500: its own fault, " +
 		"503: overloaded, down or in maintenance, 504: a server behind it did not answer in time). Look at the registrar's logs and " +
 		"its database or back end, or register at another server of the service (DNS SRV) until it is mended."

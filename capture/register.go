@@ -775,7 +775,7 @@ func unansweredRegisters(regs []*registration, captureEnd time.Time, view hostVi
 	}
 	// A scan's bindings are told by its finding.
 	order, groups := groupBindings(regs, func(g *registration) (phoneAt, bool) { return phoneAt{g.aor, g.registrar}, !g.scan })
-	var fs []report.Finding
+	var phones []*unansweredPhone
 	for _, k := range order {
 		list := groups[k]
 		sent, first, last := 0, list[0], list[0]
@@ -794,13 +794,30 @@ func unansweredRegisters(regs []*registration, captureEnd time.Time, view hostVi
 		if sent < 2 || (last.lastSentAt.Sub(first.firstSentAt) < resendsUnanswered && captureEnd.Sub(first.firstSentAt) < inviteTimeout) {
 			continue
 		}
-		f := registerUnansweredFinding(first, last, sent, view, unreach)
-		for _, g := range list {
+		phones = append(phones, &unansweredPhone{list: list, first: first, last: last, sent: sent})
+	}
+	fs := siteUnanswered(phones, regs, view) // regsite.go
+	for _, p := range phones {
+		if p.site {
+			continue
+		}
+		f := registerUnansweredFinding(p.first, p.last, p.sent, view, unreach)
+		for _, g := range p.list {
 			g.noteFinding(f)
 		}
 		fs = append(fs, f)
 	}
 	return fs
+}
+
+// unansweredPhone is a phone whose REGISTERs to a registrar got no
+// response: its bindings there, the first and the last, the REGISTERs
+// sent; site: its site's finding tells it.
+type unansweredPhone struct {
+	list        []*registration
+	first, last *registration
+	sent        int
+	site        bool
 }
 
 func registerUnansweredFinding(first, last *registration, sent int, view hostView, unreach *unreachables) report.Finding {

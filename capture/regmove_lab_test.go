@@ -106,6 +106,49 @@ func checkRemapped(t *testing.T, pcap string, wan bool) {
 	}
 }
 
+// siteRegisters has three baresip phones behind one router (and Bob's on
+// the internet) register at a Kamailio for 8 s, block set up on the
+// Kamailio's host, captured on the internet's switch; it returns the
+// analysis.
+func siteRegisters(t *testing.T, k natKamailio, block func(server *natlab.Host), name string) *Result {
+	natlab.Require(t)
+	lab := natlab.New(t)
+	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24",
+		NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent}})
+	registrar := netip.MustParseAddrPort("203.0.113.20:5060")
+	server := lab.PublicHost("server", "203.0.113.20")
+	startNATKamailio(t, server, "203.0.113.20", k)
+	if block != nil {
+		block(server)
+	}
+	pcap := filepath.Join(t.TempDir(), "switch.pcap")
+	dump := lab.Core().StartTcpdumpOn(t, "br0", pcap, "udp or icmp")
+	phones := []*natlab.Baresip{natlab.StartBaresip(t, lab.PublicHost("bob", "203.0.113.11"), natlab.BaresipConfig{User: "200", Registrar: registrar})}
+	for i := range 3 {
+		host := r1.LANHost(fmt.Sprintf("phone%d", i), fmt.Sprintf("192.168.1.%d", 10+i))
+		phones = append(phones, natlab.StartBaresip(t, host, natlab.BaresipConfig{User: fmt.Sprint(100 + i), Registrar: registrar}))
+	}
+	time.Sleep(8 * time.Second)
+	for _, p := range phones {
+		p.Proc.Stop()
+	}
+	time.Sleep(300 * time.Millisecond)
+	dump.Stop()
+	keepLabFile(t, pcap, name)
+	return analyzePath(t, pcap)
+}
+
+// findingsWithID returns the capture-wide findings with the ID.
+func findingsWithID(res *Result, id report.FindingID) []report.Finding {
+	var fs []report.Finding
+	for _, f := range res.Findings {
+		if f.ID == id {
+			fs = append(fs, f)
+		}
+	}
+	return fs
+}
+
 // TestLabSiteRefused: three baresip phones behind one router register at
 // a Kamailio that refuses the router's address (403, an access list that
 // lacks the site). The capture on the internet's switch is one
@@ -113,35 +156,27 @@ func checkRemapped(t *testing.T, pcap string, wan bool) {
 // accounts.
 func TestLabSiteRefused(t *testing.T) {
 	t.Parallel() // it waits on the phones
-	natlab.Require(t)
-	lab := natlab.New(t)
-	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24",
-		NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent}})
-	registrar := netip.MustParseAddrPort("203.0.113.20:5060")
-	startNATKamailio(t, lab.PublicHost("server", "203.0.113.20"), "203.0.113.20", natKamailio{refuse: "203.0.113.1"})
-	pcap := filepath.Join(t.TempDir(), "switch.pcap")
-	dump := lab.Core().StartTcpdumpOn(t, "br0", pcap, "udp or icmp")
-	var phones []*natlab.Baresip
-	for i := range 3 {
-		host := r1.LANHost(fmt.Sprintf("phone%d", i), fmt.Sprintf("192.168.1.%d", 10+i))
-		phones = append(phones, natlab.StartBaresip(t, host, natlab.BaresipConfig{User: fmt.Sprint(100 + i), Registrar: registrar}))
-	}
-	time.Sleep(6 * time.Second)
-	for _, p := range phones {
-		p.Proc.Stop()
-	}
-	time.Sleep(300 * time.Millisecond)
-	dump.Stop()
-	keepLabFile(t, pcap, "site-refused.pcap")
-	res := analyzePath(t, pcap)
-	var refused []report.Finding
-	for _, f := range res.Findings {
-		if f.ID == IDRegisterRefused {
-			refused = append(refused, f)
-		}
-	}
+	res := siteRegisters(t, natKamailio{refuse: "203.0.113.1"}, nil, "site-refused.pcap")
+	refused := findingsWithID(res, IDRegisterRefused)
 	if len(refused) != 1 || refused[0].Title != "The registrar 203.0.113.20 refused every phone behind 203.0.113.1 (3 phones, 3 accounts) and none registered: it refuses the site, not one phone's account" ||
 		!strings.HasPrefix(refused[0].Evidence[1].Text, "answered 403 Forbidden") {
 		t.Errorf("refusals %+v, want one about the site", refused)
+	}
+}
+
+// TestLabSiteDropped: the same phones, and a firewall on the Kamailio's
+// host that drops the router's address (fail2ban's ban): their REGISTERs,
+// resent, get no response at all, while Bob's do. One register-unanswered
+// finding about the site says they arrived at the registrar's side.
+func TestLabSiteDropped(t *testing.T) {
+	t.Parallel() // it waits on the phones
+	res := siteRegisters(t, natKamailio{}, func(server *natlab.Host) {
+		server.Nft(t, "table inet ban {\n chain input {\n type filter hook input priority 0; policy accept;\n ip saddr 203.0.113.1 drop\n }\n}\n")
+	}, "site-dropped.pcap")
+	unanswered := findingsWithID(res, IDRegisterUnanswered)
+	if len(unanswered) != 1 || unanswered[0].Remedy != remedySiteUnanswered ||
+		!strings.HasPrefix(unanswered[0].Title, "No phone behind 203.0.113.1 got any response from the registrar 203.0.113.20 (3 phones, 3 accounts, ") ||
+		!strings.HasSuffix(unanswered[0].Title, "; the capture, taken on the registrar's side, shows they arrived: the registrar, or a firewall on its host, drops the site (fail2ban after failed logins)") {
+		t.Errorf("findings %+v, want one about the site", unanswered)
 	}
 }

@@ -90,3 +90,86 @@ func siteRefusedFinding(src, registrar netip.Addr, list []*registration) report.
 			{Text: "answered " + strings.Join(answers, ", "), Frames: uniqueFrames(firstRefusal, lastRefusal)},
 		}}
 }
+
+// siteUnanswered finds the sites (one public source host, at one
+// registrar host) of officePhones or more phones, by their Contacts' LAN
+// addresses, whose REGISTERs there all got no response, none of the site
+// answered: the registrar, or a firewall before it, drops the site (a ban
+// after failed logins), or the site cannot reach it. It marks the phones
+// (site) and makes one register-unanswered finding of each site.
+func siteUnanswered(phones []*unansweredPhone, regs []*registration, view hostView) []report.Finding {
+	type siteAt struct{ src, registrar netip.Addr }
+	answered := map[siteAt]bool{}          // a REGISTER from the site there got a response
+	answersOthers := map[netip.Addr]bool{} // by registrar host, from anyone
+	for _, g := range regs {
+		if g.responded {
+			answered[siteAt{g.src.Addr(), g.registrar.Addr()}] = true
+			answersOthers[g.registrar.Addr()] = true
+		}
+	}
+	var order []siteAt
+	sites := map[siteAt][]*unansweredPhone{}
+	for _, p := range phones {
+		k := siteAt{p.first.src.Addr(), p.first.registrar.Addr()}
+		if !isPublic(k.src) || answered[k] {
+			continue
+		}
+		if sites[k] == nil {
+			order = append(order, k)
+		}
+		sites[k] = append(sites[k], p)
+	}
+	var fs []report.Finding
+	for _, k := range order {
+		list := sites[k]
+		lan := map[netip.Addr]bool{}
+		for _, p := range list {
+			if IsPrivate(p.first.contact.Addr()) {
+				lan[p.first.contact.Addr()] = true
+			}
+		}
+		if len(lan) < officePhones {
+			continue
+		}
+		f := siteUnansweredFinding(k.src, k.registrar, list, lan, answersOthers[k.registrar], view)
+		for _, p := range list {
+			p.site = true
+			for _, g := range p.list {
+				g.noteFinding(f)
+			}
+		}
+		fs = append(fs, f)
+	}
+	return fs
+}
+
+func siteUnansweredFinding(src, registrar netip.Addr, phones []*unansweredPhone, lan map[netip.Addr]bool, answersOthers bool, view hostView) report.Finding {
+	var accounts []string
+	sent, first, last := 0, phones[0].first, phones[0].last
+	for _, p := range phones {
+		accounts = append(accounts, p.first.aor)
+		sent += p.sent
+		if p.first.firstSentFrame < first.firstSentFrame {
+			first = p.first
+		}
+		if p.last.lastSentFrame > last.lastSentFrame {
+			last = p.last
+		}
+	}
+	slices.Sort(accounts)
+	sample := accounts[:min(len(accounts), 6)]
+	f := report.Finding{ID: IDRegisterUnanswered, Severity: report.SeverityWarning, Subject: src.String(), Remedy: remedySiteUnanswered,
+		Title: fmt.Sprintf("No phone behind %s got any response from the registrar %s (%s, %s, %d REGISTERs over %s): none of them is registered, and since all fail at once, no phone's settings are the cause",
+			src, registrar, report.Plural(len(lan), "phone"), report.Plural(len(accounts), "account"), sent, roundWait(last.lastSentAt.Sub(first.firstSentAt))),
+		Evidence: []report.Evidence{{Text: fmt.Sprintf("REGISTERs from %s for accounts %s%s, from the LAN addresses %s, never answered", src, strings.Join(sample, ", "),
+			moreMark(len(accounts), len(sample)), hostList(lan)), Frames: uniqueFrames(first.firstSentFrame, last.lastSentFrame), Addrs: []string{src.String()}, Time: first.firstSentAt}}}
+	switch {
+	case view.reached(registrar):
+		f.Title += "; the capture, taken on the registrar's side, shows they arrived: the registrar, or a firewall on its host, drops the site (fail2ban after failed logins)"
+	case answersOthers:
+		f.Title += "; the registrar answered others in this capture: it, or a firewall before it, drops the site (a block on its address, fail2ban after failed logins)"
+	case view.reached(src):
+		f.Title += "; the capture, taken on the site's side, shows them leave and nothing come back: the registrar is down or drops the site, or the way there is blocked"
+	}
+	return f
+}
