@@ -377,7 +377,7 @@ func setupFinding(cb *callBuild, s SetupFacts, v StreamVerdict) (report.Finding,
 		f.Evidence = []report.Evidence{sent}
 		f.Remedy = remedyUnanswered
 		reset, wasReset := cb.unreach.connects().resetAfter(t.src, t.dst, t.sentAt)
-		deadMapping := cb.regs.mappingOf(t.dst, t.sentAt)
+		deadMapping := cb.regs.mappingOf(t.dst, t.sentAt, cb.unreach.about(t.src, t.dst).portClosedBy(t.dst.Addr()))
 		switch {
 		case wasReset && reliableTransport(cb.call.Transport):
 			f.Title += " over " + cb.call.Transport + ": " + t.dst.String() + " reset the connection it went over, so it never arrived; " +
@@ -401,7 +401,7 @@ func setupFinding(cb *callBuild, s SetupFacts, v StreamVerdict) (report.Finding,
 			f.Remedy = remedyIgnored
 		case deadMapping != nil:
 			reg := deadMapping
-			f.Title += reg.deadMappingText(t.sentAt) // regmove.go
+			f.Title += reg.deadMappingText(t.sentAt, cb.unreach.about(t.src, t.dst).portClosedBy(t.dst.Addr())) // regmove.go
 			f.Evidence = append(f.Evidence, report.Evidence{Text: fmt.Sprintf("REGISTER of %s from %s with Contact %s", reg.aor, reg.src, reg.contactText()),
 				Frames: []uint64{reg.frame}, Addrs: []string{reg.src.String()}})
 			f.Remedy = remedyKeepAlive

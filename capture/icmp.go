@@ -165,6 +165,13 @@ func allAlongICMP(reason string) string {
 }
 
 // reason says what the code means for the packets that drew it.
+// portClosedBy says whether the errors are port unreachable from the
+// destination host itself: nothing listens there, and (at a NAT's public
+// address) no mapping or forward leads on.
+func (e *unreachable) portClosedBy(dst netip.Addr) bool {
+	return e != nil && e.reporter == dst && ((!e.v6 && e.code == 3) || (e.v6 && e.code == 4))
+}
+
 func (e *unreachable) reason() string {
 	if e.v6 {
 		switch e.code {

@@ -205,9 +205,9 @@ func timesText(n int) string {
 // mappingOf returns the binding whose REGISTERs came from dst, a NAT's
 // public mapping, over UDP, when a request sent there at t went into it
 // after the phone had sent nothing from there for longer than NATs keep
-// an idle mapping, or after its next REGISTER came from a new one (nil:
-// none).
-func (r *registrations) mappingOf(dst netip.AddrPort, t time.Time) *registration {
+// an idle mapping, or after its next REGISTER came from a new one, or
+// (closed) the NAT answered it port unreachable (nil: none).
+func (r *registrations) mappingOf(dst netip.AddrPort, t time.Time, closed bool) *registration {
 	if r == nil {
 		return nil
 	}
@@ -215,7 +215,7 @@ func (r *registrations) mappingOf(dst netip.AddrPort, t time.Time) *registration
 	if g == nil || g.transport != "UDP" || !g.behindNAT() || !g.path.heardAt.Before(t) {
 		return nil
 	}
-	if g.movedOn() == nil && t.Sub(g.path.heardAt) <= natUDPTimeout {
+	if g.movedOn() == nil && !closed && t.Sub(g.path.heardAt) <= natUDPTimeout {
 		return nil
 	}
 	return g
@@ -234,11 +234,14 @@ func (g *registration) movedOn() *registration {
 }
 
 // deadMappingText says why a request sent at t to g's mapping went
-// unanswered.
-func (g *registration) deadMappingText(t time.Time) string {
+// unanswered; closed: the NAT answered it port unreachable.
+func (g *registration) deadMappingText(t time.Time, closed bool) string {
 	text := fmt.Sprintf(": it is the NAT mapping %s registered from, and the phone had sent nothing from there for %s", g.aor, roundWait(t.Sub(g.path.heardAt)))
-	if next := g.movedOn(); next != nil {
+	switch next := g.movedOn(); {
+	case next != nil:
 		return text + fmt.Sprintf("; its next REGISTER came from %s (frame %d): its NAT had dropped the mapping", next.src, next.firstSentFrame)
+	case closed:
+		return text + "; its NAT answered port unreachable: it had dropped the mapping"
 	}
 	return text + ", longer than NATs keep an idle UDP mapping (30 s to a few minutes): its NAT had most likely dropped it"
 }

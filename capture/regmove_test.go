@@ -71,18 +71,24 @@ func TestRegistrationRemapped(t *testing.T) {
 			// old mapping: dropped, as its next REGISTER shows; without
 			// that proof, only one sent past NATs' idle timeout (2 min) is
 			// said to be.
-			dead, later := r.mappingOf(oldPort, t0.Add(70*time.Second)), r.mappingOf(oldPort, t0.Add(3*time.Minute))
+			dead, later := r.mappingOf(oldPort, t0.Add(70*time.Second), false), r.mappingOf(oldPort, t0.Add(3*time.Minute), false)
 			switch {
-			case tc.moved && (dead == nil || !strings.HasSuffix(dead.deadMappingText(t0.Add(70*time.Second)),
+			case tc.moved && (dead == nil || !strings.HasSuffix(dead.deadMappingText(t0.Add(70*time.Second), false),
 				"for 1m10s; its next REGISTER came from "+tc.newSrc.String()+" (frame 4): its NAT had dropped the mapping")):
 				t.Errorf("the INVITE into the old mapping: %v", dead)
 			case !tc.moved && dead != nil:
-				t.Errorf("the INVITE into the old mapping: %s", dead.deadMappingText(t0.Add(70*time.Second)))
-			case !tc.moved && tc.transport == "UDP" && !tc.public && !tc.oldAgain && (later == nil || !strings.HasSuffix(later.deadMappingText(t0.Add(3*time.Minute)),
+				t.Errorf("the INVITE into the old mapping: %s", dead.deadMappingText(t0.Add(70*time.Second), false))
+			case !tc.moved && tc.transport == "UDP" && !tc.public && !tc.oldAgain && (later == nil || !strings.HasSuffix(later.deadMappingText(t0.Add(3*time.Minute), false),
 				"for 3m0s, longer than NATs keep an idle UDP mapping (30 s to a few minutes): its NAT had most likely dropped it")):
 				t.Errorf("an INVITE into the old mapping 3 minutes on: %v", later)
 			case (tc.transport == "TCP" || tc.public || tc.oldAgain) && later != nil:
-				t.Errorf("an INVITE into the old mapping 3 minutes on: %s", later.deadMappingText(t0.Add(3*time.Minute)))
+				t.Errorf("an INVITE into the old mapping 3 minutes on: %s", later.deadMappingText(t0.Add(3*time.Minute), false))
+			}
+			// The NAT's port unreachable for it proves the mapping gone too.
+			closed := r.mappingOf(oldPort, t0.Add(70*time.Second), true)
+			if wantClosed := tc.transport == "UDP" && !tc.public && !tc.oldAgain; (closed != nil) != wantClosed ||
+				(closed != nil && !tc.moved && !strings.HasSuffix(closed.deadMappingText(t0.Add(70*time.Second), true), "; its NAT answered port unreachable: it had dropped the mapping")) {
+				t.Errorf("the INVITE into the old mapping, refused by the NAT: %v", closed)
 			}
 			if !tc.moved {
 				for _, f := range got {
