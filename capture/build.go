@@ -478,6 +478,9 @@ func (cb *callBuild) report(captureHasMedia bool, now time.Time) report.Call {
 		// the generic finding only guesses at (tcpconnect.go).
 		f, ok = cf, true
 	}
+	if !ok {
+		f, ok = offerRefusedFinding(cb, rc.NotAnswered) // offerrefused.go
+	}
 	if ok {
 		setup = &f
 		// Only a scanner's unanswered INVITE is no problem (scanSign).
