@@ -478,6 +478,12 @@ func (cb *callBuild) report(captureHasMedia bool, now time.Time) report.Call {
 		// the generic finding only guesses at (tcpconnect.go).
 		f, ok = cf, true
 	}
+	if !ok || f.ID == IDCalleeNeverRang {
+		// The callee's own REGISTERs say why it could not be called.
+		if nf, unregistered := calleeUnregisteredFinding(cb, rc.NotAnswered); unregistered { // calleereg.go
+			f, ok = nf, true
+		}
+	}
 	if !ok {
 		f, ok = offerRefusedFinding(cb, rc.NotAnswered) // offerrefused.go
 	}

@@ -217,15 +217,17 @@ type registrations struct {
 	// latest is the binding of each Contact's last REGISTER, from
 	// whichever source, to tell when the phone's NAT gave it a new one.
 	latest map[bindingKey]*registration
-	// bySource is the binding of the last REGISTER from each source.
+	// bySource is the binding of the last REGISTER from each source;
+	// byAOR the bindings of each address of record's user.
 	bySource map[netip.AddrPort]*registration
+	byAOR    map[string][]*registration
 	dropped  uint64
 }
 
 func newRegistrations() *registrations {
 	return &registrations{byKey: map[regKey]*registration{}, byPair: map[[2]netip.AddrPort]*regPath{},
 		byContact: map[netip.AddrPort]*registration{}, byCallID: map[string]*registration{},
-		latest: map[bindingKey]*registration{}, bySource: map[netip.AddrPort]*registration{}}
+		latest: map[bindingKey]*registration{}, bySource: map[netip.AddrPort]*registration{}, byAOR: map[string][]*registration{}}
 }
 
 // pair orders two addresses so a packet either way finds the same entry.
@@ -284,6 +286,7 @@ func (r *registrations) register(m *sipInfo, at time.Time) {
 			r.byPair[pair(m.Src, m.Dst)] = reg.path
 		}
 		reg.path.bindings = append(reg.path.bindings, reg)
+		r.byAOR[reg.aor] = append(r.byAOR[reg.aor], reg)
 		reg.takeOver(r.latest[reg.binding()], m, at) // regmove.go
 	}
 	r.latest[reg.binding()], r.bySource[m.Src] = reg, reg

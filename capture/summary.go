@@ -132,6 +132,8 @@ var remedyNames = map[string]struct{ id, title string }{
 	remedyOpenDialOut:           {"close-open-dial-out", "Let only authenticated accounts and trunks dial out: a server put a caller from the internet through"},
 	remedyOneWayNoSignalling:    {"judge-the-calls-behind-one-way-media", "Find where the one-way RTP's replies go: capture its SIP (or give its TLS keys), check the far end's media address and the NAT"},
 	remedyRegisterRefused:       {"fix-the-phone-account", "Fix the phone's account (credentials, domain) so its registration succeeds"},
+	remedyNotRouted:             {"route-calls-to-registered-phones", "Route calls to the registered phone (the server's dial plan or routing)"},
+	remedyCalleeUnregistered:    {"keep-the-callee-registered", "Get the callee registered (and renewed) before it is called"},
 	remedyOfferRefused:          {"agree-on-codecs-and-media-security", "Give caller and callee a codec and media security in common, or transcode"},
 	remedySiteRefused:           {"find-why-the-registrar-refuses-the-site", "Find why the registrar refuses the whole site (a block on its address, its trunk or domain)"},
 	remedySiteUnanswered:        {"find-why-the-site-gets-no-answer", "Find why no phone of the site gets an answer from the registrar (a block on its address, the way there)"},
