@@ -94,7 +94,8 @@ func (g *registration) remapped(m *sipInfo) {
 }
 
 // movesByContact validates the moves of the capture's bindings and
-// returns them by Contact, in the capture's order.
+// returns them by Contact, in the capture's order, each move of a mapping
+// once (a phone's accounts move together).
 func movesByContact(regs []*registration) map[netip.AddrPort][]*regMove {
 	moved := map[netip.AddrPort][]*regMove{}
 	for _, g := range regs {
@@ -104,8 +105,9 @@ func movesByContact(regs []*registration) map[netip.AddrPort][]*regMove {
 		}
 		moved[g.contact] = append(moved[g.contact], g.remaps...)
 	}
-	for _, list := range moved {
+	for contact, list := range moved {
 		slices.SortFunc(list, func(a, b *regMove) int { return cmp.Compare(a.frame, b.frame) })
+		moved[contact] = slices.CompactFunc(list, func(a, b *regMove) bool { return a.old == b.old && a.new == b.new })
 	}
 	return moved
 }

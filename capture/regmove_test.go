@@ -183,3 +183,31 @@ func TestRegistrationRemappedSeenInAnswer(t *testing.T) {
 		})
 	}
 }
+
+// TestRegistrationRemappedAccounts: a phone with two accounts over one
+// socket: its NAT's new mapping moves both, one move for the finding.
+func TestRegistrationRemappedAccounts(t *testing.T) {
+	s := newRegScript(t)
+	s.phone = netip.MustParseAddrPort("203.0.113.1:40000")
+	for i, user := range []string{"100", "101"} {
+		s.register(user, 1, 3600, false, time.Duration(i)*time.Millisecond)
+		s.answer(user, 1, 200, 3600, time.Duration(i)*time.Millisecond+5*time.Millisecond)
+	}
+	s.phone = netip.MustParseAddrPort("203.0.113.1:40001")
+	for i, user := range []string{"100", "101"} {
+		s.register(user, 2, 3600, false, time.Minute+time.Duration(i)*time.Millisecond)
+		s.answer(user, 2, 200, 3600, time.Minute+time.Duration(i)*time.Millisecond+5*time.Millisecond)
+	}
+	var got []report.Finding
+	for _, f := range s.r.findings(s.t0.Add(2*time.Minute), hostView{}, nil) {
+		if f.ID == IDRegistrationOutlivesNAT {
+			got = append(got, f)
+		}
+	}
+	if len(got) != 1 || !strings.HasPrefix(got[0].Title, "100's NAT dropped the mapping of its SIP port while the phone was registered: after 1m0s of silence its next REGISTER came from a new port, 203.0.113.1:40001") {
+		t.Errorf("findings %+v, want one move", got)
+	}
+	if rows := s.r.table(s.t0.Add(2 * time.Minute)); len(rows) != 2 || !slices.Equal(rows[0].EarlierMappings, []string{"203.0.113.1:40000"}) {
+		t.Errorf("rows %+v, want each account once with its earlier mapping", rows)
+	}
+}
