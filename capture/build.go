@@ -380,7 +380,7 @@ func (s *state) judge(groups []*groupBuild, now time.Time) {
 		rc := g.report(hasMedia, now)
 		number := g.legs[0].call.group.number
 		s.keepJudged(rc, number) // filter.go
-		s.dialScans.note(g.legs[0].call, rc.Verdict, number)
+		s.dialScans.judged(g.legs[0].call, rc.Verdict, number)
 	}
 }
 

@@ -251,6 +251,9 @@ type callTable struct {
 	// at its time (clock rates, clockrate.go; streams a new call takes
 	// over, sealflows.go).
 	onSDP func(*sdpInfo, *sipCall, time.Time)
+	// onStart, when set, hears of each new leg's INVITE (dial-out scans,
+	// dialscan.go).
+	onStart func(*sipCall, *sipInfo)
 	seq   int // legs created so far
 	// groups counts the calls (groups of legs) created so far.
 	groups int
@@ -521,6 +524,9 @@ func (t *callTable) newCall(m *sipInfo, at time.Time) *sipCall {
 		ruriUser: m.RURIUser, vias: m.Via.Count,
 	}
 	t.link(c, m, at)
+	if t.onStart != nil {
+		t.onStart(c, m)
+	}
 	t.byID[m.CallID] = append(t.byID[m.CallID], c)
 	t.byHop[c.hop[1].Addr()] = append(t.byHop[c.hop[1].Addr()], c)
 	t.order = append(t.order, c)

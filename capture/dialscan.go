@@ -18,11 +18,13 @@ import (
 // on its own (rejected, unanswered, a scanner's unanswered INVITE); what
 // matters is the pattern, and above all the servers that answered.
 
-// A dial-out scan: one host on the internet dialled abroad through at
-// least scanServers SIP server hosts, or dialled one number (its last
-// eight digits) with at least scanPrefixes prefixes.
+// A dial-out scan: one host on the internet dialled at most scanNumbers
+// numbers abroad (by their last eight digits) through at least
+// scanServers SIP server hosts, or dialled one number with at least
+// scanPrefixes prefixes.
 const (
 	scanServers  = 5
+	scanNumbers  = 3 // numbers at most, by their last eight digits, through scanServers
 	scanPrefixes = 3
 	// maxDialScanSources, maxDialScanSet and maxAnsweredListed bound what
 	// the tracker keeps.
@@ -48,10 +50,12 @@ type dialScan struct {
 	answeredCalls         []string // report IDs, the first few
 }
 
-// note takes a judged call: its INVITE's leg, verdict and number.
-func (d *dialScans) note(c *sipCall, verdict report.Verdict, number int) {
-	src, dialled := c.setup.src.Addr(), c.dialled()
-	if c.setup.sent == 0 || !isPublic(src) || !dialsAbroad(dialled) {
+// started takes a new call's INVITE: the scan counts the servers and
+// numbers as their INVITEs go out, so that a call judged once it ends
+// knows the scan its source was making by then, its later probes too.
+func (d *dialScans) started(c *sipCall, m *sipInfo) {
+	src, dialled := m.Src.Addr(), c.dialled()
+	if !isPublic(src) || !dialsAbroad(dialled) {
 		return
 	}
 	sc := d.bySrc[src]
@@ -62,14 +66,23 @@ func (d *dialScans) note(c *sipCall, verdict report.Verdict, number int) {
 		if d.bySrc == nil {
 			d.bySrc = map[netip.Addr]*dialScan{}
 		}
-		sc = &dialScan{servers: map[netip.Addr]bool{}, numbers: map[string]bool{}, answeredBy: map[netip.Addr]int{}, firstFrame: c.setup.firstFrame}
+		sc = &dialScan{servers: map[netip.Addr]bool{}, numbers: map[string]bool{}, answeredBy: map[netip.Addr]int{}, firstFrame: m.Frame}
 		d.bySrc[src] = sc
 		d.order = append(d.order, src)
 	}
 	sc.invites++
-	sc.lastFrame = max(sc.lastFrame, c.setup.lastFrame)
-	addBounded(sc.servers, c.setup.dst.Addr())
+	sc.lastFrame = max(sc.lastFrame, m.Frame)
+	addBounded(sc.servers, m.Dst.Addr())
 	addBounded(sc.numbers, dialled)
+}
+
+// judged takes a judged call: its INVITE's leg, verdict and number.
+func (d *dialScans) judged(c *sipCall, verdict report.Verdict, number int) {
+	sc := d.bySrc[c.setup.src.Addr()]
+	if sc == nil || c.setup.sent == 0 || !dialsAbroad(c.dialled()) {
+		return
+	}
+	sc.lastFrame = max(sc.lastFrame, c.setup.lastFrame)
 	if verdict == report.VerdictNotAnswered || verdict == "" {
 		return
 	}
@@ -100,11 +113,11 @@ func (d *dialScans) scanning(src netip.Addr) *dialScan {
 	return nil
 }
 
-// isScan says whether the calls are a dial-out scan.
+// isScan says whether the calls are a dial-out scan: one number or a
+// few (by their last eight digits) through many servers, or one with
+// many prefixes. A PBX or SBC routing its callers abroad through several
+// carriers dials many numbers.
 func (sc *dialScan) isScan() bool {
-	if len(sc.servers) >= scanServers {
-		return true
-	}
 	prefixes := map[string]map[string]bool{} // by the number's last eight digits
 	for n := range sc.numbers {
 		tail := n[len(n)-8:]
@@ -116,7 +129,7 @@ func (sc *dialScan) isScan() bool {
 			return true
 		}
 	}
-	return false
+	return len(sc.servers) >= scanServers && len(prefixes) <= scanNumbers
 }
 
 // IDDialOutScan: a host on the internet dialled abroad through many SIP

@@ -29,6 +29,8 @@ func TestDialOutScans(t *testing.T) {
 		{"a caller through its carriers", "198.51.100.66", 2, []string{"01148185422016"}, 2, ""},
 		{"a LAN's phone", "192.168.1.20", 8, []string{"01148185422016"}, 0, ""},
 		{"national numbers", "198.51.100.66", 8, []string{"2125550100"}, 0, ""},
+		{"an SBC routing many numbers abroad through its carriers", "198.51.100.66", 6,
+			[]string{"01148185422016", "01144207946000", "01133142681234", "01149305551234"}, 6, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -44,7 +46,8 @@ func TestDialOutScans(t *testing.T) {
 					if n <= tt.answered {
 						verdict = report.VerdictTwoWay
 					}
-					d.note(c, verdict, n)
+					d.started(c, &sipInfo{Src: c.setup.src, Dst: c.setup.dst, Frame: uint64(n)})
+					d.judged(c, verdict, n)
 				}
 			}
 			if (d.scanning(netip.MustParseAddr(tt.src)) != nil) != (tt.want != "") {

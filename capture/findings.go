@@ -291,7 +291,7 @@ func scanSign(cb *callBuild, s SetupFacts) string {
 		return "its User-Agent " + strconv.Quote(cb.call.Caller.UserAgent) + " is a scanning tool's"
 	}
 	if sc := cb.scans.scanning(cb.call.setup.src.Addr()); sc != nil {
-		return "its source " + cb.call.setup.src.Addr().String() + " is scanning for open dial-out: " + strconv.Itoa(sc.invites) + " INVITEs dialling abroad before it, through " +
+		return "its source " + cb.call.setup.src.Addr().String() + " is scanning for open dial-out: " + strconv.Itoa(sc.invites) + " INVITEs dialling abroad so far, through " +
 			report.Plural(len(sc.servers), "SIP server")
 	}
 	dialled := cb.call.dialled()

@@ -332,6 +332,7 @@ func newState() *state {
 		limits:      Limits{}.withDefaults(),
 	}
 	s.calls.onSDP = s.noteRtpmaps
+	s.calls.onStart = s.dialScans.started
 	return s
 }
 
