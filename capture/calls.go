@@ -254,7 +254,7 @@ type callTable struct {
 	// onStart, when set, hears of each new leg's INVITE (dial-out scans,
 	// dialscan.go).
 	onStart func(*sipCall, *sipInfo)
-	seq   int // legs created so far
+	seq     int // legs created so far
 	// groups counts the calls (groups of legs) created so far.
 	groups int
 	// byHop lists the legs by the address their first INVITE went to,
