@@ -487,6 +487,9 @@ func (cb *callBuild) report(captureHasMedia bool, now time.Time) report.Call {
 	if !ok {
 		f, ok = offerRefusedFinding(cb, rc.NotAnswered) // offerrefused.go
 	}
+	if !ok {
+		f, ok = callAuthFinding(cb, facts.Setup, rc.NotAnswered, now) // callauth.go
+	}
 	if ok {
 		setup = &f
 		// Only a scanner's unanswered INVITE is no problem (scanSign).

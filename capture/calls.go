@@ -155,6 +155,15 @@ type setupTrack struct {
 	src, dst   netip.AddrPort
 	// fragmented: a transmission went over UDP in IP fragments.
 	fragmented bool
+	// authorized: the INVITE carried credentials (Authorization,
+	// Proxy-Authorization); challenges counts the call's INVITEs answered
+	// 401/407 so far, lastChallenge the frame of the last challenge;
+	// challengeFrame is this INVITE's (callauth.go).
+	authorized     bool
+	challenges     int
+	lastChallenge  uint64
+	challengeFrame uint64
+	challengeAt    time.Time
 	// The first response: its status, where it went, when. The INVITE's
 	// transmissions after it (from firstResentFrame): a client that got
 	// one stops resending (RFC 3261 §17.1.1.2).
@@ -196,7 +205,8 @@ func (t *setupTrack) invite(m *sipInfo, at time.Time) {
 		}
 		return
 	}
-	*t = setupTrack{cseq: m.CSeq, sentAt: at, lastSentAt: at, firstFrame: m.Frame, lastFrame: m.Frame, sent: 1, src: m.Src, dst: m.Dst, fragmented: m.Fragmented}
+	*t = setupTrack{cseq: m.CSeq, sentAt: at, lastSentAt: at, firstFrame: m.Frame, lastFrame: m.Frame, sent: 1, src: m.Src, dst: m.Dst, fragmented: m.Fragmented,
+		authorized: m.Authorized, challenges: t.challenges, lastChallenge: t.lastChallenge}
 }
 
 // response files a response to an INVITE.
@@ -213,6 +223,10 @@ func (t *setupTrack) response(m *sipInfo, at time.Time) {
 	}
 	if m.Status >= 200 && t.endedAt.IsZero() {
 		t.endedAt = at
+	}
+	if (m.Status == 401 || m.Status == 407) && t.challengeFrame == 0 {
+		t.challenges++ // once per INVITE: each copy of it gets one
+		t.challengeFrame, t.lastChallenge, t.challengeAt = m.Frame, m.Frame, at
 	}
 }
 

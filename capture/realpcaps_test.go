@@ -169,8 +169,9 @@ func TestRealCaptures(t *testing.T) {
 		// rejected 403. C4: 407, retry, 183 with early media, 480.
 		{file: "sngrep__aaa.pcap", packets: 691, want: []wantCall{
 			{verdict: report.VerdictNotAnswered, notAnswered: report.NotAnsweredCancelled, status: 408, findings: []report.FindingID{IDCalleeNeverRang, IDViaReceivedRport}},
-			{verdict: report.VerdictNotAnswered, notAnswered: report.NotAnsweredRejected, status: 403},
-			{verdict: report.VerdictNotAnswered, notAnswered: report.NotAnsweredRejected, status: 403},
+			// INVITE, 407, INVITE with credentials, 403 Wrong password or domain.
+			{verdict: report.VerdictNotAnswered, notAnswered: report.NotAnsweredRejected, status: 403, findings: []report.FindingID{IDCallAuthFailed}},
+			{verdict: report.VerdictNotAnswered, notAnswered: report.NotAnsweredRejected, status: 403, findings: []report.FindingID{IDCallAuthFailed}},
 			{verdict: report.VerdictNotAnswered, notAnswered: report.NotAnsweredRejected, status: 480, pkts: [2]uint64{9, 0}, findings: []report.FindingID{IDSDPPrivateAddress}},
 		},
 			// The registrar's 200 OKs echo Contact 192.168.1.2 while its Via

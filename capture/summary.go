@@ -134,6 +134,8 @@ var remedyNames = map[string]struct{ id, title string }{
 	remedyRegisterRefused:       {"fix-the-phone-account", "Fix the phone's account (credentials, domain) so its registration succeeds"},
 	remedyNotRouted:             {"route-calls-to-registered-phones", "Route calls to the registered phone (the server's dial plan or routing)"},
 	remedyCalleeUnregistered:    {"keep-the-callee-registered", "Get the callee registered (and renewed) before it is called"},
+	remedyCallCredentials:       {"check-the-callers-account", "Check the caller's account on the server (credentials, allowed destinations)"},
+	remedyCallNoCredentials:     {"give-the-caller-credentials", "Give the caller credentials for the server, or have the server take it by address"},
 	remedyOfferRefused:          {"agree-on-codecs-and-media-security", "Give caller and callee a codec and media security in common, or transcode"},
 	remedySiteRefused:           {"find-why-the-registrar-refuses-the-site", "Find why the registrar refuses the whole site (a block on its address, its trunk or domain)"},
 	remedySiteUnanswered:        {"find-why-the-site-gets-no-answer", "Find why no phone of the site gets an answer from the registrar (a block on its address, the way there)"},

@@ -240,6 +240,9 @@ type natKamailio struct {
 	// refuse, when set, is a source address whose REGISTERs Kamailio
 	// refuses 403, as an access list that lacks a site does.
 	refuse string
+	// invitePassword, when set, is the password Kamailio asks every
+	// caller for (407), refusing a wrong one 403.
+	invitePassword string
 }
 
 // startNATKamailio runs that Kamailio on h at addr:5060 and waits until it
@@ -258,6 +261,23 @@ func startNATKamailio(t *testing.T, h *natlab.Host, addr string, k natKamailio) 
 		params += fmt.Sprintf("modparam(\"nathelper\", \"natping_interval\", %d)\nmodparam(\"nathelper\", \"ping_nated_only\", 0)\n", int(k.pingEvery.Seconds())) +
 			"modparam(\"nathelper\", \"sipping_bflag\", 7)\nmodparam(\"nathelper\", \"sipping_from\", \"sip:pinger@" + addr + "\")\n"
 		onRegister = "\t\tsetbflag(7);\n" + onRegister
+	}
+	if k.invitePassword != "" {
+		params += "loadmodule \"auth.so\"\n"
+		cfg = strings.Replace(cfg, "\tif (is_method(\"INVITE\")) {\n\t\trecord_route();", fmt.Sprintf(`	if (is_method("INVITE")) {
+		pv_proxy_authenticate("$fd", "%s", "0");
+		switch ($rc) {
+		case 1:
+			consume_credentials();
+			break;
+		case -2:
+			sl_send_reply("403", "Wrong password");
+			exit;
+		default:
+			proxy_challenge("$fd", "0");
+			exit;
+		}
+		record_route();`, k.invitePassword), 1)
 	}
 	cfg = strings.Replace(cfg, "modparam(\"usrloc\", \"db_mode\", 0)\n", "loadmodule \"nathelper.so\"\nmodparam(\"usrloc\", \"db_mode\", 0)\n"+params, 1)
 	if k.refuse != "" {

@@ -30,6 +30,9 @@ type BaresipConfig struct {
 	// Transport, when set ("tcp"), is the transport to the registrar;
 	// UDP otherwise.
 	Transport string
+	// Password, when set, is the account's password (auth_pass): what it
+	// answers a server's challenge with.
+	Password string
 }
 
 // Baresip is a running baresip.
@@ -81,6 +84,9 @@ cons_listen		%s:%d
 	acct := fmt.Sprintf("<%s>;regint=600;audio_codecs=PCMU", uri)
 	if cfg.AutoAnswer {
 		acct += ";answermode=auto"
+	}
+	if cfg.Password != "" {
+		acct += ";auth_pass=" + cfg.Password
 	}
 	for name, body := range map[string]string{"config": conf, "accounts": acct + "\n", "contacts": ""} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
