@@ -17,7 +17,7 @@ type Binding struct {
 	// EarlierMappings are the public addresses the registrar saw this
 	// Contact's REGISTERs come from before, in order: mappings the phone's
 	// NAT dropped while it was registered (registration-outlives-nat).
-	EarlierMappings []string `json:"earlier_from,omitempty"`
+	EarlierMappings []string `json:"earlier_mappings,omitempty"`
 	BehindNAT       bool     `json:"behind_nat,omitempty"` // a private Contact seen from a public address
 	Registrar       string   `json:"registrar"`
 	Transport       string   `json:"transport,omitempty"`
