@@ -3,7 +3,6 @@
 package capture
 
 import (
-	"net/netip"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,13 +19,8 @@ import (
 // credentials: call-auth-failed tells each, with its remedy.
 func TestLabCallAuthFailed(t *testing.T) {
 	t.Parallel() // it waits on the phones
-	natlab.Require(t)
-	lab := natlab.New(t)
-	registrar := netip.MustParseAddrPort("203.0.113.20:5060")
-	startNATKamailio(t, lab.PublicHost("server", "203.0.113.20"), "203.0.113.20", natKamailio{invitePassword: "right"})
-	pcap := filepath.Join(t.TempDir(), "switch.pcap")
-	dump := lab.Core().StartTcpdumpOn(t, "br0", pcap, "udp")
-	alice := natlab.StartBaresip(t, lab.PublicHost("alice", "203.0.113.10"), natlab.BaresipConfig{User: "100", Registrar: registrar, AutoAnswer: true})
+	l := newKamailioLab(t, natKamailio{invitePassword: "right"})
+	alice := natlab.StartBaresip(t, l.lab.PublicHost("alice", "203.0.113.10"), natlab.BaresipConfig{User: "100", Registrar: l.registrar, AutoAnswer: true})
 	time.Sleep(time.Second)
 	// Bob's caller is sipp: a baresip without a password still answers
 	// the challenge (with an empty one).
@@ -34,9 +28,9 @@ func TestLabCallAuthFailed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bob := lab.PublicHost("bob", "203.0.113.11").Start(t, "sipp", "-sf", scenario, "203.0.113.20:5060", "-i", "203.0.113.11", "-p", "5060",
+	bob := l.lab.PublicHost("bob", "203.0.113.11").Start(t, "sipp", "-sf", scenario, "203.0.113.20:5060", "-i", "203.0.113.11", "-p", "5060",
 		"-m", "1", "-nostdin", "-timeout", "10s")
-	carol := natlab.StartBaresip(t, lab.PublicHost("carol", "203.0.113.12"), natlab.BaresipConfig{User: "300", Registrar: registrar, Password: "wrong",
+	carol := natlab.StartBaresip(t, l.lab.PublicHost("carol", "203.0.113.12"), natlab.BaresipConfig{User: "300", Registrar: l.registrar, Password: "wrong",
 		Dial: "sip:100@203.0.113.20"})
 	time.Sleep(5 * time.Second)
 	if err := bob.Wait(); err != nil {
@@ -45,10 +39,7 @@ func TestLabCallAuthFailed(t *testing.T) {
 	for _, p := range []*natlab.Baresip{alice, carol} {
 		p.Proc.Stop()
 	}
-	time.Sleep(300 * time.Millisecond)
-	dump.Stop()
-	keepLabFile(t, pcap, "call-auth-failed.pcap")
-	res := analyzePath(t, pcap)
+	res := l.analyze(t, "call-auth-failed.pcap")
 	want := map[string]struct{ title, remedy string }{
 		"203.0.113.11:5060": {"The server 203.0.113.20 asked the caller for credentials (407 Proxy Authentication Required) and the caller never sent any", remedyCallNoCredentials},
 		"203.0.113.12:5060": {"The server 203.0.113.20 refused the call after the caller sent its credentials (403 Wrong password): they are wrong, or the account may not call 100", remedyCallCredentials},

@@ -3,8 +3,6 @@
 package capture
 
 import (
-	"net/netip"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,26 +17,17 @@ import (
 // registration had run out, with her last 200 OK.
 func TestLabCalleeRegistrationRanOut(t *testing.T) {
 	t.Parallel() // it waits on the registration
-	natlab.Require(t)
-	lab := natlab.New(t)
-	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24",
-		NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent}})
-	registrar := netip.MustParseAddrPort("203.0.113.20:5060")
-	startNATKamailio(t, lab.PublicHost("server", "203.0.113.20"), "203.0.113.20", natKamailio{maxExpires: 5 * time.Second})
-	pcap := filepath.Join(t.TempDir(), "switch.pcap")
-	dump := lab.Core().StartTcpdumpOn(t, "br0", pcap, "udp")
-	alice := natlab.StartBaresip(t, r1.LANHost("alice", "192.168.1.10"), natlab.BaresipConfig{User: "100", Registrar: registrar})
+	l := newKamailioLab(t, natKamailio{maxExpires: 5 * time.Second})
+	r1 := l.homeRouter()
+	alice := natlab.StartBaresip(t, r1.LANHost("alice", "192.168.1.10"), natlab.BaresipConfig{User: "100", Registrar: l.registrar})
 	alice.Proc.WaitLog(t, 5*time.Second, "200 OK")
 	alice.Proc.Kill()
 	time.Sleep(8 * time.Second)
-	bob := natlab.StartBaresip(t, lab.PublicHost("bob", "203.0.113.11"), natlab.BaresipConfig{User: "200", Registrar: registrar,
+	bob := natlab.StartBaresip(t, l.lab.PublicHost("bob", "203.0.113.11"), natlab.BaresipConfig{User: "200", Registrar: l.registrar,
 		Dial: "sip:100@203.0.113.20"})
 	bob.Proc.WaitLog(t, 5*time.Second, "404")
 	bob.Proc.Stop()
-	time.Sleep(300 * time.Millisecond)
-	dump.Stop()
-	keepLabFile(t, pcap, "callee-registration-ran-out.pcap")
-	res := analyzePath(t, pcap)
+	res := l.analyze(t, "callee-registration-ran-out.pcap")
 	if len(res.Calls) != 1 {
 		t.Fatalf("%d calls, want 1", len(res.Calls))
 	}

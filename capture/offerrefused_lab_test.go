@@ -3,7 +3,6 @@
 package capture
 
 import (
-	"net/netip"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,19 +18,14 @@ import (
 // and its media-offer-refused finding says which.
 func TestLabMediaOfferRefused(t *testing.T) {
 	t.Parallel() // it waits on the phones
-	natlab.Require(t)
-	lab := natlab.New(t)
-	startNATKamailio(t, lab.PublicHost("server", "203.0.113.20"), "203.0.113.20", natKamailio{})
-	pcap := filepath.Join(t.TempDir(), "switch.pcap")
-	dump := lab.Core().StartTcpdumpOn(t, "br0", pcap, "udp")
-	registrar := netip.MustParseAddrPort("203.0.113.20:5060")
-	bob := natlab.StartBaresip(t, lab.PublicHost("bob", "203.0.113.12"), natlab.BaresipConfig{User: "200", Registrar: registrar, AutoAnswer: true})
+	l := newKamailioLab(t, natKamailio{})
+	bob := natlab.StartBaresip(t, l.lab.PublicHost("bob", "203.0.113.12"), natlab.BaresipConfig{User: "200", Registrar: l.registrar, AutoAnswer: true})
 	time.Sleep(2 * time.Second) // registered
 	scenario, err := filepath.Abs(filepath.Join("testdata", "sipp", "offer-uac.xml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	caller := lab.PublicHost("caller", "203.0.113.11")
+	caller := l.lab.PublicHost("caller", "203.0.113.11")
 	offers := []struct {
 		name                   string
 		port, proto, pt, codec string
@@ -51,10 +45,7 @@ func TestLabMediaOfferRefused(t *testing.T) {
 		}
 	}
 	bob.Proc.Stop()
-	time.Sleep(300 * time.Millisecond)
-	dump.Stop()
-	keepLabFile(t, pcap, "offer-refused.pcap")
-	res := analyzePath(t, pcap)
+	res := l.analyze(t, "offer-refused.pcap")
 	if len(res.Calls) != len(offers) {
 		t.Fatalf("%d calls, want %d", len(res.Calls), len(offers))
 	}

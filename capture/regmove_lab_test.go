@@ -111,31 +111,21 @@ func checkRemapped(t *testing.T, pcap string, wan bool) {
 // Kamailio's host, captured on the internet's switch; it returns the
 // analysis.
 func siteRegisters(t *testing.T, k natKamailio, block func(server *natlab.Host), name string) *Result {
-	natlab.Require(t)
-	lab := natlab.New(t)
-	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24",
-		NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent}})
-	registrar := netip.MustParseAddrPort("203.0.113.20:5060")
-	server := lab.PublicHost("server", "203.0.113.20")
-	startNATKamailio(t, server, "203.0.113.20", k)
+	l := newKamailioLab(t, k)
+	r1 := l.homeRouter()
 	if block != nil {
-		block(server)
+		block(l.server)
 	}
-	pcap := filepath.Join(t.TempDir(), "switch.pcap")
-	dump := lab.Core().StartTcpdumpOn(t, "br0", pcap, "udp or icmp")
-	phones := []*natlab.Baresip{natlab.StartBaresip(t, lab.PublicHost("bob", "203.0.113.11"), natlab.BaresipConfig{User: "200", Registrar: registrar})}
+	phones := []*natlab.Baresip{natlab.StartBaresip(t, l.lab.PublicHost("bob", "203.0.113.11"), natlab.BaresipConfig{User: "200", Registrar: l.registrar})}
 	for i := range 3 {
 		host := r1.LANHost(fmt.Sprintf("phone%d", i), fmt.Sprintf("192.168.1.%d", 10+i))
-		phones = append(phones, natlab.StartBaresip(t, host, natlab.BaresipConfig{User: fmt.Sprint(100 + i), Registrar: registrar}))
+		phones = append(phones, natlab.StartBaresip(t, host, natlab.BaresipConfig{User: fmt.Sprint(100 + i), Registrar: l.registrar}))
 	}
 	time.Sleep(8 * time.Second)
 	for _, p := range phones {
 		p.Proc.Stop()
 	}
-	time.Sleep(300 * time.Millisecond)
-	dump.Stop()
-	keepLabFile(t, pcap, name)
-	return analyzePath(t, pcap)
+	return l.analyze(t, name)
 }
 
 // findingsWithID returns the capture-wide findings with the ID.
