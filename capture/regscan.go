@@ -32,17 +32,35 @@ const (
 // registerScans finds the hosts that scanned a registrar, marks their
 // bindings (scan) and makes one finding of each scan.
 func registerScans(regs []*registration) []report.Finding {
-	type hostAt struct{ src, registrar netip.Addr }
-	order, groups := groupBindings(regs, func(g *registration) (hostAt, bool) { return hostAt{g.src.Addr(), g.registrar.Addr()}, true })
+	return perHostPair(regs, func(*registration) bool { return true },
+		func(k hostPair, list []*registration) (report.Finding, bool) {
+			if !isScan(list) {
+				return report.Finding{}, false
+			}
+			return registerScanFinding(k.src, k.registrar, list), true
+		},
+		func(g *registration) { g.scan = true })
+}
+
+// hostPair is a source host at a registrar host: a scanner, or a site's
+// NAT, and the registrar.
+type hostPair struct{ src, registrar netip.Addr }
+
+// perHostPair groups the bindings it takes by source host and registrar
+// host, makes a finding of each group that find tells (ok), notes it on
+// the group's bindings and marks each (mark): one finding for many.
+func perHostPair(regs []*registration, take func(*registration) bool, find func(hostPair, []*registration) (report.Finding, bool),
+	mark func(*registration)) []report.Finding {
+	order, groups := groupBindings(regs, func(g *registration) (hostPair, bool) { return hostPair{g.src.Addr(), g.registrar.Addr()}, take(g) })
 	var fs []report.Finding
 	for _, k := range order {
 		list := groups[k]
-		if !isScan(list) {
+		f, ok := find(k, list)
+		if !ok {
 			continue
 		}
-		f := registerScanFinding(k.src, k.registrar, list)
 		for _, g := range list {
-			g.scan = true
+			mark(g)
 			g.noteFinding(f)
 		}
 		fs = append(fs, f)

@@ -22,24 +22,14 @@ import (
 // addresses, were all refused and none registered, marks their bindings
 // (site) and makes one register-refused finding of each.
 func siteRefusals(regs []*registration, registered map[bindingKey]uint64) []report.Finding {
-	type siteAt struct{ src, registrar netip.Addr }
-	order, groups := groupBindings(regs, func(g *registration) (siteAt, bool) {
-		return siteAt{g.src.Addr(), g.registrar.Addr()}, !g.scan && isPublic(g.src.Addr())
-	})
-	var fs []report.Finding
-	for _, k := range order {
-		list := groups[k]
-		if !refusedSite(list, registered) {
-			continue
-		}
-		f := siteRefusedFinding(k.src, k.registrar, list)
-		for _, g := range list {
-			g.siteRefused = true
-			g.noteFinding(f)
-		}
-		fs = append(fs, f)
-	}
-	return fs
+	return perHostPair(regs, func(g *registration) bool { return !g.scan && isPublic(g.src.Addr()) },
+		func(k hostPair, list []*registration) (report.Finding, bool) {
+			if !refusedSite(list, registered) {
+				return report.Finding{}, false
+			}
+			return siteRefusedFinding(k.src, k.registrar, list), true
+		},
+		func(g *registration) { g.siteRefused = true })
 }
 
 // refusedSite says whether a site's bindings are phones all refused for
@@ -98,19 +88,18 @@ func siteRefusedFinding(src, registrar netip.Addr, list []*registration) report.
 // after failed logins), or the site cannot reach it. It marks the phones
 // (site) and makes one register-unanswered finding of each site.
 func siteUnanswered(phones []*unansweredPhone, regs []*registration, view hostView) []report.Finding {
-	type siteAt struct{ src, registrar netip.Addr }
-	answered := map[siteAt]bool{}          // a REGISTER from the site there got a response
+	answered := map[hostPair]bool{}        // a REGISTER from the site there got a response
 	answersOthers := map[netip.Addr]bool{} // by registrar host, from anyone
 	for _, g := range regs {
 		if g.responded {
-			answered[siteAt{g.src.Addr(), g.registrar.Addr()}] = true
+			answered[hostPair{g.src.Addr(), g.registrar.Addr()}] = true
 			answersOthers[g.registrar.Addr()] = true
 		}
 	}
-	var order []siteAt
-	sites := map[siteAt][]*unansweredPhone{}
+	var order []hostPair
+	sites := map[hostPair][]*unansweredPhone{}
 	for _, p := range phones {
-		k := siteAt{p.first.src.Addr(), p.first.registrar.Addr()}
+		k := hostPair{p.first.src.Addr(), p.first.registrar.Addr()}
 		if !isPublic(k.src) || answered[k] {
 			continue
 		}
