@@ -56,8 +56,10 @@ func calleeUnregisteredFinding(cb *callBuild, na *report.NotAnswered) (report.Fi
 	status := strings.TrimSpace(fmt.Sprintf("%d %s", na.Status, na.Phrase))
 	sent := report.Evidence{Text: sentTimes(t.src.String(), t.dst.String(), t), Frames: uniqueFrames(t.firstFrame, t.lastFrame), Time: t.sentAt}
 	if g := registeredAmong(regs, t.sentAt); g != nil {
-		if na.Status != 404 {
-			return report.Finding{}, false // registered, and not reached: other findings tell why
+		if na.Status != 404 || cb.call.passedOn() {
+			// Registered, and not reached (other findings tell why), or
+			// the server passed the call on and the 404 came back.
+			return report.Finding{}, false
 		}
 		return report.Finding{ID: IDCallNotRouted, Severity: report.SeverityWarning, Subject: cb.call.CallID, Remedy: remedyNotRouted,
 			Title: fmt.Sprintf("The server %s answered %s for %s, though %s was registered there: it does not route the call to its registered phone (its dial plan or routing), the phone is not at fault",
@@ -144,4 +146,10 @@ func (r *registrations) bindingsOf(user string, registrar netip.Addr) []*registr
 		}
 	}
 	return out
+}
+
+// passedOn says whether the capture shows the call's INVITE passed on by
+// the server it went to: a leg of the call from there.
+func (c *sipCall) passedOn() bool {
+	return c.group != nil && len(c.group.legs) > 1
 }
