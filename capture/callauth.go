@@ -2,7 +2,6 @@ package capture
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/natdoc/natdoc/report"
@@ -42,10 +41,10 @@ func callAuthFinding(cb *callBuild, s SetupFacts, na *report.NotAnswered, now ti
 		return report.Finding{}, false
 	}
 	challenge := na.Status == 401 || na.Status == 407
-	status := strings.TrimSpace(fmt.Sprintf("%d %s", na.Status, na.Phrase))
+	status := statusText(na.Status, na.Phrase)
 	server := t.dst.Addr().String()
 	f := report.Finding{ID: IDCallAuthFailed, Severity: report.SeverityWarning, Subject: cb.call.CallID,
-		Evidence: []report.Evidence{{Text: sentTimes(t.src.String(), t.dst.String(), t), Frames: uniqueFrames(t.firstFrame, t.lastFrame), Time: t.sentAt}}}
+		Evidence: []report.Evidence{t.sentEvidence()}}
 	switch {
 	case t.authorized && (challenge || na.Status == 403):
 		f.Title = fmt.Sprintf("The server %s refused the caller's credentials (%s to its INVITE with credentials)", server, status)

@@ -3,7 +3,6 @@ package capture
 import (
 	"fmt"
 	"net/netip"
-	"strings"
 	"time"
 
 	"github.com/natdoc/natdoc/report"
@@ -53,8 +52,8 @@ func calleeUnregisteredFinding(cb *callBuild, na *report.NotAnswered) (report.Fi
 		user = cb.call.Callee.User
 		regs = cb.regs.bindingsOf(user, t.dst.Addr())
 	}
-	status := strings.TrimSpace(fmt.Sprintf("%d %s", na.Status, na.Phrase))
-	sent := report.Evidence{Text: sentTimes(t.src.String(), t.dst.String(), t), Frames: uniqueFrames(t.firstFrame, t.lastFrame), Time: t.sentAt}
+	status := statusText(na.Status, na.Phrase)
+	sent := t.sentEvidence()
 	if g := registeredAmong(regs, t.sentAt); g != nil {
 		if na.Status != 404 || cb.call.passedOn() {
 			// Registered, and not reached (other findings tell why), or
@@ -116,7 +115,7 @@ func unregisteredAt(regs []*registration, t time.Time) (string, report.Evidence,
 		return "the phone had removed its registration", report.Evidence{Text: fmt.Sprintf("REGISTER from %s with Expires 0, accepted", g.src),
 			Frames: []uint64{g.lastAnswer.frame}, Time: g.lastAnswer.at}, true
 	case g.refused != nil:
-		status := strings.TrimSpace(fmt.Sprintf("%d %s", g.refused.status, g.refused.reason))
+		status := statusText(g.refused.status, g.refused.reason)
 		return "its REGISTERs were refused (" + status + ")", report.Evidence{Text: fmt.Sprintf("REGISTER from %s answered %s", g.src, status),
 			Frames: []uint64{g.refused.frame}}, true
 	case g.okFrame > 0 && !g.okAt.Add(g.expires).After(t):

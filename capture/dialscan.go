@@ -160,7 +160,7 @@ func (sc *dialScan) finding(src netip.Addr) report.Finding {
 	numbers := slices.Sorted(maps.Keys(sc.numbers))
 	f := report.Finding{ID: IDDialOutScan, Severity: report.SeverityInfo, Subject: src.String(), Remedy: remedyScanner,
 		Title: fmt.Sprintf("%s dialled abroad (%s) through %s with %d INVITEs: a scan for servers that put a caller from the internet through (toll fraud); none answered",
-			src, strings.Join(numbers[:min(len(numbers), 3)], ", ")+moreMark(len(numbers), 3), report.Plural(len(sc.servers), "SIP server"), sc.invites),
+			src, firstOf(numbers, 3), report.Plural(len(sc.servers), "SIP server"), sc.invites),
 		Evidence: []report.Evidence{{Text: fmt.Sprintf("INVITEs from %s dialling abroad, to %s", src, hostList(sc.servers)),
 			Frames: uniqueFrames(sc.firstFrame, sc.lastFrame), Addrs: []string{src.String()}}}}
 	if sc.answered > 0 {
@@ -169,6 +169,11 @@ func (sc *dialScan) finding(src netip.Addr) report.Finding {
 		f.Evidence = append(f.Evidence, report.Evidence{Text: "answered: " + strings.Join(sc.answeredCalls, ", ") + moreMark(sc.answered, len(sc.answeredCalls))})
 	}
 	return f
+}
+
+// firstOf writes the first n items, then ", …" when there were more.
+func firstOf(items []string, n int) string {
+	return strings.Join(items[:min(len(items), n)], ", ") + moreMark(len(items), n)
 }
 
 // moreMark is ", …" when shown of n were left out.

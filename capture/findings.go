@@ -342,6 +342,17 @@ func sentTimes(src, dst string, t *setupTrack) string {
 	return "INVITE " + src + " → " + dst + " sent " + strconv.Itoa(t.sent) + " times over " + roundWait(t.lastSentAt.Sub(t.sentAt)).String()
 }
 
+// sentEvidence tells the INVITE's transmissions.
+func (t *setupTrack) sentEvidence() report.Evidence {
+	return report.Evidence{Text: sentTimes(t.src.String(), t.dst.String(), t), Frames: uniqueFrames(t.firstFrame, t.lastFrame), Time: t.sentAt}
+}
+
+// statusText writes a SIP status with its reason phrase: "403 Forbidden",
+// or "403" when the phrase is empty.
+func statusText(status int, reason string) string {
+	return strings.TrimSpace(strconv.Itoa(status) + " " + reason)
+}
+
 // setupFinding is the finding of a setup that failed for a reason NAT
 // often causes (SetupProblem), with the INVITE's transmissions as
 // evidence.
@@ -355,10 +366,8 @@ func setupFinding(cb *callBuild, s SetupFacts, v StreamVerdict) (report.Finding,
 	// Concatenated, not formatted: a flood of unanswered INVITEs makes
 	// this text for each of them.
 	src, dst := t.src.String(), t.dst.String()
-	sent := report.Evidence{
-		Text:   sentTimes(src, dst, t),
-		Frames: uniqueFrames(t.firstFrame, t.lastFrame), Addrs: []string{dst}, Time: t.sentAt,
-	}
+	sent := t.sentEvidence()
+	sent.Addrs = []string{dst}
 	switch id {
 	case IDRequestToPrivate:
 		f.Title = fmt.Sprintf("The INVITE was sent from the public address %s to the private address %s and never answered: no one on the internet can reach it",
@@ -377,7 +386,8 @@ func setupFinding(cb *callBuild, s SetupFacts, v StreamVerdict) (report.Finding,
 		f.Evidence = []report.Evidence{sent}
 		f.Remedy = remedyUnanswered
 		reset, wasReset := cb.unreach.connects().resetAfter(t.src, t.dst, t.sentAt)
-		deadMapping := cb.regs.mappingOf(t.dst, t.sentAt, cb.unreach.about(t.src, t.dst).portClosedBy(t.dst.Addr()))
+		closed := cb.unreach.about(t.src, t.dst).portClosedBy(t.dst.Addr())
+		deadMapping := cb.regs.mappingOf(t.dst, t.sentAt, closed)
 		switch {
 		case wasReset && reliableTransport(cb.call.Transport):
 			f.Title += " over " + cb.call.Transport + ": " + t.dst.String() + " reset the connection it went over, so it never arrived; " +
@@ -401,7 +411,7 @@ func setupFinding(cb *callBuild, s SetupFacts, v StreamVerdict) (report.Finding,
 			f.Remedy = remedyIgnored
 		case deadMapping != nil:
 			reg := deadMapping
-			f.Title += reg.deadMappingText(t.sentAt, cb.unreach.about(t.src, t.dst).portClosedBy(t.dst.Addr())) // regmove.go
+			f.Title += reg.deadMappingText(t.sentAt, closed) // regmove.go
 			f.Evidence = append(f.Evidence, report.Evidence{Text: fmt.Sprintf("REGISTER of %s from %s with Contact %s", reg.aor, reg.src, reg.contactText()),
 				Frames: []uint64{reg.frame}, Addrs: []string{reg.src.String()}})
 			f.Remedy = remedyKeepAlive

@@ -164,7 +164,6 @@ func allAlongICMP(reason string) string {
 	return "all along (ICMP " + reason + ")"
 }
 
-// reason says what the code means for the packets that drew it.
 // portClosedBy says whether the errors are port unreachable from the
 // destination host itself: nothing listens there, and (at a NAT's public
 // address) no mapping or forward leads on.
@@ -172,6 +171,7 @@ func (e *unreachable) portClosedBy(dst netip.Addr) bool {
 	return e != nil && e.reporter == dst && ((!e.v6 && e.code == 3) || (e.v6 && e.code == 4))
 }
 
+// reason says what the code means for the packets that drew it.
 func (e *unreachable) reason() string {
 	if e.v6 {
 		switch e.code {

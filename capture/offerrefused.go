@@ -36,7 +36,7 @@ func offerRefusedFinding(cb *callBuild, na *report.NotAnswered) (report.Finding,
 	if na.ByAgent != "" {
 		by += " (" + na.ByAgent + ")"
 	}
-	status := strings.TrimSpace(fmt.Sprintf("%d %s", na.Status, na.Phrase))
+	status := statusText(na.Status, na.Phrase)
 	// Who refused is evidence, not title: each hop of a proxied call
 	// tells the same refusal, and the call keeps one finding per title.
 	title := fmt.Sprintf("The call was refused for its media offer (%s): %s", status, offerProblem(offer.SDP))

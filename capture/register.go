@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"sort"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/natdoc/natdoc/report"
@@ -720,7 +718,7 @@ func (g *registration) refusedFinding() report.Finding {
 	case g.refused.afterCredentials:
 		how = "refused the credentials of"
 	}
-	status := strings.TrimSpace(strconv.Itoa(g.refused.status) + " " + g.refused.reason)
+	status := statusText(g.refused.status, g.refused.reason)
 	if g.scanner != "" {
 		return report.Finding{
 			ID: IDRegisterRefused, Severity: report.SeverityInfo, Subject: g.aor,
@@ -844,7 +842,7 @@ func registerUnansweredFinding(first, last *registration, sent int, view hostVie
 // registrar's final response to it, so that response never reached it.
 func (g *registration) responsesLostFinding(view hostView) report.Finding {
 	fin := g.final
-	status := strings.TrimSpace(strconv.Itoa(fin.status) + " " + fin.reason)
+	status := statusText(fin.status, fin.reason)
 	response := "the response"
 	where := fmt.Sprintf("%s went to %s", status, fin.dst)
 	if fin.dst != g.src {

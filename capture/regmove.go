@@ -116,11 +116,11 @@ func movesByContact(regs []*registration) map[netip.AddrPort][]*regMove {
 // proves: the phone's REGISTERs came over new NAT mappings.
 func remappedFinding(moves []*regMove) report.Finding {
 	first := moves[0]
-	ports := []string{first.old.String()}
+	ports := []netip.AddrPort{first.old}
 	shortest, longest := first.silence, first.silence
 	sameAddr := false // a move kept the public address: a timeout, not a reconnect
 	for _, mv := range moves {
-		ports = append(ports, mv.new.String())
+		ports = append(ports, mv.new)
 		shortest, longest = min(shortest, mv.silence), max(longest, mv.silence)
 		sameAddr = sameAddr || mv.new.Addr() == mv.old.Addr()
 	}
@@ -180,17 +180,12 @@ func (mv *regMove) evidence() []report.Evidence {
 
 // shortenPorts writes addresses after the first as ":port" when they keep
 // the one before's address.
-func shortenPorts(addrs []string) []string {
+func shortenPorts(addrs []netip.AddrPort) []string {
 	out := make([]string, len(addrs))
 	for i, a := range addrs {
-		out[i] = a
-		if i == 0 {
-			continue
-		}
-		prev, err1 := netip.ParseAddrPort(addrs[i-1])
-		cur, err2 := netip.ParseAddrPort(a)
-		if err1 == nil && err2 == nil && prev.Addr() == cur.Addr() {
-			out[i] = fmt.Sprintf(":%d", cur.Port())
+		out[i] = a.String()
+		if i > 0 && addrs[i-1].Addr() == a.Addr() {
+			out[i] = fmt.Sprintf(":%d", a.Port())
 		}
 	}
 	return out

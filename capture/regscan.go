@@ -92,7 +92,7 @@ func groupBindings[K comparable](regs []*registration, key func(*registration) (
 // writes its own LAN address in its Contact, where a scanner writes one
 // address, its own, for every account it tries.
 func isScan(list []*registration) bool {
-	accounts, lanContacts := map[string]bool{}, map[netip.Addr]bool{}
+	accounts := map[string]bool{}
 	tries := 0
 	for _, g := range list {
 		if g.okFrame > 0 || !isPublic(g.src.Addr()) {
@@ -100,11 +100,20 @@ func isScan(list []*registration) bool {
 		}
 		accounts[g.aor] = true
 		tries += g.tries
-		if IsPrivate(g.contact.Addr()) && len(lanContacts) < officePhones {
-			lanContacts[g.contact.Addr()] = true
+	}
+	return len(accounts) >= scanAccounts && tries <= scanTriesPerAccount*len(list) && len(lanAddrs(list)) < officePhones
+}
+
+// lanAddrs are the private addresses the bindings' Contacts name: the
+// phones behind a NAT, one address each.
+func lanAddrs(list []*registration) map[netip.Addr]bool {
+	lan := map[netip.Addr]bool{}
+	for _, g := range list {
+		if IsPrivate(g.contact.Addr()) {
+			lan[g.contact.Addr()] = true
 		}
 	}
-	return len(accounts) >= scanAccounts && tries <= scanTriesPerAccount*len(list) && len(lanContacts) < officePhones
+	return lan
 }
 
 // registerScanFinding tells a scan: how many accounts, REGISTERs and
@@ -133,13 +142,11 @@ func registerScanFinding(src, registrar netip.Addr, list []*registration) report
 	for _, o := range slices.Sorted(maps.Keys(outcomes)) {
 		counts = append(counts, fmt.Sprintf("%d %s", outcomes[o], o))
 	}
-	sample := names[:min(len(names), 6)]
-	more := moreMark(len(names), len(sample))
 	return report.Finding{ID: IDRegisterScan, Severity: report.SeverityInfo, Subject: src.String(), Remedy: remedyScanner,
 		Title: fmt.Sprintf("%s tried %d accounts at the registrar %s with %d REGISTERs and none registered: a scan guessing accounts and passwords, refused as it should be",
 			src, len(accounts), registrar, requests),
 		Evidence: []report.Evidence{
-			{Text: fmt.Sprintf("accounts %s%s, from %s", strings.Join(sample, ", "), more, report.Plural(len(ports), "source port")), Frames: uniqueFrames(first.firstSentFrame, last.lastSentFrame),
+			{Text: fmt.Sprintf("accounts %s, from %s", firstOf(names, 6), report.Plural(len(ports), "source port")), Frames: uniqueFrames(first.firstSentFrame, last.lastSentFrame),
 				Addrs: []string{src.String()}, Time: first.firstSentAt},
 			{Text: "answered: " + strings.Join(counts, ", ")},
 		}}

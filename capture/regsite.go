@@ -24,41 +24,36 @@ import (
 func siteRefusals(regs []*registration, registered map[bindingKey]uint64) []report.Finding {
 	return perHostPair(regs, func(g *registration) bool { return !g.scan && isPublic(g.src.Addr()) },
 		func(k hostPair, list []*registration) (report.Finding, bool) {
-			if !refusedSite(list, registered) {
+			phones := lanAddrs(list)
+			if len(phones) < officePhones || !refusedSite(list, registered) {
 				return report.Finding{}, false
 			}
-			return siteRefusedFinding(k.src, k.registrar, list), true
+			return siteRefusedFinding(k.src, k.registrar, list, phones), true
 		},
 		func(g *registration) { g.siteRefused = true })
 }
 
-// refusedSite says whether a site's bindings are phones all refused for
-// a reason that concerns the account or the site (not a server error),
-// none of them registered.
+// refusedSite says whether a site's bindings were all refused for a
+// reason that concerns the account or the site (not a server error), none
+// of them registered.
 func refusedSite(list []*registration, registered map[bindingKey]uint64) bool {
-	phones := map[netip.Addr]bool{}
 	for _, g := range list {
 		if g.okFrame > 0 || g.refused == nil || registered[g.binding()] > g.refused.frame || (g.refused.status >= 500 && g.refused.status < 600) {
 			return false
 		}
-		if IsPrivate(g.contact.Addr()) {
-			phones[g.contact.Addr()] = true
-		}
 	}
-	return len(phones) >= officePhones
+	return true
 }
 
-func siteRefusedFinding(src, registrar netip.Addr, list []*registration) report.Finding {
-	phones, statuses := map[netip.Addr]bool{}, map[string]int{}
+// siteRefusedFinding tells a site's refused phones (their LAN addresses).
+func siteRefusedFinding(src, registrar netip.Addr, list []*registration, phones map[netip.Addr]bool) report.Finding {
+	statuses := map[string]int{}
 	var accounts []string
 	first := list[0]
 	lastSent, firstRefusal, lastRefusal := first.lastSentFrame, first.refused.frame, first.refused.frame
 	for _, g := range list {
-		if IsPrivate(g.contact.Addr()) {
-			phones[g.contact.Addr()] = true
-		}
 		accounts = append(accounts, g.aor)
-		statuses[strings.TrimSpace(fmt.Sprintf("%d %s", g.refused.status, g.refused.reason))]++
+		statuses[statusText(g.refused.status, g.refused.reason)]++
 		if g.firstSentFrame < first.firstSentFrame {
 			first = g
 		}
@@ -70,13 +65,11 @@ func siteRefusedFinding(src, registrar netip.Addr, list []*registration) report.
 		answers = append(answers, fmt.Sprintf("%s (%d)", s, statuses[s]))
 	}
 	slices.Sort(accounts)
-	sample := accounts[:min(len(accounts), 6)]
 	return report.Finding{ID: IDRegisterRefused, Severity: report.SeverityWarning, Subject: src.String(), Remedy: remedySiteRefused,
 		Title: fmt.Sprintf("The registrar %s refused every phone behind %s (%s, %s) and none registered: it refuses the site, not one phone's account",
 			registrar, src, report.Plural(len(phones), "phone"), report.Plural(len(list), "account")),
 		Evidence: []report.Evidence{
-			{Text: fmt.Sprintf("REGISTERs from %s for accounts %s%s, from the LAN addresses %s", src, strings.Join(sample, ", "), moreMark(len(accounts), len(sample)),
-				hostList(phones)), Frames: uniqueFrames(first.firstSentFrame, lastSent), Addrs: []string{src.String()}, Time: first.firstSentAt},
+			{Text: fmt.Sprintf("REGISTERs from %s for accounts %s, from the LAN addresses %s", src, firstOf(accounts, 6), hostList(phones)), Frames: uniqueFrames(first.firstSentFrame, lastSent), Addrs: []string{src.String()}, Time: first.firstSentAt},
 			{Text: "answered " + strings.Join(answers, ", "), Frames: uniqueFrames(firstRefusal, lastRefusal)},
 		}}
 }
@@ -146,12 +139,10 @@ func siteUnansweredFinding(src, registrar netip.Addr, phones []*unansweredPhone,
 		}
 	}
 	slices.Sort(accounts)
-	sample := accounts[:min(len(accounts), 6)]
 	f := report.Finding{ID: IDRegisterUnanswered, Severity: report.SeverityWarning, Subject: src.String(), Remedy: remedySiteUnanswered,
 		Title: fmt.Sprintf("No phone behind %s got any response from the registrar %s (%s, %s, %d REGISTERs over %s): none of them is registered, and since all fail at once, no phone's settings are the cause",
 			src, registrar, report.Plural(len(lan), "phone"), report.Plural(len(accounts), "account"), sent, roundWait(last.lastSentAt.Sub(first.firstSentAt))),
-		Evidence: []report.Evidence{{Text: fmt.Sprintf("REGISTERs from %s for accounts %s%s, from the LAN addresses %s, never answered", src, strings.Join(sample, ", "),
-			moreMark(len(accounts), len(sample)), hostList(lan)), Frames: uniqueFrames(first.firstSentFrame, last.lastSentFrame), Addrs: []string{src.String()}, Time: first.firstSentAt}}}
+		Evidence: []report.Evidence{{Text: fmt.Sprintf("REGISTERs from %s for accounts %s, from the LAN addresses %s, never answered", src, firstOf(accounts, 6), hostList(lan)), Frames: uniqueFrames(first.firstSentFrame, last.lastSentFrame), Addrs: []string{src.String()}, Time: first.firstSentAt}}}
 	switch {
 	case view.reached(registrar):
 		f.Title += "; the capture, taken on the registrar's side, shows they arrived: the registrar, or a firewall on its host, drops the site (fail2ban after failed logins)"

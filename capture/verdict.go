@@ -621,7 +621,7 @@ func notAnswered(s SetupFacts) StreamVerdict {
 		explain = fmt.Sprintf("the call timed out (408) after %s %s", wait, ringingText(s))
 	case status >= 300:
 		na.Reason = report.NotAnsweredRejected
-		explain = "the call was rejected (" + strings.TrimSpace(strconv.Itoa(status)+" "+na.Phrase) + ")"
+		explain = "the call was rejected (" + statusText(status, na.Phrase) + ")"
 	case s.AckedUnseen && status < 300:
 		// A final response reached the caller; which, the capture cannot
 		// tell: not a destination that never answered.
