@@ -164,6 +164,9 @@ func FuzzSIP(f *testing.F) {
 	// A response without a To-tag or the blank line ending its headers (a
 	// Zultys PBX's).
 	f.Add([]byte("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 10.0.0.2:5060;branch=z9hG4bK3\r\nFrom: <sip:a@x>;tag=a\r\nTo: <sip:b@x>\r\nCall-ID: c5\r\nCSeq: 1 SUBSCRIBE\r\nContent-Length: 0\r\nExpires: 60\r\n"))
+	// A stray CR before a header line's CRLF and no blank line (an old
+	// Zoiper's).
+	f.Add([]byte("SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP 10.0.0.2:5060;branch=z9hG4bK4\r\nFrom: <sip:a@x>;tag=a\r\nTo: <sip:b@x>;tag=b\r\nCall-ID: c6\r\r\nCSeq: 102 INVITE\r\nContent-Length: 0"))
 	// SIP over WebSocket: the upgrade and a masked frame in one segment.
 	f.Add([]byte("GET / HTTP/1.1\r\nUpgrade: websocket\r\nSec-WebSocket-Protocol: sip\r\n\r\n\x81\x85\x01\x02\x03\x04RKSU!"))
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -375,7 +375,7 @@ func (r *sipReader) parseSIPDatagram(payload []byte) (*sipInfo, error) {
 
 // parseSIPDatagramFully parses a datagram with sipgo.
 func (r *sipReader) parseSIPDatagramFully(payload []byte) (*sipInfo, error) {
-	data := crlfHeaders(payload) // a copy: sipgo may keep slices of it
+	data := dropStrayCRs(crlfHeaders(payload)) // a copy: sipgo may keep slices of it
 	data, unended := unendedHeaders(data)
 	msg, n, err := r.parse(data, false)
 	mismatch := false
@@ -412,6 +412,26 @@ func unendedHeaders(data []byte) ([]byte, bool) {
 		return append(data, '\r', '\n'), true
 	}
 	return append(data, "\r\n\r\n"...), true
+}
+
+// dropStrayCRs removes the stray CRs before a header line's CRLF
+// ("Call-ID: x@y\r\r\n", as an old Zoiper wrote it): sipgo takes a CR
+// not followed by LF for a broken line and drops the message, where the
+// PBX that got it, and tshark, read the line without it. data is
+// crlfHeaders' copy; only its header block changes.
+func dropStrayCRs(data []byte) []byte {
+	end := len(data)
+	if i := bytes.Index(data, []byte("\r\n\r\n")); i >= 0 {
+		end = i + 2 // the last header line's CRLF, a stray CR before it included
+	}
+	head := data[:end]
+	if !bytes.Contains(head, []byte("\r\r\n")) {
+		return data
+	}
+	for bytes.Contains(head, []byte("\r\r\n")) {
+		head = bytes.ReplaceAll(head, []byte("\r\r\n"), []byte("\r\n"))
+	}
+	return append(head, data[end:]...)
 }
 
 // crlfHeaders returns a copy of a datagram whose header lines end in a
@@ -457,7 +477,8 @@ func crlfHeaders(payload []byte) []byte {
 }
 
 // keepBad notes on info the headers that had to stay unparsed, and reads
-// the dialog tags from From and To by hand when those were among them.
+// the dialog tags and the parties' URIs from From and To by hand when
+// those were among them.
 func (r *sipReader) keepBad(info *sipInfo, data []byte) {
 	if len(r.bad) == 0 {
 		return
@@ -465,18 +486,22 @@ func (r *sipReader) keepBad(info *sipInfo, data []byte) {
 	e := *info.extras()
 	e.BadHeaders = append([]string(nil), r.bad...)
 	info.setExtras(e)
-	if info.FromTag == "" {
-		info.FromTag = tagOf(data, "from", "f")
+	if info.FromTag == "" && info.FromUser == "" && info.FromHost == "" {
+		from := headerValue(data, "from", "f")
+		info.FromTag = tagOf(from)
+		info.FromUser, info.FromHost = uriOf(from)
 	}
-	if info.ToTag == "" {
-		info.ToTag = tagOf(data, "to", "t")
+	if info.ToTag == "" && info.ToUser == "" && info.ToHost == "" {
+		to := headerValue(data, "to", "t")
+		info.ToTag = tagOf(to)
+		info.ToUser, info.ToHost = uriOf(to)
 	}
 }
 
-// tagOf reads the tag parameter (RFC 3261 §19.3) of the header named name
-// or short in the message's header block: the last resort for a From or To
-// that sipgo could not parse.
-func tagOf(data []byte, name, short string) string {
+// headerValue is the value of the first header named name or short in the
+// message's header block: the last resort for a From or To that sipgo
+// could not parse.
+func headerValue(data []byte, name, short string) []byte {
 	head, _, _ := bytes.Cut(data, []byte("\r\n\r\n"))
 	for _, line := range bytes.Split(head, []byte("\n")) {
 		key, value, ok := bytes.Cut(line, []byte(":"))
@@ -484,22 +509,46 @@ func tagOf(data []byte, name, short string) string {
 			continue
 		}
 		key = bytes.TrimSpace(key)
-		if !bytes.EqualFold(key, []byte(name)) && !bytes.EqualFold(key, []byte(short)) {
-			continue
+		if bytes.EqualFold(key, []byte(name)) || bytes.EqualFold(key, []byte(short)) {
+			return bytes.TrimSpace(value)
 		}
-		if i := bytes.LastIndexByte(value, '>'); i >= 0 {
-			value = value[i:]
-		}
-		_, tag, found := bytes.Cut(value, []byte(";tag="))
-		if !found {
-			return ""
-		}
-		if i := bytes.IndexAny(tag, "; \r\t"); i >= 0 {
-			tag = tag[:i]
-		}
-		return string(tag)
 	}
-	return ""
+	return nil
+}
+
+// tagOf reads the tag parameter (RFC 3261 §19.3) of a From or To value.
+func tagOf(value []byte) string {
+	if i := bytes.LastIndexByte(value, '>'); i >= 0 {
+		value = value[i:]
+	}
+	_, tag, found := bytes.Cut(value, []byte(";tag="))
+	if !found {
+		return ""
+	}
+	if i := bytes.IndexAny(tag, "; \r\t"); i >= 0 {
+		tag = tag[:i]
+	}
+	return string(tag)
+}
+
+// uriOf reads the user and host of the URI between the angle brackets of
+// a From or To value whose display name sipgo refused (a phone that
+// escapes quotes outside a quoted string: \"arik\" <sip:...>), as
+// Wireshark does; sipgo parses the URI itself.
+func uriOf(value []byte) (user, host string) {
+	lt := bytes.LastIndexByte(value, '<')
+	if lt < 0 {
+		return "", ""
+	}
+	inner, _, closed := bytes.Cut(value[lt+1:], []byte(">"))
+	if !closed {
+		return "", ""
+	}
+	var uri sip.Uri
+	if err := sip.ParseUri(string(inner), &uri); err != nil {
+		return "", ""
+	}
+	return uri.User, uri.Host
 }
 
 // parseSIPStream parses the first message of a TCP byte stream. need is

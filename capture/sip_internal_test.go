@@ -26,6 +26,39 @@ func TestCRLFHeaders(t *testing.T) {
 	}
 }
 
+// TestDropStrayCRs: a CR before a header line's CRLF is dropped (an old
+// Zoiper ended its Call-ID line so), in the header block only; a message
+// without one is returned as it is.
+func TestDropStrayCRs(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"SIP/2.0 180 Ringing\r\nCall-ID: x@y\r\r\nCSeq: 102 INVITE\r\nContent-Length: 0",
+			"SIP/2.0 180 Ringing\r\nCall-ID: x@y\r\nCSeq: 102 INVITE\r\nContent-Length: 0"},
+		{"SIP/2.0 200 OK\r\nCall-ID: x@y\r\r\r\n\r\nv=0\r\r\n", "SIP/2.0 200 OK\r\nCall-ID: x@y\r\n\r\nv=0\r\r\n"},
+		{"SIP/2.0 200 OK\r\nCall-ID: x\r\n\r\na=x\r\r\n", "SIP/2.0 200 OK\r\nCall-ID: x\r\n\r\na=x\r\r\n"},
+		{"", ""},
+	} {
+		if got := string(dropStrayCRs([]byte(tc.in))); got != tc.want {
+			t.Errorf("%q: %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestStrayCRMessageRead: a response whose Call-ID line ends in CR CR LF
+// and whose header block runs to the datagram's end, as the Zoiper that
+// an Asterisk answered sent it, is read whole.
+func TestStrayCRMessageRead(t *testing.T) {
+	msg := "SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP 172.16.8.103:5060;branch=z9hG4bK259f991c;rport=5060\r\n" +
+		"To: <sip:200@172.16.1.2:9999>;tag=1a44dd19\r\nFrom: \"200\"<sip:200@172.16.8.103>;tag=as5d701719\r\n" +
+		"Call-ID: 2e48d115@172.16.8.103\r\r\nCSeq: 102 INVITE\r\nUser-Agent: Zoiper rev.10106\r\nContent-Length: 0"
+	info, err := newSIPReader().parseSIPDatagram([]byte(msg))
+	if err != nil {
+		t.Fatalf("message lost: %v", err)
+	}
+	if info.CallID != "2e48d115@172.16.8.103" || info.CSeq != 102 || info.Status != 180 || info.ToTag != "1a44dd19" {
+		t.Errorf("read %d %q CSeq %d To-tag %q", info.Status, info.CallID, info.CSeq, info.ToTag)
+	}
+}
+
 // TestUnendedHeaders: a datagram whose header block runs to its end after
 // its end gets the blank line it lacks (and its last line's end); one
 // already ended is left as it is.

@@ -17,12 +17,15 @@ func TestTolerantSIP(t *testing.T) {
 		msg     string
 		bad     string // the header reported, "" for none
 		fromTag string
+		// fromUser is the caller read, "" when not checked.
+		fromUser string
 	}{
-		{"clean", "INVITE sip:200@192.0.2.2 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1\r\n" + from + to + "Contact: <sip:100@192.0.2.1>\r\n" + rest, "", "a1"},
-		{"Via with an unclosed IPv6 bracket", "INVITE sip:200@192.0.2.2 SIP/2.0\r\nVia: SIP/2.0/UDP [fd00::1:5060;branch=z9hG4bK1;rport\r\n" + from + to + rest, "via", "a1"},
-		{"Contact that is no URI", "INVITE sip:200@192.0.2.2 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1\r\n" + from + to + "Contact: <sip:100@[fd00::1>\r\n" + rest, "contact", "a1"},
-		{"From without its closing bracket", "INVITE sip:200@192.0.2.2 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1\r\nFrom: \"A\" <sip:100@example.org;tag=a1\r\n" + to + rest, "from", ""},
-		{"Request-URI sipgo refuses", "INVITE sip:200@[fd00::2 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1\r\n" + from + to + rest, "Request-URI", "a1"},
+		{"clean", "INVITE sip:200@192.0.2.2 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1\r\n" + from + to + "Contact: <sip:100@192.0.2.1>\r\n" + rest, "", "a1", ""},
+		{"Via with an unclosed IPv6 bracket", "INVITE sip:200@192.0.2.2 SIP/2.0\r\nVia: SIP/2.0/UDP [fd00::1:5060;branch=z9hG4bK1;rport\r\n" + from + to + rest, "via", "a1", ""},
+		{"Contact that is no URI", "INVITE sip:200@192.0.2.2 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1\r\n" + from + to + "Contact: <sip:100@[fd00::1>\r\n" + rest, "contact", "a1", ""},
+		{"From without its closing bracket", "INVITE sip:200@192.0.2.2 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1\r\nFrom: \"A\" <sip:100@example.org;tag=a1\r\n" + to + rest, "from", "", ""},
+		{"From whose display name escapes quotes outside a quoted string", "INVITE sip:200@192.0.2.2 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1\r\nFrom: \\\"arik\\\" <sip:816666@example.org>;tag=a1\r\n" + to + rest, "from", "a1", "816666"},
+		{"Request-URI sipgo refuses", "INVITE sip:200@[fd00::2 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1\r\n" + from + to + rest, "Request-URI", "a1", ""},
 	}
 	r := newSIPReader()
 	for _, tt := range tests {
@@ -36,6 +39,9 @@ func TestTolerantSIP(t *testing.T) {
 			}
 			if tt.fromTag != "" && info.FromTag != tt.fromTag {
 				t.Errorf("From tag %q, want %q", info.FromTag, tt.fromTag)
+			}
+			if tt.fromUser != "" && (info.FromUser != tt.fromUser || info.FromHost != "example.org") {
+				t.Errorf("From %q@%q, want %s@example.org", info.FromUser, info.FromHost, tt.fromUser)
 			}
 			switch {
 			case tt.bad == "" && len(info.extras().BadHeaders) > 0:
