@@ -91,8 +91,8 @@ func startPairDemand(fw pairRouter, bases []uint16, rl *relay.Relay, o *Options)
 		}
 	}
 	// A pair a LAN leg holds, forwarded, would serve nobody outside until
-	// its call ends.
-	fw.SkipBusy(func(b uint16) bool { return rl.InUse(int(b)) })
+	// its call ends; one about to be forwarded is kept from LAN legs.
+	fw.SkipBusy(func(b uint16) bool { return rl.HoldForForwarding(int(b)) })
 	d.tellLimit()
 	ctx, cancel := context.WithCancel(context.Background())
 	d.stop = cancel

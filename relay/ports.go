@@ -31,6 +31,9 @@ type pairSlot struct {
 	used      bool
 	foreign   bool      // held by another program when we tried; tried last
 	freedAt   time.Time // when it was last freed, or forwarded
+	// forwardingUntil: the router is being asked to forward the pair
+	// (HoldForForwarding); until then no leg facing the LAN takes it.
+	forwardingUntil time.Time
 }
 
 func (s *pairSlot) usable() bool { return s.inRange || s.forwarded }
@@ -89,10 +92,10 @@ const (
 	kindForwarded                 // pairs the router forwards
 )
 
-func (k slotKind) fits(s *pairSlot) bool {
+func (k slotKind) fits(s *pairSlot, now time.Time) bool {
 	switch k {
 	case kindLocal:
-		return s.inRange && !s.forwarded
+		return s.inRange && !s.forwarded && !s.forwardingUntil.After(now)
 	case kindForwarded:
 		return s.forwarded
 	}
@@ -112,13 +115,13 @@ func (p *portPool) preferences(reach Reach) []slotKind {
 
 // take returns a free base port for a leg of reach, preferring ports not
 // seen foreign.
-func (p *portPool) take(reach Reach) (int, bool) {
+func (p *portPool) take(reach Reach, now time.Time) (int, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	prefs := p.preferences(reach)
 	for _, foreignOK := range [2]bool{false, true} {
 		for _, kind := range prefs {
-			if i, ok := p.scan(kind, foreignOK); ok {
+			if i, ok := p.scan(kind, foreignOK, now); ok {
 				s := &p.slots[i]
 				s.used = true
 				p.used++
@@ -133,12 +136,12 @@ func (p *portPool) take(reach Reach) (int, bool) {
 	return 0, false
 }
 
-func (p *portPool) scan(kind slotKind, foreignOK bool) (int, bool) {
+func (p *portPool) scan(kind slotKind, foreignOK bool, now time.Time) (int, bool) {
 	n := len(p.slots)
 	for k := range n {
 		i := (p.next + k) % n
 		s := &p.slots[i]
-		if !s.used && kind.fits(s) && (foreignOK || !s.foreign) {
+		if !s.used && kind.fits(s, now) && (foreignOK || !s.foreign) {
 			return i, true
 		}
 	}
@@ -180,13 +183,6 @@ func (p *portPool) freeForwarded() int {
 	return p.fwd - p.fwdUsed
 }
 
-func (p *portPool) inUse(base int) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	i := p.lookup(base)
-	return i >= 0 && p.slots[i].used
-}
-
 // forward adds base as a pair the router forwards.
 func (p *portPool) forward(base int, now time.Time) error {
 	if base%2 != 0 || base < 1024 || base > 65534 {
@@ -207,7 +203,7 @@ func (p *portPool) forward(base int, now time.Time) error {
 	if !s.usable() {
 		p.usable++
 	}
-	s.forwarded = true
+	s.forwarded, s.forwardingUntil = true, time.Time{}
 	p.fwd++
 	if s.used {
 		p.fwdUsed++
@@ -215,6 +211,25 @@ func (p *portPool) forward(base int, now time.Time) error {
 		s.freedAt = now
 	}
 	return nil
+}
+
+// holdForForwarding keeps base from legs facing the LAN until until,
+// unless a leg holds it already (busy).
+func (p *portPool) holdForForwarding(base int, until time.Time) (busy bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	i := p.lookup(base)
+	if i < 0 {
+		return false
+	}
+	s := &p.slots[i]
+	if s.used {
+		return true
+	}
+	if !s.forwarded {
+		s.forwardingUntil = until
+	}
+	return false
 }
 
 // unforward takes base off the forwarded pairs unless a leg holds it.

@@ -89,6 +89,46 @@ func TestRouterForwardedPairs(t *testing.T) {
 	}
 }
 
+// A pair the router is being asked to forward is kept from LAN legs (a
+// call starting meanwhile takes another), until the router forwards it or
+// the hold passes; a pair a leg holds is busy, and stays the leg's.
+func TestHoldForForwarding(t *testing.T) {
+	clock := &testClock{now: time.Unix(1e9, 0)}
+	r := newTestRelay(t, Config{PortMin: 24820, PortMax: 24825, RouterForwards: true, Now: clock.Now})
+	if r.HoldForForwarding(24820) {
+		t.Fatal("a free pair is busy")
+	}
+	s, err := r.AllocateReach(t.Context(), "lan", ReachLAN, ReachLAN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.A.Port() == 24820 || s.B.Port() == 24820 {
+		t.Errorf("LAN legs on %d and %d: one took the pair held for the router", s.A.Port(), s.B.Port())
+	}
+	if !r.HoldForForwarding(s.A.Port()) {
+		t.Error("a pair a leg holds is not busy")
+	}
+	if err := r.AddForwarded(24820); err != nil || r.FreeForwarded() != 1 {
+		t.Fatalf("forwarding the held pair: %v, %d free forwarded", err, r.FreeForwarded())
+	}
+	s.Close()
+	s.Wait()
+	// A hold the router never answered lapses.
+	if !r.RemoveForwarded(24820) {
+		t.Fatal("could not take the pair back")
+	}
+	r.HoldForForwarding(24820)
+	clock.advance(forwardingHold + time.Second)
+	b, err := r.AllocateReach(t.Context(), "after the hold", ReachLAN, ReachLAN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if b.A.Port() != 24820 && b.B.Port() != 24820 {
+		t.Errorf("after the hold lapsed the LAN legs took %d and %d, not 24820", b.A.Port(), b.B.Port())
+	}
+}
+
 // Without RouterForwards the reach changes nothing: every pair of the
 // range serves every leg.
 func TestReachIgnoredWithoutRouter(t *testing.T) {

@@ -223,7 +223,7 @@ func (r *Relay) AllocateReach(ctx context.Context, callID string, a, b Reach) (*
 // else holds.
 func (r *Relay) openLeg(l *Leg, reach Reach) error {
 	for range r.ports.size() {
-		base, ok := r.ports.take(reach)
+		base, ok := r.ports.take(reach, r.cfg.Now())
 		if !ok {
 			if reach == ReachOutside && r.cfg.RouterForwards {
 				return ErrNoForwardedPorts
@@ -311,8 +311,20 @@ func (r *Relay) FreeForwarded() int { return r.ports.freeForwarded() }
 // base (even) and base+1 to this host: legs facing outside may take it.
 func (r *Relay) AddForwarded(base int) error { return r.ports.forward(base, r.cfg.Now()) }
 
-// InUse: a leg holds the pair at base now.
-func (r *Relay) InUse(base int) bool { return r.ports.inUse(base) }
+// forwardingHold bounds HoldForForwarding: past it a pair the router was
+// asked for, but never forwarded (AddForwarded), goes back to LAN legs.
+// One round of asking a router takes well under it.
+const forwardingHold = time.Minute
+
+// HoldForForwarding is asked before the router is asked to forward the
+// pair at base: busy when a leg holds it now (forwarding it would serve
+// nobody outside until that call ends); otherwise no leg facing the LAN
+// takes it until AddForwarded, or forwardingHold passes. Without the hold
+// a call starting meanwhile could take the pair for its LAN leg, and the
+// router would forward a pair nobody outside can use.
+func (r *Relay) HoldForForwarding(base int) (busy bool) {
+	return r.ports.holdForForwarding(base, r.cfg.Now().Add(forwardingHold))
+}
 
 // RemoveForwarded takes the pair at base off the forwarded ones before the
 // router stops forwarding it; false when a leg holds it now.
