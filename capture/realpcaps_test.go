@@ -3,6 +3,7 @@ package capture
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/natdoc/natdoc/report"
@@ -260,6 +261,7 @@ func TestNATLabMidCallRecordings(t *testing.T) {
 		{"natlab-media-stopped.pcap", report.VerdictOneWay, "caller", IDMediaStopped, report.SeverityError},
 		{"natlab-media-started-late.pcap", report.VerdictTwoWay, "", IDMediaStartedLate, report.SeverityWarning},
 		{"natlab-refresh-481.pcap", report.VerdictIncompleteCapture, "", IDDialogUnknown, report.SeverityError},
+		{"natlab-early-media-refused.pcap", report.VerdictOneWay, "caller", report.IDOneWayAudio, report.SeverityError},
 	} {
 		res := analyzePath(t, filepath.Join("..", "testdata", tc.file))
 		if len(res.Calls) != 1 {
@@ -279,6 +281,18 @@ func TestNATLabMidCallRecordings(t *testing.T) {
 		if sev != tc.severity {
 			t.Errorf("%s: %s %q, want %q; findings %v", tc.file, tc.finding, sev, tc.severity, findingIDs(c))
 		}
+	}
+}
+
+// TestNATLabEarlyMediaRefused: the far end's early media came before the
+// caller's own RTP and was refused; the caller's media then left its NAT
+// from another port than its SDP named. The one-way finding says which
+// came first, the cause a reader would otherwise miss.
+func TestNATLabEarlyMediaRefused(t *testing.T) {
+	res := analyzePath(t, filepath.Join("..", "testdata", "natlab-early-media-refused.pcap"))
+	f := findingByID(res.Calls[0].Findings, report.IDOneWayAudio)
+	if f == nil || !strings.Contains(f.Evidence[0].Text, "this media, early media before the answer, came 3s before the caller sent any") {
+		t.Fatalf("finding %+v", f)
 	}
 }
 

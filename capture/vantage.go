@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"time"
 
 	"github.com/natdoc/natdoc/report"
 )
@@ -101,11 +102,40 @@ func (cb *callBuild) delivery(bf boundFlow, sigs [2]netip.AddrPort, v [2]partyVi
 	if !delivered && !d.Unreachable {
 		doubt = fmt.Sprintf("sent to %s, but the %s's own media leaves its NAT from %s and nothing in the capture comes from %s: nothing shows the NAT forwards that port to it",
 			dst, partyNames[to], other, dst)
+		if lead := cb.sentFirstBy(f, other); lead >= sentFirstMargin {
+			what := "this media"
+			if cb.dlg != nil && f.First().Before(cb.dlg.Answered) {
+				what = "this media, early media before the answer,"
+			}
+			doubt += fmt.Sprintf("; %s came %s before the %s sent any: a NAT refuses media from a peer its phone has not sent to yet, "+
+				"and some (Linux's conntrack among them) then map the phone's own media to another port than the one the refused media took",
+				what, lead.Round(100*time.Millisecond), partyNames[to])
+		}
 		if v[to].alg {
 			doubt += " (the SIP ALG traces in its messages are a common cause: an ALG rewrote the SDP to a port the NAT then did not use)"
 		}
 	}
 	return delivered, proof, doubt
+}
+
+// sentFirstMargin: a flow that began this much before the receiver's
+// own media reached the receiver's NAT first, whatever the delays
+// between the capture point and the NAT.
+const sentFirstMargin = 200 * time.Millisecond
+
+// sentFirstBy is how long flow f began before the first packet from the
+// receiver's media source src (0 when it did not, or src sent nothing).
+func (cb *callBuild) sentFirstBy(f *rtpFlow, src netip.AddrPort) time.Duration {
+	var first time.Time
+	for _, bf := range cb.flows {
+		if bf.flow.Key.Src == src && (first.IsZero() || bf.flow.First().Before(first)) {
+			first = bf.flow.First()
+		}
+	}
+	if first.IsZero() {
+		return 0
+	}
+	return max(first.Sub(f.First()), 0)
 }
 
 // behindPrivateNAT is where party p's own media comes from when it is
