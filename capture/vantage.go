@@ -102,14 +102,13 @@ func (cb *callBuild) delivery(bf boundFlow, sigs [2]netip.AddrPort, v [2]partyVi
 	if !delivered && !d.Unreachable {
 		doubt = fmt.Sprintf("sent to %s, but the %s's own media leaves its NAT from %s and nothing in the capture comes from %s: nothing shows the NAT forwards that port to it",
 			dst, partyNames[to], other, dst)
-		if lead := cb.sentFirstBy(f, other); lead >= sentFirstMargin {
+		if first := cb.cameFirst(f, other, partyNames[to]); first != "" {
 			what := "this media"
 			if cb.dlg != nil && f.First().Before(cb.dlg.Answered) {
 				what = "this media, early media before the answer,"
 			}
-			doubt += fmt.Sprintf("; %s came %s before the %s sent any: a NAT refuses media from a peer its phone has not sent to yet, "+
-				"and some (Linux's conntrack among them) then map the phone's own media to another port than the one the refused media took",
-				what, lead.Round(100*time.Millisecond), partyNames[to])
+			doubt += fmt.Sprintf("; %s reached the NAT first (%s): that alone moves the phone's media to another port on a NAT that refuses "+
+				"media from peers its phone has not sent to yet and then keeps the port for the refused peer, as Linux's conntrack does", what, first)
 		}
 		if v[to].alg {
 			doubt += " (the SIP ALG traces in its messages are a common cause: an ALG rewrote the SDP to a port the NAT then did not use)"
@@ -123,19 +122,35 @@ func (cb *callBuild) delivery(bf boundFlow, sigs [2]netip.AddrPort, v [2]partyVi
 // between the capture point and the NAT.
 const sentFirstMargin = 200 * time.Millisecond
 
-// sentFirstBy is how long flow f began before the first packet from the
-// receiver's media source src (0 when it did not, or src sent nothing).
-func (cb *callBuild) sentFirstBy(f *rtpFlow, src netip.AddrPort) time.Duration {
+// cameFirst says how the capture shows that flow f reached the receiver's
+// NAT before the receiver's own media left it from src: an ICMP error for
+// f came back before src's first packet, or f began sentFirstMargin
+// before it. "" when it does not (or src sent nothing).
+func (cb *callBuild) cameFirst(f *rtpFlow, src netip.AddrPort, receiver string) string {
 	var first time.Time
 	for _, bf := range cb.flows {
 		if bf.flow.Key.Src == src && (first.IsZero() || bf.flow.First().Before(first)) {
 			first = bf.flow.First()
 		}
 	}
-	if first.IsZero() {
-		return 0
+	switch {
+	case first.IsZero():
+		return ""
+	case cb.unreach.about(f.Key.Src, f.Key.Dst) != nil && cb.unreach.about(f.Key.Src, f.Key.Dst).firstNs < first.UnixNano():
+		e := cb.unreach.about(f.Key.Src, f.Key.Dst)
+		return fmt.Sprintf("its first packets refused at frame %d, %s before the %s's own media began", e.firstFrame, shortLead(first.Sub(time.Unix(0, e.firstNs))), receiver)
+	case first.Sub(f.First()) >= sentFirstMargin:
+		return fmt.Sprintf("it began %s before the %s's own media", shortLead(first.Sub(f.First())), receiver)
 	}
-	return max(first.Sub(f.First()), 0)
+	return ""
+}
+
+// shortLead writes a lead of milliseconds to seconds readably.
+func shortLead(d time.Duration) string {
+	if d < time.Second {
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(100 * time.Millisecond).String()
 }
 
 // behindPrivateNAT is where party p's own media comes from when it is
