@@ -233,6 +233,12 @@ func natFindings(r *Result) []report.Finding {
 		if f.ID == stunprobe.IDNoUDP {
 			continue
 		}
+		if f.ID == stunprobe.IDRefusedFirstMoves {
+			// A fact about phones that rely on STUN alone: forwarded
+			// ports, UPnP mappings, the server's symmetric RTP or a relay
+			// do not meet it. It qualifies the STUN remedy and verdict.
+			f.Severity = report.SeverityInfo
+		}
 		out = append(out, f)
 	}
 	n := r.NAT
@@ -262,8 +268,13 @@ func natFindings(r *Result) []report.Finding {
 	case n.Mapping == report.BehaviourEndpointIndependent || (n.Mapping == report.BehaviourUnknown && n.MappingConsistent == report.TriYes):
 		// Without an RFC 5780 server, one public address:port seen by
 		// several servers from one socket is the same fact.
+		title := "The NAT keeps one public address per phone whatever the destination: STUN on the phones will fix one-way audio"
+		if has(stunprobe.IDRefusedFirstMoves) {
+			title = "The NAT keeps one public address per phone whatever the destination: STUN on the phones fixes one-way audio " +
+				"on calls whose far end does not send first (see " + string(stunprobe.IDRefusedFirstMoves) + ")"
+		}
 		out = append(out, report.Finding{ID: IDSTUNWillHelp, Severity: report.SeverityInfo,
-			Title:    "The NAT keeps one public address per phone whatever the destination: STUN on the phones will fix one-way audio",
+			Title:    title,
 			Evidence: ev,
 			Remedy:   "Configure a STUN server on the phones (and keep-alives shorter than the binding lifetime)"})
 	}

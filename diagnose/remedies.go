@@ -124,7 +124,7 @@ func (l *remedyList) mediaRemedies(r *Result) {
 		add(RemedyRelay, "Relay the media: natdoc serve on a public host, or the SIP server's media relay",
 			"A relay on a public address receives both sides' audio and forwards it, so neither side needs a reachable address.",
 			"media goes through a relay (natdoc serve, or the server's media relay)",
-			present(report.IDMappingVaries, igd.FindingDoubleNAT, IDCGNAT, IDPublicMismatch, IDRTPNotForwarded, IDRTPPortMapping))
+			present(report.IDMappingVaries, igd.FindingDoubleNAT, IDCGNAT, IDPublicMismatch, IDRTPNotForwarded, IDRTPPortMapping, stunprobe.IDRefusedFirstMoves))
 	}
 	// Forwarding found missing: forwarding is the fix. A NAT that maps
 	// per destination, with forwarding not known to be missing: a relay
@@ -135,14 +135,28 @@ func (l *remedyList) mediaRemedies(r *Result) {
 	} else {
 		forwardPorts()
 	}
-	if natEndpointIndependent(r) {
-		add(RemedySTUN, "Configure STUN on the phones",
-			"This NAT keeps one public address and port per phone socket whatever the destination, so the address a phone learns by STUN is the one the other side must use.",
-			"STUN is configured on the phones", present(IDSTUNWillHelp))
+	serverNAT := func() {
+		add(RemedyServerNAT, "Turn on the SIP server's NAT handling (rport, symmetric RTP)",
+			"A server that answers to the source port and sends media where media comes from works with phones behind any NAT.",
+			"the server's NAT handling is on", present(IDServerNoRport, stunprobe.IDRefusedFirstMoves))
 	}
-	add(RemedyServerNAT, "Turn on the SIP server's NAT handling (rport, symmetric RTP)",
-		"A server that answers to the source port and sends media where media comes from works with phones behind any NAT.",
-		"the server's NAT handling is on", present(IDServerNoRport))
+	// A NAT that gives up a phone's mapping for a peer it refused first:
+	// STUN alone fails whenever the far end sends first, symmetric RTP
+	// does not.
+	refusedFirst := has[stunprobe.IDRefusedFirstMoves]
+	if refusedFirst {
+		serverNAT()
+	}
+	if natEndpointIndependent(r) {
+		detail := "This NAT keeps one public address and port per phone socket whatever the destination, so the address a phone learns by STUN is the one the other side must use."
+		if refusedFirst {
+			detail += " Only while the phone sends its media first: when the far end's (early media) reaches this NAT first, the NAT moves the phone's media to another port."
+		}
+		add(RemedySTUN, "Configure STUN on the phones", detail, "STUN is configured on the phones", present(IDSTUNWillHelp))
+	}
+	if !refusedFirst {
+		serverNAT()
+	}
 	add(RemedyUPnPLimit, upnpLimitTitle(r),
 		"UPnP gives each call its RTP and RTCP ports; past the router's limit new calls get no mapping and no audio.",
 		"ports are forwarded by hand beyond the router's UPnP limit", present(igd.FindingMappingLimit, igd.FindingPortsRestricted))
@@ -243,6 +257,9 @@ func Verdict(r *Result, fs []report.Finding) string {
 		return lead + "problems found; see the findings below."
 	case has(IDForwardWorks):
 		return lead + "expect two-way audio: SIP and RTP ports are forwarded to this host" + algClause(r) + "."
+	case has(IDSTUNWillHelp) && has(stunprobe.IDRefusedFirstMoves):
+		return lead + "two-way audio is within reach: the NAT keeps one public address per phone, so STUN on the phones fixes one-way audio " +
+			"on calls whose far end does not send first; calls whose far end does (early media) need the server's NAT handling (symmetric RTP) or a relay."
 	case has(IDSTUNWillHelp):
 		return lead + "two-way audio is within reach: the NAT keeps one public address per phone, so STUN on the phones will fix one-way audio."
 	case has(IDHostPublic):

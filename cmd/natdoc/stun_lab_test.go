@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,4 +71,33 @@ func TestLabStunCommandSymmetricNAT(t *testing.T) {
 	if !slices.Contains(ids, "mapping-varies-by-destination") {
 		t.Errorf("findings %v, want mapping-varies-by-destination", ids)
 	}
+}
+
+// natdoc stun from a phone behind plain masquerade, whose router lets
+// refused packets reach its own UDP stack: the NAT keeps one mapping for
+// every destination, but a peer whose packet it refused first gets the
+// port held for it, and the phone's own packet to that peer another. The
+// report says STUN works only on calls whose far end does not send first,
+// shows the test, and exits 1 for the warning.
+func TestLabStunCommandRefusedFirst(t *testing.T) {
+	natlab.Require(t)
+	lab := natlab.New(t)
+	stun1 := natlab.StartCoturn(t, lab.PublicHost("stun", "203.0.113.10", "203.0.113.11"))
+	r := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24",
+		NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent}})
+	phone := r.LANHost("phone", "192.168.1.10")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := phone.Run(ctx, os.Args[0], "-test.run=^TestHelperNatdoc$", "--", "stun", "--width", "100", stun1.Primary.String())
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != exitProblems {
+		t.Fatalf("natdoc stun: %v, want exit %d; output:\n%s", err, exitProblems, out)
+	}
+	for _, want := range []string{"STUN works on this network only for calls whose far end does not send first",
+		"mapping after a refused packet", "[mapping-moved-by-refused-peer]"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("no %q in:\n%s", want, out)
+		}
+	}
+	t.Logf("%s", out)
 }

@@ -17,6 +17,9 @@ const (
 	IDPortNotPreserved     report.FindingID = "port-not-preserved"
 	IDLifetimeShort        report.FindingID = "binding-lifetime-short"
 	IDNoHairpin            report.FindingID = "no-hairpin"
+	// IDRefusedFirstMoves: a packet the filter refused moved the mapping
+	// the phone's own packet to that peer then got.
+	IDRefusedFirstMoves report.FindingID = "mapping-moved-by-refused-peer"
 )
 
 // minSafeLifetime is RFC 4787 REQ-5: a NAT's UDP mapping timer must not
@@ -41,6 +44,9 @@ func Findings(r *Result) []report.Finding {
 	out = append(out, mappingFindings(r)...)
 	if f, ok := filteringRestrictive(r); ok {
 		out = append(out, f)
+	}
+	if r.RefusedFirst.Moved() {
+		out = append(out, refusedFirstMoves(r.RefusedFirst))
 	}
 	if f, ok := portNotPreserved(r); ok {
 		out = append(out, f)
@@ -210,6 +216,28 @@ func filteringRestrictive(r *Result) (report.Finding, bool) {
 	}, true
 }
 
+// remedyRefusedFirst: what makes media arrive on a NAT that moves a
+// mapping for a peer it refused first.
+const remedyRefusedFirst = "Let the server, PBX or SBC send media to where the phone's media really comes from (symmetric RTP, comedia, " +
+	"latching) or relay it (natdoc serve); or forward the RTP ports to the phone. STUN alone works here only for calls whose far end " +
+	"sends nothing before the phone does: no early media (183 with ringback or announcements), no media the moment it answers."
+
+func refusedFirstMoves(rf *RefusedFirstResult) report.Finding {
+	return report.Finding{
+		ID:       IDRefusedFirstMoves,
+		Severity: report.SeverityWarning,
+		Title: "The NAT gives a phone's media another port when the far end's media reaches it first: the address STUN found then gets " +
+			"nothing, and the call is one-way (early media, or a far end that starts sending the moment it answers)",
+		Evidence: []report.Evidence{
+			{Text: fmt.Sprintf("from a fresh socket %s: the primary address saw it as %s", rf.Local, rf.Before), Addrs: nonZero(rf.Local, rf.Before)},
+			{Text: fmt.Sprintf("a CHANGE-REQUEST made %s answer first: the NAT refused it (a plain request after it was answered)", rf.Other), Addrs: nonZero(rf.Other)},
+			{Text: fmt.Sprintf("then the socket's own request to %s left the NAT as %s, not %s: the NAT keeps the port the refused packet came to for that peer", rf.Other, rf.After, rf.Before),
+				Addrs: nonZero(rf.After)},
+		},
+		Remedy: remedyRefusedFirst,
+	}
+}
+
 func portNotPreserved(r *Result) (report.Finding, bool) {
 	srv := firstAnswer(r.Servers)
 	if r.Mapping.Behaviour == report.BehaviourNoNAT || portPreserved(r.Local, srv.Mapped) != report.TriNo {
@@ -291,6 +319,10 @@ func Verdict(r *Result) string {
 		return "STUN will not fix one-way audio on this network: the NAT gives every destination its own public port (symmetric NAT)."
 	case b == report.BehaviourEndpointIndependent || mappingConsistent(r.Servers) == report.TriYes:
 		v := fmt.Sprintf("STUN can work on this network: the NAT keeps one public address (%s) for a local port whatever the destination.", public)
+		if r.RefusedFirst.Moved() {
+			v = fmt.Sprintf("STUN works on this network only for calls whose far end does not send first: the NAT keeps one public address (%s) "+
+				"for a local port whatever the destination, but gives it up for a peer whose packets it refused before the phone sent (early media).", public)
+		}
 		if _, short := lifetimeShort(r.Lifetime); short {
 			v += fmt.Sprintf(" Phones must send keep-alives at least every %s.", KeepAlive(r.Lifetime))
 		}

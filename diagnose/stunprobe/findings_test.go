@@ -74,6 +74,22 @@ func TestFindings(t *testing.T) {
 			r.Lifetime = &LifetimeResult{Min: 150 * s, Max: 180 * s}
 			return r
 		}, []report.FindingID{IDFilteringRestrictive}},
+		{"a refused peer moves the mapping (Linux conntrack)", func() *Result {
+			r := eimApdf()
+			r.RefusedFirst = &RefusedFirstResult{Local: mustAP("192.168.1.10:40000"), Before: mustAP("198.51.100.1:40000"),
+				After: mustAP("198.51.100.1:51234"), Other: srvA.Other, Refused: true}
+			return r
+		}, []report.FindingID{IDFilteringRestrictive, IDRefusedFirstMoves}},
+		{"a refused peer leaves the mapping as it was", func() *Result {
+			r := eimApdf()
+			r.RefusedFirst = &RefusedFirstResult{Before: public1, After: public1, Other: srvA.Other, Refused: true}
+			return r
+		}, []report.FindingID{IDFilteringRestrictive}},
+		{"no proof the peer was refused", func() *Result {
+			r := eimApdf()
+			r.RefusedFirst = &RefusedFirstResult{Before: public1, After: public2, Other: srvA.Other, Note: "the primary address stopped answering"}
+			return r
+		}, []report.FindingID{IDFilteringRestrictive}},
 		{"no hairpin", func() *Result {
 			r := eimApdf()
 			r.Hairpin = HairpinResult{Works: report.TriNo}
@@ -115,6 +131,10 @@ func TestVerdict(t *testing.T) {
 	if v := Verdict(r); !strings.Contains(v, "STUN can work") {
 		t.Errorf("EIM verdict %q", v)
 	}
+	r.RefusedFirst = &RefusedFirstResult{Before: public1, After: public2, Refused: true}
+	if v := Verdict(r); !strings.HasPrefix(v, "STUN works on this network only for calls whose far end does not send first") {
+		t.Errorf("verdict with a mapping a refused peer moves %q", v)
+	}
 	if v := Verdict(&Result{Servers: []ServerResult{{Err: "x"}}}); !strings.Contains(v, "UDP looks blocked") {
 		t.Errorf("no-UDP verdict %q", v)
 	}
@@ -127,9 +147,13 @@ func TestNATReportCarriesTheModel(t *testing.T) {
 		Filtering: FilteringResult{ChangeIPAndPort: OutcomeNoAnswer, ChangePort: OutcomeNoAnswer, ControlAfter: true, Behaviour: report.BehaviourAddressAndPortDependent},
 		Lifetime:  &LifetimeResult{Min: 60 * time.Second, Max: 64 * time.Second, Trials: []LifetimeTrial{{60 * time.Second, true}, {64 * time.Second, false}}},
 	}
+	r.RefusedFirst = &RefusedFirstResult{Before: public1, After: public2, Other: mustAP("203.0.113.11:3479"), Refused: true}
 	n := NATReport(r)
+	if last := n.MappingTests[len(n.MappingTests)-1]; last.Result != public2.String() || !strings.HasPrefix(last.Detail, "moved: the fresh socket's mapping was") {
+		t.Errorf("refused-first row %+v", last)
+	}
 	if n.MappedAddr != public1.String() || n.PortPreserved != report.TriYes || n.RFC3489Name != "port restricted cone" ||
-		len(n.MappingTests) != 2 || len(n.FilteringTests) != 3 || n.KeepAlive != 30*time.Second || len(n.LifetimeTrials) != 2 || n.UDPBlocked != report.TriNo {
+		len(n.MappingTests) != 3 || len(n.FilteringTests) != 3 || n.KeepAlive != 30*time.Second || len(n.LifetimeTrials) != 2 || n.UDPBlocked != report.TriNo {
 		t.Errorf("NAT report incomplete: %+v", n)
 	}
 }

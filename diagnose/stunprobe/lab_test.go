@@ -6,6 +6,7 @@ import (
 	"context"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -151,8 +152,35 @@ func TestLabMasquerade(t *testing.T) {
 				if res.Hairpin.Works != report.TriNo {
 					t.Errorf("hairpin %q (%s), want no: Linux masquerade does not hairpin", res.Hairpin.Works, res.Hairpin.Note)
 				}
+				// Its conntrack entry for a refused packet holds the port
+				// for that peer: the socket's own packet to it gets another.
+				if rf := res.RefusedFirst; !rf.Moved() || rf.Before.Port() != rf.Local.Port() {
+					t.Errorf("refused first %+v: want the mapping moved from the local port", rf)
+				}
+				wantFinding(t, res, stunprobe.IDRefusedFirstMoves, true)
+				if v := stunprobe.Verdict(res); !strings.Contains(v, "only for calls whose far end does not send first") {
+					t.Errorf("verdict %q", v)
+				}
 			})
 		}
+	}
+}
+
+// Plain masquerade behind a firewall that drops unsolicited packets to
+// the router (OpenWrt's wan zone): the refused packet leaves no conntrack
+// entry, so the socket's own packet to that peer keeps its mapping, and
+// STUN works whoever sends first.
+func TestLabFirewalledMasquerade(t *testing.T) {
+	phone, servers := labSetup(t, coturn, natlab.NATConfig{Mapping: natlab.EndpointIndependent, DropInput: true})
+	res := runLabProbe(t, phone, stunprobe.Config{Servers: servers})
+	wantBehaviour(t, "mapping", res.Mapping.Behaviour, report.BehaviourEndpointIndependent)
+	wantBehaviour(t, "filtering", res.Filtering.Behaviour, report.BehaviourAddressAndPortDependent)
+	if rf := res.RefusedFirst; rf == nil || !rf.Refused || rf.Moved() || rf.After != rf.Before {
+		t.Errorf("refused first %+v: want the refused packet to leave the mapping as it was", rf)
+	}
+	wantFinding(t, res, stunprobe.IDRefusedFirstMoves, false)
+	if v := stunprobe.Verdict(res); !strings.HasPrefix(v, "STUN can work on this network") {
+		t.Errorf("verdict %q", v)
 	}
 }
 
@@ -167,6 +195,9 @@ func TestLabMasqueradeRandom(t *testing.T) {
 				wantBehaviour(t, "filtering", res.Filtering.Behaviour, report.BehaviourAddressAndPortDependent)
 				wantFinding(t, res, report.IDMappingVaries, true)
 				wantFinding(t, res, stunprobe.IDServersDisagree, false)
+				if res.RefusedFirst != nil {
+					t.Errorf("refused-first test run on a NAT that maps per destination: %+v", res.RefusedFirst)
+				}
 				if n := stunprobe.NATReport(res); n.MappingConsistent != report.TriNo || n.RFC3489Name != "symmetric" {
 					t.Errorf("consistent %q, name %q; want no, symmetric", n.MappingConsistent, n.RFC3489Name)
 				}

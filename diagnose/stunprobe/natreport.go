@@ -108,6 +108,18 @@ func mappingTests(r *Result) []report.NATTest {
 		tests = append(tests, report.NATTest{Name: "mapping test III: alternate IP and port", To: other.String(),
 			Result: m.Test3.String(), Detail: sameOrNot(m.Test3, m.Test2, "test II")})
 	}
+	if rf := r.RefusedFirst; rf != nil {
+		t := report.NATTest{Name: "mapping after a refused packet: alternate IP and port, from a fresh socket", To: rf.Other.String(),
+			Result: mappedOrSilence(rf.After), Detail: rf.Note}
+		switch {
+		case rf.Note != "":
+		case rf.Moved():
+			t.Detail = "moved: the fresh socket's mapping was " + rf.Before.String() + " before the refused packet"
+		case rf.After == rf.Before:
+			t.Detail = "kept: same as before the refused packet"
+		}
+		tests = append(tests, t)
+	}
 	return tests
 }
 

@@ -430,4 +430,8 @@ func (p *probe) rfc5780Tests(ctx context.Context, main *socket, res *Result, srv
 	wg.Go(func() { res.Hairpin = p.hairpin(ctx, main, srv, res.Local) })
 	wg.Wait()
 	res.Mapping = p.mapping(ctx, main, srv, res.Local)
+	if f := res.Filtering.Behaviour; res.Mapping.Behaviour == report.BehaviourEndpointIndependent &&
+		(f == report.BehaviourAddressDependent || f == report.BehaviourAddressAndPortDependent) {
+		res.RefusedFirst = p.refusedFirst(ctx, srv)
+	}
 }

@@ -22,7 +22,11 @@ type Result struct {
 	Mapping   MappingResult
 	Filtering FilteringResult
 	Hairpin   HairpinResult
-	Lifetime  *LifetimeResult // nil: not asked for (--lifetime)
+	// RefusedFirst: whether a packet the NAT refused moves the mapping the
+	// local socket's own packet to that peer then gets (nil: not run; it
+	// runs when the mapping is endpoint-independent and the filter is not).
+	RefusedFirst *RefusedFirstResult
+	Lifetime     *LifetimeResult // nil: not asked for (--lifetime)
 	TCP       *ServerResult   // nil: not asked for; a Binding over TCP
 	// Anomalies counts datagrams not believed: malformed, bad FINGERPRINT,
 	// from an unexpected source, of an unknown transaction.
@@ -87,6 +91,29 @@ type HairpinResult struct {
 	Works report.Tri
 	From  netip.AddrPort // source of the hairpinned packet as received
 	Note  string
+}
+
+// RefusedFirstResult is the test of a NAT that keeps one mapping for every
+// destination but filters: on a fresh socket, Before is the mapping the
+// RFC 5780 server's primary address saw; the server's alternate address
+// then answered a CHANGE-REQUEST, which the filter should refuse; After
+// is the mapping the alternate address saw when the socket sent to it. A
+// NAT that keeps the port the refused packet came to for that peer (Linux
+// conntrack) gives the socket's own packet another: so does a phone's
+// media when the far end's (early media) reaches the NAT first.
+type RefusedFirstResult struct {
+	Local         netip.AddrPort // the fresh socket
+	Before, After netip.AddrPort // zero: no answer
+	Other         netip.AddrPort // the alternate address
+	// Refused: the alternate address's answer did not arrive, and a plain
+	// request to the primary address was answered after it.
+	Refused bool
+	Note    string // why the test says nothing
+}
+
+// Moved reports whether the refused packet moved the mapping.
+func (r *RefusedFirstResult) Moved() bool {
+	return r != nil && r.Refused && r.Before.IsValid() && r.After.IsValid() && r.After != r.Before
 }
 
 // LifetimeResult brackets how long an idle UDP mapping survives (RFC 5780

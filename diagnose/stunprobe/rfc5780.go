@@ -95,6 +95,44 @@ func changedAsAsked(primary, got netip.AddrPort, c ChangeRequest) bool {
 	return ipChanged == c.ChangeIP && portChanged == c.ChangePort
 }
 
+// refusedFirst runs the test of RefusedFirstResult on a fresh socket, so
+// that no earlier test has opened the filter toward the alternate address
+// or mapped a port for it.
+func (p *probe) refusedFirst(ctx context.Context, srv ServerResult) *RefusedFirstResult {
+	r := &RefusedFirstResult{Other: srv.Other}
+	s, err := p.open(netip.AddrPortFrom(p.unspecified(), 0))
+	if err != nil {
+		r.Note = err.Error()
+		return r
+	}
+	defer s.Close()
+	r.Local = netip.AddrPortFrom(p.localIP([]ServerResult{srv}), s.local.Port())
+	r.Before = p.mappedFrom(ctx, s, srv.Addr, knownPath(srv.RTT))
+	if !r.Before.IsValid() {
+		r.Note = "the primary address did not answer the fresh socket"
+		return r
+	}
+	switch p.changeTest(ctx, s, srv, ChangeRequest{ChangeIP: true, ChangePort: true}) {
+	case OutcomeNoAnswer:
+	case OutcomeAnswered:
+		r.Note = "the filter let the alternate address in"
+		return r
+	default:
+		r.Note = "the alternate address's answer could not be judged"
+		return r
+	}
+	r.Refused = p.mappedFrom(ctx, s, srv.Addr, knownPath(srv.RTT)).IsValid()
+	if !r.Refused {
+		r.Note = "the primary address stopped answering: the silence may not be the filter's"
+		return r
+	}
+	r.After = p.mappedFrom(ctx, s, srv.Other, knownPath(srv.RTT))
+	if !r.After.IsValid() {
+		r.Note = "the alternate address did not answer the fresh socket"
+	}
+	return r
+}
+
 // hairpinWaitNote explains an unknown hairpin result.
 const hairpinNoNAT = "no NAT between this host and the server"
 

@@ -63,6 +63,13 @@ type NATConfig struct {
 	// forwarded host. Without it such packets are the router's own, and
 	// refused (ICMP port unreachable) like any to a closed port.
 	Hairpin bool
+	// DropInput drops unsolicited packets from the WAN to the router
+	// itself, as a home router's firewall does (OpenWrt's wan zone): they
+	// leave no conntrack entry behind. Without it they reach the router's
+	// UDP stack, which answers ICMP port unreachable, and their entry
+	// holds the port pair for that peer (a later packet from the LAN to
+	// it gets another port).
+	DropInput bool
 }
 
 // RouterConfig places a router.
@@ -226,6 +233,12 @@ func natRuleset(cfg NATConfig) string {
 	if cfg.Mapping == NoNAT {
 		b.WriteString("    accept\n")
 	}
-	b.WriteString("  }\n}\n")
+	b.WriteString("  }\n")
+	if cfg.DropInput {
+		b.WriteString("  chain filter_input {\n    type filter hook input priority filter; policy accept;\n")
+		b.WriteString("    iifname \"wan0\" ct state established,related accept\n")
+		b.WriteString("    iifname \"wan0\" drop\n  }\n")
+	}
+	b.WriteString("}\n")
 	return b.String()
 }
