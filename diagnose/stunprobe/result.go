@@ -27,7 +27,7 @@ type Result struct {
 	// runs when the mapping is endpoint-independent and the filter is not).
 	RefusedFirst *RefusedFirstResult
 	Lifetime     *LifetimeResult // nil: not asked for (--lifetime)
-	TCP       *ServerResult   // nil: not asked for; a Binding over TCP
+	TCP          *ServerResult   // nil: not asked for; a Binding over TCP
 	// Anomalies counts datagrams not believed: malformed, bad FINGERPRINT,
 	// from an unexpected source, of an unknown transaction.
 	Anomalies []report.Anomaly
