@@ -133,11 +133,11 @@ func (cb *callBuild) cameFirst(f *rtpFlow, src netip.AddrPort, receiver string) 
 			first = bf.flow.First()
 		}
 	}
+	e := cb.unreach.about(f.Key.Src, f.Key.Dst)
 	switch {
 	case first.IsZero():
 		return ""
-	case cb.unreach.about(f.Key.Src, f.Key.Dst) != nil && cb.unreach.about(f.Key.Src, f.Key.Dst).firstNs < first.UnixNano():
-		e := cb.unreach.about(f.Key.Src, f.Key.Dst)
+	case e != nil && e.firstNs < first.UnixNano():
 		return fmt.Sprintf("its first packets refused at frame %d, %s before the %s's own media began", e.firstFrame, shortLead(first.Sub(time.Unix(0, e.firstNs))), receiver)
 	case first.Sub(f.First()) >= sentFirstMargin:
 		return fmt.Sprintf("it began %s before the %s's own media", shortLead(first.Sub(f.First())), receiver)
