@@ -232,6 +232,9 @@ const (
 	remedyUnmappedPort = "Send media to where the phone's media really comes from: symmetric RTP on the server, PBX or SBC " +
 		"(\"comedia\", RFC 4961; Asterisk rtp_symmetric=yes, Kamailio rtpengine with the SDP rewritten to the source) or its RTP relay; " +
 		"disable the router's SIP ALG when it rewrites the SDP port; or give the phone a NAT that keeps its ports (endpoint-independent mapping) or forward its RTP ports."
+	remedyFilteredSource = "Send requests to a phone behind NAT from the address it registered with: route them through the registrar or one edge " +
+		"proxy or SBC address for every node (Path, Record-Route, RFC 5626 outbound); or have the phone open its NAT toward every server " +
+		"address (register with, or send keep-alives to, each), or forward its SIP port to it."
 	remedyKeepAlive = "Keep the NAT mapping of the phone's SIP port open: have the phone send keep-alives (CRLF, OPTIONS or STUN) every 15-30 s " +
 		"or re-register more often than the router's UDP timeout, or have the server ping it (Kamailio nathelper sipping, Asterisk PJSIP qualify_frequency)."
 	remedyALG = "Disable the router's SIP ALG (often called \"SIP ALG\", \"SIP helper\", \"SIP passthrough\" or \"SIP fixup\"); " +
@@ -387,6 +390,7 @@ func setupFinding(cb *callBuild, s SetupFacts, v StreamVerdict) (report.Finding,
 		f.Remedy = remedyUnanswered
 		reset, wasReset := cb.unreach.connects().resetAfter(t.src, t.dst, t.sentAt)
 		closed := cb.unreach.about(t.src, t.dst).portClosedBy(t.dst.Addr())
+		filtered := cb.regs.filteredFrom(t.dst, t.src, t.sentAt)
 		deadMapping := cb.regs.mappingOf(t.dst, t.sentAt, closed)
 		switch {
 		case wasReset && reliableTransport(cb.call.Transport):
@@ -409,6 +413,10 @@ func setupFinding(cb *callBuild, s SetupFacts, v StreamVerdict) (report.Finding,
 		case cb.call.SeenFrom[callee]:
 			f.Title += ", though it answered other requests of this call: its SIP service ignored the INVITE"
 			f.Remedy = remedyIgnored
+		case filtered != nil:
+			f.Title += filtered.filteredText(t.src, t.sentAt, closed) // regmove.go
+			f.Evidence = append(f.Evidence, filtered.registerEvidence())
+			f.Remedy = remedyFilteredSource
 		case deadMapping != nil:
 			reg := deadMapping
 			f.Title += reg.deadMappingText(t.sentAt, closed) // regmove.go

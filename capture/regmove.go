@@ -218,6 +218,41 @@ func (r *registrations) mappingOf(dst netip.AddrPort, t time.Time, closed bool) 
 	return g
 }
 
+// filteredFrom returns the binding whose REGISTERs came from dst, a NAT's
+// public mapping over UDP, when a request sent there at t from src went
+// into a mapping still in use (the phone had sent from it within the
+// NAT's idle timeout, and did not move) but from an address none of the
+// mapping's REGISTERs went to: a NAT that filters by address lets in only
+// the addresses the phone has sent to, and a server cluster that sends
+// from another node than the registrar meets that filter (nil: none).
+func (r *registrations) filteredFrom(dst, src netip.AddrPort, t time.Time) *registration {
+	if r == nil {
+		return nil
+	}
+	g := r.bySource[dst]
+	if g == nil || g.transport != "UDP" || !g.behindNAT() || !g.path.heardAt.Before(t) || g.movedOn() != nil || t.Sub(g.path.heardAt) > natUDPTimeout {
+		return nil
+	}
+	for _, reg := range r.latest {
+		if reg.src == dst && reg.registrar.Addr() == src.Addr() {
+			return nil
+		}
+	}
+	return g
+}
+
+// filteredText says why a request from src to g's mapping, sent at t,
+// went unanswered though the mapping was in use; closed: the NAT answered
+// it port unreachable.
+func (g *registration) filteredText(src netip.AddrPort, t time.Time, closed bool) string {
+	text := fmt.Sprintf(": it is the NAT mapping %s registered from, in use (the phone had sent from there %s before), but its REGISTERs go to %s, not to %s, "+
+		"the address this request came from", g.aor, roundWait(t.Sub(g.path.heardAt)), g.registrar.Addr(), src.Addr())
+	if closed {
+		return text + "; its NAT refused it (port unreachable): a NAT that filters by address lets in only the addresses the phone has sent to"
+	}
+	return text + ": a NAT that filters by address (most do) lets in only the addresses the phone has sent to"
+}
+
 // movedOn returns the binding that took g over from a new NAT mapping, so
 // far as the capture has shown: nothing came from g's since (nil: none).
 func (g *registration) movedOn() *registration {

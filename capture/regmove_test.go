@@ -211,3 +211,44 @@ func TestRegistrationRemappedAccounts(t *testing.T) {
 		t.Errorf("rows %+v, want each account once with its earlier mapping", rows)
 	}
 }
+
+// TestRequestFromAnotherServer: a request sent to a phone's NAT mapping
+// still in use, from an address none of the mapping's REGISTERs went to,
+// met the NAT's filter: filteredFrom names the registration. From the
+// registrar itself, into a mapping idle past the NAT's timeout, or over
+// TCP, it does not.
+func TestRequestFromAnotherServer(t *testing.T) {
+	registrar := netip.MustParseAddrPort("198.51.100.20:5060")
+	node2 := netip.MustParseAddrPort("198.51.100.21:5060")
+	mapping := netip.MustParseAddrPort("203.0.113.1:40000")
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name      string
+		src       netip.AddrPort
+		after     time.Duration
+		transport string
+		filtered  bool
+	}{
+		{"another node, at once", node2, 5 * time.Second, "UDP", true},
+		{"the registrar", registrar, 5 * time.Second, "UDP", false},
+		{"another node, the mapping idle past the timeout", node2, 3 * time.Minute, "UDP", false},
+		{"another node, over TCP", node2, 5 * time.Second, "TCP", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRegistrations()
+			contact := netip.MustParseAddrPort("192.168.1.10:5060")
+			r.sip(&sipInfo{sipHeaders: &sipHeaders{Request: true, Method: "REGISTER", ContactAddr: contact, Expires: 3600, ToUser: "100", CallID: "reg-1", CSeq: 1},
+				Src: mapping, Dst: registrar, Frame: 1, Transport: tc.transport}, t0)
+			r.sip(&sipInfo{sipHeaders: &sipHeaders{Method: "REGISTER", Status: 200, Expires: 3600, CallID: "reg-1", CSeq: 1,
+				extra: &sipExtras{Contacts: []contactBinding{{Addr: contact, Expires: 3600}}}}, Src: registrar, Dst: mapping, Frame: 2, Transport: tc.transport}, t0.Add(20*time.Millisecond))
+			g := r.filteredFrom(mapping, tc.src, t0.Add(tc.after))
+			if (g != nil) != tc.filtered {
+				t.Fatalf("filtered %v, want %t", g, tc.filtered)
+			}
+			if g != nil && !strings.Contains(g.filteredText(tc.src, t0.Add(tc.after), true),
+				"but its REGISTERs go to 198.51.100.20, not to 198.51.100.21, the address this request came from; its NAT refused it (port unreachable)") {
+				t.Errorf("text %q", g.filteredText(tc.src, t0.Add(tc.after), true))
+			}
+		})
+	}
+}
