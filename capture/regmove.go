@@ -230,7 +230,10 @@ func (r *registrations) filteredFrom(dst, src netip.AddrPort, t time.Time) *regi
 		return nil
 	}
 	g := r.bySource[dst]
-	if g == nil || g.transport != "UDP" || !g.behindNAT() || !g.path.heardAt.Before(t) || g.movedOn() != nil || t.Sub(g.path.heardAt) > natUDPTimeout {
+	if g == nil || g.transport != "UDP" || !g.behindNAT() || g.movedOn() != nil {
+		return nil
+	}
+	if heard := g.heardBefore(t); heard.IsZero() || t.Sub(heard) > natUDPTimeout { // idle: mappingOf's case
 		return nil
 	}
 	for _, reg := range r.latest {
@@ -241,12 +244,26 @@ func (r *registrations) filteredFrom(dst, src netip.AddrPort, t time.Time) *regi
 	return g
 }
 
+// heardBefore is when the phone last sent from g's mapping before t, as
+// far as the binding tells: its latest packet, or, when that came after
+// t, the one before its latest REGISTER when that was before t (zero:
+// unknown).
+func (g *registration) heardBefore(t time.Time) time.Time {
+	if !g.path.heardAt.After(t) {
+		return g.path.heardAt
+	}
+	if prev := g.quietAt.Add(-g.quietFor); !g.quietAt.IsZero() && !g.quietAt.Before(t) && !prev.After(t) && g.quietFor > 0 {
+		return prev
+	}
+	return time.Time{}
+}
+
 // filteredText says why a request from src to g's mapping, sent at t,
 // went unanswered though the mapping was in use; closed: the NAT answered
 // it port unreachable.
 func (g *registration) filteredText(src netip.AddrPort, t time.Time, closed bool) string {
 	text := fmt.Sprintf(": it is the NAT mapping %s registered from, in use (the phone had sent from there %s before), but its REGISTERs go to %s, not to %s, "+
-		"the address this request came from", g.aor, roundWait(t.Sub(g.path.heardAt)), g.registrar.Addr(), src.Addr())
+		"the address this request came from", g.aor, roundWait(t.Sub(g.heardBefore(t))), g.registrar.Addr(), src.Addr())
 	if closed {
 		return text + "; its NAT refused it (port unreachable): a NAT that filters by address lets in only the addresses the phone has sent to"
 	}

@@ -230,8 +230,10 @@ func TestRequestFromAnotherServer(t *testing.T) {
 		filtered  bool
 	}{
 		{"another node, at once", node2, 5 * time.Second, "UDP", true},
+		{"another node, before the REGISTER the capture shows", node2, -5 * time.Second, "UDP", false},
+		{"another node, between two REGISTERs", node2, 30 * time.Second, "UDP", true},
 		{"the registrar", registrar, 5 * time.Second, "UDP", false},
-		{"another node, the mapping idle past the timeout", node2, 3 * time.Minute, "UDP", false},
+		{"another node, the mapping idle past the timeout", node2, 4 * time.Minute, "UDP", false},
 		{"another node, over TCP", node2, 5 * time.Second, "TCP", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -241,6 +243,9 @@ func TestRequestFromAnotherServer(t *testing.T) {
 				Src: mapping, Dst: registrar, Frame: 1, Transport: tc.transport}, t0)
 			r.sip(&sipInfo{sipHeaders: &sipHeaders{Method: "REGISTER", Status: 200, Expires: 3600, CallID: "reg-1", CSeq: 1,
 				extra: &sipExtras{Contacts: []contactBinding{{Addr: contact, Expires: 3600}}}}, Src: registrar, Dst: mapping, Frame: 2, Transport: tc.transport}, t0.Add(20*time.Millisecond))
+			// The phone's next REGISTER, a minute on.
+			r.sip(&sipInfo{sipHeaders: &sipHeaders{Request: true, Method: "REGISTER", ContactAddr: contact, Expires: 3600, ToUser: "100", CallID: "reg-1", CSeq: 2},
+				Src: mapping, Dst: registrar, Frame: 3, Transport: tc.transport}, t0.Add(time.Minute))
 			g := r.filteredFrom(mapping, tc.src, t0.Add(tc.after))
 			if (g != nil) != tc.filtered {
 				t.Fatalf("filtered %v, want %t", g, tc.filtered)
