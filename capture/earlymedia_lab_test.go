@@ -165,7 +165,8 @@ func (d *labDialog) ack() {
 	}
 }
 
-// labBye ends the call labSIPCall's sockets carry, callID, from the phone.
+// labBye ends the call callID between labCallEnds' sockets from the phone
+// (labSIPCall's, turn-lab@natdoc.test, or a labDialog's).
 func labBye(t *testing.T, phone, far *net.UDPConn, callID string) {
 	t.Helper()
 	bye := "BYE sip:200@203.0.113.10:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKfar3;rport\r\nMax-Forwards: 70\r\n" +

@@ -71,7 +71,7 @@ func labMappingVaries(t *testing.T, mapping natlab.Mapping) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	phoneHeard := <-heard
-	labSIPBye(t, sip, farSIP)
+	labBye(t, sip, farSIP, "turn-lab@natdoc.test")
 	time.Sleep(200 * time.Millisecond)
 	dump.Stop()
 

@@ -77,7 +77,7 @@ func labTURNRelayedCall(t *testing.T, transport string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	phoneHeard, farHeard := <-got, <-farGot
-	labSIPBye(t, sip, farSIP)
+	labBye(t, sip, farSIP, "turn-lab@natdoc.test")
 	time.Sleep(200 * time.Millisecond)
 	dump.Stop()
 	serverDump.Stop()
@@ -328,27 +328,6 @@ func countUDP(conn *net.UDPConn, n int, wait time.Duration) int {
 		count++
 	}
 	return count
-}
-
-// labSIPBye ends labSIPCall's call from the phone.
-func labSIPBye(t *testing.T, phone, far *net.UDPConn) {
-	t.Helper()
-	bye := "BYE sip:200@203.0.113.10:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKturn3;rport\r\nMax-Forwards: 70\r\n" +
-		"From: <sip:100@natdoc.test>;tag=a1\r\nTo: <sip:200@natdoc.test>;tag=b1\r\nCall-ID: turn-lab@natdoc.test\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n"
-	if _, err := phone.WriteToUDP([]byte(bye), net.UDPAddrFromAddrPort(netip.MustParseAddrPort("203.0.113.10:5060"))); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 4096)
-	_ = far.SetReadDeadline(time.Now().Add(5 * time.Second))
-	_, from, err := far.ReadFromUDP(buf)
-	if err != nil {
-		t.Fatalf("the BYE did not arrive: %v", err)
-	}
-	ok := "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKturn3;rport=" + fmt.Sprint(from.Port) + ";received=" + from.IP.String() + "\r\n" +
-		"From: <sip:100@natdoc.test>;tag=a1\r\nTo: <sip:200@natdoc.test>;tag=b1\r\nCall-ID: turn-lab@natdoc.test\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n"
-	if _, err := far.WriteToUDP([]byte(ok), from); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // toneRTP is an RTP packet (RFC 3550 §5.1) of PCMU.
