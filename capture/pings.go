@@ -196,15 +196,27 @@ func (p *pings) findings(end time.Time, regs *registrations, toPrivate *privateR
 	type unreachablePeer struct {
 		pair tcpKey
 		reg  *registration // the phone's registration at the sender, if dst is where it registered from
+		// filtered: dst is a phone's mapping in use that never registered
+		// with the sender (another node): its NAT's address filter.
+		filtered *registration
 	}
 	var peers []unreachablePeer
 	for k, pp := range p.pairs {
 		pp.endRun()
-		if pp.longest.count < pingStreak || !pp.peerSpoke || toPrivate.covers(k.Src, k.Dst) {
+		if pp.longest.count < pingStreak || toPrivate.covers(k.Src, k.Dst) {
+			continue
+		}
+		if g := regs.filteredFrom(k.Dst, k.Src, pp.longest.firstAt); g != nil && pp.longest.answeredBefore == 0 {
+			// The phone's SIP to its registrar shows the capture holds its
+			// side, though it never spoke to the sender.
+			peers = append(peers, unreachablePeer{pair: k, filtered: g})
+			continue
+		}
+		if !pp.peerSpoke {
 			continue
 		}
 		if reg := registeredAt(regs, k.Dst, k.Src); pp.longest.answeredBefore > 0 || reg != nil {
-			peers = append(peers, unreachablePeer{k, reg})
+			peers = append(peers, unreachablePeer{pair: k, reg: reg})
 		}
 	}
 	sort.Slice(peers, func(i, j int) bool {
@@ -214,10 +226,29 @@ func (p *pings) findings(end time.Time, regs *registrations, toPrivate *privateR
 	for _, u := range peers {
 		k := u.pair
 		f := p.pairs[k].finding(k.Src, k.Dst, u.reg)
+		if u.filtered != nil {
+			f = p.pairs[k].filteredFinding(k.Src, k.Dst, u.filtered)
+		}
 		f.Evidence = appendUnreachable(f.Evidence, unreach.about(k.Src, k.Dst), k.Dst)
 		fs = append(fs, f)
 	}
 	return fs
+}
+
+// filteredFinding says that src's requests to dst, the NAT mapping g
+// registered from and still in use, never got in: g's REGISTERs go to
+// another address, and a NAT that filters by address lets in only the
+// addresses the phone has sent to (a qualify or keep-alive from another
+// node of the service than the registrar).
+func (pp *pingPair) filteredFinding(src, dst netip.AddrPort, g *registration) report.Finding {
+	r := pp.longest
+	return report.Finding{ID: IDSIPPeerUnreachable, Severity: report.SeverityWarning, Subject: g.aor, Remedy: remedyFilteredSource,
+		Title: fmt.Sprintf("%s's %s requests to %s at %s went unanswered %d times in a row over %s", src.Addr(), r.method, g.aor, dst, r.count,
+			roundWait(r.lastAt.Sub(r.firstAt))) + g.filteredText(src, r.firstAt, false),
+		Evidence: []report.Evidence{{
+			Text:   fmt.Sprintf("%s %s → %s unanswered %d times in a row", r.method, src, dst, r.count),
+			Frames: uniqueFrames(r.firstFrame, r.lastFrame), Time: r.firstAt,
+		}, g.registerEvidence()}}
 }
 
 // finding says that dst stopped answering src, and what that means when
