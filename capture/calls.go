@@ -164,10 +164,11 @@ type setupTrack struct {
 	lastChallenge  uint64
 	challengeFrame uint64
 	challengeAt    time.Time
-	// The first response: its status, where it went, when. The INVITE's
+	// The first response: its status, where it came from and went, when. The INVITE's
 	// transmissions after it (from firstResentFrame): a client that got
 	// one stops resending (RFC 3261 §17.1.1.2).
 	firstResponse       int
+	responseSrc         netip.AddrPort
 	responseDst         netip.AddrPort
 	responseFrame       uint64
 	respondedAt         time.Time
@@ -215,7 +216,7 @@ func (t *setupTrack) response(m *sipInfo, at time.Time) {
 		return
 	}
 	if !t.responded {
-		t.firstResponse, t.responseDst, t.responseFrame, t.respondedAt = m.Status, m.Dst, m.Frame, at
+		t.firstResponse, t.responseSrc, t.responseDst, t.responseFrame, t.respondedAt = m.Status, m.Src, m.Dst, m.Frame, at
 	}
 	t.responded = true
 	if m.Status >= 180 && m.Status < 190 {

@@ -232,6 +232,9 @@ const (
 	remedyUnmappedPort = "Send media to where the phone's media really comes from: symmetric RTP on the server, PBX or SBC " +
 		"(\"comedia\", RFC 4961; Asterisk rtp_symmetric=yes, Kamailio rtpengine with the SDP rewritten to the source) or its RTP relay; " +
 		"disable the router's SIP ALG when it rewrites the SDP port; or give the phone a NAT that keeps its ports (endpoint-independent mapping) or forward its RTP ports."
+	remedyAnswerFromAddressAsked = "Make the server answer from the address the request was sent to: bind its SIP socket to that address " +
+		"(Asterisk bindaddr / PJSIP transport bind, Kamailio listen with advertise), not to all of a multi-homed host's addresses, or route " +
+		"its answers out of the interface the requests came in on."
 	remedyFilteredSource = "Send requests to a phone behind NAT from the address it registered with: route them through the registrar or one edge " +
 		"proxy or SBC address for every node (Path, Record-Route, RFC 5626 outbound); or have the phone open its NAT toward every server " +
 		"address (register with, or send keep-alives to, each), or forward its SIP port to it."
@@ -441,6 +444,9 @@ func setupFinding(cb *callBuild, s SetupFacts, v StreamVerdict) (report.Finding,
 	case IDResponsesLost:
 		f.Title, f.Evidence = responsesLost(t, sent)
 		f.Remedy = remedyResponsesLost
+		if t.responseDst == t.src && t.responseSrc != t.dst {
+			f.Remedy = remedyAnswerFromAddressAsked
+		}
 	case IDCalleeNeverRang:
 		f.Title = fmt.Sprintf("The callee never rang: no 180/183 came in the %s the setup lasted", roundWait(s.Waited))
 		f.Evidence = []report.Evidence{sent, {Text: v.Explain}}
@@ -460,6 +466,12 @@ func responsesLost(t *setupTrack, sent report.Evidence) (string, []report.Eviden
 		// A server that answers the Via's port rather than the source's
 		// (RFC 3581) misses the caller's NAT mapping.
 		where += fmt.Sprintf(", not to %s where the INVITE came from", t.src)
+	} else if t.responseSrc != t.dst {
+		// A multi-homed server that answers from another of its
+		// addresses (Asterisk bound to 0.0.0.0) meets the caller's
+		// NAT's address filter.
+		where += fmt.Sprintf(", from %s, not from %s where the INVITE went", t.responseSrc, t.dst)
+		title += "; " + otherSourceText(t.responseSrc, t.dst)
 	}
 	return title, []report.Evidence{sent,
 		{Text: where, Frames: []uint64{t.responseFrame}, Addrs: []string{t.responseDst.String()}, Time: t.respondedAt},

@@ -143,7 +143,7 @@ type regFinal struct {
 	reason     string
 	frame      uint64
 	at         time.Time
-	dst        netip.AddrPort
+	src, dst   netip.AddrPort
 	fragmented bool
 }
 
@@ -334,8 +334,10 @@ func (r *registrations) register(m *sipInfo, at time.Time) {
 func (r *registrations) answer(m *sipInfo, at time.Time) {
 	if asked := r.byCallID[m.CallID]; asked != nil {
 		asked.responded = true
-		if m.Status >= 200 {
-			asked.final = &regFinal{callID: m.CallID, cseq: m.CSeq, status: m.Status, reason: m.Reason, frame: m.Frame, at: at, dst: m.Dst, fragmented: m.Fragmented}
+		if fin := asked.final; m.Status >= 200 && (fin == nil || fin.callID != m.CallID || fin.cseq != m.CSeq || fin.status != m.Status) {
+			// The first copy of a final response stays: the one the
+			// resends came after.
+			asked.final = &regFinal{callID: m.CallID, cseq: m.CSeq, status: m.Status, reason: m.Reason, frame: m.Frame, at: at, src: m.Src, dst: m.Dst, fragmented: m.Fragmented}
 		}
 	}
 	reg := r.answered(m)
@@ -566,7 +568,9 @@ func (r *registrations) findings(captureEnd time.Time, view hostView, unreach *u
 			continue // the scan's finding tells it
 		}
 		if g.resentAfter >= resentPastResponse {
-			add(g, g.responsesLostFinding(view))
+			f := g.responsesLostFinding(view)
+			f.Evidence = appendUnreachable(f.Evidence, unreach.about(g.final.src, g.final.dst), g.final.dst)
+			add(g, f)
 		}
 		if g.refused != nil && registered[g.binding()] < g.refused.frame && !g.siteRefused {
 			add(g, g.refusedFinding())
@@ -838,6 +842,13 @@ func registerUnansweredFinding(first, last *registration, sent int, view hostVie
 	return f
 }
 
+// otherSourceText says why a response from src, to a request sent to
+// asked, did not reach its client.
+func otherSourceText(src, asked netip.AddrPort) string {
+	return fmt.Sprintf("it came from %s, not from %s where the request went: a NAT or firewall that filters by address (most do) lets in only "+
+		"what comes from where its client sent", src, asked)
+}
+
 // responsesLostFinding: the phone went on resending a REGISTER after the
 // registrar's final response to it, so that response never reached it.
 func (g *registration) responsesLostFinding(view hostView) report.Finding {
@@ -857,12 +868,25 @@ func (g *registration) responsesLostFinding(view hostView) report.Finding {
 	if fin.fragmented {
 		where += ", in IP fragments"
 	}
+	otherSource := fin.src != g.registrar && fin.dst == g.src
+	if otherSource {
+		where += fmt.Sprintf(", from %s, not from %s where the REGISTER went", fin.src, g.registrar)
+	}
 	switch {
-	case fin.dst == g.src && view.reached(g.src.Addr()):
+	case fin.dst == g.src && view.reached(g.src.Addr()) && !g.behindNAT():
+		// Taken on the phone's own host: it arrived. (A NAT's address
+		// reached proves nothing of the phone behind it.)
 		f.Title = fmt.Sprintf("%s went on resending its REGISTER after the registrar's %s (%d times after it), though the capture, taken on the phone's side, "+
 			"shows the response arrive: the phone discards it", g.aor, status, g.resentAfter)
+		if otherSource {
+			f.Title += fmt.Sprintf(" (it came from %s, not from %s where the REGISTER went)", fin.src, g.registrar)
+			f.Remedy = remedyAnswerFromAddressAsked
+		}
 	case fin.fragmented:
 		f.Title += "; it went in IP fragments, which NATs and firewalls on the way often drop"
+	case otherSource:
+		f.Title += "; " + otherSourceText(fin.src, g.registrar)
+		f.Remedy = remedyAnswerFromAddressAsked
 	}
 	f.Evidence = []report.Evidence{
 		{Text: where, Frames: []uint64{fin.frame}, Addrs: []string{fin.dst.String()}, Time: fin.at},

@@ -1,9 +1,13 @@
 package capture_test
 
 import (
+	"bytes"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
+
+	"github.com/gopacket/gopacket/layers"
 
 	"github.com/natdoc/natdoc/capture"
 	"github.com/natdoc/natdoc/internal/pcapgen"
@@ -82,5 +86,36 @@ func TestReinviteRejected(t *testing.T) {
 	// The stream shows the SDP in force, not the offer turned down.
 	if st := res.Calls[0].Streams[0]; st.Offer == nil || st.Offer.Frame != 1 || st.Offer.Direction != "sendrecv" {
 		t.Errorf("the caller's SDP shown is %+v, want the INVITE's (frame 1, sendrecv)", st.Offer)
+	}
+}
+
+// TestRingingLostFromAnotherAddress: the callee answers the caller's
+// INVITE from another of its addresses than the one it was sent to (a
+// multi-homed server bound to all of them): the caller's NAT lets in only
+// what comes from where it sent, and the finding says so, with the
+// remedy to answer from the address asked.
+func TestRingingLostFromAnotherAddress(t *testing.T) {
+	path, _ := generate(t, []pcapgen.Call{{Kind: pcapgen.RingingLost}}, pcapgen.Options{Seed: 3})
+	var callee net.IP
+	path = rewriteUDP(t, path, func(ip *layers.IPv4, udp *layers.UDP) []byte {
+		if callee == nil && bytes.HasPrefix(udp.Payload, []byte("INVITE ")) {
+			callee = append(net.IP(nil), ip.DstIP...)
+		}
+		if bytes.HasPrefix(udp.Payload, []byte("SIP/2.0 ")) && ip.SrcIP.Equal(callee) {
+			ip.SrcIP = net.IPv4(198, 51, 100, 99).To4()
+			return udp.Payload
+		}
+		return nil
+	})
+	res := capture.AnalyzePath(t, path)
+	var f *report.Finding
+	for _, c := range res.Calls {
+		if g := findingByID(c.Findings, capture.IDResponsesLost); g != nil {
+			f = g
+		}
+	}
+	if f == nil || !strings.Contains(f.Title, "; it came from 198.51.100.99:5060, not from "+callee.String()+":5060 where the request went") ||
+		!strings.HasPrefix(f.Remedy, "Make the server answer from the address the request was sent to") {
+		t.Fatalf("finding %+v", f)
 	}
 }
