@@ -19,10 +19,14 @@ type boundFlow struct {
 // callBuild collects one reported call's pieces: the dialog it is and
 // the early dialogs of its other forks, each with the streams bound to it.
 type callBuild struct {
-	call  *sipCall
-	dlg   *dialog
-	flows []boundFlow
-	early []*callBuild
+	// filteredOut: media to the party came from an address its own media
+	// does not go to, which its NAT's address filter keeps out
+	// (delivery): what it cannot hear is not its SDP's fault.
+	filteredOut [2]bool
+	call        *sipCall
+	dlg         *dialog
+	flows       []boundFlow
+	early       []*callBuild
 	// roles names the intermediary ("proxy", "b2bua") at the caller's or
 	// the callee's end of this leg; "" for the call's own caller and
 	// callee.
@@ -617,7 +621,7 @@ func (cb *callBuild) streamReport(st *streamState, streams []*streamState, sigs 
 		}
 		carried = append(carried, bf)
 		fr := flowReport(bf, sigs)
-		delivered, proof, doubt := cb.delivery(bf, sigs, *views)
+		delivered, proof, doubt, filtered := cb.delivery(bf, sigs, *views)
 		to, from := other(bf.bd.sender), bf.bd.sender
 		icmp := cb.unreach.about(bf.flow.Key.Src, bf.flow.Key.Dst)
 		fr.Refused = icmp.refuses(bf.flow)
@@ -652,6 +656,10 @@ func (cb *callBuild) streamReport(st *streamState, streams []*streamState, sigs 
 				cb.unproven = map[*rtpFlow]string{}
 			}
 			why := fmt.Sprintf("sent to a port of the %s's NAT nothing shows is forwarded: likely lost", partyNames[to])
+			if filtered {
+				sf.FromOtherAddress[from], cb.filteredOut[to] = true, true
+				why = fmt.Sprintf("sent from an address the %s's own media does not go to, which its NAT's address filter keeps out: likely lost", partyNames[to])
+			}
 			if cb.behindPrivateNAT(to, bf.flow.Key, views[to], sigs[to]).IsValid() {
 				why = fmt.Sprintf("sent to a private address behind the %s's NAT, which nothing shows forwarding it: likely lost", partyNames[to])
 			}

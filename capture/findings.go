@@ -232,6 +232,9 @@ const (
 	remedyUnmappedPort = "Send media to where the phone's media really comes from: symmetric RTP on the server, PBX or SBC " +
 		"(\"comedia\", RFC 4961; Asterisk rtp_symmetric=yes, Kamailio rtpengine with the SDP rewritten to the source) or its RTP relay; " +
 		"disable the router's SIP ALG when it rewrites the SDP port; or give the phone a NAT that keeps its ports (endpoint-independent mapping) or forward its RTP ports."
+	remedySendFromWhereReceived = "Send media from the address and port the phone's media goes to (one socket to receive and send: symmetric RTP, " +
+		"RFC 4961): a multi-homed media server or RTP proxy bound to all its addresses, or one that sends from another socket, " +
+		"meets the phone's NAT's address filter. Bind its media sockets to the address its SDP names."
 	remedyAnswerFromAddressAsked = "Make the server answer from the address the request was sent to: bind its SIP socket to that address " +
 		"(Asterisk bindaddr / PJSIP transport bind, Kamailio listen with advertise), not to all of a multi-homed host's addresses, or route " +
 		"its answers out of the interface the requests came in on."
@@ -797,7 +800,8 @@ func sdpFindings(cb *callBuild, v StreamVerdict, sigs [2]netip.AddrPort) (fs []r
 				}
 				privateSDP[ev.Party] = true
 				cb.privateSDPs = append(cb.privateSDPs, privateSDPNote{addr: m.Addr, passedOn: cb.roles[ev.Party] != ""})
-				fs = append(fs, privateSDPFinding(cb, &ev, &m, sig, publicAs[ev.Party], reachable, problem && v.CannotHear == partyNames[ev.Party]))
+				fs = append(fs, privateSDPFinding(cb, &ev, &m, sig, publicAs[ev.Party], reachable,
+					problem && v.CannotHear == partyNames[ev.Party] && !cb.filteredOut[ev.Party]))
 			} else if peer, ok := cb.namesPublicToLAN(ev.Party, ip, sigs); ok && !differs[ev.Party] && !iceUsed[other(ev.Party)] {
 				// (A peer doing ICE reaches the party's host candidate.)
 				differs[ev.Party] = true
@@ -953,6 +957,7 @@ func verdictFinding(cb *callBuild, streams []*streamState, facts []StreamFacts, 
 			sum.Undeliverable[i] += f.Undeliverable[i]
 			sum.Unproven[i] += f.Unproven[i]
 			sum.FaxToAudioPort[i] = sum.FaxToAudioPort[i] || f.FaxToAudioPort[i]
+			sum.FromOtherAddress[i] = sum.FromOtherAddress[i] || f.FromOtherAddress[i]
 			if f.Refused[i] != "" {
 				sum.Refused[i], sum.Doubt[i], sum.Hairpin[i] = f.Refused[i], f.Doubt[i], f.Hairpin[i]
 			}
@@ -1002,6 +1007,10 @@ func verdictFinding(cb *callBuild, streams []*streamState, facts []StreamFacts, 
 			ev = slices.Insert(ev, 1, cb.hostSilentEvidence(sender))
 		case traces.loopback[deaf]:
 			remedy = remedyLoopbackSDP
+		case sum.FromOtherAddress[sender] && sum.Delivered[sender] == 0:
+			// Sent to where the deaf party's media comes from, from
+			// elsewhere: a private SDP, if any, was worked around.
+			remedy = remedySendFromWhereReceived
 		case privateSDP[deaf]:
 			remedy = remedyPrivateSDP
 		case sum.Refused[sender] != "" && sum.Doubt[sender] == "":

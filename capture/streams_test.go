@@ -116,7 +116,7 @@ func TestPrivateAddressTheReceiverSendsFrom(t *testing.T) {
 		{"nothing comes from it", []boundFlow{toPhone1}, false},
 	} {
 		cb := &callBuild{call: &sipCall{CallID: "cid"}, dlg: &dialog{}, flows: tc.flows}
-		if delivered, _, _ := cb.delivery(toPhone1, sigs, [2]partyView{}); delivered != tc.want {
+		if delivered, _, _, _ := cb.delivery(toPhone1, sigs, [2]partyView{}); delivered != tc.want {
 			t.Errorf("%s: delivered %v, want %v", tc.name, delivered, tc.want)
 		}
 	}
@@ -156,7 +156,7 @@ func TestReceiverBehindPrivateNAT(t *testing.T) {
 		fromPhone := boundFlow{flow: &rtpFlow{Key: flowKey{Src: tc.source, Dst: pbx}}, bd: binding{sender: caller}}
 		cb := &callBuild{call: &sipCall{CallID: "cid"}, dlg: &dialog{}, flows: []boundFlow{toPhone, fromPhone}}
 		views := [2]partyView{caller: {sources: []netip.AddrPort{tc.source}, sdp: inside, named: tc.named}}
-		delivered, _, doubt := cb.delivery(toPhone, sigs, views)
+		delivered, _, doubt, _ := cb.delivery(toPhone, sigs, views)
 		if delivered != tc.want || !delivered && !strings.Contains(doubt, "a NAT lies between it and the capture point") {
 			t.Errorf("%s: delivered %v (%s), want %v", tc.name, delivered, doubt, tc.want)
 		}

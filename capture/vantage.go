@@ -69,7 +69,9 @@ func privateAddr(ip netip.Addr) bool { return ip.IsValid() && IsPrivate(ip) }
 
 // delivery judges one flow's way to its receiver (JudgeDelivery) from
 // what the leg shows, and says why when it doubts it.
-func (cb *callBuild) delivery(bf boundFlow, sigs [2]netip.AddrPort, v [2]partyView) (delivered bool, proof, doubt string) {
+// filtered: it came from an address the receiver's own media does not
+// go to, which a NAT that filters by address keeps out.
+func (cb *callBuild) delivery(bf boundFlow, sigs [2]netip.AddrPort, v [2]partyView) (delivered bool, proof, doubt string, filtered bool) {
 	f := bf.flow
 	to := other(bf.bd.sender)
 	dst := f.Key.Dst
@@ -88,8 +90,13 @@ func (cb *callBuild) delivery(bf boundFlow, sigs [2]netip.AddrPort, v [2]partyVi
 			}
 		}
 	}
+	var theirs netip.AddrPort // where what comes from dst goes
 	for _, x := range cb.flows {
-		d.ReceiverSendsFrom = d.ReceiverSendsFrom || x.flow.Key.Src == dst
+		if x.flow.Key.Src == dst {
+			d.ReceiverSendsFrom = true
+			theirs = x.flow.Key.Dst
+			d.ReceiverSendsToSender = d.ReceiverSendsToSender || x.flow.Key.Dst.Addr() == f.Key.Src.Addr()
+		}
 	}
 	d.ReceiverSendsOtherPort = other.IsValid()
 	behind := cb.behindPrivateNAT(to, f.Key, v[to], sigs[to])
@@ -97,7 +104,11 @@ func (cb *callBuild) delivery(bf boundFlow, sigs [2]netip.AddrPort, v [2]partyVi
 	delivered, proof, doubt = JudgeDelivery(d)
 	if d.ReceiverBehindNAT && !delivered {
 		return delivered, proof, fmt.Sprintf("sent to %s, but the %s's own media comes from %s: a NAT lies between it and the capture point "+
-			"(a container's, a virtual machine's or a router's), and nothing shows it forwards %s to it", dst, partyNames[to], behind, dst.Addr())
+			"(a container's, a virtual machine's or a router's), and nothing shows it forwards %s to it", dst, partyNames[to], behind, dst.Addr()), false
+	}
+	if !delivered && d.ReceiverSendsFrom && !d.ReceiverSendsToSender {
+		return delivered, proof, fmt.Sprintf("sent from %s, but the %s's own media from %s goes to %s, not to %s: a NAT that filters by address "+
+			"(most do) lets in only what comes from where its phone sends", f.Key.Src, partyNames[to], dst, theirs, f.Key.Src.Addr()), true
 	}
 	if !delivered && !d.Unreachable {
 		doubt = fmt.Sprintf("sent to %s, but the %s's own media leaves its NAT from %s and nothing in the capture comes from %s: nothing shows the NAT forwards that port to it",
@@ -114,7 +125,7 @@ func (cb *callBuild) delivery(bf boundFlow, sigs [2]netip.AddrPort, v [2]partyVi
 			doubt += " (the SIP ALG traces in its messages are a common cause: an ALG rewrote the SDP to a port the NAT then did not use)"
 		}
 	}
-	return delivered, proof, doubt
+	return delivered, proof, doubt, false
 }
 
 // sentFirstMargin: a flow that began this much before the receiver's

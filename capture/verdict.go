@@ -34,6 +34,10 @@ type StreamFacts struct {
 	// why, per direction.
 	Unproven [2]uint64
 	Doubt    [2]string
+	// FromOtherAddress: the direction's media came from an address the
+	// receiver's own media does not go to, which its NAT's address
+	// filter keeps out; its packets count as Unproven.
+	FromOtherAddress [2]bool
 	// FaxToAudioPort: the direction's T.38 went to the receiver's audio
 	// port, not the other port its T.38 SDP named (faxToAudioPort); its
 	// packets count as Unproven.
@@ -1039,6 +1043,10 @@ type DeliveryFacts struct {
 	// ReceiverSendsFrom: something in the capture comes from the address
 	// sent to (the receiver's media, its RTCP): the NAT maps it.
 	ReceiverSendsFrom bool
+	// ReceiverSendsToSender: what comes from the address sent to goes to
+	// the flow's source address: a NAT that filters by address (most do)
+	// lets the flow in.
+	ReceiverSendsToSender bool
 	// ReceiverSendsOtherPort: the receiver's media leaves its NAT from
 	// another port of the same address.
 	ReceiverSendsOtherPort bool
@@ -1065,8 +1073,10 @@ func JudgeDelivery(d DeliveryFacts) (delivered bool, proof, doubt string) {
 		return false, "", "sent to a private address the receiver cannot be reached at from here"
 	case d.ReceiverBehindNAT:
 		return false, "", "sent to a private address behind the receiver's NAT, which nothing shows forwarding it"
-	case d.ReceiverNATed && d.ToReceiverNAT && d.ReceiverSendsFrom:
+	case d.ReceiverNATed && d.ToReceiverNAT && d.ReceiverSendsFrom && d.ReceiverSendsToSender:
 		return true, report.ProofInferred, ""
+	case d.ReceiverNATed && d.ToReceiverNAT && d.ReceiverSendsFrom:
+		return false, "", "sent from an address the receiver's media does not go to, which a NAT that filters by address keeps out"
 	case d.ReceiverNATed && d.ToReceiverNAT && d.ReceiverSendsOtherPort:
 		return false, "", "sent to a port of the receiver's NAT its own media does not leave from"
 	case d.ReceiverNATed || d.SenderInside:

@@ -326,10 +326,11 @@ func TestJudgeDelivery(t *testing.T) {
 		{"to a public phone, seen on the sender's LAN", DeliveryFacts{SenderInside: true}, true, report.ProofSeenLeaving},
 		{"to a private address from outside", DeliveryFacts{Unreachable: true, ReceiverNATed: true}, false, ""},
 		{"to the inside address of a NAT within the private network", DeliveryFacts{ReceiverBehindNAT: true}, false, ""},
-		{"to the NAT port the receiver's media leaves from", DeliveryFacts{ReceiverNATed: true, ToReceiverNAT: true, ReceiverSendsFrom: true}, true, report.ProofInferred},
+		{"to the NAT port the receiver's media leaves from", DeliveryFacts{ReceiverNATed: true, ToReceiverNAT: true, ReceiverSendsFrom: true, ReceiverSendsToSender: true}, true, report.ProofInferred},
+		{"to that port, from an address the receiver's media does not go to", DeliveryFacts{ReceiverNATed: true, ToReceiverNAT: true, ReceiverSendsFrom: true}, false, ""},
 		{"to a NAT port the receiver's media does not use", DeliveryFacts{ReceiverNATed: true, ToReceiverNAT: true, ReceiverSendsOtherPort: true}, false, ""},
 		{"to the receiver's NAT, receiver silent", DeliveryFacts{ReceiverNATed: true, ToReceiverNAT: true}, true, report.ProofSeenLeaving},
-		{"to a NAT port, but the port is seen forwarded", DeliveryFacts{ReceiverNATed: true, ToReceiverNAT: true, ReceiverSendsFrom: true, ReceiverSendsOtherPort: true}, true, report.ProofInferred},
+		{"to a NAT port, but the port is seen forwarded", DeliveryFacts{ReceiverNATed: true, ToReceiverNAT: true, ReceiverSendsFrom: true, ReceiverSendsToSender: true, ReceiverSendsOtherPort: true}, true, report.ProofInferred},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
