@@ -206,9 +206,10 @@ func (p *pings) findings(end time.Time, regs *registrations, toPrivate *privateR
 		if pp.longest.count < pingStreak || toPrivate.covers(k.Src, k.Dst) {
 			continue
 		}
-		if g := regs.filteredFrom(k.Dst, k.Src, pp.longest.firstAt); g != nil && pp.longest.answeredBefore == 0 {
+		if g := regs.filteredFrom(k.Dst, k.Src, pp.longest.firstAt); g != nil && pp.longest.answeredBefore == 0 && !pp.peerSpoke {
 			// The phone's SIP to its registrar shows the capture holds its
-			// side, though it never spoke to the sender.
+			// side; it never spoke to the sender, whose requests its NAT's
+			// filter keeps out.
 			peers = append(peers, unreachablePeer{pair: k, filtered: g})
 			continue
 		}
