@@ -238,6 +238,9 @@ const (
 	remedyAnswerFromAddressAsked = "Make the server answer from the address the request was sent to: bind its SIP socket to that address " +
 		"(Asterisk bindaddr / PJSIP transport bind, Kamailio listen with advertise), not to all of a multi-homed host's addresses, or route " +
 		"its answers out of the interface the requests came in on."
+	remedySendFromDialogPeer = "Send a call's requests to a phone behind NAT from the address its SIP in the call goes to: keep the dialog's route " +
+		"through that one address (Record-Route, one edge proxy or SBC address for every node), or have the phone open its NAT toward every " +
+		"server address."
 	remedyFilteredSource = "Send requests to a phone behind NAT from the address it registered with: route them through the registrar or one edge " +
 		"proxy or SBC address for every node (Path, Record-Route, RFC 5626 outbound); or have the phone open its NAT toward every server " +
 		"address (register with, or send keep-alives to, each), or forward its SIP port to it."

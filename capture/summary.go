@@ -122,6 +122,7 @@ var remedyNames = map[string]struct{ id, title string }{
 	remedyFilteredSource:         {"send-from-the-registrar", "Send requests to a phone behind NAT from the address it registered with"},
 	remedyAnswerFromAddressAsked: {"answer-from-the-address-asked", "Make the server answer from the address the request was sent to"},
 	remedySendFromWhereReceived:  {"send-media-from-where-it-is-received", "Send media from the address the phone's media goes to (symmetric RTP)"},
+	remedySendFromDialogPeer:     {"send-from-the-dialog-peer", "Send a call's requests to a phone behind NAT from the address its SIP goes to"},
 	remedyMappingVaries:          {"relay-media-past-a-symmetric-nat", "Relay the media, or send it to where it comes from: STUN cannot work behind a NAT that maps per destination"},
 	remedyUnmappedPort:           {"send-media-to-its-source", "Send media to where it really comes from (symmetric RTP), or stop the NAT changing its port"},
 	remedyIgnored:                {"check-the-far-sip-service", "Find why the far end's SIP service ignored a request it was delivered"},
