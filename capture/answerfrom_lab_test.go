@@ -3,7 +3,7 @@
 package capture
 
 import (
-	"bytes"
+	"fmt"
 	"net"
 	"net/netip"
 	"path/filepath"
@@ -31,7 +31,7 @@ func TestLabAnswerFromAnotherAddress(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	go answerRegisters(conn)
+	go answerAsServerNode(conn, nil)
 	pcap := filepath.Join(t.TempDir(), "switch.pcap")
 	dump := lab.Core().StartTcpdumpOn(t, "br0", pcap, "udp or icmp")
 	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24", NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent}})
@@ -55,32 +55,52 @@ func TestLabAnswerFromAnotherAddress(t *testing.T) {
 	}
 }
 
-// answerRegisters answers every REGISTER on conn 200 OK, echoing its
-// Via, From, To (with a tag), Call-ID, CSeq and Contact, from whatever
-// source address the kernel picks.
-func answerRegisters(conn *net.UDPConn) {
-	buf := make([]byte, 4096)
+// labInvite is an INVITE a server node answered, and where it came from.
+type labInvite struct {
+	msg  string
+	from *net.UDPAddr
+}
+
+// answerAsServerNode answers on conn, from whatever source address the
+// kernel picks, every REGISTER 200 OK (echoing its Via, From, To with a
+// tag, Call-ID, CSeq and Contact) and, when invites is not nil, every
+// INVITE 200 OK with an SDP of PCMU at the node's 30000, handing the
+// INVITE on; other requests go unanswered.
+func answerAsServerNode(conn *net.UDPConn, invites chan<- labInvite) {
+	buf := make([]byte, 8192)
 	for {
 		n, from, err := conn.ReadFromUDP(buf)
 		if err != nil {
 			return
 		}
-		msg := buf[:n]
-		if !bytes.HasPrefix(msg, []byte("REGISTER ")) {
+		msg := string(buf[:n])
+		register := strings.HasPrefix(msg, "REGISTER ")
+		if !register && (invites == nil || !strings.HasPrefix(msg, "INVITE ")) {
 			continue
 		}
 		var ok strings.Builder
 		ok.WriteString("SIP/2.0 200 OK\r\n")
-		for _, line := range strings.Split(string(msg), "\r\n") {
+		for _, line := range strings.Split(msg, "\r\n") {
 			name, _, _ := strings.Cut(line, ":")
 			switch strings.ToLower(strings.TrimSpace(name)) {
-			case "via", "from", "call-id", "cseq", "contact":
+			case "via", "from", "call-id", "cseq":
 				ok.WriteString(line + "\r\n")
 			case "to":
-				ok.WriteString(line + ";tag=reg1\r\n")
+				ok.WriteString(line + ";tag=uas1\r\n")
+			case "contact":
+				if register {
+					ok.WriteString(line + "\r\n")
+				}
 			}
 		}
-		ok.WriteString("Expires: 600\r\nContent-Length: 0\r\n\r\n")
+		if register {
+			ok.WriteString("Expires: 600\r\nContent-Length: 0\r\n\r\n")
+		} else {
+			node := netip.MustParseAddrPort(conn.LocalAddr().String()).Addr()
+			sdp := fmt.Sprintf("v=0\r\no=uas 1 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\nm=audio 30000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n", node, node)
+			fmt.Fprintf(&ok, "Contact: <sip:uas@%s:5060>\r\nContent-Type: application/sdp\r\nContent-Length: %d\r\n\r\n%s", node, len(sdp), sdp)
+			invites <- labInvite{msg, from}
+		}
 		_, _ = conn.WriteToUDP([]byte(ok.String()), from)
 	}
 }

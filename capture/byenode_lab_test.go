@@ -3,8 +3,6 @@
 package capture
 
 import (
-	"fmt"
-	"net"
 	"net/netip"
 	"path/filepath"
 	"strings"
@@ -36,58 +34,15 @@ func TestLabByeFromAnotherNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c2.Close()
-	invites := make(chan string, 4)
-	froms := make(chan *net.UDPAddr, 4)
-	go func() {
-		buf := make([]byte, 8192)
-		for {
-			n, from, err := c1.ReadFromUDP(buf)
-			if err != nil {
-				return
-			}
-			msg := string(buf[:n])
-			var method string
-			switch {
-			case strings.HasPrefix(msg, "REGISTER "):
-				method = "REGISTER"
-			case strings.HasPrefix(msg, "INVITE "):
-				method = "INVITE"
-			default:
-				continue
-			}
-			var b strings.Builder
-			b.WriteString("SIP/2.0 200 OK\r\n")
-			for _, line := range strings.Split(msg, "\r\n") {
-				name, _, _ := strings.Cut(line, ":")
-				switch strings.ToLower(strings.TrimSpace(name)) {
-				case "via", "from", "call-id", "cseq":
-					b.WriteString(line + "\r\n")
-				case "to":
-					b.WriteString(line + ";tag=uas1\r\n")
-				case "contact":
-					if method == "REGISTER" {
-						b.WriteString(line + "\r\n")
-					}
-				}
-			}
-			if method == "REGISTER" {
-				b.WriteString("Expires: 600\r\nContent-Length: 0\r\n\r\n")
-			} else {
-				sdp := "v=0\r\no=uas 1 1 IN IP4 203.0.113.10\r\ns=-\r\nc=IN IP4 203.0.113.10\r\nt=0 0\r\nm=audio 30000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
-				b.WriteString("Contact: <sip:uas@203.0.113.10:5060>\r\nContent-Type: application/sdp\r\nContent-Length: " + fmt.Sprint(len(sdp)) + "\r\n\r\n" + sdp)
-				invites <- msg
-				froms <- from
-			}
-			_, _ = c1.WriteToUDP([]byte(b.String()), from)
-		}
-	}()
+	invites := make(chan labInvite, 4)
+	go answerAsServerNode(c1, invites)
 	pcap := filepath.Join(t.TempDir(), "switch.pcap")
 	dump := lab.Core().StartTcpdumpOn(t, "br0", pcap, "udp or icmp")
 	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24", NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent}})
 	alice := natlab.StartBaresip(t, r1.LANHost("alice", "192.168.1.10"), natlab.BaresipConfig{User: "100",
 		Registrar: netip.MustParseAddrPort("203.0.113.10:5060"), Dial: "sip:200@203.0.113.10"})
-	invite := <-invites
-	from := <-froms
+	in := <-invites
+	invite, from := in.msg, in.from
 	time.Sleep(2 * time.Second)
 	hdr := func(name string) string {
 		for _, line := range strings.Split(invite, "\r\n") {
