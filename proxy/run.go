@@ -197,6 +197,11 @@ func (o *Options) lanAddr(main string) netip.Addr {
 	if !o.LocalAddr.IsValid() && listen.IsUnspecified() && main != "" {
 		o.Notify(fmt.Sprintf("listening on every interface: phones on the LAN get %s too, which reaches this host only if the router loops packets for it back in (NAT loopback); --local-addr gives them this host's LAN address", main))
 	}
+	if listen.IsUnspecified() && sharedInterface() {
+		o.Notify("listening on every interface of a host with several addresses on one interface: answers and relayed media leave from the address " +
+			"the kernel picks for each destination, and a phone that reached another one loses them behind a NAT that filters by address (most do); " +
+			"--listen with the address phones reach keeps them on one")
+	}
 	if o.LocalAddr.IsValid() || !listen.IsPrivate() || main == "" || main == listen.String() {
 		return o.LocalAddr
 	}
@@ -206,6 +211,32 @@ func (o *Options) lanAddr(main string) netip.Addr {
 	}
 	o.Notify(fmt.Sprintf("%s get %s (this host's --listen address) as the server's address, all others %s", who, listen, main))
 	return listen
+}
+
+// sharedInterface says whether one of this host's interfaces has more
+// than one unicast IPv4 address: replies to a peer leave from the one
+// the kernel picks for its route, not from the one the peer sent to.
+func sharedInterface() bool {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return false
+	}
+	for _, ifc := range ifs {
+		addrs, err := ifc.Addrs()
+		if err != nil {
+			continue
+		}
+		n := 0
+		for _, a := range addrs {
+			if p, err := netip.ParsePrefix(a.String()); err == nil && p.Addr().Is4() && !p.Addr().IsLoopback() && !p.Addr().IsLinkLocalUnicast() {
+				n++
+			}
+		}
+		if n > 1 {
+			return true
+		}
+	}
+	return false
 }
 
 func prefixList(ps []netip.Prefix) string {
