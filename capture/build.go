@@ -19,14 +19,10 @@ type boundFlow struct {
 // callBuild collects one reported call's pieces: the dialog it is and
 // the early dialogs of its other forks, each with the streams bound to it.
 type callBuild struct {
-	// filteredOut: media to the party came from an address its own media
-	// does not go to, which its NAT's address filter keeps out
-	// (delivery): what it cannot hear is not its SDP's fault.
-	filteredOut [2]bool
-	call        *sipCall
-	dlg         *dialog
-	flows       []boundFlow
-	early       []*callBuild
+	call  *sipCall
+	dlg   *dialog
+	flows []boundFlow
+	early []*callBuild
 	// roles names the intermediary ("proxy", "b2bua") at the caller's or
 	// the callee's end of this leg; "" for the call's own caller and
 	// callee.
@@ -657,7 +653,7 @@ func (cb *callBuild) streamReport(st *streamState, streams []*streamState, sigs 
 			}
 			why := fmt.Sprintf("sent to a port of the %s's NAT nothing shows is forwarded: likely lost", partyNames[to])
 			if filtered {
-				sf.FromOtherAddress[from], cb.filteredOut[to] = true, true
+				sf.FromOtherAddress[from] = true
 				why = fmt.Sprintf("sent from an address the %s's own media does not go to, which its NAT's address filter keeps out: likely lost", partyNames[to])
 			}
 			if cb.behindPrivateNAT(to, bf.flow.Key, views[to], sigs[to]).IsValid() {

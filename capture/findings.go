@@ -354,6 +354,18 @@ func sentTimes(src, dst string, t *setupTrack) string {
 	return "INVITE " + src + " → " + dst + " sent " + strconv.Itoa(t.sent) + " times over " + roundWait(t.lastSentAt.Sub(t.sentAt)).String()
 }
 
+// filteredOut says, per party, whether media to it came from an address
+// its own media does not go to, which its NAT's address filter keeps out
+// (FromOtherAddress): what it cannot hear is not its SDP's fault.
+func filteredOut(facts []StreamFacts) (out [2]bool) {
+	for _, f := range facts {
+		for sender := range 2 {
+			out[other(sender)] = out[other(sender)] || f.FromOtherAddress[sender]
+		}
+	}
+	return out
+}
+
 // sentEvidence tells the INVITE's transmissions.
 func (t *setupTrack) sentEvidence() report.Evidence {
 	return report.Evidence{Text: sentTimes(t.src.String(), t.dst.String(), t), Frames: uniqueFrames(t.firstFrame, t.lastFrame), Time: t.sentAt}
@@ -535,7 +547,7 @@ func callFindings(cb *callBuild, streams []*streamState, media []string, facts [
 	c := cb.call
 	problem := v.Verdict.IsProblem()
 	subject := c.CallID
-	sdpFs, traces := sdpFindings(cb, v, sigs)
+	sdpFs, traces := sdpFindings(cb, v, sigs, filteredOut(facts))
 	cb.lanPublic = traces.lanPublic
 	sigFs := signallingFindings(c, subject, problem)
 	mediaFs := mediaSourceFindings(cb, streams, subject)
@@ -545,7 +557,7 @@ func callFindings(cb *callBuild, streams []*streamState, media []string, facts [
 	unseenF, unseen := unseenAnswerFinding(cb)
 	inviteF, noInvite := unseenInviteFinding(cb)
 	reinviteF, midCall := reinviteStartFinding(cb)
-	inDialogF, lostRequest := inDialogFinding(cb)
+	inDialogF, lostRequest := inDialogFinding(cb, sigs)
 	answersLostF, answersLost := answersLostFinding(cb)
 	endF, endCause := endCauseFinding(cb, subject)
 	n := len(sdpFs) + len(sigFs) + len(mediaFs) + b2i(unacknowledged) + b2i(unseen) + b2i(noInvite) + b2i(midCall) + b2i(lostRequest) + b2i(answersLost) + b2i(endCause)
@@ -763,7 +775,7 @@ func loopbackSDPFinding(cb *callBuild, ev *sdpEvent, media, sig netip.AddrPort, 
 // its public address), public ones named to a peer on the party's own
 // LAN, media addresses other than the signalling source, and the traces
 // of a SIP ALG.
-func sdpFindings(cb *callBuild, v StreamVerdict, sigs [2]netip.AddrPort) (fs []report.Finding, traces sdpTraces) {
+func sdpFindings(cb *callBuild, v StreamVerdict, sigs [2]netip.AddrPort, keptOut [2]bool) (fs []report.Finding, traces sdpTraces) {
 	privateSDP := &traces.private
 	c := cb.call
 	subject := c.CallID
@@ -804,7 +816,7 @@ func sdpFindings(cb *callBuild, v StreamVerdict, sigs [2]netip.AddrPort) (fs []r
 				privateSDP[ev.Party] = true
 				cb.privateSDPs = append(cb.privateSDPs, privateSDPNote{addr: m.Addr, passedOn: cb.roles[ev.Party] != ""})
 				fs = append(fs, privateSDPFinding(cb, &ev, &m, sig, publicAs[ev.Party], reachable,
-					problem && v.CannotHear == partyNames[ev.Party] && !cb.filteredOut[ev.Party]))
+					problem && v.CannotHear == partyNames[ev.Party] && !keptOut[ev.Party]))
 			} else if peer, ok := cb.namesPublicToLAN(ev.Party, ip, sigs); ok && !differs[ev.Party] && !iceUsed[other(ev.Party)] {
 				// (A peer doing ICE reaches the party's host candidate.)
 				differs[ev.Party] = true

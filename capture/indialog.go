@@ -251,22 +251,10 @@ func inDialogLost(f InDialogFacts) bool {
 	return id != ""
 }
 
-// sigOf is the address party p's signalling in this leg comes from, as
-// the other party sends to it (invalid: unknown).
-func (cb *callBuild) sigOf(p int) netip.AddrPort {
-	if p == caller {
-		return cb.call.CallerSig
-	}
-	if cb.dlg != nil {
-		return cb.dlg.CalleeSig
-	}
-	return netip.AddrPort{}
-}
-
 // inDialogFinding is the finding of the leg's first in-dialog request
 // nobody answered, if any: its copies, and how long the receiver had been
 // silent, which says whether its NAT's mapping may have expired.
-func inDialogFinding(cb *callBuild) (report.Finding, bool) {
+func inDialogFinding(cb *callBuild, sigs [2]netip.AddrPort) (report.Finding, bool) {
 	if cb.call.faults == nil {
 		return report.Finding{}, false
 	}
@@ -293,11 +281,10 @@ func inDialogFinding(cb *callBuild) (report.Finding, bool) {
 	}
 	f.Evidence = []report.Evidence{t.copiesEvidence()}
 	f.Evidence = appendUnreachable(f.Evidence, cb.unreach.about(t.src, t.dst), t.dst)
-	if peer := cb.sigOf(t.sender); !t.responded && peer.IsValid() && t.src.Addr() != peer.Addr() && cb.behindNAT(other(t.sender)) {
+	if peer := sigs[t.sender]; !t.responded && peer.IsValid() && t.src.Addr() != peer.Addr() && cb.behindNAT(other(t.sender)) {
 		// Sent from another node than the one the receiver talks to in
 		// this call: its NAT lets in only what comes from there.
-		f.Title += fmt.Sprintf("; it came from %s, but the %s's SIP in this call goes to %s: a NAT that filters by address (most do) "+
-			"lets in only what comes from where its phone sends", t.src.Addr(), to, peer.Addr())
+		f.Title += fmt.Sprintf("; it came from %s, but the %s's SIP in this call goes to %s: %s", t.src.Addr(), to, peer.Addr(), addressFilter)
 		f.Remedy = remedySendFromDialogPeer
 	}
 	if a := &cb.call.faults.answers.current; a.sent > 0 && a.sender == other(t.sender) {

@@ -148,12 +148,12 @@ func TestInDialogUnknown(t *testing.T) {
 	call.faults = &dialogFaults{}
 	call.faults.inDialog.request(answerMsg(10, true, "INVITE", 0, 5, "b1", false), t0, caller, lastFrom, false)
 	call.faults.inDialog.response(answerMsg(11, false, "INVITE", 481, 5, "b1", true), t0, callee)
-	f, ok := inDialogFinding(&callBuild{call: call})
+	f, ok := inDialogFinding(&callBuild{call: call}, [2]netip.AddrPort{call.CallerSig})
 	if !ok || f.ID != IDDialogUnknown || f.Severity != report.SeverityError || len(f.Evidence) != 2 {
 		t.Errorf("finding %v %+v", ok, f)
 	}
 	call.byeNs[callee] = t0.Add(-200 * time.Millisecond).UnixNano()
-	if f, ok := inDialogFinding(&callBuild{call: call}); ok {
+	if f, ok := inDialogFinding(&callBuild{call: call}, [2]netip.AddrPort{call.CallerSig}); ok {
 		t.Errorf("a BYE that crossed the re-INVITE: %+v", f)
 	}
 }

@@ -81,7 +81,7 @@ func TestLoopbackSDPOnLoopback(t *testing.T) {
 		cb := &callBuild{call: call, dlg: &dialog{}}
 		cb.events = []sdpEvent{{Party: caller, Src: sig, Method: "INVITE",
 			SDP: &sdpInfo{Media: []sdpMedia{{Media: "audio", Addr: netip.MustParseAddrPort("127.0.1.1:6000")}}}}}
-		fs, _ := sdpFindings(cb, StreamVerdict{Verdict: report.VerdictIncompleteCapture}, [2]netip.AddrPort{sig, netip.MustParseAddrPort("127.0.0.1:5060")})
+		fs, _ := sdpFindings(cb, StreamVerdict{Verdict: report.VerdictIncompleteCapture}, [2]netip.AddrPort{sig, netip.MustParseAddrPort("127.0.0.1:5060")}, [2]bool{})
 		var got []report.FindingID
 		for _, f := range fs {
 			got = append(got, f.ID)

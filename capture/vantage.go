@@ -107,8 +107,8 @@ func (cb *callBuild) delivery(bf boundFlow, sigs [2]netip.AddrPort, v [2]partyVi
 			"(a container's, a virtual machine's or a router's), and nothing shows it forwards %s to it", dst, partyNames[to], behind, dst.Addr()), false
 	}
 	if !delivered && d.ReceiverSendsFrom && !d.ReceiverSendsToSender {
-		return delivered, proof, fmt.Sprintf("sent from %s, but the %s's own media from %s goes to %s, not to %s: a NAT that filters by address "+
-			"(most do) lets in only what comes from where its phone sends", f.Key.Src, partyNames[to], dst, theirs, f.Key.Src.Addr()), true
+		return delivered, proof, fmt.Sprintf("sent from %s, but the %s's own media from %s goes to %s, not to %s: %s",
+			f.Key.Src, partyNames[to], dst, theirs, f.Key.Src.Addr(), addressFilter), true
 	}
 	if !delivered && !d.Unreachable {
 		doubt = fmt.Sprintf("sent to %s, but the %s's own media leaves its NAT from %s and nothing in the capture comes from %s: nothing shows the NAT forwards that port to it",
@@ -127,6 +127,10 @@ func (cb *callBuild) delivery(bf boundFlow, sigs [2]netip.AddrPort, v [2]partyVi
 	}
 	return delivered, proof, doubt, false
 }
+
+// addressFilter says why what comes from elsewhere than a NATed party
+// sends to does not reach it.
+const addressFilter = "a NAT that filters by address (most do) lets in only what comes from where its phone sends"
 
 // sentFirstMargin: a flow that began this much before the receiver's
 // own media reached the receiver's NAT first, whatever the delays
