@@ -234,7 +234,7 @@ const (
 		"disable the router's SIP ALG when it rewrites the SDP port; or give the phone a NAT that keeps its ports (endpoint-independent mapping) or forward its RTP ports."
 	remedySendFromWhereReceived = "Send media from the address and port the phone's media goes to (one socket to receive and send: symmetric RTP, " +
 		"RFC 4961): a multi-homed media server or RTP proxy bound to all its addresses, or one that sends from another socket, " +
-		"meets the phone's NAT's address filter. Bind its media sockets to the address its SDP names."
+		"meets the filter of the phone's NAT. Bind its media sockets to the address its SDP names, and send from the socket that receives."
 	remedyAnswerFromAddressAsked = "Make the server answer from the address the request was sent to: bind its SIP socket to that address " +
 		"(Asterisk bindaddr / PJSIP transport bind, Kamailio listen with advertise), not to all of a multi-homed host's addresses, or route " +
 		"its answers out of the interface the requests came in on."

@@ -18,25 +18,33 @@ import (
 // TestLabMediaFromAnotherAddress: a phone behind a Linux router sends
 // its RTP to the address the far end's SDP names (203.0.113.10:30000);
 // the far end, a host with two addresses, sends its own RTP from the
-// other one (203.0.113.12), to the phone's mapping. The router lets in
-// only what comes from where the phone sent: the phone hears nothing,
-// whether the router refuses the packets (ICMP) or drops them silently.
-// Captured at the far end, the call is one-way, the caller cannot hear,
-// and the finding says the media came from an address the phone's media
-// does not go to.
+// other one (203.0.113.12), or from another port of the same one
+// (203.0.113.10:30002, asymmetric RTP), to the phone's mapping. The
+// router lets in only what comes from where the phone sent, address and
+// port (conntrack): the phone hears nothing, whether the router refuses
+// the packets (ICMP) or drops them silently. Captured at the far end, the
+// call is one-way, the caller cannot hear, the finding says the media came
+// from an address (a port) the phone's media does not go to, and the
+// remedy is to send from where it is received.
 func TestLabMediaFromAnotherAddress(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		dropInput bool
-	}{{"refused", false}, {"dropped", true}} {
+		from      string
+	}{
+		{"refused", false, "203.0.113.12:30000"},
+		{"dropped", true, "203.0.113.12:30000"},
+		{"other-port-refused", false, "203.0.113.10:30002"},
+		{"other-port-dropped", true, "203.0.113.10:30002"},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			labMediaFromAnotherAddress(t, tc.dropInput)
+			labMediaFromAnotherAddress(t, tc.dropInput, tc.from)
 		})
 	}
 }
 
-func labMediaFromAnotherAddress(t *testing.T, dropInput bool) {
+func labMediaFromAnotherAddress(t *testing.T, dropInput bool, from string) {
 	lab := natlab.New(t)
 	far := lab.PublicHost("far", "203.0.113.10", "203.0.113.12")
 	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24",
@@ -51,7 +59,7 @@ func labMediaFromAnotherAddress(t *testing.T, dropInput bool) {
 	defer media.Close()
 	farMedia := netip.MustParseAddrPort("203.0.113.10:30000")
 	sip, farSIP, _ := labCallEnds(t, phone, far, farMedia)
-	other, err := far.ListenUDP("udp4", "203.0.113.12:30000")
+	other, err := far.ListenUDP("udp4", from)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,16 +89,16 @@ func labMediaFromAnotherAddress(t *testing.T, dropInput bool) {
 	}
 	f := findingByID(res.Calls[0].Findings, report.IDOneWayAudio)
 	want := "the caller's own media from 203.0.113.1:10000 goes to 203.0.113.10:30000, not to 203.0.113.12: a NAT that filters by address"
-	if !dropInput {
-		want = "refused all along" // its ICMP errors say more
+	if strings.HasPrefix(from, "203.0.113.10:") {
+		want = "goes to 203.0.113.10:30000, not to 203.0.113.10:30002: a NAT that filters by address and port"
 	}
-	if f == nil || !strings.Contains(f.Evidence[0].Text, want) {
+	if f == nil || !strings.Contains(f.Evidence[0].Text, want) || !dropInput && !strings.Contains(f.Evidence[0].Text, "refused all along") {
 		t.Errorf("finding %+v, want %q", f, want)
 	}
 	// The far end sent to where the phone's media comes from, working
 	// around its private SDP: what to mend is where it sends from.
-	if p := findingByID(res.Calls[0].Findings, IDSDPPrivateAddress); dropInput && (f.Remedy != remedySendFromWhereReceived || p == nil || p.Severity != report.SeverityInfo) {
+	if p := findingByID(res.Calls[0].Findings, IDSDPPrivateAddress); f.Remedy != remedySendFromWhereReceived || p == nil || p.Severity != report.SeverityInfo {
 		t.Errorf("remedy %q, private SDP finding %+v", f.Remedy, p)
 	}
-	keepLabFile(t, farPcap, "media-from-another-address.pcap")
+	keepLabFile(t, farPcap, "media-from-"+strings.ReplaceAll(from, ":", "-")+map[bool]string{true: "-dropped", false: "-refused"}[dropInput]+".pcap")
 }

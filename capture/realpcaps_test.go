@@ -262,6 +262,7 @@ func TestNATLabMidCallRecordings(t *testing.T) {
 		{"natlab-media-started-late.pcap", report.VerdictTwoWay, "", IDMediaStartedLate, report.SeverityWarning},
 		{"natlab-refresh-481.pcap", report.VerdictIncompleteCapture, "", IDDialogUnknown, report.SeverityError},
 		{"natlab-early-media-refused.pcap", report.VerdictOneWay, "caller", report.IDOneWayAudio, report.SeverityError},
+		{"natlab-asymmetric-rtp.pcap", report.VerdictOneWay, "caller", report.IDOneWayAudio, report.SeverityError},
 	} {
 		res := analyzePath(t, filepath.Join("..", "testdata", tc.file))
 		if len(res.Calls) != 1 {
@@ -292,6 +293,20 @@ func TestNATLabEarlyMediaRefused(t *testing.T) {
 	res := analyzePath(t, filepath.Join("..", "testdata", "natlab-early-media-refused.pcap"))
 	f := findingByID(res.Calls[0].Findings, report.IDOneWayAudio)
 	if f == nil || !strings.Contains(f.Evidence[0].Text, "this media, early media before the answer, reached the NAT first (its first packets refused at frame 4, 2.2s before the caller's own media began)") {
+		t.Fatalf("finding %+v", f)
+	}
+}
+
+// TestNATLabAsymmetricRTP: the far end sent its media to the phone's
+// mapping from another port than the phone's media goes to; the router,
+// filtering by address and port, dropped it silently. The finding names
+// the ports, and the remedy is where it is sent from, not the phone's
+// private SDP the far end worked around.
+func TestNATLabAsymmetricRTP(t *testing.T) {
+	res := analyzePath(t, filepath.Join("..", "testdata", "natlab-asymmetric-rtp.pcap"))
+	f := findingByID(res.Calls[0].Findings, report.IDOneWayAudio)
+	if f == nil || !strings.Contains(f.Evidence[0].Text, "sent from 203.0.113.10:30002, but the caller's own media from 203.0.113.1:10000 goes to 203.0.113.10:30000, not to 203.0.113.10:30002") ||
+		f.Remedy != remedySendFromWhereReceived {
 		t.Fatalf("finding %+v", f)
 	}
 }

@@ -121,7 +121,7 @@ var remedyNames = map[string]struct{ id, title string }{
 	remedyKeepAlive:              {"keep-the-nat-open", "Send NAT keep-alives more often than the router's UDP timeout"},
 	remedyFilteredSource:         {"send-from-the-registrar", "Send requests to a phone behind NAT from the address it registered with"},
 	remedyAnswerFromAddressAsked: {"answer-from-the-address-asked", "Make the server answer from the address the request was sent to"},
-	remedySendFromWhereReceived:  {"send-media-from-where-it-is-received", "Send media from the address the phone's media goes to (symmetric RTP)"},
+	remedySendFromWhereReceived:  {"send-media-from-where-it-is-received", "Send media from the address and port the phone's media goes to (symmetric RTP)"},
 	remedySendFromDialogPeer:     {"send-from-the-dialog-peer", "Send a call's requests to a phone behind NAT from the address its SIP goes to"},
 	remedyMappingVaries:          {"relay-media-past-a-symmetric-nat", "Relay the media, or send it to where it comes from: STUN cannot work behind a NAT that maps per destination"},
 	remedyUnmappedPort:           {"send-media-to-its-source", "Send media to where it really comes from (symmetric RTP), or stop the NAT changing its port"},

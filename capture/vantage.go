@@ -69,9 +69,10 @@ func privateAddr(ip netip.Addr) bool { return ip.IsValid() && IsPrivate(ip) }
 
 // delivery judges one flow's way to its receiver (JudgeDelivery) from
 // what the leg shows, and says why when it doubts it.
-// filtered: it came from an address the receiver's own media does not
-// go to, which a NAT that filters by address keeps out.
-func (cb *callBuild) delivery(bf boundFlow, sigs [2]netip.AddrPort, v [2]partyView) (delivered bool, proof, doubt string, filtered bool) {
+// filtered names what of the flow's source the receiver's own media does
+// not go to, which its NAT's filter keeps out: "an address", "a port"
+// (asymmetric RTP), or "" when neither.
+func (cb *callBuild) delivery(bf boundFlow, sigs [2]netip.AddrPort, v [2]partyView) (delivered bool, proof, doubt, filtered string) {
 	f := bf.flow
 	to := other(bf.bd.sender)
 	dst := f.Key.Dst
@@ -94,8 +95,13 @@ func (cb *callBuild) delivery(bf boundFlow, sigs [2]netip.AddrPort, v [2]partyVi
 	for _, x := range cb.flows {
 		if x.flow.Key.Src == dst {
 			d.ReceiverSendsFrom = true
-			theirs = x.flow.Key.Dst
-			d.ReceiverSendsToSender = d.ReceiverSendsToSender || x.flow.Key.Dst.Addr() == f.Key.Src.Addr()
+			toHost := x.flow.Key.Dst.Addr() == f.Key.Src.Addr()
+			if !theirs.IsValid() || toHost {
+				theirs = x.flow.Key.Dst
+			}
+			d.ReceiverSendsToSenderHost = d.ReceiverSendsToSenderHost || toHost
+			// RTCP's ports are another matter (port+1, rtcp-mux).
+			d.ReceiverSendsToSender = d.ReceiverSendsToSender || toHost && (f.Key.RTCP || x.flow.Key.Dst.Port() == f.Key.Src.Port())
 		}
 	}
 	d.ReceiverSendsOtherPort = other.IsValid()
@@ -104,11 +110,15 @@ func (cb *callBuild) delivery(bf boundFlow, sigs [2]netip.AddrPort, v [2]partyVi
 	delivered, proof, doubt = JudgeDelivery(d)
 	if d.ReceiverBehindNAT && !delivered {
 		return delivered, proof, fmt.Sprintf("sent to %s, but the %s's own media comes from %s: a NAT lies between it and the capture point "+
-			"(a container's, a virtual machine's or a router's), and nothing shows it forwards %s to it", dst, partyNames[to], behind, dst.Addr()), false
+			"(a container's, a virtual machine's or a router's), and nothing shows it forwards %s to it", dst, partyNames[to], behind, dst.Addr()), ""
+	}
+	if !delivered && d.ReceiverSendsFrom && d.ReceiverSendsToSenderHost {
+		return delivered, proof, fmt.Sprintf("sent from %s, but the %s's own media from %s goes to %s, not to %s: %s",
+			f.Key.Src, partyNames[to], dst, theirs, f.Key.Src, portFilter), "a port"
 	}
 	if !delivered && d.ReceiverSendsFrom && !d.ReceiverSendsToSender {
 		return delivered, proof, fmt.Sprintf("sent from %s, but the %s's own media from %s goes to %s, not to %s: %s",
-			f.Key.Src, partyNames[to], dst, theirs, f.Key.Src.Addr(), addressFilter), true
+			f.Key.Src, partyNames[to], dst, theirs, f.Key.Src.Addr(), addressFilter), "an address"
 	}
 	if !delivered && !d.Unreachable {
 		doubt = fmt.Sprintf("sent to %s, but the %s's own media leaves its NAT from %s and nothing in the capture comes from %s: nothing shows the NAT forwards that port to it",
@@ -125,12 +135,17 @@ func (cb *callBuild) delivery(bf boundFlow, sigs [2]netip.AddrPort, v [2]partyVi
 			doubt += " (the SIP ALG traces in its messages are a common cause: an ALG rewrote the SDP to a port the NAT then did not use)"
 		}
 	}
-	return delivered, proof, doubt, false
+	return delivered, proof, doubt, ""
 }
 
 // addressFilter says why what comes from elsewhere than a NATed party
 // sends to does not reach it.
 const addressFilter = "a NAT that filters by address (most do) lets in only what comes from where its phone sends"
+
+// portFilter says why what comes from another port of the address a
+// NATed party sends to does not reach it (asymmetric RTP).
+const portFilter = "a NAT that filters by address and port (Linux's conntrack, most home routers) lets in only what comes from " +
+	"the very address and port its phone sends to; only one that filters by address alone would let it in"
 
 // sentFirstMargin: a flow that began this much before the receiver's
 // own media reached the receiver's NAT first, whatever the delays

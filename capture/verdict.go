@@ -1044,9 +1044,13 @@ type DeliveryFacts struct {
 	// sent to (the receiver's media, its RTCP): the NAT maps it.
 	ReceiverSendsFrom bool
 	// ReceiverSendsToSender: what comes from the address sent to goes to
-	// the flow's source address: a NAT that filters by address (most do)
-	// lets the flow in.
+	// the flow's source (address and port; address only for RTCP): a NAT
+	// that filters by address and port (Linux's conntrack, most home
+	// routers) lets the flow in.
 	ReceiverSendsToSender bool
+	// ReceiverSendsToSenderHost: it goes to the flow's source address, if
+	// not to its port: a NAT that filters by address only lets it in.
+	ReceiverSendsToSenderHost bool
 	// ReceiverSendsOtherPort: the receiver's media leaves its NAT from
 	// another port of the same address.
 	ReceiverSendsOtherPort bool
@@ -1075,6 +1079,8 @@ func JudgeDelivery(d DeliveryFacts) (delivered bool, proof, doubt string) {
 		return false, "", "sent to a private address behind the receiver's NAT, which nothing shows forwarding it"
 	case d.ReceiverNATed && d.ToReceiverNAT && d.ReceiverSendsFrom && d.ReceiverSendsToSender:
 		return true, report.ProofInferred, ""
+	case d.ReceiverNATed && d.ToReceiverNAT && d.ReceiverSendsFrom && d.ReceiverSendsToSenderHost:
+		return false, "", "sent from a port the receiver's media does not go to, which a NAT that filters by address and port keeps out"
 	case d.ReceiverNATed && d.ToReceiverNAT && d.ReceiverSendsFrom:
 		return false, "", "sent from an address the receiver's media does not go to, which a NAT that filters by address keeps out"
 	case d.ReceiverNATed && d.ToReceiverNAT && d.ReceiverSendsOtherPort:
