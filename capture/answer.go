@@ -30,16 +30,18 @@ type answerTrack struct {
 	src, dst netip.AddrPort
 	// contact is the 2xx's Contact when it names an IP address: where the
 	// ACK is sent when no route set says otherwise.
-	contact               netip.AddrPort
+	contact netip.AddrPort
+	// asked is where the INVITE it answers was sent (the leg's first).
+	asked                 invited
 	sent                  int // copies on the hop
 	firstAt, lastAt       time.Time
 	firstFrame, lastFrame uint64
 	// The first ACK of the transaction (ackFrame 0: none) and the copies
 	// of the 2xx sent after it: an ACK that arrived stops them.
-	ackFrame uint64
-	ackDst   netip.AddrPort
-	ackAt    time.Time
-	afterAck int
+	ackFrame       uint64
+	ackSrc, ackDst netip.AddrPort
+	ackAt          time.Time
+	afterAck       int
 	// The first ACK of the transaction that carried another To-tag
 	// (strayAckFrame 0: none): it acknowledges another dialog of the call
 	// (a fork's, or one a second copy of the INVITE set up), and the
@@ -56,6 +58,12 @@ type answerTrack struct {
 	invitesAfterFrom, invitesTo uint64
 	invitesAfterAt              time.Time
 	inviteSrc                   netip.AddrPort // where the first of them came from
+}
+
+// invited is where an INVITE was sent: its Request-URI as an address
+// (invalid when a name) and the address it went to on the captured hop.
+type invited struct {
+	uri, dst netip.AddrPort
 }
 
 // answers follows the 2xx answers to a leg's INVITEs (the first, and
@@ -98,8 +106,9 @@ func (a *answers) tracks(f func(t *answerTrack) (stop bool)) {
 	}
 }
 
-// answer files a 2xx to an INVITE, sent by party from.
-func (a *answers) answer(m *sipInfo, at time.Time, from int) {
+// answer files a 2xx to an INVITE, sent by party from, to the INVITE
+// asked.
+func (a *answers) answer(m *sipInfo, at time.Time, from int, asked invited) {
 	var known *answerTrack
 	a.tracks(func(t *answerTrack) bool {
 		if t.cseq == m.CSeq && t.sender == from && t.toTag == m.ToTag {
@@ -121,7 +130,7 @@ func (a *answers) answer(m *sipInfo, at time.Time, from int) {
 		return
 	}
 	a.retire()
-	a.current = answerTrack{cseq: m.CSeq, status: m.Status, sender: from, toTag: m.ToTag, src: m.Src, dst: m.Dst, contact: m.ContactAddr, sent: 1,
+	a.current = answerTrack{cseq: m.CSeq, status: m.Status, sender: from, toTag: m.ToTag, src: m.Src, dst: m.Dst, contact: m.ContactAddr, asked: asked, sent: 1,
 		firstAt: at, lastAt: at, firstFrame: m.Frame, lastFrame: m.Frame, fragmented: m.Fragmented}
 }
 
@@ -168,7 +177,7 @@ func (a *answers) ack(m *sipInfo, at time.Time, from int) {
 	switch {
 	case own != nil:
 		if own.ackFrame == 0 {
-			own.ackFrame, own.ackDst, own.ackAt = m.Frame, m.Dst, at
+			own.ackFrame, own.ackSrc, own.ackDst, own.ackAt = m.Frame, m.Src, m.Dst, at
 			if len(a.ackedTags) < maxAckedTags && !slices.Contains(a.ackedTags, own.toTag) {
 				a.ackedTags = append(a.ackedTags, own.toTag)
 			}
@@ -303,6 +312,13 @@ func answerFinding(cb *callBuild) (report.Finding, bool) {
 	if ev, ok := t.contactEvidence(); ok {
 		f.Evidence = append(f.Evidence, ev)
 	}
+	if ev, ok := t.contactPortEvidence(who); ok && !t.strayAck() {
+		f.Evidence = append(f.Evidence, ev)
+		f.Remedy = remedyContactPortNotForwarded
+	}
+	if t.ackFrame != 0 {
+		f.Evidence = appendUnreachable(f.Evidence, cb.unreach.about(t.ackSrc, t.ackDst), t.ackDst)
+	}
 	if client, tries := cb.unreach.connects().failedTo(t.contact, t.firstAt, t.lastAt.Add(time.Second)); tries != nil {
 		// Over TCP the ACK never left the proxy passing it on: no
 		// connection to the Contact would open (tcpconnect.go).
@@ -348,7 +364,11 @@ func (t *answerTrack) ackEvidence(answer string) report.Evidence {
 		return report.Evidence{Text: fmt.Sprintf("no ACK of CSeq %d in the capture", t.cseq)}
 	}
 	text := fmt.Sprintf("ACK sent to %s, yet the %s came %d more times: the ACK never reached %s", t.ackDst, answer, t.afterAck, t.src.Addr())
-	if t.ackDst.Addr() == t.src.Addr() {
+	switch {
+	case t.ackDst.Addr() == t.src.Addr() && t.ackDst.Port() != t.src.Port():
+		text = fmt.Sprintf("ACK sent to %s, not to %s where the %s came from, yet the %s came %d more times: the ACK never reached the party that answered",
+			t.ackDst, t.src, answer, answer, t.afterAck)
+	case t.ackDst.Addr() == t.src.Addr():
 		// The ACK went back the way the 2xx came: lost on that hop, or,
 		// when that hop's sender is a proxy passing on the answering
 		// party's copies, beyond it.
@@ -370,6 +390,34 @@ func (t *answerTrack) contactEvidence() (report.Evidence, bool) {
 		text = fmt.Sprintf("the answer's Contact is the private address %s, and the ACK went there: nothing outside that network can reach it", c)
 	}
 	return report.Evidence{Text: text, Frames: []uint64{t.firstFrame}, Addrs: []string{c.String()}}, true
+}
+
+// contactPortEvidence names the answer's public Contact when the INVITE
+// reached the answering party at another port of that address (its
+// Request-URI, or where it was sent): a server behind a router that
+// forwards another outside port to its own writes its own port, and the
+// ACK sent there finds no forward.
+func (t *answerTrack) contactPortEvidence(who string) (report.Evidence, bool) {
+	c := t.contact
+	if !c.IsValid() || !isPublic(c.Addr()) {
+		return report.Evidence{}, false
+	}
+	reached, how := t.asked.uri, "its Request-URI"
+	if reached.Addr() != c.Addr() || reached.Port() == c.Port() {
+		reached, how = t.asked.dst, "where it was sent"
+	}
+	if reached.Addr() != c.Addr() || reached.Port() == c.Port() {
+		return report.Evidence{}, false
+	}
+	text := fmt.Sprintf("the answer's Contact is %s, where the ACK is sent, but the INVITE reached the %s at %s (%s)", c, who, reached, how)
+	if dst := t.asked.dst; IsPrivate(dst.Addr()) && dst.Port() == c.Port() {
+		text += fmt.Sprintf(", forwarded to it at %s: the %s wrote its own port, not the outside port a router forwards to it, and nothing forwards %d",
+			dst, who, c.Port())
+	} else {
+		text += fmt.Sprintf(": a server behind a router that forwards outside port %d to another port of its own writes its own port, %d, "+
+			"where nothing is forwarded", reached.Port(), c.Port())
+	}
+	return report.Evidence{Text: text, Frames: []uint64{t.firstFrame}, Addrs: []string{c.String(), reached.String()}}, true
 }
 
 // answerName names a 2xx as engineers do: "200 OK" whatever its reason

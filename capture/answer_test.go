@@ -55,7 +55,7 @@ func TestAnswersFollowTheACK(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
 	ok := func(a *answers, frame uint64, ms int, tag string) {
-		a.answer(answerMsg(frame, false, "INVITE", 200, 1, tag, true), at(ms), callee)
+		a.answer(answerMsg(frame, false, "INVITE", 200, 1, tag, true), at(ms), callee, invited{})
 	}
 	t.Run("resent, never acknowledged, BYE at 32 s", func(t *testing.T) {
 		var a answers
@@ -145,7 +145,7 @@ func TestAnswersFollowTheACK(t *testing.T) {
 		a.ack(answerMsg(11, true, "ACK", 0, 1, "b1", false), at(10), caller)
 		ok(&a, 12, 20, "b2")
 		a.ack(answerMsg(13, true, "ACK", 0, 1, "b1", false), at(30), caller)
-		a.answer(answerMsg(14, false, "INVITE", 200, 2, "b1", true), at(400), callee)
+		a.answer(answerMsg(14, false, "INVITE", 200, 2, "b1", true), at(400), callee, invited{})
 		a.ack(answerMsg(15, true, "ACK", 0, 2, "b1", false), at(410), caller)
 		for i, ms := range []int{520, 1520, 3520} {
 			ok(&a, uint64(16+i), ms, "b2")
@@ -163,7 +163,7 @@ func TestAnswersFollowTheACK(t *testing.T) {
 		for i, ms := range []int{0, 500, 1500} {
 			ok(&a, uint64(10+i), ms, "b1")
 		}
-		a.answer(answerMsg(20, false, "INVITE", 200, 2, "b1", true), at(60000), callee)
+		a.answer(answerMsg(20, false, "INVITE", 200, 2, "b1", true), at(60000), callee, invited{})
 		a.ack(answerMsg(21, true, "ACK", 0, 2, "b1", false), at(60010), caller)
 		u := a.unacknowledged()
 		if u == nil || u.cseq != 1 || u.sent != 3 {

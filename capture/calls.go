@@ -153,6 +153,8 @@ type setupTrack struct {
 	rang       bool
 	endedAt    time.Time // CANCEL or final response, whichever came first
 	src, dst   netip.AddrPort
+	// ruri is the INVITE's Request-URI as an address (sipInfo.RURIAddr).
+	ruri netip.AddrPort
 	// fragmented: a transmission went over UDP in IP fragments.
 	fragmented bool
 	// authorized: the INVITE carried credentials (Authorization,
@@ -206,8 +208,17 @@ func (t *setupTrack) invite(m *sipInfo, at time.Time) {
 		}
 		return
 	}
-	*t = setupTrack{cseq: m.CSeq, sentAt: at, lastSentAt: at, firstFrame: m.Frame, lastFrame: m.Frame, sent: 1, src: m.Src, dst: m.Dst, fragmented: m.Fragmented,
+	*t = setupTrack{cseq: m.CSeq, sentAt: at, lastSentAt: at, firstFrame: m.Frame, lastFrame: m.Frame, sent: 1, src: m.Src, dst: m.Dst, ruri: m.RURIAddr, fragmented: m.Fragmented,
 		authorized: m.Authorized, challenges: t.challenges, lastChallenge: t.lastChallenge}
+}
+
+// asked is where the INVITE that 2xx m answers was sent, its
+// Request-URI and destination, when that INVITE is the leg's first.
+func (t *setupTrack) asked(m *sipInfo, from int) invited {
+	if from != callee || m.CSeq != t.cseq || t.sent == 0 {
+		return invited{}
+	}
+	return invited{uri: t.ruri, dst: t.dst}
 }
 
 // response files a response to an INVITE.
@@ -888,7 +899,7 @@ func keptEvent(ev sdpEvent) *sdpEvent { return &ev }
 func (t *callTable) response(c *sipCall, m *sipInfo, at time.Time, from int, tag string, s *sdpInfo) {
 	isInitialInvite := m.Method == "INVITE" && from == callee
 	if m.Method == "INVITE" && m.Status >= 200 && m.Status < 300 {
-		c.faultsFor().answers.answer(m, at, from)
+		c.faultsFor().answers.answer(m, at, from, c.setup.asked(m, from))
 	}
 	var d *dialog
 	switch {

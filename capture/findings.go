@@ -175,6 +175,10 @@ const (
 		"Asterisk PJSIP rewrite_contact=yes and force_rport=yes, chan_sip nat=force_rport,comedia), or let the phone write its public address " +
 		"(STUN, SIP outbound); a server behind NAT needs its external address set (Asterisk external_signaling_address, Kamailio advertise). " +
 		"A router's SIP ALG that rewrites half a message does the same harm: disable it. Otherwise follow the ACK: a firewall or NAT on its path drops it."
+	remedyContactPortNotForwarded = "The answer's Contact names the server's public address with its own SIP port, but the router forwards " +
+		"another outside port to it: the ACK and every later request of the call go to a port nothing forwards. Set the server's external port " +
+		"with its external address (Asterisk PJSIP external_signaling_port on the transport, chan_sip externaddr=ADDRESS:PORT, Kamailio " +
+		"listen=udp:LAN-ADDRESS:5060 advertise PUBLIC-ADDRESS:PORT), or forward the same port outside as inside."
 	remedyAckOtherDialog = "The caller acknowledged the answer with another dialog's To-tag: a fault of its SIP software (or of a proxy that changes tags), " +
 		"not of the network. A caller whose INVITE set up two dialogs (two forks answered, or the same INVITE sent again as a new transaction, " +
 		"which the server should refuse with 482 Loop Detected, RFC 3261 §8.2.2.2) must acknowledge each 2xx with its own tags and end the dialog " +

@@ -106,3 +106,22 @@ func tableMsg(request bool, method string, status int, cseq uint32, fromTag, toT
 	return &sipInfo{sipHeaders: &sipHeaders{Request: request, Method: method, Status: status, CallID: "table@test",
 		FromTag: fromTag, ToTag: toTag, CSeq: cseq}, Src: src, Dst: dst}
 }
+
+// evidenceTexts joins a finding's evidence lines.
+func evidenceTexts(f *report.Finding) string {
+	var b strings.Builder
+	for _, e := range f.Evidence {
+		b.WriteString(e.Text + "\n")
+	}
+	return b.String()
+}
+
+// findingByID is the finding of fs with that ID, or nil.
+func findingByID(fs []report.Finding, id report.FindingID) *report.Finding {
+	for i := range fs {
+		if fs[i].ID == id {
+			return &fs[i]
+		}
+	}
+	return nil
+}

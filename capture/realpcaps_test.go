@@ -311,6 +311,23 @@ func TestNATLabAsymmetricRTP(t *testing.T) {
 	}
 }
 
+// TestNATLabContactPortNotForwarded: a PBX behind a router that forwards
+// outside port 5080 to its own 5060 writes 5060 in its answer's Contact;
+// the ACK goes there and is lost. At the PBX and at the phone, the
+// finding names both ports, and the remedy is the port to advertise.
+func TestNATLabContactPortNotForwarded(t *testing.T) {
+	for _, tc := range []struct{ file, want string }{
+		{"natlab-contact-port-at-pbx.pcap", "the INVITE reached the callee at 203.0.113.1:5080 (its Request-URI), forwarded to it at 192.168.1.5:5060"},
+		{"natlab-contact-port-at-phone.pcap", "ICMP destination unreachable came back from 203.0.113.1 4 times for packets to 203.0.113.1:5060"},
+	} {
+		res := analyzePath(t, filepath.Join("..", "testdata", tc.file))
+		f := findingByID(res.Calls[0].Findings, IDAnswerNotAcknowledged)
+		if f == nil || f.Remedy != remedyContactPortNotForwarded || !strings.Contains(evidenceTexts(f), tc.want) {
+			t.Errorf("%s: finding %+v, want %q", tc.file, f, tc.want)
+		}
+	}
+}
+
 // TestNATLabSIPALG: the Linux SIP ALG (nf_nat_sip) rewrites Via, Contact,
 // o= and c= of the phone's INVITE to the NAT's public address, consistently:
 // seen from outside, the call looks like one from a public phone and works.

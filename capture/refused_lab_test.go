@@ -268,13 +268,3 @@ func TestLabSIPFragmentsDropped(t *testing.T) {
 		t.Errorf("at the server: %d calls, findings %+v; want none, and %s", len(received.Calls), received.Findings, IDSIPFragmentsLost)
 	}
 }
-
-// findingByID is the finding of fs with that ID, or nil.
-func findingByID(fs []report.Finding, id report.FindingID) *report.Finding {
-	for i := range fs {
-		if fs[i].ID == id {
-			return &fs[i]
-		}
-	}
-	return nil
-}

@@ -286,6 +286,10 @@ type sipHeaders struct {
 	BodyType  string
 	// RURIUser is the user of a request's Request-URI.
 	RURIUser string
+	// RURIAddr is a request's Request-URI as an address (port 5060 when
+	// none is written), when its host is an IP address: where the sender
+	// meant it to go, whatever forwarded it on.
+	RURIAddr netip.AddrPort
 	// extra holds what few messages have (nil: none of it). Apart, the
 	// facts of every other message fit a smaller allocation: one is made
 	// per message read, most of what reading signalling allocates.
@@ -613,6 +617,7 @@ func infoFromMessage(msg sip.Message) (*sipInfo, error) {
 		info.Request = true
 		info.Method = string(m.Method)
 		info.RURIUser = m.Recipient.User
+		info.RURIAddr = newBinding(m.Recipient.Host, m.Recipient.Port, "", false, false).Addr
 		if m.Method == sip.INVITE {
 			users, values := linkHints(m)
 			info.setExtras(sipExtras{LinkUsers: users, LinkValues: values})

@@ -212,6 +212,7 @@ func readStartLine(info *sipInfo, line string) bool {
 		return false
 	}
 	info.Request, info.Method, info.RURIUser = true, method, u.user
+	info.RURIAddr = newBinding(u.host, u.port, "", false, false).Addr
 	return true
 }
 
