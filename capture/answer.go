@@ -32,7 +32,10 @@ type answerTrack struct {
 	// ACK is sent when no route set says otherwise.
 	contact netip.AddrPort
 	// asked is where the INVITE it answers was sent (the leg's first).
-	asked                 invited
+	asked invited
+	// route is the first hop of the caller's route set the 2xx names
+	// (sipExtras.CallerRoute): where its ACK goes.
+	route                 netip.AddrPort
 	sent                  int // copies on the hop
 	firstAt, lastAt       time.Time
 	firstFrame, lastFrame uint64
@@ -130,7 +133,7 @@ func (a *answers) answer(m *sipInfo, at time.Time, from int, asked invited) {
 		return
 	}
 	a.retire()
-	a.current = answerTrack{cseq: m.CSeq, status: m.Status, sender: from, toTag: m.ToTag, src: m.Src, dst: m.Dst, contact: m.ContactAddr, asked: asked, sent: 1,
+	a.current = answerTrack{cseq: m.CSeq, status: m.Status, sender: from, toTag: m.ToTag, src: m.Src, dst: m.Dst, contact: m.ContactAddr, asked: asked, route: m.extras().CallerRoute, sent: 1,
 		firstAt: at, lastAt: at, firstFrame: m.Frame, lastFrame: m.Frame, fragmented: m.Fragmented}
 }
 
@@ -316,6 +319,10 @@ func answerFinding(cb *callBuild) (report.Finding, bool) {
 		f.Evidence = append(f.Evidence, ev)
 		f.Remedy = remedyContactPortNotForwarded
 	}
+	if ev, ok := t.routeEvidence(partyNames[other(t.sender)]); ok && !t.strayAck() {
+		f.Evidence = append(f.Evidence, ev)
+		f.Remedy = remedyRecordRoutePrivate
+	}
 	if t.ackFrame != 0 {
 		f.Evidence = appendUnreachable(f.Evidence, cb.unreach.about(t.ackSrc, t.ackDst), t.ackDst)
 	}
@@ -331,6 +338,18 @@ func answerFinding(cb *callBuild) (report.Finding, bool) {
 		})
 	}
 	return f, true
+}
+
+// gaveUpOnAck says whether party's media stopping at stop is it ending
+// the call because its answer was never acknowledged: the stop came when
+// an answering party gives up on its ACK (hungUpOnTimeout).
+func gaveUpOnAck(cb *callBuild, party int, stop time.Time) bool {
+	if cb.call.faults == nil {
+		return false
+	}
+	a := &cb.call.faults.answers
+	t := a.unacknowledged()
+	return t != nil && t.sender == party && !t.facts(a).AckedOtherDialog && hungUpOnTimeout(stop.Sub(t.firstAt))
 }
 
 // requestResent says whether the INVITE's sender went on resending it
@@ -390,6 +409,26 @@ func (t *answerTrack) contactEvidence() (report.Evidence, bool) {
 		text = fmt.Sprintf("the answer's Contact is the private address %s, and the ACK went there: nothing outside that network can reach it", c)
 	}
 	return report.Evidence{Text: text, Frames: []uint64{t.firstFrame}, Addrs: []string{c.String()}}, true
+}
+
+// routeEvidence names the private first hop of the caller's route set
+// when the answer crossed into a public network: a proxy behind NAT that
+// Record-Routes its own address sends the caller's ACK there, which
+// nothing outside that network can reach.
+func (t *answerTrack) routeEvidence(caller string) (report.Evidence, bool) {
+	r := t.route
+	if !r.IsValid() || !IsPrivate(r.Addr()) || !t.asked.dst.IsValid() || (!isPublic(t.src.Addr()) && !isPublic(t.dst.Addr())) {
+		return report.Evidence{}, false
+	}
+	went := "goes"
+	if t.ackFrame != 0 && t.ackDst == r {
+		went = "went"
+	}
+	return report.Evidence{
+		Text: fmt.Sprintf("the answer's Record-Route names the private address %s, where the %s's ACK %s (the first hop of its route set, "+
+			"RFC 3261 §12.1.2): a proxy behind NAT that writes its own address, not its public one; nothing outside its network can reach it", r, caller, went),
+		Frames: []uint64{t.firstFrame}, Addrs: []string{r.String()},
+	}, true
 }
 
 // contactPortEvidence names the answer's public Contact when the INVITE

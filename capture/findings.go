@@ -179,6 +179,10 @@ const (
 		"another outside port to it: the ACK and every later request of the call go to a port nothing forwards. Set the server's external port " +
 		"with its external address (Asterisk PJSIP external_signaling_port on the transport, chan_sip externaddr=ADDRESS:PORT, Kamailio " +
 		"listen=udp:LAN-ADDRESS:5060 advertise PUBLIC-ADDRESS:PORT), or forward the same port outside as inside."
+	remedyRecordRoutePrivate = "A proxy behind NAT Record-Routes its private address, so the requests of the call that follow the route set " +
+		"(ACK, BYE, re-INVITE) go where no one outside its network can reach. Make it write its public address: Kamailio " +
+		"listen=udp:LAN-ADDRESS:5060 advertise PUBLIC-ADDRESS:5060 (or record_route_preset), OpenSIPS socket=udp:LAN-ADDRESS:5060 as " +
+		"PUBLIC-ADDRESS:5060; an SBC's outside interface its public address; and forward its SIP port to it."
 	remedyAckOtherDialog = "The caller acknowledged the answer with another dialog's To-tag: a fault of its SIP software (or of a proxy that changes tags), " +
 		"not of the network. A caller whose INVITE set up two dialogs (two forks answered, or the same INVITE sent again as a new transaction, " +
 		"which the server should refuse with 482 Loop Detected, RFC 3261 §8.2.2.2) must acknowledge each 2xx with its own tags and end the dialog " +

@@ -328,6 +328,17 @@ func TestNATLabContactPortNotForwarded(t *testing.T) {
 	}
 }
 
+// TestNATLabRecordRoutePrivate: a proxy behind NAT Record-Routes its
+// private address; the caller's ACK follows it and is lost. The finding
+// names the Record-Route, and the remedy is the proxy's public address.
+func TestNATLabRecordRoutePrivate(t *testing.T) {
+	res := analyzePath(t, filepath.Join("..", "testdata", "natlab-record-route-private.pcap"))
+	f := findingByID(res.Calls[0].Findings, IDAnswerNotAcknowledged)
+	if f == nil || f.Remedy != remedyRecordRoutePrivate || !strings.Contains(evidenceTexts(f), "the answer's Record-Route names the private address 192.168.1.5:5060") {
+		t.Fatalf("finding %+v", f)
+	}
+}
+
 // TestNATLabSIPALG: the Linux SIP ALG (nf_nat_sip) rewrites Via, Contact,
 // o= and c= of the phone's INVITE to the NAT's public address, consistently:
 // seen from outside, the call looks like one from a public phone and works.

@@ -48,6 +48,10 @@ type privateRequests struct {
 	// ones: it was taken on their side of the NAT, so a request to them
 	// from outside came through it and arrived (a capture on the phone).
 	inside map[netip.Addr]bool
+	// routes are the private addresses answers that crossed into a public
+	// network Record-Routed (a proxy behind NAT), by the frame of the
+	// first: the requests of those calls go there by their route set.
+	routes map[netip.AddrPort]uint64
 }
 
 // maxInsideSenders bounds the private senders noted.
@@ -63,6 +67,7 @@ func (p *privateRequests) sip(m *sipInfo, at time.Time) {
 	}
 	if !m.Request {
 		delete(p.pending, k) // answered
+		p.route(m)
 		return
 	}
 	if m.Method == "ACK" || (m.Method == "INVITE" && m.ToTag == "") || !isPublic(m.Src.Addr()) || !IsPrivate(m.Dst.Addr()) {
@@ -81,6 +86,22 @@ func (p *privateRequests) sip(m *sipInfo, at time.Time) {
 		return
 	}
 	p.pending[k] = &pendingRequest{method: m.Method, src: m.Src, dst: m.Dst, firstFrame: m.Frame, lastFrame: m.Frame, sent: 1, firstAt: at, lastAt: at}
+}
+
+// route notes the private first hop of the caller's route set a 2xx that
+// crossed into a public network names.
+func (p *privateRequests) route(m *sipInfo) {
+	r := m.extras().CallerRoute
+	if !r.IsValid() || !IsPrivate(r.Addr()) || (!isPublic(m.Src.Addr()) && !isPublic(m.Dst.Addr())) {
+		return
+	}
+	if _, ok := p.routes[r]; ok || len(p.routes) >= maxInsideSenders {
+		return
+	}
+	if p.routes == nil {
+		p.routes = map[netip.AddrPort]uint64{}
+	}
+	p.routes[r] = m.Frame
 }
 
 // findings lists, per private destination, the requests that got no
@@ -120,6 +141,14 @@ func (p *privateRequests) findings(regs *registrations) []report.Finding {
 		}
 		if reg := regs.contactOwner(d); reg != nil {
 			f.Evidence = append(f.Evidence, reg.registerEvidence())
+		}
+		if frame, ok := p.routes[d]; ok {
+			f.Remedy = remedyRecordRoutePrivate
+			f.Evidence = append(f.Evidence, report.Evidence{
+				Text: fmt.Sprintf("an answer Record-Routes %s to a public party: the requests of its call follow that route (a proxy behind NAT "+
+					"that writes its own address, not its public one)", d),
+				Frames: []uint64{frame}, Addrs: []string{d.String()},
+			})
 		}
 		fs = append(fs, f)
 	}

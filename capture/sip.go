@@ -314,6 +314,11 @@ type sipExtras struct {
 	// Warning (RFC 3261 §20.43) headers: why a call failed or ended, as
 	// the network put it (causes.go).
 	Reasons, Warnings []string
+	// CallerRoute is a 2xx to an INVITE's last Record-Route entry as an
+	// address, when its host is an IP address: the first hop of the
+	// caller's ACK and later requests (the caller's route set is the
+	// Record-Route list reversed, RFC 3261 §12.1.2).
+	CallerRoute netip.AddrPort
 }
 
 // extras are the message's rarer facts (empty when it has none).
@@ -332,9 +337,30 @@ var noExtras sipExtras
 // that a message without them has none allocated (the fast path and
 // sipgo's agree on that, FuzzFastSIP).
 func (h *sipHeaders) setExtras(e sipExtras) {
-	if len(e.Contacts) > 0 || len(e.LinkUsers) > 0 || len(e.LinkValues) > 0 || len(e.BadHeaders) > 0 || len(e.Reasons) > 0 || len(e.Warnings) > 0 {
+	if len(e.Contacts) > 0 || len(e.LinkUsers) > 0 || len(e.LinkValues) > 0 || len(e.BadHeaders) > 0 || len(e.Reasons) > 0 || len(e.Warnings) > 0 ||
+		e.CallerRoute.IsValid() {
 		h.extra = &e
 	}
+}
+
+// setCallerRoute gives a 2xx to an INVITE the first hop of its caller's
+// route set (CallerRoute), when it names one.
+func (h *sipHeaders) setCallerRoute(last netip.AddrPort) {
+	if h.Request || h.Method != "INVITE" || h.Status < 200 || h.Status > 299 || !last.IsValid() {
+		return
+	}
+	e := *h.extras()
+	e.CallerRoute = last
+	h.setExtras(e)
+}
+
+// recordRouteAddr is a Record-Route entry's URI as an address (port 5060
+// when none is written; invalid when its host is a name).
+func recordRouteAddr(hdr sip.Header) netip.AddrPort {
+	if rr, ok := hdr.(*sip.RecordRouteHeader); ok {
+		return newBinding(rr.Address.Host, rr.Address.Port, "", false, false).Addr
+	}
+	return netip.AddrPort{}
 }
 
 // trimBrackets is strings.Trim(s, "[]") without building its cutset at
@@ -637,6 +663,9 @@ func infoFromMessage(msg sip.Message) (*sipInfo, error) {
 	info.readVia(msg)
 	info.readContacts(msg)
 	info.setCauses(headerValues(msg, "reason"), headerValues(msg, "warning"))
+	if rr := msg.GetHeaders("record-route"); len(rr) > 0 {
+		info.setCallerRoute(recordRouteAddr(rr[len(rr)-1]))
+	}
 	for _, name := range []string{"authorization", "proxy-authorization"} {
 		for _, h := range msg.GetHeaders(name) {
 			info.Authorized = info.Authorized || answersChallenge(h.Value())

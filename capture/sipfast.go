@@ -3,6 +3,7 @@ package capture
 import (
 	"bytes"
 	"encoding/binary"
+	"net/netip"
 	"strconv"
 	"strings"
 
@@ -231,6 +232,8 @@ type fastHeaders struct {
 	server        string
 	haveUA        bool
 	haveServer    bool
+	// lastRecordRoute is the last Record-Route entry read, as an address.
+	lastRecordRoute netip.AddrPort
 }
 
 // header reads one header line (raw: the same bytes, for sipgo).
@@ -280,10 +283,20 @@ func (h *fastHeaders) header(line string, raw []byte) bool {
 	case "route":
 		// One plain address (Record-Route: <sip:proxy;lr>, most of them)
 		// is one sipgo reads; anything else it must check.
-		if _, ok := parsePlainAddr(value, true); ok {
+		rr := strings.EqualFold(name, "record-route")
+		if a, ok := parsePlainAddr(value, true); ok {
+			if rr {
+				h.lastRecordRoute = newBinding(a.uri.host, a.uri.port, "", false, false).Addr
+			}
 			return true
 		}
-		return h.sipgoChecks(raw)
+		if !h.sipgoChecks(raw) {
+			return false
+		}
+		if rr && len(h.sc.routes) > 0 {
+			h.lastRecordRoute = recordRouteAddr(h.sc.routes[len(h.sc.routes)-1])
+		}
+		clear(h.sc.routes)
 	default:
 		h.other(key, name, value)
 	}
@@ -347,13 +360,16 @@ func (h *fastHeaders) other(key, name, value string) {
 }
 
 // sipgoChecks runs sipgo's own parser on a header it parses into its
-// model (Route, Record-Route, Refer-To, Referred-By) though natdoc reads
-// nothing of it: a value sipgo refuses is a header to report, which only
-// the full parse does.
+// model (Route, Record-Route, Refer-To, Referred-By) that is not one
+// plain address: a value sipgo refuses is a header to report, which only
+// the full parse does. What it parsed stays in h.sc.routes for the
+// caller, which clears it.
 func (h *fastHeaders) sipgoChecks(raw []byte) bool {
 	var err error
 	h.sc.routes, err = sip.HeadersParser(sip.DefaultHeadersParser()).ParseHeader(h.sc.routes[:0], raw)
-	clear(h.sc.routes)
+	if err != nil {
+		clear(h.sc.routes)
+	}
 	return err == nil
 }
 
@@ -446,6 +462,7 @@ func (h *fastHeaders) finish() bool {
 		h.linkHints()
 	}
 	info.setCauses(h.sc.reasons, h.sc.warnings)
+	info.setCallerRoute(h.lastRecordRoute)
 	return true
 }
 

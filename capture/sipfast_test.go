@@ -46,6 +46,7 @@ var fastSIPSeeds = []struct {
 	{"bad Max-Forwards", "INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP 1.2.3.4\r\nMax-Forwards: x\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:b@c>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n\r\n", false},
 	{"routes", "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 1.2.3.4\r\nRecord-Route: <sip:198.51.100.20;lr>\r\nRecord-Route: <sip:p2.example.com:5070;transport=tcp;lr>;x=1\r\nRoute: sip:1.2.3.4;lr\r\nRefer-To: \"Bob\" <sip:bob@c>\r\nReferred-By: <sip:a@b>\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:b@c>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n\r\n", true},
 	{"Record-Route list", "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 1.2.3.4\r\nRecord-Route: <sip:p1;lr>, <sip:p2;lr>\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:b@c>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n\r\n", true},
+	{"Record-Route list of addresses", "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 1.2.3.4\r\nRecord-Route: <sip:192.168.1.5;lr>, <sip:10.0.0.1:5070;lr>\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:b@c>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n\r\n", true},
 	{"bad Record-Route", "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 1.2.3.4\r\nRecord-Route: <sip:[::1>\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:b@c>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n\r\n", false},
 	{"escaped display name", "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 1.2.3.4\r\nFrom: \"a\\\"b\" <sip:a@b>;tag=1\r\nTo: <sip:b@c>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n\r\n", false},
 	{"no Call-ID", "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 1.2.3.4\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:b@c>\r\nCSeq: 1 INVITE\r\n\r\n", false},
@@ -172,5 +173,30 @@ func TestPartialPlain(t *testing.T) {
 	}
 	if r.partialPlain([]byte("INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP fd00::1:5060\r\nFrom: <sip")) {
 		t.Error("a message outside the plain form taken for a plain part")
+	}
+}
+
+// TestCallerRoute: a 2xx to an INVITE names the first hop of its caller's
+// route set, the last Record-Route entry, read alike from one header or a
+// list; a name is no address.
+func TestCallerRoute(t *testing.T) {
+	r := newSIPReader()
+	for name, want := range map[string]string{
+		"routes":                         "", // the last entry is p2.example.com
+		"Record-Route list of addresses": "10.0.0.1:5070",
+	} {
+		for _, tc := range fastSIPSeeds {
+			if tc.name != name {
+				continue
+			}
+			info, err := r.parseSIPDatagramFully([]byte(tc.msg))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := info.extras().CallerRoute; (want == "" && got.IsValid()) || (want != "" && got.String() != want) {
+				t.Errorf("%s: caller route %v, want %q", name, got, want)
+			}
+			checkFastSIP(t, r, []byte(tc.msg))
+		}
 	}
 }

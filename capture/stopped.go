@@ -155,6 +155,12 @@ func (s *mediaStop) settle(cb *callBuild, st *streamState) bool {
 	if bye := cb.call.byeNs[s.party]; bye != 0 && bye <= at.Add(stopExplainedWithin).UnixNano() {
 		return false
 	}
+	if gaveUpOnAck(cb, s.party, at) {
+		// Its answer was never acknowledged: it ended the call, as
+		// answering parties do after 64*T1, with a BYE the capture may
+		// not hold (it follows the same broken route as the ACK).
+		return false
+	}
 	if refer := cb.call.referNs; refer != 0 && refer >= at.Add(-stopExplainedWithin).UnixNano() && refer <= at.Add(stopExplainedWithin).UnixNano() {
 		// A transfer: the transferee stops this call's media as it
 		// calls the target (RFC 5589), and the transferor may too.

@@ -123,6 +123,7 @@ var remedyNames = map[string]struct{ id, title string }{
 	remedyAnswerFromAddressAsked:  {"answer-from-the-address-asked", "Make the server answer from the address the request was sent to"},
 	remedySendFromWhereReceived:   {"send-media-from-where-it-is-received", "Send media from the address and port the phone's media goes to (symmetric RTP)"},
 	remedyContactPortNotForwarded: {"advertise-the-forwarded-sip-port", "Make the server advertise the outside SIP port its router forwards to it"},
+	remedyRecordRoutePrivate:      {"record-route-the-public-address", "Make the proxy behind NAT Record-Route its public address"},
 	remedySendFromDialogPeer:      {"send-from-the-dialog-peer", "Send a call's requests to a phone behind NAT from the address its SIP goes to"},
 	remedyMappingVaries:           {"relay-media-past-a-symmetric-nat", "Relay the media, or send it to where it comes from: STUN cannot work behind a NAT that maps per destination"},
 	remedyUnmappedPort:            {"send-media-to-its-source", "Send media to where it really comes from (symmetric RTP), or stop the NAT changing its port"},
