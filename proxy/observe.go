@@ -15,7 +15,6 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 	"github.com/natdoc/natdoc/hep"
-	"github.com/natdoc/natdoc/internal/sockbuf"
 	"github.com/natdoc/natdoc/metrics"
 	"github.com/natdoc/natdoc/report"
 )
@@ -337,11 +336,10 @@ func addrPortOf(a net.Addr) netip.AddrPort {
 
 // wrap gives sipgo the server's sockets with the observer on them (as
 // they are when nothing observes); local names the server in HEP.
-func (o *observer) wrap(udp *net.UDPConn, tcp net.Listener, local netip.AddrPort) (net.PacketConn, net.Listener) {
+func (o *observer) wrap(udp net.PacketConn, tcp net.Listener, local netip.AddrPort) (net.PacketConn, net.Listener) {
 	if !o.active() {
 		return udp, tcp
 	}
-	sockbuf.GrowReadBuffer(udp, sipReadBuffer) // Serve cannot reach the socket inside the wrapper
 	if tcp != nil {
 		tcp = &wrapListener{Listener: tcp, wrap: o.tap}
 	}

@@ -13,6 +13,8 @@ import (
 
 	"github.com/natdoc/natdoc/diagnose/sipalg"
 	"github.com/natdoc/natdoc/hep"
+	"github.com/natdoc/natdoc/internal/sockbuf"
+	"github.com/natdoc/natdoc/internal/srcaddr"
 	"github.com/natdoc/natdoc/internal/udptcp"
 	"github.com/natdoc/natdoc/metrics"
 	"github.com/natdoc/natdoc/relay"
@@ -197,11 +199,6 @@ func (o *Options) lanAddr(main string) netip.Addr {
 	if !o.LocalAddr.IsValid() && listen.IsUnspecified() && main != "" {
 		o.Notify(fmt.Sprintf("listening on every interface: phones on the LAN get %s too, which reaches this host only if the router loops packets for it back in (NAT loopback); --local-addr gives them this host's LAN address", main))
 	}
-	if listen.IsUnspecified() && sharedInterface() {
-		o.Notify("listening on every interface of a host with several addresses on one interface: answers and relayed media leave from the address " +
-			"the kernel picks for each destination, and a phone that reached another one loses them behind a NAT that filters by address (most do); " +
-			"--listen with the address phones reach keeps them on one")
-	}
 	if o.LocalAddr.IsValid() || !listen.IsPrivate() || main == "" || main == listen.String() {
 		return o.LocalAddr
 	}
@@ -253,7 +250,13 @@ func prefixList(ps []netip.Prefix) string {
 func (o *Options) startMedia(ctx context.Context, cfg *Config, fw *upnpForward) (stop func(), err error) {
 	if len(o.Engines) == 0 {
 		onDemand := fw != nil && fw.onDemand
-		rl, err := o.newRelay(onDemand)
+		bind := o.relayBind(cfg)
+		if bind.IsUnspecified() && sharedInterface() {
+			o.Notify("listening on every interface of a host with several addresses on one interface: relayed media leaves from the address " +
+				"the kernel picks for each destination, and a phone that sent its media to another one loses it behind a NAT that filters by " +
+				"address (most do); --listen with the address phones reach keeps it on one")
+		}
+		rl, err := o.newRelay(onDemand, bind)
 		if err != nil {
 			return nil, err
 		}
@@ -299,8 +302,43 @@ func (o *Options) engineEvent(e *rtpengine.Engine, up bool) {
 	o.OnEvent(ev)
 }
 
-func (o *Options) newRelay(routerForwards bool) (*relay.Relay, error) {
-	cfg := relay.Config{Bind: o.Listen.Addr(), PortMin: o.PortMin, PortMax: o.PortMax, IdleTimeout: o.IdleTimeout,
+// relayBind is the address the relay's sockets bind to: the --listen
+// address, or, listening on every interface with every phone given the
+// main address, that address when it is one of this host's, so that
+// relayed media leaves from the address the phones send theirs to, not
+// from the kernel's choice (several addresses on one interface), which a
+// phone's NAT that filters by address keeps out.
+func (o *Options) relayBind(cfg *Config) netip.Addr {
+	listen := o.Listen.Addr()
+	if !listen.IsUnspecified() || cfg.LocalAddr.IsValid() {
+		return listen
+	}
+	main := cfg.PublicIP
+	if !main.IsValid() {
+		main, _ = netip.ParseAddr(cfg.PublicAddr)
+	}
+	if main.IsValid() && !main.IsLoopback() && hostHas(main.Unmap()) {
+		return main.Unmap()
+	}
+	return listen
+}
+
+// hostHas says whether a is one of this host's addresses.
+func hostHas(a netip.Addr) bool {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return false
+	}
+	for _, ia := range addrs {
+		if p, err := netip.ParsePrefix(ia.String()); err == nil && p.Addr().Unmap() == a {
+			return true
+		}
+	}
+	return false
+}
+
+func (o *Options) newRelay(routerForwards bool, bind netip.Addr) (*relay.Relay, error) {
+	cfg := relay.Config{Bind: bind, PortMin: o.PortMin, PortMax: o.PortMax, IdleTimeout: o.IdleTimeout,
 		LatchAnySource: o.LatchAnySource, MaxSessions: o.MaxCalls, KernelForward: o.KernelForward, Log: o.Log,
 		RouterForwards: routerForwards}
 	var closed metrics.RelayCounter
@@ -344,7 +382,18 @@ func serve(ctx context.Context, o Options, cfg Config, rep *report.Report, watch
 	defer obs.hep.close()
 	// The port the kernel gave, when o.Listen asked for any.
 	bound := netip.AddrPortFrom(o.Listen.Addr(), uint16(udp.LocalAddr().(*net.UDPAddr).Port))
-	sipUDP, tcp := obs.wrap(udp, tcp, sipAddr(bound, cfg.PublicIP))
+	sockbuf.GrowReadBuffer(udp, sipReadBuffer) // Serve cannot reach the socket inside a wrapper
+	var conn net.PacketConn = udp
+	if o.Listen.Addr().IsUnspecified() {
+		// Answer each phone from the address it sent to, not the one
+		// the kernel picks (several addresses on an interface).
+		c, err := srcaddr.Wrap(udp)
+		if err != nil {
+			o.Log.Warn("answers leave from the kernel's choice of address", "err", err)
+		}
+		conn = c
+	}
+	sipUDP, tcp := obs.wrap(conn, tcp, sipAddr(bound, cfg.PublicIP))
 	var srv *Server
 	cfg.OnEvent = obs.onEvent(cfg.OnEvent, func() *Server { return srv })
 	if o.Mirror {
