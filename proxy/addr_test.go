@@ -63,3 +63,30 @@ func TestCheckSafe(t *testing.T) {
 		}
 	}
 }
+
+// TestPortForPeer: behind a router that forwards outside port 5080 to the
+// listen port 5060, peers given the main address get 5080 (Via,
+// Record-Route, Contact), LAN peers given the additional address 5060; a
+// Route naming either port is the server's own.
+func TestPortForPeer(t *testing.T) {
+	s := &Server{cfg: Config{PublicAddr: "voip.example.net", PublicIP: netip.MustParseAddr("203.0.113.10"), PublicPort: 5080,
+		LocalAddr: netip.MustParseAddr("192.168.1.2"), LAN: []netip.Prefix{netip.MustParsePrefix("192.168.1.0/24")}}, listenPort: 5060,
+		listenIP: netip.MustParseAddr("192.168.1.2")}
+	for peer, want := range map[string]int{"192.168.1.50": 5060, "10.0.0.5": 5080, "198.51.100.20": 5080} {
+		if got := s.portFor(netip.MustParseAddr(peer)); got != want {
+			t.Errorf("portFor(%s) = %d, want %d", peer, got, want)
+		}
+	}
+	for _, u := range []sip.Uri{{Host: "voip.example.net", Port: 5080}, {Host: "192.168.1.2", Port: 5060}} {
+		if !s.isOurs(u) {
+			t.Errorf("%s:%d not taken for the server's own", u.Host, u.Port)
+		}
+	}
+	if s.isOurs(sip.Uri{Host: "voip.example.net", Port: 5090}) {
+		t.Error("another port taken for the server's own")
+	}
+	s.cfg.PublicPort = 0
+	if got := s.portFor(netip.MustParseAddr("198.51.100.20")); got != 5060 {
+		t.Errorf("without an outside port: %d, want the listen port", got)
+	}
+}

@@ -76,7 +76,7 @@ func (e *echoParty) answer(req *sip.Request, tx sip.ServerTransaction, src netip
 	}
 	id := req.CallID().Value()
 	host, _ := s.addrFor(src.Addr())
-	dua := &sipgo.DialogUA{Client: s.client, ContactHDR: sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: EchoUser, Host: host, Port: s.listenPort}}}
+	dua := &sipgo.DialogUA{Client: s.client, ContactHDR: sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: EchoUser, Host: host, Port: s.portFor(src.Addr())}}}
 	sess, err := dua.ReadInvite(req, tx)
 	if err != nil {
 		s.respond(tx, req, 400, "Bad Request")

@@ -431,7 +431,7 @@ func (s *Server) proxyOptions(dst netip.AddrPort, c *call, recordRoute bool) []s
 		sipgo.ClientRequestDecreaseMaxForward,
 		func(_ *sipgo.Client, r *sip.Request) error {
 			host, _ := s.addrFor(dst.Addr())
-			via := &sip.ViaHeader{ProtocolName: "SIP", ProtocolVersion: "2.0", Transport: r.Transport(), Host: host, Port: s.listenPort,
+			via := &sip.ViaHeader{ProtocolName: "SIP", ProtocolVersion: "2.0", Transport: r.Transport(), Host: host, Port: s.portFor(dst.Addr()),
 				Params: sip.HeaderParams{{K: "branch", V: sip.GenerateBranchN(16)}, {K: "rport", V: ""}}}
 			r.PrependHeader(via)
 			return nil
@@ -444,9 +444,10 @@ func (s *Server) proxyOptions(dst netip.AddrPort, c *call, recordRoute bool) []s
 			// entry faces the callee, the bottom one the caller.
 			callerHost, _ := s.addrFor(c.callerAddr.Addr())
 			calleeHost, _ := s.addrFor(c.calleeAddr.Addr())
-			r.PrependHeader(s.recordRoute(callerHost, c.callerTransport))
-			if calleeHost != callerHost || c.calleeTransport != c.callerTransport {
-				r.PrependHeader(s.recordRoute(calleeHost, c.calleeTransport))
+			callerPort, calleePort := s.portFor(c.callerAddr.Addr()), s.portFor(c.calleeAddr.Addr())
+			r.PrependHeader(s.recordRoute(callerHost, callerPort, c.callerTransport))
+			if calleeHost != callerHost || calleePort != callerPort || c.calleeTransport != c.callerTransport {
+				r.PrependHeader(s.recordRoute(calleeHost, calleePort, c.calleeTransport))
 			}
 			return nil
 		})
@@ -464,12 +465,12 @@ func (s *Server) fromListener(_ *sipgo.Client, r *sip.Request) error {
 	return nil
 }
 
-func (s *Server) recordRoute(host, transport string) *sip.RecordRouteHeader {
+func (s *Server) recordRoute(host string, port int, transport string) *sip.RecordRouteHeader {
 	params := sip.HeaderParams{{K: "lr", V: ""}}
 	if transport != "" && transport != "UDP" {
 		params = append(params, sip.HeaderKV{K: "transport", V: sip.NetworkToLower(transport)})
 	}
-	return &sip.RecordRouteHeader{Address: sip.Uri{Scheme: "sip", Host: host, Port: s.listenPort, UriParams: params}}
+	return &sip.RecordRouteHeader{Address: sip.Uri{Scheme: "sip", Host: host, Port: port, UriParams: params}}
 }
 
 // stripOwnRoutes removes the Route entries naming this server (loose

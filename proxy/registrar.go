@@ -182,7 +182,7 @@ func (s *Server) keepalive(ctx context.Context) {
 func (s *Server) ping(b Binding) {
 	req := sip.NewRequest(sip.OPTIONS, b.Contact)
 	host, _ := s.addrFor(b.Source.Addr())
-	req.AppendHeader(&sip.ViaHeader{ProtocolName: "SIP", ProtocolVersion: "2.0", Transport: b.Transport, Host: host, Port: s.listenPort,
+	req.AppendHeader(&sip.ViaHeader{ProtocolName: "SIP", ProtocolVersion: "2.0", Transport: b.Transport, Host: host, Port: s.portFor(b.Source.Addr()),
 		Params: sip.HeaderParams{{K: "branch", V: sip.GenerateBranchN(16)}, {K: "rport", V: ""}}})
 	from := &sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: "natdoc", Host: host}, Params: sip.HeaderParams{{K: "tag", V: sip.GenerateTagN(10)}}}
 	to := &sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: b.User, Host: host}}

@@ -33,6 +33,10 @@ type Options struct {
 	// external address). LocalAddr is the additional address for peers in
 	// LAN (private ranges when LAN is empty).
 	PublicAddr string
+	// PublicPort is the SIP port peers outside the LAN reach the server
+	// at, when a router forwards another outside port to Listen's (0:
+	// Listen's port).
+	PublicPort int
 	LocalAddr  netip.Addr
 	LAN        []netip.Prefix
 	// Allow, Users, Realm and Open: who may register and call (Config).
@@ -184,7 +188,7 @@ func lookupIPv4(ctx context.Context, host string) ([]netip.Addr, error) {
 }
 
 func (o *Options) serverConfig() Config {
-	return Config{PublicAddr: o.PublicAddr, LocalAddr: o.LocalAddr, LAN: o.LAN, Allow: o.Allow, Users: o.Users, Realm: o.Realm,
+	return Config{PublicAddr: o.PublicAddr, PublicPort: o.PublicPort, LocalAddr: o.LocalAddr, LAN: o.LAN, Allow: o.Allow, Users: o.Users, Realm: o.Realm,
 		Open: o.Open, Fix: o.Fix, Keepalive: o.Keepalive, Echo: o.Echo, Log: o.Log, OnEvent: o.OnEvent,
 		Rate: o.Rate, Burst: 2 * o.Rate, MaxBindings: o.MaxBindings, MaxCalls: o.MaxCalls}
 }

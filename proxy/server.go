@@ -67,6 +67,10 @@ type Config struct {
 	// SDP (resolved from PublicAddr when empty).
 	PublicAddr string
 	PublicIP   netip.Addr
+	// PublicPort is the SIP port given with PublicAddr when a router
+	// forwards another outside port to the listen port (0: the listen
+	// port).
+	PublicPort int
 	// LocalAddr is the additional address given to peers whose source is
 	// in LAN (private ranges when LAN is empty).
 	LocalAddr netip.Addr
@@ -307,7 +311,7 @@ func (s *Server) newUA() error {
 	}
 	s.ua = ua
 	if s.srv, err = sipgo.NewServer(ua, sipgo.WithServerLogger(s.cfg.Log)); err == nil {
-		s.client, err = sipgo.NewClient(ua, sipgo.WithClientHostname(s.cfg.PublicAddr), sipgo.WithClientPort(s.listenPort))
+		s.client, err = sipgo.NewClient(ua, sipgo.WithClientHostname(s.cfg.PublicAddr), sipgo.WithClientPort(s.clientPort()))
 	}
 	if err != nil {
 		ua.Close()
@@ -550,13 +554,32 @@ func (s *Server) addrFor(ip netip.Addr) (host string, addr netip.Addr) {
 	return s.cfg.PublicAddr, s.publicIP()
 }
 
+// clientPort is the port of the requests sipgo makes (the echo's BYE):
+// the main address's.
+func (s *Server) clientPort() int {
+	if s.cfg.PublicPort != 0 {
+		return s.cfg.PublicPort
+	}
+	return s.listenPort
+}
+
+// portFor is the SIP port given to a peer at ip: the outside port a
+// router forwards to this server for peers given the main address, else
+// the listen port.
+func (s *Server) portFor(ip netip.Addr) int {
+	if s.cfg.PublicPort == 0 || s.givenLocal(ip) {
+		return s.listenPort
+	}
+	return s.cfg.PublicPort
+}
+
 // isOurs reports whether a Route URI names this server.
 func (s *Server) isOurs(u sip.Uri) bool {
 	port := u.Port
 	if port == 0 {
 		port = 5060
 	}
-	if port != s.listenPort {
+	if port != s.listenPort && port != s.cfg.PublicPort {
 		return false
 	}
 	switch u.Host {

@@ -180,7 +180,13 @@ func (d *deployment) mirrorCheck(ctx context.Context) netip.Addr {
 	if d.fw != nil && d.fw.onDemand {
 		lo, hi = int(d.fw.fw.RTP.Lo), int(d.fw.fw.RTP.Hi) // the rest is forwarded as calls need it
 	}
-	ports := forwardSample(int(d.o.Listen.Port()), lo, hi)
+	sipPort := int(d.o.Listen.Port())
+	if d.o.PublicPort != 0 {
+		// The mirror calls back the port it checks on this host; a forward
+		// from another outside port cannot be checked that way.
+		sipPort = 0
+	}
+	ports := forwardSample(sipPort, lo, hi)
 	res := forward.CheckViaMirror(ctx, d.o.MirrorCheck, ports, localEnv{d.o.Listen.Addr()})
 	c := report.Check{Name: CheckForwarding, Took: time.Since(start).Round(time.Millisecond)}
 	var reached, missing, other []string
@@ -232,7 +238,10 @@ func notForwardedFinding(o *Options, missing []string, public netip.Addr) report
 // and RTCP ports, one in the middle and the last: forwards are ranges, so
 // the ends and a middle port show one cut short.
 func forwardSample(sip, lo, hi int) []int {
-	ports := []int{sip}
+	var ports []int
+	if sip != 0 {
+		ports = append(ports, sip)
+	}
 	for _, p := range []int{lo, lo + 1, lo + (hi-lo)/2&^1, hi} {
 		if lo > 0 && p >= lo && p <= hi && !slices.Contains(ports, p) && len(ports) < maxMirrorPorts {
 			ports = append(ports, p)

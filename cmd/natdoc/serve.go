@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -75,7 +76,10 @@ from its first packets; --fix=false forwards SDP untouched and so shows the
 broken deployment for a before/after comparison.
 
 Peers whose source is in --lan (private ranges by default) are given
---local-addr, everyone else --public-addr (an IP or a dynamic-DNS name).
+--local-addr, everyone else --public-addr (an IP or a dynamic-DNS name). A
+router that forwards another outside port to the --listen port (5080 to
+5060) needs that port in --public-addr (voip.example.net:5080): it goes in
+the Via, Record-Route and Contact peers outside send their requests to.
 The built-in user "echo" answers every call with a tone and reports what it
 heard: one phone is enough to prove two-way audio. Its media goes through
 the relay like every call's; with --fix=false it sends to the caller's SDP
@@ -160,7 +164,7 @@ func newServeCmd(a *app) *cobra.Command {
 
 func (o *serveOptions) flags(f *pflag.FlagSet) {
 	f.StringVar(&o.Listen, "listen", "0.0.0.0:5060", "SIP `ADDR:PORT` (UDP, and TCP unless --tcp=false)")
-	f.StringVar(&o.PublicAddr, "public-addr", "", "the main address (`IP or NAME`) given to peers outside the LAN; default: the --listen address")
+	f.StringVar(&o.PublicAddr, "public-addr", "", "the main address (`IP or NAME[:PORT]`) given to peers outside the LAN, with the outside SIP port when a router forwards another port to the --listen port; default: the --listen address")
 	f.StringVar(&o.LocalAddr, "local-addr", "", "the additional address (`IP`) given to peers in --lan")
 	f.StringSliceVar(&o.LAN, "lan", nil, "`CIDR`s whose peers get --local-addr (default: private ranges)")
 	f.StringVar(&o.RTPPorts, "rtp-ports", "10000-20000", "relay port range `LO-HI`")
@@ -275,6 +279,12 @@ func (o *serveOptions) validateAddrs(r *proxy.Options) error {
 		return usageErrorf("--listen %q: want IP:PORT", o.Listen)
 	}
 	r.Listen = ap
+	if r.PublicAddr, r.PublicPort, err = splitPublicAddr(o.PublicAddr); err != nil {
+		return err
+	}
+	if r.PublicPort != 0 && o.UPnP {
+		return usageErrorf("--public-addr %s names an outside SIP port, but --upnp forwards the --listen port as it is", o.PublicAddr)
+	}
 	if ap.Addr().IsUnspecified() && o.PublicAddr == "" && !o.UPnP {
 		return usageErrorf("--listen %s is every interface: give --public-addr (the address phones reach this host at)", o.Listen)
 	}
@@ -288,6 +298,20 @@ func (o *serveOptions) validateAddrs(r *proxy.Options) error {
 	}
 	r.Allow, err = parsePrefixes("--allow", o.Allow)
 	return err
+}
+
+// splitPublicAddr reads --public-addr: an IP or name, and the outside SIP
+// port when one is written (0: none). A bare IPv6 address has no port.
+func splitPublicAddr(v string) (host string, port int, err error) {
+	h, p, splitErr := net.SplitHostPort(v)
+	if splitErr != nil {
+		return v, 0, nil
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil || n < 1 || n > 65535 || h == "" {
+		return "", 0, usageErrorf("--public-addr %q: want IP or NAME, with :PORT (1-65535) when a router forwards another outside port", v)
+	}
+	return h, n, nil
 }
 
 // validateChecks reads the flags of the start-up and address checks.

@@ -307,3 +307,44 @@ func TestLabServeBehindRouterMisconfigured(t *testing.T) {
 		}
 	}
 }
+
+// TestLabServeBehindPortTranslatingRouter: the router forwards outside
+// UDP 5080 to serve's 5060 on the LAN PC (and the RTP range as it is), and
+// serve is told so (--public-addr 203.0.113.1:5080). The phone outside
+// registers at 5080 and gets 5080 in the Via, Record-Route and Contact it
+// sends its later requests to; the LAN phone keeps 5060. Both calls are
+// two-way by the phones' counts and end by BYE through the router; the
+// start-up checks pass (the mirror checks the RTP range only: it cannot
+// check a forward that changes the port).
+func TestLabServeBehindPortTranslatingRouter(t *testing.T) {
+	natlab.Require(t)
+	t.Parallel()
+	rl := newRouterLab(t, routerCell{nat: natlab.EndpointIndependent},
+		natlab.Forward{Proto: "udp", Ports: "5080", To: serverLAN + ":5060"}, natlab.Forward{Proto: "udp", Ports: matrixRTP, To: serverLAN})
+	serve := rl.srv.Start(t, os.Args[0], append(helperArgs, rl.serveArgs(routerWAN+":5080")...)...)
+	waitLog(t, serve, "listening on")
+	alice := natlab.StartBaresip(t, rl.lan, natlab.BaresipConfig{User: "alice", Registrar: netip.MustParseAddrPort(serverLAN + ":5060"), AutoAnswer: true})
+	bob := natlab.StartBaresip(t, rl.out, natlab.BaresipConfig{User: "bob", Registrar: netip.MustParseAddrPort(routerWAN + ":5080"), AutoAnswer: true})
+	waitLog(t, serve, `"user":"alice"`)
+	waitLog(t, serve, `"user":"bob"`)
+	baresipCall(t, "alice calls bob", alice, bob, "sip:bob@"+serverLAN)
+	baresipCall(t, "bob calls alice", bob, alice, "sip:alice@"+routerWAN+":5080")
+	if !serve.Terminate(serveStopGrace) {
+		t.Errorf("serve did not exit within %s of SIGTERM", serveStopGrace)
+	}
+	rs := loadReport(t, filepath.Join(rl.dir, "serve.json"))
+	if rs.Serve == nil || len(rs.Serve.Calls) != 2 {
+		t.Fatalf("serve report: %+v\n%s", rs.Serve, serve.Log())
+	}
+	for _, f := range rs.Findings {
+		if f.Severity.IsProblem() {
+			t.Errorf("serve finding %s: %s", f.ID, f.Title)
+		}
+	}
+	for name, c := range checkStatus(rs) {
+		t.Logf("start-up check %s: %s (%s)", name, c.Status, c.Detail)
+		if name == "port-forwarding" && c.Status != report.CheckPassed {
+			t.Errorf("start-up check %s: %s (%s)", name, c.Status, c.Detail)
+		}
+	}
+}

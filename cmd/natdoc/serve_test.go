@@ -102,3 +102,28 @@ func waitUDP(t *testing.T, addr string) {
 	}
 	t.Fatalf("nothing answers SIP on %s", addr)
 }
+
+// TestSplitPublicAddr: --public-addr takes an IP or name, with the outside
+// SIP port a router forwards when one is written; a bare IPv6 address has
+// none.
+func TestSplitPublicAddr(t *testing.T) {
+	for _, tc := range []struct {
+		in, host string
+		port     int
+		bad      bool
+	}{
+		{"203.0.113.1", "203.0.113.1", 0, false},
+		{"voip.example.net:5080", "voip.example.net", 5080, false},
+		{"203.0.113.1:5080", "203.0.113.1", 5080, false},
+		{"2001:db8::1", "2001:db8::1", 0, false},
+		{"[2001:db8::1]:5080", "2001:db8::1", 5080, false},
+		{"voip.example.net:0", "", 0, true},
+		{"voip.example.net:sip", "", 0, true},
+		{":5080", "", 0, true},
+	} {
+		host, port, err := splitPublicAddr(tc.in)
+		if (err != nil) != tc.bad || host != tc.host || port != tc.port {
+			t.Errorf("splitPublicAddr(%q) = %q, %d, %v", tc.in, host, port, err)
+		}
+	}
+}
