@@ -412,12 +412,13 @@ func (t *answerTrack) contactEvidence() (report.Evidence, bool) {
 }
 
 // routeEvidence names the private first hop of the caller's route set
-// when the answer crossed into a public network: a proxy behind NAT that
+// when the answer went to a public address: a proxy behind NAT that
 // Record-Routes its own address sends the caller's ACK there, which
-// nothing outside that network can reach.
+// nothing outside that network can reach. (A proxy's private entry in an
+// answer to a caller on its own network is its route there.)
 func (t *answerTrack) routeEvidence(caller string) (report.Evidence, bool) {
 	r := t.route
-	if !r.IsValid() || !IsPrivate(r.Addr()) || !t.asked.dst.IsValid() || (!isPublic(t.src.Addr()) && !isPublic(t.dst.Addr())) {
+	if !r.IsValid() || !IsPrivate(r.Addr()) || !t.asked.dst.IsValid() || !isPublic(t.dst.Addr()) {
 		return report.Evidence{}, false
 	}
 	went := "goes"

@@ -88,11 +88,11 @@ func (p *privateRequests) sip(m *sipInfo, at time.Time) {
 	p.pending[k] = &pendingRequest{method: m.Method, src: m.Src, dst: m.Dst, firstFrame: m.Frame, lastFrame: m.Frame, sent: 1, firstAt: at, lastAt: at}
 }
 
-// route notes the private first hop of the caller's route set a 2xx that
-// crossed into a public network names.
+// route notes the private first hop of the caller's route set a 2xx to a
+// public address names.
 func (p *privateRequests) route(m *sipInfo) {
 	r := m.extras().CallerRoute
-	if !r.IsValid() || !IsPrivate(r.Addr()) || (!isPublic(m.Src.Addr()) && !isPublic(m.Dst.Addr())) {
+	if !r.IsValid() || !IsPrivate(r.Addr()) || !isPublic(m.Dst.Addr()) {
 		return
 	}
 	if _, ok := p.routes[r]; ok || len(p.routes) >= maxInsideSenders {

@@ -105,6 +105,7 @@ func (cb *callBuild) delivery(bf boundFlow, sigs [2]netip.AddrPort, v [2]partyVi
 		}
 	}
 	d.ReceiverSendsOtherPort = other.IsValid()
+	d.PastReceiverNAT = d.ReceiverSendsFrom && IsPrivate(dst.Addr())
 	behind := cb.behindPrivateNAT(to, f.Key, v[to], sigs[to])
 	d.ReceiverBehindNAT = behind.IsValid()
 	delivered, proof, doubt = JudgeDelivery(d)

@@ -1051,6 +1051,10 @@ type DeliveryFacts struct {
 	// ReceiverSendsToSenderHost: it goes to the flow's source address, if
 	// not to its port: a NAT that filters by address only lets it in.
 	ReceiverSendsToSenderHost bool
+	// PastReceiverNAT: sent to a private address the receiver's own media
+	// leaves from: the capture is on the receiver's side of its NAT, which
+	// the flow has passed, filter and all.
+	PastReceiverNAT bool
 	// ReceiverSendsOtherPort: the receiver's media leaves its NAT from
 	// another port of the same address.
 	ReceiverSendsOtherPort bool
@@ -1077,7 +1081,7 @@ func JudgeDelivery(d DeliveryFacts) (delivered bool, proof, doubt string) {
 		return false, "", "sent to a private address the receiver cannot be reached at from here"
 	case d.ReceiverBehindNAT:
 		return false, "", "sent to a private address behind the receiver's NAT, which nothing shows forwarding it"
-	case d.ReceiverNATed && d.ToReceiverNAT && d.ReceiverSendsFrom && d.ReceiverSendsToSender:
+	case d.ReceiverNATed && d.ToReceiverNAT && d.ReceiverSendsFrom && (d.ReceiverSendsToSender || d.PastReceiverNAT):
 		return true, report.ProofInferred, ""
 	case d.ReceiverNATed && d.ToReceiverNAT && d.ReceiverSendsFrom && d.ReceiverSendsToSenderHost:
 		return false, "", "sent from a port the receiver's media does not go to, which a NAT that filters by address and port keeps out"

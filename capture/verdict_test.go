@@ -329,6 +329,7 @@ func TestJudgeDelivery(t *testing.T) {
 		{"to the NAT port the receiver's media leaves from", DeliveryFacts{ReceiverNATed: true, ToReceiverNAT: true, ReceiverSendsFrom: true, ReceiverSendsToSender: true, ReceiverSendsToSenderHost: true}, true, report.ProofInferred},
 		{"to that port, from an address the receiver's media does not go to", DeliveryFacts{ReceiverNATed: true, ToReceiverNAT: true, ReceiverSendsFrom: true}, false, ""},
 		{"to that port, from another port of the address the receiver's media goes to", DeliveryFacts{ReceiverNATed: true, ToReceiverNAT: true, ReceiverSendsFrom: true, ReceiverSendsToSenderHost: true}, false, ""},
+		{"to the receiver's own private address, from elsewhere: past its NAT", DeliveryFacts{ReceiverNATed: true, ToReceiverNAT: true, ReceiverSendsFrom: true, ReceiverSendsToSenderHost: true, PastReceiverNAT: true}, true, report.ProofInferred},
 		{"to a NAT port the receiver's media does not use", DeliveryFacts{ReceiverNATed: true, ToReceiverNAT: true, ReceiverSendsOtherPort: true}, false, ""},
 		{"to the receiver's NAT, receiver silent", DeliveryFacts{ReceiverNATed: true, ToReceiverNAT: true}, true, report.ProofSeenLeaving},
 		{"to a NAT port, but the port is seen forwarded", DeliveryFacts{ReceiverNATed: true, ToReceiverNAT: true, ReceiverSendsFrom: true, ReceiverSendsToSender: true, ReceiverSendsOtherPort: true}, true, report.ProofInferred},

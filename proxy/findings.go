@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"strconv"
 	"time"
@@ -28,7 +29,11 @@ const (
 
 // ServeReport turns the server's state into the report section.
 func ServeReport(listen []string, cfg Config, rtpPorts string, regs []Binding, calls []CallRecord) *report.ServeReport {
-	sr := &report.ServeReport{Listen: listen, PublicAddr: cfg.PublicAddr, Fix: cfg.Fix, Registered: len(regs), RTPPorts: rtpPorts}
+	public := cfg.PublicAddr
+	if cfg.PublicPort != 0 {
+		public = net.JoinHostPort(public, strconv.Itoa(cfg.PublicPort))
+	}
+	sr := &report.ServeReport{Listen: listen, PublicAddr: public, Fix: cfg.Fix, Registered: len(regs), RTPPorts: rtpPorts}
 	if cfg.LocalAddr.IsValid() {
 		sr.LocalAddr = cfg.LocalAddr.String()
 	}
