@@ -124,10 +124,7 @@ type labDialog struct {
 // it at the far end, whose SDP will name farMedia.
 func newLabDialog(t *testing.T, phone, far *net.UDPConn, callID string, media, farMedia netip.AddrPort) *labDialog {
 	t.Helper()
-	sdp := func(user string, at netip.AddrPort) string {
-		return fmt.Sprintf("v=0\r\no=%s 1 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\nm=audio %d RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n",
-			user, at.Addr(), at.Addr(), at.Port())
-	}
+	sdp := func(user string, at netip.AddrPort) string { return labSDP(user, at.Addr().String(), int(at.Port())) }
 	d := &labDialog{t: t, phone: phone, far: far, callID: callID, answerSDP: sdp("200", farMedia), farAddr: "203.0.113.10:5060"}
 	offer := sdp("100", media)
 	invite := "INVITE sip:200@203.0.113.10 SIP/2.0\r\nVia: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKfar1;rport\r\nMax-Forwards: 70\r\n" +
