@@ -48,9 +48,9 @@ type privateRequests struct {
 	// ones: it was taken on their side of the NAT, so a request to them
 	// from outside came through it and arrived (a capture on the phone).
 	inside map[netip.Addr]bool
-	// routes are the private addresses answers that crossed into a public
-	// network Record-Routed (a proxy behind NAT), by the frame of the
-	// first: the requests of those calls go there by their route set.
+	// routes are the private addresses answers to public addresses
+	// Record-Routed (a proxy behind NAT), by the frame of the first: the
+	// requests of those calls go there by their route set.
 	routes map[netip.AddrPort]uint64
 }
 

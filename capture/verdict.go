@@ -1071,10 +1071,12 @@ type DeliveryFacts struct {
 // JudgeDelivery says whether a flow seen in the capture reached its
 // receiver, and how the capture shows it (report.Proof*). Media seen
 // leaving toward a NAT's public address is delivered only if that NAT maps
-// the address: proven when the receiver's own packets come from it; likely
-// lost when the receiver's media leaves from another port and nothing
-// comes from the one sent to (symmetric NAT, a SIP ALG that rewrote the
-// SDP port, a STUN mapping made toward another server). doubt says why.
+// the address and lets it in: inferred when the receiver's own packets
+// come from it and go to the media's source; likely lost when they go to
+// another address or port of it (the NAT's filter), or when the receiver's
+// media leaves from another port and nothing comes from the one sent to
+// (symmetric NAT, a SIP ALG that rewrote the SDP port, a STUN mapping made
+// toward another server). doubt says why.
 func JudgeDelivery(d DeliveryFacts) (delivered bool, proof, doubt string) {
 	switch {
 	case d.Unreachable:
