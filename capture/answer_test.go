@@ -206,3 +206,53 @@ func TestResponsesLostEvidence(t *testing.T) {
 		t.Errorf("evidence %+v", ev)
 	}
 }
+
+// TestContactPortEvidence: an answer's public Contact at another port of
+// the address the INVITE reached names a port forward that changes the
+// port, whether the Request-URI says where (an IP) or only where the
+// INVITE was sent does (a name in the Request-URI); the same port, another
+// address or a private Contact say nothing of it.
+func TestContactPortEvidence(t *testing.T) {
+	ap := netip.MustParseAddrPort
+	for _, tc := range []struct {
+		name     string
+		contact  string
+		asked    invited
+		want     string
+		wantNone bool
+	}{
+		{"at the server, Request-URI", "203.0.113.1:5060", invited{uri: ap("203.0.113.1:5080"), dst: ap("192.168.1.5:5060")},
+			"reached the callee at 203.0.113.1:5080 (its Request-URI), forwarded to it at 192.168.1.5:5060", false},
+		{"at the phone, a name in the Request-URI", "203.0.113.1:5060", invited{dst: ap("203.0.113.1:5080")},
+			"reached the callee at 203.0.113.1:5080 (where it was sent): a server behind a router that forwards outside port 5080", false},
+		{"the same port", "203.0.113.1:5080", invited{uri: ap("203.0.113.1:5080"), dst: ap("203.0.113.1:5080")}, "", true},
+		{"another address", "198.51.100.7:5060", invited{uri: ap("203.0.113.1:5080"), dst: ap("203.0.113.1:5080")}, "", true},
+		{"a private Contact", "192.168.1.5:5060", invited{uri: ap("192.168.1.5:5080"), dst: ap("192.168.1.5:5080")}, "", true},
+	} {
+		tr := &answerTrack{contact: ap(tc.contact), asked: tc.asked}
+		ev, ok := tr.contactPortEvidence("callee")
+		if ok == tc.wantNone || (ok && !strings.Contains(ev.Text, tc.want)) {
+			t.Errorf("%s: %v %q, want %q", tc.name, ok, ev.Text, tc.want)
+		}
+	}
+}
+
+// TestRouteEvidence: a private first hop of the caller's route set on an
+// answer to a public caller is a proxy behind NAT Record-Routing its own
+// address; toward a caller on the proxy's own network it is its route.
+func TestRouteEvidence(t *testing.T) {
+	ap := netip.MustParseAddrPort
+	first := invited{dst: ap("192.168.1.5:5060")}
+	out := &answerTrack{route: ap("192.168.1.5:5060"), asked: first, src: ap("192.168.1.5:5060"), dst: ap("203.0.113.10:5060")}
+	if ev, ok := out.routeEvidence("caller"); !ok || !strings.Contains(ev.Text, "Record-Route names the private address 192.168.1.5:5060") {
+		t.Errorf("to a public caller: %v %q", ok, ev.Text)
+	}
+	in := &answerTrack{route: ap("192.168.1.5:5060"), asked: first, src: ap("198.51.100.7:5060"), dst: ap("192.168.1.5:5060")}
+	if _, ok := in.routeEvidence("caller"); ok {
+		t.Error("named toward a caller on the proxy's own network")
+	}
+	public := &answerTrack{route: ap("203.0.113.1:5060"), asked: first, src: ap("203.0.113.1:5060"), dst: ap("203.0.113.10:5060")}
+	if _, ok := public.routeEvidence("caller"); ok {
+		t.Error("named a public Record-Route")
+	}
+}
