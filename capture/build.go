@@ -625,8 +625,8 @@ func (cb *callBuild) streamReport(st *streamState, streams []*streamState, sigs 
 		toAudio := false
 		// Fax sent to the audio port also comes from another port than the
 		// receiver's audio went to; the T.38 port named mends both.
-		if audio, ok := cb.faxToAudioPort(bf, st, streams); ok && (delivered || filtered == "a port") && !fr.Unreachable {
-			delivered, proof, toAudio, filtered = false, "", true, ""
+		if audio, ok := cb.faxToAudioPort(bf, st, streams); ok && (delivered || filtered == filteredByPort) && !fr.Unreachable {
+			delivered, proof, toAudio, filtered = false, "", true, notFiltered
 			doubt = fmt.Sprintf("sent to %s, the %s's audio port, not port %d, where its T.38 answer asked for the fax", audio, partyNames[to], st.latest[to].Port)
 			sf.FaxToAudioPort[from] = true
 		}
@@ -641,7 +641,7 @@ func (cb *callBuild) streamReport(st *streamState, streams []*streamState, sigs 
 			continue
 		}
 		dirs.add(from, bf.flow.Packets, delivered, proof, doubt)
-		if filtered != "" {
+		if filtered != notFiltered {
 			// Refused or silently dropped: where it came from is the cause.
 			sf.FromOtherAddress[from] = true
 		}
@@ -658,12 +658,9 @@ func (cb *callBuild) streamReport(st *streamState, streams []*streamState, sigs 
 				cb.unproven = map[*rtpFlow]string{}
 			}
 			why := fmt.Sprintf("sent to a port of the %s's NAT nothing shows is forwarded: likely lost", partyNames[to])
-			if filtered != "" {
-				filter := "address filter"
-				if filtered == "a port" {
-					filter = "address-and-port filter"
-				}
-				why = fmt.Sprintf("sent from %s the %s's own media does not go to, which its NAT's %s keeps out: likely lost", filtered, partyNames[to], filter)
+			if filtered != notFiltered {
+				why = fmt.Sprintf("sent from %s the %s's own media does not go to, which its NAT's %s keeps out: likely lost",
+					filtered.what(), partyNames[to], filtered.filter())
 			}
 			if cb.behindPrivateNAT(to, bf.flow.Key, views[to], sigs[to]).IsValid() {
 				why = fmt.Sprintf("sent to a private address behind the %s's NAT, which nothing shows forwarding it: likely lost", partyNames[to])

@@ -69,10 +69,9 @@ func privateAddr(ip netip.Addr) bool { return ip.IsValid() && IsPrivate(ip) }
 
 // delivery judges one flow's way to its receiver (JudgeDelivery) from
 // what the leg shows, and says why when it doubts it.
-// filtered names what of the flow's source the receiver's own media does
-// not go to, which its NAT's filter keeps out: "an address", "a port"
-// (asymmetric RTP), or "" when neither.
-func (cb *callBuild) delivery(bf boundFlow, sigs [2]netip.AddrPort, v [2]partyView) (delivered bool, proof, doubt, filtered string) {
+// filtered says whether the receiver's NAT's filter keeps the flow out
+// because its source is not where the receiver's own media goes.
+func (cb *callBuild) delivery(bf boundFlow, sigs [2]netip.AddrPort, v [2]partyView) (delivered bool, proof, doubt string, filtered sourceFilter) {
 	f := bf.flow
 	to := other(bf.bd.sender)
 	dst := f.Key.Dst
@@ -111,15 +110,15 @@ func (cb *callBuild) delivery(bf boundFlow, sigs [2]netip.AddrPort, v [2]partyVi
 	delivered, proof, doubt = JudgeDelivery(d)
 	if d.ReceiverBehindNAT && !delivered {
 		return delivered, proof, fmt.Sprintf("sent to %s, but the %s's own media comes from %s: a NAT lies between it and the capture point "+
-			"(a container's, a virtual machine's or a router's), and nothing shows it forwards %s to it", dst, partyNames[to], behind, dst.Addr()), ""
-	}
-	if !delivered && d.ReceiverSendsFrom && d.ReceiverSendsToSenderHost {
-		return delivered, proof, fmt.Sprintf("sent from %s, but the %s's own media from %s goes to %s, not to %s: %s",
-			f.Key.Src, partyNames[to], dst, theirs, f.Key.Src, portFilter), "a port"
+			"(a container's, a virtual machine's or a router's), and nothing shows it forwards %s to it", dst, partyNames[to], behind, dst.Addr()), notFiltered
 	}
 	if !delivered && d.ReceiverSendsFrom && !d.ReceiverSendsToSender {
+		by, notTo := filteredByAddress, f.Key.Src.Addr().String()
+		if d.ReceiverSendsToSenderHost {
+			by, notTo = filteredByPort, f.Key.Src.String()
+		}
 		return delivered, proof, fmt.Sprintf("sent from %s, but the %s's own media from %s goes to %s, not to %s: %s",
-			f.Key.Src, partyNames[to], dst, theirs, f.Key.Src.Addr(), addressFilter), "an address"
+			f.Key.Src, partyNames[to], dst, theirs, notTo, by.why()), by
 	}
 	if !delivered && !d.Unreachable {
 		doubt = fmt.Sprintf("sent to %s, but the %s's own media leaves its NAT from %s and nothing in the capture comes from %s: nothing shows the NAT forwards that port to it",
@@ -136,7 +135,44 @@ func (cb *callBuild) delivery(bf boundFlow, sigs [2]netip.AddrPort, v [2]partyVi
 			doubt += " (the SIP ALG traces in its messages are a common cause: an ALG rewrote the SDP to a port the NAT then did not use)"
 		}
 	}
-	return delivered, proof, doubt, ""
+	return delivered, proof, doubt, notFiltered
+}
+
+// sourceFilter is what of a flow's source its NATed receiver's own media
+// does not go to, which that NAT's filter keeps out.
+type sourceFilter int
+
+const (
+	notFiltered sourceFilter = iota
+	// filteredByAddress: another address than the receiver's media goes
+	// to (a multi-homed media server bound to all its addresses).
+	filteredByAddress
+	// filteredByPort: another port of that address (asymmetric RTP).
+	filteredByPort
+)
+
+// what names it: "an address", "a port".
+func (f sourceFilter) what() string {
+	if f == filteredByPort {
+		return "a port"
+	}
+	return "an address"
+}
+
+// filter names the NAT's filter that keeps it out.
+func (f sourceFilter) filter() string {
+	if f == filteredByPort {
+		return "address-and-port filter"
+	}
+	return "address filter"
+}
+
+// why says why such a flow does not reach the receiver.
+func (f sourceFilter) why() string {
+	if f == filteredByPort {
+		return portFilter
+	}
+	return addressFilter
 }
 
 // addressFilter says why what comes from elsewhere than a NATed party

@@ -34,9 +34,9 @@ type StreamFacts struct {
 	// why, per direction.
 	Unproven [2]uint64
 	Doubt    [2]string
-	// FromOtherAddress: the direction's media came from an address the
-	// receiver's own media does not go to, which its NAT's address
-	// filter keeps out; its packets count as Unproven.
+	// FromOtherAddress: the direction's media came from an address (or
+	// another port of one) the receiver's own media does not go to, which
+	// its NAT's filter keeps out, refused or silently dropped.
 	FromOtherAddress [2]bool
 	// FaxToAudioPort: the direction's T.38 went to the receiver's audio
 	// port, not the other port its T.38 SDP named (faxToAudioPort); its
