@@ -386,7 +386,6 @@ func serve(ctx context.Context, o Options, cfg Config, rep *report.Report, watch
 	defer obs.hep.close()
 	// The port the kernel gave, when o.Listen asked for any.
 	bound := netip.AddrPortFrom(o.Listen.Addr(), uint16(udp.LocalAddr().(*net.UDPAddr).Port))
-	sockbuf.GrowReadBuffer(udp, sipReadBuffer) // Serve cannot reach the socket inside a wrapper
 	var conn net.PacketConn = udp
 	if o.Listen.Addr().IsUnspecified() {
 		// Answer each phone from the address it sent to, not the one
@@ -398,6 +397,9 @@ func serve(ctx context.Context, o Options, cfg Config, rep *report.Report, watch
 		conn = c
 	}
 	sipUDP, tcp := obs.wrap(conn, tcp, sipAddr(bound, cfg.PublicIP))
+	if sipUDP != net.PacketConn(udp) {
+		sockbuf.GrowReadBuffer(udp, sipReadBuffer) // Serve grows only a socket it is given bare
+	}
 	var srv *Server
 	cfg.OnEvent = obs.onEvent(cfg.OnEvent, func() *Server { return srv })
 	if o.Mirror {
