@@ -26,11 +26,7 @@ func TestLabAnswerFromAnotherAddress(t *testing.T) {
 	t.Parallel()
 	lab := natlab.New(t)
 	server := lab.PublicHost("server", "203.0.113.20", "203.0.113.22")
-	conn, err := server.ListenUDP("udp4", "0.0.0.0:5060")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := listenLab(t, server, "0.0.0.0:5060")
 	go answerAsServerNode(conn, nil)
 	pcap := filepath.Join(t.TempDir(), "switch.pcap")
 	dump := lab.Core().StartTcpdumpOn(t, "br0", pcap, "udp or icmp")

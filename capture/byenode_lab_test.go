@@ -24,16 +24,8 @@ func TestLabByeFromAnotherNode(t *testing.T) {
 	lab := natlab.New(t)
 	node1 := lab.PublicHost("node1", "203.0.113.10")
 	node2 := lab.PublicHost("node2", "203.0.113.12")
-	c1, err := node1.ListenUDP("udp4", "203.0.113.10:5060")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c1.Close()
-	c2, err := node2.ListenUDP("udp4", "203.0.113.12:5060")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c2.Close()
+	c1 := listenLab(t, node1, "203.0.113.10:5060")
+	c2 := listenLab(t, node2, "203.0.113.12:5060")
 	invites := make(chan labInvite, 4)
 	go answerAsServerNode(c1, invites)
 	pcap := filepath.Join(t.TempDir(), "switch.pcap")

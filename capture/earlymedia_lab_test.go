@@ -56,11 +56,7 @@ func labFarMediaFirst(t *testing.T, ringback time.Duration, keep, early string) 
 	dump := phone.StartTcpdump(t, lanPcap, "udp")
 	farDump := far.StartTcpdump(t, farPcap, "udp or icmp")
 
-	media, err := phone.ListenUDP("udp4", "192.168.1.10:10000")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer media.Close()
+	media := listenLab(t, phone, "192.168.1.10:10000")
 	mapped := labBinding(t, media, stun1.Primary)
 	farMedia := netip.MustParseAddrPort("203.0.113.10:30000")
 	sip, farSIP, farRTP := labCallEnds(t, phone, far, farMedia)

@@ -52,18 +52,10 @@ func labMediaFromAnotherAddress(t *testing.T, dropInput bool, from string) {
 	phone := r1.LANHost("phone", "192.168.1.10")
 	farPcap := filepath.Join(t.TempDir(), "far.pcap")
 	farDump := far.StartTcpdump(t, farPcap, "udp or icmp")
-	media, err := phone.ListenUDP("udp4", "192.168.1.10:10000")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer media.Close()
+	media := listenLab(t, phone, "192.168.1.10:10000")
 	farMedia := netip.MustParseAddrPort("203.0.113.10:30000")
 	sip, farSIP, _ := labCallEnds(t, phone, far, farMedia)
-	other, err := far.ListenUDP("udp4", from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	other := listenLab(t, far, from)
 	call := newLabDialog(t, sip, farSIP, "media-from-other@natdoc.test", netip.MustParseAddrPort("192.168.1.10:10000"), farMedia)
 	call.respond("200 OK")
 	call.ack()

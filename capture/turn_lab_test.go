@@ -300,19 +300,7 @@ func labSIPCall(t *testing.T, phone, far *net.UDPConn, relay, farMedia netip.Add
 // the test ends.
 func labCallEnds(t *testing.T, phone, far *natlab.Host, farMedia netip.AddrPort) (sip, farSIP, farRTP *net.UDPConn) {
 	t.Helper()
-	for _, s := range []struct {
-		host *natlab.Host
-		addr string
-		conn **net.UDPConn
-	}{{phone, "192.168.1.10:5060", &sip}, {far, "203.0.113.10:5060", &farSIP}, {far, farMedia.String(), &farRTP}} {
-		c, err := s.host.ListenUDP("udp4", s.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		*s.conn = c
-	}
-	return sip, farSIP, farRTP
+	return listenLab(t, phone, "192.168.1.10:5060"), listenLab(t, far, "203.0.113.10:5060"), listenLab(t, far, farMedia.String())
 }
 
 // countUDP reads from conn until n datagrams came or wait passed, and
