@@ -5,10 +5,12 @@ import (
 	"errors"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/natdoc/natdoc/diagnose/forward"
 	"github.com/natdoc/natdoc/report"
 )
 
@@ -112,6 +114,30 @@ func TestForwardSample(t *testing.T) {
 		if got := forwardSample(tt.sip, tt.lo, tt.hi); !slices.Equal(got, tt.want) {
 			t.Errorf("forwardSample(%d, %d, %d) = %v, want %v", tt.sip, tt.lo, tt.hi, got, tt.want)
 		}
+	}
+}
+
+// TestForwardsToCheck: behind a router that forwards its outside 5080 to
+// the server's 5060, the mirror is asked to call back 5080 and the check
+// listens on 5060; the remedy names that forward, and no --upnp (it maps
+// a port only to itself).
+func TestForwardsToCheck(t *testing.T) {
+	o := &Options{Listen: netip.MustParseAddrPort("192.168.1.5:5060"), PublicPort: 5080, PortMin: 30000, PortMax: 30100}
+	d := &deployment{o: o}
+	got := d.forwardsToCheck(30000, 30100)
+	want := []forward.Forward{{Outside: 5080, Local: 5060}, {Outside: 30000}, {Outside: 30001}, {Outside: 30050}, {Outside: 30100}}
+	if !slices.Equal(got, want) {
+		t.Errorf("forwards %v, want %v", got, want)
+	}
+	if r := forwardRemedy(o); !strings.Contains(r, "forward UDP 5080 to 192.168.1.5:5060 and UDP 30000-30100 to 192.168.1.5") || strings.Contains(r, "--upnp") {
+		t.Errorf("remedy %q", r)
+	}
+	if p := portText(forward.PortResult{Port: 5080, Local: 5060}); p != "5080 (to 5060 here)" {
+		t.Errorf("port text %q", p)
+	}
+	o.PublicPort = 0
+	if got := d.forwardsToCheck(30000, 30100); got[0] != (forward.Forward{Outside: 5060}) {
+		t.Errorf("same port: %v", got[0])
 	}
 }
 

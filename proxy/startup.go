@@ -180,34 +180,29 @@ func (d *deployment) mirrorCheck(ctx context.Context) netip.Addr {
 	if d.fw != nil && d.fw.onDemand {
 		lo, hi = int(d.fw.fw.RTP.Lo), int(d.fw.fw.RTP.Hi) // the rest is forwarded as calls need it
 	}
-	sipPort := int(d.o.Listen.Port())
-	if d.o.PublicPort != 0 {
-		// The mirror calls back the port it checks on this host; a forward
-		// from another outside port cannot be checked that way.
-		sipPort = 0
-	}
-	ports := forwardSample(sipPort, lo, hi)
-	res := forward.CheckViaMirror(ctx, d.o.MirrorCheck, ports, localEnv{d.o.Listen.Addr()})
+	res := forward.CheckForwardsViaMirror(ctx, d.o.MirrorCheck, d.forwardsToCheck(lo, hi), localEnv{d.o.Listen.Addr()})
 	c := report.Check{Name: CheckForwarding, Took: time.Since(start).Round(time.Millisecond)}
 	var reached, missing, other []string
 	var public netip.Addr
+	sipMissing := false
 	for _, p := range res.Ports {
 		if p.Public.IsValid() {
 			public = p.Public.Addr()
 		}
 		switch p.Outcome {
 		case forward.Reached:
-			reached = append(reached, fmt.Sprint(p.Port))
+			reached = append(reached, portText(p))
 		case forward.NotReached:
-			missing = append(missing, fmt.Sprint(p.Port))
+			missing = append(missing, portText(p))
+			sipMissing = sipMissing || p.Port == d.o.sipPublicPort()
 		default:
-			other = append(other, fmt.Sprintf("%d: %s %s", p.Port, p.Outcome, p.Err))
+			other = append(other, fmt.Sprintf("%s: %s %s", portText(p), p.Outcome, p.Err))
 		}
 	}
 	switch {
 	case len(missing) > 0:
 		c.Status, c.Detail = report.CheckProblem, "UDP "+strings.Join(missing, ", ")+" did not arrive"
-		d.rep.Add(notForwardedFinding(d.o, missing, public))
+		d.rep.Add(notForwardedFinding(d.o, missing, sipMissing, public))
 	case len(reached) == 0:
 		c.Status, c.Detail = report.CheckFailed, strings.Join(other, "; ")
 	default:
@@ -220,8 +215,41 @@ func (d *deployment) mirrorCheck(ctx context.Context) netip.Addr {
 	return public
 }
 
-func notForwardedFinding(o *Options, missing []string, public netip.Addr) report.Finding {
-	sip := slices.Contains(missing, fmt.Sprint(o.Listen.Port()))
+// forwardsToCheck are the SIP port, from the public port peers outside
+// are given to the one it listens on here, and a sample of the RTP range
+// lo-hi (forwardSample).
+func (d *deployment) forwardsToCheck(lo, hi int) []forward.Forward {
+	sip := int(d.o.Listen.Port())
+	var fs []forward.Forward
+	for _, p := range forwardSample(sip, lo, hi) {
+		f := forward.Forward{Outside: p}
+		if pub := d.o.sipPublicPort(); p == sip && pub != sip {
+			f = forward.Forward{Outside: pub, Local: sip}
+		}
+		fs = append(fs, f)
+	}
+	return fs
+}
+
+// sipPublicPort is the SIP port peers outside are given: --public-addr's
+// port, else the one it listens on.
+func (o *Options) sipPublicPort() int {
+	if o.PublicPort != 0 {
+		return int(o.PublicPort)
+	}
+	return int(o.Listen.Port())
+}
+
+// portText names a checked port, and the port here it was to reach when
+// the forward changes it.
+func portText(p forward.PortResult) string {
+	if p.Local != 0 {
+		return fmt.Sprintf("%d (to %d here)", p.Port, p.Local)
+	}
+	return fmt.Sprint(p.Port)
+}
+
+func notForwardedFinding(o *Options, missing []string, sip bool, public netip.Addr) report.Finding {
 	what := "part of the RTP range"
 	if sip {
 		what = "the SIP port"
@@ -230,8 +258,19 @@ func notForwardedFinding(o *Options, missing []string, public netip.Addr) report
 		Title: fmt.Sprintf("The router does not forward %s to this server: UDP %s sent to %s from outside did not arrive", what, strings.Join(missing, ", "), public),
 		Evidence: []report.Evidence{{Text: fmt.Sprintf("the mirror %s sent one packet to each port from a port no NAT binding expects", o.MirrorCheck),
 			Values: []report.KeyValue{{Key: "not arrived", Value: strings.Join(missing, ", ")}}}},
-		Remedy: fmt.Sprintf("In the router's port-forwarding (also called virtual server or NAT) page, forward UDP %d and UDP %d-%d to %s, or run natdoc serve with --upnp.",
-			o.Listen.Port(), o.PortMin, o.PortMax, o.Listen.Addr())}
+		Remedy: forwardRemedy(o)}
+}
+
+// forwardRemedy says which forwards to make on the router: the SIP port
+// (from its public port, when that differs) and the RTP range. --upnp
+// maps a port only to itself, so it is offered only then.
+func forwardRemedy(o *Options) string {
+	if pub := o.sipPublicPort(); pub != int(o.Listen.Port()) {
+		return fmt.Sprintf("In the router's port-forwarding (also called virtual server or NAT) page, forward UDP %d to %s and UDP %d-%d to %s.",
+			pub, o.Listen, o.PortMin, o.PortMax, o.Listen.Addr())
+	}
+	return fmt.Sprintf("In the router's port-forwarding (also called virtual server or NAT) page, forward UDP %d and UDP %d-%d to %s, or run natdoc serve with --upnp.",
+		o.Listen.Port(), o.PortMin, o.PortMax, o.Listen.Addr())
 }
 
 // forwardSample is the SIP port and, from the RTP range, its first RTP

@@ -314,8 +314,9 @@ func TestLabServeBehindRouterMisconfigured(t *testing.T) {
 // registers at 5080 and gets 5080 in the Via, Record-Route and Contact it
 // sends its later requests to; the LAN phone keeps 5060. Both calls are
 // two-way by the phones' counts and end by BYE through the router; the
-// start-up checks pass (the mirror checks the RTP range only: it cannot
-// check a forward that changes the port).
+// start-up checks pass, the mirror's call-back to 5080 arriving at 5060.
+// Told an outside port the router does not forward (5090), serve's check
+// names the SIP port not forwarded, and the forward to make.
 func TestLabServeBehindPortTranslatingRouter(t *testing.T) {
 	natlab.Require(t)
 	t.Parallel()
@@ -341,10 +342,25 @@ func TestLabServeBehindPortTranslatingRouter(t *testing.T) {
 			t.Errorf("serve finding %s: %s", f.ID, f.Title)
 		}
 	}
-	for name, c := range checkStatus(rs) {
-		t.Logf("start-up check %s: %s (%s)", name, c.Status, c.Detail)
-		if name == "port-forwarding" && c.Status != report.CheckPassed {
-			t.Errorf("start-up check %s: %s (%s)", name, c.Status, c.Detail)
+	if c := checkStatus(rs)["port-forwarding"]; c.Status != report.CheckPassed || !strings.Contains(c.Detail, "UDP 5080 (to 5060 here), 20000,") {
+		t.Errorf("start-up check port-forwarding: %s (%s)", c.Status, c.Detail)
+	}
+
+	serve = rl.srv.Start(t, os.Args[0], append(helperArgs, rl.serveArgs(routerWAN+":5090")...)...)
+	waitLog(t, serve, "listening on")
+	if !serve.Terminate(serveStopGrace) {
+		t.Errorf("serve did not exit within %s of SIGTERM", serveStopGrace)
+	}
+	rs = loadReport(t, filepath.Join(rl.dir, "serve.json"))
+	c := checkStatus(rs)["port-forwarding"]
+	var f *report.Finding
+	for i := range rs.Findings {
+		if rs.Findings[i].ID == "serve-port-not-forwarded" {
+			f = &rs.Findings[i]
 		}
+	}
+	if c.Status != report.CheckProblem || c.Detail != "UDP 5090 (to 5060 here) did not arrive" || f == nil ||
+		!strings.Contains(f.Title, "does not forward the SIP port") || !strings.Contains(f.Remedy, "forward UDP 5090 to "+serverLAN+":5060") {
+		t.Errorf("port 5090 not forwarded: check %s (%s), finding %+v", c.Status, c.Detail, f)
 	}
 }

@@ -51,7 +51,11 @@ type Config struct {
 
 // PortResult is one port's check.
 type PortResult struct {
+	// Port is the public address's port checked; Local, when not 0, the
+	// other port of this host it was to reach (a forward that changes
+	// the port, CheckForwardsViaMirror).
 	Port    int
+	Local   int
 	Outcome Outcome
 	// Public is this network's public address as the server saw the probe.
 	Public netip.AddrPort

@@ -22,14 +22,39 @@ const callbackWait = time.Second
 // request's retransmissions, for as long as the RESPONSE-PORT check waits.
 var mirrorSchedule = transact.Schedule{RTO: 500 * time.Millisecond, Window: stunSchedule.Window}
 
+// A Forward is a port of the public address to check and the port of this
+// host it should reach: routers often forward an outside port to another
+// inside one (5080 to a PBX's 5060). Local 0 is the same port.
+type Forward struct{ Outside, Local int }
+
+// local is the port of this host the forward should reach.
+func (f Forward) local() int {
+	if f.Local == 0 {
+		return f.Outside
+	}
+	return f.Local
+}
+
 // CheckViaMirror tests the ports with a natdoc mirror's callback: an
 // OPTIONS from an ephemeral port asks the mirror (sipalg.HeaderCallback)
 // to send one packet from another port of its own to this network's public
 // address at each port. Like RESPONSE-PORT, those packets match no NAT
 // binding and arrive only through a forward.
 func CheckViaMirror(ctx context.Context, mirror netip.AddrPort, ports []int, env envListener) *Result {
-	res := &Result{Server: mirror, Via: "mirror", Ports: make([]PortResult, len(ports))}
-	targets, closeTargets := listenTargets(res, ports, env)
+	forwards := make([]Forward, len(ports))
+	for i, p := range ports {
+		forwards[i] = Forward{Outside: p}
+	}
+	return CheckForwardsViaMirror(ctx, mirror, forwards, env)
+}
+
+// CheckForwardsViaMirror is CheckViaMirror for forwards whose outside port
+// may differ from the port they reach here: the mirror calls back the
+// outside port (its packet names that port), and the check listens on the
+// local one.
+func CheckForwardsViaMirror(ctx context.Context, mirror netip.AddrPort, forwards []Forward, env envListener) *Result {
+	res := &Result{Server: mirror, Via: "mirror", Ports: make([]PortResult, len(forwards))}
+	targets, closeTargets := listenTargets(res, forwards, env)
 	defer closeTargets()
 	if len(targets) == 0 {
 		return res
@@ -70,18 +95,21 @@ func CheckViaMirror(ctx context.Context, mirror netip.AddrPort, ports []int, env
 	return res
 }
 
-// listenTargets binds every port to check; a port another program holds
-// is PortBusy.
-func listenTargets(res *Result, ports []int, env envListener) (map[uint16]*net.UDPConn, func()) {
+// listenTargets binds every forward's local port, by its outside port; a
+// port another program holds is PortBusy.
+func listenTargets(res *Result, forwards []Forward, env envListener) (map[uint16]*net.UDPConn, func()) {
 	targets := map[uint16]*net.UDPConn{}
-	for i, p := range ports {
-		res.Ports[i] = PortResult{Port: p}
-		c, err := env.ListenUDP("udp4", &net.UDPAddr{Port: p})
+	for i, f := range forwards {
+		res.Ports[i] = PortResult{Port: f.Outside}
+		if f.local() != f.Outside {
+			res.Ports[i].Local = f.local()
+		}
+		c, err := env.ListenUDP("udp4", &net.UDPAddr{Port: f.local()})
 		if err != nil {
 			res.Ports[i].Outcome, res.Ports[i].Err = PortBusy, err.Error()
 			continue
 		}
-		targets[uint16(p)] = c
+		targets[uint16(f.Outside)] = c
 	}
 	return targets, func() {
 		for _, c := range targets {
