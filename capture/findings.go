@@ -170,6 +170,10 @@ const (
 		"Kamailio nathelper fix_nated_register() (and fix_nated_contact() for dialogs) with NAT keepalives (nat_bflag, sipping_from), " +
 		"Asterisk PJSIP rewrite_contact=yes and force_rport=yes (chan_sip nat=force_rport,comedia), miniSIPServer's NAT traversal options. " +
 		"On the phone: set a STUN server, use SIP outbound (RFC 5626), and send NAT keep-alives more often than the router's UDP timeout (15-30 s)."
+	remedyContactPortRemapped = "The registrar sends calls to the port the Contact names, but the phone's NAT gave its REGISTER another port, the one it lets " +
+		"requests in at. Let the registrar send to where the REGISTER came from (Kamailio fix_nated_register() or set_contact_alias(), Asterisk PJSIP " +
+		"rewrite_contact=yes, FreeSWITCH NDLB-received-in-nat-reg-contact or aggressive-nat-detection), or forward that UDP port on the phone's router " +
+		"to it. A router that takes the port for its own SIP service or SIP ALG changes it for every device behind it."
 	remedyUnacknowledged = "The ACK goes where the answer's Contact (or a Record-Route) points: where that is a private address, make it the public one: " +
 		"on the SIP server or SBC fix the Contact of messages from phones behind NAT (Kamailio nathelper fix_nated_contact() or set_contact_alias(), " +
 		"Asterisk PJSIP rewrite_contact=yes and force_rport=yes, chan_sip nat=force_rport,comedia), or let the phone write its public address " +
@@ -421,6 +425,7 @@ func setupFinding(cb *callBuild, s SetupFacts, v StreamVerdict) (report.Finding,
 		closed := cb.unreach.about(t.src, t.dst).portClosedBy(t.dst.Addr())
 		filtered := cb.regs.filteredFrom(t.dst, t.src, t.sentAt)
 		deadMapping := cb.regs.mappingOf(t.dst, t.sentAt, closed)
+		remapped := cb.regs.contactPortRemapped(t.dst)
 		switch {
 		case wasReset && reliableTransport(cb.call.Transport):
 			f.Title += " over " + cb.call.Transport + ": " + t.dst.String() + " reset the connection it went over, so it never arrived; " +
@@ -452,6 +457,11 @@ func setupFinding(cb *callBuild, s SetupFacts, v StreamVerdict) (report.Finding,
 			f.Evidence = append(f.Evidence, report.Evidence{Text: fmt.Sprintf("REGISTER of %s from %s with Contact %s", reg.aor, reg.src, reg.contactText()),
 				Frames: []uint64{reg.frame}, Addrs: []string{reg.src.String()}})
 			f.Remedy = remedyKeepAlive
+		case remapped != nil:
+			f.Title += remapped.remappedPortText()
+			f.Evidence = append(f.Evidence, remapped.registerEvidence(), remapped.echoEvidence("port"))
+			// Every call to the phone goes there: a cause, not a doubt.
+			f.Severity, f.Remedy = report.SeverityError, remedyContactPortRemapped
 		case t.dst.Addr() == cb.captureHost:
 			f.Title += ", though the capture, taken on that host, shows it arrived: the SIP service there, or a firewall on the host, dropped it"
 			f.Remedy = remedyDroppedOnHost

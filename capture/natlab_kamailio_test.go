@@ -114,6 +114,13 @@ func startKamailio(t *testing.T, h *natlab.Host, addr string, rtpengine bool, he
 			"--listen-ng=127.0.0.1:2223", "--port-min=30000", "--port-max=30100", "--log-level=5"}, homer...)...)
 		waitUDP(t, h, "127.0.0.1:2223")
 	}
+	runKamailio(t, h, addr, dir, cfg)
+}
+
+// runKamailio runs Kamailio on h at addr:5060 with the configuration file
+// cfg, its work files in dir, and waits until it listens.
+func runKamailio(t *testing.T, h *natlab.Host, addr, dir, cfg string) {
+	t.Helper()
 	h.Start(t, "kamailio", "-f", cfg, "-l", "udp:"+addr+":5060", "-m", "64", "-M", "8", "-DD", "-E",
 		"-w", dir, "-P", filepath.Join(dir, "kamailio.pid"))
 	waitUDP(t, h, addr+":5060")

@@ -339,6 +339,20 @@ func TestNATLabRecordRoutePrivate(t *testing.T) {
 	}
 }
 
+// TestNATLabContactPortRemapped: a PBX behind a NAT that changed its
+// REGISTER's port registered its public address with its own port, and
+// the registrar stored it as written: the registration and the INVITE the
+// router refused name the port the REGISTER came from.
+func TestNATLabContactPortRemapped(t *testing.T) {
+	res := analyzePath(t, filepath.Join("..", "testdata", "natlab-contact-port-remapped.pcap"))
+	reg := findingByID(res.Findings, IDRegisterContactNotFixed)
+	f := findingByID(res.Calls[0].Findings, IDRequestUnanswered)
+	if reg == nil || reg.Remedy != remedyContactPortRemapped || f == nil || f.Remedy != remedyContactPortRemapped ||
+		!strings.Contains(f.Title, "it is the Contact pbx registered, but its REGISTER came from 203.0.113.1:") {
+		t.Fatalf("registration %+v, INVITE %+v", reg, f)
+	}
+}
+
 // TestNATLabSIPALG: the Linux SIP ALG (nf_nat_sip) rewrites Via, Contact,
 // o= and c= of the phone's INVITE to the NAT's public address, consistently:
 // seen from outside, the call looks like one from a public phone and works.

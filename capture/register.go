@@ -47,6 +47,9 @@ type registration struct {
 	okAt    time.Time
 	expires time.Duration
 	echoed  bool
+	// contactAnswered: a response came from the Contact, so requests
+	// reach it there (portRemapped's doubt is settled).
+	contactAnswered bool
 	// oks counts the 200 OKs that registered it a second or more after
 	// the last counted (countedAt), from the first (firstOkFrame,
 	// firstOkAt); unlisted: the last listed no Contact of the phone's
@@ -244,6 +247,10 @@ func (r *registrations) sip(m *sipInfo, at time.Time) {
 		r.register(m, at)
 	case !m.Request && m.Method == "REGISTER":
 		r.answer(m, at)
+	case !m.Request:
+		if g := r.byContact[m.Src]; g != nil {
+			g.contactAnswered = true
+		}
 	}
 	if p := r.activity(m.Src, m.Dst, m.Frame, at); p != nil && m.Request && m.Method != "ACK" && m.Dst == p.phone {
 		p.dark.note(m)
@@ -496,6 +503,36 @@ func (r *registrations) contactOwner(dst netip.AddrPort) *registration {
 	return r.byContact[dst]
 }
 
+// contactPortRemapped returns the binding whose Contact is dst when it
+// is portRemapped (nil: none).
+func (r *registrations) contactPortRemapped(dst netip.AddrPort) *registration {
+	if g := r.contactOwner(dst); g != nil && g.portRemapped() {
+		return g
+	}
+	return nil
+}
+
+// portRemapped says whether the binding's Contact is its own public
+// address with another port than its REGISTER came from over UDP, stored
+// by the registrar as written, and nothing answered from it: a phone or
+// PBX that knows its public address (STUN, a set external address) but not
+// the port its NAT gave the REGISTER, which is where the NAT lets requests
+// in; nothing leads from the Contact's port to it unless the router
+// forwards it. (A host without NAT that sends from another port than it
+// listens on looks the same until something answers from its Contact.)
+func (g *registration) portRemapped() bool {
+	return g.transport == "UDP" && g.echoed && !g.contactAnswered && isPublic(g.contact.Addr()) &&
+		g.src.Addr() == g.contact.Addr() && g.src.Port() != g.contact.Port()
+}
+
+// remappedPortText says why a request to the Contact of a binding
+// contactPortRemapped found got nowhere.
+func (g *registration) remappedPortText() string {
+	return fmt.Sprintf(": it is the Contact %s registered, but its REGISTER came from %s: its NAT gave it another port than the Contact names, "+
+		"the registrar stored the Contact as written, and nothing at port %d leads to the phone unless its router forwards that port",
+		g.aor, g.src, g.contact.Port())
+}
+
 // registeredFrom returns a binding registered from src (nil: none): a
 // request to src goes to where the phone's REGISTER came from.
 func (r *registrations) registeredFrom(src netip.AddrPort) *registration {
@@ -554,6 +591,7 @@ func (r *registrations) findings(captureEnd time.Time, view hostView, unreach *u
 	// The NAT findings are the Contact's, said once, and concern every
 	// binding of it.
 	natFindings := map[netip.AddrPort][]report.Finding{}
+	portSaid := map[netip.AddrPort]bool{}
 	registered := lastRegistered(regs)
 	moved := movesByContact(regs)
 	fs = append(fs, registerScans(regs)...)
@@ -577,6 +615,10 @@ func (r *registrations) findings(captureEnd time.Time, view hostView, unreach *u
 		}
 		if f, ok := g.repeatedFinding(); ok {
 			add(g, f)
+		}
+		if g.portRemapped() && !portSaid[g.contact] {
+			portSaid[g.contact] = true
+			add(g, g.portNotFixedFinding())
 		}
 		if !g.behindNAT() {
 			continue
@@ -692,15 +734,33 @@ func (g *registration) repeatedFinding() (report.Finding, bool) {
 	return f, true
 }
 
+// portNotFixedFinding: the registrar stored the Contact of a binding that
+// is portRemapped.
+func (g *registration) portNotFixedFinding() report.Finding {
+	return report.Finding{
+		ID: IDRegisterContactNotFixed, Severity: report.SeverityWarning, Subject: g.aor,
+		Title: fmt.Sprintf("The registrar %s stored the Contact %s of %s as written, though its REGISTER came from %s: its NAT gave the REGISTER another port, "+
+			"so calls sent to port %d reach it only if its router forwards that port", g.registrar.Addr(), g.contact, g.aor, g.src, g.contact.Port()),
+		Evidence: []report.Evidence{g.registerEvidence(), g.echoEvidence("port")},
+		Remedy:   remedyContactPortRemapped,
+	}
+}
+
+// echoEvidence: the registrar's 200 OK gave the Contact back as written,
+// without noting the address or port (what) the REGISTER came from.
+func (g *registration) echoEvidence(what string) report.Evidence {
+	return report.Evidence{
+		Text:   fmt.Sprintf("200 OK echoes Contact %s unchanged (no received= or alias): the registrar did not note the %s the REGISTER came from", g.contact, what),
+		Frames: []uint64{g.okFrame},
+	}
+}
+
 func (g *registration) notFixedFinding() report.Finding {
 	return report.Finding{
 		ID: IDRegisterContactNotFixed, Severity: report.SeverityWarning, Subject: g.aor,
-		Title: fmt.Sprintf("The registrar %s stored the private Contact %s of a phone behind NAT: calls to it will be sent where no one can reach them", g.registrar.Addr(), g.contact),
-		Evidence: []report.Evidence{g.registerEvidence(), {
-			Text:   fmt.Sprintf("200 OK echoes Contact %s unchanged (no received= or alias): the registrar did not note the address the REGISTER came from", g.contact),
-			Frames: []uint64{g.okFrame},
-		}},
-		Remedy: remedyUnreachableContact,
+		Title:    fmt.Sprintf("The registrar %s stored the private Contact %s of a phone behind NAT: calls to it will be sent where no one can reach them", g.registrar.Addr(), g.contact),
+		Evidence: []report.Evidence{g.registerEvidence(), g.echoEvidence("address")},
+		Remedy:   remedyUnreachableContact,
 	}
 }
 

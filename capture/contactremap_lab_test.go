@@ -1,0 +1,99 @@
+//go:build linux
+
+package capture
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/natdoc/natdoc/internal/natlab"
+	"github.com/natdoc/natdoc/report"
+)
+
+// TestLabContactPortRemapped: a PBX at 192.168.1.5 behind a router whose
+// NAT changes the source port (masquerade random, as a router does whose
+// own SIP service holds 5060) knows its public address but not that port:
+// it registers Contact 203.0.113.1:5060 at Kamailio, which stores it as
+// written. A call to it goes to 5060, which the router answers port
+// unreachable. Taken at the registrar, the registration and the
+// unanswered INVITE name the port the REGISTER came from, with the remedy
+// to send there.
+func TestLabContactPortRemapped(t *testing.T) {
+	natlab.Require(t)
+	t.Parallel()
+	lab := natlab.New(t)
+	registrar := lab.PublicHost("registrar", "203.0.113.20")
+	startShortTimerKamailio(t, registrar, "203.0.113.20")
+	caller := lab.PublicHost("caller", "198.51.100.20")
+	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24", NAT: natlab.NATConfig{Mapping: natlab.AddressAndPortDependent}})
+	pbx := r1.LANHost("pbx", "192.168.1.5")
+	pcap := filepath.Join(t.TempDir(), "registrar.pcap")
+	dump := registrar.StartTcpdump(t, pcap, "udp or icmp")
+	pbxSIP := listenLab(t, pbx, "192.168.1.5:5060")
+	callerSIP := listenLab(t, caller, "198.51.100.20:5060")
+
+	register := "REGISTER sip:203.0.113.20 SIP/2.0\r\nVia: SIP/2.0/UDP 203.0.113.1:5060;branch=z9hG4bKrr1;rport\r\nMax-Forwards: 70\r\n" +
+		"From: <sip:pbx@203.0.113.20>;tag=r1\r\nTo: <sip:pbx@203.0.113.20>\r\nCall-ID: remap-reg@natdoc.test\r\nCSeq: 1 REGISTER\r\n" +
+		"Contact: <sip:pbx@203.0.113.1:5060>\r\nExpires: 300\r\nContent-Length: 0\r\n\r\n"
+	sendLab(t, pbxSIP, register, "203.0.113.20:5060")
+	buf := make([]byte, 4096)
+	_ = pbxSIP.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if n, _, err := pbxSIP.ReadFromUDP(buf); err != nil || !strings.HasPrefix(string(buf[:n]), "SIP/2.0 200") {
+		t.Fatalf("REGISTER not accepted: %q %v", buf[:n], err)
+	}
+	offer := labSDP("100", "198.51.100.20", 40000)
+	invite := "INVITE sip:pbx@203.0.113.20 SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.20:5060;branch=z9hG4bKri1;rport\r\nMax-Forwards: 70\r\n" +
+		"From: <sip:100@natdoc.test>;tag=a1\r\nTo: <sip:pbx@203.0.113.20>\r\nCall-ID: remap-call@natdoc.test\r\nCSeq: 1 INVITE\r\n" +
+		"Contact: <sip:100@198.51.100.20:5060>\r\nContent-Type: application/sdp\r\nContent-Length: " + fmt.Sprint(len(offer)) + "\r\n\r\n" + offer
+	sendLab(t, callerSIP, invite, "203.0.113.20:5060")
+	// Kamailio resends the INVITE to the Contact until its timer (4 s
+	// here) ends the transaction with 408.
+	deadline := time.Now().Add(10 * time.Second)
+	for final := false; !final; {
+		_ = callerSIP.SetReadDeadline(deadline)
+		n, _, err := callerSIP.ReadFromUDP(buf)
+		if err != nil {
+			t.Fatalf("no final answer to the caller: %v", err)
+		}
+		final = !strings.HasPrefix(string(buf[:n]), "SIP/2.0 1")
+	}
+	time.Sleep(200 * time.Millisecond)
+	dump.Stop()
+	keepLabFile(t, pcap, "contact-port-remapped.pcap")
+
+	res := analyzePath(t, pcap)
+	reg := findingByID(res.Findings, IDRegisterContactNotFixed)
+	if reg == nil || reg.Remedy != remedyContactPortRemapped || !strings.Contains(reg.Title, "stored the Contact 203.0.113.1:5060 of pbx as written, though its REGISTER came from 203.0.113.1:") {
+		t.Errorf("registration finding %+v", reg)
+	}
+	if len(res.Calls) != 1 {
+		t.Fatalf("calls %+v", res.Calls)
+	}
+	f := findingByID(res.Calls[0].Findings, IDRequestUnanswered)
+	if f == nil || f.Severity != report.SeverityError || f.Remedy != remedyContactPortRemapped ||
+		!strings.Contains(f.Title, "Nothing answered the INVITE to 203.0.113.1:5060: it is the Contact pbx registered, but its REGISTER came from 203.0.113.1:") {
+		t.Errorf("INVITE finding %+v", f)
+	}
+	if rem := res.Remedies; len(rem) == 0 || rem[0].ID != "send-to-the-registered-port" {
+		t.Errorf("first remedy %+v", rem)
+	}
+}
+
+// startShortTimerKamailio runs the lab's plain Kamailio (no NAT handling:
+// it stores a Contact as written) with a 4 s transaction timer, so that an
+// INVITE nobody answers ends in seconds.
+func startShortTimerKamailio(t *testing.T, h *natlab.Host, addr string) {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "kamailio.cfg")
+	conf := strings.Replace(kamailioConfig(false, ""), "modparam(\"usrloc\", \"db_mode\", 0)\n",
+		"modparam(\"usrloc\", \"db_mode\", 0)\nmodparam(\"tm\", \"fr_timer\", 4000)\n", 1)
+	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runKamailio(t, h, addr, dir, cfg)
+}
