@@ -153,8 +153,9 @@ type setupTrack struct {
 	rang       bool
 	endedAt    time.Time // CANCEL or final response, whichever came first
 	src, dst   netip.AddrPort
-	// ruri is the INVITE's Request-URI as an address (sipInfo.RURIAddr).
-	ruri netip.AddrPort
+	// ruri is the INVITE's Request-URI as an address (sipInfo.RURIAddr);
+	// contact its Contact, where the callee sends its requests in the call.
+	ruri, contact netip.AddrPort
 	// fragmented: a transmission went over UDP in IP fragments.
 	fragmented bool
 	// authorized: the INVITE carried credentials (Authorization,
@@ -208,7 +209,8 @@ func (t *setupTrack) invite(m *sipInfo, at time.Time) {
 		}
 		return
 	}
-	*t = setupTrack{cseq: m.CSeq, sentAt: at, lastSentAt: at, firstFrame: m.Frame, lastFrame: m.Frame, sent: 1, src: m.Src, dst: m.Dst, ruri: m.RURIAddr, fragmented: m.Fragmented,
+	*t = setupTrack{cseq: m.CSeq, sentAt: at, lastSentAt: at, firstFrame: m.Frame, lastFrame: m.Frame, sent: 1, src: m.Src, dst: m.Dst, ruri: m.RURIAddr, contact: m.ContactAddr,
+		fragmented: m.Fragmented,
 		authorized: m.Authorized, challenges: t.challenges, lastChallenge: t.lastChallenge}
 }
 

@@ -83,6 +83,68 @@ func TestLabContactPortRemapped(t *testing.T) {
 	}
 }
 
+// TestLabCallerContactPortRemapped: a PBX behind a NAT that changes the
+// source port (masquerade random) calls a public phone directly, with its
+// public address and its own port in its Contact (203.0.113.1:5060). The
+// call is set up over the NAT's mapping; the phone's BYE goes to the
+// Contact, which the router refuses. Taken at the phone, the lost BYE
+// names the port the caller's SIP came from, with the remedy to send
+// there.
+func TestLabCallerContactPortRemapped(t *testing.T) {
+	natlab.Require(t)
+	t.Parallel()
+	lab := natlab.New(t)
+	phone := lab.PublicHost("phone", "198.51.100.20")
+	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24", NAT: natlab.NATConfig{Mapping: natlab.AddressAndPortDependent}})
+	pbx := r1.LANHost("pbx", "192.168.1.5")
+	pcap := filepath.Join(t.TempDir(), "phone.pcap")
+	dump := phone.StartTcpdump(t, pcap, "udp or icmp")
+	pbxSIP := listenLab(t, pbx, "192.168.1.5:5060")
+	phoneSIP := listenLab(t, phone, "198.51.100.20:5060")
+	offer := labSDP("100", "203.0.113.1", 10000)
+	hdr := "From: <sip:100@203.0.113.1>;tag=a1\r\nTo: <sip:200@198.51.100.20>%s\r\nCall-ID: caller-remap@natdoc.test\r\n"
+	invite := "INVITE sip:200@198.51.100.20 SIP/2.0\r\nVia: SIP/2.0/UDP 203.0.113.1:5060;branch=z9hG4bKci1;rport\r\nMax-Forwards: 70\r\n" +
+		fmt.Sprintf(hdr, "") + "CSeq: 1 INVITE\r\nContact: <sip:100@203.0.113.1:5060>\r\nContent-Type: application/sdp\r\nContent-Length: " + fmt.Sprint(len(offer)) + "\r\n\r\n" + offer
+	sendLab(t, pbxSIP, invite, "198.51.100.20:5060")
+	buf := make([]byte, 4096)
+	_ = phoneSIP.SetReadDeadline(time.Now().Add(3 * time.Second))
+	_, from, err := phoneSIP.ReadFromUDP(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer := labSDP("200", "198.51.100.20", 40000)
+	ok := "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 203.0.113.1:5060;branch=z9hG4bKci1;rport=" + fmt.Sprint(from.Port) + ";received=203.0.113.1\r\n" +
+		fmt.Sprintf(hdr, ";tag=b1") + "CSeq: 1 INVITE\r\nContact: <sip:200@198.51.100.20:5060>\r\nContent-Type: application/sdp\r\nContent-Length: " + fmt.Sprint(len(answer)) + "\r\n\r\n" + answer
+	if _, err := phoneSIP.WriteToUDP([]byte(ok), from); err != nil {
+		t.Fatal(err)
+	}
+	_ = pbxSIP.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if n, _, err := pbxSIP.ReadFromUDP(buf); err != nil || !strings.HasPrefix(string(buf[:n]), "SIP/2.0 200") {
+		t.Fatal(err)
+	}
+	ack := "ACK sip:200@198.51.100.20:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 203.0.113.1:5060;branch=z9hG4bKci2;rport\r\nMax-Forwards: 70\r\n" + fmt.Sprintf(hdr, ";tag=b1") + "CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
+	sendLab(t, pbxSIP, ack, "198.51.100.20:5060")
+	time.Sleep(time.Second)
+	bye := "BYE sip:100@203.0.113.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.20:5060;branch=z9hG4bKcb1;rport\r\nMax-Forwards: 70\r\n" +
+		"From: <sip:200@198.51.100.20>;tag=b1\r\nTo: <sip:100@203.0.113.1>;tag=a1\r\nCall-ID: caller-remap@natdoc.test\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n"
+	for _, wait := range []time.Duration{500 * time.Millisecond, time.Second, 100 * time.Millisecond} {
+		sendLab(t, phoneSIP, bye, "203.0.113.1:5060")
+		time.Sleep(wait)
+	}
+	dump.Stop()
+	keepLabFile(t, pcap, "caller-contact-port-remapped.pcap")
+
+	res := analyzePath(t, pcap)
+	if len(res.Calls) != 1 {
+		t.Fatalf("calls %+v", res.Calls)
+	}
+	f := findingByID(res.Calls[0].Findings, IDRequestUnanswered)
+	if f == nil || f.Remedy != remedyContactPortMoved || f.Severity != report.SeverityError ||
+		!strings.Contains(f.Title, "it went to the caller's Contact, but the caller's SIP came from 203.0.113.1:") {
+		t.Errorf("BYE finding %+v", f)
+	}
+}
+
 // startShortTimerKamailio runs the lab's plain Kamailio (no NAT handling:
 // it stores a Contact as written) with a 4 s transaction timer, so that an
 // INVITE nobody answers ends in seconds.

@@ -174,6 +174,10 @@ const (
 		"requests in at. Let the registrar send to where the REGISTER came from (Kamailio fix_nated_register() or set_contact_alias(), Asterisk PJSIP " +
 		"rewrite_contact=yes, FreeSWITCH NDLB-received-in-nat-reg-contact or aggressive-nat-detection), or forward that UDP port on the phone's router " +
 		"to it. A router that takes the port for its own SIP service or SIP ALG changes it for every device behind it."
+	remedyContactPortMoved = "Requests inside the call go to the party's Contact, but its NAT gave its SIP another port than the Contact names, the one it " +
+		"lets requests in at. Let the server or SBC between send to where the party's requests come from (Kamailio fix_nated_contact() or " +
+		"set_contact_alias(), Asterisk PJSIP rewrite_contact=yes and force_rport=yes), or forward that UDP port on the party's router to it. " +
+		"A router that takes the port for its own SIP service or SIP ALG changes it for every device behind it."
 	remedyUnacknowledged = "The ACK goes where the answer's Contact (or a Record-Route) points: where that is a private address, make it the public one: " +
 		"on the SIP server or SBC fix the Contact of messages from phones behind NAT (Kamailio nathelper fix_nated_contact() or set_contact_alias(), " +
 		"Asterisk PJSIP rewrite_contact=yes and force_rport=yes, chan_sip nat=force_rport,comedia), or let the phone write its public address " +

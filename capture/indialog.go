@@ -294,6 +294,11 @@ func inDialogFinding(cb *callBuild, sigs [2]netip.AddrPort) (report.Finding, boo
 			f.Evidence = append(f.Evidence, tries.evidence(client, a.contact, "(the "+to+"'s Contact) to pass the "+t.method+" on"))
 		}
 	}
+	if from, ok := cb.contactPortMoved(other(t.sender), t.dst); ok && !t.responded {
+		f.Title += fmt.Sprintf("; it went to the %s's Contact, but the %s's SIP came from %s: its NAT gave it another port than its Contact names, "+
+			"and nothing at port %d leads to it unless its router forwards that port", to, to, from, t.dst.Port())
+		f.Remedy = remedyContactPortMoved
+	}
 	if t.idle >= natShortUDPTimeout && isPublic(t.dst.Addr()) {
 		text := fmt.Sprintf("the %s had sent no SIP in this call for %s before it: longer than many NATs and stateful firewalls keep an idle UDP mapping open",
 			to, roundWait(t.idle))
@@ -312,6 +317,30 @@ func inDialogFinding(cb *callBuild, sigs [2]netip.AddrPort) (report.Finding, boo
 		f.Remedy = remedyFragmentsLost
 	}
 	return f, true
+}
+
+// contactPortMoved says whether dst, where a request to party p went, is
+// p's Contact in the call (its INVITE's, or its 2xx's), a public address
+// its own SIP came from over UDP, but from another port, returned: a phone
+// that knows its public address (STUN, a set external address) but not
+// the port its NAT maps its SIP to.
+func (cb *callBuild) contactPortMoved(p int, dst netip.AddrPort) (netip.AddrPort, bool) {
+	c := cb.call
+	contact, from := c.setup.contact, c.setup.src
+	if p == callee {
+		if c.faults == nil {
+			return netip.AddrPort{}, false
+		}
+		a := &c.faults.answers.current
+		if a.sent == 0 || a.sender != callee {
+			return netip.AddrPort{}, false
+		}
+		contact, from = a.contact, a.src
+	}
+	if c.Transport != "UDP" || dst != contact || !isPublic(dst.Addr()) || from.Addr() != dst.Addr() || from.Port() == dst.Port() {
+		return netip.AddrPort{}, false
+	}
+	return from, true
 }
 
 // answersLostFinding is the finding of the leg's first in-dialog request

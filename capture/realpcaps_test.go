@@ -342,7 +342,9 @@ func TestNATLabRecordRoutePrivate(t *testing.T) {
 // TestNATLabContactPortRemapped: a PBX behind a NAT that changed its
 // REGISTER's port registered its public address with its own port, and
 // the registrar stored it as written: the registration and the INVITE the
-// router refused name the port the REGISTER came from.
+// router refused name the port the REGISTER came from. Calling out with
+// such a Contact, the callee's BYE to it names the port the INVITE came
+// from.
 func TestNATLabContactPortRemapped(t *testing.T) {
 	res := analyzePath(t, filepath.Join("..", "testdata", "natlab-contact-port-remapped.pcap"))
 	reg := findingByID(res.Findings, IDRegisterContactNotFixed)
@@ -350,6 +352,11 @@ func TestNATLabContactPortRemapped(t *testing.T) {
 	if reg == nil || reg.Remedy != remedyContactPortRemapped || f == nil || f.Remedy != remedyContactPortRemapped ||
 		!strings.Contains(f.Title, "it is the Contact pbx registered, but its REGISTER came from 203.0.113.1:") {
 		t.Fatalf("registration %+v, INVITE %+v", reg, f)
+	}
+	res = analyzePath(t, filepath.Join("..", "testdata", "natlab-caller-contact-port-remapped.pcap"))
+	bye := findingByID(res.Calls[0].Findings, IDRequestUnanswered)
+	if bye == nil || bye.Remedy != remedyContactPortMoved || !strings.Contains(bye.Title, "it went to the caller's Contact, but the caller's SIP came from 203.0.113.1:") {
+		t.Fatalf("BYE %+v", bye)
 	}
 }
 

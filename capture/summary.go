@@ -116,6 +116,7 @@ var remedyNames = map[string]struct{ id, title string }{
 	remedyOnlyOtherMedia:          {"check-the-phones-audio", "Check the phones' audio (devices, codecs) and any rule for the audio ports: the call's video got through"},
 	remedySenderHostSilent:        {"check-the-sending-host", "Check the party whose own host sent no RTP (its media, audio device, host firewall): the network lost nothing"},
 	remedyUnreachableContact:      {"fix-nated-registration", "Let the SIP server reach phones behind NAT at the address they register from (fix the Contact, keep the NAT open)"},
+	remedyContactPortMoved:        {"send-to-the-port-the-party-uses", "Send requests in the call to the port the party's SIP comes from (its NAT changed the port its Contact names)"},
 	remedyContactPortRemapped:     {"send-to-the-registered-port", "Let the registrar send calls to the port the phone's REGISTER came from (its NAT changed it)"},
 	remedyUnanswered:              {"reach-the-destination", "Make the SIP destination reachable"},
 	remedyNeverRang:               {"keep-the-callee-reachable", "Keep the callee reachable (registration, NAT keep-alives)"},
