@@ -315,9 +315,9 @@ func answerFinding(cb *callBuild) (report.Finding, bool) {
 	if ev, ok := t.contactEvidence(); ok {
 		f.Evidence = append(f.Evidence, ev)
 	}
-	if ev, ok := t.contactPortEvidence(who); ok && !t.strayAck() {
+	if ev, remedy, ok := t.contactPortEvidence(who, cb.regs); ok && !t.strayAck() {
 		f.Evidence = append(f.Evidence, ev)
-		f.Remedy = remedyContactPortNotForwarded
+		f.Remedy = remedy
 	}
 	if ev, ok := t.routeEvidence(partyNames[other(t.sender)]); ok && !t.strayAck() {
 		f.Evidence = append(f.Evidence, ev)
@@ -436,28 +436,37 @@ func (t *answerTrack) routeEvidence(caller string) (report.Evidence, bool) {
 // reached the answering party at another port of that address (its
 // Request-URI, or where it was sent): a server behind a router that
 // forwards another outside port to its own writes its own port, and the
-// ACK sent there finds no forward.
-func (t *answerTrack) contactPortEvidence(who string) (report.Evidence, bool) {
+// ACK sent there finds no forward; or a phone reached at the NAT mapping
+// it registered from writes its own port, which its NAT does not map. It
+// returns the remedy that fits.
+func (t *answerTrack) contactPortEvidence(who string, regs *registrations) (report.Evidence, string, bool) {
 	c := t.contact
 	if !c.IsValid() || !isPublic(c.Addr()) {
-		return report.Evidence{}, false
+		return report.Evidence{}, "", false
 	}
 	reached, how := t.asked.uri, "its Request-URI"
 	if reached.Addr() != c.Addr() || reached.Port() == c.Port() {
 		reached, how = t.asked.dst, "where it was sent"
 	}
 	if reached.Addr() != c.Addr() || reached.Port() == c.Port() {
-		return report.Evidence{}, false
+		return report.Evidence{}, "", false
 	}
 	text := fmt.Sprintf("the answer's Contact is %s, where the ACK is sent, but the INVITE reached the %s at %s (%s)", c, who, reached, how)
-	if dst := t.asked.dst; IsPrivate(dst.Addr()) && dst.Port() == c.Port() {
+	remedy := remedyContactPortNotForwarded
+	switch dst := t.asked.dst; {
+	case IsPrivate(dst.Addr()) && dst.Port() == c.Port():
 		text += fmt.Sprintf(", forwarded to it at %s: the %s wrote its own port, not the outside port a router forwards to it, and nothing forwards %d",
 			dst, who, c.Port())
-	} else {
+	case reached == dst && regs.registeredFrom(dst) != nil:
+		// Not a forward: the NAT's mapping the party registered from,
+		// which the registrar sends its calls to.
+		text += fmt.Sprintf(", the NAT mapping its REGISTER came from: the %s wrote its own port, %d, which its NAT does not map to it", who, c.Port())
+		remedy = remedyContactPortMoved
+	default:
 		text += fmt.Sprintf(": a server behind a router that forwards outside port %d to another port of its own writes its own port, %d, "+
 			"where nothing is forwarded", reached.Port(), c.Port())
 	}
-	return report.Evidence{Text: text, Frames: []uint64{t.firstFrame}, Addrs: []string{c.String(), reached.String()}}, true
+	return report.Evidence{Text: text, Frames: []uint64{t.firstFrame}, Addrs: []string{c.String(), reached.String()}}, remedy, true
 }
 
 // answerName names a 2xx as engineers do: "200 OK" whatever its reason

@@ -210,10 +210,13 @@ func TestResponsesLostEvidence(t *testing.T) {
 // TestContactPortEvidence: an answer's public Contact at another port of
 // the address the INVITE reached names a port forward that changes the
 // port, whether the Request-URI says where (an IP) or only where the
-// INVITE was sent does (a name in the Request-URI); the same port, another
-// address or a private Contact say nothing of it.
+// INVITE was sent does (a name in the Request-URI); sent to the NAT
+// mapping the phone registered from, it names the mapping, with the remedy
+// to send there; the same port, another address or a private Contact say
+// nothing of it.
 func TestContactPortEvidence(t *testing.T) {
 	ap := netip.MustParseAddrPort
+	regs := &registrations{byKey: map[regKey]*registration{{aor: "pbx"}: {aor: "pbx", src: ap("203.0.113.1:48740")}}}
 	for _, tc := range []struct {
 		name     string
 		contact  string
@@ -221,6 +224,8 @@ func TestContactPortEvidence(t *testing.T) {
 		want     string
 		wantNone bool
 	}{
+		{"at the NAT mapping it registered from", "203.0.113.1:5060", invited{uri: ap("203.0.113.1:5060"), dst: ap("203.0.113.1:48740")},
+			"reached the callee at 203.0.113.1:48740 (where it was sent), the NAT mapping its REGISTER came from", false},
 		{"at the server, Request-URI", "203.0.113.1:5060", invited{uri: ap("203.0.113.1:5080"), dst: ap("192.168.1.5:5060")},
 			"reached the callee at 203.0.113.1:5080 (its Request-URI), forwarded to it at 192.168.1.5:5060", false},
 		{"at the phone, a name in the Request-URI", "203.0.113.1:5060", invited{dst: ap("203.0.113.1:5080")},
@@ -230,9 +235,12 @@ func TestContactPortEvidence(t *testing.T) {
 		{"a private Contact", "192.168.1.5:5060", invited{uri: ap("192.168.1.5:5080"), dst: ap("192.168.1.5:5080")}, "", true},
 	} {
 		tr := &answerTrack{contact: ap(tc.contact), asked: tc.asked}
-		ev, ok := tr.contactPortEvidence("callee")
+		ev, remedy, ok := tr.contactPortEvidence("callee", regs)
 		if ok == tc.wantNone || (ok && !strings.Contains(ev.Text, tc.want)) {
 			t.Errorf("%s: %v %q, want %q", tc.name, ok, ev.Text, tc.want)
+		}
+		if wantRemedy := map[bool]string{true: remedyContactPortMoved, false: remedyContactPortNotForwarded}[strings.Contains(tc.want, "mapping")]; ok && remedy != wantRemedy {
+			t.Errorf("%s: remedy %q", tc.name, remedy)
 		}
 	}
 }

@@ -145,6 +145,99 @@ func TestLabCallerContactPortRemapped(t *testing.T) {
 	}
 }
 
+// TestLabCalleeContactPortMapped: the PBX behind the port-changing NAT
+// registers at a Kamailio that handles NAT (fix_nated_register), so calls
+// reach it at the mapping its REGISTER came from; its 200 OK's Contact
+// names its public address with its own port. Kamailio passes the
+// caller's ACK on to that Contact, which the router refuses, and the PBX
+// resends its answer. Taken at the proxy, the one finding is the leg
+// nearer the PBX's: the ACK's destination against the mapping the INVITE
+// reached, with the remedy to send there.
+func TestLabCalleeContactPortMapped(t *testing.T) {
+	natlab.Require(t)
+	t.Parallel()
+	lab := natlab.New(t)
+	registrar := lab.PublicHost("registrar", "203.0.113.20")
+	startNATKamailio(t, registrar, "203.0.113.20", natKamailio{})
+	caller := lab.PublicHost("caller", "198.51.100.20")
+	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24", NAT: natlab.NATConfig{Mapping: natlab.AddressAndPortDependent}})
+	pbx := r1.LANHost("pbx", "192.168.1.5")
+	pcap := filepath.Join(t.TempDir(), "registrar.pcap")
+	dump := registrar.StartTcpdump(t, pcap, "udp or icmp")
+	pbxSIP := listenLab(t, pbx, "192.168.1.5:5060")
+	callerSIP := listenLab(t, caller, "198.51.100.20:5060")
+	register := "REGISTER sip:203.0.113.20 SIP/2.0\r\nVia: SIP/2.0/UDP 203.0.113.1:5060;branch=z9hG4bKrr1;rport\r\nMax-Forwards: 70\r\n" +
+		"From: <sip:pbx@203.0.113.20>;tag=r1\r\nTo: <sip:pbx@203.0.113.20>\r\nCall-ID: remap-reg@natdoc.test\r\nCSeq: 1 REGISTER\r\n" +
+		"Contact: <sip:pbx@203.0.113.1:5060>\r\nExpires: 300\r\nContent-Length: 0\r\n\r\n"
+	sendLab(t, pbxSIP, register, "203.0.113.20:5060")
+	buf := make([]byte, 4096)
+	_ = pbxSIP.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if n, _, err := pbxSIP.ReadFromUDP(buf); err != nil || !strings.HasPrefix(string(buf[:n]), "SIP/2.0 200") {
+		t.Fatalf("REGISTER not accepted: %q %v", buf[:n], err)
+	}
+	offer := labSDP("100", "198.51.100.20", 40000)
+	invite := "INVITE sip:pbx@203.0.113.20 SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.20:5060;branch=z9hG4bKri1;rport\r\nMax-Forwards: 70\r\n" +
+		"From: <sip:100@natdoc.test>;tag=a1\r\nTo: <sip:pbx@203.0.113.20>\r\nCall-ID: remap-call@natdoc.test\r\nCSeq: 1 INVITE\r\n" +
+		"Contact: <sip:100@198.51.100.20:5060>\r\nContent-Type: application/sdp\r\nContent-Length: " + fmt.Sprint(len(offer)) + "\r\n\r\n" + offer
+	sendLab(t, callerSIP, invite, "203.0.113.20:5060")
+	_ = pbxSIP.SetReadDeadline(time.Now().Add(3 * time.Second))
+	n, from, err := pbxSIP.ReadFromUDP(buf)
+	if err != nil {
+		t.Fatalf("INVITE did not reach the PBX: %v", err)
+	}
+	inv := string(buf[:n])
+	var vias, rr []string
+	for _, l := range strings.Split(inv, "\r\n") {
+		switch {
+		case strings.HasPrefix(l, "Via:"):
+			vias = append(vias, l)
+		case strings.HasPrefix(l, "Record-Route:"):
+			rr = append(rr, l)
+		}
+	}
+	answer := labSDP("pbx", "203.0.113.1", 10000)
+	ok := "SIP/2.0 200 OK\r\n" + strings.Join(vias, "\r\n") + "\r\n" + strings.Join(rr, "\r\n") + "\r\n" +
+		"From: <sip:100@natdoc.test>;tag=a1\r\nTo: <sip:pbx@203.0.113.20>;tag=p1\r\nCall-ID: remap-call@natdoc.test\r\nCSeq: 1 INVITE\r\n" +
+		"Contact: <sip:pbx@203.0.113.1:5060>\r\nContent-Type: application/sdp\r\nContent-Length: " + fmt.Sprint(len(answer)) + "\r\n\r\n" + answer
+	for _, wait := range []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second} {
+		if _, err := pbxSIP.WriteToUDP([]byte(ok), from); err != nil {
+			t.Fatal(err)
+		}
+		// the caller ACKs every 200 it gets
+		_ = callerSIP.SetReadDeadline(time.Now().Add(wait))
+		for {
+			n, _, err := callerSIP.ReadFromUDP(buf)
+			if err != nil {
+				break
+			}
+			if strings.HasPrefix(string(buf[:n]), "SIP/2.0 200") {
+				ack := "ACK sip:pbx@203.0.113.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.20:5060;branch=z9hG4bKra1;rport\r\nRoute: <sip:203.0.113.20;lr=on>\r\nMax-Forwards: 70\r\n" +
+					"From: <sip:100@natdoc.test>;tag=a1\r\nTo: <sip:pbx@203.0.113.20>;tag=p1\r\nCall-ID: remap-call@natdoc.test\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
+				sendLab(t, callerSIP, ack, "203.0.113.20:5060")
+			}
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	dump.Stop()
+	keepLabFile(t, pcap, "callee-contact-port-mapped.pcap")
+
+	res := analyzePath(t, pcap)
+	if len(res.Calls) != 1 {
+		t.Fatalf("calls %+v", res.Calls)
+	}
+	var unacked []report.Finding
+	for _, f := range res.Calls[0].Findings {
+		if f.ID == IDAnswerNotAcknowledged {
+			unacked = append(unacked, f)
+		}
+	}
+	want := "the NAT mapping its REGISTER came from: the callee wrote its own port, 5060, which its NAT does not map to it"
+	if len(unacked) != 1 || unacked[0].Remedy != remedyContactPortMoved || !strings.Contains(evidenceTexts(&unacked[0]), want) ||
+		!strings.Contains(evidenceTexts(&unacked[0]), "ACK sent to 203.0.113.1:5060, not to 203.0.113.1:") {
+		t.Errorf("unacknowledged answer: %+v, want one naming %q", unacked, want)
+	}
+}
+
 // startShortTimerKamailio runs the lab's plain Kamailio (no NAT handling:
 // it stores a Contact as written) with a 4 s transaction timer, so that an
 // INVITE nobody answers ends in seconds.

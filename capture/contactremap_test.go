@@ -16,7 +16,8 @@ import (
 // 203.0.113.1:5060, and the registrar stores it as written. The
 // registration is flagged with the remedy to send to where the REGISTER
 // came from. Not when something answered from the Contact's port (the
-// router forwards it), when the registrar noted the source (received=),
+// router forwards it), when the registrar noted the source (received=) or
+// rewrote the Contact to it (Asterisk's rewrite_contact),
 // or when the port is the REGISTER's own.
 func TestContactPortRemapped(t *testing.T) {
 	src, registrar := netip.MustParseAddrPort("203.0.113.1:6957"), netip.MustParseAddrPort("203.0.113.20:5060")
@@ -31,6 +32,7 @@ func TestContactPortRemapped(t *testing.T) {
 		{"stored as written", src, "<sip:pbx@203.0.113.1:5060>;expires=300", false, true},
 		{"answered at the Contact", src, "<sip:pbx@203.0.113.1:5060>;expires=300", true, false},
 		{"registrar noted the source", src, "<sip:pbx@203.0.113.1:5060>;expires=300;received=\"sip:203.0.113.1:6957\"", false, false},
+		{"registrar rewrote the Contact to the source", src, "<sip:pbx@203.0.113.1:6957>;expires=300", false, false},
 		{"the REGISTER's own port", contact, "<sip:pbx@203.0.113.1:5060>;expires=300", false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

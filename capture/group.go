@@ -223,7 +223,47 @@ func (g *groupBuild) report(captureHasMedia bool, now time.Time) report.Call {
 	}
 	dropRelayedStops(calls, stops, roles) // stopped.go
 	g.dropPassedOnPrivateSDP(calls)
+	g.dropRelayedUnacknowledged(calls)
 	return mergeLegs(calls, JudgeLegs(outcomes), g.calleeLeg())
+}
+
+// dropRelayedUnacknowledged leaves out, of two legs that tell the same
+// 2xx never acknowledged, the one farther from the party that answered
+// when the nearer leg shows the ACK passed on toward it: the proxy did its
+// part, and the nearer leg shows where the ACK was lost (where it went,
+// what came back). The two findings' titles are alike, and the merge would
+// keep the first leg's. When the nearer leg holds no ACK, the farther one
+// shows where it went instead, and both stay. calls are the legs'
+// reports, in g.legs' order (from the caller's side).
+func (g *groupBuild) dropRelayedUnacknowledged(calls []report.Call) {
+	type answerKey struct {
+		cseq   uint32
+		toTag  string
+		sender int
+	}
+	keys, acked := make([]*answerKey, len(g.legs)), make([]bool, len(g.legs))
+	for i, cb := range g.legs {
+		if cb.call.faults == nil {
+			continue
+		}
+		if t := cb.call.faults.answers.unacknowledged(); t != nil {
+			keys[i], acked[i] = &answerKey{t.cseq, t.toTag, t.sender}, t.ackFrame != 0
+		}
+	}
+	for i := range keys {
+		for j := i + 1; j < len(keys); j++ {
+			if keys[i] == nil || keys[j] == nil || *keys[i] != *keys[j] {
+				continue
+			}
+			farther, nearer := i, j // the callee answered: the later leg is nearer it
+			if keys[i].sender == caller {
+				farther, nearer = j, i
+			}
+			if acked[nearer] {
+				calls[farther].Findings = slices.DeleteFunc(calls[farther].Findings, func(f report.Finding) bool { return f.ID == IDAnswerNotAcknowledged })
+			}
+		}
+	}
 }
 
 // privateSDPNote is one private SDP address a leg's report found: named

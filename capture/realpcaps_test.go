@@ -344,7 +344,8 @@ func TestNATLabRecordRoutePrivate(t *testing.T) {
 // the registrar stored it as written: the registration and the INVITE the
 // router refused name the port the REGISTER came from. Calling out with
 // such a Contact, the callee's BYE to it names the port the INVITE came
-// from.
+// from; called at its mapping through a proxy, the ACK the proxy passed on
+// to its Contact names the mapping.
 func TestNATLabContactPortRemapped(t *testing.T) {
 	res := analyzePath(t, filepath.Join("..", "testdata", "natlab-contact-port-remapped.pcap"))
 	reg := findingByID(res.Findings, IDRegisterContactNotFixed)
@@ -357,6 +358,11 @@ func TestNATLabContactPortRemapped(t *testing.T) {
 	bye := findingByID(res.Calls[0].Findings, IDRequestUnanswered)
 	if bye == nil || bye.Remedy != remedyContactPortMoved || !strings.Contains(bye.Title, "it went to the caller's Contact, but the caller's SIP came from 203.0.113.1:") {
 		t.Fatalf("BYE %+v", bye)
+	}
+	res = analyzePath(t, filepath.Join("..", "testdata", "natlab-callee-contact-port-mapped.pcap"))
+	ack := findingByID(res.Calls[0].Findings, IDAnswerNotAcknowledged)
+	if ack == nil || ack.Remedy != remedyContactPortMoved || !strings.Contains(evidenceTexts(ack), "the NAT mapping its REGISTER came from") {
+		t.Fatalf("answer %+v", ack)
 	}
 }
 

@@ -47,9 +47,11 @@ type registration struct {
 	okAt    time.Time
 	expires time.Duration
 	echoed  bool
-	// contactAnswered: a response came from the Contact, so requests
-	// reach it there (portRemapped's doubt is settled).
-	contactAnswered bool
+	// toSource: the last 200 OK lists the Contact rewritten to where the
+	// REGISTER came from (Asterisk's rewrite_contact). contactAnswered: a
+	// response came from the Contact, so requests reach it there
+	// (portRemapped's doubt is settled).
+	toSource, contactAnswered bool
 	// oks counts the 200 OKs that registered it a second or more after
 	// the last counted (countedAt), from the first (firstOkFrame,
 	// firstOkAt); unlisted: the last listed no Contact of the phone's
@@ -381,9 +383,10 @@ func (r *registrations) answer(m *sipInfo, at time.Time) {
 	default:
 		reg.okMerged = true
 	}
-	reg.okFrame, reg.okAt, reg.echoed, reg.unlisted = m.Frame, at, false, true
+	reg.okFrame, reg.okAt, reg.echoed, reg.unlisted, reg.toSource = m.Frame, at, false, true, false
 	reg.expires = time.Duration(m.Expires) * time.Second
 	for _, c := range m.extras().Contacts {
+		reg.toSource = reg.toSource || (c.Addr == reg.src && c.Addr != reg.contact)
 		if c.Addr.Addr() != reg.contact.Addr() {
 			continue
 		}
@@ -521,7 +524,7 @@ func (r *registrations) contactPortRemapped(dst netip.AddrPort) *registration {
 // forwards it. (A host without NAT that sends from another port than it
 // listens on looks the same until something answers from its Contact.)
 func (g *registration) portRemapped() bool {
-	return g.transport == "UDP" && g.echoed && !g.contactAnswered && isPublic(g.contact.Addr()) &&
+	return g.transport == "UDP" && g.echoed && !g.toSource && !g.contactAnswered && isPublic(g.contact.Addr()) &&
 		g.src.Addr() == g.contact.Addr() && g.src.Port() != g.contact.Port()
 }
 
