@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -46,8 +47,11 @@ type Options struct {
 	Mirror  string   // HOST:PORT of a natdoc mirror
 	Server  string   // HOST[:PORT] of the SIP server
 	SIPPort int      // the phones' SIP port (5060)
-	RTPLow  int      // the phones' RTP range, inclusive
-	RTPHigh int
+	// SIPPublicPort is the outside port the router forwards to SIPPort,
+	// when it forwards another (5080 to a PBX's 5060); 0: the same.
+	SIPPublicPort int
+	RTPLow        int // the phones' RTP range, inclusive
+	RTPHigh       int
 	// CheckForwarding tests inbound forwarding of SIPPort and the RTP range
 	// (--sip-port / --rtp-ports given).
 	CheckForwarding bool
@@ -75,7 +79,9 @@ type Options struct {
 
 // Result is every check's raw outcome.
 type Result struct {
-	SIPPort, RTPLow, RTPHigh int
+	// SIPPublicPort is the SIP port checked from outside (Options'; the
+	// SIPPort when not given).
+	SIPPort, SIPPublicPort, RTPLow, RTPHigh int
 
 	Host    *hostinfo.Info
 	Path    *hostinfo.Path
@@ -121,6 +127,9 @@ func (opt *Options) setDefaults() {
 	if opt.SIPPort == 0 {
 		opt.SIPPort = 5060
 	}
+	if opt.SIPPublicPort == 0 {
+		opt.SIPPublicPort = opt.SIPPort
+	}
 	if opt.NAT == nil && len(opt.STUN) > 0 {
 		p := NewSTUNProber(opt.STUN, opt.Lifetime, opt.Env, opt.DNSServer)
 		// From the phones' SIP port, so the report shows what the NAT does
@@ -155,7 +164,7 @@ func Run(ctx context.Context, opt Options) *Result {
 	opt.setDefaults()
 	ctx, cancel := context.WithTimeout(ctx, opt.Timeout)
 	defer cancel()
-	res := &Result{SIPPort: opt.SIPPort, RTPLow: opt.RTPLow, RTPHigh: opt.RTPHigh}
+	res := &Result{SIPPort: opt.SIPPort, SIPPublicPort: opt.SIPPublicPort, RTPLow: opt.RTPLow, RTPHigh: opt.RTPHigh}
 	var mu sync.Mutex
 	record := func(c report.Check) {
 		mu.Lock()
@@ -356,20 +365,21 @@ func runForward(ctx context.Context, opt Options, mirror netip.AddrPort, stunAdd
 		return nil
 	}
 	start := time.Now()
-	ports := ForwardPorts(opt.SIPPort, opt.RTPLow, opt.RTPHigh)
+	forwards := forwardsToCheck(opt)
+	ports := forwardsText(forwards)
 	var res *forward.Result
 	var how string
 	// natdoc's own mirror first: it always supports the callback; public
 	// STUN servers rarely implement RESPONSE-PORT.
 	if mirror.IsValid() {
-		res = forward.CheckViaMirror(ctx, mirror, ports, opt.Env)
-		how = fmt.Sprintf("callback from mirror %s to UDP %v", mirror, ports)
+		res = forward.CheckForwardsViaMirror(ctx, mirror, forwards, opt.Env)
+		how = fmt.Sprintf("callback from mirror %s to UDP %s", mirror, ports)
 	}
 	// Fall back to RESPONSE-PORT only when the mirror cannot call back; a
 	// silent mirror means UDP silence, which STUN would only wait out again.
 	if (res == nil || allOutcomes(res, forward.Unsupported)) && len(stunAddrs) > 0 {
-		res = forward.Check(ctx, forward.Config{STUN: stunAddrs[0], Ports: ports, Env: opt.Env})
-		how = fmt.Sprintf("RESPONSE-PORT via %s to UDP %v", stunAddrs[0], ports)
+		res = forward.Check(ctx, forward.Config{STUN: stunAddrs[0], Forwards: forwards, Env: opt.Env})
+		how = fmt.Sprintf("RESPONSE-PORT via %s to UDP %s", stunAddrs[0], ports)
 	}
 	if res == nil {
 		why := "needs a natdoc mirror (--mirror) or an RFC 5780 STUN server (--stun)"
@@ -423,6 +433,38 @@ func ForwardPorts(sip, lo, hi int) []int {
 		}
 	}
 	return ports
+}
+
+// forwardsToCheck are ForwardPorts as forwards: the SIP port from its
+// public port, the RTP ports to themselves.
+func forwardsToCheck(opt Options) []forward.Forward {
+	var fs []forward.Forward
+	for _, p := range ForwardPorts(opt.SIPPort, opt.RTPLow, opt.RTPHigh) {
+		f := forward.Forward{Outside: p}
+		if p == opt.SIPPort && opt.SIPPublicPort != opt.SIPPort {
+			f = forward.Forward{Outside: opt.SIPPublicPort, Local: opt.SIPPort}
+		}
+		fs = append(fs, f)
+	}
+	return fs
+}
+
+// forwardsText lists forwards as "[5080 (to 5060 here) 10000 10050]".
+func forwardsText(fs []forward.Forward) string {
+	names := make([]string, len(fs))
+	for i, f := range fs {
+		names[i] = portText(forward.PortResult{Port: f.Outside, Local: f.Local})
+	}
+	return "[" + strings.Join(names, " ") + "]"
+}
+
+// portText names a checked port, and the port here it was to reach when
+// the forward changes it.
+func portText(p forward.PortResult) string {
+	if p.Local != 0 && p.Local != p.Port {
+		return fmt.Sprintf("%d (to %d here)", p.Port, p.Local)
+	}
+	return strconv.Itoa(p.Port)
 }
 
 func containsInt(s []int, v int) bool {

@@ -3,6 +3,8 @@ package diagnose
 import (
 	"fmt"
 	"net/netip"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/natdoc/natdoc/diagnose/forward"
@@ -414,7 +416,7 @@ func forwardFindings(r *Result) []report.Finding {
 	if f == nil {
 		return nil
 	}
-	sipMissing, rtpMissing, reached, busy, public := sortForwardPorts(f, r.SIPPort)
+	sipMissing, rtpMissing, reached, busy, public := sortForwardPorts(f, r.sipPublicPort())
 	pubAddr := "the public address"
 	if public.IsValid() {
 		pubAddr = public.Addr().String()
@@ -430,9 +432,9 @@ func forwardFindings(r *Result) []report.Finding {
 	}
 	if len(sipMissing) > 0 {
 		out = append(out, report.Finding{ID: IDSIPPortNotForwarded, Severity: report.SeverityError, Subject: "UDP " + strings.Join(sipMissing, ","),
-			Title:    fmt.Sprintf("Inbound SIP does not reach this host: UDP %s is not forwarded to it", strings.Join(sipMissing, ",")),
+			Title:    fmt.Sprintf("Inbound SIP does not reach this host: UDP %s is not forwarded to it", r.portsText(sipMissing)),
 			Evidence: evFor(sipMissing, "nothing arrived here"),
-			Remedy:   fmt.Sprintf("Forward UDP %d on the router to this host (or to the phone or server that needs it)", r.SIPPort)})
+			Remedy:   sipForwardRemedy(r)})
 	}
 	if len(rtpMissing) > 0 {
 		out = append(out, report.Finding{ID: IDRTPNotForwarded, Severity: report.SeverityError, Subject: "UDP " + strings.Join(rtpMissing, ","),
@@ -442,7 +444,7 @@ func forwardFindings(r *Result) []report.Finding {
 	}
 	if len(reached) > 0 {
 		out = append(out, report.Finding{ID: IDForwardWorks, Severity: report.SeverityInfo, Subject: "UDP " + strings.Join(reached, ","),
-			Title:    fmt.Sprintf("Port forwarding works: unsolicited packets to UDP %s reach this host", strings.Join(reached, ",")),
+			Title:    fmt.Sprintf("Port forwarding works: unsolicited packets to UDP %s reach this host", r.portsText(reached)),
 			Evidence: evFor(reached, "each arrived here")})
 	}
 	if len(busy) > 0 {
@@ -452,6 +454,37 @@ func forwardFindings(r *Result) []report.Finding {
 			Remedy:   "Stop the softphone or server on this host and run diagnose again to check these ports"})
 	}
 	return out
+}
+
+// portsText lists checked ports for a title, the SIP port with the port
+// here it leads to when the forward changes it ("5080 (to 5060 here),10000").
+func (r *Result) portsText(ports []string) string {
+	if pub := r.sipPublicPort(); pub != r.SIPPort {
+		ports = slices.Clone(ports)
+		for i, p := range ports {
+			if p == strconv.Itoa(pub) {
+				ports[i] = portText(forward.PortResult{Port: pub, Local: r.SIPPort})
+			}
+		}
+	}
+	return strings.Join(ports, ",")
+}
+
+// sipPublicPort is the SIP port checked from outside.
+func (r *Result) sipPublicPort() int {
+	if r.SIPPublicPort != 0 {
+		return r.SIPPublicPort
+	}
+	return r.SIPPort
+}
+
+// sipForwardRemedy is the forward to make for SIP: the port as it is, or
+// from its public port to the phones' port.
+func sipForwardRemedy(r *Result) string {
+	if pub := r.sipPublicPort(); pub != r.SIPPort {
+		return fmt.Sprintf("Forward UDP %d on the router to this host's UDP %d (or to the phone or server that needs it)", pub, r.SIPPort)
+	}
+	return fmt.Sprintf("Forward UDP %d on the router to this host (or to the phone or server that needs it)", r.SIPPort)
 }
 
 // routerFindings passes the router probe's findings on, and compares the

@@ -7,10 +7,12 @@ import (
 	"net/netip"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/natdoc/natdoc/diagnose/forward"
 	"github.com/natdoc/natdoc/diagnose/igd"
 	"github.com/natdoc/natdoc/diagnose/netenv"
 	"github.com/natdoc/natdoc/diagnose/sipalg"
@@ -83,6 +85,16 @@ func checkStatus(rep *report.Report, name string) report.CheckStatus {
 		}
 	}
 	return ""
+}
+
+// findingOf is the report's first finding of id (nil: none).
+func findingOf(rep *report.Report, id report.FindingID) *report.Finding {
+	for i := range rep.Findings {
+		if rep.Findings[i].ID == id {
+			return &rep.Findings[i]
+		}
+	}
+	return nil
 }
 
 func requireFindings(t *testing.T, rep *report.Report, want, notWant []report.FindingID) {
@@ -173,18 +185,27 @@ func TestLabPortForwarding(t *testing.T) {
 		name string
 		fwd  bool
 		via  string
-	}{{"stun-forwarded", true, "stun"}, {"stun-not-forwarded", false, "stun"}, {"mirror-forwarded", true, "mirror"}, {"mirror-not-forwarded", false, "mirror"}} {
+		// sipOutside, when set, is the outside port the router forwards
+		// to 5060 and the one diagnose is told (--sip-public-port).
+		sipOutside int
+	}{{"stun-forwarded", true, "stun", 0}, {"stun-not-forwarded", false, "stun", 0}, {"mirror-forwarded", true, "mirror", 0},
+		{"mirror-not-forwarded", false, "mirror", 0}, {"stun-5080-to-5060", true, "stun", 5080}, {"mirror-5080-to-5060", true, "mirror", 5080},
+		{"mirror-5080-not-forwarded", false, "mirror", 5080}} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			lab := natlab.New(t)
 			pub := lab.PublicHost("stun", "203.0.113.10", "203.0.113.11")
 			nat := natlab.NATConfig{}
 			if tc.fwd {
-				nat.Forwards = []natlab.Forward{{Proto: "udp", Ports: "5060", To: "192.168.1.10"}, {Proto: "udp", Ports: "10000-10100", To: "192.168.1.10"}}
+				sip := natlab.Forward{Proto: "udp", Ports: "5060", To: "192.168.1.10"}
+				if tc.sipOutside != 0 {
+					sip = natlab.Forward{Proto: "udp", Ports: strconv.Itoa(tc.sipOutside), To: "192.168.1.10:5060"}
+				}
+				nat.Forwards = []natlab.Forward{sip, {Proto: "udp", Ports: "10000-10100", To: "192.168.1.10"}}
 			}
 			r := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24", NAT: nat})
 			pc := r.LANHost("pc", "192.168.1.10")
-			opt := Options{SIPPort: 5060, RTPLow: 10000, RTPHigh: 10100, CheckForwarding: true, NoRouter: true}
+			opt := Options{SIPPort: 5060, SIPPublicPort: tc.sipOutside, RTPLow: 10000, RTPHigh: 10100, CheckForwarding: true, NoRouter: true}
 			if tc.via == "stun" {
 				opt.STUN = []string{natlab.StartCoturn(t, pub).Primary.String()}
 			} else {
@@ -194,6 +215,11 @@ func TestLabPortForwarding(t *testing.T) {
 			if res.Forward == nil || len(res.Forward.Ports) != 4 || res.Forward.Via != tc.via {
 				t.Fatalf("forward result %+v", res.Forward)
 			}
+			if tc.sipOutside != 0 {
+				if p := res.Forward.Ports[0]; p.Port != tc.sipOutside || p.Local != 5060 || (p.Outcome == forward.Reached) != tc.fwd {
+					t.Errorf("SIP port: %+v, want %d checked at 5060, reached: %v", p, tc.sipOutside, tc.fwd)
+				}
+			}
 			if tc.fwd {
 				requireFindings(t, rep, []report.FindingID{IDForwardWorks}, []report.FindingID{IDSIPPortNotForwarded, IDRTPNotForwarded, stunprobe.IDNoUDP})
 				if !strings.Contains(rep.Verdict, "expect two-way audio") || checkStatus(rep, CheckForward) != report.CheckPassed {
@@ -201,8 +227,15 @@ func TestLabPortForwarding(t *testing.T) {
 				}
 			} else {
 				requireFindings(t, rep, []report.FindingID{IDSIPPortNotForwarded, IDRTPNotForwarded}, []report.FindingID{IDForwardWorks, stunprobe.IDNoUDP})
-				if !strings.Contains(rep.Verdict, "UDP 5060 and 10000-10100 are forwarded") || rep.Remedies[0].ID != RemedyForwardPorts {
+				sip, remedy := "UDP 5060 and", "Forward UDP 5060 on the router to this host"
+				if tc.sipOutside != 0 {
+					sip, remedy = "UDP 5080 (to 5060) and", "Forward UDP 5080 on the router to this host's UDP 5060"
+				}
+				if !strings.Contains(rep.Verdict, sip+" 10000-10100 are forwarded") || rep.Remedies[0].ID != RemedyForwardPorts {
 					t.Errorf("verdict %q, remedies %v", rep.Verdict, rep.Remedies)
+				}
+				if f := findingOf(rep, IDSIPPortNotForwarded); f == nil || !strings.HasPrefix(f.Remedy, remedy) {
+					t.Errorf("SIP finding %+v, want remedy %q", f, remedy)
 				}
 			}
 		})

@@ -113,12 +113,15 @@ func (l *remedyList) mediaRemedies(r *Result) {
 	if r.RTPLow > 0 {
 		rtp = fmt.Sprintf("the RTP range %d-%d", r.RTPLow, r.RTPHigh)
 	}
-	sip := r.SIPPort
+	sip := fmt.Sprint(r.SIPPort)
+	if pub := r.sipPublicPort(); pub != r.SIPPort {
+		sip = fmt.Sprintf("%d (to %d)", pub, r.SIPPort)
+	}
 	forwardFixes := present(IDSIPPortNotForwarded, IDRTPNotForwarded, report.IDMappingVaries, igd.FindingMappingLimit, igd.FindingPortsRestricted, IDRTPPortMapping)
 	forwardPorts := func() {
-		add(RemedyForwardPorts, fmt.Sprintf("Forward UDP %d and %s to the phone or server", sip, rtp),
+		add(RemedyForwardPorts, fmt.Sprintf("Forward UDP %s and %s to the phone or server", sip, rtp),
 			"A static forward makes inbound SIP and audio arrive whatever the NAT does with mappings; each device needs its own ports.",
-			fmt.Sprintf("UDP %d and %s are forwarded", sip, strings.TrimPrefix(rtp, "the RTP range ")), forwardFixes)
+			fmt.Sprintf("UDP %s and %s are forwarded", sip, strings.TrimPrefix(rtp, "the RTP range ")), forwardFixes)
 	}
 	relay := func() {
 		add(RemedyRelay, "Relay the media: natdoc serve on a public host, or the SIP server's media relay",

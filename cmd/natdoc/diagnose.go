@@ -18,6 +18,7 @@ type diagnoseOptions struct {
 	Mirror    string
 	Server    string
 	SIPPort   int
+	SIPPublic int
 	RTPPorts  string
 	Lifetime  bool
 	Timeout   time.Duration
@@ -50,10 +51,11 @@ run, never as passed. It talks only to the servers named here and, without
 --stun, natdoc's default public STUN servers: ` + strings.Join(stunprobe.DefaultServers, ", ") + `.`,
 		Example: `  natdoc diagnose --stun stun.example.net:3478 --mirror mirror.example.net:5060
   natdoc diagnose --stun 203.0.113.10:3478 --sip-port 5060 --rtp-ports 10000-20000 --server sip.example.org
+  natdoc diagnose --mirror 203.0.113.20:5060 --sip-port 5060 --sip-public-port 5080 --rtp-ports 10000-10999
   natdoc diagnose --mirror 203.0.113.20:5060 --format html -o network.html`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			opt, err := o.options(cmd.Flags().Changed("sip-port"))
+			opt, err := o.options(cmd.Flags().Changed("sip-port") || cmd.Flags().Changed("sip-public-port"))
 			if err != nil {
 				return err
 			}
@@ -66,6 +68,7 @@ run, never as passed. It talks only to the servers named here and, without
 	f.StringVar(&o.Mirror, "mirror", "", "a natdoc mirror outside this network, `HOST:PORT` (UDP and TCP; port 5060 shows SIP ALGs)")
 	f.StringVar(&o.Server, "server", "", "the phones' SIP server, `HOST[:PORT]`")
 	f.IntVar(&o.SIPPort, "sip-port", 5060, "the phones' SIP port; given, its forwarding is checked")
+	f.IntVar(&o.SIPPublic, "sip-public-port", 0, "the outside `PORT` the router forwards to --sip-port, when it forwards another (5080 to 5060); its forwarding is checked")
 	f.StringVar(&o.RTPPorts, "rtp-ports", "", "the phones' RTP range `LO-HI`; given, its forwarding is checked")
 	f.BoolVar(&o.Lifetime, "lifetime", false, "also measure the NAT binding lifetime (takes minutes)")
 	f.DurationVar(&o.Timeout, "timeout", 0, "total deadline (default 10s, or 10m with --lifetime)")
@@ -123,6 +126,10 @@ func (o diagnoseOptions) options(sipPortGiven bool) (diagnose.Options, error) {
 	if o.SIPPort <= 0 || o.SIPPort > 65535 {
 		return opt, usageErrorf("--sip-port %d: want 1-65535", o.SIPPort)
 	}
+	if o.SIPPublic < 0 || o.SIPPublic > 65535 {
+		return opt, usageErrorf("--sip-public-port %d: want 1-65535", o.SIPPublic)
+	}
+	opt.SIPPublicPort = o.SIPPublic
 	for _, s := range append(append([]string(nil), o.STUN...), o.Mirror) {
 		if s != "" && !strings.Contains(s, ":") {
 			return opt, usageErrorf("%q: want HOST:PORT", s)

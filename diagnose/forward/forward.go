@@ -44,9 +44,12 @@ const (
 // Config names the server and the ports.
 type Config struct {
 	// STUN is an RFC 5780 server (RESPONSE-PORT).
-	STUN  netip.AddrPort
-	Ports []int
-	Env   netenv.Env
+	STUN netip.AddrPort
+	// Ports are checked as they are; Forwards, when given instead, from
+	// their outside port to their local one.
+	Ports    []int
+	Forwards []Forward
+	Env      netenv.Env
 }
 
 // PortResult is one port's check.
@@ -74,22 +77,41 @@ type Result struct {
 
 // Check tests every port at once.
 func Check(ctx context.Context, cfg Config) *Result {
-	res := &Result{Server: cfg.STUN, Via: "stun", Ports: make([]PortResult, len(cfg.Ports))}
+	forwards := cfg.Forwards
+	if forwards == nil {
+		forwards = samePorts(cfg.Ports)
+	}
+	res := &Result{Server: cfg.STUN, Via: "stun", Ports: make([]PortResult, len(forwards))}
 	var wg sync.WaitGroup
-	for i, p := range cfg.Ports {
-		wg.Go(func() { res.Ports[i] = checkPort(ctx, cfg, p) })
+	for i, f := range forwards {
+		wg.Go(func() { res.Ports[i] = checkPort(ctx, cfg, f) })
 	}
 	wg.Wait()
 	return res
 }
 
-func checkPort(ctx context.Context, cfg Config, port int) PortResult {
-	target, err := cfg.Env.ListenUDP("udp4", &net.UDPAddr{Port: port})
+// samePorts are forwards of each port to itself.
+func samePorts(ports []int) []Forward {
+	forwards := make([]Forward, len(ports))
+	for i, p := range ports {
+		forwards[i] = Forward{Outside: p}
+	}
+	return forwards
+}
+
+func checkPort(ctx context.Context, cfg Config, f Forward) PortResult {
+	local := 0
+	if f.local() != f.Outside {
+		local = f.local()
+	}
+	target, err := cfg.Env.ListenUDP("udp4", &net.UDPAddr{Port: f.local()})
 	if err != nil {
-		return PortResult{Port: port, Outcome: PortBusy, Err: err.Error()}
+		return PortResult{Port: f.Outside, Local: local, Outcome: PortBusy, Err: err.Error()}
 	}
 	defer target.Close()
-	return Probe(ctx, cfg.Env, cfg.STUN, target, uint16(port), true)
+	pr := Probe(ctx, cfg.Env, cfg.STUN, target, uint16(f.Outside), true)
+	pr.Port, pr.Local = f.Outside, local
+	return pr
 }
 
 // Probe is the RESPONSE-PORT test of one port (RFC 5780 §7.5): from a

@@ -128,3 +128,27 @@ func TestPortBusy(t *testing.T) {
 		t.Errorf("outcome %s", res.Ports[0].Outcome)
 	}
 }
+
+// TestResponsePortThroughForwardThatChangesPort: RESPONSE-PORT asks for
+// the outside port, and the answer arrives at the local port a forward
+// leads it to; without the forward it does not.
+func TestResponsePortThroughForwardThatChangesPort(t *testing.T) {
+	srv, err := stunserver.Listen(stunserver.Config{Primary: netip.MustParseAddrPort("127.0.0.1:0")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go srv.Serve(ctx)
+	defer srv.Close()
+	forwarded, local := freePort(t), freePort(t)
+	portForward(t, forwarded, local)
+	unforwarded, local2 := freePort(t), freePort(t)
+	res := Check(context.Background(), Config{STUN: srv.Addrs()[0], Forwards: []Forward{{Outside: forwarded, Local: local}, {Outside: unforwarded, Local: local2}}})
+	if p := res.Ports[0]; p.Outcome != Reached || p.Port != forwarded || p.Local != local {
+		t.Errorf("forwarded: %+v", p)
+	}
+	if p := res.Ports[1]; p.Outcome != NotReached || p.Port != unforwarded || p.Local != local2 {
+		t.Errorf("not forwarded: %+v", p)
+	}
+}

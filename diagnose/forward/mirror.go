@@ -41,11 +41,7 @@ func (f Forward) local() int {
 // address at each port. Like RESPONSE-PORT, those packets match no NAT
 // binding and arrive only through a forward.
 func CheckViaMirror(ctx context.Context, mirror netip.AddrPort, ports []int, env envListener) *Result {
-	forwards := make([]Forward, len(ports))
-	for i, p := range ports {
-		forwards[i] = Forward{Outside: p}
-	}
-	return CheckForwardsViaMirror(ctx, mirror, forwards, env)
+	return CheckForwardsViaMirror(ctx, mirror, samePorts(ports), env)
 }
 
 // CheckForwardsViaMirror is CheckViaMirror for forwards whose outside port
