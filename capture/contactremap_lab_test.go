@@ -4,6 +4,7 @@ package capture
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,31 +26,9 @@ import (
 func TestLabContactPortRemapped(t *testing.T) {
 	natlab.Require(t)
 	t.Parallel()
-	lab := natlab.New(t)
-	registrar := lab.PublicHost("registrar", "203.0.113.20")
-	startShortTimerKamailio(t, registrar, "203.0.113.20")
-	caller := lab.PublicHost("caller", "198.51.100.20")
-	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24", NAT: natlab.NATConfig{Mapping: natlab.AddressAndPortDependent}})
-	pbx := r1.LANHost("pbx", "192.168.1.5")
-	pcap := filepath.Join(t.TempDir(), "registrar.pcap")
-	dump := registrar.StartTcpdump(t, pcap, "udp or icmp")
-	pbxSIP := listenLab(t, pbx, "192.168.1.5:5060")
-	callerSIP := listenLab(t, caller, "198.51.100.20:5060")
-
-	register := "REGISTER sip:203.0.113.20 SIP/2.0\r\nVia: SIP/2.0/UDP 203.0.113.1:5060;branch=z9hG4bKrr1;rport\r\nMax-Forwards: 70\r\n" +
-		"From: <sip:pbx@203.0.113.20>;tag=r1\r\nTo: <sip:pbx@203.0.113.20>\r\nCall-ID: remap-reg@natdoc.test\r\nCSeq: 1 REGISTER\r\n" +
-		"Contact: <sip:pbx@203.0.113.1:5060>\r\nExpires: 300\r\nContent-Length: 0\r\n\r\n"
-	sendLab(t, pbxSIP, register, "203.0.113.20:5060")
+	l := startRemapLab(t, startShortTimerKamailio)
+	pcap, dump, callerSIP := l.pcap, l.dump, l.callerSIP
 	buf := make([]byte, 4096)
-	_ = pbxSIP.SetReadDeadline(time.Now().Add(3 * time.Second))
-	if n, _, err := pbxSIP.ReadFromUDP(buf); err != nil || !strings.HasPrefix(string(buf[:n]), "SIP/2.0 200") {
-		t.Fatalf("REGISTER not accepted: %q %v", buf[:n], err)
-	}
-	offer := labSDP("100", "198.51.100.20", 40000)
-	invite := "INVITE sip:pbx@203.0.113.20 SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.20:5060;branch=z9hG4bKri1;rport\r\nMax-Forwards: 70\r\n" +
-		"From: <sip:100@natdoc.test>;tag=a1\r\nTo: <sip:pbx@203.0.113.20>\r\nCall-ID: remap-call@natdoc.test\r\nCSeq: 1 INVITE\r\n" +
-		"Contact: <sip:100@198.51.100.20:5060>\r\nContent-Type: application/sdp\r\nContent-Length: " + fmt.Sprint(len(offer)) + "\r\n\r\n" + offer
-	sendLab(t, callerSIP, invite, "203.0.113.20:5060")
 	// Kamailio resends the INVITE to the Contact until its timer (4 s
 	// here) ends the transaction with 408.
 	deadline := time.Now().Add(10 * time.Second)
@@ -156,30 +135,9 @@ func TestLabCallerContactPortRemapped(t *testing.T) {
 func TestLabCalleeContactPortMapped(t *testing.T) {
 	natlab.Require(t)
 	t.Parallel()
-	lab := natlab.New(t)
-	registrar := lab.PublicHost("registrar", "203.0.113.20")
-	startNATKamailio(t, registrar, "203.0.113.20", natKamailio{})
-	caller := lab.PublicHost("caller", "198.51.100.20")
-	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24", NAT: natlab.NATConfig{Mapping: natlab.AddressAndPortDependent}})
-	pbx := r1.LANHost("pbx", "192.168.1.5")
-	pcap := filepath.Join(t.TempDir(), "registrar.pcap")
-	dump := registrar.StartTcpdump(t, pcap, "udp or icmp")
-	pbxSIP := listenLab(t, pbx, "192.168.1.5:5060")
-	callerSIP := listenLab(t, caller, "198.51.100.20:5060")
-	register := "REGISTER sip:203.0.113.20 SIP/2.0\r\nVia: SIP/2.0/UDP 203.0.113.1:5060;branch=z9hG4bKrr1;rport\r\nMax-Forwards: 70\r\n" +
-		"From: <sip:pbx@203.0.113.20>;tag=r1\r\nTo: <sip:pbx@203.0.113.20>\r\nCall-ID: remap-reg@natdoc.test\r\nCSeq: 1 REGISTER\r\n" +
-		"Contact: <sip:pbx@203.0.113.1:5060>\r\nExpires: 300\r\nContent-Length: 0\r\n\r\n"
-	sendLab(t, pbxSIP, register, "203.0.113.20:5060")
+	l := startRemapLab(t, func(t *testing.T, h *natlab.Host, addr string) { startNATKamailio(t, h, addr, natKamailio{}) })
+	pcap, dump, pbxSIP, callerSIP := l.pcap, l.dump, l.pbxSIP, l.callerSIP
 	buf := make([]byte, 4096)
-	_ = pbxSIP.SetReadDeadline(time.Now().Add(3 * time.Second))
-	if n, _, err := pbxSIP.ReadFromUDP(buf); err != nil || !strings.HasPrefix(string(buf[:n]), "SIP/2.0 200") {
-		t.Fatalf("REGISTER not accepted: %q %v", buf[:n], err)
-	}
-	offer := labSDP("100", "198.51.100.20", 40000)
-	invite := "INVITE sip:pbx@203.0.113.20 SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.20:5060;branch=z9hG4bKri1;rport\r\nMax-Forwards: 70\r\n" +
-		"From: <sip:100@natdoc.test>;tag=a1\r\nTo: <sip:pbx@203.0.113.20>\r\nCall-ID: remap-call@natdoc.test\r\nCSeq: 1 INVITE\r\n" +
-		"Contact: <sip:100@198.51.100.20:5060>\r\nContent-Type: application/sdp\r\nContent-Length: " + fmt.Sprint(len(offer)) + "\r\n\r\n" + offer
-	sendLab(t, callerSIP, invite, "203.0.113.20:5060")
 	_ = pbxSIP.SetReadDeadline(time.Now().Add(3 * time.Second))
 	n, from, err := pbxSIP.ReadFromUDP(buf)
 	if err != nil {
@@ -236,6 +194,47 @@ func TestLabCalleeContactPortMapped(t *testing.T) {
 		!strings.Contains(evidenceTexts(&unacked[0]), "ACK sent to 203.0.113.1:5060, not to 203.0.113.1:") {
 		t.Errorf("unacknowledged answer: %+v, want one naming %q", unacked, want)
 	}
+}
+
+// remapLab is the PBX behind a port-changing NAT (masquerade random) at
+// 192.168.1.5, registered at a Kamailio at 203.0.113.20 with its public
+// address and its own port (Contact 203.0.113.1:5060), and a caller at
+// 198.51.100.20 whose INVITE to it is on its way; tcpdump runs at the
+// registrar.
+type remapLab struct {
+	pcap              string
+	dump              *natlab.Proc
+	pbxSIP, callerSIP *net.UDPConn
+}
+
+// startRemapLab builds the remapLab with the Kamailio start runs.
+func startRemapLab(t *testing.T, start func(t *testing.T, h *natlab.Host, addr string)) *remapLab {
+	t.Helper()
+	lab := natlab.New(t)
+	registrar := lab.PublicHost("registrar", "203.0.113.20")
+	start(t, registrar, "203.0.113.20")
+	caller := lab.PublicHost("caller", "198.51.100.20")
+	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24", NAT: natlab.NATConfig{Mapping: natlab.AddressAndPortDependent}})
+	pbx := r1.LANHost("pbx", "192.168.1.5")
+	l := &remapLab{pcap: filepath.Join(t.TempDir(), "registrar.pcap")}
+	l.dump = registrar.StartTcpdump(t, l.pcap, "udp or icmp")
+	l.pbxSIP, l.callerSIP = listenLab(t, pbx, "192.168.1.5:5060"), listenLab(t, caller, "198.51.100.20:5060")
+
+	register := "REGISTER sip:203.0.113.20 SIP/2.0\r\nVia: SIP/2.0/UDP 203.0.113.1:5060;branch=z9hG4bKrr1;rport\r\nMax-Forwards: 70\r\n" +
+		"From: <sip:pbx@203.0.113.20>;tag=r1\r\nTo: <sip:pbx@203.0.113.20>\r\nCall-ID: remap-reg@natdoc.test\r\nCSeq: 1 REGISTER\r\n" +
+		"Contact: <sip:pbx@203.0.113.1:5060>\r\nExpires: 300\r\nContent-Length: 0\r\n\r\n"
+	sendLab(t, l.pbxSIP, register, "203.0.113.20:5060")
+	buf := make([]byte, 4096)
+	_ = l.pbxSIP.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if n, _, err := l.pbxSIP.ReadFromUDP(buf); err != nil || !strings.HasPrefix(string(buf[:n]), "SIP/2.0 200") {
+		t.Fatalf("REGISTER not accepted: %q %v", buf[:n], err)
+	}
+	offer := labSDP("100", "198.51.100.20", 40000)
+	invite := "INVITE sip:pbx@203.0.113.20 SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.20:5060;branch=z9hG4bKri1;rport\r\nMax-Forwards: 70\r\n" +
+		"From: <sip:100@natdoc.test>;tag=a1\r\nTo: <sip:pbx@203.0.113.20>\r\nCall-ID: remap-call@natdoc.test\r\nCSeq: 1 INVITE\r\n" +
+		"Contact: <sip:100@198.51.100.20:5060>\r\nContent-Type: application/sdp\r\nContent-Length: " + fmt.Sprint(len(offer)) + "\r\n\r\n" + offer
+	sendLab(t, l.callerSIP, invite, "203.0.113.20:5060")
+	return l
 }
 
 // startShortTimerKamailio runs the lab's plain Kamailio (no NAT handling:

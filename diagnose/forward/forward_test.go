@@ -34,19 +34,28 @@ func freePort(t *testing.T) int {
 	return c.LocalAddr().(*net.UDPAddr).Port
 }
 
-// TestLoopbackNatdocSTUNServer: against natdoc's own STUN server on
-// loopback (no NAT in between), the answer to RESPONSE-PORT arrives.
-func TestLoopbackNatdocSTUNServer(t *testing.T) {
+// loopbackSTUN runs natdoc's STUN server on 127.0.0.1 until the test ends.
+func loopbackSTUN(t *testing.T) netip.AddrPort {
+	t.Helper()
 	srv, err := stunserver.Listen(stunserver.Config{Primary: netip.MustParseAddrPort("127.0.0.1:0")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	go srv.Serve(ctx)
-	defer srv.Close()
+	t.Cleanup(func() {
+		cancel()
+		srv.Close()
+	})
+	return srv.Addrs()[0]
+}
+
+// TestLoopbackNatdocSTUNServer: against natdoc's own STUN server on
+// loopback (no NAT in between), the answer to RESPONSE-PORT arrives.
+func TestLoopbackNatdocSTUNServer(t *testing.T) {
+	server := loopbackSTUN(t)
 	port := freePort(t)
-	res := Check(context.Background(), Config{STUN: srv.Addrs()[0], Ports: []int{port}})
+	res := Check(context.Background(), Config{STUN: server, Ports: []int{port}})
 	if p := res.Ports[0]; p.Outcome != Reached || !p.Public.IsValid() {
 		t.Errorf("port result %+v", p)
 	}
@@ -133,18 +142,11 @@ func TestPortBusy(t *testing.T) {
 // the outside port, and the answer arrives at the local port a forward
 // leads it to; without the forward it does not.
 func TestResponsePortThroughForwardThatChangesPort(t *testing.T) {
-	srv, err := stunserver.Listen(stunserver.Config{Primary: netip.MustParseAddrPort("127.0.0.1:0")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go srv.Serve(ctx)
-	defer srv.Close()
+	server := loopbackSTUN(t)
 	forwarded, local := freePort(t), freePort(t)
 	portForward(t, forwarded, local)
 	unforwarded, local2 := freePort(t), freePort(t)
-	res := Check(context.Background(), Config{STUN: srv.Addrs()[0], Forwards: []Forward{{Outside: forwarded, Local: local}, {Outside: unforwarded, Local: local2}}})
+	res := Check(context.Background(), Config{STUN: server, Forwards: []Forward{{Outside: forwarded, Local: local}, {Outside: unforwarded, Local: local2}}})
 	if p := res.Ports[0]; p.Outcome != Reached || p.Port != forwarded || p.Local != local {
 		t.Errorf("forwarded: %+v", p)
 	}
