@@ -248,6 +248,10 @@ const (
 	remedyUnmappedPort = "Send media to where the phone's media really comes from: symmetric RTP on the server, PBX or SBC " +
 		"(\"comedia\", RFC 4961; Asterisk rtp_symmetric=yes, Kamailio rtpengine with the SDP rewritten to the source) or its RTP relay; " +
 		"disable the router's SIP ALG when it rewrites the SDP port; or give the phone a NAT that keeps its ports (endpoint-independent mapping) or forward its RTP ports."
+	remedyMediaAddressMoved = "Send media to where the phone's media really comes from: symmetric RTP on the server, PBX or SBC (\"comedia\", " +
+		"RFC 4961; Asterisk rtp_symmetric=yes, Kamailio rtpengine with the SDP rewritten to the source) or its RTP relay; or make the phone's router " +
+		"send all of a phone's traffic from one public address: on a router with two internet links, a rule that keeps SIP and RTP on one link " +
+		"(policy routing, no per-connection load balancing for VoIP); a carrier NAT pool that keeps one address per host (paired pooling, RFC 4787 REQ-2)."
 	remedySendFromWhereReceived = "Send media from the address and port the phone's media goes to (one socket to receive and send: symmetric RTP, " +
 		"RFC 4961): a multi-homed media server or RTP proxy bound to all its addresses, or one that sends from another socket, " +
 		"meets the filter of the phone's NAT. Bind its media sockets to the address its SDP names, and send from the socket that receives."
@@ -1052,14 +1056,19 @@ func verdictFinding(cb *callBuild, streams []*streamState, facts []StreamFacts, 
 			remedy = remedyPrivateSDP
 		case sum.Refused[sender] != "" && sum.Doubt[sender] == "":
 			remedy = remedyRefusedMedia
-			if e, moved := cb.refusedPortMoved(sender); moved {
-				// The receiver sends from one port and refuses the one its
+			if e, r, moved := cb.sourceMoved(sender, true, sigs); moved {
+				// The receiver sends from elsewhere and refuses what its
 				// SDP names: media sent to its source would reach it.
-				remedy = remedyUnmappedPort
+				remedy = r
 				ev = slices.Insert(ev, 1, e)
 			}
 		case sum.Unproven[sender] > 0 || sum.Refused[sender] != "":
 			remedy = remedyUnmappedPort
+			if _, r, moved := cb.sourceMoved(sender, false, sigs); moved {
+				// The verdict's explanation (delivery) says where the
+				// receiver's media comes from; the remedy follows it.
+				remedy = r
+			}
 		case sum.seen(sender) == 0:
 			if e, ok := cb.mediaFromNAT(deaf, streams, sigs[deaf]); ok {
 				// The deaf party's own media shows the NAT its SDP
@@ -1098,8 +1107,8 @@ func verdictFinding(cb *callBuild, streams []*streamState, facts []StreamFacts, 
 			// sent: the refusing host's media is what to check first
 			// (nothing listens where its SDP says, a firewall).
 			remedy = remedyRefusedMedia
-			if e, moved := cb.refusedPortMoved(d); moved {
-				remedy = remedyUnmappedPort
+			if e, r, moved := cb.sourceMoved(d, true, sigs); moved {
+				remedy = r
 				ev = slices.Insert(ev, 1, e)
 			}
 		}
@@ -1271,30 +1280,53 @@ func refusedOnly(sum StreamFacts) (int, bool) {
 	return 0, false
 }
 
-// refusedPortMoved is the evidence, when there is some, that sender's
-// RTP was refused at a port of the receiver's address while the receiver
-// sent its own RTP of the same stream from another port of that address:
-// it listens where it sends from, not where its SDP says (a SIP ALG or
-// NAT that moved the port, or the device's own fault).
-func (cb *callBuild) refusedPortMoved(sender int) (report.Evidence, bool) {
-	for _, refused := range cb.flows {
-		if refused.bd.sender != sender || !refused.bd.matched || refused.flow.Key.RTCP || cb.unreach.about(refused.flow.Key.Src, refused.flow.Key.Dst).refuses(refused.flow) == "" {
+// sourceMoved is the evidence, when there is some, that sender's RTP went
+// to the address and port the receiver's SDP names (refused there, when
+// refused) while the receiver sent its own RTP of the same stream from
+// elsewhere: another port of that address (a SIP ALG or NAT that moved
+// the port, or the device's own setting), or, when the SDP's address is
+// where the receiver's SIP comes from, another public address (its
+// network sends media out another address than it names: two internet
+// links, load balancing, a NAT pool that does not keep one address per
+// host). It returns the remedy that fits.
+func (cb *callBuild) sourceMoved(sender int, refused bool, sigs [2]netip.AddrPort) (report.Evidence, string, bool) {
+	for _, to := range cb.flows {
+		if to.bd.sender != sender || !to.bd.matched || to.flow.Key.RTCP {
 			continue
 		}
-		dst := refused.flow.Key.Dst
+		refusal := cb.unreach.about(to.flow.Key.Src, to.flow.Key.Dst).refuses(to.flow)
+		if refused && refusal == "" {
+			continue
+		}
+		dst := to.flow.Key.Dst
 		for _, back := range cb.flows {
 			src := back.flow.Key.Src
-			if back.bd.sender == sender || back.flow.Key.RTCP || back.bd.mIndex != refused.bd.mIndex ||
-				src.Addr() != dst.Addr() || src.Port() == dst.Port() {
+			if back.bd.sender == sender || back.flow.Key.RTCP || back.bd.mIndex != to.bd.mIndex || src == dst {
 				continue
 			}
-			return report.Evidence{Text: fmt.Sprintf("the %s sends this stream's RTP from %s, while %d, the port its SDP names, refuses the %s's: "+
-				"it likely listens where it sends from, not where its SDP says (a SIP ALG or NAT that changed the port, or the device's own setting)",
-				partyNames[other(sender)], src, dst.Port(), partyNames[sender]),
-				FrameRanges: back.flow.frameRange(), Addrs: []string{src.String(), dst.String()}, Time: back.flow.First()}, true
+			receiver := partyNames[other(sender)]
+			what := fmt.Sprintf("%d, the port its SDP names, refuses the %s's", dst.Port(), partyNames[sender])
+			if refusal == "" {
+				what = fmt.Sprintf("the %s sends to %s, which its SDP names", partyNames[sender], dst)
+			}
+			ev := report.Evidence{FrameRanges: back.flow.frameRange(), Addrs: []string{src.String(), dst.String()}, Time: back.flow.First()}
+			switch {
+			case src.Addr() == dst.Addr():
+				ev.Text = fmt.Sprintf("the %s sends this stream's RTP from %s, while %s: it likely listens where it sends from, not where its SDP says "+
+					"(a SIP ALG or NAT that changed the port, or the device's own setting)", receiver, src, what)
+				return ev, remedyUnmappedPort, true
+			case isPublic(src.Addr()) && isPublic(dst.Addr()) && slices.Contains(cb.ownSigAddrs(other(sender), sigs), dst.Addr()):
+				if refusal != "" {
+					what = fmt.Sprintf("%s, which its SDP names, refuses the %s's", dst, partyNames[sender])
+				}
+				ev.Text = fmt.Sprintf("the %s sends this stream's RTP from %s, another public address than %s, where its SIP comes from, while %s: "+
+					"its network sends media out another address than the one it names (a router with two internet links or load balancing, "+
+					"a NAT pool that does not keep one address per host), and nothing at %s leads to it", receiver, src, dst.Addr(), what, dst)
+				return ev, remedyMediaAddressMoved, true
+			}
 		}
 	}
-	return report.Evidence{}, false
+	return report.Evidence{}, "", false
 }
 
 // flowKind names what a flow carries: "RTP" for audio (and for a flow

@@ -366,6 +366,17 @@ func TestNATLabContactPortRemapped(t *testing.T) {
 	}
 }
 
+// TestNATLabSecondWAN: a router sends a phone's RTP out of a second public
+// address while its SDP names the first, where its SIP comes from; the far
+// end's media sent there is silently dropped. One-way, not two-way.
+func TestNATLabSecondWAN(t *testing.T) {
+	res := analyzePath(t, filepath.Join("..", "testdata", "natlab-second-wan-dropped.pcap"))
+	checkCalls(t, res, []wantCall{{verdict: report.VerdictOneWay, cannotHear: "caller", pkts: [2]uint64{100, 100}}})
+	if f := findingByID(res.Calls[0].Findings, report.IDOneWayAudio); f == nil || f.Remedy != remedyMediaAddressMoved {
+		t.Errorf("finding %+v", f)
+	}
+}
+
 // TestNATLabSIPALG: the Linux SIP ALG (nf_nat_sip) rewrites Via, Contact,
 // o= and c= of the phone's INVITE to the NAT's public address, consistently:
 // seen from outside, the call looks like one from a public phone and works.

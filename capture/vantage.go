@@ -81,14 +81,23 @@ func (cb *callBuild) delivery(bf boundFlow, sigs [2]netip.AddrPort, v [2]partyVi
 		SenderInside:  IsPrivate(f.Key.Src.Addr()) && isPublic(dst.Addr()),
 		ToReceiverNAT: dst.Addr() == sigs[to].Addr(),
 	}
-	var other netip.AddrPort
+	// other: the receiver's media from another port of dst's address;
+	// elsewhere: from another public address, when none comes from dst's.
+	var other, elsewhere netip.AddrPort
+	sameAddr := false
 	for _, src := range v[to].sources {
-		if src.Addr() == dst.Addr() {
-			d.ToReceiverNAT = true
+		switch {
+		case src.Addr() == dst.Addr():
+			d.ToReceiverNAT, sameAddr = true, true
 			if src.Port() != dst.Port() && !other.IsValid() {
 				other = src
 			}
+		case isPublic(src.Addr()) && !elsewhere.IsValid():
+			elsewhere = src
 		}
+	}
+	if sameAddr {
+		elsewhere = netip.AddrPort{}
 	}
 	var theirs netip.AddrPort // where what comes from dst goes
 	for _, x := range cb.flows {
@@ -104,6 +113,7 @@ func (cb *callBuild) delivery(bf boundFlow, sigs [2]netip.AddrPort, v [2]partyVi
 		}
 	}
 	d.ReceiverSendsOtherPort = other.IsValid()
+	d.ReceiverSendsOtherAddress = elsewhere.IsValid() && isPublic(dst.Addr())
 	d.PastReceiverNAT = d.ReceiverSendsFrom && IsPrivate(dst.Addr())
 	behind := cb.behindPrivateNAT(to, f.Key, v[to], sigs[to])
 	d.ReceiverBehindNAT = behind.IsValid()
@@ -119,6 +129,11 @@ func (cb *callBuild) delivery(bf boundFlow, sigs [2]netip.AddrPort, v [2]partyVi
 		}
 		return delivered, proof, fmt.Sprintf("sent from %s, but the %s's own media from %s goes to %s, not to %s: %s",
 			f.Key.Src, partyNames[to], dst, theirs, notTo, by.why()), by
+	}
+	if !delivered && !d.Unreachable && !other.IsValid() && elsewhere.IsValid() {
+		return delivered, proof, fmt.Sprintf("sent to %s, but the %s's own media leaves from %s, another public address of its network, and nothing in the capture "+
+			"comes from %s: nothing shows that address leads to it (two internet links, load balancing, a NAT pool that does not keep one address per host)",
+			dst, partyNames[to], elsewhere, dst.Addr()), notFiltered
 	}
 	if !delivered && !d.Unreachable {
 		doubt = fmt.Sprintf("sent to %s, but the %s's own media leaves its NAT from %s and nothing in the capture comes from %s: nothing shows the NAT forwards that port to it",

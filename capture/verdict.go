@@ -1058,6 +1058,11 @@ type DeliveryFacts struct {
 	// ReceiverSendsOtherPort: the receiver's media leaves its NAT from
 	// another port of the same address.
 	ReceiverSendsOtherPort bool
+	// ReceiverSendsOtherAddress: the receiver's media leaves from another
+	// public address, and none of it from the address sent to: its
+	// network sends media out another address than it names (two internet
+	// links, load balancing, a NAT pool without one address per host).
+	ReceiverSendsOtherAddress bool
 	// SenderInside: the capture sees the sender's private address, so the
 	// flow has yet to pass the sender's NAT toward a public receiver.
 	SenderInside bool
@@ -1076,7 +1081,8 @@ type DeliveryFacts struct {
 // another address or port of it (the NAT's filter), or when the receiver's
 // media leaves from another port and nothing comes from the one sent to
 // (symmetric NAT, a SIP ALG that rewrote the SDP port, a STUN mapping made
-// toward another server). doubt says why.
+// toward another server), or from another public address (two internet
+// links). doubt says why.
 func JudgeDelivery(d DeliveryFacts) (delivered bool, proof, doubt string) {
 	switch {
 	case d.Unreachable:
@@ -1091,6 +1097,8 @@ func JudgeDelivery(d DeliveryFacts) (delivered bool, proof, doubt string) {
 		return false, "", "sent from an address the receiver's media does not go to, which a NAT that filters by address keeps out"
 	case d.ReceiverNATed && d.ToReceiverNAT && d.ReceiverSendsOtherPort:
 		return false, "", "sent to a port of the receiver's NAT its own media does not leave from"
+	case d.ReceiverNATed && d.ToReceiverNAT && d.ReceiverSendsOtherAddress:
+		return false, "", "sent to an address of the receiver's NAT its own media does not leave from"
 	case d.ReceiverNATed || d.SenderInside:
 		return true, report.ProofSeenLeaving, ""
 	}

@@ -1,0 +1,89 @@
+//go:build linux
+
+package capture
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/natdoc/natdoc/internal/g711"
+	"github.com/natdoc/natdoc/internal/natlab"
+	"github.com/natdoc/natdoc/report"
+)
+
+// TestLabMediaFromSecondWAN: a router with two public addresses sends the
+// phone's SIP out of 203.0.113.1 and its RTP out of 203.0.113.2 (a router
+// with two internet links, load balancing, or a NAT pool that does not
+// keep one address per host). The phone names 203.0.113.1:10000 in its
+// SDP, as its SIP's public address; the far end's media sent there finds
+// no mapping, refused or silently dropped, and the phone hears nothing.
+// Captured at the far end, the call is one-way with the remedy to send
+// media to where it comes from or keep the phone on one address; before,
+// the silently dropped media was judged delivered (two-way).
+func TestLabMediaFromSecondWAN(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		dropInput bool
+	}{{"refused", false}, {"dropped", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			natlab.Require(t)
+			t.Parallel()
+			labMediaFromSecondWAN(t, tc.dropInput)
+		})
+	}
+}
+
+func labMediaFromSecondWAN(t *testing.T, dropInput bool) {
+	lab := natlab.New(t)
+	far := lab.PublicHost("far", "203.0.113.10")
+	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24",
+		NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent, DropInput: dropInput}})
+	for _, cmd := range [][]string{{"ip", "addr", "add", "203.0.113.2/24", "dev", "wan0"},
+		{"nft", "insert", "rule", "ip", "natlab", "postrouting", "iifname", "brlan", "oifname", "wan0", "udp", "sport", "10000-10100", "snat", "to", "203.0.113.2"}} {
+		if out, err := r1.Run(context.Background(), cmd[0], cmd[1:]...); err != nil {
+			t.Fatalf("%v: %v %s", cmd, err, out)
+		}
+	}
+	phone := r1.LANHost("phone", "192.168.1.10")
+	farPcap := filepath.Join(t.TempDir(), "far.pcap")
+	farDump := far.StartTcpdump(t, farPcap, "udp or icmp")
+	media := listenLab(t, phone, "192.168.1.10:10000")
+	farMedia := netip.MustParseAddrPort("203.0.113.10:30000")
+	sip, farSIP, farRTP := labCallEnds(t, phone, far, farMedia)
+	const callID = "second-wan@natdoc.test"
+	sdpAddr := netip.MustParseAddrPort("203.0.113.1:10000")
+	call := newLabDialog(t, sip, farSIP, callID, sdpAddr, farMedia)
+	call.respond("200 OK")
+	call.ack()
+	tone := g711.ULawTone(160, 1000, 4000)
+	heard := make(chan int, 1)
+	go func() { heard <- countUDP(media, 1000, 3*time.Second) }()
+	for i := range 100 {
+		_, _ = media.WriteToUDP(toneRTP(uint16(i), uint32(i*160), 0x11111111, tone), net.UDPAddrFromAddrPort(farMedia))
+		_, _ = farRTP.WriteToUDP(toneRTP(uint16(i), uint32(i*160), 0x22222222, tone), net.UDPAddrFromAddrPort(sdpAddr))
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := <-heard; n != 0 {
+		t.Fatalf("the phone heard %d packets sent to 203.0.113.1", n)
+	}
+	labBye(t, sip, farSIP, callID)
+	time.Sleep(200 * time.Millisecond)
+	farDump.Stop()
+	name := map[bool]string{false: "refused", true: "dropped"}[dropInput]
+	keepLabFile(t, farPcap, "second-wan-"+name+".pcap")
+
+	res := analyzePath(t, farPcap)
+	if len(res.Calls) != 1 || res.Calls[0].Verdict != report.VerdictOneWay || res.Calls[0].CannotHear != "caller" {
+		t.Fatalf("calls %+v", res.Calls)
+	}
+	f := findingByID(res.Calls[0].Findings, report.IDOneWayAudio)
+	want := "203.0.113.2:10000, another public address"
+	if f == nil || f.Remedy != remedyMediaAddressMoved || !strings.Contains(evidenceTexts(f), want) {
+		t.Errorf("finding %+v, want %q", f, want)
+	}
+}
