@@ -658,6 +658,9 @@ func (cb *callBuild) streamReport(st *streamState, streams []*streamState, sigs 
 				cb.unproven = map[*rtpFlow]string{}
 			}
 			why := fmt.Sprintf("sent to a port of the %s's NAT nothing shows is forwarded: likely lost", partyNames[to])
+			if dst := bf.flow.Key.Dst.Addr(); isPublic(dst) && dst != sigs[to].Addr() && !cb.sendsFrom(to, dst) {
+				why = fmt.Sprintf("sent to an address neither the %s's SIP nor its media comes from: likely lost", partyNames[to])
+			}
 			if filtered != notFiltered {
 				why = fmt.Sprintf("sent from %s the %s's own media does not go to, which its NAT's %s keeps out: likely lost",
 					filtered.what(), partyNames[to], filtered.filter())

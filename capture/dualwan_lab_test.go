@@ -38,6 +38,64 @@ func TestLabMediaFromSecondWAN(t *testing.T) {
 	}
 }
 
+// TestLabStaleExternalAddress: a phone behind a router names an external
+// address set by hand that is no longer its NAT's (198.51.100.99, as after
+// its line's address changed) in its SDP; its SIP and RTP come from the
+// router's 203.0.113.1. The far end's media goes to the stale address and
+// the phone hears nothing. Captured at the far end, the call is one-way
+// with the remedy to correct the external address; it was judged two-way.
+func TestLabStaleExternalAddress(t *testing.T) {
+	natlab.Require(t)
+	t.Parallel()
+	lab := natlab.New(t)
+	far := lab.PublicHost("far", "203.0.113.10")
+	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24", NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent}})
+	phone := r1.LANHost("phone", "192.168.1.10")
+	farPcap := filepath.Join(t.TempDir(), "far.pcap")
+	farDump := far.StartTcpdump(t, farPcap, "udp or icmp")
+	stale := netip.MustParseAddrPort("198.51.100.99:10000")
+	if n := labCallHeard(t, phone, far, "stale-address@natdoc.test", stale); n != 0 {
+		t.Fatalf("the phone heard %d packets sent to its stale address", n)
+	}
+	farDump.Stop()
+	keepLabFile(t, farPcap, "stale-external-address.pcap")
+	res := analyzePath(t, farPcap)
+	if len(res.Calls) != 1 || res.Calls[0].Verdict != report.VerdictOneWay || res.Calls[0].CannotHear != "caller" {
+		t.Fatalf("calls %+v", res.Calls)
+	}
+	f := findingByID(res.Calls[0].Findings, report.IDOneWayAudio)
+	want := "the address it names is not its NAT's"
+	if f == nil || f.Remedy != remedyStaleExternalAddress || !strings.Contains(evidenceTexts(f), want) {
+		t.Errorf("finding %+v, want %q", f, want)
+	}
+}
+
+// labCallHeard has the phone at 192.168.1.10 call the far end at
+// 203.0.113.10 naming sdp for its media, both send 100 packets of RTP (the
+// far end to sdp), and the phone hang up; it returns how many the phone
+// heard.
+func labCallHeard(t *testing.T, phone, far *natlab.Host, callID string, sdp netip.AddrPort) int {
+	t.Helper()
+	media := listenLab(t, phone, "192.168.1.10:10000")
+	farMedia := netip.MustParseAddrPort("203.0.113.10:30000")
+	sip, farSIP, farRTP := labCallEnds(t, phone, far, farMedia)
+	call := newLabDialog(t, sip, farSIP, callID, sdp, farMedia)
+	call.respond("200 OK")
+	call.ack()
+	tone := g711.ULawTone(160, 1000, 4000)
+	heard := make(chan int, 1)
+	go func() { heard <- countUDP(media, 1000, 3*time.Second) }()
+	for i := range 100 {
+		_, _ = media.WriteToUDP(toneRTP(uint16(i), uint32(i*160), 0x11111111, tone), net.UDPAddrFromAddrPort(farMedia))
+		_, _ = farRTP.WriteToUDP(toneRTP(uint16(i), uint32(i*160), 0x22222222, tone), net.UDPAddrFromAddrPort(sdp))
+		time.Sleep(20 * time.Millisecond)
+	}
+	n := <-heard
+	labBye(t, sip, farSIP, callID)
+	time.Sleep(200 * time.Millisecond)
+	return n
+}
+
 func labMediaFromSecondWAN(t *testing.T, dropInput bool) {
 	lab := natlab.New(t)
 	far := lab.PublicHost("far", "203.0.113.10")
@@ -52,27 +110,9 @@ func labMediaFromSecondWAN(t *testing.T, dropInput bool) {
 	phone := r1.LANHost("phone", "192.168.1.10")
 	farPcap := filepath.Join(t.TempDir(), "far.pcap")
 	farDump := far.StartTcpdump(t, farPcap, "udp or icmp")
-	media := listenLab(t, phone, "192.168.1.10:10000")
-	farMedia := netip.MustParseAddrPort("203.0.113.10:30000")
-	sip, farSIP, farRTP := labCallEnds(t, phone, far, farMedia)
-	const callID = "second-wan@natdoc.test"
-	sdpAddr := netip.MustParseAddrPort("203.0.113.1:10000")
-	call := newLabDialog(t, sip, farSIP, callID, sdpAddr, farMedia)
-	call.respond("200 OK")
-	call.ack()
-	tone := g711.ULawTone(160, 1000, 4000)
-	heard := make(chan int, 1)
-	go func() { heard <- countUDP(media, 1000, 3*time.Second) }()
-	for i := range 100 {
-		_, _ = media.WriteToUDP(toneRTP(uint16(i), uint32(i*160), 0x11111111, tone), net.UDPAddrFromAddrPort(farMedia))
-		_, _ = farRTP.WriteToUDP(toneRTP(uint16(i), uint32(i*160), 0x22222222, tone), net.UDPAddrFromAddrPort(sdpAddr))
-		time.Sleep(20 * time.Millisecond)
-	}
-	if n := <-heard; n != 0 {
+	if n := labCallHeard(t, phone, far, "second-wan@natdoc.test", netip.MustParseAddrPort("203.0.113.1:10000")); n != 0 {
 		t.Fatalf("the phone heard %d packets sent to 203.0.113.1", n)
 	}
-	labBye(t, sip, farSIP, callID)
-	time.Sleep(200 * time.Millisecond)
 	farDump.Stop()
 	name := map[bool]string{false: "refused", true: "dropped"}[dropInput]
 	keepLabFile(t, farPcap, "second-wan-"+name+".pcap")

@@ -252,6 +252,10 @@ const (
 		"RFC 4961; Asterisk rtp_symmetric=yes, Kamailio rtpengine with the SDP rewritten to the source) or its RTP relay; or make the phone's router " +
 		"send all of a phone's traffic from one public address: on a router with two internet links, a rule that keeps SIP and RTP on one link " +
 		"(policy routing, no per-connection load balancing for VoIP); a carrier NAT pool that keeps one address per host (paired pooling, RFC 4787 REQ-2)."
+	remedyStaleExternalAddress = "Set the phone's or PBX's external (public) address to its NAT's current one, where its SIP and media come from, " +
+		"or let it follow changes: a dynamic-DNS name it looks up again, or STUN (Asterisk PJSIP external_media_address and " +
+		"external_signaling_address, chan_sip externhost with externrefresh; FreeSWITCH ext-rtp-ip and ext-sip-ip set to autonat or a " +
+		"stun: server); or symmetric RTP on the far end (\"comedia\"), which sends media to where it comes from."
 	remedySendFromWhereReceived = "Send media from the address and port the phone's media goes to (one socket to receive and send: symmetric RTP, " +
 		"RFC 4961): a multi-homed media server or RTP proxy bound to all its addresses, or one that sends from another socket, " +
 		"meets the filter of the phone's NAT. Bind its media sockets to the address its SDP names, and send from the socket that receives."
@@ -1288,7 +1292,9 @@ func refusedOnly(sum StreamFacts) (int, bool) {
 // where the receiver's SIP comes from, another public address (its
 // network sends media out another address than it names: two internet
 // links, load balancing, a NAT pool that does not keep one address per
-// host). It returns the remedy that fits.
+// host); or from the public address its SIP comes from, while its SDP
+// names another (an external address set by hand, stale or wrong). It
+// returns the remedy that fits.
 func (cb *callBuild) sourceMoved(sender int, refused bool, sigs [2]netip.AddrPort) (report.Evidence, string, bool) {
 	for _, to := range cb.flows {
 		if to.bd.sender != sender || !to.bd.matched || to.flow.Key.RTCP {
@@ -1323,6 +1329,13 @@ func (cb *callBuild) sourceMoved(sender int, refused bool, sigs [2]netip.AddrPor
 					"its network sends media out another address than the one it names (a router with two internet links or load balancing, "+
 					"a NAT pool that does not keep one address per host), and nothing at %s leads to it", receiver, src, dst.Addr(), what, dst)
 				return ev, remedyMediaAddressMoved, true
+			case isPublic(src.Addr()) && isPublic(dst.Addr()) && slices.Contains(cb.ownSigAddrs(other(sender), sigs), src.Addr()):
+				if refusal != "" {
+					what = fmt.Sprintf("%s, which its SDP names, refuses the %s's", dst, partyNames[sender])
+				}
+				ev.Text = fmt.Sprintf("the %s sends this stream's RTP from %s, the address its SIP comes from, while %s: the address it names is not its NAT's "+
+					"(an external address set by hand that is stale, as after its line's address changed, or wrong)", receiver, src, what)
+				return ev, remedyStaleExternalAddress, true
 			}
 		}
 	}

@@ -377,6 +377,17 @@ func TestNATLabSecondWAN(t *testing.T) {
 	}
 }
 
+// TestNATLabStaleExternalAddress: a phone names an external address that
+// is not its NAT's (stale); its SIP and media come from the NAT. One-way,
+// with the remedy to correct the address.
+func TestNATLabStaleExternalAddress(t *testing.T) {
+	res := analyzePath(t, filepath.Join("..", "testdata", "natlab-stale-external-address.pcap"))
+	checkCalls(t, res, []wantCall{{verdict: report.VerdictOneWay, cannotHear: "caller", pkts: [2]uint64{100, 100}}})
+	if f := findingByID(res.Calls[0].Findings, report.IDOneWayAudio); f == nil || f.Remedy != remedyStaleExternalAddress {
+		t.Errorf("finding %+v", f)
+	}
+}
+
 // TestNATLabSIPALG: the Linux SIP ALG (nf_nat_sip) rewrites Via, Contact,
 // o= and c= of the phone's INVITE to the NAT's public address, consistently:
 // seen from outside, the call looks like one from a public phone and works.

@@ -113,7 +113,10 @@ func (cb *callBuild) delivery(bf boundFlow, sigs [2]netip.AddrPort, v [2]partyVi
 		}
 	}
 	d.ReceiverSendsOtherPort = other.IsValid()
-	d.ReceiverSendsOtherAddress = elsewhere.IsValid() && isPublic(dst.Addr())
+	// Another address than the one sent to: of its NAT, when that is where
+	// its SIP comes from or where it was sent (the NAT's), and public.
+	fromSIPAddr := elsewhere.IsValid() && elsewhere.Addr() == sigs[to].Addr()
+	d.ReceiverSendsOtherAddress = elsewhere.IsValid() && isPublic(dst.Addr()) && (d.ToReceiverNAT || fromSIPAddr)
 	d.PastReceiverNAT = d.ReceiverSendsFrom && IsPrivate(dst.Addr())
 	behind := cb.behindPrivateNAT(to, f.Key, v[to], sigs[to])
 	d.ReceiverBehindNAT = behind.IsValid()
@@ -129,6 +132,11 @@ func (cb *callBuild) delivery(bf boundFlow, sigs [2]netip.AddrPort, v [2]partyVi
 		}
 		return delivered, proof, fmt.Sprintf("sent from %s, but the %s's own media from %s goes to %s, not to %s: %s",
 			f.Key.Src, partyNames[to], dst, theirs, notTo, by.why()), by
+	}
+	if !delivered && d.ReceiverSendsOtherAddress && !d.ToReceiverNAT {
+		return delivered, proof, fmt.Sprintf("sent to %s, which its SDP names, but the %s's SIP and media come from %s and nothing in the capture comes from %s: "+
+			"the address it names is not its NAT's (an external address set by hand that is stale, as after its line's address changed, or wrong)",
+			dst, partyNames[to], elsewhere.Addr(), dst.Addr()), notFiltered
 	}
 	if !delivered && !d.Unreachable && !other.IsValid() && elsewhere.IsValid() {
 		return delivered, proof, fmt.Sprintf("sent to %s, but the %s's own media leaves from %s, another public address of its network, and nothing in the capture "+

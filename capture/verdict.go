@@ -1058,10 +1058,13 @@ type DeliveryFacts struct {
 	// ReceiverSendsOtherPort: the receiver's media leaves its NAT from
 	// another port of the same address.
 	ReceiverSendsOtherPort bool
-	// ReceiverSendsOtherAddress: the receiver's media leaves from another
-	// public address, and none of it from the address sent to: its
-	// network sends media out another address than it names (two internet
-	// links, load balancing, a NAT pool without one address per host).
+	// ReceiverSendsOtherAddress: sent to a public address none of the
+	// receiver's media comes from, while it comes from another public
+	// address of its NAT: the one sent to is where its SIP comes from
+	// (its network sends media out another address than it names: two
+	// internet links, load balancing, a NAT pool without one address per
+	// host), or the one its media comes from is (the address it names is
+	// not its NAT's: an external address set by hand, stale or wrong).
 	ReceiverSendsOtherAddress bool
 	// SenderInside: the capture sees the sender's private address, so the
 	// flow has yet to pass the sender's NAT toward a public receiver.
@@ -1097,8 +1100,8 @@ func JudgeDelivery(d DeliveryFacts) (delivered bool, proof, doubt string) {
 		return false, "", "sent from an address the receiver's media does not go to, which a NAT that filters by address keeps out"
 	case d.ReceiverNATed && d.ToReceiverNAT && d.ReceiverSendsOtherPort:
 		return false, "", "sent to a port of the receiver's NAT its own media does not leave from"
-	case d.ReceiverNATed && d.ToReceiverNAT && d.ReceiverSendsOtherAddress:
-		return false, "", "sent to an address of the receiver's NAT its own media does not leave from"
+	case d.ReceiverNATed && d.ReceiverSendsOtherAddress:
+		return false, "", "sent to a public address the receiver's own media does not leave from"
 	case d.ReceiverNATed || d.SenderInside:
 		return true, report.ProofSeenLeaving, ""
 	}

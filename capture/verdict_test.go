@@ -332,6 +332,7 @@ func TestJudgeDelivery(t *testing.T) {
 		{"to the receiver's own private address, from elsewhere: past its NAT", DeliveryFacts{ReceiverNATed: true, ToReceiverNAT: true, ReceiverSendsFrom: true, ReceiverSendsToSenderHost: true, PastReceiverNAT: true}, true, report.ProofInferred},
 		{"to a NAT port the receiver's media does not use", DeliveryFacts{ReceiverNATed: true, ToReceiverNAT: true, ReceiverSendsOtherPort: true}, false, ""},
 		{"to a NAT address the receiver's media does not leave from", DeliveryFacts{ReceiverNATed: true, ToReceiverNAT: true, ReceiverSendsOtherAddress: true}, false, ""},
+		{"to a stale external address, the receiver's media from its NAT", DeliveryFacts{ReceiverNATed: true, ReceiverSendsOtherAddress: true}, false, ""},
 		{"to another address of a receiver without NAT signs", DeliveryFacts{ToReceiverNAT: true, ReceiverSendsOtherAddress: true}, true, report.ProofSeenArriving},
 		{"to the receiver's NAT, receiver silent", DeliveryFacts{ReceiverNATed: true, ToReceiverNAT: true}, true, report.ProofSeenLeaving},
 		{"to a NAT port, but the port is seen forwarded", DeliveryFacts{ReceiverNATed: true, ToReceiverNAT: true, ReceiverSendsFrom: true, ReceiverSendsToSender: true, ReceiverSendsOtherPort: true}, true, report.ProofInferred},
