@@ -172,6 +172,7 @@ func natChangedPort(c report.Call) bool {
 // BYE. Captured at the caller, which stays up long enough to see the BYE.
 func TestLabUnacknowledgedAnswer(t *testing.T) {
 	natlab.Require(t)
+	t.Parallel() // it waits on SIP timers
 	const file = "natlab-unacknowledged-answer.pcap"
 	lab := natlab.New(t)
 	caller := lab.PublicHost("caller", "203.0.113.10")
@@ -256,6 +257,7 @@ func TestLabUnacknowledgedAnswer(t *testing.T) {
 // responses' way back, not to the callee or to the INVITE.
 func TestLabResponsesLost(t *testing.T) {
 	natlab.Require(t)
+	t.Parallel() // it waits on SIP timers
 	lab := natlab.New(t)
 	callee := lab.PublicHost("callee", "203.0.113.10")
 	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24",

@@ -222,6 +222,7 @@ func TestLabServerNamesPublicToLAN(t *testing.T) {
 // SIP messages that came in part.
 func TestLabSIPFragmentsDropped(t *testing.T) {
 	natlab.Require(t)
+	t.Parallel() // it waits on SIP timers
 	lab := natlab.New(t)
 	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24", NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent}})
 	// After the NAT, which reassembles and fragments again: on the way
