@@ -319,6 +319,10 @@ func answerFinding(cb *callBuild) (report.Finding, bool) {
 		f.Evidence = append(f.Evidence, ev)
 		f.Remedy = remedy
 	}
+	if ev, ok := cb.staleContactEvidence(t, who); ok && !t.strayAck() {
+		f.Evidence = append(f.Evidence, ev)
+		f.Remedy = remedyStaleExternalAddress
+	}
 	if ev, ok := t.routeEvidence(partyNames[other(t.sender)]); ok && !t.strayAck() {
 		f.Evidence = append(f.Evidence, ev)
 		f.Remedy = remedyRecordRoutePrivate
@@ -467,6 +471,24 @@ func (t *answerTrack) contactPortEvidence(who string, regs *registrations) (repo
 			"where nothing is forwarded", reached.Port(), c.Port())
 	}
 	return report.Evidence{Text: text, Frames: []uint64{t.firstFrame}, Addrs: []string{c.String(), reached.String()}}, remedy, true
+}
+
+// staleContactEvidence names the answer's public Contact when the ACK
+// went to its address, another than the answer and the answering party's
+// media come from (and none of its media from the Contact's): the address
+// it names is not its own, an external address set by hand that is stale
+// or wrong.
+func (cb *callBuild) staleContactEvidence(t *answerTrack, who string) (report.Evidence, bool) {
+	c := t.contact
+	if !c.IsValid() || !isPublic(c.Addr()) || c.Addr() == t.src.Addr() || t.ackFrame == 0 || t.ackDst.Addr() != c.Addr() ||
+		!cb.sendsFrom(t.sender, t.src.Addr()) || cb.sendsFrom(t.sender, c.Addr()) {
+		return report.Evidence{}, false
+	}
+	return report.Evidence{
+		Text: fmt.Sprintf("the answer's Contact is %s, where the ACK went, while the %s and the %s's media come from %s: the address it names is not its own "+
+			"(an external address set by hand that is stale, as after its line's address changed, or wrong)", c, answerName(t.status), who, t.src.Addr()),
+		Frames: []uint64{t.firstFrame}, Addrs: []string{c.String(), t.src.String()},
+	}, true
 }
 
 // answerName names a 2xx as engineers do: "200 OK" whatever its reason

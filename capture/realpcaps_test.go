@@ -388,6 +388,13 @@ func TestNATLabStaleExternalAddress(t *testing.T) {
 	if f := findingByID(res.Calls[0].Findings, report.IDOneWayAudio); f == nil || f.Remedy != remedyStaleExternalAddress {
 		t.Errorf("finding %+v", f)
 	}
+	// A PBX naming it in its answer's Contact too: the ACK sent there
+	// never reached it either.
+	res = analyzePath(t, filepath.Join("..", "testdata", "natlab-stale-external-contact.pcap"))
+	checkCalls(t, res, []wantCall{{verdict: report.VerdictOneWay, cannotHear: "callee", pkts: [2]uint64{171, 171}}})
+	if f := findingByID(res.Calls[0].Findings, IDAnswerNotAcknowledged); f == nil || f.Remedy != remedyStaleExternalAddress {
+		t.Errorf("answer finding %+v", f)
+	}
 }
 
 // TestNATLabSIPALG: the Linux SIP ALG (nf_nat_sip) rewrites Via, Contact,

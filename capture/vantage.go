@@ -67,6 +67,21 @@ func (cb *callBuild) views(sigs [2]netip.AddrPort, st *streamState, streams []*s
 
 func privateAddr(ip netip.Addr) bool { return ip.IsValid() && IsPrivate(ip) }
 
+// namesUnreached is party p's answer never acknowledged whose public
+// Contact is at addr, not where the answer came from, when an ACK went
+// there (nil: none): the ACK sent to the address p names never reached
+// it.
+func (cb *callBuild) namesUnreached(p int, addr netip.Addr) *answerTrack {
+	if cb.call.faults == nil || !isPublic(addr) {
+		return nil
+	}
+	t := cb.call.faults.answers.unacknowledged()
+	if t == nil || t.sender != p || t.ackFrame == 0 || t.ackDst.Addr() != addr || t.contact.Addr() != addr || t.src.Addr() == addr {
+		return nil
+	}
+	return t
+}
+
 // delivery judges one flow's way to its receiver (JudgeDelivery) from
 // what the leg shows, and says why when it doubts it.
 // filtered says whether the receiver's NAT's filter keeps the flow out
@@ -120,6 +135,8 @@ func (cb *callBuild) delivery(bf boundFlow, sigs [2]netip.AddrPort, v [2]partyVi
 	d.PastReceiverNAT = d.ReceiverSendsFrom && IsPrivate(dst.Addr())
 	behind := cb.behindPrivateNAT(to, f.Key, v[to], sigs[to])
 	d.ReceiverBehindNAT = behind.IsValid()
+	unreached := cb.namesUnreached(to, dst.Addr())
+	d.ReceiverNamesUnreached = unreached != nil
 	delivered, proof, doubt = JudgeDelivery(d)
 	if d.ReceiverBehindNAT && !delivered {
 		return delivered, proof, fmt.Sprintf("sent to %s, but the %s's own media comes from %s: a NAT lies between it and the capture point "+
@@ -132,6 +149,11 @@ func (cb *callBuild) delivery(bf boundFlow, sigs [2]netip.AddrPort, v [2]partyVi
 		}
 		return delivered, proof, fmt.Sprintf("sent from %s, but the %s's own media from %s goes to %s, not to %s: %s",
 			f.Key.Src, partyNames[to], dst, theirs, notTo, by.why()), by
+	}
+	if !delivered && d.ReceiverNamesUnreached && !d.ReceiverSendsFrom {
+		return delivered, proof, fmt.Sprintf("sent to %s, the address the %s's SDP and Contact name, but the ACK sent there never reached it (its %s kept coming) "+
+			"and its SIP comes from %s: the address it names is not its own (an external address set by hand that is stale, as after its line's address changed, or wrong)",
+			dst, partyNames[to], answerName(unreached.status), unreached.src.Addr()), notFiltered
 	}
 	if !delivered && d.ReceiverSendsOtherAddress && !d.ToReceiverNAT {
 		return delivered, proof, fmt.Sprintf("sent to %s, which its SDP names, but the %s's SIP and media come from %s and nothing in the capture comes from %s: "+

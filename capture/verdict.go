@@ -1066,6 +1066,12 @@ type DeliveryFacts struct {
 	// host), or the one its media comes from is (the address it names is
 	// not its NAT's: an external address set by hand, stale or wrong).
 	ReceiverSendsOtherAddress bool
+	// ReceiverNamesUnreached: the receiver's answer named the public
+	// address sent to as its Contact, an ACK sent there never reached it
+	// (its answer kept coming), and none of its media comes from there:
+	// the address it names is not its own (an external address set by
+	// hand, stale or wrong), whatever its messages show of a NAT.
+	ReceiverNamesUnreached bool
 	// SenderInside: the capture sees the sender's private address, so the
 	// flow has yet to pass the sender's NAT toward a public receiver.
 	SenderInside bool
@@ -1092,6 +1098,8 @@ func JudgeDelivery(d DeliveryFacts) (delivered bool, proof, doubt string) {
 		return false, "", "sent to a private address the receiver cannot be reached at from here"
 	case d.ReceiverBehindNAT:
 		return false, "", "sent to a private address behind the receiver's NAT, which nothing shows forwarding it"
+	case d.ReceiverNamesUnreached && !d.ReceiverSendsFrom:
+		return false, "", "sent to the address the receiver names, where its ACK never reached it"
 	case d.ReceiverNATed && d.ToReceiverNAT && d.ReceiverSendsFrom && (d.ReceiverSendsToSender || d.PastReceiverNAT):
 		return true, report.ProofInferred, ""
 	case d.ReceiverNATed && d.ToReceiverNAT && d.ReceiverSendsFrom && d.ReceiverSendsToSenderHost:

@@ -333,6 +333,8 @@ func TestJudgeDelivery(t *testing.T) {
 		{"to a NAT port the receiver's media does not use", DeliveryFacts{ReceiverNATed: true, ToReceiverNAT: true, ReceiverSendsOtherPort: true}, false, ""},
 		{"to a NAT address the receiver's media does not leave from", DeliveryFacts{ReceiverNATed: true, ToReceiverNAT: true, ReceiverSendsOtherAddress: true}, false, ""},
 		{"to a stale external address, the receiver's media from its NAT", DeliveryFacts{ReceiverNATed: true, ReceiverSendsOtherAddress: true}, false, ""},
+		{"to the address the receiver names, where its ACK never arrived", DeliveryFacts{ReceiverNamesUnreached: true}, false, ""},
+		{"to the address the receiver names, its media seen coming from there", DeliveryFacts{ReceiverNamesUnreached: true, ReceiverSendsFrom: true}, true, report.ProofSeenArriving},
 		{"to another address of a receiver without NAT signs", DeliveryFacts{ToReceiverNAT: true, ReceiverSendsOtherAddress: true}, true, report.ProofSeenArriving},
 		{"to the receiver's NAT, receiver silent", DeliveryFacts{ReceiverNATed: true, ToReceiverNAT: true}, true, report.ProofSeenLeaving},
 		{"to a NAT port, but the port is seen forwarded", DeliveryFacts{ReceiverNATed: true, ToReceiverNAT: true, ReceiverSendsFrom: true, ReceiverSendsToSender: true, ReceiverSendsOtherPort: true}, true, report.ProofInferred},

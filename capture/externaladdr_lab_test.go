@@ -4,6 +4,7 @@ package capture
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"path/filepath"
@@ -67,6 +68,84 @@ func TestLabStaleExternalAddress(t *testing.T) {
 	want := "the address it names is not its NAT's"
 	if f == nil || f.Remedy != remedyStaleExternalAddress || !strings.Contains(evidenceTexts(f), want) {
 		t.Errorf("finding %+v, want %q", f, want)
+	}
+}
+
+// TestLabStaleExternalContact: a PBX behind a router that forwards UDP
+// 5060 and its RTP range to it answers a public phone's call naming an
+// external address set by hand that is no longer its router's
+// (203.0.113.99) in its Contact and SDP. The phone's ACK and RTP go there
+// and never reach the PBX, which resends its answer. Captured at the
+// phone, the call is one-way (the PBX cannot hear) and the unacknowledged
+// answer names the address, both with the remedy to correct it; the media
+// was judged delivered (two-way) before.
+func TestLabStaleExternalContact(t *testing.T) {
+	natlab.Require(t)
+	t.Parallel()
+	lab := natlab.New(t)
+	phone := lab.PublicHost("phone", "198.51.100.20")
+	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24", NAT: natlab.NATConfig{
+		Mapping:  natlab.EndpointIndependent,
+		Forwards: []natlab.Forward{{Proto: "udp", Ports: "5060", To: "192.168.1.5"}, {Proto: "udp", Ports: "10000-10100", To: "192.168.1.5"}},
+	}})
+	pbx := r1.LANHost("pbx", "192.168.1.5")
+	phonePcap := filepath.Join(t.TempDir(), "phone.pcap")
+	phoneDump := phone.StartTcpdump(t, phonePcap, "udp or icmp")
+	phoneSIP := listenLab(t, phone, "198.51.100.20:5060")
+	phoneRTP := listenLab(t, phone, "198.51.100.20:40000")
+	pbxSIP := listenLab(t, pbx, "192.168.1.5:5060")
+	pbxRTP := listenLab(t, pbx, "192.168.1.5:10000")
+	const callID = "stale-contact@natdoc.test"
+	offer := labSDP("100", "198.51.100.20", 40000)
+	invite := "INVITE sip:200@203.0.113.1 SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.20:5060;branch=z9hG4bKsc1;rport\r\nMax-Forwards: 70\r\n" +
+		"From: <sip:100@natdoc.test>;tag=a1\r\nTo: <sip:200@203.0.113.1>\r\nCall-ID: " + callID + "\r\nCSeq: 1 INVITE\r\n" +
+		"Contact: <sip:100@198.51.100.20:5060>\r\nContent-Type: application/sdp\r\nContent-Length: " + fmt.Sprint(len(offer)) + "\r\n\r\n" + offer
+	sendLab(t, phoneSIP, invite, "203.0.113.1:5060")
+	buf := make([]byte, 4096)
+	_ = pbxSIP.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, from, err := pbxSIP.ReadFromUDP(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer := labSDP("200", "203.0.113.99", 10000)
+	ok := "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 198.51.100.20:5060;branch=z9hG4bKsc1;rport=" + fmt.Sprint(from.Port) + ";received=" + from.IP.String() + "\r\n" +
+		"From: <sip:100@natdoc.test>;tag=a1\r\nTo: <sip:200@203.0.113.1>;tag=b1\r\nCall-ID: " + callID + "\r\nCSeq: 1 INVITE\r\n" +
+		"Contact: <sip:200@203.0.113.99:5060>\r\nContent-Type: application/sdp\r\nContent-Length: " + fmt.Sprint(len(answer)) + "\r\n\r\n" + answer
+	ack := "ACK sip:200@203.0.113.99:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.20:5060;branch=z9hG4bKsc2;rport\r\nMax-Forwards: 70\r\n" +
+		"From: <sip:100@natdoc.test>;tag=a1\r\nTo: <sip:200@203.0.113.1>;tag=b1\r\nCall-ID: " + callID + "\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
+	tone := g711.ULawTone(160, 1000, 4000)
+	heard := make(chan int, 1)
+	go func() { heard <- countUDP(pbxRTP, 1000, 4*time.Second) }()
+	seq := 0
+	for _, wait := range []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second} {
+		if _, err := pbxSIP.WriteToUDP([]byte(ok), from); err != nil {
+			t.Fatal(err)
+		}
+		sendLab(t, phoneSIP, ack, "203.0.113.99:5060")
+		for end := time.Now().Add(wait); time.Now().Before(end); seq++ {
+			_, _ = pbxRTP.WriteToUDP(toneRTP(uint16(seq), uint32(seq*160), 0x11111111, tone), net.UDPAddrFromAddrPort(netip.MustParseAddrPort("198.51.100.20:40000")))
+			_, _ = phoneRTP.WriteToUDP(toneRTP(uint16(seq), uint32(seq*160), 0x22222222, tone), net.UDPAddrFromAddrPort(netip.MustParseAddrPort("203.0.113.99:10000")))
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if n := <-heard; n != 0 {
+		t.Fatalf("the PBX heard %d packets sent to its stale address", n)
+	}
+	_ = pbxSIP.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if _, _, err := pbxSIP.ReadFromUDP(buf); err == nil {
+		t.Fatal("an ACK reached the PBX")
+	}
+	phoneDump.Stop()
+	keepLabFile(t, phonePcap, "stale-external-contact.pcap")
+
+	res := analyzePath(t, phonePcap)
+	if len(res.Calls) != 1 || res.Calls[0].Verdict != report.VerdictOneWay || res.Calls[0].CannotHear != "callee" {
+		t.Fatalf("calls %+v", res.Calls)
+	}
+	for _, id := range []report.FindingID{report.IDOneWayAudio, IDAnswerNotAcknowledged} {
+		if f := findingByID(res.Calls[0].Findings, id); f == nil || f.Remedy != remedyStaleExternalAddress || !strings.Contains(evidenceTexts(f), "203.0.113.99") {
+			t.Errorf("%s: %+v", id, f)
+		}
 	}
 }
 
