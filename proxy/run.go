@@ -136,6 +136,7 @@ func Run(ctx context.Context, o Options, rep *report.Report) error {
 		if cfg.PublicAddr == "" {
 			cfg.PublicAddr = fw.external
 		}
+		cfg.PublicPort = o.PublicPort
 		o.Notify("router forwards " + strings.Join(fw.mapped, ", "))
 	}
 	cfg.LocalAddr = o.lanAddr(cfg.PublicAddr)

@@ -103,6 +103,13 @@ func forwardPorts(ctx context.Context, o *Options) (*upnpForward, error) {
 		o.PortMin, o.PortMax = int(fw.RTP.Lo), int(fw.RTP.Hi)
 	}
 	f.fw, f.discovery, f.external, f.findings, f.mapped = fw, fw.Discovery, fw.External.String(), fw.Findings, fw.Mapped
+	if fw.SIPExternal != 0 && fw.SIPExternal != o.Listen.Port() {
+		// The router holds the SIP port for another client or itself:
+		// peers outside get the port it gave (portFor).
+		o.PublicPort = int(fw.SIPExternal)
+		o.Notify(fmt.Sprintf("the router holds outside port %d for another device or itself and forwards %d to this server's %d instead: phones outside are given %d",
+			o.Listen.Port(), fw.SIPExternal, o.Listen.Port(), fw.SIPExternal))
+	}
 	return f, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -362,5 +363,47 @@ func TestLabServeBehindPortTranslatingRouter(t *testing.T) {
 	if c.Status != report.CheckProblem || c.Detail != "UDP 5090 (to 5060 here) did not arrive" || f == nil ||
 		!strings.Contains(f.Title, "does not forward the SIP port") || !strings.Contains(f.Remedy, "forward UDP 5090 to "+serverLAN+":5060") {
 		t.Errorf("port 5090 not forwarded: check %s (%s), finding %+v", c.Status, c.Detail, f)
+	}
+}
+
+// TestLabServeUPnPSIPPortTaken: another device on the LAN already holds
+// outside UDP 5060 on the router (miniupnpd), as a second PBX or the
+// router's own SIP service does. natdoc serve --upnp lets the router
+// choose the SIP port's outside port (AddAnyPortMapping), gives phones
+// outside that port (in Via, Record-Route and Contact), and both calls
+// are two-way by the phones' counts; on exit its mappings are removed and
+// the other device's stays.
+func TestLabServeUPnPSIPPortTaken(t *testing.T) {
+	natlab.Require(t)
+	t.Parallel()
+	rl := newRouterLab(t, routerCell{nat: natlab.EndpointIndependent, upnp: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if out, err := rl.lan.Run(ctx, "upnpc", "-i", "-u", rl.igd.RootURL, "-a", lanPhoneIP, "5060", "5060", "UDP"); err != nil {
+		t.Fatalf("the other device could not map 5060: %v\n%s", err, out)
+	}
+	serve := rl.srv.Start(t, os.Args[0], append(helperArgs, rl.serveArgs(routerWAN)...)...)
+	waitLog(t, serve, "listening on")
+	m := regexp.MustCompile(`phones outside are given (\d+)`).FindStringSubmatch(serve.Log())
+	if m == nil {
+		t.Fatalf("serve did not say which outside port the router gave:\n%s", serve.Log())
+	}
+	outside := routerWAN + ":" + m[1]
+	t.Logf("the router forwards %s to serve's 5060", outside)
+	alice := natlab.StartBaresip(t, rl.lan, natlab.BaresipConfig{User: "alice", Registrar: netip.MustParseAddrPort(serverLAN + ":5060"), AutoAnswer: true})
+	bob := natlab.StartBaresip(t, rl.out, natlab.BaresipConfig{User: "bob", Registrar: netip.MustParseAddrPort(outside), AutoAnswer: true})
+	waitLog(t, serve, `"user":"alice"`)
+	waitLog(t, serve, `"user":"bob"`)
+	baresipCall(t, "alice calls bob", alice, bob, "sip:bob@"+serverLAN)
+	baresipCall(t, "bob calls alice", bob, alice, "sip:alice@"+outside)
+	if !serve.Terminate(serveStopGrace) {
+		t.Errorf("serve did not exit within %s of SIGTERM", serveStopGrace)
+	}
+	checkUPnPTableEmpty(t, rl)
+	ctx, cancel = context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := rl.lan.Run(ctx, "upnpc", "-i", "-u", rl.igd.RootURL, "-l")
+	if err != nil || !strings.Contains(string(out), "5060->"+lanPhoneIP+":5060") {
+		t.Errorf("the other device's mapping is gone: %v\n%s", err, out)
 	}
 }

@@ -42,7 +42,11 @@ type Forwarding struct {
 	// External is the router's external address: the server's public
 	// address unless the user names another.
 	External netip.Addr
-	// Mapped lists the ports forwarded at start ("5060/UDP").
+	// SIPExternal is the outside port the SIP port is forwarded from: the
+	// SIP port itself unless the router gave another (it holds that one).
+	SIPExternal uint16
+	// Mapped lists the ports forwarded at start ("5060/UDP", "5061/UDP to
+	// 5060").
 	Mapped []string
 	// RTP is the range of the pairs forwarded at start; zero when none
 	// could be.
@@ -152,22 +156,40 @@ func (f *Forwarding) started(bases []uint16) {
 	f.mu.Unlock()
 }
 
+// forwardSIP maps the SIP port over UDP, letting the router choose
+// another outside port when it holds that one for another client or
+// itself (IGDv2 AddAnyPortMapping, NAT-PMP, PCP), and over TCP at the
+// outside port UDP got: SIPExternal.
 func (f *Forwarding) forwardSIP(ctx context.Context) error {
 	sf := f.sf
 	protos := []string{"UDP"}
 	if sf.TCP {
 		protos = append(protos, "TCP")
 	}
+	f.SIPExternal = sf.SIPPort
 	for _, proto := range protos {
-		m, err := f.s.Map(ctx, Request{Proto: proto, ExternalPort: sf.SIPPort, InternalPort: sf.SIPPort, Lease: sf.Lease})
+		m, err := f.s.Map(ctx, Request{Proto: proto, ExternalPort: f.SIPExternal, InternalPort: sf.SIPPort, Lease: sf.Lease, AnyPort: proto == "UDP"})
 		if err != nil {
 			if ClassifyRefusal(f.Via, RefusalCode(err)) == RefusalPermission {
-				return fmt.Errorf("forward SIP %d/%s: %w; the router's UPnP rules refuse this port: forward it by hand, or run the server on a port they allow", sf.SIPPort, proto, err)
+				return fmt.Errorf("forward SIP %d/%s: %w; the router's UPnP rules refuse this port: forward it by hand, or run the server on a port they allow", f.SIPExternal, proto, err)
 			}
-			return fmt.Errorf("forward SIP %d/%s: %w", sf.SIPPort, proto, err)
+			return fmt.Errorf("forward SIP %d/%s: %w", f.SIPExternal, proto, err)
 		}
 		f.External = m.External().Addr()
-		f.Mapped = append([]string{fmt.Sprintf("%d/%s", sf.SIPPort, proto)}, f.Mapped...)
+		if got := m.External().Port(); got != 0 && got != f.SIPExternal {
+			if proto == "TCP" {
+				// One outside port for both transports, or peers would
+				// be given one that does not lead here for one of them
+				// (the session releases what it mapped).
+				return fmt.Errorf("forward SIP %d/TCP: the router gave outside port %d, not %d as for UDP", f.SIPExternal, got, f.SIPExternal)
+			}
+			f.SIPExternal = got
+		}
+		name := fmt.Sprintf("%d/%s", f.SIPExternal, proto)
+		if f.SIPExternal != sf.SIPPort {
+			name = fmt.Sprintf("%d/%s to %d", f.SIPExternal, proto, sf.SIPPort)
+		}
+		f.Mapped = append([]string{name}, f.Mapped...)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package igd
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -277,5 +278,35 @@ func TestForwardPairsRenewDuringChurn(t *testing.T) {
 	}
 	if p, _, _ := j.Pending(); len(p) != 0 {
 		t.Errorf("journal pending %d", len(p))
+	}
+}
+
+// The SIP port held on the router by another device: an IGDv2 router
+// chooses another outside port for UDP (AddAnyPortMapping), TCP takes the
+// same, and SIPExternal names it; an IGDv1 router, which cannot choose,
+// refuses as before.
+func TestForwardSIPPortHeld(t *testing.T) {
+	f := newFakeIGD(t, ig.URN_WANIPConnection_2)
+	f.add(fakeEntry{proto: "UDP", client: "192.168.1.99", desc: "other", ext: 5060, in: 5060})
+	fw, _ := forwardFake(t, f, ServerForward{RTP: PortRange{20000, 20099}, TCP: true})
+	if fw.SIPExternal == 5060 || fw.SIPExternal == 0 {
+		t.Fatalf("SIP outside port %d", fw.SIPExternal)
+	}
+	want := fmt.Sprintf("%d/UDP to 5060", fw.SIPExternal)
+	if !slices.Contains(fw.Mapped, want) || !slices.Contains(fw.Mapped, fmt.Sprintf("%d/TCP to 5060", fw.SIPExternal)) {
+		t.Errorf("mapped %v, want %q and its TCP twin", fw.Mapped, want)
+	}
+	for _, e := range f.snapshot() {
+		if e.client == "127.0.0.1" && e.ext == fw.SIPExternal && e.in != 5060 {
+			t.Errorf("entry %+v", e)
+		}
+	}
+
+	v1 := newFakeIGD(t, ig.URN_WANIPConnection_1)
+	v1.add(fakeEntry{proto: "UDP", client: "192.168.1.99", desc: "other", ext: 5060, in: 5060})
+	sf := ServerForward{SIPPort: 5060, RTP: PortRange{20000, 20099}, Lease: time.Hour, Journal: OpenJournal(filepath.Join(t.TempDir(), "j.jsonl"))}
+	if fw, err := ForwardForServer(context.Background(), testOptions(v1.URL()), sf); err == nil {
+		fw.Close()
+		t.Error("an IGDv1 router holding 5060 forwarded it")
 	}
 }
