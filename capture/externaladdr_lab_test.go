@@ -76,9 +76,9 @@ func TestLabStaleExternalAddress(t *testing.T) {
 // external address set by hand that is no longer its router's
 // (203.0.113.99) in its Contact and SDP. The phone's ACK and RTP go there
 // and never reach the PBX, which resends its answer. Captured at the
-// phone, the call is one-way (the PBX cannot hear) and the unacknowledged
-// answer names the address, both with the remedy to correct it; the media
-// was judged delivered (two-way) before.
+// phone, the call is one-way (the PBX cannot hear), and the unacknowledged
+// answer and the phone's lost BYE name the address, all with the remedy to
+// correct it; the media was judged delivered (two-way) before.
 func TestLabStaleExternalContact(t *testing.T) {
 	natlab.Require(t)
 	t.Parallel()
@@ -131,6 +131,13 @@ func TestLabStaleExternalContact(t *testing.T) {
 	if n := <-heard; n != 0 {
 		t.Fatalf("the PBX heard %d packets sent to its stale address", n)
 	}
+	// The phone hangs up: its BYE goes to the Contact too.
+	bye := "BYE sip:200@203.0.113.99:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.20:5060;branch=z9hG4bKsc3;rport\r\nMax-Forwards: 70\r\n" +
+		"From: <sip:100@natdoc.test>;tag=a1\r\nTo: <sip:200@203.0.113.1>;tag=b1\r\nCall-ID: " + callID + "\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n"
+	for _, wait := range []time.Duration{500 * time.Millisecond, time.Second, 100 * time.Millisecond} {
+		sendLab(t, phoneSIP, bye, "203.0.113.99:5060")
+		time.Sleep(wait)
+	}
 	_ = pbxSIP.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
 	if _, _, err := pbxSIP.ReadFromUDP(buf); err == nil {
 		t.Fatal("an ACK reached the PBX")
@@ -142,7 +149,7 @@ func TestLabStaleExternalContact(t *testing.T) {
 	if len(res.Calls) != 1 || res.Calls[0].Verdict != report.VerdictOneWay || res.Calls[0].CannotHear != "callee" {
 		t.Fatalf("calls %+v", res.Calls)
 	}
-	for _, id := range []report.FindingID{report.IDOneWayAudio, IDAnswerNotAcknowledged} {
+	for _, id := range []report.FindingID{report.IDOneWayAudio, IDAnswerNotAcknowledged, IDRequestUnanswered} {
 		if f := findingByID(res.Calls[0].Findings, id); f == nil || f.Remedy != remedyStaleExternalAddress || !strings.Contains(evidenceTexts(f), "203.0.113.99") {
 			t.Errorf("%s: %+v", id, f)
 		}

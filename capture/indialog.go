@@ -294,6 +294,11 @@ func inDialogFinding(cb *callBuild, sigs [2]netip.AddrPort) (report.Finding, boo
 			f.Evidence = append(f.Evidence, tries.evidence(client, a.contact, "(the "+to+"'s Contact) to pass the "+t.method+" on"))
 		}
 	}
+	if from, ok := cb.staleContact(other(t.sender), t.dst); ok && !t.responded {
+		f.Title += fmt.Sprintf("; it went to the %s's Contact, an address its SDP names too, while its SIP and media come from %s: "+
+			"the address it names is not its own (an external address set by hand that is stale, as after its line's address changed, or wrong)", to, from.Addr())
+		f.Remedy = remedyStaleExternalAddress
+	}
 	if from, ok := cb.contactPortMoved(other(t.sender), t.dst); ok && !t.responded {
 		f.Title += fmt.Sprintf("; it went to the %s's Contact, but the %s's SIP came from %s: its NAT gave it another port than its Contact names, "+
 			"and nothing at port %d leads to it unless its router forwards that port", to, to, from, t.dst.Port())
@@ -325,22 +330,58 @@ func inDialogFinding(cb *callBuild, sigs [2]netip.AddrPort) (report.Finding, boo
 // that knows its public address (STUN, a set external address) but not
 // the port its NAT maps its SIP to.
 func (cb *callBuild) contactPortMoved(p int, dst netip.AddrPort) (netip.AddrPort, bool) {
-	c := cb.call
-	contact, from := c.setup.contact, c.setup.src
-	if p == callee {
-		if c.faults == nil {
-			return netip.AddrPort{}, false
-		}
-		a := &c.faults.answers.current
-		if a.sent == 0 || a.sender != callee {
-			return netip.AddrPort{}, false
-		}
-		contact, from = a.contact, a.src
-	}
-	if c.Transport != "UDP" || dst != contact || !isPublic(dst.Addr()) || from.Addr() != dst.Addr() || from.Port() == dst.Port() {
+	contact, from, ok := cb.contactOf(p)
+	if !ok || cb.call.Transport != "UDP" || dst != contact || !isPublic(dst.Addr()) || from.Addr() != dst.Addr() || from.Port() == dst.Port() {
 		return netip.AddrPort{}, false
 	}
 	return from, true
+}
+
+// contactOf is party p's Contact in the call and where the message that
+// carried it came from: the INVITE's for the caller, its 2xx's for the
+// callee.
+func (cb *callBuild) contactOf(p int) (contact, from netip.AddrPort, ok bool) {
+	c := cb.call
+	if p == caller {
+		return c.setup.contact, c.setup.src, c.setup.sent > 0
+	}
+	if c.faults == nil {
+		return netip.AddrPort{}, netip.AddrPort{}, false
+	}
+	a := &c.faults.answers.current
+	if a.sent == 0 || a.sender != callee {
+		return netip.AddrPort{}, netip.AddrPort{}, false
+	}
+	return a.contact, a.src, true
+}
+
+// staleContact says whether dst, where a request to party p went, is p's
+// Contact in the call, a public address its SIP did not come from (from,
+// returned), that its SDP names too, while its media comes from where its
+// SIP does and none from dst: an external address set by hand, stale or
+// wrong.
+func (cb *callBuild) staleContact(p int, dst netip.AddrPort) (netip.AddrPort, bool) {
+	contact, from, ok := cb.contactOf(p)
+	if !ok || dst != contact || !isPublic(dst.Addr()) || from.Addr() == dst.Addr() ||
+		!cb.sendsFrom(p, from.Addr()) || cb.sendsFrom(p, dst.Addr()) || !cb.sdpNames(p, dst.Addr()) {
+		return netip.AddrPort{}, false
+	}
+	return from, true
+}
+
+// sdpNames says whether an SDP of party p names addr for its media.
+func (cb *callBuild) sdpNames(p int, addr netip.Addr) bool {
+	for _, ev := range cb.timeline() {
+		if ev.Party != p {
+			continue
+		}
+		for _, m := range ev.SDP.Media {
+			if m.Addr.Addr() == addr {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // answersLostFinding is the finding of the leg's first in-dialog request
