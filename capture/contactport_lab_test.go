@@ -52,25 +52,10 @@ func labContactPortNotForwarded(t *testing.T, dropInput bool) {
 	phoneSIP := listenLab(t, phone, "198.51.100.20:5060")
 	pbxSIP := listenLab(t, pbx, "192.168.1.5:5060")
 
-	const callID = "contact-port@natdoc.test"
-	offer := labSDP("100", "198.51.100.20", 40000)
-	invite := "INVITE sip:200@203.0.113.1:5080 SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.20:5060;branch=z9hG4bKcp1;rport\r\nMax-Forwards: 70\r\n" +
-		"From: <sip:100@natdoc.test>;tag=a1\r\nTo: <sip:200@203.0.113.1:5080>\r\nCall-ID: " + callID + "\r\nCSeq: 1 INVITE\r\n" +
-		"Contact: <sip:100@198.51.100.20:5060>\r\nContent-Type: application/sdp\r\nContent-Length: " + fmt.Sprint(len(offer)) + "\r\n\r\n" + offer
-	sendLab(t, phoneSIP, invite, "203.0.113.1:5080")
-	buf := make([]byte, 4096)
-	_ = pbxSIP.SetReadDeadline(time.Now().Add(5 * time.Second))
-	_, from, err := pbxSIP.ReadFromUDP(buf)
-	if err != nil {
-		t.Fatalf("the INVITE did not reach the PBX through the forward: %v", err)
-	}
+	d := invitePBX(t, phoneSIP, pbxSIP, "contact-port@natdoc.test", "203.0.113.1:5080")
 	// The PBX's external address is set, its port is its own.
-	answer := labSDP("200", "203.0.113.1", 10000)
-	ok := "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 198.51.100.20:5060;branch=z9hG4bKcp1;rport=" + fmt.Sprint(from.Port) + ";received=" + from.IP.String() + "\r\n" +
-		"From: <sip:100@natdoc.test>;tag=a1\r\nTo: <sip:200@203.0.113.1:5080>;tag=b1\r\nCall-ID: " + callID + "\r\nCSeq: 1 INVITE\r\n" +
-		"Contact: <sip:200@203.0.113.1:5060>\r\nContent-Type: application/sdp\r\nContent-Length: " + fmt.Sprint(len(answer)) + "\r\n\r\n" + answer
-	ack := "ACK sip:200@203.0.113.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.20:5060;branch=z9hG4bKcp2;rport\r\nMax-Forwards: 70\r\n" +
-		"From: <sip:100@natdoc.test>;tag=a1\r\nTo: <sip:200@203.0.113.1:5080>;tag=b1\r\nCall-ID: " + callID + "\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
+	ok, ack := d.answer("203.0.113.1:5060", "203.0.113.1"), d.ack("203.0.113.1:5060")
+	from, buf := d.from, make([]byte, 4096)
 	acks := 0
 	// The PBX resends its answer T1, 2*T1, 4*T1 apart while no ACK comes
 	// (RFC 3261 §13.3.1.4); the phone acknowledges each copy at the
@@ -110,6 +95,50 @@ func labContactPortNotForwarded(t *testing.T, dropInput bool) {
 		}
 		keepLabFile(t, at.path, "contact-port-"+map[bool]string{true: "dropped", false: "refused"}[dropInput]+"-at-"+at.name+".pcap")
 	}
+}
+
+// pbxDialog is a call from the public phone at 198.51.100.20:5060 to a
+// PBX behind a router (hand-written SIP): the INVITE to the router's
+// dest, which reached the PBX from.
+type pbxDialog struct {
+	callID, dest string
+	from         *net.UDPAddr
+}
+
+// invitePBX sends the phone's INVITE (G.711 at 198.51.100.20:40000) to
+// dest and reads it at the PBX.
+func invitePBX(t *testing.T, phoneSIP, pbxSIP *net.UDPConn, callID, dest string) *pbxDialog {
+	t.Helper()
+	offer := labSDP("100", "198.51.100.20", 40000)
+	invite := "INVITE sip:200@" + dest + " SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.20:5060;branch=z9hG4bKpb1;rport\r\nMax-Forwards: 70\r\n" +
+		"From: <sip:100@natdoc.test>;tag=a1\r\nTo: <sip:200@" + dest + ">\r\nCall-ID: " + callID + "\r\nCSeq: 1 INVITE\r\n" +
+		"Contact: <sip:100@198.51.100.20:5060>\r\nContent-Type: application/sdp\r\nContent-Length: " + fmt.Sprint(len(offer)) + "\r\n\r\n" + offer
+	sendLab(t, phoneSIP, invite, dest)
+	buf := make([]byte, 4096)
+	_ = pbxSIP.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, from, err := pbxSIP.ReadFromUDP(buf)
+	if err != nil {
+		t.Fatalf("the INVITE did not reach the PBX through the forward: %v", err)
+	}
+	return &pbxDialog{callID: callID, dest: dest, from: from}
+}
+
+// answer is the PBX's 200 OK with contact and its media at sdpAddr:10000.
+func (d *pbxDialog) answer(contact, sdpAddr string) string {
+	sdp := labSDP("200", sdpAddr, 10000)
+	return "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 198.51.100.20:5060;branch=z9hG4bKpb1;rport=" + fmt.Sprint(d.from.Port) + ";received=" + d.from.IP.String() + "\r\n" +
+		"From: <sip:100@natdoc.test>;tag=a1\r\nTo: <sip:200@" + d.dest + ">;tag=b1\r\nCall-ID: " + d.callID + "\r\nCSeq: 1 INVITE\r\n" +
+		"Contact: <sip:200@" + contact + ">\r\nContent-Type: application/sdp\r\nContent-Length: " + fmt.Sprint(len(sdp)) + "\r\n\r\n" + sdp
+}
+
+// ack and bye are the phone's requests in the call, to the answer's
+// contact.
+func (d *pbxDialog) ack(contact string) string { return d.request("ACK", 1, contact) }
+func (d *pbxDialog) bye(contact string) string { return d.request("BYE", 2, contact) }
+
+func (d *pbxDialog) request(method string, cseq int, contact string) string {
+	return fmt.Sprintf("%s sip:200@%s SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.20:5060;branch=z9hG4bKpb%s;rport\r\nMax-Forwards: 70\r\n", method, contact, method) +
+		"From: <sip:100@natdoc.test>;tag=a1\r\nTo: <sip:200@" + d.dest + ">;tag=b1\r\nCall-ID: " + d.callID + fmt.Sprintf("\r\nCSeq: %d %s\r\nContent-Length: 0\r\n\r\n", cseq, method)
 }
 
 // listenLab opens a UDP socket at addr on host, closed when the test ends.

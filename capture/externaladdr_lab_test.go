@@ -4,7 +4,6 @@ package capture
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"net/netip"
 	"path/filepath"
@@ -95,24 +94,9 @@ func TestLabStaleExternalContact(t *testing.T) {
 	phoneRTP := listenLab(t, phone, "198.51.100.20:40000")
 	pbxSIP := listenLab(t, pbx, "192.168.1.5:5060")
 	pbxRTP := listenLab(t, pbx, "192.168.1.5:10000")
-	const callID = "stale-contact@natdoc.test"
-	offer := labSDP("100", "198.51.100.20", 40000)
-	invite := "INVITE sip:200@203.0.113.1 SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.20:5060;branch=z9hG4bKsc1;rport\r\nMax-Forwards: 70\r\n" +
-		"From: <sip:100@natdoc.test>;tag=a1\r\nTo: <sip:200@203.0.113.1>\r\nCall-ID: " + callID + "\r\nCSeq: 1 INVITE\r\n" +
-		"Contact: <sip:100@198.51.100.20:5060>\r\nContent-Type: application/sdp\r\nContent-Length: " + fmt.Sprint(len(offer)) + "\r\n\r\n" + offer
-	sendLab(t, phoneSIP, invite, "203.0.113.1:5060")
+	d := invitePBX(t, phoneSIP, pbxSIP, "stale-contact@natdoc.test", "203.0.113.1:5060")
+	ok, ack, from := d.answer("203.0.113.99:5060", "203.0.113.99"), d.ack("203.0.113.99:5060"), d.from
 	buf := make([]byte, 4096)
-	_ = pbxSIP.SetReadDeadline(time.Now().Add(5 * time.Second))
-	_, from, err := pbxSIP.ReadFromUDP(buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	answer := labSDP("200", "203.0.113.99", 10000)
-	ok := "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 198.51.100.20:5060;branch=z9hG4bKsc1;rport=" + fmt.Sprint(from.Port) + ";received=" + from.IP.String() + "\r\n" +
-		"From: <sip:100@natdoc.test>;tag=a1\r\nTo: <sip:200@203.0.113.1>;tag=b1\r\nCall-ID: " + callID + "\r\nCSeq: 1 INVITE\r\n" +
-		"Contact: <sip:200@203.0.113.99:5060>\r\nContent-Type: application/sdp\r\nContent-Length: " + fmt.Sprint(len(answer)) + "\r\n\r\n" + answer
-	ack := "ACK sip:200@203.0.113.99:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.20:5060;branch=z9hG4bKsc2;rport\r\nMax-Forwards: 70\r\n" +
-		"From: <sip:100@natdoc.test>;tag=a1\r\nTo: <sip:200@203.0.113.1>;tag=b1\r\nCall-ID: " + callID + "\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
 	tone := g711.ULawTone(160, 1000, 4000)
 	heard := make(chan int, 1)
 	go func() { heard <- countUDP(pbxRTP, 1000, 4*time.Second) }()
@@ -132,8 +116,7 @@ func TestLabStaleExternalContact(t *testing.T) {
 		t.Fatalf("the PBX heard %d packets sent to its stale address", n)
 	}
 	// The phone hangs up: its BYE goes to the Contact too.
-	bye := "BYE sip:200@203.0.113.99:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.20:5060;branch=z9hG4bKsc3;rport\r\nMax-Forwards: 70\r\n" +
-		"From: <sip:100@natdoc.test>;tag=a1\r\nTo: <sip:200@203.0.113.1>;tag=b1\r\nCall-ID: " + callID + "\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n"
+	bye := d.bye("203.0.113.99:5060")
 	for _, wait := range []time.Duration{500 * time.Millisecond, time.Second, 100 * time.Millisecond} {
 		sendLab(t, phoneSIP, bye, "203.0.113.99:5060")
 		time.Sleep(wait)
