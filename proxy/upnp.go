@@ -76,7 +76,7 @@ func forwardPorts(ctx context.Context, o *Options) (*upnpForward, error) {
 	}
 	journal := igd.OpenJournal(path)
 	removeLeftovers(ctx, o, journal)
-	sf := igd.ServerForward{SIPPort: o.Listen.Port(), TCP: o.TCP, RTP: igd.PortRange{Lo: uint16(o.PortMin), Hi: uint16(o.PortMax)},
+	sf := igd.ServerForward{SIPPort: o.Listen.Port(), SIPOutside: uint16(o.PublicPort), TCP: o.TCP, RTP: igd.PortRange{Lo: uint16(o.PortMin), Hi: uint16(o.PortMax)},
 		Lease: upnpLease, Journal: journal}
 	f := &upnpForward{}
 	switch {
@@ -103,7 +103,7 @@ func forwardPorts(ctx context.Context, o *Options) (*upnpForward, error) {
 		o.PortMin, o.PortMax = int(fw.RTP.Lo), int(fw.RTP.Hi)
 	}
 	f.fw, f.discovery, f.external, f.findings, f.mapped = fw, fw.Discovery, fw.External.String(), fw.Findings, fw.Mapped
-	if fw.SIPExternal != 0 && fw.SIPExternal != o.Listen.Port() {
+	if fw.SIPExternal != 0 && fw.SIPExternal != o.Listen.Port() && int(fw.SIPExternal) != o.PublicPort {
 		// The router holds the SIP port for another client or itself:
 		// peers outside get the port it gave (portFor).
 		o.PublicPort = int(fw.SIPExternal)

@@ -282,9 +282,6 @@ func (o *serveOptions) validateAddrs(r *proxy.Options) error {
 	if r.PublicAddr, r.PublicPort, err = splitPublicAddr(o.PublicAddr); err != nil {
 		return err
 	}
-	if r.PublicPort != 0 && o.UPnP {
-		return usageErrorf("--public-addr %s names an outside SIP port, but --upnp forwards the --listen port as it is", o.PublicAddr)
-	}
 	if ap.Addr().IsUnspecified() && o.PublicAddr == "" && !o.UPnP {
 		return usageErrorf("--listen %s is every interface: give --public-addr (the address phones reach this host at)", o.Listen)
 	}

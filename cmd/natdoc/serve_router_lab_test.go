@@ -372,7 +372,8 @@ func TestLabServeBehindPortTranslatingRouter(t *testing.T) {
 // choose the SIP port's outside port (AddAnyPortMapping), gives phones
 // outside that port (in Via, Record-Route and Contact), and both calls
 // are two-way by the phones' counts; on exit its mappings are removed and
-// the other device's stays.
+// the other device's stays. Told an outside port (--public-addr
+// HOST:5080), serve has the router forward that one.
 func TestLabServeUPnPSIPPortTaken(t *testing.T) {
 	natlab.Require(t)
 	t.Parallel()
@@ -406,4 +407,17 @@ func TestLabServeUPnPSIPPortTaken(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "5060->"+lanPhoneIP+":5060") {
 		t.Errorf("the other device's mapping is gone: %v\n%s", err, out)
 	}
+
+	// Told an outside port (--public-addr HOST:5080), serve has the router
+	// forward that one to its 5060.
+	serve = rl.srv.Start(t, os.Args[0], append(helperArgs, rl.serveArgs(routerWAN+":5080")...)...)
+	waitLog(t, serve, "listening on")
+	out, err = rl.lan.Run(ctx, "upnpc", "-i", "-u", rl.igd.RootURL, "-l")
+	if err != nil || !strings.Contains(string(out), "5080->"+serverLAN+":5060") {
+		t.Errorf("no forward of 5080 to %s:5060: %v\n%s", serverLAN, err, out)
+	}
+	if !serve.Terminate(serveStopGrace) {
+		t.Errorf("serve did not exit within %s of SIGTERM", serveStopGrace)
+	}
+	checkUPnPTableEmpty(t, rl)
 }

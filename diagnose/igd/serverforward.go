@@ -1,6 +1,7 @@
 package igd
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/netip"
@@ -15,8 +16,12 @@ import (
 // (natdoc serve --upnp).
 type ServerForward struct {
 	SIPPort uint16
-	TCP     bool      // SIP over TCP too
-	RTP     PortRange // the server's relay range, where RTP pairs go first
+	// SIPOutside, when set, is the outside port to forward to SIPPort
+	// (the router must give that one); 0 asks for SIPPort, or another the
+	// router chooses when it holds that one.
+	SIPOutside uint16
+	TCP        bool      // SIP over TCP too
+	RTP        PortRange // the server's relay range, where RTP pairs go first
 	// Pairs are the RTP/RTCP pairs (an even port and the next) forwarded
 	// at start; AddPairs forwards more as calls need them.
 	Pairs int
@@ -156,19 +161,20 @@ func (f *Forwarding) started(bases []uint16) {
 	f.mu.Unlock()
 }
 
-// forwardSIP maps the SIP port over UDP, letting the router choose
-// another outside port when it holds that one for another client or
-// itself (IGDv2 AddAnyPortMapping, NAT-PMP, PCP), and over TCP at the
-// outside port UDP got: SIPExternal.
+// forwardSIP maps the SIP port over UDP, from SIPOutside when set, else
+// letting the router choose another outside port when it holds that one
+// for another client or itself (IGDv2 AddAnyPortMapping, NAT-PMP, PCP),
+// and over TCP at the outside port UDP got: SIPExternal.
 func (f *Forwarding) forwardSIP(ctx context.Context) error {
 	sf := f.sf
 	protos := []string{"UDP"}
 	if sf.TCP {
 		protos = append(protos, "TCP")
 	}
-	f.SIPExternal = sf.SIPPort
+	f.SIPExternal = cmp.Or(sf.SIPOutside, sf.SIPPort)
 	for _, proto := range protos {
-		m, err := f.s.Map(ctx, Request{Proto: proto, ExternalPort: f.SIPExternal, InternalPort: sf.SIPPort, Lease: sf.Lease, AnyPort: proto == "UDP"})
+		m, err := f.s.Map(ctx, Request{Proto: proto, ExternalPort: f.SIPExternal, InternalPort: sf.SIPPort, Lease: sf.Lease,
+			AnyPort: proto == "UDP" && sf.SIPOutside == 0})
 		if err != nil {
 			if ClassifyRefusal(f.Via, RefusalCode(err)) == RefusalPermission {
 				return fmt.Errorf("forward SIP %d/%s: %w; the router's UPnP rules refuse this port: forward it by hand, or run the server on a port they allow", f.SIPExternal, proto, err)
@@ -177,11 +183,11 @@ func (f *Forwarding) forwardSIP(ctx context.Context) error {
 		}
 		f.External = m.External().Addr()
 		if got := m.External().Port(); got != 0 && got != f.SIPExternal {
-			if proto == "TCP" {
+			if proto == "TCP" || sf.SIPOutside != 0 {
 				// One outside port for both transports, or peers would
 				// be given one that does not lead here for one of them
 				// (the session releases what it mapped).
-				return fmt.Errorf("forward SIP %d/TCP: the router gave outside port %d, not %d as for UDP", f.SIPExternal, got, f.SIPExternal)
+				return fmt.Errorf("forward SIP %d/%s: the router gave outside port %d, not %d", f.SIPExternal, proto, got, f.SIPExternal)
 			}
 			f.SIPExternal = got
 		}

@@ -310,3 +310,21 @@ func TestForwardSIPPortHeld(t *testing.T) {
 		t.Error("an IGDv1 router holding 5060 forwarded it")
 	}
 }
+
+// An outside port named for SIP (natdoc serve --public-addr HOST:5080
+// --upnp) is forwarded to the SIP port as it is; held by another device,
+// it is refused, not moved.
+func TestForwardSIPOutsidePort(t *testing.T) {
+	f := newFakeIGD(t, ig.URN_WANIPConnection_2)
+	fw, _ := forwardFake(t, f, ServerForward{SIPOutside: 5080, RTP: PortRange{20000, 20099}})
+	if fw.SIPExternal != 5080 || !slices.Contains(fw.Mapped, "5080/UDP to 5060") {
+		t.Fatalf("forwarded %d, mapped %v", fw.SIPExternal, fw.Mapped)
+	}
+	held := newFakeIGD(t, ig.URN_WANIPConnection_2)
+	held.add(fakeEntry{proto: "UDP", client: "192.168.1.99", desc: "other", ext: 5080, in: 5080})
+	sf := ServerForward{SIPPort: 5060, SIPOutside: 5080, RTP: PortRange{20000, 20099}, Lease: time.Hour, Journal: OpenJournal(filepath.Join(t.TempDir(), "j.jsonl"))}
+	if fw, err := ForwardForServer(context.Background(), testOptions(held.URL()), sf); err == nil {
+		fw.Close()
+		t.Errorf("forwarded %d though 5080 is held", fw.SIPExternal)
+	}
+}
