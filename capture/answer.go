@@ -485,8 +485,8 @@ func (cb *callBuild) staleContactEvidence(t *answerTrack, who string) (report.Ev
 		return report.Evidence{}, false
 	}
 	return report.Evidence{
-		Text: fmt.Sprintf("the answer's Contact is %s, where the ACK went, while the %s and the %s's media come from %s: the address it names is not its own "+
-			"(an external address set by hand that is stale, as after its line's address changed, or wrong)", c, answerName(t.status), who, t.src.Addr()),
+		Text: fmt.Sprintf("the answer's Contact is %s, where the ACK went, while the %s and the %s's media come from %s: the address it names is not its own (%s)",
+			c, answerName(t.status), who, t.src.Addr(), staleAddressWhy),
 		Frames: []uint64{t.firstFrame}, Addrs: []string{c.String(), t.src.String()},
 	}, true
 }

@@ -1326,21 +1326,28 @@ func (cb *callBuild) sourceMoved(sender int, refused bool, sigs [2]netip.AddrPor
 					what = fmt.Sprintf("%s, which its SDP names, refuses the %s's", dst, partyNames[sender])
 				}
 				ev.Text = fmt.Sprintf("the %s sends this stream's RTP from %s, another public address than %s, where its SIP comes from, while %s: "+
-					"its network sends media out another address than the one it names (a router with two internet links or load balancing, "+
-					"a NAT pool that does not keep one address per host), and nothing at %s leads to it", receiver, src, dst.Addr(), what, dst)
+					"its network sends media out another address than the one it names (%s), and nothing at %s leads to it", receiver, src, dst.Addr(), what, otherAddressWhy, dst)
 				return ev, remedyMediaAddressMoved, true
 			case isPublic(src.Addr()) && isPublic(dst.Addr()) && slices.Contains(cb.ownSigAddrs(other(sender), sigs), src.Addr()):
 				if refusal != "" {
 					what = fmt.Sprintf("%s, which its SDP names, refuses the %s's", dst, partyNames[sender])
 				}
-				ev.Text = fmt.Sprintf("the %s sends this stream's RTP from %s, the address its SIP comes from, while %s: the address it names is not its NAT's "+
-					"(an external address set by hand that is stale, as after its line's address changed, or wrong)", receiver, src, what)
+				ev.Text = fmt.Sprintf("the %s sends this stream's RTP from %s, the address its SIP comes from, while %s: the address it names is not its NAT's (%s)",
+					receiver, src, what, staleAddressWhy)
 				return ev, remedyStaleExternalAddress, true
 			}
 		}
 	}
 	return report.Evidence{}, "", false
 }
+
+// Why a party's traffic comes from another public address than it names:
+// the address is wrong (staleAddressWhy), or its network has more than one
+// (otherAddressWhy).
+const (
+	staleAddressWhy = "an external address set by hand that is stale, as after its line's address changed, or wrong"
+	otherAddressWhy = "a router with two internet links or load balancing, a NAT pool that does not keep one address per host"
+)
 
 // flowKind names what a flow carries: "RTP" for audio (and for a flow
 // no stream carries), "video RTP" and the like for other media, "T.38

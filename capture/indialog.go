@@ -296,7 +296,7 @@ func inDialogFinding(cb *callBuild, sigs [2]netip.AddrPort) (report.Finding, boo
 	}
 	if from, ok := cb.staleContact(other(t.sender), t.dst); ok && !t.responded {
 		f.Title += fmt.Sprintf("; it went to the %s's Contact, an address its SDP names too, while its SIP and media come from %s: "+
-			"the address it names is not its own (an external address set by hand that is stale, as after its line's address changed, or wrong)", to, from.Addr())
+			"the address it names is not its own (%s)", to, from.Addr(), staleAddressWhy)
 		f.Remedy = remedyStaleExternalAddress
 	}
 	if from, ok := cb.contactPortMoved(other(t.sender), t.dst); ok && !t.responded {

@@ -152,18 +152,15 @@ func (cb *callBuild) delivery(bf boundFlow, sigs [2]netip.AddrPort, v [2]partyVi
 	}
 	if !delivered && d.ReceiverNamesUnreached && !d.ReceiverSendsFrom {
 		return delivered, proof, fmt.Sprintf("sent to %s, the address the %s's SDP and Contact name, but the ACK sent there never reached it (its %s kept coming) "+
-			"and its SIP comes from %s: the address it names is not its own (an external address set by hand that is stale, as after its line's address changed, or wrong)",
-			dst, partyNames[to], answerName(unreached.status), unreached.src.Addr()), notFiltered
+			"and its SIP comes from %s: the address it names is not its own (%s)", dst, partyNames[to], answerName(unreached.status), unreached.src.Addr(), staleAddressWhy), notFiltered
 	}
-	if !delivered && d.ReceiverSendsOtherAddress && !d.ToReceiverNAT {
-		return delivered, proof, fmt.Sprintf("sent to %s, which its SDP names, but the %s's SIP and media come from %s and nothing in the capture comes from %s: "+
-			"the address it names is not its NAT's (an external address set by hand that is stale, as after its line's address changed, or wrong)",
-			dst, partyNames[to], elsewhere.Addr(), dst.Addr()), notFiltered
-	}
-	if !delivered && !d.Unreachable && !other.IsValid() && elsewhere.IsValid() {
+	if !delivered && d.ReceiverSendsOtherAddress {
+		if !d.ToReceiverNAT {
+			return delivered, proof, fmt.Sprintf("sent to %s, which its SDP names, but the %s's SIP and media come from %s and nothing in the capture comes from %s: "+
+				"the address it names is not its NAT's (%s)", dst, partyNames[to], elsewhere.Addr(), dst.Addr(), staleAddressWhy), notFiltered
+		}
 		return delivered, proof, fmt.Sprintf("sent to %s, but the %s's own media leaves from %s, another public address of its network, and nothing in the capture "+
-			"comes from %s: nothing shows that address leads to it (two internet links, load balancing, a NAT pool that does not keep one address per host)",
-			dst, partyNames[to], elsewhere, dst.Addr()), notFiltered
+			"comes from %s: nothing shows that address leads to it (%s)", dst, partyNames[to], elsewhere, dst.Addr(), otherAddressWhy), notFiltered
 	}
 	if !delivered && !d.Unreachable {
 		doubt = fmt.Sprintf("sent to %s, but the %s's own media leaves its NAT from %s and nothing in the capture comes from %s: nothing shows the NAT forwards that port to it",
