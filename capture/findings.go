@@ -1311,27 +1311,29 @@ func (cb *callBuild) sourceMoved(sender int, refused bool, sigs [2]netip.AddrPor
 				continue
 			}
 			receiver := partyNames[other(sender)]
-			what := fmt.Sprintf("%d, the port its SDP names, refuses the %s's", dst.Port(), partyNames[sender])
-			if refusal == "" {
-				what = fmt.Sprintf("the %s sends to %s, which its SDP names", partyNames[sender], dst)
-			}
 			ev := report.Evidence{FrameRanges: back.flow.frameRange(), Addrs: []string{src.String(), dst.String()}, Time: back.flow.First()}
-			switch {
-			case src.Addr() == dst.Addr():
+			if src.Addr() == dst.Addr() {
+				what := fmt.Sprintf("%d, the port its SDP names, refuses the %s's", dst.Port(), partyNames[sender])
+				if refusal == "" {
+					what = fmt.Sprintf("the %s sends to %s, which its SDP names", partyNames[sender], dst)
+				}
 				ev.Text = fmt.Sprintf("the %s sends this stream's RTP from %s, while %s: it likely listens where it sends from, not where its SDP says "+
 					"(a SIP ALG or NAT that changed the port, or the device's own setting)", receiver, src, what)
 				return ev, remedyUnmappedPort, true
-			case isPublic(src.Addr()) && isPublic(dst.Addr()) && slices.Contains(cb.ownSigAddrs(other(sender), sigs), dst.Addr()):
-				if refusal != "" {
-					what = fmt.Sprintf("%s, which its SDP names, refuses the %s's", dst, partyNames[sender])
-				}
+			}
+			if !isPublic(src.Addr()) || !isPublic(dst.Addr()) {
+				continue
+			}
+			what := fmt.Sprintf("%s, which its SDP names, refuses the %s's", dst, partyNames[sender])
+			if refusal == "" {
+				what = fmt.Sprintf("the %s sends to %s, which its SDP names", partyNames[sender], dst)
+			}
+			switch sig := cb.ownSigAddrs(other(sender), sigs); {
+			case slices.Contains(sig, dst.Addr()):
 				ev.Text = fmt.Sprintf("the %s sends this stream's RTP from %s, another public address than %s, where its SIP comes from, while %s: "+
 					"its network sends media out another address than the one it names (%s), and nothing at %s leads to it", receiver, src, dst.Addr(), what, otherAddressWhy, dst)
 				return ev, remedyMediaAddressMoved, true
-			case isPublic(src.Addr()) && isPublic(dst.Addr()) && slices.Contains(cb.ownSigAddrs(other(sender), sigs), src.Addr()):
-				if refusal != "" {
-					what = fmt.Sprintf("%s, which its SDP names, refuses the %s's", dst, partyNames[sender])
-				}
+			case slices.Contains(sig, src.Addr()):
 				ev.Text = fmt.Sprintf("the %s sends this stream's RTP from %s, the address its SIP comes from, while %s: the address it names is not its NAT's (%s)",
 					receiver, src, what, staleAddressWhy)
 				return ev, remedyStaleExternalAddress, true

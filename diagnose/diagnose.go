@@ -438,33 +438,16 @@ func ForwardPorts(sip, lo, hi int) []int {
 // forwardsToCheck are ForwardPorts as forwards: the SIP port from its
 // public port, the RTP ports to themselves.
 func forwardsToCheck(opt Options) []forward.Forward {
-	var fs []forward.Forward
-	for _, p := range ForwardPorts(opt.SIPPort, opt.RTPLow, opt.RTPHigh) {
-		f := forward.Forward{Outside: p}
-		if p == opt.SIPPort && opt.SIPPublicPort != opt.SIPPort {
-			f = forward.Forward{Outside: opt.SIPPublicPort, Local: opt.SIPPort}
-		}
-		fs = append(fs, f)
-	}
-	return fs
+	return forward.Forwards(ForwardPorts(opt.SIPPort, opt.RTPLow, opt.RTPHigh), opt.SIPPort, opt.SIPPublicPort)
 }
 
 // forwardsText lists forwards as "[5080 (to 5060 here) 10000 10050]".
 func forwardsText(fs []forward.Forward) string {
 	names := make([]string, len(fs))
 	for i, f := range fs {
-		names[i] = portText(forward.PortResult{Port: f.Outside, Local: f.Local})
+		names[i] = f.Name()
 	}
 	return "[" + strings.Join(names, " ") + "]"
-}
-
-// portText names a checked port, and the port here it was to reach when
-// the forward changes it.
-func portText(p forward.PortResult) string {
-	if p.Local != 0 && p.Local != p.Port {
-		return fmt.Sprintf("%d (to %d here)", p.Port, p.Local)
-	}
-	return strconv.Itoa(p.Port)
 }
 
 func containsInt(s []int, v int) bool {

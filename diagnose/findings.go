@@ -463,7 +463,7 @@ func (r *Result) portsText(ports []string) string {
 		ports = slices.Clone(ports)
 		for i, p := range ports {
 			if p == strconv.Itoa(pub) {
-				ports[i] = portText(forward.PortResult{Port: pub, Local: r.SIPPort})
+				ports[i] = forward.Forward{Outside: pub, Local: r.SIPPort}.Name()
 			}
 		}
 	}

@@ -132,7 +132,7 @@ func TestForwardsToCheck(t *testing.T) {
 	if r := forwardRemedy(o); !strings.Contains(r, "forward UDP 5080 to 192.168.1.5:5060 and UDP 30000-30100 to 192.168.1.5") || strings.Contains(r, "--upnp") {
 		t.Errorf("remedy %q", r)
 	}
-	if p := portText(forward.PortResult{Port: 5080, Local: 5060}); p != "5080 (to 5060 here)" {
+	if p := (forward.PortResult{Port: 5080, Local: 5060}).Forward().Name(); p != "5080 (to 5060 here)" {
 		t.Errorf("port text %q", p)
 	}
 	o.PublicPort = 0

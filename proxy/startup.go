@@ -191,12 +191,12 @@ func (d *deployment) mirrorCheck(ctx context.Context) netip.Addr {
 		}
 		switch p.Outcome {
 		case forward.Reached:
-			reached = append(reached, portText(p))
+			reached = append(reached, p.Forward().Name())
 		case forward.NotReached:
-			missing = append(missing, portText(p))
+			missing = append(missing, p.Forward().Name())
 			sipMissing = sipMissing || p.Port == d.o.sipPublicPort()
 		default:
-			other = append(other, fmt.Sprintf("%s: %s %s", portText(p), p.Outcome, p.Err))
+			other = append(other, fmt.Sprintf("%s: %s %s", p.Forward().Name(), p.Outcome, p.Err))
 		}
 	}
 	switch {
@@ -220,15 +220,7 @@ func (d *deployment) mirrorCheck(ctx context.Context) netip.Addr {
 // lo-hi (forwardSample).
 func (d *deployment) forwardsToCheck(lo, hi int) []forward.Forward {
 	sip := int(d.o.Listen.Port())
-	var fs []forward.Forward
-	for _, p := range forwardSample(sip, lo, hi) {
-		f := forward.Forward{Outside: p}
-		if pub := d.o.sipPublicPort(); p == sip && pub != sip {
-			f = forward.Forward{Outside: pub, Local: sip}
-		}
-		fs = append(fs, f)
-	}
-	return fs
+	return forward.Forwards(forwardSample(sip, lo, hi), sip, d.o.sipPublicPort())
 }
 
 // sipPublicPort is the SIP port peers outside are given: --public-addr's
@@ -238,15 +230,6 @@ func (o *Options) sipPublicPort() int {
 		return int(o.PublicPort)
 	}
 	return int(o.Listen.Port())
-}
-
-// portText names a checked port, and the port here it was to reach when
-// the forward changes it.
-func portText(p forward.PortResult) string {
-	if p.Local != 0 {
-		return fmt.Sprintf("%d (to %d here)", p.Port, p.Local)
-	}
-	return fmt.Sprint(p.Port)
 }
 
 func notForwardedFinding(o *Options, missing []string, sip bool, public netip.Addr) report.Finding {

@@ -79,7 +79,7 @@ type Result struct {
 func Check(ctx context.Context, cfg Config) *Result {
 	forwards := cfg.Forwards
 	if forwards == nil {
-		forwards = samePorts(cfg.Ports)
+		forwards = Forwards(cfg.Ports, 0, 0)
 	}
 	res := &Result{Server: cfg.STUN, Via: "stun", Ports: make([]PortResult, len(forwards))}
 	var wg sync.WaitGroup
@@ -90,27 +90,31 @@ func Check(ctx context.Context, cfg Config) *Result {
 	return res
 }
 
-// samePorts are forwards of each port to itself.
-func samePorts(ports []int) []Forward {
+// Forwards are the ports to check, each forwarded to itself but local,
+// which the router forwards from outside when that is another port (a
+// SIP port behind 5080-to-5060; outside 0: none).
+func Forwards(ports []int, local, outside int) []Forward {
 	forwards := make([]Forward, len(ports))
 	for i, p := range ports {
 		forwards[i] = Forward{Outside: p}
+		if p == local && outside != 0 && outside != local {
+			forwards[i] = Forward{Outside: outside, Local: local}
+		}
 	}
 	return forwards
 }
 
+// Forward is the forward a port's check was of.
+func (p PortResult) Forward() Forward { return Forward{Outside: p.Port, Local: p.Local} }
+
 func checkPort(ctx context.Context, cfg Config, f Forward) PortResult {
-	local := 0
-	if f.local() != f.Outside {
-		local = f.local()
-	}
 	target, err := cfg.Env.ListenUDP("udp4", &net.UDPAddr{Port: f.local()})
 	if err != nil {
-		return PortResult{Port: f.Outside, Local: local, Outcome: PortBusy, Err: err.Error()}
+		return PortResult{Port: f.Outside, Local: f.Local, Outcome: PortBusy, Err: err.Error()}
 	}
 	defer target.Close()
 	pr := Probe(ctx, cfg.Env, cfg.STUN, target, uint16(f.Outside), true)
-	pr.Port, pr.Local = f.Outside, local
+	pr.Port, pr.Local = f.Outside, f.Local
 	return pr
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -35,13 +36,22 @@ func (f Forward) local() int {
 	return f.Local
 }
 
+// Name names the forward for people: "5080 (to 5060 here)", or "5080"
+// for a port forwarded to itself.
+func (f Forward) Name() string {
+	if f.local() != f.Outside {
+		return fmt.Sprintf("%d (to %d here)", f.Outside, f.local())
+	}
+	return strconv.Itoa(f.Outside)
+}
+
 // CheckViaMirror tests the ports with a natdoc mirror's callback: an
 // OPTIONS from an ephemeral port asks the mirror (sipalg.HeaderCallback)
 // to send one packet from another port of its own to this network's public
 // address at each port. Like RESPONSE-PORT, those packets match no NAT
 // binding and arrive only through a forward.
 func CheckViaMirror(ctx context.Context, mirror netip.AddrPort, ports []int, env envListener) *Result {
-	return CheckForwardsViaMirror(ctx, mirror, samePorts(ports), env)
+	return CheckForwardsViaMirror(ctx, mirror, Forwards(ports, 0, 0), env)
 }
 
 // CheckForwardsViaMirror is CheckViaMirror for forwards whose outside port
@@ -96,10 +106,7 @@ func CheckForwardsViaMirror(ctx context.Context, mirror netip.AddrPort, forwards
 func listenTargets(res *Result, forwards []Forward, env envListener) (map[uint16]*net.UDPConn, func()) {
 	targets := map[uint16]*net.UDPConn{}
 	for i, f := range forwards {
-		res.Ports[i] = PortResult{Port: f.Outside}
-		if f.local() != f.Outside {
-			res.Ports[i].Local = f.local()
-		}
+		res.Ports[i] = PortResult{Port: f.Outside, Local: f.Local}
 		c, err := env.ListenUDP("udp4", &net.UDPAddr{Port: f.local()})
 		if err != nil {
 			res.Ports[i].Outcome, res.Ports[i].Err = PortBusy, err.Error()
