@@ -34,7 +34,7 @@ type answerTrack struct {
 	// asked is where the INVITE it answers was sent (the leg's first).
 	asked invited
 	// route is the first hop of the caller's route set the 2xx names
-	// (sipExtras.CallerRoute): where its ACK goes.
+	// (sipExtras.RouteHop): where its ACK goes.
 	route                 netip.AddrPort
 	sent                  int // copies on the hop
 	firstAt, lastAt       time.Time
@@ -133,7 +133,7 @@ func (a *answers) answer(m *sipInfo, at time.Time, from int, asked invited) {
 		return
 	}
 	a.retire()
-	a.current = answerTrack{cseq: m.CSeq, status: m.Status, sender: from, toTag: m.ToTag, src: m.Src, dst: m.Dst, contact: m.ContactAddr, asked: asked, route: m.extras().CallerRoute, sent: 1,
+	a.current = answerTrack{cseq: m.CSeq, status: m.Status, sender: from, toTag: m.ToTag, src: m.Src, dst: m.Dst, contact: m.ContactAddr, asked: asked, route: m.extras().RouteHop, sent: 1,
 		firstAt: at, lastAt: at, firstFrame: m.Frame, lastFrame: m.Frame, fragmented: m.Fragmented}
 }
 

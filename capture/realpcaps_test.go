@@ -340,6 +340,19 @@ func TestNATLabRecordRoutePrivate(t *testing.T) {
 	}
 }
 
+// TestNATLabDoubleRecordRoutePrivate: a proxy between two networks
+// Record-Routes both of its addresses; the one facing the public callee is
+// private, and the callee's BYE, sent there by its route set, is lost. The
+// lost request names the INVITE's first Record-Route entry, and the remedy
+// is the proxy's public address, not the phone's Contact.
+func TestNATLabDoubleRecordRoutePrivate(t *testing.T) {
+	res := analyzePath(t, filepath.Join("..", "testdata", "natlab-double-record-route-private.pcap"))
+	f := findingByID(res.Findings, IDRequestToPrivate)
+	if f == nil || f.Remedy != remedyRecordRoutePrivate || !strings.Contains(evidenceTexts(f), "an INVITE to a public party Record-Routes 192.168.1.5:5060 first") {
+		t.Fatalf("finding %+v", f)
+	}
+}
+
 // TestNATLabContactPortRemapped: a PBX behind a NAT that changed its
 // REGISTER's port registered its public address with its own port, and
 // the registrar stored it as written: the registration and the INVITE the

@@ -4,6 +4,7 @@ package capture
 
 import (
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -76,4 +77,51 @@ func TestLabRecordRoutePrivate(t *testing.T) {
 		}
 		keepLabFile(t, p, "record-route-private-"+name)
 	}
+}
+
+// TestLabDoubleRecordRoutePrivate: Kamailio on a router of its own with
+// two interfaces, the phones' LAN (10.10.0.1) and a WAN (192.168.1.5)
+// behind another router (203.0.113.1, forwarding UDP 5060 to it), without
+// its public address set. Passing a LAN phone's INVITE to a public phone
+// it Record-Routes both (RFC 5658's double Record-Route): first its WAN
+// address, the first hop of the callee's requests, private. The callee
+// hangs up; its BYE goes to 192.168.1.5, which nobody outside can reach.
+// Taken at the callee, the lost BYE names the INVITE's Record-Route with
+// the remedy to Record-Route the public address, not the Contact's.
+func TestLabDoubleRecordRoutePrivate(t *testing.T) {
+	natlab.Require(t)
+	t.Parallel()
+	lab := natlab.New(t)
+	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24", NAT: natlab.NATConfig{
+		Mapping: natlab.EndpointIndependent, Forwards: []natlab.Forward{{Proto: "udp", Ports: "5060", To: "192.168.1.5"}},
+	}})
+	r2 := lab.Router("r2", natlab.RouterConfig{WAN: "192.168.1.5", LAN: "10.10.0.1/24", Upstream: r1,
+		NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent}})
+	alice := r2.LANHost("alice", "10.10.0.10")
+	bob := lab.PublicHost("bob", "203.0.113.11")
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "kamailio.cfg")
+	if err := os.WriteFile(cfg, []byte(kamailioConfig(false, "")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r2.Start(t, "kamailio", "-f", cfg, "-l", "udp:192.168.1.5:5060", "-l", "udp:10.10.0.1:5060", "-m", "64", "-M", "8", "-DD", "-E",
+		"-w", dir, "-P", filepath.Join(dir, "kamailio.pid"))
+	waitUDP(t, r2.Host, "10.10.0.1:5060")
+	bobPcap := filepath.Join(dir, "bob.pcap")
+	dump := bob.StartTcpdump(t, bobPcap, "udp or icmp")
+	answering := natlab.StartBaresip(t, bob, natlab.BaresipConfig{User: "200", Registrar: netip.MustParseAddrPort("203.0.113.1:5060"),
+		AutoAnswer: true, Seconds: 6})
+	time.Sleep(2 * time.Second) // the REGISTER and its 200 OK
+	calling := natlab.StartBaresip(t, alice, natlab.BaresipConfig{User: "100", Registrar: netip.MustParseAddrPort("10.10.0.1:5060"),
+		Dial: "sip:200@10.10.0.1", Seconds: 12})
+	endLabCall(t, calling.Proc, 30*time.Second, answering.Proc, dump)
+
+	res := analyzePath(t, bobPcap)
+	bye := findingByID(res.Findings, IDRequestToPrivate)
+	want := "an INVITE to a public party Record-Routes 192.168.1.5:5060 first"
+	if bye == nil || bye.Remedy != remedyRecordRoutePrivate || !strings.Contains(evidenceTexts(bye), want) ||
+		!strings.Contains(bye.Evidence[0].Text, "BYE 203.0.113.11:5060 → 192.168.1.5:5060") {
+		t.Errorf("lost BYE %+v, want %q", bye, want)
+	}
+	keepLabFile(t, bobPcap, "double-record-route-private.pcap")
 }

@@ -48,10 +48,11 @@ type privateRequests struct {
 	// ones: it was taken on their side of the NAT, so a request to them
 	// from outside came through it and arrived (a capture on the phone).
 	inside map[netip.Addr]bool
-	// routes are the private addresses answers to public addresses
-	// Record-Routed (a proxy behind NAT), by the frame of the first: the
-	// requests of those calls go there by their route set.
-	routes map[netip.AddrPort]uint64
+	// routes are the private addresses INVITEs and their answers sent to
+	// public addresses Record-Routed (a proxy behind NAT), by the first
+	// message naming each: the requests of those calls go there by their
+	// route set.
+	routes map[netip.AddrPort]*routedBy
 }
 
 // maxInsideSenders bounds the private senders noted.
@@ -65,9 +66,9 @@ func (p *privateRequests) sip(m *sipInfo, at time.Time) {
 		}
 		p.inside[m.Src.Addr()] = true
 	}
+	p.route(m)
 	if !m.Request {
 		delete(p.pending, k) // answered
-		p.route(m)
 		return
 	}
 	if m.Method == "ACK" || (m.Method == "INVITE" && m.ToTag == "") || !isPublic(m.Src.Addr()) || !IsPrivate(m.Dst.Addr()) {
@@ -88,20 +89,44 @@ func (p *privateRequests) sip(m *sipInfo, at time.Time) {
 	p.pending[k] = &pendingRequest{method: m.Method, src: m.Src, dst: m.Dst, firstFrame: m.Frame, lastFrame: m.Frame, sent: 1, firstAt: at, lastAt: at}
 }
 
-// route notes the private first hop of the caller's route set a 2xx to a
-// public address names.
+// routedBy are the first INVITE and the first 2xx that gave a public
+// party a private first hop of its route set.
+type routedBy struct {
+	invite, answer routeMessage
+}
+
+// routeMessage is a message that gave a route set, and its receiver (0:
+// none seen).
+type routeMessage struct {
+	frame uint64
+	to    netip.Addr
+}
+
+// route notes the private first hop of the route set an INVITE or its
+// 2xx sent to a public address gives its receiver (sipExtras.RouteHop).
 func (p *privateRequests) route(m *sipInfo) {
-	r := m.extras().CallerRoute
+	r := m.extras().RouteHop
 	if !r.IsValid() || !IsPrivate(r.Addr()) || !isPublic(m.Dst.Addr()) {
 		return
 	}
-	if _, ok := p.routes[r]; ok || len(p.routes) >= maxInsideSenders {
-		return
+	by := p.routes[r]
+	if by == nil {
+		if len(p.routes) >= maxInsideSenders {
+			return
+		}
+		if p.routes == nil {
+			p.routes = map[netip.AddrPort]*routedBy{}
+		}
+		by = &routedBy{}
+		p.routes[r] = by
 	}
-	if p.routes == nil {
-		p.routes = map[netip.AddrPort]uint64{}
+	first := &by.answer
+	if m.Request {
+		first = &by.invite
 	}
-	p.routes[r] = m.Frame
+	if first.frame == 0 {
+		*first = routeMessage{frame: m.Frame, to: m.Dst.Addr()}
+	}
 }
 
 // findings lists, per private destination, the requests that got no
@@ -142,17 +167,31 @@ func (p *privateRequests) findings(regs *registrations) []report.Finding {
 		if reg := regs.contactOwner(d); reg != nil {
 			f.Evidence = append(f.Evidence, reg.registerEvidence())
 		}
-		if frame, ok := p.routes[d]; ok {
+		if by := p.routes[d]; by != nil {
 			f.Remedy = remedyRecordRoutePrivate
-			f.Evidence = append(f.Evidence, report.Evidence{
-				Text: fmt.Sprintf("an answer Record-Routes %s to a public party: the requests of its call follow that route (a proxy behind NAT "+
-					"that writes its own address, not its public one)", d),
-				Frames: []uint64{frame}, Addrs: []string{d.String()},
-			})
+			f.Evidence = append(f.Evidence, by.evidence(d, first.src.Addr()))
 		}
 		fs = append(fs, f)
 	}
 	return fs
+}
+
+// evidence tells how requests from sender to d follow a route set: the
+// one its INVITE gave the callee when the sender is that callee, else the
+// one the 2xx gave the caller.
+func (by *routedBy) evidence(d netip.AddrPort, sender netip.Addr) report.Evidence {
+	if by.invite.frame != 0 && (by.invite.to == sender || by.answer.frame == 0) {
+		return report.Evidence{
+			Text: fmt.Sprintf("an INVITE to a public party Record-Routes %s first: the callee's requests of its call follow that route "+
+				"(RFC 3261 §12.1.1; a proxy behind NAT that writes its own address on the side facing the callee, not its public one)", d),
+			Frames: []uint64{by.invite.frame}, Addrs: []string{d.String()},
+		}
+	}
+	return report.Evidence{
+		Text: fmt.Sprintf("an answer Record-Routes %s to a public party: the requests of its call follow that route (a proxy behind NAT "+
+			"that writes its own address, not its public one)", d),
+		Frames: []uint64{by.answer.frame}, Addrs: []string{d.String()},
+	}
 }
 
 // covers says whether a request from src to dst is one of these, which

@@ -314,11 +314,13 @@ type sipExtras struct {
 	// Warning (RFC 3261 §20.43) headers: why a call failed or ended, as
 	// the network put it (causes.go).
 	Reasons, Warnings []string
-	// CallerRoute is a 2xx to an INVITE's last Record-Route entry as an
-	// address, when its host is an IP address: the first hop of the
-	// caller's ACK and later requests (the caller's route set is the
-	// Record-Route list reversed, RFC 3261 §12.1.2).
-	CallerRoute netip.AddrPort
+	// RouteHop is, when its host is an IP address, the first hop of the
+	// route set the message gives the party it goes to: of an INVITE, its
+	// first Record-Route entry, where the callee's requests of the dialog
+	// go (RFC 3261 §12.1.1); of a 2xx to an INVITE, its last, where the
+	// caller's ACK and later requests go (the Record-Route list reversed,
+	// §12.1.2).
+	RouteHop netip.AddrPort
 }
 
 // extras are the message's rarer facts (empty when it has none).
@@ -338,19 +340,28 @@ var noExtras sipExtras
 // sipgo's agree on that, FuzzFastSIP).
 func (h *sipHeaders) setExtras(e sipExtras) {
 	if len(e.Contacts) > 0 || len(e.LinkUsers) > 0 || len(e.LinkValues) > 0 || len(e.BadHeaders) > 0 || len(e.Reasons) > 0 || len(e.Warnings) > 0 ||
-		e.CallerRoute.IsValid() {
+		e.RouteHop.IsValid() {
 		h.extra = &e
 	}
 }
 
-// setCallerRoute gives a 2xx to an INVITE the first hop of its caller's
-// route set (CallerRoute), when it names one.
-func (h *sipHeaders) setCallerRoute(last netip.AddrPort) {
-	if h.Request || h.Method != "INVITE" || h.Status < 200 || h.Status > 299 || !last.IsValid() {
+// setRouteHop gives an INVITE or a 2xx to one the first hop of the
+// route set it gives its receiver (RouteHop), of the first and last
+// Record-Route entries, when it names one.
+func (h *sipHeaders) setRouteHop(first, last netip.AddrPort) {
+	hop := netip.AddrPort{}
+	switch {
+	case h.Method != "INVITE":
+	case h.Request:
+		hop = first
+	case h.Status >= 200 && h.Status <= 299:
+		hop = last
+	}
+	if !hop.IsValid() {
 		return
 	}
 	e := *h.extras()
-	e.CallerRoute = last
+	e.RouteHop = hop
 	h.setExtras(e)
 }
 
@@ -664,7 +675,7 @@ func infoFromMessage(msg sip.Message) (*sipInfo, error) {
 	info.readContacts(msg)
 	info.setCauses(headerValues(msg, "reason"), headerValues(msg, "warning"))
 	if rr := msg.GetHeaders("record-route"); len(rr) > 0 {
-		info.setCallerRoute(recordRouteAddr(rr[len(rr)-1]))
+		info.setRouteHop(recordRouteAddr(rr[0]), recordRouteAddr(rr[len(rr)-1]))
 	}
 	for _, name := range []string{"authorization", "proxy-authorization"} {
 		for _, h := range msg.GetHeaders(name) {

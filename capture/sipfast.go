@@ -232,8 +232,10 @@ type fastHeaders struct {
 	server        string
 	haveUA        bool
 	haveServer    bool
-	// lastRecordRoute is the last Record-Route entry read, as an address.
-	lastRecordRoute netip.AddrPort
+	// firstRecordRoute and lastRecordRoute are the first and last
+	// Record-Route entries read, as addresses.
+	firstRecordRoute, lastRecordRoute netip.AddrPort
+	haveRecordRoute                   bool
 }
 
 // header reads one header line (raw: the same bytes, for sipgo).
@@ -286,21 +288,30 @@ func (h *fastHeaders) header(line string, raw []byte) bool {
 		rr := strings.EqualFold(name, "record-route")
 		if a, ok := parsePlainAddr(value, true); ok {
 			if rr {
-				h.lastRecordRoute = newBinding(a.uri.host, a.uri.port, "", false, false).Addr
+				hop := newBinding(a.uri.host, a.uri.port, "", false, false).Addr
+				h.recordRoute(hop, hop)
 			}
 			return true
 		}
 		if !h.sipgoChecks(raw) {
 			return false
 		}
-		if rr && len(h.sc.routes) > 0 {
-			h.lastRecordRoute = recordRouteAddr(h.sc.routes[len(h.sc.routes)-1])
+		if n := len(h.sc.routes); rr && n > 0 {
+			h.recordRoute(recordRouteAddr(h.sc.routes[0]), recordRouteAddr(h.sc.routes[n-1]))
 		}
 		clear(h.sc.routes)
 	default:
 		h.other(key, name, value)
 	}
 	return true
+}
+
+// recordRoute notes a Record-Route header's first and last entries.
+func (h *fastHeaders) recordRoute(first, last netip.AddrPort) {
+	if !h.haveRecordRoute {
+		h.firstRecordRoute, h.haveRecordRoute = first, true
+	}
+	h.lastRecordRoute = last
 }
 
 // party reads a From or To header.
@@ -462,7 +473,7 @@ func (h *fastHeaders) finish() bool {
 		h.linkHints()
 	}
 	info.setCauses(h.sc.reasons, h.sc.warnings)
-	info.setCallerRoute(h.lastRecordRoute)
+	info.setRouteHop(h.firstRecordRoute, h.lastRecordRoute)
 	return true
 }
 

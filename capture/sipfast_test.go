@@ -47,6 +47,7 @@ var fastSIPSeeds = []struct {
 	{"routes", "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 1.2.3.4\r\nRecord-Route: <sip:198.51.100.20;lr>\r\nRecord-Route: <sip:p2.example.com:5070;transport=tcp;lr>;x=1\r\nRoute: sip:1.2.3.4;lr\r\nRefer-To: \"Bob\" <sip:bob@c>\r\nReferred-By: <sip:a@b>\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:b@c>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n\r\n", true},
 	{"Record-Route list", "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 1.2.3.4\r\nRecord-Route: <sip:p1;lr>, <sip:p2;lr>\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:b@c>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n\r\n", true},
 	{"Record-Route list of addresses", "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 1.2.3.4\r\nRecord-Route: <sip:192.168.1.5;lr>, <sip:10.0.0.1:5070;lr>\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:b@c>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n\r\n", true},
+	{"INVITE Record-Route list", "INVITE sip:b@203.0.113.11 SIP/2.0\r\nVia: SIP/2.0/UDP 1.2.3.4\r\nRecord-Route: <sip:192.168.1.5;lr>, <sip:10.0.0.1:5070;lr>\r\nRecord-Route: <sip:10.0.0.2;lr>\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:b@c>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n\r\n", true},
 	{"bad Record-Route", "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 1.2.3.4\r\nRecord-Route: <sip:[::1>\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:b@c>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n\r\n", false},
 	{"escaped display name", "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 1.2.3.4\r\nFrom: \"a\\\"b\" <sip:a@b>;tag=1\r\nTo: <sip:b@c>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n\r\n", false},
 	{"no Call-ID", "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 1.2.3.4\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:b@c>\r\nCSeq: 1 INVITE\r\n\r\n", false},
@@ -176,14 +177,16 @@ func TestPartialPlain(t *testing.T) {
 	}
 }
 
-// TestCallerRoute: a 2xx to an INVITE names the first hop of its caller's
-// route set, the last Record-Route entry, read alike from one header or a
-// list; a name is no address.
-func TestCallerRoute(t *testing.T) {
+// TestRouteHop: a 2xx to an INVITE names the first hop of its caller's
+// route set, the last Record-Route entry, and an INVITE the first hop of
+// its callee's, the first entry, read alike from one header or a list; a
+// name is no address.
+func TestRouteHop(t *testing.T) {
 	r := newSIPReader()
 	for name, want := range map[string]string{
 		"routes":                         "", // the last entry is p2.example.com
 		"Record-Route list of addresses": "10.0.0.1:5070",
+		"INVITE Record-Route list":       "192.168.1.5:5060",
 	} {
 		for _, tc := range fastSIPSeeds {
 			if tc.name != name {
@@ -193,8 +196,8 @@ func TestCallerRoute(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := info.extras().CallerRoute; (want == "" && got.IsValid()) || (want != "" && got.String() != want) {
-				t.Errorf("%s: caller route %v, want %q", name, got, want)
+			if got := info.extras().RouteHop; (want == "" && got.IsValid()) || (want != "" && got.String() != want) {
+				t.Errorf("%s: route hop %v, want %q", name, got, want)
 			}
 			checkFastSIP(t, r, []byte(tc.msg))
 		}
