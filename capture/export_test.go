@@ -28,6 +28,10 @@ var (
 	MirrorSeed         = mirrorSeed
 )
 
+// RemedyAddressFamily is the remedy for media offered in an address
+// family the peer does not use.
+const RemedyAddressFamily = remedyAddressFamily
+
 // BatchEvents is the pipeline's event batch size.
 const BatchEvents = batchEvents
 

@@ -959,6 +959,10 @@ func (cb *callBuild) differsTitle(p report.Party, party int, media netip.AddrPor
 		return fmt.Sprintf("The %s asks for media at %s on the call's other leg: it hands the media "+
 			"straight to the %s (direct media), off its own path", partyLabel(p), own, partyNames[end])
 	}
+	if !sameFamily(media.Addr(), sig) {
+		return fmt.Sprintf("The %s asks for media at its %s address %s while its SIP came over %s from %s: a dual-stack host, or NAT64 between it and "+
+			"the capture point; a peer without %s cannot send there", partyLabel(p), familyName(media.Addr()), media.Addr(), familyName(sig), sig, familyName(media.Addr()))
+	}
 	return fmt.Sprintf("The %s asks for media at %s while its SIP came from %s: a separate media server or relay, or a NAT between it and the capture point",
 		partyLabel(p), media.Addr(), sig)
 }
@@ -1023,7 +1027,12 @@ func verdictFinding(cb *callBuild, streams []*streamState, facts []StreamFacts, 
 		ev = append([]report.Evidence{{Text: v.Explain, Values: counts}}, ev...)
 		remedy := remedyNoMedia
 		varies := cb.mappingVaries(deaf, sigs)
+		family, otherFamily := cb.familyMismatch(deaf, streams, sigs)
 		switch {
+		case sum.seen(sender) == 0 && otherFamily:
+			// Named only addresses the sender has no way to.
+			remedy = remedyAddressFamily
+			ev = slices.Insert(ev, 1, family)
 		case sum.Delivered[sender] == 0 && sentNothing(facts, judged, sender):
 			remedy = remedySentNoMedia
 		case sum.FaxToAudioPort[sender]:
@@ -1088,7 +1097,10 @@ func verdictFinding(cb *callBuild, streams []*streamState, facts []StreamFacts, 
 	case report.VerdictNoWay:
 		ev = append([]report.Evidence{{Text: v.Explain, Values: counts}}, ev...)
 		remedy := remedyNoMedia
-		if sum.FaxToAudioPort[caller] || sum.FaxToAudioPort[callee] {
+		if e, ok := cb.familyMismatchEither(streams, sigs); ok {
+			remedy = remedyAddressFamily
+			ev = slices.Insert(ev, 1, e)
+		} else if sum.FaxToAudioPort[caller] || sum.FaxToAudioPort[callee] {
 			remedy = remedyFaxToAudioPort
 		} else if traces.loopback[0] || traces.loopback[1] {
 			remedy = remedyLoopbackSDP
@@ -1652,6 +1664,9 @@ func mediaSourceFindings(cb *callBuild, streams []*streamState, subject string) 
 		}
 		seen[f.Key.Src] = true
 		why := "a NAT mapping (or a relay)"
+		if !slices.ContainsFunc(named, func(a netip.AddrPort) bool { return sameFamily(a.Addr(), f.Key.Src.Addr()) }) {
+			why = fmt.Sprintf("a dual-stack host sending over %s, or NAT64 (or a relay)", familyName(f.Key.Src.Addr()))
+		}
 		to := other(bf.bd.sender)
 		if IsPrivate(f.Key.Dst.Addr()) && slices.ContainsFunc(st.all[to], func(a netip.AddrPort) bool { return a.Addr() == f.Key.Src.Addr() && isPublic(a.Addr()) }) {
 			// From the public address the receiver's own SDP names, to

@@ -39,11 +39,15 @@ func offerRefusedFinding(cb *callBuild, na *report.NotAnswered) (report.Finding,
 	status := statusText(na.Status, na.Phrase)
 	// Who refused is evidence, not title: each hop of a proxied call
 	// tells the same refusal, and the call keeps one finding per title.
-	title := fmt.Sprintf("The call was refused for its media offer (%s): %s", status, offerProblem(offer.SDP))
+	problem, remedy := offerProblem(offer.SDP), remedyOfferRefused
+	if why, ok := refusedFamily(offer.SDP, na.By); ok {
+		problem, remedy = why, remedyAddressFamily
+	}
+	title := fmt.Sprintf("The call was refused for its media offer (%s): %s", status, problem)
 	if na.Cause != "" {
 		title += "; the response says: " + na.Cause
 	}
-	return report.Finding{ID: IDMediaOfferRefused, Severity: report.SeverityWarning, Subject: cb.call.CallID, Title: title, Remedy: remedyOfferRefused,
+	return report.Finding{ID: IDMediaOfferRefused, Severity: report.SeverityWarning, Subject: cb.call.CallID, Title: title, Remedy: remedy,
 		Evidence: []report.Evidence{
 			{Text: "the offer: " + offerText(offer.SDP), Frames: []uint64{offer.Frame}},
 			{Text: "refused " + status + " by " + by, Addrs: []string{na.By}},

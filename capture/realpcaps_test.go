@@ -353,6 +353,17 @@ func TestNATLabDoubleRecordRoutePrivate(t *testing.T) {
 	}
 }
 
+// TestNATLabMediaOfferOtherFamily: an offer of IPv6 media only, over IPv4
+// SIP, refused 488 by a phone with IPv4 only: the refusal names the
+// address family, not the codecs.
+func TestNATLabMediaOfferOtherFamily(t *testing.T) {
+	res := analyzePath(t, filepath.Join("..", "testdata", "natlab-media-offer-other-family.pcap"))
+	f := findingByID(res.Calls[0].Findings, IDMediaOfferRefused)
+	if f == nil || f.Remedy != remedyAddressFamily || !strings.Contains(f.Title, "it names IPv6 media addresses only ([2001:db8::20]:30000)") {
+		t.Fatalf("finding %+v", f)
+	}
+}
+
 // TestNATLabContactPortRemapped: a PBX behind a NAT that changed its
 // REGISTER's port registered its public address with its own port, and
 // the registrar stored it as written: the registration and the INVITE the

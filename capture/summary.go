@@ -129,6 +129,7 @@ var remedyNames = map[string]struct{ id, title string }{
 	remedySendFromDialogPeer:      {"send-from-the-dialog-peer", "Send a call's requests to a phone behind NAT from the address its SIP goes to"},
 	remedyMappingVaries:           {"relay-media-past-a-symmetric-nat", "Relay the media, or send it to where it comes from: STUN cannot work behind a NAT that maps per destination"},
 	remedyMediaAddressMoved:       {"send-media-to-its-source-address", "Send media to the address it really comes from (symmetric RTP), or keep the phone's traffic on one public address"},
+	remedyAddressFamily:           {"offer-media-in-a-shared-address-family", "Offer media in an address family both sides have (IPv4 to IPv4 peers), or relay it between IPv6 and IPv4"},
 	remedyStaleExternalAddress:    {"correct-the-external-address", "Set the phone's or PBX's external address to its NAT's current one (or a dynamic-DNS name, or STUN)"},
 	remedyUnmappedPort:            {"send-media-to-its-source", "Send media to where it really comes from (symmetric RTP), or stop the NAT changing its port"},
 	remedyIgnored:                 {"check-the-far-sip-service", "Find why the far end's SIP service ignored a request it was delivered"},

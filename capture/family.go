@@ -1,0 +1,147 @@
+package capture
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/natdoc/natdoc/report"
+)
+
+// Address families. A dual-stack phone or server may offer media at its
+// IPv6 address while its SIP goes over IPv4 (or the other way round), and
+// an IPv6-only phone reaches IPv4 servers through NAT64, which carries
+// what the IPv6 side sends but never media sent to an IPv6 address named
+// in SDP. A peer whose SIP and media are of the other family has nowhere
+// to send unless it has both: a real IPv4-only phone (baresip) refuses
+// such an offer 488 Not Acceptable Here, codecs in common or not, and a
+// phone that answers it sends nothing.
+
+// remedyAddressFamily is for media offered in an address family the peer
+// does not use.
+const remedyAddressFamily = "Offer media in an address family both sides have: set the dual-stack phone or server to offer IPv4 media " +
+	"to IPv4 peers (on most phones and PBXs, turn IPv6 off for media or prefer IPv4), offer both families with ICE candidates (RFC 8445), " +
+	"or anchor the media on a relay with both families (rtpengine or an SBC with an IPv4 and an IPv6 interface), which bridges them. " +
+	"Behind NAT64 (an IPv6-only mobile network), the phone must reach IPv4 media through a relay or its CLAT (464XLAT) address."
+
+// familyName names a's address family.
+func familyName(a netip.Addr) string {
+	if a.Unmap().Is4() {
+		return "IPv4"
+	}
+	return "IPv6"
+}
+
+// sameFamily says whether a and b are both IPv4 or both IPv6.
+func sameFamily(a, b netip.Addr) bool { return a.Unmap().Is4() == b.Unmap().Is4() }
+
+// otherFamilyOnly says whether named, the media addresses one party gave
+// (c= and ICE candidates; holds and names left out), holds at least one
+// address and none of peer's family.
+func otherFamilyOnly(named []netip.AddrPort, peer netip.Addr) bool {
+	if !peer.IsValid() {
+		return false
+	}
+	seen := false
+	for _, a := range named {
+		if !a.IsValid() || isHoldAddress(a) {
+			continue
+		}
+		if sameFamily(a.Addr(), peer) {
+			return false
+		}
+		seen = true
+	}
+	return seen
+}
+
+// offerAddrs lists the media addresses of an SDP's active streams.
+func offerAddrs(sd *sdpInfo) []netip.AddrPort {
+	var addrs []netip.AddrPort
+	for _, m := range sd.Media {
+		if m.Port == 0 {
+			continue
+		}
+		addrs = append(addrs, m.Addr)
+		for _, c := range m.Candidates {
+			addrs = append(addrs, c.Addr)
+		}
+	}
+	return addrs
+}
+
+// mediaAddrs lists up to three of named's media addresses (holds and
+// names left out), each once.
+func mediaAddrs(named []netip.AddrPort) []string {
+	var list []string
+	for _, a := range named {
+		if a.IsValid() && !isHoldAddress(a) && len(list) < 3 && !slices.Contains(list, a.String()) {
+			list = append(list, a.String())
+		}
+	}
+	return list
+}
+
+// familyOf names the family of named's media addresses, which
+// otherFamilyOnly found to be one.
+func familyOf(named []netip.AddrPort) string {
+	for _, a := range named {
+		if a.IsValid() && !isHoldAddress(a) {
+			return familyName(a.Addr())
+		}
+	}
+	return ""
+}
+
+// familyMismatch is the evidence that the deaf party's SDP named media
+// addresses of one family only while the sender's SIP and own media are
+// of the other: the sender had nowhere to send.
+func (cb *callBuild) familyMismatch(deaf int, streams []*streamState, sigs [2]netip.AddrPort) (report.Evidence, bool) {
+	sender := other(deaf)
+	sig := sigs[sender].Addr()
+	for _, st := range streams {
+		if st.media != "audio" || st.latest[deaf] == nil || !otherFamilyOnly(st.all[deaf], sig) {
+			continue
+		}
+		own := st.latest[sender]
+		if own != nil && own.Addr.IsValid() && !isHoldAddress(own.Addr) && !sameFamily(own.Addr.Addr(), sig) {
+			continue // the sender named the deaf party's family itself
+		}
+		named, family := mediaAddrs(st.all[deaf]), familyOf(st.all[deaf])
+		text := fmt.Sprintf("the %s's SDP names %s media addresses only (%s), while the %s's SIP comes over %s from %s",
+			partyNames[deaf], family, strings.Join(named, ", "), partyNames[sender], familyName(sig), sig)
+		if own != nil && own.Addr.IsValid() && !isHoldAddress(own.Addr) {
+			text += fmt.Sprintf(" and its own SDP names %s", own.Addr)
+		}
+		text += fmt.Sprintf(": unless the %s has %s too, it has nowhere to send (NAT64 carries what an IPv6 host sends, never media to an IPv6 address named in SDP)",
+			partyNames[sender], family)
+		return report.Evidence{Text: text, Addrs: append(named, sig.String())}, true
+	}
+	return report.Evidence{}, false
+}
+
+// refusedFamily says, for an offer refused by the host at by, why its
+// media addresses may be what was refused: every one is of the other
+// family than the refusing host's SIP.
+func refusedFamily(sd *sdpInfo, by string) (string, bool) {
+	refuser, err := netip.ParseAddrPort(by)
+	addrs := offerAddrs(sd)
+	if err != nil || !otherFamilyOnly(addrs, refuser.Addr()) {
+		return "", false
+	}
+	family := familyOf(addrs)
+	return fmt.Sprintf("it names %s media addresses only (%s), and %s, which refused it, speaks %s: unless it has %s too, it cannot take that media, whatever the codecs",
+		family, strings.Join(mediaAddrs(addrs), ", "), refuser.Addr(), familyName(refuser.Addr()), family), true
+}
+
+// familyMismatchEither is familyMismatch for whichever party it finds,
+// the caller first: in a call with no media either way.
+func (cb *callBuild) familyMismatchEither(streams []*streamState, sigs [2]netip.AddrPort) (report.Evidence, bool) {
+	for _, deaf := range []int{caller, callee} {
+		if e, ok := cb.familyMismatch(deaf, streams, sigs); ok {
+			return e, true
+		}
+	}
+	return report.Evidence{}, false
+}
