@@ -477,18 +477,24 @@ func (t *answerTrack) contactPortEvidence(who string, regs *registrations) (repo
 // went to its address, another than the answer and the answering party's
 // media come from (and none of its media from the Contact's): the address
 // it names is not its own, an external address set by hand that is stale
-// or wrong.
+// or wrong. A capture of signalling alone shows it when the answering
+// party's SDP names the Contact's address too, as an external address
+// setting writes both, and the answer kept coming after the ACK.
 func (cb *callBuild) staleContactEvidence(t *answerTrack, who string) (report.Evidence, bool) {
 	c := t.contact
-	if !c.IsValid() || !isPublic(c.Addr()) || c.Addr() == t.src.Addr() || t.ackFrame == 0 || t.ackDst.Addr() != c.Addr() ||
-		!cb.sendsFrom(t.sender, t.src.Addr()) || cb.sendsFrom(t.sender, c.Addr()) {
+	if !c.IsValid() || !isPublic(c.Addr()) || c.Addr() == t.src.Addr() || t.ackFrame == 0 || t.ackDst.Addr() != c.Addr() {
 		return report.Evidence{}, false
 	}
-	return report.Evidence{
-		Text: fmt.Sprintf("the answer's Contact is %s, where the ACK went, while the %s and the %s's media come from %s: the address it names is not its own (%s)",
-			c, answerName(t.status), who, t.src.Addr(), staleAddressWhy),
-		Frames: []uint64{t.firstFrame}, Addrs: []string{c.String(), t.src.String()},
-	}, true
+	text := fmt.Sprintf("the answer's Contact is %s, where the ACK went, while the %s and the %s's media come from %s: the address it names is not its own (%s)",
+		c, answerName(t.status), who, t.src.Addr(), staleAddressWhy)
+	switch {
+	case cb.signallingOnly && t.afterAck > 0 && cb.sdpNames(t.sender, c.Addr()):
+		text = fmt.Sprintf("the answer's Contact is %s, where the ACK went, and its SDP names %s too, while the %s came from %s: the address it names "+
+			"is not where its SIP comes from (%s; the capture holds no media to show where the %s's comes from)", c, c.Addr(), answerName(t.status), t.src.Addr(), staleAddressWhy, who)
+	case !cb.sendsFrom(t.sender, t.src.Addr()) || cb.sendsFrom(t.sender, c.Addr()):
+		return report.Evidence{}, false
+	}
+	return report.Evidence{Text: text, Frames: []uint64{t.firstFrame}, Addrs: []string{c.String(), t.src.String()}}, true
 }
 
 // answerName names a 2xx as engineers do: "200 OK" whatever its reason

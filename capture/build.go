@@ -74,6 +74,9 @@ type callBuild struct {
 	// describeSDP: the streams' reports describe the SDP offer and
 	// answer (state.describesSDP).
 	describeSDP bool
+	// signallingOnly: the capture holds no media at all (filtered to
+	// SIP), so where a party's media comes from cannot be seen.
+	signallingOnly bool
 	// events is the dialog's SDP timeline, made once: binding each flow
 	// and several rules read it.
 	events []sdpEvent
@@ -438,6 +441,7 @@ func (cb *callBuild) report(captureHasMedia bool, now time.Time) report.Call {
 	// ICE checks on the call's media addresses show that the capture sees
 	// the media path, though no RTP may have taken it.
 	captureHasMedia = captureHasMedia || cb.iceSeen(streams)
+	cb.signallingOnly = !captureHasMedia
 	facts := cb.callFacts(captureHasMedia, now)
 	if facts.SDPMissing {
 		assumeAnswered(streams)

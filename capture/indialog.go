@@ -295,8 +295,12 @@ func inDialogFinding(cb *callBuild, sigs [2]netip.AddrPort) (report.Finding, boo
 		}
 	}
 	if from, ok := cb.staleContact(other(t.sender), t.dst); ok && !t.responded {
-		f.Title += fmt.Sprintf("; it went to the %s's Contact, an address its SDP names too, while its SIP and media come from %s: "+
-			"the address it names is not its own (%s)", to, from.Addr(), staleAddressWhy)
+		comes := "its SIP and media come"
+		if cb.signallingOnly {
+			comes = "its SIP comes" // the capture holds no media
+		}
+		f.Title += fmt.Sprintf("; it went to the %s's Contact, an address its SDP names too, while %s from %s: "+
+			"the address it names is not its own (%s)", to, comes, from.Addr(), staleAddressWhy)
 		f.Remedy = remedyStaleExternalAddress
 	}
 	if from, ok := cb.contactPortMoved(other(t.sender), t.dst); ok && !t.responded {
@@ -358,12 +362,12 @@ func (cb *callBuild) contactOf(p int) (contact, from netip.AddrPort, ok bool) {
 // staleContact says whether dst, where a request to party p went, is p's
 // Contact in the call, a public address its SIP did not come from (from,
 // returned), that its SDP names too, while its media comes from where its
-// SIP does and none from dst: an external address set by hand, stale or
-// wrong.
+// SIP does and none from dst (in a capture with media): an external
+// address set by hand, stale or wrong.
 func (cb *callBuild) staleContact(p int, dst netip.AddrPort) (netip.AddrPort, bool) {
 	contact, from, ok := cb.contactOf(p)
-	if !ok || dst != contact || !isPublic(dst.Addr()) || from.Addr() == dst.Addr() ||
-		!cb.sendsFrom(p, from.Addr()) || cb.sendsFrom(p, dst.Addr()) || !cb.sdpNames(p, dst.Addr()) {
+	if !ok || dst != contact || !isPublic(dst.Addr()) || from.Addr() == dst.Addr() || !cb.sdpNames(p, dst.Addr()) ||
+		(!cb.signallingOnly && (!cb.sendsFrom(p, from.Addr()) || cb.sendsFrom(p, dst.Addr()))) {
 		return netip.AddrPort{}, false
 	}
 	return from, true

@@ -421,6 +421,17 @@ func TestNATLabStaleExternalAddress(t *testing.T) {
 			t.Errorf("%s: %+v", id, f)
 		}
 	}
+	// The same call filtered to signalling: the Contact and the SDP name
+	// one address, the SIP comes from another, and the answer kept coming
+	// after the ACK sent there.
+	res = analyzePath(t, filepath.Join("..", "testdata", "natlab-stale-external-contact-sip-only.pcap"))
+	ack, bye := findingByID(res.Calls[0].Findings, IDAnswerNotAcknowledged), findingByID(res.Calls[0].Findings, IDRequestUnanswered)
+	if ack == nil || ack.Remedy != remedyStaleExternalAddress || !strings.Contains(evidenceTexts(ack), "and its SDP names 203.0.113.99 too, while the 200 OK came from 203.0.113.1") {
+		t.Errorf("signalling only: ACK %+v", ack)
+	}
+	if bye == nil || bye.Remedy != remedyStaleExternalAddress || !strings.Contains(bye.Title, "while its SIP comes from 203.0.113.1") {
+		t.Errorf("signalling only: BYE %+v", bye)
+	}
 }
 
 // TestNATLabSIPALG: the Linux SIP ALG (nf_nat_sip) rewrites Via, Contact,
