@@ -35,7 +35,10 @@ type answerTrack struct {
 	asked invited
 	// route is the first hop of the caller's route set the 2xx names
 	// (sipExtras.RouteHop): where its ACK goes.
-	route                 netip.AddrPort
+	route netip.AddrPort
+	// via is the 2xx's top Via host as an address: the requester's own,
+	// as it wrote it (NAT64 leaves an IPv6 phone's IPv6 address there).
+	via                   netip.Addr
 	sent                  int // copies on the hop
 	firstAt, lastAt       time.Time
 	firstFrame, lastFrame uint64
@@ -133,7 +136,7 @@ func (a *answers) answer(m *sipInfo, at time.Time, from int, asked invited) {
 		return
 	}
 	a.retire()
-	a.current = answerTrack{cseq: m.CSeq, status: m.Status, sender: from, toTag: m.ToTag, src: m.Src, dst: m.Dst, contact: m.ContactAddr, asked: asked, route: m.extras().RouteHop, sent: 1,
+	a.current = answerTrack{cseq: m.CSeq, status: m.Status, sender: from, toTag: m.ToTag, src: m.Src, dst: m.Dst, contact: m.ContactAddr, asked: asked, route: m.extras().RouteHop, via: m.viaIP, sent: 1,
 		firstAt: at, lastAt: at, firstFrame: m.Frame, lastFrame: m.Frame, fragmented: m.Fragmented}
 }
 
@@ -323,6 +326,10 @@ func answerFinding(cb *callBuild) (report.Finding, bool) {
 		f.Evidence = append(f.Evidence, ev)
 		f.Remedy = remedyStaleExternalAddress
 	}
+	if ev, ok := t.familyEvidence(); ok && t.ackFrame == 0 && !t.strayAck() && !t.requestResent() {
+		f.Evidence = append(f.Evidence, ev)
+		f.Remedy = remedySIPAddressFamily
+	}
 	if ev, ok := t.routeEvidence(partyNames[other(t.sender)]); ok && !t.strayAck() {
 		f.Evidence = append(f.Evidence, ev)
 		f.Remedy = remedyRecordRoutePrivate
@@ -399,6 +406,34 @@ func (t *answerTrack) ackEvidence(answer string) report.Evidence {
 			"(lost on the way, or beyond %s if it is a proxy)", t.ackDst, answer, answer, t.afterAck, t.src.Addr())
 	}
 	return report.Evidence{Text: text, Frames: []uint64{t.ackFrame}, Addrs: []string{t.ackDst.String()}, Time: t.ackAt}
+}
+
+// familyEvidence names where the ACK must go, the first hop of the
+// route set or else the Contact, when it is of the other address family
+// than the requester's SIP (its Via): an IPv6-only phone behind NAT64
+// given IPv4 addresses (Kamailio Record-Routing its IPv4 socket, a
+// callee's IPv4 Contact) has no way to send its ACK.
+func (t *answerTrack) familyEvidence() (report.Evidence, bool) {
+	to, what := t.route, "the first hop of its route set, the answer's Record-Route"
+	if !to.IsValid() {
+		to, what = t.contact, "the answer's Contact"
+	}
+	own := t.via
+	if !own.IsValid() {
+		own = t.dst.Addr()
+	}
+	if !to.IsValid() || !own.IsValid() || sameFamily(to.Addr(), own) {
+		return report.Evidence{}, false
+	}
+	only := fmt.Sprintf("a SIP client with %s alone cannot send there", familyName(own))
+	if own.Is6() {
+		only += " (behind NAT64, unless it makes an IPv6 address of it with the NAT64 prefix, RFC 7050)"
+	}
+	return report.Evidence{
+		Text: fmt.Sprintf("the %s's ACK must go to %s, %s, an %s address, while its own SIP is %s (its Via names %s): %s",
+			partyNames[other(t.sender)], to, what, familyName(to.Addr()), familyName(own), own, only),
+		Frames: []uint64{t.firstFrame}, Addrs: []string{to.String(), own.String()},
+	}, true
 }
 
 // contactEvidence names the answer's private Contact, where the ACK goes,

@@ -25,6 +25,13 @@ const remedyAddressFamily = "Offer media in an address family both sides have: s
 	"or anchor the media on a relay with both families (rtpengine or an SBC with an IPv4 and an IPv6 interface), which bridges them. " +
 	"Behind NAT64 (an IPv6-only mobile network), the phone must reach IPv4 media through a relay or its CLAT (464XLAT) address."
 
+// remedySIPAddressFamily is for SIP that gives a party addresses of the
+// other family than its own to send its requests to.
+const remedySIPAddressFamily = "A phone on IPv6 alone (a mobile network with NAT64) cannot send to the IPv4 addresses in an answer's " +
+	"Record-Route or Contact. Make the SIP server or SBC dual-stack and give IPv6 phones IPv6 addresses to send to (Kamailio: listen on both " +
+	"families and Record-Route the socket the phone's request came in on, double Record-Route between the two; an SBC's IPv6 interface), " +
+	"or use a phone whose SIP stack makes IPv6 addresses of IPv4 ones with the NAT64 prefix (RFC 7050), or runs over 464XLAT (CLAT)."
+
 // familyName names a's address family.
 func familyName(a netip.Addr) string {
 	if a.Unmap().Is4() {

@@ -129,3 +129,56 @@ func readFinal(t *testing.T, sip *net.UDPConn) string {
 		}
 	}
 }
+
+// TestLabNAT64PhoneGivenIPv4Route: a phone on IPv6 alone (baresip bound to
+// its IPv6 address) behind a real NAT64 (tayga) registers at and calls
+// through Kamailio on IPv4 (reached at 2001:db8:64::203.0.113.20) a
+// baresip phone on IPv4. Kamailio Record-Routes its IPv4 address and the
+// callee's Contact is IPv4: the caller has no way to send its ACK, and
+// the callee resends its answer. At the proxy (the caller's Via IPv6, its
+// packets from the NAT64's IPv4 address) and at the phone, the
+// unacknowledged answer names the IPv4 hop and the IPv6 caller, with the
+// remedy to give IPv6 phones IPv6 addresses; at the proxy the Via names
+// NAT64.
+func TestLabNAT64PhoneGivenIPv4Route(t *testing.T) {
+	natlab.Require(t)
+	t.Parallel()
+	lab := natlab.New(t)
+	r1 := lab.Router("nat64", natlab.RouterConfig{WAN: "203.0.113.64", LAN: "192.168.1.1/24", NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent}})
+	r1.StartNAT64(t)
+	phoneHost := r1.LANHostIPv6("phone", "192.168.1.10", "2001:db8:1::10")
+	proxy := lab.PublicHost("proxy", "203.0.113.20")
+	startKamailio(t, proxy, "203.0.113.20", false, netip.AddrPort{})
+	dir := t.TempDir()
+	proxyPcap, phonePcap := filepath.Join(dir, "proxy.pcap"), filepath.Join(dir, "phone.pcap")
+	proxyDump := proxy.StartTcpdump(t, proxyPcap, "udp port 5060")
+	phoneDump := phoneHost.StartTcpdump(t, phonePcap, "udp port 5060")
+	callee := natlab.StartBaresip(t, lab.PublicHost("callee", "203.0.113.11"), natlab.BaresipConfig{User: "200",
+		Registrar: netip.MustParseAddrPort("203.0.113.20:5060"), AutoAnswer: true, Seconds: 14})
+	time.Sleep(2 * time.Second) // the REGISTER and its 200 OK
+	viaNAT64 := netip.AddrPortFrom(natlab.NAT64Addr(netip.MustParseAddr("203.0.113.20")), 5060)
+	caller := natlab.StartBaresip(t, phoneHost, natlab.BaresipConfig{User: "100", Listen: netip.MustParseAddr("2001:db8:1::10"),
+		Registrar: viaNAT64, Dial: "sip:200@" + viaNAT64.String(), Seconds: 8})
+	endLabCall(t, caller.Proc, 20*time.Second, callee.Proc, proxyDump, phoneDump)
+
+	for _, p := range []string{proxyPcap, phonePcap} {
+		res := analyzePath(t, p)
+		name := filepath.Base(p)
+		if len(res.Calls) != 1 {
+			t.Fatalf("%s: %d calls", name, len(res.Calls))
+		}
+		c := res.Calls[0]
+		f := findingByID(c.Findings, IDAnswerNotAcknowledged)
+		want := "the caller's ACK must go to 203.0.113.20:5060, the first hop of its route set, the answer's Record-Route, an IPv4 address, " +
+			"while its own SIP is IPv6 (its Via names 2001:db8:1::10)"
+		if f == nil || f.Remedy != remedySIPAddressFamily || !strings.Contains(evidenceTexts(f), want) {
+			t.Errorf("%s: finding %+v, want %q", name, f, want)
+		}
+		if name == "proxy.pcap" {
+			if via := findingByID(c.Findings, IDViaSourceMismatch); via == nil || !strings.Contains(via.Title, "NAT64") {
+				t.Errorf("proxy.pcap: Via finding %+v", via)
+			}
+		}
+		keepLabFile(t, p, "nat64-"+name)
+	}
+}

@@ -1627,8 +1627,16 @@ func traceFinding(tr sigTrace, problem bool) report.Finding {
 			Title:    "Via sent-by is the private address " + m.viaIP.String() + ", but the request came from " + m.Src.String(),
 			Evidence: frameEvidence(m.Method+" top Via", m.Frame)}
 	case traceViaMismatch:
-		return report.Finding{ID: IDViaSourceMismatch, Severity: report.SeverityInfo,
-			Title:    fmt.Sprintf("Top Via says %s:%d but the request came from %s: a NAT (or a proxy not adding its Via) is in between", m.viaIP, m.Via.sentByPort(), m.Src),
+		sentBy := netip.AddrPortFrom(m.viaIP, uint16(m.Via.sentByPort()))
+		title := fmt.Sprintf("Top Via says %s but the request came from %s: a NAT (or a proxy not adding its Via) is in between", sentBy, m.Src)
+		switch {
+		case m.viaIP.Is6() && m.Src.Addr().Unmap().Is4():
+			title = fmt.Sprintf("Top Via says %s but the request came over IPv4 from %s: NAT64 (an IPv6-only network reaching IPv4 servers) is in between", sentBy, m.Src)
+		case !sameFamily(m.viaIP, m.Src.Addr()):
+			title = fmt.Sprintf("Top Via says %s but the request came over %s from %s: a translator between IPv4 and IPv6 (or a proxy not adding its Via) is in between",
+				sentBy, familyName(m.Src.Addr()), m.Src)
+		}
+		return report.Finding{ID: IDViaSourceMismatch, Severity: report.SeverityInfo, Title: title,
 			Evidence: frameEvidence(m.Method+" top Via sent-by against the IP/UDP source", m.Frame)}
 	case traceLengthMismatch:
 		return report.Finding{ID: IDSIPALGSuspected, Severity: algSeverity(problem),

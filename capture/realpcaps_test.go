@@ -364,6 +364,19 @@ func TestNATLabMediaOfferOtherFamily(t *testing.T) {
 	}
 }
 
+// TestNATLabNAT64: a phone on IPv6 alone behind NAT64, answered through an
+// IPv4 proxy that Record-Routes its IPv4 address: the ACK it cannot send
+// is named with the address family's remedy, and its Via with NAT64.
+func TestNATLabNAT64(t *testing.T) {
+	res := analyzePath(t, filepath.Join("..", "testdata", "natlab-nat64-proxy.pcap"))
+	f := findingByID(res.Calls[0].Findings, IDAnswerNotAcknowledged)
+	via := findingByID(res.Calls[0].Findings, IDViaSourceMismatch)
+	if f == nil || f.Remedy != remedySIPAddressFamily || via == nil ||
+		!strings.Contains(via.Title, "Top Via says [2001:db8:1::10]:5060 but the request came over IPv4 from 203.0.113.64:5060: NAT64") {
+		t.Fatalf("ACK %+v, Via %+v", f, via)
+	}
+}
+
 // TestNATLabContactPortRemapped: a PBX behind a NAT that changed its
 // REGISTER's port registered its public address with its own port, and
 // the registrar stored it as written: the registration and the INVITE the

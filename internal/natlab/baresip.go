@@ -33,6 +33,9 @@ type BaresipConfig struct {
 	// Password, when set, is the account's password (auth_pass): what it
 	// answers a server's challenge with.
 	Password string
+	// Listen, when set, is the address its SIP listens on (an IPv6 one
+	// for a phone on an IPv6-only network); the host's address otherwise.
+	Listen netip.Addr
 }
 
 // Baresip is a running baresip.
@@ -55,9 +58,12 @@ func StartBaresip(t testing.TB, h *Host, cfg BaresipConfig) *Baresip {
 	if cfg.RTPPorts == "" {
 		cfg.RTPPorts = "10000-10020"
 	}
+	if !cfg.Listen.IsValid() {
+		cfg.Listen = h.Addr()
+	}
 	dir := t.TempDir()
 	conf := fmt.Sprintf(`poll_method		epoll
-sip_listen		%s:5060
+sip_listen		%s
 audio_player		aufile,%s
 audio_source		ausine,440
 audio_alert		aufile,/dev/null
@@ -76,7 +82,7 @@ module			menu.so
 module			rtcpsummary.so
 module			cons.so
 cons_listen		%s:%d
-`, h.Addr(), filepath.Join(dir, "heard.wav"), cfg.RTPPorts, h.Addr(), baresipConsPort)
+`, netip.AddrPortFrom(cfg.Listen, 5060), filepath.Join(dir, "heard.wav"), cfg.RTPPorts, h.Addr(), baresipConsPort)
 	uri := fmt.Sprintf("sip:%s@%s", cfg.User, cfg.Registrar)
 	if cfg.Transport != "" {
 		uri += ";transport=" + cfg.Transport
