@@ -489,6 +489,9 @@ func (cb *callBuild) report(captureHasMedia bool, now time.Time) report.Call {
 		}
 	}
 	if !ok {
+		f, ok = contactFamilyFinding(cb, rc.NotAnswered) // family.go
+	}
+	if !ok {
 		f, ok = offerRefusedFinding(cb, rc.NotAnswered) // offerrefused.go
 	}
 	if !ok {

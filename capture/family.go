@@ -152,3 +152,58 @@ func (cb *callBuild) familyMismatchEither(streams []*streamState, sigs [2]netip.
 	}
 	return report.Evidence{}, false
 }
+
+// remedyContactFamily is for a registrar that stored a phone's IPv6
+// Contact, written behind NAT64, while it speaks IPv4.
+const remedyContactFamily = "On the SIP server, route to the address a phone's REGISTER came from, not the IPv6 Contact it wrote behind NAT64: " +
+	"the NAT64's mapping leads to the phone as any NAT's does (Kamailio nathelper fix_nated_register() and fix_nated_contact(), or " +
+	"set_contact_alias(); Asterisk PJSIP rewrite_contact=yes and force_rport=yes), with keep-alives to hold that mapping open; or make the " +
+	"server dual-stack so that it reaches IPv6 Contacts over IPv6."
+
+// familyNotFixed says whether the registrar stored as written an IPv6
+// Contact that came over IPv4: a phone on IPv6 alone behind NAT64 (the
+// registrar sees the NAT64's IPv4 address), which a registrar on IPv4
+// alone cannot send calls to.
+func (g *registration) familyNotFixed() bool {
+	return g.echoed && g.contact.IsValid() && g.src.IsValid() && g.contact.Addr().Is6() && !g.contact.Addr().Is4In6() && g.src.Addr().Unmap().Is4()
+}
+
+// familyNotFixedFinding is the finding of a binding familyNotFixed.
+func (g *registration) familyNotFixedFinding() report.Finding {
+	return report.Finding{
+		ID: IDRegisterContactNotFixed, Severity: report.SeverityWarning, Subject: g.aor,
+		Title: fmt.Sprintf("The registrar %s stored the IPv6 Contact %s of %s as written, though its REGISTER came over IPv4 from %s (a phone on IPv6 "+
+			"alone behind NAT64): unless the registrar has IPv6 too, calls to that Contact cannot be sent (Kamailio answers 478 Unresolvable destination)",
+			g.registrar.Addr(), g.contact, g.aor, g.src),
+		Evidence: []report.Evidence{g.registerEvidence(), g.echoEvidence("address")},
+		Remedy:   remedyContactFamily,
+	}
+}
+
+// sendFailed says whether a final response is a server's own failure to
+// send a request on: 477 Send Failed, 478 Unresolvable Destination (both
+// Kamailio's), 500 or 503 (others').
+func sendFailed(status int) bool {
+	return status == 477 || status == 478 || status == 500 || status == 503
+}
+
+// contactFamilyFinding tells why a call the server failed to send on (a
+// 47x, 500 or 503 from the server the INVITE went to) failed, when its
+// callee was registered there with an IPv6 Contact that came over IPv4
+// (familyNotFixed).
+func contactFamilyFinding(cb *callBuild, na *report.NotAnswered) (report.Finding, bool) {
+	t := &cb.call.setup
+	if na == nil || na.Reason != report.NotAnsweredRejected || !sendFailed(na.Status) || t.sent == 0 || na.By != t.dst.String() {
+		return report.Finding{}, false
+	}
+	user := cb.call.dialled()
+	g := registeredAmong(cb.regs.bindingsOf(user, t.dst.Addr()), t.sentAt)
+	if g == nil || !g.familyNotFixed() {
+		return report.Finding{}, false
+	}
+	return report.Finding{ID: IDCallNotRouted, Severity: report.SeverityWarning, Subject: cb.call.CallID, Remedy: remedyContactFamily,
+		Title: fmt.Sprintf("The server %s answered %s for %s, registered there with the IPv6 Contact %s over IPv4 from %s (NAT64): "+
+			"it had no way to send the call to that Contact", t.dst.Addr(), statusText(na.Status, na.Phrase), user, g.contact, g.src),
+		Evidence: []report.Evidence{t.sentEvidence(), {Text: fmt.Sprintf("%s registered from %s, Contact %s", user, g.src, g.contactText()),
+			Frames: []uint64{g.firstOkFrame}, Time: g.firstOkAt}}}, true
+}

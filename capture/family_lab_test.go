@@ -182,3 +182,44 @@ func TestLabNAT64PhoneGivenIPv4Route(t *testing.T) {
 		keepLabFile(t, p, "nat64-"+name)
 	}
 }
+
+// TestLabNAT64PhoneCalled: the phone on IPv6 alone behind NAT64 registers
+// its IPv6 Contact at Kamailio on IPv4, which stores it as written (no
+// fix_nated_register). Called, Kamailio cannot send the INVITE there and
+// answers 478 Unresolvable destination. The registration and the call
+// name the IPv6 Contact that came over IPv4, with the remedy to send to
+// the NAT64's mapping.
+func TestLabNAT64PhoneCalled(t *testing.T) {
+	natlab.Require(t)
+	t.Parallel()
+	lab := natlab.New(t)
+	r1 := lab.Router("nat64", natlab.RouterConfig{WAN: "203.0.113.64", LAN: "192.168.1.1/24", NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent}})
+	r1.StartNAT64(t)
+	phoneHost := r1.LANHostIPv6("phone", "192.168.1.10", "2001:db8:1::10")
+	proxy := lab.PublicHost("proxy", "203.0.113.20")
+	startKamailio(t, proxy, "203.0.113.20", false, netip.AddrPort{})
+	pcap := filepath.Join(t.TempDir(), "proxy.pcap")
+	dump := proxy.StartTcpdump(t, pcap, "udp port 5060")
+	viaNAT64 := netip.AddrPortFrom(natlab.NAT64Addr(netip.MustParseAddr("203.0.113.20")), 5060)
+	phone := natlab.StartBaresip(t, phoneHost, natlab.BaresipConfig{User: "100", Listen: netip.MustParseAddr("2001:db8:1::10"),
+		Registrar: viaNAT64, AutoAnswer: true, Seconds: 10})
+	time.Sleep(2 * time.Second) // the REGISTER and its 200 OK
+	caller := natlab.StartBaresip(t, lab.PublicHost("caller", "203.0.113.11"), natlab.BaresipConfig{User: "200",
+		Registrar: netip.MustParseAddrPort("203.0.113.20:5060"), Dial: "sip:100@203.0.113.20", Seconds: 4})
+	endLabCall(t, caller.Proc, 15*time.Second, phone.Proc, dump)
+
+	res := analyzePath(t, pcap)
+	reg := findingByID(res.Findings, IDRegisterContactNotFixed)
+	if reg == nil || reg.Remedy != remedyContactFamily ||
+		!strings.Contains(reg.Title, "stored the IPv6 Contact [2001:db8:1::10]:5060 of 100 as written, though its REGISTER came over IPv4 from 203.0.113.64:5060") {
+		t.Errorf("registration finding %+v", reg)
+	}
+	if len(res.Calls) != 1 {
+		t.Fatalf("%d calls", len(res.Calls))
+	}
+	call := findingByID(res.Calls[0].Findings, IDCallNotRouted)
+	if call == nil || call.Remedy != remedyContactFamily || !strings.Contains(call.Title, "answered 478 Unresolvable destination") {
+		t.Errorf("call finding %+v", call)
+	}
+	keepLabFile(t, pcap, "nat64-called-proxy.pcap")
+}

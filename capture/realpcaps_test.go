@@ -366,7 +366,8 @@ func TestNATLabMediaOfferOtherFamily(t *testing.T) {
 
 // TestNATLabNAT64: a phone on IPv6 alone behind NAT64, answered through an
 // IPv4 proxy that Record-Routes its IPv4 address: the ACK it cannot send
-// is named with the address family's remedy, and its Via with NAT64.
+// is named with the address family's remedy, its Via with NAT64, and its
+// IPv6 Contact stored as written by the IPv4 registrar.
 func TestNATLabNAT64(t *testing.T) {
 	res := analyzePath(t, filepath.Join("..", "testdata", "natlab-nat64-proxy.pcap"))
 	f := findingByID(res.Calls[0].Findings, IDAnswerNotAcknowledged)
@@ -374,6 +375,9 @@ func TestNATLabNAT64(t *testing.T) {
 	if f == nil || f.Remedy != remedySIPAddressFamily || via == nil ||
 		!strings.Contains(via.Title, "Top Via says [2001:db8:1::10]:5060 but the request came over IPv4 from 203.0.113.64:5060: NAT64") {
 		t.Fatalf("ACK %+v, Via %+v", f, via)
+	}
+	if reg := findingByID(res.Findings, IDRegisterContactNotFixed); reg == nil || reg.Remedy != remedyContactFamily {
+		t.Errorf("registration %+v", reg)
 	}
 }
 

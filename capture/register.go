@@ -623,6 +623,10 @@ func (r *registrations) findings(captureEnd time.Time, view hostView, unreach *u
 			portSaid[g.contact] = true
 			add(g, g.portNotFixedFinding())
 		}
+		if g.familyNotFixed() && !portSaid[g.contact] {
+			portSaid[g.contact] = true
+			add(g, g.familyNotFixedFinding()) // family.go
+		}
 		if !g.behindNAT() {
 			continue
 		}

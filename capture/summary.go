@@ -129,6 +129,7 @@ var remedyNames = map[string]struct{ id, title string }{
 	remedySendFromDialogPeer:      {"send-from-the-dialog-peer", "Send a call's requests to a phone behind NAT from the address its SIP goes to"},
 	remedyMappingVaries:           {"relay-media-past-a-symmetric-nat", "Relay the media, or send it to where it comes from: STUN cannot work behind a NAT that maps per destination"},
 	remedyMediaAddressMoved:       {"send-media-to-its-source-address", "Send media to the address it really comes from (symmetric RTP), or keep the phone's traffic on one public address"},
+	remedyContactFamily:           {"send-to-the-nat64-mapping", "Let the registrar send calls to where an IPv6 phone's REGISTER came from (its NAT64 mapping), or make it dual-stack"},
 	remedySIPAddressFamily:        {"give-ipv6-phones-ipv6-sip-addresses", "Give phones on IPv6 alone IPv6 addresses to send SIP to (a dual-stack server or SBC), or a NAT64-aware SIP stack"},
 	remedyAddressFamily:           {"offer-media-in-a-shared-address-family", "Offer media in an address family both sides have (IPv4 to IPv4 peers), or relay it between IPv6 and IPv4"},
 	remedyStaleExternalAddress:    {"correct-the-external-address", "Set the phone's or PBX's external address to its NAT's current one (or a dynamic-DNS name, or STUN)"},
