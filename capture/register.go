@@ -204,6 +204,11 @@ type regPath struct {
 	heardAt    time.Time
 	heardFrame uint64
 	dark       darkRequests
+	// answeredAtSource: a request from the registrar to the phone's end
+	// of the path got a response: the registrar sends to where the
+	// REGISTER came from, whatever Contact its 200 OK echoed (natdoc
+	// serve, FreeSWITCH without NDLB-received-in-nat-reg-contact).
+	answeredAtSource bool
 }
 
 // registrations follows the bindings of a capture.
@@ -254,8 +259,13 @@ func (r *registrations) sip(m *sipInfo, at time.Time) {
 			g.contactAnswered = true
 		}
 	}
-	if p := r.activity(m.Src, m.Dst, m.Frame, at); p != nil && m.Request && m.Method != "ACK" && m.Dst == p.phone {
+	p := r.activity(m.Src, m.Dst, m.Frame, at)
+	switch {
+	case p == nil:
+	case m.Request && m.Method != "ACK" && m.Dst == p.phone:
 		p.dark.note(m)
+	case !m.Request && m.Method != "REGISTER" && m.Src == p.phone:
+		p.answeredAtSource = true
 	}
 }
 
@@ -524,7 +534,7 @@ func (r *registrations) contactPortRemapped(dst netip.AddrPort) *registration {
 // forwards it. (A host without NAT that sends from another port than it
 // listens on looks the same until something answers from its Contact.)
 func (g *registration) portRemapped() bool {
-	return g.transport == "UDP" && g.echoed && !g.toSource && !g.contactAnswered && isPublic(g.contact.Addr()) &&
+	return g.transport == "UDP" && g.echoed && !g.toSource && !g.contactAnswered && !g.path.answeredAtSource && isPublic(g.contact.Addr()) &&
 		g.src.Addr() == g.contact.Addr() && g.src.Port() != g.contact.Port()
 }
 
@@ -637,7 +647,7 @@ func (r *registrations) findings(captureEnd time.Time, view hostView, unreach *u
 			continue
 		}
 		var said []report.Finding
-		if g.echoed {
+		if g.echoed && !g.path.answeredAtSource {
 			said = append(said, g.notFixedFinding())
 		}
 		if moves := moved[g.contact]; len(moves) > 0 {
