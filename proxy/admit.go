@@ -35,6 +35,7 @@ func (s *Server) admitted(h sipgo.RequestHandler) sipgo.RequestHandler {
 	return func(req *sip.Request, tx sip.ServerTransaction) {
 		r, ok := checkRequest(req)
 		if ok {
+			s.nat64.note(req, sourceOf(req), s.publicIP())
 			h(req, tx)
 			return
 		}

@@ -75,7 +75,7 @@ func (e *echoParty) answer(req *sip.Request, tx sip.ServerTransaction, src netip
 		return
 	}
 	id := req.CallID().Value()
-	host, _ := s.addrFor(src.Addr())
+	host, _ := s.addrFor(src)
 	dua := &sipgo.DialogUA{Client: s.client, ContactHDR: sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: EchoUser, Host: host, Port: s.portFor(src.Addr())}}}
 	sess, err := dua.ReadInvite(req, tx)
 	if err != nil {
@@ -126,7 +126,7 @@ func (e *echoParty) openMedia(id string, src netip.AddrPort, offer sipcall.Media
 	if s.media != nil {
 		return e.anchoredMedia(id, src, inv)
 	}
-	_, given := s.addrFor(src.Addr())
+	_, given := s.addrFor(src)
 	conn, err := e.listenInRange()
 	if err != nil {
 		return nil, busyError(err)

@@ -216,7 +216,7 @@ func (m *relayMedia) prepare(l *relay.Leg, p mediaParty) (ip, given netip.Addr) 
 		return ip, ip
 	}
 	l.Expect(ip)
-	_, given = m.s.addrFor(ip)
+	_, given = m.s.addrFor(p.sig)
 	return ip, given
 }
 

@@ -430,7 +430,7 @@ func (s *Server) proxyOptions(dst netip.AddrPort, c *call, recordRoute bool) []s
 		s.fromListener,
 		sipgo.ClientRequestDecreaseMaxForward,
 		func(_ *sipgo.Client, r *sip.Request) error {
-			host, _ := s.addrFor(dst.Addr())
+			host, _ := s.addrFor(dst)
 			via := &sip.ViaHeader{ProtocolName: "SIP", ProtocolVersion: "2.0", Transport: r.Transport(), Host: host, Port: s.portFor(dst.Addr()),
 				Params: sip.HeaderParams{{K: "branch", V: sip.GenerateBranchN(16)}, {K: "rport", V: ""}}}
 			r.PrependHeader(via)
@@ -442,8 +442,8 @@ func (s *Server) proxyOptions(dst netip.AddrPort, c *call, recordRoute bool) []s
 			// Double Record-Route (RFC 5658) when the two sides reach us at
 			// different addresses or over different transports: the top
 			// entry faces the callee, the bottom one the caller.
-			callerHost, _ := s.addrFor(c.callerAddr.Addr())
-			calleeHost, _ := s.addrFor(c.calleeAddr.Addr())
+			callerHost, _ := s.addrFor(c.callerAddr)
+			calleeHost, _ := s.addrFor(c.calleeAddr)
 			callerPort, calleePort := s.portFor(c.callerAddr.Addr()), s.portFor(c.calleeAddr.Addr())
 			r.PrependHeader(s.recordRoute(callerHost, callerPort, c.callerTransport))
 			if calleeHost != callerHost || calleePort != callerPort || c.calleeTransport != c.callerTransport {

@@ -151,7 +151,11 @@ func (s *Server) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 	c.Params.Add("expires", strconv.Itoa(int(exp.Seconds())))
 	res.AppendHeader(c)
 	s.send(tx, req, res)
-	s.event(Event{Kind: "register", User: user, Addr: src.String(), Detail: contactDetail(contact.Address, src)})
+	detail := contactDetail(contact.Address, src)
+	if a, ok := s.nat64.addrOf(src, s.publicIP()); ok {
+		detail += fmt.Sprintf("; through NAT64: given this server at %s", a)
+	}
+	s.event(Event{Kind: "register", User: user, Addr: src.String(), Detail: detail})
 }
 
 // contactDetail says whether the Contact differs from the real source,
@@ -181,7 +185,7 @@ func (s *Server) keepalive(ctx context.Context) {
 // does not matter, the packet through the NAT does.
 func (s *Server) ping(b Binding) {
 	req := sip.NewRequest(sip.OPTIONS, b.Contact)
-	host, _ := s.addrFor(b.Source.Addr())
+	host, _ := s.addrFor(b.Source)
 	req.AppendHeader(&sip.ViaHeader{ProtocolName: "SIP", ProtocolVersion: "2.0", Transport: b.Transport, Host: host, Port: s.portFor(b.Source.Addr()),
 		Params: sip.HeaderParams{{K: "branch", V: sip.GenerateBranchN(16)}, {K: "rport", V: ""}}})
 	from := &sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: "natdoc", Host: host}, Params: sip.HeaderParams{{K: "tag", V: sip.GenerateTagN(10)}}}

@@ -158,6 +158,8 @@ type Server struct {
 
 	mu    sync.Mutex
 	calls map[string]*call
+	// nat64 are the peers behind NAT64 and their prefixes (nat64.go).
+	nat64 nat64Peers
 	ended []CallRecord
 	// callsStarted and callsEnded count every call, endedBy by endKind:
 	// the summary keeps only the latest maxEndedCalls records.
@@ -545,11 +547,15 @@ func (s *Server) inLAN(ip netip.Addr) bool {
 // givenLocal: a peer at ip is given the additional (LAN) address.
 func (s *Server) givenLocal(ip netip.Addr) bool { return s.cfg.LocalAddr.IsValid() && s.inLAN(ip) }
 
-// addrFor picks the server's address a peer at ip can reach: the
-// additional address for LAN peers, the main one for everyone else.
-func (s *Server) addrFor(ip netip.Addr) (host string, addr netip.Addr) {
-	if s.givenLocal(ip) {
+// addrFor picks the server's address peer can reach: the additional
+// address for LAN peers, the main one in its NAT64 prefix for a peer
+// behind NAT64 (nat64.go), the main one for everyone else.
+func (s *Server) addrFor(peer netip.AddrPort) (host string, addr netip.Addr) {
+	if s.givenLocal(peer.Addr()) {
 		return s.cfg.LocalAddr.String(), s.cfg.LocalAddr
+	}
+	if a, ok := s.nat64.addrOf(peer, s.publicIP()); ok {
+		return a.String(), a
 	}
 	return s.cfg.PublicAddr, s.publicIP()
 }
@@ -584,6 +590,9 @@ func (s *Server) isOurs(u sip.Uri) bool {
 	}
 	switch u.Host {
 	case s.cfg.PublicAddr, s.cfg.PublicIP.String(), s.publicIP().String(), s.listenIP.String():
+		return true
+	}
+	if s.nat64.names(u.Host, s.publicIP()) {
 		return true
 	}
 	return s.cfg.LocalAddr.IsValid() && u.Host == s.cfg.LocalAddr.String()
