@@ -705,6 +705,11 @@ func (cb *callBuild) sendsFrom(p int, addr netip.Addr) bool {
 	return slices.ContainsFunc(cb.flows, func(bf boundFlow) bool { return bf.bd.sender == p && bf.flow.Key.Src.Addr() == addr })
 }
 
+// sentRTP says whether party p sent RTP the capture bound to the dialog.
+func (cb *callBuild) sentRTP(p int) bool {
+	return slices.ContainsFunc(cb.flows, func(bf boundFlow) bool { return bf.bd.sender == p && !bf.flow.Key.RTCP && !bf.flow.udptl })
+}
+
 // carriesRTP says whether RTP flows are bound to the dialog.
 func (cb *callBuild) carriesRTP() bool {
 	return slices.ContainsFunc(cb.flows, func(bf boundFlow) bool { return !bf.flow.Key.RTCP && !bf.flow.udptl })

@@ -224,7 +224,36 @@ func (g *groupBuild) report(captureHasMedia bool, now time.Time) report.Call {
 	dropRelayedStops(calls, stops, roles) // stopped.go
 	g.dropPassedOnPrivateSDP(calls)
 	g.dropRelayedUnacknowledged(calls)
+	g.dropRelayedSilence(calls)
 	return mergeLegs(calls, JudgeLegs(outcomes), g.calleeLeg())
+}
+
+// dropRelayedSilence leaves out the one-way finding of a leg whose
+// intermediary sent no RTP on while, on the leg before it in that
+// direction, the party's media never reached the intermediary: a relay
+// (or B2BUA) with nothing to pass on. That leg's finding says where the
+// media stopped; the later one would blame the intermediary's own host
+// ("it sent no RTP: check its audio"), which only passed on silence. An
+// intermediary that hands the media past itself relays nothing: its legs
+// tell one stream alike (handsMediaPast). calls are the legs' reports, in
+// g.legs' order.
+func (g *groupBuild) dropRelayedSilence(calls []report.Call) {
+	for j, cb := range g.legs {
+		i := slices.IndexFunc(g.legs, func(o *callBuild) bool { return o.call == cb.call.upstream && cb.call.upstream != nil })
+		if i < 0 || calls[i].Verdict != report.VerdictOneWay || calls[j].Verdict != report.VerdictOneWay || calls[i].CannotHear != calls[j].CannotHear {
+			continue
+		}
+		// Toward the callee: it stopped at the intermediary on leg i, which
+		// sent nothing on leg j; toward the caller, the other way round.
+		silent, relay := j, caller
+		if calls[i].CannotHear == partyNames[caller] {
+			silent, relay = i, callee
+		}
+		if g.legs[silent].sentRTP(relay) || g.legs[i].passesMediaPast() || cb.passesMediaPast() {
+			continue // it sent something, or the media goes past it
+		}
+		calls[silent].Findings = slices.DeleteFunc(calls[silent].Findings, func(f report.Finding) bool { return f.ID == report.IDOneWayAudio })
+	}
 }
 
 // dropRelayedUnacknowledged leaves out, of two legs that tell the same
@@ -484,4 +513,11 @@ func (g *groupBuild) shareRTCP() {
 			}
 		}
 	}
+}
+
+// passesMediaPast says whether the leg's intermediary hands the media
+// past itself (handsMediaPast).
+func (cb *callBuild) passesMediaPast() bool {
+	_, past := cb.handsMediaPast()
+	return past
 }
