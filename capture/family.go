@@ -16,7 +16,7 @@ import (
 // in SDP. A peer whose SIP and media are of the other family has nowhere
 // to send unless it has both: a real IPv4-only phone (baresip) refuses
 // such an offer 488 Not Acceptable Here, codecs in common or not, and a
-// phone that answers it sends nothing.
+// peer that answers it anyway has no way to send its media there.
 
 // remedyAddressFamily is for media offered in an address family the peer
 // does not use.
