@@ -143,12 +143,7 @@ func readFinal(t *testing.T, sip *net.UDPConn) string {
 func TestLabNAT64PhoneGivenIPv4Route(t *testing.T) {
 	natlab.Require(t)
 	t.Parallel()
-	lab := natlab.New(t)
-	r1 := lab.Router("nat64", natlab.RouterConfig{WAN: "203.0.113.64", LAN: "192.168.1.1/24", NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent}})
-	r1.StartNAT64(t)
-	phoneHost := r1.LANHostIPv6("phone", "192.168.1.10", "2001:db8:1::10")
-	proxy := lab.PublicHost("proxy", "203.0.113.20")
-	startKamailio(t, proxy, "203.0.113.20", false, netip.AddrPort{})
+	lab, phoneHost, proxy, viaNAT64 := startNAT64Lab(t)
 	dir := t.TempDir()
 	proxyPcap, phonePcap := filepath.Join(dir, "proxy.pcap"), filepath.Join(dir, "phone.pcap")
 	proxyDump := proxy.StartTcpdump(t, proxyPcap, "udp port 5060")
@@ -156,7 +151,6 @@ func TestLabNAT64PhoneGivenIPv4Route(t *testing.T) {
 	callee := natlab.StartBaresip(t, lab.PublicHost("callee", "203.0.113.11"), natlab.BaresipConfig{User: "200",
 		Registrar: netip.MustParseAddrPort("203.0.113.20:5060"), AutoAnswer: true, Seconds: 14})
 	time.Sleep(2 * time.Second) // the REGISTER and its 200 OK
-	viaNAT64 := netip.AddrPortFrom(natlab.NAT64Addr(netip.MustParseAddr("203.0.113.20")), 5060)
 	caller := natlab.StartBaresip(t, phoneHost, natlab.BaresipConfig{User: "100", Listen: netip.MustParseAddr("2001:db8:1::10"),
 		Registrar: viaNAT64, Dial: "sip:200@" + viaNAT64.String(), Seconds: 8})
 	endLabCall(t, caller.Proc, 20*time.Second, callee.Proc, proxyDump, phoneDump)
@@ -192,15 +186,9 @@ func TestLabNAT64PhoneGivenIPv4Route(t *testing.T) {
 func TestLabNAT64PhoneCalled(t *testing.T) {
 	natlab.Require(t)
 	t.Parallel()
-	lab := natlab.New(t)
-	r1 := lab.Router("nat64", natlab.RouterConfig{WAN: "203.0.113.64", LAN: "192.168.1.1/24", NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent}})
-	r1.StartNAT64(t)
-	phoneHost := r1.LANHostIPv6("phone", "192.168.1.10", "2001:db8:1::10")
-	proxy := lab.PublicHost("proxy", "203.0.113.20")
-	startKamailio(t, proxy, "203.0.113.20", false, netip.AddrPort{})
+	lab, phoneHost, proxy, viaNAT64 := startNAT64Lab(t)
 	pcap := filepath.Join(t.TempDir(), "proxy.pcap")
 	dump := proxy.StartTcpdump(t, pcap, "udp port 5060")
-	viaNAT64 := netip.AddrPortFrom(natlab.NAT64Addr(netip.MustParseAddr("203.0.113.20")), 5060)
 	phone := natlab.StartBaresip(t, phoneHost, natlab.BaresipConfig{User: "100", Listen: netip.MustParseAddr("2001:db8:1::10"),
 		Registrar: viaNAT64, AutoAnswer: true, Seconds: 10})
 	time.Sleep(2 * time.Second) // the REGISTER and its 200 OK
@@ -222,4 +210,18 @@ func TestLabNAT64PhoneCalled(t *testing.T) {
 		t.Errorf("call finding %+v", call)
 	}
 	keepLabFile(t, pcap, "nat64-called-proxy.pcap")
+}
+
+// startNAT64Lab builds the NAT64 labs' network: a phone with IPv6 on the
+// LAN of a NAT64 router (203.0.113.64) and Kamailio on IPv4 at
+// 203.0.113.20, which the phone reaches at viaNAT64.
+func startNAT64Lab(t *testing.T) (lab *natlab.Lab, phone, proxy *natlab.Host, viaNAT64 netip.AddrPort) {
+	t.Helper()
+	lab = natlab.New(t)
+	r1 := lab.Router("nat64", natlab.RouterConfig{WAN: "203.0.113.64", LAN: "192.168.1.1/24", NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent}})
+	r1.StartNAT64(t)
+	phone = r1.LANHostIPv6("phone", "192.168.1.10", "2001:db8:1::10")
+	proxy = lab.PublicHost("proxy", "203.0.113.20")
+	startKamailio(t, proxy, "203.0.113.20", false, netip.AddrPort{})
+	return lab, phone, proxy, netip.AddrPortFrom(natlab.NAT64Addr(netip.MustParseAddr("203.0.113.20")), 5060)
 }
