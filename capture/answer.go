@@ -520,13 +520,15 @@ func (cb *callBuild) staleContactEvidence(t *answerTrack, who string) (report.Ev
 	if !c.IsValid() || !isPublic(c.Addr()) || c.Addr() == t.src.Addr() || t.ackFrame == 0 || t.ackDst.Addr() != c.Addr() {
 		return report.Evidence{}, false
 	}
-	text := fmt.Sprintf("the answer's Contact is %s, where the ACK went, while the %s and the %s's media come from %s: the address it names is not its own (%s)",
-		c, answerName(t.status), who, t.src.Addr(), staleAddressWhy)
+	var text string
 	switch {
 	case cb.signallingOnly && t.afterAck > 0 && cb.sdpNames(t.sender, c.Addr()):
 		text = fmt.Sprintf("the answer's Contact is %s, where the ACK went, and its SDP names %s too, while the %s came from %s: the address it names "+
 			"is not where its SIP comes from (%s; the capture holds no media to show where the %s's comes from)", c, c.Addr(), answerName(t.status), t.src.Addr(), staleAddressWhy, who)
-	case !cb.sendsFrom(t.sender, t.src.Addr()) || cb.sendsFrom(t.sender, c.Addr()):
+	case cb.sendsFrom(t.sender, t.src.Addr()) && !cb.sendsFrom(t.sender, c.Addr()):
+		text = fmt.Sprintf("the answer's Contact is %s, where the ACK went, while the %s and the %s's media come from %s: the address it names is not its own (%s)",
+			c, answerName(t.status), who, t.src.Addr(), staleAddressWhy)
+	default:
 		return report.Evidence{}, false
 	}
 	return report.Evidence{Text: text, Frames: []uint64{t.firstFrame}, Addrs: []string{c.String(), t.src.String()}}, true

@@ -165,7 +165,7 @@ const remedyContactFamily = "On the SIP server, route to the address a phone's R
 // registrar sees the NAT64's IPv4 address), which a registrar on IPv4
 // alone cannot send calls to.
 func (g *registration) familyNotFixed() bool {
-	return g.echoed && !g.path.answeredAtSource && g.contact.IsValid() && g.src.IsValid() && g.contact.Addr().Is6() && !g.contact.Addr().Is4In6() &&
+	return g.storedAsWritten() && g.contact.IsValid() && g.src.IsValid() && g.contact.Addr().Is6() && !g.contact.Addr().Is4In6() &&
 		g.src.Addr().Unmap().Is4()
 }
 

@@ -239,7 +239,10 @@ func (g *groupBuild) report(captureHasMedia bool, now time.Time) report.Call {
 // g.legs' order.
 func (g *groupBuild) dropRelayedSilence(calls []report.Call) {
 	for j, cb := range g.legs {
-		i := slices.IndexFunc(g.legs, func(o *callBuild) bool { return o.call == cb.call.upstream && cb.call.upstream != nil })
+		if cb.call.upstream == nil {
+			continue
+		}
+		i := slices.IndexFunc(g.legs, func(o *callBuild) bool { return o.call == cb.call.upstream })
 		if i < 0 || calls[i].Verdict != report.VerdictOneWay || calls[j].Verdict != report.VerdictOneWay || calls[i].CannotHear != calls[j].CannotHear {
 			continue
 		}

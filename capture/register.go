@@ -525,6 +525,12 @@ func (r *registrations) contactPortRemapped(dst netip.AddrPort) *registration {
 	return nil
 }
 
+// storedAsWritten says whether the registrar keeps the binding's Contact
+// as the phone wrote it: its 200 OK echoed it unmarked (no received= or
+// alias), and none of its requests was answered from the phone's end of
+// the path (answeredAtSource), as they are where it sends to the source.
+func (g *registration) storedAsWritten() bool { return g.echoed && !g.path.answeredAtSource }
+
 // portRemapped says whether the binding's Contact is its own public
 // address with another port than its REGISTER came from over UDP, stored
 // by the registrar as written, and nothing answered from it: a phone or
@@ -534,7 +540,7 @@ func (r *registrations) contactPortRemapped(dst netip.AddrPort) *registration {
 // forwards it. (A host without NAT that sends from another port than it
 // listens on looks the same until something answers from its Contact.)
 func (g *registration) portRemapped() bool {
-	return g.transport == "UDP" && g.echoed && !g.toSource && !g.contactAnswered && !g.path.answeredAtSource && isPublic(g.contact.Addr()) &&
+	return g.transport == "UDP" && g.storedAsWritten() && !g.toSource && !g.contactAnswered && isPublic(g.contact.Addr()) &&
 		g.src.Addr() == g.contact.Addr() && g.src.Port() != g.contact.Port()
 }
 
@@ -604,7 +610,7 @@ func (r *registrations) findings(captureEnd time.Time, view hostView, unreach *u
 	// The NAT findings are the Contact's, said once, and concern every
 	// binding of it.
 	natFindings := map[netip.AddrPort][]report.Finding{}
-	portSaid := map[netip.AddrPort]bool{}
+	writtenSaid := map[netip.AddrPort]bool{} // a Contact kept as written (port or family), said once
 	registered := lastRegistered(regs)
 	moved := movesByContact(regs)
 	fs = append(fs, registerScans(regs)...)
@@ -629,12 +635,12 @@ func (r *registrations) findings(captureEnd time.Time, view hostView, unreach *u
 		if f, ok := g.repeatedFinding(); ok {
 			add(g, f)
 		}
-		if g.portRemapped() && !portSaid[g.contact] {
-			portSaid[g.contact] = true
+		if g.portRemapped() && !writtenSaid[g.contact] {
+			writtenSaid[g.contact] = true
 			add(g, g.portNotFixedFinding())
 		}
-		if g.familyNotFixed() && !portSaid[g.contact] {
-			portSaid[g.contact] = true
+		if g.familyNotFixed() && !writtenSaid[g.contact] {
+			writtenSaid[g.contact] = true
 			add(g, g.familyNotFixedFinding()) // family.go
 		}
 		if !g.behindNAT() {
@@ -647,7 +653,7 @@ func (r *registrations) findings(captureEnd time.Time, view hostView, unreach *u
 			continue
 		}
 		var said []report.Finding
-		if g.echoed && !g.path.answeredAtSource {
+		if g.storedAsWritten() {
 			said = append(said, g.notFixedFinding())
 		}
 		if moves := moved[g.contact]; len(moves) > 0 {

@@ -66,8 +66,8 @@ func (n *nat64Peers) addrOf(peer netip.AddrPort, own netip.Addr) (netip.Addr, bo
 // prefix a peer reached it through: a Route entry the server wrote for
 // such a peer.
 func (n *nat64Peers) names(host string, own netip.Addr) bool {
-	a, err := netip.ParseAddr(strings.Trim(host, "[]"))
-	if err != nil || !a.Is6() || a.Is4In6() || !own.Is4() {
+	a, ok := hostIPv6(host)
+	if !ok || !own.Is4() {
 		return false
 	}
 	n.mu.Lock()
@@ -89,12 +89,8 @@ func nat64Prefix(ruriHost, viaHost string, src netip.AddrPort, own netip.Addr) (
 	if !src.Addr().Unmap().Is4() || !own.Is4() {
 		return netip.Prefix{}, false
 	}
-	via, err := netip.ParseAddr(strings.Trim(viaHost, "[]"))
-	if err != nil || !via.Is6() || via.Is4In6() {
-		return netip.Prefix{}, false
-	}
-	target, err := netip.ParseAddr(strings.Trim(ruriHost, "[]"))
-	if err != nil || !target.Is6() || target.Is4In6() {
+	target, ok := hostIPv6(ruriHost)
+	if _, viaOK := hostIPv6(viaHost); !ok || !viaOK {
 		return netip.Prefix{}, false
 	}
 	b, o := target.As16(), own.As4()
@@ -102,6 +98,13 @@ func nat64Prefix(ruriHost, viaHost string, src netip.AddrPort, own netip.Addr) (
 		return netip.Prefix{}, false
 	}
 	return netip.PrefixFrom(target, 96).Masked(), true
+}
+
+// hostIPv6 reads a SIP host (with or without brackets) as an IPv6
+// address, not one IPv4-mapped.
+func hostIPv6(host string) (netip.Addr, bool) {
+	a, err := netip.ParseAddr(strings.Trim(host, "[]"))
+	return a, err == nil && a.Is6() && !a.Is4In6()
 }
 
 // embedIPv4 is v4 in prefix's last 32 bits.
