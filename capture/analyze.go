@@ -157,7 +157,7 @@ func (s *state) result(files []string, live string) *Result {
 		r.Findings = append(r.Findings, s.side.dec.frags.lost.findings()...)
 	}
 	r.Remedies = remedies(r.Findings, &t.remedies, map[string]int{remedyForwardRTPRange: s.forwards.unheardCalls()})
-	r.Verdict = verdictSentence(t.calls, t.verdicts, s.unreadSIP())
+	r.Verdict = verdictSentence(t.calls, t.verdicts, s.unreadSIP(), s.cutUnread)
 	if t.calls == 0 && len(r.Registrations) > 0 {
 		r.Verdict = strings.TrimSuffix(r.Verdict, ".") + "; " + report.BindingsSummary(r.Registrations) + "."
 	}

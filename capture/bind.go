@@ -263,13 +263,29 @@ func (b *binder) bindHeuristic(f *rtpFlow, covered map[dialogSender]bool, answer
 	byDst := func(p *promise) bool {
 		return inCall(p) && !covered[dialogSender{p.dlg, other(p.party)}] && speaksSDP(p.call, p.dlg, f) && b.reachesParty(p, other(p.party), k.Src, answered)
 	}
-	if p, ok := b.pickByAnswer(b.byIP[k.Src.Addr()], f.First(), bySrc); ok {
-		return binding{call: p.call, dlg: p.dlg, mIndex: heuristicIndex(p.call, p.dlg, f, p.party), sender: p.party}, true
-	}
-	if p, ok := b.pickByAnswer(b.byIP[k.Dst.Addr()], f.First(), byDst); ok {
-		return binding{call: p.call, dlg: p.dlg, mIndex: heuristicIndex(p.call, p.dlg, f, other(p.party)), sender: other(p.party)}, true
+	// A dialog whose two parties signal from the flow's two hosts comes
+	// first: a B2BUA's host is a party of both its legs, and the flow's
+	// other end tells which leg it is.
+	bothEnds := func(p *promise, far netip.Addr) bool { return b.signalsFrom(p, other(p.party)) == far }
+	bySrcBoth := func(p *promise) bool { return bySrc(p) && bothEnds(p, k.Dst.Addr()) }
+	byDstBoth := func(p *promise) bool { return byDst(p) && bothEnds(p, k.Src.Addr()) }
+	for _, try := range [2][2]func(*promise) bool{{bySrcBoth, byDstBoth}, {bySrc, byDst}} {
+		if p, ok := b.pickByAnswer(b.byIP[k.Src.Addr()], f.First(), try[0]); ok {
+			return binding{call: p.call, dlg: p.dlg, mIndex: heuristicIndex(p.call, p.dlg, f, p.party), sender: p.party}, true
+		}
+		if p, ok := b.pickByAnswer(b.byIP[k.Dst.Addr()], f.First(), try[1]); ok {
+			return binding{call: p.call, dlg: p.dlg, mIndex: heuristicIndex(p.call, p.dlg, f, other(p.party)), sender: other(p.party)}, true
+		}
 	}
 	return binding{}, false
+}
+
+// signalsFrom is the host party of p's dialog sends its SIP from.
+func (b *binder) signalsFrom(p *promise, party int) netip.Addr {
+	if party == callee && p.dlg != nil {
+		return p.dlg.CalleeSig.Addr()
+	}
+	return p.call.CallerSig.Addr()
 }
 
 // beforeInvite is how long before a call's first INVITE a flow no SDP
@@ -309,11 +325,7 @@ func (b *binder) reachesParty(p *promise, party int, addr netip.AddrPort, answer
 	if answered {
 		return true
 	}
-	sig := p.call.CallerSig
-	if party == callee && p.dlg != nil {
-		sig = p.dlg.CalleeSig
-	}
-	if sig.Addr() == addr.Addr() {
+	if b.signalsFrom(p, party) == addr.Addr() {
 		return true
 	}
 	r := b.named[p.dlg]

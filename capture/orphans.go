@@ -285,6 +285,8 @@ func (s *state) mediaWithoutSignalling(stopped map[*priorDialog]*mediaSession) [
 	why := "their SIP is missing or encrypted"
 	if s.otherSig.seen() {
 		why = fmt.Sprintf("their signalling is %s, which natdoc does not read, or their SIP is missing", s.otherSig.names())
+	} else if n := s.cutUnread; n > 0 {
+		why = fmt.Sprintf("their SIP is missing, encrypted, or among the %s the capture's snap length cut", report.Plural(int(n), "SIP message"))
 	} else if n := s.unreadSIP(); n > 0 {
 		// A home-made or broken SIP stack's calls leave their media here.
 		why = fmt.Sprintf("their SIP is missing, encrypted, or among the %s", report.Plural(int(n), "malformed SIP message"))

@@ -40,7 +40,7 @@ func TestOrphansBesideUnreadSIP(t *testing.T) {
 	if fs := s.mediaWithoutSignalling(nil); len(fs) == 0 || !strings.Contains(fs[0].Title, "(their SIP is missing, encrypted, or among the 22 malformed SIP messages)") {
 		t.Errorf("findings %+v", fs)
 	}
-	if got, want := verdictSentence(0, nil, s.unreadSIP()), "No SIP calls (INVITE dialogs) found in the capture; 22 SIP messages could not be read (malformed-sip)."; got != want {
+	if got, want := verdictSentence(0, nil, s.unreadSIP(), 0), "No SIP calls (INVITE dialogs) found in the capture; 22 SIP messages could not be read (malformed-sip)."; got != want {
 		t.Errorf("answer %q, want %q", got, want)
 	}
 }

@@ -3,6 +3,8 @@ package capture_test
 import (
 	"bytes"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -65,6 +67,98 @@ func TestSnapLengthKeepsTheCall(t *testing.T) {
 		if c.Status != 200 || c.State != "ended" || c.Verdict != tc.verdict || !strings.Contains(c.Explain, tc.explaining) {
 			t.Errorf("-s %d, the callee's RTP %v: status %d, state %s, verdict %s (%s); want 200, ended, %s (%q)",
 				tc.snap, tc.calleeRTP, c.Status, c.State, c.Verdict, c.Explain, tc.verdict, tc.explaining)
+		}
+	}
+}
+
+// TestSnapLengthB2BUALegs: a B2BUA's two legs whose SDP the snap length
+// cut. Each stream is bound by its two hosts, the B2BUA's and the leg's
+// other party's: each leg keeps its own media each way, not the other
+// leg's too (the B2BUA's host is a party of both), and the call stays
+// two-way without a finding of lost media.
+func TestSnapLengthB2BUALegs(t *testing.T) {
+	path, _ := generate(t, []pcapgen.Call{{Kind: pcapgen.B2BUA, Media: 4 * time.Second}}, pcapgen.Options{Seed: 7})
+	whole := capture.AnalyzePath(t, path)
+	cut := capture.AnalyzePath(t, cutCapture(t, path, 300, false))
+	if len(whole.Calls) != 1 || len(cut.Calls) != 1 {
+		t.Fatalf("calls: %d whole, %d cut; want 1 each", len(whole.Calls), len(cut.Calls))
+	}
+	w, c := whole.Calls[0], cut.Calls[0]
+	if c.Verdict != report.VerdictTwoWay {
+		t.Errorf("cut: verdict %s, want two-way", c.Verdict)
+	}
+	if pw, _ := capture.DirectionCounts(w); true {
+		if pc, _ := capture.DirectionCounts(c); pc != pw {
+			t.Errorf("cut: RTP each way %v, want %v as in the whole capture", pc, pw)
+		}
+	}
+	for _, f := range c.Findings {
+		if f.Severity != report.SeverityInfo {
+			t.Errorf("cut: finding %s %q", f.ID, f.Title)
+		}
+	}
+}
+
+// TestSnapLengthNoCallReadable: a capture whose snap length cut every SIP
+// message before its Call-ID says so in its verdict, not that it holds no
+// call, and its media's orphan finding names the cut messages.
+func TestSnapLengthNoCallReadable(t *testing.T) {
+	path, _ := generate(t, []pcapgen.Call{{Kind: pcapgen.Normal, Media: 2 * time.Second}}, pcapgen.Options{Seed: 3})
+	res := capture.AnalyzePath(t, cutCapture(t, path, 96, false))
+	if len(res.Calls) != 0 {
+		t.Fatalf("%d calls read from SIP cut at 96 bytes", len(res.Calls))
+	}
+	if !strings.Contains(res.Verdict, "snap length cut") || !strings.Contains(res.Verdict, "tcpdump -s 0") {
+		t.Errorf("verdict %q does not name the snap length", res.Verdict)
+	}
+	var orphan *report.Finding
+	for i := range res.Findings {
+		if res.Findings[i].ID == "media-without-signalling" {
+			orphan = &res.Findings[i]
+		}
+	}
+	if orphan == nil || !strings.Contains(orphan.Title, "snap length cut") {
+		t.Errorf("media-without-signalling does not name the cut SIP: %+v", orphan)
+	}
+}
+
+// TestSnapLengthRealPBX: the voipshark FreePBX call cut at 400 and 200
+// bytes. Its phone 192.168.20.132 tried SIP over TCP, was refused and
+// registered over UDP: with the REGISTER cut (400: its Contact lost; 200:
+// its Call-ID too) the UDP REGISTER still shows it reached the server, so
+// the refused connections are no warning. At 400 the call's two legs
+// through Asterisk keep their own streams (1345/1346 packets, as whole).
+func TestSnapLengthRealPBX(t *testing.T) {
+	dir := capture.RealPcapDirOrEmpty()
+	if dir == "" {
+		t.Skip("../shared/realpcaps not present")
+	}
+	src := filepath.Join(dir, "voipshark__SIP-RTP-Normal_Call_two_parties.pcap")
+	if _, err := os.Stat(src); err != nil {
+		t.Skip("voipshark__SIP-RTP-Normal_Call_two_parties.pcap not present")
+	}
+	whole := capture.AnalyzePath(t, src)
+	for _, snap := range []int{400, 200} {
+		res := capture.AnalyzePath(t, cutCapture(t, src, snap, false))
+		for _, f := range res.Findings {
+			if f.ID == capture.IDTCPConnectFailed && f.Severity != report.SeverityInfo {
+				t.Errorf("-s %d: %s %s %q", snap, f.Severity, f.ID, f.Title)
+			}
+		}
+		if snap != 400 {
+			continue
+		}
+		if len(res.Calls) != 1 || len(whole.Calls) != 1 {
+			t.Fatalf("-s 400: %d calls, whole %d; want 1", len(res.Calls), len(whole.Calls))
+		}
+		pw, _ := capture.DirectionCounts(whole.Calls[0])
+		if pc, _ := capture.DirectionCounts(res.Calls[0]); pc != pw {
+			t.Errorf("-s 400: RTP each way %v, want %v as whole", pc, pw)
+		}
+		for _, f := range res.Calls[0].Findings {
+			if f.Severity != report.SeverityInfo {
+				t.Errorf("-s 400: %s %s %q", f.Severity, f.ID, f.Title)
+			}
 		}
 	}
 }

@@ -230,6 +230,9 @@ type state struct {
 	// unreadPaths notes the SIP messages that could not be read by their
 	// ends (unreadsip.go).
 	unreadPaths unreadSIPLog
+	// cutUnread counts the SIP messages the snap length cut before
+	// anything naming their call: a capture of such alone shows no call.
+	cutUnread uint64
 	// dedup drops captured copies of packets (dedup.go).
 	dedup dedup
 	// repeats reads a resent message from the reading of the first copy
@@ -523,6 +526,10 @@ func cutMediaLine(line []byte) []byte {
 // packet, else as malformed.
 func (s *state) unreadableSIP(pkt *packet, err error) {
 	if pkt.Truncated {
+		s.cutUnread++
+		if method, ok := requestLine(pkt.Payload); ok && pkt.Proto == protoUDP {
+			s.unreach.connects().udpRequest(pkt.Src.Addr(), pkt.Dst.Addr(), method, pkt.Frame)
+		}
 		s.unreadableSIPMessage(pkt, "truncated-sip", truncatedSIP)
 		return
 	}
@@ -578,6 +585,9 @@ func (s *state) sip(pkt *packet, info *sipInfo, read *sdpRead) *sipCall {
 	}
 	info.Body = nil // the SDP is kept parsed; drop the bytes
 	s.regs.sip(info, pkt.Time)
+	if info.Request && info.Transport == "UDP" {
+		s.unreach.connects().udpRequest(info.Src.Addr(), info.Dst.Addr(), info.Method, info.Frame)
+	}
 	s.toPrivate.sip(info, pkt.Time)
 	s.pings.sip(info, pkt.Time) // pings.go
 	if !info.Request && s.side != nil {

@@ -196,8 +196,13 @@ func remedyTitle(text string) string {
 
 // verdictSentence is the report's one-line answer, from the number of
 // calls and how many had each verdict; unreadSIP counts the SIP messages
-// that could not be read, which may be where the calls went.
-func verdictSentence(calls int, counts map[report.Verdict]int, unreadSIP uint64) string {
+// that could not be read, which may be where the calls went, and cutSIP
+// those the capture's snap length cut before anything naming their call.
+func verdictSentence(calls int, counts map[report.Verdict]int, unreadSIP, cutSIP uint64) string {
+	if calls == 0 && cutSIP > 0 {
+		return fmt.Sprintf("No SIP call could be read: the capture's snap length cut %s before the headers that name their call; "+
+			"capture whole packets (tcpdump -s 0).", report.Plural(int(cutSIP), "SIP message"))
+	}
 	if calls == 0 && unreadSIP > 0 {
 		return fmt.Sprintf("No SIP calls (INVITE dialogs) found in the capture; %s could not be read (malformed-sip).", report.Plural(int(unreadSIP), "SIP message"))
 	}

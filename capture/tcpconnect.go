@@ -60,6 +60,32 @@ type tcpConnects struct {
 	// (its sender, the other end): who closed the connection a phone
 	// registered over, the server or the phone's side.
 	closes map[tcpKey]connReset
+	// udpSent is the first SIP request each host sent over UDP to each
+	// other host (bounded): a host whose TCP connection to a server
+	// failed may have reached it that way, as its REGISTER's answer
+	// would show if the capture kept it whole.
+	udpSent map[[2]netip.Addr]sentOver
+}
+
+// sentOver is the first SIP request of one host to another by a transport.
+type sentOver struct {
+	frame  uint64
+	method string
+}
+
+// udpRequest notes a SIP request (its method) sent over UDP from src to dst.
+func (c *tcpConnects) udpRequest(src, dst netip.Addr, method string, frame uint64) {
+	if c == nil {
+		return
+	}
+	k := [2]netip.Addr{src, dst}
+	if _, seen := c.udpSent[k]; seen || len(c.udpSent) >= maxConnectTargets {
+		return
+	}
+	if c.udpSent == nil {
+		c.udpSent = map[[2]netip.Addr]sentOver{}
+	}
+	c.udpSent[k] = sentOver{frame: frame, method: method}
 }
 
 // connReset is a reset refusing a SIP connection's data.
@@ -393,13 +419,13 @@ func (c *tcpConnects) sipFindings(regs *registrations) []report.Finding {
 		if t.reset == 0 && t.icmp.count == 0 && t.lastAt.Sub(t.firstAt) < dropsAfter {
 			continue // a SYN resent once: not yet a drop
 		}
-		fs = append(fs, sipConnectFinding(k, t, regs))
+		fs = append(fs, sipConnectFinding(k, t, regs, c.udpSent))
 	}
 	return fs
 }
 
 // sipConnectFinding says client could open no SIP connection to server.
-func sipConnectFinding(k connectKey, t *connectTries, regs *registrations) report.Finding {
+func sipConnectFinding(k connectKey, t *connectTries, regs *registrations, udpSent map[[2]netip.Addr]sentOver) report.Finding {
 	over := "TCP"
 	if isTLSPort(k.server.Port()) {
 		over = "TLS"
@@ -424,6 +450,13 @@ func sipConnectFinding(k connectKey, t *connectTries, regs *registrations) repor
 		f.Title = fmt.Sprintf("%s could not open a %s connection to the SIP server %s, and registered there another way: %s", k.client, over, k.server, why)
 		f.Evidence = append(f.Evidence, report.Evidence{Text: fmt.Sprintf("%s registered %s from %s over %s", g.aor, g.contactText(), g.src, g.transport),
 			Frames: []uint64{g.okFrame}, Addrs: []string{g.src.String()}})
+	} else if sent, ok := udpSent[[2]netip.Addr{k.client, k.server.Addr()}]; ok {
+		// No registration to show (its REGISTER or 200 OK cut by the
+		// snap length, or before the capture): its SIP went over UDP.
+		f.Severity, f.Remedy = report.SeverityInfo, ""
+		f.Title = fmt.Sprintf("%s could not open a %s connection to the SIP server %s, and sent its SIP there over UDP: %s", k.client, over, k.server, why)
+		f.Evidence = append(f.Evidence, report.Evidence{Text: fmt.Sprintf("%s sent a %s to %s over UDP", k.client, sent.method, k.server.Addr()),
+			Frames: []uint64{sent.frame}, Addrs: []string{k.server.Addr().String()}})
 	}
 	return f
 }

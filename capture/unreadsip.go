@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"bytes"
 	"net/netip"
 	"slices"
 	"time"
@@ -81,4 +82,18 @@ func (l unreadSIPLog) before(src, dst netip.AddrPort, frame uint64, at time.Time
 func (s *state) unreadableSIPMessage(pkt *packet, kind, detail string) {
 	s.anomaly(kind, pkt.Offset, pkt.Frame, detail)
 	s.unreadPaths.note(pkt, kind, detail)
+}
+
+// requestLine reads the method of a SIP request whose first line is whole
+// (a message the snap length cut further on).
+func requestLine(payload []byte) (string, bool) {
+	end := bytes.Index(payload, []byte("\r\n"))
+	if end < 0 {
+		return "", false
+	}
+	info := newSIPInfo()
+	if !readStartLine(info, string(payload[:end])) || !info.Request {
+		return "", false
+	}
+	return info.Method, true
 }
