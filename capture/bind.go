@@ -2,6 +2,7 @@ package capture
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -341,24 +342,26 @@ func (b *binder) reachesParty(p *promise, party int, addr netip.AddrPort, answer
 // carries: a payload type the call's SDP lists, or comfort noise (13, and
 // 19 of old), which phones send unlisted. Another application's RTP on
 // the same host has payload types of its own. A flow without payload
-// types (RTCP, T.38), or a dialog without SDP, gives nothing to compare.
+// types (RTCP, T.38), or a dialog without SDP or whose SDP the snap
+// length cut before its m= lines, gives nothing to compare.
 func speaksSDP(c *sipCall, d *dialog, f *rtpFlow) bool {
 	if f.nPT == 0 || d == nil || (c.Offer == nil && len(d.SDPs) == 0) {
 		return true
 	}
-	for _, pt := range f.payloadTypes[:f.nPT] {
-		if pt == 13 || pt == 19 {
-			return true
-		}
-		for ev := range c.sdps(d) {
-			for i := range ev.SDP.Media {
-				if ev.SDP.Media[i].lists(pt) {
-					return true
-				}
+	pts := f.payloadTypes[:f.nPT]
+	if slices.ContainsFunc(pts, func(pt uint8) bool { return pt == 13 || pt == 19 }) {
+		return true
+	}
+	mediaLines := false
+	for ev := range c.sdps(d) {
+		for i := range ev.SDP.Media {
+			mediaLines = true
+			if slices.ContainsFunc(pts, ev.SDP.Media[i].lists) {
+				return true
 			}
 		}
 	}
-	return false
+	return !mediaLines
 }
 
 // heuristicIndex is the m= line of dialog d for a flow the heuristics

@@ -73,7 +73,7 @@ func (g *registration) row(captureEnd time.Time) report.Binding {
 	}
 	g.takenOver(&b)
 	b.Outcome = g.outcome(captureEnd)
-	if b.Outcome == report.BindingRegistered || b.Outcome == report.BindingExpired {
+	if (b.Outcome == report.BindingRegistered || b.Outcome == report.BindingExpired) && g.expiresStated {
 		b.Expires = max(g.expires, 0)
 	}
 	if b.Outcome == report.BindingExpired {

@@ -193,3 +193,31 @@ func TestBindingsSharePathSilence(t *testing.T) {
 		}
 	}
 }
+
+// TestExpiryUnstated: a 200 OK to a REGISTER that states no expiry (no
+// Expires, its Contact without expires=; or cut by the snap length where
+// they were) grants what the REGISTER asked for: the binding is not over
+// at once (it was, granted -1 s: "its registration had run out" for a call
+// a minute later), nor is a grant shown that the capture does not hold.
+func TestExpiryUnstated(t *testing.T) {
+	s := newRegScript(t)
+	s.register("100", 1, 600, false, 0)
+	s.frame++
+	s.r.sip(&sipInfo{sipHeaders: &sipHeaders{Method: "REGISTER", Status: 200, Reason: "OK", Expires: -1, CallID: "100", CSeq: 1},
+		Src: s.registrar, Dst: s.phone, Frame: s.frame, HeadersCut: true}, s.t0.Add(10*time.Millisecond))
+	g := s.r.latest[bindingKey{"100", s.registrar, s.contact}]
+	if g == nil {
+		t.Fatal("no binding")
+	}
+	if g.expiresStated || g.expires != 600*time.Second || !g.registeredAt(s.t0.Add(time.Minute)) || g.unlisted {
+		t.Errorf("stated %v, expires %s, registered a minute on %v, unlisted %v; want false, 10m0s, true, false",
+			g.expiresStated, g.expires, g.registeredAt(s.t0.Add(time.Minute)), g.unlisted)
+	}
+	rows := s.r.table(s.t0.Add(time.Minute))
+	if len(rows) != 1 || rows[0].Outcome != report.BindingRegistered || rows[0].Expires != 0 {
+		t.Errorf("table %+v: want one binding registered, no grant shown", rows)
+	}
+	if why, _, ok := unregisteredAt(s.r.bindingsOf("100", s.registrar.Addr()), s.t0.Add(time.Minute)); ok {
+		t.Errorf("said not registered a minute on: %s", why)
+	}
+}

@@ -118,7 +118,7 @@ func unregisteredAt(regs []*registration, t time.Time) (string, report.Evidence,
 		status := statusText(g.refused.status, g.refused.reason)
 		return "its REGISTERs were refused (" + status + ")", report.Evidence{Text: fmt.Sprintf("REGISTER from %s answered %s", g.src, status),
 			Frames: []uint64{g.refused.frame}}, true
-	case g.okFrame > 0 && !g.okAt.Add(g.expires).After(t):
+	case g.okFrame > 0 && g.expiresStated && !g.okAt.Add(g.expires).After(t):
 		why := fmt.Sprintf("its registration had run out %s before, not renewed", roundWait(t.Sub(g.okAt.Add(g.expires))))
 		if g.sentSince > 0 {
 			why += fmt.Sprintf(": the %s it sent since got no answer", report.Plural(g.sentSince, "REGISTER"))

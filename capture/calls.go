@@ -189,6 +189,10 @@ type setupTrack struct {
 	// caller), and what shows it was a 2xx (inferAnswer); nil: none.
 	unseenAnswer      *unseenAnswer
 	answeredElsewhere bool
+	// unreadAfter: SIP the callee's side sent the caller after the
+	// INVITE that could not be read (cut by the snap length, malformed),
+	// noted when a setup with no final response is judged.
+	unreadAfter *unreadSIP
 }
 
 // invite files a transmission of the setup INVITE.
@@ -260,6 +264,7 @@ func (t *setupTrack) facts(now time.Time) SetupFacts {
 		Phrase:          t.phrase, FailCause: t.failCause, CancelCause: t.cancelCause, AnsweredElsewhere: t.answeredElsewhere,
 		FinalFrom: t.finalFrom, FinalAgent: t.finalAgent,
 		AckedUnseen: t.unseenAnswer != nil && t.unseenAnswer.ackFrame != 0 && t.unseenAnswer.proofFrame == 0,
+		UnreadAfter: t.unreadAfter,
 	}
 }
 

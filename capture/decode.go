@@ -40,8 +40,11 @@ type packet struct {
 	RST      bool
 	// Fragmented: the payload was reassembled from IP fragments.
 	Fragmented bool
-	// Truncated: the capture kept less than the packet (snap length).
+	// Truncated: the capture kept less than the packet (snap length);
+	// Cut is how many bytes it left out, all at the payload's end when
+	// any payload is kept.
 	Truncated bool
+	Cut       uint32
 	// Whole: the payload is one whole message, though carried over TCP
 	// (unwrapped from HEP, whose agents trace messages, not segments).
 	Whole bool
@@ -211,7 +214,7 @@ func (d *decoder) decode(rec Record, frame uint64, emit func(*packet)) {
 	// Errors past the link layer are ordinary (truncated snap length, a
 	// protocol we do not decode); what was decoded is still used.
 	_ = d.parser(first).DecodeLayers(rec.Data, &d.decoded)
-	d.pkt = packet{Frame: frame, Time: rec.Time, Offset: rec.Offset, Truncated: len(rec.Data) < rec.WireLen}
+	d.pkt = packet{Frame: frame, Time: rec.Time, Offset: rec.Offset, Truncated: len(rec.Data) < rec.WireLen, Cut: uint32(max(rec.WireLen-len(rec.Data), 0))}
 	pkt := &d.pkt
 	var lastIP gopacket.LayerType
 	var transport gopacket.LayerType
@@ -437,6 +440,13 @@ func (d *decoder) defragment4(rec Record, pkt *packet, emit func(*packet)) {
 		d.frags.copies++
 		return
 	}
+	if pkt.Truncated {
+		d.frags.addCut(k, rec.Time, pkt.Frame, rec.Offset)
+		if frag.FragOffset == 0 {
+			d.decodeCutFirst(k, frag.Protocol, frag.Payload, pkt, emit)
+		}
+		return
+	}
 	whole, err := d.defrag4.DefragIPv4WithTimestamp(frag, rec.Time)
 	if err != nil {
 		d.frags.done(k)
@@ -468,6 +478,13 @@ func (d *decoder) defragment6(rec Record, pkt *packet, emit func(*packet)) {
 		d.frags.copies++
 		return
 	}
+	if pkt.Truncated {
+		d.frags.addCut(k, rec.Time, pkt.Frame, rec.Offset)
+		if frag.FragmentOffset == 0 {
+			d.decodeCutFirst(k, frag.NextHeader, frag.Payload, pkt, emit)
+		}
+		return
+	}
 	whole := d.defrag6.DefragIPv6(&ip, &frag)
 	if whole == nil {
 		d.frags.add(k, rec.Time, pkt.Frame, rec.Offset, firstSIPFragment(frag.FragmentOffset, frag.NextHeader, frag.Payload, k, rec.Time, pkt.Frame))
@@ -479,6 +496,18 @@ func (d *decoder) defragment6(rec Record, pkt *packet, emit func(*packet)) {
 	pkt.IPID = k.id
 	pkt.Fragmented = true
 	d.decodeTransport(whole.NextHeader, whole.Payload, pkt, emit)
+}
+
+// decodeCutFirst reads the first fragment of a datagram the snap length
+// cut as the datagram cut short: for SIP its first header lines, which
+// carry the call (the rest is lost, as in a packet cut whole).
+func (d *decoder) decodeCutFirst(k fragKey, proto layers.IPProtocol, payload []byte, pkt *packet, emit func(*packet)) {
+	if proto != layers.IPProtocolUDP {
+		return
+	}
+	pkt.Src, pkt.Dst = netip.AddrPortFrom(k.src, 0), netip.AddrPortFrom(k.dst, 0)
+	pkt.IPID, pkt.Fragmented = k.id, true
+	d.decodeTransport(proto, payload, pkt, emit)
 }
 
 // decodeTransport decodes a reassembled datagram's transport header.

@@ -44,11 +44,35 @@ type fragCount struct {
 	frame  uint64
 	offset int64
 	sip    *sipFragment
+	// cut: the capture's snap length cut one of its fragments, so the
+	// datagram cannot be made whole from the capture: not lost.
+	cut bool
 }
 
 // add counts one more fragment of k kept for later: frame at offset,
 // sip the SIP message it begins (nil: none, or not the first fragment).
 func (h *fragHold) add(k fragKey, at time.Time, frame uint64, offset int64, sip *sipFragment) {
+	c := h.count(k, frame, offset)
+	c.n++
+	c.last = at
+	if sip != nil {
+		c.sip = sip
+		h.sipFirsts++
+	}
+	h.held++
+}
+
+// addCut notes a fragment of k the capture's snap length cut: not kept
+// for reassembly, which it would leave with a gap; its datagram is noted
+// cut when it expires.
+func (h *fragHold) addCut(k fragKey, at time.Time, frame uint64, offset int64) {
+	c := h.count(k, frame, offset)
+	c.cut = true
+	c.last = at
+}
+
+// count is k's entry in pending, made for a first fragment seen at frame.
+func (h *fragHold) count(k fragKey, frame uint64, offset int64) *fragCount {
 	if h.pending == nil {
 		h.pending = map[fragKey]*fragCount{}
 	}
@@ -57,13 +81,7 @@ func (h *fragHold) add(k fragKey, at time.Time, frame uint64, offset int64, sip 
 		c = &fragCount{frame: frame, offset: offset}
 		h.pending[k] = c
 	}
-	c.n++
-	c.last = at
-	if sip != nil {
-		c.sip = sip
-		h.sipFirsts++
-	}
-	h.held++
+	return c
 }
 
 // completed: k's datagram was made whole at at.
@@ -111,6 +129,10 @@ func (h *fragHold) expire(cutoff time.Time, ipv6 bool, sink anomalySink) int {
 	n := 0
 	for _, c := range gone {
 		n += c.n
+		if c.cut {
+			sink.anomaly("truncated-ip-fragment", c.offset, c.frame, truncatedFragment)
+			continue
+		}
 		h.lost.note(c, sink)
 	}
 	h.held -= n
@@ -124,3 +146,7 @@ func (h *fragHold) reset() int {
 	h.held = 0
 	return n
 }
+
+// truncatedFragment says what the snap length did to a fragmented datagram.
+const truncatedFragment = "an IP datagram one of whose fragments the capture's snap length cut: it cannot be put together " +
+	"(not lost on the way); capture whole packets (tcpdump -s 0)"

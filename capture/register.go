@@ -47,6 +47,11 @@ type registration struct {
 	okAt    time.Time
 	expires time.Duration
 	echoed  bool
+	// expiresStated: the 200 OK said the expiry (Expires, a Contact's
+	// expires); else expires is what the REGISTER asked for, or an hour.
+	// asked is the expiry the REGISTERs asked for (-1: none read).
+	expiresStated bool
+	asked         int
 	// toSource: the last 200 OK lists the Contact rewritten to where the
 	// REGISTER came from (Asterisk's rewrite_contact). contactAnswered: a
 	// response came from the Contact, so requests reach it there
@@ -284,7 +289,9 @@ func (r *registrations) register(m *sipInfo, at time.Time) {
 		return
 	}
 	if m.Contact == "" && !m.ContactAddr.IsValid() {
-		return // a query (RFC 3261 §10.2.3)
+		// A query (RFC 3261 §10.2.3); or a REGISTER the snap length cut
+		// before its Contact, which may as well have been a removal.
+		return
 	}
 	// A Contact whose host is a name (or no address netip reads) binds
 	// all the same: its refusal counts, its NAT traces need an address.
@@ -295,7 +302,7 @@ func (r *registrations) register(m *sipInfo, at time.Time) {
 			r.dropped++
 			return
 		}
-		reg = &registration{aor: m.ToUser, contact: m.ContactAddr, contactHost: m.Contact, src: m.Src, registrar: m.Dst}
+		reg = &registration{aor: m.ToUser, contact: m.ContactAddr, contactHost: m.Contact, src: m.Src, registrar: m.Dst, asked: -1}
 		r.byKey[k] = reg
 		reg.path = r.byPair[pair(m.Src, m.Dst)]
 		if reg.path == nil {
@@ -320,6 +327,9 @@ func (r *registrations) register(m *sipInfo, at time.Time) {
 		reg.sentSince++
 	}
 	reg.toHost, reg.transport = m.ToHost, m.Transport
+	if m.Expires >= 0 {
+		reg.asked = m.Expires
+	}
 	if m.UserAgent != "" {
 		reg.userAgent = m.UserAgent
 	}
@@ -393,8 +403,9 @@ func (r *registrations) answer(m *sipInfo, at time.Time) {
 	default:
 		reg.okMerged = true
 	}
-	reg.okFrame, reg.okAt, reg.echoed, reg.unlisted, reg.toSource = m.Frame, at, false, true, false
-	reg.expires = time.Duration(m.Expires) * time.Second
+	// A 200 OK cut inside its headers may list the Contact unread.
+	reg.okFrame, reg.okAt, reg.echoed, reg.unlisted, reg.toSource = m.Frame, at, false, !m.HeadersCut, false
+	granted := m.Expires
 	for _, c := range m.extras().Contacts {
 		reg.toSource = reg.toSource || (c.Addr == reg.src && c.Addr != reg.contact)
 		if c.Addr.Addr() != reg.contact.Addr() {
@@ -402,10 +413,25 @@ func (r *registrations) answer(m *sipInfo, at time.Time) {
 		}
 		reg.echoed, reg.unlisted = !c.Fixed, false
 		if c.Expires >= 0 {
-			reg.expires = time.Duration(c.Expires) * time.Second
+			granted = c.Expires
 		}
 	}
+	reg.expiresStated = granted >= 0
+	if !reg.expiresStated {
+		granted = reg.unstatedExpiry()
+	}
+	reg.expires = time.Duration(granted) * time.Second
 	reg.path.registered(reg)
+}
+
+// unstatedExpiry is the expiry, in seconds, of a binding whose 200 OK
+// said none (or the snap length cut where it would): what its REGISTER
+// asked for, else an hour, the registrars' usual default.
+func (g *registration) unstatedExpiry() int {
+	if g.asked >= 0 {
+		return g.asked
+	}
+	return 3600
 }
 
 // answered finds the binding a REGISTER's response from its registrar
@@ -730,7 +756,7 @@ const (
 // granted an hour): it does not take the 200 OK as success, or keeps its
 // NAT open that way.
 func (g *registration) repeatedFinding() (report.Finding, bool) {
-	if g.oks < repeatedRegistrations || g.expires <= 0 || g.okAt.Sub(g.firstOkAt) < repeatedFor {
+	if g.oks < repeatedRegistrations || !g.expiresStated || g.expires <= 0 || g.okAt.Sub(g.firstOkAt) < repeatedFor {
 		return report.Finding{}, false
 	}
 	every := g.okAt.Sub(g.firstOkAt) / time.Duration(g.oks-1)
@@ -838,10 +864,14 @@ func (g *registration) outlivesFinding() report.Finding {
 		silence += " up to the end of the capture"
 		frames = []uint64{p.gapFrom}
 	}
+	registered := "registered"
+	if g.expiresStated {
+		registered += " for " + g.expires.Round(time.Second).String()
+	}
 	return report.Finding{
 		ID: IDRegistrationOutlivesNAT, Severity: report.SeverityWarning, Subject: g.aor,
-		Title: fmt.Sprintf("The phone behind NAT registered for %s and then sent nothing for %s: longer than NATs keep an idle UDP mapping (30 s to a few minutes), so incoming calls may never reach it",
-			g.expires.Round(time.Second), p.gap.Round(time.Second)),
+		Title: fmt.Sprintf("The phone behind NAT %s and then sent nothing for %s: longer than NATs keep an idle UDP mapping (30 s to a few minutes), so incoming calls may never reach it",
+			registered, p.gap.Round(time.Second)),
 		Evidence: []report.Evidence{g.registerEvidence(), {Text: silence, Frames: frames, Time: p.gapStart}},
 		Remedy:   remedyKeepAlive,
 	}

@@ -225,6 +225,9 @@ type sipInfo struct {
 	// classic trace of a SIP ALG that rewrote the body (issue 5).
 	LengthMismatch bool
 	Fragmented     bool
+	// HeadersCut: the snap length cut the message inside its header
+	// block: a header not read may have been there.
+	HeadersCut bool
 	// BodyCut: the capture's snap length cut the message: its body (SDP)
 	// is lost, or read only as far as its last whole line.
 	BodyCut bool

@@ -162,3 +162,71 @@ func TestSnapLengthRealPBX(t *testing.T) {
 		}
 	}
 }
+
+// TestSnapLengthCutsFragments: an INVITE in IP fragments, the capture's
+// snap length cutting its first fragment. Its fragments were not lost on
+// the way (no sip-fragments-lost, no ip-fragments-incomplete): the
+// datagram is noted cut, and its first fragment read as far as it goes,
+// so the call has its INVITE (its setup read, not "not captured").
+func TestSnapLengthCutsFragments(t *testing.T) {
+	path, _ := generate(t, []pcapgen.Call{{Kind: pcapgen.Fragmented, Media: 2 * time.Second}}, pcapgen.Options{Seed: 5})
+	whole := capture.AnalyzePath(t, path)
+	if len(whole.Calls) != 1 || whole.Calls[0].Verdict != report.VerdictTwoWay {
+		t.Fatalf("the whole capture: %d calls, want one two-way", len(whole.Calls))
+	}
+	res := capture.AnalyzePath(t, cutCapture(t, path, 600, false))
+	kinds := map[string]uint64{}
+	for _, a := range res.Capture.Anomalies {
+		kinds[a.Kind] = a.Count
+	}
+	if kinds["truncated-ip-fragment"] == 0 || kinds["ip-fragments-incomplete"] != 0 {
+		t.Errorf("anomalies %v: want truncated-ip-fragment, no ip-fragments-incomplete", kinds)
+	}
+	for _, f := range res.Findings {
+		if f.ID == "sip-fragments-lost" {
+			t.Errorf("fragments cut by the snap length said lost: %q", f.Title)
+		}
+	}
+	if len(res.Calls) != 1 {
+		t.Fatalf("%d calls, want 1", len(res.Calls))
+	}
+	c := res.Calls[0]
+	if c.Verdict != report.VerdictTwoWay || c.Status != 200 {
+		t.Errorf("verdict %s, status %d; want two-way, 200 (%s)", c.Verdict, c.Status, c.Explain)
+	}
+	for _, f := range c.Findings {
+		if f.ID == capture.IDInviteNotCaptured {
+			t.Errorf("the INVITE whose first fragment was cut is said not captured: %q", f.Title)
+		}
+	}
+}
+
+// TestSnapLengthCutsTCP: SIP over TCP, segments cut by the snap length.
+// A segment's bytes kept are read as a message cut short, and the next
+// segment that starts a message resumes the stream: the call is followed
+// to its end as over UDP, no segment is said missing, and its RTP is
+// bound by the parties' hosts though the cut SDP lost its m= lines.
+func TestSnapLengthCutsTCP(t *testing.T) {
+	path, _ := generate(t, []pcapgen.Call{{Kind: pcapgen.TCP, Media: 2 * time.Second}}, pcapgen.Options{Seed: 9})
+	whole := capture.AnalyzePath(t, path)
+	if len(whole.Calls) != 1 || whole.Calls[0].Transport != "TCP" {
+		t.Fatalf("the whole capture: %d calls, want one over TCP", len(whole.Calls))
+	}
+	// pcapgen sends each message in segments of 200 bytes: at 300 the
+	// second segment of each longer one is cut, inside the INVITE's and
+	// the 200 OK's SDP.
+	res := capture.AnalyzePath(t, cutCapture(t, path, 300, false))
+	for _, a := range res.Capture.Anomalies {
+		if a.Kind == "tcp-gap" {
+			t.Errorf("segments cut by the snap length said missing: %d × tcp-gap", a.Count)
+		}
+	}
+	if len(res.Calls) != 1 {
+		t.Fatalf("%d calls, want 1", len(res.Calls))
+	}
+	w, c := whole.Calls[0], res.Calls[0]
+	if c.Status != w.Status || c.State != w.State || c.Verdict != w.Verdict || len(c.Messages) != len(w.Messages) {
+		t.Errorf("cut: status %d, state %s, verdict %s, %d messages; whole: %d, %s, %s, %d",
+			c.Status, c.State, c.Verdict, len(c.Messages), w.Status, w.State, w.Verdict, len(w.Messages))
+	}
+}

@@ -187,6 +187,9 @@ type tcpStream struct {
 	// turn: the connection carries TURN (RFC 8656 §12.5: STUN messages
 	// and ChannelData padded to 4 bytes) between a client and its server.
 	turn bool
+	// cut: the capture's snap length cut the stream's last segment, so
+	// where the next one begins is not known from the bytes kept.
+	cut bool
 }
 
 // carries names what the connection carries, for what is said of it.
@@ -481,7 +484,7 @@ func (s *state) readCutHeaders(payload []byte) (*sipInfo, repeatRead, error) {
 	if err != nil {
 		return nil, repeatRead{}, err
 	}
-	info.Body, info.BodyCut = nil, true
+	info.Body, info.BodyCut, info.HeadersCut = nil, true, true
 	return info, repeatRead{}, nil
 }
 
@@ -644,6 +647,15 @@ func (s *state) handleTCP(pkt *packet) {
 	if len(b) == 0 {
 		return
 	}
+	if st.cut && st.plainSIP() {
+		// After a segment cut by the snap length, a message start
+		// resumes the stream; bytes that begin none finish the cut one.
+		st.cut, st.buf, st.next = false, st.buf[:0], pkt.Seq
+		if !looksLikeSIP(b) {
+			st.next, st.cut = pkt.Seq+uint32(len(b)), pkt.Truncated
+			return
+		}
+	}
 	switch d := int32(pkt.Seq - st.next); {
 	case d < 0: // retransmission, maybe with new bytes at its end
 		if int(-d) >= len(b) {
@@ -683,6 +695,27 @@ func (s *state) handleTCP(pkt *packet) {
 	}
 	st.buf = append(st.buf, b...)
 	s.drainTCP(pkt, st)
+	if pkt.Truncated && st.plainSIP() {
+		s.readCutSegment(pkt, st)
+	}
+}
+
+// plainSIP says whether the stream carries SIP itself, not in TLS,
+// WebSocket or TURN framing, whose cut records cannot be read.
+func (st *tcpStream) plainSIP() bool { return st.tls == nil && !st.ws && !st.turn }
+
+// readCutSegment reads the message a segment cut by the snap length
+// ended in as far as it goes, as a datagram cut short (its first header
+// lines carry the call), and marks the stream cut.
+func (s *state) readCutSegment(pkt *packet, st *tcpStream) {
+	st.cut = true
+	if len(st.buf) == 0 {
+		return // the cut left out the next message's start: nothing to read
+	}
+	cut := *pkt
+	cut.Payload = append([]byte(nil), st.buf...)
+	st.buf = st.buf[:0]
+	s.handleSIPDatagram(&cut, "TCP")
 }
 
 // openTCPStream starts following a TCP connection whose first payload

@@ -77,6 +77,35 @@ func (l unreadSIPLog) before(src, dst netip.AddrPort, frame uint64, at time.Time
 	return &unreadSIP{count: len(frames), frames: frames[:min(len(frames), maxAnomalyRefs)], kind: u.kind, detail: u.detail}
 }
 
+// after is what was noted of the unreadable messages sent from src to dst
+// after frame: nil when there were none.
+func (l unreadSIPLog) after(src, dst netip.AddrPort, frame uint64) *unreadSIP {
+	u := l[[2]netip.AddrPort{src, dst}]
+	if u == nil {
+		return nil
+	}
+	start, found := slices.BinarySearch(u.frames, frame)
+	if found {
+		start++
+	}
+	if start == len(u.frames) {
+		return nil
+	}
+	frames := u.frames[start:]
+	return &unreadSIP{count: len(frames), frames: frames[:min(len(frames), maxAnomalyRefs)], kind: u.kind, detail: u.detail}
+}
+
+// noteUnreadAfter finds, for the legs about to be judged whose INVITE has
+// no final response in the capture, the unreadable messages the callee's
+// side sent the caller after it.
+func (s *state) noteUnreadAfter(legs []*sipCall) {
+	for _, c := range legs {
+		if t := &c.setup; t.sent > 0 && t.endedAt.IsZero() && t.src.IsValid() {
+			t.unreadAfter = s.unreadPaths.after(t.dst, t.src, t.firstFrame)
+		}
+	}
+}
+
 // unreadableSIPMessage counts a SIP message that could not be read as an
 // anomaly of kind, and notes it by its ends.
 func (s *state) unreadableSIPMessage(pkt *packet, kind, detail string) {

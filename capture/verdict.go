@@ -220,6 +220,10 @@ type SetupFacts struct {
 	// response set), and nothing showed which (a 2xx, inferAnswer, or a
 	// failure): the capture lacks what came back to the caller.
 	AckedUnseen bool
+	// UnreadAfter: SIP from the callee's side to the caller after the
+	// INVITE that could not be read (nil: none); its final response may
+	// be among it.
+	UnreadAfter *unreadSIP
 }
 
 // gaveUpAtOnce says what an INVITE never resent shows of its sender.
@@ -632,6 +636,13 @@ func notAnswered(s SetupFacts) StreamVerdict {
 		return StreamVerdict{Verdict: report.VerdictIncompleteCapture,
 			Explain: "the caller acknowledged a final response the capture does not hold (its ACK carries the response's To-tag): " +
 				"the capture lacks what came back to the caller, so how the setup ended cannot be told"}
+	case s.UnreadAfter != nil && status < 300:
+		// Its final response may be among what could not be read: not
+		// a destination that never answered.
+		return StreamVerdict{Verdict: report.VerdictIncompleteCapture,
+			Explain: fmt.Sprintf("%s from the callee's side to the caller after the INVITE could not be read (%s, from frame %d): "+
+				"the final response may be among them, so how the setup ended cannot be told",
+				report.Plural(s.UnreadAfter.count, "SIP message"), s.UnreadAfter.kind, s.UnreadAfter.frames[0])}
 	case !s.Responded && s.Unreachable != "":
 		na.Reason = report.NotAnsweredUnreachable
 		explain = "the INVITE drew " + s.Unreachable

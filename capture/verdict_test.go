@@ -238,6 +238,12 @@ func TestNotAnswered(t *testing.T) {
 		{"sent once over UDP, resends still due", SetupFacts{Sent: 1, Resends: true, Waited: 10 * s}, report.VerdictIncompleteCapture, "", 0, "", ""},
 		{"sent once over TCP, Timer B still running", SetupFacts{Sent: 1, Waited: 29 * s}, report.VerdictIncompleteCapture, "", 0, "", ""},
 		{"capture ended while ringing", SetupFacts{Responded: true, Rang: true, Sent: 1, Waited: 8 * s}, report.VerdictIncompleteCapture, "", 0, "", ""},
+		// The 200 OK and the rest cut by the snap length before their
+		// Call-ID (ziyua p5 at -s 512): no callee that never rang.
+		{"answers after the 100 unreadable", SetupFacts{Responded: true, Sent: 1, Waited: 37 * s,
+			UnreadAfter: &unreadSIP{count: 3, frames: []uint64{18, 21, 29}, kind: "truncated-sip"}}, report.VerdictIncompleteCapture, "", 0, "", ""},
+		{"no response, unreadable SIP back", SetupFacts{Sent: 7, Waited: 32 * s,
+			UnreadAfter: &unreadSIP{count: 1, frames: []uint64{9}, kind: "malformed-sip"}}, report.VerdictIncompleteCapture, "", 0, "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
