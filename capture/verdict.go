@@ -103,6 +103,20 @@ func (s StreamFacts) seen(d int) uint64 {
 	return s.Delivered[d] + s.Undeliverable[d] + s.Unproven[d]
 }
 
+// lossProven: each direction whose media did not arrive was seen sent
+// where it cannot arrive (Undeliverable): proof in the capture itself,
+// which no part of the call out of its sight undoes (its start before
+// the capture, the other side's signalling); a call over too soon is
+// still too soon to judge.
+func (s StreamFacts) lossProven(ok [2]bool) bool {
+	for d := range 2 {
+		if !ok[d] && s.Undeliverable[d] == 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // noRTP: not one RTP packet of the stream was seen, either way.
 func (s StreamFacts) noRTP() bool {
 	return s.seen(caller) == 0 && s.seen(callee) == 0
@@ -341,7 +355,7 @@ func JudgeStream(s StreamFacts, c CallFacts) StreamVerdict {
 			return StreamVerdict{Verdict: report.VerdictTwoWay, Explain: "RTP flowed both ways between the parties' hosts (the call's SDP is not in the capture)"}
 		case ok[0] && ok[1]:
 			return StreamVerdict{Verdict: report.VerdictTwoWay, Explain: "RTP flowed both ways"}
-		case c.missingExcused(s):
+		case c.missingExcused(s) && !(s.lossProven(ok) && !c.tooSoonToJudge()):
 			return StreamVerdict{Verdict: report.VerdictIncompleteCapture, Explain: incompleteReason(c)}
 		case ok[0]: // the caller's audio arrives, the callee's does not
 			return oneWay(caller, s)

@@ -37,6 +37,13 @@ func TestJudgeStream(t *testing.T) {
 		{"rejected", StreamFacts{Expected: both}, CallFacts{CaptureHasMedia: true, StartSeen: true, Setup: SetupFacts{DialogStatus: 486, CallStatus: 486}}, report.VerdictNotAnswered, ""},
 		{"capture filtered to signalling", StreamFacts{Expected: both}, CallFacts{Answered: true, MediaNegotiated: true, StartSeen: true, BothSidesSignalling: true}, report.VerdictIncompleteCapture, ""},
 		{"capture started mid-call", StreamFacts{Expected: both, Delivered: [2]uint64{10, 0}}, CallFacts{Answered: true, MediaNegotiated: true, CaptureHasMedia: true, BothSidesSignalling: true}, report.VerdictIncompleteCapture, ""},
+		// Begun during the setup, the capture holds the 200 OK naming the
+		// callee's private address and the caller's RTP going there: the
+		// lost direction is proven, whatever came before the capture.
+		{"capture started mid-call, RTP sent to a private address", StreamFacts{Expected: both, Delivered: [2]uint64{0, 1123}, Undeliverable: [2]uint64{1123, 0}},
+			CallFacts{Answered: true, MediaNegotiated: true, CaptureHasMedia: true, BothSidesSignalling: true}, report.VerdictOneWay, "callee"},
+		{"one side's signalling invisible, RTP sent to a private address", StreamFacts{Expected: both, Delivered: [2]uint64{10, 0}, Undeliverable: [2]uint64{0, 10}},
+			CallFacts{Answered: true, MediaNegotiated: true, CaptureHasMedia: true, StartSeen: true}, report.VerdictOneWay, "caller"},
 		// A re-INVITE in the capture turned the line to T.38 fax: its whole
 		// negotiation was seen, so one way is one way.
 		{"capture started mid-call, fax set up in it flows one way", StreamFacts{Expected: both, Delivered: [2]uint64{0, 271}, SetUpInCapture: true},
