@@ -227,6 +227,14 @@ func (t *setupTrack) asked(m *sipInfo, from int) invited {
 	return invited{uri: t.ruri, dst: t.dst}
 }
 
+// fromSender says whether response m came from where the setup INVITE
+// was sent from, to another address than the INVITE's: it answers an
+// earlier hop the capture lacks (a proxy's 408 upstream, seen where only
+// its outgoing packets are), not this INVITE, and is not the call's
+// outcome. (To the INVITE's destination it answers that one's own
+// INVITE back: a phone that calls itself through its PBX.)
+func (t *setupTrack) fromSender(m *sipInfo) bool { return t.sent > 0 && m.Src == t.src && m.Dst != t.dst }
+
 // response files a response to an INVITE.
 func (t *setupTrack) response(m *sipInfo, at time.Time) {
 	if m.CSeq != t.cseq {
@@ -920,7 +928,7 @@ func (t *callTable) response(c *sipCall, m *sipInfo, at time.Time, from int, tag
 	if d != nil && m.Status >= 300 && (m.Method == "INVITE" || m.Method == "UPDATE") {
 		d.dropRejected(other(from), m.CSeq, m.Method)
 	}
-	if isInitialInvite {
+	if isInitialInvite && !c.setup.fromSender(m) {
 		c.setup.response(m, at)
 		if c.Callee.SignalAddr == "" && m.Status > 100 {
 			c.Callee.SignalAddr = m.Src.String()
