@@ -233,7 +233,9 @@ func (t *setupTrack) asked(m *sipInfo, from int) invited {
 // its outgoing packets are), not this INVITE, and is not the call's
 // outcome. (To the INVITE's destination it answers that one's own
 // INVITE back: a phone that calls itself through its PBX.)
-func (t *setupTrack) fromSender(m *sipInfo) bool { return t.sent > 0 && m.Src == t.src && m.Dst != t.dst }
+func (t *setupTrack) fromSender(m *sipInfo) bool {
+	return t.sent > 0 && m.Src == t.src && m.Dst != t.dst
+}
 
 // response files a response to an INVITE.
 func (t *setupTrack) response(m *sipInfo, at time.Time) {
