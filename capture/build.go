@@ -228,6 +228,7 @@ func (s *state) endingCalls(now time.Time, final bool) (map[*sipCall]bool, []*gr
 		}
 		s.noteUnseenInvites(c.group.legs) // unseeninvite.go
 		s.noteUnreadAfter(c.group.legs)   // unreadsip.go
+		noteAnsweredUpstream(c.group.legs)
 		view := s.host.view()
 		view.inside = s.toPrivate.inside
 		groups = append(groups, newGroupBuild(c.group, s.regs, &s.ice, &s.unreach, &s.forwards, &s.dialScans, view, s.describesSDP()))

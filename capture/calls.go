@@ -193,6 +193,21 @@ type setupTrack struct {
 	// INVITE that could not be read (cut by the snap length, malformed),
 	// noted when a setup with no final response is judged.
 	unreadAfter *unreadSIP
+	// progress is the first 18x or 2xx to the INVITE: what only the
+	// callee's side sends (a proxy makes its 100 and its timeouts alone).
+	progress response
+	// passedOn: an INVITE that got no response in the capture, whose
+	// sender passed on such a response upstream, on another leg, after
+	// it (noteAnsweredUpstream).
+	passedOn response
+}
+
+// response is one SIP response: its status, frame, time and ends.
+type response struct {
+	status   int
+	frame    uint64
+	at       time.Time
+	src, dst netip.AddrPort
 }
 
 // invite files a transmission of the setup INVITE.
@@ -246,6 +261,9 @@ func (t *setupTrack) response(m *sipInfo, at time.Time) {
 		t.firstResponse, t.responseSrc, t.responseDst, t.responseFrame, t.respondedAt = m.Status, m.Src, m.Dst, m.Frame, at
 	}
 	t.responded = true
+	if m.Status >= 180 && m.Status < 300 && t.progress.frame == 0 {
+		t.progress = response{status: m.Status, frame: m.Frame, at: at, src: m.Src, dst: m.Dst}
+	}
 	if m.Status >= 180 && m.Status < 190 {
 		t.rang = true
 	}
@@ -275,6 +293,7 @@ func (t *setupTrack) facts(now time.Time) SetupFacts {
 		FinalFrom: t.finalFrom, FinalAgent: t.finalAgent,
 		AckedUnseen: t.unseenAnswer != nil && t.unseenAnswer.ackFrame != 0 && t.unseenAnswer.proofFrame == 0,
 		UnreadAfter: t.unreadAfter,
+		PassedOn:    t.passedOn,
 	}
 }
 

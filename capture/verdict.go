@@ -238,6 +238,9 @@ type SetupFacts struct {
 	// INVITE that could not be read (nil: none); its final response may
 	// be among it.
 	UnreadAfter *unreadSIP
+	// PassedOn: no response to the INVITE is in the capture, but its
+	// sender passed on a 18x or 2xx upstream after it (frame 0: none).
+	PassedOn response
 }
 
 // gaveUpAtOnce says what an INVITE never resent shows of its sender.
@@ -650,6 +653,13 @@ func notAnswered(s SetupFacts) StreamVerdict {
 		return StreamVerdict{Verdict: report.VerdictIncompleteCapture,
 			Explain: "the caller acknowledged a final response the capture does not hold (its ACK carries the response's To-tag): " +
 				"the capture lacks what came back to the caller, so how the setup ended cannot be told"}
+	case !s.Responded && s.PassedOn.frame != 0:
+		// Only the callee's side makes a 18x or 2xx: this hop was
+		// answered out of the capture's sight.
+		return StreamVerdict{Verdict: report.VerdictIncompleteCapture,
+			Explain: fmt.Sprintf("no response to the INVITE is in the capture, yet its sender %s passed a %d on to %s after it (frame %d), "+
+				"which only the callee's side sends: the capture does not see this hop's answers (one direction of it)",
+				s.PassedOn.src.Addr(), s.PassedOn.status, s.PassedOn.dst, s.PassedOn.frame)}
 	case s.UnreadAfter != nil && status < 300:
 		// Its final response may be among what could not be read: not
 		// a destination that never answered.
