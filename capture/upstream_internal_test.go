@@ -33,10 +33,10 @@ func TestAnsweredUpstream(t *testing.T) {
 		return calls
 	}
 	for _, tc := range []struct {
-		name     string
-		sent     int
-		callID   string
-		fork     bool
+		name       string
+		sent       int
+		callID     string
+		fork       bool
 		outOfSight bool
 	}{
 		{"sent once, answer passed on", 1, "a", false, true},
