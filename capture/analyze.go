@@ -142,9 +142,9 @@ func (s *state) result(files []string, live string) *Result {
 		Calls: calls,
 	}
 	t := &s.tally
-	r.Capture.Vantage = vantage(t.private, t.public, s.host.view())
+	r.Capture.Vantage = vantage(t.private, t.public, s.hostView()) + s.twins.vantage()
 	r.Findings = append(captureFindings(s), tlsFindings(s)...)
-	view := s.host.view()
+	view := s.hostView()
 	view.inside = s.toPrivate.inside
 	r.Findings = append(r.Findings, s.regs.findings(s.last, view, &s.unreach)...)
 	r.Registrations = s.regs.table(s.last)

@@ -178,6 +178,12 @@ func (c *sipCall) ended(now time.Time) bool {
 // holds back calls whose media still flows, judges the rest into their
 // report entries and forgets them.
 func (s *state) sweep(now time.Time, final bool) {
+	until := now
+	if final {
+		until = time.Time{} // every datagram held
+	}
+	s.releaseHeld(until) // nattwins.go
+	s.dropNATCopies()
 	s.calls.advance(now)
 	if final {
 		s.calls.release(true)
@@ -229,7 +235,7 @@ func (s *state) endingCalls(now time.Time, final bool) (map[*sipCall]bool, []*gr
 		s.noteUnseenInvites(c.group.legs) // unseeninvite.go
 		s.noteUnreadAfter(c.group.legs)   // unreadsip.go
 		noteAnsweredUpstream(c.group.legs)
-		view := s.host.view()
+		view := s.hostView()
 		view.inside = s.toPrivate.inside
 		groups = append(groups, newGroupBuild(c.group, s.regs, &s.ice, &s.unreach, &s.forwards, &s.dialScans, view, s.describesSDP()))
 	}

@@ -233,6 +233,9 @@ type state struct {
 	// unreadPaths notes the SIP messages that could not be read by their
 	// ends (unreadsip.go).
 	unreadPaths unreadSIPLog
+	// twins keeps one copy of what a capture taken on a NAT holds twice
+	// (nattwins.go).
+	twins natTwins
 	// cutUnread counts the SIP messages the snap length cut before
 	// anything naming their call: a capture of such alone shows no call.
 	cutUnread uint64
@@ -357,6 +360,9 @@ func (s *state) setDetail(on bool) {
 
 // handle analyses one decoded packet. It must not keep pkt.Payload.
 func (s *state) handle(pkt *packet) {
+	if len(s.twins.held) > 0 {
+		s.releaseHeld(pkt.Time) // nattwins.go
+	}
 	switch pkt.Proto {
 	case protoUDP:
 		s.handleUDP(pkt)
@@ -383,7 +389,7 @@ func (s *state) handle(pkt *packet) {
 func (s *state) handleUDP(pkt *packet) {
 	b := pkt.Payload
 	if len(b) > 0 && b[0] >= 'A' && b[0] <= 'Z' && looksLikeSIP(b) {
-		s.handleSIPDatagram(pkt, "UDP")
+		s.udpSIP(pkt) // nattwins.go
 		return
 	}
 	// RTP and RTCP were split off by the reader (pipeline.go); the rest is

@@ -1,0 +1,264 @@
+package capture
+
+import (
+	"fmt"
+	"hash/maphash"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/natdoc/natdoc/report"
+)
+
+// A capture taken on a NAT itself (tcpdump -i any on a Linux router, or
+// its LAN and WAN captures merged) holds each packet the NAT translates
+// twice: on its LAN side with the phone's private address, and on its WAN
+// side with the NAT's public one, microseconds apart. Read as they are,
+// the phone's INVITE looks like two hops through a proxy, its RTP counts
+// double, and both copies of a stream look like two parties. natTwins
+// keeps one view: the WAN side's, the address the far end sees, from
+// which the NAT questions are asked. A SIP datagram from a private address
+// to a public one (the LAN copy of an outbound message) is held for
+// twinWindow, and dropped when its WAN copy (the same payload to the same
+// destination, from a public address) comes; a datagram from a public
+// address to a private one that came a moment before to a public address
+// from the same source (the LAN copy of an inbound message) is dropped at
+// once. The private and public address of each pair are the NAT's
+// mapping. RTP is matched by stream once the capture is known to be taken
+// on a NAT (dropNATCopies).
+
+// twinWindow is how far apart the two copies of one translated packet may
+// be captured: a NAT forwards in microseconds; merged captures of its two
+// interfaces may differ by a few milliseconds.
+const twinWindow = 10 * time.Millisecond
+
+// maxNATMappings bounds the mappings kept (a NAT of a few phones has a
+// handful; a carrier-grade NAT seen whole is no home router).
+const maxNATMappings = 4096
+
+// natTwins holds the SIP datagrams waiting for their twin, the inbound
+// datagrams recently handled, and the NAT's mappings seen.
+type natTwins struct {
+	seed maphash.Seed
+	held []heldSIP
+	// inbound holds, by payload and source, the last datagrams sent from
+	// one public address to another (a ring): the WAN copy of an inbound
+	// message, whose LAN copy follows.
+	inbound [inboundKept]twinSeen
+	next    int
+	// hosts maps a private host seen translated to its public address;
+	// copies counts the LAN copies left out, SIP and RTP.
+	hosts       map[netip.Addr]netip.Addr
+	sipCopies   uint64
+	rtpCopies   uint64
+	firstFrames []uint64
+}
+
+// heldSIP is a SIP datagram held for its twin: its packet, payload copied.
+type heldSIP struct {
+	pkt packet
+	sum uint64 // payload and destination
+}
+
+// inboundKept is how many public-to-public datagrams are kept for their
+// LAN copy: more than a NAT of phones passes in twinWindow.
+const inboundKept = 64
+
+// twinSeen is an inbound datagram's WAN copy: its payload and source's
+// hash, when, and to where.
+type twinSeen struct {
+	sum uint64
+	at  time.Time
+	dst netip.AddrPort
+}
+
+// sum hashes a payload with one of its packet's ends.
+func (n *natTwins) sum(payload []byte, end netip.AddrPort) uint64 {
+	var h maphash.Hash
+	h.SetSeed(n.seed)
+	a := end.Addr().As16()
+	h.Write(a[:])
+	h.WriteByte(byte(end.Port() >> 8))
+	h.WriteByte(byte(end.Port()))
+	h.Write(payload)
+	return h.Sum64()
+}
+
+// onNAT says whether the capture was seen taken on a NAT.
+func (n *natTwins) onNAT() bool { return len(n.hosts) > 0 }
+
+// noteMapping records that the NAT translated private to public.
+func (n *natTwins) noteMapping(private, public netip.Addr, frame uint64) {
+	if _, ok := n.hosts[private]; ok || len(n.hosts) >= maxNATMappings {
+		return
+	}
+	if n.hosts == nil {
+		n.hosts = map[netip.Addr]netip.Addr{}
+	}
+	n.hosts[private] = public
+	if len(n.firstFrames) < maxAnomalyRefs {
+		n.firstFrames = append(n.firstFrames, frame)
+	}
+}
+
+// udpSIP takes a SIP datagram: handled at once, held for its twin, or
+// dropped as the LAN copy of one handled.
+func (s *state) udpSIP(pkt *packet) {
+	n := &s.twins
+	if n.seed == (maphash.Seed{}) {
+		n.seed = maphash.MakeSeed()
+	}
+	s.releaseHeld(pkt.Time)
+	src, dst := pkt.Src.Addr(), pkt.Dst.Addr()
+	switch {
+	case isPublic(src) && IsPrivate(dst):
+		// The LAN copy of an inbound message whose WAN copy came?
+		if seen, ok := n.seenInbound(n.sum(pkt.Payload, pkt.Src), pkt.Time); ok && seen.dst != pkt.Dst {
+			n.sipCopies++
+			n.noteMapping(dst, seen.dst.Addr(), pkt.Frame)
+			return
+		}
+	case isPublic(src) && isPublic(dst):
+		n.inbound[n.next] = twinSeen{sum: n.sum(pkt.Payload, pkt.Src), at: pkt.Time, dst: pkt.Dst}
+		n.next = (n.next + 1) % inboundKept
+		// The WAN copy of an outbound message held?
+		sum := n.sum(pkt.Payload, pkt.Dst)
+		for i := range n.held {
+			h := &n.held[i]
+			if h.sum == sum && h.pkt.Src != pkt.Src && pkt.Time.Sub(h.pkt.Time) <= twinWindow {
+				n.sipCopies++
+				n.noteMapping(h.pkt.Src.Addr(), src, h.pkt.Frame)
+				h.pkt = copyPacket(pkt) // handled in the LAN copy's place
+				return
+			}
+		}
+	case IsPrivate(src) && isPublic(dst):
+		n.held = append(n.held, heldSIP{pkt: copyPacket(pkt), sum: n.sum(pkt.Payload, pkt.Dst)})
+		return
+	}
+	if len(n.held) > 0 { // behind the held, in order
+		n.held = append(n.held, heldSIP{pkt: copyPacket(pkt)})
+		return
+	}
+	s.handleSIPDatagram(pkt, "UDP")
+}
+
+// seenInbound finds the inbound datagram of hash sum handled within
+// twinWindow before at.
+func (n *natTwins) seenInbound(sum uint64, at time.Time) (twinSeen, bool) {
+	for _, seen := range n.inbound {
+		if seen.sum == sum && !seen.at.IsZero() && at.Sub(seen.at) <= twinWindow {
+			return seen, true
+		}
+	}
+	return twinSeen{}, false
+}
+
+// releaseHeld handles, in order, the held datagrams whose twin can no
+// longer come by now (all of them when now is zero).
+func (s *state) releaseHeld(now time.Time) {
+	n := &s.twins
+	i := 0
+	for ; i < len(n.held); i++ {
+		if !now.IsZero() && now.Sub(n.held[i].pkt.Time) <= twinWindow {
+			break
+		}
+		s.handleSIPDatagram(&n.held[i].pkt, "UDP")
+	}
+	if i > 0 {
+		n.held = append(n.held[:0], n.held[i:]...)
+	}
+}
+
+// copyPacket copies a packet with its payload, to keep past its handling.
+func copyPacket(pkt *packet) packet {
+	c := *pkt
+	c.Payload = append([]byte(nil), pkt.Payload...)
+	return c
+}
+
+// dropNATCopies leaves out the RTP streams that are the LAN copies of
+// others, on a capture taken on a NAT: a stream between a private host
+// the NAT was seen translating and a public end, whose twin (the same SSRC
+// to or from the same public end, at the same time) has the host's public
+// address.
+func (s *state) dropNATCopies() {
+	n := &s.twins
+	if !n.onNAT() || len(s.flows) < 2 {
+		return
+	}
+	type twinKey struct {
+		ssrc uint32
+		rtcp bool
+		far  netip.AddrPort
+		near netip.Addr
+	}
+	wan := make(map[twinKey]*rtpFlow)
+	for _, f := range s.flows {
+		k := f.Key
+		if isPublic(k.Src.Addr()) && isPublic(k.Dst.Addr()) {
+			wan[twinKey{k.SSRC, k.RTCP, k.Dst, k.Src.Addr()}] = f // outbound's WAN copy: far end its destination
+			wan[twinKey{k.SSRC, k.RTCP, k.Src, k.Dst.Addr()}] = f // inbound's
+		}
+	}
+	var copies []*rtpFlow
+	for _, f := range s.flows {
+		k := f.Key
+		var far netip.AddrPort
+		var public netip.Addr
+		switch {
+		case IsPrivate(k.Src.Addr()) && isPublic(k.Dst.Addr()):
+			far, public = k.Dst, n.hosts[k.Src.Addr()]
+		case isPublic(k.Src.Addr()) && IsPrivate(k.Dst.Addr()):
+			far, public = k.Src, n.hosts[k.Dst.Addr()]
+		default:
+			continue
+		}
+		if !public.IsValid() {
+			continue
+		}
+		if w := wan[twinKey{k.SSRC, k.RTCP, far, public}]; w != nil && sameTime(f, w) {
+			copies = append(copies, f)
+		}
+	}
+	for _, f := range copies {
+		n.rtpCopies += f.Packets
+		s.dropFlow(f)
+	}
+}
+
+// sameTime says whether two streams began within a second of each other.
+func sameTime(a, b *rtpFlow) bool {
+	return a.First().Sub(b.First()).Abs() <= time.Second
+}
+
+// vantage adds to the capture's vantage that it was taken on a NAT, and
+// what was left out for it.
+func (n *natTwins) vantage() string {
+	if !n.onNAT() {
+		return ""
+	}
+	pairs := make([]string, 0, len(n.hosts))
+	for private, public := range n.hosts {
+		pairs = append(pairs, private.String()+" to "+public.String())
+	}
+	slices.Sort(pairs)
+	if len(pairs) > 3 {
+		pairs = append(pairs[:3], fmt.Sprintf("%d more", len(pairs)-3))
+	}
+	return fmt.Sprintf("; taken on a NAT itself, both its sides (it translates %s): each packet it forwards is in the capture twice, "+
+		"so the copies on its LAN side (%s, %s) are left out, and the calls judged as its public side sees them",
+		strings.Join(pairs, ", "), report.Plural(int(n.sipCopies), "SIP message"), report.Plural(int(n.rtpCopies), "RTP and RTCP packet"))
+}
+
+// hostView is where the capture was taken (host.go), knowing a capture
+// taken on a NAT is on no party's host, though every packet be to or from
+// one (a NAT passing one phone's call to one peer).
+func (s *state) hostView() hostView {
+	v := s.host.view()
+	if s.twins.onNAT() {
+		v.addr = netip.Addr{}
+	}
+	return v
+}

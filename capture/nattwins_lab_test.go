@@ -1,0 +1,101 @@
+//go:build linux
+
+package capture
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/natdoc/natdoc/internal/natlab"
+	"github.com/natdoc/natdoc/report"
+)
+
+// TestLabCaptureOnNAT: tcpdump -i any on the NAT itself, as an engineer
+// runs it on a Linux router. baresip 100 at 192.168.1.10 behind r1 calls
+// baresip 200 at 203.0.113.10; r1's capture holds every packet it
+// forwards twice, before and after translation. natdoc judges it as the
+// capture at the callee (r1's public side): the same verdict, the RTP
+// counted once each way (not the leaked call's callee's, which never
+// reaches the NAT), one leg (the INVITE's two copies are no proxy),
+// no finding that says the capture was taken on the callee's host, and a
+// vantage that says it was taken on the NAT. Leaking its private address,
+// the phone cannot hear; with STUN the call is two-way.
+func TestLabCaptureOnNAT(t *testing.T) {
+	natlab.Require(t)
+	for _, tc := range []struct {
+		name string
+		stun bool
+		file string
+	}{
+		{"leaked private address", false, "natlab-capture-on-nat.pcap"},
+		{"fixed with STUN", true, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			onNAT, atCallee := labCallOnNAT(t, tc.stun)
+			if tc.file != "" {
+				recordLabFile(t, onNAT, tc.file)
+			}
+			want := analyzePath(t, atCallee)
+			got := analyzePath(t, onNAT)
+			if len(got.Calls) != 1 || len(want.Calls) != 1 {
+				t.Fatalf("calls: %d on the NAT, %d at the callee; want 1 each", len(got.Calls), len(want.Calls))
+			}
+			g, w := got.Calls[0], want.Calls[0]
+			gp, _ := directionCounts(g)
+			wp, _ := directionCounts(w)
+			t.Logf("on the NAT: %s (%s) %v, legs %d, findings %v; vantage %s", g.Verdict, g.CannotHear, gp, len(g.Legs), findingIDs(g), got.Capture.Vantage)
+			t.Logf("at the callee: %s (%s) %v, findings %v", w.Verdict, w.CannotHear, wp, findingIDs(w))
+			if g.Verdict != w.Verdict || g.CannotHear != w.CannotHear {
+				t.Errorf("verdict on the NAT %s (%q), at the callee %s (%q)", g.Verdict, g.CannotHear, w.Verdict, w.CannotHear)
+			}
+			if !tc.stun && (g.Verdict != report.VerdictOneWay || g.CannotHear != "caller") {
+				t.Errorf("verdict %s (%q), want one-way, the caller cannot hear", g.Verdict, g.CannotHear)
+			}
+			// The callee's RTP to the leaked private address never reaches
+			// the NAT: only its capture at the callee holds it.
+			if gp[0] != wp[0] || (tc.stun && gp != wp) || (!tc.stun && gp[1] != 0) {
+				t.Errorf("RTP each way on the NAT %v, at the callee %v", gp, wp)
+			}
+			if len(g.Legs) > 1 {
+				t.Errorf("%d legs: the INVITE's two copies read as hops", len(g.Legs))
+			}
+			if !strings.Contains(got.Capture.Vantage, "taken on a NAT itself") || !strings.Contains(got.Capture.Vantage, "192.168.1.10 to 203.0.113.1") {
+				t.Errorf("vantage %q does not say the capture was taken on the NAT", got.Capture.Vantage)
+			}
+			for _, f := range g.Findings {
+				if strings.Contains(evidenceTexts(&f), "taken on that host") {
+					t.Errorf("%s says the capture was taken on a party's host: %s", f.ID, evidenceTexts(&f))
+				}
+			}
+		})
+	}
+}
+
+// labCallOnNAT makes the call of labCall, captured on r1 (any interface)
+// and at the callee.
+func labCallOnNAT(t *testing.T, stun bool) (onNAT, atCallee string) {
+	lab := natlab.New(t)
+	callee := lab.PublicHost("callee", "203.0.113.10")
+	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24",
+		NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent}})
+	dropUnsolicitedFromWAN(t, r1) // the STUN call's media keeps its mapped port (newSTUNCall)
+	phone := r1.LANHost("phone", "192.168.1.10")
+	account := "<sip:100@192.168.1.10>;regint=0"
+	if stun {
+		srv := natlab.StartCoturn(t, lab.PublicHost("stun", "198.51.100.10", "198.51.100.11"))
+		account += fmt.Sprintf(";medianat=stun;stunserver=stun:%s", srv.Primary)
+	}
+	onNAT = filepath.Join(t.TempDir(), "on-nat.pcap")
+	natDump := r1.StartTcpdumpOn(t, "any", onNAT, "udp and not port 3478")
+	atCallee, calleeDump := labTcpdump(t, callee)
+	calleeDir := baresipConfig(t, "203.0.113.10:5060", "<sip:200@203.0.113.10>;regint=0;answermode=auto", false)
+	b := callee.Start(t, "baresip", "-f", calleeDir, "-t", "12")
+	time.Sleep(500 * time.Millisecond)
+	phoneDir := baresipConfig(t, "192.168.1.10:5060", account, stun)
+	caller := phone.Start(t, "baresip", "-f", phoneDir, "-t", "8", "-e", "/dial sip:200@203.0.113.10")
+	endLabCall(t, caller, 20*time.Second, b, natDump, calleeDump)
+	return onNAT, atCallee
+}
