@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"bytes"
 	"fmt"
 	"hash/maphash"
 	"net/netip"
@@ -33,6 +34,10 @@ import (
 // interfaces may differ by a few milliseconds.
 const twinWindow = 10 * time.Millisecond
 
+// maxHeldSIP bounds the datagrams held at once: twinWindow holds a few,
+// unless the capture's clock stands still.
+const maxHeldSIP = 1024
+
 // maxNATMappings bounds the mappings kept (a NAT of a few phones has a
 // handful; a carrier-grade NAT seen whole is no home router).
 const maxNATMappings = 4096
@@ -49,6 +54,8 @@ type natTwins struct {
 	next    int
 	// hosts maps a private host seen translated to its public address;
 	// copies counts the LAN copies left out, SIP and RTP.
+	// sawPrivate: SIP to or from a private address came.
+	sawPrivate  bool
 	hosts       map[netip.Addr]netip.Addr
 	sipCopies   uint64
 	rtpCopies   uint64
@@ -73,7 +80,10 @@ type twinSeen struct {
 	dst netip.AddrPort
 }
 
-// sum hashes a payload with one of its packet's ends.
+// sum hashes a SIP message with one of its packet's ends: what a NAT's
+// SIP ALG leaves as it is (the method or status, Call-ID, CSeq and the
+// top Via's branch; it rewrites addresses in Via, Contact and SDP), or
+// the whole payload when it names no Call-ID.
 func (n *natTwins) sum(payload []byte, end netip.AddrPort) uint64 {
 	var h maphash.Hash
 	h.SetSeed(n.seed)
@@ -81,8 +91,51 @@ func (n *natTwins) sum(payload []byte, end netip.AddrPort) uint64 {
 	h.Write(a[:])
 	h.WriteByte(byte(end.Port() >> 8))
 	h.WriteByte(byte(end.Port()))
-	h.Write(payload)
+	if !writeSIPIdentity(&h, payload) {
+		h.Write(payload)
+	}
 	return h.Sum64()
+}
+
+// writeSIPIdentity writes a SIP message's method or status, Call-ID, CSeq
+// and top Via branch to h; false when it has no Call-ID.
+func writeSIPIdentity(h *maphash.Hash, payload []byte) bool {
+	line, rest, _ := bytes.Cut(payload, []byte("\r\n"))
+	start, _, _ := bytes.Cut(line, []byte(" "))
+	if bytes.Equal(start, []byte("SIP/2.0")) {
+		start = line[:min(len(line), len("SIP/2.0 200"))]
+	}
+	h.Write(start)
+	callID, via := false, false
+	for len(rest) > 0 {
+		line, rest, _ = bytes.Cut(rest, []byte("\r\n"))
+		if len(line) == 0 {
+			break // the header block's end
+		}
+		name, value, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			continue
+		}
+		switch string(bytes.ToLower(bytes.TrimSpace(name))) {
+		case "call-id", "i":
+			callID = true
+			h.WriteByte('i')
+			h.Write(bytes.TrimSpace(value))
+		case "cseq":
+			h.WriteByte('c')
+			h.Write(bytes.Join(bytes.Fields(value), []byte(" ")))
+		case "via", "v":
+			if !via {
+				via = true
+				if _, branch, ok := bytes.Cut(value, []byte("branch=")); ok {
+					b, _, _ := bytes.Cut(branch, []byte(";"))
+					h.WriteByte('b')
+					h.Write(bytes.TrimSpace(b))
+				}
+			}
+		}
+	}
+	return callID
 }
 
 // onNAT says whether the capture was seen taken on a NAT.
@@ -111,6 +164,7 @@ func (s *state) udpSIP(pkt *packet) {
 	}
 	s.releaseHeld(pkt.Time)
 	src, dst := pkt.Src.Addr(), pkt.Dst.Addr()
+	n.sawPrivate = n.sawPrivate || IsPrivate(src) || IsPrivate(dst)
 	switch {
 	case isPublic(src) && IsPrivate(dst):
 		// The LAN copy of an inbound message whose WAN copy came?
@@ -119,9 +173,14 @@ func (s *state) udpSIP(pkt *packet) {
 			n.noteMapping(dst, seen.dst.Addr(), pkt.Frame)
 			return
 		}
-	case isPublic(src) && isPublic(dst):
+	case isPublic(src) && isPublic(dst) && n.sawPrivate:
+		// Until SIP to or from a private address comes, no NAT is in
+		// sight: a capture on the public side only pays nothing here.
 		n.inbound[n.next] = twinSeen{sum: n.sum(pkt.Payload, pkt.Src), at: pkt.Time, dst: pkt.Dst}
 		n.next = (n.next + 1) % inboundKept
+		if len(n.held) == 0 {
+			break
+		}
 		// The WAN copy of an outbound message held?
 		sum := n.sum(pkt.Payload, pkt.Dst)
 		for i := range n.held {
@@ -134,6 +193,9 @@ func (s *state) udpSIP(pkt *packet) {
 			}
 		}
 	case IsPrivate(src) && isPublic(dst):
+		if len(n.held) >= maxHeldSIP {
+			s.releaseHeld(time.Time{}) // a capture whose clock stands still
+		}
 		n.held = append(n.held, heldSIP{pkt: copyPacket(pkt), sum: n.sum(pkt.Payload, pkt.Dst)})
 		return
 	}
