@@ -1,7 +1,7 @@
 package capture
 
 import (
-	"bytes"
+	"encoding/binary"
 	"fmt"
 	"hash/maphash"
 	"net/netip"
@@ -19,13 +19,14 @@ import (
 // the phone's INVITE looks like two hops through a proxy, its RTP counts
 // double, and both copies of a stream look like two parties. natTwins
 // keeps one view: the WAN side's, the address the far end sees, from
-// which the NAT questions are asked. A SIP datagram from a private address
-// to a public one (the LAN copy of an outbound message) is held for
-// twinWindow, and dropped when its WAN copy (the same payload to the same
-// destination, from a public address) comes; a datagram from a public
-// address to a private one that came a moment before to a public address
-// from the same source (the LAN copy of an inbound message) is dropped at
-// once. The private and public address of each pair are the NAT's
+// which the NAT questions are asked. A SIP datagram read from a private
+// address to a public one (the LAN copy of an outbound message) is held
+// for twinWindow, and dropped when its WAN copy (the same message to the
+// same destination, from a public address) comes; a datagram from a
+// public address to a private one that came a moment before to a public
+// address from the same source (the LAN copy of an inbound message) is
+// dropped at once. The same message is what a SIP ALG leaves as it is
+// (sum). The private and public address of each pair are the NAT's
 // mapping. RTP is matched by stream once the capture is known to be taken
 // on a NAT (dropNATCopies).
 
@@ -47,95 +48,58 @@ const maxNATMappings = 4096
 type natTwins struct {
 	seed maphash.Seed
 	held []heldSIP
-	// inbound holds, by payload and source, the last datagrams sent from
+	// inbound holds, by message and source, the last datagrams sent from
 	// one public address to another (a ring): the WAN copy of an inbound
 	// message, whose LAN copy follows.
 	inbound [inboundKept]twinSeen
 	next    int
 	// hosts maps a private host seen translated to its public address;
 	// copies counts the LAN copies left out, SIP and RTP.
-	// sawPrivate: SIP to or from a private address came.
-	sawPrivate  bool
 	hosts       map[netip.Addr]netip.Addr
 	sipCopies   uint64
 	rtpCopies   uint64
 	firstFrames []uint64
 }
 
-// heldSIP is a SIP datagram held for its twin: its packet, payload copied.
+// heldSIP is a SIP datagram held for its twin: its packet (payload
+// copied), its reading, and its identity with its destination.
 type heldSIP struct {
-	pkt packet
-	sum uint64 // payload and destination
+	pkt  packet
+	info *sipInfo
+	rr   repeatRead
+	sum  uint64
 }
 
 // inboundKept is how many public-to-public datagrams are kept for their
 // LAN copy: more than a NAT of phones passes in twinWindow.
 const inboundKept = 64
 
-// twinSeen is an inbound datagram's WAN copy: its payload and source's
-// hash, when, and to where.
+// twinSeen is an inbound datagram's WAN copy: its identity with its
+// source, when, and to where.
 type twinSeen struct {
 	sum uint64
 	at  time.Time
 	dst netip.AddrPort
 }
 
-// sum hashes a SIP message with one of its packet's ends: what a NAT's
-// SIP ALG leaves as it is (the method or status, Call-ID, CSeq and the
-// top Via's branch; it rewrites addresses in Via, Contact and SDP), or
-// the whole payload when it names no Call-ID.
-func (n *natTwins) sum(payload []byte, end netip.AddrPort) uint64 {
+// sum hashes a SIP message's identity with one of its packet's ends: what
+// a NAT's SIP ALG leaves as it is (Call-ID, CSeq and method, status and
+// tags; it rewrites the addresses in Via, Contact and SDP).
+func (n *natTwins) sum(m *sipInfo, end netip.AddrPort) uint64 {
 	var h maphash.Hash
 	h.SetSeed(n.seed)
 	a := end.Addr().As16()
 	h.Write(a[:])
-	h.WriteByte(byte(end.Port() >> 8))
-	h.WriteByte(byte(end.Port()))
-	if !writeSIPIdentity(&h, payload) {
-		h.Write(payload)
+	var num [8]byte
+	binary.BigEndian.PutUint16(num[0:], end.Port())
+	binary.BigEndian.PutUint32(num[2:], m.CSeq)
+	binary.BigEndian.PutUint16(num[6:], uint16(m.Status))
+	h.Write(num[:])
+	for _, f := range [...]string{m.CallID, m.Method, m.FromTag, m.ToTag} {
+		h.WriteString(f)
+		h.WriteByte(0)
 	}
 	return h.Sum64()
-}
-
-// writeSIPIdentity writes a SIP message's method or status, Call-ID, CSeq
-// and top Via branch to h; false when it has no Call-ID.
-func writeSIPIdentity(h *maphash.Hash, payload []byte) bool {
-	line, rest, _ := bytes.Cut(payload, []byte("\r\n"))
-	start, _, _ := bytes.Cut(line, []byte(" "))
-	if bytes.Equal(start, []byte("SIP/2.0")) {
-		start = line[:min(len(line), len("SIP/2.0 200"))]
-	}
-	h.Write(start)
-	callID, via := false, false
-	for len(rest) > 0 {
-		line, rest, _ = bytes.Cut(rest, []byte("\r\n"))
-		if len(line) == 0 {
-			break // the header block's end
-		}
-		name, value, ok := bytes.Cut(line, []byte(":"))
-		if !ok {
-			continue
-		}
-		switch string(bytes.ToLower(bytes.TrimSpace(name))) {
-		case "call-id", "i":
-			callID = true
-			h.WriteByte('i')
-			h.Write(bytes.TrimSpace(value))
-		case "cseq":
-			h.WriteByte('c')
-			h.Write(bytes.Join(bytes.Fields(value), []byte(" ")))
-		case "via", "v":
-			if !via {
-				via = true
-				if _, branch, ok := bytes.Cut(value, []byte("branch=")); ok {
-					b, _, _ := bytes.Cut(branch, []byte(";"))
-					h.WriteByte('b')
-					h.Write(bytes.TrimSpace(b))
-				}
-			}
-		}
-	}
-	return callID
 }
 
 // onNAT says whether the capture was seen taken on a NAT.
@@ -155,55 +119,53 @@ func (n *natTwins) noteMapping(private, public netip.Addr, frame uint64) {
 	}
 }
 
-// udpSIP takes a SIP datagram: handled at once, held for its twin, or
-// dropped as the LAN copy of one handled.
-func (s *state) udpSIP(pkt *packet) {
+// twinOrHeld takes a SIP datagram read (over UDP): true when it is to be
+// filed now; false when it was held for its twin, or dropped as the LAN
+// copy of one filed.
+func (s *state) twinOrHeld(pkt *packet, m *sipInfo, rr repeatRead) bool {
 	n := &s.twins
 	if n.seed == (maphash.Seed{}) {
 		n.seed = maphash.MakeSeed()
 	}
 	s.releaseHeld(pkt.Time)
 	src, dst := pkt.Src.Addr(), pkt.Dst.Addr()
-	n.sawPrivate = n.sawPrivate || IsPrivate(src) || IsPrivate(dst)
 	switch {
 	case isPublic(src) && IsPrivate(dst):
 		// The LAN copy of an inbound message whose WAN copy came?
-		if seen, ok := n.seenInbound(n.sum(pkt.Payload, pkt.Src), pkt.Time); ok && seen.dst != pkt.Dst {
+		if seen, ok := n.seenInbound(n.sum(m, pkt.Src), pkt.Time); ok && seen.dst != pkt.Dst {
 			n.sipCopies++
 			n.noteMapping(dst, seen.dst.Addr(), pkt.Frame)
-			return
+			return false
 		}
-	case isPublic(src) && isPublic(dst) && n.sawPrivate:
-		// Until SIP to or from a private address comes, no NAT is in
-		// sight: a capture on the public side only pays nothing here.
-		n.inbound[n.next] = twinSeen{sum: n.sum(pkt.Payload, pkt.Src), at: pkt.Time, dst: pkt.Dst}
+	case isPublic(src) && isPublic(dst):
+		n.inbound[n.next] = twinSeen{sum: n.sum(m, pkt.Src), at: pkt.Time, dst: pkt.Dst}
 		n.next = (n.next + 1) % inboundKept
 		if len(n.held) == 0 {
 			break
 		}
 		// The WAN copy of an outbound message held?
-		sum := n.sum(pkt.Payload, pkt.Dst)
+		sum := n.sum(m, pkt.Dst)
 		for i := range n.held {
 			h := &n.held[i]
 			if h.sum == sum && h.pkt.Src != pkt.Src && pkt.Time.Sub(h.pkt.Time) <= twinWindow {
 				n.sipCopies++
 				n.noteMapping(h.pkt.Src.Addr(), src, h.pkt.Frame)
-				h.pkt = copyPacket(pkt) // handled in the LAN copy's place
-				return
+				*h = heldSIP{pkt: copyPacket(pkt), info: m, rr: rr} // filed in the LAN copy's place
+				return false
 			}
 		}
 	case IsPrivate(src) && isPublic(dst):
 		if len(n.held) >= maxHeldSIP {
 			s.releaseHeld(time.Time{}) // a capture whose clock stands still
 		}
-		n.held = append(n.held, heldSIP{pkt: copyPacket(pkt), sum: n.sum(pkt.Payload, pkt.Dst)})
-		return
+		n.held = append(n.held, heldSIP{pkt: copyPacket(pkt), info: m, rr: rr, sum: n.sum(m, pkt.Dst)})
+		return false
 	}
 	if len(n.held) > 0 { // behind the held, in order
-		n.held = append(n.held, heldSIP{pkt: copyPacket(pkt)})
-		return
+		n.held = append(n.held, heldSIP{pkt: copyPacket(pkt), info: m, rr: rr})
+		return false
 	}
-	s.handleSIPDatagram(pkt, "UDP")
+	return true
 }
 
 // seenInbound finds the inbound datagram of hash sum handled within
@@ -217,7 +179,7 @@ func (n *natTwins) seenInbound(sum uint64, at time.Time) (twinSeen, bool) {
 	return twinSeen{}, false
 }
 
-// releaseHeld handles, in order, the held datagrams whose twin can no
+// releaseHeld files, in order, the held datagrams whose twin can no
 // longer come by now (all of them when now is zero).
 func (s *state) releaseHeld(now time.Time) {
 	n := &s.twins
@@ -226,7 +188,8 @@ func (s *state) releaseHeld(now time.Time) {
 		if !now.IsZero() && now.Sub(n.held[i].pkt.Time) <= twinWindow {
 			break
 		}
-		s.handleSIPDatagram(&n.held[i].pkt, "UDP")
+		h := &n.held[i]
+		s.fileSIPDatagram(&h.pkt, h.info, h.rr)
 	}
 	if i > 0 {
 		n.held = append(n.held[:0], n.held[i:]...)

@@ -25,6 +25,7 @@ import (
 // the phone cannot hear; with STUN the call is two-way.
 func TestLabCaptureOnNAT(t *testing.T) {
 	natlab.Require(t)
+	t.Parallel() // it waits on calls
 	for _, tc := range []struct {
 		name string
 		stun bool
@@ -100,4 +101,53 @@ func labCallOnNAT(t *testing.T, stun, alg bool) (onNAT, atCallee string) {
 	caller := phone.Start(t, "baresip", "-f", phoneDir, "-t", "8", "-e", "/dial sip:200@203.0.113.10")
 	endLabCall(t, caller, 20*time.Second, b, natDump, calleeDump)
 	return onNAT, atCallee
+}
+
+// TestLabCaptureOnNATForward: the same on a router that forwards UDP 5060
+// to the phone (a server behind the router): the first packet through the
+// NAT is the caller's INVITE coming in, its WAN copy before its LAN copy.
+// Judged as at the caller: the phone's answer names its private Contact
+// and SDP, so the ACK never comes back and the phone cannot hear; not an
+// INVITE "sent from a public address to a private one", as its LAN copy
+// read alone said, nor a call without RTP.
+func TestLabCaptureOnNATForward(t *testing.T) {
+	natlab.Require(t)
+	t.Parallel() // it waits on calls
+	lab := natlab.New(t)
+	caller := lab.PublicHost("caller", "203.0.113.10")
+	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24",
+		NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent,
+			Forwards: []natlab.Forward{{Proto: "udp", Ports: "5060", To: "192.168.1.10"}}}})
+	phone := r1.LANHost("phone", "192.168.1.10")
+	onNAT := filepath.Join(t.TempDir(), "on-nat.pcap")
+	natDump := r1.StartTcpdumpOn(t, "any", onNAT, "udp")
+	atCaller, callerDump := labTcpdump(t, caller)
+	calleeDir := baresipConfig(t, "192.168.1.10:5060", "<sip:100@192.168.1.10>;regint=0;answermode=auto", false)
+	answering := phone.Start(t, "baresip", "-f", calleeDir, "-t", "10")
+	time.Sleep(500 * time.Millisecond)
+	callerDir := baresipConfig(t, "203.0.113.10:5060", "<sip:200@203.0.113.10>;regint=0", false)
+	calling := caller.Start(t, "baresip", "-f", callerDir, "-e", "/dial sip:100@203.0.113.1")
+	// Its BYE would wait out Timer F (the phone's Contact is private):
+	// 9 s of the call are enough, the caller is stopped.
+	time.Sleep(9 * time.Second)
+	calling.Stop()
+	endLabCall(t, calling, 5*time.Second, answering, natDump, callerDump)
+
+	want, got := analyzePath(t, atCaller), analyzePath(t, onNAT)
+	if len(got.Calls) != 1 || len(want.Calls) != 1 {
+		t.Fatalf("calls: %d on the NAT, %d at the caller; want 1 each", len(got.Calls), len(want.Calls))
+	}
+	g, w := got.Calls[0], want.Calls[0]
+	t.Logf("on the NAT: %s (%s), findings %v; at the caller: %s (%s), findings %v", g.Verdict, g.CannotHear, findingIDs(g), w.Verdict, w.CannotHear, findingIDs(w))
+	if g.Verdict != report.VerdictOneWay || g.CannotHear != "callee" || g.Verdict != w.Verdict || g.CannotHear != w.CannotHear {
+		t.Errorf("on the NAT %s (%q), at the caller %s (%q); want one-way, the callee cannot hear", g.Verdict, g.CannotHear, w.Verdict, w.CannotHear)
+	}
+	for _, id := range []report.FindingID{"answer-never-acknowledged", "sdp-private-address"} {
+		if !hasFinding(g, id) {
+			t.Errorf("no %s on the NAT: %v", id, findingIDs(g))
+		}
+	}
+	if hasFinding(g, "request-to-private-address") || len(g.Legs) > 1 {
+		t.Errorf("the INVITE's LAN copy read as a hop: %d legs, findings %v", len(g.Legs), findingIDs(g))
+	}
 }

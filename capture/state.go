@@ -389,7 +389,7 @@ func (s *state) handle(pkt *packet) {
 func (s *state) handleUDP(pkt *packet) {
 	b := pkt.Payload
 	if len(b) > 0 && b[0] >= 'A' && b[0] <= 'Z' && looksLikeSIP(b) {
-		s.udpSIP(pkt) // nattwins.go
+		s.handleSIPDatagram(pkt, "UDP")
 		return
 	}
 	// RTP and RTCP were split off by the reader (pipeline.go); the rest is
@@ -460,7 +460,15 @@ func (s *state) handleSIPDatagram(pkt *packet, transport string) {
 		return
 	}
 	info.Transport = transport
-	s.hepOutSIP(pkt, pkt.Payload, transport, info.CallID)
+	if transport == "UDP" && !s.twinOrHeld(pkt, info, rr) { // nattwins.go
+		return
+	}
+	s.fileSIPDatagram(pkt, info, rr)
+}
+
+// fileSIPDatagram files a SIP datagram read.
+func (s *state) fileSIPDatagram(pkt *packet, info *sipInfo, rr repeatRead) {
+	s.hepOutSIP(pkt, pkt.Payload, info.Transport, info.CallID)
 	if pkt.Truncated {
 		if info.LengthMismatch || info.BodyCut { // the capture cut the body, not an ALG
 			info.BodyCut, rr.sdp = true, s.readCutSDP(info)
