@@ -232,9 +232,9 @@ func (s *state) endingCalls(now time.Time, final bool) (map[*sipCall]bool, []*gr
 		for _, leg := range c.group.legs {
 			ending[leg] = true
 		}
-		s.noteUnseenInvites(c.group.legs) // unseeninvite.go
-		s.noteUnreadAfter(c.group.legs)   // unreadsip.go
-		noteAnsweredUpstream(c.group.legs)
+		s.noteUnseenInvites(c.group.legs)  // unseeninvite.go
+		s.noteUnreadAfter(c.group.legs)    // unreadsip.go
+		noteAnsweredUpstream(c.group.legs) // upstream.go
 		view := s.hostView()
 		view.inside = s.toPrivate.inside
 		groups = append(groups, newGroupBuild(c.group, s.regs, &s.ice, &s.unreach, &s.forwards, &s.dialScans, view, s.describesSDP()))

@@ -40,11 +40,8 @@ type packet struct {
 	RST      bool
 	// Fragmented: the payload was reassembled from IP fragments.
 	Fragmented bool
-	// Truncated: the capture kept less than the packet (snap length);
-	// Cut is how many bytes it left out, all at the payload's end when
-	// any payload is kept.
+	// Truncated: the capture kept less than the packet (snap length).
 	Truncated bool
-	Cut       uint32
 	// Whole: the payload is one whole message, though carried over TCP
 	// (unwrapped from HEP, whose agents trace messages, not segments).
 	Whole bool
@@ -214,7 +211,7 @@ func (d *decoder) decode(rec Record, frame uint64, emit func(*packet)) {
 	// Errors past the link layer are ordinary (truncated snap length, a
 	// protocol we do not decode); what was decoded is still used.
 	_ = d.parser(first).DecodeLayers(rec.Data, &d.decoded)
-	d.pkt = packet{Frame: frame, Time: rec.Time, Offset: rec.Offset, Truncated: len(rec.Data) < rec.WireLen, Cut: uint32(max(rec.WireLen-len(rec.Data), 0))}
+	d.pkt = packet{Frame: frame, Time: rec.Time, Offset: rec.Offset, Truncated: len(rec.Data) < rec.WireLen}
 	pkt := &d.pkt
 	var lastIP gopacket.LayerType
 	var transport gopacket.LayerType

@@ -19,15 +19,7 @@ import (
 // phone's private Contact: it was no response reaching the wrong place
 // (sip-responses-lost), it was never answered (request-to-private-address).
 func TestProxyEgressOnly(t *testing.T) {
-	caller := netip.MustParseAddr("203.0.113.10")
-	const ipSrc = 26 // Ethernet, IPv4
-	path := rewriteCapture(t, filepath.Join("..", "testdata", "natlab-inbound-unfixed-server.pcap"), func(data []byte, _ *gopacket.CaptureInfo) []byte {
-		if len(data) >= ipSrc+4 && netip.AddrFrom4([4]byte(data[ipSrc:ipSrc+4])) == caller {
-			return nil
-		}
-		return data
-	})
-	res := capture.AnalyzePath(t, path)
+	res := capture.AnalyzePath(t, withoutSource(t, "natlab-inbound-unfixed-server.pcap", "203.0.113.10"))
 	if len(res.Calls) != 1 {
 		t.Fatalf("%d calls, want 1", len(res.Calls))
 	}
@@ -43,15 +35,7 @@ func TestProxyEgressOnly(t *testing.T) {
 // callee's 180 and 200 OK on to the caller after its INVITE to the
 // callee: that hop was answered out of sight, not left unanswered.
 func TestProxyAnswerOutOfSight(t *testing.T) {
-	callee := netip.MustParseAddr("203.0.113.11")
-	const ipSrc = 26 // Ethernet, IPv4
-	path := rewriteCapture(t, filepath.Join("..", "testdata", "natlab-record-route-private.pcap"), func(data []byte, _ *gopacket.CaptureInfo) []byte {
-		if len(data) >= ipSrc+4 && netip.AddrFrom4([4]byte(data[ipSrc:ipSrc+4])) == callee {
-			return nil
-		}
-		return data
-	})
-	res := capture.AnalyzePath(t, path)
+	res := capture.AnalyzePath(t, withoutSource(t, "natlab-record-route-private.pcap", "203.0.113.11"))
 	if len(res.Calls) != 1 {
 		t.Fatalf("%d calls, want 1", len(res.Calls))
 	}
@@ -62,4 +46,19 @@ func TestProxyAnswerOutOfSight(t *testing.T) {
 	if len(c.Legs) != 2 || c.Legs[1].Verdict != report.VerdictIncompleteCapture || !strings.Contains(c.Legs[1].Explain, "passed a 180 on to") {
 		t.Errorf("legs %+v: want the second incomplete-capture, its answer passed on out of sight", c.Legs)
 	}
+}
+
+// withoutSource writes the testdata capture name again without the
+// packets sent from src (Ethernet, IPv4): what a capture of one
+// direction of its hops holds.
+func withoutSource(t *testing.T, name, src string) string {
+	t.Helper()
+	from := netip.MustParseAddr(src)
+	const ipSrc = 26
+	return rewriteCapture(t, filepath.Join("..", "testdata", name), func(data []byte, _ *gopacket.CaptureInfo) []byte {
+		if len(data) >= ipSrc+4 && netip.AddrFrom4([4]byte(data[ipSrc:ipSrc+4])) == from {
+			return nil
+		}
+		return data
+	})
 }

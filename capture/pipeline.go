@@ -457,7 +457,7 @@ func (p *producer) emit(pkt *packet) {
 			return
 		}
 	}
-	ev.kind, ev.flags, ev.info, ev.size = evPacket, packetFlags(pkt), uint32(len(b.infos)), pkt.Cut
+	ev.kind, ev.flags, ev.info = evPacket, packetFlags(pkt), uint32(len(b.infos))
 	start := uint32(len(b.arena))
 	b.arena = append(b.arena, pkt.Payload...)
 	b.infos = append(b.infos, packetInfo{src: pkt.Src, dst: pkt.Dst, tcpSeq: pkt.Seq, ipID: pkt.IPID, start: start, end: uint32(len(b.arena))})
@@ -513,7 +513,7 @@ func (s *state) consume(b *eventBatch) {
 				Frame: ev.frame, Time: time.Unix(0, ev.at).UTC(), Offset: ev.offset,
 				Src: in.src, Dst: in.dst, Proto: ev.proto, Payload: b.arena[in.start:in.end], Seq: in.tcpSeq, IPID: in.ipID,
 				SYN: ev.flags&flagSYN != 0, FIN: ev.flags&flagFIN != 0, RST: ev.flags&flagRST != 0,
-				Fragmented: ev.flags&flagFragmented != 0, Truncated: ev.flags&flagTruncated != 0, Cut: ev.size,
+				Fragmented: ev.flags&flagFragmented != 0, Truncated: ev.flags&flagTruncated != 0,
 				Whole: ev.flags&flagWhole != 0,
 			}
 			s.host.observe(in.src.Addr(), in.dst.Addr())
