@@ -61,13 +61,15 @@ type natTwins struct {
 	firstFrames []uint64
 }
 
-// heldSIP is a SIP datagram held for its twin: its packet (payload
-// copied), its reading, and its identity with its destination.
+// heldSIP is a SIP message held for its twin: its packet (payload
+// copied), its reading, and its identity with its destination; stream
+// holds a message read from a TCP stream (nil: the datagram itself).
 type heldSIP struct {
-	pkt  packet
-	info *sipInfo
-	rr   repeatRead
-	sum  uint64
+	pkt    packet
+	info   *sipInfo
+	rr     repeatRead
+	sum    uint64
+	stream []byte
 }
 
 // inboundKept is how many public-to-public datagrams are kept for their
@@ -119,10 +121,12 @@ func (n *natTwins) noteMapping(private, public netip.Addr, frame uint64) {
 	}
 }
 
-// twinOrHeld takes a SIP datagram read (over UDP): true when it is to be
-// filed now; false when it was held for its twin, or dropped as the LAN
-// copy of one filed.
-func (s *state) twinOrHeld(pkt *packet, m *sipInfo, rr repeatRead) bool {
+// twinOrHeld takes a SIP message read, from a datagram over UDP or from
+// a TCP stream (stream, the message; nil: a datagram): true when it is to
+// be filed now; false when it was held for its twin, or dropped as the
+// LAN copy of one filed. A NAT translates a TCP connection as it does UDP:
+// the two copies of a message are on two connections, one each side.
+func (s *state) twinOrHeld(pkt *packet, m *sipInfo, rr repeatRead, stream []byte) bool {
 	n := &s.twins
 	if n.seed == (maphash.Seed{}) {
 		n.seed = maphash.MakeSeed()
@@ -150,7 +154,7 @@ func (s *state) twinOrHeld(pkt *packet, m *sipInfo, rr repeatRead) bool {
 			if h.sum == sum && h.pkt.Src != pkt.Src && pkt.Time.Sub(h.pkt.Time) <= twinWindow {
 				n.sipCopies++
 				n.noteMapping(h.pkt.Src.Addr(), src, h.pkt.Frame)
-				*h = heldSIP{pkt: copyPacket(pkt), info: m, rr: rr} // filed in the LAN copy's place
+				*h = heldSIP{pkt: copyPacket(pkt), info: m, rr: rr, stream: copyBytes(stream)} // filed in the LAN copy's place
 				return false
 			}
 		}
@@ -158,11 +162,11 @@ func (s *state) twinOrHeld(pkt *packet, m *sipInfo, rr repeatRead) bool {
 		if len(n.held) >= maxHeldSIP {
 			s.releaseHeld(time.Time{}) // a capture whose clock stands still
 		}
-		n.held = append(n.held, heldSIP{pkt: copyPacket(pkt), info: m, rr: rr, sum: n.sum(m, pkt.Dst)})
+		n.held = append(n.held, heldSIP{pkt: copyPacket(pkt), info: m, rr: rr, sum: n.sum(m, pkt.Dst), stream: copyBytes(stream)})
 		return false
 	}
 	if len(n.held) > 0 { // behind the held, in order
-		n.held = append(n.held, heldSIP{pkt: copyPacket(pkt), info: m, rr: rr})
+		n.held = append(n.held, heldSIP{pkt: copyPacket(pkt), info: m, rr: rr, stream: copyBytes(stream)})
 		return false
 	}
 	return true
@@ -189,11 +193,23 @@ func (s *state) releaseHeld(now time.Time) {
 			break
 		}
 		h := &n.held[i]
-		s.fileSIPDatagram(&h.pkt, h.info, h.rr)
+		if h.stream != nil {
+			s.fileStreamMessage(&h.pkt, h.info, h.stream)
+		} else {
+			s.fileSIPDatagram(&h.pkt, h.info, h.rr)
+		}
 	}
 	if i > 0 {
 		n.held = append(n.held[:0], n.held[i:]...)
 	}
+}
+
+// copyBytes copies b (nil stays nil).
+func copyBytes(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append([]byte{}, b...)
 }
 
 // copyPacket copies a packet with its payload, to keep past its handling.

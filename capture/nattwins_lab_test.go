@@ -3,7 +3,9 @@
 package capture
 
 import (
+	"bytes"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -30,16 +32,22 @@ func TestLabCaptureOnNAT(t *testing.T) {
 		name string
 		stun bool
 		alg  bool
+		tcp  bool
 		file string
 	}{
-		{"leaked private address", false, false, "natlab-capture-on-nat.pcap"},
-		{"fixed with STUN", true, false, ""},
-		{"rewritten by the kernel SIP ALG", false, true, ""},
+		{"leaked private address", false, false, false, "natlab-capture-on-nat.pcap"},
+		{"fixed with STUN", true, false, false, ""},
+		{"rewritten by the kernel SIP ALG", false, true, false, ""},
+		{"SIP over TCP", true, false, true, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			onNAT, atCallee := labCallOnNAT(t, tc.stun, tc.alg)
+			onNAT, atCallee := labCallOnNAT(t, tc.stun, tc.alg, tc.tcp)
 			if tc.file != "" {
 				recordLabFile(t, onNAT, tc.file)
+			}
+			if dir := os.Getenv("NATDOC_KEEP_LAB"); dir != "" && tc.tcp {
+				data, _ := os.ReadFile(onNAT)
+				_ = os.WriteFile(filepath.Join(dir, "capture-on-nat-tcp.pcap"), data, 0o644)
 			}
 			want := analyzePath(t, atCallee)
 			got := analyzePath(t, onNAT)
@@ -62,6 +70,9 @@ func TestLabCaptureOnNAT(t *testing.T) {
 			if gp[0] != wp[0] || ((tc.stun || tc.alg) && gp != wp) || (!tc.stun && !tc.alg && gp[1] != 0) {
 				t.Errorf("RTP each way on the NAT %v, at the callee %v", gp, wp)
 			}
+			if tc.tcp && (g.Transport != "TCP" || w.Transport != "TCP") {
+				t.Errorf("transport %s on the NAT, %s at the callee; want TCP", g.Transport, w.Transport)
+			}
 			if len(g.Legs) > 1 {
 				t.Errorf("%d legs: the INVITE's two copies read as hops", len(g.Legs))
 			}
@@ -79,7 +90,7 @@ func TestLabCaptureOnNAT(t *testing.T) {
 
 // labCallOnNAT makes the call of labCall, captured on r1 (any interface)
 // and at the callee.
-func labCallOnNAT(t *testing.T, stun, alg bool) (onNAT, atCallee string) {
+func labCallOnNAT(t *testing.T, stun, alg, tcp bool) (onNAT, atCallee string) {
 	lab := natlab.New(t)
 	callee := lab.PublicHost("callee", "203.0.113.10")
 	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24",
@@ -92,13 +103,19 @@ func labCallOnNAT(t *testing.T, stun, alg bool) (onNAT, atCallee string) {
 		account += fmt.Sprintf(";medianat=stun;stunserver=stun:%s", srv.Primary)
 	}
 	onNAT = filepath.Join(t.TempDir(), "on-nat.pcap")
-	natDump := r1.StartTcpdumpOn(t, "any", onNAT, "udp and not port 3478")
-	atCallee, calleeDump := labTcpdump(t, callee)
+	natDump := r1.StartTcpdumpOn(t, "any", onNAT, "(udp or tcp) and not port 3478")
+	atCallee = filepath.Join(t.TempDir(), "callee.pcap")
+	calleeDump := callee.StartTcpdump(t, atCallee, "udp or tcp")
 	calleeDir := baresipConfig(t, "203.0.113.10:5060", "<sip:200@203.0.113.10>;regint=0;answermode=auto", false)
 	b := callee.Start(t, "baresip", "-f", calleeDir, "-t", "12")
 	time.Sleep(500 * time.Millisecond)
 	phoneDir := baresipConfig(t, "192.168.1.10:5060", account, stun)
-	caller := phone.Start(t, "baresip", "-f", phoneDir, "-t", "8", "-e", "/dial sip:200@203.0.113.10")
+	dial := "/dial sip:200@203.0.113.10"
+	if tcp {
+		useTCP(t, phoneDir)
+		dial += ";transport=tcp"
+	}
+	caller := phone.Start(t, "baresip", "-f", phoneDir, "-t", "8", "-e", dial)
 	endLabCall(t, caller, 20*time.Second, b, natDump, calleeDump)
 	return onNAT, atCallee
 }
@@ -149,5 +166,18 @@ func TestLabCaptureOnNATForward(t *testing.T) {
 	}
 	if hasFinding(g, "request-to-private-address") || len(g.Legs) > 1 {
 		t.Errorf("the INVITE's LAN copy read as a hop: %d legs, findings %v", len(g.Legs), findingIDs(g))
+	}
+}
+
+// useTCP makes the baresip configuration in dir send its SIP over TCP.
+func useTCP(t *testing.T, dir string) {
+	t.Helper()
+	path := filepath.Join(dir, "config")
+	conf, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, bytes.Replace(conf, []byte("sip_trans_def udp"), []byte("sip_trans_def tcp"), 1), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

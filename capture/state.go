@@ -460,7 +460,7 @@ func (s *state) handleSIPDatagram(pkt *packet, transport string) {
 		return
 	}
 	info.Transport = transport
-	if transport == "UDP" && !s.twinOrHeld(pkt, info, rr) { // nattwins.go
+	if transport == "UDP" && !s.twinOrHeld(pkt, info, rr, nil) { // nattwins.go
 		return
 	}
 	s.fileSIPDatagram(pkt, info, rr)
@@ -807,13 +807,20 @@ func (s *state) drainTCP(pkt *packet, st *tcpStream) {
 		if st.tls != nil {
 			info.Transport = "TLS"
 		}
-		s.hepOutSIP(pkt, st.buf[:used], info.Transport, info.CallID)
 		// The ladder names the frame that completed the message, as
 		// Wireshark does for reassembled PDUs.
-		s.sip(pkt, info, nil)
+		if st.tls != nil || s.twinOrHeld(pkt, info, repeatRead{}, st.buf[:used]) { // nattwins.go
+			s.fileStreamMessage(pkt, info, st.buf[:used])
+		}
 		st.buf = append(st.buf[:0], st.buf[used:]...)
 		st.frame = pkt.Frame
 	}
+}
+
+// fileStreamMessage files a SIP message read from a stream (raw).
+func (s *state) fileStreamMessage(pkt *packet, info *sipInfo, raw []byte) {
+	s.hepOutSIP(pkt, raw, info.Transport, info.CallID)
+	s.sip(pkt, info, nil)
 }
 
 // sortedFlows returns the streams in order of first packet.
