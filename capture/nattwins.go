@@ -133,32 +133,34 @@ func (s *state) twinOrHeld(pkt *packet, m *sipInfo, rr repeatRead, stream []byte
 	}
 	s.releaseHeld(pkt.Time)
 	src, dst := pkt.Src.Addr(), pkt.Dst.Addr()
-	switch {
-	case isPublic(src) && IsPrivate(dst):
-		// The LAN copy of an inbound message whose WAN copy came?
-		if seen, ok := n.seenInbound(n.sum(m, pkt.Src), pkt.Time); ok && seen.dst != pkt.Dst {
+	if isPublic(src) {
+		// The LAN copy of an inbound message whose WAN copy came, to
+		// another address (the NAT's: public, or a carrier-grade NAT's
+		// shared 100.64/10 when NATs are stacked)?
+		sum := n.sum(m, pkt.Src)
+		if seen, ok := n.seenInbound(sum, pkt.Time); ok && seen.dst != pkt.Dst && IsPrivate(dst) {
 			n.sipCopies++
 			n.noteMapping(dst, seen.dst.Addr(), pkt.Frame)
 			return false
 		}
-	case isPublic(src) && isPublic(dst):
-		n.inbound[n.next] = twinSeen{sum: n.sum(m, pkt.Src), at: pkt.Time, dst: pkt.Dst}
+		n.inbound[n.next] = twinSeen{sum: sum, at: pkt.Time, dst: pkt.Dst}
 		n.next = (n.next + 1) % inboundKept
-		if len(n.held) == 0 {
-			break
-		}
-		// The WAN copy of an outbound message held?
+	}
+	if isPublic(dst) && len(n.held) > 0 {
+		// The WAN copy of an outbound message held: the same message to
+		// the same destination, from another address, a moment later?
 		sum := n.sum(m, pkt.Dst)
 		for i := range n.held {
 			h := &n.held[i]
-			if h.sum == sum && h.pkt.Src != pkt.Src && pkt.Time.Sub(h.pkt.Time) <= twinWindow {
+			if h.sum == sum && h.pkt.Src.Addr() != src && pkt.Time.Sub(h.pkt.Time) <= twinWindow {
 				n.sipCopies++
 				n.noteMapping(h.pkt.Src.Addr(), src, h.pkt.Frame)
 				*h = heldSIP{pkt: copyPacket(pkt), info: m, rr: rr, stream: copyBytes(stream)} // filed in the LAN copy's place
 				return false
 			}
 		}
-	case IsPrivate(src) && isPublic(dst):
+	}
+	if IsPrivate(src) && isPublic(dst) {
 		if len(n.held) >= maxHeldSIP {
 			s.releaseHeld(time.Time{}) // a capture whose clock stands still
 		}
@@ -235,31 +237,23 @@ func (s *state) dropNATCopies() {
 		far  netip.AddrPort
 		near netip.Addr
 	}
-	wan := make(map[twinKey]*rtpFlow)
+	byEnds := make(map[twinKey]*rtpFlow, 2*len(s.flows))
 	for _, f := range s.flows {
 		k := f.Key
-		if isPublic(k.Src.Addr()) && isPublic(k.Dst.Addr()) {
-			wan[twinKey{k.SSRC, k.RTCP, k.Dst, k.Src.Addr()}] = f // outbound's WAN copy: far end its destination
-			wan[twinKey{k.SSRC, k.RTCP, k.Src, k.Dst.Addr()}] = f // inbound's
-		}
+		byEnds[twinKey{k.SSRC, k.RTCP, k.Dst, k.Src.Addr()}] = f // as an outbound stream: the far end its destination
+		byEnds[twinKey{k.SSRC, k.RTCP, k.Src, k.Dst.Addr()}] = f // as an inbound one
 	}
 	var copies []*rtpFlow
 	for _, f := range s.flows {
 		k := f.Key
-		var far netip.AddrPort
-		var public netip.Addr
-		switch {
-		case IsPrivate(k.Src.Addr()) && isPublic(k.Dst.Addr()):
-			far, public = k.Dst, n.hosts[k.Src.Addr()]
-		case isPublic(k.Src.Addr()) && IsPrivate(k.Dst.Addr()):
-			far, public = k.Src, n.hosts[k.Dst.Addr()]
-		default:
+		far, outside := k.Dst, n.hosts[k.Src.Addr()] // the LAN copy of an outbound stream?
+		if !outside.IsValid() {
+			far, outside = k.Src, n.hosts[k.Dst.Addr()] // of an inbound one?
+		}
+		if !outside.IsValid() {
 			continue
 		}
-		if !public.IsValid() {
-			continue
-		}
-		if w := wan[twinKey{k.SSRC, k.RTCP, far, public}]; w != nil && sameTime(f, w) {
+		if w := byEnds[twinKey{k.SSRC, k.RTCP, far, outside}]; w != nil && w != f && sameTime(f, w) {
 			copies = append(copies, f)
 		}
 	}
@@ -289,7 +283,7 @@ func (n *natTwins) vantage() string {
 		pairs = append(pairs[:3], fmt.Sprintf("%d more", len(pairs)-3))
 	}
 	return fmt.Sprintf("; taken on a NAT itself, both its sides (it translates %s): each packet it forwards is in the capture twice, "+
-		"so the copies on its LAN side (%s, %s) are left out, and the calls judged as its public side sees them",
+		"so the copies on its LAN side (%s, %s) are left out, and the calls judged as its WAN side sees them",
 		strings.Join(pairs, ", "), report.Plural(int(n.sipCopies), "SIP message"), report.Plural(int(n.rtpCopies), "RTP and RTCP packet"))
 }
 

@@ -24,24 +24,28 @@ import (
 // reaches the NAT), one leg (the INVITE's two copies are no proxy),
 // no finding that says the capture was taken on the callee's host, and a
 // vantage that says it was taken on the NAT. Leaking its private address,
-// the phone cannot hear; with STUN the call is two-way.
+// the phone cannot hear; with STUN the call is two-way. So with the
+// kernel's SIP ALG, over TCP, and on a router behind a carrier-grade NAT
+// (its WAN side in 100.64/10, not public).
 func TestLabCaptureOnNAT(t *testing.T) {
 	natlab.Require(t)
 	t.Parallel() // it waits on calls
 	for _, tc := range []struct {
-		name string
-		stun bool
-		alg  bool
-		tcp  bool
-		file string
+		name  string
+		stun  bool
+		alg   bool
+		tcp   bool
+		cgnat bool
+		file  string
 	}{
-		{"leaked private address", false, false, false, "natlab-capture-on-nat.pcap"},
-		{"fixed with STUN", true, false, false, ""},
-		{"rewritten by the kernel SIP ALG", false, true, false, ""},
-		{"SIP over TCP", true, false, true, ""},
+		{"leaked private address", false, false, false, false, "natlab-capture-on-nat.pcap"},
+		{"fixed with STUN", true, false, false, false, ""},
+		{"rewritten by the kernel SIP ALG", false, true, false, false, ""},
+		{"SIP over TCP", true, false, true, false, ""},
+		{"behind a carrier-grade NAT", false, false, false, true, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			onNAT, atCallee := labCallOnNAT(t, tc.stun, tc.alg, tc.tcp)
+			onNAT, atCallee := labCallOnNAT(t, tc.stun, tc.alg, tc.tcp, tc.cgnat)
 			if tc.file != "" {
 				recordLabFile(t, onNAT, tc.file)
 			}
@@ -76,7 +80,11 @@ func TestLabCaptureOnNAT(t *testing.T) {
 			if len(g.Legs) > 1 {
 				t.Errorf("%d legs: the INVITE's two copies read as hops", len(g.Legs))
 			}
-			if !strings.Contains(got.Capture.Vantage, "taken on a NAT itself") || !strings.Contains(got.Capture.Vantage, "192.168.1.10 to 203.0.113.1") {
+			mapping := "192.168.1.10 to 203.0.113.1"
+			if tc.cgnat {
+				mapping = "192.168.1.10 to 100.64.0.2"
+			}
+			if !strings.Contains(got.Capture.Vantage, "taken on a NAT itself") || !strings.Contains(got.Capture.Vantage, mapping) {
 				t.Errorf("vantage %q does not say the capture was taken on the NAT", got.Capture.Vantage)
 			}
 			for _, f := range g.Findings {
@@ -89,12 +97,17 @@ func TestLabCaptureOnNAT(t *testing.T) {
 }
 
 // labCallOnNAT makes the call of labCall, captured on r1 (any interface)
-// and at the callee.
-func labCallOnNAT(t *testing.T, stun, alg, tcp bool) (onNAT, atCallee string) {
+// and at the callee; with cgnat, r1 sits behind the ISP's NAT.
+func labCallOnNAT(t *testing.T, stun, alg, tcp, cgnat bool) (onNAT, atCallee string) {
 	lab := natlab.New(t)
 	callee := lab.PublicHost("callee", "203.0.113.10")
-	r1 := lab.Router("r1", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24",
-		NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent, SIPALG: alg}})
+	cfg := natlab.RouterConfig{WAN: "203.0.113.1", LAN: "192.168.1.1/24",
+		NAT: natlab.NATConfig{Mapping: natlab.EndpointIndependent, SIPALG: alg}}
+	if cgnat { // r1's WAN in the ISP's shared address space (RFC 6598)
+		isp := lab.Router("isp", natlab.RouterConfig{WAN: "203.0.113.1", LAN: "100.64.0.1/24"})
+		cfg.WAN, cfg.Upstream = "100.64.0.2", isp
+	}
+	r1 := lab.Router("r1", cfg)
 	dropUnsolicitedFromWAN(t, r1) // the STUN call's media keeps its mapped port (newSTUNCall)
 	phone := r1.LANHost("phone", "192.168.1.10")
 	account := "<sip:100@192.168.1.10>;regint=0"
