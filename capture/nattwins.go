@@ -48,17 +48,16 @@ const maxNATMappings = 4096
 type natTwins struct {
 	seed maphash.Seed
 	held []heldSIP
-	// inbound holds, by message and source, the last datagrams sent from
-	// one public address to another (a ring): the WAN copy of an inbound
-	// message, whose LAN copy follows.
+	// inbound holds, by message and source, the last messages sent from
+	// a public address (a ring): the WAN copy of an inbound message,
+	// whose LAN copy follows.
 	inbound [inboundKept]twinSeen
 	next    int
-	// hosts maps a private host seen translated to its public address;
-	// copies counts the LAN copies left out, SIP and RTP.
-	hosts       map[netip.Addr]netip.Addr
-	sipCopies   uint64
-	rtpCopies   uint64
-	firstFrames []uint64
+	// hosts maps a private host seen translated to its WAN address;
+	// the copies count the LAN copies left out.
+	hosts     map[netip.Addr]netip.Addr
+	sipCopies uint64
+	rtpCopies uint64
 }
 
 // heldSIP is a SIP message held for its twin: its packet (payload
@@ -107,19 +106,24 @@ func (n *natTwins) sum(m *sipInfo, end netip.AddrPort) uint64 {
 // onNAT says whether the capture was seen taken on a NAT.
 func (n *natTwins) onNAT() bool { return len(n.hosts) > 0 }
 
-// noteMapping records that the NAT translated private to public.
-func (n *natTwins) noteMapping(private, public netip.Addr, frame uint64) {
+// noteMapping records that the NAT translated private to outside.
+func (n *natTwins) noteMapping(private, outside netip.Addr) {
 	if _, ok := n.hosts[private]; ok || len(n.hosts) >= maxNATMappings {
 		return
 	}
 	if n.hosts == nil {
 		n.hosts = map[netip.Addr]netip.Addr{}
 	}
-	n.hosts[private] = public
-	if len(n.firstFrames) < maxAnomalyRefs {
-		n.firstFrames = append(n.firstFrames, frame)
-	}
+	n.hosts[private] = outside
 }
+
+// sharedAddressSpace is where carrier-grade NATs number their customers'
+// routers (RFC 6598): a NAT's WAN address, though not public.
+var sharedAddressSpace = netip.MustParsePrefix("100.64.0.0/10")
+
+// natOutside says whether a may be a NAT's WAN address: public, or in
+// the shared address space.
+func natOutside(a netip.Addr) bool { return isPublic(a) || sharedAddressSpace.Contains(a) }
 
 // twinOrHeld takes a SIP message read, from a datagram over UDP or from
 // a TCP stream (stream, the message; nil: a datagram): true when it is to
@@ -135,12 +139,13 @@ func (s *state) twinOrHeld(pkt *packet, m *sipInfo, rr repeatRead, stream []byte
 	src, dst := pkt.Src.Addr(), pkt.Dst.Addr()
 	if isPublic(src) {
 		// The LAN copy of an inbound message whose WAN copy came, to
-		// another address (the NAT's: public, or a carrier-grade NAT's
-		// shared 100.64/10 when NATs are stacked)?
+		// the NAT's address (public, or in the shared address space when
+		// NATs are stacked)? Not a proxy forking one INVITE to two
+		// private addresses: the first copy went to no NAT's address.
 		sum := n.sum(m, pkt.Src)
-		if seen, ok := n.seenInbound(sum, pkt.Time); ok && seen.dst != pkt.Dst && IsPrivate(dst) {
+		if seen, ok := n.seenInbound(sum, pkt.Time); ok && seen.dst != pkt.Dst && IsPrivate(dst) && natOutside(seen.dst.Addr()) {
 			n.sipCopies++
-			n.noteMapping(dst, seen.dst.Addr(), pkt.Frame)
+			n.noteMapping(dst, seen.dst.Addr())
 			return false
 		}
 		n.inbound[n.next] = twinSeen{sum: sum, at: pkt.Time, dst: pkt.Dst}
@@ -152,9 +157,9 @@ func (s *state) twinOrHeld(pkt *packet, m *sipInfo, rr repeatRead, stream []byte
 		sum := n.sum(m, pkt.Dst)
 		for i := range n.held {
 			h := &n.held[i]
-			if h.sum == sum && h.pkt.Src.Addr() != src && pkt.Time.Sub(h.pkt.Time) <= twinWindow {
+			if h.sum == sum && h.pkt.Src.Addr() != src && natOutside(src) && pkt.Time.Sub(h.pkt.Time) <= twinWindow {
 				n.sipCopies++
-				n.noteMapping(h.pkt.Src.Addr(), src, h.pkt.Frame)
+				n.noteMapping(h.pkt.Src.Addr(), src)
 				*h = heldSIP{pkt: copyPacket(pkt), info: m, rr: rr, stream: copyBytes(stream)} // filed in the LAN copy's place
 				return false
 			}
