@@ -61,12 +61,12 @@ type natTwins struct {
 }
 
 // heldSIP is a SIP message held for its twin: its packet (payload
-// copied), its reading, and its identity with its destination; stream
-// holds a message read from a TCP stream (nil: the datagram itself).
+// copied) and its identity with its destination; stream holds a message
+// read from a TCP stream (nil: the datagram itself). It is read again
+// from the copy when filed: a reading refers to the bytes it was read
+// from, which the pipeline reuses once the packet is handled.
 type heldSIP struct {
 	pkt    packet
-	info   *sipInfo
-	rr     repeatRead
 	sum    uint64
 	stream []byte
 }
@@ -130,7 +130,7 @@ func natOutside(a netip.Addr) bool { return isPublic(a) || sharedAddressSpace.Co
 // be filed now; false when it was held for its twin, or dropped as the
 // LAN copy of one filed. A NAT translates a TCP connection as it does UDP:
 // the two copies of a message are on two connections, one each side.
-func (s *state) twinOrHeld(pkt *packet, m *sipInfo, rr repeatRead, stream []byte) bool {
+func (s *state) twinOrHeld(pkt *packet, m *sipInfo, stream []byte) bool {
 	n := &s.twins
 	if n.seed == (maphash.Seed{}) {
 		n.seed = maphash.MakeSeed()
@@ -160,7 +160,7 @@ func (s *state) twinOrHeld(pkt *packet, m *sipInfo, rr repeatRead, stream []byte
 			if h.sum == sum && h.pkt.Src.Addr() != src && natOutside(src) && pkt.Time.Sub(h.pkt.Time) <= twinWindow {
 				n.sipCopies++
 				n.noteMapping(h.pkt.Src.Addr(), src)
-				*h = heldSIP{pkt: copyPacket(pkt), info: m, rr: rr, stream: copyBytes(stream)} // filed in the LAN copy's place
+				*h = heldSIP{pkt: copyPacket(pkt), stream: copyBytes(stream)} // filed in the LAN copy's place
 				return false
 			}
 		}
@@ -169,11 +169,11 @@ func (s *state) twinOrHeld(pkt *packet, m *sipInfo, rr repeatRead, stream []byte
 		if len(n.held) >= maxHeldSIP {
 			s.releaseHeld(time.Time{}) // a capture whose clock stands still
 		}
-		n.held = append(n.held, heldSIP{pkt: copyPacket(pkt), info: m, rr: rr, sum: n.sum(m, pkt.Dst), stream: copyBytes(stream)})
+		n.held = append(n.held, heldSIP{pkt: copyPacket(pkt), sum: n.sum(m, pkt.Dst), stream: copyBytes(stream)})
 		return false
 	}
 	if len(n.held) > 0 { // behind the held, in order
-		n.held = append(n.held, heldSIP{pkt: copyPacket(pkt), info: m, rr: rr, stream: copyBytes(stream)})
+		n.held = append(n.held, heldSIP{pkt: copyPacket(pkt), stream: copyBytes(stream)})
 		return false
 	}
 	return true
@@ -199,15 +199,26 @@ func (s *state) releaseHeld(now time.Time) {
 		if !now.IsZero() && now.Sub(n.held[i].pkt.Time) <= twinWindow {
 			break
 		}
-		h := &n.held[i]
-		if h.stream != nil {
-			s.fileStreamMessage(&h.pkt, h.info, h.stream)
-		} else {
-			s.fileSIPDatagram(&h.pkt, h.info, h.rr)
-		}
+		s.fileHeld(&n.held[i])
 	}
 	if i > 0 {
 		n.held = append(n.held[:0], n.held[i:]...)
+	}
+}
+
+// fileHeld reads a held message again, from its copy, and files it.
+func (s *state) fileHeld(h *heldSIP) {
+	if h.stream != nil {
+		info, _, need, err := s.sipr.parseSIPStream(h.stream)
+		if err == nil && !need {
+			info.Transport = "TCP"
+			s.fileStreamMessage(&h.pkt, info, h.stream)
+		}
+		return
+	}
+	if info, rr, ok := s.readSIPDatagram(&h.pkt, false); ok {
+		info.Transport = "UDP"
+		s.fileSIPDatagram(&h.pkt, info, rr)
 	}
 }
 

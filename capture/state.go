@@ -446,24 +446,38 @@ func (s *state) udptlPacket(pkt *packet) {
 }
 
 func (s *state) handleSIPDatagram(pkt *packet, transport string) {
+	info, rr, ok := s.readSIPDatagram(pkt, true)
+	if !ok {
+		return
+	}
+	info.Transport = transport
+	if transport == "UDP" && !s.twinOrHeld(pkt, info, nil) { // nattwins.go
+		return
+	}
+	s.fileSIPDatagram(pkt, info, rr)
+}
+
+// readSIPDatagram reads the SIP message of a datagram, as far as it goes
+// when the snap length cut it; noting counts what was cut or could not
+// be read (false: a message held for its twin, read again to be filed,
+// whose reading refers to its own copy of the payload).
+func (s *state) readSIPDatagram(pkt *packet, noting bool) (*sipInfo, repeatRead, bool) {
 	info, rr, err := s.readDatagram(pkt.Payload)
 	if pkt.Truncated && (err != nil || info.Unended) {
 		// Cut by the snap length, inside its headers: not a message
 		// sent without their blank line (unendedHeaders).
 		info, rr, err = s.readCutHeaders(pkt.Payload)
-		if err == nil {
+		if err == nil && noting {
 			s.anomaly("truncated-sip", pkt.Offset, pkt.Frame, truncatedSIP)
 		}
 	}
 	if err != nil {
-		s.unreadableSIP(pkt, err)
-		return
+		if noting {
+			s.unreadableSIP(pkt, err)
+		}
+		return nil, repeatRead{}, false
 	}
-	info.Transport = transport
-	if transport == "UDP" && !s.twinOrHeld(pkt, info, rr, nil) { // nattwins.go
-		return
-	}
-	s.fileSIPDatagram(pkt, info, rr)
+	return info, rr, true
 }
 
 // fileSIPDatagram files a SIP datagram read.
@@ -809,7 +823,7 @@ func (s *state) drainTCP(pkt *packet, st *tcpStream) {
 		}
 		// The ladder names the frame that completed the message, as
 		// Wireshark does for reassembled PDUs.
-		if st.tls != nil || s.twinOrHeld(pkt, info, repeatRead{}, st.buf[:used]) { // nattwins.go
+		if st.tls != nil || s.twinOrHeld(pkt, info, st.buf[:used]) { // nattwins.go
 			s.fileStreamMessage(pkt, info, st.buf[:used])
 		}
 		st.buf = append(st.buf[:0], st.buf[used:]...)
