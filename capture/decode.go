@@ -438,10 +438,7 @@ func (d *decoder) defragment4(rec Record, pkt *packet, emit func(*packet)) {
 		return
 	}
 	if pkt.Truncated {
-		d.frags.addCut(k, rec.Time, pkt.Frame, rec.Offset)
-		if frag.FragOffset == 0 {
-			d.decodeCutFirst(k, frag.Protocol, frag.Payload, pkt, emit)
-		}
+		d.cutFragment(rec, pkt, k, frag.FragOffset == 0, frag.Protocol, frag.Payload, emit)
 		return
 	}
 	whole, err := d.defrag4.DefragIPv4WithTimestamp(frag, rec.Time)
@@ -476,10 +473,7 @@ func (d *decoder) defragment6(rec Record, pkt *packet, emit func(*packet)) {
 		return
 	}
 	if pkt.Truncated {
-		d.frags.addCut(k, rec.Time, pkt.Frame, rec.Offset)
-		if frag.FragmentOffset == 0 {
-			d.decodeCutFirst(k, frag.NextHeader, frag.Payload, pkt, emit)
-		}
+		d.cutFragment(rec, pkt, k, frag.FragmentOffset == 0, frag.NextHeader, frag.Payload, emit)
 		return
 	}
 	whole := d.defrag6.DefragIPv6(&ip, &frag)
@@ -495,11 +489,14 @@ func (d *decoder) defragment6(rec Record, pkt *packet, emit func(*packet)) {
 	d.decodeTransport(whole.NextHeader, whole.Payload, pkt, emit)
 }
 
-// decodeCutFirst reads the first fragment of a datagram the snap length
-// cut as the datagram cut short: for SIP its first header lines, which
-// carry the call (the rest is lost, as in a packet cut whole).
-func (d *decoder) decodeCutFirst(k fragKey, proto layers.IPProtocol, payload []byte, pkt *packet, emit func(*packet)) {
-	if proto != layers.IPProtocolUDP {
+// cutFragment takes a fragment of datagram k the snap length cut: it is
+// not fed to reassembly, which it would leave with a gap (its datagram is
+// noted cut, not lost); a first fragment is read as the datagram cut
+// short: for SIP its first header lines, which carry the call (the rest
+// is lost, as in a packet cut whole).
+func (d *decoder) cutFragment(rec Record, pkt *packet, k fragKey, first bool, proto layers.IPProtocol, payload []byte, emit func(*packet)) {
+	d.frags.addCut(k, rec.Time, pkt.Frame, rec.Offset)
+	if !first || proto != layers.IPProtocolUDP {
 		return
 	}
 	pkt.Src, pkt.Dst = netip.AddrPortFrom(k.src, 0), netip.AddrPortFrom(k.dst, 0)

@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"hash/maphash"
@@ -19,13 +20,14 @@ import (
 // the phone's INVITE looks like two hops through a proxy, its RTP counts
 // double, and both copies of a stream look like two parties. natTwins
 // keeps one view: the WAN side's, the address the far end sees, from
-// which the NAT questions are asked. A SIP datagram read from a private
+// which the NAT questions are asked. A SIP message read from a private
 // address to a public one (the LAN copy of an outbound message) is held
 // for twinWindow, and dropped when its WAN copy (the same message to the
-// same destination, from a public address) comes; a datagram from a
-// public address to a private one that came a moment before to a public
-// address from the same source (the LAN copy of an inbound message) is
-// dropped at once. The same message is what a SIP ALG leaves as it is
+// same destination, from a NAT's address) comes; a message from a public
+// address to a private one that came a moment before to a NAT's address
+// from the same source (the LAN copy of an inbound message) is dropped at
+// once. A NAT's address is public, or in the shared address space of a
+// carrier-grade NAT (natOutside). The same message is what a SIP ALG leaves as it is
 // (sum). The private and public address of each pair are the NAT's
 // mapping. RTP is matched by stream once the capture is known to be taken
 // on a NAT (dropNATCopies).
@@ -71,8 +73,8 @@ type heldSIP struct {
 	stream []byte
 }
 
-// inboundKept is how many public-to-public datagrams are kept for their
-// LAN copy: more than a NAT of phones passes in twinWindow.
+// inboundKept is how many messages from public addresses are kept for
+// their LAN copy: more than a NAT of phones passes in twinWindow.
 const inboundKept = 64
 
 // twinSeen is an inbound datagram's WAN copy: its identity with its
@@ -135,7 +137,7 @@ func (s *state) twinOrHeld(pkt *packet, m *sipInfo, stream []byte) bool {
 	if n.seed == (maphash.Seed{}) {
 		n.seed = maphash.MakeSeed()
 	}
-	s.releaseHeld(pkt.Time)
+	// handle released what was held past twinWindow before this packet.
 	src, dst := pkt.Src.Addr(), pkt.Dst.Addr()
 	if isPublic(src) {
 		// The LAN copy of an inbound message whose WAN copy came, to
@@ -151,32 +153,39 @@ func (s *state) twinOrHeld(pkt *packet, m *sipInfo, stream []byte) bool {
 		n.inbound[n.next] = twinSeen{sum: sum, at: pkt.Time, dst: pkt.Dst}
 		n.next = (n.next + 1) % inboundKept
 	}
-	if isPublic(dst) && len(n.held) > 0 {
-		// The WAN copy of an outbound message held: the same message to
-		// the same destination, from another address, a moment later?
-		sum := n.sum(m, pkt.Dst)
-		for i := range n.held {
-			h := &n.held[i]
-			if h.sum == sum && h.pkt.Src.Addr() != src && natOutside(src) && pkt.Time.Sub(h.pkt.Time) <= twinWindow {
-				n.sipCopies++
-				n.noteMapping(h.pkt.Src.Addr(), src)
-				*h = heldSIP{pkt: copyPacket(pkt), stream: copyBytes(stream)} // filed in the LAN copy's place
-				return false
-			}
+	if !isPublic(dst) || (len(n.held) == 0 && !IsPrivate(src)) {
+		return n.queue(pkt, 0, stream) // neither a LAN copy nor the WAN copy of one held
+	}
+	// The WAN copy of an outbound message held: the same message to the
+	// same destination, from another address, a moment later?
+	sum := n.sum(m, pkt.Dst)
+	for i := range n.held {
+		h := &n.held[i]
+		if h.sum == sum && h.pkt.Src.Addr() != src && natOutside(src) && pkt.Time.Sub(h.pkt.Time) <= twinWindow {
+			n.sipCopies++
+			n.noteMapping(h.pkt.Src.Addr(), src)
+			*h = heldSIP{pkt: copyPacket(pkt), stream: bytes.Clone(stream)} // filed in the LAN copy's place
+			return false
 		}
 	}
-	if IsPrivate(src) && isPublic(dst) {
+	if IsPrivate(src) {
 		if len(n.held) >= maxHeldSIP {
 			s.releaseHeld(time.Time{}) // a capture whose clock stands still
 		}
-		n.held = append(n.held, heldSIP{pkt: copyPacket(pkt), sum: n.sum(m, pkt.Dst), stream: copyBytes(stream)})
+		n.held = append(n.held, heldSIP{pkt: copyPacket(pkt), sum: sum, stream: bytes.Clone(stream)})
 		return false
 	}
-	if len(n.held) > 0 { // behind the held, in order
-		n.held = append(n.held, heldSIP{pkt: copyPacket(pkt), stream: copyBytes(stream)})
-		return false
+	return n.queue(pkt, 0, stream)
+}
+
+// queue holds a message behind those held, in order, with no twin to
+// wait for: true (file it now) when nothing is held.
+func (n *natTwins) queue(pkt *packet, sum uint64, stream []byte) bool {
+	if len(n.held) == 0 {
+		return true
 	}
-	return true
+	n.held = append(n.held, heldSIP{pkt: copyPacket(pkt), sum: sum, stream: bytes.Clone(stream)})
+	return false
 }
 
 // seenInbound finds the inbound datagram of hash sum handled within
@@ -222,26 +231,18 @@ func (s *state) fileHeld(h *heldSIP) {
 	}
 }
 
-// copyBytes copies b (nil stays nil).
-func copyBytes(b []byte) []byte {
-	if b == nil {
-		return nil
-	}
-	return append([]byte{}, b...)
-}
-
 // copyPacket copies a packet with its payload, to keep past its handling.
 func copyPacket(pkt *packet) packet {
 	c := *pkt
-	c.Payload = append([]byte(nil), pkt.Payload...)
+	c.Payload = bytes.Clone(pkt.Payload)
 	return c
 }
 
 // dropNATCopies leaves out the RTP streams that are the LAN copies of
 // others, on a capture taken on a NAT: a stream between a private host
-// the NAT was seen translating and a public end, whose twin (the same SSRC
-// to or from the same public end, at the same time) has the host's public
-// address.
+// the NAT was seen translating and a far end, whose twin (the same SSRC
+// to or from the same far end, begun at the same time) has the host's
+// translated address.
 func (s *state) dropNATCopies() {
 	n := &s.twins
 	if !n.onNAT() || len(s.flows) < 2 {
